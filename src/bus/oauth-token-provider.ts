@@ -41,6 +41,17 @@ const DEFAULT_LIFETIME_S = 300;
 export const MAX_TOKEN_LIFETIME_S = 24 * 60 * 60;
 
 /**
+ * Shortest lifetime we plan a token with, seconds. A token is refreshed at half its lifetime at the latest, so
+ * an `expires_in` of 0.5 (a misconfigured server, milliseconds meant as minutes) would have every process ask
+ * for a token four times a second for as long as the bus calls go on: a flood against the OAuth server, one
+ * it may well answer by refusing us. Client-credentials servers issue tokens for minutes to hours; 30 s is far
+ * below that, so an honest answer is never raised. A shorter one is planned with this (refreshed after 15 s,
+ * `pb_bus_token_lifetime_clamped_total{bound="floor"}`, a warn line per token); should the token really stop
+ * working sooner, the bus answers 401 and that still brings a new token at once, so nothing waits on the floor.
+ */
+export const MIN_TOKEN_LIFETIME_S = 30;
+
+/**
  * Wait after a failed early refresh before the next one, milliseconds (longer when the server's
  * `Retry-After` asks for it): meanwhile the still-valid token is served without asking again.
  */
@@ -56,7 +67,8 @@ const refreshFailuresTotal = () =>
 const lifetimeClampedTotal = () =>
   counter(
     'pb_bus_token_lifetime_clamped_total',
-    "OAuth tokens for bus calls whose expires_in was beyond MAX_TOKEN_LIFETIME_S (a day): planned as a day, refreshed then (or at the bus's first 401)",
+    "OAuth tokens for bus calls whose expires_in was out of bounds, planned with the bound (refreshed then, or at the bus's first 401): bound=ceiling beyond MAX_TOKEN_LIFETIME_S (a day), bound=floor under MIN_TOKEN_LIFETIME_S (30 s)",
+    ['bound'],
   );
 
 /** OAuth `error` codes that mean our client id or secret is wrong. */
@@ -191,10 +203,12 @@ export class OAuthTokenProvider implements AccessTokenSource {
     const { token, lifetimeS, clampedFromS } = readTokenAnswer(response, this.displayTokenUrl);
     registerRecentToken(token);
     if (clampedFromS !== undefined) {
-      lifetimeClampedTotal().inc();
-      this.logger.warn('OAuth token lifetime beyond a day; planning with a day', {
+      const bound = clampedFromS < lifetimeS ? 'floor' : 'ceiling';
+      lifetimeClampedTotal().inc({ bound });
+      this.logger.warn(bound === 'floor' ? 'OAuth token lifetime under 30 s; planning with 30 s' : 'OAuth token lifetime beyond a day; planning with a day', {
         expires_in_s: clampedFromS,
         planned_s: lifetimeS,
+        bound,
         token_url: this.displayTokenUrl,
       });
     }
@@ -219,9 +233,10 @@ const DIGITS = /^\d{1,32}$/;
 
 /**
  * The token answer of the OAuth server at `tokenUrl` (for messages), pure: the access token and its lifetime
- * (seconds: `expires_in` when it is a positive finite number or a string of digits, at most
- * {@link MAX_TOKEN_LIFETIME_S}, with `clampedFromS` saying the server's larger value; else
- * {@link DEFAULT_LIFETIME_S}: absent, zero, negative, not finite, no number), or the refusal in our taxonomy. A token that could not be sent as it is in
+ * (seconds: `expires_in` when it is a positive finite number or a string of digits, within
+ * {@link MIN_TOKEN_LIFETIME_S} and {@link MAX_TOKEN_LIFETIME_S}, with `clampedFromS` saying the server's value
+ * when it was outside them; else {@link DEFAULT_LIFETIME_S}: absent, zero, negative, not finite, no number),
+ * or the refusal in our taxonomy. A token that could not be sent as it is in
  * an `Authorization` header (longer than {@link MAX_ACCESS_TOKEN_CHARS}, or holding anything but printable
  * ASCII: a line break would be refused by the HTTP client as "cannot reach the bus", a long one by the bus
  * with 431) is refused here (`BusRequestError`), never quoted. The server's `error` code is quoted only when
@@ -248,7 +263,9 @@ export function readTokenAnswer(
   }
   const expiresIn = typeof raw.expires_in === 'string' && DIGITS.test(raw.expires_in) ? Number(raw.expires_in) : raw.expires_in;
   const lifetimeS = typeof expiresIn === 'number' && Number.isFinite(expiresIn) && expiresIn > 0 ? expiresIn : DEFAULT_LIFETIME_S;
-  return lifetimeS > MAX_TOKEN_LIFETIME_S ? { token, lifetimeS: MAX_TOKEN_LIFETIME_S, clampedFromS: lifetimeS } : { token, lifetimeS };
+  if (lifetimeS > MAX_TOKEN_LIFETIME_S) return { token, lifetimeS: MAX_TOKEN_LIFETIME_S, clampedFromS: lifetimeS };
+  if (lifetimeS < MIN_TOKEN_LIFETIME_S) return { token, lifetimeS: MIN_TOKEN_LIFETIME_S, clampedFromS: lifetimeS };
+  return { token, lifetimeS };
 }
 
 /** The OAuth server's `error` member when it is an OAuth error code, made safe (`busText`); else undefined. */

@@ -5,7 +5,7 @@ import { seededRandom } from '../../../harness/workload/payment-scenarios';
 import { BusAnswer, readNotifyAnswer, readRpcAnswer } from '../../../src/bus/bus-answers';
 import { BusAuthenticationError, BusRequestError, BusRpcError, PeerUnavailableError } from '../../../src/bus/bus-errors';
 import { MAX_ACCESS_TOKEN_CHARS, MAX_BUS_TEXT_CHARS, busText } from '../../../src/bus/bus-text';
-import { MAX_TOKEN_LIFETIME_S, oauthErrorCode, readTokenAnswer } from '../../../src/bus/oauth-token-provider';
+import { MAX_TOKEN_LIFETIME_S, MIN_TOKEN_LIFETIME_S, oauthErrorCode, readTokenAnswer } from '../../../src/bus/oauth-token-provider';
 import { contentRejection } from '../../../src/events/event-rejection';
 import { registerRecentToken } from '../../../src/logging/redact';
 
@@ -207,7 +207,8 @@ describe('readTokenAnswer', () => {
   it.each([
     ['a number', 3600, 3600],
     ['a string of digits', '3599', 3599],
-    ['a fraction', 0.5, 0.5],
+    ['a fraction', 90.5, 90.5],
+    ['the floor', MIN_TOKEN_LIFETIME_S, MIN_TOKEN_LIFETIME_S],
     ['a day', MAX_TOKEN_LIFETIME_S, MAX_TOKEN_LIFETIME_S],
     ['negative', -60, 300],
     ['zero', 0, 300],
@@ -238,6 +239,21 @@ describe('readTokenAnswer', () => {
     expect(read({ access_token: 'tok-abc-123', expires_in: expiresIn })).toEqual({
       token: 'tok-abc-123',
       lifetimeS: MAX_TOKEN_LIFETIME_S,
+      clampedFromS: Number(expiresIn),
+    });
+  });
+
+  it.each([
+    ['half a second', 0.5],
+    ['a second', 1],
+    ['a second under the floor', MIN_TOKEN_LIFETIME_S - 1],
+    ['a string of digits', '29'],
+    ['the smallest positive number', Number.MIN_VALUE],
+  ])('plans a lifetime under 30 s (%s) as 30 s, saying the server’s value', (_name, expiresIn) => {
+    expect(MIN_TOKEN_LIFETIME_S).toBe(30);
+    expect(read({ access_token: 'tok-abc-123', expires_in: expiresIn })).toEqual({
+      token: 'tok-abc-123',
+      lifetimeS: MIN_TOKEN_LIFETIME_S,
       clampedFromS: Number(expiresIn),
     });
   });
