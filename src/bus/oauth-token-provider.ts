@@ -230,6 +230,13 @@ const ACCESS_TOKEN = /^[\x20-\x7E]+$/;
 const OAUTH_ERROR_CODE = /^[\x20\x21\x23-\x5B\x5D-\x7E]{1,64}$/;
 /** A lifetime sent as a string of digits (some servers write `"expires_in": "3599"`); any longer is no number of seconds. */
 const DIGITS = /^\d{1,32}$/;
+/** The one token type we can use, compared case-insensitively (RFC 6749 §5.1); ASCII only without the `u` flag. */
+const BEARER = /^bearer$/i;
+/**
+ * A `token_type` a refusal may quote: a type name as RFC 6749 §7.1 and appendix A.13 write one (`DPoP`, `mac`,
+ * `N_A`), short. Anything else (a URI, a long text, what could be a token) is only described.
+ */
+const TOKEN_TYPE_NAME = /^[A-Za-z0-9._-]{1,20}$/;
 
 /**
  * The token answer of the OAuth server at `tokenUrl` (for messages), pure: the access token and its lifetime
@@ -239,8 +246,11 @@ const DIGITS = /^\d{1,32}$/;
  * or the refusal in our taxonomy. A token that could not be sent as it is in
  * an `Authorization` header (longer than {@link MAX_ACCESS_TOKEN_CHARS}, or holding anything but printable
  * ASCII: a line break would be refused by the HTTP client as "cannot reach the bus", a long one by the bus
- * with 431) is refused here (`BusRequestError`), never quoted. The server's `error` code is quoted only when
- * it is one ({@link oauthErrorCode}).
+ * with 431) is refused here (`BusRequestError`), never quoted. So is a token whose `token_type` is present and
+ * not `Bearer` (case-insensitive, RFC 6749 §5.1): we send the token as `Authorization: Bearer` (RFC 6750), and a
+ * `DPoP` or `mac` token sent so is refused by the bus (or, worse, a proof-of-possession token taken without its
+ * proof). A missing (or null) `token_type` is accepted, though §5.1 makes it REQUIRED: many servers omit it, and
+ * a Bearer token is what they mean. The server's `error` code is quoted only when it is one ({@link oauthErrorCode}).
  */
 export function readTokenAnswer(
   response: { status: number; body: string; headers: Record<string, string> },
@@ -261,11 +271,30 @@ export function readTokenAnswer(
       response.status,
     );
   }
+  const tokenType = raw.token_type;
+  if (tokenType !== undefined && tokenType !== null && !(typeof tokenType === 'string' && BEARER.test(tokenType))) {
+    throw new BusRequestError(
+      `the OAuth server at ${tokenUrl} answered with token_type ${tokenTypeText(tokenType, token)}, not Bearer: the bus client sends its token as a Bearer token (RFC 6750) and cannot use another type; check mom_client.oauth_server_url and mom_client.token_path`,
+      response.status,
+    );
+  }
   const expiresIn = typeof raw.expires_in === 'string' && DIGITS.test(raw.expires_in) ? Number(raw.expires_in) : raw.expires_in;
   const lifetimeS = typeof expiresIn === 'number' && Number.isFinite(expiresIn) && expiresIn > 0 ? expiresIn : DEFAULT_LIFETIME_S;
   if (lifetimeS > MAX_TOKEN_LIFETIME_S) return { token, lifetimeS: MAX_TOKEN_LIFETIME_S, clampedFromS: lifetimeS };
   if (lifetimeS < MIN_TOKEN_LIFETIME_S) return { token, lifetimeS: MIN_TOKEN_LIFETIME_S, clampedFromS: lifetimeS };
   return { token, lifetimeS };
+}
+
+/**
+ * A refused `token_type` as a message names it: a short type name quoted (card numbers masked, `busText`), else
+ * only what it is, never its text (it could be the token itself, or megabytes).
+ */
+function tokenTypeText(value: unknown, token: string): string {
+  if (typeof value === 'string') {
+    return TOKEN_TYPE_NAME.test(value) && value !== token ? JSON.stringify(busText(value)) : `(a string of ${value.length} characters)`;
+  }
+  if (typeof value === 'number' || typeof value === 'boolean') return `(a ${typeof value})`;
+  return Array.isArray(value) ? '(an array)' : '(an object)';
 }
 
 /** The OAuth server's `error` member when it is an OAuth error code, made safe (`busText`); else undefined. */

@@ -242,6 +242,8 @@ describe('runDoctor', () => {
     ['a line break in the token', { access_token: 'tok-never-printed\r\nX-Injected: 1', token_type: 'Bearer', expires_in: 3600 }],
     ['a token longer than 16 KiB', { access_token: `tok-never-printed-${'t'.repeat(MAX_ACCESS_TOKEN_CHARS)}`, token_type: 'Bearer' }],
     ['no access_token', { token_type: 'Bearer', expires_in: 3600 }],
+    ['a DPoP token', { access_token: 'tok-never-printed', token_type: 'DPoP', expires_in: 3600 }],
+    ['a token_type that is no type name', { access_token: 'tok-never-printed', token_type: 'tok-never-printed', expires_in: 3600 }],
   ])('fails an HTTP 200 token answer the bus client refuses (%s), with the bus client’s reason', async (_name, answer) => {
     tokenAnswer = JSON.stringify(answer);
     const { out, text } = capture();
@@ -256,6 +258,28 @@ describe('runDoctor', () => {
     expect(productReason).not.toBe('');
     expect(code).toBe(1);
     expect(row(text(), 'credentials', 'bus')).toEqual({ status: 'FAIL', detail: productReason });
+    expect(text()).not.toContain('tok-never-printed');
+  });
+
+  it.each([
+    ['without token_type (many servers omit it)', { access_token: 'tok-never-printed', expires_in: 3600 }],
+    ['with token_type bearer in lower case', { access_token: 'tok-never-printed', token_type: 'bearer', expires_in: 3600 }],
+  ])('passes a token answer %s', async (_name, answer) => {
+    tokenAnswer = JSON.stringify(answer);
+    const { out, text } = capture();
+    const code = await runDoctor(config({}), { logger: silentLogger(), out, timeoutMs: 2000, infrastructure: false });
+    expect(row(text(), 'credentials', 'bus')).toEqual({ status: 'OK', detail: `token issued to client ${CLIENT_ID}` });
+    expect(code).toBe(0);
+  });
+
+  it('fails a token of another type than Bearer, naming token_type', async () => {
+    tokenAnswer = JSON.stringify({ access_token: 'tok-never-printed', token_type: 'mac', expires_in: 3600 });
+    const { out, text } = capture();
+    const code = await runDoctor(config({}), { logger: silentLogger(), out, timeoutMs: 2000, infrastructure: false });
+    expect(code).toBe(1);
+    const bus = row(text(), 'credentials', 'bus');
+    expect(bus.status).toBe('FAIL');
+    expect(bus.detail).toContain('answered with token_type "mac", not Bearer');
     expect(text()).not.toContain('tok-never-printed');
   });
 
