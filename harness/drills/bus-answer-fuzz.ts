@@ -2,7 +2,7 @@ import { createHash } from 'node:crypto';
 import { BusAnswer, readNotifyAnswer, readRpcAnswer } from '../../src/bus/bus-answers';
 import { BusAuthenticationError, BusRequestError, BusRpcError, PeerUnavailableError } from '../../src/bus/bus-errors';
 import { MAX_ACCESS_TOKEN_CHARS, MAX_BUS_TEXT_CHARS } from '../../src/bus/bus-text';
-import { MAX_TOKEN_LIFETIME_S, readTokenAnswer } from '../../src/bus/oauth-token-provider';
+import { MAX_TOKEN_LIFETIME_S, MIN_TOKEN_LIFETIME_S, readTokenAnswer } from '../../src/bus/oauth-token-provider';
 import { contentRejection } from '../../src/events/event-rejection';
 import { registerRecentToken } from '../../src/logging/redact';
 import { seededRandom } from '../workload/payment-scenarios';
@@ -16,8 +16,8 @@ import { errorProblem, panIn } from './psp-input-fuzz';
  * The same checks as the PSP input fuzz: every case ends in a value or an error of the reader's own classes
  * (never another throw); no planted card number and no part of our access token (registered with the redactor,
  * as the token provider registers it, and planted in the answers: quoted in an error, a description, a result)
- * in an error's texts; those texts bounded; what is read bounded (a token a header can carry, a lifetime of at
- * most `MAX_TOKEN_LIFETIME_S`, a `Retry-After` wait that is a number, a content-refusal reason from a small set).
+ * in an error's texts; those texts bounded; what is read bounded (a token a header can carry, a lifetime within
+ * `MIN_TOKEN_LIFETIME_S` and `MAX_TOKEN_LIFETIME_S`, a `Retry-After` wait that is a number, a content-refusal reason from a small set).
  * Bounded by construction: no body above `MAX_HOSTILE_BODY_BYTES`, no I/O.
  */
 
@@ -251,7 +251,7 @@ function readProblems(answer: BusAnswerKind, value: unknown): string[] {
   const problems: string[] = [];
   if (typeof token !== 'string' || token === '' || token.length > MAX_ACCESS_TOKEN_CHARS || !/^[\x20-\x7E]+$/.test(token))
     problems.push(`read a token no header can carry (${typeof token === 'string' ? `${token.length} characters` : typeof token})`);
-  if (typeof lifetimeS !== 'number' || !Number.isFinite(lifetimeS) || lifetimeS <= 0 || lifetimeS > MAX_TOKEN_LIFETIME_S)
+  if (typeof lifetimeS !== 'number' || !Number.isFinite(lifetimeS) || lifetimeS < MIN_TOKEN_LIFETIME_S || lifetimeS > MAX_TOKEN_LIFETIME_S)
     problems.push(`read a lifetime of ${String(lifetimeS)} s`);
   return problems;
 }

@@ -41,6 +41,17 @@ const DEFAULT_LIFETIME_S = 300;
 export const MAX_TOKEN_LIFETIME_S = 24 * 60 * 60;
 
 /**
+ * Shortest lifetime we plan a token with, seconds. A token is refreshed at half its lifetime at the latest, so
+ * an `expires_in` of 0.5 (a misconfigured server, milliseconds meant as minutes) would have every process ask
+ * for a token four times a second for as long as the bus calls go on: a flood against the OAuth server, one
+ * it may well answer by refusing us. Client-credentials servers issue tokens for minutes to hours; 30 s is far
+ * below that, so an honest answer is never raised. A shorter one is planned with this (refreshed after 15 s,
+ * `pb_bus_token_lifetime_clamped_total{bound="floor"}`, a warn line per token); should the token really stop
+ * working sooner, the bus answers 401 and that still brings a new token at once, so nothing waits on the floor.
+ */
+export const MIN_TOKEN_LIFETIME_S = 30;
+
+/**
  * Wait after a failed early refresh before the next one, milliseconds (longer when the server's
  * `Retry-After` asks for it): meanwhile the still-valid token is served without asking again.
  */
@@ -56,7 +67,8 @@ const refreshFailuresTotal = () =>
 const lifetimeClampedTotal = () =>
   counter(
     'pb_bus_token_lifetime_clamped_total',
-    "OAuth tokens for bus calls whose expires_in was beyond MAX_TOKEN_LIFETIME_S (a day): planned as a day, refreshed then (or at the bus's first 401)",
+    "OAuth tokens for bus calls whose expires_in was out of bounds, planned with the bound (refreshed then, or at the bus's first 401): bound=ceiling beyond MAX_TOKEN_LIFETIME_S (a day), bound=floor under MIN_TOKEN_LIFETIME_S (30 s)",
+    ['bound'],
   );
 
 /** OAuth `error` codes that mean our client id or secret is wrong. */
@@ -191,10 +203,12 @@ export class OAuthTokenProvider implements AccessTokenSource {
     const { token, lifetimeS, clampedFromS } = readTokenAnswer(response, this.displayTokenUrl);
     registerRecentToken(token);
     if (clampedFromS !== undefined) {
-      lifetimeClampedTotal().inc();
-      this.logger.warn('OAuth token lifetime beyond a day; planning with a day', {
+      const bound = clampedFromS < lifetimeS ? 'floor' : 'ceiling';
+      lifetimeClampedTotal().inc({ bound });
+      this.logger.warn(bound === 'floor' ? 'OAuth token lifetime under 30 s; planning with 30 s' : 'OAuth token lifetime beyond a day; planning with a day', {
         expires_in_s: clampedFromS,
         planned_s: lifetimeS,
+        bound,
         token_url: this.displayTokenUrl,
       });
     }
@@ -216,16 +230,27 @@ const ACCESS_TOKEN = /^[\x20-\x7E]+$/;
 const OAUTH_ERROR_CODE = /^[\x20\x21\x23-\x5B\x5D-\x7E]{1,64}$/;
 /** A lifetime sent as a string of digits (some servers write `"expires_in": "3599"`); any longer is no number of seconds. */
 const DIGITS = /^\d{1,32}$/;
+/** The one token type we can use, compared case-insensitively (RFC 6749 §5.1); ASCII only without the `u` flag. */
+const BEARER = /^bearer$/i;
+/**
+ * A `token_type` a refusal may quote: a type name as RFC 6749 §7.1 and appendix A.13 write one (`DPoP`, `mac`,
+ * `N_A`), short. Anything else (a URI, a long text, what could be a token) is only described.
+ */
+const TOKEN_TYPE_NAME = /^[A-Za-z0-9._-]{1,20}$/;
 
 /**
  * The token answer of the OAuth server at `tokenUrl` (for messages), pure: the access token and its lifetime
- * (seconds: `expires_in` when it is a positive finite number or a string of digits, at most
- * {@link MAX_TOKEN_LIFETIME_S}, with `clampedFromS` saying the server's larger value; else
- * {@link DEFAULT_LIFETIME_S}: absent, zero, negative, not finite, no number), or the refusal in our taxonomy. A token that could not be sent as it is in
+ * (seconds: `expires_in` when it is a positive finite number or a string of digits, within
+ * {@link MIN_TOKEN_LIFETIME_S} and {@link MAX_TOKEN_LIFETIME_S}, with `clampedFromS` saying the server's value
+ * when it was outside them; else {@link DEFAULT_LIFETIME_S}: absent, zero, negative, not finite, no number),
+ * or the refusal in our taxonomy. A token that could not be sent as it is in
  * an `Authorization` header (longer than {@link MAX_ACCESS_TOKEN_CHARS}, or holding anything but printable
  * ASCII: a line break would be refused by the HTTP client as "cannot reach the bus", a long one by the bus
- * with 431) is refused here (`BusRequestError`), never quoted. The server's `error` code is quoted only when
- * it is one ({@link oauthErrorCode}).
+ * with 431) is refused here (`BusRequestError`), never quoted. So is a token whose `token_type` is present and
+ * not `Bearer` (case-insensitive, RFC 6749 §5.1): we send the token as `Authorization: Bearer` (RFC 6750), and a
+ * `DPoP` or `mac` token sent so is refused by the bus (or, worse, a proof-of-possession token taken without its
+ * proof). A missing (or null) `token_type` is accepted, though §5.1 makes it REQUIRED: many servers omit it, and
+ * a Bearer token is what they mean. The server's `error` code is quoted only when it is one ({@link oauthErrorCode}).
  */
 export function readTokenAnswer(
   response: { status: number; body: string; headers: Record<string, string> },
@@ -246,9 +271,30 @@ export function readTokenAnswer(
       response.status,
     );
   }
+  const tokenType = raw.token_type;
+  if (tokenType !== undefined && tokenType !== null && !(typeof tokenType === 'string' && BEARER.test(tokenType))) {
+    throw new BusRequestError(
+      `the OAuth server at ${tokenUrl} answered with token_type ${tokenTypeText(tokenType, token)}, not Bearer: the bus client sends its token as a Bearer token (RFC 6750) and cannot use another type; check mom_client.oauth_server_url and mom_client.token_path`,
+      response.status,
+    );
+  }
   const expiresIn = typeof raw.expires_in === 'string' && DIGITS.test(raw.expires_in) ? Number(raw.expires_in) : raw.expires_in;
   const lifetimeS = typeof expiresIn === 'number' && Number.isFinite(expiresIn) && expiresIn > 0 ? expiresIn : DEFAULT_LIFETIME_S;
-  return lifetimeS > MAX_TOKEN_LIFETIME_S ? { token, lifetimeS: MAX_TOKEN_LIFETIME_S, clampedFromS: lifetimeS } : { token, lifetimeS };
+  if (lifetimeS > MAX_TOKEN_LIFETIME_S) return { token, lifetimeS: MAX_TOKEN_LIFETIME_S, clampedFromS: lifetimeS };
+  if (lifetimeS < MIN_TOKEN_LIFETIME_S) return { token, lifetimeS: MIN_TOKEN_LIFETIME_S, clampedFromS: lifetimeS };
+  return { token, lifetimeS };
+}
+
+/**
+ * A refused `token_type` as a message names it: a short type name quoted (card numbers masked, `busText`), else
+ * only what it is, never its text (it could be the token itself, or megabytes).
+ */
+function tokenTypeText(value: unknown, token: string): string {
+  if (typeof value === 'string') {
+    return TOKEN_TYPE_NAME.test(value) && value !== token ? JSON.stringify(busText(value)) : `(a string of ${value.length} characters)`;
+  }
+  if (typeof value === 'number' || typeof value === 'boolean') return `(a ${typeof value})`;
+  return Array.isArray(value) ? '(an array)' : '(an object)';
 }
 
 /** The OAuth server's `error` member when it is an OAuth error code, made safe (`busText`); else undefined. */

@@ -1,4 +1,5 @@
 import tls from 'node:tls';
+import { MAX_ERROR_MESSAGE_CHARS, MAX_QUOTED_PSP_CHARS, boundedSafeText } from '../errors/psp-text';
 import { CheckResult } from './check-result';
 
 /** Days before expiry from which the doctor warns. */
@@ -18,6 +19,15 @@ export interface TlsObservation {
 
 const DAY_MS = 86_400_000;
 
+/**
+ * A certificate's field as the report quotes it: the peer wrote it (a name of any length, any text), so it is
+ * masked and cut (`boundedSafeText`) like any text a PSP sends. Node gives a repeated attribute as an array.
+ */
+function certText(value: string | string[] | undefined, max: number): string | undefined {
+  if (value === undefined) return undefined;
+  return boundedSafeText(Array.isArray(value) ? value.join(', ') : String(value), max);
+}
+
 /** TLS version, certificate trust, expiry and host name of one target, judged at `now`. Pure. */
 export function certificateChecks(targetLabel: string, host: string, seen: TlsObservation, now: Date): CheckResult[] {
   const result = (check: string, status: CheckResult['status'], detail: string): CheckResult => ({ check, target: targetLabel, status, detail });
@@ -33,7 +43,7 @@ export function certificateChecks(targetLabel: string, host: string, seen: TlsOb
   );
 
   const cert = seen.certificate;
-  const issuer = cert.issuer?.CN ?? cert.issuer?.O ?? 'unknown issuer';
+  const issuer = certText(cert.issuer?.CN ?? cert.issuer?.O, MAX_QUOTED_PSP_CHARS) ?? 'unknown issuer';
   out.push(
     seen.authorized
       ? result('certificate', 'OK', `trusted, issued by ${issuer}`)
@@ -53,7 +63,11 @@ export function certificateChecks(targetLabel: string, host: string, seen: TlsOb
   const mismatch = tls.checkServerIdentity(host, cert);
   out.push(
     mismatch
-      ? result('hostname', 'FAIL', `${host} is not in the certificate (${cert.subjectaltname ?? `CN=${cert.subject?.CN ?? ''}`})`)
+      ? result(
+          'hostname',
+          'FAIL',
+          `${host} is not in the certificate (${certText(cert.subjectaltname, MAX_ERROR_MESSAGE_CHARS) ?? `CN=${certText(cert.subject?.CN, MAX_QUOTED_PSP_CHARS) ?? ''}`})`,
+        )
       : result('hostname', 'OK', `${host} matches the certificate`),
   );
   return out;

@@ -4,21 +4,32 @@ import { readTokenAnswer, tokenRequest } from '../bus/oauth-token-provider';
 import { Config, GatewayConfig } from '../config/config';
 import { gatewayDefinition } from '../gateways/gateway-registry';
 import { ALLOW_INSECURE_HTTP_KEY, isClearTextUrl } from '../config/transport-security';
-import { transportErrorCode } from '../http/outbound-http';
+import { pspValueText } from '../errors/psp-text';
+import { answerTooLarge, callFailure } from './call-failure';
 import { CheckResult } from './check-result';
 
 /**
  * Credential checks that change nothing on the other side: an OAuth token for the bus, and each gateway's
  * own harmless call (its definition's `credentialCheck`: a balance read at Stripe, the payment methods of
  * the merchant account at Adyen, an empty transaction search at Cybersource, the simulator's counters).
- * Details name statuses and standard error codes, never a secret.
+ * Details name statuses and standard error codes, never a secret; what the PSP sent is quoted only through
+ * `pspValueText` (card numbers masked, cut short), as every error quoting a PSP does: the report is printed
+ * to an operator's screen and often pasted into a ticket.
  */
 
-function result(target: string, status: CheckResult['status'], detail: string): CheckResult {
-  return { check: 'credentials', target, status, detail };
+function result(target: string, status: CheckResult['status'], detail: string, fix?: string): CheckResult {
+  return { check: 'credentials', target, status, detail, ...(fix ? { fix } : {}) };
 }
 
-/** The standard OAuth / PSP error code of a JSON body, if any (`invalid_client`, `api_key_expired`…). */
+/** The fix of an answer too large to read: the URL reaches something that is not the API (the credentials are not in question). */
+function tooLargeFix(err: unknown, urlKeys: string): string | undefined {
+  return answerTooLarge(err) ? `check ${urlKeys}: the URL must reach the documented API (none of its answers is that large), not another server` : undefined;
+}
+
+/**
+ * The standard OAuth / PSP error code of a JSON body, if any (`invalid_client`, `api_key_expired`…), as the
+ * PSP wrote it: free text of any length, quoted only through {@link describeFailure}.
+ */
 function errorCodeOf(body: unknown): string | undefined {
   if (typeof body !== 'string') return undefined;
   try {
@@ -35,9 +46,10 @@ function errorCodeOf(body: unknown): string | undefined {
   return undefined;
 }
 
+/** The status and the PSP's error code, the code masked and cut (`pspValueText`): never a card number or megabytes. */
 function describeFailure(status: number, body: unknown): string {
   const code = errorCodeOf(body);
-  return `HTTP ${status}${code ? ` (${code})` : ''}`;
+  return `HTTP ${status}${code ? ` (${pspValueText(code)})` : ''}`;
 }
 
 /**
@@ -69,7 +81,7 @@ export async function checkBusCredentials(config: Config, http: AxiosInstance, t
   try {
     res = await http.post<unknown>(tokenUrl, request.body, { headers: request.headers });
   } catch (err) {
-    return result(target, 'FAIL', `token request failed: ${transportErrorCode(err)}`);
+    return result(target, 'FAIL', `token request failed: ${callFailure(err)}`, tooLargeFix(err, 'mom_client.oauth_server_url and mom_client.token_path'));
   }
   try {
     readTokenAnswer({ status: res.status, body: typeof res.data === 'string' ? res.data : '', headers: stringHeaders(res.headers) }, displayUrl(tokenUrl));
@@ -109,6 +121,6 @@ export async function checkGatewayCredentials(
     if (res.status === 401 || res.status === 403) return result(target, 'FAIL', `${describe}: ${credential} refused, ${describeFailure(res.status, res.data)}`);
     return result(target, 'WARN', `${describe}: ${describeFailure(res.status, res.data)}`);
   } catch (err) {
-    return result(target, 'FAIL', `${describe} failed: ${transportErrorCode(err)}`);
+    return result(target, 'FAIL', `${describe} failed: ${callFailure(err)}`, tooLargeFix(err, `gateways.${gateway.name}.base_url`));
   }
 }

@@ -2,6 +2,7 @@ import { AxiosInstance } from 'axios';
 import { Cluster } from 'ioredis';
 import { Config } from '../config/config';
 import { transportErrorCode } from '../http/outbound-http';
+import { answerTooLarge, callFailure } from './call-failure';
 import { CheckResult } from './check-result';
 import { createRedis, isCluster, nodeName, RedisClient } from '../redis/redis-connection';
 import { UPGRADE_TOGETHER, describeRelease, runningProcesses, runningReleases } from '../fleet/running-processes';
@@ -239,8 +240,10 @@ export async function checkPublicIntake(config: Config, http: AxiosInstance): Pr
       'options-probe',
       target,
       'FAIL',
-      `OPTIONS ${url}: ${code === 'ECONNABORTED' ? 'ETIMEDOUT' : code}`,
-      'start the web role and make service_bus.public_url reachable from here (DNS, proxy, TLS certificate)',
+      `OPTIONS ${url}: ${code === 'ECONNABORTED' ? 'ETIMEDOUT' : callFailure(err)}`,
+      answerTooLarge(err)
+        ? "service_bus.public_url must reach the web role's intake path (http.intake_path), whose OPTIONS answer is empty, not another server"
+        : 'start the web role and make service_bus.public_url reachable from here (DNS, proxy, TLS certificate)',
     );
   }
 }

@@ -1,6 +1,7 @@
 import { Agent } from 'node:http';
-import axios, { AxiosInstance } from 'axios';
+import axios, { AxiosError, AxiosInstance } from 'axios';
 import { OutboundHttpOptions, createAgents } from './outbound-http';
+import { MAX_RESPONSE_BYTES, RESPONSE_TOO_LARGE } from './outbound-types';
 
 // axios (with its form-data and mime-db) costs ~4 MB of heap per process: only the doctor and the tests
 // use it, so it lives apart from the gateway and bus client (outbound-request.ts), which the roles load.
@@ -8,10 +9,13 @@ import { OutboundHttpOptions, createAgents } from './outbound-http';
 /**
  * An axios instance for outbound calls: keep-alive pool, timeout, TLS 1.2+, optional proxy. Responses are
  * never thrown for their status (`validateStatus` accepts all) and bodies stay raw text: callers classify.
+ * A body is read up to {@link MAX_RESPONSE_BYTES} (decompressed), as the gateway and bus client reads one:
+ * a peer streaming more would otherwise be held whole in memory. Past it the call fails with the code
+ * {@link RESPONSE_TOO_LARGE} (`transportErrorCode`), as that client's does.
  */
 export function createOutboundHttp(options: OutboundHttpOptions): AxiosInstance {
   const { httpAgent, httpsAgent } = createAgents(options);
-  return axios.create({
+  const instance = axios.create({
     baseURL: options.baseURL,
     timeout: options.timeoutMs,
     httpAgent,
@@ -21,7 +25,15 @@ export function createOutboundHttp(options: OutboundHttpOptions): AxiosInstance 
     responseType: 'text',
     transformResponse: [(data: unknown) => data],
     maxRedirects: 0,
+    maxContentLength: MAX_RESPONSE_BYTES,
   });
+  instance.interceptors.response.use(undefined, (err: unknown) => Promise.reject(tooLarge(err) ? Object.assign(err, { code: RESPONSE_TOO_LARGE }) : err));
+  return instance;
+}
+
+/** axios's refusal of a body past `maxContentLength` (its code, ERR_BAD_RESPONSE, names other faults too). */
+function tooLarge(err: unknown): err is AxiosError {
+  return axios.isAxiosError(err) && err.code === AxiosError.ERR_BAD_RESPONSE && err.message.startsWith('maxContentLength size of');
 }
 
 /** Closes the keep-alive sockets of an instance made by {@link createOutboundHttp} (a one-off command's, when it is done). */

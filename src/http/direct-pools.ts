@@ -1,7 +1,7 @@
 import { setFlagsFromString } from 'node:v8';
 import type { Dispatcher, Pool as UndiciPool } from 'undici';
 import { CallState, classifyTransportFailure } from './outbound-http';
-import { MAX_RESPONSE_BYTES, OutboundRequest, OutboundRequestError, OutboundResponse } from './outbound-types';
+import { MAX_RESPONSE_BYTES, OutboundRequest, RESPONSE_TOO_LARGE, OutboundRequestError, OutboundResponse } from './outbound-types';
 
 /** Options of the direct (no proxy) pools; see `OutboundHttpOptions` for each. */
 export interface DirectPoolOptions {
@@ -148,7 +148,7 @@ class Call implements Dispatcher.DispatchHandlers {
   onData(chunk: Buffer): boolean {
     this.size += chunk.length;
     if (this.size > MAX_RESPONSE_BYTES) {
-      this.abort?.(Object.assign(new Error('response body too large'), { code: 'ERESPONSETOOLARGE' }));
+      this.abort?.(Object.assign(new Error('response body too large'), { code: RESPONSE_TOO_LARGE }));
       return false;
     }
     this.chunks.push(chunk);

@@ -2,9 +2,9 @@ import http from 'node:http';
 import https from 'node:https';
 import { DirectPools } from './direct-pools';
 import { CallState, DEFAULT_MAX_SOCKETS, OutboundHttpOptions, classifyTransportFailure, createAgents, trackedTransport } from './outbound-http';
-import { MAX_RESPONSE_BYTES, OutboundRequest, OutboundRequestError, OutboundResponse } from './outbound-types';
+import { MAX_RESPONSE_BYTES, OutboundRequest, OutboundRequestError, OutboundResponse, RESPONSE_TOO_LARGE } from './outbound-types';
 
-export { MAX_RESPONSE_BYTES, OutboundRequestError } from './outbound-types';
+export { MAX_RESPONSE_BYTES, OutboundRequestError, RESPONSE_TOO_LARGE } from './outbound-types';
 export type { OutboundRequest, OutboundResponse } from './outbound-types';
 
 /**
@@ -77,7 +77,7 @@ export class OutboundClient {
           res.on('data', (chunk: Buffer) => {
             size += chunk.length;
             if (size > MAX_RESPONSE_BYTES) {
-              req.destroy(Object.assign(new Error('response body too large'), { code: 'ERESPONSETOOLARGE' }));
+              req.destroy(Object.assign(new Error('response body too large'), { code: RESPONSE_TOO_LARGE }));
               return;
             }
             chunks.push(chunk);

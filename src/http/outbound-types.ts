@@ -32,3 +32,6 @@ export class OutboundRequestError extends Error {
 
 /** Largest response body we read, bytes (8 MiB): a peer streaming more is treated as a broken answer. */
 export const MAX_RESPONSE_BYTES = 8 * 1024 * 1024;
+
+/** The transport code of a call whose answer went past {@link MAX_RESPONSE_BYTES} (read no further). */
+export const RESPONSE_TOO_LARGE = 'ERESPONSETOOLARGE';

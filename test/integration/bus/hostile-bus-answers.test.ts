@@ -124,12 +124,12 @@ describe('the OAuth server’s token answer', () => {
     expect(err.message).not.toContain('X-Injected');
   });
 
-  it('reads expires_in sent as a string of digits: a token living 2 s is refreshed within them, not after 300 s', async () => {
-    script.token = () => json(200, { access_token: `${TOKEN}-${tokenRequests}`, expires_in: '2' });
+  it('reads expires_in sent as a string of digits: a token living 45 s is refreshed within them, not after 300 s', async () => {
+    script.token = () => json(200, { access_token: `${TOKEN}-${tokenRequests}`, expires_in: '45' });
     let now = 1_000_000;
     const provider = new OAuthTokenProvider(config(), undefined, { now: () => now });
     const first = await provider.getToken();
-    now += 1_500;
+    now += 40_000;
     const second = await provider.getToken();
     expect(second).not.toBe(first);
   });

@@ -2,7 +2,7 @@ import http from 'node:http';
 import { AddressInfo } from 'node:net';
 import { Writable } from 'node:stream';
 import { BusAuthenticationError, BusRequestError, PeerUnavailableError } from '../../../src/bus/bus-errors';
-import { MAX_TOKEN_LIFETIME_S, OAuthTokenProvider, REFRESH_RETRY_MS } from '../../../src/bus/oauth-token-provider';
+import { MAX_TOKEN_LIFETIME_S, MIN_TOKEN_LIFETIME_S, OAuthTokenProvider, REFRESH_RETRY_MS } from '../../../src/bus/oauth-token-provider';
 import { DependencyUnavailableError } from '../../../src/errors';
 import { createLogger } from '../../../src/logging/logger';
 import { metricValue } from '../../../src/metrics/metrics-registry';
@@ -252,6 +252,38 @@ describe('OAuthTokenProvider', () => {
       expect(endpoint.requests()).toBe(3);
       expect(await clamped()).toBe(before + 3);
       expect(lines.filter((l) => l.includes('OAuth token lifetime beyond a day'))).toHaveLength(3);
+    } finally {
+      await endpoint.close();
+    }
+  });
+
+  it('plans a token whose expires_in is under 30 s with 30 s: a server answering 0.5 s gets one token request over 2 s of calls, not eight; a 401 still refreshes at once', async () => {
+    const endpoint = await tokenEndpoint({ expiresInS: 0.5 });
+    const { logger, lines } = captureLogger('info');
+    try {
+      // The real clock: the flood this prevents is one of timers running out, a refresh every quarter second.
+      const provider = new OAuthTokenProvider(config({ 'mom_client.oauth_server_url': endpoint.url, 'mom_client.refresh_margin_s': 60 }), logger);
+      const floored = () => metricValue('pb_bus_token_lifetime_clamped_total', { bound: 'floor' });
+      const before = await floored();
+      const first = await provider.getToken();
+      const started = Date.now();
+      while (Date.now() - started < 2000) {
+        expect(await provider.getToken()).toBe(first);
+        await sleep(20);
+      }
+      expect(endpoint.requests()).toBe(1);
+      expect(await floored()).toBe(before + 1);
+      const warnings = lines.filter((l) => l.includes('OAuth token lifetime under 30 s; planning with 30 s'));
+      expect(warnings).toHaveLength(1);
+      expect(warnings[0]).toContain('"level":"warn"');
+      expect(warnings[0]).toContain('"expires_in_s":0.5');
+      expect(warnings[0]).toContain(`"planned_s":${MIN_TOKEN_LIFETIME_S}`);
+      expect(warnings[0]).toContain('"bound":"floor"');
+      expect(warnings[0]).not.toContain(first);
+      // The bus refused it (it did live half a second): a new one at once, as for any token.
+      provider.invalidate(first);
+      expect(await provider.getToken()).not.toBe(first);
+      expect(endpoint.requests()).toBe(2);
     } finally {
       await endpoint.close();
     }

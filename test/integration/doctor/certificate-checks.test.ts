@@ -2,6 +2,7 @@ import { PeerCertificate } from 'node:tls';
 import { certificateChecks, TlsObservation } from '../../../src/doctor/certificate-checks';
 import { exitCodeOf } from '../../../src/doctor/check-result';
 import { formatReport } from '../../../src/doctor/format-report';
+import { TEST_PANS, formatPan, panNeedles } from '../../../harness/drills/test-card-numbers';
 
 // Pure pieces of the doctor, judged at a fixed `now` (they need no server).
 const NOW = new Date('2026-06-01T00:00:00Z');
@@ -50,6 +51,32 @@ describe('certificateChecks', () => {
     expect(results['tls-version']).toBe('FAIL TLSv1.1 negotiated, TLSv1.2 or later required');
     expect(results.certificate).toBe('FAIL not trusted: SELF_SIGNED_CERT_IN_CHAIN (issuer Example CA)');
     expect(results.hostname).toBe('FAIL other.example is not in the certificate (DNS:api.psp.example)');
+  });
+
+  it("quotes the certificate's names masked and bounded: a card number or a megabyte in them never reaches the report", () => {
+    const MIB = 1024 * 1024;
+    const results = certificateChecks(
+      'gateway psp',
+      'other.example',
+      observation(
+        {
+          issuer: { CN: `CA ${formatPan(TEST_PANS[0], 'spaces')} ${'i'.repeat(MIB)}` } as PeerCertificate['issuer'],
+          subjectaltname: `DNS:${TEST_PANS[1]}.example, ${'DNS:x.example, '.repeat(MIB / 8)}`,
+        },
+        { authorized: false, authorizationError: 'SELF_SIGNED_CERT_IN_CHAIN' },
+      ),
+      NOW,
+    );
+    const noSan = certificateChecks(
+      'gateway psp',
+      'other.example',
+      observation({ subjectaltname: undefined, subject: { CN: `${TEST_PANS[2]}${'c'.repeat(MIB)}` } as PeerCertificate['subject'] }),
+      NOW,
+    );
+    const report = JSON.stringify([...results, ...noSan]);
+    expect(panNeedles().filter((needle) => report.includes(needle))).toEqual([]);
+    for (const r of [...results, ...noSan]) expect(r.detail.length).toBeLessThan(700);
+    expect(byCheck(results).certificate).toMatch(/^FAIL not trusted: SELF_SIGNED_CERT_IN_CHAIN \(issuer CA .*… \(\d+ characters\)\)$/);
   });
 });
 

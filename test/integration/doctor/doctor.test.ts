@@ -242,6 +242,8 @@ describe('runDoctor', () => {
     ['a line break in the token', { access_token: 'tok-never-printed\r\nX-Injected: 1', token_type: 'Bearer', expires_in: 3600 }],
     ['a token longer than 16 KiB', { access_token: `tok-never-printed-${'t'.repeat(MAX_ACCESS_TOKEN_CHARS)}`, token_type: 'Bearer' }],
     ['no access_token', { token_type: 'Bearer', expires_in: 3600 }],
+    ['a DPoP token', { access_token: 'tok-never-printed', token_type: 'DPoP', expires_in: 3600 }],
+    ['a token_type that is no type name', { access_token: 'tok-never-printed', token_type: 'tok-never-printed', expires_in: 3600 }],
   ])('fails an HTTP 200 token answer the bus client refuses (%s), with the bus client’s reason', async (_name, answer) => {
     tokenAnswer = JSON.stringify(answer);
     const { out, text } = capture();
@@ -256,6 +258,28 @@ describe('runDoctor', () => {
     expect(productReason).not.toBe('');
     expect(code).toBe(1);
     expect(row(text(), 'credentials', 'bus')).toEqual({ status: 'FAIL', detail: productReason });
+    expect(text()).not.toContain('tok-never-printed');
+  });
+
+  it.each([
+    ['without token_type (many servers omit it)', { access_token: 'tok-never-printed', expires_in: 3600 }],
+    ['with token_type bearer in lower case', { access_token: 'tok-never-printed', token_type: 'bearer', expires_in: 3600 }],
+  ])('passes a token answer %s', async (_name, answer) => {
+    tokenAnswer = JSON.stringify(answer);
+    const { out, text } = capture();
+    const code = await runDoctor(config({}), { logger: silentLogger(), out, timeoutMs: 2000, infrastructure: false });
+    expect(row(text(), 'credentials', 'bus')).toEqual({ status: 'OK', detail: `token issued to client ${CLIENT_ID}` });
+    expect(code).toBe(0);
+  });
+
+  it('fails a token of another type than Bearer, naming token_type', async () => {
+    tokenAnswer = JSON.stringify({ access_token: 'tok-never-printed', token_type: 'mac', expires_in: 3600 });
+    const { out, text } = capture();
+    const code = await runDoctor(config({}), { logger: silentLogger(), out, timeoutMs: 2000, infrastructure: false });
+    expect(code).toBe(1);
+    const bus = row(text(), 'credentials', 'bus');
+    expect(bus.status).toBe('FAIL');
+    expect(bus.detail).toContain('answered with token_type "mac", not Bearer');
     expect(text()).not.toContain('tok-never-printed');
   });
 
@@ -609,6 +633,67 @@ describe('runDoctor: what the bridge runs on', () => {
     expect(failures.find((f) => f.target === 'gateway down')?.fix).toContain('gateways.down.base_url');
     expect(failures.find((f) => f.check === 'credentials' && f.target === 'bus')?.fix).toContain('mom_client.client_secret');
     expect(text()).not.toContain('wrong-secret-value');
+  });
+});
+
+describe('runDoctor: answers larger than the bridge reads', () => {
+  const MIB = 1024 * 1024;
+  /** A server answering every request with 200 and 50 MiB, a MiB at a time as the client takes it; counts the MiB it got out. */
+  async function startHuge(): Promise<Local & { sentMib: () => number }> {
+    let sent = 0;
+    const chunk = Buffer.alloc(MIB, 0x61);
+    const server = http.createServer((req, res) => {
+      req.resume();
+      req.on('end', () => {
+        res.writeHead(200, { 'content-type': 'application/json', 'content-length': String(50 * MIB) });
+        let left = 50;
+        let closed = false;
+        res.on('close', () => (closed = true));
+        const pump = (): void => {
+          while (left > 0 && !closed) {
+            left -= 1;
+            sent += 1;
+            if (!res.write(chunk)) {
+              res.once('drain', pump);
+              return;
+            }
+          }
+          if (left === 0) res.end();
+        };
+        pump();
+      });
+    });
+    const huge = await listen(server, 'http', []);
+    return { ...huge, sentMib: () => sent };
+  }
+
+  it('fails the gateway, the OAuth server and the intake probe answering 50 MiB, saying why, having read at most 8 MiB of each', async () => {
+    const huge = await startHuge();
+    cleanups.push(huge.close);
+    const { out, text } = capture();
+    const cfg = config(
+      { sim: { type: 'simulator', base_url: huge.url, api_key: SIM_KEY } },
+      { 'mom_client.oauth_server_url': huge.url, 'service_bus.public_url': `${huge.url}/bus` },
+    );
+    const code = await runDoctor(cfg, { logger: silentLogger(), out, timeoutMs: 10_000, format: 'json' });
+    const parsed = JSON.parse(text()) as { results: Array<{ check: string; target: string; status: string; detail: string; fix?: string }> };
+    const find = (check: string, target: string) => parsed.results.find((r) => r.check === check && r.target === target);
+    const tooLarge = 'ERESPONSETOOLARGE: the answer is larger than 8 MiB, the most the bridge reads of one';
+
+    expect(code).toBe(1);
+    expect(find('credentials', 'gateway sim')).toEqual({
+      check: 'credentials',
+      target: 'gateway sim',
+      status: 'FAIL',
+      detail: `GET /_control/counters failed: ${tooLarge}`,
+      fix: 'check gateways.sim.base_url: the URL must reach the documented API (none of its answers is that large), not another server',
+    });
+    expect(find('credentials', 'bus')).toMatchObject({ status: 'FAIL', detail: `token request failed: ${tooLarge}` });
+    expect(find('credentials', 'bus')?.fix).toContain('mom_client.oauth_server_url');
+    expect(find('options-probe', 'intake')).toMatchObject({ status: 'FAIL', detail: `OPTIONS ${huge.url}/bus: ${tooLarge}` });
+    expect(find('options-probe', 'intake')?.fix).toContain("web role's intake path");
+    // Three calls, each given up past 8 MiB: far from the 150 MiB they were sent.
+    expect(huge.sentMib()).toBeLessThan(3 * 20);
   });
 });
 

@@ -6,6 +6,7 @@ import { checkGatewayCredentials } from '../../../src/doctor/credential-checks';
 import { gatewayDefinition } from '../../../src/gateways/gateway-registry';
 import { createOutboundHttp } from '../../../src/http/axios-http';
 import { requestViolations, usePrism } from '../../support/prism';
+import { PAN_STYLES, TEST_PANS, formatPan, panNeedles } from '../../../harness/drills/test-card-numbers';
 
 /**
  * The doctor's credential check of each real PSP, built to the PSP's documented API: sent to Prism serving
@@ -131,5 +132,55 @@ describe('doctor credential check against a PSP that accepts or refuses: OK or F
     expectAuthenticated(type);
     expect(JSON.stringify(result)).not.toContain(SECRETS.apiKey);
     expect(JSON.stringify(result)).not.toContain(SECRETS.sharedSecret);
+  });
+});
+
+describe('doctor credential check: what the PSP answers is quoted masked and bounded, as every PSP text', () => {
+  let server: http.Server;
+  let url: string;
+  let answer: { status: number; body: string } = { status: 401, body: '{}' };
+
+  beforeAll(async () => {
+    server = http.createServer((req, res) => {
+      req.resume();
+      req.on('end', () => {
+        res.writeHead(answer.status, { 'content-type': 'application/json' });
+        res.end(answer.body);
+      });
+    });
+    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+    url = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+  });
+  afterAll(async () => {
+    server.closeAllConnections();
+    await new Promise<void>((resolve) => server.close(() => resolve()));
+  });
+
+  const MIB = 1024 * 1024;
+  const cases: Array<[string, number, unknown]> = [
+    ...PAN_STYLES.map((style): [string, number, unknown] => [`a card number (${style}) as its error code`, 401, formatPan(TEST_PANS[0], style)]),
+    ['a card number as error.code', 403, { code: `card_declined ${TEST_PANS[1]}` }],
+    ['a card number as error.type (a WARN)', 500, { type: formatPan(TEST_PANS[2], 'dashes') }],
+    ['1 MiB of error code', 401, 'e'.repeat(MIB)],
+    ['1 MiB of error code with a card number at its end (a WARN)', 429, `${'e'.repeat(MIB)} ${TEST_PANS[3]}`],
+    ['1 MiB of error code with a card number across the cut', 401, `${'e'.repeat(60)}${TEST_PANS[4]}${'e'.repeat(MIB)}`],
+  ];
+
+  it.each(cases)('a PSP answering %s: the report holds neither the card number nor the megabyte', async (_name, status, error) => {
+    answer = { status, body: JSON.stringify({ error }) };
+    const gateway = gatewayOf('adyen', url);
+    const result = await checkGatewayCredentials(gateway, client, `gateway ${gateway.name}`, true);
+    expect(result.status).toBe(status === 401 || status === 403 ? 'FAIL' : 'WARN');
+    expect(result.detail).toMatch(new RegExp(`^POST /paymentMethods.*HTTP ${status} \\(`));
+    const report = JSON.stringify(result);
+    expect(panNeedles().filter((needle) => report.includes(needle))).toEqual([]);
+    expect(result.detail.length).toBeLessThan(256);
+  });
+
+  it('still names a short standard error code as it is', async () => {
+    answer = { status: 401, body: JSON.stringify({ error: { code: 'api_key_expired' } }) };
+    const gateway = gatewayOf('adyen', url);
+    const result = await checkGatewayCredentials(gateway, client, `gateway ${gateway.name}`, true);
+    expect(result.detail).toBe('POST /paymentMethods: the API key and merchant account refused, HTTP 401 ("api_key_expired")');
   });
 });

@@ -5,7 +5,7 @@ import { seededRandom } from '../../../harness/workload/payment-scenarios';
 import { BusAnswer, readNotifyAnswer, readRpcAnswer } from '../../../src/bus/bus-answers';
 import { BusAuthenticationError, BusRequestError, BusRpcError, PeerUnavailableError } from '../../../src/bus/bus-errors';
 import { MAX_ACCESS_TOKEN_CHARS, MAX_BUS_TEXT_CHARS, busText } from '../../../src/bus/bus-text';
-import { MAX_TOKEN_LIFETIME_S, oauthErrorCode, readTokenAnswer } from '../../../src/bus/oauth-token-provider';
+import { MAX_TOKEN_LIFETIME_S, MIN_TOKEN_LIFETIME_S, oauthErrorCode, readTokenAnswer } from '../../../src/bus/oauth-token-provider';
 import { contentRejection } from '../../../src/events/event-rejection';
 import { registerRecentToken } from '../../../src/logging/redact';
 
@@ -207,7 +207,8 @@ describe('readTokenAnswer', () => {
   it.each([
     ['a number', 3600, 3600],
     ['a string of digits', '3599', 3599],
-    ['a fraction', 0.5, 0.5],
+    ['a fraction', 90.5, 90.5],
+    ['the floor', MIN_TOKEN_LIFETIME_S, MIN_TOKEN_LIFETIME_S],
     ['a day', MAX_TOKEN_LIFETIME_S, MAX_TOKEN_LIFETIME_S],
     ['negative', -60, 300],
     ['zero', 0, 300],
@@ -238,6 +239,21 @@ describe('readTokenAnswer', () => {
     expect(read({ access_token: 'tok-abc-123', expires_in: expiresIn })).toEqual({
       token: 'tok-abc-123',
       lifetimeS: MAX_TOKEN_LIFETIME_S,
+      clampedFromS: Number(expiresIn),
+    });
+  });
+
+  it.each([
+    ['half a second', 0.5],
+    ['a second', 1],
+    ['a second under the floor', MIN_TOKEN_LIFETIME_S - 1],
+    ['a string of digits', '29'],
+    ['the smallest positive number', Number.MIN_VALUE],
+  ])('plans a lifetime under 30 s (%s) as 30 s, saying the server’s value', (_name, expiresIn) => {
+    expect(MIN_TOKEN_LIFETIME_S).toBe(30);
+    expect(read({ access_token: 'tok-abc-123', expires_in: expiresIn })).toEqual({
+      token: 'tok-abc-123',
+      lifetimeS: MIN_TOKEN_LIFETIME_S,
       clampedFromS: Number(expiresIn),
     });
   });
@@ -281,6 +297,49 @@ describe('readTokenAnswer', () => {
     expect(thrown(() => read('<html>', 503))).toBeInstanceOf(PeerUnavailableError);
     expect(thrown(() => read('["access_token"]'))).toBeInstanceOf(BusRequestError);
     expect(thrown(() => read({ access_token: 42 }))).toBeInstanceOf(BusRequestError);
+  });
+
+  it.each([['Bearer'], ['bearer'], ['BEARER'], ['bEaReR'], [undefined], [null]])(
+    'takes a token whose token_type is %p (RFC 6749 §5.1: case-insensitive; a missing one taken as Bearer)',
+    (tokenType) => {
+      const body = { access_token: 'tok-abc-123', expires_in: 3600, ...(tokenType === undefined ? {} : { token_type: tokenType }) };
+      expect(read(body)).toEqual({ token: 'tok-abc-123', lifetimeS: 3600 });
+    },
+  );
+
+  it.each([
+    ['DPoP', 'DPoP', '"DPoP"'],
+    ['mac', 'mac', '"mac"'],
+    ['N_A', 'N_A', '"N_A"'],
+    ['empty', '', '(a string of 0 characters)'],
+    ['Bearer with a space', 'Bearer ', '(a string of 7 characters)'],
+    ['a URI', 'urn:ietf:params:oauth:token-type:jwt', '(a string of 36 characters)'],
+    ['a number', 1, '(a number)'],
+    ['true', true, '(a boolean)'],
+    ['an array', ['Bearer'], '(an array)'],
+    ['an object', { type: 'Bearer' }, '(an object)'],
+  ])('refuses a token whose token_type is %s, naming the field', (_name, tokenType, quoted) => {
+    const err = thrown(() => read({ access_token: 'tok-abc-123', token_type: tokenType, expires_in: 3600 }));
+    expect(err).toBeInstanceOf(BusRequestError);
+    expect(err.message).toBe(
+      `the OAuth server at ${URL_TOKEN} answered with token_type ${quoted}, not Bearer: the bus client sends its token as a Bearer token (RFC 6750) and cannot use another type; check mom_client.oauth_server_url and mom_client.token_path`,
+    );
+  });
+
+  it.each([
+    ['a card number', VISA],
+    ['a card number as a number', Number(VISA)],
+    ['the access token it issued', 'tok-abc-123'],
+    ['our access token', TOKEN],
+    ['a megabyte', 'x'.repeat(1024 * 1024)],
+  ])('refuses a token_type that is %s without quoting it', (_name, tokenType) => {
+    const err = thrown(() => read({ access_token: 'tok-abc-123', token_type: tokenType }));
+    expect(err).toBeInstanceOf(BusRequestError);
+    expect(err.message).toContain('token_type');
+    expect(err.message).not.toContain(VISA);
+    expect(err.message).not.toContain('tok-abc-123');
+    expect(err.message).not.toContain(TOKEN.slice(0, 30));
+    expect(err.message.length).toBeLessThan(400);
   });
 
   it('oauthErrorCode keeps a code and masks a card number in one', () => {
