@@ -5,8 +5,10 @@
  * books; prints one line per invariant and exits 1 when any broke (the namespace and logs are then kept).
  *
  * Options: `--seed` (default 7), `--payments` (default 500), `--faults` (share of PSP requests that fail, 0–1,
- * default 0), `--concurrency` (payments in flight, default 100), `--workers` (default 2). Several seeds:
- * `--seeds 1,2,3` runs one drill per seed, one after the other.
+ * default 0), `--concurrency` (payments in flight, default 100), `--workers` (default 2), `--kill-workers <ms>`
+ * (SIGKILL a worker, round robin, every <ms> to 1.5 × <ms> during the play, each replaced; default none) and
+ * `--kill-web` (with `--kill-workers`: the web process takes its turn too). Several seeds: `--seeds 1,2,3` runs
+ * one drill per seed, one after the other.
  */
 import { formatMoneyTruthReport, runMoneyTruthDrill } from '../harness/drills/money-truth-drill';
 
@@ -33,9 +35,21 @@ async function main(): Promise<number> {
   const faults = numberOption(argv, 'faults', 0, (n) => n >= 0 && n <= 1);
   const concurrency = numberOption(argv, 'concurrency', 100, whole);
   const workers = numberOption(argv, 'workers', 2, whole);
+  const killEveryMs = numberOption(argv, 'kill-workers', 0, whole);
+  const killWeb = argv.includes('--kill-web');
+  if (killWeb && killEveryMs === 0) throw new Error('--kill-web needs --kill-workers <ms>');
   let failed = 0;
   for (const seed of seeds) {
-    const result = await runMoneyTruthDrill({ seed, payments, faults, concurrency, workers, log: (line) => process.stdout.write(`${line}\n`) });
+    const result = await runMoneyTruthDrill({
+      seed,
+      payments,
+      faults,
+      concurrency,
+      workers,
+      killEveryMs,
+      killWeb,
+      log: (line) => process.stdout.write(`${line}\n`),
+    });
     process.stdout.write(`${formatMoneyTruthReport(result)}\n\n`);
     if (!result.ok) failed += 1;
   }

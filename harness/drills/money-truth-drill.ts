@@ -6,6 +6,7 @@
 import { randomBytes } from 'node:crypto';
 import { sendSignedCommand } from '../twins/bus-twin/signed-command-sender';
 import { LocalStack, startLocalStack } from '../twins/local-stack/local-stack';
+import { RoleProcess } from '../twins/local-stack/role-process';
 import { SimulatorFaults } from '../twins/psp-simulator/simulator-faults';
 import { FlowCheck } from '../workload/flow-checks';
 import { seededRandom } from '../workload/payment-scenarios';
@@ -40,6 +41,18 @@ export interface MoneyDrillOptions {
   namespace?: string;
   /** How long one command may wait for its terminal report, ms. Default 120 000. */
   reportTimeoutMs?: number;
+  /**
+   * Crashes during the play: every `killEveryMs` to 1.5 × `killEveryMs` (drawn from the seed), a worker is
+   * SIGKILLed, round robin, and a replacement started (`stack.startWorker`, as the chaos drills do). A worker is
+   * killed once it is ready, so some always come back. 0 (default): no kills.
+   */
+  killEveryMs?: number;
+  /**
+   * With `killEveryMs`: the `web` process (the bus intake and the webhooks) takes its turn in the round robin
+   * too, SIGKILLed and started again on its port. The simulator then retries a webhook for about 50 s (a real
+   * PSP's retries last hours), where it gives up after 0.7 s otherwise. Default false.
+   */
+  killWeb?: boolean;
   log?: (line: string) => void;
 }
 
@@ -55,6 +68,8 @@ export interface MoneyDrillResult {
   playS: number;
   elapsedS: number;
   faults: number;
+  /** Processes SIGKILLed during the play (see `MoneyDrillOptions.killEveryMs`). */
+  kills: { workers: number; web: number };
   /** The flow's invariants (drill-invariants.ts) then the money-truth ones (money-truth-checks.ts). */
   checks: FlowCheck[];
   figures: string[];
@@ -94,8 +109,21 @@ export async function runMoneyTruthDrill(options: MoneyDrillOptions): Promise<Mo
     namespace: options.namespace ?? `money${runId}`,
     workers: options.workers ?? 2,
     // Webhooks for synchronous operations too: they race the answers (duplicated and swapped under faults).
-    simulator: { seed: options.seed, faults: faultsAtRate(rate), syncWebhooks: true },
-    parameters: { ...DRILL_PARAMETERS, ...(process.env.PB_DRILL_LOG_LEVEL ? { 'log.level': process.env.PB_DRILL_LOG_LEVEL } : {}) },
+    simulator: {
+      seed: options.seed,
+      faults: faultsAtRate(rate),
+      syncWebhooks: true,
+      // 100 ms doubled nine times: ~51 s, through a web restart on a loaded machine.
+      ...(options.killWeb ? { webhookAttempts: 10 } : {}),
+    },
+    parameters: {
+      ...DRILL_PARAMETERS,
+      // Under kills, an UNKNOWN operation's delivery job (the one that resends what the PSP has no trace of) dies
+      // with its workers and comes back ~4.5 s later, again and again: the drill's 15.5 s schedule then ran out
+      // first and the operation ended UNRESOLVED by design (seed 201 at 0.2). ~63 s leaves the job its turn.
+      ...((options.killEveryMs ?? 0) > 0 ? { 'poller.schedule_ms': [500, 1000, 2000, 4000, 8000, 16000, 32000] } : {}),
+      ...(process.env.PB_DRILL_LOG_LEVEL ? { 'log.level': process.env.PB_DRILL_LOG_LEVEL } : {}),
+    },
   });
   const publisher = openResilientPublisher(stack.config);
   let keep = false;
@@ -110,6 +138,10 @@ export async function runMoneyTruthDrill(options: MoneyDrillOptions): Promise<Mo
     };
     const playStarted = Date.now();
     const redis = createRedis(stack.config.redis, 'commands');
+    const killer =
+      (options.killEveryMs ?? 0) > 0
+        ? startKiller(stack, { everyMs: options.killEveryMs ?? 0, web: options.killWeb ?? false, random: seededRandom(options.seed + 2), log })
+        : undefined;
     const { records, duplicates } = await playPayments(stack, redis, targets, payments, {
       concurrency: options.concurrency ?? 100,
       reportTimeoutMs: options.reportTimeoutMs ?? 120_000,
@@ -117,6 +149,8 @@ export async function runMoneyTruthDrill(options: MoneyDrillOptions): Promise<Mo
       log,
     }).finally(() => redis.disconnect());
     const playS = (Date.now() - playStarted) / 1000;
+    // The last replacements up before the checks: the queues must drain.
+    const kills = killer ? await killer.stop() : { workers: 0, web: 0, notes: [] };
     // Late webhooks (duplicates, swapped pairs) and their events settle after the last report.
     await stack.simulator.webhooksIdle();
     await sleep(1500);
@@ -125,6 +159,7 @@ export async function runMoneyTruthDrill(options: MoneyDrillOptions): Promise<Mo
     checks.push(...money.checks);
     const counters = stack.simulator.counters();
     const figures = [
+      ...(killer ? [`SIGKILLed ${kills.workers} worker(s) and ${kills.web} web process(es) during the play; ${kills.notes.join('; ')}`] : []),
       ...money.figures,
       `PSP requests ${counters.requests}, replays ${counters.replays}, inquiries ${counters.inquiries}, commits never answered ${counters.unansweredCommits}, webhooks sent ${counters.webhooksSent}`,
     ];
@@ -138,6 +173,7 @@ export async function runMoneyTruthDrill(options: MoneyDrillOptions): Promise<Mo
       playS,
       elapsedS: (Date.now() - started) / 1000,
       faults: rate,
+      kills: { workers: kills.workers, web: kills.web },
       checks,
       figures,
       ok,
@@ -147,6 +183,82 @@ export async function runMoneyTruthDrill(options: MoneyDrillOptions): Promise<Mo
     await publisher.close();
     await stack.stop({ purge: !keep }).catch((err: Error) => log(`  stopping the stack failed: ${err.message}`));
   }
+}
+
+/**
+ * SIGKILLs the stack's roles one at a time, round robin (each worker slot in turn, then the web when `web`),
+ * every `everyMs` to 1.5 × `everyMs`, each followed by its replacement: `stack.startWorker()` (not awaited: the next
+ * kill of that slot waits for it to be ready) or `stack.restartWeb()` (awaited). `stop()` ends the kills and
+ * resolves once every replacement is up, with the counts and each replacement's time to ready.
+ */
+function startKiller(
+  stack: LocalStack,
+  options: { everyMs: number; web: boolean; random: () => number; log: (line: string) => void },
+): { stop(): Promise<{ workers: number; web: number; notes: string[] }> } {
+  const slots: Promise<RoleProcess | null>[] = stack.workers.map((w) => Promise.resolve(w));
+  const readyMs: number[] = [];
+  const webReadyMs: number[] = [];
+  let workers = 0;
+  let web = 0;
+  let stopped = false;
+  let wake: () => void = () => undefined;
+  const pause = (ms: number) =>
+    new Promise<void>((resolve) => {
+      const timer = setTimeout(resolve, ms);
+      wake = () => {
+        clearTimeout(timer);
+        resolve();
+      };
+    });
+  const replace = (slot: number) => {
+    const killedAt = Date.now();
+    slots[slot] = stack.startWorker().then(
+      (w) => {
+        readyMs.push(Date.now() - killedAt);
+        return w;
+      },
+      (err: Error) => {
+        options.log(`  the replacement of worker slot ${slot + 1} did not start: ${err.message}`);
+        return null;
+      },
+    );
+  };
+  const loop = (async () => {
+    for (let turn = 0; ; turn += 1) {
+      await pause(options.everyMs * (1 + 0.5 * options.random()));
+      if (stopped) return;
+      const slot = turn % (slots.length + (options.web ? 1 : 0));
+      if (slot === slots.length) {
+        const killedAt = Date.now();
+        await stack.web.kill('SIGKILL');
+        web += 1;
+        await stack.restartWeb().then(
+          () => webReadyMs.push(Date.now() - killedAt),
+          (err: Error) => options.log(`  the web process did not come back: ${err.message}`),
+        );
+        continue;
+      }
+      const victim = await slots[slot];
+      if (stopped) return;
+      if (victim) {
+        await victim.kill('SIGKILL');
+        workers += 1;
+      }
+      replace(slot);
+    }
+  })();
+  const span = (ms: number[]) => (ms.length === 0 ? '-' : `${(Math.min(...ms) / 1000).toFixed(1)}-${(Math.max(...ms) / 1000).toFixed(1)} s`);
+  return {
+    async stop() {
+      stopped = true;
+      wake();
+      await loop;
+      await Promise.all(slots);
+      const notes = [`workers ready again ${span(readyMs)} after their kill`];
+      if (options.web) notes.push(`web ${span(webReadyMs)}`);
+      return { workers, web, notes };
+    },
+  };
 }
 
 /**
@@ -319,7 +431,7 @@ async function playPayments(
 /** The drill's report: the figures, then one line per invariant (held, or broken with examples). */
 export function formatMoneyTruthReport(result: MoneyDrillResult): string {
   const lines = [
-    `money-truth drill: seed ${result.seed}, ${result.payments} payments, ${result.commands} commands accepted (+${result.duplicates} duplicates), faults ${result.faults}`,
+    `money-truth drill: seed ${result.seed}, ${result.payments} payments, ${result.commands} commands accepted (+${result.duplicates} duplicates), faults ${result.faults}${result.kills.workers + result.kills.web > 0 ? `, ${result.kills.workers} worker and ${result.kills.web} web kill(s)` : ''}`,
     `played in ${result.playS.toFixed(1)} s, ${result.elapsedS.toFixed(1)} s with the stack and checks; logs ${result.logDir}`,
     ...result.figures.map((f) => `  ${f}`),
     ...result.checks.map((c) => `  ${c.ok ? 'held  ' : 'BROKEN'} ${c.name}: ${c.detail}`),

@@ -61,6 +61,7 @@ export interface LocalStack<T extends InProcessTwins | ChildProcessTwins = InPro
   readonly config: Config;
   readonly busTwin: T['busTwin'];
   readonly simulator: T['simulator'];
+  /** The first `web` process (a new one after {@link restartWeb}). */
   readonly web: RoleProcess;
   readonly workers: RoleProcess[];
   /** Our intake URL, as registered with the bus twin. */
@@ -75,6 +76,11 @@ export interface LocalStack<T extends InProcessTwins | ChildProcessTwins = InPro
    * is the caller's job, as a load balancer's would be. Stopped with the stack.
    */
   startWeb(): Promise<{ web: RoleProcess; intakeUrl: string }>;
+  /**
+   * Starts a new first `web` process on its port, once the current one has exited (a drill killed it: call
+   * `web.kill` first), and waits until it serves; `web` names it from then on. Its output goes on in web.log.
+   */
+  restartWeb(): Promise<RoleProcess>;
   /** The web processes started by {@link startWeb} (the first `web` is not in it). */
   readonly extraWebs: RoleProcess[];
   /** A worker's `/metrics` endpoint as `host:port` when the stack runs with `monitoring: true`. */
@@ -217,7 +223,15 @@ export async function startLocalStack(options: LocalStackOptions): Promise<Local
   const nodeArgs = options.roleNodeArgs ?? [];
   // Unset: spawnRole's default (PB_ROLE_READY_TIMEOUT_MS, else 30 s).
   const readyTimeoutMs = options.readyTimeoutMs;
-  const web = spawnRole({ name: 'web', cliPath, configPath, args: ['web'], logPath: join(dir, 'web.log'), nodeArgs, readyTimeoutMs });
+  const spawnWeb = () => spawnRole({ name: 'web', cliPath, configPath, args: ['web'], logPath: join(dir, 'web.log'), nodeArgs, readyTimeoutMs });
+  let web = spawnWeb();
+  const restartWeb = async (): Promise<RoleProcess> => {
+    // Its port must be free again: the old process gone, not merely signalled.
+    await web.exited;
+    web = spawnWeb();
+    await web.ready;
+    return web;
+  };
   const extraWebs: RoleProcess[] = [];
   const monitoringTargets = new Map<RoleProcess, string>();
   const startWeb = async (): Promise<{ web: RoleProcess; intakeUrl: string }> => {
@@ -287,12 +301,15 @@ export async function startLocalStack(options: LocalStackOptions): Promise<Local
     config,
     busTwin,
     simulator,
-    web,
+    get web() {
+      return web;
+    },
     workers,
     intakeUrl: `http://127.0.0.1:${webPort}/bus`,
     busSecret,
     startWorker,
     startWeb,
+    restartWeb,
     extraWebs,
     monitoringTargetOf: (role) => monitoringTargets.get(role),
     runCli,
