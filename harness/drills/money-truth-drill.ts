@@ -335,57 +335,48 @@ async function playPayments(
       records.push(record);
       return record;
     };
-    /** Sends command `i` (twice when planned), waits for its report, fills its record. */
-    const play = async (i: number, gatewayKey: string): Promise<void> => {
+    /** Sends command `i` (twice when planned) and notes its acceptance; false when intake refused it. */
+    const accept = async (i: number, gatewayKey: string): Promise<boolean> => {
       const c = p.commands[i];
       const record = recordOf(i);
-      const payment = paymentOf(i, gatewayKey);
-      const send = () => sendCommand(targets, c.channel, c.command, payment, record);
+      const send = () => sendCommand(targets, c.channel, c.command, paymentOf(i, gatewayKey), record);
       const [refused, again] = await Promise.all([send(), c.duplicate === 'together' ? send() : Promise.resolve(undefined)]);
       if (refused !== null) {
         record.status = 'REJECTED';
         record.reason = refused;
-        return;
+        return false;
       }
       record.acceptedAt = preciseNow();
       if (again === null) duplicates += 1;
+      return true;
+    };
+    /** Waits for command `i`'s report and fills its record with what the OMS was told; null when none came. */
+    const report = async (i: number): Promise<Record<string, unknown> | null> => {
+      const record = recordOf(i);
       const n = await watcher.waitFor(record.operationId, options.reportTimeoutMs);
       progress();
       if (!n) {
         record.status = 'TIMEOUT';
-        return;
+        return null;
       }
       const told = n.params.payment as Record<string, unknown>;
       record.reportedAt = n.receivedAt;
       record.status = told.status === 'SUCCESS' ? 'SUCCESS' : 'FAIL';
       if (typeof told.reason === 'string') record.reason = told.reason;
-      if (c.duplicate === 'late' && (await send()) === null) duplicates += 1;
+      return told;
+    };
+    /** Sends command `i`, waits for its report, and re-sends it late when planned. */
+    const play = async (i: number, gatewayKey: string): Promise<void> => {
+      const c = p.commands[i];
+      if (!(await accept(i, gatewayKey)) || (await report(i)) === null) return;
+      if (c.duplicate === 'late' && (await sendCommand(targets, c.channel, c.command, paymentOf(i, gatewayKey), recordOf(i))) === null) duplicates += 1;
     };
 
     const leadId = operationIdOf(p, 0);
-    const lead = p.commands[0];
-    const leadRecord = recordOf(0);
-    const leadSend = () => sendCommand(targets, lead.channel, lead.command, paymentOf(0, p.paymentMethod), leadRecord);
-    const [refused, again] = await Promise.all([leadSend(), lead.duplicate === 'together' ? leadSend() : Promise.resolve(undefined)]);
-    if (refused !== null) {
-      leadRecord.status = 'REJECTED';
-      leadRecord.reason = refused;
-      return;
-    }
-    leadRecord.acceptedAt = preciseNow();
-    if (again === null) duplicates += 1;
+    if (!(await accept(0, p.paymentMethod))) return;
     const done = new Map<number, Promise<void>>();
-    const leadReport = watcher.waitFor(leadId, options.reportTimeoutMs).then((n) => {
-      progress();
-      if (!n) {
-        leadRecord.status = 'TIMEOUT';
-        return null;
-      }
-      const told = n.params.payment as Record<string, unknown>;
-      leadRecord.reportedAt = n.receivedAt;
-      leadRecord.status = told.status === 'SUCCESS' ? 'SUCCESS' : 'FAIL';
-      if (typeof told.reason === 'string') leadRecord.reason = told.reason;
-      const response = told.gateway_response as { reference?: unknown } | undefined;
+    const leadReport = report(0).then((told) => {
+      const response = told?.gateway_response as { reference?: unknown } | undefined;
       return typeof response?.reference === 'string' ? response.reference : null;
     });
     done.set(
