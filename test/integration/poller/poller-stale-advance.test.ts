@@ -38,25 +38,40 @@ beforeAll(() => {
   ({ sim, config, redis, eventsQueue } = stack);
 });
 
-it('does not give up on an operation the delivery sent again while the poll’s inquiry was under way', async () => {
-  const ledger = new Ledger(redis, config.redis.keyPrefix);
-  const events = new EventStore(redis, config.redis.keyPrefix);
+/** A poller on `cfg` with the ledger, recorder and router it uses (those a second poller may share). */
+function pollerOn(cfg: Config) {
+  const ledger = new Ledger(redis, cfg.redis.keyPrefix);
   const logger = silentLogger();
-  const recorder = new OutcomeRecorder({ config, ledger, events, eventsQueue, logger });
-  const poller = new Poller({ config, ledger, router: new ConfiguredGatewayRouter(createGatewayClients(config)), recorder, logger });
+  const recorder = new OutcomeRecorder({ config: cfg, ledger, events: new EventStore(redis, cfg.redis.keyPrefix), eventsQueue, logger });
+  const router = new ConfiguredGatewayRouter(createGatewayClients(cfg));
+  return { ledger, logger, recorder, router, poller: new Poller({ config: cfg, ledger, router, recorder, logger }) };
+}
 
-  const command = channelCommand('validate', {}, { gateway: 'simulator', gateway_key: 'pm_card_visa' });
+/** A `command` at the simulator whose first attempt's outcome is unknown, due for a poll now; its id. */
+async function unknownAndDue(ledger: Ledger, command: ReturnType<typeof channelCommand>): Promise<string> {
   const id = command.payment.operation_reference!;
   await ledger.create(id, command);
   await ledger.transition(id, 'SENT', { event: 'attempt', attempt: 1 }, { countAttempt: true });
   await ledger.transition(id, 'UNKNOWN', { event: 'send_error', kind: 'outcome_unknown' }, { nextCheckAt: Date.now() - 1, pollStep: 0 });
+  return id;
+}
 
-  // The poller's inquiry about it hangs until the gateway timeout.
+/** Starts `poller`'s pass with its inquiry about `id` held at the simulator; resolves once that inquiry is under way. */
+async function pollHeld(poller: Poller, id: string): Promise<{ polling: Promise<unknown>; superseded: number }> {
   sim.hold(id);
   const superseded = (await metricValue('pb_poll_superseded_total')) ?? 0;
   const inquiriesBefore = sim.counters().inquiries;
   const polling = poller.runOnce();
   while (sim.counters().inquiries === inquiriesBefore) await new Promise((r) => setTimeout(r, 10));
+  return { polling, superseded };
+}
+
+it('does not give up on an operation the delivery sent again while the poll’s inquiry was under way', async () => {
+  const { ledger, poller } = pollerOn(config);
+  const id = await unknownAndDue(ledger, channelCommand('validate', {}, { gateway: 'simulator', gateway_key: 'pm_card_visa' }));
+
+  // The poller's inquiry about it hangs until the gateway timeout.
+  const { polling, superseded } = await pollHeld(poller, id);
 
   // Meanwhile, what the delivery job does: asks (no trace), sends again, times out again.
   const reschedule = Date.now() + 60_000;
@@ -80,12 +95,7 @@ it('does not give up on an operation the delivery sent again while the poll’s 
  */
 it('leaves an operation another poller moved to its next step after this one listed it as due', async () => {
   const cfg: Config = { ...config, poller: { ...config.poller, scheduleMs: [1, 60_000, 60_000] } };
-  const ledger = new Ledger(redis, cfg.redis.keyPrefix);
-  const events = new EventStore(redis, cfg.redis.keyPrefix);
-  const logger = silentLogger();
-  const recorder = new OutcomeRecorder({ config: cfg, ledger, events, eventsQueue, logger });
-  const router = new ConfiguredGatewayRouter(createGatewayClients(cfg));
-  const other = new Poller({ config: cfg, ledger, router, recorder, logger });
+  const { ledger, logger, recorder, router, poller: other } = pollerOn(cfg);
 
   // This poller's ledger: its list of due ids is taken before the other poller's pass.
   let otherPass: (() => Promise<unknown>) | null = () => other.runOnce();
@@ -102,11 +112,7 @@ it('leaves an operation another poller moved to its next step after this one lis
   }
   const late = new Poller({ config: cfg, ledger: new ListedBeforeTheOtherPass(redis, cfg.redis.keyPrefix), router, recorder, logger });
 
-  const command = channelCommand('authorize', {}, { gateway: 'simulator', gateway_key: 'pm_card_visa' });
-  const id = command.payment.operation_reference!;
-  await ledger.create(id, command);
-  await ledger.transition(id, 'SENT', { event: 'attempt', attempt: 1 }, { countAttempt: true });
-  await ledger.transition(id, 'UNKNOWN', { event: 'send_error', kind: 'outcome_unknown' }, { nextCheckAt: Date.now() - 1, pollStep: 0 });
+  const id = await unknownAndDue(ledger, channelCommand('authorize', {}, { gateway: 'simulator', gateway_key: 'pm_card_visa' }));
 
   await late.runOnce();
   expect(otherPass).toBeNull();
@@ -130,23 +136,9 @@ describe.each([
 ])('a poll at $at', ({ schedule }) => {
   it('leaves an operation the delivery moved to SENT (to send again) during the poll’s inquiry', async () => {
     const cfg: Config = { ...config, poller: { ...config.poller, scheduleMs: schedule } };
-    const ledger = new Ledger(redis, cfg.redis.keyPrefix);
-    const events = new EventStore(redis, cfg.redis.keyPrefix);
-    const logger = silentLogger();
-    const recorder = new OutcomeRecorder({ config: cfg, ledger, events, eventsQueue, logger });
-    const poller = new Poller({ config: cfg, ledger, router: new ConfiguredGatewayRouter(createGatewayClients(cfg)), recorder, logger });
-
-    const command = channelCommand('sale', {}, { gateway: 'simulator', gateway_key: 'pm_card_visa' });
-    const id = command.payment.operation_reference!;
-    await ledger.create(id, command);
-    await ledger.transition(id, 'SENT', { event: 'attempt', attempt: 1 }, { countAttempt: true });
-    await ledger.transition(id, 'UNKNOWN', { event: 'send_error', kind: 'outcome_unknown' }, { nextCheckAt: Date.now() - 1, pollStep: 0 });
-
-    sim.hold(id);
-    const superseded = (await metricValue('pb_poll_superseded_total')) ?? 0;
-    const inquiriesBefore = sim.counters().inquiries;
-    const polling = poller.runOnce();
-    while (sim.counters().inquiries === inquiriesBefore) await new Promise((r) => setTimeout(r, 10));
+    const { ledger, poller } = pollerOn(cfg);
+    const id = await unknownAndDue(ledger, channelCommand('sale', {}, { gateway: 'simulator', gateway_key: 'pm_card_visa' }));
+    const { polling, superseded } = await pollHeld(poller, id);
 
     // Meanwhile the delivery job asks, finds no trace, and is about to send again (its attempt not yet on record).
     await ledger.transition(id, 'SENT', { event: 'inquiry', found: false });
