@@ -1035,10 +1035,12 @@ function rowLabel(r: ScalingRow): string {
 function scalingSection(rows: ScalingRow[]): BenchSection {
   return {
     title: 'Scaling: throughput per process and per added process (each row its own closed run)',
-    header: ['configuration', 'commands/s', 'per process', 'gain per added process', 'worker CPU / command (net of idle)', 'peak RSS (MiB)', 'refused 429/503'],
+    header: ['configuration', 'commands/s', 'steady (10–90 % of completions)', 'per process', 'gain per added process', 'worker CPU / command (net of idle)', 'peak RSS (MiB)', 'refused 429/503'],
     rows: rows.map((r) => [
       rowLabel(r),
       String(Math.round(r.result.perSecond)),
+      // A short row spends much of its run ramping up; the steady rate shows what an added process carries once warm.
+      String(Math.round(r.result.steadyPerSecond)),
       String(Math.round(r.perProcess)),
       `${r.gainPerAddedProcess >= 0 ? '+' : ''}${Math.round(r.gainPerAddedProcess)}`,
       `${micros(r.result.cost.workerCpuMicrosPerCommand)} (${micros(r.result.cost.workerCpuMicrosPerCommandNetOfIdle)})`,
