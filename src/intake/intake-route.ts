@@ -35,7 +35,7 @@ import { ChannelKey } from '../config/channels-config';
 /** Intake refusals by code; every unauthenticated 401 counts here (the log line is rate-limited). */
 const intakeRejects = counter(
   'pb_intake_rejects_total',
-  'Intake requests refused, by code (UNAUTHORIZED: missing or wrong X-Signature; BODY_TOO_LARGE: 413; the JSON-RPC refusals: PARSE_ERROR, INVALID_REQUEST, UNKNOWN_METHOD, INVALID_PARAMS, CARD_DATA_REJECTED, IDEMPOTENCY_CONFLICT…)',
+  'Intake requests refused, by code (UNAUTHORIZED: missing or wrong X-Signature; BODY_TOO_LARGE: 413; INTERNAL_ERROR: an unexpected failure, 500 with JSON-RPC -32603; the JSON-RPC refusals: PARSE_ERROR, INVALID_REQUEST, UNKNOWN_METHOD, INVALID_PARAMS, CARD_DATA_REJECTED, IDEMPOTENCY_CONFLICT…)',
   ['code'],
 );
 
@@ -124,6 +124,35 @@ export class IntakeRoute implements WebRoute {
       sendJson(res, 405, jsonRpcError(null, JSON_RPC.INVALID_REQUEST, 'only POST carries commands'), { Allow: 'OPTIONS, POST' });
       return;
     }
+    // What is known of the request when something fails unexpectedly: its id and whether it asked for an answer.
+    const call: { id: JsonRpcId; notification: boolean } = { id: null, notification: false };
+    try {
+      await this.handlePost(req, res, call);
+    } catch (err) {
+      // A JSON-RPC call gets a JSON-RPC answer, a failure of ours too (JSON-RPC 2.0, section 5.1: -32603
+      // Internal error); the HTTP 500 keeps it a "send it again" for the bus. Nothing was accepted.
+      this.stats.unavailable += 1;
+      intakeRejects.inc({ code: 'INTERNAL_ERROR' });
+      this.deps.logger.error('intake failed unexpectedly; answering 500 with a JSON-RPC internal error so the bus retries', {
+        code: 'INTERNAL_ERROR',
+        error: (err as Error).message,
+        stack: (err as Error).stack,
+        ...(call.id !== null ? { rpc_id: call.id } : {}),
+      });
+      if (res.headersSent) res.destroy();
+      else
+        refuse(
+          res,
+          call.notification,
+          500,
+          jsonRpcError(call.id, JSON_RPC.INTERNAL_ERROR, 'internal error: the command was not accepted, send it again later'),
+          {},
+        );
+    }
+  }
+
+  /** A POST: signature, envelope, method, then the command's way to the queue. `call` learns the id once it is read. */
+  private async handlePost(req: IncomingMessage, res: ServerResponse, call: { id: JsonRpcId; notification: boolean }): Promise<void> {
     const { config, logger } = this.deps;
     let raw: Buffer;
     try {
@@ -174,6 +203,8 @@ export class IntakeRoute implements WebRoute {
       return;
     }
     const { notification } = envelope;
+    call.id = envelope.id;
+    call.notification = notification;
     if (await this.answeredPaymentMethods(res, raw, envelope)) return;
     if (await this.answeredRecurring(res, raw, envelope)) return;
     const mapped = mapBusRequest(envelope, this.methods, config.serviceBus.amountUnits, new Date().toISOString(), config.channels);

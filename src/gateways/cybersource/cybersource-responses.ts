@@ -208,7 +208,10 @@ export function parseCybersourceResponse(ctx: OperationContext, response: Gatewa
       const card = paymentCard(body);
       if (card) outcome.storedCard = card;
     }
-    if (status === 'PARTIAL_AUTHORIZED' && authorizes(ctx) && !namesAuthorizedAmount(body)) return partialWithoutAmount(ctx, outcome, body);
+    // A partial approval confirms only the amount it names and can be read exactly: else it waits for the inquiry.
+    if (status === 'PARTIAL_AUTHORIZED' && authorizes(ctx) && (!namesAuthorizedAmount(body) || reportedMoney(ctx, body).amount === undefined)) {
+      return partialWithoutAmount(ctx, outcome, body);
+    }
     if (authorizes(ctx)) withAuthorizedAt(outcome, [body]);
   }
   return withConfirmedMoney(outcome, reportedMoney(ctx, body));
@@ -219,7 +222,8 @@ function namesAuthorizedAmount(body: Json): boolean {
 }
 
 /**
- * A partial approval that does not say how much was approved: `totalAmount` is the amount asked, not what
+ * A partial approval that does not say how much was approved (no `authorizedAmount`, or one that cannot be read
+ * exactly in its currency, counted in `pb_psp_amount_unreadable_total`): `totalAmount` is the amount asked, not what
  * is held, so no amount is confirmed (the currency is) and the operation waits (PENDING) for the status
  * inquiry, which reads the amount authorized from the transaction's details as it does for a search summary
  * ({@link cybersourceDetailsToAsk}). A SUCCESS without an amount would be reported as the amount asked.

@@ -60,6 +60,25 @@ describe('Cybersource responses', () => {
     }
   });
 
+  it('waits (PENDING, no amount) on a PARTIAL_AUTHORIZED whose authorizedAmount cannot be read exactly, instead of a SUCCESS without an amount', async () => {
+    // authorizedAmount is a decimal string in the currency's major units (2 decimals for USD): a third
+    // significant decimal is no amount of USD, and rounding it would be a guess at what is held.
+    const labels = { psp: 'cybersource', reason: 'amount_not_representable' };
+    const before = await metricValue('pb_psp_amount_unreadable_total', labels);
+    const outcome = t.parseResponse(
+      ctx('authorize'),
+      response(201, {
+        id: PAYMENT_ID,
+        status: 'PARTIAL_AUTHORIZED',
+        orderInformation: { amountDetails: { totalAmount: '102.21', authorizedAmount: '50.005', currency: 'USD' } },
+      }),
+      gateway,
+    );
+    expect(outcome).toMatchObject({ status: 'PENDING', gatewayStatus: 'PARTIAL_AUTHORIZED', gatewayReference: PAYMENT_ID, currency: 'USD' });
+    expect(outcome.amount).toBeUndefined();
+    expect(await metricValue('pb_psp_amount_unreadable_total', labels)).toBe(before + 1);
+  });
+
   it('fails an AUTHORIZED_RISK_DECLINED (Decision Manager refused after the issuer approved) saying the funds are still held', () => {
     const body = {
       id: PAYMENT_ID,
