@@ -399,7 +399,8 @@ export function parseAdyenWebhook(rawBody: Buffer, gateway: GatewayConfig, skipp
       continue;
     }
     // merchantReference may name the payment rather than the modification this is the outcome of.
-    const outcome: GatewayOutcome = { status, gatewayStatus: item.eventCode, gatewayReference: item.pspReference, settles: eventSettles(code) };
+    const reference = outcomeReference(item);
+    const outcome: GatewayOutcome = { status, gatewayStatus: item.eventCode, gatewayReference: reference, settles: eventSettles(code) };
     // amount.value/currency as Adyen confirmed them, in ISO minor units (an inexact one is left out: the outcome still counts).
     withConfirmedMoney(outcome, adyenConfirmedMoney(item.amount));
     if (status === 'FAIL') outcome.reason = item.reason && item.reason !== 'null' ? item.reason : item.eventCode;
@@ -413,7 +414,7 @@ export function parseAdyenWebhook(rawBody: Buffer, gateway: GatewayConfig, skipp
     const event: WebhookEvent = {
       eventId: outcomeEventId(item),
       ...(former !== undefined ? { formerEventId: former } : {}),
-      gatewayReference: item.pspReference,
+      gatewayReference: reference,
       account: item.merchantAccountCode,
       outcome,
     };
@@ -427,6 +428,17 @@ export function parseAdyenWebhook(rawBody: Buffer, gateway: GatewayConfig, skipp
     events.push(event);
   }
   return events;
+}
+
+/**
+ * The PSP reference of what an outcome item settles. Its `pspReference` for every outcome but a
+ * `TECHNICAL_CANCEL`: that one is the outcome of a cancel by merchant reference (`POST /cancels`), its
+ * `pspReference` the cancel request's own, and the payment it cancels is its `originalReference` ("For
+ * modifications, this field corresponds to the payment request assigned to the original payment", Webhooks
+ * v1), which is what the payment's operation holds and is found by.
+ */
+function outcomeReference(item: AdyenNotificationItem): string {
+  return item.eventCode === 'TECHNICAL_CANCEL' && item.originalReference ? item.originalReference : item.pspReference;
 }
 
 /**

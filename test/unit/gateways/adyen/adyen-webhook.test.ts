@@ -383,6 +383,20 @@ describe('Adyen webhook events', () => {
     expect(event.gatewayReference).toBe('QFQTPCQ8HXSKGK82');
   });
 
+  // Webhooks v1 TECHNICAL_CANCEL example: pspReference 8515208516304269 is the technical cancel's (POST /cancels by
+  // merchant reference), originalReference 8313547924770610 the payment it cancelled
+  // (https://docs.adyen.com/api-explorer/Webhooks/1/post/TECHNICAL_CANCEL, https://docs.adyen.com/online-payments/cancel).
+  it("names the payment a TECHNICAL_CANCEL cancelled by its originalReference, not by the cancel request's pspReference", () => {
+    const [event] = t.parseWebhook(raw(example('post-TECHNICAL_CANCEL-technical_cancel')), gateway);
+    expect(event.outcome).toMatchObject({ status: 'FAIL', gatewayStatus: 'TECHNICAL_CANCEL', gatewayReference: '8313547924770610' });
+    expect(event.gatewayReference).toBe('8313547924770610');
+    // Found by that reference when merchantReference names no operation of ours; Adyen's resends share its id.
+    const [digested] = t.parseWebhook(raw(withReference(example('post-TECHNICAL_CANCEL-technical_cancel'), `pbh-${'a'.repeat(64)}`)), gateway);
+    expect(digested.operationId).toBeUndefined();
+    expect(digested.gatewayReference).toBe('8313547924770610');
+    expect(event.eventId).toBe('8515208516304269:TECHNICAL_CANCEL:true');
+  });
+
   it('skips an item with an unknown event code or success flag on its own, reports it, and keeps the other items of the batch', () => {
     const batch = JSON.parse(JSON.stringify(example('post-CAPTURE-capture'))) as Notification;
     const good = batch.notificationItems[0].NotificationRequestItem;
