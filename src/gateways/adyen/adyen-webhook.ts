@@ -268,11 +268,23 @@ function hmacKey(hex: string): Buffer | undefined {
   return Buffer.from(hex, 'hex');
 }
 
+/**
+ * The signature's bytes when `hmacSignature` is exactly the base64 text of a digest (what Adyen sends: "encode
+ * the result using Base64"), else undefined. Node's decoder ignores whitespace, whatever follows the padding and
+ * the unused bits of the last character, so other strings than the signature itself would decode to its bytes:
+ * a string that is not the one the documented comparison matches is no signature.
+ */
+function signatureBytes(hmacSignature: string | undefined): Buffer | undefined {
+  if (!hmacSignature) return undefined;
+  const bytes = Buffer.from(hmacSignature, 'base64');
+  return bytes.toString('base64') === hmacSignature ? bytes : undefined;
+}
+
 function signatureMatches(entry: AdyenEntry, keyHex: string): boolean {
   const key = hmacKey(keyHex);
-  if (!key || !entry.hmacSignature) return false;
+  const received = signatureBytes(entry.hmacSignature);
+  if (!key || !received) return false;
   const expected = createHmac('sha256', key).update(adyenSigningString(entry.signed), 'utf8').digest();
-  const received = Buffer.from(entry.hmacSignature, 'base64');
   return received.length === expected.length && timingSafeEqual(received, expected);
 }
 
