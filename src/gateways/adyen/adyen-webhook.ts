@@ -268,11 +268,23 @@ function hmacKey(hex: string): Buffer | undefined {
   return Buffer.from(hex, 'hex');
 }
 
+/**
+ * The signature's bytes when `hmacSignature` is exactly the base64 text of a digest (what Adyen sends: "encode
+ * the result using Base64"), else undefined. Node's decoder ignores whitespace, whatever follows the padding and
+ * the unused bits of the last character, so other strings than the signature itself would decode to its bytes:
+ * a string that is not the one the documented comparison matches is no signature.
+ */
+function signatureBytes(hmacSignature: string | undefined): Buffer | undefined {
+  if (!hmacSignature) return undefined;
+  const bytes = Buffer.from(hmacSignature, 'base64');
+  return bytes.toString('base64') === hmacSignature ? bytes : undefined;
+}
+
 function signatureMatches(entry: AdyenEntry, keyHex: string): boolean {
   const key = hmacKey(keyHex);
-  if (!key || !entry.hmacSignature) return false;
+  const received = signatureBytes(entry.hmacSignature);
+  if (!key || !received) return false;
   const expected = createHmac('sha256', key).update(adyenSigningString(entry.signed), 'utf8').digest();
-  const received = Buffer.from(entry.hmacSignature, 'base64');
   return received.length === expected.length && timingSafeEqual(received, expected);
 }
 
@@ -399,7 +411,8 @@ export function parseAdyenWebhook(rawBody: Buffer, gateway: GatewayConfig, skipp
       continue;
     }
     // merchantReference may name the payment rather than the modification this is the outcome of.
-    const outcome: GatewayOutcome = { status, gatewayStatus: item.eventCode, gatewayReference: item.pspReference, settles: eventSettles(code) };
+    const reference = outcomeReference(item);
+    const outcome: GatewayOutcome = { status, gatewayStatus: item.eventCode, gatewayReference: reference, settles: eventSettles(code) };
     // amount.value/currency as Adyen confirmed them, in ISO minor units (an inexact one is left out: the outcome still counts).
     withConfirmedMoney(outcome, adyenConfirmedMoney(item.amount));
     if (status === 'FAIL') outcome.reason = item.reason && item.reason !== 'null' ? item.reason : item.eventCode;
@@ -413,7 +426,7 @@ export function parseAdyenWebhook(rawBody: Buffer, gateway: GatewayConfig, skipp
     const event: WebhookEvent = {
       eventId: outcomeEventId(item),
       ...(former !== undefined ? { formerEventId: former } : {}),
-      gatewayReference: item.pspReference,
+      gatewayReference: reference,
       account: item.merchantAccountCode,
       outcome,
     };
@@ -427,6 +440,17 @@ export function parseAdyenWebhook(rawBody: Buffer, gateway: GatewayConfig, skipp
     events.push(event);
   }
   return events;
+}
+
+/**
+ * The PSP reference of what an outcome item settles. Its `pspReference` for every outcome but a
+ * `TECHNICAL_CANCEL`: that one is the outcome of a cancel by merchant reference (`POST /cancels`), its
+ * `pspReference` the cancel request's own, and the payment it cancels is its `originalReference` ("For
+ * modifications, this field corresponds to the payment request assigned to the original payment", Webhooks
+ * v1), which is what the payment's operation holds and is found by.
+ */
+function outcomeReference(item: AdyenNotificationItem): string {
+  return item.eventCode === 'TECHNICAL_CANCEL' && item.originalReference ? item.originalReference : item.pspReference;
 }
 
 /**

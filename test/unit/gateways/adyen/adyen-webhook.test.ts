@@ -15,6 +15,7 @@ interface Notification {
 }
 
 const t = adyenTransformer;
+const B64 = 'ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/';
 const sdk = new HmacValidator();
 const now = new Date('2026-01-01T00:00:00Z');
 const auth = { authorization: adyenWebhookAuthorization(gateway), 'content-type': 'application/json' };
@@ -97,6 +98,35 @@ describe('Adyen webhook verification', () => {
     const n = signedBySdk(example('post-AUTHORISATION-authorisation'));
     tamper(n.notificationItems[0].NotificationRequestItem);
     expect(t.verifyWebhook(raw(n), auth, gateway, now)).toBe(false);
+  });
+
+  // Adyen's library test vector (key 44782DEF…, signing string 7914073381342284::TestMerchant:TestPayment-1407325143704:1130:EUR:AUTHORISATION:true)
+  // and the documented check: compute the base64 HMAC-SHA256 and compare it with additionalData.hmacSignature
+  // (https://docs.adyen.com/development-resources/webhooks/verify-hmac-signatures). A string that is not that
+  // signature does not match, even where a lenient base64 decoder reads the same bytes from it.
+  it.each([
+    ['with text after its padding', (sig: string) => `${sig}AAAA`],
+    ['with its last character changed in the bits base64 leaves unused', (sig: string) => `${sig.slice(0, 42)}${B64[B64.indexOf(sig[42]) ^ 1]}=`],
+    ['without its padding', (sig: string) => sig.replace(/=+$/, '')],
+    ['with a space before it', (sig: string) => ` ${sig}`],
+  ])("refuses a signature that is not the documented signature's text: %s", (_what, alter) => {
+    const item: Item = {
+      amount: { value: 1130, currency: 'EUR' },
+      eventCode: 'AUTHORISATION',
+      merchantAccountCode: gateway.merchantAccount,
+      merchantReference: 'TestPayment-1407325143704',
+      pspReference: '7914073381342284',
+      success: 'true',
+    };
+    const signature = sdk.calculateHmac(item as never, gateway.webhookSecret);
+    const body = (sig: string): Buffer =>
+      raw({ live: 'false', notificationItems: [{ NotificationRequestItem: { ...item, additionalData: { hmacSignature: sig } } }] });
+    expect(signature).toHaveLength(44);
+    expect(t.verifyWebhook(body(signature), auth, gateway, now)).toBe(true);
+    const altered = alter(signature);
+    expect(altered).not.toBe(signature);
+    expect(Buffer.from(altered, 'base64').equals(Buffer.from(signature, 'base64'))).toBe(true);
+    expect(t.verifyWebhook(body(altered), auth, gateway, now)).toBe(false);
   });
 
   it('refuses an unsigned notification, which the SDK itself rejects by throwing', () => {
@@ -381,6 +411,20 @@ describe('Adyen webhook events', () => {
     const [event] = t.parseWebhook(raw(withReference(example('post-CAPTURE-capture'), `pbh-${'a'.repeat(64)}`)), gateway);
     expect(event.operationId).toBeUndefined();
     expect(event.gatewayReference).toBe('QFQTPCQ8HXSKGK82');
+  });
+
+  // Webhooks v1 TECHNICAL_CANCEL example: pspReference 8515208516304269 is the technical cancel's (POST /cancels by
+  // merchant reference), originalReference 8313547924770610 the payment it cancelled
+  // (https://docs.adyen.com/api-explorer/Webhooks/1/post/TECHNICAL_CANCEL, https://docs.adyen.com/online-payments/cancel).
+  it("names the payment a TECHNICAL_CANCEL cancelled by its originalReference, not by the cancel request's pspReference", () => {
+    const [event] = t.parseWebhook(raw(example('post-TECHNICAL_CANCEL-technical_cancel')), gateway);
+    expect(event.outcome).toMatchObject({ status: 'FAIL', gatewayStatus: 'TECHNICAL_CANCEL', gatewayReference: '8313547924770610' });
+    expect(event.gatewayReference).toBe('8313547924770610');
+    // Found by that reference when merchantReference names no operation of ours; Adyen's resends share its id.
+    const [digested] = t.parseWebhook(raw(withReference(example('post-TECHNICAL_CANCEL-technical_cancel'), `pbh-${'a'.repeat(64)}`)), gateway);
+    expect(digested.operationId).toBeUndefined();
+    expect(digested.gatewayReference).toBe('8313547924770610');
+    expect(event.eventId).toBe('8515208516304269:TECHNICAL_CANCEL:true');
   });
 
   it('skips an item with an unknown event code or success flag on its own, reports it, and keeps the other items of the batch', () => {
