@@ -92,6 +92,17 @@ describe('Stripe error classification', () => {
     );
   });
 
+  // https://docs.stripe.com/api/errors: "409 Conflict: The request conflicts with another request (perhaps due to
+  // using the same idempotent key)". The other request under our key is an attempt of ours: "do not retry"
+  // cannot make this one a failure the OMS is told about.
+  it('reads a 409 with Stripe-Should-Retry: false as an unknown outcome, not a refused request', () => {
+    const err = classifyStripeError(
+      jsonResponse(409, errorBody('invalid_request_error', 'idempotency_key_in_use'), { 'Stripe-Should-Retry': 'false' }),
+      'stripe',
+    );
+    expect(err).toMatchObject({ kind: 'outcome_unknown', retryable: true });
+  });
+
   it('classifies a card_error as declined with the decline code', () => {
     const err = classifyStripeError(jsonResponse(402, errorBody('card_error', 'card_declined', { decline_code: 'do_not_honor' })), 'stripe');
     expect(err).toMatchObject({ kind: 'declined', retryable: false, details: expect.objectContaining({ gatewayCode: 'do_not_honor' }) });
