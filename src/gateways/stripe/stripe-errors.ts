@@ -10,9 +10,14 @@ import { retryAfterMs } from '../../http/retry-after';
  * - 429 (`rate_limit`) → `rate_limited`, `Retry-After` honoured when sent.
  * - `idempotency_error` → `idempotency_conflict`, except `idempotency_key_in_use` (a request with our key
  *   is still running: retry later with the same key) → `server_error`.
- * - `Stripe-Should-Retry: true` → `server_error` (retryable); `false` → not retryable (declined for a
- *   `card_error`, else `invalid_request`), whatever the status.
+ * - `Stripe-Should-Retry: true` → `server_error` (retryable); `false` → `outcome_unknown` on a 409, 424 or
+ *   5xx (the request began and may have acted), else not retryable (declined for a `card_error`, else
+ *   `invalid_request`).
  * - `card_error` (402) → `declined`, gatewayCode = decline_code, else code (parseResponse makes it FAIL).
+ * - `code` `rate_limit` or `lock_timeout` on any status (Stripe's SDKs read a 400 `rate_limit` as a rate
+ *   limit; the error codes page says to retry a `lock_timeout`) → `rate_limited`: nothing was done, retry later.
+ * - 424 External Dependency Failed ("a failure in a dependency external to Stripe", https://docs.stripe.com/api/errors)
+ *   → `outcome_unknown`: the request reached Stripe and began, so what it did is asked about, never failed.
  * - 404 → `not_found`; 409 (lock timeout) and 5xx / `api_error` → `server_error`; other 4xx → `invalid_request`.
  */
 
@@ -92,8 +97,16 @@ export function classifyStripeError(response: GatewayResponse, gateway: string):
   const shouldRetry = header(response.headers, 'stripe-should-retry');
   if (shouldRetry === 'true') return fail('server_error');
   // On a 5xx "do not retry" still leaves the result indeterminate (Stripe's "Advanced error handling": treat
-  // a 500 as indeterminate): ask what happened rather than tell the OMS it failed.
-  if (shouldRetry === 'false') return fail(status >= 500 ? 'outcome_unknown' : err.type === 'card_error' ? 'declined' : 'invalid_request');
+  // a 500 as indeterminate): ask what happened rather than tell the OMS it failed. So on a 409: the request it
+  // conflicts with holds our idempotency key, so it is an attempt of ours, which may yet move money.
+  if (shouldRetry === 'false') {
+    return fail(status >= 500 || status === 424 || status === 409 ? 'outcome_unknown' : err.type === 'card_error' ? 'declined' : 'invalid_request');
+  }
+  // Refused before it was processed (the rate limiter runs ahead of the idempotency layer; a locked object is
+  // not touched): the same request, later.
+  if (err.code === 'rate_limit' || err.code === 'lock_timeout') return fail('rate_limited', { retryAfterMs: retryAfterMs(response.headers) });
+  // Not "the request was wrong": a dependency beyond Stripe (a card network, a bank) failed mid-request.
+  if (status === 424) return fail('outcome_unknown');
   if (err.type === 'card_error') return fail('declined');
   if (status === 404) return fail('not_found');
   if (status === 409 || status >= 500 || err.type === 'api_error') return fail('server_error');

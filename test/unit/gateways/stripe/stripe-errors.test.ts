@@ -1,5 +1,6 @@
+import { stripeTransformer } from '../../../../src/gateways/stripe';
 import { classifyStripeError, stripeRefusalCode } from '../../../../src/gateways/stripe/stripe-errors';
-import { errorBody, jsonResponse } from './stripe-fixtures';
+import { errorBody, jsonResponse, stripeContext, stripeGateway } from './stripe-fixtures';
 
 describe('Stripe error classification', () => {
   it('classifies 401 authentication_error as a retryable authentication failure', () => {
@@ -55,6 +56,51 @@ describe('Stripe error classification', () => {
   it('reads a 500 with Stripe-Should-Retry: false as an unknown outcome (asked about), never as a failure', () => {
     const err = classifyStripeError(jsonResponse(500, errorBody('api_error'), { 'stripe-should-retry': 'false' }), 'stripe');
     expect(err.kind).toBe('outcome_unknown');
+  });
+
+  // https://docs.stripe.com/api/errors (HTTP status code summary): "424 External Dependency Failed: The request
+  // couldn't be completed due to a failure in a dependency external to Stripe." Not a wrong request: it reached
+  // Stripe and began, so what it did is asked about; the OMS is never told the payment failed.
+  it('reads a 424 External Dependency Failed as an unknown outcome, never as a refused request', () => {
+    for (const body of [errorBody('invalid_request_error'), errorBody('api_error'), 'External Dependency Failed']) {
+      expect(classifyStripeError(jsonResponse(424, body), 'stripe')).toMatchObject({ kind: 'outcome_unknown', retryable: true });
+    }
+    expect(classifyStripeError(jsonResponse(424, errorBody('api_error'), { 'Stripe-Should-Retry': 'false' }), 'stripe').kind).toBe('outcome_unknown');
+    const ctx = stripeContext('authorize');
+    expect(() => stripeTransformer.parseResponse(ctx, jsonResponse(424, errorBody('invalid_request_error')), stripeGateway)).toThrow(
+      expect.objectContaining({ kind: 'outcome_unknown' }),
+    );
+  });
+
+  // https://docs.stripe.com/error-codes: `rate_limit` "Too many requests hit the API too quickly" and
+  // `lock_timeout` "...another API request or Stripe process is currently accessing it... retry the request".
+  // Stripe's own SDK reads a 400 with code `rate_limit` as a rate limit (stripe-node generateV1Error).
+  it('reads the codes rate_limit and lock_timeout as a rate limit whatever the status, not as a refused request', () => {
+    const limited = classifyStripeError(jsonResponse(400, errorBody('invalid_request_error', 'rate_limit'), { 'Retry-After': '2' }), 'stripe');
+    expect(limited).toMatchObject({
+      kind: 'rate_limited',
+      retryable: true,
+      details: expect.objectContaining({ retryAfterMs: 2000, gatewayCode: 'rate_limit' }),
+    });
+    expect(classifyStripeError(jsonResponse(400, errorBody('invalid_request_error', 'lock_timeout')), 'stripe')).toMatchObject({
+      kind: 'rate_limited',
+      retryable: true,
+    });
+    const ctx = stripeContext('capture');
+    expect(() => stripeTransformer.parseResponse(ctx, jsonResponse(400, errorBody('invalid_request_error', 'rate_limit')), stripeGateway)).toThrow(
+      expect.objectContaining({ kind: 'rate_limited' }),
+    );
+  });
+
+  // https://docs.stripe.com/api/errors: "409 Conflict: The request conflicts with another request (perhaps due to
+  // using the same idempotent key)". The other request under our key is an attempt of ours: "do not retry"
+  // cannot make this one a failure the OMS is told about.
+  it('reads a 409 with Stripe-Should-Retry: false as an unknown outcome, not a refused request', () => {
+    const err = classifyStripeError(
+      jsonResponse(409, errorBody('invalid_request_error', 'idempotency_key_in_use'), { 'Stripe-Should-Retry': 'false' }),
+      'stripe',
+    );
+    expect(err).toMatchObject({ kind: 'outcome_unknown', retryable: true });
   });
 
   it('classifies a card_error as declined with the decline code', () => {
