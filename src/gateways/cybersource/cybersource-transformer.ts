@@ -123,8 +123,8 @@ export const cybersourceTransformer: GatewayTransformer = {
     return { ...request, headers: { ...request.headers, ...signed } };
   },
 
-  verifyWebhook(rawBody: Buffer, headers: Record<string, string>, gateway: GatewayConfig, now: Date): boolean {
-    return verifyCybersourceWebhook(rawBody, headers, [gateway.webhookSecret, gateway.webhookSecretPrevious], now);
+  verifyWebhook(rawBody: Buffer, headers: Record<string, string>, gateway: GatewayConfig): boolean {
+    return verifyCybersourceWebhook(rawBody, headers, [gateway.webhookSecret, gateway.webhookSecretPrevious]);
   },
 
   parseWebhook(rawBody: Buffer, gateway: GatewayConfig, skipped?: (item: SkippedWebhookItem) => void): WebhookEvent[] {
