@@ -1035,7 +1035,16 @@ function rowLabel(r: ScalingRow): string {
 function scalingSection(rows: ScalingRow[]): BenchSection {
   return {
     title: 'Scaling: throughput per process and per added process (each row its own closed run)',
-    header: ['configuration', 'commands/s', 'steady (10–90 % of completions)', 'per process', 'gain per added process', 'worker CPU / command (net of idle)', 'peak RSS (MiB)', 'refused 429/503'],
+    header: [
+      'configuration',
+      'commands/s',
+      'steady (10–90 % of completions)',
+      'per process',
+      'gain per added process',
+      'worker CPU / command (net of idle)',
+      'peak RSS (MiB)',
+      'refused 429/503',
+    ],
     rows: rows.map((r) => [
       rowLabel(r),
       String(Math.round(r.result.perSecond)),
