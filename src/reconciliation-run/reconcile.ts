@@ -128,6 +128,7 @@ export async function reconcile(config: Config, options: ReconcileOptions): Prom
       gateway: options.gateway,
       reader: support.reader(gateway, http),
       source: support.source,
+      ...(support.unlistedCommands !== undefined ? { unlistedCommands: support.unlistedCommands } : {}),
       adjustments,
       recorder,
       orphans,

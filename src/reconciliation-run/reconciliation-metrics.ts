@@ -39,6 +39,17 @@ export const reconciliationLedgerRead = counter(
   ['gateway'],
 );
 
+/**
+ * SUCCEEDED operations of the window no PSP line named, of a money-moving command the gateway's source never lists
+ * (`ReconciliationSupport.unlistedCommands`: Adyen's Settlement details report holds no authorization or
+ * cancellation): not `missing_at_psp`, which they would always be; counted by command instead.
+ */
+export const reconciliationUnlistedOperations = counter(
+  'pb_reconciliation_unlisted_operations_total',
+  "Reconciliation ledger operations no PSP line named whose command the gateway's records never list (not missing_at_psp), by gateway and command",
+  ['gateway', 'command'],
+);
+
 /** What reconciliation did about them: adjusted, settled, would_apply (dry run), report (left to a person). */
 export const reconciliationActions = counter(
   'pb_reconciliation_actions_total',

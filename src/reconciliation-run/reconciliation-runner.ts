@@ -9,7 +9,8 @@ import { Ledger } from '../ledger/ledger';
 import { Logger } from '../logging/logger';
 import type { OrphanReversal } from '../poller/orphan-reversal';
 import type { AdjustmentKind } from '../adjustments/adjustment';
-import { Match, ReconciledOperation, cancelsAuthorization, classifyLine, classifyMissingAtPsp } from '../reconciliation/classifier';
+import type { CommandType } from '../contracts/payment-command';
+import { Match, ReconciledOperation, cancelsAuthorization, classifyLine, classifyMissingAtPsp, movesMoney } from '../reconciliation/classifier';
 import type { PspRecord, PspRecordReader, ReconciliationWindow, UnreadablePspLine } from '../reconciliation/psp-record';
 import { RECONCILIATION_CLASSES, LineVerdict, ReconciliationClass } from '../reconciliation/reconciliation-class';
 import { ReconciliationLedger, lineEventId } from './reconciliation-ledger';
@@ -23,6 +24,7 @@ import {
   reconciliationLines,
   reconciliationMarkHeld,
   reconciliationUndoneLines,
+  reconciliationUnlistedOperations,
   reconciliationUnreadableLines,
 } from './reconciliation-metrics';
 import { PageDelta, ReconciliationRunState, RunMark, StoredRun } from './reconciliation-run-state';
@@ -110,6 +112,11 @@ export interface ReconciliationRunnerDeps {
   stateTtlS?: number;
   /** Ledger operations read per round trip in the ledger phase. Default 500. */
   ledgerPageSize?: number;
+  /**
+   * Money-moving commands the reader's source never lists (`ReconciliationSupport.unlistedCommands`): their SUCCEEDED
+   * operations no line named are counted, not reported `missing_at_psp`. Default: none.
+   */
+  unlistedCommands?: readonly CommandType[];
   now?: () => number;
 }
 
@@ -196,6 +203,8 @@ export class ReconciliationRunner {
       let judged = 0;
       // Operations of the window the ledger phase read in this invocation (every gateway's: the creation index holds them all).
       let ledgerRead = 0;
+      // SUCCEEDED operations of commands the source never lists, by command: counted and logged, not missing at the PSP.
+      const unlisted = new Map<CommandType, number>();
       if (stored.phase === 'psp') {
         for await (const page of readAhead(deps.reader.read(window, stored.cursor))) {
           const delta = await this.pspPage(page.records, state.seenKey, dryRun, options.sink, logged, ties);
@@ -237,7 +246,7 @@ export class ReconciliationRunner {
         // above only measures progress: a window empty when counted has no page to read.
         for (let done = total === 0; !done;) {
           const page = await this.ledger.unseenPage(window, cursor, size, state.seenKey);
-          const delta = await this.ledgerPage(page.ops, window, options.sink, logged);
+          const delta = await this.ledgerPage(page.ops, window, options.sink, logged, unlisted);
           delta.ledgerCursor = page.next;
           if (!dryRun) await this.holdFromExpiry(delta.held);
           await state.commit(delta, { token, ms: LOCK_MS });
@@ -250,6 +259,13 @@ export class ReconciliationRunner {
             result = 'stopped';
             break;
           }
+        }
+        if (unlisted.size > 0) {
+          deps.logger.info("reconciliation operations the PSP's records never list, not missing at the PSP", {
+            ...log,
+            source: deps.source,
+            unlisted: Object.fromEntries(unlisted),
+          });
         }
       }
       if (result === 'done') {
@@ -374,13 +390,19 @@ export class ReconciliationRunner {
     window: ReconciliationWindow,
     sink: VerdictSink | undefined,
     logged: { n: number; unreadable: number },
+    unlisted: Map<CommandType, number>,
   ): Promise<PageDelta> {
     const delta = emptyDelta('ledger');
     delta.lines = 0;
+    const notListed = this.deps.unlistedCommands ?? [];
     for (const op of ops) {
       // Settled after the window's end: its PSP line may be in the next window.
       if (op.updatedAt >= window.to) continue;
-      const verdict = classifyMissingAtPsp(op);
+      if (op.state === 'SUCCEEDED' && movesMoney(op.command) && notListed.includes(op.command)) {
+        unlisted.set(op.command, (unlisted.get(op.command) ?? 0) + 1);
+        reconciliationUnlistedOperations.inc({ gateway: this.deps.gateway, command: op.command });
+      }
+      const verdict = classifyMissingAtPsp(op, notListed);
       if (!verdict) continue;
       this.note(verdict, 'report', delta, logged);
       if (sink) await sink.verdict(verdict, 'report');

@@ -618,10 +618,11 @@ function classifyLateFact(record: PspRecord, match: Match, base: Pick<LineVerdic
 
 /**
  * A ledger operation of the window with no PSP line: `missing_at_psp` when it moved money by the ledger
- * (SUCCEEDED, of a money-moving command), else `null` (nothing to expect at the PSP).
+ * (SUCCEEDED, of a money-moving command the PSP's source lists: not one of `unlisted`), else `null` (nothing to
+ * expect at the PSP).
  */
-export function classifyMissingAtPsp(op: ReconciledOperation): LineVerdict | null {
-  if (op.state !== 'SUCCEEDED' || !movesMoney(op.command)) return null;
+export function classifyMissingAtPsp(op: ReconciledOperation, unlisted: readonly CommandType[] = []): LineVerdict | null {
+  if (op.state !== 'SUCCEEDED' || !movesMoney(op.command) || unlisted.includes(op.command)) return null;
   const side = ledgerSide(op);
   return {
     class: 'missing_at_psp',

@@ -1,3 +1,4 @@
+import type { CommandType } from '../contracts/payment-command';
 import type { GatewayConfig } from '../gateways/gateway-config';
 
 /**
@@ -143,6 +144,12 @@ export interface ReconciliationSupport {
   reader(gateway: GatewayConfig, http: ReconciliationHttp): PspRecordReader;
   /** The PSP's line types and how the reader reads each (the docs' table, built from the reader's exhaustive map). Default: none shown. */
   readonly types?: readonly ReconciliationTypeRow[];
+  /**
+   * Money-moving commands whose success the source never lists a line for (Adyen's Settlement details report holds
+   * settled money only: no authorization, no cancellation). A SUCCEEDED operation of one of them that no line named is
+   * not `missing_at_psp`: the PSP's records cannot show it. Default: none (the source lists every command's success).
+   */
+  readonly unlistedCommands?: readonly CommandType[];
 }
 
 /** One PSP line type of a reader's map, for `docs/gateways/<type>.md`. */

@@ -392,4 +392,7 @@ export const adyenReconciliation: ReconciliationSupport = {
   source: 'Settlement details report (`settlement_detail_report_batch_<n>.csv`), report user',
   reader: adyenRecordReader,
   types: ADYEN_SETTLEMENT_TYPES.map((type) => ({ pspType: `\`${type}\``, reads: `${ADYEN_SETTLEMENT_TYPE_MAP[type]} succeeded` })),
+  // The report lists settled money only (captures, refunds, disputes, batch bookings): an authorization or a
+  // cancellation never has a line, so its operation is never missing there.
+  unlistedCommands: ['authorize', 'revalidate', 'cancel'],
 };

@@ -13,6 +13,9 @@ import {
   needsKnownAdjustments,
   recordingAdjustment,
 } from '../../../src/reconciliation/classifier';
+import { adyenReconciliation } from '../../../src/gateways/adyen/adyen-reconciliation';
+import { cybersourceReconciliation } from '../../../src/gateways/cybersource/cybersource-reconciliation';
+import { stripeReconciliation } from '../../../src/gateways/stripe/stripe-reconciliation';
 import { AdjustmentKind } from '../../../src/adjustments/adjustment';
 import { PspRecord } from '../../../src/reconciliation/psp-record';
 import { RECONCILIATION_CLASSES } from '../../../src/reconciliation/reconciliation-class';
@@ -395,6 +398,18 @@ describe('classifyMissingAtPsp', () => {
     expect(classifyMissingAtPsp(op('sale', 'FAILED'))).toBeNull();
     expect(classifyMissingAtPsp(op('tokenize', 'SUCCEEDED'))).toBeNull();
     expect(classifyMissingAtPsp(op('validate', 'SUCCEEDED'))).toBeNull();
+  });
+
+  it("nothing to expect for a command the PSP's records never list (Adyen's settlement report: no authorization, no cancellation)", () => {
+    const unlisted = adyenReconciliation.unlistedCommands;
+    expect(unlisted).toEqual(['authorize', 'revalidate', 'cancel']);
+    expect(classifyMissingAtPsp(op('authorize', 'SUCCEEDED'), unlisted)).toBeNull();
+    expect(classifyMissingAtPsp(op('cancel', 'SUCCEEDED'), unlisted)).toBeNull();
+    expect(classifyMissingAtPsp(op('capture', 'SUCCEEDED'), unlisted)).toMatchObject({ class: 'missing_at_psp' });
+    expect(classifyMissingAtPsp(op('refund', 'SUCCEEDED'), unlisted)).toMatchObject({ class: 'missing_at_psp' });
+    // Stripe and Cybersource list authorizations and cancellations: every money-moving command is expected there.
+    expect(stripeReconciliation.unlistedCommands).toBeUndefined();
+    expect(cybersourceReconciliation.unlistedCommands).toBeUndefined();
   });
 });
 
