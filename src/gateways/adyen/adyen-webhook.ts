@@ -6,7 +6,7 @@ import { readPspCurrency } from '../../money/currencies';
 import { withConfirmedMoney } from '../../money/psp-currency-table';
 import { adyenConfirmedMoney } from './adyen-amount';
 import { operationIdFromReference } from './adyen-references';
-import { eventOutcome, eventSettles, isAdyenEventCode } from './adyen-status-map';
+import { eventOutcome, eventSettles, isAdyenEventCode, isModificationEvent } from './adyen-status-map';
 import { AdyenLateFact, adyenLateFact } from './adyen-adjustments';
 import { adyenStoredCard, adyenStoredToken } from './adyen-methods';
 import type { StoredCard } from '../stored-card';
@@ -410,9 +410,11 @@ export function parseAdyenWebhook(rawBody: Buffer, gateway: GatewayConfig, skipp
       if (late !== null) events.push(disputeEvent(item, late));
       continue;
     }
-    // merchantReference may name the payment rather than the modification this is the outcome of.
     const reference = outcomeReference(item);
     const outcome: GatewayOutcome = { status, gatewayStatus: item.eventCode, gatewayReference: reference, settles: eventSettles(code) };
+    // merchantReference may name the payment rather than the modification this is the outcome of (Adyen sends the
+    // payment's reference when the modification's is not passed on): its pspReference, the modification's own, then finds it.
+    if (isModificationEvent(code)) outcome.referenceIsModification = true;
     // amount.value/currency as Adyen confirmed them, in ISO minor units (an inexact one is left out: the outcome still counts).
     withConfirmedMoney(outcome, adyenConfirmedMoney(item.amount));
     if (status === 'FAIL') outcome.reason = item.reason && item.reason !== 'null' ? item.reason : item.eventCode;

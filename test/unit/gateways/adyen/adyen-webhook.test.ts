@@ -351,6 +351,23 @@ describe('Adyen webhook events', () => {
     expect(event.outcome.settles).toEqual(commands);
   });
 
+  it.each([
+    ['post-CAPTURE-capture', true],
+    ['post-CAPTURE_FAILED-capture_failed', true],
+    ['post-CANCELLATION-cancellation', true],
+    ['post-CANCEL_OR_REFUND-cancel_or_refund', true],
+    ['post-REFUND-refund', true],
+    ['post-REFUND_FAILED-refund_failed', true],
+    ['post-AUTHORISATION_ADJUSTMENT-authorisation_adjustment', true],
+    ['post-AUTHORISATION-authorisation', false],
+    ['post-TECHNICAL_CANCEL-technical_cancel', false],
+  ])("says whether the %s outcome's reference is its modification's own (%s): what finds it when merchantReference names the payment", (name, modification) => {
+    const [event] = t.parseWebhook(raw(withReference(example(name), 'op-authorize-1')), gateway);
+    const item = example(name).notificationItems[0].NotificationRequestItem;
+    expect(event.outcome.referenceIsModification).toBe(modification ? true : undefined);
+    if (modification) expect(event.outcome.gatewayReference).toBe(item.pspReference);
+  });
+
   it("gives a re-capture after CAPTURE_FAILED (reason Transaction Recaptured) an id of its own, not the capture's first success's, which Adyen's resends of it share", () => {
     const capture = example('post-CAPTURE-capture');
     const item = capture.notificationItems[0].NotificationRequestItem;
