@@ -98,6 +98,15 @@ const simulatorInProduction: Rule = (c) =>
           'is the PSP simulator, which moves no money: remove it from a production configuration (or mark the configuration as development: security.allow_insecure_http: true)',
         ]);
 
+/**
+ * What a gateway's own definition says is allowed but worth knowing (`GatewayDefinition.configWarnings`: an
+ * Adyen gateway taking webhooks on their HMAC alone, without Basic auth).
+ */
+export const gatewayConfigWarnings: Rule = (c) =>
+  Object.values(c.gateways).flatMap((g) =>
+    (gatewayDefinition(g.type).configWarnings?.(g) ?? []).map(([key, what]): Problem => [`gateways.${g.name}.${key}`, what]),
+  );
+
 const channelsBlock: Rule = (c) => channelsConfigProblems(c.channels);
 const limitsBlock: Rule = (c) => limitsConfigProblems(c.limits);
 
@@ -122,7 +131,7 @@ const RULES: readonly Rule[] = [
   routingBlock,
   vaultDeclarations,
 ];
-const WARNINGS: readonly Rule[] = [simulatorInProduction, consoleIdleBeyondLifetime, loneVaults];
+const WARNINGS: readonly Rule[] = [simulatorInProduction, consoleIdleBeyondLifetime, loneVaults, gatewayConfigWarnings];
 
 /** Every cross-field problem of a schema-valid configuration, `[key, problem]`; empty when it is coherent. */
 export function crossFieldProblems(config: Config): Problem[] {

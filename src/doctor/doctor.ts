@@ -1,6 +1,7 @@
 import net from 'node:net';
 import { Writable } from 'node:stream';
 import { Config } from '../config/config';
+import { gatewayConfigWarnings } from '../config/cross-field-rules';
 import { closeOutboundHttp, createOutboundHttp } from '../http/axios-http';
 import { transportErrorCode } from '../http/outbound-http';
 import { Logger } from '../logging/logger';
@@ -55,6 +56,8 @@ export async function runDoctor(config: Config, options: DoctorOptions): Promise
       detail: `valid: ${Object.keys(config.gateways).length} gateway(s), ${proxy ? `proxy ${proxy.host}:${proxy.port}` : 'direct connections'}`,
     },
   ];
+  // What a gateway's configuration allows but an operator should know (an Adyen webhook without Basic auth).
+  for (const [key, what] of gatewayConfigWarnings(config)) results.push({ check: 'config', target: key, status: 'WARN', detail: what });
   if (proxy) results.push(await checkProxy(proxy, timeoutMs));
   results.push(...edgeTlsChecks(config, now()));
   if (options.infrastructure ?? true) {

@@ -80,10 +80,20 @@ export interface GatewayOutcome {
    * The commands whose operation this outcome (SUCCESS or FAIL alike) can settle (default: any). A webhook
    * names an operation by a reference that may be its payment's, not the operation the fact is about: an
    * Adyen CANCELLATION naming the authorization's reference is not that authorization's outcome, and a
-   * Cybersource review accepted is not a sale's (never captured). For another command's operation it is
-   * recorded in the history and moves nothing (`webhooks/outcome-for-command.ts`).
+   * Cybersource review accepted is not a sale's (never captured). For another command's operation it goes to
+   * the operation holding its modification's reference when there is one (`referenceIsModification`), else it
+   * is recorded in the history and moves nothing (`webhooks/outcome-for-command.ts`).
    */
   settles?: readonly CommandType[];
+  /**
+   * `gatewayReference` is the PSP's own reference of the modification (capture, cancel, refund, amount update)
+   * this is the outcome of: the one the modification's answer gave, indexed to its operation. Set where the
+   * webhook's operation id may name the payment instead (Adyen's `merchantReference`: the modification's
+   * `reference` when one was sent, else the payment's): when the operation named does not take the outcome
+   * (`settles`), the operation holding `gatewayReference` takes it if it settles that one's command
+   * (`webhooks/outcome-by-reference.ts`). Absent: the operation named is the only candidate.
+   */
+  referenceIsModification?: true;
   /**
    * The PSP approved less than was asked (a partial approval): an `amount` below the request is this
    * outcome's fact, recorded and reported with its discrepancy as a synchronous partial authorization is,

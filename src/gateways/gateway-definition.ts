@@ -156,6 +156,12 @@ export interface GatewayDefinition<T extends string = string, S extends GatewayS
    * `webhooks/outcome-scope.ts`.
    */
   webhookAccount(gateway: GatewayConfigFor<S>): string;
+  /**
+   * What is allowed in its configuration but an operator should know (Adyen: webhooks verified by their HMAC
+   * alone, no Basic auth), `[key under gateways.<name>, what]`: logged at every start, printed by check-config,
+   * shown by the doctor (WARN). Absent: nothing.
+   */
+  configWarnings?(gateway: GatewayConfigFor<S>): Array<[string, string]>;
   /** Which of its entries share the method data it issued, and which fields of a command hold such data. */
   readonly methodBinding: MethodBindingSpec;
   /** The doctor's harmless credential check. */

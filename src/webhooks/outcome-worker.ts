@@ -23,6 +23,7 @@ import { OrphanReversal } from '../poller/orphan-reversal';
 import { GATEWAY_OUTCOMES_QUEUE, GatewayOutcomeJobData } from './gateway-outcomes-queue';
 import { reportScopeMismatch, scopeMismatch } from './outcome-scope';
 import { recordOutcomeNotForCommand, settlesCommand } from './outcome-for-command';
+import { noteMatchedByReference, operationOfModification } from './outcome-by-reference';
 import { applyEarlierAttemptOutcome, isEarlierAttemptGateway } from './earlier-attempt';
 import { handleFailureAfterSuccess } from './failure-after-success';
 import { withRevalidateKey } from './revalidate-key';
@@ -67,7 +68,8 @@ export interface OutcomeWorkerDeps {
 /**
  * Applies webhook outcomes to the ledger through the OutcomeRecorder: forward only, so a late, repeated
  * or out-of-order webhook never turns a terminal state back. Finds the operation by our echoed id or by
- * the PSP's reference. An outcome from a gateway the operation failed over from is that earlier attempt's
+ * the PSP's reference; a modification's outcome naming its payment, by its modification's PSP reference
+ * (see `operationOfModification`). An outcome from a gateway the operation failed over from is that earlier attempt's
  * (recorded, a success voided and reported: see `applyEarlierAttemptOutcome`). Late facts about money (chargebacks, captures or refunds failing after success)
  * become adjustments of the operation with their own OMS event (see `applyLateFact`), and so does a
  * success the PSP reports for an operation the OMS was told FAILED, once the PSP confirms it (see
@@ -154,8 +156,15 @@ async function applyOutcome(config: Config, deps: OutcomeWorkerDeps, job: Job<Ga
   const id = operationId ?? (gatewayReference ? await deps.ledger.findByReference(gateway, gatewayReference) : null);
   let op = id ? await deps.ledger.get(id) : null;
   if (!op) throw new OperationNotFoundError(`no operation for webhook ${job.data.eventId} yet`);
-  // Named by its payment's reference, a fact may be another command's outcome: history only, never a move.
-  const settles = settlesCommand(job.data.outcome, op.command);
+  // Named by its payment's reference, a fact may be another command's outcome: that of the modification holding
+  // its PSP reference (a capture the bridge sent, named by its authorization), else history only, never a move.
+  let settles = settlesCommand(job.data.outcome, op.command);
+  const named = op;
+  const holder = settles ? null : await operationOfModification(op, job.data, deps.ledger);
+  if (holder) {
+    op = holder;
+    settles = true;
+  }
   // Only an outcome of this gateway and account, for this amount, may touch the operation. Refused:
   // not applied, not retried; the job stays in the failed set for an operator to look at.
   const check = scopeMismatch(op, job.data, config.gateways[gateway], settles);
@@ -163,6 +172,7 @@ async function applyOutcome(config: Config, deps: OutcomeWorkerDeps, job: Job<Ga
     reportScopeMismatch(deps.logger, { gateway, check, op, eventId: job.data.eventId, arrived: job.data });
     throw new UnrecoverableError(`webhook_scope_mismatch: ${check}`);
   }
+  if (holder) noteMatchedByReference(deps.logger, named, holder, job.data);
   let arrived = job.data;
   if (!settles) {
     await recordOutcomeNotForCommand(op, job.data, deps);

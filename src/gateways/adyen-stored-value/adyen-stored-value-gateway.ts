@@ -1,5 +1,6 @@
 import { GatewayDefinition } from '../gateway-definition';
 import { adyenGateway } from '../adyen/adyen-gateway';
+import { adyenWebhookAuthWarnings } from '../adyen/adyen-webhook';
 import { ADYEN_SV_CURRENCIES } from './adyen-stored-value-currencies';
 import { ADYEN_SV_DECLINES } from './adyen-stored-value-declines';
 import { adyenStoredValueFacts } from './adyen-stored-value-facts';
@@ -33,6 +34,7 @@ export const adyenStoredValueGateway: GatewayDefinition<'adyen-stored-value', ty
   settings: ADYEN_SV_SETTINGS,
   testDouble: false,
   webhookAccount: (gateway) => gateway.merchantAccount,
+  configWarnings: adyenWebhookAuthWarnings,
   // A stored value card's token is the merchant account's, as Adyen's checkout tokens are.
   methodBinding: { vaultKeys: ['apiKey', 'merchantAccount'] },
   // The Stored Value API has no read-only call: a balance check of a card that does not exist changes

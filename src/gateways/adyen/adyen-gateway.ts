@@ -8,7 +8,7 @@ import { adyenReconciliation } from './adyen-reconciliation';
 import { adyenTransformer } from './adyen-transformer';
 import { storedTokenProblem } from './adyen-stored-token';
 import { CommandValidationError } from '../../errors/command-validation-error';
-import { adyenSigningString, adyenWebhookAuthorization } from './adyen-webhook';
+import { adyenSigningString, adyenWebhookAuthWarnings, adyenWebhookAuthorization, basicAuthConfigured } from './adyen-webhook';
 
 const DAY_MS = 86_400_000;
 
@@ -32,12 +32,12 @@ const ADYEN_SETTINGS = {
     secret: false,
     notSecretBecause: "it is the webhook's Basic-auth user name; the password is shared_secret",
     description:
-      "the webhook's Basic-auth user name (Customer Area ▸ Webhooks ▸ Authentication); empty: every webhook refused (Basic auth and the HMAC are both required)",
+      "the webhook's Basic-auth user name (Customer Area ▸ Webhooks ▸ Authentication, optional at Adyen); set with shared_secret, webhooks need Basic auth as well as their HMAC; both empty: the HMAC alone (warned at start)",
   },
   sharedSecret: {
     secret: true,
     check: (value: string) => minLengthProblem(value, 'the webhook Basic-auth password needs '),
-    description: "the webhook's Basic-auth password",
+    description: "the webhook's Basic-auth password (with key_id; both empty: no Basic auth, the HMAC alone)",
   },
   reportUsername: {
     secret: false,
@@ -66,6 +66,7 @@ export const adyenGateway: GatewayDefinition<'adyen', typeof ADYEN_SETTINGS> = {
   settings: ADYEN_SETTINGS,
   testDouble: false,
   webhookAccount: (gateway) => gateway.merchantAccount,
+  configWarnings: adyenWebhookAuthWarnings,
   // A storedPaymentMethodId is filed under a merchant account's shopper; client-side encrypted data (card,
   // wallet and gift card tokens) is encrypted with the key of the API credential's client key. A
   // shopper_reference is the merchant's own name (any account files a new token under it): it binds only
@@ -105,7 +106,10 @@ export const adyenGateway: GatewayDefinition<'adyen', typeof ADYEN_SETTINGS> = {
         .update(adyenSigningString(item), 'utf8')
         .digest('base64');
       const body = Buffer.from(JSON.stringify({ live: 'false', notificationItems: [{ NotificationRequestItem: item }] }));
-      return { body, headers: { 'content-type': 'application/json', authorization: adyenWebhookAuthorization(gateway) } };
+      // Basic auth only where the gateway asks for it, as Adyen sends it only when set up on the webhook.
+      const headers: Record<string, string> = { 'content-type': 'application/json' };
+      if (basicAuthConfigured(gateway)) headers.authorization = adyenWebhookAuthorization(gateway);
+      return { body, headers };
     },
   },
   currencies: ADYEN_CURRENCIES,

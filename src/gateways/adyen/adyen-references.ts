@@ -4,8 +4,11 @@ import { GatewayRequest, OperationContext, idempotencyKeyOf } from '../gateway-a
 /**
  * Our operation id on Adyen's side. It is the `Idempotency-Key` (Adyen: at most 64 characters) and the
  * merchant `reference` of the payment or modification (at most 80 characters), so webhooks name the
- * operation back. Our ids may be up to 128 characters: a longer one is replaced by a digest, the same
- * every time, and webhooks then find the operation by Adyen's pspReference instead.
+ * operation back in `merchantReference`: a modification's own reference when Adyen passes it on, else the
+ * payment's (Webhooks v1), so a modification's outcome may name its authorization and is then matched by
+ * its pspReference (`webhooks/outcome-by-reference.ts`). Our ids may be up to 128 characters: a longer one
+ * is replaced by a digest, the same every time, and webhooks then find the operation by Adyen's pspReference
+ * instead.
  */
 
 const MAX_IDEMPOTENCY_KEY = 64;
@@ -36,7 +39,7 @@ export function operationIdFromReference(reference: string | undefined): string 
 /**
  * The JSON POST performing `ctx` at `path` (Checkout and Stored Value alike): `Idempotency-Key` is the
  * attempt's key (the operation id, or its failover key: `src/delivery/attempt-key.ts`), digested past 64
- * characters; the body's merchant `reference` is the operation id, so webhooks name it back.
+ * characters; the body's merchant `reference` is the operation id, so webhooks may name it back (see above).
  */
 export function adyenPost(ctx: OperationContext, path: string, body: unknown): GatewayRequest {
   return {

@@ -166,12 +166,20 @@ export function mapModificationStatus(value: string, gateway: string): OutcomeSt
 const PAYMENT_COMMANDS: readonly CommandType[] = ['authorize', 'sale', 'revalidate'];
 
 /**
+ * The commands the bridge sends to Adyen as a modification of a payment (`POST /payments/{pspReference}/…`),
+ * each answered `received` with the modification's own pspReference, which the ledger indexes to its operation.
+ */
+const MODIFICATION_COMMANDS: ReadonlySet<CommandType> = new Set(['capture', 'cancel', 'refund', 'validate']);
+
+/**
  * What a notification says about the operation named by its `merchantReference`: its outcome when the item's
  * `success` flag is `"true"` and when it is `"false"` (`ignore`: not the outcome of a command we send), and
- * the commands whose operation that outcome settles. `merchantReference` is the reference of the payment
- * (Webhooks v1), so a modification made outside the bridge (a cancel in the Customer Area, a capture that
- * fails) names the authorization: it is not that authorization's outcome. A modification the bridge sent
- * names its own operation (its `reference`), whose command is listed here.
+ * the commands whose operation that outcome settles. Webhooks v1 describes `merchantReference` as the
+ * payment's reference; Adyen sends a modification's own `reference` when one was given, else the payment's.
+ * So a modification made outside the bridge (a cancel in the Customer Area) names the authorization and is not
+ * its outcome, and one the bridge sent may name its own operation (the `reference` it sent, our operation id)
+ * or the authorization: then its operation is the one holding the item's `pspReference`
+ * (`isModificationEvent`, `webhooks/outcome-by-reference.ts`).
  */
 interface EventReading {
   onSuccess: OutcomeStatus | 'ignore';
@@ -255,6 +263,16 @@ export function eventOutcome(eventCode: AdyenEventCode, success: boolean): Outco
 /** The commands whose operation an event's outcome (success or failure) settles (see `EVENT_READINGS`). */
 export function eventSettles(eventCode: AdyenEventCode): readonly CommandType[] {
   return EVENT_READINGS[eventCode].settles;
+}
+
+/**
+ * Whether an event is the outcome of a modification (its `settles` are modification commands only), so that its
+ * `pspReference` is the modification's own: what its operation is found by when `merchantReference` names the
+ * payment.
+ */
+export function isModificationEvent(eventCode: AdyenEventCode): boolean {
+  const settles = EVENT_READINGS[eventCode].settles;
+  return settles.length > 0 && settles.every((command) => MODIFICATION_COMMANDS.has(command));
 }
 
 /** Whether `value` is an event code of the Webhooks v1 spec (the ones `eventOutcome` maps). */

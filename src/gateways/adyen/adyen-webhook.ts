@@ -6,7 +6,7 @@ import { readPspCurrency } from '../../money/currencies';
 import { withConfirmedMoney } from '../../money/psp-currency-table';
 import { adyenConfirmedMoney } from './adyen-amount';
 import { operationIdFromReference } from './adyen-references';
-import { eventOutcome, eventSettles, isAdyenEventCode } from './adyen-status-map';
+import { eventOutcome, eventSettles, isAdyenEventCode, isModificationEvent } from './adyen-status-map';
 import { AdyenLateFact, adyenLateFact } from './adyen-adjustments';
 import { adyenStoredCard, adyenStoredToken } from './adyen-methods';
 import type { StoredCard } from '../stored-card';
@@ -16,12 +16,15 @@ import { GatewayOutcome, SkippedWebhookItem, WebhookAck, WebhookEvent } from '..
 /**
  * Adyen standard notifications (Webhooks v1): `{ live, notificationItems: [{ NotificationRequestItem }] }`.
  *
- * Two checks, both required:
- * 1. HTTP Basic authentication (every webhook in Adyen's spec declares `security: BasicAuth`): the
- *    username is the gateway's `key_id` and the password its `shared_secret` (the Adyen gateway has no
- *    other use for those two keys). Without them configured every webhook is refused: the HMAC is
- *    inside the body, so without Basic auth nothing outside the body vouches for the request.
- * 2. Per item, the HMAC Adyen puts in `additionalData.hmacSignature`: base64 HMAC-SHA256, with the hex
+ * Two checks:
+ * 1. HTTP Basic authentication, when configured: the username is the gateway's `key_id` and the password
+ *    its `shared_secret` (the Adyen gateway has no other use for those two keys). Adyen's docs make Basic
+ *    auth an optional extra set up on the webhook in the Customer Area, so with neither key set webhooks are
+ *    accepted on their HMAC alone (a warning at start and in the doctor says so: `adyenWebhookAuthWarnings`).
+ *    With either key set, Basic auth is required (with only one of them, nothing can pass it: every webhook
+ *    is refused, and the warning says that too).
+ * 2. Always, per item, the HMAC Adyen puts in `additionalData.hmacSignature`, its documented verification:
+ *    base64 HMAC-SHA256, with the hex
  *    key `webhook_secret` (or `webhook_secret_previous` during a key rotation), over
  *    `pspReference:originalReference:merchantAccountCode:merchantReference:value:currency:eventCode:success`,
  *    unescaped, byte for byte what Adyen's own libraries check. Only `merchantReference` may hold a `:`, so
@@ -297,6 +300,32 @@ export function verifyItemSignature(entry: AdyenEntry, gateway: GatewayConfig): 
   return current || previous;
 }
 
+/** Whether the gateway asks for Basic auth on its webhooks: `key_id` or `shared_secret` set (see the file comment). */
+export function basicAuthConfigured(gateway: GatewayConfig): boolean {
+  return gateway.keyId !== '' || gateway.sharedSecret !== '';
+}
+
+/**
+ * What an operator should know about the webhook authentication configured, `[key under gateways.<name>, what]`:
+ * HMAC only (no Basic auth), or Basic auth half configured (every webhook refused). Logged at every start and
+ * shown by check-config and the doctor.
+ */
+export function adyenWebhookAuthWarnings(gateway: GatewayConfig): Array<[string, string]> {
+  if (!basicAuthConfigured(gateway)) {
+    return [
+      [
+        'key_id',
+        "and shared_secret are empty: webhooks are accepted on their HMAC signature alone, without Basic authentication (optional at Adyen); set both, as on the webhook in Adyen's Customer Area, to require it too",
+      ],
+    ];
+  }
+  if (gateway.keyId === '')
+    return [['key_id', 'is empty while shared_secret is set: Basic authentication is required and cannot pass, so every webhook is refused']];
+  if (gateway.sharedSecret === '')
+    return [['shared_secret', 'is empty while key_id is set: Basic authentication is required and cannot pass, so every webhook is refused']];
+  return [];
+}
+
 /** `Authorization` value Adyen sends when Basic auth is configured as described in the file comment. */
 export function adyenWebhookAuthorization(gateway: GatewayConfig): string {
   return `Basic ${Buffer.from(`${gateway.keyId}:${gateway.sharedSecret}`, 'utf8').toString('base64')}`;
@@ -335,11 +364,12 @@ export function namesOurMerchantAccount(account: string | undefined, gateway: Ga
 }
 
 /**
- * Basic auth, then every item's HMAC over its values as sent, read or not: true only when both hold for the
- * whole batch (an item not signed is no item of Adyen's, and nothing in its batch is taken on its word).
+ * Basic auth when configured (`basicAuthConfigured`; else any `Authorization` header is ignored), then every
+ * item's HMAC over its values as sent, read or not: true only when both hold for the whole batch (an item not
+ * signed is no item of Adyen's, and nothing in its batch is taken on its word).
  */
 export function verifyAdyenWebhook(rawBody: Buffer, headers: Record<string, string>, gateway: GatewayConfig): boolean {
-  const authorised = verifyBasicAuth(headers, gateway);
+  const authorised = basicAuthConfigured(gateway) ? verifyBasicAuth(headers, gateway) : true;
   const entries = parseNotificationEntries(rawBody);
   if (!entries) return false;
   let allSigned = true;
@@ -410,9 +440,11 @@ export function parseAdyenWebhook(rawBody: Buffer, gateway: GatewayConfig, skipp
       if (late !== null) events.push(disputeEvent(item, late));
       continue;
     }
-    // merchantReference may name the payment rather than the modification this is the outcome of.
     const reference = outcomeReference(item);
     const outcome: GatewayOutcome = { status, gatewayStatus: item.eventCode, gatewayReference: reference, settles: eventSettles(code) };
+    // merchantReference may name the payment rather than the modification this is the outcome of (Adyen sends the
+    // payment's reference when the modification's is not passed on): its pspReference, the modification's own, then finds it.
+    if (isModificationEvent(code)) outcome.referenceIsModification = true;
     // amount.value/currency as Adyen confirmed them, in ISO minor units (an inexact one is left out: the outcome still counts).
     withConfirmedMoney(outcome, adyenConfirmedMoney(item.amount));
     if (status === 'FAIL') outcome.reason = item.reason && item.reason !== 'null' ? item.reason : item.eventCode;

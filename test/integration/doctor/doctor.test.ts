@@ -201,6 +201,8 @@ describe('runDoctor', () => {
     }
     expect(row(report, 'credentials', 'gateway sim').status).toBe('OK');
     expect(row(report, 'credentials', 'gateway adyen')).toEqual({ status: 'OK', detail: 'POST /paymentMethods accepted the API key and merchant account' });
+    // No Basic credentials: its webhooks are verified by their HMAC alone, which the doctor says (a WARN, exit 0).
+    expect(row(report, 'config', 'gateways.adyen.key_id')).toEqual({ status: 'WARN', detail: expect.stringContaining('HMAC signature alone') });
     expect(row(report, 'credentials', 'bus').status).toBe('OK');
     expect(local.paths).toEqual(expect.arrayContaining(['POST /oauth/token', 'GET /_control/counters', 'POST /paymentMethods']));
     // Aligned: the RESULT column starts at the same offset on every row.

@@ -1,11 +1,13 @@
 import { createHmac } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { hmacValidator as HmacValidator } from '@adyen/api-library';
+import { configWarnings } from '../../../../src/config/cross-field-rules';
 import { GatewayError } from '../../../../src/errors/gateway-error';
 import { adyenTransformer, adyenWebhookAuthorization } from '../../../../src/gateways/adyen';
 import { SkippedWebhookItem } from '../../../../src/gateways/gateway-adapter';
-import { adyenSigningString, parseNotificationEntries } from '../../../../src/gateways/adyen/adyen-webhook';
+import { adyenSigningString, adyenWebhookAuthWarnings, parseNotificationEntries } from '../../../../src/gateways/adyen/adyen-webhook';
 import { specPath } from '../../../support/prism';
+import { testConfig } from '../../../support/test-config';
 import { gateway } from './adyen-test-support';
 
 type Item = Record<string, unknown> & { additionalData?: Record<string, string> };
@@ -162,9 +164,57 @@ describe('Adyen webhook verification', () => {
     expect(t.verifyWebhook(body, { authorization: credentials }, gateway, now)).toBe(false);
   });
 
-  it('refuses everything when the Basic credentials are not configured', () => {
+  describe('without Basic credentials configured (Basic auth is optional at Adyen)', () => {
     const bare = { ...gateway, keyId: '', sharedSecret: '' };
-    expect(t.verifyWebhook(raw(signedBySdk(example('post-CAPTURE-capture'))), { authorization: 'Basic Og==' }, bare, now)).toBe(false);
+
+    it('accepts a correctly signed notification on its HMAC alone, whatever Authorization header comes with it', () => {
+      const body = raw(signedBySdk(example('post-CAPTURE-capture')));
+      expect(t.verifyWebhook(body, { 'content-type': 'application/json' }, bare, now)).toBe(true);
+      expect(t.verifyWebhook(body, { authorization: 'Basic Og==' }, bare, now)).toBe(true);
+      expect(t.verifyWebhook(body, { authorization: adyenWebhookAuthorization(gateway) }, bare, now)).toBe(true);
+    });
+
+    it('still refuses a notification whose HMAC is wrong or missing, or one item of a batch not signed', () => {
+      expect(t.verifyWebhook(raw(signedBySdk(example('post-CAPTURE-capture'), 'AB'.repeat(32))), {}, bare, now)).toBe(false);
+      const unsigned = example('post-CAPTURE-capture');
+      delete unsigned.notificationItems[0].NotificationRequestItem.additionalData;
+      expect(t.verifyWebhook(raw(unsigned), {}, bare, now)).toBe(false);
+      const good = signedBySdk(example('post-CAPTURE-capture'));
+      const bad = signedBySdk(example('post-REFUND-refund'), 'AB'.repeat(32));
+      expect(t.verifyWebhook(raw({ live: 'false', notificationItems: [...good.notificationItems, ...bad.notificationItems] }), {}, bare, now)).toBe(false);
+    });
+
+    it('says so: a warning naming key_id (logged at start, shown by check-config and the doctor)', () => {
+      expect(adyenWebhookAuthWarnings(bare)).toEqual([['key_id', expect.stringContaining('HMAC signature alone')]]);
+      expect(adyenWebhookAuthWarnings(gateway)).toEqual([]);
+      const hook = {
+        type: 'adyen',
+        base_url: 'https://checkout-test.adyen.com/v71',
+        api_key: 'AQE-unit',
+        merchant_account: 'Acme',
+        webhook_secret: gateway.webhookSecret,
+      };
+      const warned = (extra: Record<string, string>) => configWarnings(testConfig({ gateways: { ady: { ...hook, ...extra } } })).map(([key]) => key);
+      expect(warned({})).toEqual(['gateways.ady.key_id']);
+      expect(warned({ key_id: 'hook-user', shared_secret: 'hook-password-0123456789' })).toEqual([]);
+    });
+  });
+
+  it('with only one Basic credential configured, requires Basic auth, which nothing passes: every webhook refused, and a warning names the empty key', () => {
+    const body = raw(signedBySdk(example('post-CAPTURE-capture')));
+    for (const [half, empty] of [
+      [{ ...gateway, sharedSecret: '' }, 'shared_secret'],
+      [{ ...gateway, keyId: '' }, 'key_id'],
+    ] as const) {
+      expect(t.verifyWebhook(body, {}, half, now)).toBe(false);
+      expect(t.verifyWebhook(body, { authorization: adyenWebhookAuthorization(half) }, half, now)).toBe(false);
+      expect(adyenWebhookAuthWarnings(half)).toEqual([[empty, expect.stringContaining('every webhook is refused')]]);
+    }
+  });
+
+  it('with Basic credentials configured, refuses a notification with a wrong HMAC even with the right credentials', () => {
+    const body = raw(signedBySdk(example('post-CAPTURE-capture'), 'AB'.repeat(32)));
+    expect(t.verifyWebhook(body, auth, gateway, now)).toBe(false);
   });
 
   it('verifies a correctly signed item for another merchant account (a company-level webhook), and skips it when read, reporting other_account', () => {
@@ -349,6 +399,23 @@ describe('Adyen webhook events', () => {
     const [event] = t.parseWebhook(raw(withReference(example(name), 'op-authorize-1')), gateway);
     expect(event.operationId).toBe('op-authorize-1');
     expect(event.outcome.settles).toEqual(commands);
+  });
+
+  it.each([
+    ['post-CAPTURE-capture', true],
+    ['post-CAPTURE_FAILED-capture_failed', true],
+    ['post-CANCELLATION-cancellation', true],
+    ['post-CANCEL_OR_REFUND-cancel_or_refund', true],
+    ['post-REFUND-refund', true],
+    ['post-REFUND_FAILED-refund_failed', true],
+    ['post-AUTHORISATION_ADJUSTMENT-authorisation_adjustment', true],
+    ['post-AUTHORISATION-authorisation', false],
+    ['post-TECHNICAL_CANCEL-technical_cancel', false],
+  ])("says whether the %s outcome's reference is its modification's own (%s): what finds it when merchantReference names the payment", (name, modification) => {
+    const [event] = t.parseWebhook(raw(withReference(example(name), 'op-authorize-1')), gateway);
+    const item = example(name).notificationItems[0].NotificationRequestItem;
+    expect(event.outcome.referenceIsModification).toBe(modification ? true : undefined);
+    if (modification) expect(event.outcome.gatewayReference).toBe(item.pspReference);
   });
 
   it("gives a re-capture after CAPTURE_FAILED (reason Transaction Recaptured) an id of its own, not the capture's first success's, which Adyen's resends of it share", () => {

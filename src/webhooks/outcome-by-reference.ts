@@ -1,0 +1,51 @@
+import { Ledger, OperationRecord } from '../ledger/ledger';
+import { Logger } from '../logging/logger';
+import { counter } from '../metrics/metrics-registry';
+import { GatewayOutcomeJobData } from './gateway-outcomes-queue';
+import { settlesCommand } from './outcome-for-command';
+
+const matchedByReference = counter(
+  'pb_webhook_matched_by_reference_total',
+  "Webhook outcomes of a modification (capture, cancel, refund, amount update) that named another operation (the payment's) and were applied to the operation holding the modification's PSP reference, by gateway",
+  ['gateway'],
+);
+
+/**
+ * The operation a modification's outcome belongs to when the operation it names (`named`) does not take it
+ * (`settles` excludes its command): Adyen names a modification by the payment's reference unless the
+ * modification's own `reference` was passed on, so the outcome of a capture the bridge sent may name its
+ * authorization. Only for an outcome whose `gatewayReference` is the modification's own
+ * (`referenceIsModification`): the operation that reference is indexed to (the modification's `received` answer
+ * indexed it), when that is another operation and the outcome settles its command. The caller still checks the
+ * operation's scope (gateway, account, amount) before applying anything.
+ * @returns that operation, or null: none holds the reference (a capture made in the Customer Area), or it is no
+ *   operation the outcome settles; the outcome then stays history of `named`.
+ */
+export async function operationOfModification(
+  named: OperationRecord,
+  job: GatewayOutcomeJobData,
+  ledger: Pick<Ledger, 'findByReference' | 'get'>,
+): Promise<OperationRecord | null> {
+  const { outcome, gateway } = job;
+  const reference = outcome.gatewayReference;
+  if (outcome.referenceIsModification !== true || reference === undefined) return null;
+  const id = await ledger.findByReference(gateway, reference);
+  if (id === null || id === named.id) return null;
+  const holder = await ledger.get(id);
+  return holder !== null && settlesCommand(outcome, holder.command) ? holder : null;
+}
+
+/** Counts a modification's outcome applied to the operation holding its reference, and says so (info line). */
+export function noteMatchedByReference(logger: Logger, named: OperationRecord, holder: OperationRecord, job: GatewayOutcomeJobData): void {
+  matchedByReference.inc({ gateway: job.gateway });
+  logger.info("webhook outcome names the payment: applied to the operation holding its modification's PSP reference", {
+    operation_id: holder.id,
+    command: holder.command,
+    named_operation_id: named.id,
+    named_command: named.command,
+    gateway: job.gateway,
+    gateway_status: job.outcome.gatewayStatus,
+    gateway_reference: job.outcome.gatewayReference,
+    event_id: job.eventId,
+  });
+}
