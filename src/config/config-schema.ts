@@ -281,6 +281,7 @@ export const configSchema = {
     'reconciliation.gateways': { type: 'array', items: nonEmpty, uniqueItems: true, default: [] },
     'reconciliation.request_timeout_ms': { ...positiveInt, default: 30000 },
     'reconciliation.state_ttl_days': { ...positiveInt, default: 35 },
+    'reconciliation.lookups_per_run': { ...nonNegativeInt, maximum: 100000, default: 500 },
     'reconciliation.report_dir': { type: 'string', default: '' },
 
     // Data lifecycle: retention of terminal operations (docs/DATA.md, "Retention").

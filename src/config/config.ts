@@ -350,6 +350,12 @@ export interface ReconciliationConfig {
   readonly requestTimeoutMs: number;
   /** How long a run's resumable state (cursor, totals, done mark) is kept, days. Default 35. */
   readonly stateTtlDays: number;
+  /**
+   * Most PSP objects a run reads by id to confirm an operation no line named before reporting it `missing_at_psp`
+   * (a gateway whose reader can: Stripe), each with `requestTimeoutMs`; past it the rest are reported unconfirmed.
+   * 0: never. Default 500.
+   */
+  readonly lookupsPerRun: number;
   /** Directory the schedule writes each run's report to (`<gateway>-<from>.md` + `.jsonl`); empty: none. Default ''. */
   readonly reportDir: string;
 }

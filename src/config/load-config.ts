@@ -301,6 +301,7 @@ function toConfig(p: Params): Config {
       gateways: p['reconciliation.gateways'] as string[],
       requestTimeoutMs: num(p, 'reconciliation.request_timeout_ms'),
       stateTtlDays: num(p, 'reconciliation.state_ttl_days'),
+      lookupsPerRun: num(p, 'reconciliation.lookups_per_run'),
       reportDir: str(p, 'reconciliation.report_dir'),
     },
     monitoring: {

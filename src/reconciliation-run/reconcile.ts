@@ -134,6 +134,7 @@ export async function reconcile(config: Config, options: ReconcileOptions): Prom
       orphans,
       logger,
       stateTtlS: config.reconciliation.stateTtlDays * 86_400,
+      lookupsPerRun: config.reconciliation.lookupsPerRun,
     });
     const sinks = [details, options.sink].filter((s): s is VerdictSink => s !== undefined);
     const started = Date.now();

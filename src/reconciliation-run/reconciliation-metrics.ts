@@ -50,6 +50,20 @@ export const reconciliationUnlistedOperations = counter(
   ['gateway', 'command'],
 );
 
+/**
+ * Operations of a run's window no PSP line named, read by id at the PSP (`PspRecordReader.lookup`: a Stripe cancel of
+ * a PaymentIntent created in an earlier window) before they would be reported `missing_at_psp`, by what the read
+ * found: `matched` (not reported), `mismatch` (the PSP's object contradicts the ledger: judged like a line),
+ * `not_found` (no such object, or it shows nothing of the operation: `missing_at_psp`), `failed` (the read failed:
+ * `missing_at_psp`, unconfirmed), `over_budget` (the run's `reconciliation.lookups_per_run` spent: `missing_at_psp`,
+ * not read).
+ */
+export const reconciliationConfirmedByLookup = counter(
+  'pb_reconciliation_confirmed_by_lookup_total',
+  'Reconciliation operations no PSP line named, read by id at the PSP before reporting them missing_at_psp, by gateway and result (matched, mismatch, not_found, failed, over_budget)',
+  ['gateway', 'result'],
+);
+
 /** What reconciliation did about them: adjusted, settled, would_apply (dry run), report (left to a person). */
 export const reconciliationActions = counter(
   'pb_reconciliation_actions_total',

@@ -181,6 +181,9 @@ export function markdownSummary(summary: ReconciliationSummary, details?: { path
   );
   lines.push(`- Lines judged: ${summary.lines} in ${(summary.durationMs / 1000).toFixed(1)} s (this invocation)`);
   if (summary.mark) lines.push(`- Reconciled-through mark: ${markText(summary)}`);
+  if (summary.lookups > 0) {
+    lines.push(`- Read by id at the PSP before reporting them missing: ${summary.lookups} operation(s) no line named (their rows' notes say what was found)`);
+  }
   lines.push('', '| class | count | meaning |', '| --- | ---: | --- |');
   for (const c of RECONCILIATION_CLASSES) lines.push(`| ${c} | ${summary.classes[c]} | ${CLASS_MEANING[c]} |`);
   lines.push('', '| action | count |', '| --- | ---: |');

@@ -47,6 +47,8 @@ export interface StoredRun {
   net: Record<string, number>;
   /** PSP lines the reader could not read, set aside (not in `lines`). */
   unreadable: number;
+  /** PSP objects the run read by id to confirm operations no line named (`reconciliation.lookups_per_run` bounds it). */
+  lookups: number;
   /** What the run did to the reconciled-through mark when it finished (absent: not finished, a dry run, or an older release's). */
   mark?: RunMark;
 }
@@ -69,6 +71,8 @@ export interface PageDelta {
   held: string[];
   /** The page's lines the reader set aside, with their reasons. */
   unreadable: UnreadablePspLine[];
+  /** PSP objects the page read by id (ledger phase). */
+  lookups: number;
 }
 
 /**
@@ -150,6 +154,7 @@ export class ReconciliationRunState {
       fees: byCurrency('fee:'),
       net: byCurrency('net:'),
       unreadable: num('unreadable'),
+      lookups: num('lookups'),
       ...(isMarkOutcome(h.mark)
         ? {
             mark: {
@@ -194,6 +199,7 @@ export class ReconciliationRunState {
     if (delta.adjusted) m.hincrby(this.key, 'adjusted', delta.adjusted);
     if (delta.settled) m.hincrby(this.key, 'settled', delta.settled);
     if (delta.wouldApply) m.hincrby(this.key, 'would_apply', delta.wouldApply);
+    if (delta.lookups) m.hincrby(this.key, 'lookups', delta.lookups);
     for (const [cur, n] of Object.entries(delta.fees)) if (n) m.hincrby(this.key, `fee:${cur}`, n);
     for (const [cur, n] of Object.entries(delta.net)) if (n) m.hincrby(this.key, `net:${cur}`, n);
     if (delta.seen.length > 0) {

@@ -10,7 +10,16 @@ import { Logger } from '../logging/logger';
 import type { OrphanReversal } from '../poller/orphan-reversal';
 import type { AdjustmentKind } from '../adjustments/adjustment';
 import type { CommandType } from '../contracts/payment-command';
-import { Match, ReconciledOperation, cancelsAuthorization, classifyLine, classifyMissingAtPsp, movesMoney } from '../reconciliation/classifier';
+import {
+  Match,
+  ReconciledOperation,
+  cancelsAuthorization,
+  classifyLine,
+  classifyMissingAtPsp,
+  compatible,
+  movesMoney,
+  needsKnownAdjustments,
+} from '../reconciliation/classifier';
 import type { PspRecord, PspRecordReader, ReconciliationWindow, UnreadablePspLine } from '../reconciliation/psp-record';
 import { RECONCILIATION_CLASSES, LineVerdict, ReconciliationClass } from '../reconciliation/reconciliation-class';
 import { ReconciliationLedger, lineEventId } from './reconciliation-ledger';
@@ -18,6 +27,7 @@ import { ownClosing } from '../webhooks/own-closing';
 import {
   reconciliationActions,
   reconciliationAdjustmentTies,
+  reconciliationConfirmedByLookup,
   reconciliationDuration,
   reconciliationLastSuccess,
   reconciliationLedgerRead,
@@ -117,7 +127,24 @@ export interface ReconciliationRunnerDeps {
    * operations no line named are counted, not reported `missing_at_psp`. Default: none.
    */
   unlistedCommands?: readonly CommandType[];
+  /**
+   * Most PSP objects a run reads by id (`PspRecordReader.lookup`, when the reader has one) to confirm an operation no
+   * line named before reporting it `missing_at_psp`, over all its invocations; past it the rest are reported
+   * unconfirmed. 0: never. Default 500 (`reconciliation.lookups_per_run`).
+   */
+  lookupsPerRun?: number;
   now?: () => number;
+}
+
+/** What reading an operation's PSP object by id found (`pb_reconciliation_confirmed_by_lookup_total{result}`). */
+export type LookupResult = 'matched' | 'mismatch' | 'not_found' | 'failed' | 'over_budget';
+
+/** The ledger phase's lookups in one invocation: what is left of the run's budget, and what they found. */
+interface LookupTally {
+  left: number;
+  results: Partial<Record<LookupResult, number>>;
+  /** Keeps the run's lock while lookups take their time (a page of them may outlast it). */
+  keepLock: () => Promise<void>;
 }
 
 /** How long a run's state is kept when the caller does not say, seconds. */
@@ -125,6 +152,8 @@ const DEFAULT_STATE_TTL_S = 35 * 86_400;
 /** Non-matched verdicts logged one by one per invocation; the rest are in the report. */
 const LOGGED_VERDICTS = 50;
 const LOCK_MS = 120_000;
+/** Default of `ReconciliationRunnerDeps.lookupsPerRun`. */
+const DEFAULT_LOOKUPS_PER_RUN = 500;
 /** Times a line is judged again when its record step keeps finding the operation's adjustments changed. */
 const RECORD_ROUNDS = 8;
 
@@ -241,12 +270,22 @@ export class ReconciliationRunner {
           );
         }
         cursor ??= { shard: 0, score: window.from, id: '' };
+        let lockedAt = Date.now();
+        const lookups: LookupTally = {
+          left: Math.max(0, (deps.lookupsPerRun ?? DEFAULT_LOOKUPS_PER_RUN) - stored.lookups),
+          results: {},
+          keepLock: async () => {
+            if (Date.now() - lockedAt < LOCK_MS / 4) return;
+            await state.refreshLock(token, LOCK_MS);
+            lockedAt = Date.now();
+          },
+        };
         await state.commit({ ...emptyDelta('ledger'), ledgerCursor: cursor });
         // Paged by place, not by rank (`unseenPage`), until every shard is read to the window's end. The count
         // above only measures progress: a window empty when counted has no page to read.
         for (let done = total === 0; !done;) {
           const page = await this.ledger.unseenPage(window, cursor, size, state.seenKey);
-          const delta = await this.ledgerPage(page.ops, window, options.sink, logged, unlisted);
+          const delta = await this.ledgerPage(page.ops, window, options.sink, logged, unlisted, { dryRun, ties, lookups });
           delta.ledgerCursor = page.next;
           if (!dryRun) await this.holdFromExpiry(delta.held);
           await state.commit(delta, { token, ms: LOCK_MS });
@@ -259,6 +298,13 @@ export class ReconciliationRunner {
             result = 'stopped';
             break;
           }
+        }
+        if (Object.keys(lookups.results).length > 0) {
+          deps.logger.info('reconciliation operations no PSP line named, read by id at the PSP before reporting them missing', {
+            ...log,
+            lookup: deps.reader.lookup?.source ?? null,
+            results: lookups.results,
+          });
         }
         if (unlisted.size > 0) {
           deps.logger.info("reconciliation operations the PSP's records never list, not missing at the PSP", {
@@ -391,10 +437,12 @@ export class ReconciliationRunner {
     sink: VerdictSink | undefined,
     logged: { n: number; unreadable: number },
     unlisted: Map<CommandType, number>,
+    run: { dryRun: boolean; ties: Map<string, string>; lookups: LookupTally },
   ): Promise<PageDelta> {
     const delta = emptyDelta('ledger');
     delta.lines = 0;
     const notListed = this.deps.unlistedCommands ?? [];
+    const lookup = this.deps.reader.lookup;
     for (const op of ops) {
       // Settled after the window's end: its PSP line may be in the next window.
       if (op.updatedAt >= window.to) continue;
@@ -402,12 +450,86 @@ export class ReconciliationRunner {
         unlisted.set(op.command, (unlisted.get(op.command) ?? 0) + 1);
         reconciliationUnlistedOperations.inc({ gateway: this.deps.gateway, command: op.command });
       }
-      const verdict = classifyMissingAtPsp(op, notListed);
-      if (!verdict) continue;
-      this.note(verdict, 'report', delta, logged);
-      if (sink) await sink.verdict(verdict, 'report');
+      const missing = classifyMissingAtPsp(op, notListed);
+      if (!missing) continue;
+      let judged: { verdict: LineVerdict; outcome: ActionOutcome } = { verdict: missing, outcome: 'report' };
+      if (lookup?.commands.includes(op.command) && (this.deps.lookupsPerRun ?? DEFAULT_LOOKUPS_PER_RUN) > 0)
+        judged = await this.confirmByLookup(op, missing, run, delta);
+      if (judged.verdict.undone) this.noteUndone(judged.verdict, judged.outcome, run.dryRun);
+      this.note(judged.verdict, judged.outcome, delta, logged);
+      if (sink) await sink.verdict(judged.verdict, judged.outcome);
     }
     return delta;
+  }
+
+  /**
+   * Reads the PSP's own object of `op`, which no line of the window named, before it is reported `missing_at_psp`
+   * (`PspRecordReader.lookup`): a source listing objects by their creation time never lists, in a later window, what
+   * was done to an object created earlier (a Stripe cancel). The record it shows for the operation (one of a kind
+   * compatible with its command) is judged like a listed line, and acted on likewise (idempotent by the same line
+   * id a list would give): agreeing, the operation is matched and not reported; contradicting, the usual mismatch.
+   * No such object, or one showing nothing of the operation, a read that failed, or the run's lookups spent: the
+   * `missing_at_psp` verdict as it was, its note saying which.
+   */
+  private async confirmByLookup(
+    op: ReconciledOperation,
+    missing: LineVerdict,
+    run: { dryRun: boolean; ties: Map<string, string>; lookups: LookupTally },
+    delta: PageDelta,
+  ): Promise<{ verdict: LineVerdict; outcome: ActionOutcome }> {
+    const { gateway, logger, reader } = this.deps;
+    const lookup = reader.lookup;
+    const { lookups } = run;
+    const counted = (result: LookupResult): void => {
+      lookups.results[result] = (lookups.results[result] ?? 0) + 1;
+      reconciliationConfirmedByLookup.inc({ gateway, result });
+    };
+    const unconfirmed = (result: LookupResult, why: string): { verdict: LineVerdict; outcome: ActionOutcome } => {
+      counted(result);
+      return { verdict: { ...missing, note: `${missing.note} (${why})` }, outcome: 'report' };
+    };
+    if (!lookup) return { verdict: missing, outcome: 'report' };
+    if (lookups.left <= 0) {
+      if (lookups.results.over_budget === undefined)
+        logger.info('reconciliation lookups of this run spent: operations no line named are reported missing_at_psp unread', {
+          gateway,
+          lookups_per_run: this.deps.lookupsPerRun ?? DEFAULT_LOOKUPS_PER_RUN,
+        });
+      return unconfirmed('over_budget', `not read by id: the run's lookups are spent`);
+    }
+    lookups.left -= 1;
+    delta.lookups += 1;
+    await lookups.keepLock();
+    let records: PspRecord[] | null;
+    try {
+      records = await lookup.read({
+        operationId: op.id,
+        command: op.command,
+        gatewayKey: op.payment.gateway_key,
+        ...(op.gatewayReference !== undefined ? { gatewayReference: op.gatewayReference } : {}),
+      });
+    } catch (err) {
+      if ((lookups.results.failed ?? 0) < LOGGED_VERDICTS)
+        logger.warn('reconciliation lookup failed: the operation is reported missing_at_psp unconfirmed', {
+          gateway,
+          operation_id: op.id,
+          command: op.command,
+          lookup: lookup.source,
+          error: (err as Error).message,
+        });
+      return unconfirmed('failed', `${lookup.source} failed: unconfirmed`);
+    }
+    if (records === null) return unconfirmed('not_found', `${lookup.source}: no such object`);
+    const record = records.find((r) => r.kind !== 'other' && compatible(r.kind, op.command));
+    if (record === undefined) return unconfirmed('not_found', `${lookup.source}: its object shows no ${op.command}`);
+    let match: Match = { op, by: 'psp_reference' };
+    if (needsKnownAdjustments(record, op)) match = await this.ledger.readAgain(match);
+    let verdict = classifyLine(record, withTies(match, run.ties));
+    if (verdict.ties) verdict = await this.tie(record, match, verdict, run.dryRun, run.ties);
+    let outcome: ActionOutcome = 'none';
+    if (verdict.action.type !== 'none') ({ verdict, outcome } = await this.act(record, match, verdict, run.dryRun, run.ties));
+    counted(verdict.class === 'matched' ? 'matched' : 'mismatch');
+    return { verdict: { ...verdict, note: `${verdict.note} (no line of the window named it; read by id: ${lookup.source})` }, outcome };
   }
 
   /**
@@ -713,5 +835,6 @@ function emptyDelta(phase: PageDelta['phase']): PageDelta {
     seen: [],
     held: [],
     unreadable: [],
+    lookups: 0,
   };
 }

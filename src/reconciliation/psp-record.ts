@@ -134,6 +134,42 @@ export interface ReconciliationHttp {
  */
 export interface PspRecordReader {
   read(window: ReconciliationWindow, cursor?: string): AsyncIterable<PspRecordPage>;
+  /**
+   * Reads one payment object by its id, for a ledger operation no line of the window named, before the runner
+   * reports it `missing_at_psp` (a source that lists objects by their creation time never lists, in a later
+   * window, what was done later to an object created earlier: a Stripe cancel). Default: none (no lookup).
+   */
+  readonly lookup?: PspRecordLookup;
+}
+
+/** What a lookup reads a ledger operation by (the ledger's fields, never card data). */
+export interface LookupTarget {
+  /** Our operation id. */
+  operationId: string;
+  command: CommandType;
+  /** The PSP's id the operation's success recorded (`gatewayReference`), when it has one. */
+  gatewayReference?: string;
+  /** The payment's key at the PSP the command named (`payment.gateway_key`: a Stripe `pi_…` for a capture or cancel). */
+  gatewayKey: string;
+}
+
+/**
+ * Reads a PSP's own object by id for a ledger operation no line of a window named (`PspRecordReader.lookup`). The
+ * runner calls it only for `commands`, at most `reconciliation.lookups_per_run` times per run, through the same
+ * reconciliation HTTP (and deadline) as the reader's lists, and judges the records it gives like the lines of a list.
+ */
+export interface PspRecordLookup {
+  /** The commands whose operations `read` can find (others are reported `missing_at_psp` unread). */
+  readonly commands: readonly CommandType[];
+  /** The documented interface it reads, for the docs and log lines, e.g. `GET /v1/payment_intents/{id}`. */
+  readonly source: string;
+  /**
+   * The records the PSP's object shows now, parsed like its list's lines (empty: it shows nothing of a kind the
+   * reader records). `null`: the PSP has no such object (HTTP 404), or `target` names no id the PSP could have.
+   * Throws on any other failure (HTTP, deadline, a body that is no object): the runner then reports the operation
+   * `missing_at_psp` as unconfirmed.
+   */
+  read(target: LookupTarget): Promise<PspRecord[] | null>;
 }
 
 /** What a gateway definition declares to take part in reconciliation (`GatewayDefinition.reconciliation`). */

@@ -2,9 +2,12 @@ import { MoneyRefusalError } from '../../errors/money-refusal-error';
 import { PspRecordError } from '../../errors/psp-record-error';
 import { readPspCurrency } from '../../money/currencies';
 import { pspToIsoAmount } from '../../money/psp-currency-table';
+import type { CommandType } from '../../contracts/payment-command';
 import type {
+  LookupTarget,
   PspRecord,
   PspRecordKind,
+  PspRecordLookup,
   PspRecordPage,
   PspRecordReader,
   PspRecordStatus,
@@ -35,6 +38,10 @@ import { OPERATION_ID_METADATA, STRIPE_API_VERSION } from './stripe-requests';
  *    failed, still processing), which move no money until captured.
  *
  * Cursor (opaque to the runner): `{"p":"bt"|"pi","after":"<last id>"}`, or `{"p":"done"}`.
+ *
+ * Both list by creation time, so a PaymentIntent cancelled in a later window than it was created in is listed in
+ * neither: its cancel is read by id instead (`lookup`, `GET /v1/payment_intents/{id}`) before it would be reported
+ * missing. Captures and refunds need none: each has a balance transaction created when it happened.
  */
 
 /** Largest page Stripe lists. */
@@ -280,9 +287,57 @@ function listPage(gateway: string, what: string, answer: { status: number; body:
   return { data: body.data.map((item, i) => object(item) ?? ({ id: `${what}[${i}]` } as Record<string, unknown>)), hasMore: body.has_more === true };
 }
 
+/**
+ * The commands whose operations the Stripe lookup reads: the PaymentIntent an authorization created, or the one a
+ * cancel cancelled (listed only in the window it was created in).
+ */
+export const STRIPE_LOOKUP_COMMANDS: readonly CommandType[] = ['authorize', 'revalidate', 'cancel'];
+
+/** A PaymentIntent id as Stripe writes it: the only thing the lookup puts into its path. */
+const PAYMENT_INTENT_ID = /^pi_[A-Za-z0-9]{1,250}$/;
+
+const LOOKUP_WHAT = 'GET /v1/payment_intents/{id}';
+
+/** The lookup request of one PaymentIntent (`GET /v1/payment_intents/{intent}`). */
+export function stripeLookupPath(id: string): string {
+  return `/v1/payment_intents/${encodeURIComponent(id)}`;
+}
+
+/** Whether a 404 is Stripe's own "no such object" (`error.code` `resource_missing`), not a wrong base URL's. */
+function isResourceMissing(body: string): boolean {
+  try {
+    return object(object(JSON.parse(body) as unknown)?.error)?.code === 'resource_missing';
+  } catch {
+    return false;
+  }
+}
+
+/**
+ * Reads the PaymentIntent of an operation no listed line named: the one its success recorded
+ * (`gatewayReference`), or, for a cancel, the one it was sent for (`gateway_key`). Parsed as the list's are
+ * (`parseStripePaymentIntent`): a cancelled one gives `<pi>:cancel`, the very line a list would have given.
+ */
+export function stripeRecordLookup(gateway: GatewayConfig, http: ReconciliationHttp): PspRecordLookup {
+  return {
+    commands: STRIPE_LOOKUP_COMMANDS,
+    source: LOOKUP_WHAT,
+    async read(target: LookupTarget): Promise<PspRecord[] | null> {
+      const named = [target.gatewayReference, target.command === 'cancel' ? target.gatewayKey : undefined];
+      const id = named.find((v): v is string => v !== undefined && PAYMENT_INTENT_ID.test(v));
+      if (id === undefined) return null;
+      const answer = await http.send({ method: 'GET', path: stripeLookupPath(id), headers: { 'stripe-version': STRIPE_API_VERSION } });
+      if (answer.status === 404 && isResourceMissing(answer.body)) return null;
+      const body = reconciliationAnswer(gateway.name, LOOKUP_WHAT, answer);
+      if (text(body.id) !== id) throw new PspRecordError(gateway.name, LOOKUP_WHAT, 'id', 'is not the PaymentIntent asked for');
+      return parseStripePaymentIntent(gateway.name, body);
+    },
+  };
+}
+
 /** The reader of one configured Stripe gateway. */
 export function stripeRecordReader(gateway: GatewayConfig, http: ReconciliationHttp): PspRecordReader {
   return {
+    lookup: stripeRecordLookup(gateway, http),
     async *read(window: ReconciliationWindow, rawCursor?: string): AsyncIterable<PspRecordPage> {
       let cursor = cursorOf(rawCursor, gateway.name);
       while (cursor.p !== 'done') {

@@ -3,7 +3,13 @@ import { createServer, IncomingMessage, Server, ServerResponse } from 'node:http
 import { AddressInfo } from 'node:net';
 import { GatewayError } from '../../../src/errors/gateway-error';
 import { GatewayConfig } from '../../../src/gateways/gateway-config';
-import { stripeRecordReader, stripeListPath, STRIPE_PAGE_LIMIT } from '../../../src/gateways/stripe/stripe-reconciliation';
+import {
+  stripeLookupPath,
+  stripeRecordLookup,
+  stripeRecordReader,
+  stripeListPath,
+  STRIPE_PAGE_LIMIT,
+} from '../../../src/gateways/stripe/stripe-reconciliation';
 import { PspRecord, PspRecordPage, ReconciliationHttp } from '../../../src/reconciliation/psp-record';
 import { requestViolations, usePrism } from '../../support/prism';
 import { stripeGateway } from '../../../src/gateways/stripe/stripe-gateway';
@@ -226,4 +232,17 @@ describe('Stripe reader requests against the official spec (Prism)', () => {
     },
     60_000,
   );
+
+  it('reads a PaymentIntent by id (the lookup before missing_at_psp) with a request the spec accepts, answers a PaymentIntent', async () => {
+    const g = config(prism.url);
+    const http = recordingHttp(g);
+    // Prism answers the spec's example, whose id is not the one asked for: the lookup refuses that (another object).
+    await expect(stripeRecordLookup(g, http).read({ operationId: 'op-cancel-1', command: 'cancel', gatewayKey: 'pi_3NgB1r2eZvKYlo2C' })).rejects.toThrow(
+      /is not the PaymentIntent asked for/,
+    );
+    const last = http.sent[http.sent.length - 1];
+    expect(last.path).toBe(stripeLookupPath('pi_3NgB1r2eZvKYlo2C'));
+    expect(requestViolations(last.responseHeaders?.['sl-violations'])).toBeUndefined();
+    expect(last.status).toBe(200);
+  }, 60_000);
 });
