@@ -10,8 +10,7 @@ import { Logger } from '../logging/logger';
 import type { OrchestrationPipeline } from '../orchestration/orchestration-pipeline';
 import { RedisClient } from '../redis/redis-connection';
 import { OrphanReversal, orphanReleases } from './orphan-reversal';
-import { GatewayOutcomeJobData } from '../webhooks/gateway-outcomes-queue';
-import { ParkedOutcomes } from '../webhooks/parked-outcomes';
+import type { ParkedOutcomes } from '../webhooks/parked-outcomes';
 
 /** What a process builds its outcome recorder from. */
 export interface OutcomeRecorderParts {
@@ -29,10 +28,10 @@ export interface OutcomeRecorderParts {
   /** Sends events inline (the worker's fast path); without it every event goes through the queue. */
   notifier?: NotificationSender;
   /**
-   * The webhook outcome queue: with it, webhook outcomes parked before their modification's answer was recorded are
-   * released to it when that answer is (`ParkedOutcomes`); the same parking is returned for the outcome worker.
+   * Webhook outcomes parked before their modification's answer was recorded (`ParkedOutcomes`, on the webhook
+   * outcome queue): with it, the recorder releases them when that answer is (see `OutcomeRecorder.releaseParked`).
    */
-  outcomesQueue?: Queue<GatewayOutcomeJobData>;
+  parked?: ParkedOutcomes;
 }
 
 /**
@@ -41,14 +40,10 @@ export interface OutcomeRecorderParts {
  * still holds (`releaseHeld`, `releaseAfterVoid`). One place, so no process wires one without the others
  * and the same failure releases the same things whoever finds it (the gateway's answer, a webhook, a status
  * inquiry, a reconciliation run).
- * @returns the recorder, the orphan reversal it hands holds to (a reconciliation run requests through it too) and,
- *   with `outcomesQueue`, the parked webhook outcomes it releases (the outcome worker parks through it).
+ * @returns the recorder and the orphan reversal it hands holds to (a reconciliation run requests through it too).
  */
-export function buildOutcomeRecorder(parts: OutcomeRecorderParts): { recorder: OutcomeRecorder; orphans: OrphanReversal; parked?: ParkedOutcomes } {
-  const { config, redis, ledger, events, eventsQueue, deliveryQueue, logger, pipeline, notifier, outcomesQueue } = parts;
-  const parked = outcomesQueue
-    ? new ParkedOutcomes({ redis, prefix: config.redis.keyPrefix, queue: outcomesQueue, ttlMs: config.delivery.parkedOutcomeTtlMs, logger })
-    : undefined;
+export function buildOutcomeRecorder(parts: OutcomeRecorderParts): { recorder: OutcomeRecorder; orphans: OrphanReversal } {
+  const { config, redis, ledger, events, eventsQueue, deliveryQueue, logger, pipeline, notifier, parked } = parts;
   // A failure whose funds the PSP still holds (a risk decline after the issuer approved) is voided through orphan reversal.
   const orphans = new OrphanReversal({ config, redis, ledger, deliveryQueue, logger });
   const recorder = new OutcomeRecorder({
@@ -62,5 +57,5 @@ export function buildOutcomeRecorder(parts: OutcomeRecorderParts): { recorder: O
     ...orphanReleases(orphans),
     ...(parked ? { parked } : {}),
   });
-  return { recorder, orphans, ...(parked ? { parked } : {}) };
+  return { recorder, orphans };
 }

@@ -24,7 +24,8 @@ import { backfillSplitReferenceClaims } from '../split-tender/split-reference-ba
 import { ReconciliationSchedule } from '../reconciliation-run/reconciliation-schedule';
 import { ConfiguredGatewayRouter } from '../routing/configured-gateway-router';
 import { WebServer } from '../web/web-server';
-import { createGatewayOutcomesQueue } from '../webhooks/gateway-outcomes-queue';
+import { createGatewayOutcomesQueue, GatewayOutcomeJobData } from '../webhooks/gateway-outcomes-queue';
+import { ParkedOutcomes } from '../webhooks/parked-outcomes';
 import { configurationCheck, redisCheck, startedCheck, startMonitoringAndWaitForRedis } from './role-readiness';
 import { scrapeSnapshot } from './scrape-snapshot';
 import { buildOrchestrationPipeline } from '../orchestration/orchestration-stages';
@@ -37,13 +38,14 @@ function periodicJobs(
   redis: RedisClient,
   eventsQueue: Queue,
   deliveryQueue: Queue,
-  outcomesQueue: Queue,
+  outcomesQueue: Queue<GatewayOutcomeJobData>,
 ): PeriodicJobs {
   const ledger = new Ledger(redis, config.redis.keyPrefix);
   const events = new EventStore(redis, config.redis.keyPrefix);
   const pipeline = buildOrchestrationPipeline({ config, logger, redis, routes });
   // With the outcome queue: a poll of a capture waiting for its webhook releases one parked before its answer.
-  const { recorder } = buildOutcomeRecorder({ config, redis, ledger, events, eventsQueue, deliveryQueue, logger, pipeline, outcomesQueue });
+  const parked = ParkedOutcomes.of(config, redis, outcomesQueue, logger);
+  const { recorder } = buildOutcomeRecorder({ config, redis, ledger, events, eventsQueue, deliveryQueue, logger, pipeline, parked });
   return new PeriodicJobs({ config, redis, ledger, router: new ConfiguredGatewayRouter(routes), recorder, deliveryQueue, logger });
 }
 

@@ -42,6 +42,7 @@ import { coalesceCommandWrites } from '../redis/command-write-coalescing';
 import { createRedis } from '../redis/redis-connection';
 import { ConfiguredGatewayRouter } from '../routing/configured-gateway-router';
 import { startOutcomeWorker } from '../webhooks/outcome-worker';
+import { ParkedOutcomes } from '../webhooks/parked-outcomes';
 import { WorkerWatchdog } from '../queueing/worker-watchdog';
 import { AdjustmentStore } from '../adjustments/adjustment-store';
 import { AdjustmentRecorder } from '../delivery/adjustment-recorder';
@@ -151,7 +152,8 @@ export async function startWorkerProcess(config: Config, logger: Logger, options
   // The webhook outcome queue: outcomes parked before their modification's answer are released to it.
   const outcomesQueue = createGatewayOutcomesQueue(redis, config.redis.keyPrefix);
   outcomesQueue.on('error', () => undefined);
-  const { recorder, parked } = buildOutcomeRecorder({ config, redis, ledger, events, eventsQueue, deliveryQueue, logger, pipeline, notifier, outcomesQueue });
+  const parked = ParkedOutcomes.of(config, redis, outcomesQueue, logger);
+  const { recorder } = buildOutcomeRecorder({ config, redis, ledger, events, eventsQueue, deliveryQueue, logger, pipeline, notifier, parked });
   const adjustmentStore = new AdjustmentStore(fastRedis, config.redis.keyPrefix);
   const adjustments = new AdjustmentRecorder({ config, store: adjustmentStore, recorder, ledger, logger });
   const connection = new AmqpConnection({ urls: config.amqp.urls, reconnectMs: config.amqp.reconnectMs, name: 'payment-bridge:worker', logger });

@@ -1,4 +1,5 @@
 import { Queue } from 'bullmq';
+import { Config } from '../config/config';
 import { Logger } from '../logging/logger';
 import { counter } from '../metrics/metrics-registry';
 import { bullJobId } from '../queueing/job-id';
@@ -53,6 +54,11 @@ export class ParkedOutcomes {
       logger: Logger;
     },
   ) {}
+
+  /** The parked outcomes of `config`'s namespace, released to `queue` (the webhook outcome queue). */
+  static of(config: Config, redis: RedisClient, queue: Queue<GatewayOutcomeJobData>, logger: Logger): ParkedOutcomes {
+    return new ParkedOutcomes({ redis, prefix: config.redis.keyPrefix, queue, ttlMs: config.delivery.parkedOutcomeTtlMs, logger });
+  }
 
   /** The key of the outcomes parked under `reference` on `gateway`. */
   private key(gateway: string, reference: string): string {
