@@ -137,6 +137,8 @@ export const configSchema = {
     'delivery.late_failure_confirm_ms': { ...nonNegativeInt, default: 30000 },
     // A PSP re-capture held for the capture failure it follows is surfaced to operators past this wait.
     'delivery.recapture_failure_wait_ms': { ...positiveInt, default: 86400000 },
+    // A modification's webhook that came before the answer naming its operation waits this long to be claimed.
+    'delivery.parked_outcome_ttl_ms': { ...positiveInt, default: 2592000000 },
 
     'events.concurrency': { ...positiveInt, default: 50 },
     'events.backoff_base_ms': { ...positiveInt, default: 250 },

@@ -175,6 +175,15 @@ export interface Config {
      * counted from when the capture first held one. Nothing is sent to the OMS for it. Default 86400000 (24 h).
      */
     readonly recaptureFailureWaitMs: number;
+    /**
+     * How long a webhook outcome of a modification (an Adyen CAPTURE, REFUND, CANCELLATION… naming the payment) that
+     * came before any operation held its PSP reference is kept parked under that reference, milliseconds: the
+     * operation whose answer indexes the reference later (a capture's `received` recorded after the webhook, or
+     * after a crash and its resend) has it queued again then (`webhooks/parked-outcomes.ts`). One no operation ever
+     * claims (a capture made in the Customer Area) stays history of the operation it named and lapses. Default
+     * 2592000000 (30 days).
+     */
+    readonly parkedOutcomeTtlMs: number;
   };
   readonly events: { readonly concurrency: number; readonly backoffBaseMs: number; readonly backoffMaxMs: number };
   readonly queues: {

@@ -253,6 +253,7 @@ function toConfig(p: Params): Config {
       retryAfterMaxMs: num(p, 'delivery.retry_after_max_ms'),
       lateFailureConfirmMs: num(p, 'delivery.late_failure_confirm_ms'),
       recaptureFailureWaitMs: num(p, 'delivery.recapture_failure_wait_ms'),
+      parkedOutcomeTtlMs: num(p, 'delivery.parked_outcome_ttl_ms'),
     },
     events: {
       concurrency: num(p, 'events.concurrency'),

@@ -32,6 +32,7 @@ import { CancelEffect } from '../ledger/cancel-effect';
 import { gatewayDefinition } from '../gateways/gateway-registry';
 import { ReleaseHeld, releaseHeldFunds } from './held-funds-release';
 import { HoldNote, ReleaseAfterVoid, isHoldReversal, noteHoldAfterVoid, noteHoldReversalSettled } from './hold-after-void';
+import type { ParkedOutcomes, ReleaseSource } from '../webhooks/parked-outcomes';
 
 /** The ledger state a gateway outcome moves an operation to (the docs' fact tables are built from it). */
 export function ledgerStateOf(status: OutcomeStatus): OperationState {
@@ -129,6 +130,12 @@ export class OutcomeRecorder {
        * left, said by the cancel's event (`hold: left`), a warn line and `pb_holds_after_void_total{release="not_requested"}`.
        */
       releaseAfterVoid?: ReleaseAfterVoid;
+      /**
+       * Webhook outcomes of a modification parked because they came before any operation held its PSP reference
+       * (`webhooks/parked-outcomes.ts`): released when an answer leaves a capture, cancel or refund PENDING under
+       * that reference (see `releaseParked`). Without it nothing is released here.
+       */
+      parked?: ParkedOutcomes;
     },
   ) {}
 
@@ -209,6 +216,8 @@ export class OutcomeRecorder {
       });
     }
     if (after.state === 'SUCCEEDED' && op.state !== 'SUCCEEDED') this.noteStoredCard(after, source);
+    // Indexed just now (the transition above): a webhook that came before it may be parked under the reference.
+    if (to === 'PENDING' && (op.state !== 'PENDING' || op.gatewayReference !== outcome.gatewayReference)) await this.releaseParked(after, 'answer');
     if (after.state === 'FAILED' && op.state !== 'FAILED' && this.deps.afterFailure) {
       // The state is recorded; a lost release only keeps a cap counter high until its day or month ends.
       await this.deps
@@ -222,6 +231,30 @@ export class OutcomeRecorder {
       await releaseHeldFunds({ logger: this.deps.logger, release: this.deps.releaseHeld }, after, { ...outcome, fundsHeld: outcome.fundsHeld }, source);
     }
     return after;
+  }
+
+  /**
+   * Queues again the webhook outcomes parked under `op`'s PSP reference (`ParkedOutcomes`): those of its
+   * modification that came before the reference was indexed to it. Only for a capture, cancel or refund… (a
+   * command acting on an earlier PSP object) left PENDING, waiting for its webhook, and only with `parked`. A
+   * failure is logged, never thrown: the state is recorded, and the poller's next check of the operation releases
+   * them (`Poller`, webhook-only commands).
+   * @returns how many were released.
+   */
+  async releaseParked(op: OperationRecord, source: ReleaseSource): Promise<number> {
+    const parked = this.deps.parked;
+    const reference = op.gatewayReference;
+    if (!parked || reference === undefined || op.state !== 'PENDING' || !DEPENDENT.has(op.command)) return 0;
+    try {
+      return await parked.release(gatewayOf(op), reference, op.id, source);
+    } catch (err) {
+      this.deps.logger.warn('parked webhook outcomes not released now (the poller tries again at its next check)', {
+        operation_id: op.id,
+        gateway_reference: reference,
+        error: (err as Error).message,
+      });
+      return 0;
+    }
   }
 
   /**

@@ -10,6 +10,7 @@ import { Logger } from '../logging/logger';
 import type { OrchestrationPipeline } from '../orchestration/orchestration-pipeline';
 import { RedisClient } from '../redis/redis-connection';
 import { OrphanReversal, orphanReleases } from './orphan-reversal';
+import type { ParkedOutcomes } from '../webhooks/parked-outcomes';
 
 /** What a process builds its outcome recorder from. */
 export interface OutcomeRecorderParts {
@@ -26,6 +27,11 @@ export interface OutcomeRecorderParts {
   pipeline: Pick<OrchestrationPipeline, 'releaseFailed'>;
   /** Sends events inline (the worker's fast path); without it every event goes through the queue. */
   notifier?: NotificationSender;
+  /**
+   * Webhook outcomes parked before their modification's answer was recorded (`ParkedOutcomes`, on the webhook
+   * outcome queue): with it, the recorder releases them when that answer is (see `OutcomeRecorder.releaseParked`).
+   */
+  parked?: ParkedOutcomes;
 }
 
 /**
@@ -37,7 +43,7 @@ export interface OutcomeRecorderParts {
  * @returns the recorder and the orphan reversal it hands holds to (a reconciliation run requests through it too).
  */
 export function buildOutcomeRecorder(parts: OutcomeRecorderParts): { recorder: OutcomeRecorder; orphans: OrphanReversal } {
-  const { config, redis, ledger, events, eventsQueue, deliveryQueue, logger, pipeline, notifier } = parts;
+  const { config, redis, ledger, events, eventsQueue, deliveryQueue, logger, pipeline, notifier, parked } = parts;
   // A failure whose funds the PSP still holds (a risk decline after the issuer approved) is voided through orphan reversal.
   const orphans = new OrphanReversal({ config, redis, ledger, deliveryQueue, logger });
   const recorder = new OutcomeRecorder({
@@ -49,6 +55,7 @@ export function buildOutcomeRecorder(parts: OutcomeRecorderParts): { recorder: O
     notifier,
     afterFailure: (op) => pipeline.releaseFailed(op),
     ...orphanReleases(orphans),
+    ...(parked ? { parked } : {}),
   });
   return { recorder, orphans };
 }

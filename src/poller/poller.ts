@@ -206,7 +206,8 @@ export class Poller {
 
   /**
    * An operation the gateway cannot be asked about. PENDING: the PSP has it and settles it by webhook (or
-   * in its reports): never given up on; one alert once it has waited `poller.webhook_wait_alert_ms`.
+   * in its reports): never given up on; one alert once it has waited `poller.webhook_wait_alert_ms`. A webhook
+   * outcome parked under its reference before its answer was recorded is released at each check (`releaseParked`).
    * UNKNOWN: its delivery job resends it with the same idempotency key (see DeliveryService); the
    * schedule still runs, so one that never reaches the PSP ends UNRESOLVED.
    */
@@ -217,6 +218,9 @@ export class Poller {
       if (op.state === 'UNKNOWN') await this.keepDelivering(op, false);
       return this.advance(op);
     }
+    // Its webhook may have come before its answer indexed its reference (a crash between that answer's move and
+    // its release of what was parked): released now, it settles the operation through the outcome queue.
+    await this.deps.recorder.releaseParked(op, 'poller');
     const now = this.now();
     const alertAt = op.createdAt + config.poller.webhookWaitAlertMs;
     if (op.pollStep === WEBHOOK_WAIT_ALERTED) {

@@ -24,7 +24,8 @@ import { backfillSplitReferenceClaims } from '../split-tender/split-reference-ba
 import { ReconciliationSchedule } from '../reconciliation-run/reconciliation-schedule';
 import { ConfiguredGatewayRouter } from '../routing/configured-gateway-router';
 import { WebServer } from '../web/web-server';
-import { createGatewayOutcomesQueue } from '../webhooks/gateway-outcomes-queue';
+import { createGatewayOutcomesQueue, GatewayOutcomeJobData } from '../webhooks/gateway-outcomes-queue';
+import { ParkedOutcomes } from '../webhooks/parked-outcomes';
 import { configurationCheck, redisCheck, startedCheck, startMonitoringAndWaitForRedis } from './role-readiness';
 import { scrapeSnapshot } from './scrape-snapshot';
 import { buildOrchestrationPipeline } from '../orchestration/orchestration-stages';
@@ -37,11 +38,14 @@ function periodicJobs(
   redis: RedisClient,
   eventsQueue: Queue,
   deliveryQueue: Queue,
+  outcomesQueue: Queue<GatewayOutcomeJobData>,
 ): PeriodicJobs {
   const ledger = new Ledger(redis, config.redis.keyPrefix);
   const events = new EventStore(redis, config.redis.keyPrefix);
   const pipeline = buildOrchestrationPipeline({ config, logger, redis, routes });
-  const { recorder } = buildOutcomeRecorder({ config, redis, ledger, events, eventsQueue, deliveryQueue, logger, pipeline });
+  // With the outcome queue: a poll of a capture waiting for its webhook releases one parked before its answer.
+  const parked = ParkedOutcomes.of(config, redis, outcomesQueue, logger);
+  const { recorder } = buildOutcomeRecorder({ config, redis, ledger, events, eventsQueue, deliveryQueue, logger, pipeline, parked });
   return new PeriodicJobs({ config, redis, ledger, router: new ConfiguredGatewayRouter(routes), recorder, deliveryQueue, logger });
 }
 
@@ -55,12 +59,18 @@ export async function runPollProcess(config: Config, logger: Logger, routes: Rea
   eventsQueue.on('error', () => undefined);
   const deliveryQueue = createDeliveryQueue(redis, config.redis.keyPrefix);
   deliveryQueue.on('error', () => undefined);
+  const outcomesQueue = createGatewayOutcomesQueue(redis, config.redis.keyPrefix);
+  outcomesQueue.on('error', () => undefined);
   // Names this run in the pass lock, so a run killed mid-pass does not block the next one for lockMs.
   const holder = new LeaseHolder(redis, config.redis.keyPrefix, config.leases.holderTtlMs, logger, presenceOf('poller'));
   try {
     await holder.start();
     await upgradeDataLogged(redis, config.redis.keyPrefix, logger);
-    const report = await runPeriodicPass({ config, redis, logger, holder }, periodicJobs(config, logger, routes, redis, eventsQueue, deliveryQueue), lockMs);
+    const report = await runPeriodicPass(
+      { config, redis, logger, holder },
+      periodicJobs(config, logger, routes, redis, eventsQueue, deliveryQueue, outcomesQueue),
+      lockMs,
+    );
     if (report) logger.info('poll run finished', { ...report });
     else logger.info('another poll run holds the lock; nothing to do');
     // Cron's one pass also covers the reconciliation schedule (each window has its own lock).
@@ -71,6 +81,7 @@ export async function runPollProcess(config: Config, logger: Logger, routes: Rea
     await holder.stop();
     await eventsQueue.close();
     await deliveryQueue.close();
+    await outcomesQueue.close();
     redis.disconnect();
   }
 }
@@ -186,7 +197,7 @@ export async function startPollerProcess(
   setScrapeCollector(
     scrapeSnapshot({ config, redis, queues: { 'gateway-delivery': deliveryQueue, 'oms-events': eventsQueue, 'gateway-outcomes': outcomesQueue } }),
   );
-  const jobs = periodicJobs(config, logger, routes, redis, eventsQueue, deliveryQueue);
+  const jobs = periodicJobs(config, logger, routes, redis, eventsQueue, deliveryQueue, outcomesQueue);
   // Names this poller in the pass lock: killed mid-pass, its lock is taken over at once, not after passLockMs.
   const holder = new LeaseHolder(redis, config.redis.keyPrefix, config.leases.holderTtlMs, logger, presenceOf('poller'));
   await holder.start();

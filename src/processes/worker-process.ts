@@ -42,6 +42,7 @@ import { coalesceCommandWrites } from '../redis/command-write-coalescing';
 import { createRedis } from '../redis/redis-connection';
 import { ConfiguredGatewayRouter } from '../routing/configured-gateway-router';
 import { startOutcomeWorker } from '../webhooks/outcome-worker';
+import { ParkedOutcomes } from '../webhooks/parked-outcomes';
 import { WorkerWatchdog } from '../queueing/worker-watchdog';
 import { AdjustmentStore } from '../adjustments/adjustment-store';
 import { AdjustmentRecorder } from '../delivery/adjustment-recorder';
@@ -148,7 +149,11 @@ export async function startWorkerProcess(config: Config, logger: Logger, options
   // One orchestration for delivery and for outcomes found later (webhooks, inquiries), which release what it reserved.
   const pipeline = buildOrchestrationPipeline({ config, logger, redis: fastRedis, routes: options.routes });
   reportVaults(logger, pipeline.binding?.groups ?? []);
-  const { recorder } = buildOutcomeRecorder({ config, redis, ledger, events, eventsQueue, deliveryQueue, logger, pipeline, notifier });
+  // The webhook outcome queue: outcomes parked before their modification's answer are released to it.
+  const outcomesQueue = createGatewayOutcomesQueue(redis, config.redis.keyPrefix);
+  outcomesQueue.on('error', () => undefined);
+  const parked = ParkedOutcomes.of(config, redis, outcomesQueue, logger);
+  const { recorder } = buildOutcomeRecorder({ config, redis, ledger, events, eventsQueue, deliveryQueue, logger, pipeline, notifier, parked });
   const adjustmentStore = new AdjustmentStore(fastRedis, config.redis.keyPrefix);
   const adjustments = new AdjustmentRecorder({ config, store: adjustmentStore, recorder, ledger, logger });
   const connection = new AmqpConnection({ urls: config.amqp.urls, reconnectMs: config.amqp.reconnectMs, name: 'payment-bridge:worker', logger });
@@ -219,8 +224,6 @@ export async function startWorkerProcess(config: Config, logger: Logger, options
   });
   consumerRef = consumer;
   deliveryRef = delivery;
-  const outcomesQueue = createGatewayOutcomesQueue(redis, config.redis.keyPrefix);
-  outcomesQueue.on('error', () => undefined);
   setScrapeCollector(
     scrapeSnapshot({
       config,
@@ -237,7 +240,7 @@ export async function startWorkerProcess(config: Config, logger: Logger, options
       { queue: eventsQueue, start: () => startEventSender(config, blocking, { events, sender: notifier, logger }) },
       {
         queue: outcomesQueue,
-        start: () => startOutcomeWorker(config, blocking, { ledger, recorder, adjustments, logger, orphans: lifecycle.orphans, router }),
+        start: () => startOutcomeWorker(config, blocking, { ledger, recorder, adjustments, logger, orphans: lifecycle.orphans, router, parked }),
       },
     ],
     config.queues.watchdogIntervalMs,

@@ -31,6 +31,8 @@ import { firstExisting } from './shard-probe';
  *                             (not of its payment), so one id under two payments is refused as a conflict; or
  *                             which split tender record holds <id> as a split's or split refund's own reference
  *   S events:rejected         zset: events the bus refused for their content, set aside
+ *   S parked:<gateway>:<ref>  hash: webhook outcomes of a modification no operation held the PSP reference of yet, by
+ *                             event id (expiring), in the shard of `<gateway>:<ref>` itself (webhooks/parked-outcomes.ts)
  * Sweeps (recovery, poller, retention, export, reconciliation, console counts) read every shard.
  *
  * The shard count is part of the data's layout: changing it moves every operation to another key, so it
@@ -155,6 +157,14 @@ export class ShardKeys {
   /** String: PSP reference → operation id (`<gateway>:<reference>`). */
   reference(gatewayAndReference: string): string {
     return `${this.base}ref:${gatewayAndReference}`;
+  }
+  /**
+   * Hash (expiring): webhook outcomes about PSP reference `<gateway>:<reference>` that no operation held when they
+   * came, by event id (`ParkedOutcomes`); in the shard of `<gateway>:<reference>` itself (`shardOfAnchor`), which the
+   * webhook and the answer indexing the reference later both know.
+   */
+  parkedOutcomes(gatewayAndReference: string): string {
+    return `${this.base}parked:${gatewayAndReference}`;
   }
   /** Hash: an adjustment. */
   adjustment(id: string): string {

@@ -2,6 +2,7 @@ import { Ledger, OperationRecord } from '../ledger/ledger';
 import { Logger } from '../logging/logger';
 import { counter } from '../metrics/metrics-registry';
 import { GatewayOutcomeJobData } from './gateway-outcomes-queue';
+import { ParkedOutcomes } from './parked-outcomes';
 import { settlesCommand } from './outcome-for-command';
 
 const matchedByReference = counter(
@@ -48,4 +49,29 @@ export function noteMatchedByReference(logger: Logger, named: OperationRecord, h
     gateway_reference: job.outcome.gatewayReference,
     event_id: job.eventId,
   });
+}
+
+/**
+ * A modification's outcome that no operation takes (`operationOfModification` found none) when no operation holds
+ * its PSP reference at all: the modification's answer, which indexes it, is not recorded yet (a fast webhook, a
+ * worker killed after the PSP took the request). Parked under that reference (`ParkedOutcomes`) for the operation
+ * whose answer indexes it later; then the reference is looked up once more, so an answer recorded in between is not
+ * missed (it indexed before it looked for parked outcomes, this parked before it looks again).
+ * @returns the operation that holds the reference now and takes the outcome (no longer parked), or null: the
+ *   outcome stays history of `named` (and parked, when nobody held the reference; a reference held by an operation
+ *   the outcome does not settle is never parked, so a release never loops).
+ */
+export async function parkUnheldModification(
+  named: OperationRecord,
+  job: GatewayOutcomeJobData,
+  deps: { ledger: Pick<Ledger, 'findByReference' | 'get'>; parked?: ParkedOutcomes },
+): Promise<OperationRecord | null> {
+  const { outcome, gateway } = job;
+  const reference = outcome.gatewayReference;
+  if (!deps.parked || outcome.referenceIsModification !== true || reference === undefined) return null;
+  if ((await deps.ledger.findByReference(gateway, reference)) !== null) return null;
+  await deps.parked.park(job, named.id);
+  const holder = await operationOfModification(named, job, deps.ledger);
+  if (holder) await deps.parked.claimed(gateway, reference, job.eventId, holder.id);
+  return holder;
 }

@@ -23,7 +23,8 @@ import { OrphanReversal } from '../poller/orphan-reversal';
 import { GATEWAY_OUTCOMES_QUEUE, GatewayOutcomeJobData } from './gateway-outcomes-queue';
 import { reportScopeMismatch, scopeMismatch } from './outcome-scope';
 import { recordOutcomeNotForCommand, settlesCommand } from './outcome-for-command';
-import { noteMatchedByReference, operationOfModification } from './outcome-by-reference';
+import { noteMatchedByReference, operationOfModification, parkUnheldModification } from './outcome-by-reference';
+import { ParkedOutcomes } from './parked-outcomes';
 import { applyEarlierAttemptOutcome, isEarlierAttemptGateway } from './earlier-attempt';
 import { handleFailureAfterSuccess } from './failure-after-success';
 import { withRevalidateKey } from './revalidate-key';
@@ -63,6 +64,12 @@ export interface OutcomeWorkerDeps {
    * that failed (its status inquiry).
    */
   router?: GatewayRouter;
+  /**
+   * Where a modification's outcome that came before any operation held its PSP reference is parked, for the
+   * answer that indexes the reference later (`webhooks/parked-outcomes.ts`). Without it such an outcome is history
+   * of the operation it named only.
+   */
+  parked?: ParkedOutcomes;
 }
 
 /**
@@ -160,7 +167,8 @@ async function applyOutcome(config: Config, deps: OutcomeWorkerDeps, job: Job<Ga
   // its PSP reference (a capture the bridge sent, named by its authorization), else history only, never a move.
   let settles = settlesCommand(job.data.outcome, op.command);
   const named = op;
-  const holder = settles ? null : await operationOfModification(op, job.data, deps.ledger);
+  // No operation holds the modification's reference yet (its answer is not recorded): parked for the one that will.
+  const holder = settles ? null : ((await operationOfModification(op, job.data, deps.ledger)) ?? (await parkUnheldModification(op, job.data, deps)));
   if (holder) {
     op = holder;
     settles = true;

@@ -132,6 +132,7 @@ describe('buildConfig', () => {
       retryAfterMaxMs: 300000,
       lateFailureConfirmMs: 30000,
       recaptureFailureWaitMs: 86400000,
+      parkedOutcomeTtlMs: 2592000000,
     });
     expect(config.events).toEqual({ concurrency: 50, backoffBaseMs: 250, backoffMaxMs: 30000 });
     expect(config.poller).toEqual({
