@@ -8,108 +8,26 @@
  * Adyen stand-in (Checkout v71 answers) that posts the notification, signed as Adyen signs it, to the web process
  * before it answers.
  */
-import http from 'node:http';
-import { AddressInfo } from 'node:net';
-import { CommandType } from '../../../src/contracts/payment-command';
 import { metricValue } from '../../../src/metrics/metrics-registry';
 import { shardKeysOf, shardOfAnchor } from '../../../src/redis/key-layout';
 import { createGatewayOutcomesQueue } from '../../../src/webhooks/gateway-outcomes-queue';
-import { captureLogger } from '../../support/capture-logger';
-import { channelCommand } from '../../support/fixtures';
+import { useAdyenStandInStack } from '../../support/adyen-checkout-stand-in';
 import { eventually } from '../../support/tcp-proxy';
-import { adyenWebhookGateway, postAdyenBatch, signedAdyenItem, useWebhookStack } from '../../support/webhook-stack';
 
 jest.setTimeout(60_000);
 
-const ADYEN_HMAC = '44782DEF547AAA06C910C43932B1EB0C71FC68D9D0C057550C48EC2ACF6BA056';
-const MERCHANT = 'EarlyModMerchant';
-const AMOUNT = 5000;
-
-/** What the stand-in answered, by operation id (the request's `reference`): its pspReference. */
-const pspReferences = new Map<string, string>();
-let pspSeq = 0;
-
-/** A pspReference as Adyen makes them (16 characters), `prefix` telling the kind apart in a failure message. */
-function nextPspReference(prefix: string): string {
-  pspSeq += 1;
-  return `${prefix}${String(pspSeq).padStart(16 - prefix.length, '0')}`;
-}
-
-/**
- * What the stand-in does with a capture request before it answers, by operation id: given the pspReference it is
- * about to answer with. `answer: false` drops the connection instead (the answer lost on the way back).
- */
-const beforeCaptureAnswer = new Map<string, (pspReference: string) => Promise<{ answer: boolean }>>();
-
-const adyen = http.createServer((req, res) => {
-  let raw = '';
-  req.on('data', (chunk: Buffer) => (raw += chunk.toString()));
-  req.on('end', () => {
-    void (async () => {
-      const body = JSON.parse(raw || '{}') as { reference?: string; amount?: unknown };
-      const reference = body.reference ?? '';
-      const answer = (payload: Record<string, unknown>): void => {
-        pspReferences.set(reference, String(payload.pspReference));
-        res.writeHead(200, { 'content-type': 'application/json' }).end(JSON.stringify(payload));
-      };
-      if (req.method === 'POST' && req.url === '/v71/payments') {
-        return answer({ pspReference: nextPspReference('AUTH'), resultCode: 'Authorised', merchantReference: reference, amount: body.amount });
-      }
-      const modification = /^\/v71\/payments\/([A-Z0-9]+)\/captures$/.exec(req.url ?? '');
-      if (req.method === 'POST' && modification) {
-        // Adyen answers a request resent with the same Idempotency-Key with the same modification.
-        const pspReference = pspReferences.get(reference) ?? nextPspReference('CAPT');
-        pspReferences.set(reference, pspReference);
-        const hook = beforeCaptureAnswer.get(reference);
-        beforeCaptureAnswer.delete(reference);
-        if (hook && !(await hook(pspReference)).answer) return void req.socket.destroy();
-        return answer({ merchantAccount: MERCHANT, paymentPspReference: modification[1], pspReference, reference, status: 'received', amount: body.amount });
-      }
-      res
-        .writeHead(404, { 'content-type': 'application/json' })
-        .end(JSON.stringify({ status: 404, errorCode: '000', message: 'not found', errorType: 'validation' }));
-    })();
-  });
-});
-let adyenUrl = '';
-
-// Before the stack's own set-up (registered next), which reads the gateway's base_url.
-beforeAll(async () => {
-  await new Promise<void>((resolve) => adyen.listen(0, '127.0.0.1', resolve));
-  adyenUrl = `http://127.0.0.1:${(adyen.address() as AddressInfo).port}/v71`;
-});
-
-/** Notifications the bus was sent: method and params. */
-const sent: Array<{ method: string; params: Record<string, unknown> }> = [];
-const logs = captureLogger('info');
-const gateway = {
-  ...adyenWebhookGateway(MERCHANT, ADYEN_HMAC),
-  get base_url(): string {
-    return adyenUrl;
-  },
-};
-const stack = useWebhookStack({ adyen: gateway }, { webLogger: logs.logger, notify: async (method, params) => void sent.push({ method, params }) });
-
-afterAll(async () => {
-  adyen.closeAllConnections();
-  await new Promise<void>((resolve) => adyen.close(() => resolve()));
-});
+const {
+  stack,
+  logs,
+  beforeModificationAnswer: beforeCaptureAnswer,
+  nextPspReference,
+  created,
+  deliver,
+  notifyNamingPayment,
+  successesSent,
+} = useAdyenStandInStack('EarlyModMerchant', '44782DEF547AAA06C910C43932B1EB0C71FC68D9D0C057550C48EC2ACF6BA056');
 
 let orderSeq = 0;
-
-/** `command` for `AMOUNT` EUR of `orderId`, created in the ledger (not delivered). */
-async function created(command: CommandType, orderId: string, gatewayKey: string): Promise<string> {
-  const cmd = channelCommand(command, {}, { gateway: 'adyen', gateway_key: gatewayKey, amount: AMOUNT, currency: 'EUR', order_id: orderId });
-  const id = cmd.payment.operation_reference!;
-  await stack.worker.ledger.create(id, cmd);
-  return id;
-}
-
-/** Delivers operation `id` once (the worker's attempt); the state it is left in. */
-async function deliver(id: string): Promise<string> {
-  const step = await stack.worker.delivery.deliver(id);
-  return step.kind === 'done' ? step.state : ((await stack.worker.ledger.get(id))?.state ?? step.kind);
-}
 
 /** An authorization the worker sent and Adyen authorised. */
 async function authorized(): Promise<{ orderId: string; authorization: string }> {
@@ -120,20 +38,7 @@ async function authorized(): Promise<{ orderId: string; authorization: string }>
 }
 
 /** Posts one signed CAPTURE item about the modification `pspReference`, named by the payment's reference. */
-async function captureNamingPayment(authorization: string, pspReference: string): Promise<void> {
-  const item = signedAdyenItem(
-    {
-      eventCode: 'CAPTURE',
-      merchantReference: authorization,
-      pspReference,
-      originalReference: pspReferences.get(authorization)!,
-      merchantAccountCode: MERCHANT,
-      amount: { value: AMOUNT, currency: 'EUR' },
-    },
-    ADYEN_HMAC,
-  );
-  expect(await postAdyenBatch(stack, 'adyen', [item])).toEqual({ status: 200, body: '[accepted]' });
-}
+const captureNamingPayment = (authorization: string, pspReference: string): Promise<void> => notifyNamingPayment('CAPTURE', authorization, pspReference);
 
 /** The history entries of another command's outcome on `id` about `pspReference`. */
 async function notForCommand(id: string, pspReference: string): Promise<number> {
@@ -144,14 +49,6 @@ async function notForCommand(id: string, pspReference: string): Promise<number> 
 async function webhookFirst(authorization: string, pspReference: string): Promise<void> {
   await captureNamingPayment(authorization, pspReference);
   await eventually(async () => (await notForCommand(authorization, pspReference)) === 1);
-}
-
-/** SUCCESS events the OMS was sent for operation `id`. */
-function successesSent(id: string): number {
-  return sent.filter((n) => {
-    const payment = n.params.payment as { operation_reference?: string; status?: string } | undefined;
-    return payment?.operation_reference === id && payment.status === 'SUCCESS';
-  }).length;
 }
 
 const parkedCount = (outcome: 'parked' | 'released'): Promise<number> => metricValue('pb_webhook_parked_total', { gateway: 'adyen', outcome });

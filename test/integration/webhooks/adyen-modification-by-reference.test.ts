@@ -6,94 +6,28 @@
  * Adyen stand-in (Checkout v71 answers), then notifications signed as Adyen signs them, naming the payment, posted
  * to the web process: each settles its own operation, whose OMS event is sent.
  */
-import http from 'node:http';
-import { AddressInfo } from 'node:net';
-import { CommandType } from '../../../src/contracts/payment-command';
 import { metricValue } from '../../../src/metrics/metrics-registry';
-import { captureLogger } from '../../support/capture-logger';
-import { channelCommand } from '../../support/fixtures';
+import { useAdyenStandInStack } from '../../support/adyen-checkout-stand-in';
 import { eventually } from '../../support/tcp-proxy';
-import { adyenWebhookGateway, postAdyenBatch, signedAdyenItem, useWebhookStack } from '../../support/webhook-stack';
 
 jest.setTimeout(60_000);
 
-const ADYEN_HMAC = '44782DEF547AAA06C910C43932B1EB0C71FC68D9D0C057550C48EC2ACF6BA056';
-const MERCHANT = 'ByRefMerchant';
-const AMOUNT = 5000;
-
-/** What the stand-in answered, by operation id (the request's `reference`): its pspReference. */
-const pspReferences = new Map<string, string>();
-let pspSeq = 0;
-
-/** A pspReference as Adyen makes them (16 characters), `prefix` telling the kind apart in a failure message. */
-function nextPspReference(prefix: string): string {
-  pspSeq += 1;
-  return `${prefix}${String(pspSeq).padStart(16 - prefix.length, '0')}`;
-}
-
-const adyen = http.createServer((req, res) => {
-  let raw = '';
-  req.on('data', (chunk: Buffer) => (raw += chunk.toString()));
-  req.on('end', () => {
-    const body = JSON.parse(raw || '{}') as { reference?: string; amount?: unknown };
-    const reference = body.reference ?? '';
-    const answer = (payload: Record<string, unknown>): void => {
-      pspReferences.set(reference, String(payload.pspReference));
-      res.writeHead(200, { 'content-type': 'application/json' }).end(JSON.stringify(payload));
-    };
-    if (req.method === 'POST' && req.url === '/v71/payments') {
-      return answer({ pspReference: nextPspReference('AUTH'), resultCode: 'Authorised', merchantReference: reference, amount: body.amount });
-    }
-    const modification = /^\/v71\/payments\/([A-Z0-9]+)\/(captures|refunds)$/.exec(req.url ?? '');
-    if (req.method === 'POST' && modification) {
-      const [, payment, kind] = modification;
-      return answer({
-        merchantAccount: MERCHANT,
-        paymentPspReference: payment,
-        pspReference: nextPspReference(kind === 'captures' ? 'CAPT' : 'REFD'),
-        reference,
-        status: 'received',
-        amount: body.amount,
-      });
-    }
-    res
-      .writeHead(404, { 'content-type': 'application/json' })
-      .end(JSON.stringify({ status: 404, errorCode: '000', message: 'not found', errorType: 'validation' }));
-  });
-});
-let adyenUrl = '';
-
-// Before the stack's own set-up (registered next), which reads the gateway's base_url.
-beforeAll(async () => {
-  await new Promise<void>((resolve) => adyen.listen(0, '127.0.0.1', resolve));
-  adyenUrl = `http://127.0.0.1:${(adyen.address() as AddressInfo).port}/v71`;
-});
-
-/** Notifications the bus was sent: method and params. */
-const sent: Array<{ method: string; params: Record<string, unknown> }> = [];
-const logs = captureLogger('info');
-const gateway = {
-  ...adyenWebhookGateway(MERCHANT, ADYEN_HMAC),
-  get base_url(): string {
-    return adyenUrl;
-  },
-};
-const stack = useWebhookStack({ adyen: gateway }, { webLogger: logs.logger, notify: async (method, params) => void sent.push({ method, params }) });
-
-afterAll(async () => {
-  adyen.closeAllConnections();
-  await new Promise<void>((resolve) => adyen.close(() => resolve()));
-});
+const {
+  stack,
+  logs,
+  pspReferences,
+  created,
+  deliver,
+  notifyNamingPayment: notify,
+  successesSent,
+} = useAdyenStandInStack('ByRefMerchant', '44782DEF547AAA06C910C43932B1EB0C71FC68D9D0C057550C48EC2ACF6BA056');
 
 let orderSeq = 0;
 
-/** `command` for `AMOUNT` EUR of `orderId`, created in the ledger and delivered by the worker to the stand-in. */
-async function delivered(command: CommandType, orderId: string, gatewayKey: string): Promise<{ id: string; state: string }> {
-  const cmd = channelCommand(command, {}, { gateway: 'adyen', gateway_key: gatewayKey, amount: AMOUNT, currency: 'EUR', order_id: orderId });
-  const id = cmd.payment.operation_reference!;
-  await stack.worker.ledger.create(id, cmd);
-  const step = await stack.worker.delivery.deliver(id);
-  return { id, state: step.kind === 'done' ? step.state : step.kind };
+/** `command` of `orderId` created in the ledger and delivered by the worker to the stand-in: its id and state. */
+async function delivered(command: 'authorize' | 'capture' | 'refund', orderId: string, gatewayKey: string): Promise<{ id: string; state: string }> {
+  const id = await created(command, orderId, gatewayKey);
+  return { id, state: await deliver(id) };
 }
 
 /** An authorization the worker sent and Adyen authorised, and a capture of it the worker sent and Adyen `received`. */
@@ -106,30 +40,13 @@ async function authorizedAndCaptureReceived(): Promise<{ orderId: string; author
   return { orderId, authorization: authorization.id, capture: capture.id };
 }
 
-/** Posts one signed item of `eventCode` about the modification `modification`, named by the payment's reference. */
-async function notifyNamingPayment(eventCode: string, authorization: string, modification: string): Promise<void> {
-  const item = signedAdyenItem(
-    {
-      eventCode,
-      merchantReference: authorization,
-      pspReference: pspReferences.get(modification)!,
-      originalReference: pspReferences.get(authorization)!,
-      merchantAccountCode: MERCHANT,
-      amount: { value: AMOUNT, currency: 'EUR' },
-    },
-    ADYEN_HMAC,
-  );
-  const res = await postAdyenBatch(stack, 'adyen', [item]);
-  expect(res).toEqual({ status: 200, body: '[accepted]' });
+/** Posts one signed item of `eventCode` about the modification `modification` (an operation id), named by the payment's reference. */
+function notifyNamingPayment(eventCode: string, authorization: string, modification: string): Promise<void> {
+  return notify(eventCode, authorization, pspReferences.get(modification)!);
 }
 
 /** Whether the OMS was sent the SUCCESS event of operation `id`. */
-function successSent(id: string): boolean {
-  return sent.some((n) => {
-    const payment = n.params.payment as { operation_reference?: string; status?: string } | undefined;
-    return payment?.operation_reference === id && payment.status === 'SUCCESS';
-  });
-}
+const successSent = (id: string): boolean => successesSent(id) > 0;
 
 async function notForCommandOn(id: string): Promise<boolean> {
   return (await stack.worker.ledger.interactions(id)).some((h) => h.event === 'outcome_not_for_command');
