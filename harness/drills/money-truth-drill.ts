@@ -335,11 +335,15 @@ async function playPayments(
   });
 
   const ledger = new Ledger(redis, stack.config.redis.keyPrefix);
-  /** Resolves once the bridge has operation `id` on record (polled, 10 ms doubling to 160 ms), or after `timeoutMs`. */
+  /**
+   * Resolves once the bridge has operation `id` on record (polled, 10 ms doubling to 160 ms), or after `timeoutMs`.
+   * A read that fails (a Redis Cluster primary failing over: CLUSTERDOWN, MOVED until the slot map settles) is
+   * a "not yet": the OMS would simply look again.
+   */
   const onRecord = async (id: string, timeoutMs: number) => {
     const deadline = Date.now() + timeoutMs;
     for (let wait = 10; Date.now() < deadline; wait = Math.min(160, wait * 2)) {
-      if (await ledger.get(id)) return;
+      if (await ledger.get(id).catch(() => null)) return;
       await sleep(wait);
     }
   };
