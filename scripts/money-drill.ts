@@ -13,7 +13,7 @@
  * Infrastructure failover (docs/BENCHMARKS.md, "Under infrastructure failover"): `--redis-cluster-failover <ms>`
  * plays on the local Redis Cluster (scripts/redis-cluster.sh) and fails over a primary, each shard in turn, every
  * <ms> to 1.5 × <ms> (`--redis-failover-mode kill`, default: SIGKILL, the node back as a replica before the next;
- * `failover`: CLUSTER FAILOVER); `--rabbit-node-stop <ms>` plays on the local 3-node RabbitMQ cluster with quorum
+ * `failover`: CLUSTER FAILOVER; `pause`: SIGSTOP until its replica took over, then SIGCONT); `--rabbit-node-stop <ms>` plays on the local 3-node RabbitMQ cluster with quorum
  * queues (scripts/rabbit-cluster.sh) and stops a node, round robin, every <ms> to 1.5 × <ms>, for
  * `--rabbit-node-down <ms>` (default 5000) before starting it again (`--rabbit-node-mode kill`, default, or
  * `stop_app`). Both may be combined, and with the kills.
@@ -48,7 +48,7 @@ async function main(): Promise<number> {
   if (killWeb && killEveryMs === 0) throw new Error('--kill-web needs --kill-workers <ms>');
   const redisEveryMs = numberOption(argv, 'redis-cluster-failover', 0, whole);
   const redisMode = option(argv, 'redis-failover-mode') ?? 'kill';
-  if (redisMode !== 'kill' && redisMode !== 'failover') throw new Error('--redis-failover-mode must be kill or failover');
+  if (redisMode !== 'kill' && redisMode !== 'failover' && redisMode !== 'pause') throw new Error('--redis-failover-mode must be kill, failover or pause');
   const rabbitEveryMs = numberOption(argv, 'rabbit-node-stop', 0, whole);
   const rabbitDownMs = numberOption(argv, 'rabbit-node-down', 5000, whole);
   const rabbitMode = option(argv, 'rabbit-node-mode') ?? 'kill';

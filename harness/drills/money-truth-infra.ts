@@ -6,7 +6,7 @@
 import { ensureLocalRedisCluster, localRedisClusterNodes } from '../twins/local-stack/local-redis';
 import { preciseNow } from '../workload/precise-clock';
 import { portClosed, rabbitCluster, rabbitClusterParameters, rabbitClusterUrls } from './rabbit-node-drill';
-import { clusterNodes, failOverSlot, redisClusterParameters } from './redis-failover-drill';
+import { FailoverMode, clusterNodes, failOverSlot, redisClusterParameters } from './redis-failover-drill';
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
@@ -77,14 +77,10 @@ export async function prepareInfra(options: { redisCluster: boolean; rabbitClust
  * Fails over the local Redis Cluster's primaries in turn (each shard in turn, by the first slot it served at the
  * start) every `everyMs` to 1.5 × `everyMs`: `kill` SIGKILLs the primary (its replica takes over after the
  * cluster-node-timeout; the killed node is started again and rejoins as a replica before the next turn), `failover`
- * sends CLUSTER FAILOVER to its replica (planned, nothing lost).
+ * sends CLUSTER FAILOVER to its replica (planned, nothing lost), `pause` SIGSTOPs it until its replica took over,
+ * then resumes it (see `FailoverMode`).
  */
-export function startRedisFailovers(options: {
-  everyMs: number;
-  mode: 'kill' | 'failover';
-  random: () => number;
-  log: (line: string) => void;
-}): Disruption {
+export function startRedisFailovers(options: { everyMs: number; mode: FailoverMode; random: () => number; log: (line: string) => void }): Disruption {
   const seeds = localRedisClusterNodes({ ...process.env, PB_REDIS_CLUSTER: '1' });
   const promotedMs: number[] = [];
   const restartMs: number[] = [];
@@ -104,7 +100,7 @@ export function startRedisFailovers(options: {
       else promotedMs.push(failover.promotedAt - failover.startedAt);
       // The next turn may take this shard's primary again: its replica must be back first.
       await failover.restarted;
-      if (options.mode === 'kill') restartMs.push(preciseNow() - failover.startedAt);
+      if (options.mode !== 'failover') restartMs.push(preciseNow() - failover.startedAt);
     } catch (err) {
       notes.push(`turn ${turn + 1}: ${(err as Error).message}`);
       options.log(`  redis: failover ${turn + 1} not played: ${(err as Error).message}`);
@@ -113,9 +109,9 @@ export function startRedisFailovers(options: {
   return {
     async stop() {
       await rounds.stop();
-      const how = options.mode === 'kill' ? 'primary SIGKILLed' : 'CLUSTER FAILOVER';
+      const how = { kill: 'primary SIGKILLed', pause: 'primary SIGSTOPped until replaced', failover: 'CLUSTER FAILOVER' }[options.mode];
       const lines = [
-        `Redis Cluster: ${startedAt.length} failover(s) (${how}), a replica serving the slot ${span(promotedMs)} after${options.mode === 'kill' ? `, the killed node a synced replica again ${span(restartMs)} after its kill` : ''}`,
+        `Redis Cluster: ${startedAt.length} failover(s) (${how}), a replica serving the slot ${span(promotedMs)} after${options.mode !== 'failover' ? `, the old primary a synced replica again ${span(restartMs)} after` : ''}`,
         ...notes,
       ];
       return { count: startedAt.length, startedAt, notes: lines };
@@ -177,7 +173,12 @@ export function startRabbitNodeStops(options: {
  * The OMS event stream's stalls: the longest gap between two consecutive events received in `[from, to]`
  * overall, and the longest gap that contains or follows (within 30 s) each disruption moment, ms.
  */
-export function eventGaps(receivedAt: readonly number[], moments: readonly number[], from: number, to: number): { longestMs: number; perDisruptionMs: number[] } {
+export function eventGaps(
+  receivedAt: readonly number[],
+  moments: readonly number[],
+  from: number,
+  to: number,
+): { longestMs: number; perDisruptionMs: number[] } {
   const times = receivedAt.filter((t) => t >= from && t <= to).sort((a, b) => a - b);
   let longestMs = 0;
   for (let i = 1; i < times.length; i += 1) longestMs = Math.max(longestMs, times[i] - times[i - 1]);

@@ -10,10 +10,14 @@ import { repositoryRoot } from '../twins/local-stack/local-redis';
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
-/** `parameters:` keys putting a drill's stack on the local Redis Cluster (whatever PB_REDIS_CLUSTER says). */
+/**
+ * `parameters:` keys putting a drill's stack on the local Redis Cluster (whatever PB_REDIS_CLUSTER says), each new
+ * operation's record acknowledged by its replica before it is acted on (`redis.replica_acks`, as a cluster with
+ * replicas should run; PB_REDIS_REPLICA_ACKS=0 plays without).
+ */
 export function redisClusterParameters(): Record<string, unknown> {
   const nodes = localRedisClusterNodes({ ...process.env, PB_REDIS_CLUSTER: '1' });
-  return { 'redis.url': `redis://${nodes[0]}`, 'redis.cluster.nodes': nodes };
+  return { 'redis.url': `redis://${nodes[0]}`, 'redis.cluster.nodes': nodes, 'redis.replica_acks': Number(process.env.PB_REDIS_REPLICA_ACKS ?? 1) };
 }
 
 /** One node of CLUSTER NODES: id, host:port, role, whether it is failing, the slot ranges it serves. */
@@ -127,16 +131,24 @@ export interface SlotFailover {
 }
 
 /**
+ * How a primary is taken away: `kill` (SIGKILL), `failover` (CLUSTER FAILOVER to its replica: planned, nothing
+ * lost) or `pause` (SIGSTOP until its replica is promoted, then SIGCONT: a frozen VM or a partition that heals; the
+ * old primary serves what its clients had sent meanwhile before it learns it was replaced, the classic window
+ * where Redis Cluster loses acknowledged writes).
+ */
+export type FailoverMode = 'kill' | 'failover' | 'pause';
+
+/**
  * Takes the primary serving `slot` of the cluster seeded by `seeds` away and waits (up to 60 s, polling every
- * 100 ms) until a replica serves the slot: `kill` SIGKILLs the primary (its replica is promoted after
- * cluster-node-timeout, 2 s locally) and starts it again in the background, where it rejoins as a replica;
- * `failover` sends `CLUSTER FAILOVER` to its replica (a planned switch, nothing lost, nothing killed). Each step is
- * reported through `note`.
+ * 100 ms) until a replica serves the slot (see `FailoverMode`; the replica of a killed or paused primary is
+ * promoted after cluster-node-timeout, 2 s locally). A killed primary is started again in the background and
+ * rejoins as a replica; a paused one is resumed at once and turns replica by itself. Each step is reported
+ * through `note`.
  */
 export async function failOverSlot(options: {
   seeds: readonly string[];
   slot: number;
-  mode: 'kill' | 'failover';
+  mode: FailoverMode;
   note: (line: string) => void;
 }): Promise<SlotFailover> {
   const { seeds, slot, mode, note } = options;
@@ -149,12 +161,14 @@ export async function failOverSlot(options: {
   // Where the victim keeps its data (<services dir>/redis-cluster/<port>): it must come back from there, with
   // its nodes.conf, to rejoin as a replica. The checkout that started the cluster may not be this one.
   const victimDir = String(((await victim.config('GET', 'dir')) as string[])[1] ?? '');
-  if (mode === 'kill') {
+  let pausedPid: number | null = null;
+  if (mode === 'kill' || mode === 'pause') {
     const pid = Number(/process_id:(\d+)/.exec(await victim.info('server'))?.[1]);
     victim.disconnect();
     startedAt = preciseNow();
-    process.kill(pid, 'SIGKILL');
-    note(`primary ${before.address} (slot ${slot}, pid ${pid}) SIGKILLed`);
+    process.kill(pid, mode === 'kill' ? 'SIGKILL' : 'SIGSTOP');
+    if (mode === 'pause') pausedPid = pid;
+    note(`primary ${before.address} (slot ${slot}, pid ${pid}) ${mode === 'kill' ? 'SIGKILLed' : 'SIGSTOPped'}`);
   } else {
     victim.disconnect();
     const replicaOf = (await clusterNodes(seeds)).find((n) => !n.primary && !n.failing && n.primaryId === before.id);
@@ -180,18 +194,24 @@ export async function failOverSlot(options: {
     }
     await sleep(100);
   }
+  const what = { kill: 'kill', pause: 'SIGSTOP', failover: 'FAILOVER' }[mode];
   if (promotedAt === null) note('no replica took over the slot within 60 s');
-  else note(`cluster failover: ${after?.address} serves slot ${slot} ${Math.round(promotedAt - startedAt)} ms after the ${mode === 'kill' ? 'kill' : 'FAILOVER'}`);
+  else note(`cluster failover: ${after?.address} serves slot ${slot} ${Math.round(promotedAt - startedAt)} ms after the ${what}`);
+  if (pausedPid !== null) {
+    process.kill(pausedPid, 'SIGCONT');
+    note(`${before.address} resumed (SIGCONT) ${Math.round(preciseNow() - startedAt)} ms after its SIGSTOP`);
+  }
   // Start the killed node again from its own data directory: it rejoins as a replica of the new primary.
   // Asynchronous: the bus twin and the PSP simulator live in this process, and a synchronous wait (the script
   // takes seconds) froze them, so the drill measured its own pause as the bridge's recovery.
   const servicesDir = victimDir ? resolve(victimDir, '..', '..') : (process.env.PB_SERVICES_DIR ?? '');
+  // `start` also waits until every primary has a synced replica again (a resumed primary turning replica too).
   const restarted =
-    mode === 'kill'
+    mode !== 'failover'
       ? promisify(execFile)('bash', [join(repositoryRoot(), 'scripts/redis-cluster.sh'), 'start'], {
           env: { ...process.env, ...(servicesDir ? { PB_SERVICES_DIR: servicesDir } : {}) },
         }).then(
-          () => note(`${before.address} started again from ${victimDir} (a replica now)`),
+          () => note(`${before.address} ${mode === 'kill' ? `started again from ${victimDir}` : 'back'} (a replica now)`),
           (err: Error) =>
             note(
               `${before.address} did not come back (${err.message.split('\n')[0]}): start it with PB_SERVICES_DIR=${servicesDir} bash scripts/redis-cluster.sh start`,
