@@ -18,11 +18,11 @@ import { requeueDelivery } from '../delivery/requeue-delivery';
 import { CommandValidationError } from '../errors/command-validation-error';
 import { Ledger } from '../ledger/ledger';
 import { draftRecord } from '../ledger/record-fields';
+import { confirmReplicated } from '../ledger/replica-acks';
 import { operationIdOf } from '../ledger/operation-id';
 import { Logger } from '../logging/logger';
 import { MAX_COMMAND_MESSAGE_BYTES, MAX_JSON_DEPTH, decodeJsonText, parseBoundedJson } from '../contracts/json-limits';
 import { errorClassOf, isDependencyOutage } from '../errors/dependency-outage';
-import { DependencyUnavailableError } from '../errors/dependency-unavailable-error';
 import { counter } from '../metrics/metrics-registry';
 import { OutcomeRecorder } from '../delivery/outcome-recorder';
 import { IDEMPOTENCY_CONFLICT, idempotencyConflictEvent } from '../events/idempotency-conflict-event';
@@ -417,7 +417,7 @@ export class CommandConsumer {
       );
       createdHere ||= result.created;
       if (!createdHere || result.conflict) return result;
-      await this.confirmReplicated(operationId, command);
+      await confirmReplicated(this.deps.ledger, this.deps.config.redis, operationId, command.payment, 'record');
       return { ...result, created: true };
     });
     markOperation(operationId, 'created');
@@ -642,28 +642,6 @@ export class CommandConsumer {
    * error the message causes: a Redis error reply, a library refusing an argument). Those rethrow, and the
    * message is dead-lettered.
    */
-  /**
-   * With `redis.replica_acks`: the new record of `operationId` must be on its primary and acknowledged by that many
-   * replicas before anything acts on it (the PSP call, the queue, the ack). Redis replicates asynchronously: a
-   * primary frozen or cut off while its replica took over acknowledges what its clients sent meanwhile, then drops
-   * it on rejoining as a replica, and a command acked on that record was lost, its payment sent and never reported.
-   * Throws a dependency outage (the message is held and the record written again) otherwise, counted in
-   * `pb_ledger_records_unreplicated_total`.
-   */
-  private async confirmReplicated(operationId: string, command: PaymentCommand): Promise<void> {
-    const wait = this.deps.config.redis.replicaAcks;
-    if (!wait) return;
-    const { present, acks } = await this.deps.ledger.replicaAcknowledged(operationId, command.payment, wait.replicas, wait.timeoutMs);
-    if (present && acks >= wait.replicas) return;
-    unreplicatedRecords().inc({ outcome: present ? 'unacknowledged' : 'lost' });
-    throw new DependencyUnavailableError(
-      'redis',
-      present
-        ? `record of ${operationId} acknowledged by ${acks} of ${wait.replicas} replica(s) in ${wait.timeoutMs} ms`
-        : `record of ${operationId} no longer on its primary`,
-    );
-  }
-
   private async retrying<T>(what: string, write: () => Promise<T>): Promise<T> {
     let delay = 100;
     let faults = 0;
@@ -725,19 +703,6 @@ function contractMessages() {
     'pb_channel_contract_messages_total',
     'Messages on the commands queues by payload contract (contract name, canonical, unknown) and outcome (accepted, refused)',
     ['contract', 'outcome'] as const,
-  );
-}
-
-/**
- * `pb_ledger_records_unreplicated_total{outcome}`: new operation records not confirmed by `redis.replica_acks`
- * replicas, `unacknowledged` (too few replicas in time) or `lost` (no longer on the primary); the message is held
- * and the record written again.
- */
-function unreplicatedRecords() {
-  return counter(
-    'pb_ledger_records_unreplicated_total',
-    'New operation records not acknowledged by redis.replica_acks replicas before the command was acted on (unacknowledged, lost); the message was held and the record written again',
-    ['outcome'] as const,
   );
 }
 

@@ -68,23 +68,23 @@ describe('redis.replica_acks: a command is acted on only once its record is on t
     const cmd = channelCommand('authorize', { channel: 'pos' }, { operation_reference: undefined });
     const id = operationIdOf(cmd);
     dropNext.add(id);
-    const lost = await metricValue('pb_ledger_records_unreplicated_total', { outcome: 'lost' });
+    const lost = await metricValue('pb_ledger_writes_unreplicated_total', { write: 'record', outcome: 'lost' });
     const before = creations;
     await client.publish('pos.payment.authorize', cmd);
     await eventually(async () => (await worker.deliveryQueue.getJob(id)) !== undefined);
     // The job is never queued for a record that is gone: the ledger holds the operation it names.
     expect((await worker.ledger.get(id))?.state).toBe('RECEIVED');
     expect(creations - before).toBe(2);
-    expect(await metricValue('pb_ledger_records_unreplicated_total', { outcome: 'lost' })).toBe(lost + 1);
+    expect(await metricValue('pb_ledger_writes_unreplicated_total', { write: 'record', outcome: 'lost' })).toBe(lost + 1);
   });
 
   it('holds the command while no replica acknowledges its record, and queues it once one does', async () => {
     replicasAnswering = 0;
     const cmd = channelCommand('authorize', { channel: 'pos' }, { operation_reference: undefined });
     const id = operationIdOf(cmd);
-    const unacknowledged = await metricValue('pb_ledger_records_unreplicated_total', { outcome: 'unacknowledged' });
+    const unacknowledged = await metricValue('pb_ledger_writes_unreplicated_total', { write: 'record', outcome: 'unacknowledged' });
     await client.publish('pos.payment.authorize', cmd);
-    await eventually(async () => (await metricValue('pb_ledger_records_unreplicated_total', { outcome: 'unacknowledged' })) > unacknowledged);
+    await eventually(async () => (await metricValue('pb_ledger_writes_unreplicated_total', { write: 'record', outcome: 'unacknowledged' })) > unacknowledged);
     await sleep(500);
     expect(await worker.deliveryQueue.getJob(id)).toBeUndefined();
     replicasAnswering = 1;
