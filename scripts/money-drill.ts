@@ -9,6 +9,14 @@
  * (SIGKILL a worker, round robin, every <ms> to 1.5 × <ms> during the play, each replaced; default none) and
  * `--kill-web` (with `--kill-workers`: the web process takes its turn too). Several seeds: `--seeds 1,2,3` runs
  * one drill per seed, one after the other.
+ *
+ * Infrastructure failover (docs/BENCHMARKS.md, "Under infrastructure failover"): `--redis-cluster-failover <ms>`
+ * plays on the local Redis Cluster (scripts/redis-cluster.sh) and fails over a primary, each shard in turn, every
+ * <ms> to 1.5 × <ms> (`--redis-failover-mode kill`, default: SIGKILL, the node back as a replica before the next;
+ * `failover`: CLUSTER FAILOVER; `pause`: SIGSTOP until its replica took over, then SIGCONT); `--rabbit-node-stop <ms>` plays on the local 3-node RabbitMQ cluster with quorum
+ * queues (scripts/rabbit-cluster.sh) and stops a node, round robin, every <ms> to 1.5 × <ms>, for
+ * `--rabbit-node-down <ms>` (default 5000) before starting it again (`--rabbit-node-mode kill`, default, or
+ * `stop_app`). Both may be combined, and with the kills.
  */
 import { formatMoneyTruthReport, runMoneyTruthDrill } from '../harness/drills/money-truth-drill';
 
@@ -38,6 +46,13 @@ async function main(): Promise<number> {
   const killEveryMs = numberOption(argv, 'kill-workers', 0, whole);
   const killWeb = argv.includes('--kill-web');
   if (killWeb && killEveryMs === 0) throw new Error('--kill-web needs --kill-workers <ms>');
+  const redisEveryMs = numberOption(argv, 'redis-cluster-failover', 0, whole);
+  const redisMode = option(argv, 'redis-failover-mode') ?? 'kill';
+  if (redisMode !== 'kill' && redisMode !== 'failover' && redisMode !== 'pause') throw new Error('--redis-failover-mode must be kill, failover or pause');
+  const rabbitEveryMs = numberOption(argv, 'rabbit-node-stop', 0, whole);
+  const rabbitDownMs = numberOption(argv, 'rabbit-node-down', 5000, whole);
+  const rabbitMode = option(argv, 'rabbit-node-mode') ?? 'kill';
+  if (rabbitMode !== 'kill' && rabbitMode !== 'stop_app') throw new Error('--rabbit-node-mode must be kill or stop_app');
   let failed = 0;
   for (const seed of seeds) {
     const result = await runMoneyTruthDrill({
@@ -48,6 +63,8 @@ async function main(): Promise<number> {
       workers,
       killEveryMs,
       killWeb,
+      ...(redisEveryMs > 0 ? { redisCluster: { everyMs: redisEveryMs, mode: redisMode } } : {}),
+      ...(rabbitEveryMs > 0 ? { rabbitCluster: { everyMs: rabbitEveryMs, downMs: rabbitDownMs, mode: rabbitMode } } : {}),
       log: (line) => process.stdout.write(`${line}\n`),
     });
     process.stdout.write(`${formatMoneyTruthReport(result)}\n\n`);

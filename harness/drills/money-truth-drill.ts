@@ -17,9 +17,20 @@ import { Ledger } from '../../src/ledger/ledger';
 import { createRedis } from '../../src/redis/redis-connection';
 import type { RedisClient } from '../../src/redis/redis-connection';
 import { DRILL_PARAMETERS } from './drill-parameters';
+import type { FailoverMode } from './redis-failover-drill';
 import { checkDrillInvariants } from './drill-invariants';
 import { checkMoneyTruth } from './money-truth-checks';
 import { PlannedPayment, operationIdOf, planPayments, plannedCommandCount } from './money-truth-plan';
+import {
+  Disruption,
+  DisruptionSummary,
+  eventGaps,
+  everyWhile,
+  infraParameters,
+  prepareInfra,
+  startRabbitNodeStops,
+  startRedisFailovers,
+} from './money-truth-infra';
 import { openResilientPublisher } from './resilient-publisher';
 
 /** What to play. */
@@ -53,6 +64,19 @@ export interface MoneyDrillOptions {
    * PSP's retries last hours), where it gives up after 0.7 s otherwise. Default false.
    */
   killWeb?: boolean;
+  /**
+   * Play on the local Redis Cluster (scripts/redis-cluster.sh, started when down) and, every `everyMs` to
+   * 1.5 × `everyMs`, fail over one of its primaries, each shard in turn (`mode` `kill`, default: SIGKILL, the node
+   * started again as a replica before the next turn; `failover`: CLUSTER FAILOVER; `pause`: SIGSTOP until its replica
+   * took over, then SIGCONT). Default: the single Redis.
+   */
+  redisCluster?: { everyMs: number; mode?: FailoverMode };
+  /**
+   * Play on the local 3-node RabbitMQ cluster with quorum queues (scripts/rabbit-cluster.sh, started when down)
+   * and, every `everyMs` to 1.5 × `everyMs`, stop one node, round robin, for `downMs` (default 5 000) before
+   * starting it again (`mode` `kill`, default: SIGKILL of its VM; `stop_app`). Default: the single RabbitMQ.
+   */
+  rabbitCluster?: { everyMs: number; downMs?: number; mode?: 'kill' | 'stop_app' };
   log?: (line: string) => void;
 }
 
@@ -70,6 +94,8 @@ export interface MoneyDrillResult {
   faults: number;
   /** Processes SIGKILLed during the play (see `MoneyDrillOptions.killEveryMs`). */
   kills: { workers: number; web: number };
+  /** Redis Cluster failovers and RabbitMQ node stops during the play. */
+  infra: { redisFailovers: number; rabbitNodeStops: number };
   /** The flow's invariants (drill-invariants.ts) then the money-truth ones (money-truth-checks.ts). */
   checks: FlowCheck[];
   figures: string[];
@@ -105,6 +131,8 @@ export async function runMoneyTruthDrill(options: MoneyDrillOptions): Promise<Mo
   const log = options.log ?? (() => undefined);
   const rate = options.faults ?? 0;
   const started = Date.now();
+  const onClusters = { redisCluster: options.redisCluster !== undefined, rabbitCluster: options.rabbitCluster !== undefined };
+  await prepareInfra(onClusters);
   const stack = await startLocalStack({
     namespace: options.namespace ?? `money${runId}`,
     workers: options.workers ?? 2,
@@ -118,14 +146,18 @@ export async function runMoneyTruthDrill(options: MoneyDrillOptions): Promise<Mo
     },
     parameters: {
       ...DRILL_PARAMETERS,
+      ...infraParameters(onClusters),
       // Under kills, an UNKNOWN operation's delivery job (the one that resends what the PSP has no trace of) dies
       // with its workers and comes back ~4.5 s later, again and again: the drill's 15.5 s schedule then ran out
       // first and the operation ended UNRESOLVED by design (seed 201 at 0.2). ~63 s leaves the job its turn.
-      ...((options.killEveryMs ?? 0) > 0 ? { 'poller.schedule_ms': [500, 1000, 2000, 4000, 8000, 16000, 32000] } : {}),
+      ...((options.killEveryMs ?? 0) > 0 || onClusters.redisCluster || onClusters.rabbitCluster
+        ? { 'poller.schedule_ms': [500, 1000, 2000, 4000, 8000, 16000, 32000] }
+        : {}),
       ...(process.env.PB_DRILL_LOG_LEVEL ? { 'log.level': process.env.PB_DRILL_LOG_LEVEL } : {}),
     },
   });
   const publisher = openResilientPublisher(stack.config);
+  const disruptions: { name: 'redis' | 'rabbit'; run: Disruption }[] = [];
   let keep = false;
   try {
     const payments = planPayments(options.payments, { seed: options.seed, runId });
@@ -142,6 +174,18 @@ export async function runMoneyTruthDrill(options: MoneyDrillOptions): Promise<Mo
       (options.killEveryMs ?? 0) > 0
         ? startKiller(stack, { everyMs: options.killEveryMs ?? 0, web: options.killWeb ?? false, random: seededRandom(options.seed + 2), log })
         : undefined;
+    if (options.redisCluster) {
+      const { everyMs, mode } = options.redisCluster;
+      disruptions.push({ name: 'redis', run: startRedisFailovers({ everyMs, mode: mode ?? 'kill', random: seededRandom(options.seed + 3), log }) });
+    }
+    if (options.rabbitCluster) {
+      const { everyMs, downMs, mode } = options.rabbitCluster;
+      disruptions.push({
+        name: 'rabbit',
+        run: startRabbitNodeStops({ everyMs, downMs: downMs ?? 5000, mode: mode ?? 'kill', random: seededRandom(options.seed + 4), log }),
+      });
+    }
+    const playFrom = preciseNow();
     const { records, duplicates } = await playPayments(stack, redis, targets, payments, {
       concurrency: options.concurrency ?? 100,
       reportTimeoutMs: options.reportTimeoutMs ?? 120_000,
@@ -149,8 +193,12 @@ export async function runMoneyTruthDrill(options: MoneyDrillOptions): Promise<Mo
       log,
     }).finally(() => redis.disconnect());
     const playS = (Date.now() - playStarted) / 1000;
+    const playTo = preciseNow();
     // The last replacements up before the checks: the queues must drain.
     const kills = killer ? await killer.stop() : { workers: 0, web: 0, notes: [] };
+    // Every node back (and a killed Redis primary a synced replica again) before the checks and the purge.
+    const infra = new Map<'redis' | 'rabbit', DisruptionSummary>();
+    for (const d of disruptions) infra.set(d.name, await d.run.stop());
     // Late webhooks (duplicates, swapped pairs) and their events settle after the last report.
     await stack.simulator.webhooksIdle();
     await sleep(1500);
@@ -159,6 +207,19 @@ export async function runMoneyTruthDrill(options: MoneyDrillOptions): Promise<Mo
     checks.push(...money.checks);
     const counters = stack.simulator.counters();
     const figures = [
+      ...[...infra.values()].flatMap((summary) => {
+        const gaps = eventGaps(
+          stack.busTwin.notifications.map((n) => n.receivedAt),
+          summary.startedAt,
+          playFrom,
+          playTo,
+        );
+        const each = gaps.perDisruptionMs.map((ms) => (ms / 1000).toFixed(1)).join(', ');
+        return [
+          ...summary.notes,
+          `  longest pause in the OMS events within 30 s after each: ${each || '-'} s (over the whole play: ${(gaps.longestMs / 1000).toFixed(1)} s)`,
+        ];
+      }),
       ...(killer ? [`SIGKILLed ${kills.workers} worker(s) and ${kills.web} web process(es) during the play; ${kills.notes.join('; ')}`] : []),
       ...money.figures,
       `PSP requests ${counters.requests}, replays ${counters.replays}, inquiries ${counters.inquiries}, commits never answered ${counters.unansweredCommits}, webhooks sent ${counters.webhooksSent}`,
@@ -174,12 +235,15 @@ export async function runMoneyTruthDrill(options: MoneyDrillOptions): Promise<Mo
       elapsedS: (Date.now() - started) / 1000,
       faults: rate,
       kills: { workers: kills.workers, web: kills.web },
+      infra: { redisFailovers: infra.get('redis')?.count ?? 0, rabbitNodeStops: infra.get('rabbit')?.count ?? 0 },
       checks,
       figures,
       ok,
       logDir: stack.dir,
     };
   } finally {
+    // A play that threw leaves no node down behind it (a no-op for disruptions already stopped).
+    await Promise.all(disruptions.map((d) => d.run.stop()));
     await publisher.close();
     await stack.stop({ purge: !keep }).catch((err: Error) => log(`  stopping the stack failed: ${err.message}`));
   }
@@ -201,15 +265,6 @@ function startKiller(
   let workers = 0;
   let web = 0;
   let stopped = false;
-  let wake: () => void = () => undefined;
-  const pause = (ms: number) =>
-    new Promise<void>((resolve) => {
-      const timer = setTimeout(resolve, ms);
-      wake = () => {
-        clearTimeout(timer);
-        resolve();
-      };
-    });
   const replace = (slot: number) => {
     const killedAt = Date.now();
     slots[slot] = stack.startWorker().then(
@@ -223,36 +278,31 @@ function startKiller(
       },
     );
   };
-  const loop = (async () => {
-    for (let turn = 0; ; turn += 1) {
-      await pause(options.everyMs * (1 + 0.5 * options.random()));
-      if (stopped) return;
-      const slot = turn % (slots.length + (options.web ? 1 : 0));
-      if (slot === slots.length) {
-        const killedAt = Date.now();
-        await stack.web.kill('SIGKILL');
-        web += 1;
-        await stack.restartWeb().then(
-          () => webReadyMs.push(Date.now() - killedAt),
-          (err: Error) => options.log(`  the web process did not come back: ${err.message}`),
-        );
-        continue;
-      }
-      const victim = await slots[slot];
-      if (stopped) return;
-      if (victim) {
-        await victim.kill('SIGKILL');
-        workers += 1;
-      }
-      replace(slot);
+  const rounds = everyWhile(options.everyMs, options.random, async (turn) => {
+    const slot = turn % (slots.length + (options.web ? 1 : 0));
+    if (slot === slots.length) {
+      const killedAt = Date.now();
+      await stack.web.kill('SIGKILL');
+      web += 1;
+      await stack.restartWeb().then(
+        () => webReadyMs.push(Date.now() - killedAt),
+        (err: Error) => options.log(`  the web process did not come back: ${err.message}`),
+      );
+      return;
     }
-  })();
+    const victim = await slots[slot];
+    if (stopped) return;
+    if (victim) {
+      await victim.kill('SIGKILL');
+      workers += 1;
+    }
+    replace(slot);
+  });
   const span = (ms: number[]) => (ms.length === 0 ? '-' : `${(Math.min(...ms) / 1000).toFixed(1)}-${(Math.max(...ms) / 1000).toFixed(1)} s`);
   return {
     async stop() {
       stopped = true;
-      wake();
-      await loop;
+      await rounds.stop();
       await Promise.all(slots);
       const notes = [`workers ready again ${span(readyMs)} after their kill`];
       if (options.web) notes.push(`web ${span(webReadyMs)}`);
@@ -301,11 +351,15 @@ async function playPayments(
   });
 
   const ledger = new Ledger(redis, stack.config.redis.keyPrefix);
-  /** Resolves once the bridge has operation `id` on record (polled, 10 ms doubling to 160 ms), or after `timeoutMs`. */
+  /**
+   * Resolves once the bridge has operation `id` on record (polled, 10 ms doubling to 160 ms), or after `timeoutMs`.
+   * A read that fails (a Redis Cluster primary failing over: CLUSTERDOWN, MOVED until the slot map settles) is
+   * a "not yet": the OMS would simply look again.
+   */
   const onRecord = async (id: string, timeoutMs: number) => {
     const deadline = Date.now() + timeoutMs;
     for (let wait = 10; Date.now() < deadline; wait = Math.min(160, wait * 2)) {
-      if (await ledger.get(id)) return;
+      if (await ledger.get(id).catch(() => null)) return;
       await sleep(wait);
     }
   };
@@ -422,7 +476,7 @@ async function playPayments(
 /** The drill's report: the figures, then one line per invariant (held, or broken with examples). */
 export function formatMoneyTruthReport(result: MoneyDrillResult): string {
   const lines = [
-    `money-truth drill: seed ${result.seed}, ${result.payments} payments, ${result.commands} commands accepted (+${result.duplicates} duplicates), faults ${result.faults}${result.kills.workers + result.kills.web > 0 ? `, ${result.kills.workers} worker and ${result.kills.web} web kill(s)` : ''}`,
+    `money-truth drill: seed ${result.seed}, ${result.payments} payments, ${result.commands} commands accepted (+${result.duplicates} duplicates), faults ${result.faults}${result.kills.workers + result.kills.web > 0 ? `, ${result.kills.workers} worker and ${result.kills.web} web kill(s)` : ''}${result.infra.redisFailovers > 0 ? `, ${result.infra.redisFailovers} Redis failover(s)` : ''}${result.infra.rabbitNodeStops > 0 ? `, ${result.infra.rabbitNodeStops} RabbitMQ node stop(s)` : ''}`,
     `played in ${result.playS.toFixed(1)} s, ${result.elapsedS.toFixed(1)} s with the stack and checks; logs ${result.logDir}`,
     ...result.figures.map((f) => `  ${f}`),
     ...result.checks.map((c) => `  ${c.ok ? 'held  ' : 'BROKEN'} ${c.name}: ${c.detail}`),

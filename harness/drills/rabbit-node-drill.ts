@@ -28,8 +28,23 @@ export function rabbitCluster(args: string[], timeoutMs = 300_000): Promise<stri
   });
 }
 
+/**
+ * `parameters:` keys putting a drill's stack on the local RabbitMQ cluster: every process knows the three nodes
+ * (`amqp.url` + `amqp.urls`, starting on node 1), quorum queues dead-lettering at least once
+ * (PB_RABBIT_DLX_STRATEGY=at-most-once compares with the quorum queues' default).
+ */
+export function rabbitClusterParameters(): Record<string, unknown> {
+  const urls = rabbitClusterUrls();
+  return {
+    'amqp.url': urls[0],
+    'amqp.urls': urls.slice(1),
+    'amqp.queue.type': 'quorum',
+    'amqp.queue.dead_letter_strategy': process.env.PB_RABBIT_DLX_STRATEGY === 'at-most-once' ? 'at-most-once' : 'at-least-once',
+  };
+}
+
 /** Resolves with the moment (epoch ms) the port first refuses a connection, polling every 20 ms. */
-async function portClosed(port: number): Promise<number> {
+export async function portClosed(port: number): Promise<number> {
   for (;;) {
     const refused = await new Promise<boolean>((resolve) => {
       const socket = connect(port, '127.0.0.1');
@@ -78,13 +93,7 @@ export function rabbitNodeDrill(): DrillDefinition {
   return {
     name: `stop a RabbitMQ cluster node under load (3 nodes, quorum queues, ${mode === 'kill' ? 'SIGKILL' : 'stop_app'})`,
     faults: { latencyMs: { min: 2, max: 20 } },
-    parameters: {
-      'amqp.url': urls[0],
-      'amqp.urls': urls.slice(1),
-      'amqp.queue.type': 'quorum',
-      // PB_RABBIT_DLX_STRATEGY=at-most-once compares with the quorum queues' default dead-lettering.
-      'amqp.queue.dead_letter_strategy': process.env.PB_RABBIT_DLX_STRATEGY === 'at-most-once' ? 'at-most-once' : 'at-least-once',
-    },
+    parameters: rabbitClusterParameters(),
     prepare: async () => {
       await rabbitCluster(['start']);
     },

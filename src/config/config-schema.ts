@@ -113,6 +113,9 @@ export const configSchema = {
     'redis.cluster.retry_delay_ms': { ...positiveInt, default: 400 },
     'redis.cluster.max_redirections': { ...positiveInt, default: 16 },
     'redis.cluster.slots_refresh_interval_ms': { ...positiveInt, default: 5000 },
+    // Replica acknowledgement of a new operation's record before it is acted on (see config.ts RedisConfig).
+    'redis.replica_acks': { ...nonNegativeInt, default: 0 },
+    'redis.replica_ack_timeout_ms': { ...positiveInt, default: 1000 },
 
     'http.host': { type: 'string', default: '127.0.0.1' },
     'http.port': { type: 'integer', minimum: 0, maximum: 65535, default: 8080 },

@@ -416,5 +416,6 @@ function toRedisConfig(p: Params): RedisConfig {
             maxRedirections: num(p, 'redis.cluster.max_redirections'),
             slotsRefreshIntervalMs: num(p, 'redis.cluster.slots_refresh_interval_ms'),
           },
+    ...(num(p, 'redis.replica_acks') > 0 ? { replicaAcks: { replicas: num(p, 'redis.replica_acks'), timeoutMs: num(p, 'redis.replica_ack_timeout_ms') } } : {}),
   };
 }

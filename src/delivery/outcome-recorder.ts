@@ -1,3 +1,4 @@
+import { confirmReplicated } from '../ledger/replica-acks';
 import { Queue } from 'bullmq';
 import { RoutingRecord, gatewayOf } from '../ledger/routing-record';
 import { Config } from '../config/config';
@@ -543,11 +544,16 @@ export class OutcomeRecorder {
         payment: op.payment,
         now,
       });
+      if (applied) await confirmReplicated(ledger, config.redis, op.id, op.payment, 'outcome');
       if (applied) this.noteMove(op, from, to, interaction, record, now);
       return moved(applied, await this.settleRecord(op.id, record));
     }
     const step = events.recordStep(event, now, this.leaseMs(), this.settles(op.id));
     const { record, recorded, applied, from } = await ledger.transitionAndRecord(op, to, interaction, fields, step, { reference, now, after });
+    // The outcome and its event on the replicas before the OMS hears of it: one a demoted primary drops would be
+    // told and then gone, and later commands judged against it (see confirmReplicated). The settling mark covers
+    // an event recorded and not dispatched when this throws.
+    if (applied) await confirmReplicated(ledger, config.redis, op.id, op.payment, 'outcome');
     markOperation(op.id, 'recorded');
     if (applied) this.noteMove(op, from, to, interaction, record, now);
     if (!recorded) return moved(applied, await this.settleRecord(op.id, record));

@@ -18,6 +18,7 @@ import { requeueDelivery } from '../delivery/requeue-delivery';
 import { CommandValidationError } from '../errors/command-validation-error';
 import { Ledger } from '../ledger/ledger';
 import { draftRecord } from '../ledger/record-fields';
+import { confirmReplicated } from '../ledger/replica-acks';
 import { operationIdOf } from '../ledger/operation-id';
 import { Logger } from '../logging/logger';
 import { MAX_COMMAND_MESSAGE_BYTES, MAX_JSON_DEPTH, decodeJsonText, parseBoundedJson } from '../contracts/json-limits';
@@ -403,9 +404,22 @@ export class CommandConsumer {
     // The fast path records a new operation's first attempt with its creation when it can go out at once.
     const now = Date.now();
     const prepared = inline ? inline.prepare(draftRecord(operationId, command, now)) : null;
-    const { created, state, record, conflict, digest, heldBy } = await this.retrying('ledger', () =>
-      this.deps.ledger.create(operationId, command, now, prepared?.interaction, prepared?.routing ? { routing: prepared.routing } : undefined),
-    );
+    // A try that created the record but found it unacknowledged by the replicas writes it again; one that then finds
+    // it there (the first write survived) still created it: this message delivers it.
+    let createdHere = false;
+    const { created, state, record, conflict, digest, heldBy } = await this.retrying('ledger', async () => {
+      const result = await this.deps.ledger.create(
+        operationId,
+        command,
+        now,
+        prepared?.interaction,
+        prepared?.routing ? { routing: prepared.routing } : undefined,
+      );
+      createdHere ||= result.created;
+      if (!createdHere || result.conflict) return result;
+      await confirmReplicated(this.deps.ledger, this.deps.config.redis, operationId, command.payment, 'record');
+      return { ...result, created: true };
+    });
     markOperation(operationId, 'created');
     if (conflict) {
       // No state: the id is a split tender's or a split refund's (its claim names which), not an operation's.

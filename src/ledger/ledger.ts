@@ -368,6 +368,22 @@ export class Ledger {
   }
 
   /**
+   * Whether operation `id`'s record (of `payment`) is on its primary and how many replicas acknowledged it:
+   * `EXISTS` then `WAIT replicas timeoutMs`, pipelined to the record's node, where `WAIT` counts the replicas
+   * holding every write this connection sent there before it (the creation included). `present: false`: the
+   * primary no longer holds the record (a primary that had been cut off acknowledged it, then rejoined as a
+   * replica and dropped it). Blocks that node's connection up to `timeoutMs` when too few replicas answer.
+   */
+  async replicaAcknowledged(id: string, payment: Payment, replicas: number, timeoutMs: number): Promise<{ present: boolean; acks: number }> {
+    const replies = await this.redis.pipeline().exists(this.keysFor(id, payment).op(id)).call('WAIT', replicas, timeoutMs).exec();
+    const [exists, acks] = (replies ?? []).map(([err, value]) => {
+      if (err) throw err;
+      return Number(value);
+    });
+    return { present: exists === 1, acks };
+  }
+
+  /**
    * The id of a command being created is claimed by another payment's shard (`holder`). When that shard holds
    * the operation (one reference, two payments: an idempotency conflict the creation script, which sees one
    * shard, cannot tell), the record just written is removed before anything reads it, and the caller is told

@@ -12,6 +12,18 @@ export interface RedisConfig {
   readonly keyPrefix: string;
   /** Redis Cluster; undefined (the default: `redis.cluster.nodes` empty) for a single Redis at `url`. */
   readonly cluster: RedisClusterConfig | undefined;
+  /**
+   * `redis.replica_acks` (replicas) and `redis.replica_ack_timeout_ms` (timeoutMs, default 1000): a new
+   * operation's record, and an outcome's move and event, must be acknowledged by that many replicas (`WAIT`)
+   * before they are acted on (the PSP call, the queue, the ack; the OMS told); otherwise the write is made again
+   * (the message held, the job retried). See src/ledger/replica-acks.ts.
+   * Redis replicates asynchronously: a primary that was frozen or cut off while its replica was promoted serves
+   * what its clients sent meanwhile, acknowledges it and then drops it when it rejoins as a replica, so a command
+   * acked on such a record was lost and a payment sent on it never reported. Undefined (the default,
+   * `redis.replica_acks: 0`): no wait, for a Redis without replicas. Set 1 on a Redis Cluster or a primary with
+   * replicas.
+   */
+  readonly replicaAcks?: { readonly replicas: number; readonly timeoutMs: number };
 }
 
 /** A Redis Cluster connection (ioredis `Cluster`, reads and writes on the primaries). */
