@@ -111,6 +111,7 @@ export const configSchema = {
     // Redis Cluster: empty nodes = a single Redis at redis.url (see config.ts RedisClusterConfig).
     'redis.cluster.nodes': { type: 'array', items: { type: 'string', pattern: '^[^\\s:/]+:[0-9]{1,5}$' }, default: [] },
     'redis.cluster.retry_delay_ms': { ...positiveInt, default: 400 },
+    'redis.cluster.retry_delay_on_moved_ms': { ...nonNegativeInt, default: 100 },
     'redis.cluster.max_redirections': { ...positiveInt, default: 16 },
     'redis.cluster.slots_refresh_interval_ms': { ...positiveInt, default: 5000 },
     // Replica acknowledgement of a new operation's record before it is acted on (see config.ts RedisConfig).

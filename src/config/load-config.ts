@@ -413,6 +413,7 @@ function toRedisConfig(p: Params): RedisConfig {
         : {
             nodes: Object.freeze([...nodes]),
             retryDelayMs: num(p, 'redis.cluster.retry_delay_ms'),
+            retryDelayOnMovedMs: num(p, 'redis.cluster.retry_delay_on_moved_ms'),
             maxRedirections: num(p, 'redis.cluster.max_redirections'),
             slotsRefreshIntervalMs: num(p, 'redis.cluster.slots_refresh_interval_ms'),
           },

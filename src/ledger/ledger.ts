@@ -31,6 +31,7 @@ import { CLAIM_KEY_SCRIPT, RELEASE_KEY_SCRIPT } from '../redis/key-claim';
 import { operationIdsOfOrder, orderKeyPart } from './order-index';
 import { MovedAmountFields, amountIn, amountInCommandCurrency, convertedAmount, parseRoutingRecord } from './routing-record';
 import { UNDONE_FIELD } from '../adjustments/adjustment';
+import { replicaAcknowledgedKeys } from '../redis/replica-wait';
 import {
   OperationRecord,
   TransitionFields,
@@ -375,12 +376,7 @@ export class Ledger {
    * replica and dropped it). Blocks that node's connection up to `timeoutMs` when too few replicas answer.
    */
   async replicaAcknowledged(id: string, payment: Payment, replicas: number, timeoutMs: number): Promise<{ present: boolean; acks: number }> {
-    const replies = await this.redis.pipeline().exists(this.keysFor(id, payment).op(id)).call('WAIT', replicas, timeoutMs).exec();
-    const [exists, acks] = (replies ?? []).map(([err, value]) => {
-      if (err) throw err;
-      return Number(value);
-    });
-    return { present: exists === 1, acks };
+    return replicaAcknowledgedKeys(this.redis, [this.keysFor(id, payment).op(id)], replicas, timeoutMs);
   }
 
   /**

@@ -4,20 +4,29 @@ import { counter } from '../metrics/metrics-registry';
 import { RedisConfig } from '../redis/redis-config';
 import type { Ledger } from './ledger';
 
-/** Which write waited for its replicas: a new operation's record, or an outcome (its move and its event). */
-export type ReplicatedWrite = 'record' | 'outcome';
+/**
+ * Which write waited for its replicas: a new operation's record, an outcome (its move and its event), or a
+ * webhook's queued outcome jobs (before the PSP is answered 2xx).
+ */
+export type ReplicatedWrite = 'record' | 'outcome' | 'webhook';
 
 /**
  * `pb_ledger_writes_unreplicated_total{write,outcome}`: ledger writes not confirmed by `redis.replica_acks`
  * replicas before they were acted on, `unacknowledged` (too few replicas in time) or `lost` (the record is no
- * longer on the primary); the write is then made again (the message held, the job retried).
+ * longer on the primary); the write is then made again (the message held, the job retried, the webhook
+ * answered 503 so the PSP sends it again).
  */
 function unreplicatedWrites() {
   return counter(
     'pb_ledger_writes_unreplicated_total',
-    'Ledger writes (record, outcome) not acknowledged by redis.replica_acks replicas before they were acted on (unacknowledged, lost); made again',
+    'Ledger writes (record, outcome, webhook) not acknowledged by redis.replica_acks replicas before they were acted on (unacknowledged, lost); made again',
     ['write', 'outcome'] as const,
   );
+}
+
+/** Counts one write `redis.replica_acks` did not confirm: `lost` when it is no longer on its primary. */
+export function countUnreplicated(write: ReplicatedWrite, present: boolean): void {
+  unreplicatedWrites().inc({ write, outcome: present ? 'unacknowledged' : 'lost' });
 }
 
 /**
@@ -33,7 +42,7 @@ export async function confirmReplicated(ledger: Ledger, redis: RedisConfig, id: 
   if (!wait) return;
   const { present, acks } = await ledger.replicaAcknowledged(id, payment, wait.replicas, wait.timeoutMs);
   if (present && acks >= wait.replicas) return;
-  unreplicatedWrites().inc({ write, outcome: present ? 'unacknowledged' : 'lost' });
+  countUnreplicated(write, present);
   throw new DependencyUnavailableError(
     'redis',
     present

@@ -27,6 +27,7 @@ import { EdgeAccess, edgeAccessFor, guardRoute, webhookGatewayOf } from '../web/
 import { readTlsFiles } from '../web/tls-files';
 import { WebRoute, WebServer, startWebServer } from '../web/web-server';
 import { createGatewayOutcomesQueue } from '../webhooks/gateway-outcomes-queue';
+import { replicaAcknowledgedKeys } from '../redis/replica-wait';
 import { WebhookRoute } from '../webhooks/webhook-route';
 import { BacklogProbe } from '../admission/backlog-probe';
 import { RateLimiter } from '../admission/rate-limiter';
@@ -120,6 +121,14 @@ export async function startWebProcess(config: Config, logger: Logger, options: W
     transformers: options.webhooks ?? new Map(),
     queue: outcomesQueue,
     seen: async (key) => (await redis.set(seenPrefix + key, '1', 'EX', 7 * 24 * 3600, 'NX')) === null,
+    // The queue writes through this connection: WAIT on it counts the replicas holding the jobs just added.
+    replicated: (jobIds, replicas, timeoutMs) =>
+      replicaAcknowledgedKeys(
+        redis,
+        jobIds.map((id) => outcomesQueue.toKey(id)),
+        replicas,
+        timeoutMs,
+      ),
     operations: {
       hasOperation: async (id) => (await ledger.shardOf(id)) !== null,
       operationOfReference: (gateway, reference) => ledger.findByReference(gateway, reference),

@@ -36,6 +36,12 @@ export interface RedisClusterConfig {
    * failover at a cluster-node-timeout of 2-3 s.
    */
   readonly retryDelayMs: number;
+  /**
+   * Delay before a command answered MOVED is sent to the node named, milliseconds. Default 100 (ioredis: 0). During
+   * a failover the nodes disagree for a few seconds on who serves a slot; without a delay a command bouncing
+   * between them spends its `maxRedirections` in milliseconds ("Too many Cluster redirections").
+   */
+  readonly retryDelayOnMovedMs: number;
   /** Retries (MOVED, ASK, closed connection, CLUSTERDOWN) of one command before it fails. Default 16. */
   readonly maxRedirections: number;
   /** How often the slot map is read again, besides on every MOVED, milliseconds. Default 5000. */

@@ -99,6 +99,7 @@ function clusterOptions(config: RedisConfig, nodeOptions: RedisOptions): Cluster
     scaleReads: 'master',
     retryDelayOnFailover: cluster.retryDelayMs,
     retryDelayOnClusterDown: cluster.retryDelayMs,
+    retryDelayOnMoved: cluster.retryDelayOnMovedMs,
     maxRedirections: cluster.maxRedirections,
     slotsRefreshInterval: cluster.slotsRefreshIntervalMs,
     slotsRefreshTimeout: 2000,

@@ -9,7 +9,8 @@ import { counter } from '../metrics/metrics-registry';
 import { BodyTooLargeError } from '../errors/body-too-large-error';
 import { BodyReader } from '../web/read-body';
 import { SignatureKeyUse } from '../web/signature-keys';
-import { WebRoute, sendJson } from '../web/web-server';
+import { WebRoute, sendError, sendJson } from '../web/web-server';
+import { countUnreplicated } from '../ledger/replica-acks';
 import { matchWebhookSecret } from './webhook-key-match';
 import { GatewayOutcomeJobData } from './gateway-outcomes-queue';
 import { noteTrimmedAction, withBoundedAction } from '../gateways/action-trimming';
@@ -44,7 +45,8 @@ export interface WebhookStats {
 
 /**
  * `POST /webhooks/:gateway`: verify the signature on the raw body (401 if bad), normalise, enqueue each
- * outcome (deduped by the provider's event id), answer 2xx at once. Nothing else happens here: the
+ * outcome (deduped by the provider's event id), answer 2xx at once (with `redis.replica_acks`, once replicas
+ * acknowledged the queued jobs; 503 otherwise). Nothing else happens here: the
  * outcome worker applies the outcome, forward only. A verified item the gateway does not know or cannot
  * read is acknowledged with the rest and left out (counted, logged): PSPs retry what is not acknowledged,
  * and Adyen retries a batch whole, so a refusal would hold back the good items beside it and bring the
@@ -66,8 +68,16 @@ export class WebhookRoute implements WebRoute {
       config: Config;
       transformers: ReadonlyMap<string, { gateway: GatewayConfig; transformer: GatewayTransformer }>;
       queue: Queue<GatewayOutcomeJobData>;
-      /** Counts repeats (the job id already dedupes; this only tells them apart for metrics). */
+      /**
+       * Counts repeats (the job id already dedupes; this only tells them apart for metrics). Asked only once the
+       * jobs are confirmed, so a webhook answered 503 counts as new when the PSP sends it again.
+       */
       seen: (key: string) => Promise<boolean>;
+      /**
+       * With `redis.replica_acks`: whether these queued outcome jobs (by job id, one queue, one slot) are on their
+       * primary and how many replicas acknowledged them (`replicaAcknowledgedKeys` on the queue's connection).
+       */
+      replicated: (jobIds: readonly string[], replicas: number, timeoutMs: number) => Promise<{ present: boolean; acks: number }>;
       /** The ledger, asked only about an item with a card-number-like identifier (see `checkWebhookItem`). */
       operations: WebhookOperationLookup;
       logger: Logger;
@@ -148,6 +158,7 @@ export class WebhookRoute implements WebRoute {
       sendJson(res, 422, { error: 'unprocessable notification' });
       return;
     }
+    const queued: string[] = [];
     for (const item of events) {
       // A customer action is bounded before anything is queued (and before the item is scanned for card numbers).
       const { outcome, trimmed } = withBoundedAction(item.outcome);
@@ -162,14 +173,45 @@ export class WebhookRoute implements WebRoute {
         noteTrimmedAction(this.deps.logger, trimmed, { gateway: name, source: 'webhook', operationId, gatewayReference, eventId });
       }
       const jobId = bullJobId(`wh.${name}.${verdict.data.eventId}`);
-      // Enqueue first (BullMQ ignores a job id it holds: that is the dedupe), then note that we saw it.
+      // BullMQ ignores a job id it holds: that is the dedupe. A job a demoted primary dropped is added again.
       await this.deps.queue.add('outcome', verdict.data, { jobId });
+      queued.push(jobId);
+    }
+    if (!(await this.confirmed(name, queued))) {
+      sendError(res, 503, 'outcome not yet replicated; send the notification again', { 'retry-after': '1' });
+      return;
+    }
+    for (const jobId of queued) {
       if (await this.deps.seen(jobId)) this.stats.duplicates += 1;
       else this.stats.accepted += 1;
     }
     const ack = transformer.webhookAck();
     res.writeHead(ack.status, { 'content-type': ack.contentType, 'content-length': Buffer.byteLength(ack.body) });
     res.end(ack.body);
+  }
+
+  /**
+   * With `redis.replica_acks`: whether the queued outcome jobs are on their primary and acknowledged by that many
+   * replicas, before the PSP is told it may forget the notification. A primary frozen while its replica took over
+   * acknowledges the jobs and drops them when it rejoins as a replica, and a PSP answered 2xx never sends them
+   * again (the money-truth drill lost 3-D Secure results so). Otherwise counted, logged, and the caller answers
+   * 503: the PSP retries, and its retry adds a dropped job again (one still held is ignored by its job id).
+   */
+  private async confirmed(gateway: string, jobIds: readonly string[]): Promise<boolean> {
+    const wait = this.deps.config.redis.replicaAcks;
+    if (!wait || jobIds.length === 0) return true;
+    const { present, acks } = await this.deps.replicated(jobIds, wait.replicas, wait.timeoutMs);
+    if (present && acks >= wait.replicas) return true;
+    countUnreplicated('webhook', present);
+    this.deps.logger.warn('webhook answered 503: its queued outcomes were not acknowledged by redis.replica_acks replicas; the PSP sends it again', {
+      gateway,
+      jobs: jobIds.length,
+      present,
+      acks,
+      replicas: wait.replicas,
+      timeout_ms: wait.timeoutMs,
+    });
+    return false;
   }
 
   /**

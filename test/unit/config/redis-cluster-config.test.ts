@@ -1,3 +1,5 @@
+import { Cluster } from 'ioredis';
+import { createRedis } from '../../../src/redis/redis-connection';
 import { testConfig } from '../../support/test-config';
 
 describe('redis.cluster configuration', () => {
@@ -12,9 +14,17 @@ describe('redis.cluster configuration', () => {
     expect(config.redis.cluster).toEqual({
       nodes: ['10.0.0.1:6379', 'redis-b.internal:7002'],
       retryDelayMs: 400,
+      retryDelayOnMovedMs: 100,
       maxRedirections: 16,
       slotsRefreshIntervalMs: 5000,
     });
+  });
+
+  it('hands ioredis a delay before following MOVED, so a failover does not spend the redirections at once', async () => {
+    const config = testConfig({ 'redis.cluster.nodes': ['10.0.0.1:6379'], 'redis.cluster.retry_delay_on_moved_ms': 250 });
+    const redis = createRedis(config.redis, 'probe') as Cluster;
+    expect(redis.options).toMatchObject({ retryDelayOnMoved: 250, retryDelayOnFailover: 400, maxRedirections: 16 });
+    redis.disconnect();
   });
 
   it('refuses a node without a port, naming the key', () => {

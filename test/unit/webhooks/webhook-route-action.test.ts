@@ -35,6 +35,7 @@ beforeAll(async () => {
     transformers: new Map([['simulator', { gateway: config.gateways.simulator, transformer }]]),
     queue: { add: async (_name: string, data: GatewayOutcomeJobData) => void queued.push(data) } as unknown as Queue<GatewayOutcomeJobData>,
     seen: async () => false,
+    replicated: async () => ({ present: true, acks: 0 }),
     operations: { hasOperation: async () => false, operationOfReference: async () => null },
     logger,
   });
