@@ -11,6 +11,45 @@ const matchedByReference = counter(
   ['gateway'],
 );
 
+const unknownOperationId = counter(
+  'pb_webhook_unknown_operation_id_total',
+  "Webhook outcome attempts whose operation id (from the PSP's merchant reference) names no operation the ledger holds, by gateway and what was done: matched_by_reference (the operation its PSP reference is indexed to took it), unmatched (none either: retried as an operation not matched yet)",
+  ['gateway', 'outcome'],
+);
+
+/**
+ * The operation a webhook outcome is about: the one its `operationId` names, else the one the ledger indexed its
+ * `gatewayReference` to. The reference is also looked up when the id names no operation the ledger holds: a
+ * merchant reference that only looks like one of ours, or an operation retention removed while its reference stayed
+ * indexed; the id alone would leave the job retrying until it fails. Counted and logged when the id is unknown.
+ * @returns that operation, or null (none yet: the caller retries).
+ */
+export async function operationOfOutcome(
+  job: GatewayOutcomeJobData,
+  deps: { ledger: Pick<Ledger, 'findByReference' | 'get'>; logger: Logger },
+): Promise<OperationRecord | null> {
+  const { gateway, operationId, gatewayReference } = job;
+  if (operationId !== undefined) {
+    const named = await deps.ledger.get(operationId);
+    if (named) return named;
+  }
+  const id = gatewayReference ? await deps.ledger.findByReference(gateway, gatewayReference) : null;
+  const op = id ? await deps.ledger.get(id) : null;
+  if (operationId !== undefined) {
+    unknownOperationId.inc({ gateway, outcome: op ? 'matched_by_reference' : 'unmatched' });
+    if (op) {
+      deps.logger.info('webhook outcome names an operation id the ledger does not hold: matched by its PSP reference', {
+        operation_id: op.id,
+        named_operation_id: operationId,
+        gateway,
+        gateway_reference: gatewayReference,
+        event_id: job.eventId,
+      });
+    }
+  }
+  return op;
+}
+
 /**
  * The operation a modification's outcome belongs to when the operation it names (`named`) does not take it
  * (`settles` excludes its command): Adyen names a modification by the payment's reference unless the
