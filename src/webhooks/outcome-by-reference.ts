@@ -1,3 +1,4 @@
+import { OperationNotFoundError } from '../errors/operation-not-found-error';
 import { Ledger, OperationRecord } from '../ledger/ledger';
 import { Logger } from '../logging/logger';
 import { counter } from '../metrics/metrics-registry';
@@ -14,6 +15,12 @@ const matchedByReference = counter(
 const unknownOperationId = counter(
   'pb_webhook_unknown_operation_id_total',
   "Webhook outcome attempts whose operation id (from the PSP's merchant reference) names no operation the ledger holds, by gateway and what was done: matched_by_reference (the operation its PSP reference is indexed to took it), unmatched (none either: retried as an operation not matched yet)",
+  ['gateway', 'outcome'],
+);
+
+const earlyFailures = counter(
+  'pb_webhook_early_modification_failures_total',
+  "Attempts of a webhook failure of a modification (capture or refund failed), naming the payment, while no operation held the modification's PSP reference, by gateway and what was done: retried (the job waits for the modification's answer), unclaimed (its last attempt: an adjustment of the operation it names)",
   ['gateway', 'outcome'],
 );
 
@@ -96,6 +103,8 @@ export function noteMatchedByReference(logger: Logger, named: OperationRecord, h
  * worker killed after the PSP took the request). Parked under that reference (`ParkedOutcomes`) for the operation
  * whose answer indexes it later; then the reference is looked up once more, so an answer recorded in between is not
  * missed (it indexed before it looked for parked outcomes, this parked before it looks again).
+ * A failure carrying a late fact is never parked: it throws `OperationNotFoundError` (the job retried) until
+ * `finalAttempt` (the queue's last), then stays `named`'s history and adjustment.
  * @returns the operation that holds the reference now and takes the outcome (no longer parked), or null: the
  *   outcome stays history of `named` (and parked, when nobody held the reference; a reference held by an operation
  *   the outcome does not settle is never parked, so a release never loops).
@@ -103,12 +112,30 @@ export function noteMatchedByReference(logger: Logger, named: OperationRecord, h
 export async function parkUnheldModification(
   named: OperationRecord,
   job: GatewayOutcomeJobData,
-  deps: { ledger: Pick<Ledger, 'findByReference' | 'get'>; parked?: ParkedOutcomes },
+  deps: { ledger: Pick<Ledger, 'findByReference' | 'get'>; parked?: ParkedOutcomes; logger: Logger },
+  finalAttempt: boolean,
 ): Promise<OperationRecord | null> {
   const { outcome, gateway } = job;
   const reference = outcome.gatewayReference;
   if (!deps.parked || outcome.referenceIsModification !== true || reference === undefined) return null;
   if ((await deps.ledger.findByReference(gateway, reference)) !== null) return null;
+  // A failure carrying a late fact (CAPTURE_FAILED, REFUND_FAILED…) is not parked: as history of `named` it would
+  // also be `named`'s adjustment, with its OMS event, and once released the failure of the capture too (the OMS
+  // told the one fact twice). Its job is retried instead, as for an operation not matched yet: a retry after the
+  // answer indexed the reference applies it to that operation only. Only at the queue's last attempt, no operation
+  // having claimed it (a capture made in the Customer Area), is it `named`'s history and adjustment.
+  if (job.adjustment !== undefined) {
+    earlyFailures.inc({ gateway, outcome: finalAttempt ? 'unclaimed' : 'retried' });
+    if (!finalAttempt) throw new OperationNotFoundError(`no operation holds the modification reference of webhook ${job.eventId} yet`);
+    deps.logger.info("webhook failure of a modification no operation held through its job's attempts: an adjustment of the operation it names", {
+      named_operation_id: named.id,
+      gateway,
+      gateway_reference: reference,
+      gateway_status: outcome.gatewayStatus,
+      event_id: job.eventId,
+    });
+    return null;
+  }
   await deps.parked.park(job, named.id);
   const holder = await operationOfModification(named, job, deps.ledger);
   if (holder) await deps.parked.claimed(gateway, reference, job.eventId, holder.id);

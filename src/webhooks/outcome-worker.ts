@@ -167,7 +167,11 @@ async function applyOutcome(config: Config, deps: OutcomeWorkerDeps, job: Job<Ga
   let settles = settlesCommand(job.data.outcome, op.command);
   const named = op;
   // No operation holds the modification's reference yet (its answer is not recorded): parked for the one that will.
-  const holder = settles ? null : ((await operationOfModification(op, job.data, deps.ledger)) ?? (await parkUnheldModification(op, job.data, deps)));
+  // A failure no operation holds yet is retried rather than parked until the queue's last attempt (see there).
+  const finalAttempt = job.attemptsMade + 1 >= (job.opts.attempts ?? 1);
+  const holder = settles
+    ? null
+    : ((await operationOfModification(op, job.data, deps.ledger)) ?? (await parkUnheldModification(op, job.data, deps, finalAttempt)));
   if (holder) {
     op = holder;
     settles = true;
