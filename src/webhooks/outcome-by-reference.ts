@@ -1,3 +1,4 @@
+import { OperationNotFoundError } from '../errors/operation-not-found-error';
 import { Ledger, OperationRecord } from '../ledger/ledger';
 import { Logger } from '../logging/logger';
 import { counter } from '../metrics/metrics-registry';
@@ -10,6 +11,51 @@ const matchedByReference = counter(
   "Webhook outcomes of a modification (capture, cancel, refund, amount update) that named another operation (the payment's) and were applied to the operation holding the modification's PSP reference, by gateway",
   ['gateway'],
 );
+
+const unknownOperationId = counter(
+  'pb_webhook_unknown_operation_id_total',
+  "Webhook outcome attempts whose operation id (from the PSP's merchant reference) names no operation the ledger holds, by gateway and what was done: matched_by_reference (the operation its PSP reference is indexed to took it), unmatched (none either: retried as an operation not matched yet)",
+  ['gateway', 'outcome'],
+);
+
+const earlyFailures = counter(
+  'pb_webhook_early_modification_failures_total',
+  "Attempts of a webhook failure of a modification (capture or refund failed), naming the payment, while no operation held the modification's PSP reference, by gateway and what was done: retried (the job waits for the modification's answer), unclaimed (its last attempt: an adjustment of the operation it names)",
+  ['gateway', 'outcome'],
+);
+
+/**
+ * The operation a webhook outcome is about: the one its `operationId` names, else the one the ledger indexed its
+ * `gatewayReference` to. The reference is also looked up when the id names no operation the ledger holds: a
+ * merchant reference that only looks like one of ours, or an operation retention removed while its reference stayed
+ * indexed; the id alone would leave the job retrying until it fails. Counted and logged when the id is unknown.
+ * @returns that operation, or null (none yet: the caller retries).
+ */
+export async function operationOfOutcome(
+  job: GatewayOutcomeJobData,
+  deps: { ledger: Pick<Ledger, 'findByReference' | 'get'>; logger: Logger },
+): Promise<OperationRecord | null> {
+  const { gateway, operationId, gatewayReference } = job;
+  if (operationId !== undefined) {
+    const named = await deps.ledger.get(operationId);
+    if (named) return named;
+  }
+  const id = gatewayReference ? await deps.ledger.findByReference(gateway, gatewayReference) : null;
+  const op = id ? await deps.ledger.get(id) : null;
+  if (operationId !== undefined) {
+    unknownOperationId.inc({ gateway, outcome: op ? 'matched_by_reference' : 'unmatched' });
+    if (op) {
+      deps.logger.info('webhook outcome names an operation id the ledger does not hold: matched by its PSP reference', {
+        operation_id: op.id,
+        named_operation_id: operationId,
+        gateway,
+        gateway_reference: gatewayReference,
+        event_id: job.eventId,
+      });
+    }
+  }
+  return op;
+}
 
 /**
  * The operation a modification's outcome belongs to when the operation it names (`named`) does not take it
@@ -57,6 +103,8 @@ export function noteMatchedByReference(logger: Logger, named: OperationRecord, h
  * worker killed after the PSP took the request). Parked under that reference (`ParkedOutcomes`) for the operation
  * whose answer indexes it later; then the reference is looked up once more, so an answer recorded in between is not
  * missed (it indexed before it looked for parked outcomes, this parked before it looks again).
+ * A failure carrying a late fact is never parked: it throws `OperationNotFoundError` (the job retried) until
+ * `finalAttempt` (the queue's last), then stays `named`'s history and adjustment.
  * @returns the operation that holds the reference now and takes the outcome (no longer parked), or null: the
  *   outcome stays history of `named` (and parked, when nobody held the reference; a reference held by an operation
  *   the outcome does not settle is never parked, so a release never loops).
@@ -64,12 +112,30 @@ export function noteMatchedByReference(logger: Logger, named: OperationRecord, h
 export async function parkUnheldModification(
   named: OperationRecord,
   job: GatewayOutcomeJobData,
-  deps: { ledger: Pick<Ledger, 'findByReference' | 'get'>; parked?: ParkedOutcomes },
+  deps: { ledger: Pick<Ledger, 'findByReference' | 'get'>; parked?: ParkedOutcomes; logger: Logger },
+  finalAttempt: boolean,
 ): Promise<OperationRecord | null> {
   const { outcome, gateway } = job;
   const reference = outcome.gatewayReference;
   if (!deps.parked || outcome.referenceIsModification !== true || reference === undefined) return null;
   if ((await deps.ledger.findByReference(gateway, reference)) !== null) return null;
+  // A failure carrying a late fact (CAPTURE_FAILED, REFUND_FAILED…) is not parked: as history of `named` it would
+  // also be `named`'s adjustment, with its OMS event, and once released the failure of the capture too (the OMS
+  // told the one fact twice). Its job is retried instead, as for an operation not matched yet: a retry after the
+  // answer indexed the reference applies it to that operation only. Only at the queue's last attempt, no operation
+  // having claimed it (a capture made in the Customer Area), is it `named`'s history and adjustment.
+  if (job.adjustment !== undefined) {
+    earlyFailures.inc({ gateway, outcome: finalAttempt ? 'unclaimed' : 'retried' });
+    if (!finalAttempt) throw new OperationNotFoundError(`no operation holds the modification reference of webhook ${job.eventId} yet`);
+    deps.logger.info("webhook failure of a modification no operation held through its job's attempts: an adjustment of the operation it names", {
+      named_operation_id: named.id,
+      gateway,
+      gateway_reference: reference,
+      gateway_status: outcome.gatewayStatus,
+      event_id: job.eventId,
+    });
+    return null;
+  }
   await deps.parked.park(job, named.id);
   const holder = await operationOfModification(named, job, deps.ledger);
   if (holder) await deps.parked.claimed(gateway, reference, job.eventId, holder.id);

@@ -23,7 +23,7 @@ import { OrphanReversal } from '../poller/orphan-reversal';
 import { GATEWAY_OUTCOMES_QUEUE, GatewayOutcomeJobData } from './gateway-outcomes-queue';
 import { reportScopeMismatch, scopeMismatch } from './outcome-scope';
 import { recordOutcomeNotForCommand, settlesCommand } from './outcome-for-command';
-import { noteMatchedByReference, operationOfModification, parkUnheldModification } from './outcome-by-reference';
+import { noteMatchedByReference, operationOfModification, operationOfOutcome, parkUnheldModification } from './outcome-by-reference';
 import { ParkedOutcomes } from './parked-outcomes';
 import { applyEarlierAttemptOutcome, isEarlierAttemptGateway } from './earlier-attempt';
 import { handleFailureAfterSuccess } from './failure-after-success';
@@ -159,16 +159,19 @@ async function afterFault(job: Job<GatewayOutcomeJobData>, err: unknown, logger:
 
 /** Applies one webhook outcome job to its operation; the operation's state after it. */
 async function applyOutcome(config: Config, deps: OutcomeWorkerDeps, job: Job<GatewayOutcomeJobData>, token: string | undefined): Promise<string> {
-  const { gateway, operationId, gatewayReference } = job.data;
-  const id = operationId ?? (gatewayReference ? await deps.ledger.findByReference(gateway, gatewayReference) : null);
-  let op = id ? await deps.ledger.get(id) : null;
+  const { gateway } = job.data;
+  let op = await operationOfOutcome(job.data, deps);
   if (!op) throw new OperationNotFoundError(`no operation for webhook ${job.data.eventId} yet`);
   // Named by its payment's reference, a fact may be another command's outcome: that of the modification holding
   // its PSP reference (a capture the bridge sent, named by its authorization), else history only, never a move.
   let settles = settlesCommand(job.data.outcome, op.command);
   const named = op;
   // No operation holds the modification's reference yet (its answer is not recorded): parked for the one that will.
-  const holder = settles ? null : ((await operationOfModification(op, job.data, deps.ledger)) ?? (await parkUnheldModification(op, job.data, deps)));
+  // A failure no operation holds yet is retried rather than parked until the queue's last attempt (see there).
+  const finalAttempt = job.attemptsMade + 1 >= (job.opts.attempts ?? 1);
+  const holder = settles
+    ? null
+    : ((await operationOfModification(op, job.data, deps.ledger)) ?? (await parkUnheldModification(op, job.data, deps, finalAttempt)));
   if (holder) {
     op = holder;
     settles = true;

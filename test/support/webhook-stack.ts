@@ -25,14 +25,15 @@ export interface WebhookStack {
  * namespace), started before the file's tests, stopped and their namespace purged after them.
  * @param options.webLogger / workerLogger the processes' loggers (the worker's: the web's unless given).
  * @param options.notify receives the OMS events (default: accepted and dropped).
+ * @param options.config further settings, by their config keys (e.g. `delivery.backoff_base_ms`).
  */
 export function useWebhookStack(
   gateways: Record<string, Record<string, unknown>>,
-  options: { webLogger: Logger; workerLogger?: Logger; notify?: NotificationSender['notify'] },
+  options: { webLogger: Logger; workerLogger?: Logger; notify?: NotificationSender['notify']; config?: Record<string, unknown> },
 ): WebhookStack {
   const stack = {} as { config: Config; web: WebProcess; worker: WorkerProcess };
   beforeAll(async () => {
-    stack.config = testConfig({ gateways });
+    stack.config = testConfig({ ...options.config, gateways });
     const routes = createGatewayClients(stack.config);
     stack.web = await startWebProcess(stack.config, options.webLogger, { webhooks: routes });
     stack.worker = await startWorkerProcess(stack.config, options.workerLogger ?? options.webLogger, {

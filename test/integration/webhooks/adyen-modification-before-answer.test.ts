@@ -25,6 +25,7 @@ const {
   deliver,
   notifyNamingPayment,
   successesSent,
+  sent,
 } = useAdyenStandInStack('EarlyModMerchant', '44782DEF547AAA06C910C43932B1EB0C71FC68D9D0C057550C48EC2ACF6BA056');
 
 let orderSeq = 0;
@@ -128,6 +129,38 @@ describe("an Adyen modification's notification naming the payment, before the mo
 
     await settledOnce(capture);
     expect(await stack.worker.redis.exists(parkedKey(pspReference))).toBe(0);
+  });
+
+  it("a CAPTURE_FAILED arriving before the capture's `received` answer fails the capture once that answer is recorded: one OMS event, no adjustment of the authorization", async () => {
+    const { orderId, authorization } = await authorized();
+    const capture = await created('capture', orderId, authorization);
+    const retried = (): Promise<number> => metricValue('pb_webhook_early_modification_failures_total', { gateway: 'adyen', outcome: 'retried' });
+    const retriedBefore = await retried();
+    const sentBefore = sent.length;
+    beforeCaptureAnswer.set(capture, async (pspReference) => {
+      await notifyNamingPayment('CAPTURE_FAILED', authorization, pspReference);
+      // The worker has taken the notification (its first attempt) before the answer is recorded.
+      await eventually(async () => (await notForCommand(authorization, pspReference)) === 1 || (await retried()) > retriedBefore);
+      return { answer: true };
+    });
+
+    await deliver(capture);
+
+    await eventually(async () => (await stack.worker.ledger.get(capture))?.state === 'FAILED');
+    // A release, or the authorization's adjustment, would show as a second event about the one failure.
+    await new Promise((resolve) => setTimeout(resolve, 1000));
+    // The events about either operation after the capture's PENDING (its `received` answer): the failure's alone.
+    const about = sent.slice(sentBefore).filter((n) => {
+      const text = JSON.stringify(n.params);
+      return (text.includes(capture) || text.includes(authorization)) && (n.params.payment as { status?: string } | undefined)?.status !== 'PENDING';
+    });
+    expect(about).toHaveLength(1);
+    expect((about[0].params.payment as { operation_reference?: string; status?: string }) ?? {}).toMatchObject({
+      operation_reference: capture,
+      status: 'FAIL',
+    });
+    expect(await stack.worker.adjustmentStore.forOperation(authorization)).toEqual([]);
+    expect((await stack.worker.ledger.get(authorization))?.state).toBe('SUCCEEDED');
   });
 
   it('a CAPTURE no operation ever claims (made in the Customer Area) stays history of the authorization, parked until it lapses, with no retry', async () => {

@@ -15,7 +15,12 @@ const MERCHANT = 'TestMerchant';
 const AMOUNT = 5000;
 
 const logs = captureLogger('info');
-const stack = useWebhookStack({ adyen: adyenWebhookGateway(MERCHANT, ADYEN_HMAC) }, { webLogger: logs.logger });
+// A failure naming the payment that no operation holds is retried through the queue's attempts before it is the
+// authorization's adjustment: short backoffs keep those attempts within the test.
+const stack = useWebhookStack(
+  { adyen: adyenWebhookGateway(MERCHANT, ADYEN_HMAC) },
+  { webLogger: logs.logger, config: { 'delivery.backoff_base_ms': 10, 'delivery.backoff_max_ms': 20 } },
+);
 
 let seq = 0;
 
@@ -53,11 +58,15 @@ describe('an Adyen notification naming an operation of another command', () => {
 
   it('a CAPTURE_FAILED naming a PENDING authorization does not fail it: history and a capture_failed adjustment, the state stays PENDING', async () => {
     const authorization = await pending('authorize', 'AUTHPSP000000002');
+    const unclaimed = await metricValue('pb_webhook_early_modification_failures_total', { gateway: 'adyen', outcome: 'unclaimed' });
     expect(await post('CAPTURE_FAILED', authorization, 'CAPTPSP000000002', 'AUTHPSP000000002')).toBe(200);
 
     await eventually(async () => (await stack.worker.adjustmentStore.forOperation(authorization)).some((a) => a.kind === 'capture_failed'));
     expect(await recordedNotForCommand(authorization, 'CAPTURE_FAILED')).toBe(true);
     expect((await stack.worker.ledger.get(authorization))?.state).toBe('PENDING');
+    // Recorded at the last of the queue's attempts, once: no operation claimed it meanwhile.
+    expect(await metricValue('pb_webhook_early_modification_failures_total', { gateway: 'adyen', outcome: 'unclaimed' })).toBe(unclaimed + 1);
+    expect((await stack.worker.ledger.interactions(authorization)).filter((h) => h.event === 'outcome_not_for_command')).toHaveLength(1);
   });
 
   it("still settles the bridge's own operations: an AUTHORISATION its authorization, a CANCELLATION its cancel", async () => {
