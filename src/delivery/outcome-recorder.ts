@@ -616,8 +616,14 @@ export class OutcomeRecorder {
   }
 
   /** After recording: sends the event inline when it holds the lease, queues it otherwise, or leaves it if delivered. */
-  private async dispatch(event: PaymentEvent, { sequence, sent, claimed }: RecordResult): Promise<void> {
-    const { events, notifier } = this.deps;
+  private async dispatch(event: PaymentEvent, { sequence, sent, claimed, raised }: RecordResult): Promise<void> {
+    const { events, notifier, logger } = this.deps;
+    if (raised)
+      logger.warn("event sequence raised past its payment's sent watermark: a Redis failover lost the counter's last increments", {
+        event_id: event.eventId,
+        sequence,
+        sent,
+      });
     if (sent >= sequence) return;
     if (claimed && notifier) {
       try {

@@ -5,6 +5,7 @@ import { lowestAcrossKeys } from '../redis/shard-probe';
 import { PaymentEvent, shardOfEvent } from './payment-event';
 import { paramsJson } from './event-json';
 import { LeaseHolder, isHolderId } from '../leases/lease-holder';
+import { counter } from '../metrics/metrics-registry';
 
 // The recording of an event, as a Lua function `pb_record_event()` (reading the script's K and A) so that the ledger's outcome
 // transition can record the outcome's event in the same atomic step (`EventStore.recordStep`); RECORD_SCRIPT
@@ -14,7 +15,7 @@ import { LeaseHolder, isHolderId } from '../leases/lease-holder';
 // whoever recorded it dies before it is delivered. When the payment's order lets the event go now (all
 // earlier events delivered) and a lease is asked for, it also takes the event's send lease, so no two
 // senders have the same event on the wire at once (a repeat landing after the next event would break the
-// per-payment order). Returns {sequence, sent watermark, lease taken (0|1)}.
+// per-payment order). Returns {sequence, sent watermark, lease taken (0|1), sequence raised past the watermark (0|1)}.
 const RECORD_INPUTS = luaInputs(
   // The event hash, the payment's sequence counter and sent watermark, the unsent index, the event's send
   // lease, the settling index whose mark the recording clears (the ledger's; see `settles`).
@@ -33,10 +34,18 @@ const RECORD_EVENT: LuaFragment<RecordKey, RecordArg> = {
 local function pb_record_event()
   local sent = tonumber(redis.call('GET', K.event_sent) or '0')
   local seq = redis.call('HGET', K.event, 'sequence')
+  local raised = 0
   if seq then
     seq = tonumber(seq)
   else
     seq = redis.call('INCR', K.event_seq)
+    -- Never at or below the sent watermark, which would pass the event as delivered: a primary demoted after a
+    -- failover drops the counter's last INCRs while the mark of an event it recorded and the bus got survives.
+    if seq <= sent then
+      seq = sent + 1
+      redis.call('SET', K.event_seq, seq, 'KEEPTTL')
+      raised = 1
+    end
     redis.call('HSET', K.event, 'sequence', seq, 'payment_key', A.event_payment_key, 'method', A.event_method, 'params', A.event_params)
     redis.call('ZADD', K.event_unsent, A.event_now, A.event_id)
   end
@@ -45,7 +54,7 @@ local function pb_record_event()
   if A.event_lease_ms ~= '' and sent == seq - 1 then
     if redis.call('SET', K.event_lease, A.event_lease_holder, 'PX', A.event_lease_ms, 'NX') then claimed = 1 end
   end
-  return {seq, sent, claimed}
+  return {seq, sent, claimed, raised}
 end
 `,
 };
@@ -108,6 +117,18 @@ return 1
 `,
 );
 
+/**
+ * `pb_event_sequences_raised_total`: events given a sequence above their payment's sent watermark because the
+ * payment's counter was at or below it (a demoted primary dropped the counter's last increments, not the mark).
+ * Without the raise the event would be taken for delivered and never sent.
+ */
+function sequencesRaised() {
+  return counter(
+    'pb_event_sequences_raised_total',
+    "Events recorded with a sequence raised past their payment's sent watermark: the counter was behind it (writes lost in a Redis failover)",
+  );
+}
+
 /** A recorded event whose params do not decode: it can be placed (payment, sequence) but not sent. */
 export class UnreadableEventError extends Error {
   constructor(
@@ -136,6 +157,8 @@ export interface RecordResult {
   sequence: number;
   sent: number;
   claimed: boolean;
+  /** True when the sequence was raised past the sent watermark (`pb_event_sequences_raised_total`); absent otherwise. */
+  raised?: boolean;
 }
 
 /** A recorded event, as the sender loads it. */
@@ -257,8 +280,11 @@ export class EventStore {
         },
       },
       read: (reply) => {
-        const [sequence, sent, claimed] = reply as [number, number, number];
-        return { sequence: Number(sequence), sent: Number(sent), claimed: Number(claimed) === 1 };
+        const [sequence, sent, claimed, raised] = reply as [number, number, number, number];
+        const result: RecordResult = { sequence: Number(sequence), sent: Number(sent), claimed: Number(claimed) === 1 };
+        if (Number(raised) !== 1) return result;
+        sequencesRaised().inc();
+        return { ...result, raised: true };
       },
     };
   }
