@@ -58,28 +58,26 @@ export async function operationOfOutcome(
 }
 
 /**
- * The operation a modification's outcome belongs to when the operation it names (`named`) does not take it
- * (`settles` excludes its command): Adyen names a modification by the payment's reference unless the
- * modification's own `reference` was passed on, so the outcome of a capture the bridge sent may name its
- * authorization. Only for an outcome whose `gatewayReference` is the modification's own
- * (`referenceIsModification`): the operation that reference is indexed to (the modification's `received` answer
- * indexed it), when that is another operation and the outcome settles its command. The caller still checks the
- * operation's scope (gateway, account, amount) before applying anything.
- * @returns that operation, or null: none holds the reference (a capture made in the Customer Area), or it is no
- *   operation the outcome settles; the outcome then stays history of `named`.
+ * Who holds a modification outcome's PSP reference (`outcome.gatewayReference`, the modification's own when
+ * `referenceIsModification`): `taker`, another operation whose command the outcome settles; `held`, an operation the
+ * outcome does not move (the one named, or one of another command); `unheld`, none yet (its answer, which indexes
+ * the reference, is not recorded). `none`: the outcome names no modification reference.
  */
-export async function operationOfModification(
+type ModificationHolder = { kind: 'taker'; op: OperationRecord } | { kind: 'held' | 'unheld' | 'none' };
+
+async function modificationHolder(
   named: OperationRecord,
   job: GatewayOutcomeJobData,
   ledger: Pick<Ledger, 'findByReference' | 'get'>,
-): Promise<OperationRecord | null> {
+): Promise<ModificationHolder> {
   const { outcome, gateway } = job;
   const reference = outcome.gatewayReference;
-  if (outcome.referenceIsModification !== true || reference === undefined) return null;
+  if (outcome.referenceIsModification !== true || reference === undefined) return { kind: 'none' };
   const id = await ledger.findByReference(gateway, reference);
-  if (id === null || id === named.id) return null;
+  if (id === null) return { kind: 'unheld' };
+  if (id === named.id) return { kind: 'held' };
   const holder = await ledger.get(id);
-  return holder !== null && settlesCommand(outcome, holder.command) ? holder : null;
+  return holder !== null && settlesCommand(outcome, holder.command) ? { kind: 'taker', op: holder } : { kind: 'held' };
 }
 
 /** Counts a modification's outcome applied to the operation holding its reference, and says so (info line). */
@@ -98,27 +96,35 @@ export function noteMatchedByReference(logger: Logger, named: OperationRecord, h
 }
 
 /**
- * A modification's outcome that no operation takes (`operationOfModification` found none) when no operation holds
- * its PSP reference at all: the modification's answer, which indexes it, is not recorded yet (a fast webhook, a
- * worker killed after the PSP took the request). Parked under that reference (`ParkedOutcomes`) for the operation
- * whose answer indexes it later; then the reference is looked up once more, so an answer recorded in between is not
- * missed (it indexed before it looked for parked outcomes, this parked before it looks again).
+ * The operation a modification's outcome belongs to when the operation it names (`named`) does not take it
+ * (`settles` excludes its command): Adyen names a modification by the payment's reference unless the
+ * modification's own `reference` was passed on, so the outcome of a capture the bridge sent may name its
+ * authorization. Only for an outcome whose `gatewayReference` is the modification's own
+ * (`referenceIsModification`): the operation that reference is indexed to (the modification's `received` answer
+ * indexed it), when that is another operation and the outcome settles its command. The caller still checks the
+ * operation's scope (gateway, account, amount) before applying anything.
+ *
+ * When no operation holds the reference at all (the answer is not recorded yet: a fast webhook, a worker killed
+ * after the PSP took the request), the outcome is parked under it (`ParkedOutcomes`) for the operation whose answer
+ * indexes it later; then the reference is looked up once more, so an answer recorded in between is not missed (it
+ * indexed before it looked for parked outcomes, this parked before it looks again). A reference held by an
+ * operation the outcome does not settle is never parked, so a release never loops.
  * A failure carrying a late fact is never parked: it throws `OperationNotFoundError` (the job retried) until
  * `finalAttempt` (the queue's last), then stays `named`'s history and adjustment.
- * @returns the operation that holds the reference now and takes the outcome (no longer parked), or null: the
- *   outcome stays history of `named` (and parked, when nobody held the reference; a reference held by an operation
- *   the outcome does not settle is never parked, so a release never loops).
+ * @returns the operation that takes the outcome, or null: the outcome stays history of `named` (a capture made in
+ *   the Customer Area; parked too when nobody held the reference).
  */
-export async function parkUnheldModification(
+export async function operationOfModification(
   named: OperationRecord,
   job: GatewayOutcomeJobData,
   deps: { ledger: Pick<Ledger, 'findByReference' | 'get'>; parked?: ParkedOutcomes; logger: Logger },
   finalAttempt: boolean,
 ): Promise<OperationRecord | null> {
+  const found = await modificationHolder(named, job, deps.ledger);
+  if (found.kind === 'taker') return found.op;
+  if (found.kind !== 'unheld' || !deps.parked) return null;
   const { outcome, gateway } = job;
-  const reference = outcome.gatewayReference;
-  if (!deps.parked || outcome.referenceIsModification !== true || reference === undefined) return null;
-  if ((await deps.ledger.findByReference(gateway, reference)) !== null) return null;
+  const reference = outcome.gatewayReference!;
   // A failure carrying a late fact (CAPTURE_FAILED, REFUND_FAILED…) is not parked: as history of `named` it would
   // also be `named`'s adjustment, with its OMS event, and once released the failure of the capture too (the OMS
   // told the one fact twice). Its job is retried instead, as for an operation not matched yet: a retry after the
@@ -137,7 +143,8 @@ export async function parkUnheldModification(
     return null;
   }
   await deps.parked.park(job, named.id);
-  const holder = await operationOfModification(named, job, deps.ledger);
-  if (holder) await deps.parked.claimed(gateway, reference, job.eventId, holder.id);
-  return holder;
+  const again = await modificationHolder(named, job, deps.ledger);
+  if (again.kind !== 'taker') return null;
+  await deps.parked.claimed(gateway, reference, job.eventId, again.op.id);
+  return again.op;
 }

@@ -23,7 +23,7 @@ import { OrphanReversal } from '../poller/orphan-reversal';
 import { GATEWAY_OUTCOMES_QUEUE, GatewayOutcomeJobData } from './gateway-outcomes-queue';
 import { reportScopeMismatch, scopeMismatch } from './outcome-scope';
 import { recordOutcomeNotForCommand, settlesCommand } from './outcome-for-command';
-import { noteMatchedByReference, operationOfModification, operationOfOutcome, parkUnheldModification } from './outcome-by-reference';
+import { noteMatchedByReference, operationOfModification, operationOfOutcome } from './outcome-by-reference';
 import { ParkedOutcomes } from './parked-outcomes';
 import { applyEarlierAttemptOutcome, isEarlierAttemptGateway } from './earlier-attempt';
 import { handleFailureAfterSuccess } from './failure-after-success';
@@ -169,9 +169,7 @@ async function applyOutcome(config: Config, deps: OutcomeWorkerDeps, job: Job<Ga
   // No operation holds the modification's reference yet (its answer is not recorded): parked for the one that will.
   // A failure no operation holds yet is retried rather than parked until the queue's last attempt (see there).
   const finalAttempt = job.attemptsMade + 1 >= (job.opts.attempts ?? 1);
-  const holder = settles
-    ? null
-    : ((await operationOfModification(op, job.data, deps.ledger)) ?? (await parkUnheldModification(op, job.data, deps, finalAttempt)));
+  const holder = settles ? null : await operationOfModification(op, job.data, deps, finalAttempt);
   if (holder) {
     op = holder;
     settles = true;
