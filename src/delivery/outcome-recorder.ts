@@ -1,5 +1,5 @@
-import { confirmReplicated } from '../ledger/replica-acks';
 import { Queue } from 'bullmq';
+import { confirmReplicated } from '../ledger/replica-acks';
 import { RoutingRecord, gatewayOf } from '../ledger/routing-record';
 import { Config } from '../config/config';
 import { bullJobId } from '../queueing/job-id';

@@ -24,29 +24,47 @@ function unreplicatedWrites() {
   );
 }
 
-/** Counts one write `redis.replica_acks` did not confirm: `lost` when it is no longer on its primary. */
-export function countUnreplicated(write: ReplicatedWrite, present: boolean): void {
-  unreplicatedWrites().inc({ write, outcome: present ? 'unacknowledged' : 'lost' });
+/** A write `redis.replica_acks` did not confirm: whether it is still on its primary, and the acks against the ask. */
+export interface ReplicaShortfall {
+  present: boolean;
+  acks: number;
+  replicas: number;
+  timeoutMs: number;
 }
 
 /**
- * With `redis.replica_acks` (see `RedisConfig.replicaAcks`): resolves once operation `id`'s record is on its
- * primary and that many replicas acknowledged every write sent to that node before (`Ledger.replicaAcknowledged`).
+ * With `redis.replica_acks` (see `RedisConfig.replicaAcks`): asks `check` (an `EXISTS` and `WAIT` on the written
+ * keys' node, `replicaAcknowledgedKeys`) whether a write is on its primary and acknowledged by that many replicas.
  * Redis replicates asynchronously: a primary frozen or cut off while its replica took over acknowledges what its
- * clients sent meanwhile, then drops it on rejoining as a replica. Throws a dependency outage otherwise, so the
- * caller makes the write again (holds the message, retries the job) rather than act on a write that may vanish.
- * Without the setting: resolves at once.
+ * clients sent meanwhile, then drops it on rejoining as a replica.
+ * @returns null when confirmed, or at once without the setting; else the shortfall, counted in
+ *   `pb_ledger_writes_unreplicated_total`: the caller makes the write again rather than act on it.
+ */
+export async function replicaShortfall(
+  redis: RedisConfig,
+  write: ReplicatedWrite,
+  check: (replicas: number, timeoutMs: number) => Promise<{ present: boolean; acks: number }>,
+): Promise<ReplicaShortfall | null> {
+  const wait = redis.replicaAcks;
+  if (!wait) return null;
+  const { present, acks } = await check(wait.replicas, wait.timeoutMs);
+  if (present && acks >= wait.replicas) return null;
+  unreplicatedWrites().inc({ write, outcome: present ? 'unacknowledged' : 'lost' });
+  return { present, acks, replicas: wait.replicas, timeoutMs: wait.timeoutMs };
+}
+
+/**
+ * `replicaShortfall` for operation `id`'s record (`Ledger.replicaAcknowledged`), after it was created or moved:
+ * resolves once it is confirmed (or at once without the setting); throws a dependency outage otherwise, so the
+ * caller makes the write again (holds the message, retries the job).
  */
 export async function confirmReplicated(ledger: Ledger, redis: RedisConfig, id: string, payment: Payment, write: ReplicatedWrite): Promise<void> {
-  const wait = redis.replicaAcks;
-  if (!wait) return;
-  const { present, acks } = await ledger.replicaAcknowledged(id, payment, wait.replicas, wait.timeoutMs);
-  if (present && acks >= wait.replicas) return;
-  countUnreplicated(write, present);
+  const short = await replicaShortfall(redis, write, (replicas, timeoutMs) => ledger.replicaAcknowledged(id, payment, replicas, timeoutMs));
+  if (!short) return;
   throw new DependencyUnavailableError(
     'redis',
-    present
-      ? `${write} of ${id} acknowledged by ${acks} of ${wait.replicas} replica(s) in ${wait.timeoutMs} ms`
+    short.present
+      ? `${write} of ${id} acknowledged by ${short.acks} of ${short.replicas} replica(s) in ${short.timeoutMs} ms`
       : `${write} of ${id}: the record is no longer on its primary`,
   );
 }

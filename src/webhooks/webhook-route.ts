@@ -10,7 +10,7 @@ import { BodyTooLargeError } from '../errors/body-too-large-error';
 import { BodyReader } from '../web/read-body';
 import { SignatureKeyUse } from '../web/signature-keys';
 import { WebRoute, sendError, sendJson } from '../web/web-server';
-import { countUnreplicated } from '../ledger/replica-acks';
+import { replicaShortfall } from '../ledger/replica-acks';
 import { matchWebhookSecret } from './webhook-key-match';
 import { GatewayOutcomeJobData } from './gateway-outcomes-queue';
 import { noteTrimmedAction, withBoundedAction } from '../gateways/action-trimming';
@@ -198,18 +198,16 @@ export class WebhookRoute implements WebRoute {
    * 503: the PSP retries, and its retry adds a dropped job again (one still held is ignored by its job id).
    */
   private async confirmed(gateway: string, jobIds: readonly string[]): Promise<boolean> {
-    const wait = this.deps.config.redis.replicaAcks;
-    if (!wait || jobIds.length === 0) return true;
-    const { present, acks } = await this.deps.replicated(jobIds, wait.replicas, wait.timeoutMs);
-    if (present && acks >= wait.replicas) return true;
-    countUnreplicated('webhook', present);
+    if (jobIds.length === 0) return true;
+    const short = await replicaShortfall(this.deps.config.redis, 'webhook', (replicas, timeoutMs) => this.deps.replicated(jobIds, replicas, timeoutMs));
+    if (!short) return true;
     this.deps.logger.warn('webhook answered 503: its queued outcomes were not acknowledged by redis.replica_acks replicas; the PSP sends it again', {
       gateway,
       jobs: jobIds.length,
-      present,
-      acks,
-      replicas: wait.replicas,
-      timeout_ms: wait.timeoutMs,
+      present: short.present,
+      acks: short.acks,
+      replicas: short.replicas,
+      timeout_ms: short.timeoutMs,
     });
     return false;
   }
