@@ -1,5 +1,5 @@
 import { Queue } from 'bullmq';
-import { confirmReplicated } from '../ledger/replica-acks';
+import { confirmReplicated, replicaShortfall, unreplicatedError } from '../ledger/replica-acks';
 import { RoutingRecord, gatewayOf } from '../ledger/routing-record';
 import { Config } from '../config/config';
 import { bullJobId } from '../queueing/job-id';
@@ -552,8 +552,9 @@ export class OutcomeRecorder {
     const { record, recorded, applied, from } = await ledger.transitionAndRecord(op, to, interaction, fields, step, { reference, now, after });
     // The outcome and its event on the replicas before the OMS hears of it: one a demoted primary drops would be
     // told and then gone, and later commands judged against it (see confirmReplicated). The settling mark covers
-    // an event recorded and not dispatched when this throws.
-    if (applied) await confirmReplicated(ledger, config.redis, op.id, op.payment, 'outcome');
+    // an event recorded and not dispatched when this throws; the send lease taken with it is given back, so the
+    // retry's send need not wait for it to expire.
+    if (applied) await confirmReplicated(ledger, config.redis, op.id, op.payment, 'outcome').catch((err: unknown) => this.giveBack(event, recorded, err));
     markOperation(op.id, 'recorded');
     if (applied) this.noteMove(op, from, to, interaction, record, now);
     if (!recorded) return moved(applied, await this.settleRecord(op.id, record));
@@ -602,7 +603,32 @@ export class OutcomeRecorder {
     const settles = settledOperation === undefined ? undefined : this.settles(settledOperation);
     // Every event is recorded through here or `decide`: both put its money in the bus's units.
     const event = inBusUnits(built, this.deps.config.serviceBus.amountUnits);
-    await this.dispatch(event, await this.deps.events.recordAndCheck(event, Date.now(), this.leaseMs(), settles));
+    const recorded = await this.deps.events.recordAndCheck(event, Date.now(), this.leaseMs(), settles);
+    await this.confirmEvent(event, recorded, settles);
+    await this.dispatch(event, recorded);
+  }
+
+  /**
+   * With `redis.replica_acks`: the recorded event (and, with `settles`, the operation whose state it reports) on
+   * its primary and acknowledged by that many replicas before it is sent or queued, as `decide` does for an
+   * outcome's move: a primary demoted after a failover drops what it took meanwhile, and the OMS must not hear of
+   * an outcome the ledger then loses. Here the move may have been made by another worker (or a `decide` whose own
+   * wait fell short: its job's retry comes here), so the wait goes through a probe write of this connection's own
+   * (`EventStore.replicaAcknowledged`). Without the setting, nothing (no round trip); nor for an event already
+   * delivered. Falling short gives back the send lease the recording took and throws a Redis outage, counted in
+   * `pb_ledger_writes_unreplicated_total{write="event"}`: the caller's job retries, its message is held.
+   */
+  private async confirmEvent(event: PaymentEvent, recorded: RecordResult, settles?: { operationId: string }): Promise<void> {
+    if (recorded.sent >= recorded.sequence) return;
+    const { events, config } = this.deps;
+    const short = await replicaShortfall(config.redis, 'event', (replicas, timeoutMs) => events.replicaAcknowledged(event, replicas, timeoutMs, settles));
+    if (short) await this.giveBack(event, recorded, unreplicatedError('event', event.eventId, short));
+  }
+
+  /** Rethrows `err` once the send lease `recorded` took for `event`, if any, is given back (best effort: Redis may be away). */
+  private async giveBack(event: PaymentEvent, recorded: RecordResult | null | undefined, err: unknown): Promise<never> {
+    if (recorded?.claimed) await this.deps.events.release(event.eventId).catch(() => undefined);
+    throw err;
   }
 
   /** The send lease to take when recording: only with an inline notifier, which then sends the event itself. */

@@ -2,6 +2,7 @@ import { RedisClient } from '../redis/redis-connection';
 import { LuaFragment, LuaScript, LuaStep, luaInputs } from '../redis/lua-script';
 import { ShardKeys, ShardMemo, probeShard, shardKeysOf, shardMemoOf } from '../redis/key-layout';
 import { lowestAcrossKeys } from '../redis/shard-probe';
+import { replicaAcknowledgedKeys } from '../redis/replica-wait';
 import { PaymentEvent, shardOfEvent } from './payment-event';
 import { paramsJson } from './event-json';
 import { LeaseHolder, isHolderId } from '../leases/lease-holder';
@@ -116,6 +117,9 @@ redis.call('ZADD', K.unsent, A.now, A.event_id)
 return 1
 `,
 );
+
+/** How long the probe key written before a `WAIT` lives (`EventStore.replicaAcknowledged`): 1 minute. */
+export const REPLICA_PROBE_TTL_MS = 60_000;
 
 /**
  * `pb_event_sequences_raised_total`: events given a sequence above their payment's sent watermark because the
@@ -287,6 +291,28 @@ export class EventStore {
         return { ...result, raised: true };
       },
     };
+  }
+
+  /**
+   * Whether recorded `event` and, with `settles`, that operation's record (same shard: an outcome's event is in
+   * its operation's) are on their primary, and how many replicas acknowledged everything that primary held:
+   * a probe write of this connection's own to the shard (`ShardKeys.replicaProbe`, expiring after
+   * {@link REPLICA_PROBE_TTL_MS}), `EXISTS` of each key, then `WAIT replicas timeoutMs`, pipelined to the
+   * shard's node. The probe is what `WAIT` waits for (documented to count the connection's own writes; Redis
+   * 7.0 in fact counts up to its last command, reads included, which nothing promises): the move and the event may have been written
+   * by another worker or connection, and re-recording an event already recorded writes nothing; the primary
+   * replicates in order, so a replica holding the probe holds them too. Blocks that node's connection up to `timeoutMs`
+   * (milliseconds) when too few replicas answer.
+   */
+  async replicaAcknowledged(
+    event: PaymentEvent,
+    replicas: number,
+    timeoutMs: number,
+    settles?: { operationId: string },
+  ): Promise<{ present: boolean; acks: number }> {
+    const keys = this.keysOfEvent(event);
+    const written = settles ? [keys.event(event.eventId), keys.op(settles.operationId)] : [keys.event(event.eventId)];
+    return replicaAcknowledgedKeys(this.redis, written, replicas, timeoutMs, { key: keys.replicaProbe, ttlMs: REPLICA_PROBE_TTL_MS });
   }
 
   /**

@@ -5,10 +5,12 @@ import { RedisConfig } from '../redis/redis-config';
 import type { Ledger } from './ledger';
 
 /**
- * Which write waited for its replicas: a new operation's record, an outcome (its move and its event), or a
- * webhook's queued outcome jobs (before the PSP is answered 2xx).
+ * Which write waited for its replicas: a new operation's record, an outcome (its move and its event), a
+ * webhook's queued outcome jobs (before the PSP is answered 2xx), or an event recorded outside an outcome's move
+ * (`OutcomeRecorder.emit`: a settled operation's event, with its record; adjustments, risk reviews… before they
+ * are sent or queued).
  */
-export type ReplicatedWrite = 'record' | 'outcome' | 'webhook';
+export type ReplicatedWrite = 'record' | 'outcome' | 'webhook' | 'event';
 
 /**
  * `pb_ledger_writes_unreplicated_total{write,outcome}`: ledger writes not confirmed by `redis.replica_acks`
@@ -19,7 +21,7 @@ export type ReplicatedWrite = 'record' | 'outcome' | 'webhook';
 function unreplicatedWrites() {
   return counter(
     'pb_ledger_writes_unreplicated_total',
-    'Ledger writes (record, outcome, webhook) not acknowledged by redis.replica_acks replicas before they were acted on (unacknowledged, lost); made again',
+    'Ledger writes (record, outcome, webhook, event) not acknowledged by redis.replica_acks replicas before they were acted on (unacknowledged, lost); made again',
     ['write', 'outcome'] as const,
   );
 }
@@ -60,11 +62,19 @@ export async function replicaShortfall(
  */
 export async function confirmReplicated(ledger: Ledger, redis: RedisConfig, id: string, payment: Payment, write: ReplicatedWrite): Promise<void> {
   const short = await replicaShortfall(redis, write, (replicas, timeoutMs) => ledger.replicaAcknowledged(id, payment, replicas, timeoutMs));
-  if (!short) return;
-  throw new DependencyUnavailableError(
+  if (short) throw unreplicatedError(write, id, short);
+}
+
+/**
+ * The dependency outage a shortfall is thrown as, so the caller makes the write again (the message held, the job
+ * retried): `<write> of <what> acknowledged by <acks> of <replicas> replica(s) in <timeout> ms`, or `<write> of
+ * <what>: the record is no longer on its primary`.
+ */
+export function unreplicatedError(write: ReplicatedWrite, what: string, short: ReplicaShortfall): DependencyUnavailableError {
+  return new DependencyUnavailableError(
     'redis',
     short.present
-      ? `${write} of ${id} acknowledged by ${short.acks} of ${short.replicas} replica(s) in ${short.timeoutMs} ms`
-      : `${write} of ${id}: the record is no longer on its primary`,
+      ? `${write} of ${what} acknowledged by ${short.acks} of ${short.replicas} replica(s) in ${short.timeoutMs} ms`
+      : `${write} of ${what}: the record is no longer on its primary`,
   );
 }

@@ -33,6 +33,7 @@ import { firstExisting } from './shard-probe';
  *   S events:rejected         zset: events the bus refused for their content, set aside
  *   S parked:<gateway>:<ref>  hash: webhook outcomes of a modification no operation held the PSP reference of yet, by
  *                             event id (expiring), in the shard of `<gateway>:<ref>` itself (webhooks/parked-outcomes.ts)
+ *   S replica-probe           string (expiring): a write made before a WAIT on the shard's node (`redis.replica_acks`)
  * Sweeps (recovery, poller, retention, export, reconciliation, console counts) read every shard.
  *
  * The shard count is part of the data's layout: changing it moves every operation to another key, so it
@@ -212,6 +213,13 @@ export class ShardKeys {
   /** Sorted set: operations kept out of retention's expiry (score = when held, ms). */
   get retentionHold(): string {
     return `${this.base}retention:hold`;
+  }
+  /**
+   * String (expiring, a minute): written before a `WAIT` on this shard's node (`ReplicaProbe`, with
+   * `redis.replica_acks`), so the wait covers what other connections wrote there too. Its value means nothing.
+   */
+  get replicaProbe(): string {
+    return `${this.base}replica-probe`;
   }
 }
 

@@ -29,6 +29,15 @@ beforeAll(() => {
     const seen = real ? await real(id, p, 1, t) : { present: true, acks: 0 };
     return { present: seen.present, acks: replicasAnswering };
   };
+  // The same for the wait before an event settled from the record is sent or queued (`OutcomeRecorder.emit`).
+  const events = stack.events as unknown as {
+    replicaAcknowledged?: (e: unknown, n: number, t: number, s?: unknown) => Promise<{ present: boolean; acks: number }>;
+  };
+  const realEvent = events.replicaAcknowledged?.bind(stack.events);
+  events.replicaAcknowledged = async (e, _n, t, s) => {
+    const seen = realEvent ? await realEvent(e, 1, t, s) : { present: true, acks: 0 };
+    return { present: seen.present, acks: replicasAnswering };
+  };
 });
 
 it('an outcome no replica acknowledged is not acted on: the call fails as a Redis outage (the job retries), then settles once one does', async () => {
@@ -39,6 +48,11 @@ it('an outcome no replica acknowledged is not acted on: the call fails as a Redi
   const answer = { status: 'SUCCESS', gatewayStatus: 'captured', amount: 2500, currency: 'USD' } as const;
   await expect(stack.recorder.apply((await stack.ledger.get(id))!, answer, 'response')).rejects.toBeInstanceOf(DependencyUnavailableError);
   expect(await metricValue('pb_ledger_writes_unreplicated_total', { write: 'outcome', outcome: 'unacknowledged' })).toBe(before + 1);
+  // A retry while still no replica answers: the operation is SUCCEEDED now, its event is settled from the record,
+  // and is not sent or queued either (it used to go out here, unconfirmed).
+  const settling = await metricValue('pb_ledger_writes_unreplicated_total', { write: 'event', outcome: 'unacknowledged' });
+  await expect(stack.recorder.apply((await stack.ledger.get(id))!, answer, 'response')).rejects.toBeInstanceOf(DependencyUnavailableError);
+  expect(await metricValue('pb_ledger_writes_unreplicated_total', { write: 'event', outcome: 'unacknowledged' })).toBe(settling + 1);
   replicasAnswering = 1;
   // The job's retry: the move is there (this Redis kept it), so the retry settles its event.
   const settled = await stack.recorder.apply((await stack.ledger.get(id))!, answer, 'response');
