@@ -284,6 +284,27 @@ export interface WebhookEvent {
    * before the failure it follows (`webhooks/early-recapture.ts`).
    */
   recapture?: Recapture;
+  /**
+   * The same fact read as the outcome of a modification of the payment (a capture, a cancel), for a PSP that reports
+   * its modifications on the payment's own object and names the payment (Stripe: a manual-capture PaymentIntent
+   * captured or cancelled, whose metadata names the authorization). The outcome worker applies it to that
+   * modification's one open operation of the payment named, when there is exactly one; otherwise `outcome` goes to the
+   * payment as usual (`webhooks/open-modification.ts`). Never set with `adjustment`.
+   */
+  modification?: ModificationReading;
+}
+
+/** A webhook's fact read as a modification's outcome (see `WebhookEvent.modification`). */
+export interface ModificationReading {
+  /** The modification's command. */
+  command: Extract<CommandType, 'capture' | 'cancel'>;
+  /**
+   * Our operation id of the modification when the PSP echoes it (Stripe: the `capture_operation_id` metadata our
+   * capture request set): then only that operation takes the outcome. Absent: the one open operation of `command`.
+   */
+  operationId?: string;
+  /** The fact as that command's outcome (its status and the amount the PSP confirmed for it). */
+  outcome: GatewayOutcome;
 }
 
 /** A re-capture's own facts (see `WebhookEvent.recapture`). */

@@ -2,7 +2,7 @@ import { Queue } from 'bullmq';
 import { RedisClient } from '../redis/redis-connection';
 import { bullPrefix } from '../queueing/bull-prefix';
 import { AdjustmentFact } from '../adjustments/adjustment';
-import { GatewayOutcome, Recapture } from '../gateways/gateway-adapter';
+import { GatewayOutcome, ModificationReading, Recapture } from '../gateways/gateway-adapter';
 import type { FaultCount } from '../queueing/job-faults';
 
 /** Outcomes pushed by PSP webhooks, waiting to be applied to the ledger. */
@@ -24,6 +24,8 @@ export interface GatewayOutcomeJobData extends FaultCount {
   adjustment?: AdjustmentFact;
   /** The PSP capturing again a capture it had failed (see `WebhookEvent.recapture`). */
   recapture?: Recapture;
+  /** The fact read as a modification's outcome (see `WebhookEvent.modification`). */
+  modification?: ModificationReading;
 }
 
 export function createGatewayOutcomesQueue(connection: RedisClient, keyPrefix: string): Queue<GatewayOutcomeJobData> {

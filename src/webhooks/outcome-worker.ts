@@ -24,6 +24,7 @@ import { GATEWAY_OUTCOMES_QUEUE, GatewayOutcomeJobData } from './gateway-outcome
 import { reportScopeMismatch, scopeMismatch } from './outcome-scope';
 import { recordOutcomeNotForCommand, settlesCommand } from './outcome-for-command';
 import { noteMatchedByReference, operationOfModification, operationOfOutcome } from './outcome-by-reference';
+import { noteOpenModification, openModificationOf } from './open-modification';
 import { ParkedOutcomes } from './parked-outcomes';
 import { applyEarlierAttemptOutcome, isEarlierAttemptGateway } from './earlier-attempt';
 import { handleFailureAfterSuccess } from './failure-after-success';
@@ -76,7 +77,8 @@ export interface OutcomeWorkerDeps {
  * Applies webhook outcomes to the ledger through the OutcomeRecorder: forward only, so a late, repeated
  * or out-of-order webhook never turns a terminal state back. Finds the operation by our echoed id or by
  * the PSP's reference; a modification's outcome naming its payment, by its modification's PSP reference
- * (see `operationOfModification`). An outcome from a gateway the operation failed over from is that earlier attempt's
+ * (see `operationOfModification`); a fact about the payment's own PSP object showing its capture or cancel done, by
+ * the one open operation of that modification (see `openModificationOf`). An outcome from a gateway the operation failed over from is that earlier attempt's
  * (recorded, a success voided and reported: see `applyEarlierAttemptOutcome`). Late facts about money (chargebacks, captures or refunds failing after success)
  * become adjustments of the operation with their own OMS event (see `applyLateFact`), and so does a
  * success the PSP reports for an operation the OMS was told FAILED, once the PSP confirms it (see
@@ -162,33 +164,40 @@ async function applyOutcome(config: Config, deps: OutcomeWorkerDeps, job: Job<Ga
   const { gateway } = job.data;
   let op = await operationOfOutcome(job.data, deps);
   if (!op) throw new OperationNotFoundError(`no operation for webhook ${job.data.eventId} yet`);
+  const named = op;
+  // A fact about the payment's own PSP object that shows one of its modifications done (Stripe: the PaymentIntent
+  // captured by our capture, or cancelled) settles that open capture or cancel, with what the PSP confirmed for it;
+  // the authorization named is left as it is (it was not authorized again).
+  const modification = await openModificationOf(op, job.data, deps);
+  const data = modification?.data ?? job.data;
+  if (modification) op = modification.op;
   // Named by its payment's reference, a fact may be another command's outcome: that of the modification holding
   // its PSP reference (a capture the bridge sent, named by its authorization), else history only, never a move.
-  let settles = settlesCommand(job.data.outcome, op.command);
-  const named = op;
+  let settles = settlesCommand(data.outcome, op.command);
   // No operation holds the modification's reference yet (its answer is not recorded): parked for the one that will.
   // A failure no operation holds yet is retried rather than parked until the queue's last attempt (see there).
   const finalAttempt = job.attemptsMade + 1 >= (job.opts.attempts ?? 1);
-  const holder = settles ? null : await operationOfModification(op, job.data, deps, finalAttempt);
+  const holder = settles ? null : await operationOfModification(op, data, deps, finalAttempt);
   if (holder) {
     op = holder;
     settles = true;
   }
   // Only an outcome of this gateway and account, for this amount, may touch the operation. Refused:
   // not applied, not retried; the job stays in the failed set for an operator to look at.
-  const check = scopeMismatch(op, job.data, config.gateways[gateway], settles);
+  const check = scopeMismatch(op, data, config.gateways[gateway], settles);
   if (check) {
-    reportScopeMismatch(deps.logger, { gateway, check, op, eventId: job.data.eventId, arrived: job.data });
+    reportScopeMismatch(deps.logger, { gateway, check, op, eventId: data.eventId, arrived: data });
     throw new UnrecoverableError(`webhook_scope_mismatch: ${check}`);
   }
-  if (holder) noteMatchedByReference(deps.logger, named, holder, job.data);
-  let arrived = job.data;
+  if (holder) noteMatchedByReference(deps.logger, named, holder, data);
+  if (modification) noteOpenModification(deps.logger, named, modification);
+  let arrived = data;
   if (!settles) {
-    await recordOutcomeNotForCommand(op, job.data, deps);
-    if (!job.data.adjustment) return op.state;
+    await recordOutcomeNotForCommand(op, data, deps);
+    if (!data.adjustment) return op.state;
     // A late fact about another command's operation (a capture failing, named by its authorization) is
     // an adjustment of the operation named, never its failure.
-    arrived = { ...job.data, adjustment: { ...job.data.adjustment, failsOpenOperation: false } };
+    arrived = { ...data, adjustment: { ...data.adjustment, failsOpenOperation: false } };
   }
   // From a gateway it failed over from: that attempt's fact, recorded and reported, never its outcome.
   if (isEarlierAttemptGateway(op, gateway)) return applyEarlierAttemptOutcome(op, arrived, deps);

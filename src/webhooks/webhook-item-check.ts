@@ -1,6 +1,6 @@
 import { GatewayConfig } from '../config/config';
 import { holdsCardNumber } from '../contracts/card-data-policy';
-import { WebhookEvent } from '../gateways/gateway-adapter';
+import { ModificationReading, WebhookEvent } from '../gateways/gateway-adapter';
 import { withSafeReason } from '../gateways/outcome-text';
 import { hasOperationIdShape } from '../ledger/operation-id';
 import { HashDigest } from '../logging/hash-digest';
@@ -69,6 +69,24 @@ function cardNumberIn(value: unknown, known: readonly string[], path: string): {
 }
 
 /**
+ * An item's modification reading as it may be queued: its outcome's free text masked, and the operation id it names
+ * held to the item's own rule (of our ids' shape; holding a card number only when it is an operation of ours, then
+ * added to `known`). A reading whose id fails that is left out, the item kept: the outcome worker then applies the
+ * item's outcome to the operation it names, as without a reading.
+ */
+async function modificationReading(event: WebhookEvent, lookup: WebhookOperationLookup, known: string[]): Promise<ModificationReading | undefined> {
+  const reading = event.modification;
+  if (reading === undefined) return undefined;
+  const id = reading.operationId;
+  if (id !== undefined && !hasOperationIdShape(id)) return undefined;
+  if (id !== undefined && holdsCardNumber(id)) {
+    if (!(await lookup.hasOperation(id))) return undefined;
+    known.push(id);
+  }
+  return { ...reading, outcome: withSafeReason(reading.outcome) };
+}
+
+/**
  * Decides, before anything is queued (Redis), whether a verified item the gateway read becomes an outcome
  * job, with which data and id. A card number is never written there, but a PSP's reference cannot be
  * dropped for looking like one: Adyen's pspReference is 16 characters with no documented first-digit rule,
@@ -84,7 +102,8 @@ function cardNumberIn(value: unknown, known: readonly string[], path: string): {
  * - the job's data, the PSP's free text masked (`withSafeReason`), must then hold no card number beyond
  *   those references and the gateway's own account (a currency, an account, a token holding one):
  *   otherwise skipped, `card_number`;
- * - an outcome's or adjustment's currency that is no upper-case ISO 4217 code: skipped, `unreadable`.
+ * - a modification reading naming an operation id that fails the rules above is left out (`modificationReading`);
+ * - an outcome's, adjustment's or modification's currency that is no upper-case ISO 4217 code: skipped, `unreadable`.
  * The ledger is asked only about an item with a card-number-like identifier (`holdsCardNumber` first
  * checks for 12 digits), so the ordinary item costs no round trip.
  */
@@ -110,6 +129,7 @@ export async function checkWebhookItem(event: WebhookEvent, name: string, gatewa
   }
   const known = suspects.map(([, value]) => value);
   if (ownId) known.push(operationId);
+  const modification = await modificationReading(event, lookup, known);
   const eventId = webhookEventKey(event.eventId, known);
   const data: GatewayOutcomeJobData = {
     gateway: name,
@@ -123,6 +143,7 @@ export async function checkWebhookItem(event: WebhookEvent, name: string, gatewa
     outcome: withSafeReason(event.outcome),
     ...(event.adjustment ? { adjustment: withSafeReason(event.adjustment) } : {}),
     ...(event.recapture ? { recapture: event.recapture } : {}),
+    ...(modification ? { modification } : {}),
   };
   // The event id was decided above (a digest's hex is no text to scan); the gateway's own account is ours.
   const found = cardNumberIn({ ...data, eventId: '', formerEventId: '' }, [...known, configuredAccount(gateway)], '');
@@ -131,6 +152,7 @@ export async function checkWebhookItem(event: WebhookEvent, name: string, gatewa
   for (const [field, currency] of [
     ['outcome.currency', data.outcome.currency],
     ['adjustment.currency', data.adjustment?.currency],
+    ['modification.outcome.currency', data.modification?.outcome.currency],
   ] as const) {
     if (currency !== undefined && !(typeof currency === 'string' && isIsoCurrencyCode(currency))) return skip('unreadable', field, String(currency));
   }

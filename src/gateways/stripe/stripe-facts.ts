@@ -9,7 +9,8 @@ import {
   refundOutcome,
   setupIntentOutcome,
 } from './stripe-status-map';
-import { STRIPE_IGNORED_EVENT_TYPES, STRIPE_WEBHOOK_EVENT_TYPES } from './stripe-webhook';
+import { CAPTURE_OPERATION_ID_METADATA } from './stripe-requests';
+import { ASKED_CANCELLATION_REASONS, STRIPE_IGNORED_EVENT_TYPES, STRIPE_WEBHOOK_EVENT_TYPES } from './stripe-webhook';
 
 const PI_COMMANDS: readonly PaymentIntentCommand[] = ['authorize', 'sale', 'revalidate', 'validate', 'capture', 'cancel'];
 
@@ -51,6 +52,21 @@ export function stripeFacts(): FactRow[] {
       meaning: paymentIntentOutcome(status, 'sale'),
     });
   }
+  // The same events, read as the outcome of the capture or cancel they show done (`modificationReading`): they settle
+  // that one open operation of the authorization named, which is then left as it is.
+  rows.push({
+    fact: `PaymentIntent \`succeeded\`, capture_method manual, metadata \`${CAPTURE_OPERATION_ID_METADATA}\` (our capture request sets it) naming an open capture of the authorization: its confirmed amount \`amount_received\``,
+    source: 'webhook `payment_intent.succeeded`',
+    commands: ['capture'],
+    meaning: paymentIntentOutcome('succeeded', 'capture'),
+  });
+  const asked = [...ASKED_CANCELLATION_REASONS].map((r) => `\`${r}\``).join(', ');
+  rows.push({
+    fact: `PaymentIntent \`canceled\`, capture_method manual, \`cancellation_reason\` null (our cancel sends none) or ${asked}, with one open cancel of the authorization (not \`automatic\`: the authorization lapsed, its \`authorization_expired\` adjustment)`,
+    source: 'webhook `payment_intent.canceled`',
+    commands: ['cancel'],
+    meaning: paymentIntentOutcome('canceled', 'cancel'),
+  });
   for (const type of STRIPE_DISPUTE_EVENT_TYPES) {
     const kinds = [...new Set(STRIPE_DISPUTE_STATUSES.map((status) => stripeDisputeFact(type, status).kind))];
     for (const kind of kinds) {

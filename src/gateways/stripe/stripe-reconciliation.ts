@@ -25,7 +25,7 @@ import { object, readLine, reconciliationAnswer, safePspType, safeReference, tex
 import { STRIPE_BALANCE_TYPES, STRIPE_BALANCE_TYPE_MAP, stripeBalanceMapping } from './stripe-balance-types';
 import { STRIPE_CURRENCIES } from './stripe-currencies';
 import { isStripeLapse } from './stripe-status-map';
-import { OPERATION_ID_METADATA, STRIPE_API_VERSION } from './stripe-requests';
+import { CAPTURE_OPERATION_ID_METADATA, OPERATION_ID_METADATA, STRIPE_API_VERSION } from './stripe-requests';
 
 /**
  * Stripe's own records for reconciliation, in two passes over the window, each a list endpoint paged
@@ -119,7 +119,7 @@ function metadataOf(value: unknown): Record<string, unknown> {
 
 /** Our operation id on what the bridge created: `capture_operation_id` (a capture) before `operation_id`. */
 function operationIdOf(metadata: Record<string, unknown>, preferCapture: boolean): string | undefined {
-  return (preferCapture ? safeReference(metadata.capture_operation_id) : undefined) ?? safeReference(metadata[OPERATION_ID_METADATA]);
+  return (preferCapture ? safeReference(metadata[CAPTURE_OPERATION_ID_METADATA]) : undefined) ?? safeReference(metadata[OPERATION_ID_METADATA]);
 }
 
 function withOptional(record: PspRecord, optional: Partial<PspRecord>): PspRecord {

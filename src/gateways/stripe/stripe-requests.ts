@@ -16,6 +16,12 @@ export const STRIPE_API_VERSION = '2023-08-16';
 /** Metadata key that carries our operation id on PaymentIntents and Refunds (status inquiry finds it). */
 export const OPERATION_ID_METADATA = 'operation_id';
 
+/**
+ * Metadata key a capture request adds to the PaymentIntent with the capture's operation id: Stripe stores it with the
+ * capture itself, so the PaymentIntent's events and records after it name the capture that took the money.
+ */
+export const CAPTURE_OPERATION_ID_METADATA = 'capture_operation_id';
+
 /** Largest page Stripe lists; a PaymentIntent with more than 100 refunds is beyond our use. */
 const LIST_LIMIT = 100;
 
@@ -110,7 +116,7 @@ export function buildStripeRequest(ctx: OperationContext, gateway: StripeMethodG
     case 'capture':
       return post(ctx, `${intentPath(ctx)}/capture`, {
         amount_to_capture: toStripeAmount(payment.amount, payment.currency),
-        metadata: { capture_operation_id: ctx.operationId },
+        metadata: { [CAPTURE_OPERATION_ID_METADATA]: ctx.operationId },
       });
     case 'cancel':
       // The cancel endpoint takes no metadata: the idempotency key is the only trace of our id.

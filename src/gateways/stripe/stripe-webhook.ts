@@ -1,11 +1,11 @@
 import { pspEpochSecondsMs } from '../psp-time';
 import { createHmac, timingSafeEqual } from 'node:crypto';
 import { GatewayError } from '../../errors/gateway-error';
-import { GatewayOutcome, SkippedWebhookItem, WebhookEvent } from '../gateway-adapter';
+import { GatewayOutcome, ModificationReading, SkippedWebhookItem, WebhookEvent } from '../gateway-adapter';
 import { stripeConfirmedMoney } from './stripe-amount';
 import { isStripeLapse } from './stripe-status-map';
 import { paymentIntentToOutcome, refundToOutcome, setupIntentToOutcome } from './stripe-responses';
-import { OPERATION_ID_METADATA } from './stripe-requests';
+import { CAPTURE_OPERATION_ID_METADATA, OPERATION_ID_METADATA } from './stripe-requests';
 import { StripeDisputeEventType, isStripeDisputeEventType, parseDisputeStatus, stripeDisputeFact } from './stripe-adjustments';
 import { AdjustmentFact } from '../../adjustments/adjustment';
 import { readPspCurrency } from '../../money/currencies';
@@ -136,7 +136,9 @@ function listed(list: readonly string[], type: string): boolean {
  *   `authorizationLapse`). `operationId` is the one we put
  *   in its metadata when creating it (the authorize / sale / revalidate), `gatewayReference` its id, so a
  *   capture or cancel is found through the PaymentIntent. A revalidate's new key is set where the outcome
- *   meets its operation (the event does not say which command created the PaymentIntent).
+ *   meets its operation (the event does not say which command created the PaymentIntent). A manual-capture one
+ *   captured by our capture, or cancelled by a cancel, also carries that modification's reading (`modification`, see
+ *   `modificationReading`): the outcome worker settles the open capture or cancel with it.
  * - `setup_intent.*`: a tokenize's SetupIntent, read as its outcome (the PaymentMethod the token).
  * - `refund.*` / `charge.refund.updated`: the Refund, whose metadata carries the refund's operation id and
  *   whose id is its reference; a refund without our metadata (made in the Dashboard) is not applied.
@@ -220,11 +222,13 @@ function readEvent(eventId: string, type: string, object: Json, created: unknown
   const operationId = str(metadata[OPERATION_ID_METADATA]);
   let outcome: GatewayOutcome;
   let adjustment: AdjustmentFact | undefined;
+  let modification: ModificationReading | undefined;
   if (isStripeDisputeEventType(type)) return disputeEvent(eventId, type, object, created, gateway);
   if (type.startsWith('payment_intent.')) {
     // A manual-capture PaymentIntent is an authorization; an automatic one is a sale (held is not done).
     outcome = paymentIntentToOutcome(object, object.capture_method === 'manual' ? 'authorize' : 'sale', gateway, false);
     if (isStripeLapse(object)) adjustment = authorizationLapse(object, created);
+    else modification = modificationReading(object, gateway);
   } else if (type.startsWith('setup_intent.')) {
     // A tokenize's SetupIntent (our operation id in its metadata): what the customer's action led to.
     outcome = setupIntentToOutcome(object, gateway, false);
@@ -240,7 +244,44 @@ function readEvent(eventId: string, type: string, object: Json, created: unknown
   const event: WebhookEvent = { eventId, gatewayReference: str(object.id), outcome };
   if (operationId !== undefined) event.operationId = operationId;
   if (adjustment) event.adjustment = adjustment;
+  if (modification) event.modification = modification;
   return event;
+}
+
+/**
+ * The cancellation reasons a cancel asked of Stripe leaves on a PaymentIntent: none (the bridge's cancel sends none)
+ * or one the canceller gave, which the API reference calls user-provided (`abandoned`, `duplicate`, `fraudulent`,
+ * `requested_by_customer`). Not Stripe's own (`automatic`: the authorization's capture window closed, it lapsed;
+ * `failed_invoice`, `void_invoice`): no cancel asked for those.
+ */
+export const ASKED_CANCELLATION_REASONS: ReadonlySet<string> = new Set(['abandoned', 'duplicate', 'fraudulent', 'requested_by_customer']);
+
+/**
+ * A manual-capture PaymentIntent (an authorization) read as the outcome of the modification it shows done, which its
+ * events do not name otherwise (their metadata names the authorization):
+ * - `succeeded` with the `capture_operation_id` our capture request set (Stripe stores it with the capture): that
+ *   capture's SUCCESS, for what Stripe collected (`amount_received`; a partial capture releases the rest, "Partially
+ *   capturing automatically releases the remaining amount"). Without it, the capture was not ours (the Dashboard's):
+ *   no reading, nothing guessed.
+ * - `canceled` for no reason or one the canceller gave (`ASKED_CANCELLATION_REASONS`): a cancel's SUCCESS, for the
+ *   open cancel of that authorization. Stripe's own cancellations are not (an `automatic` one is the lapse, see
+ *   `authorizationLapse`).
+ * Any other status shows no modification done (`requires_capture` from `amount_capturable_updated` is the hold).
+ */
+function modificationReading(pi: Json, gateway: string): ModificationReading | undefined {
+  if (pi.capture_method !== 'manual') return undefined;
+  if (pi.status === 'succeeded') {
+    const metadata = isObject(pi.metadata) ? pi.metadata : {};
+    const capture = str(metadata[CAPTURE_OPERATION_ID_METADATA]);
+    if (capture === undefined) return undefined;
+    return { command: 'capture', operationId: capture, outcome: paymentIntentToOutcome(pi, 'capture', gateway, false) };
+  }
+  if (pi.status === 'canceled') {
+    const reason = pi.cancellation_reason;
+    const asked = reason === undefined || reason === null || (typeof reason === 'string' && ASKED_CANCELLATION_REASONS.has(reason));
+    return asked ? { command: 'cancel', outcome: paymentIntentToOutcome(pi, 'cancel', gateway, false) } : undefined;
+  }
+  return undefined;
 }
 
 /** Event `created` (unix seconds) as epoch ms; undefined when absent, or no time a Date can hold (`pspEpochSecondsMs`). */

@@ -49,6 +49,42 @@ function authorisation(pspReference: string, merchantReference?: string, extra: 
 }
 
 describe('checkWebhookItem', () => {
+  it('queues a modification reading with the item, its free text masked; one naming an operation id of no shape of ours, or a card number naming nothing of ours, is left out and the item kept', async () => {
+    const reading = {
+      command: 'capture' as const,
+      operationId: 'opref-cap-1',
+      outcome: { status: 'SUCCESS' as const, gatewayStatus: 'succeeded', amount: 400, currency: 'EUR' },
+    };
+    const queued = await checkWebhookItem(authorisation('QFQTPCQ8HXSKGK82', 'opref-1', { modification: reading }), 'adyen', adyen, ledger());
+    expect(queued).toMatchObject({ kind: 'queue', data: { operationId: 'opref-1', modification: reading } });
+    for (const operationId of ['not ours!', PAN]) {
+      const lookup = ledger();
+      const verdict = await checkWebhookItem(
+        authorisation('QFQTPCQ8HXSKGK82', 'opref-1', { modification: { ...reading, operationId } }),
+        'adyen',
+        adyen,
+        lookup,
+      );
+      expect(verdict).toMatchObject({ kind: 'queue', data: { operationId: 'opref-1' } });
+      expect(verdict.kind === 'queue' ? verdict.data.modification : 'skipped').toBeUndefined();
+    }
+    // A card-number-like id that IS one of ours stays (the digits of our own id).
+    const ours = await checkWebhookItem(
+      authorisation('QFQTPCQ8HXSKGK82', 'opref-1', { modification: { ...reading, operationId: PAN } }),
+      'adyen',
+      adyen,
+      ledger([PAN]),
+    );
+    expect(ours).toMatchObject({ kind: 'queue', data: { modification: { operationId: PAN } } });
+    const badCurrency = await checkWebhookItem(
+      authorisation('QFQTPCQ8HXSKGK82', 'opref-1', { modification: { ...reading, outcome: { ...reading.outcome, currency: 'eur' } } }),
+      'adyen',
+      adyen,
+      ledger(),
+    );
+    expect(badCurrency).toMatchObject({ kind: 'skip', reason: 'unreadable', field: 'modification.outcome.currency' });
+  });
+
   it('queues an ordinary item as it is, asking the ledger nothing', async () => {
     const lookup = ledger();
     const verdict = await checkWebhookItem(authorisation('QFQTPCQ8HXSKGK82', 'opref-1'), 'adyen', adyen, lookup);

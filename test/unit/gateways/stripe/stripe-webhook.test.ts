@@ -167,6 +167,58 @@ describe('Stripe webhook events', () => {
     expect(parse(stripeEvent('payment_intent.canceled', sale))[0].adjustment).toBeUndefined();
   });
 
+  describe('the modification a manual-capture PaymentIntent shows done (its events name the authorization)', () => {
+    const captured = (fields: Record<string, unknown> = {}): Record<string, unknown> =>
+      paymentIntent(ctx, {
+        status: 'succeeded',
+        amount: 2599,
+        amount_capturable: 0,
+        amount_received: 1000,
+        metadata: { operation_id: ctx.operationId, order_id: 'ORD-10042', capture_operation_id: 'op-stripe-capture-0001' },
+        ...fields,
+      });
+
+    it('succeeded with the capture_operation_id our capture set: that capture SUCCESS for what Stripe collected (amount_received), the authorization read as before', () => {
+      const [event] = parse(stripeEvent('payment_intent.succeeded', captured()));
+      expect(event.operationId).toBe(ctx.operationId);
+      expect(event.outcome).toMatchObject({ status: 'SUCCESS', gatewayStatus: 'succeeded' });
+      expect(event.modification).toEqual({
+        command: 'capture',
+        operationId: 'op-stripe-capture-0001',
+        outcome: { status: 'SUCCESS', gatewayStatus: 'succeeded', gatewayReference: PI_ID, amount: 1000, currency: 'EUR' },
+      });
+    });
+
+    it('succeeded without it (captured in the Dashboard), or an automatic-capture one (a sale): no modification, nothing guessed', () => {
+      expect(parse(stripeEvent('payment_intent.succeeded', captured({ metadata: { operation_id: ctx.operationId } })))[0].modification).toBeUndefined();
+      expect(parse(stripeEvent('payment_intent.succeeded', captured({ capture_method: 'automatic' })))[0].modification).toBeUndefined();
+    });
+
+    it('canceled for no reason (our cancel sends none) or a user-provided one: a cancel SUCCESS, naming no operation', () => {
+      for (const reason of [null, undefined, 'requested_by_customer', 'abandoned', 'duplicate', 'fraudulent']) {
+        const pi = paymentIntent(ctx, { status: 'canceled', cancellation_reason: reason });
+        expect(parse(stripeEvent('payment_intent.canceled', pi))[0].modification).toEqual({
+          command: 'cancel',
+          outcome: expect.objectContaining({ status: 'SUCCESS', gatewayStatus: 'canceled', gatewayReference: PI_ID }),
+        });
+      }
+    });
+
+    it("canceled for Stripe's own reason (automatic: the lapse; failed_invoice, void_invoice; one not documented): no cancel's success", () => {
+      for (const reason of ['automatic', 'failed_invoice', 'void_invoice', 'some_new_reason']) {
+        const pi = paymentIntent(ctx, { status: 'canceled', cancellation_reason: reason });
+        expect(parse(stripeEvent('payment_intent.canceled', pi))[0].modification).toBeUndefined();
+      }
+    });
+
+    it('any other status (amount_capturable_updated: the hold) shows no modification done', () => {
+      for (const status of ['requires_capture', 'processing', 'requires_action', 'requires_payment_method']) {
+        const pi = paymentIntent(ctx, { status, metadata: { operation_id: ctx.operationId, capture_operation_id: 'op-stripe-capture-0001' } });
+        expect(parse(stripeEvent('payment_intent.amount_capturable_updated', pi))[0].modification).toBeUndefined();
+      }
+    });
+  });
+
   it('maps payment_intent.processing to PENDING and payment_intent.requires_action to ACTION_REQUIRED without the client secret', () => {
     expect(parse(stripeEvent('payment_intent.processing', paymentIntent(ctx, { status: 'processing' })))[0].outcome.status).toBe('PENDING');
     const waiting = parse(stripeEvent('payment_intent.requires_action', paymentIntent(ctx, { status: 'requires_action', client_secret: 'pi_1_secret_x' })))[0];

@@ -1,0 +1,321 @@
+/**
+ * Stripe reports a capture or a cancel on the PaymentIntent itself, and a manual-capture PaymentIntent's events name
+ * the authorization (its `metadata.operation_id`). A capture or cancel whose call timed out (UNKNOWN: the request may
+ * or may not have reached Stripe) is settled by the event that shows Stripe did it: `payment_intent.succeeded`
+ * carrying the `capture_operation_id` our capture request set (Stripe keeps it with the capture), for what Stripe
+ * collected (`amount_received`: "Partially capturing automatically releases the remaining amount"), or
+ * `payment_intent.canceled` for no reason or a user-provided one. Stripe's own cancellation (`automatic`: the
+ * authorization lapsed) is no cancel's success, and `amount_capturable_updated` (the hold) settles no capture.
+ *
+ * End to end on the real Redis: the worker delivers to a local Stripe stand-in that takes the capture or cancel (or
+ * not) and never answers (the gateway's timeout), then the event, as Stripe renders it and signed by Stripe's own SDK,
+ * is posted to the web process. No poller runs and the stand-in refuses every status inquiry: only the webhook can
+ * settle the operation.
+ */
+import http from 'node:http';
+import { AddressInfo } from 'node:net';
+import { Queue } from 'bullmq';
+import Stripe from 'stripe';
+import { CommandType } from '../../../src/contracts/payment-command';
+import { metricValue } from '../../../src/metrics/metrics-registry';
+import { bullJobId } from '../../../src/queueing/job-id';
+import { RedisClient, createRedis } from '../../../src/redis/redis-connection';
+import { GatewayOutcomeJobData, createGatewayOutcomesQueue } from '../../../src/webhooks/gateway-outcomes-queue';
+import { captureLogger } from '../../support/capture-logger';
+import { channelCommand } from '../../support/fixtures';
+import { eventually } from '../../support/tcp-proxy';
+import { useWebhookStack } from '../../support/webhook-stack';
+
+jest.setTimeout(60_000);
+
+const SECRET = 'whsec_stripe_modification_outcomes_0123456789';
+const AUTHORIZED = 2599;
+
+/** A PaymentIntent as the stand-in holds it (the fields Stripe's PaymentIntent object documents that we read). */
+interface Intent {
+  id: string;
+  object: 'payment_intent';
+  amount: number;
+  amount_capturable: number;
+  amount_received: number;
+  capture_method: 'manual';
+  currency: string;
+  metadata: Record<string, string>;
+  status: string;
+  cancellation_reason: string | null;
+  canceled_at: number | null;
+  created: number;
+}
+
+const intents = new Map<string, Intent>();
+/** PaymentIntents whose next capture or cancel never reaches Stripe (the call still times out). */
+const notReached = new Set<string>();
+const calls: string[] = [];
+let piSeq = 0;
+const now = (): number => Math.floor(Date.now() / 1000);
+
+/** The `metadata[key]` fields of a form, as Stripe merges them into the object's metadata. */
+function metadataOf(form: URLSearchParams): Record<string, string> {
+  const out: Record<string, string> = {};
+  for (const [k, v] of form) {
+    const m = /^metadata\[(.+)\]$/.exec(k);
+    if (m) out[m[1]] = v;
+  }
+  return out;
+}
+
+const server = http.createServer((req, res) => {
+  let raw = '';
+  req.on('data', (chunk: Buffer) => (raw += chunk.toString()));
+  req.on('end', () => {
+    calls.push(`${req.method} ${req.url}`);
+    const form = new URLSearchParams(raw);
+    const json = (status: number, body: unknown): void => void res.writeHead(status, { 'content-type': 'application/json' }).end(JSON.stringify(body));
+    if (req.method === 'POST' && req.url === '/v1/payment_intents') {
+      const amount = Number(form.get('amount'));
+      const pi: Intent = {
+        id: `pi_3StandIn${process.pid}x${++piSeq}`,
+        object: 'payment_intent',
+        amount,
+        amount_capturable: amount,
+        amount_received: 0,
+        capture_method: 'manual',
+        currency: form.get('currency') ?? 'eur',
+        metadata: metadataOf(form),
+        status: 'requires_capture',
+        cancellation_reason: null,
+        canceled_at: null,
+        created: now(),
+      };
+      intents.set(pi.id, pi);
+      return json(200, pi);
+    }
+    const modification = /^\/v1\/payment_intents\/([A-Za-z0-9_]+)\/(capture|cancel)$/.exec(req.url ?? '');
+    const pi = modification ? intents.get(modification[1]) : undefined;
+    if (req.method === 'POST' && modification && pi) {
+      if (notReached.delete(pi.id)) return; // lost on the way: Stripe never saw it, no answer either
+      if (modification[2] === 'capture') {
+        // "Capture the funds of an existing uncaptured PaymentIntent": amount_to_capture (default all), the rest released.
+        const taken = form.has('amount_to_capture') ? Number(form.get('amount_to_capture')) : pi.amount_capturable;
+        Object.assign(pi, { status: 'succeeded', amount_received: taken, amount_capturable: 0, metadata: { ...pi.metadata, ...metadataOf(form) } });
+      } else {
+        Object.assign(pi, { status: 'canceled', amount_capturable: 0, cancellation_reason: form.get('cancellation_reason'), canceled_at: now() });
+      }
+      return; // Stripe did it; its answer never comes back (the gateway's timeout)
+    }
+    // Status inquiries (none should be made here) and anything else: Stripe unavailable.
+    json(500, { error: { type: 'api_error', message: 'stand-in: not available' } });
+  });
+});
+
+let baseUrl = '';
+beforeAll(async () => {
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  baseUrl = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+});
+afterAll(async () => {
+  server.closeAllConnections();
+  await new Promise<void>((resolve) => server.close(() => resolve()));
+});
+
+const logs = captureLogger('info');
+const sent: Array<{ method: string; payment: Record<string, unknown> }> = [];
+const stack = useWebhookStack(
+  {
+    stripe: {
+      type: 'stripe',
+      get base_url(): string {
+        return baseUrl;
+      },
+      api_key: 'sk_test_modification_outcomes_0123',
+      webhook_secret: SECRET,
+      timeout_ms: 400,
+    },
+  },
+  {
+    webLogger: logs.logger,
+    notify: async (method, params) => void sent.push({ method, payment: (params as { payment: Record<string, unknown> }).payment }),
+  },
+);
+const stripe = new Stripe('sk_test_unit_only');
+
+let redis: RedisClient;
+let outcomes: Queue<GatewayOutcomeJobData>;
+beforeAll(() => {
+  redis = createRedis(stack.config.redis, 'commands');
+  outcomes = createGatewayOutcomesQueue(redis, stack.config.redis.keyPrefix);
+});
+afterAll(async () => {
+  await outcomes.close();
+  redis.disconnect();
+});
+
+let seq = 0;
+
+/** `command` of `orderId` for `amount` EUR, created and delivered once by the worker; its id and the state it is left in. */
+async function delivered(command: CommandType, orderId: string, gatewayKey: string, amount: number): Promise<{ id: string; state: string }> {
+  const cmd = channelCommand(command, {}, { gateway: 'stripe', gateway_key: gatewayKey, amount, currency: 'EUR', order_id: orderId });
+  const id = cmd.payment.operation_reference!;
+  await stack.worker.ledger.create(id, cmd);
+  await stack.worker.delivery.deliver(id);
+  return { id, state: (await stack.worker.ledger.get(id))!.state };
+}
+
+/** An authorization Stripe holds (requires_capture), and a `command` of it whose call timed out (UNKNOWN). */
+async function timedOut(
+  command: 'capture' | 'cancel',
+  amount = AUTHORIZED,
+  reached = true,
+): Promise<{ authorization: string; pi: Intent; modification: string }> {
+  const orderId = `order-stripe-mod-${process.pid}-${++seq}`;
+  const authorization = await delivered('authorize', orderId, 'pm_card_visa', AUTHORIZED);
+  expect(authorization.state).toBe('SUCCEEDED');
+  const pi = intents.get((await stack.worker.ledger.get(authorization.id))!.gatewayReference!)!;
+  if (!reached) notReached.add(pi.id);
+  const modification = await delivered(command, orderId, authorization.id, amount);
+  expect(modification.state).toBe('UNKNOWN');
+  return { authorization: authorization.id, pi, modification: modification.id };
+}
+
+/** Posts `pi` in an event of `type` as Stripe sends it, signed by Stripe's SDK; the HTTP status. */
+async function post(type: string, pi: Intent, eventId: string, account?: string): Promise<number> {
+  const body = JSON.stringify({
+    id: eventId,
+    object: 'event',
+    api_version: '2023-08-16',
+    created: now(),
+    type,
+    ...(account !== undefined ? { account } : {}),
+    data: { object: pi },
+  });
+  const header = stripe.webhooks.generateTestHeaderString({ payload: body, secret: SECRET });
+  const res = await fetch(`${stack.web.server.url}/webhooks/stripe`, {
+    method: 'POST',
+    body,
+    headers: { 'content-type': 'application/json', 'stripe-signature': header },
+  });
+  return res.status;
+}
+
+/** The events the OMS was sent about operation `id`, with status `status`. */
+const eventsOf = (id: string, status?: string): Array<Record<string, unknown>> =>
+  sent.filter((n) => n.payment.operation_reference === id && (status === undefined || n.payment.status === status)).map((n) => n.payment);
+
+/** Waits until the outcome job of `eventId` has run to `state`. */
+async function jobRan(eventId: string, state: 'completed' | 'failed' = 'completed'): Promise<void> {
+  await eventually(async () => (await (await outcomes.getJob(bullJobId(`wh.stripe.${eventId}`)))?.getState()) === state);
+}
+
+const applied = (command: string): Promise<number> =>
+  metricValue('pb_webhook_open_modification_matches_total', { gateway: 'stripe', command, outcome: 'applied' });
+
+/** The authorization is as it was: SUCCEEDED, reported once (its authorization), never failed, adjusted or re-reported. */
+async function authorizationUntouched(id: string): Promise<void> {
+  expect((await stack.worker.ledger.get(id))?.state).toBe('SUCCEEDED');
+  expect(eventsOf(id)).toHaveLength(1);
+  expect(await stack.worker.adjustmentStore.forOperation(id)).toEqual([]);
+  expect((await stack.worker.ledger.interactions(id)).filter((h) => h.source === 'webhook' || h.event === 'outcome_not_for_command')).toEqual([]);
+}
+
+describe('a Stripe capture or cancel whose call timed out, settled by the PaymentIntent event that shows it done', () => {
+  it('payment_intent.succeeded with our capture_operation_id settles the UNKNOWN capture: SUCCEEDED for amount_received, its event sent once', async () => {
+    const before = await applied('capture');
+    const { authorization, pi, modification: capture } = await timedOut('capture');
+    expect(pi).toMatchObject({ status: 'succeeded', amount_received: AUTHORIZED, metadata: { operation_id: authorization, capture_operation_id: capture } });
+
+    expect(await post('payment_intent.succeeded', pi, `evt_capture_full_${seq}`)).toBe(200);
+    // Stripe retries an event it thinks undelivered under the same id: deduped.
+    expect(await post('payment_intent.succeeded', pi, `evt_capture_full_${seq}`)).toBe(200);
+
+    await eventually(async () => (await stack.worker.ledger.get(capture))?.state === 'SUCCEEDED');
+    await eventually(() => eventsOf(capture, 'SUCCESS').length > 0);
+    await new Promise((resolve) => setTimeout(resolve, 300));
+    expect(eventsOf(capture)).toHaveLength(1);
+    expect(eventsOf(capture, 'SUCCESS')[0]).toMatchObject({ gateway_command: 'capture', amount: AUTHORIZED, currency: 'EUR' });
+    expect(await stack.worker.ledger.get(capture)).toMatchObject({ confirmedAmount: AUTHORIZED, gatewayReference: pi.id });
+    expect((await stack.worker.ledger.interactions(capture)).some((h) => h.source === 'webhook')).toBe(true);
+    expect(await applied('capture')).toBe(before + 1);
+    expect(logs.lines.some((l) => l.includes("webhook shows the payment's open modification done") && l.includes(capture))).toBe(true);
+    await authorizationUntouched(authorization);
+    // Only the webhook settled it: no status inquiry was made.
+    expect(calls.filter((c) => c.startsWith('GET'))).toEqual([]);
+  });
+
+  it('a partial capture is settled for what Stripe collected (amount_received), the rest released; the authorization stays as it was', async () => {
+    const { authorization, pi, modification: capture } = await timedOut('capture', 1000);
+    expect(pi).toMatchObject({ amount: AUTHORIZED, amount_received: 1000, amount_capturable: 0 });
+
+    expect(await post('payment_intent.succeeded', pi, `evt_capture_partial_${seq}`)).toBe(200);
+
+    await eventually(async () => (await stack.worker.ledger.get(capture))?.state === 'SUCCEEDED');
+    await eventually(() => eventsOf(capture, 'SUCCESS').length > 0);
+    expect(eventsOf(capture, 'SUCCESS')[0]).toMatchObject({ gateway_command: 'capture', amount: 1000 });
+    expect((await stack.worker.ledger.get(capture))?.confirmedAmount).toBe(1000);
+    await authorizationUntouched(authorization);
+  });
+
+  it('payment_intent.canceled after our cancel (no cancellation_reason) settles the UNKNOWN cancel: SUCCEEDED, its event sent once', async () => {
+    const before = await applied('cancel');
+    const { authorization, pi, modification: cancel } = await timedOut('cancel');
+    expect(pi).toMatchObject({ status: 'canceled', cancellation_reason: null });
+
+    expect(await post('payment_intent.canceled', pi, `evt_cancel_${seq}`)).toBe(200);
+
+    await eventually(async () => (await stack.worker.ledger.get(cancel))?.state === 'SUCCEEDED');
+    await eventually(() => eventsOf(cancel, 'SUCCESS').length > 0);
+    await new Promise((resolve) => setTimeout(resolve, 300));
+    expect(eventsOf(cancel)).toHaveLength(1);
+    expect(eventsOf(cancel, 'SUCCESS')[0]).toMatchObject({ gateway_command: 'cancel' });
+    expect(await applied('cancel')).toBe(before + 1);
+    await authorizationUntouched(authorization);
+  });
+
+  it('payment_intent.canceled for a user-provided reason (requested_by_customer: cancelled in the Dashboard) settles the UNKNOWN cancel too: the hold is released as it asked', async () => {
+    const { authorization, pi, modification: cancel } = await timedOut('cancel', AUTHORIZED, false);
+    expect(pi.status).toBe('requires_capture');
+    Object.assign(pi, { status: 'canceled', amount_capturable: 0, cancellation_reason: 'requested_by_customer', canceled_at: now() });
+
+    expect(await post('payment_intent.canceled', pi, `evt_cancel_dashboard_${seq}`)).toBe(200);
+
+    await eventually(async () => (await stack.worker.ledger.get(cancel))?.state === 'SUCCEEDED');
+    await eventually(() => eventsOf(cancel, 'SUCCESS').length === 1);
+    await authorizationUntouched(authorization);
+  });
+
+  it("payment_intent.canceled for Stripe's own reason (automatic: the authorization lapsed) does not succeed the UNKNOWN cancel: it stays for the poller, the lapse is the authorization's adjustment", async () => {
+    const { authorization, pi, modification: cancel } = await timedOut('cancel', AUTHORIZED, false);
+    Object.assign(pi, { status: 'canceled', amount_capturable: 0, cancellation_reason: 'automatic', canceled_at: now() });
+
+    expect(await post('payment_intent.canceled', pi, `evt_cancel_automatic_${seq}`)).toBe(200);
+
+    await jobRan(`evt_cancel_automatic_${seq}`);
+    await eventually(async () => (await stack.worker.adjustmentStore.forOperation(authorization)).some((a) => a.kind === 'authorization_expired'));
+    expect((await stack.worker.ledger.get(cancel))?.state).toBe('UNKNOWN');
+    expect(eventsOf(cancel)).toEqual([]);
+  });
+
+  it('payment_intent.amount_capturable_updated (the hold, requires_capture) settles no capture: the UNKNOWN capture stays for the poller', async () => {
+    const { authorization, pi, modification: capture } = await timedOut('capture', AUTHORIZED, false);
+    expect(pi.status).toBe('requires_capture');
+
+    expect(await post('payment_intent.amount_capturable_updated', pi, `evt_capturable_${seq}`)).toBe(200);
+
+    await jobRan(`evt_capturable_${seq}`);
+    expect((await stack.worker.ledger.get(capture))?.state).toBe('UNKNOWN');
+    expect(eventsOf(capture)).toEqual([]);
+    expect((await stack.worker.ledger.get(authorization))?.state).toBe('SUCCEEDED');
+    expect(eventsOf(authorization)).toHaveLength(1);
+  });
+
+  it('payment_intent.succeeded naming another Connect account than the gateway acts for is refused: the UNKNOWN capture does not move', async () => {
+    const before = await metricValue('pb_webhook_outcomes_refused_total', { gateway: 'stripe', check: 'account' });
+    const { pi, modification: capture } = await timedOut('capture');
+
+    expect(await post('payment_intent.succeeded', pi, `evt_capture_other_account_${seq}`, 'acct_1OtherAccount0000')).toBe(200);
+
+    await jobRan(`evt_capture_other_account_${seq}`, 'failed');
+    expect(await metricValue('pb_webhook_outcomes_refused_total', { gateway: 'stripe', check: 'account' })).toBe(before + 1);
+    expect((await stack.worker.ledger.get(capture))?.state).toBe('UNKNOWN');
+    expect(eventsOf(capture)).toEqual([]);
+  });
+});
