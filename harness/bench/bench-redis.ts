@@ -65,9 +65,11 @@ export interface BenchRedisServers {
 const serverVersion = async (redis: Redis): Promise<string> => /redis_version:(\S+)/.exec(await redis.info('server'))?.[1] ?? '?';
 
 /**
- * The chosen Redis's processes and version. On the cluster: starts it when it is not running (a no-op when it
- * runs; never restarted), reads its nodes (CLUSTER NODES: primaries and replicas) and refuses more replica acks
- * than a primary has replicas (every command would be held). `single` is the bench's client of the single Redis.
+ * The chosen Redis's processes and version. On the cluster: starts it only when no node answers (a running
+ * cluster is left alone: a node another user's drill stopped is theirs to bring back), reads its nodes (CLUSTER
+ * NODES: primaries and replicas, failing ones included, whose process is then not found and the Redis CPU not
+ * reported) and refuses more replica acks than a primary has healthy replicas (every command would be held).
+ * `single` is the bench's client of the single Redis.
  */
 export async function benchRedisServers(choice: BenchRedisChoice, single: { client: Redis; url: string }): Promise<BenchRedisServers> {
   if (choice.kind === 'single') {
@@ -79,22 +81,28 @@ export async function benchRedisServers(choice: BenchRedisChoice, single: { clie
       version: await serverVersion(single.client),
     };
   }
-  ensureLocalRedisCluster({ ...process.env, PB_REDIS_CLUSTER: '1' });
   const seeds = localRedisClusterNodes();
-  const nodes = (await clusterNodes(seeds)).filter((n) => !n.failing);
-  const primaries = nodes.filter((n) => n.primary && n.slots.length > 0);
-  const fewestReplicas = Math.min(...primaries.map((p) => nodes.filter((n) => n.primaryId === p.id).length));
+  const nodes = await clusterNodes(seeds).catch(() => {
+    ensureLocalRedisCluster({ ...process.env, PB_REDIS_CLUSTER: '1' });
+    return clusterNodes(seeds);
+  });
+  const healthy = nodes.filter((n) => !n.failing);
+  const primaries = healthy.filter((n) => n.primary && n.slots.length > 0);
+  const fewestReplicas = Math.min(...primaries.map((p) => healthy.filter((n) => n.primaryId === p.id).length));
   if (choice.replicaAcks > fewestReplicas)
-    throw new Error(`PB_BENCH_REPLICA_ACKS=${choice.replicaAcks}: a primary of the cluster has ${fewestReplicas} replica(s); every command would be held`);
+    throw new Error(
+      `PB_BENCH_REPLICA_ACKS=${choice.replicaAcks}: a primary of the cluster has ${fewestReplicas} healthy replica(s); every command would be held`,
+    );
   const pids = nodes.map((n) => pidListeningOn(Number(n.address.split(':').pop())));
   const found = pids.filter((p): p is number => p !== null);
-  const probe = new Redis(`redis://${seeds[0]}`, { lazyConnect: true, maxRetriesPerRequest: 1 });
+  const probe = new Redis(`redis://${primaries[0]?.address ?? seeds[0]}`, { lazyConnect: true, maxRetriesPerRequest: 1 });
   probe.on('error', () => undefined);
   const version = await serverVersion(probe).finally(() => probe.disconnect());
   const addresses = nodes.map((n) => n.address).sort();
+  const missing = nodes.length - found.length;
   return {
-    label: `Redis Cluster ${addresses.join(', ')} (${primaries.length} primaries, ${nodes.length - primaries.length} replicas), redis.replica_acks ${choice.replicaAcks}${choice.replicaAcks === 0 ? ' (the default)' : ''}; Redis CPU: the sum of its ${nodes.length} redis-server processes${found.length < nodes.length ? `, ${nodes.length - found.length} not found: not reported` : ''}; the keys under the run's prefix only, deleted at the end`,
-    pids: found.length === nodes.length ? found : [],
+    label: `Redis Cluster ${addresses.join(', ')} (${primaries.length} primaries, ${healthy.length - primaries.length} replicas${healthy.length < nodes.length ? `, ${nodes.length - healthy.length} failing` : ''}), redis.replica_acks ${choice.replicaAcks}${choice.replicaAcks === 0 ? ' (the default)' : ''}; Redis CPU: the sum of its ${nodes.length} redis-server processes${missing > 0 ? `, ${missing} not found: not reported` : ''}; only the run's key prefix touched, deleted at the end`,
+    pids: missing === 0 ? found : [],
     version,
   };
 }
