@@ -37,7 +37,9 @@
  * PB_BENCH_SCALING_WEBS (1,2; empty: no web rows), PB_BENCH_SCALING_WEB_WORKERS (2), PB_BENCH_TWIN_PROCESSES (1; 0 runs
  * the bus twin and the simulator in this process, as before 2026-11-30), PB_BENCH_SCALING_COMMANDS
  * (5 000), PB_BENCH_QUEUE_TYPE (classic; quorum for the first stack too), PB_BENCH_PHASES (all of raw,saturation,paced,redis,backlog,psp,scaling), PB_BENCH_QUICK=1
- * (2 000 commands, backlogs 2 000 / 5 000, 3 000 at PSP latency, 2 000 per scaling row).
+ * (2 000 commands, backlogs 2 000 / 5 000, 3 000 at PSP latency, 2 000 per scaling row), PB_BENCH_REDIS (single;
+ * cluster: the PSP-latency and scaling stack on the local Redis Cluster, its six nodes' CPU in the Redis column, for
+ * the raw, psp and scaling phases only), PB_BENCH_REPLICA_ACKS (0; redis.replica_acks on the cluster, refused on single).
  */
 import { randomBytes } from 'node:crypto';
 import { execFileSync } from 'node:child_process';
@@ -52,7 +54,7 @@ import { TargetInputs, checkTargets } from '../harness/bench/bench-targets';
 import { publishPaced, publishWindowed } from '../harness/bench/command-publishing';
 import { CpuCeiling, bridgeCpuCeiling, cpuCeiling } from '../harness/bench/cpu-ceiling';
 import { MarkedWindowCost } from '../harness/bench/marked-window-cost';
-import { ProcessCost, StandIn, WindowCost, alive } from '../harness/bench/process-cost';
+import { ProcessCost, ServerPids, StandIn, WindowCost, alive } from '../harness/bench/process-cost';
 import { pidListeningOn } from '../harness/bench/process-cpu';
 import { peakRssMiB, rssMiB } from '../harness/bench/process-memory';
 import { scrapeMetric, scrapeMetricByLabel } from '../harness/bench/metric-scrape';
@@ -61,6 +63,7 @@ import { rawAmqpBaseline, RawAmqpResult } from '../harness/bench/raw-amqp-baseli
 import { brokerAlone } from '../harness/bench/broker-alone';
 import { cpuTicks, speedProbe, stealPercent } from '../harness/bench/machine-speed';
 import { configSchema } from '../src/config/config-schema';
+import { BenchRedisChoice, benchRedisChoice, benchRedisParameters, benchRedisServers } from '../harness/bench/bench-redis';
 import { commandStats, commandStatsDelta, monitorPrefix } from '../harness/bench/redis-command-count';
 import { addedLatenciesMs, pspTimesMs } from '../harness/bench/psp-time';
 import { ScalingRow, scalingPhase } from '../harness/bench/scaling-phase';
@@ -141,6 +144,11 @@ interface Settings {
   flowQueueType: 'quorum' | 'classic';
   /** The bus twin and the simulator each in a child process (default) rather than in this one. */
   twinProcesses: boolean;
+  /**
+   * The Redis of the PSP-latency and scaling stack: the single local Redis (default) or the local Redis Cluster
+   * (`PB_BENCH_REDIS=cluster`, with `redis.replica_acks` = `PB_BENCH_REPLICA_ACKS`, default 0).
+   */
+  redis: BenchRedisChoice;
   quick: boolean;
 }
 
@@ -156,9 +164,10 @@ function settings(): Settings {
   if (!(latMin >= 0 && latMax >= latMin)) throw new Error('PB_BENCH_PSP_LATENCY_MS must be "min-max" in ms, 0 <= min <= max');
   const flowQueueType = process.env.PB_BENCH_QUEUE_TYPE ?? 'classic';
   if (flowQueueType !== 'classic' && flowQueueType !== 'quorum') throw new Error(`PB_BENCH_QUEUE_TYPE: "${flowQueueType}" is neither classic nor quorum`);
+  const phases = new Set<Phase>(chosen.length > 0 ? (chosen as Phase[]) : PHASES);
   return {
     quick,
-    phases: new Set<Phase>(chosen.length > 0 ? (chosen as Phase[]) : PHASES),
+    phases,
     workers: envInt('PB_BENCH_WORKERS', 2),
     commands: envInt('PB_BENCH_COMMANDS', quick ? 2_000 : 20_000),
     backlogSmall: envInt('PB_BENCH_BACKLOG_SMALL', quick ? 2_000 : 10_000),
@@ -178,6 +187,7 @@ function settings(): Settings {
     allocation: process.env.PB_BENCH_ALLOCATION !== '0',
     flowQueueType,
     twinProcesses: process.env.PB_BENCH_TWIN_PROCESSES !== '0',
+    redis: benchRedisChoice(process.env, [...phases]),
   };
 }
 
@@ -314,15 +324,17 @@ async function main(): Promise<void> {
   const commandBytes = Buffer.byteLength(JSON.stringify(sample));
   const has = (p: Phase) => s.phases.has(p);
   say(
-    `payment-bridge bench${s.quick ? ' (quick)' : ''}: phases ${[...s.phases].join(',')}; ${s.commands} commands, ${s.workers} workers, backlogs ${s.backlogSmall} / ${s.backlogLarge}, ${s.pspCommands} at ${s.pspLatencyMs[0]}–${s.pspLatencyMs[1]} ms PSP latency, scaling ${s.scalingWorkers.join('/')} workers and ${s.scalingWebs.join('/') || 'no'} web × ${s.scalingCommands}, namespace ${runId}`,
+    `payment-bridge bench${s.quick ? ' (quick)' : ''}: phases ${[...s.phases].join(',')}; ${s.commands} commands, ${s.workers} workers, backlogs ${s.backlogSmall} / ${s.backlogLarge}, ${s.pspCommands} at ${s.pspLatencyMs[0]}–${s.pspLatencyMs[1]} ms PSP latency, scaling ${s.scalingWorkers.join('/')} workers and ${s.scalingWebs.join('/') || 'no'} web × ${s.scalingCommands}, ${s.redis.kind === 'single' ? 'single Redis' : `Redis Cluster, redis.replica_acks ${s.redis.replicaAcks}`}, namespace ${runId}`,
   );
-  // The servers' own processes, for their CPU per command (other servers of the same kind may run beside them).
-  const infra = { rabbitmq: pidListeningOn(Number(new URL(amqpUrl).port || 5672)), redis: pidListeningOn(Number(new URL(redisUrl).port || 6379)) };
-  const roleNodeArgs = s.allocation ? allocationProbeArgs(projectRoot()) : [];
-  const redis = new Redis(redisUrl);
+  // The single Redis, for the first stack's phases (on the cluster they are refused: settings()); connected on first use.
+  const redis = new Redis(redisUrl, { lazyConnect: true });
   // A shared Redis may be restarted by someone else mid-run; ioredis reconnects, the error is not ours to log.
   redis.on('error', () => undefined);
-  const redisVersion = /redis_version:(\S+)/.exec(await redis.info('server'))?.[1] ?? '?';
+  const redisServers = await benchRedisServers(s.redis, { client: redis, url: redisUrl });
+  const redisVersion = redisServers.version;
+  // The servers' own processes, for their CPU per command (other servers of the same kind may run beside them).
+  const infra: ServerPids = { rabbitmq: pidListeningOn(Number(new URL(amqpUrl).port || 5672)), redis: redisServers.pids };
+  const roleNodeArgs = s.allocation ? allocationProbeArgs(projectRoot()) : [];
   const outputs: PhaseOutput[] = [];
   let raw: RawAmqpResult | null = null;
   try {
@@ -382,13 +394,13 @@ async function main(): Promise<void> {
     if (has('psp') || has('scaling')) {
       const ns = `${runId}p`;
       say(
-        `starting a fresh stack for the PSP-latency phases: 1 web, ${s.workers} workers, default configuration, simulator answering in ${s.pspLatencyMs[0]}–${s.pspLatencyMs[1]} ms…`,
+        `starting a fresh stack for the PSP-latency phases: 1 web, ${s.workers} workers, default configuration${s.redis.kind === 'cluster' ? ` on the Redis Cluster (redis.replica_acks ${s.redis.replicaAcks})` : ''}, simulator answering in ${s.pspLatencyMs[0]}–${s.pspLatencyMs[1]} ms…`,
       );
       const stack = await startLocalStack({
         namespace: ns,
         workers: s.workers,
         simulator: { seed: 1, asyncRate: 0, faults: { latencyMs: { min: s.pspLatencyMs[0], max: s.pspLatencyMs[1] } } },
-        parameters: { 'log.level': SHIPPED_LOG_LEVEL, 'amqp.queue.type': SHIPPED_QUEUE_TYPE },
+        parameters: { 'log.level': SHIPPED_LOG_LEVEL, 'amqp.queue.type': SHIPPED_QUEUE_TYPE, ...benchRedisParameters(s.redis) },
         // Each worker's /metrics, for the in-flight limit it settled on.
         monitoring: true,
         roleNodeArgs,
@@ -431,6 +443,7 @@ async function main(): Promise<void> {
     `machine: ${host.cpus} CPUs (${host.cpuModel}), ${host.memoryMiB} MiB; node ${host.node}, RabbitMQ ${host.rabbitmq}, Redis ${host.redis}`,
     `1-minute load average: ${loadAtStart.toFixed(2)} at start, ${loadavg()[0].toFixed(2)} at end (other work on the machine)`,
     `machine speed probe (a command through JSON 20 000 times; fastest / median of ${speedAtStart.runs}): ${speedAtStart.minMs} / ${speedAtStart.medianMs} ms at start, ${speedAtEnd.minMs} / ${speedAtEnd.medianMs} ms at end; hypervisor steal ${steal === null ? 'not readable' : `${steal} % of the CPUs' time`} over the run`,
+    `Redis of the ${s.redis.kind === 'single' ? 'stacks' : 'PSP-latency and scaling stack'}: ${redisServers.label}`,
     `git ${gitHead()}; bench command ${commandBytes} B of JSON${raw ? `, raw AMQP message ${raw.messageBytes} B` : ''}; allocation probe ${s.allocation ? 'on' : 'off'}; commands queue: ${s.flowQueueType} for saturation, paced, Redis and backlog, ${SHIPPED_QUEUE_TYPE} (the shipped default) for PSP latency and scaling, classic for the raw baseline; log level warn for the first stack, ${SHIPPED_LOG_LEVEL} (the shipped default) for PSP latency and scaling`,
   ];
   say('');
@@ -457,6 +470,7 @@ async function main(): Promise<void> {
     machineSpeedMs: { start: speedAtStart, end: speedAtEnd },
     stealPercent: steal,
     commandBytes,
+    redisServers: { label: redisServers.label, pids: redisServers.pids },
     ...Object.assign({}, ...outputs.map((o) => o.json)),
     benchPeakRssMiB: benchRss,
     standInsPeakRssMiB: standInPeakRss,
@@ -480,7 +494,7 @@ async function runFlowPhases(
   raw: RawAmqpResult | null,
   redis: Redis,
   redisUrl: string,
-  infra: { rabbitmq: number | null; redis: number | null },
+  infra: ServerPids,
 ): Promise<PhaseOutput> {
   const has = (p: Phase) => s.phases.has(p);
   const publisher = await ChannelPublisher.open(stack.config);
@@ -813,7 +827,7 @@ async function runFlowPhases(
 }
 
 /** Phases 7 and 8 on a fresh stack: throughput at PSP latency with the default configuration, then scaling. */
-async function runPspPhases(stack: BenchStack, s: Settings, runId: string, infra: { rabbitmq: number | null; redis: number | null }): Promise<PhaseOutput> {
+async function runPspPhases(stack: BenchStack, s: Settings, runId: string, infra: ServerPids): Promise<PhaseOutput> {
   const has = (p: Phase) => s.phases.has(p);
   const publisher = await ChannelPublisher.open(stack.config);
   const tracker = new TerminalTracker(() => stack.busTwin.notifications);
@@ -822,6 +836,8 @@ async function runPspPhases(stack: BenchStack, s: Settings, runId: string, infra
   const json: Record<string, unknown> = {};
   const [minMs, maxMs] = s.pspLatencyMs;
   const latencyLabel = `${minMs}–${maxMs} ms`;
+  // Where the stack's Redis is not the single one, every table of the phase says so (a table may be quoted alone).
+  const onRedis = s.redis.kind === 'cluster' ? `, Redis Cluster, redis.replica_acks ${s.redis.replicaAcks}` : '';
   // Two meters over the same processes: the whole run, and its steady window.
   const meter = () =>
     new ProcessCost(
@@ -908,7 +924,7 @@ async function runPspPhases(stack: BenchStack, s: Settings, runId: string, infra
       };
       sections.push(
         {
-          title: `Throughput at ${latencyLabel} PSP latency (default configuration, ${s.workers} workers; peaks reset at the phase start)`,
+          title: `Throughput at ${latencyLabel} PSP latency (default configuration${onRedis}, ${s.workers} workers; peaks reset at the phase start)`,
           header: ['measure', 'value'],
           rows: [
             [
@@ -950,7 +966,7 @@ async function runPspPhases(stack: BenchStack, s: Settings, runId: string, infra
           ],
         },
         {
-          title: `Cost per command at ${latencyLabel} PSP latency`,
+          title: `Cost per command at ${latencyLabel} PSP latency${onRedis ? ` (${onRedis.slice(2)})` : ''}`,
           header: COST_HEADER,
           rows: [
             ...costRows(`${latencyLabel} PSP, ${s.workers} workers, ${result.commands} commands`, result),
@@ -1009,7 +1025,7 @@ async function runPspPhases(stack: BenchStack, s: Settings, runId: string, infra
           httpConcurrency: s.httpConcurrency,
         },
       });
-      sections.push(scalingSection(rows), {
+      sections.push(scalingSection(rows, onRedis), {
         title: 'Cost per command in each scaling row',
         header: COST_HEADER,
         rows: rows.flatMap((r) => costRows(rowLabel(r), r.result)),
@@ -1032,9 +1048,9 @@ function rowLabel(r: ScalingRow): string {
 }
 
 /** The scaling table: one row per configuration, with throughput per process and per added process. */
-function scalingSection(rows: ScalingRow[]): BenchSection {
+function scalingSection(rows: ScalingRow[], onRedis: string): BenchSection {
   return {
-    title: 'Scaling: throughput per process and per added process (each row its own closed run)',
+    title: `Scaling: throughput per process and per added process (each row its own closed run${onRedis})`,
     header: [
       'configuration',
       'commands/s',

@@ -1,7 +1,7 @@
 import { RoleProcess } from '../twins/local-stack/role-process';
 import { allocatedBytes } from './allocation-reader';
 import { peakRssMiB, resetPeakRss } from './process-memory';
-import { processCpuMicros } from './process-cpu';
+import { processCpuMicros, processesCpuMicros } from './process-cpu';
 
 /** One process's readings at the start of a window. */
 interface Reading {
@@ -26,7 +26,10 @@ export interface WindowCost {
   workerCpuMicrosEach: Record<string, number | null>;
   /** The web processes' CPU time over the window ÷ commands, µs (≈0 when commands come over AMQP). */
   webCpuMicrosPerCommand: number | null;
-  /** The RabbitMQ and Redis servers' CPU over the window ÷ commands, µs: other users of those servers included. */
+  /**
+   * The RabbitMQ and Redis servers' CPU over the window ÷ commands, µs: other users of those servers included; on a
+   * Redis Cluster, all its nodes' (primaries and replicas).
+   */
   rabbitmqCpuMicrosPerCommand: number | null;
   redisCpuMicrosPerCommand: number | null;
   /**
@@ -44,6 +47,16 @@ export interface WindowCost {
   standInCpuMicrosPerCommand: number | null;
   /** Each stand-in's share of the line above, µs per command. */
   standInCpuMicrosEach: Record<string, number | null>;
+}
+
+/**
+ * The servers' processes whose CPU a window reports: RabbitMQ's, and every `redis-server` the stack uses (the
+ * single Redis's, or each node of a Redis Cluster, replicas included: their CPU is summed). `null` / empty when
+ * unknown (their CPU is then not reported).
+ */
+export interface ServerPids {
+  rabbitmq: number | null;
+  redis: readonly number[];
 }
 
 /** A process standing in for a peer (or the bench itself); `pid` is this process's for the bench. */
@@ -75,14 +88,14 @@ export class ProcessCost {
   private standInsBefore: { standIn: StandIn; cpuMicros: number | null }[] = [];
 
   /**
-   * @param infra the pids of the RabbitMQ and Redis servers the stack uses (`pidListeningOn(5672)`…), null
-   * when unknown (their CPU is then not reported).
+   * @param infra the pids of the RabbitMQ and Redis servers the stack uses (`pidListeningOn(5672)`…; every node of
+   * a Redis Cluster); default none (their CPU is then not reported).
    * @param standIns the bench process and the twins' processes (default: this process alone).
    */
   constructor(
     private readonly webs: () => RoleProcess[],
     private readonly workers: () => RoleProcess[],
-    private readonly infra: { rabbitmq: number | null; redis: number | null } = { rabbitmq: null, redis: null },
+    private readonly infra: ServerPids = { rabbitmq: null, redis: [] },
     private readonly standIns: () => StandIn[] = () => [{ name: 'bench', pid: process.pid }],
   ) {}
 
@@ -111,8 +124,12 @@ export class ProcessCost {
       roles.map(async (role) => ({ role, allocated: await allocatedBytes(role.child), cpuMicros: processCpuMicros(role.child.pid) })),
     );
     this.startedAt = performance.now();
-    this.infraBefore = { rabbitmq: processCpuMicros(this.infra.rabbitmq ?? undefined), redis: processCpuMicros(this.infra.redis ?? undefined) };
+    this.infraBefore = this.serversCpuMicros();
     this.standInsBefore = this.standIns().map((standIn) => ({ standIn, cpuMicros: standInCpuMicros(standIn) }));
+  }
+
+  private serversCpuMicros(): { rabbitmq: number | null; redis: number | null } {
+    return { rabbitmq: processCpuMicros(this.infra.rabbitmq ?? undefined), redis: processesCpuMicros(this.infra.redis) };
   }
 
   async end(commands: number): Promise<WindowCost> {
@@ -138,9 +155,10 @@ export class ProcessCost {
     const workerCpu = sum(workers.map(cpuOf));
     const webCpu = sum(webs.map(cpuOf));
     const allocated = sum(workers.map((x) => (x.allocated !== null && x.allocatedAfter !== null ? x.allocatedAfter - x.allocated : null)));
+    const serversNow = this.serversCpuMicros();
     const infra = (name: 'rabbitmq' | 'redis') => {
       const before = this.infraBefore[name];
-      const now = processCpuMicros(this.infra[name] ?? undefined);
+      const now = serversNow[name];
       return before !== null && now !== null ? perCommand(now - before) : null;
     };
     return {

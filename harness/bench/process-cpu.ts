@@ -34,6 +34,20 @@ export function processCpuMicros(pid: number | undefined): number | null {
 }
 
 /**
+ * CPU time of several processes together (a Redis Cluster's nodes), µs: the sum of `processCpuMicros`; `null`
+ * when there are none or one is gone (a part would pass for the whole).
+ */
+export function processesCpuMicros(pids: readonly number[]): number | null {
+  let total = 0;
+  for (const pid of pids) {
+    const micros = processCpuMicros(pid);
+    if (micros === null) return null;
+    total += micros;
+  }
+  return pids.length > 0 ? total : null;
+}
+
+/**
  * The process listening on a local TCP port (`/proc/net/tcp[6]` gives the socket's inode, a process's
  * `/proc/<pid>/fd` links name it), e.g. the RabbitMQ or Redis the bench uses, when other servers of the
  * same kind run beside it. `null` when none is found or the links cannot be read.

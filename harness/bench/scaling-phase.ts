@@ -2,7 +2,7 @@ import { ChildProcessTwins, InProcessTwins, LocalStack } from '../twins/local-st
 import { SimulatorFaults } from '../twins/psp-simulator/simulator-faults';
 import { authorizeCommand, benchReference } from './bench-commands';
 import { ConfirmingPublisher } from './command-publishing';
-import { ProcessCost, StandIn, alive } from './process-cost';
+import { ProcessCost, ServerPids, StandIn, alive } from './process-cost';
 import { ThroughputResult, throughputRun } from './throughput-run';
 import { TerminalTracker } from './terminal-tracker';
 
@@ -58,7 +58,7 @@ export async function scalingPhase(options: {
   runId: string;
   publisher: ConfirmingPublisher;
   tracker: TerminalTracker;
-  infra: { rabbitmq: number | null; redis: number | null };
+  infra: ServerPids;
   /** The bench process and the twins' processes, for the stand-ins' CPU (default: this process). */
   standIns?: () => StandIn[];
   settings: ScalingSettings;

@@ -1,7 +1,7 @@
 import { Redis } from 'ioredis';
 import { createRedis } from '../../src/redis/redis-connection';
 import { DrillContext, DrillDefinition } from './drill-runner';
-import { localRedisClusterNodes } from '../twins/local-stack/local-redis';
+import { localRedisClusterNodes, localRedisClusterParameters } from '../twins/local-stack/local-redis';
 import { preciseNow } from '../workload/precise-clock';
 import { execFile } from 'node:child_process';
 import { promisify } from 'node:util';
@@ -16,8 +16,7 @@ const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
  * replicas should run; PB_REDIS_REPLICA_ACKS=0 plays without).
  */
 export function redisClusterParameters(): Record<string, unknown> {
-  const nodes = localRedisClusterNodes({ ...process.env, PB_REDIS_CLUSTER: '1' });
-  return { 'redis.url': `redis://${nodes[0]}`, 'redis.cluster.nodes': nodes, 'redis.replica_acks': Number(process.env.PB_REDIS_REPLICA_ACKS ?? 1) };
+  return localRedisClusterParameters({ replicaAcks: Number(process.env.PB_REDIS_REPLICA_ACKS ?? 1) });
 }
 
 /** One node of CLUSTER NODES: id, host:port, role, whether it is failing, the slot ranges it serves. */

@@ -22,9 +22,22 @@ export function localRedisClusterNodes(env: NodeJS.ProcessEnv = process.env): st
  * `redis.url` then only carries credentials: none locally). `singleUrl` is the single Redis's URL.
  */
 export function localRedisParameters(singleUrl: string, env: NodeJS.ProcessEnv = process.env): Record<string, unknown> {
-  if (!onLocalRedisCluster(env)) return { 'redis.url': singleUrl };
+  return onLocalRedisCluster(env) ? localRedisClusterParameters({}, env) : { 'redis.url': singleUrl };
+}
+
+/**
+ * `parameters:` keys putting a stack on the local Redis Cluster whatever `PB_REDIS_CLUSTER` says (the drills, the
+ * bench): `redis.url` (credentials only: none locally) and `redis.cluster.nodes` (`PB_REDIS_CLUSTER_NODES`, default
+ * the local cluster's primaries), plus `redis.replica_acks` when `replicaAcks` is given (unset: the configuration's
+ * default, 0).
+ */
+export function localRedisClusterParameters(options: { replicaAcks?: number }, env: NodeJS.ProcessEnv = process.env): Record<string, unknown> {
   const nodes = localRedisClusterNodes(env);
-  return { 'redis.url': `redis://${nodes[0]}`, 'redis.cluster.nodes': nodes };
+  return {
+    'redis.url': `redis://${nodes[0]}`,
+    'redis.cluster.nodes': nodes,
+    ...(options.replicaAcks === undefined ? {} : { 'redis.replica_acks': options.replicaAcks }),
+  };
 }
 
 /**
