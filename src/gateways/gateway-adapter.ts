@@ -415,6 +415,13 @@ export interface GatewayTransformer {
   /** Verifies a webhook's signature on the raw body, in constant time, at `now`. */
   verifyWebhook(rawBody: Buffer, headers: Record<string, string>, gateway: GatewayConfig, now: Date): boolean;
   /**
+   * For a PSP whose webhook signature names the key that made it (Cybersource `keyId`): the key id a webhook
+   * names ('' for none) when it is no key of the gateway's (`webhook_key_id`, `webhook_key_id_previous`), else
+   * undefined. The route refuses such a webhook (401, `unknown_key_id`, the id logged) without checking any
+   * signature. Optional: a PSP whose signatures name no key declares none.
+   */
+  unheldWebhookKey?(headers: Record<string, string>, gateway: GatewayConfig): string | undefined;
+  /**
    * Normalises a verified webhook into zero or more events (Adyen batches several). An item it cannot read
    * or does not know is reported to `skipped` and left out, so the PSP's acknowledgement never hangs on it
    * and the other items of a batch are kept; throws only when the body as a whole is not a notification.
