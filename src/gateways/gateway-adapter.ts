@@ -297,9 +297,10 @@ export interface Recapture {
  * `pb_webhook_items_skipped_total`): an event type or code the gateway's map does not list
  * (`unknown_event_type`), an item it cannot read (`unreadable`, e.g. an Adyen success flag other than
  * "true"/"false", a currency that is no ISO 4217 code), an item about another PSP account than the gateway's
- * (`other_account`).
+ * (`other_account`), an item from the PSP's other environment than the gateway's (`other_environment`: Adyen's
+ * `live` flag against the environment of `base_url`).
  */
-export type WebhookSkipReason = 'unknown_event_type' | 'unreadable' | 'other_account';
+export type WebhookSkipReason = 'unknown_event_type' | 'unreadable' | 'other_account' | 'other_environment';
 
 /** An item of a verified webhook the transformer skipped, with what an operator needs to find it at the PSP. */
 export interface SkippedWebhookItem {
@@ -317,7 +318,7 @@ export interface SkippedWebhookItem {
   /**
    * `unreadable` for a field of the item: where it is in the PSP's body (`data.object.currency`,
    * `notificationItems[0].NotificationRequestItem.amount.currency`), and why it was refused (`problem`, never
-   * the value).
+   * the value); `other_environment`: the field naming the environment (`live`) and which one each side is.
    */
   field?: string;
   problem?: string;

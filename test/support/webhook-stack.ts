@@ -98,9 +98,14 @@ export function signedAdyenItem(fields: AdyenItemFields, hmacKey: string): Recor
   return { NotificationRequestItem: item };
 }
 
-/** Posts a batch of items to the stack's `/webhooks/<gateway>` with the gateway's Basic auth. */
-export async function postAdyenBatch(stack: WebhookStack, gateway: string, items: Record<string, unknown>[]): Promise<{ status: number; body: string }> {
-  const body = JSON.stringify({ live: 'false', notificationItems: items });
+/** Posts a batch of items to the stack's `/webhooks/<gateway>` with the gateway's Basic auth, from Adyen's test environment unless `live` says otherwise. */
+export async function postAdyenBatch(
+  stack: WebhookStack,
+  gateway: string,
+  items: Record<string, unknown>[],
+  live = 'false',
+): Promise<{ status: number; body: string }> {
+  const body = JSON.stringify({ live, notificationItems: items });
   const headers = { 'content-type': 'application/json', authorization: adyenWebhookAuthorization(stack.config.gateways[gateway]) };
   const res = await fetch(`${stack.web.server.url}/webhooks/${gateway}`, { method: 'POST', body, headers });
   return { status: res.status, body: await res.text() };
