@@ -19,8 +19,8 @@ function signatureKeyProblem(secret: string): string | null {
 
 /**
  * A webhook key held without its id, `[key under gateways.<name>, what]`: `v-c-signature` names the key that signed
- * a notification, and a key of no id is named by none, so every notification it signs is refused. Logged at every
- * start and shown by check-config and the doctor.
+ * a notification, and a key of no id is tried whatever a notification names (as before the id was configurable), so
+ * the keyId is not checked. Logged at every start and shown by check-config and the doctor.
  */
 export function cybersourceWebhookKeyWarnings(gateway: {
   webhookSecret: string;
@@ -32,10 +32,13 @@ export function cybersourceWebhookKeyWarnings(gateway: {
   if (gateway.webhookSecret !== '' && gateway.webhookKeyId === '')
     out.push([
       'webhook_key_id',
-      "is empty while webhook_secret is set: every webhook is refused (unknown_key_id); set it to the digital signature key's keyId (the refusal's log line names the keyId notifications carry)",
+      "is empty while webhook_secret is set: the key is tried for every notification, whatever keyId it names; set it to the digital signature key's keyId so a notification is checked with the key it names only",
     ]);
   if (gateway.webhookSecretPrevious !== '' && gateway.webhookKeyIdPrevious === '')
-    out.push(['webhook_key_id_previous', 'is empty while webhook_secret_previous is set: no notification signed with the previous key is accepted']);
+    out.push([
+      'webhook_key_id_previous',
+      'is empty while webhook_secret_previous is set: the previous key is tried for every notification, whatever keyId it names',
+    ]);
   return out;
 }
 
@@ -62,7 +65,7 @@ const CYBERSOURCE_SETTINGS = {
     secret: false,
     notSecretBecause: "it is the public id of the webhook digital signature key, sent in clear in every notification's v-c-signature",
     description:
-      'the id of the webhook digital signature key (`keyInformation.keyId` beside `keyInformation.key` when the key was created): a notification is checked with the key its `v-c-signature` `keyId` names, and one naming a key not held here is refused (401, `unknown_key_id`); empty while webhook_secret is set: every webhook refused (warned at start)',
+      'the id of the webhook digital signature key (`keyInformation.keyId` beside `keyInformation.key` when the key was created): a notification is checked with the key its `v-c-signature` `keyId` names, and one naming a key not held here is refused (401, `unknown_key_id`); empty while webhook_secret is set: that key is tried whatever keyId a notification names (warned at start)',
   },
   webhookKeyIdPrevious: {
     secret: false,

@@ -27,7 +27,8 @@ import { AdjustmentKind, MoneyDirection } from '../../adjustments/adjustment';
  * `webhook_secret`) or the previous one during a rotation (`webhook_key_id_previous`, `webhook_secret_previous`).
  * A notification naming a key we do not hold is refused before any HMAC is computed (`unheldWebhookKeyId`): a
  * key Cybersource created since (a new key "overrides the old key") is one to configure, and its notifications
- * come back once it is (Cybersource resends what is not acknowledged). No freshness
+ * come back once it is (Cybersource resends what is not acknowledged). A key configured without its id (before
+ * `webhook_key_id` existed) is still tried for any `keyId`, with a warning at start. No freshness
  * window: the same page defines `t` as "the timestamp at which the digital signature key was created", not
  * when the notification was sent, so an age limit on it could refuse every genuine notification once the key
  * is a few minutes old (and Cybersource retries a notification for hours). Replays are harmless: events are
@@ -79,34 +80,41 @@ function signatureHeaderOf(headers: Record<string, string>): string | undefined 
   return Object.entries(headers).find(([k]) => k.toLowerCase() === 'v-c-signature')?.[1];
 }
 
-/** The held key `keyId` names: both set and equal (empty ids and keys name nothing). */
-function heldKey(keyId: string, keys: readonly CybersourceWebhookKey[]): CybersourceWebhookKey | undefined {
-  return keyId === '' ? undefined : keys.find((k) => k.keyId === keyId && k.keyBase64 !== '');
+/**
+ * The held keys a notification naming `keyId` is checked with: the key of that id; a key configured without an
+ * id (a deployment from before `webhook_key_id`, warned about at start) is tried whatever the notification
+ * names, as it was then, so an upgrade refuses nothing. Empty keys are never tried.
+ */
+function keysFor(keyId: string, keys: readonly CybersourceWebhookKey[]): CybersourceWebhookKey[] {
+  return keys.filter((k) => k.keyBase64 !== '' && (k.keyId === '' || (keyId !== '' && k.keyId === keyId)));
 }
 
 /**
- * The `keyId` a readable `v-c-signature` names when it is none of `keys` ('' when it names none), or undefined:
- * it names one we hold, or the header is missing or unreadable (the signature check refuses it).
+ * The `keyId` a readable `v-c-signature` names when no key of `keys` checks it ('' when it names none), or
+ * undefined: one does, or the header is missing or unreadable (the signature check refuses it).
  */
 export function unheldWebhookKeyId(headers: Record<string, string>, keys: readonly CybersourceWebhookKey[]): string | undefined {
   const parsed = parseSignatureHeader(signatureHeaderOf(headers));
   if (!parsed) return undefined;
-  return heldKey(parsed.keyId, keys) ? undefined : parsed.keyId;
+  return keysFor(parsed.keyId, keys).length > 0 ? undefined : parsed.keyId;
 }
 
 /**
  * Whether `rawBody` carries a valid `v-c-signature` made with the key of `keys` its `keyId` names, whatever
- * its `t` (see the file comment: no freshness window). A key of no id, or an id naming no key, verifies nothing.
+ * its `t` (see the file comment: no freshness window), or with a key configured without an id (`keysFor`). An
+ * id naming no key held verifies nothing.
  */
 export function verifyCybersourceWebhook(rawBody: Buffer, headers: Record<string, string>, keys: readonly CybersourceWebhookKey[]): boolean {
   const parsed = parseSignatureHeader(signatureHeaderOf(headers));
   if (!parsed) return false;
-  const key = heldKey(parsed.keyId, keys);
-  if (!key) return false;
   const received = Buffer.from(parsed.sig, 'base64');
-  const expected = Buffer.from(webhookSignature(rawBody, parsed.t, key.keyBase64), 'base64');
-  // Length first: timingSafeEqual throws on unequal lengths; the length of an HMAC is no secret.
-  return expected.length === received.length && timingSafeEqual(expected, received);
+  let ok = false;
+  for (const key of keysFor(parsed.keyId, keys)) {
+    const expected = Buffer.from(webhookSignature(rawBody, parsed.t, key.keyBase64), 'base64');
+    // Length first: timingSafeEqual throws on unequal lengths; the length of an HMAC is no secret.
+    if (expected.length === received.length && timingSafeEqual(expected, received)) ok = true;
+  }
+  return ok;
 }
 
 /**

@@ -88,18 +88,30 @@ describe('Cybersource webhooks', () => {
       expect(t.unheldWebhookKey?.({ 'v-c-signature': 'garbage' }, gateway)).toBeUndefined();
     });
 
-    it('holds no key of no id, nor a previous id without its key: a header naming no keyId, or the id of a key not configured, is refused', () => {
+    it('a header naming no keyId, or the id of a key not configured, is refused', () => {
       const sig = sign(body, now, gateway.webhookSecret)['v-c-signature'].replace(`keyId=${WEBHOOK_KEY_ID};`, '');
       expect(t.verifyWebhook(body, { 'v-c-signature': sig }, gateway, NOW)).toBe(false);
       expect(t.unheldWebhookKey?.({ 'v-c-signature': sig }, gateway)).toBe('');
-      const noId = { ...gateway, webhookKeyId: '' };
-      expect(t.verifyWebhook(body, sign(body, now, gateway.webhookSecret, ''), noId, NOW)).toBe(false);
       const rotated = { ...gateway, webhookSecretPrevious: '' };
       expect(t.verifyWebhook(body, sign(body, now, gateway.webhookSecretPrevious), rotated, NOW)).toBe(false);
       expect(t.unheldWebhookKey?.(sign(body, now, gateway.webhookSecretPrevious), rotated)).toBe(PREVIOUS_WEBHOOK_KEY_ID);
     });
 
-    it('warns at start about a webhook key configured without its id (every notification it signs refused)', () => {
+    it('tries a key configured without its id (a deployment from before webhook_key_id) whatever keyId a notification names, refusing nothing it signs', () => {
+      const noIds = { ...gateway, webhookKeyId: '', webhookKeyIdPrevious: '' };
+      for (const keyId of ['', 'facdaf45-db00-233c-e053-5a588d0a743a', WEBHOOK_KEY_ID]) {
+        expect(t.verifyWebhook(body, sign(body, now, gateway.webhookSecret, keyId), noIds, NOW)).toBe(true);
+        expect(t.verifyWebhook(body, sign(body, now, gateway.webhookSecretPrevious, keyId), noIds, NOW)).toBe(true);
+        expect(t.unheldWebhookKey?.(sign(body, now, gateway.webhookSecret, keyId), noIds)).toBeUndefined();
+      }
+      expect(t.verifyWebhook(body, sign(body, now, Buffer.from('someone else entirely').toString('base64'), 'x'), noIds, NOW)).toBe(false);
+      // A key with its id beside one without: the one with an id checks only what names it.
+      const mixed = { ...gateway, webhookKeyIdPrevious: '' };
+      expect(t.verifyWebhook(body, sign(body, now, gateway.webhookSecret, 'other'), mixed, NOW)).toBe(false);
+      expect(t.verifyWebhook(body, sign(body, now, gateway.webhookSecretPrevious, 'other'), mixed, NOW)).toBe(true);
+    });
+
+    it('warns at start about a webhook key configured without its id (its keyId not checked)', () => {
       const warnings = cybersourceGateway.configWarnings?.({ ...gateway, webhookKeyId: '', webhookKeyIdPrevious: '' }) ?? [];
       expect(warnings.map(([key]) => key)).toEqual(['webhook_key_id', 'webhook_key_id_previous']);
       expect(cybersourceGateway.configWarnings?.(gateway)).toEqual([]);
