@@ -28,6 +28,8 @@ function gatewayConfig(type: GatewayType, fields: Partial<GatewayConfig>): Gatew
     reportBaseUrl: '',
     authorisationType: '',
     webhookPrivateKey: '',
+    webhookKeyId: '',
+    webhookKeyIdPrevious: '',
     timeoutMs: 1000,
     maxSockets: 4,
     ...fields,

@@ -318,9 +318,10 @@ export interface Recapture {
  * `pb_webhook_items_skipped_total`): an event type or code the gateway's map does not list
  * (`unknown_event_type`), an item it cannot read (`unreadable`, e.g. an Adyen success flag other than
  * "true"/"false", a currency that is no ISO 4217 code), an item about another PSP account than the gateway's
- * (`other_account`).
+ * (`other_account`), an item from the PSP's other environment than the gateway's (`other_environment`: Adyen's
+ * `live` flag against the environment of `base_url`).
  */
-export type WebhookSkipReason = 'unknown_event_type' | 'unreadable' | 'other_account';
+export type WebhookSkipReason = 'unknown_event_type' | 'unreadable' | 'other_account' | 'other_environment';
 
 /** An item of a verified webhook the transformer skipped, with what an operator needs to find it at the PSP. */
 export interface SkippedWebhookItem {
@@ -338,7 +339,7 @@ export interface SkippedWebhookItem {
   /**
    * `unreadable` for a field of the item: where it is in the PSP's body (`data.object.currency`,
    * `notificationItems[0].NotificationRequestItem.amount.currency`), and why it was refused (`problem`, never
-   * the value).
+   * the value); `other_environment`: the field naming the environment (`live`) and which one each side is.
    */
   field?: string;
   problem?: string;
@@ -435,6 +436,13 @@ export interface GatewayTransformer {
   authenticate(request: GatewayRequest, gateway: GatewayConfig, now: Date): GatewayRequest;
   /** Verifies a webhook's signature on the raw body, in constant time, at `now`. */
   verifyWebhook(rawBody: Buffer, headers: Record<string, string>, gateway: GatewayConfig, now: Date): boolean;
+  /**
+   * For a PSP whose webhook signature names the key that made it (Cybersource `keyId`): the key id a webhook
+   * names ('' for none) when it is no key of the gateway's (`webhook_key_id`, `webhook_key_id_previous`), else
+   * undefined. The route refuses such a webhook (401, `unknown_key_id`, the id logged) without checking any
+   * signature. Optional: a PSP whose signatures name no key declares none.
+   */
+  unheldWebhookKey?(headers: Record<string, string>, gateway: GatewayConfig): string | undefined;
   /**
    * Normalises a verified webhook into zero or more events (Adyen batches several). An item it cannot read
    * or does not know is reported to `skipped` and left out, so the PSP's acknowledgement never hangs on it

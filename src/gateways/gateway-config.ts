@@ -62,6 +62,13 @@ export interface GatewayCredentials {
   readonly webhookSecret: string;
   /** The previous webhook secret, still accepted while secrets rotate. */
   readonly webhookSecretPrevious: string;
+  /**
+   * The id of the key `webhookSecret` holds, for PSPs whose webhook signature names its key (Cybersource: the
+   * digital signature key's `keyId`, named in `v-c-signature`): a webhook is checked with the key it names only.
+   */
+  readonly webhookKeyId: string;
+  /** The id of the key `webhookSecretPrevious` holds (see `webhookKeyId`). */
+  readonly webhookKeyIdPrevious: string;
   readonly merchantAccount: string;
   readonly merchantId: string;
   readonly keyId: string;
@@ -86,6 +93,8 @@ const FIELDS: Readonly<Record<GatewayCredentialField, true>> = {
   apiKey: true,
   webhookSecret: true,
   webhookSecretPrevious: true,
+  webhookKeyId: true,
+  webhookKeyIdPrevious: true,
   merchantAccount: true,
   merchantId: true,
   keyId: true,

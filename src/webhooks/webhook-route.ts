@@ -15,18 +15,19 @@ import { matchWebhookSecret } from './webhook-key-match';
 import { GatewayOutcomeJobData } from './gateway-outcomes-queue';
 import { noteTrimmedAction, withBoundedAction } from '../gateways/action-trimming';
 import { SkippedWebhookOutcome, WebhookOperationLookup, checkWebhookItem } from './webhook-item-check';
+import { webhookValueDigest } from './webhook-event-key';
 
 /** Webhooks refused before they were read, by configured gateway and reason; the log line is rate-limited. */
 const webhooksRefused = counter(
   'pb_webhooks_refused_total',
-  'Webhook requests refused, by gateway endpoint and reason (invalid_signature: 401, missing, wrong or expired; unparseable_body: 422, signed but no notification; body_too_large: 413, above http.body_limit_bytes)',
+  'Webhook requests refused, by gateway endpoint and reason (invalid_signature: 401, missing, wrong or expired; unknown_key_id: 401, signed with a key the gateway does not hold, by its key id; unparseable_body: 422, signed but no notification; body_too_large: 413, above http.body_limit_bytes)',
   ['gateway', 'reason'],
 );
 
 /** Items of verified webhooks acknowledged but not queued, by configured gateway and reason. */
 const itemsSkipped = counter(
   'pb_webhook_items_skipped_total',
-  'Items of verified webhooks acknowledged without being queued, by gateway endpoint and reason (unknown_event_type, unreadable: a status, flag, amount, currency or other field it cannot read, other_account, not_our_operation, card_number)',
+  'Items of verified webhooks acknowledged without being queued, by gateway endpoint and reason (unknown_event_type, unreadable: a status, flag, amount, currency or other field it cannot read, other_account, other_environment: from the PSP environment, test or live, that base_url is not in, not_our_operation, card_number)',
   ['gateway', 'reason'],
 );
 
@@ -34,6 +35,14 @@ const itemsSkipped = counter(
 const webhookPings = counter('pb_webhook_pings_total', "GET or HEAD requests to a gateway's webhook endpoint (a PSP's reachability ping), answered 200", [
   'gateway',
 ]);
+
+/**
+ * A key id as a refusal's log line names it: as sent when it reads as a key id (Cybersource's are UUIDs), else
+ * its digest (anyone can post a header, and a log line carries no unbounded text of theirs).
+ */
+function loggableKeyId(keyId: string): { key_id: string } | { key_id_sha256: string } {
+  return /^[A-Za-z0-9._-]{0,100}$/.test(keyId) ? { key_id: keyId } : { key_id_sha256: webhookValueDigest(keyId).hex };
+}
 
 export interface WebhookStats {
   accepted: number;
@@ -138,6 +147,20 @@ export class WebhookRoute implements WebRoute {
     const headers: Record<string, string> = {};
     for (const [k, v] of Object.entries(req.headers)) if (v !== undefined) headers[k.toLowerCase()] = Array.isArray(v) ? v.join(',') : v;
     const { gateway, transformer } = entry;
+    // A signature naming a key we do not hold (a key created at the PSP since, not configured yet) is checked
+    // with no other key: refused, the id it names logged, so an operator sees which key to configure.
+    const unheld = transformer.unheldWebhookKey?.(headers, gateway);
+    if (unheld !== undefined) {
+      this.stats.refused += 1;
+      webhooksRefused.inc({ gateway: name, reason: 'unknown_key_id' });
+      this.refusals.warn(
+        `${name}:unknown_key_id`,
+        'webhook refused: its signature names a key id the gateway does not hold (rate-limited: one line per gateway per minute)',
+        { gateway: name, ...loggableKeyId(unheld), settings: `gateways.${name}.webhook_key_id, gateways.${name}.webhook_key_id_previous` },
+      );
+      sendJson(res, 401, { error: 'unknown signing key' });
+      return;
+    }
     const key = matchWebhookSecret(transformer, raw, headers, gateway, new Date());
     if (key === undefined) {
       this.stats.refused += 1;
@@ -247,6 +270,9 @@ export class WebhookRoute implements WebRoute {
     };
     // A company-level webhook brings every sibling account's items: expected, so not a warning.
     if (item.reason === 'other_account') this.deps.logger.info('webhook item for another PSP account acknowledged and skipped', fields);
+    // A webhook of the other environment pointed at this endpoint: a misconfiguration to fix at the PSP.
+    else if (item.reason === 'other_environment')
+      this.deps.logger.warn('webhook item from the other PSP environment (test or live) than base_url acknowledged and skipped', fields);
     else this.deps.logger.warn('webhook item acknowledged and skipped: the bridge does not know or cannot read it', fields);
   }
 }

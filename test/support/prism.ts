@@ -206,6 +206,8 @@ export function prismGateway(baseUrl: string, entry: Pick<GatewayConfig, 'name' 
     reportBaseUrl: '',
     authorisationType: '',
     webhookPrivateKey: '',
+    webhookKeyId: '',
+    webhookKeyIdPrevious: '',
     timeoutMs: 10_000,
     maxSockets: 4,
     ...entry,

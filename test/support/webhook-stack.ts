@@ -98,19 +98,27 @@ export function signedAdyenItem(fields: AdyenItemFields, hmacKey: string): Recor
   return { NotificationRequestItem: item };
 }
 
-/** Posts a batch of items to the stack's `/webhooks/<gateway>` with the gateway's Basic auth. */
-export async function postAdyenBatch(stack: WebhookStack, gateway: string, items: Record<string, unknown>[]): Promise<{ status: number; body: string }> {
-  const body = JSON.stringify({ live: 'false', notificationItems: items });
+/** Posts a batch of items to the stack's `/webhooks/<gateway>` with the gateway's Basic auth, from Adyen's test environment unless `live` says otherwise. */
+export async function postAdyenBatch(
+  stack: WebhookStack,
+  gateway: string,
+  items: Record<string, unknown>[],
+  live = 'false',
+): Promise<{ status: number; body: string }> {
+  const body = JSON.stringify({ live, notificationItems: items });
   const headers = { 'content-type': 'application/json', authorization: adyenWebhookAuthorization(stack.config.gateways[gateway]) };
   const res = await fetch(`${stack.web.server.url}/webhooks/${gateway}`, { method: 'POST', body, headers });
   return { status: res.status, body: await res.text() };
 }
 
-/** Posts `body` to the stack's `/webhooks/<gateway>` with `v-c-signature` made with `keyBase64` as Cybersource makes it. */
-export async function postCybersourceSigned(stack: WebhookStack, gateway: string, body: string, keyBase64: string): Promise<number> {
+/**
+ * Posts `body` to the stack's `/webhooks/<gateway>` with `v-c-signature` made with `keyBase64` as Cybersource makes
+ * it, naming `keyId` (default `key-1`, the id `cybersourceWebhookGateway` gives its key).
+ */
+export async function postCybersourceSigned(stack: WebhookStack, gateway: string, body: string, keyBase64: string, keyId = 'key-1'): Promise<number> {
   const t = String(Date.now());
   const sig = createHmac('sha256', Buffer.from(keyBase64, 'base64')).update(`${t}.${body}`, 'utf8').digest('base64');
-  const headers = { 'content-type': 'application/json', 'v-c-signature': `t=${t};keyId=key-1;sig=${sig}` };
+  const headers = { 'content-type': 'application/json', 'v-c-signature': `t=${t};keyId=${keyId};sig=${sig}` };
   return (await fetch(`${stack.web.server.url}/webhooks/${gateway}`, { method: 'POST', body, headers })).status;
 }
 
@@ -127,7 +135,7 @@ export function adyenWebhookGateway(merchantAccount: string, hmacKey: string): R
   };
 }
 
-/** A Cybersource gateway's configuration for webhook tests: organization `merchantId`, webhook key `keyBase64`, no reachable API. */
+/** A Cybersource gateway's configuration for webhook tests: organization `merchantId`, webhook key `keyBase64` (id `key-1`), no reachable API. */
 export function cybersourceWebhookGateway(merchantId: string, keyBase64: string): Record<string, unknown> {
   return {
     type: 'cybersource',
@@ -136,6 +144,7 @@ export function cybersourceWebhookGateway(merchantId: string, keyBase64: string)
     key_id: '08c94330-f618-42a3-b09d-e1e43be5efda',
     shared_secret: 'yBJxy6LjM2TmcPGu+GaJrHtkke25fPpUX+UY6/L/1tE=',
     webhook_secret: keyBase64,
+    webhook_key_id: 'key-1',
   };
 }
 

@@ -8,7 +8,7 @@ import { adyenReconciliation } from './adyen-reconciliation';
 import { adyenTransformer } from './adyen-transformer';
 import { storedTokenProblem } from './adyen-stored-token';
 import { CommandValidationError } from '../../errors/command-validation-error';
-import { adyenSigningString, adyenWebhookAuthWarnings, adyenWebhookAuthorization, basicAuthConfigured } from './adyen-webhook';
+import { adyenEnvironment, adyenSigningString, adyenWebhookAuthWarnings, adyenWebhookAuthorization, basicAuthConfigured } from './adyen-webhook';
 
 const DAY_MS = 86_400_000;
 
@@ -105,7 +105,9 @@ export const adyenGateway: GatewayDefinition<'adyen', typeof ADYEN_SETTINGS> = {
       item.additionalData.hmacSignature = createHmac('sha256', Buffer.from(gateway.webhookSecret, 'hex'))
         .update(adyenSigningString(item), 'utf8')
         .digest('base64');
-      const body = Buffer.from(JSON.stringify({ live: 'false', notificationItems: [{ NotificationRequestItem: item }] }));
+      // From the environment base_url is in, as Adyen's own would be (one from the other is skipped).
+      const live = adyenEnvironment(gateway.baseUrl) === 'live' ? 'true' : 'false';
+      const body = Buffer.from(JSON.stringify({ live, notificationItems: [{ NotificationRequestItem: item }] }));
       // Basic auth only where the gateway asks for it, as Adyen sends it only when set up on the webhook.
       const headers: Record<string, string> = { 'content-type': 'application/json' };
       if (basicAuthConfigured(gateway)) headers.authorization = adyenWebhookAuthorization(gateway);

@@ -33,7 +33,10 @@ import { GatewayOutcome, SkippedWebhookItem, WebhookAck, WebhookEvent } from '..
  * The merchant account is not part of the verification: a company-level webhook brings, correctly signed,
  * the items of every merchant account of the company. An item naming another account than the gateway's
  * `merchant_account` is acknowledged and skipped when the notification is read (`other_account`); the
- * outcome worker's scope check still refuses any outcome naming another account (`outcome-scope.ts`).
+ * outcome worker's scope check still refuses any outcome naming another account (`outcome-scope.ts`). Nor is
+ * the environment: a notification whose `live` ("Informs about the origin of the notification": "true" from
+ * the live environment, "false" from the test one) is not the environment of the gateway's `base_url`
+ * (`adyenEnvironment`) is acknowledged and its items skipped (`other_environment`).
  *
  * No freshness window: the signed fields carry no timestamp (eventDate is not signed), and Adyen retries
  * an unanswered notification for days, so an age limit would lose real outcomes. Replays are harmless:
@@ -212,8 +215,15 @@ function toEntry(raw: unknown): AdyenEntry | undefined {
   return { signed, hmacSignature, read: { item: readItem(n, { value: amount.value, currency: amount.currency }) } };
 }
 
-/** The items of a notification body; `undefined` when the body is not a notification (no items, or one that is no item at all). */
-export function parseNotificationEntries(rawBody: Buffer): AdyenEntry[] | undefined {
+/** A notification body: its items, and the environment it says it comes from (`live`), when it says. */
+interface AdyenNotification {
+  entries: AdyenEntry[];
+  /** `live` read: "true" (a JSON true too) is live, "false" test; anything else says nothing. */
+  environment?: AdyenEnvironment;
+}
+
+/** The notification in a body; `undefined` when the body is not one (no items, or one that is no item at all). */
+function parseNotification(rawBody: Buffer): AdyenNotification | undefined {
   let parsed: unknown;
   try {
     parsed = JSON.parse(rawBody.toString('utf8'));
@@ -227,7 +237,37 @@ export function parseNotificationEntries(rawBody: Buffer): AdyenEntry[] | undefi
     if (!entry) return undefined;
     entries.push(entry);
   }
-  return entries;
+  const live = parsed.live;
+  const environment = live === 'true' || live === true ? 'live' : live === 'false' || live === false ? 'test' : undefined;
+  return environment === undefined ? { entries } : { entries, environment };
+}
+
+/** The items of a notification body; `undefined` when the body is not a notification (no items, or one that is no item at all). */
+export function parseNotificationEntries(rawBody: Buffer): AdyenEntry[] | undefined {
+  return parseNotification(rawBody)?.entries;
+}
+
+/** An Adyen environment: its test platform or its live one (separate accounts, keys and webhooks). */
+export type AdyenEnvironment = 'test' | 'live';
+
+/**
+ * The Adyen environment a gateway's `base_url` sends payments to, or undefined when its host is none of Adyen's
+ * (a local twin, a deployment's own forwarding host): test for `checkout-test.adyen.com`, `pal-test.adyen.com`
+ * (any `*-test.adyen.com`); live for `<prefix>-checkout-live[-<region>].adyenpayments.com`,
+ * `<prefix>-pal-live….adyenpayments.com` and the older `checkout-live.adyen.com`, `pal-live.adyen.com`.
+ */
+export function adyenEnvironment(baseUrl: string): AdyenEnvironment | undefined {
+  let host: string;
+  try {
+    host = new URL(baseUrl).hostname.toLowerCase();
+  } catch {
+    return undefined;
+  }
+  const label = host.split('.')[0];
+  if (host.endsWith('.adyen.com') && label.endsWith('-test')) return 'test';
+  if (host.endsWith('.adyenpayments.com') && /-live(?:-[a-z0-9]+)?$/.test(label)) return 'live';
+  if (host.endsWith('.adyen.com') && label.endsWith('-live')) return 'live';
+  return undefined;
 }
 
 /**
@@ -385,11 +425,31 @@ export function verifyAdyenWebhook(rawBody: Buffer, headers: Record<string, stri
  * the spec's list, or a field the bridge cannot read (a success flag other than "true"/"false", an amount
  * that is no integer, a reference that is no string…), is reported to `skipped` and left out on its own,
  * naming the field: the other items of its batch still count; so is an item for another merchant account (a
- * company-level webhook). Throws only for a body that is not a notification.
+ * company-level webhook), and every item of a notification from the other Adyen environment (`live`). Throws
+ * only for a body that is not a notification.
  */
 export function parseAdyenWebhook(rawBody: Buffer, gateway: GatewayConfig, skipped: (item: SkippedWebhookItem) => void = () => undefined): WebhookEvent[] {
-  const entries = parseNotificationEntries(rawBody);
-  if (!entries) throw new GatewayError('invalid_request', gateway.name, 'not an Adyen notification body');
+  const notification = parseNotification(rawBody);
+  if (!notification) throw new GatewayError('invalid_request', gateway.name, 'not an Adyen notification body');
+  const { entries } = notification;
+  // From the other environment than base_url's (a test webhook pointed at a live endpoint, or the reverse): about
+  // no payment of this gateway. Acknowledged and skipped, every item: Adyen delivers a webhook's queue in order,
+  // so a refusal would hold back every later notification of that endpoint while it retries for 30 days.
+  const ours = adyenEnvironment(gateway.baseUrl);
+  if (ours !== undefined && notification.environment !== undefined && notification.environment !== ours) {
+    for (const { read } of entries) {
+      const names = 'item' in read ? read.item : read;
+      skipped({
+        reason: 'other_environment',
+        eventType: names.eventCode,
+        reference: names.pspReference,
+        account: names.merchantAccountCode,
+        field: 'live',
+        problem: `is "${notification.environment === 'live'}" (Adyen's ${notification.environment} environment) while base_url is Adyen's ${ours} environment`,
+      });
+    }
+    return [];
+  }
   const events: WebhookEvent[] = [];
   for (const [index, { read }] of entries.entries()) {
     const path = `notificationItems[${index}].NotificationRequestItem`;

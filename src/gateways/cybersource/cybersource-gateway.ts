@@ -17,6 +17,31 @@ function signatureKeyProblem(secret: string): string | null {
   return Buffer.from(secret, 'base64').length < MIN_SECRET_LENGTH ? `is too weak: at least ${MIN_SECRET_LENGTH} bytes once decoded` : null;
 }
 
+/**
+ * A webhook key held without its id, `[key under gateways.<name>, what]`: `v-c-signature` names the key that signed
+ * a notification, and a key of no id is tried whatever a notification names (as before the id was configurable), so
+ * the keyId is not checked. Logged at every start and shown by check-config and the doctor.
+ */
+export function cybersourceWebhookKeyWarnings(gateway: {
+  webhookSecret: string;
+  webhookKeyId: string;
+  webhookSecretPrevious: string;
+  webhookKeyIdPrevious: string;
+}): Array<[string, string]> {
+  const out: Array<[string, string]> = [];
+  if (gateway.webhookSecret !== '' && gateway.webhookKeyId === '')
+    out.push([
+      'webhook_key_id',
+      "is empty while webhook_secret is set: the key is tried for every notification, whatever keyId it names; set it to the digital signature key's keyId so a notification is checked with the key it names only",
+    ]);
+  if (gateway.webhookSecretPrevious !== '' && gateway.webhookKeyIdPrevious === '')
+    out.push([
+      'webhook_key_id_previous',
+      'is empty while webhook_secret_previous is set: the previous key is tried for every notification, whatever keyId it names',
+    ]);
+  return out;
+}
+
 const CYBERSOURCE_SETTINGS = {
   merchantId: {
     secret: false,
@@ -36,6 +61,17 @@ const CYBERSOURCE_SETTINGS = {
   },
   webhookSecret: { secret: true, check: signatureKeyProblem, description: 'the webhook digital signature key (base64); empty: every webhook refused' },
   webhookSecretPrevious: { secret: true, check: signatureKeyProblem, description: 'the previous digital signature key, still accepted while it rotates' },
+  webhookKeyId: {
+    secret: false,
+    notSecretBecause: "it is the public id of the webhook digital signature key, sent in clear in every notification's v-c-signature",
+    description:
+      'the id of the webhook digital signature key (`keyInformation.keyId` beside `keyInformation.key` when the key was created): a notification is checked with the key its `v-c-signature` `keyId` names, and one naming a key not held here is refused (401, `unknown_key_id`); empty while webhook_secret is set: that key is tried whatever keyId a notification names (warned at start)',
+  },
+  webhookKeyIdPrevious: {
+    secret: false,
+    notSecretBecause: "it is the public id of the previous webhook digital signature key, sent in clear in every notification's v-c-signature",
+    description: 'the id of the previous digital signature key (webhook_secret_previous), accepted while it rotates',
+  },
   merchantAccount: { secret: false, description: 'the Token Management profile id (`profile-id` header of tokenize)' },
   webhookPrivateKey: {
     secret: true,
@@ -69,6 +105,7 @@ export const cybersourceGateway: GatewayDefinition<'cybersource', typeof CYBERSO
   // the outcome's status (a status inquiry's names no reversal).
   cancelVoided: (outcome) => !/revers/i.test(outcome.gatewayStatus ?? ''),
   webhookAccount: (gateway) => gateway.merchantId,
+  configWarnings: cybersourceWebhookKeyWarnings,
   // A Flex transient token is made for the merchant id whose capture context the storefront used; a TMS
   // token lives in that merchant's vault. The key pair (keyId) is the credential acting for it.
   methodBinding: { vaultKeys: ['merchantId', 'keyId'] },
@@ -92,7 +129,7 @@ export const cybersourceGateway: GatewayDefinition<'cybersource', typeof CYBERSO
         body,
         headers: {
           'content-type': 'application/json',
-          'v-c-signature': `t=${t};keyId=${gateway.keyId};sig=${webhookSignature(body, t, gateway.webhookSecret)}`,
+          'v-c-signature': `t=${t};keyId=${gateway.webhookKeyId};sig=${webhookSignature(body, t, gateway.webhookSecret)}`,
         },
       };
     },

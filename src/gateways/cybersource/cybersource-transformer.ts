@@ -18,7 +18,7 @@ import { buildCybersourceCompletionRequest, buildCybersourceRequest, buildSearch
 import { ActionResult } from '../../contracts/three-ds';
 import { wantsPayerAuthentication } from './cybersource-payer-auth';
 import { cybersourceDetailsToAsk, parseCybersourceDetailsAmount, parseCybersourceResponse, parseCybersourceSearchResponse } from './cybersource-responses';
-import { parseCybersourceWebhook, verifyCybersourceWebhook } from './cybersource-webhook';
+import { CybersourceWebhookKey, parseCybersourceWebhook, unheldWebhookKeyId, verifyCybersourceWebhook } from './cybersource-webhook';
 
 const SUPPORTED: readonly CommandType[] = ['authorize', 'sale', 'capture', 'cancel', 'refund', 'validate', 'revalidate', 'tokenize'];
 
@@ -50,7 +50,8 @@ function origin(baseUrl: string): { host: string; prefix: string } {
  *
  * Gateway configuration: `base_url`, `merchant_id` (`v-c-merchant-id`), `key_id` and `shared_secret`
  * (base64, the REST shared-secret key), `merchant_account` (the TMS profile id), `webhook_secret` and
- * `webhook_secret_previous` (base64 digital signature keys of the webhook subscription).
+ * `webhook_secret_previous` (base64 digital signature keys of the webhook subscription) with their ids
+ * `webhook_key_id` and `webhook_key_id_previous`.
  */
 /**
  * How long the transaction search may miss a transaction Cybersource holds, ms. The search reads an index
@@ -60,6 +61,14 @@ function origin(baseUrl: string): { host: string; prefix: string } {
  * second capture or refund.
  */
 export const CYBERSOURCE_SEARCH_LAG_MS = 15 * 60 * 1000;
+
+/** The webhook digital signature keys the gateway holds, by id: the current one and, during a rotation, the previous. */
+function webhookKeys(gateway: GatewayConfig): CybersourceWebhookKey[] {
+  return [
+    { keyId: gateway.webhookKeyId, keyBase64: gateway.webhookSecret },
+    { keyId: gateway.webhookKeyIdPrevious, keyBase64: gateway.webhookSecretPrevious },
+  ];
+}
 
 export const cybersourceTransformer: GatewayTransformer = {
   type: 'cybersource',
@@ -124,11 +133,15 @@ export const cybersourceTransformer: GatewayTransformer = {
   },
 
   verifyWebhook(rawBody: Buffer, headers: Record<string, string>, gateway: GatewayConfig): boolean {
-    return verifyCybersourceWebhook(rawBody, headers, [gateway.webhookSecret, gateway.webhookSecretPrevious]);
+    return verifyCybersourceWebhook(rawBody, headers, webhookKeys(gateway));
+  },
+
+  unheldWebhookKey(headers: Record<string, string>, gateway: GatewayConfig): string | undefined {
+    return unheldWebhookKeyId(headers, webhookKeys(gateway));
   },
 
   parseWebhook(rawBody: Buffer, gateway: GatewayConfig, skipped?: (item: SkippedWebhookItem) => void): WebhookEvent[] {
-    return withDeclines(parseCybersourceWebhook(rawBody, gateway.name, skipped, gateway.webhookPrivateKey), CYBERSOURCE_DECLINES);
+    return withDeclines(parseCybersourceWebhook(rawBody, gateway.name, skipped, gateway.webhookPrivateKey, gateway.merchantId), CYBERSOURCE_DECLINES);
   },
 
   webhookAck(): WebhookAck {

@@ -22,7 +22,13 @@ import { AdjustmentKind, MoneyDirection } from '../../adjustments/adjustment';
  * (`keyInformation.key` of the key created at /kms/egress/v2/keys-sym). The documented example
  * `t=1617830804768` is in milliseconds; `t` is signed as sent, whatever its unit.
  *
- * We check the HMAC in constant time against the current and the previous key (rotation). No freshness
+ * `keyId` names the key ("The digital signature key ID": `keyInformation.keyId` of the key created, beside its
+ * `key`), and the HMAC is checked, in constant time, with that key only: the current one (`webhook_key_id`,
+ * `webhook_secret`) or the previous one during a rotation (`webhook_key_id_previous`, `webhook_secret_previous`).
+ * A notification naming a key we do not hold is refused before any HMAC is computed (`unheldWebhookKeyId`): a
+ * key Cybersource created since (a new key "overrides the old key") is one to configure, and its notifications
+ * come back once it is (Cybersource resends what is not acknowledged). A key configured without its id (before
+ * `webhook_key_id` existed) is still tried for any `keyId`, with a warning at start. No freshness
  * window: the same page defines `t` as "the timestamp at which the digital signature key was created", not
  * when the notification was sent, so an age limit on it could refuse every genuine notification once the key
  * is a few minutes old (and Cybersource retries a notification for hours). Replays are harmless: events are
@@ -63,19 +69,48 @@ export function webhookSignature(rawBody: Buffer, t: string, keyBase64: string):
     .digest('base64');
 }
 
+/** A webhook digital signature key held for a gateway: its id (`keyId`) and the key (base64). */
+export interface CybersourceWebhookKey {
+  keyId: string;
+  keyBase64: string;
+}
+
+/** The `v-c-signature` header, read in any case. */
+function signatureHeaderOf(headers: Record<string, string>): string | undefined {
+  return Object.entries(headers).find(([k]) => k.toLowerCase() === 'v-c-signature')?.[1];
+}
+
 /**
- * Whether `rawBody` carries a valid `v-c-signature` made with one of `keysBase64` (empty keys are
- * skipped), whatever its `t` (see the file comment: no freshness window).
+ * The held keys a notification naming `keyId` is checked with: the key of that id; a key configured without an
+ * id (a deployment from before `webhook_key_id`, warned about at start) is tried whatever the notification
+ * names, as it was then, so an upgrade refuses nothing. Empty keys are never tried.
  */
-export function verifyCybersourceWebhook(rawBody: Buffer, headers: Record<string, string>, keysBase64: readonly string[]): boolean {
-  const header = Object.entries(headers).find(([k]) => k.toLowerCase() === 'v-c-signature')?.[1];
-  const parsed = parseSignatureHeader(header);
+function keysFor(keyId: string, keys: readonly CybersourceWebhookKey[]): CybersourceWebhookKey[] {
+  return keys.filter((k) => k.keyBase64 !== '' && (k.keyId === '' || (keyId !== '' && k.keyId === keyId)));
+}
+
+/**
+ * The `keyId` a readable `v-c-signature` names when no key of `keys` checks it ('' when it names none), or
+ * undefined: one does, or the header is missing or unreadable (the signature check refuses it).
+ */
+export function unheldWebhookKeyId(headers: Record<string, string>, keys: readonly CybersourceWebhookKey[]): string | undefined {
+  const parsed = parseSignatureHeader(signatureHeaderOf(headers));
+  if (!parsed) return undefined;
+  return keysFor(parsed.keyId, keys).length > 0 ? undefined : parsed.keyId;
+}
+
+/**
+ * Whether `rawBody` carries a valid `v-c-signature` made with the key of `keys` its `keyId` names, whatever
+ * its `t` (see the file comment: no freshness window), or with a key configured without an id (`keysFor`). An
+ * id naming no key held verifies nothing.
+ */
+export function verifyCybersourceWebhook(rawBody: Buffer, headers: Record<string, string>, keys: readonly CybersourceWebhookKey[]): boolean {
+  const parsed = parseSignatureHeader(signatureHeaderOf(headers));
   if (!parsed) return false;
   const received = Buffer.from(parsed.sig, 'base64');
   let ok = false;
-  for (const key of keysBase64) {
-    if (!key) continue;
-    const expected = Buffer.from(webhookSignature(rawBody, parsed.t, key), 'base64');
+  for (const key of keysFor(parsed.keyId, keys)) {
+    const expected = Buffer.from(webhookSignature(rawBody, parsed.t, key.keyBase64), 'base64');
     // Length first: timingSafeEqual throws on unequal lengths; the length of an HMAC is no secret.
     if (expected.length === received.length && timingSafeEqual(expected, received)) ok = true;
   }
@@ -302,13 +337,19 @@ function decrypted(jwe: string, gateway: string, key: string): unknown {
  * also carries its adjustment (see `cybersourceLateFact`). Event types outside the payment
  * products (tokens, invoicing, reports…) carry no payment outcome and give no event; an unknown
  * `payments.*` type is reported to `skipped` and gives no event rather than a guess (acknowledged: a
- * refusal would only bring the same notification back). Throws only for a body without an event type.
+ * refusal would only bring the same notification back). So is an entry naming another organization than
+ * `organization` (`merchant_id`, when given), reported as `other_account`: a subscription of a parent
+ * organization (a portfolio) brings its other merchants' notifications, none about an operation of ours
+ * (every request of ours names `merchant_id`); an entry naming none is kept, the signature of our key
+ * vouching for it, and the outcome worker still checks any account named (`outcome-scope.ts`). Throws only
+ * for a body without an event type.
  */
 export function parseCybersourceWebhook(
   rawBody: Buffer,
   gateway: string,
   skipped: (item: SkippedWebhookItem) => void = () => undefined,
   decryptionKey = '',
+  organization = '',
 ): WebhookEvent[] {
   const text = rawBody.toString('utf8');
   let body: Json | undefined;
@@ -345,12 +386,17 @@ export function parseCybersourceWebhook(
   const events = entries.map(({ entry, at }, i): WebhookEvent | undefined => {
     const data = obj(entry.data) ?? entry;
     const reference = str(data.id);
+    // The organization (merchant id) the notification is for: on the payload entry, else on the body.
+    const account = str(entry.organizationId) ?? str(body.organizationId);
+    if (organization !== '' && account !== undefined && account !== organization) {
+      skipped({ reason: 'other_account', eventType, account, ...(reference ? { reference } : {}) });
+      return undefined;
+    }
     // The currency of the money it states, when it names one, must be an ISO 4217 code (upper case at
     // Cybersource, read in any case): else the entry is refused, and its money reaches no outcome or adjustment.
     const named = obj(obj(data.orderInformation)?.amountDetails)?.currency;
     const currency = named === undefined || named === null ? undefined : readPspCurrency(named);
     if (currency !== undefined && 'problem' in currency) {
-      const account = str(entry.organizationId) ?? str(body.organizationId);
       skipped({
         reason: 'unreadable',
         eventType,
@@ -368,8 +414,6 @@ export function parseCybersourceWebhook(
     const status = amountless ? 'PENDING' : webhookEventOutcome(eventType);
     const base = notificationId ?? `${eventType}:${reference ?? 'unknown'}`;
     const reason = status === 'FAIL' ? (str(obj(data.errorInformation)?.reason) ?? str(data.status) ?? eventType) : undefined;
-    // The organization (merchant id) the notification is for: on the payload entry, else on the body.
-    const account = str(entry.organizationId) ?? str(body.organizationId);
     const late = cybersourceLateFact(eventType);
     const held = status === 'FAIL' ? webhookFundsHeld(eventType) : undefined;
     const occurredAt = Date.parse(str(body.eventDate) ?? '');

@@ -50,6 +50,7 @@ beforeAll(async () => {
         key_id: '08c94330-f618-42a3-b09d-e1e43be5efda',
         shared_secret: 'yBJxy6LjM2TmcPGu+GaJrHtkke25fPpUX+UY6/L/1tE=',
         webhook_secret: CYBS_KEY,
+        webhook_key_id: 'bf44c857-b182-bb05-e053-34b8d30a7a72',
         timeout_ms: 10000,
       },
     },

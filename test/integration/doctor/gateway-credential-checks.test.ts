@@ -35,6 +35,8 @@ function gatewayOf(type: GatewayType, baseUrl: string): GatewayConfig {
     reportBaseUrl: '',
     authorisationType: '',
     webhookPrivateKey: '',
+    webhookKeyId: '',
+    webhookKeyIdPrevious: '',
     timeoutMs: 5000,
     maxSockets: 2,
   };

@@ -16,6 +16,8 @@ const suite = usePrismGateway('adyen-checkout-v71.json', {
   // Pre-authorisations: every supported command is then sent, validate included (amountUpdates).
   authorisationType: 'PreAuth',
   webhookPrivateKey: '',
+  webhookKeyId: '',
+  webhookKeyIdPrevious: '',
 });
 const send = (request: GatewayRequest) => suite.send(request);
 

@@ -30,6 +30,8 @@ function gatewayConfig(baseUrl: string, overrides: Partial<GatewayConfig> = {}):
     reportBaseUrl: '',
     authorisationType: '',
     webhookPrivateKey: '',
+    webhookKeyId: '',
+    webhookKeyIdPrevious: '',
     timeoutMs: 10000,
     maxSockets: 8,
     ...overrides,

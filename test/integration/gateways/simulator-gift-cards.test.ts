@@ -39,6 +39,8 @@ beforeAll(async () => {
     reportBaseUrl: '',
     authorisationType: '',
     webhookPrivateKey: '',
+    webhookKeyId: '',
+    webhookKeyIdPrevious: '',
     timeoutMs: 5000,
     maxSockets: 8,
   };

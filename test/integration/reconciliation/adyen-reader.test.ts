@@ -116,6 +116,8 @@ function config(merchantAccount: string, password = PASSWORD): GatewayConfig {
     reportBaseUrl: base,
     authorisationType: '',
     webhookPrivateKey: '',
+    webhookKeyId: '',
+    webhookKeyIdPrevious: '',
     timeoutMs: 10000,
     maxSockets: 4,
   };

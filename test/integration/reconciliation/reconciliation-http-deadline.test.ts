@@ -35,6 +35,8 @@ const gateway: GatewayConfig = {
   reportBaseUrl: '',
   authorisationType: '',
   webhookPrivateKey: '',
+  webhookKeyId: '',
+  webhookKeyIdPrevious: '',
   timeoutMs: 10000,
   maxSockets: 4,
 };

@@ -275,6 +275,8 @@ describe('buildConfig', () => {
       reportBaseUrl: '',
       authorisationType: '',
       webhookPrivateKey: '',
+      webhookKeyId: '',
+      webhookKeyIdPrevious: '',
       timeoutMs: 10000,
       maxSockets: 512,
       connectTimeoutMs: 2000,

@@ -121,7 +121,13 @@ describe('the gateway registry', () => {
       const webhookSecret = [`whsec_certify0123456789abcdef`, hex, Buffer.from('certify-webhook-key-0123456789ab').toString('base64')].find(
         (v) => (definition.settings.webhookSecret?.check?.(v) ?? null) === null,
       );
-      const gateway = { ...configured(definition), webhookSecret: webhookSecret ?? '', keyId: 'certify-user', sharedSecret: 'certify-basic-auth-password' };
+      const gateway = {
+        ...configured(definition),
+        webhookSecret: webhookSecret ?? '',
+        webhookKeyId: 'certify-webhook-key-id',
+        keyId: 'certify-user',
+        sharedSecret: 'certify-basic-auth-password',
+      };
       const now = new Date();
       const { body, headers } = definition.certification.checkNotification(gateway, 'op-certify-1', now);
       expect(definition.transformer.verifyWebhook(body, headers, gateway, now)).toBe(true);

@@ -33,6 +33,8 @@ function gateway(name: string, type: string): GatewayConfig {
     reportBaseUrl: 'https://reports.test',
     authorisationType: '',
     webhookPrivateKey: '',
+    webhookKeyId: '',
+    webhookKeyIdPrevious: '',
     timeoutMs: 1000,
     maxSockets: 1,
   } as GatewayConfig;

@@ -21,6 +21,8 @@ function gateway(name: string, type: GatewayConfig['type'], account: { merchantA
     reportBaseUrl: '',
     authorisationType: '',
     webhookPrivateKey: '',
+    webhookKeyId: '',
+    webhookKeyIdPrevious: '',
     timeoutMs: 1000,
     maxSockets: 1,
   };

@@ -23,6 +23,8 @@ const adyen: GatewayConfig = {
   reportBaseUrl: '',
   authorisationType: '',
   webhookPrivateKey: '',
+  webhookKeyId: '',
+  webhookKeyIdPrevious: '',
   timeoutMs: 1000,
   maxSockets: 1,
 };

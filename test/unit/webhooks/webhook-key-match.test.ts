@@ -38,7 +38,9 @@ describe.each([simulator, stripe, adyen, cybersource].map((f: ConformanceFixture
     });
 
     it('accepts a webhook signed with webhook_secret_previous during a rotation and says it was the previous one', () => {
-      const gateway = { ...fixtures.gateway, webhookSecret: other, webhookSecretPrevious: signing };
+      // A key named by its id (Cybersource) moves with its id.
+      const ids = { webhookKeyId: fixtures.gateway.webhookKeyIdPrevious, webhookKeyIdPrevious: fixtures.gateway.webhookKeyId };
+      const gateway = { ...fixtures.gateway, ...ids, webhookSecret: other, webhookSecretPrevious: signing };
       expect(matchWebhookSecret(fixtures.transformer, rawBody, headers, gateway, now)).toBe('previous');
     });
 

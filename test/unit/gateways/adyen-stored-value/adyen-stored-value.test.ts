@@ -187,8 +187,8 @@ describe('Adyen Stored Value answers', () => {
 });
 
 describe('Adyen Stored Value webhooks (the merchant account standard notifications)', () => {
-  /** A REFUND_FAILED item of a load, signed with the gateway's HMAC key as Adyen signs it. */
-  function notification(currency: unknown): Buffer {
+  /** A REFUND_FAILED item of a load, signed with the gateway's HMAC key as Adyen signs it, from the test environment unless `live`. */
+  function notification(currency: unknown, live = 'false'): Buffer {
     const item: Record<string, unknown> = {
       pspReference: 'SVLOAD0000000001',
       originalReference: 'QFQTPCQ8HXSKGK82',
@@ -203,7 +203,7 @@ describe('Adyen Stored Value webhooks (the merchant account standard notificatio
       ':',
     );
     item.additionalData = { hmacSignature: createHmac('sha256', Buffer.from(gateway.webhookSecret, 'hex')).update(signing).digest('base64') };
-    return Buffer.from(JSON.stringify({ live: 'false', notificationItems: [{ NotificationRequestItem: item }] }));
+    return Buffer.from(JSON.stringify({ live, notificationItems: [{ NotificationRequestItem: item }] }));
   }
   const auth = { authorization: `Basic ${Buffer.from(`${gateway.keyId}:${gateway.sharedSecret}`).toString('base64')}` };
 
@@ -211,6 +211,14 @@ describe('Adyen Stored Value webhooks (the merchant account standard notificatio
     expect(t.verifyWebhook(notification('EUR'), auth, gateway, new Date())).toBe(true);
     const [event] = t.parseWebhook(notification('EUR'), gateway);
     expect(event.adjustment).toMatchObject({ kind: 'refund_failed', amount: 1000, currency: 'EUR' });
+  });
+
+  it("skips, as other_environment, a notification from Adyen's live environment on a gateway whose base_url is the test one", () => {
+    expect(gateway.baseUrl).toContain('pal-test.adyen.com');
+    expect(t.verifyWebhook(notification('EUR', 'true'), auth, gateway, new Date())).toBe(true);
+    const skipped: SkippedWebhookItem[] = [];
+    expect(t.parseWebhook(notification('EUR', 'true'), gateway, (item) => skipped.push(item))).toEqual([]);
+    expect(skipped).toEqual([expect.objectContaining({ reason: 'other_environment', reference: 'SVLOAD0000000001', field: 'live' })]);
   });
 
   it.each<[unknown]>([['EURO'], ['eu'], ['XXX1'], [''], [978]])('refuses the item with currency %p naming the field: no outcome or adjustment', (currency) => {

@@ -36,6 +36,8 @@ function example(eventCode: string, merchantReference = 'op-late-1'): Notificati
 
 function signedExample(eventCode: string, merchantReference = 'op-late-1'): Buffer {
   const n = example(eventCode, merchantReference);
+  // A few examples come from the live environment; the gateway's base_url is Adyen's test one.
+  n.live = 'false';
   for (const { NotificationRequestItem: item } of n.notificationItems) {
     item.merchantReference = merchantReference;
     // The examples name YOUR_MERCHANT_ACCOUNT; a verified notification names the gateway's own account.

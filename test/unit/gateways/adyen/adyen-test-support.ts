@@ -22,6 +22,8 @@ export const gateway: GatewayConfig = Object.freeze({
   reportBaseUrl: '',
   authorisationType: '',
   webhookPrivateKey: '',
+  webhookKeyId: '',
+  webhookKeyIdPrevious: '',
   timeoutMs: 10000,
   maxSockets: 8,
 });

@@ -5,7 +5,8 @@ import { configWarnings } from '../../../../src/config/cross-field-rules';
 import { GatewayError } from '../../../../src/errors/gateway-error';
 import { adyenTransformer, adyenWebhookAuthorization } from '../../../../src/gateways/adyen';
 import { SkippedWebhookItem } from '../../../../src/gateways/gateway-adapter';
-import { adyenSigningString, adyenWebhookAuthWarnings, parseNotificationEntries } from '../../../../src/gateways/adyen/adyen-webhook';
+import { adyenEnvironment, adyenSigningString, adyenWebhookAuthWarnings, parseNotificationEntries } from '../../../../src/gateways/adyen/adyen-webhook';
+import { adyenGateway } from '../../../../src/gateways/adyen/adyen-gateway';
 import { specPath } from '../../../support/prism';
 import { testConfig } from '../../../support/test-config';
 import { gateway } from './adyen-test-support';
@@ -223,6 +224,57 @@ describe('Adyen webhook verification', () => {
     const skipped: SkippedWebhookItem[] = [];
     expect(t.parseWebhook(raw(other), gateway, (item) => skipped.push(item))).toEqual([]);
     expect(skipped).toEqual([expect.objectContaining({ reason: 'other_account', account: 'SomeoneElsesAccount', eventType: 'CAPTURE' })]);
+  });
+
+  describe('the environment a notification comes from (`live`: "true" from the live environment, "false" from the test one)', () => {
+    const LIVE_BASE = 'https://1797a841fbb37ca7-AdyenDemo-checkout-live.adyenpayments.com/checkout/v71';
+    const capture = (live: string): Buffer => raw({ ...signedBySdk(example('post-CAPTURE-capture')), live });
+
+    it("skips every item of a notification from the other environment than base_url's (other_environment), though its HMAC verifies", () => {
+      const skipped: SkippedWebhookItem[] = [];
+      expect(t.verifyWebhook(capture('true'), auth, gateway, now)).toBe(true);
+      expect(t.parseWebhook(capture('true'), gateway, (item) => skipped.push(item))).toEqual([]);
+      expect(skipped).toEqual([
+        expect.objectContaining({
+          reason: 'other_environment',
+          eventType: 'CAPTURE',
+          account: gateway.merchantAccount,
+          field: 'live',
+          problem: expect.stringContaining('test'),
+        }),
+      ]);
+      skipped.length = 0;
+      expect(t.parseWebhook(capture('false'), { ...gateway, baseUrl: LIVE_BASE }, (item) => skipped.push(item))).toEqual([]);
+      expect(skipped.map((i) => i.reason)).toEqual(['other_environment']);
+    });
+
+    it("reads a notification from base_url's own environment, and does not check one whose base_url is no Adyen host or that says no environment", () => {
+      expect(t.parseWebhook(capture('false'), gateway)).toHaveLength(1);
+      expect(t.parseWebhook(capture('true'), { ...gateway, baseUrl: LIVE_BASE })).toHaveLength(1);
+      expect(t.parseWebhook(capture('true'), { ...gateway, baseUrl: 'http://127.0.0.1:4010' })).toHaveLength(1);
+      const { live: _live, ...unsaid } = signedBySdk(example('post-CAPTURE-capture'));
+      expect(t.parseWebhook(raw(unsaid as Notification), gateway)).toHaveLength(1);
+    });
+
+    it.each([
+      ['https://checkout-test.adyen.com/v71', 'test'],
+      ['https://pal-test.adyen.com/pal/servlet/StoredValue/v46', 'test'],
+      [LIVE_BASE, 'live'],
+      ['https://1797a841fbb37ca7-AdyenDemo-checkout-live-us.adyenpayments.com/checkout/v71', 'live'],
+      ['https://1797a841fbb37ca7-AdyenDemo-pal-live.adyenpayments.com/pal/servlet/StoredValue/v46', 'live'],
+      ['https://pal-live.adyen.com/pal/servlet/Payment/v68', 'live'],
+      ['http://127.0.0.1:4010', undefined],
+      ['https://adyen.example.com/v71', undefined],
+    ])('places base_url %s in Adyen environment %s', (baseUrl, environment) => {
+      expect(adyenEnvironment(baseUrl)).toBe(environment);
+    });
+
+    it("makes certify's check notification in base_url's environment", () => {
+      const live = { ...gateway, baseUrl: LIVE_BASE };
+      const note = adyenGateway.certification.checkNotification(live, 'op-certify-1', now);
+      expect((JSON.parse(note.body.toString('utf8')) as Notification).live).toBe('true');
+      expect((JSON.parse(adyenGateway.certification.checkNotification(gateway, 'op-certify-1', now).body.toString('utf8')) as Notification).live).toBe('false');
+    });
   });
 
   it('reads nothing as ours when no merchant account is configured', () => {

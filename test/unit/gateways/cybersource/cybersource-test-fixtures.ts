@@ -2,6 +2,10 @@ import { GatewayConfig } from '../../../../src/config/config';
 import { CommandType, Payment } from '../../../../src/contracts/payment-command';
 import { GatewayResponse, OperationContext } from '../../../../src/gateways/gateway-adapter';
 
+/** The ids of the webhook digital signature keys (`keyInformation.keyId`), as the Webhooks guide's examples spell them. */
+export const WEBHOOK_KEY_ID = 'bf44c857-b182-bb05-e053-34b8d30a7a72';
+export const PREVIOUS_WEBHOOK_KEY_ID = 'bdc0fe52-091e-b0d6-e053-34b8d30a0504';
+
 /** Shared inputs for the Cybersource unit tests. */
 export const gateway: GatewayConfig = {
   name: 'cybs-test',
@@ -19,6 +23,8 @@ export const gateway: GatewayConfig = {
   reportBaseUrl: '',
   authorisationType: '',
   webhookPrivateKey: '',
+  webhookKeyId: WEBHOOK_KEY_ID,
+  webhookKeyIdPrevious: PREVIOUS_WEBHOOK_KEY_ID,
   timeoutMs: 10000,
   maxSockets: 256,
 };

@@ -2,7 +2,8 @@ import { createHmac } from 'node:crypto';
 import { cybersourceTransformer as t } from '../../../../src/gateways/cybersource';
 import { SkippedWebhookItem } from '../../../../src/gateways/gateway-adapter';
 import { CYBERSOURCE_WEBHOOK_EVENT_TYPES, webhookEventOutcome } from '../../../../src/gateways/cybersource/cybersource-webhook';
-import { PAYMENT_ID, gateway } from './cybersource-test-fixtures';
+import { cybersourceGateway } from '../../../../src/gateways/cybersource/cybersource-gateway';
+import { PAYMENT_ID, PREVIOUS_WEBHOOK_KEY_ID, WEBHOOK_KEY_ID, gateway } from './cybersource-test-fixtures';
 
 const NOW = new Date('2026-11-22T10:00:00.000Z');
 
@@ -20,12 +21,20 @@ function notification(eventType: string, data: Record<string, unknown> = {}): Bu
   );
 }
 
-/** Independent of the adapter: base64 HMAC-SHA256 of `t.body` keyed by the base64-decoded key. */
-function sign(rawBody: Buffer, t0: string, keyBase64: string): Record<string, string> {
+/**
+ * Independent of the adapter: base64 HMAC-SHA256 of `t.body` keyed by the base64-decoded key, under `keyId`
+ * (the current key's id unless the test says otherwise; the previous key's id for the previous key).
+ */
+function sign(
+  rawBody: Buffer,
+  t0: string,
+  keyBase64: string,
+  keyId = keyBase64 === gateway.webhookSecretPrevious ? PREVIOUS_WEBHOOK_KEY_ID : WEBHOOK_KEY_ID,
+): Record<string, string> {
   const sig = createHmac('sha256', Buffer.from(keyBase64, 'base64'))
     .update(`${t0}.${rawBody.toString('utf8')}`, 'utf8')
     .digest('base64');
-  return { 'v-c-signature': `t=${t0};keyId=d8a9d5c2-key;sig=${sig}` };
+  return { 'v-c-signature': `t=${t0};keyId=${keyId};sig=${sig}` };
 }
 
 describe('Cybersource webhooks', () => {
@@ -58,6 +67,60 @@ describe('Cybersource webhooks', () => {
     expect(t.verifyWebhook(body, sign(body, String(NOW.getTime()), Buffer.from('someone else').toString('base64')), gateway, NOW)).toBe(false);
   });
 
+  describe('the key is the one keyId names (Webhooks guide, Digital Signature Format: "keyId: The digital signature key ID")', () => {
+    const now = String(NOW.getTime());
+
+    it('checks a notification with the key its keyId names only: the previous key under the current key id, or the current under the previous id, is refused', () => {
+      expect(t.verifyWebhook(body, sign(body, now, gateway.webhookSecretPrevious, WEBHOOK_KEY_ID), gateway, NOW)).toBe(false);
+      expect(t.verifyWebhook(body, sign(body, now, gateway.webhookSecret, PREVIOUS_WEBHOOK_KEY_ID), gateway, NOW)).toBe(false);
+    });
+
+    it('refuses a keyId the gateway does not hold, even signed with a key it holds, and names that keyId for the refusal', () => {
+      const headers = sign(body, now, gateway.webhookSecret, 'facdaf45-db00-233c-e053-5a588d0a743a');
+      expect(t.verifyWebhook(body, headers, gateway, NOW)).toBe(false);
+      expect(t.unheldWebhookKey?.(headers, gateway)).toBe('facdaf45-db00-233c-e053-5a588d0a743a');
+    });
+
+    it('names no unheld key for a keyId it holds (current or previous), nor for a missing or unreadable header (the signature check refuses those)', () => {
+      expect(t.unheldWebhookKey?.(sign(body, now, gateway.webhookSecret), gateway)).toBeUndefined();
+      expect(t.unheldWebhookKey?.(sign(body, now, gateway.webhookSecretPrevious), gateway)).toBeUndefined();
+      expect(t.unheldWebhookKey?.({}, gateway)).toBeUndefined();
+      expect(t.unheldWebhookKey?.({ 'v-c-signature': 'garbage' }, gateway)).toBeUndefined();
+    });
+
+    it('a header naming no keyId, or the id of a key not configured, is refused', () => {
+      const sig = sign(body, now, gateway.webhookSecret)['v-c-signature'].replace(`keyId=${WEBHOOK_KEY_ID};`, '');
+      expect(t.verifyWebhook(body, { 'v-c-signature': sig }, gateway, NOW)).toBe(false);
+      expect(t.unheldWebhookKey?.({ 'v-c-signature': sig }, gateway)).toBe('');
+      const rotated = { ...gateway, webhookSecretPrevious: '' };
+      expect(t.verifyWebhook(body, sign(body, now, gateway.webhookSecretPrevious), rotated, NOW)).toBe(false);
+      expect(t.unheldWebhookKey?.(sign(body, now, gateway.webhookSecretPrevious), rotated)).toBe(PREVIOUS_WEBHOOK_KEY_ID);
+    });
+
+    it('tries a key configured without its id (a deployment from before webhook_key_id) whatever keyId a notification names, refusing nothing it signs', () => {
+      const noIds = { ...gateway, webhookKeyId: '', webhookKeyIdPrevious: '' };
+      for (const keyId of ['', 'facdaf45-db00-233c-e053-5a588d0a743a', WEBHOOK_KEY_ID]) {
+        expect(t.verifyWebhook(body, sign(body, now, gateway.webhookSecret, keyId), noIds, NOW)).toBe(true);
+        expect(t.verifyWebhook(body, sign(body, now, gateway.webhookSecretPrevious, keyId), noIds, NOW)).toBe(true);
+        expect(t.unheldWebhookKey?.(sign(body, now, gateway.webhookSecret, keyId), noIds)).toBeUndefined();
+      }
+      expect(t.verifyWebhook(body, sign(body, now, Buffer.from('someone else entirely').toString('base64'), 'x'), noIds, NOW)).toBe(false);
+      // A key with its id beside one without: the one with an id checks only what names it.
+      const mixed = { ...gateway, webhookKeyIdPrevious: '' };
+      expect(t.verifyWebhook(body, sign(body, now, gateway.webhookSecret, 'other'), mixed, NOW)).toBe(false);
+      expect(t.verifyWebhook(body, sign(body, now, gateway.webhookSecretPrevious, 'other'), mixed, NOW)).toBe(true);
+    });
+
+    it('warns at start about a webhook key configured without its id (its keyId not checked)', () => {
+      const warnings = cybersourceGateway.configWarnings?.({ ...gateway, webhookKeyId: '', webhookKeyIdPrevious: '' }) ?? [];
+      expect(warnings.map(([key]) => key)).toEqual(['webhook_key_id', 'webhook_key_id_previous']);
+      expect(cybersourceGateway.configWarnings?.(gateway)).toEqual([]);
+      expect(
+        cybersourceGateway.configWarnings?.({ ...gateway, webhookSecret: '', webhookKeyId: '', webhookSecretPrevious: '', webhookKeyIdPrevious: '' }),
+      ).toEqual([]);
+    });
+  });
+
   it("accepts the Webhooks guide's own t=1617830804768 years later: t is when the signature key was created, not an age to limit", () => {
     // "t: The timestamp at which the digital signature key was created" (Webhooks guide, Digital Signature Format).
     expect(t.verifyWebhook(body, sign(body, '1617830804768', gateway.webhookSecret), gateway, NOW)).toBe(true);
@@ -75,6 +138,20 @@ describe('Cybersource webhooks', () => {
     expect(t.verifyWebhook(body, { 'v-c-signature': 'garbage' }, gateway, NOW)).toBe(false);
     expect(t.verifyWebhook(body, { 'v-c-signature': `t=${NOW.getTime()};keyId=k;sig=` }, gateway, NOW)).toBe(false);
     expect(t.verifyWebhook(body, { 'v-c-signature': `t=${NOW.getTime()};keyId=k;sig=AAAA` }, gateway, NOW)).toBe(false);
+  });
+
+  it("acknowledges and skips an entry naming another organization than the gateway's merchant_id (other_account); one naming none is read", () => {
+    const skipped: SkippedWebhookItem[] = [];
+    const other = Buffer.from(notification('payments.payments.accept').toString('utf8').replace('"organizationId":"testrest"', '"organizationId":"otherorg"'));
+    expect(t.parseWebhook(other, gateway, (item) => skipped.push(item))).toEqual([]);
+    expect(skipped).toEqual([{ reason: 'other_account', eventType: 'payments.payments.accept', account: 'otherorg', reference: PAYMENT_ID }]);
+    // The body's organizationId stands for an entry naming none.
+    const parsed = JSON.parse(notification('payments.payments.accept').toString('utf8')) as { payload: Array<Record<string, unknown>> };
+    delete parsed.payload[0].organizationId;
+    expect(t.parseWebhook(Buffer.from(JSON.stringify({ ...parsed, organizationId: 'otherorg' })), gateway)).toEqual([]);
+    const [event] = t.parseWebhook(Buffer.from(JSON.stringify(parsed)), gateway);
+    expect(event).toMatchObject({ operationId: 'op-1', outcome: { status: 'SUCCESS' } });
+    expect(event.account).toBeUndefined();
   });
 
   it('maps an accepted payment to a SUCCESS event with our operation id and the notification id', () => {

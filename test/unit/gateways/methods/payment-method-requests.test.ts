@@ -29,6 +29,8 @@ function gw(type: GatewayConfig['type'], store = true): GatewayConfig {
     reportBaseUrl: '',
     authorisationType: '',
     webhookPrivateKey: '',
+    webhookKeyId: '',
+    webhookKeyIdPrevious: '',
     timeoutMs: 1000,
     maxSockets: 1,
     storePaymentMethods: store,

@@ -18,6 +18,8 @@ export const gateway: GatewayConfig = {
   reportBaseUrl: '',
   authorisationType: '',
   webhookPrivateKey: '',
+  webhookKeyId: '',
+  webhookKeyIdPrevious: '',
   timeoutMs: 1000,
   maxSockets: 4,
 };

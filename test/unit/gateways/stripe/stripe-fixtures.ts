@@ -26,6 +26,8 @@ export const stripeGateway: GatewayConfig = {
   reportBaseUrl: '',
   authorisationType: '',
   webhookPrivateKey: '',
+  webhookKeyId: '',
+  webhookKeyIdPrevious: '',
   timeoutMs: 10000,
   maxSockets: 256,
 };
