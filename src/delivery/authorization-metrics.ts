@@ -70,7 +70,7 @@ export function authorizationReferenceElsewhere(): Counter<'gateway' | 'holder'>
  * `pb_dependents_waiting_total{gateway,command}`: checks of a capture or refund that waited for siblings of the
  * same authorization in flight ahead of it (`siblingsAhead`), or of a cancel that waited for captures of its
  * authorization in flight at a gateway that builds its cancel from the captures (`capturesInFlight`), counted at
- * each check (every `delivery.backoff_base_ms` while it waits).
+ * each check (first every `delivery.backoff_base_ms`, then less often as the wait grows: dependent-wait.ts).
  */
 export function dependentsWaiting(): Counter<'gateway' | 'command'> {
   return counter(

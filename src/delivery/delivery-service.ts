@@ -48,14 +48,19 @@ import { FailoverTrigger, countDecisions, countFailover, reportFxLinesOmitted, r
 import { linesOmitted } from '../fx/locked-rate';
 import type { PaymentLine } from '../contracts/payment-command';
 import { FailoverStep, RoutingRecord, gatewayOf, routedPayment } from '../ledger/routing-record';
+import { LONG_WAIT_MS, WaitedOn, dependentWaitDelay, dependentWaits, waitReason, waitersTtlSeconds } from './dependent-wait';
 
 /** What the caller (the BullMQ worker) must do next with the job. */
 export type DeliveryStep =
   | { kind: 'done'; state: OperationRecord['state'] }
   /** A retryable failure: retry with backoff (counted as an attempt), waiting at least the gateway's Retry-After (ms). */
   | { kind: 'retry'; reason: string; retryAfterMs?: number }
-  /** Not a failure: come back after `delayMs` (breaker open, authorization not settled yet). */
-  | { kind: 'wait'; reason: string; delayMs: number };
+  /**
+   * Not a failure: come back after `delayMs` (breaker open, authorization not settled yet). `waitsOn`: the
+   * authorization it waits for; once the job is delayed, the caller registers it to be woken when that one
+   * moves (`DeliveryService.registerWait`).
+   */
+  | { kind: 'wait'; reason: string; delayMs: number; waitsOn?: WaitedOn };
 
 /**
  * A new operation's first attempt, prepared before the operation is written so that the attempt is
@@ -409,10 +414,67 @@ export class DeliveryService {
       cancelFollowsCaptures: (gateway) => this.cancelFollowsCaptures(gateway),
     });
     if ('wait' in resolved) {
-      if (resolved.siblings) await this.waitingForSiblings(op, resolved.wait, resolved.siblings, resolved.awaiting);
-      return { wait: { kind: 'wait', reason: resolved.wait, delayMs: this.deps.config.delivery.backoffBaseMs } };
+      // Waited since: its creation for an authorization (the first thing it can wait for), its first sibling wait else.
+      const since = resolved.siblings ? await this.waitingForSiblings(op, resolved.wait, resolved.siblings, resolved.awaiting) : op.createdAt;
+      return { wait: await this.dependentWait(op, resolved, since) };
     }
     return resolved;
+  }
+
+  /**
+   * A dependent that cannot go yet, waiting since `since` (epoch ms): checked again after a delay that grows with
+   * the wait (`dependentWaitDelay`), counted by reason, logged once (and put in its history) past
+   * {@link LONG_WAIT_MS}; one waiting for an undecided authorization is also woken when that one moves (`waitsOn`).
+   */
+  private async dependentWait(
+    op: OperationRecord,
+    resolved: { wait: string; awaiting?: Awaiting; authorization?: WaitedOn },
+    since: number,
+  ): Promise<DeliveryStep> {
+    const { backoffBaseMs, backoffMaxMs } = this.deps.config.delivery;
+    const now = this.now();
+    const waited = now - since;
+    const delayMs = dependentWaitDelay(waited, backoffBaseMs, backoffMaxMs);
+    const reason = waitReason(resolved);
+    dependentWaits().inc({ reason });
+    // Once: a write per check only past the threshold, when checks are far apart already.
+    if (waited >= LONG_WAIT_MS && (await this.deps.ledger.setFieldOnce(op.id, 'dependent_wait_noted_at', String(now)))) {
+      await this.deps.ledger.appendInteraction(op.id, { event: 'waiting_long', reason, waited_ms: waited });
+      this.deps.logger.warn(
+        'dependent has waited over 10 minutes and still cannot go; checked again with a growing delay, and at once when its authorization moves',
+        {
+          operation_id: op.id,
+          command: op.command,
+          reason,
+          waited_ms: waited,
+          next_check_ms: delayMs,
+          ...(resolved.authorization ? { authorization_id: resolved.authorization.id, authorization_state: resolved.authorization.state } : {}),
+          wait: resolved.wait,
+        },
+      );
+    }
+    return resolved.authorization
+      ? { kind: 'wait', reason: resolved.wait, delayMs, waitsOn: resolved.authorization }
+      : { kind: 'wait', reason: resolved.wait, delayMs };
+  }
+
+  /**
+   * Registers dependent `operationId`, whose job is delayed now, to be woken when the authorization it waits for
+   * leaves the state it saw (`Ledger.waitFor`; the outcome recorder wakes it). Called after the job is delayed, so
+   * a wake always finds it delayed and promotes it. `false`: the authorization has moved already, the caller
+   * runs the job now. A registration that fails is only logged: the wait's own re-check stands (`true`).
+   */
+  async registerWait(operationId: string, on: WaitedOn): Promise<boolean> {
+    try {
+      return await this.deps.ledger.waitFor(on, operationId, on.state, waitersTtlSeconds(this.deps.config.delivery.backoffMaxMs));
+    } catch (err) {
+      this.deps.logger.warn('could not register a dependent to be woken by its authorization; it is checked again after its delay', {
+        operation_id: operationId,
+        authorization_id: on.id,
+        error: (err as Error).message,
+      });
+      return true;
+    }
   }
 
   /**
@@ -430,13 +492,16 @@ export class DeliveryService {
    * refunds of what it would void: `awaiting: 'refunds'`), or a refund's for a cancel that would void what it
    * refunds (`awaiting: 'void'`); the last two guards also in `pb_cancel_void_guards_total`. Its first wait also
    * goes to its history and an info line (a wait on a sibling stuck UNKNOWN may be long: the operator sees why).
+   * @returns when it first waited for siblings (epoch ms, `waited_for_siblings_at`): what its delay grows from.
    */
-  private async waitingForSiblings(op: OperationRecord, reason: string, siblings: readonly string[], awaiting?: Awaiting): Promise<void> {
+  private async waitingForSiblings(op: OperationRecord, reason: string, siblings: readonly string[], awaiting?: Awaiting): Promise<number> {
     const gateway = gatewayOf(op);
     dependentsWaiting().inc({ gateway, command: op.command });
     if (awaiting === 'void') cancelVoidGuards().inc({ gateway, guard: 'refund_waits_for_void' });
     if (awaiting === 'undelivered_captures') cancelVoidGuards().inc({ gateway, guard: 'capture_not_yet_delivered' });
-    if (!(await this.deps.ledger.setFieldOnce(op.id, 'waited_for_siblings_at', String(this.now())))) return;
+    const now = this.now();
+    const first = await this.deps.ledger.setFieldOnceAndGet(op.id, 'waited_for_siblings_at', String(now));
+    if (!first.set) return Number.isFinite(Number(first.value)) ? Number(first.value) : now;
     await this.deps.ledger.appendInteraction(op.id, { event: 'waiting_for_siblings', siblings: siblings.join(',') });
     this.deps.logger.info(
       awaiting === 'refunds'
@@ -454,6 +519,7 @@ export class DeliveryService {
         reason,
       },
     );
+    return now;
   }
 
   /**

@@ -5,7 +5,7 @@ import { Logger } from '../logging/logger';
 import { backoffDelay } from '../queueing/backoff';
 import { DeliveryJobData } from './delivery-queue';
 import { DeliveryService, DeliveryStep, PreparedAttempt, deliveryBackoff } from './delivery-service';
-import { ensureDelivery } from './requeue-delivery';
+import { ensureDelivery, requeueDelivery } from './requeue-delivery';
 
 /**
  * The worker's fast path: the command consumer delivers an operation right after recording it,
@@ -49,6 +49,8 @@ export class InlineDelivery {
       // Not a plain `add`: a job completed meanwhile (the sweep's, when this took longer than its stale
       // time) would make it a no-op and leave the operation with no job.
       await ensureDelivery(deliveryQueue, id, delay);
+      // Registered once the job is delayed (see the delivery worker); an authorization that moved meanwhile: run now.
+      if (step.kind === 'wait' && step.waitsOn && !(await service.registerWait(id, step.waitsOn))) await requeueDelivery(deliveryQueue, id);
     } catch (err) {
       // Redis is failing: the operation is in the RECEIVED/SENT index, so the recovery sweep queues it.
       logger.warn('could not queue a delivery retry; the recovery sweep will', { operation_id: id, error: (err as Error).message });

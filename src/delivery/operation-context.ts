@@ -9,6 +9,7 @@ import { isTerminal } from '../ledger/operation-state';
 import { atAuthorizationRate, convertedPayment, fxLockOf, heldInOrderCurrency } from '../fx/locked-rate';
 import type { FxLock, PartsBefore } from '../fx/fx-lock';
 import { CancelBasis, cancelBasisOf } from '../ledger/cancel-basis';
+import type { WaitedOn } from './dependent-wait';
 
 /** Commands that act on an earlier authorization named by `gateway_key`. */
 export const DEPENDENT: ReadonlySet<CommandType> = new Set(['capture', 'cancel', 'refund', 'validate', 'revalidate']);
@@ -58,8 +59,9 @@ export type ContextResolution =
    * `siblings`: the captures or refunds of the same authorization in flight ahead of it (`siblingsAhead`), or
    * what a cancel waits for (`capturesInFlight`; `capturesNotYetDelivered`, with `awaiting: 'undelivered_captures'`;
    * `refundsInFlight`, with `awaiting: 'refunds'`), or the cancel a refund waits for (`voidsAhead`, `awaiting: 'void'`).
+   * `authorization`: the undecided authorization it waits for, as read (what the dependent registers on to be woken).
    */
-  | { wait: string; siblings?: readonly string[]; awaiting?: Awaiting }
+  | { wait: string; siblings?: readonly string[]; awaiting?: Awaiting; authorization?: WaitedOn }
   | ContextRefusal;
 
 /** What a dependent waits for besides siblings of its own command (see {@link ContextResolution}). */
@@ -189,7 +191,7 @@ export async function resolveOperationContext(op: OperationRecord, ledger: Ledge
     case 'ACTION_REQUIRED':
     case 'UNKNOWN':
     case 'UNRESOLVED':
-      return { wait: `authorization ${auth.id} is ${auth.state}` };
+      return { wait: `authorization ${auth.id} is ${auth.state}`, authorization: { id: auth.id, payment: auth.payment, state: auth.state } };
   }
 }
 
@@ -482,8 +484,8 @@ export function heldAtPsp(auth: Pick<OperationRecord, 'payment' | 'routing' | 'c
 /**
  * A capture or refund that, with the siblings registered before it and still in flight (captures of the same
  * authorization, or refunds of the same payment, not yet SUCCEEDED or FAILED, sent or not), could take more
- * than the authorization has: it waits for them to settle (`wait`, asked again after
- * `delivery.backoff_base_ms`), and is then checked on what they did. Without this, two captures sent at the
+ * than the authorization has: it waits for them to settle (`wait`, asked again after a delay
+ * growing from `delivery.backoff_base_ms`: dependent-wait.ts), and is then checked on what they did. Without this, two captures sent at the
  * same moment each passed on the settled sum and the PSP was asked for more than it holds (a PSP that allows
  * over-capture would take it). Registration and the read of the others are one script, so of two concurrent
  * ones the later registered always sees the earlier, and the earlier never waits for the later: one goes,
@@ -516,7 +518,7 @@ export function siblingsAhead(
  * A cancel of an authorization with captures in flight (registered against it, not yet SUCCEEDED or FAILED:
  * sent, being retried, UNKNOWN, PENDING or UNRESOLVED; registered before the cancel or after it) at a PSP that
  * builds its cancel from the captures standing (`ResolveOptions.cancelFollowsCaptures`): it waits for them
- * (`wait`, asked again after `delivery.backoff_base_ms`, nothing sent), then is built on what they did. Sent
+ * (`wait`, asked again after a growing delay, nothing sent), then is built on what they did. Sent
  * earlier, a reversal of "authorized less the captures standing" would release what an in-flight capture is
  * about to take (that capture then fails at the PSP, or is reported taken while its hold was released), and a
  * capture that fails after all would have left its part held. Captures never wait for a cancel, so the two never
@@ -542,7 +544,7 @@ export function capturesInFlight(
  * authorization holds), at a PSP that builds its cancel from the captures standing
  * (`ResolveOptions.cancelFollowsCaptures`), while a refund of that payment is in flight (registered before the
  * cancel, at `registered`, not yet SUCCEEDED or FAILED; or registered after it and sent already) and none has
- * succeeded: it waits (`wait`, nothing sent, asked again after `delivery.backoff_base_ms`). A void undoes the
+ * succeeded: it waits (`wait`, nothing sent, asked again after a growing delay). A void undoes the
  * whole captured transaction and leaves the refund standing, so sent now it could return that money twice; once
  * the refund succeeds the cancel is refused unsent (the gateway's refusal: Cybersource `CAPTURE_REFUNDED`), once
  * it fails the void goes. A refund that succeeded already refuses it at once: nothing to wait for. A refund
@@ -572,7 +574,7 @@ export function refundsInFlight(
  * (waiting, sent, being retried under its key, `UNKNOWN`, `PENDING`, `UNRESOLVED`), would void what the refund
  * gives back (a sale not undone, or one standing capture that took the whole authorization), at a PSP that
  * builds its cancel from the captures standing: the refund waits (`wait`, nothing sent, asked again after
- * `delivery.backoff_base_ms`). Sent now, it could succeed before the void, which then returns the whole payment
+ * a growing delay). Sent now, it could succeed before the void, which then returns the whole payment
  * while the refund stands: money paid back twice. Once the void succeeds what it voided is marked undone and the
  * refund is refused (`amount_exceeds_captured`); once the cancel fails, or turns out not to have voided, the
  * refund goes. The cancel never waits for a refund registered after it that is not yet sent
@@ -679,7 +681,7 @@ function atDependentRate(op: OperationRecord, auth: OperationRecord, payment: Pa
  * what the earlier parts were SENT for (their converted amount, fixed with their first attempt), not the
  * conversion of their total, keeps the parts adding up once one of them fails: the ones after it were
  * converted on a running total that counted it. An earlier part not yet sent (its converted amount not yet
- * fixed) is waited for (`wait`, asked again after `delivery.backoff_base_ms`). Nothing converted is known for
+ * fixed) is waited for (`wait`, asked again after a growing delay). Nothing converted is known for
  * parts recorded before converted amounts were kept: their total's conversion stands in. `{ amount: 0 }` for
  * any other command, and when the dependents were not read (not the first attempt: its converted amount is on
  * record). Pure.

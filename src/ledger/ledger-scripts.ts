@@ -1,5 +1,6 @@
 import { LuaFragment, LuaScript, luaInputs, mergeInputs } from '../redis/lua-script';
 import { AUTHORIZATION_INDEX_LUA } from './authorization-index';
+import { WAITERS_FLAG } from './dependent-waiters';
 import { ALLOWED_TRANSITIONS, OPERATION_STATES } from './operation-state';
 
 // The ledger's Lua scripts. Each reads its keys and arguments by name (`K.op`, `A.now`: src/redis/lua-script.ts).
@@ -142,7 +143,8 @@ end`;
 
 /**
  * The transition: moves the state forward only along ALLOWED_TRANSITIONS (and only from `only_from` when given); `reply` is {applied(0|1), from,
- * record as a flat HGETALL per `read_back` ({} for none), (step), (step reply), closing}, or {0, ''} for no
+ * record as a flat HGETALL per `read_back` ({} for none), (step), (step reply), closing, waiters (1 when the move
+ * applied, changed the state, and dependents wait for it: dependent-waiters.ts)}, or {0, ''} for no
  * such operation. `closing` is what is left of closing the authorization the transition names
  * (authorization-index.ts): '' nothing, else the authorization's id (or `?` + the name when it is not in
  * this shard) for the ledger to finish in the authorization's own shard. The settling
@@ -157,7 +159,8 @@ ${luaMoveFunctions}
 ${runsStep}
 ${AUTHORIZATION_INDEX_LUA}
 local ref_before = false
-local current = redis.call('HMGET', K.op, 'state', 'updated_at', 'attempts')
+-- The waiters flag rides in the read made anyway: a move nobody waits for costs nothing more.
+local current = redis.call('HMGET', K.op, 'state', 'updated_at', 'attempts', '${WAITERS_FLAG}')
 local from = current[1]
 if not from then return {0, ''} end
 local before = {current[2], current[3]}
@@ -206,6 +209,8 @@ ${tail}
 if reply[4] == nil then reply[4] = 0 end
 if reply[5] == nil then reply[5] = 0 end
 reply[6] = closing
+-- Dependents wait for this operation to move (dependent-waiters.ts): the caller wakes them.
+if applied == 1 and from ~= to and current[4] then reply[7] = 1 else reply[7] = 0 end
 return reply
 `;
 }

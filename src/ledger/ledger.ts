@@ -25,6 +25,7 @@ import {
   transitionWithStepScript,
 } from './ledger-scripts';
 import { ERASE_SCRIPT, EXPIRE_SCRIPT, RESTORE_SCRIPT } from './lifecycle-scripts';
+import { TAKE_WAITERS_SCRIPT, WAITERS_FLAG, WAIT_FOR_SCRIPT } from './dependent-waiters';
 import { RECORD_RECONCILED_WINDOW_SCRIPT, ReconciledWindow, reconciledWindowOf } from './reconciled-mark';
 import { OPERATION_STATES, OperationState, POLLED_STATES, isTerminal } from './operation-state';
 import { CLAIM_KEY_SCRIPT, RELEASE_KEY_SCRIPT } from '../redis/key-claim';
@@ -63,6 +64,11 @@ export interface TransitionResult {
 /** A transition's result plus the record as it stands right after it (`null`: no such operation). */
 export interface TransitionWithRecord extends TransitionResult {
   record: OperationRecord | null;
+  /**
+   * The move applied, changed the state, and dependents registered as waiting for this operation
+   * (`waitFor`): the caller wakes them (`takeWaiters`). False for every move nobody waits for.
+   */
+  waiters: boolean;
 }
 
 /** The PSP object a transition's outcome names, indexed to the operation in the same step (`findByReference`). */
@@ -470,6 +476,7 @@ export class Ledger {
       applied: applied === 1,
       from: fromState(from),
       record: flat && flat.length > 0 ? decodeRecordPairs(flat, payment) : null,
+      waiters: reply[6] === 1,
     };
   }
 
@@ -521,14 +528,14 @@ export class Ledger {
       [step.values.keys, own.keys[0], own.keys[1]],
       [step.values.args, own.args, expectedArgs],
     )) as TransitionReply;
-    const [applied, from, flat, ran, stepReply, closing] = reply;
+    const [applied, from, flat, ran, stepReply, closing, waiters] = reply;
     await this.finishClosing(expected.id, fields, closing);
     let record = flat && flat.length > 0 ? decodeRecordPairs(flat, expected.payment) : null;
     if (record && !record.state) record = null;
     // The step ran without a read-back (the script skips it then, see ledger-scripts.ts): the move applied
     // to exactly `expected`, so the record it left is `expected` moved.
     if (record === null && ran === 1) record = options.after ?? afterTransition(expected, to, fields, now);
-    return { applied: applied === 1, from: fromState(from), record, recorded: ran === 1 ? step.read(stepReply) : null };
+    return { applied: applied === 1, from: fromState(from), record, recorded: ran === 1 ? step.read(stepReply) : null, waiters: waiters === 1 };
   }
 
   /**
@@ -760,10 +767,49 @@ export class Ledger {
     await Promise.all(this.shards.map((keys) => this.redis.zrem(keys.state(state), id)));
   }
 
+  /**
+   * Registers `dependentId` as waiting for operation `on` (an authorization, in its payment's shard) to leave
+   * `state`, for `ttlS` seconds: the outcome recorder wakes it when `on` moves (`takeWaiters`). Only while `on`
+   * is still in `state`, checked atomically with the moves; `false` when it has left it (or is gone): the
+   * dependent then looks again at once. One round trip; only for a dependent that waits, once per re-check.
+   */
+  async waitFor(on: { id: string; payment: Payment }, dependentId: string, state: OperationState, ttlS: number): Promise<boolean> {
+    const keys = this.keysFor(on.id, on.payment);
+    const reply = await WAIT_FOR_SCRIPT.run(this.redis, {
+      keys: { op: keys.op(on.id), waiters: keys.waiters(on.id) },
+      args: { dependent: dependentId, state, ttl: Math.max(1, Math.ceil(ttlS)), flag: WAITERS_FLAG },
+    });
+    return reply === 1;
+  }
+
+  /**
+   * The dependents waiting for operation `id` (of `payment`) to move, taken: the set deleted and the record's flag
+   * cleared in one step. For the caller whose transition reported `waiters`.
+   */
+  async takeWaiters(id: string, payment: Payment): Promise<string[]> {
+    const keys = this.keysFor(id, payment);
+    const ids = await TAKE_WAITERS_SCRIPT.run(this.redis, { keys: { op: keys.op(id), waiters: keys.waiters(id) }, args: { flag: WAITERS_FLAG } });
+    return Array.isArray(ids) ? ids.map(String) : [];
+  }
+
   /** Sets `field` on operation `id`'s record unless it is set (HSETNX); whether this call set it. */
   async setFieldOnce(id: string, field: string, value: string): Promise<boolean> {
     const keys = await this.keysOfId(id);
     return (await this.redis.hsetnx(keys.op(id), field, value)) === 1;
+  }
+
+  /**
+   * `setFieldOnce` that also says what the field holds: `value` when this call set it, else what an earlier one
+   * set. One round trip (HSETNX and HGET on one key, in MULTI).
+   */
+  async setFieldOnceAndGet(id: string, field: string, value: string): Promise<{ set: boolean; value: string }> {
+    const key = (await this.keysOfId(id)).op(id);
+    const replies = await this.redis.multi().hsetnx(key, field, value).hget(key, field).exec();
+    if (!replies) throw new Error(`setting ${field} on operation ${id} was aborted`);
+    const [setReply, getReply] = replies;
+    if (setReply[0]) throw setReply[0];
+    if (getReply[0]) throw getReply[0];
+    return { set: setReply[1] === 1, value: typeof getReply[1] === 'string' ? getReply[1] : value };
   }
 
   /** The raw stored `fields` of each of `ids` (null where absent), one read each, sent together. */
@@ -1608,8 +1654,8 @@ function toMicroseconds(interaction: Omit<Interaction, 'at'>): Omit<Interaction,
   return (rounded as Omit<Interaction, 'at'> | undefined) ?? interaction;
 }
 
-/** What the transition scripts return: applied, from, record, step ran, step reply, closing left (ledger-scripts.ts). */
-type TransitionReply = [number, string, string[]?, number?, unknown?, (string | number)?];
+/** What the transition scripts return: applied, from, record, step ran, step reply, closing left, waiters (ledger-scripts.ts). */
+type TransitionReply = [number, string, string[]?, number?, unknown?, (string | number)?, number?];
 
 /** A transition reply's first two elements. */
 function readTransition(applied: number, from: string): TransitionResult {

@@ -2,6 +2,7 @@ import { Queue } from 'bullmq';
 import { Config } from '../config/config';
 import { DeliveryJobData } from '../delivery/delivery-queue';
 import { OutcomeRecorder } from '../delivery/outcome-recorder';
+import { requeueDelivery } from '../delivery/requeue-delivery';
 import { NotificationSender } from '../events/event-send';
 import { EventStore } from '../events/event-store';
 import { OmsEventJobData } from '../events/oms-events-queue';
@@ -20,7 +21,7 @@ export interface OutcomeRecorderParts {
   ledger: Ledger;
   events: EventStore;
   eventsQueue: Queue<OmsEventJobData>;
-  /** Where orphan reversal queues its voids. */
+  /** Where orphan reversal queues its voids, and where dependents woken by an outcome are promoted. */
   deliveryQueue: Queue<DeliveryJobData>;
   logger: Logger;
   /** The orchestration whose reservations (cap counters) a failure gives back: the one delivery reserves with. */
@@ -54,6 +55,8 @@ export function buildOutcomeRecorder(parts: OutcomeRecorderParts): { recorder: O
     logger,
     notifier,
     afterFailure: (op) => pipeline.releaseFailed(op),
+    // A dependent waiting for an authorization this recorder moves runs at once (`DeliveryService.registerWait`).
+    wake: (operationId) => requeueDelivery(deliveryQueue, operationId),
     ...orphanReleases(orphans),
     ...(parked ? { parked } : {}),
   });

@@ -16,7 +16,8 @@ import { firstExisting } from './shard-probe';
  * authorization, a capture reading it, retention checking the order) stay single-slot.
  *
  * Per shard S = `<prefix>{s:<n>}:`:
- *   S op:<id>                 hash: the record (plus `:interactions` list, `:dependents` set, `:adjustments` zset)
+ *   S op:<id>                 hash: the record (plus `:interactions` list, `:dependents` set, `:adjustments` zset,
+ *                             `:waiters` set: the dependents waiting for it to move, expiring)
  *   S ops:state:<STATE>       zset of ids in the state; S ops:created, S ops:settling
  *   S auths:expiry, S auths:open   authorization lifecycle indexes
  *   S order:<order>           zset: the order's operation ids
@@ -130,6 +131,13 @@ export class ShardKeys {
   /** Set: the captures, refunds… acting on an authorization. */
   dependents(id: string): string {
     return `${this.base}op:${id}:dependents`;
+  }
+  /**
+   * Set (expiring): the captures, cancels, refunds… waiting for this authorization to leave the state they saw
+   * (`Ledger.waitFor`), woken when it moves (`Ledger.takeWaiters`).
+   */
+  waiters(id: string): string {
+    return `${this.base}op:${id}:waiters`;
   }
   /** Sorted set: the operation's adjustment ids by recording time. */
   operationAdjustments(id: string): string {

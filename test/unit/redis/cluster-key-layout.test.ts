@@ -32,6 +32,7 @@ describe('Redis Cluster key layout', () => {
         k.op('op-1'),
         k.history('op-1'),
         k.dependents('op-1'),
+        k.waiters('op-1'),
         k.operationAdjustments('op-1'),
         k.state('SENT'),
         k.created,

@@ -1,0 +1,85 @@
+import { Counter } from 'prom-client';
+import { counter } from '../metrics/metrics-registry';
+import type { Payment } from '../contracts/payment-command';
+import type { OperationState } from '../ledger/operation-state';
+
+/**
+ * How a capture, cancel or refund that cannot go yet (its authorization not decided, siblings in flight) is
+ * looked at again: after a delay that grows with how long it has waited, and at once when the authorization it
+ * waits for moves (its outcome recorded: `OutcomeRecorder` wakes the waiters it registered, `Ledger.waitFor`).
+ */
+
+/**
+ * The share of the wait so far a dependent's next check waits: a tenth. A check then adds at most 10 % to a
+ * wait that nothing ends early, and a wait of T costs about 10·ln(T / (10 × base)) checks until the cap
+ * instead of T / base: from 5 s to 10 min some 50 checks instead of 1 200, then one per
+ * `delivery.backoff_max_ms`. Stateless: read from the record's creation (or first sibling wait) at each check.
+ */
+export const WAIT_SHARE = 10;
+
+/** How long a dependent may wait before its wait is logged once as long (10 minutes, ms). */
+export const LONG_WAIT_MS = 10 * 60_000;
+
+/**
+ * The delay before a dependent that has waited `waitedMs` is checked again, ms: a tenth of the wait so far
+ * ({@link WAIT_SHARE}), never below `baseMs` (`delivery.backoff_base_ms`: a capture sent right after its
+ * authorization, answered within a second or two, is checked as often as before: the first 10 × base ms
+ * of a wait stay at the base) nor above `maxMs` (`delivery.backoff_max_ms`). Pure.
+ */
+export function dependentWaitDelay(waitedMs: number, baseMs: number, maxMs: number): number {
+  const share = Math.floor(Math.max(0, waitedMs) / WAIT_SHARE);
+  return Math.min(maxMs, Math.max(baseMs, share));
+}
+
+/**
+ * How long a waiter stays registered without checking again, seconds: the waiters set expires after it (every
+ * check registers again). An hour, or ten checks at `delivery.backoff_max_ms` when that is longer.
+ */
+export function waitersTtlSeconds(maxMs: number): number {
+  return Math.max(3600, Math.ceil((10 * maxMs) / 1000));
+}
+
+/** The authorization a dependent waits for, as the dependent saw it: what it registers on (`Ledger.waitFor`). */
+export interface WaitedOn {
+  /** Its operation id. */
+  id: string;
+  /** Its payment (it never changes): where its record, and its waiters, live. */
+  payment: Payment;
+  /** The state the dependent saw; the registration holds only while the authorization is still in it. */
+  state: OperationState;
+}
+
+/**
+ * Why a dependent waits, the `reason` label of {@link dependentWaits}: `authorization_<state>` (lower case:
+ * received, sent, pending, action_required, unknown, unresolved), or what else holds it: `siblings` (captures or
+ * refunds of the same authorization in flight ahead of it, or not yet sent), `undelivered_captures`, `refunds`,
+ * `void` (`operation-context.ts` `Awaiting`).
+ */
+export function waitReason(wait: { authorization?: { state: OperationState }; awaiting?: string }): string {
+  if (wait.authorization) return `authorization_${wait.authorization.state.toLowerCase()}`;
+  return wait.awaiting ?? 'siblings';
+}
+
+/**
+ * `pb_delivery_dependent_waits_total{reason}`: checks of a capture, cancel, refund… that found it could not go
+ * yet, each followed by a delayed re-check (see {@link dependentWaitDelay}); `reason` per {@link waitReason}.
+ */
+export function dependentWaits(): Counter<'reason'> {
+  return counter(
+    'pb_delivery_dependent_waits_total',
+    'Checks of a capture, cancel or refund that could not go yet and were put back with a growing delay, by reason (authorization_<state> of the authorization it waits for, siblings, undelivered_captures, refunds, void)',
+    ['reason'],
+  );
+}
+
+/**
+ * `pb_delivery_dependents_woken_total{state}`: dependents made to run at once because the authorization they
+ * waited for moved (its outcome recorded), by the state it moved to.
+ */
+export function dependentsWoken(): Counter<'state'> {
+  return counter(
+    'pb_delivery_dependents_woken_total',
+    'Dependents (captures, cancels, refunds) made to run at once because the authorization they waited for moved, by the state it moved to',
+    ['state'],
+  );
+}

@@ -1,0 +1,60 @@
+import { LONG_WAIT_MS, dependentWaitDelay, waitReason, waitersTtlSeconds } from '../../../src/delivery/dependent-wait';
+
+/** Checks a wait of `totalMs` takes when each is followed by `dependentWaitDelay` of the wait so far. */
+function checksOver(totalMs: number, baseMs: number, maxMs: number): number {
+  let t = 0;
+  let checks = 0;
+  while (t < totalMs) {
+    checks += 1;
+    t += dependentWaitDelay(t, baseMs, maxMs);
+  }
+  return checks;
+}
+
+describe('dependentWaitDelay: the delay before a waiting capture, cancel or refund is checked again', () => {
+  it('stays at delivery.backoff_base_ms for the first ten base delays: a capture sent right after its authorization is checked as often as before', () => {
+    expect(dependentWaitDelay(0, 500, 60_000)).toBe(500);
+    expect(dependentWaitDelay(1_200, 500, 60_000)).toBe(500);
+    expect(dependentWaitDelay(4_999, 500, 60_000)).toBe(500);
+  });
+
+  it('then grows as a tenth of the wait so far', () => {
+    expect(dependentWaitDelay(10_000, 500, 60_000)).toBe(1_000);
+    expect(dependentWaitDelay(60_000, 500, 60_000)).toBe(6_000);
+    expect(dependentWaitDelay(5 * 60_000, 500, 60_000)).toBe(30_000);
+  });
+
+  it('is capped at delivery.backoff_max_ms (reached after ten times it: 10 minutes by default)', () => {
+    expect(dependentWaitDelay(LONG_WAIT_MS, 500, 60_000)).toBe(60_000);
+    expect(dependentWaitDelay(3 * 24 * 3600_000, 500, 60_000)).toBe(60_000);
+    expect(dependentWaitDelay(3 * 24 * 3600_000, 100, 2_000)).toBe(2_000);
+  });
+
+  it('never goes below the base (a clock that went back, a record from the future)', () => {
+    expect(dependentWaitDelay(-5_000, 500, 60_000)).toBe(500);
+  });
+
+  it('costs a few dozen checks for a long wait, not two a second', () => {
+    // An authorization PENDING for a day: 172 800 checks at a fixed 500 ms.
+    const day = checksOver(24 * 3600_000, 500, 60_000);
+    expect(day).toBeLessThan(1_500);
+    // Ten minutes (3-D Secure abandoned): 1 200 checks at a fixed 500 ms.
+    expect(checksOver(LONG_WAIT_MS, 500, 60_000)).toBeLessThan(70);
+    // Two seconds (an authorization answered quickly): as before.
+    expect(checksOver(2_000, 500, 60_000)).toBe(4);
+  });
+});
+
+describe('waitReason and waitersTtlSeconds', () => {
+  it('labels a wait by the state of the authorization it waits for, else by what else holds it', () => {
+    expect(waitReason({ authorization: { state: 'ACTION_REQUIRED' } })).toBe('authorization_action_required');
+    expect(waitReason({ authorization: { state: 'PENDING' } })).toBe('authorization_pending');
+    expect(waitReason({ awaiting: 'void' })).toBe('void');
+    expect(waitReason({})).toBe('siblings');
+  });
+
+  it('keeps the waiters set an hour, or ten maximal delays when longer', () => {
+    expect(waitersTtlSeconds(60_000)).toBe(3600);
+    expect(waitersTtlSeconds(900_000)).toBe(9000);
+  });
+});
