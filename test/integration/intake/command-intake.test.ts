@@ -301,13 +301,15 @@ describe('command consumer: every malformed channel command is dead-lettered wit
       {},
       { amount: 3000, currency: 'EUR', method_details: { method: 'giftcard', submethod: 'givex' }, custom_attributes: { giftCardSecurityCode: pin } },
     );
+    await client.drainDeadLetters();
     const before = worker.consumer.stats.deadLettered;
     await client.publish('web.payment.authorize', command);
     await eventually(() => worker.consumer.stats.deadLettered > before);
     const dead = await client.drainDeadLetters();
-    expect(dead).toHaveLength(1);
-    expect(dead[0].properties.headers?.['x-pb-code']).toBe('CARD_DATA_REJECTED');
-    expect(dead[0].properties.headers?.['x-pb-field']).toBe('payment.custom_attributes.giftCardSecurityCode');
+    const mine = dead.filter((m) => m.properties.headers?.['x-pb-order-id'] === command.payment.order_id);
+    expect(mine).toHaveLength(1);
+    expect(mine[0].properties.headers?.['x-pb-code']).toBe('CARD_DATA_REJECTED');
+    expect(mine[0].properties.headers?.['x-pb-field']).toBe('payment.custom_attributes.giftCardSecurityCode');
     const redis = testRedis(config);
     try {
       const keys = await keysMatching(redis, `${config.redis.keyPrefix}*`);
