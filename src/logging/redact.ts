@@ -20,11 +20,32 @@ const SENSITIVE_KEY =
  * separators (`card_cvv`, `cardCvv`, `card-cvv` → `cardcvv`): CVV, CVC, CV2, CSC, CVN, CVD, CID (only with a
  * `card` prefix: a bare `cid` is usually a customer id), "security code", "verification value/code",
  * card number, PAN. `cvv_result` and the like (the PSP's check result, not the code) do not match.
- * Stored value (gift) cards: their PIN is their security code (`pin`, `card_pin`, `gift_card_pin`, `gc_pin`;
- * not a bare `pincode`, an Indian postal code) and their number is a card number (`gift_card_number`, `gc_no`…).
+ * Stored value (gift) cards: their PIN is their security code (`pin`, `card_pin`, `gift_card_pin`, `gc_pin`,
+ * `stored_value_pin`, `voucher_pin`; not a bare `pincode`, an Indian postal code), and so is a security code,
+ * CVV or CVC named after the gift card (`gift_card_security_code`, `giftCardSecurityCode`, `gc_cvv`); their
+ * number is a card number (`gift_card_number`, `gc_no`, `gift_card_pan`…). A balance merge names a second card:
+ * `source_card_number`, `source_pin`, `sourceSecurityCode` count too. `encrypted_security_code` (a value only the
+ * PSP can read, which a one-time gift card payment carries) is not card data here.
  */
-const CARD_FIELD =
-  /^(?:(?:card|payment|pm)?(?:cvv2?|cvc2?|cv2|csc|cvn|cvd)(?:code|number|value)?|cardcid|(?:card)?securitycode|card(?:verification(?:value|code))|cardnumber|pan|primaryaccountnumber|(?:giftcard|card|gc|svc|storedvaluecard)?pin(?:number)?|(?:giftcard|card|gc|svc|storedvaluecard)pincode|(?:giftcard|gc|svc|storedvaluecard)(?:number|no|num))$/;
+const CARD_FIELD = new RegExp(
+  '^(?:' +
+    [
+      // CVV, CVC… bare, of a card, or of a stored value card
+      '(?:card|payment|pm|giftcard|gc|svc|storedvalue|storedvaluecard|source|sourcecard)?(?:cvv2?|cvc2?|cv2|csc|cvn|cvd)(?:code|number|value)?',
+      'cardcid',
+      '(?:card|giftcard|gc|svc|storedvalue|storedvaluecard|source|sourcecard)?securitycode',
+      'card(?:verification(?:value|code))',
+      'cardnumber',
+      'pan',
+      'primaryaccountnumber',
+      // PINs: bare, or of a card, stored value card, voucher or merge source (never a bare `pincode`)
+      '(?:giftcard|card|gc|svc|storedvalue|storedvaluecard|voucher|source|sourcecard)?pin(?:number)?',
+      '(?:giftcard|card|gc|svc|storedvalue|storedvaluecard|voucher|source|sourcecard)pincode',
+      // numbers of a stored value card or of a merge's source card
+      '(?:giftcard|gc|svc|storedvalue|storedvaluecard|sourcecard)(?:number|no|num|pan)',
+    ].join('|') +
+    ')$',
+);
 
 function normalizedKey(key: string): string {
   return key.length > 64 ? '' : key.toLowerCase().replace(/[^a-z0-9]/g, '');
@@ -525,12 +546,21 @@ export function redactKey(key: string): string {
 }
 
 /**
- * A PSP's `paymentMethod` object (Adyen Stored Value `/issue` answers the new gift card's `number` in it):
- * its `number` is a card number even when it fails the Luhn check, as many gift card numbers do.
+ * A PSP's `paymentMethod` object (Adyen Stored Value `/issue` answers the new gift card's `number` in it), or
+ * `sourcePaymentMethod` (Adyen's `/mergeBalance` names the source gift card there): its `number` is a card
+ * number even when it fails the Luhn check, as many gift card numbers do.
  */
 function paymentMethodWithoutNumber(key: string, value: unknown): unknown {
-  // `paymentMethod`, `payment_method`, `payment-method`: 13 or 14 characters (the length spares the regex on every key).
-  if ((key.length !== 13 && key.length !== 14) || !/^payment[_-]?method$/i.test(key) || value === null || typeof value !== 'object' || Array.isArray(value))
+  // `paymentMethod`, `payment_method`, `payment-method`: 13 or 14 characters; with `source`, 19 to 21 (the length
+  // spares the regex on every key).
+  const n = key.length;
+  if (
+    (n !== 13 && n !== 14 && (n < 19 || n > 21)) ||
+    !/^(?:source[_-]?)?payment[_-]?method$/i.test(key) ||
+    value === null ||
+    typeof value !== 'object' ||
+    Array.isArray(value)
+  )
     return value;
   const pm = value as Record<string, unknown>;
   return pm.number === undefined || pm.number === null || pm.number === '' ? value : { ...pm, number: SECRET_MASK };

@@ -156,7 +156,12 @@ export class ActionExpiry {
         } catch (err) {
           // The PSP cannot be asked now: expire anyway, the void settles what it holds.
           if (!(err instanceof GatewayError)) throw err;
-          await ledger.appendInteraction(op.id, { event: 'poll_error', kind: err.kind, http_status: err.details.httpStatus });
+          await ledger.appendInteraction(op.id, {
+            event: 'poll_error',
+            kind: err.kind,
+            http_status: err.details.httpStatus,
+            gateway_code: err.details.gatewayCode,
+          });
         }
       }
     }

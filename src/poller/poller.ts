@@ -168,7 +168,12 @@ export class Poller {
           if (!outcome && op.state === 'UNRESOLVED') await ledger.appendInteraction(op.id, { event: 'poll', found: false, elapsed_ms: elapsedMs });
         } catch (err) {
           if (!(err instanceof GatewayError)) throw err;
-          await ledger.appendInteraction(op.id, { event: 'poll_error', kind: err.kind, http_status: err.details.httpStatus });
+          await ledger.appendInteraction(op.id, {
+            event: 'poll_error',
+            kind: err.kind,
+            http_status: err.details.httpStatus,
+            gateway_code: err.details.gatewayCode,
+          });
         }
       } else {
         // A sent operation whose authorization is undecided or failed is a contradiction, not an answer:

@@ -1,8 +1,10 @@
 import type { GatewayConfig } from '../gateway-config';
 import { GatewayError } from '../../errors/gateway-error';
+import { counter } from '../../metrics/metrics-registry';
 import { readConfirmedMoney } from '../../money/psp-currency-table';
-import { GatewayOutcome, GatewayResponse, OperationContext } from '../gateway-adapter';
+import { GatewayOutcome, GatewayResponse, OperationContext, idempotencyKeyOf } from '../gateway-adapter';
 import { classifyAdyenError, replayNotFound } from '../adyen/adyen-errors';
+import { idempotencyKeyFor } from '../adyen/adyen-references';
 import { ADYEN_SV_CURRENCIES } from './adyen-stored-value-currencies';
 import { isKnownRefusalText } from './adyen-stored-value-declines';
 import { mapSvResultCode } from './adyen-stored-value-status-map';
@@ -84,13 +86,50 @@ export function parseAdyenSvResponse(ctx: OperationContext, response: GatewayRes
   return outcome;
 }
 
+/** `gatewayCode` of a refusal to a replay Adyen did not confirm as one (see `parseAdyenSvStatusResponse`). */
+export const ADYEN_SV_REPLAY_UNCONFIRMED = 'ADYEN_SV_REPLAY_UNCONFIRMED';
+
+const unconfirmedReplays = counter(
+  'pb_adyen_sv_replays_unconfirmed_total',
+  'Adyen Stored Value status inquiries (the request replayed under its Idempotency-Key) whose answer did not echo the key, by gateway and result: refused (read as outcome unknown, never as a failure of the first attempt) or success (recorded; the request may have been performed twice)',
+  ['gateway', 'result'],
+);
+
+/**
+ * Whether Adyen says it processed the answered request idempotently under our key: "To verify that a request
+ * was processed idempotently, check the idempotency-key HTTP header returned in the response"
+ * (https://docs.adyen.com/development-resources/api-idempotency). Header names compared case-insensitively.
+ */
+export function replayConfirmed(ctx: OperationContext, response: GatewayResponse): boolean {
+  const key = idempotencyKeyFor(idempotencyKeyOf(ctx));
+  for (const [name, value] of Object.entries(response.headers)) if (name.toLowerCase() === 'idempotency-key' && value.trim() === key) return true;
+  return false;
+}
+
 /**
  * Status inquiry: the Stored Value API has no lookup, so the inquiry sends the original request again with
  * the same `Idempotency-Key` (Adyen replays the stored answer of an idempotent request, or performs it
  * now if it never landed): either way the operation is resolved once. Never `null`: a 404 is
  * `outcome_unknown` (`replayNotFound`), asked again, never read as "never landed".
+ *
+ * Adyen's Stored Value spec declares no `Idempotency-Key` (its Checkout spec does), so a replay is trusted as
+ * one only when its answer echoes the key. A refusal Adyen did not confirm as a replay may be the answer to a
+ * second request that the first one's effect made fail (a void or a status change already done, a merge's
+ * source card already emptied): `outcome_unknown` (`ADYEN_SV_REPLAY_UNCONFIRMED`), asked again and, if it
+ * stays so, UNRESOLVED with its alert; never FAILED on it. A balance inquiry moves nothing: its answer is read
+ * as it is. A `Success` is what Adyen did (recorded), counted when unconfirmed: a load may then have been
+ * performed twice (docs/UNRESOLVED-AND-WEBHOOK-ONLY.md).
  */
 export function parseAdyenSvStatusResponse(ctx: OperationContext, response: GatewayResponse, gateway: GatewayConfig): GatewayOutcome {
   if (response.status === 404) throw replayNotFound(response, gateway.name);
-  return parseAdyenSvResponse(ctx, response, gateway);
+  const outcome = parseAdyenSvResponse(ctx, response, gateway);
+  if (ctx.command === 'balance_inquiry' || replayConfirmed(ctx, response)) return outcome;
+  unconfirmedReplays.inc({ gateway: gateway.name, result: outcome.status === 'SUCCESS' ? 'success' : 'refused' });
+  if (outcome.status === 'SUCCESS') return outcome;
+  throw new GatewayError(
+    'outcome_unknown',
+    gateway.name,
+    `the replayed request answered ${outcome.gatewayStatus ?? outcome.status} without echoing its Idempotency-Key: not known to be the first attempt's answer`,
+    { httpStatus: response.status, gatewayCode: ADYEN_SV_REPLAY_UNCONFIRMED },
+  );
 }

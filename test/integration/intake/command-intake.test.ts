@@ -294,6 +294,40 @@ describe('command consumer: every malformed channel command is dead-lettered wit
     await eventually(async () => (await worker.deliveryQueue.getJob(good.payment.operation_reference!)) !== undefined);
   });
 
+  it("refuses a gift card redemption carrying the card's PIN under a compound name: nothing recorded, the PIN in no log, dead letter or Redis value", async () => {
+    const pin = '86420975';
+    const command = channelCommand(
+      'authorize',
+      {},
+      { amount: 3000, currency: 'EUR', method_details: { method: 'giftcard', submethod: 'givex' }, custom_attributes: { giftCardSecurityCode: pin } },
+    );
+    await client.drainDeadLetters();
+    const before = worker.consumer.stats.deadLettered;
+    await client.publish('web.payment.authorize', command);
+    await eventually(() => worker.consumer.stats.deadLettered > before);
+    const dead = await client.drainDeadLetters();
+    const mine = dead.filter((m) => m.properties.headers?.['x-pb-order-id'] === command.payment.order_id);
+    expect(mine).toHaveLength(1);
+    expect(mine[0].properties.headers?.['x-pb-code']).toBe('CARD_DATA_REJECTED');
+    expect(mine[0].properties.headers?.['x-pb-field']).toBe('payment.custom_attributes.giftCardSecurityCode');
+    const redis = testRedis(config);
+    try {
+      const keys = await keysMatching(redis, `${config.redis.keyPrefix}*`);
+      expect(keys.filter((k) => k.includes(command.payment.operation_reference!))).toEqual([]);
+      const values: string[] = [];
+      for (const k of keys) {
+        const type = await redis.type(k);
+        if (type === 'hash') values.push(JSON.stringify(await redis.hgetall(k)));
+        else if (type === 'list') values.push(...(await redis.lrange(k, 0, -1)));
+        else if (type === 'string') values.push(String(await redis.get(k)));
+      }
+      const everything = [...logs.lines, ...dead.map((m) => m.content.toString() + JSON.stringify(m.properties.headers)), ...values].join('\n');
+      expect(everything).not.toContain(pin);
+    } finally {
+      redis.disconnect();
+    }
+  });
+
   it('never writes a card number anywhere: logs, dead letters, Redis', async () => {
     const pan = '4000056655665556';
     const variants = [

@@ -60,6 +60,40 @@ describe('stored value card commands', () => {
     },
   );
 
+  // A gift card's PIN is its security code: named after the gift card, or as Adyen's merge names the source card.
+  it.each([
+    ['gift_card_security_code'],
+    ['giftCardSecurityCode'],
+    ['gc_security_code'],
+    ['gcSecurityCode'],
+    ['giftCardCvv'],
+    ['gift_card_cvc'],
+    ['gc_cvv'],
+    ['stored_value_pin'],
+    ['storedValuePin'],
+    ['voucher_pin'],
+    ['gift_card_pan'],
+    ['source_card_number'],
+    ['sourceCardPin'],
+    ['sourceSecurityCode'],
+  ])('refuses a gift card PIN or security code under a compound name (%s) at intake, never storing or echoing it', (field) => {
+    const err = rejection(command('authorize', { amount: 100, custom_attributes: { [field]: '4321' } }));
+    expect(err.code).toBe('CARD_DATA_REJECTED');
+    expect(err.field).toBe(`payment.custom_attributes.${field}`);
+    expect(err.message).not.toContain('4321');
+  });
+
+  it("still carries a one-time gift card's encrypted security code (only the PSP can read it)", () => {
+    const ok = validateCommand(
+      command('authorize', {
+        amount: 100,
+        method_details: { method: 'giftcard', submethod: 'givex' },
+        payment_method: { type: 'gift_card', token: 'adyenjs_0_1_25$enc-number', encrypted_security_code: 'adyenjs_0_1_25$enc-pin' },
+      }),
+    );
+    expect(ok.payment.payment_method?.encrypted_security_code).toBe('adyenjs_0_1_25$enc-pin');
+  });
+
   it('does not take an Indian postal code (pincode) for a PIN', () => {
     expect(isCardFieldName('pincode')).toBe(false);
     expect(isCardFieldName('pin')).toBe(true);
@@ -68,6 +102,17 @@ describe('stored value card commands', () => {
   it('redacts a gift card PIN and number from anything logged', () => {
     const out = redact({ pin: '4321', gift_card_number: '6006491234567890123', card_pin: '9999' });
     expect(JSON.stringify(out)).not.toMatch(/4321|6006491234567890123|9999/);
+  });
+
+  it('redacts a gift card security code under a compound name, and a merge source card, from anything logged', () => {
+    const out = redact({
+      giftCardSecurityCode: '4321',
+      gcCvv: '987',
+      storedValuePin: '5555',
+      sourcePaymentMethod: { type: 'givex', number: '7000000000000001234', securityCode: '8888' },
+    });
+    expect(JSON.stringify(out)).not.toMatch(/4321|987|5555|7000000000000001234|8888/);
+    expect(JSON.stringify(out)).toContain('givex');
   });
 });
 

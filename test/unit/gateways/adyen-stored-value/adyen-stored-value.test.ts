@@ -9,6 +9,8 @@ import { describeDecline } from '../../../../src/errors/decline';
 import { outcomeEvent } from '../../../../src/events/payment-event';
 import { OperationRecord } from '../../../../src/ledger/ledger';
 import { testConfig } from '../../../support/test-config';
+import { metricValue } from '../../../../src/metrics/metrics-registry';
+import { ADYEN_SV_REPLAY_UNCONFIRMED } from '../../../../src/gateways/adyen-stored-value/adyen-stored-value-responses';
 
 const gateway = fixtures.gateway;
 const answer = (body: unknown, status = 200) => ({ status, headers: {}, body: JSON.stringify(body), elapsedMs: 1 });
@@ -179,6 +181,50 @@ describe('Adyen Stored Value answers', () => {
     expect(() => t.parseStatusResponse(fixtures.context('reload'), notFound, gateway)).toThrow(
       expect.objectContaining({ kind: 'outcome_unknown', retryable: true }),
     );
+  });
+
+  describe('a status inquiry (the request replayed under its Idempotency-Key)', () => {
+    const echoed = (ctx: OperationContext, body: unknown) => ({
+      ...answer(body),
+      headers: { 'content-type': 'application/json', 'IDEMPOTENCY-KEY': ctx.operationId },
+    });
+
+    it("reads a refusal Adyen did not confirm as a replay (no Idempotency-Key echoed) as outcome unknown: a void that landed is never failed on a second void's refusal", async () => {
+      const ctx = fixtures.context('cancel');
+      const before = await metricValue('pb_adyen_sv_replays_unconfirmed_total', { gateway: gateway.name, result: 'refused' });
+      const refused = answer({ resultCode: 'Refused', refusalReason: 'Refused', pspReference: 'V2' });
+      expect(() => t.parseStatusResponse(ctx, refused, gateway)).toThrow(
+        expect.objectContaining({ kind: 'outcome_unknown', retryable: true, details: expect.objectContaining({ gatewayCode: ADYEN_SV_REPLAY_UNCONFIRMED }) }),
+      );
+      expect(await metricValue('pb_adyen_sv_replays_unconfirmed_total', { gateway: gateway.name, result: 'refused' })).toBe(before + 1);
+      // The first answer to the request itself stays a refusal.
+      expect(t.parseResponse(ctx, refused, gateway).status).toBe('FAIL');
+    });
+
+    it('keeps a refusal Adyen confirmed as the replay of the first attempt (its key echoed, any header case): FAIL', () => {
+      const ctx = fixtures.context('cancel');
+      expect(t.parseStatusResponse(ctx, echoed(ctx, { resultCode: 'Refused', refusalReason: 'Refused' }), gateway)).toMatchObject({ status: 'FAIL' });
+      const other = { ...answer({ resultCode: 'Refused' }), headers: { 'idempotency-key': 'another-key' } };
+      expect(() => t.parseStatusResponse(ctx, other, gateway)).toThrow(expect.objectContaining({ kind: 'outcome_unknown' }));
+    });
+
+    it('records a Success either way (what Adyen did), counting one it did not confirm as a replay (a load may have been made twice)', async () => {
+      const ctx = fixtures.context('reload');
+      const before = await metricValue('pb_adyen_sv_replays_unconfirmed_total', { gateway: gateway.name, result: 'success' });
+      const ok = { resultCode: 'Success', pspReference: 'V3', currentBalance: { value: 6000, currency: 'EUR' } };
+      expect(t.parseStatusResponse(ctx, answer(ok), gateway)).toMatchObject({ status: 'SUCCESS', amount: 1000 });
+      expect(await metricValue('pb_adyen_sv_replays_unconfirmed_total', { gateway: gateway.name, result: 'success' })).toBe(before + 1);
+      expect(t.parseStatusResponse(ctx, echoed(ctx, ok), gateway)).toMatchObject({ status: 'SUCCESS' });
+      expect(await metricValue('pb_adyen_sv_replays_unconfirmed_total', { gateway: gateway.name, result: 'success' })).toBe(before + 1);
+    });
+
+    it('reads a balance inquiry as answered (it moves nothing): NotEnoughBalance stands without the echo', () => {
+      const ctx = fixtures.context('balance_inquiry');
+      expect(t.parseStatusResponse(ctx, answer({ resultCode: 'NotEnoughBalance', currentBalance: { value: 10, currency: 'EUR' } }), gateway)).toMatchObject({
+        status: 'FAIL',
+        reason: 'NotEnoughBalance',
+      });
+    });
   });
 
   it('has a decline for every failing resultCode', () => {

@@ -1,0 +1,129 @@
+import http from 'node:http';
+import { AddressInfo } from 'node:net';
+import { CommandType } from '../../../src/contracts/payment-command';
+import { createGatewayClients } from '../../../src/gateways/gateway-registry';
+import { metricValue } from '../../../src/metrics/metrics-registry';
+import { Poller } from '../../../src/poller/poller';
+import { ConfiguredGatewayRouter } from '../../../src/routing/configured-gateway-router';
+import { captureLogger } from '../../support/capture-logger';
+import { channelCommand } from '../../support/fixtures';
+import { testConfig } from '../../support/test-config';
+import { useDeliveryStacks } from '../../support/delivery-stack';
+
+/**
+ * An Adyen Stored Value operation whose answer was lost (UNKNOWN) is resolved by sending its request again
+ * under its Idempotency-Key (the Stored Value API has no lookup). Adyen's Stored Value spec declares no such
+ * key, so a refusal of the replay is the first attempt's answer only when Adyen echoes the key: otherwise it
+ * may be a second void refused because the first one landed. A local Adyen stand-in answers as told and counts
+ * what reaches it.
+ */
+const psp = { echo: false, resultCode: 'Refused', calls: [] as Array<{ path: string; key: string }> };
+let server: http.Server;
+let baseUrl: string;
+const stacks = useDeliveryStacks();
+
+beforeAll(async () => {
+  server = http.createServer((req, res) => {
+    req.resume();
+    req.on('end', () => {
+      const key = String(req.headers['idempotency-key']);
+      psp.calls.push({ path: req.url ?? '', key });
+      const headers: Record<string, string> = { 'content-type': 'application/json', ...(psp.echo ? { 'idempotency-key': key } : {}) };
+      res.writeHead(200, headers);
+      res.end(JSON.stringify({ pspReference: 'SVREPLAY00000001', resultCode: psp.resultCode, currentBalance: { currency: 'EUR', value: 5000 } }));
+    });
+  });
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  baseUrl = `http://127.0.0.1:${(server.address() as AddressInfo).port}/pal/servlet/StoredValue/v46`;
+});
+
+afterAll(async () => {
+  server.closeAllConnections();
+  await new Promise<void>((resolve) => server.close(() => resolve()));
+}, 60_000);
+
+function config() {
+  return testConfig({
+    gateways: {
+      gc: { type: 'adyen-stored-value', base_url: baseUrl, api_key: 'adyen-sv-replay-key-0123456789', merchant_account: 'AcmeEU', timeout_ms: 2000 },
+    },
+  });
+}
+
+/** A Stored Value `command` sent once whose answer was lost (UNKNOWN). */
+async function lost(command: CommandType, gatewayKey: string, logger = captureLogger('info').logger) {
+  const stack = stacks.build(config(), { logger });
+  const cmd = channelCommand(
+    command,
+    {},
+    { gateway: 'gc', gateway_key: gatewayKey, currency: 'EUR', amount: 1000, method_details: { method: 'giftcard', submethod: 'givex' } },
+  );
+  const id = cmd.payment.operation_reference!;
+  await stack.ledger.create(id, cmd);
+  await stack.ledger.transition(id, 'SENT', { event: 'attempt' }, { countAttempt: true });
+  await stack.ledger.transition(id, 'UNKNOWN', { event: 'test', error: 'timeout' }, { nextCheckAt: Date.now() - 1, pollStep: 0 });
+  psp.calls = [];
+  return { ...stack, id };
+}
+
+describe('Adyen Stored Value: an UNKNOWN operation resolved by replaying its request', () => {
+  it('a void whose replay is refused without Adyen confirming it as the replay stays UNKNOWN (never FAILED), counted and logged', async () => {
+    const { logger, lines } = captureLogger('info');
+    const { service, ledger, events, id } = await lost('cancel', 'QFQTPCQ8HXSKGK82', logger);
+    psp.echo = false;
+    psp.resultCode = 'Refused';
+    const before = await metricValue('pb_adyen_sv_replays_unconfirmed_total', { gateway: 'gc', result: 'refused' });
+    expect((await service.deliver(id)).kind).toBe('retry');
+    expect(psp.calls).toEqual([{ path: '/pal/servlet/StoredValue/v46/voidTransaction', key: id }]);
+    expect((await ledger.get(id))?.state).toBe('UNKNOWN');
+    expect(await events.load(`${id}.FAILED`)).toBeNull();
+    expect((await ledger.interactions(id)).find((h) => h.event === 'inquiry_error')).toMatchObject({
+      kind: 'outcome_unknown',
+      gateway_code: 'ADYEN_SV_REPLAY_UNCONFIRMED',
+    });
+    expect(await metricValue('pb_adyen_sv_replays_unconfirmed_total', { gateway: 'gc', result: 'refused' })).toBe(before + 1);
+    const warn = lines.map((l) => JSON.parse(l) as Record<string, unknown>).find((l) => l.operation_id === id && l.level === 'warn');
+    expect(String(warn?.error)).toMatch(/without echoing its Idempotency-Key/);
+  });
+
+  it("a void whose replay Adyen confirms (its key echoed) takes the refusal as the first attempt's: FAILED", async () => {
+    const { service, events, id } = await lost('cancel', 'QFQTPCQ8HXSKGK83');
+    psp.echo = true;
+    psp.resultCode = 'Refused';
+    expect(await service.deliver(id)).toEqual({ kind: 'done', state: 'FAILED' });
+    expect(psp.calls).toHaveLength(1);
+    expect(await events.load(`${id}.FAILED`)).not.toBeNull();
+  });
+
+  it('a reload whose replay succeeds is SUCCEEDED either way; unconfirmed, it is counted (it may have been loaded twice)', async () => {
+    const { service, ledger, id } = await lost('reload', 'shopper-0042:8316039902646531');
+    psp.echo = false;
+    psp.resultCode = 'Success';
+    const before = await metricValue('pb_adyen_sv_replays_unconfirmed_total', { gateway: 'gc', result: 'success' });
+    expect(await service.deliver(id)).toEqual({ kind: 'done', state: 'SUCCEEDED' });
+    expect(psp.calls).toEqual([{ path: '/pal/servlet/StoredValue/v46/load', key: id }]);
+    expect((await ledger.get(id))?.gatewayReference).toBe('SVREPLAY00000001');
+    expect(await metricValue('pb_adyen_sv_replays_unconfirmed_total', { gateway: 'gc', result: 'success' })).toBe(before + 1);
+  });
+
+  it('the poller too: a void whose replay is refused unconfirmed stays UNKNOWN, its history naming why', async () => {
+    const { config: cfg, ledger, recorder, events, id } = await lost('cancel', 'QFQTPCQ8HXSKGK84');
+    psp.echo = false;
+    psp.resultCode = 'Refused';
+    const poller = new Poller({
+      config: cfg,
+      ledger,
+      router: new ConfiguredGatewayRouter(createGatewayClients(cfg)),
+      recorder,
+      logger: captureLogger('info').logger,
+    });
+    await poller.runOnce();
+    expect(psp.calls.map((c) => c.key)).toContain(id);
+    expect((await ledger.get(id))?.state).toBe('UNKNOWN');
+    expect(await events.load(`${id}.FAILED`)).toBeNull();
+    expect((await ledger.interactions(id)).find((h) => h.event === 'poll_error')).toMatchObject({
+      kind: 'outcome_unknown',
+      gateway_code: 'ADYEN_SV_REPLAY_UNCONFIRMED',
+    });
+  });
+});
