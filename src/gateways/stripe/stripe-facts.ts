@@ -67,6 +67,23 @@ export function stripeFacts(): FactRow[] {
     commands: ['cancel'],
     meaning: paymentIntentOutcome('canceled', 'cancel'),
   });
+  // The same events when the capture or cancel they show done was recorded FAILED (the OMS was told so): a success
+  // after failure, reported once Stripe confirms it (the operation's status inquiry reads the PaymentIntent).
+  const confirmed = 'recorded FAILED after it was sent, once the PaymentIntent read again shows it (the authorization is then closed by it)';
+  rows.push({
+    fact: `PaymentIntent \`succeeded\`, capture_method manual, metadata \`${CAPTURE_OPERATION_ID_METADATA}\` naming a capture of the authorization ${confirmed}: its amount \`amount_received\``,
+    source: 'webhook `payment_intent.succeeded`',
+    commands: ['capture'],
+    meaning: 'ignore',
+    adjustment: 'succeeded_after_failure',
+  });
+  rows.push({
+    fact: `PaymentIntent \`canceled\`, capture_method manual, \`cancellation_reason\` as above, no open or succeeded cancel of the authorization and one ${confirmed}`,
+    source: 'webhook `payment_intent.canceled`',
+    commands: ['cancel'],
+    meaning: 'ignore',
+    adjustment: 'succeeded_after_failure',
+  });
   for (const type of STRIPE_DISPUTE_EVENT_TYPES) {
     const kinds = [...new Set(STRIPE_DISPUTE_STATUSES.map((status) => stripeDisputeFact(type, status).kind))];
     for (const kind of kinds) {

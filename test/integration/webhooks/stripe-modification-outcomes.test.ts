@@ -50,6 +50,17 @@ interface Intent {
 const intents = new Map<string, Intent>();
 /** PaymentIntents whose next capture or cancel never reaches Stripe (the call still times out). */
 const notReached = new Set<string>();
+/**
+ * PaymentIntents whose next capture or cancel Stripe does but answers with a refusal the bridge records FAILED
+ * (`payment_intent_unexpected_state`: what an answer to a request that raced with itself can read as).
+ */
+const refusedAfterDoing = new Set<string>();
+/** PaymentIntents whose next capture or cancel Stripe refuses without doing it. */
+const refused = new Set<string>();
+/** PaymentIntents whose next capture or cancel is answered as Stripe answers it (the PaymentIntent, 200). */
+const answered = new Set<string>();
+/** PaymentIntents Stripe shows when asked (`GET /v1/payment_intents/:id`, a capture's or cancel's status inquiry). */
+const askable = new Set<string>();
 const calls: string[] = [];
 let piSeq = 0;
 const now = (): number => Math.floor(Date.now() / 1000);
@@ -94,6 +105,8 @@ const server = http.createServer((req, res) => {
     const pi = modification ? intents.get(modification[1]) : undefined;
     if (req.method === 'POST' && modification && pi) {
       if (notReached.delete(pi.id)) return; // lost on the way: Stripe never saw it, no answer either
+      if (refused.delete(pi.id))
+        return json(400, { error: { type: 'invalid_request_error', code: 'payment_intent_unexpected_state', message: 'stand-in: refused' } });
       if (modification[2] === 'capture') {
         // "Capture the funds of an existing uncaptured PaymentIntent": amount_to_capture (default all), the rest released.
         const taken = form.has('amount_to_capture') ? Number(form.get('amount_to_capture')) : pi.amount_capturable;
@@ -101,8 +114,14 @@ const server = http.createServer((req, res) => {
       } else {
         Object.assign(pi, { status: 'canceled', amount_capturable: 0, cancellation_reason: form.get('cancellation_reason'), canceled_at: now() });
       }
+      if (answered.delete(pi.id)) return json(200, pi);
+      if (refusedAfterDoing.delete(pi.id)) {
+        return json(400, { error: { type: 'invalid_request_error', code: 'payment_intent_unexpected_state', message: 'stand-in: refused (it was done)' } });
+      }
       return; // Stripe did it; its answer never comes back (the gateway's timeout)
     }
+    const retrieved = req.method === 'GET' ? /^\/v1\/payment_intents\/([A-Za-z0-9_]+)$/.exec(req.url ?? '') : null;
+    if (retrieved && askable.has(retrieved[1]) && intents.has(retrieved[1])) return json(200, intents.get(retrieved[1]));
     // Status inquiries (none should be made here) and anything else: Stripe unavailable.
     json(500, { error: { type: 'api_error', message: 'stand-in: not available' } });
   });
@@ -119,7 +138,7 @@ afterAll(async () => {
 });
 
 const logs = captureLogger('info');
-const sent: Array<{ method: string; payment: Record<string, unknown> }> = [];
+const sent: Array<{ method: string; payment: Record<string, unknown>; adjustment?: Record<string, unknown> }> = [];
 const stack = useWebhookStack(
   {
     stripe: {
@@ -134,7 +153,7 @@ const stack = useWebhookStack(
   },
   {
     webLogger: logs.logger,
-    notify: async (method, params) => void sent.push({ method, payment: (params as { payment: Record<string, unknown> }).payment }),
+    notify: async (method, params) => void sent.push({ method, ...(params as { payment: Record<string, unknown>; adjustment?: Record<string, unknown> }) }),
   },
 );
 const stripe = new Stripe('sk_test_unit_only');
@@ -317,5 +336,158 @@ describe('a Stripe capture or cancel whose call timed out, settled by the Paymen
     expect(await metricValue('pb_webhook_outcomes_refused_total', { gateway: 'stripe', check: 'account' })).toBe(before + 1);
     expect((await stack.worker.ledger.get(capture))?.state).toBe('UNKNOWN');
     expect(eventsOf(capture)).toEqual([]);
+  });
+});
+
+/** The adjustments the OMS was sent about operation `id` (`service_bus.method.adjusted`), with the payment they echo. */
+const adjustedOf = (id: string): Array<{ payment: Record<string, unknown>; adjustment: Record<string, unknown> }> =>
+  sent
+    .filter((n) => n.payment.operation_reference === id && n.adjustment !== undefined)
+    .map((n) => ({ payment: n.payment, adjustment: n.adjustment as Record<string, unknown> }));
+
+const successesAfterFailure = (outcome: string): Promise<number> => metricValue('pb_webhook_successes_after_failure_total', { gateway: 'stripe', outcome });
+
+/**
+ * An authorization Stripe holds, and a `command` of it the bridge recorded FAILED (Stripe refused it, or did it and
+ * answered a refusal: `done`); Stripe shows the PaymentIntent when asked.
+ */
+async function failedAt(
+  command: 'capture' | 'cancel',
+  done: boolean,
+  amount = AUTHORIZED,
+): Promise<{ authorization: string; pi: Intent; modification: string }> {
+  const orderId = `order-stripe-mod-${process.pid}-${++seq}`;
+  const authorization = await delivered('authorize', orderId, 'pm_card_visa', AUTHORIZED);
+  expect(authorization.state).toBe('SUCCEEDED');
+  const pi = intents.get((await stack.worker.ledger.get(authorization.id))!.gatewayReference!)!;
+  (done ? refusedAfterDoing : refused).add(pi.id);
+  askable.add(pi.id);
+  const modification = await delivered(command, orderId, authorization.id, amount);
+  expect(modification.state).toBe('FAILED');
+  return { authorization: authorization.id, pi, modification: modification.id };
+}
+
+/**
+ * Posts the event `eventId` as Stripe first sends it, then resends it twice: once while its job is kept (the job id
+ * dedupes it) and once after that job is gone (past its retention: the adjustment's key dedupes it).
+ */
+async function postAndResend(type: string, pi: Intent, eventId: string, delivered: () => boolean): Promise<void> {
+  expect(await post(type, pi, eventId)).toBe(200);
+  await eventually(delivered);
+  await jobRan(eventId);
+  expect(await post(type, pi, eventId)).toBe(200);
+  await (await outcomes.getJob(bullJobId(`wh.stripe.${eventId}`)))!.remove();
+  expect(await post(type, pi, eventId)).toBe(200);
+  await jobRan(eventId);
+  await new Promise((resolve) => setTimeout(resolve, 300));
+}
+
+/** The authorization the FAILED modification acted on: SUCCEEDED, reported once, no adjustment of its own, closed by that modification. */
+async function authorizationClosedBy(id: string, modification: string): Promise<void> {
+  expect(await stack.worker.ledger.get(id)).toMatchObject({ state: 'SUCCEEDED', closedBy: modification });
+  expect(eventsOf(id)).toHaveLength(1);
+  expect(await stack.worker.adjustmentStore.forOperation(id)).toEqual([]);
+}
+
+describe('a Stripe capture or cancel the bridge recorded FAILED that the PaymentIntent event shows Stripe did: the OMS is told, once', () => {
+  it('payment_intent.succeeded naming a FAILED capture: one succeeded_after_failure adjustment for amount_received (the PSP asked first), the capture stays FAILED; resends add nothing', async () => {
+    const confirmedBefore = await successesAfterFailure('confirmed');
+    const appliedBefore = await applied('capture');
+    const { authorization, pi, modification: capture } = await failedAt('capture', true, 1000);
+    expect(pi).toMatchObject({ status: 'succeeded', amount_received: 1000, metadata: { operation_id: authorization, capture_operation_id: capture } });
+    expect(eventsOf(capture)).toHaveLength(1);
+    expect(eventsOf(capture)[0]).toMatchObject({ status: 'FAIL' });
+
+    const eventId = `evt_capture_after_failure_${seq}`;
+    await postAndResend('payment_intent.succeeded', pi, eventId, () => adjustedOf(capture).length > 0);
+
+    expect(adjustedOf(capture)).toHaveLength(1);
+    const [{ payment, adjustment }] = adjustedOf(capture);
+    expect(adjustment).toMatchObject({
+      kind: 'succeeded_after_failure',
+      direction: 'credit',
+      amount: 1000,
+      currency: 'EUR',
+      psp_reference: pi.id,
+      psp_event_id: eventId,
+      source: 'webhook',
+    });
+    expect(payment).toMatchObject({ operation_state: 'FAILED', gateway_command: 'capture' });
+    expect(eventsOf(capture)).toHaveLength(2);
+    expect((await stack.worker.ledger.get(capture))?.state).toBe('FAILED');
+    expect(await stack.worker.adjustmentStore.forOperation(capture)).toHaveLength(1);
+    expect(await successesAfterFailure('confirmed')).toBe(confirmedBefore + 1);
+    // Not applied to the capture as its outcome: it was no open one.
+    expect(await applied('capture')).toBe(appliedBefore);
+    // The resend after its job was gone ran again, and found the adjustment recorded: the same event, not sent twice.
+    expect(logs.lines.filter((l) => l.includes('PSP reports success for an operation the OMS was told failed') && l.includes(capture))).toHaveLength(2);
+    // What the PSP holds decided it: the capture's status inquiry read the PaymentIntent.
+    expect(calls).toContain(`GET /v1/payment_intents/${pi.id}`);
+    await authorizationClosedBy(authorization, capture);
+  });
+
+  it('payment_intent.canceled (no cancellation_reason) after a cancel recorded FAILED: one succeeded_after_failure adjustment of the cancel; the authorization closed by it, no failed_after_success', async () => {
+    const confirmedBefore = await successesAfterFailure('confirmed');
+    const { authorization, pi, modification: cancel } = await failedAt('cancel', true);
+    expect(pi).toMatchObject({ status: 'canceled', cancellation_reason: null });
+
+    const eventId = `evt_cancel_after_failure_${seq}`;
+    await postAndResend('payment_intent.canceled', pi, eventId, () => adjustedOf(cancel).length > 0);
+
+    expect(adjustedOf(cancel)).toHaveLength(1);
+    expect(adjustedOf(cancel)[0].adjustment).toMatchObject({ kind: 'succeeded_after_failure', direction: 'none', psp_reference: pi.id, psp_event_id: eventId });
+    expect(adjustedOf(cancel)[0].payment).toMatchObject({ operation_state: 'FAILED', gateway_command: 'cancel' });
+    expect((await stack.worker.ledger.get(cancel))?.state).toBe('FAILED');
+    expect(await successesAfterFailure('confirmed')).toBe(confirmedBefore + 1);
+    await authorizationClosedBy(authorization, cancel);
+  });
+
+  it("payment_intent.canceled for a person's reason (requested_by_customer) after a cancel Stripe refused: the hold is released as the OMS asked, reported on the cancel", async () => {
+    const { authorization, pi, modification: cancel } = await failedAt('cancel', false);
+    expect(pi.status).toBe('requires_capture');
+    Object.assign(pi, { status: 'canceled', amount_capturable: 0, cancellation_reason: 'requested_by_customer', canceled_at: now() });
+
+    const eventId = `evt_cancel_dashboard_after_failure_${seq}`;
+    expect(await post('payment_intent.canceled', pi, eventId)).toBe(200);
+    await eventually(() => adjustedOf(cancel).length > 0);
+    await jobRan(eventId);
+
+    expect(adjustedOf(cancel)).toHaveLength(1);
+    expect(adjustedOf(cancel)[0].adjustment).toMatchObject({ kind: 'succeeded_after_failure', reason: 'canceled', psp_event_id: eventId });
+    await authorizationClosedBy(authorization, cancel);
+  });
+
+  it('payment_intent.succeeded naming a FAILED capture, from another Connect account than the gateway acts for: refused, nothing reported', async () => {
+    const before = await metricValue('pb_webhook_outcomes_refused_total', { gateway: 'stripe', check: 'account' });
+    const { authorization, pi, modification: capture } = await failedAt('capture', true);
+
+    const eventId = `evt_capture_after_failure_other_account_${seq}`;
+    expect(await post('payment_intent.succeeded', pi, eventId, 'acct_1OtherAccount0000')).toBe(200);
+
+    await jobRan(eventId, 'failed');
+    expect(await metricValue('pb_webhook_outcomes_refused_total', { gateway: 'stripe', check: 'account' })).toBe(before + 1);
+    expect(adjustedOf(capture)).toEqual([]);
+    expect(await stack.worker.adjustmentStore.forOperation(capture)).toEqual([]);
+    expect((await stack.worker.ledger.get(authorization))?.closedBy).toBeUndefined();
+  });
+
+  it('payment_intent.succeeded naming a capture that SUCCEEDED (its answer came back): nothing more, no adjustment, no second event', async () => {
+    const orderId = `order-stripe-mod-${process.pid}-${++seq}`;
+    const authorization = await delivered('authorize', orderId, 'pm_card_visa', AUTHORIZED);
+    const pi = intents.get((await stack.worker.ledger.get(authorization.id))!.gatewayReference!)!;
+    answered.add(pi.id);
+    const capture = await delivered('capture', orderId, authorization.id, AUTHORIZED);
+    expect(capture.state).toBe('SUCCEEDED');
+    expect(eventsOf(capture.id)).toHaveLength(1);
+
+    const eventId = `evt_capture_succeeded_again_${seq}`;
+    expect(await post('payment_intent.succeeded', pi, eventId)).toBe(200);
+    await jobRan(eventId);
+    await new Promise((resolve) => setTimeout(resolve, 300));
+
+    expect(eventsOf(capture.id)).toHaveLength(1);
+    expect(adjustedOf(capture.id)).toEqual([]);
+    expect(await stack.worker.adjustmentStore.forOperation(capture.id)).toEqual([]);
+    expect(eventsOf(authorization.id)).toHaveLength(1);
   });
 });

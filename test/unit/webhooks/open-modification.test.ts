@@ -8,9 +8,10 @@ import { noteOpenModification, openModificationOf } from '../../../src/webhooks/
 import { captureLogger } from '../../support/capture-logger';
 import { channelCommand } from '../../support/fixtures';
 
+/** An operation in `state`; one past RECEIVED was sent once (an attempt made). */
 function record(command: CommandType, state: OperationRecord['state'], gateway = 'stripe', amount = 1000): OperationRecord {
   const c = channelCommand(command, {}, { gateway, amount, currency: 'EUR' });
-  return { ...draftRecord(c.payment.operation_reference!, c, Date.now()), state };
+  return { ...draftRecord(c.payment.operation_reference!, c, Date.now()), state, attempts: state === 'RECEIVED' ? 0 : 1 };
 }
 
 /** A ledger holding `records`, every one but the first registered on the first (the authorization). */
@@ -59,19 +60,70 @@ describe('openModificationOf: the open capture or cancel a fact about the paymen
     expect(lines.some((l) => l.includes('open modification done') && l.includes(capture.id) && l.includes('"confirmed_amount":400'))).toBe(true);
   });
 
-  it('settles PENDING and UNRESOLVED ones too, never one SENT (its answer is coming), SUCCEEDED or FAILED', async () => {
+  it('settles PENDING and UNRESOLVED ones too, never one SENT (its answer is coming) or SUCCEEDED; one FAILED is found as such', async () => {
     const auth = record('authorize', 'SUCCEEDED');
-    for (const [state, settled] of [
-      ['PENDING', true],
-      ['UNRESOLVED', true],
-      ['SENT', false],
-      ['SUCCEEDED', false],
-      ['FAILED', false],
+    for (const [state, kind] of [
+      ['PENDING', 'open'],
+      ['UNRESOLVED', 'open'],
+      ['SENT', undefined],
+      ['SUCCEEDED', undefined],
+      ['RECEIVED', undefined],
+      ['FAILED', 'failed'],
     ] as const) {
       const cancel = record('cancel', state);
       const found = await openModificationOf(auth, job(auth, { command: 'cancel', outcome: cancelled }), { ledger: ledgerOf([auth, cancel]), logger });
-      expect([state, found?.op.id]).toEqual([state, settled ? cancel.id : undefined]);
+      expect([state, found?.op.id, found?.kind]).toEqual([state, kind ? cancel.id : undefined, kind]);
     }
+  });
+
+  it('the capture the reading names, recorded FAILED: found as failed (a success after failure), with the reading as its outcome; not counted applied, an info line', async () => {
+    const auth = record('authorize', 'SUCCEEDED');
+    const capture = record('capture', 'FAILED', 'stripe', 400);
+    const other = record('capture', 'UNKNOWN', 'stripe', 400);
+    const found = await openModificationOf(auth, job(auth, { command: 'capture', operationId: capture.id, outcome: captured }), {
+      ledger: ledgerOf([auth, capture, other]),
+      logger,
+    });
+    expect(found).toMatchObject({ kind: 'failed', op: { id: capture.id }, data: { operationId: capture.id, outcome: captured } });
+
+    const before = await metricValue('pb_webhook_open_modification_matches_total', { gateway: 'stripe', command: 'capture', outcome: 'applied' });
+    noteOpenModification(logger, auth, found!);
+    expect(await metricValue('pb_webhook_open_modification_matches_total', { gateway: 'stripe', command: 'capture', outcome: 'applied' })).toBe(before);
+    expect(lines.some((l) => l.includes('done by an operation recorded FAILED') && l.includes(capture.id))).toBe(true);
+    // Routed to another gateway than the webhook's: not taken.
+    const elsewhere = record('capture', 'FAILED', 'stripe_eu', 400);
+    const reading: ModificationReading = { command: 'capture', operationId: elsewhere.id, outcome: captured };
+    expect(await openModificationOf(auth, job(auth, reading), { ledger: ledgerOf([auth, elsewhere]), logger })).toBeNull();
+  });
+
+  it('a FAILED cancel is found only when none that did not fail may have done it, and only one FAILED after it was sent: several are ambiguous', async () => {
+    const auth = record('authorize', 'SUCCEEDED');
+    const reading: ModificationReading = { command: 'cancel', outcome: cancelled };
+    const unknown = record('cancel', 'UNKNOWN');
+    expect(await openModificationOf(auth, job(auth, reading), { ledger: ledgerOf([auth, record('cancel', 'FAILED'), unknown]), logger })).toMatchObject({
+      kind: 'open',
+      op: { id: unknown.id },
+    });
+    // One SUCCEEDED did it: the FAILED one did not.
+    expect(
+      await openModificationOf(auth, job(auth, reading), { ledger: ledgerOf([auth, record('cancel', 'FAILED'), record('cancel', 'SUCCEEDED')]), logger }),
+    ).toBeNull();
+
+    const before = await metricValue('pb_webhook_open_modification_matches_total', { gateway: 'stripe', command: 'cancel', outcome: 'ambiguous' });
+    const two = ledgerOf([auth, record('cancel', 'FAILED'), record('cancel', 'FAILED')]);
+    expect(await openModificationOf(auth, job(auth, reading), { ledger: two, logger })).toBeNull();
+    expect(await metricValue('pb_webhook_open_modification_matches_total', { gateway: 'stripe', command: 'cancel', outcome: 'ambiguous' })).toBe(before + 1);
+    expect(lines.some((l) => l.includes('more than one operation recorded FAILED asked for'))).toBe(true);
+
+    // One refused before any call (no attempt: no route, an amount refused) did nothing at the PSP.
+    const never = { ...record('cancel', 'FAILED'), attempts: 0 };
+    expect(await openModificationOf(auth, job(auth, reading), { ledger: ledgerOf([auth, never]), logger })).toBeNull();
+    const sentOne = record('cancel', 'FAILED');
+    expect((await openModificationOf(auth, job(auth, reading), { ledger: ledgerOf([auth, never, sentOne]), logger }))?.op.id).toBe(sentOne.id);
+
+    // A reading that is no success is no success after failure.
+    const refusal: ModificationReading = { command: 'cancel', outcome: { ...cancelled, status: 'FAIL' } };
+    expect(await openModificationOf(auth, job(auth, refusal), { ledger: ledgerOf([auth, record('cancel', 'FAILED')]), logger })).toBeNull();
   });
 
   it('a capture the reading does not name, or of another command, is not taken', async () => {
