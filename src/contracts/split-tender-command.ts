@@ -58,6 +58,19 @@ export const tendersSchema = {
 /** JSON Schema of `payment.split_tender` (the refund of a split tender order). */
 export const splitTenderFlagSchema = { const: true } as const;
 
+/**
+ * Fields of `payment` a split tender cannot honour, each with why (the refusal's reason). A split's steps are
+ * commands of their own built from its plan (`split-tender-plan.ts`): the card part names the card by its token
+ * (`gateway_key`) and nothing else about how it pays, so these would be dropped on the way to the PSP. They are
+ * refused at intake, naming the field, rather than lost.
+ */
+export const FIELDS_NOT_CARRIED_BY_SPLITS = {
+  payment_method:
+    'is not carried by a split tender: its card part is paid by the stored token in payment.gateway_key (payment.tenders[].gateway_key); send a one-time method, wallet or redirect method as an authorize or sale of its own',
+  three_ds: 'is not carried by a split tender: its card part is authorized without a customer action, so 3-D Secure cannot be asked for',
+  recurring: 'is not carried by a split tender: its parts are payments the customer makes, never merchant-initiated charges',
+} as const satisfies Partial<Record<keyof PaymentCommand['payment'], string>>;
+
 /** The gift card and card tenders of a split command (after {@link checkTenders}). */
 export function tendersOf(command: PaymentCommand): { giftCard: Tender; card: Tender } | null {
   const tenders = command.payment.tenders;
@@ -78,7 +91,8 @@ export function isSplitTenderRefund(command: PaymentCommand): boolean {
 }
 
 /**
- * Cross-field rules of split tender commands, after the schema. Money that does not add up never moves.
+ * Cross-field rules of split tender commands, after the schema. Money that does not add up never moves; a field
+ * the split cannot carry to the PSP ({@link FIELDS_NOT_CARRIED_BY_SPLITS}) is refused, never dropped.
  * @throws CommandValidationError naming the field.
  */
 export function checkTenders(command: PaymentCommand): void {
@@ -92,6 +106,9 @@ export function checkTenders(command: PaymentCommand): void {
     throw new CommandValidationError('payment.tenders', 'is only allowed on authorize and sale');
   }
   if (p.splits) throw new CommandValidationError('payment.tenders', 'cannot be combined with payment.splits');
+  for (const [field, reason] of Object.entries(FIELDS_NOT_CARRIED_BY_SPLITS)) {
+    if (p[field as keyof typeof FIELDS_NOT_CARRIED_BY_SPLITS] !== undefined) throw new CommandValidationError(`payment.${field}`, reason);
+  }
   const gi = tenders.findIndex((t) => t.type === 'gift_card');
   const ci = tenders.findIndex((t) => t.type === 'card');
   if (gi < 0 || ci < 0) throw new CommandValidationError('payment.tenders', 'must hold one gift_card tender and one card tender');

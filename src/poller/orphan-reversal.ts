@@ -17,13 +17,16 @@ import { bridgeOperationId } from '../ledger/operation-id';
 import { amountInCommandCurrency, gatewayOf } from '../ledger/routing-record';
 import { FUNDS_HELD_REASONS, FundsHeldReason } from '../gateways/gateway-adapter';
 import { VOID_LEFT_HOLD } from '../delivery/hold-after-void';
+import { FailedSplitStep, failedSplitStepOf } from '../split-tender/failed-split-step';
+import { SplitTenderStore } from '../split-tender/split-tender-store';
 
 /**
  * Why an authorization is an orphan (a bounded set: it is a metric label and the cancel event's
  * `payment.orphan_reversal`):
  * - `uncaptured_past_age`: succeeded, and no capture or cancel succeeded for it within
  *   `authorizations.orphan_void_after_ms`;
- * - `oms_told_failed`: the OMS was told it failed, and a later PSP fact says the PSP authorised it;
+ * - `oms_told_failed`: the OMS was told it failed, and a later PSP fact says the PSP authorised it (or, a split
+ *   tender's part, charged it: that sale is refunded, see {@link OrphanReversal.request});
  * - `oms_told_unresolved`: the OMS was told it is unresolved, and a later PSP fact says it was authorised;
  * - `action_expired`: the customer never completed the PSP's action (3-D Secure, a redirect, a voucher) in time; the
  *   operation failed, and what the PSP holds is voided (poller/action-expiry.ts);
@@ -56,15 +59,23 @@ export type OrphanReason = (typeof ORPHAN_REASONS)[number];
 /** What became of one orphan. */
 export interface OrphanDecision {
   authorizationId: string;
-  /** The void's operation id (`_<authorization id>.void`; `<authorization id>-void` for one made before). */
+  /**
+   * The reversal's operation id: the void's (`_<authorization id>.void`; `<authorization id>-void` for one made
+   * before), or a refund's (`_<sale id>.refund`, {@link orphanRefundOperationId}) when `reversal` is `refund`.
+   */
   voidId: string;
   gateway: string;
   reason: OrphanReason;
   /**
-   * `voided`: the void is in the ledger and queued for delivery; `would_void`: dry run, nothing written;
-   * `already_requested`: its void exists (re-queued if it never left); `skipped`: see `skipped`.
+   * `voided`: the reversal is in the ledger and queued for delivery; `would_void`: dry run, nothing written;
+   * `already_requested`: its reversal exists (re-queued if it never left); `skipped`: see `skipped`. The
+   * same words for a refund (`reversal: refund`).
    */
   outcome: 'voided' | 'would_void' | 'already_requested' | 'skipped';
+  /** How it is reversed: `refund` for a charge (a split tender's sale); absent: a void (`cancel`). */
+  reversal?: 'refund';
+  /** The split tender whose failed part it is, and which part, when it is one ({@link failedSplitStepOf}). */
+  splitTender?: FailedSplitStep;
   /** Why nothing was done: `off`, `unknown_authorization`, `not_an_authorization`, `closed`, `expired`,
    * `superseded`, `dependent_in_flight`, `in_flight_unknown`, `no_psp_reference`. */
   skipped?: string;
@@ -84,11 +95,11 @@ export interface OrphanReport {
   decisions: OrphanDecision[];
 }
 
-const reversals = counter('pb_orphan_reversals_total', 'Orphaned authorizations voided (mode="on") or that a dry run would void (mode="dry_run"), once each.', [
-  'gateway',
-  'mode',
-  'reason',
-]);
+const reversals = counter(
+  'pb_orphan_reversals_total',
+  'Orphaned authorizations voided (mode="on") or that a dry run would void (mode="dry_run"), once each; a split tender part charged after its split failed is refunded and counted here too (reason oms_told_failed).',
+  ['gateway', 'mode', 'reason'],
+);
 
 /** Longest operation id (the intake's `operation_reference` alphabet and length). */
 const MAX_ID_LENGTH = 128;
@@ -115,6 +126,17 @@ export function voidOperationId(authorizationId: string): string {
  */
 export function reversalAfterVoidId(authorizationId: string): string {
   return voidOperationId(`${authorizationId}-after-void`);
+}
+
+/**
+ * The operation id of the refund that reverses `saleId`, a charge nothing will keep (a split tender's sale the PSP
+ * charged after its split failed): `_<sale id>.refund` (hashed like {@link voidOperationId} when too long).
+ * Deterministic: never two refunds of one charge.
+ */
+export function orphanRefundOperationId(saleId: string): string {
+  const plain = bridgeOperationId(`${saleId}.refund`);
+  if (plain.length <= MAX_ID_LENGTH) return plain;
+  return bridgeOperationId(`refund-${createHash('sha256').update(saleId).digest('hex').slice(0, 32)}`);
 }
 
 /** The void's operation id as voids were named before {@link voidOperationId}: `<id>-void` or `void-<hex>`. */
@@ -155,6 +177,16 @@ export function voidCommand(auth: OperationRecord, reason: OrphanReason, gateway
     orphan_reversal: reason,
   };
   return { version: 1, command: 'cancel', channel: 'bridge', sequence: 'orphan_reversal', received_at: new Date(now).toISOString(), payment };
+}
+
+/**
+ * The refund that reverses `sale`, a charge nothing will keep: {@link voidCommand}'s shape (channel `bridge`, the
+ * sale named by the PSP's reference a later fact gave), command `refund`, id {@link orphanRefundOperationId},
+ * for the whole of what it was charged. Pure.
+ */
+export function refundCommand(sale: OperationRecord, reason: OrphanReason, gatewayKey: string, now: number): PaymentCommand {
+  const cancel = voidCommand(sale, reason, gatewayKey, now);
+  return { ...cancel, command: 'refund', payment: { ...cancel.payment, operation_reference: orphanRefundOperationId(sale.id) } };
 }
 
 /**
@@ -210,6 +242,11 @@ export class OrphanReversal {
   /**
    * Voids (or, in dry run, reports) one authorization the OMS was told did not succeed while the PSP
    * authorised it, or one found orphaned otherwise. Safe to call again: the void's id is deterministic.
+   * A split tender's part (its redemption or its card part, `authorize` or `sale`) that FAILED, which the PSP
+   * then reported succeeded (`oms_told_failed`), is such an orphan whatever its command: its split failed or was
+   * rolled back (the OMS was told the order failed, the other tender reversed), so nothing will ever capture it,
+   * nor keep its money. An authorization is voided; a sale, charged, is refunded in full
+   * (`orphanRefundOperationId`), the same way and under the same mode. The decision names the split.
    * @param pspReference the PSP's id of the authorization, when the ledger's record lacks it (a late fact
    *   on an operation recorded as failed).
    */
@@ -344,8 +381,11 @@ export class OrphanReversal {
     known: InFlight | null,
   ): Promise<OrphanDecision> {
     const { ledger } = this.deps;
-    const existing = await existingVoid(ledger, id);
-    const voidId = existing?.id ?? voidOperationId(id);
+    // A split tender's part charged after its split failed: nothing keeps that charge, it is refunded.
+    const splitTender = reason === 'oms_told_failed' && auth ? await failedSplitStepOf(this.splitStore(), auth) : null;
+    const refund = splitTender !== null && auth?.command === 'sale';
+    const existing = refund ? await ledger.get(orphanRefundOperationId(id)) : await existingVoid(ledger, id);
+    const voidId = existing?.id ?? (refund ? orphanRefundOperationId(id) : voidOperationId(id));
     const base = {
       authorizationId: id,
       voidId,
@@ -355,6 +395,8 @@ export class OrphanReversal {
       amount: auth?.payment.amount,
       currency: auth?.payment.currency,
       orderId: auth?.payment.order_id,
+      ...(refund ? { reversal: 'refund' as const } : {}),
+      ...(splitTender ? { splitTender } : {}),
     };
     const skip = (why: string): OrphanDecision => ({ ...base, outcome: 'skipped', skipped: why });
     if (this.mode === 'off') return skip('off');
@@ -363,7 +405,7 @@ export class OrphanReversal {
       return skip('unknown_authorization');
     }
     // A sale refused by risk screening or review after the issuer approved was never captured: its hold is an authorization's.
-    if (!TRACKED_AUTHORIZATIONS.has(auth.command) && !(isFundsHeldReason(reason) && auth.command === 'sale')) return skip('not_an_authorization');
+    if (!TRACKED_AUTHORIZATIONS.has(auth.command) && !(isFundsHeldReason(reason) && auth.command === 'sale') && !refund) return skip('not_an_authorization');
 
     if (existing) {
       // Never two voids. One that never left (a crash after its record) is queued again, idempotently.
@@ -404,9 +446,15 @@ export class OrphanReversal {
     if (this.mode === 'dry_run') return { ...base, outcome: 'would_void' };
     const now = this.now();
     // Two sweeps racing (a poll run and a worker's) create it once: only the creator counts and logs it.
-    const { created } = await ledger.create(voidId, voidCommand(auth, reason, gatewayKey, now), now);
+    const command = refund ? refundCommand(auth, reason, gatewayKey, now) : voidCommand(auth, reason, gatewayKey, now);
+    const { created } = await ledger.create(voidId, command, now);
     await this.queue(voidId);
     return { ...base, outcome: created ? 'voided' : 'already_requested' };
+  }
+
+  /** The split tender records, read to tell a failed split's part (`failedSplitStepOf`). */
+  private splitStore(): SplitTenderStore {
+    return new SplitTenderStore(this.deps.redis, this.deps.config.redis.keyPrefix);
   }
 
   private async queue(voidId: string): Promise<void> {
@@ -424,17 +472,20 @@ export class OrphanReversal {
       order_id: d.orderId,
       amount: d.amount,
       currency: d.currency,
+      ...(d.splitTender ? { split: d.splitTender.splitId, tender: d.splitTender.tender, split_state: d.splitTender.state } : {}),
     };
     if (d.outcome === 'voided') {
       reversals.inc({ gateway: d.gateway, mode: 'on', reason: d.reason });
-      logger.warn('orphan reversal: voiding an authorization nothing will capture', { ...meta, mode: 'on' });
+      if (d.reversal === 'refund') logger.warn('orphan reversal: refunding a charge nothing will keep', { ...meta, mode: 'on' });
+      else logger.warn('orphan reversal: voiding an authorization nothing will capture', { ...meta, mode: 'on' });
     } else if (d.outcome === 'would_void') {
       // A dry run reports every pass, but counts and warns once per authorization.
       // The mark lives on the authorization's own record (no index that grows): `orphan_dry_run_at`.
       const added = await ledger.setFieldOnce(d.authorizationId, 'orphan_dry_run_at', String(this.now())).catch(() => true);
       if (!added) return;
       reversals.inc({ gateway: d.gateway, mode: 'dry_run', reason: d.reason });
-      logger.warn('orphan reversal (dry run): would void this authorization', { ...meta, mode: 'dry_run' });
+      if (d.reversal === 'refund') logger.warn('orphan reversal (dry run): would refund this charge', { ...meta, mode: 'dry_run' });
+      else logger.warn('orphan reversal (dry run): would void this authorization', { ...meta, mode: 'dry_run' });
     }
   }
 
@@ -481,6 +532,65 @@ interface InFlight {
 
 function isFundsHeldReason(reason: OrphanReason): reason is FundsHeldReason {
   return (FUNDS_HELD_REASONS as readonly string[]).includes(reason);
+}
+
+const splitLateSuccesses = counter(
+  'pb_split_tender_late_successes_total',
+  'Split tender parts (redemption or card part) that FAILED, their split rolled back or failed, which the PSP then reported succeeded (success after failure: money nothing will capture or keep), by tender, command and what orphan reversal did: voided, refunded (reversed), would_void, would_refund (dry run), already_requested, skipped (off, no PSP reference, a dependent in flight…)',
+  ['tender', 'command', 'release'],
+);
+
+/** A decision's release, as `pb_split_tender_late_successes_total` and its log line say it. */
+function releaseOf(d: OrphanDecision): string {
+  if (d.outcome === 'voided') return d.reversal === 'refund' ? 'refunded' : 'voided';
+  if (d.outcome === 'would_void') return d.reversal === 'refund' ? 'would_refund' : 'would_void';
+  return d.outcome;
+}
+
+/**
+ * What follows a PSP's success of `op` that the OMS was told FAILED (its `succeeded_after_failure` recorded, by a
+ * webhook or reconciliation): an authorization, or a split tender's part of either command (a sale too: its split
+ * failed, nothing keeps the charge), is handed to orphan reversal (`oms_told_failed`), which voids it, refunds the
+ * sale, or reports what it would do, as `authorizations.orphan_reversal` says. A split's part is also counted,
+ * `pb_split_tender_late_successes_total{tender,command,release}`, with a warn line naming the split; anything but a
+ * reversal requested (dry run, off, skipped) says the money is not being given back, for a person to do it
+ * (docs/RUNBOOK.md). Any other operation: nothing (null).
+ * @throws on a Redis error: the caller's job is retried, and a repeat finds the reversal made (idempotent).
+ */
+export async function reverseSuccessAfterFailure(
+  orphans: Pick<OrphanReversal, 'request'>,
+  logger: Logger,
+  op: OperationRecord,
+  pspReference: string | undefined,
+  source: 'webhook' | 'reconciliation',
+): Promise<OrphanDecision | null> {
+  // A capture or sale the PSP re-did after undoing it (SUCCEEDED, `undoneBy`) is the OMS's money as it was told.
+  if (op.state !== 'FAILED' || (op.command !== 'authorize' && op.command !== 'sale')) return null;
+  const decision = await orphans.request(op.id, 'oms_told_failed', pspReference !== undefined ? { pspReference } : {});
+  const split = decision.splitTender;
+  if (!split) return decision;
+  const release = releaseOf(decision);
+  splitLateSuccesses.inc({ tender: split.tender, command: op.command, release });
+  const meta = {
+    split: split.splitId,
+    split_state: split.state,
+    tender: split.tender,
+    operation_id: op.id,
+    command: op.command,
+    gateway: decision.gateway,
+    reversal_operation_id: decision.voidId,
+    release,
+    source,
+    amount: op.payment.amount,
+    currency: op.payment.currency,
+    ...(decision.skipped !== undefined ? { why: decision.skipped } : {}),
+  };
+  if (decision.outcome === 'voided' || decision.outcome === 'already_requested') {
+    logger.warn('split tender: a part of a failed split was approved by the PSP after its failure; reversing it', meta);
+  } else {
+    logger.warn('split tender: a part of a failed split was approved by the PSP after its failure, and it is not being reversed: reverse it at the PSP', meta);
+  }
+  return decision;
 }
 
 /**

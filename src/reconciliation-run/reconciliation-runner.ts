@@ -7,7 +7,7 @@ import { OutcomeRecorder } from '../delivery/outcome-recorder';
 import { assertNever } from '../gateways/assert-never';
 import { Ledger } from '../ledger/ledger';
 import { Logger } from '../logging/logger';
-import type { OrphanReversal } from '../poller/orphan-reversal';
+import { OrphanReversal, reverseSuccessAfterFailure } from '../poller/orphan-reversal';
 import type { AdjustmentKind } from '../adjustments/adjustment';
 import type { CommandType } from '../contracts/payment-command';
 import {
@@ -759,8 +759,8 @@ export class ReconciliationRunner {
           source: 'reconciliation',
           ...(match?.adjustmentsRead !== undefined ? { expectedAdjustments: match.adjustmentsRead } : {}),
         });
-        if (created && action.kind === 'succeeded_after_failure' && op.command === 'authorize' && this.deps.orphans) {
-          await this.deps.orphans.request(op.id, 'oms_told_failed', record.pspReference !== undefined ? { pspReference: record.pspReference } : {});
+        if (created && action.kind === 'succeeded_after_failure' && this.deps.orphans) {
+          await reverseSuccessAfterFailure(this.deps.orphans, this.deps.logger, op, record.pspReference, 'reconciliation');
         }
         return created ? 'adjusted' : 'already_adjusted';
       }

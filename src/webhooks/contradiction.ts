@@ -3,7 +3,7 @@ import { AdjustmentInput } from '../adjustments/adjustment-store';
 import { directionOfSuccess } from '../adjustments/adjustment';
 import { Ledger, OperationRecord } from '../ledger/ledger';
 import { Logger } from '../logging/logger';
-import { OrphanReversal } from '../poller/orphan-reversal';
+import { OrphanReversal, reverseSuccessAfterFailure } from '../poller/orphan-reversal';
 import { GatewayOutcomeJobData } from './gateway-outcomes-queue';
 
 /**
@@ -22,7 +22,8 @@ export function isSuccessAfterFailure(op: OperationRecord, job: GatewayOutcomeJo
  * but the fact is never dropped either: it becomes a `succeeded_after_failure` adjustment (its own OMS event,
  * idempotent by the PSP's event id; on an operation marked undone it clears the mark in the same step, so the
  * amount counts as captured, or refunded, again), and an authorization the OMS believes failed is handed to orphan reversal (`oms_told_failed`), which
- * voids it or reports what it would void, as `authorizations.orphan_reversal` says. `confirmedBy` says what
+ * voids it or reports what it would void, as `authorizations.orphan_reversal` says; so is a split tender's failed
+ * part, a sale too, which is refunded (`reverseSuccessAfterFailure`). `confirmedBy` says what
  * the report stands on: the PSP's status inquiry, or its signed webhook alone (a PSP that cannot be asked).
  * `closes`: the authorization a capture or cancel `op` acted on, when the fact came through it (a Stripe PaymentIntent
  * captured or cancelled, see `openModificationOf`): the PSP no longer holds it, so it is closed by `op` as that
@@ -49,9 +50,7 @@ export async function reportContradiction(
     ...(closes ? { closes_authorization: closes.authorizationId } : {}),
   });
   const { created } = await deps.adjustments.recordAdjustment(op, successAfterFailureInput(op, job));
-  if (op.command === 'authorize' && deps.orphans) {
-    await deps.orphans.request(op.id, 'oms_told_failed', outcome.gatewayReference !== undefined ? { pspReference: outcome.gatewayReference } : {});
-  }
+  if (deps.orphans) await reverseSuccessAfterFailure(deps.orphans, deps.logger, op, outcome.gatewayReference, 'webhook');
   if (closes) await closes.ledger.closeAuthorization(closes.authorizationId, op.id);
   return created;
 }

@@ -68,6 +68,9 @@
  * amount not refunded, `reason` to `fraudulent`); `POST /_control/refund-failure {reference, reason?}` →
  * `refund.failed` with the refund of that reference, `status: "failed"` and `failure_reason` (default
  * `expired_or_canceled_card`). 404 `not_found` when the reference names no such operation.
+ * `POST /_control/late-approval {reference}` → `authorization.succeeded`: the declined card authorization
+ * of that reference is approved after all (authorized, captured for a sale; its stored result and report
+ * line follow): a success after the failure the merchant was told (409 when it was not declined).
  *
  * Report (reconciliation's source, `simulator-report.ts`): `GET /v1/reports/lines?from=<ms>&to=<ms>&limit=<≤1000>&cursor=<c>`
  * (Bearer) → `{object:"list", data:[{id, type, status, reference, payment, object_id, amount, currency, fee,
@@ -447,6 +450,17 @@ export async function startPspSimulator(options: PspSimulatorOptions): Promise<P
       return send(res, 200, JSON.stringify({ mode: down }));
     }
     if (method === 'POST' && (path === '/_control/chargeback' || path === '/_control/refund-failure')) return injectLateFact(path, body, res);
+    if (method === 'POST' && path === '/_control/late-approval') {
+      const b = typeof body === 'object' && body !== null ? (body as Record<string, unknown>) : {};
+      if (typeof b.reference !== 'string' || b.reference.length === 0)
+        return send(res, 400, errorJson('invalid_request', 'reference must be a non-empty string'));
+      const approved = state.approveDeclined(b.reference);
+      if (approved === 'not_found') return send(res, 404, errorJson('not_found', 'no authorization with this reference'));
+      if (typeof approved === 'string') return send(res, 409, errorJson(approved, 'only a declined card authorization can be approved late'));
+      report.recordResult(approved, approved.status === 'captured');
+      const id = sendEvent('authorization.succeeded', approved);
+      return send(res, 200, JSON.stringify({ event_id: id ?? null, object: approved }));
+    }
     if (method === 'POST' && (path === '/_control/hold' || path === '/_control/release')) {
       const reference = typeof body === 'object' && body !== null ? (body as Record<string, unknown>).reference : undefined;
       if (typeof reference !== 'string' || reference.length === 0) return send(res, 400, errorJson('invalid_request', 'reference must be a non-empty string'));

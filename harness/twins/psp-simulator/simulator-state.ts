@@ -505,6 +505,28 @@ export class SimulatorState {
     return { view: settled, event };
   }
 
+  /**
+   * A declined authorization approved after all (a PSP's late approval: the issuer's answer arriving after the
+   * PSP had reported a decline on a timeout, a stand-in decision reversed): the card authorization with
+   * `reference`, declined, becomes authorized (captured for a sale), and the stored result of its operation
+   * follows, so the status inquiry shows the success. A string error when no declined card authorization has
+   * that reference (`not_found`, `not_declined`, `gift_card`: a redemption's balance was never held).
+   */
+  approveDeclined(reference: string): AuthorizationView | 'not_found' | 'not_declined' | 'gift_card' {
+    const found = this.authorizationOf(reference);
+    if (!found || found.result.object !== 'authorization') return 'not_found';
+    const { auth } = found;
+    if (auth.status !== 'declined') return 'not_declined';
+    if (isGiftCardToken(auth.paymentMethod)) return 'gift_card';
+    auth.declineCode = undefined;
+    auth.status = auth.capture ? 'captured' : 'authorized';
+    auth.approved = true;
+    if (auth.capture) auth.captured = auth.amount;
+    const approved = view(auth);
+    this.recordOperation(auth.reference, 201, JSON.stringify(approved));
+    return approved;
+  }
+
   /** Stores the result of a landed operation under its reference (for `GET /v1/operations/:reference`). */
   recordOperation(reference: string, status: number, body: string): void {
     this.operations.set(reference, { status, body });

@@ -4,7 +4,7 @@ import { parseSimulatorWebhook, verifySimulatorWebhook } from '../../../src/gate
 import { PspSimulator, startPspSimulator } from '../../../harness/twins/psp-simulator/psp-simulator';
 import { eventually } from '../../support/tcp-proxy';
 
-/** The simulator's late-fact controls: a chargeback and a late refund failure, sent as signed webhooks. */
+/** The simulator's late-fact controls: a chargeback, a late refund failure and a late approval, sent as signed webhooks. */
 
 const API_KEY = 'sim-late-facts-key-0123456789';
 const SECRET = 'whsec-sim-late-facts-0123456789';
@@ -85,9 +85,29 @@ describe('the PSP simulator late-fact controls', () => {
     expect((await post(`/v1/authorizations/${auth}/refunds`, { amount: 5000, reference: `${refundRef}-again` })).status).toBe(201);
   });
 
+  it('approves a declined card authorization late: authorization.succeeded, the stored result follows; 409 when it was not declined', async () => {
+    const ref = `late-${Date.now()}`;
+    const declined = await post('/v1/authorizations', { amount: 4000, currency: 'EUR', payment_method: 'pm_card_declined', reference: ref });
+    expect(declined.body).toMatchObject({ status: 'declined' });
+    const answer = await post('/_control/late-approval', { reference: ref });
+    expect(answer).toMatchObject({ status: 200, body: { object: { id: declined.body.id, status: 'authorized', amount: 4000 } } });
+    await eventually(() => lateEvents('authorization.succeeded').some((e) => e.json.id === answer.body.event_id));
+    const [event] = parseSimulatorWebhook(lateEvents('authorization.succeeded').find((e) => e.json.id === answer.body.event_id)!.raw, 'simulator');
+    expect(event).toMatchObject({ operationId: ref, outcome: { status: 'SUCCESS' } });
+    const stored = await fetch(`${sim.url}/v1/operations/${ref}`, { headers: { authorization: `Bearer ${API_KEY}` } });
+    expect(await stored.json()).toMatchObject({ status: 'authorized' });
+    expect((await post('/_control/late-approval', { reference: ref })).status).toBe(409);
+    // A sale approved late is captured.
+    const sale = `late-sale-${Date.now()}`;
+    await post('/v1/authorizations', { amount: 2500, currency: 'EUR', payment_method: 'pm_insufficient_funds', reference: sale, capture: true });
+    expect((await post('/_control/late-approval', { reference: sale })).body.object).toMatchObject({ status: 'captured', amount_captured: 2500 });
+  });
+
   it('answers 404 for a reference it does not know and 400 without one', async () => {
     expect((await post('/_control/chargeback', { reference: 'nope' })).status).toBe(404);
     expect((await post('/_control/refund-failure', { reference: 'nope' })).status).toBe(404);
     expect((await post('/_control/chargeback', {})).status).toBe(400);
+    expect((await post('/_control/late-approval', { reference: 'nope' })).status).toBe(404);
+    expect((await post('/_control/late-approval', {})).status).toBe(400);
   });
 });

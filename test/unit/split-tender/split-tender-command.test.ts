@@ -71,6 +71,16 @@ describe('split tender command (payment.tenders)', () => {
     expect(refusal(split({ tenders: undefined, split_tender: true })).field).toBe('payment.split_tender');
   });
 
+  it('refuses, naming the field, what a split cannot carry to the PSP: payment.payment_method, payment.three_ds, payment.recurring', () => {
+    const method = refusal(split({ payment_method: { type: 'card', token: 'adyenjs_0_1_25$opaque' } }));
+    expect(method).toEqual({ field: 'payment.payment_method', reason: expect.stringMatching(/^is not carried by a split tender/) as unknown });
+    expect(refusal(split({ payment_method: { type: 'apple_pay', token: 'wallet-token' } }, 'authorize')).field).toBe('payment.payment_method');
+    expect(refusal(split({ three_ds: 'required' })).field).toBe('payment.three_ds');
+    expect(refusal(split({ recurring: { model: 'unscheduled' } })).field).toBe('payment.recurring');
+    // The same fields on an ordinary sale are the card's to honour.
+    expect(() => validateCommand(split({ tenders: undefined, payment_method: { type: 'card', token: 'adyenjs_0_1_25$opaque' } }))).not.toThrow();
+  });
+
   it('refuses a gift card number or PIN in a tender', () => {
     const t = (split().payment as { tenders: Array<Record<string, unknown>> }).tenders;
     expect(refusal(split({ tenders: [{ ...t[0], pin: '1234' }, t[1]] })).field).toMatch(/^payment\.tenders\[0\]\.pin$/);

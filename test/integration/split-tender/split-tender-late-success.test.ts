@@ -1,0 +1,224 @@
+import { randomBytes } from 'node:crypto';
+import { Config } from '../../../src/config/config';
+import { PaymentCommand } from '../../../src/contracts/payment-command';
+import { createGatewayClients } from '../../../src/gateways/gateway-registry';
+import { silentLogger } from '../../../src/logging/logger';
+import { metricValue } from '../../../src/metrics/metrics-registry';
+import { OrphanReversal, orphanRefundOperationId, reverseSuccessAfterFailure, voidOperationId } from '../../../src/poller/orphan-reversal';
+import { WebProcess, startWebProcess } from '../../../src/processes/web-process';
+import { WorkerProcess, startWorkerProcess } from '../../../src/processes/worker-process';
+import { stepReferences } from '../../../src/split-tender/split-tender-plan';
+import { freePort, purgeNamespace } from '../../../harness/twins/local-stack/local-stack';
+import { PspSimulator, startPspSimulator } from '../../../harness/twins/psp-simulator/psp-simulator';
+import { amqpClient } from '../../support/amqp-helpers';
+import { captureLogger } from '../../support/capture-logger';
+import { eventually } from '../../support/tcp-proxy';
+import { testConfig } from '../../support/test-config';
+
+/**
+ * A split tender whose card part was declined (the split rolled back, the gift card reversed, the OMS told the
+ * order FAIL), then approved by the PSP after all: a success after the failure. Nothing will capture that card
+ * payment, so it is an orphan the bridge reverses (an authorization voided, a sale refunded), and the OMS hears
+ * the adjustment and the reversal's own event. Real processes (web: the simulator's signed webhooks; worker:
+ * commands, split sweep, delivery, outcomes) on the real RabbitMQ and Redis, with the PSP simulator.
+ */
+
+jest.setTimeout(120_000);
+
+const API_KEY = `sim-late-${randomBytes(6).toString('hex')}`;
+const SECRET = 'whsec-split-late-success-0123456789';
+const RUN = `${process.pid.toString(36)}${randomBytes(3).toString('hex')}`;
+let sim: PspSimulator;
+let config: Config;
+let web: WebProcess;
+let worker: WorkerProcess;
+let client: Awaited<ReturnType<typeof amqpClient>>;
+const logs = captureLogger('warn');
+const notes: Array<{ method: string; payment: Record<string, unknown>; adjustment?: Record<string, unknown> }> = [];
+
+beforeAll(async () => {
+  const webPort = await freePort();
+  sim = await startPspSimulator({ apiKey: API_KEY, webhookUrl: `http://127.0.0.1:${webPort}/webhooks/sim`, webhookSecret: SECRET, webhookRetryBaseMs: 50 });
+  config = testConfig({
+    'http.port': webPort,
+    'split_tender.sweep_interval_ms': 100,
+    'authorizations.orphan_reversal': 'on',
+    'delivery.backoff_base_ms': 50,
+    'delivery.backoff_max_ms': 500,
+    gateways: { sim: { type: 'simulator', base_url: sim.url, api_key: API_KEY, webhook_secret: SECRET, timeout_ms: 3000 } },
+  });
+  const routes = createGatewayClients(config);
+  web = await startWebProcess(config, silentLogger(), { webhooks: routes });
+  worker = await startWorkerProcess(config, logs.logger, {
+    routes,
+    monitoringPort: 0,
+    notifier: {
+      notify: async (method, params) => {
+        notes.push({ method, payment: params.payment as Record<string, unknown>, adjustment: params.adjustment as Record<string, unknown> | undefined });
+      },
+    },
+  });
+  client = await amqpClient(config);
+});
+
+afterAll(async () => {
+  await client?.deleteNamespace().catch(() => undefined);
+  await client?.close();
+  await worker?.stop().catch(() => undefined);
+  await web?.stop().catch(() => undefined);
+  await sim?.stop();
+  await purgeNamespace(config).catch(() => undefined);
+});
+
+function eventsOf(id: string): typeof notes {
+  return notes.filter((n) => n.payment?.operation_reference === id);
+}
+
+function split(command: 'authorize' | 'sale', id: string, giftCard: string): PaymentCommand {
+  return {
+    version: 1,
+    command,
+    channel: 'web',
+    received_at: new Date().toISOString(),
+    payment: {
+      gateway: 'sim',
+      gateway_account: 'acme',
+      gateway_key: 'pm_card_declined',
+      amount: 10000,
+      currency: 'EUR',
+      order_id: `ORD-${id}`,
+      operation_reference: id,
+      tenders: [
+        { type: 'gift_card', gateway: 'sim', gateway_account: 'acme', gateway_key: giftCard, amount: 3000 },
+        { type: 'card', gateway: 'sim', gateway_account: 'acme', gateway_key: 'pm_card_declined' },
+      ],
+    },
+  };
+}
+
+async function simAuthorization(operationReference: string): Promise<Record<string, unknown>> {
+  const res = await fetch(`${sim.url}/v1/operations/${encodeURIComponent(operationReference)}`, { headers: { authorization: `Bearer ${API_KEY}` } });
+  const stored = (await res.json()) as Record<string, unknown>;
+  const authId = stored.object === 'authorization' ? stored.id : stored.authorization;
+  const auth = await fetch(`${sim.url}/v1/authorizations/${String(authId)}`, { headers: { authorization: `Bearer ${API_KEY}` } });
+  return (await auth.json()) as Record<string, unknown>;
+}
+
+/** Runs the split to its rolled-back end: the card declined, the gift card reversed, the OMS told FAIL. */
+async function rolledBack(command: 'authorize' | 'sale', tag: string): Promise<{ id: string; card: string }> {
+  const id = `late-${tag}-${RUN}`;
+  await client.publish(`web.payment.${command}`, split(command, id, `gc_late_${tag}_${RUN.replace(/[^a-z0-9]/g, '')}_5000`));
+  await eventually(
+    () =>
+      eventsOf(id).some(
+        (n) => n.method === config.serviceBus.methods.notifications.split_tender_settled && n.payment.reason === 'card_part_failed_gift_card_reversed',
+      ),
+    60_000,
+  );
+  const card = stepReferences({ id, step_ids: 'namespaced' }).card;
+  expect(await worker.ledger.get(card)).toMatchObject({ state: 'FAILED' });
+  return { id, card };
+}
+
+/** The PSP approves the declined card part after all, and says so by its signed webhook. */
+async function approvedLate(card: string): Promise<void> {
+  const res = await fetch(`${sim.url}/_control/late-approval`, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json' },
+    body: JSON.stringify({ reference: card }),
+  });
+  expect(res.status).toBe(200);
+}
+
+describe('split tender: the card part declined, then approved by the PSP after the split rolled back', () => {
+  it('an authorization: voided at the PSP as an orphan; the OMS gets the adjustment and the cancelled event', async () => {
+    const before = await metricValue('pb_orphan_reversals_total', { gateway: 'sim', mode: 'on', reason: 'oms_told_failed' });
+    const splitBefore = await metricValue('pb_split_tender_late_successes_total', { tender: 'card', command: 'authorize', release: 'voided' });
+    const { id, card } = await rolledBack('authorize', 'auth');
+    await approvedLate(card);
+    const voidId = voidOperationId(card);
+    await eventually(async () => (await worker.ledger.get(voidId))?.state === 'SUCCEEDED', 60_000);
+    expect(await worker.ledger.get(voidId)).toMatchObject({
+      command: 'cancel',
+      channel: 'bridge',
+      payment: { orphan_reversal: 'oms_told_failed', amount: 7000 },
+    });
+    expect(await simAuthorization(card)).toMatchObject({ status: 'cancelled', amount: 7000 });
+    await eventually(() => eventsOf(voidId).some((n) => n.payment.status === 'SUCCESS'), 30_000);
+    const adjusted = eventsOf(card).filter((n) => n.method === config.serviceBus.methods.notifications.adjusted);
+    expect(adjusted).toHaveLength(1);
+    expect(adjusted[0].adjustment).toMatchObject({ kind: 'succeeded_after_failure' });
+    const cancelled = eventsOf(voidId).find((n) => n.payment.status === 'SUCCESS');
+    expect(cancelled).toMatchObject({ method: config.serviceBus.methods.notifications.cancelled, payment: { orphan_reversal: 'oms_told_failed' } });
+    expect(await metricValue('pb_orphan_reversals_total', { gateway: 'sim', mode: 'on', reason: 'oms_told_failed' })).toBe(before + 1);
+    expect(logs.lines.some((l) => l.includes('orphan reversal: voiding an authorization nothing will capture') && l.includes(card))).toBe(true);
+    expect(await metricValue('pb_split_tender_late_successes_total', { tender: 'card', command: 'authorize', release: 'voided' })).toBe(splitBefore + 1);
+    const line = logs.lines
+      .map((l) => JSON.parse(l) as Record<string, unknown>)
+      .find((l) => l.message === 'split tender: a part of a failed split was approved by the PSP after its failure; reversing it' && l.operation_id === card);
+    expect(line).toMatchObject({ split: id, tender: 'card', release: 'voided', reversal_operation_id: voidId, source: 'webhook' });
+  });
+
+  it('a sale: refunded at the PSP as an orphan; the OMS gets the adjustment and the refunded event', async () => {
+    const { card } = await rolledBack('sale', 'sale');
+    await approvedLate(card);
+    // The refund's id of the bridge's own (orphanRefundOperationId): `_<sale id>.refund`.
+    const refundId = `_${card}.refund`;
+    await eventually(async () => (await worker.ledger.get(refundId))?.state === 'SUCCEEDED', 60_000);
+    expect(await worker.ledger.get(refundId)).toMatchObject({
+      command: 'refund',
+      channel: 'bridge',
+      payment: { orphan_reversal: 'oms_told_failed', amount: 7000 },
+    });
+    expect(await simAuthorization(card)).toMatchObject({ status: 'refunded', amount_captured: 7000, amount_refunded: 7000 });
+    await eventually(() => eventsOf(refundId).some((n) => n.payment.status === 'SUCCESS'), 30_000);
+    expect(eventsOf(refundId).find((n) => n.payment.status === 'SUCCESS')).toMatchObject({
+      method: config.serviceBus.methods.notifications.refunded,
+      payment: { orphan_reversal: 'oms_told_failed' },
+    });
+    const adjusted = eventsOf(card).filter((n) => n.method === config.serviceBus.methods.notifications.adjusted);
+    expect(adjusted).toHaveLength(1);
+    expect(adjusted[0].adjustment).toMatchObject({ kind: 'succeeded_after_failure' });
+    expect(logs.lines.some((l) => l.includes('orphan reversal: refunding a charge nothing will keep') && l.includes(card))).toBe(true);
+  });
+
+  it('in dry run nothing is refunded: the charge is reported as what would be refunded, counted once, and left for a person', async () => {
+    const { card } = await rolledBack('sale', 'dry');
+    const op = (await worker.ledger.get(card))!;
+    const dryRun = new OrphanReversal({
+      config,
+      redis: worker.redis,
+      ledger: worker.ledger,
+      deliveryQueue: worker.deliveryQueue,
+      logger: logs.logger,
+      mode: 'dry_run',
+    });
+    const before = await metricValue('pb_split_tender_late_successes_total', { tender: 'card', command: 'sale', release: 'would_refund' });
+    const decision = await reverseSuccessAfterFailure(dryRun, logs.logger, op, op.gatewayReference, 'reconciliation');
+    expect(decision).toMatchObject({ outcome: 'would_void', reversal: 'refund', voidId: orphanRefundOperationId(card), splitTender: { tender: 'card' } });
+    expect(await worker.ledger.get(orphanRefundOperationId(card))).toBeNull();
+    expect(await metricValue('pb_split_tender_late_successes_total', { tender: 'card', command: 'sale', release: 'would_refund' })).toBe(before + 1);
+    expect(logs.lines.some((l) => l.includes('orphan reversal (dry run): would refund this charge') && l.includes(card))).toBe(true);
+    expect(logs.lines.some((l) => l.includes('and it is not being reversed: reverse it at the PSP') && l.includes(card))).toBe(true);
+  });
+});
+
+describe('split tender intake: a field the split cannot carry to the PSP is refused, never dropped', () => {
+  it.each([
+    ['payment_method', { type: 'card', token: 'adyenjs_0_1_25$opaque' }],
+    ['three_ds', 'required'],
+  ])('payment.%s on a split: dead-lettered INVALID_PARAMS naming the field, no split started', async (field, value) => {
+    const id = `late-field-${field}-${RUN}`;
+    const command = split('authorize', id, 'gc_late_field_5000');
+    const payment = { ...command.payment, [field]: value } as PaymentCommand['payment'];
+    await client.drainDeadLetters();
+    const before = worker.consumer.stats.deadLettered;
+    await client.publish('web.payment.authorize', { ...command, payment });
+    await eventually(() => worker.consumer.stats.deadLettered > before, 30_000);
+    const mine = (await client.drainDeadLetters()).filter((m) => m.properties.headers?.['x-pb-order-id'] === command.payment.order_id);
+    expect(mine).toHaveLength(1);
+    expect(mine[0].properties.headers).toMatchObject({ 'x-pb-code': 'INVALID_PARAMS', 'x-pb-field': `payment.${field}` });
+    expect(String(mine[0].properties.headers?.['x-pb-reason'])).toMatch(/^is not carried by a split tender/);
+    expect(await worker.splitTender.coordinator.state(id)).toBeNull();
+  });
+});
