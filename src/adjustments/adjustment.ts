@@ -140,8 +140,9 @@ export function commandsRedoneBy(kind: AdjustmentKind): readonly CommandType[] {
 }
 
 /**
- * The field of a SUCCEEDED refund, capture or sale's ledger record that says the PSP later undid it
- * (`commandsUndoneBy`): the id of the adjustment that said so. Written once, with that adjustment, by the
+ * The field of a SUCCEEDED refund, capture or sale's ledger record (or a FAILED one the PSP did after all,
+ * `SUCCEEDED_AFTER_FAILURE_FIELD`) that says the PSP later undid it (`commandsUndoneBy`): the id of the adjustment
+ * that said so. Written once, with that adjustment, by the
  * adjustment store's script, and cleared by it when the PSP later says the operation succeeded after all
  * (`commandsRedoneBy`); read with the amounts a capture or refund check sums (`Ledger.dependentsOf`…), and
  * as a sale's `undoneBy`. The operation's state stays SUCCEEDED (terminal states never change).
