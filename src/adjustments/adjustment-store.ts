@@ -11,10 +11,12 @@ import {
   AdjustmentRecord,
   AdjustmentSource,
   MoneyDirection,
+  SUCCEEDED_AFTER_FAILURE_FIELD,
   UNDONE_FIELD,
   commandsRedoneBy,
   commandsUndoneBy,
   isAdjustmentKind,
+  successAfterFailureMark,
 } from './adjustment';
 import { ReconciledFactKind, apartByFailure, mayBeSameFact, reconciledKindsOf } from './same-fact';
 
@@ -45,15 +47,21 @@ import { ReconciledFactKind, apartByFailure, mayBeSameFact, reconciledKindsOf } 
 // and cleared an earlier failure's mark): the PSP did it again after this failure. A new adjustment that marked
 // nothing so, by a held re-capture or a recorded success, names that success (`superseded_field`: the held one's
 // `held_id`, else the earliest such recorded one). An undated failure, or success, still marks as before.
+// The same marks apply to a FAILED operation the PSP did after all: a fact that redoes its command (a success after
+// failure of a FAILED capture, sale or refund) marks it, unless marked already (`late_field` = `late_mark`, JSON: the
+// adjustment's id and the money the PSP confirmed), so it counts as captured (or refunded) at that amount; from then on
+// it is weighed as a SUCCEEDED one is: a failure of it marks it undone (`undone_field`), a later success clears that,
+// with the same ordering by the PSP's times. A FAILED operation without that mark is never marked undone.
 // A dated fact, or one with a `former` id, is the one an adjustment of the `listed` records already when that
 // adjustment is of the same kind and time (both without one: a time that did not read) and one of the two was
 // recorded under the id the other's notification had in an earlier release (`event_id`,
 // this fact's PSP event id, is the other's `former_field`; or the other's `psp_event_id` is `former`, the id earlier
 // releases gave this fact's notification): a PSP's resend after an upgrade that changed the id; {4, HGETALL} of it.
-// Returns {1, marked, cleared, superseded, failed_again, failed_again_at, superseded_by} when created (marked: 1 when
-// it marked the operation undone now; cleared: the id of the adjustment whose mark it cleared now, else '';
+// Returns {1, marked, cleared, superseded, failed_again, failed_again_at, superseded_by, counted} when created (marked:
+// 1 when it marked the operation undone now; cleared: the id of the adjustment whose mark it cleared now, else '';
 // superseded: 1 when a held re-capture kept it from marking, 2 when a recorded success did; failed_again: the later
-// failure that kept the mark, else '', and its time; superseded_by: the success that kept it from marking, else ''),
+// failure that kept the mark, else '', and its time; superseded_by: the success that kept it from marking, else '';
+// counted: 1 when it marked a FAILED operation done by the PSP after all now),
 // {0, HGETALL} when it already existed, {2, HGETALL of counterpart} when the
 // counterpart was claimed now, {3, HGETALL of counterpart} when this event had it (a repeat), {4, HGETALL} (above),
 // {-2} when the adjustments changed (read again), {-1} when the operation does not exist.
@@ -83,6 +91,8 @@ const RECORD_SCRIPT = new LuaScript(
       'event_id',
       'former',
       'former_field',
+      'late_field',
+      'late_mark',
     ],
   ),
   `
@@ -122,7 +132,17 @@ local superseded = 0
 local failed_again = ''
 local failed_again_at = ''
 local superseded_by = ''
-if (A.undoes ~= '' or A.redoes ~= '') and redis.call('HGET', K.op, 'state') == 'SUCCEEDED' then
+local counted = 0
+local state = redis.call('HGET', K.op, 'state')
+local done = state == 'SUCCEEDED'
+if state == 'FAILED' and (A.undoes ~= '' or A.redoes ~= '') then
+  local command = ' ' .. (redis.call('HGET', K.op, 'command') or '') .. ' '
+  if A.redoes ~= '' and string.find(' ' .. A.redoes .. ' ', command, 1, true) then
+    counted = redis.call('HSETNX', K.op, A.late_field, A.late_mark)
+  end
+  done = redis.call('HEXISTS', K.op, A.late_field) == 1
+end
+if (A.undoes ~= '' or A.redoes ~= '') and done then
   local bare = redis.call('HGET', K.op, 'command') or ''
   local command = ' ' .. bare .. ' '
   if A.undoes ~= '' and string.find(' ' .. A.undoes .. ' ', command, 1, true) then
@@ -168,7 +188,7 @@ if (A.undoes ~= '' or A.redoes ~= '') and redis.call('HGET', K.op, 'state') == '
     end
   end
 end
-return {1, marked, cleared, superseded, failed_again, failed_again_at, superseded_by}
+return {1, marked, cleared, superseded, failed_again, failed_again_at, superseded_by, counted}
 `,
   true,
 );
@@ -442,6 +462,12 @@ export interface RecordedAdjustment {
    */
   redoneAfter?: string;
   /**
+   * This new adjustment (`succeeded_after_failure`, `commandsRedoneBy`) marked its operation, a capture, sale or refund
+   * the ledger holds FAILED, as done by the PSP after all (`SUCCEEDED_AFTER_FAILURE_FIELD`, with the amount and
+   * currency the adjustment confirms): it counts as captured (or refunded) at that amount from now on.
+   */
+  counted?: true;
+  /**
    * This new adjustment (`succeeded_after_failure`, with a time) would have cleared the undone mark of its operation,
    * but a failure of it recorded already is later (the PSP failed it again after this success): the mark stays and
    * names the latest such failure, this adjustment's `failedAgainBy`; when the PSP says that failure happened, epoch ms.
@@ -461,10 +487,13 @@ export function adjustmentIdFor(gateway: string, pspEventId: string): string {
  *   S op:{opId}:interactions     the operation's history, which gets one entry per new adjustment
  *   S adjustments                sorted set of the shard's adjustment ids, score = recorded at (ms)
  * Webhooks and reconciliation both record through `recordAdjustment`: one fact, one record, however many
- * times it is reported. The operation's state is never touched, nor its record but for one mark: a SUCCEEDED
+ * times it is reported. The operation's state is never touched, nor its record but for two marks: a SUCCEEDED
  * refund, capture or sale a fact undoes (`commandsUndoneBy`) gets `undone_by`: a refund's amount is refundable
  * again, a capture's or sale's is no longer captured money to refund; a fact that says it succeeded after all
- * (`commandsRedoneBy`: a re-capture) clears it. Reconciliation ties a
+ * (`commandsRedoneBy`: a re-capture) clears it. A FAILED refund, capture or sale a fact says the PSP did after all
+ * (`succeeded_after_failure`) gets `succeeded_after_failure` (the adjustment and the amount the PSP confirmed): it
+ * counts as refunded or captured at that amount, and is then marked undone, and redone, as a SUCCEEDED one is.
+ * Reconciliation ties a
  * webhook's adjustment to the PSP line it found recorded by it (`tieToLine`, field `reconciled_line`); a
  * webhook's fact reconciliation recorded first marks that adjustment as its event's (field `webhook_event`).
  */
@@ -544,7 +573,7 @@ export class AdjustmentStore {
       const found = searched ? await this.recordedFirst(keys, input) : null;
       const listed = listing ? await this.redis.zrange(base.op_adjustments, 0, -1) : null;
       const held = undoes ? await this.heldRaw(base.op) : null;
-      const [status, existing, cleared, superseded, failedAgain, failedAgainAt, supersededBy] = (await RECORD_SCRIPT.run(
+      const [status, existing, cleared, superseded, failedAgain, failedAgainAt, supersededBy, counted] = (await RECORD_SCRIPT.run(
         this.redis,
         {
           keys: { ...base, counterpart: found?.counterpart ? keys.adjustment(found.counterpart.id) : base.adjustment },
@@ -571,11 +600,13 @@ export class AdjustmentStore {
             event_id: input.pspEventId,
             former: input.formerPspEventId ?? '',
             former_field: FORMER_EVENT_FIELD,
+            late_field: SUCCEEDED_AFTER_FAILURE_FIELD,
+            late_mark: JSON.stringify(successAfterFailureMark(id, input.amount, input.currency)),
           },
         },
         fields,
         listed === null ? [] : listed.map((adj) => keys.adjustment(adj)),
-      )) as [number, (string[] | number)?, string?, number?, string?, string?, string?];
+      )) as [number, (string[] | number)?, string?, number?, string?, string?, string?, number?];
       if (status === -1) throw new OperationNotFoundError(`no operation ${input.operationId} for adjustment ${id}`);
       if (status === 1) {
         return {
@@ -589,6 +620,7 @@ export class AdjustmentStore {
           ...(cleared ? { redoneAfter: cleared } : {}),
           ...(superseded === 1 ? { superseded: 'held' as const } : superseded === 2 ? { superseded: 'recorded' as const } : {}),
           ...(failedAgain && failedAgainAt ? { failedAgainAt: Number(failedAgainAt) } : {}),
+          ...(counted === 1 ? { counted: true as const } : {}),
         };
       }
       // -3: a failure (or success) was recorded since the operation's adjustments were read for a dated success (or

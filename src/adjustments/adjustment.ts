@@ -140,13 +140,50 @@ export function commandsRedoneBy(kind: AdjustmentKind): readonly CommandType[] {
 }
 
 /**
- * The field of a SUCCEEDED refund, capture or sale's ledger record that says the PSP later undid it
- * (`commandsUndoneBy`): the id of the adjustment that said so. Written once, with that adjustment, by the
+ * The field of a SUCCEEDED refund, capture or sale's ledger record (or a FAILED one the PSP did after all,
+ * `SUCCEEDED_AFTER_FAILURE_FIELD`) that says the PSP later undid it (`commandsUndoneBy`): the id of the adjustment
+ * that said so. Written once, with that adjustment, by the
  * adjustment store's script, and cleared by it when the PSP later says the operation succeeded after all
  * (`commandsRedoneBy`); read with the amounts a capture or refund check sums (`Ledger.dependentsOf`…), and
  * as a sale's `undoneBy`. The operation's state stays SUCCEEDED (terminal states never change).
  */
 export const UNDONE_FIELD = 'undone_by';
+
+/**
+ * The field of a FAILED capture, sale or refund's ledger record that says the PSP did it after all (a
+ * `succeeded_after_failure` recorded for it, `commandsRedoneBy`): the mark, JSON (`SuccessAfterFailureMark`). Written
+ * once, with the first such adjustment, by the adjustment store's script, never by a transition; the state stays
+ * FAILED. Read with the amounts a capture or refund check sums (`Ledger.dependentsOf`…): the operation counts as
+ * captured (or refunded) at the amount the PSP confirmed, until a later failure of it marks it undone
+ * (`UNDONE_FIELD`, with the same ordering rules as on a SUCCEEDED one).
+ */
+export const SUCCEEDED_AFTER_FAILURE_FIELD = 'succeeded_after_failure';
+
+/** What the PSP confirmed for an operation recorded FAILED that it did after all (`SUCCEEDED_AFTER_FAILURE_FIELD`). */
+export interface SuccessAfterFailureMark {
+  /** The `succeeded_after_failure` adjustment that said so. */
+  by: string;
+  /** Integer minor units of `currency` the PSP confirmed; absent when it said none (what was asked counts then). */
+  amount?: number;
+  /** ISO 4217 code of `amount`, upper case; absent with it. */
+  currency?: string;
+}
+
+/** The mark a `succeeded_after_failure` adjustment `id` leaves on its FAILED operation: its amount and currency, both or neither. */
+export function successAfterFailureMark(id: string, amount: number | undefined, currency: string | undefined): SuccessAfterFailureMark {
+  return amount !== undefined && currency !== undefined ? { by: id, amount, currency: currency.toUpperCase() } : { by: id };
+}
+
+/** A stored mark (`SUCCEEDED_AFTER_FAILURE_FIELD`), or undefined when it does not read as one (never throws). */
+export function parseSuccessAfterFailureMark(value: unknown): SuccessAfterFailureMark | undefined {
+  if (typeof value !== 'object' || value === null) return undefined;
+  const v = value as Record<string, unknown>;
+  if (typeof v.by !== 'string' || v.by === '') return undefined;
+  if (typeof v.amount === 'number' && Number.isSafeInteger(v.amount) && v.amount >= 0 && typeof v.currency === 'string') {
+    return { by: v.by, amount: v.amount, currency: v.currency };
+  }
+  return { by: v.by };
+}
 
 /** What a PSP notification says, normalised by the gateway's webhook parser. Amounts as the PSP reported them. */
 export interface AdjustmentFact {

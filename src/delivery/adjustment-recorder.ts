@@ -3,6 +3,7 @@ import { OutcomeRecorder } from './outcome-recorder';
 import { adjustmentEvent } from '../events/adjustment-event';
 import { AUTHORIZING } from '../ledger/authorization-by-reference';
 import { Ledger, OperationRecord } from '../ledger/ledger';
+import { gatewayOf } from '../ledger/routing-record';
 import { Logger } from '../logging/logger';
 import { counter } from '../metrics/metrics-registry';
 import { capturesUndone } from './authorization-metrics';
@@ -17,7 +18,7 @@ const adjustmentsTotal = counter(
 
 const authorizationsReleased = counter(
   'pb_authorizations_released_total',
-  'Authorizations taken out of the expiry and orphan indexes because the PSP no longer holds them (lapsed or cancelled), by gateway and adjustment kind',
+  'Authorizations taken out of the expiry and orphan indexes because the PSP no longer holds them (lapsed or cancelled; or captured or cancelled by a capture or cancel the bridge recorded FAILED: succeeded_after_failure), by gateway and adjustment kind',
   ['gateway', 'kind'],
 );
 
@@ -29,8 +30,8 @@ const refundsUndone = counter(
 
 const undoneRedone = counter(
   'pb_undone_operations_redone_total',
-  'Captures, sales and refunds marked undone that the PSP later said succeeded after all (succeeded_after_failure: an Adyen re-capture after CAPTURE_FAILED): the mark is cleared and the amount counts as captured (or refunded) again, by gateway and command',
-  ['gateway', 'command'],
+  'Captures, sales and refunds that did not count as done that the PSP later said succeeded after all (succeeded_after_failure), by gateway, command and the state the ledger holds: succeeded (marked undone, an Adyen re-capture after CAPTURE_FAILED: the mark is cleared, the amount counts as captured or refunded again) or failed (recorded FAILED: marked succeeded_after_failure, it counts as captured or refunded at the amount the PSP confirmed)',
+  ['gateway', 'command', 'recorded'],
 );
 
 /**
@@ -81,6 +82,9 @@ export const adjustmentsFoundUnderOtherId = counter(
   ['gateway', 'kind'],
 );
 
+/** Commands whose success closes the authorization they act on, and whose success after failure then does too. */
+const CLOSING_AFTER_FAILURE: ReadonlySet<string> = new Set(['capture', 'cancel']);
+
 /** Facts that say the PSP no longer holds an authorization: its lapse, its cancellation confirmed. */
 const RELEASING: ReadonlySet<AdjustmentKind> = new Set<AdjustmentKind>(['authorization_expired', 'failed_after_success']);
 
@@ -105,8 +109,11 @@ export class AdjustmentRecorder {
       config: Config;
       store: AdjustmentStore;
       recorder: OutcomeRecorder;
-      /** Where an authorization the fact says the PSP no longer holds leaves the expiry and orphan indexes. */
-      ledger: Pick<Ledger, 'releaseAuthorization'>;
+      /**
+       * Where an authorization the fact says the PSP no longer holds leaves the expiry and orphan indexes, and where the
+       * authorization a capture or cancel recorded FAILED acted on is found and closed by its success after failure.
+       */
+      ledger: Pick<Ledger, 'releaseAuthorization' | 'closeAuthorization' | 'get' | 'authorizationByReference'>;
       logger: Logger;
     },
   ) {}
@@ -121,7 +128,14 @@ export class AdjustmentRecorder {
    * the same write: a refund's amount is refundable again (`pb_refunds_undone_total`, a warn line), a capture's or
    * sale's no longer counts as captured for its refunds (`pb_captures_undone_total`, a warn line). A
    * `succeeded_after_failure` of such an operation marked undone clears the mark in that write (`redoneAfter`): the
-   * amount counts as captured, or refunded, again (`pb_undone_operations_redone_total`, a warn line). A failure of
+   * amount counts as captured, or refunded, again (`pb_undone_operations_redone_total`, a warn line).
+   * A `succeeded_after_failure` of a capture, sale or refund the ledger holds FAILED marks it done by the PSP after all in
+   * that write (`counted`, `SUCCEEDED_AFTER_FAILURE_FIELD`): it counts as captured (or refunded) at the amount the fact
+   * confirms, for the checks of the commands that follow (`pb_undone_operations_redone_total{recorded="failed"}`, a
+   * warn line); a later failure of it marks it undone, and a later success redoes it, by the same rules as a SUCCEEDED
+   * one. One of a capture or cancel recorded FAILED closes the authorization it acted on, as its success would have
+   * (`closeAuthorization`: no `authorization_expiring` notice, no orphan void; `pb_authorizations_released_total`), on
+   * every call, so a repeat after a crash completes it. A failure of
    * a capture or sale whose re-capture arrived first and is held on it (`AdjustmentStore.holdRecapture`), the
    * re-capture not older than the failure, marks nothing (`superseded`): the failure's event is sent, then the
    * re-capture is recorded as the `succeeded_after_failure` it would have been in order, and its event follows
@@ -183,12 +197,51 @@ export class AdjustmentRecorder {
     }
     if (result.undone || result.redoneAfter !== undefined || (created && adjustment.failedAgainBy !== undefined))
       noteUndoneMark(op, adjustment, result, logger);
+    if (result.counted) noteCounted(op, adjustment, logger);
     if (result.superseded === 'recorded') noteSupersededByRecorded(op, adjustment, logger);
     await recorder.emit(adjustmentEvent(op, adjustment, config));
     // After the adjustment and on every call, so a repeat after a crash in between completes it.
     if (releases) await this.deps.ledger.releaseAuthorization(op.id);
+    if (adjustment.kind === 'succeeded_after_failure' && op.state === 'FAILED' && CLOSING_AFTER_FAILURE.has(op.command)) {
+      await this.closeAfterFailure(op, adjustment, created);
+    }
     if (commandsUndoneBy(adjustment.kind).includes(op.command)) await this.reportHeldRecapture(op, adjustment, result.superseded === 'held', now);
     return result;
+  }
+
+  /**
+   * Closes the authorization capture or cancel `op` acted on, the ledger holding `op` FAILED and the PSP saying it did
+   * it after all (`adjustment`, a `succeeded_after_failure`): the PSP no longer holds that authorization as
+   * uncaptured, so it leaves the expiry and orphan indexes and `op` is its `closed_by`, as `op`'s success would have
+   * left it (no `authorization_expiring` notice, no orphan void of what was captured or cancelled). Idempotent;
+   * counted (`pb_authorizations_released_total{kind="succeeded_after_failure"}`) and logged when `created`.
+   */
+  private async closeAfterFailure(op: OperationRecord, adjustment: AdjustmentRecord, created: boolean): Promise<void> {
+    const authorizationId = await this.authorizationActedOn(op);
+    if (authorizationId === null) return;
+    await this.deps.ledger.closeAuthorization(authorizationId, op.id);
+    if (!created) return;
+    authorizationsReleased.inc({ gateway: adjustment.gateway, kind: adjustment.kind });
+    this.deps.logger.info(`authorization closed by a ${op.command} recorded FAILED that the PSP did after all: no expiry notice or orphan void follows`, {
+      ...adjustmentFields(op, adjustment),
+      command: op.command,
+      authorization_id: authorizationId,
+    });
+  }
+
+  /**
+   * The authorization of ours capture or cancel `op` acted on: the one its attempt resolved (`authorizationId`), else
+   * the one its `gateway_key` names, by our id or by the PSP's reference at its gateway. Null when none of ours.
+   */
+  private async authorizationActedOn(op: OperationRecord): Promise<string | null> {
+    if (op.authorizationId !== undefined) return op.authorizationId;
+    const key = op.payment.gateway_key;
+    if (key === op.id) return null;
+    const { ledger } = this.deps;
+    const named = await ledger.get(key);
+    if (named) return AUTHORIZING.has(named.command) ? named.id : null;
+    const found = await ledger.authorizationByReference(gatewayOf(op), key);
+    return found?.authorization ? found.record.id : null;
   }
 
   /**
@@ -276,29 +329,59 @@ function noteUndoneMark(
     authorization_id: op.command === 'sale' ? op.id : (op.authorizationId ?? op.payment.gateway_key),
   };
   const refund = op.command === 'refund';
+  // A FAILED one is marked after the PSP did it after all (`succeededAfterFailure`): its own lines say so.
+  const late = op.state === 'FAILED' ? { operation_state: op.state, succeeded_after_failure_by: op.succeededAfterFailure?.by ?? null } : {};
   if (adjustment.failedAgainBy !== undefined) {
     redosBeforeLaterFailure.inc({ gateway: adjustment.gateway, command: op.command });
     logger.warn(
       refund
         ? 'refund stays undone: the PSP says it succeeded after its failure, but a later failure of it came first; its amount still counts as not refunded'
         : 'capture stays undone: the PSP re-captured it, but a later failure of it came first; it still counts as not captured, refunds of it are refused',
-      { ...fields, redone_at: isoOrNull(adjustment.occurredAt), undone_by: adjustment.failedAgainBy, failed_again_at: isoOrNull(failedAgainAt) },
+      { ...fields, ...late, redone_at: isoOrNull(adjustment.occurredAt), undone_by: adjustment.failedAgainBy, failed_again_at: isoOrNull(failedAgainAt) },
     );
   } else if (redoneAfter !== undefined) {
-    undoneRedone.inc({ gateway: adjustment.gateway, command: op.command });
+    undoneRedone.inc({ gateway: adjustment.gateway, command: op.command, recorded: op.state === 'FAILED' ? 'failed' : 'succeeded' });
     logger.warn(
       refund
         ? 'refund redone: the PSP says a refund it had undone succeeded after all; its amount counts as refunded again'
         : 'capture redone: the PSP says a capture it had failed succeeded after all (re-captured); it counts as captured again, refunds of it are allowed',
-      { ...fields, undone_by: redoneAfter },
+      { ...fields, ...late, undone_by: redoneAfter },
     );
   } else if (refund) {
     refundsUndone.inc({ gateway: adjustment.gateway, kind: adjustment.kind });
-    logger.warn('refund undone: the PSP says a refund it had accepted gave the shopper nothing; its amount can be refunded again', fields);
+    logger.warn('refund undone: the PSP says a refund it had accepted gave the shopper nothing; its amount can be refunded again', { ...fields, ...late });
   } else {
     capturesUndone().inc({ gateway: adjustment.gateway, command: op.command, by: adjustment.kind });
-    logger.warn('capture undone: the PSP says a capture it had accepted collected nothing; refunds of the payment are no longer checked against it', fields);
+    logger.warn('capture undone: the PSP says a capture it had accepted collected nothing; refunds of the payment are no longer checked against it', {
+      ...fields,
+      ...late,
+    });
   }
+}
+
+/**
+ * Counts and logs a `succeeded_after_failure` that marked a capture, sale or refund the ledger holds FAILED as done by
+ * the PSP after all (`RecordedAdjustment.counted`): it counts as captured (or refunded) at the amount the PSP confirmed
+ * (the adjustment's, else what it asked), so the OMS, told so, can refund that money, and no capture takes it again.
+ * One warn line, where an operator looks.
+ */
+function noteCounted(op: OperationRecord, adjustment: AdjustmentRecord, logger: Logger): void {
+  undoneRedone.inc({ gateway: adjustment.gateway, command: op.command, recorded: 'failed' });
+  const counted = adjustment.amount !== undefined && adjustment.currency !== undefined;
+  logger.warn(
+    op.command === 'refund'
+      ? 'refund recorded FAILED counts as refunded: the PSP says it refunded after all; later refunds of the payment are checked against it'
+      : `${op.command} recorded FAILED counts as captured: the PSP says it captured after all; refunds of it are allowed, captures over what is left refused`,
+    {
+      ...adjustmentFields(op, adjustment),
+      command: op.command,
+      operation_state: op.state,
+      authorization_id: op.command === 'sale' ? op.id : (op.authorizationId ?? op.payment.gateway_key),
+      counted_amount: counted ? adjustment.amount : op.payment.amount,
+      counted_currency: counted ? adjustment.currency : op.payment.currency,
+      asked_amount: op.payment.amount,
+    },
+  );
 }
 
 /**

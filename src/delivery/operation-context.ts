@@ -1,7 +1,7 @@
 import { attemptIdempotencyKey } from './attempt-key';
 import { CommandType, Payment } from '../contracts/payment-command';
 import { CapturedByCaptures, CapturedPayment, CapturedRefunds, HeldAmount, OperationContext, uncapturedRemainder } from '../gateways/gateway-adapter';
-import { DependentSummary, Ledger, OperationRecord } from '../ledger/ledger';
+import { DependentSummary, Ledger, OperationRecord, doneAtPsp } from '../ledger/ledger';
 import { authorizationReferenceElsewhere as referenceElsewhere, authorizationReferenceLookups as referenceLookups } from './authorization-metrics';
 import { confirmedOrAsked, gatewayOf, routedPayment } from '../ledger/routing-record';
 import { AUTHORIZING } from '../ledger/authorization-by-reference';
@@ -147,11 +147,12 @@ export async function resolveOperationContext(op: OperationRecord, ledger: Ledge
   let registered = 0;
   if (registers) {
     const view = await ledger.authorizationView(key, op.id);
-    auth = view?.auth ?? null;
+    auth = view ? asDoneAtPsp(view.auth) : null;
     dependents = view?.dependents ?? [];
     registered = view?.registered ?? 0;
   } else {
-    auth = await ledger.get(key);
+    const found = await ledger.get(key);
+    auth = found && asDoneAtPsp(found);
   }
   if (!auth) return checkedByReference(op, ledger, context, { amounts, registers }, options);
   if (!AUTHORIZING.has(auth.command)) return { context };
@@ -231,7 +232,7 @@ async function checkedByReference(
   }
   referenceLookups().inc({ gateway: named, result: !found ? 'unknown' : found.authorization ? 'authorization' : 'related' });
   if (!found || found.record.id === op.id) return { context };
-  const auth = found.record;
+  const auth = asDoneAtPsp(found.record);
   const via = (r: ContextRefusal): ContextRefusal => ({
     ...r,
     detail: {
@@ -275,6 +276,18 @@ async function checkedByReference(
   const resolved = { ...context, payment: converted, ...(succeeded ? heldFor(op, auth) : {}), ...captured };
   const drift = changed ? { cancelBasisChanged: changed } : {};
   return fxLock ? { context: resolved, fxLock, ...linked, ...drift } : { context: resolved, ...linked, ...drift };
+}
+
+/**
+ * `auth` as the checks of its dependents read it: a sale the ledger holds FAILED that the PSP did after all
+ * (`succeededAfterFailure`, the OMS told so by a `succeeded_after_failure` adjustment) is the SUCCEEDED sale it is at
+ * the PSP, holding what the PSP confirmed then (else what it asked): its refunds are checked against that, as a
+ * SUCCEEDED sale's are; a later failure of it (`undoneBy`) leaves nothing to refund. Any other record as it is. Pure.
+ */
+export function asDoneAtPsp(auth: OperationRecord): OperationRecord {
+  const mark = auth.succeededAfterFailure;
+  if (auth.command !== 'sale' || auth.state !== 'FAILED' || mark === undefined) return auth;
+  return { ...auth, state: 'SUCCEEDED', confirmedAmount: mark.amount, confirmedCurrency: mark.currency };
 }
 
 /**
@@ -366,22 +379,29 @@ export function refundsOfCaptured(
   if (refunds.length === 0) return null;
   const given = refunds.reduce((total, d) => total + d.amount, 0);
   return {
-    refunds: refunds.map((d) => ({ id: d.id, amount: d.amount, inFlight: d.state !== 'SUCCEEDED' })),
+    refunds: refunds.map((d) => ({ id: d.id, amount: d.amount, inFlight: !doneAtPsp(d) })),
     currency: auth.payment.currency.toUpperCase(),
     left: Math.max(0, capturedToRefund(auth, dependents) - given),
   };
 }
 
 /**
- * The refunds among `dependents` (not cancel `op`) that gave money back or may still: not FAILED, not undone
- * after; less those registered after `op` (at `registered`) and still RECEIVED: those wait for it
- * ({@link voidsAhead}), so it must not wait for them, nor count them (the two would wait for each other).
+ * The refunds among `dependents` (not cancel `op`) that gave money back or may still: not FAILED (unless the PSP did
+ * it after all), not undone after; less those registered after `op` (at `registered`) and still RECEIVED: those wait
+ * for it ({@link voidsAhead}), so it must not wait for them, nor count them (the two would wait for each other).
  */
 function givingRefunds(op: OperationRecord, dependents: readonly DependentSummary[], registered: number): DependentSummary[] {
   return dependents.filter(
-    (d) =>
-      d.command === 'refund' && d.id !== op.id && d.state !== 'FAILED' && d.undone !== true && (d.state !== 'RECEIVED' || registeredBefore(d, op, registered)),
+    (d) => d.command === 'refund' && d.id !== op.id && tookPart(d) && d.undone !== true && (d.state !== 'RECEIVED' || registeredBefore(d, op, registered)),
   );
+}
+
+/**
+ * Whether dependent `d` took, or may still take, its part of the authorization: not FAILED, or FAILED and done by the
+ * PSP after all (`succeededAfterFailure`). Pure.
+ */
+function tookPart(d: DependentSummary): boolean {
+  return d.state !== 'FAILED' || d.succeededAfterFailure === true;
 }
 
 /** `auth`'s standing `captures` with what it holds at its PSP, each capture's amount in that currency where known. Pure. */
@@ -400,10 +420,13 @@ function capturesOf(auth: OperationRecord, captures: readonly DependentSummary[]
   };
 }
 
-/** An authorization's captures that succeeded and that the PSP did not undo after, in registration order. */
+/**
+ * An authorization's captures that succeeded (or that the PSP did after the bridge recorded them FAILED) and that the
+ * PSP did not undo after, in registration order.
+ */
 function standingCaptures(dependents: readonly DependentSummary[]): DependentSummary[] {
   return dependents
-    .filter((d) => d.command === 'capture' && d.state === 'SUCCEEDED' && d.undone !== true)
+    .filter((d) => d.command === 'capture' && doneAtPsp(d) && d.undone !== true)
     .sort((a, b) => a.registered - b.registered || (a.id < b.id ? -1 : a.id > b.id ? 1 : 0));
 }
 
@@ -419,7 +442,8 @@ function standingCaptures(dependents: readonly DependentSummary[]): DependentSum
  * A cancel whose first attempt pinned its reading (`cancelBasis`) is read by that, as its request was built.
  */
 export async function voidedByCancel(cancel: OperationRecord, ledger: Pick<Ledger, 'get' | 'dependentsOf'>): Promise<CancelReading> {
-  const auth = await ledger.get(cancel.authorizationId ?? cancel.payment.gateway_key);
+  const found = await ledger.get(cancel.authorizationId ?? cancel.payment.gateway_key);
+  const auth = found && asDoneAtPsp(found);
   if (!auth || auth.state !== 'SUCCEEDED') return { kind: 'none', ids: [] };
   if (auth.command === 'sale') {
     return auth.undoneBy === undefined || auth.undoneBy === cancel.id ? { kind: 'sale', ids: [auth.id], authorizationId: auth.id } : { kind: 'none', ids: [] };
@@ -466,7 +490,7 @@ export type CancelReading =
 
 /** The succeeded captures among `dependents` marked undone by cancel `cancelId` (one read each, only of captures marked undone). */
 async function markedBy(cancelId: string, dependents: readonly DependentSummary[], ledger: Pick<Ledger, 'get'>): Promise<string[]> {
-  const undone = dependents.filter((d) => d.command === 'capture' && d.state === 'SUCCEEDED' && d.undone === true);
+  const undone = dependents.filter((d) => d.command === 'capture' && doneAtPsp(d) && d.undone === true);
   const records = await Promise.all(undone.map((d) => ledger.get(d.id)));
   return records.filter((r): r is OperationRecord => r?.undoneBy === cancelId).map((r) => r.id);
 }
@@ -560,7 +584,7 @@ export function refundsInFlight(
 ): { wait: string; siblings: string[]; awaiting: 'refunds' } | null {
   if (op.command !== 'cancel' || !cancelVoids(auth, dependents)) return null;
   const refunds = givingRefunds(op, dependents, registered);
-  if (refunds.length === 0 || refunds.some((d) => d.state === 'SUCCEEDED')) return null;
+  if (refunds.length === 0 || refunds.some((d) => doneAtPsp(d))) return null;
   const siblings = refunds.map((d) => d.id);
   return {
     wait: `cancel waits for ${siblings.length} refund(s) of ${auth.command === 'sale' ? 'sale' : 'the capture of authorization'} ${auth.id} in flight (${refunds.map((d) => `${d.id} ${d.state}`).join(', ')}): a void would return what they return again`,
@@ -693,9 +717,10 @@ export function takenBefore(
   registered: number,
 ): PartsBefore | { wait: string; siblings: string[] } {
   if (op.command !== 'capture' && op.command !== 'refund') return { amount: 0 };
-  // An undone refund or capture (the PSP said it failed after accepting it) took nothing, like a failed one.
+  // An undone refund or capture (the PSP said it failed after accepting it) took nothing, like a failed one; a failed
+  // one the PSP did after all took its part.
   const earlier = dependents.filter(
-    (d) => d.command === op.command && d.id !== op.id && d.state !== 'FAILED' && d.undone !== true && registeredBefore(d, op, registered),
+    (d) => d.command === op.command && d.id !== op.id && tookPart(d) && d.undone !== true && registeredBefore(d, op, registered),
   );
   const amount = earlier.reduce((total, d) => total + d.amount, 0);
   const lock = fxLockOf(auth);
@@ -786,8 +811,10 @@ export function currencyRefusal(op: OperationRecord, auth: OperationRecord): Con
  * A capture above what the authorization has left (authorized less successful captures, one the PSP undid
  * included: `claimedByCaptures`; a sale is captured already, the PSP decides), or a refund above what was
  * captured (`capturedToRefund`: a sale's amount, else the successful captures, none the PSP undid) less
- * successful refunds (none the PSP undid). Amounts are the PSP-confirmed ones where it said (a converted
- * authorization's converted back into the order's currency at its locked rate, `heldInOrderCurrency`). Pure.
+ * successful refunds (none the PSP undid). A capture or refund the ledger holds FAILED that the PSP did after all
+ * (`succeededAfterFailure`: the OMS was told so) is a successful one, at the amount the PSP confirmed then. Amounts
+ * are the PSP-confirmed ones where it said (a converted authorization's converted back into the order's currency at
+ * its locked rate, `heldInOrderCurrency`). Pure.
  */
 export function amountRefusal(
   op: OperationRecord,
@@ -797,7 +824,7 @@ export function amountRefusal(
   singleCapture = false,
 ): ContextRefusal | null {
   if (singleCapture && op.command === 'capture' && auth.command !== 'sale') {
-    const other = dependents.find((d) => d.command === 'capture' && d.id !== op.id && d.state !== 'FAILED');
+    const other = dependents.find((d) => d.command === 'capture' && d.id !== op.id && tookPart(d));
     if (other) {
       return {
         fail: AUTHORIZATION_REFUSALS.singleCapture,
@@ -848,12 +875,13 @@ function authorizedInOrderCurrency(auth: OperationRecord): number {
 }
 
 /**
- * What the succeeded dependents of `command` took, minor units of the order's currency. A refund the PSP undid
+ * What the succeeded dependents of `command` took, minor units of the order's currency. One recorded FAILED that the
+ * PSP did after all (`succeededAfterFailure`) took what the PSP confirmed then (its `amount`). A refund the PSP undid
  * after it succeeded (failed at the scheme, or its money came back: `undone`) took nothing: its amount is
  * refundable again. A capture the PSP undid (`capture_failed`) collected nothing: no refund gives it back. Pure.
  */
 function settledSum(dependents: readonly DependentSummary[], command: CommandType): number {
-  return dependents.filter((d) => d.command === command && d.state === 'SUCCEEDED' && d.undone !== true).reduce((total, d) => total + d.amount, 0);
+  return dependents.filter((d) => d.command === command && doneAtPsp(d) && d.undone !== true).reduce((total, d) => total + d.amount, 0);
 }
 
 /**
@@ -867,11 +895,12 @@ function capturedToRefund(auth: OperationRecord, dependents: readonly DependentS
 }
 
 /**
- * What the succeeded captures of an authorization claimed of it, those the PSP undid after (`capture_failed`)
- * included: the capture check leaves their amount taken, since the PSP may capture it again itself (Adyen
- * re-captures after CAPTURE_FAILED, "Transaction Recaptured") and a second capture of ours could then charge the
- * shopper twice; capturing it again is for a person to decide with the PSP. Pure.
+ * What the succeeded captures of an authorization claimed of it (those recorded FAILED that the PSP did after all
+ * included, at what it confirmed), those the PSP undid after (`capture_failed`) included: the capture check leaves
+ * their amount taken, since the PSP may capture it again itself (Adyen re-captures after CAPTURE_FAILED,
+ * "Transaction Recaptured") and a second capture of ours could then charge the shopper twice; capturing it again is
+ * for a person to decide with the PSP. Pure.
  */
 function claimedByCaptures(dependents: readonly DependentSummary[]): number {
-  return dependents.filter((d) => d.command === 'capture' && d.state === 'SUCCEEDED').reduce((total, d) => total + d.amount, 0);
+  return dependents.filter((d) => d.command === 'capture' && doneAtPsp(d)).reduce((total, d) => total + d.amount, 0);
 }

@@ -277,14 +277,16 @@ return redis.call('HDEL', K.op, 'held_since', 'parked_at') > 0 and 1 or 0
 /**
  * Marks a SUCCEEDED capture or sale undone by the cancel that voided it (`undone_field` = the cancel's id,
  * record-fields.ts `undoneBy`), with a history entry, once: a mark already there (this cancel's on a retry, or
- * an adjustment's) stays. Returns {1, mark} when marked now, {0, mark} when a mark was there, {-1, state} when
- * the record is no SUCCEEDED capture or sale (or no record: state '').
+ * an adjustment's) stays. A FAILED one the PSP did after all (`late_field` set: it counts as captured) is marked the
+ * same. Returns {1, mark} when marked now, {0, mark} when a mark was there, {-1, state} when the record is no
+ * SUCCEEDED (or done after failure) capture or sale (or no record: state '').
  */
 export const MARK_VOIDED_SCRIPT = new LuaScript(
-  luaInputs(['op', 'log'], ['undone_field', 'by', 'interaction']),
+  luaInputs(['op', 'log'], ['undone_field', 'late_field', 'by', 'interaction']),
   `
-local current = redis.call('HMGET', K.op, 'state', 'command')
-if current[1] ~= 'SUCCEEDED' or (current[2] ~= 'capture' and current[2] ~= 'sale') then return {-1, current[1] or ''} end
+local current = redis.call('HMGET', K.op, 'state', 'command', A.late_field)
+local done = current[1] == 'SUCCEEDED' or (current[1] == 'FAILED' and current[3])
+if not done or (current[2] ~= 'capture' and current[2] ~= 'sale') then return {-1, current[1] or ''} end
 if redis.call('HSETNX', K.op, A.undone_field, A.by) == 0 then return {0, redis.call('HGET', K.op, A.undone_field)} end
 redis.call('RPUSH', K.log, A.interaction)
 return {1, A.by}

@@ -31,7 +31,7 @@ import { OPERATION_STATES, OperationState, POLLED_STATES, isTerminal } from './o
 import { CLAIM_KEY_SCRIPT, RELEASE_KEY_SCRIPT } from '../redis/key-claim';
 import { operationIdsOfOrder, orderKeyPart } from './order-index';
 import { MovedAmountFields, amountIn, amountInCommandCurrency, convertedAmount, parseRoutingRecord } from './routing-record';
-import { UNDONE_FIELD } from '../adjustments/adjustment';
+import { SUCCEEDED_AFTER_FAILURE_FIELD, SuccessAfterFailureMark, UNDONE_FIELD, parseSuccessAfterFailureMark } from '../adjustments/adjustment';
 import { replicaAcknowledgedKeys } from '../redis/replica-wait';
 import {
   OperationRecord,
@@ -100,7 +100,10 @@ export interface DependentSummary {
   id: string;
   command: CommandType;
   state: OperationState;
-  /** What the PSP confirmed for it, else what it asked for; minor units of the command's currency (a converted dependent counts what it asked). */
+  /**
+   * What the PSP confirmed for it, else what it asked for; minor units of the command's currency (a converted dependent
+   * counts what it asked). One FAILED that the PSP did after all (`succeededAfterFailure`): what the PSP confirmed then.
+   */
   amount: number;
   /**
    * Its place in the order the authorization's dependents were registered in (1, 2, …; 0 for one registered
@@ -114,6 +117,12 @@ export interface DependentSummary {
    */
   undone?: true;
   /**
+   * A capture, sale or refund the ledger holds FAILED that the PSP later said it did after all (a `succeeded_after_failure`
+   * recorded for it, `SUCCEEDED_AFTER_FAILURE_FIELD`): it counts as a SUCCEEDED one does (`doneAtPsp`), at the amount
+   * the PSP confirmed, and a later failure of it marks it `undone` as it would that one. Absent otherwise.
+   */
+  succeededAfterFailure?: true;
+  /**
    * What its gateway was asked when that is in another currency than the command's (a capture or refund of a
    * converted authorization, at its locked rate: the routing record's `amount` and `currency`), fixed with its
    * first attempt. Absent before that, and for one sent in the command's currency.
@@ -121,6 +130,24 @@ export interface DependentSummary {
   converted?: { amount: number; currency: string };
   /** The PSP's reference for it (`gateway_reference`), once an outcome named one: what a void of a capture names. */
   gatewayReference?: string;
+}
+
+/**
+ * Whether dependent `d` did what it asked at the PSP, as the PSP last said: SUCCEEDED, or recorded FAILED and done by
+ * the PSP after all (`succeededAfterFailure`); one the PSP undid after (`undone`) included, for the caller to weigh.
+ * What the amount checks sum as captured or refunded (with `undone` left out) and as claimed of an authorization. Pure.
+ */
+export function doneAtPsp(d: { state: OperationState; succeededAfterFailure?: boolean }): boolean {
+  return d.state === 'SUCCEEDED' || (d.state === 'FAILED' && d.succeededAfterFailure === true);
+}
+
+/** A stored success-after-failure mark, read; undefined when it does not read as one. */
+function readMark(stored: string): SuccessAfterFailureMark | undefined {
+  try {
+    return parseSuccessAfterFailureMark(JSON.parse(stored) as unknown);
+  } catch {
+    return undefined;
+  }
 }
 
 /**
@@ -886,7 +913,7 @@ export class Ledger {
     const members = await this.redis.smembers((await this.keysOfId(authId)).dependents(authId));
     let captured = 0;
     for (const d of await this.movedAmounts(members)) {
-      if (d.command !== 'capture' || d.state !== 'SUCCEEDED') continue;
+      if (d.command !== 'capture' || !doneAtPsp(d)) continue;
       const amount = amountIn(d.moved, currency);
       if (amount === null) return null;
       captured += amount;
@@ -947,18 +974,29 @@ export class Ledger {
         registered: registered.get(d.id) ?? 0,
         ...(converted ? { converted } : {}),
         ...(d.undone ? { undone: true as const } : {}),
+        ...(d.succeededAfterFailure ? { succeededAfterFailure: true as const } : {}),
         ...(d.gatewayReference ? { gatewayReference: d.gatewayReference } : {}),
       };
     });
   }
 
   /**
-   * What `ids` are, their state and the fields that say what they moved, and whether the PSP later undid them (a
-   * refund or capture, `UNDONE_FIELD`); those not found are left out.
+   * What `ids` are, their state and the fields that say what they moved, whether the PSP later undid them (a refund or
+   * capture, `UNDONE_FIELD`), and whether one recorded FAILED was done by the PSP after all
+   * (`SUCCEEDED_AFTER_FAILURE_FIELD`: what it moved is then what the PSP confirmed in that mark, else what it asked);
+   * those not found are left out.
    */
-  private async movedAmounts(
-    ids: readonly string[],
-  ): Promise<Array<{ id: string; command: CommandType; state: OperationState; moved: MovedAmountFields; undone: boolean; gatewayReference?: string }>> {
+  private async movedAmounts(ids: readonly string[]): Promise<
+    Array<{
+      id: string;
+      command: CommandType;
+      state: OperationState;
+      moved: MovedAmountFields;
+      undone: boolean;
+      succeededAfterFailure: boolean;
+      gatewayReference?: string;
+    }>
+  > {
     if (ids.length === 0) return [];
     // One read per operation, sent together (dependents may live in other shards than their authorization).
     const replies = await Promise.all(
@@ -972,18 +1010,21 @@ export class Ledger {
           'payment',
           'routing',
           UNDONE_FIELD,
+          SUCCEEDED_AFTER_FAILURE_FIELD,
           ...hashNamesOf(['gatewayReference']),
         ),
       ),
     );
     return replies.flatMap((reply, i) => {
-      const [state, command, confirmed, confirmedCurrency, paymentJson, routing, undoneBy, reference] = reply;
+      const [state, command, confirmed, confirmedCurrency, paymentJson, routing, undoneBy, lateJson, reference] = reply;
       if (!state || !command || !paymentJson) return [];
+      const late = state === 'FAILED' && lateJson !== null ? readMark(lateJson) : undefined;
       const moved: MovedAmountFields = {
         payment: JSON.parse(paymentJson) as Payment,
         routing: routing ? parseRoutingRecord(JSON.parse(routing)) : undefined,
-        confirmedAmount: confirmed !== null ? Number(confirmed) : undefined,
-        confirmedCurrency: confirmedCurrency ?? undefined,
+        // Done after a failure: what the PSP confirmed then, not a figure its refusal may have carried.
+        confirmedAmount: late ? late.amount : confirmed !== null ? Number(confirmed) : undefined,
+        confirmedCurrency: late ? late.currency : (confirmedCurrency ?? undefined),
       };
       return [
         {
@@ -992,6 +1033,7 @@ export class Ledger {
           state: state as OperationState,
           moved,
           undone: undoneBy !== null,
+          succeededAfterFailure: late !== undefined,
           ...(reference ? { gatewayReference: reference } : {}),
         },
       ];
@@ -1317,8 +1359,9 @@ export class Ledger {
   }
 
   /**
-   * Marks SUCCEEDED capture or sale `id` undone by cancel `cancelId`, which voided it at the PSP: its amount no
-   * longer counts as captured (a refund of it is refused as `amount_exceeds_captured`). One script: the mark
+   * Marks SUCCEEDED capture or sale `id` (or a FAILED one the PSP did after all, `succeededAfterFailure`) undone by
+   * cancel `cancelId`, which voided it at the PSP: its amount no longer counts as captured (a refund of it is refused
+   * as `amount_exceeds_captured`). One script: the mark
    * (`UNDONE_FIELD`, set once) and a history entry on the voided record. Idempotent: a retry finds the mark.
    * @returns `marked` now, `already` (a mark is there: `by` names it), or `not_captured` (no SUCCEEDED
    *   capture or sale under `id`).
@@ -1331,7 +1374,12 @@ export class Ledger {
     const keys = await this.keysOfId(id);
     const [code, value] = (await MARK_VOIDED_SCRIPT.run(this.redis, {
       keys: { op: keys.op(id), log: keys.history(id) },
-      args: { undone_field: UNDONE_FIELD, by: cancelId, interaction: historyEntry({ event: 'undone', by: cancelId, kind: 'void' }, now) },
+      args: {
+        undone_field: UNDONE_FIELD,
+        late_field: SUCCEEDED_AFTER_FAILURE_FIELD,
+        by: cancelId,
+        interaction: historyEntry({ event: 'undone', by: cancelId, kind: 'void' }, now),
+      },
     })) as [number, string];
     if (code === -1) return { result: 'not_captured', state: value };
     return { result: code === 1 ? 'marked' : 'already', by: value };

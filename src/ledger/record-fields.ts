@@ -4,7 +4,7 @@ import { OperationState } from './operation-state';
 import { RoutingRecord, parseRoutingRecord } from './routing-record';
 import { CustomerAction, parseCustomerAction } from '../gateways/customer-action';
 import { StoredCard, parseStoredCard } from '../gateways/stored-card';
-import { UNDONE_FIELD } from '../adjustments/adjustment';
+import { SUCCEEDED_AFTER_FAILURE_FIELD, SuccessAfterFailureMark, UNDONE_FIELD, parseSuccessAfterFailureMark } from '../adjustments/adjustment';
 import { CancelEffect, parseCancelEffect } from './cancel-effect';
 import { CancelBasis, parseCancelBasis } from './cancel-basis';
 
@@ -72,6 +72,13 @@ export interface OperationRecord {
    * by a transition; the state stays SUCCEEDED.
    */
   undoneBy?: string;
+  /**
+   * A FAILED capture, sale or refund the PSP later said it did after all (a `succeeded_after_failure`): the adjustment
+   * that said so and the amount it confirmed. It then counts as captured (or refunded) at that amount, unless a later
+   * failure of it marks it `undoneBy`. Written by the adjustment store's script only (`SUCCEEDED_AFTER_FAILURE_FIELD`),
+   * never by a transition; the state stays FAILED.
+   */
+  succeededAfterFailure?: SuccessAfterFailureMark;
   /**
    * A SUCCEEDED cancel at a PSP whose cancel can void what was captured (Cybersource): the capture or sale it
    * voided, or the hold or uncaptured remainder it released (`cancel-effect.ts`), written with its success.
@@ -157,6 +164,7 @@ const FIELDS: FieldTable = {
   storedToken: { hash: 'stored_token', codec: text },
   storedCard: { hash: 'stored_card', codec: json(parseStoredCard) },
   undoneBy: { hash: UNDONE_FIELD, codec: text },
+  succeededAfterFailure: { hash: SUCCEEDED_AFTER_FAILURE_FIELD, codec: json(parseSuccessAfterFailureMark) },
   cancelEffect: { hash: 'cancel_effect', codec: json(parseCancelEffect) },
   cancelBasis: { hash: 'cancel_basis', codec: json(parseCancelBasis) },
 };
@@ -283,6 +291,7 @@ function blankRecord(): BlankRecord {
     storedToken: undefined,
     storedCard: undefined,
     undoneBy: undefined,
+    succeededAfterFailure: undefined,
     cancelEffect: undefined,
     cancelBasis: undefined,
   };

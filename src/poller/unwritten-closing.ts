@@ -1,4 +1,4 @@
-import { Ledger } from '../ledger/ledger';
+import { Ledger, doneAtPsp } from '../ledger/ledger';
 import { CLOSING_COMMANDS } from '../lifecycle/authorization-validity';
 import { Logger } from '../logging/logger';
 import { counter } from '../metrics/metrics-registry';
@@ -16,8 +16,10 @@ const closingsFinished = counter(
  * A sweep that would act on an open authorization (warn the OMS it expires, void it as an orphan) asks here
  * first: when one of its registered dependents of a closing command succeeded, the authorization is closed
  * now for it (idempotent), counted (`pb_authorization_closings_finished_total{sweep}`) and logged; the sweep
- * then leaves it alone. Captures, cancels and revalidates register on the authorization at their first
- * delivery, by our id or by PSP reference (`resolveOperationContext`); one sent before they did is not found.
+ * then leaves it alone. A capture recorded FAILED that the PSP did after all (`succeededAfterFailure`, closed by the
+ * adjustment recorder after it: a crash between the two) closes it the same. Captures, cancels and revalidates
+ * register on the authorization at their first delivery, by our id or by PSP reference (`resolveOperationContext`);
+ * one sent before they did is not found.
  * @returns the closing dependent's id, or null when none succeeded (the authorization is really open).
  */
 export async function finishUnwrittenClosing(
@@ -25,7 +27,7 @@ export async function finishUnwrittenClosing(
   authId: string,
   sweep: 'expiry' | 'orphan_reversal',
 ): Promise<string | null> {
-  const closer = (await deps.ledger.dependentsOf(authId)).find((d) => CLOSING_COMMANDS.has(d.command) && d.state === 'SUCCEEDED');
+  const closer = (await deps.ledger.dependentsOf(authId)).find((d) => CLOSING_COMMANDS.has(d.command) && doneAtPsp(d));
   if (!closer) return null;
   await deps.ledger.closeAuthorization(authId, closer.id);
   closingsFinished.inc({ sweep });

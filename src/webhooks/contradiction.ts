@@ -1,7 +1,7 @@
 import { AdjustmentRecorder } from '../delivery/adjustment-recorder';
 import { AdjustmentInput } from '../adjustments/adjustment-store';
 import { directionOfSuccess } from '../adjustments/adjustment';
-import { Ledger, OperationRecord } from '../ledger/ledger';
+import { OperationRecord } from '../ledger/ledger';
 import { Logger } from '../logging/logger';
 import { OrphanReversal, reverseSuccessAfterFailure } from '../poller/orphan-reversal';
 import { GatewayOutcomeJobData } from './gateway-outcomes-queue';
@@ -25,10 +25,10 @@ export function isSuccessAfterFailure(op: OperationRecord, job: GatewayOutcomeJo
  * voids it or reports what it would void, as `authorizations.orphan_reversal` says; so is a split tender's failed
  * part, a sale too, which is refunded (`reverseSuccessAfterFailure`). `confirmedBy` says what
  * the report stands on: the PSP's status inquiry, or its signed webhook alone (a PSP that cannot be asked).
- * `closes`: the authorization a capture or cancel `op` acted on, when the fact came through it (a Stripe PaymentIntent
- * captured or cancelled, see `openModificationOf`): the PSP no longer holds it, so it is closed by `op` as that
- * command's success would have closed it (out of the expiry and orphan indexes: no `authorization_expiring` notice, no
- * orphan void), on every call, so a repeat after a crash completes it.
+ * A FAILED capture or cancel closes the authorization it acted on in that step, as its success would have (out of the
+ * expiry and orphan indexes: no `authorization_expiring` notice, no orphan void), and a FAILED capture, sale or refund
+ * counts as captured, or refunded, at what the PSP confirmed (`AdjustmentRecorder.recordAdjustment`), whichever way
+ * the fact came (a Stripe PaymentIntent captured or cancelled, see `openModificationOf`; an Adyen notification).
  * @returns whether the adjustment was new (false: a repeat of the same event).
  */
 export async function reportContradiction(
@@ -36,7 +36,6 @@ export async function reportContradiction(
   job: GatewayOutcomeJobData,
   confirmedBy: 'status_inquiry' | 'signed_webhook',
   deps: { adjustments: AdjustmentRecorder; orphans?: OrphanReversal; logger: Logger },
-  closes?: { authorizationId: string; ledger: Pick<Ledger, 'closeAuthorization'> },
 ): Promise<boolean> {
   const { outcome } = job;
   deps.logger.warn('PSP reports success for an operation the OMS was told failed', {
@@ -47,11 +46,9 @@ export async function reportContradiction(
     psp_status: outcome.gatewayStatus,
     confirmed_by: confirmedBy,
     event_id: job.eventId,
-    ...(closes ? { closes_authorization: closes.authorizationId } : {}),
   });
   const { created } = await deps.adjustments.recordAdjustment(op, successAfterFailureInput(op, job));
   if (deps.orphans) await reverseSuccessAfterFailure(deps.orphans, deps.logger, op, outcome.gatewayReference, 'webhook');
-  if (closes) await closes.ledger.closeAuthorization(closes.authorizationId, op.id);
   return created;
 }
 

@@ -13,7 +13,9 @@ import { GatewayOutcomeJobData } from './gateway-outcomes-queue';
  * `outcome-scope.ts`).
  * - A failure of the operation itself (`failsOpenOperation`: capture or refund failed) while the
  *   operation is still open: it is the operation's outcome (FAIL), applied forward-only as usual.
- * - The same on an operation already FAILED: nothing changes (the OMS already knows it failed).
+ * - The same on an operation already FAILED: nothing changes (the OMS already knows it failed), unless the PSP said it
+ *   did that operation after all (`succeededAfterFailure`: the OMS was told so, and it counts as done): then the
+ *   failure is the PSP's later word, an adjustment as on a SUCCEEDED one, which marks it undone by the same rules.
  * - Otherwise (the operation SUCCEEDED, or a dispute whatever the state: the payment behind a dispute
  *   succeeded at the PSP): an adjustment linked to the operation, whose own state does not move, and
  *   its OMS event. Idempotent by gateway and PSP event id. An authorization's lapse (`authorization_expired`)
@@ -31,7 +33,7 @@ export async function applyLateFact(
     const after = await deps.recorder.apply(op, job.outcome, 'webhook', { provider_event_id: job.eventId });
     return after.state;
   }
-  if (fact.failsOpenOperation && op.state === 'FAILED') {
+  if (fact.failsOpenOperation && op.state === 'FAILED' && op.succeededAfterFailure === undefined) {
     deps.logger.info('late failure of an operation that already failed: nothing to adjust', { operation_id: op.id, kind: fact.kind, event_id: job.eventId });
     return op.state;
   }

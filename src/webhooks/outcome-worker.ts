@@ -169,12 +169,11 @@ async function applyOutcome(config: Config, deps: OutcomeWorkerDeps, job: Job<Ga
   // A fact about the payment's own PSP object that shows one of its modifications done (Stripe: the PaymentIntent
   // captured by our capture, or cancelled) settles that open capture or cancel, with what the PSP confirmed for it;
   // the authorization named is left as it is (it was not authorized again).
-  // One the bridge recorded FAILED is a success after failure (below): reported, never applied, and it closes the
-  // authorization named once reported (the PSP no longer holds it).
+  // One the bridge recorded FAILED is a success after failure (below): reported, never applied; its report closes the
+  // authorization named (the PSP no longer holds it: see AdjustmentRecorder).
   const modification = await openModificationOf(op, job.data, deps);
   const data = modification?.data ?? job.data;
   if (modification) op = modification.op;
-  const closesAuthorization = modification?.kind === 'failed' ? named.id : undefined;
   // Named by its payment's reference, a fact may be another command's outcome: that of the modification holding
   // its PSP reference (a capture the bridge sent, named by its authorization), else history only, never a move.
   let settles = settlesCommand(data.outcome, op.command);
@@ -218,13 +217,12 @@ async function applyOutcome(config: Config, deps: OutcomeWorkerDeps, job: Job<Ga
     const router = deps.router;
     // Success for what the OMS was told FAILED: reported as an adjustment (and an orphan to void) once the PSP
     // confirms it, never applied; a success the PSP no longer holds is an older event, recorded only.
-    if (await handled(await handleSuccessAfterFailure(op, arrived, job.timestamp, { ...deps, router }, closesAuthorization), job, token)) return op.state;
+    if (await handled(await handleSuccessAfterFailure(op, arrived, job.timestamp, { ...deps, router }), job, token)) return op.state;
     // Failure for what the OMS was told SUCCEEDED: reported once the PSP confirms it, never applied.
     const verdict = await handleFailureAfterSuccess(op, arrived, job.timestamp, { ...deps, router, confirmAfterMs: config.delivery.lateFailureConfirmMs });
     if (await handled(verdict, job, token)) return op.state;
   } else if (isSuccessAfterFailure(op, arrived)) {
-    const closes = closesAuthorization !== undefined ? { authorizationId: closesAuthorization, ledger: deps.ledger } : undefined;
-    await reportContradiction(op, arrived, 'signed_webhook', deps, closes);
+    await reportContradiction(op, arrived, 'signed_webhook', deps);
     return op.state;
   }
   // The customer's action reported after the PSP began processing: an older fact, never a step back.

@@ -41,22 +41,18 @@ export interface SuccessAfterFailureDeps {
  *   asked again with backoff rather than guessed.
  * - The PSP cannot be asked (webhook-only, or an inquiry that only replays the request: Adyen): reported on the
  *   signed webhook alone, as a success the OMS must not miss (money moved, or is held, that it does not know of).
- * @param closesAuthorization the authorization a capture or cancel `op` acted on, when the webhook named it (see
- *   `reportContradiction`): closed by `op` once its success is reported; left as it is when the webhook is stale.
  */
 export async function handleSuccessAfterFailure(
   op: OperationRecord,
   job: GatewayOutcomeJobData,
   receivedAt: number,
   deps: SuccessAfterFailureDeps,
-  closesAuthorization?: string,
 ): Promise<ContradictionVerdict> {
   if (!isSuccessAfterFailure(op, job)) return { kind: 'not_applicable' };
   const gateway = job.gateway;
-  const closes = closesAuthorization !== undefined ? { authorizationId: closesAuthorization, ledger: deps.ledger } : undefined;
   const psp = await readPspState(op, deps);
   if (psp.kind === 'cannot_ask') {
-    if (await reportContradiction(op, job, 'signed_webhook', deps, closes)) successesAfterFailure.inc({ gateway, outcome: 'webhook_only' });
+    if (await reportContradiction(op, job, 'signed_webhook', deps)) successesAfterFailure.inc({ gateway, outcome: 'webhook_only' });
     return { kind: 'handled' };
   }
   if (psp.kind === 'unanswered') {
@@ -65,7 +61,7 @@ export async function handleSuccessAfterFailure(
   }
   const answer = psp.outcome;
   if (answer?.status === 'SUCCESS') {
-    if (await reportContradiction(op, job, 'status_inquiry', deps, closes)) successesAfterFailure.inc({ gateway, outcome: 'confirmed' });
+    if (await reportContradiction(op, job, 'status_inquiry', deps)) successesAfterFailure.inc({ gateway, outcome: 'confirmed' });
     return { kind: 'handled' };
   }
   const believable = believableAt(psp, receivedAt, deps.now ? deps.now() : Date.now());

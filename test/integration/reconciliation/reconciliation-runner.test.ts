@@ -32,6 +32,7 @@ import { GatewayError } from '../../../src/errors';
 import { channelCommand } from '../../support/fixtures';
 import { testConfig } from '../../support/test-config';
 import { OperationKeys } from '../../../src/data-lifecycle/key-families';
+import { resolveOperationContext } from '../../../src/delivery/operation-context';
 import { shardKeysOf } from '../../../src/redis/key-layout';
 
 const API_KEY = 'sim-recon-test-key-0123456789';
@@ -258,6 +259,41 @@ describe('a contradiction a webhook reported first', () => {
     expect(verdicts.find((v) => v.ledger?.operationId === sale.id)).toMatchObject({ class: 'state_mismatch', action: { type: 'none' } });
     expect(summary.adjusted).toBe(0);
     expect((await store.forOperation(sale.id)).map((a) => a.source)).toEqual(['webhook']);
+  });
+});
+
+describe('a PSP line showing as done a capture the ledger holds FAILED', () => {
+  it('is a succeeded_after_failure for the amount on the line: the capture counts as captured at it, and its authorization is closed by it', async () => {
+    const from = Date.now() - 1;
+    const auth = await deliver(channelCommand('authorize', {}, { amount: 1000, gateway_key: 'pm_card_visa' }));
+    // A capture as delivery sends it (checked against, so registered with, its authorization), recorded FAILED.
+    const cmd = channelCommand('capture', {}, { amount: 1000, gateway_key: auth.id, order_id: auth.payment.order_id });
+    const id = cmd.payment.operation_reference!;
+    await ledger.create(id, cmd);
+    expect('context' in (await resolveOperationContext((await ledger.get(id))!, ledger, { checkAmounts: true }))).toBe(true);
+    await ledger.transition(id, 'SENT', { event: 'attempt' }, { countAttempt: true });
+    const capture = await recorder.apply((await ledger.get(id))!, { status: 'FAIL', gatewayStatus: 'declined', reason: 'do_not_honor' }, 'response');
+    expect(capture.state).toBe('FAILED');
+    const refundCheck = async (amount: number): Promise<string> => {
+      const refund = channelCommand('refund', {}, { amount, gateway_key: auth.id, order_id: auth.payment.order_id });
+      await ledger.create(refund.payment.operation_reference!, refund);
+      const resolved = await resolveOperationContext((await ledger.get(refund.payment.operation_reference!))!, ledger, { checkAmounts: true });
+      await ledger.transition(refund.payment.operation_reference!, 'FAILED', { event: 'test' }, { reason: 'checked_only' });
+      return 'fail' in resolved ? resolved.fail : 'context' in resolved ? 'allowed' : 'wait';
+    };
+    // The PSP's report lists it captured, for 800 of the 1 000 asked.
+    expect(sim.injectDiscrepancy({ kind: 'state_mismatch', reference: capture.id, amount: 800, currency: 'EUR' })).not.toEqual(expect.any(String));
+    const { verdicts, sink } = collect();
+    const { summary } = await reconcile(config, { gateway: 'simulator', window: { from, to: Date.now() + 1 }, logger, redis, sink });
+    expect(summary.result).toBe('done');
+    expect(verdicts.find((v) => v.ledger?.operationId === capture.id)).toMatchObject({
+      class: 'state_mismatch',
+      action: { type: 'adjust', kind: 'succeeded_after_failure', amount: 800 },
+    });
+    expect((await ledger.get(auth.id))?.closedBy).toBe(capture.id);
+    expect(await refundCheck(801)).toBe('amount_exceeds_captured');
+    expect(await refundCheck(800)).toBe('allowed');
+    expect(await ledger.get(capture.id)).toMatchObject({ state: 'FAILED', succeededAfterFailure: { amount: 800, currency: 'EUR' } });
   });
 });
 

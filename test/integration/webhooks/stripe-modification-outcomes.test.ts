@@ -62,6 +62,8 @@ const answered = new Set<string>();
 /** PaymentIntents Stripe shows when asked (`GET /v1/payment_intents/:id`, a capture's or cancel's status inquiry). */
 const askable = new Set<string>();
 const calls: string[] = [];
+/** Refunds Stripe made (`POST /v1/refunds`), by the operation id their metadata carries. */
+const refunds = new Map<string, { amount: number; payment_intent: string }>();
 let piSeq = 0;
 const now = (): number => Math.floor(Date.now() / 1000);
 
@@ -100,6 +102,26 @@ const server = http.createServer((req, res) => {
       };
       intents.set(pi.id, pi);
       return json(200, pi);
+    }
+    if (req.method === 'POST' && req.url === '/v1/refunds') {
+      // "Create a refund": up to what the PaymentIntent collected, less what was refunded.
+      const target = intents.get(form.get('payment_intent') ?? '');
+      const amount = Number(form.get('amount'));
+      const refunded = [...refunds.values()].filter((r) => r.payment_intent === target?.id).reduce((t, r) => t + r.amount, 0);
+      if (!target || amount > target.amount_received - refunded) {
+        return json(400, { error: { type: 'invalid_request_error', code: 'amount_too_large', message: 'stand-in: more than was collected' } });
+      }
+      const metadata = metadataOf(form);
+      refunds.set(metadata.operation_id, { amount, payment_intent: target.id });
+      return json(200, {
+        id: `re_StandIn${++piSeq}`,
+        object: 'refund',
+        amount,
+        currency: target.currency,
+        status: 'succeeded',
+        payment_intent: target.id,
+        metadata,
+      });
     }
     const modification = /^\/v1\/payment_intents\/([A-Za-z0-9_]+)\/(capture|cancel)$/.exec(req.url ?? '');
     const pi = modification ? intents.get(modification[1]) : undefined;
@@ -153,7 +175,11 @@ const stack = useWebhookStack(
   },
   {
     webLogger: logs.logger,
-    notify: async (method, params) => void sent.push({ method, ...(params as { payment: Record<string, unknown>; adjustment?: Record<string, unknown> }) }),
+    // Payment events only (a refund's refund_management.updated carries no payment).
+    notify: async (method, params) => {
+      const p = params as { payment?: Record<string, unknown>; adjustment?: Record<string, unknown> };
+      if (p.payment) sent.push({ method, payment: p.payment, ...(p.adjustment ? { adjustment: p.adjustment } : {}) });
+    },
   },
 );
 const stripe = new Stripe('sk_test_unit_only');
@@ -424,6 +450,31 @@ describe('a Stripe capture or cancel the bridge recorded FAILED that the Payment
     // What the PSP holds decided it: the capture's status inquiry read the PaymentIntent.
     expect(calls).toContain(`GET /v1/payment_intents/${pi.id}`);
     await authorizationClosedBy(authorization, capture);
+  });
+
+  it("payment_intent.succeeded naming a FAILED capture of 1 000: the capture counts as captured, so the OMS's refund of the 1 000 is sent and succeeds, 1 001 is refused unsent, and no second capture is sent", async () => {
+    const { authorization, pi, modification: capture } = await failedAt('capture', true, 1000);
+    const eventId = `evt_capture_after_failure_then_refund_${seq}`;
+    expect(await post('payment_intent.succeeded', pi, eventId)).toBe(200);
+    await eventually(() => adjustedOf(capture).length > 0);
+    await jobRan(eventId);
+    const orderId = (await stack.worker.ledger.get(authorization))!.payment.order_id!;
+
+    const tooMuch = await delivered('refund', orderId, authorization, 1001);
+    expect(tooMuch.state).toBe('FAILED');
+    expect((await stack.worker.ledger.get(tooMuch.id))?.reason).toBe('amount_exceeds_captured');
+    expect(refunds.has(tooMuch.id)).toBe(false);
+    const refund = await delivered('refund', orderId, authorization, 1000);
+    expect(refund.state).toBe('SUCCEEDED');
+    expect(refunds.get(refund.id)).toEqual({ amount: 1000, payment_intent: pi.id });
+    // Stripe captures a PaymentIntent once: the capture it made stands, another is refused unsent.
+    const requests = calls.length;
+    const again = await delivered('capture', orderId, authorization, AUTHORIZED - 1000);
+    expect(again.state).toBe('FAILED');
+    expect((await stack.worker.ledger.get(again.id))?.reason).toBe('capture_already_made');
+    expect(calls.slice(requests)).toEqual([]);
+    await authorizationClosedBy(authorization, capture);
+    expect(await stack.worker.ledger.get(capture)).toMatchObject({ state: 'FAILED', succeededAfterFailure: { amount: 1000, currency: 'EUR' } });
   });
 
   it('payment_intent.canceled (no cancellation_reason) after a cancel recorded FAILED: one succeeded_after_failure adjustment of the cancel; the authorization closed by it, no failed_after_success', async () => {

@@ -353,6 +353,58 @@ describe('a webhook success of an operation the OMS was told failed', () => {
     expect(await refundCheck()).toBe('allowed');
   });
 
+  it('an Adyen CAPTURE success of a capture the bridge recorded FAILED counts it as captured (its refund allowed, was refused) and closes its authorization; a CAPTURE_FAILED after it stops it counting', async () => {
+    const orderId = order();
+    const payment = { gateway: 'adyen', gateway_account: 'acct-1', amount: 5000, currency: 'EUR', order_id: orderId };
+    const auth = await succeededOperation(worker, 'authorize', payment, `ADYFC${String(seq).padStart(11, '0')}`);
+    // The capture as delivery sends it (checked against, so registered with, its authorization), its answer a refusal.
+    const captureCmd = channelCommand('capture', {}, { ...payment, gateway_key: auth.id });
+    const { record: sent } = await worker.ledger.create(captureCmd.payment.operation_reference!, captureCmd, Date.now(), { event: 'attempt' });
+    expect('context' in (await resolveOperationContext(sent!, worker.ledger, { checkAmounts: true }))).toBe(true);
+    const reference = `ADYFCCAP${String(seq).padStart(8, '0')}`;
+    const capture = await worker.recorder.apply(
+      sent!,
+      { status: 'FAIL', gatewayStatus: 'refused', reason: 'do_not_honor', gatewayReference: reference },
+      'response',
+    );
+    expect(capture.state).toBe('FAILED');
+    const refundCmd = channelCommand('refund', {}, { ...payment, gateway_key: auth.id });
+    const { record: refund } = await worker.ledger.create(refundCmd.payment.operation_reference!, refundCmd, Date.now(), { event: 'attempt' });
+    const refundCheck = async () => {
+      const resolved = await resolveOperationContext(refund!, worker.ledger, { checkAmounts: true });
+      return 'fail' in resolved ? resolved.fail : 'context' in resolved ? 'allowed' : 'wait';
+    };
+    expect(await refundCheck()).toBe('amount_exceeds_captured');
+    const item = (eventCode: string, eventDate?: string) =>
+      signedAdyenItem(
+        {
+          eventCode,
+          success: 'true',
+          pspReference: reference,
+          originalReference: auth.gatewayReference,
+          merchantReference: capture.id,
+          merchantAccountCode: 'TestMerchant',
+          amount: { value: 5000, currency: 'EUR' },
+          ...(eventDate !== undefined ? { eventDate } : {}),
+        },
+        ADYEN_HMAC,
+      );
+    const countedBefore = await metricValue('pb_undone_operations_redone_total', { gateway: 'adyen', command: 'capture', recorded: 'failed' });
+    const before = await counted('adyen', 'webhook_only');
+    expect((await postAdyenBatch({ config, web, worker }, 'adyen', [item('CAPTURE')])).status).toBe(200);
+    await finished('adyen', 'webhook_only', before);
+    expect(await refundCheck()).toBe('allowed');
+    expect(await metricValue('pb_undone_operations_redone_total', { gateway: 'adyen', command: 'capture', recorded: 'failed' })).toBe(countedBefore + 1);
+    // Captured at Adyen: closed by the capture, as its success would have closed it (no expiry notice, no orphan void).
+    expect((await worker.ledger.get(auth.id))?.closedBy).toBe(capture.id);
+    expect(await worker.ledger.get(capture.id)).toMatchObject({ state: 'FAILED', succeededAfterFailure: { amount: 5000, currency: 'EUR' } });
+    // Adyen fails that capture after all: the failure is news to the OMS, and the capture no longer counts.
+    expect((await postAdyenBatch({ config, web, worker }, 'adyen', [item('CAPTURE_FAILED', new Date(Date.now() + 1000).toISOString())])).status).toBe(200);
+    await eventually(async () => (await worker.ledger.get(capture.id))?.undoneBy !== undefined, 15000);
+    expect(adjustedKinds(capture.id)).toEqual(['succeeded_after_failure', 'capture_failed']);
+    expect(await refundCheck()).toBe('amount_exceeds_captured');
+  });
+
   it('an Adyen re-capture delivered before the CAPTURE_FAILED it follows (later eventDate) leaves the capture not undone and refundable: the OMS is told capture_failed, then the re-capture', async () => {
     const { capture, refundCheck, item } = await adyenCaptureWithRefund('ADYRO');
     const failedAt = new Date(Date.now() - 3_600_000).toISOString();

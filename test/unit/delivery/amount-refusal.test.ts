@@ -1,5 +1,6 @@
 import {
   amountRefusal,
+  asDoneAtPsp,
   capturesInFlight,
   capturesNotYetDelivered,
   refundsInFlight,
@@ -69,6 +70,61 @@ describe('amountRefusal: a refund against what was captured', () => {
     const auth = op('authorize', 5000, { state: 'SUCCEEDED', closedBy: 'cancel-1' });
     const cancelled: DependentSummary[] = [{ id: 'cancel-1', command: 'cancel', state: 'SUCCEEDED', amount: 5000, registered: 1 }];
     expect(amountRefusal(op('refund', 3000), auth, cancelled)).toBeNull();
+  });
+});
+
+describe('amountRefusal: a capture, sale or refund recorded FAILED that the PSP did after all (succeeded_after_failure)', () => {
+  it('counts such a capture as captured, at its amount (what the PSP confirmed), for refunds and for further captures', () => {
+    const auth = op('authorize', 5000, { state: 'SUCCEEDED', closedBy: 'cap-1' });
+    const captures: DependentSummary[] = [{ id: 'cap-1', command: 'capture', state: 'FAILED', amount: 800, registered: 1, succeededAfterFailure: true }];
+    expect(amountRefusal(op('refund', 800), auth, captures)).toBeNull();
+    expect(amountRefusal(op('refund', 801), auth, captures)).toMatchObject({ fail: 'amount_exceeds_captured', detail: { captured: 800, refundable: 800 } });
+    expect(amountRefusal(op('capture', 4200), auth, captures)).toBeNull();
+    expect(amountRefusal(op('capture', 4201), auth, captures)).toMatchObject({ fail: 'amount_exceeds_authorized', detail: { remaining: 4200 } });
+    // A FAILED one the PSP did not do still took nothing.
+    const failed: DependentSummary[] = [{ id: 'cap-1', command: 'capture', state: 'FAILED', amount: 800, registered: 1 }];
+    expect(amountRefusal(op('refund', 1), auth, failed)).toMatchObject({ fail: 'amount_exceeds_captured' });
+    expect(amountRefusal(op('capture', 5000), auth, failed)).toBeNull();
+  });
+
+  it('stops counting it for refunds once a later failure of it marked it undone, and still counts it against the authorization', () => {
+    const auth = op('authorize', 5000, { state: 'SUCCEEDED', closedBy: 'cap-1' });
+    const captures: DependentSummary[] = [
+      { id: 'cap-1', command: 'capture', state: 'FAILED', amount: 800, registered: 1, succeededAfterFailure: true, undone: true },
+    ];
+    expect(amountRefusal(op('refund', 1), auth, captures)).toMatchObject({ fail: 'amount_exceeds_captured', detail: { captured: 0, captured_undone: 800 } });
+    expect(amountRefusal(op('capture', 4201), auth, captures)).toMatchObject({ fail: 'amount_exceeds_authorized' });
+  });
+
+  it('counts such a refund as refunded', () => {
+    const sale = op('sale', 5000, { state: 'SUCCEEDED' });
+    const refunds: DependentSummary[] = [{ id: 'ref-1', command: 'refund', state: 'FAILED', amount: 3000, registered: 1, succeededAfterFailure: true }];
+    expect(amountRefusal(op('refund', 2000), sale, refunds)).toBeNull();
+    expect(amountRefusal(op('refund', 2001), sale, refunds)).toMatchObject({ fail: 'amount_exceeds_captured', detail: { refunded: 3000 } });
+    expect(refundsOfCaptured(op('cancel', 5000), sale, refunds)).toEqual({
+      refunds: [{ id: 'ref-1', amount: 3000, inFlight: false }],
+      currency: 'EUR',
+      left: 2000,
+    });
+  });
+
+  it('refuses a second capture where the PSP captures once, the first one done after its failure', () => {
+    const auth = op('authorize', 5000, { state: 'SUCCEEDED' });
+    const first: DependentSummary[] = [{ id: 'cap-1', command: 'capture', state: 'FAILED', amount: 1000, registered: 0, succeededAfterFailure: true }];
+    expect(amountRefusal(op('capture', 1000), auth, first, true)).toMatchObject({ fail: 'capture_already_made', detail: { capture_operation_id: 'cap-1' } });
+  });
+
+  it('reads a sale recorded FAILED that the PSP did as the SUCCEEDED sale it is there, holding what the PSP confirmed (asDoneAtPsp)', () => {
+    const sale = op('sale', 5000, { state: 'FAILED', succeededAfterFailure: { by: 'adj_1', amount: 4000, currency: 'EUR' } });
+    const read = asDoneAtPsp(sale);
+    expect(read).toMatchObject({ state: 'SUCCEEDED', confirmedAmount: 4000, confirmedCurrency: 'EUR' });
+    expect(amountRefusal(op('refund', 4000), read, [])).toBeNull();
+    expect(amountRefusal(op('refund', 4001), read, [])).toMatchObject({ fail: 'amount_exceeds_captured' });
+    expect(amountRefusal(op('refund', 1), asDoneAtPsp({ ...sale, undoneBy: 'adj_2' }), [])).toMatchObject({ fail: 'amount_exceeds_captured' });
+    // Any other record as it is.
+    expect(asDoneAtPsp(op('sale', 5000, { state: 'FAILED' }))).toMatchObject({ state: 'FAILED' });
+    const capture = op('capture', 5000, { state: 'FAILED', succeededAfterFailure: { by: 'adj_1' } });
+    expect(asDoneAtPsp(capture)).toBe(capture);
   });
 });
 

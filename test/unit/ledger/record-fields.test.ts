@@ -83,6 +83,15 @@ describe('the one table of record fields', () => {
     expect(decodeRecord({ ...hash, decline: '{not json' }).decline).toBeUndefined();
   });
 
+  it('reads the success-after-failure mark the adjustment store writes (JSON), and drops one that does not read as a mark', () => {
+    const hash = hashFromPairs(encodeRecord(full));
+    const stored = { ...hash, succeeded_after_failure: JSON.stringify({ by: 'adj_1', amount: 800, currency: 'EUR' }) };
+    expect(decodeRecord(stored).succeededAfterFailure).toEqual({ by: 'adj_1', amount: 800, currency: 'EUR' });
+    expect(decodeRecord({ ...hash, succeeded_after_failure: JSON.stringify({ by: 'adj_1' }) }).succeededAfterFailure).toEqual({ by: 'adj_1' });
+    expect(decodeRecord({ ...hash, succeeded_after_failure: '{not json' }).succeededAfterFailure).toBeUndefined();
+    expect(decodeRecord({ ...hash, succeeded_after_failure: '{"amount":800}' }).succeededAfterFailure).toBeUndefined();
+  });
+
   it('a transition writes only the fields it sets, plus the authorization a closing command names', () => {
     expect(hashFromPairs(encodeTransitionFields({ reason: 'r', pollStep: 0, countAttempt: true }))).toEqual({ reason: 'r', poll_step: '0' });
     expect(hashFromPairs(encodeTransitionFields({ closesAuthorization: { gateway: 'stripe', key: 'pi_1' } }))).toEqual({
