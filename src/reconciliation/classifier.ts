@@ -30,6 +30,7 @@ export const RECONCILED_FIELDS = [
   'gatewayReference',
   'closedBy',
   'undoneBy',
+  'succeededAfterFailure',
   'createdAt',
   'updatedAt',
 ] as const satisfies readonly (keyof OperationRecord)[];
@@ -127,7 +128,18 @@ export function isLateFact(kind: PspRecordKind): boolean {
 export function needsKnownAdjustments(record: PspRecord, op: ReconciledOperation): boolean {
   if (isLateFact(record.kind) || cancelsAuthorization(record, op) || showsUndoneDone(record, op)) return true;
   const ledger = standing(op.state);
-  return (ledger === 'succeeded' && record.status === 'failed') || (ledger === 'failed' && record.status === 'succeeded');
+  // A FAILED one the PSP did after all (`doneAfterFailure`) failing: ordered with the fact that marked it.
+  const failed = record.status === 'failed' && (ledger === 'succeeded' || doneAfterFailure(op));
+  return failed || (ledger === 'failed' && record.status === 'succeeded');
+}
+
+/**
+ * Whether `op` is a capture, sale or refund the ledger holds FAILED that a recorded `succeeded_after_failure` says the
+ * PSP did after all (`succeededAfterFailure`, the mark `commandsRedoneBy` commands get): it counts as captured (or
+ * refunded), so the classifier weighs a later failure of it, and a success after that failure, as a SUCCEEDED one's.
+ */
+export function doneAfterFailure(op: ReconciledOperation): boolean {
+  return op.state === 'FAILED' && op.succeededAfterFailure !== undefined && commandsRedoneBy('succeeded_after_failure').includes(op.command);
 }
 
 /**
@@ -202,12 +214,22 @@ function before(a: readonly number[], b: readonly number[]): boolean {
  * currency counts only with its confirmed amount (`confirmedOrAsked`).
  */
 export function ledgerAmount(op: ReconciledOperation): number {
-  return confirmedOrAsked(op, routedPayment(op)).amount;
+  return counted(op).amount;
 }
 
 /** The currency of {@link ledgerAmount}. */
 export function ledgerCurrency(op: ReconciledOperation): string {
-  return confirmedOrAsked(op, routedPayment(op)).currency.toUpperCase();
+  return counted(op).currency.toUpperCase();
+}
+
+/**
+ * {@link ledgerAmount} and its currency. A FAILED operation the PSP did after all (`doneAfterFailure`) counts what
+ * that fact confirmed (else what was asked), as the amount checks count it, not a figure its refusal may have carried.
+ */
+function counted(op: ReconciledOperation): { amount: number; currency: string } {
+  const mark = doneAfterFailure(op) ? op.succeededAfterFailure : undefined;
+  if (mark === undefined) return confirmedOrAsked(op, routedPayment(op));
+  return confirmedOrAsked({ confirmedAmount: mark.amount, confirmedCurrency: mark.currency }, routedPayment(op));
 }
 
 export function ledgerSide(op: ReconciledOperation): LedgerSide {
@@ -371,6 +393,8 @@ export function classifyLine(record: PspRecord, match: Match | null): LineVerdic
       }
       return { ...base, class: 'state_mismatch', action: { type: 'report' }, note: `the ledger holds ${op.id} SUCCEEDED; the PSP still shows it pending` };
     case 'failed':
+      if (showsUndoneDone(record, op)) return classifyUndoneDone(record, match, base);
+      if (psp === 'failed' && doneAfterFailure(op)) return classifyFailureAfterCounted(record, match, base);
       if (psp === 'succeeded') {
         if (reported(match, 'succeeded_after_failure')) {
           return alreadyReported(base, 'succeeded_after_failure', `the ledger holds ${op.command} ${op.id} FAILED; the PSP says it succeeded`);
@@ -406,11 +430,12 @@ export function classifyLine(record: PspRecord, match: Match | null): LineVerdic
 
 /**
  * Whether `record` shows as done (a capture collected, a refund paid out) a capture, sale or refund the ledger holds
- * SUCCEEDED and marked undone (`undoneBy`: the PSP said it failed, or a refund's money came back), of the kind a
- * `succeeded_after_failure` redoes (`commandsRedoneBy`). A sale's authorization line says nothing about its capture.
+ * SUCCEEDED (or FAILED and done by the PSP after all, `doneAfterFailure`) and marked undone (`undoneBy`: the PSP said
+ * it failed, or a refund's money came back), of the kind a `succeeded_after_failure` redoes (`commandsRedoneBy`). A
+ * sale's authorization line says nothing about its capture.
  */
 export function showsUndoneDone(record: PspRecord, op: ReconciledOperation): boolean {
-  if (op.state !== 'SUCCEEDED' || op.undoneBy === undefined || record.status !== 'succeeded') return false;
+  if (!(op.state === 'SUCCEEDED' || doneAfterFailure(op)) || op.undoneBy === undefined || record.status !== 'succeeded') return false;
   if (!commandsRedoneBy('succeeded_after_failure').includes(op.command)) return false;
   return op.command === 'refund' ? record.kind === 'refund' : record.kind === 'capture';
 }
@@ -433,7 +458,8 @@ function classifyUndoneDone(record: PspRecord, match: Match, base: Pick<LineVerd
   const undoneBy = op.undoneBy ?? '';
   const failure = (match.adjustments ?? []).find((a) => a.id === undoneBy);
   const done = op.command === 'refund' ? 'refunded' : 'captured';
-  const what = `the ledger holds ${op.command} ${op.id} SUCCEEDED, undone by ${failure?.kind ?? 'adjustment'} ${undoneBy} (${at(failure?.occurredAt)})`;
+  const held = op.state === 'FAILED' ? `FAILED, ${done} by the PSP after all,` : 'SUCCEEDED,';
+  const what = `the ledger holds ${op.command} ${op.id} ${held} undone by ${failure?.kind ?? 'adjustment'} ${undoneBy} (${at(failure?.occurredAt)})`;
   const undone = (outcome: UndoneLineOutcome): NonNullable<LineVerdict['undone']> => ({ adjustmentId: undoneBy, outcome });
   if (failure?.occurredAt === undefined || failure.occurredAt === record.occurredAt) {
     return {
@@ -464,6 +490,46 @@ function classifyUndoneDone(record: PspRecord, match: Match, base: Pick<LineVerd
     },
     undone: undone('redone'),
     note: `${what}; the PSP lists it ${done} after that (${at(record.occurredAt)}, ${money(record.amount, currency)}): succeeded after all`,
+  };
+}
+
+/**
+ * The PSP lists as failed a capture, sale or refund the ledger holds FAILED and counts as done by the PSP after all
+ * (`doneAfterFailure`), as it would one it holds SUCCEEDED: a failure after that success is the same contradiction
+ * (`failureAfterSuccess`: `capture_failed`, `refund_failed`), recorded once, whose write marks the operation undone
+ * (the adjustment store orders it with the success by the PSP's times), so it stops counting. Ordered by the PSP's
+ * times against the success that marked it: a line not after it is the failure it succeeded after (the ledger's own
+ * FAILED), agreed. One the operation is undone by already, or an adjustment recorded from this very line: reported
+ * already. The line the success itself was recorded from, now failed: the PSP restated it, a person looks.
+ */
+function classifyFailureAfterCounted(record: PspRecord, match: Match, base: Pick<LineVerdict, 'record' | 'ledger' | 'matchedBy'>): LineVerdict {
+  const { op } = match;
+  const by = op.succeededAfterFailure?.by ?? '';
+  const adjustments = match.adjustments ?? [];
+  const success = adjustments.find((a) => a.id === by);
+  const done = op.command === 'refund' ? 'refunded' : 'captured';
+  const what = `the ledger holds ${op.command} ${op.id} FAILED, ${done} by the PSP after all (succeeded_after_failure ${by}, ${at(success?.occurredAt)}); the PSP says it failed (${at(record.occurredAt)})`;
+  const { kind, direction } = failureAfterSuccess(op.command);
+  if (op.undoneBy !== undefined) return { ...base, class: 'state_mismatch', action: { type: 'none' }, note: `${what}; already undone by ${op.undoneBy}` };
+  const own = adjustments.find((a) => a.line === record.lineId);
+  if (own?.id === by) {
+    return {
+      ...base,
+      class: 'state_mismatch',
+      action: { type: 'report' },
+      note: `${what}: the line that said it succeeded now says it failed; a person looks`,
+    };
+  }
+  if (own) return alreadyReported(base, own.kind, what);
+  if (success?.occurredAt !== undefined && record.occurredAt <= success.occurredAt) {
+    return { ...base, class: 'matched', action: { type: 'none' }, note: `${what}: the failure it succeeded after; it counts as ${done}` };
+  }
+  const currency = record.currency.toUpperCase();
+  return {
+    ...base,
+    class: 'state_mismatch',
+    action: { type: 'adjust', kind, direction, amount: record.amount, currency, reason: `psp_${record.pspType}` },
+    note: `${what} after that: ${kind}, it no longer counts as ${done}`,
   };
 }
 

@@ -295,6 +295,63 @@ describe('a PSP line showing as done a capture the ledger holds FAILED', () => {
     expect(await refundCheck(800)).toBe('allowed');
     expect(await ledger.get(capture.id)).toMatchObject({ state: 'FAILED', succeededAfterFailure: { amount: 800, currency: 'EUR' } });
   });
+
+  it('a failed line after the success that counted it: capture_failed, recorded once and sent to the OMS; the capture no longer counts, its refund is refused', async () => {
+    const from = Date.now() - 1;
+    const auth = await deliver(channelCommand('authorize', {}, { amount: 1000, gateway_key: 'pm_card_visa' }));
+    const cmd = channelCommand('capture', {}, { amount: 1000, gateway_key: auth.id, order_id: auth.payment.order_id });
+    const id = cmd.payment.operation_reference!;
+    await ledger.create(id, cmd);
+    expect('context' in (await resolveOperationContext((await ledger.get(id))!, ledger, { checkAmounts: true }))).toBe(true);
+    await ledger.transition(id, 'SENT', { event: 'attempt' }, { countAttempt: true });
+    const capture = await recorder.apply((await ledger.get(id))!, { status: 'FAIL', gatewayStatus: 'declined', reason: 'do_not_honor' }, 'response');
+    expect(capture.state).toBe('FAILED');
+    // The PSP said it captured 800 after all (a webhook a minute before the window): the capture counts, at 800.
+    const webhooks = new AdjustmentRecorder({ config, store: new AdjustmentStore(redis, config.redis.keyPrefix), recorder, ledger, logger });
+    const marked = await webhooks.recordAdjustment(capture, {
+      kind: 'succeeded_after_failure',
+      direction: 'credit',
+      amount: 800,
+      currency: 'EUR',
+      occurredAt: from - 60_000,
+      gateway: 'simulator',
+      pspEventId: `evt_saf_${capture.id}`,
+      source: 'webhook',
+    });
+    expect(marked).toMatchObject({ created: true, counted: true });
+    const refundCheck = async (amount: number): Promise<string> => {
+      const refund = channelCommand('refund', {}, { amount, gateway_key: auth.id, order_id: auth.payment.order_id });
+      await ledger.create(refund.payment.operation_reference!, refund);
+      const resolved = await resolveOperationContext((await ledger.get(refund.payment.operation_reference!))!, ledger, { checkAmounts: true });
+      await ledger.transition(refund.payment.operation_reference!, 'FAILED', { event: 'test' }, { reason: 'checked_only' });
+      return 'fail' in resolved ? resolved.fail : 'context' in resolved ? 'allowed' : 'wait';
+    };
+    expect(await refundCheck(800)).toBe('allowed');
+    // The PSP's report now lists it failed, after that success (an Adyen CAPTURE_FAILED whose webhook was lost).
+    expect(sim.injectDiscrepancy({ kind: 'state_mismatch', reference: capture.id, amount: 800, currency: 'EUR' })).not.toEqual(expect.any(String));
+    expect(sim.injectDiscrepancy({ kind: 'state_mismatch', reference: capture.id })).toEqual([expect.objectContaining({ status: 'failed' })]);
+    const window = { from, to: Date.now() + 1 };
+    const { verdicts, sink } = collect();
+    const { summary } = await reconcile(config, { gateway: 'simulator', window, logger, redis, sink });
+    expect(summary.result).toBe('done');
+    const verdict = verdicts.find((v) => v.ledger?.operationId === capture.id);
+    expect(verdict).toMatchObject({ class: 'state_mismatch', action: { type: 'adjust', kind: 'capture_failed', direction: 'debit', amount: 800 } });
+    const recorded = adjustmentIdFor('simulator', `reconciliation:${verdict!.record!.lineId}`);
+    const store = new AdjustmentStore(redis, config.redis.keyPrefix);
+    expect((await store.forOperation(capture.id)).map((a) => `${a.kind}:${a.source}`)).toEqual([
+      'succeeded_after_failure:webhook',
+      'capture_failed:reconciliation',
+    ]);
+    expect(await events.load(adjustmentEventId(capture.id, recorded))).not.toBeNull();
+    expect(await ledger.get(capture.id)).toMatchObject({ state: 'FAILED', undoneBy: recorded });
+    expect(await refundCheck(1)).toBe('amount_exceeds_captured');
+    // Once: a re-run finds it undone and records nothing.
+    const again = collect();
+    const rerun = await reconcile(config, { gateway: 'simulator', window: { from, to: Date.now() + 1 }, logger, redis, sink: again.sink });
+    expect(rerun.summary.adjusted).toBe(0);
+    expect(again.verdicts.find((v) => v.ledger?.operationId === capture.id)).toMatchObject({ class: 'state_mismatch', action: { type: 'none' } });
+    expect((await store.forOperation(capture.id)).length).toBe(2);
+  });
 });
 
 describe('a PSP line showing as done an operation the ledger holds SUCCEEDED and marked undone', () => {

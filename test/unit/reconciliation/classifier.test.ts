@@ -241,6 +241,74 @@ describe('a line showing as done an operation the ledger holds SUCCEEDED and mar
   });
 });
 
+describe('a line about an operation the ledger holds FAILED and counts as done by the PSP after all', () => {
+  // The success after failure that marked it at 4 000 ms; the line at 5 000 ms.
+  const marked = (command: CommandType, extra: Partial<OperationRecord> = {}, others: KnownAdjustment[] = []): Match => {
+    const success = known('succeeded_after_failure', { occurredAt: 4_000, amount: 800 });
+    return {
+      ...match(op(command, 'FAILED', { succeededAfterFailure: { by: success.id, amount: 800, currency: 'EUR' }, ...extra })),
+      adjustments: [success, ...others],
+    };
+  };
+  const failedLine = (command: CommandType, extra: Partial<PspRecord> = {}) =>
+    line({ kind: command === 'refund' ? 'refund' : 'capture', status: 'failed', amount: 800, occurredAt: 5_000, ...extra });
+
+  it.each([
+    ['capture', 'capture_failed', 'debit'],
+    ['sale', 'capture_failed', 'debit'],
+    ['refund', 'refund_failed', 'credit'],
+  ] as const)('a failed %s line after the success: state_mismatch, %s (%s) of the line, as for a SUCCEEDED one', (command, kind, direction) => {
+    const m = marked(command);
+    expect(needsKnownAdjustments(failedLine(command), m.op)).toBe(true);
+    expect(classifyLine(failedLine(command), m)).toMatchObject({
+      class: 'state_mismatch',
+      action: { type: 'adjust', kind, direction, amount: 800, currency: 'EUR' },
+      note: expect.stringContaining('no longer counts'),
+    });
+  });
+
+  it('a failed line not after the success is the failure it succeeded after: matched, nothing recorded', () => {
+    for (const occurredAt of [3_000, 4_000]) {
+      expect(classifyLine(failedLine('capture', { occurredAt }), marked('capture'))).toMatchObject({ class: 'matched', action: { type: 'none' } });
+    }
+  });
+
+  it('recorded once: undone already (a webhook, or this line on an earlier run), or an adjustment from this very line, records nothing', () => {
+    const undone = marked('capture', { undoneBy: 'adj_failed' });
+    expect(classifyLine(failedLine('capture'), undone)).toMatchObject({ class: 'state_mismatch', action: { type: 'none' } });
+    const fromLine = marked('capture', {}, [known('capture_failed', { line: 'ln1', occurredAt: 5_000 })]);
+    expect(classifyLine(failedLine('capture'), fromLine)).toMatchObject({ class: 'state_mismatch', action: { type: 'none' } });
+  });
+
+  it('the line the success was recorded from, now failed (the PSP restated it): left to a person', () => {
+    const m = marked('capture');
+    const restated: Match = { ...m, adjustments: [{ ...m.adjustments![0], line: 'ln1' }] };
+    expect(classifyLine(failedLine('capture', { occurredAt: 4_000 }), restated)).toMatchObject({ class: 'state_mismatch', action: { type: 'report' } });
+  });
+
+  it('a line agreeing it succeeded is reported already: no second succeeded_after_failure', () => {
+    expect(classifyLine(line({ amount: 800 }), marked('capture'))).toMatchObject({ class: 'state_mismatch', action: { type: 'none' } });
+  });
+
+  it('a succeeded line after a failure that undid it: succeeded_after_failure again, which clears the undone mark', () => {
+    const failure = known('capture_failed', { occurredAt: 4_500 });
+    const m = marked('capture', { undoneBy: failure.id }, [failure]);
+    expect(classifyLine(line({ amount: 800, occurredAt: 5_000 }), m)).toMatchObject({
+      class: 'state_mismatch',
+      action: { type: 'adjust', kind: 'succeeded_after_failure', amount: 800 },
+      undone: { adjustmentId: failure.id, outcome: 'redone' },
+    });
+    // Before that failure: the success it undid; matched at the amount the PSP confirmed (800, not the 1 000 asked).
+    expect(classifyLine(line({ amount: 800, occurredAt: 4_200 }), m)).toMatchObject({ class: 'matched', undone: { outcome: 'stands' } });
+  });
+
+  it('an unmarked FAILED operation is unchanged: failed on both sides, and its failed line needs no adjustments read', () => {
+    const plain = op('capture', 'FAILED');
+    expect(needsKnownAdjustments(failedLine('capture'), plain)).toBe(false);
+    expect(classifyLine(failedLine('capture'), match(plain))).toMatchObject({ class: 'matched', note: 'failed on both sides' });
+  });
+});
+
 describe('late facts: each recorded adjustment accounts for one PSP line', () => {
   const captured = op('capture', 'SUCCEEDED');
   const chargeback = (lineId: string, extra: Partial<PspRecord> = {}) => line({ lineId, kind: 'chargeback', pspType: 'Chargeback', ...extra });
