@@ -79,9 +79,52 @@ export interface OrphanDecision {
   /** Why nothing was done: `off`, `unknown_authorization`, `not_an_authorization`, `closed`, `expired`,
    * `superseded`, `dependent_in_flight`, `in_flight_unknown`, `no_psp_reference`. */
   skipped?: string;
+  /** What the reversal is (or would be) for, minor units of `currency`: {@link reversalAmount}. */
   amount?: number;
   currency?: string;
+  /** What `amount` stands on ({@link ReversalAmount}): `confirmed` by the PSP, or `requested` (the PSP confirmed none). */
+  amountBasis?: ReversalAmount['basis'];
   orderId?: string;
+}
+
+/** Money a PSP confirmed: a `succeeded_after_failure` adjustment's amount and currency, either possibly absent. */
+export interface ConfirmedMoney {
+  /** Integer minor units of `currency`; absent: the PSP said no amount. */
+  amount?: number;
+  /** ISO 4217 code; absent: the currency the operation's gateway was asked in. */
+  currency?: string;
+}
+
+/** What an orphan's reversal is for ({@link reversalAmount}). */
+export interface ReversalAmount {
+  /** Integer minor units of the command's currency. */
+  amount: number;
+  /**
+   * `confirmed`: what the PSP confirmed it holds (an authorization) or charged (a sale); `requested`: what the
+   * operation asked, as the PSP confirmed no amount in the command's currency.
+   */
+  basis: 'confirmed' | 'requested';
+}
+
+/**
+ * What the reversal of orphan `op` is for, in its command's currency: what the PSP confirmed, since a PSP refuses
+ * to refund more than it charged (and a reversal of an amount, Cybersource's, must be what it holds); else, when
+ * it confirmed none in that currency, what was asked. The PSP's figure, first found of:
+ * - `late`, the confirmed money of the success that made it an orphan (its `succeeded_after_failure` adjustment);
+ * - the mark that adjustment left on a FAILED sale (`succeededAfterFailure`);
+ * - the record's own confirmed amount (a partial approval's), except on a FAILED record reversed as
+ *   `oms_told_failed`, whose figure is its refusal's, not what the later success confirmed.
+ * A confirmed figure in another currency (a converted operation's, in the gateway's) leaves what was asked. Pure.
+ */
+export function reversalAmount(op: OperationRecord, reason: OrphanReason, late: ConfirmedMoney = {}): ReversalAmount {
+  const mark = op.state === 'FAILED' ? op.succeededAfterFailure : undefined;
+  const own = op.state === 'FAILED' && reason === 'oms_told_failed' ? undefined : { amount: op.confirmedAmount, currency: op.confirmedCurrency };
+  const confirmed = [late, mark, own].find((m): m is ConfirmedMoney & { amount: number } => m?.amount !== undefined);
+  const askedAt = op.routing?.currency ?? op.payment.currency;
+  if (confirmed && (confirmed.currency ?? askedAt).toUpperCase() === op.payment.currency.toUpperCase()) {
+    return { amount: confirmed.amount, basis: 'confirmed' };
+  }
+  return { amount: op.payment.amount, basis: 'requested' };
 }
 
 /** What one orphan sweep did, with each decision (what a dry run reports). */
@@ -162,15 +205,23 @@ export async function existingVoid(ledger: Pick<Ledger, 'get'>, authorizationId:
  * The cancel that voids `auth`: channel `bridge`, its own operation id, naming the authorization by our
  * operation id (delivery then sends the PSP's reference for it) or, for an authorization the ledger holds
  * as not succeeded, by the PSP's reference a later fact gave. Pure.
+ * @param amount minor units of the command's currency; default what the record says it holds
+ *   (`amountInCommandCurrency`). Orphan reversal passes {@link reversalAmount}'s.
  */
-export function voidCommand(auth: OperationRecord, reason: OrphanReason, gatewayKey: string, now: number): PaymentCommand {
+export function voidCommand(
+  auth: OperationRecord,
+  reason: OrphanReason,
+  gatewayKey: string,
+  now: number,
+  amount: number = amountInCommandCurrency(auth),
+): PaymentCommand {
   const p = auth.payment;
   const payment: Payment = {
     gateway: p.gateway,
     gateway_account: p.gateway_account,
     gateway_key: gatewayKey,
     // What it holds (a partial approval less than was asked; a PSP may refuse to reverse more than it holds).
-    amount: amountInCommandCurrency(auth),
+    amount,
     currency: p.currency,
     ...(p.order_id !== undefined ? { order_id: p.order_id } : {}),
     operation_reference: voidOperationId(auth.id),
@@ -182,10 +233,16 @@ export function voidCommand(auth: OperationRecord, reason: OrphanReason, gateway
 /**
  * The refund that reverses `sale`, a charge nothing will keep: {@link voidCommand}'s shape (channel `bridge`, the
  * sale named by the PSP's reference a later fact gave), command `refund`, id {@link orphanRefundOperationId},
- * for the whole of what it was charged. Pure.
+ * for the whole of what it was charged (`amount`, minor units; default as `voidCommand`'s). Pure.
  */
-export function refundCommand(sale: OperationRecord, reason: OrphanReason, gatewayKey: string, now: number): PaymentCommand {
-  const cancel = voidCommand(sale, reason, gatewayKey, now);
+export function refundCommand(
+  sale: OperationRecord,
+  reason: OrphanReason,
+  gatewayKey: string,
+  now: number,
+  amount: number = amountInCommandCurrency(sale),
+): PaymentCommand {
+  const cancel = voidCommand(sale, reason, gatewayKey, now, amount);
   return { ...cancel, command: 'refund', payment: { ...cancel.payment, operation_reference: orphanRefundOperationId(sale.id) } };
 }
 
@@ -247,12 +304,14 @@ export class OrphanReversal {
    * rolled back (the OMS was told the order failed, the other tender reversed), so nothing will ever capture it,
    * nor keep its money. An authorization is voided; a sale, charged, is refunded in full
    * (`orphanRefundOperationId`), the same way and under the same mode. The decision names the split.
+   * The reversal is for what the PSP confirmed ({@link reversalAmount}), else what was asked; the decision says which.
    * @param pspReference the PSP's id of the authorization, when the ledger's record lacks it (a late fact
    *   on an operation recorded as failed).
+   * @param confirmed the money the PSP confirmed with the late fact (its `succeeded_after_failure` adjustment's).
    */
-  async request(authorizationId: string, reason: OrphanReason, options: { pspReference?: string } = {}): Promise<OrphanDecision> {
+  async request(authorizationId: string, reason: OrphanReason, options: { pspReference?: string; confirmed?: ConfirmedMoney } = {}): Promise<OrphanDecision> {
     const auth = await this.deps.ledger.get(authorizationId);
-    const decision = await this.decide(authorizationId, auth, reason, options.pspReference, null);
+    const decision = await this.decide(authorizationId, auth, reason, options.pspReference, null, options.confirmed);
     await this.report(decision);
     return decision;
   }
@@ -319,12 +378,14 @@ export class OrphanReversal {
     const { ledger } = this.deps;
     const auth = await ledger.get(authorizationId);
     const voidId = reversalAfterVoidId(authorizationId);
+    const held = auth ? reversalAmount(auth, reason) : undefined;
     const base = {
       authorizationId,
       voidId,
       gateway: auth ? gatewayOf(auth) : gatewayOf(cancel),
       reason,
-      amount: auth ? amountInCommandCurrency(auth) : undefined,
+      amount: held?.amount,
+      amountBasis: held?.basis,
       currency: auth?.payment.currency,
       orderId: auth?.payment.order_id,
     };
@@ -335,7 +396,7 @@ export class OrphanReversal {
       return { ...base, outcome: 'already_requested' };
     }
     const now = this.now();
-    const command = voidCommand(auth, reason, auth.id, now);
+    const command = voidCommand(auth, reason, auth.id, now, held?.amount);
     const { created } = await ledger.create(voidId, { ...command, payment: { ...command.payment, operation_reference: voidId } }, now);
     await this.queue(voidId);
     if (created) reversals.inc({ gateway: base.gateway, mode: 'on', reason });
@@ -379,6 +440,7 @@ export class OrphanReversal {
     reason: OrphanReason,
     pspReference: string | undefined,
     known: InFlight | null,
+    confirmed?: ConfirmedMoney,
   ): Promise<OrphanDecision> {
     const { ledger } = this.deps;
     // A split tender's part charged after its split failed: nothing keeps that charge, it is refunded.
@@ -386,13 +448,16 @@ export class OrphanReversal {
     const refund = splitTender !== null && auth?.command === 'sale';
     const existing = refund ? await ledger.get(orphanRefundOperationId(id)) : await existingVoid(ledger, id);
     const voidId = existing?.id ?? (refund ? orphanRefundOperationId(id) : voidOperationId(id));
+    // What the PSP confirmed it holds or charged: a refund of more than it charged is refused.
+    const reversed = auth ? reversalAmount(auth, reason, confirmed) : undefined;
     const base = {
       authorizationId: id,
       voidId,
       // The gateway that holds the authorization (routing may have sent it elsewhere than the command named).
       gateway: auth ? gatewayOf(auth) : 'unknown',
       reason,
-      amount: auth?.payment.amount,
+      amount: reversed?.amount,
+      amountBasis: reversed?.basis,
       currency: auth?.payment.currency,
       orderId: auth?.payment.order_id,
       ...(refund ? { reversal: 'refund' as const } : {}),
@@ -446,7 +511,8 @@ export class OrphanReversal {
     if (this.mode === 'dry_run') return { ...base, outcome: 'would_void' };
     const now = this.now();
     // Two sweeps racing (a poll run and a worker's) create it once: only the creator counts and logs it.
-    const command = refund ? refundCommand(auth, reason, gatewayKey, now) : voidCommand(auth, reason, gatewayKey, now);
+    const amount = reversed?.amount;
+    const command = refund ? refundCommand(auth, reason, gatewayKey, now, amount) : voidCommand(auth, reason, gatewayKey, now, amount);
     const { created } = await ledger.create(voidId, command, now);
     await this.queue(voidId);
     return { ...base, outcome: created ? 'voided' : 'already_requested' };
@@ -471,6 +537,7 @@ export class OrphanReversal {
       reason: d.reason,
       order_id: d.orderId,
       amount: d.amount,
+      amount_basis: d.amountBasis,
       currency: d.currency,
       ...(d.splitTender ? { split: d.splitTender.splitId, tender: d.splitTender.tender, split_state: d.splitTender.state } : {}),
     };
@@ -554,7 +621,8 @@ function releaseOf(d: OrphanDecision): string {
  * sale, or reports what it would do, as `authorizations.orphan_reversal` says. A split's part is also counted,
  * `pb_split_tender_late_successes_total{tender,command,release}`, with a warn line naming the split; anything but a
  * reversal requested (dry run, off, skipped) says the money is not being given back, for a person to do it
- * (docs/RUNBOOK.md). Any other operation: nothing (null).
+ * (docs/RUNBOOK.md). Any other operation: nothing (null). The reversal is for `confirmed`, the money the PSP confirmed
+ * with that success (the adjustment's amount and currency), else for what was asked ({@link reversalAmount}).
  * @throws on a Redis error: the caller's job is retried, and a repeat finds the reversal made (idempotent).
  */
 export async function reverseSuccessAfterFailure(
@@ -563,10 +631,11 @@ export async function reverseSuccessAfterFailure(
   op: OperationRecord,
   pspReference: string | undefined,
   source: 'webhook' | 'reconciliation',
+  confirmed: ConfirmedMoney,
 ): Promise<OrphanDecision | null> {
   // A capture or sale the PSP re-did after undoing it (SUCCEEDED, `undoneBy`) is the OMS's money as it was told.
   if (op.state !== 'FAILED' || (op.command !== 'authorize' && op.command !== 'sale')) return null;
-  const decision = await orphans.request(op.id, 'oms_told_failed', pspReference !== undefined ? { pspReference } : {});
+  const decision = await orphans.request(op.id, 'oms_told_failed', { ...(pspReference !== undefined ? { pspReference } : {}), confirmed });
   const split = decision.splitTender;
   if (!split) return decision;
   const release = releaseOf(decision);
@@ -581,7 +650,8 @@ export async function reverseSuccessAfterFailure(
     reversal_operation_id: decision.voidId,
     release,
     source,
-    amount: op.payment.amount,
+    amount: decision.amount ?? op.payment.amount,
+    amount_basis: decision.amountBasis,
     currency: op.payment.currency,
     ...(decision.skipped !== undefined ? { why: decision.skipped } : {}),
   };

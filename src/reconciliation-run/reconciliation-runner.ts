@@ -760,7 +760,8 @@ export class ReconciliationRunner {
           ...(match?.adjustmentsRead !== undefined ? { expectedAdjustments: match.adjustmentsRead } : {}),
         });
         if (created && action.kind === 'succeeded_after_failure' && this.deps.orphans) {
-          await reverseSuccessAfterFailure(this.deps.orphans, this.deps.logger, op, record.pspReference, 'reconciliation');
+          const confirmed = { amount: action.amount, currency: action.currency };
+          await reverseSuccessAfterFailure(this.deps.orphans, this.deps.logger, op, record.pspReference, 'reconciliation', confirmed);
         }
         return created ? 'adjusted' : 'already_adjusted';
       }

@@ -48,7 +48,11 @@ export async function reportContradiction(
     event_id: job.eventId,
   });
   const { created } = await deps.adjustments.recordAdjustment(op, successAfterFailureInput(op, job));
-  if (deps.orphans) await reverseSuccessAfterFailure(deps.orphans, deps.logger, op, outcome.gatewayReference, 'webhook');
+  if (deps.orphans) {
+    // The reversal is for what the PSP confirmed with this success, not what the operation asked.
+    const confirmed = { amount: outcome.amount, currency: outcome.currency };
+    await reverseSuccessAfterFailure(deps.orphans, deps.logger, op, outcome.gatewayReference, 'webhook', confirmed);
+  }
   return created;
 }
 

@@ -68,9 +68,10 @@
  * amount not refunded, `reason` to `fraudulent`); `POST /_control/refund-failure {reference, reason?}` →
  * `refund.failed` with the refund of that reference, `status: "failed"` and `failure_reason` (default
  * `expired_or_canceled_card`). 404 `not_found` when the reference names no such operation.
- * `POST /_control/late-approval {reference}` → `authorization.succeeded`: the declined card authorization
+ * `POST /_control/late-approval {reference, amount?}` → `authorization.succeeded`: the declined card authorization
  * of that reference is approved after all (authorized, captured for a sale; its stored result and report
- * line follow): a success after the failure the merchant was told (409 when it was not declined).
+ * line follow): a success after the failure the merchant was told (409 when it was not declined). `amount`
+ * approves less than was asked (a partial approval: held, or charged, and reported at that amount).
  *
  * Report (reconciliation's source, `simulator-report.ts`): `GET /v1/reports/lines?from=<ms>&to=<ms>&limit=<≤1000>&cursor=<c>`
  * (Bearer) → `{object:"list", data:[{id, type, status, reference, payment, object_id, amount, currency, fee,
@@ -454,8 +455,11 @@ export async function startPspSimulator(options: PspSimulatorOptions): Promise<P
       const b = typeof body === 'object' && body !== null ? (body as Record<string, unknown>) : {};
       if (typeof b.reference !== 'string' || b.reference.length === 0)
         return send(res, 400, errorJson('invalid_request', 'reference must be a non-empty string'));
-      const approved = state.approveDeclined(b.reference);
+      if (b.amount !== undefined && typeof b.amount !== 'number') return send(res, 400, errorJson('invalid_request', 'amount must be an integer'));
+      const approved = state.approveDeclined(b.reference, b.amount);
       if (approved === 'not_found') return send(res, 404, errorJson('not_found', 'no authorization with this reference'));
+      if (approved === 'invalid_amount')
+        return send(res, 400, errorJson('invalid_request', 'amount must be a positive integer no larger than the amount asked'));
       if (typeof approved === 'string') return send(res, 409, errorJson(approved, 'only a declined card authorization can be approved late'));
       report.recordResult(approved, approved.status === 'captured');
       const id = sendEvent('authorization.succeeded', approved);

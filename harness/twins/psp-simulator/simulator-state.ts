@@ -511,13 +511,17 @@ export class SimulatorState {
    * `reference`, declined, becomes authorized (captured for a sale), and the stored result of its operation
    * follows, so the status inquiry shows the success. A string error when no declined card authorization has
    * that reference (`not_found`, `not_declined`, `gift_card`: a redemption's balance was never held).
+   * `amount` (minor units, positive, at most what was asked): a partial approval, which holds (or charges) that
+   * much instead of what was asked (`invalid_amount` out of that range).
    */
-  approveDeclined(reference: string): AuthorizationView | 'not_found' | 'not_declined' | 'gift_card' {
+  approveDeclined(reference: string, amount?: number): AuthorizationView | 'not_found' | 'not_declined' | 'gift_card' | 'invalid_amount' {
     const found = this.authorizationOf(reference);
     if (!found || found.result.object !== 'authorization') return 'not_found';
     const { auth } = found;
     if (auth.status !== 'declined') return 'not_declined';
     if (isGiftCardToken(auth.paymentMethod)) return 'gift_card';
+    if (amount !== undefined && (!Number.isSafeInteger(amount) || amount <= 0 || amount > auth.amount)) return 'invalid_amount';
+    if (amount !== undefined) auth.amount = amount;
     auth.declineCode = undefined;
     auth.status = auth.capture ? 'captured' : 'authorized';
     auth.approved = true;

@@ -120,12 +120,12 @@ async function rolledBack(command: 'authorize' | 'sale', tag: string): Promise<{
   return { id, card };
 }
 
-/** The PSP approves the declined card part after all, and says so by its signed webhook. */
-async function approvedLate(card: string): Promise<void> {
+/** The PSP approves the declined card part after all (for `amount` only: a partial approval), and says so by its signed webhook. */
+async function approvedLate(card: string, amount?: number): Promise<void> {
   const res = await fetch(`${sim.url}/_control/late-approval`, {
     method: 'POST',
     headers: { 'content-type': 'application/json' },
-    body: JSON.stringify({ reference: card }),
+    body: JSON.stringify({ reference: card, ...(amount !== undefined ? { amount } : {}) }),
   });
   expect(res.status).toBe(200);
 }
@@ -182,6 +182,53 @@ describe('split tender: the card part declined, then approved by the PSP after t
     expect(logs.lines.some((l) => l.includes('orphan reversal: refunding a charge nothing will keep') && l.includes(card))).toBe(true);
   });
 
+  it('a sale charged late for less than was asked: refunded for what the PSP charged, which the PSP accepts; the OMS hears that amount', async () => {
+    const { card } = await rolledBack('sale', 'salepart');
+    // The card part asked 7000; the PSP charges 2500 of it after all.
+    await approvedLate(card, 2500);
+    const refundId = orphanRefundOperationId(card);
+    await eventually(async () => ['SUCCEEDED', 'FAILED'].includes((await worker.ledger.get(refundId))?.state ?? ''), 60_000);
+    expect(await worker.ledger.get(refundId)).toMatchObject({
+      command: 'refund',
+      state: 'SUCCEEDED',
+      payment: { orphan_reversal: 'oms_told_failed', amount: 2500 },
+    });
+    expect(await simAuthorization(card)).toMatchObject({ status: 'refunded', amount: 2500, amount_captured: 2500, amount_refunded: 2500 });
+    await eventually(() => eventsOf(refundId).some((n) => n.payment.status !== undefined), 30_000);
+    expect(eventsOf(refundId).map((n) => n.payment)).toEqual([
+      expect.objectContaining({ status: 'SUCCESS', amount: 2500, orphan_reversal: 'oms_told_failed' }),
+    ]);
+    const lines = logs.lines.map((l) => JSON.parse(l) as Record<string, unknown>);
+    expect(lines.find((l) => l.message === 'orphan reversal: refunding a charge nothing will keep' && l.operation_id === card)).toMatchObject({
+      amount: 2500,
+      amount_basis: 'confirmed',
+    });
+    expect(
+      lines.find(
+        (l) => l.message === 'split tender: a part of a failed split was approved by the PSP after its failure; reversing it' && l.operation_id === card,
+      ),
+    ).toMatchObject({ amount: 2500, amount_basis: 'confirmed' });
+  });
+
+  it('an authorization approved late for less than was asked: voided for what the PSP holds; the OMS hears that amount', async () => {
+    const { card } = await rolledBack('authorize', 'authpart');
+    await approvedLate(card, 4000);
+    const voidId = voidOperationId(card);
+    await eventually(async () => ['SUCCEEDED', 'FAILED'].includes((await worker.ledger.get(voidId))?.state ?? ''), 60_000);
+    expect(await worker.ledger.get(voidId)).toMatchObject({
+      command: 'cancel',
+      state: 'SUCCEEDED',
+      payment: { orphan_reversal: 'oms_told_failed', amount: 4000 },
+    });
+    expect(await simAuthorization(card)).toMatchObject({ status: 'cancelled', amount: 4000 });
+    await eventually(() => eventsOf(voidId).some((n) => n.payment.status === 'SUCCESS'), 30_000);
+    expect(eventsOf(voidId).find((n) => n.payment.status === 'SUCCESS')?.payment).toMatchObject({ amount: 4000, orphan_reversal: 'oms_told_failed' });
+    const line = logs.lines
+      .map((l) => JSON.parse(l) as Record<string, unknown>)
+      .find((l) => l.message === 'orphan reversal: voiding an authorization nothing will capture' && l.operation_id === card);
+    expect(line).toMatchObject({ amount: 4000, amount_basis: 'confirmed' });
+  });
+
   it('in dry run nothing is refunded: the charge is reported as what would be refunded, counted once, and left for a person', async () => {
     const { card } = await rolledBack('sale', 'dry');
     const op = (await worker.ledger.get(card))!;
@@ -194,7 +241,7 @@ describe('split tender: the card part declined, then approved by the PSP after t
       mode: 'dry_run',
     });
     const before = await metricValue('pb_split_tender_late_successes_total', { tender: 'card', command: 'sale', release: 'would_refund' });
-    const decision = await reverseSuccessAfterFailure(dryRun, logs.logger, op, op.gatewayReference, 'reconciliation');
+    const decision = await reverseSuccessAfterFailure(dryRun, logs.logger, op, op.gatewayReference, 'reconciliation', {});
     expect(decision).toMatchObject({ outcome: 'would_void', reversal: 'refund', voidId: orphanRefundOperationId(card), splitTender: { tender: 'card' } });
     expect(await worker.ledger.get(orphanRefundOperationId(card))).toBeNull();
     expect(await metricValue('pb_split_tender_late_successes_total', { tender: 'card', command: 'sale', release: 'would_refund' })).toBe(before + 1);

@@ -103,6 +103,19 @@ describe('the PSP simulator late-fact controls', () => {
     expect((await post('/_control/late-approval', { reference: sale })).body.object).toMatchObject({ status: 'captured', amount_captured: 2500 });
   });
 
+  it('approves late for less than was asked (amount): held or charged at that amount; an amount out of range is refused', async () => {
+    const sale = `late-part-${Date.now()}`;
+    await post('/v1/authorizations', { amount: 6000, currency: 'EUR', payment_method: 'pm_card_declined', reference: sale, capture: true });
+    expect((await post('/_control/late-approval', { reference: sale, amount: 6001 })).status).toBe(400);
+    expect((await post('/_control/late-approval', { reference: sale, amount: '10' })).status).toBe(400);
+    const answer = await post('/_control/late-approval', { reference: sale, amount: 1500 });
+    expect(answer.body.object).toMatchObject({ status: 'captured', amount: 1500, amount_captured: 1500 });
+    // More than was charged is refused, as for any authorization.
+    const id = String((answer.body.object as { id: string }).id);
+    expect((await post(`/v1/authorizations/${id}/refunds`, { amount: 6000, reference: `${sale}-r1` })).status).not.toBe(201);
+    expect((await post(`/v1/authorizations/${id}/refunds`, { amount: 1500, reference: `${sale}-r2` })).status).toBe(201);
+  });
+
   it('answers 404 for a reference it does not know and 400 without one', async () => {
     expect((await post('/_control/chargeback', { reference: 'nope' })).status).toBe(404);
     expect((await post('/_control/refund-failure', { reference: 'nope' })).status).toBe(404);
