@@ -263,10 +263,9 @@ describe('a contradiction a webhook reported first', () => {
 });
 
 describe('a PSP line showing as done a capture the ledger holds FAILED', () => {
-  it('is a succeeded_after_failure for the amount on the line: the capture counts as captured at it, and its authorization is closed by it', async () => {
-    const from = Date.now() - 1;
+  /** An authorization of 1 000 and a capture of it as delivery sends it (checked against, so registered with, its authorization), recorded FAILED. */
+  async function failedCapture(): Promise<{ auth: OperationRecord; capture: OperationRecord }> {
     const auth = await deliver(channelCommand('authorize', {}, { amount: 1000, gateway_key: 'pm_card_visa' }));
-    // A capture as delivery sends it (checked against, so registered with, its authorization), recorded FAILED.
     const cmd = channelCommand('capture', {}, { amount: 1000, gateway_key: auth.id, order_id: auth.payment.order_id });
     const id = cmd.payment.operation_reference!;
     await ledger.create(id, cmd);
@@ -274,13 +273,22 @@ describe('a PSP line showing as done a capture the ledger holds FAILED', () => {
     await ledger.transition(id, 'SENT', { event: 'attempt' }, { countAttempt: true });
     const capture = await recorder.apply((await ledger.get(id))!, { status: 'FAIL', gatewayStatus: 'declined', reason: 'do_not_honor' }, 'response');
     expect(capture.state).toBe('FAILED');
-    const refundCheck = async (amount: number): Promise<string> => {
-      const refund = channelCommand('refund', {}, { amount, gateway_key: auth.id, order_id: auth.payment.order_id });
-      await ledger.create(refund.payment.operation_reference!, refund);
-      const resolved = await resolveOperationContext((await ledger.get(refund.payment.operation_reference!))!, ledger, { checkAmounts: true });
-      await ledger.transition(refund.payment.operation_reference!, 'FAILED', { event: 'test' }, { reason: 'checked_only' });
-      return 'fail' in resolved ? resolved.fail : 'context' in resolved ? 'allowed' : 'wait';
-    };
+    return { auth, capture };
+  }
+
+  /** What the amount checks say of a refund of `amount` of `auth` (the refund is then set FAILED: checked only). */
+  async function refundVerdict(auth: OperationRecord, amount: number): Promise<string> {
+    const refund = channelCommand('refund', {}, { amount, gateway_key: auth.id, order_id: auth.payment.order_id });
+    await ledger.create(refund.payment.operation_reference!, refund);
+    const resolved = await resolveOperationContext((await ledger.get(refund.payment.operation_reference!))!, ledger, { checkAmounts: true });
+    await ledger.transition(refund.payment.operation_reference!, 'FAILED', { event: 'test' }, { reason: 'checked_only' });
+    return 'fail' in resolved ? resolved.fail : 'context' in resolved ? 'allowed' : 'wait';
+  }
+
+  it('is a succeeded_after_failure for the amount on the line: the capture counts as captured at it, and its authorization is closed by it', async () => {
+    const from = Date.now() - 1;
+    const { auth, capture } = await failedCapture();
+    const refundCheck = (amount: number): Promise<string> => refundVerdict(auth, amount);
     // The PSP's report lists it captured, for 800 of the 1 000 asked.
     expect(sim.injectDiscrepancy({ kind: 'state_mismatch', reference: capture.id, amount: 800, currency: 'EUR' })).not.toEqual(expect.any(String));
     const { verdicts, sink } = collect();
@@ -298,14 +306,7 @@ describe('a PSP line showing as done a capture the ledger holds FAILED', () => {
 
   it('a failed line after the success that counted it: capture_failed, recorded once and sent to the OMS; the capture no longer counts, its refund is refused', async () => {
     const from = Date.now() - 1;
-    const auth = await deliver(channelCommand('authorize', {}, { amount: 1000, gateway_key: 'pm_card_visa' }));
-    const cmd = channelCommand('capture', {}, { amount: 1000, gateway_key: auth.id, order_id: auth.payment.order_id });
-    const id = cmd.payment.operation_reference!;
-    await ledger.create(id, cmd);
-    expect('context' in (await resolveOperationContext((await ledger.get(id))!, ledger, { checkAmounts: true }))).toBe(true);
-    await ledger.transition(id, 'SENT', { event: 'attempt' }, { countAttempt: true });
-    const capture = await recorder.apply((await ledger.get(id))!, { status: 'FAIL', gatewayStatus: 'declined', reason: 'do_not_honor' }, 'response');
-    expect(capture.state).toBe('FAILED');
+    const { auth, capture } = await failedCapture();
     // The PSP said it captured 800 after all (a webhook a minute before the window): the capture counts, at 800.
     const webhooks = new AdjustmentRecorder({ config, store: new AdjustmentStore(redis, config.redis.keyPrefix), recorder, ledger, logger });
     const marked = await webhooks.recordAdjustment(capture, {
@@ -319,13 +320,7 @@ describe('a PSP line showing as done a capture the ledger holds FAILED', () => {
       source: 'webhook',
     });
     expect(marked).toMatchObject({ created: true, counted: true });
-    const refundCheck = async (amount: number): Promise<string> => {
-      const refund = channelCommand('refund', {}, { amount, gateway_key: auth.id, order_id: auth.payment.order_id });
-      await ledger.create(refund.payment.operation_reference!, refund);
-      const resolved = await resolveOperationContext((await ledger.get(refund.payment.operation_reference!))!, ledger, { checkAmounts: true });
-      await ledger.transition(refund.payment.operation_reference!, 'FAILED', { event: 'test' }, { reason: 'checked_only' });
-      return 'fail' in resolved ? resolved.fail : 'context' in resolved ? 'allowed' : 'wait';
-    };
+    const refundCheck = (amount: number): Promise<string> => refundVerdict(auth, amount);
     expect(await refundCheck(800)).toBe('allowed');
     // The PSP's report now lists it failed, after that success (an Adyen CAPTURE_FAILED whose webhook was lost).
     expect(sim.injectDiscrepancy({ kind: 'state_mismatch', reference: capture.id, amount: 800, currency: 'EUR' })).not.toEqual(expect.any(String));
