@@ -272,6 +272,8 @@ export function refundCommand(
  */
 export class OrphanReversal {
   private readonly items: PeriodicItems;
+  /** The split tender records, read to tell a failed split's part (`failedSplitStepOf`). */
+  private readonly splits: SplitTenderStore;
 
   constructor(
     private readonly deps: {
@@ -286,6 +288,7 @@ export class OrphanReversal {
     },
   ) {
     this.items = new PeriodicItems('orphan_reversal', 'operation_id', deps.logger, () => this.now());
+    this.splits = new SplitTenderStore(deps.redis, deps.config.redis.keyPrefix);
   }
 
   private now(): number {
@@ -444,7 +447,7 @@ export class OrphanReversal {
   ): Promise<OrphanDecision> {
     const { ledger } = this.deps;
     // A split tender's part charged after its split failed: nothing keeps that charge, it is refunded.
-    const splitTender = reason === 'oms_told_failed' && auth ? await failedSplitStepOf(this.splitStore(), auth) : null;
+    const splitTender = reason === 'oms_told_failed' && auth ? await failedSplitStepOf(this.splits, auth) : null;
     const refund = splitTender !== null && auth?.command === 'sale';
     const existing = refund ? await ledger.get(orphanRefundOperationId(id)) : await existingVoid(ledger, id);
     const voidId = existing?.id ?? (refund ? orphanRefundOperationId(id) : voidOperationId(id));
@@ -516,11 +519,6 @@ export class OrphanReversal {
     const { created } = await ledger.create(voidId, command, now);
     await this.queue(voidId);
     return { ...base, outcome: created ? 'voided' : 'already_requested' };
-  }
-
-  /** The split tender records, read to tell a failed split's part (`failedSplitStepOf`). */
-  private splitStore(): SplitTenderStore {
-    return new SplitTenderStore(this.deps.redis, this.deps.config.redis.keyPrefix);
   }
 
   private async queue(voidId: string): Promise<void> {
