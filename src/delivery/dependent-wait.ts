@@ -55,7 +55,7 @@ export interface WaitedOn {
    * its authorization's dependents: its shard is then found by its id.
    */
   payment?: Payment;
-  /** The state the dependent saw; the registration holds only while the authorization is still in it. */
+  /** The state the dependent saw; the registration holds only while the operation is still in it. */
   state: OperationState;
 }
 

@@ -266,3 +266,42 @@ describe('a capture waiting for its authorization', () => {
     expect(await s.redis.hexists(keys.op(auth.id), 'dependents_waiting')).toBe(0);
   });
 });
+
+describe('a capture waiting for a sibling ahead of it', () => {
+  it('is delivered as soon as that sibling settles, well before its backed-off check', async () => {
+    // A base of 5 s: without a wake the capture would next be checked 5 s after its first check.
+    const s = stack(5_000, 60_000);
+    const command = channelCommand('authorize', {}, { gateway_key: 'pm_card_visa', amount: 5000 });
+    const auth = { id: command.payment.operation_reference!, orderId: command.payment.order_id! };
+    await s.ledger.create(auth.id, command);
+    expect(await s.service.deliver(auth.id)).toEqual({ kind: 'done', state: 'SUCCEEDED' });
+    // A capture of 4 000 registered first (as its first check does), then left in flight: its answer was lost.
+    const first = channelCommand('capture', {}, { gateway_key: auth.id, amount: 4000, order_id: auth.orderId });
+    const firstId = first.payment.operation_reference!;
+    await s.ledger.create(firstId, first);
+    await s.ledger.authorizationView(auth.id, firstId);
+    await s.ledger.transition(firstId, 'SENT', { event: 'attempt' });
+    await s.ledger.transition(firstId, 'UNKNOWN', { event: 'send_error', kind: 'outcome_unknown' });
+    // A capture of 3 000 after it: both could take more than the 5 000 authorized, so it waits for the first.
+    const captureId = await queuedCapture(s, auth);
+    const firstKeys = s.ledger.keysFor(firstId, first.payment);
+    const waiting = await metricValue('pb_dependents_waiting_total', { gateway: 'simulator', command: 'capture' });
+    const woken = await metricValue('pb_delivery_dependents_woken_total', { state: 'FAILED' });
+    startWorker(s);
+    expect(await until(async () => (await s.redis.sismember(waitersKey(firstKeys, firstId), captureId)) === 1, 5_000)).toBe(true);
+    expect(await s.redis.hget(firstKeys.op(firstId), 'dependents_waiting')).toBe('1');
+    expect(await metricValue('pb_dependents_waiting_total', { gateway: 'simulator', command: 'capture' })).toBe(waiting + 1);
+    expect((await s.ledger.get(captureId))?.state).toBe('RECEIVED');
+
+    // The first capture fails (its webhook): the second, woken, now fits and goes at once.
+    const failedAt = Date.now();
+    await s.recorder.apply((await s.ledger.get(firstId))!, { status: 'FAIL', gatewayStatus: 'declined', reason: 'card_declined' }, 'webhook');
+    expect(await until(async () => (await s.ledger.get(captureId))?.state === 'SUCCEEDED', 4_000)).toBe(true);
+    expect(Date.now() - failedAt).toBeLessThan(1_500);
+    expect(sim.counters().effects[captureId]).toBe(1);
+    expect(await metricValue('pb_delivery_dependents_woken_total', { state: 'FAILED' })).toBe(woken + 1);
+    expect(s.lines.some((l) => l.includes('dependents woken') && l.includes(firstId) && l.includes(captureId))).toBe(true);
+    expect(await s.redis.exists(waitersKey(firstKeys, firstId))).toBe(0);
+    expect(await s.redis.hexists(firstKeys.op(firstId), 'dependents_waiting')).toBe(0);
+  });
+});
