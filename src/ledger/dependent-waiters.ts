@@ -5,7 +5,7 @@ import type { OperationState } from './operation-state';
 /**
  * The record field that says dependents wait for this operation to move (`S op:<id>:waiters` holds them). The
  * transition script reads it with the fields it reads anyway and reports it when a move applies, so a move of
- * an authorization nobody waits for costs nothing more; only a flagged one has its waiters read and woken.
+ * an operation nobody waits for costs nothing more; only a flagged one has its waiters read and woken.
  */
 export const WAITERS_FLAG = 'dependents_waiting';
 
