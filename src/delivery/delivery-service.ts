@@ -56,11 +56,11 @@ export type DeliveryStep =
   /** A retryable failure: retry with backoff (counted as an attempt), waiting at least the gateway's Retry-After (ms). */
   | { kind: 'retry'; reason: string; retryAfterMs?: number }
   /**
-   * Not a failure: come back after `delayMs` (breaker open, authorization not settled yet). `waitsOn`: the
-   * authorization it waits for; once the job is delayed, the caller registers it to be woken when that one
-   * moves (`DeliveryService.registerWait`).
+   * Not a failure: come back after `delayMs` (breaker open, authorization not settled yet, siblings in flight).
+   * `waitsOn`: what it waits for (its authorization, or the siblings ahead of it), as read; once the job is
+   * delayed, the caller registers it to be woken when one of them moves (`DeliveryService.registerWait`).
    */
-  | { kind: 'wait'; reason: string; delayMs: number; waitsOn?: WaitedOn };
+  | { kind: 'wait'; reason: string; delayMs: number; waitsOn?: readonly WaitedOn[] };
 
 /**
  * A new operation's first attempt, prepared before the operation is written so that the attempt is
@@ -424,11 +424,12 @@ export class DeliveryService {
   /**
    * A dependent that cannot go yet, waiting since `since` (epoch ms): checked again after a delay that grows with
    * the wait (`dependentWaitDelay`), counted by reason, logged once (and put in its history) past
-   * {@link LONG_WAIT_MS}; one waiting for an undecided authorization is also woken when that one moves (`waitsOn`).
+   * {@link LONG_WAIT_MS}; it is also woken when what it waits for (an undecided authorization, or each sibling it
+   * names) moves (`waitsOn`).
    */
   private async dependentWait(
     op: OperationRecord,
-    resolved: { wait: string; awaiting?: Awaiting; authorization?: WaitedOn },
+    resolved: { wait: string; awaiting?: Awaiting; authorization?: WaitedOn; siblingsSeen?: readonly WaitedOn[] },
     since: number,
   ): Promise<DeliveryStep> {
     const { backoffBaseMs, backoffMaxMs } = this.deps.config.delivery;
@@ -453,28 +454,34 @@ export class DeliveryService {
         },
       );
     }
-    return resolved.authorization
-      ? { kind: 'wait', reason: resolved.wait, delayMs, waitsOn: resolved.authorization }
-      : { kind: 'wait', reason: resolved.wait, delayMs };
+    const waitsOn = resolved.authorization ? [resolved.authorization] : (resolved.siblingsSeen ?? []);
+    return waitsOn.length > 0 ? { kind: 'wait', reason: resolved.wait, delayMs, waitsOn } : { kind: 'wait', reason: resolved.wait, delayMs };
   }
 
   /**
-   * Registers dependent `operationId`, whose job is delayed now, to be woken when the authorization it waits for
-   * leaves the state it saw (`Ledger.waitFor`; the outcome recorder wakes it). Called after the job is delayed, so
-   * a wake always finds it delayed and promotes it. `false`: the authorization has moved already, the caller
-   * runs the job now. A registration that fails is only logged: the wait's own re-check stands (`true`).
+   * Registers dependent `operationId`, whose job is delayed now, to be woken when what it waits for (its
+   * authorization, or each sibling ahead of it) leaves the state it saw (`Ledger.waitFor`; the ledger wakes it on
+   * any move of one of them). Called after the job is delayed, so a wake always finds it delayed and promotes it.
+   * `false`: one of them has moved already, the caller runs the job now. A registration that fails is only logged:
+   * the wait's own re-check stands (`true`). One round trip per operation waited for, at once.
    */
-  async registerWait(operationId: string, on: WaitedOn): Promise<boolean> {
-    try {
-      return await this.deps.ledger.waitFor(on, operationId, on.state, waitersTtlSeconds(this.deps.config.delivery.backoffMaxMs));
-    } catch (err) {
-      this.deps.logger.warn('could not register a dependent to be woken by its authorization; it is checked again after its delay', {
-        operation_id: operationId,
-        authorization_id: on.id,
-        error: (err as Error).message,
-      });
-      return true;
-    }
+  async registerWait(operationId: string, on: readonly WaitedOn[]): Promise<boolean> {
+    const ttlS = waitersTtlSeconds(this.deps.config.delivery.backoffMaxMs);
+    const registered = await Promise.all(
+      on.map(async (one) => {
+        try {
+          return await this.deps.ledger.waitFor(one, operationId, one.state, ttlS);
+        } catch (err) {
+          this.deps.logger.warn('could not register a dependent to be woken by what it waits for; it is checked again after its delay', {
+            operation_id: operationId,
+            waited_for: one.id,
+            error: (err as Error).message,
+          });
+          return true;
+        }
+      }),
+    );
+    return registered.every(Boolean);
   }
 
   /**

@@ -16,7 +16,7 @@ import { errorClassOf, isDependencyOutage } from '../errors/dependency-outage';
  * The `gateway-delivery` worker: runs DeliveryService for each job (jobId = operation id) and turns its
  * step into BullMQ control flow: done → complete; retry → throw (BullMQ retries with our backoff, no
  * attempt limit by default); wait → move to delayed without spending an attempt (a dependent waiting for its
- * authorization then registers to be promoted when that one moves: `DeliveryService.registerWait`). A fault of the bridge
+ * authorization or for siblings then registers to be promoted when one of them moves: `DeliveryService.registerWait`). A fault of the bridge
  * (thrown, and neither a gateway answer nor a dependency outage) is retried the same way
  * until it has happened {@link DELIVERY_FAULT_TRIES} times, then the operation is set aside (`DeliveryService.setAside`).
  */
@@ -37,7 +37,7 @@ export function startDeliveryWorker(config: Config, connection: RedisClient, ser
           throw new RetryLaterError(step.reason, step.retryAfterMs);
         case 'wait':
           await job.moveToDelayed(Date.now() + step.delayMs, token);
-          // Registered once delayed, so a wake always finds the job delayed; an authorization that moved meanwhile: run now.
+          // Registered once delayed, so a wake always finds the job delayed; what it waits for moved meanwhile: run now.
           if (step.waitsOn && !(await service.registerWait(job.data.operationId, step.waitsOn))) await job.promote().catch(() => undefined);
           throw new DelayedError();
       }

@@ -1,12 +1,16 @@
 import { Counter } from 'prom-client';
 import { counter } from '../metrics/metrics-registry';
 import type { Payment } from '../contracts/payment-command';
+import type { DependentWaker } from '../ledger/dependent-waiters';
+import type { Ledger } from '../ledger/ledger';
 import type { OperationState } from '../ledger/operation-state';
+import type { Logger } from '../logging/logger';
 
 /**
  * How a capture, cancel or refund that cannot go yet (its authorization not decided, siblings in flight) is
- * looked at again: after a delay that grows with how long it has waited, and at once when the authorization it
- * waits for moves (its outcome recorded: `OutcomeRecorder` wakes the waiters it registered, `Ledger.waitFor`).
+ * looked at again: after a delay that grows with how long it has waited, and at once when what it waits for (the
+ * authorization, or each sibling it names) moves: it registers on each (`Ledger.waitFor`), and the ledger wakes
+ * the registered waiters on any move of it, whoever makes the move ({@link dependentWaker}).
  */
 
 /**
@@ -39,13 +43,19 @@ export function waitersTtlSeconds(maxMs: number): number {
   return Math.max(3600, Math.ceil((10 * maxMs) / 1000));
 }
 
-/** The authorization a dependent waits for, as the dependent saw it: what it registers on (`Ledger.waitFor`). */
+/**
+ * An operation a dependent waits for, as the dependent saw it: its authorization, or a sibling ahead of it (a
+ * capture, refund or cancel of the same authorization in flight). What it registers on (`Ledger.waitFor`).
+ */
 export interface WaitedOn {
   /** Its operation id. */
   id: string;
-  /** Its payment (it never changes): where its record, and its waiters, live. */
-  payment: Payment;
-  /** The state the dependent saw; the registration holds only while the authorization is still in it. */
+  /**
+   * Its payment (it never changes): where its record, and its waiters, live. Absent for a sibling read through
+   * its authorization's dependents: its shard is then found by its id.
+   */
+  payment?: Payment;
+  /** The state the dependent saw; the registration holds only while the operation is still in it. */
   state: OperationState;
 }
 
@@ -73,13 +83,61 @@ export function dependentWaits(): Counter<'reason'> {
 }
 
 /**
- * `pb_delivery_dependents_woken_total{state}`: dependents made to run at once because the authorization they
- * waited for moved (its outcome recorded), by the state it moved to.
+ * `pb_delivery_dependents_woken_total{state}`: dependents made to run at once because what they waited for (their
+ * authorization, or a sibling ahead of them) moved, whoever moved it, by the state it moved to.
  */
 export function dependentsWoken(): Counter<'state'> {
   return counter(
     'pb_delivery_dependents_woken_total',
-    'Dependents (captures, cancels, refunds) made to run at once because the authorization they waited for moved, by the state it moved to',
+    'Dependents (captures, cancels, refunds) made to run at once because the operation they waited for (their authorization, or a sibling ahead of them) moved, by the state it moved to',
     ['state'],
   );
+}
+
+/**
+ * The {@link DependentWaker} a process gives its ledger (`Ledger.wakeDependentsWith`): takes the dependents
+ * waiting for the operation that moved and makes each one's delivery run now (`wake`: `requeueDelivery`), so what
+ * their backed-off wait would add never comes after what they wait for moves. Counted
+ * ({@link dependentsWoken}) and logged (info). A wake that fails is only a warning: that dependent's own
+ * re-check, later, finds the same. Only for a flagged move: a move nobody waits for never comes here.
+ */
+export function dependentWaker(deps: {
+  ledger: Pick<Ledger, 'takeWaiters'>;
+  /** Makes the delivery of dependent `operationId` run now. */
+  wake: (operationId: string) => Promise<unknown>;
+  logger: Logger;
+}): DependentWaker {
+  const { ledger, wake, logger } = deps;
+  return async ({ id, payment, to, source }) => {
+    try {
+      const ids = await ledger.takeWaiters(id, payment);
+      const woken: string[] = [];
+      for (const dependent of ids) {
+        try {
+          await wake(dependent);
+          woken.push(dependent);
+        } catch (err) {
+          logger.warn('could not wake a dependent of an operation that moved; it runs at its backed-off re-check', {
+            operation_id: dependent,
+            waited_for: id,
+            error: (err as Error).message,
+          });
+        }
+      }
+      if (woken.length > 0) dependentsWoken().inc({ state: to }, woken.length);
+      logger.info('dependents woken: the operation they waited for moved', {
+        waited_for: id,
+        state: to,
+        source,
+        dependents: woken.join(','),
+        count: woken.length,
+      });
+    } catch (err) {
+      logger.warn('could not read the dependents waiting for an operation that moved; they run at their backed-off re-check', {
+        waited_for: id,
+        state: to,
+        error: (err as Error).message,
+      });
+    }
+  };
 }

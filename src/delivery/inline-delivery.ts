@@ -49,7 +49,7 @@ export class InlineDelivery {
       // Not a plain `add`: a job completed meanwhile (the sweep's, when this took longer than its stale
       // time) would make it a no-op and leave the operation with no job.
       await ensureDelivery(deliveryQueue, id, delay);
-      // Registered once the job is delayed (see the delivery worker); an authorization that moved meanwhile: run now.
+      // Registered once the job is delayed (see the delivery worker); what it waits for moved meanwhile: run now.
       if (step.kind === 'wait' && step.waitsOn && !(await service.registerWait(id, step.waitsOn))) await requeueDelivery(deliveryQueue, id);
     } catch (err) {
       // Redis is failing: the operation is in the RECEIVED/SENT index, so the recovery sweep queues it.

@@ -5,7 +5,7 @@ import { DependentSummary, Ledger, OperationRecord, doneAtPsp } from '../ledger/
 import { authorizationReferenceElsewhere as referenceElsewhere, authorizationReferenceLookups as referenceLookups } from './authorization-metrics';
 import { confirmedOrAsked, gatewayOf, routedPayment } from '../ledger/routing-record';
 import { AUTHORIZING } from '../ledger/authorization-by-reference';
-import { isTerminal } from '../ledger/operation-state';
+import { OperationState, isTerminal } from '../ledger/operation-state';
 import { atAuthorizationRate, convertedPayment, fxLockOf, heldInOrderCurrency } from '../fx/locked-rate';
 import type { FxLock, PartsBefore } from '../fx/fx-lock';
 import { CancelBasis, cancelBasisOf } from '../ledger/cancel-basis';
@@ -58,14 +58,30 @@ export type ContextResolution =
   /**
    * `siblings`: the captures or refunds of the same authorization in flight ahead of it (`siblingsAhead`), or
    * what a cancel waits for (`capturesInFlight`; `capturesNotYetDelivered`, with `awaiting: 'undelivered_captures'`;
-   * `refundsInFlight`, with `awaiting: 'refunds'`), or the cancel a refund waits for (`voidsAhead`, `awaiting: 'void'`).
+   * `refundsInFlight`, with `awaiting: 'refunds'`), or the cancel a refund waits for (`voidsAhead`, `awaiting: 'void'`);
+   * `siblingsSeen`: the same, each as read (what the dependent registers on to be woken when one moves).
    * `authorization`: the undecided authorization it waits for, as read (what the dependent registers on to be woken).
    */
-  | { wait: string; siblings?: readonly string[]; awaiting?: Awaiting; authorization?: WaitedOn }
+  | { wait: string; siblings?: readonly string[]; siblingsSeen?: readonly WaitedOn[]; awaiting?: Awaiting; authorization?: WaitedOn }
   | ContextRefusal;
 
 /** What a dependent waits for besides siblings of its own command (see {@link ContextResolution}). */
 export type Awaiting = 'refunds' | 'void' | 'undelivered_captures';
+
+/**
+ * A wait for other dependents of the same authorization: why (`wait`), their ids (`siblings`), and each as read
+ * (`siblingsSeen`): the dependent registers on each (`Ledger.waitFor`) and is woken when one of them moves.
+ */
+export interface SiblingWait {
+  wait: string;
+  siblings: string[];
+  siblingsSeen: WaitedOn[];
+}
+
+/** The siblings a dependent waits for, as read: their ids and states (and payment, where read with the record). */
+function seen(siblings: readonly { id: string; state: OperationState; payment?: Payment }[]): WaitedOn[] {
+  return siblings.map((d) => (d.payment ? { id: d.id, payment: d.payment, state: d.state } : { id: d.id, state: d.state }));
+}
 
 /**
  * A cancel retried (or asked about) on the reading its first attempt was built on (`OperationRecord.cancelBasis`)
@@ -516,12 +532,7 @@ export function heldAtPsp(auth: Pick<OperationRecord, 'payment' | 'routing' | 'c
  * never both, and two never wait for each other. `registered`: `op`'s own place in that order. `null` when it
  * fits whatever they do, or none is ahead. Pure.
  */
-export function siblingsAhead(
-  op: OperationRecord,
-  auth: OperationRecord,
-  dependents: readonly DependentSummary[],
-  registered: number,
-): { wait: string; siblings: string[] } | null {
+export function siblingsAhead(op: OperationRecord, auth: OperationRecord, dependents: readonly DependentSummary[], registered: number): SiblingWait | null {
   if (op.command !== 'capture' && op.command !== 'refund') return null;
   if (op.command === 'capture' && auth.command === 'sale') return null;
   const ahead = dependents.filter((d) => d.command === op.command && d.id !== op.id && !isTerminal(d.state) && registeredBefore(d, op, registered));
@@ -535,6 +546,7 @@ export function siblingsAhead(
   return {
     wait: `${op.command} of ${op.payment.amount} waits for ${siblings.length} ${op.command}(s) of authorization ${auth.id} in flight ahead of it (${inFlight} of the ${room} left): ${siblings.join(', ')}`,
     siblings,
+    siblingsSeen: seen(ahead),
   };
 }
 
@@ -548,11 +560,7 @@ export function siblingsAhead(
  * capture that fails after all would have left its part held. Captures never wait for a cancel, so the two never
  * wait for each other. A sale has no captures. `null` when none is in flight. Pure.
  */
-export function capturesInFlight(
-  op: OperationRecord,
-  auth: OperationRecord,
-  dependents: readonly DependentSummary[],
-): { wait: string; siblings: string[] } | null {
+export function capturesInFlight(op: OperationRecord, auth: OperationRecord, dependents: readonly DependentSummary[]): SiblingWait | null {
   if (op.command !== 'cancel' || auth.command === 'sale') return null;
   const inFlight = dependents.filter((d) => d.command === 'capture' && d.id !== op.id && !isTerminal(d.state));
   if (inFlight.length === 0) return null;
@@ -560,6 +568,7 @@ export function capturesInFlight(
   return {
     wait: `cancel waits for ${siblings.length} capture(s) of authorization ${auth.id} in flight (${inFlight.map((d) => `${d.id} ${d.state}`).join(', ')}): what it releases is what they leave`,
     siblings,
+    siblingsSeen: seen(inFlight),
   };
 }
 
@@ -581,7 +590,7 @@ export function refundsInFlight(
   auth: OperationRecord,
   dependents: readonly DependentSummary[],
   registered = Number.MAX_SAFE_INTEGER,
-): { wait: string; siblings: string[]; awaiting: 'refunds' } | null {
+): (SiblingWait & { awaiting: 'refunds' }) | null {
   if (op.command !== 'cancel' || !cancelVoids(auth, dependents)) return null;
   const refunds = givingRefunds(op, dependents, registered);
   if (refunds.length === 0 || refunds.some((d) => doneAtPsp(d))) return null;
@@ -589,6 +598,7 @@ export function refundsInFlight(
   return {
     wait: `cancel waits for ${siblings.length} refund(s) of ${auth.command === 'sale' ? 'sale' : 'the capture of authorization'} ${auth.id} in flight (${refunds.map((d) => `${d.id} ${d.state}`).join(', ')}): a void would return what they return again`,
     siblings,
+    siblingsSeen: seen(refunds),
     awaiting: 'refunds',
   };
 }
@@ -609,7 +619,7 @@ export function voidsAhead(
   auth: OperationRecord,
   dependents: readonly DependentSummary[],
   registered: number,
-): { wait: string; siblings: string[]; awaiting: 'void' } | null {
+): (SiblingWait & { awaiting: 'void' }) | null {
   if (op.command !== 'refund' || !cancelVoids(auth, dependents)) return null;
   const cancels = dependents.filter((d) => d.command === 'cancel' && d.id !== op.id && !isTerminal(d.state) && registeredBefore(d, op, registered));
   if (cancels.length === 0) return null;
@@ -617,6 +627,7 @@ export function voidsAhead(
   return {
     wait: `refund waits for ${siblings.length} cancel(s) of ${auth.command === 'sale' ? 'sale' : 'authorization'} ${auth.id} that would void what it refunds (${cancels.map((d) => `${d.id} ${d.state}`).join(', ')}): a void and a refund would return it twice`,
     siblings,
+    siblingsSeen: seen(cancels),
     awaiting: 'void',
   };
 }
@@ -635,7 +646,7 @@ export async function capturesNotYetDelivered(
   auth: OperationRecord,
   dependents: readonly DependentSummary[],
   ledger: Pick<Ledger, 'operationsOfOrder'>,
-): Promise<{ wait: string; siblings: string[]; awaiting: 'undelivered_captures' } | null> {
+): Promise<(SiblingWait & { awaiting: 'undelivered_captures' }) | null> {
   const orderId = auth.payment.order_id;
   if (op.command !== 'cancel' || auth.command === 'sale' || orderId === undefined) return null;
   const known = new Set(dependents.map((d) => d.id));
@@ -648,6 +659,7 @@ export async function capturesNotYetDelivered(
   return {
     wait: `cancel waits for ${siblings.length} capture(s) of authorization ${auth.id} accepted and not yet delivered (${waiting.map((o) => `${o.id} ${o.state}`).join(', ')}): what it releases is what they leave`,
     siblings,
+    siblingsSeen: seen(waiting),
     awaiting: 'undelivered_captures',
   };
 }
@@ -663,7 +675,7 @@ async function voidGuards(
   dependents: readonly DependentSummary[],
   registered: number,
   ledger: Pick<Ledger, 'operationsOfOrder'>,
-): Promise<{ wait: string; siblings: string[]; awaiting?: Awaiting } | null> {
+): Promise<(SiblingWait & { awaiting?: Awaiting }) | null> {
   if (op.command === 'refund') return voidsAhead(op, auth, dependents, registered);
   if (op.command !== 'cancel') return null;
   return (
@@ -715,7 +727,7 @@ export function takenBefore(
   auth: OperationRecord,
   dependents: readonly DependentSummary[],
   registered: number,
-): PartsBefore | { wait: string; siblings: string[] } {
+): PartsBefore | SiblingWait {
   if (op.command !== 'capture' && op.command !== 'refund') return { amount: 0 };
   // An undone refund or capture (the PSP said it failed after accepting it) took nothing, like a failed one; a failed
   // one the PSP did after all took its part.
@@ -725,11 +737,14 @@ export function takenBefore(
   const amount = earlier.reduce((total, d) => total + d.amount, 0);
   const lock = fxLockOf(auth);
   if (!lock || earlier.length === 0 || op.payment.currency !== lock.from.currency) return { amount };
-  const unsent = earlier.filter((d) => d.converted === undefined && d.state === 'RECEIVED').map((d) => d.id);
+  const unsent = earlier.filter((d) => d.converted === undefined && d.state === 'RECEIVED');
   if (unsent.length > 0) {
+    const ids = unsent.map((d) => d.id);
     return {
-      wait: `${op.command} of ${op.payment.amount} waits for the converted amount of ${unsent.length} ${op.command}(s) of authorization ${auth.id} registered before it and not yet sent: ${unsent.join(', ')}`,
-      siblings: unsent,
+      wait: `${op.command} of ${op.payment.amount} waits for the converted amount of ${ids.length} ${op.command}(s) of authorization ${auth.id} registered before it and not yet sent: ${ids.join(', ')}`,
+      siblings: ids,
+      // Its first attempt (RECEIVED → SENT) fixes its converted amount: that move wakes the dependent.
+      siblingsSeen: seen(unsent),
     };
   }
   const to = lock.to.currency.toUpperCase();

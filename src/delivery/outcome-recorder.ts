@@ -34,7 +34,6 @@ import { gatewayDefinition } from '../gateways/gateway-registry';
 import { ReleaseHeld, releaseHeldFunds } from './held-funds-release';
 import { HoldNote, ReleaseAfterVoid, isHoldReversal, noteHoldAfterVoid, noteHoldReversalSettled } from './hold-after-void';
 import type { ParkedOutcomes, ReleaseSource } from '../webhooks/parked-outcomes';
-import { dependentsWoken } from './dependent-wait';
 
 /** The ledger state a gateway outcome moves an operation to (the docs' fact tables are built from it). */
 export function ledgerStateOf(status: OutcomeStatus): OperationState {
@@ -138,12 +137,6 @@ export class OutcomeRecorder {
        * that reference (see `releaseParked`). Without it nothing is released here.
        */
       parked?: ParkedOutcomes;
-      /**
-       * Makes the delivery of a dependent (capture, cancel, refund…) run now (`requeueDelivery`): called for each
-       * dependent registered as waiting for an operation (`Ledger.waitFor`) when an outcome moves that operation.
-       * Without it waiters are left to their own backed-off re-check (`dependent-wait.ts`).
-       */
-      wake?: (operationId: string) => Promise<unknown>;
     },
   ) {}
 
@@ -550,6 +543,7 @@ export class OutcomeRecorder {
         markSettling: true,
         payment: op.payment,
         now,
+        deferWake: true,
       });
       if (applied) await confirmReplicated(ledger, config.redis, op.id, op.payment, 'outcome');
       if (applied) this.noteMove(op, from, to, interaction, record, now);
@@ -557,7 +551,12 @@ export class OutcomeRecorder {
       return moved(applied, await this.settleRecord(op.id, record));
     }
     const step = events.recordStep(event, now, this.leaseMs(), this.settles(op.id));
-    const { record, recorded, applied, from, waiters } = await ledger.transitionAndRecord(op, to, interaction, fields, step, { reference, now, after });
+    const { record, recorded, applied, from, waiters } = await ledger.transitionAndRecord(op, to, interaction, fields, step, {
+      reference,
+      now,
+      after,
+      deferWake: true,
+    });
     // The outcome and its event on the replicas before the OMS hears of it: one a demoted primary drops would be
     // told and then gone, and later commands judged against it (see confirmReplicated). The settling mark covers
     // an event recorded and not dispatched when this throws; the send lease taken with it is given back, so the
@@ -575,46 +574,13 @@ export class OutcomeRecorder {
   }
 
   /**
-   * The move of `op` (an authorization) to `to` that this call applied found dependents waiting for it (the
-   * transition reported the record's flag): they are taken and each one's delivery is made to run now, so what
-   * their backed-off wait would add never comes after the authorization settles. A wake that fails is only a
-   * warning: the dependent's own re-check, later, finds the same. Only on this flagged path: a move nobody waits
-   * for never comes here.
+   * The move of `op` to `to` that this call applied found dependents waiting for it (the transition reported the
+   * record's flag): woken through the ledger's waker (`Ledger.wakeDependentsWith`), as every move is, only later
+   * than the ledger would: once the outcome is on the replicas (`confirmReplicated`), so no dependent is judged
+   * against an outcome a demoted primary could drop.
    */
   private async wakeWaiters(op: OperationRecord, to: OperationState, interaction: Omit<Interaction, 'at'>): Promise<void> {
-    const { ledger, logger, wake } = this.deps;
-    if (!wake) return;
-    const source = String(interaction.source ?? '');
-    try {
-      const ids = await ledger.takeWaiters(op.id, op.payment);
-      const woken: string[] = [];
-      for (const id of ids) {
-        try {
-          await wake(id);
-          woken.push(id);
-        } catch (err) {
-          logger.warn('could not wake a dependent of an authorization that moved; it runs at its backed-off re-check', {
-            operation_id: id,
-            authorization_id: op.id,
-            error: (err as Error).message,
-          });
-        }
-      }
-      if (woken.length > 0) dependentsWoken().inc({ state: to }, woken.length);
-      logger.info('dependents woken: the authorization they waited for moved', {
-        authorization_id: op.id,
-        state: to,
-        source,
-        dependents: woken.join(','),
-        count: woken.length,
-      });
-    } catch (err) {
-      logger.warn('could not read the dependents waiting for an authorization that moved; they run at their backed-off re-check', {
-        authorization_id: op.id,
-        state: to,
-        error: (err as Error).message,
-      });
-    }
+    await this.deps.ledger.wakeWaiters({ id: op.id, payment: op.payment, to, source: String(interaction.source ?? '') });
   }
 
   /** A move this call applied: an outcome (not a reschedule) is counted and gets its info line. */

@@ -25,7 +25,7 @@ import {
   transitionWithStepScript,
 } from './ledger-scripts';
 import { ERASE_SCRIPT, EXPIRE_SCRIPT, RESTORE_SCRIPT } from './lifecycle-scripts';
-import { TAKE_WAITERS_SCRIPT, WAITERS_FLAG, WAIT_FOR_SCRIPT } from './dependent-waiters';
+import { DependentWaker, TAKE_WAITERS_SCRIPT, WAITERS_FLAG, WAIT_FOR_SCRIPT, WaitedMove } from './dependent-waiters';
 import { RECORD_RECONCILED_WINDOW_SCRIPT, ReconciledWindow, reconciledWindowOf } from './reconciled-mark';
 import { OPERATION_STATES, OperationState, POLLED_STATES, isTerminal } from './operation-state';
 import { CLAIM_KEY_SCRIPT, RELEASE_KEY_SCRIPT } from '../redis/key-claim';
@@ -66,7 +66,8 @@ export interface TransitionWithRecord extends TransitionResult {
   record: OperationRecord | null;
   /**
    * The move applied, changed the state, and dependents registered as waiting for this operation
-   * (`waitFor`): the caller wakes them (`takeWaiters`). False for every move nobody waits for.
+   * (`waitFor`): woken already by the ledger (`wakeDependentsWith`), unless the caller deferred it
+   * (`deferWake`: it then calls `wakeWaiters`). False for every move nobody waits for.
    */
   waiters: boolean;
 }
@@ -274,6 +275,8 @@ export const ID_CLAIM_TTL_S = REFERENCE_TTL_S;
 export class Ledger {
   private readonly shards: readonly ShardKeys[];
   private readonly memo: ShardMemo;
+  /** Wakes the dependents of an operation a move found waiting (`wakeDependentsWith`); none: they stay registered. */
+  private waker: DependentWaker | undefined;
 
   constructor(
     private readonly redis: RedisClient,
@@ -463,6 +466,7 @@ export class Ledger {
       (r) => r[1] === '',
     );
     await this.finishClosing(id, fields, reply[5]);
+    if (reply[6] === 1) await this.wakeWaiters({ id, to, source: moverOf(interaction) });
     return readTransition(reply[0], reply[1]);
   }
 
@@ -471,14 +475,15 @@ export class Ledger {
    * `reference` is given (set even when the move does not apply), the settling mark (see `settlingBefore`)
    * when `markSettling` is set, and the record as it stands afterwards: what the outcome recorder needs to
    * emit the event without reading it back. Pass the operation's `payment` when you hold it (it never
-   * changes): it is then not read back nor parsed.
+   * changes): it is then not read back nor parsed. Dependents waiting for the operation are woken as by
+   * `transition`, unless `deferWake` (default false): the caller then calls `wakeWaiters` when `waiters` says so.
    */
   async transitionAndGet(
     id: string,
     to: OperationState,
     interaction: Omit<Interaction, 'at'>,
     fields: TransitionFields = {},
-    options: { reference?: PspReference | null; markSettling?: boolean; payment?: Payment; now?: number } = {},
+    options: { reference?: PspReference | null; markSettling?: boolean; payment?: Payment; now?: number; deferWake?: boolean } = {},
   ): Promise<TransitionWithRecord> {
     const { payment, now = Date.now() } = options;
     const run = (keys: ShardKeys): Promise<TransitionReply> => {
@@ -499,6 +504,7 @@ export class Ledger {
     const reply = payment ? await run(this.keysFor(id, payment)) : await this.onShard(id, run, (r) => r[1] === '');
     const [applied, from, flat] = reply;
     await this.finishClosing(id, fields, reply[5]);
+    if (reply[6] === 1 && options.deferWake !== true) await this.wakeWaiters({ id, to, source: moverOf(interaction), ...(payment ? { payment } : {}) });
     return {
       applied: applied === 1,
       from: fromState(from),
@@ -516,6 +522,8 @@ export class Ledger {
    * record as usual. One round trip either way.
    * @param options.after `afterTransition(expected, to, fields, now)` when the caller built it already (it is
    *   the record returned when the step ran without a read-back); default: built here when needed.
+   * @param options.deferWake leave the dependents waiting for the operation to the caller (`wakeWaiters`, when
+   *   `waiters` says so), to wake after what it must do first; default false: woken here, as by `transition`.
    */
   async transitionAndRecord<R>(
     expected: OperationRecord,
@@ -523,7 +531,7 @@ export class Ledger {
     interaction: Omit<Interaction, 'at'>,
     fields: TransitionFields,
     step: LuaStep<R>,
-    options: { reference?: PspReference | null; now?: number; after?: OperationRecord } = {},
+    options: { reference?: PspReference | null; now?: number; after?: OperationRecord; deferWake?: boolean } = {},
   ): Promise<TransitionWithRecord & { recorded: R | null }> {
     const now = options.now ?? Date.now();
     let script = withStepScripts.get(step.fragment);
@@ -557,6 +565,7 @@ export class Ledger {
     )) as TransitionReply;
     const [applied, from, flat, ran, stepReply, closing, waiters] = reply;
     await this.finishClosing(expected.id, fields, closing);
+    if (waiters === 1 && options.deferWake !== true) await this.wakeWaiters({ id: expected.id, payment: expected.payment, to, source: moverOf(interaction) });
     let record = flat && flat.length > 0 ? decodeRecordPairs(flat, expected.payment) : null;
     if (record && !record.state) record = null;
     // The step ran without a read-back (the script skips it then, see ledger-scripts.ts): the move applied
@@ -795,13 +804,14 @@ export class Ledger {
   }
 
   /**
-   * Registers `dependentId` as waiting for operation `on` (an authorization, in its payment's shard) to leave
-   * `state`, for `ttlS` seconds: the outcome recorder wakes it when `on` moves (`takeWaiters`). Only while `on`
-   * is still in `state`, checked atomically with the moves; `false` when it has left it (or is gone): the
-   * dependent then looks again at once. One round trip; only for a dependent that waits, once per re-check.
+   * Registers `dependentId` as waiting for operation `on` (its authorization, or a sibling ahead of it) to leave
+   * `state`, for `ttlS` seconds: whatever moves `on` next wakes it (`wakeDependentsWith`). Only while `on` is
+   * still in `state`, checked atomically with the moves; `false` when it has left it (or is gone): the dependent
+   * then looks again at once. One round trip (two when `on.payment` is not given and its shard is not known
+   * yet); only for a dependent that waits, once per re-check.
    */
-  async waitFor(on: { id: string; payment: Payment }, dependentId: string, state: OperationState, ttlS: number): Promise<boolean> {
-    const keys = this.keysFor(on.id, on.payment);
+  async waitFor(on: { id: string; payment?: Payment }, dependentId: string, state: OperationState, ttlS: number): Promise<boolean> {
+    const keys = on.payment ? this.keysFor(on.id, on.payment) : await this.keysOfId(on.id);
     const reply = await WAIT_FOR_SCRIPT.run(this.redis, {
       keys: { op: keys.op(on.id), waiters: keys.waiters(on.id) },
       args: { dependent: dependentId, state, ttl: Math.max(1, Math.ceil(ttlS)), flag: WAITERS_FLAG },
@@ -810,13 +820,32 @@ export class Ledger {
   }
 
   /**
-   * The dependents waiting for operation `id` (of `payment`) to move, taken: the set deleted and the record's flag
-   * cleared in one step. For the caller whose transition reported `waiters`.
+   * The dependents waiting for operation `id` (of `payment`, when known) to move, taken: the set deleted and the
+   * record's flag cleared in one step. For the {@link DependentWaker} of a move that reported `waiters`.
    */
-  async takeWaiters(id: string, payment: Payment): Promise<string[]> {
-    const keys = this.keysFor(id, payment);
+  async takeWaiters(id: string, payment?: Payment): Promise<string[]> {
+    const keys = payment ? this.keysFor(id, payment) : await this.keysOfId(id);
     const ids = await TAKE_WAITERS_SCRIPT.run(this.redis, { keys: { op: keys.op(id), waiters: keys.waiters(id) }, args: { flag: WAITERS_FLAG } });
     return Array.isArray(ids) ? ids.map(String) : [];
+  }
+
+  /**
+   * Wakes, from now on, the dependents of every operation this ledger moves while they wait for it (`waitFor`),
+   * through `waker`: each of `transition`, `transitionAndGet` and `transitionAndRecord` calls it when its move
+   * applied, changed the state and found the record flagged, whoever the mover is (the outcome recorder, the
+   * delivery's own moves, any later caller). Without one (a process that moves nothing others wait on), the
+   * waiters stay registered for the next mover that has one, or their own re-check. Set once per process.
+   */
+  wakeDependentsWith(waker: DependentWaker): void {
+    this.waker = waker;
+  }
+
+  /**
+   * Wakes the dependents waiting for an operation a move found flagged (see {@link wakeDependentsWith}): what the
+   * transitions do themselves, and what a caller that deferred it (`deferWake`) calls once it may.
+   */
+  async wakeWaiters(moved: WaitedMove): Promise<void> {
+    if (this.waker) await this.waker(moved);
   }
 
   /** Sets `field` on operation `id`'s record unless it is set (HSETNX); whether this call set it. */
@@ -1704,6 +1733,12 @@ function toMicroseconds(interaction: Omit<Interaction, 'at'>): Omit<Interaction,
 
 /** What the transition scripts return: applied, from, record, step ran, step reply, closing left, waiters (ledger-scripts.ts). */
 type TransitionReply = [number, string, string[]?, number?, unknown?, (string | number)?, number?];
+
+/** What made a move, for the wake's line: the history entry's `source`, else its `event`. */
+function moverOf(interaction: Omit<Interaction, 'at'>): string {
+  const by = interaction.source ?? interaction.event;
+  return typeof by === 'string' ? by : '';
+}
 
 /** A transition reply's first two elements. */
 function readTransition(applied: number, from: string): TransitionResult {

@@ -126,8 +126,8 @@ type FieldTable = { [F in keyof OperationRecord]-?: { hash: string; codec: Codec
  * The hash also holds fields the record does not expose: `authorization_key` and `authorization_ref`
  * (authorization-index.ts), the hold marks `held_since` and `parked_at`
  * (`Ledger.markHeld`), the poller's `orphan_dry_run_at`, a re-capture that arrived before the capture failure
- * it follows, `recaptured_at` and `recapture` (`AdjustmentStore.holdRecapture`), an authorization's
- * `dependents_waiting` flag (`Ledger.waitFor`), and a dependent's wait marks `waited_for_siblings_at` and
+ * it follows, `recaptured_at` and `recapture` (`AdjustmentStore.holdRecapture`), the `dependents_waiting` flag
+ * of an operation others wait for (`Ledger.waitFor`), and a dependent's wait marks `waited_for_siblings_at` and
  * `dependent_wait_noted_at` (`DeliveryService`).
  */
 const FIELDS: FieldTable = {

@@ -1,6 +1,7 @@
 import { Queue } from 'bullmq';
 import { Config } from '../config/config';
 import { DeliveryJobData } from '../delivery/delivery-queue';
+import { dependentWaker } from '../delivery/dependent-wait';
 import { OutcomeRecorder } from '../delivery/outcome-recorder';
 import { requeueDelivery } from '../delivery/requeue-delivery';
 import { NotificationSender } from '../events/event-send';
@@ -21,7 +22,7 @@ export interface OutcomeRecorderParts {
   ledger: Ledger;
   events: EventStore;
   eventsQueue: Queue<OmsEventJobData>;
-  /** Where orphan reversal queues its voids, and where dependents woken by an outcome are promoted. */
+  /** Where orphan reversal queues its voids, and where dependents woken by a move of what they wait for are promoted. */
   deliveryQueue: Queue<DeliveryJobData>;
   logger: Logger;
   /** The orchestration whose reservations (cap counters) a failure gives back: the one delivery reserves with. */
@@ -40,11 +41,15 @@ export interface OutcomeRecorderParts {
  * gives back: the orchestration's reservations (`afterFailure`) and, through orphan reversal, what the PSP
  * still holds (`releaseHeld`, `releaseAfterVoid`). One place, so no process wires one without the others
  * and the same failure releases the same things whoever finds it (the gateway's answer, a webhook, a status
- * inquiry, a reconciliation run).
+ * inquiry, a reconciliation run). It also gives `ledger` its dependent waker (`Ledger.wakeDependentsWith`):
+ * every move made through that ledger, by the recorder or not, wakes the dependents waiting for it.
  * @returns the recorder and the orphan reversal it hands holds to (a reconciliation run requests through it too).
  */
 export function buildOutcomeRecorder(parts: OutcomeRecorderParts): { recorder: OutcomeRecorder; orphans: OrphanReversal } {
   const { config, redis, ledger, events, eventsQueue, deliveryQueue, logger, pipeline, notifier, parked } = parts;
+  // A dependent waiting for an operation (`DeliveryService.registerWait`) runs at once when it moves, whoever moves
+  // it through this ledger: this recorder, the delivery's own moves, the poller's.
+  ledger.wakeDependentsWith(dependentWaker({ ledger, wake: (operationId) => requeueDelivery(deliveryQueue, operationId), logger }));
   // A failure whose funds the PSP still holds (a risk decline after the issuer approved) is voided through orphan reversal.
   const orphans = new OrphanReversal({ config, redis, ledger, deliveryQueue, logger });
   const recorder = new OutcomeRecorder({
@@ -55,8 +60,6 @@ export function buildOutcomeRecorder(parts: OutcomeRecorderParts): { recorder: O
     logger,
     notifier,
     afterFailure: (op) => pipeline.releaseFailed(op),
-    // A dependent waiting for an authorization this recorder moves runs at once (`DeliveryService.registerWait`).
-    wake: (operationId) => requeueDelivery(deliveryQueue, operationId),
     ...orphanReleases(orphans),
     ...(parked ? { parked } : {}),
   });

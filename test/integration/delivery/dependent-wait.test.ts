@@ -197,6 +197,43 @@ describe('a capture waiting for its authorization', () => {
     expect(s.lines.some((l) => l.includes('dependents woken') && l.includes(auth.id) && l.includes(captureId))).toBe(true);
   });
 
+  it('is woken by any move of its authorization made through the ledger, not only by the outcome recorder', async () => {
+    // A base of 5 s: without a wake the capture would next be checked 5 s after its first check.
+    const s = stack(5_000, 60_000);
+    // An authorization whose answer was lost: UNKNOWN, asked about by its own delivery job (none here).
+    const command = channelCommand('authorize', {}, { gateway_key: 'pm_card_visa', amount: 5000 });
+    const auth = { id: command.payment.operation_reference!, orderId: command.payment.order_id! };
+    await s.ledger.create(auth.id, command);
+    await s.ledger.transition(auth.id, 'SENT', { event: 'attempt' });
+    await s.ledger.transition(auth.id, 'UNKNOWN', { event: 'send_error', kind: 'outcome_unknown' });
+    const keys = s.ledger.keysFor(auth.id, command.payment);
+    const captureId = await queuedCapture(s, auth);
+    const wokenPending = await metricValue('pb_delivery_dependents_woken_total', { state: 'PENDING' });
+    const wokenFailed = await metricValue('pb_delivery_dependents_woken_total', { state: 'FAILED' });
+    startWorker(s);
+    expect(await until(async () => (await s.redis.sismember(waitersKey(keys, auth.id), captureId)) === 1, 5_000)).toBe(true);
+    expect(s.checks.get(auth.id)).toHaveLength(1);
+
+    // The delivery's own move when the PSP says it holds the request (delivery-service.ts): UNKNOWN → PENDING,
+    // no outcome recorded. Checked again at once, it still waits: registered again, on PENDING now.
+    const pendingAt = Date.now();
+    await s.ledger.transition(auth.id, 'PENDING', { event: 'awaiting_webhook', cause: 'psp_has_request' }, { nextCheckAt: pendingAt + 60_000, pollStep: 0 });
+    expect(await until(async () => (s.checks.get(auth.id) ?? []).length >= 2, 4_000)).toBe(true);
+    expect(s.checks.get(auth.id)![1] - pendingAt).toBeLessThan(1_500);
+    expect(await until(async () => (await s.redis.sismember(waitersKey(keys, auth.id), captureId)) === 1, 2_000)).toBe(true);
+    expect(await metricValue('pb_delivery_dependents_woken_total', { state: 'PENDING' })).toBe(wokenPending + 1);
+    expect(s.lines.some((l) => l.includes('dependents woken') && l.includes(auth.id) && l.includes(captureId) && l.includes('awaiting_webhook'))).toBe(true);
+
+    // Decided by a mover other than the outcome recorder: the capture runs at once and is refused, nothing sent.
+    const failedAt = Date.now();
+    await s.ledger.transition(auth.id, 'FAILED', { event: 'outcome', source: 'operator' }, { reason: 'declined' });
+    expect(await until(async () => (await s.ledger.get(captureId))?.state === 'FAILED', 4_000)).toBe(true);
+    expect(Date.now() - failedAt).toBeLessThan(1_500);
+    expect(s.checks.get(auth.id)).toHaveLength(3);
+    expect(sim.counters().effects[captureId]).toBeUndefined();
+    expect(await metricValue('pb_delivery_dependents_woken_total', { state: 'FAILED' })).toBe(wokenFailed + 1);
+  });
+
   it('leaves no waiters set or flag behind: none for a capture that never waits, none once a waiting one is woken', async () => {
     const s = stack(5_000, 60_000);
     // Never waits: its authorization succeeded before it came.
@@ -227,5 +264,44 @@ describe('a capture waiting for its authorization', () => {
     expect(await until(async () => (await s.ledger.get(captureId))?.state === 'SUCCEEDED', 4_000)).toBe(true);
     expect(await s.redis.exists(waitersKey(keys, auth.id))).toBe(0);
     expect(await s.redis.hexists(keys.op(auth.id), 'dependents_waiting')).toBe(0);
+  });
+});
+
+describe('a capture waiting for a sibling ahead of it', () => {
+  it('is delivered as soon as that sibling settles, well before its backed-off check', async () => {
+    // A base of 5 s: without a wake the capture would next be checked 5 s after its first check.
+    const s = stack(5_000, 60_000);
+    const command = channelCommand('authorize', {}, { gateway_key: 'pm_card_visa', amount: 5000 });
+    const auth = { id: command.payment.operation_reference!, orderId: command.payment.order_id! };
+    await s.ledger.create(auth.id, command);
+    expect(await s.service.deliver(auth.id)).toEqual({ kind: 'done', state: 'SUCCEEDED' });
+    // A capture of 4 000 registered first (as its first check does), then left in flight: its answer was lost.
+    const first = channelCommand('capture', {}, { gateway_key: auth.id, amount: 4000, order_id: auth.orderId });
+    const firstId = first.payment.operation_reference!;
+    await s.ledger.create(firstId, first);
+    await s.ledger.authorizationView(auth.id, firstId);
+    await s.ledger.transition(firstId, 'SENT', { event: 'attempt' });
+    await s.ledger.transition(firstId, 'UNKNOWN', { event: 'send_error', kind: 'outcome_unknown' });
+    // A capture of 3 000 after it: both could take more than the 5 000 authorized, so it waits for the first.
+    const captureId = await queuedCapture(s, auth);
+    const firstKeys = s.ledger.keysFor(firstId, first.payment);
+    const waiting = await metricValue('pb_dependents_waiting_total', { gateway: 'simulator', command: 'capture' });
+    const woken = await metricValue('pb_delivery_dependents_woken_total', { state: 'FAILED' });
+    startWorker(s);
+    expect(await until(async () => (await s.redis.sismember(waitersKey(firstKeys, firstId), captureId)) === 1, 5_000)).toBe(true);
+    expect(await s.redis.hget(firstKeys.op(firstId), 'dependents_waiting')).toBe('1');
+    expect(await metricValue('pb_dependents_waiting_total', { gateway: 'simulator', command: 'capture' })).toBe(waiting + 1);
+    expect((await s.ledger.get(captureId))?.state).toBe('RECEIVED');
+
+    // The first capture fails (its webhook): the second, woken, now fits and goes at once.
+    const failedAt = Date.now();
+    await s.recorder.apply((await s.ledger.get(firstId))!, { status: 'FAIL', gatewayStatus: 'declined', reason: 'card_declined' }, 'webhook');
+    expect(await until(async () => (await s.ledger.get(captureId))?.state === 'SUCCEEDED', 4_000)).toBe(true);
+    expect(Date.now() - failedAt).toBeLessThan(1_500);
+    expect(sim.counters().effects[captureId]).toBe(1);
+    expect(await metricValue('pb_delivery_dependents_woken_total', { state: 'FAILED' })).toBe(woken + 1);
+    expect(s.lines.some((l) => l.includes('dependents woken') && l.includes(firstId) && l.includes(captureId))).toBe(true);
+    expect(await s.redis.exists(waitersKey(firstKeys, firstId))).toBe(0);
+    expect(await s.redis.hexists(firstKeys.op(firstId), 'dependents_waiting')).toBe(0);
   });
 });
