@@ -1,9 +1,10 @@
 import { Queue } from 'bullmq';
-import { confirmReplicated, replicaShortfall, unreplicatedError } from '../ledger/replica-acks';
+import { confirmReplicated, unreplicatedError } from '../ledger/replica-acks';
 import { RoutingRecord, gatewayOf } from '../ledger/routing-record';
 import { Config } from '../config/config';
 import { bullJobId } from '../queueing/job-id';
 import { EventStore, RecordResult } from '../events/event-store';
+import { eventReplicaShortfall } from '../events/event-replicas';
 import { OmsEventJobData } from '../events/oms-events-queue';
 import { PaymentEvent, outcomeEvent } from '../events/payment-event';
 import { NotificationSender, sendLeaseMs, sendLeasedEvent } from '../events/event-send';
@@ -640,7 +641,7 @@ export class OutcomeRecorder {
   private async confirmEvent(event: PaymentEvent, recorded: RecordResult, settles?: { operationId: string }): Promise<void> {
     if (recorded.sent >= recorded.sequence) return;
     const { events, config } = this.deps;
-    const short = await replicaShortfall(config.redis, 'event', (replicas, timeoutMs) => events.replicaAcknowledged(event, replicas, timeoutMs, settles));
+    const short = await eventReplicaShortfall(events, config.redis, event, 'event', settles);
     if (short) await this.giveBack(event, recorded, unreplicatedError('event', event.eventId, short));
   }
 
@@ -682,7 +683,12 @@ export class OutcomeRecorder {
     await this.queue(event.eventId);
   }
 
+  /**
+   * Queues the event's send. With `redis.replica_acks` every event the recorder queues was confirmed on the
+   * replicas first (`decide`, `confirmEvent`): the job says so, and the sender does not wait for them again.
+   */
   private async queue(eventId: string): Promise<void> {
-    await this.deps.eventsQueue.add('notify', { eventId }, { jobId: bullJobId(eventId) });
+    const data: OmsEventJobData = this.deps.config.redis.replicaAcks ? { eventId, replicated: true } : { eventId };
+    await this.deps.eventsQueue.add('notify', data, { jobId: bullJobId(eventId) });
   }
 }

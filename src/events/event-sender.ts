@@ -11,6 +11,8 @@ import { EventStore, StoredEvent, UnreadableEventError } from './event-store';
 import { BusRpcError } from '../bus/bus-errors';
 import { EVENT_REJECTION_TRIES, contentRejection, countEventRejection } from './event-rejection';
 import { OMS_EVENTS_QUEUE, OmsEventJobData } from './oms-events-queue';
+import { eventReplicaShortfall } from './event-replicas';
+import { unreplicatedError } from '../ledger/replica-acks';
 
 /** How long an event waits for an earlier event of the same payment before it looks again, ms. */
 const ORDER_WAIT_MS = 100;
@@ -22,6 +24,8 @@ const ORDER_WAIT_MS = 100;
  * delivered is dropped. The notification carries its `event_id` and `sequence`, so the OMS drops the rare
  * duplicate (sent, then a crash before the ack). An event the bus refuses for its content
  * {@link EVENT_REJECTION_TRIES} times is set aside (`EventStore.setAside`), so the payment's later events go on.
+ * With `redis.replica_acks`, an event queued without the outcome recorder's confirmation on the replicas (the
+ * recovery sweep's revival, an operator's resend) is held until they acknowledge it (`confirmBeforeSend`).
  */
 export function startEventSender(
   config: Config,
@@ -54,6 +58,9 @@ export function startEventSender(
           throw new DelayedError();
         }
       }
+      // Queued without the outcome recorder's confirmation (revived by the recovery sweep, resent by an operator):
+      // with `redis.replica_acks` it is confirmed here before the OMS hears of it.
+      if (!job.data.replicated) await confirmBeforeSend(job, event, config, deps);
       // Someone else (the inline fast path) is sending it right now: look again shortly.
       if (!(await deps.events.claim(event.eventId, sendLeaseMs(config)))) {
         await job.moveToDelayed(Date.now() + ORDER_WAIT_MS, token);
@@ -80,6 +87,30 @@ export function startEventSender(
       deps.logger.warn('event not delivered yet; retrying', { event_id: job.data.eventId, attempts: job.attemptsMade, error: err.message });
   });
   return worker;
+}
+
+/**
+ * With `redis.replica_acks`: the event is on its primary and acknowledged by that many replicas before it is sent
+ * (`eventReplicaShortfall`, as the outcome recorder checks those it sends or queues itself), else it is held: a
+ * warn line (its job's first hold, then every tenth), `pb_ledger_writes_unreplicated_total{write="queued_event"}`,
+ * and a Redis outage thrown, so its job is retried with the queue's backoff (never dropped) while other payments'
+ * events go on; the later events of its payment wait their turn behind it, as for any unsent event. Without the
+ * setting, nothing (no round trip).
+ */
+async function confirmBeforeSend(job: Job<OmsEventJobData>, event: StoredEvent, config: Config, deps: { events: EventStore; logger: Logger }): Promise<void> {
+  const short = await eventReplicaShortfall(deps.events, config.redis, event, 'queued_event');
+  if (!short) return;
+  if (job.attemptsMade % 10 === 0)
+    deps.logger.warn('event held: not acknowledged by redis.replica_acks replicas; its send is retried with back-off', {
+      event_id: event.eventId,
+      sequence: event.sequence,
+      on_primary: short.present,
+      acks: short.acks,
+      replicas: short.replicas,
+      timeout_ms: short.timeoutMs,
+      attempts: job.attemptsMade,
+    });
+  throw unreplicatedError('queued_event', event.eventId, short);
 }
 
 /**

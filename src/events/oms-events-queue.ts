@@ -14,6 +14,12 @@ export interface OmsEventJobData extends FaultCount {
   eventId: string;
   /** An operator's resend of a set-aside event: sent although the payment's watermark is already past it. */
   resend?: boolean;
+  /**
+   * The outcome recorder confirmed the event on `redis.replica_acks` replicas before queuing it: the sender does
+   * not wait for them again. Absent (the recovery sweep's revivals, an operator's resend, any job without the
+   * setting): with the setting, the sender confirms it before sending (`eventReplicaShortfall`).
+   */
+  replicated?: boolean;
 }
 
 export function createOmsEventsQueue(connection: RedisClient, keyPrefix: string): Queue<OmsEventJobData> {

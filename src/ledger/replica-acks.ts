@@ -6,22 +6,23 @@ import type { Ledger } from './ledger';
 
 /**
  * Which write waited for its replicas: a new operation's record, an outcome (its move and its event), a
- * webhook's queued outcome jobs (before the PSP is answered 2xx), or an event recorded outside an outcome's move
+ * webhook's queued outcome jobs (before the PSP is answered 2xx), an event recorded outside an outcome's move
  * (`OutcomeRecorder.emit`: a settled operation's event, with its record; adjustments, risk reviews… before they
- * are sent or queued).
+ * are sent or queued), or a queued event the `oms-events` sender is about to send without that confirmation
+ * behind it (`queued_event`: revived by the recovery sweep, resent by an operator).
  */
-export type ReplicatedWrite = 'record' | 'outcome' | 'webhook' | 'event';
+export type ReplicatedWrite = 'record' | 'outcome' | 'webhook' | 'event' | 'queued_event';
 
 /**
  * `pb_ledger_writes_unreplicated_total{write,outcome}`: ledger writes not confirmed by `redis.replica_acks`
  * replicas before they were acted on, `unacknowledged` (too few replicas in time) or `lost` (the record is no
  * longer on the primary); the write is then made again (the message held, the job retried, the webhook
- * answered 503 so the PSP sends it again).
+ * answered 503 so the PSP sends it again), or a queued event held unsent until its job's backed-off retry.
  */
 function unreplicatedWrites() {
   return counter(
     'pb_ledger_writes_unreplicated_total',
-    'Ledger writes (record, outcome, webhook, event) not acknowledged by redis.replica_acks replicas before they were acted on (unacknowledged, lost); made again',
+    'Ledger writes (record, outcome, webhook, event, queued_event) not acknowledged by redis.replica_acks replicas before they were acted on (unacknowledged, lost); made again or held',
     ['write', 'outcome'] as const,
   );
 }

@@ -33,7 +33,7 @@ function recorderWith(replicaAcks: number, acks: number, recorded: RecordResult 
     release: async (id: string) => void steps.push(`release ${id}`),
     markSent: async () => void steps.push('mark sent'),
   };
-  const eventsQueue = { add: async (_name: string, data: OmsEventJobData) => void steps.push(`queue ${data.eventId}`) };
+  const eventsQueue = { add: async (_name: string, data: OmsEventJobData) => void steps.push(`queue ${data.eventId}${data.replicated ? ' replicated' : ''}`) };
   const notifier = { notify: async () => void steps.push('send') };
   const overrides = replicaAcks > 0 ? { 'redis.replica_acks': replicaAcks, 'redis.replica_ack_timeout_ms': 50 } : {};
   const recorder = new OutcomeRecorder({
@@ -62,13 +62,18 @@ it('a confirmed event is sent after the wait; a settled operation is waited for 
   expect(steps).toEqual(['record', 'wait 1 50', 'send', 'mark sent']);
   const settled = recorderWith(1, 1, { sequence: 2, sent: 0, claimed: false });
   await settled.recorder.emit(event, 'op-1');
-  expect(settled.steps).toEqual(['record settles op-1', 'wait 1 50 with op-1', 'queue adj-1.adjusted']);
+  // The job says the event was confirmed: the oms-events sender does not wait for the replicas again.
+  expect(settled.steps).toEqual(['record settles op-1', 'wait 1 50 with op-1', 'queue adj-1.adjusted replicated']);
 });
 
 it('without the setting, or for an event already delivered, nothing is waited for', async () => {
   const plain = recorderWith(0, 0);
   await plain.recorder.emit(event);
   expect(plain.steps).toEqual(['record', 'send', 'mark sent']);
+  // Queued without the setting: the job is as it always was (nothing confirmed, nothing claimed).
+  const queued = recorderWith(0, 0, { sequence: 2, sent: 0, claimed: false });
+  await queued.recorder.emit(event);
+  expect(queued.steps).toEqual(['record', 'queue adj-1.adjusted']);
   const delivered = recorderWith(1, 0, { sequence: 1, sent: 1, claimed: false });
   await delivered.recorder.emit(event);
   expect(delivered.steps).toEqual(['record']);
