@@ -471,6 +471,34 @@ describe('a webhook success of an operation the OMS was told failed', () => {
     expect(failure).toMatchObject({ kind: 'capture_failed', superseded_by: success.id });
   });
 
+  it('an Adyen CANCEL_OR_REFUND success of a cancel the bridge recorded FAILED marks the cancel done after all, as a capture is marked, and closes its authorization by it', async () => {
+    const orderId = order();
+    const auth = await succeededOperation(worker, 'authorize', { gateway: 'adyen', order_id: orderId }, `ADYCX${String(seq).padStart(11, '0')}`);
+    const cancel = await failed('cancel', 'adyen', `ADYCXCAN${String(seq).padStart(8, '0')}`, { gateway_key: auth.id, order_id: orderId });
+    const marked = await metricValue('pb_undone_operations_redone_total', { gateway: 'adyen', command: 'cancel', recorded: 'failed' });
+    const before = await counted('adyen', 'webhook_only');
+    const item = signedAdyenItem(
+      {
+        eventCode: 'CANCEL_OR_REFUND',
+        success: 'true',
+        pspReference: cancel.gatewayReference!,
+        originalReference: auth.gatewayReference,
+        merchantReference: cancel.id,
+        merchantAccountCode: 'TestMerchant',
+        amount: { value: 5000, currency: 'EUR' },
+        eventDate: new Date(Date.now() - 60_000).toISOString(),
+      },
+      ADYEN_HMAC,
+    );
+    expect((await postAdyenBatch({ config, web, worker }, 'adyen', [item])).status).toBe(200);
+    await finished('adyen', 'webhook_only', before);
+    const [adjustment] = adjustedFor(cancel.id).map((n) => (n.params as { adjustment: { id: string; kind: string } }).adjustment);
+    expect(adjustment.kind).toBe('succeeded_after_failure');
+    expect(await worker.ledger.get(cancel.id)).toMatchObject({ state: 'FAILED', succeededAfterFailure: { by: adjustment.id } });
+    expect((await worker.ledger.get(auth.id))?.closedBy).toBe(cancel.id);
+    expect(await metricValue('pb_undone_operations_redone_total', { gateway: 'adyen', command: 'cancel', recorded: 'failed' })).toBe(marked + 1);
+  });
+
   it('an Adyen re-capture delivered before the CAPTURE_FAILED it follows (later eventDate) leaves the capture not undone and refundable: the OMS is told capture_failed, then the re-capture', async () => {
     const { capture, refundCheck, item } = await adyenCaptureWithRefund('ADYRO');
     const failedAt = new Date(Date.now() - 3_600_000).toISOString();
