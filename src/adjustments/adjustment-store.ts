@@ -13,6 +13,7 @@ import {
   MoneyDirection,
   SUCCEEDED_AFTER_FAILURE_FIELD,
   UNDONE_FIELD,
+  commandsMarkedDoneBy,
   commandsRedoneBy,
   commandsUndoneBy,
   isAdjustmentKind,
@@ -47,11 +48,12 @@ import { ReconciledFactKind, apartByFailure, mayBeSameFact, reconciledKindsOf } 
 // and cleared an earlier failure's mark): the PSP did it again after this failure. A new adjustment that marked
 // nothing so, by a held re-capture or a recorded success, names that success (`superseded_field`: the held one's
 // `held_id`, else the earliest such recorded one). An undated failure, or success, still marks as before.
-// The same marks apply to a FAILED operation the PSP did after all: a fact that redoes its command (a success after
-// failure of a FAILED capture, sale or refund) marks it, unless marked already (`late_field` = `late_mark`, JSON: the
-// adjustment's id and the money the PSP confirmed), so it counts as captured (or refunded) at that amount; from then on
-// it is weighed as a SUCCEEDED one is: a failure of it marks it undone (`undone_field`), a later success clears that,
-// with the same ordering by the PSP's times. A FAILED operation without that mark is never marked undone.
+// The same marks apply to a FAILED operation the PSP did after all: a fact that marks its command done (`marks`: a
+// success after failure of a FAILED capture, sale, refund or cancel) marks it, unless marked already (`late_field` =
+// `late_mark`, JSON: the adjustment's id and the money the PSP confirmed), so a capture, sale or refund counts as
+// captured (or refunded) at that amount, and a cancel as done; from then on a capture, sale or refund is weighed as a
+// SUCCEEDED one is: a failure of it marks it undone (`undone_field`), a later success clears that, with the same
+// ordering by the PSP's times. A FAILED operation without that mark is never marked undone.
 // A dated fact, or one with a `former` id, is the one an adjustment of the `listed` records already when that
 // adjustment is of the same kind and time (both without one: a time that did not read) and one of the two was
 // recorded under the id the other's notification had in an earlier release (`event_id`,
@@ -93,6 +95,7 @@ const RECORD_SCRIPT = new LuaScript(
       'former_field',
       'late_field',
       'late_mark',
+      'marks',
     ],
   ),
   `
@@ -135,9 +138,9 @@ local superseded_by = ''
 local counted = 0
 local state = redis.call('HGET', K.op, 'state')
 local done = state == 'SUCCEEDED'
-if state == 'FAILED' and (A.undoes ~= '' or A.redoes ~= '') then
+if state == 'FAILED' and (A.undoes ~= '' or A.redoes ~= '' or A.marks ~= '') then
   local command = ' ' .. (redis.call('HGET', K.op, 'command') or '') .. ' '
-  if A.redoes ~= '' and string.find(' ' .. A.redoes .. ' ', command, 1, true) then
+  if A.marks ~= '' and string.find(' ' .. A.marks .. ' ', command, 1, true) then
     counted = redis.call('HSETNX', K.op, A.late_field, A.late_mark)
   end
   done = redis.call('HEXISTS', K.op, A.late_field) == 1
@@ -462,9 +465,10 @@ export interface RecordedAdjustment {
    */
   redoneAfter?: string;
   /**
-   * This new adjustment (`succeeded_after_failure`, `commandsRedoneBy`) marked its operation, a capture, sale or refund
-   * the ledger holds FAILED, as done by the PSP after all (`SUCCEEDED_AFTER_FAILURE_FIELD`, with the amount and
-   * currency the adjustment confirms): it counts as captured (or refunded) at that amount from now on.
+   * This new adjustment (`succeeded_after_failure`, `commandsMarkedDoneBy`) marked its operation, a capture, sale, refund
+   * or cancel the ledger holds FAILED, as done by the PSP after all (`SUCCEEDED_AFTER_FAILURE_FIELD`, with the amount
+   * and currency the adjustment confirms): a capture, sale or refund counts as captured (or refunded) at that amount from
+   * now on, a cancel as done.
    */
   counted?: true;
   /**
@@ -490,9 +494,10 @@ export function adjustmentIdFor(gateway: string, pspEventId: string): string {
  * times it is reported. The operation's state is never touched, nor its record but for two marks: a SUCCEEDED
  * refund, capture or sale a fact undoes (`commandsUndoneBy`) gets `undone_by`: a refund's amount is refundable
  * again, a capture's or sale's is no longer captured money to refund; a fact that says it succeeded after all
- * (`commandsRedoneBy`: a re-capture) clears it. A FAILED refund, capture or sale a fact says the PSP did after all
- * (`succeeded_after_failure`) gets `succeeded_after_failure` (the adjustment and the amount the PSP confirmed): it
- * counts as refunded or captured at that amount, and is then marked undone, and redone, as a SUCCEEDED one is.
+ * (`commandsRedoneBy`: a re-capture) clears it. A FAILED refund, capture, sale or cancel a fact says the PSP did after
+ * all (`succeeded_after_failure`) gets `succeeded_after_failure` (the adjustment and the amount the PSP confirmed): a
+ * refund, capture or sale counts as refunded or captured at that amount, and is then marked undone, and redone, as a
+ * SUCCEEDED one is; a cancel counts as done.
  * Reconciliation ties a
  * webhook's adjustment to the PSP line it found recorded by it (`tieToLine`, field `reconciled_line`); a
  * webhook's fact reconciliation recorded first marks that adjustment as its event's (field `webhook_event`).
@@ -602,6 +607,7 @@ export class AdjustmentStore {
             former_field: FORMER_EVENT_FIELD,
             late_field: SUCCEEDED_AFTER_FAILURE_FIELD,
             late_mark: JSON.stringify(successAfterFailureMark(id, input.amount, input.currency)),
+            marks: commandsMarkedDoneBy(input.kind).join(' '),
           },
         },
         fields,

@@ -140,6 +140,16 @@ export function commandsRedoneBy(kind: AdjustmentKind): readonly CommandType[] {
 }
 
 /**
+ * The commands whose FAILED operation an adjustment of `kind` marks done by the PSP after all
+ * (`SUCCEEDED_AFTER_FAILURE_FIELD`): a `succeeded_after_failure` of a capture, sale or refund (`commandsRedoneBy`: it
+ * then counts as captured or refunded) or of a cancel (it then stands as what cancelled its authorization, as a
+ * SUCCEEDED cancel does, for the lifecycle sweeps and whoever reads the record). Empty for every other kind.
+ */
+export function commandsMarkedDoneBy(kind: AdjustmentKind): readonly CommandType[] {
+  return kind === 'succeeded_after_failure' ? [...commandsRedoneBy(kind), 'cancel'] : [];
+}
+
+/**
  * The field of a SUCCEEDED refund, capture or sale's ledger record (or a FAILED one the PSP did after all,
  * `SUCCEEDED_AFTER_FAILURE_FIELD`) that says the PSP later undid it (`commandsUndoneBy`): the id of the adjustment
  * that said so. Written once, with that adjustment, by the
@@ -150,12 +160,13 @@ export function commandsRedoneBy(kind: AdjustmentKind): readonly CommandType[] {
 export const UNDONE_FIELD = 'undone_by';
 
 /**
- * The field of a FAILED capture, sale or refund's ledger record that says the PSP did it after all (a
- * `succeeded_after_failure` recorded for it, `commandsRedoneBy`): the mark, JSON (`SuccessAfterFailureMark`). Written
- * once, with the first such adjustment, by the adjustment store's script, never by a transition; the state stays
- * FAILED. Read with the amounts a capture or refund check sums (`Ledger.dependentsOf`…): the operation counts as
- * captured (or refunded) at the amount the PSP confirmed, until a later failure of it marks it undone
- * (`UNDONE_FIELD`, with the same ordering rules as on a SUCCEEDED one).
+ * The field of a FAILED capture, sale, refund or cancel's ledger record that says the PSP did it after all (a
+ * `succeeded_after_failure` recorded for it, `commandsMarkedDoneBy`): the mark, JSON (`SuccessAfterFailureMark`).
+ * Written once, with the first such adjustment, by the adjustment store's script, never by a transition; the state
+ * stays FAILED. Read with the amounts a capture or refund check sums (`Ledger.dependentsOf`…): a capture, sale or
+ * refund counts as captured (or refunded) at the amount the PSP confirmed, until a later failure of it marks it undone
+ * (`UNDONE_FIELD`, with the same ordering rules as on a SUCCEEDED one); a cancel counts as done (`doneAtPsp`), the
+ * closer of its authorization.
  */
 export const SUCCEEDED_AFTER_FAILURE_FIELD = 'succeeded_after_failure';
 

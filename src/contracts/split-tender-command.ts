@@ -62,14 +62,23 @@ export const splitTenderFlagSchema = { const: true } as const;
  * Fields of `payment` a split tender cannot honour, each with why (the refusal's reason). A split's steps are
  * commands of their own built from its plan (`split-tender-plan.ts`): the card part names the card by its token
  * (`gateway_key`) and nothing else about how it pays, so these would be dropped on the way to the PSP. They are
- * refused at intake, naming the field, rather than lost.
+ * refused at intake, naming the field, rather than lost. An empty list (`lines: []`) carries nothing and passes.
  */
 export const FIELDS_NOT_CARRIED_BY_SPLITS = {
   payment_method:
     'is not carried by a split tender: its card part is paid by the stored token in payment.gateway_key (payment.tenders[].gateway_key); send a one-time method, wallet or redirect method as an authorize or sale of its own',
   three_ds: 'is not carried by a split tender: its card part is authorized without a customer action, so 3-D Secure cannot be asked for',
   recurring: 'is not carried by a split tender: its parts are payments the customer makes, never merchant-initiated charges',
+  // The gift card pays an amount, not lines: which lines each part pays is not defined, and the order's lines
+  // would not add up to either part's amount.
+  lines:
+    'is not carried by a split tender: the gift card pays an amount, not lines, so no part can carry the order lines (they would not add up to its amount); send the split without lines',
 } as const satisfies Partial<Record<keyof PaymentCommand['payment'], string>>;
+
+/** Whether a field of `payment` carries anything a split would have to pass on (an empty list carries nothing). */
+function carried(value: unknown): boolean {
+  return value !== undefined && !(Array.isArray(value) && value.length === 0);
+}
 
 /** The gift card and card tenders of a split command (after {@link checkTenders}). */
 export function tendersOf(command: PaymentCommand): { giftCard: Tender; card: Tender } | null {
@@ -107,7 +116,7 @@ export function checkTenders(command: PaymentCommand): void {
   }
   if (p.splits) throw new CommandValidationError('payment.tenders', 'cannot be combined with payment.splits');
   for (const [field, reason] of Object.entries(FIELDS_NOT_CARRIED_BY_SPLITS)) {
-    if (p[field as keyof typeof FIELDS_NOT_CARRIED_BY_SPLITS] !== undefined) throw new CommandValidationError(`payment.${field}`, reason);
+    if (carried(p[field as keyof typeof FIELDS_NOT_CARRIED_BY_SPLITS])) throw new CommandValidationError(`payment.${field}`, reason);
   }
   const gi = tenders.findIndex((t) => t.type === 'gift_card');
   const ci = tenders.findIndex((t) => t.type === 'card');

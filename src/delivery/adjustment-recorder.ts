@@ -30,7 +30,7 @@ const refundsUndone = counter(
 
 const undoneRedone = counter(
   'pb_undone_operations_redone_total',
-  'Captures, sales and refunds that did not count as done that the PSP later said succeeded after all (succeeded_after_failure), by gateway, command and the state the ledger holds: succeeded (marked undone, an Adyen re-capture after CAPTURE_FAILED: the mark is cleared, the amount counts as captured or refunded again) or failed (recorded FAILED: marked succeeded_after_failure, it counts as captured or refunded at the amount the PSP confirmed)',
+  'Captures, sales, refunds and cancels that did not count as done that the PSP later said succeeded after all (succeeded_after_failure), by gateway, command and the state the ledger holds: succeeded (marked undone, an Adyen re-capture after CAPTURE_FAILED: the mark is cleared, the amount counts as captured or refunded again) or failed (recorded FAILED: marked succeeded_after_failure, a capture, sale or refund counts as captured or refunded at the amount the PSP confirmed, a cancel as done)',
   ['gateway', 'command', 'recorded'],
 );
 
@@ -129,11 +129,12 @@ export class AdjustmentRecorder {
    * sale's no longer counts as captured for its refunds (`pb_captures_undone_total`, a warn line). A
    * `succeeded_after_failure` of such an operation marked undone clears the mark in that write (`redoneAfter`): the
    * amount counts as captured, or refunded, again (`pb_undone_operations_redone_total`, a warn line).
-   * A `succeeded_after_failure` of a capture, sale or refund the ledger holds FAILED marks it done by the PSP after all in
-   * that write (`counted`, `SUCCEEDED_AFTER_FAILURE_FIELD`): it counts as captured (or refunded) at the amount the fact
-   * confirms, for the checks of the commands that follow (`pb_undone_operations_redone_total{recorded="failed"}`, a
-   * warn line); a later failure of it marks it undone, and a later success redoes it, by the same rules as a SUCCEEDED
-   * one. One of a capture or cancel recorded FAILED closes the authorization it acted on, as its success would have
+   * A `succeeded_after_failure` of a capture, sale, refund or cancel the ledger holds FAILED marks it done by the PSP after
+   * all in that write (`counted`, `SUCCEEDED_AFTER_FAILURE_FIELD`; `pb_undone_operations_redone_total{recorded="failed"}`,
+   * a warn line): a capture, sale or refund counts as captured (or refunded) at the amount the fact confirms, for the
+   * checks of the commands that follow, and a later failure of it marks it undone, and a later success redoes it, by the
+   * same rules as a SUCCEEDED one; a cancel counts as done (`doneAtPsp`: a lifecycle sweep finds it as its
+   * authorization's closer, as it finds a SUCCEEDED cancel). One of a capture or cancel recorded FAILED closes the authorization it acted on, as its success would have
    * (`closeAuthorization`: no `authorization_expiring` notice, no orphan void; `pb_authorizations_released_total`), on
    * every call, so a repeat after a crash completes it. A failure of
    * a capture or sale whose re-capture arrived first and is held on it (`AdjustmentStore.holdRecapture`), the
@@ -360,13 +361,24 @@ function noteUndoneMark(
 }
 
 /**
- * Counts and logs a `succeeded_after_failure` that marked a capture, sale or refund the ledger holds FAILED as done by
- * the PSP after all (`RecordedAdjustment.counted`): it counts as captured (or refunded) at the amount the PSP confirmed
- * (the adjustment's, else what it asked), so the OMS, told so, can refund that money, and no capture takes it again.
- * One warn line, where an operator looks.
+ * Counts and logs a `succeeded_after_failure` that marked a capture, sale, refund or cancel the ledger holds FAILED as
+ * done by the PSP after all (`RecordedAdjustment.counted`): a capture, sale or refund counts as captured (or refunded)
+ * at the amount the PSP confirmed (the adjustment's, else what it asked), so the OMS, told so, can refund that money,
+ * and no capture takes it again; a cancel counts as done, its authorization's closer. One warn line, where an
+ * operator looks.
  */
 function noteCounted(op: OperationRecord, adjustment: AdjustmentRecord, logger: Logger): void {
   undoneRedone.inc({ gateway: adjustment.gateway, command: op.command, recorded: 'failed' });
+  if (op.command === 'cancel') {
+    // No money to count: the mark says the authorization was cancelled at the PSP, by this cancel.
+    logger.warn('cancel recorded FAILED counts as done: the PSP says it cancelled after all; it stands as what closed its authorization', {
+      ...adjustmentFields(op, adjustment),
+      command: op.command,
+      operation_state: op.state,
+      authorization_id: op.authorizationId ?? op.payment.gateway_key,
+    });
+    return;
+  }
   const counted = adjustment.amount !== undefined && adjustment.currency !== undefined;
   logger.warn(
     op.command === 'refund'

@@ -114,6 +114,13 @@ export interface GatewayOutcome {
    */
   authorizedAt?: number;
   /**
+   * SUCCESS from a webhook: when the PSP says it happened (epoch ms), Adyen's `eventDate` ("the time when the
+   * event was generated", Webhooks v1). A success of an operation the OMS was told failed is recorded with it
+   * (`succeeded_after_failure`), so it is ordered by the PSP's times against a dated failure of the same operation
+   * (an Adyen `CAPTURE_FAILED` or `REFUND_FAILED`), whichever arrives first or again. Absent when the PSP does not say.
+   */
+  occurredAt?: number;
+  /**
    * FAIL only: the PSP still holds the funds of an authorization for it, and why ({@link FundsHeldReason}):
    * the payment was refused after the issuer approved it, and the hold stands until the merchant reverses
    * it or it expires. The recorder hands the failed operation to orphan reversal under that reason, which

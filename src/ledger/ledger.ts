@@ -118,9 +118,10 @@ export interface DependentSummary {
    */
   undone?: true;
   /**
-   * A capture, sale or refund the ledger holds FAILED that the PSP later said it did after all (a `succeeded_after_failure`
-   * recorded for it, `SUCCEEDED_AFTER_FAILURE_FIELD`): it counts as a SUCCEEDED one does (`doneAtPsp`), at the amount
-   * the PSP confirmed, and a later failure of it marks it `undone` as it would that one. Absent otherwise.
+   * A capture, sale, refund or cancel the ledger holds FAILED that the PSP later said it did after all (a
+   * `succeeded_after_failure` recorded for it, `SUCCEEDED_AFTER_FAILURE_FIELD`): it counts as a SUCCEEDED one does
+   * (`doneAtPsp`), at the amount the PSP confirmed, and a later failure of a capture, sale or refund marks it `undone`
+   * as it would that one. Absent otherwise.
    */
   succeededAfterFailure?: true;
   /**

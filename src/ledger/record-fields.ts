@@ -73,10 +73,10 @@ export interface OperationRecord {
    */
   undoneBy?: string;
   /**
-   * A FAILED capture, sale or refund the PSP later said it did after all (a `succeeded_after_failure`): the adjustment
-   * that said so and the amount it confirmed. It then counts as captured (or refunded) at that amount, unless a later
-   * failure of it marks it `undoneBy`. Written by the adjustment store's script only (`SUCCEEDED_AFTER_FAILURE_FIELD`),
-   * never by a transition; the state stays FAILED.
+   * A FAILED capture, sale, refund or cancel the PSP later said it did after all (a `succeeded_after_failure`): the
+   * adjustment that said so and the amount it confirmed. A capture, sale or refund then counts as captured (or
+   * refunded) at that amount, unless a later failure of it marks it `undoneBy`; a cancel as done. Written by the
+   * adjustment store's script only (`SUCCEEDED_AFTER_FAILURE_FIELD`), never by a transition; the state stays FAILED.
    */
   succeededAfterFailure?: SuccessAfterFailureMark;
   /**

@@ -16,7 +16,7 @@ const closingsFinished = counter(
  * A sweep that would act on an open authorization (warn the OMS it expires, void it as an orphan) asks here
  * first: when one of its registered dependents of a closing command succeeded, the authorization is closed
  * now for it (idempotent), counted (`pb_authorization_closings_finished_total{sweep}`) and logged; the sweep
- * then leaves it alone. A capture recorded FAILED that the PSP did after all (`succeededAfterFailure`, closed by the
+ * then leaves it alone. A capture or cancel recorded FAILED that the PSP did after all (`succeededAfterFailure`, closed by the
  * adjustment recorder after it: a crash between the two) closes it the same. Captures, cancels and revalidates
  * register on the authorization at their first delivery, by our id or by PSP reference (`resolveOperationContext`);
  * one sent before they did is not found.

@@ -58,11 +58,13 @@ export async function reportContradiction(
 
 /**
  * The `succeeded_after_failure` adjustment a webhook's success of `op` is recorded as: the PSP's confirmed money,
- * status and reference, idempotent by its event id. The same whether it is reported at once or, a re-capture
- * that arrived before the failure it follows, once that failure comes (`AdjustmentRecorder`).
+ * status, reference and time (`Recapture.occurredAt`, else `GatewayOutcome.occurredAt`), idempotent by its event id.
+ * The same whether it is reported at once or, a re-capture that arrived before the failure it follows, once that
+ * failure comes (`AdjustmentRecorder`).
  */
 export function successAfterFailureInput(op: OperationRecord, job: GatewayOutcomeJobData): Omit<AdjustmentInput, 'operationId'> {
   const { outcome } = job;
+  const occurredAt = job.recapture?.occurredAt ?? outcome.occurredAt;
   return {
     kind: 'succeeded_after_failure',
     direction: directionOfSuccess(op.command),
@@ -70,8 +72,9 @@ export function successAfterFailureInput(op: OperationRecord, job: GatewayOutcom
     ...(outcome.currency !== undefined ? { currency: outcome.currency } : {}),
     reason: outcome.gatewayStatus,
     ...(outcome.gatewayReference !== undefined ? { pspReference: outcome.gatewayReference } : {}),
-    // A re-capture's time: what orders it after the capture failure it follows, whichever arrived first.
-    ...(job.recapture?.occurredAt !== undefined ? { occurredAt: job.recapture.occurredAt } : {}),
+    // When the PSP did it (a re-capture's time, a plain success's): what orders it against a dated failure of the
+    // operation, whichever arrived first; a failure older than it, arriving after, then undoes nothing.
+    ...(occurredAt !== undefined ? { occurredAt } : {}),
     gateway: job.gateway,
     pspEventId: job.eventId,
     source: 'webhook',

@@ -1,6 +1,7 @@
 import { PaymentCommand } from '../payment-command';
 import { ContractLine, PaymentMethodPayload, canonicalLines, cardDetailsOf, byCaptureMethod, defineContract, defined } from './channel-contract';
 import { CommandValidationError } from '../../errors/command-validation-error';
+import { FIELDS_NOT_CARRIED_BY_SPLITS } from '../split-tender-command';
 import {
   currency,
   customer,
@@ -101,7 +102,8 @@ const schema = {
  * Maps an order_created event to an `authorize` (capture_method `manual`, the default) or a `sale`
  * (`automatic`) of `order.total_amount`, on the token's gateway and account. The operation reference is
  * `web-order.<order_id>`: the same order sent twice (a retried event, a new event id) is one operation,
- * and the same order id with other money is an idempotency conflict. Lines map one to one; the note, gift
+ * and the same order id with other money is an idempotency conflict. Lines map one to one (refused, naming
+ * `order.lines`, with a `gift_card`: a split tender cannot carry them); the note, gift
  * message, customer id and custom attributes travel in `custom_attributes` (free text: card numbers
  * there are masked). The customer's e-mail and name are not forwarded.
  */
@@ -115,6 +117,10 @@ export const webOrderCreated = defineContract<WebOrderCreated>({
   check(e) {
     if (e.gift_card && e.gift_card.amount > e.order.total_amount) {
       throw new CommandValidationError('gift_card.amount', `is more than order.total_amount (${e.order.total_amount})`);
+    }
+    // Named in the contract's terms: the canonical check would name payment.lines, a field the sender never wrote.
+    if (e.gift_card && (e.order.lines?.length ?? 0) > 0) {
+      throw new CommandValidationError('order.lines', `${FIELDS_NOT_CARRIED_BY_SPLITS.lines} (the order has a gift_card)`);
     }
   },
   toCommand(e, receivedAt): PaymentCommand {

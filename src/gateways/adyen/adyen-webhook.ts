@@ -511,9 +511,12 @@ export function parseAdyenWebhook(rawBody: Buffer, gateway: GatewayConfig, skipp
     if (status === 'SUCCESS' && item.eventCode === 'AUTHORISATION' && item.storedToken) outcome.storedToken = item.storedToken;
     // Kept only for an operation that stores its card (the outcome recorder's check), as an answer's is.
     if (status === 'SUCCESS' && item.eventCode === 'AUTHORISATION' && item.storedCard) outcome.storedCard = item.storedCard;
-    // When Adyen authorised it ("the time when the event was generated"), however late the notification came.
-    const at = status === 'SUCCESS' && item.eventCode === 'AUTHORISATION' ? eventTime(item) : undefined;
-    if (at !== undefined) outcome.authorizedAt = at;
+    // When Adyen did it ("the time when the event was generated"), however late the notification came: an
+    // authorisation's validity counts from it, and a success is ordered by it against a dated failure of the same
+    // modification (a plain CAPTURE against a CAPTURE_FAILED, as a re-capture is), whichever arrives first or again.
+    const at = status === 'SUCCESS' ? eventTime(item) : undefined;
+    if (at !== undefined) outcome.occurredAt = at;
+    if (at !== undefined && item.eventCode === 'AUTHORISATION') outcome.authorizedAt = at;
     const former = formerOutcomeEventId(item);
     const event: WebhookEvent = {
       eventId: outcomeEventId(item),

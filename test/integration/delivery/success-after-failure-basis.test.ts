@@ -8,6 +8,7 @@
  * (`AdjustmentRecorder`), then the OMS's next commands are delivered as the worker delivers them.
  */
 import { Queue } from 'bullmq';
+import { directionOfSuccess } from '../../../src/adjustments/adjustment';
 import { AdjustmentStore } from '../../../src/adjustments/adjustment-store';
 import { Config } from '../../../src/config/config';
 import { Payment, PaymentCommand } from '../../../src/contracts/payment-command';
@@ -21,6 +22,7 @@ import { createGatewayClients } from '../../../src/gateways/gateway-registry';
 import { GatewayRoute } from '../../../src/gateways/gateway-route';
 import { Ledger, OperationRecord } from '../../../src/ledger/ledger';
 import { metricValue } from '../../../src/metrics/metrics-registry';
+import { finishUnwrittenClosing } from '../../../src/poller/unwritten-closing';
 import { RedisClient, createRedis } from '../../../src/redis/redis-connection';
 import { ConfiguredGatewayRouter } from '../../../src/routing/configured-gateway-router';
 import { purgeNamespace } from '../../../harness/twins/local-stack/local-stack';
@@ -39,6 +41,7 @@ let service: DeliveryService;
 let ledger: Ledger;
 let recorder: OutcomeRecorder;
 let adjustments: AdjustmentRecorder;
+let store: AdjustmentStore;
 let route: GatewayRoute;
 const logs = captureLogger();
 
@@ -54,7 +57,8 @@ beforeAll(async () => {
   const clients = createGatewayClients(config);
   route = clients.get('simulator')!;
   service = new DeliveryService({ config, ledger, router: new ConfiguredGatewayRouter(clients), recorder, logger: logs.logger });
-  adjustments = new AdjustmentRecorder({ config, store: new AdjustmentStore(redis, config.redis.keyPrefix), recorder, ledger, logger: logs.logger });
+  store = new AdjustmentStore(redis, config.redis.keyPrefix);
+  adjustments = new AdjustmentRecorder({ config, store, recorder, ledger, logger: logs.logger });
 });
 
 afterAll(async () => {
@@ -245,5 +249,64 @@ describe('a refund or sale the bridge recorded FAILED that the PSP did: its succ
     await succeededAfterFailure((await ledger.get(id))!, 2000);
     expect(await check('refund', sale, 2001)).toBe('amount_exceeds_captured');
     expect(await check('refund', sale, 2000)).toBe('allowed');
+  });
+});
+
+describe('a cancel the bridge recorded FAILED that the PSP did: its succeeded_after_failure marks it done', () => {
+  /** A cancel of `auth`, checked and registered as delivery's first attempt does, that the PSP did (the authorization is void there) while the bridge recorded it FAILED. */
+  async function cancelFailedButDone(auth: PaymentCommand): Promise<OperationRecord> {
+    const id = await record(dependent('cancel', auth, { amount: auth.payment.amount }));
+    const resolved = await resolveOperationContext((await ledger.get(id))!, ledger, { checkAmounts: true });
+    if (!('context' in resolved)) throw new Error(`cancel ${id} not sendable: ${JSON.stringify(resolved)}`);
+    await ledger.transition(id, 'SENT', { event: 'attempt' }, { countAttempt: true });
+    expect((await route.client.send(route.transformer.buildRequest(resolved.context, route.gateway))).status).toBeLessThan(300);
+    const after = await recorder.apply((await ledger.get(id))!, { status: 'FAIL', gatewayStatus: 'declined', reason: 'processing_error' }, 'response');
+    expect(after.state).toBe('FAILED');
+    return after;
+  }
+
+  const cancelled = (op: OperationRecord) => ({
+    kind: 'succeeded_after_failure' as const,
+    direction: directionOfSuccess('cancel'),
+    amount: op.payment.amount,
+    currency: 'EUR',
+    gateway: 'simulator',
+    pspEventId: `evt_saf_cancel_${op.id}`,
+    source: 'webhook' as const,
+  });
+
+  it('marks the cancel as the capture is marked (its record, the authorization’s dependents), counted and said once, and closes the authorization by it', async () => {
+    const auth = await authorized(1200);
+    const authId = auth.payment.operation_reference!;
+    const cancel = await cancelFailedButDone(auth);
+    const before = await counted('cancel');
+
+    const { created, counted: marked, adjustment } = await adjustments.recordAdjustment(cancel, cancelled(cancel));
+    expect(created).toBe(true);
+    expect(marked).toBe(true);
+    expect(await ledger.get(cancel.id)).toMatchObject({ state: 'FAILED', succeededAfterFailure: { by: adjustment.id, amount: 1200, currency: 'EUR' } });
+    expect((await ledger.dependentsOf(authId)).find((d) => d.id === cancel.id)).toMatchObject({
+      command: 'cancel',
+      state: 'FAILED',
+      succeededAfterFailure: true,
+    });
+    expect((await ledger.get(authId))?.closedBy).toBe(cancel.id);
+    expect(await counted('cancel')).toBe(before + 1);
+    expect(logs.lines.some((l) => l.includes('"warn"') && l.includes('cancel recorded FAILED counts as done') && l.includes(cancel.id))).toBe(true);
+
+    // A repeat of the fact marks and counts nothing twice.
+    expect((await adjustments.recordAdjustment(cancel, cancelled(cancel))).created).toBe(false);
+    expect(await counted('cancel')).toBe(before + 1);
+  });
+
+  it('a lifecycle sweep finds the marked cancel as the closer of its authorization when the closing was never written (a crash after the adjustment)', async () => {
+    const auth = await authorized(900);
+    const authId = auth.payment.operation_reference!;
+    const cancel = await cancelFailedButDone(auth);
+    // The adjustment's own write only: the worker dies before the recorder closes the authorization.
+    expect((await store.recordAdjustment({ ...cancelled(cancel), operationId: cancel.id })).counted).toBe(true);
+    expect((await ledger.get(authId))?.closedBy).toBeUndefined();
+    expect(await finishUnwrittenClosing({ ledger, logger: logs.logger }, authId, 'expiry')).toBe(cancel.id);
+    expect((await ledger.get(authId))?.closedBy).toBe(cancel.id);
   });
 });

@@ -143,6 +143,43 @@ describe('channel contracts end to end: published to RabbitMQ, read by the consu
     expect(await metricValue('pb_dead_letters_high_impact_total', { channel: 'marketplace', command: 'authorize', code: 'INVALID_PARAMS' })).toBe(before + 1);
   });
 
+  it('dead-letters a split tender carrying order lines, naming the field (a web order with a gift_card; a canonical sale with tenders): no part goes without them', async () => {
+    const before = await metricValue('pb_commands_dead_lettered_total', { reason: 'invalid_params' });
+    const payload = webOrderCreatedExample(run(), {
+      gift_card: { gateway: 'simulator', gateway_account: 'acme-eu', token: 'gc_demo_5000', brand: 'givex', amount: 3000 },
+    });
+    const web = await deadLetterOf('web.order_created', payload);
+    expect(web.headers['x-pb-code']).toBe('INVALID_PARAMS');
+    expect(web.headers['x-pb-field']).toBe('order.lines');
+    expect(String(web.headers['x-pb-reason'])).toMatch(/is not carried by a split tender/);
+    expect(await worker.ledger.get(`web-order.${(payload.order as { order_id: string }).order_id}`)).toBeNull();
+    const id = `split-lines-${run()}`;
+    const sale = {
+      version: 1,
+      command: 'sale',
+      channel: 'web',
+      received_at: new Date().toISOString(),
+      payment: {
+        gateway: 'simulator',
+        gateway_account: 'acme-eu',
+        gateway_key: 'pm_card_visa',
+        amount: 10000,
+        currency: 'EUR',
+        order_id: `ORD-${id}`,
+        operation_reference: id,
+        lines: [{ line_number: 1, item_name: 'Blue mug', quantity: 2, unit_price_gross: 5000 }],
+        tenders: [
+          { type: 'gift_card', gateway: 'simulator', gateway_account: 'acme-eu', gateway_key: 'gc_demo_5000', amount: 3000 },
+          { type: 'card', gateway: 'simulator', gateway_account: 'acme-eu', gateway_key: 'pm_card_visa' },
+        ],
+      },
+    };
+    const canonical = await deadLetterOf('web.payment.sale', sale);
+    expect(canonical.headers['x-pb-field']).toBe('payment.lines');
+    expect(await worker.ledger.get(id)).toBeNull();
+    expect(await metricValue('pb_commands_dead_lettered_total', { reason: 'invalid_params' })).toBe(before + 2);
+  });
+
   it('refuses a card number in a structured field (the POS token): CARD_DATA_REJECTED naming the field, the dead letter redacted', async () => {
     const pan = formatPan(TEST_PANS[1], 'dashes');
     const payload = posSaleExample(run());

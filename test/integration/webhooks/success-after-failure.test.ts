@@ -405,6 +405,100 @@ describe('a webhook success of an operation the OMS was told failed', () => {
     expect(await refundCheck()).toBe('amount_exceeds_captured');
   });
 
+  it('a CAPTURE_FAILED Adyen redelivers after a later plain CAPTURE success (its eventDate) undoes nothing: the capture still counts, the OMS hears the failure superseded_by that success', async () => {
+    const orderId = order();
+    const payment = { gateway: 'adyen', gateway_account: 'acct-1', amount: 5000, currency: 'EUR', order_id: orderId };
+    const auth = await succeededOperation(worker, 'authorize', payment, `ADYPC${String(seq).padStart(11, '0')}`);
+    // The capture as delivery sends it (checked against, so registered with, its authorization): Adyen answers received.
+    const captureCmd = channelCommand('capture', {}, { ...payment, gateway_key: auth.id });
+    const { record: sent } = await worker.ledger.create(captureCmd.payment.operation_reference!, captureCmd, Date.now(), { event: 'attempt' });
+    expect('context' in (await resolveOperationContext(sent!, worker.ledger, { checkAmounts: true }))).toBe(true);
+    const reference = `ADYPCCAP${String(seq).padStart(8, '0')}`;
+    const capture = await worker.recorder.apply(sent!, { status: 'PENDING', gatewayStatus: 'received', gatewayReference: reference }, 'response');
+    expect(capture.state).toBe('PENDING');
+    const refundCmd = channelCommand('refund', {}, { ...payment, gateway_key: auth.id });
+    const { record: refund } = await worker.ledger.create(refundCmd.payment.operation_reference!, refundCmd, Date.now(), { event: 'attempt' });
+    const refundCheck = async () => {
+      const resolved = await resolveOperationContext(refund!, worker.ledger, { checkAmounts: true });
+      return 'fail' in resolved ? resolved.fail : 'context' in resolved ? 'allowed' : 'wait';
+    };
+    const item = (eventCode: string, eventDate: string, reason?: string) =>
+      signedAdyenItem(
+        {
+          eventCode,
+          success: 'true',
+          pspReference: reference,
+          originalReference: auth.gatewayReference,
+          merchantReference: capture.id,
+          merchantAccountCode: 'TestMerchant',
+          amount: { value: 5000, currency: 'EUR' },
+          eventDate,
+          ...(reason !== undefined ? { reason } : {}),
+        },
+        ADYEN_HMAC,
+      );
+    const failedAt = new Date(Date.now() - 3_600_000).toISOString();
+    const capturedAt = new Date(Date.now() - 60_000).toISOString();
+    const failedEvent = `${reference}:CAPTURE_FAILED:true:${failedAt}`;
+    // The scheme rejects the capture: its outcome, FAILED.
+    expect((await postAdyenBatch({ config, web, worker }, 'adyen', [item('CAPTURE_FAILED', failedAt, 'Capture rejected by card scheme')])).status).toBe(200);
+    await eventually(async () => (await worker.ledger.get(capture.id))?.state === 'FAILED', 15000);
+    expect(await refundCheck()).toBe('amount_exceeds_captured');
+    // Later, a plain CAPTURE success (no re-capture reason): it counts as captured, dated by its eventDate.
+    const before = await counted('adyen', 'webhook_only');
+    expect((await postAdyenBatch({ config, web, worker }, 'adyen', [item('CAPTURE', capturedAt)])).status).toBe(200);
+    await finished('adyen', 'webhook_only', before);
+    expect(await refundCheck()).toBe('allowed');
+    const [success] = adjustedFor(capture.id).map((n) => (n.params as { adjustment: { id: string; kind: string; occurred_at: string | null } }).adjustment);
+    expect(success).toMatchObject({ kind: 'succeeded_after_failure', occurred_at: capturedAt });
+    // Adyen delivers the older failure again (its job gone from the queue, as after the dedupe window).
+    const queue = createGatewayOutcomesQueue(worker.redis, config.redis.keyPrefix);
+    try {
+      await (await queue.getJob(bullJobId(`wh.adyen.${failedEvent}`)))?.remove();
+    } finally {
+      await queue.close();
+    }
+    const undone = await metricValue('pb_captures_undone_total', { gateway: 'adyen', command: 'capture' });
+    expect((await postAdyenBatch({ config, web, worker }, 'adyen', [item('CAPTURE_FAILED', failedAt, 'Capture rejected by card scheme')])).status).toBe(200);
+    await adyenOutcomeApplied(failedEvent);
+    await eventually(async () => adjustedKinds(capture.id).length >= 2, 15000);
+    const after = await worker.ledger.get(capture.id);
+    expect(after).toMatchObject({ state: 'FAILED', succeededAfterFailure: { by: success.id, amount: 5000, currency: 'EUR' } });
+    expect(after?.undoneBy).toBeUndefined();
+    expect(await refundCheck()).toBe('allowed');
+    expect(await metricValue('pb_captures_undone_total', { gateway: 'adyen', command: 'capture' })).toBe(undone);
+    const failure = (adjustedFor(capture.id)[1].params as { adjustment: { kind: string; superseded_by?: string } }).adjustment;
+    expect(failure).toMatchObject({ kind: 'capture_failed', superseded_by: success.id });
+  });
+
+  it('an Adyen CANCEL_OR_REFUND success of a cancel the bridge recorded FAILED marks the cancel done after all, as a capture is marked, and closes its authorization by it', async () => {
+    const orderId = order();
+    const auth = await succeededOperation(worker, 'authorize', { gateway: 'adyen', order_id: orderId }, `ADYCX${String(seq).padStart(11, '0')}`);
+    const cancel = await failed('cancel', 'adyen', `ADYCXCAN${String(seq).padStart(8, '0')}`, { gateway_key: auth.id, order_id: orderId });
+    const marked = await metricValue('pb_undone_operations_redone_total', { gateway: 'adyen', command: 'cancel', recorded: 'failed' });
+    const before = await counted('adyen', 'webhook_only');
+    const item = signedAdyenItem(
+      {
+        eventCode: 'CANCEL_OR_REFUND',
+        success: 'true',
+        pspReference: cancel.gatewayReference!,
+        originalReference: auth.gatewayReference,
+        merchantReference: cancel.id,
+        merchantAccountCode: 'TestMerchant',
+        amount: { value: 5000, currency: 'EUR' },
+        eventDate: new Date(Date.now() - 60_000).toISOString(),
+      },
+      ADYEN_HMAC,
+    );
+    expect((await postAdyenBatch({ config, web, worker }, 'adyen', [item])).status).toBe(200);
+    await finished('adyen', 'webhook_only', before);
+    const [adjustment] = adjustedFor(cancel.id).map((n) => (n.params as { adjustment: { id: string; kind: string } }).adjustment);
+    expect(adjustment.kind).toBe('succeeded_after_failure');
+    expect(await worker.ledger.get(cancel.id)).toMatchObject({ state: 'FAILED', succeededAfterFailure: { by: adjustment.id } });
+    expect((await worker.ledger.get(auth.id))?.closedBy).toBe(cancel.id);
+    expect(await metricValue('pb_undone_operations_redone_total', { gateway: 'adyen', command: 'cancel', recorded: 'failed' })).toBe(marked + 1);
+  });
+
   it('an Adyen re-capture delivered before the CAPTURE_FAILED it follows (later eventDate) leaves the capture not undone and refundable: the OMS is told capture_failed, then the re-capture', async () => {
     const { capture, refundCheck, item } = await adyenCaptureWithRefund('ADYRO');
     const failedAt = new Date(Date.now() - 3_600_000).toISOString();

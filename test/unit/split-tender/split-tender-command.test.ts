@@ -81,6 +81,34 @@ describe('split tender command (payment.tenders)', () => {
     expect(() => validateCommand(split({ tenders: undefined, payment_method: { type: 'card', token: 'adyenjs_0_1_25$opaque' } }))).not.toThrow();
   });
 
+  it('refuses payment.lines on a split, naming the field, rather than sending its parts without them; an empty list passes', () => {
+    const lines = [{ line_number: 1, item_name: 'Blue mug', item_sku: 'MUG-BLUE', quantity: 2, unit_price_gross: 5000 }];
+    const refused = refusal(split({ lines }));
+    expect(refused).toEqual({ field: 'payment.lines', reason: expect.stringMatching(/^is not carried by a split tender/) as unknown });
+    expect(refusal(split({ lines }, 'authorize')).field).toBe('payment.lines');
+    expect(() => validateCommand(split({ lines: [] }))).not.toThrow();
+    // Lines on an ordinary sale go to its PSP as they are.
+    expect(() => validateCommand(split({ tenders: undefined, lines }))).not.toThrow();
+  });
+
+  it('web.order_created.v1 with a gift_card and order lines is refused naming order.lines; without the gift card its lines map as usual', () => {
+    const config = testConfig();
+    const lines = [{ line_number: 1, sku: 'MUG-BLUE', name: 'Blue mug', quantity: 2, unit_price: 2495 }];
+    const order = (extra: Record<string, unknown>) => ({
+      contract: 'web.order_created.v1',
+      event_id: 'evt-lines',
+      occurred_at: '2026-11-29T19:00:00Z',
+      order: { order_id: 'WEB-LINES', currency: 'EUR', total_amount: 4990, lines },
+      payment_method: { type: 'card', gateway: 'stripe', gateway_account: 'acme-eu', token: 'pm_1Q2w3E' },
+      ...extra,
+    });
+    const gift = { gift_card: { gateway: 'adyen', gateway_account: 'AcmeGifts', token: 'gc_tok_1', amount: 1000 } };
+    expect(() => readChannelMessage(order(gift), config.channels, '2026-11-29T19:00:01Z')).toThrow(
+      expect.objectContaining({ field: 'order.lines', reason: expect.stringMatching(/^is not carried by a split tender/) as unknown }) as Error,
+    );
+    expect(readChannelMessage(order({}), config.channels, '2026-11-29T19:00:01Z').command.payment.lines).toHaveLength(1);
+  });
+
   it('refuses a gift card number or PIN in a tender', () => {
     const t = (split().payment as { tenders: Array<Record<string, unknown>> }).tenders;
     expect(refusal(split({ tenders: [{ ...t[0], pin: '1234' }, t[1]] })).field).toMatch(/^payment\.tenders\[0\]\.pin$/);

@@ -357,6 +357,7 @@ describe('Adyen webhook events', () => {
           settles: ['authorize', 'sale', 'revalidate'],
           // The example's eventDate: when Adyen authorised it.
           authorizedAt: 1609459200000,
+          occurredAt: 1609459200000,
         },
       },
     ]);
@@ -520,6 +521,26 @@ describe('Adyen webhook events', () => {
     const [again] = t.parseWebhook(raw(recapture), gateway);
     expect(first.recapture).toBeUndefined();
     expect(again.recapture).toEqual({ occurredAt: Date.parse('2026-02-03T09:00:00Z') });
+  });
+
+  it('reads when Adyen did a plain CAPTURE from its eventDate, as a re-capture and a CAPTURE_FAILED carry theirs, so a success is ordered against a failure of it', () => {
+    const capture = JSON.parse(JSON.stringify(example('post-CAPTURE-capture'))) as Notification;
+    Object.assign(capture.notificationItems[0].NotificationRequestItem, { eventDate: '2026-02-03T11:00:00+01:00' });
+    const [plain] = t.parseWebhook(raw(capture), gateway);
+    expect(plain.recapture).toBeUndefined();
+    expect(plain.outcome).toMatchObject({ status: 'SUCCESS', gatewayStatus: 'CAPTURE', occurredAt: Date.parse('2026-02-03T10:00:00Z') });
+    // The failure's time is its adjustment's; a capture refused (success false) is no success to order.
+    const failed = JSON.parse(JSON.stringify(example('post-CAPTURE_FAILED-capture_failed'))) as Notification;
+    Object.assign(failed.notificationItems[0].NotificationRequestItem, { eventDate: '2026-02-03T10:00:00+01:00' });
+    const [failure] = t.parseWebhook(raw(failed), gateway);
+    expect(failure.adjustment?.occurredAt).toBe(Date.parse('2026-02-03T09:00:00Z'));
+    expect(failure.outcome.occurredAt).toBeUndefined();
+    const refused = JSON.parse(JSON.stringify(capture)) as Notification;
+    Object.assign(refused.notificationItems[0].NotificationRequestItem, { success: 'false', reason: 'Insufficient balance' });
+    expect(t.parseWebhook(raw(refused), gateway)[0].outcome.occurredAt).toBeUndefined();
+    const undated = JSON.parse(JSON.stringify(capture)) as Notification;
+    Object.assign(undated.notificationItems[0].NotificationRequestItem, { eventDate: 'not a date' });
+    expect(t.parseWebhook(raw(undated), gateway)[0].outcome.occurredAt).toBeUndefined();
   });
 
   it('skips events that are neither the outcome of a command we send nor a late fact about a payment', () => {
