@@ -79,11 +79,13 @@ export interface OrphanDecision {
   /** The split tender whose failed part it is, and which part, when it is one ({@link failedSplitStepOf}). */
   splitTender?: FailedSplitStep;
   /** Why nothing was done: `off`, `unknown_authorization`, `not_an_authorization`, `closed`, `expired`,
-   * `superseded`, `dependent_in_flight`, `in_flight_unknown`, `no_psp_reference`. */
+   * `superseded`, `dependent_in_flight`, `in_flight_unknown`, `no_psp_reference`, `refunds_unknown` (a refund of it
+   * moved money known in no figure of the reversal's currency), `nothing_left` (refunded in full already). */
   skipped?: string;
   /**
    * What the reversal asks the PSP to give back (or would ask), minor units of `currency`, the PSP's own figure
-   * ({@link reversalAmount}): for a converted operation, in the currency the PSP holds, not the command's.
+   * ({@link reversalAmount}, less what refunds gave back already): for a converted operation, in the currency the PSP
+   * holds, not the command's.
    */
   amount?: number;
   /** ISO 4217 code of `amount`: the PSP's (`ReversalAmount.atPsp`), else the command's. */
@@ -94,6 +96,8 @@ export interface OrphanDecision {
   commandAmount?: number;
   /** The command's (the order's) currency, with `commandAmount`. */
   commandCurrency?: string;
+  /** What refunds of it gave back already, minor units of `currency`, taken off `amount` (a sale partly refunded). */
+  refunded?: number;
   orderId?: string;
 }
 
@@ -154,6 +158,25 @@ export function reversalAmount(op: OperationRecord, reason: OrphanReason, late: 
     return { amount: covered, basis: 'confirmed', atPsp: { amount: confirmed.amount, currency } };
   }
   return { amount: op.payment.amount, basis: 'requested', atPsp: { amount: converted.amount, currency: atGateway } };
+}
+
+/** What refunds of an orphan gave back already, in the two figures of its {@link ReversalAmount} (`atPsp`: in the PSP's currency). */
+export interface Refunded {
+  /** Minor units of the command's currency. */
+  amount: number;
+  /** Minor units of `ReversalAmount.atPsp.currency`; absent when the reversal has no `atPsp`. */
+  atPsp?: number;
+}
+
+/**
+ * `reversal` less what refunds of the orphan gave back already (a sale partly refunded): a PSP refuses to refund more
+ * than is left of a charge. `null` when nothing is left in either figure. Pure.
+ */
+export function lessRefunded(reversal: ReversalAmount, refunded: Refunded): ReversalAmount | null {
+  const amount = reversal.amount - refunded.amount;
+  const atPsp = reversal.atPsp ? { ...reversal.atPsp, amount: reversal.atPsp.amount - (refunded.atPsp ?? 0) } : undefined;
+  if (amount <= 0 || (atPsp !== undefined && atPsp.amount <= 0)) return null;
+  return { amount, basis: reversal.basis, ...(atPsp ? { atPsp } : {}) };
 }
 
 /**
@@ -222,10 +245,16 @@ const reversals = counter(
   ['gateway', 'mode', 'reason'],
 );
 
+const nothingLeft = counter(
+  'pb_orphan_reversals_nothing_left_total',
+  'Orphans whose reversal would give back nothing: a charge (a split tender part charged after its split failed) refunded in full already; nothing sent, once each, by gateway, mode and reason.',
+  ['gateway', 'mode', 'reason'],
+);
+
 /**
  * A decision's money as its log lines and history entry say it: `amount` and `currency` the PSP's figure (for a
  * converted operation, in the currency the PSP holds), `amount_basis`, with the command's own amount and currency
- * when those differ.
+ * when those differ, and what refunds gave back already when that was taken off.
  */
 function moneyFields(d: OrphanDecision): Record<string, string | number | undefined> {
   return {
@@ -233,6 +262,7 @@ function moneyFields(d: OrphanDecision): Record<string, string | number | undefi
     currency: d.currency,
     amount_basis: d.amountBasis,
     ...(d.commandAmount !== undefined ? { command_amount: d.commandAmount, command_currency: d.commandCurrency } : {}),
+    ...(d.refunded !== undefined ? { refunded: d.refunded } : {}),
   };
 }
 
@@ -547,8 +577,8 @@ export class OrphanReversal {
     const existing = refund ? await ledger.get(orphanRefundOperationId(id)) : await existingVoid(ledger, id);
     const voidId = existing?.id ?? (refund ? orphanRefundOperationId(id) : voidOperationId(id));
     // What the PSP confirmed it holds or charged, in the currency it holds: a refund of more than it charged is refused.
-    const reversed = auth ? reversalAmount(auth, reason, confirmed) : undefined;
-    const base: Omit<OrphanDecision, 'outcome'> = {
+    let reversed = auth ? reversalAmount(auth, reason, confirmed) : undefined;
+    let base: Omit<OrphanDecision, 'outcome'> = {
       authorizationId: id,
       voidId,
       // The gateway that holds the authorization (routing may have sent it elsewhere than the command named).
@@ -604,6 +634,19 @@ export class OrphanReversal {
     if (inFlight.incomplete) return skip('in_flight_unknown');
     if (inFlight.names(auth, gatewayKey)) return skip('dependent_in_flight');
 
+    if (refund && reversed) {
+      // A charge partly refunded already (none in flight, above): only what is left of it is given back.
+      const refunded = await this.refundedOf(auth, reversed);
+      if (refunded === null) return skip('refunds_unknown');
+      if (refunded.amount > 0 || (refunded.atPsp ?? 0) > 0) {
+        const left = lessRefunded(reversed, refunded);
+        const given = { refunded: reversed.atPsp ? (refunded.atPsp ?? 0) : refunded.amount };
+        if (!left) return { ...base, ...given, amount: 0, ...(reversed.atPsp ? { commandAmount: 0 } : {}), outcome: 'skipped', skipped: 'nothing_left' };
+        reversed = left;
+        base = { ...base, ...reversalFigures(auth, left), ...given };
+      }
+    }
+
     if (this.mode === 'dry_run') return { ...base, outcome: 'would_void' };
     const now = this.now();
     // Two sweeps racing (a poll run and a worker's) create it once: only the creator counts and logs it.
@@ -616,13 +659,28 @@ export class OrphanReversal {
     return { ...base, outcome: created ? 'voided' : 'already_requested' };
   }
 
+  /**
+   * What the refunds of `orphan` gave back already ({@link Ledger.refundedIn}), in the command's currency and, for a
+   * converted one, in the PSP's (`reversal.atPsp`); `null` when one of them is known in neither.
+   */
+  private async refundedOf(orphan: OperationRecord, reversal: ReversalAmount): Promise<Refunded | null> {
+    const { ledger } = this.deps;
+    const amount = await ledger.refundedIn(orphan.id, orphan.payment.currency);
+    if (amount === null) return null;
+    if (!reversal.atPsp) return { amount };
+    const atPsp = await ledger.refundedIn(orphan.id, reversal.atPsp.currency);
+    return atPsp === null ? null : { amount, atPsp };
+  }
+
   private async queue(voidId: string): Promise<void> {
     await this.deps.deliveryQueue.add('deliver', { operationId: voidId }, { jobId: bullJobId(voidId) });
   }
 
   /**
    * Log line, metric and history entry of a decision: a warning and a history entry on the orphan's record (what was
-   * asked of the PSP: amount, currency, basis) per reversal, a warning per dry-run void (once per authorization).
+   * asked of the PSP: amount, currency, basis) per reversal, a warning per dry-run void (once per authorization), and
+   * an info line, `pb_orphan_reversals_nothing_left_total` and a history entry for a charge refunded in full already
+   * (once per orphan).
    */
   private async report(d: OrphanDecision): Promise<void> {
     const { logger, ledger } = this.deps;
@@ -648,11 +706,18 @@ export class OrphanReversal {
       reversals.inc({ gateway: d.gateway, mode: 'dry_run', reason: d.reason });
       if (d.reversal === 'refund') logger.warn('orphan reversal (dry run): would refund this charge', { ...meta, mode: 'dry_run' });
       else logger.warn('orphan reversal (dry run): would void this authorization', { ...meta, mode: 'dry_run' });
+    } else if (d.skipped === 'nothing_left') {
+      // Every late fact about it asks again (a repeated webhook, a re-run): said once, by a mark on its record.
+      const added = await ledger.setFieldOnce(d.authorizationId, 'orphan_nothing_left_at', String(this.now())).catch(() => true);
+      if (!added) return;
+      nothingLeft.inc({ gateway: d.gateway, mode: this.mode, reason: d.reason });
+      logger.info('orphan reversal: nothing left to give back, the charge was refunded in full already; nothing sent', { ...meta, mode: this.mode });
+      await this.note(d, this.mode);
     }
   }
 
   /**
-   * The orphan's history entry for decision `d` (`orphan_reversal`): the reversal asked for, its
+   * The orphan's history entry for decision `d` (`orphan_reversal`): the reversal asked for (or found needless), its
    * operation, and its money as the log line says it, so the record itself shows what was reversed. A failed write is
    * logged, never thrown: the reversal is made already.
    */
@@ -722,13 +787,14 @@ function isFundsHeldReason(reason: OrphanReason): reason is FundsHeldReason {
 
 const splitLateSuccesses = counter(
   'pb_split_tender_late_successes_total',
-  'Split tender parts (redemption or card part) that FAILED, their split rolled back or failed, which the PSP then reported succeeded (success after failure: money nothing will capture or keep), by tender, command and what orphan reversal did: voided, refunded (reversed), would_void, would_refund (dry run), already_requested, skipped (off, no PSP reference, a dependent in flight…)',
+  'Split tender parts (redemption or card part) that FAILED, their split rolled back or failed, which the PSP then reported succeeded (success after failure: money nothing will capture or keep), by tender, command and what orphan reversal did: voided, refunded (reversed), would_void, would_refund (dry run), already_requested, nothing_left (a charge refunded in full already), skipped (off, no PSP reference, a dependent in flight…)',
   ['tender', 'command', 'release'],
 );
 
 /** A decision's release, as `pb_split_tender_late_successes_total` and its log line say it. */
 function releaseOf(d: OrphanDecision): string {
   if (d.outcome === 'voided') return d.reversal === 'refund' ? 'refunded' : 'voided';
+  if (d.skipped === 'nothing_left') return 'nothing_left';
   if (d.outcome === 'would_void') return d.reversal === 'refund' ? 'would_refund' : 'would_void';
   return d.outcome;
 }
@@ -774,6 +840,11 @@ export async function reverseSuccessAfterFailure(
   };
   if (decision.outcome === 'voided' || decision.outcome === 'already_requested') {
     logger.warn('split tender: a part of a failed split was approved by the PSP after its failure; reversing it', meta);
+  } else if (release === 'nothing_left') {
+    logger.info(
+      'split tender: a part of a failed split was approved by the PSP after its failure, and refunded in full already: nothing left to reverse',
+      meta,
+    );
   } else {
     logger.warn('split tender: a part of a failed split was approved by the PSP after its failure, and it is not being reversed: reverse it at the PSP', meta);
   }

@@ -2,7 +2,7 @@ import { OperationRecord } from '../../../src/ledger/ledger';
 import { RoutingRecord, routedPayment } from '../../../src/ledger/routing-record';
 import { lockDetails, FxLock } from '../../../src/fx/fx-lock';
 import { fxLockOf } from '../../../src/fx/locked-rate';
-import { refundCommand, reversalAmount, reversalRouting, voidCommand } from '../../../src/poller/orphan-reversal';
+import { lessRefunded, refundCommand, reversalAmount, reversalRouting, voidCommand } from '../../../src/poller/orphan-reversal';
 
 function record(overrides: Partial<OperationRecord> = {}): OperationRecord {
   return {
@@ -119,6 +119,17 @@ describe('what an orphan reversal is for (reversalAmount)', () => {
     expect(routedPayment({ payment: command.payment, routing })).toMatchObject({ amount: 4000, currency: 'USD', gateway: 'sim' });
     // The orphan's locked rate goes with it, for a person reading the decision.
     expect(fxLockOf({ routing })?.rate).toBe('1.1');
+  });
+
+  it('a charge partly refunded already: only what is left; refunded in full (or more): nothing', () => {
+    expect(lessRefunded({ amount: 7000, basis: 'confirmed' }, { amount: 2000 })).toEqual({ amount: 5000, basis: 'confirmed' });
+    expect(lessRefunded({ amount: 7000, basis: 'requested' }, { amount: 0 })).toEqual({ amount: 7000, basis: 'requested' });
+    expect(lessRefunded({ amount: 7000, basis: 'confirmed' }, { amount: 7000 })).toBeNull();
+    expect(lessRefunded({ amount: 7000, basis: 'confirmed' }, { amount: 7100 })).toBeNull();
+    // Converted: both figures, each less what the refunds gave back in it.
+    const converted = { amount: 7000, basis: 'confirmed' as const, atPsp: { amount: 7700, currency: 'USD' } };
+    expect(lessRefunded(converted, { amount: 2000, atPsp: 2200 })).toEqual({ amount: 5000, basis: 'confirmed', atPsp: { amount: 5500, currency: 'USD' } });
+    expect(lessRefunded(converted, { amount: 6999, atPsp: 7700 })).toBeNull();
   });
 
   it('the void and the refund carry the amount they are given', () => {
