@@ -952,6 +952,25 @@ export class Ledger {
   }
 
   /**
+   * What the refunds registered on `paymentId` (a sale, or an authorization) gave back, in minor units of `currency`:
+   * each one the PSP did (`doneAtPsp`: SUCCEEDED, or FAILED and done after all) and did not undo after (`undone`: its
+   * money came back, or it failed at the scheme), at its amount in that currency (`amountIn`: confirmed, else asked
+   * in it); 0 with none. Those not decided yet are not counted (the caller waits for them). `null` when one of them
+   * gave back an amount known in no figure of that currency.
+   */
+  async refundedIn(paymentId: string, currency: string): Promise<number | null> {
+    const members = await this.redis.smembers((await this.keysOfId(paymentId)).dependents(paymentId));
+    let refunded = 0;
+    for (const d of await this.movedAmounts(members)) {
+      if (d.command !== 'refund' || !doneAtPsp(d) || d.undone) continue;
+      const amount = amountIn(d.moved, currency);
+      if (amount === null) return null;
+      refunded += amount;
+    }
+    return refunded;
+  }
+
+  /**
    * The commands registered on authorization `authId` (captures, cancels, refunds… that viewed it), each with
    * its command, state and amount; read one record each, wherever its shard. Registration order is not read (0).
    */

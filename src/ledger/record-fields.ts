@@ -124,10 +124,10 @@ type FieldTable = { [F in keyof OperationRecord]-?: { hash: string; codec: Codec
  * THE mapping between an operation record and its Redis hash: each field's name in the hash and its
  * encoding. Everything that writes or reads a record (create, transitions, read-backs) goes through it.
  * The hash also holds fields the record does not expose: `authorization_key` and `authorization_ref`
- * (authorization-index.ts), the hold marks `held_since` and `parked_at`
- * (`Ledger.markHeld`), the poller's `orphan_dry_run_at`, a re-capture that arrived before the capture failure
- * it follows, `recaptured_at` and `recapture` (`AdjustmentStore.holdRecapture`), the `dependents_waiting` flag
- * of an operation others wait for (`Ledger.waitFor`), and a dependent's wait marks `waited_for_siblings_at` and
+ * (authorization-index.ts), the hold marks `held_since` and `parked_at` (`Ledger.markHeld`), the poller's
+ * `orphan_dry_run_at` and `orphan_nothing_left_at`, a re-capture that arrived before the capture failure it follows,
+ * `recaptured_at` and `recapture` (`AdjustmentStore.holdRecapture`), the `dependents_waiting` flag of an operation
+ * others wait for (`Ledger.waitFor`), and a dependent's wait marks `waited_for_siblings_at` and
  * `dependent_wait_noted_at` (`DeliveryService`).
  */
 const FIELDS: FieldTable = {

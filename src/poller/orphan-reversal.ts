@@ -14,7 +14,9 @@ import { Logger } from '../logging/logger';
 import { counter } from '../metrics/metrics-registry';
 import { PeriodicItems } from '../periodic/periodic-items';
 import { bridgeOperationId } from '../ledger/operation-id';
-import { amountInCommandCurrency, gatewayOf } from '../ledger/routing-record';
+import { RoutingRecord, amountInCommandCurrency, convertedAmount, gatewayOf } from '../ledger/routing-record';
+import { lockDetails } from '../fx/fx-lock';
+import { fxLockOf, heldInOrderCurrency } from '../fx/locked-rate';
 import { FUNDS_HELD_REASONS, FundsHeldReason } from '../gateways/gateway-adapter';
 import { VOID_LEFT_HOLD } from '../delivery/hold-after-void';
 import { FailedSplitStep, failedSplitStepOf } from '../split-tender/failed-split-step';
@@ -77,13 +79,25 @@ export interface OrphanDecision {
   /** The split tender whose failed part it is, and which part, when it is one ({@link failedSplitStepOf}). */
   splitTender?: FailedSplitStep;
   /** Why nothing was done: `off`, `unknown_authorization`, `not_an_authorization`, `closed`, `expired`,
-   * `superseded`, `dependent_in_flight`, `in_flight_unknown`, `no_psp_reference`. */
+   * `superseded`, `dependent_in_flight`, `in_flight_unknown`, `no_psp_reference`, `refunds_unknown` (a refund of it
+   * moved money known in no figure of the reversal's currency), `nothing_left` (refunded in full already). */
   skipped?: string;
-  /** What the reversal is (or would be) for, minor units of `currency`: {@link reversalAmount}. */
+  /**
+   * What the reversal asks the PSP to give back (or would ask), minor units of `currency`, the PSP's own figure
+   * ({@link reversalAmount}, less what refunds gave back already): for a converted operation, in the currency the PSP
+   * holds, not the command's.
+   */
   amount?: number;
+  /** ISO 4217 code of `amount`: the PSP's (`ReversalAmount.atPsp`), else the command's. */
   currency?: string;
   /** What `amount` stands on ({@link ReversalAmount}): `confirmed` by the PSP, or `requested` (the PSP confirmed none). */
   amountBasis?: ReversalAmount['basis'];
+  /** The reversal command's own amount when `currency` is not the command's (a converted operation): minor units of `commandCurrency`. */
+  commandAmount?: number;
+  /** The command's (the order's) currency, with `commandAmount`. */
+  commandCurrency?: string;
+  /** What refunds of it gave back already, minor units of `currency`, taken off `amount` (a sale partly refunded). */
+  refunded?: number;
   orderId?: string;
 }
 
@@ -97,34 +111,121 @@ export interface ConfirmedMoney {
 
 /** What an orphan's reversal is for ({@link reversalAmount}). */
 export interface ReversalAmount {
-  /** Integer minor units of the command's currency. */
+  /** Integer minor units of the command's currency: what the reversal command carries (what the OMS hears). */
   amount: number;
   /**
    * `confirmed`: what the PSP confirmed it holds (an authorization) or charged (a sale); `requested`: what the
-   * operation asked, as the PSP confirmed no amount in the command's currency.
+   * operation asked (of its gateway, for a converted one), as the PSP confirmed no amount in a currency it is known in.
    */
   basis: 'confirmed' | 'requested';
+  /**
+   * What the PSP is asked, when it holds the money in another currency than the command's (an operation converted at a
+   * locked rate, src/fx/): the PSP's figure in its currency (upper case), which the reversal is sent for. Absent: the
+   * PSP holds the command's currency and is asked `amount`.
+   */
+  atPsp?: { amount: number; currency: string };
 }
 
 /**
- * What the reversal of orphan `op` is for, in its command's currency: what the PSP confirmed, since a PSP refuses
- * to refund more than it charged (and a reversal of an amount, Cybersource's, must be what it holds); else, when
- * it confirmed none in that currency, what was asked. The PSP's figure, first found of:
+ * What the reversal of orphan `op` is for: what the PSP confirmed, since a PSP refuses to refund more than it charged
+ * (and a reversal of an amount, Cybersource's, must be what it holds); else, when it confirmed none, what was asked.
+ * The PSP's figure, first found of:
  * - `late`, the confirmed money of the success that made it an orphan (its `succeeded_after_failure` adjustment);
  * - the mark that adjustment left on a FAILED sale (`succeededAfterFailure`);
  * - the record's own confirmed amount (a partial approval's), except on a FAILED record reversed as
  *   `oms_told_failed`, whose figure is its refusal's, not what the later success confirmed.
- * A confirmed figure in another currency (a converted operation's, in the gateway's) leaves what was asked. Pure.
+ * A figure without a currency is in the currency the gateway was asked in. An operation converted at a locked rate
+ * (its gateway asked in another currency than the command's) is reversed in the PSP's currency (`atPsp`): the
+ * confirmed figure when it is in that currency, else what the gateway was asked; the command then carries the most of
+ * the order's currency that figure covers at the locked rate (`heldInOrderCurrency`), or what it asked. A figure in
+ * any other currency leaves what was asked. Pure.
  */
 export function reversalAmount(op: OperationRecord, reason: OrphanReason, late: ConfirmedMoney = {}): ReversalAmount {
   const mark = op.state === 'FAILED' ? op.succeededAfterFailure : undefined;
   const own = op.state === 'FAILED' && reason === 'oms_told_failed' ? undefined : { amount: op.confirmedAmount, currency: op.confirmedCurrency };
   const confirmed = [late, mark, own].find((m): m is ConfirmedMoney & { amount: number } => m?.amount !== undefined);
-  const askedAt = op.routing?.currency ?? op.payment.currency;
-  if (confirmed && (confirmed.currency ?? askedAt).toUpperCase() === op.payment.currency.toUpperCase()) {
-    return { amount: confirmed.amount, basis: 'confirmed' };
+  const converted = convertedAmount(op);
+  const ordered = op.payment.currency.toUpperCase();
+  const atGateway = (converted?.currency ?? op.payment.currency).toUpperCase();
+  const currency = (confirmed?.currency ?? atGateway).toUpperCase();
+  if (confirmed && currency === ordered) return { amount: confirmed.amount, basis: 'confirmed' };
+  if (!converted) return { amount: op.payment.amount, basis: 'requested' };
+  if (confirmed && currency === atGateway) {
+    const lock = fxLockOf(op);
+    const covered = lock
+      ? heldInOrderCurrency({ payment: op.payment, confirmedAmount: confirmed.amount, confirmedCurrency: currency }, lock)
+      : op.payment.amount;
+    return { amount: covered, basis: 'confirmed', atPsp: { amount: confirmed.amount, currency } };
   }
-  return { amount: op.payment.amount, basis: 'requested' };
+  return { amount: op.payment.amount, basis: 'requested', atPsp: { amount: converted.amount, currency: atGateway } };
+}
+
+/** What refunds of an orphan gave back already, in the two figures of its {@link ReversalAmount} (`atPsp`: in the PSP's currency). */
+export interface Refunded {
+  /** Minor units of the command's currency. */
+  amount: number;
+  /** Minor units of `ReversalAmount.atPsp.currency`; absent when the reversal has no `atPsp`. */
+  atPsp?: number;
+}
+
+/**
+ * `reversal` less what refunds of the orphan gave back already (a sale partly refunded): a PSP refuses to refund more
+ * than is left of a charge. `null` when nothing is left in either figure. Pure.
+ */
+export function lessRefunded(reversal: ReversalAmount, refunded: Refunded): ReversalAmount | null {
+  const amount = reversal.amount - refunded.amount;
+  const atPsp = reversal.atPsp ? { ...reversal.atPsp, amount: reversal.atPsp.amount - (refunded.atPsp ?? 0) } : undefined;
+  if (amount <= 0 || (atPsp !== undefined && atPsp.amount <= 0)) return null;
+  return { amount, basis: reversal.basis, ...(atPsp ? { atPsp } : {}) };
+}
+
+/**
+ * The routing record a reversal of converted `orphan` is written with: its gateway (where the orphan was routed),
+ * and `atPsp`, what the PSP is asked in the currency it holds, which delivery then sends as it is (a converted
+ * operation's amount stands through retries and inquiries) instead of converting the command's amount again.
+ * Its `fx` decision names the orphan's locked rate and both figures. Pure.
+ */
+export function reversalRouting(orphan: OperationRecord, commandAmount: number, atPsp: { amount: number; currency: string }): RoutingRecord {
+  const gateway = gatewayOf(orphan);
+  const lock = fxLockOf(orphan);
+  return {
+    gateway,
+    requested: orphan.payment.gateway,
+    candidates: [gateway],
+    index: 0,
+    decisions: [
+      {
+        stage: 'fx',
+        outcome: 'changed',
+        reasons: ['psp_amount_of_orphan'],
+        details: {
+          ...(lock ? lockDetails(lock) : {}),
+          from_amount: commandAmount,
+          from_currency: orphan.payment.currency,
+          to_amount: atPsp.amount,
+          to_currency: atPsp.currency,
+        },
+      },
+    ],
+    amount: atPsp.amount,
+    currency: atPsp.currency,
+  };
+}
+
+/** A decision's money fields for `reversal` of `orphan`: the PSP's figure and currency, its basis, and the command's own amount when that is in another currency. Pure. */
+function reversalFigures(
+  orphan: OperationRecord,
+  reversal: ReversalAmount,
+): Pick<OrphanDecision, 'amount' | 'currency' | 'amountBasis' | 'commandAmount' | 'commandCurrency'> {
+  const { atPsp } = reversal;
+  if (!atPsp) return { amount: reversal.amount, currency: orphan.payment.currency, amountBasis: reversal.basis };
+  return {
+    amount: atPsp.amount,
+    currency: atPsp.currency,
+    amountBasis: reversal.basis,
+    commandAmount: reversal.amount,
+    commandCurrency: orphan.payment.currency,
+  };
 }
 
 /** What one orphan sweep did, with each decision (what a dry run reports). */
@@ -143,6 +244,27 @@ const reversals = counter(
   'Orphaned authorizations voided (mode="on") or that a dry run would void (mode="dry_run"), once each; a split tender part charged after its split failed is refunded and counted here too (reason oms_told_failed).',
   ['gateway', 'mode', 'reason'],
 );
+
+const nothingLeft = counter(
+  'pb_orphan_reversals_nothing_left_total',
+  'Orphans whose reversal would give back nothing: a charge (a split tender part charged after its split failed) refunded in full already; nothing sent, once each, by gateway, mode and reason.',
+  ['gateway', 'mode', 'reason'],
+);
+
+/**
+ * A decision's money as its log lines and history entry say it: `amount` and `currency` the PSP's figure (for a
+ * converted operation, in the currency the PSP holds), `amount_basis`, with the command's own amount and currency
+ * when those differ, and what refunds gave back already when that was taken off.
+ */
+function moneyFields(d: OrphanDecision): Record<string, string | number | undefined> {
+  return {
+    amount: d.amount,
+    currency: d.currency,
+    amount_basis: d.amountBasis,
+    ...(d.commandAmount !== undefined ? { command_amount: d.commandAmount, command_currency: d.commandCurrency } : {}),
+    ...(d.refunded !== undefined ? { refunded: d.refunded } : {}),
+  };
+}
 
 /** Longest operation id (the intake's `operation_reference` alphabet and length). */
 const MAX_ID_LENGTH = 128;
@@ -387,9 +509,7 @@ export class OrphanReversal {
       voidId,
       gateway: auth ? gatewayOf(auth) : gatewayOf(cancel),
       reason,
-      amount: held?.amount,
-      amountBasis: held?.basis,
-      currency: auth?.payment.currency,
+      ...(auth && held ? reversalFigures(auth, held) : {}),
       orderId: auth?.payment.order_id,
     };
     if (!auth || auth.state !== 'SUCCEEDED') return { ...base, outcome: 'skipped', skipped: 'unknown_authorization' };
@@ -400,10 +520,15 @@ export class OrphanReversal {
     }
     const now = this.now();
     const command = voidCommand(auth, reason, auth.id, now, held?.amount);
-    const { created } = await ledger.create(voidId, { ...command, payment: { ...command.payment, operation_reference: voidId } }, now);
+    const routing = held?.atPsp ? { routing: reversalRouting(auth, command.payment.amount, held.atPsp) } : {};
+    const { created } = await ledger.create(voidId, { ...command, payment: { ...command.payment, operation_reference: voidId } }, now, undefined, routing);
     await this.queue(voidId);
-    if (created) reversals.inc({ gateway: base.gateway, mode: 'on', reason });
-    return { ...base, outcome: created ? 'voided' : 'already_requested' };
+    const decision: OrphanDecision = { ...base, outcome: created ? 'voided' : 'already_requested' };
+    if (created) {
+      reversals.inc({ gateway: base.gateway, mode: 'on', reason });
+      await this.note(decision, 'on');
+    }
+    return decision;
   }
 
   /**
@@ -451,17 +576,15 @@ export class OrphanReversal {
     const refund = splitTender !== null && auth?.command === 'sale';
     const existing = refund ? await ledger.get(orphanRefundOperationId(id)) : await existingVoid(ledger, id);
     const voidId = existing?.id ?? (refund ? orphanRefundOperationId(id) : voidOperationId(id));
-    // What the PSP confirmed it holds or charged: a refund of more than it charged is refused.
-    const reversed = auth ? reversalAmount(auth, reason, confirmed) : undefined;
-    const base = {
+    // What the PSP confirmed it holds or charged, in the currency it holds: a refund of more than it charged is refused.
+    let reversed = auth ? reversalAmount(auth, reason, confirmed) : undefined;
+    let base: Omit<OrphanDecision, 'outcome'> = {
       authorizationId: id,
       voidId,
       // The gateway that holds the authorization (routing may have sent it elsewhere than the command named).
       gateway: auth ? gatewayOf(auth) : 'unknown',
       reason,
-      amount: reversed?.amount,
-      amountBasis: reversed?.basis,
-      currency: auth?.payment.currency,
+      ...(auth && reversed ? reversalFigures(auth, reversed) : {}),
       orderId: auth?.payment.order_id,
       ...(refund ? { reversal: 'refund' as const } : {}),
       ...(splitTender ? { splitTender } : {}),
@@ -511,21 +634,54 @@ export class OrphanReversal {
     if (inFlight.incomplete) return skip('in_flight_unknown');
     if (inFlight.names(auth, gatewayKey)) return skip('dependent_in_flight');
 
+    if (refund && reversed) {
+      // A charge partly refunded already (none in flight, above): only what is left of it is given back.
+      const refunded = await this.refundedOf(auth, reversed);
+      if (refunded === null) return skip('refunds_unknown');
+      if (refunded.amount > 0 || (refunded.atPsp ?? 0) > 0) {
+        const left = lessRefunded(reversed, refunded);
+        const given = { refunded: reversed.atPsp ? (refunded.atPsp ?? 0) : refunded.amount };
+        if (!left) return { ...base, ...given, amount: 0, ...(reversed.atPsp ? { commandAmount: 0 } : {}), outcome: 'skipped', skipped: 'nothing_left' };
+        reversed = left;
+        base = { ...base, ...reversalFigures(auth, left), ...given };
+      }
+    }
+
     if (this.mode === 'dry_run') return { ...base, outcome: 'would_void' };
     const now = this.now();
     // Two sweeps racing (a poll run and a worker's) create it once: only the creator counts and logs it.
     const amount = reversed?.amount;
     const command = refund ? refundCommand(auth, reason, gatewayKey, now, amount) : voidCommand(auth, reason, gatewayKey, now, amount);
-    const { created } = await ledger.create(voidId, command, now);
+    // A converted orphan's PSP holds another currency: its figure there is what is sent (`reversalRouting`).
+    const routing = reversed?.atPsp ? { routing: reversalRouting(auth, command.payment.amount, reversed.atPsp) } : {};
+    const { created } = await ledger.create(voidId, command, now, undefined, routing);
     await this.queue(voidId);
     return { ...base, outcome: created ? 'voided' : 'already_requested' };
+  }
+
+  /**
+   * What the refunds of `orphan` gave back already ({@link Ledger.refundedIn}), in the command's currency and, for a
+   * converted one, in the PSP's (`reversal.atPsp`); `null` when one of them is known in neither.
+   */
+  private async refundedOf(orphan: OperationRecord, reversal: ReversalAmount): Promise<Refunded | null> {
+    const { ledger } = this.deps;
+    const amount = await ledger.refundedIn(orphan.id, orphan.payment.currency);
+    if (amount === null) return null;
+    if (!reversal.atPsp) return { amount };
+    const atPsp = await ledger.refundedIn(orphan.id, reversal.atPsp.currency);
+    return atPsp === null ? null : { amount, atPsp };
   }
 
   private async queue(voidId: string): Promise<void> {
     await this.deps.deliveryQueue.add('deliver', { operationId: voidId }, { jobId: bullJobId(voidId) });
   }
 
-  /** Log line and metric of a decision: a warning per void, a warning per dry-run void (once per authorization). */
+  /**
+   * Log line, metric and history entry of a decision: a warning and a history entry on the orphan's record (what was
+   * asked of the PSP: amount, currency, basis) per reversal, a warning per dry-run void (once per authorization), and
+   * an info line, `pb_orphan_reversals_nothing_left_total` and a history entry for a charge refunded in full already
+   * (once per orphan).
+   */
   private async report(d: OrphanDecision): Promise<void> {
     const { logger, ledger } = this.deps;
     const meta = {
@@ -534,15 +690,14 @@ export class OrphanReversal {
       gateway: d.gateway,
       reason: d.reason,
       order_id: d.orderId,
-      amount: d.amount,
-      amount_basis: d.amountBasis,
-      currency: d.currency,
+      ...moneyFields(d),
       ...(d.splitTender ? { split: d.splitTender.splitId, tender: d.splitTender.tender, split_state: d.splitTender.state } : {}),
     };
     if (d.outcome === 'voided') {
       reversals.inc({ gateway: d.gateway, mode: 'on', reason: d.reason });
       if (d.reversal === 'refund') logger.warn('orphan reversal: refunding a charge nothing will keep', { ...meta, mode: 'on' });
       else logger.warn('orphan reversal: voiding an authorization nothing will capture', { ...meta, mode: 'on' });
+      await this.note(d, 'on');
     } else if (d.outcome === 'would_void') {
       // A dry run reports every pass, but counts and warns once per authorization.
       // The mark lives on the authorization's own record (no index that grows): `orphan_dry_run_at`.
@@ -551,7 +706,38 @@ export class OrphanReversal {
       reversals.inc({ gateway: d.gateway, mode: 'dry_run', reason: d.reason });
       if (d.reversal === 'refund') logger.warn('orphan reversal (dry run): would refund this charge', { ...meta, mode: 'dry_run' });
       else logger.warn('orphan reversal (dry run): would void this authorization', { ...meta, mode: 'dry_run' });
+    } else if (d.skipped === 'nothing_left') {
+      // Every late fact about it asks again (a repeated webhook, a re-run): said once, by a mark on its record.
+      const added = await ledger.setFieldOnce(d.authorizationId, 'orphan_nothing_left_at', String(this.now())).catch(() => true);
+      if (!added) return;
+      nothingLeft.inc({ gateway: d.gateway, mode: this.mode, reason: d.reason });
+      logger.info('orphan reversal: nothing left to give back, the charge was refunded in full already; nothing sent', { ...meta, mode: this.mode });
+      await this.note(d, this.mode);
     }
+  }
+
+  /**
+   * The orphan's history entry for decision `d` (`orphan_reversal`): the reversal asked for (or found needless), its
+   * operation, and its money as the log line says it, so the record itself shows what was reversed. A failed write is
+   * logged, never thrown: the reversal is made already.
+   */
+  private async note(d: OrphanDecision, mode: OrphanReversalMode): Promise<void> {
+    const entry = {
+      event: 'orphan_reversal',
+      outcome: d.skipped ?? d.outcome,
+      mode,
+      reason: d.reason,
+      reversal: d.reversal ?? 'void',
+      reversal_operation_id: d.voidId,
+      ...moneyFields(d),
+    };
+    await this.deps.ledger.appendInteraction(d.authorizationId, entry, this.now()).catch((err: unknown) =>
+      this.deps.logger.warn('orphan reversal: its history entry could not be written', {
+        operation_id: d.authorizationId,
+        void_operation_id: d.voidId,
+        error: (err as Error).message,
+      }),
+    );
   }
 
   /** Captures, cancels and other commands on an authorization that are not decided yet, by the key they name. */
@@ -601,13 +787,14 @@ function isFundsHeldReason(reason: OrphanReason): reason is FundsHeldReason {
 
 const splitLateSuccesses = counter(
   'pb_split_tender_late_successes_total',
-  'Split tender parts (redemption or card part) that FAILED, their split rolled back or failed, which the PSP then reported succeeded (success after failure: money nothing will capture or keep), by tender, command and what orphan reversal did: voided, refunded (reversed), would_void, would_refund (dry run), already_requested, skipped (off, no PSP reference, a dependent in flight…)',
+  'Split tender parts (redemption or card part) that FAILED, their split rolled back or failed, which the PSP then reported succeeded (success after failure: money nothing will capture or keep), by tender, command and what orphan reversal did: voided, refunded (reversed), would_void, would_refund (dry run), already_requested, nothing_left (a charge refunded in full already), skipped (off, no PSP reference, a dependent in flight…)',
   ['tender', 'command', 'release'],
 );
 
 /** A decision's release, as `pb_split_tender_late_successes_total` and its log line say it. */
 function releaseOf(d: OrphanDecision): string {
   if (d.outcome === 'voided') return d.reversal === 'refund' ? 'refunded' : 'voided';
+  if (d.skipped === 'nothing_left') return 'nothing_left';
   if (d.outcome === 'would_void') return d.reversal === 'refund' ? 'would_refund' : 'would_void';
   return d.outcome;
 }
@@ -648,13 +835,16 @@ export async function reverseSuccessAfterFailure(
     reversal_operation_id: decision.voidId,
     release,
     source,
-    amount: decision.amount ?? op.payment.amount,
-    amount_basis: decision.amountBasis,
-    currency: op.payment.currency,
+    ...moneyFields(decision),
     ...(decision.skipped !== undefined ? { why: decision.skipped } : {}),
   };
   if (decision.outcome === 'voided' || decision.outcome === 'already_requested') {
     logger.warn('split tender: a part of a failed split was approved by the PSP after its failure; reversing it', meta);
+  } else if (release === 'nothing_left') {
+    logger.info(
+      'split tender: a part of a failed split was approved by the PSP after its failure, and refunded in full already: nothing left to reverse',
+      meta,
+    );
   } else {
     logger.warn('split tender: a part of a failed split was approved by the PSP after its failure, and it is not being reversed: reverse it at the PSP', meta);
   }

@@ -187,6 +187,18 @@ export class ReconciliationLedger {
     return { ...match, ...(op ? { op } : {}), adjustments: known.get(match.op.id) ?? [], adjustmentsRead: counts.get(match.op.id) ?? 0 };
   }
 
+  /**
+   * When the PSP did `op`, recorded FAILED, after all: the `occurred_at` of the `succeeded_after_failure` adjustment
+   * its mark names (`succeededAfterFailure.by`), epoch ms. Undefined: no mark, the adjustment is gone or unreadable,
+   * or the PSP gave no time. One pipeline per shard, only for such an operation no line named.
+   */
+  async doneAfterFailureAt(op: ReconciledOperation): Promise<number | undefined> {
+    const by = op.succeededAfterFailure?.by;
+    if (by === undefined) return undefined;
+    const { known } = await this.adjustmentsOf([op.id]);
+    return known.get(op.id)?.find((a) => a.id === by)?.occurredAt;
+  }
+
   /** The whole record of a matched operation (the runner's rare actions need more than the classifier's fields). */
   async record(id: string): Promise<OperationRecord | null> {
     return this.ledger.get(id);

@@ -17,6 +17,7 @@ import {
   classifyLine,
   classifyMissingAtPsp,
   compatible,
+  doneAfterFailure,
   movesMoney,
   needsKnownAdjustments,
 } from '../reconciliation/classifier';
@@ -446,6 +447,8 @@ export class ReconciliationRunner {
     for (const op of ops) {
       // Settled after the window's end: its PSP line may be in the next window.
       if (op.updatedAt >= window.to) continue;
+      // Done by the PSP after its failure: its line is dated when the PSP did it, which may be past the window too.
+      if (doneAfterFailure(op) && op.undoneBy === undefined && ((await this.ledger.doneAfterFailureAt(op)) ?? -Infinity) >= window.to) continue;
       if (op.state === 'SUCCEEDED' && movesMoney(op.command) && notListed.includes(op.command)) {
         unlisted.set(op.command, (unlisted.get(op.command) ?? 0) + 1);
         reconciliationUnlistedOperations.inc({ gateway: this.deps.gateway, command: op.command });

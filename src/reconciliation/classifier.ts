@@ -683,17 +683,30 @@ function classifyLateFact(record: PspRecord, match: Match, base: Pick<LineVerdic
 }
 
 /**
+ * Whether the ledger holds that the PSP did `op`: SUCCEEDED, or FAILED and done by the PSP after all (`doneAfterFailure`:
+ * it counts as captured or refunded, at what the PSP confirmed) and not undone since (`undoneBy`: a later failure of it
+ * took that back). A plain FAILED one is not: the PSP not listing a failure agrees with the ledger.
+ */
+export function heldDone(op: ReconciledOperation): boolean {
+  return op.state === 'SUCCEEDED' || (doneAfterFailure(op) && op.undoneBy === undefined);
+}
+
+/**
  * A ledger operation of the window with no PSP line: `missing_at_psp` when it moved money by the ledger
- * (SUCCEEDED, of a money-moving command the PSP's source lists: not one of `unlisted`), else `null` (nothing to
- * expect at the PSP).
+ * (`heldDone`: SUCCEEDED, or FAILED and done by the PSP after all, at the amount the PSP confirmed; of a
+ * money-moving command the PSP's source lists: not one of `unlisted`), else `null` (nothing to expect at the PSP).
  */
 export function classifyMissingAtPsp(op: ReconciledOperation, unlisted: readonly CommandType[] = []): LineVerdict | null {
-  if (op.state !== 'SUCCEEDED' || !movesMoney(op.command) || unlisted.includes(op.command)) return null;
+  if (!heldDone(op) || !movesMoney(op.command) || unlisted.includes(op.command)) return null;
   const side = ledgerSide(op);
+  const held =
+    op.state === 'SUCCEEDED'
+      ? 'SUCCEEDED'
+      : `FAILED, ${op.command === 'refund' ? 'refunded' : 'captured'} by the PSP after all (succeeded_after_failure ${op.succeededAfterFailure?.by ?? ''})`;
   return {
     class: 'missing_at_psp',
     ledger: side,
     action: { type: 'report' },
-    note: `the ledger holds ${op.command} ${op.id} SUCCEEDED (${money(side.amount, side.currency)}); the PSP lists no line for it`,
+    note: `the ledger holds ${op.command} ${op.id} ${held} (${money(side.amount, side.currency)}); the PSP lists no line for it`,
   };
 }

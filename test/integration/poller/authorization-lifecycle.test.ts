@@ -15,6 +15,9 @@ import { silentLogger } from '../../../src/logging/logger';
 import { metricValue } from '../../../src/metrics/metrics-registry';
 import { LifecycleSweep } from '../../../src/poller/lifecycle-sweep';
 import { voidCommand, voidOperationId } from '../../../src/poller/orphan-reversal';
+import { resolveOperationContext } from '../../../src/delivery/operation-context';
+import { FxLock, lockDetails } from '../../../src/fx/fx-lock';
+import { RoutingRecord } from '../../../src/ledger/routing-record';
 import { runPollProcess } from '../../../src/processes/poll-process';
 import { createRedis } from '../../../src/redis/redis-connection';
 import { ConfiguredGatewayRouter } from '../../../src/routing/configured-gateway-router';
@@ -52,6 +55,8 @@ interface Setup {
   eventsQueue: Queue<OmsEventJobData>;
   /** A lifecycle sweep whose clock is `offsetMs` ahead. */
   sweep(offsetMs: number, logger?: ReturnType<typeof silentLogger>): LifecycleSweep;
+  /** What `sweep` builds one of (now), for a sweep with a logger of its own. */
+  sweepDeps: ConstructorParameters<typeof LifecycleSweep>[0];
 }
 
 /** Real Redis, the real simulator, delivery as the worker runs it; its own namespace. */
@@ -77,7 +82,8 @@ function setup(overrides: Record<string, unknown> = {}): Setup {
   const service = new DeliveryService({ config, ledger, router: new ConfiguredGatewayRouter(createGatewayClients(config)), recorder, logger });
   const sweep = (offsetMs: number, log = logger) =>
     new LifecycleSweep({ config, redis, ledger, recorder, deliveryQueue, logger: log, now: () => Date.now() + offsetMs });
-  return { config, ledger, events, service, deliveryQueue, eventsQueue, sweep };
+  const sweepDeps = { config, redis, ledger, recorder, deliveryQueue, logger };
+  return { config, ledger, events, service, deliveryQueue, eventsQueue, sweep, sweepDeps };
 }
 
 async function deliver(s: Setup, command: PaymentCommand): Promise<string> {
@@ -437,6 +443,105 @@ describe('orphan reversal', () => {
 
     expect(run.orphans.decisions).toContainEqual(expect.objectContaining({ authorizationId: id, outcome: 'voided' }));
     expect((await s.ledger.get(voidOperationId(id)))?.payment).toMatchObject({ amount: 600, currency: 'EUR', gateway_key: id });
+    // The authorization's own history says what was reversed, and on what basis.
+    expect(await s.ledger.interactions(id)).toContainEqual(
+      expect.objectContaining({
+        event: 'orphan_reversal',
+        outcome: 'voided',
+        mode: 'on',
+        reason: 'uncaptured_past_age',
+        reversal: 'void',
+        reversal_operation_id: voidOperationId(id),
+        amount: 600,
+        currency: 'EUR',
+        amount_basis: 'confirmed',
+      }),
+    );
+  });
+
+  describe('a converted authorization (EUR 70.00 sent as USD 77.00 at a locked rate of 1.1)', () => {
+    const lock: FxLock = {
+      rate: '1.1',
+      source: 'test',
+      at: new Date().toISOString(),
+      from: { amount: 7000, currency: 'EUR' },
+      to: { amount: 7700, currency: 'USD' },
+    };
+    const routing: RoutingRecord = {
+      gateway: 'simulator',
+      requested: 'simulator',
+      candidates: ['simulator'],
+      index: 0,
+      decisions: [{ stage: 'fx', outcome: 'changed', reasons: ['settlement_currency'], details: lockDetails(lock) }],
+      amount: 7700,
+      currency: 'USD',
+    };
+
+    it("the OMS told it failed, the PSP approved USD 40.00 after all: the void asks the PSP for USD 40.00, not the order's EUR 70.00; the history and log line say so", async () => {
+      const s = setup();
+      const command = channelCommand('authorize', {}, { gateway_key: 'pm_card_visa', amount: 7000, currency: 'EUR' });
+      const id = command.payment.operation_reference!;
+      await s.ledger.create(id, command, Date.now(), undefined, { routing });
+      await s.ledger.transition(id, 'FAILED', { event: 'test' }, { reason: 'UNRESPONSIVE' });
+      const capture = captureLogger('warn');
+      const orphans = new LifecycleSweep({ ...s.sweepDeps, logger: capture.logger }).orphans;
+      const decision = await orphans.request(id, 'oms_told_failed', { pspReference: `pi_fx_${id}`, confirmed: { amount: 4000, currency: 'USD' } });
+      expect(decision).toMatchObject({
+        outcome: 'voided',
+        amount: 4000,
+        currency: 'USD',
+        amountBasis: 'confirmed',
+        commandAmount: 3636,
+        commandCurrency: 'EUR',
+      });
+      const voidOp = (await s.ledger.get(voidOperationId(id)))!;
+      // The OMS hears the order's currency; the PSP is asked its own figure.
+      expect(voidOp.payment).toMatchObject({ amount: 3636, currency: 'EUR', gateway_key: `pi_fx_${id}` });
+      const resolved = await resolveOperationContext(voidOp, s.ledger, { checkAmounts: true });
+      expect('context' in resolved && resolved.context.payment).toMatchObject({ amount: 4000, currency: 'USD', gateway: 'simulator' });
+      expect(await s.ledger.interactions(id)).toContainEqual(
+        expect.objectContaining({
+          event: 'orphan_reversal',
+          amount: 4000,
+          currency: 'USD',
+          amount_basis: 'confirmed',
+          command_amount: 3636,
+          command_currency: 'EUR',
+        }),
+      );
+      const line = capture.lines.map((l) => JSON.parse(l) as Record<string, unknown>).find((l) => l.operation_id === id && l.level === 'warn');
+      expect(line).toMatchObject({
+        message: 'orphan reversal: voiding an authorization nothing will capture',
+        amount: 4000,
+        currency: 'USD',
+        amount_basis: 'confirmed',
+      });
+    });
+
+    it('uncaptured past its age, approved for USD 40.00 only: voided for that, in USD, the decision and history saying so', async () => {
+      const s = setup();
+      const command = channelCommand('authorize', {}, { gateway_key: 'pm_card_visa', amount: 7000, currency: 'EUR' });
+      const id = command.payment.operation_reference!;
+      const reference = `pa_fx_${id}`;
+      await s.ledger.create(id, command, Date.now(), undefined, { routing });
+      await s.ledger.transition(id, 'SENT', { event: 'attempt' });
+      await s.ledger.transitionAndGet(
+        id,
+        'SUCCEEDED',
+        { event: 'outcome' },
+        { gatewayReference: reference, confirmedAmount: 4000, confirmedCurrency: 'USD', expiresAt: Date.now() + 30 * DAY, orphanAt: Date.now() + 4 * DAY },
+        { reference: { gateway: 'simulator', reference } },
+      );
+      const run = await s.sweep(5 * DAY).runOnce();
+      expect(run.orphans.decisions).toContainEqual(
+        expect.objectContaining({ authorizationId: id, outcome: 'voided', amount: 4000, currency: 'USD', amountBasis: 'confirmed' }),
+      );
+      const voidOp = (await s.ledger.get(voidOperationId(id)))!;
+      expect(voidOp.routing).toMatchObject({ gateway: 'simulator', amount: 4000, currency: 'USD' });
+      const resolved = await resolveOperationContext(voidOp, s.ledger, { checkAmounts: true });
+      expect('context' in resolved && resolved.context.payment).toMatchObject({ amount: 4000, currency: 'USD', gateway_key: reference });
+      expect(await s.ledger.interactions(id)).toContainEqual(expect.objectContaining({ event: 'orphan_reversal', amount: 4000, currency: 'USD' }));
+    });
   });
 
   it('off does nothing', async () => {

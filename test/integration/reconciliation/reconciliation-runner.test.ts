@@ -347,6 +347,56 @@ describe('a PSP line showing as done a capture the ledger holds FAILED', () => {
     expect(again.verdicts.find((v) => v.ledger?.operationId === capture.id)).toMatchObject({ class: 'state_mismatch', action: { type: 'none' } });
     expect((await store.forOperation(capture.id)).length).toBe(2);
   });
+
+  it('a capture done by the PSP after its failure that the PSP then does not list: missing_at_psp, at the amount it confirmed; a plain FAILED one is not', async () => {
+    const from = Date.now() - 1;
+    // Neither capture reached the simulator (recorded FAILED here): the report has no line of either.
+    const { capture } = await failedCapture();
+    const { capture: plain } = await failedCapture();
+    const webhooks = new AdjustmentRecorder({ config, store: new AdjustmentStore(redis, config.redis.keyPrefix), recorder, ledger, logger });
+    const marked = await webhooks.recordAdjustment(capture, {
+      kind: 'succeeded_after_failure',
+      direction: 'credit',
+      amount: 800,
+      currency: 'EUR',
+      occurredAt: Date.now(),
+      gateway: 'simulator',
+      pspEventId: `evt_saf_${capture.id}`,
+      source: 'webhook',
+    });
+    expect(marked).toMatchObject({ created: true, counted: true });
+    const { verdicts, sink } = collect();
+    const { summary } = await reconcile(config, { gateway: 'simulator', window: { from, to: Date.now() + 1 }, logger, redis, sink });
+    expect(summary.result).toBe('done');
+    expect(verdicts.find((v) => v.ledger?.operationId === capture.id)).toMatchObject({
+      class: 'missing_at_psp',
+      action: { type: 'report' },
+      ledger: { state: 'FAILED', amount: 800, currency: 'EUR' },
+    });
+    expect(verdicts.find((v) => v.ledger?.operationId === plain.id)).toBeUndefined();
+  });
+
+  it('a success after failure dated past the window: its line may be in the next window, not reported missing in this one', async () => {
+    const from = Date.now() - 1;
+    const { capture } = await failedCapture();
+    const to = Date.now() + 1;
+    const webhooks = new AdjustmentRecorder({ config, store: new AdjustmentStore(redis, config.redis.keyPrefix), recorder, ledger, logger });
+    await webhooks.recordAdjustment(capture, {
+      kind: 'succeeded_after_failure',
+      direction: 'credit',
+      amount: 1000,
+      currency: 'EUR',
+      occurredAt: to + 60_000,
+      gateway: 'simulator',
+      pspEventId: `evt_saf_${capture.id}`,
+      source: 'webhook',
+    });
+    expect((await ledger.get(capture.id))?.succeededAfterFailure).toMatchObject({ amount: 1000 });
+    const { verdicts, sink } = collect();
+    const { summary } = await reconcile(config, { gateway: 'simulator', window: { from, to }, logger, redis, sink });
+    expect(summary.result).toBe('done');
+    expect(verdicts.find((v) => v.ledger?.operationId === capture.id)).toBeUndefined();
+  });
 });
 
 describe('a PSP line showing as done an operation the ledger holds SUCCEEDED and marked undone', () => {

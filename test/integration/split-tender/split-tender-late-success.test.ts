@@ -8,6 +8,7 @@ import { OrphanReversal, orphanRefundOperationId, reverseSuccessAfterFailure, vo
 import { WebProcess, startWebProcess } from '../../../src/processes/web-process';
 import { WorkerProcess, startWorkerProcess } from '../../../src/processes/worker-process';
 import { stepReferences } from '../../../src/split-tender/split-tender-plan';
+import { bullJobId } from '../../../src/queueing/job-id';
 import { freePort, purgeNamespace } from '../../../harness/twins/local-stack/local-stack';
 import { PspSimulator, startPspSimulator } from '../../../harness/twins/psp-simulator/psp-simulator';
 import { amqpClient } from '../../support/amqp-helpers';
@@ -247,6 +248,93 @@ describe('split tender: the card part declined, then approved by the PSP after t
     expect(await metricValue('pb_split_tender_late_successes_total', { tender: 'card', command: 'sale', release: 'would_refund' })).toBe(before + 1);
     expect(logs.lines.some((l) => l.includes('orphan reversal (dry run): would refund this charge') && l.includes(card))).toBe(true);
     expect(logs.lines.some((l) => l.includes('and it is not being reversed: reverse it at the PSP') && l.includes(card))).toBe(true);
+  });
+});
+
+describe('a split tender sale charged late and partly refunded before its reversal', () => {
+  /**
+   * The card part of a rolled-back split sale (EUR 70.00), charged late by the PSP, and a refund of `amount` of it the
+   * OMS sent after hearing so: recorded before the late success (a dependent in flight, so the reversal the success
+   * asks for waits), delivered after it. The card part and its PSP reference.
+   */
+  async function partlyRefunded(tag: string, amount: number): Promise<{ card: string; reference: string }> {
+    const { card } = await rolledBack('sale', tag);
+    const failed = (await worker.ledger.get(card))!;
+    const refundId = `refund-${tag}-${RUN}`;
+    await worker.ledger.create(refundId, {
+      version: 1,
+      command: 'refund',
+      channel: 'web',
+      received_at: new Date().toISOString(),
+      payment: {
+        gateway: 'sim',
+        gateway_account: 'acme',
+        gateway_key: card,
+        amount,
+        currency: 'EUR',
+        order_id: failed.payment.order_id,
+        operation_reference: refundId,
+      },
+    });
+    await approvedLate(card);
+    await eventually(async () => (await worker.ledger.get(card))?.succeededAfterFailure !== undefined, 30_000);
+    await eventually(() => logs.lines.some((l) => l.includes('it is not being reversed') && l.includes(card) && l.includes('dependent_in_flight')), 30_000);
+    await worker.deliveryQueue.add('deliver', { operationId: refundId }, { jobId: bullJobId(refundId) });
+    await eventually(async () => ['SUCCEEDED', 'FAILED'].includes((await worker.ledger.get(refundId))?.state ?? ''), 30_000);
+    expect((await worker.ledger.get(refundId))?.state).toBe('SUCCEEDED');
+    const reference = String((await simAuthorization(card)).id);
+    return { card, reference };
+  }
+
+  function orphansOn(): OrphanReversal {
+    return new OrphanReversal({ config, redis: worker.redis, ledger: worker.ledger, deliveryQueue: worker.deliveryQueue, logger: logs.logger, mode: 'on' });
+  }
+
+  it('is refunded for what is left of the charge, which the PSP accepts; the decision, log line and history say so', async () => {
+    const { card, reference } = await partlyRefunded('leftover', 2000);
+    const op = (await worker.ledger.get(card))!;
+    const decision = await reverseSuccessAfterFailure(orphansOn(), logs.logger, op, reference, 'reconciliation', {});
+    expect(decision).toMatchObject({ outcome: 'voided', reversal: 'refund', amount: 5000, currency: 'EUR', amountBasis: 'confirmed', refunded: 2000 });
+    const refundId = orphanRefundOperationId(card);
+    await eventually(async () => ['SUCCEEDED', 'FAILED'].includes((await worker.ledger.get(refundId))?.state ?? ''), 60_000);
+    expect(await worker.ledger.get(refundId)).toMatchObject({ state: 'SUCCEEDED', payment: { amount: 5000, orphan_reversal: 'oms_told_failed' } });
+    expect(await simAuthorization(card)).toMatchObject({ status: 'refunded', amount_captured: 7000, amount_refunded: 7000 });
+    expect(await worker.ledger.interactions(card)).toContainEqual(
+      expect.objectContaining({
+        event: 'orphan_reversal',
+        outcome: 'voided',
+        reversal: 'refund',
+        amount: 5000,
+        currency: 'EUR',
+        amount_basis: 'confirmed',
+        refunded: 2000,
+      }),
+    );
+    const line = logs.lines
+      .map((l) => JSON.parse(l) as Record<string, unknown>)
+      .find((l) => l.message === 'orphan reversal: refunding a charge nothing will keep' && l.operation_id === card);
+    expect(line).toMatchObject({ amount: 5000, currency: 'EUR', refunded: 2000 });
+  });
+
+  it('refunded in full already: nothing left, nothing sent; said once, with its own metric and a history entry', async () => {
+    const { card, reference } = await partlyRefunded('gone', 7000);
+    const op = (await worker.ledger.get(card))!;
+    const before = await metricValue('pb_orphan_reversals_nothing_left_total', { gateway: 'sim', mode: 'on', reason: 'oms_told_failed' });
+    const splitBefore = await metricValue('pb_split_tender_late_successes_total', { tender: 'card', command: 'sale', release: 'nothing_left' });
+    const orphans = orphansOn();
+    const first = await reverseSuccessAfterFailure(orphans, logs.logger, op, reference, 'reconciliation', {});
+    const again = await reverseSuccessAfterFailure(orphans, logs.logger, op, reference, 'webhook', {});
+    for (const decision of [first, again]) expect(decision).toMatchObject({ outcome: 'skipped', skipped: 'nothing_left', amount: 0, refunded: 7000 });
+    expect(await worker.ledger.get(orphanRefundOperationId(card))).toBeNull();
+    expect(await simAuthorization(card)).toMatchObject({ status: 'refunded', amount_refunded: 7000 });
+    expect(await metricValue('pb_orphan_reversals_nothing_left_total', { gateway: 'sim', mode: 'on', reason: 'oms_told_failed' })).toBe(before + 1);
+    expect(await metricValue('pb_split_tender_late_successes_total', { tender: 'card', command: 'sale', release: 'nothing_left' })).toBe(splitBefore + 2);
+    expect((await worker.ledger.interactions(card)).filter((i) => i.event === 'orphan_reversal')).toEqual([
+      expect.objectContaining({ outcome: 'nothing_left', reversal: 'refund', amount: 0, refunded: 7000, currency: 'EUR' }),
+    ]);
+    expect(logs.lines.some((l) => l.includes('and it is not being reversed: reverse it at the PSP') && l.includes(card) && l.includes('nothing_left'))).toBe(
+      false,
+    );
   });
 });
 

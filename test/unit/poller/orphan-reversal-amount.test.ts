@@ -1,6 +1,8 @@
 import { OperationRecord } from '../../../src/ledger/ledger';
-import { RoutingRecord } from '../../../src/ledger/routing-record';
-import { refundCommand, reversalAmount, voidCommand } from '../../../src/poller/orphan-reversal';
+import { RoutingRecord, routedPayment } from '../../../src/ledger/routing-record';
+import { lockDetails, FxLock } from '../../../src/fx/fx-lock';
+import { fxLockOf } from '../../../src/fx/locked-rate';
+import { lessRefunded, refundCommand, reversalAmount, reversalRouting, voidCommand } from '../../../src/poller/orphan-reversal';
 
 function record(overrides: Partial<OperationRecord> = {}): OperationRecord {
   return {
@@ -18,7 +20,23 @@ function record(overrides: Partial<OperationRecord> = {}): OperationRecord {
   };
 }
 
-const converted: RoutingRecord = { gateway: 'sim', requested: 'sim', candidates: ['sim'], index: 0, decisions: [], amount: 7700, currency: 'USD' };
+/** EUR 70.00 sent as USD 77.00, at a locked rate of 1.1. */
+const lock: FxLock = {
+  rate: '1.1',
+  source: 'test',
+  at: '2026-01-01T00:00:00.000Z',
+  from: { amount: 7000, currency: 'EUR' },
+  to: { amount: 7700, currency: 'USD' },
+};
+const converted: RoutingRecord = {
+  gateway: 'sim',
+  requested: 'sim',
+  candidates: ['sim'],
+  index: 0,
+  decisions: [{ stage: 'fx', outcome: 'changed', reasons: ['settlement_currency'], details: lockDetails(lock) }],
+  amount: 7700,
+  currency: 'USD',
+};
 
 describe('what an orphan reversal is for (reversalAmount)', () => {
   it('a late success: what the PSP confirmed with it, not what was asked', () => {
@@ -53,12 +71,65 @@ describe('what an orphan reversal is for (reversalAmount)', () => {
     expect(reversalAmount(record(), 'uncaptured_past_age')).toEqual({ amount: 7000, basis: 'requested' });
   });
 
-  it("a figure in another currency (a converted operation's, in the gateway's) leaves what was asked in the command's", () => {
-    expect(reversalAmount(record({ state: 'FAILED', routing: converted }), 'oms_told_failed', { amount: 4000 })).toEqual({ amount: 7000, basis: 'requested' });
-    expect(reversalAmount(record({ routing: converted, confirmedAmount: 4000, confirmedCurrency: 'USD' }), 'uncaptured_past_age')).toEqual({
+  it("a converted operation is reversed in the PSP's currency, for the PSP's figure; the command carries what that covers of the order's", () => {
+    // A late success confirming USD 40.00 of the USD 77.00 asked: EUR 36.36 is the most whose conversion it covers.
+    expect(reversalAmount(record({ state: 'FAILED', routing: converted }), 'oms_told_failed', { amount: 4000 })).toEqual({
+      amount: 3636,
+      basis: 'confirmed',
+      atPsp: { amount: 4000, currency: 'USD' },
+    });
+    expect(reversalAmount(record({ routing: converted, confirmedAmount: 4000, confirmedCurrency: 'usd' }), 'uncaptured_past_age')).toEqual({
+      amount: 3636,
+      basis: 'confirmed',
+      atPsp: { amount: 4000, currency: 'USD' },
+    });
+    // All of it confirmed: all of the order's amount.
+    expect(reversalAmount(record({ routing: converted, confirmedAmount: 7700, confirmedCurrency: 'USD' }), 'uncaptured_past_age')).toEqual({
+      amount: 7000,
+      basis: 'confirmed',
+      atPsp: { amount: 7700, currency: 'USD' },
+    });
+  });
+
+  it('a converted operation the PSP confirmed nothing of (or a figure in a third currency): what its gateway was asked, in its currency', () => {
+    expect(reversalAmount(record({ routing: converted }), 'uncaptured_past_age')).toEqual({
       amount: 7000,
       basis: 'requested',
+      atPsp: { amount: 7700, currency: 'USD' },
     });
+    expect(reversalAmount(record({ state: 'FAILED', routing: converted }), 'oms_told_failed', { amount: 5000, currency: 'GBP' })).toEqual({
+      amount: 7000,
+      basis: 'requested',
+      atPsp: { amount: 7700, currency: 'USD' },
+    });
+    // A figure in the command's own currency is that currency's, as for any operation.
+    expect(reversalAmount(record({ state: 'FAILED', routing: converted }), 'oms_told_failed', { amount: 6000, currency: 'EUR' })).toEqual({
+      amount: 6000,
+      basis: 'confirmed',
+    });
+  });
+
+  it("the reversal of a converted operation is routed to its gateway for the PSP's figure, which delivery sends as it is", () => {
+    const auth = record({ routing: converted, confirmedAmount: 4000, confirmedCurrency: 'USD' });
+    const reversal = reversalAmount(auth, 'uncaptured_past_age');
+    const routing = reversalRouting(auth, reversal.amount, reversal.atPsp!);
+    expect(routing).toMatchObject({ gateway: 'sim', amount: 4000, currency: 'USD', decisions: [{ stage: 'fx', reasons: ['psp_amount_of_orphan'] }] });
+    const command = voidCommand(auth, 'uncaptured_past_age', 'auth-1', 0, reversal.amount);
+    expect(command.payment).toMatchObject({ amount: 3636, currency: 'EUR' });
+    expect(routedPayment({ payment: command.payment, routing })).toMatchObject({ amount: 4000, currency: 'USD', gateway: 'sim' });
+    // The orphan's locked rate goes with it, for a person reading the decision.
+    expect(fxLockOf({ routing })?.rate).toBe('1.1');
+  });
+
+  it('a charge partly refunded already: only what is left; refunded in full (or more): nothing', () => {
+    expect(lessRefunded({ amount: 7000, basis: 'confirmed' }, { amount: 2000 })).toEqual({ amount: 5000, basis: 'confirmed' });
+    expect(lessRefunded({ amount: 7000, basis: 'requested' }, { amount: 0 })).toEqual({ amount: 7000, basis: 'requested' });
+    expect(lessRefunded({ amount: 7000, basis: 'confirmed' }, { amount: 7000 })).toBeNull();
+    expect(lessRefunded({ amount: 7000, basis: 'confirmed' }, { amount: 7100 })).toBeNull();
+    // Converted: both figures, each less what the refunds gave back in it.
+    const converted = { amount: 7000, basis: 'confirmed' as const, atPsp: { amount: 7700, currency: 'USD' } };
+    expect(lessRefunded(converted, { amount: 2000, atPsp: 2200 })).toEqual({ amount: 5000, basis: 'confirmed', atPsp: { amount: 5500, currency: 'USD' } });
+    expect(lessRefunded(converted, { amount: 6999, atPsp: 7700 })).toBeNull();
   });
 
   it('the void and the refund carry the amount they are given', () => {

@@ -468,6 +468,26 @@ describe('classifyMissingAtPsp', () => {
     expect(classifyMissingAtPsp(op('validate', 'SUCCEEDED'))).toBeNull();
   });
 
+  it.each(['capture', 'sale', 'refund'] as const)(
+    'missing_at_psp: a %s recorded FAILED that the PSP did after all (succeeded_after_failure), at the amount the PSP confirmed',
+    (command) => {
+      const marked = op(command, 'FAILED', { succeededAfterFailure: { by: 'adj_saf', amount: 800, currency: 'EUR' } });
+      expect(classifyMissingAtPsp(marked)).toMatchObject({
+        class: 'missing_at_psp',
+        action: { type: 'report' },
+        ledger: { operationId: marked.id, state: 'FAILED', amount: 800, currency: 'EUR' },
+        note: expect.stringContaining('by the PSP after all (succeeded_after_failure adj_saf) (8.00 EUR); the PSP lists no line for it'),
+      });
+    },
+  );
+
+  it('nothing to expect for one done after its failure and then undone again (a later failure of it), nor for a plain FAILED one', () => {
+    const undone = op('capture', 'FAILED', { succeededAfterFailure: { by: 'adj_saf', amount: 800, currency: 'EUR' }, undoneBy: 'adj_failed' });
+    expect(classifyMissingAtPsp(undone)).toBeNull();
+    expect(classifyMissingAtPsp(op('capture', 'FAILED'))).toBeNull();
+    expect(classifyMissingAtPsp(op('refund', 'FAILED'))).toBeNull();
+  });
+
   it("nothing to expect for a command the PSP's records never list (Adyen's settlement report: no authorization, no cancellation)", () => {
     const unlisted = adyenReconciliation.unlistedCommands;
     expect(unlisted).toEqual(['authorize', 'revalidate', 'cancel']);
