@@ -102,6 +102,15 @@ export function stripeFacts(): FactRow[] {
     commands: [],
     meaning: 'ignore',
   });
+  rows.push({
+    fact:
+      'an event of the types above whose `livemode` is not the mode of `api_key` (`sk_test_`/`rk_test_` test, `sk_live_`/`rk_live_` live; ' +
+      'a key of neither prefix, or no `livemode`, is not checked): acknowledged and skipped, counted in `pb_webhook_items_skipped_total` ' +
+      '(`other_environment`) with a warn line',
+    source: 'webhook',
+    commands: [],
+    meaning: 'ignore',
+  });
   rows.push({ fact: 'any other event type', source: 'webhook', commands: [], meaning: 'ignore' });
   return rows;
 }

@@ -9,6 +9,8 @@ import { CAPTURE_OPERATION_ID_METADATA, OPERATION_ID_METADATA } from './stripe-r
 import { StripeDisputeEventType, isStripeDisputeEventType, parseDisputeStatus, stripeDisputeFact } from './stripe-adjustments';
 import { AdjustmentFact } from '../../adjustments/adjustment';
 import { readPspCurrency } from '../../money/currencies';
+import type { GatewayConfig } from '../gateway-config';
+import { StripeMode, stripeKeyMode, stripeObjectMode } from './stripe-mode';
 
 /** Stripe's default tolerance between the signed timestamp and our clock, seconds. */
 export const STRIPE_WEBHOOK_TOLERANCE_S = 300;
@@ -153,9 +155,20 @@ function listed(list: readonly string[], type: string): boolean {
  * Stripe renders an event in its endpoint's API version, not the one our requests pin, so a signed event may
  * carry a status our maps do not list, or be of a type added since. Either is reported to `skipped` (as
  * `unreadable` with the status, or `unknown_event_type`) and gives no event: a refusal would only bring it
- * back for days. Throws only when the body as a whole is not a Stripe event.
+ * back for days. So is an event of the objects we read from the other mode than `api_key`'s (`livemode`
+ * against `stripeKeyMode`: `other_environment`): a test object is no payment of a live gateway, nor the
+ * reverse. A key whose prefix names no mode, or an event without a boolean `livemode`, leaves the mode
+ * unchecked. Throws only when the body as a whole is not a Stripe event.
  */
-export function parseStripeWebhook(rawBody: Buffer, gateway: string, skipped: (item: SkippedWebhookItem) => void = () => undefined): WebhookEvent[] {
+export function parseStripeWebhook(
+  rawBody: Buffer,
+  gateway: Pick<GatewayConfig, 'name' | 'apiKey'>,
+  skipped: (item: SkippedWebhookItem) => void = () => undefined,
+): WebhookEvent[] {
+  return parseEvent(rawBody, gateway.name, stripeKeyMode(gateway.apiKey), skipped);
+}
+
+function parseEvent(rawBody: Buffer, gateway: string, ours: StripeMode | undefined, skipped: (item: SkippedWebhookItem) => void): WebhookEvent[] {
   let json: unknown;
   try {
     json = JSON.parse(rawBody.toString('utf8')) as unknown;
@@ -173,8 +186,21 @@ export function parseStripeWebhook(rawBody: Buffer, gateway: string, skipped: (i
   const account = str(json.account) ?? '';
   const reference = str(object.id);
   const item: SkippedWebhookItem = { reason: 'unreadable', eventId, eventType: type, account, ...(reference !== undefined ? { reference } : {}) };
+  const read = READ_TYPE_PREFIXES.some((p) => type.startsWith(p)) && !listed(STRIPE_IGNORED_EVENT_TYPES, type);
+  // From the other mode (a test endpoint's events sent to a live bridge, or the reverse): about no payment of this
+  // gateway, whatever its ids match. Acknowledged, as Stripe would retry a refusal for days; the other types stay quiet.
+  const theirs = stripeObjectMode(json.livemode);
+  if (read && ours !== undefined && theirs !== undefined && theirs !== ours) {
+    skipped({
+      ...item,
+      reason: 'other_environment',
+      field: 'livemode',
+      problem: `is ${String(json.livemode)} (Stripe's ${theirs} mode) while api_key is a ${ours} mode key`,
+    });
+    return [];
+  }
   if (!listed(STRIPE_WEBHOOK_EVENT_TYPES, type)) {
-    if (READ_TYPE_PREFIXES.some((p) => type.startsWith(p)) && !listed(STRIPE_IGNORED_EVENT_TYPES, type)) skipped({ ...item, reason: 'unknown_event_type' });
+    if (read) skipped({ ...item, reason: 'unknown_event_type' });
     return [];
   }
   try {
