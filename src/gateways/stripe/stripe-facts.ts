@@ -1,6 +1,7 @@
 import { FactRow, RESPONSE_OR_INQUIRY } from '../gateway-facts';
 import { STRIPE_DISPUTE_EVENT_TYPES, STRIPE_DISPUTE_STATUSES, stripeDisputeFact } from './stripe-adjustments';
 import {
+  ASKED_CANCELLATION_REASONS,
   PAYMENT_INTENT_STATUSES,
   PaymentIntentCommand,
   REFUND_STATUSES,
@@ -10,7 +11,8 @@ import {
   setupIntentOutcome,
 } from './stripe-status-map';
 import { CAPTURE_OPERATION_ID_METADATA } from './stripe-requests';
-import { ASKED_CANCELLATION_REASONS, STRIPE_IGNORED_EVENT_TYPES, STRIPE_WEBHOOK_EVENT_TYPES } from './stripe-webhook';
+import { STRIPE_IGNORED_EVENT_TYPES, STRIPE_WEBHOOK_EVENT_TYPES } from './stripe-webhook';
+import { stripeCancelOutcome } from './stripe-responses';
 
 const PI_COMMANDS: readonly PaymentIntentCommand[] = ['authorize', 'sale', 'revalidate', 'validate', 'capture', 'cancel'];
 
@@ -66,6 +68,15 @@ export function stripeFacts(): FactRow[] {
     source: 'webhook `payment_intent.canceled`',
     commands: ['cancel'],
     meaning: paymentIntentOutcome('canceled', 'cancel'),
+  });
+  // Stripe's own cancellation read by an open cancel, the same way by its status inquiry and by the webhook
+  // (`stripeCancelOutcome`): no trace of the cancel, which is asked again (resent while UNKNOWN: Stripe then refuses it).
+  const lapse = stripeCancelOutcome({ status: 'canceled', capture_method: 'manual', cancellation_reason: 'automatic' }, 'stripe');
+  rows.push({
+    fact: 'PaymentIntent `canceled` by Stripe itself (`cancellation_reason` `automatic`: the authorization lapsed, its `authorization_expired` adjustment; `failed_invoice`, `void_invoice`) while a cancel of it is open: no trace of the cancel',
+    source: 'status inquiry, webhook `payment_intent.canceled`',
+    commands: ['cancel'],
+    meaning: lapse === null ? 'ignore' : lapse.status,
   });
   // The same events when the capture or cancel they show done was recorded FAILED (the OMS was told so): a success
   // after failure, reported once Stripe confirms it (the operation's status inquiry reads the PaymentIntent).

@@ -4,7 +4,7 @@ import { GatewayError } from '../../errors/gateway-error';
 import { GatewayOutcome, ModificationReading, SkippedWebhookItem, WebhookEvent } from '../gateway-adapter';
 import { stripeConfirmedMoney } from './stripe-amount';
 import { isStripeLapse } from './stripe-status-map';
-import { paymentIntentToOutcome, refundToOutcome, setupIntentToOutcome } from './stripe-responses';
+import { paymentIntentToOutcome, refundToOutcome, setupIntentToOutcome, stripeCancelOutcome } from './stripe-responses';
 import { CAPTURE_OPERATION_ID_METADATA, OPERATION_ID_METADATA } from './stripe-requests';
 import { StripeDisputeEventType, isStripeDisputeEventType, parseDisputeStatus, stripeDisputeFact } from './stripe-adjustments';
 import { AdjustmentFact } from '../../adjustments/adjustment';
@@ -275,23 +275,15 @@ function readEvent(eventId: string, type: string, object: Json, created: unknown
 }
 
 /**
- * The cancellation reasons a cancel asked of Stripe leaves on a PaymentIntent: none (the bridge's cancel sends none)
- * or one the canceller gave, which the API reference calls user-provided (`abandoned`, `duplicate`, `fraudulent`,
- * `requested_by_customer`). Not Stripe's own (`automatic`: the authorization's capture window closed, it lapsed;
- * `failed_invoice`, `void_invoice`): no cancel asked for those.
- */
-export const ASKED_CANCELLATION_REASONS: ReadonlySet<string> = new Set(['abandoned', 'duplicate', 'fraudulent', 'requested_by_customer']);
-
-/**
  * A manual-capture PaymentIntent (an authorization) read as the outcome of the modification it shows done, which its
  * events do not name otherwise (their metadata names the authorization):
  * - `succeeded` with the `capture_operation_id` our capture request set (Stripe stores it with the capture): that
  *   capture's SUCCESS, for what Stripe collected (`amount_received`; a partial capture releases the rest, "Partially
  *   capturing automatically releases the remaining amount"). Without it, the capture was not ours (the Dashboard's):
  *   no reading, nothing guessed.
- * - `canceled` for no reason or one the canceller gave (`ASKED_CANCELLATION_REASONS`): a cancel's SUCCESS, for the
- *   open cancel of that authorization. Stripe's own cancellations are not (an `automatic` one is the lapse, see
- *   `authorizationLapse`).
+ * - `canceled`: what `stripeCancelOutcome` reads, as the status inquiry of the open cancel does: for no reason or one
+ *   the canceller gave (`ASKED_CANCELLATION_REASONS`) a cancel's SUCCESS, for the open cancel of that authorization.
+ *   Stripe's own cancellations are not (an `automatic` one is the lapse, see `authorizationLapse`): no reading.
  * Any other status shows no modification done (`requires_capture` from `amount_capturable_updated` is the hold).
  */
 function modificationReading(pi: Json, gateway: string): ModificationReading | undefined {
@@ -303,9 +295,8 @@ function modificationReading(pi: Json, gateway: string): ModificationReading | u
     return { command: 'capture', operationId: capture, outcome: paymentIntentToOutcome(pi, 'capture', gateway, false) };
   }
   if (pi.status === 'canceled') {
-    const reason = pi.cancellation_reason;
-    const asked = reason === undefined || reason === null || (typeof reason === 'string' && ASKED_CANCELLATION_REASONS.has(reason));
-    return asked ? { command: 'cancel', outcome: paymentIntentToOutcome(pi, 'cancel', gateway, false) } : undefined;
+    const outcome = stripeCancelOutcome(pi, gateway, false);
+    return outcome === null ? undefined : { command: 'cancel', outcome };
   }
   return undefined;
 }
