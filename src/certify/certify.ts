@@ -215,6 +215,49 @@ export function webhookUrlOf(config: Config, gateway: GatewayConfig): string {
   return `${new URL(config.serviceBus.publicUrl).origin}/webhooks/${encodeURIComponent(gateway.name)}`;
 }
 
+/** The refusal a 401 of our webhook route names in its body (`{"error": …}`, webhook-route.ts); undefined for any other body. */
+function refusalOf(body: string): string | undefined {
+  try {
+    const parsed = JSON.parse(body) as unknown;
+    const error = typeof parsed === 'object' && parsed !== null ? (parsed as Record<string, unknown>).error : undefined;
+    return typeof error === 'string' ? error : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+/**
+ * What the web role's 401 to the check notification says is at fault, naming the settings (`gateways.<name>.…`) by
+ * what its body tells apart:
+ * - `unknown signing key`: the web role holds no key of the key id the notification names (Cybersource
+ *   `v-c-signature` `keyId`), so `webhook_key_id` differs; no secret was checked.
+ * - `invalid signature`: checked with the key the web role holds for that id (or one of no id, tried for every id) and
+ *   not matched: `webhook_secret` differs from the web role's for that key id; with the settings that also
+ *   authenticate the notification (`Certification.alsoAuthenticatedBy`: Adyen's Basic authentication), any of them.
+ * - any other body (a proxy's 401, a release that names no refusal): none is told apart, so every one is named.
+ */
+export function webhookRefusalDetail(gateway: GatewayConfig, body: string): string {
+  const setting = (key: string): string => `gateways.${gateway.name}.${key}`;
+  const keyIds = Object.hasOwn(gatewayDefinition(gateway.type).settings, 'webhookKeyId');
+  const also = gatewayDefinition(gateway.type).certification.alsoAuthenticatedBy?.(gateway) ?? [];
+  const refusal = refusalOf(body);
+  if (refusal === 'unknown signing key') {
+    const id =
+      gateway.webhookKeyId === ''
+        ? `${setting('webhook_key_id')} is empty here, while the web role holds its keys by id`
+        : `the web role holds no key of the id ${setting('webhook_key_id')} names (neither its webhook_key_id nor its webhook_key_id_previous)`;
+    return `our endpoint refused the notification's key id: ${id}; no secret was checked`;
+  }
+  if (refusal === 'invalid signature') {
+    const secret = keyIds
+      ? `${setting('webhook_secret')} is not the secret the web role holds for the key id ${setting('webhook_key_id')} names`
+      : `the web role runs with another ${setting('webhook_secret')}`;
+    return `our endpoint refused the signature: ${secret}${also.length > 0 ? `, or with another ${also.map(setting).join(' or ')}` : ''}`;
+  }
+  const named = ['webhook_secret', ...(keyIds ? ['webhook_key_id'] : []), ...also].map(setting);
+  return `our endpoint refused the notification without saying why: the web role may run with another ${named.join(' or ')}`;
+}
+
 async function webhookRoundTrip(config: Config, gateway: GatewayConfig, reference: string, options: CertifyOptions): Promise<CertifyStep> {
   const url = options.webhookUrl ?? webhookUrlOf(config, gateway);
   const entry: CertifyStep = { flow: 'webhook round trip', command: 'webhook', status: 'FAIL', request: `POST ${new URL(url).pathname}`, detail: '' };
@@ -235,7 +278,7 @@ async function webhookRoundTrip(config: Config, gateway: GatewayConfig, referenc
     entry.detail = ok
       ? `our endpoint verified a notification signed with the configured secret and answered ${JSON.stringify(String(res.data).slice(0, 40))}`
       : res.status === 401
-        ? `our endpoint refused the signature: the web role runs with another gateways.${gateway.name}.webhook_secret`
+        ? webhookRefusalDetail(gateway, String(res.data))
         : `our endpoint answered ${res.status}`;
   } catch (err) {
     const code = transportErrorCode(err);

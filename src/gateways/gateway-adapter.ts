@@ -326,7 +326,7 @@ export interface Recapture {
  * (`unknown_event_type`), an item it cannot read (`unreadable`, e.g. an Adyen success flag other than
  * "true"/"false", a currency that is no ISO 4217 code), an item about another PSP account than the gateway's
  * (`other_account`), an item from the PSP's other environment than the gateway's (`other_environment`: Adyen's
- * `live` flag against the environment of `base_url`).
+ * `live` flag against the environment of `base_url`, Stripe's `livemode` against the mode of `api_key`).
  */
 export type WebhookSkipReason = 'unknown_event_type' | 'unreadable' | 'other_account' | 'other_environment';
 
@@ -346,7 +346,7 @@ export interface SkippedWebhookItem {
   /**
    * `unreadable` for a field of the item: where it is in the PSP's body (`data.object.currency`,
    * `notificationItems[0].NotificationRequestItem.amount.currency`), and why it was refused (`problem`, never
-   * the value); `other_environment`: the field naming the environment (`live`) and which one each side is.
+   * the value); `other_environment`: the field naming the environment (`live`, `livemode`) and which one each side is.
    */
   field?: string;
   problem?: string;

@@ -93,6 +93,12 @@ export interface Certification {
    * @param reference certify's operation id, echoed where the PSP's format has a merchant reference.
    */
   checkNotification(gateway: GatewayConfig, reference: string, now: Date): CheckNotification;
+  /**
+   * The settings under `gateways.<name>`, besides `webhook_secret`, that also authenticate the check notification and
+   * whose mismatch our webhook route refuses alike (401 `invalid signature`), so that certify names them with it (Adyen's
+   * Basic authentication when set: `key_id`, `shared_secret`). Default none.
+   */
+  alsoAuthenticatedBy?(gateway: GatewayConfig): readonly string[];
 }
 
 /** Documented authorization validity of a PSP, milliseconds: `default`, and by method (card brand, submethod, method; lower case). */

@@ -27,7 +27,7 @@ const webhooksRefused = counter(
 /** Items of verified webhooks acknowledged but not queued, by configured gateway and reason. */
 const itemsSkipped = counter(
   'pb_webhook_items_skipped_total',
-  'Items of verified webhooks acknowledged without being queued, by gateway endpoint and reason (unknown_event_type, unreadable: a status, flag, amount, currency or other field it cannot read, other_account, other_environment: from the PSP environment, test or live, that base_url is not in, not_our_operation, card_number)',
+  'Items of verified webhooks acknowledged without being queued, by gateway endpoint and reason (unknown_event_type, unreadable: a status, flag, amount, currency or other field it cannot read, other_account, other_environment: from the PSP environment, test or live, the gateway is not configured for (Adyen: base_url, Stripe: api_key), not_our_operation, card_number)',
   ['gateway', 'reason'],
 );
 
@@ -272,7 +272,7 @@ export class WebhookRoute implements WebRoute {
     if (item.reason === 'other_account') this.deps.logger.info('webhook item for another PSP account acknowledged and skipped', fields);
     // A webhook of the other environment pointed at this endpoint: a misconfiguration to fix at the PSP.
     else if (item.reason === 'other_environment')
-      this.deps.logger.warn('webhook item from the other PSP environment (test or live) than base_url acknowledged and skipped', fields);
+      this.deps.logger.warn("webhook item from the other PSP environment (test or live) than the gateway's acknowledged and skipped", fields);
     else this.deps.logger.warn('webhook item acknowledged and skipped: the bridge does not know or cannot read it', fields);
   }
 }

@@ -61,6 +61,7 @@ export const adyenStoredValueGateway: GatewayDefinition<'adyen-stored-value', ty
     // Gift card test numbers come from the card provider's test programme: --token.
     testTokens: { currency: 'EUR' },
     checkNotification: (gateway, reference, now) => adyenGateway.certification.checkNotification(gateway, reference, now),
+    alsoAuthenticatedBy: (gateway) => adyenGateway.certification.alsoAuthenticatedBy?.(gateway) ?? [],
   },
   currencies: ADYEN_SV_CURRENCIES,
   declines: ADYEN_SV_DECLINES,

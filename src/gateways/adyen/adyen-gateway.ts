@@ -113,6 +113,8 @@ export const adyenGateway: GatewayDefinition<'adyen', typeof ADYEN_SETTINGS> = {
       if (basicAuthConfigured(gateway)) headers.authorization = adyenWebhookAuthorization(gateway);
       return { body, headers };
     },
+    // A Basic authentication refused is answered as a wrong HMAC is: one 401 `invalid signature`.
+    alsoAuthenticatedBy: (gateway) => (basicAuthConfigured(gateway) ? ['key_id', 'shared_secret'] : []),
   },
   currencies: ADYEN_CURRENCIES,
   declines: ADYEN_DECLINES,

@@ -1,6 +1,7 @@
 import { FactRow, RESPONSE_OR_INQUIRY } from '../gateway-facts';
 import { STRIPE_DISPUTE_EVENT_TYPES, STRIPE_DISPUTE_STATUSES, stripeDisputeFact } from './stripe-adjustments';
 import {
+  ASKED_CANCELLATION_REASONS,
   PAYMENT_INTENT_STATUSES,
   PaymentIntentCommand,
   REFUND_STATUSES,
@@ -10,7 +11,8 @@ import {
   setupIntentOutcome,
 } from './stripe-status-map';
 import { CAPTURE_OPERATION_ID_METADATA } from './stripe-requests';
-import { ASKED_CANCELLATION_REASONS, STRIPE_IGNORED_EVENT_TYPES, STRIPE_WEBHOOK_EVENT_TYPES } from './stripe-webhook';
+import { STRIPE_IGNORED_EVENT_TYPES, STRIPE_WEBHOOK_EVENT_TYPES } from './stripe-webhook';
+import { stripeCancelOutcome } from './stripe-responses';
 
 const PI_COMMANDS: readonly PaymentIntentCommand[] = ['authorize', 'sale', 'revalidate', 'validate', 'capture', 'cancel'];
 
@@ -67,6 +69,15 @@ export function stripeFacts(): FactRow[] {
     commands: ['cancel'],
     meaning: paymentIntentOutcome('canceled', 'cancel'),
   });
+  // Stripe's own cancellation read by an open cancel, the same way by its status inquiry and by the webhook
+  // (`stripeCancelOutcome`): no trace of the cancel, which is asked again (resent while UNKNOWN: Stripe then refuses it).
+  const lapse = stripeCancelOutcome({ status: 'canceled', capture_method: 'manual', cancellation_reason: 'automatic' }, 'stripe');
+  rows.push({
+    fact: 'PaymentIntent `canceled` by Stripe itself (`cancellation_reason` `automatic`: the authorization lapsed, its `authorization_expired` adjustment; `failed_invoice`, `void_invoice`) while a cancel of it is open: no trace of the cancel',
+    source: 'status inquiry, webhook `payment_intent.canceled`',
+    commands: ['cancel'],
+    meaning: lapse === null ? 'ignore' : lapse.status,
+  });
   // The same events when the capture or cancel they show done was recorded FAILED (the OMS was told so): a success
   // after failure, reported once Stripe confirms it (the operation's status inquiry reads the PaymentIntent).
   const confirmed = 'recorded FAILED after it was sent, once the PaymentIntent read again shows it (the authorization is then closed by it)';
@@ -98,6 +109,15 @@ export function stripeFacts(): FactRow[] {
       'a `payment_intent.*`, `setup_intent.*`, `refund.*`, `charge.refund.*` or `charge.dispute.*` type not listed here, or a status ' +
       'not listed here (an endpoint on a newer API version): acknowledged and skipped, counted in `pb_webhook_items_skipped_total` ' +
       `(\`unknown_event_type\`, \`unreadable\`) with a warn line; ${ignored} are acknowledged quietly`,
+    source: 'webhook',
+    commands: [],
+    meaning: 'ignore',
+  });
+  rows.push({
+    fact:
+      'an event of the types above whose `livemode` is not the mode of `api_key` (`sk_test_`/`rk_test_` test, `sk_live_`/`rk_live_` live; ' +
+      'a key of neither prefix, or no `livemode`, is not checked): acknowledged and skipped, counted in `pb_webhook_items_skipped_total` ' +
+      '(`other_environment`) with a warn line',
     source: 'webhook',
     commands: [],
     meaning: 'ignore',

@@ -10,6 +10,7 @@ import { customAttribute } from './stripe-references';
 import { stripeReconciliation } from './stripe-reconciliation';
 import { stripeTransformer } from './stripe-transformer';
 import { stripeSignatureHeader } from './stripe-webhook';
+import { stripeKeyMode } from './stripe-mode';
 
 const HOUR_MS = 3_600_000;
 const DAY_MS = 24 * HOUR_MS;
@@ -78,7 +79,8 @@ export const stripeGateway: GatewayDefinition<'stripe', typeof STRIPE_SETTINGS> 
           object: 'event',
           type: 'balance.available',
           created: seconds,
-          livemode: false,
+          // In the key's mode, as Stripe's own would be (a test mode one when the key names none).
+          livemode: stripeKeyMode(gateway.apiKey) === 'live',
           data: { object: { object: 'balance', available: [], pending: [] } },
         }),
       );

@@ -14,6 +14,7 @@ import { pspEpochSecondsMs } from '../psp-time';
 import {
   PaymentIntentCommand,
   PaymentIntentStatus,
+  isCancelledOnRequest,
   parsePaymentIntentStatus,
   parseRefundStatus,
   parseSetupIntentStatus,
@@ -201,6 +202,20 @@ export function paymentIntentToOutcome(pi: Json, command: PaymentIntentCommand, 
 }
 
 /**
+ * A PaymentIntent read as the outcome of a cancel of it: the one reading of the webhook (`modificationReading`) and
+ * the status inquiry, so both say the same of the same PaymentIntent. `canceled` by a cancel request
+ * (`isCancelledOnRequest`) is the cancel's SUCCESS. `canceled` by Stripe itself (`cancellation_reason` `automatic`: the
+ * authorization lapsed, the authorization's own `authorization_expired` fact; `failed_invoice`, `void_invoice`) is no
+ * trace of the cancel, as a PaymentIntent still `requires_capture` is: null. Any other status is read as
+ * `paymentIntentToOutcome` reads it for a cancel.
+ */
+export function stripeCancelOutcome(pi: Json, gateway: string, withAction = true): GatewayOutcome | null {
+  if (pi.status === 'requires_capture') return null;
+  if (pi.status === 'canceled' && !isCancelledOnRequest(pi)) return null;
+  return paymentIntentToOutcome(pi, 'cancel', gateway, withAction);
+}
+
+/**
  * When Stripe says the authorization must be captured by, epoch ms: the expanded `latest_charge`'s
  * `payment_method_details.card.capture_before` (unix seconds). Undefined when the charge is not expanded
  * (a webhook, a search) or names none (not a card).
@@ -324,8 +339,9 @@ function hasOperationId(object: Json, operationId: string): boolean {
 
 /**
  * The answer to `buildStripeStatusRequest`; `null` when Stripe has no trace of the operation: 404, no
- * search or refund-list match, a PaymentIntent still `requires_capture` after a capture or cancel, a
- * PaymentMethod not attached.
+ * search or refund-list match, a PaymentIntent still `requires_capture` after a capture or cancel, one Stripe
+ * cancelled itself after a cancel (`stripeCancelOutcome`: the lapse is not the cancel's success), a PaymentMethod
+ * not attached.
  */
 export function parseStripeStatusResponse(ctx: OperationContext, response: GatewayResponse, gateway: string): GatewayOutcome | null {
   if (response.status === 404) return null;
@@ -341,9 +357,10 @@ export function parseStripeStatusResponse(ctx: OperationContext, response: Gatew
       return found === undefined ? null : paymentIntentToOutcome(found, ctx.command, gateway);
     }
     case 'capture':
-    case 'cancel':
       if (json.status === 'requires_capture') return null;
       return paymentIntentToOutcome(json, ctx.command, gateway);
+    case 'cancel':
+      return stripeCancelOutcome(json, gateway);
     case 'validate':
       return paymentIntentToOutcome(json, ctx.command, gateway);
     case 'refund': {

@@ -36,6 +36,20 @@ export function isStripeLapse(pi: Readonly<Record<string, unknown>>): boolean {
   return pi.status === 'canceled' && pi.capture_method === 'manual' && pi.cancellation_reason === 'automatic';
 }
 
+/**
+ * The cancellation reasons a cancel asked of Stripe leaves on a PaymentIntent: none (the bridge's cancel sends none)
+ * or one the canceller gave, which the API reference calls user-provided (`abandoned`, `duplicate`, `fraudulent`,
+ * `requested_by_customer`). Not Stripe's own (`automatic`: the authorization's capture window closed, it lapsed;
+ * `failed_invoice`, `void_invoice`): no cancel asked for those.
+ */
+export const ASKED_CANCELLATION_REASONS: ReadonlySet<string> = new Set(['abandoned', 'duplicate', 'fraudulent', 'requested_by_customer']);
+
+/** Whether a `canceled` PaymentIntent was cancelled by a cancel request (`ASKED_CANCELLATION_REASONS`), not by Stripe itself. */
+export function isCancelledOnRequest(pi: Readonly<Record<string, unknown>>): boolean {
+  const reason = pi.cancellation_reason;
+  return pi.status === 'canceled' && (reason === undefined || reason === null || (typeof reason === 'string' && ASKED_CANCELLATION_REASONS.has(reason)));
+}
+
 /** Narrows a status string; an unknown one is `outcome_unknown`, never a quiet PENDING. */
 export function parsePaymentIntentStatus(value: unknown, gateway: string): PaymentIntentStatus {
   const found = PAYMENT_INTENT_STATUSES.find((s) => s === value);

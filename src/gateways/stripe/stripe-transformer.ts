@@ -24,7 +24,8 @@ const SUPPORTED: readonly CommandType[] = ['authorize', 'sale', 'capture', 'canc
  * carry it. See `stripe-requests.ts` for the request of each command and the status inquiries.
  *
  * Gateway configuration: `base_url` (https://api.stripe.com), `api_key` (secret key `sk_…`, sent as
- * `Authorization: Bearer`), `webhook_secret` and `webhook_secret_previous` (`whsec_…`; the previous one
+ * `Authorization: Bearer`; its prefix names its mode, test or live, and a webhook event of the other is skipped,
+ * see `parseStripeWebhook`), `webhook_secret` and `webhook_secret_previous` (`whsec_…`; the previous one
  * verifies during a secret roll), `merchant_account` (a Connect account `acct_…`; empty: the key's own
  * account). With `merchant_account`, every call (PaymentIntents, Refunds, SetupIntents, searches and
  * retrievals, reconciliation lists, exchange rates, the doctor's balance read) carries `Stripe-Account` and
@@ -69,7 +70,7 @@ export const stripeTransformer: GatewayTransformer = {
   },
 
   parseWebhook(rawBody: Buffer, gateway: GatewayConfig, skipped?: (item: SkippedWebhookItem) => void): WebhookEvent[] {
-    return withDeclines(parseStripeWebhook(rawBody, gateway.name, skipped), STRIPE_DECLINES);
+    return withDeclines(parseStripeWebhook(rawBody, gateway, skipped), STRIPE_DECLINES);
   },
 
   webhookAck(): WebhookAck {

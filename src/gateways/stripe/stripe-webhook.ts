@@ -4,11 +4,13 @@ import { GatewayError } from '../../errors/gateway-error';
 import { GatewayOutcome, ModificationReading, SkippedWebhookItem, WebhookEvent } from '../gateway-adapter';
 import { stripeConfirmedMoney } from './stripe-amount';
 import { isStripeLapse } from './stripe-status-map';
-import { paymentIntentToOutcome, refundToOutcome, setupIntentToOutcome } from './stripe-responses';
+import { paymentIntentToOutcome, refundToOutcome, setupIntentToOutcome, stripeCancelOutcome } from './stripe-responses';
 import { CAPTURE_OPERATION_ID_METADATA, OPERATION_ID_METADATA } from './stripe-requests';
 import { StripeDisputeEventType, isStripeDisputeEventType, parseDisputeStatus, stripeDisputeFact } from './stripe-adjustments';
 import { AdjustmentFact } from '../../adjustments/adjustment';
 import { readPspCurrency } from '../../money/currencies';
+import type { GatewayConfig } from '../gateway-config';
+import { StripeMode, stripeKeyMode, stripeObjectMode } from './stripe-mode';
 
 /** Stripe's default tolerance between the signed timestamp and our clock, seconds. */
 export const STRIPE_WEBHOOK_TOLERANCE_S = 300;
@@ -153,9 +155,20 @@ function listed(list: readonly string[], type: string): boolean {
  * Stripe renders an event in its endpoint's API version, not the one our requests pin, so a signed event may
  * carry a status our maps do not list, or be of a type added since. Either is reported to `skipped` (as
  * `unreadable` with the status, or `unknown_event_type`) and gives no event: a refusal would only bring it
- * back for days. Throws only when the body as a whole is not a Stripe event.
+ * back for days. So is an event of the objects we read from the other mode than `api_key`'s (`livemode`
+ * against `stripeKeyMode`: `other_environment`): a test object is no payment of a live gateway, nor the
+ * reverse. A key whose prefix names no mode, or an event without a boolean `livemode`, leaves the mode
+ * unchecked. Throws only when the body as a whole is not a Stripe event.
  */
-export function parseStripeWebhook(rawBody: Buffer, gateway: string, skipped: (item: SkippedWebhookItem) => void = () => undefined): WebhookEvent[] {
+export function parseStripeWebhook(
+  rawBody: Buffer,
+  gateway: Pick<GatewayConfig, 'name' | 'apiKey'>,
+  skipped: (item: SkippedWebhookItem) => void = () => undefined,
+): WebhookEvent[] {
+  return parseEvent(rawBody, gateway.name, stripeKeyMode(gateway.apiKey), skipped);
+}
+
+function parseEvent(rawBody: Buffer, gateway: string, ours: StripeMode | undefined, skipped: (item: SkippedWebhookItem) => void): WebhookEvent[] {
   let json: unknown;
   try {
     json = JSON.parse(rawBody.toString('utf8')) as unknown;
@@ -173,8 +186,21 @@ export function parseStripeWebhook(rawBody: Buffer, gateway: string, skipped: (i
   const account = str(json.account) ?? '';
   const reference = str(object.id);
   const item: SkippedWebhookItem = { reason: 'unreadable', eventId, eventType: type, account, ...(reference !== undefined ? { reference } : {}) };
+  const read = READ_TYPE_PREFIXES.some((p) => type.startsWith(p)) && !listed(STRIPE_IGNORED_EVENT_TYPES, type);
+  // From the other mode (a test endpoint's events sent to a live bridge, or the reverse): about no payment of this
+  // gateway, whatever its ids match. Acknowledged, as Stripe would retry a refusal for days; the other types stay quiet.
+  const theirs = stripeObjectMode(json.livemode);
+  if (read && ours !== undefined && theirs !== undefined && theirs !== ours) {
+    skipped({
+      ...item,
+      reason: 'other_environment',
+      field: 'livemode',
+      problem: `is ${String(json.livemode)} (Stripe's ${theirs} mode) while api_key is a ${ours} mode key`,
+    });
+    return [];
+  }
   if (!listed(STRIPE_WEBHOOK_EVENT_TYPES, type)) {
-    if (READ_TYPE_PREFIXES.some((p) => type.startsWith(p)) && !listed(STRIPE_IGNORED_EVENT_TYPES, type)) skipped({ ...item, reason: 'unknown_event_type' });
+    if (read) skipped({ ...item, reason: 'unknown_event_type' });
     return [];
   }
   try {
@@ -249,23 +275,15 @@ function readEvent(eventId: string, type: string, object: Json, created: unknown
 }
 
 /**
- * The cancellation reasons a cancel asked of Stripe leaves on a PaymentIntent: none (the bridge's cancel sends none)
- * or one the canceller gave, which the API reference calls user-provided (`abandoned`, `duplicate`, `fraudulent`,
- * `requested_by_customer`). Not Stripe's own (`automatic`: the authorization's capture window closed, it lapsed;
- * `failed_invoice`, `void_invoice`): no cancel asked for those.
- */
-export const ASKED_CANCELLATION_REASONS: ReadonlySet<string> = new Set(['abandoned', 'duplicate', 'fraudulent', 'requested_by_customer']);
-
-/**
  * A manual-capture PaymentIntent (an authorization) read as the outcome of the modification it shows done, which its
  * events do not name otherwise (their metadata names the authorization):
  * - `succeeded` with the `capture_operation_id` our capture request set (Stripe stores it with the capture): that
  *   capture's SUCCESS, for what Stripe collected (`amount_received`; a partial capture releases the rest, "Partially
  *   capturing automatically releases the remaining amount"). Without it, the capture was not ours (the Dashboard's):
  *   no reading, nothing guessed.
- * - `canceled` for no reason or one the canceller gave (`ASKED_CANCELLATION_REASONS`): a cancel's SUCCESS, for the
- *   open cancel of that authorization. Stripe's own cancellations are not (an `automatic` one is the lapse, see
- *   `authorizationLapse`).
+ * - `canceled`: what `stripeCancelOutcome` reads, as the status inquiry of the open cancel does: for no reason or one
+ *   the canceller gave (`ASKED_CANCELLATION_REASONS`) a cancel's SUCCESS, for the open cancel of that authorization.
+ *   Stripe's own cancellations are not (an `automatic` one is the lapse, see `authorizationLapse`): no reading.
  * Any other status shows no modification done (`requires_capture` from `amount_capturable_updated` is the hold).
  */
 function modificationReading(pi: Json, gateway: string): ModificationReading | undefined {
@@ -277,9 +295,8 @@ function modificationReading(pi: Json, gateway: string): ModificationReading | u
     return { command: 'capture', operationId: capture, outcome: paymentIntentToOutcome(pi, 'capture', gateway, false) };
   }
   if (pi.status === 'canceled') {
-    const reason = pi.cancellation_reason;
-    const asked = reason === undefined || reason === null || (typeof reason === 'string' && ASKED_CANCELLATION_REASONS.has(reason));
-    return asked ? { command: 'cancel', outcome: paymentIntentToOutcome(pi, 'cancel', gateway, false) } : undefined;
+    const outcome = stripeCancelOutcome(pi, gateway, false);
+    return outcome === null ? undefined : { command: 'cancel', outcome };
   }
   return undefined;
 }

@@ -114,6 +114,26 @@ describe('payment-bridge certify', () => {
     });
   });
 
+  it.each([
+    [
+      'webhook_key_id',
+      { webhookKeyId: 'c0ffee00-0000-4000-8000-000000000000' },
+      "our endpoint refused the notification's key id: the web role holds no key of the id gateways.cybs.webhook_key_id names (neither its webhook_key_id nor its webhook_key_id_previous); no secret was checked",
+    ],
+    [
+      'webhook_secret',
+      { webhookSecret: Buffer.from('not-the-web-roles-webhook-key!!!').toString('base64') },
+      'our endpoint refused the signature: gateways.cybs.webhook_secret is not the secret the web role holds for the key id gateways.cybs.webhook_key_id names',
+    ],
+  ])('fails the Cybersource webhook round trip naming %s when that is what differs from the web role', async (_field, changed, detail) => {
+    const route = createGatewayClients(config).get('cybs');
+    if (!route) throw new Error('no cybs');
+    const other = { ...route, gateway: { ...route.gateway, ...changed } };
+    // No test token: every payment flow is skipped, only the webhook round trip runs.
+    const report = await runCertify(config, other, {}, { logger: silentLogger(), webhookUrl: `${web.server.url}/webhooks/cybs` });
+    expect(byFlow(report, 'webhook round trip')).toMatchObject({ status: 'FAIL', outcome: 'HTTP 401', detail });
+  });
+
   it.each([['stripe'], ['adyen'], ['cybs']])('sends %s requests its official spec accepts (Prism) and completes a signed webhook round trip', async (name) => {
     const report = await certify(name, {
       token: name === 'cybs' ? '7E9BA21E4D5EC4B0E053AF598E0A5B6B' : name === 'adyen' ? 'certify-shopper:8415995487234100' : undefined,

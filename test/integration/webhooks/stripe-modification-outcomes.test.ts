@@ -10,7 +10,8 @@
  * End to end on the real Redis: the worker delivers to a local Stripe stand-in that takes the capture or cancel (or
  * not) and never answers (the gateway's timeout), then the event, as Stripe renders it and signed by Stripe's own SDK,
  * is posted to the web process. No poller runs and the stand-in refuses every status inquiry: only the webhook can
- * settle the operation.
+ * settle the operation. One test runs a poller pass on one cancel, to show it reads Stripe's own cancellation as the
+ * webhook does (`stripeCancelOutcome`).
  */
 import http from 'node:http';
 import { AddressInfo } from 'node:net';
@@ -25,6 +26,10 @@ import { captureLogger } from '../../support/capture-logger';
 import { channelCommand } from '../../support/fixtures';
 import { eventually } from '../../support/tcp-proxy';
 import { useWebhookStack } from '../../support/webhook-stack';
+import { createGatewayClients } from '../../../src/gateways/gateway-registry';
+import { Ledger } from '../../../src/ledger/ledger';
+import { Poller } from '../../../src/poller/poller';
+import { ConfiguredGatewayRouter } from '../../../src/routing/configured-gateway-router';
 
 jest.setTimeout(60_000);
 
@@ -337,6 +342,39 @@ describe('a Stripe capture or cancel whose call timed out, settled by the Paymen
     await eventually(async () => (await stack.worker.adjustmentStore.forOperation(authorization)).some((a) => a.kind === 'authorization_expired'));
     expect((await stack.worker.ledger.get(cancel))?.state).toBe('UNKNOWN');
     expect(eventsOf(cancel)).toEqual([]);
+  });
+
+  it("the poller agrees on Stripe's own cancellation: no trace of the UNKNOWN cancel, so it is sent again, and Stripe's refusal (canceled already) fails it; never SUCCEEDED", async () => {
+    const { authorization, pi, modification: cancel } = await timedOut('cancel', AUTHORIZED, false);
+    Object.assign(pi, { status: 'canceled', amount_capturable: 0, cancellation_reason: 'automatic', canceled_at: now() });
+    expect(await post('payment_intent.canceled', pi, `evt_cancel_lapse_polled_${seq}`)).toBe(200);
+    await jobRan(`evt_cancel_lapse_polled_${seq}`);
+    expect((await stack.worker.ledger.get(cancel))?.state).toBe('UNKNOWN');
+
+    // Stripe shows the PaymentIntent when asked, and refuses a cancel of one canceled already.
+    askable.add(pi.id);
+    refused.add(pi.id);
+    const { ledger } = stack.worker;
+    await ledger.transition(cancel, 'UNKNOWN', { event: 'test' }, { nextCheckAt: Date.now() - 1, pollStep: 0 });
+    // This cancel only: the other tests' operations keep their own schedules.
+    const scoped: Ledger = Object.assign(Object.create(ledger) as Ledger, {
+      idsInState: async (...args: Parameters<Ledger['idsInState']>) => (await ledger.idsInState(...args)).filter((id) => id === cancel),
+    });
+    const poller = new Poller({
+      config: stack.config,
+      ledger: scoped,
+      router: new ConfiguredGatewayRouter(createGatewayClients(stack.config)),
+      recorder: stack.worker.recorder,
+      logger: logs.logger,
+      deliveryQueue: stack.worker.deliveryQueue,
+    });
+    await poller.runOnce();
+
+    await eventually(async () => (await ledger.get(cancel))?.state === 'FAILED');
+    await eventually(() => eventsOf(cancel, 'FAIL').length === 1);
+    expect(eventsOf(cancel, 'SUCCESS')).toEqual([]);
+    expect(eventsOf(cancel, 'FAIL')[0]).toMatchObject({ gateway_command: 'cancel', reason: 'payment_intent_unexpected_state' });
+    expect((await stack.worker.adjustmentStore.forOperation(authorization)).map((a) => a.kind)).toEqual(['authorization_expired']);
   });
 
   it('payment_intent.amount_capturable_updated (the hold, requires_capture) settles no capture: the UNKNOWN capture stays for the poller', async () => {

@@ -42,8 +42,9 @@ function paymentIntent(id: string, operationId: string, status: string): Record<
   };
 }
 
-async function post(type: string, object: Record<string, unknown>, eventId: string): Promise<Response> {
-  const body = JSON.stringify({ id: eventId, object: 'event', api_version: '2099-01-01', created: Math.floor(Date.now() / 1000), type, data: { object } });
+async function post(type: string, object: Record<string, unknown>, eventId: string, livemode?: boolean): Promise<Response> {
+  const event = { id: eventId, object: 'event', api_version: '2099-01-01', created: Math.floor(Date.now() / 1000), type, data: { object } };
+  const body = JSON.stringify(livemode === undefined ? event : { ...event, livemode });
   const header = stripe.webhooks.generateTestHeaderString({ payload: body, secret: SECRET });
   return fetch(`${stack.web.server.url}/webhooks/stripe`, {
     method: 'POST',
@@ -75,6 +76,23 @@ describe('Stripe webhooks', () => {
       psp_reference: pi,
     });
     expect((await stack.worker.ledger.get(id))?.state).toBe('PENDING');
+  });
+
+  it('acknowledge (200) and skip a live mode event on a test key gateway (other_environment, a warn line): the operation it names does not move; the same event in test mode settles it', async () => {
+    const before = await metricValue('pb_webhook_items_skipped_total', { gateway: 'stripe', reason: 'other_environment' });
+    const pi = `pi_live_mode_${Date.now()}`;
+    const id = await pendingOperation(stack.worker, 'authorize', { gateway: 'stripe', amount: AMOUNT, currency: 'EUR', order_id: `order-stripe-${++seq}` }, pi);
+
+    const res = await post('payment_intent.amount_capturable_updated', paymentIntent(pi, id, 'requires_capture'), 'evt_live_mode_0001', true);
+
+    expect(res.status).toBe(200);
+    expect(await metricValue('pb_webhook_items_skipped_total', { gateway: 'stripe', reason: 'other_environment' })).toBe(before + 1);
+    const line = webLogs.lines.map((l) => JSON.parse(l) as Record<string, unknown>).find((l) => l.event_id === 'evt_live_mode_0001');
+    expect(line).toMatchObject({ level: 'warn', gateway: 'stripe', reason: 'other_environment', field: 'livemode', psp_reference: pi });
+    expect((await stack.worker.ledger.get(id))?.state).toBe('PENDING');
+
+    expect((await post('payment_intent.amount_capturable_updated', paymentIntent(pi, id, 'requires_capture'), 'evt_test_mode_0001', false)).status).toBe(200);
+    await eventually(async () => (await stack.worker.ledger.get(id))?.state === 'SUCCEEDED');
   });
 
   it('keep a processing payment PENDING when payment_intent.requires_action arrives after payment_intent.processing, then settle it with payment_intent.amount_capturable_updated', async () => {

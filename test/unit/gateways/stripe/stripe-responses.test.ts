@@ -17,6 +17,7 @@ import {
   setupIntent,
   refund,
   stripeContext,
+  stripeEvent,
   stripeGateway,
   successBody,
 } from './stripe-fixtures';
@@ -390,6 +391,44 @@ describe('Stripe status inquiry responses', () => {
     const ctx = stripeContext('validate');
     expect(t.parseStatusResponse(ctx, jsonResponse(404, errorBody('invalid_request_error', 'resource_missing')), gw)).toBeNull();
     expect(() => t.parseStatusResponse(ctx, jsonResponse(500, errorBody('api_error')), gw)).toThrow(expect.objectContaining({ kind: 'server_error' }));
+  });
+});
+
+describe('a canceled manual-capture PaymentIntent read for an open cancel: the status inquiry agrees with the webhook', () => {
+  const auth = stripeContext('authorize');
+  const cancel = stripeContext('cancel');
+  /** What each path makes of `pi` for the open cancel: the inquiry's outcome, and the webhook's cancel reading (null: none). */
+  function bothPaths(pi: Record<string, unknown>): { polled: unknown; webhook: unknown } {
+    const polled = t.parseStatusResponse(cancel, jsonResponse(200, pi), gw);
+    const [event] = t.parseWebhook(Buffer.from(JSON.stringify(stripeEvent('payment_intent.canceled', pi))), gw);
+    const reading = event.modification;
+    if (reading !== undefined) expect(reading.command).toBe('cancel');
+    return { polled, webhook: reading?.outcome ?? null };
+  }
+
+  it.each([
+    ['automatic', null],
+    ['failed_invoice', null],
+    ['void_invoice', null],
+    ['a reason Stripe adds later', null],
+    [null, 'SUCCESS'],
+    ['requested_by_customer', 'SUCCESS'],
+    ['abandoned', 'SUCCESS'],
+    ['duplicate', 'SUCCESS'],
+    ['fraudulent', 'SUCCESS'],
+  ] as const)('cancellation_reason %p: both %p', (reason, expected) => {
+    const pi = paymentIntent(auth, { status: 'canceled', amount_capturable: 0, cancellation_reason: reason, canceled_at: 1692700000 });
+    const { polled, webhook } = bothPaths(pi);
+    expect(polled).toEqual(webhook);
+    expect(polled === null ? null : (polled as { status: string }).status).toBe(expected);
+  });
+
+  it("Stripe's own cancellation (automatic: the authorization lapsed) is no trace of the cancel for the inquiry, as a hold still standing is", () => {
+    const lapsed = paymentIntent(auth, { status: 'canceled', amount_capturable: 0, cancellation_reason: 'automatic', canceled_at: 1692700000 });
+    expect(t.parseStatusResponse(cancel, jsonResponse(200, lapsed), gw)).toBeNull();
+    expect(t.parseStatusResponse(cancel, jsonResponse(200, paymentIntent(auth)), gw)).toBeNull();
+    // The authorization's own reading of the same PaymentIntent is unchanged: it failed (lapsed), reason automatic.
+    expect(t.parseStatusResponse(stripeContext('validate'), jsonResponse(200, lapsed), gw)).toMatchObject({ status: 'FAIL', reason: 'automatic' });
   });
 });
 

@@ -2,6 +2,7 @@ import Stripe from 'stripe';
 import { stripeTransformer } from '../../../../src/gateways/stripe';
 import { SkippedWebhookItem } from '../../../../src/gateways/gateway-adapter';
 import { parseStripeSignatureHeader, stripeSignatureHeader, verifyStripeWebhook } from '../../../../src/gateways/stripe/stripe-webhook';
+import { stripeKeyMode } from '../../../../src/gateways/stripe/stripe-mode';
 import {
   paymentIntent,
   PI_ID,
@@ -408,5 +409,93 @@ describe('an event time no Date can hold', () => {
       expect(event.adjustment).toBeDefined();
       expect(event.adjustment?.occurredAt).toBeUndefined();
     }
+  });
+});
+
+describe("an event from the other Stripe mode than api_key's", () => {
+  const ctx = stripeContext('authorize');
+  const held = (livemode: unknown, type = 'payment_intent.amount_capturable_updated'): Record<string, unknown> => ({
+    ...stripeEvent(type, paymentIntent(ctx, { amount_capturable: 2599, livemode }), 'evt_other_mode_0001'),
+    livemode,
+  });
+  const live = { ...stripeGateway, apiKey: 'rk_live_51Nunit0123456789abcdef' };
+  function parseSkipping(
+    event: Record<string, unknown>,
+    gateway = stripeGateway,
+  ): { events: ReturnType<typeof stripeTransformer.parseWebhook>; skipped: SkippedWebhookItem[] } {
+    const skipped: SkippedWebhookItem[] = [];
+    const events = stripeTransformer.parseWebhook(body(event), gateway, (item) => skipped.push(item));
+    return { events, skipped };
+  }
+
+  it('reads the mode from the key prefix: sk_/rk_ test or live; any other key names none', () => {
+    expect(['sk_test_1', 'rk_test_1', 'sk_live_1', 'rk_live_1', 'pk_live_1', 'sk_twin_1', 'live', ''].map(stripeKeyMode)).toEqual([
+      'test',
+      'test',
+      'live',
+      'live',
+      undefined,
+      undefined,
+      undefined,
+      undefined,
+    ]);
+  });
+
+  it('skips a live mode event on a test key gateway (other_environment, naming livemode and both modes); a test mode one is read', () => {
+    const { events, skipped } = parseSkipping({ ...held(true), account: 'acct_1X' });
+    expect(events).toEqual([]);
+    expect(skipped).toEqual([
+      {
+        reason: 'other_environment',
+        eventId: 'evt_other_mode_0001',
+        eventType: 'payment_intent.amount_capturable_updated',
+        reference: PI_ID,
+        account: 'acct_1X',
+        field: 'livemode',
+        problem: "is true (Stripe's live mode) while api_key is a test mode key",
+      },
+    ]);
+    const read = parseSkipping(held(false));
+    expect(read.skipped).toEqual([]);
+    expect(read.events.map((e) => [e.operationId, e.outcome.status])).toEqual([[ctx.operationId, 'SUCCESS']]);
+  });
+
+  it('skips a test mode event on a live key gateway, of every type it reads (a refund, a dispute), and reads a live mode one', () => {
+    for (const event of [
+      held(false),
+      { ...stripeEvent('refund.updated', refund(stripeContext('refund'))), livemode: false },
+      {
+        ...stripeEvent('charge.dispute.created', {
+          id: 'dp_1',
+          object: 'dispute',
+          amount: 2599,
+          currency: 'eur',
+          payment_intent: PI_ID,
+          status: 'needs_response',
+        }),
+      },
+      { ...held(false), type: 'payment_intent.some_new_type' },
+    ]) {
+      const { events, skipped } = parseSkipping(event, live);
+      expect(events).toEqual([]);
+      expect(skipped).toEqual([
+        expect.objectContaining({ reason: 'other_environment', field: 'livemode', problem: "is false (Stripe's test mode) while api_key is a live mode key" }),
+      ]);
+    }
+    const read = parseSkipping(held(true), live);
+    expect(read.skipped).toEqual([]);
+    expect(read.events).toHaveLength(1);
+  });
+
+  it('leaves the mode unchecked for a key naming none, or an event without a boolean livemode; other objects from the other mode stay quiet', () => {
+    const twin = { ...stripeGateway, apiKey: 'twin-stripe-key-0123456789' };
+    expect(parseSkipping(held(true), twin).events).toHaveLength(1);
+    expect(parseSkipping(held(false), twin).events).toHaveLength(1);
+    const { livemode: _dropped, ...noMode } = held(true);
+    expect(parseSkipping(noMode).events).toHaveLength(1);
+    expect(parseSkipping(held('true')).events).toHaveLength(1);
+    const quiet = parseSkipping({ ...stripeEvent('customer.created', { id: 'cus_x', object: 'customer' }), livemode: true });
+    expect(quiet).toEqual({ events: [], skipped: [] });
+    expect(parseSkipping(held(true, 'payment_intent.created'))).toEqual({ events: [], skipped: [] });
   });
 });
