@@ -45,7 +45,7 @@ import { riskReviewEvent } from '../events/risk-review-event';
 import { FxLock, lockDetails } from '../fx/fx-lock';
 import { StageDecision } from '../orchestration/orchestration-stage';
 import { FailoverTrigger, countDecisions, countFailover, reportFxLinesOmitted, reportRouteDrops } from '../orchestration/orchestration-metrics';
-import { linesOmitted } from '../fx/locked-rate';
+import { fxLockOf, linesOmitted } from '../fx/locked-rate';
 import type { PaymentLine } from '../contracts/payment-command';
 import { FailoverStep, RoutingRecord, gatewayOf, routedPayment } from '../ledger/routing-record';
 import { LONG_WAIT_MS, WaitedOn, dependentWaitDelay, dependentWaits, waitReason, waitersTtlSeconds } from './dependent-wait';
@@ -909,7 +909,15 @@ export class DeliveryService {
     const from = current.candidates[current.index];
     if (next.kind !== 'send') return this.unsent(op, next);
     const to = next.plan.candidates[next.plan.index];
-    const step: FailoverStep = { from, to, trigger: trigger === 'declined' ? `declined:${String(detail.gateway_code ?? '')}` : trigger, at: this.now() };
+    // What the attempt left was asked at, when converted: a late success there is reversed in that currency.
+    const left = fxLockOf(op);
+    const step: FailoverStep = {
+      from,
+      to,
+      trigger: trigger === 'declined' ? `declined:${String(detail.gateway_code ?? '')}` : trigger,
+      at: this.now(),
+      ...(left ? { fx: lockDetails(left) } : {}),
+    };
     const routing = freshly(routingRecordOf(op, next.plan, [...(op.routing?.failovers ?? []), step]));
     const moved: OperationRecord = { ...op, routing };
     const route = this.deps.router.route(moved);
