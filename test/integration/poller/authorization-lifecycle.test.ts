@@ -459,6 +459,31 @@ describe('orphan reversal', () => {
     );
   });
 
+  it("the OMS told it failed (its refusal carried 0), the PSP approved EUR 40.00 after all: the void by PSP reference is sent for EUR 40.00, not cut to the refusal's 0", async () => {
+    const s = setup();
+    const command = channelCommand('authorize', {}, { gateway_key: 'pm_card_visa', amount: 7000, currency: 'EUR' });
+    const id = command.payment.operation_reference!;
+    const reference = `pa_refused_${id}`;
+    await s.ledger.create(id, command);
+    await s.ledger.transition(id, 'SENT', { event: 'attempt' });
+    await s.ledger.transitionAndGet(
+      id,
+      'FAILED',
+      { event: 'outcome' },
+      { gatewayReference: reference, reason: 'do_not_honor', confirmedAmount: 0, confirmedCurrency: 'EUR' },
+      { reference: { gateway: 'simulator', reference } },
+    );
+    const decision = await new LifecycleSweep(s.sweepDeps).orphans.request(id, 'oms_told_failed', {
+      pspReference: reference,
+      confirmed: { amount: 4000, currency: 'EUR' },
+    });
+    expect(decision).toMatchObject({ outcome: 'voided', amount: 4000, currency: 'EUR', amountBasis: 'confirmed' });
+    const voidOp = (await s.ledger.get(voidOperationId(id)))!;
+    expect(voidOp.payment).toMatchObject({ amount: 4000, gateway_key: reference });
+    const resolved = await resolveOperationContext(voidOp, s.ledger, { checkAmounts: true });
+    expect('context' in resolved && resolved.context.payment).toMatchObject({ amount: 4000, currency: 'EUR', gateway_key: reference });
+  });
+
   describe('a converted authorization (EUR 70.00 sent as USD 77.00 at a locked rate of 1.1)', () => {
     const lock: FxLock = {
       rate: '1.1',
