@@ -139,3 +139,18 @@ export function cancelVoidGuards(): Counter<'gateway' | 'guard'> {
     ['gateway', 'guard'],
   );
 }
+
+/**
+ * `pb_cancels_of_failed_authorizations_total{gateway,held}`: cancels (the OMS's, not the bridge's own reversals, which
+ * count as such) naming by PSP reference an authorization or sale the ledger holds FAILED and not marked done after
+ * all, at their first attempt. `held`: `late_success` (a `succeeded_after_failure` recorded on it says what the PSP
+ * holds after all: the cancel asks no more than that), `unknown` (nothing on record says it holds anything: sent for its
+ * own amount, never its refusal's figure; the PSP decides).
+ */
+export function cancelsOfFailedAuthorizations(): Counter<'gateway' | 'held'> {
+  return counter(
+    'pb_cancels_of_failed_authorizations_total',
+    'Cancels naming by PSP reference an authorization the ledger holds FAILED, at their first attempt, by gateway and held (late_success: asked no more than a recorded success after failure confirmed; unknown: sent for their own amount, the PSP decides)',
+    ['gateway', 'held'],
+  );
+}

@@ -28,8 +28,16 @@ import { CircuitBreaker } from './circuit-breaker';
 import { GatewayHealth, noteGatewayCall, resultOf } from './gateway-health';
 import { ConfigHold, DeadLetterSink } from './config-hold';
 import { DeliveryFaults } from './delivery-fault';
-import { Awaiting, CancelBasisChange, ContextRefusal, DEPENDENT, resolveOperationContext } from './operation-context';
-import { authorizationRefusals, cancelVoidGuards, cancelsOfCaptured, dependentsWaiting } from './authorization-metrics';
+import {
+  Awaiting,
+  CancelBasisChange,
+  ContextRefusal,
+  ContextResolution,
+  DEPENDENT,
+  FailedAuthorizationCancel,
+  resolveOperationContext,
+} from './operation-context';
+import { authorizationRefusals, cancelVoidGuards, cancelsOfCaptured, cancelsOfFailedAuthorizations, dependentsWaiting } from './authorization-metrics';
 import { CancelBasis, cancelBasisOf } from '../ledger/cancel-basis';
 import { InquiryResult, inquireStatus } from './status-inquiry';
 import { InquiryMiss, inquiryMisses, readInquiryMiss } from './inquiry-miss';
@@ -45,8 +53,8 @@ import { riskReviewEvent } from '../events/risk-review-event';
 import { FxLock, lockDetails } from '../fx/fx-lock';
 import { StageDecision } from '../orchestration/orchestration-stage';
 import { FailoverTrigger, countDecisions, countFailover, reportFxLinesOmitted, reportRouteDrops } from '../orchestration/orchestration-metrics';
-import { linesOmitted } from '../fx/locked-rate';
-import type { PaymentLine } from '../contracts/payment-command';
+import { fxLockOf, linesOmitted } from '../fx/locked-rate';
+import type { Payment, PaymentLine } from '../contracts/payment-command';
 import { FailoverStep, RoutingRecord, gatewayOf, routedPayment } from '../ledger/routing-record';
 import { LONG_WAIT_MS, WaitedOn, dependentWaitDelay, dependentWaits, waitReason, waitersTtlSeconds } from './dependent-wait';
 
@@ -293,6 +301,9 @@ export class DeliveryService {
     }
     // Past the breaker: said once per step that may call the PSP, not for each wait behind an open circuit.
     if (ctx.cancelBasisChanged) this.noteCancelBasisChanged(op, route.gateway.name, ctx.cancelBasisChanged);
+    // The bridge's own reversals of a FAILED authorization say what they reverse in their own lines.
+    if (ctx.failedAuthorization && op.attempts === 0 && op.channel !== 'bridge')
+      this.noteFailedAuthorizationCancel(op, route.gateway.name, ctx.context.payment, ctx.failedAuthorization);
 
     const { maxAgeMs } = this.deps.config.delivery;
     const tooOld = maxAgeMs > 0 && this.now() - op.receivedAt > maxAgeMs;
@@ -401,11 +412,7 @@ export class DeliveryService {
   }
 
   /** The context the transformer sees (see `resolveOperationContext`), as the next delivery step. */
-  private async contextFor(
-    op: OperationRecord,
-  ): Promise<
-    { context: OperationContext; fxLock?: FxLock; authorizationId?: string; cancelBasisChanged?: CancelBasisChange } | { wait: DeliveryStep } | ContextRefusal
-  > {
+  private async contextFor(op: OperationRecord): Promise<Extract<ContextResolution, { context: OperationContext }> | { wait: DeliveryStep } | ContextRefusal> {
     // Amounts are checked before the first attempt only: once sent, the PSP has decided.
     const resolved = await resolveOperationContext(op, this.deps.ledger, {
       checkAmounts: op.state === 'RECEIVED' && op.attempts === 0,
@@ -546,6 +553,34 @@ export class DeliveryService {
         now: basisLine(change.now),
       },
     );
+  }
+
+  /**
+   * A cancel naming by PSP reference an authorization the ledger holds FAILED, at its first attempt: counted, and a
+   * line saying what it asks and why (what a recorded late success confirmed; or nothing on record, the PSP decides).
+   */
+  private noteFailedAuthorizationCancel(op: OperationRecord, gateway: string, sent: Payment, cancel: FailedAuthorizationCancel): void {
+    cancelsOfFailedAuthorizations().inc({ gateway, held: cancel.held });
+    const meta = {
+      operation_id: op.id,
+      gateway,
+      authorization_id: cancel.authorizationId,
+      held: cancel.held,
+      amount: sent.amount,
+      currency: sent.currency,
+      ...(cancel.amount !== undefined ? { held_amount: cancel.amount, held_currency: cancel.currency } : {}),
+    };
+    if (cancel.held === 'late_success') {
+      this.deps.logger.info(
+        'cancel of an authorization the ledger holds FAILED that the PSP authorised after all: asking no more than that success confirmed',
+        meta,
+      );
+    } else {
+      this.deps.logger.warn(
+        'cancel of an authorization the ledger holds FAILED, nothing on record saying the PSP holds anything: sent for its own amount, the PSP decides',
+        meta,
+      );
+    }
   }
 
   private async inquireThenMaybeResend(op: OperationRecord, ctx: OperationContext, route: GatewayRoute, breaker: CircuitBreaker): Promise<DeliveryStep> {
@@ -909,7 +944,15 @@ export class DeliveryService {
     const from = current.candidates[current.index];
     if (next.kind !== 'send') return this.unsent(op, next);
     const to = next.plan.candidates[next.plan.index];
-    const step: FailoverStep = { from, to, trigger: trigger === 'declined' ? `declined:${String(detail.gateway_code ?? '')}` : trigger, at: this.now() };
+    // What the attempt left was asked at, when converted: a late success there is reversed in that currency.
+    const left = fxLockOf(op);
+    const step: FailoverStep = {
+      from,
+      to,
+      trigger: trigger === 'declined' ? `declined:${String(detail.gateway_code ?? '')}` : trigger,
+      at: this.now(),
+      ...(left ? { fx: lockDetails(left) } : {}),
+    };
     const routing = freshly(routingRecordOf(op, next.plan, [...(op.routing?.failovers ?? []), step]));
     const moved: OperationRecord = { ...op, routing };
     const route = this.deps.router.route(moved);

@@ -54,7 +54,14 @@ export interface ContextRefusal {
  * authorization a PSP reference the command names was resolved to (recorded with the attempt).
  */
 export type ContextResolution =
-  | { context: OperationContext; fxLock?: FxLock; authorizationId?: string; cancelBasisChanged?: CancelBasisChange }
+  | {
+      context: OperationContext;
+      fxLock?: FxLock;
+      authorizationId?: string;
+      cancelBasisChanged?: CancelBasisChange;
+      /** A cancel naming by PSP reference an authorization the ledger holds FAILED: what it was sent for, and why. */
+      failedAuthorization?: FailedAuthorizationCancel;
+    }
   /**
    * `siblings`: the captures or refunds of the same authorization in flight ahead of it (`siblingsAhead`), or
    * what a cancel waits for (`capturesInFlight`; `capturesNotYetDelivered`, with `awaiting: 'undelivered_captures'`;
@@ -64,6 +71,26 @@ export type ContextResolution =
    */
   | { wait: string; siblings?: readonly string[]; siblingsSeen?: readonly WaitedOn[]; awaiting?: Awaiting; authorization?: WaitedOn }
   | ContextRefusal;
+
+/**
+ * A cancel that names by PSP reference an authorization (or sale) the ledger holds FAILED and not marked done after
+ * all (`asDoneAtPsp`), as {@link failedAuthorizationHold} read it.
+ */
+export interface FailedAuthorizationCancel {
+  /** The FAILED authorization's operation id. */
+  authorizationId: string;
+  /**
+   * `late_success`: a `succeeded_after_failure` recorded on it says what the PSP holds after all (`amount`,
+   * `currency`), and the cancel asks no more than that; `unknown`: nothing on record says the PSP holds anything, the
+   * cancel goes for its own amount and the PSP decides (one whose cancel takes no amount, Stripe's and Adyen's, voids
+   * whatever it holds; Cybersource reverses that amount or refuses).
+   */
+  held: 'late_success' | 'unknown';
+  /** What the late success confirmed, minor units of `currency`; absent when it stated none. */
+  amount?: number;
+  /** ISO 4217 code of `amount`, upper case. */
+  currency?: string;
+}
 
 /** What a dependent waits for besides siblings of its own command (see {@link ContextResolution}). */
 export type Awaiting = 'refunds' | 'void' | 'undelivered_captures';
@@ -277,10 +304,14 @@ async function checkedByReference(
   // wherever it was found: the PSP holds the converted currency, not the order's.
   const payment = holder === context.payment.gateway ? context.payment : { ...context.payment, gateway: holder };
   let converted = payment;
+  let failed: { failedAuthorization: FailedAuthorizationCancel } | Record<string, never> = {};
   if (found.authorization) {
     const before = takenBefore(op, auth, found.dependents, found.registered);
     if ('wait' in before) return before;
-    converted = atDependentRate(op, auth, payment, before);
+    // A cancel of one the ledger holds FAILED is cut to what the PSP holds after all, never to its refusal's figure.
+    const read = op.command === 'cancel' && auth.state === 'FAILED' ? await failedAuthorizationHold(auth, ledger) : null;
+    if (read) failed = { failedAuthorization: read.cancel };
+    converted = atDependentRate(op, read?.auth ?? auth, payment, before);
     const nothing = convertedToNothing(op, auth, payment, converted, before);
     if (nothing) return via(nothing);
   }
@@ -291,7 +322,7 @@ async function checkedByReference(
     : {};
   const resolved = { ...context, payment: converted, ...(succeeded ? heldFor(op, auth) : {}), ...captured };
   const drift = changed ? { cancelBasisChanged: changed } : {};
-  return fxLock ? { context: resolved, fxLock, ...linked, ...drift } : { context: resolved, ...linked, ...drift };
+  return fxLock ? { context: resolved, fxLock, ...linked, ...drift, ...failed } : { context: resolved, ...linked, ...drift, ...failed };
 }
 
 /**
@@ -304,6 +335,41 @@ export function asDoneAtPsp(auth: OperationRecord): OperationRecord {
   const mark = auth.succeededAfterFailure;
   if (auth.command !== 'sale' || auth.state !== 'FAILED' || mark === undefined) return auth;
   return { ...auth, state: 'SUCCEEDED', confirmedAmount: mark.amount, confirmedCurrency: mark.currency };
+}
+
+/** The adjustment fields {@link failedAuthorizationHold} reads: kind, then the money it confirmed. */
+const LATE_SUCCESS_FIELDS = ['kind', 'amount', 'currency'] as const;
+
+/**
+ * What FAILED authorization (or sale) `auth`, not marked done after all (a marked sale is the SUCCEEDED one
+ * `asDoneAtPsp` makes it), holds at its PSP, as a cancel naming it reads it. Its record's confirmed figure is its
+ * refusal's (0, or what was asked), never a hold, so it is not what the cancel is cut to. The newest
+ * `succeeded_after_failure` recorded on it (a late success: an authorization gets no mark on its record, only that
+ * adjustment) says what the PSP holds after all: `auth` with that figure as its confirmed one, so the cancel asks no
+ * more (`late_success`; none stated: what was asked). Else nothing on record says the PSP holds anything: `auth`
+ * without a confirmed figure, the cancel going for its own amount, the PSP deciding (`unknown`). One read of its
+ * adjustments, only for such a cancel.
+ */
+export async function failedAuthorizationHold(
+  auth: OperationRecord,
+  ledger: Pick<Ledger, 'adjustmentsOfEach'>,
+): Promise<{ auth: OperationRecord; cancel: FailedAuthorizationCancel }> {
+  const recorded = (await ledger.adjustmentsOfEach([auth.id], LATE_SUCCESS_FIELDS)).get(auth.id) ?? [];
+  const late = recorded
+    .map((a) => a.fields)
+    .filter(([kind]) => kind === 'succeeded_after_failure')
+    .pop();
+  const cleared = { ...auth, confirmedAmount: undefined, confirmedCurrency: undefined };
+  if (!late) return { auth: cleared, cancel: { authorizationId: auth.id, held: 'unknown' } };
+  const [, rawAmount, rawCurrency] = late;
+  const amount = rawAmount !== null && rawAmount !== '' && Number.isSafeInteger(Number(rawAmount)) ? Number(rawAmount) : undefined;
+  // A figure without its currency is in the currency the gateway was asked in.
+  const currency = amount !== undefined ? (rawCurrency || routedPayment(auth).currency).toUpperCase() : undefined;
+  const money = amount !== undefined ? { amount, currency } : {};
+  return {
+    auth: { ...cleared, confirmedAmount: amount, confirmedCurrency: currency },
+    cancel: { authorizationId: auth.id, held: 'late_success', ...money },
+  };
 }
 
 /**

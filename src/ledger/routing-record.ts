@@ -53,6 +53,13 @@ export interface FailoverStep {
   trigger: string;
   /** Epoch ms. */
   at: number;
+  /**
+   * The conversion the attempt left was asked at (`lockDetails` of its FX decision), when it was converted: what
+   * `from` was asked, in its currency, and at which locked rate. The routing record keeps only the current
+   * gateway's decisions, so this is what tells what `from` may still hold (a late success there, reversed by
+   * `OrphanReversal.requestAtEarlierGateway`). Absent: not converted, or a step recorded before it was kept.
+   */
+  fx?: Record<string, string | number>;
 }
 
 /**

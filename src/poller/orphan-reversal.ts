@@ -15,7 +15,7 @@ import { counter } from '../metrics/metrics-registry';
 import { PeriodicItems } from '../periodic/periodic-items';
 import { bridgeOperationId } from '../ledger/operation-id';
 import { RoutingRecord, amountInCommandCurrency, convertedAmount, gatewayOf } from '../ledger/routing-record';
-import { lockDetails } from '../fx/fx-lock';
+import { lockDetails, lockFromDetails } from '../fx/fx-lock';
 import { fxLockOf, heldInOrderCurrency } from '../fx/locked-rate';
 import { FUNDS_HELD_REASONS, FundsHeldReason } from '../gateways/gateway-adapter';
 import { VOID_LEFT_HOLD } from '../delivery/hold-after-void';
@@ -210,6 +210,29 @@ export function reversalRouting(orphan: OperationRecord, commandAmount: number, 
     amount: atPsp.amount,
     currency: atPsp.currency,
   };
+}
+
+/**
+ * `op` as gateway `gateway`, one it failed over FROM, holds it (a late success there): routed there, asked what that
+ * attempt was asked (its conversion, kept with the failover step: `FailoverStep.fx`), with none of the figures the
+ * gateway it moved to confirmed (its confirmed amount, a success-after-failure mark). {@link reversalAmount} of it, with
+ * the money that gateway confirmed, is what its reversal there is for, on the same basis as any orphan's. A step
+ * without its conversion (recorded before it was kept) whose PSP confirmed another currency than the order's: the
+ * attempt was converted into that currency, its figure stands for what was asked (the rate is not known, so the
+ * command carries the order's amount). Pure.
+ */
+export function atEarlierGateway(op: OperationRecord, gateway: string, confirmed: ConfirmedMoney = {}): OperationRecord {
+  const step = [...(op.routing?.failovers ?? [])].reverse().find((f) => f.from === gateway);
+  const lock = lockFromDetails(step?.fx);
+  const place = { gateway, requested: op.payment.gateway, candidates: [gateway], index: 0 };
+  let routing: RoutingRecord = { ...place, decisions: [] };
+  if (lock) {
+    const decision = { stage: 'fx' as const, outcome: 'changed' as const, reasons: ['failed_over_attempt'], details: lockDetails(lock) };
+    routing = { ...place, decisions: [decision], amount: lock.to.amount, currency: lock.to.currency };
+  } else if (confirmed.amount !== undefined && confirmed.currency !== undefined && confirmed.currency.toUpperCase() !== op.payment.currency.toUpperCase()) {
+    routing = { ...place, decisions: [], amount: confirmed.amount, currency: confirmed.currency.toUpperCase() };
+  }
+  return { ...op, routing, confirmedAmount: undefined, confirmedCurrency: undefined, succeededAfterFailure: undefined };
 }
 
 /** A decision's money fields for `reversal` of `orphan`: the PSP's figure and currency, its basis, and the command's own amount when that is in another currency. Pure. */
@@ -446,13 +469,19 @@ export class OrphanReversal {
    * the PSP's `pspReference` at `gateway`, which the ledger never recorded as the operation's (its outcome
    * is the gateway it moved to). The void is a cancel of its own (`voidOperationId("<op id>-<gateway>")`,
    * deterministic: one void per operation and gateway), naming `gateway` and the PSP's reference, delivered
-   * like any cancel. Safe to call again.
+   * like any cancel. Safe to call again. It is for what that gateway confirmed (`confirmed`, its success's money),
+   * in the currency it holds, as any orphan's reversal ({@link reversalAmount} of {@link atEarlierGateway}): never the
+   * order's amount as such, nor what the gateway it moved to confirmed. Its log lines and the operation's
+   * `orphan_reversal` history entry say the amount, currency and basis.
+   * @param confirmed the money `gateway` confirmed with its late success (its webhook's amount and currency).
    */
-  async requestAtEarlierGateway(op: OperationRecord, gateway: string, pspReference: string): Promise<OrphanDecision> {
+  async requestAtEarlierGateway(op: OperationRecord, gateway: string, pspReference: string, confirmed: ConfirmedMoney = {}): Promise<OrphanDecision> {
     const reason: OrphanReason = 'failover_duplicate';
     const existing = this.mode === 'on' ? await existingVoid(this.deps.ledger, `${op.id}-${gateway}`) : null;
     const voidId = existing?.id ?? voidOperationId(`${op.id}-${gateway}`);
-    const base = { authorizationId: op.id, voidId, gateway, reason, amount: op.payment.amount, currency: op.payment.currency, orderId: op.payment.order_id };
+    const there = atEarlierGateway(op, gateway, confirmed);
+    const reversed = reversalAmount(there, reason, confirmed);
+    const base = { authorizationId: op.id, voidId, gateway, reason, ...reversalFigures(there, reversed), orderId: op.payment.order_id };
     let decision: OrphanDecision;
     if (this.mode === 'off') decision = { ...base, outcome: 'skipped', skipped: 'off' };
     else if (this.mode === 'dry_run') decision = { ...base, outcome: 'would_void' };
@@ -462,9 +491,11 @@ export class OrphanReversal {
         decision = { ...base, outcome: 'already_requested' };
       } else {
         const now = this.now();
-        const command = voidCommand(op, reason, pspReference, now);
+        const command = voidCommand(there, reason, pspReference, now, reversed.amount);
         const payment: Payment = { ...command.payment, gateway, operation_reference: voidId };
-        const { created } = await this.deps.ledger.create(voidId, { ...command, payment }, now);
+        // That gateway holds another currency than the order's: its figure there is what is sent (`reversalRouting`).
+        const routing = reversed.atPsp ? { routing: reversalRouting(there, payment.amount, reversed.atPsp) } : {};
+        const { created } = await this.deps.ledger.create(voidId, { ...command, payment }, now, undefined, routing);
         await this.queue(voidId);
         decision = { ...base, outcome: created ? 'voided' : 'already_requested' };
       }
@@ -478,8 +509,7 @@ export class OrphanReversal {
         gateway,
         reason,
         order_id: base.orderId,
-        amount: base.amount,
-        currency: base.currency,
+        ...moneyFields(decision),
         mode: 'dry_run',
       });
     } else await this.report(decision);

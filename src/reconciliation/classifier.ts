@@ -1,4 +1,12 @@
-import { commandsRedoneBy, directionOfSuccess, failureAfterSuccess, reversed, type AdjustmentKind, type MoneyDirection } from '../adjustments/adjustment';
+import {
+  commandsMarkedDoneBy,
+  commandsRedoneBy,
+  directionOfSuccess,
+  failureAfterSuccess,
+  reversed,
+  type AdjustmentKind,
+  type MoneyDirection,
+} from '../adjustments/adjustment';
 import { RECONCILED_LATE_FACT_KINDS, recordedAs as lateFactRecordedAs, type ReconciledLateFactKind } from '../adjustments/same-fact';
 import type { CommandType } from '../contracts/payment-command';
 import type { OperationRecord } from '../ledger/ledger';
@@ -130,7 +138,8 @@ export function needsKnownAdjustments(record: PspRecord, op: ReconciledOperation
   const ledger = standing(op.state);
   // A FAILED one the PSP did after all (`doneAfterFailure`) failing: ordered with the fact that marked it.
   const failed = record.status === 'failed' && (ledger === 'succeeded' || doneAfterFailure(op));
-  return failed || (ledger === 'failed' && record.status === 'succeeded');
+  // A success of a FAILED one is a contradiction, unless the ledger marked it done after all (it agrees, `markedDoneAfterFailure`).
+  return failed || (ledger === 'failed' && record.status === 'succeeded' && !markedDoneAfterFailure(op));
 }
 
 /**
@@ -140,6 +149,15 @@ export function needsKnownAdjustments(record: PspRecord, op: ReconciledOperation
  */
 export function doneAfterFailure(op: ReconciledOperation): boolean {
   return op.state === 'FAILED' && op.succeededAfterFailure !== undefined && commandsRedoneBy('succeeded_after_failure').includes(op.command);
+}
+
+/**
+ * Whether `op` is one the ledger holds FAILED that a recorded `succeeded_after_failure` marked done by the PSP after all
+ * (`succeededAfterFailure`, the mark `commandsMarkedDoneBy` commands get): a capture, sale or refund
+ * (`doneAfterFailure`), or a cancel. The ledger then agrees with a PSP line saying it succeeded.
+ */
+export function markedDoneAfterFailure(op: ReconciledOperation): boolean {
+  return op.state === 'FAILED' && op.succeededAfterFailure !== undefined && commandsMarkedDoneBy('succeeded_after_failure').includes(op.command);
 }
 
 /**
@@ -223,11 +241,11 @@ export function ledgerCurrency(op: ReconciledOperation): string {
 }
 
 /**
- * {@link ledgerAmount} and its currency. A FAILED operation the PSP did after all (`doneAfterFailure`) counts what
+ * {@link ledgerAmount} and its currency. A FAILED operation the PSP did after all (`markedDoneAfterFailure`) counts what
  * that fact confirmed (else what was asked), as the amount checks count it, not a figure its refusal may have carried.
  */
 function counted(op: ReconciledOperation): { amount: number; currency: string } {
-  const mark = doneAfterFailure(op) ? op.succeededAfterFailure : undefined;
+  const mark = markedDoneAfterFailure(op) ? op.succeededAfterFailure : undefined;
   if (mark === undefined) return confirmedOrAsked(op, routedPayment(op));
   return confirmedOrAsked({ confirmedAmount: mark.amount, confirmedCurrency: mark.currency }, routedPayment(op));
 }
@@ -396,6 +414,7 @@ export function classifyLine(record: PspRecord, match: Match | null): LineVerdic
       if (showsUndoneDone(record, op)) return classifyUndoneDone(record, match, base);
       if (psp === 'failed' && doneAfterFailure(op)) return classifyFailureAfterCounted(record, match, base);
       if (psp === 'succeeded') {
+        if (markedDoneAfterFailure(op)) return classifyDoneAfterFailure(record, op, base);
         if (reported(match, 'succeeded_after_failure')) {
           return alreadyReported(base, 'succeeded_after_failure', `the ledger holds ${op.command} ${op.id} FAILED; the PSP says it succeeded`);
         }
@@ -530,6 +549,22 @@ function classifyFailureAfterCounted(record: PspRecord, match: Match, base: Pick
     class: 'state_mismatch',
     action: { type: 'adjust', kind, direction, amount: record.amount, currency, reason: `psp_${record.pspType}` },
     note: `${what} after that: ${kind}, it no longer counts as ${done}`,
+  };
+}
+
+/**
+ * The PSP lists as succeeded an operation the ledger holds FAILED and marked done by the PSP after all
+ * (`markedDoneAfterFailure`): both sides agree it was done, so its money is compared as a SUCCEEDED one's, at what
+ * the mark confirmed (`ledgerAmount`): `matched`, or `amount_mismatch` / `currency_mismatch` as for any operation.
+ * Never a second `succeeded_after_failure`, nor a state mismatch run after run.
+ */
+function classifyDoneAfterFailure(record: PspRecord, op: ReconciledOperation, base: Pick<LineVerdict, 'record' | 'ledger' | 'matchedBy'>): LineVerdict {
+  const verdict = compareMoney(record, op, base);
+  if (verdict.class !== 'matched') return verdict;
+  const done = op.command === 'refund' ? 'refunded' : op.command === 'cancel' ? 'cancelled' : 'captured';
+  return {
+    ...verdict,
+    note: `the ledger holds ${op.command} ${op.id} FAILED, ${done} by the PSP after all (succeeded_after_failure ${op.succeededAfterFailure?.by ?? ''}); the PSP agrees, same amount and currency`,
   };
 }
 

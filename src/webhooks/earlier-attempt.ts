@@ -97,7 +97,12 @@ export async function applyEarlierAttemptOutcome(
   let done: EarlierSuccessOutcome = 'reported';
   let voidId: string | undefined;
   if (op.command === VOIDABLE && reference !== undefined && deps.orphans) {
-    const decision = await deps.orphans.requestAtEarlierGateway(op, gateway, reference);
+    // For what that gateway confirmed, in its currency: not the order's amount, nor what the gateway moved to holds.
+    const confirmed = {
+      ...(outcome.amount !== undefined ? { amount: outcome.amount } : {}),
+      ...(outcome.currency !== undefined ? { currency: outcome.currency } : {}),
+    };
+    const decision = await deps.orphans.requestAtEarlierGateway(op, gateway, reference, confirmed);
     if (decision.outcome === 'voided' || decision.outcome === 'already_requested') done = 'voided';
     else if (decision.outcome === 'would_void') done = 'would_void';
     voidId = decision.voidId;

@@ -6,7 +6,7 @@ import { OutcomeRecorder } from '../../../src/delivery/outcome-recorder';
 import { EventStore } from '../../../src/events/event-store';
 import { OmsEventJobData, createOmsEventsQueue } from '../../../src/events/oms-events-queue';
 import { createGatewayClients } from '../../../src/gateways/gateway-registry';
-import { Ledger } from '../../../src/ledger/ledger';
+import { Ledger, OperationRecord } from '../../../src/ledger/ledger';
 import { metricValue } from '../../../src/metrics/metrics-registry';
 import { createRedis } from '../../../src/redis/redis-connection';
 import { ConfiguredGatewayRouter } from '../../../src/routing/configured-gateway-router';
@@ -502,6 +502,85 @@ describe("by the PSP's reference: a dependent command naming our authorization b
     expect(await service.deliver(overRefund)).toEqual({ kind: 'done', state: 'FAILED' });
     expect(sim.counters().requests).toBe(requests);
     expect((await ledger.get(overRefund))?.reason).toBe('amount_exceeds_captured');
+  });
+});
+
+describe('a cancel naming by PSP reference an authorization the ledger holds FAILED: what the PSP holds, never the figure its refusal carried', () => {
+  /** An authorization (or sale) of 5000 the PSP refused with a figure of 0, its reference indexed as the refusal named it. */
+  async function refused(command: 'authorize' | 'sale' = 'authorize'): Promise<{ op: OperationRecord; reference: string }> {
+    const cmd = channelCommand(command, {}, { gateway_key: 'pm_card_visa', amount: 5000, currency: 'EUR' });
+    const id = await record(cmd);
+    await ledger.transition(id, 'SENT', { event: 'attempt' }, { countAttempt: true });
+    const reference = `auth_refused_${id}`;
+    const outcome = { status: 'FAIL' as const, gatewayStatus: 'declined', reason: 'do_not_honor', gatewayReference: reference, amount: 0, currency: 'EUR' };
+    const op = await recorder.apply((await ledger.get(id))!, outcome, 'response');
+    expect(op).toMatchObject({ state: 'FAILED', confirmedAmount: 0 });
+    expect(await ledger.findByReference('simulator', reference)).toBe(id);
+    return { op, reference };
+  }
+
+  /** The PSP did it after all, for `amount` (a late success: a succeeded_after_failure adjustment, as the webhook records it). */
+  async function lateSuccess(op: OperationRecord, amount: number): Promise<void> {
+    const adjustments = new AdjustmentRecorder({ config, store: new AdjustmentStore(redis, config.redis.keyPrefix), recorder, ledger, logger: logs.logger });
+    const recorded = await adjustments.recordAdjustment(op, {
+      kind: 'succeeded_after_failure',
+      direction: op.command === 'sale' ? 'credit' : 'none',
+      amount,
+      currency: 'EUR',
+      gateway: 'simulator',
+      pspEventId: `evt_late_${op.id}`,
+      source: 'webhook',
+    });
+    expect(recorded.created).toBe(true);
+  }
+
+  async function cancelOf(op: OperationRecord, reference: string): Promise<string> {
+    return record(channelCommand('cancel', {}, { gateway_key: reference, order_id: op.payment.order_id, amount: 5000, currency: 'EUR' }));
+  }
+
+  it('authorised after all for 3000 of the 5000 (its late success recorded): the cancel asks 3000, counted and said', async () => {
+    const { op, reference } = await refused();
+    await lateSuccess(op, 3000);
+    const cancel = await cancelOf(op, reference);
+    const resolved = await resolveOperationContext((await ledger.get(cancel))!, ledger, { checkAmounts: true });
+    expect(resolved).toMatchObject({
+      context: { payment: { amount: 3000, currency: 'EUR', gateway_key: reference } },
+      authorizationId: op.id,
+      failedAuthorization: { authorizationId: op.id, held: 'late_success', amount: 3000, currency: 'EUR' },
+    });
+    const before = (await metricValue('pb_cancels_of_failed_authorizations_total', { gateway: 'simulator', held: 'late_success' })) ?? 0;
+    const requests = sim.counters().requests;
+    await service.deliver(cancel);
+    // Sent: the PSP holds it, whatever the ledger's refusal said.
+    expect(sim.counters().requests).toBeGreaterThan(requests);
+    expect(await metricValue('pb_cancels_of_failed_authorizations_total', { gateway: 'simulator', held: 'late_success' })).toBe(before + 1);
+    const line = logs.lines.map((l) => JSON.parse(l) as Record<string, unknown>).find((l) => l.operation_id === cancel && l.held === 'late_success');
+    expect(line).toMatchObject({ level: 'info', authorization_id: op.id, amount: 3000, currency: 'EUR', held_amount: 3000, held_currency: 'EUR' });
+  });
+
+  it("nothing on record says the PSP holds anything: sent for the cancel's own amount (the PSP decides), never cut to the refusal's 0; a warning", async () => {
+    const { op, reference } = await refused();
+    const cancel = await cancelOf(op, reference);
+    const resolved = await resolveOperationContext((await ledger.get(cancel))!, ledger, { checkAmounts: true });
+    expect(resolved).toMatchObject({
+      context: { payment: { amount: 5000, currency: 'EUR', gateway_key: reference } },
+      failedAuthorization: { authorizationId: op.id, held: 'unknown' },
+    });
+    const before = (await metricValue('pb_cancels_of_failed_authorizations_total', { gateway: 'simulator', held: 'unknown' })) ?? 0;
+    await service.deliver(cancel);
+    expect(await metricValue('pb_cancels_of_failed_authorizations_total', { gateway: 'simulator', held: 'unknown' })).toBe(before + 1);
+    const line = logs.lines.map((l) => JSON.parse(l) as Record<string, unknown>).find((l) => l.operation_id === cancel && l.held === 'unknown');
+    expect(line).toMatchObject({ level: 'warn', authorization_id: op.id, amount: 5000, currency: 'EUR' });
+  });
+
+  it('a sale the PSP charged after all (its succeeded_after_failure mark: 800): the cancel asks 800, as of a SUCCEEDED sale', async () => {
+    const { op, reference } = await refused('sale');
+    await lateSuccess(op, 800);
+    expect((await ledger.get(op.id))?.succeededAfterFailure).toMatchObject({ amount: 800, currency: 'EUR' });
+    const cancel = await cancelOf(op, reference);
+    const resolved = await resolveOperationContext((await ledger.get(cancel))!, ledger, { checkAmounts: true });
+    expect(resolved).toMatchObject({ context: { payment: { amount: 800, currency: 'EUR' } } });
+    expect(resolved).not.toHaveProperty('failedAuthorization');
   });
 });
 

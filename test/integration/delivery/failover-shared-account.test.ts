@@ -81,6 +81,26 @@ describe('failover between two gateway entries on the same PSP account', () => {
     expect(errors).toEqual([]);
   });
 
+  it('a failover from an attempt that was converted keeps that conversion with the step: what the gateway left may still hold, in its currency', async () => {
+    const { service, ledger } = setup({
+      'fx.settlement_currencies': { 'sim_eu:shop': ['EUR'] },
+      'fx.gateway_rates': false,
+      'fx.rates': [{ from: 'USD', to: 'EUR', rate: '0.9137', as_of: new Date().toISOString() }],
+    });
+    const id = await record(ledger, { gateway_key: 'pm_insufficient_funds', amount: 10000 });
+    expect(await service.deliver(id)).toEqual({ kind: 'done', state: 'FAILED' });
+    const op = await ledger.get(id);
+    // Not converted at sim_us (it settles USD); the attempt at sim_eu was, and its step says at what.
+    expect(op?.routing?.currency).toBeUndefined();
+    expect(op?.routing?.failovers).toEqual([
+      expect.objectContaining({
+        from: 'sim_eu',
+        to: 'sim_us',
+        fx: expect.objectContaining({ fx_rate: '0.9137', from_amount: 10000, from_currency: 'USD', to_amount: 9137, to_currency: 'EUR' }),
+      }),
+    ]);
+  });
+
   it('a retry of one attempt keeps its key: the PSP replays its stored answer and acts once', async () => {
     const { service, ledger } = setup();
     // The first entry's attempt lands at the PSP, which then goes silent (commit then timeout).

@@ -459,6 +459,31 @@ describe('orphan reversal', () => {
     );
   });
 
+  it("the OMS told it failed (its refusal carried 0), the PSP approved EUR 40.00 after all: the void by PSP reference is sent for EUR 40.00, not cut to the refusal's 0", async () => {
+    const s = setup();
+    const command = channelCommand('authorize', {}, { gateway_key: 'pm_card_visa', amount: 7000, currency: 'EUR' });
+    const id = command.payment.operation_reference!;
+    const reference = `pa_refused_${id}`;
+    await s.ledger.create(id, command);
+    await s.ledger.transition(id, 'SENT', { event: 'attempt' });
+    await s.ledger.transitionAndGet(
+      id,
+      'FAILED',
+      { event: 'outcome' },
+      { gatewayReference: reference, reason: 'do_not_honor', confirmedAmount: 0, confirmedCurrency: 'EUR' },
+      { reference: { gateway: 'simulator', reference } },
+    );
+    const decision = await new LifecycleSweep(s.sweepDeps).orphans.request(id, 'oms_told_failed', {
+      pspReference: reference,
+      confirmed: { amount: 4000, currency: 'EUR' },
+    });
+    expect(decision).toMatchObject({ outcome: 'voided', amount: 4000, currency: 'EUR', amountBasis: 'confirmed' });
+    const voidOp = (await s.ledger.get(voidOperationId(id)))!;
+    expect(voidOp.payment).toMatchObject({ amount: 4000, gateway_key: reference });
+    const resolved = await resolveOperationContext(voidOp, s.ledger, { checkAmounts: true });
+    expect('context' in resolved && resolved.context.payment).toMatchObject({ amount: 4000, currency: 'EUR', gateway_key: reference });
+  });
+
   describe('a converted authorization (EUR 70.00 sent as USD 77.00 at a locked rate of 1.1)', () => {
     const lock: FxLock = {
       rate: '1.1',
@@ -541,6 +566,57 @@ describe('orphan reversal', () => {
       const resolved = await resolveOperationContext(voidOp, s.ledger, { checkAmounts: true });
       expect('context' in resolved && resolved.context.payment).toMatchObject({ amount: 4000, currency: 'USD', gateway_key: reference });
       expect(await s.ledger.interactions(id)).toContainEqual(expect.objectContaining({ event: 'orphan_reversal', amount: 4000, currency: 'USD' }));
+    });
+
+    it("failed over from a gateway where it was converted, which then approved USD 40.00 after all: that gateway's void asks USD 40.00 there, not the order's EUR 70.00", async () => {
+      const s = setup();
+      const command = channelCommand('authorize', {}, { gateway: 'simb', gateway_key: 'pm_card_visa', amount: 7000, currency: 'EUR' });
+      const id = command.payment.operation_reference!;
+      // Converted at simb (its rate kept with the failover step), not at the simulator it moved to, which approved it all.
+      const movedOn: RoutingRecord = {
+        gateway: 'simulator',
+        requested: 'simb',
+        candidates: ['simb', 'simulator'],
+        index: 1,
+        decisions: [],
+        failovers: [{ from: 'simb', to: 'simulator', trigger: 'not_sent', at: Date.now(), fx: lockDetails(lock) }],
+      };
+      await s.ledger.create(id, command, Date.now(), undefined, { routing: movedOn });
+      await s.ledger.transition(id, 'SENT', { event: 'attempt' });
+      await s.ledger.transition(id, 'SUCCEEDED', { event: 'outcome' }, { gatewayReference: `pa_${id}`, confirmedAmount: 7000, confirmedCurrency: 'EUR' });
+      const op = (await s.ledger.get(id))!;
+      const capture = captureLogger('warn');
+      const orphans = new LifecycleSweep({ ...s.sweepDeps, logger: capture.logger }).orphans;
+      const decision = await orphans.requestAtEarlierGateway(op, 'simb', `pb_${id}`, { amount: 4000, currency: 'USD' });
+      expect(decision).toMatchObject({
+        outcome: 'voided',
+        gateway: 'simb',
+        reason: 'failover_duplicate',
+        amount: 4000,
+        currency: 'USD',
+        amountBasis: 'confirmed',
+        commandAmount: 3636,
+        commandCurrency: 'EUR',
+      });
+      const voidOp = (await s.ledger.get(voidOperationId(`${id}-simb`)))!;
+      expect(voidOp.payment).toMatchObject({ gateway: 'simb', gateway_key: `pb_${id}`, amount: 3636, currency: 'EUR', orphan_reversal: 'failover_duplicate' });
+      expect(voidOp.routing).toMatchObject({ gateway: 'simb', amount: 4000, currency: 'USD' });
+      const resolved = await resolveOperationContext(voidOp, s.ledger, { checkAmounts: true });
+      expect('context' in resolved && resolved.context.payment).toMatchObject({ gateway: 'simb', amount: 4000, currency: 'USD', gateway_key: `pb_${id}` });
+      expect(await s.ledger.interactions(id)).toContainEqual(
+        expect.objectContaining({
+          event: 'orphan_reversal',
+          outcome: 'voided',
+          reason: 'failover_duplicate',
+          amount: 4000,
+          currency: 'USD',
+          amount_basis: 'confirmed',
+          command_amount: 3636,
+          command_currency: 'EUR',
+        }),
+      );
+      const line = capture.lines.map((l) => JSON.parse(l) as Record<string, unknown>).find((l) => l.operation_id === id && l.level === 'warn');
+      expect(line).toMatchObject({ gateway: 'simb', amount: 4000, currency: 'USD', amount_basis: 'confirmed', command_amount: 3636 });
     });
   });
 

@@ -237,7 +237,7 @@ describe('reconciliation against the simulator, end to end', () => {
 });
 
 describe('a contradiction a webhook reported first', () => {
-  it('is a state mismatch with nothing to record: the OMS heard it once, from the webhook', async () => {
+  it('a success after failure the webhook recorded first marks the sale: its line agrees (matched), nothing recorded, the OMS heard it once', async () => {
     const from = Date.now() - 1;
     const sale = await deliver(channelCommand('sale', {}, { amount: 3100, gateway_key: 'pm_card_declined' }));
     expect(sale.state).toBe('FAILED');
@@ -256,7 +256,7 @@ describe('a contradiction a webhook reported first', () => {
     const { verdicts, sink } = collect();
     const { summary } = await reconcile(config, { gateway: 'simulator', window: { from, to: Date.now() + 1 }, logger, redis, sink });
     expect(summary.result).toBe('done');
-    expect(verdicts.find((v) => v.ledger?.operationId === sale.id)).toMatchObject({ class: 'state_mismatch', action: { type: 'none' } });
+    expect(verdicts.find((v) => v.ledger?.operationId === sale.id)).toMatchObject({ class: 'matched', action: { type: 'none' } });
     expect(summary.adjusted).toBe(0);
     expect((await store.forOperation(sale.id)).map((a) => a.source)).toEqual(['webhook']);
   });
@@ -302,6 +302,59 @@ describe('a PSP line showing as done a capture the ledger holds FAILED', () => {
     expect(await refundCheck(801)).toBe('amount_exceeds_captured');
     expect(await refundCheck(800)).toBe('allowed');
     expect(await ledger.get(capture.id)).toMatchObject({ state: 'FAILED', succeededAfterFailure: { amount: 800, currency: 'EUR' } });
+  });
+
+  it('a re-run over the same line agrees: the capture marked done after all is matched, at the amount the mark confirmed; nothing recorded twice', async () => {
+    const from = Date.now() - 1;
+    const { capture } = await failedCapture();
+    expect(sim.injectDiscrepancy({ kind: 'state_mismatch', reference: capture.id, amount: 800, currency: 'EUR' })).not.toEqual(expect.any(String));
+    const first = collect();
+    await reconcile(config, { gateway: 'simulator', window: { from, to: Date.now() + 1 }, logger, redis, sink: first.sink });
+    expect(first.verdicts.find((v) => v.ledger?.operationId === capture.id)).toMatchObject({ action: { kind: 'succeeded_after_failure', amount: 800 } });
+    const store = new AdjustmentStore(redis, config.redis.keyPrefix);
+    expect(await store.forOperation(capture.id)).toHaveLength(1);
+    const before = (await metricValue('pb_reconciliation_lines_total', { gateway: 'simulator', class: 'matched' })) ?? 0;
+    const again = collect();
+    const rerun = await reconcile(config, { gateway: 'simulator', window: { from, to: Date.now() + 1 }, logger, redis, sink: again.sink });
+    expect(rerun.summary.result).toBe('done');
+    expect(again.verdicts.find((v) => v.ledger?.operationId === capture.id)).toMatchObject({
+      class: 'matched',
+      action: { type: 'none' },
+      ledger: { state: 'FAILED', amount: 800, currency: 'EUR' },
+    });
+    expect(rerun.summary.classes.state_mismatch).toBe(0);
+    expect(await metricValue('pb_reconciliation_lines_total', { gateway: 'simulator', class: 'matched' })).toBeGreaterThan(before);
+    expect(await store.forOperation(capture.id)).toHaveLength(1);
+  });
+
+  it("a capture a webhook marked done after all for 800 that the PSP lists captured for 900: amount_mismatch of 100, not a state mismatch; a plain FAILED one's line is succeeded_after_failure", async () => {
+    const from = Date.now() - 1;
+    const { capture } = await failedCapture();
+    const { capture: plain } = await failedCapture();
+    const webhooks = new AdjustmentRecorder({ config, store: new AdjustmentStore(redis, config.redis.keyPrefix), recorder, ledger, logger });
+    await webhooks.recordAdjustment(capture, {
+      kind: 'succeeded_after_failure',
+      direction: 'credit',
+      amount: 800,
+      currency: 'EUR',
+      occurredAt: Date.now(),
+      gateway: 'simulator',
+      pspEventId: `evt_saf_${capture.id}`,
+      source: 'webhook',
+    });
+    expect(sim.injectDiscrepancy({ kind: 'state_mismatch', reference: capture.id, amount: 900, currency: 'EUR' })).not.toEqual(expect.any(String));
+    expect(sim.injectDiscrepancy({ kind: 'state_mismatch', reference: plain.id, amount: 900, currency: 'EUR' })).not.toEqual(expect.any(String));
+    const { verdicts, sink } = collect();
+    const { summary } = await reconcile(config, { gateway: 'simulator', window: { from, to: Date.now() + 1 }, logger, redis, sink });
+    expect(summary.result).toBe('done');
+    expect(verdicts.find((v) => v.ledger?.operationId === capture.id)).toMatchObject({
+      class: 'amount_mismatch',
+      action: { type: 'adjust', kind: 'amount_mismatch', direction: 'credit', amount: 100, currency: 'EUR' },
+    });
+    expect(verdicts.find((v) => v.ledger?.operationId === plain.id)).toMatchObject({
+      class: 'state_mismatch',
+      action: { type: 'adjust', kind: 'succeeded_after_failure', amount: 900 },
+    });
   });
 
   it('a failed line after the success that counted it: capture_failed, recorded once and sent to the OMS; the capture no longer counts, its refund is refused', async () => {
@@ -708,7 +761,7 @@ describe('the record step of a run, while another writer records the same fact',
     ]);
   });
 
-  it('a contradiction a webhook reported after the run read the operation and before it recorded the line is found reported: nothing recorded twice', async () => {
+  it('a contradiction a webhook reported after the run read the operation and before it recorded the line is found reported: the line then agrees with the marked sale, nothing recorded twice', async () => {
     const store = new AdjustmentStore(redis, config.redis.keyPrefix);
     const from = Date.now() - 1;
     const sale = await deliver(channelCommand('sale', {}, { amount: 3200, gateway_key: 'pm_card_declined' }));
@@ -733,7 +786,7 @@ describe('the record step of a run, while another writer records the same fact',
     });
     const { verdicts, sink } = collect();
     const summary = await run.runner.run({ window: { from, to: Date.now() + 1 }, sink }).finally(run.close);
-    expect(verdicts.find((v) => v.ledger?.operationId === sale.id)).toMatchObject({ class: 'state_mismatch', action: { type: 'none' } });
+    expect(verdicts.find((v) => v.ledger?.operationId === sale.id)).toMatchObject({ class: 'matched', action: { type: 'none' } });
     expect(summary.adjusted).toBe(0);
     expect((await store.forOperation(sale.id)).map((a) => a.source)).toEqual(['webhook']);
     expect(await adjustmentEntries(sale.id)).toHaveLength(1);

@@ -99,11 +99,11 @@ async function failedOver(orderId: string): Promise<string> {
 }
 
 /** sima performs the operation after all (what its inquiry did not show): its answer goes out as a webhook. */
-async function simaAuthorizes(id: string, paymentMethod = 'pm_card_visa'): Promise<{ id: string; status: string }> {
+async function simaAuthorizes(id: string, paymentMethod = 'pm_card_visa', amount = 1999): Promise<{ id: string; status: string }> {
   const res = await fetch(`${simA.url}/v1/authorizations`, {
     method: 'POST',
     headers: { authorization: `Bearer ${KEY_A}`, 'content-type': 'application/json', 'idempotency-key': id },
-    body: JSON.stringify({ amount: 1999, currency: 'EUR', payment_method: paymentMethod, reference: id }),
+    body: JSON.stringify({ amount, currency: 'EUR', payment_method: paymentMethod, reference: id }),
   });
   expect(res.status).toBe(201);
   return (await res.json()) as { id: string; status: string };
@@ -140,6 +140,33 @@ describe('a late webhook from the gateway an authorization failed over from', ()
     expect(await metricValue('pb_webhook_outcomes_refused_total', { gateway: 'sima', check: 'gateway' })).toBe(refusedBefore);
     const warning = logs.lines.find((l) => l.includes('PSP discrepancy: a gateway the operation failed over from reports success') && l.includes(id));
     expect(warning).toContain('"level":"warn"');
+  });
+
+  it("A authorised less than the order (EUR 15.00 of 19.99): the void at A asks what A confirmed, not the order's amount; the decision, log line and history say so", async () => {
+    const id = await failedOver('ORD-LATE-PARTIAL');
+    const atA = await simaAuthorizes(id, 'pm_card_visa', 1500);
+    expect(atA.status).toBe('authorized');
+    const voidId = voidOperationId(`${id}-sima`);
+    await eventually(async () => (await worker.ledger.get(voidId))?.state === 'SUCCEEDED', 60_000);
+    expect(await worker.ledger.get(voidId)).toMatchObject({
+      command: 'cancel',
+      payment: { gateway: 'sima', gateway_key: atA.id, amount: 1500, currency: 'EUR', orphan_reversal: 'failover_duplicate' },
+    });
+    expect(await worker.ledger.interactions(id)).toContainEqual(
+      expect.objectContaining({
+        event: 'orphan_reversal',
+        outcome: 'voided',
+        reason: 'failover_duplicate',
+        reversal_operation_id: voidId,
+        amount: 1500,
+        currency: 'EUR',
+        amount_basis: 'confirmed',
+      }),
+    );
+    const line = logs.lines
+      .map((l) => JSON.parse(l) as Record<string, unknown>)
+      .find((l) => l.message === 'orphan reversal: voiding an authorization nothing will capture' && l.void_operation_id === voidId);
+    expect(line).toMatchObject({ gateway: 'sima', reason: 'failover_duplicate', amount: 1500, currency: 'EUR', amount_basis: 'confirmed' });
   });
 
   it('a decline from A after the failover is recorded in the history only: nothing voided, nothing adjusted', async () => {

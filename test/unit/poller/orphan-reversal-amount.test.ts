@@ -2,7 +2,7 @@ import { OperationRecord } from '../../../src/ledger/ledger';
 import { RoutingRecord, routedPayment } from '../../../src/ledger/routing-record';
 import { lockDetails, FxLock } from '../../../src/fx/fx-lock';
 import { fxLockOf } from '../../../src/fx/locked-rate';
-import { lessRefunded, refundCommand, reversalAmount, reversalRouting, voidCommand } from '../../../src/poller/orphan-reversal';
+import { atEarlierGateway, lessRefunded, refundCommand, reversalAmount, reversalRouting, voidCommand } from '../../../src/poller/orphan-reversal';
 
 function record(overrides: Partial<OperationRecord> = {}): OperationRecord {
   return {
@@ -119,6 +119,57 @@ describe('what an orphan reversal is for (reversalAmount)', () => {
     expect(routedPayment({ payment: command.payment, routing })).toMatchObject({ amount: 4000, currency: 'USD', gateway: 'sim' });
     // The orphan's locked rate goes with it, for a person reading the decision.
     expect(fxLockOf({ routing })?.rate).toBe('1.1');
+  });
+
+  describe('a late success at a gateway the operation failed over from (failover_duplicate: atEarlierGateway)', () => {
+    /** Failed over from `simb` to `sim`, where it SUCCEEDED for EUR 70.00 (not converted there). */
+    const movedOn = (fx?: Record<string, string | number>): OperationRecord =>
+      record({
+        confirmedAmount: 7000,
+        confirmedCurrency: 'EUR',
+        routing: {
+          gateway: 'sim',
+          requested: 'simb',
+          candidates: ['simb', 'sim'],
+          index: 1,
+          decisions: [],
+          failovers: [{ from: 'simb', to: 'sim', trigger: 'declined:issuer_unavailable', at: 1, ...(fx ? { fx } : {}) }],
+        },
+      });
+
+    it("what the earlier gateway confirmed, not the order's amount nor what the gateway it moved to confirmed", () => {
+      const there = atEarlierGateway(movedOn(), 'simb', { amount: 4500, currency: 'EUR' });
+      expect(there.routing).toMatchObject({ gateway: 'simb', candidates: ['simb'] });
+      expect(reversalAmount(there, 'failover_duplicate', { amount: 4500, currency: 'EUR' })).toEqual({ amount: 4500, basis: 'confirmed' });
+      // Nothing confirmed there: what was asked, never the figure the other gateway confirmed.
+      const asked = atEarlierGateway(movedOn({}), 'simb');
+      expect(reversalAmount(asked, 'failover_duplicate', {})).toEqual({ amount: 7000, basis: 'requested' });
+    });
+
+    it("the earlier attempt converted (its rate kept with the failover step): reversed in that gateway's currency, the command carrying what it covers", () => {
+      const op = movedOn(lockDetails(lock));
+      const there = atEarlierGateway(op, 'simb', { amount: 4000, currency: 'USD' });
+      const reversal = reversalAmount(there, 'failover_duplicate', { amount: 4000, currency: 'USD' });
+      expect(reversal).toEqual({ amount: 3636, basis: 'confirmed', atPsp: { amount: 4000, currency: 'USD' } });
+      const routing = reversalRouting(there, reversal.amount, reversal.atPsp!);
+      expect(routing).toMatchObject({ gateway: 'simb', candidates: ['simb'], amount: 4000, currency: 'USD' });
+      expect(fxLockOf({ routing })?.rate).toBe('1.1');
+      // Nothing confirmed: what that attempt was asked, in its currency.
+      expect(reversalAmount(atEarlierGateway(op, 'simb'), 'failover_duplicate')).toEqual({
+        amount: 7000,
+        basis: 'requested',
+        atPsp: { amount: 7700, currency: 'USD' },
+      });
+    });
+
+    it("a step recorded without its conversion whose gateway confirmed another currency: that gateway's figure, in its currency", () => {
+      const there = atEarlierGateway(movedOn(), 'simb', { amount: 4000, currency: 'usd' });
+      expect(reversalAmount(there, 'failover_duplicate', { amount: 4000, currency: 'usd' })).toEqual({
+        amount: 7000,
+        basis: 'confirmed',
+        atPsp: { amount: 4000, currency: 'USD' },
+      });
+    });
   });
 
   it('a charge partly refunded already: only what is left; refunded in full (or more): nothing', () => {

@@ -286,8 +286,66 @@ describe('a line about an operation the ledger holds FAILED and counts as done b
     expect(classifyLine(failedLine('capture', { occurredAt: 4_000 }), restated)).toMatchObject({ class: 'state_mismatch', action: { type: 'report' } });
   });
 
-  it('a line agreeing it succeeded is reported already: no second succeeded_after_failure', () => {
-    expect(classifyLine(line({ amount: 800 }), marked('capture'))).toMatchObject({ class: 'state_mismatch', action: { type: 'none' } });
+  it.each(['capture', 'sale', 'refund'] as const)(
+    'a %s line agreeing it succeeded, at the amount the mark confirmed: matched (the ledger agrees), never a second succeeded_after_failure; no adjustments read',
+    (command) => {
+      const m = marked(command);
+      const agreeing = line({ kind: command === 'refund' ? 'refund' : 'capture', amount: 800 });
+      expect(needsKnownAdjustments(agreeing, m.op)).toBe(false);
+      expect(classifyLine(agreeing, m)).toMatchObject({
+        class: 'matched',
+        action: { type: 'none' },
+        ledger: { state: 'FAILED', amount: 800, currency: 'EUR' },
+        note: expect.stringContaining(`FAILED, ${command === 'refund' ? 'refunded' : 'captured'} by the PSP after all (succeeded_after_failure adj_`),
+      });
+      // Without its adjustments read (the runner reads none for it): the same verdict.
+      expect(classifyLine(agreeing, { op: m.op, by: m.by })).toMatchObject({ class: 'matched', action: { type: 'none' } });
+    },
+  );
+
+  it("a line agreeing it succeeded for another amount than the mark's: amount_mismatch of the difference, as for any operation", () => {
+    expect(classifyLine(line({ amount: 900 }), marked('capture'))).toMatchObject({
+      class: 'amount_mismatch',
+      action: { type: 'adjust', kind: 'amount_mismatch', direction: 'credit', amount: 100, currency: 'EUR', reason: 'psp_900_ledger_800' },
+    });
+    // Compared with the mark's 800, not the 1 000 asked nor a figure the refusal carried.
+    expect(classifyLine(line({ amount: 1000 }), marked('capture', { confirmedAmount: 1000 }))).toMatchObject({
+      class: 'amount_mismatch',
+      action: { direction: 'credit', amount: 200 },
+    });
+    expect(classifyLine(line({ amount: 800, currency: 'USD' }), marked('capture'))).toMatchObject({ class: 'currency_mismatch' });
+  });
+
+  it('a cancel marked done after all, its cancellation line succeeded: matched; one without the mark stays a state mismatch', () => {
+    const cancelLine = line({ kind: 'cancel', amount: 1000 });
+    const markedCancel = op('cancel', 'FAILED', { succeededAfterFailure: { by: 'adj_saf' } });
+    expect(classifyLine(cancelLine, match(markedCancel))).toMatchObject({
+      class: 'matched',
+      action: { type: 'none' },
+      note: expect.stringContaining('cancelled by the PSP after all'),
+    });
+    expect(classifyLine(cancelLine, { ...match(op('cancel', 'FAILED')), adjustments: [] })).toMatchObject({
+      class: 'state_mismatch',
+      action: { type: 'adjust', kind: 'succeeded_after_failure' },
+    });
+  });
+
+  it('a FAILED one without the mark whose line says succeeded stays a state mismatch: recorded, or reported already', () => {
+    const plain = op('capture', 'FAILED');
+    expect(needsKnownAdjustments(line({ amount: 800 }), plain)).toBe(true);
+    expect(classifyLine(line({ amount: 800 }), { ...match(plain), adjustments: [] })).toMatchObject({
+      class: 'state_mismatch',
+      action: { type: 'adjust', kind: 'succeeded_after_failure', amount: 800 },
+    });
+    // An authorization is never marked: its late success, reported already, stays a state mismatch.
+    const auth = op('authorize', 'FAILED');
+    expect(
+      classifyLine(line({ kind: 'authorization', amount: 800 }), { ...match(auth), adjustments: [known('succeeded_after_failure', { amount: 800 })] }),
+    ).toMatchObject({
+      class: 'state_mismatch',
+      action: { type: 'none' },
+      note: expect.stringContaining('already reported as a succeeded_after_failure adjustment'),
+    });
   });
 
   it('a succeeded line after a failure that undid it: succeeded_after_failure again, which clears the undone mark', () => {
