@@ -44,10 +44,12 @@ import { ReconciledFactKind, apartByFailure, mayBeSameFact, reconciledKindsOf } 
 // failed it again after this success, and its latest word stands. The mark then names the latest such failure, and
 // the new adjustment records it (`failed_again_field`). A failure or a redo without a time keeps the redo winning.
 // The other way round, a fact that undoes, with a time, marks nothing when a success of the operation recorded
-// already (of a kind that redoes its command, `redo_kinds`) is not older than it (a re-capture that arrived first
-// and cleared an earlier failure's mark): the PSP did it again after this failure. A new adjustment that marked
-// nothing so, by a held re-capture or a recorded success, names that success (`superseded_field`: the held one's
-// `held_id`, else the earliest such recorded one). An undated failure, or success, still marks as before.
+// already (of a kind that redoes its command, `redo_kinds`) is later than it (a re-capture that arrived first
+// and cleared an earlier failure's mark): the PSP did it again after this failure. Strictly later: the PSPs' times
+// are whole seconds (a Stripe event's `created`), and a success in the failure's second cannot be told the later, so
+// it orders nothing, as an undated one. A new adjustment that marked nothing so, by a held re-capture or a recorded
+// success, names that success (`superseded_field`: the held one's `held_id`, else the earliest such recorded one).
+// An undated failure, or success, still marks as before.
 // The same marks apply to a FAILED operation the PSP did after all: a fact that marks its command done (`marks`: a
 // success after failure of a FAILED capture, sale, refund or cancel) marks it, unless marked already (`late_field` =
 // `late_mark`, JSON: the adjustment's id and the money the PSP confirmed), so a capture, sale or refund counts as
@@ -159,7 +161,7 @@ if (A.undoes ~= '' or A.redoes ~= '') and done then
         for i = 1, tonumber(A.listed) do
           local f = redis.call('HMGET', XK(i), 'id', 'kind', 'occurred_at')
           local at = tonumber(f[3] or '')
-          if f[1] and f[2] and at and at >= failed_at and string.find(A.redo_kinds, ' ' .. bare .. ':' .. f[2] .. ' ', 1, true) then
+          if f[1] and f[2] and at and at > failed_at and string.find(A.redo_kinds, ' ' .. bare .. ':' .. f[2] .. ' ', 1, true) then
             if first == nil or at < first then first, superseded_by = at, f[1] end
           end
         end
@@ -452,8 +454,8 @@ export interface RecordedAdjustment {
   undone?: true;
   /**
    * This new adjustment would have marked its capture, sale or refund undone, but a success of it the PSP reported
-   * first is not older: the PSP did it again after this failure, so nothing was marked (`adjustment.supersededBy`
-   * names that success). `held`: the PSP's re-capture held on the operation (`holdRecapture`: it arrived before
+   * first is later (a held re-capture: not older): the PSP did it again after this failure, so nothing was marked
+   * (`adjustment.supersededBy` names that success). `held`: the PSP's re-capture held on the operation (`holdRecapture`: it arrived before
    * any failure), to be recorded after this; `recorded`: a `succeeded_after_failure` recorded already (a re-capture
    * that arrived first and cleared an earlier failure's mark), reported to the OMS already.
    */

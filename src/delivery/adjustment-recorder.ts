@@ -49,7 +49,7 @@ const redosBeforeLaterFailure = counter(
  * A PSP's re-capture that arrived before the capture failure it follows (notifications come in any order): `held` on
  * the capture (nothing to redo yet; `later_held` when one as late was held already), then `reported` when that
  * failure came: recorded without marking the capture undone, and the re-capture reported after it. `recorded_first`:
- * the re-capture had cleared an earlier failure's mark and was reported already when that failure (not later than
+ * the re-capture had cleared an earlier failure's mark and was reported already when that failure (older than
  * it) came: recorded without marking, `superseded_by` the re-capture, nothing else sent (a refund's success after
  * failure, the same way, counts here with its command).
  */
@@ -143,7 +143,7 @@ export class AdjustmentRecorder {
    * (`pb_recaptures_before_failure_total{step="reported"}`, a warn line); a repeat after a crash completes it.
    * A dated `succeeded_after_failure` older than a failure of the operation recorded already clears nothing: the
    * PSP failed it again after, the mark stays on the latest such failure, and the event carries `failed_again_by`
-   * (`pb_redos_before_later_failure_total`, a warn line). The other way round, a dated failure not later than a
+   * (`pb_redos_before_later_failure_total`, a warn line). The other way round, a dated failure older than a
    * `succeeded_after_failure` of the operation recorded already (a re-capture that arrived first, after an earlier
    * failure) marks nothing: its event is sent with `superseded_by` that success, and nothing else
    * (`pb_recaptures_before_failure_total{step="recorded_first"}`, a warn line). A superseded failure's event names
@@ -398,7 +398,7 @@ function noteCounted(op: OperationRecord, adjustment: AdjustmentRecord, logger: 
 
 /**
  * Counts and logs a new failure of a capture, sale or refund that marked nothing: a success of it recorded (and
- * reported) already is not older (a re-capture that arrived first and cleared an earlier failure's mark), so the
+ * reported) already is later (a re-capture that arrived first and cleared an earlier failure's mark), so the
  * PSP's later word stands; the failure's event names that success (`superseded_by`) and nothing else is sent.
  */
 function noteSupersededByRecorded(op: OperationRecord, adjustment: AdjustmentRecord, logger: Logger): void {

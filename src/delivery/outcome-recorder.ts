@@ -9,6 +9,7 @@ import { OmsEventJobData } from '../events/oms-events-queue';
 import { PaymentEvent, outcomeEvent } from '../events/payment-event';
 import { NotificationSender, sendLeaseMs, sendLeasedEvent } from '../events/event-send';
 import { GatewayOutcome, OutcomeStatus } from '../gateways/gateway-adapter';
+import { pspEpochMs } from '../gateways/psp-time';
 import { withSafeReason } from '../gateways/outcome-text';
 import { askedMoney, pspDiscrepancy } from '../events/psp-discrepancy';
 import { inBusUnits } from '../events/bus-units';
@@ -180,6 +181,10 @@ export class OutcomeRecorder {
     fields.storedCard = op.command === 'tokenize' || wantsStoredToken(op.payment) ? outcome.storedCard : undefined;
     // Expiry of an authorization, or the authorization a capture/cancel closes: same transition, no extra call.
     if (to === 'SUCCEEDED') Object.assign(fields, lifecycleFields(this.deps.config, op, true, now, outcome));
+    // When the PSP says the success happened, written with the move to SUCCEEDED only (that state never moves
+    // again): a failure of it the PSP dates earlier, however late it arrives, is then an older event, not an undo.
+    const pspSucceededAt = to === 'SUCCEEDED' ? pspEpochMs(outcome.occurredAt) : undefined;
+    if (pspSucceededAt !== undefined) fields.pspSucceededAt = pspSucceededAt;
     // A refused command on an earlier PSP object (a capture or cancel the PSP turned down) leaves that object
     // indexed to the operation holding it, so a later fact about it (a dispute) does not land on the refusal.
     // A validate only reads its authorization's object (Stripe answers with the PaymentIntent): it never takes it over either.
@@ -189,6 +194,7 @@ export class OutcomeRecorder {
     // Which time the authorization's expiry was counted from goes on its history (and a late one on the log).
     const start = fields.expiresAt !== undefined ? authorizationStart(op, now, outcome.authorizedAt) : undefined;
     if (start !== undefined) Object.assign(interaction, { expiry_from: start.from, authorized_at: new Date(start.at).toISOString() });
+    if (pspSucceededAt !== undefined) Object.assign(interaction, { psp_succeeded_at: new Date(pspSucceededAt).toISOString() });
     // A cancel's void undid a capture or sale: marked undone before the success is recorded, so a crash in between
     // leaves the cancel unsettled, its outcome found again (retry, inquiry, webhook) and the mark, set once, kept.
     // What it did (voided, or released the hold or what partial captures left) is recorded with its success.

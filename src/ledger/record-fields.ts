@@ -89,6 +89,13 @@ export interface OperationRecord {
    * built on (`cancel-basis.ts`), written with that attempt; its retries, inquiries and outcome read it.
    */
   cancelBasis?: CancelBasis;
+  /**
+   * SUCCEEDED: when the PSP says the success happened (epoch ms), as the outcome that moved it there dated it
+   * (`GatewayOutcome.occurredAt`: an Adyen `eventDate`, a Stripe event's `created`, a Cybersource `eventDate`);
+   * absent when it did not say. Written with that move only, never changed: a failure of the operation the PSP
+   * dates before it is an older event (`webhooks/failure-after-success.ts`), not an undo.
+   */
+  pspSucceededAt?: number;
   /** Digest of the command's money fields (`commandDigest`); absent on records older than digests. */
   digest?: string;
   /**
@@ -167,6 +174,7 @@ const FIELDS: FieldTable = {
   succeededAfterFailure: { hash: SUCCEEDED_AFTER_FAILURE_FIELD, codec: json(parseSuccessAfterFailureMark) },
   cancelEffect: { hash: 'cancel_effect', codec: json(parseCancelEffect) },
   cancelBasis: { hash: 'cancel_basis', codec: json(parseCancelBasis) },
+  pspSucceededAt: { hash: 'psp_succeeded_at', codec: int },
 };
 
 const RECORD_FIELDS = Object.keys(FIELDS) as (keyof OperationRecord)[];
@@ -193,6 +201,7 @@ export const TRANSITION_SETTABLE = [
   'storedCard',
   'cancelEffect',
   'cancelBasis',
+  'pspSucceededAt',
 ] as const satisfies readonly (keyof OperationRecord)[];
 
 /**
@@ -294,6 +303,7 @@ function blankRecord(): BlankRecord {
     succeededAfterFailure: undefined,
     cancelEffect: undefined,
     cancelBasis: undefined,
+    pspSucceededAt: undefined,
   };
 }
 

@@ -2,6 +2,7 @@ import { failureAfterSuccess } from '../adjustments/adjustment';
 import { AdjustmentRecorder } from '../delivery/adjustment-recorder';
 import { FailureNotConfirmedError } from '../errors/failure-not-confirmed-error';
 import { GatewayOutcome } from '../gateways/gateway-adapter';
+import { pspEpochMs } from '../gateways/psp-time';
 import { Ledger, OperationRecord } from '../ledger/ledger';
 import { Logger } from '../logging/logger';
 import { counter } from '../metrics/metrics-registry';
@@ -13,7 +14,7 @@ import { ContradictionVerdict, believableAt, readPspState } from './psp-current-
 
 const failuresAfterSuccess = counter(
   'pb_webhook_failures_after_success_total',
-  'Webhooks reporting the failure of an operation the OMS was told succeeded, by gateway and what the bridge found: own_void (a void the bridge or the OMS asked for), stale (the PSP confirms success: an out-of-order event), confirmed (the PSP confirms the failure: reported as an adjustment), webhook_only (no status inquiry for the command: reported on the signed webhook alone), waiting (asked again later)',
+  'Webhooks reporting the failure of an operation the OMS was told succeeded, by gateway and what the bridge found: own_void (a void the bridge or the OMS asked for), stale (an out-of-order event: the PSP confirms success, or dates the failure before the success recorded), confirmed (the PSP confirms the failure: reported as an adjustment), webhook_only (no status inquiry for the command: reported on the signed webhook alone), waiting (asked again later)',
   ['gateway', 'outcome'],
 );
 
@@ -35,6 +36,8 @@ export interface FailureAfterSuccessDeps {
  * authorisation refused after all). The state never moves back, and the webhook alone is not proof: PSPs
  * send events out of order (a stale `payment_failed` after `succeeded`), and a void the bridge or the OMS
  * asked for is the authorization's cancellation seen from the other side. So:
+ * - a failure the PSP dates before the success recorded on the operation (its `pspSucceededAt`, see
+ *   {@link olderThanRecordedSuccess}) is an older event delivered late: history only (`stale`), nothing asked;
  * - an authorization the bridge closed with a cancel or a revalidation (`closed_by`), that the bridge's own
  *   void targets, or that a succeeded cancel of its order names, is expected to read as cancelled: recorded
  *   in its history, nothing reported;
@@ -57,6 +60,13 @@ export async function handleFailureAfterSuccess(
   deps: FailureAfterSuccessDeps,
 ): Promise<FailureAfterSuccessVerdict> {
   if (op.state !== 'SUCCEEDED' || job.outcome.status !== 'FAIL') return { kind: 'not_applicable' };
+  // The PSP's own times say it: the failure happened before the success it reported later (a payment that failed,
+  // then succeeded when the shopper tried again, its events delivered out of order). Nothing to ask, nothing to wait
+  // for: no void of ours, which follows the success, can be that failure.
+  if (olderThanRecordedSuccess(op, job.outcome.occurredAt)) {
+    await recordOlderFailure(op, job, job.outcome.occurredAt, undefined, deps);
+    return { kind: 'handled' };
+  }
   const { ledger, logger } = deps;
   const gateway = job.gateway;
   const closing = await ownClosing(op, ledger);
@@ -125,6 +135,56 @@ export async function handleFailureAfterSuccess(
   }
   failuresAfterSuccess.inc({ gateway, outcome: 'waiting' });
   throw new FailureNotConfirmedError(`the PSP answers ${answer ? answer.status : 'that it has no trace of the operation'}`);
+}
+
+/**
+ * Whether a failure the PSP dates `failedAt` (epoch ms) happened before the success recorded on SUCCEEDED `op`, by the
+ * PSP's time of that success (`pspSucceededAt`): then it is an older event delivered late (PSPs do not deliver in
+ * order), never an undo of the success. Strictly before: the PSPs' times are whole seconds (a Stripe event's
+ * `created`, an Adyen or Cybersource `eventDate`), and a failure in the same second cannot be told older. False when
+ * either time is missing (a success recorded from an answer, an inquiry, or before the time was kept): the caller
+ * goes on as without it.
+ */
+export function olderThanRecordedSuccess(op: OperationRecord, failedAt: number | undefined): failedAt is number {
+  const succeededAt = op.state === 'SUCCEEDED' ? op.pspSucceededAt : undefined;
+  const at = pspEpochMs(failedAt);
+  return succeededAt !== undefined && at !== undefined && at < succeededAt;
+}
+
+/**
+ * A failure of SUCCEEDED `op` older than its recorded success (`olderThanRecordedSuccess`): history only (entry
+ * `webhook_failure_stale`, `decided_by: psp_time`, with both times), `pb_webhook_failures_after_success_total{outcome=
+ * "stale"}` and an info line; nothing is sent, nothing marked: the OMS was told the PSP's latest word. `kind`: the
+ * adjustment the failure would have been (a capture's `capture_failed`), when it came as one.
+ */
+export async function recordOlderFailure(
+  op: OperationRecord,
+  job: GatewayOutcomeJobData,
+  failedAt: number,
+  kind: string | undefined,
+  deps: { ledger: Pick<Ledger, 'appendInteraction'>; logger: Logger },
+): Promise<void> {
+  const succeededAt = op.pspSucceededAt === undefined ? null : new Date(op.pspSucceededAt).toISOString();
+  await deps.ledger.appendInteraction(op.id, {
+    event: 'webhook_failure_stale',
+    decided_by: 'psp_time',
+    psp_status: job.outcome.gatewayStatus,
+    ...(kind !== undefined ? { kind } : {}),
+    failed_at: new Date(failedAt).toISOString(),
+    psp_succeeded_at: succeededAt,
+    provider_event_id: job.eventId,
+  });
+  failuresAfterSuccess.inc({ gateway: job.gateway, outcome: 'stale' });
+  deps.logger.info('webhook reports a failure the PSP dates before the success it reported (an out-of-order event): the operation stands SUCCEEDED', {
+    operation_id: op.id,
+    gateway: job.gateway,
+    command: op.command,
+    webhook_status: job.outcome.gatewayStatus,
+    ...(kind !== undefined ? { kind } : {}),
+    failed_at: new Date(failedAt).toISOString(),
+    psp_succeeded_at: succeededAt,
+    event_id: job.eventId,
+  });
 }
 
 /** Records the failure the PSP confirmed (or, webhook-only, signed) as an adjustment and its OMS event. */

@@ -4,6 +4,8 @@ import { Ledger, OperationRecord } from '../ledger/ledger';
 import { isTerminal } from '../ledger/operation-state';
 import { Logger } from '../logging/logger';
 import { GatewayOutcomeJobData } from './gateway-outcomes-queue';
+import { commandsUndoneBy } from '../adjustments/adjustment';
+import { olderThanRecordedSuccess, recordOlderFailure } from './failure-after-success';
 
 /**
  * What a webhook's late fact (`adjustment`) does to the operation it names; `null` when the webhook
@@ -16,6 +18,9 @@ import { GatewayOutcomeJobData } from './gateway-outcomes-queue';
  * - The same on an operation already FAILED: nothing changes (the OMS already knows it failed), unless the PSP said it
  *   did that operation after all (`succeededAfterFailure`: the OMS was told so, and it counts as done): then the
  *   failure is the PSP's later word, an adjustment as on a SUCCEEDED one, which marks it undone by the same rules.
+ * - A failure that undoes a SUCCEEDED operation's command (`commandsUndoneBy`) which the PSP dates before the success
+ *   recorded on it (`olderThanRecordedSuccess`: its `pspSucceededAt`) is an older event delivered late: history only
+ *   (`webhook_failure_stale`), no adjustment, nothing marked undone, nothing sent (`recordOlderFailure`).
  * - Otherwise (the operation SUCCEEDED, or a dispute whatever the state: the payment behind a dispute
  *   succeeded at the PSP): an adjustment linked to the operation, whose own state does not move, and
  *   its OMS event. Idempotent by gateway and PSP event id. An authorization's lapse (`authorization_expired`)
@@ -25,7 +30,7 @@ import { GatewayOutcomeJobData } from './gateway-outcomes-queue';
 export async function applyLateFact(
   op: OperationRecord,
   job: GatewayOutcomeJobData,
-  deps: { recorder: OutcomeRecorder; adjustments: AdjustmentRecorder; ledger: Pick<Ledger, 'capturedIn'>; logger: Logger },
+  deps: { recorder: OutcomeRecorder; adjustments: AdjustmentRecorder; ledger: Pick<Ledger, 'capturedIn' | 'appendInteraction'>; logger: Logger },
 ): Promise<string | null> {
   const fact = job.adjustment;
   if (!fact) return null;
@@ -35,6 +40,12 @@ export async function applyLateFact(
   }
   if (fact.failsOpenOperation && op.state === 'FAILED' && op.succeededAfterFailure === undefined) {
     deps.logger.info('late failure of an operation that already failed: nothing to adjust', { operation_id: op.id, kind: fact.kind, event_id: job.eventId });
+    return op.state;
+  }
+  // A failure that would undo the success (a capture failed, a refund failed or reversed) the PSP dates before that
+  // success, as recorded: an older event delivered late, not the PSP's latest word. History only, nothing reported.
+  if (op.state === 'SUCCEEDED' && commandsUndoneBy(fact.kind).includes(op.command) && olderThanRecordedSuccess(op, fact.occurredAt)) {
+    await recordOlderFailure(op, job, fact.occurredAt, fact.kind, deps);
     return op.state;
   }
   const { failsOpenOperation: _ignored, amountIncludesCaptured, ...adjustment } = fact;

@@ -513,10 +513,11 @@ export function parseAdyenWebhook(rawBody: Buffer, gateway: GatewayConfig, skipp
     if (status === 'SUCCESS' && item.eventCode === 'AUTHORISATION' && item.storedCard) outcome.storedCard = item.storedCard;
     // When Adyen did it ("the time when the event was generated"), however late the notification came: an
     // authorisation's validity counts from it, and a success is ordered by it against a dated failure of the same
-    // modification (a plain CAPTURE against a CAPTURE_FAILED, as a re-capture is), whichever arrives first or again.
-    const at = status === 'SUCCESS' ? eventTime(item) : undefined;
+    // modification (a plain CAPTURE against a CAPTURE_FAILED, as a re-capture is), whichever arrives first or again;
+    // a refusal (success false) of an operation recorded SUCCEEDED is ordered by it against that success.
+    const at = status === 'SUCCESS' || status === 'FAIL' ? eventTime(item) : undefined;
     if (at !== undefined) outcome.occurredAt = at;
-    if (at !== undefined && item.eventCode === 'AUTHORISATION') outcome.authorizedAt = at;
+    if (at !== undefined && status === 'SUCCESS' && item.eventCode === 'AUTHORISATION') outcome.authorizedAt = at;
     const former = formerOutcomeEventId(item);
     const event: WebhookEvent = {
       eventId: outcomeEventId(item),

@@ -9,6 +9,7 @@ import { JweError, decryptCompactJwe, isCompactJwe } from './cybersource-mle';
 import { FundsHeldReason, OutcomeStatus, SkippedWebhookItem, WebhookEvent } from '../gateway-adapter';
 import type { CommandType } from '../../contracts/payment-command';
 import { AdjustmentKind, MoneyDirection } from '../../adjustments/adjustment';
+import { pspEpochMs } from '../psp-time';
 
 /**
  * Cybersource Webhooks (Notification Subscriptions): signature check and event mapping.
@@ -417,6 +418,7 @@ export function parseCybersourceWebhook(
     const late = cybersourceLateFact(eventType);
     const held = status === 'FAIL' ? webhookFundsHeld(eventType) : undefined;
     const occurredAt = Date.parse(str(body.eventDate) ?? '');
+    const dated = pspEpochMs(occurredAt);
     const adjustment = late
       ? {
           adjustment: {
@@ -447,6 +449,9 @@ export function parseCybersourceWebhook(
         ...(held !== undefined ? { fundsHeld: held } : {}),
         ...(money.amount !== undefined ? { amount: money.amount } : {}),
         ...(money.currency !== undefined ? { currency: money.currency } : {}),
+        // "The timestamp of when the event occurred" (Webhooks guide, notification fields): a success is ordered by it
+        // against a dated failure of the same operation, and a failure against the success recorded.
+        ...(dated !== undefined && status !== 'PENDING' ? { occurredAt: dated } : {}),
       },
     };
   });

@@ -207,12 +207,16 @@ export function paymentIntentToOutcome(pi: Json, command: PaymentIntentCommand, 
  * (`isCancelledOnRequest`) is the cancel's SUCCESS. `canceled` by Stripe itself (`cancellation_reason` `automatic`: the
  * authorization lapsed, the authorization's own `authorization_expired` fact; `failed_invoice`, `void_invoice`) is no
  * trace of the cancel, as a PaymentIntent still `requires_capture` is: null. Any other status is read as
- * `paymentIntentToOutcome` reads it for a cancel.
+ * `paymentIntentToOutcome` reads it for a cancel. The cancel's SUCCESS is dated by the PaymentIntent's own
+ * `canceled_at` ("the time at which the PaymentIntent was canceled", seconds), by either path (`occurredAt`).
  */
 export function stripeCancelOutcome(pi: Json, gateway: string, withAction = true): GatewayOutcome | null {
   if (pi.status === 'requires_capture') return null;
   if (pi.status === 'canceled' && !isCancelledOnRequest(pi)) return null;
-  return paymentIntentToOutcome(pi, 'cancel', gateway, withAction);
+  const outcome = paymentIntentToOutcome(pi, 'cancel', gateway, withAction);
+  const canceledAt = outcome.status === 'SUCCESS' && pi.status === 'canceled' ? epochMs(pi.canceled_at) : undefined;
+  if (canceledAt !== undefined) outcome.occurredAt = canceledAt;
+  return outcome;
 }
 
 /**

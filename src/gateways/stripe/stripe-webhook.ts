@@ -265,6 +265,11 @@ function readEvent(eventId: string, type: string, object: Json, created: unknown
     outcome = refundToOutcome(object, gateway);
     if (object.status === 'failed') adjustment = refundFailure(object, created);
   }
+  // When Stripe made the change the event reports (the Event is created with it: "The event's data field embeds the
+  // resource's state at the time of the change"), in whole seconds: a success is ordered by it against a dated
+  // failure of the same operation, and a failure against the success recorded, whichever arrives first.
+  dated(outcome, created);
+  if (modification) dated(modification.outcome, created);
   // The object itself: for a refund the Refund as our refund operation holds it, never the PaymentIntent,
   // which names other operations.
   const event: WebhookEvent = { eventId, gatewayReference: str(object.id), outcome };
@@ -299,6 +304,16 @@ function modificationReading(pi: Json, gateway: string): ModificationReading | u
     return outcome === null ? undefined : { command: 'cancel', outcome };
   }
   return undefined;
+}
+
+/**
+ * Sets a SUCCESS or FAIL outcome's `occurredAt` to the event's `created`, when it reads as a time, unless the object's
+ * own time of it is there already (a cancel's `canceled_at`, read as the status inquiry reads it).
+ */
+function dated(outcome: GatewayOutcome, created: unknown): void {
+  if (outcome.occurredAt !== undefined) return;
+  const at = outcome.status === 'SUCCESS' || outcome.status === 'FAIL' ? createdMs(created) : undefined;
+  if (at !== undefined) outcome.occurredAt = at;
 }
 
 /** Event `created` (unix seconds) as epoch ms; undefined when absent, or no time a Date can hold (`pspEpochSecondsMs`). */

@@ -188,7 +188,7 @@ describe('AdjustmentStore.recordAdjustment: a fact that undoes a capture', () =>
     });
   });
 
-  it('a dated failure not later than a success after failure recorded already (it arrived late) marks nothing and names that success; a later or undated one marks as before', async () => {
+  it('a dated failure older than a success after failure recorded already (it arrived late) marks nothing and names that success; a later or undated one marks as before', async () => {
     const id = await succeeded('capture');
     const failure = (event: string, occurredAt?: number) => {
       const { occurredAt: _dropped, ...undated } = fact(id, 'capture_failed', event);
@@ -231,6 +231,23 @@ describe('AdjustmentStore.recordAdjustment: a fact that undoes a capture', () =>
     expect(await store.recordAdjustment(undated)).toMatchObject({ created: true, undone: true });
   });
 
+  it('a dated failure of the same time as a success after failure recorded already (the PSPs date in whole seconds) cannot be told older: it marks the operation undone, as an undated one does', async () => {
+    const id = await succeeded('capture');
+    const first = await store.recordAdjustment({ ...fact(id, 'capture_failed', `${id}:CAPTURE_FAILED:true:1`), occurredAt: 1_000_000 });
+    expect(first.undone).toBe(true);
+    const redo = await store.recordAdjustment({
+      ...input(id, `${id}:CAPTURE:true:4`),
+      kind: 'succeeded_after_failure',
+      direction: 'credit',
+      occurredAt: 4_000_000,
+    });
+    expect(redo.redoneAfter).toBe(first.adjustment.id);
+    const same = await store.recordAdjustment({ ...fact(id, 'capture_failed', `${id}:CAPTURE_FAILED:true:4`), occurredAt: 4_000_000 });
+    expect(same).toMatchObject({ created: true, undone: true });
+    expect(same.superseded).toBeUndefined();
+    expect(same.adjustment.supersededBy).toBeUndefined();
+    expect((await ledger.get(id))?.undoneBy).toBe(same.adjustment.id);
+  });
   it('a failure superseded by a re-capture held on the capture names that re-capture, the adjustment it is recorded as', async () => {
     const id = await succeeded('capture');
     const recapture = {

@@ -18,7 +18,15 @@ import { SIMULATOR_SIGNATURE_HEADER, signSimulatorPayload } from '../../../harne
 import { channelCommand } from '../../support/fixtures';
 import { eventually } from '../../support/tcp-proxy';
 import { testConfig } from '../../support/test-config';
-import { adjustedNotifications, adyenWebhookGateway, postAdyenBatch, received, signedAdyenItem, succeededOperation } from '../../support/webhook-stack';
+import {
+  adjustedNotifications,
+  adyenWebhookGateway,
+  pendingOperation,
+  postAdyenBatch,
+  received,
+  signedAdyenItem,
+  succeededOperation,
+} from '../../support/webhook-stack';
 
 /**
  * A webhook reporting the failure of an operation the OMS was told SUCCEEDED, through the real path (signed
@@ -112,8 +120,8 @@ function paymentIntent(id: string, operationId: string, status: string, extra: R
   return { id, object: 'payment_intent', status, amount: 5000, currency: 'eur', capture_method: 'manual', metadata: { operation_id: operationId }, ...extra };
 }
 
-async function postStripe(type: string, object: Record<string, unknown>, eventId: string): Promise<void> {
-  const body = JSON.stringify({ id: eventId, object: 'event', type, created: Math.floor(Date.now() / 1000), data: { object } });
+async function postStripe(type: string, object: Record<string, unknown>, eventId: string, created = Math.floor(Date.now() / 1000)): Promise<void> {
+  const body = JSON.stringify({ id: eventId, object: 'event', type, created, data: { object } });
   const header = stripe.webhooks.generateTestHeaderString({ payload: body, secret: STRIPE_SECRET });
   const res = await fetch(`${web.server.url}/webhooks/stripe`, {
     method: 'POST',
@@ -218,6 +226,45 @@ describe('a webhook failure of an operation the OMS was told succeeded', () => {
     expect(adjustedFor(auth.id)).toHaveLength(0);
     expect(await history(auth.id)).toContain('webhook_failure_stale');
     expect((await worker.ledger.get(auth.id))?.state).toBe('SUCCEEDED');
+  });
+
+  it('a Stripe payment_failed created before the success that moved the authorization to SUCCEEDED (the shopper tried again; the events came out of order) is stale at once: nothing asked, nothing reported; one of the same second is asked about, as before', async () => {
+    const reference = `pi_fas_time_${++seq}`;
+    const id = await pendingOperation(
+      worker,
+      'authorize',
+      { gateway: 'stripe', gateway_account: 'acct-1', amount: 5000, currency: 'EUR', order_id: `order-fas-${process.pid}-${seq}` },
+      reference,
+    );
+    const succeededAt = Math.floor(Date.now() / 1000) - 60;
+    await postStripe(
+      'payment_intent.amount_capturable_updated',
+      paymentIntent(reference, id, 'requires_capture', { amount_capturable: 5000 }),
+      `evt_fas_time_ok_${id}`,
+      succeededAt,
+    );
+    await eventually(async () => (await worker.ledger.get(id))?.state === 'SUCCEEDED', 15000);
+    expect((await worker.ledger.get(id))?.pspSucceededAt).toBe(succeededAt * 1000);
+    const declined = paymentIntent(reference, id, 'requires_payment_method', { last_payment_error: { code: 'card_declined' } });
+    const stale = await metricValue('pb_webhook_failures_after_success_total', { gateway: 'stripe', outcome: 'stale' });
+    await postStripe('payment_intent.payment_failed', declined, `evt_fas_time_older_${id}`, succeededAt - 20);
+    await finished('stripe', 'stale', stale);
+    expect(inquiries).not.toContain(id);
+    expect(adjustedFor(id)).toHaveLength(0);
+    expect((await worker.ledger.interactions(id)).find((i) => i.event === 'webhook_failure_stale')).toMatchObject({
+      decided_by: 'psp_time',
+      psp_status: 'requires_payment_method',
+      failed_at: new Date((succeededAt - 20) * 1000).toISOString(),
+      psp_succeeded_at: new Date(succeededAt * 1000).toISOString(),
+    });
+    expect((await worker.ledger.get(id))?.state).toBe('SUCCEEDED');
+    // In the success's own second the PSP's times cannot order them: the PSP is asked, as without them.
+    answers.set(id, paymentIntent(reference, id, 'requires_capture', { amount_capturable: 5000 }));
+    const waiting = await metricValue('pb_webhook_failures_after_success_total', { gateway: 'stripe', outcome: 'waiting' });
+    await postStripe('payment_intent.payment_failed', declined, `evt_fas_time_same_${id}`, succeededAt);
+    await askedAgain('stripe', waiting);
+    expect(inquiries).toContain(id);
+    expect(await metricValue('pb_webhook_failures_after_success_total', { gateway: 'stripe', outcome: 'stale' })).toBe(stale + 1);
   });
 
   it('a Stripe PaymentIntent search still showing the authorization uncancelled (requires_capture) is not believed while its index may lag: put off, nothing recorded as stale, nothing reported', async () => {

@@ -471,6 +471,133 @@ describe('a webhook success of an operation the OMS was told failed', () => {
     expect(failure).toMatchObject({ kind: 'capture_failed', superseded_by: success.id });
   });
 
+  /**
+   * A capture Adyen answered `received` (PENDING), with a refund of it to check, and a signer of items about it: what a
+   * plain CAPTURE webhook moves to SUCCEEDED.
+   */
+  async function adyenPendingCapture(prefix: string) {
+    const payment = { gateway: 'adyen', gateway_account: 'acct-1', amount: 5000, currency: 'EUR', order_id: order() };
+    const auth = await succeededOperation(worker, 'authorize', payment, `${prefix}AUTH${String(seq).padStart(7, '0')}`);
+    const captureCmd = channelCommand('capture', {}, { ...payment, gateway_key: auth.id });
+    const { record: sent } = await worker.ledger.create(captureCmd.payment.operation_reference!, captureCmd, Date.now(), { event: 'attempt' });
+    expect('context' in (await resolveOperationContext(sent!, worker.ledger, { checkAmounts: true }))).toBe(true);
+    const reference = `${prefix}CAP${String(seq).padStart(8, '0')}`;
+    const capture = await worker.recorder.apply(sent!, { status: 'PENDING', gatewayStatus: 'received', gatewayReference: reference }, 'response');
+    expect(capture.state).toBe('PENDING');
+    const refundCmd = channelCommand('refund', {}, { ...payment, gateway_key: auth.id });
+    const { record: refund } = await worker.ledger.create(refundCmd.payment.operation_reference!, refundCmd, Date.now(), { event: 'attempt' });
+    const refundCheck = async () => {
+      const resolved = await resolveOperationContext(refund!, worker.ledger, { checkAmounts: true });
+      return 'fail' in resolved ? resolved.fail : 'context' in resolved ? 'allowed' : 'wait';
+    };
+    const item = (eventCode: string, eventDate: string, reason?: string) =>
+      signedAdyenItem(
+        {
+          eventCode,
+          success: 'true',
+          pspReference: reference,
+          originalReference: auth.gatewayReference,
+          merchantReference: capture.id,
+          merchantAccountCode: 'TestMerchant',
+          amount: { value: 5000, currency: 'EUR' },
+          eventDate,
+          ...(reason !== undefined ? { reason } : {}),
+        },
+        ADYEN_HMAC,
+      );
+    /** Posts the plain CAPTURE success dated `at`: the capture moves PENDING → SUCCEEDED, recorded with that time. */
+    const captured = async (at: string) => {
+      expect((await postAdyenBatch({ config, web, worker }, 'adyen', [item('CAPTURE', at)])).status).toBe(200);
+      await eventually(async () => (await worker.ledger.get(capture.id))?.state === 'SUCCEEDED', 15000);
+      expect((await worker.ledger.get(capture.id))?.pspSucceededAt).toBe(Date.parse(at));
+      expect(await refundCheck()).toBe('allowed');
+    };
+    /** Posts a CAPTURE_FAILED dated `at`, for the first time, and waits for its outcome job to end. */
+    const failed = async (at: string) => {
+      expect((await postAdyenBatch({ config, web, worker }, 'adyen', [item('CAPTURE_FAILED', at, 'Capture rejected by card scheme')])).status).toBe(200);
+      await adyenOutcomeApplied(`${reference}:CAPTURE_FAILED:true:${at}`);
+    };
+    return { capture, refundCheck, captured, failed };
+  }
+
+  const undoneCaptures = () => metricValue('pb_captures_undone_total', { gateway: 'adyen', command: 'capture' });
+  const staleFailures = (gateway: string) => metricValue('pb_webhook_failures_after_success_total', { gateway, outcome: 'stale' });
+
+  it('a CAPTURE_FAILED Adyen dates before the plain CAPTURE success that moved the capture from PENDING to SUCCEEDED, arriving after it for the first time, is stale: history only, the capture stays SUCCEEDED and counted', async () => {
+    const { capture, refundCheck, captured, failed } = await adyenPendingCapture('ADYPT');
+    const failedAt = new Date(Date.now() - 3_600_000).toISOString();
+    const capturedAt = new Date(Date.now() - 60_000).toISOString();
+    await captured(capturedAt);
+    const undone = await undoneCaptures();
+    const stale = await staleFailures('adyen');
+    // Adyen does not deliver in order: the failure it generated first (the capture rejected, then captured) comes last.
+    await failed(failedAt);
+    const after = await worker.ledger.get(capture.id);
+    expect(after).toMatchObject({ state: 'SUCCEEDED', pspSucceededAt: Date.parse(capturedAt) });
+    expect(after?.undoneBy).toBeUndefined();
+    expect(await refundCheck()).toBe('allowed');
+    expect(await undoneCaptures()).toBe(undone);
+    expect(await staleFailures('adyen')).toBe(stale + 1);
+    const entry = (await worker.ledger.interactions(capture.id)).find((i) => i.event === 'webhook_failure_stale');
+    expect(entry).toMatchObject({ decided_by: 'psp_time', kind: 'capture_failed', failed_at: failedAt, psp_succeeded_at: capturedAt });
+    await new Promise((r) => setTimeout(r, 300));
+    expect(adjustedFor(capture.id)).toHaveLength(0);
+  });
+
+  it('a CAPTURE_FAILED Adyen dates after the plain CAPTURE success that moved the capture to SUCCEEDED is its latest word: it undoes the capture, as before', async () => {
+    const { capture, refundCheck, captured, failed } = await adyenPendingCapture('ADYPU');
+    const capturedAt = new Date(Date.now() - 3_600_000).toISOString();
+    const failedAt = new Date(Date.now() - 60_000).toISOString();
+    await captured(capturedAt);
+    const undone = await undoneCaptures();
+    const stale = await staleFailures('adyen');
+    await failed(failedAt);
+    await eventually(async () => adjustedKinds(capture.id).length >= 1, 15000);
+    expect(adjustedKinds(capture.id)).toEqual(['capture_failed']);
+    expect((await worker.ledger.get(capture.id))?.undoneBy).toBeDefined();
+    expect(await refundCheck()).toBe('amount_exceeds_captured');
+    expect(await undoneCaptures()).toBe(undone + 1);
+    expect(await staleFailures('adyen')).toBe(stale);
+    expect(await history(capture.id)).not.toContain('webhook_failure_stale');
+  });
+
+  it("a Stripe refund.failed whose event Stripe created before the refund.updated success that moved the refund to SUCCEEDED, arriving after it, is stale: the refund stays SUCCEEDED, not undone; one of the success's second cannot be told older and undoes it, as before", async () => {
+    const pi = `pi_pt_refund_${seq}`;
+    const refundRef = `re_pt_${seq}`;
+    const id = await pendingOperation(
+      worker,
+      'refund',
+      { gateway: 'stripe', gateway_account: 'acct-1', gateway_key: pi, amount: 5000, currency: 'EUR', order_id: order() },
+      refundRef,
+    );
+    const succeededAt = Math.floor(Date.now() / 1000) - 60;
+    await postStripe('refund.updated', stripeRefund(refundRef, id, pi, 'succeeded'), `evt_pt_refund_ok_${id}`, succeededAt);
+    await eventually(async () => (await worker.ledger.get(id))?.state === 'SUCCEEDED', 15000);
+    expect((await worker.ledger.get(id))?.pspSucceededAt).toBe(succeededAt * 1000);
+    const failedRefund = stripeRefund(refundRef, id, pi, 'failed', { failure_reason: 'expired_or_canceled_card' });
+    const undone = await metricValue('pb_refunds_undone_total', { gateway: 'stripe', kind: 'refund_failed' });
+    const stale = await staleFailures('stripe');
+    await postStripe('refund.failed', failedRefund, `evt_pt_refund_older_${id}`, succeededAt - 30);
+    await eventually(async () => (await staleFailures('stripe')) > stale, 15000);
+    await new Promise((r) => setTimeout(r, 300));
+    expect(await worker.ledger.get(id)).toMatchObject({ state: 'SUCCEEDED', undoneBy: undefined });
+    expect(adjustedFor(id)).toHaveLength(0);
+    expect(await metricValue('pb_refunds_undone_total', { gateway: 'stripe', kind: 'refund_failed' })).toBe(undone);
+    expect((await worker.ledger.interactions(id)).find((i) => i.event === 'webhook_failure_stale')).toMatchObject({
+      decided_by: 'psp_time',
+      kind: 'refund_failed',
+      failed_at: new Date((succeededAt - 30) * 1000).toISOString(),
+      psp_succeeded_at: new Date(succeededAt * 1000).toISOString(),
+    });
+    // The same second as the success: Stripe's times are whole seconds, so it is not older, and undoes as before.
+    await postStripe('refund.failed', failedRefund, `evt_pt_refund_same_${id}`, succeededAt);
+    await eventually(async () => adjustedFor(id).length >= 1, 15000);
+    expect((adjustedFor(id)[0].params as { adjustment: unknown }).adjustment).toMatchObject({ kind: 'refund_failed' });
+    expect((await worker.ledger.get(id))?.undoneBy).toBeDefined();
+    expect(await metricValue('pb_refunds_undone_total', { gateway: 'stripe', kind: 'refund_failed' })).toBe(undone + 1);
+    expect(await staleFailures('stripe')).toBe(stale + 1);
+  });
+
   it('an Adyen CANCEL_OR_REFUND success of a cancel the bridge recorded FAILED marks the cancel done after all, as a capture is marked, and closes its authorization by it', async () => {
     const orderId = order();
     const auth = await succeededOperation(worker, 'authorize', { gateway: 'adyen', order_id: orderId }, `ADYCX${String(seq).padStart(11, '0')}`);

@@ -37,6 +37,7 @@ describe('the one table of record fields', () => {
     reasonField: 'payment.currency',
     confirmedAmount: 1500,
     confirmedCurrency: 'EUR',
+    pspSucceededAt: 4_000,
     digest: 'd1',
   };
 
@@ -49,6 +50,7 @@ describe('the one table of record fields', () => {
       next_check_at: '5000',
       closed_by: 'op-2',
       confirmed_amount: '1500',
+      psp_succeeded_at: '4000',
       sequence: '7',
     });
     expect(JSON.parse(hash.payment)).toEqual(command.payment);

@@ -529,15 +529,21 @@ describe('Adyen webhook events', () => {
     const [plain] = t.parseWebhook(raw(capture), gateway);
     expect(plain.recapture).toBeUndefined();
     expect(plain.outcome).toMatchObject({ status: 'SUCCESS', gatewayStatus: 'CAPTURE', occurredAt: Date.parse('2026-02-03T10:00:00Z') });
-    // The failure's time is its adjustment's; a capture refused (success false) is no success to order.
+    // The failure's time is its adjustment's, and its outcome's: a failure is ordered against a success recorded.
     const failed = JSON.parse(JSON.stringify(example('post-CAPTURE_FAILED-capture_failed'))) as Notification;
     Object.assign(failed.notificationItems[0].NotificationRequestItem, { eventDate: '2026-02-03T10:00:00+01:00' });
     const [failure] = t.parseWebhook(raw(failed), gateway);
     expect(failure.adjustment?.occurredAt).toBe(Date.parse('2026-02-03T09:00:00Z'));
-    expect(failure.outcome.occurredAt).toBeUndefined();
+    expect(failure.outcome.occurredAt).toBe(Date.parse('2026-02-03T09:00:00Z'));
+    // A capture refused (success false) is dated the same way; an authorisation refused too, and authorised nothing.
     const refused = JSON.parse(JSON.stringify(capture)) as Notification;
     Object.assign(refused.notificationItems[0].NotificationRequestItem, { success: 'false', reason: 'Insufficient balance' });
-    expect(t.parseWebhook(raw(refused), gateway)[0].outcome.occurredAt).toBeUndefined();
+    expect(t.parseWebhook(raw(refused), gateway)[0].outcome).toMatchObject({ status: 'FAIL', occurredAt: Date.parse('2026-02-03T10:00:00Z') });
+    const declined = JSON.parse(JSON.stringify(example('post-AUTHORISATION-authorisation'))) as Notification;
+    Object.assign(declined.notificationItems[0].NotificationRequestItem, { success: 'false', reason: 'Refused', eventDate: '2026-02-03T08:00:00Z' });
+    const [refusal] = t.parseWebhook(raw(declined), gateway);
+    expect(refusal.outcome).toMatchObject({ status: 'FAIL', occurredAt: Date.parse('2026-02-03T08:00:00Z') });
+    expect(refusal.outcome.authorizedAt).toBeUndefined();
     const undated = JSON.parse(JSON.stringify(capture)) as Notification;
     Object.assign(undated.notificationItems[0].NotificationRequestItem, { eventDate: 'not a date' });
     expect(t.parseWebhook(raw(undated), gateway)[0].outcome.occurredAt).toBeUndefined();

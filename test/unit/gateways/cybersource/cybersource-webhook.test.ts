@@ -165,9 +165,31 @@ describe('Cybersource webhooks', () => {
         operationId: 'op-1',
         gatewayReference: PAYMENT_ID,
         account: 'testrest',
-        outcome: { status: 'SUCCESS', gatewayStatus: 'payments.payments.accept', gatewayReference: PAYMENT_ID, amount: 10221, currency: 'USD' },
+        outcome: {
+          status: 'SUCCESS',
+          gatewayStatus: 'payments.payments.accept',
+          gatewayReference: PAYMENT_ID,
+          amount: 10221,
+          currency: 'USD',
+          // eventDate, "the timestamp of when the event occurred": what orders it against a failure of the payment.
+          occurredAt: NOW.getTime(),
+        },
       },
     ]);
+  });
+
+  it('dates a success or a failure by its eventDate (a pending one, or a date that does not read, not at all), so the two are ordered by when Cybersource says they happened', () => {
+    const [capture] = t.parseWebhook(notification('payments.captures.accept'), gateway);
+    expect(capture.outcome).toMatchObject({ status: 'SUCCESS', occurredAt: NOW.getTime() });
+    const [rejected] = t.parseWebhook(notification('payments.captures.reject'), gateway);
+    expect(rejected.outcome).toMatchObject({ status: 'FAIL', occurredAt: NOW.getTime() });
+    expect(rejected.adjustment?.occurredAt).toBe(NOW.getTime());
+    expect(t.parseWebhook(notification('payments.captures.review'), gateway)[0].outcome.occurredAt).toBeUndefined();
+    const undated = JSON.parse(notification('payments.captures.accept').toString('utf8')) as Record<string, unknown>;
+    for (const eventDate of ['not a date', '+275760-09-13T00:00:00.000Z', undefined]) {
+      const [event] = t.parseWebhook(Buffer.from(JSON.stringify({ ...undated, eventDate })), gateway);
+      expect(event.outcome.occurredAt).toBeUndefined();
+    }
   });
 
   it('reports the approved amount of a partial approval (authorizedAmount), not the amount asked (totalAmount)', () => {

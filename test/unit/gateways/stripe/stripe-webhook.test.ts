@@ -110,9 +110,24 @@ describe('Stripe webhook events', () => {
           amount: 2599,
           currency: 'EUR',
           authorizedAt: 1692600000 * 1000,
+          // The event's `created`: when Stripe made the change it reports.
+          occurredAt: 1692600100 * 1000,
         },
       },
     ]);
+  });
+
+  it("dates a success or a failure by the event's created (seconds), a cancel by the PaymentIntent's canceled_at; none when created is no time", () => {
+    const failed = paymentIntent(ctx, { status: 'requires_payment_method', last_payment_error: { code: 'card_declined' } });
+    expect(parse(stripeEvent('payment_intent.payment_failed', failed))[0].outcome).toMatchObject({ status: 'FAIL', occurredAt: 1692600100_000 });
+    const refund = { id: 're_1', object: 'refund', status: 'succeeded', amount: 2599, currency: 'eur', metadata: { operation_id: 'op-refund-1' } };
+    expect(parse(stripeEvent('refund.updated', refund))[0].outcome).toMatchObject({ status: 'SUCCESS', occurredAt: 1692600100_000 });
+    const cancelled = paymentIntent(ctx, { status: 'canceled', cancellation_reason: null, canceled_at: 1692600050 });
+    expect(parse(stripeEvent('payment_intent.canceled', cancelled))[0].modification?.outcome).toMatchObject({ status: 'SUCCESS', occurredAt: 1692600050_000 });
+    for (const created of [undefined, 'yesterday', 1e15]) {
+      const event = { ...stripeEvent('refund.updated', refund), created };
+      expect(parse(event)[0].outcome.occurredAt).toBeUndefined();
+    }
   });
 
   it('names the connected account of a Connect event, so the outcome worker can check it is ours', () => {
@@ -186,7 +201,7 @@ describe('Stripe webhook events', () => {
       expect(event.modification).toEqual({
         command: 'capture',
         operationId: 'op-stripe-capture-0001',
-        outcome: { status: 'SUCCESS', gatewayStatus: 'succeeded', gatewayReference: PI_ID, amount: 1000, currency: 'EUR' },
+        outcome: { status: 'SUCCESS', gatewayStatus: 'succeeded', gatewayReference: PI_ID, amount: 1000, currency: 'EUR', occurredAt: 1692600100_000 },
       });
     });
 
