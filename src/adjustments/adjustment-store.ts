@@ -45,9 +45,9 @@ import { ReconciledFactKind, apartByFailure, mayBeSameFact, reconciledKindsOf } 
 // the new adjustment records it (`failed_again_field`). A failure or a redo without a time keeps the redo winning.
 // The other way round, a fact that undoes, with a time, marks nothing when a success of the operation recorded
 // already (of a kind that redoes its command, `redo_kinds`) is later than it (a re-capture that arrived first
-// and cleared an earlier failure's mark): the PSP did it again after this failure. Strictly later: the PSPs' times
-// are whole seconds (a Stripe event's `created`), and a success in the failure's second cannot be told the later, so
-// it orders nothing, as an undated one. A new adjustment that marked nothing so, by a held re-capture or a recorded
+// and cleared an earlier failure's mark): the PSP did it again after this failure. Strictly later, the rule of
+// `laterInPspTime` (src/gateways/psp-time.ts), which reconciliation and the webhooks order the PSP's times by too: a
+// success in the failure's second orders nothing, as an undated one. A new adjustment that marked nothing so, by a held re-capture or a recorded
 // success, names that success (`superseded_field`: the held one's `held_id`, else the earliest such recorded one).
 // An undated failure, or success, still marks as before.
 // The same marks apply to a FAILED operation the PSP did after all: a fact that marks its command done (`marks`: a

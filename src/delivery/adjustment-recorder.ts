@@ -4,6 +4,7 @@ import { adjustmentEvent } from '../events/adjustment-event';
 import { AUTHORIZING } from '../ledger/authorization-by-reference';
 import { Ledger, OperationRecord } from '../ledger/ledger';
 import { gatewayOf } from '../ledger/routing-record';
+import { laterInPspTime } from '../gateways/psp-time';
 import { Logger } from '../logging/logger';
 import { counter } from '../metrics/metrics-registry';
 import { capturesUndone } from './authorization-metrics';
@@ -286,7 +287,7 @@ export class AdjustmentRecorder {
   private async reportHeldRecapture(op: OperationRecord, failure: AdjustmentRecord, superseded: boolean, now: number): Promise<void> {
     const held = await this.deps.store.heldRecapture(op.id);
     if (held === null) return;
-    if (held.at !== undefined && failure.occurredAt !== undefined && failure.occurredAt > held.at) return;
+    if (laterInPspTime(failure.occurredAt, held.at)) return;
     const fields = {
       operation_id: op.id,
       command: op.command,

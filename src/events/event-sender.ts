@@ -12,7 +12,18 @@ import { BusRpcError } from '../bus/bus-errors';
 import { EVENT_REJECTION_TRIES, contentRejection, countEventRejection } from './event-rejection';
 import { OMS_EVENTS_QUEUE, OmsEventJobData } from './oms-events-queue';
 import { eventReplicaShortfall } from './event-replicas';
-import { unreplicatedError } from '../ledger/replica-acks';
+import { ReplicaShortfall, unreplicatedMessage } from '../ledger/replica-acks';
+import { DependencyUnavailableError } from '../errors/dependency-unavailable-error';
+
+/**
+ * A queued event held for its replicas (`confirmBeforeSend`): the Redis outage its job is retried on, which logged its
+ * own line ("event held: …"), so the worker's generic retry line skips it (one warn line per hold, not two).
+ */
+class EventHeldError extends DependencyUnavailableError {
+  constructor(eventId: string, short: ReplicaShortfall) {
+    super('redis', unreplicatedMessage('queued_event', eventId, short));
+  }
+}
 
 /** How long an event waits for an earlier event of the same payment before it looks again, ms. */
 const ORDER_WAIT_MS = 100;
@@ -83,6 +94,8 @@ export function startEventSender(
   );
   worker.on('error', (err) => deps.logger.warn('event sender error', { error: err.message }));
   worker.on('failed', (job, err) => {
+    // A held event logged its own line (confirmBeforeSend).
+    if (err instanceof EventHeldError) return;
     if (job && job.attemptsMade % 10 === 1)
       deps.logger.warn('event not delivered yet; retrying', { event_id: job.data.eventId, attempts: job.attemptsMade, error: err.message });
   });
@@ -92,8 +105,8 @@ export function startEventSender(
 /**
  * With `redis.replica_acks`: the event is on its primary and acknowledged by that many replicas before it is sent
  * (`eventReplicaShortfall`, as the outcome recorder checks those it sends or queues itself), else it is held: a
- * warn line (its job's first hold, then every tenth), `pb_ledger_writes_unreplicated_total{write="queued_event"}`,
- * and a Redis outage thrown, so its job is retried with the queue's backoff (never dropped) while other payments'
+ * warn line (its job's first hold, then every tenth; the only one: the worker's generic retry line skips it),
+ * `pb_ledger_writes_unreplicated_total{write="queued_event"}`, and a Redis outage thrown (`EventHeldError`), so its job is retried with the queue's backoff (never dropped) while other payments'
  * events go on; the later events of its payment wait their turn behind it, as for any unsent event. Without the
  * setting, nothing (no round trip).
  */
@@ -110,7 +123,7 @@ async function confirmBeforeSend(job: Job<OmsEventJobData>, event: StoredEvent, 
       timeout_ms: short.timeoutMs,
       attempts: job.attemptsMade,
     });
-  throw unreplicatedError('queued_event', event.eventId, short);
+  throw new EventHeldError(event.eventId, short);
 }
 
 /**

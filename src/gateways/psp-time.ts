@@ -18,3 +18,14 @@ export function pspEpochMs(ms: unknown): number | undefined {
 export function pspEpochSecondsMs(seconds: unknown): number | undefined {
   return typeof seconds === 'number' && Number.isSafeInteger(seconds) ? pspEpochMs(seconds * 1000) : undefined;
 }
+
+/**
+ * Whether PSP time `a` is later than PSP time `b` (both epoch ms), the one rule ordering two of a PSP's events by its
+ * own times. Strictly later: the PSPs date their events in whole seconds (a Stripe event's `created`, an Adyen or
+ * Cybersource `eventDate`), so two events in the same second cannot be told apart, and neither is later. False when
+ * either time is missing: no order. The adjustment store's record script (Lua) orders a failure and a recorded
+ * success by the same rule.
+ */
+export function laterInPspTime(a: number | undefined, b: number | undefined): boolean {
+  return a !== undefined && b !== undefined && a > b;
+}

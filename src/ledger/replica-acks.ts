@@ -72,10 +72,12 @@ export async function confirmReplicated(ledger: Ledger, redis: RedisConfig, id: 
  * <what>: the record is no longer on its primary`.
  */
 export function unreplicatedError(write: ReplicatedWrite, what: string, short: ReplicaShortfall): DependencyUnavailableError {
-  return new DependencyUnavailableError(
-    'redis',
-    short.present
-      ? `${write} of ${what} acknowledged by ${short.acks} of ${short.replicas} replica(s) in ${short.timeoutMs} ms`
-      : `${write} of ${what}: the record is no longer on its primary`,
-  );
+  return new DependencyUnavailableError('redis', unreplicatedMessage(write, what, short));
+}
+
+/** The message of {@link unreplicatedError}, for an error class of its own (a held event's). */
+export function unreplicatedMessage(write: ReplicatedWrite, what: string, short: ReplicaShortfall): string {
+  return short.present
+    ? `${write} of ${what} acknowledged by ${short.acks} of ${short.replicas} replica(s) in ${short.timeoutMs} ms`
+    : `${write} of ${what}: the record is no longer on its primary`;
 }

@@ -9,6 +9,7 @@ import {
 } from '../adjustments/adjustment';
 import { RECONCILED_LATE_FACT_KINDS, recordedAs as lateFactRecordedAs, type ReconciledLateFactKind } from '../adjustments/same-fact';
 import type { CommandType } from '../contracts/payment-command';
+import { laterInPspTime } from '../gateways/psp-time';
 import type { OperationRecord } from '../ledger/ledger';
 import type { OperationState } from '../ledger/operation-state';
 import { confirmedOrAsked, gatewayOf, routedPayment } from '../ledger/routing-record';
@@ -489,7 +490,7 @@ function classifyUndoneDone(record: PspRecord, match: Match, base: Pick<LineVerd
       note: `${what}; the PSP lists it ${done} (${at(record.occurredAt)}) and whether before or after that cannot be told: a person looks`,
     };
   }
-  if (record.occurredAt < failure.occurredAt) {
+  if (laterInPspTime(failure.occurredAt, record.occurredAt)) {
     const verdict = compareMoney(record, op, base);
     const stands = { ...verdict, undone: undone('stands') };
     if (verdict.class !== 'matched') return stands;
@@ -517,8 +518,9 @@ function classifyUndoneDone(record: PspRecord, match: Match, base: Pick<LineVerd
  * (`doneAfterFailure`), as it would one it holds SUCCEEDED: a failure after that success is the same contradiction
  * (`failureAfterSuccess`: `capture_failed`, `refund_failed`), recorded once, whose write marks the operation undone
  * (the adjustment store orders it with the success by the PSP's times), so it stops counting. Ordered by the PSP's
- * times against the success that marked it: a line not after it is the failure it succeeded after (the ledger's own
- * FAILED), agreed. One the operation is undone by already, or an adjustment recorded from this very line: reported
+ * times against the success that marked it, as the store does (`laterInPspTime`): a line the success is later than is
+ * the failure it succeeded after (the ledger's own FAILED), agreed; one in the success's own second cannot be told
+ * older, and marks, as in the store. One the operation is undone by already, or an adjustment recorded from this very line: reported
  * already. The line the success itself was recorded from, now failed: the PSP restated it, a person looks.
  */
 function classifyFailureAfterCounted(record: PspRecord, match: Match, base: Pick<LineVerdict, 'record' | 'ledger' | 'matchedBy'>): LineVerdict {
@@ -540,7 +542,7 @@ function classifyFailureAfterCounted(record: PspRecord, match: Match, base: Pick
     };
   }
   if (own) return alreadyReported(base, own.kind, what);
-  if (success?.occurredAt !== undefined && record.occurredAt <= success.occurredAt) {
+  if (laterInPspTime(success?.occurredAt, record.occurredAt)) {
     return { ...base, class: 'matched', action: { type: 'none' }, note: `${what}: the failure it succeeded after; it counts as ${done}` };
   }
   const currency = record.currency.toUpperCase();

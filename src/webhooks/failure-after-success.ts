@@ -2,7 +2,7 @@ import { failureAfterSuccess } from '../adjustments/adjustment';
 import { AdjustmentRecorder } from '../delivery/adjustment-recorder';
 import { FailureNotConfirmedError } from '../errors/failure-not-confirmed-error';
 import { GatewayOutcome } from '../gateways/gateway-adapter';
-import { pspEpochMs } from '../gateways/psp-time';
+import { laterInPspTime, pspEpochMs } from '../gateways/psp-time';
 import { Ledger, OperationRecord } from '../ledger/ledger';
 import { Logger } from '../logging/logger';
 import { counter } from '../metrics/metrics-registry';
@@ -140,15 +140,14 @@ export async function handleFailureAfterSuccess(
 /**
  * Whether a failure the PSP dates `failedAt` (epoch ms) happened before the success recorded on SUCCEEDED `op`, by the
  * PSP's time of that success (`pspSucceededAt`): then it is an older event delivered late (PSPs do not deliver in
- * order), never an undo of the success. Strictly before: the PSPs' times are whole seconds (a Stripe event's
- * `created`, an Adyen or Cybersource `eventDate`), and a failure in the same second cannot be told older. False when
- * either time is missing (a success recorded from an answer, an inquiry, or before the time was kept): the caller
- * goes on as without it.
+ * order), never an undo of the success. Strictly before (`laterInPspTime`: a failure in the success's second cannot be
+ * told older). False when either time is missing (a success recorded from an answer, an inquiry, or before the time
+ * was kept): the caller goes on as without it.
  */
 export function olderThanRecordedSuccess(op: OperationRecord, failedAt: number | undefined): failedAt is number {
   const succeededAt = op.state === 'SUCCEEDED' ? op.pspSucceededAt : undefined;
   const at = pspEpochMs(failedAt);
-  return succeededAt !== undefined && at !== undefined && at < succeededAt;
+  return laterInPspTime(succeededAt, at);
 }
 
 /**

@@ -267,10 +267,17 @@ describe('a line about an operation the ledger holds FAILED and counts as done b
     });
   });
 
-  it('a failed line not after the success is the failure it succeeded after: matched, nothing recorded', () => {
-    for (const occurredAt of [3_000, 4_000]) {
-      expect(classifyLine(failedLine('capture', { occurredAt }), marked('capture'))).toMatchObject({ class: 'matched', action: { type: 'none' } });
-    }
+  it('a failed line the success is later than is the failure it succeeded after: matched, nothing recorded', () => {
+    expect(classifyLine(failedLine('capture', { occurredAt: 3_000 }), marked('capture'))).toMatchObject({ class: 'matched', action: { type: 'none' } });
+  });
+
+  it("a failed line in the success's own second cannot be told older: capture_failed, as the adjustment store marks it", () => {
+    // PSP times are whole seconds: the store's record script marks such a failure, so reconciliation must not agree it.
+    expect(classifyLine(failedLine('capture', { occurredAt: 4_000 }), marked('capture'))).toMatchObject({
+      class: 'state_mismatch',
+      action: { type: 'adjust', kind: 'capture_failed', direction: 'debit', amount: 800, currency: 'EUR' },
+      note: expect.stringContaining('no longer counts'),
+    });
   });
 
   it('recorded once: undone already (a webhook, or this line on an earlier run), or an adjustment from this very line, records nothing', () => {
