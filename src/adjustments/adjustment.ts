@@ -6,6 +6,7 @@
  */
 
 import type { CommandType } from '../contracts/payment-command';
+import { AUTHORIZING } from '../ledger/authorization-by-reference';
 
 /** Every kind of adjustment, in our words (each PSP's notifications map onto these, see docs/EVENTS.md). */
 export const ADJUSTMENT_KINDS = [
@@ -126,6 +127,17 @@ export function commandsUndoneBy(kind: AdjustmentKind): readonly CommandType[] {
   if (kind === 'refund_failed' || kind === 'refund_reversed') return ['refund'];
   if (kind === 'capture_failed') return ['capture', 'sale'];
   return [];
+}
+
+/** Facts that say the PSP no longer holds an authorization: its lapse, its cancellation confirmed. */
+const RELEASING: ReadonlySet<AdjustmentKind> = new Set<AdjustmentKind>(['authorization_expired', 'failed_after_success']);
+
+/**
+ * Whether an adjustment of `kind` on an operation of `command` releases an authorization (a cancel whose
+ * success turned out failed leaves its authorization held, so only authorizing commands count).
+ */
+export function releasesAuthorization(kind: AdjustmentKind, command: string): boolean {
+  return RELEASING.has(kind) && AUTHORIZING.has(command);
 }
 
 /**
