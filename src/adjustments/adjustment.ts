@@ -6,7 +6,6 @@
  */
 
 import type { CommandType } from '../contracts/payment-command';
-import { AUTHORIZING } from '../ledger/authorization-by-reference';
 
 /** Every kind of adjustment, in our words (each PSP's notifications map onto these, see docs/EVENTS.md). */
 export const ADJUSTMENT_KINDS = [
@@ -133,11 +132,11 @@ export function commandsUndoneBy(kind: AdjustmentKind): readonly CommandType[] {
 const RELEASING: ReadonlySet<AdjustmentKind> = new Set<AdjustmentKind>(['authorization_expired', 'failed_after_success']);
 
 /**
- * Whether an adjustment of `kind` on an operation of `command` releases an authorization (a cancel whose
- * success turned out failed leaves its authorization held, so only authorizing commands count).
+ * Whether an adjustment of `kind` says the PSP no longer holds the authorization it is recorded on (on an
+ * authorizing operation only: a cancel whose success turned out failed leaves its authorization held).
  */
-export function releasesAuthorization(kind: AdjustmentKind, command: string): boolean {
-  return RELEASING.has(kind) && AUTHORIZING.has(command);
+export function releasesHold(kind: AdjustmentKind): boolean {
+  return RELEASING.has(kind);
 }
 
 /**

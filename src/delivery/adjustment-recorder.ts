@@ -7,7 +7,7 @@ import { gatewayOf } from '../ledger/routing-record';
 import { Logger } from '../logging/logger';
 import { counter } from '../metrics/metrics-registry';
 import { capturesUndone } from './authorization-metrics';
-import { AdjustmentRecord, commandsUndoneBy, needsAttention, releasesAuthorization } from '../adjustments/adjustment';
+import { AdjustmentKind, AdjustmentRecord, commandsUndoneBy, needsAttention, releasesHold } from '../adjustments/adjustment';
 import { AdjustmentInput, AdjustmentStore, HeldRecapture, HoldRecaptureResult, RecordedAdjustment } from '../adjustments/adjustment-store';
 
 const adjustmentsTotal = counter(
@@ -84,6 +84,14 @@ export const adjustmentsFoundUnderOtherId = counter(
 
 /** Commands whose success closes the authorization they act on, and whose success after failure then does too. */
 const CLOSING_AFTER_FAILURE: ReadonlySet<string> = new Set(['capture', 'cancel']);
+
+/**
+ * Whether an adjustment of `kind` on an operation of `command` releases an authorization (a cancel whose
+ * success turned out failed leaves its authorization held, so only authorizing commands count).
+ */
+export function releasesAuthorization(kind: AdjustmentKind, command: string): boolean {
+  return releasesHold(kind) && AUTHORIZING.has(command);
+}
 
 /**
  * The one way a late PSP fact becomes an adjustment and an OMS event, whoever found it (a webhook today,

@@ -10,7 +10,7 @@ import { atAuthorizationRate, convertedPayment, fxLockOf, heldInOrderCurrency } 
 import type { FxLock, PartsBefore } from '../fx/fx-lock';
 import { CancelBasis, cancelBasisOf } from '../ledger/cancel-basis';
 import type { WaitedOn } from './dependent-wait';
-import { isAdjustmentKind, releasesAuthorization } from '../adjustments/adjustment';
+import { isAdjustmentKind, releasesHold } from '../adjustments/adjustment';
 
 /** Commands that act on an earlier authorization named by `gateway_key`. */
 export const DEPENDENT: ReadonlySet<CommandType> = new Set(['capture', 'cancel', 'refund', 'validate', 'revalidate']);
@@ -61,9 +61,9 @@ export type ContextResolution =
       authorizationId?: string;
       cancelBasisChanged?: CancelBasisChange;
       /**
-   * A cancel naming an authorization the ledger holds FAILED (by PSP reference; by our id, only with a late success on
-   * record): what it was sent for, and why.
-   */
+       * A cancel naming an authorization the ledger holds FAILED (by PSP reference; by our id, only with a late success on
+       * record): what it was sent for, and why.
+       */
       failedAuthorization?: FailedAuthorizationCancel;
     }
   /**
@@ -415,9 +415,7 @@ export async function failedAuthorizationHold(
     return { id, kind: fields[0], order, fields, ...(Number.isFinite(at) ? { at } : {}) };
   });
   const late = facts.filter((f) => f.kind === 'succeeded_after_failure').pop();
-  const released = facts
-    .filter((f) => isAdjustmentKind(f.kind) && releasesAuthorization(f.kind, auth.command) && (!late || laterThan(f, late)))
-    .pop();
+  const released = facts.filter((f) => isAdjustmentKind(f.kind) && releasesHold(f.kind) && (!late || laterThan(f, late))).pop();
   if (released) {
     return {
       fail: AUTHORIZATION_RELEASED,

@@ -635,7 +635,9 @@ describe('a cancel naming an authorization the ledger holds FAILED (by PSP refer
       expect((await ledger.get(cancel))?.reason).toBe('AUTHORIZATION_RELEASED');
       expect(sim.counters().requests).toBe(requests);
       expect(await metricValue('pb_authorization_refusals_total', { gateway: 'simulator', reason: 'AUTHORIZATION_RELEASED' })).toBe(before + 1);
-      const line = logs.lines.map((l) => JSON.parse(l) as Record<string, unknown>).find((l) => l.reason === 'AUTHORIZATION_RELEASED' && l.operation_id === cancel);
+      const line = logs.lines
+        .map((l) => JSON.parse(l) as Record<string, unknown>)
+        .find((l) => l.reason === 'AUTHORIZATION_RELEASED' && l.operation_id === cancel);
       expect(line).toMatchObject({ authorization_id: op.id, released_by: 'authorization_expired' });
     },
   );
