@@ -128,6 +128,17 @@ export function commandsUndoneBy(kind: AdjustmentKind): readonly CommandType[] {
   return [];
 }
 
+/** Facts that say the PSP no longer holds an authorization: its lapse, its cancellation confirmed. */
+const RELEASING: ReadonlySet<AdjustmentKind> = new Set<AdjustmentKind>(['authorization_expired', 'failed_after_success']);
+
+/**
+ * Whether an adjustment of `kind` says the PSP no longer holds the authorization it is recorded on (on an
+ * authorizing operation only: a cancel whose success turned out failed leaves its authorization held).
+ */
+export function releasesHold(kind: AdjustmentKind): boolean {
+  return RELEASING.has(kind);
+}
+
 /**
  * The commands whose SUCCEEDED operation, marked undone (`UNDONE_FIELD`), an adjustment of `kind` says the PSP did
  * after all: a `succeeded_after_failure` reported for it (Adyen re-captures after `CAPTURE_FAILED`, "Transaction

@@ -8,7 +8,7 @@ import { laterInPspTime } from '../gateways/psp-time';
 import { Logger } from '../logging/logger';
 import { counter } from '../metrics/metrics-registry';
 import { capturesUndone } from './authorization-metrics';
-import { AdjustmentKind, AdjustmentRecord, commandsUndoneBy, needsAttention } from '../adjustments/adjustment';
+import { AdjustmentKind, AdjustmentRecord, commandsUndoneBy, needsAttention, releasesHold } from '../adjustments/adjustment';
 import { AdjustmentInput, AdjustmentStore, HeldRecapture, HoldRecaptureResult, RecordedAdjustment } from '../adjustments/adjustment-store';
 
 const adjustmentsTotal = counter(
@@ -86,15 +86,12 @@ export const adjustmentsFoundUnderOtherId = counter(
 /** Commands whose success closes the authorization they act on, and whose success after failure then does too. */
 const CLOSING_AFTER_FAILURE: ReadonlySet<string> = new Set(['capture', 'cancel']);
 
-/** Facts that say the PSP no longer holds an authorization: its lapse, its cancellation confirmed. */
-const RELEASING: ReadonlySet<AdjustmentKind> = new Set<AdjustmentKind>(['authorization_expired', 'failed_after_success']);
-
 /**
  * Whether an adjustment of `kind` on an operation of `command` releases an authorization (a cancel whose
  * success turned out failed leaves its authorization held, so only authorizing commands count).
  */
 export function releasesAuthorization(kind: AdjustmentKind, command: string): boolean {
-  return RELEASING.has(kind) && AUTHORIZING.has(command);
+  return releasesHold(kind) && AUTHORIZING.has(command);
 }
 
 /**

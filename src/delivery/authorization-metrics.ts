@@ -5,7 +5,8 @@ import { counter } from '../metrics/metrics-registry';
  * `pb_authorization_refusals_total{gateway,reason}`: dependent commands (capture, cancel, refund, validate,
  * revalidate) refused against their authorization before any gateway call. `reason` is a bounded set:
  * authorization_scope_mismatch, currency_mismatch, amount_exceeds_authorized, amount_exceeds_captured,
- * capture_already_made, amount_too_small_to_convert, AUTHORIZATION_FAILED, AUTHORIZATION_REFERENCE_MISSING.
+ * capture_already_made, amount_too_small_to_convert, AUTHORIZATION_FAILED, AUTHORIZATION_RELEASED,
+ * AUTHORIZATION_REFERENCE_MISSING.
  */
 export function authorizationRefusals(): Counter<'gateway' | 'reason'> {
   return counter(
@@ -142,15 +143,15 @@ export function cancelVoidGuards(): Counter<'gateway' | 'guard'> {
 
 /**
  * `pb_cancels_of_failed_authorizations_total{gateway,held}`: cancels (the OMS's, not the bridge's own reversals, which
- * count as such) naming by PSP reference an authorization or sale the ledger holds FAILED and not marked done after
- * all, at their first attempt. `held`: `late_success` (a `succeeded_after_failure` recorded on it says what the PSP
+ * count as such) naming an authorization or sale the ledger holds FAILED and not marked done after all (by PSP
+ * reference; by our operation id, only with a late success on record), at their first attempt. `held`: `late_success` (a `succeeded_after_failure` recorded on it says what the PSP
  * holds after all: the cancel asks no more than that), `unknown` (nothing on record says it holds anything: sent for its
  * own amount, never its refusal's figure; the PSP decides).
  */
 export function cancelsOfFailedAuthorizations(): Counter<'gateway' | 'held'> {
   return counter(
     'pb_cancels_of_failed_authorizations_total',
-    'Cancels naming by PSP reference an authorization the ledger holds FAILED, at their first attempt, by gateway and held (late_success: asked no more than a recorded success after failure confirmed; unknown: sent for their own amount, the PSP decides)',
+    'Cancels naming an authorization the ledger holds FAILED (by PSP reference, or by id with a late success on record), at their first attempt, by gateway and held (late_success: asked no more than a recorded success after failure confirmed; unknown: sent for their own amount, the PSP decides)',
     ['gateway', 'held'],
   );
 }

@@ -556,8 +556,9 @@ export class DeliveryService {
   }
 
   /**
-   * A cancel naming by PSP reference an authorization the ledger holds FAILED, at its first attempt: counted, and a
-   * line saying what it asks and why (what a recorded late success confirmed; or nothing on record, the PSP decides).
+   * A cancel naming an authorization the ledger holds FAILED (by PSP reference, or by id with a late success on record),
+   * at its first attempt: counted, and a line saying what it asks and why (what a recorded late success confirmed; or
+   * nothing on record, the PSP decides).
    */
   private noteFailedAuthorizationCancel(op: OperationRecord, gateway: string, sent: Payment, cancel: FailedAuthorizationCancel): void {
     cancelsOfFailedAuthorizations().inc({ gateway, held: cancel.held });

@@ -10,6 +10,7 @@ import { atAuthorizationRate, convertedPayment, fxLockOf, heldInOrderCurrency } 
 import type { FxLock, PartsBefore } from '../fx/fx-lock';
 import { CancelBasis, cancelBasisOf } from '../ledger/cancel-basis';
 import type { WaitedOn } from './dependent-wait';
+import { isAdjustmentKind, releasesHold } from '../adjustments/adjustment';
 
 /** Commands that act on an earlier authorization named by `gateway_key`. */
 export const DEPENDENT: ReadonlySet<CommandType> = new Set(['capture', 'cancel', 'refund', 'validate', 'revalidate']);
@@ -59,7 +60,10 @@ export type ContextResolution =
       fxLock?: FxLock;
       authorizationId?: string;
       cancelBasisChanged?: CancelBasisChange;
-      /** A cancel naming by PSP reference an authorization the ledger holds FAILED: what it was sent for, and why. */
+      /**
+       * A cancel naming an authorization the ledger holds FAILED (by PSP reference; by our id, only with a late success on
+       * record): what it was sent for, and why.
+       */
       failedAuthorization?: FailedAuthorizationCancel;
     }
   /**
@@ -73,8 +77,8 @@ export type ContextResolution =
   | ContextRefusal;
 
 /**
- * A cancel that names by PSP reference an authorization (or sale) the ledger holds FAILED and not marked done after
- * all (`asDoneAtPsp`), as {@link failedAuthorizationHold} read it.
+ * A cancel that names an authorization (or sale) the ledger holds FAILED and not marked done after all (`asDoneAtPsp`),
+ * by PSP reference, or by our operation id with a late success on record, as {@link failedAuthorizationHold} read it.
  */
 export interface FailedAuthorizationCancel {
   /** The FAILED authorization's operation id. */
@@ -228,7 +232,8 @@ export async function resolveOperationContext(op: OperationRecord, ledger: Ledge
       return fxLock ? { context: resolved, fxLock, ...drift } : { context: resolved, ...drift };
     }
     case 'FAILED':
-      return { fail: 'AUTHORIZATION_FAILED' };
+      // Refused unless a late success on record says the PSP holds it after all: then released as by PSP reference.
+      return op.command === 'cancel' ? cancelOfFailed(op, auth, context, ledger) : { fail: 'AUTHORIZATION_FAILED' };
     case 'RECEIVED':
     case 'SENT':
     case 'PENDING':
@@ -310,6 +315,7 @@ async function checkedByReference(
     if ('wait' in before) return before;
     // A cancel of one the ledger holds FAILED is cut to what the PSP holds after all, never to its refusal's figure.
     const read = op.command === 'cancel' && auth.state === 'FAILED' ? await failedAuthorizationHold(auth, ledger) : null;
+    if (read && 'fail' in read) return via(read);
     if (read) failed = { failedAuthorization: read.cancel };
     converted = atDependentRate(op, read?.auth ?? auth, payment, before);
     const nothing = convertedToNothing(op, auth, payment, converted, before);
@@ -326,6 +332,27 @@ async function checkedByReference(
 }
 
 /**
+ * A cancel naming by our operation id authorization (or sale) `auth`, which the ledger holds FAILED: refused
+ * (`AUTHORIZATION_FAILED`; {@link AUTHORIZATION_RELEASED} when the PSP's release of it is the newest fact on record)
+ * unless a late success recorded on it ({@link failedAuthorizationHold}: `late_success`) says the PSP holds it after all. Then it is sent as one naming it by PSP reference is: to the gateway holding it, for its
+ * PSP reference (the record's, else the late success's), asking no more than that success confirmed. Without a
+ * reference, `AUTHORIZATION_REFERENCE_MISSING`. One read of its adjustments, only for such a cancel.
+ */
+async function cancelOfFailed(op: OperationRecord, auth: OperationRecord, context: OperationContext, ledger: Ledger): Promise<ContextResolution> {
+  const read = await failedAuthorizationHold(auth, ledger);
+  if ('fail' in read) return read;
+  // By id the bridge knows it FAILED: only a late success on record says otherwise.
+  if (read.cancel.held !== 'late_success') return { fail: 'AUTHORIZATION_FAILED' };
+  const psp = auth.newGatewayKey ?? auth.gatewayReference ?? read.pspReference;
+  if (!psp) return { fail: 'AUTHORIZATION_REFERENCE_MISSING' };
+  const payment = { ...context.payment, gateway: gatewayOf(auth), gateway_key: psp };
+  const converted = atDependentRate(op, read.auth, payment, { amount: 0 });
+  const fxLock = converted === payment ? null : fxLockOf(auth);
+  const resolved = { context: { ...context, payment: converted }, failedAuthorization: read.cancel };
+  return fxLock ? { ...resolved, fxLock } : resolved;
+}
+
+/**
  * `auth` as the checks of its dependents read it: a sale the ledger holds FAILED that the PSP did after all
  * (`succeededAfterFailure`, the OMS told so by a `succeeded_after_failure` adjustment) is the SUCCEEDED sale it is at
  * the PSP, holding what the PSP confirmed then (else what it asked): its refunds are checked against that, as a
@@ -337,8 +364,34 @@ export function asDoneAtPsp(auth: OperationRecord): OperationRecord {
   return { ...auth, state: 'SUCCEEDED', confirmedAmount: mark.amount, confirmedCurrency: mark.currency };
 }
 
-/** The adjustment fields {@link failedAuthorizationHold} reads: kind, then the money it confirmed. */
-const LATE_SUCCESS_FIELDS = ['kind', 'amount', 'currency'] as const;
+/**
+ * The adjustment fields {@link failedAuthorizationHold} reads: kind, the money it confirmed, its PSP reference, and
+ * when the PSP says it happened.
+ */
+const LATE_SUCCESS_FIELDS = ['kind', 'amount', 'currency', 'psp_reference', 'occurred_at'] as const;
+
+/** Refused: the newest fact on record about a FAILED authorization is the PSP's release of it (lapse, cancellation). */
+export const AUTHORIZATION_RELEASED = 'AUTHORIZATION_RELEASED';
+
+/** A recorded adjustment of an authorization as {@link failedAuthorizationHold} orders them. */
+interface HoldFact {
+  id: string;
+  kind: string | null;
+  /** The PSP's time of it, epoch ms; absent when it gave none. */
+  at?: number;
+  /** Its place in the recording order (oldest first). */
+  order: number;
+  fields: (string | null)[];
+}
+
+/**
+ * Whether `fact` is later than `than`: by the PSP's times when both carry one (the same millisecond counts as later:
+ * a release and the success it follows are not told apart, and a hold is not to be asked of a PSP that said it
+ * released it), else by the order they were recorded in.
+ */
+function laterThan(fact: HoldFact, than: HoldFact): boolean {
+  return fact.at !== undefined && than.at !== undefined ? fact.at >= than.at : fact.order > than.order;
+}
 
 /**
  * What FAILED authorization (or sale) `auth`, not marked done after all (a marked sale is the SUCCEEDED one
@@ -346,22 +399,32 @@ const LATE_SUCCESS_FIELDS = ['kind', 'amount', 'currency'] as const;
  * refusal's (0, or what was asked), never a hold, so it is not what the cancel is cut to. The newest
  * `succeeded_after_failure` recorded on it (a late success: an authorization gets no mark on its record, only that
  * adjustment) says what the PSP holds after all: `auth` with that figure as its confirmed one, so the cancel asks no
- * more (`late_success`; none stated: what was asked). Else nothing on record says the PSP holds anything: `auth`
- * without a confirmed figure, the cancel going for its own amount, the PSP deciding (`unknown`). One read of its
- * adjustments, only for such a cancel.
+ * more (`late_success`; none stated: what was asked), and its PSP reference (`pspReference`, where it names one).
+ * A release recorded later than it (`authorization_expired`, `failed_after_success`: {@link laterThan}), or with no
+ * late success on record at all, says the PSP holds nothing: refused, {@link AUTHORIZATION_RELEASED}. Else nothing
+ * on record says the PSP holds anything: `auth` without a confirmed figure, the cancel going for its own amount, the
+ * PSP deciding (`unknown`). One read of its adjustments, only for such a cancel.
  */
 export async function failedAuthorizationHold(
   auth: OperationRecord,
   ledger: Pick<Ledger, 'adjustmentsOfEach'>,
-): Promise<{ auth: OperationRecord; cancel: FailedAuthorizationCancel }> {
+): Promise<{ auth: OperationRecord; cancel: FailedAuthorizationCancel; pspReference?: string } | ContextRefusal> {
   const recorded = (await ledger.adjustmentsOfEach([auth.id], LATE_SUCCESS_FIELDS)).get(auth.id) ?? [];
-  const late = recorded
-    .map((a) => a.fields)
-    .filter(([kind]) => kind === 'succeeded_after_failure')
-    .pop();
+  const facts: HoldFact[] = recorded.map(({ id, fields }, order) => {
+    const at = fields[4] ? Number(fields[4]) : NaN;
+    return { id, kind: fields[0], order, fields, ...(Number.isFinite(at) ? { at } : {}) };
+  });
+  const late = facts.filter((f) => f.kind === 'succeeded_after_failure').pop();
+  const released = facts.filter((f) => isAdjustmentKind(f.kind) && releasesHold(f.kind) && (!late || laterThan(f, late))).pop();
+  if (released) {
+    return {
+      fail: AUTHORIZATION_RELEASED,
+      detail: { authorization_id: auth.id, released_by: released.kind, release_adjustment_id: released.id, late_success_adjustment_id: late?.id ?? null },
+    };
+  }
   const cleared = { ...auth, confirmedAmount: undefined, confirmedCurrency: undefined };
   if (!late) return { auth: cleared, cancel: { authorizationId: auth.id, held: 'unknown' } };
-  const [, rawAmount, rawCurrency] = late;
+  const [, rawAmount, rawCurrency, pspReference] = late.fields;
   const amount = rawAmount !== null && rawAmount !== '' && Number.isSafeInteger(Number(rawAmount)) ? Number(rawAmount) : undefined;
   // A figure without its currency is in the currency the gateway was asked in.
   const currency = amount !== undefined ? (rawCurrency || routedPayment(auth).currency).toUpperCase() : undefined;
@@ -369,6 +432,7 @@ export async function failedAuthorizationHold(
   return {
     auth: { ...cleared, confirmedAmount: amount, confirmedCurrency: currency },
     cancel: { authorizationId: auth.id, held: 'late_success', ...money },
+    ...(pspReference ? { pspReference } : {}),
   };
 }
 

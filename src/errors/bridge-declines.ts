@@ -14,6 +14,8 @@ export const BRIDGE_DECLINES: DeclineTable = {
     UNSUPPORTED_COMMAND: { category: 'bridge_refused', action: 'fix_request' },
     AUTHORIZATION_REFERENCE_MISSING: { category: 'bridge_refused', action: 'fix_request' },
     AUTHORIZATION_FAILED: 'operation_not_permitted',
+    // A cancel of a FAILED authorization the PSP released after its late success: nothing held to void.
+    AUTHORIZATION_RELEASED: 'operation_not_permitted',
     UNRESPONSIVE: 'processing_error',
     idempotency_conflict: { category: 'bridge_refused', action: 'fix_request' },
     currency_mismatch: { category: 'bridge_refused', action: 'fix_request' },

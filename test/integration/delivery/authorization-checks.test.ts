@@ -16,6 +16,7 @@ import { Payment, PaymentCommand } from '../../../src/contracts/payment-command'
 import { AUTHORIZATION_REFUSALS, resolveOperationContext } from '../../../src/delivery/operation-context';
 import { AdjustmentRecorder } from '../../../src/delivery/adjustment-recorder';
 import { AdjustmentStore } from '../../../src/adjustments/adjustment-store';
+import type { AdjustmentKind } from '../../../src/adjustments/adjustment';
 import { captureLogger } from '../../support/capture-logger';
 import { channelCommand } from '../../support/fixtures';
 import { testConfig } from '../../support/test-config';
@@ -505,7 +506,7 @@ describe("by the PSP's reference: a dependent command naming our authorization b
   });
 });
 
-describe('a cancel naming by PSP reference an authorization the ledger holds FAILED: what the PSP holds, never the figure its refusal carried', () => {
+describe('a cancel naming an authorization the ledger holds FAILED (by PSP reference, or by our id after a late success): what the PSP holds, never the figure its refusal carried', () => {
   /** An authorization (or sale) of 5000 the PSP refused with a figure of 0, its reference indexed as the refusal named it. */
   async function refused(command: 'authorize' | 'sale' = 'authorize'): Promise<{ op: OperationRecord; reference: string }> {
     const cmd = channelCommand(command, {}, { gateway_key: 'pm_card_visa', amount: 5000, currency: 'EUR' });
@@ -519,19 +520,34 @@ describe('a cancel naming by PSP reference an authorization the ledger holds FAI
     return { op, reference };
   }
 
-  /** The PSP did it after all, for `amount` (a late success: a succeeded_after_failure adjustment, as the webhook records it). */
-  async function lateSuccess(op: OperationRecord, amount: number): Promise<void> {
+  /**
+   * The PSP did it after all, for `amount` (a late success: a succeeded_after_failure adjustment, as the webhook records
+   * it), at `occurredAt` (epoch ms) when given.
+   */
+  async function lateSuccess(op: OperationRecord, amount: number, occurredAt?: number): Promise<void> {
+    await fact(op, 'succeeded_after_failure', `evt_late_${op.id}`, amount, occurredAt);
+  }
+
+  /** The PSP released it (`kind`: its lapse, or its cancellation), at `occurredAt` (epoch ms) when given. */
+  async function release(op: OperationRecord, kind: 'authorization_expired' | 'failed_after_success', occurredAt?: number): Promise<void> {
+    await fact(op, kind, `evt_release_${op.id}`, 5000, occurredAt);
+  }
+
+  async function fact(op: OperationRecord, kind: AdjustmentKind, pspEventId: string, amount: number, occurredAt?: number): Promise<void> {
     const adjustments = new AdjustmentRecorder({ config, store: new AdjustmentStore(redis, config.redis.keyPrefix), recorder, ledger, logger: logs.logger });
     const recorded = await adjustments.recordAdjustment(op, {
-      kind: 'succeeded_after_failure',
-      direction: op.command === 'sale' ? 'credit' : 'none',
+      kind,
+      direction: op.command === 'sale' && kind === 'succeeded_after_failure' ? 'credit' : 'none',
       amount,
       currency: 'EUR',
       gateway: 'simulator',
-      pspEventId: `evt_late_${op.id}`,
+      pspEventId,
       source: 'webhook',
+      ...(occurredAt !== undefined ? { occurredAt } : {}),
     });
     expect(recorded.created).toBe(true);
+    // Recorded in separate milliseconds: the recording order is the order of the calls.
+    await new Promise((resolve) => setTimeout(resolve, 5));
   }
 
   async function cancelOf(op: OperationRecord, reference: string): Promise<string> {
@@ -571,6 +587,74 @@ describe('a cancel naming by PSP reference an authorization the ledger holds FAI
     expect(await metricValue('pb_cancels_of_failed_authorizations_total', { gateway: 'simulator', held: 'unknown' })).toBe(before + 1);
     const line = logs.lines.map((l) => JSON.parse(l) as Record<string, unknown>).find((l) => l.operation_id === cancel && l.held === 'unknown');
     expect(line).toMatchObject({ level: 'warn', authorization_id: op.id, amount: 5000, currency: 'EUR' });
+  });
+
+  /** A cancel of `op` by our operation id (the usual way), for its 5000. */
+  async function cancelById(op: OperationRecord): Promise<string> {
+    return record(channelCommand('cancel', {}, { gateway_key: op.id, order_id: op.payment.order_id, amount: 5000, currency: 'EUR' }));
+  }
+
+  it('named by our operation id, authorised after all for 3000 (its late success recorded): sent as by PSP reference, for 3000, counted and said', async () => {
+    const { op, reference } = await refused();
+    await lateSuccess(op, 3000);
+    const cancel = await cancelById(op);
+    const resolved = await resolveOperationContext((await ledger.get(cancel))!, ledger, { checkAmounts: true });
+    expect(resolved).toMatchObject({
+      context: { payment: { amount: 3000, currency: 'EUR', gateway: 'simulator', gateway_key: reference } },
+      failedAuthorization: { authorizationId: op.id, held: 'late_success', amount: 3000, currency: 'EUR' },
+    });
+    const before = (await metricValue('pb_cancels_of_failed_authorizations_total', { gateway: 'simulator', held: 'late_success' })) ?? 0;
+    const requests = sim.counters().requests;
+    await service.deliver(cancel);
+    expect((await ledger.get(cancel))?.reason).not.toBe('AUTHORIZATION_FAILED');
+    expect(sim.counters().requests).toBeGreaterThan(requests);
+    expect(await metricValue('pb_cancels_of_failed_authorizations_total', { gateway: 'simulator', held: 'late_success' })).toBe(before + 1);
+    const line = logs.lines.map((l) => JSON.parse(l) as Record<string, unknown>).find((l) => l.operation_id === cancel && l.held === 'late_success');
+    expect(line).toMatchObject({ level: 'info', authorization_id: op.id, amount: 3000, currency: 'EUR', held_amount: 3000, held_currency: 'EUR' });
+  });
+
+  it('named by our operation id, nothing on record says the PSP holds it: refused AUTHORIZATION_FAILED, never sent', async () => {
+    const { op } = await refused();
+    const cancel = await cancelById(op);
+    const requests = sim.counters().requests;
+    expect(await service.deliver(cancel)).toEqual({ kind: 'done', state: 'FAILED' });
+    expect((await ledger.get(cancel))?.reason).toBe('AUTHORIZATION_FAILED');
+    expect(sim.counters().requests).toBe(requests);
+  });
+
+  it.each(['by PSP reference', 'by our operation id'] as const)(
+    'released after its late success (an expiry recorded after it, undated): refused AUTHORIZATION_RELEASED %s, never sent',
+    async (how) => {
+      const { op, reference } = await refused();
+      await lateSuccess(op, 3000);
+      await release(op, 'authorization_expired');
+      const cancel = how === 'by PSP reference' ? await cancelOf(op, reference) : await cancelById(op);
+      const before = (await metricValue('pb_authorization_refusals_total', { gateway: 'simulator', reason: 'AUTHORIZATION_RELEASED' })) ?? 0;
+      const requests = sim.counters().requests;
+      expect(await service.deliver(cancel)).toEqual({ kind: 'done', state: 'FAILED' });
+      expect((await ledger.get(cancel))?.reason).toBe('AUTHORIZATION_RELEASED');
+      expect(sim.counters().requests).toBe(requests);
+      expect(await metricValue('pb_authorization_refusals_total', { gateway: 'simulator', reason: 'AUTHORIZATION_RELEASED' })).toBe(before + 1);
+      const line = logs.lines
+        .map((l) => JSON.parse(l) as Record<string, unknown>)
+        .find((l) => l.reason === 'AUTHORIZATION_RELEASED' && l.operation_id === cancel);
+      expect(line).toMatchObject({ authorization_id: op.id, released_by: 'authorization_expired' });
+    },
+  );
+
+  it("by the PSP's times: a cancellation dated after the late success releases it though recorded first; one dated before does not", async () => {
+    const t = Date.now() - 60_000;
+    const a = await refused();
+    await release(a.op, 'failed_after_success', t + 2000);
+    await lateSuccess(a.op, 3000, t + 1000);
+    const released = await resolveOperationContext((await ledger.get(await cancelById(a.op)))!, ledger, { checkAmounts: true });
+    expect(released).toMatchObject({ fail: 'AUTHORIZATION_RELEASED', detail: { released_by: 'failed_after_success' } });
+
+    const b = await refused();
+    await lateSuccess(b.op, 3000, t + 2000);
+    await release(b.op, 'authorization_expired', t + 1000);
+    const held = await resolveOperationContext((await ledger.get(await cancelOf(b.op, b.reference)))!, ledger, { checkAmounts: true });
+    expect(held).toMatchObject({ context: { payment: { amount: 3000 } }, failedAuthorization: { held: 'late_success', amount: 3000 } });
   });
 
   it('a sale the PSP charged after all (its succeeded_after_failure mark: 800): the cancel asks 800, as of a SUCCEEDED sale', async () => {
