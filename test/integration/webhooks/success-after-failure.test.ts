@@ -406,37 +406,7 @@ describe('a webhook success of an operation the OMS was told failed', () => {
   });
 
   it('a CAPTURE_FAILED Adyen redelivers after a later plain CAPTURE success (its eventDate) undoes nothing: the capture still counts, the OMS hears the failure superseded_by that success', async () => {
-    const orderId = order();
-    const payment = { gateway: 'adyen', gateway_account: 'acct-1', amount: 5000, currency: 'EUR', order_id: orderId };
-    const auth = await succeededOperation(worker, 'authorize', payment, `ADYPC${String(seq).padStart(11, '0')}`);
-    // The capture as delivery sends it (checked against, so registered with, its authorization): Adyen answers received.
-    const captureCmd = channelCommand('capture', {}, { ...payment, gateway_key: auth.id });
-    const { record: sent } = await worker.ledger.create(captureCmd.payment.operation_reference!, captureCmd, Date.now(), { event: 'attempt' });
-    expect('context' in (await resolveOperationContext(sent!, worker.ledger, { checkAmounts: true }))).toBe(true);
-    const reference = `ADYPCCAP${String(seq).padStart(8, '0')}`;
-    const capture = await worker.recorder.apply(sent!, { status: 'PENDING', gatewayStatus: 'received', gatewayReference: reference }, 'response');
-    expect(capture.state).toBe('PENDING');
-    const refundCmd = channelCommand('refund', {}, { ...payment, gateway_key: auth.id });
-    const { record: refund } = await worker.ledger.create(refundCmd.payment.operation_reference!, refundCmd, Date.now(), { event: 'attempt' });
-    const refundCheck = async () => {
-      const resolved = await resolveOperationContext(refund!, worker.ledger, { checkAmounts: true });
-      return 'fail' in resolved ? resolved.fail : 'context' in resolved ? 'allowed' : 'wait';
-    };
-    const item = (eventCode: string, eventDate: string, reason?: string) =>
-      signedAdyenItem(
-        {
-          eventCode,
-          success: 'true',
-          pspReference: reference,
-          originalReference: auth.gatewayReference,
-          merchantReference: capture.id,
-          merchantAccountCode: 'TestMerchant',
-          amount: { value: 5000, currency: 'EUR' },
-          eventDate,
-          ...(reason !== undefined ? { reason } : {}),
-        },
-        ADYEN_HMAC,
-      );
+    const { capture, refundCheck, item, reference } = await adyenPendingCapture('ADYPC');
     const failedAt = new Date(Date.now() - 3_600_000).toISOString();
     const capturedAt = new Date(Date.now() - 60_000).toISOString();
     const failedEvent = `${reference}:CAPTURE_FAILED:true:${failedAt}`;
@@ -517,7 +487,7 @@ describe('a webhook success of an operation the OMS was told failed', () => {
       expect((await postAdyenBatch({ config, web, worker }, 'adyen', [item('CAPTURE_FAILED', at, 'Capture rejected by card scheme')])).status).toBe(200);
       await adyenOutcomeApplied(`${reference}:CAPTURE_FAILED:true:${at}`);
     };
-    return { capture, refundCheck, captured, failed };
+    return { capture, refundCheck, item, reference, captured, failed };
   }
 
   const undoneCaptures = () => metricValue('pb_captures_undone_total', { gateway: 'adyen', command: 'capture' });
