@@ -11,6 +11,7 @@ import type { FxLock, PartsBefore } from '../fx/fx-lock';
 import { CancelBasis, cancelBasisOf } from '../ledger/cancel-basis';
 import type { WaitedOn } from './dependent-wait';
 import { isAdjustmentKind, releasesHold } from '../adjustments/adjustment';
+import { laterInPspTime } from '../gateways/psp-time';
 
 /** Commands that act on an earlier authorization named by `gateway_key`. */
 export const DEPENDENT: ReadonlySet<CommandType> = new Set(['capture', 'cancel', 'refund', 'validate', 'revalidate']);
@@ -385,12 +386,12 @@ interface HoldFact {
 }
 
 /**
- * Whether `fact` is later than `than`: by the PSP's times when both carry one (the same millisecond counts as later:
- * a release and the success it follows are not told apart, and a hold is not to be asked of a PSP that said it
- * released it), else by the order they were recorded in.
+ * Whether release `fact` stands against late success `than`: by the PSP's times when both carry one, unless the
+ * success is later by the one ordering rule (`laterInPspTime`; the same second orders nothing, and a hold is not to
+ * be asked of a PSP that said it released it), else by the order they were recorded in.
  */
 function laterThan(fact: HoldFact, than: HoldFact): boolean {
-  return fact.at !== undefined && than.at !== undefined ? fact.at >= than.at : fact.order > than.order;
+  return fact.at !== undefined && than.at !== undefined ? !laterInPspTime(than.at, fact.at) : fact.order > than.order;
 }
 
 /**
