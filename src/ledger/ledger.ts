@@ -940,15 +940,7 @@ export class Ledger {
    * known in no figure of that currency.
    */
   async capturedIn(authId: string, currency: string): Promise<number | null> {
-    const members = await this.redis.smembers((await this.keysOfId(authId)).dependents(authId));
-    let captured = 0;
-    for (const d of await this.movedAmounts(members)) {
-      if (d.command !== 'capture' || !doneAtPsp(d)) continue;
-      const amount = amountIn(d.moved, currency);
-      if (amount === null) return null;
-      captured += amount;
-    }
-    return captured;
+    return this.movedIn(authId, currency, (d) => d.command === 'capture' && doneAtPsp(d));
   }
 
   /**
@@ -959,15 +951,27 @@ export class Ledger {
    * gave back an amount known in no figure of that currency.
    */
   async refundedIn(paymentId: string, currency: string): Promise<number | null> {
-    const members = await this.redis.smembers((await this.keysOfId(paymentId)).dependents(paymentId));
-    let refunded = 0;
+    return this.movedIn(paymentId, currency, (d) => d.command === 'refund' && doneAtPsp(d) && !d.undone);
+  }
+
+  /**
+   * The sum, in minor units of `currency`, of what the dependents registered on `id` that `counts` moved (`amountIn`);
+   * `null` when one of them moved an amount known in no figure of that currency. One read of the set, one per member.
+   */
+  private async movedIn(
+    id: string,
+    currency: string,
+    counts: (d: { command: CommandType; state: OperationState; undone: boolean; succeededAfterFailure: boolean }) => boolean,
+  ): Promise<number | null> {
+    const members = await this.redis.smembers((await this.keysOfId(id)).dependents(id));
+    let moved = 0;
     for (const d of await this.movedAmounts(members)) {
-      if (d.command !== 'refund' || !doneAtPsp(d) || d.undone) continue;
+      if (!counts(d)) continue;
       const amount = amountIn(d.moved, currency);
       if (amount === null) return null;
-      refunded += amount;
+      moved += amount;
     }
-    return refunded;
+    return moved;
   }
 
   /**
