@@ -6,7 +6,8 @@ import { readPspCurrency } from '../../money/currencies';
 import { withConfirmedMoney } from '../../money/psp-currency-table';
 import { adyenConfirmedMoney } from './adyen-amount';
 import { operationIdFromReference } from './adyen-references';
-import { eventOutcome, eventSettles, isAdyenEventCode, isModificationEvent } from './adyen-status-map';
+import { AdyenEventCode, eventOutcome, eventSettles, isAdyenEventCode, isModificationEvent } from './adyen-status-map';
+import type { CommandType } from '../../contracts/payment-command';
 import { AdyenLateFact, adyenLateFact } from './adyen-adjustments';
 import { adyenStoredCard, adyenStoredToken } from './adyen-methods';
 import type { StoredCard } from '../stored-card';
@@ -73,6 +74,8 @@ export interface AdyenNotificationItem extends AdyenSignedValues {
   eventDate?: string;
   /** Dispute notifications: the scheme's chargeback reason code (`additionalData.chargebackReasonCode`). */
   chargebackReasonCode?: string;
+  /** CANCEL_OR_REFUND: what Adyen did, `cancel` or `refund` (`additionalData.modification.action`). */
+  modificationAction?: string;
   /**
    * AUTHORISATION of a payment with token on first use: the stored method as `<shopperReference>:<id>`
    * (`additionalData` `tokenization.storedPaymentMethodId` / `recurring.recurringDetailReference` with
@@ -182,6 +185,7 @@ function readItem(n: Json, amount: { value: number; currency: string | number })
     hmacSignature: optionalString(additional, 'hmacSignature'),
     eventDate: optionalString(n, 'eventDate'),
     chargebackReasonCode: optionalString(additional, 'chargebackReasonCode'),
+    modificationAction: optionalString(additional, 'modification.action'),
     storedToken: webhookStoredToken(additional),
     storedCard: webhookStoredCard(n, additional),
   };
@@ -502,7 +506,7 @@ export function parseAdyenWebhook(rawBody: Buffer, gateway: GatewayConfig, skipp
       continue;
     }
     const reference = outcomeReference(item);
-    const outcome: GatewayOutcome = { status, gatewayStatus: item.eventCode, gatewayReference: reference, settles: eventSettles(code) };
+    const outcome: GatewayOutcome = { status, gatewayStatus: item.eventCode, gatewayReference: reference, settles: outcomeSettles(item, code) };
     // merchantReference may name the payment rather than the modification this is the outcome of (Adyen sends the
     // payment's reference when the modification's is not passed on): its pspReference, the modification's own, then finds it.
     if (isModificationEvent(code)) outcome.referenceIsModification = true;
@@ -537,6 +541,19 @@ export function parseAdyenWebhook(rawBody: Buffer, gateway: GatewayConfig, skipp
     events.push(event);
   }
   return events;
+}
+
+/**
+ * The commands an outcome item settles (`eventSettles`), narrowed for a `CANCEL_OR_REFUND` to what Adyen says it did:
+ * a cancel or refund cancels a payment not yet captured and refunds one that is (Adyen's cancel-or-refund docs), and
+ * `additionalData.modification.action` (`cancel` or `refund`) says which. A refund is then never reported as a
+ * cancel (an authorization released), nor a cancel as a refund; without the field, either may be settled.
+ */
+function outcomeSettles(item: AdyenNotificationItem, code: AdyenEventCode): readonly CommandType[] {
+  const settles = eventSettles(code);
+  if (code !== 'CANCEL_OR_REFUND') return settles;
+  const action = item.modificationAction?.trim().toLowerCase();
+  return action === 'cancel' || action === 'refund' ? [action] : settles;
 }
 
 /**

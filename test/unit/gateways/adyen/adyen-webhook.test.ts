@@ -492,7 +492,8 @@ describe('Adyen webhook events', () => {
     ['post-CAPTURE-capture', ['capture']],
     ['post-CAPTURE_FAILED-capture_failed', ['capture']],
     ['post-CANCELLATION-cancellation', ['cancel']],
-    ['post-CANCEL_OR_REFUND-cancel_or_refund', ['cancel', 'refund']],
+    // The example's modification.action is "cancel".
+    ['post-CANCEL_OR_REFUND-cancel_or_refund', ['cancel']],
     ['post-REFUND-refund', ['refund']],
     ['post-REFUND_FAILED-refund_failed', ['refund']],
     ['post-AUTHORISATION_ADJUSTMENT-authorisation_adjustment', ['validate']],
@@ -619,6 +620,30 @@ describe('Adyen webhook events', () => {
     expect(digested.operationId).toBeUndefined();
     expect(digested.gatewayReference).toBe('8313547924770610');
     expect(event.eventId).toBe('8515208516304269:TECHNICAL_CANCEL:true');
+  });
+
+  // Webhooks v1 CANCEL_OR_REFUND: additionalData "modification.action" (the spec's example: "cancel") says whether
+  // Adyen cancelled the payment (not captured yet) or refunded it (captured): https://docs.adyen.com/online-payments/classic-integrations/modify-payments/cancel-or-refund
+  it("settles with a CANCEL_OR_REFUND only the command Adyen says it performed (modification.action): a refund is no cancel's outcome, nor a cancel a refund's", () => {
+    const withAction = (action: string | undefined): Notification => {
+      const n = example('post-CANCEL_OR_REFUND-cancel_or_refund');
+      const item = n.notificationItems[0].NotificationRequestItem;
+      const additional = { ...(item.additionalData ?? {}) };
+      delete additional['modification.action'];
+      item.additionalData = action === undefined ? additional : { ...additional, 'modification.action': action };
+      return signedBySdk(n);
+    };
+    const [cancelled] = t.parseWebhook(raw(withAction('cancel')), gateway);
+    expect(cancelled.outcome).toMatchObject({ status: 'SUCCESS', gatewayStatus: 'CANCEL_OR_REFUND', settles: ['cancel'], referenceIsModification: true });
+    expect(t.parseWebhook(raw(withAction('refund')), gateway)[0].outcome.settles).toEqual(['refund']);
+    expect(t.parseWebhook(raw(withAction('Refund')), gateway)[0].outcome.settles).toEqual(['refund']);
+    // Failed, it is still the outcome of that one command only.
+    const failed = withAction('refund');
+    Object.assign(failed.notificationItems[0].NotificationRequestItem, { success: 'false', reason: 'Modification in different currency than authorisation' });
+    expect(t.parseWebhook(raw(signedBySdk(failed)), gateway)[0].outcome).toMatchObject({ status: 'FAIL', settles: ['refund'] });
+    // Without the field (or with one Adyen does not document), either may be what it settles.
+    expect(t.parseWebhook(raw(withAction(undefined)), gateway)[0].outcome.settles).toEqual(['cancel', 'refund']);
+    expect(t.parseWebhook(raw(withAction('capture')), gateway)[0].outcome.settles).toEqual(['cancel', 'refund']);
   });
 
   it('skips an item with an unknown event code or success flag on its own, reports it, and keeps the other items of the batch', () => {
