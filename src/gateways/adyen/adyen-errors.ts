@@ -51,17 +51,19 @@ export function serviceError(response: GatewayResponse): AdyenServiceError {
 }
 
 /**
- * A non-2xx Adyen answer as a `GatewayError`:
+ * A non-2xx Adyen answer as a `GatewayError` (Adyen's "HTTP status codes" page,
+ * https://docs.adyen.com/development-resources/response-handling, and its API idempotency page):
  *
  * | answer | kind |
  * | --- | --- |
  * | 401, 403 (errorType `security`: bad key, merchant account not allowed) | `authentication` |
  * | 429 | `rate_limited` (with `Retry-After`) |
  * | 404 | `not_found` |
- * | 409/422 errorCode 704 with `Transient-Error: true` (the first request is still running) | `server_error` |
- * | 409/422 errorCode 704 otherwise | `idempotency_conflict` |
- * | other 400, 409, 422 (validation) | `invalid_request` |
- * | 5xx | `server_error` (retry with the same key; Adyen replays what it stored for the key) |
+ * | 409 (any errorCode: "the request is already processed or in progress"), 422 errorCode 704, with `Transient-Error: true` (the first request is still running) | `server_error` |
+ * | 409, 422 errorCode 704, otherwise | `idempotency_conflict` (a resend so refused: an earlier attempt landed) |
+ * | other 400, 422 (validation) | `invalid_request` |
+ * | 5xx errorType `validation`, without `Transient-Error: true` ("Our servers may return a 500 status code also when the request is incorrect") | `invalid_request` |
+ * | other 5xx | `server_error` (retry with the same key; Adyen replays what it stored for the key) |
  * | anything else | `invalid_request` |
  *
  * Declines are not errors: they are 200 answers with resultCode `Refused` (see the status map).
@@ -75,11 +77,17 @@ export function classifyAdyenError(response: GatewayResponse, gateway: string): 
     return new GatewayError('authentication', gateway, `credentials refused (HTTP ${status}, errorCode ${body.errorCode ?? '-'})`, details);
   if (status === 429) return new GatewayError('rate_limited', gateway, 'rate limited (HTTP 429)', { ...details, retryAfterMs: retryAfterMs(response.headers) });
   if (status === 404) return new GatewayError('not_found', gateway, 'not found (HTTP 404)', details);
-  if ((status === 409 || status === 422) && body.errorCode === ADYEN_IDEMPOTENCY_IN_USE) {
+  // 409 is Adyen's answer for a request "already processed or in progress" whatever its errorCode: never a refusal of
+  // the request itself, which would fail an operation whose earlier attempt may have moved money.
+  if (status === 409 || (status === 422 && body.errorCode === ADYEN_IDEMPOTENCY_IN_USE)) {
     return transient
       ? new GatewayError('server_error', gateway, 'the first request with this idempotency key is still being processed', details)
-      : new GatewayError('idempotency_conflict', gateway, `idempotency key refused (HTTP ${status}, errorCode 704)`, details);
+      : new GatewayError('idempotency_conflict', gateway, `idempotency key refused (HTTP ${status}, errorCode ${body.errorCode ?? '-'})`, details);
   }
+  // A 5xx may be Adyen refusing an incorrect request (a mandatory field missing): errorType says so, and sending it
+  // again, the same, would be refused again.
+  if (status >= 500 && body.errorType === 'validation' && !transient)
+    return new GatewayError('invalid_request', gateway, `request refused (HTTP ${status}, errorType validation, errorCode ${body.errorCode ?? '-'})`, details);
   if (status >= 500)
     return new GatewayError(
       'server_error',

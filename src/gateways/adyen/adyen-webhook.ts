@@ -6,12 +6,14 @@ import { readPspCurrency } from '../../money/currencies';
 import { withConfirmedMoney } from '../../money/psp-currency-table';
 import { adyenConfirmedMoney } from './adyen-amount';
 import { operationIdFromReference } from './adyen-references';
-import { eventOutcome, eventSettles, isAdyenEventCode, isModificationEvent } from './adyen-status-map';
+import { AdyenEventCode, eventOutcome, eventSettles, isAdyenEventCode, isModificationEvent } from './adyen-status-map';
+import type { CommandType } from '../../contracts/payment-command';
 import { AdyenLateFact, adyenLateFact } from './adyen-adjustments';
 import { adyenStoredCard, adyenStoredToken } from './adyen-methods';
 import type { StoredCard } from '../stored-card';
 import { AdjustmentFact } from '../../adjustments/adjustment';
 import { GatewayOutcome, SkippedWebhookItem, WebhookAck, WebhookEvent } from '../gateway-adapter';
+import { pspEpochMs } from '../psp-time';
 
 /**
  * Adyen standard notifications (Webhooks v1): `{ live, notificationItems: [{ NotificationRequestItem }] }`.
@@ -72,6 +74,8 @@ export interface AdyenNotificationItem extends AdyenSignedValues {
   eventDate?: string;
   /** Dispute notifications: the scheme's chargeback reason code (`additionalData.chargebackReasonCode`). */
   chargebackReasonCode?: string;
+  /** CANCEL_OR_REFUND: what Adyen did, `cancel` or `refund` (`additionalData.modification.action`). */
+  modificationAction?: string;
   /**
    * AUTHORISATION of a payment with token on first use: the stored method as `<shopperReference>:<id>`
    * (`additionalData` `tokenization.storedPaymentMethodId` / `recurring.recurringDetailReference` with
@@ -181,6 +185,7 @@ function readItem(n: Json, amount: { value: number; currency: string | number })
     hmacSignature: optionalString(additional, 'hmacSignature'),
     eventDate: optionalString(n, 'eventDate'),
     chargebackReasonCode: optionalString(additional, 'chargebackReasonCode'),
+    modificationAction: optionalString(additional, 'modification.action'),
     storedToken: webhookStoredToken(additional),
     storedCard: webhookStoredCard(n, additional),
   };
@@ -501,7 +506,7 @@ export function parseAdyenWebhook(rawBody: Buffer, gateway: GatewayConfig, skipp
       continue;
     }
     const reference = outcomeReference(item);
-    const outcome: GatewayOutcome = { status, gatewayStatus: item.eventCode, gatewayReference: reference, settles: eventSettles(code) };
+    const outcome: GatewayOutcome = { status, gatewayStatus: item.eventCode, gatewayReference: reference, settles: outcomeSettles(item, code) };
     // merchantReference may name the payment rather than the modification this is the outcome of (Adyen sends the
     // payment's reference when the modification's is not passed on): its pspReference, the modification's own, then finds it.
     if (isModificationEvent(code)) outcome.referenceIsModification = true;
@@ -536,6 +541,19 @@ export function parseAdyenWebhook(rawBody: Buffer, gateway: GatewayConfig, skipp
     events.push(event);
   }
   return events;
+}
+
+/**
+ * The commands an outcome item settles (`eventSettles`), narrowed for a `CANCEL_OR_REFUND` to what Adyen says it did:
+ * a cancel or refund cancels a payment not yet captured and refunds one that is (Adyen's cancel-or-refund docs), and
+ * `additionalData.modification.action` (`cancel` or `refund`) says which. A refund is then never reported as a
+ * cancel (an authorization released), nor a cancel as a refund; without the field, either may be settled.
+ */
+function outcomeSettles(item: AdyenNotificationItem, code: AdyenEventCode): readonly CommandType[] {
+  const settles = eventSettles(code);
+  if (code !== 'CANCEL_OR_REFUND') return settles;
+  const action = item.modificationAction?.trim().toLowerCase();
+  return action === 'cancel' || action === 'refund' ? [action] : settles;
 }
 
 /**
@@ -592,10 +610,34 @@ function adjustmentFact(item: AdyenNotificationItem, late: AdyenLateFact): Adjus
   return fact;
 }
 
-/** An item's `eventDate` (ISO 8601 with its offset) as epoch ms, when it reads as a time. */
+/**
+ * `eventDate` as Webhooks v1 gives it: "ISO 8601; yyyy-MM-DDThh:mm:ssTZD" (e.g. `2021-07-17T13:42:40+01:00`), a
+ * fraction of a second allowed, the offset `Z`, `±hh:mm` or `±hhmm`.
+ */
+const EVENT_DATE = /^(\d{4})-(\d{2})-(\d{2})T(\d{2}):(\d{2}):(\d{2})(?:\.(\d{1,9}))?(?:(Z)|([+-])(\d{2}):?(\d{2}))$/i;
+
+/**
+ * An `eventDate` as epoch ms, when it is a time of the documented format (`EVENT_DATE`) within the PSP times
+ * (`pspEpochMs`); else undefined (no time: nothing is ordered by it). `Date.parse` is not used: it reads a time
+ * without an offset in the server's own zone, rolls a 30 February over into March and takes other formats, each
+ * of which would order an event at a time Adyen never said.
+ */
+function adyenEventTime(eventDate: string | undefined): number | undefined {
+  const m = eventDate === undefined ? null : EVENT_DATE.exec(eventDate);
+  if (m === null) return undefined;
+  const [year, month, day, hour, minute, second] = m.slice(1, 7).map(Number);
+  const ms = Number((m[7] ?? '').padEnd(3, '0').slice(0, 3));
+  const offsetMinutes = m[8] !== undefined ? 0 : (m[9] === '-' ? -1 : 1) * (Number(m[10]) * 60 + Number(m[11]));
+  const lastDay = new Date(Date.UTC(year, month, 0)).getUTCDate();
+  // Before 1970 is no PSP time (`pspEpochMs`); refused here too, as Date.UTC would read a year 0070 as 1970.
+  if (year < 1970 || month < 1 || month > 12 || day < 1 || day > lastDay || hour > 23 || minute > 59 || second > 59) return undefined;
+  if (m[8] === undefined && (Number(m[10]) > 23 || Number(m[11]) > 59)) return undefined;
+  return pspEpochMs(Date.UTC(year, month - 1, day, hour, minute, second, ms) - offsetMinutes * 60_000);
+}
+
+/** An item's `eventDate` as epoch ms, when it reads as a time (`adyenEventTime`). */
 function eventTime(item: AdyenNotificationItem): number | undefined {
-  const at = item.eventDate === undefined ? NaN : Date.parse(item.eventDate);
-  return Number.isFinite(at) ? at : undefined;
+  return adyenEventTime(item.eventDate);
 }
 
 /**

@@ -43,6 +43,25 @@ describe('Adyen error classification', () => {
     expect(err.retryable).toBe(true);
   });
 
+  // https://docs.adyen.com/development-resources/response-handling: 409 Conflict, "the request is already processed
+  // or in progress ... You can retry the request if the API returns a transient error header with value true".
+  it('classifies any 409 as the idempotency conflict it is (never a refusal of the request), retryable with Transient-Error: true', () => {
+    for (const body of [{ status: 409, errorCode: '000', errorType: 'internal' }, { status: 409 }, ''])
+      expect([body, kindOf(409, body), kindOf(409, body, { 'transient-error': 'true' })]).toEqual([body, 'idempotency_conflict', 'server_error']);
+    expect(classifyAdyenError(response(409, { status: 409, errorCode: '000' }), 'adyen').retryable).toBe(false);
+  });
+
+  // Same page, 500: "Our servers may return a 500 status code also when the request is incorrect, for example
+  // because of a missing or not filled in mandatory field" (errorType validation).
+  it('classifies a 5xx that refuses the request as invalid (errorType validation) as invalid_request; any other 5xx, or a transient one, stays retryable', () => {
+    const refused = classifyAdyenError(response(500, { status: 500, errorCode: '702', errorType: 'validation' }), 'adyen');
+    expect(refused).toMatchObject({ kind: 'invalid_request', retryable: false });
+    expect(refused.details.gatewayCode).toBe('702');
+    expect(kindOf(500, { status: 500, errorCode: '000', errorType: 'internal' })).toBe('server_error');
+    expect(kindOf(500, { status: 500, errorCode: '905_3', errorType: 'configuration' })).toBe('server_error');
+    expect(kindOf(503, { status: 503, errorCode: '702', errorType: 'validation' }, { 'Transient-Error': 'true' })).toBe('server_error');
+  });
+
   it('classifies 404 as not_found', () => {
     expect(kindOf(404, '')).toBe('not_found');
   });

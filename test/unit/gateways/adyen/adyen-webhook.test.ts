@@ -416,6 +416,54 @@ describe('Adyen webhook events', () => {
     expect(t.parseWebhook(raw(signedBySdk(undated)), gateway)[0].outcome.authorizedAt).toBeUndefined();
   });
 
+  // Webhooks v1 NotificationRequestItem.eventDate: "The time when the event was generated. Format: ISO 8601;
+  // yyyy-MM-DDThh:mm:ssTZD" (example 2021-07-17T13:42:40+01:00): a time with its offset, nothing else.
+  describe('eventDate, the PSP time of the event', () => {
+    function dated(eventDate: string): number | undefined {
+      const n = JSON.parse(JSON.stringify(example('post-AUTHORISATION-authorisation'))) as Notification;
+      Object.assign(n.notificationItems[0].NotificationRequestItem, { eventDate });
+      return t.parseWebhook(raw(signedBySdk(n)), gateway)[0].outcome.occurredAt;
+    }
+
+    it('reads ISO 8601 with its offset (Z, ±hh:mm, ±hhmm), a fraction of a second too, as the instant it names', () => {
+      expect(dated('2021-07-17T13:42:40+01:00')).toBe(Date.parse('2021-07-17T12:42:40Z'));
+      expect(dated('2021-07-17T13:42:40-05:30')).toBe(Date.parse('2021-07-17T19:12:40Z'));
+      expect(dated('2021-07-17T13:42:40+0100')).toBe(Date.parse('2021-07-17T12:42:40Z'));
+      expect(dated('2021-07-17T13:42:40Z')).toBe(Date.parse('2021-07-17T13:42:40Z'));
+      expect(dated('2021-07-17T13:42:40.123456+02:00')).toBe(Date.parse('2021-07-17T11:42:40.123Z'));
+      expect(dated('2024-02-29T23:59:59+00:00')).toBe(Date.parse('2024-02-29T23:59:59Z'));
+    });
+
+    it("reads no time from one without its offset (never in the server's zone), another format, or a date that does not exist", () => {
+      for (const eventDate of [
+        '2021-07-17T13:42:40',
+        '2021-07-17',
+        'Sat, 17 Jul 2021 13:42:40 GMT',
+        '2021-07-17 13:42:40+01:00',
+        '2021-02-30T10:00:00+01:00',
+        '2023-02-29T10:00:00Z',
+        '2021-07-17T24:00:00Z',
+        '2021-07-17T13:60:00Z',
+        '2021-07-17T13:42:40+25:00',
+      ])
+        expect([eventDate, dated(eventDate)]).toEqual([eventDate, undefined]);
+    });
+
+    it('reads no time outside the PSP times (1970 to the end of year 9999)', () => {
+      for (const eventDate of ['+010000-01-01T00:00:00Z', '1969-12-31T23:59:59Z', '0070-01-01T00:00:00Z'])
+        expect([eventDate, dated(eventDate)]).toEqual([eventDate, undefined]);
+      expect(dated('9999-12-31T23:59:59Z')).toBe(Date.UTC(9999, 11, 31, 23, 59, 59));
+    });
+
+    it('dates a late fact the same way: a dispute step without its offset carries no time', () => {
+      const n = JSON.parse(JSON.stringify(example('post-CHARGEBACK-chargeback'))) as Notification;
+      Object.assign(n.notificationItems[0].NotificationRequestItem, { eventDate: '2021-07-17T13:42:40' });
+      expect(t.parseWebhook(raw(signedBySdk(n)), gateway)[0].adjustment?.occurredAt).toBeUndefined();
+      Object.assign(n.notificationItems[0].NotificationRequestItem, { eventDate: '2021-07-17T13:42:40+01:00' });
+      expect(t.parseWebhook(raw(signedBySdk(n)), gateway)[0].adjustment?.occurredAt).toBe(Date.parse('2021-07-17T12:42:40Z'));
+    });
+  });
+
   it('maps a refused authorisation to FAIL with Adyen reason, under a different event id', () => {
     const n = example('post-AUTHORISATION-authorisation');
     const refused = JSON.parse(JSON.stringify(n)) as Notification;
@@ -444,7 +492,8 @@ describe('Adyen webhook events', () => {
     ['post-CAPTURE-capture', ['capture']],
     ['post-CAPTURE_FAILED-capture_failed', ['capture']],
     ['post-CANCELLATION-cancellation', ['cancel']],
-    ['post-CANCEL_OR_REFUND-cancel_or_refund', ['cancel', 'refund']],
+    // The example's modification.action is "cancel".
+    ['post-CANCEL_OR_REFUND-cancel_or_refund', ['cancel']],
     ['post-REFUND-refund', ['refund']],
     ['post-REFUND_FAILED-refund_failed', ['refund']],
     ['post-AUTHORISATION_ADJUSTMENT-authorisation_adjustment', ['validate']],
@@ -571,6 +620,30 @@ describe('Adyen webhook events', () => {
     expect(digested.operationId).toBeUndefined();
     expect(digested.gatewayReference).toBe('8313547924770610');
     expect(event.eventId).toBe('8515208516304269:TECHNICAL_CANCEL:true');
+  });
+
+  // Webhooks v1 CANCEL_OR_REFUND: additionalData "modification.action" (the spec's example: "cancel") says whether
+  // Adyen cancelled the payment (not captured yet) or refunded it (captured): https://docs.adyen.com/online-payments/classic-integrations/modify-payments/cancel-or-refund
+  it("settles with a CANCEL_OR_REFUND only the command Adyen says it performed (modification.action): a refund is no cancel's outcome, nor a cancel a refund's", () => {
+    const withAction = (action: string | undefined): Notification => {
+      const n = example('post-CANCEL_OR_REFUND-cancel_or_refund');
+      const item = n.notificationItems[0].NotificationRequestItem;
+      const additional = { ...(item.additionalData ?? {}) };
+      delete additional['modification.action'];
+      item.additionalData = action === undefined ? additional : { ...additional, 'modification.action': action };
+      return signedBySdk(n);
+    };
+    const [cancelled] = t.parseWebhook(raw(withAction('cancel')), gateway);
+    expect(cancelled.outcome).toMatchObject({ status: 'SUCCESS', gatewayStatus: 'CANCEL_OR_REFUND', settles: ['cancel'], referenceIsModification: true });
+    expect(t.parseWebhook(raw(withAction('refund')), gateway)[0].outcome.settles).toEqual(['refund']);
+    expect(t.parseWebhook(raw(withAction('Refund')), gateway)[0].outcome.settles).toEqual(['refund']);
+    // Failed, it is still the outcome of that one command only.
+    const failed = withAction('refund');
+    Object.assign(failed.notificationItems[0].NotificationRequestItem, { success: 'false', reason: 'Modification in different currency than authorisation' });
+    expect(t.parseWebhook(raw(signedBySdk(failed)), gateway)[0].outcome).toMatchObject({ status: 'FAIL', settles: ['refund'] });
+    // Without the field (or with one Adyen does not document), either may be what it settles.
+    expect(t.parseWebhook(raw(withAction(undefined)), gateway)[0].outcome.settles).toEqual(['cancel', 'refund']);
+    expect(t.parseWebhook(raw(withAction('capture')), gateway)[0].outcome.settles).toEqual(['cancel', 'refund']);
   });
 
   it('skips an item with an unknown event code or success flag on its own, reports it, and keeps the other items of the batch', () => {
