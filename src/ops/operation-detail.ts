@@ -411,8 +411,8 @@ function adjustmentView(a: AdjustmentRecord): AdjustmentView {
     pspEventId: redactText(a.pspEventId),
     ...(a.occurredAt !== undefined ? { occurredAt: a.occurredAt } : {}),
     recordedAt: a.recordedAt,
-    ...(a.failedAgainBy !== undefined ? { failedAgainBy: a.failedAgainBy } : {}),
-    ...(a.supersededBy !== undefined ? { supersededBy: a.supersededBy } : {}),
+    ...(a.failedAgainBy !== undefined ? { failedAgainBy: redactText(a.failedAgainBy) } : {}),
+    ...(a.supersededBy !== undefined ? { supersededBy: redactText(a.supersededBy) } : {}),
   };
 }
 
