@@ -7,8 +7,8 @@ import { formatDeadLetterCursor, parseDeadLetterCursor } from '../ops/dead-lette
 import { planView } from '../ops/dead-letter-replay';
 import { TRIAGE_CATEGORIES, TriageCategory } from '../amqp/dead-letter-triage';
 import { OpsContext } from '../ops/ops-context';
-import { OperationView } from '../ops/operations-view';
-import { shownDeadLetter, shownInteraction } from '../ops/shown-records';
+import { OperationDetail, OperationView, confirmedText } from '../ops/operation-detail';
+import { shownDeadLetter } from '../ops/shown-records';
 import { formatDuration, parseDuration } from './duration';
 import { parseLimit } from './limit-option';
 import { OpsOutput, OpsWriter, WithOpsContext, jsonOption } from './ops-output';
@@ -51,7 +51,7 @@ function operationRows(ops: OperationView[]): string {
       o.channel,
       o.gateway,
       money(o.amount, o.currency),
-      o.state,
+      o.stateNote ? `${o.state} (${o.stateNote})` : o.state,
       String(o.attempts),
       formatDuration(o.ageMs),
       o.reason ?? '',
@@ -63,52 +63,102 @@ function write(io: OpsOutput, json: boolean | undefined, value: unknown, text: (
   io.out.write(json ? `${JSON.stringify(value, null, 2)}\n` : text());
 }
 
-/** `ops show <id>` / `ops show --order <order_id>`: an operation with its history, or every operation of an order. */
+/**
+ * `ops show <id>` / `ops show --order <order_id>`: an operation as the on-call operator reads it (state, what the PSP
+ * confirmed, the marks and adjustments, the history: `OperationsView.show`, as the console's lookup), or every
+ * operation of an order so.
+ */
 export async function opsShow(ctx: OpsContext, io: OpsOutput, args: { id?: string; order?: string; json?: boolean }): Promise<number> {
   if (args.order !== undefined) {
-    const ops = await ctx.operations.byOrder(args.order);
-    await ctx.audit.record({ action: 'ops.lookup', actor: io.actor, outcome: 'ok', target: args.order, detail: { by: 'order', found: ops.length } });
-    const withHistory = await Promise.all(ops.map(async (o) => ({ operation: o, history: (await ctx.ledger.interactions(o.id)).map(shownInteraction) })));
-    write(io, args.json, { order_id: args.order, operations: withHistory }, () =>
-      ops.length === 0
+    const details = await ctx.operations.showOrder(args.order);
+    await ctx.audit.record({ action: 'ops.lookup', actor: io.actor, outcome: 'ok', target: args.order, detail: { by: 'order', found: details.length } });
+    write(io, args.json, { order_id: args.order, operations: details }, () =>
+      details.length === 0
         ? `no operations for order ${args.order}\n`
-        : operationRows(ops) + withHistory.map((w) => historyText(w.operation.id, w.history)).join(''),
+        : operationRows(details.map((d) => d.operation)) + details.map((d) => `\n${detailText(d)}`).join(''),
     );
-    return ops.length === 0 ? 1 : 0;
+    return details.length === 0 ? 1 : 0;
   }
   const id = args.id ?? '';
-  const stored = await ctx.operations.show(id);
-  const found = stored && { operation: stored.operation, history: stored.history.map(shownInteraction) };
+  const found = await ctx.operations.show(id);
   await ctx.audit.record({ action: 'ops.lookup', actor: io.actor, outcome: 'ok', target: id, detail: { by: 'operation', found: found ? 1 : 0 } });
   if (!found) {
     write(io, args.json, { operation_id: id, found: false }, () => `no operation ${id}\n`);
     return 1;
   }
-  write(io, args.json, found, () => {
-    const o = found.operation;
-    const fields: [string, string][] = [
-      ['operation', o.id],
-      ['order', o.orderId ?? ''],
-      ['command', `${o.command} (${o.channel})`],
-      ['gateway', `${o.gateway} / ${o.gatewayAccount}`],
-      ['amount', money(o.amount, o.currency)],
-      ['method', [o.method, o.cardBrand, o.lastFour ? `…${o.lastFour}` : undefined].filter(Boolean).join(' ')],
-      ['state', o.state],
-      ['attempts', String(o.attempts)],
-      ['reason', o.reason ?? ''],
-      ['PSP reference', o.gatewayReference ?? ''],
-      ['created', new Date(o.createdAt).toISOString()],
-      ['updated', new Date(o.updatedAt).toISOString()],
-      ['next check', o.nextCheckAt ? new Date(o.nextCheckAt).toISOString() : ''],
-    ];
-    return (
-      fields
-        .filter(([, v]) => v !== '')
-        .map(([k, v]) => `${k.padEnd(14)}${v}\n`)
-        .join('') + historyText(o.id, found.history)
-    );
-  });
+  write(io, args.json, found, () => detailText(found));
   return 0;
+}
+
+const iso = (ms: number | undefined): string => (ms === undefined ? '' : new Date(ms).toISOString());
+
+/** `label  value` lines, empty values left out. */
+function fieldLines(fields: [string, string][], indent = ''): string {
+  return fields
+    .filter(([, v]) => v !== '')
+    .map(([k, v]) => `${indent}${k.padEnd(14)}${v}\n`)
+    .join('');
+}
+
+/** One operation as `ops show` prints it: state, the PSP says, marks, adjustments, history. */
+export function detailText(d: OperationDetail): string {
+  const o = d.operation;
+  const p = d.psp;
+  const head = fieldLines([
+    ['operation', o.id],
+    ['order', o.orderId ?? ''],
+    ['command', `${o.command} (${o.channel})`],
+    ['gateway', `${o.gateway} / ${o.gatewayAccount}${p.requestedGateway ? ` (the command named ${p.requestedGateway})` : ''}`],
+    ['amount', money(o.amount, o.currency)],
+    ['method', [o.method, o.cardBrand, o.lastFour ? `…${o.lastFour}` : undefined].filter(Boolean).join(' ')],
+    ['state', `${o.state}${o.stateNote ? `: ${o.stateNote}` : ''}`],
+    ['attempts', String(o.attempts)],
+    ['reason', o.reason ?? ''],
+    ['created', iso(o.createdAt)],
+    ['updated', iso(o.updatedAt)],
+    ['next check', iso(o.nextCheckAt)],
+  ]);
+  const sameAsAsked = p.requested.amount === p.asked.amount && p.requested.currency === p.asked.currency;
+  const psp =
+    '\nthe PSP says:\n' +
+    fieldLines(
+      [
+        ['latest', p.latest],
+        ['confirmed', confirmedText(p)],
+        ['asked', money(p.asked.amount, p.asked.currency)],
+        ['requested', sameAsAsked ? '' : money(p.requested.amount, p.requested.currency)],
+        ['discrepancy', p.discrepancy ?? ''],
+        ['succeeded at', iso(p.succeededAt)],
+        ['reference', p.reference ?? ''],
+        ['status', p.status ?? ''],
+      ],
+      '  ',
+    );
+  const marks =
+    d.marks.length === 0
+      ? '\nmarks: none\n'
+      : `\nmarks:\n${d.marks.map((m) => `  ${(iso(m.at) || 'time unknown').padEnd(24)}  ${m.kind}  [${m.source}]  ${m.text}${m.ref ? `  (${m.ref})` : ''}\n`).join('')}`;
+  const adjustments =
+    d.adjustments.length === 0
+      ? '\nadjustments: none\n'
+      : `\nadjustments:\n${table(
+          ['recorded', 'PSP time', 'kind', 'direction', 'amount', 'source', 'reason', 'PSP reference', 'adjustment'],
+          d.adjustments.map((a) => [
+            iso(a.recordedAt),
+            iso(a.occurredAt),
+            a.kind,
+            a.direction,
+            a.amount !== undefined && a.currency !== undefined ? money(a.amount, a.currency) : '',
+            `${a.source} (${a.gateway})`,
+            a.reason ?? '',
+            a.pspReference ?? '',
+            a.id,
+          ]),
+        )
+          .split('\n')
+          .map((l) => (l ? `  ${l}` : l))
+          .join('\n')}`;
+  return `${head}${psp}${marks}${adjustments}\n${historyText(o.id, d.history)}`;
 }
 
 function historyText(id: string, history: { at: number; event: string; [k: string]: unknown }[]): string {

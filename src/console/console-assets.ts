@@ -49,6 +49,8 @@ th{font-size:.8rem;color:#5a6572;white-space:nowrap}
 pre.body{white-space:pre-wrap;overflow-wrap:anywhere;background:#f4f6f8;padding:.5rem;border-radius:4px;max-height:24rem;overflow:auto}
 .history ol{padding-left:1.2rem}.history li{overflow-wrap:anywhere}
 .kv{color:#5a6572;font-size:.85rem}
+.state-note{display:inline-block;padding:0 .35rem;border-radius:3px;font-size:.8rem;background:#fef0c7;margin-left:.3rem}
+.marks li{overflow-wrap:anywhere}.marks .src{color:#5a6572;font-size:.85rem}
 @media (min-width:700px){.kpis{grid-template-columns:repeat(auto-fit,minmax(9rem,1fr))}main{padding:1rem}}
 `;
 

@@ -3,12 +3,11 @@ import { releaseName } from '../fleet/release-identity';
 import { AuditRecord } from '../audit/audit-log';
 import { redactText } from '../logging/redact';
 import { shownDeadLetter, shownInteraction } from '../ops/shown-records';
-import { Interaction } from '../ledger/ledger';
 import { formatMinor } from '../money/minor-units';
 import { ReplayPlan } from '../ops/dead-letter-replay';
 import { DeadLetterCursor, DeadLetterRecord } from '../ops/dead-letter-store';
 import { formatDeadLetterCursor } from '../ops/dead-letter-cursor';
-import { OperationView } from '../ops/operations-view';
+import { OperationDetail, OperationView, confirmedText } from '../ops/operation-detail';
 import { ConsoleSnapshot, DEAD_LETTERS_PER_PAGE } from './console-snapshot';
 import type { RejectedEvent } from '../events/event-store';
 import type { EventResendResult } from '../ops/event-resend';
@@ -111,7 +110,7 @@ function operationsForm(ctx: PageContext, ops: OperationView[], id: string): Saf
         html`${o.command} <small>${o.channel}</small>`,
         o.gateway,
         { num: money(o.amount, o.currency) },
-        html`<span class="state s-${o.state}">${o.state}</span>`,
+        stateCell(o),
         { num: o.attempts },
         age(o.ageMs),
         o.reason,
@@ -119,6 +118,11 @@ function operationsForm(ctx: PageContext, ops: OperationView[], id: string): Saf
     })),
     buttons: html`<button type="submit">Ask the PSP now (PENDING, UNKNOWN, UNRESOLVED)</button>`,
   });
+}
+
+/** An operation's state, and what the bridge's marks say of it (done at the PSP after all, undone since) next to it. */
+function stateCell(o: OperationView): SafeHtml {
+  return html`<span class="state s-${o.state}">${o.state}</span>${o.stateNote ? html`<span class="state-note">${o.stateNote}</span>` : ''}`;
 }
 
 /** One cell of an action list: text (escaped), markup (`html`), or a figure shown right-aligned (`{ num }`). */
@@ -584,7 +588,74 @@ export function dashboardPage(
   );
 }
 
-export function lookupPage(ctx: PageContext, typed: string, found: { operation: OperationView; history: Interaction[] }[]): string {
+/**
+ * One operation as the on-call operator reads it (`OperationsView.show`, as `ops show`): state, what the PSP
+ * confirmed, every mark and adjustment with its time and source, then the history. Section
+ * `data-operation-detail="<id>"`; marks `li[data-mark="<kind>"]`, adjustments `tr[data-adjustment="<id>"]`.
+ */
+function operationDetailSection(d: OperationDetail, n: number): SafeHtml {
+  const o = d.operation;
+  const p = d.psp;
+  const field = (k: string, v: SafeHtml | string) =>
+    html`<dt>${k}</dt>
+      <dd>${v}</dd>`;
+  const sameAsAsked = p.requested.amount === p.asked.amount && p.requested.currency === p.asked.currency;
+  return html`<section class="operation" data-operation-detail="${o.id}">
+    <h2>Operation ${o.id}</h2>
+    <dl class="fields">
+      ${field('state', stateCell(o))} ${field('command', `${o.command} (${o.channel})`)}
+      ${field('gateway', `${o.gateway} / ${o.gatewayAccount}${p.requestedGateway ? ` (the command named ${p.requestedGateway})` : ''}`)}
+      ${field('amount', money(o.amount, o.currency))} ${o.reason ? field('reason', o.reason) : ''} ${field('attempts', String(o.attempts))}
+      ${field('created', time(o.createdAt))} ${field('updated', time(o.updatedAt))} ${o.nextCheckAt ? field('next check', time(o.nextCheckAt)) : ''}
+    </dl>
+    <h3>The PSP says</h3>
+    <dl class="fields psp-says">
+      ${field('latest', p.latest)} ${field('confirmed', confirmedText(p))} ${field('asked', money(p.asked.amount, p.asked.currency))}
+      ${sameAsAsked ? '' : field('requested', money(p.requested.amount, p.requested.currency))} ${p.discrepancy ? field('discrepancy', p.discrepancy) : ''}
+      ${p.succeededAt !== undefined ? field('succeeded at', time(p.succeededAt)) : ''} ${p.reference ? field('PSP reference', p.reference) : ''}
+      ${p.status ? field('PSP status', p.status) : ''}
+    </dl>
+    <h3>Marks</h3>
+    ${
+      d.marks.length === 0
+        ? html`<p class="empty">none</p>`
+        : html`<ol class="marks">
+            ${d.marks.map(
+              (m) =>
+                html`<li data-mark="${m.kind}">
+                  <time>${m.at === undefined ? 'time unknown' : time(m.at)}</time> <b>${m.kind}</b> <span class="src">${m.source}</span> ${m.text}
+                  ${m.ref ? html`<span class="kv">${m.ref}</span>` : ''}
+                </li>`,
+            )}
+          </ol>`
+    }
+    <h3>Adjustments</h3>
+    ${
+      d.adjustments.length === 0
+        ? html`<p class="empty">none</p>`
+        : dataTable(
+            `adjustments-${n}`,
+            ['recorded', 'PSP time', 'kind', 'direction', 'amount', 'source', 'reason', 'PSP reference', 'adjustment'],
+            d.adjustments.map((a) => ({
+              attrs: html` data-adjustment="${a.id}" data-kind="${a.kind}"`,
+              cells: [
+                time(a.recordedAt),
+                time(a.occurredAt),
+                a.kind,
+                a.direction,
+                { num: money(a.amount, a.currency) },
+                `${a.source} (${a.gateway})`,
+                a.reason,
+                a.pspReference,
+                a.id,
+              ],
+            })),
+          )
+    }
+  </section>`;
+}
+
+export function lookupPage(ctx: PageContext, typed: string, found: OperationDetail[]): string {
   // What the operator typed is shown back masked: a card number pasted into the search stays off the page.
   const query = redactText(typed);
   return layout(
@@ -603,19 +674,20 @@ export function lookupPage(ctx: PageContext, typed: string, found: { operation: 
         }
       </section>
       ${found.map(
-        (f) =>
-          html`<section class="history">
-            <h2>History of ${f.operation.id}</h2>
-            <ol>
-              ${f.history.map(shownInteraction).map(({ at, event, ...rest }) => {
-                return html`<li>
-                  <time>${time(at)}</time>
-                  <b>${event}</b>
-                  ${Object.entries(rest).map(([key, v]) => html`<span class="kv">${key}=${typeof v === 'string' ? v : JSON.stringify(v)}</span> `)}
-                </li>`;
-              })}
-            </ol>
-          </section>`,
+        (f, n) =>
+          html`${operationDetailSection(f, n)}
+            <section class="history">
+              <h2>History of ${f.operation.id}</h2>
+              <ol>
+                ${f.history.map(shownInteraction).map(({ at, event, ...rest }) => {
+                  return html`<li>
+                    <time>${time(at)}</time>
+                    <b>${event}</b>
+                    ${Object.entries(rest).map(([key, v]) => html`<span class="kv">${key}=${typeof v === 'string' ? v : JSON.stringify(v)}</span> `)}
+                  </li>`;
+                })}
+              </ol>
+            </section>`,
       )}`,
   );
 }

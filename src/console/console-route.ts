@@ -3,8 +3,7 @@ import { Config } from '../config/config';
 import { Logger } from '../logging/logger';
 import { counter } from '../metrics/metrics-registry';
 import { OpsContext } from '../ops/ops-context';
-import { OperationView } from '../ops/operations-view';
-import { Interaction } from '../ledger/ledger';
+import { OperationDetail } from '../ops/operation-detail';
 import { BodyTooLargeError } from '../errors/body-too-large-error';
 import { BodyReader } from '../web/read-body';
 import { EdgeAccess } from '../web/edge-access';
@@ -482,12 +481,12 @@ export class ConsoleRoute implements WebRoute {
 
   private async lookup(req: IncomingMessage, res: ServerResponse, page: PageContext, session: ConsoleSession, query: string): Promise<void> {
     if (query === '') return redirect(res, this.base);
-    const { operations, ledger } = this.deps.ops;
-    const found: { operation: OperationView; history: Interaction[] }[] = [];
+    const { operations } = this.deps.ops;
+    const found: OperationDetail[] = [];
     const byId = await operations.show(query);
     if (byId) found.push(byId);
-    for (const op of await operations.byOrder(query)) {
-      if (!found.some((f) => f.operation.id === op.id)) found.push({ operation: op, history: await ledger.interactions(op.id) });
+    for (const detail of await operations.showOrder(query)) {
+      if (!found.some((f) => f.operation.id === detail.operation.id)) found.push(detail);
     }
     await this.audit(req, session, 'ops.lookup', 'ok', query, { by: 'console', found: found.length });
     send(res, 200, 'text/html; charset=utf-8', lookupPage(page, query, found));

@@ -1,79 +1,52 @@
-import { Interaction, Ledger, OperationRecord } from '../ledger/ledger';
+import { AdjustmentStore } from '../adjustments/adjustment-store';
+import { Ledger, OperationRecord } from '../ledger/ledger';
 import { OPERATION_STATES, OperationState, TERMINAL_STATES } from '../ledger/operation-state';
-import { redact } from '../logging/redact';
+import { CloserSummary, MARK_HASH_FIELDS, MarkHashField, OperationDetail, OperationView, operationDetail, operationView } from './operation-detail';
+
+export { operationView } from './operation-detail';
+export type { OperationView } from './operation-detail';
 
 /**
- * An operation as an operator sees it: what moved where, its state and timing, never card data (of the
- * payment method only the method, brand and last four digits are kept; free-text attributes are left out).
+ * Read-only queries over the ledger for the CLI and the console (never on the hot path), through `Ledger`'s and
+ * the adjustment store's reads.
  */
-export interface OperationView {
-  id: string;
-  command: string;
-  channel: string;
-  state: OperationState;
-  gateway: string;
-  gatewayAccount: string;
-  orderId?: string;
-  /** Minor units of `currency`. */
-  amount: number;
-  currency: string;
-  method?: string;
-  cardBrand?: string;
-  lastFour?: string;
-  attempts: number;
-  reason?: string;
-  gatewayReference?: string;
-  gatewayStatus?: string;
-  /** Epoch ms. */
-  createdAt: number;
-  updatedAt: number;
-  nextCheckAt?: number;
-  /** Age now, ms (since creation). */
-  ageMs: number;
-}
-
-/** The operator's view of a ledger record. Pure. */
-export function operationView(record: OperationRecord, now = Date.now()): OperationView {
-  const p = record.payment;
-  const card = p.method_details?.card;
-  // Only the text is redacted: a 13-digit epoch-ms time passes the Luhn check one time in ten and would be masked.
-  const text = redact({
-    id: record.id,
-    command: record.command,
-    channel: record.channel,
-    state: record.state,
-    gateway: p.gateway,
-    gatewayAccount: p.gateway_account,
-    ...(p.order_id === undefined ? {} : { orderId: p.order_id }),
-    currency: record.confirmedCurrency ?? p.currency,
-    ...(p.method_details?.method ? { method: p.method_details.method } : {}),
-    ...(card?.brand ? { cardBrand: card.brand } : {}),
-    ...(card?.last_four_digits && /^\d{4}$/.test(card.last_four_digits) ? { lastFour: card.last_four_digits } : {}),
-    ...(record.reason === undefined ? {} : { reason: record.reason }),
-    ...(record.gatewayReference === undefined ? {} : { gatewayReference: record.gatewayReference }),
-    ...(record.gatewayStatus === undefined ? {} : { gatewayStatus: record.gatewayStatus }),
-  });
-  return {
-    ...text,
-    amount: record.confirmedAmount ?? p.amount,
-    attempts: record.attempts,
-    createdAt: record.createdAt,
-    updatedAt: record.updatedAt,
-    ...(record.nextCheckAt === undefined ? {} : { nextCheckAt: record.nextCheckAt }),
-    ageMs: Math.max(0, now - record.createdAt),
-  };
-}
-
-/** Read-only queries over the ledger for the CLI and the console (never on the hot path), through `Ledger`'s reads. */
 export class OperationsView {
-  constructor(private readonly ledger: Ledger) {}
+  constructor(
+    private readonly ledger: Ledger,
+    private readonly adjustments: AdjustmentStore,
+  ) {}
 
-  /** One operation with its history (redacted as stored), or null. */
-  async show(id: string, now = Date.now()): Promise<{ operation: OperationView; history: Interaction[] } | null> {
+  /**
+   * One operation as the on-call operator reads it (`ops show`, the console's lookup: {@link operationDetail}), or
+   * null when there is none.
+   */
+  async show(id: string, now = Date.now()): Promise<OperationDetail | null> {
     if (!/^[A-Za-z0-9#][A-Za-z0-9._#-]{0,128}$/.test(id)) return null;
     const record = await this.ledger.get(id);
-    if (!record) return null;
-    return { operation: operationView(record, now), history: await this.ledger.interactions(id) };
+    return record ? this.detail(record, now) : null;
+  }
+
+  /** Every operation of an order (the order index), oldest first, each as {@link show} gives it. */
+  async showOrder(orderId: string, now = Date.now()): Promise<OperationDetail[]> {
+    return Promise.all((await this.ledger.operationsOfOrder(orderId)).map((r) => this.detail(r, now)));
+  }
+
+  /** What the stores hold about `record` beside it (adjustments, history, the marks kept as raw fields, its closer), with it. */
+  private async detail(record: OperationRecord, now: number): Promise<OperationDetail> {
+    const closedBy = record.closedBy;
+    const [adjustments, history, [stored], closer] = await Promise.all([
+      this.adjustments.forOperation(record.id),
+      this.ledger.interactions(record.id),
+      this.ledger.fieldsOf([record.id], MARK_HASH_FIELDS),
+      closedBy ? this.ledger.get(closedBy) : Promise.resolve(null),
+    ]);
+    const hashMarks: Partial<Record<MarkHashField, string>> = {};
+    MARK_HASH_FIELDS.forEach((field, i) => {
+      const v = stored?.[i];
+      if (v !== null && v !== undefined) hashMarks[field] = v;
+    });
+    const closerSummary: CloserSummary | null = closer && { id: closer.id, command: closer.command, state: closer.state, updatedAt: closer.updatedAt };
+    return operationDetail({ record, adjustments, history, hashMarks, closer: closerSummary }, now);
   }
 
   /** Every operation of an order (the order index), oldest first. */

@@ -6,6 +6,7 @@ import { ConfirmPublisher } from '../amqp/confirm-publisher';
 import { declareTopology } from '../amqp/topology';
 import { AuditLog } from '../audit/audit-log';
 import { Config } from '../config/config';
+import { AdjustmentStore } from '../adjustments/adjustment-store';
 import { Ledger } from '../ledger/ledger';
 import { Logger } from '../logging/logger';
 import { createRedis } from '../redis/redis-connection';
@@ -84,7 +85,7 @@ export function openOps(
     config,
     redis,
     ledger,
-    operations: new OperationsView(ledger),
+    operations: new OperationsView(ledger, new AdjustmentStore(redis, config.redis.keyPrefix)),
     deadLetters,
     replay,
     audit,

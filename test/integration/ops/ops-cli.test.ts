@@ -1,4 +1,5 @@
 import { metricValue } from '../../../src/metrics/metrics-registry';
+import { AdjustmentStore } from '../../../src/adjustments/adjustment-store';
 import { DeadLetterStore } from '../../../src/ops/dead-letter-store';
 import { PassThrough } from 'node:stream';
 import { deadLetterStampKey } from '../../../src/amqp/dead-letter-stamp';
@@ -157,6 +158,61 @@ describe('payment-bridge ops (real Redis and RabbitMQ, own namespace)', () => {
     const counts = await run(opsCounts, ctx, { window: '5m', json: true });
     expect(counts.json).toMatchObject({ windowMs: 300_000, succeeded: 1, failed: 0, successRate: 1 });
     expect((counts.json.byState as Record<string, number>).SUCCEEDED).toBe(1);
+  });
+
+  // After the counts above: it adds a FAILED operation to the namespace.
+  it('shows a FAILED capture the PSP did after all as such: its state note, the PSP says, the mark with time and source, the adjustment', async () => {
+    const command = channelCommand('capture', {}, { gateway: 'simulator', amount: 5000, currency: 'EUR', order_id: 'ORD-OPS-LATE' });
+    const id = command.payment.operation_reference as string;
+    await ctx.ledger.create(id, command, Date.now() - 10 * 60_000);
+    await ctx.ledger.transition(id, 'SENT', { event: 'sent' }, { countAttempt: true });
+    await ctx.ledger.transition(id, 'FAILED', { event: 'outcome' }, { reason: 'capture refused', gatewayReference: 'SIM-CAP-LATE' });
+    const pspTime = Date.UTC(2026, 11, 5, 6, 30);
+    const recorded = await new AdjustmentStore(ctx.redis, config.redis.keyPrefix).recordAdjustment({
+      operationId: id,
+      gateway: 'simulator',
+      kind: 'succeeded_after_failure',
+      direction: 'credit',
+      amount: 5000,
+      currency: 'EUR',
+      pspReference: 'SIM-CAP-LATE',
+      pspEventId: `evt-late-${id}`,
+      occurredAt: pspTime,
+      source: 'webhook',
+    });
+    expect(recorded.counted).toBe(true);
+
+    const shown = await run(opsShow, ctx, { id });
+    expect(shown.code).toBe(0);
+    expect(shown.text).toMatch(/^state +FAILED: done at the PSP after all \(50\.00 EUR\)$/m);
+    expect(shown.text).toContain('the PSP says:');
+    expect(shown.text).toMatch(new RegExp(`^  confirmed +50\\.00 EUR \\(by ${recorded.adjustment.id}\\)$`, 'm'));
+    expect(shown.text).toMatch(/^ {2}latest +did it after all$/m);
+    expect(shown.text).toMatch(/^ {2}succeeded at +2026-12-05T06:30:00\.000Z$/m);
+    expect(shown.text).toMatch(
+      new RegExp(
+        `^  2026-12-05T06:30:00\\.000Z +succeeded_after_failure  \\[webhook \\(simulator\\)\\]  recorded FAILED, the PSP did it after all: 50\\.00 EUR confirmed.*\\(${recorded.adjustment.id}\\)$`,
+        'm',
+      ),
+    );
+    expect(shown.text).toContain(recorded.adjustment.id);
+    // Then the history, last.
+    expect(shown.text.indexOf('marks:')).toBeLessThan(shown.text.indexOf(`history of ${id}`));
+
+    const json = (await run(opsShow, ctx, { id, json: true })).json as {
+      operation: { state: string; stateNote: string };
+      marks: { kind: string; at: number; source: string; ref: string }[];
+      adjustments: { id: string; kind: string }[];
+    };
+    expect(json.operation).toMatchObject({ state: 'FAILED', stateNote: 'done at the PSP after all (50.00 EUR)' });
+    expect(json.marks).toEqual([
+      expect.objectContaining({ kind: 'succeeded_after_failure', at: pspTime, source: 'webhook (simulator)', ref: recorded.adjustment.id }),
+    ]);
+    expect(json.adjustments).toEqual([expect.objectContaining({ id: recorded.adjustment.id, kind: 'succeeded_after_failure' })]);
+
+    const byOrder = await run(opsShow, ctx, { order: 'ORD-OPS-LATE' });
+    expect(byOrder.text).toContain('FAILED (done at the PSP after all (50.00 EUR))');
+    expect(byOrder.text).toContain('succeeded_after_failure  [webhook (simulator)]');
   });
 
   it("recheck makes an UNRESOLVED operation due for the poller's next pass (its history says who asked), leaves a settled one alone, and audits each", async () => {

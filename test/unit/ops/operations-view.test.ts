@@ -47,4 +47,22 @@ describe('the operator view of an operation', () => {
   it('reports what the PSP confirmed when it did', () => {
     expect(operationView(record({ confirmedAmount: 1500, confirmedCurrency: 'USD' }))).toMatchObject({ amount: 1500, currency: 'USD' });
   });
+
+  it('notes next to the state what the marks say: a FAILED one the PSP did after all, a success it undid', () => {
+    const late = operationView(record({ command: 'capture', state: 'FAILED', succeededAfterFailure: { by: 'adj_1', amount: 1999, currency: 'EUR' } }));
+    expect(late).toMatchObject({ state: 'FAILED', stateNote: 'done at the PSP after all (19.99 EUR)' });
+    expect(operationView(record({ command: 'refund', state: 'SUCCEEDED', undoneBy: 'adj_2' })).stateNote).toBe('undone by the PSP since');
+    expect(operationView(record({ state: 'FAILED' })).stateNote).toBeUndefined();
+  });
+
+  it('shows the gateway the operation went to after a failover, not the one the command named', () => {
+    const routed = record({
+      routing: { gateway: 'adyen', requested: 'simulator', candidates: ['simulator', 'adyen'], index: 1, decisions: [] },
+    });
+    expect(operationView(routed).gateway).toBe('adyen');
+  });
+
+  it('never labels the asked amount with a currency the PSP named without an amount', () => {
+    expect(operationView(record({ confirmedCurrency: 'USD' }))).toMatchObject({ amount: 1999, currency: 'EUR' });
+  });
 });

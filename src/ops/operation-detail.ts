@@ -1,0 +1,501 @@
+import { AdjustmentKind, AdjustmentRecord, AdjustmentSource, MoneyDirection } from '../adjustments/adjustment';
+import { Interaction, OperationRecord } from '../ledger/ledger';
+import { OperationState } from '../ledger/operation-state';
+import { gatewayOf } from '../ledger/routing-record';
+import { PspDiscrepancy, ReportedMoney, askedMoney, pspDiscrepancy, reportedMoney } from '../events/psp-discrepancy';
+import { redact, redactText } from '../logging/redact';
+import { formatMinor } from '../money/minor-units';
+import { shownInteraction } from './shown-records';
+
+/*
+ * One operation as the on-call operator reads it (`ops show`, the console's lookup): its state, then what the PSP
+ * confirmed, then every mark the bridge put on its record and every adjustment with its time and source, then its
+ * history. A FAILED operation the PSP did after all, or a success it undid, reads as such here, not as its bare
+ * state: the ledger's state never changes, the marks carry the later truth.
+ */
+
+/**
+ * An operation as an operator sees it in a list and at the head of its detail: what moved where, its state and
+ * timing, never card data (of the payment method only the method, brand and last four digits are kept; free-text
+ * attributes are left out).
+ */
+export interface OperationView {
+  id: string;
+  command: string;
+  channel: string;
+  state: OperationState;
+  /**
+   * What the bridge's marks say of `state`, shown next to it: `done at the PSP after all (15.00 EUR)` for a FAILED one
+   * the PSP did after all, `undone by the PSP since` for a success it undid. Absent when no mark qualifies it.
+   */
+  stateNote?: string;
+  /** The gateway it went to (after any failover; the command's own when nothing routed it). */
+  gateway: string;
+  gatewayAccount: string;
+  orderId?: string;
+  /** Minor units of `currency`: what the OMS was told it moved (the PSP's figure where it confirmed one, else what was asked). */
+  amount: number;
+  currency: string;
+  method?: string;
+  cardBrand?: string;
+  lastFour?: string;
+  attempts: number;
+  reason?: string;
+  gatewayReference?: string;
+  gatewayStatus?: string;
+  /** Epoch ms. */
+  createdAt: number;
+  updatedAt: number;
+  nextCheckAt?: number;
+  /** Age now, ms (since creation). */
+  ageMs: number;
+}
+
+/** The operator's view of a ledger record. Pure. */
+export function operationView(record: OperationRecord, now = Date.now()): OperationView {
+  const p = record.payment;
+  const card = p.method_details?.card;
+  const note = stateNote(record);
+  const { reported } = reportedMoney(record);
+  // Only the text is redacted: a 13-digit epoch-ms time passes the Luhn check one time in ten and would be masked.
+  const text = redact({
+    id: record.id,
+    command: record.command,
+    channel: record.channel,
+    state: record.state,
+    ...(note === undefined ? {} : { stateNote: note }),
+    gateway: gatewayOf(record),
+    gatewayAccount: p.gateway_account,
+    ...(p.order_id === undefined ? {} : { orderId: p.order_id }),
+    currency: reported.currency,
+    ...(p.method_details?.method ? { method: p.method_details.method } : {}),
+    ...(card?.brand ? { cardBrand: card.brand } : {}),
+    ...(card?.last_four_digits && /^\d{4}$/.test(card.last_four_digits) ? { lastFour: card.last_four_digits } : {}),
+    ...(record.reason === undefined ? {} : { reason: record.reason }),
+    ...(record.gatewayReference === undefined ? {} : { gatewayReference: record.gatewayReference }),
+    ...(record.gatewayStatus === undefined ? {} : { gatewayStatus: record.gatewayStatus }),
+  });
+  return {
+    ...text,
+    amount: reported.amount,
+    attempts: record.attempts,
+    createdAt: record.createdAt,
+    updatedAt: record.updatedAt,
+    ...(record.nextCheckAt === undefined ? {} : { nextCheckAt: record.nextCheckAt }),
+    ageMs: Math.max(0, now - record.createdAt),
+  };
+}
+
+/** "The PSP says": what the PSP confirmed for the operation, next to what was asked. Money in integer minor units. */
+export interface PspSays {
+  /** The gateway the operation went to (its routing record's, after any failover). */
+  gateway: string;
+  /** The gateway the command named, when the operation went elsewhere. */
+  requestedGateway?: string;
+  /**
+   * The PSP's latest word on it, from its state and the marks: `succeeded`, `failed`, `did it after all` (recorded
+   * FAILED, a `succeeded_after_failure` since), `did it after all, then undid it`, `undid it after its success`,
+   * `nothing final yet`.
+   */
+  latest: string;
+  /** The PSP's reference of the operation (`gateway_reference`), once an outcome named one. */
+  reference?: string;
+  /** The PSP's own status word of its latest outcome (`gateway_status`). */
+  status?: string;
+  /**
+   * What the PSP confirmed: its outcome's figure, else (a FAILED one it did after all) the figure of the adjustment
+   * that said so (`confirmedBy`); absent when it said nothing.
+   */
+  confirmed?: ReportedMoney;
+  /** The `succeeded_after_failure` adjustment `confirmed` comes from, when it is not the outcome's. */
+  confirmedBy?: string;
+  /** A currency the PSP named whose amount could not be read (no `confirmed` then). */
+  confirmedCurrencyOnly?: string;
+  /** What the gateway was asked (a converted operation's converted money; a cancel releasing a remainder, that remainder). */
+  asked: ReportedMoney;
+  /** What the command asked, before any conversion. */
+  requested: ReportedMoney;
+  /** How what the PSP confirmed differs from what the gateway was asked; absent when it does not (or it said nothing). */
+  discrepancy?: PspDiscrepancy;
+  /**
+   * When the PSP says the success happened (`psp_succeeded_at`; a FAILED one it did after all: its adjustment's PSP
+   * time), epoch ms; absent when it did not say.
+   */
+  succeededAt?: number;
+}
+
+/** What each mark is (see {@link OperationMark}). */
+export type OperationMarkKind =
+  | 'succeeded_after_failure'
+  | 'undone'
+  | 'closed_by'
+  | 'cancel_effect'
+  | 'orphan_reversal'
+  | 'failover'
+  | 'recapture_held'
+  | 'held_for_config'
+  | 'parked'
+  | 'orphan_dry_run'
+  | 'orphan_nothing_left';
+
+/**
+ * A mark the bridge put on the operation's record (or a decision it recorded on it) that changes what its state
+ * means: done at the PSP after all, undone since, closed by another operation, voided, failed over…
+ */
+export interface OperationMark {
+  kind: OperationMarkKind;
+  /** When, epoch ms: the PSP's time where it gave one, else when the bridge recorded it; absent when unknown. */
+  at?: number;
+  /**
+   * Who put it there: `webhook` or `reconciliation` (an adjustment's source, with its gateway), `void` (a cancel of
+   * the bridge's), `poller` (its sweeps), `orchestration` (a failover), `delivery` (the outcome that moved it), `ledger`.
+   */
+  source: string;
+  /** One line an operator reads. */
+  text: string;
+  /** The adjustment or operation the mark names. */
+  ref?: string;
+  /** Money the mark is about, integer minor units of `currency`. */
+  amount?: number;
+  currency?: string;
+}
+
+/** An adjustment of the operation as an operator is shown it (text masked). Times epoch ms. */
+export interface AdjustmentView {
+  id: string;
+  kind: AdjustmentKind;
+  direction: MoneyDirection;
+  gateway: string;
+  source: AdjustmentSource;
+  /** Integer minor units of `currency`, as the PSP reported it. */
+  amount?: number;
+  currency?: string;
+  reason?: string;
+  pspReference?: string;
+  pspEventId: string;
+  /** When the PSP says it happened. */
+  occurredAt?: number;
+  /** When the bridge recorded it. */
+  recordedAt: number;
+  failedAgainBy?: string;
+  supersededBy?: string;
+}
+
+/** One operation with all an on-call operator needs to judge it, in the order it is read. */
+export interface OperationDetail {
+  operation: OperationView;
+  psp: PspSays;
+  /** Oldest first (those without a time last). */
+  marks: OperationMark[];
+  /** Oldest first (as recorded). */
+  adjustments: AdjustmentView[];
+  /** Masked again as shown (`shownInteraction`). */
+  history: Interaction[];
+}
+
+/** The raw fields of the record's hash that hold marks the record type does not expose (`record-fields.ts`). */
+export const MARK_HASH_FIELDS = ['held_since', 'parked_at', 'recaptured_at', 'recapture_surfaced', 'orphan_dry_run_at', 'orphan_nothing_left_at'] as const;
+export type MarkHashField = (typeof MARK_HASH_FIELDS)[number];
+
+/** The operation that closed an authorization (`closed_by`), as read: its command, state and last move. */
+export interface CloserSummary {
+  id: string;
+  command: string;
+  state: OperationState;
+  updatedAt: number;
+}
+
+/** What {@link operationDetail} is built from: the record and what the stores hold about it. */
+export interface OperationDetailInputs {
+  record: OperationRecord;
+  adjustments: readonly AdjustmentRecord[];
+  history: readonly Interaction[];
+  /** The values of {@link MARK_HASH_FIELDS} the record's hash holds (absent: not set). */
+  hashMarks?: Partial<Record<MarkHashField, string>>;
+  /** The record of the operation named by `closedBy`, when it was read (null: not found). */
+  closer?: CloserSummary | null;
+}
+
+const money = (amount: number | undefined, currency: string | undefined): string => {
+  if (amount === undefined || currency === undefined) return '';
+  try {
+    return `${formatMinor(amount, currency)} ${currency}`;
+  } catch {
+    return `${amount} (minor units) ${currency}`;
+  }
+};
+
+const epoch = (stored: string | undefined): number | undefined => {
+  if (stored === undefined || stored === '') return undefined;
+  const n = Number(stored);
+  return Number.isFinite(n) ? n : undefined;
+};
+
+const adjustmentSource = (a: AdjustmentRecord): string => `${a.source} (${a.gateway})`;
+
+/** The success-after-failure and undone marks, with the adjustment (or void) that put each. */
+function outcomeMarks(record: OperationRecord, byId: ReadonlyMap<string, AdjustmentRecord>, history: readonly Interaction[]): OperationMark[] {
+  const marks: OperationMark[] = [];
+  const late = record.succeededAfterFailure;
+  if (late !== undefined) {
+    const a = byId.get(late.by);
+    const amount = late.amount ?? a?.amount;
+    const currency = late.currency ?? a?.currency;
+    const confirmed = money(amount, currency);
+    marks.push({
+      kind: 'succeeded_after_failure',
+      at: a?.occurredAt ?? a?.recordedAt,
+      source: a ? adjustmentSource(a) : 'ledger',
+      text: `recorded ${record.state}, the PSP did it after all${confirmed ? `: ${confirmed} confirmed` : ''}${
+        record.command === 'cancel' ? '; it counts as done' : '; it counts as moved money'
+      }`,
+      ref: late.by,
+      ...(amount !== undefined && currency !== undefined ? { amount, currency } : {}),
+    });
+  }
+  if (record.undoneBy !== undefined) {
+    const a = byId.get(record.undoneBy);
+    if (a) {
+      marks.push({
+        kind: 'undone',
+        at: a.occurredAt ?? a.recordedAt,
+        source: adjustmentSource(a),
+        text: `the PSP undid it since (${a.kind}${a.amount !== undefined ? `: ${money(a.amount, a.currency)}` : ''}); it no longer counts as moved money`,
+        ref: a.id,
+        ...(a.amount !== undefined && a.currency !== undefined ? { amount: a.amount, currency: a.currency } : {}),
+      });
+    } else {
+      // Not an adjustment: the bridge's own cancel voided it (`Ledger.markUndoneByVoid`), which wrote an `undone` entry.
+      const entry = history.find((h) => h.event === 'undone' && h.by === record.undoneBy);
+      marks.push({
+        kind: 'undone',
+        at: entry?.at,
+        source: 'void',
+        text: `voided by cancel ${record.undoneBy}; it no longer counts as captured`,
+        ref: record.undoneBy,
+      });
+    }
+  }
+  return marks;
+}
+
+/** The authorization's closer, and what a cancel did at a PSP whose cancel voids captures. */
+function closingMarks(record: OperationRecord, closer: CloserSummary | null | undefined): OperationMark[] {
+  const marks: OperationMark[] = [];
+  if (record.closedBy !== undefined && record.closedBy !== '') {
+    marks.push({
+      kind: 'closed_by',
+      at: closer?.updatedAt,
+      source: 'ledger',
+      text: closer
+        ? `authorization closed by ${closer.command} ${closer.id} (${closer.state}): no expiry notice or orphan void follows`
+        : `authorization closed by ${record.closedBy} (no such operation in the ledger now)`,
+      ref: record.closedBy,
+    });
+  }
+  const effect = record.cancelEffect;
+  if (effect !== undefined) {
+    const text =
+      'voided' in effect
+        ? `the cancel voided ${effect.command} ${effect.voided}${
+            effect.hold === 'releasing'
+              ? `; the hold is being released${effect.reversal ? ` by ${effect.reversal}` : ''}`
+              : effect.hold === 'left'
+                ? '; the hold stays until it expires'
+                : ''
+          }`
+        : effect.released === 'hold'
+          ? "the cancel released the authorization's hold (nothing captured stood)"
+          : `the cancel released what the captures left: ${money(effect.amount, effect.currency)}`;
+    marks.push({
+      kind: 'cancel_effect',
+      at: record.pspSucceededAt ?? (record.state === 'SUCCEEDED' ? record.updatedAt : undefined),
+      source: 'delivery',
+      text,
+      ...('voided' in effect ? { ref: effect.voided } : {}),
+      ...('released' in effect && effect.released === 'remainder' ? { amount: effect.amount, currency: effect.currency } : {}),
+    });
+  }
+  return marks;
+}
+
+/** The orchestration's failovers, each a step from one gateway to the next. */
+function failoverMarks(record: OperationRecord): OperationMark[] {
+  return (record.routing?.failovers ?? []).map((f) => ({
+    kind: 'failover' as const,
+    at: f.at,
+    source: 'orchestration',
+    text: `failed over from ${f.from} to ${f.to} (${f.trigger})`,
+  }));
+}
+
+/** The poller's orphan reversals, as their history entries (`orphan_reversal`) say them. */
+function orphanMarks(history: readonly Interaction[]): OperationMark[] {
+  return history
+    .filter((h) => h.event === 'orphan_reversal')
+    .map((h) => {
+      const amount = typeof h.amount === 'number' ? h.amount : undefined;
+      const currency = typeof h.currency === 'string' ? h.currency : undefined;
+      const words = [h.outcome, h.mode ? `mode ${String(h.mode)}` : '', h.reason ? `reason ${String(h.reason)}` : ''].filter(Boolean).join(', ');
+      const reversal = typeof h.reversal_operation_id === 'string' ? h.reversal_operation_id : undefined;
+      return {
+        kind: 'orphan_reversal' as const,
+        at: h.at,
+        source: 'poller',
+        text: `orphan reversal (${String(h.reversal ?? 'void')}): ${words}${amount !== undefined ? `; ${money(amount, currency)}` : ''}${reversal ? `; ${reversal}` : ''}`,
+        ...(reversal ? { ref: reversal } : {}),
+        ...(amount !== undefined && currency !== undefined ? { amount, currency } : {}),
+      };
+    });
+}
+
+/** Marks kept as raw fields of the record's hash: holds, a re-capture held, the orphan sweep's notes. */
+function hashFieldMarks(marks: Partial<Record<MarkHashField, string>>): OperationMark[] {
+  const out: OperationMark[] = [];
+  if (marks.held_since !== undefined) {
+    out.push({ kind: 'held_for_config', at: epoch(marks.held_since), source: 'delivery', text: 'held: its gateway is missing from the configuration' });
+  }
+  if (marks.parked_at !== undefined) {
+    out.push({
+      kind: 'parked',
+      at: epoch(marks.parked_at),
+      source: 'delivery',
+      text: 'parked as a dead letter (config): replay it once the gateway is configured',
+    });
+  }
+  if (marks.recaptured_at !== undefined) {
+    out.push({
+      kind: 'recapture_held',
+      at: epoch(marks.recaptured_at),
+      source: 'webhook',
+      text: `the PSP re-captured it; held until the capture failure it follows arrives${marks.recapture_surfaced ? ' (surfaced: past its wait)' : ''}`,
+    });
+  }
+  if (marks.orphan_dry_run_at !== undefined) {
+    out.push({ kind: 'orphan_dry_run', at: epoch(marks.orphan_dry_run_at), source: 'poller', text: 'an orphan the dry run would void (nothing sent)' });
+  }
+  if (marks.orphan_nothing_left_at !== undefined) {
+    out.push({
+      kind: 'orphan_nothing_left',
+      at: epoch(marks.orphan_nothing_left_at),
+      source: 'poller',
+      text: 'an orphan with nothing left to give back (refunded in full already): nothing sent',
+    });
+  }
+  return out;
+}
+
+/** What `standing` says when a mark qualifies the state (shown next to it): undefined when none does. */
+export function stateNote(record: Pick<OperationRecord, 'state' | 'succeededAfterFailure' | 'undoneBy'>): string | undefined {
+  const late = record.succeededAfterFailure;
+  if (late !== undefined) {
+    const confirmed = money(late.amount, late.currency);
+    const done = `done at the PSP after all${confirmed ? ` (${confirmed})` : ''}`;
+    return record.undoneBy !== undefined ? `${done}, then undone` : done;
+  }
+  if (record.undoneBy !== undefined) return 'undone by the PSP since';
+  return undefined;
+}
+
+function adjustmentView(a: AdjustmentRecord): AdjustmentView {
+  return {
+    id: a.id,
+    kind: a.kind,
+    direction: a.direction,
+    gateway: redactText(a.gateway),
+    source: a.source,
+    ...(a.amount !== undefined ? { amount: a.amount } : {}),
+    ...(a.currency !== undefined ? { currency: redactText(a.currency) } : {}),
+    ...(a.reason !== undefined ? { reason: redactText(a.reason) } : {}),
+    ...(a.pspReference !== undefined ? { pspReference: redactText(a.pspReference) } : {}),
+    pspEventId: redactText(a.pspEventId),
+    ...(a.occurredAt !== undefined ? { occurredAt: a.occurredAt } : {}),
+    recordedAt: a.recordedAt,
+    ...(a.failedAgainBy !== undefined ? { failedAgainBy: redactText(a.failedAgainBy) } : {}),
+    ...(a.supersededBy !== undefined ? { supersededBy: redactText(a.supersededBy) } : {}),
+  };
+}
+
+/** The PSP's latest word on the operation, as its state and marks hold it (see {@link PspSays.latest}). */
+function latestWord(record: OperationRecord): string {
+  if (record.succeededAfterFailure !== undefined) return record.undoneBy !== undefined ? 'did it after all, then undid it' : 'did it after all';
+  if (record.undoneBy !== undefined) return 'undid it after its success';
+  switch (record.state) {
+    case 'SUCCEEDED':
+      return 'succeeded';
+    case 'FAILED':
+      return 'failed';
+    default:
+      return 'nothing final yet';
+  }
+}
+
+function pspSays(record: OperationRecord, byId: ReadonlyMap<string, AdjustmentRecord>): PspSays {
+  const { reported, requested, discrepancy } = reportedMoney(record);
+  const gateway = gatewayOf(record);
+  const asked = askedMoney(record);
+  // A FAILED one the PSP did after all: its confirmation came with the adjustment that marked it, not with an outcome.
+  const late = record.succeededAfterFailure;
+  const lateAdjustment = late === undefined ? undefined : byId.get(late.by);
+  const lateMoney = late?.amount !== undefined && late.currency !== undefined ? { amount: late.amount, currency: late.currency } : undefined;
+  const confirmed = record.confirmedAmount !== undefined ? reported : lateMoney;
+  const differs = record.confirmedAmount === undefined && lateMoney ? pspDiscrepancy(asked, lateMoney) : discrepancy;
+  const succeededAt = record.pspSucceededAt ?? lateAdjustment?.occurredAt;
+  return {
+    gateway,
+    ...(gateway !== record.payment.gateway ? { requestedGateway: record.payment.gateway } : {}),
+    latest: latestWord(record),
+    ...(record.gatewayReference !== undefined ? { reference: redactText(record.gatewayReference) } : {}),
+    ...(record.gatewayStatus !== undefined ? { status: redactText(record.gatewayStatus) } : {}),
+    ...(confirmed ? { confirmed } : {}),
+    ...(record.confirmedAmount === undefined && lateMoney && late ? { confirmedBy: late.by } : {}),
+    ...(record.confirmedAmount === undefined && record.confirmedCurrency !== undefined
+      ? { confirmedCurrencyOnly: record.confirmedCurrency.toUpperCase() }
+      : {}),
+    asked,
+    requested,
+    ...(differs !== null ? { discrepancy: differs } : {}),
+    ...(succeededAt !== undefined ? { succeededAt } : {}),
+  };
+}
+
+/** What the PSP confirmed, in words (`ops show`, the console): its money (and the adjustment that said it, when not its outcome), or that it said nothing. */
+export function confirmedText(p: PspSays): string {
+  if (p.confirmed) return `${money(p.confirmed.amount, p.confirmed.currency)}${p.confirmedBy ? ` (by ${p.confirmedBy})` : ''}`;
+  return p.confirmedCurrencyOnly ? `a currency only, ${p.confirmedCurrencyOnly}` : 'nothing confirmed';
+}
+
+/** A mark's text fields masked (a PSP's reason or an id from a record written before a rule existed), times and money kept. */
+function shownMark(m: OperationMark): OperationMark {
+  return { ...m, source: redactText(m.source), text: redactText(m.text), ...(m.ref !== undefined ? { ref: redactText(m.ref) } : {}) };
+}
+
+/**
+ * The operator's view of one operation, from its record and what the stores hold about it: state (with what its
+ * marks say of it), what the PSP confirmed, the marks and adjustments, the history. Never card data: text is masked
+ * again as shown, of the card only brand and last four digits are kept. Pure.
+ */
+export function operationDetail(inputs: OperationDetailInputs, now = Date.now()): OperationDetail {
+  const { record } = inputs;
+  const history = inputs.history.map(shownInteraction);
+  const byId = new Map(inputs.adjustments.map((a) => [a.id, a]));
+  const marks = [
+    ...outcomeMarks(record, byId, history),
+    ...closingMarks(record, inputs.closer),
+    ...failoverMarks(record),
+    ...orphanMarks(history),
+    ...hashFieldMarks(inputs.hashMarks ?? {}),
+  ]
+    .map(shownMark)
+    // Oldest first; a mark without a time after those with one, in the order above.
+    .map((m, i) => ({ m, i }))
+    .sort((a, b) => (a.m.at ?? Number.POSITIVE_INFINITY) - (b.m.at ?? Number.POSITIVE_INFINITY) || a.i - b.i)
+    .map(({ m }) => m);
+  return {
+    operation: operationView(record, now),
+    psp: pspSays(record, byId),
+    marks,
+    adjustments: inputs.adjustments.map(adjustmentView),
+    history,
+  };
+}

@@ -1,0 +1,226 @@
+import { AdjustmentRecord } from '../../../src/adjustments/adjustment';
+import { OperationRecord } from '../../../src/ledger/ledger';
+import { operationDetail } from '../../../src/ops/operation-detail';
+import { TEST_PANS } from '../../support/fixtures';
+
+const T0 = Date.UTC(2026, 11, 5, 6, 0, 0);
+const MIN = 60_000;
+
+const record = (overrides: Partial<OperationRecord> = {}): OperationRecord => ({
+  id: 'op-cap-1',
+  command: 'capture',
+  channel: 'bus',
+  state: 'FAILED',
+  payment: { gateway: 'adyen', gateway_account: 'acct-1', gateway_key: 'PSP-AUTH-1', amount: 5000, currency: 'EUR', order_id: 'ORD-9' },
+  receivedAt: T0,
+  createdAt: T0,
+  updatedAt: T0 + MIN,
+  attempts: 1,
+  reason: 'capture refused',
+  gatewayReference: 'PSP-CAP-1',
+  ...overrides,
+});
+
+const adjustment = (overrides: Partial<AdjustmentRecord> = {}): AdjustmentRecord => ({
+  id: 'adj_late',
+  operationId: 'op-cap-1',
+  gateway: 'adyen',
+  kind: 'succeeded_after_failure',
+  direction: 'credit',
+  amount: 4000,
+  currency: 'EUR',
+  pspReference: 'PSP-CAP-1',
+  pspEventId: 'evt-1',
+  occurredAt: T0 + 5 * MIN,
+  source: 'webhook',
+  recordedAt: T0 + 6 * MIN,
+  ...overrides,
+});
+
+describe('the operator detail of one operation', () => {
+  it('shows a FAILED capture the PSP did after all as such: a state note, the mark with its time, source and money, and the adjustment', () => {
+    const d = operationDetail(
+      {
+        record: record({ succeededAfterFailure: { by: 'adj_late', amount: 4000, currency: 'EUR' } }),
+        adjustments: [adjustment()],
+        history: [{ at: T0 + 6 * MIN, event: 'adjustment', adjustment_id: 'adj_late', kind: 'succeeded_after_failure' }],
+      },
+      T0 + 10 * MIN,
+    );
+    expect(d.operation).toMatchObject({ state: 'FAILED', stateNote: 'done at the PSP after all (40.00 EUR)' });
+    expect(d.marks).toEqual([
+      {
+        kind: 'succeeded_after_failure',
+        at: T0 + 5 * MIN,
+        source: 'webhook (adyen)',
+        text: 'recorded FAILED, the PSP did it after all: 40.00 EUR confirmed; it counts as moved money',
+        ref: 'adj_late',
+        amount: 4000,
+        currency: 'EUR',
+      },
+    ]);
+    expect(d.adjustments).toEqual([expect.objectContaining({ id: 'adj_late', kind: 'succeeded_after_failure', source: 'webhook', recordedAt: T0 + 6 * MIN })]);
+    expect(d.history.map((h) => h.event)).toEqual(['adjustment']);
+    // The PSP's word came with the adjustment, not with an outcome: it is what "the PSP says".
+    expect(d.psp).toMatchObject({
+      latest: 'did it after all',
+      confirmed: { amount: 4000, currency: 'EUR' },
+      confirmedBy: 'adj_late',
+      asked: { amount: 5000, currency: 'EUR' },
+      discrepancy: 'amount_mismatch',
+      succeededAt: T0 + 5 * MIN,
+    });
+  });
+
+  it('says a FAILED one done after all that the PSP then undid, and a success the PSP undid (by a fact, or by our own void)', () => {
+    const failedAgain = adjustment({
+      id: 'adj_fail',
+      kind: 'capture_failed',
+      direction: 'debit',
+      occurredAt: T0 + 8 * MIN,
+      recordedAt: T0 + 9 * MIN,
+      source: 'reconciliation',
+    });
+    const both = operationDetail({
+      record: record({ succeededAfterFailure: { by: 'adj_late' }, undoneBy: 'adj_fail' }),
+      adjustments: [adjustment({ amount: undefined, currency: undefined }), failedAgain],
+      history: [],
+    });
+    expect(both.operation.stateNote).toBe('done at the PSP after all, then undone');
+    expect(both.psp.latest).toBe('did it after all, then undid it');
+    expect(both.marks.map((m) => [m.kind, m.at, m.source])).toEqual([
+      ['succeeded_after_failure', T0 + 5 * MIN, 'webhook (adyen)'],
+      ['undone', T0 + 8 * MIN, 'reconciliation (adyen)'],
+    ]);
+
+    const refund = operationDetail({
+      record: record({ command: 'refund', state: 'SUCCEEDED', undoneBy: 'adj_rf' }),
+      adjustments: [adjustment({ id: 'adj_rf', kind: 'refund_failed', direction: 'credit' })],
+      history: [],
+    });
+    expect(refund.operation.stateNote).toBe('undone by the PSP since');
+    expect(refund.marks[0]).toMatchObject({ kind: 'undone', ref: 'adj_rf', text: expect.stringContaining('refund_failed') });
+
+    const voided = operationDetail({
+      record: record({ state: 'SUCCEEDED', undoneBy: '_op-cap-1.void' }),
+      adjustments: [],
+      history: [{ at: T0 + 3 * MIN, event: 'undone', by: '_op-cap-1.void', kind: 'void' }],
+    });
+    expect(voided.marks).toEqual([expect.objectContaining({ kind: 'undone', at: T0 + 3 * MIN, source: 'void', ref: '_op-cap-1.void' })]);
+  });
+
+  it('puts what the PSP confirmed next to what was asked, with the discrepancy and the PSP time of the success', () => {
+    const d = operationDetail({
+      record: record({
+        state: 'SUCCEEDED',
+        reason: undefined,
+        confirmedAmount: 4500,
+        confirmedCurrency: 'eur',
+        pspSucceededAt: T0 + 2 * MIN,
+        gatewayStatus: 'Authorised',
+      }),
+      adjustments: [],
+      history: [],
+    });
+    expect(d.psp).toEqual({
+      gateway: 'adyen',
+      latest: 'succeeded',
+      reference: 'PSP-CAP-1',
+      status: 'Authorised',
+      confirmed: { amount: 4500, currency: 'EUR' },
+      asked: { amount: 5000, currency: 'EUR' },
+      requested: { amount: 5000, currency: 'EUR' },
+      discrepancy: 'amount_mismatch',
+      succeededAt: T0 + 2 * MIN,
+    });
+    expect(d.operation).toMatchObject({ amount: 4500, currency: 'EUR' });
+    expect(d.operation.stateNote).toBeUndefined();
+  });
+
+  it('never labels the asked amount with a currency the PSP named without an amount', () => {
+    const d = operationDetail({ record: record({ state: 'SUCCEEDED', confirmedCurrency: 'USD' }), adjustments: [], history: [] });
+    expect(d.operation).toMatchObject({ amount: 5000, currency: 'EUR' });
+    expect(d.psp).toMatchObject({ confirmedCurrencyOnly: 'USD', discrepancy: 'currency_mismatch' });
+    expect(d.psp.confirmed).toBeUndefined();
+  });
+
+  it('shows where a failed-over operation went, each failover step, the closer of an authorization, orphan reversals and the hash marks, oldest first', () => {
+    const d = operationDetail({
+      record: record({
+        command: 'authorize',
+        state: 'SUCCEEDED',
+        reason: undefined,
+        closedBy: 'op-cancel-1',
+        routing: {
+          gateway: 'adyen',
+          requested: 'stripe',
+          candidates: ['stripe', 'adyen'],
+          index: 1,
+          decisions: [],
+          failovers: [{ from: 'stripe', to: 'adyen', trigger: 'breaker_open', at: T0 + 1000 }],
+        },
+        payment: { gateway: 'stripe', gateway_account: 'acct-1', gateway_key: 'tok', amount: 5000, currency: 'EUR' },
+      }),
+      adjustments: [],
+      history: [
+        {
+          at: T0 + 20 * MIN,
+          event: 'orphan_reversal',
+          outcome: 'voided',
+          mode: 'on',
+          reason: 'uncaptured',
+          reversal: 'void',
+          reversal_operation_id: '_op-cap-1.void',
+          amount: 5000,
+          currency: 'EUR',
+        },
+      ],
+      hashMarks: { orphan_dry_run_at: String(T0 + 10 * MIN) },
+      closer: { id: 'op-cancel-1', command: 'cancel', state: 'SUCCEEDED', updatedAt: T0 + 30 * MIN },
+    });
+    expect(d.operation.gateway).toBe('adyen');
+    expect(d.psp).toMatchObject({ gateway: 'adyen', requestedGateway: 'stripe' });
+    expect(d.marks.map((m) => [m.kind, m.at, m.source])).toEqual([
+      ['failover', T0 + 1000, 'orchestration'],
+      ['orphan_dry_run', T0 + 10 * MIN, 'poller'],
+      ['orphan_reversal', T0 + 20 * MIN, 'poller'],
+      ['closed_by', T0 + 30 * MIN, 'ledger'],
+    ]);
+    expect(d.marks[0].text).toBe('failed over from stripe to adyen (breaker_open)');
+    expect(d.marks[2]).toMatchObject({ ref: '_op-cap-1.void', amount: 5000, currency: 'EUR', text: expect.stringContaining('voided') });
+    expect(d.marks[3].text).toContain('cancel op-cancel-1 (SUCCEEDED)');
+  });
+
+  it("says what a Cybersource cancel did (the capture it voided and the hold's fate, or the remainder it released)", () => {
+    const voided = operationDetail({
+      record: record({ command: 'cancel', state: 'SUCCEEDED', cancelEffect: { voided: 'op-cap-1', command: 'capture', hold: 'left' }, pspSucceededAt: T0 }),
+      adjustments: [],
+      history: [],
+    });
+    expect(voided.marks).toEqual([
+      expect.objectContaining({ kind: 'cancel_effect', at: T0, ref: 'op-cap-1', text: 'the cancel voided capture op-cap-1; the hold stays until it expires' }),
+    ]);
+    const remainder = operationDetail({
+      record: record({ command: 'cancel', state: 'SUCCEEDED', cancelEffect: { released: 'remainder', amount: 1500, currency: 'USD' } }),
+      adjustments: [],
+      history: [],
+    });
+    expect(remainder.marks[0]).toMatchObject({ kind: 'cancel_effect', amount: 1500, currency: 'USD' });
+    expect(remainder.psp.asked).toEqual({ amount: 1500, currency: 'USD' });
+  });
+
+  it('shows no card number, whatever the stores hold (a PSP reason, a history entry, a reference, a mark)', () => {
+    const d = operationDetail({
+      record: record({ succeededAfterFailure: { by: 'adj_late' }, reason: `declined ${TEST_PANS[0]}`, gatewayReference: TEST_PANS[1] }),
+      adjustments: [adjustment({ reason: `card ${TEST_PANS[2]}`, pspReference: TEST_PANS[3] })],
+      history: [
+        { at: T0, event: 'gateway_response', excerpt: `card ${TEST_PANS[4]}`, request: { card: { number: TEST_PANS[0], cvc: '7391' } } },
+        { at: T0 + MIN, event: 'orphan_reversal', outcome: 'voided', reason: `uncaptured ${TEST_PANS[1]}` },
+      ],
+    });
+    const text = JSON.stringify(d);
+    for (const pan of TEST_PANS) expect(text).not.toContain(pan);
+    expect(text).not.toContain('7391');
+    expect(d.marks.map((m) => m.kind)).toEqual(['orphan_reversal', 'succeeded_after_failure']);
+  });
+});
