@@ -49,11 +49,6 @@ export class OperationsView {
     return operationDetail({ record, adjustments, history, hashMarks, closer: closerSummary }, now);
   }
 
-  /** Every operation of an order (the order index), oldest first. */
-  async byOrder(orderId: string, now = Date.now()): Promise<OperationView[]> {
-    return (await this.ledger.operationsOfOrder(orderId)).map((r) => operationView(r, now));
-  }
-
   /**
    * Operations in `states` (default: every state that is not terminal) created at least `olderThanMs` ago,
    * oldest first, at most `limit`. Reads at most `scan` ids per state.

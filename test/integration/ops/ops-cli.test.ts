@@ -328,21 +328,21 @@ describe('payment-bridge ops (real Redis and RabbitMQ, own namespace)', () => {
       expect(dry.text).toContain('DRY RUN');
       expect(dry.text).toContain('bus.payment.capture');
       await new Promise((r) => setTimeout(r, 300));
-      expect(await ctx.operations.byOrder('ORD-DL-RPC')).toEqual([]);
+      expect(await ctx.ledger.operationsOfOrder('ORD-DL-RPC')).toEqual([]);
 
       const executed = await run(opsDeadLetterReplay, ctx, { ids: [id], execute: true, json: true });
       expect(executed.code).toBe(0);
       const result = (executed.json.results as { verdict: string; published: boolean; operationId: string }[])[0];
       expect(result).toMatchObject({ verdict: 'replay', published: true });
-      await eventually(async () => (await ctx.operations.byOrder('ORD-DL-RPC')).length === 1);
-      const [op] = await ctx.operations.byOrder('ORD-DL-RPC');
+      await eventually(async () => (await ctx.ledger.operationsOfOrder('ORD-DL-RPC')).length === 1);
+      const [op] = await ctx.ledger.operationsOfOrder('ORD-DL-RPC');
       expect(op.id).toBe(result.operationId);
 
       // Again: same operation id, so the consumer drops it as a duplicate; one record, one delivery job.
       const again = await run(opsDeadLetterReplay, ctx, { ids: [id], execute: true, json: true });
       expect((again.json.results as { operationId: string; previousReplays: number }[])[0]).toMatchObject({ operationId: op.id, previousReplays: 1 });
       await eventually(() => worker.consumer.stats.duplicates >= 1);
-      expect(await ctx.operations.byOrder('ORD-DL-RPC')).toHaveLength(1);
+      expect(await ctx.ledger.operationsOfOrder('ORD-DL-RPC')).toHaveLength(1);
       expect((await ctx.ledger.interactions(op.id)).filter((h) => h.event === 'received')).toHaveLength(1);
       expect(await worker.deliveryQueue.getJob(bullJobId(op.id))).toBeDefined();
       expect((await ctx.deadLetters.get(id))?.replays).toBe(2);
@@ -431,7 +431,7 @@ describe('payment-bridge ops (real Redis and RabbitMQ, own namespace)', () => {
       expect(b).toMatchObject({ verdict: 'unauthenticated', problem: expect.stringContaining('signed by the web channel') });
       expect(a.published).toBeUndefined();
       expect(b.published).toBeUndefined();
-      expect(await ctx.operations.byOrder('ORD-DL-UNSIGNED')).toEqual([]);
+      expect(await ctx.ledger.operationsOfOrder('ORD-DL-UNSIGNED')).toEqual([]);
     } finally {
       await worker.stop();
     }
