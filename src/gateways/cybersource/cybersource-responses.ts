@@ -21,6 +21,7 @@ import { payerAuthenticationAction } from './cybersource-payer-auth';
 import { isMerchantInitiatedCharge, wantsStoredToken } from '../../contracts/payment-method';
 import { merchantReference } from './cybersource-requests';
 import { StoredCard, storedCardOf } from '../stored-card';
+import { pspIsoUtcMs } from '../psp-time';
 
 /**
  * Cybersource REST response → our outcome. Pure.
@@ -99,9 +100,40 @@ function failOrThrow(response: GatewayResponse, gateway: string): GatewayOutcome
   const error = classifyCybersourceError(response, gateway);
   if (error.kind === 'declined') {
     const reason = error.details.gatewayCode ?? `HTTP_${response.status}`;
-    return { status: 'FAIL', gatewayStatus: reason, reason };
+    return withSubmittedAt({ status: 'FAIL', gatewayStatus: reason, reason }, bodyOrNothing(response));
   }
   throw error;
+}
+
+/** A refusal's body when it is a JSON object (only its time is read from it), else nothing. */
+function bodyOrNothing(response: GatewayResponse): Json | undefined {
+  try {
+    return obj(JSON.parse(response.body) as unknown);
+  } catch {
+    return undefined;
+  }
+}
+
+/**
+ * When Cybersource says a transaction happened (epoch ms): its `submitTimeUtc` ("Time of request in UTC. Format:
+ * YYYY-MM-DDThh:mm:ssZ", every answer and search summary), `submitTimeUTC` in the transaction details (2020-02-17
+ * spec), read strictly (`pspIsoUtcMs`: anything else is no time).
+ */
+function submittedAt(transaction: Json | undefined): number | undefined {
+  return pspIsoUtcMs(transaction?.submitTimeUtc ?? transaction?.submitTimeUTC);
+}
+
+/**
+ * Dates a SUCCESS or FAIL outcome by the PSP's own time of its transaction (`GatewayOutcome.occurredAt`), so a success
+ * found by the answer or the status inquiry is recorded with it (`pspSucceededAt`) and a failure of the same
+ * operation is ordered against it by the PSP's times (`laterInPspTime`), as a webhook's `eventDate` is. A PENDING or
+ * ACTION_REQUIRED outcome decides nothing and carries none.
+ */
+function withSubmittedAt(outcome: GatewayOutcome, transaction: Json | undefined): GatewayOutcome {
+  const at = outcome.status === 'SUCCESS' || outcome.status === 'FAIL' ? submittedAt(transaction) : undefined;
+  if (at !== undefined) outcome.occurredAt = at;
+  else delete outcome.occurredAt;
+  return outcome;
 }
 
 /**
@@ -214,7 +246,7 @@ export function parseCybersourceResponse(ctx: OperationContext, response: Gatewa
     }
     if (authorizes(ctx)) withAuthorizedAt(outcome, [body]);
   }
-  return withConfirmedMoney(outcome, reportedMoney(ctx, body));
+  return withConfirmedMoney(withSubmittedAt(outcome, body), reportedMoney(ctx, body));
 }
 
 function namesAuthorizedAmount(body: Json): boolean {
@@ -281,13 +313,15 @@ function searchSummaries(ctx: OperationContext, body: Json, gateway: string): Js
 function withAuthorizedAt(outcome: GatewayOutcome, transactions: readonly Json[]): void {
   if (outcome.status !== 'SUCCESS') return;
   // The transaction details spell it `submitTimeUTC` (2020-02-17 spec), the payment answer and search `submitTimeUtc`.
-  const times = transactions.map((t) => Date.parse(str(t.submitTimeUtc) ?? str(t.submitTimeUTC) ?? '')).filter(Number.isFinite);
+  const times = transactions.map(submittedAt).filter((t): t is number => t !== undefined);
   if (times.length > 0) outcome.authorizedAt = Math.min(...times);
 }
 
 /** The newest of the summaries: the latest attempt decides (the request sorts newest first; this does not rely on it). */
 function newestOf(list: Json[]): Json {
-  return [...list].sort((a, b) => (str(b.submitTimeUtc) ?? '').localeCompare(str(a.submitTimeUtc) ?? ''))[0];
+  // By the times read, not their text (a fraction of a second, or the compact form, sorts wrong as text); one
+  // without a readable time is the oldest. Ties keep the answer's order (newest first, as asked).
+  return [...list].sort((a, b) => (submittedAt(b) ?? 0) - (submittedAt(a) ?? 0))[0];
 }
 
 function amountDetailsOf(transaction: Json): Json | undefined {
@@ -361,7 +395,8 @@ export function parseCybersourceSearchResponse(ctx: OperationContext, response: 
     outcome.status = 'PENDING';
     outcome.gatewayStatus = `${outcome.gatewayStatus} (not captured)`;
   }
-  return outcome;
+  // The time of the transaction that decides (the newest of the operation's).
+  return withSubmittedAt(outcome, newest);
 }
 
 /** The newest summary of an inquiry's search answer, and the id of its transaction, when its details are needed. */
