@@ -105,6 +105,22 @@ function failOrThrow(response: GatewayResponse, gateway: string): GatewayOutcome
   throw error;
 }
 
+/**
+ * A 2xx answer to a request that moves money whose `status` is an error answer's (`INVALID_REQUEST`, the 400's and a
+ * payment 201's; `SERVER_ERROR`, the 502's) is read by its reason as that error answer is (`classifyCybersourceError`),
+ * never by its status alone: a `DUPLICATE_REQUEST` means our first request landed (the outcome is asked about, never
+ * failed), a `SERVER_TIMEOUT`, `SERVICE_TIMEOUT`, `PROCESSOR_TIMEOUT` or `SYSTEM_ERROR` that the request may have been
+ * processed (asked about before any resend: a plain retry would send it again without an idempotency key). Returns
+ * for a refusal (declined, or a request refused as invalid): the FAIL its status maps to.
+ */
+function throwIfErrorAnswer(status: string, response: GatewayResponse, gateway: string): void {
+  if (status !== 'INVALID_REQUEST' && status !== 'SERVER_ERROR') return;
+  const error = classifyCybersourceError({ ...response, status: status === 'SERVER_ERROR' ? 502 : 400 }, gateway);
+  if (error.kind === 'declined' || error.kind === 'invalid_request') return;
+  const code = error.details.gatewayCode;
+  throw new GatewayError(error.kind, gateway, `HTTP ${response.status} ${status}${code ? ` ${code}` : ''}`, { ...error.details, httpStatus: response.status });
+}
+
 /** A refusal's body when it is a JSON object (only its time is read from it), else nothing. */
 function bodyOrNothing(response: GatewayResponse): Json | undefined {
   try {
@@ -215,6 +231,7 @@ export function parseCybersourceResponse(ctx: OperationContext, response: Gatewa
     return outcome;
   } else {
     const status = toCybersourceStatus(body.status, gateway);
+    throwIfErrorAnswer(status, response, gateway);
     outcome = toOutcome(cybersourceStatusMeaning(status), status, body, response, gateway);
     // Payer Authentication asked for a challenge: the storefront's step-up (cybersource-payer-auth.ts).
     // Without the step-up data nobody could complete it, and it stays the FAIL the status map says; so does
