@@ -3,8 +3,9 @@ import { ConfirmedMoney, withConfirmedMoney } from '../../money/psp-currency-tab
 import { cybersourceConfirmedMoney } from './cybersource-currencies';
 import { GatewayOutcome, GatewayResponse, OperationContext, StatusAnswer } from '../gateway-adapter';
 import { CommandType } from '../../contracts/payment-command';
-import { classifyCybersourceError } from './cybersource-errors';
+import { CYBERSOURCE_502_REASONS, classifyCybersourceError, cybersourceErrorCode, kindOf502Reason } from './cybersource-errors';
 import {
+  CybersourceStatus,
   CybersourceStatusMeaning,
   cybersourceRCodeMeaning,
   cybersourceStatusHoldsFunds,
@@ -33,6 +34,9 @@ import { pspIsoUtcMs } from '../psp-time';
  */
 
 type Json = Record<string, unknown>;
+
+/** The 502 reasons that leave the outcome unknown (the request may have been processed): read so in a 2xx as well. */
+const CYBERSOURCE_UNKNOWN_502_REASONS: ReadonlySet<string> = new Set(CYBERSOURCE_502_REASONS.filter((r) => kindOf502Reason(r) === 'outcome_unknown'));
 
 function obj(value: unknown): Json | undefined {
   return typeof value === 'object' && value !== null && !Array.isArray(value) ? (value as Json) : undefined;
@@ -110,12 +114,15 @@ function failOrThrow(response: GatewayResponse, gateway: string): GatewayOutcome
  * payment 201's; `SERVER_ERROR`, the 502's) is read by its reason as that error answer is (`classifyCybersourceError`),
  * never by its status alone: a `DUPLICATE_REQUEST` means our first request landed (the outcome is asked about, never
  * failed), a `SERVER_TIMEOUT`, `SERVICE_TIMEOUT`, `PROCESSOR_TIMEOUT` or `SYSTEM_ERROR` that the request may have been
- * processed (asked about before any resend: a plain retry would send it again without an idempotency key). Returns
- * for a refusal (declined, or a request refused as invalid): the FAIL its status maps to.
+ * processed (asked about before any resend: a plain retry would send it again without an idempotency key). So is any
+ * other failing status (`DECLINED`…) whose reason is one of those timeouts: a request that reached the processor and
+ * timed out there is not a refusal. Returns for a refusal (declined, or a request refused as invalid): the FAIL its
+ * status maps to.
  */
-function throwIfErrorAnswer(status: string, response: GatewayResponse, gateway: string): void {
-  if (status !== 'INVALID_REQUEST' && status !== 'SERVER_ERROR') return;
-  const error = classifyCybersourceError({ ...response, status: status === 'SERVER_ERROR' ? 502 : 400 }, gateway);
+function throwIfErrorAnswer(status: CybersourceStatus, response: GatewayResponse, gateway: string): void {
+  const timedOut = CYBERSOURCE_UNKNOWN_502_REASONS.has(cybersourceErrorCode(response.body) ?? '');
+  if (status !== 'INVALID_REQUEST' && status !== 'SERVER_ERROR' && !(timedOut && cybersourceStatusMeaning(status) === 'FAIL')) return;
+  const error = classifyCybersourceError({ ...response, status: status === 'INVALID_REQUEST' && !timedOut ? 400 : 502 }, gateway);
   if (error.kind === 'declined' || error.kind === 'invalid_request') return;
   const code = error.details.gatewayCode;
   throw new GatewayError(error.kind, gateway, `HTTP ${response.status} ${status}${code ? ` ${code}` : ''}`, { ...error.details, httpStatus: response.status });

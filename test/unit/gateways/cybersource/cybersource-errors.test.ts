@@ -42,6 +42,11 @@ describe('Cybersource error classification', () => {
     }
     // Refused on our configuration before any processing: retried, as the 502 is.
     expect(errorOf(201, { status: 'SERVER_ERROR', reason: 'INVALID_OR_MISSING_CONFIG' }).kind).toBe('server_error');
+    // A decline whose reason is a timeout after the request reached the processor: not a refusal, asked about.
+    for (const reason of ['PROCESSOR_TIMEOUT', 'SERVER_TIMEOUT']) {
+      const err = errorOf(201, { id: '1', status: 'DECLINED', errorInformation: { reason } });
+      expect(err).toMatchObject({ kind: 'outcome_unknown', details: { httpStatus: 201, gatewayCode: reason } });
+    }
     // A refusal stays the FAIL its status maps to.
     const missing = t.parseResponse(ctx('capture'), response(201, { status: 'INVALID_REQUEST', errorInformation: { reason: 'MISSING_FIELD' } }), gateway);
     expect(missing).toMatchObject({ status: 'FAIL', reason: 'MISSING_FIELD' });
