@@ -174,6 +174,7 @@ beforeAll(async () => {
         psp.captureOf.set(captureId, capturing[1]);
         return json(201, {
           ...(withoutId ? {} : { id: captureId }),
+          submitTimeUtc: new Date().toISOString(),
           status: 'PENDING',
           clientReferenceInformation: reference,
           orderInformation: { amountDetails: money },
@@ -1232,5 +1233,19 @@ describe('Cybersource cancel recorded FAILED that the PSP did after all (succeed
     expect((await ledger.get(cancelId))?.cancelEffect).toEqual({ released: 'hold' });
     expect(payment.gateway_response).toMatchObject({ released: { amount: 5000, currency: 'USD', of: 'authorization' } });
     expect(payment.gateway_response).not.toHaveProperty('voided');
+  });
+});
+
+describe("Cybersource answers dated by the PSP's time (submitTimeUtc)", () => {
+  it('records a capture answered PENDING (a success) with psp_succeeded_at, the time Cybersource gave it', async () => {
+    const auth = await paid('authorize');
+    const from = Date.now();
+    const captureId = await delivered(dependent('capture', auth));
+    const to = Date.now();
+    const at = (await ledger.get(captureId))?.pspSucceededAt;
+    expect(at).toBeGreaterThanOrEqual(from);
+    expect(at).toBeLessThanOrEqual(to);
+    const history = await ledger.interactions(captureId);
+    expect(history.some((h) => h.event === 'outcome' && h.psp_succeeded_at === new Date(at!).toISOString())).toBe(true);
   });
 });
