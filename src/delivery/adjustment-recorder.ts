@@ -1,5 +1,7 @@
 import { Config } from '../config/config';
 import { OutcomeRecorder } from './outcome-recorder';
+import { noteHoldAfterVoid } from './hold-after-void';
+import { CancelEffect } from '../ledger/cancel-effect';
 import { adjustmentEvent } from '../events/adjustment-event';
 import { AUTHORIZING } from '../ledger/authorization-by-reference';
 import { Ledger, OperationRecord } from '../ledger/ledger';
@@ -87,6 +89,22 @@ export const adjustmentsFoundUnderOtherId = counter(
 const CLOSING_AFTER_FAILURE: ReadonlySet<string> = new Set(['capture', 'cancel']);
 
 /**
+ * Cancels recorded FAILED that the PSP did after all (`succeeded_after_failure`) at a PSP whose cancel can void what
+ * was captured (Cybersource), by what the cancel did, recorded on it and said by the adjustment's event: voided (a
+ * capture or sale, marked undone), released_hold, released_remainder (what partial captures left).
+ */
+const lateCancelEffects = counter(
+  'pb_late_cancel_effects_total',
+  'Cancels recorded FAILED that the PSP did after all (succeeded_after_failure) at a PSP whose cancel can void a capture (Cybersource), by gateway and what the cancel did, recorded on it and said by the adjustment event: voided (the capture or sale, marked undone), released_hold, released_remainder',
+  ['gateway', 'effect'],
+);
+
+function effectLabel(effect: CancelEffect): string {
+  if ('voided' in effect) return 'voided';
+  return effect.released === 'hold' ? 'released_hold' : 'released_remainder';
+}
+
+/**
  * Whether an adjustment of `kind` on an operation of `command` releases an authorization (a cancel whose
  * success turned out failed leaves its authorization held, so only authorizing commands count).
  */
@@ -111,7 +129,7 @@ export class AdjustmentRecorder {
        * Where an authorization the fact says the PSP no longer holds leaves the expiry and orphan indexes, and where the
        * authorization a capture or cancel recorded FAILED acted on is found and closed by its success after failure.
        */
-      ledger: Pick<Ledger, 'releaseAuthorization' | 'closeAuthorization' | 'get' | 'authorizationByReference'>;
+      ledger: Pick<Ledger, 'releaseAuthorization' | 'closeAuthorization' | 'get' | 'authorizationByReference' | 'recordCancelEffectOnce'>;
       logger: Logger;
     },
   ) {}
@@ -198,7 +216,10 @@ export class AdjustmentRecorder {
       noteUndoneMark(op, adjustment, result, logger);
     if (result.counted) noteCounted(op, adjustment, logger);
     if (result.superseded === 'recorded') noteSupersededByRecorded(op, adjustment, logger);
-    await recorder.emit(adjustmentEvent(op, adjustment, config));
+    // A cancel the PSP did after all: what it did (voided a capture, or released the hold) is recorded before its event, which says it.
+    const reported =
+      adjustment.kind === 'succeeded_after_failure' && op.state === 'FAILED' && op.command === 'cancel' ? await this.lateCancel(op, adjustment, now) : op;
+    await recorder.emit(adjustmentEvent(reported, adjustment, config));
     // After the adjustment and on every call, so a repeat after a crash in between completes it.
     if (releases) await this.deps.ledger.releaseAuthorization(op.id);
     if (adjustment.kind === 'succeeded_after_failure' && op.state === 'FAILED' && CLOSING_AFTER_FAILURE.has(op.command)) {
@@ -206,6 +227,32 @@ export class AdjustmentRecorder {
     }
     if (commandsUndoneBy(adjustment.kind).includes(op.command)) await this.reportHeldRecapture(op, adjustment, result.superseded === 'held', now);
     return result;
+  }
+
+  /**
+   * Cancel `op`, recorded FAILED, that the PSP did after all (`adjustment`): what it did, read as its success would
+   * have been (`OutcomeRecorder.lateCancelEffect`: a void marks the capture or sale undone and follows the hold it
+   * left), recorded on it once (`cancel_effect`; a repeat finds it) and returned on the record its event is built
+   * from, so the OMS hears whether the cancel voided a capture or released the hold, and which. Counted
+   * (`pb_late_cancel_effects_total`) and logged when recorded. Unchanged at a PSP whose cancel only releases a hold.
+   */
+  private async lateCancel(op: OperationRecord, adjustment: AdjustmentRecord, now: number): Promise<OperationRecord> {
+    if (op.cancelEffect !== undefined) return op;
+    const gateway = gatewayOf(op);
+    const source = adjustment.source;
+    const late = await this.deps.recorder.lateCancelEffect(op, gateway, adjustment.reason, source, now);
+    if (late.effect === undefined) return op;
+    const { recorded, effect } = await this.deps.ledger.recordCancelEffectOnce(op.id, late.effect);
+    if (recorded) {
+      lateCancelEffects.inc({ gateway, effect: effectLabel(effect) });
+      this.deps.logger.info('cancel recorded FAILED that the PSP did after all: what it did is recorded on it and said by its adjustment event', {
+        ...adjustmentFields(op, adjustment),
+        effect: effectLabel(effect),
+        voided: 'voided' in effect ? effect.voided : null,
+      });
+      if (late.hold) noteHoldAfterVoid(this.deps.logger, op, late.hold, source);
+    }
+    return { ...op, cancelEffect: effect };
   }
 
   /**

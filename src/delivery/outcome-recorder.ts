@@ -96,6 +96,12 @@ const LATE_AUTHORIZATION_MS = 3600 * 1000;
 /** Where an outcome came from, kept in the operation's history. */
 export type OutcomeSource = 'response' | 'webhook' | 'inquiry' | 'poller' | 'bridge' | 'reconciliation';
 
+/** What a cancel recorded FAILED did at its PSP after all ({@link OutcomeRecorder.lateCancelEffect}), and the hold its void left. */
+export interface LateCancelEffect {
+  effect?: CancelEffect;
+  hold?: HoldNote;
+}
+
 /**
  * The one way an outcome becomes ledger state and an OMS event, whoever found it (the gateway's answer,
  * a webhook, a status inquiry). Transitions only move forward; whether this call or a racing one moved
@@ -378,9 +384,29 @@ export class OutcomeRecorder {
     if (!voids(outcome)) return { effect: { released: 'hold' } };
     const voided = await this.markVoided(op, name, source, now, read);
     if (!voided || !('voided' in voided.effect) || (read.kind !== 'capture' && read.kind !== 'sale')) return { effect: voided?.effect };
-    // Settled already (a repeated webhook): what it recorded stands, nothing requested again.
-    if (isTerminal(op.state)) return { effect: voided.effect };
+    // Settled already (a repeated webhook): what it recorded stands, nothing requested again. A cancel recorded FAILED
+    // that the PSP did after all (`lateCancelEffect`) is not: its void left the hold as any void does.
+    if (op.state === 'SUCCEEDED') return { effect: voided.effect };
     return this.holdAfterVoid(op, name, voided.effect, read.authorizationId, voided.allMarked);
+  }
+
+  /**
+   * What cancel `op`, recorded FAILED, did at gateway `gateway` after all: the PSP says it succeeded (a
+   * `succeeded_after_failure` whose PSP status is `gatewayStatus`: a webhook's event type, an answer's status, a
+   * reconciliation line's `psp_<service>`). Read as its success would have been read (`cancelEffect`): a void marks
+   * the capture or sale it undid undone (refunds of it are then refused) and follows the hold it left
+   * (`reverse_after_void`); a reversal released the hold, or what partial captures left of it. Undefined at a PSP
+   * whose cancel only releases a hold, or when which capture was voided is not known.
+   */
+  async lateCancelEffect(
+    op: OperationRecord,
+    gateway: string,
+    gatewayStatus: string | undefined,
+    source: OutcomeSource,
+    now = Date.now(),
+  ): Promise<LateCancelEffect> {
+    const read = await this.cancelEffect(op, gateway, { status: 'SUCCESS', gatewayStatus: gatewayStatus ?? '' }, source, now);
+    return { ...(read.effect ? { effect: read.effect } : {}), ...(read.hold ? { hold: read.hold } : {}) };
   }
 
   /**

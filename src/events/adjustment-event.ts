@@ -1,7 +1,7 @@
 import { Config } from '../config/config';
 import { AdjustmentRecord } from '../adjustments/adjustment';
 import { OperationRecord } from '../ledger/ledger';
-import { PaymentEvent, eventAnchor } from './payment-event';
+import { PaymentEvent, eventAnchor, withCancelEffect } from './payment-event';
 import { withoutMethodToken } from '../contracts/payment-method';
 import { reportedMoney } from './psp-discrepancy';
 
@@ -17,11 +17,13 @@ export function adjustmentEventId(operationId: string, adjustmentId: string): st
  * `adjustment` carries what the PSP reported: kind, money direction, amount (integer minor units) and
  * currency, its reason code, its references and when it happened, for a success the PSP failed again after
  * (`failed_again_by`) the failure that stands, and for a failure the PSP's later success overrides (`superseded_by`)
- * that success. See docs/EVENTS.md.
+ * that success; for a cancel recorded FAILED that the PSP did after all, `gateway_response` says what it did
+ * (`voided` or `released`, as the cancel's success event would: `cancelEffect`). See docs/EVENTS.md.
  */
 export function adjustmentEvent(op: OperationRecord, adjustment: AdjustmentRecord, config: Config): PaymentEvent {
   const eventId = adjustmentEventId(op.id, adjustment.id);
   const money = reportedMoney(op);
+  const late = adjustment.kind === 'succeeded_after_failure' && op.state === 'FAILED' && op.command === 'cancel';
   return {
     eventId,
     ...eventAnchor(op.payment),
@@ -38,7 +40,13 @@ export function adjustmentEvent(op: OperationRecord, adjustment: AdjustmentRecor
         operation_reference: op.id,
         operation_state: op.state,
         gateway_command: op.command,
-        gateway_response: { status: op.gatewayStatus ?? null, reference: op.gatewayReference ?? null },
+        // A cancel the PSP did after all (recorded FAILED, `succeeded_after_failure`): what it did, as its success's event would.
+        gateway_response: withCancelEffect(
+          { status: op.gatewayStatus ?? null, reference: op.gatewayReference ?? null },
+          late ? op.cancelEffect : undefined,
+          // What it released: the PSP's figure (the adjustment's), else what it was asked.
+          adjustment.amount !== undefined && adjustment.currency !== undefined ? { amount: adjustment.amount, currency: adjustment.currency } : money.reported,
+        ),
         event_id: eventId,
       },
       adjustment: {

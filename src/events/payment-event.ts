@@ -2,6 +2,7 @@ import { BusNotificationName, Config } from '../config/config';
 import { gatewayOf, routingEventField } from '../ledger/routing-record';
 import { CommandType, Payment } from '../contracts/payment-command';
 import { OperationRecord } from '../ledger/ledger';
+import { CancelEffect } from '../ledger/cancel-effect';
 import { OperationState } from '../ledger/operation-state';
 import { balanceOf, reportedMoney } from './psp-discrepancy';
 import { withoutMethodToken } from '../contracts/payment-method';
@@ -195,7 +196,20 @@ export function outcomeEvent(op: OperationRecord, config: Config): PaymentEvent 
  */
 function gatewayResponse(op: OperationRecord, status: EventStatus, reported: { amount: number; currency: string }): Record<string, unknown> {
   const response: Record<string, unknown> = { status: op.gatewayStatus ?? null, reference: op.gatewayReference ?? null };
-  const effect = status === 'SUCCESS' ? op.cancelEffect : undefined;
+  return withCancelEffect(response, status === 'SUCCESS' ? op.cancelEffect : undefined, reported);
+}
+
+/**
+ * `response` (an event's `gateway_response`) with what a cancel did, `effect`, when there is one: `voided` (the
+ * operation reference and command of the capture or sale it voided, what became of the hold it left) or `released`
+ * (the amount `reported`, and of what). The cancel's own SUCCESS event says it, and the adjustment event of a cancel
+ * recorded FAILED that the PSP did after all. Pure.
+ */
+export function withCancelEffect(
+  response: Record<string, unknown>,
+  effect: CancelEffect | undefined,
+  reported: { amount: number; currency: string },
+): Record<string, unknown> {
   if (effect === undefined) return response;
   if ('voided' in effect)
     response.voided = {

@@ -114,14 +114,15 @@ export interface GatewayOutcome {
    */
   authorizedAt?: number;
   /**
-   * SUCCESS or FAIL from a webhook: when the PSP says it happened (epoch ms): Adyen's `eventDate` ("the time when
+   * SUCCESS or FAIL: when the PSP says it happened (epoch ms): Adyen's `eventDate` ("the time when
    * the event was generated", Webhooks v1), a Stripe Event's `created` (seconds: "Time at which the object was
    * created"), Cybersource's `eventDate` ("The timestamp of when the event occurred"). A success that moves its
    * operation to SUCCEEDED is recorded with it (`OperationRecord.pspSucceededAt`), and a success of an operation the
    * OMS was told failed with its adjustment (`succeeded_after_failure`): either way it is ordered by the PSP's times
    * against a dated failure of the same operation (an Adyen `CAPTURE_FAILED`, a Stripe `refund.failed`, a failure
-   * outcome), whichever arrives first or again; a failure strictly older than the success is an older event. Absent
-   * when the PSP does not say (a status inquiry's or a synchronous answer's: no PSP dates its success there).
+   * outcome), whichever arrives first or again; a failure strictly older than the success is an older event. Also
+   * from a synchronous answer or a status inquiry where the PSP dates it: a Stripe cancel's `canceled_at`, a
+   * Cybersource transaction's `submitTimeUtc` (SUCCESS or FAIL). Absent when the PSP does not say.
    */
   occurredAt?: number;
   /**

@@ -14,6 +14,9 @@ export type CancelEffect =
   | { released: 'hold' }
   | { released: 'remainder'; amount: number; currency: string };
 
+/** The cancel record's field that holds its {@link CancelEffect} (JSON). */
+export const CANCEL_EFFECT_FIELD = 'cancel_effect';
+
 /** What became of the authorization's hold after a void of its capture or sale (see {@link CancelEffect}). */
 export type HoldAfterVoid = 'releasing' | 'left';
 

@@ -31,6 +31,7 @@ import { OPERATION_STATES, OperationState, POLLED_STATES, isTerminal } from './o
 import { CLAIM_KEY_SCRIPT, RELEASE_KEY_SCRIPT } from '../redis/key-claim';
 import { operationIdsOfOrder, orderKeyPart } from './order-index';
 import { MovedAmountFields, amountIn, amountInCommandCurrency, convertedAmount, parseRoutingRecord } from './routing-record';
+import { CANCEL_EFFECT_FIELD, CancelEffect, parseCancelEffect } from './cancel-effect';
 import { SUCCEEDED_AFTER_FAILURE_FIELD, SuccessAfterFailureMark, UNDONE_FIELD, parseSuccessAfterFailureMark } from '../adjustments/adjustment';
 import { replicaAcknowledgedKeys } from '../redis/replica-wait';
 import {
@@ -867,6 +868,23 @@ export class Ledger {
     if (setReply[0]) throw setReply[0];
     if (getReply[0]) throw getReply[0];
     return { set: setReply[1] === 1, value: typeof getReply[1] === 'string' ? getReply[1] : value };
+  }
+
+  /**
+   * Records what cancel `id`, recorded FAILED, did at the PSP after all (a `succeeded_after_failure`), once: the effect
+   * recorded first stands, as a success's does (`cancelEffect`). One round trip.
+   * @returns the effect the record holds, and whether this call recorded it.
+   */
+  async recordCancelEffectOnce(id: string, effect: CancelEffect): Promise<{ recorded: boolean; effect: CancelEffect }> {
+    const { set, value } = await this.setFieldOnceAndGet(id, CANCEL_EFFECT_FIELD, JSON.stringify(effect));
+    if (set) return { recorded: true, effect };
+    let stored: CancelEffect | undefined;
+    try {
+      stored = parseCancelEffect(JSON.parse(value) as unknown);
+    } catch {
+      stored = undefined;
+    }
+    return { recorded: false, effect: stored ?? effect };
   }
 
   /** The raw stored `fields` of each of `ids` (null where absent), one read each, sent together. */

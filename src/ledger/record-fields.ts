@@ -5,7 +5,7 @@ import { RoutingRecord, parseRoutingRecord } from './routing-record';
 import { CustomerAction, parseCustomerAction } from '../gateways/customer-action';
 import { StoredCard, parseStoredCard } from '../gateways/stored-card';
 import { SUCCEEDED_AFTER_FAILURE_FIELD, SuccessAfterFailureMark, UNDONE_FIELD, parseSuccessAfterFailureMark } from '../adjustments/adjustment';
-import { CancelEffect, parseCancelEffect } from './cancel-effect';
+import { CANCEL_EFFECT_FIELD, CancelEffect, parseCancelEffect } from './cancel-effect';
 import { CancelBasis, parseCancelBasis } from './cancel-basis';
 
 /** One operation as the ledger holds it (docs/ARCHITECTURE.md). Times are epoch milliseconds. */
@@ -91,7 +91,7 @@ export interface OperationRecord {
   cancelBasis?: CancelBasis;
   /**
    * SUCCEEDED: when the PSP says the success happened (epoch ms), as the outcome that moved it there dated it
-   * (`GatewayOutcome.occurredAt`: an Adyen `eventDate`, a Stripe event's `created`, a Cybersource `eventDate`);
+   * (`GatewayOutcome.occurredAt`: an Adyen `eventDate`, a Stripe event's `created`, a Cybersource `eventDate` or `submitTimeUtc`);
    * absent when it did not say. Written with that move only, never changed: a failure of the operation the PSP
    * dates before it is an older event (`webhooks/failure-after-success.ts`), not an undo.
    */
@@ -172,7 +172,7 @@ const FIELDS: FieldTable = {
   storedCard: { hash: 'stored_card', codec: json(parseStoredCard) },
   undoneBy: { hash: UNDONE_FIELD, codec: text },
   succeededAfterFailure: { hash: SUCCEEDED_AFTER_FAILURE_FIELD, codec: json(parseSuccessAfterFailureMark) },
-  cancelEffect: { hash: 'cancel_effect', codec: json(parseCancelEffect) },
+  cancelEffect: { hash: CANCEL_EFFECT_FIELD, codec: json(parseCancelEffect) },
   cancelBasis: { hash: 'cancel_basis', codec: json(parseCancelBasis) },
   pspSucceededAt: { hash: 'psp_succeeded_at', codec: int },
 };

@@ -13,6 +13,14 @@ import { CYBERSOURCE_AUTHORIZING_COMMANDS } from './cybersource-responses';
 import { CYBERSOURCE_REASON_CODES } from './cybersource-reason-codes';
 import { CYBERSOURCE_WEBHOOK_EVENT_TYPES, REVIEW_ACCEPTED_SETTLES, cybersourceLateFact, webhookEventOutcome, webhookFundsHeld } from './cybersource-webhook';
 
+/** The statuses of error answers, which a 2xx answer is read by its reason as that error answer is (`throwIfErrorAnswer`). */
+const ERROR_ANSWER_NOTES: Partial<Record<string, string>> = {
+  DECLINED: " (a response's with reason `PROCESSOR_TIMEOUT`, `SERVER_TIMEOUT`, `SERVICE_TIMEOUT` or `SYSTEM_ERROR`: unknown, asked about, as the 502 is)",
+  INVALID_REQUEST: " (a response's with reason `DUPLICATE_REQUEST`: unknown, asked about, as the 400 is; `PROCESSOR_UNAVAILABLE`: retried)",
+  SERVER_ERROR:
+    " (a response's with reason `SERVER_TIMEOUT`, `SERVICE_TIMEOUT`, `PROCESSOR_TIMEOUT`, `SYSTEM_ERROR` or none: unknown, asked about before any resend, as the 502 is)",
+};
+
 /** Cybersource's fact table (docs/gateways/cybersource.md), read from its status maps and webhook map. */
 export function cybersourceFacts(): FactRow[] {
   const rows: FactRow[] = [];
@@ -20,7 +28,8 @@ export function cybersourceFacts(): FactRow[] {
   for (const status of CYBERSOURCE_STATUSES) {
     // Failed while the issuer's approval still holds the funds: the bridge voids that authorization.
     const held = cybersourceStatusHoldsFunds(status) ? ' (the funds stay held: the authorization is voided by orphan reversal, reason `risk_declined`)' : '';
-    rows.push({ fact: `status \`${status}\`${held}`, source: RESPONSE_OR_INQUIRY, commands: [], meaning: meaning(cybersourceStatusMeaning(status)) });
+    const note = ERROR_ANSWER_NOTES[status] ?? '';
+    rows.push({ fact: `status \`${status}\`${held}${note}`, source: RESPONSE_OR_INQUIRY, commands: [], meaning: meaning(cybersourceStatusMeaning(status)) });
   }
   // Payer Authentication (cybersource-payer-auth.ts): a challenge with its step-up data waits for the customer.
   rows.push({

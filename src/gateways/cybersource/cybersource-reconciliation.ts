@@ -18,6 +18,7 @@ import { object, readLine, reconciliationAnswer, safePspType, safeReference, tex
 import { fromCybersourceAmount } from './cybersource-currencies';
 import { JSON_HEADERS, operationIdFromReference } from './cybersource-requests';
 import { cybersourceReasonStatus } from './cybersource-reason-codes';
+import { pspIsoUtcMs } from '../psp-time';
 import { CybersourceStatusMeaning, cybersourceStatusMeaning } from './cybersource-status-map';
 
 /**
@@ -114,8 +115,9 @@ export function parseCybersourceSummary(gateway: string, summary: Record<string,
   const id = text(summary.id);
   if (id === undefined) throw new PspRecordError(gateway, '?', 'id', 'is missing');
   const submitted = text(summary.submitTimeUtc);
-  const occurredAt = submitted === undefined ? NaN : Date.parse(submitted);
-  if (!Number.isFinite(occurredAt)) throw new PspRecordError(gateway, id, 'submitTimeUtc', 'is not a time');
+  // Read as the answers and the status inquiry read it (pspIsoUtcMs): a time without its Z is not read in our zone.
+  const occurredAt = pspIsoUtcMs(submitted);
+  if (occurredAt === undefined) throw new PspRecordError(gateway, id, 'submitTimeUtc', 'is not a time');
   const applications = object(summary.applicationInformation)?.applications;
   if (!Array.isArray(applications)) return [];
   const amountDetails = object(object(summary.orderInformation)?.amountDetails) ?? {};

@@ -3,8 +3,9 @@ import { ConfirmedMoney, withConfirmedMoney } from '../../money/psp-currency-tab
 import { cybersourceConfirmedMoney } from './cybersource-currencies';
 import { GatewayOutcome, GatewayResponse, OperationContext, StatusAnswer } from '../gateway-adapter';
 import { CommandType } from '../../contracts/payment-command';
-import { classifyCybersourceError } from './cybersource-errors';
+import { CYBERSOURCE_502_REASONS, classifyCybersourceError, cybersourceErrorCode, kindOf502Reason } from './cybersource-errors';
 import {
+  CybersourceStatus,
   CybersourceStatusMeaning,
   cybersourceRCodeMeaning,
   cybersourceStatusHoldsFunds,
@@ -21,6 +22,7 @@ import { payerAuthenticationAction } from './cybersource-payer-auth';
 import { isMerchantInitiatedCharge, wantsStoredToken } from '../../contracts/payment-method';
 import { merchantReference } from './cybersource-requests';
 import { StoredCard, storedCardOf } from '../stored-card';
+import { pspIsoUtcMs } from '../psp-time';
 
 /**
  * Cybersource REST response → our outcome. Pure.
@@ -32,6 +34,9 @@ import { StoredCard, storedCardOf } from '../stored-card';
  */
 
 type Json = Record<string, unknown>;
+
+/** The 502 reasons that leave the outcome unknown (the request may have been processed): read so in a 2xx as well. */
+const CYBERSOURCE_UNKNOWN_502_REASONS: ReadonlySet<string> = new Set(CYBERSOURCE_502_REASONS.filter((r) => kindOf502Reason(r) === 'outcome_unknown'));
 
 function obj(value: unknown): Json | undefined {
   return typeof value === 'object' && value !== null && !Array.isArray(value) ? (value as Json) : undefined;
@@ -99,9 +104,59 @@ function failOrThrow(response: GatewayResponse, gateway: string): GatewayOutcome
   const error = classifyCybersourceError(response, gateway);
   if (error.kind === 'declined') {
     const reason = error.details.gatewayCode ?? `HTTP_${response.status}`;
-    return { status: 'FAIL', gatewayStatus: reason, reason };
+    return withSubmittedAt({ status: 'FAIL', gatewayStatus: reason, reason }, bodyOrNothing(response));
   }
   throw error;
+}
+
+/**
+ * A 2xx answer to a request that moves money whose `status` is an error answer's (`INVALID_REQUEST`, the 400's and a
+ * payment 201's; `SERVER_ERROR`, the 502's) is read by its reason as that error answer is (`classifyCybersourceError`),
+ * never by its status alone: a `DUPLICATE_REQUEST` means our first request landed (the outcome is asked about, never
+ * failed), a `SERVER_TIMEOUT`, `SERVICE_TIMEOUT`, `PROCESSOR_TIMEOUT` or `SYSTEM_ERROR` that the request may have been
+ * processed (asked about before any resend: a plain retry would send it again without an idempotency key). So is any
+ * other failing status (`DECLINED`…) whose reason is one of those timeouts: a request that reached the processor and
+ * timed out there is not a refusal. Returns for a refusal (declined, or a request refused as invalid): the FAIL its
+ * status maps to.
+ */
+function throwIfErrorAnswer(status: CybersourceStatus, response: GatewayResponse, gateway: string): void {
+  const timedOut = CYBERSOURCE_UNKNOWN_502_REASONS.has(cybersourceErrorCode(response.body) ?? '');
+  if (status !== 'INVALID_REQUEST' && status !== 'SERVER_ERROR' && !(timedOut && cybersourceStatusMeaning(status) === 'FAIL')) return;
+  const error = classifyCybersourceError({ ...response, status: status === 'INVALID_REQUEST' && !timedOut ? 400 : 502 }, gateway);
+  if (error.kind === 'declined' || error.kind === 'invalid_request') return;
+  const code = error.details.gatewayCode;
+  throw new GatewayError(error.kind, gateway, `HTTP ${response.status} ${status}${code ? ` ${code}` : ''}`, { ...error.details, httpStatus: response.status });
+}
+
+/** A refusal's body when it is a JSON object (only its time is read from it), else nothing. */
+function bodyOrNothing(response: GatewayResponse): Json | undefined {
+  try {
+    return obj(JSON.parse(response.body) as unknown);
+  } catch {
+    return undefined;
+  }
+}
+
+/**
+ * When Cybersource says a transaction happened (epoch ms): its `submitTimeUtc` ("Time of request in UTC. Format:
+ * YYYY-MM-DDThh:mm:ssZ", every answer and search summary), `submitTimeUTC` in the transaction details (2020-02-17
+ * spec), read strictly (`pspIsoUtcMs`: anything else is no time).
+ */
+function submittedAt(transaction: Json | undefined): number | undefined {
+  return pspIsoUtcMs(transaction?.submitTimeUtc ?? transaction?.submitTimeUTC);
+}
+
+/**
+ * Dates a SUCCESS or FAIL outcome by the PSP's own time of its transaction (`GatewayOutcome.occurredAt`), so a success
+ * found by the answer or the status inquiry is recorded with it (`pspSucceededAt`) and a failure of the same
+ * operation is ordered against it by the PSP's times (`laterInPspTime`), as a webhook's `eventDate` is. A PENDING or
+ * ACTION_REQUIRED outcome decides nothing and carries none.
+ */
+function withSubmittedAt(outcome: GatewayOutcome, transaction: Json | undefined): GatewayOutcome {
+  const at = outcome.status === 'SUCCESS' || outcome.status === 'FAIL' ? submittedAt(transaction) : undefined;
+  if (at !== undefined) outcome.occurredAt = at;
+  else delete outcome.occurredAt;
+  return outcome;
 }
 
 /**
@@ -183,6 +238,7 @@ export function parseCybersourceResponse(ctx: OperationContext, response: Gatewa
     return outcome;
   } else {
     const status = toCybersourceStatus(body.status, gateway);
+    throwIfErrorAnswer(status, response, gateway);
     outcome = toOutcome(cybersourceStatusMeaning(status), status, body, response, gateway);
     // Payer Authentication asked for a challenge: the storefront's step-up (cybersource-payer-auth.ts).
     // Without the step-up data nobody could complete it, and it stays the FAIL the status map says; so does
@@ -214,7 +270,7 @@ export function parseCybersourceResponse(ctx: OperationContext, response: Gatewa
     }
     if (authorizes(ctx)) withAuthorizedAt(outcome, [body]);
   }
-  return withConfirmedMoney(outcome, reportedMoney(ctx, body));
+  return withConfirmedMoney(withSubmittedAt(outcome, body), reportedMoney(ctx, body));
 }
 
 function namesAuthorizedAmount(body: Json): boolean {
@@ -281,13 +337,15 @@ function searchSummaries(ctx: OperationContext, body: Json, gateway: string): Js
 function withAuthorizedAt(outcome: GatewayOutcome, transactions: readonly Json[]): void {
   if (outcome.status !== 'SUCCESS') return;
   // The transaction details spell it `submitTimeUTC` (2020-02-17 spec), the payment answer and search `submitTimeUtc`.
-  const times = transactions.map((t) => Date.parse(str(t.submitTimeUtc) ?? str(t.submitTimeUTC) ?? '')).filter(Number.isFinite);
+  const times = transactions.map(submittedAt).filter((t): t is number => t !== undefined);
   if (times.length > 0) outcome.authorizedAt = Math.min(...times);
 }
 
 /** The newest of the summaries: the latest attempt decides (the request sorts newest first; this does not rely on it). */
 function newestOf(list: Json[]): Json {
-  return [...list].sort((a, b) => (str(b.submitTimeUtc) ?? '').localeCompare(str(a.submitTimeUtc) ?? ''))[0];
+  // By the times read, not their text (a fraction of a second, or the compact form, sorts wrong as text); one
+  // without a readable time is the oldest. Ties keep the answer's order (newest first, as asked).
+  return [...list].sort((a, b) => (submittedAt(b) ?? 0) - (submittedAt(a) ?? 0))[0];
 }
 
 function amountDetailsOf(transaction: Json): Json | undefined {
@@ -361,7 +419,8 @@ export function parseCybersourceSearchResponse(ctx: OperationContext, response: 
     outcome.status = 'PENDING';
     outcome.gatewayStatus = `${outcome.gatewayStatus} (not captured)`;
   }
-  return outcome;
+  // The time of the transaction that decides (the newest of the operation's).
+  return withSubmittedAt(outcome, newest);
 }
 
 /** The newest summary of an inquiry's search answer, and the id of its transaction, when its details are needed. */

@@ -427,7 +427,8 @@ export function parseCybersourceWebhook(
             ...(money.currency !== undefined ? { currency: money.currency } : {}),
             ...(reason !== undefined ? { reason } : {}),
             ...(reference !== undefined ? { pspReference: reference } : {}),
-            ...(Number.isFinite(occurredAt) ? { occurredAt } : {}),
+            // A PSP time only (psp-time.ts): past year 9999 the adjustment's event could not write it as a date.
+            ...(dated !== undefined ? { occurredAt: dated } : {}),
           },
         }
       : {};

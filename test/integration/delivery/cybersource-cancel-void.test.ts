@@ -5,6 +5,9 @@ import { Config } from '../../../src/config/config';
 import { Payment, PaymentCommand } from '../../../src/contracts/payment-command';
 import { DeliveryJobData, createDeliveryQueue } from '../../../src/delivery/delivery-queue';
 import { DeliveryService } from '../../../src/delivery/delivery-service';
+import { AdjustmentRecorder } from '../../../src/delivery/adjustment-recorder';
+import { AdjustmentStore } from '../../../src/adjustments/adjustment-store';
+import { adjustmentEventId } from '../../../src/events/adjustment-event';
 import { HOLD_LEFT_MESSAGE } from '../../../src/delivery/hold-after-void';
 import { OutcomeRecorder } from '../../../src/delivery/outcome-recorder';
 import { EventStore } from '../../../src/events/event-store';
@@ -171,6 +174,7 @@ beforeAll(async () => {
         psp.captureOf.set(captureId, capturing[1]);
         return json(201, {
           ...(withoutId ? {} : { id: captureId }),
+          submitTimeUtc: new Date().toISOString(),
           status: 'PENDING',
           clientReferenceInformation: reference,
           orderInformation: { amountDetails: money },
@@ -1165,5 +1169,83 @@ describe("Cybersource void of a capture or sale: the authorization's hold it lea
     await delivered(dependent('cancel', partial));
     expect(await ledger.get(reversalAfterVoidId(auth.payment.operation_reference!))).toBeNull();
     expect(await ledger.get(reversalAfterVoidId(partial.payment.operation_reference!))).toBeNull();
+  });
+});
+
+describe('Cybersource cancel recorded FAILED that the PSP did after all (succeeded_after_failure): what it did is recorded and told', () => {
+  /** The PSP's success of `cancelId`, recorded as its webhook (`payments.voids.accept`…) or a reconciliation line records it. */
+  async function doneAfterAll(cancelId: string, reason: string, amount = 5000) {
+    const adjustments = new AdjustmentRecorder({
+      config,
+      store: new AdjustmentStore(redis, config.redis.keyPrefix),
+      recorder: newRecorder(),
+      ledger,
+      logger: logs.logger,
+    });
+    const op = (await ledger.get(cancelId))!;
+    expect(op.state).toBe('FAILED');
+    const input = {
+      kind: 'succeeded_after_failure' as const,
+      direction: 'credit' as const,
+      amount,
+      currency: 'USD',
+      reason,
+      gateway: 'cybs',
+      pspEventId: `evt_late_${cancelId}`,
+      source: 'webhook' as const,
+    };
+    const { adjustment } = await adjustments.recordAdjustment(op, input);
+    const event = await events.load(adjustmentEventId(cancelId, adjustment.id));
+    const again = async () => adjustments.recordAdjustment((await ledger.get(cancelId))!, input);
+    return { again, payment: event?.params.payment as Record<string, unknown> };
+  }
+
+  it('a void refused (NOT_VOIDABLE) that Cybersource did after all: the capture is marked undone, the cancel names it, and the OMS hears it voided, not released', async () => {
+    const auth = await paid('authorize');
+    const captureId = await delivered(dependent('capture', auth));
+    psp.settled.add(await pspId(captureId));
+    const cancelId = await record(dependent('cancel', auth));
+    expect(await service.deliver(cancelId)).toEqual({ kind: 'done', state: 'FAILED' });
+    const before = await metricValue('pb_late_cancel_effects_total', { gateway: 'cybs', effect: 'voided' });
+    const { again, payment } = await doneAfterAll(cancelId, 'payments.voids.accept');
+    expect((await ledger.get(cancelId))?.cancelEffect).toEqual({ voided: captureId, command: 'capture', hold: 'left' });
+    expect((await ledger.get(captureId))?.undoneBy).toBe(cancelId);
+    expect(payment.gateway_response).toMatchObject({ voided: { operation_reference: captureId, command: 'capture', hold: 'left' } });
+    expect(payment.gateway_response).not.toHaveProperty('released');
+    expect(await metricValue('pb_late_cancel_effects_total', { gateway: 'cybs', effect: 'voided' })).toBe(before + 1);
+    expect(logs.lines.some((l) => l.includes('cancel recorded FAILED that the PSP did after all') && l.includes(cancelId))).toBe(true);
+    // Told again (a repeated webhook): the effect recorded stands, counted once.
+    await again();
+    expect((await ledger.get(cancelId))?.cancelEffect).toEqual({ voided: captureId, command: 'capture', hold: 'left' });
+    expect(await metricValue('pb_late_cancel_effects_total', { gateway: 'cybs', effect: 'voided' })).toBe(before + 1);
+    // The voided capture no longer counts as captured: a refund of it is refused unsent.
+    const refundId = await record(dependent('refund', auth, { amount: 5000 }));
+    expect(await service.deliver(refundId)).toEqual({ kind: 'done', state: 'FAILED' });
+    expect((await ledger.get(refundId))?.reason).toBe('amount_exceeds_captured');
+  });
+
+  it('a reversal recorded FAILED that Cybersource did after all: the OMS hears the hold released, with its amount, and no capture is marked', async () => {
+    const auth = await paid('authorize');
+    const cancelId = await record(dependent('cancel', auth));
+    await ledger.transition(cancelId, 'SENT', { event: 'attempt' }, { countAttempt: true });
+    await newRecorder().apply((await ledger.get(cancelId))!, { status: 'FAIL', gatewayStatus: 'INVALID_REQUEST', reason: 'INVALID_DATA' }, 'response');
+    const { payment } = await doneAfterAll(cancelId, 'payments.reversals.accept');
+    expect((await ledger.get(cancelId))?.cancelEffect).toEqual({ released: 'hold' });
+    expect(payment.gateway_response).toMatchObject({ released: { amount: 5000, currency: 'USD', of: 'authorization' } });
+    expect(payment.gateway_response).not.toHaveProperty('voided');
+  });
+});
+
+describe("Cybersource answers dated by the PSP's time (submitTimeUtc)", () => {
+  it('records a capture answered PENDING (a success) with psp_succeeded_at, the time Cybersource gave it', async () => {
+    const auth = await paid('authorize');
+    const from = Date.now();
+    const captureId = await delivered(dependent('capture', auth));
+    const to = Date.now();
+    const at = (await ledger.get(captureId))?.pspSucceededAt;
+    expect(at).toBeGreaterThanOrEqual(from);
+    expect(at).toBeLessThanOrEqual(to);
+    const history = await ledger.interactions(captureId);
+    expect(history.some((h) => h.event === 'outcome' && h.psp_succeeded_at === new Date(at!).toISOString())).toBe(true);
   });
 });

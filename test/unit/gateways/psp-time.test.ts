@@ -1,4 +1,4 @@
-import { LATEST_PSP_TIME_MS, pspEpochMs, pspEpochSecondsMs } from '../../../src/gateways/psp-time';
+import { LATEST_PSP_TIME_MS, pspEpochMs, pspEpochSecondsMs, pspIsoUtcMs } from '../../../src/gateways/psp-time';
 
 describe('a PSP time', () => {
   it('is read from 1970 to the end of year 9999 only', () => {
@@ -9,5 +9,32 @@ describe('a PSP time', () => {
     for (const ms of [4111111111111111, 8.64e15 + 1, 1e300, 1.5, 0, -1, '1790000000000', null]) expect(pspEpochMs(ms)).toBeUndefined();
     expect(pspEpochSecondsMs(1_790_000_000)).toBe(1_790_000_000_000);
     expect(pspEpochSecondsMs(4_111_111_111_111)).toBeUndefined();
+  });
+
+  it('reads an ISO 8601 UTC time strictly: a bad time is no time, never a crash nor a guess', () => {
+    expect(pspIsoUtcMs('2024-01-01T12:00:00Z')).toBe(Date.UTC(2024, 0, 1, 12));
+    // Cybersource writes some answers' submitTimeUtc without colons ("YYYY-MM-DDThhmmssZ").
+    expect(pspIsoUtcMs('2020-01-11T224757Z')).toBe(Date.UTC(2020, 0, 11, 22, 47, 57));
+    expect(pspIsoUtcMs('2024-01-01T12:00:00.5Z')).toBe(Date.UTC(2024, 0, 1, 12, 0, 0, 500));
+    expect(pspIsoUtcMs('2024-02-29T23:59:59Z')).toBe(Date.UTC(2024, 1, 29, 23, 59, 59));
+    for (const bad of [
+      '2024-01-01T12:00:00', // no zone: Date.parse would read it in the server's
+      '2024-01-01T12:00:00+01:00',
+      '2023-02-29T00:00:00Z',
+      '2024-04-31T00:00:00Z',
+      '2024-13-01T00:00:00Z',
+      '2024-01-01T24:00:00Z',
+      '2024-01-01T12:60:00Z',
+      '2024-01-01T12:0000Z',
+      '0000-01-01T00:00:00Z',
+      '+010000-01-01T00:00:00Z',
+      'Mon, 01 Jan 2024 12:00:00 GMT',
+      '2024-01-01',
+      '',
+      1_704_110_400_000,
+      null,
+      undefined,
+    ])
+      expect(pspIsoUtcMs(bad)).toBeUndefined();
   });
 });

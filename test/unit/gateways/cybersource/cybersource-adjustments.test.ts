@@ -4,13 +4,13 @@ import { PAYMENT_ID, gateway } from './cybersource-test-fixtures';
 
 const EVENT_DATE = '2026-11-22T10:00:00.000Z';
 
-function notification(eventType: string, data: Record<string, unknown> = {}): Buffer {
+function notification(eventType: string, data: Record<string, unknown> = {}, eventDate: unknown = EVENT_DATE): Buffer {
   return Buffer.from(
     JSON.stringify({
       notificationId: '0b9a1c6d-3f43-4c2e-9a65-2f0d5d2b1e77',
       retryNumber: 0,
       eventType,
-      eventDate: EVENT_DATE,
+      eventDate,
       payload: [
         {
           data: {
@@ -57,6 +57,15 @@ describe('Cybersource late facts', () => {
   it('has exactly the table above as late facts among the event types it maps', () => {
     const late = CYBERSOURCE_WEBHOOK_EVENT_TYPES.filter((type) => cybersourceLateFact(type) !== null);
     expect([...late].sort()).toEqual(TABLE.map(([type]) => type).sort());
+  });
+
+  it('dates the adjustment only by a PSP time (to the end of year 9999), as the outcome is: never one the event cannot write as a date', () => {
+    for (const eventDate of ['+010000-01-01T00:00:00.000Z', '+275760-09-13T00:00:00.000Z', '1969-12-31T23:59:59.000Z', 'not a date']) {
+      const [event] = t.parseWebhook(notification('payments.captures.reject', {}, eventDate), gateway);
+      expect(event.adjustment).toBeDefined();
+      expect(event.adjustment?.occurredAt).toBeUndefined();
+      expect(event.outcome.occurredAt).toBeUndefined();
+    }
   });
 
   it('carries no adjustment on an accepted capture', () => {

@@ -32,6 +32,26 @@ describe('Cybersource error classification', () => {
     expect(errorOf(502, { status: 'SERVER_ERROR', reason: 'SERVER_TIMEOUT' }).details.pspHasRequest).toBeUndefined();
   });
 
+  it("reads a 2xx whose status is an error answer's by its reason, as that answer is: a duplicate or a timeout is asked about, never failed nor sent again", () => {
+    const duplicate = errorOf(201, { id: '1', status: 'INVALID_REQUEST', errorInformation: { reason: 'DUPLICATE_REQUEST' } });
+    expect(duplicate).toMatchObject({ kind: 'outcome_unknown', details: { httpStatus: 201, gatewayCode: 'DUPLICATE_REQUEST', pspHasRequest: true } });
+    for (const reason of ['SERVER_TIMEOUT', 'SERVICE_TIMEOUT', 'PROCESSOR_TIMEOUT', 'SYSTEM_ERROR', undefined]) {
+      const err = errorOf(201, { status: 'SERVER_ERROR', ...(reason ? { reason } : {}) });
+      expect(err.kind).toBe('outcome_unknown');
+      expect(err.details.httpStatus).toBe(201);
+    }
+    // Refused on our configuration before any processing: retried, as the 502 is.
+    expect(errorOf(201, { status: 'SERVER_ERROR', reason: 'INVALID_OR_MISSING_CONFIG' }).kind).toBe('server_error');
+    // A decline whose reason is a timeout after the request reached the processor: not a refusal, asked about.
+    for (const reason of ['PROCESSOR_TIMEOUT', 'SERVER_TIMEOUT']) {
+      const err = errorOf(201, { id: '1', status: 'DECLINED', errorInformation: { reason } });
+      expect(err).toMatchObject({ kind: 'outcome_unknown', details: { httpStatus: 201, gatewayCode: reason } });
+    }
+    // A refusal stays the FAIL its status maps to.
+    const missing = t.parseResponse(ctx('capture'), response(201, { status: 'INVALID_REQUEST', errorInformation: { reason: 'MISSING_FIELD' } }), gateway);
+    expect(missing).toMatchObject({ status: 'FAIL', reason: 'MISSING_FIELD' });
+  });
+
   it('answers a 400 business refusal (exceeds the authorization) as a FAIL outcome with the reason', () => {
     const outcome = t.parseResponse(ctx('capture'), response(400, { status: 'INVALID_REQUEST', reason: 'EXCEEDS_AUTH_AMOUNT' }), gateway);
     expect(outcome).toEqual({

@@ -74,6 +74,7 @@ describe('Cybersource status inquiry: the amount a partial authorization holds',
       gatewayReference: PAYMENT_ID,
       currency: 'USD',
       authorizedAt: SUBMITTED,
+      occurredAt: SUBMITTED,
     });
     expect(followUp.buildRequest(authorize(), first, gateway)).toEqual({
       method: 'GET',
@@ -93,6 +94,7 @@ describe('Cybersource status inquiry: the amount a partial authorization holds',
       currency: 'USD',
       partialApproval: true,
       authorizedAt: SUBMITTED,
+      occurredAt: SUBMITTED,
     });
   });
 
@@ -135,6 +137,7 @@ describe('Cybersource status inquiry: the amount a partial authorization holds',
       amount: 10221,
       currency: 'USD',
       authorizedAt: SUBMITTED,
+      occurredAt: SUBMITTED,
     });
     expect(followUp.buildRequest(authorize(), first, gateway)).toBeNull();
   });
@@ -154,7 +157,15 @@ describe('Cybersource status inquiry: the amount a partial authorization holds',
     expect(followUp.buildRequest(authorize(), first, gateway)?.path).toBe(`/tss/v2/transactions/${PAYMENT_ID}`);
     // Its details show the whole amount authorized: the same outcome, no partial approval.
     const whole = followUp.parseResponse(authorize(), first, details({ totalAmount: '102.21', authorizedAmount: '102.21', currency: 'USD' }, WHOLE), gateway);
-    expect(whole).toEqual({ status: 'SUCCESS', gatewayStatus: 'SOK', gatewayReference: PAYMENT_ID, amount: 10221, currency: 'USD', authorizedAt: SUBMITTED });
+    expect(whole).toEqual({
+      status: 'SUCCESS',
+      gatewayStatus: 'SOK',
+      gatewayReference: PAYMENT_ID,
+      amount: 10221,
+      currency: 'USD',
+      authorizedAt: SUBMITTED,
+      occurredAt: SUBMITTED,
+    });
   });
 
   it('keeps the first outcome when details without authorizedAmount say the approval was whole', () => {

@@ -156,6 +156,10 @@ describe('parseCybersourceSummary', () => {
 
   it('refuses a summary without a time, naming it', () => {
     expect(() => parseCybersourceSummary('cybersource', summary([app('ics_auth')], { submitTimeUtc: 'yesterday' }))).toThrow(/submitTimeUtc/);
+    // Strictly "YYYY-MM-DDThh:mm:ssZ": without its Z (read in the server's zone by Date.parse), past year 9999 or off
+    // the calendar, it is no time either.
+    for (const submitTimeUtc of ['2026-11-02T17:59:34', '+010000-01-01T00:00:00Z', '2026-02-30T00:00:00Z'])
+      expect(() => parseCybersourceSummary('cybersource', summary([app('ics_auth')], { submitTimeUtc }))).toThrow(/submitTimeUtc/);
   });
 });
 

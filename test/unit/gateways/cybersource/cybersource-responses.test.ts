@@ -31,6 +31,7 @@ describe('Cybersource responses', () => {
       amount: 10221,
       currency: 'USD',
       authorizedAt: Date.parse('2026-11-22T10:00:00Z'),
+      occurredAt: Date.parse('2026-11-22T10:00:00Z'),
     });
   });
 
@@ -223,7 +224,14 @@ describe('Cybersource responses', () => {
       }),
       gateway,
     );
-    expect(outcome).toEqual({ status: 'SUCCESS', gatewayStatus: 'VOIDED', gatewayReference: NEW_AUTH_ID, amount: 10221, currency: 'USD' });
+    expect(outcome).toEqual({
+      status: 'SUCCESS',
+      gatewayStatus: 'VOIDED',
+      gatewayReference: NEW_AUTH_ID,
+      amount: 10221,
+      currency: 'USD',
+      occurredAt: Date.parse('2026-11-22T10:00:00Z'),
+    });
   });
 
   it("maps Cybersource's refusal of a void once the batch settled (400 NOT_VOIDABLE) to a FAIL naming it, operation not permitted", () => {
@@ -373,6 +381,8 @@ describe('Cybersource responses', () => {
         amount: 10221,
         currency: 'USD',
         authorizedAt: Date.parse('2026-11-22T10:00:00Z'),
+        // When the transaction that decides (the newest) happened.
+        occurredAt: Date.parse('2026-11-22T10:05:00Z'),
       });
     });
 
