@@ -30,24 +30,34 @@ export function laterInPspTime(a: number | undefined, b: number | undefined): bo
   return a !== undefined && b !== undefined && a > b;
 }
 
-/** `YYYY-MM-DDThh:mm:ssZ`, optionally with a fraction of a second, or the compact `YYYY-MM-DDThhmmssZ`. */
-const ISO_UTC = /^(\d{4})-(\d{2})-(\d{2})T(\d{2})(:?)(\d{2})\5(\d{2})(?:\.(\d{1,9}))?Z$/;
+/**
+ * `YYYY-MM-DDThh:mm:ss` (or the compact `YYYY-MM-DDThhmmss`), optionally with a fraction of a second, then the zone:
+ * `Z`, `±hh:mm` or `±hhmm`.
+ */
+const ISO_TIME = /^(\d{4})-(\d{2})-(\d{2})T(\d{2})(:?)(\d{2})\5(\d{2})(?:\.(\d{1,9}))?(?:(Z)|([+-])(\d{2}):?(\d{2}))$/i;
 
 /**
- * A PSP's ISO 8601 UTC time (`2024-01-01T12:00:00Z`, Cybersource's `submitTimeUtc`: "Format: YYYY-MM-DDThh:mm:ssZ";
- * some of its answers write `YYYY-MM-DDThhmmssZ`) as epoch ms, to the end of year 9999; else undefined. Strict: a
- * time without its `Z` (which `Date.parse` would read in the server's zone), a date that is not in the calendar
- * (`2024-02-30`, which `Date.UTC` would roll into March) or any other text is no time, never a guess.
+ * A PSP's ISO 8601 time with its zone as epoch ms, to the end of year 9999; else undefined. The one reading of every
+ * PSP time written as text: Cybersource's `submitTimeUtc` ("Format: YYYY-MM-DDThh:mm:ssZ"; some of its answers write
+ * `YYYY-MM-DDThhmmssZ`) and webhook `eventDate`, Adyen's `eventDate` ("yyyy-MM-DDThh:mm:ssTZD", e.g.
+ * `2021-07-17T13:42:40+01:00`). Strict: a time without its zone (which `Date.parse` would read in the server's
+ * zone), a date or an offset that is not in the calendar (`2024-02-30`, which `Date.UTC` would roll into March;
+ * `+24:00`) or any other text is no time, never a guess.
  */
-export function pspIsoUtcMs(text: unknown): number | undefined {
+export function pspIsoTimeMs(text: unknown): number | undefined {
   if (typeof text !== 'string') return undefined;
-  const m = ISO_UTC.exec(text);
+  const m = ISO_TIME.exec(text);
   if (m === null) return undefined;
   const [year, month, day, hour, minute, second] = [m[1], m[2], m[3], m[4], m[6], m[7]].map(Number);
   const ms = Number((m[8] ?? '0').padEnd(3, '0').slice(0, 3));
+  const [offsetHours, offsetMinutes] = m[9] === undefined ? [Number(m[11]), Number(m[12])] : [0, 0];
+  if (offsetHours > 23 || offsetMinutes > 59) return undefined;
   const at = new Date(Date.UTC(year, month - 1, day, hour, minute, second, ms));
   // Date.UTC rolls an impossible field over (month 13, day 31 of April, 24:00): read back, it is another time.
   if (at.getUTCFullYear() !== year || at.getUTCMonth() !== month - 1 || at.getUTCDate() !== day) return undefined;
   if (at.getUTCHours() !== hour || at.getUTCMinutes() !== minute || at.getUTCSeconds() !== second) return undefined;
-  return pspEpochMs(at.getTime());
+  // Before 1970 is no PSP time (pspEpochMs), whatever the offset would make of it.
+  if (year < 1970) return undefined;
+  const sign = m[10] === '-' ? -1 : 1;
+  return pspEpochMs(at.getTime() - sign * (offsetHours * 60 + offsetMinutes) * 60_000);
 }

@@ -13,7 +13,7 @@ import { adyenStoredCard, adyenStoredToken } from './adyen-methods';
 import type { StoredCard } from '../stored-card';
 import { AdjustmentFact } from '../../adjustments/adjustment';
 import { GatewayOutcome, SkippedWebhookItem, WebhookAck, WebhookEvent } from '../gateway-adapter';
-import { pspEpochMs } from '../psp-time';
+import { pspIsoTimeMs } from '../psp-time';
 
 /**
  * Adyen standard notifications (Webhooks v1): `{ live, notificationItems: [{ NotificationRequestItem }] }`.
@@ -611,33 +611,11 @@ function adjustmentFact(item: AdyenNotificationItem, late: AdyenLateFact): Adjus
 }
 
 /**
- * `eventDate` as Webhooks v1 gives it: "ISO 8601; yyyy-MM-DDThh:mm:ssTZD" (e.g. `2021-07-17T13:42:40+01:00`), a
- * fraction of a second allowed, the offset `Z`, `±hh:mm` or `±hhmm`.
+ * An item's `eventDate` as epoch ms, when it reads as a time: Webhooks v1 gives "ISO 8601; yyyy-MM-DDThh:mm:ssTZD"
+ * (e.g. `2021-07-17T13:42:40+01:00`), read strictly (`pspIsoTimeMs`): anything else is no time, nothing is ordered by it.
  */
-const EVENT_DATE = /^(\d{4})-(\d{2})-(\d{2})T(\d{2}):(\d{2}):(\d{2})(?:\.(\d{1,9}))?(?:(Z)|([+-])(\d{2}):?(\d{2}))$/i;
-
-/**
- * An `eventDate` as epoch ms, when it is a time of the documented format (`EVENT_DATE`) within the PSP times
- * (`pspEpochMs`); else undefined (no time: nothing is ordered by it). `Date.parse` is not used: it reads a time
- * without an offset in the server's own zone, rolls a 30 February over into March and takes other formats, each
- * of which would order an event at a time Adyen never said.
- */
-function adyenEventTime(eventDate: string | undefined): number | undefined {
-  const m = eventDate === undefined ? null : EVENT_DATE.exec(eventDate);
-  if (m === null) return undefined;
-  const [year, month, day, hour, minute, second] = m.slice(1, 7).map(Number);
-  const ms = Number((m[7] ?? '').padEnd(3, '0').slice(0, 3));
-  const offsetMinutes = m[8] !== undefined ? 0 : (m[9] === '-' ? -1 : 1) * (Number(m[10]) * 60 + Number(m[11]));
-  const lastDay = new Date(Date.UTC(year, month, 0)).getUTCDate();
-  // Before 1970 is no PSP time (`pspEpochMs`); refused here too, as Date.UTC would read a year 0070 as 1970.
-  if (year < 1970 || month < 1 || month > 12 || day < 1 || day > lastDay || hour > 23 || minute > 59 || second > 59) return undefined;
-  if (m[8] === undefined && (Number(m[10]) > 23 || Number(m[11]) > 59)) return undefined;
-  return pspEpochMs(Date.UTC(year, month - 1, day, hour, minute, second, ms) - offsetMinutes * 60_000);
-}
-
-/** An item's `eventDate` as epoch ms, when it reads as a time (`adyenEventTime`). */
 function eventTime(item: AdyenNotificationItem): number | undefined {
-  return adyenEventTime(item.eventDate);
+  return pspIsoTimeMs(item.eventDate);
 }
 
 /**

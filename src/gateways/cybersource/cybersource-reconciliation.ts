@@ -18,7 +18,7 @@ import { object, readLine, reconciliationAnswer, safePspType, safeReference, tex
 import { fromCybersourceAmount } from './cybersource-currencies';
 import { JSON_HEADERS, operationIdFromReference } from './cybersource-requests';
 import { cybersourceReasonStatus } from './cybersource-reason-codes';
-import { pspIsoUtcMs } from '../psp-time';
+import { pspIsoTimeMs } from '../psp-time';
 import { CybersourceStatusMeaning, cybersourceStatusMeaning } from './cybersource-status-map';
 
 /**
@@ -115,8 +115,8 @@ export function parseCybersourceSummary(gateway: string, summary: Record<string,
   const id = text(summary.id);
   if (id === undefined) throw new PspRecordError(gateway, '?', 'id', 'is missing');
   const submitted = text(summary.submitTimeUtc);
-  // Read as the answers and the status inquiry read it (pspIsoUtcMs): a time without its Z is not read in our zone.
-  const occurredAt = pspIsoUtcMs(submitted);
+  // Read as the answers and the status inquiry read it (pspIsoTimeMs): a time without its Z is not read in our zone.
+  const occurredAt = pspIsoTimeMs(submitted);
   if (occurredAt === undefined) throw new PspRecordError(gateway, id, 'submitTimeUtc', 'is not a time');
   const applications = object(summary.applicationInformation)?.applications;
   if (!Array.isArray(applications)) return [];

@@ -22,7 +22,7 @@ import { payerAuthenticationAction } from './cybersource-payer-auth';
 import { isMerchantInitiatedCharge, wantsStoredToken } from '../../contracts/payment-method';
 import { merchantReference } from './cybersource-requests';
 import { StoredCard, storedCardOf } from '../stored-card';
-import { pspIsoUtcMs } from '../psp-time';
+import { pspIsoTimeMs } from '../psp-time';
 
 /**
  * Cybersource REST response → our outcome. Pure.
@@ -140,10 +140,10 @@ function bodyOrNothing(response: GatewayResponse): Json | undefined {
 /**
  * When Cybersource says a transaction happened (epoch ms): its `submitTimeUtc` ("Time of request in UTC. Format:
  * YYYY-MM-DDThh:mm:ssZ", every answer and search summary), `submitTimeUTC` in the transaction details (2020-02-17
- * spec), read strictly (`pspIsoUtcMs`: anything else is no time).
+ * spec), read strictly (`pspIsoTimeMs`: anything else is no time).
  */
 function submittedAt(transaction: Json | undefined): number | undefined {
-  return pspIsoUtcMs(transaction?.submitTimeUtc ?? transaction?.submitTimeUTC);
+  return pspIsoTimeMs(transaction?.submitTimeUtc ?? transaction?.submitTimeUTC);
 }
 
 /**

@@ -9,7 +9,7 @@ import { JweError, decryptCompactJwe, isCompactJwe } from './cybersource-mle';
 import { FundsHeldReason, OutcomeStatus, SkippedWebhookItem, WebhookEvent } from '../gateway-adapter';
 import type { CommandType } from '../../contracts/payment-command';
 import { AdjustmentKind, MoneyDirection } from '../../adjustments/adjustment';
-import { pspEpochMs } from '../psp-time';
+import { pspIsoTimeMs } from '../psp-time';
 
 /**
  * Cybersource Webhooks (Notification Subscriptions): signature check and event mapping.
@@ -417,8 +417,7 @@ export function parseCybersourceWebhook(
     const reason = status === 'FAIL' ? (str(obj(data.errorInformation)?.reason) ?? str(data.status) ?? eventType) : undefined;
     const late = cybersourceLateFact(eventType);
     const held = status === 'FAIL' ? webhookFundsHeld(eventType) : undefined;
-    const occurredAt = Date.parse(str(body.eventDate) ?? '');
-    const dated = pspEpochMs(occurredAt);
+    const dated = pspIsoTimeMs(body.eventDate);
     const adjustment = late
       ? {
           adjustment: {
@@ -427,7 +426,7 @@ export function parseCybersourceWebhook(
             ...(money.currency !== undefined ? { currency: money.currency } : {}),
             ...(reason !== undefined ? { reason } : {}),
             ...(reference !== undefined ? { pspReference: reference } : {}),
-            // A PSP time only (psp-time.ts): past year 9999 the adjustment's event could not write it as a date.
+            // A PSP time only (pspIsoTimeMs): past year 9999 the adjustment's event could not write it as a date.
             ...(dated !== undefined ? { occurredAt: dated } : {}),
           },
         }
