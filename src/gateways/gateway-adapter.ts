@@ -300,7 +300,9 @@ export interface WebhookEvent {
    * its modifications on the payment's own object and names the payment (Stripe: a manual-capture PaymentIntent
    * captured or cancelled, whose metadata names the authorization). The outcome worker applies it to that
    * modification's one open operation of the payment named, when there is exactly one; otherwise `outcome` goes to the
-   * payment as usual (`webhooks/open-modification.ts`). Never set with `adjustment`.
+   * payment as usual (`webhooks/open-modification.ts`). With `adjustment` (Stripe: an authorization's lapse, also the
+   * FAIL of a cancel of it still open), the reading settles that open modification only, and the adjustment goes to
+   * the payment named as it would alone.
    */
   modification?: ModificationReading;
 }

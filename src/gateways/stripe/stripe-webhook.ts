@@ -135,7 +135,7 @@ function listed(list: readonly string[], type: string): boolean {
  *   (`requires_capture` SUCCESS), else as a sale (`succeeded` SUCCESS); `canceled` / failed are FAIL with
  *   the cancellation or decline code; Stripe's own cancellation of a manual-capture one
  *   (`cancellation_reason: automatic`) also carries an `authorization_expired` adjustment (see
- *   `authorizationLapse`). `operationId` is the one we put
+ *   `authorizationLapse`), and the FAIL of a cancel of it still open (`modificationReading`). `operationId` is the one we put
  *   in its metadata when creating it (the authorize / sale / revalidate), `gatewayReference` its id, so a
  *   capture or cancel is found through the PaymentIntent. A revalidate's new key is set where the outcome
  *   meets its operation (the event does not say which command created the PaymentIntent). A manual-capture one
@@ -254,7 +254,8 @@ function readEvent(eventId: string, type: string, object: Json, created: unknown
     // A manual-capture PaymentIntent is an authorization; an automatic one is a sale (held is not done).
     outcome = paymentIntentToOutcome(object, object.capture_method === 'manual' ? 'authorize' : 'sale', gateway, false);
     if (isStripeLapse(object)) adjustment = authorizationLapse(object, created);
-    else modification = modificationReading(object, gateway);
+    // The lapse is the authorization's adjustment and, for a cancel of it still open, that cancel's FAIL: both are read.
+    modification = modificationReading(object, gateway);
   } else if (type.startsWith('setup_intent.')) {
     // A tokenize's SetupIntent (our operation id in its metadata): what the customer's action led to.
     outcome = setupIntentToOutcome(object, gateway, false);
@@ -287,8 +288,9 @@ function readEvent(eventId: string, type: string, object: Json, created: unknown
  *   capturing automatically releases the remaining amount"). Without it, the capture was not ours (the Dashboard's):
  *   no reading, nothing guessed.
  * - `canceled`: what `stripeCancelOutcome` reads, as the status inquiry of the open cancel does: for no reason or one
- *   the canceller gave (`ASKED_CANCELLATION_REASONS`) a cancel's SUCCESS, for the open cancel of that authorization.
- *   Stripe's own cancellations are not (an `automatic` one is the lapse, see `authorizationLapse`): no reading.
+ *   the canceller gave (`ASKED_CANCELLATION_REASONS`) a cancel's SUCCESS, for the open cancel of that authorization;
+ *   for Stripe's own reasons a cancel's FAIL (`automatic`, the lapse: reason `authorization_expired`, while the release
+ *   is the authorization's adjustment, see `authorizationLapse`); for a reason Stripe does not document, no reading.
  * Any other status shows no modification done (`requires_capture` from `amount_capturable_updated` is the hold).
  */
 function modificationReading(pi: Json, gateway: string): ModificationReading | undefined {

@@ -407,9 +407,9 @@ describe('a canceled manual-capture PaymentIntent read for an open cancel: the s
   }
 
   it.each([
-    ['automatic', null],
-    ['failed_invoice', null],
-    ['void_invoice', null],
+    ['automatic', 'FAIL'],
+    ['failed_invoice', 'FAIL'],
+    ['void_invoice', 'FAIL'],
     ['a reason Stripe adds later', null],
     [null, 'SUCCESS'],
     ['requested_by_customer', 'SUCCESS'],
@@ -423,9 +423,16 @@ describe('a canceled manual-capture PaymentIntent read for an open cancel: the s
     expect(polled === null ? null : (polled as { status: string }).status).toBe(expected);
   });
 
-  it("Stripe's own cancellation (automatic: the authorization lapsed) is no trace of the cancel for the inquiry, as a hold still standing is", () => {
+  it("Stripe's own cancellation (automatic: the authorization lapsed) settles the cancel for the inquiry: FAIL authorization_expired, dated canceled_at, never sent again", () => {
     const lapsed = paymentIntent(auth, { status: 'canceled', amount_capturable: 0, cancellation_reason: 'automatic', canceled_at: 1692700000 });
-    expect(t.parseStatusResponse(cancel, jsonResponse(200, lapsed), gw)).toBeNull();
+    expect(t.parseStatusResponse(cancel, jsonResponse(200, lapsed), gw)).toMatchObject({
+      status: 'FAIL',
+      gatewayStatus: 'canceled',
+      gatewayReference: PI_ID,
+      reason: 'authorization_expired',
+      occurredAt: 1692700000_000,
+    });
+    // A hold still standing is no trace of the cancel: it is sent again.
     expect(t.parseStatusResponse(cancel, jsonResponse(200, paymentIntent(auth)), gw)).toBeNull();
     // The authorization's own reading of the same PaymentIntent is unchanged: it failed (lapsed), reason automatic.
     expect(t.parseStatusResponse(stripeContext('validate'), jsonResponse(200, lapsed), gw)).toMatchObject({ status: 'FAIL', reason: 'automatic' });

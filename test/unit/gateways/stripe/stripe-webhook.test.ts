@@ -171,6 +171,11 @@ describe('Stripe webhook events', () => {
       pspReference: PI_ID,
       occurredAt: 1693204800_000,
     });
+    // And the FAIL of a cancel of it still open: Stripe released the hold, no cancel of ours did; dated canceled_at.
+    expect(event.modification).toEqual({
+      command: 'cancel',
+      outcome: expect.objectContaining({ status: 'FAIL', gatewayStatus: 'canceled', reason: 'authorization_expired', occurredAt: 1693204800_000 }),
+    });
   });
 
   it('carries no lapse for any other cancellation, nor for an automatic-capture PaymentIntent', () => {
@@ -220,11 +225,23 @@ describe('Stripe webhook events', () => {
       }
     });
 
-    it("canceled for Stripe's own reason (automatic: the lapse; failed_invoice, void_invoice; one not documented): no cancel's success", () => {
-      for (const reason of ['automatic', 'failed_invoice', 'void_invoice', 'some_new_reason']) {
+    it("canceled for Stripe's own reason: a cancel FAIL (automatic, the lapse: authorization_expired; failed_invoice, void_invoice as they are)", () => {
+      for (const [reason, expected] of [
+        ['automatic', 'authorization_expired'],
+        ['failed_invoice', 'failed_invoice'],
+        ['void_invoice', 'void_invoice'],
+      ]) {
         const pi = paymentIntent(ctx, { status: 'canceled', cancellation_reason: reason });
-        expect(parse(stripeEvent('payment_intent.canceled', pi))[0].modification).toBeUndefined();
+        expect(parse(stripeEvent('payment_intent.canceled', pi))[0].modification).toEqual({
+          command: 'cancel',
+          outcome: expect.objectContaining({ status: 'FAIL', gatewayStatus: 'canceled', gatewayReference: PI_ID, reason: expected }),
+        });
       }
+    });
+
+    it("canceled for a reason Stripe does not document (neither a canceller's nor its own): no reading, nothing guessed", () => {
+      const pi = paymentIntent(ctx, { status: 'canceled', cancellation_reason: 'some_new_reason' });
+      expect(parse(stripeEvent('payment_intent.canceled', pi))[0].modification).toBeUndefined();
     });
 
     it('any other status (amount_capturable_updated: the hold) shows no modification done', () => {
