@@ -120,8 +120,9 @@ export interface GatewayOutcome {
    * operation to SUCCEEDED is recorded with it (`OperationRecord.pspSucceededAt`), and a success of an operation the
    * OMS was told failed with its adjustment (`succeeded_after_failure`): either way it is ordered by the PSP's times
    * against a dated failure of the same operation (an Adyen `CAPTURE_FAILED`, a Stripe `refund.failed`, a failure
-   * outcome), whichever arrives first or again; a failure strictly older than the success is an older event. Absent
-   * when the PSP does not say (a status inquiry's or a synchronous answer's: no PSP dates its success there).
+   * outcome), whichever arrives first or again; a failure strictly older than the success is an older event. From a
+   * status inquiry or a synchronous answer only where the PSP's object dates it (Stripe: a cancel by the
+   * PaymentIntent's `canceled_at`, a refund's success by the Refund's `created`); absent when the PSP does not say.
    */
   occurredAt?: number;
   /**

@@ -263,13 +263,23 @@ function authorizedAtOf(pi: Json): number | undefined {
   return (isObject(charge) ? epochMs(charge.created) : undefined) ?? epochMs(pi.created);
 }
 
-/** A Refund object as an outcome; `failure_reason` is the reason of a failed one. */
-export function refundToOutcome(refund: Json, gateway: string): GatewayOutcome {
+/**
+ * A Refund object as an outcome; `failure_reason` is the reason of a failed one.
+ * @param datedByCreation whether a SUCCESS is dated (`occurredAt`) by the Refund's own `created` ("Time at which the
+ *   object was created", seconds): the synchronous answer and the status inquiry, which have no other PSP time. A
+ *   refund succeeds no earlier than it was created (at once for a card's, usually), so the success is never dated
+ *   later than it happened, and a failure of it Stripe reports later is never read as older. Not a FAIL: a refund fails
+ *   after its creation, and a failure dated too early would be read as older than the success it undoes. A webhook
+ *   passes false: its event's `created` is when Stripe made the change. Default true.
+ */
+export function refundToOutcome(refund: Json, gateway: string, datedByCreation = true): GatewayOutcome {
   const status = parseRefundStatus(refund.status, gateway);
   const outcome = refundOutcome(status);
   const result: GatewayOutcome = { status: outcome, gatewayStatus: status, gatewayReference: str(refund.id) };
   withConfirmedMoney(result, stripeConfirmedMoney(refund, 'amount'));
   if (outcome === 'FAIL') result.reason = str(refund.failure_reason) ?? status;
+  const createdAt = outcome === 'SUCCESS' && datedByCreation ? epochMs(refund.created) : undefined;
+  if (createdAt !== undefined) result.occurredAt = createdAt;
   return result;
 }
 

@@ -263,7 +263,8 @@ function readEvent(eventId: string, type: string, object: Json, created: unknown
     // refund.* and charge.refund.updated. Ours only: a refund made elsewhere (the Dashboard) has no operation
     // here; reconciliation reports it.
     if (operationId === undefined) return undefined;
-    outcome = refundToOutcome(object, gateway);
+    // Dated by the event below (when Stripe made the change), not by the Refund's creation.
+    outcome = refundToOutcome(object, gateway, false);
     if (object.status === 'failed') adjustment = refundFailure(object, created);
   }
   // When Stripe made the change the event reports (the Event is created with it: "The event's data field embeds the

@@ -69,7 +69,7 @@ const answered = new Set<string>();
 const askable = new Set<string>();
 const calls: string[] = [];
 /** Refunds Stripe made (`POST /v1/refunds`), by the operation id their metadata carries. */
-const refunds = new Map<string, { amount: number; payment_intent: string }>();
+const refunds = new Map<string, { amount: number; payment_intent: string; created: number }>();
 let piSeq = 0;
 const now = (): number => Math.floor(Date.now() / 1000);
 
@@ -118,10 +118,13 @@ const server = http.createServer((req, res) => {
         return json(400, { error: { type: 'invalid_request_error', code: 'amount_too_large', message: 'stand-in: more than was collected' } });
       }
       const metadata = metadataOf(form);
-      refunds.set(metadata.operation_id, { amount, payment_intent: target.id });
+      // A card refund succeeds as it is made, a second or more ago here: its `created` (required) dates it.
+      const created = now() - 2;
+      refunds.set(metadata.operation_id, { amount, payment_intent: target.id, created });
       return json(200, {
         id: `re_StandIn${++piSeq}`,
         object: 'refund',
+        created,
         amount,
         currency: target.currency,
         status: 'succeeded',
@@ -525,7 +528,9 @@ describe('a Stripe capture or cancel the bridge recorded FAILED that the Payment
     expect(refunds.has(tooMuch.id)).toBe(false);
     const refund = await delivered('refund', orderId, authorization, 1000);
     expect(refund.state).toBe('SUCCEEDED');
-    expect(refunds.get(refund.id)).toEqual({ amount: 1000, payment_intent: pi.id });
+    expect(refunds.get(refund.id)).toMatchObject({ amount: 1000, payment_intent: pi.id });
+    // Recorded with Stripe's time of it (the Refund's `created`), not the bridge's clock.
+    expect((await stack.worker.ledger.get(refund.id))?.pspSucceededAt).toBe(refunds.get(refund.id)!.created * 1000);
     // Stripe captures a PaymentIntent once: the capture it made stands, another is refused unsent.
     const requests = calls.length;
     const again = await delivered('capture', orderId, authorization, AUTHORIZED - 1000);

@@ -122,6 +122,8 @@ describe('Stripe webhook events', () => {
     expect(parse(stripeEvent('payment_intent.payment_failed', failed))[0].outcome).toMatchObject({ status: 'FAIL', occurredAt: 1692600100_000 });
     const refund = { id: 're_1', object: 'refund', status: 'succeeded', amount: 2599, currency: 'eur', metadata: { operation_id: 'op-refund-1' } };
     expect(parse(stripeEvent('refund.updated', refund))[0].outcome).toMatchObject({ status: 'SUCCESS', occurredAt: 1692600100_000 });
+    // A refund that was pending succeeds when the event says, not when it was created.
+    expect(parse(stripeEvent('refund.updated', { ...refund, created: 1692600000 }))[0].outcome).toMatchObject({ occurredAt: 1692600100_000 });
     const cancelled = paymentIntent(ctx, { status: 'canceled', cancellation_reason: null, canceled_at: 1692600050 });
     expect(parse(stripeEvent('payment_intent.canceled', cancelled))[0].modification?.outcome).toMatchObject({ status: 'SUCCESS', occurredAt: 1692600050_000 });
     for (const created of [undefined, 'yesterday', 1e15]) {
