@@ -148,7 +148,8 @@ function listed(list: readonly string[], type: string): boolean {
  *   (`amount_refunded`) and the PaymentIntent's metadata, sent even while the refund is pending; it names
  *   no refund, so it cannot settle one (Stripe: "Listen to refund.created for information about the refund").
  * - A Refund `failed` (`refund.failed`, or an update to `failed`) also carries a `refund_failed`
- *   adjustment: the refund's outcome while it is open, an adjustment once it had succeeded.
+ *   adjustment: the refund's outcome while it is open, an adjustment once it had succeeded. Its events are keyed by
+ *   the Refund (`refundFailureKey`): Stripe tells one failure in several.
  * - `charge.dispute.*`: the Dispute, a late fact about the disputed PaymentIntent (its reference); an
  *   adjustment only (see `stripeDisputeFact`), never the payment's outcome.
  *
@@ -275,10 +276,27 @@ function readEvent(eventId: string, type: string, object: Json, created: unknown
   // The object itself: for a refund the Refund as our refund operation holds it, never the PaymentIntent,
   // which names other operations.
   const event: WebhookEvent = { eventId, gatewayReference: str(object.id), outcome };
+  const failure = refundFailureKey(type, object);
+  if (failure !== undefined) Object.assign(event, { eventId: failure, formerEventId: eventId });
   if (operationId !== undefined) event.operationId = operationId;
   if (adjustment) event.adjustment = adjustment;
   if (modification) event.modification = modification;
   return event;
+}
+
+/**
+ * The key a Refund's failure is queued and recorded under, `<refund id>:failed`, instead of the event's id: Stripe
+ * tells one failure in several events, each with its own id (`refund.updated` to `failed` and `refund.failed`, and on
+ * the payment methods that send it `charge.refund.updated`; endpoints from API 2024-10-28 get `refund.*` for every
+ * refund), and a Refund fails once (`failed` is final), so they are one fact: one FAIL of the open refund, or one
+ * `refund_failed` adjustment of a succeeded one, never one per event. The event's own id is its former id
+ * (`WebhookEvent.formerEventId`): an adjustment an earlier release recorded under it is found under it. Undefined for
+ * any other event.
+ */
+function refundFailureKey(type: string, object: Json): string | undefined {
+  if (!type.startsWith('refund.') && !type.startsWith('charge.refund.')) return undefined;
+  const id = str(object.id);
+  return object.status === 'failed' && id !== undefined ? `${id}:failed` : undefined;
 }
 
 /**

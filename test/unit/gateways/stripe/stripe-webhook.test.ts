@@ -274,6 +274,22 @@ describe('Stripe webhook events', () => {
     }
   });
 
+  it("keys a Refund's failure by the Refund, not the event: refund.updated, refund.failed and charge.refund.updated of one failure are one fact; the event's id its former one", () => {
+    const rctx = stripeContext('refund', { amount: 700 });
+    const failed = refund(rctx, { status: 'failed', failure_reason: 'lost_or_stolen_card' });
+    const events = ['refund.updated', 'refund.failed', 'charge.refund.updated'].map((type, k) => parse(stripeEvent(type, failed, `evt_failed_${k}`))[0]);
+    for (const [k, event] of events.entries()) {
+      expect(event).toMatchObject({ eventId: `${REFUND_ID}:failed`, formerEventId: `evt_failed_${k}` });
+      expect(event.adjustment).toMatchObject({ kind: 'refund_failed', pspReference: REFUND_ID });
+    }
+    // Any other status is keyed by its event, as before.
+    for (const status of ['succeeded', 'pending', 'canceled', 'requires_action']) {
+      const [event] = parse(stripeEvent('refund.updated', refund(rctx, { status }), 'evt_other'));
+      expect(event.eventId).toBe('evt_other');
+      expect(event.formerEventId).toBeUndefined();
+    }
+  });
+
   it('ignores a refund event without our operation id (a Dashboard refund): it never lands on an operation of its PaymentIntent', () => {
     const made = refund(stripeContext('refund', { amount: 700 }), { status: 'succeeded' });
     expect(parse(stripeEvent('refund.updated', { ...made, metadata: {} }))).toEqual([]);
