@@ -148,8 +148,8 @@ function listed(list: readonly string[], type: string): boolean {
  *   (`amount_refunded`) and the PaymentIntent's metadata, sent even while the refund is pending; it names
  *   no refund, so it cannot settle one (Stripe: "Listen to refund.created for information about the refund").
  * - A Refund `failed` (`refund.failed`, or an update to `failed`) also carries a `refund_failed`
- *   adjustment: the refund's outcome while it is open, an adjustment once it had succeeded. Its events are keyed by
- *   the Refund (`refundFailureKey`): Stripe tells one failure in several.
+ *   adjustment: the refund's outcome while it is open, an adjustment once it had succeeded. A Refund's success,
+ *   failure or cancellation is keyed by the Refund (`refundFactKey`): Stripe tells each in several events.
  * - `charge.dispute.*`: the Dispute, a late fact about the disputed PaymentIntent (its reference); an
  *   adjustment only (see `stripeDisputeFact`), never the payment's outcome.
  *
@@ -276,27 +276,31 @@ function readEvent(eventId: string, type: string, object: Json, created: unknown
   // The object itself: for a refund the Refund as our refund operation holds it, never the PaymentIntent,
   // which names other operations.
   const event: WebhookEvent = { eventId, gatewayReference: str(object.id), outcome };
-  const failure = refundFailureKey(type, object);
-  if (failure !== undefined) Object.assign(event, { eventId: failure, formerEventId: eventId });
+  const fact = refundFactKey(type, object);
+  if (fact !== undefined) Object.assign(event, { eventId: fact, formerEventId: eventId });
   if (operationId !== undefined) event.operationId = operationId;
   if (adjustment) event.adjustment = adjustment;
   if (modification) event.modification = modification;
   return event;
 }
 
+/** The Refund statuses a Refund reaches once: `succeeded` (it may fail after, never succeed again), `failed`, `canceled`. */
+const ONCE_REACHED_REFUND_STATUSES: ReadonlySet<unknown> = new Set(['succeeded', 'failed', 'canceled']);
+
 /**
- * The key a Refund's failure is queued and recorded under, `<refund id>:failed`, instead of the event's id: Stripe
- * tells one failure in several events, each with its own id (`refund.updated` to `failed` and `refund.failed`, and on
- * the payment methods that send it `charge.refund.updated`; endpoints from API 2024-10-28 get `refund.*` for every
- * refund), and a Refund fails once (`failed` is final), so they are one fact: one FAIL of the open refund, or one
- * `refund_failed` adjustment of a succeeded one, never one per event. The event's own id is its former id
- * (`WebhookEvent.formerEventId`): an adjustment an earlier release recorded under it is found under it. Undefined for
- * any other event.
+ * The key a Refund's success, failure or cancellation is queued and recorded under, `<refund id>:<status>`, instead
+ * of the event's id: Stripe tells one such change in several events, each with its own id (`refund.created` or
+ * `refund.updated` and, for a failure, `refund.failed`, on endpoints from API 2024-10-28 for every refund; and
+ * `charge.refund.updated` on the payment methods that send it), and a Refund reaches each of these statuses once
+ * (`ONCE_REACHED_REFUND_STATUSES`), so they are one fact: one outcome of the open refund, one `refund_failed` adjustment
+ * of a succeeded one, one `succeeded_after_failure` of one recorded FAILED, never one per event. The event's own id is
+ * its former id (`WebhookEvent.formerEventId`): an adjustment an earlier release recorded under it is found under it.
+ * Undefined for any other event (a `pending` or `requires_action` refund's: their outcomes only wait).
  */
-function refundFailureKey(type: string, object: Json): string | undefined {
+function refundFactKey(type: string, object: Json): string | undefined {
   if (!type.startsWith('refund.') && !type.startsWith('charge.refund.')) return undefined;
   const id = str(object.id);
-  return object.status === 'failed' && id !== undefined ? `${id}:failed` : undefined;
+  return ONCE_REACHED_REFUND_STATUSES.has(object.status) && id !== undefined ? `${id}:${String(object.status)}` : undefined;
 }
 
 /**

@@ -204,6 +204,21 @@ describe('a webhook success of an operation the OMS was told failed', () => {
     expect((await worker.ledger.get(id))?.state).toBe('FAILED');
   });
 
+  it('a Stripe refund the bridge recorded FAILED that Stripe made after all, told by refund.created and charge.refund.updated (their own ids): one succeeded_after_failure, sent once', async () => {
+    const pi = `pi_saf_refund_twice_${seq}`;
+    const refundRef = `re_saf_twice_${seq}`;
+    const refund = await failed('refund', 'stripe', refundRef, { gateway_key: pi });
+    const made = stripeRefund(refundRef, refund.id, pi, 'succeeded', { created: Math.floor(Date.now() / 1000) - 5 });
+    answers.set(pi, made);
+    const before = await counted('stripe', 'confirmed');
+    await postStripe('refund.created', made, `evt_saf_refund_created_${refund.id}`);
+    await postStripe('charge.refund.updated', made, `evt_saf_refund_updated_${refund.id}`);
+    await eventually(async () => adjustedFor(refund.id).length >= 1, 15000);
+    await new Promise((r) => setTimeout(r, 600));
+    expect(adjustedFor(refund.id)).toHaveLength(1);
+    expect(await counted('stripe', 'confirmed')).toBe(before + 1);
+  });
+
   it('a Stripe PaymentIntent that failed and then succeeded (the shopper tried again), as its search confirms, is a succeeded_after_failure adjustment, sent once, and the authorization goes to orphan reversal', async () => {
     const auth = await failed('authorize', 'stripe', `pi_saf_retry_${seq}`);
     const pi = paymentIntent(auth.gatewayReference!, auth.id, 'requires_capture', { amount_capturable: 5000 });

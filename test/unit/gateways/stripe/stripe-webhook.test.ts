@@ -274,7 +274,7 @@ describe('Stripe webhook events', () => {
     }
   });
 
-  it("keys a Refund's failure by the Refund, not the event: refund.updated, refund.failed and charge.refund.updated of one failure are one fact; the event's id its former one", () => {
+  it("keys a Refund's failure (success, cancellation) by the Refund, not the event: refund.updated, refund.failed and charge.refund.updated of one failure are one fact; the event's id its former one", () => {
     const rctx = stripeContext('refund', { amount: 700 });
     const failed = refund(rctx, { status: 'failed', failure_reason: 'lost_or_stolen_card' });
     const events = ['refund.updated', 'refund.failed', 'charge.refund.updated'].map((type, k) => parse(stripeEvent(type, failed, `evt_failed_${k}`))[0]);
@@ -282,8 +282,11 @@ describe('Stripe webhook events', () => {
       expect(event).toMatchObject({ eventId: `${REFUND_ID}:failed`, formerEventId: `evt_failed_${k}` });
       expect(event.adjustment).toMatchObject({ kind: 'refund_failed', pspReference: REFUND_ID });
     }
-    // Any other status is keyed by its event, as before.
-    for (const status of ['succeeded', 'pending', 'canceled', 'requires_action']) {
+    // So are its success and its cancellation (a status a Refund reaches once); a waiting one is keyed by its event.
+    const done = ['refund.created', 'refund.updated', 'charge.refund.updated'].map((type, k) => parse(stripeEvent(type, refund(rctx), `evt_ok_${k}`))[0]);
+    for (const [k, event] of done.entries()) expect(event).toMatchObject({ eventId: `${REFUND_ID}:succeeded`, formerEventId: `evt_ok_${k}` });
+    expect(parse(stripeEvent('refund.updated', refund(rctx, { status: 'canceled' })))[0].eventId).toBe(`${REFUND_ID}:canceled`);
+    for (const status of ['pending', 'requires_action']) {
       const [event] = parse(stripeEvent('refund.updated', refund(rctx, { status }), 'evt_other'));
       expect(event.eventId).toBe('evt_other');
       expect(event.formerEventId).toBeUndefined();
