@@ -121,8 +121,9 @@ export interface GatewayOutcome {
    * OMS was told failed with its adjustment (`succeeded_after_failure`): either way it is ordered by the PSP's times
    * against a dated failure of the same operation (an Adyen `CAPTURE_FAILED`, a Stripe `refund.failed`, a failure
    * outcome), whichever arrives first or again; a failure strictly older than the success is an older event. Also
-   * from a synchronous answer or a status inquiry where the PSP dates it: a Stripe cancel's `canceled_at`, a
-   * Cybersource transaction's `submitTimeUtc` (SUCCESS or FAIL). Absent when the PSP does not say.
+   * from a synchronous answer or a status inquiry where the PSP dates it: a Stripe cancel's `canceled_at`, a Stripe
+   * refund's success by the Refund's `created`, a Cybersource transaction's `submitTimeUtc` (SUCCESS or FAIL). Absent
+   * when the PSP does not say.
    */
   occurredAt?: number;
   /**
@@ -301,7 +302,9 @@ export interface WebhookEvent {
    * its modifications on the payment's own object and names the payment (Stripe: a manual-capture PaymentIntent
    * captured or cancelled, whose metadata names the authorization). The outcome worker applies it to that
    * modification's one open operation of the payment named, when there is exactly one; otherwise `outcome` goes to the
-   * payment as usual (`webhooks/open-modification.ts`). Never set with `adjustment`.
+   * payment as usual (`webhooks/open-modification.ts`). With `adjustment` (Stripe: an authorization's lapse, also the
+   * FAIL of a cancel of it still open), the reading settles that open modification only, and the adjustment goes to
+   * the payment named as it would alone.
    */
   modification?: ModificationReading;
 }

@@ -15,9 +15,14 @@ export function withDecline(outcome: GatewayOutcome, table: DeclineTable): Gatew
   return { ...outcome, decline: outcomeDecline(table, outcome) };
 }
 
-/** `withDecline` for every event of a webhook. */
+/** `withDecline` for every event of a webhook: its outcome, and a modification reading's (the same FAIL a status inquiry gives). */
 export function withDeclines(events: WebhookEvent[], table: DeclineTable): WebhookEvent[] {
-  return events.map((e) => (e.outcome.status === 'FAIL' && e.outcome.decline === undefined ? { ...e, outcome: withDecline(e.outcome, table) } : e));
+  return events.map((e) => {
+    const event = e.outcome.status === 'FAIL' && e.outcome.decline === undefined ? { ...e, outcome: withDecline(e.outcome, table) } : e;
+    const reading = event.modification;
+    if (reading === undefined || reading.outcome.status !== 'FAIL' || reading.outcome.decline !== undefined) return event;
+    return { ...event, modification: { ...reading, outcome: withDecline(reading.outcome, table) } };
+  });
 }
 
 /** What a terminal GatewayError kind means when the PSP's code is not in its table. */

@@ -91,7 +91,8 @@ export interface OperationRecord {
   cancelBasis?: CancelBasis;
   /**
    * SUCCEEDED: when the PSP says the success happened (epoch ms), as the outcome that moved it there dated it
-   * (`GatewayOutcome.occurredAt`: an Adyen `eventDate`, a Stripe event's `created`, a Cybersource `eventDate` or `submitTimeUtc`);
+   * (`GatewayOutcome.occurredAt`: an Adyen `eventDate`, a Stripe event's `created`, a Stripe cancel's `canceled_at` or
+   * refund's `created`, a Cybersource `eventDate` or `submitTimeUtc`);
    * absent when it did not say. Written with that move only, never changed: a failure of the operation the PSP
    * dates before it is an older event (`webhooks/failure-after-success.ts`), not an undo.
    */

@@ -11,7 +11,7 @@ import { bullPrefix } from '../queueing/bull-prefix';
 import { countJobFault } from '../queueing/job-faults';
 import { pbBackoffStrategy } from '../queueing/backoff-strategy';
 import { OutcomeRecorder } from '../delivery/outcome-recorder';
-import { Ledger } from '../ledger/ledger';
+import { Ledger, OperationRecord } from '../ledger/ledger';
 import { Logger } from '../logging/logger';
 import { AdjustmentRecorder } from '../delivery/adjustment-recorder';
 import { applyLateFact } from './late-fact';
@@ -166,6 +166,9 @@ async function applyOutcome(config: Config, deps: OutcomeWorkerDeps, job: Job<Ga
   let op = await operationOfOutcome(job.data, deps);
   if (!op) throw new OperationNotFoundError(`no operation for webhook ${job.data.eventId} yet`);
   const named = op;
+  // A late fact about the payment named that also ends one of its open modifications (Stripe: the authorization lapsed
+  // while a cancel of it is open): that modification is settled first, then the fact goes on as an adjustment alone.
+  if (job.data.adjustment !== undefined && job.data.modification !== undefined) await settleModificationOfLateFact(config, deps, named, job.data);
   // A fact about the payment's own PSP object that shows one of its modifications done (Stripe: the PaymentIntent
   // captured by our capture, or cancelled) settles that open capture or cancel, with what the PSP confirmed for it;
   // the authorization named is left as it is (it was not authorized again).
@@ -244,6 +247,26 @@ async function applyOutcome(config: Config, deps: OutcomeWorkerDeps, job: Job<Ga
     deps.logger.info('webhook changed nothing (late or repeated)', { operation_id: op.id, state: before, webhook_status: arrived.outcome.status });
   }
   return after.state;
+}
+
+/**
+ * Settles the one open modification of `named` that a late fact's modification reading is about (`openModificationOf`,
+ * as if the fact were not there: Stripe's lapse of an authorization is both its `authorization_expired` adjustment and
+ * the FAIL of a cancel of it still open, which would otherwise be asked about and sent again to a PaymentIntent Stripe
+ * cancelled). Only an open one, in the webhook's scope (a mismatch refuses the job, as the rest would); a success after
+ * failure is no late fact's to report. Forward only: a repeat finds it settled and does nothing.
+ */
+async function settleModificationOfLateFact(config: Config, deps: OutcomeWorkerDeps, named: OperationRecord, data: GatewayOutcomeJobData): Promise<void> {
+  const { adjustment: _fact, ...alone } = data;
+  const found = await openModificationOf(named, alone, deps);
+  if (found === null || found.kind !== 'open') return;
+  const check = scopeMismatch(found.op, found.data, config.gateways[data.gateway]);
+  if (check) {
+    reportScopeMismatch(deps.logger, { gateway: data.gateway, check, op: found.op, eventId: data.eventId, arrived: found.data });
+    throw new UnrecoverableError(`webhook_scope_mismatch: ${check}`);
+  }
+  noteOpenModification(deps.logger, named, found);
+  await deps.recorder.apply(found.op, found.data.outcome, 'webhook', { provider_event_id: data.eventId });
 }
 
 /**

@@ -110,5 +110,8 @@ export const STRIPE_DECLINES: DeclineTable = {
     failed: 'processing_error',
     // Ours, from stripe-responses.ts: the PaymentMethod belongs to another Customer.
     attached_to_another_customer: 'invalid_request',
+    // Ours, from stripe-responses.ts: a cancel of an authorization Stripe cancelled itself (`automatic`): it lapsed,
+    // the hold is released, nothing is left to do.
+    authorization_expired: { category: 'cancelled', action: 'none' },
   },
 };

@@ -70,13 +70,26 @@ export function stripeFacts(): FactRow[] {
     meaning: paymentIntentOutcome('canceled', 'cancel'),
   });
   // Stripe's own cancellation read by an open cancel, the same way by its status inquiry and by the webhook
-  // (`stripeCancelOutcome`): no trace of the cancel, which is asked again (resent while UNKNOWN: Stripe then refuses it).
+  // (`stripeCancelOutcome`): the cancel's FAIL, never sent again (Stripe refuses any operation on a canceled one).
   const lapse = stripeCancelOutcome({ status: 'canceled', capture_method: 'manual', cancellation_reason: 'automatic' }, 'stripe');
   rows.push({
-    fact: 'PaymentIntent `canceled` by Stripe itself (`cancellation_reason` `automatic`: the authorization lapsed, its `authorization_expired` adjustment; `failed_invoice`, `void_invoice`) while a cancel of it is open: no trace of the cancel',
+    fact: `PaymentIntent \`canceled\`, capture_method manual, \`cancellation_reason\` \`automatic\` (the authorization lapsed: its \`authorization_expired\` adjustment) while a cancel of it is open: reason \`${lapse?.reason ?? ''}\``,
     source: 'status inquiry, webhook `payment_intent.canceled`',
     commands: ['cancel'],
     meaning: lapse === null ? 'ignore' : lapse.status,
+  });
+  const invoice = stripeCancelOutcome({ status: 'canceled', capture_method: 'manual', cancellation_reason: 'void_invoice' }, 'stripe');
+  rows.push({
+    fact: 'PaymentIntent `canceled` by Stripe itself for an invoice (`cancellation_reason` `failed_invoice`, `void_invoice`) while a cancel of it is open: that reason',
+    source: 'status inquiry, webhook `payment_intent.canceled`',
+    commands: ['cancel'],
+    meaning: invoice === null ? 'ignore' : invoice.status,
+  });
+  rows.push({
+    fact: 'PaymentIntent `canceled` for a `cancellation_reason` Stripe does not document, or still `requires_capture`, while a cancel of it is open: no trace of the cancel (sent again while UNKNOWN)',
+    source: 'status inquiry, webhook `payment_intent.canceled`',
+    commands: ['cancel'],
+    meaning: 'ignore',
   });
   // The same events when the capture or cancel they show done was recorded FAILED (the OMS was told so): a success
   // after failure, reported once Stripe confirms it (the operation's status inquiry reads the PaymentIntent).

@@ -14,7 +14,9 @@ import { pspEpochSecondsMs } from '../psp-time';
 import {
   PaymentIntentCommand,
   PaymentIntentStatus,
+  isCancelledByStripe,
   isCancelledOnRequest,
+  isStripeLapse,
   parsePaymentIntentStatus,
   parseRefundStatus,
   parseSetupIntentStatus,
@@ -202,19 +204,35 @@ export function paymentIntentToOutcome(pi: Json, command: PaymentIntentCommand, 
 }
 
 /**
+ * The reason a cancel fails with when Stripe had cancelled the manual-capture PaymentIntent itself because its capture
+ * window closed (`cancellation_reason: automatic`): the authorization lapsed, Stripe released the hold, and no cancel of
+ * ours did it. The release itself is the authorization's `authorization_expired` adjustment.
+ */
+export const AUTHORIZATION_EXPIRED_REASON = 'authorization_expired';
+
+/**
  * A PaymentIntent read as the outcome of a cancel of it: the one reading of the webhook (`modificationReading`) and
  * the status inquiry, so both say the same of the same PaymentIntent. `canceled` by a cancel request
- * (`isCancelledOnRequest`) is the cancel's SUCCESS. `canceled` by Stripe itself (`cancellation_reason` `automatic`: the
- * authorization lapsed, the authorization's own `authorization_expired` fact; `failed_invoice`, `void_invoice`) is no
- * trace of the cancel, as a PaymentIntent still `requires_capture` is: null. Any other status is read as
- * `paymentIntentToOutcome` reads it for a cancel. The cancel's SUCCESS is dated by the PaymentIntent's own
- * `canceled_at` ("the time at which the PaymentIntent was canceled", seconds), by either path (`occurredAt`).
+ * (`isCancelledOnRequest`) is the cancel's SUCCESS. `canceled` by Stripe itself (`isCancelledByStripe`) is the cancel's
+ * FAIL: nothing is left to cancel and our request did not do it (Stripe refuses a cancel of a canceled PaymentIntent,
+ * "any operations on the PaymentIntent fail with an error"), so it is settled rather than sent again. Its reason:
+ * {@link AUTHORIZATION_EXPIRED_REASON} for a manual-capture one cancelled `automatic` (the lapse: "If the authorization
+ * expires before you capture the funds, the funds are released and the payment status changes to canceled"), else Stripe's `cancellation_reason`
+ * (`failed_invoice`, `void_invoice`). A PaymentIntent still `requires_capture`, or `canceled` for a reason Stripe does
+ * not document (neither a canceller's nor its own: nothing guessed), is no trace of the cancel: null. Any other status
+ * is read as `paymentIntentToOutcome` reads it for a cancel. Dated, by either path, by the PaymentIntent's own
+ * `canceled_at` ("the time at which the PaymentIntent was canceled", seconds; `occurredAt`).
  */
 export function stripeCancelOutcome(pi: Json, gateway: string, withAction = true): GatewayOutcome | null {
   if (pi.status === 'requires_capture') return null;
-  if (pi.status === 'canceled' && !isCancelledOnRequest(pi)) return null;
+  const byStripe = isCancelledByStripe(pi);
+  if (pi.status === 'canceled' && !byStripe && !isCancelledOnRequest(pi)) return null;
   const outcome = paymentIntentToOutcome(pi, 'cancel', gateway, withAction);
-  const canceledAt = outcome.status === 'SUCCESS' && pi.status === 'canceled' ? epochMs(pi.canceled_at) : undefined;
+  if (byStripe) {
+    outcome.status = 'FAIL';
+    outcome.reason = isStripeLapse(pi) ? AUTHORIZATION_EXPIRED_REASON : (str(pi.cancellation_reason) ?? 'canceled');
+  }
+  const canceledAt = outcome.status !== 'PENDING' && pi.status === 'canceled' ? epochMs(pi.canceled_at) : undefined;
   if (canceledAt !== undefined) outcome.occurredAt = canceledAt;
   return outcome;
 }
@@ -245,13 +263,23 @@ function authorizedAtOf(pi: Json): number | undefined {
   return (isObject(charge) ? epochMs(charge.created) : undefined) ?? epochMs(pi.created);
 }
 
-/** A Refund object as an outcome; `failure_reason` is the reason of a failed one. */
-export function refundToOutcome(refund: Json, gateway: string): GatewayOutcome {
+/**
+ * A Refund object as an outcome; `failure_reason` is the reason of a failed one.
+ * @param datedByCreation whether a SUCCESS is dated (`occurredAt`) by the Refund's own `created` ("Time at which the
+ *   object was created", seconds): the synchronous answer and the status inquiry, which have no other PSP time. A
+ *   refund succeeds no earlier than it was created (at once for a card's, usually), so the success is never dated
+ *   later than it happened, and a failure of it Stripe reports later is never read as older. Not a FAIL: a refund fails
+ *   after its creation, and a failure dated too early would be read as older than the success it undoes. A webhook
+ *   passes false: its event's `created` is when Stripe made the change. Default true.
+ */
+export function refundToOutcome(refund: Json, gateway: string, datedByCreation = true): GatewayOutcome {
   const status = parseRefundStatus(refund.status, gateway);
   const outcome = refundOutcome(status);
   const result: GatewayOutcome = { status: outcome, gatewayStatus: status, gatewayReference: str(refund.id) };
   withConfirmedMoney(result, stripeConfirmedMoney(refund, 'amount'));
   if (outcome === 'FAIL') result.reason = str(refund.failure_reason) ?? status;
+  const createdAt = outcome === 'SUCCESS' && datedByCreation ? epochMs(refund.created) : undefined;
+  if (createdAt !== undefined) result.occurredAt = createdAt;
   return result;
 }
 
@@ -343,9 +371,8 @@ function hasOperationId(object: Json, operationId: string): boolean {
 
 /**
  * The answer to `buildStripeStatusRequest`; `null` when Stripe has no trace of the operation: 404, no
- * search or refund-list match, a PaymentIntent still `requires_capture` after a capture or cancel, one Stripe
- * cancelled itself after a cancel (`stripeCancelOutcome`: the lapse is not the cancel's success), a PaymentMethod
- * not attached.
+ * search or refund-list match, a PaymentIntent still `requires_capture` after a capture or cancel, or cancelled for
+ * a reason Stripe does not document (`stripeCancelOutcome`), a PaymentMethod not attached.
  */
 export function parseStripeStatusResponse(ctx: OperationContext, response: GatewayResponse, gateway: string): GatewayOutcome | null {
   if (response.status === 404) return null;

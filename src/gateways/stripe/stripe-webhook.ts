@@ -135,7 +135,7 @@ function listed(list: readonly string[], type: string): boolean {
  *   (`requires_capture` SUCCESS), else as a sale (`succeeded` SUCCESS); `canceled` / failed are FAIL with
  *   the cancellation or decline code; Stripe's own cancellation of a manual-capture one
  *   (`cancellation_reason: automatic`) also carries an `authorization_expired` adjustment (see
- *   `authorizationLapse`). `operationId` is the one we put
+ *   `authorizationLapse`), and the FAIL of a cancel of it still open (`modificationReading`). `operationId` is the one we put
  *   in its metadata when creating it (the authorize / sale / revalidate), `gatewayReference` its id, so a
  *   capture or cancel is found through the PaymentIntent. A revalidate's new key is set where the outcome
  *   meets its operation (the event does not say which command created the PaymentIntent). A manual-capture one
@@ -148,7 +148,8 @@ function listed(list: readonly string[], type: string): boolean {
  *   (`amount_refunded`) and the PaymentIntent's metadata, sent even while the refund is pending; it names
  *   no refund, so it cannot settle one (Stripe: "Listen to refund.created for information about the refund").
  * - A Refund `failed` (`refund.failed`, or an update to `failed`) also carries a `refund_failed`
- *   adjustment: the refund's outcome while it is open, an adjustment once it had succeeded.
+ *   adjustment: the refund's outcome while it is open, an adjustment once it had succeeded. A Refund's success,
+ *   failure or cancellation is keyed by the Refund (`refundFactKey`): Stripe tells each in several events.
  * - `charge.dispute.*`: the Dispute, a late fact about the disputed PaymentIntent (its reference); an
  *   adjustment only (see `stripeDisputeFact`), never the payment's outcome.
  *
@@ -254,7 +255,8 @@ function readEvent(eventId: string, type: string, object: Json, created: unknown
     // A manual-capture PaymentIntent is an authorization; an automatic one is a sale (held is not done).
     outcome = paymentIntentToOutcome(object, object.capture_method === 'manual' ? 'authorize' : 'sale', gateway, false);
     if (isStripeLapse(object)) adjustment = authorizationLapse(object, created);
-    else modification = modificationReading(object, gateway);
+    // The lapse is the authorization's adjustment and, for a cancel of it still open, that cancel's FAIL: both are read.
+    modification = modificationReading(object, gateway);
   } else if (type.startsWith('setup_intent.')) {
     // A tokenize's SetupIntent (our operation id in its metadata): what the customer's action led to.
     outcome = setupIntentToOutcome(object, gateway, false);
@@ -262,7 +264,8 @@ function readEvent(eventId: string, type: string, object: Json, created: unknown
     // refund.* and charge.refund.updated. Ours only: a refund made elsewhere (the Dashboard) has no operation
     // here; reconciliation reports it.
     if (operationId === undefined) return undefined;
-    outcome = refundToOutcome(object, gateway);
+    // Dated by the event below (when Stripe made the change), not by the Refund's creation.
+    outcome = refundToOutcome(object, gateway, false);
     if (object.status === 'failed') adjustment = refundFailure(object, created);
   }
   // When Stripe made the change the event reports (the Event is created with it: "The event's data field embeds the
@@ -273,10 +276,31 @@ function readEvent(eventId: string, type: string, object: Json, created: unknown
   // The object itself: for a refund the Refund as our refund operation holds it, never the PaymentIntent,
   // which names other operations.
   const event: WebhookEvent = { eventId, gatewayReference: str(object.id), outcome };
+  const fact = refundFactKey(type, object);
+  if (fact !== undefined) Object.assign(event, { eventId: fact, formerEventId: eventId });
   if (operationId !== undefined) event.operationId = operationId;
   if (adjustment) event.adjustment = adjustment;
   if (modification) event.modification = modification;
   return event;
+}
+
+/** The Refund statuses a Refund reaches once: `succeeded` (it may fail after, never succeed again), `failed`, `canceled`. */
+const ONCE_REACHED_REFUND_STATUSES: ReadonlySet<unknown> = new Set(['succeeded', 'failed', 'canceled']);
+
+/**
+ * The key a Refund's success, failure or cancellation is queued and recorded under, `<refund id>:<status>`, instead
+ * of the event's id: Stripe tells one such change in several events, each with its own id (`refund.created` or
+ * `refund.updated` and, for a failure, `refund.failed`, on endpoints from API 2024-10-28 for every refund; and
+ * `charge.refund.updated` on the payment methods that send it), and a Refund reaches each of these statuses once
+ * (`ONCE_REACHED_REFUND_STATUSES`), so they are one fact: one outcome of the open refund, one `refund_failed` adjustment
+ * of a succeeded one, one `succeeded_after_failure` of one recorded FAILED, never one per event. The event's own id is
+ * its former id (`WebhookEvent.formerEventId`): an adjustment an earlier release recorded under it is found under it.
+ * Undefined for any other event (a `pending` or `requires_action` refund's: their outcomes only wait).
+ */
+function refundFactKey(type: string, object: Json): string | undefined {
+  if (!type.startsWith('refund.') && !type.startsWith('charge.refund.')) return undefined;
+  const id = str(object.id);
+  return ONCE_REACHED_REFUND_STATUSES.has(object.status) && id !== undefined ? `${id}:${String(object.status)}` : undefined;
 }
 
 /**
@@ -287,8 +311,9 @@ function readEvent(eventId: string, type: string, object: Json, created: unknown
  *   capturing automatically releases the remaining amount"). Without it, the capture was not ours (the Dashboard's):
  *   no reading, nothing guessed.
  * - `canceled`: what `stripeCancelOutcome` reads, as the status inquiry of the open cancel does: for no reason or one
- *   the canceller gave (`ASKED_CANCELLATION_REASONS`) a cancel's SUCCESS, for the open cancel of that authorization.
- *   Stripe's own cancellations are not (an `automatic` one is the lapse, see `authorizationLapse`): no reading.
+ *   the canceller gave (`ASKED_CANCELLATION_REASONS`) a cancel's SUCCESS, for the open cancel of that authorization;
+ *   for Stripe's own reasons a cancel's FAIL (`automatic`, the lapse: reason `authorization_expired`, while the release
+ *   is the authorization's adjustment, see `authorizationLapse`); for a reason Stripe does not document, no reading.
  * Any other status shows no modification done (`requires_capture` from `amount_capturable_updated` is the hold).
  */
 function modificationReading(pi: Json, gateway: string): ModificationReading | undefined {

@@ -411,6 +411,35 @@ describe('late PSP facts become adjustments with their own OMS event', () => {
     expect((await worker.ledger.get(sale.id))?.state).toBe('SUCCEEDED');
   });
 
+  it('one Stripe refund failing after it succeeded, told by each event Stripe sends of it (refund.updated, refund.failed, charge.refund.updated: other event ids), is one refund_failed adjustment', async () => {
+    const sale = await succeeded('sale', 'stripe', 'pi_adjustments_0002');
+    const refund = await succeeded('refund', 'stripe', 're_adjustments_0002', sale.payment.order_id);
+    const failed = {
+      id: 're_adjustments_0002',
+      object: 'refund',
+      status: 'failed',
+      amount: 5000,
+      created: 1764399000,
+      currency: 'eur',
+      payment_intent: 'pi_adjustments_0002',
+      failure_reason: 'expired_or_canceled_card',
+      metadata: { operation_id: refund.id },
+    };
+    // Stripe makes each event with the change: the same second here (it may be a second apart).
+    const types = ['refund.updated', 'refund.failed', 'charge.refund.updated'];
+    for (const [k, type] of types.entries()) {
+      const event = { id: `evt_refund_failed_each_${k}`, object: 'event', type, created: 1764400000 + k, data: { object: failed } };
+      expect((await postStripe(event)).status).toBe(200);
+    }
+    await eventually(async () => adjustedFor(refund.id).length >= 1);
+    await settle();
+    expect(adjustedFor(refund.id)).toHaveLength(1);
+    expect((adjustedFor(refund.id)[0].params as { adjustment: unknown }).adjustment).toMatchObject({
+      kind: 'refund_failed',
+      psp_reference: 're_adjustments_0002',
+    });
+  });
+
   it('a refund failure while the refund is still PENDING is its FAIL outcome, not an adjustment', async () => {
     const cmd = channelCommand(
       'refund',

@@ -5,13 +5,14 @@
  * carrying the `capture_operation_id` our capture request set (Stripe keeps it with the capture), for what Stripe
  * collected (`amount_received`: "Partially capturing automatically releases the remaining amount"), or
  * `payment_intent.canceled` for no reason or a user-provided one. Stripe's own cancellation (`automatic`: the
- * authorization lapsed) is no cancel's success, and `amount_capturable_updated` (the hold) settles no capture.
+ * authorization lapsed) is no cancel's success but its FAIL (`authorization_expired`, the release the authorization's
+ * adjustment), and `amount_capturable_updated` (the hold) settles no capture.
  *
  * End to end on the real Redis: the worker delivers to a local Stripe stand-in that takes the capture or cancel (or
  * not) and never answers (the gateway's timeout), then the event, as Stripe renders it and signed by Stripe's own SDK,
  * is posted to the web process. No poller runs and the stand-in refuses every status inquiry: only the webhook can
  * settle the operation. One test runs a poller pass on one cancel, to show it reads Stripe's own cancellation as the
- * webhook does (`stripeCancelOutcome`).
+ * webhook does (`stripeCancelOutcome`), without sending the cancel again.
  */
 import http from 'node:http';
 import { AddressInfo } from 'node:net';
@@ -68,7 +69,7 @@ const answered = new Set<string>();
 const askable = new Set<string>();
 const calls: string[] = [];
 /** Refunds Stripe made (`POST /v1/refunds`), by the operation id their metadata carries. */
-const refunds = new Map<string, { amount: number; payment_intent: string }>();
+const refunds = new Map<string, { amount: number; payment_intent: string; created: number }>();
 let piSeq = 0;
 const now = (): number => Math.floor(Date.now() / 1000);
 
@@ -117,10 +118,13 @@ const server = http.createServer((req, res) => {
         return json(400, { error: { type: 'invalid_request_error', code: 'amount_too_large', message: 'stand-in: more than was collected' } });
       }
       const metadata = metadataOf(form);
-      refunds.set(metadata.operation_id, { amount, payment_intent: target.id });
+      // A card refund succeeds as it is made, a second or more ago here: its `created` (required) dates it.
+      const created = now() - 2;
+      refunds.set(metadata.operation_id, { amount, payment_intent: target.id, created });
       return json(200, {
         id: `re_StandIn${++piSeq}`,
         object: 'refund',
+        created,
         amount,
         currency: target.currency,
         status: 'succeeded',
@@ -332,26 +336,43 @@ describe('a Stripe capture or cancel whose call timed out, settled by the Paymen
     await authorizationUntouched(authorization);
   });
 
-  it("payment_intent.canceled for Stripe's own reason (automatic: the authorization lapsed) does not succeed the UNKNOWN cancel: it stays for the poller, the lapse is the authorization's adjustment", async () => {
+  it("payment_intent.canceled for Stripe's own reason (automatic: the authorization lapsed) fails the UNKNOWN cancel at once, reason authorization_expired; the release is the authorization's adjustment; nothing sent again", async () => {
+    const before = await applied('cancel');
     const { authorization, pi, modification: cancel } = await timedOut('cancel', AUTHORIZED, false);
-    Object.assign(pi, { status: 'canceled', amount_capturable: 0, cancellation_reason: 'automatic', canceled_at: now() });
+    const canceledAt = now();
+    Object.assign(pi, { status: 'canceled', amount_capturable: 0, cancellation_reason: 'automatic', canceled_at: canceledAt });
+    const requests = calls.length;
 
     expect(await post('payment_intent.canceled', pi, `evt_cancel_automatic_${seq}`)).toBe(200);
 
     await jobRan(`evt_cancel_automatic_${seq}`);
-    await eventually(async () => (await stack.worker.adjustmentStore.forOperation(authorization)).some((a) => a.kind === 'authorization_expired'));
-    expect((await stack.worker.ledger.get(cancel))?.state).toBe('UNKNOWN');
-    expect(eventsOf(cancel)).toEqual([]);
+    await eventually(async () => (await stack.worker.ledger.get(cancel))?.state === 'FAILED');
+    await eventually(() => eventsOf(cancel, 'FAIL').length === 1);
+    expect(eventsOf(cancel)).toHaveLength(1);
+    expect(eventsOf(cancel, 'FAIL')[0]).toMatchObject({
+      gateway_command: 'cancel',
+      reason: 'authorization_expired',
+      decline: { category: 'cancelled', gateway_code: 'authorization_expired', suggested_action: 'none' },
+    });
+    expect(await applied('cancel')).toBe(before + 1);
+    // The hold Stripe released is reported once, on the authorization, for what lapsed and when Stripe cancelled it.
+    const adjustments = await stack.worker.adjustmentStore.forOperation(authorization);
+    expect(adjustments.map((a) => a.kind)).toEqual(['authorization_expired']);
+    expect(adjustedOf(authorization).map((a) => a.adjustment)).toEqual([
+      expect.objectContaining({ kind: 'authorization_expired', amount: AUTHORIZED, currency: 'EUR', occurred_at: new Date(canceledAt * 1000).toISOString() }),
+    ]);
+    expect((await stack.worker.ledger.get(authorization))?.state).toBe('SUCCEEDED');
+    // Settled by Stripe's word alone: no inquiry, no second cancel of a PaymentIntent Stripe cancelled.
+    expect(calls.slice(requests)).toEqual([]);
   });
 
-  it("the poller agrees on Stripe's own cancellation: no trace of the UNKNOWN cancel, so it is sent again, and Stripe's refusal (canceled already) fails it; never SUCCEEDED", async () => {
-    const { authorization, pi, modification: cancel } = await timedOut('cancel', AUTHORIZED, false);
+  it("the poller reads Stripe's own cancellation as the webhook does: the UNKNOWN cancel FAILED authorization_expired at its first inquiry, never sent again, never SUCCEEDED", async () => {
+    const { pi, modification: cancel } = await timedOut('cancel', AUTHORIZED, false);
+    // The lapse event is not (yet) delivered: only the inquiry can tell.
     Object.assign(pi, { status: 'canceled', amount_capturable: 0, cancellation_reason: 'automatic', canceled_at: now() });
-    expect(await post('payment_intent.canceled', pi, `evt_cancel_lapse_polled_${seq}`)).toBe(200);
-    await jobRan(`evt_cancel_lapse_polled_${seq}`);
     expect((await stack.worker.ledger.get(cancel))?.state).toBe('UNKNOWN');
 
-    // Stripe shows the PaymentIntent when asked, and refuses a cancel of one canceled already.
+    // Stripe shows the PaymentIntent when asked, and would refuse a cancel of one canceled already.
     askable.add(pi.id);
     refused.add(pi.id);
     const { ledger } = stack.worker;
@@ -368,13 +389,16 @@ describe('a Stripe capture or cancel whose call timed out, settled by the Paymen
       logger: logs.logger,
       deliveryQueue: stack.worker.deliveryQueue,
     });
-    await poller.runOnce();
+    const report = await poller.runOnce();
 
-    await eventually(async () => (await ledger.get(cancel))?.state === 'FAILED');
+    expect(report).toMatchObject({ due: 1, resolved: 1 });
+    expect((await ledger.get(cancel))?.state).toBe('FAILED');
     await eventually(() => eventsOf(cancel, 'FAIL').length === 1);
     expect(eventsOf(cancel, 'SUCCESS')).toEqual([]);
-    expect(eventsOf(cancel, 'FAIL')[0]).toMatchObject({ gateway_command: 'cancel', reason: 'payment_intent_unexpected_state' });
-    expect((await stack.worker.adjustmentStore.forOperation(authorization)).map((a) => a.kind)).toEqual(['authorization_expired']);
+    expect(eventsOf(cancel, 'FAIL')[0]).toMatchObject({ gateway_command: 'cancel', reason: 'authorization_expired' });
+    // One cancel request in all (the first, lost on the way): no resend to a PaymentIntent Stripe cancelled.
+    expect(calls.filter((c) => c === `POST /v1/payment_intents/${pi.id}/cancel`)).toHaveLength(1);
+    refused.delete(pi.id);
   });
 
   it('payment_intent.amount_capturable_updated (the hold, requires_capture) settles no capture: the UNKNOWN capture stays for the poller', async () => {
@@ -504,7 +528,9 @@ describe('a Stripe capture or cancel the bridge recorded FAILED that the Payment
     expect(refunds.has(tooMuch.id)).toBe(false);
     const refund = await delivered('refund', orderId, authorization, 1000);
     expect(refund.state).toBe('SUCCEEDED');
-    expect(refunds.get(refund.id)).toEqual({ amount: 1000, payment_intent: pi.id });
+    expect(refunds.get(refund.id)).toMatchObject({ amount: 1000, payment_intent: pi.id });
+    // Recorded with Stripe's time of it (the Refund's `created`), not the bridge's clock.
+    expect((await stack.worker.ledger.get(refund.id))?.pspSucceededAt).toBe(refunds.get(refund.id)!.created * 1000);
     // Stripe captures a PaymentIntent once: the capture it made stands, another is refused unsent.
     const requests = calls.length;
     const again = await delivered('capture', orderId, authorization, AUTHORIZED - 1000);

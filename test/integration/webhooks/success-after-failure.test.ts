@@ -204,6 +204,21 @@ describe('a webhook success of an operation the OMS was told failed', () => {
     expect((await worker.ledger.get(id))?.state).toBe('FAILED');
   });
 
+  it('a Stripe refund the bridge recorded FAILED that Stripe made after all, told by refund.created and charge.refund.updated (their own ids): one succeeded_after_failure, sent once', async () => {
+    const pi = `pi_saf_refund_twice_${seq}`;
+    const refundRef = `re_saf_twice_${seq}`;
+    const refund = await failed('refund', 'stripe', refundRef, { gateway_key: pi });
+    const made = stripeRefund(refundRef, refund.id, pi, 'succeeded', { created: Math.floor(Date.now() / 1000) - 5 });
+    answers.set(pi, made);
+    const before = await counted('stripe', 'confirmed');
+    await postStripe('refund.created', made, `evt_saf_refund_created_${refund.id}`);
+    await postStripe('charge.refund.updated', made, `evt_saf_refund_updated_${refund.id}`);
+    await eventually(async () => adjustedFor(refund.id).length >= 1, 15000);
+    await new Promise((r) => setTimeout(r, 600));
+    expect(adjustedFor(refund.id)).toHaveLength(1);
+    expect(await counted('stripe', 'confirmed')).toBe(before + 1);
+  });
+
   it('a Stripe PaymentIntent that failed and then succeeded (the shopper tried again), as its search confirms, is a succeeded_after_failure adjustment, sent once, and the authorization goes to orphan reversal', async () => {
     const auth = await failed('authorize', 'stripe', `pi_saf_retry_${seq}`);
     const pi = paymentIntent(auth.gatewayReference!, auth.id, 'requires_capture', { amount_capturable: 5000 });
@@ -559,11 +574,28 @@ describe('a webhook success of an operation the OMS was told failed', () => {
       failed_at: new Date((succeededAt - 30) * 1000).toISOString(),
       psp_succeeded_at: new Date(succeededAt * 1000).toISOString(),
     });
-    // The same second as the success: Stripe's times are whole seconds, so it is not older, and undoes as before.
-    await postStripe('refund.failed', failedRefund, `evt_pt_refund_same_${id}`, succeededAt);
-    await eventually(async () => adjustedFor(id).length >= 1, 15000);
-    expect((adjustedFor(id)[0].params as { adjustment: unknown }).adjustment).toMatchObject({ kind: 'refund_failed' });
-    expect((await worker.ledger.get(id))?.undoneBy).toBeDefined();
+    // The same failure told again by another event (refund.updated to failed, its own id): one fact, nothing more.
+    await postStripe('refund.updated', failedRefund, `evt_pt_refund_older_again_${id}`, succeededAt - 30);
+    await new Promise((r) => setTimeout(r, 300));
+    expect(await worker.ledger.get(id)).toMatchObject({ state: 'SUCCEEDED', undoneBy: undefined });
+    expect(adjustedFor(id)).toHaveLength(0);
+
+    // Another refund's failure in the same second as its success: Stripe's times are whole seconds, so it is not
+    // older, and undoes as before.
+    const sameRef = `re_pt_same_${seq}`;
+    const same = await pendingOperation(
+      worker,
+      'refund',
+      { gateway: 'stripe', gateway_account: 'acct-1', gateway_key: pi, amount: 5000, currency: 'EUR', order_id: order() },
+      sameRef,
+    );
+    await postStripe('refund.updated', stripeRefund(sameRef, same, pi, 'succeeded'), `evt_pt_refund_same_ok_${same}`, succeededAt);
+    await eventually(async () => (await worker.ledger.get(same))?.state === 'SUCCEEDED', 15000);
+    const sameFailed = stripeRefund(sameRef, same, pi, 'failed', { failure_reason: 'expired_or_canceled_card' });
+    await postStripe('refund.failed', sameFailed, `evt_pt_refund_same_${same}`, succeededAt);
+    await eventually(async () => adjustedFor(same).length >= 1, 15000);
+    expect((adjustedFor(same)[0].params as { adjustment: unknown }).adjustment).toMatchObject({ kind: 'refund_failed' });
+    expect((await worker.ledger.get(same))?.undoneBy).toBeDefined();
     expect(await metricValue('pb_refunds_undone_total', { gateway: 'stripe', kind: 'refund_failed' })).toBe(undone + 1);
     expect(await staleFailures('stripe')).toBe(stale + 1);
   });

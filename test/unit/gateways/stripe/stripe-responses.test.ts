@@ -261,12 +261,32 @@ describe('Stripe responses', () => {
       gatewayReference: REFUND_ID,
       amount: 500,
       currency: 'EUR',
+      // The Refund's `created`: it succeeded within the request that created it.
+      occurredAt: 1692600500_000,
     });
     expect(t.parseResponse(ctx, jsonResponse(200, refund(ctx, { status: 'pending' })), gw).status).toBe('PENDING');
     expect(t.parseResponse(ctx, jsonResponse(200, refund(ctx, { status: 'failed', failure_reason: 'expired_or_canceled_card' })), gw)).toMatchObject({
       status: 'FAIL',
       reason: 'expired_or_canceled_card',
     });
+  });
+
+  it("dates a refund's success by the Refund's created (seconds), by the answer and the inquiry alike; never a pending one, nor a failure (it fails after it was created)", () => {
+    const ctx = stripeContext('refund', { amount: 500 });
+    const list = (data: unknown[]): unknown => ({ object: 'list', data, has_more: false, url: '/v1/refunds' });
+    const created = 1692600777;
+    const answered = t.parseResponse(ctx, jsonResponse(200, refund(ctx, { created })), gw);
+    const polled = t.parseStatusResponse(ctx, jsonResponse(200, list([refund(ctx, { created })])), gw);
+    expect(answered).toMatchObject({ status: 'SUCCESS', occurredAt: created * 1000 });
+    expect(polled).toEqual(answered);
+    for (const status of ['pending', 'requires_action', 'failed', 'canceled']) {
+      expect(t.parseResponse(ctx, jsonResponse(200, refund(ctx, { created, status })), gw).occurredAt).toBeUndefined();
+      expect(t.parseStatusResponse(ctx, jsonResponse(200, list([refund(ctx, { created, status })])), gw)?.occurredAt).toBeUndefined();
+    }
+    // No time a Date can hold: none.
+    for (const bad of [undefined, null, 'yesterday', 1e15, -5, 1.5]) {
+      expect(t.parseResponse(ctx, jsonResponse(200, refund(ctx, { created: bad })), gw).occurredAt).toBeUndefined();
+    }
   });
 
   it('maps a refund beyond what was captured to FAIL', () => {
@@ -407,9 +427,9 @@ describe('a canceled manual-capture PaymentIntent read for an open cancel: the s
   }
 
   it.each([
-    ['automatic', null],
-    ['failed_invoice', null],
-    ['void_invoice', null],
+    ['automatic', 'FAIL'],
+    ['failed_invoice', 'FAIL'],
+    ['void_invoice', 'FAIL'],
     ['a reason Stripe adds later', null],
     [null, 'SUCCESS'],
     ['requested_by_customer', 'SUCCESS'],
@@ -423,9 +443,16 @@ describe('a canceled manual-capture PaymentIntent read for an open cancel: the s
     expect(polled === null ? null : (polled as { status: string }).status).toBe(expected);
   });
 
-  it("Stripe's own cancellation (automatic: the authorization lapsed) is no trace of the cancel for the inquiry, as a hold still standing is", () => {
+  it("Stripe's own cancellation (automatic: the authorization lapsed) settles the cancel for the inquiry: FAIL authorization_expired, dated canceled_at, never sent again", () => {
     const lapsed = paymentIntent(auth, { status: 'canceled', amount_capturable: 0, cancellation_reason: 'automatic', canceled_at: 1692700000 });
-    expect(t.parseStatusResponse(cancel, jsonResponse(200, lapsed), gw)).toBeNull();
+    expect(t.parseStatusResponse(cancel, jsonResponse(200, lapsed), gw)).toMatchObject({
+      status: 'FAIL',
+      gatewayStatus: 'canceled',
+      gatewayReference: PI_ID,
+      reason: 'authorization_expired',
+      occurredAt: 1692700000_000,
+    });
+    // A hold still standing is no trace of the cancel: it is sent again.
     expect(t.parseStatusResponse(cancel, jsonResponse(200, paymentIntent(auth)), gw)).toBeNull();
     // The authorization's own reading of the same PaymentIntent is unchanged: it failed (lapsed), reason automatic.
     expect(t.parseStatusResponse(stripeContext('validate'), jsonResponse(200, lapsed), gw)).toMatchObject({ status: 'FAIL', reason: 'automatic' });

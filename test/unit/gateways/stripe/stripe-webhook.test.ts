@@ -122,6 +122,8 @@ describe('Stripe webhook events', () => {
     expect(parse(stripeEvent('payment_intent.payment_failed', failed))[0].outcome).toMatchObject({ status: 'FAIL', occurredAt: 1692600100_000 });
     const refund = { id: 're_1', object: 'refund', status: 'succeeded', amount: 2599, currency: 'eur', metadata: { operation_id: 'op-refund-1' } };
     expect(parse(stripeEvent('refund.updated', refund))[0].outcome).toMatchObject({ status: 'SUCCESS', occurredAt: 1692600100_000 });
+    // A refund that was pending succeeds when the event says, not when it was created.
+    expect(parse(stripeEvent('refund.updated', { ...refund, created: 1692600000 }))[0].outcome).toMatchObject({ occurredAt: 1692600100_000 });
     const cancelled = paymentIntent(ctx, { status: 'canceled', cancellation_reason: null, canceled_at: 1692600050 });
     expect(parse(stripeEvent('payment_intent.canceled', cancelled))[0].modification?.outcome).toMatchObject({ status: 'SUCCESS', occurredAt: 1692600050_000 });
     for (const created of [undefined, 'yesterday', 1e15]) {
@@ -170,6 +172,11 @@ describe('Stripe webhook events', () => {
       reason: 'automatic',
       pspReference: PI_ID,
       occurredAt: 1693204800_000,
+    });
+    // And the FAIL of a cancel of it still open: Stripe released the hold, no cancel of ours did; dated canceled_at.
+    expect(event.modification).toEqual({
+      command: 'cancel',
+      outcome: expect.objectContaining({ status: 'FAIL', gatewayStatus: 'canceled', reason: 'authorization_expired', occurredAt: 1693204800_000 }),
     });
   });
 
@@ -220,11 +227,23 @@ describe('Stripe webhook events', () => {
       }
     });
 
-    it("canceled for Stripe's own reason (automatic: the lapse; failed_invoice, void_invoice; one not documented): no cancel's success", () => {
-      for (const reason of ['automatic', 'failed_invoice', 'void_invoice', 'some_new_reason']) {
+    it("canceled for Stripe's own reason: a cancel FAIL (automatic, the lapse: authorization_expired; failed_invoice, void_invoice as they are)", () => {
+      for (const [reason, expected] of [
+        ['automatic', 'authorization_expired'],
+        ['failed_invoice', 'failed_invoice'],
+        ['void_invoice', 'void_invoice'],
+      ]) {
         const pi = paymentIntent(ctx, { status: 'canceled', cancellation_reason: reason });
-        expect(parse(stripeEvent('payment_intent.canceled', pi))[0].modification).toBeUndefined();
+        expect(parse(stripeEvent('payment_intent.canceled', pi))[0].modification).toEqual({
+          command: 'cancel',
+          outcome: expect.objectContaining({ status: 'FAIL', gatewayStatus: 'canceled', gatewayReference: PI_ID, reason: expected }),
+        });
       }
+    });
+
+    it("canceled for a reason Stripe does not document (neither a canceller's nor its own): no reading, nothing guessed", () => {
+      const pi = paymentIntent(ctx, { status: 'canceled', cancellation_reason: 'some_new_reason' });
+      expect(parse(stripeEvent('payment_intent.canceled', pi))[0].modification).toBeUndefined();
     });
 
     it('any other status (amount_capturable_updated: the hold) shows no modification done', () => {
@@ -252,6 +271,25 @@ describe('Stripe webhook events', () => {
         gatewayReference: REFUND_ID,
         outcome: { status: 'FAIL', gatewayReference: REFUND_ID, reason: 'lost_or_stolen_card', amount: 700 },
       });
+    }
+  });
+
+  it("keys a Refund's failure (success, cancellation) by the Refund, not the event: refund.updated, refund.failed and charge.refund.updated of one failure are one fact; the event's id its former one", () => {
+    const rctx = stripeContext('refund', { amount: 700 });
+    const failed = refund(rctx, { status: 'failed', failure_reason: 'lost_or_stolen_card' });
+    const events = ['refund.updated', 'refund.failed', 'charge.refund.updated'].map((type, k) => parse(stripeEvent(type, failed, `evt_failed_${k}`))[0]);
+    for (const [k, event] of events.entries()) {
+      expect(event).toMatchObject({ eventId: `${REFUND_ID}:failed`, formerEventId: `evt_failed_${k}` });
+      expect(event.adjustment).toMatchObject({ kind: 'refund_failed', pspReference: REFUND_ID });
+    }
+    // So are its success and its cancellation (a status a Refund reaches once); a waiting one is keyed by its event.
+    const done = ['refund.created', 'refund.updated', 'charge.refund.updated'].map((type, k) => parse(stripeEvent(type, refund(rctx), `evt_ok_${k}`))[0]);
+    for (const [k, event] of done.entries()) expect(event).toMatchObject({ eventId: `${REFUND_ID}:succeeded`, formerEventId: `evt_ok_${k}` });
+    expect(parse(stripeEvent('refund.updated', refund(rctx, { status: 'canceled' })))[0].eventId).toBe(`${REFUND_ID}:canceled`);
+    for (const status of ['pending', 'requires_action']) {
+      const [event] = parse(stripeEvent('refund.updated', refund(rctx, { status }), 'evt_other'));
+      expect(event.eventId).toBe('evt_other');
+      expect(event.formerEventId).toBeUndefined();
     }
   });
 
