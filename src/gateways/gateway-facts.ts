@@ -21,6 +21,11 @@ export interface FactRow {
   meaning: FactMeaning;
   /** A late fact about money: the adjustment kind it is recorded as (see docs/EVENTS.md). */
   adjustment?: AdjustmentKind;
+  /**
+   * A fact that is no outcome (`meaning` `ignore`) but still does something for the payment it names: what the OMS
+   * hears of it (`status`) and by which notification (`notification`), for the fact table's cells.
+   */
+  notice?: { status: string; notification: string };
 }
 
 /** The status-map source label most rows share. */
