@@ -42,7 +42,7 @@ function cell(text: string): string {
 export function factOutcome(row: FactRow): [string, string, string] {
   const adjusted = row.adjustment ? `adjustment \`${row.adjustment}\`, \`adjusted\`` : '';
   if (row.meaning === 'ignore' && row.adjustment) return ['unchanged', 'none', adjusted];
-  if (row.meaning === 'ignore' && row.notice) return ['unchanged', row.notice.status, row.notice.notification];
+  if (row.meaning === 'ignore' && row.notice) return ['unchanged', 'none', row.notice];
   if (row.meaning === 'ignore') return ['unchanged', 'none', '—'];
   if (row.meaning === 'retry') return ['unchanged (retried: server error)', 'none', '—'];
   const state = ledgerStateOf(row.meaning);

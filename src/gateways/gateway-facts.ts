@@ -22,10 +22,10 @@ export interface FactRow {
   /** A late fact about money: the adjustment kind it is recorded as (see docs/EVENTS.md). */
   adjustment?: AdjustmentKind;
   /**
-   * A fact that is no outcome (`meaning` `ignore`) but still does something for the payment it names: what the OMS
-   * hears of it (`status`) and by which notification (`notification`), for the fact table's cells.
+   * A fact that is no outcome (`meaning` `ignore`: the ledger state unchanged, no outcome event) but still does
+   * something for the payment it names: what, for the fact table's notification cell.
    */
-  notice?: { status: string; notification: string };
+  notice?: string;
 }
 
 /** The status-map source label most rows share. */

@@ -12,18 +12,13 @@ import {
   resultCodeStatus,
 } from './adyen-status-map';
 
-/** What the OMS hears of each notice (`AdyenNotice`), for the fact table. */
-const NOTICE_CELLS: Readonly<Record<AdyenNotice, { status: string; notification: string }>> = {
-  review_accepted: { status: 'none', notification: 'none: recorded (`psp_review_decision`, `pb_psp_review_decisions_total`)' },
-  review_rejected: {
-    status: 'none',
-    notification:
-      'none: recorded (`psp_review_decision`, `pb_psp_review_decisions_total`); the cancel or refund Adyen then makes is its own CANCELLATION / CANCEL_OR_REFUND',
-  },
-  stored_token: {
-    status: 'SUCCESS (with `payment.token`)',
-    notification: "the token on the operation's SUCCESS event, or restated on its own (`<operation>.stored-token`, `token_update`)",
-  },
+/** What each notice (`AdyenNotice`) does, for the fact table's notification cell. */
+const NOTICE_CELLS: Readonly<Record<AdyenNotice, string>> = {
+  review_accepted: 'none: recorded (`psp_review_decision`, `pb_psp_review_decisions_total`)',
+  review_rejected:
+    'none: recorded (`psp_review_decision`, `pb_psp_review_decisions_total`); the cancel or refund Adyen then makes is its own CANCELLATION / CANCEL_OR_REFUND',
+  stored_token:
+    "token on first use: `payment.token` on the operation's SUCCESS event, or on that success restated (`<operation>.stored-token`, `token_update`)",
 };
 
 /** Adyen's fact table (docs/gateways/adyen.md), read from its status maps and late-fact map. */
