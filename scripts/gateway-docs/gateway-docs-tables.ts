@@ -42,6 +42,7 @@ function cell(text: string): string {
 export function factOutcome(row: FactRow): [string, string, string] {
   const adjusted = row.adjustment ? `adjustment \`${row.adjustment}\`, \`adjusted\`` : '';
   if (row.meaning === 'ignore' && row.adjustment) return ['unchanged', 'none', adjusted];
+  if (row.meaning === 'ignore' && row.notice) return ['unchanged', 'none', row.notice];
   if (row.meaning === 'ignore') return ['unchanged', 'none', '—'];
   if (row.meaning === 'retry') return ['unchanged (retried: server error)', 'none', '—'];
   const state = ledgerStateOf(row.meaning);
@@ -135,7 +136,11 @@ export function renderGatewayPage(type: GatewayType): string {
     "its PSP reference is indexed to (the modification's own answer gave it), when that operation's command is",
     'listed (`pb_webhook_matched_by_reference_total`); otherwise (a modification made outside the bridge) it is',
     'recorded in the history of the operation named (`outcome_not_for_command`) and moves nothing; a late fact',
-    "it carries is then an adjustment of the operation named, never its failure. A fact about the payment's own",
+    'it carries is then an adjustment of the operation named, never its failure; a cancel or refund the PSP made',
+    'itself (an Adyen CANCELLATION or CANCEL_OR_REFUND no operation of ours holds) of an authorization or sale the',
+    "OMS was told SUCCEEDED is that payment's failure after success, reported once as an adjustment",
+    '(`failed_after_success`, the hold released, for an authorization cancelled; `capture_failed` for a sale), never',
+    "for a cancel of the bridge's or the OMS's own. A fact about the payment's own",
     "PSP object that a row reads as a capture's or cancel's outcome (it shows that modification done) settles the",
     'one operation of that command on the authorization named whose request may have landed unanswered (PENDING,',
     'UNKNOWN, UNRESOLVED), with what the PSP confirmed (`pb_webhook_open_modification_matches_total`); the',

@@ -6,7 +6,7 @@ import { bullJobId } from '../queueing/job-id';
 import { EventStore, RecordResult } from '../events/event-store';
 import { eventReplicaShortfall } from '../events/event-replicas';
 import { OmsEventJobData } from '../events/oms-events-queue';
-import { PaymentEvent, outcomeEvent } from '../events/payment-event';
+import { PaymentEvent, outcomeEvent, storedTokenEvent } from '../events/payment-event';
 import { NotificationSender, sendLeaseMs, sendLeasedEvent } from '../events/event-send';
 import { GatewayOutcome, OutcomeStatus } from '../gateways/gateway-adapter';
 import { pspEpochMs } from '../gateways/psp-time';
@@ -642,6 +642,23 @@ export class OutcomeRecorder {
     if (event) await this.emit(event, id);
     else await this.deps.ledger.markSettled(id);
     return current;
+  }
+
+  /**
+   * Hands the OMS the token `op` (SUCCEEDED, holding `storedToken`) got after its SUCCESS event was recorded: sends
+   * `storedTokenEvent` unless that SUCCESS event carries the token already (the token was on the record when it was
+   * built). Idempotent by the event's id. Whether the OMS gets the token from that event (`sent`) or from the SUCCESS
+   * event (`with_success`).
+   */
+  async reportStoredToken(op: OperationRecord): Promise<'sent' | 'with_success'> {
+    const success = await this.deps.events.load(`${op.id}.SUCCEEDED`);
+    const payment = success?.params.payment;
+    const carried = payment !== null && typeof payment === 'object' && (payment as Record<string, unknown>).token === op.storedToken;
+    if (carried) return 'with_success';
+    const event = storedTokenEvent(op, this.deps.config);
+    if (!event) return 'with_success';
+    await this.emit(event);
+    return 'sent';
   }
 
   /**

@@ -126,6 +126,30 @@ export function shardOfEvent(event: Pick<PaymentEvent, 'paymentKey' | 'shard'>):
   return shardOfAnchor(event.paymentKey.split(':').slice(2).join(':'));
 }
 
+/** The id of the event that hands the OMS a token the PSP reported after the operation's SUCCESS event (`storedTokenEvent`). */
+export function storedTokenEventId(operationId: string): string {
+  return `${operationId}.stored-token`;
+}
+
+/**
+ * The event that hands the OMS a token on first use the PSP reported apart from the operation's outcome, after the
+ * SUCCESS event went without it (Adyen RECURRING_CONTRACT after AUTHORISATION): the operation's SUCCESS event again,
+ * with `payment.token` (a tokenize's `new_gateway_key` too, when it had none), under its own id
+ * (`storedTokenEventId`) and with `token_update: true`: it restates the success the OMS has, to hand over the token;
+ * nothing else happened. `null` unless the operation SUCCEEDED and holds a token.
+ */
+export function storedTokenEvent(op: OperationRecord, config: Config): PaymentEvent | null {
+  if (op.state !== 'SUCCEEDED' || !op.storedToken) return null;
+  const event = outcomeEvent(op, config);
+  if (!event) return null;
+  const eventId = storedTokenEventId(op.id);
+  const payment = event.params.payment as Record<string, unknown>;
+  payment.event_id = eventId;
+  payment.token_update = true;
+  if (op.command === 'tokenize' && payment.new_gateway_key === null) payment.new_gateway_key = op.storedToken;
+  return { ...event, eventId };
+}
+
 /**
  * The outcome notification for an operation in a reportable state: the command's payment echoed, plus
  * status, reason, `decline` on a FAIL (see `failDecline`), gateway details (no raw PSP body: only its status and reference), the new

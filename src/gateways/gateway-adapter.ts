@@ -133,7 +133,19 @@ export interface GatewayOutcome {
    * voids it (`OutcomeRecorder`, `releaseHeld`).
    */
   fundsHeld?: FundsHeldReason;
+  /**
+   * SUCCESS of a cancel or refund of a payment, read from a notification that names the payment (Adyen CANCELLATION,
+   * CANCEL_OR_REFUND): what it did, `cancel` or `refund`, or `cancel_or_refund` when the PSP does not say. When no
+   * operation of ours claims it (a cancel or refund the PSP made itself, as Adyen's case management does for a payment
+   * its review rejected), it is the PSP's word that the payment it names no longer stands: reported as the failure of
+   * that SUCCEEDED authorization (only for a `cancel`: an authorization refunded was captured, and what its capture
+   * took is not known here) or sale (`webhooks/psp-reversal.ts`).
+   */
+  pspReversal?: PspReversal;
 }
+
+/** What a PSP's cancel or refund of a payment did (see `GatewayOutcome.pspReversal`). */
+export type PspReversal = 'cancel' | 'refund' | 'cancel_or_refund';
 
 /** An HTTP request as the transformer builds it; the client adds transport concerns only. */
 export interface GatewayRequest {
@@ -307,7 +319,25 @@ export interface WebhookEvent {
    * the payment named as it would alone.
    */
   modification?: ModificationReading;
+  /**
+   * The PSP's manual review of the payment named decided (Adyen `MANUAL_REVIEW_ACCEPT` / `MANUAL_REVIEW_REJECT`):
+   * recorded in the payment's history, counted and logged, never applied as an outcome nor reported as money. What
+   * the PSP then does to the payment (Adyen: a cancel or refund of a rejected one, as the merchant's case management
+   * settings say, or nothing) comes in a notification of its own, which settles it (`webhooks/review-decision.ts`).
+   * `outcome` is informational (PENDING, settling nothing).
+   */
+  reviewDecision?: ReviewDecision;
+  /**
+   * Token on first use reported apart from the payment's outcome (Adyen `RECURRING_CONTRACT`): the reusable key of
+   * the method the PSP stored for the payment named, in the form `GatewayOutcome.storedToken` has. Kept only by an
+   * operation that asked for a token and holds none, and reported to the OMS as an AUTHORISATION's is
+   * (`payment.token`, `webhooks/late-token.ts`). `outcome` is informational (PENDING, settling nothing).
+   */
+  storedToken?: string;
 }
+
+/** A PSP's manual review decision of a payment (see `WebhookEvent.reviewDecision`). */
+export type ReviewDecision = 'accepted' | 'rejected';
 
 /** A webhook's fact read as a modification's outcome (see `WebhookEvent.modification`). */
 export interface ModificationReading {

@@ -21,6 +21,11 @@ export interface FactRow {
   meaning: FactMeaning;
   /** A late fact about money: the adjustment kind it is recorded as (see docs/EVENTS.md). */
   adjustment?: AdjustmentKind;
+  /**
+   * A fact that is no outcome (`meaning` `ignore`: the ledger state unchanged, no outcome event) but still does
+   * something for the payment it names: what, for the fact table's notification cell.
+   */
+  notice?: string;
 }
 
 /** The status-map source label most rows share. */

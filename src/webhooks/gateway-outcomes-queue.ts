@@ -2,7 +2,7 @@ import { Queue } from 'bullmq';
 import { RedisClient } from '../redis/redis-connection';
 import { bullPrefix } from '../queueing/bull-prefix';
 import { AdjustmentFact } from '../adjustments/adjustment';
-import { GatewayOutcome, ModificationReading, Recapture } from '../gateways/gateway-adapter';
+import { GatewayOutcome, ModificationReading, Recapture, ReviewDecision } from '../gateways/gateway-adapter';
 import type { FaultCount } from '../queueing/job-faults';
 
 /** Outcomes pushed by PSP webhooks, waiting to be applied to the ledger. */
@@ -26,6 +26,10 @@ export interface GatewayOutcomeJobData extends FaultCount {
   recapture?: Recapture;
   /** The fact read as a modification's outcome (see `WebhookEvent.modification`). */
   modification?: ModificationReading;
+  /** The PSP's manual review decision of the payment named (see `WebhookEvent.reviewDecision`). */
+  reviewDecision?: ReviewDecision;
+  /** A token the PSP stored for the payment named, reported apart from its outcome (see `WebhookEvent.storedToken`). */
+  storedToken?: string;
 }
 
 export function createGatewayOutcomesQueue(connection: RedisClient, keyPrefix: string): Queue<GatewayOutcomeJobData> {

@@ -33,6 +33,9 @@ import { isStaleActionNotice, recordStaleAction } from './stale-action';
 import { FailureNotConfirmedError } from '../errors/failure-not-confirmed-error';
 import { SuccessNotConfirmedError } from '../errors/success-not-confirmed-error';
 import { GatewayRouter } from '../routing/gateway-router';
+import { recordReviewDecision } from './review-decision';
+import { applyLateToken } from './late-token';
+import { reversalAsFailure } from './psp-reversal';
 
 const partialApprovals = counter(
   'pb_webhook_partial_approvals_total',
@@ -166,6 +169,16 @@ async function applyOutcome(config: Config, deps: OutcomeWorkerDeps, job: Job<Ga
   let op = await operationOfOutcome(job.data, deps);
   if (!op) throw new OperationNotFoundError(`no operation for webhook ${job.data.eventId} yet`);
   const named = op;
+  // A notice about the payment named (its manual review decided, the token it stored): never an outcome, never
+  // another operation's; only of this gateway and account.
+  if (job.data.reviewDecision !== undefined || job.data.storedToken !== undefined) {
+    const check = scopeMismatch(op, job.data, config.gateways[gateway], false);
+    if (check) {
+      reportScopeMismatch(deps.logger, { gateway, check, op, eventId: job.data.eventId, arrived: job.data });
+      throw new UnrecoverableError(`webhook_scope_mismatch: ${check}`);
+    }
+    return job.data.storedToken !== undefined ? applyLateToken(op, job.data, deps) : recordReviewDecision(op, job.data, deps);
+  }
   // A late fact about the payment named that also ends one of its open modifications (Stripe: the authorization lapsed
   // while a cancel of it is open): that modification is settled first, then the fact goes on as an adjustment alone.
   if (job.data.adjustment !== undefined && job.data.modification !== undefined) await settleModificationOfLateFact(config, deps, named, job.data);
@@ -199,6 +212,13 @@ async function applyOutcome(config: Config, deps: OutcomeWorkerDeps, job: Job<Ga
   if (modification) noteOpenModification(deps.logger, named, modification);
   let arrived = data;
   if (!settles) {
+    // A cancel or refund the PSP made itself of a payment the OMS was told SUCCEEDED: that payment's failure after
+    // success (reported once, never for a cancel of ours), then history as any outcome of another command.
+    const reversal = deps.router && !data.adjustment ? reversalAsFailure(op, data) : null;
+    if (reversal && deps.router) {
+      const confirmAfterMs = config.delivery.lateFailureConfirmMs;
+      await handled(await handleFailureAfterSuccess(op, reversal, job.timestamp, { ...deps, router: deps.router, confirmAfterMs }), job, token);
+    }
     await recordOutcomeNotForCommand(op, data, deps);
     if (!data.adjustment) return op.state;
     // A late fact about another command's operation (a capture failing, named by its authorization) is

@@ -144,6 +144,8 @@ export async function checkWebhookItem(event: WebhookEvent, name: string, gatewa
     ...(event.adjustment ? { adjustment: withSafeReason(event.adjustment) } : {}),
     ...(event.recapture ? { recapture: event.recapture } : {}),
     ...(modification ? { modification } : {}),
+    ...(event.reviewDecision !== undefined ? { reviewDecision: event.reviewDecision } : {}),
+    ...(event.storedToken !== undefined ? { storedToken: event.storedToken } : {}),
   };
   // The event id was decided above (a digest's hex is no text to scan); the gateway's own account is ours.
   const found = cardNumberIn({ ...data, eventId: '', formerEventId: '' }, [...known, configuredAccount(gateway)], '');

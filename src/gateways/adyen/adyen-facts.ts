@@ -4,11 +4,22 @@ import {
   ADYEN_EVENT_CODES,
   ADYEN_MODIFICATION_STATUSES,
   ADYEN_RESULT_CODES,
+  AdyenNotice,
+  eventNotice,
   eventOutcome,
   eventSettles,
   modificationStatus,
   resultCodeStatus,
 } from './adyen-status-map';
+
+/** What each notice (`AdyenNotice`) does, for the fact table's notification cell. */
+const NOTICE_CELLS: Readonly<Record<AdyenNotice, string>> = {
+  review_accepted: 'none: recorded (`psp_review_decision`, `pb_psp_review_decisions_total`)',
+  review_rejected:
+    'none: recorded (`psp_review_decision`, `pb_psp_review_decisions_total`); the cancel or refund Adyen then makes is its own CANCELLATION / CANCEL_OR_REFUND',
+  stored_token:
+    "token on first use: `payment.token` on the operation's SUCCESS event, or on that success restated (`<operation>.stored-token`, `token_update`)",
+};
 
 /** Adyen's fact table (docs/gateways/adyen.md), read from its status maps and late-fact map. */
 export function adyenFacts(): FactRow[] {
@@ -35,7 +46,11 @@ export function adyenFacts(): FactRow[] {
     const adjustment = late ? { adjustment: late.kind } : {};
     // The commands an outcome settles (merchantReference may name the payment, not this event's operation).
     const commands = eventSettles(code);
-    if (onTrue === onFalse && !late) {
+    const notice = eventNotice(code, true);
+    if (notice !== null) {
+      rows.push({ fact: `eventCode \`${code}\`, success true`, source: 'webhook', commands, meaning: onTrue, notice: NOTICE_CELLS[notice] });
+      rows.push({ fact: `eventCode \`${code}\`, success false`, source: 'webhook', commands, meaning: onFalse });
+    } else if (onTrue === onFalse && !late) {
       rows.push({ fact: `eventCode \`${code}\``, source: 'webhook', commands, meaning: onTrue });
     } else {
       rows.push({ fact: `eventCode \`${code}\`, success true`, source: 'webhook', commands, meaning: onTrue, ...adjustment });

@@ -185,12 +185,26 @@ interface EventReading {
   onSuccess: OutcomeStatus | 'ignore';
   onFailure: OutcomeStatus | 'ignore';
   settles: readonly CommandType[];
+  /** What a success of a notification that is no outcome still tells about the payment it names (`eventNotice`). */
+  notice?: AdyenNotice;
 }
+
+/**
+ * What a notification that is neither an outcome nor a late fact about money tells about the payment it names:
+ * - `review_accepted` / `review_rejected`: a reviewer decided the payment's manual review (case management). The
+ *   decision alone moves no money: Adyen's case management settings say what follows (for a rejection, a cancel, or
+ *   a refund of a payment captured already, each reported in a CANCEL_OR_REFUND or CANCELLATION notification of its
+ *   own; or nothing), so it is recorded, never reported as the payment released;
+ * - `stored_token`: RECURRING_CONTRACT, a token on first use created ("A recurring contract has been created"), its
+ *   `pspReference` the token ("This is the same as the recurringDetailReference").
+ */
+export type AdyenNotice = 'review_accepted' | 'review_rejected' | 'stored_token';
 
 const decides = (settles: readonly CommandType[]): EventReading => ({ onSuccess: 'SUCCESS', onFailure: 'FAIL', settles });
 const failsOnSuccess = (settles: readonly CommandType[]): EventReading => ({ onSuccess: 'FAIL', onFailure: 'ignore', settles });
 const waitsOnSuccess = (settles: readonly CommandType[]): EventReading => ({ onSuccess: 'PENDING', onFailure: 'ignore', settles });
 const OTHER_FLOW: EventReading = { onSuccess: 'ignore', onFailure: 'ignore', settles: [] };
+const notes = (notice: AdyenNotice): EventReading => ({ ...OTHER_FLOW, notice });
 
 /** Every event code of the spec, read once (a `Record`: the compiler wants each code). */
 const EVENT_READINGS: Readonly<Record<AdyenEventCode, EventReading>> = {
@@ -212,9 +226,12 @@ const EVENT_READINGS: Readonly<Record<AdyenEventCode, EventReading>> = {
   // The refund is accepted but waits for funds; a payment waits for the shopper or the method.
   POSTPONED_REFUND: waitsOnSuccess(['refund']),
   PENDING: waitsOnSuccess(PAYMENT_COMMANDS),
-  // Other flows: tokenization is synchronous (POST /storedPaymentMethods); disputes, payouts, reports,
-  // reviews are late facts (adyen-adjustments.ts) or none of ours.
-  RECURRING_CONTRACT: OTHER_FLOW,
+  // A token on first use Adyen reports apart from the AUTHORISATION (whose additionalData carries it only when the
+  // merchant turned that on), and a manual review's decision: notices about the payment, never its outcome.
+  RECURRING_CONTRACT: notes('stored_token'),
+  MANUAL_REVIEW_ACCEPT: notes('review_accepted'),
+  MANUAL_REVIEW_REJECT: notes('review_rejected'),
+  // Other flows: disputes, payouts, reports are late facts (adyen-adjustments.ts) or none of ours.
   AUTHENTICATION: OTHER_FLOW,
   ACH_NOTIFICATION_OF_CHANGE: OTHER_FLOW,
   DIRECT_DEBIT_NOTICE_OF_CHANGE_NOTIFICATION: OTHER_FLOW,
@@ -236,8 +253,6 @@ const EVENT_READINGS: Readonly<Record<AdyenEventCode, EventReading>> = {
   INFORMATION_SUPPLIED: OTHER_FLOW,
   ISSUER_COMMENTS: OTHER_FLOW,
   ISSUER_RESPONSE_TIMEFRAME_EXPIRED: OTHER_FLOW,
-  MANUAL_REVIEW_ACCEPT: OTHER_FLOW,
-  MANUAL_REVIEW_REJECT: OTHER_FLOW,
   NOTIFICATION_OF_CHARGEBACK: OTHER_FLOW,
   NOTIFICATION_OF_FRAUD: OTHER_FLOW,
   ORDER_CLOSED: OTHER_FLOW,
@@ -258,6 +273,11 @@ const EVENT_READINGS: Readonly<Record<AdyenEventCode, EventReading>> = {
 export function eventOutcome(eventCode: AdyenEventCode, success: boolean): OutcomeStatus | 'ignore' {
   const reading = EVENT_READINGS[eventCode];
   return success ? reading.onSuccess : reading.onFailure;
+}
+
+/** What a success of an event that is no outcome tells about the payment it names (see `AdyenNotice`); null: nothing. */
+export function eventNotice(eventCode: AdyenEventCode, success: boolean): AdyenNotice | null {
+  return success ? (EVENT_READINGS[eventCode].notice ?? null) : null;
 }
 
 /** The commands whose operation an event's outcome (success or failure) settles (see `EVENT_READINGS`). */

@@ -6,13 +6,14 @@ import { readPspCurrency } from '../../money/currencies';
 import { withConfirmedMoney } from '../../money/psp-currency-table';
 import { adyenConfirmedMoney } from './adyen-amount';
 import { operationIdFromReference } from './adyen-references';
-import { AdyenEventCode, eventOutcome, eventSettles, isAdyenEventCode, isModificationEvent } from './adyen-status-map';
+import { AdyenEventCode, AdyenNotice, eventNotice, eventOutcome, eventSettles, isAdyenEventCode, isModificationEvent } from './adyen-status-map';
 import type { CommandType } from '../../contracts/payment-command';
 import { AdyenLateFact, adyenLateFact } from './adyen-adjustments';
 import { adyenStoredCard, adyenStoredToken } from './adyen-methods';
+import { formatStoredToken } from './adyen-stored-token';
 import type { StoredCard } from '../stored-card';
 import { AdjustmentFact } from '../../adjustments/adjustment';
-import { GatewayOutcome, SkippedWebhookItem, WebhookAck, WebhookEvent } from '../gateway-adapter';
+import { GatewayOutcome, PspReversal, SkippedWebhookItem, WebhookAck, WebhookEvent } from '../gateway-adapter';
 import { pspIsoTimeMs } from '../psp-time';
 
 /**
@@ -87,6 +88,13 @@ export interface AdyenNotificationItem extends AdyenSignedValues {
    * Adyen describes it (`cardSummary`, `expiryDate`, the item's `paymentMethod`), read as a /payments answer's.
    */
   storedCard?: StoredCard;
+  /** RECURRING_CONTRACT: "The `pspReference` of the initial payment" (its `originalReference` says the same). */
+  originalPsp?: string;
+  /**
+   * RECURRING_CONTRACT: the shopper the token is filed under (`additionalData.shopperReference`, "the same as the
+   * `shopperReference` used in the initial payment"; else `recurring.shopperReference`).
+   */
+  contractShopperReference?: string;
 }
 
 function isObject(v: unknown): v is Json {
@@ -188,6 +196,8 @@ function readItem(n: Json, amount: { value: number; currency: string | number })
     modificationAction: optionalString(additional, 'modification.action'),
     storedToken: webhookStoredToken(additional),
     storedCard: webhookStoredCard(n, additional),
+    originalPsp: optionalString(n, 'originalPsp'),
+    contractShopperReference: optionalString(additional, 'shopperReference') ?? optionalString(additional, 'recurring.shopperReference'),
   };
 }
 
@@ -487,7 +497,8 @@ export function parseAdyenWebhook(rawBody: Buffer, gateway: GatewayConfig, skipp
     }
     const status = eventOutcome(code, item.success === 'true');
     const late = adyenLateFact(code, item.success === 'true');
-    if (status === 'ignore' && late === null) continue;
+    const notice = eventNotice(code, item.success === 'true');
+    if (status === 'ignore' && late === null && notice === null) continue;
     // Every item we act on states its money: a currency that is no ISO 4217 code reaches no outcome or adjustment.
     const currency = readPspCurrency(item.amount.currency);
     if ('problem' in currency) {
@@ -503,6 +514,8 @@ export function parseAdyenWebhook(rawBody: Buffer, gateway: GatewayConfig, skipp
     }
     if (status === 'ignore') {
       if (late !== null) events.push(disputeEvent(item, late));
+      const noticed = notice !== null ? noticeEvent(item, notice, path, skipped) : undefined;
+      if (noticed !== undefined) events.push(noticed);
       continue;
     }
     const reference = outcomeReference(item);
@@ -510,6 +523,10 @@ export function parseAdyenWebhook(rawBody: Buffer, gateway: GatewayConfig, skipp
     // merchantReference may name the payment rather than the modification this is the outcome of (Adyen sends the
     // payment's reference when the modification's is not passed on): its pspReference, the modification's own, then finds it.
     if (isModificationEvent(code)) outcome.referenceIsModification = true;
+    // A cancel or refund Adyen made itself (case management cancelling a payment its review rejected, or refunding
+    // it when captured) names the payment: what it did, for when no operation of ours claims it.
+    const reversal = status === 'SUCCESS' ? pspReversalOf(item) : undefined;
+    if (reversal !== undefined) outcome.pspReversal = reversal;
     // amount.value/currency as Adyen confirmed them, in ISO minor units (an inexact one is left out: the outcome still counts).
     withConfirmedMoney(outcome, adyenConfirmedMoney(item.amount));
     if (status === 'FAIL') outcome.reason = item.reason && item.reason !== 'null' ? item.reason : item.eventCode;
@@ -554,6 +571,18 @@ function outcomeSettles(item: AdyenNotificationItem, code: AdyenEventCode): read
   if (code !== 'CANCEL_OR_REFUND') return settles;
   const action = item.modificationAction?.trim().toLowerCase();
   return action === 'cancel' || action === 'refund' ? [action] : settles;
+}
+
+/**
+ * What a successful CANCELLATION or CANCEL_OR_REFUND did to the payment: a CANCELLATION cancels; a CANCEL_OR_REFUND
+ * cancels a payment not captured and refunds one that is, `additionalData.modification.action` saying which (without
+ * it, `cancel_or_refund`: either). Undefined for every other event.
+ */
+function pspReversalOf(item: AdyenNotificationItem): PspReversal | undefined {
+  if (item.eventCode === 'CANCELLATION') return 'cancel';
+  if (item.eventCode !== 'CANCEL_OR_REFUND') return undefined;
+  const action = item.modificationAction?.trim().toLowerCase();
+  return action === 'cancel' || action === 'refund' ? action : 'cancel_or_refund';
 }
 
 /**
@@ -632,6 +661,67 @@ function disputeEvent(item: AdyenNotificationItem, late: AdyenLateFact): Webhook
     adjustment: adjustmentFact(item, late),
   };
   const operationId = operationIdFromReference(item.merchantReference);
+  if (operationId) event.operationId = operationId;
+  return event;
+}
+
+/**
+ * A notice about a payment (`AdyenNotice`): its manual review decided, or the token it stored (RECURRING_CONTRACT).
+ * Named as Adyen names the payment: `merchantReference` (our operation id), `originalReference` its pspReference
+ * (RECURRING_CONTRACT also `originalPsp`). Its outcome is informational (PENDING, settling nothing): a review's decision
+ * moves no money by itself, and a recurring contract is no outcome of the payment. A RECURRING_CONTRACT's own
+ * `pspReference` is the token: it is kept out of the event id and of every reference (which reach logs and history),
+ * the event naming the payment's pspReference instead. Skipped, naming the field, when a token has no shopper
+ * reference to be charged with, or names no payment.
+ */
+function noticeEvent(item: AdyenNotificationItem, notice: AdyenNotice, path: string, skipped: (item: SkippedWebhookItem) => void): WebhookEvent | undefined {
+  const operationId = operationIdFromReference(item.merchantReference);
+  const names = { eventType: item.eventCode, account: item.merchantAccountCode };
+  if (notice === 'stored_token') {
+    const payment = item.originalReference || item.originalPsp || undefined;
+    const shopper = item.contractShopperReference?.trim();
+    if (!shopper) {
+      skipped({
+        reason: 'unreadable',
+        ...names,
+        reference: payment,
+        field: `${path}.additionalData.shopperReference`,
+        problem: 'is missing: Adyen charges a stored token only with the shopper it is filed under',
+      });
+      return undefined;
+    }
+    if (payment === undefined && operationId === undefined) {
+      skipped({
+        reason: 'unreadable',
+        ...names,
+        field: `${path}.originalReference`,
+        problem: 'is missing, as are originalPsp and a merchantReference of ours: the token names no payment',
+      });
+      return undefined;
+    }
+    // Another contract for the same payment is another fact: told apart by a digest of its token, never the token.
+    const tokenDigest = createHash('sha256').update(item.pspReference).digest('hex').slice(0, 16);
+    const event: WebhookEvent = {
+      eventId: `${payment ?? operationId}:${item.eventCode}:${item.success}:${tokenDigest}`,
+      account: item.merchantAccountCode,
+      outcome: { status: 'PENDING', gatewayStatus: item.eventCode, settles: [] },
+      storedToken: formatStoredToken({ shopperReference: shopper, storedPaymentMethodId: item.pspReference }),
+    };
+    if (payment !== undefined) {
+      event.gatewayReference = payment;
+      event.outcome.gatewayReference = payment;
+    }
+    if (operationId) event.operationId = operationId;
+    return event;
+  }
+  const payment = item.originalReference || item.pspReference;
+  const event: WebhookEvent = {
+    eventId: `${item.pspReference}:${item.eventCode}:${item.success}`,
+    gatewayReference: payment,
+    account: item.merchantAccountCode,
+    outcome: { status: 'PENDING', gatewayStatus: item.eventCode, gatewayReference: payment, settles: [] },
+    reviewDecision: notice === 'review_accepted' ? 'accepted' : 'rejected',
+  };
   if (operationId) event.operationId = operationId;
   return event;
 }

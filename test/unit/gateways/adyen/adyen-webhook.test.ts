@@ -668,6 +668,74 @@ describe('Adyen webhook events', () => {
     ]);
   });
 
+  describe('notices about a payment: a manual review decided, a recurring contract created', () => {
+    it("reads MANUAL_REVIEW_REJECT and _ACCEPT (the spec's examples) as the review's decision of the payment named, no outcome and no money", () => {
+      const [rejected] = t.parseWebhook(raw(withReference(signedBySdk(example('post-MANUAL_REVIEW_REJECT-manual_review_reject')), 'op-reviewed-1')), gateway);
+      expect(rejected).toEqual({
+        eventId: 'QFQTPCQ8HXSKGK82:MANUAL_REVIEW_REJECT:true',
+        operationId: 'op-reviewed-1',
+        // The payment: its originalReference.
+        gatewayReference: '9913140798220028',
+        account: 'UnitMerchantAccount',
+        outcome: { status: 'PENDING', gatewayStatus: 'MANUAL_REVIEW_REJECT', gatewayReference: '9913140798220028', settles: [] },
+        reviewDecision: 'rejected',
+      });
+      const [accepted] = t.parseWebhook(raw(signedBySdk(example('post-MANUAL_REVIEW_ACCEPT-manual_review_accept'))), gateway);
+      expect(accepted).toMatchObject({ reviewDecision: 'accepted', outcome: { status: 'PENDING', settles: [] } });
+      expect(accepted.adjustment).toBeUndefined();
+      // success "false" decides nothing.
+      const undecided = example('post-MANUAL_REVIEW_REJECT-manual_review_reject');
+      undecided.notificationItems[0].NotificationRequestItem.success = 'false';
+      expect(t.parseWebhook(raw(signedBySdk(undecided)), gateway)).toEqual([]);
+    });
+
+    it("reads RECURRING_CONTRACT (the spec's example) as the token it stored: its pspReference, filed under additionalData.shopperReference, for the payment its originalReference names", () => {
+      const [contract] = t.parseWebhook(raw(withReference(signedBySdk(example('post-RECURRING_CONTRACT-recurring_contract')), 'op-stored-1')), gateway);
+      expect(contract).toMatchObject({
+        operationId: 'op-stored-1',
+        gatewayReference: 'INITIAL_PAYMENT_PSP_REFERENCE',
+        account: 'UnitMerchantAccount',
+        outcome: { status: 'PENDING', gatewayStatus: 'RECURRING_CONTRACT', gatewayReference: 'INITIAL_PAYMENT_PSP_REFERENCE', settles: [] },
+        storedToken: 'YOUR_SHOPPER_REFERENCE:M5N7TQ4TG5PFWR50',
+      });
+      // The token (its pspReference) is in no id or reference: those reach logs and history.
+      expect(contract.eventId).toMatch(/^INITIAL_PAYMENT_PSP_REFERENCE:RECURRING_CONTRACT:true:[0-9a-f]{16}$/);
+      expect(JSON.stringify({ ...contract, storedToken: undefined })).not.toContain('M5N7TQ4TG5PFWR50');
+
+      // Without the shopper it is filed under, Adyen cannot charge it: skipped, naming the field.
+      const noShopper = example('post-RECURRING_CONTRACT-recurring_contract');
+      const additional = noShopper.notificationItems[0].NotificationRequestItem.additionalData!;
+      delete additional.shopperReference;
+      delete additional['recurring.shopperReference'];
+      const skipped: SkippedWebhookItem[] = [];
+      expect(t.parseWebhook(raw(signedBySdk(noShopper)), gateway, (s) => skipped.push(s))).toEqual([]);
+      expect(skipped).toEqual([
+        expect.objectContaining({ reason: 'unreadable', field: 'notificationItems[0].NotificationRequestItem.additionalData.shopperReference' }),
+      ]);
+    });
+
+    it('tells what a CANCELLATION or CANCEL_OR_REFUND success did to the payment (additionalData.modification.action), for one no operation of ours claims', () => {
+      const [cancellation] = t.parseWebhook(raw(signedBySdk(example('post-CANCELLATION-cancellation'))), gateway);
+      expect(cancellation.outcome.pspReversal).toBe('cancel');
+      const reversal = example('post-CANCEL_OR_REFUND-cancel_or_refund');
+      const item = reversal.notificationItems[0].NotificationRequestItem;
+      const read = (action?: string) => {
+        const copy = JSON.parse(JSON.stringify(reversal)) as Notification;
+        const additional = (copy.notificationItems[0].NotificationRequestItem.additionalData ??= {});
+        if (action === undefined) delete additional['modification.action'];
+        else additional['modification.action'] = action;
+        return t.parseWebhook(raw(signedBySdk(copy)), gateway)[0].outcome.pspReversal;
+      };
+      expect(item.eventCode).toBe('CANCEL_OR_REFUND');
+      expect(read('cancel')).toBe('cancel');
+      expect(read('refund')).toBe('refund');
+      expect(read()).toBe('cancel_or_refund');
+      const refused = JSON.parse(JSON.stringify(reversal)) as Notification;
+      refused.notificationItems[0].NotificationRequestItem.success = 'false';
+      expect(t.parseWebhook(raw(signedBySdk(refused)), gateway)[0].outcome.pspReversal).toBeUndefined();
+    });
+  });
+
   describe('a currency that is no ISO 4217 code', () => {
     /** The example with its first item's currency set to `currency`, every item signed by Adyen's SDK. */
     function withCurrency(name: string, currency: unknown): Notification {

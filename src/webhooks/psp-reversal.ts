@@ -1,0 +1,25 @@
+import { OperationRecord } from '../ledger/ledger';
+import { GatewayOutcomeJobData } from './gateway-outcomes-queue';
+
+/**
+ * A PSP's cancel or refund of the payment `op` that no operation of ours claims (`outcome.pspReversal`, after the
+ * outcome worker found no operation holding its reference): the PSP did it itself (Adyen's case management cancels a
+ * payment its review rejected, or refunds it when captured; a cancel in its Customer Area). The payment the OMS was
+ * told SUCCEEDED no longer stands, so it is read as that payment's failure and takes the failure-after-success way
+ * (`handleFailureAfterSuccess`): a cancel of the bridge's own or of the OMS standing on it is that cancel seen from the
+ * PSP (not reported; waited for while in flight), otherwise an adjustment and its `adjusted` event, once
+ * (idempotent by the notification's id):
+ * - an authorization (or revalidation) cancelled: `failed_after_success`, direction `none`, the hold released;
+ * - a sale cancelled or refunded: `capture_failed`, direction `debit` (the money went back to the shopper), the sale
+ *   marked undone so no refund of it is sent again.
+ * An authorization refunded (or cancelled-or-refunded without saying which) was captured: what its captures took is
+ * not read here, and a release reported for it might not be the money that moved; it stays history of the
+ * authorization (`outcome_not_for_command`), as before. `null` when the outcome is none of these.
+ */
+export function reversalAsFailure(op: OperationRecord, job: GatewayOutcomeJobData): GatewayOutcomeJobData | null {
+  const reversal = job.outcome.pspReversal;
+  if (reversal === undefined || job.outcome.status !== 'SUCCESS' || op.state !== 'SUCCEEDED') return null;
+  const authorization = op.command === 'authorize' || op.command === 'revalidate';
+  if (op.command !== 'sale' && !(authorization && reversal === 'cancel')) return null;
+  return { ...job, outcome: { ...job.outcome, status: 'FAIL', reason: job.outcome.gatewayStatus, settles: [op.command] } };
+}
