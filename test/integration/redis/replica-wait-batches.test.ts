@@ -1,0 +1,82 @@
+import { GATEWAY_OUTCOMES_QUEUE, createGatewayOutcomesQueue } from '../../../src/webhooks/gateway-outcomes-queue';
+import { bullReplicaProbeKey } from '../../../src/queueing/bull-prefix';
+import { shardKeysOf } from '../../../src/redis/key-layout';
+import { RedisClient, createRedis } from '../../../src/redis/redis-connection';
+import { REPLICA_PROBE_TTL_MS, replicaAcknowledgedKeys, replicaWaitsOf } from '../../../src/redis/replica-wait';
+import { purgeNamespace } from '../../../harness/twins/local-stack/local-stack';
+import { hashSlot } from '../../support/hash-slot';
+import { monitorCommands } from '../../support/redis-monitor';
+import { onRedisCluster, testConfig } from '../../support/test-config';
+
+/**
+ * The confirmation connection's batches (src/redis/replica-wait.ts): checks that come while a `WAIT` of their
+ * slot is out share the next one (a `WAIT` counts every write its connection sent before it, and the one probe
+ * is written after all of theirs), each keeping its own answer; the connection closes with the main one.
+ */
+jest.setTimeout(30_000);
+
+const config = testConfig();
+const prefix = config.redis.keyPrefix;
+const shard = shardKeysOf(prefix)[7];
+const probe = { key: shard.replicaProbe, ttlMs: REPLICA_PROBE_TTL_MS };
+const onSingle = onRedisCluster() ? it.skip : it;
+
+let redis: RedisClient;
+
+beforeAll(() => {
+  redis = createRedis(config.redis, 'commands');
+});
+
+afterAll(async () => {
+  await purgeNamespace(config).catch(() => undefined);
+  redis.disconnect();
+});
+
+onSingle('checks queued behind a WAIT share the next one: three checks, two WAITs, each with its own presence', async () => {
+  const [a, b, c] = ['a', 'b', 'c'].map((id) => shard.op(`replica-batch-${id}`));
+  await redis.set(a, '1', 'EX', 60);
+  await redis.set(c, '1', 'EX', 60);
+  const sources = new Set<string>();
+  const waits: string[] = [];
+  const monitor = await monitorCommands(redis, (args, source) => {
+    if (args[0]?.toUpperCase() === 'SET' && args[1] === probe.key) sources.add(source);
+    if (args[0]?.toUpperCase() === 'WAIT') waits.push(source);
+  });
+  try {
+    // One replica of a single Redis, which has none: each WAIT lasts its 200 ms.
+    const results = await Promise.all([a, b, c].map((key) => replicaAcknowledgedKeys(redis, [key], 1, 200, probe)));
+    expect(results).toEqual([
+      { present: true, acks: 0 },
+      { present: false, acks: 0 },
+      { present: true, acks: 0 },
+    ]);
+    await monitor.settle();
+  } finally {
+    monitor.stop();
+  }
+  // The first went alone; b and c came while its WAIT was out and went together, on the one confirmation connection.
+  expect(sources.size).toBe(1);
+  expect(waits.filter((source) => sources.has(source))).toHaveLength(2);
+});
+
+it("a webhook's probe is in its queue's slot, so its WAIT goes to the node of the jobs it confirms", () => {
+  const queue = createGatewayOutcomesQueue(redis, prefix);
+  try {
+    const probeKey = bullReplicaProbeKey(prefix, GATEWAY_OUTCOMES_QUEUE);
+    expect(hashSlot(probeKey)).toBe(hashSlot(queue.toKey('simulator:evt-1')));
+    // Outside BullMQ's own keys, which all carry the queue's name after the prefix.
+    expect(probeKey.startsWith(`${queue.toKey('')}`)).toBe(false);
+  } finally {
+    void queue.close();
+  }
+});
+
+it('the confirmation connection closes with the main one: a check after that fails at once', async () => {
+  const main = createRedis(config.redis, 'commands');
+  const key = shard.op('replica-batch-close');
+  expect(await replicaAcknowledgedKeys(main, [key], 0, 100, probe)).toEqual({ present: false, acks: 0 });
+  const ended = new Promise((resolve) => main.once('end', resolve));
+  main.disconnect();
+  await ended;
+  await expect(replicaWaitsOf(main).acknowledged([key], 0, 100, probe)).rejects.toThrow('replica confirmations closed');
+});
