@@ -44,16 +44,15 @@ async function created(id: string) {
 }
 
 /**
- * Runs `confirmation` and, once it is sent, each of `others` after a PING on the main connection; the names in the
- * order they finished. Two round trips each: replies queued behind a WAIT arrive in the same read as the WAIT's,
- * where a plain command's promise may settle before the pipeline's; the command sent after that PING's reply
- * then leaves only once the WAIT answered.
+ * Runs `confirmation` and, once it is sent, each of `others` twice in a row on the main connection; the names in
+ * the order they finished. Twice: replies queued behind a WAIT arrive in the same read as the WAIT's, where a
+ * plain command's promise may settle before the pipeline's; the second run then leaves only once the WAIT answered.
  */
 async function answerOrder(confirmation: () => Promise<unknown>, others: Record<string, () => Promise<unknown>>): Promise<string[]> {
   const order: string[] = [];
   const waited = confirmation().then(() => order.push('confirmation'));
   const rest = Object.entries(others).map(async ([name, run]) => {
-    await redis.ping();
+    await run();
     await run();
     order.push(name);
   });
