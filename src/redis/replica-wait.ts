@@ -1,3 +1,4 @@
+import { hashSlot } from './hash-slot';
 import { RedisClient, duplicateRedis, isCluster } from './redis-connection';
 
 /**
@@ -47,7 +48,7 @@ interface Check {
   reject: (err: unknown) => void;
 }
 
-/** The checks of one node (one slot on a cluster) and wait: the batch on the wire, and those queued behind it. */
+/** The checks of one node and wait: the batch on the wire, and those queued behind it. */
 interface Group {
   replicas: number;
   timeoutMs: number;
@@ -59,17 +60,20 @@ interface Group {
  * server or cluster, reconnecting and following failovers as the main one does, errors logged under
  * `replica-wait`), opened at the first confirmation and closed when the main connection ends.
  *
- * Coalesced: while a `WAIT` is out for a slot (any slot on a single Redis, one node), the checks that come for it
- * queue, and go next as one pipeline: one probe write, every check's `EXISTS`, one `WAIT`. A `WAIT` counts the
- * replicas holding every write its connection sent before it, so the one probe written after all their writes
- * covers them all. A check thus waits for at most the batch ahead of it and its own, not for every `WAIT` queued
- * before it on the connection. On a cluster batches are per slot (the probe is in the checked keys' slot, and a
- * pipeline goes to one node); batches of different slots on one node still queue behind each other there.
+ * Coalesced: while a `WAIT` is out on a node (the one server of a single Redis; on a cluster, the primary serving
+ * the probe's slot in the connection's slot map), the checks that come for that node queue, and go next as one
+ * pipeline: one probe write (the first check's), every check's `EXISTS`, one `WAIT`. A primary replicates one
+ * ordered stream and a `WAIT` counts the replicas holding every write its connection sent before it, so the one
+ * probe written after all their writes covers them all, whatever their slots. A check thus waits for at most the
+ * batch ahead of it and its own, not for every `WAIT` queued before it on the connection, and each batch costs
+ * the node one acknowledgement round from its replicas. Should the slot map change between a check's queuing
+ * and its batch (a failover, a slot move), ioredis refuses a pipeline whose keys are no longer on one node: the
+ * batch's checks fail as a Redis error, as any command then may, and their writes are made again.
  */
 export class ReplicaWaits {
   private connection: RedisClient | null = null;
   private closed = false;
-  /** Groups with a batch on the wire, by slot (the probe key; '' on a single Redis), replicas and timeout. */
+  /** Groups with a batch on the wire, by node (`host:port`, '' on a single Redis), replicas and timeout. */
   private readonly groups = new Map<string, Group>();
 
   constructor(private readonly main: RedisClient) {
@@ -80,7 +84,7 @@ export class ReplicaWaits {
   acknowledged(keys: readonly string[], replicas: number, timeoutMs: number, probe: ReplicaProbe): Promise<ReplicaAcknowledgement> {
     return new Promise((resolve, reject) => {
       const check: Check = { keys, probe, resolve, reject };
-      const id = `${isCluster(this.main) ? probe.key : ''}\n${replicas}\n${timeoutMs}`;
+      const id = `${this.nodeOf(probe.key, timeoutMs)}\n${replicas}\n${timeoutMs}`;
       const group = this.groups.get(id);
       if (group) {
         group.queued.push(check);
@@ -90,6 +94,22 @@ export class ReplicaWaits {
       this.groups.set(id, fresh);
       void this.send(id, fresh);
     });
+  }
+
+  /**
+   * The node `key` is on: '' on a single Redis; on a cluster its slot's primary in the confirmation connection's
+   * slot map, or the main connection's while that one is still being read, or the slot itself.
+   */
+  private nodeOf(key: string, timeoutMs: number): string {
+    let connection: RedisClient;
+    try {
+      connection = this.open(timeoutMs);
+    } catch {
+      return ''; // closed: the check fails when its batch is sent
+    }
+    if (!isCluster(connection)) return '';
+    const slot = hashSlot(key);
+    return connection.slots[slot]?.[0] ?? (isCluster(this.main) ? this.main.slots[slot]?.[0] : undefined) ?? `slot ${slot}`;
   }
 
   /** Closes the confirmation connection (at once: a `WAIT` out is abandoned, its checks rejected). */
@@ -123,7 +143,7 @@ export class ReplicaWaits {
     this.groups.delete(id);
   }
 
-  /** One pipeline for `batch`: the first check's probe (all in one slot, or all on the one server), EXISTS, WAIT. */
+  /** One pipeline for `batch`: the first check's probe (all its keys on that probe's node), every EXISTS, the WAIT. */
   private async exec(batch: readonly Check[], replicas: number, timeoutMs: number): Promise<(ReplicaAcknowledgement | Error)[]> {
     const probe = batch[0].probe;
     const pipeline = this.open(timeoutMs).pipeline().set(probe.key, '1', 'PX', probe.ttlMs);

@@ -1,7 +1,8 @@
 import { GATEWAY_OUTCOMES_QUEUE, createGatewayOutcomesQueue } from '../../../src/webhooks/gateway-outcomes-queue';
 import { bullReplicaProbeKey } from '../../../src/queueing/bull-prefix';
 import { shardKeysOf } from '../../../src/redis/key-layout';
-import { RedisClient, createRedis } from '../../../src/redis/redis-connection';
+import { Redis } from 'ioredis';
+import { RedisClient, createRedis, isCluster } from '../../../src/redis/redis-connection';
 import { REPLICA_PROBE_TTL_MS, replicaAcknowledgedKeys, replicaWaitsOf } from '../../../src/redis/replica-wait';
 import { purgeNamespace } from '../../../harness/twins/local-stack/local-stack';
 import { hashSlot } from '../../support/hash-slot';
@@ -19,7 +20,8 @@ const config = testConfig();
 const prefix = config.redis.keyPrefix;
 const shard = shardKeysOf(prefix)[7];
 const probe = { key: shard.replicaProbe, ttlMs: REPLICA_PROBE_TTL_MS };
-const onSingle = onRedisCluster() ? it.skip : it;
+/** The replicas the test Redis has: one per primary on the local cluster, none on a single Redis. */
+const AVAILABLE = onRedisCluster() ? 1 : 0;
 
 let redis: RedisClient;
 
@@ -32,23 +34,43 @@ afterAll(async () => {
   redis.disconnect();
 });
 
-onSingle('checks queued behind a WAIT share the next one: three checks, two WAITs, each with its own presence', async () => {
-  const [a, b, c] = ['a', 'b', 'c'].map((id) => shard.op(`replica-batch-${id}`));
+/** The connection to watch with MONITOR: the single Redis, or the primary serving `key` on the cluster. */
+function nodeServing(key: string): Redis {
+  if (!isCluster(redis)) return redis;
+  const [primary] = redis.slots[hashSlot(key)];
+  const node = redis.nodes('master').find((n) => `${n.options.host}:${n.options.port}` === primary);
+  if (!node) throw new Error(`no primary known for ${key}`);
+  return node;
+}
+
+it('checks queued behind a WAIT on their node share the next one, whatever their slots: three checks, two WAITs, each with its own presence', async () => {
+  await redis.ping(); // the slot map known
+  const node = nodeServing(probe.key);
+  // Another shard on the same node (any on a single Redis): its keys go in the same batch as shard 7's.
+  const other = shardKeysOf(prefix).find((keys, i) => i !== 7 && nodeServing(keys.replicaProbe) === node);
+  if (!other) throw new Error('no second shard on the node of shard 7');
+  const [a, b, c] = [shard.op('replica-batch-a'), other.op('replica-batch-b'), other.op('replica-batch-c')];
   await redis.set(a, '1', 'EX', 60);
   await redis.set(c, '1', 'EX', 60);
+  const probes = new Set([probe.key, other.replicaProbe]);
   const sources = new Set<string>();
   const waits: string[] = [];
-  const monitor = await monitorCommands(redis, (args, source) => {
-    if (args[0]?.toUpperCase() === 'SET' && args[1] === probe.key) sources.add(source);
+  const monitor = await monitorCommands(node, (args, source) => {
+    if (args[0]?.toUpperCase() === 'SET' && probes.has(args[1])) sources.add(source);
     if (args[0]?.toUpperCase() === 'WAIT') waits.push(source);
   });
   try {
-    // One replica of a single Redis, which has none: each WAIT lasts its 200 ms.
-    const results = await Promise.all([a, b, c].map((key) => replicaAcknowledgedKeys(redis, [key], 1, 200, probe)));
+    // More replicas than the test Redis has: each WAIT lasts its 200 ms.
+    const checks = [
+      { key: a, probe },
+      { key: b, probe: { ...probe, key: other.replicaProbe } },
+      { key: c, probe: { ...probe, key: other.replicaProbe } },
+    ];
+    const results = await Promise.all(checks.map((check) => replicaAcknowledgedKeys(redis, [check.key], AVAILABLE + 1, 200, check.probe)));
     expect(results).toEqual([
-      { present: true, acks: 0 },
-      { present: false, acks: 0 },
-      { present: true, acks: 0 },
+      { present: true, acks: AVAILABLE },
+      { present: false, acks: AVAILABLE },
+      { present: true, acks: AVAILABLE },
     ]);
     await monitor.settle();
   } finally {
