@@ -2,7 +2,7 @@ import { RedisClient } from '../redis/redis-connection';
 import { LuaFragment, LuaScript, LuaStep, luaInputs } from '../redis/lua-script';
 import { ShardKeys, ShardMemo, probeShard, shardKeysOf, shardMemoOf } from '../redis/key-layout';
 import { lowestAcrossKeys } from '../redis/shard-probe';
-import { replicaAcknowledgedKeys } from '../redis/replica-wait';
+import { REPLICA_PROBE_TTL_MS, replicaAcknowledgedKeys } from '../redis/replica-wait';
 import { PaymentEvent, shardOfEvent } from './payment-event';
 import { paramsJson } from './event-json';
 import { LeaseHolder, isHolderId } from '../leases/lease-holder';
@@ -118,8 +118,7 @@ return 1
 `,
 );
 
-/** How long the probe key written before a `WAIT` lives (`EventStore.replicaAcknowledged`): 1 minute. */
-export const REPLICA_PROBE_TTL_MS = 60_000;
+export { REPLICA_PROBE_TTL_MS };
 
 /**
  * `pb_event_sequences_raised_total`: events given a sequence above their payment's sent watermark because the
@@ -296,13 +295,13 @@ export class EventStore {
   /**
    * Whether recorded `event` and, with `settles`, that operation's record (same shard: an outcome's event is in
    * its operation's) are on their primary, and how many replicas acknowledged everything that primary held:
-   * a probe write of this connection's own to the shard (`ShardKeys.replicaProbe`, expiring after
-   * {@link REPLICA_PROBE_TTL_MS}), `EXISTS` of each key, then `WAIT replicas timeoutMs`, pipelined to the
-   * shard's node. The probe is what `WAIT` waits for (documented to count the connection's own writes; Redis
-   * 7.0 in fact counts up to its last command, reads included, which nothing promises): the move and the event may have been written
-   * by another worker or connection, and re-recording an event already recorded writes nothing; the primary
-   * replicates in order, so a replica holding the probe holds them too. Blocks that node's connection up to `timeoutMs`
-   * (milliseconds) when too few replicas answer.
+   * a probe write to the shard (`ShardKeys.replicaProbe`, expiring after {@link REPLICA_PROBE_TTL_MS}), `EXISTS`
+   * of each key, then `WAIT replicas timeoutMs`, pipelined to the shard's node on the confirmation connection
+   * (`replicaAcknowledgedKeys`). The probe is what `WAIT` waits for (documented to count the connection's own
+   * writes; Redis 7.0 in fact counts up to its last command, reads included, which nothing promises): the move
+   * and the event were written by another connection, maybe another worker's, and re-recording an event already
+   * recorded writes nothing; the primary replicates in order, so a replica holding the probe holds them too.
+   * Takes up to `timeoutMs` (milliseconds) when too few replicas answer, without holding up this store's connection.
    */
   async replicaAcknowledged(
     event: PaymentEvent,

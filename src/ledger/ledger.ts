@@ -33,7 +33,7 @@ import { operationIdsOfOrder, orderKeyPart } from './order-index';
 import { MovedAmountFields, amountIn, amountInCommandCurrency, convertedAmount, parseRoutingRecord } from './routing-record';
 import { CANCEL_EFFECT_FIELD, CancelEffect, parseCancelEffect } from './cancel-effect';
 import { SUCCEEDED_AFTER_FAILURE_FIELD, SuccessAfterFailureMark, UNDONE_FIELD, parseSuccessAfterFailureMark } from '../adjustments/adjustment';
-import { replicaAcknowledgedKeys } from '../redis/replica-wait';
+import { REPLICA_PROBE_TTL_MS, replicaAcknowledgedKeys } from '../redis/replica-wait';
 import {
   OperationRecord,
   TransitionFields,
@@ -407,14 +407,17 @@ export class Ledger {
   }
 
   /**
-   * Whether operation `id`'s record (of `payment`) is on its primary and how many replicas acknowledged it:
-   * `EXISTS` then `WAIT replicas timeoutMs`, pipelined to the record's node, where `WAIT` counts the replicas
-   * holding every write this connection sent there before it (the creation included). `present: false`: the
-   * primary no longer holds the record (a primary that had been cut off acknowledged it, then rejoined as a
-   * replica and dropped it). Blocks that node's connection up to `timeoutMs` when too few replicas answer.
+   * Whether operation `id`'s record (of `payment`) is on its primary and how many replicas acknowledged it: a
+   * probe write to its shard (`ShardKeys.replicaProbe`), `EXISTS` of the record, then `WAIT replicas timeoutMs`,
+   * pipelined to the record's node on the confirmation connection (`replicaAcknowledgedKeys`), never on the
+   * ledger's own, which a `WAIT` would block. The record was written on the ledger's connection: `WAIT` counts the
+   * replicas holding the probe, and so (one ordered stream per primary) every write before it. `present: false`:
+   * the primary no longer holds the record (a primary that had been cut off acknowledged it, then rejoined as a
+   * replica and dropped it). Takes up to `timeoutMs` (milliseconds) when too few replicas answer.
    */
   async replicaAcknowledged(id: string, payment: Payment, replicas: number, timeoutMs: number): Promise<{ present: boolean; acks: number }> {
-    return replicaAcknowledgedKeys(this.redis, [this.keysFor(id, payment).op(id)], replicas, timeoutMs);
+    const keys = this.keysFor(id, payment);
+    return replicaAcknowledgedKeys(this.redis, [keys.op(id)], replicas, timeoutMs, { key: keys.replicaProbe, ttlMs: REPLICA_PROBE_TTL_MS });
   }
 
   /**

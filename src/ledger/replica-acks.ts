@@ -1,6 +1,6 @@
 import { DependencyUnavailableError } from '../errors/dependency-unavailable-error';
 import { Payment } from '../contracts/payment-command';
-import { counter } from '../metrics/metrics-registry';
+import { counter, histogram } from '../metrics/metrics-registry';
 import { RedisConfig } from '../redis/redis-config';
 import type { Ledger } from './ledger';
 
@@ -27,6 +27,21 @@ function unreplicatedWrites() {
   );
 }
 
+/**
+ * `pb_redis_replica_wait_seconds{write}`: how long a write's confirmation took (`replicaShortfall`: the probe,
+ * `EXISTS` and `WAIT` on the confirmation connection, with any batch of the same node ahead of it), confirmed or
+ * not: well under a millisecond to a healthy replica on the same network; up to twice `redis.replica_ack_timeout_ms`
+ * (its batch and the one ahead) when a replica lags or is gone.
+ */
+function replicaWaitSeconds() {
+  return histogram(
+    'pb_redis_replica_wait_seconds',
+    'How long confirming a ledger write (record, outcome, webhook, event, queued_event) on redis.replica_acks replicas took (probe, EXISTS, WAIT), confirmed or not',
+    ['write'] as const,
+    [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5],
+  );
+}
+
 /** A write `redis.replica_acks` did not confirm: whether it is still on its primary, and the acks against the ask. */
 export interface ReplicaShortfall {
   present: boolean;
@@ -36,8 +51,9 @@ export interface ReplicaShortfall {
 }
 
 /**
- * With `redis.replica_acks` (see `RedisConfig.replicaAcks`): asks `check` (an `EXISTS` and `WAIT` on the written
- * keys' node, `replicaAcknowledgedKeys`) whether a write is on its primary and acknowledged by that many replicas.
+ * With `redis.replica_acks` (see `RedisConfig.replicaAcks`): asks `check` (a probe write, an `EXISTS` and a `WAIT` on
+ * the written keys' node, `replicaAcknowledgedKeys`) whether a write is on its primary and acknowledged by that many
+ * replicas; its time observed in `pb_redis_replica_wait_seconds{write}`.
  * Redis replicates asynchronously: a primary frozen or cut off while its replica took over acknowledges what its
  * clients sent meanwhile, then drops it on rejoining as a replica.
  * @returns null when confirmed, or at once without the setting; else the shortfall, counted in
@@ -50,7 +66,8 @@ export async function replicaShortfall(
 ): Promise<ReplicaShortfall | null> {
   const wait = redis.replicaAcks;
   if (!wait) return null;
-  const { present, acks } = await check(wait.replicas, wait.timeoutMs);
+  const done = replicaWaitSeconds().startTimer({ write });
+  const { present, acks } = await check(wait.replicas, wait.timeoutMs).finally(() => done());
   if (present && acks >= wait.replicas) return null;
   unreplicatedWrites().inc({ write, outcome: present ? 'unacknowledged' : 'lost' });
   return { present, acks, replicas: wait.replicas, timeoutMs: wait.timeoutMs };

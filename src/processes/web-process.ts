@@ -26,8 +26,9 @@ import { GatewayTransformer } from '../gateways/gateway-adapter';
 import { EdgeAccess, edgeAccessFor, guardRoute, webhookGatewayOf } from '../web/edge-access';
 import { readTlsFiles } from '../web/tls-files';
 import { WebRoute, WebServer, startWebServer } from '../web/web-server';
-import { createGatewayOutcomesQueue } from '../webhooks/gateway-outcomes-queue';
-import { replicaAcknowledgedKeys } from '../redis/replica-wait';
+import { GATEWAY_OUTCOMES_QUEUE, createGatewayOutcomesQueue } from '../webhooks/gateway-outcomes-queue';
+import { REPLICA_PROBE_TTL_MS, replicaAcknowledgedKeys } from '../redis/replica-wait';
+import { bullReplicaProbeKey } from '../queueing/bull-prefix';
 import { WebhookRoute } from '../webhooks/webhook-route';
 import { BacklogProbe } from '../admission/backlog-probe';
 import { RateLimiter } from '../admission/rate-limiter';
@@ -121,13 +122,15 @@ export async function startWebProcess(config: Config, logger: Logger, options: W
     transformers: options.webhooks ?? new Map(),
     queue: outcomesQueue,
     seen: async (key) => (await redis.set(seenPrefix + key, '1', 'EX', 7 * 24 * 3600, 'NX')) === null,
-    // The queue writes through this connection: WAIT on it counts the replicas holding the jobs just added.
+    // The queue wrote the jobs on this connection, the WAIT runs on a connection of its own: a probe in the
+    // queue's slot, after them on the same primary, makes the WAIT count the replicas holding them.
     replicated: (jobIds, replicas, timeoutMs) =>
       replicaAcknowledgedKeys(
         redis,
         jobIds.map((id) => outcomesQueue.toKey(id)),
         replicas,
         timeoutMs,
+        { key: bullReplicaProbeKey(config.redis.keyPrefix, GATEWAY_OUTCOMES_QUEUE), ttlMs: REPLICA_PROBE_TTL_MS },
       ),
     operations: {
       hasOperation: async (id) => (await ledger.shardOf(id)) !== null,

@@ -8,3 +8,11 @@
 export function bullPrefix(keyPrefix: string, queueName: string): string {
   return `${keyPrefix}{bull:${queueName}}`;
 }
+
+/**
+ * The replica probe of one queue (`ReplicaProbe`, with `redis.replica_acks`): a key in the queue's hash slot,
+ * outside BullMQ's own (theirs are `<bullPrefix>:<queue>:…`), written before a `WAIT` that confirms its jobs.
+ */
+export function bullReplicaProbeKey(keyPrefix: string, queueName: string): string {
+  return `${bullPrefix(keyPrefix, queueName)}:replica-probe`;
+}

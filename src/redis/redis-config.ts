@@ -16,7 +16,8 @@ export interface RedisConfig {
    * `redis.replica_acks` (replicas) and `redis.replica_ack_timeout_ms` (timeoutMs, default 1000): a new
    * operation's record, and an outcome's move and event, must be acknowledged by that many replicas (`WAIT`)
    * before they are acted on (the PSP call, the queue, the ack; the OMS told); otherwise the write is made again
-   * (the message held, the job retried). See src/ledger/replica-acks.ts.
+   * (the message held, the job retried). See src/ledger/replica-acks.ts. The `WAIT`s run on a connection of
+   * their own (src/redis/replica-wait.ts): one a lagging replica holds up delays only the writes waiting for it.
    * Redis replicates asynchronously: a primary that was frozen or cut off while its replica was promoted serves
    * what its clients sent meanwhile, acknowledges it and then drops it when it rejoins as a replica, so a command
    * acked on such a record was lost and a payment sent on it never reported. Undefined (the default,

@@ -68,20 +68,43 @@ export function createRedis(target: RedisTarget, use: RedisUse, logger?: Logger,
           ? { lazyConnect: true, retryStrategy: () => null, enableOfflineQueue: false }
           : { lazyConnect: false, retryStrategy: (times: number) => Math.min(times * 100, 2000) }),
       });
+  logErrors(redis, use, logger);
+  loggers.set(redis, logger);
+  if (config.cluster) {
+    redis.on('+node', (node: Redis) => logger?.info('redis cluster node added', { node: nodeName(node) }));
+    redis.on('-node', (node: Redis) => logger?.warn('redis cluster node removed', { node: nodeName(node) }));
+  }
+  return redis;
+}
+
+/** The logger each connection {@link createRedis} made logs to, for the connections {@link duplicateRedis} makes of it. */
+const loggers = new WeakMap<RedisClient, Logger | undefined>();
+
+function logErrors(redis: RedisClient, use: string, logger?: Logger): void {
   let lastLog = 0;
   redis.on('error', (err: Error) => {
     // A down Redis emits an error per reconnect attempt; one line per 10 s is enough for an operator.
     const now = Date.now();
     if (now - lastLog > 10000) {
       lastLog = now;
-      logger?.warn('redis connection error', { error: err.message, use, cluster: config.cluster !== undefined });
+      logger?.warn('redis connection error', { error: err.message, use, cluster: isCluster(redis) });
     }
   });
-  if (config.cluster) {
-    redis.on('+node', (node: Redis) => logger?.info('redis cluster node added', { node: nodeName(node) }));
-    redis.on('-node', (node: Redis) => logger?.warn('redis cluster node removed', { node: nodeName(node) }));
-  }
-  return redis;
+}
+
+/**
+ * Another connection like `redis` (ioredis `duplicate()`): the same server, or the same cluster with its own
+ * slot map, so it reconnects and follows failovers as `redis` does; its errors logged as `redis`'s are (to the
+ * logger {@link createRedis} was given), under `use`. `extraCommandTimeoutMs` (default 0) lengthens `redis`'s
+ * command timeout, for commands that may block on the server (a `WAIT`) that long.
+ */
+export function duplicateRedis(redis: RedisClient, use: string, extraCommandTimeoutMs = 0): RedisClient {
+  const longer = (timeout: number | undefined) => (timeout === undefined ? {} : { commandTimeout: timeout + extraCommandTimeoutMs });
+  const copy: RedisClient = isCluster(redis)
+    ? redis.duplicate([], { redisOptions: { ...redis.options.redisOptions, ...longer(redis.options.redisOptions?.commandTimeout) } })
+    : redis.duplicate(longer(redis.options.commandTimeout));
+  logErrors(copy, use, loggers.get(redis));
+  return copy;
 }
 
 function clusterOptions(config: RedisConfig, nodeOptions: RedisOptions): ClusterOptions {

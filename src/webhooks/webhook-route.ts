@@ -84,7 +84,7 @@ export class WebhookRoute implements WebRoute {
       seen: (key: string) => Promise<boolean>;
       /**
        * With `redis.replica_acks`: whether these queued outcome jobs (by job id, one queue, one slot) are on their
-       * primary and how many replicas acknowledged them (`replicaAcknowledgedKeys` on the queue's connection).
+       * primary and how many replicas acknowledged them (`replicaAcknowledgedKeys`: a probe in the queue's slot, on the queue connection's confirmation connection).
        */
       replicated: (jobIds: readonly string[], replicas: number, timeoutMs: number) => Promise<{ present: boolean; acks: number }>;
       /** The ledger, asked only about an item with a card-number-like identifier (see `checkWebhookItem`). */

@@ -14,7 +14,10 @@ import { hashSlot } from '../../support/hash-slot';
  */
 type Sent = (string | number)[];
 
-/** A client whose one pipeline records what it is sent and answers `exists` for each EXISTS and `acks` for WAIT. */
+/**
+ * A client whose one pipeline records what it is sent and answers `exists` for each EXISTS and `acks` for WAIT;
+ * its duplicate (the confirmation connection) is itself.
+ */
 function recordingRedis(exists: (key: string) => number, acks: number): { redis: RedisClient; sent: Sent[] } {
   const sent: Sent[] = [];
   const replies: [Error | null, unknown][] = [];
@@ -36,7 +39,8 @@ function recordingRedis(exists: (key: string) => number, acks: number): { redis:
     },
     exec: async () => replies,
   };
-  return { redis: { pipeline: () => pipeline } as unknown as RedisClient, sent };
+  const redis = { pipeline: () => pipeline, options: {}, on: () => redis, once: () => redis, duplicate: () => redis };
+  return { redis: redis as unknown as RedisClient, sent };
 }
 
 const event: PaymentEvent = {
