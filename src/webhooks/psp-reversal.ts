@@ -1,4 +1,5 @@
 import { OperationRecord } from '../ledger/ledger';
+import { gatewayOf } from '../ledger/routing-record';
 import { GatewayOutcomeJobData } from './gateway-outcomes-queue';
 
 /**
@@ -14,11 +15,15 @@ import { GatewayOutcomeJobData } from './gateway-outcomes-queue';
  *   marked undone so no refund of it is sent again.
  * An authorization refunded (or cancelled-or-refunded without saying which) was captured: what its captures took is
  * not read here, and a release reported for it might not be the money that moved; it stays history of the
- * authorization (`outcome_not_for_command`), as before. `null` when the outcome is none of these.
+ * authorization (`outcome_not_for_command`), as before. Only of the gateway the operation is routed to: one it
+ * failed over from cancelled its own attempt's payment, not the one the OMS was told SUCCEEDED (history only). `null`
+ * when the outcome is none of these.
  */
 export function reversalAsFailure(op: OperationRecord, job: GatewayOutcomeJobData): GatewayOutcomeJobData | null {
   const reversal = job.outcome.pspReversal;
   if (reversal === undefined || job.outcome.status !== 'SUCCESS' || op.state !== 'SUCCEEDED') return null;
+  // An earlier attempt's PSP (a failover) undid that attempt's payment: the SUCCEEDED one stands at the current gateway.
+  if (gatewayOf(op) !== job.gateway) return null;
   const authorization = op.command === 'authorize' || op.command === 'revalidate';
   if (op.command !== 'sale' && !(authorization && reversal === 'cancel')) return null;
   return { ...job, outcome: { ...job.outcome, status: 'FAIL', reason: job.outcome.gatewayStatus, settles: [op.command] } };

@@ -1174,7 +1174,7 @@ describe("Cybersource void of a capture or sale: the authorization's hold it lea
 
 describe('Cybersource cancel recorded FAILED that the PSP did after all (succeeded_after_failure): what it did is recorded and told', () => {
   /** The PSP's success of `cancelId`, recorded as its webhook (`payments.voids.accept`…) or a reconciliation line records it. */
-  async function doneAfterAll(cancelId: string, reason: string, amount = 5000) {
+  async function doneAfterAll(cancelId: string, reason: string, amount = 5000, gateway = 'cybs') {
     const adjustments = new AdjustmentRecorder({
       config,
       store: new AdjustmentStore(redis, config.redis.keyPrefix),
@@ -1190,7 +1190,7 @@ describe('Cybersource cancel recorded FAILED that the PSP did after all (succeed
       amount,
       currency: 'USD',
       reason,
-      gateway: 'cybs',
+      gateway,
       pspEventId: `evt_late_${cancelId}`,
       source: 'webhook' as const,
     };
@@ -1222,6 +1222,46 @@ describe('Cybersource cancel recorded FAILED that the PSP did after all (succeed
     const refundId = await record(dependent('refund', auth, { amount: 5000 }));
     expect(await service.deliver(refundId)).toEqual({ kind: 'done', state: 'FAILED' });
     expect((await ledger.get(refundId))?.reason).toBe('amount_exceeds_captured');
+  });
+
+  it("with reverse_after_void on, a void recorded FAILED that Cybersource did after all requests the hold's reversal once: recorded on the cancel, told, delivered", async () => {
+    const auth = await paid('authorize', 'cybs-arav');
+    const authOp = auth.payment.operation_reference!;
+    const captureId = await delivered(dependent('capture', auth));
+    psp.settled.add(await pspId(captureId));
+    const cancelId = await record(dependent('cancel', auth));
+    expect(await service.deliver(cancelId)).toEqual({ kind: 'done', state: 'FAILED' });
+    const reversalId = reversalAfterVoidId(authOp);
+    expect(await ledger.get(reversalId)).toBeNull();
+    const requested = await metricValue('pb_holds_after_void_total', { gateway: 'cybs-arav', release: 'requested' });
+    const voided = await metricValue('pb_late_cancel_effects_total', { gateway: 'cybs-arav', effect: 'voided' });
+    const { again, payment } = await doneAfterAll(cancelId, 'payments.voids.accept', 5000, 'cybs-arav');
+    // The void left the authorization's hold: its reversal is on record and queued, and the cancel names it.
+    expect(await ledger.get(reversalId)).toMatchObject({
+      state: 'RECEIVED',
+      command: 'cancel',
+      channel: 'bridge',
+      payment: { gateway: 'cybs-arav', gateway_key: authOp, amount: 5000, currency: 'USD', orphan_reversal: 'void_left_hold' },
+    });
+    expect(await deliveryQueue.getJob(bullJobId(reversalId))).toBeDefined();
+    expect((await ledger.get(cancelId))?.cancelEffect).toEqual({ voided: captureId, command: 'capture', hold: 'releasing', reversal: reversalId });
+    expect((await ledger.get(captureId))?.undoneBy).toBe(cancelId);
+    expect(payment.gateway_response).toMatchObject({
+      voided: { operation_reference: captureId, command: 'capture', hold: 'releasing', reversal_reference: reversalId },
+    });
+    expect(await metricValue('pb_holds_after_void_total', { gateway: 'cybs-arav', release: 'requested' })).toBe(requested + 1);
+    expect(await metricValue('pb_late_cancel_effects_total', { gateway: 'cybs-arav', effect: 'voided' })).toBe(voided + 1);
+    const logged = logs.lines
+      .map((l) => JSON.parse(l) as Record<string, unknown>)
+      .filter((l) => l.message === "capture voided; the authorization's hold is being released by a reversal after void" && l.operation_id === cancelId);
+    expect(logged).toHaveLength(1);
+    // Told again (a repeated webhook): nothing requested again.
+    await again();
+    expect(await metricValue('pb_holds_after_void_total', { gateway: 'cybs-arav', release: 'requested' })).toBe(requested + 1);
+    // Delivered: one reversal of the whole authorization by its Cybersource id.
+    expect(await service.deliver(reversalId)).toEqual({ kind: 'done', state: 'SUCCEEDED' });
+    expect(sentFor(reversalId).map((s) => `${s.method} ${s.url}`)).toEqual([`POST /pts/v2/payments/${await pspId(authOp)}/reversals`]);
+    expect(sentFor(reversalId)[0].body.reversalInformation).toEqual({ amountDetails: { totalAmount: '50.00', currency: 'USD' }, reason: 'cancel' });
   });
 
   it('a reversal recorded FAILED that Cybersource did after all: the OMS hears the hold released, with its amount, and no capture is marked', async () => {
