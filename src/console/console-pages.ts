@@ -33,7 +33,9 @@ const money = (amount: number | undefined, currency: string | undefined): string
   try {
     return `${formatMinor(amount, currency)} ${currency}`;
   } catch {
-    return `${amount} ${currency}`;
+    // A currency with no exponent we know (or a fraction of a unit): the stored figure, said to be minor units, as
+    // `ops show` says it, never read as major units.
+    return `${amount} (minor units) ${currency}`;
   }
 };
 /** A stored time as shown; one no date can hold (a hand-edited or corrupt record) reads as such instead of failing the page. */

@@ -256,4 +256,16 @@ describe('the operator detail of one operation', () => {
     expect(page).toContain('data-mark="parked"');
     expect(page).toContain('time unreadable');
   });
+
+  it('says a figure in a currency of no known exponent is in minor units, on the console as in ops show', () => {
+    const d = operationDetail({
+      record: record({ payment: { gateway: 'adyen', gateway_account: 'acct-1', gateway_key: 'PSP-AUTH-1', amount: 5000, currency: 'ZZZ' } }),
+      adjustments: [],
+      history: [],
+    });
+    expect(detailText(d)).toContain('5000 (minor units) ZZZ');
+    const page = lookupPage({ base: '/console' }, 'op-cap-1', [d]);
+    expect(page).toContain('5000 (minor units) ZZZ');
+    expect(page).not.toMatch(/>5000 ZZZ</);
+  });
 });
