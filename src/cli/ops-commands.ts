@@ -90,7 +90,12 @@ export async function opsShow(ctx: OpsContext, io: OpsOutput, args: { id?: strin
   return 0;
 }
 
-const iso = (ms: number | undefined): string => (ms === undefined ? '' : new Date(ms).toISOString());
+/** A stored time as shown; one no date can hold (a hand-edited or corrupt record) reads as such instead of failing `ops show`. */
+const iso = (ms: number | undefined): string => {
+  if (ms === undefined) return '';
+  const d = new Date(typeof ms === 'number' ? ms : Number.NaN);
+  return Number.isNaN(d.getTime()) ? 'time unreadable' : d.toISOString();
+};
 
 /** `label  value` lines, empty values left out. */
 function fieldLines(fields: [string, string][], indent = ''): string {
@@ -167,7 +172,7 @@ function historyText(id: string, history: { at: number; event: string; [k: strin
     const detail = Object.entries(rest)
       .map(([k, v]) => `${k}=${typeof v === 'string' ? v : JSON.stringify(v)}`)
       .join(' ');
-    return `  ${new Date(at).toISOString()}  ${event}${detail ? `  ${detail}` : ''}\n`;
+    return `  ${iso(at) || 'time unreadable'}  ${event}${detail ? `  ${detail}` : ''}\n`;
   });
   return `history of ${id}:\n${lines.join('')}`;
 }

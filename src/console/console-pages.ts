@@ -33,10 +33,17 @@ const money = (amount: number | undefined, currency: string | undefined): string
   try {
     return `${formatMinor(amount, currency)} ${currency}`;
   } catch {
-    return `${amount} ${currency}`;
+    // A currency with no exponent we know (or a fraction of a unit): the stored figure, said to be minor units, as
+    // `ops show` says it, never read as major units.
+    return `${amount} (minor units) ${currency}`;
   }
 };
-const time = (ms: number | undefined): string => (ms === undefined ? '' : new Date(ms).toISOString().replace('T', ' ').slice(0, 19));
+/** A stored time as shown; one no date can hold (a hand-edited or corrupt record) reads as such instead of failing the page. */
+const time = (ms: number | undefined): string => {
+  if (ms === undefined) return '';
+  const d = new Date(typeof ms === 'number' ? ms : Number.NaN);
+  return Number.isNaN(d.getTime()) ? 'time unreadable' : d.toISOString().replace('T', ' ').slice(0, 19);
+};
 const age = (ms: number): string =>
   ms < 60_000 ? `${Math.round(ms / 1000)} s` : ms < 3_600_000 ? `${Math.round(ms / 60_000)} min` : `${(ms / 3_600_000).toFixed(1)} h`;
 const rate = (r: number | null): string => (r === null ? 'n/a' : `${(r * 100).toFixed(2)} %`);

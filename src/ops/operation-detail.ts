@@ -399,7 +399,7 @@ export function stateNote(record: Pick<OperationRecord, 'state' | 'succeededAfte
 
 function adjustmentView(a: AdjustmentRecord): AdjustmentView {
   return {
-    id: a.id,
+    id: redactText(a.id),
     kind: a.kind,
     direction: a.direction,
     gateway: redactText(a.gateway),
@@ -441,16 +441,17 @@ function pspSays(record: OperationRecord, byId: ReadonlyMap<string, AdjustmentRe
   const confirmed = record.confirmedAmount !== undefined ? reported : lateMoney;
   const differs = record.confirmedAmount === undefined && lateMoney ? pspDiscrepancy(asked, lateMoney) : discrepancy;
   const succeededAt = record.pspSucceededAt ?? lateAdjustment?.occurredAt;
+  // The command's gateway is the OMS's text (a held one names no configured gateway): masked as every shown string.
   return {
-    gateway,
-    ...(gateway !== record.payment.gateway ? { requestedGateway: record.payment.gateway } : {}),
+    gateway: redactText(gateway),
+    ...(gateway !== record.payment.gateway ? { requestedGateway: redactText(record.payment.gateway) } : {}),
     latest: latestWord(record),
     ...(record.gatewayReference !== undefined ? { reference: redactText(record.gatewayReference) } : {}),
     ...(record.gatewayStatus !== undefined ? { status: redactText(record.gatewayStatus) } : {}),
     ...(confirmed ? { confirmed } : {}),
-    ...(record.confirmedAmount === undefined && lateMoney && late ? { confirmedBy: late.by } : {}),
+    ...(record.confirmedAmount === undefined && lateMoney && late ? { confirmedBy: redactText(late.by) } : {}),
     ...(record.confirmedAmount === undefined && record.confirmedCurrency !== undefined
-      ? { confirmedCurrencyOnly: record.confirmedCurrency.toUpperCase() }
+      ? { confirmedCurrencyOnly: redactText(record.confirmedCurrency.toUpperCase()) }
       : {}),
     asked,
     requested,

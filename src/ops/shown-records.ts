@@ -1,6 +1,6 @@
 import { redactBody } from '../amqp/dead-letter-writer';
 import { Interaction } from '../ledger/ledger';
-import { redact, redactText } from '../logging/redact';
+import { SECRET_MASK, redact, redactText } from '../logging/redact';
 import { DeadLetterRecord } from './dead-letter-store';
 
 /**
@@ -27,10 +27,20 @@ export function shownDeadLetter(r: DeadLetterRecord): DeadLetterRecord {
 }
 
 /**
+ * Names of history fields that would hold a payment token or the PSP key standing for the card (`token`,
+ * `stored_token`, `gateway_key`, `newGatewayKey`…): no writer puts one in an entry, the shown entry masks it should
+ * one (an old or hand-made entry) hold it. `redact` leaves them, as events to the OMS carry tokens by design.
+ */
+const TOKEN_FIELD = /^(?:.*[_-])?(?:token|gateway[_-]?key)$|(?:Token|GatewayKey)$/;
+
+/**
  * An operation's history entry as an operator is shown it (the console's lookup, `ops show`): stored redacted,
- * masked again as a dead letter is (see {@link shownDeadLetter}), `at` aside (a time, not text).
+ * masked again as a dead letter is (see {@link shownDeadLetter}), a token-named field masked whatever it holds,
+ * `at` aside (a time, not text).
  */
 export function shownInteraction(h: Interaction): Interaction {
   const { at, event, ...rest } = h;
-  return { at, event, ...redact(rest) };
+  const shown = redact(rest);
+  for (const key of Object.keys(shown)) if (TOKEN_FIELD.test(key) && shown[key] !== undefined && shown[key] !== null) shown[key] = SECRET_MASK;
+  return { at, event, ...shown };
 }

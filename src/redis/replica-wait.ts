@@ -77,7 +77,10 @@ export class ReplicaWaits {
   private readonly groups = new Map<string, Group>();
 
   constructor(private readonly main: RedisClient) {
-    main.once('end', () => this.close());
+    // Made at a process's first confirmation, which may come after its main connection ended (a shutdown): that
+    // 'end' will not come again, and a connection opened now would never be closed, holding the process open.
+    if (main.status === 'end') this.closed = true;
+    else main.once('end', () => this.close());
   }
 
   /** See {@link replicaAcknowledgedKeys}. */

@@ -1,6 +1,8 @@
 import { AdjustmentRecord } from '../../../src/adjustments/adjustment';
 import { OperationRecord } from '../../../src/ledger/ledger';
 import { operationDetail } from '../../../src/ops/operation-detail';
+import { detailText } from '../../../src/cli/ops-commands';
+import { lookupPage } from '../../../src/console/console-pages';
 import { TEST_PANS } from '../../support/fixtures';
 
 const T0 = Date.UTC(2026, 11, 5, 6, 0, 0);
@@ -222,5 +224,48 @@ describe('the operator detail of one operation', () => {
     for (const pan of TEST_PANS) expect(text).not.toContain(pan);
     expect(text).not.toContain('7391');
     expect(d.marks.map((m) => m.kind)).toEqual(['orphan_reversal', 'succeeded_after_failure']);
+  });
+
+  it("masks the command's gateway (OMS text), an adjustment's id and a token-named history field, as every other shown string", () => {
+    const d = operationDetail({
+      record: record({
+        payment: { gateway: `gw ${TEST_PANS[0]}`, gateway_account: 'acct-1', gateway_key: 'PSP-AUTH-1', amount: 5000, currency: 'EUR' },
+        routing: { gateway: 'adyen', failovers: [] } as unknown as OperationRecord['routing'],
+        succeededAfterFailure: { by: TEST_PANS[1] },
+      }),
+      adjustments: [adjustment({ id: TEST_PANS[1] })],
+      history: [{ at: T0, event: 'stored_token', token: 'pm_card_secret_1', stored_token: 'tok_2', newGatewayKey: 'rec_3', outcome: 'sent' }],
+    });
+    const text = JSON.stringify(d) + detailText(d) + lookupPage({ base: '/console' }, 'op-cap-1', [d]);
+    for (const secret of [TEST_PANS[0], TEST_PANS[1], 'pm_card_secret_1', 'tok_2', 'rec_3']) expect(text).not.toContain(secret);
+    expect(d.history[0]).toMatchObject({ event: 'stored_token', outcome: 'sent' });
+  });
+
+  it('renders in ops show and the console whatever time a record, a mark or a history entry holds (missing, not a number, past any date)', () => {
+    const d = operationDetail({
+      record: record(),
+      adjustments: [],
+      history: [{ event: 'note' } as unknown as { at: number; event: string }, { at: 'soon' as unknown as number, event: 'note' }],
+      hashMarks: { held_since: '1e300', parked_at: String(9e15) },
+    });
+    expect(d.marks.map((m) => m.kind).sort()).toEqual(['held_for_config', 'parked']);
+    const cli = detailText(d);
+    const page = lookupPage({ base: '/console' }, 'op-cap-1', [d]);
+    expect(cli).toContain('held_for_config');
+    expect(cli).toContain('time unreadable');
+    expect(page).toContain('data-mark="parked"');
+    expect(page).toContain('time unreadable');
+  });
+
+  it('says a figure in a currency of no known exponent is in minor units, on the console as in ops show', () => {
+    const d = operationDetail({
+      record: record({ payment: { gateway: 'adyen', gateway_account: 'acct-1', gateway_key: 'PSP-AUTH-1', amount: 5000, currency: 'ZZZ' } }),
+      adjustments: [],
+      history: [],
+    });
+    expect(detailText(d)).toContain('5000 (minor units) ZZZ');
+    const page = lookupPage({ base: '/console' }, 'op-cap-1', [d]);
+    expect(page).toContain('5000 (minor units) ZZZ');
+    expect(page).not.toMatch(/>5000 ZZZ</);
   });
 });
