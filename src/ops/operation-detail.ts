@@ -342,7 +342,7 @@ function orphanMarks(history: readonly Interaction[]): OperationMark[] {
         kind: 'orphan_reversal' as const,
         at: h.at,
         source: 'poller',
-        text: `orphan reversal (${String(h.reversal ?? 'void')}): ${words}${amount !== undefined ? `; ${money(amount, currency)}` : ''}${reversal ? `; ${reversal}` : ''}`,
+        text: `orphan reversal (${typeof h.reversal === 'string' ? h.reversal : 'void'}): ${words}${amount !== undefined ? `; ${money(amount, currency)}` : ''}${reversal ? `; ${reversal}` : ''}`,
         ...(reversal ? { ref: reversal } : {}),
         ...(amount !== undefined && currency !== undefined ? { amount, currency } : {}),
       };
