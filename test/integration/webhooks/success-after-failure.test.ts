@@ -369,41 +369,9 @@ describe('a webhook success of an operation the OMS was told failed', () => {
   });
 
   it('an Adyen CAPTURE success of a capture the bridge recorded FAILED counts it as captured (its refund allowed, was refused) and closes its authorization; a CAPTURE_FAILED after it stops it counting', async () => {
-    const orderId = order();
-    const payment = { gateway: 'adyen', gateway_account: 'acct-1', amount: 5000, currency: 'EUR', order_id: orderId };
-    const auth = await succeededOperation(worker, 'authorize', payment, `ADYFC${String(seq).padStart(11, '0')}`);
     // The capture as delivery sends it (checked against, so registered with, its authorization), its answer a refusal.
-    const captureCmd = channelCommand('capture', {}, { ...payment, gateway_key: auth.id });
-    const { record: sent } = await worker.ledger.create(captureCmd.payment.operation_reference!, captureCmd, Date.now(), { event: 'attempt' });
-    expect('context' in (await resolveOperationContext(sent!, worker.ledger, { checkAmounts: true }))).toBe(true);
-    const reference = `ADYFCCAP${String(seq).padStart(8, '0')}`;
-    const capture = await worker.recorder.apply(
-      sent!,
-      { status: 'FAIL', gatewayStatus: 'refused', reason: 'do_not_honor', gatewayReference: reference },
-      'response',
-    );
-    expect(capture.state).toBe('FAILED');
-    const refundCmd = channelCommand('refund', {}, { ...payment, gateway_key: auth.id });
-    const { record: refund } = await worker.ledger.create(refundCmd.payment.operation_reference!, refundCmd, Date.now(), { event: 'attempt' });
-    const refundCheck = async () => {
-      const resolved = await resolveOperationContext(refund!, worker.ledger, { checkAmounts: true });
-      return 'fail' in resolved ? resolved.fail : 'context' in resolved ? 'allowed' : 'wait';
-    };
+    const { auth, capture, refundCheck, item } = await adyenCapture('ADYFC', 'FAIL');
     expect(await refundCheck()).toBe('amount_exceeds_captured');
-    const item = (eventCode: string, eventDate?: string) =>
-      signedAdyenItem(
-        {
-          eventCode,
-          success: 'true',
-          pspReference: reference,
-          originalReference: auth.gatewayReference,
-          merchantReference: capture.id,
-          merchantAccountCode: 'TestMerchant',
-          amount: { value: 5000, currency: 'EUR' },
-          ...(eventDate !== undefined ? { eventDate } : {}),
-        },
-        ADYEN_HMAC,
-      );
     const countedBefore = await metricValue('pb_undone_operations_redone_total', { gateway: 'adyen', command: 'capture', recorded: 'failed' });
     const before = await counted('adyen', 'webhook_only');
     expect((await postAdyenBatch({ config, web, worker }, 'adyen', [item('CAPTURE')])).status).toBe(200);
@@ -421,7 +389,7 @@ describe('a webhook success of an operation the OMS was told failed', () => {
   });
 
   it('a CAPTURE_FAILED Adyen redelivers after a later plain CAPTURE success (its eventDate) undoes nothing: the capture still counts, the OMS hears the failure superseded_by that success', async () => {
-    const { capture, refundCheck, item, reference } = await adyenPendingCapture('ADYPC');
+    const { capture, refundCheck, item, reference } = await adyenCapture('ADYPC');
     const failedAt = new Date(Date.now() - 3_600_000).toISOString();
     const capturedAt = new Date(Date.now() - 60_000).toISOString();
     const failedEvent = `${reference}:CAPTURE_FAILED:true:${failedAt}`;
@@ -457,25 +425,30 @@ describe('a webhook success of an operation the OMS was told failed', () => {
   });
 
   /**
-   * A capture Adyen answered `received` (PENDING), with a refund of it to check, and a signer of items about it: what a
-   * plain CAPTURE webhook moves to SUCCEEDED.
+   * A capture as delivery sends it (checked against, so registered with, its authorization) and Adyen answered: `received`
+   * (PENDING, what a plain CAPTURE webhook moves to SUCCEEDED) or refused (FAILED), with a refund of it to check, and a
+   * signer of items about it.
    */
-  async function adyenPendingCapture(prefix: string) {
+  async function adyenCapture(prefix: string, answer: 'PENDING' | 'FAIL' = 'PENDING') {
     const payment = { gateway: 'adyen', gateway_account: 'acct-1', amount: 5000, currency: 'EUR', order_id: order() };
     const auth = await succeededOperation(worker, 'authorize', payment, `${prefix}AUTH${String(seq).padStart(7, '0')}`);
     const captureCmd = channelCommand('capture', {}, { ...payment, gateway_key: auth.id });
     const { record: sent } = await worker.ledger.create(captureCmd.payment.operation_reference!, captureCmd, Date.now(), { event: 'attempt' });
     expect('context' in (await resolveOperationContext(sent!, worker.ledger, { checkAmounts: true }))).toBe(true);
     const reference = `${prefix}CAP${String(seq).padStart(8, '0')}`;
-    const capture = await worker.recorder.apply(sent!, { status: 'PENDING', gatewayStatus: 'received', gatewayReference: reference }, 'response');
-    expect(capture.state).toBe('PENDING');
+    const outcome: GatewayOutcome =
+      answer === 'PENDING'
+        ? { status: 'PENDING', gatewayStatus: 'received', gatewayReference: reference }
+        : { status: 'FAIL', gatewayStatus: 'refused', reason: 'do_not_honor', gatewayReference: reference };
+    const capture = await worker.recorder.apply(sent!, outcome, 'response');
+    expect(capture.state).toBe(answer === 'PENDING' ? 'PENDING' : 'FAILED');
     const refundCmd = channelCommand('refund', {}, { ...payment, gateway_key: auth.id });
     const { record: refund } = await worker.ledger.create(refundCmd.payment.operation_reference!, refundCmd, Date.now(), { event: 'attempt' });
     const refundCheck = async () => {
       const resolved = await resolveOperationContext(refund!, worker.ledger, { checkAmounts: true });
       return 'fail' in resolved ? resolved.fail : 'context' in resolved ? 'allowed' : 'wait';
     };
-    const item = (eventCode: string, eventDate: string, reason?: string) =>
+    const item = (eventCode: string, eventDate?: string, reason?: string) =>
       signedAdyenItem(
         {
           eventCode,
@@ -485,7 +458,7 @@ describe('a webhook success of an operation the OMS was told failed', () => {
           merchantReference: capture.id,
           merchantAccountCode: 'TestMerchant',
           amount: { value: 5000, currency: 'EUR' },
-          eventDate,
+          ...(eventDate !== undefined ? { eventDate } : {}),
           ...(reason !== undefined ? { reason } : {}),
         },
         ADYEN_HMAC,
@@ -502,14 +475,14 @@ describe('a webhook success of an operation the OMS was told failed', () => {
       expect((await postAdyenBatch({ config, web, worker }, 'adyen', [item('CAPTURE_FAILED', at, 'Capture rejected by card scheme')])).status).toBe(200);
       await adyenOutcomeApplied(`${reference}:CAPTURE_FAILED:true:${at}`);
     };
-    return { capture, refundCheck, item, reference, captured, failed };
+    return { auth, capture, refundCheck, item, reference, captured, failed };
   }
 
   const undoneCaptures = () => metricValue('pb_captures_undone_total', { gateway: 'adyen', command: 'capture' });
   const staleFailures = (gateway: string) => metricValue('pb_webhook_failures_after_success_total', { gateway, outcome: 'stale' });
 
   it('a CAPTURE_FAILED Adyen dates before the plain CAPTURE success that moved the capture from PENDING to SUCCEEDED, arriving after it for the first time, is stale: history only, the capture stays SUCCEEDED and counted', async () => {
-    const { capture, refundCheck, captured, failed } = await adyenPendingCapture('ADYPT');
+    const { capture, refundCheck, captured, failed } = await adyenCapture('ADYPT');
     const failedAt = new Date(Date.now() - 3_600_000).toISOString();
     const capturedAt = new Date(Date.now() - 60_000).toISOString();
     await captured(capturedAt);
@@ -530,7 +503,7 @@ describe('a webhook success of an operation the OMS was told failed', () => {
   });
 
   it('a CAPTURE_FAILED Adyen dates after the plain CAPTURE success that moved the capture to SUCCEEDED is its latest word: it undoes the capture, as before', async () => {
-    const { capture, refundCheck, captured, failed } = await adyenPendingCapture('ADYPU');
+    const { capture, refundCheck, captured, failed } = await adyenCapture('ADYPU');
     const capturedAt = new Date(Date.now() - 3_600_000).toISOString();
     const failedAt = new Date(Date.now() - 60_000).toISOString();
     await captured(capturedAt);
