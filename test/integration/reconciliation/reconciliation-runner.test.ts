@@ -276,6 +276,24 @@ describe('a PSP line showing as done a capture the ledger holds FAILED', () => {
     return { auth, capture };
   }
 
+  /**
+   * A webhook's `succeeded_after_failure` of `capture`, for `amount` EUR minor units dated `occurredAt`: the PSP did the
+   * capture after all, as a webhook says it.
+   */
+  function markedDoneByWebhook(capture: OperationRecord, amount: number, occurredAt: number): Promise<RecordedAdjustment> {
+    const webhooks = new AdjustmentRecorder({ config, store: new AdjustmentStore(redis, config.redis.keyPrefix), recorder, ledger, logger });
+    return webhooks.recordAdjustment(capture, {
+      kind: 'succeeded_after_failure',
+      direction: 'credit',
+      amount,
+      currency: 'EUR',
+      occurredAt,
+      gateway: 'simulator',
+      pspEventId: `evt_saf_${capture.id}`,
+      source: 'webhook',
+    });
+  }
+
   /** What the amount checks say of a refund of `amount` of `auth` (the refund is then set FAILED: checked only). */
   async function refundVerdict(auth: OperationRecord, amount: number): Promise<string> {
     const refund = channelCommand('refund', {}, { amount, gateway_key: auth.id, order_id: auth.payment.order_id });
@@ -331,17 +349,7 @@ describe('a PSP line showing as done a capture the ledger holds FAILED', () => {
     const from = Date.now() - 1;
     const { capture } = await failedCapture();
     const { capture: plain } = await failedCapture();
-    const webhooks = new AdjustmentRecorder({ config, store: new AdjustmentStore(redis, config.redis.keyPrefix), recorder, ledger, logger });
-    await webhooks.recordAdjustment(capture, {
-      kind: 'succeeded_after_failure',
-      direction: 'credit',
-      amount: 800,
-      currency: 'EUR',
-      occurredAt: Date.now(),
-      gateway: 'simulator',
-      pspEventId: `evt_saf_${capture.id}`,
-      source: 'webhook',
-    });
+    await markedDoneByWebhook(capture, 800, Date.now());
     expect(sim.injectDiscrepancy({ kind: 'state_mismatch', reference: capture.id, amount: 900, currency: 'EUR' })).not.toEqual(expect.any(String));
     expect(sim.injectDiscrepancy({ kind: 'state_mismatch', reference: plain.id, amount: 900, currency: 'EUR' })).not.toEqual(expect.any(String));
     const { verdicts, sink } = collect();
@@ -361,17 +369,7 @@ describe('a PSP line showing as done a capture the ledger holds FAILED', () => {
     const from = Date.now() - 1;
     const { auth, capture } = await failedCapture();
     // The PSP said it captured 800 after all (a webhook a minute before the window): the capture counts, at 800.
-    const webhooks = new AdjustmentRecorder({ config, store: new AdjustmentStore(redis, config.redis.keyPrefix), recorder, ledger, logger });
-    const marked = await webhooks.recordAdjustment(capture, {
-      kind: 'succeeded_after_failure',
-      direction: 'credit',
-      amount: 800,
-      currency: 'EUR',
-      occurredAt: from - 60_000,
-      gateway: 'simulator',
-      pspEventId: `evt_saf_${capture.id}`,
-      source: 'webhook',
-    });
+    const marked = await markedDoneByWebhook(capture, 800, from - 60_000);
     expect(marked).toMatchObject({ created: true, counted: true });
     const refundCheck = (amount: number): Promise<string> => refundVerdict(auth, amount);
     expect(await refundCheck(800)).toBe('allowed');
@@ -406,17 +404,7 @@ describe('a PSP line showing as done a capture the ledger holds FAILED', () => {
     // Neither capture reached the simulator (recorded FAILED here): the report has no line of either.
     const { capture } = await failedCapture();
     const { capture: plain } = await failedCapture();
-    const webhooks = new AdjustmentRecorder({ config, store: new AdjustmentStore(redis, config.redis.keyPrefix), recorder, ledger, logger });
-    const marked = await webhooks.recordAdjustment(capture, {
-      kind: 'succeeded_after_failure',
-      direction: 'credit',
-      amount: 800,
-      currency: 'EUR',
-      occurredAt: Date.now(),
-      gateway: 'simulator',
-      pspEventId: `evt_saf_${capture.id}`,
-      source: 'webhook',
-    });
+    const marked = await markedDoneByWebhook(capture, 800, Date.now());
     expect(marked).toMatchObject({ created: true, counted: true });
     const { verdicts, sink } = collect();
     const { summary } = await reconcile(config, { gateway: 'simulator', window: { from, to: Date.now() + 1 }, logger, redis, sink });
@@ -433,17 +421,7 @@ describe('a PSP line showing as done a capture the ledger holds FAILED', () => {
     const from = Date.now() - 1;
     const { capture } = await failedCapture();
     const to = Date.now() + 1;
-    const webhooks = new AdjustmentRecorder({ config, store: new AdjustmentStore(redis, config.redis.keyPrefix), recorder, ledger, logger });
-    await webhooks.recordAdjustment(capture, {
-      kind: 'succeeded_after_failure',
-      direction: 'credit',
-      amount: 1000,
-      currency: 'EUR',
-      occurredAt: to + 60_000,
-      gateway: 'simulator',
-      pspEventId: `evt_saf_${capture.id}`,
-      source: 'webhook',
-    });
+    await markedDoneByWebhook(capture, 1000, to + 60_000);
     expect((await ledger.get(capture.id))?.succeededAfterFailure).toMatchObject({ amount: 1000 });
     const { verdicts, sink } = collect();
     const { summary } = await reconcile(config, { gateway: 'simulator', window: { from, to }, logger, redis, sink });
