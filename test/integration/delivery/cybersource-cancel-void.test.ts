@@ -1015,6 +1015,22 @@ describe('Cybersource cancel racing a refund or a capture: never a void and a re
   });
 });
 
+/**
+ * The reversal of the hold a void of capture `captureId` left on authorization `authOp`: on record as a cancel of the
+ * bridge's own, queued for delivery, and named by cancel `cancelId`'s effect.
+ */
+async function expectHoldReversalQueued(authOp: string, cancelId: string, captureId: string): Promise<void> {
+  const reversalId = reversalAfterVoidId(authOp);
+  expect(await ledger.get(reversalId)).toMatchObject({
+    state: 'RECEIVED',
+    command: 'cancel',
+    channel: 'bridge',
+    payment: { gateway: 'cybs-arav', gateway_key: authOp, amount: 5000, currency: 'USD', orphan_reversal: 'void_left_hold' },
+  });
+  expect(await deliveryQueue.getJob(bullJobId(reversalId))).toBeDefined();
+  expect((await ledger.get(cancelId))?.cancelEffect).toEqual({ voided: captureId, command: 'capture', hold: 'releasing', reversal: reversalId });
+}
+
 describe("Cybersource void of a capture or sale: the authorization's hold it leaves (authorization reversal after void)", () => {
   /** The JSON lines logged with `message` about operation `id`. */
   function loggedLines(message: string, id: string): Record<string, unknown>[] {
@@ -1034,14 +1050,7 @@ describe("Cybersource void of a capture or sale: the authorization's hold it lea
 
     // Its reversal is a cancel of its own, on record and queued with the void's success.
     const reversalId = reversalAfterVoidId(authOp);
-    expect(await ledger.get(reversalId)).toMatchObject({
-      state: 'RECEIVED',
-      command: 'cancel',
-      channel: 'bridge',
-      payment: { gateway: 'cybs-arav', gateway_key: authOp, amount: 5000, currency: 'USD', orphan_reversal: 'void_left_hold' },
-    });
-    expect(await deliveryQueue.getJob(bullJobId(reversalId))).toBeDefined();
-    expect((await ledger.get(cancelId))?.cancelEffect).toEqual({ voided: captureId, command: 'capture', hold: 'releasing', reversal: reversalId });
+    await expectHoldReversalQueued(authOp, cancelId, captureId);
     const payment = (await events.load(`${cancelId}.SUCCEEDED`))?.params.payment as Record<string, unknown>;
     expect(payment.gateway_response).toMatchObject({
       status: 'VOIDED',
@@ -1237,14 +1246,7 @@ describe('Cybersource cancel recorded FAILED that the PSP did after all (succeed
     const voided = await metricValue('pb_late_cancel_effects_total', { gateway: 'cybs-arav', effect: 'voided' });
     const { again, payment } = await doneAfterAll(cancelId, 'payments.voids.accept', 5000, 'cybs-arav');
     // The void left the authorization's hold: its reversal is on record and queued, and the cancel names it.
-    expect(await ledger.get(reversalId)).toMatchObject({
-      state: 'RECEIVED',
-      command: 'cancel',
-      channel: 'bridge',
-      payment: { gateway: 'cybs-arav', gateway_key: authOp, amount: 5000, currency: 'USD', orphan_reversal: 'void_left_hold' },
-    });
-    expect(await deliveryQueue.getJob(bullJobId(reversalId))).toBeDefined();
-    expect((await ledger.get(cancelId))?.cancelEffect).toEqual({ voided: captureId, command: 'capture', hold: 'releasing', reversal: reversalId });
+    await expectHoldReversalQueued(authOp, cancelId, captureId);
     expect((await ledger.get(captureId))?.undoneBy).toBe(cancelId);
     expect(payment.gateway_response).toMatchObject({
       voided: { operation_reference: captureId, command: 'capture', hold: 'releasing', reversal_reference: reversalId },
