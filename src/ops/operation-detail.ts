@@ -349,40 +349,38 @@ function orphanMarks(history: readonly Interaction[]): OperationMark[] {
     });
 }
 
+/** The marks kept as raw time fields of the record's hash, each with what it says: in the order they are shown. */
+const HASH_FIELD_MARKS: readonly {
+  field: MarkHashField;
+  kind: OperationMarkKind;
+  source: string;
+  text: (marks: Partial<Record<MarkHashField, string>>) => string;
+}[] = [
+  { field: 'held_since', kind: 'held_for_config', source: 'delivery', text: () => 'held: its gateway is missing from the configuration' },
+  { field: 'parked_at', kind: 'parked', source: 'delivery', text: () => 'parked as a dead letter (config): replay it once the gateway is configured' },
+  {
+    field: 'recaptured_at',
+    kind: 'recapture_held',
+    source: 'webhook',
+    text: (marks) => `the PSP re-captured it; held until the capture failure it follows arrives${marks.recapture_surfaced ? ' (surfaced: past its wait)' : ''}`,
+  },
+  { field: 'orphan_dry_run_at', kind: 'orphan_dry_run', source: 'poller', text: () => 'an orphan the dry run would void (nothing sent)' },
+  {
+    field: 'orphan_nothing_left_at',
+    kind: 'orphan_nothing_left',
+    source: 'poller',
+    text: () => 'an orphan with nothing left to give back (refunded in full already): nothing sent',
+  },
+];
+
 /** Marks kept as raw fields of the record's hash: holds, a re-capture held, the orphan sweep's notes. */
 function hashFieldMarks(marks: Partial<Record<MarkHashField, string>>): OperationMark[] {
-  const out: OperationMark[] = [];
-  if (marks.held_since !== undefined) {
-    out.push({ kind: 'held_for_config', at: epoch(marks.held_since), source: 'delivery', text: 'held: its gateway is missing from the configuration' });
-  }
-  if (marks.parked_at !== undefined) {
-    out.push({
-      kind: 'parked',
-      at: epoch(marks.parked_at),
-      source: 'delivery',
-      text: 'parked as a dead letter (config): replay it once the gateway is configured',
-    });
-  }
-  if (marks.recaptured_at !== undefined) {
-    out.push({
-      kind: 'recapture_held',
-      at: epoch(marks.recaptured_at),
-      source: 'webhook',
-      text: `the PSP re-captured it; held until the capture failure it follows arrives${marks.recapture_surfaced ? ' (surfaced: past its wait)' : ''}`,
-    });
-  }
-  if (marks.orphan_dry_run_at !== undefined) {
-    out.push({ kind: 'orphan_dry_run', at: epoch(marks.orphan_dry_run_at), source: 'poller', text: 'an orphan the dry run would void (nothing sent)' });
-  }
-  if (marks.orphan_nothing_left_at !== undefined) {
-    out.push({
-      kind: 'orphan_nothing_left',
-      at: epoch(marks.orphan_nothing_left_at),
-      source: 'poller',
-      text: 'an orphan with nothing left to give back (refunded in full already): nothing sent',
-    });
-  }
-  return out;
+  return HASH_FIELD_MARKS.filter(({ field }) => marks[field] !== undefined).map(({ field, kind, source, text }) => ({
+    kind,
+    at: epoch(marks[field]),
+    source,
+    text: text(marks),
+  }));
 }
 
 /** What `standing` says when a mark qualifies the state (shown next to it): undefined when none does. */
