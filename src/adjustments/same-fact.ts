@@ -7,6 +7,18 @@ import type { AdjustmentKind, MoneyDirection } from './adjustment';
  * the search (reconciliation: `recordingAdjustment` in the classifier; a webhook: `AdjustmentStore`).
  */
 
+/** The prefix of a reconciliation adjustment's PSP event id before its line id. */
+export const LINE_EVENT_PREFIX = 'reconciliation:';
+
+/**
+ * The PSP event id of an adjustment recorded from PSP line `lineId` (by reconciliation, or from an answer that shows
+ * the fact that line lists: a Stripe capture meeting its authorization's lapse): what makes it idempotent, in a
+ * namespace of its own (a webhook's event id of the same gateway can never collide with a line id).
+ */
+export function lineEventId(lineId: string): string {
+  return `${LINE_EVENT_PREFIX}${lineId}`;
+}
+
 /** The kinds reconciliation records from a late-fact line (each line kind gives the adjustment of its own name). */
 export const RECONCILED_LATE_FACT_KINDS = ['chargeback', 'second_chargeback', 'chargeback_reversed', 'refund_reversed', 'authorization_expired'] as const;
 export type ReconciledLateFactKind = (typeof RECONCILED_LATE_FACT_KINDS)[number];

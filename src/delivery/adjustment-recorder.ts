@@ -279,7 +279,7 @@ export class AdjustmentRecorder {
    * The authorization of ours capture or cancel `op` acted on: the one its attempt resolved (`authorizationId`), else
    * the one its `gateway_key` names, by our id or by the PSP's reference at its gateway. Null when none of ours.
    */
-  private async authorizationActedOn(op: OperationRecord): Promise<string | null> {
+  async authorizationActedOn(op: OperationRecord): Promise<string | null> {
     if (op.authorizationId !== undefined) return op.authorizationId;
     const key = op.payment.gateway_key;
     if (key === op.id) return null;

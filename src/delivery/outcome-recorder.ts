@@ -34,6 +34,7 @@ import { CancelReading, DEPENDENT, voidedByCancel } from './operation-context';
 import { CancelEffect } from '../ledger/cancel-effect';
 import { gatewayDefinition } from '../gateways/gateway-registry';
 import { ReleaseHeld, releaseHeldFunds } from './held-funds-release';
+import type { RecordLapse } from './authorization-lapse';
 import { HoldNote, ReleaseAfterVoid, isHoldReversal, noteHoldAfterVoid, noteHoldReversalSettled } from './hold-after-void';
 import type { ParkedOutcomes, ReleaseSource } from '../webhooks/parked-outcomes';
 
@@ -145,6 +146,12 @@ export class OutcomeRecorder {
        * that reference (see `releaseParked`). Without it nothing is released here.
        */
       parked?: ParkedOutcomes;
+      /**
+       * Records the lapse a capture or cancel FAILED on (`GatewayOutcome.authorizationLapse`) as its authorization's
+       * `authorization_expired` adjustment, once (`authorization-lapse.ts`). Without it the lapse is left to its webhook
+       * and to reconciliation.
+       */
+      recordLapse?: RecordLapse;
     },
   ) {}
 
@@ -243,6 +250,11 @@ export class OutcomeRecorder {
     // Failed, yet the issuer's approval still holds the customer's funds: release them, once (this move's caller).
     if (outcome.fundsHeld !== undefined && after.state === 'FAILED' && op.state !== 'FAILED') {
       await releaseHeldFunds({ logger: this.deps.logger, release: this.deps.releaseHeld }, after, { ...outcome, fundsHeld: outcome.fundsHeld }, source);
+    }
+    // Failed because the PSP let the authorization lapse: the authorization's adjustment, on every call (a repeat finds
+    // it), so one lost to a crash after the move is recorded by the next reading of the same answer.
+    if (outcome.authorizationLapse !== undefined && after.state === 'FAILED' && this.deps.recordLapse) {
+      await this.deps.recordLapse(after, outcome.authorizationLapse, source);
     }
     return after;
   }

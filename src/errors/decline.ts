@@ -28,7 +28,10 @@ export const DECLINE_CATEGORIES = [
 ] as const;
 export type DeclineCategory = (typeof DECLINE_CATEGORIES)[number];
 
-/** What the OMS (or the customer) should do next. */
+/**
+ * What the OMS (or the customer) should do next. `reauthorize`: the authorization the command acted on is gone (it
+ * lapsed at the PSP): obtain a new one (a `revalidate`, or a new authorization) before capturing.
+ */
 export const SUGGESTED_ACTIONS = [
   'retry_later',
   'use_another_method',
@@ -37,6 +40,7 @@ export const SUGGESTED_ACTIONS = [
   'check_card_details',
   'fix_request',
   'contact_support',
+  'reauthorize',
   'none',
 ] as const;
 export type SuggestedAction = (typeof SUGGESTED_ACTIONS)[number];

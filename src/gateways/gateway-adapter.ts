@@ -142,6 +142,32 @@ export interface GatewayOutcome {
    * took is not known here) or sale (`webhooks/psp-reversal.ts`).
    */
   pspReversal?: PspReversal;
+  /**
+   * FAIL of a capture or cancel because the PSP let the authorization it acts on lapse (Stripe: the PaymentIntent
+   * `canceled` with `cancellation_reason: automatic`), read from the PSP's answer or the status inquiry: the lapse as
+   * the PSP's record of it states it. The recorder records the authorization's `authorization_expired` adjustment
+   * from it unless that lapse is recorded already (its webhook, a reconciliation run): `delivery/authorization-lapse.ts`.
+   * Absent on a webhook's reading: the lapse webhook carries the lapse as its own adjustment.
+   */
+  authorizationLapse?: AuthorizationLapse;
+}
+
+/** An authorization's lapse as a capture's or cancel's answer shows it (see `GatewayOutcome.authorizationLapse`). */
+export interface AuthorizationLapse {
+  /**
+   * The line of the PSP's records that lists this lapse, as reconciliation reads it (Stripe `<pi>:authorization_expired`):
+   * the adjustment is recorded under it, so this answer, that line and the lapse webhook are one fact, reported once.
+   */
+  lineId: string;
+  /** The PSP's id of the authorization that lapsed (the PaymentIntent). */
+  pspReference?: string;
+  /** What lapsed (the authorization's amount less what was captured of it), ISO minor units of `currency`. */
+  amount?: number;
+  currency?: string;
+  /** When the PSP let it lapse (Stripe `canceled_at`), epoch ms. */
+  occurredAt?: number;
+  /** The PSP's own reason (Stripe `automatic`), kept on the adjustment. */
+  reason?: string;
 }
 
 /** What a PSP's cancel or refund of a payment did (see `GatewayOutcome.pspReversal`). */

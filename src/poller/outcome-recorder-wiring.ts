@@ -3,6 +3,9 @@ import { Config } from '../config/config';
 import { DeliveryJobData } from '../delivery/delivery-queue';
 import { dependentWaker } from '../delivery/dependent-wait';
 import { OutcomeRecorder } from '../delivery/outcome-recorder';
+import { AdjustmentRecorder } from '../delivery/adjustment-recorder';
+import { RecordLapse, lapseRecording } from '../delivery/authorization-lapse';
+import { AdjustmentStore } from '../adjustments/adjustment-store';
 import { requeueDelivery } from '../delivery/requeue-delivery';
 import { NotificationSender } from '../events/event-send';
 import { EventStore } from '../events/event-store';
@@ -41,7 +44,8 @@ export interface OutcomeRecorderParts {
  * gives back: the orchestration's reservations (`afterFailure`) and, through orphan reversal, what the PSP
  * still holds (`releaseHeld`, `releaseAfterVoid`). One place, so no process wires one without the others
  * and the same failure releases the same things whoever finds it (the gateway's answer, a webhook, a status
- * inquiry, a reconciliation run). It also gives `ledger` its dependent waker (`Ledger.wakeDependentsWith`):
+ * inquiry, a reconciliation run), and a capture or cancel failed on its authorization's lapse records that lapse on the
+ * authorization (`recordLapse`). It also gives `ledger` its dependent waker (`Ledger.wakeDependentsWith`):
  * every move made through that ledger, by the recorder or not, wakes the dependents waiting for it.
  * @returns the recorder and the orphan reversal it hands holds to (a reconciliation run requests through it too).
  */
@@ -52,6 +56,8 @@ export function buildOutcomeRecorder(parts: OutcomeRecorderParts): { recorder: O
   ledger.wakeDependentsWith(dependentWaker({ ledger, wake: (operationId) => requeueDelivery(deliveryQueue, operationId), logger }));
   // A failure whose funds the PSP still holds (a risk decline after the issuer approved) is voided through orphan reversal.
   const orphans = new OrphanReversal({ config, redis, ledger, deliveryQueue, logger });
+  // The lapse is recorded through an adjustment recorder, which emits through this recorder: bound once both exist.
+  const lapses: { record?: RecordLapse } = {};
   const recorder = new OutcomeRecorder({
     config,
     ledger,
@@ -62,6 +68,9 @@ export function buildOutcomeRecorder(parts: OutcomeRecorderParts): { recorder: O
     afterFailure: (op) => pipeline.releaseFailed(op),
     ...orphanReleases(orphans),
     ...(parked ? { parked } : {}),
+    recordLapse: (failed, lapse, source) => lapses.record?.(failed, lapse, source) ?? Promise.resolve(),
   });
+  const store = new AdjustmentStore(redis, config.redis.keyPrefix);
+  lapses.record = lapseRecording({ adjustments: new AdjustmentRecorder({ config, store, recorder, ledger, logger }), store, ledger, logger });
   return { recorder, orphans };
 }

@@ -1,6 +1,7 @@
 import { RedisClient } from '../redis/redis-connection';
 import { isAdjustmentKind } from '../adjustments/adjustment';
 import { RECONCILED_LINE_FIELD } from '../adjustments/adjustment-store';
+import { LINE_EVENT_PREFIX, lineEventId } from '../adjustments/same-fact';
 import { CreatedCursor, Ledger, OperationRecord } from '../ledger/ledger';
 import { decodeFields, hashNamesOf } from '../ledger/record-fields';
 import { gatewayOf } from '../ledger/routing-record';
@@ -25,16 +26,7 @@ const FIELD_NAMES = hashNamesOf(RECONCILED_FIELDS);
 /** The adjustment fields a late-fact line is compared with (`knownAdjustment` reads them in this order). */
 const ADJUSTMENT_FIELDS = ['kind', 'direction', 'amount', 'psp_reference', 'source', 'psp_event_id', RECONCILED_LINE_FIELD, 'occurred_at'] as const;
 
-/** The prefix of a reconciliation adjustment's PSP event id before its line id. */
-const LINE_EVENT_PREFIX = 'reconciliation:';
-
-/**
- * The PSP event id of an adjustment reconciliation records from PSP line `lineId`: what makes it idempotent,
- * in a namespace of its own (a webhook's event id of the same gateway can never collide with a line id).
- */
-export function lineEventId(lineId: string): string {
-  return `${LINE_EVENT_PREFIX}${lineId}`;
-}
+export { lineEventId };
 
 /**
  * An adjustment as the classifier compares it (`ADJUSTMENT_FIELDS`), or undefined for one unreadable. The

@@ -110,8 +110,9 @@ export const STRIPE_DECLINES: DeclineTable = {
     failed: 'processing_error',
     // Ours, from stripe-responses.ts: the PaymentMethod belongs to another Customer.
     attached_to_another_customer: 'invalid_request',
-    // Ours, from stripe-responses.ts: a cancel of an authorization Stripe cancelled itself (`automatic`): it lapsed,
-    // the hold is released, nothing is left to do.
-    authorization_expired: { category: 'cancelled', action: 'none' },
+    // Ours, from stripe-responses.ts: a capture (or cancel) of an authorization Stripe cancelled itself (`automatic`):
+    // it lapsed, the hold is released, nothing is left to capture: obtain a new authorization. A cancel's FAIL for it
+    // says `none` instead (the hold it asked to release is released).
+    authorization_expired: { category: 'cancelled', action: 'reauthorize' },
   },
 };

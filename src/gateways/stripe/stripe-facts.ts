@@ -12,7 +12,7 @@ import {
 } from './stripe-status-map';
 import { CAPTURE_OPERATION_ID_METADATA } from './stripe-requests';
 import { STRIPE_IGNORED_EVENT_TYPES, STRIPE_WEBHOOK_EVENT_TYPES } from './stripe-webhook';
-import { stripeCancelOutcome } from './stripe-responses';
+import { stripeCancelOutcome, stripeCaptureLapseOutcome } from './stripe-responses';
 
 const PI_COMMANDS: readonly PaymentIntentCommand[] = ['authorize', 'sale', 'revalidate', 'validate', 'capture', 'cancel'];
 
@@ -77,6 +77,14 @@ export function stripeFacts(): FactRow[] {
     source: 'status inquiry, webhook `payment_intent.canceled`',
     commands: ['cancel'],
     meaning: lapse === null ? 'ignore' : lapse.status,
+  });
+  // The same lapse met by a capture: Stripe's refusal carries the PaymentIntent, its status inquiry shows it.
+  const capture = stripeCaptureLapseOutcome({ id: 'pi', status: 'canceled', capture_method: 'manual', cancellation_reason: 'automatic' });
+  rows.push({
+    fact: `PaymentIntent \`canceled\`, capture_method manual, \`cancellation_reason\` \`automatic\` (the authorization lapsed), for a capture: HTTP 400 \`payment_intent_unexpected_state\` with it as \`error.payment_intent\`, or its inquiry: reason \`${capture?.reason ?? ''}\`, action \`reauthorize\`; the authorization's \`authorization_expired\` once`,
+    source: RESPONSE_OR_INQUIRY,
+    commands: ['capture'],
+    meaning: capture === undefined ? 'ignore' : capture.status,
   });
   const invoice = stripeCancelOutcome({ status: 'canceled', capture_method: 'manual', cancellation_reason: 'void_invoice' }, 'stripe');
   rows.push({

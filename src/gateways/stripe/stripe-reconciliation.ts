@@ -24,7 +24,7 @@ import type { GatewayConfig } from '../gateway-config';
 import { object, readLine, reconciliationAnswer, safePspType, safeReference, text } from '../reconciliation-answer';
 import { STRIPE_BALANCE_TYPES, STRIPE_BALANCE_TYPE_MAP, stripeBalanceMapping } from './stripe-balance-types';
 import { STRIPE_CURRENCIES } from './stripe-currencies';
-import { isStripeLapse } from './stripe-status-map';
+import { isStripeLapse, stripeLapseLineId } from './stripe-status-map';
 import { CAPTURE_OPERATION_ID_METADATA, OPERATION_ID_METADATA, STRIPE_API_VERSION } from './stripe-requests';
 
 /**
@@ -273,6 +273,7 @@ export function parseStripePaymentIntent(gateway: string, pi: Record<string, unk
     isStripeLapse(pi)
       ? {
           ...base('authorization_expired', 'succeeded', occurredAt),
+          lineId: stripeLapseLineId(id),
           amount: amount - Math.min(amount, isoAmount(gateway, id, 'amount_received', pi.amount_received ?? 0, currency)),
         }
       : base(mapping.kind, mapping.status, occurredAt),

@@ -2,7 +2,9 @@ import { isStoredValueCommand } from '../../contracts/stored-value';
 import { unsupportedCommand } from '../unsupported-command';
 import { GatewayError } from '../../errors/gateway-error';
 import { assertNever } from '../assert-never';
-import { GatewayOutcome, GatewayResponse, OperationContext } from '../gateway-adapter';
+import { AuthorizationLapse, GatewayOutcome, GatewayResponse, OperationContext } from '../gateway-adapter';
+import { describeDecline } from '../../errors/decline';
+import { STRIPE_DECLINES } from './stripe-declines';
 import { withConfirmedMoney } from '../../money/psp-currency-table';
 import { stripeConfirmedMoney } from './stripe-amount';
 import { classifyStripeError, stripeErrorBody, stripeRefusalCode } from './stripe-errors';
@@ -18,6 +20,7 @@ import {
   isCancelledOnRequest,
   isStripeLapse,
   parsePaymentIntentStatus,
+  stripeLapseLineId,
   parseRefundStatus,
   parseSetupIntentStatus,
   setupIntentOutcome,
@@ -204,11 +207,53 @@ export function paymentIntentToOutcome(pi: Json, command: PaymentIntentCommand, 
 }
 
 /**
- * The reason a cancel fails with when Stripe had cancelled the manual-capture PaymentIntent itself because its capture
- * window closed (`cancellation_reason: automatic`): the authorization lapsed, Stripe released the hold, and no cancel of
- * ours did it. The release itself is the authorization's `authorization_expired` adjustment.
+ * The reason a capture or a cancel fails with when Stripe had cancelled the manual-capture PaymentIntent itself because
+ * its capture window closed (`cancellation_reason: automatic`): the authorization lapsed, Stripe released the hold, and
+ * no cancel of ours did it. The release itself is the authorization's `authorization_expired` adjustment. Its decline
+ * tells the OMS to obtain a new authorization (`reauthorize`): nothing is left to capture; a cancel's says `none` (what
+ * it asked, the hold released, is done).
  */
 export const AUTHORIZATION_EXPIRED_REASON = 'authorization_expired';
+
+/**
+ * The lapse of a manual-capture PaymentIntent Stripe cancelled itself (`isStripeLapse`), as a capture's or cancel's
+ * answer or status inquiry shows it: under reconciliation's line (`stripeLapseLineId`), for what was not captured of it
+ * (`amount` less `amount_received`, as the lapse webhook and reconciliation count it), dated by `canceled_at`.
+ * Undefined for any other PaymentIntent.
+ */
+export function stripeAuthorizationLapse(pi: Json): AuthorizationLapse | undefined {
+  const id = str(pi.id);
+  if (!isStripeLapse(pi) || id === undefined) return undefined;
+  const { amount, currency } = stripeConfirmedMoney(pi, 'amount');
+  const received = stripeConfirmedMoney(pi, 'amount_received').amount ?? 0;
+  const at = epochMs(pi.canceled_at);
+  return {
+    lineId: stripeLapseLineId(id),
+    pspReference: id,
+    reason: 'automatic',
+    ...(amount !== undefined && amount >= received ? { amount: amount - received } : {}),
+    ...(currency !== undefined ? { currency } : {}),
+    ...(at !== undefined ? { occurredAt: at } : {}),
+  };
+}
+
+/**
+ * A capture of a PaymentIntent Stripe cancelled itself because the authorization lapsed (`isStripeLapse`): FAIL,
+ * reason {@link AUTHORIZATION_EXPIRED_REASON}, with the lapse (`authorizationLapse`) for the authorization's adjustment.
+ * Stripe refuses the capture (`payment_intent_unexpected_state`, the PaymentIntent in the error) and its status
+ * inquiry shows the PaymentIntent `canceled`: both read so. No amount: the capture took nothing. Undefined for any
+ * other PaymentIntent (one cancelled on request keeps its own reason).
+ */
+export function stripeCaptureLapseOutcome(pi: Json): GatewayOutcome | undefined {
+  const lapse = stripeAuthorizationLapse(pi);
+  if (lapse === undefined) return undefined;
+  return { status: 'FAIL', gatewayStatus: 'canceled', gatewayReference: lapse.pspReference, reason: AUTHORIZATION_EXPIRED_REASON, authorizationLapse: lapse };
+}
+
+/** A cancel's decline when the authorization lapsed: the table's, but nothing to do (the hold it asked to release is released). */
+function cancelLapseDecline(): GatewayOutcome['decline'] {
+  return { ...describeDecline(STRIPE_DECLINES, AUTHORIZATION_EXPIRED_REASON), suggested_action: 'none' };
+}
 
 /**
  * A PaymentIntent read as the outcome of a cancel of it: the one reading of the webhook (`modificationReading`) and
@@ -231,6 +276,7 @@ export function stripeCancelOutcome(pi: Json, gateway: string, withAction = true
   if (byStripe) {
     outcome.status = 'FAIL';
     outcome.reason = isStripeLapse(pi) ? AUTHORIZATION_EXPIRED_REASON : (str(pi.cancellation_reason) ?? 'canceled');
+    if (isStripeLapse(pi)) outcome.decline = cancelLapseDecline();
   }
   const canceledAt = outcome.status !== 'PENDING' && pi.status === 'canceled' ? epochMs(pi.canceled_at) : undefined;
   if (canceledAt !== undefined) outcome.occurredAt = canceledAt;
@@ -334,6 +380,9 @@ export function parseStripeResponse(ctx: OperationContext, response: GatewayResp
     }
     // A declined confirm carries the PaymentIntent it left in requires_payment_method.
     const pi = stripeErrorBody(response.body).paymentIntent;
+    // A capture or cancel refused because Stripe let the authorization lapse: read as its status inquiry reads it.
+    const lapsed = refusal !== undefined && isObject(pi) ? lapseAnswer(ctx.command, pi, gateway) : undefined;
+    if (lapsed !== undefined) return lapsed;
     const reason = refusal ?? classifyStripeError(response, gateway).details.gatewayCode ?? 'declined';
     const status = isObject(pi) ? (str(pi.status) ?? 'declined') : 'declined';
     return { status: 'FAIL', gatewayStatus: status, gatewayReference: isObject(pi) ? str(pi.id) : undefined, reason };
@@ -356,6 +405,18 @@ export function parseStripeResponse(ctx: OperationContext, response: GatewayResp
     default:
       return assertNever(ctx.command, 'command');
   }
+}
+
+/**
+ * A capture's or cancel's FAIL when `pi` shows the authorization lapsed (`isStripeLapse`), with the lapse for the
+ * authorization's adjustment (`authorizationLapse`); undefined for any other command or PaymentIntent.
+ */
+function lapseAnswer(command: OperationContext['command'], pi: Json, gateway: string): GatewayOutcome | undefined {
+  if (command === 'capture') return stripeCaptureLapseOutcome(pi);
+  if (command !== 'cancel') return undefined;
+  const lapse = stripeAuthorizationLapse(pi);
+  const outcome = lapse === undefined ? null : stripeCancelOutcome(pi, gateway);
+  return outcome === null || lapse === undefined ? undefined : { ...outcome, authorizationLapse: lapse };
 }
 
 function listData(json: Json, gateway: string): Json[] {
@@ -389,9 +450,9 @@ export function parseStripeStatusResponse(ctx: OperationContext, response: Gatew
     }
     case 'capture':
       if (json.status === 'requires_capture') return null;
-      return paymentIntentToOutcome(json, ctx.command, gateway);
+      return stripeCaptureLapseOutcome(json) ?? paymentIntentToOutcome(json, ctx.command, gateway);
     case 'cancel':
-      return stripeCancelOutcome(json, gateway);
+      return lapseAnswer('cancel', json, gateway) ?? stripeCancelOutcome(json, gateway);
     case 'validate':
       return paymentIntentToOutcome(json, ctx.command, gateway);
     case 'refund': {

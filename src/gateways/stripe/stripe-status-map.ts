@@ -37,6 +37,15 @@ export function isStripeLapse(pi: Readonly<Record<string, unknown>>): boolean {
 }
 
 /**
+ * The line of Stripe's records that lists the lapse of PaymentIntent `id` as reconciliation reads it
+ * (`<pi>:authorization_expired`): the one key of that fact, whoever reads it (reconciliation, or a capture or cancel
+ * that meets the lapse).
+ */
+export function stripeLapseLineId(id: string): string {
+  return `${id}:authorization_expired`;
+}
+
+/**
  * The cancellation reasons a cancel asked of Stripe leaves on a PaymentIntent: none (the bridge's cancel sends none)
  * or one the canceller gave, which the API reference calls user-provided (`abandoned`, `duplicate`, `fraudulent`,
  * `requested_by_customer`). Not Stripe's own (`automatic`: the authorization's capture window closed, it lapsed;

@@ -138,6 +138,12 @@ const server = http.createServer((req, res) => {
       if (notReached.delete(pi.id)) return; // lost on the way: Stripe never saw it, no answer either
       if (refused.delete(pi.id))
         return json(400, { error: { type: 'invalid_request_error', code: 'payment_intent_unexpected_state', message: 'stand-in: refused' } });
+      // A canceled PaymentIntent: "any operations on the PaymentIntent fail with an error", which carries the PaymentIntent.
+      if (pi.status === 'canceled') {
+        return json(400, {
+          error: { type: 'invalid_request_error', code: 'payment_intent_unexpected_state', message: 'stand-in: canceled', payment_intent: pi },
+        });
+      }
       if (modification[2] === 'capture') {
         // "Capture the funds of an existing uncaptured PaymentIntent": amount_to_capture (default all), the rest released.
         const taken = form.has('amount_to_capture') ? Number(form.get('amount_to_capture')) : pi.amount_capturable;
@@ -367,7 +373,7 @@ describe('a Stripe capture or cancel whose call timed out, settled by the Paymen
   });
 
   it("the poller reads Stripe's own cancellation as the webhook does: the UNKNOWN cancel FAILED authorization_expired at its first inquiry, never sent again, never SUCCEEDED", async () => {
-    const { pi, modification: cancel } = await timedOut('cancel', AUTHORIZED, false);
+    const { authorization, pi, modification: cancel } = await timedOut('cancel', AUTHORIZED, false);
     // The lapse event is not (yet) delivered: only the inquiry can tell.
     Object.assign(pi, { status: 'canceled', amount_capturable: 0, cancellation_reason: 'automatic', canceled_at: now() });
     expect((await stack.worker.ledger.get(cancel))?.state).toBe('UNKNOWN');
@@ -399,6 +405,9 @@ describe('a Stripe capture or cancel whose call timed out, settled by the Paymen
     // One cancel request in all (the first, lost on the way): no resend to a PaymentIntent Stripe cancelled.
     expect(calls.filter((c) => c === `POST /v1/payment_intents/${pi.id}/cancel`)).toHaveLength(1);
     refused.delete(pi.id);
+    // The release is the authorization's adjustment, as the webhook would have made it, reported once.
+    await eventually(() => adjustedOf(authorization).length === 1);
+    expect((await stack.worker.adjustmentStore.forOperation(authorization)).map((a) => a.kind)).toEqual(['authorization_expired']);
   });
 
   it('payment_intent.amount_capturable_updated (the hold, requires_capture) settles no capture: the UNKNOWN capture stays for the poller', async () => {
@@ -606,3 +615,143 @@ describe('a Stripe capture or cancel the bridge recorded FAILED that the Payment
     expect(eventsOf(authorization.id)).toHaveLength(1);
   });
 });
+
+/**
+ * A capture of an authorization Stripe let lapse (it cancels an uncaptured manual-capture PaymentIntent itself when the
+ * authorization window closes: `canceled`, `cancellation_reason: automatic`). Stripe refuses the capture
+ * (`payment_intent_unexpected_state`, the PaymentIntent in the error); a status inquiry shows the PaymentIntent so.
+ * Either way the capture FAILs `authorization_expired`, telling the OMS to obtain a new authorization, and the lapse is
+ * the authorization's one `authorization_expired` adjustment, whichever of the capture, the lapse webhook or
+ * reconciliation hears of it first.
+ */
+describe('a Stripe capture of an authorization Stripe let lapse', () => {
+  const met = (adjustment: string): Promise<number> => metricValue('pb_authorization_lapses_met_total', { gateway: 'stripe', command: 'capture', adjustment });
+
+  /** An authorization Stripe holds, then lets lapse (its event not delivered yet). */
+  async function lapsedAuthorization(): Promise<{ orderId: string; authorization: string; pi: Intent; canceledAt: number }> {
+    const orderId = `order-stripe-lapse-${process.pid}-${++seq}`;
+    const authorization = await delivered('authorize', orderId, 'pm_card_visa', AUTHORIZED);
+    expect(authorization.state).toBe('SUCCEEDED');
+    const pi = intents.get((await stack.worker.ledger.get(authorization.id))!.gatewayReference!)!;
+    const canceledAt = now() - 60;
+    Object.assign(pi, { status: 'canceled', amount_capturable: 0, cancellation_reason: 'automatic', canceled_at: canceledAt });
+    return { orderId, authorization: authorization.id, pi, canceledAt };
+  }
+
+  /** The capture FAILED authorization_expired, its one event telling the OMS to obtain a new authorization. */
+  async function failedExpired(capture: string): Promise<void> {
+    expect((await stack.worker.ledger.get(capture))?.state).toBe('FAILED');
+    await eventually(() => eventsOf(capture, 'FAIL').length === 1);
+    expect(eventsOf(capture)).toHaveLength(1);
+    expect(eventsOf(capture, 'FAIL')[0]).toMatchObject({
+      gateway_command: 'capture',
+      reason: 'authorization_expired',
+      decline: { category: 'cancelled', gateway_code: 'authorization_expired', suggested_action: 'reauthorize' },
+    });
+  }
+
+  /** The authorization stands SUCCEEDED with one authorization_expired adjustment for what lapsed, reported once. */
+  async function oneLapse(authorization: string, canceledAt: number): Promise<Record<string, unknown>> {
+    await eventually(() => adjustedOf(authorization).length > 0);
+    await new Promise((resolve) => setTimeout(resolve, 300));
+    expect((await stack.worker.adjustmentStore.forOperation(authorization)).map((a) => a.kind)).toEqual(['authorization_expired']);
+    expect(adjustedOf(authorization)).toHaveLength(1);
+    const { adjustment } = adjustedOf(authorization)[0];
+    expect(adjustment).toMatchObject({
+      kind: 'authorization_expired',
+      direction: 'none',
+      amount: AUTHORIZED,
+      currency: 'EUR',
+      occurred_at: new Date(canceledAt * 1000).toISOString(),
+    });
+    expect((await stack.worker.ledger.get(authorization))?.state).toBe('SUCCEEDED');
+    // The hold is released: no expiry notice, no orphan void of it follows.
+    expect(await stack.worker.ledger.inAuthorizationIndex('expiry', authorization)).toBe(false);
+    expect(await stack.worker.ledger.inAuthorizationIndex('open', authorization)).toBe(false);
+    return adjustment;
+  }
+
+  it("Stripe's refusal of the capture (payment_intent_unexpected_state, the PaymentIntent canceled automatic): FAILED authorization_expired, reauthorize; the authorization's lapse recorded once, and the lapse webhook after it adds nothing", async () => {
+    const recorded = await met('recorded');
+    const { orderId, authorization, pi, canceledAt } = await lapsedAuthorization();
+
+    const capture = await delivered('capture', orderId, authorization, AUTHORIZED);
+
+    expect(capture.state).toBe('FAILED');
+    await failedExpired(capture.id);
+    const adjustment = await oneLapse(authorization, canceledAt);
+    // Under the PSP line reconciliation lists the lapse as: a run, or the webhook, finds it as the same fact.
+    expect(adjustment).toMatchObject({ psp_event_id: `reconciliation:${pi.id}:authorization_expired`, psp_reference: pi.id, source: 'reconciliation' });
+    expect(await met('recorded')).toBe(recorded + 1);
+    expect(calls.filter((c) => c === `POST /v1/payment_intents/${pi.id}/capture`)).toHaveLength(1);
+
+    // Stripe's lapse event arrives after: the same fact, no second adjustment or event.
+    const eventId = `evt_lapse_after_capture_${seq}`;
+    expect(await post('payment_intent.canceled', pi, eventId)).toBe(200);
+    await jobRan(eventId);
+    await oneLapse(authorization, canceledAt);
+    expect(eventsOf(capture.id)).toHaveLength(1);
+  });
+
+  it('the lapse webhook came first (the adjustment is its own): the capture FAILS authorization_expired and records nothing more', async () => {
+    const found = await met('found');
+    const { orderId, authorization, pi, canceledAt } = await lapsedAuthorization();
+    const eventId = `evt_lapse_before_capture_${seq}`;
+    expect(await post('payment_intent.canceled', pi, eventId)).toBe(200);
+    await jobRan(eventId);
+    expect((await oneLapse(authorization, canceledAt)).psp_event_id).toBe(eventId);
+
+    const capture = await delivered('capture', orderId, authorization, AUTHORIZED);
+
+    await failedExpired(capture.id);
+    expect((await oneLapse(authorization, canceledAt)).psp_event_id).toBe(eventId);
+    expect(await met('found')).toBe(found + 1);
+  });
+
+  it("a capture whose answer was lost (UNKNOWN): its status inquiry shows the lapse; FAILED authorization_expired at the first inquiry, never sent again, the authorization's lapse recorded once", async () => {
+    const { authorization, pi, modification: capture } = await timedOut('capture', AUTHORIZED, false);
+    const canceledAt = now() - 60;
+    Object.assign(pi, { status: 'canceled', amount_capturable: 0, cancellation_reason: 'automatic', canceled_at: canceledAt });
+    askable.add(pi.id);
+
+    expect(await pollOnce(capture)).toMatchObject({ due: 1, resolved: 1 });
+
+    await failedExpired(capture);
+    await oneLapse(authorization, canceledAt);
+    expect(calls.filter((c) => c === `POST /v1/payment_intents/${pi.id}/capture`)).toHaveLength(1);
+  });
+
+  it.each(['requested_by_customer', 'abandoned', 'duplicate', 'fraudulent'])(
+    'a PaymentIntent cancelled for %p (a person, not the lapse): the capture FAILS with no authorization_expired, and no lapse is recorded',
+    async (reason) => {
+      const { orderId, authorization, pi } = await lapsedAuthorization();
+      Object.assign(pi, { cancellation_reason: reason });
+
+      const capture = await delivered('capture', orderId, authorization, AUTHORIZED);
+
+      expect(capture.state).toBe('FAILED');
+      await eventually(() => eventsOf(capture.id, 'FAIL').length === 1);
+      expect(eventsOf(capture.id, 'FAIL')[0].reason).toBe('payment_intent_unexpected_state');
+      expect((await stack.worker.adjustmentStore.forOperation(authorization)).filter((a) => a.kind === 'authorization_expired')).toEqual([]);
+    },
+  );
+});
+
+/** One poller pass over operation `id` only (the other tests' operations keep their own schedules), due now. */
+async function pollOnce(id: string): Promise<unknown> {
+  const { ledger } = stack.worker;
+  const op = (await ledger.get(id))!;
+  await ledger.transition(id, op.state, { event: 'test' }, { nextCheckAt: Date.now() - 1, pollStep: 0 });
+  const scoped: Ledger = Object.assign(Object.create(ledger) as Ledger, {
+    idsInState: async (...args: Parameters<Ledger['idsInState']>) => (await ledger.idsInState(...args)).filter((other) => other === id),
+  });
+  const poller = new Poller({
+    config: stack.config,
+    ledger: scoped,
+    router: new ConfiguredGatewayRouter(createGatewayClients(stack.config)),
+    recorder: stack.worker.recorder,
+    logger: logs.logger,
+    deliveryQueue: stack.worker.deliveryQueue,
+  });
+  return poller.runOnce();
+}

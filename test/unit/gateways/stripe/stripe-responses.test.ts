@@ -3,6 +3,9 @@ import { isSoftDecline } from '../../../../src/recurring/dunning';
 import { GatewayError } from '../../../../src/errors/gateway-error';
 import { stripeTransformer } from '../../../../src/gateways/stripe';
 import { paymentIntentToOutcome } from '../../../../src/gateways/stripe/stripe-responses';
+import { parseStripePaymentIntent } from '../../../../src/gateways/stripe/stripe-reconciliation';
+import { STRIPE_DECLINES } from '../../../../src/gateways/stripe/stripe-declines';
+import { outcomeDecline } from '../../../../src/gateways/gateway-declines';
 import {
   declineBody,
   errorBody,
@@ -419,11 +422,14 @@ describe('a canceled manual-capture PaymentIntent read for an open cancel: the s
   const cancel = stripeContext('cancel');
   /** What each path makes of `pi` for the open cancel: the inquiry's outcome, and the webhook's cancel reading (null: none). */
   function bothPaths(pi: Record<string, unknown>): { polled: unknown; webhook: unknown } {
-    const polled = t.parseStatusResponse(cancel, jsonResponse(200, pi), gw);
+    const answer = t.parseStatusResponse(cancel, jsonResponse(200, pi), gw);
     const [event] = t.parseWebhook(Buffer.from(JSON.stringify(stripeEvent('payment_intent.canceled', pi))), gw);
     const reading = event.modification;
     if (reading !== undefined) expect(reading.command).toBe('cancel');
-    return { polled, webhook: reading?.outcome ?? null };
+    // The inquiry carries the lapse for the authorization's adjustment; the webhook carries it as its own adjustment.
+    const { authorizationLapse, ...polled } = answer ?? { authorizationLapse: undefined };
+    expect(authorizationLapse !== undefined).toBe(event.adjustment?.kind === 'authorization_expired');
+    return { polled: answer === null ? null : polled, webhook: reading?.outcome ?? null };
   }
 
   it.each([
@@ -516,5 +522,83 @@ describe('times no Date can hold', () => {
       expect(outcome.captureBefore).toBeUndefined();
       expect(outcome.authorizedAt).toBeUndefined();
     }
+  });
+});
+
+describe('a capture of an authorization Stripe let lapse (PaymentIntent canceled, cancellation_reason automatic)', () => {
+  const auth = stripeContext('authorize');
+  const capture = stripeContext('capture');
+  const canceledAt = 1692700000;
+  const lapsed = (reason: string | null = 'automatic', fields: Record<string, unknown> = {}): Record<string, unknown> =>
+    paymentIntent(auth, { status: 'canceled', amount_capturable: 0, cancellation_reason: reason, canceled_at: canceledAt, ...fields });
+  /** Stripe's refusal of the capture: 400, payment_intent_unexpected_state, the PaymentIntent in the error. */
+  const refused = (pi: Record<string, unknown>) =>
+    jsonResponse(400, errorBody('invalid_request_error', 'payment_intent_unexpected_state', { payment_intent: pi }));
+  const lapse = {
+    lineId: `${PI_ID}:authorization_expired`,
+    pspReference: PI_ID,
+    amount: 2599,
+    currency: 'EUR',
+    occurredAt: canceledAt * 1000,
+    reason: 'automatic',
+  };
+
+  it("the capture's refusal is FAIL authorization_expired with the lapse for the authorization's adjustment, not payment_intent_unexpected_state", () => {
+    const outcome = t.parseResponse(capture, refused(lapsed()), gw);
+    const { decline: _decline, ...read } = outcome;
+    expect(read).toEqual({ status: 'FAIL', gatewayStatus: 'canceled', gatewayReference: PI_ID, reason: 'authorization_expired', authorizationLapse: lapse });
+  });
+
+  it('the status inquiry of a capture whose answer was lost reads the lapsed PaymentIntent the same way', () => {
+    expect(t.parseStatusResponse(capture, jsonResponse(200, lapsed()), gw)).toEqual(t.parseResponse(capture, refused(lapsed()), gw));
+  });
+
+  it("what lapsed is what was not captured, keyed by reconciliation's line of the lapse", () => {
+    const line = parseStripePaymentIntent('stripe', lapsed('automatic', { amount_received: 0 })).find((r) => r.kind === 'authorization_expired')!;
+    const outcome = t.parseStatusResponse(capture, jsonResponse(200, lapsed()), gw);
+    expect(outcome?.authorizationLapse).toMatchObject({ lineId: line.lineId, amount: line.amount, pspReference: line.pspReference });
+  });
+
+  it('its decline tells the OMS to obtain a new authorization; a cancel that met the lapse has nothing to do', () => {
+    expect(outcomeDecline(STRIPE_DECLINES, t.parseResponse(capture, refused(lapsed()), gw))).toEqual({
+      category: 'cancelled',
+      gateway_code: 'authorization_expired',
+      customer_message: declineOf('cancelled', 'x').customer_message,
+      suggested_action: 'reauthorize',
+    });
+    const cancelled = t.parseResponse(stripeContext('cancel'), refused(lapsed()), gw);
+    expect(cancelled).toMatchObject({ status: 'FAIL', reason: 'authorization_expired', authorizationLapse: lapse });
+    expect(cancelled.decline).toMatchObject({ category: 'cancelled', gateway_code: 'authorization_expired', suggested_action: 'none' });
+  });
+
+  it.each(['requested_by_customer', 'abandoned', 'duplicate', 'fraudulent', null, 'failed_invoice', 'void_invoice'])(
+    'cancellation_reason %p is no lapse: never authorization_expired, no lapse to record',
+    (reason) => {
+      const pi = lapsed(reason);
+      for (const outcome of [t.parseResponse(capture, refused(pi), gw), t.parseStatusResponse(capture, jsonResponse(200, pi), gw)]) {
+        expect(outcome?.status).toBe('FAIL');
+        expect(outcome?.reason).not.toBe('authorization_expired');
+        expect(outcome?.authorizationLapse).toBeUndefined();
+      }
+    },
+  );
+
+  it('an automatic-capture PaymentIntent cancelled automatic held no authorization to lapse; a refusal naming no PaymentIntent keeps its code', () => {
+    const sale = lapsed('automatic', { capture_method: 'automatic' });
+    expect(t.parseResponse(capture, refused(sale), gw).reason).toBe('payment_intent_unexpected_state');
+    expect(t.parseResponse(capture, jsonResponse(400, errorBody('invalid_request_error', 'payment_intent_unexpected_state')), gw)).toMatchObject({
+      reason: 'payment_intent_unexpected_state',
+    });
+    expect(
+      t.parseResponse(capture, jsonResponse(400, errorBody('invalid_request_error', 'payment_intent_unexpected_state')), gw).authorizationLapse,
+    ).toBeUndefined();
+  });
+
+  it("the webhook's readings are unchanged: the lapse is the authorization's adjustment, no capture outcome", () => {
+    const [event] = t.parseWebhook(Buffer.from(JSON.stringify(stripeEvent('payment_intent.canceled', lapsed()))), gw);
+    expect(event.adjustment).toMatchObject({ kind: 'authorization_expired', amount: 2599 });
+    expect(event.outcome.authorizationLapse).toBeUndefined();
+    expect(event.modification?.command).toBe('cancel');
+    expect(event.modification?.outcome.authorizationLapse).toBeUndefined();
   });
 });

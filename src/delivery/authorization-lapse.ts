@@ -1,0 +1,116 @@
+import { AdjustmentStore } from '../adjustments/adjustment-store';
+import { lineEventId, recordedAs } from '../adjustments/same-fact';
+import { AdjustmentsChangedError } from '../errors/adjustments-changed-error';
+import { AuthorizationLapse } from '../gateways/gateway-adapter';
+import { Ledger, OperationRecord } from '../ledger/ledger';
+import { gatewayOf } from '../ledger/routing-record';
+import { Logger } from '../logging/logger';
+import { counter } from '../metrics/metrics-registry';
+import { AdjustmentRecorder } from './adjustment-recorder';
+
+/**
+ * Records the lapse a capture or cancel just FAILED on (`GatewayOutcome.authorizationLapse`) as its authorization's
+ * adjustment. Never throws: the failure is recorded already.
+ */
+export type RecordLapse = (failed: OperationRecord, lapse: AuthorizationLapse, source: string) => Promise<void>;
+
+const lapsesMet = counter(
+  'pb_authorization_lapses_met_total',
+  "Captures and cancels FAILED because the PSP let their authorization lapse (Stripe: the PaymentIntent canceled, cancellation_reason automatic), seen in the PSP's answer or status inquiry, by gateway, command and what became of the authorization's authorization_expired adjustment: recorded, found (the lapse webhook or a reconciliation run had recorded it), skipped (no authorization of ours, or not SUCCEEDED), error (left to the lapse webhook and reconciliation)",
+  ['gateway', 'command', 'adjustment'],
+);
+
+/** How many times the authorization's adjustments are read again when another source recorded one in between. */
+const ROUNDS = 3;
+
+/**
+ * The lapse a capture or cancel met, recorded once as its authorization's `authorization_expired` adjustment (release,
+ * nothing moved; the authorization leaves the expiry and orphan indexes, `AdjustmentRecorder`), and its OMS event.
+ * One fact however it is heard: unless the authorization has an adjustment recording it already (`recordedAs`: the
+ * lapse webhook's, or reconciliation's from the PSP's line), it is recorded under the PSP line that lists it
+ * (`lineEventId(lapse.lineId)`, source `reconciliation`: the PSP's own record of the object), which is what a later
+ * reconciliation run finds as that line's, and what the lapse webhook, arriving later, finds as the same fact
+ * (`AdjustmentStore.recordAdjustment`: no second adjustment or event). Judged against the adjustments as read
+ * (`expectedAdjustments`): one recorded in between is read again. Only of a SUCCEEDED authorization of ours (a FAILED
+ * one held nothing; an open one is settled by its own outcome). Counted (`pb_authorization_lapses_met_total`) and logged.
+ */
+export function lapseRecording(deps: {
+  adjustments: Pick<AdjustmentRecorder, 'recordAdjustment' | 'authorizationActedOn'>;
+  store: Pick<AdjustmentStore, 'forOperation'>;
+  ledger: Pick<Ledger, 'get'>;
+  logger: Logger;
+}): RecordLapse {
+  return async (failed, lapse, source) => {
+    const gateway = gatewayOf(failed);
+    const fields = { operation_id: failed.id, command: failed.command, gateway, source, psp_reference: lapse.pspReference ?? null };
+    const count = (adjustment: string): void => lapsesMet.inc({ gateway, command: failed.command, adjustment });
+    try {
+      const authorizationId = await deps.adjustments.authorizationActedOn(failed);
+      const authorization = authorizationId === null ? null : await deps.ledger.get(authorizationId);
+      if (authorization?.state !== 'SUCCEEDED') {
+        count('skipped');
+        deps.logger.info(`${failed.command} failed: the PSP let its authorization lapse; no SUCCEEDED authorization of ours to record the lapse on`, {
+          ...fields,
+          authorization_id: authorizationId,
+          authorization_state: authorization?.state ?? null,
+        });
+        return;
+      }
+      const adjustment = await recordOnce(deps, authorization, lapse, gateway);
+      count(adjustment.created ? 'recorded' : 'found');
+      deps.logger.warn(
+        `${failed.command} failed: the PSP let its authorization lapse (the hold is released): the authorization's authorization_expired adjustment`,
+        {
+          ...fields,
+          authorization_id: authorization.id,
+          adjustment_id: adjustment.id,
+          adjustment: adjustment.created ? 'recorded' : 'found',
+          amount: lapse.amount ?? null,
+          currency: lapse.currency ?? null,
+        },
+      );
+    } catch (err) {
+      count('error');
+      deps.logger.warn(
+        `${failed.command} failed: the PSP let its authorization lapse, and its lapse could not be recorded now (the lapse webhook or reconciliation will)`,
+        {
+          ...fields,
+          error: err instanceof Error ? err.message : String(err),
+        },
+      );
+    }
+  };
+}
+
+/** The authorization's adjustment recording `lapse`: the one found, else the one recorded now. */
+async function recordOnce(
+  deps: Parameters<typeof lapseRecording>[0],
+  authorization: OperationRecord,
+  lapse: AuthorizationLapse,
+  gateway: string,
+): Promise<{ id: string; created: boolean }> {
+  const kinds = recordedAs('authorization_expired');
+  for (let round = 1; ; round += 1) {
+    const known = await deps.store.forOperation(authorization.id);
+    const found = known.find((a) => kinds.includes(a.kind));
+    if (found) return { id: found.id, created: false };
+    try {
+      const { adjustment, created } = await deps.adjustments.recordAdjustment(authorization, {
+        kind: 'authorization_expired',
+        direction: 'none',
+        ...(lapse.amount !== undefined ? { amount: lapse.amount } : {}),
+        ...(lapse.currency !== undefined ? { currency: lapse.currency } : {}),
+        ...(lapse.reason !== undefined ? { reason: lapse.reason } : {}),
+        ...(lapse.pspReference !== undefined ? { pspReference: lapse.pspReference } : {}),
+        ...(lapse.occurredAt !== undefined ? { occurredAt: lapse.occurredAt } : {}),
+        gateway,
+        pspEventId: lineEventId(lapse.lineId),
+        source: 'reconciliation',
+        expectedAdjustments: known.length,
+      });
+      return { id: adjustment.id, created };
+    } catch (err) {
+      if (!(err instanceof AdjustmentsChangedError) || round >= ROUNDS) throw err;
+    }
+  }
+}

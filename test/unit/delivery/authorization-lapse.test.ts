@@ -1,0 +1,105 @@
+import { AdjustmentRecord, AdjustmentKind } from '../../../src/adjustments/adjustment';
+import { AdjustmentInput } from '../../../src/adjustments/adjustment-store';
+import { lapseRecording } from '../../../src/delivery/authorization-lapse';
+import { AdjustmentsChangedError } from '../../../src/errors/adjustments-changed-error';
+import { AuthorizationLapse } from '../../../src/gateways/gateway-adapter';
+import { OperationRecord } from '../../../src/ledger/ledger';
+import { metricValue } from '../../../src/metrics/metrics-registry';
+import { captureLogger } from '../../support/capture-logger';
+
+const capture = { id: 'cap-1', command: 'capture', state: 'FAILED', payment: { gateway: 'stripe', gateway_key: 'auth-1' } } as unknown as OperationRecord;
+const authorization = { id: 'auth-1', command: 'authorize', state: 'SUCCEEDED', payment: { gateway: 'stripe' } } as unknown as OperationRecord;
+const lapse: AuthorizationLapse = {
+  lineId: 'pi_1:authorization_expired',
+  pspReference: 'pi_1',
+  amount: 2599,
+  currency: 'EUR',
+  occurredAt: 1_692_700_000_000,
+  reason: 'automatic',
+};
+
+const adjustment = (kind: AdjustmentKind, id = `adj_${kind}`): AdjustmentRecord =>
+  ({ id, operationId: 'auth-1', gateway: 'stripe', kind, direction: 'none', pspEventId: 'evt', source: 'webhook', recordedAt: 1 }) as AdjustmentRecord;
+
+/** A lapse recorder over an authorization in `state` holding `held`, whose store changes under it `changes` times. */
+function recording(state: string, held: AdjustmentRecord[], changes = 0) {
+  const recorded: Array<Omit<AdjustmentInput, 'operationId'>> = [];
+  let left = changes;
+  const deps = {
+    adjustments: {
+      authorizationActedOn: jest.fn(async () => 'auth-1'),
+      recordAdjustment: jest.fn(async (_op: OperationRecord, input: Omit<AdjustmentInput, 'operationId'>) => {
+        if (left > 0) {
+          left -= 1;
+          throw new AdjustmentsChangedError('changed');
+        }
+        recorded.push(input);
+        return { created: true, adjustment: { ...adjustment('authorization_expired', 'adj_new'), pspEventId: input.pspEventId } };
+      }),
+    },
+    store: { forOperation: jest.fn(async () => held) },
+    ledger: { get: jest.fn(async () => ({ ...authorization, state }) as OperationRecord) },
+    logger: captureLogger('info').logger,
+  };
+  return { record: lapseRecording(deps), recorded, deps };
+}
+
+const met = (adjustment: string): Promise<number> => metricValue('pb_authorization_lapses_met_total', { gateway: 'stripe', command: 'capture', adjustment });
+
+describe("a capture that met its authorization's lapse records the lapse on the authorization, once", () => {
+  it("records authorization_expired under reconciliation's line of the lapse, judged against the adjustments as read", async () => {
+    const before = await met('recorded');
+    const { record, recorded } = recording('SUCCEEDED', [adjustment('chargeback')]);
+    await record(capture, lapse, 'response');
+    expect(recorded).toEqual([
+      {
+        kind: 'authorization_expired',
+        direction: 'none',
+        amount: 2599,
+        currency: 'EUR',
+        reason: 'automatic',
+        pspReference: 'pi_1',
+        occurredAt: 1_692_700_000_000,
+        gateway: 'stripe',
+        pspEventId: 'reconciliation:pi_1:authorization_expired',
+        source: 'reconciliation',
+        expectedAdjustments: 1,
+      },
+    ]);
+    expect(await met('recorded')).toBe(before + 1);
+  });
+
+  it.each(['authorization_expired', 'failed_after_success'] as const)(
+    'finds the lapse recorded already as %p (its webhook, a run): records nothing',
+    async (kind) => {
+      const before = await met('found');
+      const { record, recorded } = recording('SUCCEEDED', [adjustment(kind)]);
+      await record(capture, lapse, 'inquiry');
+      expect(recorded).toEqual([]);
+      expect(await met('found')).toBe(before + 1);
+    },
+  );
+
+  it('reads the adjustments again when another source recorded one in between, and finds it', async () => {
+    const { record, recorded, deps } = recording('SUCCEEDED', [], 1);
+    deps.store.forOperation.mockResolvedValueOnce([]).mockResolvedValueOnce([adjustment('authorization_expired')]);
+    await record(capture, lapse, 'response');
+    expect(recorded).toEqual([]);
+    expect(deps.adjustments.recordAdjustment).toHaveBeenCalledTimes(1);
+  });
+
+  it.each(['FAILED', 'UNKNOWN'])('records nothing on an authorization %p (nothing held, or settled by its own outcome)', async (state) => {
+    const before = await met('skipped');
+    const { record, recorded } = recording(state, []);
+    await record(capture, lapse, 'response');
+    expect(recorded).toEqual([]);
+    expect(await met('skipped')).toBe(before + 1);
+  });
+
+  it('never throws: the failure is recorded; the lapse is left to its webhook and reconciliation', async () => {
+    const before = await met('error');
+    const { record } = recording('SUCCEEDED', [], 5);
+    await expect(record(capture, lapse, 'response')).resolves.toBeUndefined();
+    expect(await met('error')).toBe(before + 1);
+  });
+});
