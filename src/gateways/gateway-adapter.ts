@@ -289,6 +289,13 @@ export interface WebhookEvent {
   /** The PSP's object id, to find the operation when our id is not echoed. */
   gatewayReference?: string;
   /**
+   * A refund's notification: the PSP's id of the payment it refunds (Adyen `originalReference`, a Stripe Refund's
+   * `payment_intent`), to find that payment when neither `operationId` nor `gatewayReference` names an operation of
+   * ours: a refund the bridge never asked for (made in the PSP's back office) names no refund operation
+   * (`webhooks/outside-refund.ts`). Absent for every other notification.
+   */
+  paymentReference?: string;
+  /**
    * The PSP account the notification says it is about, when it says (Adyen `merchantAccountCode`, Stripe
    * `account` of a Connect event, '' for the platform's own; Cybersource `organizationId`): the outcome
    * worker refuses it unless it is the gateway's configured account (see `webhooks/outcome-scope.ts`).
