@@ -138,8 +138,8 @@ export interface GatewayOutcome {
    * CANCEL_OR_REFUND): what it did, `cancel` or `refund`, or `cancel_or_refund` when the PSP does not say. When no
    * operation of ours claims it (a cancel or refund the PSP made itself, as Adyen's case management does for a payment
    * its review rejected), it is the PSP's word that the payment it names no longer stands: reported as the failure of
-   * that SUCCEEDED authorization (only for a `cancel`: an authorization refunded was captured, and what its capture
-   * took is not known here) or sale (`webhooks/psp-reversal.ts`).
+   * that SUCCEEDED authorization (only for a `cancel`: an authorization refunded was captured, and is told as a refund
+   * outside the bridge, `webhooks/outside-refund.ts`) or sale (`webhooks/psp-reversal.ts`).
    */
   pspReversal?: PspReversal;
 }
