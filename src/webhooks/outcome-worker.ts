@@ -36,7 +36,7 @@ import { GatewayRouter } from '../routing/gateway-router';
 import { recordReviewDecision } from './review-decision';
 import { applyLateToken } from './late-token';
 import { reversalAsFailure } from './psp-reversal';
-import { withOutsideRefund } from './outside-refund';
+import { isRefundOfAnotherPayment, withOutsideRefund } from './outside-refund';
 
 const partialApprovals = counter(
   'pb_webhook_partial_approvals_total',
@@ -168,6 +168,7 @@ async function afterFault(job: Job<GatewayOutcomeJobData>, err: unknown, logger:
 async function applyOutcome(config: Config, deps: OutcomeWorkerDeps, job: Job<GatewayOutcomeJobData>, token: string | undefined): Promise<string> {
   const { gateway } = job.data;
   let op = await operationOfOutcome(job.data, deps);
+  if (!op && isRefundOfAnotherPayment(job.data, deps.logger)) return 'not_ours';
   if (!op) throw new OperationNotFoundError(`no operation for webhook ${job.data.eventId} yet`);
   const named = op;
   // A notice about the payment named (its manual review decided, the token it stored): never an outcome, never

@@ -9,7 +9,7 @@ import { GatewayOutcomeJobData } from './gateway-outcomes-queue';
 
 const outsideRefunds = counter(
   'pb_webhook_outside_refunds_total',
-  'Webhook refunds of a payment of ours that no refund operation of the bridge holds (made in the PSP back office, or by the PSP itself), by gateway and what was done: reported (a refund_outside_bridge adjustment of the payment), waiting (a refund of ours on the payment is still open and may be it: retried), left (still open at the last attempt: history only)',
+  'Webhook refunds of a payment of ours that no refund operation of the bridge holds (made in the PSP back office, or by the PSP itself), by gateway and what was done: reported (a refund_outside_bridge adjustment of the payment), waiting (a refund of ours on the payment is still open and may be it: retried), left (still open at the last attempt: history only), not_ours (the payment it names is no operation of ours: acknowledged, nothing done)',
   ['gateway', 'outcome'],
 );
 
@@ -105,4 +105,24 @@ export async function withOutsideRefund(
     currency: reading.fact.currency ?? null,
   });
   return { ...job, adjustment: reading.fact };
+}
+
+/**
+ * Whether a refund's notification is one no operation of ours is named by at all: no operation id, and neither the
+ * refund's reference nor the refunded payment's (`paymentReference`) is indexed (the caller found none). A refund
+ * in the PSP's back office of a payment another integration of the same account made: counted (`not_ours`), an
+ * info line, and the job ends, rather than retried as an operation not matched yet until it fails. A payment of ours
+ * is indexed when its answer is recorded, long before anyone can refund it.
+ */
+export function isRefundOfAnotherPayment(job: GatewayOutcomeJobData, logger: Logger): boolean {
+  if (job.paymentReference === undefined || job.operationId !== undefined) return false;
+  outsideRefunds.inc({ gateway: job.gateway, outcome: 'not_ours' });
+  logger.info('webhook refund of a payment that is no operation of ours: nothing to do', {
+    gateway: job.gateway,
+    gateway_status: job.outcome.gatewayStatus,
+    payment_reference: job.paymentReference,
+    refund_reference: job.outcome.gatewayReference,
+    event_id: job.eventId,
+  });
+  return true;
 }

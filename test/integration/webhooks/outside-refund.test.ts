@@ -211,4 +211,20 @@ describe('a refund the PSP made that no refund of the bridge asked for', () => {
     });
     expect(await reported('stripe')).toBe(before + 1);
   });
+
+  it("a Dashboard refund of a PaymentIntent that is no payment of ours (another integration's): acknowledged, counted, nothing retried", async () => {
+    const before = await metricValue('pb_webhook_outside_refunds_total', { gateway: 'stripe', outcome: 'not_ours' });
+    const refund = {
+      id: `re_theirs_${Date.now()}`,
+      object: 'refund',
+      amount: 900,
+      currency: 'eur',
+      payment_intent: 'pi_not_ours_0001',
+      status: 'succeeded',
+      metadata: {},
+    };
+    expect(await postStripe('refund.created', refund, `evt_theirs_${Date.now()}`)).toBe(200);
+    await eventually(async () => (await metricValue('pb_webhook_outside_refunds_total', { gateway: 'stripe', outcome: 'not_ours' })) === before + 1);
+    expect(log.lines.some((l) => l.includes('no operation of ours: nothing to do') && l.includes(refund.id))).toBe(true);
+  });
 });
