@@ -61,6 +61,13 @@ export const ADJUSTMENT_KINDS = [
    * authorised), so what lapsed is that less what was captured.
    */
   'authorization_expired',
+  /**
+   * The PSP refunded the payment (an authorization or a sale) and no refund of the bridge asked for it: the
+   * merchant's staff in the PSP's back office (Adyen Customer Area, Stripe Dashboard), or the PSP itself (an Adyen
+   * `CANCEL_OR_REFUND` of a captured payment). Money went back to the shopper: `direction` `debit`; `amount` and
+   * `currency` as the PSP reports them; `psp_reference` the PSP's refund (one adjustment per refund).
+   */
+  'refund_outside_bridge',
 ] as const;
 export type AdjustmentKind = (typeof ADJUSTMENT_KINDS)[number];
 
@@ -297,6 +304,7 @@ export function needsAttention(kind: AdjustmentKind): boolean {
     case 'failed_after_success':
     case 'duplicate_after_failover':
     case 'authorization_expired':
+    case 'refund_outside_bridge':
       return true;
     case 'chargeback_reversed':
     case 'dispute_won':

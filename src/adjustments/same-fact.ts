@@ -30,10 +30,21 @@ export type ReconciledLateFactKind = (typeof RECONCILED_LATE_FACT_KINDS)[number]
  */
 export const RECONCILED_CONTRADICTION_KINDS = ['succeeded_after_failure'] as const;
 
-/** Every kind a reconciliation adjustment a webhook's fact may turn out to be is of. */
-export type ReconciledFactKind = ReconciledLateFactKind | (typeof RECONCILED_CONTRADICTION_KINDS)[number];
+/**
+ * The kinds reconciliation records from a line of another kind than the operation it names, which a webhook also
+ * reports: a refund of one of our payments that no refund of ours accounts for (`refund_outside_bridge`: the
+ * classifier's `classifyRefundOfPayment`; a webhook's `webhooks/outside-refund.ts`).
+ */
+export const RECONCILED_PAYMENT_FACT_KINDS = ['refund_outside_bridge'] as const;
 
-const RECONCILED_FACT_KINDS: readonly ReconciledFactKind[] = [...RECONCILED_LATE_FACT_KINDS, ...RECONCILED_CONTRADICTION_KINDS];
+/** Every kind a reconciliation adjustment a webhook's fact may turn out to be is of. */
+export type ReconciledFactKind = ReconciledLateFactKind | (typeof RECONCILED_CONTRADICTION_KINDS)[number] | (typeof RECONCILED_PAYMENT_FACT_KINDS)[number];
+
+const RECONCILED_FACT_KINDS: readonly ReconciledFactKind[] = [
+  ...RECONCILED_LATE_FACT_KINDS,
+  ...RECONCILED_CONTRADICTION_KINDS,
+  ...RECONCILED_PAYMENT_FACT_KINDS,
+];
 
 /**
  * The adjustment kinds a webhook may have recorded the fact of a reconciliation line of `kind` as, the line's own
@@ -47,6 +58,8 @@ const RECORDED_AS: Readonly<Record<ReconciledFactKind, readonly AdjustmentKind[]
   // A lapse the webhook brought; before it was read as one, the same cancellation came as a failure after success.
   authorization_expired: ['authorization_expired', 'failed_after_success'],
   succeeded_after_failure: ['succeeded_after_failure'],
+  // One refund per PSP reference: two refunds of one payment, however alike, are apart by their references.
+  refund_outside_bridge: ['refund_outside_bridge'],
 };
 
 /** See {@link RECORDED_AS}. */

@@ -138,8 +138,8 @@ export interface GatewayOutcome {
    * CANCEL_OR_REFUND): what it did, `cancel` or `refund`, or `cancel_or_refund` when the PSP does not say. When no
    * operation of ours claims it (a cancel or refund the PSP made itself, as Adyen's case management does for a payment
    * its review rejected), it is the PSP's word that the payment it names no longer stands: reported as the failure of
-   * that SUCCEEDED authorization (only for a `cancel`: an authorization refunded was captured, and what its capture
-   * took is not known here) or sale (`webhooks/psp-reversal.ts`).
+   * that SUCCEEDED authorization (only for a `cancel`: an authorization refunded was captured, and is told as a refund
+   * outside the bridge, `webhooks/outside-refund.ts`) or sale (`webhooks/psp-reversal.ts`).
    */
   pspReversal?: PspReversal;
   /**
@@ -314,6 +314,13 @@ export interface WebhookEvent {
   operationId?: string;
   /** The PSP's object id, to find the operation when our id is not echoed. */
   gatewayReference?: string;
+  /**
+   * A refund's notification: the PSP's id of the payment it refunds (Adyen `originalReference`, a Stripe Refund's
+   * `payment_intent`), to find that payment when neither `operationId` nor `gatewayReference` names an operation of
+   * ours: a refund the bridge never asked for (made in the PSP's back office) names no refund operation
+   * (`webhooks/outside-refund.ts`). Absent for every other notification.
+   */
+  paymentReference?: string;
   /**
    * The PSP account the notification says it is about, when it says (Adyen `merchantAccountCode`, Stripe
    * `account` of a Connect event, '' for the platform's own; Cybersource `organizationId`): the outcome

@@ -20,11 +20,13 @@ import {
   doneAfterFailure,
   movesMoney,
   needsKnownAdjustments,
+  refundsPayment,
 } from '../reconciliation/classifier';
 import type { PspRecord, PspRecordReader, ReconciliationWindow, UnreadablePspLine } from '../reconciliation/psp-record';
 import { RECONCILIATION_CLASSES, LineVerdict, ReconciliationClass } from '../reconciliation/reconciliation-class';
 import { ReconciliationLedger, lineEventId } from './reconciliation-ledger';
 import { ownClosing } from '../webhooks/own-closing';
+import { openRefunds } from '../webhooks/outside-refund';
 import {
   reconciliationActions,
   reconciliationAdjustmentTies,
@@ -748,6 +750,8 @@ export class ReconciliationRunner {
         // A cancellation of an authorization that a cancel or void of ours may account for after all (one in
         // flight, one the order names but the line did not lead to): not news to report to the OMS, a person looks.
         if (cancelsAuthorization(record, op) && (await ownClosing(op, this.ledgerRecords)) !== null) return 'report';
+        // Likewise a refund of a payment that a refund of ours still open may be (its answer not recorded yet).
+        if (refundsPayment(record, op) && openRefunds(await this.ledgerRecords.dependentsOf(op.id)).length > 0) return 'report';
         const pspReference = record.modificationReference ?? record.pspReference;
         const { created } = await this.deps.adjustments.recordAdjustment(op, {
           kind: action.kind,

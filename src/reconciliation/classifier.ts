@@ -135,7 +135,7 @@ export function isLateFact(kind: PspRecordKind): boolean {
  * contradiction as `succeeded_after_failure` or a failure after success).
  */
 export function needsKnownAdjustments(record: PspRecord, op: ReconciledOperation): boolean {
-  if (isLateFact(record.kind) || cancelsAuthorization(record, op) || showsUndoneDone(record, op)) return true;
+  if (isLateFact(record.kind) || cancelsAuthorization(record, op) || refundsPayment(record, op) || showsUndoneDone(record, op)) return true;
   const ledger = standing(op.state);
   // A FAILED one the PSP did after all (`doneAfterFailure`) failing: ordered with the fact that marked it.
   const failed = record.status === 'failed' && (ledger === 'succeeded' || doneAfterFailure(op));
@@ -172,14 +172,26 @@ export function chooseMatch(record: PspRecord, candidates: readonly Candidate[],
   const best = strongestMatch(record, candidates, gateway, compatible, taken);
   // A cancellation no cancel of the ledger accounts for, naming one of our authorizations (its PSP reference,
   // or our id for it): about that authorization, which the PSP released (see `classifyCancelOfAuthorization`).
-  if (best !== null || record.kind !== 'cancel') return best;
+  if (best !== null || (record.kind !== 'cancel' && record.kind !== 'refund')) return best;
+  // Likewise a refund no refund of the ledger accounts for, naming one of our payments: about that payment, which the
+  // PSP refunded without the bridge (see `classifyRefundOfPayment`).
   return strongestMatch(
     record,
     candidates.filter((c) => c.by === 'operation_id' || c.by === 'psp_reference'),
     gateway,
-    (_kind, command) => holdsAuthorization(command),
+    (kind, command) => (kind === 'cancel' ? holdsAuthorization(command) : isPayment(command)),
     taken,
   );
+}
+
+/** Commands whose operation is a payment a refund gives money back from. */
+function isPayment(command: CommandType): boolean {
+  return holdsAuthorization(command) || command === 'sale';
+}
+
+/** Whether `record` is a refund matched to a payment itself (no refund of ours accounts for it). */
+export function refundsPayment(record: PspRecord, op: ReconciledOperation): boolean {
+  return record.kind === 'refund' && op.command !== 'refund';
 }
 
 /**
@@ -303,6 +315,7 @@ function differenceDirection(command: CommandType, pspAmount: number, ledger: nu
  * kind first (the table both searches share, `src/adjustments/same-fact.ts`).
  */
 function recordedAs(kind: PspRecordKind): readonly AdjustmentKind[] {
+  if (kind === 'refund') return lateFactRecordedAs('refund_outside_bridge');
   return isReconciledLateFact(kind) ? lateFactRecordedAs(kind) : lateFactRecordedAs('refund_reversed');
 }
 
@@ -320,7 +333,7 @@ function isReconciledLateFact(kind: PspRecordKind): kind is ReconciledLateFactKi
  */
 export function recordingAdjustment(record: PspRecord, adjustments: readonly KnownAdjustment[]): { adjustment: KnownAdjustment; by: TieMethod } | null {
   const kinds = recordedAs(record.kind);
-  const { direction } = lateFactAdjustment(record.kind);
+  const { direction } = record.kind === 'refund' ? OUTSIDE_REFUND : lateFactAdjustment(record.kind);
   const reference = record.modificationReference;
   const sameReference = (a: KnownAdjustment): boolean => reference !== undefined && a.pspReference === reference;
   let best: KnownAdjustment | null = null;
@@ -385,6 +398,7 @@ export function classifyLine(record: PspRecord, match: Match | null): LineVerdic
   const base = { record, ledger: ledgerSide(op), matchedBy: by };
   if (isLateFact(record.kind)) return classifyLateFact(record, match, base);
   if (cancelsAuthorization(record, op)) return classifyCancelOfAuthorization(record, match, base);
+  if (refundsPayment(record, op)) return classifyRefundOfPayment(record, match, base);
 
   const psp = record.status;
   const ledger = standing(op.state);
@@ -667,6 +681,49 @@ function classifyCancelOfAuthorization(record: PspRecord, match: Match, base: Pi
     default:
       return assertNever(ledger);
   }
+}
+
+/** The adjustment a refund of one of our payments that no refund of ours accounts for records. */
+const OUTSIDE_REFUND: { kind: AdjustmentKind; direction: MoneyDirection } = { kind: 'refund_outside_bridge', direction: 'debit' };
+
+/**
+ * The PSP refunded one of our payments (an authorization or a sale) and no refund of the ledger accounts for it (the
+ * PSP's back office, the PSP itself): what the webhook path reports (`webhooks/outside-refund.ts`), the same fact, found
+ * once by either. Against a payment the ledger holds SUCCEEDED: matched when an adjustment accounts for this very line,
+ * or when a webhook's `refund_outside_bridge` no line accounts for records it (same refund reference, or same amount:
+ * `recordingAdjustment`; the runner ties it to this line); a sale a cancel-or-refund of the PSP already undid
+ * (`undoneBy`: reported as its `capture_failed`) is reported already; else a `refund_outside_bridge` adjustment,
+ * `debit`, the line's amount and currency (the runner reports it instead when a refund of ours on the payment is still
+ * open: it may be that one). A refund not succeeded gave nothing back; a payment the ledger holds otherwise: a person looks.
+ */
+function classifyRefundOfPayment(record: PspRecord, match: Match, base: Pick<LineVerdict, 'record' | 'ledger' | 'matchedBy'>): LineVerdict {
+  const { op } = match;
+  const currency = record.currency.toUpperCase();
+  const what = `the PSP refunded ${money(record.amount, currency)} of ${op.command} ${op.id}, which no refund of the ledger asked for`;
+  if (record.status !== 'succeeded') return { ...base, class: 'matched', action: { type: 'none' }, note: `a refund ${record.status}: nothing given back` };
+  if (standing(op.state) !== 'succeeded')
+    return { ...base, class: 'state_mismatch', action: { type: 'report' }, note: `${what}; the ledger holds it ${op.state}` };
+  const adjustments = match.adjustments ?? [];
+  const own = adjustments.find((a) => a.line === record.lineId);
+  if (own) return { ...base, class: 'matched', action: { type: 'none' }, note: `${what}: already recorded as ${own.kind} adjustment ${own.id}` };
+  if (op.undoneBy !== undefined) return alreadyReported(base, 'capture_failed', `${what}; the ledger holds it undone by ${op.undoneBy}`);
+  const found = recordingAdjustment(record, adjustments);
+  if (found) {
+    const { adjustment, by } = found;
+    return {
+      ...base,
+      class: 'matched',
+      action: { type: 'none' },
+      ties: { adjustmentId: adjustment.id, by },
+      note: `${what}: already recorded as ${adjustment.kind} adjustment ${adjustment.id} (${by === 'psp_reference' ? 'same PSP reference' : 'same kind and amount'})`,
+    };
+  }
+  return {
+    ...base,
+    class: 'state_mismatch',
+    action: { type: 'adjust', ...OUTSIDE_REFUND, amount: record.amount, currency, reason: `psp_${record.pspType}` },
+    note: what,
+  };
 }
 
 /** The adjustment a late-fact line of `kind` records. */

@@ -17,6 +17,8 @@ export interface GatewayOutcomeJobData extends FaultCount {
   formerEventId?: string;
   operationId?: string;
   gatewayReference?: string;
+  /** A refund's payment, found by it when nothing else names an operation (see `WebhookEvent.paymentReference`). */
+  paymentReference?: string;
   /** The PSP account the webhook names, when it names one (see `WebhookEvent.account`). */
   account?: string;
   outcome: GatewayOutcome;

@@ -26,7 +26,8 @@ const earlyFailures = counter(
 
 /**
  * The operation a webhook outcome is about: the one its `operationId` names, else the one the ledger indexed its
- * `gatewayReference` to. The reference is also looked up when the id names no operation the ledger holds: a
+ * `gatewayReference` to, else (a refund's notification) the one it indexed the refunded payment's reference to
+ * (`paymentReference`). The reference is also looked up when the id names no operation the ledger holds: a
  * merchant reference that only looks like one of ours, or an operation retention removed while its reference stayed
  * indexed; the id alone would leave the job retrying until it fails. Counted and logged when the id is unknown.
  * @returns that operation, or null (none yet: the caller retries).
@@ -41,7 +42,12 @@ export async function operationOfOutcome(
     if (named) return named;
   }
   const id = gatewayReference ? await deps.ledger.findByReference(gateway, gatewayReference) : null;
-  const op = id ? await deps.ledger.get(id) : null;
+  let op = id ? await deps.ledger.get(id) : null;
+  // A refund nothing of ours names (made in the PSP's back office): the payment it refunds.
+  if (!op && job.paymentReference !== undefined) {
+    const payment = await deps.ledger.findByReference(gateway, job.paymentReference);
+    op = payment ? await deps.ledger.get(payment) : null;
+  }
   if (operationId !== undefined) {
     unknownOperationId.inc({ gateway, outcome: op ? 'matched_by_reference' : 'unmatched' });
     if (op) {

@@ -36,6 +36,7 @@ import { GatewayRouter } from '../routing/gateway-router';
 import { recordReviewDecision } from './review-decision';
 import { applyLateToken } from './late-token';
 import { reversalAsFailure } from './psp-reversal';
+import { isRefundOfAnotherPayment, withOutsideRefund } from './outside-refund';
 
 const partialApprovals = counter(
   'pb_webhook_partial_approvals_total',
@@ -167,6 +168,7 @@ async function afterFault(job: Job<GatewayOutcomeJobData>, err: unknown, logger:
 async function applyOutcome(config: Config, deps: OutcomeWorkerDeps, job: Job<GatewayOutcomeJobData>, token: string | undefined): Promise<string> {
   const { gateway } = job.data;
   let op = await operationOfOutcome(job.data, deps);
+  if (!op && isRefundOfAnotherPayment(job.data, deps.logger)) return 'not_ours';
   if (!op) throw new OperationNotFoundError(`no operation for webhook ${job.data.eventId} yet`);
   const named = op;
   // A notice about the payment named (its manual review decided, the token it stored): never an outcome, never
@@ -219,11 +221,15 @@ async function applyOutcome(config: Config, deps: OutcomeWorkerDeps, job: Job<Ga
       const confirmAfterMs = config.delivery.lateFailureConfirmMs;
       await handled(await handleFailureAfterSuccess(op, reversal, job.timestamp, { ...deps, router: deps.router, confirmAfterMs }), job, token);
     }
+    // A refund of the payment that no refund of ours holds (the PSP's back office, the PSP itself): an adjustment of
+    // the payment, once, never while a refund of ours that may be it is open.
+    const outside = reversal ? null : await withOutsideRefund(op, data, deps, finalAttempt);
     await recordOutcomeNotForCommand(op, data, deps);
-    if (!data.adjustment) return op.state;
+    const fact = outside?.adjustment ?? data.adjustment;
+    if (!fact) return op.state;
     // A late fact about another command's operation (a capture failing, named by its authorization) is
     // an adjustment of the operation named, never its failure.
-    arrived = { ...data, adjustment: { ...data.adjustment, failsOpenOperation: false } };
+    arrived = { ...data, adjustment: { ...fact, failsOpenOperation: false } };
   }
   // From a gateway it failed over from: that attempt's fact, recorded and reported, never its outcome.
   if (isEarlierAttemptGateway(op, gateway)) return applyEarlierAttemptOutcome(op, arrived, deps);

@@ -13,9 +13,8 @@ import { GatewayOutcomeJobData } from './gateway-outcomes-queue';
  * - an authorization (or revalidation) cancelled: `failed_after_success`, direction `none`, the hold released;
  * - a sale cancelled or refunded: `capture_failed`, direction `debit` (the money went back to the shopper), the sale
  *   marked undone so no refund of it is sent again.
- * An authorization refunded (or cancelled-or-refunded without saying which) was captured: what its captures took is
- * not read here, and a release reported for it might not be the money that moved; it stays history of the
- * authorization (`outcome_not_for_command`), as before. Only of the gateway the operation is routed to: one it
+ * An authorization refunded (or cancelled-or-refunded without saying which, once captured) is no release: it is a
+ * refund outside the bridge, read by `webhooks/outside-refund.ts` (`refund_outside_bridge`). Only of the gateway the operation is routed to: one it
  * failed over from cancelled its own attempt's payment, not the one the OMS was told SUCCEEDED (history only). `null`
  * when the outcome is none of these.
  */

@@ -50,7 +50,13 @@ function pspReferences(event: WebhookEvent): Array<[string, string]> {
   add('outcome.gatewayReference', event.outcome.gatewayReference);
   add('outcome.newGatewayKey', event.outcome.newGatewayKey);
   add('adjustment.pspReference', event.adjustment?.pspReference);
+  add('paymentReference', event.paymentReference);
   return found;
+}
+
+/** Whether the ledger indexed `reference` (a PSP's id) to an operation of gateway `name`. */
+async function referenceIsOurs(lookup: WebhookOperationLookup, name: string, reference: string | undefined): Promise<boolean> {
+  return reference !== undefined && (await lookup.operationOfReference(name, reference)) !== null;
 }
 
 /**
@@ -115,7 +121,10 @@ export async function checkWebhookItem(event: WebhookEvent, name: string, gatewa
     digest: webhookValueDigest(value),
     eventKey: webhookEventKey(event.eventId),
   });
-  const { operationId } = event;
+  // A refund names its payment too (`paymentReference`): a merchant reference no operation id can be (typed in the
+  // PSP's back office) names nothing of ours, and the payment is found by its reference instead of the item skipped.
+  const shapeless = event.operationId !== undefined && !hasOperationIdShape(event.operationId);
+  const operationId = shapeless && event.paymentReference !== undefined ? undefined : event.operationId;
   if (operationId !== undefined && !hasOperationIdShape(operationId)) return skip('not_our_operation', 'operationId', operationId);
   let ours: Promise<boolean> | undefined;
   const operationIsOurs = (): Promise<boolean> => (ours ??= operationId === undefined ? Promise.resolve(false) : lookup.hasOperation(operationId));
@@ -123,8 +132,10 @@ export async function checkWebhookItem(event: WebhookEvent, name: string, gatewa
   if (ownId && !(await operationIsOurs())) return skip('card_number', 'operationId', operationId);
   const suspects = pspReferences(event).filter(([, value]) => holdsCardNumber(value));
   if (suspects.length > 0) {
-    const reference = event.gatewayReference;
-    const named = (await operationIsOurs()) || (reference !== undefined && (await lookup.operationOfReference(name, reference)) !== null);
+    const named =
+      (await operationIsOurs()) ||
+      (await referenceIsOurs(lookup, name, event.gatewayReference)) ||
+      (await referenceIsOurs(lookup, name, event.paymentReference));
     if (!named) return skip('card_number', suspects[0][0], suspects[0][1]);
   }
   const known = suspects.map(([, value]) => value);
@@ -138,6 +149,7 @@ export async function checkWebhookItem(event: WebhookEvent, name: string, gatewa
     ...(event.formerEventId !== undefined ? { formerEventId: webhookEventKey(event.formerEventId, known) } : {}),
     operationId,
     gatewayReference: event.gatewayReference,
+    ...(event.paymentReference !== undefined ? { paymentReference: event.paymentReference } : {}),
     account: event.account,
     // The PSP's free text is masked before it is queued (Redis), stored and sent on.
     outcome: withSafeReason(event.outcome),

@@ -553,12 +553,18 @@ export function parseAdyenWebhook(rawBody: Buffer, gateway: GatewayConfig, skipp
       const recapturedAt = eventTime(item);
       event.recapture = recapturedAt !== undefined ? { occurredAt: recapturedAt } : {};
     }
+    // A refund names the payment it refunds (`originalReference`): what it is found by when nothing of ours names it
+    // (a refund in the Customer Area, Adyen's own cancel-or-refund), to be told as a refund outside the bridge.
+    if (REFUND_EVENTS.has(code) && item.originalReference) event.paymentReference = item.originalReference;
     const operationId = operationIdFromReference(item.merchantReference);
     if (operationId) event.operationId = operationId;
     events.push(event);
   }
   return events;
 }
+
+/** The notifications that may report money given back to the shopper: a refund, or a cancel-or-refund. */
+const REFUND_EVENTS: ReadonlySet<AdyenEventCode> = new Set<AdyenEventCode>(['REFUND', 'CANCEL_OR_REFUND']);
 
 /**
  * The commands an outcome item settles (`eventSettles`), narrowed for a `CANCEL_OR_REFUND` to what Adyen says it did:

@@ -143,7 +143,8 @@ function listed(list: readonly string[], type: string): boolean {
  *   `modificationReading`): the outcome worker settles the open capture or cancel with it.
  * - `setup_intent.*`: a tokenize's SetupIntent, read as its outcome (the PaymentMethod the token).
  * - `refund.*` / `charge.refund.updated`: the Refund, whose metadata carries the refund's operation id and
- *   whose id is its reference; a refund without our metadata (made in the Dashboard) is not applied.
+ *   whose id is its reference; a refund without our metadata (made in the Dashboard) settles nothing: once it
+ *   succeeded it names the payment it refunds (`outsideRefund`), told to the OMS as a refund outside the bridge.
  * - `charge.refunded` is acknowledged and ignored: it is the Charge, with a running total
  *   (`amount_refunded`) and the PaymentIntent's metadata, sent even while the refund is pending; it names
  *   no refund, so it cannot settle one (Stripe: "Listen to refund.created for information about the refund").
@@ -261,9 +262,9 @@ function readEvent(eventId: string, type: string, object: Json, created: unknown
     // A tokenize's SetupIntent (our operation id in its metadata): what the customer's action led to.
     outcome = setupIntentToOutcome(object, gateway, false);
   } else {
-    // refund.* and charge.refund.updated. Ours only: a refund made elsewhere (the Dashboard) has no operation
-    // here; reconciliation reports it.
-    if (operationId === undefined) return undefined;
+    // refund.* and charge.refund.updated. Every refund of ours carries our metadata; one without it was made
+    // elsewhere (the Dashboard): only its success is read, for the payment it refunds (`outsideRefund`).
+    if (operationId === undefined) return outsideRefund(type, object, created, gateway);
     // Dated by the event below (when Stripe made the change), not by the Refund's creation.
     outcome = refundToOutcome(object, gateway, false);
     if (object.status === 'failed') adjustment = refundFailure(object, created);
@@ -282,6 +283,22 @@ function readEvent(eventId: string, type: string, object: Json, created: unknown
   if (adjustment) event.adjustment = adjustment;
   if (modification) event.modification = modification;
   return event;
+}
+
+/**
+ * A Refund without our metadata (no refund of ours created it: the Dashboard, another integration), once it
+ * `succeeded`: money went back to the shopper of the PaymentIntent it names (`payment_intent`, else `charge`), which is
+ * what it is found by (`paymentReference`); the outcome worker tells it as a refund outside the bridge of that payment
+ * when the payment is ours (`webhooks/outside-refund.ts`). Keyed by the Refund (`refundFactKey`), so its
+ * `refund.created` and `refund.updated` are one fact. Any other status: nothing (undefined), as before.
+ */
+function outsideRefund(type: string, refund: Json, created: unknown, gateway: string): WebhookEvent | undefined {
+  const payment = str(refund.payment_intent) ?? str(refund.charge);
+  const key = refundFactKey(type, refund);
+  if (refund.status !== 'succeeded' || payment === undefined || key === undefined) return undefined;
+  const outcome: GatewayOutcome = { ...refundToOutcome(refund, gateway, false), settles: ['refund'], referenceIsModification: true };
+  dated(outcome, created);
+  return { eventId: key, gatewayReference: str(refund.id), paymentReference: payment, outcome };
 }
 
 /** The Refund statuses a Refund reaches once: `succeeded` (it may fail after, never succeed again), `failed`, `canceled`. */

@@ -13,6 +13,15 @@ describe('same-fact: which reconciliation adjustment a webhook fact may be', () 
     expect(mayBeSameFact(success, { ...success, kind: 'capture_failed' })).toBe(false);
   });
 
+  it("a refund_outside_bridge webhook may be the one reconciliation recorded from the refund's line, and only of the same refund", () => {
+    expect(reconciledKindsOf('refund_outside_bridge')).toEqual(['refund_outside_bridge']);
+    expect(recordedAs('refund_outside_bridge')).toEqual(['refund_outside_bridge']);
+    const refund = { kind: 'refund_outside_bridge' as const, direction: 'debit' as const, amount: 300, currency: 'EUR', pspReference: 're_1' };
+    expect(mayBeSameFact(refund, refund)).toBe(true);
+    expect(mayBeSameFact(refund, { ...refund, pspReference: 're_2' })).toBe(false);
+    expect(mayBeSameFact(refund, { ...refund, kind: 'capture_failed' })).toBe(false);
+  });
+
   it('two dated successes after failure with a failure of the operation between them are apart; undated ones cannot be told apart so', () => {
     const at = (occurredAt?: number) => ({
       kind: 'succeeded_after_failure' as const,

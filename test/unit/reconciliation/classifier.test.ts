@@ -522,6 +522,67 @@ describe('a cancellation no cancel of the ledger accounts for', () => {
   });
 });
 
+describe('a refund no refund of the ledger accounts for', () => {
+  const refund = line({ kind: 'refund', amount: 300, modificationReference: 're_outside_1', pspType: 'refund' });
+  const auth = op('authorize', 'SUCCEEDED');
+  const sale = op('sale', 'SUCCEEDED');
+
+  it("is about the payment (authorization or sale) it names by its PSP reference or our id, never one the order alone names; the ledger's own refund comes first", () => {
+    expect(chooseMatch(refund, [{ op: auth, by: 'psp_reference' }], 'sim')?.op).toBe(auth);
+    expect(chooseMatch(refund, [{ op: sale, by: 'operation_id' }], 'sim')?.op).toBe(sale);
+    expect(chooseMatch(refund, [{ op: sale, by: 'merchant_reference' }], 'sim')).toBeNull();
+    expect(chooseMatch(refund, [{ op: op('capture', 'SUCCEEDED'), by: 'psp_reference' }], 'sim')).toBeNull();
+    const ours = op('refund', 'SUCCEEDED');
+    expect(
+      chooseMatch(
+        refund,
+        [
+          { op: sale, by: 'psp_reference' },
+          { op: ours, by: 'merchant_reference' },
+        ],
+        'sim',
+      )?.op,
+    ).toBe(ours);
+    expect(needsKnownAdjustments(refund, sale)).toBe(true);
+  });
+
+  it('against a payment held SUCCEEDED: refund_outside_bridge, debit, the amount and currency the PSP refunded', () => {
+    for (const payment of [auth, sale]) {
+      expect(classifyLine(refund, { ...match(payment), adjustments: [] })).toMatchObject({
+        class: 'state_mismatch',
+        action: { type: 'adjust', kind: 'refund_outside_bridge', direction: 'debit', amount: 300, currency: 'EUR', reason: 'psp_refund' },
+      });
+    }
+  });
+
+  it("recorded by a webhook first (same refund reference): tied to it, nothing recorded twice; another refund's adjustment does not stand for it", () => {
+    const webhook = known('refund_outside_bridge', { direction: 'debit', amount: 300, pspReference: 're_outside_1' });
+    expect(classifyLine(refund, { ...match(sale), adjustments: [webhook] })).toMatchObject({
+      class: 'matched',
+      action: { type: 'none' },
+      ties: { adjustmentId: webhook.id, by: 'psp_reference' },
+    });
+    const other = known('refund_outside_bridge', { direction: 'debit', amount: 300, pspReference: 're_outside_2' });
+    expect(classifyLine(refund, { ...match(sale), adjustments: [other] }).action).toMatchObject({ type: 'adjust', kind: 'refund_outside_bridge' });
+    const own = known('refund_outside_bridge', { direction: 'debit', amount: 300, line: refund.lineId });
+    expect(classifyLine(refund, { ...match(sale), adjustments: [own] })).toMatchObject({ class: 'matched', action: { type: 'none' } });
+  });
+
+  it("a sale the PSP's cancel-or-refund undid (capture_failed): reported already; a refund not succeeded: nothing; a payment not SUCCEEDED: a person looks", () => {
+    expect(classifyLine(refund, { ...match(op('sale', 'SUCCEEDED', { undoneBy: 'adj_cf' })), adjustments: [] })).toMatchObject({
+      class: 'state_mismatch',
+      action: { type: 'none' },
+    });
+    expect(classifyLine(line({ ...refund, status: 'pending' }), { ...match(sale), adjustments: [] })).toMatchObject({
+      class: 'matched',
+      action: { type: 'none' },
+    });
+    for (const state of ['FAILED', 'UNKNOWN'] as const) {
+      expect(classifyLine(refund, { ...match(op('sale', state)), adjustments: [] })).toMatchObject({ class: 'state_mismatch', action: { type: 'report' } });
+    }
+  });
+});
+
 describe('classifyMissingAtPsp', () => {
   it('missing_at_psp: a SUCCEEDED operation that moved money and no line names', () => {
     expect(classifyMissingAtPsp(op('sale', 'SUCCEEDED'))).toMatchObject({ class: 'missing_at_psp', action: { type: 'report' }, ledger: { amount: 1000 } });

@@ -293,10 +293,30 @@ describe('Stripe webhook events', () => {
     }
   });
 
-  it('ignores a refund event without our operation id (a Dashboard refund): it never lands on an operation of its PaymentIntent', () => {
-    const made = refund(stripeContext('refund', { amount: 700 }), { status: 'succeeded' });
-    expect(parse(stripeEvent('refund.updated', { ...made, metadata: {} }))).toEqual([]);
-    expect(parse(stripeEvent('charge.refund.updated', { ...made, metadata: {} }))).toEqual([]);
+  it('reads a succeeded refund without our operation id (a Dashboard refund) as a refund of its PaymentIntent: found by it, settling no refund of ours, one fact per Refund', () => {
+    const made = { ...refund(stripeContext('refund', { amount: 700 }), { status: 'succeeded' }), metadata: {} };
+    const [created] = parse(stripeEvent('refund.created', made));
+    expect(created).toEqual({
+      eventId: `${REFUND_ID}:succeeded`,
+      gatewayReference: REFUND_ID,
+      paymentReference: PI_ID,
+      account: '',
+      outcome: expect.objectContaining({
+        status: 'SUCCESS',
+        gatewayReference: REFUND_ID,
+        amount: 700,
+        currency: 'EUR',
+        settles: ['refund'],
+        referenceIsModification: true,
+      }) as unknown,
+    });
+    expect(created.operationId).toBeUndefined();
+    // refund.created, refund.updated and charge.refund.updated tell one refund: one key.
+    expect(parse(stripeEvent('refund.updated', made)).map((e) => e.eventId)).toEqual([`${REFUND_ID}:succeeded`]);
+    expect(parse(stripeEvent('charge.refund.updated', made)).map((e) => e.eventId)).toEqual([`${REFUND_ID}:succeeded`]);
+    // Not given back yet, or not at all: nothing.
+    expect(parse(stripeEvent('refund.created', { ...made, status: 'pending' }))).toEqual([]);
+    expect(parse(stripeEvent('refund.failed', { ...made, status: 'failed' }))).toEqual([]);
   });
 
   it('ignores charge.refunded: a running total on the Charge, sent while a refund is pending, naming no refund', () => {

@@ -1,0 +1,128 @@
+import { AdjustmentFact } from '../adjustments/adjustment';
+import { OperationNotFoundError } from '../errors/operation-not-found-error';
+import { DependentSummary, Ledger, OperationRecord } from '../ledger/ledger';
+import { OperationState } from '../ledger/operation-state';
+import { gatewayOf } from '../ledger/routing-record';
+import { Logger } from '../logging/logger';
+import { counter } from '../metrics/metrics-registry';
+import { GatewayOutcomeJobData } from './gateway-outcomes-queue';
+
+const outsideRefunds = counter(
+  'pb_webhook_outside_refunds_total',
+  'Webhook refunds of a payment of ours that no refund operation of the bridge holds (made in the PSP back office, or by the PSP itself), by gateway and what was done: reported (a refund_outside_bridge adjustment of the payment), waiting (a refund of ours on the payment is still open and may be it: retried), left (still open at the last attempt: history only), not_ours (the payment it names is no operation of ours: acknowledged, nothing done)',
+  ['gateway', 'outcome'],
+);
+
+/** The commands whose operation is a payment a refund gives money back from. */
+const PAYMENTS: ReadonlySet<string> = new Set(['authorize', 'revalidate', 'sale']);
+
+/** States of a refund of ours whose request may have reached the PSP without its answer (and reference) being recorded. */
+const OPEN: ReadonlySet<OperationState> = new Set(['SENT', 'PENDING', 'ACTION_REQUIRED', 'UNKNOWN', 'UNRESOLVED']);
+
+/**
+ * What a webhook outcome that settles nothing of `op` (the payment it names) says, read as a refund: the
+ * `refund_outside_bridge` fact (`needsCapture`: only if a capture of ours of that authorization was done at the PSP),
+ * or null when it is no refund of the payment. A refund is an outcome SUCCESS that settles `refund`, naming its own
+ * reference (`referenceIsModification`): an Adyen REFUND, a CANCEL_OR_REFUND whose `modification.action` is `refund`,
+ * or one without the action (`pspReversal: cancel_or_refund`: a refund only of a payment that was captured), a Stripe
+ * Refund without our metadata. Of a SUCCEEDED authorization or sale, routed to the webhook's gateway (one it failed
+ * over from refunded its own attempt, not the payment the OMS was told about). A sale cancelled-or-refunded by Adyen
+ * is read elsewhere (`reversalAsFailure`: the sale's `capture_failed`), and so is a cancel.
+ */
+export function outsideRefundReading(op: OperationRecord, job: GatewayOutcomeJobData): { fact: AdjustmentFact; needsCapture: boolean } | null {
+  const { outcome } = job;
+  if (job.adjustment !== undefined || outcome.status !== 'SUCCESS' || outcome.referenceIsModification !== true) return null;
+  if (outcome.gatewayReference === undefined || !(outcome.settles ?? []).includes('refund')) return null;
+  if (op.state !== 'SUCCEEDED' || !PAYMENTS.has(op.command) || gatewayOf(op) !== job.gateway) return null;
+  const reversal = outcome.pspReversal;
+  if (reversal === 'cancel' || (op.command === 'sale' && reversal !== undefined)) return null;
+  const fact: AdjustmentFact = { kind: 'refund_outside_bridge', direction: 'debit', failsOpenOperation: false, pspReference: outcome.gatewayReference };
+  if (outcome.amount !== undefined) fact.amount = outcome.amount;
+  if (outcome.currency !== undefined) fact.currency = outcome.currency;
+  if (outcome.occurredAt !== undefined) fact.occurredAt = outcome.occurredAt;
+  return { fact, needsCapture: reversal === 'cancel_or_refund' && op.command !== 'sale' };
+}
+
+/**
+ * The refunds of ours registered on a payment (`Ledger.dependentsOf`) that are still open (`OPEN`): any of them may
+ * be a refund the PSP reports before its answer (and reference) was recorded, so no refund of that payment is called
+ * one outside the bridge while there is one (the webhook path here, reconciliation's runner).
+ */
+export function openRefunds(dependents: readonly DependentSummary[]): string[] {
+  return dependents.filter((d) => d.command === 'refund' && OPEN.has(d.state)).map((d) => d.id);
+}
+
+/** Whether one of the payment's dependents shows a capture the PSP did (and did not undo after). */
+function captured(dependents: readonly DependentSummary[]): boolean {
+  return dependents.some((d) => d.command === 'capture' && d.state === 'SUCCEEDED' && d.undone !== true);
+}
+
+/**
+ * The job's data with the refund-outside-the-bridge adjustment of payment `op` it carries (`outsideRefundReading`), to
+ * be recorded as any late fact (once per PSP refund: its adjustment id is the gateway's and the notification's, which
+ * Adyen and Stripe key by the refund), or null when it is none. Never a refund of ours: none of our operations may
+ * hold the refund's reference, and while a refund of ours registered on the payment is open (`OPEN`: its answer, which
+ * indexes its reference, may be lost or on its way) it may be this one: the job is retried (`OperationNotFoundError`)
+ * until that refund settles, and at the queue's last attempt (`finalAttempt`) the outcome stays history only. A
+ * CANCEL_OR_REFUND without the action is a refund only when a capture of the authorization was done at the PSP.
+ * Counted and logged (`pb_webhook_outside_refunds_total`).
+ */
+export async function withOutsideRefund(
+  op: OperationRecord,
+  job: GatewayOutcomeJobData,
+  deps: { ledger: Pick<Ledger, 'findByReference' | 'dependentsOf'>; logger: Logger },
+  finalAttempt: boolean,
+): Promise<GatewayOutcomeJobData | null> {
+  const reading = outsideRefundReading(op, job);
+  if (reading === null) return null;
+  const reference = reading.fact.pspReference!;
+  const holder = await deps.ledger.findByReference(job.gateway, reference);
+  if (holder !== null && holder !== op.id) return null;
+  const dependents = await deps.ledger.dependentsOf(op.id);
+  if (reading.needsCapture && !captured(dependents)) return null;
+  const meta = {
+    operation_id: op.id,
+    command: op.command,
+    gateway: job.gateway,
+    gateway_status: job.outcome.gatewayStatus,
+    refund_reference: reference,
+    event_id: job.eventId,
+  };
+  const open = openRefunds(dependents);
+  if (open.length > 0) {
+    outsideRefunds.inc({ gateway: job.gateway, outcome: finalAttempt ? 'left' : 'waiting' });
+    if (!finalAttempt) throw new OperationNotFoundError(`a refund of ours on ${op.id} is open and may be refund ${reference} of webhook ${job.eventId}`);
+    deps.logger.warn("webhook refund of a payment while a refund of ours on it is still open, through the job's attempts: history only, not reported", {
+      ...meta,
+      open_refunds: open,
+    });
+    return null;
+  }
+  outsideRefunds.inc({ gateway: job.gateway, outcome: 'reported' });
+  deps.logger.warn('webhook: the PSP refunded a payment and no refund of the bridge asked for it: reported as refund_outside_bridge', {
+    ...meta,
+    amount: reading.fact.amount ?? null,
+    currency: reading.fact.currency ?? null,
+  });
+  return { ...job, adjustment: reading.fact };
+}
+
+/**
+ * Whether a refund's notification is one no operation of ours is named by at all: no operation id, and neither the
+ * refund's reference nor the refunded payment's (`paymentReference`) is indexed (the caller found none). A refund
+ * in the PSP's back office of a payment another integration of the same account made: counted (`not_ours`), an
+ * info line, and the job ends, rather than retried as an operation not matched yet until it fails. A payment of ours
+ * is indexed when its answer is recorded, long before anyone can refund it.
+ */
+export function isRefundOfAnotherPayment(job: GatewayOutcomeJobData, logger: Logger): boolean {
+  if (job.paymentReference === undefined || job.operationId !== undefined) return false;
+  outsideRefunds.inc({ gateway: job.gateway, outcome: 'not_ours' });
+  logger.info('webhook refund of a payment that is no operation of ours: nothing to do', {
+    gateway: job.gateway,
+    gateway_status: job.outcome.gatewayStatus,
+    payment_reference: job.paymentReference,
+    refund_reference: job.outcome.gatewayReference,
+    event_id: job.eventId,
+  });
+  return true;
+}

@@ -1,0 +1,80 @@
+import { OperationRecord, draftRecord } from '../../../src/ledger/record-fields';
+import { PspReversal } from '../../../src/gateways/gateway-adapter';
+import { outsideRefundReading } from '../../../src/webhooks/outside-refund';
+import { GatewayOutcomeJobData } from '../../../src/webhooks/gateway-outcomes-queue';
+import { channelCommand } from '../../support/fixtures';
+
+function succeeded(command: 'authorize' | 'sale' | 'capture', gateway = 'adyen'): OperationRecord {
+  const c = channelCommand(command, {}, { gateway, amount: 5000, currency: 'EUR' });
+  return { ...draftRecord(c.payment.operation_reference!, c, Date.now()), state: 'SUCCEEDED' };
+}
+
+/** A refund naming the payment, as the webhook reads it: Adyen REFUND (no reversal), CANCEL_OR_REFUND (a reversal). */
+function refund(reversal?: PspReversal, gateway = 'adyen'): GatewayOutcomeJobData {
+  return {
+    eventId: 'PSPREFUND0001:REFUND:true',
+    gateway,
+    account: 'AcmeEU',
+    paymentReference: 'PSPPAYMENT0001',
+    outcome: {
+      status: 'SUCCESS',
+      gatewayStatus: reversal ? 'CANCEL_OR_REFUND' : 'REFUND',
+      gatewayReference: 'PSPREFUND0001',
+      referenceIsModification: true,
+      settles: reversal === 'cancel_or_refund' ? ['cancel', 'refund'] : reversal === 'cancel' ? ['cancel'] : ['refund'],
+      amount: 1200,
+      currency: 'EUR',
+      occurredAt: 1_764_000_000_000,
+      ...(reversal ? { pspReversal: reversal } : {}),
+    },
+  };
+}
+
+describe('outsideRefundReading: a refund the PSP made of a payment of ours, that no refund of the bridge asked for', () => {
+  it('reads a REFUND of an authorization or a sale as refund_outside_bridge: debit, the amount and currency the PSP reports, its reference the refund', () => {
+    for (const command of ['authorize', 'sale'] as const) {
+      expect(outsideRefundReading(succeeded(command), refund())).toEqual({
+        fact: {
+          kind: 'refund_outside_bridge',
+          direction: 'debit',
+          failsOpenOperation: false,
+          pspReference: 'PSPREFUND0001',
+          amount: 1200,
+          currency: 'EUR',
+          occurredAt: 1_764_000_000_000,
+        },
+        needsCapture: false,
+      });
+    }
+  });
+
+  it("reads an authorization's CANCEL_OR_REFUND as a refund when its action says refund, and without the action only once captured", () => {
+    expect(outsideRefundReading(succeeded('authorize'), refund('refund'))).toMatchObject({ fact: { kind: 'refund_outside_bridge' }, needsCapture: false });
+    expect(outsideRefundReading(succeeded('authorize'), refund('cancel_or_refund'))).toMatchObject({
+      fact: { kind: 'refund_outside_bridge' },
+      needsCapture: true,
+    });
+    // A cancel gives nothing back: the authorization's release is read elsewhere.
+    expect(outsideRefundReading(succeeded('authorize'), refund('cancel'))).toBeNull();
+  });
+
+  it("leaves a sale's CANCEL_OR_REFUND to the reading of the sale's failure (capture_failed), as before", () => {
+    expect(outsideRefundReading(succeeded('sale'), refund('refund'))).toBeNull();
+    expect(outsideRefundReading(succeeded('sale'), refund('cancel_or_refund'))).toBeNull();
+  });
+
+  it('reads nothing from a refund not succeeded, a payment not SUCCEEDED, an operation that is no payment, or another gateway than the one the payment is routed to', () => {
+    const job = refund();
+    expect(outsideRefundReading(succeeded('authorize'), { ...job, outcome: { ...job.outcome, status: 'FAIL' } })).toBeNull();
+    expect(outsideRefundReading(succeeded('authorize'), { ...job, outcome: { ...job.outcome, status: 'PENDING' } })).toBeNull();
+    expect(outsideRefundReading({ ...succeeded('authorize'), state: 'FAILED' }, job)).toBeNull();
+    expect(outsideRefundReading(succeeded('capture'), job)).toBeNull();
+    expect(outsideRefundReading(succeeded('authorize', 'adyen'), refund(undefined, 'adyen_us'))).toBeNull();
+    // A late fact the notification carries is its own reading (a REFUND_FAILED…).
+    expect(
+      outsideRefundReading(succeeded('authorize'), { ...job, adjustment: { kind: 'refund_failed', direction: 'credit', failsOpenOperation: true } }),
+    ).toBeNull();
+    // An outcome that does not name the refund by its own reference cannot be kept apart from others.
+    expect(outsideRefundReading(succeeded('authorize'), { ...job, outcome: { ...job.outcome, referenceIsModification: undefined } })).toBeNull();
+  });
+});
