@@ -1,14 +1,17 @@
 import { createHmac } from 'node:crypto';
 import { hmacValidator as HmacValidator } from '@adyen/api-library';
+import { BusClient } from '../../src/bus/bus-client';
+import { OAuthTokenProvider } from '../../src/bus/oauth-token-provider';
 import { Config } from '../../src/config/config';
 import { CommandType, Payment } from '../../src/contracts/payment-command';
 import { NotificationSender } from '../../src/events/event-send';
 import { adyenWebhookAuthorization } from '../../src/gateways/adyen';
 import { createGatewayClients } from '../../src/gateways/gateway-registry';
 import { OperationRecord } from '../../src/ledger/ledger';
-import { Logger } from '../../src/logging/logger';
+import { Logger, silentLogger } from '../../src/logging/logger';
 import { WebProcess, startWebProcess } from '../../src/processes/web-process';
 import { WorkerProcess, startWorkerProcess } from '../../src/processes/worker-process';
+import { BusTwin, startBusTwin } from '../../harness/twins/bus-twin/bus-twin';
 import { purgeNamespace } from '../../harness/twins/local-stack/local-stack';
 import { channelCommand } from './fixtures';
 import { testConfig } from './test-config';
@@ -20,30 +23,84 @@ export interface WebhookStack {
   readonly worker: WorkerProcess;
 }
 
+/** A webhook stack whose worker sends its OMS events to a bus twin, through the real bus client. */
+export interface BusWebhookStack extends WebhookStack {
+  /** The OMS's side: its `notifications` are the events the worker sent, in order. */
+  readonly twin: BusTwin;
+}
+
+/** Gateways by name, as `parameters: gateways:` holds them. */
+type Gateways = Record<string, Record<string, unknown>>;
+
+/** The gateways `useWebhookStack` was given, or for a function (a base URL known only once a stand-in listens), what it returns in `beforeAll`. */
+const gatewaysOf = (gateways: Gateways | (() => Gateways)): Gateways => (typeof gateways === 'function' ? gateways() : gateways);
+
+type Mutable<T> = { -readonly [K in keyof T]: T[K] };
+
+/** Starts the web process (taking the webhooks of `stack.config`'s gateways) and the worker (applying them) into `stack`. */
+async function startProcesses(stack: Mutable<WebhookStack>, webLogger: Logger, workerLogger: Logger, notifier: NotificationSender): Promise<void> {
+  const routes = createGatewayClients(stack.config);
+  stack.web = await startWebProcess(stack.config, webLogger, { webhooks: routes });
+  stack.worker = await startWorkerProcess(stack.config, workerLogger, { routes, notifier });
+}
+
 /**
- * The set-up the webhook integration tests share: a web process and a worker for `gateways` (the file's own
- * namespace), started before the file's tests, stopped and their namespace purged after them.
+ * The set-up the webhook integration tests share: a web process and a worker for `gateways`, started before the
+ * file's tests, stopped and their namespace purged after them. Call it once at a file's top level: the config
+ * comes from `testConfig`, so each file has a namespace of its own (Redis key prefix, AMQP exchange and queue
+ * names) and never collides with another. The returned object's fields are set once `beforeAll` has run.
+ * @param gateways the gateways' configuration by name; a function is called in `beforeAll` (for a base URL known only then).
  * @param options.webLogger / workerLogger the processes' loggers (the worker's: the web's unless given).
  * @param options.notify receives the OMS events (default: accepted and dropped).
  * @param options.config further settings, by their config keys (e.g. `delivery.backoff_base_ms`).
  */
 export function useWebhookStack(
-  gateways: Record<string, Record<string, unknown>>,
+  gateways: Gateways | (() => Gateways),
   options: { webLogger: Logger; workerLogger?: Logger; notify?: NotificationSender['notify']; config?: Record<string, unknown> },
 ): WebhookStack {
-  const stack = {} as { config: Config; web: WebProcess; worker: WorkerProcess };
+  const stack = {} as Mutable<WebhookStack>;
   beforeAll(async () => {
-    stack.config = testConfig({ ...options.config, gateways });
-    const routes = createGatewayClients(stack.config);
-    stack.web = await startWebProcess(stack.config, options.webLogger, { webhooks: routes });
-    stack.worker = await startWorkerProcess(stack.config, options.workerLogger ?? options.webLogger, {
-      routes,
-      notifier: { notify: options.notify ?? (async () => undefined) },
-    });
+    stack.config = testConfig({ ...options.config, gateways: gatewaysOf(gateways) });
+    await startProcesses(stack, options.webLogger, options.workerLogger ?? options.webLogger, { notify: options.notify ?? (async () => undefined) });
   });
   afterAll(async () => {
     await stack.web?.stop();
     await stack.worker?.stop();
+    if (stack.config) await purgeNamespace(stack.config).catch(() => undefined);
+  });
+  return stack;
+}
+
+/**
+ * `useWebhookStack` with the OMS behind a bus twin, for tests that read what the OMS was told: before the file's
+ * tests, starts a bus twin whose OAuth token endpoint accepts `options.clientId` and `clientSecret`, then the web
+ * process and the worker (silent loggers) on a namespace of the file's own, the worker's events going through the
+ * real bus client (OAuth token, delegate call) to the twin; after them, stops both processes and the twin and
+ * purges the namespace. The returned object's fields are set once `beforeAll` has run.
+ * @param gateways as `useWebhookStack`'s.
+ * @param options.config further settings, by their config keys (the bus's URL and OAuth client are the twin's).
+ */
+export function useBusWebhookStack(
+  gateways: Gateways | (() => Gateways),
+  options: { clientId: string; clientSecret: string; config?: Record<string, unknown> },
+): BusWebhookStack {
+  const stack = {} as Mutable<BusWebhookStack>;
+  beforeAll(async () => {
+    stack.twin = await startBusTwin({ clientId: options.clientId, clientSecret: options.clientSecret });
+    stack.config = testConfig({
+      'service_bus.url': stack.twin.url,
+      'mom_client.oauth_server_url': stack.twin.url,
+      'mom_client.client_id': options.clientId,
+      'mom_client.client_secret': options.clientSecret,
+      ...options.config,
+      gateways: gatewaysOf(gateways),
+    });
+    await startProcesses(stack, silentLogger(), silentLogger(), new BusClient(stack.config, new OAuthTokenProvider(stack.config)));
+  });
+  afterAll(async () => {
+    await stack.web?.stop();
+    await stack.worker?.stop();
+    await stack.twin?.stop();
     if (stack.config) await purgeNamespace(stack.config).catch(() => undefined);
   });
   return stack;
