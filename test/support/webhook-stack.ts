@@ -1,4 +1,7 @@
 import { createHmac } from 'node:crypto';
+import http from 'node:http';
+import { AddressInfo } from 'node:net';
+import Stripe from 'stripe';
 import { hmacValidator as HmacValidator } from '@adyen/api-library';
 import { BusClient } from '../../src/bus/bus-client';
 import { OAuthTokenProvider } from '../../src/bus/oauth-token-provider';
@@ -13,6 +16,7 @@ import { WebProcess, startWebProcess } from '../../src/processes/web-process';
 import { WorkerProcess, startWorkerProcess } from '../../src/processes/worker-process';
 import { BusTwin, startBusTwin } from '../../harness/twins/bus-twin/bus-twin';
 import { purgeNamespace } from '../../harness/twins/local-stack/local-stack';
+import { SIMULATOR_SIGNATURE_HEADER, signSimulatorPayload } from '../../harness/twins/psp-simulator/simulator-signature';
 import { channelCommand } from './fixtures';
 import { testConfig } from './test-config';
 
@@ -121,6 +125,8 @@ export async function pendingOperation(worker: WorkerProcess, command: CommandTy
 }
 
 const adyenSigner = new HmacValidator();
+/** Stripe's SDK, for its test signature only (its API key is never used). */
+const stripeSdk = new Stripe('sk_test_unit_only');
 
 /** The fields of an Adyen notification item a test varies; the rest are Adyen's usual. */
 export interface AdyenItemFields {
@@ -177,6 +183,81 @@ export async function postCybersourceSigned(stack: WebhookStack, gateway: string
   const sig = createHmac('sha256', Buffer.from(keyBase64, 'base64')).update(`${t}.${body}`, 'utf8').digest('base64');
   const headers = { 'content-type': 'application/json', 'v-c-signature': `t=${t};keyId=${keyId};sig=${sig}` };
   return (await fetch(`${stack.web.server.url}/webhooks/${gateway}`, { method: 'POST', body, headers })).status;
+}
+
+/**
+ * Posts `body` to the stack's `/webhooks/<gateway>` with the `Stripe-Signature` header Stripe's own SDK makes
+ * for it with `secret` (`webhooks.generateTestHeaderString`, timestamp now).
+ */
+export function postStripeSigned(stack: WebhookStack, gateway: string, body: string, secret: string): Promise<Response> {
+  const header = stripeSdk.webhooks.generateTestHeaderString({ payload: body, secret });
+  return fetch(`${stack.web.server.url}/webhooks/${gateway}`, {
+    method: 'POST',
+    body,
+    headers: { 'content-type': 'application/json', 'stripe-signature': header },
+  });
+}
+
+/** Posts `body` to the stack's `/webhooks/<gateway>` signed with `secret` as the PSP simulator signs its webhooks (timestamp now). */
+export function postSimulatorSigned(stack: WebhookStack, gateway: string, body: string, secret: string): Promise<Response> {
+  const signature = signSimulatorPayload(secret, body, Math.floor(Date.now() / 1000));
+  return fetch(`${stack.web.server.url}/webhooks/${gateway}`, {
+    method: 'POST',
+    body,
+    headers: { 'content-type': 'application/json', [SIMULATOR_SIGNATURE_HEADER.toLowerCase()]: signature },
+  });
+}
+
+/** A PSP answering the gateways' status inquiries with what a test sets, for webhooks the bridge checks with the PSP. */
+export interface StatusInquiryPsp {
+  /** Its base URL (`http://127.0.0.1:<port>`), for the gateways' `base_url`; set once its `beforeAll` has run. */
+  readonly url: string;
+  /** What it answers, by operation id (a Stripe refund list: by PaymentIntent id): the object, or an HTTP status alone; none: 404. */
+  readonly answers: Map<string, Record<string, unknown> | number>;
+  /** The keys it was asked about (operation ids, PaymentIntent ids), in order. */
+  readonly inquiries: string[];
+  /** Every request it received (`<method> <path>`), in order. */
+  readonly requests: string[];
+}
+
+/**
+ * Registers (at a file's top level, before the stack whose gateways point at its `url`) a local PSP answering
+ * status inquiries from `answers`: Stripe's PaymentIntent search (by `metadata['operation_id']`) and refund list
+ * (by `payment_intent`), the simulator's `GET /v1/operations/:reference`; any other request 404. It listens on a
+ * free loopback port before the file's tests and is closed after them.
+ */
+export function useStatusInquiryPsp(): StatusInquiryPsp {
+  const psp = { url: '', answers: new Map(), inquiries: [], requests: [] } as { -readonly [K in keyof StatusInquiryPsp]: StatusInquiryPsp[K] };
+  const answerOf = (key: string | undefined, res: http.ServerResponse, wrap: (o: Record<string, unknown>) => unknown): void => {
+    const answer = key === undefined ? undefined : psp.answers.get(key);
+    if (key !== undefined) psp.inquiries.push(key);
+    if (answer === undefined) return void res.writeHead(404, { 'content-type': 'application/json' }).end('{"error":{"type":"invalid_request_error"}}');
+    if (typeof answer === 'number') return void res.writeHead(answer, { 'content-type': 'application/json' }).end('{"error":{"type":"api_error"}}');
+    res.writeHead(200, { 'content-type': 'application/json' }).end(JSON.stringify(wrap(answer)));
+  };
+  const server = http.createServer((req, res) => {
+    const url = new URL(req.url ?? '/', 'http://psp');
+    psp.requests.push(`${req.method} ${url.pathname}`);
+    if (url.pathname === '/v1/payment_intents/search') {
+      const id = /metadata\['operation_id'\]:'([^']+)'/.exec(url.searchParams.get('query') ?? '')?.[1];
+      return answerOf(id, res, (pi) => ({ object: 'search_result', data: [pi], has_more: false }));
+    }
+    if (url.pathname === '/v1/refunds' && req.method === 'GET') {
+      return answerOf(url.searchParams.get('payment_intent') ?? undefined, res, (refund) => ({ object: 'list', data: [refund], has_more: false }));
+    }
+    if (url.pathname.startsWith('/v1/operations/')) return answerOf(decodeURIComponent(url.pathname.slice('/v1/operations/'.length)), res, (o) => o);
+    res.writeHead(404).end();
+  });
+  beforeAll(async () => {
+    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+    psp.url = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+  });
+  afterAll(async () => {
+    // This runs before the tear-down of the stack registered after it: the worker's idle connections would hold `close` open.
+    server.closeAllConnections();
+    await new Promise<void>((resolve) => server.close(() => resolve()));
+  });
+  return psp;
 }
 
 /** An Adyen gateway's configuration for webhook tests: Basic auth user and password, `hmacKey`, no reachable API. */
