@@ -1,15 +1,21 @@
 import { hmacValidator as HmacValidator } from '@adyen/api-library';
-import Stripe from 'stripe';
 import { PaymentCommand } from '../../../src/contracts/payment-command';
 import { adyenWebhookAuthorization } from '../../../src/gateways/adyen';
 import { OperationRecord } from '../../../src/ledger/ledger';
 import { RoutingRecord } from '../../../src/ledger/routing-record';
 import { metricValue } from '../../../src/metrics/metrics-registry';
 import { lineEventId } from '../../../src/reconciliation-run/reconciliation-ledger';
-import { SIMULATOR_SIGNATURE_HEADER, signSimulatorPayload } from '../../../harness/twins/psp-simulator/simulator-signature';
 import { channelCommand } from '../../support/fixtures';
 import { eventually } from '../../support/tcp-proxy';
-import { adjustedNotifications, adyenWebhookGateway, received, succeededOperation, useBusWebhookStack } from '../../support/webhook-stack';
+import {
+  adjustedNotifications,
+  adyenWebhookGateway,
+  postSimulatorSigned,
+  postStripeSigned,
+  received,
+  succeededOperation,
+  useBusWebhookStack,
+} from '../../support/webhook-stack';
 
 /**
  * Late PSP facts through the real path: signed webhook → webhook route → outcome worker → adjustment →
@@ -31,7 +37,6 @@ const stack = useBusWebhookStack(
   { clientId: CLIENT_ID, clientSecret: CLIENT_SECRET },
 );
 const sdk = new HmacValidator();
-const stripe = new Stripe('sk_test_unit_only');
 
 let orderSeq = 0;
 
@@ -79,23 +84,11 @@ async function postAdyen(body: string): Promise<Response> {
 }
 
 async function postStripe(event: Record<string, unknown>): Promise<Response> {
-  const body = JSON.stringify(event);
-  const header = stripe.webhooks.generateTestHeaderString({ payload: body, secret: STRIPE_SECRET });
-  return fetch(`${stack.web.server.url}/webhooks/stripe`, {
-    method: 'POST',
-    body,
-    headers: { 'content-type': 'application/json', 'stripe-signature': header },
-  });
+  return postStripeSigned(stack, 'stripe', JSON.stringify(event), STRIPE_SECRET);
 }
 
 async function postSimulator(event: Record<string, unknown>): Promise<Response> {
-  const body = JSON.stringify(event);
-  const signature = signSimulatorPayload(SIM_SECRET, body, Math.floor(Date.now() / 1000));
-  return fetch(`${stack.web.server.url}/webhooks/simulator`, {
-    method: 'POST',
-    body,
-    headers: { 'content-type': 'application/json', [SIMULATOR_SIGNATURE_HEADER.toLowerCase()]: signature },
-  });
+  return postSimulatorSigned(stack, 'simulator', JSON.stringify(event), SIM_SECRET);
 }
 
 const settle = () => new Promise((r) => setTimeout(r, 400));
