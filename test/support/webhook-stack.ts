@@ -1,6 +1,7 @@
 import { createHmac } from 'node:crypto';
 import http from 'node:http';
 import { AddressInfo } from 'node:net';
+import { Queue } from 'bullmq';
 import Stripe from 'stripe';
 import { hmacValidator as HmacValidator } from '@adyen/api-library';
 import { BusClient } from '../../src/bus/bus-client';
@@ -14,6 +15,7 @@ import { OperationRecord } from '../../src/ledger/ledger';
 import { Logger, silentLogger } from '../../src/logging/logger';
 import { WebProcess, startWebProcess } from '../../src/processes/web-process';
 import { WorkerProcess, startWorkerProcess } from '../../src/processes/worker-process';
+import { GatewayOutcomeJobData, createGatewayOutcomesQueue } from '../../src/webhooks/gateway-outcomes-queue';
 import { BusTwin, startBusTwin } from '../../harness/twins/bus-twin/bus-twin';
 import { purgeNamespace } from '../../harness/twins/local-stack/local-stack';
 import { SIMULATOR_SIGNATURE_HEADER, signSimulatorPayload } from '../../harness/twins/psp-simulator/simulator-signature';
@@ -25,6 +27,8 @@ export interface WebhookStack {
   readonly config: Config;
   readonly web: WebProcess;
   readonly worker: WorkerProcess;
+  /** The queue the web process puts verified webhook outcomes on and the worker drains (on the worker's Redis), to read a job's end. */
+  readonly outcomes: Queue<GatewayOutcomeJobData>;
 }
 
 /** A webhook stack whose worker sends its OMS events to a bus twin, through the real bus client. */
@@ -46,11 +50,19 @@ async function startProcesses(stack: Mutable<WebhookStack>, webLogger: Logger, w
   const routes = createGatewayClients(stack.config);
   stack.web = await startWebProcess(stack.config, webLogger, { webhooks: routes });
   stack.worker = await startWorkerProcess(stack.config, workerLogger, { routes, notifier });
+  stack.outcomes = createGatewayOutcomesQueue(stack.worker.redis, stack.config.redis.keyPrefix);
+}
+
+/** Closes what `startProcesses` started (whatever of it did start): the outcomes queue first, while the worker's Redis is open. */
+async function stopProcesses(stack: Partial<WebhookStack>): Promise<void> {
+  await stack.outcomes?.close();
+  await stack.web?.stop();
+  await stack.worker?.stop();
 }
 
 /**
- * The set-up the webhook integration tests share: a web process and a worker for `gateways`, started before the
- * file's tests, stopped and their namespace purged after them. Call it once at a file's top level: the config
+ * The set-up the webhook integration tests share: a web process and a worker for `gateways`, and the outcomes
+ * queue between them, started before the file's tests, stopped and their namespace purged after them. Call it once at a file's top level: the config
  * comes from `testConfig`, so each file has a namespace of its own (Redis key prefix, AMQP exchange and queue
  * names) and never collides with another. The returned object's fields are set once `beforeAll` has run.
  * @param gateways the gateways' configuration by name; a function is called in `beforeAll` (for a base URL known only then).
@@ -68,8 +80,7 @@ export function useWebhookStack(
     await startProcesses(stack, options.webLogger, options.workerLogger ?? options.webLogger, { notify: options.notify ?? (async () => undefined) });
   });
   afterAll(async () => {
-    await stack.web?.stop();
-    await stack.worker?.stop();
+    await stopProcesses(stack);
     if (stack.config) await purgeNamespace(stack.config).catch(() => undefined);
   });
   return stack;
@@ -78,9 +89,9 @@ export function useWebhookStack(
 /**
  * `useWebhookStack` with the OMS behind a bus twin, for tests that read what the OMS was told: before the file's
  * tests, starts a bus twin whose OAuth token endpoint accepts `options.clientId` and `clientSecret`, then the web
- * process and the worker (silent loggers) on a namespace of the file's own, the worker's events going through the
- * real bus client (OAuth token, delegate call) to the twin; after them, stops both processes and the twin and
- * purges the namespace. The returned object's fields are set once `beforeAll` has run.
+ * process and the worker (silent loggers) and the outcomes queue on a namespace of the file's own, the worker's
+ * events going through the real bus client (OAuth token, delegate call) to the twin; after them, stops all of it
+ * and the twin and purges the namespace. The returned object's fields are set once `beforeAll` has run.
  * @param gateways as `useWebhookStack`'s.
  * @param options.config further settings, by their config keys (the bus's URL and OAuth client are the twin's).
  */
@@ -102,8 +113,7 @@ export function useBusWebhookStack(
     await startProcesses(stack, silentLogger(), silentLogger(), new BusClient(stack.config, new OAuthTokenProvider(stack.config)));
   });
   afterAll(async () => {
-    await stack.web?.stop();
-    await stack.worker?.stop();
+    await stopProcesses(stack);
     await stack.twin?.stop();
     if (stack.config) await purgeNamespace(stack.config).catch(() => undefined);
   });
