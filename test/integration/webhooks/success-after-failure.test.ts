@@ -4,7 +4,6 @@ import { OperationRecord } from '../../../src/ledger/ledger';
 import { metricValue } from '../../../src/metrics/metrics-registry';
 import { resolveOperationContext } from '../../../src/delivery/operation-context';
 import { bullJobId } from '../../../src/queueing/job-id';
-import { createGatewayOutcomesQueue } from '../../../src/webhooks/gateway-outcomes-queue';
 import { heldRecaptures } from '../../../src/ops/held-recaptures';
 import { RecaptureWaitSweep } from '../../../src/poller/recapture-wait';
 import { captureLogger } from '../../support/capture-logger';
@@ -73,12 +72,7 @@ async function finished(gateway: string, outcome: string, before: number): Promi
 
 /** Waits until the outcome job of the Adyen notification `eventId` (as the webhook parser names it) has run to its end. */
 async function adyenOutcomeApplied(eventId: string): Promise<void> {
-  const queue = createGatewayOutcomesQueue(stack.worker.redis, stack.config.redis.keyPrefix);
-  try {
-    await eventually(async () => (await queue.getJob(bullJobId(`wh.adyen.${eventId}`)))?.finishedOn !== undefined, 15000);
-  } finally {
-    await queue.close();
-  }
+  await eventually(async () => (await stack.outcomes.getJob(bullJobId(`wh.adyen.${eventId}`)))?.finishedOn !== undefined, 15000);
 }
 
 async function history(id: string): Promise<string[]> {
@@ -332,12 +326,7 @@ describe('a webhook success of an operation the OMS was told failed', () => {
     const [success] = adjustedFor(capture.id).map((n) => (n.params as { adjustment: { id: string; kind: string; occurred_at: string | null } }).adjustment);
     expect(success).toMatchObject({ kind: 'succeeded_after_failure', occurred_at: capturedAt });
     // Adyen delivers the older failure again (its job gone from the queue, as after the dedupe window).
-    const queue = createGatewayOutcomesQueue(stack.worker.redis, stack.config.redis.keyPrefix);
-    try {
-      await (await queue.getJob(bullJobId(`wh.adyen.${failedEvent}`)))?.remove();
-    } finally {
-      await queue.close();
-    }
+    await (await stack.outcomes.getJob(bullJobId(`wh.adyen.${failedEvent}`)))?.remove();
     const undone = await metricValue('pb_captures_undone_total', { gateway: 'adyen', command: 'capture' });
     expect((await postAdyenBatch(stack, 'adyen', [item('CAPTURE_FAILED', failedAt, 'Capture rejected by card scheme')])).status).toBe(200);
     await adyenOutcomeApplied(failedEvent);
@@ -671,12 +660,7 @@ describe('a webhook success of an operation the OMS was told failed', () => {
     expect(await history(capture.id)).not.toContain('recapture_held');
     expect((await stack.worker.ledger.fieldsOf([capture.id], ['recaptured_at']))[0][0]).toBeNull();
     // Adyen delivers the failure again (its job gone from the queue): nothing new is recorded or sent.
-    const queue = createGatewayOutcomesQueue(stack.worker.redis, stack.config.redis.keyPrefix);
-    try {
-      await (await queue.getJob(bullJobId(`wh.adyen.${failedEvent}`)))?.remove();
-    } finally {
-      await queue.close();
-    }
+    await (await stack.outcomes.getJob(bullJobId(`wh.adyen.${failedEvent}`)))?.remove();
     expect((await postAdyenBatch(stack, 'adyen', [item('CAPTURE_FAILED', 'Capture rejected by card scheme', failedAt)])).status).toBe(200);
     await adyenOutcomeApplied(failedEvent);
     await new Promise((r) => setTimeout(r, 500));

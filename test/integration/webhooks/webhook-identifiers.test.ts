@@ -8,7 +8,6 @@ import { createHash } from 'node:crypto';
 import Stripe from 'stripe';
 import { metricValue } from '../../../src/metrics/metrics-registry';
 import { bullJobId } from '../../../src/queueing/job-id';
-import { createGatewayOutcomesQueue } from '../../../src/webhooks/gateway-outcomes-queue';
 import { scanRedis } from '../../../harness/workload/card-data-scan';
 import { captureLogger } from '../../support/capture-logger';
 import { eventually } from '../../support/tcp-proxy';
@@ -152,13 +151,8 @@ describe('a signed notification whose identifiers hold a card number or cannot b
     expect(await postStripe(capturableEvent(eventId, pi, id))).toBe(200);
     await eventually(async () => (await stack.worker.ledger.get(id))?.state === 'SUCCEEDED');
     const digest = createHash('sha256').update(Buffer.from(eventId, 'utf16le')).digest('hex');
-    const queue = createGatewayOutcomesQueue(stack.worker.redis, stack.config.redis.keyPrefix);
-    try {
-      await eventually(async () => (await queue.getJob(bullJobId(`wh.stripe.sha256:${digest}`)))?.finishedOn !== undefined);
-      expect(await queue.getJobCounts('active', 'wait', 'delayed')).toEqual({ active: 0, wait: 0, delayed: 0 });
-    } finally {
-      await queue.close();
-    }
+    await eventually(async () => (await stack.outcomes.getJob(bullJobId(`wh.stripe.sha256:${digest}`)))?.finishedOn !== undefined);
+    expect(await stack.outcomes.getJobCounts('active', 'wait', 'delayed')).toEqual({ active: 0, wait: 0, delayed: 0 });
     expect(workerLogs.lines.filter((l) => l.includes('Missing key'))).toEqual([]);
   });
 
@@ -167,11 +161,6 @@ describe('a signed notification whose identifiers hold a card number or cannot b
     const eventId = `evt_ids_foreign_${Date.now()}`;
     expect(await postStripe(capturableEvent(eventId, `pi_ids_foreign_${Date.now()}`, 'Order 42 / Müller'))).toBe(200);
     expect(await skipped('stripe', 'not_our_operation')).toBe(before + 1);
-    const queue = createGatewayOutcomesQueue(stack.worker.redis, stack.config.redis.keyPrefix);
-    try {
-      expect(await queue.getJob(bullJobId(`wh.stripe.${eventId}`))).toBeUndefined();
-    } finally {
-      await queue.close();
-    }
+    expect(await stack.outcomes.getJob(bullJobId(`wh.stripe.${eventId}`))).toBeUndefined();
   });
 });
