@@ -75,6 +75,22 @@ function adyenExpire(pspReference: string, merchantReference: string, eventDate:
   });
 }
 
+/** An Adyen `CHARGEBACK` (EUR 42.00 lost, reason code 10.4) of the payment `originalReference`, named by operation `merchantReference`. */
+function adyenChargeback(pspReference: string, originalReference: string, merchantReference: string): string {
+  return adyenNotification({
+    pspReference,
+    originalReference,
+    merchantAccountCode: 'TestMerchant',
+    merchantReference,
+    amount: { value: 4200, currency: 'EUR' },
+    eventCode: 'CHARGEBACK',
+    eventDate: '2026-11-20T10:00:00+01:00',
+    success: 'true',
+    reason: 'Other Fraud-Card Absent Environment',
+    additionalData: { chargebackReasonCode: '10.4', disputeStatus: 'Lost' },
+  });
+}
+
 async function postAdyen(body: string): Promise<Response> {
   return fetch(`${stack.web.server.url}/webhooks/adyen`, {
     method: 'POST',
@@ -98,18 +114,7 @@ describe('late PSP facts become adjustments with their own OMS event', () => {
     const auth = await succeeded('authorize', 'adyen', 'ADYENPAY00000001');
     const capture = await succeeded('capture', 'adyen', 'ADYENCAP00000001', auth.payment.order_id);
     const before = await metricValue('pb_adjustments_total', { gateway: 'adyen', kind: 'chargeback' });
-    const body = adyenNotification({
-      pspReference: 'ADYENDSP00000001',
-      originalReference: 'ADYENPAY00000001',
-      merchantAccountCode: 'TestMerchant',
-      merchantReference: auth.id,
-      amount: { value: 4200, currency: 'EUR' },
-      eventCode: 'CHARGEBACK',
-      eventDate: '2026-11-20T10:00:00+01:00',
-      success: 'true',
-      reason: 'Other Fraud-Card Absent Environment',
-      additionalData: { chargebackReasonCode: '10.4', disputeStatus: 'Lost' },
-    });
+    const body = adyenChargeback('ADYENDSP00000001', 'ADYENPAY00000001', auth.id);
     expect((await postAdyen(body)).status).toBe(200);
     expect((await postAdyen(body)).status).toBe(200);
     await eventually(async () => adjustedFor(auth.id).length >= 1);
@@ -165,18 +170,7 @@ describe('late PSP facts become adjustments with their own OMS event', () => {
     });
     expect(recorded.created).toBe(true);
     await eventually(async () => adjustedFor(auth.id).length >= 1);
-    const body = adyenNotification({
-      pspReference: 'ADYENDSP00000009',
-      originalReference: 'ADYENPAY00000009',
-      merchantAccountCode: 'TestMerchant',
-      merchantReference: auth.id,
-      amount: { value: 4200, currency: 'EUR' },
-      eventCode: 'CHARGEBACK',
-      eventDate: '2026-11-20T10:00:00+01:00',
-      success: 'true',
-      reason: 'Other Fraud-Card Absent Environment',
-      additionalData: { chargebackReasonCode: '10.4', disputeStatus: 'Lost' },
-    });
+    const body = adyenChargeback('ADYENDSP00000009', 'ADYENPAY00000009', auth.id);
     expect((await postAdyen(body)).status).toBe(200);
     expect((await postAdyen(body)).status).toBe(200);
     await eventually(async () => (await metricValue('pb_adjustments_found_recorded_total', { gateway: 'adyen', kind: 'chargeback' })) === before + 1);
