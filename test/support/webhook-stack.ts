@@ -270,6 +270,34 @@ export function useStatusInquiryPsp(): StatusInquiryPsp {
   return psp;
 }
 
+/**
+ * A Cybersource webhook notification, as its body is posted: `eventType` about the payment `paymentId` of operation
+ * `operationId` (its `clientReferenceInformation.code`), from organization `organizationId`; notification id
+ * `n-<operationId>`, first delivery (`retryNumber` 0), dated now.
+ * @param amountDetails the payment's `orderInformation.amountDetails` (e.g. `{ totalAmount: '25.00', currency: 'EUR' }`); absent: no `orderInformation`.
+ */
+export function cybersourceNotification(
+  eventType: string,
+  operationId: string,
+  paymentId: string,
+  organizationId: string,
+  amountDetails?: Record<string, string>,
+): string {
+  const data = {
+    id: paymentId,
+    type: 'payments',
+    clientReferenceInformation: { code: operationId },
+    ...(amountDetails !== undefined ? { orderInformation: { amountDetails } } : {}),
+  };
+  return JSON.stringify({
+    notificationId: `n-${operationId}`,
+    retryNumber: 0,
+    eventType,
+    eventDate: new Date().toISOString(),
+    payload: [{ data, organizationId }],
+  });
+}
+
 /** An Adyen gateway's configuration for webhook tests: Basic auth user and password, `hmacKey`, no reachable API. */
 export function adyenWebhookGateway(merchantAccount: string, hmacKey: string): Record<string, unknown> {
   return {
