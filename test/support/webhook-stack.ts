@@ -188,7 +188,13 @@ export async function postAdyenBatch(
  * Posts `body` to the stack's `/webhooks/<gateway>` with `v-c-signature` made with `keyBase64` as Cybersource makes
  * it, naming `keyId` (default `key-1`, the id `cybersourceWebhookGateway` gives its key).
  */
-export async function postCybersourceSigned(stack: WebhookStack, gateway: string, body: string, keyBase64: string, keyId = 'key-1'): Promise<number> {
+export async function postCybersourceSigned(
+  stack: Pick<WebhookStack, 'web'>,
+  gateway: string,
+  body: string,
+  keyBase64: string,
+  keyId = 'key-1',
+): Promise<number> {
   const t = String(Date.now());
   const sig = createHmac('sha256', Buffer.from(keyBase64, 'base64')).update(`${t}.${body}`, 'utf8').digest('base64');
   const headers = { 'content-type': 'application/json', 'v-c-signature': `t=${t};keyId=${keyId};sig=${sig}` };
@@ -199,7 +205,7 @@ export async function postCybersourceSigned(stack: WebhookStack, gateway: string
  * Posts `body` to the stack's `/webhooks/<gateway>` with the `Stripe-Signature` header Stripe's own SDK makes
  * for it with `secret` (`webhooks.generateTestHeaderString`, timestamp now).
  */
-export function postStripeSigned(stack: WebhookStack, gateway: string, body: string, secret: string): Promise<Response> {
+export function postStripeSigned(stack: Pick<WebhookStack, 'web'>, gateway: string, body: string, secret: string): Promise<Response> {
   const header = stripeSdk.webhooks.generateTestHeaderString({ payload: body, secret });
   return fetch(`${stack.web.server.url}/webhooks/${gateway}`, {
     method: 'POST',
@@ -209,12 +215,38 @@ export function postStripeSigned(stack: WebhookStack, gateway: string, body: str
 }
 
 /** Posts `body` to the stack's `/webhooks/<gateway>` signed with `secret` as the PSP simulator signs its webhooks (timestamp now). */
-export function postSimulatorSigned(stack: WebhookStack, gateway: string, body: string, secret: string): Promise<Response> {
+export function postSimulatorSigned(stack: Pick<WebhookStack, 'web'>, gateway: string, body: string, secret: string): Promise<Response> {
   const signature = signSimulatorPayload(secret, body, Math.floor(Date.now() / 1000));
   return fetch(`${stack.web.server.url}/webhooks/${gateway}`, {
     method: 'POST',
     body,
     headers: { 'content-type': 'application/json', [SIMULATOR_SIGNATURE_HEADER.toLowerCase()]: signature },
+  });
+}
+
+/**
+ * A PSP simulator's authorization event body, as the simulator posts it: about the authorization `auth_<reference>`
+ * of operation `reference`, `authorization.failed` for status `declined`, else `authorization.succeeded`.
+ * @param options.status the authorization's status (default `authorized`); amount (minor units, default 1999) and currency (default `EUR`).
+ */
+export function simulatorAuthorizationEvent(reference: string, options: { eventId: string; status?: string; amount?: number; currency?: string }): string {
+  const status = options.status ?? 'authorized';
+  return JSON.stringify({
+    id: options.eventId,
+    type: status === 'declined' ? 'authorization.failed' : 'authorization.succeeded',
+    created: Math.floor(Date.now() / 1000),
+    data: {
+      object: {
+        id: `auth_${reference}`,
+        object: 'authorization',
+        status,
+        amount: options.amount ?? 1999,
+        amount_captured: 0,
+        amount_refunded: 0,
+        currency: options.currency ?? 'EUR',
+        reference,
+      },
+    },
   });
 }
 

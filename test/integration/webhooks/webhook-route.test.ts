@@ -4,7 +4,7 @@ import { SIMULATOR_SIGNATURE_HEADER, signSimulatorPayload } from '../../../harne
 import { channelCommand } from '../../support/fixtures';
 import { eventually } from '../../support/tcp-proxy';
 import { captureLogger } from '../../support/capture-logger';
-import { useWebhookStack } from '../../support/webhook-stack';
+import { simulatorAuthorizationEvent, useWebhookStack } from '../../support/webhook-stack';
 import { bullJobId } from '../../../src/queueing/job-id';
 
 const SECRET = 'whsec-webhook-route-test-0123456789';
@@ -25,14 +25,7 @@ const stack = useWebhookStack(
 );
 
 function event(reference: string, status: string, eventId = `evt_${reference}_${status}`): string {
-  return JSON.stringify({
-    id: eventId,
-    type: status === 'declined' ? 'authorization.failed' : 'authorization.succeeded',
-    created: Math.floor(Date.now() / 1000),
-    data: {
-      object: { id: `auth_${reference}`, object: 'authorization', status, amount: 1999, amount_captured: 0, amount_refunded: 0, currency: 'EUR', reference },
-    },
-  });
+  return simulatorAuthorizationEvent(reference, { eventId, status });
 }
 
 async function post(body: string, options: { gateway?: string; signature?: string | null } = {}): Promise<Response> {

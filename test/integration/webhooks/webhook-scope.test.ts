@@ -8,7 +8,7 @@ import { metricValue } from '../../../src/metrics/metrics-registry';
 import { captureLogger } from '../../support/capture-logger';
 import { channelCommand } from '../../support/fixtures';
 import { eventually } from '../../support/tcp-proxy';
-import { postSimulatorSigned, useWebhookStack } from '../../support/webhook-stack';
+import { postSimulatorSigned, simulatorAuthorizationEvent, useWebhookStack } from '../../support/webhook-stack';
 
 const SECRET_A = 'whsec-scope-test-gateway-a-0123456789';
 const SECRET_B = 'whsec-scope-test-gateway-b-0123456789';
@@ -24,23 +24,7 @@ const stack = useWebhookStack(
 
 function event(reference: string, options: { amount?: number; currency?: string; eventId?: string } = {}): { body: string; eventId: string } {
   const eventId = options.eventId ?? `evt_${reference}_${Math.random().toString(36).slice(2)}`;
-  const body = JSON.stringify({
-    id: eventId,
-    type: 'authorization.succeeded',
-    created: Math.floor(Date.now() / 1000),
-    data: {
-      object: {
-        id: `auth_${reference}`,
-        object: 'authorization',
-        status: 'authorized',
-        amount: options.amount ?? 1999,
-        amount_captured: 0,
-        amount_refunded: 0,
-        currency: options.currency ?? 'EUR',
-        reference,
-      },
-    },
-  });
+  const body = simulatorAuthorizationEvent(reference, { eventId, amount: options.amount, currency: options.currency });
   return { body, eventId };
 }
 
