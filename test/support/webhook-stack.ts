@@ -330,11 +330,14 @@ export function cybersourceNotification(
   });
 }
 
-/** An Adyen gateway's configuration for webhook tests: Basic auth user and password, `hmacKey`, no reachable API. */
-export function adyenWebhookGateway(merchantAccount: string, hmacKey: string): Record<string, unknown> {
+/** Where a webhook test's gateway sends API calls when nothing there is meant to answer them. */
+const NO_API = 'http://127.0.0.1:1';
+
+/** An Adyen gateway's configuration for webhook tests: Basic auth user and password, `hmacKey`, its API at `baseUrl` (default: none reachable). */
+export function adyenWebhookGateway(merchantAccount: string, hmacKey: string, baseUrl = NO_API): Record<string, unknown> {
   return {
     type: 'adyen',
-    base_url: 'http://127.0.0.1:1',
+    base_url: baseUrl,
     api_key: 'adyen-key-unused',
     merchant_account: merchantAccount,
     key_id: 'adyen-hook-user',
@@ -343,11 +346,21 @@ export function adyenWebhookGateway(merchantAccount: string, hmacKey: string): R
   };
 }
 
+/** A Stripe gateway's configuration for webhook tests: endpoint secret `webhookSecret`, its API at `baseUrl` (default: none reachable). */
+export function stripeWebhookGateway(webhookSecret: string, baseUrl = NO_API): Record<string, unknown> {
+  return { type: 'stripe', base_url: baseUrl, api_key: 'sk_test_unused', webhook_secret: webhookSecret };
+}
+
+/** A PSP simulator gateway's configuration for webhook tests: signing secret `webhookSecret`, its API at `baseUrl` (default: none reachable). */
+export function simulatorWebhookGateway(webhookSecret: string, baseUrl = NO_API): Record<string, unknown> {
+  return { type: 'simulator', base_url: baseUrl, api_key: 'sim-key-unused-0123456789', webhook_secret: webhookSecret };
+}
+
 /** A Cybersource gateway's configuration for webhook tests: organization `merchantId`, webhook key `keyBase64` (id `key-1`), no reachable API. */
 export function cybersourceWebhookGateway(merchantId: string, keyBase64: string): Record<string, unknown> {
   return {
     type: 'cybersource',
-    base_url: 'http://127.0.0.1:1',
+    base_url: NO_API,
     merchant_id: merchantId,
     key_id: '08c94330-f618-42a3-b09d-e1e43be5efda',
     shared_secret: 'yBJxy6LjM2TmcPGu+GaJrHtkke25fPpUX+UY6/L/1tE=',

@@ -13,6 +13,8 @@ import {
   postSimulatorSigned,
   postStripeSigned,
   received,
+  simulatorWebhookGateway,
+  stripeWebhookGateway,
   succeededOperation,
   useBusWebhookStack,
 } from '../../support/webhook-stack';
@@ -31,8 +33,8 @@ const CLIENT_SECRET = 'adjustments-test-client-secret-0123';
 const stack = useBusWebhookStack(
   {
     adyen: adyenWebhookGateway('TestMerchant', ADYEN_HMAC),
-    stripe: { type: 'stripe', base_url: 'http://127.0.0.1:1', api_key: 'sk_test_unused', webhook_secret: STRIPE_SECRET },
-    simulator: { type: 'simulator', base_url: 'http://127.0.0.1:1', api_key: 'sim-key-unused-0123456789', webhook_secret: SIM_SECRET },
+    stripe: stripeWebhookGateway(STRIPE_SECRET),
+    simulator: simulatorWebhookGateway(SIM_SECRET),
   },
   { clientId: CLIENT_ID, clientSecret: CLIENT_SECRET },
 );

@@ -9,11 +9,13 @@ import {
   adyenWebhookGateway,
   pendingOperation,
   postAdyenBatch,
-  received,
-  signedAdyenItem,
-  succeededOperation,
   postSimulatorSigned,
   postStripeSigned,
+  received,
+  signedAdyenItem,
+  simulatorWebhookGateway,
+  stripeWebhookGateway,
+  succeededOperation,
   useBusWebhookStack,
   useStatusInquiryPsp,
 } from '../../support/webhook-stack';
@@ -36,9 +38,9 @@ const psp = useStatusInquiryPsp();
 const { answers, inquiries, requests } = psp;
 const stack = useBusWebhookStack(
   () => ({
-    adyen: { ...adyenWebhookGateway('TestMerchant', ADYEN_HMAC), base_url: psp.url },
-    stripe: { type: 'stripe', base_url: psp.url, api_key: 'sk_test_unused', webhook_secret: STRIPE_SECRET },
-    simulator: { type: 'simulator', base_url: psp.url, api_key: 'sim-key-unused-0123456789', webhook_secret: SIM_SECRET },
+    adyen: adyenWebhookGateway('TestMerchant', ADYEN_HMAC, psp.url),
+    stripe: stripeWebhookGateway(STRIPE_SECRET, psp.url),
+    simulator: simulatorWebhookGateway(SIM_SECRET, psp.url),
   }),
   {
     clientId: CLIENT_ID,

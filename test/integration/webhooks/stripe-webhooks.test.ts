@@ -6,7 +6,7 @@ import { metricValue } from '../../../src/metrics/metrics-registry';
 import { captureLogger } from '../../support/capture-logger';
 import { channelCommand } from '../../support/fixtures';
 import { eventually } from '../../support/tcp-proxy';
-import { pendingOperation, postStripeSigned, useWebhookStack } from '../../support/webhook-stack';
+import { pendingOperation, postStripeSigned, stripeWebhookGateway, useWebhookStack } from '../../support/webhook-stack';
 
 const SECRET = 'whsec_stripe_webhooks_test_0123456789abcdef';
 const AMOUNT = 2599;
@@ -15,7 +15,7 @@ const webLogs = captureLogger('info');
 /** What the worker told the bus: each notification's `payment`. */
 const notified: Array<Record<string, unknown>> = [];
 const stack = useWebhookStack(
-  { stripe: { type: 'stripe', base_url: 'http://127.0.0.1:1', api_key: 'sk_test_unused', webhook_secret: SECRET } },
+  { stripe: stripeWebhookGateway(SECRET) },
   {
     webLogger: webLogs.logger,
     workerLogger: captureLogger('warn').logger,

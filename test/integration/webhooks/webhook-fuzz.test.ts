@@ -16,7 +16,7 @@ import { PAN_STYLES, TEST_PANS, formatPan, panNeedles } from '../../../harness/d
 import { seededRandom } from '../../../harness/workload/payment-scenarios';
 import { captureLogger } from '../../support/capture-logger';
 import { eventually } from '../../support/tcp-proxy';
-import { adyenWebhookGateway, cybersourceWebhookGateway, pendingOperation, useWebhookStack } from '../../support/webhook-stack';
+import { adyenWebhookGateway, cybersourceWebhookGateway, pendingOperation, stripeWebhookGateway, useWebhookStack } from '../../support/webhook-stack';
 
 const SEED = Number(process.env.PB_FUZZ_SEED ?? 20_261_130);
 const CASES = Number(process.env.PB_FUZZ_CASES ?? 240);
@@ -33,7 +33,7 @@ const logs = captureLogger('info');
 const notified: unknown[] = [];
 const stack = useWebhookStack(
   {
-    stripe: { type: 'stripe', base_url: 'http://127.0.0.1:1', api_key: 'sk_test_unused', webhook_secret: STRIPE_SECRET },
+    stripe: stripeWebhookGateway(STRIPE_SECRET),
     adyen: adyenWebhookGateway(MERCHANT, ADYEN_HMAC),
     cybs: cybersourceWebhookGateway(ORGANIZATION, CYBS_KEY),
   },

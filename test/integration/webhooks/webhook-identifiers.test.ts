@@ -11,7 +11,7 @@ import { bullJobId } from '../../../src/queueing/job-id';
 import { scanRedis } from '../../../harness/workload/card-data-scan';
 import { captureLogger } from '../../support/capture-logger';
 import { eventually } from '../../support/tcp-proxy';
-import { adyenWebhookGateway, pendingOperation, postAdyenBatch, signedAdyenItem, useWebhookStack } from '../../support/webhook-stack';
+import { adyenWebhookGateway, pendingOperation, postAdyenBatch, signedAdyenItem, stripeWebhookGateway, useWebhookStack } from '../../support/webhook-stack';
 
 const ADYEN_HMAC = '44782DEF547AAA06C910C43932B1EB0C71FC68D9D0C057550C48EC2ACF6BA056';
 const MERCHANT = 'IdentifiersMerchant';
@@ -23,7 +23,7 @@ const workerLogs = captureLogger('warn');
 const stack = useWebhookStack(
   {
     adyen: adyenWebhookGateway(MERCHANT, ADYEN_HMAC),
-    stripe: { type: 'stripe', base_url: 'http://127.0.0.1:1', api_key: 'sk_test_unused', webhook_secret: STRIPE_SECRET },
+    stripe: stripeWebhookGateway(STRIPE_SECRET),
   },
   { webLogger: webLogs.logger, workerLogger: workerLogs.logger },
 );

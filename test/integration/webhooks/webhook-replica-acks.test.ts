@@ -22,12 +22,12 @@ import { captureLogger } from '../../support/capture-logger';
 import { channelCommand } from '../../support/fixtures';
 import { eventually } from '../../support/tcp-proxy';
 import { onRedisCluster, testConfig } from '../../support/test-config';
-import { postSimulatorSigned, simulatorAuthorizationEvent } from '../../support/webhook-stack';
+import { postSimulatorSigned, simulatorAuthorizationEvent, simulatorWebhookGateway } from '../../support/webhook-stack';
 
 jest.setTimeout(30_000);
 
 const SECRET = 'whsec-webhook-replica-acks-0123456789';
-const gateways = { simulator: { type: 'simulator', base_url: 'http://127.0.0.1:1', api_key: 'sim-key-unused-0123456789', webhook_secret: SECRET } };
+const gateways = { simulator: simulatorWebhookGateway(SECRET) };
 const UNACKNOWLEDGED = { write: 'webhook', outcome: 'unacknowledged' };
 
 /** The web process that waits for replicas (more than the test Redis has), and one of the same namespace that does not. */

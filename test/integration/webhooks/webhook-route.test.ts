@@ -4,7 +4,7 @@ import { SIMULATOR_SIGNATURE_HEADER, signSimulatorPayload } from '../../../harne
 import { channelCommand } from '../../support/fixtures';
 import { eventually } from '../../support/tcp-proxy';
 import { captureLogger } from '../../support/capture-logger';
-import { simulatorAuthorizationEvent, useWebhookStack } from '../../support/webhook-stack';
+import { simulatorAuthorizationEvent, simulatorWebhookGateway, useWebhookStack } from '../../support/webhook-stack';
 import { bullJobId } from '../../../src/queueing/job-id';
 
 const SECRET = 'whsec-webhook-route-test-0123456789';
@@ -15,7 +15,7 @@ const workerLogs = captureLogger('info');
 const notified: Record<string, unknown>[] = [];
 // The worker applies queued outcomes; nothing here reaches a gateway or the bus.
 const stack = useWebhookStack(
-  { simulator: { type: 'simulator', base_url: 'http://127.0.0.1:1', api_key: 'sim-key-unused-0123456789', webhook_secret: SECRET } },
+  { simulator: simulatorWebhookGateway(SECRET) },
   {
     webLogger: silentLogger(),
     workerLogger: workerLogs.logger,

@@ -8,7 +8,7 @@ import { metricValue } from '../../../src/metrics/metrics-registry';
 import { captureLogger } from '../../support/capture-logger';
 import { channelCommand } from '../../support/fixtures';
 import { eventually } from '../../support/tcp-proxy';
-import { postSimulatorSigned, simulatorAuthorizationEvent, useWebhookStack } from '../../support/webhook-stack';
+import { postSimulatorSigned, simulatorAuthorizationEvent, simulatorWebhookGateway, useWebhookStack } from '../../support/webhook-stack';
 
 const SECRET_A = 'whsec-scope-test-gateway-a-0123456789';
 const SECRET_B = 'whsec-scope-test-gateway-b-0123456789';
@@ -16,8 +16,8 @@ const SECRET_B = 'whsec-scope-test-gateway-b-0123456789';
 const logs = captureLogger('info');
 const stack = useWebhookStack(
   {
-    simulator: { type: 'simulator', base_url: 'http://127.0.0.1:1', api_key: 'sim-key-unused-0123456789', webhook_secret: SECRET_A },
-    sim_b: { type: 'simulator', base_url: 'http://127.0.0.1:1', api_key: 'sim-key-unused-0123456789', webhook_secret: SECRET_B },
+    simulator: simulatorWebhookGateway(SECRET_A),
+    sim_b: simulatorWebhookGateway(SECRET_B),
   },
   { webLogger: logs.logger },
 );
