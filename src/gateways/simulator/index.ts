@@ -1,3 +1,3 @@
 export { simulatorTransformer } from './simulator-transformer';
 export { simulatorWebhookSignature, verifySimulatorWebhook, parseSignatureHeader } from './simulator-webhook';
-export { simulatorStatusMeaning, SIMULATOR_STATUSES, SimulatorStatus } from './simulator-status-map';
+export { simulatorStatusMeaning, SIMULATOR_STATUSES, type SimulatorStatus } from './simulator-status-map';

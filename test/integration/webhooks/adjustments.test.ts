@@ -1,25 +1,23 @@
 import { hmacValidator as HmacValidator } from '@adyen/api-library';
-import Stripe from 'stripe';
-import { BusClient } from '../../../src/bus/bus-client';
-import { OAuthTokenProvider } from '../../../src/bus/oauth-token-provider';
-import { Config } from '../../../src/config/config';
 import { PaymentCommand } from '../../../src/contracts/payment-command';
 import { adyenWebhookAuthorization } from '../../../src/gateways/adyen';
-import { createGatewayClients } from '../../../src/gateways/gateway-registry';
 import { OperationRecord } from '../../../src/ledger/ledger';
 import { RoutingRecord } from '../../../src/ledger/routing-record';
-import { silentLogger } from '../../../src/logging/logger';
 import { metricValue } from '../../../src/metrics/metrics-registry';
 import { lineEventId } from '../../../src/reconciliation-run/reconciliation-ledger';
-import { WebProcess, startWebProcess } from '../../../src/processes/web-process';
-import { WorkerProcess, startWorkerProcess } from '../../../src/processes/worker-process';
-import { BusTwin, startBusTwin } from '../../../harness/twins/bus-twin/bus-twin';
-import { purgeNamespace } from '../../../harness/twins/local-stack/local-stack';
-import { SIMULATOR_SIGNATURE_HEADER, signSimulatorPayload } from '../../../harness/twins/psp-simulator/simulator-signature';
 import { channelCommand } from '../../support/fixtures';
 import { eventually } from '../../support/tcp-proxy';
-import { testConfig } from '../../support/test-config';
-import { adjustedNotifications, received, succeededOperation } from '../../support/webhook-stack';
+import {
+  adjustedNotifications,
+  adyenWebhookGateway,
+  postSimulatorSigned,
+  postStripeSigned,
+  received,
+  simulatorWebhookGateway,
+  stripeWebhookGateway,
+  succeededOperation,
+  useBusWebhookStack,
+} from '../../support/webhook-stack';
 
 /**
  * Late PSP facts through the real path: signed webhook → webhook route → outcome worker → adjustment →
@@ -32,46 +30,15 @@ const SIM_SECRET = 'whsec-sim-adjustments-test-0123456789';
 const CLIENT_ID = 'adjustments-test';
 const CLIENT_SECRET = 'adjustments-test-client-secret-0123';
 
-let twin: BusTwin;
-let config: Config;
-let web: WebProcess;
-let worker: WorkerProcess;
+const stack = useBusWebhookStack(
+  {
+    adyen: adyenWebhookGateway('TestMerchant', ADYEN_HMAC),
+    stripe: stripeWebhookGateway(STRIPE_SECRET),
+    simulator: simulatorWebhookGateway(SIM_SECRET),
+  },
+  { clientId: CLIENT_ID, clientSecret: CLIENT_SECRET },
+);
 const sdk = new HmacValidator();
-const stripe = new Stripe('sk_test_unit_only');
-
-beforeAll(async () => {
-  twin = await startBusTwin({ clientId: CLIENT_ID, clientSecret: CLIENT_SECRET });
-  config = testConfig({
-    'service_bus.url': twin.url,
-    'mom_client.oauth_server_url': twin.url,
-    'mom_client.client_id': CLIENT_ID,
-    'mom_client.client_secret': CLIENT_SECRET,
-    gateways: {
-      adyen: {
-        type: 'adyen',
-        base_url: 'http://127.0.0.1:1',
-        api_key: 'adyen-key-unused',
-        merchant_account: 'TestMerchant',
-        key_id: 'adyen-hook-user',
-        shared_secret: 'adyen-hook-password-0123',
-        webhook_secret: ADYEN_HMAC,
-      },
-      stripe: { type: 'stripe', base_url: 'http://127.0.0.1:1', api_key: 'sk_test_unused', webhook_secret: STRIPE_SECRET },
-      simulator: { type: 'simulator', base_url: 'http://127.0.0.1:1', api_key: 'sim-key-unused-0123456789', webhook_secret: SIM_SECRET },
-    },
-  });
-  const routes = createGatewayClients(config);
-  const notifier = new BusClient(config, new OAuthTokenProvider(config));
-  web = await startWebProcess(config, silentLogger(), { webhooks: routes });
-  worker = await startWorkerProcess(config, silentLogger(), { routes, notifier });
-});
-
-afterAll(async () => {
-  await web.stop();
-  await worker.stop();
-  await twin.stop();
-  await purgeNamespace(config).catch(() => undefined);
-});
 
 let orderSeq = 0;
 
@@ -82,13 +49,13 @@ async function succeeded(
   reference: string,
   order = `order-adj-${Date.now()}-${++orderSeq}`,
 ): Promise<OperationRecord> {
-  const after = await succeededOperation(worker, command, { gateway, order_id: order }, reference);
+  const after = await succeededOperation(stack.worker, command, { gateway, order_id: order }, reference);
   expect(after.state).toBe('SUCCEEDED');
-  await eventually(async () => received(twin.notifications, `${after.id}.SUCCEEDED`));
+  await eventually(async () => received(stack.twin.notifications, `${after.id}.SUCCEEDED`));
   return after;
 }
 
-const adjustedFor = (operationId: string) => adjustedNotifications(twin.notifications, config, operationId);
+const adjustedFor = (operationId: string) => adjustedNotifications(stack.twin.notifications, stack.config, operationId);
 
 function adyenNotification(item: Record<string, unknown>): string {
   const signed = { ...item, additionalData: { ...((item.additionalData as Record<string, string>) ?? {}) } };
@@ -110,28 +77,36 @@ function adyenExpire(pspReference: string, merchantReference: string, eventDate:
   });
 }
 
+/** An Adyen `CHARGEBACK` (EUR 42.00 lost, reason code 10.4) of the payment `originalReference`, named by operation `merchantReference`. */
+function adyenChargeback(pspReference: string, originalReference: string, merchantReference: string): string {
+  return adyenNotification({
+    pspReference,
+    originalReference,
+    merchantAccountCode: 'TestMerchant',
+    merchantReference,
+    amount: { value: 4200, currency: 'EUR' },
+    eventCode: 'CHARGEBACK',
+    eventDate: '2026-11-20T10:00:00+01:00',
+    success: 'true',
+    reason: 'Other Fraud-Card Absent Environment',
+    additionalData: { chargebackReasonCode: '10.4', disputeStatus: 'Lost' },
+  });
+}
+
 async function postAdyen(body: string): Promise<Response> {
-  return fetch(`${web.server.url}/webhooks/adyen`, {
+  return fetch(`${stack.web.server.url}/webhooks/adyen`, {
     method: 'POST',
     body,
-    headers: { 'content-type': 'application/json', authorization: adyenWebhookAuthorization(config.gateways.adyen) },
+    headers: { 'content-type': 'application/json', authorization: adyenWebhookAuthorization(stack.config.gateways.adyen) },
   });
 }
 
 async function postStripe(event: Record<string, unknown>): Promise<Response> {
-  const body = JSON.stringify(event);
-  const header = stripe.webhooks.generateTestHeaderString({ payload: body, secret: STRIPE_SECRET });
-  return fetch(`${web.server.url}/webhooks/stripe`, { method: 'POST', body, headers: { 'content-type': 'application/json', 'stripe-signature': header } });
+  return postStripeSigned(stack, 'stripe', JSON.stringify(event), STRIPE_SECRET);
 }
 
 async function postSimulator(event: Record<string, unknown>): Promise<Response> {
-  const body = JSON.stringify(event);
-  const signature = signSimulatorPayload(SIM_SECRET, body, Math.floor(Date.now() / 1000));
-  return fetch(`${web.server.url}/webhooks/simulator`, {
-    method: 'POST',
-    body,
-    headers: { 'content-type': 'application/json', [SIMULATOR_SIGNATURE_HEADER.toLowerCase()]: signature },
-  });
+  return postSimulatorSigned(stack, 'simulator', JSON.stringify(event), SIM_SECRET);
 }
 
 const settle = () => new Promise((r) => setTimeout(r, 400));
@@ -141,18 +116,7 @@ describe('late PSP facts become adjustments with their own OMS event', () => {
     const auth = await succeeded('authorize', 'adyen', 'ADYENPAY00000001');
     const capture = await succeeded('capture', 'adyen', 'ADYENCAP00000001', auth.payment.order_id);
     const before = await metricValue('pb_adjustments_total', { gateway: 'adyen', kind: 'chargeback' });
-    const body = adyenNotification({
-      pspReference: 'ADYENDSP00000001',
-      originalReference: 'ADYENPAY00000001',
-      merchantAccountCode: 'TestMerchant',
-      merchantReference: auth.id,
-      amount: { value: 4200, currency: 'EUR' },
-      eventCode: 'CHARGEBACK',
-      eventDate: '2026-11-20T10:00:00+01:00',
-      success: 'true',
-      reason: 'Other Fraud-Card Absent Environment',
-      additionalData: { chargebackReasonCode: '10.4', disputeStatus: 'Lost' },
-    });
+    const body = adyenChargeback('ADYENDSP00000001', 'ADYENPAY00000001', auth.id);
     expect((await postAdyen(body)).status).toBe(200);
     expect((await postAdyen(body)).status).toBe(200);
     await eventually(async () => adjustedFor(auth.id).length >= 1);
@@ -179,12 +143,12 @@ describe('late PSP facts become adjustments with their own OMS event', () => {
     });
     expect(params.payment.event_id).toMatch(new RegExp(`^${auth.id}\\.adj\\.adj_[0-9a-f]{24}$`));
     expect(typeof params.payment.sequence).toBe('number');
-    expect((await worker.ledger.get(auth.id))?.state).toBe('SUCCEEDED');
-    expect((await worker.ledger.get(capture.id))?.state).toBe('SUCCEEDED');
-    const stored = await worker.adjustmentStore.forOperation(auth.id);
+    expect((await stack.worker.ledger.get(auth.id))?.state).toBe('SUCCEEDED');
+    expect((await stack.worker.ledger.get(capture.id))?.state).toBe('SUCCEEDED');
+    const stored = await stack.worker.adjustmentStore.forOperation(auth.id);
     expect(stored).toHaveLength(1);
     expect(stored[0]).toMatchObject({ kind: 'chargeback', amount: 4200, currency: 'EUR', pspEventId: 'ADYENDSP00000001:CHARGEBACK:true' });
-    expect((await worker.ledger.interactions(auth.id)).filter((h) => h.event === 'adjustment')).toHaveLength(1);
+    expect((await stack.worker.ledger.interactions(auth.id)).filter((h) => h.event === 'adjustment')).toHaveLength(1);
     expect(await metricValue('pb_adjustments_total', { gateway: 'adyen', kind: 'chargeback' })).toBe(before + 1);
   });
 
@@ -194,7 +158,7 @@ describe('late PSP facts become adjustments with their own OMS event', () => {
     const before = await metricValue('pb_adjustments_found_recorded_total', { gateway: 'adyen', kind: 'chargeback' });
     // What the reconciliation runner records for the settlement details report's Chargeback line.
     const line = 'ADYENPAY00000009:Chargeback:ADYENDSP00000009:12';
-    const recorded = await worker.adjustments.recordAdjustment(auth, {
+    const recorded = await stack.worker.adjustments.recordAdjustment(auth, {
       kind: 'chargeback',
       direction: 'debit',
       amount: 4200,
@@ -208,18 +172,7 @@ describe('late PSP facts become adjustments with their own OMS event', () => {
     });
     expect(recorded.created).toBe(true);
     await eventually(async () => adjustedFor(auth.id).length >= 1);
-    const body = adyenNotification({
-      pspReference: 'ADYENDSP00000009',
-      originalReference: 'ADYENPAY00000009',
-      merchantAccountCode: 'TestMerchant',
-      merchantReference: auth.id,
-      amount: { value: 4200, currency: 'EUR' },
-      eventCode: 'CHARGEBACK',
-      eventDate: '2026-11-20T10:00:00+01:00',
-      success: 'true',
-      reason: 'Other Fraud-Card Absent Environment',
-      additionalData: { chargebackReasonCode: '10.4', disputeStatus: 'Lost' },
-    });
+    const body = adyenChargeback('ADYENDSP00000009', 'ADYENPAY00000009', auth.id);
     expect((await postAdyen(body)).status).toBe(200);
     expect((await postAdyen(body)).status).toBe(200);
     await eventually(async () => (await metricValue('pb_adjustments_found_recorded_total', { gateway: 'adyen', kind: 'chargeback' })) === before + 1);
@@ -231,14 +184,14 @@ describe('late PSP facts become adjustments with their own OMS event', () => {
       amount: 4200,
       source: 'reconciliation',
     });
-    expect(await worker.adjustmentStore.forOperation(auth.id)).toEqual([recorded.adjustment]);
-    expect((await worker.ledger.interactions(auth.id)).filter((h) => h.event === 'adjustment')).toHaveLength(1);
+    expect(await stack.worker.adjustmentStore.forOperation(auth.id)).toEqual([recorded.adjustment]);
+    expect((await stack.worker.ledger.interactions(auth.id)).filter((h) => h.event === 'adjustment')).toHaveLength(1);
   });
 
   it('an Adyen EXPIRE of a SUCCEEDED authorization is an authorization_expired adjustment sent once; the authorization leaves the expiry and orphan indexes and stays SUCCEEDED', async () => {
     const auth = await succeeded('authorize', 'adyen', 'ADYENPAY0000000E');
-    expect(await worker.ledger.inAuthorizationIndex('expiry', auth.id)).toBe(true);
-    expect(await worker.ledger.inAuthorizationIndex('open', auth.id)).toBe(true);
+    expect(await stack.worker.ledger.inAuthorizationIndex('expiry', auth.id)).toBe(true);
+    expect(await stack.worker.ledger.inAuthorizationIndex('open', auth.id)).toBe(true);
     const before = await metricValue('pb_adjustments_total', { gateway: 'adyen', kind: 'authorization_expired' });
     // As the spec's example: the payment's pspReference, no originalReference, the amount originally authorised.
     const body = adyenExpire('ADYENPAY0000000E', auth.id, '2026-11-27T11:19:48+01:00');
@@ -256,9 +209,9 @@ describe('late PSP facts become adjustments with their own OMS event', () => {
       occurred_at: '2026-11-27T10:19:48.000Z',
     });
     expect(await metricValue('pb_adjustments_total', { gateway: 'adyen', kind: 'authorization_expired' })).toBe(before + 1);
-    expect(await worker.ledger.inAuthorizationIndex('expiry', auth.id)).toBe(false);
-    expect(await worker.ledger.inAuthorizationIndex('open', auth.id)).toBe(false);
-    expect((await worker.ledger.get(auth.id))?.state).toBe('SUCCEEDED');
+    expect(await stack.worker.ledger.inAuthorizationIndex('expiry', auth.id)).toBe(false);
+    expect(await stack.worker.ledger.inAuthorizationIndex('open', auth.id)).toBe(false);
+    expect((await stack.worker.ledger.get(auth.id))?.state).toBe('SUCCEEDED');
   });
 
   it('an Adyen EXPIRE after a partial capture reports what lapsed: the amount originally authorised, as Adyen sends it, less what the captures took', async () => {
@@ -270,9 +223,9 @@ describe('late PSP facts become adjustments with their own OMS event', () => {
       { gateway: 'adyen', gateway_account: 'acct-1', order_id: order, gateway_key: auth.id, amount: 1800, currency: 'EUR' },
     );
     const capture = captureCmd.payment.operation_reference!;
-    await worker.ledger.create(capture, captureCmd, Date.now(), { event: 'attempt' });
-    await worker.ledger.authorizationView(auth.id, capture);
-    await worker.ledger.transition(capture, 'SUCCEEDED', { event: 'outcome' }, { confirmedAmount: 1800, confirmedCurrency: 'EUR' });
+    await stack.worker.ledger.create(capture, captureCmd, Date.now(), { event: 'attempt' });
+    await stack.worker.ledger.authorizationView(auth.id, capture);
+    await stack.worker.ledger.transition(capture, 'SUCCEEDED', { event: 'outcome' }, { confirmedAmount: 1800, confirmedCurrency: 'EUR' });
     const body = adyenExpire('ADYENPAY0000001E', auth.id, '2026-11-28T11:19:48+01:00');
     expect((await postAdyen(body)).status).toBe(200);
     await eventually(async () => adjustedFor(auth.id).length >= 1);
@@ -297,8 +250,8 @@ describe('late PSP facts become adjustments with their own OMS event', () => {
     });
     const authCmd = channelCommand('authorize', {}, { gateway: 'adyen', gateway_account: 'acct-1', order_id: order, amount: 5550, currency: 'USD' });
     const auth = authCmd.payment.operation_reference!;
-    await worker.ledger.create(auth, authCmd, Date.now(), { event: 'attempt' });
-    await worker.ledger.transition(
+    await stack.worker.ledger.create(auth, authCmd, Date.now(), { event: 'attempt' });
+    await stack.worker.ledger.transition(
       auth,
       'SUCCEEDED',
       { event: 'outcome' },
@@ -307,9 +260,9 @@ describe('late PSP facts become adjustments with their own OMS event', () => {
     const capture = async (amount: number, sent: number, confirmed: boolean): Promise<void> => {
       const cmd = channelCommand('capture', {}, { gateway: 'adyen', gateway_account: 'acct-1', order_id: order, gateway_key: auth, amount, currency: 'USD' });
       const id = cmd.payment.operation_reference!;
-      await worker.ledger.create(id, cmd, Date.now(), { event: 'attempt' });
-      await worker.ledger.authorizationView(auth, id);
-      await worker.ledger.transition(
+      await stack.worker.ledger.create(id, cmd, Date.now(), { event: 'attempt' });
+      await stack.worker.ledger.authorizationView(auth, id);
+      await stack.worker.ledger.transition(
         id,
         'SUCCEEDED',
         { event: 'outcome' },
@@ -343,8 +296,8 @@ describe('late PSP facts become adjustments with their own OMS event', () => {
     await eventually(async () => adjustedFor(refund.id).length >= 1);
     const params = adjustedFor(refund.id)[0].params as { adjustment: Record<string, unknown> };
     expect(params.adjustment).toMatchObject({ kind: 'refund_failed', direction: 'credit', amount: 5000, currency: 'EUR' });
-    expect((await worker.ledger.get(refund.id))?.state).toBe('SUCCEEDED');
-    expect(await worker.events.load(`${refund.id}.FAILED`)).toBeNull();
+    expect((await stack.worker.ledger.get(refund.id))?.state).toBe('SUCCEEDED');
+    expect(await stack.worker.events.load(`${refund.id}.FAILED`)).toBeNull();
   });
 
   it('a Stripe refund that fails after it succeeded and a charge.dispute.funds_withdrawn are adjustments, sent once each', async () => {
@@ -407,8 +360,8 @@ describe('late PSP facts become adjustments with their own OMS event', () => {
       reason: 'fraudulent',
       psp_reference: 'dp_adjustments_0001',
     });
-    expect((await worker.ledger.get(refund.id))?.state).toBe('SUCCEEDED');
-    expect((await worker.ledger.get(sale.id))?.state).toBe('SUCCEEDED');
+    expect((await stack.worker.ledger.get(refund.id))?.state).toBe('SUCCEEDED');
+    expect((await stack.worker.ledger.get(sale.id))?.state).toBe('SUCCEEDED');
   });
 
   it('one Stripe refund failing after it succeeded, told by each event Stripe sends of it (refund.updated, refund.failed, charge.refund.updated: other event ids), is one refund_failed adjustment', async () => {
@@ -447,8 +400,8 @@ describe('late PSP facts become adjustments with their own OMS event', () => {
       { gateway: 'simulator', gateway_account: 'acct-1', order_id: `order-adj-pending-${Date.now()}`, amount: 700, currency: 'EUR' },
     );
     const id = cmd.payment.operation_reference!;
-    const { record } = await worker.ledger.create(id, cmd, Date.now(), { event: 'attempt' });
-    await worker.recorder.apply(record!, { status: 'PENDING', gatewayStatus: 'pending', gatewayReference: 're_sim_pending_1' }, 'response');
+    const { record } = await stack.worker.ledger.create(id, cmd, Date.now(), { event: 'attempt' });
+    await stack.worker.recorder.apply(record!, { status: 'PENDING', gatewayStatus: 'pending', gatewayReference: 're_sim_pending_1' }, 'response');
     const res = await postSimulator({
       id: 'evt_sim_refund_failed_1',
       type: 'refund.failed',
@@ -467,9 +420,9 @@ describe('late PSP facts become adjustments with their own OMS event', () => {
       },
     });
     expect(res.status).toBe(200);
-    await eventually(async () => (await worker.ledger.get(id))?.state === 'FAILED');
-    expect((await worker.ledger.get(id))?.reason).toBe('declined');
-    expect(await worker.adjustmentStore.forOperation(id)).toHaveLength(0);
+    await eventually(async () => (await stack.worker.ledger.get(id))?.state === 'FAILED');
+    expect((await stack.worker.ledger.get(id))?.reason).toBe('declined');
+    expect(await stack.worker.adjustmentStore.forOperation(id)).toHaveLength(0);
   });
 
   it('refuses a late fact arriving on another gateway than the operation is routed to', async () => {
@@ -494,7 +447,7 @@ describe('late PSP facts become adjustments with their own OMS event', () => {
     expect(res.status).toBe(200);
     await settle();
     await settle();
-    expect(await worker.adjustmentStore.forOperation(auth.id)).toHaveLength(0);
+    expect(await stack.worker.adjustmentStore.forOperation(auth.id)).toHaveLength(0);
     expect(adjustedFor(auth.id)).toHaveLength(0);
   });
 });

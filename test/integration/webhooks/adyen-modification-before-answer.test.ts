@@ -10,7 +10,6 @@
  */
 import { metricValue } from '../../../src/metrics/metrics-registry';
 import { shardKeysOf, shardOfAnchor } from '../../../src/redis/key-layout';
-import { createGatewayOutcomesQueue } from '../../../src/webhooks/gateway-outcomes-queue';
 import { useAdyenStandInStack } from '../../support/adyen-checkout-stand-in';
 import { eventually } from '../../support/tcp-proxy';
 
@@ -182,11 +181,6 @@ describe("an Adyen modification's notification naming the payment, before the mo
     expect((await stack.worker.ledger.get(authorization))?.state).toBe('SUCCEEDED');
     expect((await stack.worker.ledger.get(capture))?.state).toBe('PENDING');
     // The webhook's job completed: nothing failed, nothing waiting to run again.
-    const queue = createGatewayOutcomesQueue(stack.worker.redis, stack.config.redis.keyPrefix);
-    try {
-      expect(await queue.getJobCounts('failed', 'delayed', 'waiting', 'active')).toEqual({ failed: 0, delayed: 0, waiting: 0, active: 0 });
-    } finally {
-      await queue.close();
-    }
+    expect(await stack.outcomes.getJobCounts('failed', 'delayed', 'waiting', 'active')).toEqual({ failed: 0, delayed: 0, waiting: 0, active: 0 });
   });
 });

@@ -9,77 +9,40 @@
  *   to the OMS as an AUTHORISATION's is (`payment.token`), once, and only to the operation that asked for it.
  */
 import { hmacValidator as HmacValidator } from '@adyen/api-library';
-import { BusClient } from '../../../src/bus/bus-client';
-import { OAuthTokenProvider } from '../../../src/bus/oauth-token-provider';
-import { Config } from '../../../src/config/config';
 import { Payment } from '../../../src/contracts/payment-command';
 import { adyenWebhookAuthorization } from '../../../src/gateways/adyen';
-import { createGatewayClients } from '../../../src/gateways/gateway-registry';
 import { OperationRecord } from '../../../src/ledger/ledger';
-import { silentLogger } from '../../../src/logging/logger';
 import { metricValue } from '../../../src/metrics/metrics-registry';
-import { WebProcess, startWebProcess } from '../../../src/processes/web-process';
-import { WorkerProcess, startWorkerProcess } from '../../../src/processes/worker-process';
-import { BusTwin, startBusTwin } from '../../../harness/twins/bus-twin/bus-twin';
-import { purgeNamespace } from '../../../harness/twins/local-stack/local-stack';
 import { eventually } from '../../support/tcp-proxy';
-import { testConfig } from '../../support/test-config';
-import { adjustedNotifications, pendingOperation, received, succeededOperation } from '../../support/webhook-stack';
+import { adjustedNotifications, adyenWebhookGateway, pendingOperation, received, succeededOperation, useBusWebhookStack } from '../../support/webhook-stack';
 
 const ADYEN_HMAC = '44782DEF547AAA06C910C43932B1EB0C71FC68D9D0C057550C48EC2ACF6BA056';
 const CLIENT_ID = 'adyen-review-token-test';
 const CLIENT_SECRET = 'adyen-review-token-client-secret-0123';
 const MERCHANT = 'TestMerchant';
 
-let twin: BusTwin;
-let config: Config;
-let web: WebProcess;
-let worker: WorkerProcess;
-const sdk = new HmacValidator();
-
-beforeAll(async () => {
-  twin = await startBusTwin({ clientId: CLIENT_ID, clientSecret: CLIENT_SECRET });
-  config = testConfig({
-    'service_bus.url': twin.url,
-    'mom_client.oauth_server_url': twin.url,
-    'mom_client.client_id': CLIENT_ID,
-    'mom_client.client_secret': CLIENT_SECRET,
-    // A failure after success is decided this long after its webhook arrived (a void of ours settles meanwhile).
-    'delivery.late_failure_confirm_ms': 50,
-    'delivery.backoff_base_ms': 20,
-    'delivery.backoff_max_ms': 40,
-    gateways: {
-      adyen: {
-        type: 'adyen',
-        base_url: 'http://127.0.0.1:1',
-        api_key: 'adyen-key-unused',
-        merchant_account: MERCHANT,
-        key_id: 'adyen-hook-user',
-        shared_secret: 'adyen-hook-password-0123',
-        webhook_secret: ADYEN_HMAC,
-      },
+const stack = useBusWebhookStack(
+  { adyen: adyenWebhookGateway(MERCHANT, ADYEN_HMAC) },
+  {
+    clientId: CLIENT_ID,
+    clientSecret: CLIENT_SECRET,
+    config: {
+      // A failure after success is decided this long after its webhook arrived (a void of ours settles meanwhile).
+      'delivery.late_failure_confirm_ms': 50,
+      'delivery.backoff_base_ms': 20,
+      'delivery.backoff_max_ms': 40,
     },
-  });
-  const routes = createGatewayClients(config);
-  const notifier = new BusClient(config, new OAuthTokenProvider(config));
-  web = await startWebProcess(config, silentLogger(), { webhooks: routes });
-  worker = await startWorkerProcess(config, silentLogger(), { routes, notifier });
-});
-
-afterAll(async () => {
-  await web.stop();
-  await worker.stop();
-  await twin.stop();
-  await purgeNamespace(config).catch(() => undefined);
-});
+  },
+);
+const sdk = new HmacValidator();
 
 let seq = 0;
 
 /** An operation of `command` that SUCCEEDED at Adyen with pspReference `reference`, its SUCCESS event delivered. */
 async function succeeded(command: 'authorize' | 'sale', reference: string, payment: Partial<Payment> = {}): Promise<OperationRecord> {
-  const after = await succeededOperation(worker, command, { gateway: 'adyen', order_id: `order-rt-${Date.now()}-${++seq}`, ...payment }, reference);
+  const after = await succeededOperation(stack.worker, command, { gateway: 'adyen', order_id: `order-rt-${Date.now()}-${++seq}`, ...payment }, reference);
   expect(after.state).toBe('SUCCEEDED');
-  await eventually(async () => received(twin.notifications, `${after.id}.SUCCEEDED`));
+  await eventually(async () => received(stack.twin.notifications, `${after.id}.SUCCEEDED`));
   return after;
 }
 
@@ -94,8 +57,8 @@ async function post(item: Record<string, unknown>): Promise<number> {
   };
   (signed.additionalData as Record<string, string>).hmacSignature = sdk.calculateHmac(signed as never, ADYEN_HMAC);
   const body = JSON.stringify({ live: 'false', notificationItems: [{ NotificationRequestItem: signed }] });
-  const headers = { 'content-type': 'application/json', authorization: adyenWebhookAuthorization(config.gateways.adyen) };
-  return (await fetch(`${web.server.url}/webhooks/adyen`, { method: 'POST', body, headers })).status;
+  const headers = { 'content-type': 'application/json', authorization: adyenWebhookAuthorization(stack.config.gateways.adyen) };
+  return (await fetch(`${stack.web.server.url}/webhooks/adyen`, { method: 'POST', body, headers })).status;
 }
 
 /** The spec's MANUAL_REVIEW_* item for the payment `reference` (its pspReference) named by `operationId`. */
@@ -131,9 +94,9 @@ function contract(operationId: string, reference: string, token: string, shopper
   };
 }
 
-const history = async (id: string, event: string) => (await worker.ledger.interactions(id)).filter((h) => h.event === event);
+const history = async (id: string, event: string) => (await stack.worker.ledger.interactions(id)).filter((h) => h.event === event);
 const eventsOf = (id: string) =>
-  twin.notifications.filter((n) => (n.params as { payment?: { operation_reference?: string } }).payment?.operation_reference === id);
+  stack.twin.notifications.filter((n) => (n.params as { payment?: { operation_reference?: string } }).payment?.operation_reference === id);
 
 describe('an Adyen manual review decision', () => {
   it('a rejection is recorded and counted, never reported as money; the CANCEL_OR_REFUND Adyen then sends reports the authorization released, once', async () => {
@@ -146,9 +109,9 @@ describe('an Adyen manual review decision', () => {
     expect(entry).toMatchObject({ decision: 'rejected', gateway_status: 'MANUAL_REVIEW_REJECT', state: 'SUCCEEDED' });
     expect(await metricValue('pb_psp_review_decisions_total', { gateway: 'adyen', decision: 'rejected' })).toBe(rejected + 1);
     // The decision alone says nothing of the money (the merchant's settings may leave it authorised): no event.
-    expect(await worker.adjustmentStore.forOperation(auth.id)).toEqual([]);
+    expect(await stack.worker.adjustmentStore.forOperation(auth.id)).toEqual([]);
     expect(eventsOf(auth.id)).toHaveLength(1);
-    expect((await worker.ledger.get(auth.id))?.state).toBe('SUCCEEDED');
+    expect((await stack.worker.ledger.get(auth.id))?.state).toBe('SUCCEEDED');
 
     // Adyen's case management cancels it: CANCEL_OR_REFUND naming the payment, its own pspReference, action cancel.
     const cancelled = {
@@ -161,18 +124,18 @@ describe('an Adyen manual review decision', () => {
       additionalData: { 'modification.action': 'cancel' },
     };
     expect(await post(cancelled)).toBe(200);
-    await eventually(async () => adjustedNotifications(twin.notifications, config, auth.id).length === 1);
-    const [adjustment] = await worker.adjustmentStore.forOperation(auth.id);
+    await eventually(async () => adjustedNotifications(stack.twin.notifications, stack.config, auth.id).length === 1);
+    const [adjustment] = await stack.worker.adjustmentStore.forOperation(auth.id);
     expect(adjustment).toMatchObject({ kind: 'failed_after_success', direction: 'none', amount: 5000, currency: 'EUR' });
     // Released: out of the authorization indexes (no expiry warning, no orphan void of it).
-    expect(await worker.ledger.inAuthorizationIndex('open', auth.id)).toBe(false);
+    expect(await stack.worker.ledger.inAuthorizationIndex('open', auth.id)).toBe(false);
 
     // Delivered again (Adyen retries, an operator resends it): nothing new.
     expect(await post({ ...cancelled, eventDate: new Date().toISOString() })).toBe(200);
     expect(await post(review('MANUAL_REVIEW_REJECT', auth.id, 'REVIEWAUTH000001', 'REVIEWCASE000001'))).toBe(200);
     await new Promise((r) => setTimeout(r, 500));
-    expect(adjustedNotifications(twin.notifications, config, auth.id)).toHaveLength(1);
-    expect(await worker.adjustmentStore.forOperation(auth.id)).toHaveLength(1);
+    expect(adjustedNotifications(stack.twin.notifications, stack.config, auth.id)).toHaveLength(1);
+    expect(await stack.worker.adjustmentStore.forOperation(auth.id)).toHaveLength(1);
   });
 
   it('an acceptance is recorded and counted: the payment goes on as authorised, nothing is sent', async () => {
@@ -184,7 +147,7 @@ describe('an Adyen manual review decision', () => {
     expect((await history(auth.id, 'psp_review_decision'))[0]).toMatchObject({ decision: 'accepted' });
     expect(await metricValue('pb_psp_review_decisions_total', { gateway: 'adyen', decision: 'accepted' })).toBe(accepted + 1);
     expect(eventsOf(auth.id)).toHaveLength(1);
-    expect(await worker.adjustmentStore.forOperation(auth.id)).toEqual([]);
+    expect(await stack.worker.adjustmentStore.forOperation(auth.id)).toEqual([]);
   });
 });
 
@@ -195,38 +158,38 @@ describe('an Adyen RECURRING_CONTRACT', () => {
     const sent = await metricValue('pb_webhook_stored_tokens_total', { gateway: 'adyen', outcome: 'sent' });
     expect(await post(contract(auth.id, 'TOKENAUTH0000001', 'M5N7TQ4TG5PFWR50'))).toBe(200);
 
-    await eventually(async () => received(twin.notifications, `${auth.id}.stored-token`));
+    await eventually(async () => received(stack.twin.notifications, `${auth.id}.stored-token`));
     const event = eventsOf(auth.id).find((n) => (n.params as { payment: { event_id: string } }).payment.event_id === `${auth.id}.stored-token`);
-    expect(event?.method).toBe(config.serviceBus.methods.notifications.authorized);
+    expect(event?.method).toBe(stack.config.serviceBus.methods.notifications.authorized);
     expect((event?.params as { payment: Record<string, unknown> }).payment).toMatchObject({
       operation_reference: auth.id,
       status: 'SUCCESS',
       token: 'shopper-0042:M5N7TQ4TG5PFWR50',
       token_update: true,
     });
-    expect((await worker.ledger.get(auth.id))?.storedToken).toBe('shopper-0042:M5N7TQ4TG5PFWR50');
+    expect((await stack.worker.ledger.get(auth.id))?.storedToken).toBe('shopper-0042:M5N7TQ4TG5PFWR50');
     expect(await metricValue('pb_webhook_stored_tokens_total', { gateway: 'adyen', outcome: 'sent' })).toBe(sent + 1);
     // The token is on the event only: never in the history.
-    expect(JSON.stringify(await worker.ledger.interactions(auth.id))).not.toContain('M5N7TQ4TG5PFWR50');
+    expect(JSON.stringify(await stack.worker.ledger.interactions(auth.id))).not.toContain('M5N7TQ4TG5PFWR50');
 
     // Delivered again, or another token named for it: the OMS hears of one token, once.
     expect(await post({ ...contract(auth.id, 'TOKENAUTH0000001', 'M5N7TQ4TG5PFWR50'), eventDate: new Date().toISOString() })).toBe(200);
     expect(await post(contract(auth.id, 'TOKENAUTH0000001', 'OTHERTOKEN000099'))).toBe(200);
     await eventually(async () => (await history(auth.id, 'stored_token')).some((h) => h.outcome === 'other_token_held'));
     expect(eventsOf(auth.id).filter((n) => (n.params as { payment: { token?: string } }).payment.token !== undefined)).toHaveLength(1);
-    expect((await worker.ledger.get(auth.id))?.storedToken).toBe('shopper-0042:M5N7TQ4TG5PFWR50');
+    expect((await stack.worker.ledger.get(auth.id))?.storedToken).toBe('shopper-0042:M5N7TQ4TG5PFWR50');
   });
 
   it('arriving before the AUTHORISATION (the operation still PENDING), rides on its SUCCESS event: no event of its own', async () => {
     const order = `order-rt-${Date.now()}-${++seq}`;
     const id = await pendingOperation(
-      worker,
+      stack.worker,
       'authorize',
       { gateway: 'adyen', gateway_account: 'acct-1', amount: 5000, currency: 'EUR', order_id: order, payment_method: { type: 'card', store: true } },
       'TOKENAUTH0000003',
     );
     expect(await post(contract(id, 'TOKENAUTH0000003', 'M5N7TQ4TG5PFWR52'))).toBe(200);
-    await eventually(async () => (await worker.ledger.get(id))?.storedToken === 'shopper-0042:M5N7TQ4TG5PFWR52');
+    await eventually(async () => (await stack.worker.ledger.get(id))?.storedToken === 'shopper-0042:M5N7TQ4TG5PFWR52');
     const auth = {
       eventCode: 'AUTHORISATION',
       merchantAccountCode: MERCHANT,
@@ -236,12 +199,12 @@ describe('an Adyen RECURRING_CONTRACT', () => {
     };
     expect(await post(auth)).toBe(200);
 
-    await eventually(async () => received(twin.notifications, `${id}.SUCCEEDED`));
+    await eventually(async () => received(stack.twin.notifications, `${id}.SUCCEEDED`));
     const success = eventsOf(id).find((n) => (n.params as { payment: { event_id: string } }).payment.event_id === `${id}.SUCCEEDED`);
     expect((success?.params as { payment: { token?: string } }).payment.token).toBe('shopper-0042:M5N7TQ4TG5PFWR52');
     await eventually(async () => (await history(id, 'stored_token')).length === 1);
     expect((await history(id, 'stored_token'))[0]).toMatchObject({ outcome: 'with_success' });
-    expect(received(twin.notifications, `${id}.stored-token`)).toBe(false);
+    expect(received(stack.twin.notifications, `${id}.stored-token`)).toBe(false);
   });
 
   it('keeps no token for an operation that asked for none', async () => {
@@ -249,7 +212,7 @@ describe('an Adyen RECURRING_CONTRACT', () => {
     expect(await post(contract(auth.id, 'TOKENAUTH0000002', 'M5N7TQ4TG5PFWR51'))).toBe(200);
     await eventually(async () => (await history(auth.id, 'stored_token')).length === 1);
     expect((await history(auth.id, 'stored_token'))[0]).toMatchObject({ outcome: 'not_asked' });
-    expect((await worker.ledger.get(auth.id))?.storedToken).toBeUndefined();
+    expect((await stack.worker.ledger.get(auth.id))?.storedToken).toBeUndefined();
     expect(eventsOf(auth.id)).toHaveLength(1);
   });
 });

@@ -8,7 +8,7 @@
 import { metricValue } from '../../../src/metrics/metrics-registry';
 import { captureLogger } from '../../support/capture-logger';
 import { eventually } from '../../support/tcp-proxy';
-import { cybersourceWebhookGateway, pendingOperation, postCybersourceSigned, useWebhookStack } from '../../support/webhook-stack';
+import { cybersourceNotification, cybersourceWebhookGateway, pendingOperation, postCybersourceSigned, useWebhookStack } from '../../support/webhook-stack';
 
 const KEY = Buffer.from('key-id-test-current-webhook-key-0123').toString('base64');
 const PREVIOUS_KEY = Buffer.from('key-id-test-previous-webhook-key-012').toString('base64');
@@ -31,23 +31,7 @@ const stack = useWebhookStack(
 );
 
 function accepted(id: string, paymentId: string, organizationId = ORGANIZATION): string {
-  return JSON.stringify({
-    notificationId: `n-${id}`,
-    retryNumber: 0,
-    eventType: 'payments.payments.accept',
-    eventDate: new Date().toISOString(),
-    payload: [
-      {
-        data: {
-          id: paymentId,
-          type: 'payments',
-          clientReferenceInformation: { code: id },
-          orderInformation: { amountDetails: { totalAmount: '25.00', currency: 'EUR' } },
-        },
-        organizationId,
-      },
-    ],
-  });
+  return cybersourceNotification('payments.payments.accept', id, paymentId, organizationId, { totalAmount: '25.00', currency: 'EUR' });
 }
 
 function pending(paymentId: string): Promise<string> {

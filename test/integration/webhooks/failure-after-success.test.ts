@@ -1,31 +1,23 @@
-import http from 'node:http';
-import { AddressInfo } from 'node:net';
-import Stripe from 'stripe';
-import { BusClient } from '../../../src/bus/bus-client';
-import { OAuthTokenProvider } from '../../../src/bus/oauth-token-provider';
-import { Config } from '../../../src/config/config';
 import { PaymentCommand } from '../../../src/contracts/payment-command';
-import { createGatewayClients } from '../../../src/gateways/gateway-registry';
 import { OperationRecord } from '../../../src/ledger/ledger';
-import { silentLogger } from '../../../src/logging/logger';
 import { metricValue } from '../../../src/metrics/metrics-registry';
 import { voidOperationId } from '../../../src/poller/orphan-reversal';
-import { WebProcess, startWebProcess } from '../../../src/processes/web-process';
-import { WorkerProcess, startWorkerProcess } from '../../../src/processes/worker-process';
-import { BusTwin, startBusTwin } from '../../../harness/twins/bus-twin/bus-twin';
-import { purgeNamespace } from '../../../harness/twins/local-stack/local-stack';
-import { SIMULATOR_SIGNATURE_HEADER, signSimulatorPayload } from '../../../harness/twins/psp-simulator/simulator-signature';
 import { channelCommand } from '../../support/fixtures';
 import { eventually } from '../../support/tcp-proxy';
-import { testConfig } from '../../support/test-config';
 import {
   adjustedNotifications,
   adyenWebhookGateway,
   pendingOperation,
   postAdyenBatch,
+  postSimulatorSigned,
+  postStripeSigned,
   received,
   signedAdyenItem,
+  simulatorWebhookGateway,
+  stripeWebhookGateway,
   succeededOperation,
+  useBusWebhookStack,
+  useStatusInquiryPsp,
 } from '../../support/webhook-stack';
 
 /**
@@ -42,79 +34,32 @@ const CLIENT_ID = 'failure-after-success-test';
 const CLIENT_SECRET = 'failure-after-success-client-secret-0123';
 const CONFIRM_MS = 300;
 
-let twin: BusTwin;
-let psp: http.Server;
-let config: Config;
-let web: WebProcess;
-let worker: WorkerProcess;
-const stripe = new Stripe('sk_test_unit_only');
-/** What the PSP answers to a status inquiry about an operation id: the object, or an HTTP status alone. */
-const answers = new Map<string, Record<string, unknown> | number>();
-const inquiries: string[] = [];
-/** Every request the PSP server received (method and path). */
-const requests: string[] = [];
-
-function answerOf(operationId: string | undefined, res: http.ServerResponse, wrap: (o: Record<string, unknown>) => unknown): void {
-  const answer = operationId === undefined ? undefined : answers.get(operationId);
-  if (operationId !== undefined) inquiries.push(operationId);
-  if (answer === undefined) return void res.writeHead(404, { 'content-type': 'application/json' }).end('{"error":{"type":"invalid_request_error"}}');
-  if (typeof answer === 'number') return void res.writeHead(answer, { 'content-type': 'application/json' }).end('{"error":{"type":"api_error"}}');
-  res.writeHead(200, { 'content-type': 'application/json' }).end(JSON.stringify(wrap(answer)));
-}
-
-beforeAll(async () => {
-  psp = http.createServer((req, res) => {
-    const url = new URL(req.url ?? '/', 'http://psp');
-    requests.push(`${req.method} ${url.pathname}`);
-    if (url.pathname === '/v1/payment_intents/search') {
-      const id = /metadata\['operation_id'\]:'([^']+)'/.exec(url.searchParams.get('query') ?? '')?.[1];
-      return answerOf(id, res, (pi) => ({ object: 'search_result', data: [pi], has_more: false }));
-    }
-    if (url.pathname.startsWith('/v1/operations/')) return answerOf(decodeURIComponent(url.pathname.slice('/v1/operations/'.length)), res, (o) => o);
-    res.writeHead(404).end();
-  });
-  await new Promise<void>((resolve) => psp.listen(0, '127.0.0.1', resolve));
-  const pspUrl = `http://127.0.0.1:${(psp.address() as AddressInfo).port}`;
-  twin = await startBusTwin({ clientId: CLIENT_ID, clientSecret: CLIENT_SECRET });
-  config = testConfig({
-    'service_bus.url': twin.url,
-    'mom_client.oauth_server_url': twin.url,
-    'mom_client.client_id': CLIENT_ID,
-    'mom_client.client_secret': CLIENT_SECRET,
-    'delivery.late_failure_confirm_ms': CONFIRM_MS,
-    'delivery.backoff_base_ms': 50,
-    'delivery.backoff_max_ms': 200,
-    gateways: {
-      adyen: { ...adyenWebhookGateway('TestMerchant', ADYEN_HMAC), base_url: pspUrl },
-      stripe: { type: 'stripe', base_url: pspUrl, api_key: 'sk_test_unused', webhook_secret: STRIPE_SECRET },
-      simulator: { type: 'simulator', base_url: pspUrl, api_key: 'sim-key-unused-0123456789', webhook_secret: SIM_SECRET },
-    },
-  });
-  const routes = createGatewayClients(config);
-  const notifier = new BusClient(config, new OAuthTokenProvider(config));
-  web = await startWebProcess(config, silentLogger(), { webhooks: routes });
-  worker = await startWorkerProcess(config, silentLogger(), { routes, notifier });
-});
-
-afterAll(async () => {
-  await web.stop();
-  await worker.stop();
-  await twin.stop();
-  await new Promise((resolve) => psp.close(resolve));
-  await purgeNamespace(config).catch(() => undefined);
-});
+const psp = useStatusInquiryPsp();
+const { answers, inquiries, requests } = psp;
+const stack = useBusWebhookStack(
+  () => ({
+    adyen: adyenWebhookGateway('TestMerchant', ADYEN_HMAC, psp.url),
+    stripe: stripeWebhookGateway(STRIPE_SECRET, psp.url),
+    simulator: simulatorWebhookGateway(SIM_SECRET, psp.url),
+  }),
+  {
+    clientId: CLIENT_ID,
+    clientSecret: CLIENT_SECRET,
+    config: { 'delivery.late_failure_confirm_ms': CONFIRM_MS, 'delivery.backoff_base_ms': 50, 'delivery.backoff_max_ms': 200 },
+  },
+);
 
 let seq = 0;
 
 /** An operation that SUCCEEDED at `gateway` with PSP reference `reference`, its outcome event delivered. */
 async function succeeded(command: PaymentCommand['command'], gateway: string, reference: string): Promise<OperationRecord> {
-  const after = await succeededOperation(worker, command, { gateway, order_id: `order-fas-${process.pid}-${++seq}` }, reference);
+  const after = await succeededOperation(stack.worker, command, { gateway, order_id: `order-fas-${process.pid}-${++seq}` }, reference);
   expect(after.state).toBe('SUCCEEDED');
-  await eventually(async () => received(twin.notifications, `${after.id}.SUCCEEDED`));
+  await eventually(async () => received(stack.twin.notifications, `${after.id}.SUCCEEDED`));
   return after;
 }
 
-const adjustedFor = (operationId: string) => adjustedNotifications(twin.notifications, config, operationId);
+const adjustedFor = (operationId: string) => adjustedNotifications(stack.twin.notifications, stack.config, operationId);
 
 function paymentIntent(id: string, operationId: string, status: string, extra: Record<string, unknown> = {}): Record<string, unknown> {
   return { id, object: 'payment_intent', status, amount: 5000, currency: 'eur', capture_method: 'manual', metadata: { operation_id: operationId }, ...extra };
@@ -122,23 +67,13 @@ function paymentIntent(id: string, operationId: string, status: string, extra: R
 
 async function postStripe(type: string, object: Record<string, unknown>, eventId: string, created = Math.floor(Date.now() / 1000)): Promise<void> {
   const body = JSON.stringify({ id: eventId, object: 'event', type, created, data: { object } });
-  const header = stripe.webhooks.generateTestHeaderString({ payload: body, secret: STRIPE_SECRET });
-  const res = await fetch(`${web.server.url}/webhooks/stripe`, {
-    method: 'POST',
-    body,
-    headers: { 'content-type': 'application/json', 'stripe-signature': header },
-  });
+  const res = await postStripeSigned(stack, 'stripe', body, STRIPE_SECRET);
   expect(res.status).toBe(200);
 }
 
 async function postSimulator(type: string, object: Record<string, unknown>, eventId: string): Promise<void> {
   const body = JSON.stringify({ id: eventId, type, created: Math.floor(Date.now() / 1000), data: { object } });
-  const signature = signSimulatorPayload(SIM_SECRET, body, Math.floor(Date.now() / 1000));
-  const res = await fetch(`${web.server.url}/webhooks/simulator`, {
-    method: 'POST',
-    body,
-    headers: { 'content-type': 'application/json', [SIMULATOR_SIGNATURE_HEADER.toLowerCase()]: signature },
-  });
+  const res = await postSimulatorSigned(stack, 'simulator', body, SIM_SECRET);
   expect(res.status).toBe(200);
 }
 
@@ -155,14 +90,14 @@ async function askedAgain(gateway: string, before: number): Promise<void> {
 }
 
 async function history(id: string): Promise<string[]> {
-  return (await worker.ledger.interactions(id)).map((i) => i.event);
+  return (await stack.worker.ledger.interactions(id)).map((i) => i.event);
 }
 
 describe('a webhook failure of an operation the OMS was told succeeded', () => {
   it('a Stripe payment_intent.canceled the PSP confirms (cancelled in the Dashboard) is a failed_after_success adjustment, sent once; the authorization stays SUCCEEDED and leaves the expiry and orphan indexes', async () => {
     const auth = await succeeded('authorize', 'stripe', `pi_fas_dash_${seq}`);
-    expect(await worker.ledger.inAuthorizationIndex('expiry', auth.id)).toBe(true);
-    expect(await worker.ledger.inAuthorizationIndex('open', auth.id)).toBe(true);
+    expect(await stack.worker.ledger.inAuthorizationIndex('expiry', auth.id)).toBe(true);
+    expect(await stack.worker.ledger.inAuthorizationIndex('open', auth.id)).toBe(true);
     const pi = paymentIntent(auth.gatewayReference!, auth.id, 'canceled', { cancellation_reason: 'requested_by_customer' });
     answers.set(auth.id, pi);
     const before = await metricValue('pb_webhook_failures_after_success_total', { gateway: 'stripe', outcome: 'confirmed' });
@@ -181,16 +116,16 @@ describe('a webhook failure of an operation the OMS was told succeeded', () => {
       psp_reference: auth.gatewayReference,
     });
     expect(inquiries).toContain(auth.id);
-    expect((await worker.ledger.get(auth.id))?.state).toBe('SUCCEEDED');
+    expect((await stack.worker.ledger.get(auth.id))?.state).toBe('SUCCEEDED');
     // The PSP holds nothing any more: no expiry notice to the OMS, no orphan void of it later.
-    expect(await worker.ledger.inAuthorizationIndex('expiry', auth.id)).toBe(false);
-    expect(await worker.ledger.inAuthorizationIndex('open', auth.id)).toBe(false);
+    expect(await stack.worker.ledger.inAuthorizationIndex('expiry', auth.id)).toBe(false);
+    expect(await stack.worker.ledger.inAuthorizationIndex('open', auth.id)).toBe(false);
     expect(await metricValue('pb_authorizations_released_total', { gateway: 'stripe', kind: 'failed_after_success' })).toBe(released + 1);
   });
 
   it("Stripe's own cancellation of an uncaptured authorization (cancellation_reason automatic) is its lapse: an authorization_expired adjustment, sent once, on the signed webhook; the authorization stays SUCCEEDED and leaves the expiry and orphan indexes", async () => {
     const auth = await succeeded('authorize', 'stripe', `pi_fas_lapse_${seq}`);
-    expect(await worker.ledger.inAuthorizationIndex('expiry', auth.id)).toBe(true);
+    expect(await stack.worker.ledger.inAuthorizationIndex('expiry', auth.id)).toBe(true);
     const pi = paymentIntent(auth.gatewayReference!, auth.id, 'canceled', { cancellation_reason: 'automatic', amount_received: 0, canceled_at: 1_796_000_000 });
     const released = await metricValue('pb_authorizations_released_total', { gateway: 'stripe', kind: 'authorization_expired' });
     await postStripe('payment_intent.canceled', pi, `evt_fas_lapse_${auth.id}`);
@@ -209,9 +144,9 @@ describe('a webhook failure of an operation the OMS was told succeeded', () => {
     });
     // A cancelled PaymentIntent never moves again: Stripe's signed word is enough, nothing is asked.
     expect(inquiries).not.toContain(auth.id);
-    expect((await worker.ledger.get(auth.id))?.state).toBe('SUCCEEDED');
-    expect(await worker.ledger.inAuthorizationIndex('expiry', auth.id)).toBe(false);
-    expect(await worker.ledger.inAuthorizationIndex('open', auth.id)).toBe(false);
+    expect((await stack.worker.ledger.get(auth.id))?.state).toBe('SUCCEEDED');
+    expect(await stack.worker.ledger.inAuthorizationIndex('expiry', auth.id)).toBe(false);
+    expect(await stack.worker.ledger.inAuthorizationIndex('open', auth.id)).toBe(false);
     expect(await metricValue('pb_authorizations_released_total', { gateway: 'stripe', kind: 'authorization_expired' })).toBe(released + 1);
   });
 
@@ -225,13 +160,13 @@ describe('a webhook failure of an operation the OMS was told succeeded', () => {
     expect(inquiries).toContain(auth.id);
     expect(adjustedFor(auth.id)).toHaveLength(0);
     expect(await history(auth.id)).toContain('webhook_failure_stale');
-    expect((await worker.ledger.get(auth.id))?.state).toBe('SUCCEEDED');
+    expect((await stack.worker.ledger.get(auth.id))?.state).toBe('SUCCEEDED');
   });
 
   it('a Stripe payment_failed created before the success that moved the authorization to SUCCEEDED (the shopper tried again; the events came out of order) is stale at once: nothing asked, nothing reported; one of the same second is asked about, as before', async () => {
     const reference = `pi_fas_time_${++seq}`;
     const id = await pendingOperation(
-      worker,
+      stack.worker,
       'authorize',
       { gateway: 'stripe', gateway_account: 'acct-1', amount: 5000, currency: 'EUR', order_id: `order-fas-${process.pid}-${seq}` },
       reference,
@@ -243,21 +178,21 @@ describe('a webhook failure of an operation the OMS was told succeeded', () => {
       `evt_fas_time_ok_${id}`,
       succeededAt,
     );
-    await eventually(async () => (await worker.ledger.get(id))?.state === 'SUCCEEDED', 15000);
-    expect((await worker.ledger.get(id))?.pspSucceededAt).toBe(succeededAt * 1000);
+    await eventually(async () => (await stack.worker.ledger.get(id))?.state === 'SUCCEEDED', 15000);
+    expect((await stack.worker.ledger.get(id))?.pspSucceededAt).toBe(succeededAt * 1000);
     const declined = paymentIntent(reference, id, 'requires_payment_method', { last_payment_error: { code: 'card_declined' } });
     const stale = await metricValue('pb_webhook_failures_after_success_total', { gateway: 'stripe', outcome: 'stale' });
     await postStripe('payment_intent.payment_failed', declined, `evt_fas_time_older_${id}`, succeededAt - 20);
     await finished('stripe', 'stale', stale);
     expect(inquiries).not.toContain(id);
     expect(adjustedFor(id)).toHaveLength(0);
-    expect((await worker.ledger.interactions(id)).find((i) => i.event === 'webhook_failure_stale')).toMatchObject({
+    expect((await stack.worker.ledger.interactions(id)).find((i) => i.event === 'webhook_failure_stale')).toMatchObject({
       decided_by: 'psp_time',
       psp_status: 'requires_payment_method',
       failed_at: new Date((succeededAt - 20) * 1000).toISOString(),
       psp_succeeded_at: new Date(succeededAt * 1000).toISOString(),
     });
-    expect((await worker.ledger.get(id))?.state).toBe('SUCCEEDED');
+    expect((await stack.worker.ledger.get(id))?.state).toBe('SUCCEEDED');
     // In the success's own second the PSP's times cannot order them: the PSP is asked, as without them.
     answers.set(id, paymentIntent(reference, id, 'requires_capture', { amount_capturable: 5000 }));
     const waiting = await metricValue('pb_webhook_failures_after_success_total', { gateway: 'stripe', outcome: 'waiting' });
@@ -281,7 +216,7 @@ describe('a webhook failure of an operation the OMS was told succeeded', () => {
     expect(await metricValue('pb_webhook_failures_after_success_total', { gateway: 'stripe', outcome: 'stale' })).toBe(stale);
     expect(await history(auth.id)).not.toContain('webhook_failure_stale');
     expect(adjustedFor(auth.id)).toHaveLength(0);
-    expect((await worker.ledger.get(auth.id))?.state).toBe('SUCCEEDED');
+    expect((await stack.worker.ledger.get(auth.id))?.state).toBe('SUCCEEDED');
   });
 
   it('the cancellation of an authorization the bridge is voiding is expected: no inquiry, no adjustment', async () => {
@@ -292,7 +227,7 @@ describe('a webhook failure of an operation the OMS was told succeeded', () => {
       {},
       { gateway: 'stripe', gateway_account: 'acct-1', order_id: auth.payment.order_id, gateway_key: auth.id, amount: 5000, currency: 'EUR' },
     );
-    await worker.ledger.create(
+    await stack.worker.ledger.create(
       voidOperationId(auth.id),
       { ...voidCmd, payment: { ...voidCmd.payment, operation_reference: voidOperationId(auth.id) } },
       Date.now(),
@@ -316,9 +251,9 @@ describe('a webhook failure of an operation the OMS was told succeeded', () => {
       {},
       { gateway: 'stripe', gateway_account: 'acct-1', order_id: auth.payment.order_id, gateway_key: auth.id, amount: 5000, currency: 'EUR' },
     );
-    const { record } = await worker.ledger.create(cancel.payment.operation_reference!, cancel, Date.now(), { event: 'attempt' });
-    await worker.recorder.apply(record!, { status: 'SUCCESS', gatewayStatus: 'canceled', gatewayReference: auth.gatewayReference }, 'response');
-    expect((await worker.ledger.get(auth.id))?.closedBy).toBe(cancel.payment.operation_reference);
+    const { record } = await stack.worker.ledger.create(cancel.payment.operation_reference!, cancel, Date.now(), { event: 'attempt' });
+    await stack.worker.recorder.apply(record!, { status: 'SUCCESS', gatewayStatus: 'canceled', gatewayReference: auth.gatewayReference }, 'response');
+    expect((await stack.worker.ledger.get(auth.id))?.closedBy).toBe(cancel.payment.operation_reference);
     const before = await metricValue('pb_webhook_failures_after_success_total', { gateway: 'stripe', outcome: 'own_void' });
     await postStripe('payment_intent.canceled', paymentIntent(auth.gatewayReference!, auth.id, 'canceled'), `evt_fas_oms_${auth.id}`);
     await finished('stripe', 'own_void', before);
@@ -334,9 +269,9 @@ describe('a webhook failure of an operation the OMS was told succeeded', () => {
       { gateway: 'stripe', gateway_account: 'acct-1', order_id: auth.payment.order_id, gateway_key: auth.gatewayReference, amount: 5000, currency: 'EUR' },
     );
     const id = cancel.payment.operation_reference!;
-    await worker.ledger.create(id, cancel, Date.now(), { event: 'attempt' });
-    await worker.ledger.transition(id, 'UNKNOWN', { event: 'outcome', source: 'response' });
-    const stuck = await worker.ledger.get(id);
+    await stack.worker.ledger.create(id, cancel, Date.now(), { event: 'attempt' });
+    await stack.worker.ledger.transition(id, 'UNKNOWN', { event: 'outcome', source: 'response' });
+    const stuck = await stack.worker.ledger.get(id);
     expect(stuck?.state).toBe('UNKNOWN');
     return stuck!;
   }
@@ -352,7 +287,7 @@ describe('a webhook failure of an operation the OMS was told succeeded', () => {
     await askedAgain('stripe', waitingBefore);
     expect(adjustedFor(auth.id)).toHaveLength(0);
     expect(inquiries).not.toContain(auth.id);
-    await worker.recorder.apply(cancel, { status: 'SUCCESS', gatewayStatus: 'canceled', gatewayReference: auth.gatewayReference }, 'inquiry');
+    await stack.worker.recorder.apply(cancel, { status: 'SUCCESS', gatewayStatus: 'canceled', gatewayReference: auth.gatewayReference }, 'inquiry');
     await finished('stripe', 'own_void', before);
     expect(adjustedFor(auth.id)).toHaveLength(0);
     expect(inquiries).not.toContain(auth.id);
@@ -369,7 +304,7 @@ describe('a webhook failure of an operation the OMS was told succeeded', () => {
     await postStripe('payment_intent.canceled', pi, `evt_fas_cfail_${auth.id}`);
     await askedAgain('stripe', waitingBefore);
     expect(adjustedFor(auth.id)).toHaveLength(0);
-    await worker.recorder.apply(cancel, { status: 'FAIL', gatewayStatus: 'failed', reason: 'payment_intent_unexpected_state' }, 'inquiry');
+    await stack.worker.recorder.apply(cancel, { status: 'FAIL', gatewayStatus: 'failed', reason: 'payment_intent_unexpected_state' }, 'inquiry');
     await eventually(async () => adjustedFor(auth.id).length >= 1, 15000);
     await finished('stripe', 'confirmed', before);
     expect(inquiries).toContain(auth.id);
@@ -390,7 +325,7 @@ describe('a webhook failure of an operation the OMS was told succeeded', () => {
       },
       ADYEN_HMAC,
     );
-    expect((await postAdyenBatch({ config, web, worker }, 'adyen', [refused])).status).toBe(200);
+    expect((await postAdyenBatch(stack, 'adyen', [refused])).status).toBe(200);
     await eventually(async () => adjustedFor(auth.id).length >= 1, 15000);
     await finished('adyen', 'webhook_only', before);
     expect((adjustedFor(auth.id)[0].params as { adjustment: unknown }).adjustment).toMatchObject({
@@ -399,7 +334,7 @@ describe('a webhook failure of an operation the OMS was told succeeded', () => {
       amount: 5000,
     });
     expect(requests.filter((r) => r.startsWith('POST'))).toEqual([]);
-    expect((await worker.ledger.get(auth.id))?.state).toBe('SUCCEEDED');
+    expect((await stack.worker.ledger.get(auth.id))?.state).toBe('SUCCEEDED');
   });
 
   it('a failure the PSP cannot confirm yet (its inquiry fails, then answers) is asked again and reported once confirmed', async () => {
@@ -423,6 +358,6 @@ describe('a webhook failure of an operation the OMS was told succeeded', () => {
     await eventually(async () => adjustedFor(auth.id).length >= 1, 15000);
     await finished('simulator', 'confirmed', before);
     expect((adjustedFor(auth.id)[0].params as { adjustment: unknown }).adjustment).toMatchObject({ kind: 'failed_after_success', reason: 'do_not_honor' });
-    expect((await worker.ledger.get(auth.id))?.state).toBe('SUCCEEDED');
+    expect((await stack.worker.ledger.get(auth.id))?.state).toBe('SUCCEEDED');
   });
 });

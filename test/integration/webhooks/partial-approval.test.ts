@@ -7,7 +7,7 @@
 import { metricValue } from '../../../src/metrics/metrics-registry';
 import { captureLogger } from '../../support/capture-logger';
 import { eventually } from '../../support/tcp-proxy';
-import { cybersourceWebhookGateway, pendingOperation, postCybersourceSigned, useWebhookStack } from '../../support/webhook-stack';
+import { cybersourceNotification, cybersourceWebhookGateway, pendingOperation, postCybersourceSigned, useWebhookStack } from '../../support/webhook-stack';
 
 const WEBHOOK_KEY = Buffer.from('partial-approval-test-key-0123456789').toString('base64');
 const ORGANIZATION = 'testrest';
@@ -24,22 +24,10 @@ describe('a Cybersource partial approval by webhook', () => {
     const paymentId = '7000000000000000000101';
     const id = await pendingOperation(stack.worker, 'authorize', { gateway: 'cybs', amount: 10000, currency: 'USD' }, paymentId);
 
-    const body = JSON.stringify({
-      notificationId: `n-${id}`,
-      retryNumber: 0,
-      eventType: 'payments.payments.partial.approval',
-      eventDate: new Date().toISOString(),
-      payload: [
-        {
-          data: {
-            id: paymentId,
-            type: 'payments',
-            clientReferenceInformation: { code: id },
-            orderInformation: { amountDetails: { authorizedAmount: '60.00', totalAmount: '100.00', currency: 'USD' } },
-          },
-          organizationId: ORGANIZATION,
-        },
-      ],
+    const body = cybersourceNotification('payments.payments.partial.approval', id, paymentId, ORGANIZATION, {
+      authorizedAmount: '60.00',
+      totalAmount: '100.00',
+      currency: 'USD',
     });
     expect(await postCybersourceSigned(stack, 'cybs', body, WEBHOOK_KEY)).toBe(200);
 

@@ -7,6 +7,7 @@ import { purgeNamespace } from '../../../harness/twins/local-stack/local-stack';
 import { SIMULATOR_SIGNATURE_HEADER } from '../../../harness/twins/psp-simulator/simulator-signature';
 import { captureLogger } from '../../support/capture-logger';
 import { testConfig } from '../../support/test-config';
+import { simulatorWebhookGateway } from '../../support/webhook-stack';
 
 const SECRET = 'whsec-refusal-flood-test-0123456789';
 const FLOOD = 25;
@@ -17,7 +18,7 @@ const logs = captureLogger();
 
 beforeAll(async () => {
   config = testConfig({
-    gateways: { simulator: { type: 'simulator', base_url: 'http://127.0.0.1:1', api_key: 'sim-key-unused-0123456789', webhook_secret: SECRET } },
+    gateways: { simulator: simulatorWebhookGateway(SECRET) },
   });
   web = await startWebProcess(config, logs.logger, { webhooks: createGatewayClients(config) });
 });

@@ -7,7 +7,7 @@
 import { CommandType } from '../../../src/contracts/payment-command';
 import { captureLogger } from '../../support/capture-logger';
 import { eventually } from '../../support/tcp-proxy';
-import { cybersourceWebhookGateway, pendingOperation, postCybersourceSigned, useWebhookStack } from '../../support/webhook-stack';
+import { cybersourceNotification, cybersourceWebhookGateway, pendingOperation, postCybersourceSigned, useWebhookStack } from '../../support/webhook-stack';
 
 const WEBHOOK_KEY = Buffer.from('review-accepted-test-key-0123456789').toString('base64');
 const ORGANIZATION = 'testrest';
@@ -21,13 +21,7 @@ function heldForReview(command: CommandType, paymentId: string): Promise<string>
 
 /** The accept notification for `id`, signed with the webhook key (base64 HMAC-SHA256 of `t.body`). */
 function postAccept(id: string, paymentId: string): Promise<number> {
-  const body = JSON.stringify({
-    notificationId: `n-${id}`,
-    retryNumber: 0,
-    eventType: 'risk.casemanagement.decision.accept',
-    eventDate: new Date().toISOString(),
-    payload: [{ data: { id: paymentId, type: 'payments', clientReferenceInformation: { code: id } }, organizationId: ORGANIZATION }],
-  });
+  const body = cybersourceNotification('risk.casemanagement.decision.accept', id, paymentId, ORGANIZATION);
   return postCybersourceSigned(stack, 'cybs', body, WEBHOOK_KEY);
 }
 

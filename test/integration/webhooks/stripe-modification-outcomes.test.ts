@@ -16,17 +16,13 @@
  */
 import http from 'node:http';
 import { AddressInfo } from 'node:net';
-import { Queue } from 'bullmq';
-import Stripe from 'stripe';
 import { CommandType } from '../../../src/contracts/payment-command';
 import { metricValue } from '../../../src/metrics/metrics-registry';
 import { bullJobId } from '../../../src/queueing/job-id';
-import { RedisClient, createRedis } from '../../../src/redis/redis-connection';
-import { GatewayOutcomeJobData, createGatewayOutcomesQueue } from '../../../src/webhooks/gateway-outcomes-queue';
 import { captureLogger } from '../../support/capture-logger';
 import { channelCommand } from '../../support/fixtures';
 import { eventually } from '../../support/tcp-proxy';
-import { useWebhookStack } from '../../support/webhook-stack';
+import { postStripeSigned, useWebhookStack } from '../../support/webhook-stack';
 import { createGatewayClients } from '../../../src/gateways/gateway-registry';
 import { Ledger } from '../../../src/ledger/ledger';
 import { Poller } from '../../../src/poller/poller';
@@ -197,18 +193,6 @@ const stack = useWebhookStack(
     },
   },
 );
-const stripe = new Stripe('sk_test_unit_only');
-
-let redis: RedisClient;
-let outcomes: Queue<GatewayOutcomeJobData>;
-beforeAll(() => {
-  redis = createRedis(stack.config.redis, 'commands');
-  outcomes = createGatewayOutcomesQueue(redis, stack.config.redis.keyPrefix);
-});
-afterAll(async () => {
-  await outcomes.close();
-  redis.disconnect();
-});
 
 let seq = 0;
 
@@ -248,12 +232,7 @@ async function post(type: string, pi: Intent, eventId: string, account?: string)
     ...(account !== undefined ? { account } : {}),
     data: { object: pi },
   });
-  const header = stripe.webhooks.generateTestHeaderString({ payload: body, secret: SECRET });
-  const res = await fetch(`${stack.web.server.url}/webhooks/stripe`, {
-    method: 'POST',
-    body,
-    headers: { 'content-type': 'application/json', 'stripe-signature': header },
-  });
+  const res = await postStripeSigned(stack, 'stripe', body, SECRET);
   return res.status;
 }
 
@@ -263,7 +242,7 @@ const eventsOf = (id: string, status?: string): Array<Record<string, unknown>> =
 
 /** Waits until the outcome job of `eventId` has run to `state`. */
 async function jobRan(eventId: string, state: 'completed' | 'failed' = 'completed'): Promise<void> {
-  await eventually(async () => (await (await outcomes.getJob(bullJobId(`wh.stripe.${eventId}`)))?.getState()) === state);
+  await eventually(async () => (await (await stack.outcomes.getJob(bullJobId(`wh.stripe.${eventId}`)))?.getState()) === state);
 }
 
 const applied = (command: string): Promise<number> =>
@@ -473,7 +452,7 @@ async function postAndResend(type: string, pi: Intent, eventId: string, delivere
   await eventually(delivered);
   await jobRan(eventId);
   expect(await post(type, pi, eventId)).toBe(200);
-  await (await outcomes.getJob(bullJobId(`wh.stripe.${eventId}`)))!.remove();
+  await (await stack.outcomes.getJob(bullJobId(`wh.stripe.${eventId}`)))!.remove();
   expect(await post(type, pi, eventId)).toBe(200);
   await jobRan(eventId);
   await new Promise((resolve) => setTimeout(resolve, 300));

@@ -2,12 +2,11 @@
  * Stripe webhooks through the real path on a real Redis: signed by Stripe's own SDK
  * (`webhooks.generateTestHeaderString`), posted to the web process, applied by the worker, reported to the OMS.
  */
-import Stripe from 'stripe';
 import { metricValue } from '../../../src/metrics/metrics-registry';
 import { captureLogger } from '../../support/capture-logger';
 import { channelCommand } from '../../support/fixtures';
 import { eventually } from '../../support/tcp-proxy';
-import { pendingOperation, useWebhookStack } from '../../support/webhook-stack';
+import { pendingOperation, postStripeSigned, stripeWebhookGateway, useWebhookStack } from '../../support/webhook-stack';
 
 const SECRET = 'whsec_stripe_webhooks_test_0123456789abcdef';
 const AMOUNT = 2599;
@@ -16,14 +15,13 @@ const webLogs = captureLogger('info');
 /** What the worker told the bus: each notification's `payment`. */
 const notified: Array<Record<string, unknown>> = [];
 const stack = useWebhookStack(
-  { stripe: { type: 'stripe', base_url: 'http://127.0.0.1:1', api_key: 'sk_test_unused', webhook_secret: SECRET } },
+  { stripe: stripeWebhookGateway(SECRET) },
   {
     webLogger: webLogs.logger,
     workerLogger: captureLogger('warn').logger,
     notify: async (_method, params) => void notified.push((params as { payment: Record<string, unknown> }).payment),
   },
 );
-const stripe = new Stripe('sk_test_unit_only');
 
 let seq = 0;
 
@@ -45,12 +43,7 @@ function paymentIntent(id: string, operationId: string, status: string): Record<
 async function post(type: string, object: Record<string, unknown>, eventId: string, livemode?: boolean): Promise<Response> {
   const event = { id: eventId, object: 'event', api_version: '2099-01-01', created: Math.floor(Date.now() / 1000), type, data: { object } };
   const body = JSON.stringify(livemode === undefined ? event : { ...event, livemode });
-  const header = stripe.webhooks.generateTestHeaderString({ payload: body, secret: SECRET });
-  return fetch(`${stack.web.server.url}/webhooks/stripe`, {
-    method: 'POST',
-    body,
-    headers: { 'content-type': 'application/json', 'stripe-signature': header },
-  });
+  return postStripeSigned(stack, 'stripe', body, SECRET);
 }
 
 describe('Stripe webhooks', () => {

@@ -1,37 +1,28 @@
-import http from 'node:http';
-import { AddressInfo } from 'node:net';
-import Stripe from 'stripe';
-import { BusClient } from '../../../src/bus/bus-client';
-import { OAuthTokenProvider } from '../../../src/bus/oauth-token-provider';
-import { Config } from '../../../src/config/config';
 import { PaymentCommand } from '../../../src/contracts/payment-command';
-import { createGatewayClients } from '../../../src/gateways/gateway-registry';
 import { GatewayOutcome } from '../../../src/gateways/gateway-adapter';
 import { OperationRecord } from '../../../src/ledger/ledger';
-import { silentLogger } from '../../../src/logging/logger';
 import { metricValue } from '../../../src/metrics/metrics-registry';
-import { WebProcess, startWebProcess } from '../../../src/processes/web-process';
-import { WorkerProcess, startWorkerProcess } from '../../../src/processes/worker-process';
-import { BusTwin, startBusTwin } from '../../../harness/twins/bus-twin/bus-twin';
-import { purgeNamespace } from '../../../harness/twins/local-stack/local-stack';
-import { SIMULATOR_SIGNATURE_HEADER, signSimulatorPayload } from '../../../harness/twins/psp-simulator/simulator-signature';
 import { resolveOperationContext } from '../../../src/delivery/operation-context';
 import { bullJobId } from '../../../src/queueing/job-id';
-import { createGatewayOutcomesQueue } from '../../../src/webhooks/gateway-outcomes-queue';
 import { heldRecaptures } from '../../../src/ops/held-recaptures';
 import { RecaptureWaitSweep } from '../../../src/poller/recapture-wait';
 import { captureLogger } from '../../support/capture-logger';
 import { channelCommand } from '../../support/fixtures';
 import { eventually } from '../../support/tcp-proxy';
-import { testConfig } from '../../support/test-config';
 import {
   adjustedNotifications,
   adyenWebhookGateway,
   pendingOperation,
   postAdyenBatch,
+  postSimulatorSigned,
+  postStripeSigned,
   received,
   signedAdyenItem,
+  simulatorWebhookGateway,
+  stripeWebhookGateway,
   succeededOperation,
+  useBusWebhookStack,
+  useStatusInquiryPsp,
 } from '../../support/webhook-stack';
 
 /**
@@ -47,69 +38,16 @@ const SIM_SECRET = 'whsec-sim-success-after-failure-0123456789';
 const CLIENT_ID = 'success-after-failure-test';
 const CLIENT_SECRET = 'success-after-failure-client-secret-0123';
 
-let twin: BusTwin;
-let psp: http.Server;
-let config: Config;
-let web: WebProcess;
-let worker: WorkerProcess;
-const stripe = new Stripe('sk_test_unit_only');
-/** What the PSP answers to a status inquiry, by operation id (a refund list: by PaymentIntent id): the object, or an HTTP status alone. */
-const answers = new Map<string, Record<string, unknown> | number>();
-const inquiries: string[] = [];
-/** Every request the PSP server received (method and path). */
-const requests: string[] = [];
-
-function answerOf(key: string | undefined, res: http.ServerResponse, wrap: (o: Record<string, unknown>) => unknown): void {
-  const answer = key === undefined ? undefined : answers.get(key);
-  if (key !== undefined) inquiries.push(key);
-  if (answer === undefined) return void res.writeHead(404, { 'content-type': 'application/json' }).end('{"error":{"type":"invalid_request_error"}}');
-  if (typeof answer === 'number') return void res.writeHead(answer, { 'content-type': 'application/json' }).end('{"error":{"type":"api_error"}}');
-  res.writeHead(200, { 'content-type': 'application/json' }).end(JSON.stringify(wrap(answer)));
-}
-
-beforeAll(async () => {
-  psp = http.createServer((req, res) => {
-    const url = new URL(req.url ?? '/', 'http://psp');
-    requests.push(`${req.method} ${url.pathname}`);
-    if (url.pathname === '/v1/payment_intents/search') {
-      const id = /metadata\['operation_id'\]:'([^']+)'/.exec(url.searchParams.get('query') ?? '')?.[1];
-      return answerOf(id, res, (pi) => ({ object: 'search_result', data: [pi], has_more: false }));
-    }
-    if (url.pathname === '/v1/refunds' && req.method === 'GET') {
-      return answerOf(url.searchParams.get('payment_intent') ?? undefined, res, (refund) => ({ object: 'list', data: [refund], has_more: false }));
-    }
-    if (url.pathname.startsWith('/v1/operations/')) return answerOf(decodeURIComponent(url.pathname.slice('/v1/operations/'.length)), res, (o) => o);
-    res.writeHead(404).end();
-  });
-  await new Promise<void>((resolve) => psp.listen(0, '127.0.0.1', resolve));
-  const pspUrl = `http://127.0.0.1:${(psp.address() as AddressInfo).port}`;
-  twin = await startBusTwin({ clientId: CLIENT_ID, clientSecret: CLIENT_SECRET });
-  config = testConfig({
-    'service_bus.url': twin.url,
-    'mom_client.oauth_server_url': twin.url,
-    'mom_client.client_id': CLIENT_ID,
-    'mom_client.client_secret': CLIENT_SECRET,
-    'delivery.backoff_base_ms': 50,
-    'delivery.backoff_max_ms': 200,
-    gateways: {
-      adyen: { ...adyenWebhookGateway('TestMerchant', ADYEN_HMAC), base_url: pspUrl },
-      stripe: { type: 'stripe', base_url: pspUrl, api_key: 'sk_test_unused', webhook_secret: STRIPE_SECRET },
-      simulator: { type: 'simulator', base_url: pspUrl, api_key: 'sim-key-unused-0123456789', webhook_secret: SIM_SECRET },
-    },
-  });
-  const routes = createGatewayClients(config);
-  const notifier = new BusClient(config, new OAuthTokenProvider(config));
-  web = await startWebProcess(config, silentLogger(), { webhooks: routes });
-  worker = await startWorkerProcess(config, silentLogger(), { routes, notifier });
-});
-
-afterAll(async () => {
-  await web.stop();
-  await worker.stop();
-  await twin.stop();
-  await new Promise((resolve) => psp.close(resolve));
-  await purgeNamespace(config).catch(() => undefined);
-});
+const psp = useStatusInquiryPsp();
+const { answers, inquiries, requests } = psp;
+const stack = useBusWebhookStack(
+  () => ({
+    adyen: adyenWebhookGateway('TestMerchant', ADYEN_HMAC, psp.url),
+    stripe: stripeWebhookGateway(STRIPE_SECRET, psp.url),
+    simulator: simulatorWebhookGateway(SIM_SECRET, psp.url),
+  }),
+  { clientId: CLIENT_ID, clientSecret: CLIENT_SECRET, config: { 'delivery.backoff_base_ms': 50, 'delivery.backoff_max_ms': 200 } },
+);
 
 let seq = 0;
 const order = () => `order-saf-${process.pid}-${++seq}`;
@@ -117,15 +55,15 @@ const order = () => `order-saf-${process.pid}-${++seq}`;
 /** An operation that FAILED at `gateway` (the PSP's answer, reference `reference`), its FAIL event delivered to the OMS. */
 async function failed(command: PaymentCommand['command'], gateway: string, reference: string, payment: Record<string, unknown> = {}): Promise<OperationRecord> {
   const cmd = channelCommand(command, {}, { gateway, gateway_account: 'acct-1', amount: 5000, currency: 'EUR', order_id: order(), ...payment });
-  const { record } = await worker.ledger.create(cmd.payment.operation_reference!, cmd, Date.now(), { event: 'attempt' });
+  const { record } = await stack.worker.ledger.create(cmd.payment.operation_reference!, cmd, Date.now(), { event: 'attempt' });
   const outcome: GatewayOutcome = { status: 'FAIL', gatewayStatus: 'declined', reason: 'do_not_honor', gatewayReference: reference };
-  const after = await worker.recorder.apply(record!, outcome, 'response');
+  const after = await stack.worker.recorder.apply(record!, outcome, 'response');
   expect(after.state).toBe('FAILED');
-  await eventually(async () => received(twin.notifications, `${after.id}.FAILED`));
+  await eventually(async () => received(stack.twin.notifications, `${after.id}.FAILED`));
   return after;
 }
 
-const adjustedFor = (operationId: string) => adjustedNotifications(twin.notifications, config, operationId);
+const adjustedFor = (operationId: string) => adjustedNotifications(stack.twin.notifications, stack.config, operationId);
 const counted = (gateway: string, outcome: string) => metricValue('pb_webhook_successes_after_failure_total', { gateway, outcome });
 
 /** Waits until a webhook's success of a FAILED operation was handled at `gateway` with `outcome`, and for anything it would send. */
@@ -136,37 +74,22 @@ async function finished(gateway: string, outcome: string, before: number): Promi
 
 /** Waits until the outcome job of the Adyen notification `eventId` (as the webhook parser names it) has run to its end. */
 async function adyenOutcomeApplied(eventId: string): Promise<void> {
-  const queue = createGatewayOutcomesQueue(worker.redis, config.redis.keyPrefix);
-  try {
-    await eventually(async () => (await queue.getJob(bullJobId(`wh.adyen.${eventId}`)))?.finishedOn !== undefined, 15000);
-  } finally {
-    await queue.close();
-  }
+  await eventually(async () => (await stack.outcomes.getJob(bullJobId(`wh.adyen.${eventId}`)))?.finishedOn !== undefined, 15000);
 }
 
 async function history(id: string): Promise<string[]> {
-  return (await worker.ledger.interactions(id)).map((i) => i.event);
+  return (await stack.worker.ledger.interactions(id)).map((i) => i.event);
 }
 
 async function postStripe(type: string, object: Record<string, unknown>, eventId: string, created = Math.floor(Date.now() / 1000)): Promise<void> {
   const body = JSON.stringify({ id: eventId, object: 'event', type, created, data: { object } });
-  const header = stripe.webhooks.generateTestHeaderString({ payload: body, secret: STRIPE_SECRET });
-  const res = await fetch(`${web.server.url}/webhooks/stripe`, {
-    method: 'POST',
-    body,
-    headers: { 'content-type': 'application/json', 'stripe-signature': header },
-  });
+  const res = await postStripeSigned(stack, 'stripe', body, STRIPE_SECRET);
   expect(res.status).toBe(200);
 }
 
 async function postSimulator(type: string, object: Record<string, unknown>, eventId: string): Promise<void> {
   const body = JSON.stringify({ id: eventId, type, created: Math.floor(Date.now() / 1000), data: { object } });
-  const signature = signSimulatorPayload(SIM_SECRET, body, Math.floor(Date.now() / 1000));
-  const res = await fetch(`${web.server.url}/webhooks/simulator`, {
-    method: 'POST',
-    body,
-    headers: { 'content-type': 'application/json', [SIMULATOR_SIGNATURE_HEADER.toLowerCase()]: signature },
-  });
+  const res = await postSimulatorSigned(stack, 'simulator', body, SIM_SECRET);
   expect(res.status).toBe(200);
 }
 
@@ -183,7 +106,7 @@ describe('a webhook success of an operation the OMS was told failed', () => {
     const pi = `pi_saf_refund_${seq}`;
     const refundRef = `re_saf_${seq}`;
     const id = await pendingOperation(
-      worker,
+      stack.worker,
       'refund',
       { gateway: 'stripe', gateway_account: 'acct-1', gateway_key: pi, amount: 5000, currency: 'EUR', order_id: order() },
       refundRef,
@@ -192,8 +115,8 @@ describe('a webhook success of an operation the OMS was told failed', () => {
     // Stripe: the refund succeeded, then failed at the bank; it delivers the failure first.
     const failedRefund = stripeRefund(refundRef, id, pi, 'failed', { failure_reason: 'expired_or_canceled_card' });
     await postStripe('refund.failed', failedRefund, `evt_saf_refund_failed_${id}`, succeededAt + 5);
-    await eventually(async () => received(twin.notifications, `${id}.FAILED`), 15000);
-    expect((await worker.ledger.get(id))?.state).toBe('FAILED');
+    await eventually(async () => received(stack.twin.notifications, `${id}.FAILED`), 15000);
+    expect((await stack.worker.ledger.get(id))?.state).toBe('FAILED');
     answers.set(pi, failedRefund);
     const before = await counted('stripe', 'stale');
     await postStripe('refund.updated', stripeRefund(refundRef, id, pi, 'succeeded'), `evt_saf_refund_succeeded_${id}`, succeededAt);
@@ -201,7 +124,7 @@ describe('a webhook success of an operation the OMS was told failed', () => {
     expect(inquiries).toContain(pi);
     expect(adjustedFor(id)).toHaveLength(0);
     expect(await history(id)).toContain('webhook_success_stale');
-    expect((await worker.ledger.get(id))?.state).toBe('FAILED');
+    expect((await stack.worker.ledger.get(id))?.state).toBe('FAILED');
   });
 
   it('a Stripe refund the bridge recorded FAILED that Stripe made after all, told by refund.created and charge.refund.updated (their own ids): one succeeded_after_failure, sent once', async () => {
@@ -239,7 +162,7 @@ describe('a webhook success of an operation the OMS was told failed', () => {
       psp_reference: auth.gatewayReference,
     });
     expect(await counted('stripe', 'confirmed')).toBe(before + 1);
-    expect((await worker.ledger.get(auth.id))?.state).toBe('FAILED');
+    expect((await stack.worker.ledger.get(auth.id))?.state).toBe('FAILED');
     await eventually(async () => (await metricValue('pb_orphan_reversals_total', { gateway: 'stripe', reason: 'oms_told_failed' })) > orphansBefore);
   });
 
@@ -270,7 +193,7 @@ describe('a webhook success of an operation the OMS was told failed', () => {
     await finished('simulator', 'stale', before);
     expect(adjustedFor(auth.id)).toHaveLength(0);
     expect(await history(auth.id)).toContain('webhook_success_stale');
-    expect((await worker.ledger.get(auth.id))?.state).toBe('FAILED');
+    expect((await stack.worker.ledger.get(auth.id))?.state).toBe('FAILED');
   });
 
   it('an Adyen re-capture (CAPTURE success after the capture failed) is reported on the signed webhook: Adyen cannot be asked, so no request is sent', async () => {
@@ -289,7 +212,7 @@ describe('a webhook success of an operation the OMS was told failed', () => {
       },
       ADYEN_HMAC,
     );
-    expect((await postAdyenBatch({ config, web, worker }, 'adyen', [recaptured])).status).toBe(200);
+    expect((await postAdyenBatch(stack, 'adyen', [recaptured])).status).toBe(200);
     await eventually(async () => adjustedFor(capture.id).length >= 1, 15000);
     await finished('adyen', 'webhook_only', before);
     expect((adjustedFor(capture.id)[0].params as { adjustment: unknown }).adjustment).toMatchObject({
@@ -298,7 +221,7 @@ describe('a webhook success of an operation the OMS was told failed', () => {
       amount: 5000,
     });
     expect(requests.slice(sentBefore).filter((r) => r.startsWith('POST'))).toEqual([]);
-    expect((await worker.ledger.get(capture.id))?.state).toBe('FAILED');
+    expect((await stack.worker.ledger.get(capture.id))?.state).toBe('FAILED');
   });
 
   /**
@@ -308,11 +231,11 @@ describe('a webhook success of an operation the OMS was told failed', () => {
   async function adyenCaptureWithRefund(prefix: string) {
     const orderId = order();
     const payment = { gateway: 'adyen', gateway_account: 'acct-1', amount: 5000, currency: 'EUR', order_id: orderId };
-    const auth = await succeededOperation(worker, 'authorize', payment, `${prefix}AUTH${String(seq).padStart(7, '0')}`);
+    const auth = await succeededOperation(stack.worker, 'authorize', payment, `${prefix}AUTH${String(seq).padStart(7, '0')}`);
     // The capture as delivery sends it: checked against (and so registered with) its authorization, then accepted.
     const captureCmd = channelCommand('capture', {}, { ...payment, gateway_key: auth.id });
-    const { record: sent } = await worker.ledger.create(captureCmd.payment.operation_reference!, captureCmd, Date.now(), { event: 'attempt' });
-    expect('context' in (await resolveOperationContext(sent!, worker.ledger, { checkAmounts: true }))).toBe(true);
+    const { record: sent } = await stack.worker.ledger.create(captureCmd.payment.operation_reference!, captureCmd, Date.now(), { event: 'attempt' });
+    expect('context' in (await resolveOperationContext(sent!, stack.worker.ledger, { checkAmounts: true }))).toBe(true);
     const ok = {
       status: 'SUCCESS' as const,
       gatewayStatus: 'received',
@@ -320,12 +243,12 @@ describe('a webhook success of an operation the OMS was told failed', () => {
       amount: 5000,
       currency: 'EUR',
     };
-    const capture = await worker.recorder.apply(sent!, ok, 'response');
+    const capture = await stack.worker.recorder.apply(sent!, ok, 'response');
     expect(capture.state).toBe('SUCCEEDED');
     const refundCmd = channelCommand('refund', {}, { ...payment, gateway_key: auth.id });
-    const { record: refund } = await worker.ledger.create(refundCmd.payment.operation_reference!, refundCmd, Date.now(), { event: 'attempt' });
+    const { record: refund } = await stack.worker.ledger.create(refundCmd.payment.operation_reference!, refundCmd, Date.now(), { event: 'attempt' });
     const refundCheck = async () => {
-      const resolved = await resolveOperationContext(refund!, worker.ledger, { checkAmounts: true });
+      const resolved = await resolveOperationContext(refund!, stack.worker.ledger, { checkAmounts: true });
       return 'fail' in resolved ? resolved.fail : 'context' in resolved ? 'allowed' : 'wait';
     };
     expect(await refundCheck()).toBe('allowed');
@@ -352,15 +275,15 @@ describe('a webhook success of an operation the OMS was told failed', () => {
   it('an Adyen re-capture of a capture undone by CAPTURE_FAILED clears the undone mark in the step that records it: a refund of that money, refused while undone, is allowed again', async () => {
     const { capture, refundCheck, item } = await adyenCaptureWithRefund('ADYRC');
     // The scheme rejects the capture: nothing collected, so nothing to refund.
-    expect((await postAdyenBatch({ config, web, worker }, 'adyen', [item('CAPTURE_FAILED', 'Capture rejected by card scheme')])).status).toBe(200);
-    await eventually(async () => (await worker.ledger.get(capture.id))?.undoneBy !== undefined, 15000);
+    expect((await postAdyenBatch(stack, 'adyen', [item('CAPTURE_FAILED', 'Capture rejected by card scheme')])).status).toBe(200);
+    await eventually(async () => (await stack.worker.ledger.get(capture.id))?.undoneBy !== undefined, 15000);
     expect(await refundCheck()).toBe('amount_exceeds_captured');
     // Adyen captures it again itself.
     const redone = await metricValue('pb_undone_operations_redone_total', { gateway: 'adyen', command: 'capture' });
     const before = await counted('adyen', 'webhook_only');
-    expect((await postAdyenBatch({ config, web, worker }, 'adyen', [item('CAPTURE', 'Transaction Recaptured')])).status).toBe(200);
+    expect((await postAdyenBatch(stack, 'adyen', [item('CAPTURE', 'Transaction Recaptured')])).status).toBe(200);
     await finished('adyen', 'webhook_only', before);
-    const after = await worker.ledger.get(capture.id);
+    const after = await stack.worker.ledger.get(capture.id);
     expect(after).toMatchObject({ state: 'SUCCEEDED' });
     expect(after?.undoneBy).toBeUndefined();
     expect(await metricValue('pb_undone_operations_redone_total', { gateway: 'adyen', command: 'capture' })).toBe(redone + 1);
@@ -374,16 +297,16 @@ describe('a webhook success of an operation the OMS was told failed', () => {
     expect(await refundCheck()).toBe('amount_exceeds_captured');
     const countedBefore = await metricValue('pb_undone_operations_redone_total', { gateway: 'adyen', command: 'capture', recorded: 'failed' });
     const before = await counted('adyen', 'webhook_only');
-    expect((await postAdyenBatch({ config, web, worker }, 'adyen', [item('CAPTURE')])).status).toBe(200);
+    expect((await postAdyenBatch(stack, 'adyen', [item('CAPTURE')])).status).toBe(200);
     await finished('adyen', 'webhook_only', before);
     expect(await refundCheck()).toBe('allowed');
     expect(await metricValue('pb_undone_operations_redone_total', { gateway: 'adyen', command: 'capture', recorded: 'failed' })).toBe(countedBefore + 1);
     // Captured at Adyen: closed by the capture, as its success would have closed it (no expiry notice, no orphan void).
-    expect((await worker.ledger.get(auth.id))?.closedBy).toBe(capture.id);
-    expect(await worker.ledger.get(capture.id)).toMatchObject({ state: 'FAILED', succeededAfterFailure: { amount: 5000, currency: 'EUR' } });
+    expect((await stack.worker.ledger.get(auth.id))?.closedBy).toBe(capture.id);
+    expect(await stack.worker.ledger.get(capture.id)).toMatchObject({ state: 'FAILED', succeededAfterFailure: { amount: 5000, currency: 'EUR' } });
     // Adyen fails that capture after all: the failure is news to the OMS, and the capture no longer counts.
-    expect((await postAdyenBatch({ config, web, worker }, 'adyen', [item('CAPTURE_FAILED', new Date(Date.now() + 1000).toISOString())])).status).toBe(200);
-    await eventually(async () => (await worker.ledger.get(capture.id))?.undoneBy !== undefined, 15000);
+    expect((await postAdyenBatch(stack, 'adyen', [item('CAPTURE_FAILED', new Date(Date.now() + 1000).toISOString())])).status).toBe(200);
+    await eventually(async () => (await stack.worker.ledger.get(capture.id))?.undoneBy !== undefined, 15000);
     expect(adjustedKinds(capture.id)).toEqual(['succeeded_after_failure', 'capture_failed']);
     expect(await refundCheck()).toBe('amount_exceeds_captured');
   });
@@ -394,28 +317,23 @@ describe('a webhook success of an operation the OMS was told failed', () => {
     const capturedAt = new Date(Date.now() - 60_000).toISOString();
     const failedEvent = `${reference}:CAPTURE_FAILED:true:${failedAt}`;
     // The scheme rejects the capture: its outcome, FAILED.
-    expect((await postAdyenBatch({ config, web, worker }, 'adyen', [item('CAPTURE_FAILED', failedAt, 'Capture rejected by card scheme')])).status).toBe(200);
-    await eventually(async () => (await worker.ledger.get(capture.id))?.state === 'FAILED', 15000);
+    expect((await postAdyenBatch(stack, 'adyen', [item('CAPTURE_FAILED', failedAt, 'Capture rejected by card scheme')])).status).toBe(200);
+    await eventually(async () => (await stack.worker.ledger.get(capture.id))?.state === 'FAILED', 15000);
     expect(await refundCheck()).toBe('amount_exceeds_captured');
     // Later, a plain CAPTURE success (no re-capture reason): it counts as captured, dated by its eventDate.
     const before = await counted('adyen', 'webhook_only');
-    expect((await postAdyenBatch({ config, web, worker }, 'adyen', [item('CAPTURE', capturedAt)])).status).toBe(200);
+    expect((await postAdyenBatch(stack, 'adyen', [item('CAPTURE', capturedAt)])).status).toBe(200);
     await finished('adyen', 'webhook_only', before);
     expect(await refundCheck()).toBe('allowed');
     const [success] = adjustedFor(capture.id).map((n) => (n.params as { adjustment: { id: string; kind: string; occurred_at: string | null } }).adjustment);
     expect(success).toMatchObject({ kind: 'succeeded_after_failure', occurred_at: capturedAt });
     // Adyen delivers the older failure again (its job gone from the queue, as after the dedupe window).
-    const queue = createGatewayOutcomesQueue(worker.redis, config.redis.keyPrefix);
-    try {
-      await (await queue.getJob(bullJobId(`wh.adyen.${failedEvent}`)))?.remove();
-    } finally {
-      await queue.close();
-    }
+    await (await stack.outcomes.getJob(bullJobId(`wh.adyen.${failedEvent}`)))?.remove();
     const undone = await metricValue('pb_captures_undone_total', { gateway: 'adyen', command: 'capture' });
-    expect((await postAdyenBatch({ config, web, worker }, 'adyen', [item('CAPTURE_FAILED', failedAt, 'Capture rejected by card scheme')])).status).toBe(200);
+    expect((await postAdyenBatch(stack, 'adyen', [item('CAPTURE_FAILED', failedAt, 'Capture rejected by card scheme')])).status).toBe(200);
     await adyenOutcomeApplied(failedEvent);
     await eventually(async () => adjustedKinds(capture.id).length >= 2, 15000);
-    const after = await worker.ledger.get(capture.id);
+    const after = await stack.worker.ledger.get(capture.id);
     expect(after).toMatchObject({ state: 'FAILED', succeededAfterFailure: { by: success.id, amount: 5000, currency: 'EUR' } });
     expect(after?.undoneBy).toBeUndefined();
     expect(await refundCheck()).toBe('allowed');
@@ -431,21 +349,21 @@ describe('a webhook success of an operation the OMS was told failed', () => {
    */
   async function adyenCapture(prefix: string, answer: 'PENDING' | 'FAIL' = 'PENDING') {
     const payment = { gateway: 'adyen', gateway_account: 'acct-1', amount: 5000, currency: 'EUR', order_id: order() };
-    const auth = await succeededOperation(worker, 'authorize', payment, `${prefix}AUTH${String(seq).padStart(7, '0')}`);
+    const auth = await succeededOperation(stack.worker, 'authorize', payment, `${prefix}AUTH${String(seq).padStart(7, '0')}`);
     const captureCmd = channelCommand('capture', {}, { ...payment, gateway_key: auth.id });
-    const { record: sent } = await worker.ledger.create(captureCmd.payment.operation_reference!, captureCmd, Date.now(), { event: 'attempt' });
-    expect('context' in (await resolveOperationContext(sent!, worker.ledger, { checkAmounts: true }))).toBe(true);
+    const { record: sent } = await stack.worker.ledger.create(captureCmd.payment.operation_reference!, captureCmd, Date.now(), { event: 'attempt' });
+    expect('context' in (await resolveOperationContext(sent!, stack.worker.ledger, { checkAmounts: true }))).toBe(true);
     const reference = `${prefix}CAP${String(seq).padStart(8, '0')}`;
     const outcome: GatewayOutcome =
       answer === 'PENDING'
         ? { status: 'PENDING', gatewayStatus: 'received', gatewayReference: reference }
         : { status: 'FAIL', gatewayStatus: 'refused', reason: 'do_not_honor', gatewayReference: reference };
-    const capture = await worker.recorder.apply(sent!, outcome, 'response');
+    const capture = await stack.worker.recorder.apply(sent!, outcome, 'response');
     expect(capture.state).toBe(answer === 'PENDING' ? 'PENDING' : 'FAILED');
     const refundCmd = channelCommand('refund', {}, { ...payment, gateway_key: auth.id });
-    const { record: refund } = await worker.ledger.create(refundCmd.payment.operation_reference!, refundCmd, Date.now(), { event: 'attempt' });
+    const { record: refund } = await stack.worker.ledger.create(refundCmd.payment.operation_reference!, refundCmd, Date.now(), { event: 'attempt' });
     const refundCheck = async () => {
-      const resolved = await resolveOperationContext(refund!, worker.ledger, { checkAmounts: true });
+      const resolved = await resolveOperationContext(refund!, stack.worker.ledger, { checkAmounts: true });
       return 'fail' in resolved ? resolved.fail : 'context' in resolved ? 'allowed' : 'wait';
     };
     const item = (eventCode: string, eventDate?: string, reason?: string) =>
@@ -465,14 +383,14 @@ describe('a webhook success of an operation the OMS was told failed', () => {
       );
     /** Posts the plain CAPTURE success dated `at`: the capture moves PENDING → SUCCEEDED, recorded with that time. */
     const captured = async (at: string) => {
-      expect((await postAdyenBatch({ config, web, worker }, 'adyen', [item('CAPTURE', at)])).status).toBe(200);
-      await eventually(async () => (await worker.ledger.get(capture.id))?.state === 'SUCCEEDED', 15000);
-      expect((await worker.ledger.get(capture.id))?.pspSucceededAt).toBe(Date.parse(at));
+      expect((await postAdyenBatch(stack, 'adyen', [item('CAPTURE', at)])).status).toBe(200);
+      await eventually(async () => (await stack.worker.ledger.get(capture.id))?.state === 'SUCCEEDED', 15000);
+      expect((await stack.worker.ledger.get(capture.id))?.pspSucceededAt).toBe(Date.parse(at));
       expect(await refundCheck()).toBe('allowed');
     };
     /** Posts a CAPTURE_FAILED dated `at`, for the first time, and waits for its outcome job to end. */
     const failed = async (at: string) => {
-      expect((await postAdyenBatch({ config, web, worker }, 'adyen', [item('CAPTURE_FAILED', at, 'Capture rejected by card scheme')])).status).toBe(200);
+      expect((await postAdyenBatch(stack, 'adyen', [item('CAPTURE_FAILED', at, 'Capture rejected by card scheme')])).status).toBe(200);
       await adyenOutcomeApplied(`${reference}:CAPTURE_FAILED:true:${at}`);
     };
     return { auth, capture, refundCheck, item, reference, captured, failed };
@@ -490,13 +408,13 @@ describe('a webhook success of an operation the OMS was told failed', () => {
     const stale = await staleFailures('adyen');
     // Adyen does not deliver in order: the failure it generated first (the capture rejected, then captured) comes last.
     await failed(failedAt);
-    const after = await worker.ledger.get(capture.id);
+    const after = await stack.worker.ledger.get(capture.id);
     expect(after).toMatchObject({ state: 'SUCCEEDED', pspSucceededAt: Date.parse(capturedAt) });
     expect(after?.undoneBy).toBeUndefined();
     expect(await refundCheck()).toBe('allowed');
     expect(await undoneCaptures()).toBe(undone);
     expect(await staleFailures('adyen')).toBe(stale + 1);
-    const entry = (await worker.ledger.interactions(capture.id)).find((i) => i.event === 'webhook_failure_stale');
+    const entry = (await stack.worker.ledger.interactions(capture.id)).find((i) => i.event === 'webhook_failure_stale');
     expect(entry).toMatchObject({ decided_by: 'psp_time', kind: 'capture_failed', failed_at: failedAt, psp_succeeded_at: capturedAt });
     await new Promise((r) => setTimeout(r, 300));
     expect(adjustedFor(capture.id)).toHaveLength(0);
@@ -512,7 +430,7 @@ describe('a webhook success of an operation the OMS was told failed', () => {
     await failed(failedAt);
     await eventually(async () => adjustedKinds(capture.id).length >= 1, 15000);
     expect(adjustedKinds(capture.id)).toEqual(['capture_failed']);
-    expect((await worker.ledger.get(capture.id))?.undoneBy).toBeDefined();
+    expect((await stack.worker.ledger.get(capture.id))?.undoneBy).toBeDefined();
     expect(await refundCheck()).toBe('amount_exceeds_captured');
     expect(await undoneCaptures()).toBe(undone + 1);
     expect(await staleFailures('adyen')).toBe(stale);
@@ -523,25 +441,25 @@ describe('a webhook success of an operation the OMS was told failed', () => {
     const pi = `pi_pt_refund_${seq}`;
     const refundRef = `re_pt_${seq}`;
     const id = await pendingOperation(
-      worker,
+      stack.worker,
       'refund',
       { gateway: 'stripe', gateway_account: 'acct-1', gateway_key: pi, amount: 5000, currency: 'EUR', order_id: order() },
       refundRef,
     );
     const succeededAt = Math.floor(Date.now() / 1000) - 60;
     await postStripe('refund.updated', stripeRefund(refundRef, id, pi, 'succeeded'), `evt_pt_refund_ok_${id}`, succeededAt);
-    await eventually(async () => (await worker.ledger.get(id))?.state === 'SUCCEEDED', 15000);
-    expect((await worker.ledger.get(id))?.pspSucceededAt).toBe(succeededAt * 1000);
+    await eventually(async () => (await stack.worker.ledger.get(id))?.state === 'SUCCEEDED', 15000);
+    expect((await stack.worker.ledger.get(id))?.pspSucceededAt).toBe(succeededAt * 1000);
     const failedRefund = stripeRefund(refundRef, id, pi, 'failed', { failure_reason: 'expired_or_canceled_card' });
     const undone = await metricValue('pb_refunds_undone_total', { gateway: 'stripe', kind: 'refund_failed' });
     const stale = await staleFailures('stripe');
     await postStripe('refund.failed', failedRefund, `evt_pt_refund_older_${id}`, succeededAt - 30);
     await eventually(async () => (await staleFailures('stripe')) > stale, 15000);
     await new Promise((r) => setTimeout(r, 300));
-    expect(await worker.ledger.get(id)).toMatchObject({ state: 'SUCCEEDED', undoneBy: undefined });
+    expect(await stack.worker.ledger.get(id)).toMatchObject({ state: 'SUCCEEDED', undoneBy: undefined });
     expect(adjustedFor(id)).toHaveLength(0);
     expect(await metricValue('pb_refunds_undone_total', { gateway: 'stripe', kind: 'refund_failed' })).toBe(undone);
-    expect((await worker.ledger.interactions(id)).find((i) => i.event === 'webhook_failure_stale')).toMatchObject({
+    expect((await stack.worker.ledger.interactions(id)).find((i) => i.event === 'webhook_failure_stale')).toMatchObject({
       decided_by: 'psp_time',
       kind: 'refund_failed',
       failed_at: new Date((succeededAt - 30) * 1000).toISOString(),
@@ -550,32 +468,32 @@ describe('a webhook success of an operation the OMS was told failed', () => {
     // The same failure told again by another event (refund.updated to failed, its own id): one fact, nothing more.
     await postStripe('refund.updated', failedRefund, `evt_pt_refund_older_again_${id}`, succeededAt - 30);
     await new Promise((r) => setTimeout(r, 300));
-    expect(await worker.ledger.get(id)).toMatchObject({ state: 'SUCCEEDED', undoneBy: undefined });
+    expect(await stack.worker.ledger.get(id)).toMatchObject({ state: 'SUCCEEDED', undoneBy: undefined });
     expect(adjustedFor(id)).toHaveLength(0);
 
     // Another refund's failure in the same second as its success: Stripe's times are whole seconds, so it is not
     // older, and undoes as before.
     const sameRef = `re_pt_same_${seq}`;
     const same = await pendingOperation(
-      worker,
+      stack.worker,
       'refund',
       { gateway: 'stripe', gateway_account: 'acct-1', gateway_key: pi, amount: 5000, currency: 'EUR', order_id: order() },
       sameRef,
     );
     await postStripe('refund.updated', stripeRefund(sameRef, same, pi, 'succeeded'), `evt_pt_refund_same_ok_${same}`, succeededAt);
-    await eventually(async () => (await worker.ledger.get(same))?.state === 'SUCCEEDED', 15000);
+    await eventually(async () => (await stack.worker.ledger.get(same))?.state === 'SUCCEEDED', 15000);
     const sameFailed = stripeRefund(sameRef, same, pi, 'failed', { failure_reason: 'expired_or_canceled_card' });
     await postStripe('refund.failed', sameFailed, `evt_pt_refund_same_${same}`, succeededAt);
     await eventually(async () => adjustedFor(same).length >= 1, 15000);
     expect((adjustedFor(same)[0].params as { adjustment: unknown }).adjustment).toMatchObject({ kind: 'refund_failed' });
-    expect((await worker.ledger.get(same))?.undoneBy).toBeDefined();
+    expect((await stack.worker.ledger.get(same))?.undoneBy).toBeDefined();
     expect(await metricValue('pb_refunds_undone_total', { gateway: 'stripe', kind: 'refund_failed' })).toBe(undone + 1);
     expect(await staleFailures('stripe')).toBe(stale + 1);
   });
 
   it('an Adyen CANCEL_OR_REFUND success of a cancel the bridge recorded FAILED marks the cancel done after all, as a capture is marked, and closes its authorization by it', async () => {
     const orderId = order();
-    const auth = await succeededOperation(worker, 'authorize', { gateway: 'adyen', order_id: orderId }, `ADYCX${String(seq).padStart(11, '0')}`);
+    const auth = await succeededOperation(stack.worker, 'authorize', { gateway: 'adyen', order_id: orderId }, `ADYCX${String(seq).padStart(11, '0')}`);
     const cancel = await failed('cancel', 'adyen', `ADYCXCAN${String(seq).padStart(8, '0')}`, { gateway_key: auth.id, order_id: orderId });
     const marked = await metricValue('pb_undone_operations_redone_total', { gateway: 'adyen', command: 'cancel', recorded: 'failed' });
     const before = await counted('adyen', 'webhook_only');
@@ -592,12 +510,12 @@ describe('a webhook success of an operation the OMS was told failed', () => {
       },
       ADYEN_HMAC,
     );
-    expect((await postAdyenBatch({ config, web, worker }, 'adyen', [item])).status).toBe(200);
+    expect((await postAdyenBatch(stack, 'adyen', [item])).status).toBe(200);
     await finished('adyen', 'webhook_only', before);
     const [adjustment] = adjustedFor(cancel.id).map((n) => (n.params as { adjustment: { id: string; kind: string } }).adjustment);
     expect(adjustment.kind).toBe('succeeded_after_failure');
-    expect(await worker.ledger.get(cancel.id)).toMatchObject({ state: 'FAILED', succeededAfterFailure: { by: adjustment.id } });
-    expect((await worker.ledger.get(auth.id))?.closedBy).toBe(cancel.id);
+    expect(await stack.worker.ledger.get(cancel.id)).toMatchObject({ state: 'FAILED', succeededAfterFailure: { by: adjustment.id } });
+    expect((await stack.worker.ledger.get(auth.id))?.closedBy).toBe(cancel.id);
     expect(await metricValue('pb_undone_operations_redone_total', { gateway: 'adyen', command: 'cancel', recorded: 'failed' })).toBe(marked + 1);
   });
 
@@ -607,15 +525,15 @@ describe('a webhook success of an operation the OMS was told failed', () => {
     const recapturedAt = new Date(Date.now() - 60_000).toISOString();
     const undone = await metricValue('pb_captures_undone_total', { gateway: 'adyen', command: 'capture' });
     // Adyen delivers the re-capture first.
-    expect((await postAdyenBatch({ config, web, worker }, 'adyen', [item('CAPTURE', 'Transaction Recaptured', recapturedAt)])).status).toBe(200);
+    expect((await postAdyenBatch(stack, 'adyen', [item('CAPTURE', 'Transaction Recaptured', recapturedAt)])).status).toBe(200);
     await adyenOutcomeApplied(`${capture.gatewayReference}:CAPTURE:true:recaptured:${recapturedAt}`);
     expect(adjustedKinds(capture.id)).toEqual([]);
     expect(await refundCheck()).toBe('allowed');
     // Then the failure it follows.
-    expect((await postAdyenBatch({ config, web, worker }, 'adyen', [item('CAPTURE_FAILED', 'Capture rejected by card scheme', failedAt)])).status).toBe(200);
+    expect((await postAdyenBatch(stack, 'adyen', [item('CAPTURE_FAILED', 'Capture rejected by card scheme', failedAt)])).status).toBe(200);
     await eventually(async () => adjustedKinds(capture.id).length >= 1, 15000);
     await new Promise((r) => setTimeout(r, 500));
-    const after = await worker.ledger.get(capture.id);
+    const after = await stack.worker.ledger.get(capture.id);
     expect(after).toMatchObject({ state: 'SUCCEEDED' });
     expect(after?.undoneBy).toBeUndefined();
     expect(await metricValue('pb_captures_undone_total', { gateway: 'adyen', command: 'capture' })).toBe(undone);
@@ -626,9 +544,9 @@ describe('a webhook success of an operation the OMS was told failed', () => {
     expect(await refundCheck()).toBe('allowed');
     expect(await metricValue('pb_recaptures_before_failure_total', { gateway: 'adyen', command: 'capture', step: 'reported' })).toBeGreaterThanOrEqual(1);
     // A resend of the failure changes nothing and sends nothing again.
-    expect((await postAdyenBatch({ config, web, worker }, 'adyen', [item('CAPTURE_FAILED', 'Capture rejected by card scheme', failedAt)])).status).toBe(200);
+    expect((await postAdyenBatch(stack, 'adyen', [item('CAPTURE_FAILED', 'Capture rejected by card scheme', failedAt)])).status).toBe(200);
     await new Promise((r) => setTimeout(r, 500));
-    expect((await worker.ledger.get(capture.id))?.undoneBy).toBeUndefined();
+    expect((await stack.worker.ledger.get(capture.id))?.undoneBy).toBeUndefined();
     expect(adjustedKinds(capture.id)).toHaveLength(2);
   });
 
@@ -636,10 +554,10 @@ describe('a webhook success of an operation the OMS was told failed', () => {
     const { capture, refundCheck, item } = await adyenCaptureWithRefund('ADYRL');
     const recapturedAt = new Date(Date.now() - 3_600_000).toISOString();
     const failedAt = new Date(Date.now() - 60_000).toISOString();
-    expect((await postAdyenBatch({ config, web, worker }, 'adyen', [item('CAPTURE', 'Transaction Recaptured', recapturedAt)])).status).toBe(200);
+    expect((await postAdyenBatch(stack, 'adyen', [item('CAPTURE', 'Transaction Recaptured', recapturedAt)])).status).toBe(200);
     await adyenOutcomeApplied(`${capture.gatewayReference}:CAPTURE:true:recaptured:${recapturedAt}`);
-    expect((await postAdyenBatch({ config, web, worker }, 'adyen', [item('CAPTURE_FAILED', 'Capture rejected by card scheme', failedAt)])).status).toBe(200);
-    await eventually(async () => (await worker.ledger.get(capture.id))?.undoneBy !== undefined, 15000);
+    expect((await postAdyenBatch(stack, 'adyen', [item('CAPTURE_FAILED', 'Capture rejected by card scheme', failedAt)])).status).toBe(200);
+    await eventually(async () => (await stack.worker.ledger.get(capture.id))?.undoneBy !== undefined, 15000);
     await new Promise((r) => setTimeout(r, 300));
     expect(adjustedKinds(capture.id)).toEqual(['capture_failed']);
     expect(await refundCheck()).toBe('amount_exceeds_captured');
@@ -652,13 +570,11 @@ describe('a webhook success of an operation the OMS was told failed', () => {
     const redone = await metricValue('pb_undone_operations_redone_total', { gateway: 'adyen', command: 'capture' });
     const kept = await metricValue('pb_redos_before_later_failure_total', { gateway: 'adyen', command: 'capture' });
     // Adyen: failed, re-captured, failed again; it delivers both failures, then the re-capture between them.
-    expect((await postAdyenBatch({ config, web, worker }, 'adyen', [item('CAPTURE_FAILED', 'Capture rejected by card scheme', failedAt)])).status).toBe(200);
+    expect((await postAdyenBatch(stack, 'adyen', [item('CAPTURE_FAILED', 'Capture rejected by card scheme', failedAt)])).status).toBe(200);
     await eventually(async () => adjustedKinds(capture.id).length >= 1, 15000);
-    expect((await postAdyenBatch({ config, web, worker }, 'adyen', [item('CAPTURE_FAILED', 'Capture rejected by card scheme', failedAgainAt)])).status).toBe(
-      200,
-    );
+    expect((await postAdyenBatch(stack, 'adyen', [item('CAPTURE_FAILED', 'Capture rejected by card scheme', failedAgainAt)])).status).toBe(200);
     await eventually(async () => adjustedKinds(capture.id).length >= 2, 15000);
-    expect((await postAdyenBatch({ config, web, worker }, 'adyen', [item('CAPTURE', 'Transaction Recaptured', recapturedAt)])).status).toBe(200);
+    expect((await postAdyenBatch(stack, 'adyen', [item('CAPTURE', 'Transaction Recaptured', recapturedAt)])).status).toBe(200);
     await eventually(async () => adjustedKinds(capture.id).length >= 3, 15000);
     await new Promise((r) => setTimeout(r, 300));
     const adjustments = adjustedFor(capture.id).map(
@@ -667,13 +583,13 @@ describe('a webhook success of an operation the OMS was told failed', () => {
     expect(adjustments.map((a) => a.kind)).toEqual(['capture_failed', 'capture_failed', 'succeeded_after_failure']);
     const later = adjustments[1].id;
     expect(adjustments[2].failed_again_by).toBe(later);
-    expect((await worker.ledger.get(capture.id))?.undoneBy).toBe(later);
+    expect((await stack.worker.ledger.get(capture.id))?.undoneBy).toBe(later);
     expect(await refundCheck()).toBe('amount_exceeds_captured');
     expect(await metricValue('pb_undone_operations_redone_total', { gateway: 'adyen', command: 'capture' })).toBe(redone);
     expect(await metricValue('pb_redos_before_later_failure_total', { gateway: 'adyen', command: 'capture' })).toBe(kept + 1);
     // Adyen re-captures once more, after the second failure: its last word, the capture counts as captured.
-    expect((await postAdyenBatch({ config, web, worker }, 'adyen', [item('CAPTURE', 'Transaction Recaptured', recapturedAgainAt)])).status).toBe(200);
-    await eventually(async () => (await worker.ledger.get(capture.id))?.undoneBy === undefined, 15000);
+    expect((await postAdyenBatch(stack, 'adyen', [item('CAPTURE', 'Transaction Recaptured', recapturedAgainAt)])).status).toBe(200);
+    await eventually(async () => (await stack.worker.ledger.get(capture.id))?.undoneBy === undefined, 15000);
     await eventually(async () => adjustedKinds(capture.id).length >= 4, 15000);
     expect(await metricValue('pb_undone_operations_redone_total', { gateway: 'adyen', command: 'capture' })).toBe(redone + 1);
     expect(await refundCheck()).toBe('allowed');
@@ -686,13 +602,11 @@ describe('a webhook success of an operation the OMS was told failed', () => {
     const undone = await metricValue('pb_captures_undone_total', { gateway: 'adyen', command: 'capture' });
     const first = await metricValue('pb_recaptures_before_failure_total', { gateway: 'adyen', command: 'capture', step: 'recorded_first' });
     // Adyen: failed (t1), failed again (t3), re-captured (t4); it delivers t1, t4, then t3.
-    expect((await postAdyenBatch({ config, web, worker }, 'adyen', [item('CAPTURE_FAILED', 'Capture rejected by card scheme', failedAt)])).status).toBe(200);
-    await eventually(async () => (await worker.ledger.get(capture.id))?.undoneBy !== undefined, 15000);
-    expect((await postAdyenBatch({ config, web, worker }, 'adyen', [item('CAPTURE', 'Transaction Recaptured', recapturedAt)])).status).toBe(200);
-    await eventually(async () => (await worker.ledger.get(capture.id))?.undoneBy === undefined, 15000);
-    expect((await postAdyenBatch({ config, web, worker }, 'adyen', [item('CAPTURE_FAILED', 'Capture rejected by card scheme', failedAgainAt)])).status).toBe(
-      200,
-    );
+    expect((await postAdyenBatch(stack, 'adyen', [item('CAPTURE_FAILED', 'Capture rejected by card scheme', failedAt)])).status).toBe(200);
+    await eventually(async () => (await stack.worker.ledger.get(capture.id))?.undoneBy !== undefined, 15000);
+    expect((await postAdyenBatch(stack, 'adyen', [item('CAPTURE', 'Transaction Recaptured', recapturedAt)])).status).toBe(200);
+    await eventually(async () => (await stack.worker.ledger.get(capture.id))?.undoneBy === undefined, 15000);
+    expect((await postAdyenBatch(stack, 'adyen', [item('CAPTURE_FAILED', 'Capture rejected by card scheme', failedAgainAt)])).status).toBe(200);
     await adyenOutcomeApplied(`${capture.gatewayReference}:CAPTURE_FAILED:true:${failedAgainAt}`);
     await eventually(async () => adjustedKinds(capture.id).length >= 3, 15000);
     await new Promise((r) => setTimeout(r, 500));
@@ -702,15 +616,13 @@ describe('a webhook success of an operation the OMS was told failed', () => {
     expect(adjustments.map((a) => a.kind)).toEqual(['capture_failed', 'succeeded_after_failure', 'capture_failed']);
     expect(adjustments[2]).toMatchObject({ occurred_at: failedAgainAt, superseded_by: adjustments[1].id });
     expect(adjustments[0].superseded_by).toBeUndefined();
-    expect((await worker.ledger.get(capture.id))?.undoneBy).toBeUndefined();
+    expect((await stack.worker.ledger.get(capture.id))?.undoneBy).toBeUndefined();
     expect(await refundCheck()).toBe('allowed');
     expect(await metricValue('pb_captures_undone_total', { gateway: 'adyen', command: 'capture' })).toBe(undone + 1);
     expect(await metricValue('pb_recaptures_before_failure_total', { gateway: 'adyen', command: 'capture', step: 'recorded_first' })).toBe(first + 1);
     // A failure after the re-capture is Adyen's latest word: the capture is undone, refunds of it refused.
-    expect((await postAdyenBatch({ config, web, worker }, 'adyen', [item('CAPTURE_FAILED', 'Capture rejected by card scheme', failedLastAt)])).status).toBe(
-      200,
-    );
-    await eventually(async () => (await worker.ledger.get(capture.id))?.undoneBy !== undefined, 15000);
+    expect((await postAdyenBatch(stack, 'adyen', [item('CAPTURE_FAILED', 'Capture rejected by card scheme', failedLastAt)])).status).toBe(200);
+    await eventually(async () => (await stack.worker.ledger.get(capture.id))?.undoneBy !== undefined, 15000);
     await eventually(async () => adjustedKinds(capture.id).length >= 4, 15000);
     await new Promise((r) => setTimeout(r, 300));
     expect(adjustedKinds(capture.id)).toEqual(['capture_failed', 'succeeded_after_failure', 'capture_failed', 'capture_failed']);
@@ -723,10 +635,10 @@ describe('a webhook success of an operation the OMS was told failed', () => {
     const failedAt = new Date(Date.now() - 3_600_000).toISOString();
     const recapturedAt = new Date(Date.now() - 60_000).toISOString();
     const failedEvent = `${capture.gatewayReference}:CAPTURE_FAILED:true:${failedAt}`;
-    expect((await postAdyenBatch({ config, web, worker }, 'adyen', [item('CAPTURE_FAILED', 'Capture rejected by card scheme', failedAt)])).status).toBe(200);
-    await eventually(async () => (await worker.ledger.get(capture.id))?.undoneBy !== undefined, 15000);
+    expect((await postAdyenBatch(stack, 'adyen', [item('CAPTURE_FAILED', 'Capture rejected by card scheme', failedAt)])).status).toBe(200);
+    await eventually(async () => (await stack.worker.ledger.get(capture.id))?.undoneBy !== undefined, 15000);
     // A reconciliation run finds the capture line after the failure (the re-capture's webhook not here yet).
-    const recorded = await worker.adjustments.recordAdjustment((await worker.ledger.get(capture.id))!, {
+    const recorded = await stack.worker.adjustments.recordAdjustment((await stack.worker.ledger.get(capture.id))!, {
       kind: 'succeeded_after_failure',
       direction: 'credit',
       amount: 5000,
@@ -743,27 +655,22 @@ describe('a webhook success of an operation the OMS was told failed', () => {
     const held = () => metricValue('pb_recaptures_before_failure_total', { gateway: 'adyen', command: 'capture', step: 'held' });
     const found = () => metricValue('pb_adjustments_found_recorded_total', { gateway: 'adyen', kind: 'succeeded_after_failure', source: 'webhook' });
     const [heldBefore, foundBefore] = [await held(), await found()];
-    expect((await postAdyenBatch({ config, web, worker }, 'adyen', [item('CAPTURE', 'Transaction Recaptured', recapturedAt)])).status).toBe(200);
+    expect((await postAdyenBatch(stack, 'adyen', [item('CAPTURE', 'Transaction Recaptured', recapturedAt)])).status).toBe(200);
     await adyenOutcomeApplied(`${capture.gatewayReference}:CAPTURE:true:recaptured:${recapturedAt}`);
     expect(await found()).toBe(foundBefore + 1);
     expect(await held()).toBe(heldBefore);
     expect(await history(capture.id)).not.toContain('recapture_held');
-    expect((await worker.ledger.fieldsOf([capture.id], ['recaptured_at']))[0][0]).toBeNull();
+    expect((await stack.worker.ledger.fieldsOf([capture.id], ['recaptured_at']))[0][0]).toBeNull();
     // Adyen delivers the failure again (its job gone from the queue): nothing new is recorded or sent.
-    const queue = createGatewayOutcomesQueue(worker.redis, config.redis.keyPrefix);
-    try {
-      await (await queue.getJob(bullJobId(`wh.adyen.${failedEvent}`)))?.remove();
-    } finally {
-      await queue.close();
-    }
-    expect((await postAdyenBatch({ config, web, worker }, 'adyen', [item('CAPTURE_FAILED', 'Capture rejected by card scheme', failedAt)])).status).toBe(200);
+    await (await stack.outcomes.getJob(bullJobId(`wh.adyen.${failedEvent}`)))?.remove();
+    expect((await postAdyenBatch(stack, 'adyen', [item('CAPTURE_FAILED', 'Capture rejected by card scheme', failedAt)])).status).toBe(200);
     await adyenOutcomeApplied(failedEvent);
     await new Promise((r) => setTimeout(r, 500));
     expect(adjustedFor(capture.id).map((n) => (n.params as { adjustment: { id: string } }).adjustment.id)).toEqual([
       expect.any(String),
       recorded.adjustment.id,
     ]);
-    expect((await worker.ledger.get(capture.id))?.undoneBy).toBeUndefined();
+    expect((await stack.worker.ledger.get(capture.id))?.undoneBy).toBeUndefined();
     expect(await refundCheck()).toBe('allowed');
     expect(await held()).toBe(heldBefore);
   });
@@ -772,13 +679,11 @@ describe('a webhook success of an operation the OMS was told failed', () => {
     const { capture, refundCheck, item } = await adyenCaptureWithRefund('ADYRH');
     const at = (minutesAgo: number) => new Date(Date.now() - minutesAgo * 60_000).toISOString();
     const [failedAt, recapturedAt, failedAgainAt] = [at(30), at(20), at(10)];
-    expect((await postAdyenBatch({ config, web, worker }, 'adyen', [item('CAPTURE', 'Transaction Recaptured', recapturedAt)])).status).toBe(200);
+    expect((await postAdyenBatch(stack, 'adyen', [item('CAPTURE', 'Transaction Recaptured', recapturedAt)])).status).toBe(200);
     await adyenOutcomeApplied(`${capture.gatewayReference}:CAPTURE:true:recaptured:${recapturedAt}`);
-    expect((await postAdyenBatch({ config, web, worker }, 'adyen', [item('CAPTURE_FAILED', 'Capture rejected by card scheme', failedAgainAt)])).status).toBe(
-      200,
-    );
-    await eventually(async () => (await worker.ledger.get(capture.id))?.undoneBy !== undefined, 15000);
-    expect((await postAdyenBatch({ config, web, worker }, 'adyen', [item('CAPTURE_FAILED', 'Capture rejected by card scheme', failedAt)])).status).toBe(200);
+    expect((await postAdyenBatch(stack, 'adyen', [item('CAPTURE_FAILED', 'Capture rejected by card scheme', failedAgainAt)])).status).toBe(200);
+    await eventually(async () => (await stack.worker.ledger.get(capture.id))?.undoneBy !== undefined, 15000);
+    expect((await postAdyenBatch(stack, 'adyen', [item('CAPTURE_FAILED', 'Capture rejected by card scheme', failedAt)])).status).toBe(200);
     await eventually(async () => adjustedKinds(capture.id).length >= 3, 15000);
     await new Promise((r) => setTimeout(r, 300));
     const adjustments = adjustedFor(capture.id).map(
@@ -786,33 +691,34 @@ describe('a webhook success of an operation the OMS was told failed', () => {
     );
     expect(adjustments.map((a) => a.kind)).toEqual(['capture_failed', 'capture_failed', 'succeeded_after_failure']);
     expect(adjustments[2].failed_again_by).toBe(adjustments[0].id);
-    expect((await worker.ledger.get(capture.id))?.undoneBy).toBe(adjustments[0].id);
+    expect((await stack.worker.ledger.get(capture.id))?.undoneBy).toBe(adjustments[0].id);
     expect(await refundCheck()).toBe('amount_exceeds_captured');
   });
 
   describe('an Adyen re-capture whose CAPTURE_FAILED never comes', () => {
-    const later = () => Date.now() + config.delivery.recaptureFailureWaitMs + 1000;
+    const later = () => Date.now() + stack.config.delivery.recaptureFailureWaitMs + 1000;
     const surfacedLines = (lines: string[], operationId: string) =>
       lines.map((l) => JSON.parse(l) as Record<string, unknown>).filter((l) => l.alert === 'recapture_awaiting_failure' && l.operation_id === operationId);
     const listed = async (at: number) =>
-      (await heldRecaptures({ config, redis: worker.redis, ledger: worker.ledger }, { limit: 1000 }, at)).map((r) => r.operation_id);
+      (await heldRecaptures({ config: stack.config, redis: stack.worker.redis, ledger: stack.worker.ledger }, { limit: 1000 }, at)).map((r) => r.operation_id);
 
     it('is surfaced once past delivery.recapture_failure_wait_ms (a warn line, its history entry, ops recaptures), nothing sent to the OMS; the failure coming after all is reported in order, once, and it is listed no more', async () => {
       const { capture, refundCheck, item } = await adyenCaptureWithRefund('ADYRW');
       const failedAt = new Date(Date.now() - 3_600_000).toISOString();
       const recapturedAt = new Date(Date.now() - 60_000).toISOString();
-      expect((await postAdyenBatch({ config, web, worker }, 'adyen', [item('CAPTURE', 'Transaction Recaptured', recapturedAt)])).status).toBe(200);
+      expect((await postAdyenBatch(stack, 'adyen', [item('CAPTURE', 'Transaction Recaptured', recapturedAt)])).status).toBe(200);
       await adyenOutcomeApplied(`${capture.gatewayReference}:CAPTURE:true:recaptured:${recapturedAt}`);
       const { logger, lines } = captureLogger('info');
       // Within its wait: nothing to surface.
-      await new RecaptureWaitSweep({ config, store: worker.adjustmentStore, logger }).runOnce();
+      await new RecaptureWaitSweep({ config: stack.config, store: stack.worker.adjustmentStore, logger }).runOnce();
       expect(surfacedLines(lines, capture.id)).toEqual([]);
       expect(await listed(Date.now())).not.toContain(capture.id);
       expect(await listed(later())).toContain(capture.id);
       // Past it: surfaced, once, however many pollers pass.
       const surfaced = () => metricValue('pb_recaptures_before_failure_total', { gateway: 'adyen', command: 'capture', step: 'surfaced' });
       const before = await surfaced();
-      for (let pass = 0; pass < 3; pass += 1) await new RecaptureWaitSweep({ config, store: worker.adjustmentStore, logger, now: later }).runOnce();
+      for (let pass = 0; pass < 3; pass += 1)
+        await new RecaptureWaitSweep({ config: stack.config, store: stack.worker.adjustmentStore, logger, now: later }).runOnce();
       const [line] = surfacedLines(lines, capture.id);
       expect(surfacedLines(lines, capture.id)).toHaveLength(1);
       expect(line).toMatchObject({
@@ -831,13 +737,13 @@ describe('a webhook success of an operation the OMS was told failed', () => {
       expect(adjustedKinds(capture.id)).toEqual([]);
       expect(await refundCheck()).toBe('allowed');
       // The failure comes after all: the OMS hears it, then the re-capture, each once, as in order.
-      expect((await postAdyenBatch({ config, web, worker }, 'adyen', [item('CAPTURE_FAILED', 'Capture rejected by card scheme', failedAt)])).status).toBe(200);
+      expect((await postAdyenBatch(stack, 'adyen', [item('CAPTURE_FAILED', 'Capture rejected by card scheme', failedAt)])).status).toBe(200);
       await eventually(async () => adjustedKinds(capture.id).length >= 2, 15000);
       await new Promise((r) => setTimeout(r, 300));
       expect(adjustedKinds(capture.id)).toEqual(['capture_failed', 'succeeded_after_failure']);
-      expect((await worker.ledger.get(capture.id))?.undoneBy).toBeUndefined();
+      expect((await stack.worker.ledger.get(capture.id))?.undoneBy).toBeUndefined();
       expect(await listed(later())).not.toContain(capture.id);
-      await new RecaptureWaitSweep({ config, store: worker.adjustmentStore, logger, now: later }).runOnce();
+      await new RecaptureWaitSweep({ config: stack.config, store: stack.worker.adjustmentStore, logger, now: later }).runOnce();
       expect(surfacedLines(lines, capture.id)).toHaveLength(1);
       expect(adjustedKinds(capture.id)).toEqual(['capture_failed', 'succeeded_after_failure']);
     });
@@ -847,7 +753,7 @@ describe('a webhook success of an operation the OMS was told failed', () => {
     /** The capture failure as a release before dated ids recorded it: the same adjustment, under the id without its eventDate. */
     async function recordedByEarlierRelease(capture: OperationRecord, failedAt: string) {
       const at = Date.parse(failedAt);
-      return worker.adjustments.recordAdjustment((await worker.ledger.get(capture.id))!, {
+      return stack.worker.adjustments.recordAdjustment((await stack.worker.ledger.get(capture.id))!, {
         kind: 'capture_failed',
         direction: 'debit',
         amount: 5000,
@@ -872,12 +778,12 @@ describe('a webhook success of an operation the OMS was told failed', () => {
       await eventually(async () => adjustedKinds(capture.id).length >= 1, 15000);
       const before = await resent();
       // After the upgrade, Adyen resends it (our [accepted] was lost): its event id now carries its eventDate.
-      expect((await postAdyenBatch({ config, web, worker }, 'adyen', [item('CAPTURE_FAILED', 'Capture rejected by card scheme', failedAt)])).status).toBe(200);
+      expect((await postAdyenBatch(stack, 'adyen', [item('CAPTURE_FAILED', 'Capture rejected by card scheme', failedAt)])).status).toBe(200);
       await adyenOutcomeApplied(`${capture.gatewayReference}:CAPTURE_FAILED:true:${failedAt}`);
       await new Promise((r) => setTimeout(r, 500));
       expect(adjustedKinds(capture.id)).toEqual(['capture_failed']);
-      expect((await worker.adjustmentStore.forOperation(capture.id)).map((a) => a.id)).toEqual([first.adjustment.id]);
-      expect((await worker.ledger.get(capture.id))?.undoneBy).toBe(first.adjustment.id);
+      expect((await stack.worker.adjustmentStore.forOperation(capture.id)).map((a) => a.id)).toEqual([first.adjustment.id]);
+      expect((await stack.worker.ledger.get(capture.id))?.undoneBy).toBe(first.adjustment.id);
       expect(await refundCheck()).toBe('amount_exceeds_captured');
       expect(await resent()).toBe(before + 1);
     });
@@ -889,22 +795,20 @@ describe('a webhook success of an operation the OMS was told failed', () => {
       expect(first.created).toBe(true);
       await eventually(async () => adjustedKinds(capture.id).length >= 1, 15000);
       const before = await resent();
-      expect((await postAdyenBatch({ config, web, worker }, 'adyen', [item('CAPTURE_FAILED', 'Capture rejected by card scheme', unreadable)])).status).toBe(
-        200,
-      );
+      expect((await postAdyenBatch(stack, 'adyen', [item('CAPTURE_FAILED', 'Capture rejected by card scheme', unreadable)])).status).toBe(200);
       await adyenOutcomeApplied(`${capture.gatewayReference}:CAPTURE_FAILED:true:${unreadable}`);
       await new Promise((r) => setTimeout(r, 500));
       expect(adjustedKinds(capture.id)).toEqual(['capture_failed']);
-      expect((await worker.adjustmentStore.forOperation(capture.id)).map((a) => a.id)).toEqual([first.adjustment.id]);
+      expect((await stack.worker.adjustmentStore.forOperation(capture.id)).map((a) => a.id)).toEqual([first.adjustment.id]);
       expect(await resent()).toBe(before + 1);
     });
 
     it('a job of the earlier release run after the resend was recorded finds it too; a later failure of the capture is still its own', async () => {
       const { capture, item } = await adyenCaptureWithRefund('ADYPQ');
       const failedAt = new Date(Date.now() - 3_600_000).toISOString();
-      expect((await postAdyenBatch({ config, web, worker }, 'adyen', [item('CAPTURE_FAILED', 'Capture rejected by card scheme', failedAt)])).status).toBe(200);
+      expect((await postAdyenBatch(stack, 'adyen', [item('CAPTURE_FAILED', 'Capture rejected by card scheme', failedAt)])).status).toBe(200);
       await eventually(async () => adjustedKinds(capture.id).length >= 1, 15000);
-      const recorded = await worker.adjustmentStore.forOperation(capture.id);
+      const recorded = await stack.worker.adjustmentStore.forOperation(capture.id);
       // The earlier release's outcome job of the same notification, queued before the upgrade, runs now.
       const late = await recordedByEarlierRelease(capture, failedAt);
       expect(late.created).toBe(false);
@@ -913,11 +817,9 @@ describe('a webhook success of an operation the OMS was told failed', () => {
       expect(adjustedKinds(capture.id)).toEqual(['capture_failed']);
       // Failed again an hour later, under the same pspReference: a fact of its own.
       const failedAgainAt = new Date(Date.now() - 60_000).toISOString();
-      expect((await postAdyenBatch({ config, web, worker }, 'adyen', [item('CAPTURE_FAILED', 'Capture rejected by card scheme', failedAgainAt)])).status).toBe(
-        200,
-      );
+      expect((await postAdyenBatch(stack, 'adyen', [item('CAPTURE_FAILED', 'Capture rejected by card scheme', failedAgainAt)])).status).toBe(200);
       await eventually(async () => adjustedKinds(capture.id).length >= 2, 15000);
-      expect((await worker.adjustmentStore.forOperation(capture.id)).length).toBe(2);
+      expect((await stack.worker.adjustmentStore.forOperation(capture.id)).length).toBe(2);
     });
 
     it('one an earlier release recorded, then a later failure of the capture: the later one is recorded and sent, its own fact', async () => {
@@ -925,11 +827,9 @@ describe('a webhook success of an operation the OMS was told failed', () => {
       const first = await recordedByEarlierRelease(capture, new Date(Date.now() - 3_600_000).toISOString());
       await eventually(async () => adjustedKinds(capture.id).length >= 1, 15000);
       const failedAgainAt = new Date(Date.now() - 60_000).toISOString();
-      expect((await postAdyenBatch({ config, web, worker }, 'adyen', [item('CAPTURE_FAILED', 'Capture rejected by card scheme', failedAgainAt)])).status).toBe(
-        200,
-      );
+      expect((await postAdyenBatch(stack, 'adyen', [item('CAPTURE_FAILED', 'Capture rejected by card scheme', failedAgainAt)])).status).toBe(200);
       await eventually(async () => adjustedKinds(capture.id).length >= 2, 15000);
-      const ids = (await worker.adjustmentStore.forOperation(capture.id)).map((a) => a.id);
+      const ids = (await stack.worker.adjustmentStore.forOperation(capture.id)).map((a) => a.id);
       expect(ids).toHaveLength(2);
       expect(ids[0]).toBe(first.adjustment.id);
     });

@@ -7,7 +7,7 @@ import { stripeSignatureHeader } from '../../../src/gateways/stripe/stripe-webho
 import { metricValue } from '../../../src/metrics/metrics-registry';
 import { captureLogger } from '../../support/capture-logger';
 import { eventually } from '../../support/tcp-proxy';
-import { adyenWebhookGateway, postAdyenBatch, signedAdyenItem, succeededOperation, useWebhookStack } from '../../support/webhook-stack';
+import { adyenWebhookGateway, postAdyenBatch, signedAdyenItem, stripeWebhookGateway, succeededOperation, useWebhookStack } from '../../support/webhook-stack';
 
 const ADYEN_HMAC = '44782DEF547AAA06C910C43932B1EB0C71FC68D9D0C057550C48EC2ACF6BA056';
 const STRIPE_SECRET = 'whsec_currency_test_0123456789abcdef';
@@ -18,7 +18,7 @@ const webLogs = captureLogger('info');
 const stack = useWebhookStack(
   {
     adyen: adyenWebhookGateway(MERCHANT, ADYEN_HMAC),
-    stripe: { type: 'stripe', base_url: 'http://127.0.0.1:1', api_key: 'sk_test_unused', webhook_secret: STRIPE_SECRET },
+    stripe: stripeWebhookGateway(STRIPE_SECRET),
   },
   { webLogger: webLogs.logger, workerLogger: captureLogger('warn').logger, notify: async (method, params) => void notified.push({ method, params }) },
 );

@@ -11,13 +11,12 @@ import Stripe from 'stripe';
 import { hmacValidator as HmacValidator } from '@adyen/api-library';
 import { adyenWebhookAuthorization } from '../../../src/gateways/adyen';
 import { metricsRegistry } from '../../../src/metrics/metrics-registry';
-import { createGatewayOutcomesQueue } from '../../../src/webhooks/gateway-outcomes-queue';
 import { scanRedis } from '../../../harness/workload/card-data-scan';
 import { PAN_STYLES, TEST_PANS, formatPan, panNeedles } from '../../../harness/drills/test-card-numbers';
 import { seededRandom } from '../../../harness/workload/payment-scenarios';
 import { captureLogger } from '../../support/capture-logger';
 import { eventually } from '../../support/tcp-proxy';
-import { adyenWebhookGateway, cybersourceWebhookGateway, pendingOperation, useWebhookStack } from '../../support/webhook-stack';
+import { adyenWebhookGateway, cybersourceWebhookGateway, pendingOperation, stripeWebhookGateway, useWebhookStack } from '../../support/webhook-stack';
 
 const SEED = Number(process.env.PB_FUZZ_SEED ?? 20_261_130);
 const CASES = Number(process.env.PB_FUZZ_CASES ?? 240);
@@ -34,7 +33,7 @@ const logs = captureLogger('info');
 const notified: unknown[] = [];
 const stack = useWebhookStack(
   {
-    stripe: { type: 'stripe', base_url: 'http://127.0.0.1:1', api_key: 'sk_test_unused', webhook_secret: STRIPE_SECRET },
+    stripe: stripeWebhookGateway(STRIPE_SECRET),
     adyen: adyenWebhookGateway(MERCHANT, ADYEN_HMAC),
     cybs: cybersourceWebhookGateway(ORGANIZATION, CYBS_KEY),
   },
@@ -256,12 +255,7 @@ describe('poison fuzz of the webhook receivers: signed but malformed notificatio
   it('left no outcome job failed, raised no process error and logged no error but the 422 line', async () => {
     // Outcomes for operations the bridge does not hold wait and are retried (a webhook may come before its
     // operation): by design, so only failed jobs count here.
-    const queue = createGatewayOutcomesQueue(stack.worker.redis, stack.config.redis.keyPrefix);
-    try {
-      expect((await queue.getJobCounts('failed')).failed).toBe(0);
-    } finally {
-      await queue.close();
-    }
+    expect((await stack.outcomes.getJobCounts('failed')).failed).toBe(0);
     expect(processErrors).toEqual([]);
     const errors = logs.lines.filter((l) => l.includes('"level":"error"') && !l.includes('verified webhook could not be parsed'));
     expect(errors.map((l) => l.slice(0, 300))).toEqual([]);

@@ -8,11 +8,10 @@ import { createHash } from 'node:crypto';
 import Stripe from 'stripe';
 import { metricValue } from '../../../src/metrics/metrics-registry';
 import { bullJobId } from '../../../src/queueing/job-id';
-import { createGatewayOutcomesQueue } from '../../../src/webhooks/gateway-outcomes-queue';
 import { scanRedis } from '../../../harness/workload/card-data-scan';
 import { captureLogger } from '../../support/capture-logger';
 import { eventually } from '../../support/tcp-proxy';
-import { adyenWebhookGateway, pendingOperation, postAdyenBatch, signedAdyenItem, useWebhookStack } from '../../support/webhook-stack';
+import { adyenWebhookGateway, pendingOperation, postAdyenBatch, signedAdyenItem, stripeWebhookGateway, useWebhookStack } from '../../support/webhook-stack';
 
 const ADYEN_HMAC = '44782DEF547AAA06C910C43932B1EB0C71FC68D9D0C057550C48EC2ACF6BA056';
 const MERCHANT = 'IdentifiersMerchant';
@@ -24,7 +23,7 @@ const workerLogs = captureLogger('warn');
 const stack = useWebhookStack(
   {
     adyen: adyenWebhookGateway(MERCHANT, ADYEN_HMAC),
-    stripe: { type: 'stripe', base_url: 'http://127.0.0.1:1', api_key: 'sk_test_unused', webhook_secret: STRIPE_SECRET },
+    stripe: stripeWebhookGateway(STRIPE_SECRET),
   },
   { webLogger: webLogs.logger, workerLogger: workerLogs.logger },
 );
@@ -152,13 +151,8 @@ describe('a signed notification whose identifiers hold a card number or cannot b
     expect(await postStripe(capturableEvent(eventId, pi, id))).toBe(200);
     await eventually(async () => (await stack.worker.ledger.get(id))?.state === 'SUCCEEDED');
     const digest = createHash('sha256').update(Buffer.from(eventId, 'utf16le')).digest('hex');
-    const queue = createGatewayOutcomesQueue(stack.worker.redis, stack.config.redis.keyPrefix);
-    try {
-      await eventually(async () => (await queue.getJob(bullJobId(`wh.stripe.sha256:${digest}`)))?.finishedOn !== undefined);
-      expect(await queue.getJobCounts('active', 'wait', 'delayed')).toEqual({ active: 0, wait: 0, delayed: 0 });
-    } finally {
-      await queue.close();
-    }
+    await eventually(async () => (await stack.outcomes.getJob(bullJobId(`wh.stripe.sha256:${digest}`)))?.finishedOn !== undefined);
+    expect(await stack.outcomes.getJobCounts('active', 'wait', 'delayed')).toEqual({ active: 0, wait: 0, delayed: 0 });
     expect(workerLogs.lines.filter((l) => l.includes('Missing key'))).toEqual([]);
   });
 
@@ -167,11 +161,6 @@ describe('a signed notification whose identifiers hold a card number or cannot b
     const eventId = `evt_ids_foreign_${Date.now()}`;
     expect(await postStripe(capturableEvent(eventId, `pi_ids_foreign_${Date.now()}`, 'Order 42 / Müller'))).toBe(200);
     expect(await skipped('stripe', 'not_our_operation')).toBe(before + 1);
-    const queue = createGatewayOutcomesQueue(stack.worker.redis, stack.config.redis.keyPrefix);
-    try {
-      expect(await queue.getJob(bullJobId(`wh.stripe.${eventId}`))).toBeUndefined();
-    } finally {
-      await queue.close();
-    }
+    expect(await stack.outcomes.getJob(bullJobId(`wh.stripe.${eventId}`))).toBeUndefined();
   });
 });

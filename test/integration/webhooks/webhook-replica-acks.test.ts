@@ -18,16 +18,16 @@ import { RedisClient, createRedis } from '../../../src/redis/redis-connection';
 import { bullJobId } from '../../../src/queueing/job-id';
 import { GatewayOutcomeJobData, createGatewayOutcomesQueue } from '../../../src/webhooks/gateway-outcomes-queue';
 import { purgeNamespace } from '../../../harness/twins/local-stack/local-stack';
-import { SIMULATOR_SIGNATURE_HEADER, signSimulatorPayload } from '../../../harness/twins/psp-simulator/simulator-signature';
 import { captureLogger } from '../../support/capture-logger';
 import { channelCommand } from '../../support/fixtures';
 import { eventually } from '../../support/tcp-proxy';
 import { onRedisCluster, testConfig } from '../../support/test-config';
+import { postSimulatorSigned, simulatorAuthorizationEvent, simulatorWebhookGateway } from '../../support/webhook-stack';
 
 jest.setTimeout(30_000);
 
 const SECRET = 'whsec-webhook-replica-acks-0123456789';
-const gateways = { simulator: { type: 'simulator', base_url: 'http://127.0.0.1:1', api_key: 'sim-key-unused-0123456789', webhook_secret: SECRET } };
+const gateways = { simulator: simulatorWebhookGateway(SECRET) };
 const UNACKNOWLEDGED = { write: 'webhook', outcome: 'unacknowledged' };
 
 /** The web process that waits for replicas (more than the test Redis has), and one of the same namespace that does not. */
@@ -72,33 +72,12 @@ afterAll(async () => {
 
 /** A 3-D Secure result: the authorization the customer completed. */
 function authorized(reference: string): string {
-  return JSON.stringify({
-    id: `evt_${reference}_authorized`,
-    type: 'authorization.succeeded',
-    created: Math.floor(Date.now() / 1000),
-    data: {
-      object: {
-        id: `auth_${reference}`,
-        object: 'authorization',
-        status: 'authorized',
-        amount: 1999,
-        amount_captured: 0,
-        amount_refunded: 0,
-        currency: 'EUR',
-        reference,
-      },
-    },
-  });
+  return simulatorAuthorizationEvent(reference, { eventId: `evt_${reference}_authorized` });
 }
 
 /** The PSP's delivery of `body`, signed as it signs a retry (the same body, a fresh timestamp). */
 async function deliver(web: WebProcess, body: string): Promise<Response> {
-  const signature = signSimulatorPayload(SECRET, body, Math.floor(Date.now() / 1000));
-  return fetch(`${web.server.url}/webhooks/simulator`, {
-    method: 'POST',
-    body,
-    headers: { 'content-type': 'application/json', [SIMULATOR_SIGNATURE_HEADER.toLowerCase()]: signature },
-  });
+  return postSimulatorSigned({ web }, 'simulator', body, SECRET);
 }
 
 /** An authorization waiting on the customer's challenge (ACTION_REQUIRED), as after a 3-D Secure answer. */

@@ -3,104 +3,54 @@
  * arrived on (and its account), with the operation's own amount and currency. Anything else is refused:
  * not applied, a security warning, a metric, and the job kept in the failed set (not retried forever).
  */
-import { RedisClient } from '../../../src/redis/redis-connection';
-import { Queue } from 'bullmq';
-import { Config } from '../../../src/config/config';
 import { bullJobId } from '../../../src/queueing/job-id';
-import { createGatewayClients } from '../../../src/gateways/gateway-registry';
 import { metricValue } from '../../../src/metrics/metrics-registry';
-import { WebProcess, startWebProcess } from '../../../src/processes/web-process';
-import { WorkerProcess, startWorkerProcess } from '../../../src/processes/worker-process';
-import { createRedis } from '../../../src/redis/redis-connection';
-import { purgeNamespace } from '../../../harness/twins/local-stack/local-stack';
-import { SIMULATOR_SIGNATURE_HEADER, signSimulatorPayload } from '../../../harness/twins/psp-simulator/simulator-signature';
-import { GatewayOutcomeJobData, createGatewayOutcomesQueue } from '../../../src/webhooks/gateway-outcomes-queue';
 import { captureLogger } from '../../support/capture-logger';
 import { channelCommand } from '../../support/fixtures';
 import { eventually } from '../../support/tcp-proxy';
-import { testConfig } from '../../support/test-config';
+import { postSimulatorSigned, simulatorAuthorizationEvent, simulatorWebhookGateway, useWebhookStack } from '../../support/webhook-stack';
 
 const SECRET_A = 'whsec-scope-test-gateway-a-0123456789';
 const SECRET_B = 'whsec-scope-test-gateway-b-0123456789';
 
-let config: Config;
-let web: WebProcess;
-let worker: WorkerProcess;
-let redis: RedisClient;
-let outcomes: Queue<GatewayOutcomeJobData>;
 const logs = captureLogger('info');
-
-beforeAll(async () => {
-  config = testConfig({
-    gateways: {
-      simulator: { type: 'simulator', base_url: 'http://127.0.0.1:1', api_key: 'sim-key-unused-0123456789', webhook_secret: SECRET_A },
-      sim_b: { type: 'simulator', base_url: 'http://127.0.0.1:1', api_key: 'sim-key-unused-0123456789', webhook_secret: SECRET_B },
-    },
-  });
-  const routes = createGatewayClients(config);
-  web = await startWebProcess(config, logs.logger, { webhooks: routes });
-  worker = await startWorkerProcess(config, logs.logger, { routes, notifier: { notify: async () => undefined } });
-  redis = createRedis(config.redis, 'commands');
-  outcomes = createGatewayOutcomesQueue(redis, config.redis.keyPrefix);
-});
-
-afterAll(async () => {
-  await outcomes.close();
-  redis.disconnect();
-  await web.stop();
-  await worker.stop();
-  await purgeNamespace(config).catch(() => undefined);
-});
+const stack = useWebhookStack(
+  {
+    simulator: simulatorWebhookGateway(SECRET_A),
+    sim_b: simulatorWebhookGateway(SECRET_B),
+  },
+  { webLogger: logs.logger },
+);
 
 function event(reference: string, options: { amount?: number; currency?: string; eventId?: string } = {}): { body: string; eventId: string } {
   const eventId = options.eventId ?? `evt_${reference}_${Math.random().toString(36).slice(2)}`;
-  const body = JSON.stringify({
-    id: eventId,
-    type: 'authorization.succeeded',
-    created: Math.floor(Date.now() / 1000),
-    data: {
-      object: {
-        id: `auth_${reference}`,
-        object: 'authorization',
-        status: 'authorized',
-        amount: options.amount ?? 1999,
-        amount_captured: 0,
-        amount_refunded: 0,
-        currency: options.currency ?? 'EUR',
-        reference,
-      },
-    },
-  });
+  const body = simulatorAuthorizationEvent(reference, { eventId, amount: options.amount, currency: options.currency });
   return { body, eventId };
 }
 
 async function post(gateway: string, secret: string, body: string): Promise<Response> {
-  const headers = {
-    'content-type': 'application/json',
-    [SIMULATOR_SIGNATURE_HEADER.toLowerCase()]: signSimulatorPayload(secret, body, Math.floor(Date.now() / 1000)),
-  };
-  return fetch(`${web.server.url}/webhooks/${gateway}`, { method: 'POST', body, headers });
+  return postSimulatorSigned(stack, gateway, body, secret);
 }
 
 /** An authorization of `gateway` the bridge is waiting on (PENDING). */
 async function pendingAuthorization(gateway: string): Promise<string> {
   const command = channelCommand('authorize', {}, { gateway });
   const id = command.payment.operation_reference!;
-  await worker.ledger.create(id, command);
-  await worker.ledger.transition(id, 'SENT', { event: 'attempt' }, { countAttempt: true });
-  await worker.ledger.transition(id, 'PENDING', { event: 'outcome' }, { nextCheckAt: Date.now() + 60_000, pollStep: 0 });
+  await stack.worker.ledger.create(id, command);
+  await stack.worker.ledger.transition(id, 'SENT', { event: 'attempt' }, { countAttempt: true });
+  await stack.worker.ledger.transition(id, 'PENDING', { event: 'outcome' }, { nextCheckAt: Date.now() + 60_000, pollStep: 0 });
   return id;
 }
 
 async function expectRefused(gateway: string, eventId: string, id: string, check: string, before: number): Promise<void> {
   await eventually(async () => (await metricValue('pb_webhook_outcomes_refused_total', { gateway, check })) > before);
   expect(await metricValue('pb_webhook_outcomes_refused_total', { gateway, check })).toBe(before + 1);
-  const job = await outcomes.getJob(bullJobId(`wh.${gateway}.${eventId}`));
+  const job = await stack.outcomes.getJob(bullJobId(`wh.${gateway}.${eventId}`));
   await eventually(async () => (await job?.getState()) === 'failed');
   expect(job?.attemptsMade).toBeLessThanOrEqual(1);
-  const op = await worker.ledger.get(id);
+  const op = await stack.worker.ledger.get(id);
   expect(op?.state).toBe('PENDING');
-  expect((await worker.ledger.interactions(id)).filter((h) => h.source === 'webhook')).toHaveLength(0);
+  expect((await stack.worker.ledger.interactions(id)).filter((h) => h.source === 'webhook')).toHaveLength(0);
   const line = logs.lines.find((l) => l.includes('security: webhook_scope_mismatch') && l.includes(id));
   expect(line).toBeDefined();
   expect(line).toContain('"level":"warn"');
@@ -130,6 +80,6 @@ describe('webhook outcome scope', () => {
     const id = await pendingAuthorization('sim_b');
     const { body } = event(id);
     expect((await post('sim_b', SECRET_B, body)).status).toBe(200);
-    await eventually(async () => (await worker.ledger.get(id))?.state === 'SUCCEEDED');
+    await eventually(async () => (await stack.worker.ledger.get(id))?.state === 'SUCCEEDED');
   });
 });
