@@ -376,6 +376,18 @@ export interface ModificationReading {
   operationId?: string;
   /** The fact as that command's outcome (its status and the amount the PSP confirmed for it). */
   outcome: GatewayOutcome;
+  /**
+   * The PSP's object can never change again (Stripe: a PaymentIntent canceled), so no request of `command` can end
+   * otherwise: an operation still SENT (its request in flight, or its answer lost) is settled by it too, since whatever
+   * answer comes back can only agree. Absent: a SENT one is left to its answer.
+   */
+  final?: boolean;
+  /**
+   * The same fact read as the outcome of other commands' modifications, each settled as this one is, by the same path
+   * (Stripe's lapse: the FAIL of a cancel of the authorization still open, and of a capture of it still open, which
+   * cannot capture what Stripe released). Read only with `WebhookEvent.adjustment` (a late fact that also ends them).
+   */
+  others?: ModificationReading[];
 }
 
 /** A re-capture's own facts (see `WebhookEvent.recapture`). */
