@@ -152,6 +152,14 @@ export interface GatewayOutcome {
   authorizationLapse?: AuthorizationLapse;
 }
 
+/**
+ * The reason a capture (or cancel) FAILs with when the PSP let the authorization it acts on lapse: nothing is left to
+ * capture, so its decline tells the OMS to obtain a new authorization (`reauthorize`; a cancel's says `none`, the hold
+ * it asked to release is released). Stripe: the PaymentIntent canceled `automatic`; Adyen: a capture the scheme
+ * rejected as expired, or one failing after the authorization's `EXPIRE` was recorded.
+ */
+export const AUTHORIZATION_EXPIRED_REASON = 'authorization_expired';
+
 /** An authorization's lapse as a capture's or cancel's answer shows it (see `GatewayOutcome.authorizationLapse`). */
 export interface AuthorizationLapse {
   /**
