@@ -7,7 +7,7 @@ import { Ledger, OperationRecord } from '../ledger/ledger';
 import { gatewayOf } from '../ledger/routing-record';
 import { Logger } from '../logging/logger';
 import { counter } from '../metrics/metrics-registry';
-import { AdjustmentRecorder } from './adjustment-recorder';
+import type { AdjustmentRecorder } from './adjustment-recorder';
 
 /**
  * Records the lapse a capture or cancel just FAILED on (`GatewayOutcome.authorizationLapse`) as its authorization's
