@@ -1,12 +1,13 @@
 import { AdjustmentStore } from '../adjustments/adjustment-store';
 import { lineEventId, recordedAs } from '../adjustments/same-fact';
 import { AdjustmentsChangedError } from '../errors/adjustments-changed-error';
-import { AuthorizationLapse } from '../gateways/gateway-adapter';
+import { AUTHORIZATION_EXPIRED_REASON, AuthorizationLapse, GatewayOutcome } from '../gateways/gateway-adapter';
+import { declineOf } from '../errors/decline';
 import { Ledger, OperationRecord } from '../ledger/ledger';
 import { gatewayOf } from '../ledger/routing-record';
 import { Logger } from '../logging/logger';
 import { counter } from '../metrics/metrics-registry';
-import { AdjustmentRecorder } from './adjustment-recorder';
+import type { AdjustmentRecorder } from './adjustment-recorder';
 
 /**
  * Records the lapse a capture or cancel just FAILED on (`GatewayOutcome.authorizationLapse`) as its authorization's
@@ -16,7 +17,7 @@ export type RecordLapse = (failed: OperationRecord, lapse: AuthorizationLapse, s
 
 const lapsesMet = counter(
   'pb_authorization_lapses_met_total',
-  "Captures and cancels FAILED because the PSP let their authorization lapse (Stripe: the PaymentIntent canceled, cancellation_reason automatic), seen in the PSP's answer or status inquiry, by gateway, command and what became of the authorization's authorization_expired adjustment: recorded, found (the lapse webhook or a reconciliation run had recorded it), skipped (no authorization of ours, or not SUCCEEDED), error (left to the lapse webhook and reconciliation)",
+  "Captures and cancels FAILED because the PSP let their authorization lapse (Stripe: the PaymentIntent canceled, cancellation_reason automatic, seen in the PSP's answer or status inquiry; any gateway: a capture failing after its authorization's authorization_expired adjustment was recorded, such as Adyen's EXPIRE), by gateway, command and what became of the authorization's authorization_expired adjustment: recorded, found (the lapse webhook or a reconciliation run had recorded it), skipped (no authorization of ours, or not SUCCEEDED), error (left to the lapse webhook and reconciliation)",
   ['gateway', 'command', 'adjustment'],
 );
 
@@ -113,4 +114,46 @@ async function recordOnce(
       if (!(err instanceof AdjustmentsChangedError) || round >= ROUNDS) throw err;
     }
   }
+}
+
+/**
+ * Whether the authorization capture `op` acts on has its lapse recorded already (an adjustment recording
+ * `authorization_expired`: the PSP's lapse webhook, Adyen `EXPIRE` "the remaining uncaptured amount expired", or a
+ * reconciliation run). A capture failing after that failed on the lapse, whatever the PSP's text: nothing is left to
+ * capture. False when no authorization of ours is found.
+ */
+export type LapseRecorded = (capture: OperationRecord) => Promise<boolean>;
+
+export function lapseRecordedOf(deps: {
+  adjustments: Pick<AdjustmentRecorder, 'authorizationActedOn'>;
+  store: Pick<AdjustmentStore, 'forOperation'>;
+}): LapseRecorded {
+  const kinds = recordedAs('authorization_expired');
+  return async (capture) => {
+    const authorizationId = await deps.adjustments.authorizationActedOn(capture);
+    if (authorizationId === null) return false;
+    return (await deps.store.forOperation(authorizationId)).some((a) => kinds.includes(a.kind));
+  };
+}
+
+/**
+ * A capture's FAIL once its authorization's lapse is recorded (`LapseRecorded`): reason `authorization_expired`, the
+ * decline telling the OMS to obtain a new authorization, whatever the PSP said (logged beside it). Counted in
+ * `pb_authorization_lapses_met_total` (adjustment `found`).
+ */
+export function failedOnRecordedLapse(op: OperationRecord, outcome: GatewayOutcome, source: string, logger: Logger): GatewayOutcome {
+  const gateway = gatewayOf(op);
+  lapsesMet.inc({ gateway, command: op.command, adjustment: 'found' });
+  logger.warn(
+    `${op.command} failed after its authorization lapsed (its authorization_expired adjustment is recorded): failed authorization_expired, reauthorize`,
+    {
+      operation_id: op.id,
+      command: op.command,
+      gateway,
+      source,
+      gateway_status: outcome.gatewayStatus,
+      psp_reason: outcome.reason ?? null,
+    },
+  );
+  return { ...outcome, reason: AUTHORIZATION_EXPIRED_REASON, decline: declineOf('cancelled', AUTHORIZATION_EXPIRED_REASON, 'reauthorize') };
 }

@@ -8,7 +8,7 @@ import { eventReplicaShortfall } from '../events/event-replicas';
 import { OmsEventJobData } from '../events/oms-events-queue';
 import { PaymentEvent, outcomeEvent, storedTokenEvent } from '../events/payment-event';
 import { NotificationSender, sendLeaseMs, sendLeasedEvent } from '../events/event-send';
-import { GatewayOutcome, OutcomeStatus } from '../gateways/gateway-adapter';
+import { AUTHORIZATION_EXPIRED_REASON, GatewayOutcome, OutcomeStatus } from '../gateways/gateway-adapter';
 import { pspEpochMs } from '../gateways/psp-time';
 import { withSafeReason } from '../gateways/outcome-text';
 import { askedMoney, pspDiscrepancy } from '../events/psp-discrepancy';
@@ -34,7 +34,7 @@ import { CancelReading, DEPENDENT, voidedByCancel } from './operation-context';
 import { CancelEffect } from '../ledger/cancel-effect';
 import { gatewayDefinition } from '../gateways/gateway-registry';
 import { ReleaseHeld, releaseHeldFunds } from './held-funds-release';
-import type { RecordLapse } from './authorization-lapse';
+import { LapseRecorded, RecordLapse, failedOnRecordedLapse } from './authorization-lapse';
 import { HoldNote, ReleaseAfterVoid, isHoldReversal, noteHoldAfterVoid, noteHoldReversalSettled } from './hold-after-void';
 import type { ParkedOutcomes, ReleaseSource } from '../webhooks/parked-outcomes';
 
@@ -152,15 +152,43 @@ export class OutcomeRecorder {
        * and to reconciliation.
        */
       recordLapse?: RecordLapse;
+      /**
+       * Whether a capture's authorization has its lapse recorded already (`authorization-lapse.ts`): a capture FAILing
+       * after that fails `authorization_expired`, action `reauthorize` (Adyen: after the authorization's EXPIRE).
+       * Without it a capture's failure keeps the PSP's reason.
+       */
+      lapseRecorded?: LapseRecorded;
     },
   ) {}
+
+  /** A capture's failure as `failedOnRecordedLapse` reads it when its authorization's lapse is recorded; else as it is. */
+  private async onRecordedLapse(op: OperationRecord, outcome: GatewayOutcome, source: OutcomeSource): Promise<GatewayOutcome> {
+    const { lapseRecorded, logger } = this.deps;
+    if (!lapseRecorded) return outcome;
+    try {
+      return (await lapseRecorded(op)) ? failedOnRecordedLapse(op, outcome, source, logger) : outcome;
+    } catch (err) {
+      // The failure itself is what matters: recorded with the PSP's reason rather than not at all.
+      logger.warn("could not read whether a failed capture's authorization had lapsed: its failure keeps the PSP's reason", {
+        operation_id: op.id,
+        error: err instanceof Error ? err.message : String(err),
+      });
+      return outcome;
+    }
+  }
 
   /** Applies a gateway outcome to an operation; returns the record as it now stands. */
   async apply(op: OperationRecord, answer: GatewayOutcome, source: OutcomeSource, details: Record<string, unknown> = {}): Promise<OperationRecord> {
     // Whatever path it came by, the PSP's free text reaches the ledger and the OMS with card data masked,
     // and its customer action bounded (entering ACTION_REQUIRED or already there, by answer, inquiry or webhook).
-    const { outcome, trimmed } = withBoundedAction(withSafeReason(answer));
+    const bounded = withBoundedAction(withSafeReason(answer));
+    const { trimmed } = bounded;
+    let { outcome } = bounded;
     const to = ledgerStateOf(outcome.status);
+    // A capture failing after its authorization lapsed failed on the lapse, whatever the PSP's text (one read, failures only).
+    if (to === 'FAILED' && op.command === 'capture' && !isTerminal(op.state) && outcome.reason !== AUTHORIZATION_EXPIRED_REASON) {
+      outcome = await this.onRecordedLapse(op, outcome, source);
+    }
     // The PSP reference is indexed under the gateway that holds it (where the operation was routed).
     const gateway = gatewayOf(op);
     if (trimmed) noteTrimmedAction(this.deps.logger, trimmed, { gateway, source, operationId: op.id, gatewayReference: outcome.gatewayReference });

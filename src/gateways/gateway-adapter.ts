@@ -152,6 +152,14 @@ export interface GatewayOutcome {
   authorizationLapse?: AuthorizationLapse;
 }
 
+/**
+ * The reason a capture (or cancel) FAILs with when the PSP let the authorization it acts on lapse: nothing is left to
+ * capture, so its decline tells the OMS to obtain a new authorization (`reauthorize`; a cancel's says `none`, the hold
+ * it asked to release is released). Stripe: the PaymentIntent canceled `automatic`; Adyen: a capture the scheme
+ * rejected as expired, or one failing after the authorization's `EXPIRE` was recorded.
+ */
+export const AUTHORIZATION_EXPIRED_REASON = 'authorization_expired';
+
 /** An authorization's lapse as a capture's or cancel's answer shows it (see `GatewayOutcome.authorizationLapse`). */
 export interface AuthorizationLapse {
   /**
@@ -383,6 +391,18 @@ export interface ModificationReading {
   operationId?: string;
   /** The fact as that command's outcome (its status and the amount the PSP confirmed for it). */
   outcome: GatewayOutcome;
+  /**
+   * The PSP's object can never change again (Stripe: a PaymentIntent canceled), so no request of `command` can end
+   * otherwise: an operation still SENT (its request in flight, or its answer lost) is settled by it too, since whatever
+   * answer comes back can only agree. Absent: a SENT one is left to its answer.
+   */
+  final?: boolean;
+  /**
+   * The same fact read as the outcome of other commands' modifications, each settled as this one is, by the same path
+   * (Stripe's lapse: the FAIL of a cancel of the authorization still open, and of a capture of it still open, which
+   * cannot capture what Stripe released). Read only with `WebhookEvent.adjustment` (a late fact that also ends them).
+   */
+  others?: ModificationReading[];
 }
 
 /** A re-capture's own facts (see `WebhookEvent.recapture`). */

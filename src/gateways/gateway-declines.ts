@@ -2,7 +2,7 @@ import { BRIDGE_DECLINES } from '../errors/bridge-declines';
 import { Decline, DeclineCategory, DeclineTable, declineOf, describeDecline, findRule } from '../errors/decline';
 import { GatewayError } from '../errors/gateway-error';
 import { assertNever } from './assert-never';
-import { GatewayOutcome, WebhookEvent } from './gateway-adapter';
+import { GatewayOutcome, ModificationReading, WebhookEvent } from './gateway-adapter';
 
 /** The decline of a FAIL outcome: its `reason` (the PSP's code), else its `gatewayStatus`, in `table`. */
 export function outcomeDecline(table: DeclineTable, outcome: GatewayOutcome): Decline {
@@ -19,10 +19,14 @@ export function withDecline(outcome: GatewayOutcome, table: DeclineTable): Gatew
 export function withDeclines(events: WebhookEvent[], table: DeclineTable): WebhookEvent[] {
   return events.map((e) => {
     const event = e.outcome.status === 'FAIL' && e.outcome.decline === undefined ? { ...e, outcome: withDecline(e.outcome, table) } : e;
-    const reading = event.modification;
-    if (reading === undefined || reading.outcome.status !== 'FAIL' || reading.outcome.decline !== undefined) return event;
-    return { ...event, modification: { ...reading, outcome: withDecline(reading.outcome, table) } };
+    return event.modification === undefined ? event : { ...event, modification: readingWithDecline(event.modification, table) };
   });
+}
+
+/** A modification reading with its FAIL's decline, and its `others`' alike. */
+function readingWithDecline(reading: ModificationReading, table: DeclineTable): ModificationReading {
+  const others = reading.others?.map((other) => readingWithDecline(other, table));
+  return { ...reading, outcome: withDecline(reading.outcome, table), ...(others ? { others } : {}) };
 }
 
 /** What a terminal GatewayError kind means when the PSP's code is not in its table. */

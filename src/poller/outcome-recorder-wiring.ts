@@ -4,7 +4,7 @@ import { DeliveryJobData } from '../delivery/delivery-queue';
 import { dependentWaker } from '../delivery/dependent-wait';
 import { OutcomeRecorder } from '../delivery/outcome-recorder';
 import { AdjustmentRecorder } from '../delivery/adjustment-recorder';
-import { RecordLapse, lapseRecording } from '../delivery/authorization-lapse';
+import { LapseRecorded, RecordLapse, lapseRecordedOf, lapseRecording } from '../delivery/authorization-lapse';
 import { AdjustmentStore } from '../adjustments/adjustment-store';
 import { requeueDelivery } from '../delivery/requeue-delivery';
 import { NotificationSender } from '../events/event-send';
@@ -57,7 +57,7 @@ export function buildOutcomeRecorder(parts: OutcomeRecorderParts): { recorder: O
   // A failure whose funds the PSP still holds (a risk decline after the issuer approved) is voided through orphan reversal.
   const orphans = new OrphanReversal({ config, redis, ledger, deliveryQueue, logger });
   // The lapse is recorded through an adjustment recorder, which emits through this recorder: bound once both exist.
-  const lapses: { record?: RecordLapse } = {};
+  const lapses: { record?: RecordLapse; recorded?: LapseRecorded } = {};
   const recorder = new OutcomeRecorder({
     config,
     ledger,
@@ -69,8 +69,11 @@ export function buildOutcomeRecorder(parts: OutcomeRecorderParts): { recorder: O
     ...orphanReleases(orphans),
     ...(parked ? { parked } : {}),
     recordLapse: (failed, lapse, source) => lapses.record?.(failed, lapse, source) ?? Promise.resolve(),
+    lapseRecorded: (capture) => lapses.recorded?.(capture) ?? Promise.resolve(false),
   });
   const store = new AdjustmentStore(redis, config.redis.keyPrefix);
-  lapses.record = lapseRecording({ adjustments: new AdjustmentRecorder({ config, store, recorder, ledger, logger }), store, ledger, logger });
+  const adjustments = new AdjustmentRecorder({ config, store, recorder, ledger, logger });
+  lapses.record = lapseRecording({ adjustments, store, ledger, logger });
+  lapses.recorded = lapseRecordedOf({ adjustments, store });
   return { recorder, orphans };
 }

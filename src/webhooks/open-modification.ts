@@ -7,7 +7,7 @@ import { GatewayOutcomeJobData } from './gateway-outcomes-queue';
 
 const openModifications = counter(
   'pb_webhook_open_modification_matches_total',
-  "Webhook facts about a payment's own PSP object that show one of its modifications done (Stripe: a manual-capture PaymentIntent captured by our capture, or cancelled), by gateway, command (capture, cancel) and what was done: applied (to the one open operation of that command on the authorization named), ambiguous (more than one operation of that command may have done it: left to the poller; or, none open, more than one recorded FAILED: none chosen)",
+  "Webhook facts about a payment's own PSP object that show one of its modifications done (Stripe: a manual-capture PaymentIntent captured by our capture, or cancelled; or the authorization lapsed, failing an open capture or cancel of it), by gateway, command (capture, cancel) and what was done: applied (to the one open operation of that command on the authorization named), ambiguous (more than one operation of that command may have done it: left to the poller; or, none open, more than one recorded FAILED: none chosen), contradicted (a final failure of every such modification, while one SUCCEEDED: left as it is, a warning)",
   ['gateway', 'command', 'outcome'],
 );
 
@@ -16,6 +16,12 @@ const openModifications = counter(
  * fact settles here. Not SENT (its answer is on its way) nor ACTION_REQUIRED (no capture or cancel waits for a customer).
  */
 const OPEN: ReadonlySet<OperationState> = new Set(['PENDING', 'UNKNOWN', 'UNRESOLVED']);
+
+/**
+ * The open states for a `final` reading (the PSP's object never moves again): SENT too, whose answer, when it comes, can
+ * only agree (a request to an object in its final state is refused).
+ */
+const OPEN_FOR_FINAL: ReadonlySet<OperationState> = new Set([...OPEN, 'SENT']);
 
 /** The commands whose PSP object a capture or cancel acts on (a sale has nothing left to capture or cancel). */
 const AUTHORIZATIONS: ReadonlySet<string> = new Set(['authorize', 'revalidate']);
@@ -42,8 +48,9 @@ export interface OpenModification {
  * SUCCEEDED: the fact is that one's. None, and exactly one that was recorded FAILED after its request went to the PSP
  * (the one the reading names, or the only one of its command): the PSP did what the OMS was told failed (a refusal misread, an inquiry that disagreed),
  * so that one is returned (`kind: 'failed'`) for its success to be reported as a success after failure; several
- * FAILED: none is chosen (`ambiguous`). The caller still checks the operation's scope (gateway, account, amount)
- * before applying anything.
+ * FAILED: none is chosen (`ambiguous`). A `final` reading settles a SENT one too (`OPEN_FOR_FINAL`); a `final` FAIL
+ * meeting one that SUCCEEDED (which the PSP's final object contradicts) leaves it as it is, counted `contradicted`, a
+ * warning. The caller still checks the operation's scope (gateway, account, amount) before applying anything.
  * @returns null when nothing is settled here: `job.outcome` goes to `named` as usual.
  */
 export async function openModificationOf(
@@ -78,11 +85,34 @@ export async function openModificationOf(
     return null;
   }
   const kind: OpenModification['kind'] = failed.length === 1 ? 'failed' : 'open';
-  if (kind === 'open' && (candidates.length === 0 || !OPEN.has(candidates[0].state))) return null;
+  const open = reading.final === true ? OPEN_FOR_FINAL : OPEN;
+  if (kind === 'open' && candidates.length === 1 && candidates[0].state === 'SUCCEEDED' && reading.final === true && reading.outcome.status === 'FAIL') {
+    noteContradicted(deps.logger, named, candidates[0], job);
+  }
+  if (kind === 'open' && (candidates.length === 0 || !open.has(candidates[0].state))) return null;
   const op = kind === 'failed' ? failed[0] : await deps.ledger.get(candidates[0].id);
-  if (op === null || (kind === 'open' && !OPEN.has(op.state)) || gatewayOf(op) !== job.gateway) return null;
+  if (op === null || (kind === 'open' && !open.has(op.state)) || gatewayOf(op) !== job.gateway) return null;
   const { modification: _reading, ...rest } = job;
   return { op, data: { ...rest, operationId: op.id, outcome: reading.outcome }, kind };
+}
+
+/**
+ * A modification recorded SUCCEEDED that a final failure of its command contradicts (Stripe: a capture SUCCEEDED while
+ * the PaymentIntent shows the authorization lapsed, which a captured one never does): a terminal state never moves
+ * back, so it is left as it is; counted and said for someone to look at the PSP's records.
+ */
+function noteContradicted(logger: Logger, named: OperationRecord, succeeded: DependentSummary, job: GatewayOutcomeJobData): void {
+  const command = job.modification?.command ?? succeeded.command;
+  openModifications.inc({ gateway: job.gateway, command, outcome: 'contradicted' });
+  logger.warn("webhook shows a final failure of a modification the payment's operation SUCCEEDED with: left as it is (a terminal state never moves back)", {
+    operation_id: succeeded.id,
+    command,
+    named_operation_id: named.id,
+    gateway: job.gateway,
+    gateway_status: job.modification?.outcome.gatewayStatus,
+    reason: job.modification?.outcome.reason,
+    event_id: job.eventId,
+  });
 }
 
 /** The records of `summaries` that FAILED after their request went to the PSP (an attempt was made). */

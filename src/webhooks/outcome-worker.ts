@@ -276,23 +276,29 @@ async function applyOutcome(config: Config, deps: OutcomeWorkerDeps, job: Job<Ga
 }
 
 /**
- * Settles the one open modification of `named` that a late fact's modification reading is about (`openModificationOf`,
- * as if the fact were not there: Stripe's lapse of an authorization is both its `authorization_expired` adjustment and
- * the FAIL of a cancel of it still open, which would otherwise be asked about and sent again to a PaymentIntent Stripe
- * cancelled). Only an open one, in the webhook's scope (a mismatch refuses the job, as the rest would); a success after
- * failure is no late fact's to report. Forward only: a repeat finds it settled and does nothing.
+ * Settles the one open modification of `named` that each of a late fact's modification readings is about (the reading
+ * and its `others`, each through `openModificationOf` as if the fact were not there: Stripe's lapse of an authorization
+ * is its `authorization_expired` adjustment and the FAIL of a cancel of it still open, which would otherwise be asked
+ * about and sent again to a PaymentIntent Stripe cancelled, and of a capture of it still open, `authorization_expired`
+ * as its status inquiry would read it). Only an open one, in the webhook's scope (a mismatch refuses the job, as the
+ * rest would); a success after failure is no late fact's to report. Forward only: a repeat finds it settled and does
+ * nothing.
  */
 async function settleModificationOfLateFact(config: Config, deps: OutcomeWorkerDeps, named: OperationRecord, data: GatewayOutcomeJobData): Promise<void> {
-  const { adjustment: _fact, ...alone } = data;
-  const found = await openModificationOf(named, alone, deps);
-  if (found === null || found.kind !== 'open') return;
-  const check = scopeMismatch(found.op, found.data, config.gateways[data.gateway]);
-  if (check) {
-    reportScopeMismatch(deps.logger, { gateway: data.gateway, check, op: found.op, eventId: data.eventId, arrived: found.data });
-    throw new UnrecoverableError(`webhook_scope_mismatch: ${check}`);
+  const { adjustment: _fact, modification, ...alone } = data;
+  if (modification === undefined) return;
+  const { others, ...first } = modification;
+  for (const reading of [first, ...(others ?? [])]) {
+    const found = await openModificationOf(named, { ...alone, modification: reading }, deps);
+    if (found === null || found.kind !== 'open') continue;
+    const check = scopeMismatch(found.op, found.data, config.gateways[data.gateway]);
+    if (check) {
+      reportScopeMismatch(deps.logger, { gateway: data.gateway, check, op: found.op, eventId: data.eventId, arrived: found.data });
+      throw new UnrecoverableError(`webhook_scope_mismatch: ${check}`);
+    }
+    noteOpenModification(deps.logger, named, found);
+    await deps.recorder.apply(found.op, found.data.outcome, 'webhook', { provider_event_id: data.eventId });
   }
-  noteOpenModification(deps.logger, named, found);
-  await deps.recorder.apply(found.op, found.data.outcome, 'webhook', { provider_event_id: data.eventId });
 }
 
 /**

@@ -81,15 +81,27 @@ function cardNumberIn(value: unknown, known: readonly string[], path: string): {
  * item's outcome to the operation it names, as without a reading.
  */
 async function modificationReading(event: WebhookEvent, lookup: WebhookOperationLookup, known: string[]): Promise<ModificationReading | undefined> {
-  const reading = event.modification;
-  if (reading === undefined) return undefined;
+  return event.modification === undefined ? undefined : checkedReading(event.modification, lookup, known);
+}
+
+/** `reading` as it may be queued (see `modificationReading`), and each of its `others` alike (one failing is left out). */
+async function checkedReading(reading: ModificationReading, lookup: WebhookOperationLookup, known: string[]): Promise<ModificationReading | undefined> {
   const id = reading.operationId;
   if (id !== undefined && !hasOperationIdShape(id)) return undefined;
   if (id !== undefined && holdsCardNumber(id)) {
     if (!(await lookup.hasOperation(id))) return undefined;
     known.push(id);
   }
-  return { ...reading, outcome: withSafeReason(reading.outcome) };
+  const checked: ModificationReading = { ...reading, outcome: withSafeReason(reading.outcome) };
+  if (reading.others !== undefined) {
+    const others: ModificationReading[] = [];
+    for (const other of reading.others) {
+      const kept = await checkedReading(other, lookup, known);
+      if (kept !== undefined) others.push(kept);
+    }
+    checked.others = others;
+  }
+  return checked;
 }
 
 /**
@@ -163,11 +175,13 @@ export async function checkWebhookItem(event: WebhookEvent, name: string, gatewa
   const found = cardNumberIn({ ...data, eventId: '', formerEventId: '' }, [...known, configuredAccount(gateway)], '');
   if (found !== null) return skip('card_number', found.path, found.text);
   // Money in a currency that is no ISO 4217 code reaches no outcome, adjustment or event.
-  for (const [field, currency] of [
+  const currencies: Array<readonly [string, unknown]> = [
     ['outcome.currency', data.outcome.currency],
     ['adjustment.currency', data.adjustment?.currency],
     ['modification.outcome.currency', data.modification?.outcome.currency],
-  ] as const) {
+    ...(data.modification?.others ?? []).map((o, k) => [`modification.others[${k}].outcome.currency`, o.outcome.currency] as const),
+  ];
+  for (const [field, currency] of currencies) {
     if (currency !== undefined && !(typeof currency === 'string' && isIsoCurrencyCode(currency))) return skip('unreadable', field, String(currency));
   }
   return { kind: 'queue', data };

@@ -65,6 +65,7 @@ export const ADYEN_DECLINES: DeclineTable = {
     'Adyen refusal reasons: https://docs.adyen.com/development-resources/refusal-reasons',
     'Adyen Checkout API v71: PaymentResponse.resultCode',
     'Adyen standard webhook event codes: https://docs.adyen.com/development-resources/webhooks/webhook-types',
+    'Adyen expired captures: https://help.adyen.com/knowledge/payments/captures/what-is-my-capture-expired',
   ],
   fallback: 'unknown',
   rules: {
@@ -92,6 +93,10 @@ export const ADYEN_DECLINES: DeclineTable = {
     REFUND_WITH_DATA: 'processing_error',
     CAPTURE_FAILED: 'processing_error',
     REFUND_FAILED: 'processing_error',
+    // Ours, from adyen-webhook.ts: a capture the card scheme rejected as expired ("Capture rejected by card scheme: …
+    // (capture expired)": final, it cannot be re-captured), or one failing after the authorization's EXPIRE: nothing is
+    // left to capture, obtain a new authorization.
+    authorization_expired: { category: 'cancelled', action: 'reauthorize' },
     REFUNDED_REVERSED: 'processing_error',
     VOID_PENDING_REFUND: 'cancelled',
     TECHNICAL_CANCEL: 'cancelled',

@@ -57,5 +57,14 @@ export function adyenFacts(): FactRow[] {
       rows.push({ fact: `eventCode \`${code}\`, success false`, source: 'webhook', commands, meaning: onFalse });
     }
   }
+  // A capture that fails because the authorization expired (adyen-webhook.ts, delivery/authorization-lapse.ts): reason
+  // `authorization_expired`, action `reauthorize` (the decline table's row). EXPIRE itself settles no open capture.
+  rows.push({
+    fact: 'open capture: reason "… (capture expired)"',
+    source: 'webhook CAPTURE_FAILED, CAPTURE false',
+    commands: ['capture'],
+    meaning: eventOutcome('CAPTURE', false),
+  });
+  rows.push({ fact: 'capture failing after `EXPIRE` was recorded', source: 'any', commands: ['capture'], meaning: eventOutcome('CAPTURE', false) });
   return rows;
 }

@@ -13,7 +13,7 @@ import { adyenStoredCard, adyenStoredToken } from './adyen-methods';
 import { formatStoredToken } from './adyen-stored-token';
 import type { StoredCard } from '../stored-card';
 import { AdjustmentFact } from '../../adjustments/adjustment';
-import { GatewayOutcome, PspReversal, SkippedWebhookItem, WebhookAck, WebhookEvent } from '../gateway-adapter';
+import { AUTHORIZATION_EXPIRED_REASON, GatewayOutcome, PspReversal, SkippedWebhookItem, WebhookAck, WebhookEvent } from '../gateway-adapter';
 import { pspIsoTimeMs } from '../psp-time';
 
 /**
@@ -530,6 +530,8 @@ export function parseAdyenWebhook(rawBody: Buffer, gateway: GatewayConfig, skipp
     // amount.value/currency as Adyen confirmed them, in ISO minor units (an inexact one is left out: the outcome still counts).
     withConfirmedMoney(outcome, adyenConfirmedMoney(item.amount));
     if (status === 'FAIL') outcome.reason = item.reason && item.reason !== 'null' ? item.reason : item.eventCode;
+    // The scheme rejected the capture as expired: final, and nothing is left of the authorization to capture.
+    if (status === 'FAIL' && isExpiredCapture(item)) outcome.reason = AUTHORIZATION_EXPIRED_REASON;
     if (status === 'SUCCESS' && item.eventCode === 'AUTHORISATION' && item.storedToken) outcome.storedToken = item.storedToken;
     // Kept only for an operation that stores its card (the outcome recorder's check), as an answer's is.
     if (status === 'SUCCESS' && item.eventCode === 'AUTHORISATION' && item.storedCard) outcome.storedCard = item.storedCard;
@@ -623,6 +625,17 @@ function outcomeEventId(item: AdyenNotificationItem): string {
  */
 function formerOutcomeEventId(item: AdyenNotificationItem): string | undefined {
   return item.eventCode === 'CAPTURE_FAILED' && item.eventDate ? `${item.pspReference}:${item.eventCode}:${item.success}` : undefined;
+}
+
+/**
+ * Whether the item is a capture the card scheme rejected because it came too late (`CAPTURE_FAILED`, or a `CAPTURE`
+ * refused, whose reason Adyen gives as "Capture rejected by card scheme: <the scheme's message> (capture expired)"):
+ * Adyen says such a capture "is final, you can't recapture it" (its help centre, "What is my capture expired?"). Read as
+ * the capture's failure `authorization_expired` while it is open; once it SUCCEEDED it stays a `capture_failed`
+ * adjustment with Adyen's own text.
+ */
+function isExpiredCapture(item: AdyenNotificationItem): boolean {
+  return (item.eventCode === 'CAPTURE_FAILED' || item.eventCode === 'CAPTURE') && /\(capture expired\)/i.test(item.reason ?? '');
 }
 
 /** Adyen capturing again, itself, a capture it reported failed: `CAPTURE`, success true, reason "Transaction (Auto-)Recaptured". */

@@ -86,6 +86,13 @@ export function stripeFacts(): FactRow[] {
     commands: ['capture'],
     meaning: capture === undefined ? 'ignore' : capture.status,
   });
+  // The lapse webhook settles that capture too while it is open, as its inquiry would (`modificationReading`'s others).
+  rows.push({
+    fact: `PaymentIntent \`canceled\`, capture_method manual, \`cancellation_reason\` \`automatic\` while a capture of it is open (UNKNOWN, PENDING, UNRESOLVED, or SENT: the PaymentIntent never moves again): reason \`${capture?.reason ?? ''}\`, action \`reauthorize\`, never asked about or sent again; one SUCCEEDED is left as it is (\`contradicted\`)`,
+    source: 'webhook `payment_intent.canceled`',
+    commands: ['capture'],
+    meaning: capture === undefined ? 'ignore' : capture.status,
+  });
   const invoice = stripeCancelOutcome({ status: 'canceled', capture_method: 'manual', cancellation_reason: 'void_invoice' }, 'stripe');
   rows.push({
     fact: 'PaymentIntent `canceled` by Stripe itself for an invoice (`cancellation_reason` `failed_invoice`, `void_invoice`) while a cancel of it is open: that reason',

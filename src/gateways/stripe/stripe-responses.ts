@@ -2,7 +2,7 @@ import { isStoredValueCommand } from '../../contracts/stored-value';
 import { unsupportedCommand } from '../unsupported-command';
 import { GatewayError } from '../../errors/gateway-error';
 import { assertNever } from '../assert-never';
-import { AuthorizationLapse, GatewayOutcome, GatewayResponse, OperationContext } from '../gateway-adapter';
+import { AUTHORIZATION_EXPIRED_REASON, AuthorizationLapse, GatewayOutcome, GatewayResponse, OperationContext } from '../gateway-adapter';
 import { describeDecline } from '../../errors/decline';
 import { STRIPE_DECLINES } from './stripe-declines';
 import { withConfirmedMoney } from '../../money/psp-currency-table';
@@ -209,11 +209,9 @@ export function paymentIntentToOutcome(pi: Json, command: PaymentIntentCommand, 
 /**
  * The reason a capture or a cancel fails with when Stripe had cancelled the manual-capture PaymentIntent itself because
  * its capture window closed (`cancellation_reason: automatic`): the authorization lapsed, Stripe released the hold, and
- * no cancel of ours did it. The release itself is the authorization's `authorization_expired` adjustment. Its decline
- * tells the OMS to obtain a new authorization (`reauthorize`): nothing is left to capture; a cancel's says `none` (what
- * it asked, the hold released, is done).
+ * no cancel of ours did it. The release itself is the authorization's `authorization_expired` adjustment.
  */
-export const AUTHORIZATION_EXPIRED_REASON = 'authorization_expired';
+export { AUTHORIZATION_EXPIRED_REASON };
 
 /**
  * The lapse of a manual-capture PaymentIntent Stripe cancelled itself (`isStripeLapse`), as a capture's or cancel's

@@ -4,7 +4,7 @@ import { GatewayError } from '../../errors/gateway-error';
 import { GatewayOutcome, ModificationReading, SkippedWebhookItem, WebhookEvent } from '../gateway-adapter';
 import { stripeConfirmedMoney } from './stripe-amount';
 import { isStripeLapse } from './stripe-status-map';
-import { paymentIntentToOutcome, refundToOutcome, setupIntentToOutcome, stripeCancelOutcome } from './stripe-responses';
+import { paymentIntentToOutcome, refundToOutcome, setupIntentToOutcome, stripeCancelOutcome, stripeCaptureLapseOutcome } from './stripe-responses';
 import { CAPTURE_OPERATION_ID_METADATA, OPERATION_ID_METADATA } from './stripe-requests';
 import { StripeDisputeEventType, isStripeDisputeEventType, parseDisputeStatus, stripeDisputeFact } from './stripe-adjustments';
 import { AdjustmentFact } from '../../adjustments/adjustment';
@@ -274,6 +274,7 @@ function readEvent(eventId: string, type: string, object: Json, created: unknown
   // failure of the same operation, and a failure against the success recorded, whichever arrives first.
   dated(outcome, created);
   if (modification) dated(modification.outcome, created);
+  for (const other of modification?.others ?? []) dated(other.outcome, created);
   // The object itself: for a refund the Refund as our refund operation holds it, never the PaymentIntent,
   // which names other operations.
   const event: WebhookEvent = { eventId, gatewayReference: str(object.id), outcome };
@@ -331,6 +332,9 @@ function refundFactKey(type: string, object: Json): string | undefined {
  *   the canceller gave (`ASKED_CANCELLATION_REASONS`) a cancel's SUCCESS, for the open cancel of that authorization;
  *   for Stripe's own reasons a cancel's FAIL (`automatic`, the lapse: reason `authorization_expired`, while the release
  *   is the authorization's adjustment, see `authorizationLapse`); for a reason Stripe does not document, no reading.
+ *   The lapse is also the FAIL of a capture of it still open (`others`), as its status inquiry reads it
+ *   (`stripeCaptureLapseOutcome`: `authorization_expired`, the OMS to obtain a new authorization), and both are `final`
+ *   (a canceled PaymentIntent never moves again: a capture or cancel still in flight can only be refused).
  * Any other status shows no modification done (`requires_capture` from `amount_capturable_updated` is the hold).
  */
 function modificationReading(pi: Json, gateway: string): ModificationReading | undefined {
@@ -343,7 +347,12 @@ function modificationReading(pi: Json, gateway: string): ModificationReading | u
   }
   if (pi.status === 'canceled') {
     const outcome = stripeCancelOutcome(pi, gateway, false);
-    return outcome === null ? undefined : { command: 'cancel', outcome };
+    if (outcome === null) return undefined;
+    const capture = stripeCaptureLapseOutcome(pi);
+    if (capture === undefined) return { command: 'cancel', outcome };
+    // The lapse itself is the webhook's own adjustment of the authorization (`authorizationLapse`), not the capture's.
+    const { authorizationLapse: _lapse, ...captureFailed } = capture;
+    return { command: 'cancel', outcome, final: true, others: [{ command: 'capture', outcome: captureFailed, final: true }] };
   }
   return undefined;
 }

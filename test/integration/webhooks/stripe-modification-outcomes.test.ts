@@ -700,6 +700,68 @@ describe('a Stripe capture of an authorization Stripe let lapse', () => {
     expect(calls.filter((c) => c === `POST /v1/payment_intents/${pi.id}/capture`)).toHaveLength(1);
   });
 
+  it('the lapse webhook while a capture is open (its answer lost: UNKNOWN) fails it at once, as its inquiry would: authorization_expired, reauthorize; the lapse recorded once; nothing asked or sent again; a resend adds nothing', async () => {
+    const before = await applied('capture');
+    const { authorization, pi, modification: capture } = await timedOut('capture', AUTHORIZED, false);
+    const canceledAt = now() - 60;
+    Object.assign(pi, { status: 'canceled', amount_capturable: 0, cancellation_reason: 'automatic', canceled_at: canceledAt });
+    const requests = calls.length;
+    const eventId = `evt_lapse_open_capture_${seq}`;
+
+    expect(await post('payment_intent.canceled', pi, eventId)).toBe(200);
+    await jobRan(eventId);
+
+    await failedExpired(capture);
+    expect((await stack.worker.ledger.interactions(capture)).some((h) => h.source === 'webhook' && h.provider_event_id === eventId)).toBe(true);
+    expect(await applied('capture')).toBe(before + 1);
+    expect(logs.lines.some((l) => l.includes("webhook shows the payment's open modification done") && l.includes(capture))).toBe(true);
+    // The lapse is the webhook's own adjustment of the authorization, recorded once.
+    expect((await oneLapse(authorization, canceledAt)).psp_event_id).toBe(eventId);
+    // Settled on Stripe's word alone: no inquiry, no second capture of a PaymentIntent Stripe cancelled.
+    expect(calls.slice(requests)).toEqual([]);
+
+    // Stripe sends the event again: the capture stays as it is, reported once; the lapse once.
+    await (await stack.outcomes.getJob(bullJobId(`wh.stripe.${eventId}`)))!.remove();
+    expect(await post('payment_intent.canceled', pi, eventId)).toBe(200);
+    await jobRan(eventId);
+    await failedExpired(capture);
+    await oneLapse(authorization, canceledAt);
+    expect(await applied('capture')).toBe(before + 1);
+  });
+
+  it('the lapse webhook naming another Connect account than the gateway acts for is refused: the open capture does not move', async () => {
+    const { pi, modification: capture } = await timedOut('capture', AUTHORIZED, false);
+    Object.assign(pi, { status: 'canceled', amount_capturable: 0, cancellation_reason: 'automatic', canceled_at: now() - 60 });
+    const eventId = `evt_lapse_other_account_${seq}`;
+
+    expect(await post('payment_intent.canceled', pi, eventId, 'acct_1OtherAccount0000')).toBe(200);
+
+    await jobRan(eventId, 'failed');
+    expect((await stack.worker.ledger.get(capture))?.state).toBe('UNKNOWN');
+    expect(eventsOf(capture)).toEqual([]);
+  });
+
+  it('a lapse webhook contradicting a capture that SUCCEEDED (impossible at Stripe: a captured PaymentIntent is succeeded) leaves it SUCCEEDED, reported once; counted contradicted, a warning', async () => {
+    const labels = { gateway: 'stripe', command: 'capture', outcome: 'contradicted' };
+    const contradicted = await metricValue('pb_webhook_open_modification_matches_total', labels);
+    const orderId = `order-stripe-lapse-${process.pid}-${++seq}`;
+    const authorization = await delivered('authorize', orderId, 'pm_card_visa', AUTHORIZED);
+    const pi = intents.get((await stack.worker.ledger.get(authorization.id))!.gatewayReference!)!;
+    answered.add(pi.id);
+    const capture = await delivered('capture', orderId, authorization.id, AUTHORIZED);
+    expect(capture.state).toBe('SUCCEEDED');
+    const eventId = `evt_lapse_after_success_${seq}`;
+
+    expect(await post('payment_intent.canceled', { ...pi, status: 'canceled', cancellation_reason: 'automatic', canceled_at: now() }, eventId)).toBe(200);
+    await jobRan(eventId);
+
+    expect((await stack.worker.ledger.get(capture.id))?.state).toBe('SUCCEEDED');
+    await eventually(() => eventsOf(capture.id, 'SUCCESS').length === 1);
+    expect(eventsOf(capture.id)).toHaveLength(1);
+    expect(await metricValue('pb_webhook_open_modification_matches_total', labels)).toBe(contradicted + 1);
+    expect(logs.lines.some((l) => l.includes('final failure') && l.includes(capture.id))).toBe(true);
+  });
+
   it.each(['requested_by_customer', 'abandoned', 'duplicate', 'fraudulent'])(
     'a PaymentIntent cancelled for %p (a person, not the lapse): the capture FAILS with no authorization_expired, and no lapse is recorded',
     async (reason) => {

@@ -1,6 +1,6 @@
 import { AdjustmentRecord, AdjustmentKind } from '../../../src/adjustments/adjustment';
 import { AdjustmentInput } from '../../../src/adjustments/adjustment-store';
-import { lapseRecording } from '../../../src/delivery/authorization-lapse';
+import { failedOnRecordedLapse, lapseRecordedOf, lapseRecording } from '../../../src/delivery/authorization-lapse';
 import { AdjustmentsChangedError } from '../../../src/errors/adjustments-changed-error';
 import { AuthorizationLapse } from '../../../src/gateways/gateway-adapter';
 import { OperationRecord } from '../../../src/ledger/ledger';
@@ -101,5 +101,38 @@ describe("a capture that met its authorization's lapse records the lapse on the 
     const { record } = recording('SUCCEEDED', [], 5);
     await expect(record(capture, lapse, 'response')).resolves.toBeUndefined();
     expect(await met('error')).toBe(before + 1);
+  });
+});
+
+describe('a capture failing after its authorization lapse was recorded (Adyen EXPIRE, any PSP)', () => {
+  const of = (held: AdjustmentRecord[], authorizationId: string | null = 'auth-1') =>
+    lapseRecordedOf({ adjustments: { authorizationActedOn: async () => authorizationId }, store: { forOperation: async () => held } });
+
+  it('reads the lapse as recorded when the authorization holds an adjustment recording authorization_expired; not for other kinds, nor without an authorization of ours', async () => {
+    expect(await of([adjustment('authorization_expired')])(capture)).toBe(true);
+    expect(await of([adjustment('chargeback')])(capture)).toBe(false);
+    expect(await of([])(capture)).toBe(false);
+    expect(await of([adjustment('authorization_expired')], null)(capture)).toBe(false);
+  });
+
+  it("fails the capture authorization_expired, reauthorize, whatever the PSP said; counted found; the PSP's text on a warning", async () => {
+    const { logger, lines } = captureLogger('info');
+    const adyenCapture = { ...capture, payment: { gateway: 'adyen', gateway_key: 'auth-1' } } as unknown as OperationRecord;
+    const labels = { gateway: 'adyen', command: 'capture', adjustment: 'found' };
+    const before = await metricValue('pb_authorization_lapses_met_total', labels);
+    const read = failedOnRecordedLapse(
+      adyenCapture,
+      { status: 'FAIL', gatewayStatus: 'CAPTURE', reason: 'Insufficient balance on payment' },
+      'webhook',
+      logger,
+    );
+    expect(read).toEqual({
+      status: 'FAIL',
+      gatewayStatus: 'CAPTURE',
+      reason: 'authorization_expired',
+      decline: expect.objectContaining({ category: 'cancelled', gateway_code: 'authorization_expired', suggested_action: 'reauthorize' }),
+    });
+    expect(await metricValue('pb_authorization_lapses_met_total', labels)).toBe(before + 1);
+    expect(lines.some((l) => l.includes('"level":"warn"') && l.includes('Insufficient balance on payment') && l.includes('cap-1'))).toBe(true);
   });
 });

@@ -168,4 +168,44 @@ describe('openModificationOf: the open capture or cancel a fact about the paymen
     const { modification: _none, ...plain } = job(auth, reading);
     expect(await openModificationOf(auth, plain, { ledger: ledgerOf([auth, cancel]), logger })).toBeNull();
   });
+
+  describe('a final reading (the PSP object never moves again: Stripe, the authorization lapsed)', () => {
+    const expired: GatewayOutcome = { status: 'FAIL', gatewayStatus: 'canceled', gatewayReference: 'pi_1', reason: 'authorization_expired' };
+    const finalFail: ModificationReading = { command: 'capture', outcome: expired, final: true };
+
+    it('settles an open capture in every open state, SENT too (whatever answer comes can only agree); never a terminal or unsent one', async () => {
+      const auth = record('authorize', 'SUCCEEDED');
+      for (const [state, found] of [
+        ['UNKNOWN', true],
+        ['PENDING', true],
+        ['UNRESOLVED', true],
+        ['SENT', true],
+        ['RECEIVED', false],
+        ['SUCCEEDED', false],
+        ['FAILED', false],
+      ] as const) {
+        const capture = record('capture', state);
+        const open = await openModificationOf(auth, job(auth, finalFail), { ledger: ledgerOf([auth, capture]), logger });
+        expect([state, open?.op.id, open?.kind, open?.data.outcome]).toEqual(
+          found ? [state, capture.id, 'open', expired] : [state, undefined, undefined, undefined],
+        );
+      }
+    });
+
+    it('a capture that SUCCEEDED is left as it is: counted contradicted, a warning naming it', async () => {
+      const auth = record('authorize', 'SUCCEEDED');
+      const capture = record('capture', 'SUCCEEDED');
+      const labels = { gateway: 'stripe', command: 'capture', outcome: 'contradicted' };
+      const before = await metricValue('pb_webhook_open_modification_matches_total', labels);
+      expect(await openModificationOf(auth, job(auth, finalFail), { ledger: ledgerOf([auth, capture]), logger })).toBeNull();
+      expect(await metricValue('pb_webhook_open_modification_matches_total', labels)).toBe(before + 1);
+      expect(lines.some((l) => l.includes('final failure') && l.includes(capture.id) && l.includes('"level":"warn"'))).toBe(true);
+    });
+
+    it('of another gateway: not taken', async () => {
+      const auth = record('authorize', 'SUCCEEDED');
+      const elsewhere = record('capture', 'UNKNOWN', 'stripe_eu');
+      expect(await openModificationOf(auth, job(auth, finalFail), { ledger: ledgerOf([auth, elsewhere]), logger })).toBeNull();
+    });
+  });
 });

@@ -87,6 +87,31 @@ describe('checkWebhookItem', () => {
     expect(badCurrency).toMatchObject({ kind: 'skip', reason: 'unreadable', field: 'modification.outcome.currency' });
   });
 
+  it("queues a reading's others (a lapse failing a capture too) held to the same rules: free text masked, one naming no id of ours left out, a bad currency refused", async () => {
+    const other = { command: 'capture' as const, final: true, outcome: { status: 'FAIL' as const, gatewayStatus: 'canceled', reason: `card ${PAN} expired` } };
+    const reading = { command: 'cancel' as const, final: true, outcome: { status: 'FAIL' as const, gatewayStatus: 'canceled' }, others: [other] };
+    const queued = await checkWebhookItem(authorisation('QFQTPCQ8HXSKGK82', 'opref-1', { modification: reading }), 'adyen', adyen, ledger());
+    expect(queued.kind).toBe('queue');
+    const others = queued.kind === 'queue' ? queued.data.modification?.others : undefined;
+    expect(others).toEqual([{ ...other, outcome: { ...other.outcome, reason: expect.not.stringContaining(PAN) } }]);
+
+    const notOurs = await checkWebhookItem(
+      authorisation('QFQTPCQ8HXSKGK82', 'opref-1', { modification: { ...reading, others: [{ ...other, operationId: 'not ours!' }] } }),
+      'adyen',
+      adyen,
+      ledger(),
+    );
+    expect(notOurs).toMatchObject({ kind: 'queue', data: { modification: { command: 'cancel', others: [] } } });
+
+    const badCurrency = await checkWebhookItem(
+      authorisation('QFQTPCQ8HXSKGK82', 'opref-1', { modification: { ...reading, others: [{ ...other, outcome: { ...other.outcome, currency: 'eur' } }] } }),
+      'adyen',
+      adyen,
+      ledger(),
+    );
+    expect(badCurrency).toMatchObject({ kind: 'skip', reason: 'unreadable', field: 'modification.others[0].outcome.currency' });
+  });
+
   it('queues an ordinary item as it is, asking the ledger nothing', async () => {
     const lookup = ledger();
     const verdict = await checkWebhookItem(authorisation('QFQTPCQ8HXSKGK82', 'opref-1'), 'adyen', adyen, lookup);

@@ -548,6 +548,30 @@ describe('Adyen webhook events', () => {
     expect(again.outcome.status).toBe('SUCCESS');
   });
 
+  it('reads a capture the card scheme rejected as expired ("… (capture expired)": final, never re-captured) as the capture\'s FAIL authorization_expired, reauthorize; the capture_failed adjustment keeps Adyen\'s text; other reasons as they are', () => {
+    const text = 'Capture rejected by card scheme: raw error message from the scheme (capture expired).';
+    for (const [name, success] of [
+      ['post-CAPTURE_FAILED-capture_failed', 'true'],
+      ['post-CAPTURE-capture', 'false'],
+    ] as const) {
+      const n = example(name);
+      Object.assign(n.notificationItems[0].NotificationRequestItem, { success, reason: text });
+      const [event] = t.parseWebhook(raw(n), gateway);
+      expect([name, event.outcome]).toEqual([
+        name,
+        expect.objectContaining({
+          status: 'FAIL',
+          reason: 'authorization_expired',
+          decline: expect.objectContaining({ category: 'cancelled', gateway_code: 'authorization_expired', suggested_action: 'reauthorize' }),
+        }),
+      ]);
+      if (name === 'post-CAPTURE_FAILED-capture_failed') expect(event.adjustment).toMatchObject({ kind: 'capture_failed', reason: text });
+    }
+    const technical = example('post-CAPTURE_FAILED-capture_failed');
+    Object.assign(technical.notificationItems[0].NotificationRequestItem, { reason: 'Capture rejected by card scheme because of a technical issue.' });
+    expect(t.parseWebhook(raw(technical), gateway)[0].outcome.reason).toBe('Capture rejected by card scheme because of a technical issue.');
+  });
+
   it('gives a second CAPTURE_FAILED of one capture (its own eventDate: the re-capture failed again) an id of its own, which Adyen resends of it share', () => {
     const failed = example('post-CAPTURE_FAILED-capture_failed');
     const item = failed.notificationItems[0].NotificationRequestItem;

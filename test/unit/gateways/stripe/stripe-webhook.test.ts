@@ -174,10 +174,31 @@ describe('Stripe webhook events', () => {
       occurredAt: 1693204800_000,
     });
     // And the FAIL of a cancel of it still open: Stripe released the hold, no cancel of ours did; dated canceled_at.
+    // And of a capture of it still open, as its status inquiry reads it: nothing left to capture, obtain a new
+    // authorization. Both final: a canceled PaymentIntent never moves again.
     expect(event.modification).toEqual({
       command: 'cancel',
+      final: true,
       outcome: expect.objectContaining({ status: 'FAIL', gatewayStatus: 'canceled', reason: 'authorization_expired', occurredAt: 1693204800_000 }),
+      others: [
+        {
+          command: 'capture',
+          final: true,
+          outcome: {
+            status: 'FAIL',
+            gatewayStatus: 'canceled',
+            gatewayReference: PI_ID,
+            reason: 'authorization_expired',
+            decline: expect.objectContaining({ category: 'cancelled', gateway_code: 'authorization_expired', suggested_action: 'reauthorize' }),
+            // Dated by the event (the capture's own time is none: it never happened).
+            occurredAt: 1692600100_000,
+          },
+        },
+      ],
     });
+    // The lapse is the webhook's own adjustment of the authorization: the capture's reading carries none to record.
+    expect(event.modification?.others?.[0].outcome.authorizationLapse).toBeUndefined();
+    expect(event.modification?.outcome.decline).toMatchObject({ suggested_action: 'none' });
   });
 
   it('carries no lapse for any other cancellation, nor for an automatic-capture PaymentIntent', () => {
@@ -237,6 +258,8 @@ describe('Stripe webhook events', () => {
         expect(parse(stripeEvent('payment_intent.canceled', pi))[0].modification).toEqual({
           command: 'cancel',
           outcome: expect.objectContaining({ status: 'FAIL', gatewayStatus: 'canceled', gatewayReference: PI_ID, reason: expected }),
+          // Only the lapse fails a capture of it too (and is final); an invoice's cancellation concerns no capture of ours.
+          ...(reason === 'automatic' ? { final: true, others: [expect.objectContaining({ command: 'capture' })] } : {}),
         });
       }
     });

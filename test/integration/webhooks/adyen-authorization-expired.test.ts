@@ -1,0 +1,152 @@
+/**
+ * An Adyen capture that cannot collect because the authorization expired. Adyen reports the expiry itself (`EXPIRE`:
+ * "The remaining uncaptured amount expired") and, for a capture the card scheme rejects as too late, a
+ * `CAPTURE_FAILED` whose reason ends "(capture expired)" ("Is final, you can't recapture it"). Either way the capture,
+ * while open, FAILs `authorization_expired` with the decline telling the OMS to obtain a new authorization
+ * (`reauthorize`), as Stripe's lapse does. `EXPIRE` itself settles no open capture: only what remained uncaptured
+ * expired, and a capture Adyen had received may still have taken its amount; its own CAPTURE notification settles it.
+ *
+ * Signed as Adyen signs notifications, posted to the web process and applied by the worker on a real Redis.
+ */
+import { CommandType } from '../../../src/contracts/payment-command';
+import { metricValue } from '../../../src/metrics/metrics-registry';
+import { captureLogger } from '../../support/capture-logger';
+import { eventually } from '../../support/tcp-proxy';
+import { adyenWebhookGateway, pendingOperation, postAdyenBatch, signedAdyenItem, useWebhookStack } from '../../support/webhook-stack';
+
+const ADYEN_HMAC = '44782DEF547AAA06C910C43932B1EB0C71FC68D9D0C057550C48EC2ACF6BA056';
+const MERCHANT = 'TestMerchant';
+const AMOUNT = 5000;
+const SCHEME_EXPIRED = 'Capture rejected by card scheme: raw error message from the scheme (capture expired).';
+
+const logs = captureLogger('info');
+const stack = useWebhookStack({ adyen: adyenWebhookGateway(MERCHANT, ADYEN_HMAC) }, { webLogger: logs.logger });
+
+let seq = 0;
+const psp = (kind: string): string => `${kind}${process.pid}`.padEnd(12, '0').slice(0, 12) + String(++seq).padStart(4, '0');
+
+/** One signed notification item, posted with Basic auth; the HTTP status. */
+async function post(fields: {
+  eventCode: string;
+  merchantReference: string;
+  pspReference: string;
+  originalReference?: string;
+  success?: string;
+  reason?: string;
+}): Promise<number> {
+  const item = signedAdyenItem({ ...fields, merchantAccountCode: MERCHANT, amount: { value: AMOUNT, currency: 'EUR' } }, ADYEN_HMAC);
+  return (await postAdyenBatch(stack, 'adyen', [item])).status;
+}
+
+/** An authorization Adyen authorised (SUCCEEDED by its AUTHORISATION), and its order. */
+async function authorized(): Promise<{ authorization: string; reference: string; orderId: string }> {
+  const orderId = `order-adyen-expired-${process.pid}-${++seq}`;
+  const reference = psp('AUTH');
+  const authorization = await pendingOperation(stack.worker, 'authorize', { gateway: 'adyen', amount: AMOUNT, currency: 'EUR', order_id: orderId }, reference);
+  expect(await post({ eventCode: 'AUTHORISATION', merchantReference: authorization, pspReference: reference })).toBe(200);
+  await eventually(async () => (await stack.worker.ledger.get(authorization))?.state === 'SUCCEEDED');
+  return { authorization, reference, orderId };
+}
+
+/** A `command` of the authorization, PENDING after Adyen answered `received`; its id and PSP reference. */
+async function received(command: CommandType, of: { authorization: string; orderId: string }): Promise<{ id: string; reference: string }> {
+  const reference = psp('CAPT');
+  const id = await pendingOperation(
+    stack.worker,
+    command,
+    { gateway: 'adyen', gateway_key: of.authorization, amount: AMOUNT, currency: 'EUR', order_id: of.orderId },
+    reference,
+  );
+  return { id, reference };
+}
+
+/** Adyen's EXPIRE of the authorization, recorded as its authorization_expired adjustment. */
+async function expired(of: { authorization: string; reference: string }): Promise<void> {
+  expect(await post({ eventCode: 'EXPIRE', merchantReference: of.authorization, pspReference: psp('EXPI'), originalReference: of.reference })).toBe(200);
+  await eventually(async () => (await stack.worker.adjustmentStore.forOperation(of.authorization)).some((a) => a.kind === 'authorization_expired'));
+}
+
+const met = (): Promise<number> => metricValue('pb_authorization_lapses_met_total', { gateway: 'adyen', command: 'capture', adjustment: 'found' });
+
+describe('an Adyen capture of an authorization that expired', () => {
+  it("a capture refused (CAPTURE success false) after the authorization's EXPIRE was recorded: FAILED authorization_expired, reauthorize; Adyen's text on the log line", async () => {
+    const before = await met();
+    const auth = await authorized();
+    await expired(auth);
+    const capture = await received('capture', auth);
+
+    const reason = 'Insufficient balance on payment';
+    expect(
+      await post({
+        eventCode: 'CAPTURE',
+        merchantReference: capture.id,
+        pspReference: capture.reference,
+        originalReference: auth.reference,
+        success: 'false',
+        reason,
+      }),
+    ).toBe(200);
+
+    await eventually(async () => (await stack.worker.ledger.get(capture.id))?.state === 'FAILED');
+    expect(await stack.worker.ledger.get(capture.id)).toMatchObject({
+      reason: 'authorization_expired',
+      decline: { category: 'cancelled', gateway_code: 'authorization_expired', suggested_action: 'reauthorize' },
+    });
+    expect(await met()).toBe(before + 1);
+    expect(logs.lines.some((l) => l.includes('failed after its authorization lapsed') && l.includes(capture.id) && l.includes(reason))).toBe(true);
+  });
+
+  it("the same refusal without an EXPIRE recorded keeps Adyen's reason", async () => {
+    const auth = await authorized();
+    const capture = await received('capture', auth);
+
+    const reason = 'Insufficient balance on payment';
+    expect(
+      await post({
+        eventCode: 'CAPTURE',
+        merchantReference: capture.id,
+        pspReference: capture.reference,
+        originalReference: auth.reference,
+        success: 'false',
+        reason,
+      }),
+    ).toBe(200);
+
+    await eventually(async () => (await stack.worker.ledger.get(capture.id))?.state === 'FAILED');
+    expect((await stack.worker.ledger.get(capture.id))?.reason).toBe(reason);
+  });
+
+  it('CAPTURE_FAILED "(capture expired)" for an open capture (its CAPTURE not come): FAILED authorization_expired, reauthorize', async () => {
+    const auth = await authorized();
+    const capture = await received('capture', auth);
+
+    expect(
+      await post({
+        eventCode: 'CAPTURE_FAILED',
+        merchantReference: capture.id,
+        pspReference: capture.reference,
+        originalReference: auth.reference,
+        reason: SCHEME_EXPIRED,
+      }),
+    ).toBe(200);
+
+    await eventually(async () => (await stack.worker.ledger.get(capture.id))?.state === 'FAILED');
+    expect(await stack.worker.ledger.get(capture.id)).toMatchObject({
+      reason: 'authorization_expired',
+      decline: { category: 'cancelled', gateway_code: 'authorization_expired', suggested_action: 'reauthorize' },
+    });
+  });
+
+  it('EXPIRE while a capture is open settles no capture (only what remained uncaptured expired): the capture stays PENDING for its own CAPTURE, the authorization gets its adjustment', async () => {
+    const auth = await authorized();
+    const capture = await received('capture', auth);
+
+    await expired(auth);
+
+    expect((await stack.worker.ledger.get(capture.id))?.state).toBe('PENDING');
+    expect((await stack.worker.ledger.get(auth.authorization))?.state).toBe('SUCCEEDED');
+    // Its own CAPTURE settles it, as Adyen reports it.
+    expect(await post({ eventCode: 'CAPTURE', merchantReference: capture.id, pspReference: capture.reference, originalReference: auth.reference })).toBe(200);
+    await eventually(async () => (await stack.worker.ledger.get(capture.id))?.state === 'SUCCEEDED');
+  });
+});
