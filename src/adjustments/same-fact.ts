@@ -58,8 +58,9 @@ const RECORDED_AS: Readonly<Record<ReconciledFactKind, readonly AdjustmentKind[]
   // A lapse the webhook brought; before it was read as one, the same cancellation came as a failure after success.
   authorization_expired: ['authorization_expired', 'failed_after_success'],
   succeeded_after_failure: ['succeeded_after_failure'],
-  // One refund per PSP reference: two refunds of one payment, however alike, are apart by their references.
-  refund_outside_bridge: ['refund_outside_bridge'],
+  // One refund per PSP reference: two refunds of one payment, however alike, are apart by their references. A sale the
+  // PSP cancelled-or-refunded itself: the webhook reads it as the sale's failure (`webhooks/psp-reversal.ts`).
+  refund_outside_bridge: ['refund_outside_bridge', 'capture_failed'],
 };
 
 /** See {@link RECORDED_AS}. */

@@ -27,14 +27,15 @@ const earlyFailures = counter(
 /**
  * The operation a webhook outcome is about: the one its `operationId` names, else the one the ledger indexed its
  * `gatewayReference` to, else (a refund's notification) the one it indexed the refunded payment's reference to
- * (`paymentReference`). The reference is also looked up when the id names no operation the ledger holds: a
+ * (`paymentReference`), followed back to its authorization when the index names a dependent of it (a Stripe capture's
+ * answer indexes the PaymentIntent to the capture). The reference is also looked up when the id names no operation the ledger holds: a
  * merchant reference that only looks like one of ours, or an operation retention removed while its reference stayed
  * indexed; the id alone would leave the job retrying until it fails. Counted and logged when the id is unknown.
  * @returns that operation, or null (none yet: the caller retries).
  */
 export async function operationOfOutcome(
   job: GatewayOutcomeJobData,
-  deps: { ledger: Pick<Ledger, 'findByReference' | 'get'>; logger: Logger },
+  deps: { ledger: Pick<Ledger, 'findByReference' | 'get' | 'authorizationByReference'>; logger: Logger },
 ): Promise<OperationRecord | null> {
   const { gateway, operationId, gatewayReference } = job;
   if (operationId !== undefined) {
@@ -43,10 +44,10 @@ export async function operationOfOutcome(
   }
   const id = gatewayReference ? await deps.ledger.findByReference(gateway, gatewayReference) : null;
   let op = id ? await deps.ledger.get(id) : null;
-  // A refund nothing of ours names (made in the PSP's back office): the payment it refunds.
+  // A refund nothing of ours names (made in the PSP's back office): the payment it refunds. Followed back to the
+  // authorization: Stripe answers a capture with the PaymentIntent, so once captured the index names the capture.
   if (!op && job.paymentReference !== undefined) {
-    const payment = await deps.ledger.findByReference(gateway, job.paymentReference);
-    op = payment ? await deps.ledger.get(payment) : null;
+    op = (await deps.ledger.authorizationByReference(gateway, job.paymentReference))?.record ?? null;
   }
   if (operationId !== undefined) {
     unknownOperationId.inc({ gateway, outcome: op ? 'matched_by_reference' : 'unmatched' });

@@ -1,6 +1,6 @@
 import { AdjustmentFact } from '../adjustments/adjustment';
 import { OperationNotFoundError } from '../errors/operation-not-found-error';
-import { DependentSummary, Ledger, OperationRecord } from '../ledger/ledger';
+import { DependentSummary, Ledger, OperationRecord, doneAtPsp } from '../ledger/ledger';
 import { OperationState } from '../ledger/operation-state';
 import { gatewayOf } from '../ledger/routing-record';
 import { Logger } from '../logging/logger';
@@ -52,9 +52,12 @@ export function openRefunds(dependents: readonly DependentSummary[]): string[] {
   return dependents.filter((d) => d.command === 'refund' && OPEN.has(d.state)).map((d) => d.id);
 }
 
-/** Whether one of the payment's dependents shows a capture the PSP did (and did not undo after). */
+/**
+ * Whether one of the payment's dependents shows a capture the PSP did (and did not undo after): SUCCEEDED, or held
+ * FAILED with the PSP's word that it did it after all (`doneAtPsp`).
+ */
 function captured(dependents: readonly DependentSummary[]): boolean {
-  return dependents.some((d) => d.command === 'capture' && d.state === 'SUCCEEDED' && d.undone !== true);
+  return dependents.some((d) => d.command === 'capture' && doneAtPsp(d) && d.undone !== true);
 }
 
 /**

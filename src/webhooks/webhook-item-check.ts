@@ -110,7 +110,8 @@ async function checkedReading(reading: ModificationReading, lookup: WebhookOpera
  * dropped for looking like one: Adyen's pspReference is 16 characters with no documented first-digit rule,
  * so a real one can start with 2 to 6 and pass the Luhn check. So:
  * - an operation id (ours, echoed by the PSP) not of our ids' shape (`hasOperationIdShape`) names no
- *   operation of ours: skipped, `not_our_operation`;
+ *   operation of ours: skipped, `not_our_operation`; unless the item is a refund naming its payment
+ *   (`paymentReference`): then the id is dropped (never queued) and the payment is found by its reference;
  * - an operation id, or a PSP reference, holding a card number is kept only when the item names an
  *   operation of ours: its operation id is in the ledger, or its reference in the reference index (where
  *   the PSP's synchronous answer put it). The number is then the PSP's reference for our operation (or the

@@ -308,6 +308,25 @@ describe('AdjustmentStore.recordAdjustment: a webhook after reconciliation', () 
     expect((await ledger.interactions(id)).filter((h) => h.event === 'adjustment')).toHaveLength(1);
   });
 
+  it("records a sale's cancel-or-refund webhook (capture_failed) that reconciliation recorded first from the refund's line (refund_outside_bridge) as that adjustment: one fact, one event", async () => {
+    const cmd = channelCommand('sale');
+    const id = cmd.payment.operation_reference!;
+    await ledger.create(id, cmd, Date.now(), { event: 'attempt' });
+    await ledger.transition(id, 'SUCCEEDED', { event: 'outcome' });
+    const money = { direction: 'debit' as const, amount: 5000, currency: 'EUR', pspReference: 'COR1' };
+    const recorded = await store.recordAdjustment({
+      ...fromLine(id, 'SALE1:Refunded:COR1:b1', 'COR1'),
+      kind: 'refund_outside_bridge',
+      ...money,
+      reason: 'psp_Refunded',
+    });
+    const webhook = { ...input(id, 'COR1:CANCEL_OR_REFUND:true'), kind: 'capture_failed' as const, ...money, reason: 'CANCEL_OR_REFUND' };
+    expect(await store.recordAdjustment(webhook)).toEqual({ created: false, adjustment: recorded.adjustment, sameFact: true });
+    expect(await store.forOperation(id)).toEqual([recorded.adjustment]);
+    // Another refund of the sale (its own reference) is no such fact.
+    expect((await store.recordAdjustment({ ...webhook, pspEventId: 'CAPFAIL1:CAPTURE_FAILED:true', pspReference: 'SALE1' })).created).toBe(true);
+  });
+
   it('records a re-capture webhook reconciliation recorded first (its succeeded_after_failure cleared the mark) as that adjustment: nothing new, and a repeat of the webhook neither', async () => {
     const cmd = channelCommand('capture');
     const id = cmd.payment.operation_reference!;

@@ -212,6 +212,41 @@ describe('a refund the PSP made that no refund of the bridge asked for', () => {
     expect(await reported('stripe')).toBe(before + 1);
   });
 
+  it("a Stripe Dashboard refund of an authorization a capture of ours captured: the authorization's refund_outside_bridge (the capture's answer indexed the PaymentIntent to the capture)", async () => {
+    const pi = `pi_outside_captured_${Date.now()}`;
+    const auth = await succeeded('authorize', 'stripe', pi);
+    const capture = channelCommand('capture', {}, { gateway: 'stripe', gateway_account: 'acct-1', gateway_key: auth.id, amount: 5000, currency: 'EUR' });
+    const captureId = capture.payment.operation_reference!;
+    await stack.worker.ledger.create(captureId, capture, Date.now(), { event: 'attempt' });
+    await stack.worker.ledger.authorizationView(auth.id, captureId);
+    await stack.worker.ledger.transition(captureId, 'SENT', { event: 'attempt' }, {});
+    const sent = (await stack.worker.ledger.get(captureId))!;
+    // Stripe answers a capture with the PaymentIntent: the reference index now names the capture.
+    await stack.worker.recorder.apply(sent, { status: 'SUCCESS', gatewayStatus: 'succeeded', gatewayReference: pi, amount: 5000, currency: 'EUR' }, 'response');
+    expect(await stack.worker.ledger.findByReference('stripe', pi)).toBe(captureId);
+
+    const refund = {
+      id: `re_outside_captured_${Date.now()}`,
+      object: 'refund',
+      amount: 2000,
+      currency: 'eur',
+      payment_intent: pi,
+      status: 'succeeded',
+      metadata: {},
+    };
+    expect(await postStripe('refund.created', refund, `evt_outside_captured_${Date.now()}`)).toBe(200);
+    await eventually(async () => eventsOf(auth.id).length === 1);
+    expect(eventsOf(auth.id)[0].adjustment).toMatchObject({
+      kind: 'refund_outside_bridge',
+      direction: 'debit',
+      amount: 2000,
+      currency: 'EUR',
+      psp_reference: refund.id,
+    });
+    expect(eventsOf(captureId)).toHaveLength(0);
+    expect((await stack.worker.ledger.get(captureId))?.state).toBe('SUCCEEDED');
+  });
+
   it("a Dashboard refund of a PaymentIntent that is no payment of ours (another integration's): acknowledged, counted, nothing retried", async () => {
     const before = await metricValue('pb_webhook_outside_refunds_total', { gateway: 'stripe', outcome: 'not_ours' });
     const refund = {

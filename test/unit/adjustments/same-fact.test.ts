@@ -15,7 +15,9 @@ describe('same-fact: which reconciliation adjustment a webhook fact may be', () 
 
   it("a refund_outside_bridge webhook may be the one reconciliation recorded from the refund's line, and only of the same refund", () => {
     expect(reconciledKindsOf('refund_outside_bridge')).toEqual(['refund_outside_bridge']);
-    expect(recordedAs('refund_outside_bridge')).toEqual(['refund_outside_bridge']);
+    expect(recordedAs('refund_outside_bridge')).toEqual(['refund_outside_bridge', 'capture_failed']);
+    // A sale's cancel-or-refund by the PSP, which the webhook reads as the sale's capture_failed: the same refund.
+    expect(reconciledKindsOf('capture_failed')).toEqual(['refund_outside_bridge']);
     const refund = { kind: 'refund_outside_bridge' as const, direction: 'debit' as const, amount: 300, currency: 'EUR', pspReference: 're_1' };
     expect(mayBeSameFact(refund, refund)).toBe(true);
     expect(mayBeSameFact(refund, { ...refund, pspReference: 're_2' })).toBe(false);

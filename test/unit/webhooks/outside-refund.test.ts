@@ -1,6 +1,8 @@
 import { OperationRecord, draftRecord } from '../../../src/ledger/record-fields';
 import { PspReversal } from '../../../src/gateways/gateway-adapter';
-import { outsideRefundReading } from '../../../src/webhooks/outside-refund';
+import { outsideRefundReading, withOutsideRefund } from '../../../src/webhooks/outside-refund';
+import { DependentSummary } from '../../../src/ledger/ledger';
+import { silentLogger } from '../../../src/logging/logger';
 import { GatewayOutcomeJobData } from '../../../src/webhooks/gateway-outcomes-queue';
 import { channelCommand } from '../../support/fixtures';
 
@@ -76,5 +78,30 @@ describe('outsideRefundReading: a refund the PSP made of a payment of ours, that
     ).toBeNull();
     // An outcome that does not name the refund by its own reference cannot be kept apart from others.
     expect(outsideRefundReading(succeeded('authorize'), { ...job, outcome: { ...job.outcome, referenceIsModification: undefined } })).toBeNull();
+  });
+});
+
+describe('withOutsideRefund: a cancel-or-refund without the action is a refund once a capture was done at the PSP', () => {
+  const ledgerWith = (dependents: DependentSummary[]) => ({
+    findByReference: async () => null,
+    dependentsOf: async () => dependents,
+  });
+  const capture = (state: DependentSummary['state'], extra: Partial<DependentSummary> = {}): DependentSummary => ({
+    id: 'cap-1',
+    command: 'capture',
+    state,
+    amount: 5000,
+    registered: 1,
+    ...extra,
+  });
+
+  it('counts a capture the ledger holds FAILED that the PSP did after all (succeeded_after_failure), not one undone or plainly failed', async () => {
+    const auth = succeeded('authorize');
+    const job = refund('cancel_or_refund');
+    const read = (d: DependentSummary) => withOutsideRefund(auth, job, { ledger: ledgerWith([d]), logger: silentLogger() }, false);
+    expect((await read(capture('SUCCEEDED')))?.adjustment).toMatchObject({ kind: 'refund_outside_bridge', pspReference: 'PSPREFUND0001' });
+    expect((await read(capture('FAILED', { succeededAfterFailure: true })))?.adjustment).toMatchObject({ kind: 'refund_outside_bridge' });
+    expect(await read(capture('FAILED'))).toBeNull();
+    expect(await read(capture('SUCCEEDED', { undone: true }))).toBeNull();
   });
 });
