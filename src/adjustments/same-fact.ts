@@ -54,6 +54,8 @@ const RECORDED_AS: Readonly<Record<ReconciledFactKind, readonly AdjustmentKind[]
   chargeback: ['chargeback', 'dispute_lost'],
   second_chargeback: ['second_chargeback', 'dispute_lost'],
   chargeback_reversed: ['chargeback_reversed', 'dispute_won'],
+  // A refund's money back with the merchant, of a refund of ours or of one the PSP made outside the bridge (the payment's
+  // adjustment then, its reference the refund's): the webhook says failed or reversed, the line says reversed.
   refund_reversed: ['refund_reversed', 'refund_failed'],
   // A lapse the webhook brought; before it was read as one, the same cancellation came as a failure after success.
   authorization_expired: ['authorization_expired', 'failed_after_success'],

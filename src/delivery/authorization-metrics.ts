@@ -155,3 +155,16 @@ export function cancelsOfFailedAuthorizations(): Counter<'gateway' | 'held'> {
     ['gateway', 'held'],
   );
 }
+
+/**
+ * `pb_refunds_refused_for_outside_refunds_total{gateway}`: refunds of ours refused `amount_exceeds_captured` that would
+ * have fit but for what the PSP refunded of the payment outside the bridge (its `refund_outside_bridge` adjustments
+ * standing): money a Customer Area or Dashboard refund gave back already, which the PSP would have refused to give again.
+ */
+export function refundsRefusedForOutsideRefunds(): Counter<'gateway'> {
+  return counter(
+    'pb_refunds_refused_for_outside_refunds_total',
+    'Refunds of ours refused amount_exceeds_captured that would have fit but for what the PSP refunded of the payment outside the bridge (refund_outside_bridge), by gateway',
+    ['gateway'],
+  );
+}

@@ -29,6 +29,7 @@ import { GatewayHealth, noteGatewayCall, resultOf } from './gateway-health';
 import { ConfigHold, DeadLetterSink } from './config-hold';
 import { DeliveryFaults } from './delivery-fault';
 import {
+  AUTHORIZATION_REFUSALS,
   Awaiting,
   CancelBasisChange,
   ContextRefusal,
@@ -37,7 +38,14 @@ import {
   FailedAuthorizationCancel,
   resolveOperationContext,
 } from './operation-context';
-import { authorizationRefusals, cancelVoidGuards, cancelsOfCaptured, cancelsOfFailedAuthorizations, dependentsWaiting } from './authorization-metrics';
+import {
+  authorizationRefusals,
+  refundsRefusedForOutsideRefunds,
+  cancelVoidGuards,
+  cancelsOfCaptured,
+  cancelsOfFailedAuthorizations,
+  dependentsWaiting,
+} from './authorization-metrics';
 import { CancelBasis, cancelBasisOf } from '../ledger/cancel-basis';
 import { InquiryResult, inquireStatus } from './status-inquiry';
 import { InquiryMiss, inquiryMisses, readInquiryMiss } from './inquiry-miss';
@@ -281,6 +289,7 @@ export class DeliveryService {
     if ('fail' in ctx) {
       // Refused against its authorization (failed, scope, currency, amount): never sent to the PSP.
       authorizationRefusals().inc({ gateway: route.gateway.name, reason: ctx.fail });
+      if (refusedForOutsideRefunds(op.payment.amount, ctx)) refundsRefusedForOutsideRefunds().inc({ gateway: route.gateway.name });
       log.warn('operation refused against its authorization; not sent to the gateway', {
         reason: ctx.fail,
         ...(ctx.field ? { field: ctx.field } : {}),
@@ -1073,4 +1082,14 @@ function followRouting(op: OperationRecord, gateway: string): RoutingRecord {
     index: 0,
     decisions: [{ stage: 'route', outcome: 'default', reasons: ['follows_authorization'], candidates: [gateway] }],
   };
+}
+
+/**
+ * Whether a refusal is a refund's `amount_exceeds_captured` that would have fit without what the PSP refunded outside
+ * the bridge (`refunded_outside_bridge` in its detail, `amountRefusal`). Pure.
+ */
+function refusedForOutsideRefunds(amount: number, refusal: ContextRefusal): boolean {
+  const outside = refusal.detail?.refunded_outside_bridge;
+  const refundable = refusal.detail?.refundable;
+  return refusal.fail === AUTHORIZATION_REFUSALS.refund && typeof outside === 'number' && typeof refundable === 'number' && amount <= refundable + outside;
 }

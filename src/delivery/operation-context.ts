@@ -1,16 +1,16 @@
 import { attemptIdempotencyKey } from './attempt-key';
 import { CommandType, Payment } from '../contracts/payment-command';
 import { CapturedByCaptures, CapturedPayment, CapturedRefunds, HeldAmount, OperationContext, uncapturedRemainder } from '../gateways/gateway-adapter';
-import { DependentSummary, Ledger, OperationRecord, doneAtPsp } from '../ledger/ledger';
+import { DependentSummary, Ledger, OperationRecord, RecordedAdjustmentFields, doneAtPsp } from '../ledger/ledger';
 import { authorizationReferenceElsewhere as referenceElsewhere, authorizationReferenceLookups as referenceLookups } from './authorization-metrics';
 import { confirmedOrAsked, gatewayOf, routedPayment } from '../ledger/routing-record';
 import { AUTHORIZING } from '../ledger/authorization-by-reference';
 import { OperationState, isTerminal } from '../ledger/operation-state';
 import { atAuthorizationRate, convertedPayment, fxLockOf, heldInOrderCurrency } from '../fx/locked-rate';
-import type { FxLock, PartsBefore } from '../fx/fx-lock';
+import { orderAmountWithin, type FxLock, type PartsBefore } from '../fx/fx-lock';
 import { CancelBasis, cancelBasisOf } from '../ledger/cancel-basis';
 import type { WaitedOn } from './dependent-wait';
-import { isAdjustmentKind, releasesHold } from '../adjustments/adjustment';
+import { commandsUndoneBy, isAdjustmentKind, releasesHold } from '../adjustments/adjustment';
 import { laterInPspTime } from '../gateways/psp-time';
 
 /** Commands that act on an earlier authorization named by `gateway_key`. */
@@ -211,9 +211,11 @@ export async function resolveOperationContext(op: OperationRecord, ledger: Ledge
       const psp = auth.newGatewayKey ?? auth.gatewayReference;
       if (!psp) return { fail: 'AUTHORIZATION_REFERENCE_MISSING' };
       // Only authorizations whose dependents were all registered (created with a digest) can be summed.
-      const over = amounts && auth.digest !== undefined ? amountRefusal(op, auth, dependents, options.singleCapture?.(gatewayOf(auth)) === true) : null;
+      const summed = amounts && auth.digest !== undefined;
+      const outside = summed ? await refundedOutside(op, auth, ledger) : 0;
+      const over = summed ? amountRefusal(op, auth, dependents, options.singleCapture?.(gatewayOf(auth)) === true, outside) : null;
       if (over) return over;
-      const ahead = amounts && auth.digest !== undefined ? siblingsAhead(op, auth, dependents, registered) : null;
+      const ahead = summed ? siblingsAhead(op, auth, dependents, registered, outside) : null;
       if (ahead) return ahead;
       const follows = registers && options.cancelFollowsCaptures?.(gatewayOf(auth)) === true;
       const capturing = follows ? await voidGuards(op, auth, dependents, registered, ledger) : null;
@@ -294,9 +296,10 @@ async function checkedByReference(
   const refused = scopeRefusal(op.payment, auth) ?? currencyRefusal(op, auth);
   if (refused) return via(refused);
   if (amounts && found.authorization && auth.state === 'SUCCEEDED' && auth.digest !== undefined) {
-    const over = amountRefusal(op, auth, found.dependents, singleCapture?.(holder) === true);
+    const outside = await refundedOutside(op, auth, ledger);
+    const over = amountRefusal(op, auth, found.dependents, singleCapture?.(holder) === true, outside);
     if (over) return via(over);
-    const ahead = siblingsAhead(op, auth, found.dependents, found.registered);
+    const ahead = siblingsAhead(op, auth, found.dependents, found.registered, outside);
     if (ahead) return ahead;
   }
   if (registers && found.authorization && auth.state === 'SUCCEEDED' && cancelFollowsCaptures?.(holder) === true) {
@@ -663,14 +666,24 @@ export function heldAtPsp(auth: Pick<OperationRecord, 'payment' | 'routing' | 'c
  * never both, and two never wait for each other. `registered`: `op`'s own place in that order. `null` when it
  * fits whatever they do, or none is ahead. Pure.
  */
-export function siblingsAhead(op: OperationRecord, auth: OperationRecord, dependents: readonly DependentSummary[], registered: number): SiblingWait | null {
+export function siblingsAhead(
+  op: OperationRecord,
+  auth: OperationRecord,
+  dependents: readonly DependentSummary[],
+  registered: number,
+  /** What the PSP refunded of the payment outside the bridge and still stands (`refundedOutsideBridge`), minor units of the order's currency. */
+  refundedOutside = 0,
+): SiblingWait | null {
   if (op.command !== 'capture' && op.command !== 'refund') return null;
   if (op.command === 'capture' && auth.command === 'sale') return null;
   const ahead = dependents.filter((d) => d.command === op.command && d.id !== op.id && !isTerminal(d.state) && registeredBefore(d, op, registered));
   if (ahead.length === 0) return null;
   if (op.command === 'refund' && closedUnregistered(auth, dependents)) return null;
   const authorized = authorizedInOrderCurrency(auth);
-  const room = op.command === 'capture' ? authorized - claimedByCaptures(dependents) : capturedToRefund(auth, dependents) - settledSum(dependents, 'refund');
+  const room =
+    op.command === 'capture'
+      ? authorized - claimedByCaptures(dependents)
+      : capturedToRefund(auth, dependents) - settledSum(dependents, 'refund') - refundedOutside;
   const inFlight = ahead.reduce((total, d) => total + d.amount, 0);
   if (op.payment.amount + inFlight <= room) return null;
   const siblings = ahead.map((d) => d.id);
@@ -957,7 +970,8 @@ export function currencyRefusal(op: OperationRecord, auth: OperationRecord): Con
  * A capture above what the authorization has left (authorized less successful captures, one the PSP undid
  * included: `claimedByCaptures`; a sale is captured already, the PSP decides), or a refund above what was
  * captured (`capturedToRefund`: a sale's amount, else the successful captures, none the PSP undid) less
- * successful refunds (none the PSP undid). A capture or refund the ledger holds FAILED that the PSP did after all
+ * successful refunds (none the PSP undid) and less what the PSP refunded outside the bridge (`refundedOutside`: its
+ * `refund_outside_bridge` adjustments, none the PSP failed or reversed after). A capture or refund the ledger holds FAILED that the PSP did after all
  * (`succeededAfterFailure`: the OMS was told so) is a successful one, at the amount the PSP confirmed then. Amounts
  * are the PSP-confirmed ones where it said (a converted authorization's converted back into the order's currency at
  * its locked rate, `heldInOrderCurrency`). Pure.
@@ -968,6 +982,12 @@ export function amountRefusal(
   dependents: readonly DependentSummary[],
   /** The authorization's PSP captures it once only: any other capture not failed refuses this one. */
   singleCapture = false,
+  /**
+   * What the PSP refunded of the payment that no refund of the bridge asked for and that still stands
+   * (`refundedOutsideBridge`), minor units of the order's currency: given back already, so not refundable again.
+   * Default 0.
+   */
+  refundedOutside = 0,
 ): ContextRefusal | null {
   if (singleCapture && op.command === 'capture' && auth.command !== 'sale') {
     const other = dependents.find((d) => d.command === 'capture' && d.id !== op.id && tookPart(d));
@@ -994,8 +1014,11 @@ export function amountRefusal(
   }
   if (op.command === 'refund' && !closedUnregistered(auth, dependents)) {
     const refunded = settledSum(dependents, 'refund');
-    const refundable = captured - refunded;
-    if (op.payment.amount > refundable) return { fail: AUTHORIZATION_REFUSALS.refund, field: 'payment.amount', detail: { ...detail, refunded, refundable } };
+    const refundable = captured - refunded - refundedOutside;
+    if (op.payment.amount > refundable) {
+      const outside = refundedOutside > 0 ? { refunded_outside_bridge: refundedOutside } : {};
+      return { fail: AUTHORIZATION_REFUSALS.refund, field: 'payment.amount', detail: { ...detail, refunded, ...outside, refundable } };
+    }
   }
   return null;
 }
@@ -1049,4 +1072,44 @@ function capturedToRefund(auth: OperationRecord, dependents: readonly DependentS
  */
 function claimedByCaptures(dependents: readonly DependentSummary[]): number {
   return dependents.filter((d) => d.command === 'capture' && doneAtPsp(d)).reduce((total, d) => total + d.amount, 0);
+}
+
+/** The adjustment fields {@link refundedOutsideBridge} reads, in this order. */
+export const OUTSIDE_REFUND_FIELDS = ['kind', 'amount', 'currency', 'psp_reference'] as const;
+
+/**
+ * What the PSP refunded of payment `auth` that no refund of the bridge asked for (its `refund_outside_bridge`
+ * adjustments: a Customer Area or Dashboard refund, Adyen's own cancel-or-refund) and that still stands, minor units
+ * of the order's currency: money that went back to the shopper already, which a refund of ours cannot give back
+ * again (the PSP would refuse it). One the PSP later failed or reversed (a `refund_failed` or `refund_reversed`
+ * adjustment of the payment naming the same PSP refund: `commandsUndoneBy`, as a refund of ours is undone) gave
+ * nothing back and does not count, as an undone refund of ours does not. An amount in the order's currency counts as
+ * it is; in a converted authorization's PSP currency, as the order's amount it covers at the locked rate
+ * (`orderAmountWithin`); one stating no amount, or another currency, cannot be counted and is left to the PSP. Pure.
+ */
+export function refundedOutsideBridge(auth: OperationRecord, recorded: readonly RecordedAdjustmentFields[]): number {
+  const facts = recorded.map(({ fields }) => ({ kind: fields[0], amount: fields[1], currency: fields[2], reference: fields[3] }));
+  const undone = new Set(facts.filter((f) => isAdjustmentKind(f.kind) && commandsUndoneBy(f.kind).includes('refund') && f.reference).map((f) => f.reference));
+  const order = auth.payment.currency.toUpperCase();
+  const lock = fxLockOf(auth);
+  let total = 0;
+  for (const f of facts) {
+    if (f.kind !== 'refund_outside_bridge' || (f.reference && undone.has(f.reference))) continue;
+    const amount = f.amount !== null && f.amount !== '' ? Number(f.amount) : NaN;
+    if (!Number.isSafeInteger(amount) || amount <= 0) continue;
+    const currency = (f.currency ?? '').toUpperCase();
+    if (currency === order) total += amount;
+    else if (lock && currency === lock.to.currency.toUpperCase()) total += orderAmountWithin(lock, amount);
+  }
+  return total;
+}
+
+/**
+ * {@link refundedOutsideBridge} of `auth` for refund `op` (one read of the payment's adjustments, only for a refund's
+ * amount check); 0 for any other command.
+ */
+async function refundedOutside(op: OperationRecord, auth: OperationRecord, ledger: Pick<Ledger, 'adjustmentsOfEach'>): Promise<number> {
+  if (op.command !== 'refund') return 0;
+  const recorded = (await ledger.adjustmentsOfEach([auth.id], OUTSIDE_REFUND_FIELDS)).get(auth.id) ?? [];
+  return refundedOutsideBridge(auth, recorded);
 }

@@ -172,9 +172,10 @@ export function chooseMatch(record: PspRecord, candidates: readonly Candidate[],
   const best = strongestMatch(record, candidates, gateway, compatible, taken);
   // A cancellation no cancel of the ledger accounts for, naming one of our authorizations (its PSP reference,
   // or our id for it): about that authorization, which the PSP released (see `classifyCancelOfAuthorization`).
-  if (best !== null || (record.kind !== 'cancel' && record.kind !== 'refund')) return best;
+  if (best !== null || (record.kind !== 'cancel' && record.kind !== 'refund' && record.kind !== 'refund_reversed')) return best;
   // Likewise a refund no refund of the ledger accounts for, naming one of our payments: about that payment, which the
-  // PSP refunded without the bridge (see `classifyRefundOfPayment`).
+  // PSP refunded without the bridge (see `classifyRefundOfPayment`); and such a refund's failure or reversal (see
+  // `classifyReversalOfPaymentRefund`).
   return strongestMatch(
     record,
     candidates.filter((c) => c.by === 'operation_id' || c.by === 'psp_reference'),
@@ -187,6 +188,11 @@ export function chooseMatch(record: PspRecord, candidates: readonly Candidate[],
 /** Commands whose operation is a payment a refund gives money back from. */
 function isPayment(command: CommandType): boolean {
   return holdsAuthorization(command) || command === 'sale';
+}
+
+/** Whether `record` is a refund's failure or reversal matched to a payment itself (no refund of ours accounts for it). */
+export function reversesRefundOfPayment(record: PspRecord, op: ReconciledOperation): boolean {
+  return record.kind === 'refund_reversed' && op.command !== 'refund';
 }
 
 /** Whether `record` is a refund matched to a payment itself (no refund of ours accounts for it). */
@@ -396,6 +402,7 @@ export function classifyLine(record: PspRecord, match: Match | null): LineVerdic
   }
   const { op, by } = match;
   const base = { record, ledger: ledgerSide(op), matchedBy: by };
+  if (reversesRefundOfPayment(record, op)) return classifyReversalOfPaymentRefund(record, match, base);
   if (isLateFact(record.kind)) return classifyLateFact(record, match, base);
   if (cancelsAuthorization(record, op)) return classifyCancelOfAuthorization(record, match, base);
   if (refundsPayment(record, op)) return classifyRefundOfPayment(record, match, base);
@@ -723,6 +730,29 @@ function classifyRefundOfPayment(record: PspRecord, match: Match, base: Pick<Lin
     class: 'state_mismatch',
     action: { type: 'adjust', ...OUTSIDE_REFUND, amount: record.amount, currency, reason: `psp_${record.pspType}` },
     note: what,
+  };
+}
+
+/**
+ * The failure or reversal of a refund of one of our payments that no refund of the ledger accounts for (Stripe's
+ * `refund_failure` of a Dashboard refund, Adyen's `RefundedReversed` of a Customer Area refund): the money came back to
+ * the merchant. Once the payment's `refund_outside_bridge` of that refund (the line's modification reference) is
+ * recorded, a late fact of the payment as the webhook's `refund_failed` / `refund_reversed` of it is
+ * (`classifyLateFact`: tied to that one when it came first, else `refund_reversed`, credit, the line's amount). A refund
+ * the OMS was never told of (no `refund_outside_bridge` of it): a person looks, nothing recorded (its failure alone
+ * would tell of money coming back from a refund it never heard of).
+ */
+function classifyReversalOfPaymentRefund(record: PspRecord, match: Match, base: Pick<LineVerdict, 'record' | 'ledger' | 'matchedBy'>): LineVerdict {
+  const adjustments = match.adjustments ?? [];
+  const reference = record.modificationReference;
+  const refunded = adjustments.some((a) => a.kind === 'refund_outside_bridge' && reference !== undefined && a.pspReference === reference);
+  if (refunded || adjustments.some((a) => a.line === record.lineId)) return classifyLateFact(record, match, base);
+  const { op } = match;
+  return {
+    ...base,
+    class: 'state_mismatch',
+    action: { type: 'report' },
+    note: `the PSP lists a refund_reversed of ${money(record.amount, record.currency.toUpperCase())} of refund ${reference ?? '(no reference)'} of ${op.command} ${op.id}, which no refund of the ledger asked for and no refund_outside_bridge reported`,
   };
 }
 

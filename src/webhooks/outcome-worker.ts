@@ -36,7 +36,7 @@ import { GatewayRouter } from '../routing/gateway-router';
 import { recordReviewDecision } from './review-decision';
 import { applyLateToken } from './late-token';
 import { reversalAsFailure } from './psp-reversal';
-import { isRefundOfAnotherPayment, withOutsideRefund } from './outside-refund';
+import { isRefundOfAnotherPayment, outsideRefundFailure, withOutsideRefund } from './outside-refund';
 
 const partialApprovals = counter(
   'pb_webhook_partial_approvals_total',
@@ -198,7 +198,10 @@ async function applyOutcome(config: Config, deps: OutcomeWorkerDeps, job: Job<Ga
   // No operation holds the modification's reference yet (its answer is not recorded): parked for the one that will.
   // A failure no operation holds yet is retried rather than parked until the queue's last attempt (see there).
   const finalAttempt = job.attemptsMade + 1 >= (job.opts.attempts ?? 1);
-  const holder = settles ? null : await operationOfModification(op, data, deps, finalAttempt);
+  // The failure or reversal of a refund the PSP made outside the bridge, reported as the payment's: no operation will
+  // ever hold its reference, so it is not waited for as a modification's outcome.
+  const outsideFailure = settles ? null : await outsideRefundFailure(op, data, deps, finalAttempt);
+  const holder = settles || outsideFailure !== null ? null : await operationOfModification(op, data, deps, finalAttempt);
   if (holder) {
     op = holder;
     settles = true;
@@ -209,6 +212,10 @@ async function applyOutcome(config: Config, deps: OutcomeWorkerDeps, job: Job<Ga
   if (check) {
     reportScopeMismatch(deps.logger, { gateway, check, op, eventId: data.eventId, arrived: data });
     throw new UnrecoverableError(`webhook_scope_mismatch: ${check}`);
+  }
+  if (outsideFailure === 'left') {
+    await recordOutcomeNotForCommand(op, data, deps);
+    return op.state;
   }
   if (holder) noteMatchedByReference(deps.logger, named, holder, data);
   if (modification) noteOpenModification(deps.logger, named, modification);

@@ -1,4 +1,4 @@
-import { AdjustmentFact } from '../adjustments/adjustment';
+import { AdjustmentFact, commandsUndoneBy, isAdjustmentKind } from '../adjustments/adjustment';
 import { OperationNotFoundError } from '../errors/operation-not-found-error';
 import { DependentSummary, Ledger, OperationRecord, doneAtPsp } from '../ledger/ledger';
 import { OperationState } from '../ledger/operation-state';
@@ -6,6 +6,12 @@ import { gatewayOf } from '../ledger/routing-record';
 import { Logger } from '../logging/logger';
 import { counter } from '../metrics/metrics-registry';
 import { GatewayOutcomeJobData } from './gateway-outcomes-queue';
+
+const outsideRefundFailures = counter(
+  'pb_webhook_outside_refund_failures_total',
+  'Webhook failures or reversals (refund_failed, refund_reversed) of a refund the PSP made outside the bridge, by gateway and what was done: reported (an adjustment of the payment, linked to its refund_outside_bridge by the refund reference), waiting (that refund not reported yet: retried), left (still not reported at the last attempt: history only)',
+  ['gateway', 'outcome'],
+);
 
 const outsideRefunds = counter(
   'pb_webhook_outside_refunds_total',
@@ -128,4 +134,64 @@ export function isRefundOfAnotherPayment(job: GatewayOutcomeJobData, logger: Log
     event_id: job.eventId,
   });
   return true;
+}
+
+/** The adjustment fields {@link outsideRefundFailure} reads of the payment's adjustments. */
+const REPORTED_FIELDS = ['kind', 'psp_reference'] as const;
+
+/**
+ * What a webhook's refund failure or reversal (`refund_failed`, `refund_reversed`: Adyen `REFUND_FAILED`,
+ * `REFUNDED_REVERSED`; a Stripe Refund `failed`) naming payment `op` is, when no operation of ours holds the refund's
+ * reference (a refund of ours is the rest of the path's: its own adjustment, marked undone):
+ * - `linked`: the payment's `refund_outside_bridge` adjustment of that refund (same PSP reference) is recorded: the
+ *   money came back to the merchant, an adjustment of the payment (direction `credit`, the PSP's amount), recorded at
+ *   once; the refund then no longer counts as given back (`refundedOutsideBridge`).
+ * - `left`: that refund was never reported, through the job's attempts (`finalAttempt`): history only (the OMS never
+ *   heard of the refund; its failure alone would be a credit of nothing it knows).
+ * - null: anything else (not a refund failure, not a payment of the webhook's gateway, a refund of ours holds the
+ *   reference, or named by its `merchantReference` while nothing reported it: the path a failure of a modification no
+ *   operation holds takes).
+ * A failure found by the refunded payment's reference alone (`paymentReference`) while its refund is not reported yet is
+ * retried (`OperationNotFoundError`: a webhook may bring the refund after its failure, its reporting may wait for a
+ * refund of ours to settle). Counted and logged (`pb_webhook_outside_refund_failures_total`).
+ */
+export async function outsideRefundFailure(
+  op: OperationRecord,
+  job: GatewayOutcomeJobData,
+  deps: { ledger: Pick<Ledger, 'findByReference' | 'adjustmentsOfEach'>; logger: Logger },
+  finalAttempt: boolean,
+): Promise<'linked' | 'left' | null> {
+  const fact = job.adjustment;
+  if (fact === undefined || !commandsUndoneBy(fact.kind).includes('refund')) return null;
+  const reference = fact.pspReference ?? job.outcome.gatewayReference;
+  if (reference === undefined || !PAYMENTS.has(op.command) || gatewayOf(op) !== job.gateway) return null;
+  if ((await deps.ledger.findByReference(job.gateway, reference)) !== null) return null;
+  const recorded = (await deps.ledger.adjustmentsOfEach([op.id], REPORTED_FIELDS)).get(op.id) ?? [];
+  const outside = recorded.find(({ fields }) => isAdjustmentKind(fields[0]) && fields[0] === 'refund_outside_bridge' && fields[1] === reference);
+  const meta = {
+    operation_id: op.id,
+    command: op.command,
+    gateway: job.gateway,
+    kind: fact.kind,
+    refund_reference: reference,
+    amount: fact.amount ?? null,
+    currency: fact.currency ?? null,
+    event_id: job.eventId,
+  };
+  if (outside) {
+    outsideRefundFailures.inc({ gateway: job.gateway, outcome: 'reported' });
+    deps.logger.warn(
+      "webhook: a refund the PSP made outside the bridge failed or came back: reported as the payment's adjustment, the money the merchant's again",
+      {
+        ...meta,
+        refund_outside_bridge_adjustment_id: outside.id,
+      },
+    );
+    return 'linked';
+  }
+  if (job.operationId !== undefined) return null;
+  outsideRefundFailures.inc({ gateway: job.gateway, outcome: finalAttempt ? 'left' : 'waiting' });
+  if (!finalAttempt) throw new OperationNotFoundError(`refund ${reference} of ${op.id} that webhook ${job.eventId} says failed is not reported yet`);
+  deps.logger.warn("webhook failure of a refund outside the bridge that was never reported, through the job's attempts: history only, not reported", meta);
+  return 'left';
 }

@@ -556,7 +556,8 @@ export function parseAdyenWebhook(rawBody: Buffer, gateway: GatewayConfig, skipp
       event.recapture = recapturedAt !== undefined ? { occurredAt: recapturedAt } : {};
     }
     // A refund names the payment it refunds (`originalReference`): what it is found by when nothing of ours names it
-    // (a refund in the Customer Area, Adyen's own cancel-or-refund), to be told as a refund outside the bridge.
+    // (a refund in the Customer Area, Adyen's own cancel-or-refund), to be told as a refund outside the bridge; so does
+    // that refund's later failure or reversal, to be told as that refund's (`webhooks/outside-refund.ts`).
     if (REFUND_EVENTS.has(code) && item.originalReference) event.paymentReference = item.originalReference;
     const operationId = operationIdFromReference(item.merchantReference);
     if (operationId) event.operationId = operationId;
@@ -565,8 +566,12 @@ export function parseAdyenWebhook(rawBody: Buffer, gateway: GatewayConfig, skipp
   return events;
 }
 
-/** The notifications that may report money given back to the shopper: a refund, or a cancel-or-refund. */
-const REFUND_EVENTS: ReadonlySet<AdyenEventCode> = new Set<AdyenEventCode>(['REFUND', 'CANCEL_OR_REFUND']);
+/**
+ * The notifications about money given back to the shopper, which name the payment refunded (`originalReference`): a
+ * refund, a cancel-or-refund, and a refund's failure (`REFUND_FAILED`) or reversal (`REFUNDED_REVERSED`), whose
+ * `pspReference` is the refund's.
+ */
+const REFUND_EVENTS: ReadonlySet<AdyenEventCode> = new Set<AdyenEventCode>(['REFUND', 'CANCEL_OR_REFUND', 'REFUND_FAILED', 'REFUNDED_REVERSED']);
 
 /**
  * The commands an outcome item settles (`eventSettles`), narrowed for a `CANCEL_OR_REFUND` to what Adyen says it did:

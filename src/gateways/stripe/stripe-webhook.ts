@@ -290,16 +290,22 @@ function readEvent(eventId: string, type: string, object: Json, created: unknown
  * A Refund without our metadata (no refund of ours created it: the Dashboard, another integration), once it
  * `succeeded`: money went back to the shopper of the PaymentIntent it names (`payment_intent`, else `charge`), which is
  * what it is found by (`paymentReference`); the outcome worker tells it as a refund outside the bridge of that payment
- * when the payment is ours (`webhooks/outside-refund.ts`). Keyed by the Refund (`refundFactKey`), so its
- * `refund.created` and `refund.updated` are one fact. Any other status: nothing (undefined), as before.
+ * when the payment is ours (`webhooks/outside-refund.ts`). Once it `failed` (a Refund may fail after it succeeded,
+ * Stripe's "failed refunds": the money comes back to the merchant's balance), its `refund_failed` fact as well, for the
+ * outcome worker to report once that refund outside the bridge was (`outsideRefundFailure`). Keyed by the Refund
+ * (`refundFactKey`: `<refund id>:succeeded`, `<refund id>:failed`), so its `refund.created`, `refund.updated`,
+ * `refund.failed` and `charge.refund.updated` are one fact per status. Any other status: nothing (undefined), as before.
  */
 function outsideRefund(type: string, refund: Json, created: unknown, gateway: string): WebhookEvent | undefined {
   const payment = str(refund.payment_intent) ?? str(refund.charge);
   const key = refundFactKey(type, refund);
-  if (refund.status !== 'succeeded' || payment === undefined || key === undefined) return undefined;
+  const failed = refund.status === 'failed';
+  if ((refund.status !== 'succeeded' && !failed) || payment === undefined || key === undefined) return undefined;
   const outcome: GatewayOutcome = { ...refundToOutcome(refund, gateway, false), settles: ['refund'], referenceIsModification: true };
   dated(outcome, created);
-  return { eventId: key, gatewayReference: str(refund.id), paymentReference: payment, outcome };
+  const event: WebhookEvent = { eventId: key, gatewayReference: str(refund.id), paymentReference: payment, outcome };
+  if (failed) event.adjustment = refundFailure(refund, created);
+  return event;
 }
 
 /** The Refund statuses a Refund reaches once: `succeeded` (it may fail after, never succeed again), `failed`, `canceled`. */

@@ -242,6 +242,53 @@ describe('currency and amount: a dependent command is checked against what our a
     expect((await ledger.get(tooMuch))?.reason).toBe('amount_exceeds_captured');
   });
 
+  it('what the PSP refunded outside the bridge (refund_outside_bridge) is not refunded again: a refund of ours above what is left is refused without calling the PSP, by our id or by PSP reference; once that refund fails, its amount is refundable again', async () => {
+    const adjustments = new AdjustmentRecorder({ config, store: new AdjustmentStore(redis, config.redis.keyPrefix), recorder, ledger, logger: logs.logger });
+    const sale = await authorized({ amount: 4000 }, 'sale');
+    const saleRecord = (await ledger.get(sale.payment.operation_reference!))!;
+    const outside = { gateway: 'simulator', source: 'webhook' as const, currency: saleRecord.payment.currency, pspReference: `re_outside_${saleRecord.id}` };
+    // 1500 refunded in the PSP's back office, reported as the sale's adjustment.
+    await adjustments.recordAdjustment(saleRecord, {
+      ...outside,
+      kind: 'refund_outside_bridge',
+      direction: 'debit',
+      amount: 1500,
+      pspEventId: `${outside.pspReference}:succeeded`,
+    });
+    const first = await record(dependent('refund', sale, { amount: 1000 }));
+    expect(await service.deliver(first)).toEqual({ kind: 'done', state: 'SUCCEEDED' });
+    // 4000 − 1000 ours − 1500 outside: 1500 left.
+    const requests = sim.counters().requests;
+    const counted = await metricValue('pb_refunds_refused_for_outside_refunds_total', { gateway: 'simulator' });
+    const tooMuch = await record(dependent('refund', sale, { amount: 1501 }));
+    expect(await service.deliver(tooMuch)).toEqual({ kind: 'done', state: 'FAILED' });
+    expect((await ledger.get(tooMuch))?.reason).toBe('amount_exceeds_captured');
+    const byReference = await record(dependent('refund', sale, { amount: 1501, gateway_key: saleRecord.gatewayReference! }));
+    expect(await service.deliver(byReference)).toEqual({ kind: 'done', state: 'FAILED' });
+    expect((await ledger.get(byReference))?.reason).toBe('amount_exceeds_captured');
+    expect(sim.counters().requests).toBe(requests);
+    expect(await metricValue('pb_refunds_refused_for_outside_refunds_total', { gateway: 'simulator' })).toBe(counted + 2);
+    expect(logs.lines.some((l) => l.includes('refused against its authorization') && l.includes('"refunded_outside_bridge":1500'))).toBe(true);
+    // What the refusal says (the refused refund is terminal: asked again, it is refused the same way).
+    const resolved = await resolveOperationContext((await ledger.get(tooMuch))!, ledger, { checkAmounts: true });
+    expect(resolved).toMatchObject({
+      fail: 'amount_exceeds_captured',
+      field: 'payment.amount',
+      detail: { refunded: 1000, refunded_outside_bridge: 1500, refundable: 1500 },
+    });
+    // The PSP failed its back-office refund after all: those 1500 never reached the shopper, and can be given back by us.
+    await adjustments.recordAdjustment(saleRecord, {
+      ...outside,
+      kind: 'refund_failed',
+      direction: 'credit',
+      amount: 1500,
+      pspEventId: `${outside.pspReference}:failed`,
+    });
+    const again = await record(dependent('refund', sale, { amount: 3000 }));
+    expect(await service.deliver(again)).toEqual({ kind: 'done', state: 'SUCCEEDED' });
+    expect(sim.counters().effects[again]).toBe(1);
+  });
+
   it('a capture the PSP failed after it succeeded (capture_failed) collected nothing: a refund of its amount is refused without calling the PSP, the capture check still counts it, and an operator is told', async () => {
     const adjustments = new AdjustmentRecorder({ config, store: new AdjustmentStore(redis, config.redis.keyPrefix), recorder, ledger, logger: logs.logger });
     const auth = await authorized({ amount: 4000 });

@@ -155,4 +155,72 @@ describe('reconciliation of a refund no refund of the ledger accounts for', () =
     expect(verdicts.find((v) => v.record?.modificationReference === refund)).toMatchObject({ class: 'matched', action: { type: 'none' } });
     expect((await store.forOperation(auth.id)).map((a) => a.source)).toEqual(['webhook']);
   });
+
+  describe("that refund's failure (the money back with the merchant)", () => {
+    const store = () => new AdjustmentStore(redis, config.redis.keyPrefix);
+    async function failed(auth: OperationRecord): Promise<void> {
+      const res = await fetch(`${sim.url}/_control/refund-failure`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json' },
+        body: JSON.stringify({ reference: `backoffice-${auth.id}` }),
+      });
+      expect(res.status).toBe(200);
+    }
+    const outside = (auth: OperationRecord, refund: string, amount: number) => ({
+      operationId: auth.id,
+      kind: 'refund_outside_bridge' as const,
+      direction: 'debit' as const,
+      amount,
+      currency: 'EUR',
+      pspReference: refund,
+      gateway: 'simulator',
+      pspEventId: `${refund}:succeeded`,
+      source: 'webhook' as const,
+    });
+    const webhookFailure = (auth: OperationRecord, refund: string, amount: number) => ({
+      ...outside(auth, refund, amount),
+      kind: 'refund_failed' as const,
+      direction: 'credit' as const,
+      pspEventId: `${refund}:failed`,
+    });
+    const reversalOf = (verdicts: LineVerdict[], refund: string) =>
+      verdicts.find((v) => v.record?.kind === 'refund_reversed' && v.record.modificationReference === refund);
+
+    it("recorded once as the payment's refund_reversed (credit, the refund's reference) once its refund_outside_bridge is; the webhook's failure after it is that one", async () => {
+      const from = Date.now() - 1;
+      const auth = await authorizedAndCaptured(3000);
+      const refund = await refundedOutside(auth, 700);
+      await store().recordAdjustment(outside(auth, refund, 700));
+      await failed(auth);
+
+      const verdicts = await run(from);
+      expect(reversalOf(verdicts, refund)).toMatchObject({
+        class: 'state_mismatch',
+        ledger: { operationId: auth.id },
+        action: { type: 'adjust', kind: 'refund_reversed', direction: 'credit', amount: 700, currency: 'EUR' },
+      });
+      expect((await store().forOperation(auth.id)).map((a) => [a.kind, a.direction, a.pspReference, a.source])).toEqual([
+        ['refund_outside_bridge', 'debit', refund, 'webhook'],
+        ['refund_reversed', 'credit', refund, 'reconciliation'],
+      ]);
+      expect(await store().recordAdjustment(webhookFailure(auth, refund, 700))).toMatchObject({ created: false, sameFact: true });
+      expect(await store().forOperation(auth.id)).toHaveLength(2);
+    });
+
+    it('the webhook reported the failure first: the line is tied to it, nothing recorded twice', async () => {
+      const from = Date.now() - 1;
+      const auth = await authorizedAndCaptured(3100);
+      const refund = await refundedOutside(auth, 600);
+      await store().recordAdjustment(outside(auth, refund, 600));
+      await failed(auth);
+      await store().recordAdjustment(webhookFailure(auth, refund, 600));
+
+      const verdicts = await run(from);
+      expect(reversalOf(verdicts, refund)).toMatchObject({ class: 'matched', action: { type: 'none' }, ties: { by: 'psp_reference' } });
+      expect((await store().forOperation(auth.id)).map((a) => [a.kind, a.source])).toEqual([
+        ['refund_outside_bridge', 'webhook'],
+        ['refund_failed', 'webhook'],
+      ]);
+    });
+  });
 });

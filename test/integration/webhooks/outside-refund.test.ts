@@ -62,8 +62,14 @@ async function dependent(auth: OperationRecord, command: 'capture' | 'refund', s
   return id;
 }
 
-/** Adyen's notification of a refund or cancel-or-refund of payment `original` that the bridge did not ask for. */
-async function postAdyen(eventCode: 'REFUND' | 'CANCEL_OR_REFUND', original: string, pspReference: string, value: number, action?: string): Promise<number> {
+/** Adyen's notification of a refund or cancel-or-refund of payment `original` that the bridge did not ask for, or of its failure or reversal. */
+async function postAdyen(
+  eventCode: 'REFUND' | 'CANCEL_OR_REFUND' | 'REFUND_FAILED' | 'REFUNDED_REVERSED',
+  original: string,
+  pspReference: string,
+  value: number,
+  action?: string,
+): Promise<number> {
   const item = signedAdyenItem(
     // A reference typed in the Customer Area: no operation of ours, not even of an operation id's shape.
     {
@@ -261,5 +267,95 @@ describe('a refund the PSP made that no refund of the bridge asked for', () => {
     expect(await postStripe('refund.created', refund, `evt_theirs_${Date.now()}`)).toBe(200);
     await eventually(async () => (await metricValue('pb_webhook_outside_refunds_total', { gateway: 'stripe', outcome: 'not_ours' })) === before + 1);
     expect(log.lines.some((l) => l.includes('no operation of ours: nothing to do') && l.includes(refund.id))).toBe(true);
+  });
+
+  describe('that refund failing or coming back later', () => {
+    const failures = (gateway: string, outcome: string) => metricValue('pb_webhook_outside_refund_failures_total', { gateway, outcome });
+
+    it('Adyen REFUND_FAILED and REFUNDED_REVERSED of a Customer Area refund reported: one adjustment of the payment each (credit, its refund reference), however often delivered', async () => {
+      const auth = await succeeded('authorize', 'adyen', 'OUTSIDEAUTH00010');
+      await dependent(auth, 'capture', 'SUCCEEDED', 5000);
+      const before = await failures('adyen', 'reported');
+      expect(await postAdyen('REFUND', 'OUTSIDEAUTH00010', 'OUTSIDEREFUND010', 1200)).toBe(200);
+      await eventually(async () => eventsOf(auth.id).length === 1);
+      expect(await postAdyen('REFUND_FAILED', 'OUTSIDEAUTH00010', 'OUTSIDEREFUND010', 1200)).toBe(200);
+      await eventually(async () => eventsOf(auth.id).length === 2);
+      expect(eventsOf(auth.id)[1].adjustment).toMatchObject({
+        kind: 'refund_failed',
+        direction: 'credit',
+        amount: 1200,
+        currency: 'EUR',
+        gateway: 'adyen',
+        psp_reference: 'OUTSIDEREFUND010',
+        source: 'webhook',
+      });
+      expect(await failures('adyen', 'reported')).toBe(before + 1);
+      expect(log.lines.some((l) => l.includes('failed or came back') && l.includes(auth.id) && l.includes('OUTSIDEREFUND010'))).toBe(true);
+      // Delivered again: nothing new.
+      expect(await postAdyen('REFUND_FAILED', 'OUTSIDEAUTH00010', 'OUTSIDEREFUND010', 1200)).toBe(200);
+
+      expect(await postAdyen('REFUND', 'OUTSIDEAUTH00010', 'OUTSIDEREFUND011', 800)).toBe(200);
+      await eventually(async () => eventsOf(auth.id).length === 3);
+      expect(await postAdyen('REFUNDED_REVERSED', 'OUTSIDEAUTH00010', 'OUTSIDEREFUND011', 800)).toBe(200);
+      await eventually(async () => eventsOf(auth.id).length === 4);
+      await settle();
+      expect(eventsOf(auth.id).map((e) => [e.adjustment.kind, e.adjustment.direction, e.adjustment.psp_reference])).toEqual([
+        ['refund_outside_bridge', 'debit', 'OUTSIDEREFUND010'],
+        ['refund_failed', 'credit', 'OUTSIDEREFUND010'],
+        ['refund_outside_bridge', 'debit', 'OUTSIDEREFUND011'],
+        ['refund_reversed', 'credit', 'OUTSIDEREFUND011'],
+      ]);
+      expect((await stack.worker.ledger.get(auth.id))?.state).toBe('SUCCEEDED');
+    });
+
+    it('a Stripe Dashboard Refund that failed after it succeeded: one refund_failed adjustment of the PaymentIntent, whichever of its events come, even when the failure comes first', async () => {
+      const pi = `pi_outside_fail_${Date.now()}`;
+      const auth = await succeeded('sale', 'stripe', pi);
+      const refund = { id: `re_outside_fail_${Date.now()}`, object: 'refund', amount: 900, currency: 'eur', payment_intent: pi, metadata: {} };
+      const waiting = await failures('stripe', 'waiting');
+      // The failure first: that refund is not reported yet, so its failure waits for it.
+      const failed = { ...refund, status: 'failed', failure_reason: 'expired_or_canceled_card' };
+      expect(await postStripe('refund.failed', failed, `evt_outside_failed_${seq}`)).toBe(200);
+      await eventually(async () => (await failures('stripe', 'waiting')) > waiting);
+      expect(eventsOf(auth.id)).toHaveLength(0);
+
+      expect(await postStripe('refund.created', { ...refund, status: 'succeeded' }, `evt_outside_fail_created_${seq}`)).toBe(200);
+      expect(await postStripe('refund.updated', failed, `evt_outside_fail_updated_${seq}`)).toBe(200);
+      expect(await postStripe('charge.refund.updated', failed, `evt_outside_fail_charge_${seq}`)).toBe(200);
+      await eventually(async () => eventsOf(auth.id).length === 2);
+      await settle();
+      expect(eventsOf(auth.id).map((e) => e.adjustment)).toEqual([
+        expect.objectContaining({ kind: 'refund_outside_bridge', direction: 'debit', amount: 900, psp_reference: refund.id }),
+        expect.objectContaining({
+          kind: 'refund_failed',
+          direction: 'credit',
+          amount: 900,
+          currency: 'EUR',
+          psp_reference: refund.id,
+          reason: 'expired_or_canceled_card',
+        }),
+      ]);
+    });
+
+    it('never for a refund of ours: its own adjustment, which marks it undone', async () => {
+      const auth = await succeeded('authorize', 'adyen', 'OUTSIDEAUTH00011');
+      const ours = await dependent(auth, 'refund', 'SUCCEEDED', 1200);
+      await stack.worker.ledger.transition(ours, 'SUCCEEDED', { event: 'outcome' }, { gatewayReference: 'OURREFUND0000011' });
+      const item = signedAdyenItem(
+        {
+          eventCode: 'REFUND_FAILED',
+          merchantReference: ours,
+          pspReference: 'OURREFUND0000011',
+          originalReference: 'OUTSIDEAUTH00011',
+          merchantAccountCode: MERCHANT,
+          amount: { value: 1200, currency: 'EUR' },
+        },
+        HMAC,
+      );
+      expect((await postAdyenBatch(stack, 'adyen', [item])).status).toBe(200);
+      await eventually(async () => (await stack.worker.adjustmentStore.forOperation(ours)).length === 1);
+      expect((await stack.worker.ledger.get(ours))?.undoneBy).toBeDefined();
+      expect(eventsOf(auth.id)).toHaveLength(0);
+    });
   });
 });

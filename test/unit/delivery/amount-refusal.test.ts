@@ -4,6 +4,7 @@ import {
   capturesInFlight,
   capturesNotYetDelivered,
   refundsInFlight,
+  refundedOutsideBridge,
   refundsOfCaptured,
   siblingsAhead,
   voidsAhead,
@@ -70,6 +71,79 @@ describe('amountRefusal: a refund against what was captured', () => {
     const auth = op('authorize', 5000, { state: 'SUCCEEDED', closedBy: 'cancel-1' });
     const cancelled: DependentSummary[] = [{ id: 'cancel-1', command: 'cancel', state: 'SUCCEEDED', amount: 5000, registered: 1 }];
     expect(amountRefusal(op('refund', 3000), auth, cancelled)).toBeNull();
+  });
+});
+
+describe('amountRefusal: what the PSP refunded outside the bridge (refund_outside_bridge) is money gone back already', () => {
+  /** An adjustment as the ledger returns it for OUTSIDE_REFUND_FIELDS: kind, amount, currency, psp_reference. */
+  const adj = (id: string, kind: string, amount: string | null, currency: string | null, reference: string | null) => ({
+    id,
+    fields: [kind, amount, currency, reference],
+  });
+
+  it('counts each outside refund of the payment in its currency, not one the PSP failed or reversed after, and nothing of another kind', () => {
+    const sale = op('sale', 5000, { state: 'SUCCEEDED' });
+    const currency = sale.payment.currency;
+    const recorded = [
+      adj('a1', 'refund_outside_bridge', '1500', currency, 'RE-1'),
+      adj('a2', 'refund_outside_bridge', '700', currency.toLowerCase(), 'RE-2'),
+      // The PSP failed RE-2 after it succeeded: the shopper got nothing of it.
+      adj('a3', 'refund_failed', '700', currency, 'RE-2'),
+      // A chargeback is not a refund: the existing check never counted it.
+      adj('a4', 'chargeback', '900', currency, 'DSP-1'),
+      // No amount stated, or another currency: cannot be counted.
+      adj('a5', 'refund_outside_bridge', null, currency, 'RE-3'),
+      adj('a6', 'refund_outside_bridge', '100', 'JPY', 'RE-4'),
+    ];
+    expect(refundedOutsideBridge(sale, recorded)).toBe(1500);
+    expect(refundedOutsideBridge(sale, [...recorded, adj('a7', 'refund_reversed', '1500', currency, 'RE-1')])).toBe(0);
+  });
+
+  it('refuses a refund of ours above what was captured less our refunds less the outside refunds, naming payment.amount', () => {
+    const auth = op('authorize', 5000, { state: 'SUCCEEDED', closedBy: 'cap-1' });
+    const deps: DependentSummary[] = [
+      { id: 'cap-1', command: 'capture', state: 'SUCCEEDED', amount: 5000, registered: 1 },
+      { id: 'ref-1', command: 'refund', state: 'SUCCEEDED', amount: 1000, registered: 2 },
+    ];
+    expect(amountRefusal(op('refund', 2500), auth, deps, false, 1500)).toBeNull();
+    expect(amountRefusal(op('refund', 2501), auth, deps, false, 1500)).toMatchObject({
+      fail: 'amount_exceeds_captured',
+      field: 'payment.amount',
+      detail: { captured: 5000, refunded: 1000, refunded_outside_bridge: 1500, refundable: 2500 },
+    });
+    // A sale refunded in full in the PSP's back office has nothing left to refund.
+    expect(amountRefusal(op('refund', 1), op('sale', 5000, { state: 'SUCCEEDED' }), [], false, 5000)).toMatchObject({
+      fail: 'amount_exceeds_captured',
+      detail: { refundable: 0, refunded_outside_bridge: 5000 },
+    });
+  });
+
+  it('a refund waiting for siblings in flight is checked on the room the outside refunds left', () => {
+    const sale = op('sale', 5000, { state: 'SUCCEEDED' });
+    const deps: DependentSummary[] = [{ id: 'ref-1', command: 'refund', state: 'SENT', amount: 2000, registered: 1 }];
+    expect(siblingsAhead(op('refund', 2000), sale, deps, 2)).toBeNull();
+    expect(siblingsAhead(op('refund', 2000), sale, deps, 2, 1500)).toMatchObject({ siblings: ['ref-1'] });
+  });
+
+  it("converted: an outside refund in the PSP's currency counts as the order's amount it covers at the locked rate", () => {
+    // USD 100.00 at 0.9137 is EUR 91.37; the PSP refunded EUR 45.69 outside the bridge, which covers USD 50.01 (50.01 × 0.9137 = 45.694… → 45.69).
+    const lock = lockAt({ rate: parseRate('0.9137'), source: 'configured', at: 0 }, 10000, 'USD', 'EUR');
+    const c = channelCommand('sale', {}, { amount: 10000, currency: 'USD' });
+    const sale: OperationRecord = {
+      ...draftRecord(c.payment.operation_reference!, c, 0),
+      state: 'SUCCEEDED',
+      routing: {
+        gateway: 'simulator',
+        requested: 'simulator',
+        candidates: ['simulator'],
+        index: 0,
+        decisions: [{ stage: 'fx', outcome: 'changed', reasons: ['converted'], details: lockDetails(lock) }],
+        amount: lock.to.amount,
+        currency: 'EUR',
+      },
+    };
+    expect(refundedOutsideBridge(sale, [adj('a1', 'refund_outside_bridge', '4569', 'EUR', 'RE-1')])).toBe(5001);
+    expect(refundedOutsideBridge(sale, [adj('a1', 'refund_outside_bridge', '5000', 'USD', 'RE-1')])).toBe(5000);
   });
 });
 

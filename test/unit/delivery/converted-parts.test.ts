@@ -42,7 +42,8 @@ function part(command: 'capture' | 'refund', auth: OperationRecord, amount: numb
 
 /** A ledger that shows `auth` with `dependents`, `op` registered after them (`registered`). */
 function viewing(auth: OperationRecord, dependents: DependentSummary[], registered: number): Ledger {
-  return { authorizationView: async () => ({ auth, dependents, registered }) } as unknown as Ledger;
+  // No adjustments on record: nothing refunded outside the bridge.
+  return { authorizationView: async () => ({ auth, dependents, registered }), adjustmentsOfEach: async () => new Map() } as unknown as Ledger;
 }
 
 async function sent(op: OperationRecord, auth: OperationRecord, dependents: DependentSummary[]) {

@@ -583,6 +583,58 @@ describe('a refund no refund of the ledger accounts for', () => {
   });
 });
 
+describe('the failure or reversal of a refund no refund of the ledger accounts for', () => {
+  // Stripe's refund_failure balance transaction of a Dashboard refund, Adyen's RefundedReversed line: the payment's
+  // reference, the refund's as the modification's.
+  const reversed = line({ kind: 'refund_reversed', amount: 300, modificationReference: 're_outside_1', pspType: 'refund_failure' });
+  const sale = op('sale', 'SUCCEEDED');
+
+  it("is the payment's: refund_reversed, credit, the line's amount, unless the webhook's refund_failed or refund_reversed of that refund records it (tied, nothing twice)", () => {
+    expect(chooseMatch(reversed, [{ op: sale, by: 'psp_reference' }], 'sim')?.op).toBe(sale);
+    expect(
+      classifyLine(reversed, {
+        ...match(sale),
+        adjustments: [known('refund_outside_bridge', { direction: 'debit', amount: 300, pspReference: 're_outside_1' })],
+      }),
+    ).toMatchObject({
+      class: 'state_mismatch',
+      action: { type: 'adjust', kind: 'refund_reversed', direction: 'credit', amount: 300, currency: 'EUR' },
+    });
+    for (const kind of ['refund_failed', 'refund_reversed'] as const) {
+      const webhook = known(kind, { amount: 300, pspReference: 're_outside_1' });
+      const outside = known('refund_outside_bridge', { direction: 'debit', amount: 300, pspReference: 're_outside_1' });
+      expect(classifyLine(reversed, { ...match(sale), adjustments: [outside, webhook] })).toMatchObject({
+        class: 'matched',
+        action: { type: 'none' },
+        ties: { adjustmentId: webhook.id, by: 'psp_reference' },
+      });
+    }
+    // Another refund's failure does not stand for it.
+    const refunded = known('refund_outside_bridge', { direction: 'debit', amount: 300, pspReference: 're_outside_1' });
+    const other = known('refund_failed', { amount: 300, pspReference: 're_outside_2' });
+    expect(classifyLine(reversed, { ...match(sale), adjustments: [refunded, other] }).action).toMatchObject({ type: 'adjust', kind: 'refund_reversed' });
+    // Recorded from this very line by an earlier run: matched.
+    const own = known('refund_reversed', { amount: 300, pspReference: 're_outside_1', line: reversed.lineId });
+    expect(classifyLine(reversed, { ...match(sale), adjustments: [refunded, own] })).toMatchObject({ class: 'matched', action: { type: 'none' } });
+  });
+
+  it('of a refund never reported as refund_outside_bridge: a person looks, nothing recorded; a refund of ours still comes first', () => {
+    expect(classifyLine(reversed, { ...match(sale), adjustments: [] })).toMatchObject({ class: 'state_mismatch', action: { type: 'report' } });
+    const ours = op('refund', 'SUCCEEDED');
+    expect(
+      chooseMatch(
+        reversed,
+        [
+          { op: sale, by: 'psp_reference' },
+          { op: ours, by: 'merchant_reference' },
+        ],
+        'sim',
+      )?.op,
+    ).toBe(ours);
+    expect(chooseMatch(reversed, [{ op: sale, by: 'merchant_reference' }], 'sim')).toBeNull();
+  });
+});
+
 describe('classifyMissingAtPsp', () => {
   it('missing_at_psp: a SUCCEEDED operation that moved money and no line names', () => {
     expect(classifyMissingAtPsp(op('sale', 'SUCCEEDED'))).toMatchObject({ class: 'missing_at_psp', action: { type: 'report' }, ledger: { amount: 1000 } });

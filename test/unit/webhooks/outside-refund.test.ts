@@ -1,8 +1,10 @@
 import { OperationRecord, draftRecord } from '../../../src/ledger/record-fields';
 import { PspReversal } from '../../../src/gateways/gateway-adapter';
-import { outsideRefundReading, withOutsideRefund } from '../../../src/webhooks/outside-refund';
+import { outsideRefundFailure, outsideRefundReading, withOutsideRefund } from '../../../src/webhooks/outside-refund';
 import { DependentSummary } from '../../../src/ledger/ledger';
 import { silentLogger } from '../../../src/logging/logger';
+import { OperationNotFoundError } from '../../../src/errors/operation-not-found-error';
+import { captureLogger } from '../../support/capture-logger';
 import { GatewayOutcomeJobData } from '../../../src/webhooks/gateway-outcomes-queue';
 import { channelCommand } from '../../support/fixtures';
 
@@ -103,5 +105,55 @@ describe('withOutsideRefund: a cancel-or-refund without the action is a refund o
     expect((await read(capture('FAILED', { succeededAfterFailure: true })))?.adjustment).toMatchObject({ kind: 'refund_outside_bridge' });
     expect(await read(capture('FAILED'))).toBeNull();
     expect(await read(capture('SUCCEEDED', { undone: true }))).toBeNull();
+  });
+});
+
+describe('outsideRefundFailure: the failure or reversal of a refund the PSP made outside the bridge', () => {
+  const log = captureLogger('info');
+  /** A refund failure naming the payment by its reference alone (`operationId`: named by our id instead). */
+  function failure(kind: 'refund_failed' | 'refund_reversed' | 'chargeback', operationId?: string): GatewayOutcomeJobData {
+    return {
+      eventId: 'PSPREFUND0001:REFUND_FAILED:true',
+      gateway: 'adyen',
+      account: 'AcmeEU',
+      paymentReference: 'PSPPAYMENT0001',
+      ...(operationId !== undefined ? { operationId } : {}),
+      outcome: { status: 'FAIL', gatewayStatus: 'REFUND_FAILED', gatewayReference: 'PSPREFUND0001', referenceIsModification: true, settles: ['refund'] },
+      adjustment: { kind, direction: 'credit', failsOpenOperation: true, pspReference: 'PSPREFUND0001', amount: 1200, currency: 'EUR' },
+    };
+  }
+  /** A ledger whose payment holds `kinds` adjustments (kind, psp_reference) and whose reference index holds `holder`. */
+  function ledger(payment: string, recorded: Array<[string, string]>, holder: string | null = null) {
+    return {
+      findByReference: jest.fn(async () => holder),
+      adjustmentsOfEach: jest.fn(async () => new Map([[payment, recorded.map(([kind, ref], i) => ({ id: `adj_${i}`, fields: [kind, ref] }))]])),
+    };
+  }
+
+  it('linked: the payment reported that refund as refund_outside_bridge (same PSP reference): its failure or reversal is the payment’s adjustment, now, counted and logged', async () => {
+    const auth = succeeded('authorize');
+    for (const kind of ['refund_failed', 'refund_reversed'] as const) {
+      const deps = { ledger: ledger(auth.id, [['refund_outside_bridge', 'PSPREFUND0001']]), logger: log.logger };
+      await expect(outsideRefundFailure(auth, failure(kind), deps, false)).resolves.toBe('linked');
+    }
+    expect(log.lines.some((l) => l.includes('failed or came back') && l.includes('adj_0'))).toBe(true);
+  });
+
+  it('waits (retried) for that refund to be reported while found by the payment alone, and leaves it history at the last attempt', async () => {
+    const sale = succeeded('sale');
+    const other = ledger(sale.id, [['refund_outside_bridge', 'PSPREFUND0002']]);
+    await expect(outsideRefundFailure(sale, failure('refund_failed'), { ledger: other, logger: log.logger }, false)).rejects.toThrow(OperationNotFoundError);
+    await expect(outsideRefundFailure(sale, failure('refund_failed'), { ledger: other, logger: log.logger }, true)).resolves.toBe('left');
+    // Named by our id (an Adyen merchantReference): the path of a failure no operation holds, as before.
+    await expect(outsideRefundFailure(sale, failure('refund_failed', sale.id), { ledger: other, logger: log.logger }, false)).resolves.toBeNull();
+  });
+
+  it('none of it for a refund of ours (its reference indexed), another kind, a payment of another gateway, or a command that is no payment', async () => {
+    const auth = succeeded('authorize');
+    const reported = (holder: string | null = null) => ({ ledger: ledger(auth.id, [['refund_outside_bridge', 'PSPREFUND0001']], holder), logger: log.logger });
+    await expect(outsideRefundFailure(auth, failure('refund_failed'), reported('op-refund-1'), false)).resolves.toBeNull();
+    await expect(outsideRefundFailure(auth, failure('chargeback'), reported(), false)).resolves.toBeNull();
+    await expect(outsideRefundFailure(auth, { ...failure('refund_failed'), gateway: 'stripe' }, reported(), false)).resolves.toBeNull();
+    await expect(outsideRefundFailure(succeeded('capture'), failure('refund_failed'), reported(), false)).resolves.toBeNull();
   });
 });

@@ -525,14 +525,18 @@ describe('Adyen webhook events', () => {
     ['post-CANCEL_OR_REFUND-cancel_or_refund', true],
     ['post-CAPTURE-capture', false],
     ['post-CANCELLATION-cancellation', false],
-    ['post-REFUND_FAILED-refund_failed', false],
-  ])('names the refunded payment of a %s by its originalReference (%s): what finds the payment when nothing of ours names the refund', (name, refund) => {
-    const notification = example(name);
-    const item = notification.notificationItems[0].NotificationRequestItem;
-    Object.assign(item, { originalReference: 'PAYMENTPSP000001', merchantReference: 'refund made in the Customer Area' });
-    const [event] = t.parseWebhook(raw(notification), gateway);
-    expect(event.paymentReference).toBe(refund ? 'PAYMENTPSP000001' : undefined);
-  });
+    ['post-REFUND_FAILED-refund_failed', true],
+    ['post-REFUNDED_REVERSED-refunded_reversed', true],
+  ])(
+    'names the refunded payment of a %s by its originalReference (%s): what finds the payment when nothing of ours names the refund (or its failure)',
+    (name, refund) => {
+      const notification = example(name);
+      const item = notification.notificationItems[0].NotificationRequestItem;
+      Object.assign(item, { originalReference: 'PAYMENTPSP000001', merchantReference: 'refund made in the Customer Area' });
+      const [event] = t.parseWebhook(raw(notification), gateway);
+      expect(event.paymentReference).toBe(refund ? 'PAYMENTPSP000001' : undefined);
+    },
+  );
 
   it("gives a re-capture after CAPTURE_FAILED (reason Transaction Recaptured) an id of its own, not the capture's first success's, which Adyen's resends of it share", () => {
     const capture = example('post-CAPTURE-capture');

@@ -339,7 +339,22 @@ describe('Stripe webhook events', () => {
     expect(parse(stripeEvent('charge.refund.updated', made)).map((e) => e.eventId)).toEqual([`${REFUND_ID}:succeeded`]);
     // Not given back yet, or not at all: nothing.
     expect(parse(stripeEvent('refund.created', { ...made, status: 'pending' }))).toEqual([]);
-    expect(parse(stripeEvent('refund.failed', { ...made, status: 'failed' }))).toEqual([]);
+    expect(parse(stripeEvent('refund.canceled', { ...made, status: 'canceled' }))).toEqual([]);
+  });
+
+  it("reads a failed refund without our operation id (a Dashboard refund failing after it succeeded) as that refund's refund_failed, found by its PaymentIntent, one fact per Refund", () => {
+    const made = { ...refund(stripeContext('refund', { amount: 700 }), { status: 'failed', failure_reason: 'lost_or_stolen_card' }), metadata: {} };
+    for (const type of ['refund.failed', 'refund.updated', 'charge.refund.updated']) {
+      const [event] = parse(stripeEvent(type, made));
+      expect(event).toMatchObject({
+        eventId: `${REFUND_ID}:failed`,
+        gatewayReference: REFUND_ID,
+        paymentReference: PI_ID,
+        outcome: { status: 'FAIL', gatewayReference: REFUND_ID, settles: ['refund'], referenceIsModification: true },
+        adjustment: { kind: 'refund_failed', direction: 'credit', amount: 700, currency: 'EUR', pspReference: REFUND_ID, reason: 'lost_or_stolen_card' },
+      });
+      expect(event.operationId).toBeUndefined();
+    }
   });
 
   it('ignores charge.refunded: a running total on the Charge, sent while a refund is pending, naming no refund', () => {
