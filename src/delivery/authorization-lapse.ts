@@ -17,7 +17,7 @@ export type RecordLapse = (failed: OperationRecord, lapse: AuthorizationLapse, s
 
 const lapsesMet = counter(
   'pb_authorization_lapses_met_total',
-  "Captures and cancels FAILED because the PSP let their authorization lapse (Stripe: the PaymentIntent canceled, cancellation_reason automatic, seen in the PSP's answer or status inquiry; any gateway: a capture failing after its authorization's authorization_expired adjustment was recorded, such as Adyen's EXPIRE), by gateway, command and what became of the authorization's authorization_expired adjustment: recorded, found (the lapse webhook or a reconciliation run had recorded it), skipped (no authorization of ours, or not SUCCEEDED), error (left to the lapse webhook and reconciliation)",
+  "Captures and cancels FAILED because the PSP let their authorization lapse (Stripe: the PaymentIntent canceled, cancellation_reason automatic, seen in the PSP's answer or status inquiry; any gateway: a capture sent after its authorization's authorization_expired adjustment was recorded, then failing, such as after Adyen's EXPIRE), by gateway, command and what became of the authorization's authorization_expired adjustment: recorded, found (the lapse webhook or a reconciliation run had recorded it), skipped (no authorization of ours, or not SUCCEEDED), error (left to the lapse webhook and reconciliation)",
   ['gateway', 'command', 'adjustment'],
 );
 
@@ -119,8 +119,11 @@ async function recordOnce(
 /**
  * Whether the authorization capture `op` acts on has its lapse recorded already (an adjustment recording
  * `authorization_expired`: the PSP's lapse webhook, Adyen `EXPIRE` "the remaining uncaptured amount expired", or a
- * reconciliation run). A capture failing after that failed on the lapse, whatever the PSP's text: nothing is left to
- * capture. False when no authorization of ours is found.
+ * reconciliation run), from before the capture was first sent (the lapse's PSP time, else when it was recorded, at or
+ * before the capture's first attempt, else its creation). A capture sent after that failed on the lapse, whatever the
+ * PSP's text: nothing is left to capture. One sent before it (Adyen had received it: `EXPIRE` takes only what remained
+ * uncaptured) failed for its own reason, which it keeps: a technical `CAPTURE_FAILED` Adyen may still re-capture, and
+ * a new authorization captured beside it would collect twice. False when no authorization of ours is found.
  */
 export type LapseRecorded = (capture: OperationRecord) => Promise<boolean>;
 
@@ -132,7 +135,10 @@ export function lapseRecordedOf(deps: {
   return async (capture) => {
     const authorizationId = await deps.adjustments.authorizationActedOn(capture);
     if (authorizationId === null) return false;
-    return (await deps.store.forOperation(authorizationId)).some((a) => kinds.includes(a.kind));
+    const sentAt = capture.firstAttemptAt ?? capture.createdAt;
+    return (await deps.store.forOperation(authorizationId)).some(
+      (a) => kinds.includes(a.kind) && (sentAt === undefined || (a.occurredAt ?? a.recordedAt) <= sentAt),
+    );
   };
 }
 

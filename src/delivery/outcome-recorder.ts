@@ -153,8 +153,8 @@ export class OutcomeRecorder {
        */
       recordLapse?: RecordLapse;
       /**
-       * Whether a capture's authorization has its lapse recorded already (`authorization-lapse.ts`): a capture FAILing
-       * after that fails `authorization_expired`, action `reauthorize` (Adyen: after the authorization's EXPIRE).
+       * Whether a capture's authorization had its lapse recorded before the capture was sent (`authorization-lapse.ts`):
+       * such a capture FAILing fails `authorization_expired`, action `reauthorize` (Adyen: sent after the authorization's EXPIRE).
        * Without it a capture's failure keeps the PSP's reason.
        */
       lapseRecorded?: LapseRecorded;

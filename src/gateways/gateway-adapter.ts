@@ -156,7 +156,7 @@ export interface GatewayOutcome {
  * The reason a capture (or cancel) FAILs with when the PSP let the authorization it acts on lapse: nothing is left to
  * capture, so its decline tells the OMS to obtain a new authorization (`reauthorize`; a cancel's says `none`, the hold
  * it asked to release is released). Stripe: the PaymentIntent canceled `automatic`; Adyen: a capture the scheme
- * rejected as expired, or one failing after the authorization's `EXPIRE` was recorded.
+ * rejected as expired, or one sent after the authorization's `EXPIRE` was recorded.
  */
 export const AUTHORIZATION_EXPIRED_REASON = 'authorization_expired';
 

@@ -94,7 +94,7 @@ export const ADYEN_DECLINES: DeclineTable = {
     CAPTURE_FAILED: 'processing_error',
     REFUND_FAILED: 'processing_error',
     // Ours, from adyen-webhook.ts: a capture the card scheme rejected as expired ("Capture rejected by card scheme: …
-    // (capture expired)": final, it cannot be re-captured), or one failing after the authorization's EXPIRE: nothing is
+    // (capture expired)": final, it cannot be re-captured), or one sent after the authorization's EXPIRE: nothing is
     // left to capture, obtain a new authorization.
     authorization_expired: { category: 'cancelled', action: 'reauthorize' },
     REFUNDED_REVERSED: 'processing_error',

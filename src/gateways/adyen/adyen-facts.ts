@@ -65,6 +65,6 @@ export function adyenFacts(): FactRow[] {
     commands: ['capture'],
     meaning: eventOutcome('CAPTURE', false),
   });
-  rows.push({ fact: 'capture failing after `EXPIRE` was recorded', source: 'any', commands: ['capture'], meaning: eventOutcome('CAPTURE', false) });
+  rows.push({ fact: 'capture sent after `EXPIRE` was recorded, failing', source: 'any', commands: ['capture'], meaning: eventOutcome('CAPTURE', false) });
   return rows;
 }

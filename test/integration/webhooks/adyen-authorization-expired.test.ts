@@ -96,6 +96,28 @@ describe('an Adyen capture of an authorization that expired', () => {
     expect(logs.lines.some((l) => l.includes('failed after its authorization lapsed') && l.includes(capture.id) && l.includes(reason))).toBe(true);
   });
 
+  it("a capture Adyen had received before its EXPIRE, failing later for a technical issue (which Adyen may re-capture), keeps Adyen's reason: no reauthorize", async () => {
+    const auth = await authorized();
+    const capture = await received('capture', auth);
+    await expired(auth);
+
+    const reason = 'Capture rejected by card scheme because of a technical issue.';
+    expect(
+      await post({
+        eventCode: 'CAPTURE_FAILED',
+        merchantReference: capture.id,
+        pspReference: capture.reference,
+        originalReference: auth.reference,
+        reason,
+      }),
+    ).toBe(200);
+
+    await eventually(async () => (await stack.worker.ledger.get(capture.id))?.state === 'FAILED');
+    const failed = await stack.worker.ledger.get(capture.id);
+    expect(failed?.reason).toBe(reason);
+    expect(failed?.decline?.suggested_action).not.toBe('reauthorize');
+  });
+
   it("the same refusal without an EXPIRE recorded keeps Adyen's reason", async () => {
     const auth = await authorized();
     const capture = await received('capture', auth);

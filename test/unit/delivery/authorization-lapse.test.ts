@@ -115,6 +115,19 @@ describe('a capture failing after its authorization lapse was recorded (Adyen EX
     expect(await of([adjustment('authorization_expired')], null)(capture)).toBe(false);
   });
 
+  it('a capture sent before the lapse (Adyen had received it: EXPIRE took only what remained uncaptured) failing later keeps its own reason: its failure is not the lapse (a technical one Adyen may re-capture)', async () => {
+    const sentAt = 1_692_700_000_000;
+    const inFlight = { ...capture, createdAt: sentAt - 5_000, firstAttemptAt: sentAt } as OperationRecord;
+    const later = { ...adjustment('authorization_expired'), occurredAt: sentAt + 60_000, recordedAt: sentAt + 61_000 };
+    expect(await of([later])(inFlight)).toBe(false);
+    // Recorded by the bridge after the capture was sent, the PSP saying no time: the same.
+    const { occurredAt: _at, ...undated } = later;
+    expect(await of([undated])(inFlight)).toBe(false);
+    // Sent after the lapse: nothing was left to capture.
+    const earlier = { ...adjustment('authorization_expired'), occurredAt: sentAt - 60_000, recordedAt: sentAt - 59_000 };
+    expect(await of([earlier])(inFlight)).toBe(true);
+  });
+
   it("fails the capture authorization_expired, reauthorize, whatever the PSP said; counted found; the PSP's text on a warning", async () => {
     const { logger, lines } = captureLogger('info');
     const adyenCapture = { ...capture, payment: { gateway: 'adyen', gateway_key: 'auth-1' } } as unknown as OperationRecord;
