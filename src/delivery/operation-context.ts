@@ -1012,15 +1012,29 @@ export function amountRefusal(
     const remaining = authorized - claimedByCaptures(dependents);
     if (op.payment.amount > remaining) return { fail: AUTHORIZATION_REFUSALS.capture, field: 'payment.amount', detail: { ...detail, remaining } };
   }
-  if (op.command === 'refund' && !closedUnregistered(auth, dependents)) {
+  const refundable = op.command === 'refund' ? leftToRefund(auth, dependents, refundedOutside) : null;
+  if (refundable !== null) {
     const refunded = settledSum(dependents, 'refund');
-    const refundable = captured - refunded - refundedOutside;
     if (op.payment.amount > refundable) {
       const outside = refundedOutside > 0 ? { refunded_outside_bridge: refundedOutside } : {};
       return { fail: AUTHORIZATION_REFUSALS.refund, field: 'payment.amount', detail: { ...detail, refunded, ...outside, refundable } };
     }
   }
   return null;
+}
+
+/**
+ * What a refund of payment `auth` may still give back, minor units of the order's currency: what was captured
+ * (`capturedToRefund`: a sale's amount unless undone, else the succeeded captures the PSP did not undo) less the
+ * succeeded refunds of ours not undone, less `refundedOutside` (what the PSP refunded outside the bridge and still
+ * stands, {@link refundedOutsideBridge}; default 0). Below 0 when the ledger counts more given back than captured.
+ * `null` when what was captured is unknown (closed by a capture never registered, a cancel or a revalidate): the
+ * PSP decides. The one sum the refund check ({@link amountRefusal}), the split tender's card part and the reading of
+ * a PSP's cancel-or-refund of the whole payment use. Pure.
+ */
+export function leftToRefund(auth: OperationRecord, dependents: readonly DependentSummary[], refundedOutside = 0): number | null {
+  if (closedUnregistered(auth, dependents)) return null;
+  return capturedToRefund(auth, dependents) - settledSum(dependents, 'refund') - refundedOutside;
 }
 
 /**
