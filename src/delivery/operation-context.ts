@@ -1124,6 +1124,15 @@ export function refundedOutsideBridge(auth: OperationRecord, recorded: readonly 
  */
 async function refundedOutside(op: OperationRecord, auth: OperationRecord, ledger: Pick<Ledger, 'adjustmentsOfEach'>): Promise<number> {
   if (op.command !== 'refund') return 0;
+  return refundedOutsideBridgeOf(auth, ledger);
+}
+
+/**
+ * {@link refundedOutsideBridge} of payment `auth` read from the ledger (one read of its adjustments), minor units of
+ * the order's currency: what a refund check of `auth` subtracts, whoever checks (a refund of ours, a split tender's
+ * card part).
+ */
+export async function refundedOutsideBridgeOf(auth: OperationRecord, ledger: Pick<Ledger, 'adjustmentsOfEach'>): Promise<number> {
   const recorded = (await ledger.adjustmentsOfEach([auth.id], OUTSIDE_REFUND_FIELDS)).get(auth.id) ?? [];
   return refundedOutsideBridge(auth, recorded);
 }
