@@ -466,7 +466,7 @@ async function capturedFor(
   op: OperationRecord,
   auth: OperationRecord,
   read: { dependents: readonly DependentSummary[]; registered: number } | null,
-  ledger: Pick<Ledger, 'dependentsOf'>,
+  ledger: Pick<Ledger, 'dependentsOf' | 'adjustmentsOfEach'>,
 ): Promise<{ captured?: CapturedPayment; changed?: CancelBasisChange }> {
   if (op.command !== 'cancel') return {};
   const pinned = read === null ? op.cancelBasis : undefined;
@@ -475,11 +475,13 @@ async function capturedFor(
     const changed = sameBasis(pinned, now) ? {} : { changed: { pinned, now } };
     return pinned.captured ? { captured: pinned.captured, ...changed } : changed;
   }
-  const refunded = read ? refundsOfCaptured(op, auth, read.dependents, read.registered) : null;
+  if (auth.command === 'sale' && auth.undoneBy !== undefined) return {};
+  const captures = auth.command === 'sale' ? [] : standingCaptures(read?.dependents ?? (await ledger.dependentsOf(auth.id)));
+  if (auth.command !== 'sale' && captures.length === 0) return {};
+  // Something captured stands: what the PSP refunded of it outside the bridge is money a void would return again.
+  const refunded = read ? refundsOfCaptured(op, auth, read.dependents, read.registered, await refundedOutsideBridgeOf(auth, ledger)) : null;
   const withRefunds = refunded ? { refunded } : {};
-  if (auth.command === 'sale') return auth.undoneBy === undefined ? { captured: { by: 'sale', ...withRefunds } } : {};
-  const captures = standingCaptures(read?.dependents ?? (await ledger.dependentsOf(auth.id)));
-  if (captures.length === 0) return {};
+  if (auth.command === 'sale') return { captured: { by: 'sale', ...withRefunds } };
   return { captured: { ...capturesOf(auth, captures), ...withRefunds } };
 }
 
@@ -524,14 +526,18 @@ export function refundsOfCaptured(
   auth: OperationRecord,
   dependents: readonly DependentSummary[],
   registered = Number.MAX_SAFE_INTEGER,
+  /** What the PSP refunded of `auth` outside the bridge and still stands (`refundedOutsideBridge`), minor units of the order's currency. Default 0. */
+  refundedOutside = 0,
 ): CapturedRefunds | null {
   const refunds = givingRefunds(op, dependents, registered);
-  if (refunds.length === 0) return null;
+  if (refunds.length === 0 && refundedOutside <= 0) return null;
   const given = refunds.reduce((total, d) => total + d.amount, 0);
   return {
     refunds: refunds.map((d) => ({ id: d.id, amount: d.amount, inFlight: !doneAtPsp(d) })),
     currency: auth.payment.currency.toUpperCase(),
-    left: Math.max(0, capturedToRefund(auth, dependents) - given),
+    // Less the outside refunds too, as the refund check counts them (`leftToRefund`): the rest a refund may still ask.
+    left: Math.max(0, capturedToRefund(auth, dependents) - given - Math.max(0, refundedOutside)),
+    ...(refundedOutside > 0 ? { refundedOutsideBridge: refundedOutside } : {}),
   };
 }
 
