@@ -164,7 +164,7 @@ export function cancelsOfFailedAuthorizations(): Counter<'gateway' | 'held'> {
 export function refundsRefusedForOutsideRefunds(): Counter<'gateway'> {
   return counter(
     'pb_refunds_refused_for_outside_refunds_total',
-    'Refunds of ours refused amount_exceeds_captured that would have fit but for what the PSP refunded of the payment outside the bridge (refund_outside_bridge), by gateway',
+    'Refunds of ours refused amount_exceeds_captured (a split tender refund amount_exceeds_refundable, for its card part) that would have fit but for what the PSP refunded of the payment outside the bridge (refund_outside_bridge), by gateway',
     ['gateway'],
   );
 }

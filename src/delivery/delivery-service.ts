@@ -752,6 +752,7 @@ export class DeliveryService {
               .map((r) => r.id)
               .join(','),
             refunded_amount: refunded.refunds.reduce((total, r) => total + r.amount, 0),
+            ...(refunded.refundedOutsideBridge !== undefined ? { refunded_outside_bridge: refunded.refundedOutsideBridge } : {}),
             refundable_amount: refunded.left,
             refund_currency: refunded.currency,
           }

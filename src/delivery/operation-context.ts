@@ -466,7 +466,7 @@ async function capturedFor(
   op: OperationRecord,
   auth: OperationRecord,
   read: { dependents: readonly DependentSummary[]; registered: number } | null,
-  ledger: Pick<Ledger, 'dependentsOf'>,
+  ledger: Pick<Ledger, 'dependentsOf' | 'adjustmentsOfEach'>,
 ): Promise<{ captured?: CapturedPayment; changed?: CancelBasisChange }> {
   if (op.command !== 'cancel') return {};
   const pinned = read === null ? op.cancelBasis : undefined;
@@ -475,11 +475,13 @@ async function capturedFor(
     const changed = sameBasis(pinned, now) ? {} : { changed: { pinned, now } };
     return pinned.captured ? { captured: pinned.captured, ...changed } : changed;
   }
-  const refunded = read ? refundsOfCaptured(op, auth, read.dependents, read.registered) : null;
+  if (auth.command === 'sale' && auth.undoneBy !== undefined) return {};
+  const captures = auth.command === 'sale' ? [] : standingCaptures(read?.dependents ?? (await ledger.dependentsOf(auth.id)));
+  if (auth.command !== 'sale' && captures.length === 0) return {};
+  // Something captured stands: what the PSP refunded of it outside the bridge is money a void would return again.
+  const refunded = read ? refundsOfCaptured(op, auth, read.dependents, read.registered, await refundedOutsideBridgeOf(auth, ledger)) : null;
   const withRefunds = refunded ? { refunded } : {};
-  if (auth.command === 'sale') return auth.undoneBy === undefined ? { captured: { by: 'sale', ...withRefunds } } : {};
-  const captures = standingCaptures(read?.dependents ?? (await ledger.dependentsOf(auth.id)));
-  if (captures.length === 0) return {};
+  if (auth.command === 'sale') return { captured: { by: 'sale', ...withRefunds } };
   return { captured: { ...capturesOf(auth, captures), ...withRefunds } };
 }
 
@@ -524,14 +526,18 @@ export function refundsOfCaptured(
   auth: OperationRecord,
   dependents: readonly DependentSummary[],
   registered = Number.MAX_SAFE_INTEGER,
+  /** What the PSP refunded of `auth` outside the bridge and still stands (`refundedOutsideBridge`), minor units of the order's currency. Default 0. */
+  refundedOutside = 0,
 ): CapturedRefunds | null {
   const refunds = givingRefunds(op, dependents, registered);
-  if (refunds.length === 0) return null;
+  if (refunds.length === 0 && refundedOutside <= 0) return null;
   const given = refunds.reduce((total, d) => total + d.amount, 0);
   return {
     refunds: refunds.map((d) => ({ id: d.id, amount: d.amount, inFlight: !doneAtPsp(d) })),
     currency: auth.payment.currency.toUpperCase(),
-    left: Math.max(0, capturedToRefund(auth, dependents) - given),
+    // Less the outside refunds too, as the refund check counts them (`leftToRefund`): the rest a refund may still ask.
+    left: Math.max(0, capturedToRefund(auth, dependents) - given - Math.max(0, refundedOutside)),
+    ...(refundedOutside > 0 ? { refundedOutsideBridge: refundedOutside } : {}),
   };
 }
 
@@ -1012,15 +1018,29 @@ export function amountRefusal(
     const remaining = authorized - claimedByCaptures(dependents);
     if (op.payment.amount > remaining) return { fail: AUTHORIZATION_REFUSALS.capture, field: 'payment.amount', detail: { ...detail, remaining } };
   }
-  if (op.command === 'refund' && !closedUnregistered(auth, dependents)) {
+  const refundable = op.command === 'refund' ? leftToRefund(auth, dependents, refundedOutside) : null;
+  if (refundable !== null) {
     const refunded = settledSum(dependents, 'refund');
-    const refundable = captured - refunded - refundedOutside;
     if (op.payment.amount > refundable) {
       const outside = refundedOutside > 0 ? { refunded_outside_bridge: refundedOutside } : {};
       return { fail: AUTHORIZATION_REFUSALS.refund, field: 'payment.amount', detail: { ...detail, refunded, ...outside, refundable } };
     }
   }
   return null;
+}
+
+/**
+ * What a refund of payment `auth` may still give back, minor units of the order's currency: what was captured
+ * (`capturedToRefund`: a sale's amount unless undone, else the succeeded captures the PSP did not undo) less the
+ * succeeded refunds of ours not undone, less `refundedOutside` (what the PSP refunded outside the bridge and still
+ * stands, {@link refundedOutsideBridge}; default 0). Below 0 when the ledger counts more given back than captured.
+ * `null` when what was captured is unknown (closed by a capture never registered, a cancel or a revalidate): the
+ * PSP decides. The one sum the refund check ({@link amountRefusal}), the split tender's card part and the reading of
+ * a PSP's cancel-or-refund of the whole payment use. Pure.
+ */
+export function leftToRefund(auth: OperationRecord, dependents: readonly DependentSummary[], refundedOutside = 0): number | null {
+  if (closedUnregistered(auth, dependents)) return null;
+  return capturedToRefund(auth, dependents) - settledSum(dependents, 'refund') - refundedOutside;
 }
 
 /**
@@ -1110,6 +1130,15 @@ export function refundedOutsideBridge(auth: OperationRecord, recorded: readonly 
  */
 async function refundedOutside(op: OperationRecord, auth: OperationRecord, ledger: Pick<Ledger, 'adjustmentsOfEach'>): Promise<number> {
   if (op.command !== 'refund') return 0;
+  return refundedOutsideBridgeOf(auth, ledger);
+}
+
+/**
+ * {@link refundedOutsideBridge} of payment `auth` read from the ledger (one read of its adjustments), minor units of
+ * the order's currency: what a refund check of `auth` subtracts, whoever checks (a refund of ours, a split tender's
+ * card part).
+ */
+export async function refundedOutsideBridgeOf(auth: OperationRecord, ledger: Pick<Ledger, 'adjustmentsOfEach'>): Promise<number> {
   const recorded = (await ledger.adjustmentsOfEach([auth.id], OUTSIDE_REFUND_FIELDS)).get(auth.id) ?? [];
   return refundedOutsideBridge(auth, recorded);
 }

@@ -263,8 +263,16 @@ export interface CapturedRefunds {
   refunds: ReadonlyArray<{ id: string; amount: number; inFlight: boolean }>;
   /** The OMS's currency of the payment (the order's), the one its refunds are asked in. */
   currency: string;
-  /** What of the captured money is left to refund after them, in `currency`: what a refund of the rest may ask. */
+  /**
+   * What of the captured money is left to refund after them and after `refundedOutsideBridge`, in `currency`: what a
+   * refund of the rest may ask (the refund check's own sum).
+   */
   left: number;
+  /**
+   * What the PSP refunded of the payment outside the bridge and still stands (its `refund_outside_bridge` adjustments,
+   * `refundedOutsideBridge`), minor units of `currency`: given back already, as a refund of ours is. Absent when none.
+   */
+  refundedOutsideBridge?: number;
 }
 
 /** One capture standing against an authorization. */

@@ -4,6 +4,7 @@ import { AdjustmentStore } from '../adjustments/adjustment-store';
 import { Config } from '../config/config';
 import { PaymentCommand } from '../contracts/payment-command';
 import { DeliveryJobData } from '../delivery/delivery-queue';
+import { refundedOutsideBridgeOf } from '../delivery/operation-context';
 import { PaymentEvent } from '../events/payment-event';
 import { errorClassOf, isDependencyOutage } from '../errors/dependency-outage';
 import { commandDigest } from '../ledger/command-digest';
@@ -115,6 +116,10 @@ export class SplitTenderService implements SplitTenderIntake {
       settled: (plan, state) => this.reportSplit(plan, state),
       refundSettled: (plan, refund) => this.reportRefund(plan, refund),
       succeededLater: async (id) => (await adjustments.forOperation(id)).some((a) => a.kind === 'succeeded_after_failure'),
+      refundedOutside: async (id) => {
+        const card = await deps.ledger.get(id);
+        return card ? refundedOutsideBridgeOf(card, deps.ledger) : 0;
+      },
     });
   }
 

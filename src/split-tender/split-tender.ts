@@ -2,6 +2,7 @@ import { RedisClient } from '../redis/redis-connection';
 import { PaymentCommand } from '../contracts/payment-command';
 import { counter } from '../metrics/metrics-registry';
 import { Logger } from '../logging/logger';
+import { refundsRefusedForOutsideRefunds } from '../delivery/authorization-metrics';
 import {
   FINAL_SPLIT_STATES,
   RefundOrder,
@@ -71,6 +72,12 @@ export interface SplitTenderPorts {
    * `succeeded_after_failure` adjustment: the ledger never moves back). Absent: never.
    */
   succeededLater?(operationId: string): Promise<boolean>;
+  /**
+   * What the PSP refunded of a payment operation outside the bridge that still stands (`refundedOutsideBridge`: its
+   * `refund_outside_bridge` adjustments, none failed or reversed after), minor units of the order's currency. The
+   * card part's is money given back already, not refundable again through the split. Absent: 0.
+   */
+  refundedOutside?(operationId: string): Promise<number>;
 }
 
 function startedTotal() {
@@ -278,13 +285,29 @@ export class SplitTenderCoordinator {
   ): Promise<{ refund: StoredRefund } | { refused: string; detail: string } | { conflict: string } | { operation: number } | { taken: string }> {
     // What the PSPs confirmed of each part, not the plan: a part approved for less can give back no more;
     // less what failed refund parts gave back after all (their reservation was released when they failed).
+    // Less what the PSP refunded of the card part outside the bridge (a Customer Area or Dashboard refund), as a refund
+    // of ours of that payment counts it (`refundedOutsideBridge`).
     const refs = stepReferences(plan);
     const late = await this.refundedAfterFailure(plan);
+    const outside = cardAmount(plan) > 0 && this.ports.refundedOutside ? await this.ports.refundedOutside(refs.card) : 0;
     const caps = {
-      card: (cardAmount(plan) > 0 ? confirmedOrPlanned(await this.ports.outcome(refs.card), cardAmount(plan)) : 0) - late.card,
+      card: (cardAmount(plan) > 0 ? confirmedOrPlanned(await this.ports.outcome(refs.card), cardAmount(plan)) : 0) - late.card - outside,
       gift_card: confirmedOrPlanned(await this.ports.outcome(refs.giftCard), plan.gift_card.amount) - late.gift_card,
     };
-    return this.store.beginRefund(plan.id, refundId, amount, caps, order, JSON.stringify(command ?? {}));
+    const begun = await this.store.beginRefund(plan.id, refundId, amount, caps, order, JSON.stringify(command ?? {}));
+    if (outside > 0 && 'refused' in begun && begun.refused === 'amount_exceeds_refundable') {
+      // Refused only for the outside refunds: what the OMS's books lack (the card part's refund_outside_bridge events).
+      if (amount <= Number(begun.detail) + outside) refundsRefusedForOutsideRefunds().inc({ gateway: plan.card.gateway });
+      this.ports.logger.warn('split tender refund refused: the card part was refunded outside the bridge, not refundable again', {
+        split: plan.id,
+        refund: refundId,
+        amount,
+        refundable: Number(begun.detail),
+        card_operation_id: refs.card,
+        refunded_outside_bridge: outside,
+      });
+    }
+    return begun;
   }
 
   /**

@@ -1,6 +1,7 @@
 import { AdjustmentFact, commandsUndoneBy, isAdjustmentKind } from '../adjustments/adjustment';
+import { OUTSIDE_REFUND_FIELDS, leftToRefund, refundedOutsideBridge } from '../delivery/operation-context';
 import { OperationNotFoundError } from '../errors/operation-not-found-error';
-import { DependentSummary, Ledger, OperationRecord, doneAtPsp } from '../ledger/ledger';
+import { DependentSummary, Ledger, OperationRecord, RecordedAdjustmentFields, doneAtPsp } from '../ledger/ledger';
 import { OperationState } from '../ledger/operation-state';
 import { gatewayOf } from '../ledger/routing-record';
 import { Logger } from '../logging/logger';
@@ -11,6 +12,12 @@ const outsideRefundFailures = counter(
   'pb_webhook_outside_refund_failures_total',
   'Webhook failures or reversals (refund_failed, refund_reversed) of a refund the PSP made outside the bridge, by gateway and what was done: reported (an adjustment of the payment, linked to its refund_outside_bridge by the refund reference), waiting (that refund not reported yet: retried), left (still not reported at the last attempt: history only)',
   ['gateway', 'outcome'],
+);
+
+const paymentAmountRefunds = counter(
+  'pb_webhook_outside_refund_payment_amounts_total',
+  "Webhook cancel-or-refunds of a captured authorization (Adyen CANCEL_OR_REFUND, whose amount is the payment's, not the refund's) reported as refund_outside_bridge, by gateway and amount reported: stated (the PSP's amount, no more than the ledger leaves to refund), left (what the ledger leaves to refund: captured less the refunds of ours and outside the bridge standing, below the PSP's amount), unknown (the ledger leaves nothing to refund: no amount), unbounded (the ledger cannot tell what was captured, or another currency: the PSP's amount)",
+  ['gateway', 'amount'],
 );
 
 const outsideRefunds = counter(
@@ -35,7 +42,10 @@ const OPEN: ReadonlySet<OperationState> = new Set(['SENT', 'PENDING', 'ACTION_RE
  * over from refunded its own attempt, not the payment the OMS was told about). A sale cancelled-or-refunded by Adyen
  * is read elsewhere (`reversalAsFailure`: the sale's `capture_failed`), and so is a cancel.
  */
-export function outsideRefundReading(op: OperationRecord, job: GatewayOutcomeJobData): { fact: AdjustmentFact; needsCapture: boolean } | null {
+export function outsideRefundReading(
+  op: OperationRecord,
+  job: GatewayOutcomeJobData,
+): { fact: AdjustmentFact; needsCapture: boolean; amountIsPayment?: true } | null {
   const { outcome } = job;
   if (job.adjustment !== undefined || outcome.status !== 'SUCCESS' || outcome.referenceIsModification !== true) return null;
   if (outcome.gatewayReference === undefined || !(outcome.settles ?? []).includes('refund')) return null;
@@ -46,7 +56,40 @@ export function outsideRefundReading(op: OperationRecord, job: GatewayOutcomeJob
   if (outcome.amount !== undefined) fact.amount = outcome.amount;
   if (outcome.currency !== undefined) fact.currency = outcome.currency;
   if (outcome.occurredAt !== undefined) fact.occurredAt = outcome.occurredAt;
-  return { fact, needsCapture: reversal === 'cancel_or_refund' && op.command !== 'sale' };
+  // A cancel-or-refund (Adyen's `/reversals`, `/cancelOrRefund`, or its Customer Area) reverses the whole payment: its
+  // notification states the payment's amount, not what the refund gave back (`amountIsPayment`, `refundedAmount`).
+  return { fact, needsCapture: reversal === 'cancel_or_refund', ...(reversal !== undefined ? { amountIsPayment: true as const } : {}) };
+}
+
+/** How {@link refundedAmount} read a cancel-or-refund's amount (`pb_webhook_outside_refund_payment_amounts_total`). */
+export type PaymentAmountReading = 'stated' | 'left' | 'unknown' | 'unbounded';
+
+/**
+ * What a cancel-or-refund of authorization `op` (`amountIsPayment`) gave back, of `stated` (the notification's amount,
+ * the payment's: "the reversed amount is always the full payment amount") in `currency`: what a refund of it could
+ * still give back (`leftToRefund`: captured less the refunds of ours and outside the bridge standing, `recorded` the
+ * payment's adjustments, this refund's own left out: reconciliation may have recorded it first), never more than
+ * `stated`. An authorization partly captured, whose rest was released, reversed is refunded its capture only.
+ * `left` below `stated` is reported (`amount` `left`); nothing left: no amount (`unknown`: the ledger and the PSP
+ * disagree, the PSP's line will say); what was captured unknown to the ledger (no standing capture of ours: captured
+ * outside the bridge; a capture never registered), or `currency` not the order's: the PSP's amount (`unbounded`). Pure.
+ */
+export function refundedAmount(
+  op: OperationRecord,
+  stated: number,
+  currency: string | undefined,
+  reference: string,
+  dependents: readonly DependentSummary[],
+  recorded: readonly RecordedAdjustmentFields[],
+): { amount: number | undefined; reading: PaymentAmountReading } {
+  if (currency === undefined || currency.toUpperCase() !== op.payment.currency.toUpperCase() || !captured(dependents)) {
+    return { amount: stated, reading: 'unbounded' };
+  }
+  const others = recorded.filter(({ fields }) => fields[OUTSIDE_REFUND_FIELDS.indexOf('psp_reference')] !== reference);
+  const left = leftToRefund(op, dependents, refundedOutsideBridge(op, others));
+  if (left === null) return { amount: stated, reading: 'unbounded' };
+  if (left <= 0) return { amount: undefined, reading: 'unknown' };
+  return left < stated ? { amount: left, reading: 'left' } : { amount: stated, reading: 'stated' };
 }
 
 /**
@@ -79,7 +122,7 @@ function captured(dependents: readonly DependentSummary[]): boolean {
 export async function withOutsideRefund(
   op: OperationRecord,
   job: GatewayOutcomeJobData,
-  deps: { ledger: Pick<Ledger, 'findByReference' | 'dependentsOf'>; logger: Logger },
+  deps: { ledger: Pick<Ledger, 'findByReference' | 'dependentsOf' | 'adjustmentsOfEach'>; logger: Logger },
   finalAttempt: boolean,
 ): Promise<GatewayOutcomeJobData | null> {
   const reading = outsideRefundReading(op, job);
@@ -107,13 +150,45 @@ export async function withOutsideRefund(
     });
     return null;
   }
+  const fact = reading.amountIsPayment ? await asRefunded(op, reading.fact, dependents, job, deps) : reading.fact;
   outsideRefunds.inc({ gateway: job.gateway, outcome: 'reported' });
   deps.logger.warn('webhook: the PSP refunded a payment and no refund of the bridge asked for it: reported as refund_outside_bridge', {
     ...meta,
-    amount: reading.fact.amount ?? null,
-    currency: reading.fact.currency ?? null,
+    amount: fact.amount ?? null,
+    currency: fact.currency ?? null,
   });
-  return { ...job, adjustment: reading.fact };
+  return { ...job, adjustment: fact };
+}
+
+/**
+ * `fact` (a cancel-or-refund's, its amount the payment's) with the amount it gave back ({@link refundedAmount}); when
+ * that is not the PSP's, the PSP's amount is kept in `reason` (`payment_amount_<amount>_<currency>`) for the operator,
+ * counted (`pb_webhook_outside_refund_payment_amounts_total`) and logged. One read of the payment's adjustments.
+ */
+async function asRefunded(
+  op: OperationRecord,
+  fact: AdjustmentFact,
+  dependents: readonly DependentSummary[],
+  job: GatewayOutcomeJobData,
+  deps: { ledger: Pick<Ledger, 'adjustmentsOfEach'>; logger: Logger },
+): Promise<AdjustmentFact> {
+  if (fact.amount === undefined) return fact;
+  const stated = fact.amount;
+  const recorded = (await deps.ledger.adjustmentsOfEach([op.id], OUTSIDE_REFUND_FIELDS)).get(op.id) ?? [];
+  const { amount, reading } = refundedAmount(op, stated, fact.currency, fact.pspReference ?? '', dependents, recorded);
+  paymentAmountRefunds.inc({ gateway: job.gateway, amount: reading });
+  if (amount === stated) return fact;
+  const { amount: _stated, ...rest } = fact;
+  deps.logger.warn("webhook cancel-or-refund states the payment's amount, not the refund's: reported as what the ledger leaves to refund", {
+    operation_id: op.id,
+    gateway: job.gateway,
+    refund_reference: fact.pspReference ?? null,
+    psp_amount: stated,
+    amount: amount ?? null,
+    currency: fact.currency ?? null,
+    event_id: job.eventId,
+  });
+  return { ...rest, ...(amount !== undefined ? { amount } : {}), reason: `payment_amount_${stated}_${(fact.currency ?? '').toUpperCase()}` };
 }
 
 /**

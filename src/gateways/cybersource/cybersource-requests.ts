@@ -195,12 +195,18 @@ export const CANCEL_REFUSALS = {
  * books would disagree with the PSP's. What is left is returned by a refund of the rest.
  */
 function refuseVoidOfRefunded(what: 'sale' | 'capture', refunded: CapturedRefunds | undefined, gateway: string): void {
-  if (refunded === undefined || refunded.refunds.length === 0) return;
-  const list = refunded.refunds.map((r) => `${r.id} ${r.amount}${r.inFlight ? ' in flight' : ''}`).join(', ');
+  const outside = refunded?.refundedOutsideBridge ?? 0;
+  if (refunded === undefined || (refunded.refunds.length === 0 && outside <= 0)) return;
+  const list = [
+    ...refunded.refunds.map((r) => `${r.id} ${r.amount}${r.inFlight ? ' in flight' : ''}`),
+    // A refund the PSP made that no refund of ours asked for (the Business Center): as much money given back.
+    ...(outside > 0 ? [`${outside} refunded outside the bridge`] : []),
+  ].join(', ');
+  const count = refunded.refunds.length + (outside > 0 ? 1 : 0);
   throw new GatewayError(
     'invalid_request',
     gateway,
-    `cancel would void a ${what} that ${refunded.refunds.length} refund(s) already give back in part (${list}; minor units of ${refunded.currency}): a void returns all of it and the refunds stand; refund the rest (${refunded.left}) instead`,
+    `cancel would void a ${what} that ${count} refund(s) already give back in part (${list}; minor units of ${refunded.currency}): a void returns all of it and the refunds stand; refund the rest (${refunded.left}) instead`,
     { gatewayCode: CANCEL_REFUSALS.refunded, field: 'payment.gateway_key' },
   );
 }

@@ -775,6 +775,34 @@ describe('Cybersource cancel of a captured payment that refunds already give bac
     expect(await service.deliver(rest)).toEqual({ kind: 'done', state: 'SUCCEEDED' });
   });
 
+  it('counts a refund Cybersource made outside the bridge (its refund_outside_bridge standing) as one that gives back part: the void refused, the rest left net of it', async () => {
+    const auth = await paid('authorize');
+    const captureId = await delivered(dependent('capture', auth, { amount: 5000 }));
+    const authId = auth.payment.operation_reference!;
+    await new AdjustmentStore(redis, config.redis.keyPrefix).recordAdjustment({
+      operationId: authId,
+      kind: 'refund_outside_bridge',
+      direction: 'debit',
+      amount: 1200,
+      currency: 'USD',
+      pspReference: '7000000000000000000001',
+      gateway: 'cybs',
+      pspEventId: `reconciliation:outside-${authId}`,
+      source: 'reconciliation',
+    });
+    const cancelId = await record(dependent('cancel', auth));
+    await refusedForRefunds(cancelId);
+    expect((await ledger.get(captureId))?.undoneBy).toBeUndefined();
+    const line = logs.lines.find((l) => l.includes(cancelId) && l.includes('cancel of a captured payment'));
+    expect(line).toContain('"refunded_outside_bridge":1200');
+    expect(line).toContain('"refundable_amount":3800');
+    // The rest the refusal names is what a refund of it may ask: 38.00, no more.
+    const over = await record(dependent('refund', auth, { amount: 3801 }));
+    expect(await service.deliver(over)).toEqual({ kind: 'done', state: 'FAILED' });
+    const rest = await record(dependent('refund', auth, { amount: 3800 }));
+    expect(await service.deliver(rest)).toEqual({ kind: 'done', state: 'SUCCEEDED' });
+  });
+
   it('refuses the void of a sale refunded in part, the same way', async () => {
     const sale = await paid('sale');
     await delivered(dependent('refund', sale, { amount: 2000 }));

@@ -1,3 +1,4 @@
+import { metricValue } from '../../../src/metrics/metrics-registry';
 import { randomBytes } from 'node:crypto';
 import { AxiosInstance } from 'axios';
 import { RedisClient } from '../../../src/redis/redis-connection';
@@ -59,12 +60,15 @@ async function execute(command: PaymentCommand): Promise<void> {
 
 /** Refund parts the PSP reported succeeded after the ledger held them FAILED (a `succeeded_after_failure` adjustment). */
 const succeededLater = new Set<string>();
+/** What the PSP refunded of a part's operation outside the bridge and still stands (its `refund_outside_bridge`). */
+const refundedOutside = new Map<string, number>();
 
 function coordinator(submit: (c: PaymentCommand) => Promise<void> = execute): SplitTenderCoordinator {
   return new SplitTenderCoordinator({
     submit,
     outcome: async (id) => outcomes.get(id) ?? { state: 'OPEN' },
     succeededLater: async (id) => succeededLater.has(id),
+    refundedOutside: async (id) => refundedOutside.get(id) ?? 0,
     redis,
     keyPrefix: prefix,
     logger: silentLogger(),
@@ -212,6 +216,20 @@ describe('split tender (gift card plus card)', () => {
     expect(await c.beginRefund(p, `${id}.r1`, 10_000, 'card_first', null)).toEqual({ refused: 'amount_exceeds_refundable', detail: '6500' });
     const begun = await c.beginRefund(p, `${id}.r2`, 6500, 'card_first', null);
     expect('refund' in begun && [begun.refund.card, begun.refund.gift_card]).toEqual([3500, 3000]);
+  });
+
+  it('counts what the PSP refunded of the card part outside the bridge as given back, as a refund of that payment does: refused above it, counted', async () => {
+    const id = `st-outside-${randomBytes(3).toString('hex')}`;
+    const p = plan(id, 'gc_outside_3000', 'pm_card_visa', true);
+    const c = coordinator();
+    expect(await c.run(p)).toBe('DONE');
+    // A Customer Area refund of 2000 of the card part (7000): 5000 of it and the gift card's 3000 are left.
+    refundedOutside.set(stepReferences({ id, step_ids: 'namespaced' }).card, 2000);
+    const before = await metricValue('pb_refunds_refused_for_outside_refunds_total', { gateway: p.card.gateway });
+    expect(await c.beginRefund(p, `${id}.r1`, 10_000, 'card_first', null)).toEqual({ refused: 'amount_exceeds_refundable', detail: '8000' });
+    expect(await metricValue('pb_refunds_refused_for_outside_refunds_total', { gateway: p.card.gateway })).toBe(before + 1);
+    const begun = await c.beginRefund(p, `${id}.r2`, 8000, 'card_first', null);
+    expect('refund' in begun && [begun.refund.card, begun.refund.gift_card]).toEqual([5000, 3000]);
   });
 
   it('a refund part that failed and that the PSP later reported succeeded stays counted as refunded: its money cannot be refunded again', async () => {

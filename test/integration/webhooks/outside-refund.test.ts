@@ -154,6 +154,24 @@ describe('a refund the PSP made that no refund of the bridge asked for', () => {
     expect(eventsOf(captured.id)[0].adjustment).toMatchObject({ kind: 'refund_outside_bridge', direction: 'debit', psp_reference: 'OUTSIDECOR000002' });
   });
 
+  it("Adyen CANCEL_OR_REFUND of an authorization partly captured: the amount it gave back (captured less refunded), not the payment's it states (kept in reason)", async () => {
+    const auth = await succeeded('authorize', 'adyen', 'OUTSIDEAUTH00007');
+    await dependent(auth, 'capture', 'SUCCEEDED', 3000);
+    await dependent(auth, 'refund', 'SUCCEEDED', 500);
+    const before = await metricValue('pb_webhook_outside_refund_payment_amounts_total', { gateway: 'adyen', amount: 'left' });
+    expect(await postAdyen('CANCEL_OR_REFUND', 'OUTSIDEAUTH00007', 'OUTSIDECOR000004', auth.payment.amount, 'refund')).toBe(200);
+    await eventually(async () => eventsOf(auth.id).length === 1);
+    expect(eventsOf(auth.id)[0].adjustment).toMatchObject({
+      kind: 'refund_outside_bridge',
+      direction: 'debit',
+      amount: 2500,
+      currency: 'EUR',
+      reason: `payment_amount_${auth.payment.amount}_EUR`,
+      psp_reference: 'OUTSIDECOR000004',
+    });
+    expect(await metricValue('pb_webhook_outside_refund_payment_amounts_total', { gateway: 'adyen', amount: 'left' })).toBe(before + 1);
+  });
+
   it("never a refund of ours (named by its reference), nor an authorization's CANCEL_OR_REFUND without the action while nothing of it was captured (a cancel)", async () => {
     const auth = await succeeded('authorize', 'adyen', 'OUTSIDEAUTH00005');
     const ours = await dependent(auth, 'refund', 'PENDING', 1200);

@@ -6,6 +6,7 @@ import {
   refundsInFlight,
   refundedOutsideBridge,
   refundsOfCaptured,
+  leftToRefund,
   siblingsAhead,
   voidsAhead,
 } from '../../../src/delivery/operation-context';
@@ -424,6 +425,19 @@ describe('refundsInFlight and refundsOfCaptured: a cancel that would void what r
       left: 3000,
     });
     expect(refundsOfCaptured(cancel(), auth(), [capture(), refund('ref-3', 'FAILED')])).toBeNull();
+  });
+
+  it('counts what the PSP refunded outside the bridge as given back: less is left, and it alone is a refund a void would return again', () => {
+    const dependents = [capture(), refund('ref-1', 'SUCCEEDED', 1500)];
+    expect(refundsOfCaptured(cancel(), auth(), dependents, undefined, 700)).toEqual({
+      refunds: [{ id: 'ref-1', amount: 1500, inFlight: false }],
+      currency: 'EUR',
+      left: 2800,
+      refundedOutsideBridge: 700,
+    });
+    expect(refundsOfCaptured(cancel(), sale(), [], undefined, 5000)).toEqual({ refunds: [], currency: 'EUR', left: 0, refundedOutsideBridge: 5000 });
+    // The same rest the refund check leaves.
+    expect(leftToRefund(auth(), dependents, 700)).toBe(2800);
   });
 });
 

@@ -6,6 +6,7 @@ import { silentLogger } from '../../../src/logging/logger';
 import { OperationNotFoundError } from '../../../src/errors/operation-not-found-error';
 import { captureLogger } from '../../support/capture-logger';
 import { GatewayOutcomeJobData } from '../../../src/webhooks/gateway-outcomes-queue';
+import { mayBeSameFact } from '../../../src/adjustments/same-fact';
 import { channelCommand } from '../../support/fixtures';
 
 function succeeded(command: 'authorize' | 'sale' | 'capture', gateway = 'adyen'): OperationRecord {
@@ -87,6 +88,7 @@ describe('withOutsideRefund: a cancel-or-refund without the action is a refund o
   const ledgerWith = (dependents: DependentSummary[]) => ({
     findByReference: async () => null,
     dependentsOf: async () => dependents,
+    adjustmentsOfEach: async () => new Map(),
   });
   const capture = (state: DependentSummary['state'], extra: Partial<DependentSummary> = {}): DependentSummary => ({
     id: 'cap-1',
@@ -105,6 +107,69 @@ describe('withOutsideRefund: a cancel-or-refund without the action is a refund o
     expect((await read(capture('FAILED', { succeededAfterFailure: true })))?.adjustment).toMatchObject({ kind: 'refund_outside_bridge' });
     expect(await read(capture('FAILED'))).toBeNull();
     expect(await read(capture('SUCCEEDED', { undone: true }))).toBeNull();
+  });
+});
+
+describe("withOutsideRefund: a cancel-or-refund states the payment's amount, not what it refunded", () => {
+  const log = captureLogger('info');
+  const dep = (id: string, command: 'capture' | 'refund', amount: number, extra: Partial<DependentSummary> = {}): DependentSummary => ({
+    id,
+    command,
+    state: 'SUCCEEDED',
+    amount,
+    registered: 1,
+    ...extra,
+  });
+  /** A ledger whose payment has `dependents` and adjustments `recorded` (kind, amount, currency, psp_reference). */
+  const ledgerWith = (payment: string, dependents: DependentSummary[], recorded: Array<[string, string, string, string]> = []) => ({
+    findByReference: async () => null,
+    dependentsOf: async () => dependents,
+    adjustmentsOfEach: async () => new Map([[payment, recorded.map((fields, i) => ({ id: `adj_${i}`, fields }))]]),
+  });
+  /** Adyen's CANCEL_OR_REFUND of the whole payment (5000 EUR authorized): the notification's amount is the payment's. */
+  const reversal = (action: PspReversal = 'refund'): GatewayOutcomeJobData => {
+    const job = refund(action);
+    return { ...job, outcome: { ...job.outcome, amount: 5000 } };
+  };
+
+  it('reports what was captured less the refunds of ours and outside the bridge standing, the PSP amount kept in reason, counted and logged', async () => {
+    const auth = succeeded('authorize');
+    const dependents = [dep('cap-1', 'capture', 3000), dep('ref-1', 'refund', 500), dep('ref-2', 'refund', 400, { undone: true })];
+    const recorded: Array<[string, string, string, string]> = [
+      ['refund_outside_bridge', '300', 'EUR', 'PSPREFUND0009'],
+      ['refund_outside_bridge', '200', 'EUR', 'PSPREFUND0008'],
+      ['refund_failed', '200', 'EUR', 'PSPREFUND0008'],
+    ];
+    for (const action of ['refund', 'cancel_or_refund'] as const) {
+      const out = await withOutsideRefund(auth, reversal(action), { ledger: ledgerWith(auth.id, dependents, recorded), logger: log.logger }, false);
+      expect(out?.adjustment).toMatchObject({ kind: 'refund_outside_bridge', amount: 2200, currency: 'EUR', reason: 'payment_amount_5000_EUR' });
+    }
+    expect(log.lines.some((l) => l.includes("states the payment's amount") && l.includes('"psp_amount":5000') && l.includes('"amount":2200'))).toBe(true);
+  });
+
+  it('is the fact of the PSP line of the refund that reconciliation recorded first (its amount the real one): that one is not counted as refunded before', async () => {
+    const auth = succeeded('authorize');
+    const line: [string, string, string, string] = ['refund_outside_bridge', '3000', 'EUR', 'PSPREFUND0001'];
+    const deps = { ledger: ledgerWith(auth.id, [dep('cap-1', 'capture', 3000)], [line]), logger: silentLogger() };
+    const fact = (await withOutsideRefund(auth, reversal(), deps, false))?.adjustment;
+    expect(fact).toMatchObject({ amount: 3000 });
+    const recorded = { kind: 'refund_outside_bridge' as const, direction: 'debit' as const, amount: 3000, currency: 'EUR', pspReference: 'PSPREFUND0001' };
+    expect(mayBeSameFact(fact!, recorded)).toBe(true);
+  });
+
+  it("keeps the PSP's amount when the ledger leaves as much, knows no capture, or it is an Adyen REFUND (its amount the refund's); no amount when nothing is left", async () => {
+    const auth = succeeded('authorize');
+    const read = async (job: GatewayOutcomeJobData, dependents: DependentSummary[]) =>
+      (await withOutsideRefund(auth, job, { ledger: ledgerWith(auth.id, dependents), logger: silentLogger() }, false))?.adjustment;
+    const full = await read(reversal(), [dep('cap-1', 'capture', 5000)]);
+    expect(full).toMatchObject({ amount: 5000 });
+    expect(full?.reason).toBeUndefined();
+    // Captured outside the bridge (Adyen's automatic capture): the ledger cannot bound it.
+    expect(await read(reversal(), [])).toMatchObject({ amount: 5000 });
+    expect(await read({ ...refund(), outcome: { ...refund().outcome, amount: 4000 } }, [dep('cap-1', 'capture', 3000)])).toMatchObject({ amount: 4000 });
+    const none = await read(reversal(), [dep('cap-1', 'capture', 3000), dep('ref-1', 'refund', 3000)]);
+    expect(none).toMatchObject({ kind: 'refund_outside_bridge', reason: 'payment_amount_5000_EUR' });
+    expect(none?.amount).toBeUndefined();
   });
 });
 

@@ -113,6 +113,19 @@ describe('Cybersource requests', () => {
       );
     });
 
+    it('refuses the void the same way when only a refund made outside the bridge gives part of it back, naming it', () => {
+      const refunded = { refunds: [], currency: 'USD', left: 9021, refundedOutsideBridge: 1200 };
+      for (const captured of [
+        { by: 'sale' as const, refunded },
+        { ...byCaptures(10221, { id: 'op-capture-1', reference: CAPTURE_ID, amount: 10221 }), refunded },
+      ]) {
+        const err = thrownBy(() => t.buildRequest({ ...ctx('cancel'), captured }, gateway), GatewayError);
+        expect(err.details).toMatchObject({ gatewayCode: 'CAPTURE_REFUNDED', field: 'payment.gateway_key' });
+        expect(err.message).toContain('1200 refunded outside the bridge');
+        expect(err.message).toContain('refund the rest (9021)');
+      }
+    });
+
     it('still reverses what partial captures left whatever their refunds: the reversal leaves captured money alone', () => {
       const refunded = { refunds: [{ id: 'op-refund-1', amount: 1000, inFlight: false }], currency: 'USD', left: 5000 };
       const captured = { ...byCaptures(10221, { id: 'op-capture-1', reference: CAPTURE_ID, amount: 6000 }), refunded };
