@@ -715,16 +715,7 @@ function classifyRefundOfPayment(record: PspRecord, match: Match, base: Pick<Lin
   if (own) return { ...base, class: 'matched', action: { type: 'none' }, note: `${what}: already recorded as ${own.kind} adjustment ${own.id}` };
   if (op.undoneBy !== undefined) return alreadyReported(base, 'capture_failed', `${what}; the ledger holds it undone by ${op.undoneBy}`);
   const found = recordingAdjustment(record, adjustments);
-  if (found) {
-    const { adjustment, by } = found;
-    return {
-      ...base,
-      class: 'matched',
-      action: { type: 'none' },
-      ties: { adjustmentId: adjustment.id, by },
-      note: `${what}: already recorded as ${adjustment.kind} adjustment ${adjustment.id} (${by === 'psp_reference' ? 'same PSP reference' : 'same kind and amount'})`,
-    };
-  }
+  if (found) return tiedToRecording(base, found, what);
   return {
     ...base,
     class: 'state_mismatch',
@@ -753,6 +744,25 @@ function classifyReversalOfPaymentRefund(record: PspRecord, match: Match, base: 
     class: 'state_mismatch',
     action: { type: 'report' },
     note: `the PSP lists a refund_reversed of ${money(record.amount, record.currency.toUpperCase())} of refund ${reference ?? '(no reference)'} of ${op.command} ${op.id}, which no refund of the ledger asked for and no refund_outside_bridge reported`,
+  };
+}
+
+/**
+ * The verdict of a line whose fact an adjustment no line accounts for yet records already (`recordingAdjustment`):
+ * matched, nothing to do, and the runner ties that adjustment to the line; `what` names the fact in the note.
+ */
+function tiedToRecording(
+  base: Pick<LineVerdict, 'record' | 'ledger' | 'matchedBy'>,
+  { adjustment, by }: { adjustment: KnownAdjustment; by: TieMethod },
+  what: string,
+): LineVerdict {
+  const how = by === 'psp_reference' ? 'same PSP reference' : 'same kind and amount';
+  return {
+    ...base,
+    class: 'matched',
+    action: { type: 'none' },
+    ties: { adjustmentId: adjustment.id, by },
+    note: `${what}: already recorded as ${adjustment.kind} adjustment ${adjustment.id} (${how})`,
   };
 }
 
@@ -786,16 +796,7 @@ function classifyLateFact(record: PspRecord, match: Match, base: Pick<LineVerdic
   const own = adjustments.find((a) => a.line === record.lineId);
   if (own) return { ...base, class: 'matched', action: { type: 'none' }, note: `${record.kind} already recorded as ${own.kind} adjustment ${own.id}` };
   const found = recordingAdjustment(record, adjustments);
-  if (found) {
-    const { adjustment, by } = found;
-    return {
-      ...base,
-      class: 'matched',
-      action: { type: 'none' },
-      ties: { adjustmentId: adjustment.id, by },
-      note: `${record.kind} already recorded as ${adjustment.kind} adjustment ${adjustment.id} (${by === 'psp_reference' ? 'same PSP reference' : 'same kind and amount'})`,
-    };
-  }
+  if (found) return tiedToRecording(base, found, record.kind);
   const currency = record.currency.toUpperCase();
   const fact = lateFactAdjustment(record.kind);
   return {
