@@ -90,13 +90,16 @@ export interface FactShape {
 /**
  * Whether `recorded` (an adjustment reconciliation recorded from a PSP line) may be the fact a webhook reports as
  * `arrived`: a kind that records it, money moving the same way (a notice that moved nothing never stands for
- * money taken), the same amount and currency where both state one, and the same dispute or modification
- * reference where both name one.
+ * money taken), the same amount and currency where both state one (a `refund_outside_bridge` of the same refund
+ * reference: any amount), and the same dispute or modification reference where both name one.
  */
 export function mayBeSameFact(arrived: FactShape, recorded: FactShape): boolean {
   if (!(reconciledKindsOf(arrived.kind) as readonly AdjustmentKind[]).includes(recorded.kind)) return false;
   if (arrived.direction !== recorded.direction) return false;
-  if (arrived.amount !== undefined && recorded.amount !== undefined && arrived.amount !== recorded.amount) return false;
+  // A refund's reference names one refund: the webhook may state another amount for it (an Adyen cancel-or-refund,
+  // the payment's amount capped at what the ledger leaves to refund), which must not make it a second refund.
+  const sameRefund = recorded.kind === 'refund_outside_bridge' && arrived.pspReference !== undefined && arrived.pspReference === recorded.pspReference;
+  if (!sameRefund && arrived.amount !== undefined && recorded.amount !== undefined && arrived.amount !== recorded.amount) return false;
   if (arrived.currency !== undefined && recorded.currency !== undefined && arrived.currency.toUpperCase() !== recorded.currency.toUpperCase()) return false;
   return !(arrived.pspReference !== undefined && recorded.pspReference !== undefined && arrived.pspReference !== recorded.pspReference);
 }

@@ -518,8 +518,9 @@ function sameBasis(a: CancelBasis, b: CancelBasis): boolean {
 /**
  * The refunds of `auth`'s captured money that gave money back or may still: succeeded and not undone after, or
  * in flight (registered, not yet SUCCEEDED or FAILED), with what is left to refund after them (what was captured,
- * `capturedToRefund`, less their amounts), in the order's currency; those registered after cancel `op` (at
- * `registered`) and not yet sent wait for it ({@link voidsAhead}) and are left out. `null` when there are none. Pure.
+ * `capturedToRefund`, less their amounts and less `refundedOutside`), in the order's currency; those registered after
+ * cancel `op` (at `registered`) and not yet sent wait for it ({@link voidsAhead}) and are left out. `null` when there
+ * are none and nothing was refunded outside the bridge. Pure.
  */
 export function refundsOfCaptured(
   op: OperationRecord,

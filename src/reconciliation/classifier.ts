@@ -346,7 +346,8 @@ export function recordingAdjustment(record: PspRecord, adjustments: readonly Kno
   let bestOrder: number[] = [];
   for (const a of adjustments) {
     if (a.line !== undefined || !kinds.includes(a.kind) || a.direction !== direction) continue;
-    if (a.amount !== undefined && a.amount !== record.amount) continue;
+    // A refund's reference names one refund, whatever amount the webhook read (an Adyen cancel-or-refund, capped).
+    if (a.amount !== undefined && a.amount !== record.amount && !(record.kind === 'refund' && sameReference(a))) continue;
     if (reference !== undefined && a.pspReference !== undefined && a.pspReference !== reference) continue;
     const order = [sameReference(a) ? 0 : 1, kinds.indexOf(a.kind), a.amount === undefined ? 1 : 0];
     if (best === null || before(order, bestOrder)) {
@@ -715,6 +716,13 @@ function classifyRefundOfPayment(record: PspRecord, match: Match, base: Pick<Lin
   if (own) return { ...base, class: 'matched', action: { type: 'none' }, note: `${what}: already recorded as ${own.kind} adjustment ${own.id}` };
   if (op.undoneBy !== undefined) return alreadyReported(base, 'capture_failed', `${what}; the ledger holds it undone by ${op.undoneBy}`);
   const found = recordingAdjustment(record, adjustments);
+  const told = found?.adjustment.amount;
+  if (found && told !== undefined && told !== record.amount) {
+    // The same refund (its reference), the webhook's amount another (an Adyen cancel-or-refund capped at what the
+    // ledger left to refund): one fact, tied; the OMS was told another amount than the PSP gave back: a person looks.
+    const tied = tiedToRecording(base, found, what);
+    return { ...tied, class: 'amount_mismatch', action: { type: 'report' }, note: `${tied.note}; the adjustment states ${money(told, currency)}` };
+  }
   if (found) return tiedToRecording(base, found, what);
   return {
     ...base,

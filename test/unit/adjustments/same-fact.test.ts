@@ -22,6 +22,10 @@ describe('same-fact: which reconciliation adjustment a webhook fact may be', () 
     expect(mayBeSameFact(refund, refund)).toBe(true);
     expect(mayBeSameFact(refund, { ...refund, pspReference: 're_2' })).toBe(false);
     expect(mayBeSameFact(refund, { ...refund, kind: 'capture_failed' })).toBe(false);
+    // One refund per reference, whatever amount each side read: a webhook's cancel-or-refund capped at what the ledger left.
+    expect(mayBeSameFact({ ...refund, amount: 200 }, refund)).toBe(true);
+    expect(mayBeSameFact({ ...refund, amount: 200, pspReference: 're_2' }, refund)).toBe(false);
+    expect(mayBeSameFact({ kind: refund.kind, direction: refund.direction, amount: 200, currency: 'EUR' }, refund)).toBe(false);
   });
 
   it('two dated successes after failure with a failure of the operation between them are apart; undated ones cannot be told apart so', () => {

@@ -568,6 +568,18 @@ describe('a refund no refund of the ledger accounts for', () => {
     expect(classifyLine(refund, { ...match(sale), adjustments: [own] })).toMatchObject({ class: 'matched', action: { type: 'none' } });
   });
 
+  it('recorded by a webhook first at another amount (an Adyen cancel-or-refund capped at what the ledger left to refund): the same refund by its reference, tied, not recorded twice; the difference reported', () => {
+    const capped = known('refund_outside_bridge', { direction: 'debit', amount: 200, pspReference: 're_outside_1' });
+    expect(classifyLine(refund, { ...match(auth), adjustments: [capped] })).toMatchObject({
+      class: 'amount_mismatch',
+      action: { type: 'report' },
+      ties: { adjustmentId: capped.id, by: 'psp_reference' },
+    });
+    // Without a reference in common, another amount is another refund.
+    const unnamed = known('refund_outside_bridge', { direction: 'debit', amount: 200 });
+    expect(classifyLine(refund, { ...match(auth), adjustments: [unnamed] }).action).toMatchObject({ type: 'adjust', kind: 'refund_outside_bridge' });
+  });
+
   it("a sale the PSP's cancel-or-refund undid (capture_failed): reported already; a refund not succeeded: nothing; a payment not SUCCEEDED: a person looks", () => {
     expect(classifyLine(refund, { ...match(op('sale', 'SUCCEEDED', { undoneBy: 'adj_cf' })), adjustments: [] })).toMatchObject({
       class: 'state_mismatch',
