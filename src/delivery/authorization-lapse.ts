@@ -1,8 +1,9 @@
 import { AdjustmentStore } from '../adjustments/adjustment-store';
 import { lineEventId, recordedAs } from '../adjustments/same-fact';
 import { AdjustmentsChangedError } from '../errors/adjustments-changed-error';
-import { AUTHORIZATION_EXPIRED_REASON, AuthorizationLapse, GatewayOutcome } from '../gateways/gateway-adapter';
-import { declineOf } from '../errors/decline';
+import { BRIDGE_DECLINES } from '../errors/bridge-declines';
+import { AUTHORIZATION_CANCELLED_REASON, AUTHORIZATION_EXPIRED_REASON, AuthorizationLapse, GatewayOutcome } from '../gateways/gateway-adapter';
+import { declineOf, describeDecline } from '../errors/decline';
 import { Ledger, OperationRecord } from '../ledger/ledger';
 import { gatewayOf } from '../ledger/routing-record';
 import { Logger } from '../logging/logger';
@@ -19,6 +20,12 @@ const lapsesMet = counter(
   'pb_authorization_lapses_met_total',
   "Captures and cancels FAILED because the PSP let their authorization lapse (Stripe: the PaymentIntent canceled, cancellation_reason automatic, seen in the PSP's answer or status inquiry; any gateway: a capture sent after its authorization's authorization_expired adjustment was recorded, then failing, such as after Adyen's EXPIRE), by gateway, command and what became of the authorization's authorization_expired adjustment: recorded, found (the lapse webhook or a reconciliation run had recorded it), skipped (no authorization of ours, or not SUCCEEDED), error (left to the lapse webhook and reconciliation)",
   ['gateway', 'command', 'adjustment'],
+);
+
+const voidsMet = counter(
+  'pb_authorization_voids_met_total',
+  "Captures FAILED authorization_cancelled because they were sent after the PSP voided their authorization the OMS was told SUCCEEDED (its failed_after_success adjustment recorded: a Dashboard or Customer Area void, the PSP's own cancel, a reversal by the merchant's staff), whatever the PSP's text, by gateway and command",
+  ['gateway', 'command'],
 );
 
 /** How many times the authorization's adjustments are read again when another source recorded one in between. */
@@ -116,50 +123,76 @@ async function recordOnce(
   }
 }
 
+/** How the PSP released an authorization a capture was sent after: its lapse, or its void after success. */
+export type RecordedRelease = 'authorization_expired' | 'failed_after_success';
+
 /**
- * Whether the authorization capture `op` acts on has its lapse recorded already (an adjustment recording
- * `authorization_expired`: the PSP's lapse webhook, Adyen `EXPIRE` "the remaining uncaptured amount expired", or a
- * reconciliation run), from before the capture was first sent (the lapse's PSP time, else when it was recorded, at or
- * before the capture's first attempt, else its creation). A capture sent after that failed on the lapse, whatever the
- * PSP's text: nothing is left to capture. One sent before it (Adyen had received it: `EXPIRE` takes only what remained
- * uncaptured) failed for its own reason, which it keeps: a technical `CAPTURE_FAILED` Adyen may still re-capture, and
- * a new authorization captured beside it would collect twice. False when no authorization of ours is found.
+ * How the authorization capture `op` acts on was released, when its release is on record already, from before the
+ * capture was first sent (the release's PSP time, else when it was recorded, at or before the capture's first attempt,
+ * else its creation): `authorization_expired` for its lapse (the PSP's lapse webhook, Adyen `EXPIRE` "the remaining
+ * uncaptured amount expired", or a reconciliation run), `failed_after_success` for a void of it the OMS never asked for
+ * (a Dashboard or Customer Area void, the PSP's own cancel): the earlier of the two when both are, the one that released
+ * the hold. A capture sent after that failed on the release, whatever the PSP's text: nothing is left to capture. One
+ * sent before it (Adyen had received it: `EXPIRE` takes only what remained uncaptured) failed for its own reason, which
+ * it keeps: a technical `CAPTURE_FAILED` Adyen may still re-capture, and a new authorization captured beside it would
+ * collect twice. Null when none is, or no authorization of ours is found.
  */
-export type LapseRecorded = (capture: OperationRecord) => Promise<boolean>;
+export type LapseRecorded = (capture: OperationRecord) => Promise<RecordedRelease | null>;
 
 export function lapseRecordedOf(deps: {
   adjustments: Pick<AdjustmentRecorder, 'authorizationActedOn'>;
   store: Pick<AdjustmentStore, 'forOperation'>;
 }): LapseRecorded {
-  const kinds = recordedAs('authorization_expired');
   return async (capture) => {
     const authorizationId = await deps.adjustments.authorizationActedOn(capture);
-    if (authorizationId === null) return false;
+    if (authorizationId === null) return null;
     const sentAt = capture.firstAttemptAt ?? capture.createdAt;
-    return (await deps.store.forOperation(authorizationId)).some(
-      (a) => kinds.includes(a.kind) && (sentAt === undefined || (a.occurredAt ?? a.recordedAt) <= sentAt),
-    );
+    const at = (a: { occurredAt?: number; recordedAt: number }): number => a.occurredAt ?? a.recordedAt;
+    const before = (await deps.store.forOperation(authorizationId))
+      .filter((a): a is typeof a & { kind: RecordedRelease } => a.kind === 'authorization_expired' || a.kind === 'failed_after_success')
+      .filter((a) => sentAt === undefined || at(a) <= sentAt)
+      .sort((x, y) => at(x) - at(y));
+    return before[0]?.kind ?? null;
   };
 }
 
 /**
- * A capture's FAIL once its authorization's lapse is recorded (`LapseRecorded`): reason `authorization_expired`, the
- * decline telling the OMS to obtain a new authorization, whatever the PSP said (logged beside it). Counted in
- * `pb_authorization_lapses_met_total` (adjustment `found`).
+ * A capture's FAIL once its authorization's release is recorded (`LapseRecorded`), whatever the PSP said (logged
+ * beside it). Its lapse (`authorization_expired`, the default): reason `authorization_expired`, the decline telling the
+ * OMS to obtain a new authorization (`reauthorize`), counted in `pb_authorization_lapses_met_total` (adjustment
+ * `found`). Its void after success (`failed_after_success`): not a lapse; reason `authorization_cancelled`, the bridge
+ * table's decline for a capture of a cancelled authorization (`operation_not_permitted`, `fix_request`), counted in
+ * `pb_authorization_voids_met_total`.
  */
-export function failedOnRecordedLapse(op: OperationRecord, outcome: GatewayOutcome, source: string, logger: Logger): GatewayOutcome {
+export function failedOnRecordedLapse(
+  op: OperationRecord,
+  outcome: GatewayOutcome,
+  source: string,
+  logger: Logger,
+  release: RecordedRelease = 'authorization_expired',
+): GatewayOutcome {
   const gateway = gatewayOf(op);
+  const fields = {
+    operation_id: op.id,
+    command: op.command,
+    gateway,
+    source,
+    released_by: release,
+    gateway_status: outcome.gatewayStatus,
+    psp_reason: outcome.reason ?? null,
+  };
+  if (release === 'failed_after_success') {
+    voidsMet.inc({ gateway, command: op.command });
+    logger.warn(
+      `${op.command} failed after its authorization was cancelled at the PSP (its failed_after_success adjustment is recorded): failed authorization_cancelled`,
+      fields,
+    );
+    return { ...outcome, reason: AUTHORIZATION_CANCELLED_REASON, decline: describeDecline(BRIDGE_DECLINES, AUTHORIZATION_CANCELLED_REASON) };
+  }
   lapsesMet.inc({ gateway, command: op.command, adjustment: 'found' });
   logger.warn(
     `${op.command} failed after its authorization lapsed (its authorization_expired adjustment is recorded): failed authorization_expired, reauthorize`,
-    {
-      operation_id: op.id,
-      command: op.command,
-      gateway,
-      source,
-      gateway_status: outcome.gatewayStatus,
-      psp_reason: outcome.reason ?? null,
-    },
+    fields,
   );
   return { ...outcome, reason: AUTHORIZATION_EXPIRED_REASON, decline: declineOf('cancelled', AUTHORIZATION_EXPIRED_REASON, 'reauthorize') };
 }

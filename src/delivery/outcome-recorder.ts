@@ -153,20 +153,22 @@ export class OutcomeRecorder {
        */
       recordLapse?: RecordLapse;
       /**
-       * Whether a capture's authorization had its lapse recorded before the capture was sent (`authorization-lapse.ts`):
-       * such a capture FAILing fails `authorization_expired`, action `reauthorize` (Adyen: sent after the authorization's EXPIRE).
-       * Without it a capture's failure keeps the PSP's reason.
+       * How a capture's authorization was released before the capture was sent, when on record (`authorization-lapse.ts`):
+       * such a capture FAILing fails `authorization_expired`, action `reauthorize`, after its lapse (Adyen: sent after the
+       * authorization's EXPIRE), `authorization_cancelled` after its void after success. Without it a capture's failure
+       * keeps the PSP's reason.
        */
       lapseRecorded?: LapseRecorded;
     },
   ) {}
 
-  /** A capture's failure as `failedOnRecordedLapse` reads it when its authorization's lapse is recorded; else as it is. */
+  /** A capture's failure as `failedOnRecordedLapse` reads it when its authorization's release is recorded; else as it is. */
   private async onRecordedLapse(op: OperationRecord, outcome: GatewayOutcome, source: OutcomeSource): Promise<GatewayOutcome> {
     const { lapseRecorded, logger } = this.deps;
     if (!lapseRecorded) return outcome;
     try {
-      return (await lapseRecorded(op)) ? failedOnRecordedLapse(op, outcome, source, logger) : outcome;
+      const release = await lapseRecorded(op);
+      return release === null ? outcome : failedOnRecordedLapse(op, outcome, source, logger, release);
     } catch (err) {
       // The failure itself is what matters: recorded with the PSP's reason rather than not at all.
       logger.warn("could not read whether a failed capture's authorization had lapsed: its failure keeps the PSP's reason", {
@@ -185,7 +187,7 @@ export class OutcomeRecorder {
     const { trimmed } = bounded;
     let { outcome } = bounded;
     const to = ledgerStateOf(outcome.status);
-    // A capture failing after its authorization lapsed failed on the lapse, whatever the PSP's text (one read, failures only).
+    // A capture failing after its authorization lapsed (or was voided at the PSP) failed on that release, whatever the PSP's text (one read, failures only).
     if (to === 'FAILED' && op.command === 'capture' && !isTerminal(op.state) && outcome.reason !== AUTHORIZATION_EXPIRED_REASON) {
       outcome = await this.onRecordedLapse(op, outcome, source);
     }

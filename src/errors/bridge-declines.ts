@@ -16,6 +16,8 @@ export const BRIDGE_DECLINES: DeclineTable = {
     AUTHORIZATION_FAILED: 'operation_not_permitted',
     // A cancel of a FAILED authorization the PSP released after its late success: nothing held to void.
     AUTHORIZATION_RELEASED: 'operation_not_permitted',
+    // A capture failing after the PSP voided its authorization the OMS was told succeeded (src/delivery/authorization-lapse.ts).
+    authorization_cancelled: 'operation_not_permitted',
     UNRESPONSIVE: 'processing_error',
     idempotency_conflict: { category: 'bridge_refused', action: 'fix_request' },
     currency_mismatch: { category: 'bridge_refused', action: 'fix_request' },

@@ -160,6 +160,14 @@ export interface GatewayOutcome {
  */
 export const AUTHORIZATION_EXPIRED_REASON = 'authorization_expired';
 
+/**
+ * The reason a capture FAILs with when the PSP had voided the authorization it acts on after the OMS was told it
+ * SUCCEEDED (its `failed_after_success` adjustment: a Dashboard or Customer Area void, the PSP's own cancel, a reversal
+ * by the merchant's staff): a capture of a cancelled authorization, not a lapse. Its decline is the bridge table's
+ * (`operation_not_permitted`, `fix_request`), as the PSP simulator's own `authorization_cancelled` refusal reads.
+ */
+export const AUTHORIZATION_CANCELLED_REASON = 'authorization_cancelled';
+
 /** An authorization's lapse as a capture's or cancel's answer shows it (see `GatewayOutcome.authorizationLapse`). */
 export interface AuthorizationLapse {
   /**

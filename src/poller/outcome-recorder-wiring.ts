@@ -69,7 +69,7 @@ export function buildOutcomeRecorder(parts: OutcomeRecorderParts): { recorder: O
     ...orphanReleases(orphans),
     ...(parked ? { parked } : {}),
     recordLapse: (failed, lapse, source) => lapses.record?.(failed, lapse, source) ?? Promise.resolve(),
-    lapseRecorded: (capture) => lapses.recorded?.(capture) ?? Promise.resolve(false),
+    lapseRecorded: (capture) => lapses.recorded?.(capture) ?? Promise.resolve(null),
   });
   const store = new AdjustmentStore(redis, config.redis.keyPrefix);
   const adjustments = new AdjustmentRecorder({ config, store, recorder, ledger, logger });

@@ -118,6 +118,46 @@ describe('an Adyen capture of an authorization that expired', () => {
     expect(failed?.decline?.suggested_action).not.toBe('reauthorize');
   });
 
+  it("a capture refused after Adyen's own cancel of the authorization (failed_after_success: a Customer Area void) is not a lapse: FAILED authorization_cancelled, fix_request", async () => {
+    const lapses = await met();
+    const auth = await authorized();
+    // Adyen cancelled it itself (a Customer Area void, case management): its failure after success, as the PSP-reversal
+    // webhook records it (webhooks/psp-reversal.ts), before the capture is sent.
+    const authorization = await stack.worker.ledger.get(auth.authorization);
+    const voided = await stack.worker.adjustments.recordAdjustment(authorization!, {
+      kind: 'failed_after_success',
+      direction: 'none',
+      amount: AMOUNT,
+      currency: 'EUR',
+      gateway: 'adyen',
+      pspEventId: `${psp('CANC')}:CANCEL_OR_REFUND:true`,
+      source: 'webhook',
+      occurredAt: Date.now() - 1000,
+    });
+    expect(voided.created).toBe(true);
+    const capture = await received('capture', auth);
+
+    const reason = 'Insufficient balance on payment';
+    expect(
+      await post({
+        eventCode: 'CAPTURE',
+        merchantReference: capture.id,
+        pspReference: capture.reference,
+        originalReference: auth.reference,
+        success: 'false',
+        reason,
+      }),
+    ).toBe(200);
+
+    await eventually(async () => (await stack.worker.ledger.get(capture.id))?.state === 'FAILED');
+    expect(await stack.worker.ledger.get(capture.id)).toMatchObject({
+      reason: 'authorization_cancelled',
+      decline: { category: 'operation_not_permitted', gateway_code: 'authorization_cancelled', suggested_action: 'fix_request' },
+    });
+    expect(await met()).toBe(lapses);
+    expect(logs.lines.some((l) => l.includes('failed after its authorization was cancelled') && l.includes(capture.id) && l.includes(reason))).toBe(true);
+  });
+
   it("the same refusal without an EXPIRE recorded keeps Adyen's reason", async () => {
     const auth = await authorized();
     const capture = await received('capture', auth);

@@ -108,24 +108,33 @@ describe('a capture failing after its authorization lapse was recorded (Adyen EX
   const of = (held: AdjustmentRecord[], authorizationId: string | null = 'auth-1') =>
     lapseRecordedOf({ adjustments: { authorizationActedOn: async () => authorizationId }, store: { forOperation: async () => held } });
 
-  it('reads the lapse as recorded when the authorization holds an adjustment recording authorization_expired; not for other kinds, nor without an authorization of ours', async () => {
-    expect(await of([adjustment('authorization_expired')])(capture)).toBe(true);
-    expect(await of([adjustment('chargeback')])(capture)).toBe(false);
-    expect(await of([])(capture)).toBe(false);
-    expect(await of([adjustment('authorization_expired')], null)(capture)).toBe(false);
+  it('reads the lapse as recorded when the authorization holds an authorization_expired adjustment; not for other kinds, nor without an authorization of ours', async () => {
+    expect(await of([adjustment('authorization_expired')])(capture)).toBe('authorization_expired');
+    expect(await of([adjustment('chargeback')])(capture)).toBeNull();
+    expect(await of([])(capture)).toBeNull();
+    expect(await of([adjustment('authorization_expired')], null)(capture)).toBeNull();
+  });
+
+  it('reads a failed_after_success (the PSP voided an authorization the OMS was told succeeded: a Dashboard or Customer Area void) as that void, not as a lapse', async () => {
+    expect(await of([adjustment('failed_after_success')])(capture)).toBe('failed_after_success');
+    // Both on record: the first one released the hold; the second found nothing held.
+    const voided = { ...adjustment('failed_after_success'), occurredAt: 1_000 };
+    const lapsed = { ...adjustment('authorization_expired'), occurredAt: 2_000 };
+    expect(await of([lapsed, voided])(capture)).toBe('failed_after_success');
+    expect(await of([{ ...voided, occurredAt: 3_000 }, lapsed])(capture)).toBe('authorization_expired');
   });
 
   it('a capture sent before the lapse (Adyen had received it: EXPIRE took only what remained uncaptured) failing later keeps its own reason: its failure is not the lapse (a technical one Adyen may re-capture)', async () => {
     const sentAt = 1_692_700_000_000;
     const inFlight = { ...capture, createdAt: sentAt - 5_000, firstAttemptAt: sentAt } as OperationRecord;
     const later = { ...adjustment('authorization_expired'), occurredAt: sentAt + 60_000, recordedAt: sentAt + 61_000 };
-    expect(await of([later])(inFlight)).toBe(false);
+    expect(await of([later])(inFlight)).toBeNull();
     // Recorded by the bridge after the capture was sent, the PSP saying no time: the same.
     const { occurredAt: _at, ...undated } = later;
-    expect(await of([undated])(inFlight)).toBe(false);
+    expect(await of([undated])(inFlight)).toBeNull();
     // Sent after the lapse: nothing was left to capture.
     const earlier = { ...adjustment('authorization_expired'), occurredAt: sentAt - 60_000, recordedAt: sentAt - 59_000 };
-    expect(await of([earlier])(inFlight)).toBe(true);
+    expect(await of([earlier])(inFlight)).toBe('authorization_expired');
   });
 
   it("fails the capture authorization_expired, reauthorize, whatever the PSP said; counted found; the PSP's text on a warning", async () => {
@@ -147,5 +156,28 @@ describe('a capture failing after its authorization lapse was recorded (Adyen EX
     });
     expect(await metricValue('pb_authorization_lapses_met_total', labels)).toBe(before + 1);
     expect(lines.some((l) => l.includes('"level":"warn"') && l.includes('Insufficient balance on payment') && l.includes('cap-1'))).toBe(true);
+  });
+
+  it("fails a capture sent after its authorization's void authorization_cancelled, as a capture of a cancelled authorization fails (operation_not_permitted, fix_request): not a lapse, no reauthorize; counted as a void met, not a lapse", async () => {
+    const { logger, lines } = captureLogger('info');
+    const labels = { gateway: 'stripe', command: 'capture' };
+    const lapses = await metricValue('pb_authorization_lapses_met_total', labels);
+    const voids = await metricValue('pb_authorization_voids_met_total', labels);
+    const read = failedOnRecordedLapse(
+      capture,
+      { status: 'FAIL', gatewayStatus: 'canceled', reason: 'payment_intent_unexpected_state' },
+      'response',
+      logger,
+      'failed_after_success',
+    );
+    expect(read).toEqual({
+      status: 'FAIL',
+      gatewayStatus: 'canceled',
+      reason: 'authorization_cancelled',
+      decline: expect.objectContaining({ category: 'operation_not_permitted', gateway_code: 'authorization_cancelled', suggested_action: 'fix_request' }),
+    });
+    expect(await metricValue('pb_authorization_voids_met_total', labels)).toBe(voids + 1);
+    expect(await metricValue('pb_authorization_lapses_met_total', labels)).toBe(lapses);
+    expect(lines.some((l) => l.includes('"level":"warn"') && l.includes('payment_intent_unexpected_state') && l.includes('failed_after_success'))).toBe(true);
   });
 });
