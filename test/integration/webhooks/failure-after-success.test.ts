@@ -337,6 +337,67 @@ describe('a webhook failure of an operation the OMS was told succeeded', () => {
     expect((await stack.worker.ledger.get(auth.id))?.state).toBe('SUCCEEDED');
   });
 
+  /**
+   * An Adyen authorization that SUCCEEDED on its AUTHORISATION webhook (3-D Secure, an asynchronous method): the
+   * `/payments` answer left it PENDING with no PSP reference, Adyen's notification gave it one.
+   */
+  async function authorisedByWebhook(): Promise<{ id: string; reference: string }> {
+    const cmd = channelCommand('authorize', {}, { gateway: 'adyen', amount: 5000, currency: 'EUR', order_id: `order-fas-${process.pid}-${++seq}` });
+    const id = cmd.payment.operation_reference!;
+    await stack.worker.ledger.create(id, cmd);
+    await stack.worker.ledger.transition(id, 'SENT', { event: 'attempt' }, { countAttempt: true });
+    await stack.worker.ledger.transition(id, 'PENDING', { event: 'outcome' }, { nextCheckAt: Date.now() + 600_000, pollStep: 0 });
+    const reference = `ADYFASW${String(seq).padStart(9, '0')}`;
+    const item = {
+      eventCode: 'AUTHORISATION',
+      pspReference: reference,
+      merchantReference: id,
+      merchantAccountCode: 'TestMerchant',
+      amount: { value: 5000, currency: 'EUR' },
+    };
+    expect((await postAdyenBatch(stack, 'adyen', [signedAdyenItem(item, ADYEN_HMAC)])).status).toBe(200);
+    await eventually(async () => (await stack.worker.ledger.get(id))?.state === 'SUCCEEDED', 15000);
+    await eventually(async () => received(stack.twin.notifications, `${id}.SUCCEEDED`));
+    return { id, reference };
+  }
+
+  it.each([
+    ['CANCELLATION', undefined],
+    ['CANCEL_OR_REFUND', 'cancel'],
+  ])(
+    'an Adyen %s made in the Customer Area (its own pspReference, originalReference the payment) of an authorization authorised by webhook is its failed_after_success, on the signed webhook, once',
+    async (eventCode, action) => {
+      const auth = await authorisedByWebhook();
+      const before = await metricValue('pb_webhook_failures_after_success_total', { gateway: 'adyen', outcome: 'webhook_only' });
+      const fields = {
+        eventCode,
+        pspReference: `ADYFASC${String(seq).padStart(9, '0')}`,
+        originalReference: auth.reference,
+        merchantReference: auth.id,
+        merchantAccountCode: 'TestMerchant',
+        amount: { value: 5000, currency: 'EUR' },
+      };
+      const item = signedAdyenItem(fields, ADYEN_HMAC);
+      // Adyen's cancel-or-refund says what it did (not part of the HMAC's fields).
+      if (action !== undefined) (item.NotificationRequestItem as { additionalData: Record<string, string> }).additionalData['modification.action'] = action;
+      expect((await postAdyenBatch(stack, 'adyen', [item])).status).toBe(200);
+      expect((await postAdyenBatch(stack, 'adyen', [item])).status).toBe(200);
+      await eventually(async () => adjustedFor(auth.id).length >= 1, 15000);
+      await finished('adyen', 'webhook_only', before);
+      expect(adjustedFor(auth.id)).toHaveLength(1);
+      expect((adjustedFor(auth.id)[0].params as { adjustment: unknown }).adjustment).toMatchObject({
+        kind: 'failed_after_success',
+        direction: 'none',
+        amount: 5000,
+        currency: 'EUR',
+        psp_reference: fields.pspReference,
+      });
+      expect(requests.filter((r) => r.startsWith('POST'))).toEqual([]);
+      expect((await stack.worker.ledger.get(auth.id))?.state).toBe('SUCCEEDED');
+      expect(await stack.worker.ledger.inAuthorizationIndex('open', auth.id)).toBe(false);
+    },
+  );
+
   it('a failure the PSP cannot confirm yet (its inquiry fails, then answers) is asked again and reported once confirmed', async () => {
     const auth = await succeeded('authorize', 'simulator', `auth_fas_retry_${seq}`);
     answers.set(auth.id, 503);
