@@ -9,6 +9,7 @@
  * Signed as Adyen signs notifications, posted to the web process and applied by the worker on a real Redis.
  */
 import { CommandType } from '../../../src/contracts/payment-command';
+import { OperationRecord } from '../../../src/ledger/ledger';
 import { metricValue } from '../../../src/metrics/metrics-registry';
 import { captureLogger } from '../../support/capture-logger';
 import { eventually } from '../../support/tcp-proxy';
@@ -68,6 +69,27 @@ async function expired(of: { authorization: string; reference: string }): Promis
 
 const met = (): Promise<number> => metricValue('pb_authorization_lapses_met_total', { gateway: 'adyen', command: 'capture', adjustment: 'found' });
 
+/** Adyen's failure of `capture` (`CAPTURE` with success false, or `CAPTURE_FAILED`) giving `reason`; its record once FAILED. */
+async function captureFails(
+  auth: { reference: string },
+  capture: { id: string; reference: string },
+  eventCode: 'CAPTURE' | 'CAPTURE_FAILED',
+  reason: string,
+): Promise<OperationRecord | null> {
+  const refusal = eventCode === 'CAPTURE' ? { success: 'false' } : {};
+  expect(await post({ eventCode, merchantReference: capture.id, pspReference: capture.reference, originalReference: auth.reference, ...refusal, reason })).toBe(
+    200,
+  );
+  await eventually(async () => (await stack.worker.ledger.get(capture.id))?.state === 'FAILED');
+  return stack.worker.ledger.get(capture.id);
+}
+
+/** What a capture that met its authorization's lapse records. */
+const LAPSED = {
+  reason: 'authorization_expired',
+  decline: { category: 'cancelled', gateway_code: 'authorization_expired', suggested_action: 'reauthorize' },
+};
+
 describe('an Adyen capture of an authorization that expired', () => {
   it("a capture refused (CAPTURE success false) after the authorization's EXPIRE was recorded: FAILED authorization_expired, reauthorize; Adyen's text on the log line", async () => {
     const before = await met();
@@ -76,22 +98,8 @@ describe('an Adyen capture of an authorization that expired', () => {
     const capture = await received('capture', auth);
 
     const reason = 'Insufficient balance on payment';
-    expect(
-      await post({
-        eventCode: 'CAPTURE',
-        merchantReference: capture.id,
-        pspReference: capture.reference,
-        originalReference: auth.reference,
-        success: 'false',
-        reason,
-      }),
-    ).toBe(200);
-
-    await eventually(async () => (await stack.worker.ledger.get(capture.id))?.state === 'FAILED');
-    expect(await stack.worker.ledger.get(capture.id)).toMatchObject({
-      reason: 'authorization_expired',
-      decline: { category: 'cancelled', gateway_code: 'authorization_expired', suggested_action: 'reauthorize' },
-    });
+    const failed = await captureFails(auth, capture, 'CAPTURE', reason);
+    expect(failed).toMatchObject(LAPSED);
     expect(await met()).toBe(before + 1);
     expect(logs.lines.some((l) => l.includes('failed after its authorization lapsed') && l.includes(capture.id) && l.includes(reason))).toBe(true);
   });
@@ -102,18 +110,7 @@ describe('an Adyen capture of an authorization that expired', () => {
     await expired(auth);
 
     const reason = 'Capture rejected by card scheme because of a technical issue.';
-    expect(
-      await post({
-        eventCode: 'CAPTURE_FAILED',
-        merchantReference: capture.id,
-        pspReference: capture.reference,
-        originalReference: auth.reference,
-        reason,
-      }),
-    ).toBe(200);
-
-    await eventually(async () => (await stack.worker.ledger.get(capture.id))?.state === 'FAILED');
-    const failed = await stack.worker.ledger.get(capture.id);
+    const failed = await captureFails(auth, capture, 'CAPTURE_FAILED', reason);
     expect(failed?.reason).toBe(reason);
     expect(failed?.decline?.suggested_action).not.toBe('reauthorize');
   });
@@ -138,19 +135,8 @@ describe('an Adyen capture of an authorization that expired', () => {
     const capture = await received('capture', auth);
 
     const reason = 'Insufficient balance on payment';
-    expect(
-      await post({
-        eventCode: 'CAPTURE',
-        merchantReference: capture.id,
-        pspReference: capture.reference,
-        originalReference: auth.reference,
-        success: 'false',
-        reason,
-      }),
-    ).toBe(200);
-
-    await eventually(async () => (await stack.worker.ledger.get(capture.id))?.state === 'FAILED');
-    expect(await stack.worker.ledger.get(capture.id)).toMatchObject({
+    const failed = await captureFails(auth, capture, 'CAPTURE', reason);
+    expect(failed).toMatchObject({
       reason: 'authorization_cancelled',
       decline: { category: 'operation_not_permitted', gateway_code: 'authorization_cancelled', suggested_action: 'fix_request' },
     });
@@ -163,40 +149,16 @@ describe('an Adyen capture of an authorization that expired', () => {
     const capture = await received('capture', auth);
 
     const reason = 'Insufficient balance on payment';
-    expect(
-      await post({
-        eventCode: 'CAPTURE',
-        merchantReference: capture.id,
-        pspReference: capture.reference,
-        originalReference: auth.reference,
-        success: 'false',
-        reason,
-      }),
-    ).toBe(200);
-
-    await eventually(async () => (await stack.worker.ledger.get(capture.id))?.state === 'FAILED');
-    expect((await stack.worker.ledger.get(capture.id))?.reason).toBe(reason);
+    const failed = await captureFails(auth, capture, 'CAPTURE', reason);
+    expect(failed?.reason).toBe(reason);
   });
 
   it('CAPTURE_FAILED "(capture expired)" for an open capture (its CAPTURE not come): FAILED authorization_expired, reauthorize', async () => {
     const auth = await authorized();
     const capture = await received('capture', auth);
 
-    expect(
-      await post({
-        eventCode: 'CAPTURE_FAILED',
-        merchantReference: capture.id,
-        pspReference: capture.reference,
-        originalReference: auth.reference,
-        reason: SCHEME_EXPIRED,
-      }),
-    ).toBe(200);
-
-    await eventually(async () => (await stack.worker.ledger.get(capture.id))?.state === 'FAILED');
-    expect(await stack.worker.ledger.get(capture.id)).toMatchObject({
-      reason: 'authorization_expired',
-      decline: { category: 'cancelled', gateway_code: 'authorization_expired', suggested_action: 'reauthorize' },
-    });
+    const failed = await captureFails(auth, capture, 'CAPTURE_FAILED', SCHEME_EXPIRED);
+    expect(failed).toMatchObject(LAPSED);
   });
 
   it('EXPIRE while a capture is open settles no capture (only what remained uncaptured expired): the capture stays PENDING for its own CAPTURE, the authorization gets its adjustment', async () => {
