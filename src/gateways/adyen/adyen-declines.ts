@@ -66,6 +66,7 @@ export const ADYEN_DECLINES: DeclineTable = {
     'Adyen Checkout API v71: PaymentResponse.resultCode',
     'Adyen standard webhook event codes: https://docs.adyen.com/development-resources/webhooks/webhook-types',
     'Adyen expired captures: https://help.adyen.com/knowledge/payments/captures/what-is-my-capture-expired',
+    'Adyen CAPTURE_FAILED and REFUND_FAILED reasons: https://docs.adyen.com/online-payments/capture/failure-reasons',
   ],
   fallback: 'unknown',
   rules: {
@@ -93,6 +94,11 @@ export const ADYEN_DECLINES: DeclineTable = {
     REFUND_WITH_DATA: 'processing_error',
     CAPTURE_FAILED: 'processing_error',
     REFUND_FAILED: 'processing_error',
+    // A CAPTURE_FAILED's reason ("CAPTURE_FAILED and REFUND_FAILED reasons"). A technical issue is Adyen's to fix: it
+    // re-captures the payment itself ("Transaction Recaptured"), so the OMS has nothing to do, and a capture sent again
+    // would take the money twice. A recurring payment the shopper cancelled at their bank cannot be captured by anyone.
+    'Capture rejected by card scheme because of a technical issue.': { category: 'processing_error', action: 'none' },
+    'Capture rejected by card scheme because the shopper cancelled the recurring payment through their bank.': 'cancelled',
     // Ours, from adyen-webhook.ts: a capture the card scheme rejected as expired ("Capture rejected by card scheme: …
     // (capture expired)": final, it cannot be re-captured), or one sent after the authorization's EXPIRE: nothing is
     // left to capture, obtain a new authorization.

@@ -105,6 +105,17 @@ describe('decline tables', () => {
     expect(describeDecline(ADYEN_DECLINES, 'FRAUD: score 100').category).toBe('suspected_fraud');
   });
 
+  it('Adyen: a capture the card scheme rejected for a technical issue tells the OMS to do nothing (Adyen re-captures it; a second capture would take the money twice); one the shopper cancelled at their bank is cancelled', () => {
+    const technical = describeDecline(ADYEN_DECLINES, 'Capture rejected by card scheme because of a technical issue.');
+    expect(technical).toMatchObject({ category: 'processing_error', suggested_action: 'none' });
+    expect(
+      describeDecline(ADYEN_DECLINES, 'Capture rejected by card scheme because the shopper cancelled the recurring payment through their bank.'),
+    ).toMatchObject({
+      category: 'cancelled',
+      suggested_action: 'none',
+    });
+  });
+
   it('Cybersource: every reason value the official spec lists is mapped', () => {
     const reasons = cybersourceSpecReasons();
     expect(reasons.length).toBeGreaterThan(30);
