@@ -6,6 +6,7 @@
  */
 
 import type { CommandType } from '../contracts/payment-command';
+import type { OperationState } from '../ledger/operation-state';
 
 /** Every kind of adjustment, in our words (each PSP's notifications map onto these, see docs/EVENTS.md). */
 export const ADJUSTMENT_KINDS = [
@@ -155,6 +156,17 @@ export function releasesHold(kind: AdjustmentKind): boolean {
  */
 export function commandsRedoneBy(kind: AdjustmentKind): readonly CommandType[] {
   return kind === 'succeeded_after_failure' ? ['capture', 'sale', 'refund'] : [];
+}
+
+/**
+ * Whether the PSP holds payment (or capture, refund) `op` as done: SUCCEEDED, or held FAILED that a recorded
+ * `succeeded_after_failure` says the PSP did after all (its mark, `commandsRedoneBy`: a capture, sale or refund; an
+ * authorization is never marked). A refund outside the bridge of such a payment gives money back all the same: the
+ * webhook (`outsideRefundReading`) and reconciliation (`classifyRefundOfPayment`) read it by this one rule. Pure.
+ */
+export function heldDoneAtPsp(op: { state: OperationState; command: CommandType; succeededAfterFailure?: SuccessAfterFailureMark }): boolean {
+  if (op.state === 'SUCCEEDED') return true;
+  return op.state === 'FAILED' && op.succeededAfterFailure !== undefined && commandsRedoneBy('succeeded_after_failure').includes(op.command);
 }
 
 /**

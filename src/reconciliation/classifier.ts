@@ -3,6 +3,7 @@ import {
   commandsRedoneBy,
   directionOfSuccess,
   failureAfterSuccess,
+  heldDoneAtPsp,
   reversed,
   type AdjustmentKind,
   type MoneyDirection,
@@ -709,8 +710,9 @@ function classifyRefundOfPayment(record: PspRecord, match: Match, base: Pick<Lin
   const currency = record.currency.toUpperCase();
   const what = `the PSP refunded ${money(record.amount, currency)} of ${op.command} ${op.id}, which no refund of the ledger asked for`;
   if (record.status !== 'succeeded') return { ...base, class: 'matched', action: { type: 'none' }, note: `a refund ${record.status}: nothing given back` };
-  if (standing(op.state) !== 'succeeded')
-    return { ...base, class: 'state_mismatch', action: { type: 'report' }, note: `${what}; the ledger holds it ${op.state}` };
+  // The payment the PSP holds, as the webhook reads it (`outsideRefundReading`): SUCCEEDED, or held FAILED and done
+  // by the PSP after all (a sale's `succeeded_after_failure`). One fact either way.
+  if (!heldDoneAtPsp(op)) return { ...base, class: 'state_mismatch', action: { type: 'report' }, note: `${what}; the ledger holds it ${op.state}` };
   const adjustments = match.adjustments ?? [];
   const own = adjustments.find((a) => a.line === record.lineId);
   if (own) return { ...base, class: 'matched', action: { type: 'none' }, note: `${what}: already recorded as ${own.kind} adjustment ${own.id}` };

@@ -5,6 +5,7 @@ import { counter } from '../metrics/metrics-registry';
 import { GatewayOutcomeJobData } from './gateway-outcomes-queue';
 import { ParkedOutcomes } from './parked-outcomes';
 import { settlesCommand } from './outcome-for-command';
+import { ownClosing } from './own-closing';
 
 const matchedByReference = counter(
   'pb_webhook_matched_by_reference_total',
@@ -118,14 +119,20 @@ export function noteMatchedByReference(logger: Logger, named: OperationRecord, h
  * operation the outcome does not settle is never parked, so a release never loops.
  * A failure carrying a late fact is never parked: it throws `OperationNotFoundError` (the job retried) until
  * `finalAttempt` (the queue's last), then stays `named`'s history and adjustment.
+ * Nor is the PSP's own cancel of `named` that the caller then handles as its reversal (`pspReversal`, see
+ * `webhooks/psp-reversal.ts`: a cancel in Adyen's Customer Area) while no cancel of ours of `named` stands
+ * (`ownClosing`): no answer will ever index its reference. With one standing, it is parked as before: that cancel's
+ * answer may still index the reference, and the parked copy is then what settles it.
+ * @param pspReversal the caller handles the outcome as the PSP's own reversal of `named` when nobody takes it.
  * @returns the operation that takes the outcome, or null: the outcome stays history of `named` (a capture made in
  *   the Customer Area; parked too when nobody held the reference).
  */
 export async function operationOfModification(
   named: OperationRecord,
   job: GatewayOutcomeJobData,
-  deps: { ledger: Pick<Ledger, 'findByReference' | 'get'>; parked?: ParkedOutcomes; logger: Logger },
+  deps: { ledger: Pick<Ledger, 'findByReference' | 'get' | 'operationsOfOrder'>; parked?: ParkedOutcomes; logger: Logger },
   finalAttempt: boolean,
+  pspReversal = false,
 ): Promise<OperationRecord | null> {
   const found = await modificationHolder(named, job, deps.ledger);
   if (found.kind === 'taker') return found.op;
@@ -141,6 +148,18 @@ export async function operationOfModification(
     earlyFailures.inc({ gateway, outcome: finalAttempt ? 'unclaimed' : 'retried' });
     if (!finalAttempt) throw new OperationNotFoundError(`no operation holds the modification reference of webhook ${job.eventId} yet`);
     deps.logger.info("webhook failure of a modification no operation held through its job's attempts: an adjustment of the operation it names", {
+      named_operation_id: named.id,
+      gateway,
+      gateway_reference: reference,
+      gateway_status: outcome.gatewayStatus,
+      event_id: job.eventId,
+    });
+    return null;
+  }
+  // The PSP's own cancel of the payment, no cancel of ours standing to claim it: parking it would keep a copy nobody
+  // releases for the parked outcomes' whole lifetime, logged as awaited.
+  if (pspReversal && (await ownClosing(named, deps.ledger)) === null) {
+    deps.logger.info("webhook outcome of the PSP's own cancel of the payment, no cancel of ours standing: not parked, handled as the payment's reversal", {
       named_operation_id: named.id,
       gateway,
       gateway_reference: reference,

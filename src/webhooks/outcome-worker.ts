@@ -201,7 +201,9 @@ async function applyOutcome(config: Config, deps: OutcomeWorkerDeps, job: Job<Ga
   // The failure or reversal of a refund the PSP made outside the bridge, reported as the payment's: no operation will
   // ever hold its reference, so it is not waited for as a modification's outcome.
   const outsideFailure = settles ? null : await outsideRefundFailure(op, data, deps, finalAttempt);
-  const holder = settles || outsideFailure !== null ? null : await operationOfModification(op, data, deps, finalAttempt);
+  // Nobody taking it, the PSP's own cancel of the payment is handled below as its reversal (never parked for nobody).
+  const pspReversal = !settles && deps.router !== undefined && !data.adjustment && reversalAsFailure(op, data) !== null;
+  const holder = settles || outsideFailure !== null ? null : await operationOfModification(op, data, deps, finalAttempt, pspReversal);
   if (holder) {
     op = holder;
     settles = true;

@@ -1,4 +1,4 @@
-import { AdjustmentFact, commandsUndoneBy, isAdjustmentKind } from '../adjustments/adjustment';
+import { AdjustmentFact, commandsUndoneBy, heldDoneAtPsp, isAdjustmentKind } from '../adjustments/adjustment';
 import { OUTSIDE_REFUND_FIELDS, leftToRefund, refundedOutsideBridge } from '../delivery/operation-context';
 import { OperationNotFoundError } from '../errors/operation-not-found-error';
 import { DependentSummary, Ledger, OperationRecord, RecordedAdjustmentFields, doneAtPsp } from '../ledger/ledger';
@@ -38,7 +38,8 @@ const OPEN: ReadonlySet<OperationState> = new Set(['SENT', 'PENDING', 'ACTION_RE
  * or null when it is no refund of the payment. A refund is an outcome SUCCESS that settles `refund`, naming its own
  * reference (`referenceIsModification`): an Adyen REFUND, a CANCEL_OR_REFUND whose `modification.action` is `refund`,
  * or one without the action (`pspReversal: cancel_or_refund`: a refund only of a payment that was captured), a Stripe
- * Refund without our metadata. Of a SUCCEEDED authorization or sale, routed to the webhook's gateway (one it failed
+ * Refund without our metadata. Of an authorization or sale the PSP holds (`heldDoneAtPsp`: SUCCEEDED, or a sale held FAILED
+ * with a `succeeded_after_failure` mark), routed to the webhook's gateway (one it failed
  * over from refunded its own attempt, not the payment the OMS was told about). A sale cancelled-or-refunded by Adyen
  * is read elsewhere (`reversalAsFailure`: the sale's `capture_failed`), and so is a cancel.
  */
@@ -49,7 +50,9 @@ export function outsideRefundReading(
   const { outcome } = job;
   if (job.adjustment !== undefined || outcome.status !== 'SUCCESS' || outcome.referenceIsModification !== true) return null;
   if (outcome.gatewayReference === undefined || !(outcome.settles ?? []).includes('refund')) return null;
-  if (op.state !== 'SUCCEEDED' || !PAYMENTS.has(op.command) || gatewayOf(op) !== job.gateway) return null;
+  // A payment the PSP holds: SUCCEEDED, or held FAILED that the PSP did after all (a sale's `succeeded_after_failure`):
+  // its refund gives money back all the same, as reconciliation reads it (`classifyRefundOfPayment`).
+  if (!heldDoneAtPsp(op) || !PAYMENTS.has(op.command) || gatewayOf(op) !== job.gateway) return null;
   const reversal = outcome.pspReversal;
   if (reversal === 'cancel' || (op.command === 'sale' && reversal !== undefined)) return null;
   const fact: AdjustmentFact = { kind: 'refund_outside_bridge', direction: 'debit', failsOpenOperation: false, pspReference: outcome.gatewayReference };

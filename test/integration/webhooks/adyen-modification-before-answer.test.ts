@@ -183,4 +183,23 @@ describe("an Adyen modification's notification naming the payment, before the mo
     // The webhook's job completed: nothing failed, nothing waiting to run again.
     expect(await stack.outcomes.getJobCounts('failed', 'delayed', 'waiting', 'active')).toEqual({ failed: 0, delayed: 0, waiting: 0, active: 0 });
   });
+
+  it("a CANCELLATION of a cancel of ours whose answer was lost (UNKNOWN) is parked, not taken for Adyen's own cancel: the cancel settles once its resend is answered `received` again", async () => {
+    const { orderId, authorization } = await authorized();
+    const cancel = await created('cancel', orderId, authorization);
+    const parked = await parkedCount('parked');
+    beforeCaptureAnswer.set(cancel, async (pspReference) => {
+      await notifyNamingPayment('CANCELLATION', authorization, pspReference);
+      // Taken for the payment's reversal, it waits for our cancel in flight; parked for the answer that indexes it.
+      await eventually(async () => (await parkedCount('parked')) === parked + 1);
+      return { answer: false };
+    });
+
+    expect(await deliver(cancel)).toBe('UNKNOWN');
+
+    await deliver(cancel);
+
+    await settledOnce(cancel);
+    expect((await stack.worker.ledger.get(authorization))?.state).toBe('SUCCEEDED');
+  });
 });

@@ -2,6 +2,7 @@ import { PaymentCommand } from '../../../src/contracts/payment-command';
 import { OperationRecord } from '../../../src/ledger/ledger';
 import { metricValue } from '../../../src/metrics/metrics-registry';
 import { voidOperationId } from '../../../src/poller/orphan-reversal';
+import { shardKeysOf, shardOfAnchor } from '../../../src/redis/key-layout';
 import { channelCommand } from '../../support/fixtures';
 import { eventually } from '../../support/tcp-proxy';
 import {
@@ -369,6 +370,7 @@ describe('a webhook failure of an operation the OMS was told succeeded', () => {
     async (eventCode, action) => {
       const auth = await authorisedByWebhook();
       const before = await metricValue('pb_webhook_failures_after_success_total', { gateway: 'adyen', outcome: 'webhook_only' });
+      const parked = await metricValue('pb_webhook_parked_total', { gateway: 'adyen', outcome: 'parked' });
       const fields = {
         eventCode,
         pspReference: `ADYFASC${String(seq).padStart(9, '0')}`,
@@ -395,6 +397,10 @@ describe('a webhook failure of an operation the OMS was told succeeded', () => {
       expect(requests.filter((r) => r.startsWith('POST'))).toEqual([]);
       expect((await stack.worker.ledger.get(auth.id))?.state).toBe('SUCCEEDED');
       expect(await stack.worker.ledger.inAuthorizationIndex('open', auth.id)).toBe(false);
+      // No cancel of ours will ever hold the cancel's own reference: nothing is parked under it for nobody.
+      expect(await metricValue('pb_webhook_parked_total', { gateway: 'adyen', outcome: 'parked' })).toBe(parked);
+      const name = `adyen:${fields.pspReference}`;
+      expect(await stack.worker.redis.exists(shardKeysOf(stack.config.redis.keyPrefix)[shardOfAnchor(name)].parkedOutcomes(name))).toBe(0);
     },
   );
 

@@ -593,6 +593,18 @@ describe('a refund no refund of the ledger accounts for', () => {
       expect(classifyLine(refund, { ...match(op('sale', state)), adjustments: [] })).toMatchObject({ class: 'state_mismatch', action: { type: 'report' } });
     }
   });
+
+  it('against a sale held FAILED that the PSP did after all (succeeded_after_failure): a payment the PSP holds, refund_outside_bridge as for a SUCCEEDED one; tied to the webhook that read it so', () => {
+    const late = op('sale', 'FAILED', { succeededAfterFailure: { by: 'adj_saf', amount: 5000, currency: 'EUR' } });
+    expect(classifyLine(refund, { ...match(late), adjustments: [] })).toMatchObject({
+      class: 'state_mismatch',
+      action: { type: 'adjust', kind: 'refund_outside_bridge', direction: 'debit', amount: 300, currency: 'EUR', reason: 'psp_refund' },
+    });
+    const webhook = known('refund_outside_bridge', { direction: 'debit', amount: 300, pspReference: 're_outside_1' });
+    expect(classifyLine(refund, { ...match(late), adjustments: [webhook] })).toMatchObject({ class: 'matched', action: { type: 'none' } });
+    // An authorization is never marked done after failure: held FAILED, a person looks, as the webhook leaves it.
+    expect(classifyLine(refund, { ...match(op('authorize', 'FAILED')), adjustments: [] })).toMatchObject({ action: { type: 'report' } });
+  });
 });
 
 describe('the failure or reversal of a refund no refund of the ledger accounts for', () => {

@@ -84,6 +84,15 @@ describe('outsideRefundReading: a refund the PSP made of a payment of ours, that
   });
 });
 
+describe('outsideRefundReading: a payment held FAILED that the PSP did after all', () => {
+  it('reads a REFUND of a sale held FAILED with a succeeded_after_failure mark as refund_outside_bridge, as of a SUCCEEDED one; not of one plainly FAILED', () => {
+    const late: OperationRecord = { ...succeeded('sale'), state: 'FAILED', succeededAfterFailure: { by: 'adj_saf', amount: 5000, currency: 'EUR' } };
+    expect(outsideRefundReading(late, refund())).toEqual(outsideRefundReading(succeeded('sale'), refund()));
+    expect(outsideRefundReading(late, refund())).toMatchObject({ fact: { kind: 'refund_outside_bridge', pspReference: 'PSPREFUND0001' } });
+    expect(outsideRefundReading({ ...late, succeededAfterFailure: undefined }, refund())).toBeNull();
+  });
+});
+
 describe('withOutsideRefund: a cancel-or-refund without the action is a refund once a capture was done at the PSP', () => {
   const ledgerWith = (dependents: DependentSummary[]) => ({
     findByReference: async () => null,
