@@ -159,14 +159,14 @@ export function commandsRedoneBy(kind: AdjustmentKind): readonly CommandType[] {
 }
 
 /**
- * Whether the PSP holds payment (or capture, refund) `op` as done: SUCCEEDED, or held FAILED that a recorded
- * `succeeded_after_failure` says the PSP did after all (its mark, `commandsRedoneBy`: a capture, sale or refund; an
- * authorization is never marked). A refund outside the bridge of such a payment gives money back all the same: the
- * webhook (`outsideRefundReading`) and reconciliation (`classifyRefundOfPayment`) read it by this one rule. Pure.
+ * Whether the PSP holds payment (or capture, refund) `op` as done, by the ledger's `doneAtPsp` rule read from a whole
+ * record (whose mark is the mark, not a flag; not imported, as the ledger depends on this module): SUCCEEDED, or held
+ * FAILED with a recorded `succeeded_after_failure` mark (only a capture, sale or refund gets one). A refund outside the
+ * bridge of such a payment gives money back all the same: the webhook (`outsideRefundReading`) and reconciliation
+ * (`classifyRefundOfPayment`) read it by this one rule. Pure.
  */
-export function heldDoneAtPsp(op: { state: OperationState; command: CommandType; succeededAfterFailure?: SuccessAfterFailureMark }): boolean {
-  if (op.state === 'SUCCEEDED') return true;
-  return op.state === 'FAILED' && op.succeededAfterFailure !== undefined && commandsRedoneBy('succeeded_after_failure').includes(op.command);
+export function heldDoneAtPsp(op: { state: OperationState; succeededAfterFailure?: SuccessAfterFailureMark }): boolean {
+  return op.state === 'SUCCEEDED' || (op.state === 'FAILED' && op.succeededAfterFailure !== undefined);
 }
 
 /**
