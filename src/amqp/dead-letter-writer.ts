@@ -1,6 +1,7 @@
 import type { Config } from '../config/config';
 import { MAX_COMMAND_MESSAGE_BYTES, MAX_JSON_DEPTH, jsonDepth } from '../contracts/json-limits';
-import { redact, redactJsonText, redactText } from '../logging/redact';
+import { isGiftCardNumberKey } from '../contracts/gift-card-keys';
+import { PAN_MASK, redact, redactJsonText, redactText } from '../logging/redact';
 import { ConfirmPublisher } from './confirm-publisher';
 import { stampOf } from './dead-letter-stamp';
 import { randomUUID } from 'node:crypto';
@@ -56,7 +57,8 @@ export class DeadLetterWriter {
     };
     // Redacted before the cut (a cut through a card number leaves digits redaction no longer sees as one).
     for (const [k, v] of Object.entries(headers)) headers[k] = boundedHeaderValue(redactText(v));
-    const body = redactBody(original);
+    // A gift card number is card data the redaction cannot tell from a long id: masked where it was refused for one.
+    const body = why.code === 'CARD_DATA_REJECTED' ? maskGiftCardNumbers(redactBody(original)) : redactBody(original);
     const channel = extraHeaders[AUTHENTICATED_CHANNEL_HEADER];
     if (channel !== undefined && this.stampKey) headers[AUTHENTICATED_CHANNEL_HEADER] = stampOf(this.stampKey, channel, body);
     else delete headers[AUTHENTICATED_CHANNEL_HEADER];
@@ -101,6 +103,28 @@ function boundedHeaderValue(value: string): string {
  * (`dead-letter-stamp.ts`).
  */
 export const AUTHENTICATED_CHANNEL_HEADER = 'x-pb-authenticated-channel';
+
+/**
+ * A redacted JSON body with every string that is a gift card number as a card key (`isGiftCardNumberKey`:
+ * 17 digits or more) masked; a body that is not JSON (withheld, or redacted as text) as it is.
+ */
+export function maskGiftCardNumbers(body: Buffer): Buffer {
+  let parsed: unknown;
+  try {
+    parsed = JSON.parse(body.toString('utf8'));
+  } catch {
+    return body;
+  }
+  const walk = (v: unknown): unknown => {
+    if (typeof v === 'string') return isGiftCardNumberKey(v) ? PAN_MASK : v;
+    if (Array.isArray(v)) return v.map(walk);
+    if (v === null || typeof v !== 'object') return v;
+    const out: Record<string, unknown> = {};
+    for (const [k, item] of Object.entries(v as Record<string, unknown>)) out[k] = walk(item);
+    return out;
+  };
+  return Buffer.from(JSON.stringify(walk(parsed)));
+}
 
 /**
  * JSON bodies are redacted field by field (keys like `cvv` masked, card numbers in keys and values); a body

@@ -2,6 +2,7 @@ import type { ErrorObject } from 'ajv';
 import { CommandValidationError } from '../errors/command-validation-error';
 import type { ChannelsConfig } from '../config/channels-config';
 import { applyCardDataPolicy } from './card-data-policy';
+import { refuseGiftCardNumberKeys } from './gift-card-keys';
 import { cardDataPolicyOf, checkProfile, profileFor } from './validation-profile';
 import { MAX_JSON_DEPTH, exceedsDepth } from './json-limits';
 import { PaymentCommand } from './payment-command';
@@ -76,6 +77,7 @@ export function validateCommandReport(message: unknown, channels?: ChannelsConfi
   const payment = envelope.payment !== null && typeof envelope.payment === 'object' ? (envelope.payment as Record<string, unknown>) : {};
   const profile = profileFor(channels, envelope.channel, payment.gateway_account);
   const { value, masked } = applyCardDataPolicy(message, cardDataPolicyOf(channels, profile));
+  refuseGiftCardNumberKeys(value);
   validate ??= commandSchemaValidator<PaymentCommand>(paymentCommandSchema.$id);
   if (!validate(value)) {
     const error = (validate.errors ?? [])[0];

@@ -3,7 +3,7 @@ import { GatewayError } from '../../errors/gateway-error';
 import { counter } from '../../metrics/metrics-registry';
 import { readConfirmedMoney } from '../../money/psp-currency-table';
 import { GatewayOutcome, GatewayResponse, OperationContext, idempotencyKeyOf } from '../gateway-adapter';
-import { classifyAdyenError, replayNotFound } from '../adyen/adyen-errors';
+import { classifyAdyenError, isTransient, replayNotFound } from '../adyen/adyen-errors';
 import { idempotencyKeyFor } from '../adyen/adyen-references';
 import { ADYEN_SV_CURRENCIES } from './adyen-stored-value-currencies';
 import { isKnownRefusalText } from './adyen-stored-value-declines';
@@ -12,7 +12,8 @@ import { mapSvResultCode } from './adyen-stored-value-status-map';
 /**
  * Reading Stored Value API v46 answers. Every 200 is a `StoredValue*Response` (`resultCode`, `pspReference`,
  * `currentBalance`, `refusalReason`); anything else is a `ServiceError`, classified like Checkout's
- * (`classifyAdyenError`: 401/403 authentication, 429 rate limited, 5xx retryable, 4xx invalid request).
+ * (`classifyAdyenError`: 401/403 authentication, 429 rate limited, 5xx retryable, 4xx invalid request), except
+ * a 5xx to a request that changes a card (`classifyAdyenSvError`).
  *
  * What an outcome confirms:
  * - balance_inquiry: `amount`/`currency` are the card's balance (`currentBalance`), which the event reports
@@ -52,9 +53,28 @@ export function currentBalanceOf(body: Json): { amount?: number; currency?: stri
   return readConfirmedMoney(ADYEN_SV_CURRENCIES, value, currency, 'currentBalance.value');
 }
 
+/**
+ * A non-2xx answer as a `GatewayError`: `classifyAdyenError`, except a 5xx to a request that changes a card
+ * (any command but a balance inquiry) without `Transient-Error: true` (Adyen's mark of a request it did not
+ * process): the request may have been performed, so it is `outcome_unknown`, resolved by the status inquiry,
+ * whose replay is trusted as one only when Adyen echoes the key (`parseAdyenSvStatusResponse`). As a
+ * `server_error` it would be sent again and its answer read as the first: a void done before the 500 then
+ * refused the second time would be FAILED.
+ */
+export function classifyAdyenSvError(ctx: OperationContext, response: GatewayResponse, gateway: string): GatewayError {
+  const err = classifyAdyenError(response, gateway);
+  if (err.kind !== 'server_error' || response.status < 500 || ctx.command === 'balance_inquiry' || isTransient(response)) return err;
+  return new GatewayError(
+    'outcome_unknown',
+    gateway,
+    `server error (HTTP ${response.status}, errorCode ${err.details.gatewayCode ?? '-'}): the request may have been performed`,
+    err.details,
+  );
+}
+
 /** The outcome of the answer to `buildAdyenSvRequest(ctx)`; non-2xx answers throw a classified `GatewayError`. */
 export function parseAdyenSvResponse(ctx: OperationContext, response: GatewayResponse, gateway: GatewayConfig): GatewayOutcome {
-  if (response.status < 200 || response.status >= 300) throw classifyAdyenError(response, gateway.name);
+  if (response.status < 200 || response.status >= 300) throw classifyAdyenSvError(ctx, response, gateway.name);
   const body = parseJson(response, gateway.name);
   const resultCode = str(body, 'resultCode');
   if (resultCode === undefined) {

@@ -17,7 +17,13 @@ import { useDeliveryStacks } from '../../support/delivery-stack';
  * may be a second void refused because the first one landed. A local Adyen stand-in answers as told and counts
  * what reaches it.
  */
-const psp = { echo: false, resultCode: 'Refused', calls: [] as Array<{ path: string; key: string }> };
+const psp = {
+  echo: false,
+  resultCode: 'Refused',
+  /** HTTP statuses to answer first, one per call (Adyen's ServiceError), before the `resultCode` answers. */
+  failures: [] as number[],
+  calls: [] as Array<{ path: string; key: string }>,
+};
 let server: http.Server;
 let baseUrl: string;
 const stacks = useDeliveryStacks();
@@ -28,6 +34,12 @@ beforeAll(async () => {
     req.on('end', () => {
       const key = String(req.headers['idempotency-key']);
       psp.calls.push({ path: req.url ?? '', key });
+      const failure = psp.failures.shift();
+      if (failure !== undefined) {
+        res.writeHead(failure, { 'content-type': 'application/json' });
+        res.end(JSON.stringify({ status: failure, errorCode: '905', message: 'Payment details are not supported', errorType: 'internal' }));
+        return;
+      }
       const headers: Record<string, string> = { 'content-type': 'application/json', ...(psp.echo ? { 'idempotency-key': key } : {}) };
       res.writeHead(200, headers);
       res.end(JSON.stringify({ pspReference: 'SVREPLAY00000001', resultCode: psp.resultCode, currentBalance: { currency: 'EUR', value: 5000 } }));
@@ -125,5 +137,31 @@ describe('Adyen Stored Value: an UNKNOWN operation resolved by replaying its req
       kind: 'outcome_unknown',
       gateway_code: 'ADYEN_SV_REPLAY_UNCONFIRMED',
     });
+  });
+
+  it('a void answered HTTP 500 is UNKNOWN and asked about by replay, never resent and failed on a refusal Adyen did not confirm as the replay', async () => {
+    const stack = stacks.build(config());
+    const cmd = channelCommand(
+      'cancel',
+      {},
+      { gateway: 'gc', gateway_key: 'QFQTPCQ8HXSKGK85', currency: 'EUR', amount: 1000, method_details: { method: 'giftcard', submethod: 'givex' } },
+    );
+    const id = cmd.payment.operation_reference!;
+    await stack.ledger.create(id, cmd);
+    psp.calls = [];
+    // The void may have been done before the 500; a second void is then refused, and Adyen does not echo the key.
+    psp.failures = [500];
+    psp.echo = false;
+    psp.resultCode = 'Refused';
+    expect((await stack.service.deliver(id)).kind).toBe('retry');
+    expect((await stack.ledger.get(id))?.state).toBe('UNKNOWN');
+    expect((await stack.service.deliver(id)).kind).toBe('retry');
+    expect(psp.calls).toEqual([
+      { path: '/pal/servlet/StoredValue/v46/voidTransaction', key: id },
+      { path: '/pal/servlet/StoredValue/v46/voidTransaction', key: id },
+    ]);
+    expect((await stack.ledger.get(id))?.state).toBe('UNKNOWN');
+    expect(await stack.events.load(`${id}.FAILED`)).toBeNull();
+    expect((await stack.ledger.interactions(id)).find((h) => h.event === 'send_error')).toMatchObject({ kind: 'outcome_unknown', http_status: 500 });
   });
 });

@@ -21,3 +21,27 @@ describe('DeadLetterWriter headers', () => {
     expect(headers['x-pb-routing-key']).toBe('web.payment.capture');
   });
 });
+
+describe('DeadLetterWriter body', () => {
+  it("keeps no gift card number a command was refused for (Adyen's Givex example: 19 digits, no Luhn check digit, which redaction does not see)", async () => {
+    const bodies: string[] = [];
+    const publisher = { publish: async (_exchange: string, _key: string, body: Buffer) => void bodies.push(body.toString('utf8')) };
+    const writer = new DeadLetterWriter(publisher as unknown as ConfirmPublisher, testConfig().amqp);
+    const command = {
+      version: 1,
+      command: 'reload',
+      channel: 'web',
+      payment: { gateway: 'gc', gateway_account: 'acme', gateway_key: 'shopper-0042:6036283997595793321', amount: 100, currency: 'EUR', order_id: 'ORD-1' },
+    };
+    const why = { field: 'payment.gateway_key', reason: 'holds a gift card number', source: 'amqp:test' };
+    await writer.write(Buffer.from(JSON.stringify(command)), { ...why, code: 'CARD_DATA_REJECTED' });
+    await writer.write(Buffer.from(JSON.stringify({ jsonrpc: '2.0', id: 7, method: 'reload', params: command })), { ...why, code: 'CARD_DATA_REJECTED' });
+    for (const body of bodies) {
+      expect(body).not.toContain('6036283997595793321');
+      expect(body).toContain('ORD-1');
+    }
+    // Another refusal keeps the body as sent (only card data is masked): a long number is not card data by itself.
+    await writer.write(Buffer.from(JSON.stringify(command)), { ...why, code: 'INVALID_PARAMS' });
+    expect(bodies[2]).toContain('6036283997595793321');
+  });
+});

@@ -83,6 +83,33 @@ describe('stored value card commands', () => {
     expect(err.message).not.toContain('4321');
   });
 
+  // Adyen's own examples: an SVS card number (21 digits) and a Givex one (19 digits, no Luhn check digit), which the
+  // card scan (Luhn, 12 to 19 digits) does not see; a gift card token is at most 16 characters (Adyen's
+  // recurringDetailReference) or the simulator's gc_….
+  it.each([['603628672882001915092'], ['6036283997595793321'], ['shopper-0042:603628672882001915092'], ['6036 2839 9759 5793 321']])(
+    'refuses a gift card number sent as the card token (%s), never storing or echoing it',
+    (number) => {
+      for (const type of ['balance_inquiry', 'reload', 'activate'] as const) {
+        const err = rejection(command(type, { gateway_key: number, amount: type === 'reload' ? 100 : 0 }));
+        expect([err.code, err.field]).toEqual(['CARD_DATA_REJECTED', 'payment.gateway_key']);
+        expect(err.message).not.toContain(number);
+      }
+      const merge = rejection(command('merge_balance', { stored_value: { source_gateway_key: number } }));
+      expect([merge.code, merge.field]).toEqual(['CARD_DATA_REJECTED', 'payment.stored_value.source_gateway_key']);
+      const redemption = rejection(command('authorize', { amount: 100, gateway_key: number, method_details: { method: 'giftcard', submethod: 'givex' } }));
+      expect([redemption.code, redemption.field]).toEqual(['CARD_DATA_REJECTED', 'payment.gateway_key']);
+    },
+  );
+
+  it('still takes the gift card tokens it is sent: an Adyen recurringDetailReference (16 digits), the simulator gc_…', () => {
+    expect(validateCommand(command('reload', { gateway_key: 'shopper-0042:8316039902646531', amount: 100 })).payment.gateway_key).toBe(
+      'shopper-0042:8316039902646531',
+    );
+    expect(validateCommand(command('balance_inquiry', { gateway_key: 'gc_demo_603628672882001915' })).payment.gateway_key).toBe('gc_demo_603628672882001915');
+    // Not a gift card: a card gateway's long numeric key is its own business.
+    expect(validateCommand(command('authorize', { amount: 100, gateway_key: '4749871520086191604101' })).payment.gateway_key).toBe('4749871520086191604101');
+  });
+
   it("still carries a one-time gift card's encrypted security code (only the PSP can read it)", () => {
     const ok = validateCommand(
       command('authorize', {

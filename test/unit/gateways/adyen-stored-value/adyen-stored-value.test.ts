@@ -176,6 +176,41 @@ describe('Adyen Stored Value answers', () => {
     );
   });
 
+  describe('HTTP errors (ServiceError)', () => {
+    const serviceError = (status: number, errorType: string, headers: Record<string, string> = {}) => ({
+      ...answer({ status, errorCode: status === 422 ? '167' : '905', message: 'Original pspReference required for this operation', errorType }, status),
+      headers,
+    });
+    const kindOf = (command: OperationContext['command'], response: ReturnType<typeof serviceError>, status = false) => {
+      try {
+        (status ? t.parseStatusResponse : t.parseResponse)(fixtures.context(command), response, gateway);
+      } catch (err) {
+        return { kind: (err as GatewayError).kind, retryable: (err as GatewayError).retryable };
+      }
+      throw new Error('expected a GatewayError');
+    };
+
+    it.each<OperationContext['command']>(['reload', 'refund', 'issue', 'activate', 'deactivate', 'merge_balance', 'cancel'])(
+      'reads a 5xx to a %s (it changes a card) as outcome unknown: looked up by replay, never resent as if it never happened',
+      (command) => {
+        expect(kindOf(command, serviceError(500, 'internal'))).toEqual({ kind: 'outcome_unknown', retryable: true });
+        expect(kindOf(command, serviceError(503, 'internal'), true)).toEqual({ kind: 'outcome_unknown', retryable: true });
+      },
+    );
+
+    it('resends a 5xx Adyen marks Transient-Error: true (not processed) and a 5xx to a balance inquiry (it moves nothing) as server_error', () => {
+      expect(kindOf('cancel', serviceError(500, 'internal', { 'transient-error': 'true' }))).toEqual({ kind: 'server_error', retryable: true });
+      expect(kindOf('balance_inquiry', serviceError(500, 'internal'))).toEqual({ kind: 'server_error', retryable: true });
+    });
+
+    it('fails a 422 and a 5xx of errorType validation (an incorrect request) for good, and refuses credentials as authentication', () => {
+      expect(kindOf('reload', serviceError(422, 'validation'))).toEqual({ kind: 'invalid_request', retryable: false });
+      expect(kindOf('reload', serviceError(400, 'validation'))).toEqual({ kind: 'invalid_request', retryable: false });
+      expect(kindOf('reload', serviceError(500, 'validation'))).toEqual({ kind: 'invalid_request', retryable: false });
+      expect(kindOf('reload', serviceError(403, 'security')).kind).toBe('authentication');
+    });
+  });
+
   it('reads a 404 to the replayed request (the status inquiry) as outcome_unknown, never as null (never landed)', () => {
     const notFound = answer({ status: 404, errorCode: '000', errorType: 'validation' }, 404);
     expect(() => t.parseStatusResponse(fixtures.context('reload'), notFound, gateway)).toThrow(

@@ -1,0 +1,58 @@
+import { CommandValidationError } from '../errors/command-validation-error';
+import { GIFT_CARD_METHOD, isStoredValueCommand } from './stored-value';
+
+/**
+ * A gift card number sent where its token goes. The card scan (`card-data-policy.ts`) finds payment card
+ * numbers: 12 to 19 digits passing the Luhn check. A gift card number often fails it and may be longer (Adyen's
+ * own examples: SVS `603628672882001915092`, 21 digits; Givex `6036283997595793321`, 19 digits, no check digit),
+ * so as a card key it would be stored, sent on and logged. A gift card token is never such a run: Adyen's
+ * recurringDetailReference is 16 characters, the simulator's is `gc_…`. Only the fields naming a gift card are
+ * read (a card gateway's own long numeric key, e.g. a Cybersource subscription id, is its business).
+ */
+
+/** Fewest digits of a card key read as a gift card number: one more than a token's 16 characters. */
+export const MIN_GIFT_CARD_NUMBER_DIGITS = 17;
+
+/**
+ * Whether `key` (a `gateway_key`, or `<shopperReference>:<token>`) is a gift card number: its part after the
+ * last `:` is digits only, spaces and dashes between them allowed, at least {@link MIN_GIFT_CARD_NUMBER_DIGITS}.
+ */
+export function isGiftCardNumberKey(key: string): boolean {
+  let digits = 0;
+  for (let i = key.lastIndexOf(':') + 1; i < key.length; i += 1) {
+    const c = key.charCodeAt(i);
+    if (c >= 0x30 && c <= 0x39) digits += 1;
+    else if (c !== 0x20 && c !== 0x2d) return false;
+  }
+  return digits >= MIN_GIFT_CARD_NUMBER_DIGITS;
+}
+
+function record(value: unknown): Record<string, unknown> | undefined {
+  return value !== null && typeof value === 'object' && !Array.isArray(value) ? (value as Record<string, unknown>) : undefined;
+}
+
+/**
+ * Refuses a command naming a gift card by its number (see the file comment): the card key of a stored value
+ * command or of a gift card redemption (`method_details.method: giftcard`), a balance merge's source card, a
+ * split's `gift_card` tender. Reads the message as decoded (before the schema), so nothing later holds it.
+ * @throws CommandValidationError `CARD_DATA_REJECTED` naming the field, never quoting its value.
+ */
+export function refuseGiftCardNumberKeys(message: unknown): void {
+  const envelope = record(message);
+  const payment = record(envelope?.payment);
+  if (!envelope || !payment) return;
+  const refuse = (value: unknown, field: string): void => {
+    if (typeof value === 'string' && isGiftCardNumberKey(value)) {
+      throw new CommandValidationError(field, "holds a gift card number; send the card's token, never its number or PIN", 'CARD_DATA_REJECTED');
+    }
+  };
+  const command = typeof envelope.command === 'string' ? envelope.command : '';
+  if (isStoredValueCommand(command) || record(payment.method_details)?.method === GIFT_CARD_METHOD) refuse(payment.gateway_key, 'payment.gateway_key');
+  refuse(record(payment.stored_value)?.source_gateway_key, 'payment.stored_value.source_gateway_key');
+  if (Array.isArray(payment.tenders)) {
+    payment.tenders.forEach((tender: unknown, i) => {
+      const t = record(tender);
+      if (t?.type === 'gift_card') refuse(t.gateway_key, `payment.tenders[${i}].gateway_key`);
+    });
+  }
+}
