@@ -51,6 +51,12 @@ export class BusRequestError extends PaymentBridgeError {
     message: string,
     /** HTTP status of the answer. */
     readonly httpStatus: number,
+    /**
+     * Who refused: the bus (default) or the OAuth server. A token request the OAuth server refuses (400
+     * `invalid_scope`, `invalid_grant`, …) is a configuration fault, the same for every call: never a refusal of
+     * what the call carried.
+     */
+    readonly peer: 'bus' | 'oauth' = 'bus',
   ) {
     super(message);
   }

@@ -263,12 +263,14 @@ export function readTokenAnswer(
     throw new BusRequestError(
       `the OAuth server at ${tokenUrl} answered without an access_token: check mom_client.oauth_server_url and mom_client.token_path`,
       response.status,
+      'oauth',
     );
   }
   if (token.length > MAX_ACCESS_TOKEN_CHARS || !ACCESS_TOKEN.test(token)) {
     throw new BusRequestError(
       `the OAuth server at ${tokenUrl} answered with an access_token no HTTP header can carry (${token.length} characters${token.length > MAX_ACCESS_TOKEN_CHARS ? '' : ', not all printable ASCII'}): check mom_client.oauth_server_url and mom_client.token_path`,
       response.status,
+      'oauth',
     );
   }
   const tokenType = raw.token_type;
@@ -276,6 +278,7 @@ export function readTokenAnswer(
     throw new BusRequestError(
       `the OAuth server at ${tokenUrl} answered with token_type ${tokenTypeText(tokenType, token)}, not Bearer: the bus client sends its token as a Bearer token (RFC 6750) and cannot use another type; check mom_client.oauth_server_url and mom_client.token_path`,
       response.status,
+      'oauth',
     );
   }
   const expiresIn = typeof raw.expires_in === 'string' && DIGITS.test(raw.expires_in) ? Number(raw.expires_in) : raw.expires_in;
@@ -319,11 +322,13 @@ function classify(status: number, body: Record<string, unknown> | undefined, hea
     return new BusRequestError(
       `the OAuth server at ${tokenUrl} answered HTTP ${status} without a JSON token: check mom_client.oauth_server_url and mom_client.token_path`,
       status,
+      'oauth',
     );
   }
   return new BusRequestError(
     `the OAuth server at ${tokenUrl} refused the token request (HTTP ${status}${oauthError ? ` ${oauthError}` : ''}): check mom_client.token_path and mom_client.scope`,
     status,
+    'oauth',
   );
 }
 

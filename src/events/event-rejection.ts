@@ -16,12 +16,14 @@ const CONTENT_RPC_CODES: ReadonlySet<number> = new Set([-32700, -32600, -32602])
 
 /**
  * Why the bus refused this event for its content, as a bounded token (`http_422`, `rpc_-32602`), or null when
- * the failure is anything else: unreachable, 5xx, 429, refused credentials, or a 4xx that names the endpoint
- * or our access (404, 403, 405, …, JSON-RPC method not found). Those are the bus's or our configuration's, the
+ * the failure is anything else: unreachable, 5xx, 429, refused credentials, a token request the OAuth server
+ * refused (400 `invalid_scope`, …), or a 4xx that names the endpoint or our access (404, 403, 405, …, JSON-RPC
+ * method not found). Those are the bus's or our configuration's, the
  * same for every event, and are retried until fixed: setting every event aside would bury the cause.
  */
 export function contentRejection(err: unknown): string | null {
-  if (err instanceof BusRequestError && CONTENT_STATUSES.has(err.httpStatus)) return `http_${err.httpStatus}`;
+  // A token request the OAuth server refused says nothing of the event: it fails every send until fixed.
+  if (err instanceof BusRequestError && err.peer === 'bus' && CONTENT_STATUSES.has(err.httpStatus)) return `http_${err.httpStatus}`;
   if (err instanceof BusRpcError && CONTENT_RPC_CODES.has(err.rpcCode)) return `rpc_${err.rpcCode}`;
   return null;
 }

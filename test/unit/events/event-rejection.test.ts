@@ -1,5 +1,16 @@
 import { BusAuthenticationError, BusRequestError, BusRpcError, PeerUnavailableError } from '../../../src/bus/bus-errors';
+import { readTokenAnswer } from '../../../src/bus/oauth-token-provider';
 import { contentRejection } from '../../../src/events/event-rejection';
+
+/** What the token provider throws for the OAuth server's answer (RFC 6749 §5.2 error response). */
+function tokenRefusal(status: number, body: unknown): unknown {
+  try {
+    readTokenAnswer({ status, body: JSON.stringify(body), headers: {} }, 'http://oauth.test/oauth/token');
+  } catch (err) {
+    return err;
+  }
+  throw new Error('expected the token answer to be refused');
+}
 
 describe('contentRejection: which bus refusals are about the event itself', () => {
   it.each([
@@ -22,6 +33,10 @@ describe('contentRejection: which bus refusals are about the event itself', () =
     ['a refused token', new BusAuthenticationError('refused', 401)],
     ['an outage', new PeerUnavailableError('bus', 'http://bus', 'HTTP 503')],
     ['a TypeError', new TypeError('x')],
+    ['the OAuth server refusing the scope (400 invalid_scope)', tokenRefusal(400, { error: 'invalid_scope' })],
+    ['the OAuth server refusing the grant (400 unsupported_grant_type)', tokenRefusal(400, { error: 'unsupported_grant_type' })],
+    ['the OAuth server answering 400 without a code', tokenRefusal(400, { message: 'bad' })],
+    ['the OAuth server refusing with 422', tokenRefusal(422, { error: 'invalid_request' })],
   ])('%s is not: retried until fixed, never set aside', (_name, err) => {
     expect(contentRejection(err)).toBeNull();
   });
