@@ -1,4 +1,5 @@
 import { BusRequestError, BusRpcError, displayUrl } from './bus-errors';
+import { busText } from './bus-text';
 
 /**
  * Reading the bus's answers to our calls (`BusClient`), pure: an answer is the bus's to choose, and whatever
@@ -64,6 +65,31 @@ export function rpcError(error: Record<string, unknown>): BusRpcError {
   const { code } = error;
   const rpcCode = typeof code === 'number' && Number.isInteger(code) && code >= MIN_RPC_CODE && code <= MAX_RPC_CODE ? code : 0;
   return new BusRpcError(rpcCode, typeof error.message === 'string' ? error.message : '(no message)');
+}
+
+/** An RFC 6750 §3 error code (`invalid_token`, `insufficient_scope`), of a length a code has. */
+const BEARER_ERROR_CODE = /^[A-Za-z0-9_.-]{1,64}$/;
+/** An RFC 6749 §3.3 scope (space-separated NQCHAR tokens), of a length an operator can read in a message. */
+const SCOPE_VALUE = /^[\x21\x23-\x5B\x5D-\x7E]+(?: [\x21\x23-\x5B\x5D-\x7E]+)*$/;
+
+/**
+ * The `error` code and `scope` of the bus's Bearer challenge (`WWW-Authenticate: Bearer error="insufficient_scope",
+ * scope="…"`, RFC 6750 §3), each only when it is one (a scope of at most 128 characters, made safe by `busText`);
+ * `{}` when the answer carries no Bearer challenge. Never the `error_description`: it is the bus's free text.
+ */
+export function bearerChallenge(headers: Record<string, string>): { error?: string; scope?: string } {
+  const header = headers['www-authenticate'];
+  if (typeof header !== 'string' || !/^\s*bearer(?:\s|$)/i.test(header)) return {};
+  const param = (name: string): string | undefined => {
+    const m = new RegExp(`(?:^|[\\s,])${name}\\s*=\\s*(?:"([^"]*)"|([^\\s,"]+))`, 'i').exec(header.slice(0, 4096));
+    return m ? (m[1] ?? m[2]) : undefined;
+  };
+  const error = param('error');
+  const scope = param('scope');
+  return {
+    ...(error !== undefined && BEARER_ERROR_CODE.test(error) ? { error } : {}),
+    ...(scope !== undefined && scope.length <= 128 && SCOPE_VALUE.test(scope) ? { scope: busText(scope) } : {}),
+  };
 }
 
 /** A status the bus refused the request with, naming the URL (never the bus's words). */

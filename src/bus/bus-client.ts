@@ -3,7 +3,7 @@ import { Config } from '../config/config';
 import { OutboundClient, OutboundRequestError, OutboundResponse } from '../http/outbound-request';
 import { Logger, silentLogger } from '../logging/logger';
 import { BusAuthenticationError, PeerUnavailableError, displayUrl } from './bus-errors';
-import { readNotifyAnswer, readRpcAnswer } from './bus-answers';
+import { bearerChallenge, readNotifyAnswer, readRpcAnswer } from './bus-answers';
 import { retryAfterMs } from '../http/retry-after';
 import { jsonRpcRequest } from './json-rpc';
 import { AccessTokenSource } from './oauth-token-provider';
@@ -15,7 +15,7 @@ import { AccessTokenSource } from './oauth-token-provider';
  *
  * Failures: `PeerUnavailableError` (a retryable `DependencyUnavailableError('bus', …)`: unreachable,
  * timeout, 5xx, 429), `BusRpcError` (a JSON-RPC error answer), `BusAuthenticationError` (401 again with a
- * fresh token), `BusRequestError` (another 4xx, or a malformed answer: no JSON-RPC, no
+ * fresh token, or 403 with the Bearer challenge `insufficient_scope`), `BusRequestError` (another 4xx, or a malformed answer: no JSON-RPC, no
  * `result`); the last three are not retryable. Answers are read by `bus-answers.ts`.
  * Token failures come from the `AccessTokenSource` unchanged.
  */
@@ -75,10 +75,24 @@ export class BusClient {
           this.logger.info('bus refused the access token; fetching a new one and retrying once', { url: displayUrl(url) });
           continue;
         }
+        const { error } = bearerChallenge(response.headers);
         throw new BusAuthenticationError(
-          `the bus at ${displayUrl(url)} refused a freshly issued access token (HTTP 401): check that mom_client.client_id may call the bus and that mom_client.oauth_server_url is the bus's OAuth server`,
+          `the bus at ${displayUrl(url)} refused a freshly issued access token (HTTP 401${error ? ` ${error}` : ''}): check that mom_client.client_id may call the bus and that mom_client.oauth_server_url is the bus's OAuth server`,
           401,
+          error,
         );
+      }
+      if (response.status === 403) {
+        // RFC 6750 §3.1: the token is good but lacks the scope this call needs; a new token of the same scope would
+        // not help, and the fault is the configured scope, not the URL.
+        const { error, scope } = bearerChallenge(response.headers);
+        if (error === 'insufficient_scope') {
+          throw new BusAuthenticationError(
+            `the bus at ${displayUrl(url)} refused the access token's scope (HTTP 403 insufficient_scope): check mom_client.scope${scope ? ` (the bus asks for scope "${scope}")` : ''}`,
+            403,
+            error,
+          );
+        }
       }
       if (response.status >= 500 || response.status === 429) {
         throw new PeerUnavailableError('bus', displayUrl(url), `HTTP ${response.status}`, { retryAfterMs: retryAfterMs(response.headers) });

@@ -22,7 +22,8 @@ export class PeerUnavailableError extends DependencyUnavailableError {
 
 /**
  * The OAuth server refused our client credentials (401, or 400 `invalid_client`/`unauthorized_client`),
- * or the bus refused a freshly issued token. Not retryable: an operator must fix the configuration.
+ * or the bus refused a freshly issued token (401) or its scope (403 `insufficient_scope`, RFC 6750 §3.1).
+ * Not retryable: an operator must fix the configuration.
  */
 export class BusAuthenticationError extends PaymentBridgeError {
   readonly retryable = false;
@@ -32,7 +33,7 @@ export class BusAuthenticationError extends PaymentBridgeError {
     message: string,
     /** HTTP status of the refusal. */
     readonly httpStatus: number,
-    /** OAuth `error` code when the server sent one, e.g. `invalid_client`. */
+    /** OAuth `error` code when the server sent one, e.g. `invalid_client`, or the bus's Bearer challenge's (`insufficient_scope`). */
     readonly oauthError?: string,
   ) {
     super(message);

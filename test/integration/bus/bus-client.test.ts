@@ -2,7 +2,8 @@ import http from 'node:http';
 import { AddressInfo } from 'node:net';
 import { Writable } from 'node:stream';
 import { BusClient } from '../../../src/bus/bus-client';
-import { BusRequestError, BusRpcError, PeerUnavailableError } from '../../../src/bus/bus-errors';
+import { BusAuthenticationError, BusRequestError, BusRpcError, PeerUnavailableError } from '../../../src/bus/bus-errors';
+import { contentRejection } from '../../../src/events/event-rejection';
 import { OAuthTokenProvider } from '../../../src/bus/oauth-token-provider';
 import { DependencyUnavailableError } from '../../../src/errors';
 import { createLogger } from '../../../src/logging/logger';
@@ -185,6 +186,62 @@ describe('BusClient', () => {
     expect(err).toBeInstanceOf(BusRequestError);
     expect((err as BusRequestError).httpStatus).toBe(403);
     expect((err as BusRequestError).retryable).toBe(false);
+  });
+
+  /** A bus answering every call with `status` and `headers` (its OAuth server is the twin's); counts the calls. */
+  async function refusingBus(status: number, headers: Record<string, string>): Promise<{ url: string; calls: () => number; close: () => Promise<void> }> {
+    let calls = 0;
+    const server = http.createServer((req, res) => {
+      calls += 1;
+      req.resume();
+      req.on('end', () => res.writeHead(status, { 'content-type': 'application/json', ...headers }).end('{}'));
+    });
+    await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+    return {
+      url: `http://127.0.0.1:${(server.address() as AddressInfo).port}`,
+      calls: () => calls,
+      close: async () => {
+        server.closeAllConnections();
+        await new Promise<void>((r) => server.close(() => r()));
+      },
+    };
+  }
+
+  it('names the missing scope when the bus answers 403 with the Bearer challenge insufficient_scope (RFC 6750 §3.1): a configuration error, not a URL one, never an event refusal', async () => {
+    const bus = await refusingBus(403, {
+      'www-authenticate': 'Bearer realm="bus", error="insufficient_scope", error_description="needs more", scope="bus:delegate bus:register"',
+    });
+    try {
+      const { client, config } = setup({ 'service_bus.url': bus.url });
+      const err = await client.notify('magento.payment.captured', {}).catch((e: unknown) => e);
+      expect(err).toBeInstanceOf(BusAuthenticationError);
+      expect(err).toMatchObject({ httpStatus: 403, oauthError: 'insufficient_scope', retryable: false });
+      expect((err as Error).message).toBe(
+        `the bus at ${bus.url}${config.serviceBus.delegatePath} refused the access token's scope (HTTP 403 insufficient_scope): check mom_client.scope (the bus asks for scope "bus:delegate bus:register")`,
+      );
+      expect((err as Error).message).not.toContain('needs more');
+      expect(contentRejection(err)).toBeNull();
+      // A new token of the same scope would not help: one call, no retry.
+      expect(bus.calls()).toBe(1);
+    } finally {
+      await bus.close();
+    }
+  });
+
+  it('retries a 401 once with a fresh token, then stops with a non-retryable error naming the Bearer error (no loop)', async () => {
+    const bus = await refusingBus(401, { 'www-authenticate': 'Bearer realm="bus", error="invalid_token"' });
+    try {
+      const { client, tokens } = setup({ 'service_bus.url': bus.url });
+      const fetches = tokens.fetchCount;
+      const err = await client.notify('magento.payment.captured', {}).catch((e: unknown) => e);
+      expect(err).toBeInstanceOf(BusAuthenticationError);
+      expect(err).toMatchObject({ httpStatus: 401, oauthError: 'invalid_token', retryable: false });
+      expect((err as Error).message).toContain('(HTTP 401 invalid_token)');
+      expect(bus.calls()).toBe(2);
+      expect(tokens.fetchCount - fetches).toBe(2);
+    } finally {
+      await bus.close();
+    }
   });
 
   it('never writes the client secret or the access token to the log', async () => {

@@ -2,7 +2,7 @@ import { HostileJson, Json } from '../../../harness/drills/hostile-json';
 import { errorProblem, panIn } from '../../../harness/drills/psp-input-fuzz';
 import { TEST_PANS } from '../../../harness/drills/test-card-numbers';
 import { seededRandom } from '../../../harness/workload/payment-scenarios';
-import { BusAnswer, readNotifyAnswer, readRpcAnswer } from '../../../src/bus/bus-answers';
+import { BusAnswer, bearerChallenge, readNotifyAnswer, readRpcAnswer } from '../../../src/bus/bus-answers';
 import { BusAuthenticationError, BusRequestError, BusRpcError, PeerUnavailableError } from '../../../src/bus/bus-errors';
 import { MAX_ACCESS_TOKEN_CHARS, MAX_BUS_TEXT_CHARS, busText } from '../../../src/bus/bus-text';
 import { MAX_TOKEN_LIFETIME_S, MIN_TOKEN_LIFETIME_S, oauthErrorCode, readTokenAnswer } from '../../../src/bus/oauth-token-provider';
@@ -356,5 +356,27 @@ describe('busText', () => {
     const started = performance.now();
     expect(busText('4111 '.repeat(1_600_000)).length).toBeLessThan(MAX_BUS_TEXT_CHARS + 40);
     expect(performance.now() - started).toBeLessThan(1_000);
+  });
+});
+
+describe('bearerChallenge (RFC 6750 §3)', () => {
+  const read = (value: string) => bearerChallenge({ 'www-authenticate': value });
+
+  it.each([
+    ['quoted', 'Bearer realm="bus", error="insufficient_scope", scope="bus:delegate"', { error: 'insufficient_scope', scope: 'bus:delegate' }],
+    ['unquoted, any case', 'bearer error=invalid_token', { error: 'invalid_token' }],
+    ['a description that names another error', 'Bearer error_description="error=x", error="invalid_token"', { error: 'invalid_token' }],
+    ['no error', 'Bearer realm="bus"', {}],
+    ['another scheme', 'Basic realm="bus", error="invalid_token"', {}],
+    ['an error no code is', `Bearer error="${'e'.repeat(65)}"`, {}],
+    ['a scope too long to quote', `Bearer error="insufficient_scope", scope="${'s'.repeat(129)}"`, { error: 'insufficient_scope' }],
+  ])('reads %s', (_name, value, expected) => {
+    expect(read(value)).toEqual(expected);
+  });
+
+  it('reads nothing without the header, and never quotes a card number from the scope', () => {
+    expect(bearerChallenge({})).toEqual({});
+    const { scope } = read('Bearer error="insufficient_scope", scope="4111111111111111"');
+    expect(scope ?? '').not.toContain('4111111111111111');
   });
 });
