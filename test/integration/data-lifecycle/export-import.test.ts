@@ -172,6 +172,19 @@ describe('export → import → export', () => {
     expect(await metricValue('pb_export_card_data_total')).toBe(before + 1);
   });
 
+  it('masks a card security code named in stored JSON text (a history entry written before redaction), which no text scan can read as card data', async () => {
+    const prefix = freshPrefix();
+    const seededHere = await seedLedger(redis, prefix);
+    const keys = new ShardKeys(prefix, shardOfOrder(seededHere.order));
+    await redis.rpush(keys.history(seededHere.auth), '{"event":"gateway_response","request":{"card":{"cvc":"8642","brand":"visa"}},"at":1}');
+    const before = await metricValue('pb_export_card_data_total');
+    const text = await exportText(prefix);
+    const line = text.split('\n').find((l) => l.includes(`"id":"${seededHere.auth}"`))!;
+    const snap = JSON.parse(line) as { history: string[] };
+    expect(snap.history[snap.history.length - 1]).toBe('{"event":"gateway_response","request":{"card":{"cvc":"[PAN REDACTED]","brand":"visa"}},"at":1}');
+    expect(await metricValue('pb_export_card_data_total')).toBe(before + 1);
+  });
+
   it('masks only the card number a flagged line holds: its times, scores and reference expiries stay as stored and it still imports', async () => {
     // A duration whose digits happen to form a Luhn-valid card number flags the line; the old check then
     // masked every 13-digit value of it (the reference's expiry among them) and the import failed on it.
