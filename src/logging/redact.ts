@@ -17,9 +17,12 @@ const SENSITIVE_KEY =
 
 /**
  * Names of card security codes and card numbers, compared with the key in lower case and without
- * separators (`card_cvv`, `cardCvv`, `card-cvv` → `cardcvv`): CVV, CVC, CV2, CSC, CVN, CVD, CID (only with a
- * `card` prefix: a bare `cid` is usually a customer id), "security code", "verification value/code",
- * card number, PAN. `cvv_result` and the like (the PSP's check result, not the code) do not match.
+ * separators (`card_cvv`, `cardCvv`, `card-cvv` → `cardcvv`): CVV, CVC, CV2, CCV, CSC, CVN, CVD, CID (only with a
+ * `card` prefix: a bare `cid` is usually a customer id), "security code", "verification value/code/number"
+ * (a bare `verification_value` is Shopify's name for the CVV; a bare "verification code" is usually a one-time
+ * code, not card data), Authorize.Net's `cardCode` and Cybersource's `cvNumber` (both the CVV), each with a
+ * `card`, `cc` or `credit_card` prefix as well, card number (also `cc_number`, `credit_card_number`, `card_pan`),
+ * PAN. `cvv_result` and the like (the PSP's check result, not the code) do not match.
  * Stored value (gift) cards: their PIN is their security code (`pin`, `card_pin`, `gift_card_pin`, `gc_pin`,
  * `stored_value_pin`, `voucher_pin`; not a bare `pincode`, an Indian postal code), and so is a security code,
  * CVV or CVC named after the gift card (`gift_card_security_code`, `giftCardSecurityCode`, `gc_cvv`); their
@@ -31,11 +34,16 @@ const CARD_FIELD = new RegExp(
   '^(?:' +
     [
       // CVV, CVC… bare, of a card, or of a stored value card
-      '(?:card|payment|pm|giftcard|gc|svc|storedvalue|storedvaluecard|source|sourcecard)?(?:cvv2?|cvc2?|cv2|csc|cvn|cvd)(?:code|number|value)?',
+      '(?:card|cc|creditcard|payment|pm|giftcard|gc|svc|storedvalue|storedvaluecard|source|sourcecard)?(?:cvv2?|cvc2?|cv2|ccv|csc|cvn|cvd)(?:code|number|value)?',
+      '(?:card|cc|creditcard)?cvnumber',
       'cardcid',
+      'cardcode',
       '(?:card|giftcard|gc|svc|storedvalue|storedvaluecard|source|sourcecard)?securitycode',
-      'card(?:verification(?:value|code))',
+      'card(?:verification(?:value|code|number))',
+      'verificationvalue',
       'cardnumber',
+      '(?:creditcard|cc)(?:number|num|no)',
+      'cardpan',
       'pan',
       'primaryaccountnumber',
       // PINs: bare, or of a card, stored value card, voucher or merge source (never a bare `pincode`)
