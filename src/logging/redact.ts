@@ -11,9 +11,13 @@ export const PAN_MASK = '[PAN REDACTED]';
 /** Replacement for the value of a sensitive field. */
 export const SECRET_MASK = '[REDACTED]';
 
-/** Field names whose values are secrets or card security data, whatever they hold. */
+/**
+ * Field names whose values are secrets or card security data, whatever they hold: ours (configured secrets are
+ * also scrubbed by value), and other services' credentials under their usual names (API, auth, bearer and session
+ * tokens, secret and signing keys, Authorize.Net's transaction key), which no value registration knows.
+ */
 const SENSITIVE_KEY =
-  /^(?:.*[_-])?(?:cvv2?|cvc2?|cvn|cid|security[_-]?code|card[_-]?number|cardnumber|pan|password|passwd|secret|client[_-]?secret|shared[_-]?secret|webhook[_-]?secret|report[_-]?password|api[_-]?key|apikey|authorization|proxy-authorization|access[_-]?token|refresh[_-]?token|id[_-]?token|private[_-]?key|webhook[_-]?private[_-]?key|hmac[_-]?key|cookie|set-cookie|encrypted[_-]?card[_-]?number|encrypted[_-]?security[_-]?code|pin|pin[_-]?number|gift[_-]?card[_-]?(?:number|no|pin)|giftcard(?:number|pin))(?:[_-]?(?:previous|prev|old))?$/i;
+  /^(?:.*[_-])?(?:cvv2?|cvc2?|cvn|cid|security[_-]?code|card[_-]?number|cardnumber|pan|password|passwd|passphrase|secret|client[_-]?secret|shared[_-]?secret|shared[_-]?secret[_-]?key|webhook[_-]?secret|report[_-]?password|api[_-]?key|apikey|api[_-]?secret|api[_-]?token|secret[_-]?key|signing[_-]?(?:key|secret)|transaction[_-]?key|authorization|proxy-authorization|access[_-]?token|refresh[_-]?token|id[_-]?token|auth[_-]?token|bearer[_-]?token|session[_-]?token|private[_-]?key|webhook[_-]?private[_-]?key|hmac[_-]?key|cookie|set-cookie|encrypted[_-]?card[_-]?number|encrypted[_-]?security[_-]?code|pin|pin[_-]?number|gift[_-]?card[_-]?(?:number|no|pin)|giftcard(?:number|pin))(?:[_-]?(?:previous|prev|old))?$/i;
 
 /**
  * Names of card security codes and card numbers, compared with the key in lower case and without
