@@ -7,6 +7,7 @@ import { exportToFile } from '../data-lifecycle/export-file';
 import { eraseOrder } from '../data-lifecycle/erasure';
 import { NamespaceNotEmptyError, importOperations } from '../data-lifecycle/import';
 import { OpsContext } from '../ops/ops-context';
+import { createLogger } from '../logging/logger';
 import { OpsOutput, WithOpsContext } from './ops-output';
 
 /**
@@ -100,6 +101,8 @@ export async function dataImport(ctx: OpsContext, io: OpsOutput, args: { file: s
   const started = Date.now();
   try {
     const summary = await importOperations(ctx.redis, ctx.config.redis.keyPrefix, createReadStream(args.file), {
+      // With the command's other lines on stderr: which operations of the file held card data (paths, never values).
+      logger: createLogger({ service: 'import', level: 'warn', stream: io.err }),
       onProgress: (bytes) => bar?.update(bytes, { rate: Math.round(bytes / Math.max(0.001, (Date.now() - started) / 1000)) }),
     });
     bar?.update(size);
@@ -109,13 +112,22 @@ export async function dataImport(ctx: OpsContext, io: OpsOutput, args: { file: s
       actor: io.actor,
       outcome: summary.complete ? 'ok' : 'failed',
       target: args.file,
-      detail: { format: summary.format, operations: summary.operations, duplicates: summary.duplicates, complete: summary.complete, bytes: size },
+      detail: {
+        format: summary.format,
+        operations: summary.operations,
+        duplicates: summary.duplicates,
+        complete: summary.complete,
+        bytes: size,
+        card_data_found: summary.cardDataFound,
+      },
     });
     io.err.write(
       `imported ${summary.operations} operation(s) from ${args.file} (${summary.format}) into "${ctx.config.redis.keyPrefix}" in ${summary.durationMs} ms` +
         (summary.duplicates > 0 ? `; ${summary.duplicates} repeated line(s) skipped` : '') +
         '\n',
     );
+    if (summary.cardDataFound > 0)
+      io.err.write(`WARNING: card data found in ${summary.cardDataFound} operation(s) of the file, masked before it was written; see the lines above\n`);
     if (!summary.complete) {
       io.err.write('the file has no end line or its count does not match: it is truncated; what it held was restored\n');
       return 1;

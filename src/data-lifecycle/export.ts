@@ -105,14 +105,69 @@ async function put(out: Writable, text: string, hash: ReturnType<typeof createHa
   return Buffer.byteLength(text);
 }
 
+/** The object or array a string holds as JSON text (record fields and history entries are stored so), or undefined. */
+function embeddedJson(text: string): object | undefined {
+  const first = text.charCodeAt(0);
+  if (first !== 0x7b && first !== 0x5b) return undefined;
+  try {
+    const parsed = JSON.parse(text) as unknown;
+    return parsed !== null && typeof parsed === 'object' ? parsed : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+/** Whether `value` has a member named as card data (`cvv`, `card_number`…, `isCardFieldName`) with a value, at any depth. */
+function holdsCardField(value: unknown): boolean {
+  if (value === null || typeof value !== 'object') return false;
+  if (Array.isArray(value)) return value.some(holdsCardField);
+  return Object.entries(value as Record<string, unknown>).some(
+    ([k, v]) => (isCardFieldName(k) && v !== null && v !== undefined && v !== '') || holdsCardField(v),
+  );
+}
+
+/** `value` with the values of its card-data members masked, and nothing else changed. */
+function maskCardFields(value: unknown): unknown {
+  if (value === null || typeof value !== 'object') return value;
+  if (Array.isArray(value)) return value.map(maskCardFields);
+  const out: Record<string, unknown> = {};
+  for (const [k, v] of Object.entries(value as Record<string, unknown>))
+    out[k] = isCardFieldName(k) && v !== null && v !== undefined && v !== '' ? PAN_MASK : maskCardFields(v);
+  return out;
+}
+
+/**
+ * JSON text with its card-data members masked (`{"cvv":"123"}`: a name the plain text scan cannot read as
+ * card data); any other text, or JSON without such a member, as it is (byte for byte).
+ */
+function withoutEmbeddedCardFields(text: string): string {
+  const parsed = embeddedJson(text);
+  return parsed !== undefined && holdsCardField(parsed) ? JSON.stringify(maskCardFields(parsed)) : text;
+}
+
+/** Paths of the strings of `value` holding JSON text with a card-data member (see `withoutEmbeddedCardFields`). */
+function embeddedCardFieldPaths(value: unknown, path: string, hits: string[]): string[] {
+  if (typeof value === 'string') {
+    const parsed = embeddedJson(value);
+    if (parsed !== undefined && holdsCardField(parsed)) hits.push(path || '(root)');
+  } else if (Array.isArray(value)) value.forEach((v, i) => embeddedCardFieldPaths(v, `${path}[${i}]`, hits));
+  else if (value !== null && typeof value === 'object')
+    for (const [k, v] of Object.entries(value as Record<string, unknown>)) embeddedCardFieldPaths(v, path ? `${path}.${k}` : k, hits);
+  return hits;
+}
+
 /**
  * `value` with card data masked where `findCardData` finds it, and nowhere else: a string holding a card
  * number gets that number masked (strictly: only what intake would refuse, so a timestamp or a duration
- * next to it is left as it is), a number that is one becomes the mask, a card field's value the mask.
+ * next to it is left as it is), a number that is one becomes the mask, a card field's value the mask, also
+ * inside a string holding JSON (a record's payment, a history entry).
  */
 function maskCardData(value: unknown, key = ''): unknown {
   if (key !== '' && isCardFieldName(key) && value !== null && value !== undefined && value !== '') return PAN_MASK;
-  if (typeof value === 'string') return value.length >= 12 && containsCardNumber(value) ? maskCardNumbers(value, true) : value;
+  if (typeof value === 'string') {
+    const text = withoutEmbeddedCardFields(value);
+    return text.length >= 12 && containsCardNumber(text) ? maskCardNumbers(text, true) : text;
+  }
   if (typeof value === 'number') return String(value).length >= 12 && containsCardNumber(String(value)) ? PAN_MASK : value;
   if (Array.isArray(value)) return value.map((v) => maskCardData(v));
   if (value === null || typeof value !== 'object') return value;
@@ -122,16 +177,25 @@ function maskCardData(value: unknown, key = ''): unknown {
 }
 
 /**
+ * A snapshot with its card data masked (see `maskCardData`), and where it was found (paths, never values);
+ * the snapshot itself when it holds none. Export and import both pass every line through it.
+ */
+export function maskedSnapshot(snap: OperationSnapshot): { snap: OperationSnapshot; paths: string[] } {
+  const paths = [...new Set([...findCardData(snap), ...embeddedCardFieldPaths(snap, '', [])])];
+  return paths.length === 0 ? { snap, paths } : { snap: maskCardData(snap) as OperationSnapshot, paths };
+}
+
+/**
  * The redaction check every export line passes: a snapshot holding card data (which the bridge never stores:
  * intake refuses it) has it masked before it is written (only the card data: every other value, times and
  * scores included, stays as stored), counted and logged with the paths, never the values.
  */
 export function checkedSnapshot(snap: OperationSnapshot, logger?: Logger): { snap: OperationSnapshot; cardData: boolean } {
-  const hits = findCardData(snap);
-  if (hits.length === 0) return { snap, cardData: false };
+  const checked = maskedSnapshot(snap);
+  if (checked.paths.length === 0) return { snap, cardData: false };
   cardDataInExport.inc();
-  logger?.error('card data found in a stored operation: masked in the export', { operation_id: snap.id, paths: hits.slice(0, 10) });
-  return { snap: maskCardData(snap) as OperationSnapshot, cardData: true };
+  logger?.error('card data found in a stored operation: masked in the export', { operation_id: snap.id, paths: checked.paths.slice(0, 10) });
+  return { snap: checked.snap, cardData: true };
 }
 
 /**

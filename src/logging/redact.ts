@@ -11,15 +11,22 @@ export const PAN_MASK = '[PAN REDACTED]';
 /** Replacement for the value of a sensitive field. */
 export const SECRET_MASK = '[REDACTED]';
 
-/** Field names whose values are secrets or card security data, whatever they hold. */
+/**
+ * Field names whose values are secrets or card security data, whatever they hold: ours (configured secrets are
+ * also scrubbed by value), and other services' credentials under their usual names (API, auth, bearer and session
+ * tokens, secret and signing keys, Authorize.Net's transaction key), which no value registration knows.
+ */
 const SENSITIVE_KEY =
-  /^(?:.*[_-])?(?:cvv2?|cvc2?|cvn|cid|security[_-]?code|card[_-]?number|cardnumber|pan|password|passwd|secret|client[_-]?secret|shared[_-]?secret|webhook[_-]?secret|report[_-]?password|api[_-]?key|apikey|authorization|proxy-authorization|access[_-]?token|refresh[_-]?token|id[_-]?token|private[_-]?key|webhook[_-]?private[_-]?key|hmac[_-]?key|cookie|set-cookie|encrypted[_-]?card[_-]?number|encrypted[_-]?security[_-]?code|pin|pin[_-]?number|gift[_-]?card[_-]?(?:number|no|pin)|giftcard(?:number|pin))(?:[_-]?(?:previous|prev|old))?$/i;
+  /^(?:.*[_-])?(?:cvv2?|cvc2?|cvn|cid|security[_-]?code|card[_-]?number|cardnumber|pan|password|passwd|passphrase|secret|client[_-]?secret|shared[_-]?secret|shared[_-]?secret[_-]?key|webhook[_-]?secret|report[_-]?password|api[_-]?key|apikey|api[_-]?secret|api[_-]?token|secret[_-]?key|signing[_-]?(?:key|secret)|transaction[_-]?key|authorization|proxy-authorization|access[_-]?token|refresh[_-]?token|id[_-]?token|auth[_-]?token|bearer[_-]?token|session[_-]?token|private[_-]?key|webhook[_-]?private[_-]?key|hmac[_-]?key|cookie|set-cookie|encrypted[_-]?card[_-]?number|encrypted[_-]?security[_-]?code|pin|pin[_-]?number|gift[_-]?card[_-]?(?:number|no|pin)|giftcard(?:number|pin))(?:[_-]?(?:previous|prev|old))?$/i;
 
 /**
  * Names of card security codes and card numbers, compared with the key in lower case and without
- * separators (`card_cvv`, `cardCvv`, `card-cvv` → `cardcvv`): CVV, CVC, CV2, CSC, CVN, CVD, CID (only with a
- * `card` prefix: a bare `cid` is usually a customer id), "security code", "verification value/code",
- * card number, PAN. `cvv_result` and the like (the PSP's check result, not the code) do not match.
+ * separators (`card_cvv`, `cardCvv`, `card-cvv` → `cardcvv`): CVV, CVC, CV2, CCV, CSC, CVN, CVD, CID (only with a
+ * `card` prefix: a bare `cid` is usually a customer id), "security code", "verification value/code/number"
+ * (a bare `verification_value` is Shopify's name for the CVV; a bare "verification code" is usually a one-time
+ * code, not card data), Authorize.Net's `cardCode` and Cybersource's `cvNumber` (both the CVV), each with a
+ * `card`, `cc` or `credit_card` prefix as well, card number (also `cc_number`, `credit_card_number`, `card_pan`),
+ * PAN. `cvv_result` and the like (the PSP's check result, not the code) do not match.
  * Stored value (gift) cards: their PIN is their security code (`pin`, `card_pin`, `gift_card_pin`, `gc_pin`,
  * `stored_value_pin`, `voucher_pin`; not a bare `pincode`, an Indian postal code), and so is a security code,
  * CVV or CVC named after the gift card (`gift_card_security_code`, `giftCardSecurityCode`, `gc_cvv`); their
@@ -31,11 +38,16 @@ const CARD_FIELD = new RegExp(
   '^(?:' +
     [
       // CVV, CVC… bare, of a card, or of a stored value card
-      '(?:card|payment|pm|giftcard|gc|svc|storedvalue|storedvaluecard|source|sourcecard)?(?:cvv2?|cvc2?|cv2|csc|cvn|cvd)(?:code|number|value)?',
+      '(?:card|cc|creditcard|payment|pm|giftcard|gc|svc|storedvalue|storedvaluecard|source|sourcecard)?(?:cvv2?|cvc2?|cv2|ccv|csc|cvn|cvd)(?:code|number|value)?',
+      '(?:card|cc|creditcard)?cvnumber',
       'cardcid',
+      'cardcode',
       '(?:card|giftcard|gc|svc|storedvalue|storedvaluecard|source|sourcecard)?securitycode',
-      'card(?:verification(?:value|code))',
+      'card(?:verification(?:value|code|number))',
+      'verificationvalue',
       'cardnumber',
+      '(?:creditcard|cc)(?:number|num|no)',
+      'cardpan',
       'pan',
       'primaryaccountnumber',
       // PINs: bare, or of a card, stored value card, voucher or merge source (never a bare `pincode`)

@@ -1,4 +1,4 @@
-import { mkdtempSync, readFileSync, existsSync } from 'node:fs';
+import { mkdtempSync, readFileSync, existsSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { PassThrough } from 'node:stream';
@@ -46,6 +46,36 @@ describe('payment-bridge export / import', () => {
     expect(await dataImport(target, io(), { file })).toBe(2);
     const [refused] = await target.audit.recent(1);
     expect(refused).toMatchObject({ action: 'data.import', outcome: 'refused' });
+  });
+
+  it('warns of card data an import file held, names where (never what), audits the count, and writes it masked', async () => {
+    const source = context();
+    const seeded = await seedLedger(source.redis, source.config.redis.keyPrefix);
+    const dir = mkdtempSync(join(tmpdir(), 'pb-import-'));
+    const file = join(dir, 'ledger.ndjson');
+    expect(await dataExport(source, io(), { format: 'ndjson', out: file, to: String(Date.now() + 60_000) })).toBe(0);
+    // A history entry added by hand (or a file made elsewhere): a card number the bridge itself never writes.
+    const pan = '4532 0193 8475 6127';
+    const lines = readFileSync(file, 'utf8').split('\n');
+    const at = lines.findIndex((l) => l.includes(`"id":"${seeded.auth}"`));
+    const snap = JSON.parse(lines[at]) as { history: string[] };
+    snap.history.push(JSON.stringify({ event: 'note', text: `card ${pan} on the phone`, at: 1 }));
+    lines[at] = JSON.stringify(snap);
+    writeFileSync(file, lines.join('\n'));
+
+    const target = context();
+    const output = io();
+    let printed = '';
+    output.err.on('data', (c: Buffer) => (printed += c.toString('utf8')));
+    expect(await dataImport(target, output, { file })).toBe(0);
+    expect(printed).toContain('WARNING: card data found in 1 operation(s) of the file, masked before it was written');
+    expect(printed).toContain('"message":"card data found in an import file: masked before it was written"');
+    expect(printed).toContain(`history[${snap.history.length - 1}]`);
+    expect(printed.replace(/\s/g, '')).not.toContain(pan.replace(/\s/g, ''));
+    const history = await target.ledger.interactions(seeded.auth);
+    expect(JSON.stringify(history)).toContain('card [PAN REDACTED] on the phone');
+    const [imported] = await target.audit.recent(1);
+    expect(imported).toMatchObject({ action: 'data.import', outcome: 'ok', detail: { card_data_found: 1 } });
   });
 });
 

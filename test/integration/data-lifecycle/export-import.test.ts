@@ -14,6 +14,7 @@ import { SeededLedger, seedLedger } from '../../support/ledger-scenario';
 import { testConfig, testNamespace } from '../../support/test-config';
 import { testRedis } from '../../support/test-redis';
 import { keysMatching, unlinkMatching } from '../../../src/redis/key-scan';
+import { scanRedis } from '../../../harness/workload/card-data-scan';
 
 const config = testConfig();
 const source = config.redis.keyPrefix;
@@ -172,6 +173,19 @@ describe('export → import → export', () => {
     expect(await metricValue('pb_export_card_data_total')).toBe(before + 1);
   });
 
+  it('masks a card security code named in stored JSON text (a history entry written before redaction), which no text scan can read as card data', async () => {
+    const prefix = freshPrefix();
+    const seededHere = await seedLedger(redis, prefix);
+    const keys = new ShardKeys(prefix, shardOfOrder(seededHere.order));
+    await redis.rpush(keys.history(seededHere.auth), '{"event":"gateway_response","request":{"card":{"cvc":"8642","brand":"visa"}},"at":1}');
+    const before = await metricValue('pb_export_card_data_total');
+    const text = await exportText(prefix);
+    const line = text.split('\n').find((l) => l.includes(`"id":"${seededHere.auth}"`))!;
+    const snap = JSON.parse(line) as { history: string[] };
+    expect(snap.history[snap.history.length - 1]).toBe('{"event":"gateway_response","request":{"card":{"cvc":"[PAN REDACTED]","brand":"visa"}},"at":1}');
+    expect(await metricValue('pb_export_card_data_total')).toBe(before + 1);
+  });
+
   it('masks only the card number a flagged line holds: its times, scores and reference expiries stay as stored and it still imports', async () => {
     // A duration whose digits happen to form a Luhn-valid card number flags the line; the old check then
     // masked every 13-digit value of it (the reference's expiry among them) and the import failed on it.
@@ -208,6 +222,30 @@ describe('export → import → export', () => {
     expect(snap.history[snap.history.length - 1]).toBe('{"event":"note","at":2114000000007}');
     expect(await metricValue('pb_export_card_data_total')).toBe(before);
     expect(await importOperations(redis, freshPrefix(), Readable.from([text]))).toMatchObject({ operations: seededHere.all.length, complete: true });
+  });
+
+  it('runs the redaction check on every imported line: a card number or CVV in the file (a value, a key, a history entry) never reaches Redis', async () => {
+    // A file from elsewhere, or edited by hand: not every export file was made by a check that masked it.
+    const pan = '4532019384756127';
+    const text = await exportText(source);
+    const lines = text.split('\n');
+    const at = lines.findIndex((l) => l.includes(`"id":"${seeded.auth}"`));
+    const snap = JSON.parse(lines[at]) as { record: Record<string, string>; history: string[] };
+    const payment = JSON.parse(snap.record.payment) as Record<string, unknown>;
+    snap.record.payment = JSON.stringify({ ...payment, custom_attributes: { note: `call ${pan.replace(/(\d{4})(?=\d)/g, '$1-')}`, [pan]: 'x' }, cvv: '8642' });
+    snap.history.push(JSON.stringify({ event: 'note', text: `card ${pan.replace(/(\d{4})(?=\d)/g, '$1 ')} given on the phone`, at: 1 }));
+    lines[at] = JSON.stringify(snap);
+    const prefix = freshPrefix();
+    const before = await metricValue('pb_import_card_data_total');
+    const summary = await importOperations(redis, prefix, Readable.from([lines.join('\n')]));
+    expect(summary).toMatchObject({ operations: seeded.all.length, complete: true, cardDataFound: 1 });
+    expect(await metricValue('pb_import_card_data_total')).toBe(before + 1);
+    const { findings } = await scanRedis(redis, prefix, [pan, pan.replace(/(\d{4})(?=\d)/g, '$1-'), pan.replace(/(\d{4})(?=\d)/g, '$1 '), '"cvv":"8642"']);
+    expect(findings).toEqual([]);
+    // Only the card data is masked: the operation is whole and answers as before.
+    const restored = await new Ledger(redis, prefix).get(seeded.auth);
+    expect(restored).toMatchObject({ state: (await new Ledger(redis, source).get(seeded.auth))!.state });
+    expect(restored!.payment.custom_attributes).toEqual({ note: 'call [PAN REDACTED]', '[PAN REDACTED]': 'x' });
   });
 
   it('refuses, naming the line, a reference without an integer expiry', async () => {

@@ -163,6 +163,21 @@ describe('command intake: signed bus commands and channel commands end as queued
     ['a fractional amount', busCall(CAPTURE, payment({ amount: 10.5 })), undefined, -32602, 'payment.amount'],
     ['an unknown currency', busCall(CAPTURE, payment({ currency: 'XXY' })), undefined, -32602, 'payment.currency'],
     ['a card number in a free-text field', busCall(CAPTURE, payment({ order_id: 'card 4111 1111 1111 1111' })), undefined, -32602, 'payment.order_id'],
+    // A security code under Shopify's and Authorize.Net's names: no scan can tell three digits from any other.
+    [
+      'a CVV named verification_value',
+      busCall(CAPTURE, payment({ method_details: { method: 'card', card: { verification_value: '737' } } } as never)),
+      undefined,
+      -32602,
+      'payment.method_details.card.verification_value',
+    ],
+    [
+      'a CVV named cardCode',
+      busCall(CAPTURE, payment({ custom_attributes: { cardCode: '737' } } as never)),
+      undefined,
+      -32602,
+      'payment.custom_attributes.cardCode',
+    ],
   ])('answers %s with JSON-RPC %s naming the field, and dead-letters it', async (_label, body, raw, code, field) => {
     await client.drainDeadLetters();
     const res = await post(body, { raw: raw as string | undefined });

@@ -122,6 +122,24 @@ describe('card security codes under any name', () => {
     'card_verification_value',
     'card_number',
     'pan',
+    // Other vendors' names for the same data: Shopify's card vault, Authorize.Net, Cybersource's SOAP API, and
+    // the usual misspelling and prefixes of forms.
+    'verification_value',
+    'verificationValue',
+    'card_verification_number',
+    'cardCode',
+    'card_code',
+    'cvNumber',
+    'card_cvNumber',
+    'ccv',
+    'card_ccv',
+    'cc_cvv',
+    'ccCvv',
+    'creditCardCvv',
+    'cc_number',
+    'ccNumber',
+    'creditCardNumber',
+    'card_pan',
   ];
 
   it.each(NAMES)('refuses a value under %s and masks it in logs', (name) => {
@@ -130,9 +148,12 @@ describe('card security codes under any name', () => {
     expect(JSON.stringify(redact({ card: { [name]: '737' } }))).not.toContain('737');
   });
 
-  it.each(['cvv_result', 'cvc_check', 'cid', 'card_brand', 'bin', 'last_four_digits'])('leaves %s alone', (name) => {
-    expect(findCardData({ card: { [name]: 'x' } })).toEqual([]);
-  });
+  it.each(['cvv_result', 'cvc_check', 'cid', 'card_brand', 'bin', 'last_four_digits', 'verification_code', 'cc', 'pincode', 'promo_code'])(
+    'leaves %s alone',
+    (name) => {
+      expect(findCardData({ card: { [name]: 'x' } })).toEqual([]);
+    },
+  );
 });
 
 describe('card numbers used as keys', () => {

@@ -181,16 +181,46 @@ describe('isSensitiveKey', () => {
     'refresh_token',
     'private_key',
     'cookie',
+    // Other services' credentials under their own names (Stripe's and Checkout.com's secret key, Authorize.Net's
+    // transaction key, the usual API and session tokens, header forms).
+    'secret_key',
+    'secretKey',
+    'apiSecret',
+    'api_token',
+    'apiToken',
+    'auth_token',
+    'authToken',
+    'x-auth-token',
+    'bearer_token',
+    'session_token',
+    'sessionToken',
+    'signing_secret',
+    'signingSecret',
+    'signing_key',
+    'transactionKey',
+    'shared_secret_key',
+    'passphrase',
   ])('treats %s as sensitive', (key) => {
     expect(isSensitiveKey(key)).toBe(true);
   });
 
-  it.each(['gateway_key', 'new_gateway_key', 'token_type', 'expires_in', 'last_four_digits', 'bin', 'amount', 'order_id', 'key_id', 'cvv_result'])(
-    'treats %s as innocuous',
-    (key) => {
-      expect(isSensitiveKey(key)).toBe(false);
-    },
-  );
+  it.each([
+    'gateway_key',
+    'new_gateway_key',
+    'token_type',
+    'expires_in',
+    'last_four_digits',
+    'bin',
+    'amount',
+    'order_id',
+    'key_id',
+    'cvv_result',
+    'token',
+    'key',
+    'idempotency_key',
+  ])('treats %s as innocuous', (key) => {
+    expect(isSensitiveKey(key)).toBe(false);
+  });
 });
 
 describe('redact', () => {
