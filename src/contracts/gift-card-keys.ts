@@ -32,9 +32,18 @@ function record(value: unknown): Record<string, unknown> | undefined {
 }
 
 /**
+ * Commands whose `gateway_key` names the earlier authorization they act on (our operation id, any
+ * `operation_reference`, digits only too, or the PSP's reference), never a card, even on a gift card payment.
+ * A `refund` is not one of them here: on the Adyen Stored Value gateway it loads a card named by its token.
+ */
+const NAMES_AN_AUTHORIZATION: ReadonlySet<string> = new Set(['capture', 'cancel', 'validate', 'revalidate']);
+
+/**
  * Refuses a command naming a gift card by its number (see the file comment): the card key of a stored value
- * command or of a gift card redemption (`method_details.method: giftcard`), a balance merge's source card, a
- * split's `gift_card` tender. Reads the message as decoded (before the schema), so nothing later holds it.
+ * command or of a gift card redemption or its refund (`method_details.method: giftcard`, or a one-time
+ * `payment_method.type: gift_card`, whose `token` is Adyen's encrypted card number, never digits), a balance
+ * merge's source card, a split's `gift_card` tender. Reads the message as decoded (before the schema), so
+ * nothing later holds it.
  * @throws CommandValidationError `CARD_DATA_REJECTED` naming the field, never quoting its value.
  */
 export function refuseGiftCardNumberKeys(message: unknown): void {
@@ -47,7 +56,10 @@ export function refuseGiftCardNumberKeys(message: unknown): void {
     }
   };
   const command = typeof envelope.command === 'string' ? envelope.command : '';
-  if (isStoredValueCommand(command) || record(payment.method_details)?.method === GIFT_CARD_METHOD) refuse(payment.gateway_key, 'payment.gateway_key');
+  const method = record(payment.payment_method);
+  const giftCard = record(payment.method_details)?.method === GIFT_CARD_METHOD || method?.type === 'gift_card';
+  if (isStoredValueCommand(command) || (giftCard && !NAMES_AN_AUTHORIZATION.has(command))) refuse(payment.gateway_key, 'payment.gateway_key');
+  if (method?.type === 'gift_card') refuse(method.token, 'payment.payment_method.token');
   refuse(record(payment.stored_value)?.source_gateway_key, 'payment.stored_value.source_gateway_key');
   if (Array.isArray(payment.tenders)) {
     payment.tenders.forEach((tender: unknown, i) => {
