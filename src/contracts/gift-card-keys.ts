@@ -38,6 +38,42 @@ function record(value: unknown): Record<string, unknown> | undefined {
  */
 const NAMES_AN_AUTHORIZATION: ReadonlySet<string> = new Set(['capture', 'cancel', 'validate', 'revalidate']);
 
+/** A string field of a command that names a gift card by its key: the object holding it, its name, its path. */
+interface GiftCardKeyPlace {
+  holder: Record<string, unknown>;
+  key: string;
+  field: string;
+}
+
+/**
+ * The fields of `payment` naming a gift card by its key (see {@link refuseGiftCardNumberKeys}). `command`
+ * undefined (not known, e.g. a JSON-RPC call whose method was not read): the card key itself is left out, as
+ * it may name an authorization.
+ */
+function giftCardKeyPlaces(payment: Record<string, unknown>, command: string | undefined): GiftCardKeyPlace[] {
+  const places: GiftCardKeyPlace[] = [];
+  const method = record(payment.payment_method);
+  const giftCard = record(payment.method_details)?.method === GIFT_CARD_METHOD || method?.type === 'gift_card';
+  if (command !== undefined && (isStoredValueCommand(command) || (giftCard && !NAMES_AN_AUTHORIZATION.has(command)))) {
+    places.push({ holder: payment, key: 'gateway_key', field: 'payment.gateway_key' });
+  }
+  if (method?.type === 'gift_card') places.push({ holder: method, key: 'token', field: 'payment.payment_method.token' });
+  const storedValue = record(payment.stored_value);
+  if (storedValue) places.push({ holder: storedValue, key: 'source_gateway_key', field: 'payment.stored_value.source_gateway_key' });
+  if (Array.isArray(payment.tenders)) {
+    payment.tenders.forEach((tender: unknown, i) => {
+      const t = record(tender);
+      if (t?.type === 'gift_card') places.push({ holder: t, key: 'gateway_key', field: `payment.tenders[${i}].gateway_key` });
+    });
+  }
+  return places;
+}
+
+function holdsGiftCardNumber(place: GiftCardKeyPlace): boolean {
+  const value = place.holder[place.key];
+  return typeof value === 'string' && isGiftCardNumberKey(value);
+}
+
 /**
  * Refuses a command naming a gift card by its number (see the file comment): the card key of a stored value
  * command or of a gift card redemption or its refund (`method_details.method: giftcard`, or a one-time
@@ -50,21 +86,22 @@ export function refuseGiftCardNumberKeys(message: unknown): void {
   const envelope = record(message);
   const payment = record(envelope?.payment);
   if (!envelope || !payment) return;
-  const refuse = (value: unknown, field: string): void => {
-    if (typeof value === 'string' && isGiftCardNumberKey(value)) {
-      throw new CommandValidationError(field, "holds a gift card number; send the card's token, never its number or PIN", 'CARD_DATA_REJECTED');
-    }
-  };
-  const command = typeof envelope.command === 'string' ? envelope.command : '';
-  const method = record(payment.payment_method);
-  const giftCard = record(payment.method_details)?.method === GIFT_CARD_METHOD || method?.type === 'gift_card';
-  if (isStoredValueCommand(command) || (giftCard && !NAMES_AN_AUTHORIZATION.has(command))) refuse(payment.gateway_key, 'payment.gateway_key');
-  if (method?.type === 'gift_card') refuse(method.token, 'payment.payment_method.token');
-  refuse(record(payment.stored_value)?.source_gateway_key, 'payment.stored_value.source_gateway_key');
-  if (Array.isArray(payment.tenders)) {
-    payment.tenders.forEach((tender: unknown, i) => {
-      const t = record(tender);
-      if (t?.type === 'gift_card') refuse(t.gateway_key, `payment.tenders[${i}].gateway_key`);
-    });
+  const found = giftCardKeyPlaces(payment, typeof envelope.command === 'string' ? envelope.command : '').find(holdsGiftCardNumber);
+  if (found) throw new CommandValidationError(found.field, "holds a gift card number; send the card's token, never its number or PIN", 'CARD_DATA_REJECTED');
+}
+
+/**
+ * Masks (in place, with `mask`) every gift card number in a field {@link refuseGiftCardNumberKeys} reads, for a
+ * message refused before that check ran (its signature, its envelope, the broker): `payment` of a command,
+ * `command` its type, undefined when not known. Only those fields: a long number elsewhere is not card data.
+ * @returns whether anything was masked.
+ */
+export function maskGiftCardNumberKeys(payment: Record<string, unknown>, command: string | undefined, mask: string): boolean {
+  let masked = false;
+  for (const place of giftCardKeyPlaces(payment, command)) {
+    if (!holdsGiftCardNumber(place)) continue;
+    place.holder[place.key] = mask;
+    masked = true;
   }
+  return masked;
 }
