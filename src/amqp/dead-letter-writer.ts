@@ -1,6 +1,6 @@
 import type { Config } from '../config/config';
 import { MAX_COMMAND_MESSAGE_BYTES, MAX_JSON_DEPTH, jsonDepth } from '../contracts/json-limits';
-import { isGiftCardNumberKey } from '../contracts/gift-card-keys';
+import { isGiftCardNumberKey, maskGiftCardNumberKeys } from '../contracts/gift-card-keys';
 import { PAN_MASK, redact, redactJsonText, redactText } from '../logging/redact';
 import { ConfirmPublisher } from './confirm-publisher';
 import { stampOf } from './dead-letter-stamp';
@@ -57,8 +57,9 @@ export class DeadLetterWriter {
     };
     // Redacted before the cut (a cut through a card number leaves digits redaction no longer sees as one).
     for (const [k, v] of Object.entries(headers)) headers[k] = boundedHeaderValue(redactText(v));
-    // A gift card number is card data the redaction cannot tell from a long id: masked where it was refused for one.
-    const body = why.code === 'CARD_DATA_REJECTED' ? maskGiftCardNumbers(redactBody(original)) : redactBody(original);
+    // A gift card number is card data the redaction cannot tell from a long id: masked anywhere where it was refused
+    // for one, else in the fields naming a gift card (a command refused before intake read them: its signature, the broker).
+    const body = why.code === 'CARD_DATA_REJECTED' ? maskGiftCardNumbers(redactBody(original)) : maskGiftCardKeys(redactBody(original));
     const channel = extraHeaders[AUTHENTICATED_CHANNEL_HEADER];
     if (channel !== undefined && this.stampKey) headers[AUTHENTICATED_CHANNEL_HEADER] = stampOf(this.stampKey, channel, body);
     else delete headers[AUTHENTICATED_CHANNEL_HEADER];
@@ -124,6 +125,30 @@ export function maskGiftCardNumbers(body: Buffer): Buffer {
     return out;
   };
   return Buffer.from(JSON.stringify(walk(parsed)));
+}
+
+/**
+ * A redacted JSON body with a gift card number masked in each field that names a gift card
+ * (`maskGiftCardNumberKeys`): a canonical command's (its `command` known) or a JSON-RPC call's `params.payment`
+ * (its method not read: the card key of a redemption is left as it is). Any other body as it is.
+ */
+export function maskGiftCardKeys(body: Buffer): Buffer {
+  let parsed: unknown;
+  try {
+    parsed = JSON.parse(body.toString('utf8'));
+  } catch {
+    return body;
+  }
+  const object = (v: unknown): Record<string, unknown> | undefined =>
+    v !== null && typeof v === 'object' && !Array.isArray(v) ? (v as Record<string, unknown>) : undefined;
+  const message = object(parsed);
+  if (!message) return body;
+  const payment = object(message.payment);
+  const params = object(object(message.params)?.payment);
+  const masked = payment
+    ? maskGiftCardNumberKeys(payment, typeof message.command === 'string' ? message.command : '', PAN_MASK)
+    : params !== undefined && maskGiftCardNumberKeys(params, undefined, PAN_MASK);
+  return masked ? Buffer.from(JSON.stringify(parsed)) : body;
 }
 
 /**

@@ -32,27 +32,76 @@ function record(value: unknown): Record<string, unknown> | undefined {
 }
 
 /**
+ * Commands whose `gateway_key` names the earlier authorization they act on (our operation id, any
+ * `operation_reference`, digits only too, or the PSP's reference), never a card, even on a gift card payment.
+ * A `refund` is not one of them here: on the Adyen Stored Value gateway it loads a card named by its token.
+ */
+const NAMES_AN_AUTHORIZATION: ReadonlySet<string> = new Set(['capture', 'cancel', 'validate', 'revalidate']);
+
+/** A string field of a command that names a gift card by its key: the object holding it, its name, its path. */
+interface GiftCardKeyPlace {
+  holder: Record<string, unknown>;
+  key: string;
+  field: string;
+}
+
+/**
+ * The fields of `payment` naming a gift card by its key (see {@link refuseGiftCardNumberKeys}). `command`
+ * undefined (not known, e.g. a JSON-RPC call whose method was not read): the card key itself is left out, as
+ * it may name an authorization.
+ */
+function giftCardKeyPlaces(payment: Record<string, unknown>, command: string | undefined): GiftCardKeyPlace[] {
+  const places: GiftCardKeyPlace[] = [];
+  const method = record(payment.payment_method);
+  const giftCard = record(payment.method_details)?.method === GIFT_CARD_METHOD || method?.type === 'gift_card';
+  if (command !== undefined && (isStoredValueCommand(command) || (giftCard && !NAMES_AN_AUTHORIZATION.has(command)))) {
+    places.push({ holder: payment, key: 'gateway_key', field: 'payment.gateway_key' });
+  }
+  if (method?.type === 'gift_card') places.push({ holder: method, key: 'token', field: 'payment.payment_method.token' });
+  const storedValue = record(payment.stored_value);
+  if (storedValue) places.push({ holder: storedValue, key: 'source_gateway_key', field: 'payment.stored_value.source_gateway_key' });
+  if (Array.isArray(payment.tenders)) {
+    payment.tenders.forEach((tender: unknown, i) => {
+      const t = record(tender);
+      if (t?.type === 'gift_card') places.push({ holder: t, key: 'gateway_key', field: `payment.tenders[${i}].gateway_key` });
+    });
+  }
+  return places;
+}
+
+function holdsGiftCardNumber(place: GiftCardKeyPlace): boolean {
+  const value = place.holder[place.key];
+  return typeof value === 'string' && isGiftCardNumberKey(value);
+}
+
+/**
  * Refuses a command naming a gift card by its number (see the file comment): the card key of a stored value
- * command or of a gift card redemption (`method_details.method: giftcard`), a balance merge's source card, a
- * split's `gift_card` tender. Reads the message as decoded (before the schema), so nothing later holds it.
+ * command or of a gift card redemption or its refund (`method_details.method: giftcard`, or a one-time
+ * `payment_method.type: gift_card`, whose `token` is Adyen's encrypted card number, never digits), a balance
+ * merge's source card, a split's `gift_card` tender. Reads the message as decoded (before the schema), so
+ * nothing later holds it.
  * @throws CommandValidationError `CARD_DATA_REJECTED` naming the field, never quoting its value.
  */
 export function refuseGiftCardNumberKeys(message: unknown): void {
   const envelope = record(message);
   const payment = record(envelope?.payment);
   if (!envelope || !payment) return;
-  const refuse = (value: unknown, field: string): void => {
-    if (typeof value === 'string' && isGiftCardNumberKey(value)) {
-      throw new CommandValidationError(field, "holds a gift card number; send the card's token, never its number or PIN", 'CARD_DATA_REJECTED');
-    }
-  };
-  const command = typeof envelope.command === 'string' ? envelope.command : '';
-  if (isStoredValueCommand(command) || record(payment.method_details)?.method === GIFT_CARD_METHOD) refuse(payment.gateway_key, 'payment.gateway_key');
-  refuse(record(payment.stored_value)?.source_gateway_key, 'payment.stored_value.source_gateway_key');
-  if (Array.isArray(payment.tenders)) {
-    payment.tenders.forEach((tender: unknown, i) => {
-      const t = record(tender);
-      if (t?.type === 'gift_card') refuse(t.gateway_key, `payment.tenders[${i}].gateway_key`);
-    });
+  const found = giftCardKeyPlaces(payment, typeof envelope.command === 'string' ? envelope.command : '').find(holdsGiftCardNumber);
+  if (found) throw new CommandValidationError(found.field, "holds a gift card number; send the card's token, never its number or PIN", 'CARD_DATA_REJECTED');
+}
+
+/**
+ * Masks (in place, with `mask`) every gift card number in a field {@link refuseGiftCardNumberKeys} reads, for a
+ * message refused before that check ran (its signature, its envelope, the broker): `payment` of a command,
+ * `command` its type, undefined when not known. Only those fields: a long number elsewhere is not card data.
+ * @returns whether anything was masked.
+ */
+export function maskGiftCardNumberKeys(payment: Record<string, unknown>, command: string | undefined, mask: string): boolean {
+  let masked = false;
+  for (const place of giftCardKeyPlaces(payment, command)) {
+    if (!holdsGiftCardNumber(place)) continue;
+    place.holder[place.key] = mask;
+    masked = true;
   }
+  return masked;
 }

@@ -136,14 +136,30 @@ export function replayConfirmed(ctx: OperationContext, response: GatewayResponse
  * one only when its answer echoes the key. A refusal Adyen did not confirm as a replay may be the answer to a
  * second request that the first one's effect made fail (a void or a status change already done, a merge's
  * source card already emptied): `outcome_unknown` (`ADYEN_SV_REPLAY_UNCONFIRMED`), asked again and, if it
- * stays so, UNRESOLVED with its alert; never FAILED on it. A balance inquiry moves nothing: its answer is read
+ * stays so, UNRESOLVED with its alert; never FAILED on it, whether Adyen refused it with a `resultCode` or with a
+ * ServiceError (`invalid_request`: a 4xx, a 5xx of errorType `validation`). A balance inquiry moves nothing: its answer is read
  * as it is. A `Success` is what Adyen did (recorded), counted when unconfirmed: a load may then have been
  * performed twice (docs/UNRESOLVED-AND-WEBHOOK-ONLY.md).
  */
 export function parseAdyenSvStatusResponse(ctx: OperationContext, response: GatewayResponse, gateway: GatewayConfig): GatewayOutcome {
   if (response.status === 404) throw replayNotFound(response, gateway.name);
-  const outcome = parseAdyenSvResponse(ctx, response, gateway);
-  if (ctx.command === 'balance_inquiry' || replayConfirmed(ctx, response)) return outcome;
+  const trusted = ctx.command === 'balance_inquiry' || replayConfirmed(ctx, response);
+  let outcome: GatewayOutcome;
+  try {
+    outcome = parseAdyenSvResponse(ctx, response, gateway);
+  } catch (err) {
+    // A refusal as a ServiceError (a 4xx, a 5xx of errorType validation) is a refusal too: the second void, status
+    // change or merge refused because the first one landed would otherwise fail the operation for good.
+    if (trusted || !(err instanceof GatewayError) || err.kind !== 'invalid_request') throw err;
+    unconfirmedReplays.inc({ gateway: gateway.name, result: 'refused' });
+    throw new GatewayError(
+      'outcome_unknown',
+      gateway.name,
+      `the replayed request was refused (HTTP ${response.status}, errorCode ${err.details.gatewayCode ?? '-'}) without echoing its Idempotency-Key: not known to be the first attempt's answer`,
+      { httpStatus: response.status, gatewayCode: ADYEN_SV_REPLAY_UNCONFIRMED },
+    );
+  }
+  if (trusted) return outcome;
   unconfirmedReplays.inc({ gateway: gateway.name, result: outcome.status === 'SUCCESS' ? 'success' : 'refused' });
   if (outcome.status === 'SUCCESS') return outcome;
   throw new GatewayError(

@@ -20,8 +20,8 @@ import { useDeliveryStacks } from '../../support/delivery-stack';
 const psp = {
   echo: false,
   resultCode: 'Refused',
-  /** HTTP statuses to answer first, one per call (Adyen's ServiceError), before the `resultCode` answers. */
-  failures: [] as number[],
+  /** HTTP statuses to answer first, one per call (Adyen's ServiceError, `internal` unless named), before the `resultCode` answers. */
+  failures: [] as Array<number | { status: number; errorType: string }>,
   calls: [] as Array<{ path: string; key: string }>,
 };
 let server: http.Server;
@@ -34,10 +34,11 @@ beforeAll(async () => {
     req.on('end', () => {
       const key = String(req.headers['idempotency-key']);
       psp.calls.push({ path: req.url ?? '', key });
-      const failure = psp.failures.shift();
-      if (failure !== undefined) {
-        res.writeHead(failure, { 'content-type': 'application/json' });
-        res.end(JSON.stringify({ status: failure, errorCode: '905', message: 'Payment details are not supported', errorType: 'internal' }));
+      const shifted = psp.failures.shift();
+      if (shifted !== undefined) {
+        const failure = typeof shifted === 'number' ? { status: shifted, errorType: 'internal' } : shifted;
+        res.writeHead(failure.status, { 'content-type': 'application/json' });
+        res.end(JSON.stringify({ status: failure.status, errorCode: '905', message: 'Payment details are not supported', errorType: failure.errorType }));
         return;
       }
       const headers: Record<string, string> = { 'content-type': 'application/json', ...(psp.echo ? { 'idempotency-key': key } : {}) };
@@ -163,5 +164,29 @@ describe('Adyen Stored Value: an UNKNOWN operation resolved by replaying its req
     expect((await stack.ledger.get(id))?.state).toBe('UNKNOWN');
     expect(await stack.events.load(`${id}.FAILED`)).toBeNull();
     expect((await stack.ledger.interactions(id)).find((h) => h.event === 'send_error')).toMatchObject({ kind: 'outcome_unknown', http_status: 500 });
+  });
+
+  it('a void answered HTTP 500 whose replay Adyen refuses with a ServiceError (422 validation) without the key stays UNKNOWN, never FAILED', async () => {
+    const stack = stacks.build(config());
+    const cmd = channelCommand(
+      'cancel',
+      {},
+      { gateway: 'gc', gateway_key: 'QFQTPCQ8HXSKGK86', currency: 'EUR', amount: 1000, method_details: { method: 'giftcard', submethod: 'givex' } },
+    );
+    const id = cmd.payment.operation_reference!;
+    await stack.ledger.create(id, cmd);
+    psp.calls = [];
+    // The void may have been done before the 500; the second one is refused as a request Adyen will not perform.
+    psp.failures = [500, { status: 422, errorType: 'validation' }];
+    psp.echo = false;
+    expect((await stack.service.deliver(id)).kind).toBe('retry');
+    expect((await stack.service.deliver(id)).kind).toBe('retry');
+    expect(psp.calls).toHaveLength(2);
+    expect((await stack.ledger.get(id))?.state).toBe('UNKNOWN');
+    expect(await stack.events.load(`${id}.FAILED`)).toBeNull();
+    expect((await stack.ledger.interactions(id)).find((h) => h.event === 'inquiry_error')).toMatchObject({
+      kind: 'outcome_unknown',
+      gateway_code: 'ADYEN_SV_REPLAY_UNCONFIRMED',
+    });
   });
 });

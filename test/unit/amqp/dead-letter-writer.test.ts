@@ -40,8 +40,39 @@ describe('DeadLetterWriter body', () => {
       expect(body).not.toContain('6036283997595793321');
       expect(body).toContain('ORD-1');
     }
-    // Another refusal keeps the body as sent (only card data is masked): a long number is not card data by itself.
-    await writer.write(Buffer.from(JSON.stringify(command)), { ...why, code: 'INVALID_PARAMS' });
+    // Another refusal keeps a long number outside the fields naming a gift card: it is not card data by itself.
+    await writer.write(Buffer.from(JSON.stringify({ ...command, command: 'authorize' })), { ...why, code: 'INVALID_PARAMS' });
     expect(bodies[2]).toContain('6036283997595793321');
+  });
+
+  it('masks a gift card number in the fields naming a gift card whatever the refusal (one before intake read them: the signature, the broker)', async () => {
+    const bodies: string[] = [];
+    const publisher = { publish: async (_exchange: string, _key: string, body: Buffer) => void bodies.push(body.toString('utf8')) };
+    const writer = new DeadLetterWriter(publisher as unknown as ConfirmPublisher, testConfig().amqp);
+    // Adyen's Givex example: no Luhn check digit anywhere in it, so the redaction does not see it.
+    const number = '6036283997595793321';
+    const payment = { gateway: 'gc', gateway_account: 'acme', amount: 100, currency: 'EUR', order_id: 'ORD-2' };
+    const why = { field: '(root)', reason: 'refused', source: 'amqp:test' };
+    const reload = { version: 1, command: 'reload', channel: 'web', payment: { ...payment, gateway_key: number } };
+    const merge = {
+      version: 1,
+      command: 'merge_balance',
+      channel: 'web',
+      payment: { ...payment, gateway_key: 'gc_1', stored_value: { source_gateway_key: number } },
+    };
+    await writer.write(Buffer.from(JSON.stringify(reload)), { ...why, code: 'UNAUTHENTICATED' });
+    await writer.write(Buffer.from(JSON.stringify(merge)), { ...why, code: 'BROKER_DEAD_LETTERED' });
+    await writer.write(Buffer.from(JSON.stringify({ jsonrpc: '2.0', id: 7, method: 'nope', params: { payment: merge.payment } })), {
+      ...why,
+      code: 'UNKNOWN_METHOD',
+    });
+    for (const body of bodies) {
+      expect(body).not.toContain(number);
+      expect(body).toContain('ORD-2');
+    }
+    // A key naming an authorization (a long numeric operation id) or a card gateway's own long key is not a gift card number.
+    const capture = { version: 1, command: 'capture', channel: 'web', payment: { ...payment, gateway_key: number, method_details: { method: 'giftcard' } } };
+    await writer.write(Buffer.from(JSON.stringify(capture)), { ...why, code: 'BROKER_DEAD_LETTERED' });
+    expect(bodies[3]).toContain(number);
   });
 });

@@ -6,7 +6,7 @@ import { isCardFieldName, redact } from '../../../src/logging/redact';
 
 type Json = Record<string, unknown>;
 
-function command(type: StoredValueCommandType | 'authorize', payment: Json = {}): Json {
+function command(type: StoredValueCommandType | 'authorize' | 'capture' | 'cancel' | 'refund' | 'validate' | 'revalidate', payment: Json = {}): Json {
   const p: Json = { gateway: 'simulator', gateway_account: 'acme-eu', gateway_key: 'gc_0001', amount: 0, currency: 'EUR', ...payment };
   for (const k of Object.keys(p)) if (p[k] === undefined) delete p[k];
   return { version: 1, command: type, channel: 'web', received_at: '2026-06-01T10:00:00.000Z', payment: p };
@@ -108,6 +108,32 @@ describe('stored value card commands', () => {
     expect(validateCommand(command('balance_inquiry', { gateway_key: 'gc_demo_603628672882001915' })).payment.gateway_key).toBe('gc_demo_603628672882001915');
     // Not a gift card: a card gateway's long numeric key is its own business.
     expect(validateCommand(command('authorize', { amount: 100, gateway_key: '4749871520086191604101' })).payment.gateway_key).toBe('4749871520086191604101');
+  });
+
+  // A capture, cancel, validate or revalidate names the redemption it acts on (our operation id, which may be digits
+  // only, or the PSP's reference), never the card: a long numeric operation id is not a gift card number.
+  it.each([['capture'], ['cancel'], ['validate'], ['revalidate']] as const)(
+    'still takes a %s of a gift card redemption naming it by a long numeric operation id',
+    (type) => {
+      const key = '202612050000012345678';
+      const ok = validateCommand(
+        command(type, { amount: type === 'capture' ? 100 : 0, gateway_key: key, method_details: { method: 'giftcard', submethod: 'givex' } }),
+      );
+      expect(ok.payment.gateway_key).toBe(key);
+    },
+  );
+
+  it("refuses a gift card number sent as a one-time gift card's encrypted number, or as its key, never storing or echoing it", () => {
+    const number = '603628672882001915092';
+    const oneTime = (payment: Json) => command('authorize', { amount: 100, method_details: { submethod: 'svs' }, ...payment });
+    const asToken = rejection(oneTime({ payment_method: { type: 'gift_card', token: number } }));
+    expect([asToken.code, asToken.field]).toEqual(['CARD_DATA_REJECTED', 'payment.payment_method.token']);
+    expect(asToken.message).not.toContain(number);
+    const asKey = rejection(oneTime({ gateway_key: number, payment_method: { type: 'gift_card', token: 'adyenjs_0_1_25$enc-number' } }));
+    expect([asKey.code, asKey.field]).toEqual(['CARD_DATA_REJECTED', 'payment.gateway_key']);
+    // A refund to the card (Adyen Stored Value's merchandiseReturn load) names it by its token too.
+    const refund = rejection(command('refund', { amount: 100, gateway_key: number, method_details: { method: 'giftcard', submethod: 'svs' } }));
+    expect([refund.code, refund.field]).toEqual(['CARD_DATA_REJECTED', 'payment.gateway_key']);
   });
 
   it("still carries a one-time gift card's encrypted security code (only the PSP can read it)", () => {

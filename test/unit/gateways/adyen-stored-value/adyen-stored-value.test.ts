@@ -236,6 +236,24 @@ describe('Adyen Stored Value answers', () => {
       expect(t.parseResponse(ctx, refused, gateway).status).toBe('FAIL');
     });
 
+    it('reads a replay refused with a ServiceError (a 422, a 5xx of errorType validation) and no key echoed as outcome unknown, never a failure for good', async () => {
+      const ctx = fixtures.context('cancel');
+      const before = await metricValue('pb_adyen_sv_replays_unconfirmed_total', { gateway: gateway.name, result: 'refused' });
+      for (const status of [422, 400, 500]) {
+        const refused = answer({ status, errorCode: '167', message: 'Original pspReference required for this operation', errorType: 'validation' }, status);
+        expect(() => t.parseStatusResponse(ctx, refused, gateway)).toThrow(
+          expect.objectContaining({ kind: 'outcome_unknown', retryable: true, details: expect.objectContaining({ gatewayCode: ADYEN_SV_REPLAY_UNCONFIRMED }) }),
+        );
+        // Echoed (Adyen's stored answer to the first attempt), or a balance inquiry: the refusal stands.
+        const echoedRefusal = { ...refused, headers: { 'Idempotency-Key': ctx.operationId } };
+        expect(() => t.parseStatusResponse(ctx, echoedRefusal, gateway)).toThrow(expect.objectContaining({ kind: 'invalid_request' }));
+        expect(() => t.parseStatusResponse(fixtures.context('balance_inquiry'), refused, gateway)).toThrow(
+          expect.objectContaining({ kind: 'invalid_request' }),
+        );
+      }
+      expect(await metricValue('pb_adyen_sv_replays_unconfirmed_total', { gateway: gateway.name, result: 'refused' })).toBe(before + 3);
+    });
+
     it('keeps a refusal Adyen confirmed as the replay of the first attempt (its key echoed, any header case): FAIL', () => {
       const ctx = fixtures.context('cancel');
       expect(t.parseStatusResponse(ctx, echoed(ctx, { resultCode: 'Refused', refusalReason: 'Refused' }), gateway)).toMatchObject({ status: 'FAIL' });
