@@ -87,7 +87,8 @@ export function scheduleDefinitionOf(value: unknown, config: Pick<Config, 'gatew
     throw err;
   }
   for (const key of Object.keys(value)) {
-    if (!(key in DEFINITION_FIELDS)) throw new CommandValidationError(`schedule.${key}`, 'is not a schedule field', 'INVALID_PARAMS');
+    // Own fields only: `in` also finds `constructor`, `toString`, `__proto__`… on every object.
+    if (!Object.hasOwn(DEFINITION_FIELDS, key)) throw new CommandValidationError(`schedule.${key}`, 'is not a schedule field', 'INVALID_PARAMS');
   }
   for (const key of REQUIRED) {
     if (value[key] === undefined || value[key] === null) throw new CommandValidationError(`schedule.${key}`, 'is required', 'INVALID_PARAMS');
