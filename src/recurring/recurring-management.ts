@@ -27,6 +27,11 @@ export interface ScheduleView {
   /** The current cycle's operation (`<id>.c<n>`), once one was started. */
   operation?: string;
   last_reason?: string;
+  /**
+   * Only in answers to a bus configured with `service_bus.amount_units: major`: the unit of
+   * `definition.amount` (`major`, or `minor` when it is no whole number of major units). Absent: minor units.
+   */
+  amount_units?: 'major' | 'minor';
   definition: ScheduleDefinition;
 }
 
