@@ -69,13 +69,16 @@ const COMMAND_WEIGHT: Readonly<Record<string, number>> = {
  * The impact score of a dead letter, for listing the ones that matter first: the amount in major units
  * (100.00 EUR counts 100, as 100 JPY does: comparable enough across currencies without an FX table)
  * times the command's weight (capture, sale, refund 3; authorize, validate, revalidate 2; cancel, tokenize 1;
- * unknown 1). No amount, or an unknown currency: 0. Pure.
+ * unknown 1, whatever the body named). No amount, or an unknown currency: 0. Always finite. Pure.
  */
 export function impactScore(fields: { command?: string; amount?: number; currency?: string }): number {
   const { amount, currency, command } = fields;
   if (amount === undefined || !Number.isSafeInteger(amount) || amount <= 0 || currency === undefined || !isKnownCurrency(currency)) return 0;
   const major = amount / 10 ** currencyExponent(currency);
-  return Math.round(major * (COMMAND_WEIGHT[command ?? ''] ?? 1) * 100) / 100;
+  // Own keys only: the command is whatever the body said, and `constructor` or `toString` would read
+  // Object.prototype's function (a NaN score the archive's ZADD refuses, wedging the queue behind it).
+  const weight = command !== undefined && Object.hasOwn(COMMAND_WEIGHT, command) ? COMMAND_WEIGHT[command] : 1;
+  return Math.round(major * weight * 100) / 100;
 }
 
 /** What the index keeps of one dead letter. No body, no card data (the record is redacted before this). */

@@ -1,6 +1,6 @@
 import { TextDecoder } from 'node:util';
 import { CommandValidationError } from '../errors/command-validation-error';
-import { repeatedMemberPath } from './repeated-members';
+import { jsonTextProblem } from './repeated-members';
 
 /**
  * Deepest nesting of objects and arrays a command may have. The deepest legitimate path of a canonical
@@ -82,9 +82,10 @@ function fewOpenings(text: string, limit: number): boolean {
 
 /**
  * Parses a command's JSON text after checking its size and nesting, before anything recursive touches it,
- * and refuses an object that repeats a member name (`JSON.parse` would keep the last one silently).
+ * and refuses an object that repeats a member name (`JSON.parse` would keep the last one silently) and a
+ * number whose fraction parsing would round away into an integer (`1999.0000000000001` would read as 1999).
  * @throws CommandValidationError `(root)` naming the limit (`INVALID_REQUEST`), `PARSE_ERROR`, or the path
- *   of a repeated member (`payment.amount`, `INVALID_REQUEST`).
+ *   of a repeated member or a rounded number (`payment.amount`, `INVALID_REQUEST`).
  */
 export function parseBoundedJson(text: string, limits: { maxBytes?: number; maxDepth?: number } = {}): unknown {
   const maxDepth = limits.maxDepth ?? MAX_JSON_DEPTH;
@@ -102,9 +103,17 @@ export function parseBoundedJson(text: string, limits: { maxBytes?: number; maxD
   } catch {
     throw new CommandValidationError('(root)', 'is not valid JSON', 'PARSE_ERROR');
   }
-  const repeated = repeatedMemberPath(text);
-  if (repeated !== null) {
-    throw new CommandValidationError(repeated, 'repeats a member name of its object: each name must appear once (RFC 8259 §4)', 'INVALID_REQUEST');
+  const hidden = jsonTextProblem(text);
+  if (hidden?.problem === 'repeated_member') {
+    throw new CommandValidationError(hidden.path, 'repeats a member name of its object: each name must appear once (RFC 8259 §4)', 'INVALID_REQUEST');
+  }
+  if (hidden?.problem === 'rounded_number') {
+    // Never rounded into a whole amount: 1999.99999999999999999 would be charged as 2000 minor units.
+    throw new CommandValidationError(
+      hidden.path,
+      'is a number with a fraction that JSON parsing rounds to an integer, so it is not carried exactly: money is an integer of minor units',
+      'INVALID_REQUEST',
+    );
   }
   return value;
 }

@@ -4,7 +4,9 @@ import { redactKey } from '../logging/redact';
  * `JSON.parse` keeps the last of two members with one name: `{"amount":1999,…,"amount":5}` is 5, while
  * whatever read the text before (a signature check, a proxy, a log) may have seen 1999. RFC 8259 §4: names
  * within an object SHOULD be unique, and parsers differ on which one wins. Commands with a repeated name
- * are refused, found in one pass over the text, on every command's path.
+ * are refused, found in one pass over the text, on every command's path. The same pass finds what else
+ * `JSON.parse` hides: a number whose fraction it rounds away into an integer (`1999.9999999999999999` is
+ * 2000), which an integer field such as an amount would take as sent (`jsonTextProblem`).
  *
  * Allocation-light: the names of the objects open on the way down are kept as spans of the text (start,
  * end, hash) in scratch arrays reused by every call (the scan is synchronous); a name is compared with its
@@ -76,8 +78,8 @@ function segment(name: string): string {
   return safe.length > MAX_SEGMENT ? `${safe.slice(0, MAX_SEGMENT)}…` : safe;
 }
 
-/** The path of the member in slot `k`, open at `depth` (`params.payment.amount`, `payment.lines[1].sku`). */
-function pathOf(text: string, depth: number, k: number): string {
+/** The path of the container open at `depth` (`params.payment`, `payment.lines[1]`; empty for the document). */
+function containerPath(text: string, depth: number): string {
   let path = '';
   for (let d = 1; d <= depth; d += 1) {
     // Each container below the root is the value of its parent's member, or an element of its parent array.
@@ -85,8 +87,50 @@ function pathOf(text: string, depth: number, k: number): string {
     if (parentKey >= 0) path = path ? `${path}.${segment(nameAt(text, parentKey))}` : segment(nameAt(text, parentKey));
     else if (frameBase[d - 1] === ARRAY) path = `${path}[${frameIndex[d - 1]}]`;
   }
+  return path;
+}
+
+/** The path of the member in slot `k`, open at `depth` (`params.payment.amount`, `payment.lines[1].sku`). */
+function pathOf(text: string, depth: number, k: number): string {
+  const path = containerPath(text, depth);
   const last = segment(nameAt(text, k));
   return path ? `${path}.${last}` : last;
+}
+
+/** The path of the value being read at `depth`: a member's, an array element's, or `(root)`. */
+function valuePath(text: string, depth: number, keys: number): string {
+  const base = frameBase[depth];
+  if (base >= 0) return pathOf(text, depth, keys - 1);
+  if (base === ARRAY) return `${containerPath(text, depth)}[${frameIndex[depth]}]`;
+  return '(root)';
+}
+
+/** Whether `c` may continue a JSON number token (digits, sign, point, exponent). */
+function inNumber(c: number): boolean {
+  return (c >= 0x30 && c <= 0x39) || c === 0x2d || c === 0x2b || c === 0x2e || c === 0x65 || c === 0x45;
+}
+
+/**
+ * Whether a JSON number token with a fraction or an exponent is parsed into an integer that it is not:
+ * `1999.0000000000001` and `1999.99999999999999999` become the doubles 1999 and 2000, `1e-400` becomes 0, so
+ * an integer field (money) would take them as sent. The token's exact decimal value is integral when every
+ * digit after its decimal point, the exponent applied, is 0 (`1.5e1`, `19990e-1`, `1.0` are integers).
+ */
+function roundsToInteger(token: string): boolean {
+  if (!Number.isInteger(Number(token))) return false;
+  const m = /^-?(\d+)(?:\.(\d+))?(?:[eE]([+-]?\d+))?$/.exec(token);
+  if (!m) return false;
+  const digits = m[1] + (m[2] ?? '');
+  // Digits before the decimal point once the exponent is applied (a huge exponent is a huge number: fine).
+  const point = m[1].length + Number(m[3] ?? '0');
+  for (let i = Math.max(0, point); i < digits.length; i += 1) if (digits.charCodeAt(i) !== 0x30) return true;
+  return false;
+}
+
+/** What {@link jsonTextProblem} finds: the path, and whether a member name repeats or a number was rounded. */
+export interface JsonTextProblem {
+  path: string;
+  problem: 'repeated_member' | 'rounded_number';
 }
 
 /**
@@ -94,6 +138,19 @@ function pathOf(text: string, depth: number, k: number): string {
  * be valid JSON (call it after `JSON.parse` accepted the text). One pass, linear in the text.
  */
 export function repeatedMemberPath(text: string): string | null {
+  return scan(text, false)?.path ?? null;
+}
+
+/**
+ * The first of what `JSON.parse` hides in valid JSON text, in the order of the text: a member name repeated in
+ * its object (the last one wins), or a number whose fraction parsing rounds away into an integer (see
+ * `roundsToInteger`); null when there is neither. One pass, linear in the text; `text` must be valid JSON.
+ */
+export function jsonTextProblem(text: string): JsonTextProblem | null {
+  return scan(text, true);
+}
+
+function scan(text: string, numbers: boolean): JsonTextProblem | null {
   // Depth of the open containers; frame 0 is the document itself (never an object with keys).
   let depth = 0;
   frameBase[0] = DOCUMENT;
@@ -145,10 +202,10 @@ export function repeatedMemberPath(text: string): string | null {
       }
       if (names !== null) {
         const name = nameAt(text, keys);
-        if (names.has(name)) return pathOf(text, depth, keys);
+        if (names.has(name)) return { path: pathOf(text, depth, keys), problem: 'repeated_member' };
         names.add(name);
       } else {
-        for (let k = base; k < keys; k += 1) if (sameName(text, k, keys)) return pathOf(text, depth, keys);
+        for (let k = base; k < keys; k += 1) if (sameName(text, k, keys)) return { path: pathOf(text, depth, keys), problem: 'repeated_member' };
       }
       keys += 1;
     } else if (c === 0x7b /* { */ || c === 0x5b /* [ */) {
@@ -172,6 +229,17 @@ export function repeatedMemberPath(text: string): string | null {
     } else if (c === 0x2c /* , */) {
       if (frameBase[depth] >= 0) expectName = true;
       else if (frameBase[depth] === ARRAY) frameIndex[depth] += 1;
+    } else if (numbers && (c === 0x2d /* - */ || (c >= 0x30 && c <= 0x39))) {
+      // A number (outside strings, only numbers hold digits): read as a whole, checked only with a fraction or exponent.
+      let end = i + 1;
+      let decimal = false;
+      for (; end < length; end += 1) {
+        const d = text.charCodeAt(end);
+        if (!inNumber(d)) break;
+        if (d === 0x2e || d === 0x65 || d === 0x45) decimal = true;
+      }
+      if (decimal && roundsToInteger(text.slice(i, end))) return { path: valuePath(text, depth, keys), problem: 'rounded_number' };
+      i = end - 1;
     }
   }
   return null;

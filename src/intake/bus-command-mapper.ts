@@ -8,7 +8,7 @@ import { JsonRpcEnvelope, paramsOf, readJsonRpcEnvelope } from './json-rpc-envel
 import { CommandValidationError } from '../errors/command-validation-error';
 import { MAX_SEQUENCE_LENGTH } from '../contracts/payment-command-schema';
 import { isKnownCurrency } from '../money/currencies';
-import { MAX_MINOR_AMOUNT, majorToMinor } from '../money/minor-units';
+import { busAmountInMinor } from './bus-amounts';
 
 /** A JSON-RPC request from the bus, turned into a canonical command (or a JSON-RPC error to answer). */
 export type MappedBusCall =
@@ -96,14 +96,7 @@ function sequenceOf(id: string | number): string | number {
 function toMinorUnits(payment: Record<string, unknown>): Record<string, unknown> {
   const currency = payment.currency;
   if (typeof currency !== 'string' || !isKnownCurrency(currency)) return payment;
-  const convert = (v: unknown, field: string): unknown => {
-    if (typeof v !== 'number' || !Number.isSafeInteger(v)) return v;
-    try {
-      return majorToMinor(v, currency);
-    } catch {
-      throw new CommandValidationError(field, `must be at most ${MAX_MINOR_AMOUNT} in minor units`);
-    }
-  };
+  const convert = (v: unknown, field: string): unknown => busAmountInMinor(v, currency, field);
   const out: Record<string, unknown> = { ...payment, amount: convert(payment.amount, 'payment.amount') };
   // Every money field of the command, in the payment's currency: line amounts and a marketplace order's
   // splits. One left in major units would be read as minor (a seller's part of 90 EUR paid out as 0.90).

@@ -24,6 +24,7 @@ import { BodyReader } from '../web/read-body';
 import { SignatureKeyUse } from '../web/signature-keys';
 import { WebRoute, sendJson } from '../web/web-server';
 import { commandMethodIndex, mapBusRequest } from './bus-command-mapper';
+import { scheduleParamsInMinor, scheduleViewInBusUnits } from './bus-amounts';
 import { JsonRpcEnvelope, paramsOf, readJsonRpcEnvelope } from './json-rpc-envelope';
 import { RateLimiter } from '../admission/rate-limiter';
 import { BacklogProbe } from '../admission/backlog-probe';
@@ -279,7 +280,8 @@ export class IntakeRoute implements WebRoute {
       return true;
     }
     try {
-      const answer = await paymentMethods.list(methodsQueryOf(named.params));
+      // The bus's amount in its own unit (`service_bus.amount_units`): the caps and the gateways' lists read minor units.
+      const answer = await paymentMethods.list(methodsQueryOf(named.params, config.serviceBus.amountUnits));
       sendJson(res, 200, jsonRpcResult(id, answer));
     } catch (err) {
       if (err instanceof MethodsQueryError) {
@@ -312,13 +314,24 @@ export class IntakeRoute implements WebRoute {
       return true;
     }
     const { params } = named;
+    const units = config.serviceBus.amountUnits;
     try {
       const actor = `bus:${config.serviceBus.endpointName}`;
+      // A schedule's amount in the bus's unit (`service_bus.amount_units`), stored and charged in minor units,
+      // and answered in the bus's unit again.
       const answer =
-        action === 'create' ? await recurring.create(params, actor) : action === 'list' ? await recurring.list(params) : await recurring.cancel(params, actor);
+        action === 'create'
+          ? await recurring.create(units === 'major' ? scheduleParamsInMinor(params) : params, actor)
+          : action === 'list'
+            ? await recurring.list(params)
+            : await recurring.cancel(params, actor);
+      const told =
+        'schedules' in answer
+          ? { ...answer, schedules: answer.schedules.map((v) => scheduleViewInBusUnits(v, units)) }
+          : { ...answer, schedule: scheduleViewInBusUnits(answer.schedule, units) };
       this.stats.accepted += 1;
       if (notification) noReply(res);
-      else sendJson(res, 200, jsonRpcResult(id, answer));
+      else sendJson(res, 200, jsonRpcResult(id, told));
     } catch (err) {
       if (err instanceof CommandValidationError) {
         await this.reject(res, raw, id, JSON_RPC.INVALID_PARAMS, err.code, `params.${err.field}`, err.reason, { notification });

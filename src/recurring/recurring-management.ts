@@ -27,6 +27,11 @@ export interface ScheduleView {
   /** The current cycle's operation (`<id>.c<n>`), once one was started. */
   operation?: string;
   last_reason?: string;
+  /**
+   * Only in answers to a bus configured with `service_bus.amount_units: major`: the unit of
+   * `definition.amount` (`major`, or `minor` when it is no whole number of major units). Absent: minor units.
+   */
+  amount_units?: 'major' | 'minor';
   definition: ScheduleDefinition;
 }
 
@@ -87,7 +92,8 @@ export function scheduleDefinitionOf(value: unknown, config: Pick<Config, 'gatew
     throw err;
   }
   for (const key of Object.keys(value)) {
-    if (!(key in DEFINITION_FIELDS)) throw new CommandValidationError(`schedule.${key}`, 'is not a schedule field', 'INVALID_PARAMS');
+    // Own fields only: `in` also finds `constructor`, `toString`, `__proto__`… on every object.
+    if (!Object.hasOwn(DEFINITION_FIELDS, key)) throw new CommandValidationError(`schedule.${key}`, 'is not a schedule field', 'INVALID_PARAMS');
   }
   for (const key of REQUIRED) {
     if (value[key] === undefined || value[key] === null) throw new CommandValidationError(`schedule.${key}`, 'is required', 'INVALID_PARAMS');

@@ -6,7 +6,7 @@ import type { RuleEvaluation } from '../ledger/routing-record';
 import type { Logger } from '../logging/logger';
 import { counter } from '../metrics/metrics-registry';
 import { isKnownCurrency } from '../money/currencies';
-import { MAX_MINOR_AMOUNT } from '../money/minor-units';
+import { MAX_MINOR_AMOUNT, majorToMinor } from '../money/minor-units';
 import { RoutingTable } from './routing-rules';
 import { amountRefusal, applicableRules } from '../caps/cap-rules';
 import { CapReservations } from '../caps/cap-reservations';
@@ -77,8 +77,12 @@ const gatewayListTotal = counter('pb_payment_methods_gateway_lists_total', "Gate
 
 const CHANNELS: readonly Channel[] = ['bus', 'web', 'pos', 'marketplace'];
 
-/** A query from JSON-RPC params or CLI flags; throws `MethodsQueryError` naming the field. */
-export function methodsQueryOf(params: Record<string, unknown>): MethodsQuery {
+/**
+ * A query from JSON-RPC params or CLI flags; throws `MethodsQueryError` naming the field.
+ * @param amountUnits the unit of `amount`: `minor` (default, the CLI's), or `major` for a bus configured with
+ *   `service_bus.amount_units: major` (whole major units, converted here: the query is answered in minor units).
+ */
+export function methodsQueryOf(params: Record<string, unknown>, amountUnits: 'minor' | 'major' = 'minor'): MethodsQuery {
   const order = (typeof params.order === 'object' && params.order !== null ? params.order : params) as Record<string, unknown>;
   const at = (f: string) => (order === params ? f : `order.${f}`);
   const { amount, currency, country, channel, gateway } = order;
@@ -93,8 +97,16 @@ export function methodsQueryOf(params: Record<string, unknown>): MethodsQuery {
   if (channel !== undefined && !CHANNELS.includes(channel as Channel)) throw new MethodsQueryError(at('channel'), `must be one of ${CHANNELS.join(', ')}`);
   if (gateway !== undefined && (typeof gateway !== 'string' || !/^[a-z][a-z0-9_-]{0,31}$/.test(gateway)))
     throw new MethodsQueryError(at('gateway'), 'is not a gateway name');
+  let minor = amount;
+  if (amountUnits === 'major') {
+    try {
+      minor = majorToMinor(amount, currency.toUpperCase());
+    } catch {
+      throw new MethodsQueryError(at('amount'), `must be at most ${MAX_MINOR_AMOUNT} in minor units`);
+    }
+  }
   return {
-    amount,
+    amount: minor,
     currency: currency.toUpperCase(),
     merchant,
     channel: (channel as Channel | undefined) ?? 'web',

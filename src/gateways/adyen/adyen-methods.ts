@@ -91,16 +91,46 @@ export function isGiftCardPayment(payment: Payment): boolean {
 export function adyenLineItems(lines: readonly PaymentLine[], currency: string): Json[] {
   return lines.map((line, i) => {
     const item: Json = { id: line.item_sku ?? String(line.line_number ?? i + 1), description: line.item_name, quantity: line.quantity };
-    if (line.unit_price_gross !== undefined)
-      item.amountIncludingTax = toAdyenAmount(line.unit_price_gross, currency, `payment.lines[${i}].unit_price_gross`).value;
-    if (line.tax_rate !== undefined) item.taxPercentage = Math.round(line.tax_rate * 100);
-    // tax_amount is the line's; Adyen wants it per unit: sent only when that is exact.
-    if (line.tax_amount !== undefined && line.quantity !== undefined && line.quantity > 0 && line.tax_amount % line.quantity === 0) {
-      item.taxAmount = toAdyenAmount(line.tax_amount / line.quantity, currency, `payment.lines[${i}].tax_amount`).value;
+    if (line.quantity !== undefined && !Number.isSafeInteger(line.quantity)) Object.assign(item, { quantity: 1 }, wholeLineAmounts(line, currency, i));
+    else {
+      if (line.unit_price_gross !== undefined)
+        item.amountIncludingTax = toAdyenAmount(line.unit_price_gross, currency, `payment.lines[${i}].unit_price_gross`).value;
+      if (line.tax_rate !== undefined) item.taxPercentage = Math.round(line.tax_rate * 100);
+      // tax_amount is the line's; Adyen wants it per unit: sent only when that is exact.
+      if (line.tax_amount !== undefined && line.quantity !== undefined && line.quantity > 0 && line.tax_amount % line.quantity === 0) {
+        item.taxAmount = toAdyenAmount(line.tax_amount / line.quantity, currency, `payment.lines[${i}].tax_amount`).value;
+      }
     }
     if (line.item_sku) item.sku = line.item_sku;
     return item;
   });
+}
+
+/**
+ * A line of a fractional quantity (2.5 kg) as one Adyen item: `LineItem.quantity` is an integer (int64) in
+ * Adyen's Checkout API, and 2.5 there refuses the whole request (a card capture naming its shipment's lines
+ * included). The item is the line itself: `amountIncludingTax` is the line's total, sent only when
+ * `unit_price_gross × quantity` is a whole number of minor units exactly (computed on the decimal digits, not
+ * in floating point), `taxAmount` the line's own `tax_amount`.
+ */
+function wholeLineAmounts(line: PaymentLine, currency: string, i: number): Json {
+  const out: Json = {};
+  const total = line.unit_price_gross === undefined || line.quantity === undefined ? undefined : exactProduct(line.unit_price_gross, line.quantity);
+  if (total !== undefined) out.amountIncludingTax = toAdyenAmount(total, currency, `payment.lines[${i}].unit_price_gross`).value;
+  if (line.tax_rate !== undefined) out.taxPercentage = Math.round(line.tax_rate * 100);
+  if (line.tax_amount !== undefined) out.taxAmount = toAdyenAmount(line.tax_amount, currency, `payment.lines[${i}].tax_amount`).value;
+  return out;
+}
+
+/** `integer × quantity` when it is an integer exactly, by the quantity's decimal digits (`2.5` → 25 / 10); else undefined. */
+function exactProduct(integer: number, quantity: number): number | undefined {
+  const m = /^(\d+)(?:\.(\d+))?(?:e([+-]\d+))?$/.exec(String(quantity));
+  if (!m) return undefined;
+  const fraction = m[2] ?? '';
+  const scale = fraction.length - Number(m[3] ?? '0');
+  const digits = BigInt(m[1] + fraction) * BigInt(integer);
+  const product = scale <= 0 ? digits * 10n ** BigInt(-scale) : digits % 10n ** BigInt(scale) === 0n ? digits / 10n ** BigInt(scale) : undefined;
+  return product !== undefined && product <= BigInt(Number.MAX_SAFE_INTEGER) ? Number(product) : undefined;
 }
 
 /** Klarna's shopper fields (`shopperEmail`, `countryCode`, `shopperLocale`, `shopperName`, `billingAddress`, `telephoneNumber`). */

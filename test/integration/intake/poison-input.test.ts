@@ -210,6 +210,17 @@ describe('poison input: no message wedges, crashes or spins the consumer', () =>
       await expectNextCommandAccepted();
     });
 
+    it('refuses an amount of 1999.9999999999999999 (JSON parsing makes it 2000) with -32600 naming params.payment.amount, executing nothing', async () => {
+      const p = payment();
+      const raw = JSON.stringify(busCall(CAPTURE, p)).replace(`"amount":${p.amount}`, `"amount":${p.amount - 1}.9999999999999999`);
+      const res = await postSigned(raw);
+      expect(res.data).toMatchObject({ id: null, error: { code: -32600, data: { field: 'params.payment.amount' } } });
+      const [dead] = await client.drainDeadLetters();
+      expect(dead.properties.headers).toMatchObject({ 'x-pb-code': 'INVALID_REQUEST', 'x-pb-field': 'params.payment.amount' });
+      expect(await worker.ledger.get(p.operation_reference!)).toBeNull();
+      await expectNextCommandAccepted();
+    });
+
     it('refuses a bus call whose id holds a card number (-32600 naming id, id null), the number in neither the answer nor the dead letter', async () => {
       const p = payment();
       const raw = JSON.stringify(busCall(CAPTURE, p, `order ${VISA}`));
@@ -236,6 +247,20 @@ describe('poison input: no message wedges, crashes or spins the consumer', () =>
     const before = worker.consumer.stats.deadLettered;
     const bad = channelCommand('capture');
     const raw = Buffer.from(JSON.stringify(bad).replace(`"amount":${bad.payment.amount}`, `"amount":${bad.payment.amount},"amount":5`));
+    const good = channelCommand('capture');
+    await client.publish('web.payment.capture', raw);
+    await client.publish('web.payment.capture', good);
+    await eventually(async () => (await worker.deliveryQueue.getJob(good.payment.operation_reference!)) !== undefined);
+    await eventually(() => worker.consumer.stats.deadLettered > before);
+    const [dead] = await client.drainDeadLetters();
+    expect(dead.properties.headers).toMatchObject({ 'x-pb-code': 'INVALID_REQUEST', 'x-pb-field': 'payment.amount' });
+    expect(await worker.ledger.get(bad.payment.operation_reference!)).toBeNull();
+  });
+
+  it('dead-letters a channel command whose amount parsing would round (1999.0000000000001) and keeps consuming behind it', async () => {
+    const before = worker.consumer.stats.deadLettered;
+    const bad = channelCommand('capture');
+    const raw = Buffer.from(JSON.stringify(bad).replace(`"amount":${bad.payment.amount}`, `"amount":${bad.payment.amount}.0000000000001`));
     const good = channelCommand('capture');
     await client.publish('web.payment.capture', raw);
     await client.publish('web.payment.capture', good);

@@ -76,6 +76,29 @@ describe('DeadLetterArchiver (real RabbitMQ and Redis, own namespace)', () => {
     expect(await metricValue('pb_dead_letters_moved_total', { by: 'worker' })).toBe(before + 2);
   });
 
+  it('archives a dead letter whose command is named like a property of every object, and the ones behind it', async () => {
+    // A signed bus call for an unknown method `….constructor`, with its money: the intake dead-letters it.
+    const body = {
+      jsonrpc: '2.0',
+      id: 7,
+      method: 'magento.payments.payments_management.constructor',
+      params: { payment: { order_id: 'ORD-ARCH-PROTO', amount: 1999, currency: 'EUR' } },
+    };
+    await writer.write(Buffer.from(JSON.stringify(body)), {
+      code: 'UNKNOWN_METHOD',
+      field: 'method',
+      reason: 'is not a payment command this endpoint handles',
+      source: 'http:intake',
+    });
+    await deadLetter('ORD-ARCH-BEHIND');
+    const archiver = new DeadLetterArchiver({ store, connection, amqp: config.amqp, logger: silentLogger(), intervalMs: 0 });
+    await archiver.runOnce();
+    expect(await client.queueDepth(config.amqp.deadLetterQueue)).toBe(0);
+    const archived = await store.list({ order: 'impact' });
+    expect(archived.find((r) => r.orderId === 'ORD-ARCH-PROTO')).toMatchObject({ command: 'constructor', impact: 19.99 });
+    expect(archived.some((r) => r.orderId === 'ORD-ARCH-BEHIND')).toBe(true);
+  });
+
   it('with an interval of 0 moves nothing by itself', async () => {
     await deadLetter('ORD-ARCH-OFF');
     const archiver = new DeadLetterArchiver({ store, connection, amqp: config.amqp, logger: silentLogger(), intervalMs: 0 });

@@ -20,4 +20,11 @@ describe('dead-letter triage', () => {
     expect(impactScore({ command: 'capture', amount: 10_000, currency: 'EURO' })).toBe(0);
     expect(impactScore({ command: 'capture' })).toBe(0);
   });
+
+  it.each(['constructor', 'toString', 'valueOf', '__proto__', 'hasOwnProperty'])(
+    'weighs a command named %s (a name Object.prototype has) as an unknown one: a finite score',
+    (command) => {
+      expect(impactScore({ command, amount: 1999, currency: 'EUR' })).toBe(19.99);
+    },
+  );
 });

@@ -1,5 +1,5 @@
 import { parseBoundedJson } from '../../../src/contracts/json-limits';
-import { repeatedMemberPath } from '../../../src/contracts/repeated-members';
+import { jsonTextProblem, repeatedMemberPath } from '../../../src/contracts/repeated-members';
 import { channelCommand } from '../../support/fixtures';
 
 const VISA = '4111111111111111';
@@ -140,5 +140,58 @@ describe('parseBoundedJson refuses repeated member names', () => {
   it('parses a command without repeated names as before', () => {
     const command = channelCommand('sale');
     expect(parseBoundedJson(JSON.stringify(command))).toEqual(command);
+  });
+});
+
+describe('jsonTextProblem: a number whose fraction parsing rounds away into an integer', () => {
+  it.each([
+    ['{"amount":1999.0000000000001}', 'amount'],
+    ['{"amount":1999.99999999999999999}', 'amount'],
+    ['{"amount":-1999.0000000000001}', 'amount'],
+    ['{"amount":1e-400}', 'amount'],
+    ['{"amount":1.99900000000000000001e3}', 'amount'],
+    ['{"payment":{"lines":[{"quantity":1},{"refund_amount":2.00000000000000001}]}}', 'payment.lines[1].refund_amount'],
+    ['{"a":[1,2,3.00000000000000001]}', 'a[2]'],
+    ['3.00000000000000001', '(root)'],
+  ])('finds %s rounded, at %p', (text, path) => {
+    expect(jsonTextProblem(text)).toEqual({ path, problem: 'rounded_number' });
+    // Only the rounding is new: a repeated name stays the one thing repeatedMemberPath reports.
+    expect(repeatedMemberPath(text)).toBeNull();
+  });
+
+  it.each([
+    '{"amount":1999}',
+    '{"amount":1.0}',
+    '{"amount":1e2}',
+    '{"amount":19990e-1}',
+    '{"amount":1.5e1}',
+    '{"amount":-0.0}',
+    '{"amount":0.0e-5}',
+    '{"amount":12.5}',
+    '{"tax_rate":19.6,"quantity":0.5}',
+    '{"amount":1e400}',
+    '{"note":"1.00000000000000001","ok":[true,false,null]}',
+  ])('finds nothing in %s (an integer as written, or a fraction parsing keeps)', (text) => {
+    expect(jsonTextProblem(text)).toBeNull();
+  });
+
+  it('reports what comes first in the text: a repeated name or a rounded number', () => {
+    expect(jsonTextProblem('{"a":1,"a":1.00000000000000001}')).toEqual({ path: 'a', problem: 'repeated_member' });
+    expect(jsonTextProblem('{"a":1.00000000000000001,"a":1}')).toEqual({ path: 'a', problem: 'rounded_number' });
+  });
+});
+
+describe('parseBoundedJson refuses a fraction parsing would round into an integer', () => {
+  it('refuses a command whose amount is 1999.9999999999999999 (parsed, 2000), naming payment.amount', () => {
+    const text = JSON.stringify(channelCommand('sale')).replace('"amount":1999', '"amount":1999.9999999999999999');
+    expect(JSON.parse(text)).toMatchObject({ payment: { amount: 2000 } });
+    expect(() => parseBoundedJson(text)).toThrow(expect.objectContaining({ code: 'INVALID_REQUEST', field: 'payment.amount' }));
+  });
+
+  it('parses an amount written 1999.0 or 1.999e3, which is the integer 1999, as before', () => {
+    for (const written of ['1999.0', '1.999e3', '19990e-1']) {
+      const text = JSON.stringify(channelCommand('sale')).replace('"amount":1999', `"amount":${written}`);
+      expect(parseBoundedJson(text)).toMatchObject({ payment: { amount: 1999 } });
+    }
   });
 });

@@ -108,3 +108,16 @@ describe('creating a recurring schedule: a gateway that carries its command', ()
     expect(refusal(schedule('adyen', 'shopper-0042:8416039902646530', { command: 'refund' })).field).toBe('schedule.command');
   });
 });
+
+describe('creating a recurring schedule: no field it does not know', () => {
+  it.each(['constructor', 'toString', 'valueOf', '__proto__', 'hasOwnProperty'])(
+    'refuses a member named %s (a name every object inherits), naming it, as any unknown field',
+    (key) => {
+      // As JSON.parse makes it: an own member, `__proto__` included.
+      const value = JSON.parse(JSON.stringify(schedule('simulator', 'pm_card_visa')).replace('{', `{"${key}":{"a":1},`)) as Record<string, unknown>;
+      const err = refusal(value);
+      expect(err.field).toBe(`schedule.${key}`);
+      expect(err.reason).toBe('is not a schedule field');
+    },
+  );
+});

@@ -211,6 +211,22 @@ describe('Adyen', () => {
     expect(b).toMatchObject({ amount: { value: 2500, currency: 'EUR' }, lineItems: [{ id: 'L-1', quantity: 1 }] });
   });
 
+  it('a line of a fractional quantity goes as one item of its total: Adyen LineItem.quantity is an integer (int64)', () => {
+    const weighed = [
+      { line_number: 1, item_sku: 'CHEESE', item_name: 'Cheese', quantity: 2.5, unit_price_gross: 1000, tax_amount: 175, tax_rate: 7 },
+      // 1075 × 0.3 is no whole number of cents: no amount is made up for it.
+      { line_number: 2, item_sku: 'HAM', item_name: 'Ham', quantity: 0.3, unit_price_gross: 1075 },
+      { line_number: 3, item_sku: 'MUG', item_name: 'Mug', quantity: 2, unit_price_gross: 500 },
+    ];
+    const b = json(adyenTransformer, ctx('capture', { gateway_key: '993617894903480A', amount: 3500, lines: weighed }), g);
+    expect(b.lineItems).toEqual([
+      { id: 'CHEESE', sku: 'CHEESE', description: 'Cheese', quantity: 1, amountIncludingTax: 2500, taxPercentage: 700, taxAmount: 175 },
+      { id: 'HAM', sku: 'HAM', description: 'Ham', quantity: 1 },
+      { id: 'MUG', sku: 'MUG', description: 'Mug', quantity: 2, amountIncludingTax: 500 },
+    ]);
+    for (const item of b.lineItems as Array<{ quantity: number }>) expect(Number.isSafeInteger(item.quantity)).toBe(true);
+  });
+
   it('recurring: ContAuth with Subscription or UnscheduledCardOnFile on the stored card', () => {
     const sub = json(adyenTransformer, ctx('sale', { gateway_key: 'shopper-1:SPM1', recurring: { model: 'subscription' } }), g);
     expect(sub).toMatchObject({

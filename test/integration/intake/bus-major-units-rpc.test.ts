@@ -1,0 +1,127 @@
+/**
+ * A bus configured with `service_bus.amount_units: major` sends whole major units in every call to the intake,
+ * not only in payment commands: a recurring schedule's `amount` and a payment method query's `amount` are
+ * converted to minor units too (the schedule is stored and charged in minor units, the caps compare minor
+ * units), and the schedules the bus is answered with are in its unit again. Real intake over HTTP, the real
+ * recurring store on Redis (own namespace), the real payment method options.
+ */
+import axios from 'axios';
+import { ConfirmPublisher } from '../../../src/amqp/confirm-publisher';
+import { DeadLetterWriter } from '../../../src/amqp/dead-letter-writer';
+import { signBody } from '../../../src/bus/x-signature';
+import { Config } from '../../../src/config/config';
+import { createGatewayClients } from '../../../src/gateways/gateway-registry';
+import { IntakeRoute } from '../../../src/intake/intake-route';
+import { silentLogger } from '../../../src/logging/logger';
+import { RecurringManagement } from '../../../src/recurring/recurring-management';
+import { RecurringStore } from '../../../src/recurring/recurring-store';
+import { ScheduleDefinition } from '../../../src/recurring/recurring-schedule';
+import { RedisClient, createRedis } from '../../../src/redis/redis-connection';
+import { PaymentMethodOptions } from '../../../src/routing/payment-method-options';
+import { WebServer, startWebServer } from '../../../src/web/web-server';
+import { purgeNamespace } from '../../../harness/twins/local-stack/local-stack';
+import { testConfig } from '../../support/test-config';
+
+describe('intake: a bus that counts in major units, in its recurring and payment method calls', () => {
+  let config: Config;
+  let server: WebServer;
+  let redis: RedisClient;
+  let store: RecurringStore;
+  let url: string;
+  const deadLettered: Array<{ field: string }> = [];
+
+  const call = async (method: string, params: Record<string, unknown>): Promise<Record<string, unknown>> => {
+    const raw = JSON.stringify({ jsonrpc: '2.0', id: `rpc-${method}`, method, params });
+    const res = await axios.post(url, raw, {
+      headers: { 'content-type': 'application/json', 'x-signature': signBody(raw, config.serviceBus.secret) },
+      validateStatus: () => true,
+      transformRequest: [(d: unknown) => d],
+    });
+    return res.data as Record<string, unknown>;
+  };
+
+  const schedule = (id: string, amount: number, currency: string): Record<string, unknown> => ({
+    id,
+    gateway: 'simulator',
+    gateway_account: 'acme-eu',
+    gateway_key: 'pm_card_visa',
+    amount,
+    currency,
+    start_at: '2030-01-31T09:00:00Z',
+    interval: { unit: 'month', count: 1 },
+  });
+
+  beforeAll(async () => {
+    config = testConfig({
+      'service_bus.amount_units': 'major',
+      gateways: { simulator: { type: 'simulator', base_url: 'http://127.0.0.1:9', api_key: 'sim-major-units-key-0123456789' } },
+      // 50.00 EUR at most per transaction at the simulator.
+      'caps.rules': [{ scope: 'gateway', name: 'simulator', currency: 'EUR', max_amount: 5000 }],
+    });
+    redis = createRedis(config.redis, 'commands', silentLogger());
+    store = new RecurringStore(redis, config.redis.keyPrefix);
+    const publisher = { publish: () => Promise.resolve() } as unknown as ConfirmPublisher;
+    const deadLetters = {
+      write: (_raw: Buffer, why: { field: string }) => Promise.resolve(void deadLettered.push(why)),
+    } as unknown as DeadLetterWriter;
+    const intake = new IntakeRoute({
+      config,
+      publisher,
+      deadLetters,
+      logger: silentLogger(),
+      paymentMethods: new PaymentMethodOptions({ config, routes: createGatewayClients(config) }),
+      recurring: new RecurringManagement({ config, store, logger: silentLogger() }),
+    });
+    server = await startWebServer([intake], { host: '127.0.0.1', port: 0, logger: silentLogger() });
+    url = `${server.url}${config.http.intakePath}`;
+  });
+
+  afterAll(async () => {
+    await server.close();
+    await purgeNamespace(config).catch(() => undefined);
+    redis.disconnect();
+  });
+
+  it.each([
+    ['EUR', 15, 1500],
+    ['KWD', 2, 2000],
+    ['JPY', 1500, 1500],
+    ['CLF', 3, 30000],
+  ])('stores a schedule of %s %i (major) as %i minor units, and answers it in major units', async (currency, major, minor) => {
+    const id = `major-${currency.toLowerCase()}`;
+    const answer = await call(config.recurring.rpcMethods.create, { schedule: schedule(id, major, currency) });
+    expect(answer.result).toMatchObject({ created: true, schedule: { id, amount_units: 'major', definition: { amount: major, currency } } });
+    expect((await store.get(id))?.definition.amount).toBe(minor);
+    // The same definition again is the same schedule (compared in minor units).
+    expect((await call(config.recurring.rpcMethods.create, { schedule: schedule(id, major, currency) })).result).toMatchObject({ created: false });
+    const listed = (await call(config.recurring.rpcMethods.list, {})).result as { schedules: Array<Record<string, unknown>> };
+    expect(listed.schedules.find((s) => s.id === id)).toMatchObject({ amount_units: 'major', definition: { amount: major } });
+  });
+
+  it('answers a schedule an operator created in minor units that is no whole major amount in minor units, saying so', async () => {
+    await store.add(schedule('minor-eur', 1999, 'EUR') as unknown as ScheduleDefinition);
+    const answer = await call(config.recurring.rpcMethods.cancel, { id: 'minor-eur' });
+    expect(answer.result).toMatchObject({ cancelled: true, schedule: { amount_units: 'minor', definition: { amount: 1999 } } });
+  });
+
+  it('refuses a schedule whose amount in minor units passes the largest amount, naming params.schedule.amount', async () => {
+    const answer = await call(config.recurring.rpcMethods.create, { schedule: schedule('major-huge', 99_999_999_999_999, 'EUR') });
+    expect(answer.error).toMatchObject({ code: -32602, data: { field: 'params.schedule.amount' } });
+    expect(deadLettered.at(-1)).toMatchObject({ field: 'params.schedule.amount' });
+    expect(await store.get('major-huge')).toBeNull();
+  });
+
+  it('reads a payment method query in major units: 100 EUR is over the 50.00 EUR cap, 40 EUR is not', async () => {
+    const over = (await call(config.routing.paymentMethods.rpcMethod, { amount: 100, currency: 'EUR', gateway_account: 'acme-eu', gateway: 'simulator' }))
+      .result as { explanation: { candidates: string[]; dropped: string[] } };
+    expect(over.explanation).toMatchObject({ candidates: [], dropped: ['cap_max_amount:simulator'] });
+    const under = (await call(config.routing.paymentMethods.rpcMethod, { amount: 40, currency: 'EUR', gateway_account: 'acme-eu', gateway: 'simulator' }))
+      .result as { explanation: { candidates: string[] } };
+    expect(under.explanation.candidates).toEqual(['simulator']);
+  });
+
+  it('refuses a payment method query whose amount in minor units passes the largest amount, naming it', async () => {
+    const answer = await call(config.routing.paymentMethods.rpcMethod, { amount: 99_999_999_999_999, currency: 'EUR', gateway_account: 'acme-eu' });
+    expect(answer.error).toMatchObject({ code: -32602, data: { field: 'params.amount' } });
+  });
+});
