@@ -14,10 +14,12 @@ export const SECRET_MASK = '[REDACTED]';
 /**
  * Field names whose values are secrets or card security data, whatever they hold: ours (configured secrets are
  * also scrubbed by value), and other services' credentials under their usual names (API, auth, bearer and session
- * tokens, secret and signing keys, Authorize.Net's transaction key), which no value registration knows.
+ * tokens, secret and signing keys, Authorize.Net's transaction key (`x_tran_key` in its older API) and signature
+ * key), which no value registration knows. A prefix is separated by `_`, `-` or a camelCase hump
+ * (`merchant_secret_key`, `merchantSecretKey`: `isSensitiveKey`).
  */
 const SENSITIVE_KEY =
-  /^(?:.*[_-])?(?:cvv2?|cvc2?|cvn|cid|security[_-]?code|card[_-]?number|cardnumber|pan|password|passwd|passphrase|secret|client[_-]?secret|shared[_-]?secret|shared[_-]?secret[_-]?key|webhook[_-]?secret|report[_-]?password|api[_-]?key|apikey|api[_-]?secret|api[_-]?token|secret[_-]?key|signing[_-]?(?:key|secret)|transaction[_-]?key|authorization|proxy-authorization|access[_-]?token|refresh[_-]?token|id[_-]?token|auth[_-]?token|bearer[_-]?token|session[_-]?token|private[_-]?key|webhook[_-]?private[_-]?key|hmac[_-]?key|cookie|set-cookie|encrypted[_-]?card[_-]?number|encrypted[_-]?security[_-]?code|pin|pin[_-]?number|gift[_-]?card[_-]?(?:number|no|pin)|giftcard(?:number|pin))(?:[_-]?(?:previous|prev|old))?$/i;
+  /^(?:.*[_-])?(?:cvv2?|cvc2?|cvn|cid|security[_-]?code|card[_-]?number|cardnumber|pan|password|passwd|passphrase|secret|client[_-]?secret|shared[_-]?secret|shared[_-]?secret[_-]?key|webhook[_-]?secret|report[_-]?password|api[_-]?key|apikey|api[_-]?secret|api[_-]?token|secret[_-]?key|signing[_-]?(?:key|secret)|signature[_-]?key|transaction[_-]?key|tran[_-]?key|authorization|proxy-authorization|access[_-]?token|refresh[_-]?token|id[_-]?token|auth[_-]?token|bearer[_-]?token|session[_-]?token|private[_-]?key|webhook[_-]?private[_-]?key|hmac[_-]?key|cookie|set-cookie|encrypted[_-]?card[_-]?number|encrypted[_-]?security[_-]?code|pin|pin[_-]?number|gift[_-]?card[_-]?(?:number|no|pin)|giftcard(?:number|pin))(?:[_-]?(?:previous|prev|old))?$/i;
 
 /**
  * Names of card security codes and card numbers, compared with the key in lower case and without
@@ -451,11 +453,16 @@ export function redactText(text: string): string {
   return scrubSecrets(out);
 }
 
+/** A lower-case letter or digit followed by an upper-case one: where a camelCase name starts a word. */
+const CAMEL_HUMP = /[a-z0-9][A-Z]/;
+const CAMEL_HUMPS = /([a-z0-9])([A-Z])/g;
+
 /** Whether a field name marks a secret or card security value. */
 export function isSensitiveKey(key: string): boolean {
   let known = sensitiveKeys.get(key);
   if (known === undefined) {
-    known = SENSITIVE_KEY.test(key) || isCardFieldName(key);
+    // A camelCase prefix as a snake_case one (Nuvei's `merchantSecretKey`, Cybersource's `facilitatorAccessToken`).
+    known = SENSITIVE_KEY.test(key) || (CAMEL_HUMP.test(key) && SENSITIVE_KEY.test(key.replace(CAMEL_HUMPS, '$1_$2'))) || isCardFieldName(key);
     // Bounded: keys are mostly the same few dozen field names; a flood of odd ones only empties it.
     if (sensitiveKeys.size >= SENSITIVE_KEY_MEMO) sensitiveKeys.clear();
     sensitiveKeys.set(key, known);
