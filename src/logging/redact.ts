@@ -61,8 +61,13 @@ const CARD_FIELD = new RegExp(
     ')$',
 );
 
+/**
+ * The key in lower case without separators; '' when that is longer than any card field's name. Bounded after
+ * the separators are dropped: `cvv` padded with spaces (a fixed-width column's name) is still `cvv`.
+ */
 function normalizedKey(key: string): string {
-  return key.length > 64 ? '' : key.toLowerCase().replace(/[^a-z0-9]/g, '');
+  const name = key.toLowerCase().replace(/[^a-z0-9]/g, '');
+  return name.length > 64 ? '' : name;
 }
 
 /** Whether a field name holds a card number or security code by its name (refused whatever it holds). */

@@ -156,6 +156,16 @@ describe('card security codes under any name', () => {
   );
 });
 
+describe('card field names however long their separators', () => {
+  it.each([
+    ['padded with spaces (a fixed-width column)', `cvv${' '.repeat(70)}`],
+    ['spelt out with separators', `c${'_'.repeat(40)}v${'-'.repeat(40)}v`],
+  ])('refuses and masks a security code under a name %s', (_name, key) => {
+    expect(findCardData({ card: { [key]: '737' } })).toHaveLength(1);
+    expect(JSON.stringify(redact({ card: { [key]: '737' } }))).not.toContain('737');
+  });
+});
+
 describe('card numbers used as keys', () => {
   const message = { payment: { custom_attributes: { [VISA]: 'x', [groups4('5555555555554444').join(' ')]: 'y' } } };
 
