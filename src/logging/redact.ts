@@ -24,7 +24,7 @@ const SENSITIVE_KEY =
 /**
  * Names of card security codes and card numbers, compared with the key in lower case and without
  * separators (`card_cvv`, `cardCvv`, `card-cvv` → `cardcvv`): CVV, CVC, CV2, CCV, CSC, CVN, CVD, CID (only with a
- * `card` prefix: a bare `cid` is usually a customer id), "security code", "verification value/code/number"
+ * `card`, `cc` or `credit_card` prefix, as Magento's `cc_cid`: a bare `cid` is usually a customer id), "security code", "verification value/code/number"
  * (a bare `verification_value` is Shopify's name for the CVV; a bare "verification code" is usually a one-time
  * code, not card data), Authorize.Net's `cardCode` and Cybersource's `cvNumber` (both the CVV), each with a
  * `card`, `cc` or `credit_card` prefix as well, card number (also `cc_number`, `credit_card_number`, `card_pan`),
@@ -42,7 +42,8 @@ const CARD_FIELD = new RegExp(
       // CVV, CVC… bare, of a card, or of a stored value card
       '(?:card|cc|creditcard|payment|pm|giftcard|gc|svc|storedvalue|storedvaluecard|source|sourcecard)?(?:cvv2?|cvc2?|cv2|ccv|csc|cvn|cvd)(?:code|number|value)?',
       '(?:card|cc|creditcard)?cvnumber',
-      'cardcid',
+      // Magento's `cc_cid` (its card payment form's CVV); a bare `cid` is usually a customer id
+      '(?:card|cc|creditcard)cid',
       'cardcode',
       '(?:card|giftcard|gc|svc|storedvalue|storedvaluecard|source|sourcecard)?securitycode',
       'card(?:verification(?:value|code|number))',
