@@ -72,20 +72,62 @@ const BEARER_ERROR_CODE = /^[A-Za-z0-9_.-]{1,64}$/;
 /** An RFC 6749 §3.3 scope (space-separated NQCHAR tokens), of a length an operator can read in a message. */
 const SCOPE_VALUE = /^[\x21\x23-\x5B\x5D-\x7E]+(?: [\x21\x23-\x5B\x5D-\x7E]+)*$/;
 
+/** Longest `WWW-Authenticate` value read, characters: a challenge naming a code and a scope is far shorter. */
+const MAX_CHALLENGE_CHARS = 4096;
+/** An RFC 9110 §5.6.2 token: an auth-scheme or an auth-param's name, or its unquoted value. */
+const TOKEN = /[!#$%&'*+\-.^_`|~0-9A-Za-z]+/y;
+/** `= value` after an auth-param's name (RFC 9110 §11.2): a token, or a quoted-string with its `\` escapes. */
+const PARAM_VALUE = /[ \t]*=[ \t]*(?:"((?:[^"\\]|\\.)*)"|([!#$%&'*+\-.^_`|~0-9A-Za-z]+))/y;
+/** White space and the commas between challenges and between auth-params. */
+const LIST_GAP = /[ \t,]*/y;
+
+/**
+ * The auth-params of the first `Bearer` challenge of a `WWW-Authenticate` value (RFC 9110 §11.6.1: a list of
+ * challenges, each a scheme and its params, and several header lines arrive joined by commas), names in lower
+ * case, the first of a repeated name kept. A quoted value is read whole, escapes included, so text inside it
+ * (a description that says `scope=…`) is never taken for a param; another scheme's params are never the
+ * Bearer's. Reading stops where the value stops parsing (an unterminated quote, a stray character).
+ */
+function bearerParams(header: string): Map<string, string> | undefined {
+  const text = header.slice(0, MAX_CHALLENGE_CHARS);
+  let params: Map<string, string> | undefined;
+  let at = 0;
+  const sticky = (re: RegExp): RegExpExecArray | null => {
+    re.lastIndex = at;
+    const m = re.exec(text);
+    if (m) at = re.lastIndex;
+    return m;
+  };
+  for (let inBearer = false; ;) {
+    sticky(LIST_GAP);
+    if (at >= text.length) return params;
+    const name = sticky(TOKEN);
+    if (!name) return params;
+    const value = sticky(PARAM_VALUE);
+    if (value) {
+      const key = name[0].toLowerCase();
+      if (inBearer && params && !params.has(key)) params.set(key, value[1] !== undefined ? value[1].replace(/\\(.)/g, '$1') : value[2]);
+      continue;
+    }
+    // A scheme (or a token68, which Bearer challenges do not carry): the Bearer challenge's params end here.
+    if (inBearer) return params;
+    inBearer = name[0].toLowerCase() === 'bearer';
+    if (inBearer) params = new Map();
+  }
+}
+
 /**
  * The `error` code and `scope` of the bus's Bearer challenge (`WWW-Authenticate: Bearer error="insufficient_scope",
  * scope="…"`, RFC 6750 §3), each only when it is one (a scope of at most 128 characters, made safe by `busText`);
- * `{}` when the answer carries no Bearer challenge. Never the `error_description`: it is the bus's free text.
+ * `{}` when the answer carries no Bearer challenge. The challenge may follow another (`DPoP algs="ES256", Bearer …`);
+ * only its own params are read (`bearerParams`), never the `error_description`: it is the bus's free text.
  */
 export function bearerChallenge(headers: Record<string, string>): { error?: string; scope?: string } {
   const header = headers['www-authenticate'];
-  if (typeof header !== 'string' || !/^\s*bearer(?:\s|$)/i.test(header)) return {};
-  const param = (name: string): string | undefined => {
-    const m = new RegExp(`(?:^|[\\s,])${name}\\s*=\\s*(?:"([^"]*)"|([^\\s,"]+))`, 'i').exec(header.slice(0, 4096));
-    return m ? (m[1] ?? m[2]) : undefined;
-  };
-  const error = param('error');
-  const scope = param('scope');
+  const params = typeof header === 'string' ? bearerParams(header) : undefined;
+  if (!params) return {};
+  const error = params.get('error');
+  const scope = params.get('scope');
   return {
     ...(error !== undefined && BEARER_ERROR_CODE.test(error) ? { error } : {}),
     ...(scope !== undefined && scope.length <= 128 && SCOPE_VALUE.test(scope) ? { scope: busText(scope) } : {}),

@@ -53,7 +53,9 @@ export const MIN_TOKEN_LIFETIME_S = 30;
 
 /**
  * Wait after a failed early refresh before the next one, milliseconds (longer when the server's
- * `Retry-After` asks for it): meanwhile the still-valid token is served without asking again.
+ * `Retry-After` asks for it): meanwhile the still-valid token is served without asking again. Also how long a
+ * refusal of the token request (400 `invalid_scope`, 401 `invalid_client`, …) is rethrown without asking again
+ * when no valid token is in hand.
  */
 export const REFRESH_RETRY_MS = 5000;
 
@@ -79,7 +81,8 @@ const CREDENTIAL_ERRORS: ReadonlySet<string> = new Set(['invalid_client', 'unaut
  * a new one `mom_client.refresh_margin_s` seconds before it expires; concurrent callers share one request.
  * When that early refresh fails, the cached token is still valid (RFC 6749 §5.1 `expires_in`): it is served
  * until it expires, the refresh tried again after {@link REFRESH_RETRY_MS} (one warn line per failure
- * streak, `pb_bus_token_refresh_failures_total{outcome="kept_token"}`).
+ * streak, `pb_bus_token_refresh_failures_total{outcome="kept_token"}`). With no valid token, a refusal (not an
+ * outage) is rethrown for {@link REFRESH_RETRY_MS} without asking again (`outcome="no_token"`, counted once).
  * Every token is registered with the log redactor (the 16 most recent stay registered). Failures: `BusAuthenticationError` (bad credentials, not
  * retryable), `PeerUnavailableError` (a `DependencyUnavailableError('oauth', …)`: unreachable, timeout,
  * 5xx, 429; retryable), `BusRequestError` (any other refusal or a malformed answer; not retryable).
@@ -103,6 +106,11 @@ export class OAuthTokenProvider implements AccessTokenSource {
   private refreshRetryAt = 0;
   /** Failed token requests since the last success (one warn line per streak). */
   private failureStreak = 0;
+  /**
+   * After the OAuth server refused the token request with no valid token in hand: that refusal, rethrown
+   * without asking again until `until` (ms since the epoch; {@link REFRESH_RETRY_MS} on).
+   */
+  private refused: { err: unknown; until: number } | undefined;
   /** Token requests made so far (for metrics and tests). */
   fetchCount = 0;
 
@@ -128,6 +136,9 @@ export class OAuthTokenProvider implements AccessTokenSource {
     // Inside the refresh margin the token still works: it is what a failed refresh falls back on.
     const fallback = cached && now < cached.expiresAt ? cached : undefined;
     if (fallback && now < this.refreshRetryAt) return fallback.token;
+    // A refusal is configuration, retried until fixed by every bus call (each event's send, registration): asked
+    // again once per REFRESH_RETRY_MS, not once per call, or a backlog of events would hammer the OAuth server.
+    if (!fallback && this.refused && now < this.refused.until) throw this.refused.err;
     if (!this.inFlight) {
       const generation = this.generation;
       this.inFlight = this.fetchToken(generation)
@@ -162,6 +173,7 @@ export class OAuthTokenProvider implements AccessTokenSource {
     }
     this.failureStreak = 0;
     this.refreshRetryAt = 0;
+    this.refused = undefined;
     return token;
   }
 
@@ -184,6 +196,8 @@ export class OAuthTokenProvider implements AccessTokenSource {
       }
     } else {
       refreshFailuresTotal().inc({ outcome: 'no_token' });
+      // Not an outage (unreachable, 5xx, 429: retried with the caller's back-off and the server's Retry-After).
+      if (!(err instanceof PeerUnavailableError)) this.refused = { err, until: now + REFRESH_RETRY_MS };
     }
     throw err;
   }

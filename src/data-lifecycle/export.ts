@@ -6,7 +6,7 @@ import { entriesAfter } from '../redis/sorted-set-cursor';
 import { Payment } from '../contracts/payment-command';
 import { HashDigest } from '../logging/hash-digest';
 import { Logger } from '../logging/logger';
-import { PAN_MASK, containsCardNumber, findCardData, isCardFieldName, maskCardNumbers } from '../logging/redact';
+import { PAN_MASK, SECRET_MASK, containsCardNumber, findCardData, isCardFieldName, maskCardNumbers } from '../logging/redact';
 import { counter } from '../metrics/metrics-registry';
 import { csvField } from './csv';
 import { operationKeysOf } from './key-families';
@@ -117,13 +117,20 @@ function embeddedJson(text: string): object | undefined {
   }
 }
 
-/** Whether `value` has a member named as card data (`cvv`, `card_number`…, `isCardFieldName`) with a value, at any depth. */
+/**
+ * Whether a card-data member (`isCardFieldName`) holds card data: a value, but not a mask (what the ledger's
+ * redaction, or an earlier export or import, already put there: found again, it would count and log card data
+ * on every export of that operation for ever, and on the import of every file holding it).
+ */
+function cardFieldHolds(key: string, value: unknown): boolean {
+  return isCardFieldName(key) && value !== null && value !== undefined && value !== '' && value !== PAN_MASK && value !== SECRET_MASK;
+}
+
+/** Whether `value` has a member named as card data (`cvv`, `card_number`…) holding card data (`cardFieldHolds`), at any depth. */
 function holdsCardField(value: unknown): boolean {
   if (value === null || typeof value !== 'object') return false;
   if (Array.isArray(value)) return value.some(holdsCardField);
-  return Object.entries(value as Record<string, unknown>).some(
-    ([k, v]) => (isCardFieldName(k) && v !== null && v !== undefined && v !== '') || holdsCardField(v),
-  );
+  return Object.entries(value as Record<string, unknown>).some(([k, v]) => cardFieldHolds(k, v) || holdsCardField(v));
 }
 
 /** `value` with the values of its card-data members masked, and nothing else changed. */
@@ -131,8 +138,7 @@ function maskCardFields(value: unknown): unknown {
   if (value === null || typeof value !== 'object') return value;
   if (Array.isArray(value)) return value.map(maskCardFields);
   const out: Record<string, unknown> = {};
-  for (const [k, v] of Object.entries(value as Record<string, unknown>))
-    out[k] = isCardFieldName(k) && v !== null && v !== undefined && v !== '' ? PAN_MASK : maskCardFields(v);
+  for (const [k, v] of Object.entries(value as Record<string, unknown>)) out[k] = cardFieldHolds(k, v) ? PAN_MASK : maskCardFields(v);
   return out;
 }
 
@@ -163,7 +169,7 @@ function embeddedCardFieldPaths(value: unknown, path: string, hits: string[]): s
  * inside a string holding JSON (a record's payment, a history entry).
  */
 function maskCardData(value: unknown, key = ''): unknown {
-  if (key !== '' && isCardFieldName(key) && value !== null && value !== undefined && value !== '') return PAN_MASK;
+  if (key !== '' && cardFieldHolds(key, value)) return PAN_MASK;
   if (typeof value === 'string') {
     const text = withoutEmbeddedCardFields(value);
     return text.length >= 12 && containsCardNumber(text) ? maskCardNumbers(text, true) : text;

@@ -249,7 +249,10 @@ export function derivedScores(record: Record<string, string>): { state: string; 
   return { state: polled ? record.next_check_at : (record.updated_at ?? '0'), created: record.created_at ?? '0' };
 }
 
-/** `raw` parsed as an export line; throws naming what is wrong. */
+/** A line type an error may quote: a short lower-case word, as the export's own (`header`, `operation`, `end`). */
+const LINE_TYPE = /^[a-z_]{1,32}$/;
+
+/** `raw` parsed as an export line; throws naming what is wrong (never quoting the file's values). */
 export function parseExportLine(raw: string, lineNumber: number): ExportLine {
   let value: unknown;
   try {
@@ -265,7 +268,9 @@ export function parseExportLine(raw: string, lineNumber: number): ExportLine {
     return h;
   }
   if (type === 'end') return value as ExportTrailer;
-  if (type !== 'operation') throw new Error(`line ${lineNumber}: unknown line type ${JSON.stringify(type)}`);
+  // The file's own text goes no further than a type's shape: the message is printed and audited, and a file
+  // from elsewhere may hold a card number (or a megabyte) there.
+  if (type !== 'operation') throw new Error(`line ${lineNumber}: unknown line type${typeof type === 'string' && LINE_TYPE.test(type) ? ` "${type}"` : ''}`);
   const s = value as OperationSnapshot;
   if (typeof s.id !== 'string' || s.id === '') throw new Error(`line ${lineNumber}: id is missing`);
   if (!s.record || typeof s.record.state !== 'string' || !OPERATION_STATES.includes(s.record.state as OperationState)) {

@@ -14,15 +14,17 @@ export const SECRET_MASK = '[REDACTED]';
 /**
  * Field names whose values are secrets or card security data, whatever they hold: ours (configured secrets are
  * also scrubbed by value), and other services' credentials under their usual names (API, auth, bearer and session
- * tokens, secret and signing keys, Authorize.Net's transaction key), which no value registration knows.
+ * tokens, secret and signing keys, Authorize.Net's transaction key (`x_tran_key` in its older API) and signature
+ * key), which no value registration knows. A prefix is separated by `_`, `-` or a camelCase hump
+ * (`merchant_secret_key`, `merchantSecretKey`: `isSensitiveKey`).
  */
 const SENSITIVE_KEY =
-  /^(?:.*[_-])?(?:cvv2?|cvc2?|cvn|cid|security[_-]?code|card[_-]?number|cardnumber|pan|password|passwd|passphrase|secret|client[_-]?secret|shared[_-]?secret|shared[_-]?secret[_-]?key|webhook[_-]?secret|report[_-]?password|api[_-]?key|apikey|api[_-]?secret|api[_-]?token|secret[_-]?key|signing[_-]?(?:key|secret)|transaction[_-]?key|authorization|proxy-authorization|access[_-]?token|refresh[_-]?token|id[_-]?token|auth[_-]?token|bearer[_-]?token|session[_-]?token|private[_-]?key|webhook[_-]?private[_-]?key|hmac[_-]?key|cookie|set-cookie|encrypted[_-]?card[_-]?number|encrypted[_-]?security[_-]?code|pin|pin[_-]?number|gift[_-]?card[_-]?(?:number|no|pin)|giftcard(?:number|pin))(?:[_-]?(?:previous|prev|old))?$/i;
+  /^(?:.*[_-])?(?:cvv2?|cvc2?|cvn|cid|security[_-]?code|card[_-]?number|cardnumber|pan|password|passwd|passphrase|secret|client[_-]?secret|shared[_-]?secret|shared[_-]?secret[_-]?key|webhook[_-]?secret|report[_-]?password|api[_-]?key|apikey|api[_-]?secret|api[_-]?token|secret[_-]?key|signing[_-]?(?:key|secret)|signature[_-]?key|transaction[_-]?key|tran[_-]?key|authorization|proxy-authorization|access[_-]?token|refresh[_-]?token|id[_-]?token|auth[_-]?token|bearer[_-]?token|session[_-]?token|private[_-]?key|webhook[_-]?private[_-]?key|hmac[_-]?key|cookie|set-cookie|encrypted[_-]?card[_-]?number|encrypted[_-]?security[_-]?code|pin|pin[_-]?number|gift[_-]?card[_-]?(?:number|no|pin)|giftcard(?:number|pin))(?:[_-]?(?:previous|prev|old))?$/i;
 
 /**
  * Names of card security codes and card numbers, compared with the key in lower case and without
  * separators (`card_cvv`, `cardCvv`, `card-cvv` → `cardcvv`): CVV, CVC, CV2, CCV, CSC, CVN, CVD, CID (only with a
- * `card` prefix: a bare `cid` is usually a customer id), "security code", "verification value/code/number"
+ * `card`, `cc` or `credit_card` prefix, as Magento's `cc_cid`: a bare `cid` is usually a customer id), "security code", "verification value/code/number"
  * (a bare `verification_value` is Shopify's name for the CVV; a bare "verification code" is usually a one-time
  * code, not card data), Authorize.Net's `cardCode` and Cybersource's `cvNumber` (both the CVV), each with a
  * `card`, `cc` or `credit_card` prefix as well, card number (also `cc_number`, `credit_card_number`, `card_pan`),
@@ -40,7 +42,8 @@ const CARD_FIELD = new RegExp(
       // CVV, CVC… bare, of a card, or of a stored value card
       '(?:card|cc|creditcard|payment|pm|giftcard|gc|svc|storedvalue|storedvaluecard|source|sourcecard)?(?:cvv2?|cvc2?|cv2|ccv|csc|cvn|cvd)(?:code|number|value)?',
       '(?:card|cc|creditcard)?cvnumber',
-      'cardcid',
+      // Magento's `cc_cid` (its card payment form's CVV); a bare `cid` is usually a customer id
+      '(?:card|cc|creditcard)cid',
       'cardcode',
       '(?:card|giftcard|gc|svc|storedvalue|storedvaluecard|source|sourcecard)?securitycode',
       'card(?:verification(?:value|code|number))',
@@ -59,8 +62,13 @@ const CARD_FIELD = new RegExp(
     ')$',
 );
 
+/**
+ * The key in lower case without separators; '' when that is longer than any card field's name. Bounded after
+ * the separators are dropped: `cvv` padded with spaces (a fixed-width column's name) is still `cvv`.
+ */
 function normalizedKey(key: string): string {
-  return key.length > 64 ? '' : key.toLowerCase().replace(/[^a-z0-9]/g, '');
+  const name = key.toLowerCase().replace(/[^a-z0-9]/g, '');
+  return name.length > 64 ? '' : name;
 }
 
 /** Whether a field name holds a card number or security code by its name (refused whatever it holds). */
@@ -451,11 +459,16 @@ export function redactText(text: string): string {
   return scrubSecrets(out);
 }
 
+/** A lower-case letter or digit followed by an upper-case one: where a camelCase name starts a word. */
+const CAMEL_HUMP = /[a-z0-9][A-Z]/;
+const CAMEL_HUMPS = /([a-z0-9])([A-Z])/g;
+
 /** Whether a field name marks a secret or card security value. */
 export function isSensitiveKey(key: string): boolean {
   let known = sensitiveKeys.get(key);
   if (known === undefined) {
-    known = SENSITIVE_KEY.test(key) || isCardFieldName(key);
+    // A camelCase prefix as a snake_case one (Nuvei's `merchantSecretKey`, Cybersource's `facilitatorAccessToken`).
+    known = SENSITIVE_KEY.test(key) || (CAMEL_HUMP.test(key) && SENSITIVE_KEY.test(key.replace(CAMEL_HUMPS, '$1_$2'))) || isCardFieldName(key);
     // Bounded: keys are mostly the same few dozen field names; a flood of odd ones only empties it.
     if (sensitiveKeys.size >= SENSITIVE_KEY_MEMO) sensitiveKeys.clear();
     sensitiveKeys.set(key, known);

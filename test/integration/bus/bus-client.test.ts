@@ -189,7 +189,10 @@ describe('BusClient', () => {
   });
 
   /** A bus answering every call with `status` and `headers` (its OAuth server is the twin's); counts the calls. */
-  async function refusingBus(status: number, headers: Record<string, string>): Promise<{ url: string; calls: () => number; close: () => Promise<void> }> {
+  async function refusingBus(
+    status: number,
+    headers: Record<string, string | string[]>,
+  ): Promise<{ url: string; calls: () => number; close: () => Promise<void> }> {
     let calls = 0;
     const server = http.createServer((req, res) => {
       calls += 1;
@@ -223,6 +226,21 @@ describe('BusClient', () => {
       expect(contentRejection(err)).toBeNull();
       // A new token of the same scope would not help: one call, no retry.
       expect(bus.calls()).toBe(1);
+    } finally {
+      await bus.close();
+    }
+  });
+
+  it('reads the Bearer challenge of a 403 that offers another scheme first (two WWW-Authenticate lines, RFC 9110 §11.6.1)', async () => {
+    const bus = await refusingBus(403, {
+      'www-authenticate': ['DPoP algs="ES256 PS256", error="invalid_dpop_proof"', 'Bearer realm="bus", error="insufficient_scope", scope="bus:delegate"'],
+    });
+    try {
+      const { client } = setup({ 'service_bus.url': bus.url });
+      const err = await client.notify('magento.payment.captured', {}).catch((e: unknown) => e);
+      expect(err).toBeInstanceOf(BusAuthenticationError);
+      expect(err).toMatchObject({ httpStatus: 403, oauthError: 'insufficient_scope' });
+      expect((err as Error).message).toContain('check mom_client.scope (the bus asks for scope "bus:delegate")');
     } finally {
       await bus.close();
     }

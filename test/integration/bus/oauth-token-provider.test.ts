@@ -372,6 +372,49 @@ describe('OAuthTokenProvider', () => {
     expect(authError.message).not.toContain('not-the-right-secret');
   });
 
+  it('asks a server that refused the token request (400 invalid_scope) again once per REFRESH_RETRY_MS, not once per bus call, and at once after that', async () => {
+    let requests = 0;
+    let refusing = true;
+    const server = http.createServer((req, res) => {
+      requests += 1;
+      req.resume();
+      req.on('end', () => {
+        if (refusing) res.writeHead(400, { 'content-type': 'application/json' }).end(JSON.stringify({ error: 'invalid_scope' }));
+        else
+          res
+            .writeHead(200, { 'content-type': 'application/json' })
+            .end(JSON.stringify({ access_token: 'tok-after-fix', token_type: 'Bearer', expires_in: 3600 }));
+      });
+    });
+    await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+    try {
+      let now = 1_000_000;
+      const url = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+      const provider = new OAuthTokenProvider(config({ 'mom_client.oauth_server_url': url }), undefined, { now: () => now });
+      const noToken = () => metricValue('pb_bus_token_refresh_failures_total', { outcome: 'no_token' });
+      const before = await noToken();
+      // A backlog of events, each send asking for a token: one request, the same refusal for every one.
+      for (let i = 0; i < 20; i++) {
+        const err = await provider.getToken().catch((e: unknown) => e);
+        expect(err).toBeInstanceOf(BusRequestError);
+        expect((err as Error).message).toContain('invalid_scope');
+      }
+      expect(requests).toBe(1);
+      expect(await noToken()).toBe(before + 1);
+      now += REFRESH_RETRY_MS;
+      await expect(provider.getToken()).rejects.toBeInstanceOf(BusRequestError);
+      expect(requests).toBe(2);
+      // Fixed at the OAuth server: the next ask after the wait gets a token.
+      refusing = false;
+      now += REFRESH_RETRY_MS;
+      expect(await provider.getToken()).toBe('tok-after-fix');
+      expect(requests).toBe(3);
+    } finally {
+      server.closeAllConnections();
+      await new Promise<void>((r) => server.close(() => r()));
+    }
+  });
+
   it('reports an unreachable OAuth server as a retryable DependencyUnavailableError with the transport code', async () => {
     const provider = new OAuthTokenProvider(config({ 'mom_client.oauth_server_url': closedPortUrl }));
     const err = await provider.getToken().catch((e: unknown) => e);

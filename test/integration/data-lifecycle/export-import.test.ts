@@ -186,6 +186,24 @@ describe('export → import → export', () => {
     expect(await metricValue('pb_export_card_data_total')).toBe(before + 1);
   });
 
+  it("takes a card field already masked (by the ledger's redaction, an earlier export or import) for no card data: no count, no error, byte for byte", async () => {
+    const prefix = freshPrefix();
+    const seededHere = await seedLedger(redis, prefix);
+    const keys = new ShardKeys(prefix, shardOfOrder(seededHere.order));
+    const entries = [
+      '{"event":"gateway_response","request":{"card":{"cvc":"[REDACTED]","brand":"visa"}},"at":1}',
+      '{"event":"note","card":{"cvv":"[PAN REDACTED]"},"at":2}',
+    ];
+    await redis.rpush(keys.history(seededHere.auth), ...entries);
+    const before = await metricValue('pb_export_card_data_total');
+    const text = await exportText(prefix);
+    expect(await metricValue('pb_export_card_data_total')).toBe(before);
+    const line = text.split('\n').find((l) => l.includes(`"id":"${seededHere.auth}"`))!;
+    expect((JSON.parse(line) as { history: string[] }).history.slice(-2)).toEqual(entries);
+    const imported = await importOperations(redis, freshPrefix(), Readable.from([text]));
+    expect(imported).toMatchObject({ complete: true, cardDataFound: 0 });
+  });
+
   it('masks only the card number a flagged line holds: its times, scores and reference expiries stay as stored and it still imports', async () => {
     // A duration whose digits happen to form a Luhn-valid card number flags the line; the old check then
     // masked every 13-digit value of it (the reference's expiry among them) and the import failed on it.

@@ -370,8 +370,32 @@ describe('bearerChallenge (RFC 6750 §3)', () => {
     ['another scheme', 'Basic realm="bus", error="invalid_token"', {}],
     ['an error no code is', `Bearer error="${'e'.repeat(65)}"`, {}],
     ['a scope too long to quote', `Bearer error="insufficient_scope", scope="${'s'.repeat(129)}"`, { error: 'insufficient_scope' }],
+    // RFC 9110 §11.6.1: a list of challenges (two header lines arrive joined by a comma); RFC 9449 §7.1's DPoP first.
+    [
+      'a Bearer challenge after another',
+      'DPoP algs="ES256 PS256", Bearer realm="bus", error="insufficient_scope", scope="bus:delegate"',
+      { error: 'insufficient_scope', scope: 'bus:delegate' },
+    ],
+    ["only the Bearer challenge's own params", 'Bearer realm="bus", Basic realm="x", error="invalid_token"', {}],
+    // The description is the bus's free text: nothing in it is read, whether it sits before or after the params.
+    ['a description that says scope=', 'Bearer error="insufficient_scope", error_description="grant the token scope=admin"', { error: 'insufficient_scope' }],
+    ['a description that says error= after a space', 'Bearer error_description="see error=x", error="invalid_token"', { error: 'invalid_token' }],
+    [
+      'a description with escaped quotes',
+      'Bearer error_description="say \\"error=\\"invalid_token\\" scope=\\"admin\\"\\"", error="insufficient_scope", scope="bus:delegate"',
+      { error: 'insufficient_scope', scope: 'bus:delegate' },
+    ],
+    ['an unterminated quote', 'Bearer error="insufficient_scope", scope="bus:delegate', { error: 'insufficient_scope' }],
   ])('reads %s', (_name, value, expected) => {
     expect(read(value)).toEqual(expected);
+  });
+
+  it('reads a long or hostile header in linear time, never past its first 4096 characters', () => {
+    const started = performance.now();
+    expect(read(`Bearer ${'a="'.repeat(200_000)}`)).toEqual({});
+    expect(read(`Bearer ${'x=y, '.repeat(200_000)}error="invalid_token"`)).toEqual({});
+    expect(read(`Bearer error="insufficient_scope", ${'x=y,'.repeat(2_000)}`)).toEqual({ error: 'insufficient_scope' });
+    expect(performance.now() - started).toBeLessThan(1_000);
   });
 
   it('reads nothing without the header, and never quotes a card number from the scope', () => {

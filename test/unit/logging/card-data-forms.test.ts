@@ -140,6 +140,10 @@ describe('card security codes under any name', () => {
     'ccNumber',
     'creditCardNumber',
     'card_pan',
+    // Magento's card payment form: its CVV is cc_cid (its card number cc_number, above).
+    'cc_cid',
+    'ccCid',
+    'credit_card_cid',
   ];
 
   it.each(NAMES)('refuses a value under %s and masks it in logs', (name) => {
@@ -148,12 +152,41 @@ describe('card security codes under any name', () => {
     expect(JSON.stringify(redact({ card: { [name]: '737' } }))).not.toContain('737');
   });
 
-  it.each(['cvv_result', 'cvc_check', 'cid', 'card_brand', 'bin', 'last_four_digits', 'verification_code', 'cc', 'pincode', 'promo_code'])(
-    'leaves %s alone',
-    (name) => {
-      expect(findCardData({ card: { [name]: 'x' } })).toEqual([]);
-    },
-  );
+  it.each([
+    'cvv_result',
+    'cvc_check',
+    'cid',
+    'card_brand',
+    'bin',
+    'last_four_digits',
+    'verification_code',
+    'cc',
+    'pincode',
+    'promo_code',
+    // An e-mail's cc, Magento's card summary fields next to its cc_cid, and words that hold a card field's letters.
+    'cc_emails',
+    'cc_recipient',
+    'cc_type',
+    'cc_last_4',
+    'cc_exp_month',
+    'cc_cid_status',
+    'card_code_hint',
+    'accessibility',
+    'token_count',
+    'session_id',
+  ])('leaves %s alone', (name) => {
+    expect(findCardData({ card: { [name]: 'x' } })).toEqual([]);
+  });
+});
+
+describe('card field names however long their separators', () => {
+  it.each([
+    ['padded with spaces (a fixed-width column)', `cvv${' '.repeat(70)}`],
+    ['spelt out with separators', `c${'_'.repeat(40)}v${'-'.repeat(40)}v`],
+  ])('refuses and masks a security code under a name %s', (_name, key) => {
+    expect(findCardData({ card: { [key]: '737' } })).toHaveLength(1);
+    expect(JSON.stringify(redact({ card: { [key]: '737' } }))).not.toContain('737');
+  });
 });
 
 describe('card numbers used as keys', () => {

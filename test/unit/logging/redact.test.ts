@@ -200,6 +200,17 @@ describe('isSensitiveKey', () => {
     'transactionKey',
     'shared_secret_key',
     'passphrase',
+    // Authorize.Net's signature key (webhooks, response hashes) and its older API's transaction key.
+    'signatureKey',
+    'signature_key',
+    'x_tran_key',
+    // A vendor's prefix in camelCase, as in snake_case (`merchant_secret_key`): Nuvei's merchantSecretKey,
+    // Cybersource's facilitatorAccessToken, Worldline's secretApiKey.
+    'merchantSecretKey',
+    'facilitatorAccessToken',
+    'secretApiKey',
+    'stripeApiKey',
+    'webhookSigningSecret',
   ])('treats %s as sensitive', (key) => {
     expect(isSensitiveKey(key)).toBe(true);
   });
@@ -218,6 +229,16 @@ describe('isSensitiveKey', () => {
     'token',
     'key',
     'idempotency_key',
+    'session_id',
+    'sessionId',
+    'token_count',
+    'tokenCount',
+    'signature',
+    'signatureKeyId',
+    'apiKeyId',
+    'apiVersion',
+    'cc_emails',
+    'timeSpan',
   ])('treats %s as innocuous', (key) => {
     expect(isSensitiveKey(key)).toBe(false);
   });
