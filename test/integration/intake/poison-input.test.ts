@@ -243,24 +243,13 @@ describe('poison input: no message wedges, crashes or spins the consumer', () =>
     });
   });
 
-  it('dead-letters a channel command that gives its amount twice (INVALID_REQUEST naming payment.amount) and keeps consuming behind it', async () => {
+  it.each([
+    ['that gives its amount twice', (amount: number) => `"amount":${amount},"amount":5`],
+    ['whose amount parsing would round (1999.0000000000001)', (amount: number) => `"amount":${amount}.0000000000001`],
+  ])('dead-letters a channel command %s (INVALID_REQUEST naming payment.amount) and keeps consuming behind it', async (_case, amountText) => {
     const before = worker.consumer.stats.deadLettered;
     const bad = channelCommand('capture');
-    const raw = Buffer.from(JSON.stringify(bad).replace(`"amount":${bad.payment.amount}`, `"amount":${bad.payment.amount},"amount":5`));
-    const good = channelCommand('capture');
-    await client.publish('web.payment.capture', raw);
-    await client.publish('web.payment.capture', good);
-    await eventually(async () => (await worker.deliveryQueue.getJob(good.payment.operation_reference!)) !== undefined);
-    await eventually(() => worker.consumer.stats.deadLettered > before);
-    const [dead] = await client.drainDeadLetters();
-    expect(dead.properties.headers).toMatchObject({ 'x-pb-code': 'INVALID_REQUEST', 'x-pb-field': 'payment.amount' });
-    expect(await worker.ledger.get(bad.payment.operation_reference!)).toBeNull();
-  });
-
-  it('dead-letters a channel command whose amount parsing would round (1999.0000000000001) and keeps consuming behind it', async () => {
-    const before = worker.consumer.stats.deadLettered;
-    const bad = channelCommand('capture');
-    const raw = Buffer.from(JSON.stringify(bad).replace(`"amount":${bad.payment.amount}`, `"amount":${bad.payment.amount}.0000000000001`));
+    const raw = Buffer.from(JSON.stringify(bad).replace(`"amount":${bad.payment.amount}`, amountText(bad.payment.amount)));
     const good = channelCommand('capture');
     await client.publish('web.payment.capture', raw);
     await client.publish('web.payment.capture', good);
