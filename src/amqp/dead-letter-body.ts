@@ -1,4 +1,6 @@
 import { describeContractBody } from '../contracts/channel-contracts';
+import { isKnownCurrency } from '../money/currencies';
+import { majorToMinor } from '../money/minor-units';
 
 /**
  * What a (redacted) dead-lettered body is about, as far as it can be read: a canonical command, a channel
@@ -27,7 +29,12 @@ type Json = Record<string, unknown>;
 const obj = (v: unknown): Json | undefined => (v !== null && typeof v === 'object' && !Array.isArray(v) ? (v as Json) : undefined);
 const str = (v: unknown, max = 128): string | undefined => (typeof v === 'string' && v.length > 0 && v.length <= max ? v : undefined);
 
-export function describeDeadLetterBody(body: string | Buffer): DeadLetterBodyFacts {
+/**
+ * @param busAmountUnits `service_bus.amount_units` (default `minor`): a bus call's `params.payment.amount` in
+ *   major units is read in minor units, as the intake would have (150 EUR is 15000, not 1.50 EUR under the
+ *   triage threshold); one that is no amount in minor units (too large, an unknown currency) is left out.
+ */
+export function describeDeadLetterBody(body: string | Buffer, busAmountUnits: 'minor' | 'major' = 'minor'): DeadLetterBodyFacts {
   let doc: Json | undefined;
   try {
     doc = obj(JSON.parse(typeof body === 'string' ? body : body.toString('utf8')) as unknown);
@@ -62,7 +69,19 @@ export function describeDeadLetterBody(body: string | Buffer): DeadLetterBodyFac
   set('operationReference', str(payment?.operation_reference));
   set('gateway', str(payment?.gateway, 64));
   set('account', str(payment?.gateway_account));
-  set('amount', typeof payment?.amount === 'number' && Number.isSafeInteger(payment.amount) ? payment.amount : undefined);
-  set('currency', str(payment?.currency, 3));
+  const amount = typeof payment?.amount === 'number' && Number.isSafeInteger(payment.amount) ? payment.amount : undefined;
+  const currency = str(payment?.currency, 3);
+  set('amount', channel === 'bus' && busAmountUnits === 'major' && amount !== undefined ? busMinor(amount, currency) : amount);
+  set('currency', currency);
   return facts;
+}
+
+/** Whole major units of a bus call in minor units; undefined when they are none (unknown currency, too large). */
+function busMinor(major: number, currency: string | undefined): number | undefined {
+  if (currency === undefined || !isKnownCurrency(currency)) return undefined;
+  try {
+    return majorToMinor(major, currency);
+  } catch {
+    return undefined;
+  }
 }

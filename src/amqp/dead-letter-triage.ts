@@ -149,11 +149,20 @@ const COMMANDS: ReadonlySet<string> = new Set(COMMAND_TYPES);
 
 /** Scores, indexes and raises the alert for each dead letter; see the file comment. */
 export class DeadLetterTriage {
-  constructor(private readonly deps: { redis: RedisClient; keyPrefix: string; triage: TriageConfig; logger: Logger }) {}
+  constructor(
+    private readonly deps: {
+      redis: RedisClient;
+      keyPrefix: string;
+      triage: TriageConfig;
+      logger: Logger;
+      /** `service_bus.amount_units` (default `minor`): the unit of a bus call's amount in a dead-lettered body. */
+      busAmountUnits?: 'minor' | 'major';
+    },
+  ) {}
 
   /** The summary of a dead letter (its redacted body and reason). */
   summarise(id: string, redactedBody: Buffer, why: { code: string; field: string; reason: string; source: string }, at: Date): DeadLetterSummary {
-    const about = describeDeadLetterBody(redactedBody);
+    const about = describeDeadLetterBody(redactedBody, this.deps.busAmountUnits);
     const amount = about.amount !== undefined && about.amount >= 0 ? about.amount : undefined;
     const base = {
       channel: about.channel !== undefined && CHANNELS.has(about.channel) ? about.channel : 'unknown',

@@ -1,6 +1,7 @@
 import type { Config } from '../config/config';
 import { MAX_COMMAND_MESSAGE_BYTES, MAX_JSON_DEPTH, jsonDepth } from '../contracts/json-limits';
 import { isGiftCardNumberKey, maskGiftCardNumberKeys } from '../contracts/gift-card-keys';
+import { jsonTextProblem } from '../contracts/repeated-members';
 import { PAN_MASK, redact, redactJsonText, redactText } from '../logging/redact';
 import { ConfirmPublisher } from './confirm-publisher';
 import { stampOf } from './dead-letter-stamp';
@@ -166,7 +167,10 @@ export function redactBody(body: Buffer): Buffer {
   const text = body.toString('utf8');
   if (jsonDepth(text) <= MAX_JSON_DEPTH) {
     try {
-      return Buffer.from(JSON.stringify(redact(JSON.parse(text) as unknown)));
+      const parsed = JSON.parse(text) as unknown;
+      // Re-serialised, what parsing hid would be lost (a repeated member's last value, a fraction rounded into
+      // 2000): a replay would carry what the refusal stopped. Such a text is kept, redacted as text below.
+      if (jsonTextProblem(text) === null) return Buffer.from(JSON.stringify(redact(parsed)));
     } catch {
       // not JSON: redacted as text below
     }

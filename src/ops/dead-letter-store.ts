@@ -158,6 +158,8 @@ export class DeadLetterStore {
     private readonly stampKey?: Buffer,
     /** Records kept at most (default {@link DEAD_LETTER_ARCHIVE_MAX}); past it an import drops the oldest. */
     private readonly maxRecords = DEAD_LETTER_ARCHIVE_MAX,
+    /** `service_bus.amount_units` (default `minor`): the unit of a bus call's amount in what it imports. */
+    private readonly busAmountUnits: 'minor' | 'major' = 'minor',
   ) {
     redis.defineCommand('pbDeadLetterArchive', { numberOfKeys: 3, lua: ARCHIVE_LUA });
     redis.defineCommand('pbDeadLetterPage', { numberOfKeys: 1, lua: PAGE_LUA });
@@ -211,7 +213,7 @@ export class DeadLetterStore {
       for (; moved < limit; moved += 1) {
         const msg = await channel.get(amqp.deadLetterQueue, { noAck: false });
         if (!msg) break;
-        if (await this.archive(recordFromMessage(msg, now, this.stampKey))) created += 1;
+        if (await this.archive(recordFromMessage(msg, now, this.stampKey, this.busAmountUnits))) created += 1;
         channel.ack(msg);
       }
       if (moved > 0) trimmed = await this.trim();
@@ -379,7 +381,12 @@ function header(headers: Record<string, unknown>, name: string): string | undefi
  * listing shows (order, command, channel, gateway, amount) is read from it: a canonical command, or a
  * JSON-RPC call from the bus (`params.payment`).
  */
-export function recordFromMessage(msg: Pick<GetMessage, 'content' | 'properties' | 'fields'>, now: number, stampKey?: Buffer): DeadLetterRecord {
+export function recordFromMessage(
+  msg: Pick<GetMessage, 'content' | 'properties' | 'fields'>,
+  now: number,
+  stampKey?: Buffer,
+  busAmountUnits: 'minor' | 'major' = 'minor',
+): DeadLetterRecord {
   const headers = (msg.properties.headers ?? {}) as Record<string, unknown>;
   const body = redactBody(msg.content).toString('utf8');
   // Every header is redacted as the body is: our writer redacts them, but anyone who can publish to the
@@ -391,7 +398,7 @@ export function recordFromMessage(msg: Pick<GetMessage, 'content' | 'properties'
   const code = optional('x-pb-code') ?? (headers['x-death'] ? 'BROKER_DEAD_LETTERED' : 'UNKNOWN');
   const reason = optional('x-pb-reason') ?? '';
   const at = Date.parse(header(headers, 'x-pb-dead-lettered-at') ?? '');
-  const about = describeDeadLetterBody(body);
+  const about = describeDeadLetterBody(body, busAmountUnits);
   const id = `dl-${createHash('sha256')
     .update(JSON.stringify([body, code, reason, header(headers, 'x-pb-dead-lettered-at') ?? '', header(headers, 'x-pb-source') ?? '']))
     .digest('hex')

@@ -54,7 +54,13 @@ export function openOps(
     service: options.service,
     stream: options.auditStream,
   });
-  const deadLetters = new DeadLetterStore(redis, config.redis.keyPrefix, deadLetterStampKey(config.serviceBus.secret));
+  const deadLetters = new DeadLetterStore(
+    redis,
+    config.redis.keyPrefix,
+    deadLetterStampKey(config.serviceBus.secret),
+    undefined,
+    config.serviceBus.amountUnits,
+  );
   let connection: AmqpConnection | null = null;
   let publisher: ConfirmPublisher | null = null;
   const connected = async (): Promise<{ connection: AmqpConnection; publisher: ConfirmPublisher }> => {

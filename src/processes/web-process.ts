@@ -80,7 +80,7 @@ export async function startWebProcess(config: Config, logger: Logger, options: W
   const deadLetters = new DeadLetterWriter(
     publisher,
     config.amqp,
-    new DeadLetterTriage({ redis, keyPrefix: config.redis.keyPrefix, triage: config.channels.triage, logger }),
+    new DeadLetterTriage({ redis, keyPrefix: config.redis.keyPrefix, triage: config.channels.triage, logger, busAmountUnits: config.serviceBus.amountUnits }),
     deadLetterStampKey(config.serviceBus.secret),
   );
   const backlog = new BacklogProbe({ config, connection, logger });

@@ -168,7 +168,7 @@ export async function startWorkerProcess(config: Config, logger: Logger, options
   const deadLetters = new DeadLetterWriter(
     publisher,
     config.amqp,
-    new DeadLetterTriage({ redis, keyPrefix: config.redis.keyPrefix, triage: config.channels.triage, logger }),
+    new DeadLetterTriage({ redis, keyPrefix: config.redis.keyPrefix, triage: config.channels.triage, logger, busAmountUnits: config.serviceBus.amountUnits }),
     deadLetterStampKey(config.serviceBus.secret),
   );
   const router = new ConfiguredGatewayRouter(options.routes);
@@ -195,7 +195,7 @@ export async function startWorkerProcess(config: Config, logger: Logger, options
   const brokerDeadLetters = new BrokerDeadLetterRedactor({ config, connection, deadLetters, logger });
   // The dead-letter queue moves into the archive here, so the console's pages only read Redis.
   const archiver = new DeadLetterArchiver({
-    store: new DeadLetterStore(redis, config.redis.keyPrefix, deadLetterStampKey(config.serviceBus.secret)),
+    store: new DeadLetterStore(redis, config.redis.keyPrefix, deadLetterStampKey(config.serviceBus.secret), undefined, config.serviceBus.amountUnits),
     connection,
     amqp: config.amqp,
     logger,

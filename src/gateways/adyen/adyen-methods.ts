@@ -87,8 +87,41 @@ export function isGiftCardPayment(payment: Payment): boolean {
  * Adyen `lineItems` from the command's lines (Klarna shows them to the customer; partial captures name
  * the shipped ones). Amounts are per unit, in Adyen's minor units; `taxPercentage` in minor units of a
  * percent (21 % = 2100).
+ * @param amount the request's amount (ISO 4217 minor units), when given: the total of the one line of a
+ *   fractional quantity whose `unit_price_gross × quantity` is no whole number of minor units (0.3 kg at
+ *   10.75 is 3.225) is what the amount leaves after the other lines, when that is one of the two roundings
+ *   of it (322 or 323); otherwise the item has no `amountIncludingTax`.
  */
-export function adyenLineItems(lines: readonly PaymentLine[], currency: string): Json[] {
+export function adyenLineItems(lines: readonly PaymentLine[], currency: string, amount?: number): Json[] {
+  const items = itemsOf(lines, currency);
+  if (amount !== undefined) roundedLineTotal(lines, items, currency, amount);
+  return items;
+}
+
+/**
+ * Klarna approves a payment only when its `lineItems` add up to `amount.value`, and `amountIncludingTax` is
+ * required there: a weighed line whose exact total has a fraction of a cent gets the merchant's rounding of
+ * it, read from the amount, never one we choose. Only for a single such line with every other line priced.
+ */
+function roundedLineTotal(lines: readonly PaymentLine[], items: Json[], currency: string, amount: number): void {
+  let open = -1;
+  let rest = BigInt(amount);
+  for (let i = 0; i < lines.length; i += 1) {
+    const { quantity, unit_price_gross: unit } = lines[i];
+    if (unit === undefined || quantity === undefined) return;
+    if (Number.isSafeInteger(quantity)) rest -= BigInt(unit) * BigInt(quantity);
+    else if (items[i].amountIncludingTax === undefined) {
+      if (open >= 0) return;
+      open = i;
+    } else rest -= BigInt(exactProduct(unit, quantity) ?? 0);
+  }
+  if (open < 0) return;
+  const bounds = productBounds(lines[open].unit_price_gross as number, lines[open].quantity as number);
+  if (bounds === undefined || (rest !== bounds[0] && rest !== bounds[1])) return;
+  items[open].amountIncludingTax = toAdyenAmount(Number(rest), currency, `payment.lines[${open}].unit_price_gross`).value;
+}
+
+function itemsOf(lines: readonly PaymentLine[], currency: string): Json[] {
   return lines.map((line, i) => {
     const item: Json = { id: line.item_sku ?? String(line.line_number ?? i + 1), description: line.item_name, quantity: line.quantity };
     if (line.quantity !== undefined && !Number.isSafeInteger(line.quantity)) Object.assign(item, { quantity: 1 }, wholeLineAmounts(line, currency, i));
@@ -124,13 +157,21 @@ function wholeLineAmounts(line: PaymentLine, currency: string, i: number): Json 
 
 /** `integer × quantity` when it is an integer exactly, by the quantity's decimal digits (`2.5` → 25 / 10); else undefined. */
 function exactProduct(integer: number, quantity: number): number | undefined {
+  const bounds = productBounds(integer, quantity);
+  return bounds !== undefined && bounds[0] === bounds[1] && bounds[0] <= BigInt(Number.MAX_SAFE_INTEGER) ? Number(bounds[0]) : undefined;
+}
+
+/** `integer × quantity` rounded down and up (equal when it is an integer), by the quantity's decimal digits; undefined for a quantity not written in them. */
+function productBounds(integer: number, quantity: number): [bigint, bigint] | undefined {
   const m = /^(\d+)(?:\.(\d+))?(?:e([+-]\d+))?$/.exec(String(quantity));
   if (!m) return undefined;
   const fraction = m[2] ?? '';
   const scale = fraction.length - Number(m[3] ?? '0');
   const digits = BigInt(m[1] + fraction) * BigInt(integer);
-  const product = scale <= 0 ? digits * 10n ** BigInt(-scale) : digits % 10n ** BigInt(scale) === 0n ? digits / 10n ** BigInt(scale) : undefined;
-  return product !== undefined && product <= BigInt(Number.MAX_SAFE_INTEGER) ? Number(product) : undefined;
+  if (scale <= 0) return [digits * 10n ** BigInt(-scale), digits * 10n ** BigInt(-scale)];
+  const unit = 10n ** BigInt(scale);
+  const floor = digits / unit;
+  return [floor, digits % unit === 0n ? floor : floor + 1n];
 }
 
 /** Klarna's shopper fields (`shopperEmail`, `countryCode`, `shopperLocale`, `shopperName`, `billingAddress`, `telephoneNumber`). */
@@ -192,7 +233,7 @@ export function adyenMethodFields(
   const fields: Json = { paymentMethod: oneTimeMethod(type, payment), shopperInteraction: 'Ecommerce', channel: 'Web', returnUrl };
   if (type === 'klarna') {
     Object.assign(fields, shopperFields(payment));
-    fields.lineItems = adyenLineItems(payment.lines ?? [], payment.currency);
+    fields.lineItems = adyenLineItems(payment.lines ?? [], payment.currency, payment.amount);
   }
   const named = payment.payment_method?.shopper?.reference;
   if (named) fields.shopperReference = named;

@@ -122,7 +122,9 @@ function bodyAndPath(ctx: OperationContext, gateway: GatewayConfig): { path: str
           merchantAccount,
           amount: amountOf(ctx),
           reference,
-          ...(ctx.payment.lines && ctx.payment.lines.length > 0 ? { lineItems: adyenLineItems(ctx.payment.lines, ctx.payment.currency) } : {}),
+          ...(ctx.payment.lines && ctx.payment.lines.length > 0
+            ? { lineItems: adyenLineItems(ctx.payment.lines, ctx.payment.currency, ctx.payment.amount) }
+            : {}),
         },
       };
     case 'refund':

@@ -80,3 +80,47 @@ describe('describeDeadLetterBody: the one reader of dead-letter bodies', () => {
     expect(summary.category).toBe('hard');
   });
 });
+
+describe('a dead letter from a bus that counts in major units (service_bus.amount_units: major)', () => {
+  const call = (amount: number, currency: string) =>
+    Buffer.from(
+      JSON.stringify({ jsonrpc: '2.0', id: 7, method: 'magento.payments.payments_management.capture', params: { payment: { ...payment, amount, currency } } }),
+    );
+  const headers = { 'x-pb-code': 'INVALID_PARAMS', 'x-pb-reason': 'bad key' };
+  const triage = new DeadLetterTriage({
+    redis: {} as RedisClient,
+    keyPrefix: 'unused:',
+    // 100.00 EUR and more is high impact.
+    triage: { minAmount: 10_000, minAmountByCurrency: {}, commands: [], channels: [], indexSize: 10, retentionMs: 1000 },
+    logger: silentLogger(),
+    busAmountUnits: 'major',
+  });
+
+  it.each([
+    ['EUR', 150, 15_000, 450],
+    ['KWD', 2, 2_000, 6],
+    ['JPY', 1500, 1500, 4500],
+  ])('reads %s %i (major) as %i minor units, in the triage summary and the archive record', (currency, major, minor, impact) => {
+    expect(describeDeadLetterBody(call(major, currency), 'major').amount).toBe(minor);
+    const record = recordFromMessage(
+      { content: call(major, currency), properties: { headers }, fields: {} } as unknown as Parameters<typeof recordFromMessage>[0],
+      0,
+      undefined,
+      'major',
+    );
+    expect(record).toMatchObject({ amount: minor, impact });
+    expect(triage.summarise('dl-1', call(major, currency), { code: 'INVALID_PARAMS', field: 'f', reason: 'r', source: 'http:intake' }, new Date()).amount).toBe(
+      minor,
+    );
+  });
+
+  it('counts 150 EUR as high impact (over the 100.00 EUR threshold), not as 1.50 EUR', () => {
+    const summary = triage.summarise('dl-1', call(150, 'EUR'), { code: 'INVALID_PARAMS', field: 'f', reason: 'r', source: 'http:intake' }, new Date());
+    expect(summary.impact).toBe('high');
+  });
+
+  it('leaves out an amount that is none in minor units; a channel command is minor units whatever the bus counts in', () => {
+    expect(describeDeadLetterBody(call(99_999_999_999_999, 'EUR'), 'major').amount).toBeUndefined();
+    expect(describeDeadLetterBody(JSON.stringify({ version: 1, command: 'capture', channel: 'web', payment }), 'major').amount).toBe(1250);
+  });
+});

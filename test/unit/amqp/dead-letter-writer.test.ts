@@ -1,6 +1,7 @@
 import type { Options } from 'amqplib';
 import { ConfirmPublisher } from '../../../src/amqp/confirm-publisher';
 import { DeadLetterWriter, MAX_DEAD_LETTER_HEADER_CHARS } from '../../../src/amqp/dead-letter-writer';
+import { parseBoundedJson } from '../../../src/contracts/json-limits';
 import { testConfig } from '../../support/test-config';
 
 describe('DeadLetterWriter headers', () => {
@@ -74,5 +75,24 @@ describe('DeadLetterWriter body', () => {
     const capture = { version: 1, command: 'capture', channel: 'web', payment: { ...payment, gateway_key: number, method_details: { method: 'giftcard' } } };
     await writer.write(Buffer.from(JSON.stringify(capture)), { ...why, code: 'BROKER_DEAD_LETTERED' });
     expect(bodies[3]).toContain(number);
+  });
+});
+
+describe('DeadLetterWriter body: what parsing would hide is kept as sent', () => {
+  // Re-serialised after parsing, 1999.9999999999999999 would be archived as 2000 and a repeated amount as its
+  // last value: a replay would revalidate that and carry the command its refusal stopped.
+  it.each([
+    ['a fraction parsing rounds away', '"amount":1999.9999999999999999', 'payment.amount'],
+    ['a repeated member', '"amount":1999,"amount":5', 'payment.amount'],
+  ])('archives a body refused for %s as its text, which parseBoundedJson refuses again', async (_what, member, field) => {
+    const bodies: string[] = [];
+    const publisher = { publish: async (_exchange: string, _key: string, body: Buffer) => void bodies.push(body.toString('utf8')) };
+    const writer = new DeadLetterWriter(publisher as unknown as ConfirmPublisher, testConfig().amqp);
+    const raw = `{"jsonrpc":"2.0","id":7,"method":"capture","params":{"payment":{"order_id":"ORD-1",${member},"currency":"EUR","cvv":"737","note":"4111111111111111"}}}`;
+    await writer.write(Buffer.from(raw), { code: 'INVALID_REQUEST', field: `params.${field}`, reason: 'hidden by parsing', source: 'http:intake' });
+    expect(bodies[0]).toContain(member);
+    expect(bodies[0]).not.toContain('737');
+    expect(bodies[0]).not.toContain('4111111111111111');
+    expect(() => parseBoundedJson(bodies[0])).toThrow(expect.objectContaining({ code: 'INVALID_REQUEST', field: `params.${field}` }));
   });
 });

@@ -227,6 +227,27 @@ describe('Adyen', () => {
     for (const item of b.lineItems as Array<{ quantity: number }>) expect(Number.isSafeInteger(item.quantity)).toBe(true);
   });
 
+  it('a weighed line whose exact total has a fraction of a cent gets the rounding the amount says, so Klarna sees the lines add up to it', () => {
+    // Klarna approves only when the lineItems add up to amount.value, amountIncludingTax required (Adyen, Klarna invoice lines).
+    const weighed = [
+      { line_number: 1, item_sku: 'HAM', item_name: 'Ham', quantity: 0.3, unit_price_gross: 1075 },
+      { line_number: 2, item_sku: 'MUG', item_name: 'Mug', quantity: 2, unit_price_gross: 500 },
+      { line_number: 3, item_sku: 'CHEESE', item_name: 'Cheese', quantity: 2.5, unit_price_gross: 1000 },
+    ];
+    const klarna = { type: 'klarna' as const, return_url: 'https://s.example/k', shopper };
+    for (const total of [322, 323]) {
+      const b = json(adyenTransformer, ctx('authorize', { amount: 3500 + total, lines: weighed, payment_method: klarna }), g);
+      const items = b.lineItems as Array<{ quantity: number; amountIncludingTax?: number }>;
+      expect(items[0]).toEqual({ id: 'HAM', sku: 'HAM', description: 'Ham', quantity: 1, amountIncludingTax: total });
+      expect(items.reduce((sum, item) => sum + (item.amountIncludingTax ?? 0) * item.quantity, 0)).toBe(3500 + total);
+      const capture = json(adyenTransformer, ctx('capture', { gateway_key: '993617894903480A', amount: 3500 + total, lines: weighed }), g);
+      expect((capture.lineItems as Array<{ amountIncludingTax?: number }>)[0].amountIncludingTax).toBe(total);
+    }
+    // An amount that is no rounding of 3.225 (shipping not a line, a discount): no total is made up.
+    const other = json(adyenTransformer, ctx('authorize', { amount: 3900, lines: weighed, payment_method: klarna }), g);
+    expect((other.lineItems as Array<{ amountIncludingTax?: number }>)[0].amountIncludingTax).toBeUndefined();
+  });
+
   it('recurring: ContAuth with Subscription or UnscheduledCardOnFile on the stored card', () => {
     const sub = json(adyenTransformer, ctx('sale', { gateway_key: 'shopper-1:SPM1', recurring: { model: 'subscription' } }), g);
     expect(sub).toMatchObject({
