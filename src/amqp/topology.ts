@@ -37,6 +37,7 @@ export async function declareTopology(channel: Channel, amqp: Config['amqp'], op
     await assertQueue(channel, amqp, amqp.deadLetterQueue, plain);
     await channel.unbindQueue(amqp.deadLetterQueue, amqp.deadLetterExchange, '#');
     await assertQueue(channel, amqp, triageQueueOf(amqp), plain);
+    await assertQueue(channel, amqp, parkedQueueOf(amqp), plain);
     const brokerRejected = brokerRejectedQueueOf(amqp);
     await assertQueue(channel, amqp, brokerRejected, plain);
     await channel.bindQueue(brokerRejected, amqp.deadLetterExchange, '#');
@@ -77,6 +78,14 @@ export function commandRoutingKey(channel: string, command: string): string {
  */
 export function brokerRejectedQueueOf(amqp: Pick<Config['amqp'], 'deadLetterQueue'>): string {
   return `${amqp.deadLetterQueue}:broker-rejected`;
+}
+
+/**
+ * The parking queue: dead letters the archive could not take as they are (unreadable, or refused by Redis),
+ * kept whole with `x-pb-parked-reason`, so they no longer hold the dead-letter queue behind them.
+ */
+export function parkedQueueOf(amqp: Pick<Config['amqp'], 'deadLetterQueue'>): string {
+  return `${amqp.deadLetterQueue}:parked`;
 }
 
 /** The priority triage queue: a copy of every high-impact dead letter (see `DeadLetterTriage`). */

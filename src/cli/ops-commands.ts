@@ -2,7 +2,7 @@ import { Presets, SingleBar } from 'cli-progress';
 import { Command, Option } from 'commander';
 import { OPERATION_STATES, OperationState } from '../ledger/operation-state';
 import { formatMinor } from '../money/minor-units';
-import { DEAD_LETTER_ARCHIVE_MAX, DeadLetterCursor, DeadLetterPage, DeadLetterRecord } from '../ops/dead-letter-store';
+import { DEAD_LETTER_ARCHIVE_MAX, UNARCHIVABLE, DeadLetterCursor, DeadLetterPage, DeadLetterRecord } from '../ops/dead-letter-store';
 import { formatDeadLetterCursor, parseDeadLetterCursor } from '../ops/dead-letter-cursor';
 import { planView } from '../ops/dead-letter-replay';
 import { TRIAGE_CATEGORIES, TriageCategory } from '../amqp/dead-letter-triage';
@@ -283,6 +283,9 @@ export async function opsDeadLetterList(
     { imported, dead_letters: records.map(({ body: _body, ...r }) => r), ...(newer ? { newer } : {}), ...(older ? { older } : {}) },
     () =>
       (imported && imported.created > 0 ? `${imported.created} new dead letter(s) moved from the queue into the archive\n` : '') +
+      (imported && imported.parked.length > 0
+        ? `${imported.parked.length} dead letter(s) could not be archived as they are: kept whole in the parking queue, listed as ${UNARCHIVABLE}\n`
+        : '') +
       (imported && imported.dropped > 0 ? `${imported.dropped} oldest archived dead letter(s) dropped: the archive keeps ${DEAD_LETTER_ARCHIVE_MAX}\n` : '') +
       deadLetterRows(records) +
       (older ? `${down}: ${again(`--before ${older}`)}\n` : '') +

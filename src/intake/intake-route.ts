@@ -162,6 +162,9 @@ export class IntakeRoute implements WebRoute {
       if (err instanceof BodyTooLargeError) {
         this.stats.rejected += 1;
         intakeRejects.inc({ code: 'BODY_TOO_LARGE' });
+        // Written before the answer, as every refusal's: a client holding its 413 finds the dead letter there.
+        // The rest of the body is being discarded meanwhile (the reader does it, whatever the answer waits on).
+        await this.deadLetterOversized(req, err);
         sendJson(res, 413, jsonRpcError(null, JSON_RPC.INVALID_REQUEST, `request body exceeds ${err.limit} bytes`, { field: '(root)' }), {
           connection: 'close',
         });
@@ -421,6 +424,42 @@ export class IntakeRoute implements WebRoute {
         error: (err as Error).message,
       });
       return false;
+    }
+  }
+
+  /**
+   * The dead-letter record of a body refused for its size (413): the reason with the size and the limit, the
+   * route, whether an X-Signature came with it (never checked: the body was not read whole) and the request's
+   * `X-Request-Id` if it sent one. No byte of the body: it was never kept and may hold card data; the record's
+   * body says only that it was withheld and its size. The dead letter's id and time are its own headers.
+   */
+  private async deadLetterOversized(req: IncomingMessage, err: BodyTooLargeError): Promise<void> {
+    const { config, logger } = this.deps;
+    const size =
+      err.size === undefined ? 'of unknown size' : err.size.declared ? `of ${err.size.bytes} bytes (Content-Length)` : `of at least ${err.size.bytes} bytes`;
+    const reason = `body too large: ${size}, over the ${err.limit}-byte limit (http.body_limit_bytes)`;
+    const route = `${req.method ?? 'POST'} ${config.http.intakePath}`;
+    const signature = req.headers['x-signature'] === undefined ? 'absent' : 'present, not checked (body not read)';
+    const requestId = req.headers['x-request-id'];
+    this.refusals.warn('BODY_TOO_LARGE', 'intake refused a body above http.body_limit_bytes with 413 (rate-limited: one line per minute)', {
+      code: 'BODY_TOO_LARGE',
+      limit_bytes: err.limit,
+      ...(err.size ? { body_bytes: err.size.bytes, declared: err.size.declared } : {}),
+    });
+    const withheld = { withheld: 'body too large: not read, not kept', ...(err.size ? { bytes: err.size.bytes } : {}), limit: err.limit };
+    try {
+      await this.deps.deadLetters.write(
+        Buffer.from(JSON.stringify(withheld)),
+        { code: 'BODY_TOO_LARGE', field: '(root)', reason, source: 'http:intake' },
+        {
+          'x-pb-route': route,
+          'x-pb-signature': signature,
+          ...(typeof requestId === 'string' && requestId !== '' ? { 'x-pb-request-id': requestId } : {}),
+        },
+      );
+    } catch (writeErr) {
+      // The client still gets its 413; the log line above is the record of last resort.
+      logger.error('dead-letter write failed for an intake body refused for its size', { code: 'BODY_TOO_LARGE', error: (writeErr as Error).message });
     }
   }
 

@@ -15,8 +15,9 @@ const passFailures = counter(
 );
 
 /**
- * Moves up to `limit` dead letters from the queue into the archive, counts them under `by`, and warns when
- * the archive dropped its oldest records to stay within its bound. The one place every mover goes through
+ * Moves up to `limit` dead letters from the queue into the archive, counts them under `by`, warns for each
+ * one parked (see `DeadLetterStore.importFromQueue`), and warns when the archive dropped its oldest records
+ * to stay within its bound. The one place every mover goes through
  * (the workers' periodic pass, the console's "archive now", `payment-bridge ops dead-letters`).
  */
 export async function moveDeadLetters(
@@ -26,6 +27,10 @@ export async function moveDeadLetters(
 ): Promise<DeadLetterImport> {
   const result = await deps.store.importFromQueue(deps.connection, deps.amqp, limit);
   if (result.moved > 0) archived.inc({ by }, result.moved);
+  for (const p of result.parked) {
+    // The reason names the stage and the error's class, never the body: the message waits whole in the parking queue.
+    deps.logger.warn('dead letter could not be archived as it is: parked, the ones behind it go on', { dead_letter_id: p.id, reason: p.reason, by });
+  }
   if (result.dropped > 0) {
     deps.logger.warn('dead-letter archive full: its oldest records were dropped', {
       dropped: result.dropped,
@@ -44,7 +49,8 @@ export async function moveDeadLetters(
  * a pass, and at once again while a pass finds a full batch. Each message is written to Redis before it is
  * acked (`DeadLetterStore.importFromQueue`), so a crash loses none; two workers passing at once each get
  * different messages from the broker, and a message seen twice is one record. Passes never overlap in a
- * process; a pass while the broker is away is skipped; a failed pass (Redis away, a channel error) is logged
+ * process; a pass while the broker is away is skipped; a message that cannot be archived for a reason of
+ * its own is parked (`pb_dead_letters_parked_total`) and the pass goes on; a failed pass (Redis away, a channel error) is logged
  * and counted (`pb_dead_letter_archive_failures_total`), what it had not archived stays in the queue, and the
  * next pass retries.
  */

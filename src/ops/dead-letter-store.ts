@@ -1,11 +1,12 @@
 import { createHash } from 'node:crypto';
 import { ScoredEntry, scoredEntries } from '../redis/scored-entries';
-import { GetMessage } from 'amqplib';
+import { ConfirmChannel, GetMessage } from 'amqplib';
 import { RedisClient } from '../redis/redis-connection';
 import { AmqpConnection } from '../amqp/amqp-connection';
 import { AUTHENTICATED_CHANNEL_HEADER, redactBody } from '../amqp/dead-letter-writer';
 import { stampedChannel } from '../amqp/dead-letter-stamp';
-import { declareTopology } from '../amqp/topology';
+import { declareTopology, parkedQueueOf } from '../amqp/topology';
+import { errorClassOf, isDependencyOutage } from '../errors/dependency-outage';
 import { Config } from '../config/config';
 import { redactText } from '../logging/redact';
 import { counter, gauge } from '../metrics/metrics-registry';
@@ -87,11 +88,29 @@ export const ARCHIVE_BATCH = 1000;
 
 /** What one import did; `droppedThrough` (epoch ms) when the archive dropped its oldest records. */
 export interface DeadLetterImport {
+  /** Messages taken off the dead-letter queue, the parked ones included. */
   moved: number;
   created: number;
   dropped: number;
   droppedThrough?: number;
+  /** Messages that could not be archived as they are: kept whole in the parking queue, a stand-in record archived for each. */
+  parked: ParkedDeadLetter[];
 }
+
+/** A dead letter set aside by an import: the stand-in record's id, and why (an error's class, never its message or the body). */
+export interface ParkedDeadLetter {
+  id: string;
+  reason: string;
+}
+
+/** The code of the stand-in record of a dead letter that could not be archived as it is. */
+export const UNARCHIVABLE = 'UNARCHIVABLE';
+
+const parkedCounter = counter(
+  'pb_dead_letters_parked_total',
+  'Dead letters that could not be archived as they are (unreadable, or refused by Redis), kept whole in the parking queue `<dead-letter queue>:parked` with a stand-in UNARCHIVABLE record archived, by stage (read, write)',
+  ['stage'],
+);
 
 const dropped = counter(
   'pb_dead_letters_dropped_total',
@@ -178,8 +197,10 @@ export class DeadLetterStore {
     return this.keys.impact;
   }
 
-  /** Archives one record; false when it was already there. */
+  /** Archives one record; false when it was already there. A score that is not finite is refused (RangeError) before anything is written. */
   async archive(record: DeadLetterRecord): Promise<boolean> {
+    // Redis refuses a NaN score in the script after HSETNX wrote the hash: a record stored but never indexed.
+    if (!Number.isFinite(record.deadLetteredAt) || !Number.isFinite(record.impact)) throw new RangeError('dead-letter record score is not finite');
     const r = this.redis as RedisClient & {
       pbDeadLetterArchive(a: string, b: string, c: string, id: string, json: string, t: number, i: number): Promise<number>;
     };
@@ -201,26 +222,104 @@ export class DeadLetterStore {
    * Moves up to `limit` messages from the dead-letter queue into the archive (write, then ack). Returns how
    * many were moved, how many of them were new, and how many of the oldest records the archive dropped to
    * stay within its bound (`droppedThrough`: when the newest of those was dead-lettered, epoch ms).
+   * A message that cannot be archived for a reason of its own (it cannot be read, or Redis refuses its record)
+   * is set aside rather than left at the head of the queue, where it would hold every one behind it: see
+   * {@link park}. A Redis or broker outage is thrown as before: the message stays in the queue for the next pass.
    */
   async importFromQueue(connection: AmqpConnection, amqp: Config['amqp'], limit = ARCHIVE_BATCH, now = Date.now()): Promise<DeadLetterImport> {
     const model = await connection.connect();
-    const channel = await model.createChannel();
+    // Confirms: a parked message is acked here only once the broker has it in the parking queue.
+    const channel = await model.createConfirmChannel();
     let moved = 0;
     let created = 0;
+    const parked: ParkedDeadLetter[] = [];
     let trimmed: { dropped: number; droppedThrough?: number } = { dropped: 0 };
     try {
       await declareTopology(channel, amqp);
       for (; moved < limit; moved += 1) {
         const msg = await channel.get(amqp.deadLetterQueue, { noAck: false });
         if (!msg) break;
-        if (await this.archive(recordFromMessage(msg, now, this.stampKey, this.busAmountUnits))) created += 1;
+        let stage: 'read' | 'write' = 'read';
+        try {
+          const record = recordFromMessage(msg, now, this.stampKey, this.busAmountUnits);
+          stage = 'write';
+          if (await this.archive(record)) created += 1;
+        } catch (err) {
+          if (isDependencyOutage(err)) throw err;
+          parked.push(await this.park(channel, amqp, msg, stage, err, now));
+        }
         channel.ack(msg);
       }
       if (moved > 0) trimmed = await this.trim();
     } finally {
       await channel.close().catch(() => undefined);
     }
-    return { moved, created, ...trimmed };
+    return { moved, created, ...trimmed, parked };
+  }
+
+  /**
+   * Sets aside a dead letter that cannot be archived as it is: a stand-in record (code {@link UNARCHIVABLE},
+   * the reason, no body) is archived so listings show it, then the message is copied whole to the parking
+   * queue `<dead-letter queue>:parked` and confirmed; the caller acks it only after that. A failure of either
+   * step is thrown (the message stays at the head of the queue, the pass is retried): both are idempotent.
+   */
+  private async park(
+    channel: ConfirmChannel,
+    amqp: Config['amqp'],
+    msg: GetMessage,
+    stage: 'read' | 'write',
+    err: unknown,
+    now: number,
+  ): Promise<ParkedDeadLetter> {
+    const queue = parkedQueueOf(amqp);
+    // The error's class (and a Redis reply's first word, e.g. WRONGTYPE): a message may quote the body.
+    const word = err instanceof Error && err.name === 'ReplyError' ? /^[A-Z]+/.exec(err.message)?.[0] : undefined;
+    const cause = `${errorClassOf(err)}${word ? ` ${word}` : ''}`;
+    const reason = `${stage === 'read' ? 'could not be read' : 'the archive refused its record'} (${cause}); kept whole in ${queue}`;
+    const headers = (msg.properties.headers ?? {}) as Record<string, unknown>;
+    const id = `dl-${createHash('sha256')
+      .update(UNARCHIVABLE)
+      .update(msg.content)
+      .update(typeof headers['x-pb-dead-letter-id'] === 'string' ? headers['x-pb-dead-letter-id'] : '')
+      .digest('hex')
+      .slice(0, 24)}`;
+    await this.archive({
+      id,
+      deadLetteredAt: now,
+      archivedAt: now,
+      code: UNARCHIVABLE,
+      field: '(root)',
+      reason,
+      source: `amqp:${queue}`,
+      replayable: false,
+      category: triageCategory(UNARCHIVABLE, reason),
+      impact: 0,
+      body: JSON.stringify({ withheld: `not archived: ${reason}`, bytes: msg.content.length }),
+      replays: 0,
+    });
+    const parkedHeaders = { 'x-pb-parked-reason': reason, 'x-pb-parked-at': new Date(now).toISOString(), 'x-pb-parked-record': id };
+    const p = msg.properties as Partial<Record<'contentType' | 'contentEncoding' | 'messageId' | 'type' | 'appId' | 'correlationId', string>> & {
+      timestamp?: number;
+    };
+    const options = {
+      persistent: true,
+      contentType: p.contentType,
+      contentEncoding: p.contentEncoding,
+      messageId: p.messageId,
+      timestamp: p.timestamp,
+      type: p.type,
+      appId: p.appId,
+      correlationId: p.correlationId,
+    };
+    try {
+      channel.sendToQueue(queue, msg.content, { ...options, headers: { ...headers, ...parkedHeaders } });
+    } catch {
+      // Headers the client cannot encode again: the body goes without them, and says so.
+      channel.sendToQueue(queue, msg.content, { ...options, headers: { ...parkedHeaders, 'x-pb-parked-headers': 'dropped: not encodable' } });
+    }
+    await channel.waitForConfirms();
+    parkedCounter.inc({ stage });
+    return { id, reason };
   }
 
   /** Drops the oldest records past the bound: how many, and when the newest of them was dead-lettered. */

@@ -12,7 +12,7 @@ import { Logger } from '../logging/logger';
 import { createRedis } from '../redis/redis-connection';
 import { DeadLetterReplay } from './dead-letter-replay';
 import { moveDeadLetters } from './dead-letter-archiver';
-import { ARCHIVE_BATCH, DeadLetterStore } from './dead-letter-store';
+import { ARCHIVE_BATCH, DeadLetterStore, ParkedDeadLetter } from './dead-letter-store';
 import { OperationsView } from './operations-view';
 
 /** Everything the operator's tools (the `ops` CLI, the console) read and act through. */
@@ -28,9 +28,11 @@ export interface OpsContext {
    * Moves new dead letters from the queue into the archive (at most `limit`, default 1000); connects to the
    * broker on first use. The workers do this every `amqp.dead_letter_archive_interval_ms`; this is the
    * operator's "now" (`ops dead-letters`, the console's archive button).
+   * `parked`: those that could not be archived as they are, kept whole in the parking queue (see
+   * `DeadLetterStore.importFromQueue`).
    * @throws when the broker cannot be reached within `amqp.publish_timeout_ms`.
    */
-  importDeadLetters(limit?: number): Promise<{ moved: number; created: number; dropped: number }>;
+  importDeadLetters(limit?: number): Promise<{ moved: number; created: number; dropped: number; parked: ParkedDeadLetter[] }>;
   close(): Promise<void>;
 }
 
@@ -96,12 +98,12 @@ export function openOps(
     replay,
     audit,
     importDeadLetters: async (limit = ARCHIVE_BATCH) => {
-      const { moved, created, dropped } = await moveDeadLetters(
+      const { moved, created, dropped, parked } = await moveDeadLetters(
         { store: deadLetters, connection: (await connected()).connection, amqp: config.amqp, logger },
         options.service === 'ops' ? 'ops' : 'console',
         limit,
       );
-      return { moved, created, dropped };
+      return { moved, created, dropped, parked };
     },
     close: async () => {
       const p = publisher as ConfirmPublisher | null;

@@ -73,7 +73,7 @@ export class BodyReader {
       const declared = Number(req.headers['content-length']);
       if (Number.isFinite(declared) && declared > limit) {
         this.discard(req, 0);
-        reject(new BodyTooLargeError(limit));
+        reject(new BodyTooLargeError(limit, { bytes: declared, declared: true }));
         return;
       }
       let chunks: Buffer[] = [];
@@ -92,7 +92,7 @@ export class BodyReader {
         stop();
         chunks = [];
         this.discard(req, size - limit);
-        reject(new BodyTooLargeError(limit));
+        reject(new BodyTooLargeError(limit, { bytes: size, declared: false }));
       };
       const onEnd = (): void => {
         stop();

@@ -1,6 +1,6 @@
 import amqp, { ChannelModel, GetMessage } from 'amqplib';
 import { Config } from '../../src/config/config';
-import { brokerRejectedQueueOf, declareTopology, triageQueueOf } from '../../src/amqp/topology';
+import { brokerRejectedQueueOf, declareTopology, parkedQueueOf, triageQueueOf } from '../../src/amqp/topology';
 import { priorityExchangeOf, priorityQueueOf } from '../../src/admission/command-priority';
 import { ChannelKeyring, channelSignatureHeaders, routingChannel } from '../../src/channels/channel-signature';
 
@@ -49,6 +49,7 @@ export async function amqpClient(config: Config): Promise<{
       await ch.deleteQueue(config.amqp.deadLetterQueue).catch(() => undefined);
       await ch.deleteQueue(brokerRejectedQueueOf(config.amqp)).catch(() => undefined);
       await ch.deleteQueue(triageQueueOf(config.amqp)).catch(() => undefined);
+      await ch.deleteQueue(parkedQueueOf(config.amqp)).catch(() => undefined);
       await ch.deleteQueue(priorityQueueOf(config.amqp)).catch(() => undefined);
       await ch.deleteExchange(config.amqp.commandsExchange).catch(() => undefined);
       await ch.deleteExchange(config.amqp.deadLetterExchange).catch(() => undefined);

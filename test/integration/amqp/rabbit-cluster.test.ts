@@ -57,7 +57,7 @@ onCluster('on the local 3-node RabbitMQ cluster', () => {
       }
     } finally {
       for (const q of [config.amqp.commandsQueue, priorityQueueOf(config.amqp), config.amqp.deadLetterQueue]) await ch.deleteQueue(q).catch(() => undefined);
-      for (const suffix of [':triage', ':broker-rejected']) await ch.deleteQueue(config.amqp.deadLetterQueue + suffix).catch(() => undefined);
+      for (const suffix of [':triage', ':broker-rejected', ':parked']) await ch.deleteQueue(config.amqp.deadLetterQueue + suffix).catch(() => undefined);
       await connection.close();
     }
   });
@@ -105,7 +105,7 @@ onCluster('on the local 3-node RabbitMQ cluster', () => {
       const ch = await (await pub.connect()).createChannel().catch(() => null);
       if (ch) {
         for (const q of [config.amqp.commandsQueue, config.amqp.deadLetterQueue]) await ch.deleteQueue(q).catch(() => undefined);
-        for (const suffix of [':triage', ':broker-rejected']) await ch.deleteQueue(config.amqp.deadLetterQueue + suffix).catch(() => undefined);
+        for (const suffix of [':triage', ':broker-rejected', ':parked']) await ch.deleteQueue(config.amqp.deadLetterQueue + suffix).catch(() => undefined);
       }
       await pub.close();
       await sub.close();

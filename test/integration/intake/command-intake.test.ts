@@ -1,4 +1,5 @@
 import axios from 'axios';
+import http from 'node:http';
 import { signBody } from '../../../src/bus/x-signature';
 import { Config } from '../../../src/config/config';
 import { operationIdOf } from '../../../src/ledger/operation-id';
@@ -227,11 +228,80 @@ describe('command intake: signed bus commands and channel commands end as queued
     for (const text of [line as string, header]) expect(text).not.toContain(pan.slice(0, 12));
   });
 
-  it('refuses a body over the size limit with 413', async () => {
-    const p = payment({ order_id: 'x'.repeat(100) });
-    const big = { ...busCall(CAPTURE, p), padding: 'y'.repeat(config.http.bodyLimitBytes) };
-    const res = await post(big);
+  it('refuses a body over the size limit with 413 and a dead letter saying why, its size and the limit, without a byte of the body', async () => {
+    await client.drainDeadLetters();
+    const pan = '4111111111111111';
+    const p = payment({ order_id: 'ORD-TOO-LARGE-MARK' });
+    const big = { ...busCall(CAPTURE, p), card: { number: pan }, padding: 'y'.repeat(config.http.bodyLimitBytes) };
+    const raw = JSON.stringify(big);
+    const before = await metricValue('pb_intake_rejects_total', { code: 'BODY_TOO_LARGE' });
+    const res = await axios.post(web.intakeUrl, raw, {
+      headers: { 'content-type': 'application/json', 'x-signature': signBody(raw, config.serviceBus.secret), 'x-request-id': 'req-too-large-1' },
+      validateStatus: () => true,
+      transformRequest: [(d: unknown) => d],
+      maxBodyLength: Infinity,
+    });
     expect(res.status).toBe(413);
+    expect(res.data.error?.data?.field).toBe('(root)');
+    expect(await metricValue('pb_intake_rejects_total', { code: 'BODY_TOO_LARGE' })).toBe(before + 1);
+    let dead: Awaited<ReturnType<typeof client.drainDeadLetters>> = [];
+    await eventually(async () => {
+      dead.push(...(await client.drainDeadLetters()));
+      return dead.some((m) => m.properties.headers?.['x-pb-code'] === 'BODY_TOO_LARGE');
+    });
+    dead = dead.filter((m) => m.properties.headers?.['x-pb-code'] === 'BODY_TOO_LARGE');
+    expect(dead).toHaveLength(1);
+    const headers = dead[0].properties.headers ?? {};
+    expect(headers).toMatchObject({
+      'x-pb-field': '(root)',
+      'x-pb-source': 'http:intake',
+      'x-pb-route': `POST ${config.http.intakePath}`,
+      'x-pb-signature': 'present, not checked (body not read)',
+      'x-pb-request-id': 'req-too-large-1',
+    });
+    expect(String(headers['x-pb-reason'])).toBe(
+      `body too large: of ${Buffer.byteLength(raw)} bytes (Content-Length), over the ${config.http.bodyLimitBytes}-byte limit (http.body_limit_bytes)`,
+    );
+    expect(Date.parse(String(headers['x-pb-dead-lettered-at']))).toBeGreaterThan(Date.now() - 60_000);
+    expect(headers['x-pb-authenticated-channel']).toBeUndefined();
+    // Nothing of the body: not its order id, its card number or its padding.
+    const stored = `${dead[0].content.toString('utf8')} ${JSON.stringify(headers)}`;
+    for (const part of ['ORD-TOO-LARGE-MARK', pan.slice(0, 6), 'yyyyyyyy']) expect(stored).not.toContain(part);
+    expect(JSON.parse(dead[0].content.toString('utf8'))).toEqual({
+      withheld: 'body too large: not read, not kept',
+      bytes: Buffer.byteLength(raw),
+      limit: config.http.bodyLimitBytes,
+    });
+  });
+
+  it('dead-letters a chunked body (no Content-Length) over the limit with the size it had reached', async () => {
+    await client.drainDeadLetters();
+    const { status } = await new Promise<{ status: number }>((resolve, reject) => {
+      const url = new URL(web.intakeUrl);
+      const req = http.request(
+        {
+          host: url.hostname,
+          port: url.port,
+          path: url.pathname,
+          method: 'POST',
+          headers: { 'content-type': 'application/json', 'transfer-encoding': 'chunked' },
+        },
+        (r) => {
+          r.resume();
+          r.on('end', () => resolve({ status: r.statusCode ?? 0 }));
+        },
+      );
+      req.on('error', reject);
+      req.end('z'.repeat(config.http.bodyLimitBytes + 10));
+    });
+    expect(status).toBe(413);
+    let found: Record<string, unknown> | undefined;
+    await eventually(async () => {
+      found = (await client.drainDeadLetters()).find((m) => m.properties.headers?.['x-pb-code'] === 'BODY_TOO_LARGE')?.properties.headers;
+      return found !== undefined;
+    });
+    expect(String(found?.['x-pb-reason'])).toMatch(/^body too large: of at least \d+ bytes, over the \d+-byte limit/);
+    expect(found?.['x-pb-signature']).toBe('absent');
   });
 });
 

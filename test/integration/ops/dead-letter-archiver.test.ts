@@ -11,7 +11,9 @@ import { Config } from '../../../src/config/config';
 import { silentLogger } from '../../../src/logging/logger';
 import { metricValue } from '../../../src/metrics/metrics-registry';
 import { DeadLetterArchiver } from '../../../src/ops/dead-letter-archiver';
-import { DeadLetterStore } from '../../../src/ops/dead-letter-store';
+import { DeadLetterStore, deadLetterArchiveKeys, recordFromMessage } from '../../../src/ops/dead-letter-store';
+import { parkedQueueOf } from '../../../src/amqp/topology';
+import { captureLogger } from '../../support/capture-logger';
 import Redis from 'ioredis';
 import { createRedis, RedisClient } from '../../../src/redis/redis-connection';
 import { amqpClient } from '../../support/amqp-helpers';
@@ -97,6 +99,52 @@ describe('DeadLetterArchiver (real RabbitMQ and Redis, own namespace)', () => {
     const archived = await store.list({ order: 'impact' });
     expect(archived.find((r) => r.orderId === 'ORD-ARCH-PROTO')).toMatchObject({ command: 'constructor', impact: 19.99 });
     expect(archived.some((r) => r.orderId === 'ORD-ARCH-BEHIND')).toBe(true);
+  });
+
+  it('parks a dead letter whose record Redis refuses, whole and listed, and archives the ones behind it', async () => {
+    // A message the archive cannot take for a reason of its own: its record's key is taken by a value of
+    // another type, so Redis refuses the write (WRONGTYPE), as it would any record it cannot store.
+    const body = Buffer.from(JSON.stringify(channelCommand('capture', {}, { order_id: 'ORD-ARCH-POISON' })));
+    const headers = {
+      'x-pb-code': 'INVALID_PARAMS',
+      'x-pb-field': 'payment.amount',
+      'x-pb-reason': 'must be an integer',
+      'x-pb-source': 'http:intake',
+      'x-pb-dead-lettered-at': '2026-01-02T03:04:05.000Z',
+      'x-pb-dead-letter-id': 'poison-1',
+    };
+    const poisonId = recordFromMessage({ content: body, properties: { headers } as never, fields: {} as never }, Date.now()).id;
+    await redis.set(deadLetterArchiveKeys(config.redis.keyPrefix).record(poisonId), 'not a hash');
+    const ch = await client.model.createConfirmChannel();
+    ch.sendToQueue(config.amqp.deadLetterQueue, body, { persistent: true, contentType: 'application/json', headers });
+    await ch.waitForConfirms();
+    await deadLetter('ORD-ARCH-BEHIND-POISON-1');
+    await deadLetter('ORD-ARCH-BEHIND-POISON-2');
+    const logs = captureLogger('info');
+    const parkedBefore = await metricValue('pb_dead_letters_parked_total', { stage: 'write' });
+    const failedBefore = await metricValue('pb_dead_letter_archive_failures_total');
+    const archiver = new DeadLetterArchiver({ store, connection, amqp: config.amqp, logger: logs.logger, intervalMs: 0 });
+    await archiver.runOnce();
+    // Nothing waits behind it: the queue is empty and the two behind it are archived.
+    expect(await client.queueDepth(config.amqp.deadLetterQueue)).toBe(0);
+    const listed = await store.list({ order: 'time', limit: 1000 });
+    expect(listed.filter((r) => r.orderId?.startsWith('ORD-ARCH-BEHIND-POISON')).length).toBe(2);
+    // Listed as a stand-in with its reason and no body; kept whole in the parking queue; counted and said.
+    const standIn = listed.find((r) => r.code === 'UNARCHIVABLE');
+    expect(standIn).toMatchObject({ field: '(root)', source: `amqp:${parkedQueueOf(config.amqp)}`, replayable: false });
+    expect(standIn?.reason).toMatch(/the archive refused its record \(ReplyError WRONGTYPE\)/);
+    expect(standIn?.body).not.toContain('ORD-ARCH-POISON');
+    const parked = await ch.get(parkedQueueOf(config.amqp), { noAck: true });
+    expect(parked && parked.content.equals(body)).toBe(true);
+    expect(parked && parked.properties.headers?.['x-pb-code']).toBe('INVALID_PARAMS');
+    expect(parked && String(parked.properties.headers?.['x-pb-parked-reason'])).toContain('WRONGTYPE');
+    await ch.close();
+    expect(await metricValue('pb_dead_letters_parked_total', { stage: 'write' })).toBe(parkedBefore + 1);
+    expect(await metricValue('pb_dead_letter_archive_failures_total')).toBe(failedBefore);
+    const warned = logs.lines.filter((l) => l.includes('parked, the ones behind it go on'));
+    expect(warned).toHaveLength(1);
+    expect(warned[0]).toContain(standIn?.id);
+    expect(warned[0]).not.toContain('ORD-ARCH-POISON');
   });
 
   it('with an interval of 0 moves nothing by itself', async () => {
