@@ -173,7 +173,7 @@ describe('the operator console over HTTP (own port, own credentials)', () => {
   });
 
   it('refuses a login posted from another origin', async () => {
-    expect((await login(PASSWORD, { origin: 'https://evil.example' })).status).toBe(401);
+    expect((await login(PASSWORD, { origin: 'https://evil.example' })).status).toBe(403);
   });
 
   it('throttles a flood of guesses from one client: past the limit it answers 429 without checking, even the right password; the audit keeps two entries, never the user typed', async () => {
