@@ -457,6 +457,10 @@ export class ConsoleRoute implements WebRoute {
       return send(res, 401, 'text/html; charset=utf-8', loginPage({ base: this.base }, 'Wrong user or password.'));
     }
     await this.deps.ops.redis.del(attemptsKey);
+    // The session this browser held, if any, ends: the new cookie replaces it there, and left live it would be
+    // one more usable id until its idle timeout (OWASP Session Management Cheat Sheet: renew the id at login,
+    // invalidating the previous one).
+    await this.sessions.destroy(cookieOf(req, COOKIE));
     const { id } = await this.sessions.create(this.deps.config.console);
     logins.inc({ outcome: 'ok' });
     await this.deps.ops.audit.record({ action: 'console.login', actor: `console:${username}@${client}`, outcome: 'ok' });
