@@ -84,7 +84,7 @@ function deadLetterPaging(query: URLSearchParams): DeadLetterPageRequest | strin
   return { per, ...cursors };
 }
 
-const logins = counter('pb_console_logins_total', 'Operator console logins, by outcome (ok, refused, throttled)', ['outcome']);
+const logins = counter('pb_console_logins_total', 'Operator console logins, by outcome (ok, refused, throttled, cross_origin)', ['outcome']);
 
 const idleEnded = counter(
   'pb_console_sessions_idle_ended_total',
@@ -422,6 +422,14 @@ export class ConsoleRoute implements WebRoute {
     const userOk = constantTimeEqual(user, username);
     const passwordOk = constantTimeEqual(form.get('password') ?? '', password);
     const client = this.deps.access?.clientOf(req) ?? req.socket.remoteAddress ?? 'unknown';
+    // Refused before the attempt is counted: a page on another site that the operator opens posts from the
+    // operator's own address, and counted, its posts would lock the operator out for the window. Such a post
+    // can never log in, so not counting it gives a guesser nothing.
+    if (!this.sameOrigin(req)) {
+      logins.inc({ outcome: 'cross_origin' });
+      this.deps.logger.warn('console: login form posted from another origin refused', { client });
+      return send(res, 403, 'text/html; charset=utf-8', loginPage({ base: this.base }, 'This form did not come from the console: log in from its own page.'));
+    }
     // Counted before the check, so a flood of concurrent guesses is counted too; a success clears it. Counted
     // per client as the connection cap counts (an IPv6 client by its /64): one host holds a whole /64, and
     // counting its single addresses would let it guess without end by changing address.
@@ -432,7 +440,7 @@ export class ConsoleRoute implements WebRoute {
       logins.inc({ outcome: 'throttled' });
       return send(res, 429, 'text/html; charset=utf-8', loginPage({ base: this.base }, 'Too many failed logins from here: try again later.'));
     }
-    if (!this.sameOrigin(req) || !userOk || !passwordOk) {
+    if (!userOk || !passwordOk) {
       logins.inc({ outcome: 'refused' });
       // The first refusal of a window and the one that locks the client out are audited, not every guess (a flood
       // would push the operators' entries out of the audit stream); never the user typed (it may be a password).
@@ -449,6 +457,10 @@ export class ConsoleRoute implements WebRoute {
       return send(res, 401, 'text/html; charset=utf-8', loginPage({ base: this.base }, 'Wrong user or password.'));
     }
     await this.deps.ops.redis.del(attemptsKey);
+    // The session this browser held, if any, ends: the new cookie replaces it there, and left live it would be
+    // one more usable id until its idle timeout (OWASP Session Management Cheat Sheet: renew the id at login,
+    // invalidating the previous one).
+    await this.sessions.destroy(cookieOf(req, COOKIE));
     const { id } = await this.sessions.create(this.deps.config.console);
     logins.inc({ outcome: 'ok' });
     await this.deps.ops.audit.record({ action: 'console.login', actor: `console:${username}@${client}`, outcome: 'ok' });

@@ -1,4 +1,4 @@
-import { CONSOLE_PASSWORD, ConsoleStack, startConsoleStack } from '../../support/console-stack';
+import { CONSOLE_PASSWORD, ConsoleStack, consoleSession, startConsoleStack } from '../../support/console-stack';
 import { Config } from '../../../src/config/config';
 import { WebProcess } from '../../../src/processes/web-process';
 import { auditStreamKey } from '../../../src/audit/audit-log';
@@ -8,7 +8,7 @@ import { EventStore } from '../../../src/events/event-store';
 import { RECENT_RUNS_KEPT, recordRun } from '../../../src/reconciliation-run/reconciliation-history';
 import { Ledger } from '../../../src/ledger/ledger';
 import { clientKey } from '../../../src/net/ip-ranges';
-import { consoleLogin } from '../../support/console-login';
+import { consoleLogin, sessionCookie } from '../../support/console-login';
 import { LeaseHolder } from '../../../src/leases/lease-holder';
 import { presenceOf } from '../../../src/fleet/process-presence';
 import { releaseIdentity, releaseName } from '../../../src/fleet/release-identity';
@@ -172,8 +172,22 @@ describe('the operator console over HTTP (own port, own credentials)', () => {
     }
   });
 
+  it('ends, server-side, the session a browser held when it logs in again, and the one it logs out of', async () => {
+    const dashboardWith = async (cookie: string) => (await fetch(base, { headers: { cookie }, redirect: 'manual' })).status;
+    const first = sessionCookie(await login(PASSWORD));
+    expect(await dashboardWith(first)).toBe(200);
+    const second = sessionCookie(await login(PASSWORD, { cookie: first }));
+    expect(second).not.toBe(first);
+    // The first id, replayed (a copy taken before the new login), no longer opens anything.
+    expect(await dashboardWith(first)).toBe(303);
+    expect(await dashboardWith(second)).toBe(200);
+    const session = consoleSession(stack, second);
+    expect((await session.post('logout', `csrf=${await session.csrf()}`)).status).toBe(303);
+    expect(await dashboardWith(second)).toBe(303);
+  });
+
   it('refuses a login posted from another origin', async () => {
-    expect((await login(PASSWORD, { origin: 'https://evil.example' })).status).toBe(401);
+    expect((await login(PASSWORD, { origin: 'https://evil.example' })).status).toBe(403);
   });
 
   it('throttles a flood of guesses from one client: past the limit it answers 429 without checking, even the right password; the audit keeps two entries, never the user typed', async () => {

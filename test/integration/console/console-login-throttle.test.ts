@@ -5,6 +5,7 @@
  */
 import { ConsoleStack, startConsoleStack } from '../../support/console-stack';
 import { LOGIN_ATTEMPTS_MAX } from '../../../src/console/console-route';
+import { CONSOLE_PASSWORD } from '../../support/console-stack';
 import { consoleLogin } from '../../support/console-login';
 
 describe('console login throttle', () => {
@@ -29,5 +30,19 @@ describe('console login throttle', () => {
     expect(statuses[LOGIN_ATTEMPTS_MAX]).toBe(429);
     // Another /64 is another client.
     expect((await guess('2001:db8:1:3::1', 99)).status).toBe(401);
+  });
+
+  it("does not count a login posted from another site: a page the operator opens cannot use up the operator's attempts", async () => {
+    const operator = '198.51.100.7';
+    // What a hostile page's form posts look like: the operator's address, the page's origin.
+    const crossSite = (n: number) => consoleLogin(base, `guess-${n}`, { 'x-forwarded-for': operator, origin: 'https://evil.example' });
+    const statuses: number[] = [];
+    for (let n = 0; n < 2 * LOGIN_ATTEMPTS_MAX; n++) statuses.push((await crossSite(n)).status);
+    expect(new Set(statuses)).toEqual(new Set([403]));
+    // Never logged in from there, even with the right password.
+    expect((await consoleLogin(base, CONSOLE_PASSWORD, { 'x-forwarded-for': operator, origin: 'https://evil.example' })).status).toBe(403);
+    // The operator, from the console's own page, still logs in.
+    const own = new URL(base).origin;
+    expect((await consoleLogin(base, CONSOLE_PASSWORD, { 'x-forwarded-for': operator, origin: own })).status).toBe(303);
   });
 });

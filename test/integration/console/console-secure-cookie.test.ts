@@ -83,9 +83,9 @@ describe('the console session cookie behind a TLS-terminating proxy', () => {
     const behind = { origin: 'https://console.example.com', 'x-forwarded-host': 'console.example.com', 'x-forwarded-proto': 'https' };
     const trusted = await consoleWith({ 'edge.trusted_proxies': ['127.0.0.1', '::1'] });
     expect((await consoleLogin(trusted, PASSWORD, behind)).status).toBe(303);
-    expect((await consoleLogin(trusted, PASSWORD, { ...behind, origin: 'https://evil.example' })).status).toBe(401);
+    expect((await consoleLogin(trusted, PASSWORD, { ...behind, origin: 'https://evil.example' })).status).toBe(403);
     const untrusted = await consoleWith({ 'edge.trusted_proxies': ['10.0.0.0/8'] });
-    expect((await consoleLogin(untrusted, PASSWORD, behind)).status).toBe(401);
+    expect((await consoleLogin(untrusted, PASSWORD, behind)).status).toBe(403);
   });
 
   it('is always Secure with console.secure_cookie: always', async () => {
