@@ -150,6 +150,15 @@ export function stripeFacts(): FactRow[] {
     commands: [],
     meaning: 'ignore',
   });
+  rows.push({
+    fact:
+      "an event of the types above whose `account` is not `merchant_account` (a Connect endpoint sends every connected account's events, " +
+      "each naming its account; the platform's own name none, read only by a gateway without `merchant_account`): acknowledged and skipped, " +
+      'counted in `pb_webhook_items_skipped_total` (`other_account`) with an info line',
+    source: 'webhook',
+    commands: [],
+    meaning: 'ignore',
+  });
   rows.push({ fact: 'any other event type', source: 'webhook', commands: [], meaning: 'ignore' });
   return rows;
 }

@@ -29,9 +29,10 @@ const SUPPORTED: readonly CommandType[] = ['authorize', 'sale', 'capture', 'canc
  * verifies during a secret roll), `merchant_account` (a Connect account `acct_…`; empty: the key's own
  * account). With `merchant_account`, every call (PaymentIntents, Refunds, SetupIntents, searches and
  * retrievals, reconciliation lists, exchange rates, the doctor's balance read) carries `Stripe-Account` and
- * acts on that connected account (direct charges), the account whose Connect events alone the webhook scope
- * check accepts (their `account`): without the header the platform key would create the PaymentIntents on
- * the platform, whose events name no account and are refused.
+ * acts on that connected account (direct charges), the account whose Connect events alone the webhook reads
+ * (their `account`; another's is skipped as `other_account`, and the scope check refuses it too): without the
+ * header the platform key would create the PaymentIntents on the platform, whose events name no account and are
+ * skipped.
  */
 export const stripeTransformer: GatewayTransformer = {
   type: 'stripe',

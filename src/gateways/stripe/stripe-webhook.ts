@@ -160,17 +160,27 @@ function listed(list: readonly string[], type: string): boolean {
  * back for days. So is an event of the objects we read from the other mode than `api_key`'s (`livemode`
  * against `stripeKeyMode`: `other_environment`): a test object is no payment of a live gateway, nor the
  * reverse. A key whose prefix names no mode, or an event without a boolean `livemode`, leaves the mode
- * unchecked. Throws only when the body as a whole is not a Stripe event.
+ * unchecked. And so is one of another account than `merchant_account` (`other_account`): a Connect endpoint
+ * gets the events of every connected account ("All events on the connected account are sent to the Connect
+ * webhooks"), each naming its own in `account`; the platform's own events name none, which only a gateway
+ * without `merchant_account` reads. The outcome worker's scope check still refuses an outcome naming another
+ * account (`outcome-scope.ts`). Throws only when the body as a whole is not a Stripe event.
  */
 export function parseStripeWebhook(
   rawBody: Buffer,
-  gateway: Pick<GatewayConfig, 'name' | 'apiKey'>,
+  gateway: Pick<GatewayConfig, 'name' | 'apiKey' | 'merchantAccount'>,
   skipped: (item: SkippedWebhookItem) => void = () => undefined,
 ): WebhookEvent[] {
-  return parseEvent(rawBody, gateway.name, stripeKeyMode(gateway.apiKey), skipped);
+  return parseEvent(rawBody, gateway.name, { mode: stripeKeyMode(gateway.apiKey), account: gateway.merchantAccount }, skipped);
 }
 
-function parseEvent(rawBody: Buffer, gateway: string, ours: StripeMode | undefined, skipped: (item: SkippedWebhookItem) => void): WebhookEvent[] {
+/** What the gateway is: the mode of its key (undefined: unchecked), and the account its events must name ('' none). */
+interface OurStripeScope {
+  mode: StripeMode | undefined;
+  account: string;
+}
+
+function parseEvent(rawBody: Buffer, gateway: string, ours: OurStripeScope, skipped: (item: SkippedWebhookItem) => void): WebhookEvent[] {
   let json: unknown;
   try {
     json = JSON.parse(rawBody.toString('utf8')) as unknown;
@@ -192,13 +202,20 @@ function parseEvent(rawBody: Buffer, gateway: string, ours: StripeMode | undefin
   // From the other mode (a test endpoint's events sent to a live bridge, or the reverse): about no payment of this
   // gateway, whatever its ids match. Acknowledged, as Stripe would retry a refusal for days; the other types stay quiet.
   const theirs = stripeObjectMode(json.livemode);
-  if (read && ours !== undefined && theirs !== undefined && theirs !== ours) {
+  if (read && ours.mode !== undefined && theirs !== undefined && theirs !== ours.mode) {
     skipped({
       ...item,
       reason: 'other_environment',
       field: 'livemode',
-      problem: `is ${String(json.livemode)} (Stripe's ${theirs} mode) while api_key is a ${ours} mode key`,
+      problem: `is ${String(json.livemode)} (Stripe's ${theirs} mode) while api_key is a ${ours.mode} mode key`,
     });
+    return [];
+  }
+  // Another connected account's (a Connect endpoint brings them all), or the platform's own at a gateway acting as a
+  // connected account: expected, acknowledged and left out here rather than queued and retried as an operation not
+  // found. The other types stay quiet.
+  if (read && account !== ours.account) {
+    skipped({ ...item, reason: 'other_account' });
     return [];
   }
   if (!listed(STRIPE_WEBHOOK_EVENT_TYPES, type)) {

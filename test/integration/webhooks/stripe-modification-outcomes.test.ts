@@ -245,6 +245,12 @@ async function jobRan(eventId: string, state: 'completed' | 'failed' = 'complete
   await eventually(async () => (await (await stack.outcomes.getJob(bullJobId(`wh.stripe.${eventId}`)))?.getState()) === state);
 }
 
+/** Skipped at intake as another account's (`other_account`): acknowledged, counted, and no outcome job queued for it. */
+const otherAccountSkips = (): Promise<number> => metricValue('pb_webhook_items_skipped_total', { gateway: 'stripe', reason: 'other_account' });
+async function noJob(eventId: string): Promise<void> {
+  expect(await stack.outcomes.getJob(bullJobId(`wh.stripe.${eventId}`))).toBeUndefined();
+}
+
 const applied = (command: string): Promise<number> =>
   metricValue('pb_webhook_open_modification_matches_total', { gateway: 'stripe', command, outcome: 'applied' });
 
@@ -402,14 +408,14 @@ describe('a Stripe capture or cancel whose call timed out, settled by the Paymen
     expect(eventsOf(authorization)).toHaveLength(1);
   });
 
-  it('payment_intent.succeeded naming another Connect account than the gateway acts for is refused: the UNKNOWN capture does not move', async () => {
-    const before = await metricValue('pb_webhook_outcomes_refused_total', { gateway: 'stripe', check: 'account' });
+  it('payment_intent.succeeded naming another Connect account than the gateway acts for is skipped at intake: the UNKNOWN capture does not move', async () => {
+    const before = await otherAccountSkips();
     const { pi, modification: capture } = await timedOut('capture');
 
     expect(await post('payment_intent.succeeded', pi, `evt_capture_other_account_${seq}`, 'acct_1OtherAccount0000')).toBe(200);
 
-    await jobRan(`evt_capture_other_account_${seq}`, 'failed');
-    expect(await metricValue('pb_webhook_outcomes_refused_total', { gateway: 'stripe', check: 'account' })).toBe(before + 1);
+    expect(await otherAccountSkips()).toBe(before + 1);
+    await noJob(`evt_capture_other_account_${seq}`);
     expect((await stack.worker.ledger.get(capture))?.state).toBe('UNKNOWN');
     expect(eventsOf(capture)).toEqual([]);
   });
@@ -560,15 +566,15 @@ describe('a Stripe capture or cancel the bridge recorded FAILED that the Payment
     await authorizationClosedBy(authorization, cancel);
   });
 
-  it('payment_intent.succeeded naming a FAILED capture, from another Connect account than the gateway acts for: refused, nothing reported', async () => {
-    const before = await metricValue('pb_webhook_outcomes_refused_total', { gateway: 'stripe', check: 'account' });
+  it('payment_intent.succeeded naming a FAILED capture, from another Connect account than the gateway acts for: skipped at intake, nothing reported', async () => {
+    const before = await otherAccountSkips();
     const { authorization, pi, modification: capture } = await failedAt('capture', true);
 
     const eventId = `evt_capture_after_failure_other_account_${seq}`;
     expect(await post('payment_intent.succeeded', pi, eventId, 'acct_1OtherAccount0000')).toBe(200);
 
-    await jobRan(eventId, 'failed');
-    expect(await metricValue('pb_webhook_outcomes_refused_total', { gateway: 'stripe', check: 'account' })).toBe(before + 1);
+    expect(await otherAccountSkips()).toBe(before + 1);
+    await noJob(eventId);
     expect(adjustedOf(capture)).toEqual([]);
     expect(await stack.worker.adjustmentStore.forOperation(capture)).toEqual([]);
     expect((await stack.worker.ledger.get(authorization))?.closedBy).toBeUndefined();
@@ -729,14 +735,16 @@ describe('a Stripe capture of an authorization Stripe let lapse', () => {
     expect(await applied('capture')).toBe(before + 1);
   });
 
-  it('the lapse webhook naming another Connect account than the gateway acts for is refused: the open capture does not move', async () => {
+  it('the lapse webhook naming another Connect account than the gateway acts for is skipped at intake: the open capture does not move', async () => {
+    const before = await otherAccountSkips();
     const { pi, modification: capture } = await timedOut('capture', AUTHORIZED, false);
     Object.assign(pi, { status: 'canceled', amount_capturable: 0, cancellation_reason: 'automatic', canceled_at: now() - 60 });
     const eventId = `evt_lapse_other_account_${seq}`;
 
     expect(await post('payment_intent.canceled', pi, eventId, 'acct_1OtherAccount0000')).toBe(200);
 
-    await jobRan(eventId, 'failed');
+    expect(await otherAccountSkips()).toBe(before + 1);
+    await noJob(eventId);
     expect((await stack.worker.ledger.get(capture))?.state).toBe('UNKNOWN');
     expect(eventsOf(capture)).toEqual([]);
   });

@@ -3,6 +3,7 @@
  * (`webhooks.generateTestHeaderString`), posted to the web process, applied by the worker, reported to the OMS.
  */
 import { metricValue } from '../../../src/metrics/metrics-registry';
+import { bullJobId } from '../../../src/queueing/job-id';
 import { captureLogger } from '../../support/capture-logger';
 import { channelCommand } from '../../support/fixtures';
 import { eventually } from '../../support/tcp-proxy';
@@ -40,8 +41,14 @@ function paymentIntent(id: string, operationId: string, status: string): Record<
   };
 }
 
-async function post(type: string, object: Record<string, unknown>, eventId: string, livemode?: boolean): Promise<Response> {
-  const event = { id: eventId, object: 'event', api_version: '2099-01-01', created: Math.floor(Date.now() / 1000), type, data: { object } };
+async function post(
+  type: string,
+  object: Record<string, unknown>,
+  eventId: string,
+  livemode?: boolean,
+  extra: { account?: string; created?: number } = {},
+): Promise<Response> {
+  const event = { id: eventId, object: 'event', api_version: '2099-01-01', created: Math.floor(Date.now() / 1000), type, data: { object }, ...extra };
   const body = JSON.stringify(livemode === undefined ? event : { ...event, livemode });
   return postStripeSigned(stack, 'stripe', body, SECRET);
 }
@@ -86,6 +93,47 @@ describe('Stripe webhooks', () => {
 
     expect((await post('payment_intent.amount_capturable_updated', paymentIntent(pi, id, 'requires_capture'), 'evt_test_mode_0001', false)).status).toBe(200);
     await eventually(async () => (await stack.worker.ledger.get(id))?.state === 'SUCCEEDED');
+  });
+
+  it("acknowledge (200) and skip a connected account's event at a gateway of the platform's own account (other_account, an info line): the operation it names does not move", async () => {
+    const before = await metricValue('pb_webhook_items_skipped_total', { gateway: 'stripe', reason: 'other_account' });
+    const pi = `pi_other_account_${Date.now()}`;
+    const id = await pendingOperation(stack.worker, 'authorize', { gateway: 'stripe', amount: AMOUNT, currency: 'EUR', order_id: `order-stripe-${++seq}` }, pi);
+    const eventId = `evt_other_account_${seq}`;
+
+    const res = await post('payment_intent.amount_capturable_updated', paymentIntent(pi, id, 'requires_capture'), eventId, undefined, {
+      account: 'acct_1SiblingAccount',
+    });
+
+    expect(res.status).toBe(200);
+    expect(await metricValue('pb_webhook_items_skipped_total', { gateway: 'stripe', reason: 'other_account' })).toBe(before + 1);
+    const line = webLogs.lines.map((l) => JSON.parse(l) as Record<string, unknown>).find((l) => l.event_id === eventId);
+    expect(line).toMatchObject({ level: 'info', gateway: 'stripe', reason: 'other_account', account: 'acct_1SiblingAccount', psp_reference: pi });
+    expect(await stack.outcomes.getJob(bullJobId(`wh.stripe.${eventId}`))).toBeUndefined();
+    expect((await stack.worker.ledger.get(id))?.state).toBe('PENDING');
+  });
+
+  it('apply payment_intent.succeeded delivered twice once, and leave the sale SUCCEEDED when an older payment_intent.processing arrives after it', async () => {
+    const pi = `pi_twice_${Date.now()}`;
+    const id = await pendingOperation(stack.worker, 'sale', { gateway: 'stripe', amount: AMOUNT, currency: 'EUR', order_id: `order-stripe-${++seq}` }, pi);
+    const sale = (status: string): Record<string, unknown> => ({
+      ...paymentIntent(pi, id, status),
+      capture_method: 'automatic',
+      amount_received: status === 'succeeded' ? AMOUNT : 0,
+    });
+    const created = Math.floor(Date.now() / 1000);
+    const successes = (): number => notified.filter((p) => p.operation_reference === id && p.status === 'SUCCESS').length;
+
+    expect((await post('payment_intent.succeeded', sale('succeeded'), `evt_twice_${seq}`, undefined, { created })).status).toBe(200);
+    await eventually(async () => (await stack.worker.ledger.get(id))?.state === 'SUCCEEDED');
+    await eventually(() => successes() === 1);
+    expect((await post('payment_intent.succeeded', sale('succeeded'), `evt_twice_${seq}`, undefined, { created })).status).toBe(200);
+    expect((await post('payment_intent.processing', sale('processing'), `evt_older_processing_${seq}`, undefined, { created: created - 5 })).status).toBe(200);
+
+    await eventually(async () => (await (await stack.outcomes.getJob(bullJobId(`wh.stripe.evt_older_processing_${seq}`)))?.getState()) === 'completed');
+    expect((await stack.worker.ledger.get(id))?.state).toBe('SUCCEEDED');
+    expect(successes()).toBe(1);
+    expect(notified.filter((p) => p.operation_reference === id)).toHaveLength(1);
   });
 
   it('keep a processing payment PENDING when payment_intent.requires_action arrives after payment_intent.processing, then settle it with payment_intent.amount_capturable_updated', async () => {

@@ -1,6 +1,6 @@
 import Stripe from 'stripe';
 import { stripeTransformer } from '../../../../src/gateways/stripe';
-import { SkippedWebhookItem } from '../../../../src/gateways/gateway-adapter';
+import { SkippedWebhookItem, WebhookEvent } from '../../../../src/gateways/gateway-adapter';
 import { parseStripeSignatureHeader, stripeSignatureHeader, verifyStripeWebhook } from '../../../../src/gateways/stripe/stripe-webhook';
 import { stripeKeyMode } from '../../../../src/gateways/stripe/stripe-mode';
 import {
@@ -135,9 +135,10 @@ describe('Stripe webhook events', () => {
   it('names the connected account of a Connect event, so the outcome worker can check it is ours', () => {
     const event = {
       ...stripeEvent('payment_intent.amount_capturable_updated', paymentIntent(ctx, { amount_capturable: 2599 })),
-      account: 'acct_1OtherMerchant',
+      account: 'acct_1OurConnected',
     };
-    expect(parse(event)[0].account).toBe('acct_1OtherMerchant');
+    const events = stripeTransformer.parseWebhook(body(event), { ...stripeGateway, merchantAccount: 'acct_1OurConnected' });
+    expect(events[0].account).toBe('acct_1OurConnected');
   });
 
   it('reads an automatic-capture PaymentIntent as a sale: held for capture is still PENDING', () => {
@@ -396,18 +397,21 @@ describe('Stripe webhook events', () => {
 
   describe('a signed event it cannot read or does not know: acknowledged, reported as skipped, never thrown', () => {
     /** Parses `event` and returns what it gave and what it reported skipped. */
-    function parseSkipping(event: Record<string, unknown>): { events: ReturnType<typeof parse>; skipped: SkippedWebhookItem[] } {
+    function parseSkipping(event: Record<string, unknown>, gateway = stripeGateway): { events: ReturnType<typeof parse>; skipped: SkippedWebhookItem[] } {
       const skipped: SkippedWebhookItem[] = [];
-      const events = stripeTransformer.parseWebhook(body(event), stripeGateway, (item) => skipped.push(item));
+      const events = stripeTransformer.parseWebhook(body(event), gateway, (item) => skipped.push(item));
       return { events, skipped };
     }
 
     it('skips a PaymentIntent whose status our map does not list (an endpoint on a newer API version) as unreadable, naming the event, type and status', () => {
       const pi = paymentIntent(ctx, { status: 'requires_reauthorization' });
-      const { events, skipped } = parseSkipping({
-        ...stripeEvent('payment_intent.amount_capturable_updated', pi, 'evt_unknown_status_pi'),
-        account: 'acct_1X',
-      });
+      const { events, skipped } = parseSkipping(
+        {
+          ...stripeEvent('payment_intent.amount_capturable_updated', pi, 'evt_unknown_status_pi'),
+          account: 'acct_1X',
+        },
+        { ...stripeGateway, merchantAccount: 'acct_1X' },
+      );
       expect(events).toEqual([]);
       expect(skipped).toEqual([
         {
@@ -608,5 +612,73 @@ describe("an event from the other Stripe mode than api_key's", () => {
     const quiet = parseSkipping({ ...stripeEvent('customer.created', { id: 'cus_x', object: 'customer' }), livemode: true });
     expect(quiet).toEqual({ events: [], skipped: [] });
     expect(parseSkipping(held(true, 'payment_intent.created'))).toEqual({ events: [], skipped: [] });
+  });
+});
+
+describe("an event of another Stripe account than merchant_account's (a Connect endpoint brings every connected account's)", () => {
+  const ctx = stripeContext('authorize');
+  const held = (account?: string, type = 'payment_intent.amount_capturable_updated'): Record<string, unknown> => ({
+    ...stripeEvent(type, paymentIntent(ctx, { amount_capturable: 2599 }), 'evt_other_account_0001'),
+    ...(account !== undefined ? { account } : {}),
+  });
+  const connected = { ...stripeGateway, merchantAccount: 'acct_1OurConnected' };
+  function parseSkipping(event: Record<string, unknown>, gateway = stripeGateway): { events: WebhookEvent[]; skipped: SkippedWebhookItem[] } {
+    const skipped: SkippedWebhookItem[] = [];
+    const events = stripeTransformer.parseWebhook(body(event), gateway, (item) => skipped.push(item));
+    return { events, skipped };
+  }
+
+  it("skips a sibling connected account's event at a gateway acting for one (other_account, naming the account); its own is read", () => {
+    const { events, skipped } = parseSkipping(held('acct_1SiblingAccount'), connected);
+    expect(events).toEqual([]);
+    expect(skipped).toEqual([
+      {
+        reason: 'other_account',
+        eventId: 'evt_other_account_0001',
+        eventType: 'payment_intent.amount_capturable_updated',
+        reference: PI_ID,
+        account: 'acct_1SiblingAccount',
+      },
+    ]);
+    const own = parseSkipping(held('acct_1OurConnected'), connected);
+    expect(own.skipped).toEqual([]);
+    expect(own.events.map((e) => [e.operationId, e.outcome.status, e.account])).toEqual([[ctx.operationId, 'SUCCESS', 'acct_1OurConnected']]);
+  });
+
+  it("skips a connected account's event at a gateway of the platform's own account, and the platform's own (no account) at a connected one", () => {
+    expect(parseSkipping(held('acct_1SiblingAccount')).skipped).toEqual([
+      expect.objectContaining({ reason: 'other_account', account: 'acct_1SiblingAccount' }),
+    ]);
+    expect(parseSkipping(held(), connected).skipped).toEqual([expect.objectContaining({ reason: 'other_account', account: '' })]);
+    const platform = parseSkipping(held());
+    expect(platform.skipped).toEqual([]);
+    expect(platform.events).toHaveLength(1);
+  });
+
+  it('skips every type it reads (a refund, a dispute, one new to it) of another account; other objects stay quiet', () => {
+    for (const event of [
+      { ...stripeEvent('refund.updated', refund(stripeContext('refund'))), account: 'acct_1SiblingAccount' },
+      {
+        ...stripeEvent('charge.dispute.created', {
+          id: 'dp_1',
+          object: 'dispute',
+          amount: 2599,
+          currency: 'eur',
+          payment_intent: PI_ID,
+          status: 'needs_response',
+        }),
+        account: 'acct_1SiblingAccount',
+      },
+      held('acct_1SiblingAccount', 'payment_intent.some_new_type'),
+    ]) {
+      const { events, skipped } = parseSkipping(event, connected);
+      expect(events).toEqual([]);
+      expect(skipped).toEqual([expect.objectContaining({ reason: 'other_account', account: 'acct_1SiblingAccount' })]);
+    }
+    const quiet = parseSkipping(
+      { ...stripeEvent('account.updated', { id: 'acct_1SiblingAccount', object: 'account' }), account: 'acct_1SiblingAccount' },
+      connected,
+    );
+    expect(quiet).toEqual({ events: [], skipped: [] });
   });
 });
