@@ -623,22 +623,23 @@ export class DeliveryService {
       }
       if (miss.kind === 'beyond_horizon') {
         // The attempt is older than the PSP's search reaches: its miss cannot see it, and a resend could move
-        // the money twice (no idempotency key). Asked again (the history says it proves nothing), for an operator.
-        await this.deps.ledger.appendInteraction(op.id, {
-          event: 'inquiry_lag',
-          found: false,
-          elapsed_ms: elapsedMs,
-          attempt_age_ms: miss.attemptAgeMs,
-          horizon_ms: miss.horizonMs,
-        });
-        this.deps.logger.warn('status search cannot reach the attempt (older than what it searches); not resending: resolve it at the PSP', {
+        // the money twice (no idempotency key). Only the PSP's webhook, its reports or an operator settle it now.
+        const details = { attempt_age_ms: miss.attemptAgeMs, horizon_ms: miss.horizonMs };
+        await this.deps.ledger.appendInteraction(op.id, { event: 'inquiry_lag', found: false, elapsed_ms: elapsedMs, ...details });
+        this.deps.logger.warn('status search cannot reach the attempt (older than what it searches); not resending: UNRESOLVED, resolve it at the PSP', {
           operation_id: op.id,
           gateway: route.gateway.name,
           command: op.command,
-          attempt_age_ms: miss.attemptAgeMs,
-          horizon_ms: miss.horizonMs,
+          ...details,
         });
-        return { kind: 'retry', reason: 'the attempt is older than what the status search reaches' };
+        const given = await this.deps.recorder.unresolve(
+          op,
+          'attempt older than the status search reaches',
+          'bridge',
+          details,
+          this.now() + this.deps.config.poller.scheduleMs[0],
+        );
+        return { kind: 'done', state: given.state };
       }
       if (miss.kind === 'index_lag') return this.afterLaggingMiss(op, ctx, route, breaker, miss, elapsedMs);
       // The PSP has no trace: the first attempt never landed. Resend, with the same idempotency key.

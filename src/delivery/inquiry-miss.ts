@@ -12,7 +12,8 @@ import type { Interaction } from '../ledger/ledger';
  *   performed under the same idempotency key (`resend`); else ask again.
  * - `beyond_horizon`: an attempt not yet proven absent is older than what the gateway's inquiry searches
  *   (`inquiryHorizonMs`: Cybersource's transaction search covers the last 7 days): the miss cannot see it.
- *   Proves nothing, and nothing is resent (no idempotency key protects it): asked again, for an operator.
+ *   Proves nothing, and nothing is resent (no idempotency key protects it): UNRESOLVED, for a webhook, the
+ *   PSP's reports or an operator.
  */
 export type InquiryMiss =
   | { readonly kind: 'no_trace' }
@@ -59,8 +60,8 @@ export function readInquiryMiss(history: readonly Interaction[], rules: InquiryM
  * `pb_inquiry_misses_total{gateway,meaning}`: status inquiries that found no trace of an operation, by what
  * the miss proved (`meaning`: no_trace, psp_has_request, index_lag, beyond_horizon). `index_lag` rising with no later
  * `no_trace` or outcome: the PSP's search is behind (an outage on its side); nothing is resent or failed over
- * on it. `beyond_horizon`: an operation whose attempt is older than the PSP's search reaches, asked about
- * again and never resent: resolve it by hand (the PSP's console).
+ * on it. `beyond_horizon`: an operation whose attempt is older than the PSP's search reaches, made UNRESOLVED
+ * and never resent: resolve it by hand (the PSP's console).
  */
 export function inquiryMisses(): Counter<'gateway' | 'meaning'> {
   return counter('pb_inquiry_misses_total', 'Status inquiries that found no trace of the operation, by gateway and what the miss proved', [
