@@ -11,6 +11,7 @@ import {
   GatewayRequest,
   GatewayResponse,
   OperationContext,
+  inquiryHorizonOf,
   inquiryLagOf,
   inquirySupport,
   uncapturedRemainder,
@@ -607,7 +608,11 @@ export class DeliveryService {
     breaker.success();
     if (outcome === null) {
       const { transformer } = route;
-      const rules = { lagMs: inquiryLagOf(transformer, op.command), resendReplays: transformer.resendReplays === true };
+      const rules = {
+        lagMs: inquiryLagOf(transformer, op.command),
+        resendReplays: transformer.resendReplays === true,
+        horizonMs: inquiryHorizonOf(transformer, op.command),
+      };
       const miss = readInquiryMiss(await this.deps.ledger.interactions(op.id), rules, this.now());
       inquiryMisses().inc({ gateway: route.gateway.name, meaning: miss.kind });
       if (miss.kind === 'psp_has_request') {
@@ -615,6 +620,26 @@ export class DeliveryService {
         // DUPLICATE_REQUEST): the miss is its search index lagging. Ask again later, never resend.
         await this.deps.ledger.appendInteraction(op.id, { event: 'inquiry_lag', found: false, elapsed_ms: elapsedMs });
         return { kind: 'retry', reason: 'the PSP has the request but its status search does not show it yet' };
+      }
+      if (miss.kind === 'beyond_horizon') {
+        // The attempt is older than the PSP's search reaches: its miss cannot see it, and a resend could move
+        // the money twice (no idempotency key). Only the PSP's webhook, its reports or an operator settle it now.
+        const details = { attempt_age_ms: miss.attemptAgeMs, horizon_ms: miss.horizonMs };
+        await this.deps.ledger.appendInteraction(op.id, { event: 'inquiry_lag', found: false, elapsed_ms: elapsedMs, ...details });
+        this.deps.logger.warn('status search cannot reach the attempt (older than what it searches); not resending: UNRESOLVED, resolve it at the PSP', {
+          operation_id: op.id,
+          gateway: route.gateway.name,
+          command: op.command,
+          ...details,
+        });
+        const given = await this.deps.recorder.unresolve(
+          op,
+          'attempt older than the status search reaches',
+          'bridge',
+          details,
+          this.now() + this.deps.config.poller.scheduleMs[0],
+        );
+        return { kind: 'done', state: given.state };
       }
       if (miss.kind === 'index_lag') return this.afterLaggingMiss(op, ctx, route, breaker, miss, elapsedMs);
       // The PSP has no trace: the first attempt never landed. Resend, with the same idempotency key.

@@ -10,10 +10,15 @@ import type { Interaction } from '../ledger/ledger';
  * - `index_lag`: the latest attempt is younger than the gateway's `inquiryLagMs`: the PSP's search may not
  *   show it yet. Proves nothing: no failover, and a resend only where the PSP replays a request it already
  *   performed under the same idempotency key (`resend`); else ask again.
+ * - `beyond_horizon`: an attempt not yet proven absent is older than what the gateway's inquiry searches
+ *   (`inquiryHorizonMs`: Cybersource's transaction search covers the last 7 days): the miss cannot see it.
+ *   Proves nothing, and nothing is resent (no idempotency key protects it): UNRESOLVED, for a webhook, the
+ *   PSP's reports or an operator.
  */
 export type InquiryMiss =
   | { readonly kind: 'no_trace' }
   | { readonly kind: 'psp_has_request' }
+  | { readonly kind: 'beyond_horizon'; readonly attemptAgeMs: number; readonly horizonMs: number }
   | { readonly kind: 'index_lag'; readonly resend: boolean; readonly attemptAgeMs: number; readonly lagMs: number };
 
 /** The gateway's side of reading a miss (`GatewayTransformer.inquiryLagMs`, `resendReplays`). */
@@ -22,6 +27,8 @@ export interface InquiryMissRules {
   readonly lagMs: number;
   /** Whether a resend under the same idempotency key is answered with the first answer. */
   readonly resendReplays: boolean;
+  /** How far back the inquiry searches, ms; 0 or absent: it sees every attempt, however old. */
+  readonly horizonMs?: number;
 }
 
 /**
@@ -30,6 +37,16 @@ export interface InquiryMissRules {
  */
 export function readInquiryMiss(history: readonly Interaction[], rules: InquiryMissRules, now: number): InquiryMiss {
   if (history.some((h) => h.psp_has_request === true)) return { kind: 'psp_has_request' };
+  const horizonMs = rules.horizonMs ?? 0;
+  if (horizonMs > 0) {
+    // The attempts an earlier miss did not already prove absent: those after the last one (`inquiry`, not found).
+    let unproven: number | undefined;
+    for (const entry of history) {
+      if (entry.event === 'inquiry' && entry.found === false) unproven = undefined;
+      else if (entry.event === 'attempt' && unproven === undefined) unproven = entry.at;
+    }
+    if (unproven !== undefined && now - unproven >= horizonMs) return { kind: 'beyond_horizon', attemptAgeMs: now - unproven, horizonMs };
+  }
   if (rules.lagMs <= 0) return { kind: 'no_trace' };
   let lastAttemptAt: number | undefined;
   for (const entry of history) if (entry.event === 'attempt') lastAttemptAt = entry.at;
@@ -41,9 +58,10 @@ export function readInquiryMiss(history: readonly Interaction[], rules: InquiryM
 
 /**
  * `pb_inquiry_misses_total{gateway,meaning}`: status inquiries that found no trace of an operation, by what
- * the miss proved (`meaning`: no_trace, psp_has_request, index_lag). `index_lag` rising with no later
+ * the miss proved (`meaning`: no_trace, psp_has_request, index_lag, beyond_horizon). `index_lag` rising with no later
  * `no_trace` or outcome: the PSP's search is behind (an outage on its side); nothing is resent or failed over
- * on it.
+ * on it. `beyond_horizon`: an operation whose attempt is older than the PSP's search reaches, made UNRESOLVED
+ * and never resent: resolve it by hand (the PSP's console).
  */
 export function inquiryMisses(): Counter<'gateway' | 'meaning'> {
   return counter('pb_inquiry_misses_total', 'Status inquiries that found no trace of the operation, by gateway and what the miss proved', [

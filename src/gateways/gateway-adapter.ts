@@ -532,6 +532,12 @@ export interface GatewayTransformer {
    */
   inquiryLagMs?(command: CommandType): number;
   /**
+   * How far back a status inquiry about `command` searches, ms: an attempt older than that is one its miss
+   * cannot see (Cybersource's transaction search is asked for the last 7 days), so such a miss proves
+   * nothing and nothing is resent on it. Optional: 0, the inquiry sees every attempt however old.
+   */
+  inquiryHorizonMs?(command: CommandType): number;
+  /**
    * Whether the PSP answers a request it already performed, sent again under the same idempotency key, with
    * its first answer instead of performing it again (Stripe keeps keys 24 hours): a resend is then safe
    * while a status inquiry cannot tell yet (`inquiryLagMs`). Default false.
@@ -571,6 +577,11 @@ export interface GatewayTransformer {
    * by webhook declares none (src/delivery/action-completion.ts).
    */
   buildActionCompletionRequest?(ctx: OperationContext, result: ActionResult, gateway: GatewayConfig): GatewayRequest;
+}
+
+/** How far back a status inquiry of `transformer` about `command` searches, ms (`inquiryHorizonMs`; 0, unbounded, when it declares none). */
+export function inquiryHorizonOf(transformer: GatewayTransformer, command: CommandType): number {
+  return transformer.inquiryHorizonMs ? transformer.inquiryHorizonMs(command) : 0;
 }
 
 /** How long a status inquiry of `transformer` about `command` may miss an operation the PSP holds, ms (`inquiryLagMs`; 0 when it declares none). */

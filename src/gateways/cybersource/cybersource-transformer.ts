@@ -62,6 +62,13 @@ function origin(baseUrl: string): { host: string; prefix: string } {
  */
 export const CYBERSOURCE_SEARCH_LAG_MS = 15 * 60 * 1000;
 
+/**
+ * How far back the status inquiry's search reaches, ms: its query asks for `submitTimeUtc` from 7 days before
+ * the start of today (UTC), so a transaction of 7 days ago is always in it and one older may not be. A miss of an
+ * older attempt proves nothing ({@link buildSearchRequest}).
+ */
+export const CYBERSOURCE_SEARCH_HORIZON_MS = 7 * 24 * 60 * 60 * 1000;
+
 /** The webhook digital signature keys the gateway holds, by id: the current one and, during a rotation, the previous. */
 function webhookKeys(gateway: GatewayConfig): CybersourceWebhookKey[] {
   return [
@@ -80,6 +87,11 @@ export const cybersourceTransformer: GatewayTransformer = {
 
   parseResponse(ctx: OperationContext, response: GatewayResponse, gateway: GatewayConfig): GatewayOutcome {
     return withDecline(parseCybersourceResponse(ctx, response, gateway.name), CYBERSOURCE_DECLINES);
+  },
+
+  inquiryHorizonMs(command: CommandType): number {
+    // Tokenize's search never finds it, and a resend moves no money: no horizon.
+    return command === 'tokenize' ? 0 : CYBERSOURCE_SEARCH_HORIZON_MS;
   },
 
   buildStatusRequest(ctx: OperationContext): GatewayRequest {

@@ -8,7 +8,7 @@ import { OutcomeRecorder } from '../../../src/delivery/outcome-recorder';
 import { EventStore } from '../../../src/events/event-store';
 import { OmsEventJobData, createOmsEventsQueue } from '../../../src/events/oms-events-queue';
 import { createGatewayClients } from '../../../src/gateways/gateway-registry';
-import { CYBERSOURCE_SEARCH_LAG_MS } from '../../../src/gateways/cybersource/cybersource-transformer';
+import { CYBERSOURCE_SEARCH_HORIZON_MS, CYBERSOURCE_SEARCH_LAG_MS } from '../../../src/gateways/cybersource/cybersource-transformer';
 import { Ledger } from '../../../src/ledger/ledger';
 import { silentLogger } from '../../../src/logging/logger';
 import { createRedis } from '../../../src/redis/redis-connection';
@@ -169,5 +169,27 @@ describe('Cybersource: a status-search miss followed by DUPLICATE_REQUEST on the
     expect(await service.deliver(id)).toEqual({ kind: 'done', state: 'SUCCEEDED' });
     expect(await events.load(`${id}.SUCCEEDED`)).not.toBeNull();
     expect(psp.captures).toBe(1);
+  });
+});
+
+describe('Cybersource: a status-search miss of an attempt older than the search reaches', () => {
+  it('never resends: the 7-day search cannot see an 8-day-old capture, so its miss proves nothing: UNRESOLVED', async () => {
+    psp.indexed = false;
+    const captures = psp.captures;
+    const ledger = new Ledger(redis, config.redis.keyPrefix);
+    const { service, events } = deliveryService(ledger);
+    // Sent 8 days ago, answer lost; the inquiry only runs now (workers down, or the search failing meanwhile).
+    const id = await lostCapture(ledger, 8 * 24 * 3_600_000);
+
+    expect(await service.deliver(id)).toEqual({ kind: 'done', state: 'UNRESOLVED' });
+    expect(psp.captures).toBe(captures);
+    expect(await events.load(`${id}.UNRESOLVED`)).not.toBeNull();
+    expect(await events.load(`${id}.FAILED`)).toBeNull();
+    // Delivered again (a redelivered job): still nothing resent.
+    await service.deliver(id);
+    expect(psp.captures).toBe(captures);
+    const history = await ledger.interactions(id);
+    expect(history.find((h) => h.event === 'inquiry_lag')).toMatchObject({ found: false, horizon_ms: CYBERSOURCE_SEARCH_HORIZON_MS });
+    expect(history.some((h) => h.event === 'inquiry')).toBe(false);
   });
 });

@@ -29,3 +29,28 @@ describe('readInquiryMiss', () => {
     expect(readInquiryMiss([{ at: NOW - 1, event: 'received' }], { lagMs: LAG, resendReplays: false }, NOW)).toEqual({ kind: 'no_trace' });
   });
 });
+
+describe('readInquiryMiss beyond the search horizon', () => {
+  const WEEK = 7 * 24 * 3_600_000;
+  const rules = { lagMs: LAG, resendReplays: false, horizonMs: WEEK };
+
+  it('proves nothing when an attempt not yet proven absent is older than what the search reaches', () => {
+    // Sent 8 days ago with no answer; the inquiry (a 7-day search) only now runs: its miss cannot see it.
+    const history = [attempt(NOW - 8 * 24 * 3_600_000), { at: NOW - 8 * 24 * 3_600_000 + 5, event: 'send_error', kind: 'outcome_unknown' }];
+    expect(readInquiryMiss(history, rules, NOW)).toEqual({ kind: 'beyond_horizon', attemptAgeMs: 8 * 24 * 3_600_000, horizonMs: WEEK });
+  });
+
+  it('reads the oldest unproven attempt, not the latest (a landed first attempt is what a resend would repeat)', () => {
+    const history = [attempt(NOW - WEEK - 1), attempt(NOW - 2 * LAG)];
+    expect(readInquiryMiss(history, rules, NOW)).toMatchObject({ kind: 'beyond_horizon', attemptAgeMs: WEEK + 1 });
+  });
+
+  it('leaves out attempts an earlier miss proved absent', () => {
+    const history = [attempt(NOW - 2 * WEEK), { at: NOW - 2 * WEEK + LAG, event: 'inquiry', found: false }, attempt(NOW - 2 * LAG)];
+    expect(readInquiryMiss(history, rules, NOW)).toEqual({ kind: 'no_trace' });
+  });
+
+  it('has no horizon when the gateway declares none', () => {
+    expect(readInquiryMiss([attempt(NOW - 30 * WEEK)], { lagMs: LAG, resendReplays: false }, NOW)).toEqual({ kind: 'no_trace' });
+  });
+});
