@@ -48,6 +48,21 @@ const backpressureRefusals = counter(
 );
 
 /**
+ * BODY_TOO_LARGE dead letters one intake process writes at once, then one per
+ * {@link OVERSIZED_DEAD_LETTER_REFILL_MS}: a 413 needs no signature, only a Content-Length header above the
+ * limit, and each dead letter takes a place in the bounded archive, whose oldest (real refusals) would go first.
+ */
+export const OVERSIZED_DEAD_LETTER_BURST = 20;
+/** How often one more BODY_TOO_LARGE dead letter may be written once the burst is spent, milliseconds. */
+export const OVERSIZED_DEAD_LETTER_REFILL_MS = 60_000;
+
+/** `pb_intake_oversized_dead_letters_skipped_total`: 413s past that bound, answered and counted but not dead-lettered. */
+const oversizedSkipped = counter(
+  'pb_intake_oversized_dead_letters_skipped_total',
+  `Intake bodies refused with 413 (BODY_TOO_LARGE) that left no dead letter: past ${OVERSIZED_DEAD_LETTER_BURST} at once, then one a minute per process (anyone who can reach the intake can send them, and the archive is bounded)`,
+);
+
+/**
  * The challenge of the intake's 401: a 401 MUST carry a WWW-Authenticate header naming how to authenticate
  * (RFC 9110 §15.5.2, https://www.rfc-editor.org/rfc/rfc9110#section-15.5.2); here, an X-Signature HMAC of
  * the raw body, SHA-1 or SHA-256.
@@ -82,6 +97,8 @@ export class IntakeRoute implements WebRoute {
   private readonly busKey: ChannelKey;
   /** Bodies up to `http.body_limit_bytes`; a larger one is discarded within the `http.discard_*` bounds. */
   private readonly bodies: BodyReader;
+  /** BODY_TOO_LARGE dead letters that may be written now, and when the last one was added back (epoch ms). */
+  private oversizedTokens = { left: OVERSIZED_DEAD_LETTER_BURST, at: Date.now() };
 
   constructor(
     private readonly deps: {
@@ -446,6 +463,11 @@ export class IntakeRoute implements WebRoute {
       limit_bytes: err.limit,
       ...(err.size ? { body_bytes: err.size.bytes, declared: err.size.declared } : {}),
     });
+    if (!this.takeOversizedToken()) {
+      // Answered and counted (pb_intake_rejects_total) all the same; the warn line above says how many there were.
+      oversizedSkipped.inc();
+      return;
+    }
     const withheld = { withheld: 'body too large: not read, not kept', ...(err.size ? { bytes: err.size.bytes } : {}), limit: err.limit };
     try {
       await this.deps.deadLetters.write(
@@ -461,6 +483,20 @@ export class IntakeRoute implements WebRoute {
       // The client still gets its 413; the log line above is the record of last resort.
       logger.error('dead-letter write failed for an intake body refused for its size', { code: 'BODY_TOO_LARGE', error: (writeErr as Error).message });
     }
+  }
+
+  /** One BODY_TOO_LARGE dead letter may be written now (see {@link OVERSIZED_DEAD_LETTER_BURST}); takes it. */
+  private takeOversizedToken(now = Date.now()): boolean {
+    const bucket = this.oversizedTokens;
+    const added = Math.floor((now - bucket.at) / OVERSIZED_DEAD_LETTER_REFILL_MS);
+    if (added > 0) {
+      bucket.left = Math.min(OVERSIZED_DEAD_LETTER_BURST, bucket.left + added);
+      bucket.at += added * OVERSIZED_DEAD_LETTER_REFILL_MS;
+    }
+    if (bucket.left < 1) return false;
+    if (bucket.left === OVERSIZED_DEAD_LETTER_BURST) bucket.at = now;
+    bucket.left -= 1;
+    return true;
   }
 
   /** Answers the JSON-RPC error naming the field, and leaves a (redacted) dead-letter record. */

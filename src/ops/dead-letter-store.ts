@@ -7,6 +7,7 @@ import { AUTHENTICATED_CHANNEL_HEADER, redactBody } from '../amqp/dead-letter-wr
 import { stampedChannel } from '../amqp/dead-letter-stamp';
 import { declareTopology, parkedQueueOf } from '../amqp/topology';
 import { errorClassOf, isDependencyOutage } from '../errors/dependency-outage';
+import { DependencyUnavailableError } from '../errors/dependency-unavailable-error';
 import { Config } from '../config/config';
 import { redactText } from '../logging/redact';
 import { counter, gauge } from '../metrics/metrics-registry';
@@ -260,8 +261,9 @@ export class DeadLetterStore {
   /**
    * Sets aside a dead letter that cannot be archived as it is: a stand-in record (code {@link UNARCHIVABLE},
    * the reason, no body) is archived so listings show it, then the message is copied whole to the parking
-   * queue `<dead-letter queue>:parked` and confirmed; the caller acks it only after that. A failure of either
-   * step is thrown (the message stays at the head of the queue, the pass is retried): both are idempotent.
+   * queue `<dead-letter queue>:parked` (mandatory) and confirmed within `amqp.publishTimeoutMs`; the caller acks
+   * it only after that. A failure of either step (a nack, no confirm in time, the copy returned unroutable) is
+   * thrown (the message stays at the head of the queue, the pass is retried): both are idempotent.
    */
   private async park(
     channel: ConfirmChannel,
@@ -311,13 +313,31 @@ export class DeadLetterStore {
       appId: p.appId,
       correlationId: p.correlationId,
     };
+    // Mandatory: the broker confirms a message no queue took too (the parking queue deleted meanwhile), and
+    // acking the original on that confirm would lose it; its basic.return comes before the confirm.
+    let returned = false;
+    const onReturn = (): void => {
+      returned = true;
+    };
+    channel.on('return', onReturn);
     try {
-      channel.sendToQueue(queue, msg.content, { ...options, headers: { ...headers, ...parkedHeaders } });
-    } catch {
-      // Headers the client cannot encode again: the body goes without them, and says so.
-      channel.sendToQueue(queue, msg.content, { ...options, headers: { ...parkedHeaders, 'x-pb-parked-headers': 'dropped: not encodable' } });
+      try {
+        channel.sendToQueue(queue, msg.content, { ...options, mandatory: true, headers: { ...headers, ...parkedHeaders } });
+      } catch {
+        // Headers the client cannot encode again: the body goes without them, and says so.
+        channel.sendToQueue(queue, msg.content, {
+          ...options,
+          mandatory: true,
+          headers: { ...parkedHeaders, 'x-pb-parked-headers': 'dropped: not encodable' },
+        });
+      }
+      // A confirm that never comes (a quorum queue without its majority, a blocked connection) must not hold
+      // the pass, and the worker's shutdown behind it: the message stays in the dead-letter queue.
+      await confirmedWithin(channel, amqp.publishTimeoutMs);
+    } finally {
+      channel.off('return', onReturn);
     }
-    await channel.waitForConfirms();
+    if (returned) throw new DependencyUnavailableError('rabbitmq', `${queue} took no message (unroutable): the dead letter stays in the queue`);
     parkedCounter.inc({ stage });
     return { id, reason };
   }
@@ -465,6 +485,21 @@ function fromHash(h: Record<string, string>): DeadLetterRecord {
   if (h.last_replay_at) record.lastReplayAt = Number(h.last_replay_at);
   if (h.last_replay_by) record.lastReplayBy = h.last_replay_by;
   return record;
+}
+
+/** The channel's publishes confirmed within `ms`, else DependencyUnavailableError (a nack rejects as amqplib does). */
+async function confirmedWithin(channel: ConfirmChannel, ms: number): Promise<void> {
+  let timer: NodeJS.Timeout | undefined;
+  try {
+    await Promise.race([
+      channel.waitForConfirms(),
+      new Promise<never>((_, reject) => {
+        timer = setTimeout(() => reject(new DependencyUnavailableError('rabbitmq', `no confirm for a parked dead letter within ${ms} ms`)), ms);
+      }),
+    ]);
+  } finally {
+    clearTimeout(timer);
+  }
 }
 
 /** A header as text (AMQP headers may arrive as strings, buffers or numbers). */

@@ -13,6 +13,7 @@ import { IntakeProcess, startIntakeProcess } from '../../support/intake-process'
 import { eventually } from '../../support/tcp-proxy';
 import { testRedis } from '../../support/test-redis';
 import { keysMatching } from '../../../src/redis/key-scan';
+import { OVERSIZED_DEAD_LETTER_BURST } from '../../../src/intake/intake-route';
 
 const CAPTURE = 'magento.payments.payments_management.capture';
 
@@ -302,6 +303,44 @@ describe('command intake: signed bus commands and channel commands end as queued
     });
     expect(String(found?.['x-pb-reason'])).toMatch(/^body too large: of at least \d+ bytes, over the \d+-byte limit/);
     expect(found?.['x-pb-signature']).toBe('absent');
+  });
+
+  it('bounds the dead letters of 413s, which anyone can cause with a Content-Length header alone: the rest are answered and counted', async () => {
+    await client.drainDeadLetters();
+    const skippedBefore = await metricValue('pb_intake_oversized_dead_letters_skipped_total');
+    const rejectsBefore = await metricValue('pb_intake_rejects_total', { code: 'BODY_TOO_LARGE' });
+    const sent = OVERSIZED_DEAD_LETTER_BURST + 5;
+    const url = new URL(web.intakeUrl);
+    // Headers only, no byte of a body: refused on its declared length.
+    const headersOnly = () =>
+      new Promise<number>((resolve, reject) => {
+        const req = http.request({
+          host: url.hostname,
+          port: url.port,
+          path: url.pathname,
+          method: 'POST',
+          headers: { 'content-type': 'application/json', 'content-length': String(config.http.bodyLimitBytes * 4) },
+        });
+        req.on('response', (r) => {
+          r.resume();
+          resolve(r.statusCode ?? 0);
+          req.destroy();
+        });
+        req.on('error', reject);
+        req.flushHeaders();
+      });
+    const statuses: number[] = [];
+    for (let i = 0; i < sent; i += 1) statuses.push(await headersOnly());
+    expect(statuses.every((s) => s === 413)).toBe(true);
+    expect(await metricValue('pb_intake_rejects_total', { code: 'BODY_TOO_LARGE' })).toBe(rejectsBefore + sent);
+    const skipped = (await metricValue('pb_intake_oversized_dead_letters_skipped_total')) - skippedBefore;
+    expect(skipped).toBeGreaterThanOrEqual(5);
+    let letters = 0;
+    await eventually(async () => {
+      letters += (await client.drainDeadLetters()).filter((m) => m.properties.headers?.['x-pb-code'] === 'BODY_TOO_LARGE').length;
+      return letters === sent - skipped;
+    });
+    expect(letters).toBeLessThanOrEqual(OVERSIZED_DEAD_LETTER_BURST);
   });
 });
 

@@ -147,6 +147,45 @@ describe('DeadLetterArchiver (real RabbitMQ and Redis, own namespace)', () => {
     expect(warned[0]).not.toContain('ORD-ARCH-POISON');
   });
 
+  it('keeps a dead letter in the queue when its parking copy reaches no queue (unroutable), never acking it', async () => {
+    const body = Buffer.from(JSON.stringify(channelCommand('capture', {}, { order_id: 'ORD-ARCH-UNROUTABLE' })));
+    const headers = {
+      'x-pb-code': 'INVALID_PARAMS',
+      'x-pb-field': '(root)',
+      'x-pb-reason': 'r',
+      'x-pb-source': 'http:intake',
+      'x-pb-dead-letter-id': 'poison-2',
+    };
+    const poisonKey = deadLetterArchiveKeys(config.redis.keyPrefix).record(
+      recordFromMessage({ content: body, properties: { headers } as never, fields: {} as never }, Date.now()).id,
+    );
+    await redis.set(poisonKey, 'not a hash');
+    const ch = await client.model.createConfirmChannel();
+    ch.sendToQueue(config.amqp.deadLetterQueue, body, { persistent: true, headers });
+    await ch.waitForConfirms();
+    // The parking queue goes (an operator deleting it in the management UI) between the pass's declaration and the copy.
+    const archive = store.archive.bind(store);
+    const spy = jest.spyOn(store, 'archive').mockImplementation(async (record) => {
+      if (record.code === 'UNARCHIVABLE') await ch.deleteQueue(parkedQueueOf(config.amqp));
+      return archive(record);
+    });
+    try {
+      await expect(store.importFromQueue(connection, config.amqp)).rejects.toThrow(/unroutable/);
+    } finally {
+      spy.mockRestore();
+    }
+    // Not acked: back at the head of the dead-letter queue (the pass's channel closed), whole.
+    await eventually(async () => (await client.queueDepth(config.amqp.deadLetterQueue)) === 1, 5000);
+    const kept = await ch.get(config.amqp.deadLetterQueue, { noAck: false });
+    expect(kept && kept.content.equals(body)).toBe(true);
+    if (kept) ch.nack(kept, false, true);
+    // Once the cause is gone the next pass archives it as it is.
+    await redis.del(poisonKey);
+    await store.importFromQueue(connection, config.amqp);
+    expect(await client.queueDepth(config.amqp.deadLetterQueue)).toBe(0);
+    await ch.close();
+  });
+
   it('with an interval of 0 moves nothing by itself', async () => {
     await deadLetter('ORD-ARCH-OFF');
     const archiver = new DeadLetterArchiver({ store, connection, amqp: config.amqp, logger: silentLogger(), intervalMs: 0 });
