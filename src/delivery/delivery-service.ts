@@ -49,7 +49,7 @@ import {
 } from './authorization-metrics';
 import { CancelBasis, cancelBasisOf } from '../ledger/cancel-basis';
 import { InquiryResult, inquireStatus } from './status-inquiry';
-import { InquiryMiss, inquiryMisses, readInquiryMiss } from './inquiry-miss';
+import { InquiryMiss, NOT_LANDED, inquiryMisses, readInquiryMiss } from './inquiry-miss';
 import { OutcomeRecorder } from './outcome-recorder';
 import { IDEMPOTENT_RESEND_WINDOW_MS, replayInquiriesWithheld, replayInquiryExpired } from './resend-window';
 import { idempotencyConflictsOnResend } from './resend-conflict';
@@ -1037,9 +1037,6 @@ export function deliveryBackoff(config: Config): BackoffPolicy {
   const { backoffBaseMs, backoffMaxMs, retryAfterMaxMs } = config.delivery;
   return { baseMs: backoffBaseMs, maxMs: backoffMaxMs, retryAfterMaxMs };
 }
-
-/** Error kinds that prove an attempt did nothing at the PSP. */
-const NOT_LANDED: ReadonlySet<string> = new Set(['not_sent', 'rate_limited', 'authentication']);
 
 /** A cancel basis for a log line: `none`, `sale`, or the captures (id:amount) and the hold they are taken from. */
 function basisLine(basis: CancelBasis): string {

@@ -10,7 +10,8 @@ import type { Interaction } from '../ledger/ledger';
  * - `index_lag`: the latest attempt is younger than the gateway's `inquiryLagMs`: the PSP's search may not
  *   show it yet. Proves nothing: no failover, and a resend only where the PSP replays a request it already
  *   performed under the same idempotency key (`resend`); else ask again.
- * - `beyond_horizon`: an attempt not yet proven absent is older than what the gateway's inquiry searches
+ * - `beyond_horizon`: an attempt not yet proven absent (by an earlier miss, a failover, or its own error
+ *   saying it never landed) is older than what the gateway's inquiry searches
  *   (`inquiryHorizonMs`: Cybersource's transaction search covers the last 7 days): the miss cannot see it.
  *   Proves nothing, and nothing is resent (no idempotency key protects it): UNRESOLVED, for a webhook, the
  *   PSP's reports or an operator.
@@ -20,6 +21,9 @@ export type InquiryMiss =
   | { readonly kind: 'psp_has_request' }
   | { readonly kind: 'beyond_horizon'; readonly attemptAgeMs: number; readonly horizonMs: number }
   | { readonly kind: 'index_lag'; readonly resend: boolean; readonly attemptAgeMs: number; readonly lagMs: number };
+
+/** Error kinds (`GatewayError.kind`) that prove an attempt did nothing at the PSP. */
+export const NOT_LANDED: ReadonlySet<string> = new Set(['not_sent', 'rate_limited', 'authentication']);
 
 /** The gateway's side of reading a miss (`GatewayTransformer.inquiryLagMs`, `resendReplays`). */
 export interface InquiryMissRules {
@@ -39,13 +43,16 @@ export function readInquiryMiss(history: readonly Interaction[], rules: InquiryM
   if (history.some((h) => h.psp_has_request === true)) return { kind: 'psp_has_request' };
   const horizonMs = rules.horizonMs ?? 0;
   if (horizonMs > 0) {
-    // The attempts an earlier miss did not already prove absent: those after the last one (`inquiry`, not found).
-    let unproven: number | undefined;
+    // The attempts not proven absent: an earlier miss (`inquiry`, not found) or a failover proves every one
+    // before it did nothing; an error that says the request never landed (NOT_LANDED) proves its own attempt.
+    const unproven: number[] = [];
     for (const entry of history) {
-      if (entry.event === 'inquiry' && entry.found === false) unproven = undefined;
-      else if (entry.event === 'attempt' && unproven === undefined) unproven = entry.at;
+      if ((entry.event === 'inquiry' && entry.found === false) || entry.event === 'failover') unproven.length = 0;
+      else if (entry.event === 'attempt') unproven.push(entry.at);
+      else if (entry.event === 'send_error' && NOT_LANDED.has(String(entry.kind))) unproven.pop();
     }
-    if (unproven !== undefined && now - unproven >= horizonMs) return { kind: 'beyond_horizon', attemptAgeMs: now - unproven, horizonMs };
+    const oldest = unproven[0];
+    if (oldest !== undefined && now - oldest >= horizonMs) return { kind: 'beyond_horizon', attemptAgeMs: now - oldest, horizonMs };
   }
   if (rules.lagMs <= 0) return { kind: 'no_trace' };
   let lastAttemptAt: number | undefined;

@@ -54,3 +54,41 @@ describe('readInquiryMiss beyond the search horizon', () => {
     expect(readInquiryMiss([attempt(NOW - 30 * WEEK)], { lagMs: LAG, resendReplays: false }, NOW)).toEqual({ kind: 'no_trace' });
   });
 });
+
+describe('readInquiryMiss beyond the search horizon: attempts proven absent otherwise', () => {
+  const DAY = 24 * 3_600_000;
+  const WEEK = 7 * DAY;
+  const rules = { lagMs: LAG, resendReplays: false, horizonMs: WEEK };
+
+  it('leaves out attempts whose error proves they never landed (credentials refused for 8 days, then a timeout)', () => {
+    const history = [
+      attempt(NOW - 8 * DAY),
+      { at: NOW - 8 * DAY + 5, event: 'send_error', kind: 'authentication' },
+      attempt(NOW - 3 * DAY),
+      { at: NOW - 3 * DAY + 5, event: 'send_error', kind: 'rate_limited' },
+      attempt(NOW - 2 * LAG),
+      { at: NOW - 2 * LAG + 5, event: 'send_error', kind: 'outcome_unknown' },
+    ];
+    // The only attempt that may have landed is within the search: its miss proves it did not.
+    expect(readInquiryMiss(history, rules, NOW)).toEqual({ kind: 'no_trace' });
+  });
+
+  it('still reads an older attempt that may have landed when a later one is proven not to have', () => {
+    const history = [
+      attempt(NOW - 8 * DAY),
+      { at: NOW - 8 * DAY + 5, event: 'send_error', kind: 'server_error' },
+      attempt(NOW - 2 * LAG),
+      { at: NOW - 2 * LAG + 5, event: 'send_error', kind: 'not_sent' },
+    ];
+    expect(readInquiryMiss(history, rules, NOW)).toMatchObject({ kind: 'beyond_horizon', attemptAgeMs: 8 * DAY });
+  });
+
+  it('leaves out the attempts at the gateway failed over from (a failover follows proof that they did nothing)', () => {
+    const history = [
+      attempt(NOW - 8 * DAY),
+      { at: NOW - 8 * DAY + 5, event: 'failover', from: 'adyen', to: 'cybersource', trigger: 'declined:refused' },
+      attempt(NOW - 2 * LAG),
+    ];
+    expect(readInquiryMiss(history, rules, NOW)).toEqual({ kind: 'no_trace' });
+  });
+});
