@@ -108,15 +108,18 @@ export const AUTHENTICATED_CHANNEL_HEADER = 'x-pb-authenticated-channel';
 
 /**
  * A redacted JSON body with every string that is a gift card number as a card key (`isGiftCardNumberKey`:
- * 17 digits or more) masked; a body that is not JSON (withheld, or redacted as text) as it is.
+ * 17 digits or more) masked; one kept as its text, masked in its text (`maskGiftCardNumbersInText`); a body that
+ * is not JSON (withheld, or redacted as text) as it is.
  */
 export function maskGiftCardNumbers(body: Buffer): Buffer {
   let parsed: unknown;
+  const text = body.toString('utf8');
   try {
-    parsed = JSON.parse(body.toString('utf8'));
+    parsed = JSON.parse(text);
   } catch {
     return body;
   }
+  if (jsonTextProblem(text) !== null) return Buffer.from(maskGiftCardNumbersInText(text));
   const walk = (v: unknown): unknown => {
     if (typeof v === 'string') return isGiftCardNumberKey(v) ? PAN_MASK : v;
     if (Array.isArray(v)) return v.map(walk);
@@ -131,15 +134,18 @@ export function maskGiftCardNumbers(body: Buffer): Buffer {
 /**
  * A redacted JSON body with a gift card number masked in each field that names a gift card
  * (`maskGiftCardNumberKeys`): a canonical command's (its `command` known) or a JSON-RPC call's `params.payment`
- * (its method not read: the card key of a redemption is left as it is). Any other body as it is.
+ * (its method not read: the card key of a redemption is left as it is). A body kept as its text (what parsing
+ * would hide): every gift card number in its text (`maskGiftCardNumbersInText`). Any other body as it is.
  */
 export function maskGiftCardKeys(body: Buffer): Buffer {
   let parsed: unknown;
+  const text = body.toString('utf8');
   try {
-    parsed = JSON.parse(body.toString('utf8'));
+    parsed = JSON.parse(text);
   } catch {
     return body;
   }
+  if (jsonTextProblem(text) !== null) return Buffer.from(maskGiftCardNumbersInText(text));
   const object = (v: unknown): Record<string, unknown> | undefined =>
     v !== null && typeof v === 'object' && !Array.isArray(v) ? (v as Record<string, unknown>) : undefined;
   const message = object(parsed);
@@ -150,6 +156,28 @@ export function maskGiftCardKeys(body: Buffer): Buffer {
     ? maskGiftCardNumberKeys(payment, typeof message.command === 'string' ? message.command : '', PAN_MASK)
     : params !== undefined && maskGiftCardNumberKeys(params, undefined, PAN_MASK);
   return masked ? Buffer.from(JSON.stringify(parsed)) : body;
+}
+
+/** A JSON string in text (valid JSON text: its strings are the only places a quote appears). */
+const JSON_STRING = /"(?:[^"\\]|\\.)*"/g;
+/** The `:` after a member name (sticky: tried where the string ends). */
+const NAME_COLON = /\s*:/y;
+
+/**
+ * A body `redactBody` kept as its text (what parsing would hide: a repeated member, a rounded fraction) with
+ * every string value that is a gift card number masked in place. Parsed and re-serialised it would lose what
+ * it was kept for (a replay would carry the 2000 parsing made of 1999.9999999999999999), and the parsed value
+ * cannot say which fields name a gift card (a repeated `token` hides its first value): every such string goes.
+ * Numbers and member names are left as they are, so the text is refused again for the same reason.
+ */
+function maskGiftCardNumbersInText(text: string): string {
+  return text.replace(JSON_STRING, (literal: string, offset: number) => {
+    // A member name (followed by `:`) stays: masking one could make it repeat another.
+    NAME_COLON.lastIndex = offset + literal.length;
+    if (NAME_COLON.test(text)) return literal;
+    const value = JSON.parse(literal) as unknown;
+    return typeof value === 'string' && isGiftCardNumberKey(value) ? JSON.stringify(PAN_MASK) : literal;
+  });
 }
 
 /**
