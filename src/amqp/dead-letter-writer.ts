@@ -2,7 +2,7 @@ import type { Config } from '../config/config';
 import { MAX_COMMAND_MESSAGE_BYTES, MAX_JSON_DEPTH, jsonDepth } from '../contracts/json-limits';
 import { isGiftCardNumberKey, maskGiftCardNumberKeys } from '../contracts/gift-card-keys';
 import { jsonTextProblem } from '../contracts/repeated-members';
-import { PAN_MASK, redact, redactJsonText, redactText } from '../logging/redact';
+import { SECRET_MASK, redact, redactJsonText, redactText } from '../logging/redact';
 import { ConfirmPublisher } from './confirm-publisher';
 import { stampOf } from './dead-letter-stamp';
 import { randomUUID } from 'node:crypto';
@@ -107,6 +107,13 @@ function boundedHeaderValue(value: string): string {
 export const AUTHENTICATED_CHANNEL_HEADER = 'x-pb-authenticated-channel';
 
 /**
+ * What a gift card number becomes in a dead letter: the secret mask, which a replay refuses to send ("was
+ * redacted when it was dead-lettered"), rather than the card number mask a free-text field may carry on with:
+ * a masked card key replayed would go to the PSP as the card.
+ */
+const GIFT_CARD_MASK = SECRET_MASK;
+
+/**
  * A redacted JSON body with every string that is a gift card number as a card key (`isGiftCardNumberKey`:
  * 17 digits or more) masked; one kept as its text, masked in its text (`maskGiftCardNumbersInText`); a body that
  * is not JSON (withheld, or redacted as text) as it is.
@@ -121,7 +128,7 @@ export function maskGiftCardNumbers(body: Buffer): Buffer {
   }
   if (jsonTextProblem(text) !== null) return Buffer.from(maskGiftCardNumbersInText(text));
   const walk = (v: unknown): unknown => {
-    if (typeof v === 'string') return isGiftCardNumberKey(v) ? PAN_MASK : v;
+    if (typeof v === 'string') return isGiftCardNumberKey(v) ? GIFT_CARD_MASK : v;
     if (Array.isArray(v)) return v.map(walk);
     if (v === null || typeof v !== 'object') return v;
     const out: Record<string, unknown> = {};
@@ -153,8 +160,8 @@ export function maskGiftCardKeys(body: Buffer): Buffer {
   const payment = object(message.payment);
   const params = object(object(message.params)?.payment);
   const masked = payment
-    ? maskGiftCardNumberKeys(payment, typeof message.command === 'string' ? message.command : '', PAN_MASK)
-    : params !== undefined && maskGiftCardNumberKeys(params, undefined, PAN_MASK);
+    ? maskGiftCardNumberKeys(payment, typeof message.command === 'string' ? message.command : '', GIFT_CARD_MASK)
+    : params !== undefined && maskGiftCardNumberKeys(params, undefined, GIFT_CARD_MASK);
   return masked ? Buffer.from(JSON.stringify(parsed)) : body;
 }
 
@@ -176,7 +183,7 @@ function maskGiftCardNumbersInText(text: string): string {
     NAME_COLON.lastIndex = offset + literal.length;
     if (NAME_COLON.test(text)) return literal;
     const value = JSON.parse(literal) as unknown;
-    return typeof value === 'string' && isGiftCardNumberKey(value) ? JSON.stringify(PAN_MASK) : literal;
+    return typeof value === 'string' && isGiftCardNumberKey(value) ? JSON.stringify(GIFT_CARD_MASK) : literal;
   });
 }
 
