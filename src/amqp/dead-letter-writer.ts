@@ -2,7 +2,7 @@ import type { Config } from '../config/config';
 import { MAX_COMMAND_MESSAGE_BYTES, MAX_JSON_DEPTH, jsonDepth } from '../contracts/json-limits';
 import { isGiftCardNumberKey, maskGiftCardNumberKeys } from '../contracts/gift-card-keys';
 import { jsonTextProblem } from '../contracts/repeated-members';
-import { SECRET_MASK, redact, redactJsonText, redactText } from '../logging/redact';
+import { SECRET_MASK, isSensitiveKey, redact, redactJsonText, redactText } from '../logging/redact';
 import { ConfirmPublisher } from './confirm-publisher';
 import { stampOf } from './dead-letter-stamp';
 import { randomUUID } from 'node:crypto';
@@ -199,13 +199,15 @@ export function redactBody(body: Buffer): Buffer {
   if (body.length > MAX_COMMAND_MESSAGE_BYTES) {
     return Buffer.from(JSON.stringify({ withheld: `larger than the ${MAX_COMMAND_MESSAGE_BYTES} bytes a message may have`, bytes: body.length }));
   }
-  const text = body.toString('utf8');
+  let text = body.toString('utf8');
   if (jsonDepth(text) <= MAX_JSON_DEPTH) {
     try {
       const parsed = JSON.parse(text) as unknown;
       // Re-serialised, what parsing hid would be lost (a repeated member's last value, a fraction rounded into
-      // 2000): a replay would carry what the refusal stopped. Such a text is kept, redacted as text below.
+      // 2000): a replay would carry what the refusal stopped. Such a text is kept, redacted as text below,
+      // a sensitive member's value masked whatever it is (the text scan sees only strings and numbers).
       if (jsonTextProblem(text) === null) return Buffer.from(JSON.stringify(redact(parsed)));
+      text = maskSensitiveMembersInText(text);
     } catch {
       // not JSON: redacted as text below
     }
@@ -217,4 +219,65 @@ export function redactBody(body: Buffer): Buffer {
     return Buffer.from(JSON.stringify({ withheld: 'the body could not be walked and its escaped text holds card data or a secret', bytes: body.length }));
   }
   return Buffer.from(redactJsonText(text));
+}
+
+/**
+ * Valid JSON text with the value of each member a sensitive name marks (`isSensitiveKey`: `cvv`, `cardCode`…)
+ * masked whole, as `redact` masks it parsed: an array or an object too (`"cvv":["737"]`), which the text scan of
+ * `redactJsonText` (a string or a number after the name) leaves. `""` and `null` stay. Everything else as it is.
+ */
+function maskSensitiveMembersInText(text: string): string {
+  let out = '';
+  let copied = 0;
+  for (let i = 0; i < text.length; i += 1) {
+    if (text.charCodeAt(i) !== 0x22 /* " */) continue;
+    const end = stringEnd(text, i);
+    NAME_COLON.lastIndex = end;
+    if (!NAME_COLON.test(text)) {
+      i = end - 1;
+      continue;
+    }
+    let start = NAME_COLON.lastIndex;
+    while (start < text.length && /\s/.test(text[start])) start += 1;
+    const valueEnd = jsonValueEnd(text, start);
+    const value = text.slice(start, valueEnd);
+    if (value !== '""' && value !== 'null' && isSensitiveKey(JSON.parse(text.slice(i, end)) as string)) {
+      out += `${text.slice(copied, start)}${JSON.stringify(SECRET_MASK)}`;
+      copied = valueEnd;
+      i = valueEnd - 1;
+    } else {
+      // Its value is read on: an object's members are names too.
+      i = end - 1;
+    }
+  }
+  return out + text.slice(copied);
+}
+
+/** The index after the JSON string opening at `start`. */
+function stringEnd(text: string, start: number): number {
+  for (let i = start + 1; i < text.length; i += 1) {
+    const c = text.charCodeAt(i);
+    if (c === 0x5c /* \ */) i += 1;
+    else if (c === 0x22) return i + 1;
+  }
+  return text.length;
+}
+
+/** The index after the JSON value starting at `start` (valid JSON text). */
+function jsonValueEnd(text: string, start: number): number {
+  const first = text.charCodeAt(start);
+  if (first === 0x22) return stringEnd(text, start);
+  if (first === 0x7b /* { */ || first === 0x5b /* [ */) {
+    let depth = 0;
+    for (let i = start; i < text.length; i += 1) {
+      const c = text.charCodeAt(i);
+      if (c === 0x22) i = stringEnd(text, i) - 1;
+      else if (c === 0x7b || c === 0x5b) depth += 1;
+      else if ((c === 0x7d || c === 0x5d) && --depth === 0) return i + 1;
+    }
+    return text.length;
+  }
+  let i = start;
+  while (i < text.length && !/[\s,\]}]/.test(text[i])) i += 1;
+  return i;
 }
