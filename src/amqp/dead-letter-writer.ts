@@ -2,7 +2,7 @@ import type { Config } from '../config/config';
 import { MAX_COMMAND_MESSAGE_BYTES, MAX_JSON_DEPTH, jsonDepth } from '../contracts/json-limits';
 import { isGiftCardNumberKey, maskGiftCardNumberKeys } from '../contracts/gift-card-keys';
 import { jsonTextProblem } from '../contracts/repeated-members';
-import { PAN_MASK, redact, redactJsonText, redactText } from '../logging/redact';
+import { SECRET_MASK, isSensitiveKey, redact, redactJsonText, redactText } from '../logging/redact';
 import { ConfirmPublisher } from './confirm-publisher';
 import { stampOf } from './dead-letter-stamp';
 import { randomUUID } from 'node:crypto';
@@ -107,18 +107,28 @@ function boundedHeaderValue(value: string): string {
 export const AUTHENTICATED_CHANNEL_HEADER = 'x-pb-authenticated-channel';
 
 /**
+ * What a gift card number becomes in a dead letter: the secret mask, which a replay refuses to send ("was
+ * redacted when it was dead-lettered"), rather than the card number mask a free-text field may carry on with:
+ * a masked card key replayed would go to the PSP as the card.
+ */
+const GIFT_CARD_MASK = SECRET_MASK;
+
+/**
  * A redacted JSON body with every string that is a gift card number as a card key (`isGiftCardNumberKey`:
- * 17 digits or more) masked; a body that is not JSON (withheld, or redacted as text) as it is.
+ * 17 digits or more) masked; one kept as its text, masked in its text (`maskGiftCardNumbersInText`); a body that
+ * is not JSON (withheld, or redacted as text) as it is.
  */
 export function maskGiftCardNumbers(body: Buffer): Buffer {
   let parsed: unknown;
+  const text = body.toString('utf8');
   try {
-    parsed = JSON.parse(body.toString('utf8'));
+    parsed = JSON.parse(text);
   } catch {
     return body;
   }
+  if (jsonTextProblem(text) !== null) return Buffer.from(maskGiftCardNumbersInText(text));
   const walk = (v: unknown): unknown => {
-    if (typeof v === 'string') return isGiftCardNumberKey(v) ? PAN_MASK : v;
+    if (typeof v === 'string') return isGiftCardNumberKey(v) ? GIFT_CARD_MASK : v;
     if (Array.isArray(v)) return v.map(walk);
     if (v === null || typeof v !== 'object') return v;
     const out: Record<string, unknown> = {};
@@ -131,15 +141,18 @@ export function maskGiftCardNumbers(body: Buffer): Buffer {
 /**
  * A redacted JSON body with a gift card number masked in each field that names a gift card
  * (`maskGiftCardNumberKeys`): a canonical command's (its `command` known) or a JSON-RPC call's `params.payment`
- * (its method not read: the card key of a redemption is left as it is). Any other body as it is.
+ * (its method not read: the card key of a redemption is left as it is). A body kept as its text (what parsing
+ * would hide): every gift card number in its text (`maskGiftCardNumbersInText`). Any other body as it is.
  */
 export function maskGiftCardKeys(body: Buffer): Buffer {
   let parsed: unknown;
+  const text = body.toString('utf8');
   try {
-    parsed = JSON.parse(body.toString('utf8'));
+    parsed = JSON.parse(text);
   } catch {
     return body;
   }
+  if (jsonTextProblem(text) !== null) return Buffer.from(maskGiftCardNumbersInText(text));
   const object = (v: unknown): Record<string, unknown> | undefined =>
     v !== null && typeof v === 'object' && !Array.isArray(v) ? (v as Record<string, unknown>) : undefined;
   const message = object(parsed);
@@ -147,9 +160,31 @@ export function maskGiftCardKeys(body: Buffer): Buffer {
   const payment = object(message.payment);
   const params = object(object(message.params)?.payment);
   const masked = payment
-    ? maskGiftCardNumberKeys(payment, typeof message.command === 'string' ? message.command : '', PAN_MASK)
-    : params !== undefined && maskGiftCardNumberKeys(params, undefined, PAN_MASK);
+    ? maskGiftCardNumberKeys(payment, typeof message.command === 'string' ? message.command : '', GIFT_CARD_MASK)
+    : params !== undefined && maskGiftCardNumberKeys(params, undefined, GIFT_CARD_MASK);
   return masked ? Buffer.from(JSON.stringify(parsed)) : body;
+}
+
+/** A JSON string in text (valid JSON text: its strings are the only places a quote appears). */
+const JSON_STRING = /"(?:[^"\\]|\\.)*"/g;
+/** The `:` after a member name (sticky: tried where the string ends). */
+const NAME_COLON = /\s*:/y;
+
+/**
+ * A body `redactBody` kept as its text (what parsing would hide: a repeated member, a rounded fraction) with
+ * every string value that is a gift card number masked in place. Parsed and re-serialised it would lose what
+ * it was kept for (a replay would carry the 2000 parsing made of 1999.9999999999999999), and the parsed value
+ * cannot say which fields name a gift card (a repeated `token` hides its first value): every such string goes.
+ * Numbers and member names are left as they are, so the text is refused again for the same reason.
+ */
+function maskGiftCardNumbersInText(text: string): string {
+  return text.replace(JSON_STRING, (literal: string, offset: number) => {
+    // A member name (followed by `:`) stays: masking one could make it repeat another.
+    NAME_COLON.lastIndex = offset + literal.length;
+    if (NAME_COLON.test(text)) return literal;
+    const value = JSON.parse(literal) as unknown;
+    return typeof value === 'string' && isGiftCardNumberKey(value) ? JSON.stringify(GIFT_CARD_MASK) : literal;
+  });
 }
 
 /**
@@ -164,13 +199,15 @@ export function redactBody(body: Buffer): Buffer {
   if (body.length > MAX_COMMAND_MESSAGE_BYTES) {
     return Buffer.from(JSON.stringify({ withheld: `larger than the ${MAX_COMMAND_MESSAGE_BYTES} bytes a message may have`, bytes: body.length }));
   }
-  const text = body.toString('utf8');
+  let text = body.toString('utf8');
   if (jsonDepth(text) <= MAX_JSON_DEPTH) {
     try {
       const parsed = JSON.parse(text) as unknown;
       // Re-serialised, what parsing hid would be lost (a repeated member's last value, a fraction rounded into
-      // 2000): a replay would carry what the refusal stopped. Such a text is kept, redacted as text below.
+      // 2000): a replay would carry what the refusal stopped. Such a text is kept, redacted as text below,
+      // a sensitive member's value masked whatever it is (the text scan sees only strings and numbers).
       if (jsonTextProblem(text) === null) return Buffer.from(JSON.stringify(redact(parsed)));
+      text = maskSensitiveMembersInText(text);
     } catch {
       // not JSON: redacted as text below
     }
@@ -182,4 +219,65 @@ export function redactBody(body: Buffer): Buffer {
     return Buffer.from(JSON.stringify({ withheld: 'the body could not be walked and its escaped text holds card data or a secret', bytes: body.length }));
   }
   return Buffer.from(redactJsonText(text));
+}
+
+/**
+ * Valid JSON text with the value of each member a sensitive name marks (`isSensitiveKey`: `cvv`, `cardCode`…)
+ * masked whole, as `redact` masks it parsed: an array or an object too (`"cvv":["737"]`), which the text scan of
+ * `redactJsonText` (a string or a number after the name) leaves. `""` and `null` stay. Everything else as it is.
+ */
+function maskSensitiveMembersInText(text: string): string {
+  let out = '';
+  let copied = 0;
+  for (let i = 0; i < text.length; i += 1) {
+    if (text.charCodeAt(i) !== 0x22 /* " */) continue;
+    const end = stringEnd(text, i);
+    NAME_COLON.lastIndex = end;
+    if (!NAME_COLON.test(text)) {
+      i = end - 1;
+      continue;
+    }
+    let start = NAME_COLON.lastIndex;
+    while (start < text.length && /\s/.test(text[start])) start += 1;
+    const valueEnd = jsonValueEnd(text, start);
+    const value = text.slice(start, valueEnd);
+    if (value !== '""' && value !== 'null' && isSensitiveKey(JSON.parse(text.slice(i, end)) as string)) {
+      out += `${text.slice(copied, start)}${JSON.stringify(SECRET_MASK)}`;
+      copied = valueEnd;
+      i = valueEnd - 1;
+    } else {
+      // Its value is read on: an object's members are names too.
+      i = end - 1;
+    }
+  }
+  return out + text.slice(copied);
+}
+
+/** The index after the JSON string opening at `start`. */
+function stringEnd(text: string, start: number): number {
+  for (let i = start + 1; i < text.length; i += 1) {
+    const c = text.charCodeAt(i);
+    if (c === 0x5c /* \ */) i += 1;
+    else if (c === 0x22) return i + 1;
+  }
+  return text.length;
+}
+
+/** The index after the JSON value starting at `start` (valid JSON text). */
+function jsonValueEnd(text: string, start: number): number {
+  const first = text.charCodeAt(start);
+  if (first === 0x22) return stringEnd(text, start);
+  if (first === 0x7b /* { */ || first === 0x5b /* [ */) {
+    let depth = 0;
+    for (let i = start; i < text.length; i += 1) {
+      const c = text.charCodeAt(i);
+      if (c === 0x22) i = stringEnd(text, i) - 1;
+      else if (c === 0x7b || c === 0x5b) depth += 1;
+      else if ((c === 0x7d || c === 0x5d) && --depth === 0) return i + 1;
+    }
+    return text.length;
+  }
+  let i = start;
+  while (i < text.length && !/[\s,\]}]/.test(text[i])) i += 1;
+  return i;
 }

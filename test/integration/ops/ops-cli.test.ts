@@ -502,4 +502,22 @@ describe('payment-bridge ops (real Redis and RabbitMQ, own namespace)', () => {
       problem: expect.stringContaining('payment.payment_method.encrypted_security_code'),
     });
   });
+
+  it('refuses to replay a command whose gift card number was masked when it was dead-lettered: the PSP would get the mask as the card', async () => {
+    // Adyen's Givex example (no Luhn check digit): refused at intake as a one-time gift card's token, masked in the dead letter.
+    const giftCard = channelCommand('sale', {}, { order_id: 'ORD-DL-GIFT-NUMBER', payment_method: { type: 'gift_card', token: '6036283997595793321' } });
+    await writer.write(
+      Buffer.from(JSON.stringify(giftCard)),
+      { code: 'CARD_DATA_REJECTED', field: 'payment.payment_method.token', reason: 'holds a gift card number', source: `amqp:${config.amqp.commandsQueue}` },
+      { [AUTHENTICATED_CHANNEL_HEADER]: 'web' },
+    );
+    await run(opsDeadLetterList, ctx, { json: true });
+    const record = (await ctx.deadLetters.list({ limit: 500 })).find((r) => r.orderId === 'ORD-DL-GIFT-NUMBER')!;
+    expect(record.body).not.toContain('6036283997595793321');
+    const res = await run(opsDeadLetterReplay, ctx, { ids: [record.id], execute: true, json: true });
+    expect((res.json.results as { verdict: string; problem: string; published?: boolean }[])[0]).toMatchObject({
+      verdict: 'invalid',
+      problem: expect.stringContaining('payment.payment_method.token'),
+    });
+  });
 });

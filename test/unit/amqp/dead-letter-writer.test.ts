@@ -95,4 +95,39 @@ describe('DeadLetterWriter body: what parsing would hide is kept as sent', () =>
     expect(bodies[0]).not.toContain('4111111111111111');
     expect(() => parseBoundedJson(bodies[0])).toThrow(expect.objectContaining({ code: 'INVALID_REQUEST', field: `params.${field}` }));
   });
+
+  it.each([
+    ['an array', '"cvv":["737"]', '"cvv":"[REDACTED]"'],
+    ['an object', '"cardCode":{"value":"737"}', '"cardCode":"[REDACTED]"'],
+    ['a number, its name escaped', '"c\\u0076v" : 737', '"c\\u0076v" : "[REDACTED]"'],
+  ])('masks a security code held as %s in a body kept as its text, as a parsed body masks it', async (_what, member, masked) => {
+    const bodies: string[] = [];
+    const publisher = { publish: async (_exchange: string, _key: string, body: Buffer) => void bodies.push(body.toString('utf8')) };
+    const writer = new DeadLetterWriter(publisher as unknown as ConfirmPublisher, testConfig().amqp);
+    const raw = `{"version":1,"command":"sale","channel":"web","payment":{"order_id":"ORD-4","amount":1999,"amount":5,${member},"currency":"EUR"}}`;
+    await writer.write(Buffer.from(raw), { code: 'INVALID_REQUEST', field: 'payment.amount', reason: 'repeated', source: 'amqp:test' });
+    expect(bodies[0]).not.toContain('737');
+    expect(bodies[0]).toBe(raw.replace(member, masked));
+  });
+
+  // Adyen's Givex example: no Luhn check digit, so only the gift card masking sees it.
+  const number = '6036283997595793321';
+  it.each([
+    ['a fraction parsing rounds away, with a gift card number as the token', `"token":"${number}"},"amount":1999.9999999999999999`, 'payment.amount'],
+    ['a repeated token hiding a gift card number', `"token":"${number}","token":"gc_1"},"amount":1999`, 'payment.payment_method.token'],
+  ])('keeps as its text, without the gift card number, a body refused for %s', async (_what, members, field) => {
+    const bodies: string[] = [];
+    const publisher = { publish: async (_exchange: string, _key: string, body: Buffer) => void bodies.push(body.toString('utf8')) };
+    const writer = new DeadLetterWriter(publisher as unknown as ConfirmPublisher, testConfig().amqp);
+    const raw = `{"version":1,"command":"sale","channel":"web","payment":{"order_id":"ORD-3","gateway":"adyen","payment_method":{"type":"gift_card",${members},"currency":"EUR"}}`;
+    for (const code of ['INVALID_REQUEST', 'CARD_DATA_REJECTED']) {
+      await writer.write(Buffer.from(raw), { code, field, reason: 'refused', source: 'amqp:test' });
+    }
+    for (const body of bodies) {
+      expect(body).not.toContain(number);
+      expect(body).toBe(raw.replace(number, '[REDACTED]'));
+      // Refused again as it was: a replay cannot carry the 2000 parsing makes of it, nor the last token alone.
+      expect(() => parseBoundedJson(body)).toThrow(expect.objectContaining({ code: 'INVALID_REQUEST', field }));
+    }
+  });
 });
