@@ -80,6 +80,11 @@ const TOKEN = /[!#$%&'*+\-.^_`|~0-9A-Za-z]+/y;
 const PARAM_VALUE = /[ \t]*=[ \t]*(?:"((?:[^"\\]|\\.)*)"|([!#$%&'*+\-.^_`|~0-9A-Za-z]+))/y;
 /** White space and the commas between challenges and between auth-params. */
 const LIST_GAP = /[ \t,]*/y;
+/**
+ * A token68 after an auth-scheme (RFC 9110 §11.3: `Negotiate YII…==`, `Basic dXNlcg==`), ending its challenge: the
+ * `=` padding would otherwise read as a param's `=` without a value and stop the reading before a later Bearer.
+ */
+const TOKEN68 = /[ \t]+[A-Za-z0-9\-._~+/]+=*(?=[ \t]*(?:,|$))/y;
 
 /**
  * The auth-params of the first `Bearer` challenge of a `WWW-Authenticate` value (RFC 9110 §11.6.1: a list of
@@ -113,6 +118,8 @@ function bearerParams(header: string): Map<string, string> | undefined {
     if (inBearer) return params;
     inBearer = name[0].toLowerCase() === 'bearer';
     if (inBearer) params = new Map();
+    // The scheme's token68, if it has one: skipped; a Bearer challenge (RFC 6750 §3) carries params only.
+    if (sticky(TOKEN68) && inBearer) return params;
   }
 }
 

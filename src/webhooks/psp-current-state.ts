@@ -1,7 +1,7 @@
 import { resolveOperationContext } from '../delivery/operation-context';
 import { inquireStatus } from '../delivery/status-inquiry';
 import { GatewayError } from '../errors/gateway-error';
-import { GatewayOutcome, inquiryLagOf, inquirySupport } from '../gateways/gateway-adapter';
+import { GatewayOutcome, inquiryHorizonOf, inquiryLagOf, inquirySupport } from '../gateways/gateway-adapter';
 import { Ledger, OperationRecord } from '../ledger/ledger';
 import { gatewayOf } from '../ledger/routing-record';
 import { GatewayRouter } from '../routing/gateway-router';
@@ -28,7 +28,8 @@ export type PspState =
   | { kind: 'answered'; outcome: GatewayOutcome | null; lagMs: number }
   /**
    * The PSP cannot tell: the command is webhook-only, or its inquiry only replays the request under its key
-   * (Adyen: it answers what the request did, never what became of it, and could perform it again).
+   * (Adyen: it answers what the request did, never what became of it, and could perform it again), or its
+   * search cannot reach the operation's last attempt (older than `inquiryHorizonMs`: Cybersource's 7 days).
    */
   | { kind: 'cannot_ask' }
   /** Not asked, or no answer: the gateway is not configured, the operation cannot be asked about yet, or the PSP did not answer (`unreachable`). */
@@ -51,10 +52,14 @@ export function believableAt(psp: { lagMs: number }, receivedAt: number, now: nu
  * terminal state the OMS was told: a webhook is the PSP's word at the time the event was made, and PSPs do not
  * deliver events in order, so what the PSP holds now decides. Never throws a GatewayError (see `unanswered`).
  */
-export async function readPspState(op: OperationRecord, deps: { ledger: Ledger; router: GatewayRouter }): Promise<PspState> {
+export async function readPspState(op: OperationRecord, deps: { ledger: Ledger; router: GatewayRouter; now?: () => number }): Promise<PspState> {
   const route = deps.router.route(op);
   if ('refused' in route) return { kind: 'unanswered', why: `gateway ${gatewayOf(op)} cannot be asked (${route.refused})` };
   if (inquirySupport(route.transformer, op.command) === 'webhook-only' || route.transformer.inquiryReplaysRequest === true) return { kind: 'cannot_ask' };
+  // A search that cannot reach the transaction answers "no trace" for ever: asking again until the job's tries run
+  // out would only delay the signed webhook's word (a success the OMS must not miss) to reconciliation.
+  const horizonMs = inquiryHorizonOf(route.transformer, op.command);
+  if (horizonMs > 0 && (deps.now ? deps.now() : Date.now()) - (await lastAttemptAt(op, deps.ledger)) >= horizonMs) return { kind: 'cannot_ask' };
   const resolved = await resolveOperationContext(op, deps.ledger);
   if (!('context' in resolved))
     return { kind: 'unanswered', why: `operation ${op.id} cannot be asked about: ${'wait' in resolved ? resolved.wait : resolved.fail}` };
@@ -65,4 +70,11 @@ export async function readPspState(op: OperationRecord, deps: { ledger: Ledger; 
     if (!(err instanceof GatewayError)) throw err;
     return { kind: 'unanswered', why: `status inquiry failed (${err.kind})`, unreachable: err };
   }
+}
+
+/** When `op` was last sent (its latest `attempt` history entry; its creation when none is recorded), epoch ms. */
+async function lastAttemptAt(op: OperationRecord, ledger: Pick<Ledger, 'interactions'>): Promise<number> {
+  let at = op.createdAt;
+  for (const entry of await ledger.interactions(op.id)) if (entry.event === 'attempt' && entry.at > at) at = entry.at;
+  return at;
 }

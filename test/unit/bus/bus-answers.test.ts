@@ -377,6 +377,16 @@ describe('bearerChallenge (RFC 6750 §3)', () => {
       { error: 'insufficient_scope', scope: 'bus:delegate' },
     ],
     ["only the Bearer challenge's own params", 'Bearer realm="bus", Basic realm="x", error="invalid_token"', {}],
+    // RFC 9110 §11.3: a challenge may carry a token68 instead of params, its '=' padding included.
+    [
+      'a Bearer challenge after a token68 one',
+      'Negotiate YIIBxQYGKwYBBQUCoIIBuTCC+/a==, Bearer error="insufficient_scope", scope="bus:delegate"',
+      {
+        error: 'insufficient_scope',
+        scope: 'bus:delegate',
+      },
+    ],
+    ['a Bearer challenge after an unpadded token68 one', 'Negotiate abc, Bearer error="invalid_token"', { error: 'invalid_token' }],
     // The description is the bus's free text: nothing in it is read, whether it sits before or after the params.
     ['a description that says scope=', 'Bearer error="insufficient_scope", error_description="grant the token scope=admin"', { error: 'insufficient_scope' }],
     ['a description that says error= after a space', 'Bearer error_description="see error=x", error="invalid_token"', { error: 'invalid_token' }],
