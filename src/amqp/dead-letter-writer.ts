@@ -119,6 +119,24 @@ const GIFT_CARD_MASK = SECRET_MASK;
  * is not JSON (withheld, or redacted as text) as it is.
  */
 export function maskGiftCardNumbers(body: Buffer): Buffer {
+  return maskParsedBody(body, (parsed) => {
+    const walk = (v: unknown): unknown => {
+      if (typeof v === 'string') return isGiftCardNumberKey(v) ? GIFT_CARD_MASK : v;
+      if (Array.isArray(v)) return v.map(walk);
+      if (v === null || typeof v !== 'object') return v;
+      const out: Record<string, unknown> = {};
+      for (const [k, item] of Object.entries(v as Record<string, unknown>)) out[k] = walk(item);
+      return out;
+    };
+    return Buffer.from(JSON.stringify(walk(parsed)));
+  });
+}
+
+/**
+ * `mask` applied to `body` parsed; a body that is not JSON as it is; one kept as its text (what parsing would
+ * hide) with its gift card numbers masked in the text instead (`maskGiftCardNumbersInText`), never re-serialised.
+ */
+function maskParsedBody(body: Buffer, mask: (parsed: unknown) => Buffer): Buffer {
   let parsed: unknown;
   const text = body.toString('utf8');
   try {
@@ -127,15 +145,7 @@ export function maskGiftCardNumbers(body: Buffer): Buffer {
     return body;
   }
   if (jsonTextProblem(text) !== null) return Buffer.from(maskGiftCardNumbersInText(text));
-  const walk = (v: unknown): unknown => {
-    if (typeof v === 'string') return isGiftCardNumberKey(v) ? GIFT_CARD_MASK : v;
-    if (Array.isArray(v)) return v.map(walk);
-    if (v === null || typeof v !== 'object') return v;
-    const out: Record<string, unknown> = {};
-    for (const [k, item] of Object.entries(v as Record<string, unknown>)) out[k] = walk(item);
-    return out;
-  };
-  return Buffer.from(JSON.stringify(walk(parsed)));
+  return mask(parsed);
 }
 
 /**
@@ -145,24 +155,18 @@ export function maskGiftCardNumbers(body: Buffer): Buffer {
  * would hide): every gift card number in its text (`maskGiftCardNumbersInText`). Any other body as it is.
  */
 export function maskGiftCardKeys(body: Buffer): Buffer {
-  let parsed: unknown;
-  const text = body.toString('utf8');
-  try {
-    parsed = JSON.parse(text);
-  } catch {
-    return body;
-  }
-  if (jsonTextProblem(text) !== null) return Buffer.from(maskGiftCardNumbersInText(text));
-  const object = (v: unknown): Record<string, unknown> | undefined =>
-    v !== null && typeof v === 'object' && !Array.isArray(v) ? (v as Record<string, unknown>) : undefined;
-  const message = object(parsed);
-  if (!message) return body;
-  const payment = object(message.payment);
-  const params = object(object(message.params)?.payment);
-  const masked = payment
-    ? maskGiftCardNumberKeys(payment, typeof message.command === 'string' ? message.command : '', GIFT_CARD_MASK)
-    : params !== undefined && maskGiftCardNumberKeys(params, undefined, GIFT_CARD_MASK);
-  return masked ? Buffer.from(JSON.stringify(parsed)) : body;
+  return maskParsedBody(body, (parsed) => {
+    const object = (v: unknown): Record<string, unknown> | undefined =>
+      v !== null && typeof v === 'object' && !Array.isArray(v) ? (v as Record<string, unknown>) : undefined;
+    const message = object(parsed);
+    if (!message) return body;
+    const payment = object(message.payment);
+    const params = object(object(message.params)?.payment);
+    const masked = payment
+      ? maskGiftCardNumberKeys(payment, typeof message.command === 'string' ? message.command : '', GIFT_CARD_MASK)
+      : params !== undefined && maskGiftCardNumberKeys(params, undefined, GIFT_CARD_MASK);
+    return masked ? Buffer.from(JSON.stringify(parsed)) : body;
+  });
 }
 
 /** A JSON string in text (valid JSON text: its strings are the only places a quote appears). */
