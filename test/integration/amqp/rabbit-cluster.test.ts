@@ -44,7 +44,15 @@ onCluster('on the local 3-node RabbitMQ cluster', () => {
     try {
       await declareTopology(ch, config.amqp, { priorityLane: true });
       const rows = (await listQueues()).filter((r) => String(r.name).startsWith(config.amqp.commandsQueue.split(':')[0]));
-      expect(rows).toHaveLength(5);
+      // commands, its priority lane, the dead-letter queue and its triage, broker-rejected and parked queues
+      expect(rows.map((r) => String(r.name)).sort()).toEqual(
+        [
+          config.amqp.commandsQueue,
+          priorityQueueOf(config.amqp),
+          config.amqp.deadLetterQueue,
+          ...[':triage', ':broker-rejected', ':parked'].map((suffix) => config.amqp.deadLetterQueue + suffix),
+        ].sort(),
+      );
       for (const row of rows) {
         expect(row.type).toBe('quorum');
         expect(row.members).toHaveLength(3);
