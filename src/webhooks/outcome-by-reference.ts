@@ -139,6 +139,8 @@ export async function operationOfModification(
   if (found.kind !== 'unheld' || !deps.parked) return null;
   const { outcome, gateway } = job;
   const reference = outcome.gatewayReference!;
+  /** What the log lines below say of the outcome not parked. */
+  const about = { named_operation_id: named.id, gateway, gateway_reference: reference, gateway_status: outcome.gatewayStatus, event_id: job.eventId };
   // A failure carrying a late fact (CAPTURE_FAILED, REFUND_FAILED…) is not parked: as history of `named` it would
   // also be `named`'s adjustment, with its OMS event, and once released the failure of the capture too (the OMS
   // told the one fact twice). Its job is retried instead, as for an operation not matched yet: a retry after the
@@ -147,25 +149,16 @@ export async function operationOfModification(
   if (job.adjustment !== undefined) {
     earlyFailures.inc({ gateway, outcome: finalAttempt ? 'unclaimed' : 'retried' });
     if (!finalAttempt) throw new OperationNotFoundError(`no operation holds the modification reference of webhook ${job.eventId} yet`);
-    deps.logger.info("webhook failure of a modification no operation held through its job's attempts: an adjustment of the operation it names", {
-      named_operation_id: named.id,
-      gateway,
-      gateway_reference: reference,
-      gateway_status: outcome.gatewayStatus,
-      event_id: job.eventId,
-    });
+    deps.logger.info("webhook failure of a modification no operation held through its job's attempts: an adjustment of the operation it names", about);
     return null;
   }
   // The PSP's own cancel of the payment, no cancel of ours standing to claim it: parking it would keep a copy nobody
   // releases for the parked outcomes' whole lifetime, logged as awaited.
   if (pspReversal && (await ownClosing(named, deps.ledger)) === null) {
-    deps.logger.info("webhook outcome of the PSP's own cancel of the payment, no cancel of ours standing: not parked, handled as the payment's reversal", {
-      named_operation_id: named.id,
-      gateway,
-      gateway_reference: reference,
-      gateway_status: outcome.gatewayStatus,
-      event_id: job.eventId,
-    });
+    deps.logger.info(
+      "webhook outcome of the PSP's own cancel of the payment, no cancel of ours standing: not parked, handled as the payment's reversal",
+      about,
+    );
     return null;
   }
   await deps.parked.park(job, named.id);
