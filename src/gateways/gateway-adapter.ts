@@ -391,6 +391,35 @@ export interface WebhookEvent {
    * (`payment.token`, `webhooks/late-token.ts`). `outcome` is informational (PENDING, settling nothing).
    */
   storedToken?: string;
+  /**
+   * Set when the PSP object the notification is about carries no mark of ours (Stripe: a PaymentIntent or SetupIntent
+   * without the metadata our requests set, a Dispute): it is another integration's of the same PSP account (Checkout,
+   * Billing, Payment Links, the Dashboard) unless the ledger knows it by what `unmarked` names. The route asks before
+   * anything is queued, and acknowledges and skips one it does not know (`not_ours`) rather than queue it for retries
+   * that can only end in the failed set. Absent: the notification names an operation of ours, or is read as before.
+   */
+  unmarked?: UnmarkedWebhookItem;
+}
+
+/**
+ * What tells whether a notification about a PSP object carrying no mark of ours is about an operation of ours all the
+ * same (see `WebhookEvent.unmarked`): either is enough.
+ */
+export interface UnmarkedWebhookItem {
+  /**
+   * The PSP's ids of the objects it is about (Stripe: the PaymentIntent or SetupIntent; a Dispute's PaymentIntent and
+   * Charge): ours when the gateway's reference index holds one (an answer of ours named it: a PaymentIntent a validate,
+   * capture or cancel of ours acted on as its `gateway_key`, a payment of ours disputed).
+   */
+  references: string[];
+  /**
+   * The idempotency key of the PSP request that caused the notification (Stripe's `request.idempotency_key`), when
+   * the PSP names one: ours when it is an operation id the ledger holds (a request of ours carries its operation id
+   * as its key, and the operation is recorded before the request is sent, so this holds before its answer is).
+   */
+  requestKey?: string;
+  /** The item as the skip reports it when neither is ours (reason `not_ours`). */
+  skipped: SkippedWebhookItem;
 }
 
 /** A PSP's manual review decision of a payment (see `WebhookEvent.reviewDecision`). */
@@ -433,9 +462,11 @@ export interface Recapture {
  * (`unknown_event_type`), an item it cannot read (`unreadable`, e.g. an Adyen success flag other than
  * "true"/"false", a currency that is no ISO 4217 code), an item about another PSP account than the gateway's
  * (`other_account`), an item from the PSP's other environment than the gateway's (`other_environment`: Adyen's
- * `live` flag against the environment of `base_url`, Stripe's `livemode` against the mode of `api_key`).
+ * `live` flag against the environment of `base_url`, Stripe's `livemode` against the mode of `api_key`), an item about a
+ * PSP object no operation of ours made or acted on (`not_ours`: another integration of the same PSP account, see
+ * `WebhookEvent.unmarked`).
  */
-export type WebhookSkipReason = 'unknown_event_type' | 'unreadable' | 'other_account' | 'other_environment';
+export type WebhookSkipReason = 'unknown_event_type' | 'unreadable' | 'other_account' | 'other_environment' | 'not_ours';
 
 /** An item of a verified webhook the transformer skipped, with what an operator needs to find it at the PSP. */
 export interface SkippedWebhookItem {
@@ -444,6 +475,11 @@ export interface SkippedWebhookItem {
   eventId?: string;
   /** The PSP's event type or code, verbatim. */
   eventType?: string;
+  /**
+   * The PSP's API version the item is rendered in, when it says (Stripe's event `api_version`: the webhook endpoint's
+   * version, not the one our requests pin).
+   */
+  apiVersion?: string;
   /** The status the item reports, when it is one the gateway's status map does not list (`unreadable`). */
   status?: string;
   /** The PSP's reference of the object the item is about. */

@@ -1,6 +1,6 @@
 import { GatewayConfig } from '../config/config';
 import { holdsCardNumber } from '../contracts/card-data-policy';
-import { ModificationReading, WebhookEvent } from '../gateways/gateway-adapter';
+import { ModificationReading, UnmarkedWebhookItem, WebhookEvent } from '../gateways/gateway-adapter';
 import { withSafeReason } from '../gateways/outcome-text';
 import { hasOperationIdShape } from '../ledger/operation-id';
 import { HashDigest } from '../logging/hash-digest';
@@ -57,6 +57,18 @@ function pspReferences(event: WebhookEvent): Array<[string, string]> {
 /** Whether the ledger indexed `reference` (a PSP's id) to an operation of gateway `name`. */
 async function referenceIsOurs(lookup: WebhookOperationLookup, name: string, reference: string | undefined): Promise<boolean> {
   return reference !== undefined && (await lookup.operationOfReference(name, reference)) !== null;
+}
+
+/**
+ * Whether an item about a PSP object that carries no mark of ours (`WebhookEvent.unmarked`) is about an operation of
+ * ours all the same: the gateway's reference index holds one of its `references`, or its `requestKey` is an operation
+ * id the ledger holds (asked only for a value of our ids' shape). One or two reads per such item; an item the gateway
+ * marks as ours costs none. False: another integration's object, which the route skips (`not_ours`).
+ */
+export async function isUnmarkedItemOurs(unmarked: UnmarkedWebhookItem, name: string, lookup: WebhookOperationLookup): Promise<boolean> {
+  for (const reference of unmarked.references) if (await referenceIsOurs(lookup, name, reference)) return true;
+  const key = unmarked.requestKey;
+  return key !== undefined && hasOperationIdShape(key) && (await lookup.hasOperation(key));
 }
 
 /**

@@ -14,7 +14,7 @@ import { replicaShortfall } from '../ledger/replica-acks';
 import { matchWebhookSecret } from './webhook-key-match';
 import { GatewayOutcomeJobData } from './gateway-outcomes-queue';
 import { noteTrimmedAction, withBoundedAction } from '../gateways/action-trimming';
-import { SkippedWebhookOutcome, WebhookOperationLookup, checkWebhookItem } from './webhook-item-check';
+import { SkippedWebhookOutcome, WebhookOperationLookup, checkWebhookItem, isUnmarkedItemOurs } from './webhook-item-check';
 import { webhookValueDigest } from './webhook-event-key';
 
 /** Webhooks refused before they were read, by configured gateway and reason; the log line is rate-limited. */
@@ -27,7 +27,7 @@ const webhooksRefused = counter(
 /** Items of verified webhooks acknowledged but not queued, by configured gateway and reason. */
 const itemsSkipped = counter(
   'pb_webhook_items_skipped_total',
-  'Items of verified webhooks acknowledged without being queued, by gateway endpoint and reason (unknown_event_type, unreadable: a status, flag, amount, currency or other field it cannot read, other_account, other_environment: from the PSP environment, test or live, the gateway is not configured for (Adyen: base_url, Stripe: api_key), not_our_operation, card_number)',
+  'Items of verified webhooks acknowledged without being queued, by gateway endpoint and reason (unknown_event_type, unreadable: a status, flag, amount, currency or other field it cannot read, other_account, other_environment: from the PSP environment, test or live, the gateway is not configured for (Adyen: base_url, Stripe: api_key), not_ours: about a PSP object no operation of the bridge made or acted on, another integration sharing the PSP account (Stripe: a PaymentIntent or SetupIntent without our metadata, a Dispute, none of them known to the ledger), not_our_operation, card_number)',
   ['gateway', 'reason'],
 );
 
@@ -60,13 +60,17 @@ export interface WebhookStats {
  * read is acknowledged with the rest and left out (counted, logged): PSPs retry what is not acknowledged,
  * and Adyen retries a batch whole, so a refusal would hold back the good items beside it and bring the
  * unknown one back for days. So is an item naming an operation id of no shape of ours, or holding a card
- * number that is no reference of ours (`checkWebhookItem`: nothing of it reaches Redis). Only a signed body
- * that is no notification at all is answered 422.
+ * number that is no reference of ours (`checkWebhookItem`: nothing of it reaches Redis), and an item about a PSP
+ * object that carries no mark of ours and that the ledger does not know (`WebhookEvent.unmarked`: another integration
+ * sharing the PSP account; `not_ours`, a rate-limited info line). Only a signed body that is no notification at all is
+ * answered 422.
  */
 export class WebhookRoute implements WebRoute {
   readonly stats: WebhookStats = { accepted: 0, duplicates: 0, refused: 0, skipped: 0 };
   /** Anyone can post a bad signature: one warning per gateway per minute, carrying how many were suppressed. */
   private readonly refusals: LogThrottle;
+  /** Another integration sharing the PSP account may bring thousands of items: one info line per gateway per minute. */
+  private readonly notOurs: LogThrottle;
   /** Which webhook secret (current, previous) signed each accepted webhook. */
   private readonly keyUse: SignatureKeyUse;
   /** Bodies up to `http.body_limit_bytes`; a larger one is discarded within the `http.discard_*` bounds. */
@@ -93,6 +97,7 @@ export class WebhookRoute implements WebRoute {
     },
   ) {
     this.refusals = new LogThrottle(deps.logger);
+    this.notOurs = new LogThrottle(deps.logger);
     this.keyUse = new SignatureKeyUse(deps.logger);
     this.bodies = new BodyReader(deps.config.http, deps.logger);
   }
@@ -183,6 +188,12 @@ export class WebhookRoute implements WebRoute {
     }
     const queued: string[] = [];
     for (const item of events) {
+      // About a PSP object that carries no mark of ours (another integration sharing the account): queued only when
+      // the ledger knows it, else acknowledged here rather than retried as an operation not matched until the failed set.
+      if (item.unmarked !== undefined && !(await isUnmarkedItemOurs(item.unmarked, name, this.deps.operations))) {
+        this.skip(name, item.unmarked.skipped);
+        continue;
+      }
       // A customer action is bounded before anything is queued (and before the item is scanned for card numbers).
       const { outcome, trimmed } = withBoundedAction(item.outcome);
       const event = trimmed ? { ...item, outcome } : item;
@@ -262,14 +273,24 @@ export class WebhookRoute implements WebRoute {
       reason: item.reason,
       event_id: item.eventId,
       event_type: item.eventType,
+      api_version: item.apiVersion,
       psp_status: item.status,
       psp_reference: item.reference,
       account: item.account,
       // A field refused (a currency that is no ISO 4217 code): where it is and why, never its value.
       ...(item.field !== undefined ? { field: item.field, problem: item.problem } : {}),
     };
+    // Another integration's objects on the same PSP account (Checkout, Billing, the Dashboard): expected, and as many
+    // as its payments, so an info line at most once a minute per gateway, with how many were left out.
+    if (item.reason === 'not_ours')
+      this.notOurs.log(
+        'info',
+        name,
+        'webhook item about a PSP object no operation of the bridge made or acted on (another integration of the PSP account) acknowledged and skipped (rate-limited: one line per gateway per minute)',
+        fields,
+      );
     // A company-level webhook brings every sibling account's items: expected, so not a warning.
-    if (item.reason === 'other_account') this.deps.logger.info('webhook item for another PSP account acknowledged and skipped', fields);
+    else if (item.reason === 'other_account') this.deps.logger.info('webhook item for another PSP account acknowledged and skipped', fields);
     // A webhook of the other environment pointed at this endpoint: a misconfiguration to fix at the PSP.
     else if (item.reason === 'other_environment')
       this.deps.logger.warn("webhook item from the other PSP environment (test or live) than the gateway's acknowledged and skipped", fields);

@@ -390,7 +390,7 @@ export function parseCybersourceWebhook(
     // The organization (merchant id) the notification is for: on the payload entry, else on the body.
     const account = str(entry.organizationId) ?? str(body.organizationId);
     if (organization !== '' && account !== undefined && account !== organization) {
-      skipped({ reason: 'other_account', eventType, account, ...(reference ? { reference } : {}) });
+      skipped({ reason: 'other_account', eventType, account, ...(notificationId ? { eventId: notificationId } : {}), ...(reference ? { reference } : {}) });
       return undefined;
     }
     // The currency of the money it states, when it names one, must be an ISO 4217 code (upper case at

@@ -10,7 +10,7 @@ import {
   refundOutcome,
   setupIntentOutcome,
 } from './stripe-status-map';
-import { CAPTURE_OPERATION_ID_METADATA } from './stripe-requests';
+import { CAPTURE_OPERATION_ID_METADATA, OPERATION_ID_METADATA } from './stripe-requests';
 import { STRIPE_IGNORED_EVENT_TYPES, STRIPE_WEBHOOK_EVENT_TYPES } from './stripe-webhook';
 import { stripeCancelOutcome, stripeCaptureLapseOutcome } from './stripe-responses';
 
@@ -155,6 +155,15 @@ export function stripeFacts(): FactRow[] {
       "an event of the types above whose `account` is not `merchant_account` (a Connect endpoint sends every connected account's events, " +
       "each naming its account; the platform's own name none, read only by a gateway without `merchant_account`): acknowledged and skipped, " +
       'counted in `pb_webhook_items_skipped_total` (`other_account`) with an info line',
+    source: 'webhook',
+    commands: [],
+    meaning: 'ignore',
+  });
+  rows.push({
+    fact:
+      `a \`payment_intent.*\`, \`setup_intent.*\` event without our \`${OPERATION_ID_METADATA}\` or \`${CAPTURE_OPERATION_ID_METADATA}\` metadata, ` +
+      'or a `charge.dispute.*` one, about no PaymentIntent, SetupIntent or Charge the ledger indexed, caused by no request of ours ' +
+      '(`request.idempotency_key`): another integration of the account, acknowledged and skipped, `not_ours` (an info line)',
     source: 'webhook',
     commands: [],
     meaning: 'ignore',

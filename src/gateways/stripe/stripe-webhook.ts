@@ -1,7 +1,7 @@
 import { pspEpochSecondsMs } from '../psp-time';
 import { createHmac, timingSafeEqual } from 'node:crypto';
 import { GatewayError } from '../../errors/gateway-error';
-import { GatewayOutcome, ModificationReading, SkippedWebhookItem, WebhookEvent } from '../gateway-adapter';
+import { GatewayOutcome, ModificationReading, SkippedWebhookItem, UnmarkedWebhookItem, WebhookEvent } from '../gateway-adapter';
 import { stripeConfirmedMoney } from './stripe-amount';
 import { isStripeLapse } from './stripe-status-map';
 import { paymentIntentToOutcome, refundToOutcome, setupIntentToOutcome, stripeCancelOutcome, stripeCaptureLapseOutcome } from './stripe-responses';
@@ -164,7 +164,10 @@ function listed(list: readonly string[], type: string): boolean {
  * gets the events of every connected account ("All events on the connected account are sent to the Connect
  * webhooks"), each naming its own in `account`; the platform's own events name none, which only a gateway
  * without `merchant_account` reads. The outcome worker's scope check still refuses an outcome naming another
- * account (`outcome-scope.ts`). Throws only when the body as a whole is not a Stripe event.
+ * account (`outcome-scope.ts`). A PaymentIntent, SetupIntent or Dispute event about an object that carries no mark of
+ * ours (`unmarkedReferences`: another integration sharing the account, Checkout, Billing, the Dashboard) is returned
+ * with `unmarked`: the route skips it (`not_ours`) unless the ledger knows it. Every skipped item names the event's
+ * `api_version`. Throws only when the body as a whole is not a Stripe event.
  */
 export function parseStripeWebhook(
   rawBody: Buffer,
@@ -197,7 +200,16 @@ function parseEvent(rawBody: Buffer, gateway: string, ours: OurStripeScope, skip
   // A Connect event names the connected account; the platform's own events name none ('').
   const account = str(json.account) ?? '';
   const reference = str(object.id);
-  const item: SkippedWebhookItem = { reason: 'unreadable', eventId, eventType: type, account, ...(reference !== undefined ? { reference } : {}) };
+  // The version Stripe rendered the event in (the endpoint's): what an operator needs to read a skipped one.
+  const apiVersion = str(json.api_version);
+  const item: SkippedWebhookItem = {
+    reason: 'unreadable',
+    eventId,
+    eventType: type,
+    ...(apiVersion !== undefined ? { apiVersion } : {}),
+    account,
+    ...(reference !== undefined ? { reference } : {}),
+  };
   const read = READ_TYPE_PREFIXES.some((p) => type.startsWith(p)) && !listed(STRIPE_IGNORED_EVENT_TYPES, type);
   // From the other mode (a test endpoint's events sent to a live bridge, or the reverse): about no payment of this
   // gateway, whatever its ids match. Acknowledged, as Stripe would retry a refusal for days; the other types stay quiet.
@@ -230,7 +242,9 @@ function parseEvent(rawBody: Buffer, gateway: string, ours: OurStripeScope, skip
       skipped({ ...item, ...refused });
       return [];
     }
-    return [{ ...event, account }];
+    const unmarked = unmarkedReferences(type, object);
+    if (unmarked === undefined) return [{ ...event, account }];
+    return [{ ...event, account, unmarked: { references: unmarked, ...requestKeyOf(json.request), skipped: { ...item, reason: 'not_ours' } } }];
   } catch (err) {
     // Our readers throw a GatewayError for what the PSP said that they cannot read (a status the maps do not
     // list); anything else is a fault of ours, refused so that Stripe sends it again once it is fixed.
@@ -259,6 +273,39 @@ function unreadableCurrency(type: string, object: Json): { field: string; proble
     if ('problem' in read) return { field, problem: read.problem };
   }
   return undefined;
+}
+
+/**
+ * The ids of the objects an event is about when the object carries no mark of ours (see `WebhookEvent.unmarked`), or
+ * undefined when it does or needs none:
+ * - a PaymentIntent without the `operation_id` metadata every one we create carries (authorize, sale, revalidate) and
+ *   without the `capture_operation_id` our capture adds: one Checkout, Billing (its `invoice`), Payment Links, the
+ *   Dashboard or another integration of the account created, ours only when an operation of ours acted on it as its
+ *   `gateway_key` (a validate, capture or cancel: its answer indexed the PaymentIntent) or a request of ours caused the
+ *   event (a cancel, which takes no metadata, whose answer is not recorded yet: `requestKeyOf`);
+ * - a SetupIntent without our `operation_id` (a tokenize's carries it);
+ * - a Dispute, which carries no metadata of ours: ours when the disputed PaymentIntent (or Charge) is.
+ * A Refund without our metadata is not one: it names the payment it refunds, which the outcome worker looks up
+ * (`outsideRefund`; one of no payment of ours ends there, `isRefundOfAnotherPayment`). Metadata of ours decides alone,
+ * whatever the ledger holds yet: an event of ours that comes before our own request's answer is recorded is queued
+ * and waits for its operation as before.
+ */
+function unmarkedReferences(type: string, object: Json): string[] | undefined {
+  if (isStripeDisputeEventType(type)) return [str(object.payment_intent), str(object.charge)].filter((r): r is string => r !== undefined);
+  if (!type.startsWith('payment_intent.') && !type.startsWith('setup_intent.')) return undefined;
+  const metadata = isObject(object.metadata) ? object.metadata : {};
+  if (str(metadata[OPERATION_ID_METADATA]) !== undefined || str(metadata[CAPTURE_OPERATION_ID_METADATA]) !== undefined) return undefined;
+  const id = str(object.id);
+  return id === undefined ? [] : [id];
+}
+
+/**
+ * The idempotency key of the API request that caused an event (`request.idempotency_key`, "The idempotency key
+ * transmitted during the request, if any"; null for a change Stripe made itself), as `UnmarkedWebhookItem.requestKey`.
+ */
+function requestKeyOf(request: unknown): Pick<UnmarkedWebhookItem, 'requestKey'> {
+  const key = isObject(request) ? str(request.idempotency_key) : undefined;
+  return key === undefined ? {} : { requestKey: key };
 }
 
 /** One event of a type we act on; undefined when it is not ours (a refund made in the Dashboard). */

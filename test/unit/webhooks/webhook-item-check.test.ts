@@ -1,6 +1,6 @@
 import { GatewayConfig } from '../../../src/config/config';
-import { WebhookEvent } from '../../../src/gateways/gateway-adapter';
-import { WebhookOperationLookup, checkWebhookItem } from '../../../src/webhooks/webhook-item-check';
+import { UnmarkedWebhookItem, WebhookEvent } from '../../../src/gateways/gateway-adapter';
+import { WebhookOperationLookup, checkWebhookItem, isUnmarkedItemOurs } from '../../../src/webhooks/webhook-item-check';
 
 const PAN = '4111111111111111';
 /** Luhn-valid, starting with 4: what a 16-digit Adyen pspReference can be. */
@@ -192,5 +192,29 @@ describe('checkWebhookItem', () => {
       const verdict = await checkWebhookItem({ ...authorisation('QFQTPCQ8HXSKGK82', 'opref-1'), eventId }, 'adyen', adyen, ledger());
       expect(verdict).toMatchObject({ kind: 'queue', data: { eventId: expect.stringMatching(/^sha256:[0-9a-f]{64}$/) } });
     }
+  });
+});
+
+describe('an item about a PSP object carrying no mark of ours (isUnmarkedItemOurs)', () => {
+  const skipped = { reason: 'not_ours' as const, eventId: 'evt_1', eventType: 'payment_intent.succeeded', reference: 'pi_1' };
+  const unmarked = (fields: Partial<UnmarkedWebhookItem> = {}): UnmarkedWebhookItem => ({ references: ['pi_1'], skipped, ...fields });
+
+  it('is ours when the reference index holds one of its references for the gateway (a PaymentIntent a validate of ours read)', async () => {
+    const lookup = ledger([], { ch_1: 'op-validate-1' });
+    expect(await isUnmarkedItemOurs(unmarked({ references: ['pi_1', 'ch_1'] }), 'stripe', lookup)).toBe(true);
+    expect(lookup.asked).toEqual(['ref stripe pi_1', 'ref stripe ch_1']);
+  });
+
+  it('is ours when the request that caused it carried an operation id the ledger holds as its idempotency key (its answer not recorded yet)', async () => {
+    const lookup = ledger(['op-cancel-1']);
+    expect(await isUnmarkedItemOurs(unmarked({ requestKey: 'op-cancel-1' }), 'stripe', lookup)).toBe(true);
+    expect(lookup.asked).toEqual(['ref stripe pi_1', 'op op-cancel-1']);
+  });
+
+  it('is not ours when neither is known (another integration of the account), and asks nothing about a key of no operation id shape', async () => {
+    expect(await isUnmarkedItemOurs(unmarked({ requestKey: 'stripe-js-key-1' }), 'stripe', ledger(['op-cancel-1']))).toBe(false);
+    const lookup = ledger();
+    expect(await isUnmarkedItemOurs(unmarked({ references: [], requestKey: 'key with spaces' }), 'stripe', lookup)).toBe(false);
+    expect(lookup.asked).toEqual([]);
   });
 });

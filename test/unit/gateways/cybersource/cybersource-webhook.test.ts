@@ -144,7 +144,16 @@ describe('Cybersource webhooks', () => {
     const skipped: SkippedWebhookItem[] = [];
     const other = Buffer.from(notification('payments.payments.accept').toString('utf8').replace('"organizationId":"testrest"', '"organizationId":"otherorg"'));
     expect(t.parseWebhook(other, gateway, (item) => skipped.push(item))).toEqual([]);
-    expect(skipped).toEqual([{ reason: 'other_account', eventType: 'payments.payments.accept', account: 'otherorg', reference: PAYMENT_ID }]);
+    // Named by its notification's id too, for an operator to find it.
+    expect(skipped).toEqual([
+      {
+        reason: 'other_account',
+        eventId: '0b9a1c6d-3f43-4c2e-9a65-2f0d5d2b1e77',
+        eventType: 'payments.payments.accept',
+        account: 'otherorg',
+        reference: PAYMENT_ID,
+      },
+    ]);
     // The body's organizationId stands for an entry naming none.
     const parsed = JSON.parse(notification('payments.payments.accept').toString('utf8')) as { payload: Array<Record<string, unknown>> };
     delete parsed.payload[0].organizationId;

@@ -418,6 +418,7 @@ describe('Stripe webhook events', () => {
           reason: 'unreadable',
           eventId: 'evt_unknown_status_pi',
           eventType: 'payment_intent.amount_capturable_updated',
+          apiVersion: '2023-08-16',
           status: 'requires_reauthorization',
           reference: PI_ID,
           account: 'acct_1X',
@@ -442,7 +443,14 @@ describe('Stripe webhook events', () => {
       const { events, skipped } = parseSkipping(stripeEvent('payment_intent.reauthorization_required', paymentIntent(ctx), 'evt_new_type'));
       expect(events).toEqual([]);
       expect(skipped).toEqual([
-        { reason: 'unknown_event_type', eventId: 'evt_new_type', eventType: 'payment_intent.reauthorization_required', reference: PI_ID, account: '' },
+        {
+          reason: 'unknown_event_type',
+          eventId: 'evt_new_type',
+          eventType: 'payment_intent.reauthorization_required',
+          apiVersion: '2023-08-16',
+          reference: PI_ID,
+          account: '',
+        },
       ]);
     });
 
@@ -564,6 +572,7 @@ describe("an event from the other Stripe mode than api_key's", () => {
         reason: 'other_environment',
         eventId: 'evt_other_mode_0001',
         eventType: 'payment_intent.amount_capturable_updated',
+        apiVersion: '2023-08-16',
         reference: PI_ID,
         account: 'acct_1X',
         field: 'livemode',
@@ -636,6 +645,7 @@ describe("an event of another Stripe account than merchant_account's (a Connect 
         reason: 'other_account',
         eventId: 'evt_other_account_0001',
         eventType: 'payment_intent.amount_capturable_updated',
+        apiVersion: '2023-08-16',
         reference: PI_ID,
         account: 'acct_1SiblingAccount',
       },
@@ -680,5 +690,88 @@ describe("an event of another Stripe account than merchant_account's (a Connect 
       connected,
     );
     expect(quiet).toEqual({ events: [], skipped: [] });
+  });
+});
+
+describe('an event about an object no request of ours made (another integration sharing the Stripe account)', () => {
+  const ctx = stripeContext('sale');
+  const CHECKOUT_PI = 'pi_3QcHeCkOuT2eZvKYlo2C1xYz';
+  /** The request behind a change made by Stripe itself, or by a browser through Checkout: none we could have sent. */
+  const noRequest = { request: { id: null, idempotency_key: null } };
+  function parse(event: Record<string, unknown>): { events: WebhookEvent[]; skipped: SkippedWebhookItem[] } {
+    const skipped: SkippedWebhookItem[] = [];
+    const events = stripeTransformer.parseWebhook(body(event), stripeGateway, (item) => skipped.push(item));
+    return { events, skipped };
+  }
+  /** A PaymentIntent a Checkout Session created: no metadata of ours (Checkout copies `payment_intent_data.metadata`, if any). */
+  const checkout = (fields: Record<string, unknown> = {}): Record<string, unknown> =>
+    paymentIntent(ctx, { id: CHECKOUT_PI, capture_method: 'automatic', status: 'succeeded', amount_received: ctx.payment.amount, metadata: {}, ...fields });
+
+  it("marks a Checkout Session's payment_intent.succeeded as unmarked, for the route to skip as not_ours unless the ledger knows the PaymentIntent", () => {
+    const { events, skipped } = parse({ ...stripeEvent('payment_intent.succeeded', checkout(), 'evt_checkout_0001'), ...noRequest });
+    expect(skipped).toEqual([]);
+    expect(events).toHaveLength(1);
+    expect(events[0].operationId).toBeUndefined();
+    expect(events[0].unmarked).toEqual({
+      references: [CHECKOUT_PI],
+      skipped: {
+        reason: 'not_ours',
+        eventId: 'evt_checkout_0001',
+        eventType: 'payment_intent.succeeded',
+        apiVersion: '2023-08-16',
+        account: '',
+        reference: CHECKOUT_PI,
+      },
+    });
+  });
+
+  it("marks Billing's PaymentIntent (its invoice) and one carrying another integration's metadata (an order_id is no mark of ours)", () => {
+    const billing = checkout({ invoice: 'in_1QcHeC2eZvKYlo2CbIlLiNg', description: 'Subscription creation' });
+    const plugin = checkout({ metadata: { order_id: '000001234', integration: 'another-plugin' } });
+    for (const object of [billing, plugin]) {
+      const { events } = parse({ ...stripeEvent('payment_intent.succeeded', object), ...noRequest });
+      expect(events[0].unmarked?.references).toEqual([CHECKOUT_PI]);
+    }
+  });
+
+  it('leaves our own PaymentIntents unmarked by nothing: our operation_id, or the capture_operation_id our capture set, decides alone', () => {
+    const ours = parse(stripeEvent('payment_intent.succeeded', paymentIntent(ctx, { capture_method: 'automatic', status: 'succeeded' })));
+    expect(ours.events).toHaveLength(1);
+    expect(ours.events[0].operationId).toBe(ctx.operationId);
+    expect(ours.events[0].unmarked).toBeUndefined();
+    // A storefront's PaymentIntent our capture took: Stripe keeps the metadata the capture request set.
+    const captured = parse(
+      stripeEvent('payment_intent.succeeded', checkout({ capture_method: 'manual', metadata: { capture_operation_id: 'op-stripe-capture-0001' } })),
+    );
+    expect(captured.events[0].unmarked).toBeUndefined();
+    expect(captured.events[0].modification?.operationId).toBe('op-stripe-capture-0001');
+  });
+
+  it('names the idempotency key of the request that caused the event (a cancel takes no metadata: ours by its key)', () => {
+    const canceled = checkout({ capture_method: 'manual', status: 'canceled', amount_received: 0, cancellation_reason: 'requested_by_customer' });
+    const { events } = parse({
+      ...stripeEvent('payment_intent.canceled', canceled, 'evt_cancel_0001'),
+      request: { id: 'req_cancel', idempotency_key: 'op-stripe-cancel-0001' },
+    });
+    expect(events[0].unmarked).toMatchObject({ references: [CHECKOUT_PI], requestKey: 'op-stripe-cancel-0001' });
+    // An older event shape (`request` a plain id) names no key.
+    const old = parse({ ...stripeEvent('payment_intent.canceled', canceled), request: 'req_cancel' });
+    expect(old.events[0].unmarked).not.toHaveProperty('requestKey');
+  });
+
+  it("marks a SetupIntent without our metadata (Checkout in setup mode), and a Dispute by the disputed PaymentIntent and Charge; never a tokenize's", () => {
+    const foreign = parse({ ...stripeEvent('setup_intent.succeeded', setupIntent(stripeContext('tokenize'), { metadata: {} })), ...noRequest });
+    expect(foreign.events[0].unmarked?.references).toEqual([SETUP_INTENT_ID]);
+    expect(parse(stripeEvent('setup_intent.succeeded', setupIntent(stripeContext('tokenize')))).events[0].unmarked).toBeUndefined();
+    const dispute = { id: 'dp_1', object: 'dispute', amount: 2599, currency: 'eur', payment_intent: CHECKOUT_PI, charge: 'ch_1', status: 'needs_response' };
+    const disputed = parse({ ...stripeEvent('charge.dispute.created', dispute, 'evt_dispute_0001'), ...noRequest });
+    expect(disputed.events[0].unmarked).toMatchObject({ references: [CHECKOUT_PI, 'ch_1'], skipped: { reason: 'not_ours', eventId: 'evt_dispute_0001' } });
+  });
+
+  it('leaves a Refund without our metadata to the outcome worker (it names the payment it refunds), unmarked by nothing', () => {
+    const { events } = parse(stripeEvent('refund.updated', refund(stripeContext('refund'), { metadata: {} })));
+    expect(events).toHaveLength(1);
+    expect(events[0].paymentReference).toBe(PI_ID);
+    expect(events[0].unmarked).toBeUndefined();
   });
 });
