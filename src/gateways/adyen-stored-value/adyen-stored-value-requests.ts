@@ -21,7 +21,7 @@ import { ADYEN_SV_CURRENCIES } from './adyen-stored-value-currencies';
  * | issue | `POST /issue` (with `amount` when the command names one) |
  * | activate / deactivate | `POST /changeStatus`, `status: active / inactive` |
  * | merge_balance | `POST /mergeBalance`, `sourcePaymentMethod` = the source card |
- * | cancel (void) | `POST /voidTransaction`, `originalReference` = the transaction's pspReference (Adyen: within 24 hours) |
+ * | cancel (void) | `POST /voidTransaction`, `originalReference` = the transaction's pspReference (Adyen: within 24 hours; a cancel naming our operation id is given its pspReference by delivery, `resolveOperationContext`) |
  *
  * The card is always a token, never its number or PIN: `gateway_key` is `<shopperReference>:<recurringDetailReference>`
  * of a gift card Adyen tokenized (or the bare reference with `custom_attributes.shopper_reference`), sent as
