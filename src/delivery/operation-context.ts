@@ -13,6 +13,7 @@ import type { WaitedOn } from './dependent-wait';
 import { commandsUndoneBy, isAdjustmentKind, releasesHold } from '../adjustments/adjustment';
 import { laterInPspTime } from '../gateways/psp-time';
 import { GIFT_CARD_METHOD, isStoredValueCommand } from '../contracts/stored-value';
+import { isGiftCardNumberKey } from '../contracts/gift-card-keys';
 
 /** Commands that act on an earlier authorization named by `gateway_key`. */
 export const DEPENDENT: ReadonlySet<CommandType> = new Set(['capture', 'cancel', 'refund', 'validate', 'revalidate']);
@@ -322,6 +323,12 @@ async function checkedByReference(
     }
   }
   referenceLookups().inc({ gateway: named, result: !found ? 'unknown' : found.authorization ? 'authorization' : 'related' });
+  // A gift card refund's long digit run that names none of our operations is no reference of a payment (an Adyen
+  // pspReference has 16 characters): it is the card's number, which intake lets through only as a possible
+  // operation id. Refused unsent, never put in a PSP's URL or body.
+  if (!found && op.command === 'refund' && op.payment.method_details?.method === GIFT_CARD_METHOD && isGiftCardNumberKey(reference)) {
+    return { fail: GIFT_CARD_NUMBER_REFUSED, field: 'payment.gateway_key' };
+  }
   if (!found || found.record.id === op.id) return { context };
   const auth = asDoneAtPsp(found.record);
   const via = (r: ContextRefusal): ContextRefusal => ({
@@ -413,6 +420,9 @@ export function asDoneAtPsp(auth: OperationRecord): OperationRecord {
  * when the PSP says it happened.
  */
 const LATE_SUCCESS_FIELDS = ['kind', 'amount', 'currency', 'psp_reference', 'occurred_at'] as const;
+
+/** Refused: a gift card refund's key is a gift card number naming none of our operations (see `checkedByReference`). */
+export const GIFT_CARD_NUMBER_REFUSED = 'CARD_DATA_REJECTED';
 
 /** Refused: the newest fact on record about a FAILED authorization is the PSP's release of it (lapse, cancellation). */
 export const AUTHORIZATION_RELEASED = 'AUTHORIZATION_RELEASED';

@@ -237,3 +237,20 @@ describe('Adyen Stored Value: a void naming one of our Stored Value operations b
     expect(psp.calls).toEqual([]);
   });
 });
+
+describe('Adyen Stored Value: a gift card refund naming a long digit run that is none of our operations', () => {
+  it('is refused unsent (CARD_DATA_REJECTED on payment.gateway_key): intake let it through only as a possible operation id', async () => {
+    const stack = stacks.build(config());
+    const refund = channelCommand(
+      'refund',
+      {},
+      { gateway: 'gc', gateway_key: '603628672882001915092', currency: 'EUR', amount: 1000, method_details: { method: 'giftcard', submethod: 'svs' } },
+    );
+    const id = refund.payment.operation_reference!;
+    await stack.ledger.create(id, refund);
+    psp.calls = [];
+    expect(await stack.service.deliver(id)).toEqual({ kind: 'done', state: 'FAILED' });
+    expect(psp.calls).toEqual([]);
+    expect(await stack.ledger.get(id)).toMatchObject({ reason: 'CARD_DATA_REJECTED', reasonField: 'payment.gateway_key' });
+  });
+});
