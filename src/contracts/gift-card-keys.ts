@@ -10,7 +10,12 @@ import { GIFT_CARD_METHOD, isStoredValueCommand } from './stored-value';
  * read (a card gateway's own long numeric key, e.g. a Cybersource subscription id, is its business).
  */
 
-/** Fewest digits of a card key read as a gift card number: one more than a token's 16 characters. */
+/**
+ * Fewest digits of a card key read as a gift card number: one more than a token's 16 characters. A 12 to 16 digit
+ * number failing the Luhn check passes: a 16-digit SVS or Fiserv number has the very shape of Adyen's numeric token
+ * (`8415736344108917`), and Adyen's spec sets no minimum length for one (`storedPaymentMethodId`: at most 64
+ * characters), so a shorter digit run is not known to be no token. A Luhn-valid one is the card scan's.
+ */
 export const MIN_GIFT_CARD_NUMBER_DIGITS = 17;
 
 /**
