@@ -10,7 +10,12 @@ import { GIFT_CARD_METHOD, isStoredValueCommand } from './stored-value';
  * read (a card gateway's own long numeric key, e.g. a Cybersource subscription id, is its business).
  */
 
-/** Fewest digits of a card key read as a gift card number: one more than a token's 16 characters. */
+/**
+ * Fewest digits of a card key read as a gift card number: one more than a token's 16 characters. A 12 to 16 digit
+ * number failing the Luhn check passes: a 16-digit SVS or Fiserv number has the very shape of Adyen's numeric token
+ * (`8415736344108917`), and Adyen's spec sets no minimum length for one (`storedPaymentMethodId`: at most 64
+ * characters), so a shorter digit run is not known to be no token. A Luhn-valid one is the card scan's.
+ */
 export const MIN_GIFT_CARD_NUMBER_DIGITS = 17;
 
 /**
@@ -34,9 +39,34 @@ function record(value: unknown): Record<string, unknown> | undefined {
 /**
  * Commands whose `gateway_key` names the earlier authorization they act on (our operation id, any
  * `operation_reference`, digits only too, or the PSP's reference), never a card, even on a gift card payment.
- * A `refund` is not one of them here: on the Adyen Stored Value gateway it loads a card named by its token.
+ * A `refund` is one of them only when its key is not in a card token's form ({@link refundNamesOperation}).
  */
 const NAMES_AN_AUTHORIZATION: ReadonlySet<string> = new Set(['capture', 'cancel', 'validate', 'revalidate']);
+
+/** An operation id's alphabet (`operation_reference`, `op-…`, the bridge's `_…`) and an Adyen pspReference's: never `:` or a space. */
+const OPERATION_KEY = /^[A-Za-z0-9._-]+$/;
+
+/**
+ * Whether a gift card `refund`'s `gateway_key` names the payment it refunds (our operation id, digits only too,
+ * or the PSP's reference) rather than the card a refund to the card loads. That card is named in a token's form:
+ * `<shopperReference>:<token>`, or a bare token with `custom_attributes.shopper_reference` (Adyen Stored Value
+ * charges a stored card with both); a key with a space is no operation id either. Any of those is read as a card.
+ */
+function refundNamesOperation(payment: Record<string, unknown>): boolean {
+  const key = payment.gateway_key;
+  return typeof key === 'string' && OPERATION_KEY.test(key) && !namesShopper(payment.custom_attributes);
+}
+
+/** Whether `custom_attributes` (an object, or a list of `{attribute_code | code | name | key, value}`) holds a `shopper_reference`. */
+function namesShopper(attributes: unknown): boolean {
+  if (Array.isArray(attributes)) {
+    return attributes.some((a: unknown) => {
+      const entry = record(a);
+      return entry !== undefined && [entry.attribute_code, entry.code, entry.name, entry.key].includes('shopper_reference') && entry.value !== undefined;
+    });
+  }
+  return record(attributes)?.shopper_reference !== undefined;
+}
 
 /** A string field of a command that names a gift card by its key: the object holding it, its name, its path. */
 interface GiftCardKeyPlace {
@@ -54,7 +84,8 @@ function giftCardKeyPlaces(payment: Record<string, unknown>, command: string | u
   const places: GiftCardKeyPlace[] = [];
   const method = record(payment.payment_method);
   const giftCard = record(payment.method_details)?.method === GIFT_CARD_METHOD || method?.type === 'gift_card';
-  if (command !== undefined && (isStoredValueCommand(command) || (giftCard && !NAMES_AN_AUTHORIZATION.has(command)))) {
+  const namesOperation = command !== undefined && (NAMES_AN_AUTHORIZATION.has(command) || (command === 'refund' && refundNamesOperation(payment)));
+  if (command !== undefined && (isStoredValueCommand(command) || (giftCard && !namesOperation))) {
     places.push({ holder: payment, key: 'gateway_key', field: 'payment.gateway_key' });
   }
   if (method?.type === 'gift_card') places.push({ holder: method, key: 'token', field: 'payment.payment_method.token' });
@@ -76,7 +107,8 @@ function holdsGiftCardNumber(place: GiftCardKeyPlace): boolean {
 
 /**
  * Refuses a command naming a gift card by its number (see the file comment): the card key of a stored value
- * command or of a gift card redemption or its refund (`method_details.method: giftcard`, or a one-time
+ * command or of a gift card redemption or its refund to the card (in a token's form, {@link refundNamesOperation};
+ * `method_details.method: giftcard`, or a one-time
  * `payment_method.type: gift_card`, whose `token` is Adyen's encrypted card number, never digits), a balance
  * merge's source card, a split's `gift_card` tender. Reads the message as decoded (before the schema), so
  * nothing later holds it.

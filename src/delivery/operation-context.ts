@@ -12,6 +12,8 @@ import { CancelBasis, cancelBasisOf } from '../ledger/cancel-basis';
 import type { WaitedOn } from './dependent-wait';
 import { commandsUndoneBy, isAdjustmentKind, releasesHold } from '../adjustments/adjustment';
 import { laterInPspTime } from '../gateways/psp-time';
+import { GIFT_CARD_METHOD, isStoredValueCommand } from '../contracts/stored-value';
+import { isGiftCardNumberKey } from '../contracts/gift-card-keys';
 
 /** Commands that act on an earlier authorization named by `gateway_key`. */
 export const DEPENDENT: ReadonlySet<CommandType> = new Set(['capture', 'cancel', 'refund', 'validate', 'revalidate']);
@@ -165,8 +167,10 @@ export interface ResolveOptions {
  * The context of `op` for its gateway: a capture, cancel, refund, validate or revalidate whose `gateway_key`
  * is the operation id of one of OUR authorizations acts on the PSP's reference for it (its new gateway
  * key, else its gateway reference), which exists only once that authorization succeeded; a validate of one
- * of our succeeded authorizations is also given what it holds at the PSP (`held`, `heldAtPsp`). Every other
- * command is sent as the OMS gave it. Used for the request itself (delivery) and for any status inquiry
+ * of our succeeded authorizations is also given what it holds at the PSP (`held`, `heldAtPsp`). A cancel naming
+ * one of our stored value transactions (a reload, an issue, a status change, a merge, a refund to a gift card) by
+ * its operation id voids that transaction by its PSP reference (`voidOfTransaction`). Every other command is sent
+ * as the OMS gave it. Used for the request itself (delivery) and for any status inquiry
  * about it (delivery's UNKNOWN resolution, the poller), so both name the same PSP object.
  *
  * Our authorization is only resolved within its scope: same gateway, same gateway_account, same order_id
@@ -203,7 +207,7 @@ export async function resolveOperationContext(op: OperationRecord, ledger: Ledge
     auth = found && asDoneAtPsp(found);
   }
   if (!auth) return checkedByReference(op, ledger, context, { amounts, registers }, options);
-  if (!AUTHORIZING.has(auth.command)) return { context };
+  if (!AUTHORIZING.has(auth.command)) return op.command === 'cancel' && voidsByReference(auth) ? voidOfTransaction(op, auth, context) : { context };
   const refused = scopeRefusal(op.payment, auth) ?? currencyRefusal(op, auth);
   if (refused) return refused;
   switch (auth.state) {
@@ -248,6 +252,43 @@ export async function resolveOperationContext(op: OperationRecord, ledger: Ledge
 }
 
 /**
+ * Whether a cancel naming `named` (one of our operations, not an authorization) by our operation id voids that
+ * transaction itself, named at its PSP by its own reference: a stored value command or a refund to a gift card (a
+ * `/load` at Adyen). Adyen's `/voidTransaction` takes the transaction's pspReference as `originalReference`, never
+ * our reference. Pure.
+ */
+function voidsByReference(named: OperationRecord): boolean {
+  return isStoredValueCommand(named.command) || (named.command === 'refund' && named.payment.method_details?.method === GIFT_CARD_METHOD);
+}
+
+/**
+ * A cancel naming by our operation id stored value transaction `named` ({@link voidsByReference}): within its scope
+ * and currency, sent to the gateway that did it for its PSP reference once it SUCCEEDED
+ * (`AUTHORIZATION_REFERENCE_MISSING` without one); it waits while `named` is undecided, and is refused
+ * `AUTHORIZATION_FAILED` when `named` failed (nothing was done to undo). Pure.
+ */
+function voidOfTransaction(op: OperationRecord, named: OperationRecord, context: OperationContext): ContextResolution {
+  const refused = scopeRefusal(op.payment, named) ?? currencyRefusal(op, named);
+  if (refused) return refused;
+  switch (named.state) {
+    case 'SUCCEEDED': {
+      const psp = named.gatewayReference;
+      if (!psp) return { fail: 'AUTHORIZATION_REFERENCE_MISSING', detail: { operation_id: named.id, command: named.command } };
+      return { context: { ...context, payment: { ...context.payment, gateway: gatewayOf(named), gateway_key: psp } } };
+    }
+    case 'FAILED':
+      return { fail: 'AUTHORIZATION_FAILED', detail: { operation_id: named.id, command: named.command } };
+    case 'RECEIVED':
+    case 'SENT':
+    case 'PENDING':
+    case 'ACTION_REQUIRED':
+    case 'UNKNOWN':
+    case 'UNRESOLVED':
+      return { wait: `${named.command} ${named.id} is ${named.state}`, authorization: { id: named.id, payment: named.payment, state: named.state } };
+  }
+}
+
+/**
  * A dependent command whose `gateway_key` is not one of our operation ids: when it is a PSP reference one of
  * our outcomes indexed (what our SUCCESS event returned), the same scope and currency checks, and the amount
  * checks when the authorization itself is reached and succeeded. The reference is looked up at the gateway
@@ -282,6 +323,12 @@ async function checkedByReference(
     }
   }
   referenceLookups().inc({ gateway: named, result: !found ? 'unknown' : found.authorization ? 'authorization' : 'related' });
+  // A gift card refund's long digit run that names none of our operations is no reference of a payment (an Adyen
+  // pspReference has 16 characters): it is the card's number, which intake lets through only as a possible
+  // operation id. Refused unsent, never put in a PSP's URL or body.
+  if (!found && op.command === 'refund' && op.payment.method_details?.method === GIFT_CARD_METHOD && isGiftCardNumberKey(reference)) {
+    return { fail: GIFT_CARD_NUMBER_REFUSED, field: 'payment.gateway_key' };
+  }
   if (!found || found.record.id === op.id) return { context };
   const auth = asDoneAtPsp(found.record);
   const via = (r: ContextRefusal): ContextRefusal => ({
@@ -373,6 +420,9 @@ export function asDoneAtPsp(auth: OperationRecord): OperationRecord {
  * when the PSP says it happened.
  */
 const LATE_SUCCESS_FIELDS = ['kind', 'amount', 'currency', 'psp_reference', 'occurred_at'] as const;
+
+/** Refused: a gift card refund's key is a gift card number naming none of our operations (see `checkedByReference`). */
+export const GIFT_CARD_NUMBER_REFUSED = 'CARD_DATA_REJECTED';
 
 /** Refused: the newest fact on record about a FAILED authorization is the PSP's release of it (lapse, cancellation). */
 export const AUTHORIZATION_RELEASED = 'AUTHORIZATION_RELEASED';

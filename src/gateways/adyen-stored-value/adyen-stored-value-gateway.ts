@@ -39,7 +39,8 @@ export const adyenStoredValueGateway: GatewayDefinition<'adyen-stored-value', ty
   methodBinding: { vaultKeys: ['apiKey', 'merchantAccount'] },
   // The Stored Value API has no read-only call: a balance check of a card that does not exist changes
   // nothing anywhere, and answers 401/403 when the key or the merchant account is refused (a 200 Refused or
-  // a 422 otherwise, both proving the credentials).
+  // a 422 otherwise, both proving the credentials). The brand is svs: Adyen's balance check takes givex only for
+  // in-person payments (https://docs.adyen.com/payment-methods/gift-cards/stored-value-api/check-balance).
   credentialCheck: {
     describe: 'POST /checkBalance',
     credential: 'the API key and merchant account',
@@ -51,7 +52,7 @@ export const adyenStoredValueGateway: GatewayDefinition<'adyen-stored-value', ty
       body: JSON.stringify({
         merchantAccount: gateway.merchantAccount,
         reference: 'payment-bridge-doctor',
-        paymentMethod: { type: 'givex' },
+        paymentMethod: { type: 'svs' },
         recurringDetailReference: 'payment-bridge-doctor',
         shopperReference: 'payment-bridge-doctor',
       }),

@@ -18,10 +18,10 @@ import { ADYEN_SV_CURRENCIES } from './adyen-stored-value-currencies';
  * | balance_inquiry | `POST /checkBalance` (with `amount` when the command names one: Adyen then says whether the card covers it) |
  * | reload | `POST /load`, `loadType: load` |
  * | refund (to the card) | `POST /load`, `loadType: merchandiseReturn` |
- * | issue | `POST /issue` (with `amount` when the command names one) |
+ * | issue | `POST /issue`: givex (`amount` optional), svs (`amount` > 0) or valuelink (no amount; `giftCardPromoCode` from `custom_attributes.giftcard_promo_code`) |
  * | activate / deactivate | `POST /changeStatus`, `status: active / inactive` |
  * | merge_balance | `POST /mergeBalance`, `sourcePaymentMethod` = the source card |
- * | cancel (void) | `POST /voidTransaction`, `originalReference` = the transaction's pspReference (Adyen: within 24 hours) |
+ * | cancel (void) | `POST /voidTransaction`, `originalReference` = the transaction's pspReference (Adyen: within 24 hours; a cancel naming our operation id is given its pspReference by delivery, `resolveOperationContext`) |
  *
  * The card is always a token, never its number or PIN: `gateway_key` is `<shopperReference>:<recurringDetailReference>`
  * of a gift card Adyen tokenized (or the bare reference with `custom_attributes.shopper_reference`), sent as
@@ -70,6 +70,49 @@ function pspReferenceOf(ctx: OperationContext, gateway: string): string {
   return key;
 }
 
+/**
+ * What `/issue` takes per provider (https://docs.adyen.com/payment-methods/gift-cards/stored-value-api/issue):
+ * `paymentMethod.type` givex, svs or valuelink only (an Intersolve card cannot be issued online); `amount`
+ * optional for Givex, greater than zero for SVS, not used for others; `giftCardPromoCode` required for Fiserv
+ * (ValueLink), not used for others.
+ */
+const ISSUE_RULES: Readonly<Record<string, { amount: 'optional' | 'required' | 'none'; promoCode: boolean }>> = {
+  givex: { amount: 'optional', promoCode: false },
+  svs: { amount: 'required', promoCode: false },
+  valuelink: { amount: 'none', promoCode: true },
+};
+
+/** `custom_attributes` name of a Fiserv (ValueLink) card's promotional code, sent on `/issue` as `giftCardPromoCode`. */
+export const PROMO_CODE_ATTRIBUTE = 'giftcard_promo_code';
+
+/**
+ * The card fields of an `/issue` request: a new card has no token yet, only its brand (Adyen answers with the card
+ * in paymentMethod). What the provider does not take is refused before sending, naming the field, never dropped:
+ * an amount asked of a card issued without one would be money the OMS believes loaded.
+ * `giftCardPromoCode` is in Adyen's issue guide but not in the Stored Value v46 OpenAPI spec (whose request
+ * schemas refuse unknown fields): the guide is what Adyen's live API documents for Fiserv.
+ */
+function issueFields(ctx: OperationContext, gateway: string): Json {
+  const brand = giftCardBrand(ctx, gateway);
+  const rules = ISSUE_RULES[brand.toLowerCase()];
+  const refuse = (field: string, reason: string): never => {
+    throw new GatewayError('invalid_request', gateway, `${field} ${reason}`, { gatewayCode: 'ADYEN_SV_ISSUE_INVALID' });
+  };
+  if (!rules) return refuse('payment.method_details.submethod', 'names a brand Adyen does not issue online (givex, svs, valuelink)');
+  const amount = ctx.payment.amount > 0;
+  if (rules.amount === 'required' && !amount) refuse('payment.amount', `must be greater than zero to issue a ${brand} card`);
+  if (rules.amount === 'none' && amount) refuse('payment.amount', `must be 0: a ${brand} card is issued with its promotion's value, not an amount`);
+  const promoCode = customAttribute(ctx.payment, PROMO_CODE_ATTRIBUTE);
+  if (rules.promoCode && !(promoCode !== undefined && /^[A-Za-z0-9_-]{1,64}$/.test(promoCode))) {
+    refuse(`payment.custom_attributes.${PROMO_CODE_ATTRIBUTE}`, `is required to issue a ${brand} card (giftCardPromoCode)`);
+  }
+  return {
+    paymentMethod: { type: brand },
+    ...(amount ? { amount: amountOf(ctx) } : {}),
+    ...(rules.promoCode ? { giftCardPromoCode: promoCode } : {}),
+  };
+}
+
 function bodyAndPath(ctx: OperationContext, gateway: GatewayConfig): { path: string; body: Json } {
   const merchantAccount = gateway.merchantAccount;
   const reference = merchantReferenceFor(ctx.operationId);
@@ -81,14 +124,8 @@ function bodyAndPath(ctx: OperationContext, gateway: GatewayConfig): { path: str
       return { path: '/load', body: { ...base(), amount: amountOf(ctx), loadType: 'load' } };
     case 'refund':
       return { path: '/load', body: { ...base(), amount: amountOf(ctx), loadType: 'merchandiseReturn' } };
-    case 'issue': {
-      // A new card: no token yet, only its brand (Adyen answers with the card in paymentMethod).
-      const brand = giftCardBrand(ctx, gateway.name);
-      return {
-        path: '/issue',
-        body: { merchantAccount, reference, paymentMethod: { type: brand }, ...(ctx.payment.amount > 0 ? { amount: amountOf(ctx) } : {}) },
-      };
-    }
+    case 'issue':
+      return { path: '/issue', body: { merchantAccount, reference, ...issueFields(ctx, gateway.name) } };
     case 'activate':
     case 'deactivate':
       return { path: '/changeStatus', body: { ...base(), status: ctx.command === 'activate' ? 'active' : 'inactive' } };

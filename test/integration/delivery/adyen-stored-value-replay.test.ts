@@ -23,6 +23,8 @@ const psp = {
   /** HTTP statuses to answer first, one per call (Adyen's ServiceError, `internal` unless named), before the `resultCode` answers. */
   failures: [] as Array<number | { status: number; errorType: string }>,
   calls: [] as Array<{ path: string; key: string }>,
+  /** The request bodies, in order (what a void names as `originalReference`). */
+  bodies: [] as Array<Record<string, unknown>>,
 };
 let server: http.Server;
 let baseUrl: string;
@@ -30,10 +32,12 @@ const stacks = useDeliveryStacks();
 
 beforeAll(async () => {
   server = http.createServer((req, res) => {
-    req.resume();
+    const chunks: Buffer[] = [];
+    req.on('data', (c: Buffer) => chunks.push(c));
     req.on('end', () => {
       const key = String(req.headers['idempotency-key']);
       psp.calls.push({ path: req.url ?? '', key });
+      psp.bodies.push(JSON.parse(Buffer.concat(chunks).toString('utf8') || '{}') as Record<string, unknown>);
       const shifted = psp.failures.shift();
       if (shifted !== undefined) {
         const failure = typeof shifted === 'number' ? { status: shifted, errorType: 'internal' } : shifted;
@@ -188,5 +192,65 @@ describe('Adyen Stored Value: an UNKNOWN operation resolved by replaying its req
       kind: 'outcome_unknown',
       gateway_code: 'ADYEN_SV_REPLAY_UNCONFIRMED',
     });
+  });
+});
+
+describe('Adyen Stored Value: a void naming one of our Stored Value operations by our operation id', () => {
+  const card = { gateway: 'gc', currency: 'EUR', amount: 1000, method_details: { method: 'giftcard', submethod: 'givex' } };
+
+  it("voids the transaction Adyen did (originalReference: that operation's pspReference), never our id", async () => {
+    const stack = stacks.build(config());
+    const reload = channelCommand('reload', {}, { ...card, gateway_key: 'shopper-0042:8316039902646531' });
+    const reloadId = reload.payment.operation_reference!;
+    await stack.ledger.create(reloadId, reload);
+    psp.failures = [];
+    psp.echo = true;
+    psp.resultCode = 'Success';
+    expect(await stack.service.deliver(reloadId)).toEqual({ kind: 'done', state: 'SUCCEEDED' });
+    const cancel = channelCommand('cancel', {}, { ...card, gateway_key: reloadId, order_id: reload.payment.order_id });
+    const cancelId = cancel.payment.operation_reference!;
+    await stack.ledger.create(cancelId, cancel);
+    psp.calls = [];
+    psp.bodies = [];
+    expect(await stack.service.deliver(cancelId)).toEqual({ kind: 'done', state: 'SUCCEEDED' });
+    expect(psp.calls).toEqual([{ path: '/pal/servlet/StoredValue/v46/voidTransaction', key: cancelId }]);
+    expect(psp.bodies[0]).toMatchObject({ merchantAccount: 'AcmeEU', originalReference: 'SVREPLAY00000001' });
+  });
+
+  it('waits while that operation is undecided, and refuses it unsent once it failed (nothing to void)', async () => {
+    const stack = stacks.build(config());
+    const reload = channelCommand('reload', {}, { ...card, gateway_key: 'shopper-0042:8316039902646531' });
+    const reloadId = reload.payment.operation_reference!;
+    await stack.ledger.create(reloadId, reload);
+    const cancel = channelCommand('cancel', {}, { ...card, gateway_key: reloadId, order_id: reload.payment.order_id });
+    const cancelId = cancel.payment.operation_reference!;
+    await stack.ledger.create(cancelId, cancel);
+    psp.calls = [];
+    expect((await stack.service.deliver(cancelId)).kind).toBe('wait');
+    expect(psp.calls).toEqual([]);
+    psp.failures = [];
+    psp.echo = true;
+    psp.resultCode = 'Refused';
+    expect(await stack.service.deliver(reloadId)).toEqual({ kind: 'done', state: 'FAILED' });
+    psp.calls = [];
+    expect(await stack.service.deliver(cancelId)).toEqual({ kind: 'done', state: 'FAILED' });
+    expect(psp.calls).toEqual([]);
+  });
+});
+
+describe('Adyen Stored Value: a gift card refund naming a long digit run that is none of our operations', () => {
+  it('is refused unsent (CARD_DATA_REJECTED on payment.gateway_key): intake let it through only as a possible operation id', async () => {
+    const stack = stacks.build(config());
+    const refund = channelCommand(
+      'refund',
+      {},
+      { gateway: 'gc', gateway_key: '603628672882001915092', currency: 'EUR', amount: 1000, method_details: { method: 'giftcard', submethod: 'svs' } },
+    );
+    const id = refund.payment.operation_reference!;
+    await stack.ledger.create(id, refund);
+    psp.calls = [];
+    expect(await stack.service.deliver(id)).toEqual({ kind: 'done', state: 'FAILED' });
+    expect(psp.calls).toEqual([]);
+    expect(await stack.ledger.get(id)).toMatchObject({ reason: 'CARD_DATA_REJECTED', reasonField: 'payment.gateway_key' });
   });
 });

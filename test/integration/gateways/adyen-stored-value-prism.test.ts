@@ -62,6 +62,30 @@ describe('Adyen Stored Value requests against the Stored Value v46 spec', () => 
     expect(violations).toBeUndefined();
   });
 
+  it('sends a Givex issue without an amount the spec accepts', async () => {
+    const ctx = ctxFor('issue', 0);
+    const givex = { ...ctx, payment: { ...ctx.payment, method_details: { method: 'giftcard', submethod: 'givex' } } };
+    const { status, violations } = await send(t.authenticate(t.buildRequest(givex, suite.gateway), suite.gateway, new Date()));
+    expect(violations).toBeUndefined();
+    expect(status).toBe(200);
+  });
+
+  // Adyen's issue guide requires giftCardPromoCode for a Fiserv (ValueLink) card; the v46 spec does not list it.
+  it("sends a Fiserv (ValueLink) issue whose one departure from the spec is the guide's giftCardPromoCode", async () => {
+    const ctx = ctxFor('issue', 0);
+    const valuelink = {
+      ...ctx,
+      payment: { ...ctx.payment, method_details: { method: 'giftcard', submethod: 'valuelink' }, custom_attributes: { giftcard_promo_code: '1324' } },
+    };
+    const request = t.authenticate(t.buildRequest(valuelink, suite.gateway), suite.gateway, new Date());
+    const body = JSON.parse(request.body ?? '{}') as Record<string, unknown>;
+    expect(body.giftCardPromoCode).toBe('1324');
+    delete body.giftCardPromoCode;
+    const { status, violations } = await send({ ...request, body: JSON.stringify(body) });
+    expect(violations).toBeUndefined();
+    expect(status).toBe(200);
+  });
+
   it('sends the doctor credential check the spec accepts', async () => {
     const check = adyenStoredValueGateway.credentialCheck;
     const { status, violations } = await send(t.authenticate(check.request(suite.gateway), suite.gateway, new Date()));

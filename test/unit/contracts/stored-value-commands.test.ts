@@ -3,6 +3,7 @@ import { COMMAND_TYPES } from '../../../src/contracts/payment-command';
 import { STORED_VALUE_COMMAND_TYPES, StoredValueCommandType, isStoredValueCommand } from '../../../src/contracts/stored-value';
 import { CommandValidationError } from '../../../src/errors/command-validation-error';
 import { isCardFieldName, redact } from '../../../src/logging/redact';
+import { maskGiftCardNumberKeys } from '../../../src/contracts/gift-card-keys';
 
 type Json = Record<string, unknown>;
 
@@ -131,9 +132,29 @@ describe('stored value card commands', () => {
     expect(asToken.message).not.toContain(number);
     const asKey = rejection(oneTime({ gateway_key: number, payment_method: { type: 'gift_card', token: 'adyenjs_0_1_25$enc-number' } }));
     expect([asKey.code, asKey.field]).toEqual(['CARD_DATA_REJECTED', 'payment.gateway_key']);
-    // A refund to the card (Adyen Stored Value's merchandiseReturn load) names it by its token too.
-    const refund = rejection(command('refund', { amount: 100, gateway_key: number, method_details: { method: 'giftcard', submethod: 'svs' } }));
-    expect([refund.code, refund.field]).toEqual(['CARD_DATA_REJECTED', 'payment.gateway_key']);
+    // A refund to the card (Adyen Stored Value's merchandiseReturn load) names it in a token's form too.
+    const giftCard = { method: 'giftcard', submethod: 'svs' };
+    for (const payment of [
+      { gateway_key: `shopper-0042:${number}` },
+      { gateway_key: number, custom_attributes: { shopper_reference: 'shopper-0042' } },
+      { gateway_key: number, custom_attributes: [{ attribute_code: 'shopper_reference', value: 'shopper-0042' }] },
+      { gateway_key: '6036 2867 2882 0019 15092' },
+    ]) {
+      const refund = rejection(command('refund', { amount: 100, method_details: giftCard, ...payment }));
+      expect([refund.code, refund.field]).toEqual(['CARD_DATA_REJECTED', 'payment.gateway_key']);
+    }
+  });
+
+  // A refund of a redemption names it (our operation id, digits only too, or the PSP's reference), as a capture does.
+  it('still takes a gift card refund naming the redemption by a long numeric operation id, and does not mask it in a dead letter', () => {
+    const key = '202612050000012345678';
+    const refund = command('refund', { amount: 100, gateway_key: key, method_details: { method: 'giftcard', submethod: 'givex' } });
+    expect(validateCommand(refund).payment.gateway_key).toBe(key);
+    const payment = { ...(refund.payment as Json) };
+    expect(maskGiftCardNumberKeys(payment, 'refund', '[REDACTED]')).toBe(false);
+    const toCard = { ...(refund.payment as Json), gateway_key: `shopper-0042:${key}` };
+    expect(maskGiftCardNumberKeys(toCard, 'refund', '[REDACTED]')).toBe(true);
+    expect(toCard.gateway_key).toBe('[REDACTED]');
   });
 
   it("still carries a one-time gift card's encrypted security code (only the PSP can read it)", () => {

@@ -2,7 +2,7 @@ import { createHmac } from 'node:crypto';
 import fixtures from '../../../conformance/fixtures/adyen-stored-value';
 import { GatewayError } from '../../../../src/errors/gateway-error';
 import { OperationContext, SkippedWebhookItem } from '../../../../src/gateways/gateway-adapter';
-import { adyenStoredValueTransformer as t } from '../../../../src/gateways/adyen-stored-value';
+import { adyenStoredValueGateway, adyenStoredValueTransformer as t } from '../../../../src/gateways/adyen-stored-value';
 import { ADYEN_SV_RESULT_CODES, mapSvResultCode, svResultCodeStatus } from '../../../../src/gateways/adyen-stored-value/adyen-stored-value-status-map';
 import { ADYEN_SV_DECLINES } from '../../../../src/gateways/adyen-stored-value/adyen-stored-value-declines';
 import { describeDecline } from '../../../../src/errors/decline';
@@ -83,6 +83,59 @@ describe('Adyen Stored Value requests', () => {
     const ctx = fixtures.context('reload');
     const noBrand = { ...ctx, payment: { ...ctx.payment, method_details: { method: 'giftcard' } } };
     expect(() => t.buildRequest(noBrand, gateway)).toThrow(/method_details.submethod/);
+  });
+
+  describe("/issue, as Adyen's issue guide says per provider", () => {
+    const issue = (submethod: string, amount: number, custom_attributes?: Record<string, string>): OperationContext => {
+      const ctx = fixtures.context('issue');
+      return {
+        ...ctx,
+        payment: { ...ctx.payment, amount, method_details: { method: 'giftcard', submethod }, ...(custom_attributes ? { custom_attributes } : {}) },
+      };
+    };
+
+    it('issues a Givex card with or without an amount, an SVS card only with one', () => {
+      expect(body(issue('givex', 1000))).toEqual({
+        merchantAccount: 'TestMerchantAccount',
+        reference: 'op-issue-0001',
+        paymentMethod: { type: 'givex' },
+        amount: { value: 1000, currency: 'EUR' },
+      });
+      expect(body(issue('givex', 0))).not.toHaveProperty('amount');
+      expect(body(issue('svs', 500))).toMatchObject({ paymentMethod: { type: 'svs' }, amount: { value: 500, currency: 'EUR' } });
+      expect(() => t.buildRequest(issue('svs', 0), gateway)).toThrow(/payment\.amount must be greater than zero/);
+    });
+
+    it('issues a Fiserv (ValueLink) card with its giftCardPromoCode and no amount, refusing either mistake before sending', () => {
+      const b = body(issue('valuelink', 0, { giftcard_promo_code: '1324' }));
+      expect(b).toEqual({
+        merchantAccount: 'TestMerchantAccount',
+        reference: 'op-issue-0001',
+        paymentMethod: { type: 'valuelink' },
+        giftCardPromoCode: '1324',
+      });
+      expect(() => t.buildRequest(issue('valuelink', 0), gateway)).toThrow(/payment\.custom_attributes\.giftcard_promo_code is required/);
+      expect(() => t.buildRequest(issue('valuelink', 1000, { giftcard_promo_code: '1324' }), gateway)).toThrow(/payment\.amount must be 0/);
+      // Only Fiserv takes a promotional code.
+      expect(body(issue('givex', 1000, { giftcard_promo_code: '1324' }))).not.toHaveProperty('giftCardPromoCode');
+    });
+
+    it('refuses a brand Adyen does not issue online (an Intersolve card), naming the field, as invalid_request', () => {
+      try {
+        t.buildRequest(issue('fashioncheque', 1000), gateway);
+        throw new Error('expected a refusal');
+      } catch (err) {
+        expect(err).toBeInstanceOf(GatewayError);
+        expect((err as GatewayError).kind).toBe('invalid_request');
+        expect((err as GatewayError).message).toMatch(/payment\.method_details\.submethod/);
+      }
+    });
+  });
+
+  it("checks credentials with an svs balance check (Adyen's balance check takes givex only in person)", () => {
+    const request = adyenStoredValueGateway.credentialCheck.request(gateway);
+    expect(request.path).toBe('/checkBalance');
+    expect(JSON.parse(request.body ?? '{}')).toMatchObject({ paymentMethod: { type: 'svs' } });
   });
 
   it('does not carry a redemption (Checkout /payments with a giftcard, the adyen gateway does)', () => {
