@@ -34,6 +34,11 @@ export const AUTHORIZATION_REFUSALS = {
   currency: 'currency_mismatch',
   /** A capture above the authorized amount not yet captured (successful captures summed). */
   capture: 'amount_exceeds_authorized',
+  /**
+   * A capture that would fit but for captures of the authorization the PSP said failed after accepting them
+   * (`capture_failed`, marked undone): their amount is held, the PSP may capture it again itself.
+   */
+  captureFailedHeld: 'amount_held_by_failed_capture',
   /** A refund above the captured amount not yet refunded. */
   refund: 'amount_exceeds_captured',
   /** A second capture of an authorization its PSP captures once only (Stripe without multicapture: Klarna, and cards as we send them). */
@@ -1025,7 +1030,8 @@ export function currencyRefusal(op: OperationRecord, auth: OperationRecord): Con
 
 /**
  * A capture above what the authorization has left (authorized less successful captures, one the PSP undid
- * included: `claimedByCaptures`; a sale is captured already, the PSP decides), or a refund above what was
+ * included: `claimedByCaptures`; a sale is captured already, the PSP decides; one that fits once the captures the
+ * PSP undid are left out is refused `amount_held_by_failed_capture`, naming them), or a refund above what was
  * captured (`capturedToRefund`: a sale's amount, else the successful captures, none the PSP undid) less
  * successful refunds (none the PSP undid) and less what the PSP refunded outside the bridge (`refundedOutside`: its
  * `refund_outside_bridge` adjustments, none the PSP failed or reversed after). A capture or refund the ledger holds FAILED that the PSP did after all
@@ -1067,7 +1073,20 @@ export function amountRefusal(
   const detail = { authorization_id: auth.id, amount: op.payment.amount, authorized, captured, ...(undone > 0 ? { captured_undone: undone } : {}) };
   if (op.command === 'capture' && auth.command !== 'sale') {
     const remaining = authorized - claimedByCaptures(dependents);
-    if (op.payment.amount > remaining) return { fail: AUTHORIZATION_REFUSALS.capture, field: 'payment.amount', detail: { ...detail, remaining } };
+    if (op.payment.amount > remaining) {
+      // Within the authorization once the captures the PSP failed are left out: the amount is not the request's fault but
+      // held for the PSP's own re-capture (Adyen after CAPTURE_FAILED), which the refusal says, naming those captures.
+      const held = dependents.filter((d) => d.command === 'capture' && doneAtPsp(d) && d.undone === true);
+      if (held.length > 0 && op.payment.amount <= authorized - settledSum(dependents, 'capture')) {
+        const failedCaptureIds = held.map((d) => d.id).join(',');
+        return {
+          fail: AUTHORIZATION_REFUSALS.captureFailedHeld,
+          field: 'payment.amount',
+          detail: { ...detail, remaining, failed_capture_ids: failedCaptureIds },
+        };
+      }
+      return { fail: AUTHORIZATION_REFUSALS.capture, field: 'payment.amount', detail: { ...detail, remaining } };
+    }
   }
   const refundable = op.command === 'refund' ? leftToRefund(auth, dependents, refundedOutside) : null;
   if (refundable !== null) {

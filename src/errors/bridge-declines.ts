@@ -26,6 +26,9 @@ export const BRIDGE_DECLINES: DeclineTable = {
     // Refused against our authorization before any gateway call (src/delivery/operation-context.ts).
     authorization_scope_mismatch: { category: 'bridge_refused', action: 'fix_request' },
     amount_exceeds_authorized: { category: 'bridge_refused', action: 'fix_request' },
+    // The amount is held by a capture the PSP said failed after accepting it, which it may capture again itself (Adyen
+    // re-captures after CAPTURE_FAILED): capturing it again is for a person to settle with the PSP, not a request to fix.
+    amount_held_by_failed_capture: { category: 'operation_not_permitted', action: 'contact_support' },
     amount_exceeds_captured: { category: 'bridge_refused', action: 'fix_request' },
     capture_already_made: { category: 'operation_not_permitted', action: 'fix_request' },
     amount_too_small_to_convert: { category: 'bridge_refused', action: 'fix_request' },

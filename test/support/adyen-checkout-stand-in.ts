@@ -28,8 +28,8 @@ export interface AdyenStandInStack {
   created(command: CommandType, orderId: string, gatewayKey: string): Promise<string>;
   /** Delivers operation `id` once (the worker's attempt); the state it is left in. */
   deliver(id: string): Promise<string>;
-  /** Posts one signed item of `eventCode` about the modification `pspReference`, named by the payment's reference. */
-  notifyNamingPayment(eventCode: string, authorization: string, pspReference: string): Promise<void>;
+  /** Posts one signed item of `eventCode` about the modification `pspReference`, named by the payment's reference (Adyen's `reason` when given). */
+  notifyNamingPayment(eventCode: string, authorization: string, pspReference: string, reason?: string): Promise<void>;
   /** SUCCESS events the OMS was sent for operation `id`. */
   successesSent(id: string): number;
 }
@@ -115,7 +115,7 @@ export function useAdyenStandInStack(merchant: string, hmacKey: string): AdyenSt
       const step = await stack.worker.delivery.deliver(id);
       return step.kind === 'done' ? step.state : ((await stack.worker.ledger.get(id))?.state ?? step.kind);
     },
-    async notifyNamingPayment(eventCode, authorization, pspReference) {
+    async notifyNamingPayment(eventCode, authorization, pspReference, reason) {
       const item = signedAdyenItem(
         {
           eventCode,
@@ -124,6 +124,7 @@ export function useAdyenStandInStack(merchant: string, hmacKey: string): AdyenSt
           originalReference: pspReferences.get(authorization)!,
           merchantAccountCode: merchant,
           amount: { value: STAND_IN_AMOUNT, currency: 'EUR' },
+          ...(reason !== undefined ? { reason } : {}),
         },
         hmacKey,
       );

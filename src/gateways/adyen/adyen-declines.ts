@@ -1,4 +1,4 @@
-import { DeclineRule, DeclineTable, describeDecline, isKnownCode, safeGatewayCode } from '../../errors/decline';
+import { Decline, DeclineRule, DeclineTable, declineOf, describeDecline, findRule, isKnownCode, safeGatewayCode } from '../../errors/decline';
 import { GatewayOutcome } from '../gateway-adapter';
 
 /**
@@ -53,6 +53,13 @@ export const ADYEN_REFUSAL_REASONS: readonly (readonly [code: string, refusalRea
 ];
 
 /**
+ * How Adyen's CAPTURE_FAILED and REFUND_FAILED reasons page writes a rejection for an account configuration error:
+ * "Capture rejected by card scheme: raw error message from the scheme (account configuration error)". The same
+ * failures apply to refunds ("Captures and refunds are treated the same by card schemes").
+ */
+const ACCOUNT_CONFIGURATION_REJECTION = 'Capture rejected by card scheme: raw error message from the scheme (account configuration error)';
+
+/**
  * Adyen's codes → decline categories: the refusal reasons above, the failing `resultCode`s (the reason
  * when Adyen gives no refusal reason; the shopper-flow codes fail a server-to-server command, see
  * adyen-status-map.ts), and the webhook `eventCode`s whose item is a failure without a `reason`.
@@ -99,6 +106,10 @@ export const ADYEN_DECLINES: DeclineTable = {
     // would take the money twice. A recurring payment the shopper cancelled at their bank cannot be captured by anyone.
     'Capture rejected by card scheme because of a technical issue.': { category: 'processing_error', action: 'none' },
     'Capture rejected by card scheme because the shopper cancelled the recurring payment through their bank.': 'cancelled',
+    // Adyen's template for a rejection caused by the merchant account's set-up at Adyen, the scheme's raw message in the
+    // middle (matched by its ending: `adyenSchemeRejection`): contact Adyen Support; once it confirms the fix, the
+    // failed captures can be re-captured. Not a request to fix, nor one Adyen re-captures itself.
+    [ACCOUNT_CONFIGURATION_REJECTION]: { category: 'invalid_request', action: 'contact_support' },
     // Ours, from adyen-webhook.ts: a capture the card scheme rejected as expired ("Capture rejected by card scheme: …
     // (capture expired)": final, it cannot be re-captured), or one sent after the authorization's EXPIRE: nothing is
     // left to capture, obtain a new authorization.
@@ -193,4 +204,17 @@ export function adyenDecline(outcome: GatewayOutcome, responseBody: string): Gat
   if (rawCode === undefined || !isKnownCode(ADYEN_RAW_RESPONSES, rawCode)) return { ...outcome, decline };
   const refined = describeDecline(ADYEN_RAW_RESPONSES, rawCode);
   return { ...outcome, decline: { ...refined, gateway_code: safeGatewayCode(`${decline.gateway_code}:${rawCode}`) } };
+}
+
+/**
+ * The decline of a capture or refund the card scheme rejected for the merchant account's configuration at Adyen: a
+ * `reason` ending "(account configuration error)" after the scheme's raw message, which differs per payment, so no
+ * exact row can match it. The row of Adyen's template (`ACCOUNT_CONFIGURATION_REJECTION`), the reason itself as the
+ * code; undefined for any other reason (the table reads it as usual).
+ */
+export function adyenSchemeRejection(reason: string | undefined): Decline | undefined {
+  if (reason === undefined || !/\(account configuration error\)\s*\.?\s*$/i.test(reason)) return undefined;
+  const rule = findRule(ADYEN_DECLINES, ACCOUNT_CONFIGURATION_REJECTION);
+  if (rule === undefined) return undefined;
+  return typeof rule === 'string' ? declineOf(rule, reason) : declineOf(rule.category, reason, rule.action);
 }

@@ -9,6 +9,7 @@ import { operationIdFromReference } from './adyen-references';
 import { AdyenEventCode, AdyenNotice, eventNotice, eventOutcome, eventSettles, isAdyenEventCode, isModificationEvent } from './adyen-status-map';
 import type { CommandType } from '../../contracts/payment-command';
 import { AdyenLateFact, adyenLateFact } from './adyen-adjustments';
+import { adyenSchemeRejection } from './adyen-declines';
 import { adyenStoredCard, adyenStoredToken } from './adyen-methods';
 import { formatStoredToken } from './adyen-stored-token';
 import type { StoredCard } from '../stored-card';
@@ -532,6 +533,9 @@ export function parseAdyenWebhook(rawBody: Buffer, gateway: GatewayConfig, skipp
     if (status === 'FAIL') outcome.reason = item.reason && item.reason !== 'null' ? item.reason : item.eventCode;
     // The scheme rejected the capture as expired: final, and nothing is left of the authorization to capture.
     if (status === 'FAIL' && isExpiredCapture(item)) outcome.reason = AUTHORIZATION_EXPIRED_REASON;
+    // A rejection for the account's configuration at Adyen names the scheme's own message: its decline by its ending.
+    const rejection = status === 'FAIL' ? adyenSchemeRejection(outcome.reason) : undefined;
+    if (rejection !== undefined) outcome.decline = rejection;
     if (status === 'SUCCESS' && item.eventCode === 'AUTHORISATION' && item.storedToken) outcome.storedToken = item.storedToken;
     // Kept only for an operation that stores its card (the outcome recorder's check), as an answer's is.
     if (status === 'SUCCESS' && item.eventCode === 'AUTHORISATION' && item.storedCard) outcome.storedCard = item.storedCard;

@@ -318,10 +318,15 @@ describe('currency and amount: a dependent command is checked against what our a
     expect(sim.counters().effects[tooMuch]).toBeUndefined();
     const refund = await record(dependent('refund', auth, { amount: 1000 }));
     expect(await service.deliver(refund)).toEqual({ kind: 'done', state: 'SUCCEEDED' });
-    // The PSP may capture the 3000 again itself (Adyen re-captures): a capture of ours is not sent for it.
+    // The PSP may capture the 3000 again itself (Adyen re-captures): a capture of ours is not sent for it, and the
+    // refusal says why (the amount held by that failed capture, a person's to settle with the PSP), not a wrong amount.
     const again = await record(dependent('capture', auth, { amount: 3000 }));
     expect(await service.deliver(again)).toEqual({ kind: 'done', state: 'FAILED' });
-    expect((await ledger.get(again))?.reason).toBe('amount_exceeds_authorized');
+    expect(await ledger.get(again)).toMatchObject({
+      reason: 'amount_held_by_failed_capture',
+      decline: { category: 'operation_not_permitted', gateway_code: 'amount_held_by_failed_capture', suggested_action: 'contact_support' },
+    });
+    expect(logs.lines.some((l) => l.includes('amount_held_by_failed_capture') && l.includes(again) && l.includes(failing))).toBe(true);
     expect(sim.counters().effects[again]).toBeUndefined();
   });
 

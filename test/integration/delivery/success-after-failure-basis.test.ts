@@ -216,7 +216,8 @@ describe('a capture the bridge recorded FAILED that the PSP did: its succeeded_a
     expect(await metricValue('pb_captures_undone_total', { gateway: 'simulator', command: 'capture' })).toBe(undoneBefore + 1);
     expect((await ledger.get(capture.id))?.undoneBy).toBe(later.adjustment.id);
     expect(await check('refund', auth, 1)).toBe('amount_exceeds_captured');
-    expect(await check('capture', auth, 1001)).toBe('amount_exceeds_authorized');
+    expect(await check('capture', auth, 1001)).toBe('amount_held_by_failed_capture');
+    expect(await check('capture', auth, 2001)).toBe('amount_exceeds_authorized');
     // A success older than that failure keeps it undone; a later one counts it again.
     const stale = await succeededAfterFailure(capture, 1000, { occurredAt: t + 30_000 });
     expect(stale.adjustment.failedAgainBy).toBe(later.adjustment.id);

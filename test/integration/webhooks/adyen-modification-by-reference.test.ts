@@ -20,6 +20,7 @@ const {
   deliver,
   notifyNamingPayment: notify,
   successesSent,
+  sent,
 } = useAdyenStandInStack('ByRefMerchant', '44782DEF547AAA06C910C43932B1EB0C71FC68D9D0C057550C48EC2ACF6BA056');
 
 let orderSeq = 0;
@@ -41,8 +42,8 @@ async function authorizedAndCaptureReceived(): Promise<{ orderId: string; author
 }
 
 /** Posts one signed item of `eventCode` about the modification `modification` (an operation id), named by the payment's reference. */
-function notifyNamingPayment(eventCode: string, authorization: string, modification: string): Promise<void> {
-  return notify(eventCode, authorization, pspReferences.get(modification)!);
+function notifyNamingPayment(eventCode: string, authorization: string, modification: string, reason?: string): Promise<void> {
+  return notify(eventCode, authorization, pspReferences.get(modification)!, reason);
 }
 
 /** Whether the OMS was sent the SUCCESS event of operation `id`. */
@@ -97,5 +98,56 @@ describe("an Adyen modification's notification naming the payment", () => {
     await eventually(async () => (await stack.worker.ledger.get(capture))?.undoneBy !== undefined);
     expect(await stack.worker.adjustmentStore.forOperation(authorization)).toEqual([]);
     expect(await notForCommandOn(authorization)).toBe(false);
+  });
+  it("a REFUNDED_REVERSED naming the authorization, about a refund that SUCCEEDED, is that refund's refund_reversed (it is marked undone, its OMS adjustment sent), not the authorization's", async () => {
+    const { orderId, authorization, capture } = await authorizedAndCaptureReceived();
+    await notifyNamingPayment('CAPTURE', authorization, capture);
+    await eventually(async () => (await stack.worker.ledger.get(capture))?.state === 'SUCCEEDED');
+    const refund = await delivered('refund', orderId, authorization);
+    await notifyNamingPayment('REFUND', authorization, refund.id);
+    await eventually(async () => (await stack.worker.ledger.get(refund.id))?.state === 'SUCCEEDED');
+
+    await notifyNamingPayment('REFUNDED_REVERSED', authorization, refund.id);
+
+    await eventually(async () => (await stack.worker.adjustmentStore.forOperation(refund.id)).some((a) => a.kind === 'refund_reversed'));
+    const [reversed] = (await stack.worker.adjustmentStore.forOperation(refund.id)).filter((a) => a.kind === 'refund_reversed');
+    expect(reversed).toMatchObject({ direction: 'credit', pspReference: pspReferences.get(refund.id), amount: 5000 });
+    await eventually(async () => (await stack.worker.ledger.get(refund.id))?.undoneBy !== undefined);
+    expect((await stack.worker.ledger.get(refund.id))?.state).toBe('SUCCEEDED');
+    expect(await stack.worker.adjustmentStore.forOperation(authorization)).toEqual([]);
+    expect(await stack.worker.adjustmentStore.forOperation(capture)).toEqual([]);
+    expect(await notForCommandOn(authorization)).toBe(false);
+    await eventually(async () =>
+      sent.some(
+        (n) =>
+          (n.params.adjustment as { kind?: string } | undefined)?.kind === 'refund_reversed' &&
+          (n.params.payment as { operation_reference?: string }).operation_reference === refund.id,
+      ),
+    );
+  });
+
+  it("a CAPTURE_FAILED for a technical issue after the capture SUCCEEDED: its capture_failed reports Adyen's reason; a capture of ours again is refused unsent, saying the amount is held for Adyen's re-capture", async () => {
+    const { orderId, authorization, capture } = await authorizedAndCaptureReceived();
+    await notifyNamingPayment('CAPTURE', authorization, capture);
+    await eventually(async () => (await stack.worker.ledger.get(capture))?.state === 'SUCCEEDED');
+    const reason = 'Capture rejected by card scheme because of a technical issue.';
+
+    await notifyNamingPayment('CAPTURE_FAILED', authorization, capture, reason);
+    await eventually(async () => (await stack.worker.ledger.get(capture))?.undoneBy !== undefined);
+    await eventually(async () =>
+      sent.some(
+        (n) =>
+          (n.params.adjustment as { kind?: string; reason?: string } | undefined)?.reason === reason &&
+          (n.params.payment as { operation_reference?: string }).operation_reference === capture,
+      ),
+    );
+    // Adyen re-captures it itself ("Transaction Recaptured"): a second capture of ours could take the money twice.
+    const again = await delivered('capture', orderId, authorization);
+    expect(again.state).toBe('FAILED');
+    expect(await stack.worker.ledger.get(again.id)).toMatchObject({
+      reason: 'amount_held_by_failed_capture',
+      decline: { suggested_action: 'contact_support' },
+    });
+    expect(pspReferences.has(again.id)).toBe(false);
   });
 });

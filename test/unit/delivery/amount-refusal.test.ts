@@ -51,7 +51,15 @@ describe('amountRefusal: a refund against what was captured', () => {
       detail: { captured: 1000, captured_undone: 3000, refundable: 1000 },
     });
     expect(amountRefusal(op('capture', 1000), auth, captures)).toBeNull();
-    expect(amountRefusal(op('capture', 1001), auth, captures)).toMatchObject({ fail: 'amount_exceeds_authorized', detail: { remaining: 1000 } });
+    // Above what is left only because of the capture the PSP failed (which it may re-capture itself): said so, naming it.
+    expect(amountRefusal(op('capture', 1001), auth, captures)).toMatchObject({
+      fail: 'amount_held_by_failed_capture',
+      field: 'payment.amount',
+      detail: { remaining: 1000, captured_undone: 3000, failed_capture_ids: 'cap-1' },
+    });
+    expect(amountRefusal(op('capture', 4000), auth, captures)).toMatchObject({ fail: 'amount_held_by_failed_capture' });
+    // Above the authorization even without it: the request's own amount is at fault.
+    expect(amountRefusal(op('capture', 4001), auth, captures)).toMatchObject({ fail: 'amount_exceeds_authorized', detail: { remaining: 1000 } });
   });
 
   it('has nothing to refund of a sale whose capture the PSP failed after it succeeded (undoneBy)', () => {
@@ -168,7 +176,11 @@ describe('amountRefusal: a capture, sale or refund recorded FAILED that the PSP 
       { id: 'cap-1', command: 'capture', state: 'FAILED', amount: 800, registered: 1, succeededAfterFailure: true, undone: true },
     ];
     expect(amountRefusal(op('refund', 1), auth, captures)).toMatchObject({ fail: 'amount_exceeds_captured', detail: { captured: 0, captured_undone: 800 } });
-    expect(amountRefusal(op('capture', 4201), auth, captures)).toMatchObject({ fail: 'amount_exceeds_authorized' });
+    expect(amountRefusal(op('capture', 4201), auth, captures)).toMatchObject({
+      fail: 'amount_held_by_failed_capture',
+      detail: { failed_capture_ids: 'cap-1' },
+    });
+    expect(amountRefusal(op('capture', 5001), auth, captures)).toMatchObject({ fail: 'amount_exceeds_authorized' });
   });
 
   it('counts such a refund as refunded', () => {

@@ -576,6 +576,32 @@ describe('Adyen webhook events', () => {
     expect(t.parseWebhook(raw(technical), gateway)[0].outcome.reason).toBe('Capture rejected by card scheme because of a technical issue.');
   });
 
+  it('reads a capture or refund the card scheme rejected for an account configuration error ("Capture rejected by card scheme: <the scheme\'s message> (account configuration error)") as Adyen documents it: invalid_request, contact_support, Adyen\'s text kept', () => {
+    const text = 'Capture rejected by card scheme: 30 : Format error (account configuration error)';
+    for (const [name, success] of [
+      ['post-CAPTURE_FAILED-capture_failed', 'true'],
+      ['post-REFUND_FAILED-refund_failed', 'true'],
+      ['post-CAPTURE-capture', 'false'],
+    ] as const) {
+      const n = example(name);
+      Object.assign(n.notificationItems[0].NotificationRequestItem, { success, reason: text });
+      const [event] = t.parseWebhook(raw(n), gateway);
+      expect([name, event.outcome]).toEqual([
+        name,
+        expect.objectContaining({
+          status: 'FAIL',
+          reason: text,
+          // The code is Adyen's text as every code is kept, cut to 64 characters; `reason` holds it whole.
+          decline: expect.objectContaining({ category: 'invalid_request', gateway_code: text.slice(0, 64), suggested_action: 'contact_support' }),
+        }),
+      ]);
+    }
+    // Another scheme rejection keeps reading by the table (its fallback for a text it does not list).
+    const other = example('post-CAPTURE_FAILED-capture_failed');
+    Object.assign(other.notificationItems[0].NotificationRequestItem, { reason: 'Capture rejected by card scheme: 30 : Format error (incorrect request)' });
+    expect(t.parseWebhook(raw(other), gateway)[0].outcome.decline?.category).toBe('unknown');
+  });
+
   it('gives a second CAPTURE_FAILED of one capture (its own eventDate: the re-capture failed again) an id of its own, which Adyen resends of it share', () => {
     const failed = example('post-CAPTURE_FAILED-capture_failed');
     const item = failed.notificationItems[0].NotificationRequestItem;
