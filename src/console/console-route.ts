@@ -33,6 +33,8 @@ import { dismissHeldRecaptures } from '../ops/held-recaptures';
 import { recheckOperations } from '../ops/recheck';
 import type { ReviewDecisionResult } from '../poller/risk-review-expiry';
 import { containsCardNumber } from '../logging/redact';
+import { LogThrottle } from '../logging/log-throttle';
+import { ConsoleHosts, consoleAllowedHosts, loggableHeader } from './console-hosts';
 import { ConsoleSession, ConsoleSessions, constantTimeEqual } from './console-sessions';
 import { DEAD_LETTERS_PER_PAGE, DEAD_LETTERS_PER_PAGE_MAX, DeadLetterPageRequest, consoleSnapshot } from './console-snapshot';
 import { DeadLetterCursor } from '../ops/dead-letter-store';
@@ -85,6 +87,12 @@ function deadLetterPaging(query: URLSearchParams): DeadLetterPageRequest | strin
 }
 
 const logins = counter('pb_console_logins_total', 'Operator console logins, by outcome (ok, refused, throttled, cross_origin)', ['outcome']);
+
+const hostsRefused = counter(
+  'pb_console_hosts_refused_total',
+  'Console requests refused with 421 because they name a host the console does not answer (console.allowed_hosts), by reason (not_allowed, missing)',
+  ['reason'],
+);
 
 const idleEnded = counter(
   'pb_console_sessions_idle_ended_total',
@@ -215,6 +223,9 @@ export class ConsoleRoute implements WebRoute {
   private readonly sessions: ConsoleSessions;
   /** Forms up to {@link CONSOLE_FORM_LIMIT_BYTES}; a larger one is discarded within the `http.discard_*` bounds. */
   private readonly forms: BodyReader;
+  private readonly hosts: ConsoleHosts;
+  /** One warning a minute for the refused hosts (anyone on the network can send any Host). */
+  private readonly hostRefusals: LogThrottle;
 
   constructor(
     private readonly deps: {
@@ -229,6 +240,8 @@ export class ConsoleRoute implements WebRoute {
     this.base = deps.config.console.path;
     this.sessions = new ConsoleSessions(deps.ops.redis, deps.config.redis.keyPrefix, deps.config.console.sessionTtlMs, deps.config.console.sessionIdleMs);
     this.forms = new BodyReader({ ...deps.config.http, bodyLimitBytes: CONSOLE_FORM_LIMIT_BYTES }, deps.logger);
+    this.hosts = new ConsoleHosts(consoleAllowedHosts(deps.config));
+    this.hostRefusals = new LogThrottle(deps.logger);
   }
 
   matches(path: string): boolean {
@@ -237,6 +250,7 @@ export class ConsoleRoute implements WebRoute {
 
   async handle(req: IncomingMessage, res: ServerResponse, path: string): Promise<void> {
     if (this.deps.access && !this.deps.access.admit(req, res, { surface: 'admin' })) return;
+    if (!this.hostAllowed(req, res)) return;
     // Reached over https: the browser is told to use nothing else for this host for a year (RFC 6797;
     // OWASP HTTP Strict Transport Security Cheat Sheet), so a later plain http link cannot carry the session.
     // Not includeSubDomains: the console does not speak for the rest of the domain.
@@ -344,6 +358,28 @@ export class ConsoleRoute implements WebRoute {
   }
 
   /**
+   * Whether `req` names a host the console answers (`Host`, or from a trusted proxy that rewrites it,
+   * `X-Forwarded-Host`); else answers 421 Misdirected Request (RFC 9110 §15.5.20) itself, counted, with one
+   * warning a minute naming the host (masked, bounded) and false. A page of another site whose name resolves
+   * to the console's address (DNS rebinding) is refused so, before anything is read or rendered.
+   */
+  private hostAllowed(req: IncomingMessage, res: ServerResponse): boolean {
+    const forwarded = this.deps.access?.forwardedHost(req);
+    const host = forwarded ?? req.headers.host;
+    if (this.hosts.allows(host)) return true;
+    const reason = host === undefined || host === '' ? 'missing' : 'not_allowed';
+    hostsRefused.inc({ reason });
+    this.hostRefusals.warn('console:host', 'console: request for a host not in console.allowed_hosts refused (rate-limited: one line per minute)', {
+      host: host === undefined ? '(none)' : loggableHeader(host),
+      header: forwarded !== undefined ? 'x-forwarded-host' : 'host',
+      client: this.deps.access?.clientOf(req) ?? req.socket.remoteAddress ?? 'unknown',
+      setting: 'console.allowed_hosts',
+    });
+    send(res, 421, 'text/plain; charset=utf-8', 'misdirected request: this console does not answer for that host', { connection: 'close' });
+    return false;
+  }
+
+  /**
    * Whether the browser reached the console over https, which makes the session cookie of an answer to `req`
    * `Secure` (RFC 6265 §4.1.2.5: the browser then sends it back over https only; OWASP Session Management
    * Cheat Sheet) and the answer carry HSTS: always with `console.secure_cookie: always`, else when this
@@ -411,6 +447,33 @@ export class ConsoleRoute implements WebRoute {
     return host === req.headers.host?.toLowerCase() || host === this.deps.access?.forwardedHost(req);
   }
 
+  /**
+   * What {@link sameOrigin} compared, for the log line of a refused login: the origin the browser claimed
+   * (`Origin`, or only the scheme, host and port of `Referer`: its path and query may hold anything), our
+   * `Host`, and an `X-Forwarded-Host` with whether its peer is a trusted proxy (an untrusted one is ignored: a
+   * proxy missing from `edge.trusted_proxies` that rewrites Host shows here). Each masked and bounded.
+   */
+  private originDetail(req: IncomingMessage): Record<string, string | boolean> {
+    const { origin, referer } = req.headers;
+    let claimed: string;
+    if (origin !== undefined) claimed = origin;
+    else {
+      try {
+        claimed = new URL(referer ?? '').origin;
+      } catch {
+        claimed = 'unparseable Referer';
+      }
+    }
+    const forwarded = req.headers['x-forwarded-host'];
+    const trustedForwarded = this.deps.access?.forwardedHost(req);
+    return {
+      origin: loggableHeader(claimed),
+      origin_header: origin !== undefined ? 'origin' : 'referer',
+      host: loggableHeader(req.headers.host ?? '(none)'),
+      ...(forwarded !== undefined ? { x_forwarded_host: loggableHeader(String(forwarded)), x_forwarded_host_trusted: trustedForwarded !== undefined } : {}),
+    };
+  }
+
   private async login(req: IncomingMessage, res: ServerResponse): Promise<void> {
     const form = await this.form(req, res);
     if (!form) return;
@@ -427,7 +490,7 @@ export class ConsoleRoute implements WebRoute {
     // can never log in, so not counting it gives a guesser nothing.
     if (!this.sameOrigin(req)) {
       logins.inc({ outcome: 'cross_origin' });
-      this.deps.logger.warn('console: login form posted from another origin refused', { client });
+      this.deps.logger.warn('console: login form posted from another origin refused', { client, ...this.originDetail(req) });
       return send(res, 403, 'text/html; charset=utf-8', loginPage({ base: this.base }, 'This form did not come from the console: log in from its own page.'));
     }
     // Counted before the check, so a flood of concurrent guesses is counted too; a success clears it. Counted

@@ -81,7 +81,7 @@ describe('the console session cookie behind a TLS-terminating proxy', () => {
 
   it('takes a form from the host a trusted proxy that rewrites Host says the browser asked for (X-Forwarded-Host), and only from a trusted proxy', async () => {
     const behind = { origin: 'https://console.example.com', 'x-forwarded-host': 'console.example.com', 'x-forwarded-proto': 'https' };
-    const trusted = await consoleWith({ 'edge.trusted_proxies': ['127.0.0.1', '::1'] });
+    const trusted = await consoleWith({ 'edge.trusted_proxies': ['127.0.0.1', '::1'], 'console.allowed_hosts': ['console.example.com'] });
     expect((await consoleLogin(trusted, PASSWORD, behind)).status).toBe(303);
     expect((await consoleLogin(trusted, PASSWORD, { ...behind, origin: 'https://evil.example' })).status).toBe(403);
     const untrusted = await consoleWith({ 'edge.trusted_proxies': ['10.0.0.0/8'] });
