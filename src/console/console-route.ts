@@ -40,7 +40,17 @@ import { DEAD_LETTERS_PER_PAGE, DEAD_LETTERS_PER_PAGE_MAX, DeadLetterPageRequest
 import { DeadLetterCursor } from '../ops/dead-letter-store';
 import { parseDeadLetterCursor } from '../ops/dead-letter-cursor';
 
+/**
+ * The session cookie's name over plain http (local use: tests, a demo on 127.0.0.1), with `Path` = `console.path`.
+ * Browsers refuse a prefixed cookie that is not `Secure`, and a browser on plain http keeps no `Secure` cookie.
+ */
 const COOKIE = 'pb_console';
+/**
+ * Its name over https (RFC 6265bis §4.1.3.2, `__Host-`): the browser keeps it only if it is `Secure`, has no
+ * `Domain` and `Path=/`, so no other host of the domain (a sibling subdomain, a plain http page) can set or
+ * overwrite it (OWASP Session Management Cheat Sheet: cookie prefixes).
+ */
+const HOST_COOKIE = '__Host-pb_console';
 /** Largest form the console accepts (a replay of many ids), bytes; its listener's `bodyLimitBytes`. */
 export const CONSOLE_FORM_LIMIT_BYTES = 64 * 1024;
 /** Longest lookup query (`q`, after trimming) the console accepts; the page's form allows as many (`maxlength`). */
@@ -262,7 +272,7 @@ export class ConsoleRoute implements WebRoute {
     if (sub === '/static/console.js') return send(res, 200, 'text/javascript; charset=utf-8', CONSOLE_JS);
     if (sub === '/login') return method === 'POST' ? this.login(req, res) : send(res, 200, 'text/html; charset=utf-8', loginPage({ base: this.base }));
 
-    const sessionId = cookieOf(req, COOKIE);
+    const sessionId = cookieOf(req, this.cookieName(req));
     const { session, stale, idle } = await this.sessions.get(sessionId, this.deps.config.console);
     if (stale) {
       this.deps.logger.info('console: session opened with an earlier console password ended', {
@@ -353,8 +363,21 @@ export class ConsoleRoute implements WebRoute {
     return send(res, 404, 'text/html; charset=utf-8', messagePage(page, 'Not found', 'No such page.'));
   }
 
+  /** The session cookie's name for `req`: {@link HOST_COOKIE} when the browser came over https, else {@link COOKIE}. */
+  private cookieName(req: IncomingMessage): string {
+    return this.reachedOverHttps(req) ? HOST_COOKIE : COOKIE;
+  }
+
+  /**
+   * The session cookie for `req`. Over https `__Host-` with `Secure` and `Path=/` (the prefix demands both, and no
+   * `Domain`): the cookie then goes to every path of this host, on every port (cookies know no ports), where only
+   * the console reads it; the intake and the webhooks never read a cookie, and SameSite=Strict keeps other sites'
+   * pages from sending it. Over plain http (local use) unprefixed and scoped to `console.path`.
+   */
   private cookie(req: IncomingMessage, value: string, maxAgeS: number): string {
-    return `${COOKIE}=${value}; Path=${this.base}; HttpOnly; SameSite=Strict; Max-Age=${maxAgeS}${this.reachedOverHttps(req) ? '; Secure' : ''}`;
+    return this.reachedOverHttps(req)
+      ? `${HOST_COOKIE}=${value}; Path=/; HttpOnly; SameSite=Strict; Max-Age=${maxAgeS}; Secure`
+      : `${COOKIE}=${value}; Path=${this.base}; HttpOnly; SameSite=Strict; Max-Age=${maxAgeS}`;
   }
 
   /**
@@ -524,6 +547,7 @@ export class ConsoleRoute implements WebRoute {
     // one more usable id until its idle timeout (OWASP Session Management Cheat Sheet: renew the id at login,
     // invalidating the previous one).
     await this.sessions.destroy(cookieOf(req, COOKIE));
+    await this.sessions.destroy(cookieOf(req, HOST_COOKIE));
     const { id } = await this.sessions.create(this.deps.config.console);
     logins.inc({ outcome: 'ok' });
     await this.deps.ops.audit.record({ action: 'console.login', actor: `console:${username}@${client}`, outcome: 'ok' });
