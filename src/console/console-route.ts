@@ -18,6 +18,8 @@ import {
   lookupPage,
   loginPage,
   messagePage,
+  operationPage,
+  operationPath,
   recaptureDismissResultPage,
   recheckResultPage,
   replayResultPage,
@@ -97,6 +99,12 @@ function deadLetterPaging(query: URLSearchParams): DeadLetterPageRequest | strin
 }
 
 const logins = counter('pb_console_logins_total', 'Operator console logins, by outcome (ok, refused, throttled, cross_origin)', ['outcome']);
+
+const lookups = counter(
+  'pb_console_lookups_total',
+  "Console lookups (its search form), by result (one: to the operation's page, listed: none or several shown, card_number: refused unsearched, what was typed looks like a card number)",
+  ['result'],
+);
 
 const hostsRefused = counter(
   'pb_console_hosts_refused_total',
@@ -310,6 +318,7 @@ export class ConsoleRoute implements WebRoute {
           messagePage(page, 'Refused', 'This form is stale or did not come from the console. Reload the page and try again.'),
         );
       }
+      if (sub === '/lookup') return this.lookup(req, res, page, session, form);
       if (sub === '/logout') {
         await this.sessions.destroy(sessionId);
         await this.audit(req, session, 'console.logout', 'ok');
@@ -341,18 +350,18 @@ export class ConsoleRoute implements WebRoute {
     }
     if (sub === '/api/summary') return this.summary(res);
     if (sub === '/lookup') {
-      const query = (url.searchParams.get('q') ?? '').trim();
-      // Refused, not cut: a cut query is a lookup (and an audit entry) of something nobody typed. Not echoed
-      // back: the form never sends this much, so it is not an operator's typo.
-      if (query.length > MAX_LOOKUP_CHARS)
-        return send(
-          res,
-          400,
-          'text/html; charset=utf-8',
-          messagePage(page, 'Query too long', `The lookup parameter q is longer than ${MAX_LOOKUP_CHARS} characters: an order or operation id is shorter.`),
-        );
-      return this.lookup(req, res, page, session, query);
+      // Never searched, never echoed: what is typed in the search box goes in a form's body, never in a URL
+      // (browser history, proxies' logs, Referer), so a card number pasted there by mistake stays out of them.
+      return send(
+        res,
+        405,
+        'text/html; charset=utf-8',
+        messagePage(page, 'Use the search box', "The lookup takes what it searches for from the search box's form only, never from the address."),
+        { allow: 'POST' },
+      );
     }
+    const op = /^\/operations\/([^/]+)$/.exec(sub);
+    if (op) return this.operation(req, res, page, session, op[1]);
     const dl = /^\/dead-letters\/(dl-[0-9a-f]{24})$/.exec(sub);
     if (dl) {
       const record = await this.deps.ops.deadLetters.get(dl[1]);
@@ -578,8 +587,38 @@ export class ConsoleRoute implements WebRoute {
     );
   }
 
-  private async lookup(req: IncomingMessage, res: ServerResponse, page: PageContext, session: ConsoleSession, query: string): Promise<void> {
+  /**
+   * The search box (a POST: what is typed never lands in a URL). One operation found: 303 to its page, whose URL
+   * names only its id (a reload repeats nothing). None or several (an order's operations): listed in the answer.
+   * What looks like a card number is not searched, not echoed and not audited: the operator is told so.
+   */
+  private async lookup(req: IncomingMessage, res: ServerResponse, page: PageContext, session: ConsoleSession, form: URLSearchParams): Promise<void> {
+    const query = (form.get('q') ?? '').trim();
     if (query === '') return redirect(res, this.base);
+    // Refused, not cut: a cut query is a lookup (and an audit entry) of something nobody typed. Not echoed
+    // back: the form never sends this much, so it is not an operator's typo.
+    if (query.length > MAX_LOOKUP_CHARS)
+      return send(
+        res,
+        400,
+        'text/html; charset=utf-8',
+        messagePage(page, 'Query too long', `The lookup field q is longer than ${MAX_LOOKUP_CHARS} characters: an order or operation id is shorter.`),
+      );
+    if (containsCardNumber(query)) {
+      lookups.inc({ result: 'card_number' });
+      // Audited without what was typed (the audit log is redacted anyway): who tried, and that it was refused.
+      await this.audit(req, session, 'ops.lookup', 'refused', undefined, { by: 'console', reason: 'card_number' });
+      return send(
+        res,
+        400,
+        'text/html; charset=utf-8',
+        messagePage(
+          page,
+          'Not searched: a card number?',
+          'What you typed looks like a card number. The console never searches by card number, and it was neither kept nor logged. Search by order id or operation id.',
+        ),
+      );
+    }
     const { operations } = this.deps.ops;
     const found: OperationDetail[] = [];
     const byId = await operations.show(query);
@@ -588,7 +627,29 @@ export class ConsoleRoute implements WebRoute {
       if (!found.some((f) => f.operation.id === detail.operation.id)) found.push(detail);
     }
     await this.audit(req, session, 'ops.lookup', 'ok', query, { by: 'console', found: found.length });
+    if (found.length === 1) {
+      lookups.inc({ result: 'one' });
+      return redirect(res, operationPath(this.base, found[0].operation.id));
+    }
+    lookups.inc({ result: 'listed' });
     send(res, 200, 'text/html; charset=utf-8', lookupPage(page, query, found));
+  }
+
+  /** An operation's own page (`<console>/operations/<id>`, as a lookup's redirect and the lists' links name it). */
+  private async operation(req: IncomingMessage, res: ServerResponse, page: PageContext, session: ConsoleSession, escaped: string): Promise<void> {
+    let id: string;
+    try {
+      id = decodeURIComponent(escaped);
+    } catch {
+      id = '';
+    }
+    // Never echoed, never searched: the console's own links only name operation ids, which hold no card number.
+    if (!PRINTABLE_ID.test(id) || containsCardNumber(id))
+      return send(res, 404, 'text/html; charset=utf-8', messagePage(page, 'Not found', 'No such operation.'));
+    const detail = await this.deps.ops.operations.show(id);
+    await this.audit(req, session, 'ops.operation', 'ok', id, { by: 'console', found: detail ? 1 : 0 });
+    if (!detail) return send(res, 404, 'text/html; charset=utf-8', messagePage(page, 'Not found', 'No such operation.'));
+    send(res, 200, 'text/html; charset=utf-8', operationPage(page, detail));
   }
 
   /**
