@@ -237,6 +237,12 @@ export const configSchema = {
     'console.session_idle_ms': { type: 'integer', minimum: 60000, default: 900000 },
     'console.stuck_after_ms': { ...positiveInt, default: 300000 },
     'console.secure_cookie': { enum: ['auto', 'always'], default: 'auto' },
+    // Names (or addresses) the console answers besides loopback, the public URL's host and console.bind; optional :port.
+    'console.allowed_hosts': {
+      type: 'array',
+      items: { type: 'string', pattern: '^(\\[[0-9A-Fa-f:.]+\\]|[A-Za-z0-9]([A-Za-z0-9.-]*[A-Za-z0-9])?)\\.?(:[0-9]{1,5})?$' },
+      default: [],
+    },
     // Channels: per-channel credentials, validation profiles, card data in free text, dead-letter triage (src/config/channels-config.ts).
     ...channelsConfigSchema,
     // Orchestration: routing rules, merchant agreements, failover, payment method options (src/config/routing-config.ts).

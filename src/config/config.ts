@@ -484,6 +484,13 @@ export interface ConsoleConfig {
    * `always`: on every login, for a deployment reached over https only whatever its proxy forwards.
    */
   readonly secureCookie: 'auto' | 'always';
+  /**
+   * Hosts the console answers besides `localhost`, `127.0.0.1`, `[::1]`, the host of `service_bus.public_url`
+   * and `console.bind` (when one address): names or addresses (IPv6 bracketed), each optionally with `:port`
+   * (without, any port). A request naming another host (`Host`, or `X-Forwarded-Host` from a trusted proxy)
+   * gets 421: a DNS-rebinding page never reaches the console. Default [].
+   */
+  readonly allowedHosts: readonly string[];
 }
 
 /**

@@ -332,6 +332,7 @@ function toConfig(p: Params): Config {
       sessionIdleMs: num(p, 'console.session_idle_ms'),
       stuckAfterMs: num(p, 'console.stuck_after_ms'),
       secureCookie: p['console.secure_cookie'] as Config['console']['secureCookie'],
+      allowedHosts: p['console.allowed_hosts'] as string[],
     },
     rateLimits: rateLimitsOf(p),
     backpressure: {

@@ -64,9 +64,10 @@ export function layout(ctx: PageContext, title: string, content: SafeHtml): stri
           <a class="brand" href="${ctx.base}">payment-bridge console</a>
           ${
             ctx.user
-              ? html`<form class="lookup" method="get" action="${ctx.base}/lookup" role="search">
+              ? html`<form class="lookup" method="post" action="${ctx.base}/lookup" role="search">
+                    <input type="hidden" name="csrf" value="${ctx.csrf}" />
                     <label for="q" class="sr">Order or operation id</label>
-                    <input id="q" name="q" type="search" placeholder="order id or operation id" required maxlength="200" />
+                    <input id="q" name="q" type="search" placeholder="order id or operation id" required maxlength="200" autocomplete="off" />
                     <button type="submit">Find</button>
                   </form>
                   <form method="post" action="${ctx.base}/logout" class="logout">
@@ -209,9 +210,17 @@ function actionResultPage(
   );
 }
 
-/** A link to the lookup of an operation id. */
+/**
+ * The path of an operation's own page: its id, escaped, is all its URL holds (a lookup's query never lands in a
+ * URL: the search box posts it).
+ */
+export function operationPath(base: string, id: string): string {
+  return `${base}/operations/${encodeURIComponent(id)}`;
+}
+
+/** A link to an operation's own page. */
 function lookupLink(ctx: PageContext, id: string): SafeHtml {
-  return html`<a href="${ctx.base}/lookup?q=${encodeURIComponent(id)}">${id}</a>`;
+  return html`<a href="${operationPath(ctx.base, id)}">${id}</a>`;
 }
 
 function rejectedEventsForm(ctx: PageContext, events: RejectedEvent[]): SafeHtml {
@@ -680,22 +689,43 @@ export function lookupPage(ctx: PageContext, typed: string, found: OperationDeta
               )
         }
       </section>
-      ${found.map(
-        (f, n) =>
-          html`${operationDetailSection(f, n)}
-            <section class="history">
-              <h2>History of ${f.operation.id}</h2>
-              <ol>
-                ${f.history.map(shownInteraction).map(({ at, event, ...rest }) => {
-                  return html`<li>
-                    <time>${time(at)}</time>
-                    <b>${event}</b>
-                    ${Object.entries(rest).map(([key, v]) => html`<span class="kv">${key}=${typeof v === 'string' ? v : JSON.stringify(v)}</span> `)}
-                  </li>`;
-                })}
-              </ol>
-            </section>`,
-      )}`,
+      ${operationDetails(found)}`,
+  );
+}
+
+/** Each operation's detail and history, as a lookup and an operation's page show them. */
+function operationDetails(found: OperationDetail[]): SafeHtml {
+  return html`${found.map(
+    (f, n) =>
+      html`${operationDetailSection(f, n)}
+        <section class="history">
+          <h2>History of ${f.operation.id}</h2>
+          <ol>
+            ${f.history.map(shownInteraction).map(({ at, event, ...rest }) => {
+              return html`<li>
+                <time>${time(at)}</time>
+                <b>${event}</b>
+                ${Object.entries(rest).map(([key, v]) => html`<span class="kv">${key}=${typeof v === 'string' ? v : JSON.stringify(v)}</span> `)}
+              </li>`;
+            })}
+          </ol>
+        </section>`,
+  )}`;
+}
+
+/**
+ * An operation's own page (`<console>/operations/<id>`): where a lookup that found one operation leads, and what
+ * the lists link to. Its list (`#lookup-results`) carries the same actions as a lookup's.
+ */
+export function operationPage(ctx: PageContext, detail: OperationDetail): string {
+  return layout(
+    ctx,
+    `Operation ${detail.operation.id}`,
+    html`<section>
+        <h1>Operation <span id="operation-id">${detail.operation.id}</span></h1>
+        ${operationsForm(ctx, [detail.operation], 'lookup-results')}
+      </section>
+      ${operationDetails([detail])}`,
   );
 }
 
@@ -765,7 +795,7 @@ export function replayResultPage(ctx: PageContext, execute: boolean, plans: Repl
                 html`<tr data-dead-letter="${p.id}" data-verdict="${p.verdict}">
                   <td><a href="${ctx.base}/dead-letters/${p.id}">${p.id}</a></td>
                   <td>${p.verdict}</td>
-                  <td>${p.operationId ? html`<a href="${ctx.base}/lookup?q=${encodeURIComponent(p.operationId)}">${p.operationId}</a>` : ''}</td>
+                  <td>${p.operationId ? lookupLink(ctx, p.operationId) : ''}</td>
                   <td>${p.state ?? ''}</td>
                   <td class="published">
                     ${execute ? (p.published ? 'yes' : `no${p.error ? `: ${p.error}` : ''}`) : p.verdict === 'replay' ? (p.routingKey ?? '') : ''}

@@ -18,6 +18,8 @@ import {
   lookupPage,
   loginPage,
   messagePage,
+  operationPage,
+  operationPath,
   recaptureDismissResultPage,
   recheckResultPage,
   replayResultPage,
@@ -33,12 +35,24 @@ import { dismissHeldRecaptures } from '../ops/held-recaptures';
 import { recheckOperations } from '../ops/recheck';
 import type { ReviewDecisionResult } from '../poller/risk-review-expiry';
 import { containsCardNumber } from '../logging/redact';
+import { LogThrottle } from '../logging/log-throttle';
+import { ConsoleHosts, consoleAllowedHosts, loggableHeader } from './console-hosts';
 import { ConsoleSession, ConsoleSessions, constantTimeEqual } from './console-sessions';
 import { DEAD_LETTERS_PER_PAGE, DEAD_LETTERS_PER_PAGE_MAX, DeadLetterPageRequest, consoleSnapshot } from './console-snapshot';
 import { DeadLetterCursor } from '../ops/dead-letter-store';
 import { parseDeadLetterCursor } from '../ops/dead-letter-cursor';
 
+/**
+ * The session cookie's name over plain http (local use: tests, a demo on 127.0.0.1), with `Path` = `console.path`.
+ * Browsers refuse a prefixed cookie that is not `Secure`, and a browser on plain http keeps no `Secure` cookie.
+ */
 const COOKIE = 'pb_console';
+/**
+ * Its name over https (RFC 6265bis §4.1.3.2, `__Host-`): the browser keeps it only if it is `Secure`, has no
+ * `Domain` and `Path=/`, so no other host of the domain (a sibling subdomain, a plain http page) can set or
+ * overwrite it (OWASP Session Management Cheat Sheet: cookie prefixes).
+ */
+const HOST_COOKIE = '__Host-pb_console';
 /** Largest form the console accepts (a replay of many ids), bytes; its listener's `bodyLimitBytes`. */
 export const CONSOLE_FORM_LIMIT_BYTES = 64 * 1024;
 /** Longest lookup query (`q`, after trimming) the console accepts; the page's form allows as many (`maxlength`). */
@@ -85,6 +99,18 @@ function deadLetterPaging(query: URLSearchParams): DeadLetterPageRequest | strin
 }
 
 const logins = counter('pb_console_logins_total', 'Operator console logins, by outcome (ok, refused, throttled, cross_origin)', ['outcome']);
+
+const lookups = counter(
+  'pb_console_lookups_total',
+  "Console lookups (its search form), by result (one: to the operation's page, listed: none or several shown, card_number: refused unsearched, what was typed looks like a card number)",
+  ['result'],
+);
+
+const hostsRefused = counter(
+  'pb_console_hosts_refused_total',
+  'Console requests refused with 421 because they name a host the console does not answer (console.allowed_hosts), by reason (not_allowed, missing)',
+  ['reason'],
+);
 
 const idleEnded = counter(
   'pb_console_sessions_idle_ended_total',
@@ -215,6 +241,9 @@ export class ConsoleRoute implements WebRoute {
   private readonly sessions: ConsoleSessions;
   /** Forms up to {@link CONSOLE_FORM_LIMIT_BYTES}; a larger one is discarded within the `http.discard_*` bounds. */
   private readonly forms: BodyReader;
+  private readonly hosts: ConsoleHosts;
+  /** One warning a minute for the refused hosts (anyone on the network can send any Host). */
+  private readonly hostRefusals: LogThrottle;
 
   constructor(
     private readonly deps: {
@@ -229,6 +258,8 @@ export class ConsoleRoute implements WebRoute {
     this.base = deps.config.console.path;
     this.sessions = new ConsoleSessions(deps.ops.redis, deps.config.redis.keyPrefix, deps.config.console.sessionTtlMs, deps.config.console.sessionIdleMs);
     this.forms = new BodyReader({ ...deps.config.http, bodyLimitBytes: CONSOLE_FORM_LIMIT_BYTES }, deps.logger);
+    this.hosts = new ConsoleHosts(consoleAllowedHosts(deps.config));
+    this.hostRefusals = new LogThrottle(deps.logger);
   }
 
   matches(path: string): boolean {
@@ -237,6 +268,7 @@ export class ConsoleRoute implements WebRoute {
 
   async handle(req: IncomingMessage, res: ServerResponse, path: string): Promise<void> {
     if (this.deps.access && !this.deps.access.admit(req, res, { surface: 'admin' })) return;
+    if (!this.hostAllowed(req, res)) return;
     // Reached over https: the browser is told to use nothing else for this host for a year (RFC 6797;
     // OWASP HTTP Strict Transport Security Cheat Sheet), so a later plain http link cannot carry the session.
     // Not includeSubDomains: the console does not speak for the rest of the domain.
@@ -248,7 +280,7 @@ export class ConsoleRoute implements WebRoute {
     if (sub === '/static/console.js') return send(res, 200, 'text/javascript; charset=utf-8', CONSOLE_JS);
     if (sub === '/login') return method === 'POST' ? this.login(req, res) : send(res, 200, 'text/html; charset=utf-8', loginPage({ base: this.base }));
 
-    const sessionId = cookieOf(req, COOKIE);
+    const sessionId = cookieOf(req, this.cookieName(req));
     const { session, stale, idle } = await this.sessions.get(sessionId, this.deps.config.console);
     if (stale) {
       this.deps.logger.info('console: session opened with an earlier console password ended', {
@@ -286,6 +318,7 @@ export class ConsoleRoute implements WebRoute {
           messagePage(page, 'Refused', 'This form is stale or did not come from the console. Reload the page and try again.'),
         );
       }
+      if (sub === '/lookup') return this.lookup(req, res, page, session, form);
       if (sub === '/logout') {
         await this.sessions.destroy(sessionId);
         await this.audit(req, session, 'console.logout', 'ok');
@@ -317,18 +350,18 @@ export class ConsoleRoute implements WebRoute {
     }
     if (sub === '/api/summary') return this.summary(res);
     if (sub === '/lookup') {
-      const query = (url.searchParams.get('q') ?? '').trim();
-      // Refused, not cut: a cut query is a lookup (and an audit entry) of something nobody typed. Not echoed
-      // back: the form never sends this much, so it is not an operator's typo.
-      if (query.length > MAX_LOOKUP_CHARS)
-        return send(
-          res,
-          400,
-          'text/html; charset=utf-8',
-          messagePage(page, 'Query too long', `The lookup parameter q is longer than ${MAX_LOOKUP_CHARS} characters: an order or operation id is shorter.`),
-        );
-      return this.lookup(req, res, page, session, query);
+      // Never searched, never echoed: what is typed in the search box goes in a form's body, never in a URL
+      // (browser history, proxies' logs, Referer), so a card number pasted there by mistake stays out of them.
+      return send(
+        res,
+        405,
+        'text/html; charset=utf-8',
+        messagePage(page, 'Use the search box', "The lookup takes what it searches for from the search box's form only, never from the address."),
+        { allow: 'POST' },
+      );
     }
+    const op = /^\/operations\/([^/]+)$/.exec(sub);
+    if (op) return this.operation(req, res, page, session, op[1]);
     const dl = /^\/dead-letters\/(dl-[0-9a-f]{24})$/.exec(sub);
     if (dl) {
       const record = await this.deps.ops.deadLetters.get(dl[1]);
@@ -339,8 +372,43 @@ export class ConsoleRoute implements WebRoute {
     return send(res, 404, 'text/html; charset=utf-8', messagePage(page, 'Not found', 'No such page.'));
   }
 
+  /** The session cookie's name for `req`: {@link HOST_COOKIE} when the browser came over https, else {@link COOKIE}. */
+  private cookieName(req: IncomingMessage): string {
+    return this.reachedOverHttps(req) ? HOST_COOKIE : COOKIE;
+  }
+
+  /**
+   * The session cookie for `req`. Over https `__Host-` with `Secure` and `Path=/` (the prefix demands both, and no
+   * `Domain`): the cookie then goes to every path of this host, on every port (cookies know no ports), where only
+   * the console reads it; the intake and the webhooks never read a cookie, and SameSite=Strict keeps other sites'
+   * pages from sending it. Over plain http (local use) unprefixed and scoped to `console.path`.
+   */
   private cookie(req: IncomingMessage, value: string, maxAgeS: number): string {
-    return `${COOKIE}=${value}; Path=${this.base}; HttpOnly; SameSite=Strict; Max-Age=${maxAgeS}${this.reachedOverHttps(req) ? '; Secure' : ''}`;
+    return this.reachedOverHttps(req)
+      ? `${HOST_COOKIE}=${value}; Path=/; HttpOnly; SameSite=Strict; Max-Age=${maxAgeS}; Secure`
+      : `${COOKIE}=${value}; Path=${this.base}; HttpOnly; SameSite=Strict; Max-Age=${maxAgeS}`;
+  }
+
+  /**
+   * Whether `req` names a host the console answers (`Host`, or from a trusted proxy that rewrites it,
+   * `X-Forwarded-Host`); else answers 421 Misdirected Request (RFC 9110 §15.5.20) itself, counted, with one
+   * warning a minute naming the host (masked, bounded) and false. A page of another site whose name resolves
+   * to the console's address (DNS rebinding) is refused so, before anything is read or rendered.
+   */
+  private hostAllowed(req: IncomingMessage, res: ServerResponse): boolean {
+    const forwarded = this.deps.access?.forwardedHost(req);
+    const host = forwarded ?? req.headers.host;
+    if (this.hosts.allows(host)) return true;
+    const reason = host === undefined || host === '' ? 'missing' : 'not_allowed';
+    hostsRefused.inc({ reason });
+    this.hostRefusals.warn('console:host', 'console: request for a host not in console.allowed_hosts refused (rate-limited: one line per minute)', {
+      host: host === undefined ? '(none)' : loggableHeader(host),
+      header: forwarded !== undefined ? 'x-forwarded-host' : 'host',
+      client: this.deps.access?.clientOf(req) ?? req.socket.remoteAddress ?? 'unknown',
+      setting: 'console.allowed_hosts',
+    });
+    send(res, 421, 'text/plain; charset=utf-8', 'misdirected request: this console does not answer for that host', { connection: 'close' });
+    return false;
   }
 
   /**
@@ -411,6 +479,33 @@ export class ConsoleRoute implements WebRoute {
     return host === req.headers.host?.toLowerCase() || host === this.deps.access?.forwardedHost(req);
   }
 
+  /**
+   * What {@link sameOrigin} compared, for the log line of a refused login: the origin the browser claimed
+   * (`Origin`, or only the scheme, host and port of `Referer`: its path and query may hold anything), our
+   * `Host`, and an `X-Forwarded-Host` with whether its peer is a trusted proxy (an untrusted one is ignored: a
+   * proxy missing from `edge.trusted_proxies` that rewrites Host shows here). Each masked and bounded.
+   */
+  private originDetail(req: IncomingMessage): Record<string, string | boolean> {
+    const { origin, referer } = req.headers;
+    let claimed: string;
+    if (origin !== undefined) claimed = origin;
+    else {
+      try {
+        claimed = new URL(referer ?? '').origin;
+      } catch {
+        claimed = 'unparseable Referer';
+      }
+    }
+    const forwarded = req.headers['x-forwarded-host'];
+    const trustedForwarded = this.deps.access?.forwardedHost(req);
+    return {
+      origin: loggableHeader(claimed),
+      origin_header: origin !== undefined ? 'origin' : 'referer',
+      host: loggableHeader(req.headers.host ?? '(none)'),
+      ...(forwarded !== undefined ? { x_forwarded_host: loggableHeader(String(forwarded)), x_forwarded_host_trusted: trustedForwarded !== undefined } : {}),
+    };
+  }
+
   private async login(req: IncomingMessage, res: ServerResponse): Promise<void> {
     const form = await this.form(req, res);
     if (!form) return;
@@ -427,7 +522,7 @@ export class ConsoleRoute implements WebRoute {
     // can never log in, so not counting it gives a guesser nothing.
     if (!this.sameOrigin(req)) {
       logins.inc({ outcome: 'cross_origin' });
-      this.deps.logger.warn('console: login form posted from another origin refused', { client });
+      this.deps.logger.warn('console: login form posted from another origin refused', { client, ...this.originDetail(req) });
       return send(res, 403, 'text/html; charset=utf-8', loginPage({ base: this.base }, 'This form did not come from the console: log in from its own page.'));
     }
     // Counted before the check, so a flood of concurrent guesses is counted too; a success clears it. Counted
@@ -461,6 +556,7 @@ export class ConsoleRoute implements WebRoute {
     // one more usable id until its idle timeout (OWASP Session Management Cheat Sheet: renew the id at login,
     // invalidating the previous one).
     await this.sessions.destroy(cookieOf(req, COOKIE));
+    await this.sessions.destroy(cookieOf(req, HOST_COOKIE));
     const { id } = await this.sessions.create(this.deps.config.console);
     logins.inc({ outcome: 'ok' });
     await this.deps.ops.audit.record({ action: 'console.login', actor: `console:${username}@${client}`, outcome: 'ok' });
@@ -491,8 +587,38 @@ export class ConsoleRoute implements WebRoute {
     );
   }
 
-  private async lookup(req: IncomingMessage, res: ServerResponse, page: PageContext, session: ConsoleSession, query: string): Promise<void> {
+  /**
+   * The search box (a POST: what is typed never lands in a URL). One operation found: 303 to its page, whose URL
+   * names only its id (a reload repeats nothing). None or several (an order's operations): listed in the answer.
+   * What looks like a card number is not searched, not echoed and not audited: the operator is told so.
+   */
+  private async lookup(req: IncomingMessage, res: ServerResponse, page: PageContext, session: ConsoleSession, form: URLSearchParams): Promise<void> {
+    const query = (form.get('q') ?? '').trim();
     if (query === '') return redirect(res, this.base);
+    // Refused, not cut: a cut query is a lookup (and an audit entry) of something nobody typed. Not echoed
+    // back: the form never sends this much, so it is not an operator's typo.
+    if (query.length > MAX_LOOKUP_CHARS)
+      return send(
+        res,
+        400,
+        'text/html; charset=utf-8',
+        messagePage(page, 'Query too long', `The lookup field q is longer than ${MAX_LOOKUP_CHARS} characters: an order or operation id is shorter.`),
+      );
+    if (containsCardNumber(query)) {
+      lookups.inc({ result: 'card_number' });
+      // Audited without what was typed (the audit log is redacted anyway): who tried, and that it was refused.
+      await this.audit(req, session, 'ops.lookup', 'refused', undefined, { by: 'console', reason: 'card_number' });
+      return send(
+        res,
+        400,
+        'text/html; charset=utf-8',
+        messagePage(
+          page,
+          'Not searched: a card number?',
+          'What you typed looks like a card number. The console never searches by card number, and it was neither kept nor logged. Search by order id or operation id.',
+        ),
+      );
+    }
     const { operations } = this.deps.ops;
     const found: OperationDetail[] = [];
     const byId = await operations.show(query);
@@ -501,7 +627,29 @@ export class ConsoleRoute implements WebRoute {
       if (!found.some((f) => f.operation.id === detail.operation.id)) found.push(detail);
     }
     await this.audit(req, session, 'ops.lookup', 'ok', query, { by: 'console', found: found.length });
+    if (found.length === 1) {
+      lookups.inc({ result: 'one' });
+      return redirect(res, operationPath(this.base, found[0].operation.id));
+    }
+    lookups.inc({ result: 'listed' });
     send(res, 200, 'text/html; charset=utf-8', lookupPage(page, query, found));
+  }
+
+  /** An operation's own page (`<console>/operations/<id>`, as a lookup's redirect and the lists' links name it). */
+  private async operation(req: IncomingMessage, res: ServerResponse, page: PageContext, session: ConsoleSession, escaped: string): Promise<void> {
+    let id: string;
+    try {
+      id = decodeURIComponent(escaped);
+    } catch {
+      id = '';
+    }
+    // Never echoed, never searched: the console's own links only name operation ids, which hold no card number.
+    if (!PRINTABLE_ID.test(id) || containsCardNumber(id))
+      return send(res, 404, 'text/html; charset=utf-8', messagePage(page, 'Not found', 'No such operation.'));
+    const detail = await this.deps.ops.operations.show(id);
+    await this.audit(req, session, 'ops.operation', 'ok', id, { by: 'console', found: detail ? 1 : 0 });
+    if (!detail) return send(res, 404, 'text/html; charset=utf-8', messagePage(page, 'Not found', 'No such operation.'));
+    send(res, 200, 'text/html; charset=utf-8', operationPage(page, detail));
   }
 
   /**

@@ -147,7 +147,8 @@ for (const viewport of [
 
       // Lookup by order id.
       await page.fill('#q', `ORD-CON-${run}`);
-      await Promise.all([page.waitForURL(/\/lookup\?q=/), page.press('#q', 'Enter')]);
+      // Posted, never in the address: the operation's own page (or the list, for an order of several).
+      await Promise.all([page.waitForURL(/\/(lookup|operations\/[^?]+)$/), page.press('#q', 'Enter')]);
       const row = page.locator(`#lookup-results tr[data-operation="${carried.payment.operation_reference}"]`);
       expect(await text(row)).toContain('SUCCEEDED');
       expect(await text(page.locator('.history'))).toContain('received');

@@ -16,3 +16,22 @@ export function consoleLogin(base: string, password: string, headers: Record<str
 export function sessionCookie(res: Response): string {
   return (res.headers.get('set-cookie') ?? '').split(';')[0];
 }
+
+/** The CSRF token of the session of `cookie` (`name=value`), as the dashboard's forms carry it. */
+export async function consoleCsrf(base: string, cookie: string): Promise<string> {
+  const page = await (await fetch(base, { headers: { cookie } })).text();
+  return /name="csrf" value="([^"]+)"/.exec(page)?.[1] ?? '';
+}
+
+/**
+ * Posts the search box's form (`q`, with the session's CSRF token unless `csrf` is given) as a browser does,
+ * redirects not followed: 303 to the operation's page when it finds one, else the page listing what it found.
+ */
+export async function consoleLookup(base: string, cookie: string, q: string, csrf?: string): Promise<Response> {
+  return fetch(`${base}/lookup`, {
+    method: 'POST',
+    redirect: 'manual',
+    headers: { cookie, 'content-type': 'application/x-www-form-urlencoded' },
+    body: new URLSearchParams({ csrf: csrf ?? (await consoleCsrf(base, cookie)), q }).toString(),
+  });
+}

@@ -1,9 +1,10 @@
 /**
- * The operator console's inputs under seeded mutations: the dashboard's and the lookup's query strings and
- * every action form (with a valid session and CSRF token, so each value reaches the handler), with values of
- * every odd kind (huge, repeated, malformed percent escapes, lone surrogates, NUL, card numbers). Each must
- * be answered at once below 500, the console must go on serving the dashboard, and no card number sent may
- * come out in a page, a log line, Redis (the audit log included) or a metric label.
+ * The operator console's inputs under seeded mutations: the dashboard's query string, a query string on the
+ * lookup's address (which takes none: the search box posts) and every action form, the lookup's included
+ * (with a valid session and CSRF token, so each value reaches the handler), with values of every odd kind
+ * (huge, repeated, malformed percent escapes, lone surrogates, NUL, card numbers). Each must be answered at
+ * once below 500, the console must go on serving the dashboard, and no card number sent may come out in a
+ * page, a log line, Redis (the audit log included) or a metric label.
  */
 import { metricsRegistry } from '../../../src/metrics/metrics-registry';
 import { WebProcess, startWebProcess } from '../../../src/processes/web-process';
@@ -29,6 +30,7 @@ const FORMS = [
   'split-tenders/resume',
   'operations/recheck',
   'recaptures/dismiss',
+  'lookup',
 ];
 const FIELDS = ['id', 'mode', 'decision', 'csrf', 'reason', 'note', 'q'];
 

@@ -1,5 +1,5 @@
 /**
- * A console lookup longer than the form allows (200 characters) is refused with 400 naming the parameter,
+ * A console lookup longer than the form allows (200 characters) is refused with 400 naming the field,
  * as the console answers other bad input; it used to be cut to 200 characters and looked up, so what was
  * searched (and audit-logged) was not what was sent (OWASP Input Validation Cheat Sheet: reject, do not
  * repair).
@@ -8,7 +8,7 @@ import { CONSOLE_PASSWORD, ConsoleStack, startConsoleStack } from '../../support
 import { Config } from '../../../src/config/config';
 import { auditStreamKey } from '../../../src/audit/audit-log';
 import { RedisClient } from '../../../src/redis/redis-connection';
-import { consoleLogin, sessionCookie } from '../../support/console-login';
+import { consoleLogin, consoleLookup, sessionCookie } from '../../support/console-login';
 
 const PASSWORD = CONSOLE_PASSWORD;
 
@@ -27,7 +27,7 @@ describe('console input bounds: lookup query length, replay size', () => {
 
   afterAll(() => stack.stop());
 
-  const lookup = (q: string) => fetch(`${base}/lookup?q=${encodeURIComponent(q)}`, { headers: { cookie }, redirect: 'manual' });
+  const lookup = (q: string) => consoleLookup(base, cookie, q);
   const lookups = async () =>
     (await redis.xrange(auditStreamKey(config.redis.keyPrefix), '-', '+'))
       .map(([, f]) => JSON.parse(f[1]) as { action: string })
@@ -38,7 +38,7 @@ describe('console input bounds: lookup query length, replay size', () => {
     const res = await lookup(`order-${'x'.repeat(195)}`);
     expect(res.status).toBe(400);
     const page = await res.text();
-    expect(page).toContain('The lookup parameter q is longer than 200 characters');
+    expect(page).toContain('The lookup field q is longer than 200 characters');
     expect(page).not.toContain('x'.repeat(195));
     expect(await lookups()).toHaveLength(before);
   });

@@ -62,7 +62,10 @@ describe('console: the operation page shows what the PSP confirmed and every mar
     expect(recorded.counted).toBe(true);
 
     for (const q of [id, order]) {
-      await page.goto(`${stack.base}/lookup?q=${encodeURIComponent(q)}`);
+      // The search box: one operation found, its own page.
+      await page.fill('#q', q);
+      await Promise.all([page.waitForNavigation(), page.press('#q', 'Enter')]);
+      expect(page.url()).toBe(`${stack.base}/operations/${encodeURIComponent(id)}`);
       // The lookup's list: the state with its note.
       const row = page.locator(`#lookup-results tr[data-operation="${id}"]`);
       expect(await row.innerText()).toContain('done at the PSP after all (50.00 EUR)');

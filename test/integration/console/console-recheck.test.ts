@@ -5,7 +5,7 @@
  */
 import { Ledger } from '../../../src/ledger/ledger';
 import { CONSOLE_PASSWORD, ConsoleSession, ConsoleStack, consoleSession, startConsoleStack } from '../../support/console-stack';
-import { consoleLogin, sessionCookie } from '../../support/console-login';
+import { consoleLogin, consoleLookup, sessionCookie } from '../../support/console-login';
 import { channelCommand } from '../../support/fixtures';
 
 describe('console: ask the PSP now about operations the poller waits on', () => {
@@ -31,7 +31,10 @@ describe('console: ask the PSP now about operations the poller waits on', () => 
   it('lists the operation among the stuck ones and in a lookup, each in a form that posts to the recheck action', async () => {
     const form = `<form method="post" action="${stack.config.console.path}/operations/recheck" id="stuck-form">`;
     expect(await session.dashboard()).toContain(form);
-    const lookup = await (await fetch(`${stack.base}/lookup?q=ORD-CONSOLE-RECHECK`, { headers: { cookie: session.cookie } })).text();
+    // The search box finds the one operation: its page carries the same form.
+    const found = await consoleLookup(stack.base, session.cookie, 'ORD-CONSOLE-RECHECK');
+    expect(found.status).toBe(303);
+    const lookup = await (await fetch(new URL(found.headers.get('location') ?? '', stack.base), { headers: { cookie: session.cookie } })).text();
     expect(lookup).toContain(`<form method="post" action="${stack.config.console.path}/operations/recheck" id="lookup-results-form">`);
     expect(lookup).toContain(`name="id" value="${id}"`);
   });

@@ -6,6 +6,9 @@
  * http URL of the console would send the session in clear (OWASP Session Management Cheat Sheet, RFC 6265
  * §4.1.2.5). `console.secure_cookie: always` marks it `Secure` whatever the request says. The same answers
  * carry `Strict-Transport-Security` (RFC 6797), so the browser never tries plain http for the console again.
+ * Over https the cookie is `__Host-pb_console` with `Path=/` and no `Domain` (RFC 6265bis §4.1.3.2; OWASP
+ * Session Management Cheat Sheet): no other host of the domain can set or overwrite it. Over plain http
+ * (local use) it keeps its unprefixed name and the console's path, as a browser refuses a prefixed cookie there.
  */
 import { CONSOLE_PASSWORD, ConsoleStack, startConsoleStack } from '../../support/console-stack';
 import { consoleLogin } from '../../support/console-login';
@@ -81,11 +84,39 @@ describe('the console session cookie behind a TLS-terminating proxy', () => {
 
   it('takes a form from the host a trusted proxy that rewrites Host says the browser asked for (X-Forwarded-Host), and only from a trusted proxy', async () => {
     const behind = { origin: 'https://console.example.com', 'x-forwarded-host': 'console.example.com', 'x-forwarded-proto': 'https' };
-    const trusted = await consoleWith({ 'edge.trusted_proxies': ['127.0.0.1', '::1'] });
+    const trusted = await consoleWith({ 'edge.trusted_proxies': ['127.0.0.1', '::1'], 'console.allowed_hosts': ['console.example.com'] });
     expect((await consoleLogin(trusted, PASSWORD, behind)).status).toBe(303);
     expect((await consoleLogin(trusted, PASSWORD, { ...behind, origin: 'https://evil.example' })).status).toBe(403);
     const untrusted = await consoleWith({ 'edge.trusted_proxies': ['10.0.0.0/8'] });
     expect((await consoleLogin(untrusted, PASSWORD, behind)).status).toBe(403);
+  });
+
+  const attributes = (cookie: string) =>
+    cookie
+      .split(';')
+      .slice(1)
+      .map((a) => a.trim().toLowerCase())
+      .sort();
+
+  it('is a __Host- cookie over https (Secure, Path=/, no Domain), which the session answers to there, and the unprefixed one only over plain http', async () => {
+    const base = await consoleWith({ 'edge.trusted_proxies': ['127.0.0.1', '::1'] });
+    const https = { 'x-forwarded-proto': 'https' };
+    const viaHttps = await cookies(base, https);
+    expect(viaHttps.login).toMatch(/^__Host-pb_console=[A-Za-z0-9_-]{43};/);
+    expect(attributes(viaHttps.login)).toEqual(['httponly', 'max-age=28800', 'path=/', 'samesite=strict', 'secure']);
+    expect(viaHttps.logout).toMatch(/^__Host-pb_console=;/);
+    expect(attributes(viaHttps.logout)).toEqual(['httponly', 'max-age=0', 'path=/', 'samesite=strict', 'secure']);
+
+    const ok = await consoleLogin(base, PASSWORD, https);
+    const id = (ok.headers.get('set-cookie') ?? '').split(';')[0].split('=')[1];
+    const dashboard = (cookie: string, headers: Record<string, string>) => fetch(base, { redirect: 'manual', headers: { cookie, ...headers } });
+    expect((await dashboard(`__Host-pb_console=${id}`, https)).status).toBe(200);
+    // Over https only the prefixed name opens a session: one without the prefix may have been set by another host.
+    expect((await dashboard(`pb_console=${id}`, https)).status).toBe(303);
+    // Over plain http (local use) the unprefixed name, scoped to the console's path, not Secure.
+    const plain = await cookies(base);
+    expect(plain.login).toMatch(/^pb_console=[A-Za-z0-9_-]{43};/);
+    expect(attributes(plain.login)).toEqual(['httponly', 'max-age=28800', 'path=/console', 'samesite=strict']);
   });
 
   it('is always Secure with console.secure_cookie: always', async () => {
@@ -93,5 +124,6 @@ describe('the console session cookie behind a TLS-terminating proxy', () => {
     const plain = await cookies(base);
     expect(secure(plain.login)).toBe(true);
     expect(secure(plain.logout)).toBe(true);
+    expect(plain.login).toMatch(/^__Host-pb_console=.*; Path=\/;/);
   });
 });

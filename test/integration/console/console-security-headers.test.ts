@@ -11,7 +11,7 @@ import { Browser, Page, chromium } from 'playwright-core';
 import { DeadLetterStore } from '../../../src/ops/dead-letter-store';
 import { chromiumPath } from '../../support/chromium';
 import { CONSOLE_PASSWORD, ConsoleStack, consoleSession, startConsoleStack } from '../../support/console-stack';
-import { consoleLogin, sessionCookie } from '../../support/console-login';
+import { consoleLogin, consoleLookup, sessionCookie } from '../../support/console-login';
 
 jest.setTimeout(60_000);
 
@@ -76,7 +76,7 @@ describe('console: secure headers', () => {
     const answers: [string, Response][] = [
       ['login page', await get('/login', false)],
       ['dashboard', await get('')],
-      ['lookup', await get('/lookup?q=ORD-HEADERS-1')],
+      ['lookup', await consoleLookup(stack.base, cookie, 'ORD-HEADERS-1')],
       ['dead letter', await get(`/dead-letters/${DEAD_LETTER_ID}`)],
       ['summary JSON', await get('/api/summary')],
       ['stylesheet', await get('/static/console.css')],
@@ -144,7 +144,8 @@ describe('console: secure headers', () => {
       expect(allowed).toEqual([]);
       await page.goto(`${stack.base}/dead-letters/${DEAD_LETTER_ID}`);
       expect(await page.innerText('body')).toContain('payment.currency');
-      await page.goto(`${stack.base}/lookup?q=ORD-HEADERS-1`);
+      await page.fill('#q', 'ORD-HEADERS-1');
+      await Promise.all([page.waitForNavigation(), page.press('#q', 'Enter')]);
       expect(await page.locator('#lookup-empty').count()).toBe(1);
       await Promise.all([page.waitForURL(/\/console\/login$/), page.click('form.logout button')]);
       expect(problems).toEqual([]);
