@@ -6,6 +6,7 @@ import { AmqpConnection } from '../amqp/amqp-connection';
 import { AUTHENTICATED_CHANNEL_HEADER, redactBody } from '../amqp/dead-letter-writer';
 import { stampedChannel } from '../amqp/dead-letter-stamp';
 import { declareTopology, parkedQueueOf } from '../amqp/topology';
+import { closeChannelWithin } from '../amqp/channel-close';
 import { errorClassOf, isDependencyOutage } from '../errors/dependency-outage';
 import { DependencyUnavailableError } from '../errors/dependency-unavailable-error';
 import { Config } from '../config/config';
@@ -253,7 +254,8 @@ export class DeadLetterStore {
       }
       if (moved > 0) trimmed = await this.trim();
     } finally {
-      await channel.close().catch(() => undefined);
+      // Bounded: a broker that never answers the close would hold the pass (and the worker's shutdown behind it).
+      await closeChannelWithin(channel, { timeoutMs: amqp.publishTimeoutMs, what: 'dead_letter_archive', logger: connection.logger });
     }
     return { moved, created, ...trimmed, parked };
   }

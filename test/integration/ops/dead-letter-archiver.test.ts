@@ -19,7 +19,8 @@ import { createRedis, RedisClient } from '../../../src/redis/redis-connection';
 import { amqpClient } from '../../support/amqp-helpers';
 import { channelCommand } from '../../support/fixtures';
 import { testConfig } from '../../support/test-config';
-import { eventually } from '../../support/tcp-proxy';
+import { eventually, startTcpProxy } from '../../support/tcp-proxy';
+import { DependencyUnavailableError } from '../../../src/errors/dependency-unavailable-error';
 import { notedWorker } from '../../support/noted-worker';
 import { purgeNamespace } from '../../../harness/twins/local-stack/local-stack';
 
@@ -225,6 +226,59 @@ describe('DeadLetterArchiver (real RabbitMQ and Redis, own namespace)', () => {
     await new DeadLetterArchiver({ store, connection, amqp: config.amqp, logger: silentLogger(), intervalMs: 0 }).runOnce();
     expect(await client.queueDepth(config.amqp.deadLetterQueue)).toBe(0);
     expect((await store.list({ order: 'time' })).some((r) => r.orderId === 'ORD-ARCH-REDIS')).toBe(true);
+  });
+
+  it('a failed pass whose channel close the broker never answers ends within publish_timeout_ms: the connection is dropped, said and counted, and the next pass archives the dead letter', async () => {
+    await deadLetter('ORD-ARCH-SILENT');
+    const proxy = await startTcpProxy(Number(new URL(config.amqp.url).port || 5672));
+    const amqp = { ...config.amqp, publishTimeoutMs: 300 };
+    const logs = captureLogger('info');
+    const silent = new AmqpConnection({ url: proxy.url('amqp', 'guest:guest'), reconnectMs: 50, logger: logs.logger });
+    // The pass fails on its first record (Redis away), and at that moment the broker goes silent: what the
+    // client sends (the channel's close among it) never reaches it.
+    const failing = new DeadLetterStore(
+      {
+        defineCommand: () => undefined,
+        pbDeadLetterArchive: async () => {
+          proxy.hold();
+          throw new DependencyUnavailableError('redis', 'away');
+        },
+      } as unknown as RedisClient,
+      config.redis.keyPrefix,
+    );
+    const archiver = new DeadLetterArchiver({ store: failing, connection: silent, amqp, logger: logs.logger, intervalMs: 0 });
+    const failedBefore = await metricValue('pb_dead_letter_archive_failures_total');
+    const timeoutsBefore = await metricValue('pb_amqp_channel_close_timeouts_total', { what: 'dead_letter_archive' });
+    let lost = 0;
+    silent.on('lost', () => (lost += 1));
+    try {
+      await silent.connect();
+      const started = Date.now();
+      const wedged = new Promise<string>((resolve) => setTimeout(() => resolve('wedged'), 5000).unref());
+      expect(await Promise.race([archiver.runOnce().then(() => 'ended'), wedged])).toBe('ended');
+      expect(Date.now() - started).toBeLessThan(3000);
+      expect(await metricValue('pb_dead_letter_archive_failures_total')).toBe(failedBefore + 1);
+      expect(await metricValue('pb_amqp_channel_close_timeouts_total', { what: 'dead_letter_archive' })).toBe(timeoutsBefore + 1);
+      const said = logs.lines.filter((l) => l.includes('amqp channel did not close in time'));
+      expect(said).toHaveLength(1);
+      expect(said[0]).toContain('"what":"dead_letter_archive"');
+      expect(logs.lines.some((l) => l.includes('dead-letter archiving failed; the next pass retries'))).toBe(true);
+      // Dropped by the client itself, not waiting for the broker.
+      await eventually(() => lost >= 1, 2000);
+      // The silent node's sockets go (the broker sees the connection end and requeues what the channel held).
+      proxy.cut();
+      proxy.restore();
+      await eventually(async () => (await client.queueDepth(config.amqp.deadLetterQueue)) === 1, 5000);
+      // The connection was dropped and comes back on its own; the next pass (Redis back) archives the dead letter.
+      await eventually(() => silent.connected, 5000);
+      await new DeadLetterArchiver({ store, connection: silent, amqp, logger: silentLogger(), intervalMs: 0 }).runOnce();
+      expect(await client.queueDepth(config.amqp.deadLetterQueue)).toBe(0);
+      expect((await store.list({ order: 'time' })).some((r) => r.orderId === 'ORD-ARCH-SILENT')).toBe(true);
+    } finally {
+      await archiver.stop();
+      await silent.close();
+      await proxy.close();
+    }
   });
 
   it('skips a pass while its broker connection is down, without counting a failure', async () => {
