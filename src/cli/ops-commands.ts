@@ -286,6 +286,7 @@ export async function opsDeadLetterList(
       (imported && imported.parked.length > 0
         ? `${imported.parked.length} dead letter(s) could not be archived as they are: kept whole in the parking queue, listed as ${UNARCHIVABLE}\n`
         : '') +
+      (imported && imported.replaced > 0 ? `${imported.replaced} ${UNARCHIVABLE} stand-in(s) replaced by the dead letter(s) they stood for\n` : '') +
       (imported && imported.dropped > 0 ? `${imported.dropped} oldest archived dead letter(s) dropped: the archive keeps ${DEAD_LETTER_ARCHIVE_MAX}\n` : '') +
       deadLetterRows(records) +
       (older ? `${down}: ${again(`--before ${older}`)}\n` : '') +

@@ -29,10 +29,11 @@ export interface OpsContext {
    * broker on first use. The workers do this every `amqp.dead_letter_archive_interval_ms`; this is the
    * operator's "now" (`ops dead-letters`, the console's archive button).
    * `parked`: those that could not be archived as they are, kept whole in the parking queue (see
-   * `DeadLetterStore.importFromQueue`).
+   * `DeadLetterStore.importFromQueue`); `replaced`: their stand-ins removed, as the dead letters they stood for
+   * were archived as they are.
    * @throws when the broker cannot be reached within `amqp.publish_timeout_ms`.
    */
-  importDeadLetters(limit?: number): Promise<{ moved: number; created: number; dropped: number; parked: ParkedDeadLetter[] }>;
+  importDeadLetters(limit?: number): Promise<{ moved: number; created: number; dropped: number; parked: ParkedDeadLetter[]; replaced: number }>;
   close(): Promise<void>;
 }
 
@@ -98,12 +99,12 @@ export function openOps(
     replay,
     audit,
     importDeadLetters: async (limit = ARCHIVE_BATCH) => {
-      const { moved, created, dropped, parked } = await moveDeadLetters(
+      const { moved, created, dropped, parked, replaced } = await moveDeadLetters(
         { store: deadLetters, connection: (await connected()).connection, amqp: config.amqp, logger },
         options.service === 'ops' ? 'ops' : 'console',
         limit,
       );
-      return { moved, created, dropped, parked };
+      return { moved, created, dropped, parked, replaced };
     },
     close: async () => {
       const p = publisher as ConfirmPublisher | null;

@@ -148,6 +148,52 @@ describe('DeadLetterArchiver (real RabbitMQ and Redis, own namespace)', () => {
     expect(warned[0]).not.toContain('ORD-ARCH-POISON');
   });
 
+  it('archives a parked dead letter moved back to the queue in place of its stand-in, which is no longer listed', async () => {
+    const body = Buffer.from(JSON.stringify(channelCommand('capture', {}, { order_id: 'ORD-ARCH-UNPARKED' })));
+    const headers = {
+      'x-pb-code': 'INVALID_PARAMS',
+      'x-pb-field': 'payment.amount',
+      'x-pb-reason': 'must be an integer',
+      'x-pb-source': 'http:intake',
+      'x-pb-dead-letter-id': 'poison-unparked',
+    };
+    const realId = recordFromMessage({ content: body, properties: { headers } as never, fields: {} as never }, Date.now()).id;
+    const poisonKey = deadLetterArchiveKeys(config.redis.keyPrefix).record(realId);
+    await redis.set(poisonKey, 'not a hash');
+    const ch = await client.model.createConfirmChannel();
+    ch.sendToQueue(config.amqp.deadLetterQueue, body, { persistent: true, headers });
+    await ch.waitForConfirms();
+    const first = await store.importFromQueue(connection, config.amqp);
+    const standIn = first.parked[0].id;
+    expect(await store.get(standIn)).toMatchObject({ code: 'UNARCHIVABLE' });
+    // The cause fixed, the parked message moved back whole (as the management UI's move does).
+    await redis.del(poisonKey);
+    const parked = await ch.get(parkedQueueOf(config.amqp), { noAck: false });
+    if (!parked) throw new Error('nothing parked');
+    ch.sendToQueue(config.amqp.deadLetterQueue, parked.content, { persistent: true, headers: parked.properties.headers });
+    await ch.waitForConfirms();
+    ch.ack(parked);
+    const replacedBefore = await metricValue('pb_dead_letters_unarchivable_replaced_total');
+    const logs = captureLogger('info');
+    await new DeadLetterArchiver({ store, connection, amqp: config.amqp, logger: logs.logger, intervalMs: 0 }).runOnce();
+    const listed = await store.list({ order: 'time', limit: 1000 });
+    expect(listed.find((r) => r.id === realId)).toMatchObject({ code: 'INVALID_PARAMS', orderId: 'ORD-ARCH-UNPARKED' });
+    expect(listed.some((r) => r.id === standIn)).toBe(false);
+    expect(await store.get(standIn)).toBeNull();
+    expect(await redis.zscore(deadLetterArchiveKeys(config.redis.keyPrefix).impact, standIn)).toBeNull();
+    expect(await metricValue('pb_dead_letters_unarchivable_replaced_total')).toBe(replacedBefore + 1);
+    expect(logs.lines.filter((l) => l.includes('dead letters archived in place of their UNARCHIVABLE stand-ins') && l.includes('"replaced":1'))).toHaveLength(
+      1,
+    );
+    // A header naming a record that is no stand-in removes nothing.
+    const forged = Buffer.from(JSON.stringify(channelCommand('capture', {}, { order_id: 'ORD-ARCH-FORGED' })));
+    ch.sendToQueue(config.amqp.deadLetterQueue, forged, { persistent: true, headers: { 'x-pb-code': 'INVALID_PARAMS', 'x-pb-parked-record': realId } });
+    await ch.waitForConfirms();
+    await ch.close();
+    await store.importFromQueue(connection, config.amqp);
+    expect(await store.get(realId)).toMatchObject({ orderId: 'ORD-ARCH-UNPARKED' });
+  });
+
   it('keeps a dead letter in the queue when its parking copy reaches no queue (unroutable), never acking it', async () => {
     const body = Buffer.from(JSON.stringify(channelCommand('capture', {}, { order_id: 'ORD-ARCH-UNROUTABLE' })));
     const headers = {
