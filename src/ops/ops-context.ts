@@ -14,6 +14,7 @@ import { DeadLetterReplay } from './dead-letter-replay';
 import { moveDeadLetters } from './dead-letter-archiver';
 import { ARCHIVE_BATCH, DeadLetterStore, ParkedDeadLetter } from './dead-letter-store';
 import { OperationsView } from './operations-view';
+import { UnparkResult, unparkDeadLetters } from './dead-letter-unpark';
 
 /** Everything the operator's tools (the `ops` CLI, the console) read and act through. */
 export interface OpsContext {
@@ -34,6 +35,13 @@ export interface OpsContext {
    * @throws when the broker cannot be reached within `amqp.publish_timeout_ms`.
    */
   importDeadLetters(limit?: number): Promise<{ moved: number; created: number; dropped: number; parked: ParkedDeadLetter[]; replaced: number }>;
+  /**
+   * Moves parked dead letters back to the dead-letter queue (`unparkDeadLetters`: at most `limit`, confirmed there
+   * before each leaves the parking queue), or with `execute` false only reads what it would move; connects to the
+   * broker on first use. The next archiving pass takes what it moved.
+   * @throws when the broker cannot be reached within `amqp.publish_timeout_ms`.
+   */
+  unparkDeadLetters(options: { limit: number; execute: boolean }): Promise<UnparkResult>;
   close(): Promise<void>;
 }
 
@@ -105,6 +113,17 @@ export function openOps(
         limit,
       );
       return { moved, created, dropped, parked, replaced };
+    },
+    unparkDeadLetters: async ({ limit, execute }) => {
+      const result = await unparkDeadLetters((await connected()).connection, config.amqp, { limit, execute });
+      if (execute && (result.messages.length > 0 || result.failure))
+        logger.info('parked dead letters moved back to the dead-letter queue', {
+          moved: result.messages.length,
+          parked: result.parked,
+          queue: result.queue,
+          ...(result.failure ? { failure: result.failure } : {}),
+        });
+      return result;
     },
     close: async () => {
       const p = publisher as ConfirmPublisher | null;
