@@ -59,7 +59,7 @@ function operationRows(ops: OperationView[]): string {
   );
 }
 
-function write(io: OpsOutput, json: boolean | undefined, value: unknown, text: () => string): void {
+function write(io: OpsWriter, json: boolean | undefined, value: unknown, text: () => string): void {
   io.out.write(json ? `${JSON.stringify(value, null, 2)}\n` : text());
 }
 
@@ -286,6 +286,7 @@ export async function opsDeadLetterList(
       (imported && imported.parked.length > 0
         ? `${imported.parked.length} dead letter(s) could not be archived as they are: kept whole in the parking queue, listed as ${UNARCHIVABLE}\n`
         : '') +
+      (imported && imported.replaced > 0 ? `${imported.replaced} ${UNARCHIVABLE} stand-in(s) replaced by the dead letter(s) they stood for\n` : '') +
       (imported && imported.dropped > 0 ? `${imported.dropped} oldest archived dead letter(s) dropped: the archive keeps ${DEAD_LETTER_ARCHIVE_MAX}\n` : '') +
       deadLetterRows(records) +
       (older ? `${down}: ${again(`--before ${older}`)}\n` : '') +
@@ -383,6 +384,51 @@ export async function opsDeadLetterReplay(
 }
 
 /**
+ * `ops dead-letters unpark [--limit N] [--execute]`: the parked dead letters (`<dead-letter queue>:parked`), oldest
+ * first, moved back to the dead-letter queue with `--execute` (each confirmed there before it leaves the parking
+ * queue: `unparkDeadLetters`), else only listed (a dry run). Audit-logged. Exit 1 when a move failed (the message
+ * under way stays parked).
+ */
+export async function opsDeadLetterUnpark(ctx: OpsContext, io: OpsWriter, args: { limit?: string; execute?: boolean; json?: boolean }): Promise<number> {
+  const limit = parseLimit(args.limit ?? '100');
+  const execute = args.execute === true;
+  let result;
+  try {
+    result = await ctx.unparkDeadLetters({ limit, execute });
+  } catch (err) {
+    await ctx.audit.record({
+      action: 'ops.dead_letters_unpark',
+      actor: io.actor,
+      outcome: 'failed',
+      detail: { execute, limit, error: (err as Error).message.slice(0, 200) },
+    });
+    throw err;
+  }
+  const moved = result.messages.length;
+  await ctx.audit.record({
+    action: 'ops.dead_letters_unpark',
+    actor: io.actor,
+    outcome: result.failure ? 'failed' : execute ? 'ok' : 'dry_run',
+    target: result.queue,
+    detail: { execute, limit, parked: result.parked, [execute ? 'moved' : 'would_move']: moved, ...(result.failure ? { failure: result.failure } : {}) },
+  });
+  write(io, args.json, result, () => {
+    const rows =
+      moved === 0
+        ? ''
+        : table(
+            ['stand-in record', 'parked at', 'bytes', 'why it was parked'],
+            result.messages.map((m) => [m.record ?? '', m.parkedAt ?? '', String(m.bytes), m.reason ?? '']),
+          );
+    const head = execute
+      ? `${moved} of ${result.parked} parked dead letter(s) moved back from ${result.queue} to ${ctx.config.amqp.deadLetterQueue}; the next archiving pass (or ops dead-letters list) archives them in place of their stand-ins\n`
+      : `DRY RUN: nothing was moved; ${result.parked} dead letter(s) parked in ${result.queue}, ${moved} would move back (run again with --execute)\n`;
+    return head + rows + (result.failure ? `stopped: ${result.failure}\n` : '');
+  });
+  return result.failure ? 1 : 0;
+}
+
+/**
  * Adds `payment-bridge ops …` to the program. `withContext` opens the operator's context from the global
  * `--config`, runs the action and closes it; the action's result is the exit code.
  */
@@ -436,7 +482,7 @@ export function addOpsCommands(program: Command, withContext: WithOpsContext): v
   addSplitTenderCommands(ops, withContext);
   addReconciliationStatusCommand(ops, withContext);
   addProcessesCommand(ops, withContext);
-  const dl = ops.command('dead-letters').description('dead letters: list, show, triage, replay');
+  const dl = ops.command('dead-letters').description('dead letters: list, show, triage, replay, unpark');
   dl.command('list')
     .description('moves new dead letters from the queue into the archive, then lists them with their triage category')
     .addOption(new Option('--by <order>', 'newest first or highest impact first').choices(['time', 'impact']).default('time'))
@@ -453,6 +499,14 @@ export function addOpsCommands(program: Command, withContext: WithOpsContext): v
     .description('one dead letter: reason, triage, redacted body, and what a replay would do')
     .addOption(jsonOption())
     .action((id: string, opts: { json?: boolean }) => withContext((ctx, io) => opsDeadLetterShow(ctx, io, { id, ...opts })));
+  dl.command('unpark')
+    .description(
+      'move parked dead letters (the archive could not take them: listed as UNARCHIVABLE) back to the dead-letter queue after the fix; dry run unless --execute',
+    )
+    .option('--limit <n>', 'at most this many, oldest first (1 to 1000)', '100')
+    .option('--execute', 'move them (default: dry run, only lists them)')
+    .addOption(jsonOption())
+    .action((opts: { limit?: string; execute?: boolean; json?: boolean }) => withContext((ctx, io) => opsDeadLetterUnpark(ctx, io, opts)));
   dl.command('replay [ids...]')
     .description('replay dead letters after a fix: revalidated, dry run unless --execute, idempotent (same operation id)')
     .addOption(new Option('--category <category>', 'every dead letter of this triage category not replayed yet').choices([...TRIAGE_CATEGORIES]))

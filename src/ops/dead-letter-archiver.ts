@@ -31,6 +31,10 @@ export async function moveDeadLetters(
     // The reason names the stage and the error's class, never the body: the message waits whole in the parking queue.
     deps.logger.warn('dead letter could not be archived as it is: parked, the ones behind it go on', { dead_letter_id: p.id, reason: p.reason, by });
   }
+  if (result.replaced > 0) {
+    // The dead letters they stood for are archived as they are now (moved back from the parking queue).
+    deps.logger.info('dead letters archived in place of their UNARCHIVABLE stand-ins', { replaced: result.replaced, by });
+  }
   if (result.dropped > 0) {
     deps.logger.warn('dead-letter archive full: its oldest records were dropped', {
       dropped: result.dropped,

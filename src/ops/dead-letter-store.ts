@@ -6,6 +6,7 @@ import { AmqpConnection } from '../amqp/amqp-connection';
 import { AUTHENTICATED_CHANNEL_HEADER, redactBody } from '../amqp/dead-letter-writer';
 import { stampedChannel } from '../amqp/dead-letter-stamp';
 import { declareTopology, parkedQueueOf } from '../amqp/topology';
+import { closeChannelWithin } from '../amqp/channel-close';
 import { errorClassOf, isDependencyOutage } from '../errors/dependency-outage';
 import { DependencyUnavailableError } from '../errors/dependency-unavailable-error';
 import { Config } from '../config/config';
@@ -96,6 +97,8 @@ export interface DeadLetterImport {
   droppedThrough?: number;
   /** Messages that could not be archived as they are: kept whole in the parking queue, a stand-in record archived for each. */
   parked: ParkedDeadLetter[];
+  /** Stand-in records removed because the dead letter they stood for was archived as it is (`DeadLetterStore.archiveReplacing`). */
+  replaced: number;
 }
 
 /** A dead letter set aside by an import: the stand-in record's id, and why (an error's class, never its message or the body). */
@@ -113,6 +116,11 @@ const parkedCounter = counter(
   ['stage'],
 );
 
+const standInsReplaced = counter(
+  'pb_dead_letters_unarchivable_replaced_total',
+  'UNARCHIVABLE stand-in records removed from the archive because the dead letter they stood for was archived as it is (moved back from the parking queue, or its cause fixed)',
+);
+
 const dropped = counter(
   'pb_dead_letters_dropped_total',
   `Archived dead letters dropped, oldest first, to keep the archive at ${DEAD_LETTER_ARCHIVE_MAX} records (their messages were acked from the queue when archived: gone)`,
@@ -124,14 +132,32 @@ const archivedGauge = gauge(
   ['category', 'replayed'],
 );
 
-// KEYS: record hash, time index, impact index. ARGV: id, record JSON, time score, impact score.
-// Writes a new record and indexes it; a record already archived (a re-import) is left as it is.
+// KEYS: record hash, time index, impact index, then the hashes of the stand-ins it replaces. ARGV: id, record
+// JSON, time score, impact score, then the stand-ins' ids. Writes a new record and indexes it; a record already
+// archived (a re-import) is left as it is. Either way each named stand-in that is one (a hash whose record has
+// code UNARCHIVABLE; anything else is left alone) is removed: the dead letter it stood for is archived now.
+// Returns { 1 when the record is new, stand-ins removed }.
 const ARCHIVE_LUA = `
-if redis.call('HSETNX', KEYS[1], 'record', ARGV[2]) == 0 then return 0 end
-redis.call('HSET', KEYS[1], 'replays', '0')
-redis.call('ZADD', KEYS[2], ARGV[3], ARGV[1])
-redis.call('ZADD', KEYS[3], ARGV[4], ARGV[1])
-return 1
+local created = 0
+if redis.call('HSETNX', KEYS[1], 'record', ARGV[2]) == 1 then
+  redis.call('HSET', KEYS[1], 'replays', '0')
+  redis.call('ZADD', KEYS[2], ARGV[3], ARGV[1])
+  redis.call('ZADD', KEYS[3], ARGV[4], ARGV[1])
+  created = 1
+end
+local replaced = 0
+for i = 4, #KEYS do
+  if KEYS[i] ~= KEYS[1] and redis.call('TYPE', KEYS[i]).ok == 'hash' then
+    local ok, standIn = pcall(cjson.decode, redis.call('HGET', KEYS[i], 'record') or '')
+    if ok and type(standIn) == 'table' and standIn.code == '${UNARCHIVABLE}' then
+      redis.call('DEL', KEYS[i])
+      redis.call('ZREM', KEYS[2], ARGV[i + 1])
+      redis.call('ZREM', KEYS[3], ARGV[i + 1])
+      replaced = replaced + 1
+    end
+  end
+end
+return { created, replaced }
 `;
 
 // KEYS: an index. ARGV: id, score, 'below' or 'above', limit. The entries (id, score, …) ranked below the
@@ -181,7 +207,8 @@ export class DeadLetterStore {
     /** `service_bus.amount_units` (default `minor`): the unit of a bus call's amount in what it imports. */
     private readonly busAmountUnits: 'minor' | 'major' = 'minor',
   ) {
-    redis.defineCommand('pbDeadLetterArchive', { numberOfKeys: 3, lua: ARCHIVE_LUA });
+    // Its key count varies (the stand-ins it replaces): given first on each call.
+    redis.defineCommand('pbDeadLetterArchive', { lua: ARCHIVE_LUA });
     redis.defineCommand('pbDeadLetterPage', { numberOfKeys: 1, lua: PAGE_LUA });
     this.keys = deadLetterArchiveKeys(prefix);
   }
@@ -200,23 +227,37 @@ export class DeadLetterStore {
 
   /** Archives one record; false when it was already there. A score that is not finite is refused (RangeError) before anything is written. */
   async archive(record: DeadLetterRecord): Promise<boolean> {
+    return (await this.archiveReplacing(record, [])).created;
+  }
+
+  /**
+   * Archives one record (as {@link archive}) and, in the same script, removes each of `standIns` (ids) that is a
+   * stand-in record (code {@link UNARCHIVABLE}) of the dead letter it is: listed once, as it is, never also as
+   * the stand-in of its parking. An id naming any other record is left alone (a header is anyone's to set).
+   * @returns whether the record is new, and how many stand-ins were removed.
+   */
+  async archiveReplacing(record: DeadLetterRecord, standIns: readonly string[]): Promise<{ created: boolean; replaced: number }> {
     // Redis refuses a NaN score in the script after HSETNX wrote the hash: a record stored but never indexed.
     if (!Number.isFinite(record.deadLetteredAt) || !Number.isFinite(record.impact)) throw new RangeError('dead-letter record score is not finite');
     const r = this.redis as RedisClient & {
-      pbDeadLetterArchive(a: string, b: string, c: string, id: string, json: string, t: number, i: number): Promise<number>;
+      pbDeadLetterArchive(numKeys: number, ...keysThenArgs: Array<string | number>): Promise<[number, number]>;
     };
     const { replays: _r, lastReplayAt: _a, lastReplayBy: _b, ...stored } = record;
-    return (
-      (await r.pbDeadLetterArchive(
-        this.key(record.id),
-        this.timeKey,
-        this.impactKey,
-        record.id,
-        JSON.stringify(stored),
-        record.deadLetteredAt,
-        record.impact,
-      )) === 1
+    const ids = [...new Set(standIns)].filter((id) => id !== record.id);
+    const [created, replaced] = await r.pbDeadLetterArchive(
+      3 + ids.length,
+      this.key(record.id),
+      this.timeKey,
+      this.impactKey,
+      ...ids.map((id) => this.key(id)),
+      record.id,
+      JSON.stringify(stored),
+      record.deadLetteredAt,
+      record.impact,
+      ...ids,
     );
+    if (replaced > 0) standInsReplaced.inc(replaced);
+    return { created: created === 1, replaced };
   }
 
   /**
@@ -233,6 +274,7 @@ export class DeadLetterStore {
     const channel = await model.createConfirmChannel();
     let moved = 0;
     let created = 0;
+    let replaced = 0;
     const parked: ParkedDeadLetter[] = [];
     let trimmed: { dropped: number; droppedThrough?: number } = { dropped: 0 };
     try {
@@ -244,7 +286,9 @@ export class DeadLetterStore {
         try {
           const record = recordFromMessage(msg, now, this.stampKey, this.busAmountUnits);
           stage = 'write';
-          if (await this.archive(record)) created += 1;
+          const archived = await this.archiveReplacing(record, standInIdsOf(msg));
+          if (archived.created) created += 1;
+          replaced += archived.replaced;
         } catch (err) {
           if (isDependencyOutage(err)) throw err;
           parked.push(await this.park(channel, amqp, msg, stage, err, now));
@@ -253,9 +297,10 @@ export class DeadLetterStore {
       }
       if (moved > 0) trimmed = await this.trim();
     } finally {
-      await channel.close().catch(() => undefined);
+      // Bounded: a broker that never answers the close would hold the pass (and the worker's shutdown behind it).
+      await closeChannelWithin(channel, { timeoutMs: amqp.publishTimeoutMs, what: 'dead_letter_archive', logger: connection.logger });
     }
-    return { moved, created, ...trimmed, parked };
+    return { moved, created, replaced, ...trimmed, parked };
   }
 
   /**
@@ -279,12 +324,7 @@ export class DeadLetterStore {
     const cause = `${errorClassOf(err)}${word ? ` ${word}` : ''}`;
     const reason = `${stage === 'read' ? 'could not be read' : 'the archive refused its record'} (${cause}); kept whole in ${queue}`;
     const headers = (msg.properties.headers ?? {}) as Record<string, unknown>;
-    const id = `dl-${createHash('sha256')
-      .update(UNARCHIVABLE)
-      .update(msg.content)
-      .update(typeof headers['x-pb-dead-letter-id'] === 'string' ? headers['x-pb-dead-letter-id'] : '')
-      .digest('hex')
-      .slice(0, 24)}`;
+    const id = standInIdOf(msg);
     await this.archive({
       id,
       deadLetteredAt: now,
@@ -500,6 +540,31 @@ async function confirmedWithin(channel: ConfirmChannel, ms: number): Promise<voi
   } finally {
     clearTimeout(timer);
   }
+}
+
+/**
+ * The id of the stand-in record a dead letter gets when it is parked: a digest of its body and its writer's
+ * `x-pb-dead-letter-id`, so parking the same message again (a duplicate, a second failure) is one stand-in.
+ */
+export function standInIdOf(msg: Pick<GetMessage, 'content' | 'properties'>): string {
+  const headers = (msg.properties.headers ?? {}) as Record<string, unknown>;
+  return `dl-${createHash('sha256')
+    .update(UNARCHIVABLE)
+    .update(msg.content)
+    .update(typeof headers['x-pb-dead-letter-id'] === 'string' ? headers['x-pb-dead-letter-id'] : '')
+    .digest('hex')
+    .slice(0, 24)}`;
+}
+
+/**
+ * The stand-in records a dead letter may have in the archive: the one its parking made of it ({@link standInIdOf}:
+ * also when its parking copy failed after the stand-in was written and the message stayed in the queue), and the
+ * one its parking copy names (`x-pb-parked-record`: the same, unless its headers were dropped when it was parked).
+ */
+export function standInIdsOf(msg: Pick<GetMessage, 'content' | 'properties'>): string[] {
+  const named = header((msg.properties.headers ?? {}) as Record<string, unknown>, 'x-pb-parked-record');
+  const own = standInIdOf(msg);
+  return named !== undefined && named !== own && /^dl-[0-9a-f]{24}$/.test(named) ? [own, named] : [own];
 }
 
 /** A header as text (AMQP headers may arrive as strings, buffers or numbers). */

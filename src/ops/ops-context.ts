@@ -14,6 +14,7 @@ import { DeadLetterReplay } from './dead-letter-replay';
 import { moveDeadLetters } from './dead-letter-archiver';
 import { ARCHIVE_BATCH, DeadLetterStore, ParkedDeadLetter } from './dead-letter-store';
 import { OperationsView } from './operations-view';
+import { UnparkResult, unparkDeadLetters } from './dead-letter-unpark';
 
 /** Everything the operator's tools (the `ops` CLI, the console) read and act through. */
 export interface OpsContext {
@@ -29,10 +30,18 @@ export interface OpsContext {
    * broker on first use. The workers do this every `amqp.dead_letter_archive_interval_ms`; this is the
    * operator's "now" (`ops dead-letters`, the console's archive button).
    * `parked`: those that could not be archived as they are, kept whole in the parking queue (see
-   * `DeadLetterStore.importFromQueue`).
+   * `DeadLetterStore.importFromQueue`); `replaced`: their stand-ins removed, as the dead letters they stood for
+   * were archived as they are.
    * @throws when the broker cannot be reached within `amqp.publish_timeout_ms`.
    */
-  importDeadLetters(limit?: number): Promise<{ moved: number; created: number; dropped: number; parked: ParkedDeadLetter[] }>;
+  importDeadLetters(limit?: number): Promise<{ moved: number; created: number; dropped: number; parked: ParkedDeadLetter[]; replaced: number }>;
+  /**
+   * Moves parked dead letters back to the dead-letter queue (`unparkDeadLetters`: at most `limit`, confirmed there
+   * before each leaves the parking queue), or with `execute` false only reads what it would move; connects to the
+   * broker on first use. The next archiving pass takes what it moved.
+   * @throws when the broker cannot be reached within `amqp.publish_timeout_ms`.
+   */
+  unparkDeadLetters(options: { limit: number; execute: boolean }): Promise<UnparkResult>;
   close(): Promise<void>;
 }
 
@@ -98,12 +107,23 @@ export function openOps(
     replay,
     audit,
     importDeadLetters: async (limit = ARCHIVE_BATCH) => {
-      const { moved, created, dropped, parked } = await moveDeadLetters(
+      const { moved, created, dropped, parked, replaced } = await moveDeadLetters(
         { store: deadLetters, connection: (await connected()).connection, amqp: config.amqp, logger },
         options.service === 'ops' ? 'ops' : 'console',
         limit,
       );
-      return { moved, created, dropped, parked };
+      return { moved, created, dropped, parked, replaced };
+    },
+    unparkDeadLetters: async ({ limit, execute }) => {
+      const result = await unparkDeadLetters((await connected()).connection, config.amqp, { limit, execute });
+      if (execute && (result.messages.length > 0 || result.failure))
+        logger.info('parked dead letters moved back to the dead-letter queue', {
+          moved: result.messages.length,
+          parked: result.parked,
+          queue: result.queue,
+          ...(result.failure ? { failure: result.failure } : {}),
+        });
+      return result;
     },
     close: async () => {
       const p = publisher as ConfirmPublisher | null;

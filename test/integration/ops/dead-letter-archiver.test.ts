@@ -19,7 +19,8 @@ import { createRedis, RedisClient } from '../../../src/redis/redis-connection';
 import { amqpClient } from '../../support/amqp-helpers';
 import { channelCommand } from '../../support/fixtures';
 import { testConfig } from '../../support/test-config';
-import { eventually } from '../../support/tcp-proxy';
+import { eventually, startTcpProxy } from '../../support/tcp-proxy';
+import { DependencyUnavailableError } from '../../../src/errors/dependency-unavailable-error';
 import { notedWorker } from '../../support/noted-worker';
 import { purgeNamespace } from '../../../harness/twins/local-stack/local-stack';
 
@@ -147,6 +148,52 @@ describe('DeadLetterArchiver (real RabbitMQ and Redis, own namespace)', () => {
     expect(warned[0]).not.toContain('ORD-ARCH-POISON');
   });
 
+  it('archives a parked dead letter moved back to the queue in place of its stand-in, which is no longer listed', async () => {
+    const body = Buffer.from(JSON.stringify(channelCommand('capture', {}, { order_id: 'ORD-ARCH-UNPARKED' })));
+    const headers = {
+      'x-pb-code': 'INVALID_PARAMS',
+      'x-pb-field': 'payment.amount',
+      'x-pb-reason': 'must be an integer',
+      'x-pb-source': 'http:intake',
+      'x-pb-dead-letter-id': 'poison-unparked',
+    };
+    const realId = recordFromMessage({ content: body, properties: { headers } as never, fields: {} as never }, Date.now()).id;
+    const poisonKey = deadLetterArchiveKeys(config.redis.keyPrefix).record(realId);
+    await redis.set(poisonKey, 'not a hash');
+    const ch = await client.model.createConfirmChannel();
+    ch.sendToQueue(config.amqp.deadLetterQueue, body, { persistent: true, headers });
+    await ch.waitForConfirms();
+    const first = await store.importFromQueue(connection, config.amqp);
+    const standIn = first.parked[0].id;
+    expect(await store.get(standIn)).toMatchObject({ code: 'UNARCHIVABLE' });
+    // The cause fixed, the parked message moved back whole (as the management UI's move does).
+    await redis.del(poisonKey);
+    const parked = await ch.get(parkedQueueOf(config.amqp), { noAck: false });
+    if (!parked) throw new Error('nothing parked');
+    ch.sendToQueue(config.amqp.deadLetterQueue, parked.content, { persistent: true, headers: parked.properties.headers });
+    await ch.waitForConfirms();
+    ch.ack(parked);
+    const replacedBefore = await metricValue('pb_dead_letters_unarchivable_replaced_total');
+    const logs = captureLogger('info');
+    await new DeadLetterArchiver({ store, connection, amqp: config.amqp, logger: logs.logger, intervalMs: 0 }).runOnce();
+    const listed = await store.list({ order: 'time', limit: 1000 });
+    expect(listed.find((r) => r.id === realId)).toMatchObject({ code: 'INVALID_PARAMS', orderId: 'ORD-ARCH-UNPARKED' });
+    expect(listed.some((r) => r.id === standIn)).toBe(false);
+    expect(await store.get(standIn)).toBeNull();
+    expect(await redis.zscore(deadLetterArchiveKeys(config.redis.keyPrefix).impact, standIn)).toBeNull();
+    expect(await metricValue('pb_dead_letters_unarchivable_replaced_total')).toBe(replacedBefore + 1);
+    expect(logs.lines.filter((l) => l.includes('dead letters archived in place of their UNARCHIVABLE stand-ins') && l.includes('"replaced":1'))).toHaveLength(
+      1,
+    );
+    // A header naming a record that is no stand-in removes nothing.
+    const forged = Buffer.from(JSON.stringify(channelCommand('capture', {}, { order_id: 'ORD-ARCH-FORGED' })));
+    ch.sendToQueue(config.amqp.deadLetterQueue, forged, { persistent: true, headers: { 'x-pb-code': 'INVALID_PARAMS', 'x-pb-parked-record': realId } });
+    await ch.waitForConfirms();
+    await ch.close();
+    await store.importFromQueue(connection, config.amqp);
+    expect(await store.get(realId)).toMatchObject({ orderId: 'ORD-ARCH-UNPARKED' });
+  });
+
   it('keeps a dead letter in the queue when its parking copy reaches no queue (unroutable), never acking it', async () => {
     const body = Buffer.from(JSON.stringify(channelCommand('capture', {}, { order_id: 'ORD-ARCH-UNROUTABLE' })));
     const headers = {
@@ -225,6 +272,59 @@ describe('DeadLetterArchiver (real RabbitMQ and Redis, own namespace)', () => {
     await new DeadLetterArchiver({ store, connection, amqp: config.amqp, logger: silentLogger(), intervalMs: 0 }).runOnce();
     expect(await client.queueDepth(config.amqp.deadLetterQueue)).toBe(0);
     expect((await store.list({ order: 'time' })).some((r) => r.orderId === 'ORD-ARCH-REDIS')).toBe(true);
+  });
+
+  it('a failed pass whose channel close the broker never answers ends within publish_timeout_ms: the connection is dropped, said and counted, and the next pass archives the dead letter', async () => {
+    await deadLetter('ORD-ARCH-SILENT');
+    const proxy = await startTcpProxy(Number(new URL(config.amqp.url).port || 5672));
+    const amqp = { ...config.amqp, publishTimeoutMs: 300 };
+    const logs = captureLogger('info');
+    const silent = new AmqpConnection({ url: proxy.url('amqp', 'guest:guest'), reconnectMs: 50, logger: logs.logger });
+    // The pass fails on its first record (Redis away), and at that moment the broker goes silent: what the
+    // client sends (the channel's close among it) never reaches it.
+    const failing = new DeadLetterStore(
+      {
+        defineCommand: () => undefined,
+        pbDeadLetterArchive: async () => {
+          proxy.hold();
+          throw new DependencyUnavailableError('redis', 'away');
+        },
+      } as unknown as RedisClient,
+      config.redis.keyPrefix,
+    );
+    const archiver = new DeadLetterArchiver({ store: failing, connection: silent, amqp, logger: logs.logger, intervalMs: 0 });
+    const failedBefore = await metricValue('pb_dead_letter_archive_failures_total');
+    const timeoutsBefore = await metricValue('pb_amqp_channel_close_timeouts_total', { what: 'dead_letter_archive' });
+    let lost = 0;
+    silent.on('lost', () => (lost += 1));
+    try {
+      await silent.connect();
+      const started = Date.now();
+      const wedged = new Promise<string>((resolve) => setTimeout(() => resolve('wedged'), 5000).unref());
+      expect(await Promise.race([archiver.runOnce().then(() => 'ended'), wedged])).toBe('ended');
+      expect(Date.now() - started).toBeLessThan(3000);
+      expect(await metricValue('pb_dead_letter_archive_failures_total')).toBe(failedBefore + 1);
+      expect(await metricValue('pb_amqp_channel_close_timeouts_total', { what: 'dead_letter_archive' })).toBe(timeoutsBefore + 1);
+      const said = logs.lines.filter((l) => l.includes('amqp channel did not close in time'));
+      expect(said).toHaveLength(1);
+      expect(said[0]).toContain('"what":"dead_letter_archive"');
+      expect(logs.lines.some((l) => l.includes('dead-letter archiving failed; the next pass retries'))).toBe(true);
+      // Dropped by the client itself, not waiting for the broker.
+      await eventually(() => lost >= 1, 2000);
+      // The silent node's sockets go (the broker sees the connection end and requeues what the channel held).
+      proxy.cut();
+      proxy.restore();
+      await eventually(async () => (await client.queueDepth(config.amqp.deadLetterQueue)) === 1, 5000);
+      // The connection was dropped and comes back on its own; the next pass (Redis back) archives the dead letter.
+      await eventually(() => silent.connected, 5000);
+      await new DeadLetterArchiver({ store, connection: silent, amqp, logger: silentLogger(), intervalMs: 0 }).runOnce();
+      expect(await client.queueDepth(config.amqp.deadLetterQueue)).toBe(0);
+      expect((await store.list({ order: 'time' })).some((r) => r.orderId === 'ORD-ARCH-SILENT')).toBe(true);
+    } finally {
+      await archiver.stop();
+      await silent.close();
+      await proxy.close();
+    }
   });
 
   it('skips a pass while its broker connection is down, without counting a failure', async () => {

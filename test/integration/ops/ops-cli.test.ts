@@ -268,7 +268,7 @@ describe('payment-bridge ops (real Redis and RabbitMQ, own namespace)', () => {
     );
 
     const listed = await run(opsDeadLetterList, ctx, { json: true });
-    expect(listed.json.imported).toEqual({ moved: 3, created: 3, dropped: 0, parked: [] });
+    expect(listed.json.imported).toEqual({ moved: 3, created: 3, dropped: 0, parked: [], replaced: 0 });
     expect(await client.queueDepth(config.amqp.deadLetterQueue)).toBe(0);
     const records = listed.json.dead_letters as { id: string; category: string; orderId: string; impact: number }[];
     expect(Object.fromEntries(records.map((r) => [r.orderId, r.category]))).toEqual({ 'ORD-DL-HARD': 'hard', 'ORD-DL-BIG': 'outage', 'ORD-DL-CFG': 'config' });
@@ -286,7 +286,7 @@ describe('payment-bridge ops (real Redis and RabbitMQ, own namespace)', () => {
     const viewed = (await ctx.audit.recent(10)).filter((e) => e.action === 'ops.dead_letter');
     expect(viewed[0]).toMatchObject({ outcome: 'ok', target: hard.id, detail: { by: 'cli', found: 1 } });
     // Re-importing nothing new changes nothing.
-    expect((await run(opsDeadLetterList, ctx, { json: true })).json.imported).toEqual({ moved: 0, created: 0, dropped: 0, parked: [] });
+    expect((await run(opsDeadLetterList, ctx, { json: true })).json.imported).toEqual({ moved: 0, created: 0, dropped: 0, parked: [], replaced: 0 });
   });
 
   it('keeps the archive within its bound by dropping its oldest records, counted and said, never silently', async () => {

@@ -6,7 +6,7 @@
  */
 import { PassThrough } from 'node:stream';
 import { MAX_LIMIT, parseLimit } from '../../../src/cli/limit-option';
-import { opsDeadLetterList, opsDeadLetterReplay, opsList } from '../../../src/cli/ops-commands';
+import { opsDeadLetterList, opsDeadLetterReplay, opsDeadLetterUnpark, opsList } from '../../../src/cli/ops-commands';
 import { opsRejectedEvents } from '../../../src/cli/event-commands';
 import { opsRiskReviews } from '../../../src/cli/risk-review-commands';
 import { opsSplitTendersParked } from '../../../src/cli/split-tender-commands';
@@ -37,6 +37,10 @@ function context(touched: string[]): OpsContext {
       touched.push('importDeadLetters');
       throw new Error('importDeadLetters used');
     },
+    unparkDeadLetters: () => {
+      touched.push('unparkDeadLetters');
+      throw new Error('unparkDeadLetters used');
+    },
   } as unknown as OpsContext;
 }
 
@@ -47,6 +51,7 @@ const COMMANDS: Array<[string, (ctx: OpsContext, limit: string) => Promise<numbe
   ['ops dead-letters list', (ctx, limit) => opsDeadLetterList(ctx, io(), { limit })],
   ['ops dead-letters list --no-import', (ctx, limit) => opsDeadLetterList(ctx, io(), { limit, import: false })],
   ['ops dead-letters replay --category', (ctx, limit) => opsDeadLetterReplay(ctx, io(), { ids: [], category: 'config', limit, execute: true })],
+  ['ops dead-letters unpark', (ctx, limit) => opsDeadLetterUnpark(ctx, io(), { limit, execute: true })],
   ['ops events rejected', (ctx, limit) => opsRejectedEvents(ctx, io(), { limit })],
   ['ops risk-reviews', (ctx, limit) => opsRiskReviews(ctx, io(), { limit })],
   ['ops split-tenders-parked', (ctx, limit) => opsSplitTendersParked(ctx, io(), { limit })],

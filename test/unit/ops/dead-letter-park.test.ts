@@ -37,9 +37,9 @@ function fakeBroker(confirm: () => Promise<void>) {
 function storeRefusingRecords(): DeadLetterStore {
   const store = new DeadLetterStore({ defineCommand: () => undefined } as unknown as RedisClient, 'pb-test:');
   // Redis refuses the record itself (stage `write`), takes the stand-in.
-  jest.spyOn(store, 'archive').mockImplementation(async (record) => {
+  jest.spyOn(store, 'archiveReplacing').mockImplementation(async (record) => {
     if (record.code !== 'UNARCHIVABLE') throw new RangeError('refused');
-    return true;
+    return { created: true, replaced: 0 };
   });
   return store;
 }
