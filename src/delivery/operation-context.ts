@@ -324,8 +324,8 @@ async function checkedByReference(
   }
   referenceLookups().inc({ gateway: named, result: !found ? 'unknown' : found.authorization ? 'authorization' : 'related' });
   // A gift card refund's long digit run that names none of our operations is no reference of a payment (an Adyen
-  // pspReference has 16 characters): it is the card's number, which intake lets through only as a possible
-  // operation id. Refused unsent, never put in a PSP's URL or body.
+  // pspReference has 16 characters): it is the card's number. Intake refuses it now; a record taken before is
+  // refused unsent, never put in a PSP's URL or body.
   if (!found && op.command === 'refund' && op.payment.method_details?.method === GIFT_CARD_METHOD && isGiftCardNumberKey(reference)) {
     return { fail: GIFT_CARD_NUMBER_REFUSED, field: 'payment.gateway_key' };
   }

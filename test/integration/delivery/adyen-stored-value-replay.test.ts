@@ -239,7 +239,7 @@ describe('Adyen Stored Value: a void naming one of our Stored Value operations b
 });
 
 describe('Adyen Stored Value: a gift card refund naming a long digit run that is none of our operations', () => {
-  it('is refused unsent (CARD_DATA_REJECTED on payment.gateway_key): intake let it through only as a possible operation id', async () => {
+  it('is refused unsent (CARD_DATA_REJECTED on payment.gateway_key): a record intake took before it refused such keys', async () => {
     const stack = stacks.build(config());
     const refund = channelCommand(
       'refund',
