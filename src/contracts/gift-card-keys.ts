@@ -60,6 +60,15 @@ function refundNamesOperation(payment: Record<string, unknown>): boolean {
   return typeof key === 'string' && OPERATION_KEY.test(key) && !isGiftCardNumberKey(key) && !namesShopper(payment.custom_attributes);
 }
 
+/**
+ * Whether a gift card `refund`'s `payment` names the card it loads (a refund to the card: Adyen Stored Value's
+ * `/load` with `loadType: merchandiseReturn`, a Stored Value transaction) rather than the payment it refunds (a
+ * refund of a redemption, a payment refund no Stored Value void undoes). See {@link refundNamesOperation}.
+ */
+export function refundNamesCard(payment: object): boolean {
+  return !refundNamesOperation(payment as Record<string, unknown>);
+}
+
 /** Whether `custom_attributes` (an object, or a list of `{attribute_code | code | name | key, value}`) holds a `shopper_reference`. */
 function namesShopper(attributes: unknown): boolean {
   if (Array.isArray(attributes)) {
