@@ -47,14 +47,26 @@ const NAMES_AN_AUTHORIZATION: ReadonlySet<string> = new Set(['capture', 'cancel'
 const OPERATION_KEY = /^[A-Za-z0-9._-]+$/;
 
 /**
- * Whether a gift card `refund`'s `gateway_key` names the payment it refunds (our operation id, digits only too,
- * or the PSP's reference) rather than the card a refund to the card loads. That card is named in a token's form:
+ * Whether a gift card `refund`'s `gateway_key` names the payment it refunds (our operation id, or the PSP's
+ * reference) rather than the card a refund to the card loads. That card is named in a token's form:
  * `<shopperReference>:<token>`, or a bare token with `custom_attributes.shopper_reference` (Adyen Stored Value
  * charges a stored card with both); a key with a space is no operation id either. Any of those is read as a card.
+ * So is a run of {@link MIN_GIFT_CARD_NUMBER_DIGITS} digits or more, even where an all-digit operation id could
+ * be meant: taken, a card number sent there would be queued, stored, and echoed in the refusal's event before
+ * delivery could tell (the redemption is named by its pspReference, 16 characters, or a shorter id instead).
  */
 function refundNamesOperation(payment: Record<string, unknown>): boolean {
   const key = payment.gateway_key;
-  return typeof key === 'string' && OPERATION_KEY.test(key) && !namesShopper(payment.custom_attributes);
+  return typeof key === 'string' && OPERATION_KEY.test(key) && !isGiftCardNumberKey(key) && !namesShopper(payment.custom_attributes);
+}
+
+/**
+ * Whether a gift card `refund`'s `payment` names the card it loads (a refund to the card: Adyen Stored Value's
+ * `/load` with `loadType: merchandiseReturn`, a Stored Value transaction) rather than the payment it refunds (a
+ * refund of a redemption, a payment refund no Stored Value void undoes). See {@link refundNamesOperation}.
+ */
+export function refundNamesCard(payment: object): boolean {
+  return !refundNamesOperation(payment as Record<string, unknown>);
 }
 
 /** Whether `custom_attributes` (an object, or a list of `{attribute_code | code | name | key, value}`) holds a `shopper_reference`. */

@@ -13,7 +13,7 @@ import type { WaitedOn } from './dependent-wait';
 import { commandsUndoneBy, isAdjustmentKind, releasesHold } from '../adjustments/adjustment';
 import { laterInPspTime } from '../gateways/psp-time';
 import { GIFT_CARD_METHOD, isStoredValueCommand } from '../contracts/stored-value';
-import { isGiftCardNumberKey } from '../contracts/gift-card-keys';
+import { isGiftCardNumberKey, refundNamesCard } from '../contracts/gift-card-keys';
 
 /** Commands that act on an earlier authorization named by `gateway_key`. */
 export const DEPENDENT: ReadonlySet<CommandType> = new Set(['capture', 'cancel', 'refund', 'validate', 'revalidate']);
@@ -257,24 +257,44 @@ export async function resolveOperationContext(op: OperationRecord, ledger: Ledge
 }
 
 /**
- * Whether a cancel naming `named` (one of our operations, not an authorization) by our operation id voids that
- * transaction itself, named at its PSP by its own reference: a stored value command or a refund to a gift card (a
- * `/load` at Adyen). Adyen's `/voidTransaction` takes the transaction's pspReference as `originalReference`, never
- * our reference. Pure.
+ * Whether a cancel naming `named` (one of our operations, not an authorization) by our operation id is about a
+ * stored value transaction, named at its PSP by its own reference: a stored value command, or a gift card refund
+ * (one to the card, a `/load` at Adyen, or one of a redemption, which no void undoes: {@link NOT_VOIDABLE}).
+ * Adyen's `/voidTransaction` takes the transaction's pspReference as `originalReference`, never our reference. Pure.
  */
 function voidsByReference(named: OperationRecord): boolean {
   return isStoredValueCommand(named.command) || (named.command === 'refund' && named.payment.method_details?.method === GIFT_CARD_METHOD);
 }
 
 /**
+ * Why a stored value operation named by a cancel cannot be voided, or null when it can: a balance inquiry did
+ * nothing; a deactivation is voided by no provider online; a refund of a gift card payment (its key names the
+ * redemption, not the card) is a payment refund, which "you cannot use [/voidTransaction] to" undo
+ * (https://docs.adyen.com/payment-methods/gift-cards/stored-value-api/void). Adyen decides the rest per provider. Pure.
+ */
+function notVoidable(named: OperationRecord): string | null {
+  if (named.command === 'refund') return refundNamesCard(named.payment) ? null : 'a refund of a gift card payment, not a Stored Value transaction';
+  return NOT_VOIDABLE[named.command] ?? null;
+}
+
+/** Stored value commands no Stored Value void undoes, and why (see {@link notVoidable}). */
+const NOT_VOIDABLE: Readonly<Partial<Record<CommandType, string>>> = {
+  balance_inquiry: 'a balance inquiry moves nothing to void',
+  deactivate: 'a deactivation is voided by no provider online',
+};
+
+/**
  * A cancel naming by our operation id stored value transaction `named` ({@link voidsByReference}): within its scope
- * and currency, sent to the gateway that did it for its PSP reference once it SUCCEEDED
+ * and currency, refused `UNSUPPORTED_COMMAND` on `payment.gateway_key` unsent when it cannot be voided
+ * ({@link notVoidable}), else sent to the gateway that did it for its PSP reference once it SUCCEEDED
  * (`AUTHORIZATION_REFERENCE_MISSING` without one); it waits while `named` is undecided, and is refused
  * `AUTHORIZATION_FAILED` when `named` failed (nothing was done to undo). Pure.
  */
 function voidOfTransaction(op: OperationRecord, named: OperationRecord, context: OperationContext): ContextResolution {
   const refused = scopeRefusal(op.payment, named) ?? currencyRefusal(op, named);
   if (refused) return refused;
+  const why = notVoidable(named);
+  if (why) return { fail: 'UNSUPPORTED_COMMAND', field: 'payment.gateway_key', detail: { operation_id: named.id, command: named.command, why } };
   switch (named.state) {
     case 'SUCCEEDED': {
       const psp = named.gatewayReference;
@@ -329,8 +349,8 @@ async function checkedByReference(
   }
   referenceLookups().inc({ gateway: named, result: !found ? 'unknown' : found.authorization ? 'authorization' : 'related' });
   // A gift card refund's long digit run that names none of our operations is no reference of a payment (an Adyen
-  // pspReference has 16 characters): it is the card's number, which intake lets through only as a possible
-  // operation id. Refused unsent, never put in a PSP's URL or body.
+  // pspReference has 16 characters): it is the card's number. Intake refuses it now; a record taken before is
+  // refused unsent, never put in a PSP's URL or body.
   if (!found && op.command === 'refund' && op.payment.method_details?.method === GIFT_CARD_METHOD && isGiftCardNumberKey(reference)) {
     return { fail: GIFT_CARD_NUMBER_REFUSED, field: 'payment.gateway_key' };
   }

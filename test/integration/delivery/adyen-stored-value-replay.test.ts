@@ -238,8 +238,63 @@ describe('Adyen Stored Value: a void naming one of our Stored Value operations b
   });
 });
 
+describe('Adyen Stored Value: a void naming by our operation id what no Stored Value void undoes', () => {
+  const card = { gateway: 'gc', currency: 'EUR', amount: 1000, method_details: { method: 'giftcard', submethod: 'svs' } };
+
+  /** `command` on the card, answered Success by Adyen (pspReference SVREPLAY00000001); its id. */
+  async function succeeded(stack: ReturnType<typeof stacks.build>, command: CommandType, gatewayKey = 'shopper-0042:8316039902646531'): Promise<string> {
+    const cmd = channelCommand(command, {}, { ...card, gateway_key: gatewayKey });
+    const id = cmd.payment.operation_reference!;
+    await stack.ledger.create(id, cmd);
+    psp.failures = [];
+    psp.echo = true;
+    psp.resultCode = 'Success';
+    expect(await stack.service.deliver(id)).toEqual({ kind: 'done', state: 'SUCCEEDED' });
+    return id;
+  }
+
+  async function cancelOf(stack: ReturnType<typeof stacks.build>, namedId: string) {
+    const named = (await stack.ledger.get(namedId))!;
+    const cancel = channelCommand('cancel', {}, { ...card, gateway_key: namedId, order_id: named.payment.order_id });
+    const cancelId = cancel.payment.operation_reference!;
+    await stack.ledger.create(cancelId, cancel);
+    psp.calls = [];
+    psp.bodies = [];
+    return { cancelId, step: await stack.service.deliver(cancelId) };
+  }
+
+  it.each(['balance_inquiry', 'deactivate'] as const)('refuses a void of a %s unsent (UNSUPPORTED_COMMAND on payment.gateway_key)', async (command) => {
+    const stack = stacks.build(config());
+    const namedId = await succeeded(stack, command);
+    const { cancelId, step } = await cancelOf(stack, namedId);
+    expect(step).toEqual({ kind: 'done', state: 'FAILED' });
+    expect(psp.calls).toEqual([]);
+    expect(await stack.ledger.get(cancelId)).toMatchObject({ reason: 'UNSUPPORTED_COMMAND', reasonField: 'payment.gateway_key' });
+  });
+
+  it('refuses a void of a refund of a gift card payment (a payment refund) unsent, and voids a refund to the card by its pspReference', async () => {
+    const stack = stacks.build(config());
+    const refund = channelCommand('refund', {}, { ...card, gateway_key: 'op-redemption-0001' });
+    const refundId = refund.payment.operation_reference!;
+    await stack.ledger.create(refundId, refund);
+    await stack.ledger.transition(refundId, 'SENT', { event: 'attempt' }, { countAttempt: true });
+    const sent = (await stack.ledger.get(refundId))!;
+    const outcome = { status: 'SUCCESS' as const, gatewayStatus: 'refunded', gatewayReference: 'QFQTPCQ8HXSKGK99', amount: 1000, currency: 'EUR' };
+    expect((await stack.recorder.apply(sent, outcome, 'response')).state).toBe('SUCCEEDED');
+    const refused = await cancelOf(stack, refundId);
+    expect(refused.step).toEqual({ kind: 'done', state: 'FAILED' });
+    expect(psp.calls).toEqual([]);
+    expect(await stack.ledger.get(refused.cancelId)).toMatchObject({ reason: 'UNSUPPORTED_COMMAND', reasonField: 'payment.gateway_key' });
+
+    const toCard = await succeeded(stack, 'refund');
+    const voided = await cancelOf(stack, toCard);
+    expect(voided.step).toEqual({ kind: 'done', state: 'SUCCEEDED' });
+    expect(psp.bodies).toEqual([expect.objectContaining({ originalReference: 'SVREPLAY00000001' })]);
+  });
+});
+
 describe('Adyen Stored Value: a gift card refund naming a long digit run that is none of our operations', () => {
-  it('is refused unsent (CARD_DATA_REJECTED on payment.gateway_key): intake let it through only as a possible operation id', async () => {
+  it('is refused unsent (CARD_DATA_REJECTED on payment.gateway_key): a record intake took before it refused such keys', async () => {
     const stack = stacks.build(config());
     const refund = channelCommand(
       'refund',

@@ -145,16 +145,26 @@ describe('stored value card commands', () => {
     }
   });
 
-  // A refund of a redemption names it (our operation id, digits only too, or the PSP's reference), as a capture does.
-  it('still takes a gift card refund naming the redemption by a long numeric operation id, and does not mask it in a dead letter', () => {
-    const key = '202612050000012345678';
-    const refund = command('refund', { amount: 100, gateway_key: key, method_details: { method: 'giftcard', submethod: 'givex' } });
-    expect(validateCommand(refund).payment.gateway_key).toBe(key);
-    const payment = { ...(refund.payment as Json) };
-    expect(maskGiftCardNumberKeys(payment, 'refund', '[REDACTED]')).toBe(false);
-    const toCard = { ...(refund.payment as Json), gateway_key: `shopper-0042:${key}` };
-    expect(maskGiftCardNumberKeys(toCard, 'refund', '[REDACTED]')).toBe(true);
-    expect(toCard.gateway_key).toBe('[REDACTED]');
+  // A refund of a redemption names it (our operation id, or the PSP's reference), as a capture does.
+  it('takes a gift card refund naming the redemption by an operation id or a pspReference, never masking it in a dead letter', () => {
+    for (const key of ['op-refund-0001', '8816039902646531', 'SVREPLAY00000001', '2026120500000123']) {
+      const refund = command('refund', { amount: 100, gateway_key: key, method_details: { method: 'giftcard', submethod: 'givex' } });
+      expect(validateCommand(refund).payment.gateway_key).toBe(key);
+      expect(maskGiftCardNumberKeys({ ...(refund.payment as Json) }, 'refund', '[REDACTED]')).toBe(false);
+    }
+  });
+
+  // Taken, a card number there would be queued, stored and echoed in the refusal's event before delivery could tell.
+  it('refuses at intake a gift card refund keyed by 17 digits or more, even as a would-be operation id, and masks it in a dead letter', () => {
+    for (const key of ['202612050000012345678', '603628672882001915092', '6036283997595793321', '6036-2836-9975-9579-3321']) {
+      const refund = command('refund', { amount: 100, gateway_key: key, method_details: { method: 'giftcard', submethod: 'svs' } });
+      const err = rejection(refund);
+      expect([err.code, err.field]).toEqual(['CARD_DATA_REJECTED', 'payment.gateway_key']);
+      expect(err.message).not.toContain(key);
+      const payment = { ...(refund.payment as Json) };
+      expect(maskGiftCardNumberKeys(payment, 'refund', '[REDACTED]')).toBe(true);
+      expect(payment.gateway_key).toBe('[REDACTED]');
+    }
   });
 
   it("still carries a one-time gift card's encrypted security code (only the PSP can read it)", () => {
