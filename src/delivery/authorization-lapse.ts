@@ -166,12 +166,14 @@ export function lapseRecordedOf(deps: {
  */
 export function failedOnRecordedLapse(
   op: OperationRecord,
-  outcome: GatewayOutcome,
+  failed: GatewayOutcome,
   source: string,
   logger: Logger,
   release: RecordedRelease = 'authorization_expired',
 ): GatewayOutcome {
   const gateway = gatewayOf(op);
+  // Released before the capture was sent: nothing is left for the PSP to re-capture, so no amount stays held for it.
+  const { retriedByPsp: _released, ...outcome } = failed;
   const fields = {
     operation_id: op.id,
     command: op.command,

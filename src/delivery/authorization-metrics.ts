@@ -168,3 +168,16 @@ export function refundsRefusedForOutsideRefunds(): Counter<'gateway'> {
     ['gateway'],
   );
 }
+
+/**
+ * `pb_captures_held_for_psp_retry_total{gateway}`: open captures recorded FAILED whose PSP documents that it retries
+ * them itself (Adyen's CAPTURE_FAILED for a technical issue): their amount stays claimed of the authorization, so a
+ * second capture of it is refused `amount_held_by_failed_capture` until the PSP's re-capture (or a person) settles it.
+ */
+export function capturesHeldForPspRetry(): Counter<'gateway'> {
+  return counter(
+    'pb_captures_held_for_psp_retry_total',
+    'Open captures recorded FAILED whose PSP retries them itself (Adyen CAPTURE_FAILED, technical issue): their amount stays held against the authorization, by gateway',
+    ['gateway'],
+  );
+}

@@ -1096,7 +1096,8 @@ export function amountRefusal(
     if (op.payment.amount > remaining) {
       // Within the authorization once the captures the PSP failed are left out: the amount is not the request's fault but
       // held for the PSP's own re-capture (Adyen after CAPTURE_FAILED), which the refusal says, naming those captures.
-      const held = dependents.filter((d) => d.command === 'capture' && doneAtPsp(d) && d.undone === true);
+      // So are those recorded FAILED that the PSP retries itself (Adyen's technical issue): they may still collect.
+      const held = dependents.filter((d) => d.command === 'capture' && ((doneAtPsp(d) && d.undone === true) || heldForRetry(d)));
       if (held.length > 0 && op.payment.amount <= authorized - settledSum(dependents, 'capture')) {
         const failedCaptureIds = held.map((d) => d.id).join(',');
         return {
@@ -1175,13 +1176,23 @@ function capturedToRefund(auth: OperationRecord, dependents: readonly DependentS
 
 /**
  * What the succeeded captures of an authorization claimed of it (those recorded FAILED that the PSP did after all
- * included, at what it confirmed), those the PSP undid after (`capture_failed`) included: the capture check leaves
+ * included, at what it confirmed), those the PSP undid after (`capture_failed`) included, and those recorded FAILED
+ * that the PSP retries itself (`heldForPspRetry`, what they asked): the capture check leaves
  * their amount taken, since the PSP may capture it again itself (Adyen re-captures after CAPTURE_FAILED,
  * "Transaction Recaptured") and a second capture of ours could then charge the shopper twice; capturing it again is
  * for a person to decide with the PSP. Pure.
  */
 function claimedByCaptures(dependents: readonly DependentSummary[]): number {
-  return dependents.filter((d) => d.command === 'capture' && doneAtPsp(d)).reduce((total, d) => total + d.amount, 0);
+  return dependents.filter((d) => d.command === 'capture' && (doneAtPsp(d) || heldForRetry(d))).reduce((total, d) => total + d.amount, 0);
+}
+
+/**
+ * Whether dependent `d` is a capture recorded FAILED that its PSP retries itself (`heldForPspRetry`: Adyen re-captures
+ * after a technical issue) and has not done yet: it collected nothing (no refund gives it back), but may still, so
+ * the capture check holds its amount as one undone after success is held. Pure.
+ */
+function heldForRetry(d: DependentSummary): boolean {
+  return d.command === 'capture' && d.state === 'FAILED' && d.heldForPspRetry === true && !doneAtPsp(d);
 }
 
 /** The adjustment fields {@link refundedOutsideBridge} reads, in this order. */

@@ -14,7 +14,7 @@ import { withSafeReason } from '../gateways/outcome-text';
 import { askedMoney, pspDiscrepancy } from '../events/psp-discrepancy';
 import { inBusUnits } from '../events/bus-units';
 import { confirmsBalance } from '../contracts/stored-value';
-import { authorizationExpiryStarts, capturesUndone, pspDiscrepancies, storedCardDiscrepancies } from './authorization-metrics';
+import { authorizationExpiryStarts, capturesHeldForPspRetry, capturesUndone, pspDiscrepancies, storedCardDiscrepancies } from './authorization-metrics';
 import { storedCardMismatches } from '../events/stored-card-report';
 import { Interaction, Ledger, OperationRecord, PspReference, TransitionFields, dropsMethodData } from '../ledger/ledger';
 import { afterTransition } from '../ledger/record-fields';
@@ -208,6 +208,10 @@ export class OutcomeRecorder {
       confirmedCurrency: outcome.currency?.toUpperCase(),
     };
     if (to === 'FAILED') fields.decline = this.decline(op, declineOfOutcome(op, outcome, this.deps.config));
+    // A capture the PSP retries itself may still collect: its amount stays claimed of the authorization (never freed for
+    // a second capture that would take the money twice), its reason kept with the mark.
+    const heldForRetry = to === 'FAILED' && op.command === 'capture' && !isTerminal(op.state) && outcome.retriedByPsp === true;
+    if (heldForRetry) fields.heldForPspRetry = outcome.reason ?? outcome.gatewayStatus;
     if (to === 'PENDING' && op.state !== 'PENDING') {
       fields.nextCheckAt = now + firstCheck;
       fields.pollStep = 0;
@@ -267,6 +271,7 @@ export class OutcomeRecorder {
       });
     }
     if (after.state === 'SUCCEEDED' && op.state !== 'SUCCEEDED') this.noteStoredCard(after, source);
+    if (heldForRetry && after.state === 'FAILED' && op.state !== 'FAILED' && after.heldForPspRetry !== undefined) this.noteHeldForRetry(after, gateway, source);
     // Indexed just now (the transition above): a webhook that came before it may be parked under the reference.
     if (to === 'PENDING' && (op.state !== 'PENDING' || op.gatewayReference !== outcome.gatewayReference)) await this.releaseParked(after, 'answer');
     if (after.state === 'FAILED' && op.state !== 'FAILED' && this.deps.afterFailure) {
@@ -287,6 +292,27 @@ export class OutcomeRecorder {
       await this.deps.recordLapse(after, outcome.authorizationLapse, source);
     }
     return after;
+  }
+
+  /**
+   * Counts and logs a capture just recorded FAILED whose PSP retries it itself (`heldForPspRetry`): what an operator
+   * reads when a later capture of the authorization is refused `amount_held_by_failed_capture`.
+   */
+  private noteHeldForRetry(capture: OperationRecord, gateway: string, source: OutcomeSource): void {
+    capturesHeldForPspRetry().inc({ gateway });
+    this.deps.logger.warn(
+      'capture failed at the PSP, which retries it itself: its amount stays held against the authorization, a second capture of it is refused until the PSP re-captures it',
+      {
+        operation_id: capture.id,
+        gateway,
+        source,
+        authorization_id: capture.authorizationId ?? capture.payment.gateway_key,
+        amount: capture.payment.amount,
+        currency: capture.payment.currency,
+        psp_reason: capture.heldForPspRetry,
+        gateway_reference: capture.gatewayReference,
+      },
+    );
   }
 
   /**

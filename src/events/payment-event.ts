@@ -186,6 +186,8 @@ export function outcomeEvent(op: OperationRecord, config: Config): PaymentEvent 
   payment.reason = reason || null;
   if (status === 'FAIL') payment.decline = failDecline(op, config);
   if (op.reasonField) payment.field = op.reasonField;
+  // A capture the PSP retries itself: failed for now, but it may still collect, and its amount stays held.
+  if (status === 'FAIL' && op.heldForPspRetry !== undefined) payment.retried_by_psp = true;
   payment.gateway_command = op.command;
   payment.gateway_response = gatewayResponse(op, status, reported);
   payment.gateway_response_time = op.updatedAt - op.createdAt;

@@ -127,6 +127,14 @@ export interface GatewayOutcome {
    */
   occurredAt?: number;
   /**
+   * FAIL of a capture only: the PSP documents that it retries this capture itself (Adyen's CAPTURE_FAILED "Capture
+   * rejected by card scheme because of a technical issue.": "Adyen will try to fix the issue and re-capture the
+   * transaction"), so it may still collect. The recorder keeps its amount held against the authorization
+   * (`OperationRecord.heldForPspRetry`): a second capture of that amount is refused, never sent. Absent: the failure
+   * frees the amount.
+   */
+  retriedByPsp?: true;
+  /**
    * FAIL only: the PSP still holds the funds of an authorization for it, and why ({@link FundsHeldReason}):
    * the payment was refused after the issuer approved it, and the hold stands until the merchant reverses
    * it or it expires. The recorder hands the failed operation to orphan reversal under that reason, which

@@ -35,6 +35,7 @@ import { CANCEL_EFFECT_FIELD, CancelEffect, parseCancelEffect } from './cancel-e
 import { SUCCEEDED_AFTER_FAILURE_FIELD, SuccessAfterFailureMark, UNDONE_FIELD, parseSuccessAfterFailureMark } from '../adjustments/adjustment';
 import { REPLICA_PROBE_TTL_MS, replicaAcknowledgedKeys } from '../redis/replica-wait';
 import {
+  HELD_FOR_PSP_RETRY_FIELD,
   OperationRecord,
   TransitionFields,
   afterTransition,
@@ -125,6 +126,12 @@ export interface DependentSummary {
    * as it would that one. Absent otherwise.
    */
   succeededAfterFailure?: true;
+  /**
+   * A capture recorded FAILED whose PSP retries it itself (`HELD_FOR_PSP_RETRY_FIELD`: Adyen's technical issue), not
+   * done after all yet: it collected nothing, but the PSP may still collect it, so the capture check counts its amount
+   * as claimed of the authorization. Absent otherwise.
+   */
+  heldForPspRetry?: true;
   /**
    * What its gateway was asked when that is in another currency than the command's (a capture or refund of a
    * converted authorization, at its locked rate: the routing record's `amount` and `currency`), fixed with its
@@ -1049,6 +1056,7 @@ export class Ledger {
         ...(converted ? { converted } : {}),
         ...(d.undone ? { undone: true as const } : {}),
         ...(d.succeededAfterFailure ? { succeededAfterFailure: true as const } : {}),
+        ...(d.heldForPspRetry ? { heldForPspRetry: true as const } : {}),
         ...(d.gatewayReference ? { gatewayReference: d.gatewayReference } : {}),
       };
     });
@@ -1057,8 +1065,9 @@ export class Ledger {
   /**
    * What `ids` are, their state and the fields that say what they moved, whether the PSP later undid them (a refund or
    * capture, `UNDONE_FIELD`), and whether one recorded FAILED was done by the PSP after all
-   * (`SUCCEEDED_AFTER_FAILURE_FIELD`: what it moved is then what the PSP confirmed in that mark, else what it asked);
-   * those not found are left out.
+   * (`SUCCEEDED_AFTER_FAILURE_FIELD`: what it moved is then what the PSP confirmed in that mark, else what it asked),
+   * and whether one recorded FAILED is held for the PSP's own retry (`HELD_FOR_PSP_RETRY_FIELD`); those not found are
+   * left out.
    */
   private async movedAmounts(ids: readonly string[]): Promise<
     Array<{
@@ -1068,6 +1077,7 @@ export class Ledger {
       moved: MovedAmountFields;
       undone: boolean;
       succeededAfterFailure: boolean;
+      heldForPspRetry: boolean;
       gatewayReference?: string;
     }>
   > {
@@ -1086,11 +1096,12 @@ export class Ledger {
           UNDONE_FIELD,
           SUCCEEDED_AFTER_FAILURE_FIELD,
           ...hashNamesOf(['gatewayReference']),
+          HELD_FOR_PSP_RETRY_FIELD,
         ),
       ),
     );
     return replies.flatMap((reply, i) => {
-      const [state, command, confirmed, confirmedCurrency, paymentJson, routing, undoneBy, lateJson, reference] = reply;
+      const [state, command, confirmed, confirmedCurrency, paymentJson, routing, undoneBy, lateJson, reference, heldForRetry] = reply;
       if (!state || !command || !paymentJson) return [];
       const late = state === 'FAILED' && lateJson !== null ? readMark(lateJson) : undefined;
       const moved: MovedAmountFields = {
@@ -1108,6 +1119,8 @@ export class Ledger {
           moved,
           undone: undoneBy !== null,
           succeededAfterFailure: late !== undefined,
+          // Done after all once re-captured: then counted as done, no longer as held.
+          heldForPspRetry: state === 'FAILED' && late === undefined && heldForRetry !== null && heldForRetry !== '',
           ...(reference ? { gatewayReference: reference } : {}),
         },
       ];

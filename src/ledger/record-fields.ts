@@ -97,6 +97,13 @@ export interface OperationRecord {
    * dates before it is an older event (`webhooks/failure-after-success.ts`), not an undo.
    */
   pspSucceededAt?: number;
+  /**
+   * A capture recorded FAILED whose PSP documents that it retries it itself (`GatewayOutcome.retriedByPsp`: Adyen's
+   * technical issue): the PSP's reason, kept. Its amount stays claimed of the authorization (a second capture of it is
+   * refused `amount_held_by_failed_capture`), though nothing was collected (no refund can give it back), until the
+   * PSP's re-capture marks it done (`succeededAfterFailure`). Absent otherwise.
+   */
+  heldForPspRetry?: string;
   /** Digest of the command's money fields (`commandDigest`); absent on records older than digests. */
   digest?: string;
   /**
@@ -125,6 +132,9 @@ const json = <T>(parse: (value: unknown) => T | undefined): Codec<T> => ({
     }
   },
 });
+
+/** The hash field of a FAILED capture the PSP retries itself (`OperationRecord.heldForPspRetry`), read with the dependents. */
+export const HELD_FOR_PSP_RETRY_FIELD = 'held_for_psp_retry';
 
 type FieldTable = { [F in keyof OperationRecord]-?: { hash: string; codec: Codec<NonNullable<OperationRecord[F]>> } };
 
@@ -176,6 +186,7 @@ const FIELDS: FieldTable = {
   cancelEffect: { hash: CANCEL_EFFECT_FIELD, codec: json(parseCancelEffect) },
   cancelBasis: { hash: 'cancel_basis', codec: json(parseCancelBasis) },
   pspSucceededAt: { hash: 'psp_succeeded_at', codec: int },
+  heldForPspRetry: { hash: HELD_FOR_PSP_RETRY_FIELD, codec: text },
 };
 
 const RECORD_FIELDS = Object.keys(FIELDS) as (keyof OperationRecord)[];
@@ -203,6 +214,7 @@ export const TRANSITION_SETTABLE = [
   'cancelEffect',
   'cancelBasis',
   'pspSucceededAt',
+  'heldForPspRetry',
 ] as const satisfies readonly (keyof OperationRecord)[];
 
 /**
@@ -305,6 +317,7 @@ function blankRecord(): BlankRecord {
     cancelEffect: undefined,
     cancelBasis: undefined,
     pspSucceededAt: undefined,
+    heldForPspRetry: undefined,
   };
 }
 

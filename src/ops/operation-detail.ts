@@ -134,6 +134,7 @@ export type OperationMarkKind =
   | 'failover'
   | 'recapture_held'
   | 'held_for_config'
+  | 'held_for_psp_retry'
   | 'parked'
   | 'orphan_dry_run'
   | 'orphan_nothing_left';
@@ -275,6 +276,17 @@ function outcomeMarks(record: OperationRecord, byId: ReadonlyMap<string, Adjustm
         ref: record.undoneBy,
       });
     }
+  }
+  // A capture FAILED that its PSP retries itself, not re-captured yet: its amount still holds the authorization.
+  if (record.state === 'FAILED' && record.heldForPspRetry !== undefined && late === undefined) {
+    marks.push({
+      kind: 'held_for_psp_retry',
+      at: record.updatedAt,
+      source: 'delivery',
+      text: `failed, but the PSP retries it itself (${record.heldForPspRetry}): its amount stays held against the authorization, a second capture of it is refused`,
+      amount: record.payment.amount,
+      currency: record.payment.currency,
+    });
   }
   return marks;
 }

@@ -79,7 +79,8 @@ export interface OrphanDecision {
   /** The split tender whose failed part it is, and which part, when it is one ({@link failedSplitStepOf}). */
   splitTender?: FailedSplitStep;
   /** Why nothing was done: `off`, `unknown_authorization`, `not_an_authorization`, `closed`, `expired`,
-   * `superseded`, `dependent_in_flight`, `in_flight_unknown`, `no_psp_reference`, `refunds_unknown` (a refund of it
+   * `superseded`, `dependent_in_flight`, `capture_held_for_psp_retry` (a capture of it FAILED that the PSP retries
+   * itself: it may still collect), `in_flight_unknown`, `no_psp_reference`, `refunds_unknown` (a refund of it
    * moved money known in no figure of the reversal's currency), `nothing_left` (refunded in full already). */
   skipped?: string;
   /**
@@ -663,6 +664,8 @@ export class OrphanReversal {
     const inFlight = known ?? (await this.dependentsInFlight());
     if (inFlight.incomplete) return skip('in_flight_unknown');
     if (inFlight.names(auth, gatewayKey)) return skip('dependent_in_flight');
+    // A capture of it FAILED that the PSP retries itself (Adyen's technical issue) may still collect: never void under it.
+    if (auth.state === 'SUCCEEDED' && !refund && (await this.captureHeldForRetry(auth.id))) return skip('capture_held_for_psp_retry');
 
     if (refund && reversed) {
       // A charge partly refunded already (none in flight, above): only what is left of it is given back.
@@ -687,6 +690,14 @@ export class OrphanReversal {
     const { created } = await ledger.create(voidId, command, now, undefined, routing);
     await this.queue(voidId);
     return { ...base, outcome: created ? 'voided' : 'already_requested' };
+  }
+
+  /**
+   * Whether a capture of authorization `id` is recorded FAILED and held for its PSP's own retry (`heldForPspRetry`,
+   * not done after all yet): one read of its dependents, only for an authorization about to be voided.
+   */
+  private async captureHeldForRetry(id: string): Promise<boolean> {
+    return (await this.deps.ledger.dependentsOf(id)).some((d) => d.command === 'capture' && d.heldForPspRetry === true && d.succeededAfterFailure !== true);
   }
 
   /**

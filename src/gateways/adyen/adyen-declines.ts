@@ -60,6 +60,26 @@ export const ADYEN_REFUSAL_REASONS: readonly (readonly [code: string, refusalRea
 const ACCOUNT_CONFIGURATION_REJECTION = 'Capture rejected by card scheme: raw error message from the scheme (account configuration error)';
 
 /**
+ * Adyen's reason for a capture the card scheme rejected because of a technical issue, whose documented follow-up is
+ * Adyen's own: "You do not need to take any action. Adyen will try to fix the issue and re-capture the transaction"
+ * (CAPTURE_FAILED and REFUND_FAILED reasons page; the re-capture comes as a CAPTURE with success true, reason
+ * "Transaction Recaptured" or "Transaction Auto-recaptured").
+ */
+export const TECHNICAL_ISSUE_REJECTION = 'Capture rejected by card scheme because of a technical issue.';
+
+/**
+ * Whether a `CAPTURE_FAILED`'s `reason` is one Adyen re-captures itself (the technical issue, {@link
+ * TECHNICAL_ISSUE_REJECTION}; compared without regard to case, spacing or the final full stop): the capture may still
+ * collect, so its amount stays held. Every other reason (the shopper cancelled, an incorrect request, an account
+ * configuration error, the capture expired or cannot be re-captured, or none) is not re-captured by Adyen on its own.
+ */
+export function adyenRetriesCapture(reason: string | undefined): boolean {
+  if (reason === undefined) return false;
+  const norm = (s: string): string => s.trim().replace(/\s+/g, ' ').replace(/\.$/, '').toLowerCase();
+  return norm(reason) === norm(TECHNICAL_ISSUE_REJECTION);
+}
+
+/**
  * Adyen's codes → decline categories: the refusal reasons above, the failing `resultCode`s (the reason
  * when Adyen gives no refusal reason; the shopper-flow codes fail a server-to-server command, see
  * adyen-status-map.ts), and the webhook `eventCode`s whose item is a failure without a `reason`.
@@ -104,7 +124,7 @@ export const ADYEN_DECLINES: DeclineTable = {
     // A CAPTURE_FAILED's reason ("CAPTURE_FAILED and REFUND_FAILED reasons"). A technical issue is Adyen's to fix: it
     // re-captures the payment itself ("Transaction Recaptured"), so the OMS has nothing to do, and a capture sent again
     // would take the money twice. A recurring payment the shopper cancelled at their bank cannot be captured by anyone.
-    'Capture rejected by card scheme because of a technical issue.': { category: 'processing_error', action: 'none' },
+    [TECHNICAL_ISSUE_REJECTION]: { category: 'processing_error', action: 'none' },
     'Capture rejected by card scheme because the shopper cancelled the recurring payment through their bank.': 'cancelled',
     // Adyen's template for a rejection caused by the merchant account's set-up at Adyen, the scheme's raw message in the
     // middle (matched by its ending: `adyenSchemeRejection`): contact Adyen Support; once it confirms the fix, the

@@ -389,6 +389,31 @@ describe('orphan reversal', () => {
     },
   );
 
+  it("never voids an authorization whose capture FAILED for a reason its PSP retries itself (held for the PSP's re-capture); one whose capture simply FAILED is voided", async () => {
+    for (const held of [true, false]) {
+      const s = setup();
+      const { id, order_id } = await authorized(s);
+      const command = channelCommand('capture', {}, { gateway_key: id, amount: 1999, order_id });
+      const capture = command.payment.operation_reference!;
+      await s.ledger.create(capture, command);
+      // Registered on its authorization as delivery registers it, then sent and failed.
+      expect(await s.ledger.authorizationView(id, capture)).not.toBeNull();
+      await s.ledger.transition(capture, 'SENT', { event: 'attempt' });
+      // What a technical CAPTURE_FAILED leaves (the PSP captured nothing yet; Adyen re-captures it itself).
+      const reason = 'Capture rejected by card scheme because of a technical issue.';
+      await s.ledger.transition(capture, 'FAILED', { event: 'outcome' }, { reason, ...(held ? { heldForPspRetry: reason } : {}) });
+      expect((await s.ledger.dependentsOf(id)).map((d) => d.heldForPspRetry)).toEqual([held ? true : undefined]);
+      const run = await s.sweep(5 * DAY).runOnce();
+      const decision = run.orphans.decisions.find((d) => d.authorizationId === id);
+      if (held) {
+        expect(decision).toMatchObject({ outcome: 'skipped', skipped: 'capture_held_for_psp_retry' });
+        expect(await s.ledger.get(voidOperationId(id))).toBeNull();
+      } else {
+        expect(decision).toMatchObject({ outcome: 'voided' });
+      }
+    }
+  });
+
   it('never voids an authorization whose capture is in flight', async () => {
     const s = setup();
     const { id, reference, order_id } = await authorized(s);

@@ -150,4 +150,70 @@ describe("an Adyen modification's notification naming the payment", () => {
     });
     expect(pspReferences.has(again.id)).toBe(false);
   });
+
+  /** The FAIL outcome event (not an adjustment's) the OMS was sent for operation `id`, if any. */
+  const failEventOf = (id: string): Record<string, unknown> | undefined =>
+    sent
+      .filter((n) => n.params.adjustment === undefined)
+      .map((n) => n.params.payment as Record<string, unknown> | undefined)
+      .find((p) => p?.operation_reference === id && p.status === 'FAIL');
+
+  it("a CAPTURE_FAILED for a technical issue while the capture is still open: the capture FAILS with Adyen's reason, its amount held for Adyen's re-capture; a second capture of the full amount is refused unsent", async () => {
+    const held = (): Promise<number> => metricValue('pb_captures_held_for_psp_retry_total', { gateway: 'adyen' });
+    const before = await held();
+    const { orderId, authorization, capture } = await authorizedAndCaptureReceived();
+    const reason = 'Capture rejected by card scheme because of a technical issue.';
+
+    // Adyen answered the capture `received`; its CAPTURE has not come when the scheme's rejection does.
+    await notifyNamingPayment('CAPTURE_FAILED', authorization, capture, reason);
+
+    await eventually(async () => (await stack.worker.ledger.get(capture))?.state === 'FAILED');
+    expect(await stack.worker.ledger.get(capture)).toMatchObject({ reason, heldForPspRetry: reason });
+    await eventually(async () => failEventOf(capture) !== undefined);
+    expect(failEventOf(capture)).toMatchObject({ reason, retried_by_psp: true, decline: { suggested_action: 'none' } });
+    expect(await held()).toBe(before + 1);
+    expect(logs.lines.some((l) => l.includes('capture failed at the PSP, which retries it itself') && l.includes(capture))).toBe(true);
+
+    // Adyen re-captures it itself: a second capture of ours would take the money twice.
+    const again = await delivered('capture', orderId, authorization);
+    expect(again.state).toBe('FAILED');
+    expect(await stack.worker.ledger.get(again.id)).toMatchObject({
+      reason: 'amount_held_by_failed_capture',
+      decline: { suggested_action: 'contact_support' },
+    });
+    expect(pspReferences.has(again.id)).toBe(false);
+  });
+
+  it('a CAPTURE_FAILED because the shopper cancelled, while the capture is still open: the capture FAILS and frees its amount; a second capture is sent', async () => {
+    const { orderId, authorization, capture } = await authorizedAndCaptureReceived();
+    const reason = 'Capture rejected by card scheme because the shopper cancelled the recurring payment through their bank.';
+
+    await notifyNamingPayment('CAPTURE_FAILED', authorization, capture, reason);
+
+    await eventually(async () => (await stack.worker.ledger.get(capture))?.state === 'FAILED');
+    const failed = await stack.worker.ledger.get(capture);
+    expect(failed?.reason).toBe(reason);
+    expect(failed?.heldForPspRetry).toBeUndefined();
+    await eventually(async () => failEventOf(capture) !== undefined);
+    expect(failEventOf(capture)?.retried_by_psp).toBeUndefined();
+
+    const again = await delivered('capture', orderId, authorization);
+    expect(again.state).toBe('PENDING');
+    expect(pspReferences.has(again.id)).toBe(true);
+  });
+
+  it("a capture held for Adyen's re-capture that Adyen then re-captures ('Transaction Recaptured') counts as captured: refundable, and a second capture is refused as exceeding the authorization", async () => {
+    const { orderId, authorization, capture } = await authorizedAndCaptureReceived();
+    await notifyNamingPayment('CAPTURE_FAILED', authorization, capture, 'Capture rejected by card scheme because of a technical issue.');
+    await eventually(async () => (await stack.worker.ledger.get(capture))?.state === 'FAILED');
+
+    await notifyNamingPayment('CAPTURE', authorization, capture, 'Transaction Recaptured');
+
+    await eventually(async () => (await stack.worker.ledger.get(capture))?.succeededAfterFailure !== undefined);
+    const again = await delivered('capture', orderId, authorization);
+    expect(again.state).toBe('FAILED');
+    expect((await stack.worker.ledger.get(again.id))?.reason).toBe('amount_exceeds_authorized');
+    const refund = await delivered('refund', orderId, authorization);
+    expect(refund.state).toBe('PENDING');
+  });
 });

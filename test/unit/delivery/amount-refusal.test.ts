@@ -183,6 +183,30 @@ describe('amountRefusal: a capture, sale or refund recorded FAILED that the PSP 
     expect(amountRefusal(op('capture', 5001), auth, captures)).toMatchObject({ fail: 'amount_exceeds_authorized' });
   });
 
+  it("holds the amount of a capture recorded FAILED that the PSP retries itself (Adyen's technical issue): another capture of it is refused amount_held_by_failed_capture, naming it; nothing to refund of it", () => {
+    const auth = op('authorize', 5000, { state: 'SUCCEEDED' });
+    const captures: DependentSummary[] = [{ id: 'cap-1', command: 'capture', state: 'FAILED', amount: 5000, registered: 1, heldForPspRetry: true }];
+    expect(amountRefusal(op('capture', 5000), auth, captures)).toMatchObject({
+      fail: 'amount_held_by_failed_capture',
+      field: 'payment.amount',
+      detail: { remaining: 0, failed_capture_ids: 'cap-1' },
+    });
+    expect(amountRefusal(op('capture', 1), auth, captures)).toMatchObject({ fail: 'amount_held_by_failed_capture' });
+    expect(amountRefusal(op('capture', 5001), auth, captures)).toMatchObject({ fail: 'amount_exceeds_authorized' });
+    // It collected nothing (yet): no refund gives it back.
+    expect(amountRefusal(op('refund', 1), auth, captures)).toMatchObject({ fail: 'amount_exceeds_captured', detail: { captured: 0 } });
+    // A part of the authorization it does not hold is still free.
+    const part: DependentSummary[] = [{ id: 'cap-1', command: 'capture', state: 'FAILED', amount: 3000, registered: 1, heldForPspRetry: true }];
+    expect(amountRefusal(op('capture', 2000), auth, part)).toBeNull();
+    expect(amountRefusal(op('capture', 2001), auth, part)).toMatchObject({ fail: 'amount_held_by_failed_capture', detail: { remaining: 2000 } });
+    // Re-captured by the PSP since (done after its failure): counted as captured, no longer as held.
+    const recaptured: DependentSummary[] = [
+      { id: 'cap-1', command: 'capture', state: 'FAILED', amount: 5000, registered: 1, heldForPspRetry: true, succeededAfterFailure: true },
+    ];
+    expect(amountRefusal(op('capture', 1), auth, recaptured)).toMatchObject({ fail: 'amount_exceeds_authorized' });
+    expect(amountRefusal(op('refund', 5000), auth, recaptured)).toBeNull();
+  });
+
   it('counts such a refund as refunded', () => {
     const sale = op('sale', 5000, { state: 'SUCCEEDED' });
     const refunds: DependentSummary[] = [{ id: 'ref-1', command: 'refund', state: 'FAILED', amount: 3000, registered: 1, succeededAfterFailure: true }];

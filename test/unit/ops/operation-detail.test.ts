@@ -74,6 +74,31 @@ describe('the operator detail of one operation', () => {
     });
   });
 
+  it('shows a FAILED capture the PSP retries itself (held_for_psp_retry) as holding its amount, until the PSP did it after all', () => {
+    const reason = 'Capture rejected by card scheme because of a technical issue.';
+    const d = operationDetail({ record: record({ reason, heldForPspRetry: reason }), adjustments: [], history: [] }, T0 + 10 * MIN);
+    expect(d.marks).toEqual([
+      {
+        kind: 'held_for_psp_retry',
+        at: T0 + MIN,
+        source: 'delivery',
+        text: `failed, but the PSP retries it itself (${reason}): its amount stays held against the authorization, a second capture of it is refused`,
+        amount: 5000,
+        currency: 'EUR',
+      },
+    ]);
+    expect(detailText(d)).toContain('held_for_psp_retry');
+    const recaptured = operationDetail(
+      {
+        record: record({ reason, heldForPspRetry: reason, succeededAfterFailure: { by: 'adj_late', amount: 5000, currency: 'EUR' } }),
+        adjustments: [adjustment({ amount: 5000 })],
+        history: [],
+      },
+      T0 + 10 * MIN,
+    );
+    expect(recaptured.marks.map((m) => m.kind)).toEqual(['succeeded_after_failure']);
+  });
+
   it('says a FAILED one done after all that the PSP then undid, and a success the PSP undid (by a fact, or by our own void)', () => {
     const failedAgain = adjustment({
       id: 'adj_fail',

@@ -602,6 +602,36 @@ describe('Adyen webhook events', () => {
     expect(t.parseWebhook(raw(other), gateway)[0].outcome.decline?.category).toBe('unknown');
   });
 
+  it('marks a CAPTURE_FAILED for a technical issue as a capture Adyen re-captures itself (retriedByPsp: its amount stays held), and no other reason', () => {
+    const failed = (reason?: string) => {
+      const n = example('post-CAPTURE_FAILED-capture_failed');
+      const item: Record<string, unknown> = n.notificationItems[0].NotificationRequestItem;
+      if (reason === undefined) delete item.reason;
+      else item.reason = reason;
+      return t.parseWebhook(raw(n), gateway)[0].outcome;
+    };
+    const technical = 'Capture rejected by card scheme because of a technical issue.';
+    expect(failed(technical)).toMatchObject({
+      status: 'FAIL',
+      reason: technical,
+      retriedByPsp: true,
+      decline: { category: 'processing_error', suggested_action: 'none' },
+    });
+    expect(failed('capture rejected by card scheme because of a technical issue')).toMatchObject({ retriedByPsp: true });
+    for (const other of [
+      'Capture rejected by card scheme because the shopper cancelled the recurring payment through their bank.',
+      'Capture rejected by card scheme: 30 : Format error (account configuration error)',
+      'Capture rejected by card scheme: 30 : Format error (capture expired)',
+      undefined,
+    ]) {
+      expect([other, failed(other).retriedByPsp]).toEqual([other, undefined]);
+    }
+    // A REFUND_FAILED for the same reason is not a capture: nothing is held by it here.
+    const refund = example('post-REFUND_FAILED-refund_failed');
+    Object.assign(refund.notificationItems[0].NotificationRequestItem, { reason: technical });
+    expect(t.parseWebhook(raw(refund), gateway)[0].outcome.retriedByPsp).toBeUndefined();
+  });
+
   it('gives a second CAPTURE_FAILED of one capture (its own eventDate: the re-capture failed again) an id of its own, which Adyen resends of it share', () => {
     const failed = example('post-CAPTURE_FAILED-capture_failed');
     const item = failed.notificationItems[0].NotificationRequestItem;
