@@ -272,6 +272,10 @@ export class DeadLetterStore {
     const model = await connection.connect();
     // Confirms: a parked message is acked here only once the broker has it in the parking queue.
     const channel = await model.createConfirmChannel();
+    // A channel the broker closes (a queue declared with other arguments, deleted under the pass) fails this
+    // pass through the operation it refused; unheard, its 'error' would drop the whole connection (amqplib),
+    // and in a worker the command consumers' channels with it.
+    channel.on('error', () => undefined);
     let moved = 0;
     let created = 0;
     let replaced = 0;

@@ -143,6 +143,9 @@ export async function unparkDeadLetters(connection: AmqpConnection, amqp: Config
   const now = options.now ?? Date.now;
   const model = await connection.connect();
   const channel = await model.createConfirmChannel();
+  // A channel the broker closes fails the run through the operation it refused (`failure`); unheard, its
+  // 'error' would drop the whole connection (amqplib) and every channel on it.
+  channel.on('error', () => undefined);
   const messages: ParkedMessageView[] = [];
   let failure: string | undefined;
   let parked = 0;

@@ -1,6 +1,8 @@
 import { Queue } from 'bullmq';
+import type { Channel } from 'amqplib';
 import { RedisClient } from '../redis/redis-connection';
 import { AmqpConnection } from '../amqp/amqp-connection';
+import { closeChannelWithin } from '../amqp/channel-close';
 import { Config } from '../config/config';
 import { OPERATION_STATES, POLLED_STATES } from '../ledger/operation-state';
 import { OVERDUE_GRACE_MS, ScrapeSnapshot } from '../metrics/scrape-gauges';
@@ -82,22 +84,48 @@ export function scrapeSnapshot(deps: {
       const counts = await queue.getJobCounts(...JOB_STATES);
       for (const state of JOB_STATES) queues.push({ queue: name, state, count: counts[state] ?? 0 });
     }
-    if (deps.amqp?.connected) {
-      const model = await deps.amqp.connect();
-      const channel = await model.createChannel();
-      channel.on('error', () => undefined);
-      try {
-        for (const [name, queue] of [
-          ['commands', config.amqp.commandsQueue],
-          ['dead_letter', config.amqp.deadLetterQueue],
-        ] as const) {
-          const { messageCount } = await channel.checkQueue(queue);
-          queues.push({ queue: name, state: 'ready', count: messageCount });
-        }
-      } finally {
-        await channel.close().catch(() => undefined);
-      }
-    }
+    if (deps.amqp?.connected) queues.push(...(await brokerDepths(deps.amqp, config.amqp)));
     return { operations, overdue, queues, eventsUnsent, eventLagSeconds, eventsSetAside, recapturesAwaitingFailure };
   };
+}
+
+/**
+ * The two RabbitMQ queues' ready messages, read on a short-lived channel within `amqp.publish_timeout_ms` (the
+ * channel's opening included): a broker that has gone silent leaves them out of this scrape (their gauges keep
+ * their last values) rather than holding it, and every scrape after it, for ever. The channel's close is
+ * bounded too (`closeChannelWithin`: past it the connection is dropped), also when it opens after the bound.
+ */
+async function brokerDepths(connection: AmqpConnection, amqp: Config['amqp']): Promise<ScrapeSnapshot['queues']> {
+  const model = await connection.connect();
+  const close = (ch: Channel) => closeChannelWithin(ch, { timeoutMs: amqp.publishTimeoutMs, what: 'scrape_snapshot', logger: connection.logger });
+  let channel: Channel | undefined;
+  const opening = model.createChannel().then((ch) => {
+    ch.on('error', () => undefined);
+    channel = ch;
+    return ch;
+  });
+  const rows: ScrapeSnapshot['queues'] = [];
+  const read = opening.then(async (ch) => {
+    for (const [name, queue] of [
+      ['commands', amqp.commandsQueue],
+      ['dead_letter', amqp.deadLetterQueue],
+    ] as const) {
+      const { messageCount } = await ch.checkQueue(queue);
+      rows.push({ queue: name, state: 'ready', count: messageCount });
+    }
+    return true;
+  });
+  // Past the bound nobody waits for it: its failure (the connection dropped) is no one's to hear.
+  read.catch(() => undefined);
+  let timer: NodeJS.Timeout | undefined;
+  let done: boolean;
+  try {
+    done = await Promise.race([read, new Promise<false>((resolve) => (timer = setTimeout(() => resolve(false), amqp.publishTimeoutMs)))]);
+  } finally {
+    clearTimeout(timer);
+    if (channel) await close(channel);
+    // Not open yet: closed (bounded) once it is, if it ever is.
+    else void opening.then(close).catch(() => undefined);
+  }
+  return done ? rows : [];
 }
