@@ -108,7 +108,7 @@ const lookups = counter(
 
 const hostsRefused = counter(
   'pb_console_hosts_refused_total',
-  'Console requests refused with 421 because they name a host the console does not answer (console.allowed_hosts), by reason (not_allowed, missing)',
+  'Console requests refused because they name a host the console does not answer (console.allowed_hosts): 421, by reason (not_allowed, missing); or more than one Host field: 400, reason duplicate',
   ['reason'],
 );
 
@@ -391,23 +391,30 @@ export class ConsoleRoute implements WebRoute {
 
   /**
    * Whether `req` names a host the console answers (`Host`, or from a trusted proxy that rewrites it,
-   * `X-Forwarded-Host`); else answers 421 Misdirected Request (RFC 9110 §15.5.20) itself, counted, with one
-   * warning a minute naming the host (masked, bounded) and false. A page of another site whose name resolves
-   * to the console's address (DNS rebinding) is refused so, before anything is read or rendered.
+   * `X-Forwarded-Host`: every host it lists, since a proxy that appends keeps the client's own value in front of
+   * the one it saw); else answers itself and false: 400 to a request with more than one `Host` field (RFC 9112
+   * §3.2: Node would keep the first, a proxy in front may have routed by another), 421 Misdirected Request
+   * (RFC 9110 §15.5.20) to any other host; counted, with one warning a minute naming the host (masked, bounded).
+   * A page of another site whose name resolves to the console's address (DNS rebinding) is refused so, before
+   * anything is read or rendered.
    */
   private hostAllowed(req: IncomingMessage, res: ServerResponse): boolean {
-    const forwarded = this.deps.access?.forwardedHost(req);
-    const host = forwarded ?? req.headers.host;
-    if (this.hosts.allows(host)) return true;
-    const reason = host === undefined || host === '' ? 'missing' : 'not_allowed';
+    const duplicate = req.rawHeaders.filter((v, i) => i % 2 === 0 && v.toLowerCase() === 'host').length > 1;
+    const forwarded = this.deps.access?.forwardedHosts(req) ?? [];
+    const asked = forwarded.length > 0 ? forwarded : [req.headers.host];
+    const refusedHost = duplicate ? req.headers.host : asked.find((h) => !this.hosts.allows(h));
+    if (!duplicate && asked.every((h) => this.hosts.allows(h))) return true;
+    const reason = duplicate ? 'duplicate' : refusedHost === undefined || refusedHost === '' ? 'missing' : 'not_allowed';
     hostsRefused.inc({ reason });
     this.hostRefusals.warn('console:host', 'console: request for a host not in console.allowed_hosts refused (rate-limited: one line per minute)', {
-      host: host === undefined ? '(none)' : loggableHeader(host),
-      header: forwarded !== undefined ? 'x-forwarded-host' : 'host',
+      host: refusedHost === undefined ? '(none)' : loggableHeader(refusedHost),
+      header: forwarded.length > 0 ? 'x-forwarded-host' : 'host',
+      reason,
       client: this.deps.access?.clientOf(req) ?? req.socket.remoteAddress ?? 'unknown',
       setting: 'console.allowed_hosts',
     });
-    send(res, 421, 'text/plain; charset=utf-8', 'misdirected request: this console does not answer for that host', { connection: 'close' });
+    if (duplicate) send(res, 400, 'text/plain; charset=utf-8', 'bad request: more than one Host header field', { connection: 'close' });
+    else send(res, 421, 'text/plain; charset=utf-8', 'misdirected request: this console does not answer for that host', { connection: 'close' });
     return false;
   }
 

@@ -8,6 +8,7 @@
  * origin says which origin and host it compared.
  */
 import http from 'node:http';
+import net from 'node:net';
 import { metricsRegistry } from '../../../src/metrics/metrics-registry';
 import { WebProcess, startWebProcess } from '../../../src/processes/web-process';
 import { Config } from '../../../src/config/config';
@@ -31,6 +32,19 @@ function get(base: string, path: string, headers: Record<string, string>): Promi
     });
     req.on('error', reject);
     req.end();
+  });
+}
+
+/** The status line's code of `lines` (a request head, CRLF added) sent as written: http.request merges repeated headers. */
+function rawStatus(base: string, lines: string[]): Promise<number> {
+  const url = new URL(base);
+  return new Promise((resolve, reject) => {
+    const socket = net.connect(Number(url.port), url.hostname, () => socket.write(`${lines.join('\r\n')}\r\n\r\n`));
+    let head = '';
+    socket.setEncoding('utf8');
+    socket.on('data', (c: string) => (head += c));
+    socket.on('error', reject);
+    socket.on('close', () => resolve(Number(/^HTTP\/1\.1 (\d{3})/.exec(head)?.[1] ?? 0)));
   });
 }
 
@@ -94,6 +108,26 @@ describe('console Host allowlist (DNS rebinding)', () => {
     const untrusted = await consoleWith({ 'edge.trusted_proxies': ['10.0.0.0/8'], 'console.allowed_hosts': ['console.example.com'] });
     expect((await get(untrusted.base, '/login', { host: 'evil.example', 'x-forwarded-host': 'console.example.com' })).status).toBe(421);
     expect((await get(untrusted.base, '/login', { host: '127.0.0.1', 'x-forwarded-host': 'evil.example' })).status).toBe(200);
+  });
+
+  it('checks every host of a trusted proxy X-Forwarded-Host list: a proxy that appends keeps what the client sent in front', async () => {
+    const { base } = await consoleWith({ 'edge.trusted_proxies': ['127.0.0.1', '::1'], 'console.allowed_hosts': ['console.example.com'] });
+    const internal = { host: 'upstream.internal:8081' };
+    // Apache's mod_proxy appends the Host it saw: a rebound page that sets X-Forwarded-Host itself comes in first.
+    expect((await get(base, '/login', { ...internal, 'x-forwarded-host': 'console.example.com, evil.example' })).status).toBe(421);
+    expect((await get(base, '/login', { ...internal, 'x-forwarded-host': 'console.example.com, localhost' })).status).toBe(200);
+    expect((await get(base, '/login', { ...internal, 'x-forwarded-host': 'console.example.com, ' })).status).toBe(200);
+  });
+
+  it('answers 400 to a request with two Host fields (RFC 9112 section 3.2), whichever comes first', async () => {
+    const { base, port } = await consoleWith({});
+    const before = await refused('duplicate');
+    const request = (first: string, second: string) =>
+      rawStatus(base, ['GET /console/login HTTP/1.1', `Host: ${first}`, `Host: ${second}`, 'Connection: close']);
+    expect(await request(`127.0.0.1:${port}`, 'evil.example')).toBe(400);
+    expect(await request('evil.example', `127.0.0.1:${port}`)).toBe(400);
+    expect(await refused('duplicate')).toBe(before + 2);
+    expect(await rawStatus(base, ['GET /console/login HTTP/1.1', `Host: 127.0.0.1:${port}`, 'Connection: close'])).toBe(200);
   });
 
   it('warns at most once a minute, naming the refused host masked and bounded', async () => {
