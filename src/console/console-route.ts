@@ -8,7 +8,7 @@ import { BodyTooLargeError } from '../errors/body-too-large-error';
 import { BodyReader } from '../web/read-body';
 import { EdgeAccess } from '../web/edge-access';
 import { clientKey } from '../net/ip-ranges';
-import { WebRoute } from '../web/web-server';
+import { WebRoute, sendError } from '../web/web-server';
 import { CONSOLE_CSS, CONSOLE_JS } from './console-assets';
 import {
   PageContext,
@@ -262,8 +262,12 @@ export class ConsoleRoute implements WebRoute {
     this.hostRefusals = new LogThrottle(deps.logger);
   }
 
-  matches(path: string): boolean {
-    return path === '/' || path === this.base || path.startsWith(`${this.base}/`);
+  /**
+   * Every path: the console's listener has no other route, and the admin allowlist and the Host check come
+   * before its 404 too (a rebound page learns nothing, not even which paths are not the console's).
+   */
+  matches(): boolean {
+    return true;
   }
 
   async handle(req: IncomingMessage, res: ServerResponse, path: string): Promise<void> {
@@ -274,6 +278,7 @@ export class ConsoleRoute implements WebRoute {
     // Not includeSubDomains: the console does not speak for the rest of the domain.
     if (this.reachedOverHttps(req)) res.setHeader('strict-transport-security', `max-age=${HSTS_MAX_AGE_S}`);
     if (path === '/') return redirect(res, this.base);
+    if (path !== this.base && !path.startsWith(`${this.base}/`)) return sendError(res, 404, 'not found');
     const sub = path.slice(this.base.length) || '/';
     const method = req.method ?? 'GET';
     if (sub === '/static/console.css') return send(res, 200, 'text/css; charset=utf-8', CONSOLE_CSS);

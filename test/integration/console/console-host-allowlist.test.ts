@@ -87,7 +87,13 @@ describe('console Host allowlist (DNS rebinding)', () => {
     for (const path of ['', '/', '/static/console.js', '/no-such-page', '/api/summary']) {
       expect([path, (await get(base, path, { host: 'evil.example' })).status]).toEqual([path, 421]);
     }
-    expect(await refused('not_allowed')).toBe(before + 6 + 5);
+    // And every other path of its listener: the 404 of a path outside console.path, the root's redirect.
+    // (`get` puts `path` after the origin's `/`.)
+    for (const path of ['favicon.ico', '', 'consolex']) {
+      expect([path, (await get(new URL(base).origin, path, { host: 'evil.example' })).status]).toEqual([path, 421]);
+      expect((await get(new URL(base).origin, path, { host: '127.0.0.1' })).status).toBe(path === '' ? 303 : 404);
+    }
+    expect(await refused('not_allowed')).toBe(before + 6 + 5 + 3);
     expect(await refused('missing')).toBeGreaterThanOrEqual(1);
   });
 
