@@ -244,6 +244,8 @@ export class ConsoleRoute implements WebRoute {
   private readonly hosts: ConsoleHosts;
   /** One warning a minute for the refused hosts (anyone on the network can send any Host). */
   private readonly hostRefusals: LogThrottle;
+  /** One warning a minute for logins posted from another origin (any page the operator opens can post them, without end). */
+  private readonly crossOriginLogins: LogThrottle;
 
   constructor(
     private readonly deps: {
@@ -260,6 +262,7 @@ export class ConsoleRoute implements WebRoute {
     this.forms = new BodyReader({ ...deps.config.http, bodyLimitBytes: CONSOLE_FORM_LIMIT_BYTES }, deps.logger);
     this.hosts = new ConsoleHosts(consoleAllowedHosts(deps.config));
     this.hostRefusals = new LogThrottle(deps.logger);
+    this.crossOriginLogins = new LogThrottle(deps.logger);
   }
 
   /**
@@ -534,7 +537,10 @@ export class ConsoleRoute implements WebRoute {
     // can never log in, so not counting it gives a guesser nothing.
     if (!this.sameOrigin(req)) {
       logins.inc({ outcome: 'cross_origin' });
-      this.deps.logger.warn('console: login form posted from another origin refused', { client, ...this.originDetail(req) });
+      this.crossOriginLogins.warn('console:cross-origin-login', 'console: login form posted from another origin refused (rate-limited: one line per minute)', {
+        client,
+        ...this.originDetail(req),
+      });
       return send(res, 403, 'text/html; charset=utf-8', loginPage({ base: this.base }, 'This form did not come from the console: log in from its own page.'));
     }
     // Counted before the check, so a flood of concurrent guesses is counted too; a success clears it. Counted

@@ -151,6 +151,11 @@ describe('console Host allowlist (DNS rebinding)', () => {
   });
 
   it('says which origin and host it compared when it refuses a login posted from another origin, masked and bounded, never the Referer path', async () => {
+    // The line is written once a minute: the clock moves a minute on between the cases.
+    const realNow = Date.now.bind(Date);
+    let skipped = 0;
+    const clock = jest.spyOn(Date, 'now').mockImplementation(() => realNow() + skipped);
+    const nextMinute = () => (skipped += 61_000);
     const { base, lines } = await consoleWith({ 'edge.trusted_proxies': ['10.0.0.0/8'] });
     const refusals = () =>
       lines.filter((l) => l.includes('console: login form posted from another origin refused')).map((l) => JSON.parse(l) as Record<string, unknown>);
@@ -159,6 +164,7 @@ describe('console Host allowlist (DNS rebinding)', () => {
     expect(refusals()[0]).toMatchObject({ level: 'warn', client: '127.0.0.1', origin: 'https://evil.example', origin_header: 'origin', host });
     expect(refusals()[0]).not.toHaveProperty('x_forwarded_host');
 
+    nextMinute();
     // A proxy that rewrites Host but is not in edge.trusted_proxies: its X-Forwarded-Host shows, said untrusted.
     const proxied = { origin: 'https://console.example.com', 'x-forwarded-host': 'console.example.com' };
     expect((await consoleLogin(base, CONSOLE_PASSWORD, proxied)).status).toBe(403);
@@ -169,11 +175,36 @@ describe('console Host allowlist (DNS rebinding)', () => {
       x_forwarded_host_trusted: false,
     });
 
+    nextMinute();
     // Without Origin, the Referer's origin alone: its path and query may hold anything.
     expect((await consoleLogin(base, CONSOLE_PASSWORD, { referer: `https://evil.example/pay?card=${TEST_PANS[0]}` })).status).toBe(403);
     expect(refusals()[2]).toMatchObject({ origin: 'https://evil.example', origin_header: 'referer' });
+    nextMinute();
     expect((await consoleLogin(base, CONSOLE_PASSWORD, { origin: `https://${'e'.repeat(3000)}.example` })).status).toBe(403);
     expect(String(refusals()[3].origin).length).toBeLessThan(MAX_LOGGED_HEADER_CHARS + 40);
     for (const line of lines) for (const needle of panNeedles()) expect(line).not.toContain(needle);
+    clock.mockRestore();
+  });
+
+  it('writes that line once a minute however many a page posts, each counted, the next line saying how many it left out', async () => {
+    const realNow = Date.now.bind(Date);
+    let skipped = 0;
+    const clock = jest.spyOn(Date, 'now').mockImplementation(() => realNow() + skipped);
+    try {
+      const { base, lines } = await consoleWith({});
+      const refusals = () => lines.filter((l) => l.includes('console: login form posted from another origin refused'));
+      const crossOrigin = async () =>
+        (await metricsRegistry.getSingleMetric('pb_console_logins_total')?.get())?.values.find((v) => v.labels.outcome === 'cross_origin')?.value ?? 0;
+      const before = await crossOrigin();
+      for (let i = 0; i < 20; i++) expect((await consoleLogin(base, CONSOLE_PASSWORD, { origin: 'https://evil.example' })).status).toBe(403);
+      expect(refusals()).toHaveLength(1);
+      expect(await crossOrigin()).toBe(before + 20);
+      skipped += 61_000;
+      expect((await consoleLogin(base, CONSOLE_PASSWORD, { origin: 'https://evil.example' })).status).toBe(403);
+      expect(refusals()).toHaveLength(2);
+      expect(JSON.parse(refusals()[1])).toMatchObject({ level: 'warn', origin: 'https://evil.example', suppressed: 19 });
+    } finally {
+      clock.mockRestore();
+    }
   });
 });
