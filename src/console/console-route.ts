@@ -8,7 +8,7 @@ import { BodyTooLargeError } from '../errors/body-too-large-error';
 import { BodyReader } from '../web/read-body';
 import { EdgeAccess } from '../web/edge-access';
 import { clientKey } from '../net/ip-ranges';
-import { WebRoute } from '../web/web-server';
+import { WebRoute, sendError } from '../web/web-server';
 import { CONSOLE_CSS, CONSOLE_JS } from './console-assets';
 import {
   PageContext,
@@ -108,7 +108,7 @@ const lookups = counter(
 
 const hostsRefused = counter(
   'pb_console_hosts_refused_total',
-  'Console requests refused with 421 because they name a host the console does not answer (console.allowed_hosts), by reason (not_allowed, missing)',
+  'Console requests refused because they name a host the console does not answer (console.allowed_hosts): 421, by reason (not_allowed, missing); or more than one Host field: 400, reason duplicate',
   ['reason'],
 );
 
@@ -244,6 +244,8 @@ export class ConsoleRoute implements WebRoute {
   private readonly hosts: ConsoleHosts;
   /** One warning a minute for the refused hosts (anyone on the network can send any Host). */
   private readonly hostRefusals: LogThrottle;
+  /** One warning a minute for logins posted from another origin (any page the operator opens can post them, without end). */
+  private readonly crossOriginLogins: LogThrottle;
 
   constructor(
     private readonly deps: {
@@ -260,10 +262,15 @@ export class ConsoleRoute implements WebRoute {
     this.forms = new BodyReader({ ...deps.config.http, bodyLimitBytes: CONSOLE_FORM_LIMIT_BYTES }, deps.logger);
     this.hosts = new ConsoleHosts(consoleAllowedHosts(deps.config));
     this.hostRefusals = new LogThrottle(deps.logger);
+    this.crossOriginLogins = new LogThrottle(deps.logger);
   }
 
-  matches(path: string): boolean {
-    return path === '/' || path === this.base || path.startsWith(`${this.base}/`);
+  /**
+   * Every path: the console's listener has no other route, and the admin allowlist and the Host check come
+   * before its 404 too (a rebound page learns nothing, not even which paths are not the console's).
+   */
+  matches(): boolean {
+    return true;
   }
 
   async handle(req: IncomingMessage, res: ServerResponse, path: string): Promise<void> {
@@ -274,6 +281,7 @@ export class ConsoleRoute implements WebRoute {
     // Not includeSubDomains: the console does not speak for the rest of the domain.
     if (this.reachedOverHttps(req)) res.setHeader('strict-transport-security', `max-age=${HSTS_MAX_AGE_S}`);
     if (path === '/') return redirect(res, this.base);
+    if (path !== this.base && !path.startsWith(`${this.base}/`)) return sendError(res, 404, 'not found');
     const sub = path.slice(this.base.length) || '/';
     const method = req.method ?? 'GET';
     if (sub === '/static/console.css') return send(res, 200, 'text/css; charset=utf-8', CONSOLE_CSS);
@@ -391,23 +399,30 @@ export class ConsoleRoute implements WebRoute {
 
   /**
    * Whether `req` names a host the console answers (`Host`, or from a trusted proxy that rewrites it,
-   * `X-Forwarded-Host`); else answers 421 Misdirected Request (RFC 9110 §15.5.20) itself, counted, with one
-   * warning a minute naming the host (masked, bounded) and false. A page of another site whose name resolves
-   * to the console's address (DNS rebinding) is refused so, before anything is read or rendered.
+   * `X-Forwarded-Host`: every host it lists, since a proxy that appends keeps the client's own value in front of
+   * the one it saw); else answers itself and false: 400 to a request with more than one `Host` field (RFC 9112
+   * §3.2: Node would keep the first, a proxy in front may have routed by another), 421 Misdirected Request
+   * (RFC 9110 §15.5.20) to any other host; counted, with one warning a minute naming the host (masked, bounded).
+   * A page of another site whose name resolves to the console's address (DNS rebinding) is refused so, before
+   * anything is read or rendered.
    */
   private hostAllowed(req: IncomingMessage, res: ServerResponse): boolean {
-    const forwarded = this.deps.access?.forwardedHost(req);
-    const host = forwarded ?? req.headers.host;
-    if (this.hosts.allows(host)) return true;
-    const reason = host === undefined || host === '' ? 'missing' : 'not_allowed';
+    const duplicate = req.rawHeaders.filter((v, i) => i % 2 === 0 && v.toLowerCase() === 'host').length > 1;
+    const forwarded = this.deps.access?.forwardedHosts(req) ?? [];
+    const asked = forwarded.length > 0 ? forwarded : [req.headers.host];
+    const refusedHost = duplicate ? req.headers.host : asked.find((h) => !this.hosts.allows(h));
+    if (!duplicate && asked.every((h) => this.hosts.allows(h))) return true;
+    const reason = duplicate ? 'duplicate' : refusedHost === undefined || refusedHost === '' ? 'missing' : 'not_allowed';
     hostsRefused.inc({ reason });
     this.hostRefusals.warn('console:host', 'console: request for a host not in console.allowed_hosts refused (rate-limited: one line per minute)', {
-      host: host === undefined ? '(none)' : loggableHeader(host),
-      header: forwarded !== undefined ? 'x-forwarded-host' : 'host',
+      host: refusedHost === undefined ? '(none)' : loggableHeader(refusedHost),
+      header: forwarded.length > 0 ? 'x-forwarded-host' : 'host',
+      reason,
       client: this.deps.access?.clientOf(req) ?? req.socket.remoteAddress ?? 'unknown',
       setting: 'console.allowed_hosts',
     });
-    send(res, 421, 'text/plain; charset=utf-8', 'misdirected request: this console does not answer for that host', { connection: 'close' });
+    if (duplicate) send(res, 400, 'text/plain; charset=utf-8', 'bad request: more than one Host header field', { connection: 'close' });
+    else send(res, 421, 'text/plain; charset=utf-8', 'misdirected request: this console does not answer for that host', { connection: 'close' });
     return false;
   }
 
@@ -522,7 +537,10 @@ export class ConsoleRoute implements WebRoute {
     // can never log in, so not counting it gives a guesser nothing.
     if (!this.sameOrigin(req)) {
       logins.inc({ outcome: 'cross_origin' });
-      this.deps.logger.warn('console: login form posted from another origin refused', { client, ...this.originDetail(req) });
+      this.crossOriginLogins.warn('console:cross-origin-login', 'console: login form posted from another origin refused (rate-limited: one line per minute)', {
+        client,
+        ...this.originDetail(req),
+      });
       return send(res, 403, 'text/html; charset=utf-8', loginPage({ base: this.base }, 'This form did not come from the console: log in from its own page.'));
     }
     // Counted before the check, so a flood of concurrent guesses is counted too; a success clears it. Counted

@@ -84,6 +84,15 @@ export class EdgeAccess {
   }
 
   /**
+   * Every host of a trusted proxy's `X-Forwarded-Host` (empty hops dropped), the browser's side first; none from
+   * any other peer or when absent. A proxy that appends (Apache's mod_proxy) keeps what the client sent in front
+   * of the host it saw itself, so a check of the host must hold for every hop, not only the first.
+   */
+  forwardedHosts(req: IncomingMessage): string[] {
+    return this.trustedHops(req, 'x-forwarded-host').filter((hop) => hop !== '');
+  }
+
+  /**
    * The hops of forwarding header `name` (comma-separated, lower-cased, trimmed; the browser's side first)
    * when the socket's peer is a trusted proxy; none from any other peer, whose header is its own word.
    */

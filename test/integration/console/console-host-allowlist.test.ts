@@ -8,6 +8,7 @@
  * origin says which origin and host it compared.
  */
 import http from 'node:http';
+import net from 'node:net';
 import { metricsRegistry } from '../../../src/metrics/metrics-registry';
 import { WebProcess, startWebProcess } from '../../../src/processes/web-process';
 import { Config } from '../../../src/config/config';
@@ -31,6 +32,19 @@ function get(base: string, path: string, headers: Record<string, string>): Promi
     });
     req.on('error', reject);
     req.end();
+  });
+}
+
+/** The status line's code of `lines` (a request head, CRLF added) sent as written: http.request merges repeated headers. */
+function rawStatus(base: string, lines: string[]): Promise<number> {
+  const url = new URL(base);
+  return new Promise((resolve, reject) => {
+    const socket = net.connect(Number(url.port), url.hostname, () => socket.write(`${lines.join('\r\n')}\r\n\r\n`));
+    let head = '';
+    socket.setEncoding('utf8');
+    socket.on('data', (c: string) => (head += c));
+    socket.on('error', reject);
+    socket.on('close', () => resolve(Number(/^HTTP\/1\.1 (\d{3})/.exec(head)?.[1] ?? 0)));
   });
 }
 
@@ -73,7 +87,13 @@ describe('console Host allowlist (DNS rebinding)', () => {
     for (const path of ['', '/', '/static/console.js', '/no-such-page', '/api/summary']) {
       expect([path, (await get(base, path, { host: 'evil.example' })).status]).toEqual([path, 421]);
     }
-    expect(await refused('not_allowed')).toBe(before + 6 + 5);
+    // And every other path of its listener: the 404 of a path outside console.path, the root's redirect.
+    // (`get` puts `path` after the origin's `/`.)
+    for (const path of ['favicon.ico', '', 'consolex']) {
+      expect([path, (await get(new URL(base).origin, path, { host: 'evil.example' })).status]).toEqual([path, 421]);
+      expect((await get(new URL(base).origin, path, { host: '127.0.0.1' })).status).toBe(path === '' ? 303 : 404);
+    }
+    expect(await refused('not_allowed')).toBe(before + 6 + 5 + 3);
     expect(await refused('missing')).toBeGreaterThanOrEqual(1);
   });
 
@@ -96,6 +116,26 @@ describe('console Host allowlist (DNS rebinding)', () => {
     expect((await get(untrusted.base, '/login', { host: '127.0.0.1', 'x-forwarded-host': 'evil.example' })).status).toBe(200);
   });
 
+  it('checks every host of a trusted proxy X-Forwarded-Host list: a proxy that appends keeps what the client sent in front', async () => {
+    const { base } = await consoleWith({ 'edge.trusted_proxies': ['127.0.0.1', '::1'], 'console.allowed_hosts': ['console.example.com'] });
+    const internal = { host: 'upstream.internal:8081' };
+    // Apache's mod_proxy appends the Host it saw: a rebound page that sets X-Forwarded-Host itself comes in first.
+    expect((await get(base, '/login', { ...internal, 'x-forwarded-host': 'console.example.com, evil.example' })).status).toBe(421);
+    expect((await get(base, '/login', { ...internal, 'x-forwarded-host': 'console.example.com, localhost' })).status).toBe(200);
+    expect((await get(base, '/login', { ...internal, 'x-forwarded-host': 'console.example.com, ' })).status).toBe(200);
+  });
+
+  it('answers 400 to a request with two Host fields (RFC 9112 section 3.2), whichever comes first', async () => {
+    const { base, port } = await consoleWith({});
+    const before = await refused('duplicate');
+    const request = (first: string, second: string) =>
+      rawStatus(base, ['GET /console/login HTTP/1.1', `Host: ${first}`, `Host: ${second}`, 'Connection: close']);
+    expect(await request(`127.0.0.1:${port}`, 'evil.example')).toBe(400);
+    expect(await request('evil.example', `127.0.0.1:${port}`)).toBe(400);
+    expect(await refused('duplicate')).toBe(before + 2);
+    expect(await rawStatus(base, ['GET /console/login HTTP/1.1', `Host: 127.0.0.1:${port}`, 'Connection: close'])).toBe(200);
+  });
+
   it('warns at most once a minute, naming the refused host masked and bounded', async () => {
     const { base, lines } = await consoleWith({});
     const warnings = () => lines.filter((l) => l.includes('console: request for a host not in console.allowed_hosts refused'));
@@ -111,6 +151,11 @@ describe('console Host allowlist (DNS rebinding)', () => {
   });
 
   it('says which origin and host it compared when it refuses a login posted from another origin, masked and bounded, never the Referer path', async () => {
+    // The line is written once a minute: the clock moves a minute on between the cases.
+    const realNow = Date.now.bind(Date);
+    let skipped = 0;
+    const clock = jest.spyOn(Date, 'now').mockImplementation(() => realNow() + skipped);
+    const nextMinute = () => (skipped += 61_000);
     const { base, lines } = await consoleWith({ 'edge.trusted_proxies': ['10.0.0.0/8'] });
     const refusals = () =>
       lines.filter((l) => l.includes('console: login form posted from another origin refused')).map((l) => JSON.parse(l) as Record<string, unknown>);
@@ -119,6 +164,7 @@ describe('console Host allowlist (DNS rebinding)', () => {
     expect(refusals()[0]).toMatchObject({ level: 'warn', client: '127.0.0.1', origin: 'https://evil.example', origin_header: 'origin', host });
     expect(refusals()[0]).not.toHaveProperty('x_forwarded_host');
 
+    nextMinute();
     // A proxy that rewrites Host but is not in edge.trusted_proxies: its X-Forwarded-Host shows, said untrusted.
     const proxied = { origin: 'https://console.example.com', 'x-forwarded-host': 'console.example.com' };
     expect((await consoleLogin(base, CONSOLE_PASSWORD, proxied)).status).toBe(403);
@@ -129,11 +175,36 @@ describe('console Host allowlist (DNS rebinding)', () => {
       x_forwarded_host_trusted: false,
     });
 
+    nextMinute();
     // Without Origin, the Referer's origin alone: its path and query may hold anything.
     expect((await consoleLogin(base, CONSOLE_PASSWORD, { referer: `https://evil.example/pay?card=${TEST_PANS[0]}` })).status).toBe(403);
     expect(refusals()[2]).toMatchObject({ origin: 'https://evil.example', origin_header: 'referer' });
+    nextMinute();
     expect((await consoleLogin(base, CONSOLE_PASSWORD, { origin: `https://${'e'.repeat(3000)}.example` })).status).toBe(403);
     expect(String(refusals()[3].origin).length).toBeLessThan(MAX_LOGGED_HEADER_CHARS + 40);
     for (const line of lines) for (const needle of panNeedles()) expect(line).not.toContain(needle);
+    clock.mockRestore();
+  });
+
+  it('writes that line once a minute however many a page posts, each counted, the next line saying how many it left out', async () => {
+    const realNow = Date.now.bind(Date);
+    let skipped = 0;
+    const clock = jest.spyOn(Date, 'now').mockImplementation(() => realNow() + skipped);
+    try {
+      const { base, lines } = await consoleWith({});
+      const refusals = () => lines.filter((l) => l.includes('console: login form posted from another origin refused'));
+      const crossOrigin = async () =>
+        (await metricsRegistry.getSingleMetric('pb_console_logins_total')?.get())?.values.find((v) => v.labels.outcome === 'cross_origin')?.value ?? 0;
+      const before = await crossOrigin();
+      for (let i = 0; i < 20; i++) expect((await consoleLogin(base, CONSOLE_PASSWORD, { origin: 'https://evil.example' })).status).toBe(403);
+      expect(refusals()).toHaveLength(1);
+      expect(await crossOrigin()).toBe(before + 20);
+      skipped += 61_000;
+      expect((await consoleLogin(base, CONSOLE_PASSWORD, { origin: 'https://evil.example' })).status).toBe(403);
+      expect(refusals()).toHaveLength(2);
+      expect(JSON.parse(refusals()[1])).toMatchObject({ level: 'warn', origin: 'https://evil.example', suppressed: 19 });
+    } finally {
+      clock.mockRestore();
+    }
   });
 });
