@@ -2,6 +2,7 @@ import { DEFAULT_FREE_TEXT_FIELDS } from '../contracts/free-text-fields';
 import { COMMAND_TYPES } from '../contracts/payment-command';
 import { CURRENCY_CODES } from '../money/currencies';
 import { MAX_MINOR_AMOUNT } from '../money/minor-units';
+import { amountBoundProblem } from './amount-bounds';
 
 /**
  * The `channels.*` block of the configuration: per-channel credentials, validation profiles, the card-data
@@ -36,9 +37,13 @@ export interface ValidationProfile {
   readonly account: string;
   /** Dotted paths that must be present and non-empty, e.g. `payment.order_id`. Default none. */
   readonly requiredFields: readonly string[];
-  /** Smallest `payment.amount`, minor units, for commands that move money (authorize, sale, capture, refund). Default none. */
+  /**
+   * Smallest `payment.amount`, minor units, for commands that move money (authorize, sale, capture, refund).
+   * Default none. Only with `currencies` named and of one minor-unit exponent (the configuration refuses it
+   * otherwise).
+   */
   readonly minAmount: number | null;
-  /** Largest `payment.amount`, minor units. Default none. */
+  /** Largest `payment.amount`, minor units. Default none. Same condition on `currencies`. */
   readonly maxAmount: number | null;
   /** ISO 4217 codes accepted; empty (default) = every currency the base contract accepts. */
   readonly currencies: readonly string[];
@@ -161,7 +166,10 @@ export function toChannelsConfig(p: Params): ChannelsConfig {
   };
 }
 
-/** Cross-field problems of the block, `[key, problem]`: duplicate key ids, duplicate profiles, inverted limits. */
+/**
+ * Cross-field problems of the block, `[key, problem]`: duplicate key ids, duplicate profiles, inverted
+ * limits, an amount limit without currencies (or over currencies of different minor-unit exponents).
+ */
 export function channelsConfigProblems(c: ChannelsConfig): Array<[string, string]> {
   const out: Array<[string, string]> = [];
   const seen = new Map<string, string>();
@@ -179,6 +187,8 @@ export function channelsConfigProblems(c: ChannelsConfig): Array<[string, string
     profiles.add(id);
     if (p.minAmount !== null && p.maxAmount !== null && p.minAmount > p.maxAmount)
       out.push([`channels.profiles[${i}].min_amount`, `(${p.minAmount}) must not exceed max_amount (${p.maxAmount})`]);
+    const unscaled = amountBoundProblem(p, `channels.profiles[${i}]`, `channels.profiles[${i}].currencies`);
+    if (unscaled) out.push(unscaled);
   });
   return out;
 }

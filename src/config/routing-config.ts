@@ -1,6 +1,7 @@
 import { CURRENCY_CODES } from '../money/currencies';
 import { MAX_MINOR_AMOUNT } from '../money/minor-units';
 import { COMMAND_TYPES } from '../contracts/payment-command';
+import { amountBoundProblem } from './amount-bounds';
 
 /**
  * The `routing.*` block of the configuration: routing rules, the merchant agreement table, failover and
@@ -26,9 +27,12 @@ export interface RoutingCondition {
   readonly commands: readonly string[];
   /** ISO 4217 codes. */
   readonly currencies: readonly string[];
-  /** Smallest `payment.amount`, minor units, inclusive; null: no floor. */
+  /**
+   * Smallest `payment.amount`, minor units, inclusive; null: no floor. Only with `currencies` named and of
+   * one minor-unit exponent (the configuration refuses it otherwise).
+   */
   readonly minAmount: number | null;
-  /** Largest `payment.amount`, minor units, inclusive; null: no ceiling. */
+  /** Largest `payment.amount`, minor units, inclusive; null: no ceiling. Same condition on `currencies`. */
   readonly maxAmount: number | null;
   readonly channels: readonly string[];
   /** ISO 3166 alpha-2 countries (upper case), read from `routing.country_attributes`; a command without a country does not match. */
@@ -227,7 +231,8 @@ export function toRoutingConfig(p: Params): RoutingConfig {
 
 /**
  * Cross-field problems of the block, `[key, problem]`: a gateway that is not configured, duplicate rule
- * names, inverted amount ranges or validity dates, a candidate named twice in one rule.
+ * names, inverted amount ranges or validity dates, a candidate named twice in one rule, an amount bound
+ * without currencies (or over currencies of different minor-unit exponents) to give it one meaning.
  */
 export function routingConfigProblems(c: RoutingConfig, configuredGateways: ReadonlySet<string>): Array<[string, string]> {
   const out: Array<[string, string]> = [];
@@ -243,6 +248,8 @@ export function routingConfigProblems(c: RoutingConfig, configuredGateways: Read
     const { minAmount, maxAmount } = r.when;
     if (minAmount !== null && maxAmount !== null && minAmount > maxAmount)
       out.push([`${key}.when.min_amount`, `(${minAmount}) must not exceed max_amount (${maxAmount})`]);
+    const unscaled = amountBoundProblem(r.when, `${key}.when`, `${key}.when.currencies`);
+    if (unscaled) out.push(unscaled);
   });
   c.agreements.forEach((a, i) => {
     const key = `routing.agreements[${i}]`;

@@ -35,11 +35,11 @@ describe('payment-bridge check-config', () => {
     }
   });
 
-  function run(opts: { show?: boolean; json?: boolean }): { code: number; text: string } {
+  function run(opts: { show?: boolean; json?: boolean }, file = path): { code: number; text: string } {
     const out = new PassThrough();
     const chunks: Buffer[] = [];
     out.on('data', (c: Buffer) => chunks.push(c));
-    const code = runCheckConfig(path, opts, out);
+    const code = runCheckConfig(file, opts, out);
     return { code, text: Buffer.concat(chunks).toString('utf8') };
   }
 
@@ -61,5 +61,19 @@ describe('payment-bridge check-config', () => {
     expect(report.problems).toEqual([]);
     expect(report.config.amqp.url).toBe('amqp://pb:****@127.0.0.1');
     for (const secret of ['bus-secret-0123456789', 'mom-secret-0123456789', 'amqp-pass-0123456789']) expect(text).not.toContain(secret);
+  });
+
+  it('names the key of an amount limit that names no currencies, and says to name them', () => {
+    process.env.PBT_BUS_SECRET = 'bus-secret-0123456789';
+    process.env.PBT_MOM_SECRET = 'mom-secret-0123456789';
+    process.env.PBT_AMQP_PASS = 'amqp-pass-0123456789';
+    const bounded = join(dir, 'bounded.yml');
+    writeFileSync(bounded, `${FILE}  channels.profiles:\n    - { channel: pos, max_amount: 500000 }\n`);
+    const { code, text } = run({}, bounded);
+    expect(code).toBe(78);
+    expect(text).toContain('1 problem(s)');
+    expect(text).toMatch(
+      /ERROR channels\.profiles\[0\]\.max_amount: \(500000\) is in minor units.*name the currencies the bound is meant for in channels\.profiles\[0\]\.currencies/,
+    );
   });
 });

@@ -326,7 +326,7 @@ describe('channel contracts: card data refused in structured fields, masked in f
           requiredFields: [],
           minAmount: null,
           maxAmount: 5000,
-          currencies: [],
+          currencies: ['EUR'],
           commands: [],
           freeTextCardData: 'mask' as const,
           freeTextFields: [],

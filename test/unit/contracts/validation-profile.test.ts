@@ -65,7 +65,20 @@ describe('validation profiles per channel and account', () => {
 
   it('the configuration refuses two profiles for the same channel and account, and a minimum over the maximum', () => {
     expect(() => testConfig({ 'channels.profiles': [{ channel: 'web' }, { channel: 'web', account: '*' }] })).toThrow(/channels\.profiles\[1\]/);
-    expect(() => testConfig({ 'channels.profiles': [{ channel: 'web', min_amount: 10, max_amount: 5 }] })).toThrow(/min_amount/);
+    expect(() => testConfig({ 'channels.profiles': [{ channel: 'web', currencies: ['EUR'], min_amount: 10, max_amount: 5 }] })).toThrow(
+      /must not exceed max_amount/,
+    );
     expect(() => testConfig({ 'channels.profiles': [{ channel: 'web', currencies: ['EURO'] }] })).toThrow(/channels\.profiles/);
+  });
+
+  it('the configuration refuses an amount limit without currencies, or over currencies of different minor-unit exponents', () => {
+    // 500000 would be 5000.00 EUR but 500.000 KWD (about 1600 EUR) and 500000 JPY (about 3000 EUR).
+    expect(() => testConfig({ 'channels.profiles': [{ channel: 'web' }, { channel: 'pos', max_amount: 500000 }] })).toThrow(
+      /channels\.profiles\[1\]\.max_amount.*name the currencies.*channels\.profiles\[1\]\.currencies/,
+    );
+    expect(() => testConfig({ 'channels.profiles': [{ channel: 'pos', min_amount: 100, currencies: ['EUR', 'JPY'] }] })).toThrow(
+      /channels\.profiles\[0\]\.min_amount.*JPY: 0 decimals; EUR: 2 decimals/,
+    );
+    expect(testConfig({ 'channels.profiles': [{ channel: 'pos', max_amount: 500000, currencies: ['EUR', 'CHF'] }] }).channels.profiles).toHaveLength(1);
   });
 });

@@ -41,7 +41,7 @@ const RULES = [
     gateways: ['adyen', 'stripe'],
   },
   { name: 'pos', when: { channels: ['pos'] }, gateways: ['sim'] },
-  { name: 'small', when: { max_amount: 500 }, gateways: ['sim', 'stripe'] },
+  { name: 'small', when: { currencies: ['EUR', 'USD'], max_amount: 500 }, gateways: ['sim', 'stripe'] },
 ];
 
 describe('routing decision table', () => {
@@ -66,6 +66,7 @@ describe('routing decision table', () => {
     ['POS channel → pos', {}, { channel: 'pos' as const }, 'pos', ['sim']],
     ['5.00 → small (inclusive max)', { amount: 500 }, {}, 'small', ['sim', 'stripe']],
     ['5.01 → default', { amount: 501 }, {}, undefined, ['stripe']],
+    ['500 JPY (not 5.00) → not small', { currency: 'JPY', amount: 500 }, {}, undefined, ['stripe']],
   ])('%s', (_name, payment, more, rule, candidates) => {
     const result = table.decide(facts(payment, more), NOW);
     expect(result.rule).toBe(rule);
@@ -153,7 +154,9 @@ describe('routing configuration', () => {
   });
 
   test('inverted amount ranges and duplicate rule names are refused', () => {
-    expect(() => routing({ 'routing.rules': [{ name: 'x', when: { min_amount: 10, max_amount: 5 }, gateways: ['sim'] }] })).toThrow(/min_amount/);
+    expect(() => routing({ 'routing.rules': [{ name: 'x', when: { currencies: ['EUR'], min_amount: 10, max_amount: 5 }, gateways: ['sim'] }] })).toThrow(
+      /must not exceed max_amount/,
+    );
     expect(() =>
       routing({
         'routing.rules': [
@@ -162,6 +165,32 @@ describe('routing configuration', () => {
         ],
       }),
     ).toThrow(/unique/);
+  });
+
+  test('an amount bound without currencies is refused, naming the key and telling to name the currencies', () => {
+    // 500 would be 5.00 EUR, 500 JPY and 0.500 KWD alike: the rule would route big JPY or KWD payments as small.
+    const rules = [
+      { name: 'eur', when: { currencies: ['EUR'] }, gateways: ['stripe'] },
+      { name: 'small', when: { max_amount: 500 }, gateways: ['sim'] },
+    ];
+    expect(() => routing({ 'routing.rules': rules })).toThrow(
+      /routing\.rules\[1\]\.when\.max_amount.*name the currencies.*routing\.rules\[1\]\.when\.currencies/,
+    );
+    expect(() => routing({ 'routing.rules': [{ name: 'big', when: { commands: ['sale'], min_amount: 100000 }, gateways: ['sim'] }] })).toThrow(
+      /routing\.rules\[0\]\.when\.min_amount/,
+    );
+  });
+
+  test('an amount bound over currencies of different minor-unit exponents is refused; one exponent is accepted', () => {
+    expect(() => routing({ 'routing.rules': [{ name: 'small', when: { currencies: ['EUR', 'JPY', 'KWD'], max_amount: 500 }, gateways: ['sim'] }] })).toThrow(
+      /routing\.rules\[0\]\.when\.max_amount.*JPY: 0 decimals; EUR: 2 decimals; KWD: 3 decimals/,
+    );
+    const ok = routing({
+      'routing.rules': [{ name: 'small', when: { currencies: ['EUR', 'USD', 'GBP'], min_amount: 1, max_amount: 500 }, gateways: ['sim'] }],
+    });
+    expect(ok.rules[0].when).toMatchObject({ currencies: ['EUR', 'USD', 'GBP'], minAmount: 1, maxAmount: 500 });
+    // Without a bound, currencies of any exponents mix freely.
+    expect(routing({ 'routing.rules': [{ name: 'any', when: { currencies: ['EUR', 'JPY'] }, gateways: ['sim'] }] }).rules).toHaveLength(1);
   });
 
   test('defaults change nothing: no rules, no agreements, no failover', () => {
