@@ -7,6 +7,7 @@ import { AUTHENTICATED_CHANNEL_HEADER, redactBody } from '../amqp/dead-letter-wr
 import { stampedChannel } from '../amqp/dead-letter-stamp';
 import { declareTopology, parkedQueueOf } from '../amqp/topology';
 import { closeChannelWithin } from '../amqp/channel-close';
+import { movedProperties } from '../amqp/moved-properties';
 import { errorClassOf, isDependencyOutage } from '../errors/dependency-outage';
 import { DependencyUnavailableError } from '../errors/dependency-unavailable-error';
 import { Config } from '../config/config';
@@ -344,19 +345,7 @@ export class DeadLetterStore {
       replays: 0,
     });
     const parkedHeaders = { 'x-pb-parked-reason': reason, 'x-pb-parked-at': new Date(now).toISOString(), 'x-pb-parked-record': id };
-    const p = msg.properties as Partial<Record<'contentType' | 'contentEncoding' | 'messageId' | 'type' | 'appId' | 'correlationId', string>> & {
-      timestamp?: number;
-    };
-    const options = {
-      persistent: true,
-      contentType: p.contentType,
-      contentEncoding: p.contentEncoding,
-      messageId: p.messageId,
-      timestamp: p.timestamp,
-      type: p.type,
-      appId: p.appId,
-      correlationId: p.correlationId,
-    };
+    const options = movedProperties(msg);
     // Mandatory: the broker confirms a message no queue took too (the parking queue deleted meanwhile), and
     // acking the original on that confirm would lose it; its basic.return comes before the confirm.
     let returned = false;

@@ -1,6 +1,7 @@
 import { ConfirmChannel, GetMessage, Options } from 'amqplib';
 import { AmqpConnection } from '../amqp/amqp-connection';
 import { closeChannelWithin } from '../amqp/channel-close';
+import { movedProperties } from '../amqp/moved-properties';
 import { declareTopology, parkedQueueOf } from '../amqp/topology';
 import { Config } from '../config/config';
 import { DependencyUnavailableError } from '../errors/dependency-unavailable-error';
@@ -73,22 +74,8 @@ function viewOf(msg: GetMessage): ParkedMessageView {
 
 /** The publish options that keep a message as it was (its properties and headers), persistent. */
 function keptProperties(msg: GetMessage, extraHeaders: Record<string, string>): Options.Publish {
-  const p = msg.properties as Partial<Record<'contentType' | 'contentEncoding' | 'messageId' | 'type' | 'appId' | 'correlationId', string>> & {
-    timestamp?: number;
-    headers?: Record<string, unknown>;
-  };
-  return {
-    persistent: true,
-    mandatory: true,
-    contentType: p.contentType,
-    contentEncoding: p.contentEncoding,
-    messageId: p.messageId,
-    timestamp: p.timestamp,
-    type: p.type,
-    appId: p.appId,
-    correlationId: p.correlationId,
-    headers: { ...(p.headers ?? {}), ...extraHeaders },
-  };
+  const headers = (msg.properties.headers ?? {}) as Record<string, unknown>;
+  return { ...movedProperties(msg), mandatory: true, headers: { ...headers, ...extraHeaders } };
 }
 
 /**
