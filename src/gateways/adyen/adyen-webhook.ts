@@ -577,8 +577,8 @@ export function parseAdyenWebhook(rawBody: Buffer, gateway: GatewayConfig, skipp
   return events;
 }
 
-/** The scheme rejections that Adyen retries itself when the reason is a technical issue. */
-const RETRIED_BY_ADYEN: ReadonlySet<AdyenEventCode> = new Set<AdyenEventCode>(['CAPTURE_FAILED']);
+/** The scheme rejections of a capture or refund, which Adyen retries itself when the reason is a technical issue. */
+const RETRIED_BY_ADYEN: ReadonlySet<AdyenEventCode> = new Set<AdyenEventCode>(['CAPTURE_FAILED', 'REFUND_FAILED']);
 
 /**
  * The notifications about money given back to the shopper, which name the payment refunded (`originalReference`): a
