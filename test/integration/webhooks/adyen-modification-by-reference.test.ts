@@ -264,4 +264,20 @@ describe("an Adyen modification's notification naming the payment", () => {
     expect(again.state).toBe('PENDING');
     expect(pspReferences.has(again.id)).toBe(true);
   });
+
+  it("a refund held for Adyen's own retry that Adyen then refunds counts as refunded once: a further refund is refused as exceeding what was captured", async () => {
+    const { orderId, authorization, capture } = await authorizedAndCaptureReceived();
+    await notifyNamingPayment('CAPTURE', authorization, capture);
+    await eventually(async () => (await stack.worker.ledger.get(capture))?.state === 'SUCCEEDED');
+    const refund = await delivered('refund', orderId, authorization);
+    await notifyNamingPayment('REFUND_FAILED', authorization, refund.id, 'Capture rejected by card scheme because of a technical issue.');
+    await eventually(async () => (await stack.worker.ledger.get(refund.id))?.state === 'FAILED');
+
+    await notifyNamingPayment('REFUND', authorization, refund.id);
+
+    await eventually(async () => (await stack.worker.ledger.get(refund.id))?.succeededAfterFailure !== undefined);
+    const again = await delivered('refund', orderId, authorization);
+    expect(again.state).toBe('FAILED');
+    expect((await stack.worker.ledger.get(again.id))?.reason).toBe('amount_exceeds_captured');
+  });
 });
