@@ -170,14 +170,15 @@ export function refundsRefusedForOutsideRefunds(): Counter<'gateway'> {
 }
 
 /**
- * `pb_captures_held_for_psp_retry_total{gateway}`: open captures recorded FAILED whose PSP documents that it retries
- * them itself (Adyen's CAPTURE_FAILED for a technical issue): their amount stays claimed of the authorization, so a
- * second capture of it is refused `amount_held_by_failed_capture` until the PSP's re-capture (or a person) settles it.
+ * `pb_held_for_psp_retry_total{gateway,command}`: open captures and refunds recorded FAILED whose PSP documents that it
+ * retries them itself (Adyen's CAPTURE_FAILED or REFUND_FAILED for a technical issue): their amount stays held, so a
+ * second capture of it is refused `amount_held_by_failed_capture`, a second refund `amount_held_by_failed_refund`,
+ * until the PSP's retry (or a person) settles it.
  */
-export function capturesHeldForPspRetry(): Counter<'gateway'> {
+export function heldForPspRetry(): Counter<'gateway' | 'command'> {
   return counter(
-    'pb_captures_held_for_psp_retry_total',
-    'Open captures recorded FAILED whose PSP retries them itself (Adyen CAPTURE_FAILED, technical issue): their amount stays held against the authorization, by gateway',
-    ['gateway'],
+    'pb_held_for_psp_retry_total',
+    'Open captures and refunds recorded FAILED whose PSP retries them itself (Adyen CAPTURE_FAILED or REFUND_FAILED, technical issue): their amount stays held, by gateway and command',
+    ['gateway', 'command'],
   );
 }

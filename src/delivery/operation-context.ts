@@ -39,6 +39,11 @@ export const AUTHORIZATION_REFUSALS = {
    * (`capture_failed`, marked undone): their amount is held, the PSP may capture it again itself.
    */
   captureFailedHeld: 'amount_held_by_failed_capture',
+  /**
+   * A refund that would fit but for refunds of the payment recorded FAILED that the PSP retries itself (Adyen's
+   * REFUND_FAILED for a technical issue): their amount is held, the PSP may still refund it.
+   */
+  refundFailedHeld: 'amount_held_by_failed_refund',
   /** A refund above the captured amount not yet refunded. */
   refund: 'amount_exceeds_captured',
   /** A second capture of an authorization its PSP captures once only (Stripe without multicapture: Klarna, and cards as we send them). */
@@ -1054,7 +1059,9 @@ export function currencyRefusal(op: OperationRecord, auth: OperationRecord): Con
  * PSP undid are left out is refused `amount_held_by_failed_capture`, naming them), or a refund above what was
  * captured (`capturedToRefund`: a sale's amount, else the successful captures, none the PSP undid) less
  * successful refunds (none the PSP undid) and less what the PSP refunded outside the bridge (`refundedOutside`: its
- * `refund_outside_bridge` adjustments, none the PSP failed or reversed after). A capture or refund the ledger holds FAILED that the PSP did after all
+ * `refund_outside_bridge` adjustments, none the PSP failed or reversed after); one that fits only once the refunds
+ * recorded FAILED that the PSP retries itself (`heldForPspRetry`) are left out is refused `amount_held_by_failed_refund`,
+ * naming them. A capture or refund the ledger holds FAILED that the PSP did after all
  * (`succeededAfterFailure`: the OMS was told so) is a successful one, at the amount the PSP confirmed then. Amounts
  * are the PSP-confirmed ones where it said (a converted authorization's converted back into the order's currency at
  * its locked rate, `heldInOrderCurrency`). Pure.
@@ -1097,7 +1104,7 @@ export function amountRefusal(
       // Within the authorization once the captures the PSP failed are left out: the amount is not the request's fault but
       // held for the PSP's own re-capture (Adyen after CAPTURE_FAILED), which the refusal says, naming those captures.
       // So are those recorded FAILED that the PSP retries itself (Adyen's technical issue): they may still collect.
-      const held = dependents.filter((d) => d.command === 'capture' && ((doneAtPsp(d) && d.undone === true) || heldForRetry(d)));
+      const held = dependents.filter((d) => d.command === 'capture' && ((doneAtPsp(d) && d.undone === true) || heldForRetry(d, 'capture')));
       if (held.length > 0 && op.payment.amount <= authorized - settledSum(dependents, 'capture')) {
         const failedCaptureIds = held.map((d) => d.id).join(',');
         return {
@@ -1112,9 +1119,27 @@ export function amountRefusal(
   const refundable = op.command === 'refund' ? leftToRefund(auth, dependents, refundedOutside) : null;
   if (refundable !== null) {
     const refunded = settledSum(dependents, 'refund');
+    const outside = refundedOutside > 0 ? { refunded_outside_bridge: refundedOutside } : {};
     if (op.payment.amount > refundable) {
-      const outside = refundedOutside > 0 ? { refunded_outside_bridge: refundedOutside } : {};
       return { fail: AUTHORIZATION_REFUSALS.refund, field: 'payment.amount', detail: { ...detail, refunded, ...outside, refundable } };
+    }
+    // Refunds recorded FAILED that the PSP retries itself (Adyen's technical issue) may still give their amount back: a
+    // refund that fits only once they are left out could give it back twice. Refused, naming them.
+    const held = dependents.filter((d) => heldForRetry(d, 'refund'));
+    const heldAmount = held.reduce((total, d) => total + d.amount, 0);
+    if (held.length > 0 && op.payment.amount > refundable - heldAmount) {
+      return {
+        fail: AUTHORIZATION_REFUSALS.refundFailedHeld,
+        field: 'payment.amount',
+        detail: {
+          ...detail,
+          refunded,
+          ...outside,
+          refundable: refundable - heldAmount,
+          held_by_failed_refunds: heldAmount,
+          failed_refund_ids: held.map((d) => d.id).join(','),
+        },
+      };
     }
   }
   return null;
@@ -1183,16 +1208,17 @@ function capturedToRefund(auth: OperationRecord, dependents: readonly DependentS
  * for a person to decide with the PSP. Pure.
  */
 function claimedByCaptures(dependents: readonly DependentSummary[]): number {
-  return dependents.filter((d) => d.command === 'capture' && (doneAtPsp(d) || heldForRetry(d))).reduce((total, d) => total + d.amount, 0);
+  return dependents.filter((d) => d.command === 'capture' && (doneAtPsp(d) || heldForRetry(d, 'capture'))).reduce((total, d) => total + d.amount, 0);
 }
 
 /**
- * Whether dependent `d` is a capture recorded FAILED that its PSP retries itself (`heldForPspRetry`: Adyen re-captures
- * after a technical issue) and has not done yet: it collected nothing (no refund gives it back), but may still, so
- * the capture check holds its amount as one undone after success is held. Pure.
+ * Whether dependent `d` is a `command` (a capture or refund) recorded FAILED that its PSP retries itself
+ * (`heldForPspRetry`: Adyen retries after a technical issue) and has not done yet: it moved nothing, but may still, so
+ * the capture check holds a capture's amount as one undone after success is held, and the refund check a refund's as
+ * given back. Pure.
  */
-function heldForRetry(d: DependentSummary): boolean {
-  return d.command === 'capture' && d.state === 'FAILED' && d.heldForPspRetry === true && !doneAtPsp(d);
+function heldForRetry(d: DependentSummary, command: 'capture' | 'refund'): boolean {
+  return d.command === command && d.state === 'FAILED' && d.heldForPspRetry === true && !doneAtPsp(d);
 }
 
 /** The adjustment fields {@link refundedOutsideBridge} reads, in this order. */

@@ -14,7 +14,7 @@ import { withSafeReason } from '../gateways/outcome-text';
 import { askedMoney, pspDiscrepancy } from '../events/psp-discrepancy';
 import { inBusUnits } from '../events/bus-units';
 import { confirmsBalance } from '../contracts/stored-value';
-import { authorizationExpiryStarts, capturesHeldForPspRetry, capturesUndone, pspDiscrepancies, storedCardDiscrepancies } from './authorization-metrics';
+import { authorizationExpiryStarts, capturesUndone, heldForPspRetry, pspDiscrepancies, storedCardDiscrepancies } from './authorization-metrics';
 import { storedCardMismatches } from '../events/stored-card-report';
 import { Interaction, Ledger, OperationRecord, PspReference, TransitionFields, dropsMethodData } from '../ledger/ledger';
 import { afterTransition } from '../ledger/record-fields';
@@ -93,6 +93,9 @@ function actionFields(
 
 /** How long after an authorization was made its success may be recorded before the recorder logs it (1 hour). */
 const LATE_AUTHORIZATION_MS = 3600 * 1000;
+
+/** The commands whose failure a PSP may retry itself (`GatewayOutcome.retriedByPsp`), so their amount stays held. */
+const RETRIED_BY_PSP: ReadonlySet<string> = new Set(['capture', 'refund']);
 
 /** Where an outcome came from, kept in the operation's history. */
 export type OutcomeSource = 'response' | 'webhook' | 'inquiry' | 'poller' | 'bridge' | 'reconciliation';
@@ -208,9 +211,9 @@ export class OutcomeRecorder {
       confirmedCurrency: outcome.currency?.toUpperCase(),
     };
     if (to === 'FAILED') fields.decline = this.decline(op, declineOfOutcome(op, outcome, this.deps.config));
-    // A capture the PSP retries itself may still collect: its amount stays claimed of the authorization (never freed for
-    // a second capture that would take the money twice), its reason kept with the mark.
-    const heldForRetry = to === 'FAILED' && op.command === 'capture' && !isTerminal(op.state) && outcome.retriedByPsp === true;
+    // A capture or refund the PSP retries itself may still be done: its amount stays held (never freed for a second one
+    // that would move the money twice), its reason kept with the mark, in the FAILED transition itself.
+    const heldForRetry = to === 'FAILED' && RETRIED_BY_PSP.has(op.command) && !isTerminal(op.state) && outcome.retriedByPsp === true;
     if (heldForRetry) fields.heldForPspRetry = outcome.reason ?? outcome.gatewayStatus;
     if (to === 'PENDING' && op.state !== 'PENDING') {
       fields.nextCheckAt = now + firstCheck;
@@ -259,6 +262,7 @@ export class OutcomeRecorder {
       if (start !== undefined && moved.state === 'SUCCEEDED' && op.state !== 'SUCCEEDED') this.noteExpiryStart(op, start, fields, now, source);
       if (op.state === 'UNRESOLVED' && moved.state !== 'UNRESOLVED') noteUnresolvedSettled(this.deps.logger, op, moved.state, source);
       if (moved.state !== op.state) this.noteDiscrepancy(op, outcome, source, fields.cancelEffect);
+      if (heldForRetry && moved.state === 'FAILED' && moved.heldForPspRetry !== undefined) this.noteHeldForRetry(moved, gateway, source);
     });
     // The deadline this move set, once it is on the record (not a racing move's).
     if (deadline && after.state === 'ACTION_REQUIRED' && after.nextCheckAt === deadline.at) {
@@ -271,7 +275,6 @@ export class OutcomeRecorder {
       });
     }
     if (after.state === 'SUCCEEDED' && op.state !== 'SUCCEEDED') this.noteStoredCard(after, source);
-    if (heldForRetry && after.state === 'FAILED' && op.state !== 'FAILED' && after.heldForPspRetry !== undefined) this.noteHeldForRetry(after, gateway, source);
     // Indexed just now (the transition above): a webhook that came before it may be parked under the reference.
     if (to === 'PENDING' && (op.state !== 'PENDING' || op.gatewayReference !== outcome.gatewayReference)) await this.releaseParked(after, 'answer');
     if (after.state === 'FAILED' && op.state !== 'FAILED' && this.deps.afterFailure) {
@@ -295,22 +298,24 @@ export class OutcomeRecorder {
   }
 
   /**
-   * Counts and logs a capture just recorded FAILED whose PSP retries it itself (`heldForPspRetry`): what an operator
-   * reads when a later capture of the authorization is refused `amount_held_by_failed_capture`.
+   * Counts and logs a capture or refund just recorded FAILED whose PSP retries it itself (`heldForPspRetry`): what an
+   * operator reads when a later one of the payment is refused `amount_held_by_failed_capture` or
+   * `amount_held_by_failed_refund`.
    */
-  private noteHeldForRetry(capture: OperationRecord, gateway: string, source: OutcomeSource): void {
-    capturesHeldForPspRetry().inc({ gateway });
+  private noteHeldForRetry(op: OperationRecord, gateway: string, source: OutcomeSource): void {
+    heldForPspRetry().inc({ gateway, command: op.command });
     this.deps.logger.warn(
-      'capture failed at the PSP, which retries it itself: its amount stays held against the authorization, a second capture of it is refused until the PSP re-captures it',
+      'capture or refund failed at the PSP, which retries it itself: its amount stays held, a second one of that amount is refused until the PSP has done it',
       {
-        operation_id: capture.id,
+        operation_id: op.id,
+        command: op.command,
         gateway,
         source,
-        authorization_id: capture.authorizationId ?? capture.payment.gateway_key,
-        amount: capture.payment.amount,
-        currency: capture.payment.currency,
-        psp_reason: capture.heldForPspRetry,
-        gateway_reference: capture.gatewayReference,
+        authorization_id: op.authorizationId ?? op.payment.gateway_key,
+        amount: op.payment.amount,
+        currency: op.payment.currency,
+        psp_reason: op.heldForPspRetry,
+        gateway_reference: op.gatewayReference,
       },
     );
   }

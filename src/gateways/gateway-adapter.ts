@@ -127,11 +127,11 @@ export interface GatewayOutcome {
    */
   occurredAt?: number;
   /**
-   * FAIL of a capture only: the PSP documents that it retries this capture itself (Adyen's CAPTURE_FAILED "Capture
-   * rejected by card scheme because of a technical issue.": "Adyen will try to fix the issue and re-capture the
-   * transaction"), so it may still collect. The recorder keeps its amount held against the authorization
-   * (`OperationRecord.heldForPspRetry`): a second capture of that amount is refused, never sent. Absent: the failure
-   * frees the amount.
+   * FAIL of a capture or refund only: the PSP documents that it retries it itself (Adyen's CAPTURE_FAILED or
+   * REFUND_FAILED "Capture rejected by card scheme because of a technical issue.": "Adyen will try to fix the issue and
+   * re-capture the transaction", refunds treated the same), so it may still be done. The recorder keeps its amount held
+   * (`OperationRecord.heldForPspRetry`): a second capture or refund of that amount is refused, never sent. Absent: the
+   * failure frees the amount.
    */
   retriedByPsp?: true;
   /**

@@ -127,9 +127,9 @@ export interface DependentSummary {
    */
   succeededAfterFailure?: true;
   /**
-   * A capture recorded FAILED whose PSP retries it itself (`HELD_FOR_PSP_RETRY_FIELD`: Adyen's technical issue), not
-   * done after all yet: it collected nothing, but the PSP may still collect it, so the capture check counts its amount
-   * as claimed of the authorization. Absent otherwise.
+   * A capture or refund recorded FAILED whose PSP retries it itself (`HELD_FOR_PSP_RETRY_FIELD`: Adyen's technical
+   * issue), not done after all yet: it moved nothing, but the PSP may still do it, so the capture check counts a
+   * capture's amount as claimed of the authorization, the refund check a refund's as given back. Absent otherwise.
    */
   heldForPspRetry?: true;
   /**

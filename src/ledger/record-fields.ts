@@ -98,10 +98,11 @@ export interface OperationRecord {
    */
   pspSucceededAt?: number;
   /**
-   * A capture recorded FAILED whose PSP documents that it retries it itself (`GatewayOutcome.retriedByPsp`: Adyen's
-   * technical issue): the PSP's reason, kept. Its amount stays claimed of the authorization (a second capture of it is
-   * refused `amount_held_by_failed_capture`), though nothing was collected (no refund can give it back), until the
-   * PSP's re-capture marks it done (`succeededAfterFailure`). Absent otherwise.
+   * A capture or refund recorded FAILED whose PSP documents that it retries it itself (`GatewayOutcome.retriedByPsp`:
+   * Adyen's technical issue): the PSP's reason, kept. A capture's amount stays claimed of the authorization (a second
+   * capture of it is refused `amount_held_by_failed_capture`), though nothing was collected (no refund can give it
+   * back); a refund's stays counted as given back (a refund of it is refused `amount_held_by_failed_refund`); until the
+   * PSP's retry marks it done (`succeededAfterFailure`). Absent otherwise.
    */
   heldForPspRetry?: string;
   /** Digest of the command's money fields (`commandDigest`); absent on records older than digests. */
@@ -133,7 +134,7 @@ const json = <T>(parse: (value: unknown) => T | undefined): Codec<T> => ({
   },
 });
 
-/** The hash field of a FAILED capture the PSP retries itself (`OperationRecord.heldForPspRetry`), read with the dependents. */
+/** The hash field of a FAILED capture or refund the PSP retries itself (`OperationRecord.heldForPspRetry`), read with the dependents. */
 export const HELD_FOR_PSP_RETRY_FIELD = 'held_for_psp_retry';
 
 type FieldTable = { [F in keyof OperationRecord]-?: { hash: string; codec: Codec<NonNullable<OperationRecord[F]>> } };

@@ -277,13 +277,15 @@ function outcomeMarks(record: OperationRecord, byId: ReadonlyMap<string, Adjustm
       });
     }
   }
-  // A capture FAILED that its PSP retries itself, not re-captured yet: its amount still holds the authorization.
+  // A capture or refund FAILED that its PSP retries itself, not done yet: its amount stays held.
   if (record.state === 'FAILED' && record.heldForPspRetry !== undefined && late === undefined) {
+    const held =
+      record.command === 'refund' ? 'as given back, a second refund of it is refused' : 'against the authorization, a second capture of it is refused';
     marks.push({
       kind: 'held_for_psp_retry',
       at: record.updatedAt,
       source: 'delivery',
-      text: `failed, but the PSP retries it itself (${record.heldForPspRetry}): its amount stays held against the authorization, a second capture of it is refused`,
+      text: `failed, but the PSP retries it itself (${record.heldForPspRetry}): its amount stays held ${held}`,
       amount: record.payment.amount,
       currency: record.payment.currency,
     });

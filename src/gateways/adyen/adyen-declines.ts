@@ -60,23 +60,37 @@ export const ADYEN_REFUSAL_REASONS: readonly (readonly [code: string, refusalRea
 const ACCOUNT_CONFIGURATION_REJECTION = 'Capture rejected by card scheme: raw error message from the scheme (account configuration error)';
 
 /**
- * Adyen's reason for a capture the card scheme rejected because of a technical issue, whose documented follow-up is
- * Adyen's own: "You do not need to take any action. Adyen will try to fix the issue and re-capture the transaction"
- * (CAPTURE_FAILED and REFUND_FAILED reasons page; the re-capture comes as a CAPTURE with success true, reason
- * "Transaction Recaptured" or "Transaction Auto-recaptured").
+ * Adyen's reason for a capture or refund the card scheme rejected because of a technical issue, whose documented
+ * follow-up is Adyen's own: "You do not need to take any action. Adyen will try to fix the issue and re-capture the
+ * transaction" (CAPTURE_FAILED and REFUND_FAILED reasons page, which applies to refunds equally: "Captures and refunds
+ * are treated the same by card schemes"; the re-capture comes as a CAPTURE with success true, reason "Transaction
+ * Recaptured" or "Transaction Auto-recaptured", a refund done after all as its REFUND with success true).
  */
 export const TECHNICAL_ISSUE_REJECTION = 'Capture rejected by card scheme because of a technical issue.';
 
 /**
- * Whether a `CAPTURE_FAILED`'s `reason` is one Adyen re-captures itself (the technical issue, {@link
- * TECHNICAL_ISSUE_REJECTION}; compared without regard to case, spacing or the final full stop): the capture may still
- * collect, so its amount stays held. Every other reason (the shopper cancelled, an incorrect request, an account
- * configuration error, the capture expired or cannot be re-captured, or none) is not re-captured by Adyen on its own.
+ * Whether a `CAPTURE_FAILED`'s or `REFUND_FAILED`'s `reason` is one Adyen retries itself (the technical issue, {@link
+ * TECHNICAL_ISSUE_REJECTION}; compared without regard to case, spacing or the final full stop): the capture or refund
+ * may still be done, so its amount stays held. Every other reason (the shopper cancelled, an incorrect request, an
+ * account configuration error, the capture expired or cannot be re-captured, or none) is not retried by Adyen on its own.
  */
-export function adyenRetriesCapture(reason: string | undefined): boolean {
+export function adyenRetriesItself(reason: string | undefined): boolean {
   if (reason === undefined) return false;
   const norm = (s: string): string => s.trim().replace(/\s+/g, ' ').replace(/\.$/, '').toLowerCase();
   return norm(reason) === norm(TECHNICAL_ISSUE_REJECTION);
+}
+
+/**
+ * The decline of a failure Adyen retries itself ({@link adyenRetriesItself}): the technical issue's row, whatever the
+ * case, spacing or final full stop of the reason (the table matches only case-insensitively), so a failure held for
+ * Adyen's retry never tells the OMS to act (`suggested_action: none`); the reason itself as the code. Undefined for
+ * any other reason.
+ */
+export function adyenTechnicalIssue(reason: string | undefined): Decline | undefined {
+  if (!adyenRetriesItself(reason)) return undefined;
+  const rule = findRule(ADYEN_DECLINES, TECHNICAL_ISSUE_REJECTION);
+  if (rule === undefined || reason === undefined) return undefined;
+  return typeof rule === 'string' ? declineOf(rule, reason) : declineOf(rule.category, reason, rule.action);
 }
 
 /**

@@ -9,7 +9,7 @@ import { operationIdFromReference } from './adyen-references';
 import { AdyenEventCode, AdyenNotice, eventNotice, eventOutcome, eventSettles, isAdyenEventCode, isModificationEvent } from './adyen-status-map';
 import type { CommandType } from '../../contracts/payment-command';
 import { AdyenLateFact, adyenLateFact } from './adyen-adjustments';
-import { adyenRetriesCapture, adyenSchemeRejection } from './adyen-declines';
+import { adyenSchemeRejection, adyenTechnicalIssue } from './adyen-declines';
 import { adyenStoredCard, adyenStoredToken } from './adyen-methods';
 import { formatStoredToken } from './adyen-stored-token';
 import type { StoredCard } from '../stored-card';
@@ -536,8 +536,13 @@ export function parseAdyenWebhook(rawBody: Buffer, gateway: GatewayConfig, skipp
     // A rejection for the account's configuration at Adyen names the scheme's own message: its decline by its ending.
     const rejection = status === 'FAIL' ? adyenSchemeRejection(outcome.reason) : undefined;
     if (rejection !== undefined) outcome.decline = rejection;
-    // A capture Adyen re-captures itself (a technical issue): it may still collect, so its amount stays held.
-    if (status === 'FAIL' && code === 'CAPTURE_FAILED' && adyenRetriesCapture(outcome.reason)) outcome.retriedByPsp = true;
+    // A capture or refund Adyen retries itself (a technical issue): it may still be done, so its amount stays held, and
+    // its decline is that row's (nothing for the OMS to do) however the reason is spelled.
+    const technical = status === 'FAIL' && RETRIED_BY_ADYEN.has(code) ? adyenTechnicalIssue(outcome.reason) : undefined;
+    if (technical !== undefined) {
+      outcome.retriedByPsp = true;
+      outcome.decline = technical;
+    }
     if (status === 'SUCCESS' && item.eventCode === 'AUTHORISATION' && item.storedToken) outcome.storedToken = item.storedToken;
     // Kept only for an operation that stores its card (the outcome recorder's check), as an answer's is.
     if (status === 'SUCCESS' && item.eventCode === 'AUTHORISATION' && item.storedCard) outcome.storedCard = item.storedCard;
@@ -571,6 +576,9 @@ export function parseAdyenWebhook(rawBody: Buffer, gateway: GatewayConfig, skipp
   }
   return events;
 }
+
+/** The scheme rejections of a capture or refund, which Adyen retries itself when the reason is a technical issue. */
+const RETRIED_BY_ADYEN: ReadonlySet<AdyenEventCode> = new Set<AdyenEventCode>(['CAPTURE_FAILED', 'REFUND_FAILED']);
 
 /**
  * The notifications about money given back to the shopper, which name the payment refunded (`originalReference`): a

@@ -159,7 +159,7 @@ describe("an Adyen modification's notification naming the payment", () => {
       .find((p) => p?.operation_reference === id && p.status === 'FAIL');
 
   it("a CAPTURE_FAILED for a technical issue while the capture is still open: the capture FAILS with Adyen's reason, its amount held for Adyen's re-capture; a second capture of the full amount is refused unsent", async () => {
-    const held = (): Promise<number> => metricValue('pb_captures_held_for_psp_retry_total', { gateway: 'adyen' });
+    const held = (): Promise<number> => metricValue('pb_held_for_psp_retry_total', { gateway: 'adyen', command: 'capture' });
     const before = await held();
     const { orderId, authorization, capture } = await authorizedAndCaptureReceived();
     const reason = 'Capture rejected by card scheme because of a technical issue.';
@@ -172,7 +172,7 @@ describe("an Adyen modification's notification naming the payment", () => {
     await eventually(async () => failEventOf(capture) !== undefined);
     expect(failEventOf(capture)).toMatchObject({ reason, retried_by_psp: true, decline: { suggested_action: 'none' } });
     expect(await held()).toBe(before + 1);
-    expect(logs.lines.some((l) => l.includes('capture failed at the PSP, which retries it itself') && l.includes(capture))).toBe(true);
+    expect(logs.lines.some((l) => l.includes('capture or refund failed at the PSP, which retries it itself') && l.includes(capture))).toBe(true);
 
     // Adyen re-captures it itself: a second capture of ours would take the money twice.
     const again = await delivered('capture', orderId, authorization);
@@ -215,5 +215,69 @@ describe("an Adyen modification's notification naming the payment", () => {
     expect((await stack.worker.ledger.get(again.id))?.reason).toBe('amount_exceeds_authorized');
     const refund = await delivered('refund', orderId, authorization);
     expect(refund.state).toBe('PENDING');
+  });
+
+  it("a REFUND_FAILED for a technical issue while the refund is still open: the refund FAILS with Adyen's reason, its amount held for Adyen's own retry; a second refund of it is refused unsent", async () => {
+    const held = (): Promise<number> => metricValue('pb_held_for_psp_retry_total', { gateway: 'adyen', command: 'refund' });
+    const before = await held();
+    const { orderId, authorization, capture } = await authorizedAndCaptureReceived();
+    await notifyNamingPayment('CAPTURE', authorization, capture);
+    await eventually(async () => (await stack.worker.ledger.get(capture))?.state === 'SUCCEEDED');
+    const refund = await delivered('refund', orderId, authorization);
+    expect(refund.state).toBe('PENDING');
+    const reason = 'Capture rejected by card scheme because of a technical issue.';
+
+    // Adyen answered the refund `received`; the scheme rejects it for a technical issue, which Adyen retries itself
+    // ("Captures and refunds are treated the same by card schemes").
+    await notifyNamingPayment('REFUND_FAILED', authorization, refund.id, reason);
+
+    await eventually(async () => (await stack.worker.ledger.get(refund.id))?.state === 'FAILED');
+    expect(await stack.worker.ledger.get(refund.id)).toMatchObject({ reason, heldForPspRetry: reason });
+    await eventually(async () => failEventOf(refund.id) !== undefined);
+    expect(failEventOf(refund.id)).toMatchObject({ reason, retried_by_psp: true, decline: { suggested_action: 'none' } });
+    expect(await held()).toBe(before + 1);
+    expect(logs.lines.some((l) => l.includes('capture or refund failed at the PSP, which retries it itself') && l.includes(refund.id))).toBe(true);
+
+    // Adyen may still refund it: a second refund of ours would give the money back twice.
+    const again = await delivered('refund', orderId, authorization);
+    expect(again.state).toBe('FAILED');
+    expect(await stack.worker.ledger.get(again.id)).toMatchObject({
+      reason: 'amount_held_by_failed_refund',
+      decline: { suggested_action: 'contact_support' },
+    });
+    expect(pspReferences.has(again.id)).toBe(false);
+  });
+
+  it('a REFUND_FAILED for another reason while the refund is still open: the refund FAILS and frees its amount; a second refund is sent', async () => {
+    const { orderId, authorization, capture } = await authorizedAndCaptureReceived();
+    await notifyNamingPayment('CAPTURE', authorization, capture);
+    await eventually(async () => (await stack.worker.ledger.get(capture))?.state === 'SUCCEEDED');
+    const refund = await delivered('refund', orderId, authorization);
+
+    await notifyNamingPayment('REFUND_FAILED', authorization, refund.id, 'Refund Failed');
+
+    await eventually(async () => (await stack.worker.ledger.get(refund.id))?.state === 'FAILED');
+    expect((await stack.worker.ledger.get(refund.id))?.heldForPspRetry).toBeUndefined();
+    await eventually(async () => failEventOf(refund.id) !== undefined);
+    expect(failEventOf(refund.id)?.retried_by_psp).toBeUndefined();
+    const again = await delivered('refund', orderId, authorization);
+    expect(again.state).toBe('PENDING');
+    expect(pspReferences.has(again.id)).toBe(true);
+  });
+
+  it("a refund held for Adyen's own retry that Adyen then refunds counts as refunded once: a further refund is refused as exceeding what was captured", async () => {
+    const { orderId, authorization, capture } = await authorizedAndCaptureReceived();
+    await notifyNamingPayment('CAPTURE', authorization, capture);
+    await eventually(async () => (await stack.worker.ledger.get(capture))?.state === 'SUCCEEDED');
+    const refund = await delivered('refund', orderId, authorization);
+    await notifyNamingPayment('REFUND_FAILED', authorization, refund.id, 'Capture rejected by card scheme because of a technical issue.');
+    await eventually(async () => (await stack.worker.ledger.get(refund.id))?.state === 'FAILED');
+
+    await notifyNamingPayment('REFUND', authorization, refund.id);
+
+    await eventually(async () => (await stack.worker.ledger.get(refund.id))?.succeededAfterFailure !== undefined);
+    const again = await delivered('refund', orderId, authorization);
+    expect(again.state).toBe('FAILED');
+    expect((await stack.worker.ledger.get(again.id))?.reason).toBe('amount_exceeds_captured');
   });
 });

@@ -207,6 +207,29 @@ describe('amountRefusal: a capture, sale or refund recorded FAILED that the PSP 
     expect(amountRefusal(op('refund', 5000), auth, recaptured)).toBeNull();
   });
 
+  it("holds the amount of a refund recorded FAILED that the PSP retries itself (Adyen's technical issue): a refund beyond what is left besides it is refused amount_held_by_failed_refund, naming it", () => {
+    const sale = op('sale', 5000, { state: 'SUCCEEDED' });
+    const refunds: DependentSummary[] = [{ id: 'ref-1', command: 'refund', state: 'FAILED', amount: 3000, registered: 1, heldForPspRetry: true }];
+    expect(amountRefusal(op('refund', 2000), sale, refunds)).toBeNull();
+    expect(amountRefusal(op('refund', 2001), sale, refunds)).toMatchObject({
+      fail: 'amount_held_by_failed_refund',
+      field: 'payment.amount',
+      detail: { refundable: 2000, held_by_failed_refunds: 3000, failed_refund_ids: 'ref-1' },
+    });
+    expect(amountRefusal(op('refund', 5001), sale, refunds)).toMatchObject({ fail: 'amount_exceeds_captured' });
+    // A held refund holds no capture: the authorization's capture check is not its business.
+    const auth = op('authorize', 5000, { state: 'SUCCEEDED' });
+    const captured: DependentSummary[] = [{ id: 'cap-1', command: 'capture', state: 'SUCCEEDED', amount: 5000, registered: 1 }, ...refunds];
+    expect(amountRefusal(op('refund', 3000), auth, captured)).toMatchObject({ fail: 'amount_held_by_failed_refund' });
+    // Done by the PSP since (its success after the failure): counted as refunded once, no longer as held.
+    const done: DependentSummary[] = [{ ...refunds[0], succeededAfterFailure: true }];
+    expect(amountRefusal(op('refund', 2000), sale, done)).toBeNull();
+    expect(amountRefusal(op('refund', 2001), sale, done)).toMatchObject({ fail: 'amount_exceeds_captured' });
+    // A refund that simply FAILED frees its amount.
+    const failed: DependentSummary[] = [{ id: 'ref-1', command: 'refund', state: 'FAILED', amount: 3000, registered: 1 }];
+    expect(amountRefusal(op('refund', 5000), sale, failed)).toBeNull();
+  });
+
   it('counts such a refund as refunded', () => {
     const sale = op('sale', 5000, { state: 'SUCCEEDED' });
     const refunds: DependentSummary[] = [{ id: 'ref-1', command: 'refund', state: 'FAILED', amount: 3000, registered: 1, succeededAfterFailure: true }];

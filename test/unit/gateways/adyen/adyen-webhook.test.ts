@@ -602,7 +602,7 @@ describe('Adyen webhook events', () => {
     expect(t.parseWebhook(raw(other), gateway)[0].outcome.decline?.category).toBe('unknown');
   });
 
-  it('marks a CAPTURE_FAILED for a technical issue as a capture Adyen re-captures itself (retriedByPsp: its amount stays held), and no other reason', () => {
+  it('marks a CAPTURE_FAILED or REFUND_FAILED for a technical issue as one Adyen retries itself (retriedByPsp: its amount stays held), and no other reason', () => {
     const failed = (reason?: string) => {
       const n = example('post-CAPTURE_FAILED-capture_failed');
       const item: Record<string, unknown> = n.notificationItems[0].NotificationRequestItem;
@@ -617,7 +617,13 @@ describe('Adyen webhook events', () => {
       retriedByPsp: true,
       decline: { category: 'processing_error', suggested_action: 'none' },
     });
-    expect(failed('capture rejected by card scheme because of a technical issue')).toMatchObject({ retriedByPsp: true });
+    // However Adyen spells it (case, spacing, the final full stop), the hold and the decline agree: nothing for the OMS to do.
+    for (const spelled of ['capture rejected by card scheme because of a technical issue', ' Capture rejected by card scheme because of  a technical issue ']) {
+      expect(failed(spelled)).toMatchObject({
+        retriedByPsp: true,
+        decline: { category: 'processing_error', suggested_action: 'none', gateway_code: spelled.trim() },
+      });
+    }
     for (const other of [
       'Capture rejected by card scheme because the shopper cancelled the recurring payment through their bank.',
       'Capture rejected by card scheme: 30 : Format error (account configuration error)',
@@ -626,10 +632,12 @@ describe('Adyen webhook events', () => {
     ]) {
       expect([other, failed(other).retriedByPsp]).toEqual([other, undefined]);
     }
-    // A REFUND_FAILED for the same reason is not a capture: nothing is held by it here.
+    // A REFUND_FAILED for the same reason is retried by Adyen too ("Captures and refunds are treated the same by card
+    // schemes, so these failures apply equally to both"): held; Adyen's example reason ("Refund Failed") is not.
     const refund = example('post-REFUND_FAILED-refund_failed');
-    Object.assign(refund.notificationItems[0].NotificationRequestItem, { reason: technical });
     expect(t.parseWebhook(raw(refund), gateway)[0].outcome.retriedByPsp).toBeUndefined();
+    Object.assign(refund.notificationItems[0].NotificationRequestItem, { reason: technical });
+    expect(t.parseWebhook(raw(refund), gateway)[0].outcome).toMatchObject({ status: 'FAIL', retriedByPsp: true, decline: { suggested_action: 'none' } });
   });
 
   it('gives a second CAPTURE_FAILED of one capture (its own eventDate: the re-capture failed again) an id of its own, which Adyen resends of it share', () => {
