@@ -25,6 +25,8 @@ export const paymentMethodSchema = {
     // A one-time gift card's encrypted PIN (Adyen's client-side encryption; the encrypted number is `token`).
     encrypted_security_code: text(16384),
     return_url: { type: 'string', maxLength: 1024, pattern: '^https://[^\\s]+$' },
+    // Cybersource's device data collection reference (a UUID; its field is 50 characters long).
+    three_ds_reference_id: { type: 'string', pattern: '^[A-Za-z0-9][A-Za-z0-9._-]{0,49}$' },
     shopper: {
       type: 'object',
       additionalProperties: false,

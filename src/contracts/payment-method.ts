@@ -67,6 +67,13 @@ export interface PaymentMethodSpec {
   encrypted_security_code?: string;
   /** Where the customer comes back after a redirect or a 3-D Secure challenge (https). */
   return_url?: string;
+  /**
+   * Cybersource Payer Authentication: the `consumerAuthenticationInformation.referenceId` the storefront got from
+   * `POST /risk/v1/authentication-setups` and used for the browser's device data collection; sent with the
+   * enrollment check so the issuer sees that data (letters, digits, `-`, `_`, `.`, at most 50 characters).
+   * Other gateways ignore it.
+   */
+  three_ds_reference_id?: string;
   shopper?: Shopper;
 }
 

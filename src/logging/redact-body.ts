@@ -1,7 +1,8 @@
 /**
  * A PSP request or response body for a debug line: what `redact` masks (card data, secrets), and beyond it
  * the customer's data and one-time payment tokens, which a body carries in fields of its own (Stripe's
- * `payment_method_data[card][token]`, `billing_details[email]`; Adyen's `shopperEmail`), whatever its encoding.
+ * `payment_method_data[card][token]`, `billing_details[email]`; Adyen's `shopperEmail`), and 3-D Secure authentication
+ * values (`isAuthenticationValueField`), whatever its encoding.
  */
 
 import { isPersonalField } from './personal-fields';
@@ -12,9 +13,25 @@ function isTokenField(key: string): boolean {
   return /(?:^|[^a-z])token$/i.test(key) || /[a-z0-9]Token$/.test(key);
 }
 
+/**
+ * Whether a field holds a 3-D Secure or network token authentication value: the issuer's proof that the
+ * cardholder was authenticated (Cybersource's `consumerAuthenticationInformation.cavv`, `ucafAuthenticationData`,
+ * `xid`; `authenticationValue`, `threeDSAuthenticationValue`), a token's `cryptogram`, and the 3-D Secure 1 messages
+ * (`pareq` carries the card number, compressed where the card number scrub cannot see it; `pares` the CAVV). Kept
+ * only as long as the authorization needs them (EMV 3-D Secure), never on a log line. Their neighbours (`eciRaw`,
+ * `cavvAlgorithm`, `paresStatus`, the transaction ids) say what happened and stay readable.
+ */
+export function isAuthenticationValueField(key: string): boolean {
+  const word = key.toLowerCase().replace(/[_-]/g, '');
+  if (word === 'xid' || word === 'pareq' || word === 'pares') return true;
+  // `mpiXid`, `three_ds_xid`, never `taxid`.
+  if (/(?:[_-]xid|[a-z0-9]Xid)$/.test(key)) return true;
+  return /(?:cavv|ucafauthenticationdata|authenticationvalue|cryptogram)$/.test(word);
+}
+
 /** Whether a body field's value is kept off a debug line whatever it holds. */
 export function isPrivateBodyField(key: string): boolean {
-  return isSensitiveKey(key) || isTokenField(key) || isPersonalField(key);
+  return isSensitiveKey(key) || isTokenField(key) || isPersonalField(key) || isAuthenticationValueField(key);
 }
 
 function masked(value: unknown): unknown {

@@ -18,9 +18,11 @@ import { CommandValidationError } from '../../errors/command-validation-error';
  *    and `consumerAuthenticationInformation.authenticationTransactionId` validates and authorizes.
  *
  * Kept minimal: the device data collection (`POST /risk/v1/authentication-setups` and the browser's post
- * to its `deviceDataCollectionUrl`) is not driven from here, and its `referenceId` is not sent (the command
- * model has no field for it yet): Cybersource then authenticates without the browser's device data, which
- * makes a challenge likelier, never skips one. The command's `payment_method.return_url` goes out as
+ * to its `deviceDataCollectionUrl`) is the storefront's; the `referenceId` it got there comes as
+ * `payment_method.three_ds_reference_id` and goes out as `consumerAuthenticationInformation.referenceId`, which
+ * ties the enrollment check to the collected device data ("Step 3: Payer Authentication Check Enrollment
+ * Service"). Without it Cybersource authenticates without the browser's device data, which makes a challenge
+ * likelier, never skips one. The command's `payment_method.return_url` goes out as
  * `consumerAuthenticationInformation.returnUrl`.
  * The offline spec (2020-02-17) predates `actionList`: its Prism check covers the rest of the request.
  */
@@ -56,14 +58,16 @@ export function refuseMerchantInitiatedThreeDs(payment: Payment): void {
 }
 
 /**
- * What the first request adds: the action, and the return URL (where the issuer's challenge page sends the
- * browser back) when the command gives one.
+ * What the first request adds: the action, the device data collection's `referenceId` and the return URL (where
+ * the issuer's challenge page sends the browser back), each when the command gives it.
  */
 export function payerAuthenticationFields(payment: Payment): { actions: string[]; body: Json } {
   const returnUrl = payment.payment_method?.return_url;
+  const referenceId = payment.payment_method?.three_ds_reference_id;
+  const info: Json = { ...(referenceId ? { referenceId } : {}), ...(returnUrl ? { returnUrl } : {}) };
   return {
     actions: [CONSUMER_AUTHENTICATION],
-    body: returnUrl ? { consumerAuthenticationInformation: { returnUrl } } : {},
+    body: Object.keys(info).length > 0 ? { consumerAuthenticationInformation: info } : {},
   };
 }
 

@@ -16,7 +16,7 @@ import { countUnmappedType } from '../unmapped-type-metric';
 import type { GatewayConfig } from '../gateway-config';
 import { object, readLine, reconciliationAnswer, safePspType, safeReference, text } from '../reconciliation-answer';
 import { fromCybersourceAmount } from './cybersource-currencies';
-import { JSON_HEADERS, operationIdFromReference } from './cybersource-requests';
+import { JSON_HEADERS, buildTransactionDetailsRequest, operationIdFromReference } from './cybersource-requests';
 import { cybersourceReasonStatus } from './cybersource-reason-codes';
 import { pspIsoTimeMs } from '../psp-time';
 import { CybersourceStatusMeaning, cybersourceStatusMeaning } from './cybersource-status-map';
@@ -28,6 +28,10 @@ import { CybersourceStatusMeaning, cybersourceStatusMeaning } from './cybersourc
  * new is submitted inside a past window). Each transaction summary lists the services it ran
  * (`applicationInformation.applications[].name`, e.g. `ics_auth` + `ics_bill` for a sale); each service
  * that moves money becomes a record, our operation id from `clientReferenceInformation.code`.
+ *
+ * A summary names only `totalAmount`, the amount asked: for a partial approval (reason code 110) the reader
+ * asks the transaction's details (`GET /tss/v2/transactions/{id}`) for `authorizedAmount`, the amount held and
+ * captured, so a partial approval is not reported as an amount mismatch.
  *
  * Cursor (opaque to the runner): `{"o":<offset of the next page>}`.
  */
@@ -168,6 +172,45 @@ export function parseCybersourceSummary(gateway: string, summary: Record<string,
   return records;
 }
 
+/**
+ * Whether a summary is a partial approval (reason code 110, `PARTIAL_AUTHORIZED`, on the summary or one of its
+ * services): its `totalAmount` is the amount asked, not the amount authorized and captured.
+ */
+export function isCybersourcePartialApproval(summary: Record<string, unknown>): boolean {
+  const info = object(summary.applicationInformation);
+  const reasons = [info, ...(Array.isArray(info?.applications) ? info.applications.map(object) : [])];
+  return (
+    info?.status === 'PARTIAL_AUTHORIZED' ||
+    reasons.some((r) => r !== undefined && cybersourceReasonStatus(text(r.reasonCode), undefined) === 'PARTIAL_AUTHORIZED')
+  );
+}
+
+/**
+ * The records of a partial approval with the amount its Transaction Details say was authorized
+ * (`orderInformation.amountDetails.authorizedAmount`) on its authorization and capture (a partially approved sale
+ * captures what was approved). Details without that amount make the line unreadable (a `PspRecordError`), never
+ * the amount asked.
+ */
+export function withAuthorizedAmount(gateway: string, records: PspRecord[], details: Record<string, unknown>): PspRecord[] {
+  const id = records[0]?.pspReference ?? '?';
+  if (text(details.id) !== undefined && details.id !== id) throw new PspRecordError(gateway, id, 'id', 'the details are of another transaction');
+  const amounts = object(object(details.orderInformation)?.amountDetails);
+  const authorized = text(amounts?.authorizedAmount);
+  if (authorized === undefined) {
+    throw new PspRecordError(gateway, id, 'orderInformation.amountDetails.authorizedAmount', 'is missing from the details of a partial approval');
+  }
+  const currency = currencyOf(gateway, id, amounts?.currency) ?? records.find((r) => r.currency !== '')?.currency;
+  if (currency === undefined) throw new PspRecordError(gateway, id, 'orderInformation.amountDetails.currency', 'is missing');
+  let amount: number;
+  try {
+    amount = Math.abs(fromCybersourceAmount(authorized, currency, 'orderInformation.amountDetails.authorizedAmount'));
+  } catch (err) {
+    if (err instanceof MoneyRefusalError) throw new PspRecordError(gateway, id, err.field, err.refusal, { cause: err });
+    throw err;
+  }
+  return records.map((r) => (r.kind === 'authorization' || r.kind === 'capture' ? { ...r, amount, currency } : r));
+}
+
 /** `2026-11-01T00:00:00Z`: whole seconds, as the search's query language writes a time. */
 function queryTime(ms: number): string {
   return `${new Date(ms).toISOString().slice(0, 19)}Z`;
@@ -194,6 +237,16 @@ export function cybersourceSearchRequest(
   return { method: 'POST', path: '/tss/v2/searches', headers: { ...JSON_HEADERS }, body: JSON.stringify(cybersourceSearchBody(window, offset)) };
 }
 
+/** `GET /tss/v2/transactions/{id}` of a summary, as `ReconciliationHttp.send` takes it; an id no path can carry is refused. */
+function detailsRequest(gateway: string, id: string | undefined): { method: 'GET'; path: string; headers: Record<string, string> } {
+  try {
+    const request = buildTransactionDetailsRequest(id ?? '', gateway);
+    return { method: 'GET', path: request.path, headers: { ...request.headers } };
+  } catch (cause) {
+    throw new PspRecordError(gateway, id ?? '?', 'id', 'is not a transaction id', { cause });
+  }
+}
+
 function cursorOf(raw: string | undefined, gateway: string): number {
   if (raw === undefined || raw === '') return 0;
   try {
@@ -216,16 +269,23 @@ export function cybersourceRecordReader(gateway: GatewayConfig, http: Reconcilia
         const summaries = object(body._embedded)?.transactionSummaries ?? [];
         if (!Array.isArray(summaries)) throw new PspRecordError(gateway.name, 'POST /tss/v2/searches', '_embedded.transactionSummaries', 'is not a list');
         const unreadable: UnreadablePspLine[] = [];
-        const records = summaries
-          .flatMap(
-            (s, i) =>
-              readLine(
-                () => parseCybersourceSummary(gateway.name, object(s) ?? { id: `summary[${offset + i}]` }),
-                unreadable,
-                () => `summary[${offset + i}]`,
-              ) ?? [],
-          )
-          .filter((r) => r.occurredAt >= window.from && r.occurredAt < window.to);
+        const read: PspRecord[] = [];
+        for (const [i, raw] of summaries.entries()) {
+          const s = object(raw) ?? { id: `summary[${offset + i}]` };
+          const where = () => `summary[${offset + i}]`;
+          const parsed = readLine(() => parseCybersourceSummary(gateway.name, s), unreadable, where) ?? [];
+          const inWindow = parsed.filter((r) => r.occurredAt >= window.from && r.occurredAt < window.to);
+          if (inWindow.length > 0 && isCybersourcePartialApproval(s) && inWindow.some((r) => r.kind === 'authorization' || r.kind === 'capture')) {
+            const request = readLine(() => detailsRequest(gateway.name, inWindow[0].pspReference), unreadable, where);
+            if (request === undefined) continue;
+            // A failed details request stops the read like a failed search: the run retries from this page.
+            const details = reconciliationAnswer(gateway.name, 'GET /tss/v2/transactions/{id}', await http.send(request));
+            read.push(...(readLine(() => withAuthorizedAmount(gateway.name, inWindow, details), unreadable, where) ?? []));
+          } else {
+            read.push(...inWindow);
+          }
+        }
+        const records = read;
         offset += summaries.length;
         const total = typeof body.totalCount === 'number' ? body.totalCount : undefined;
         const done = summaries.length < CYBERSOURCE_PAGE_LIMIT || (total !== undefined && offset >= total);
@@ -238,7 +298,7 @@ export function cybersourceRecordReader(gateway: GatewayConfig, http: Reconcilia
 
 /** `GatewayDefinition.reconciliation` of Cybersource. */
 export const cybersourceReconciliation: ReconciliationSupport = {
-  source: 'POST /tss/v2/searches (Transaction Search)',
+  source: 'POST /tss/v2/searches (Transaction Search), and GET /tss/v2/transactions/{id} (Transaction Details) for the amount a partial approval authorized',
   reader: cybersourceRecordReader,
   types: (Object.keys(CYBERSOURCE_APPLICATIONS) as CybersourceApplication[]).map((name) => {
     const kind: PspRecordKind | null = CYBERSOURCE_APPLICATIONS[name];

@@ -4,7 +4,7 @@
 // @ts-nocheck
 "use strict";
 export const payment_command = validate10;
-const schema11 = {"$id":"payment-command","type":"object","additionalProperties":false,"required":["version","command","channel","received_at","payment"],"properties":{"version":{"const":1},"command":{"enum":["validate","revalidate","capture","cancel","refund","authorize","sale","tokenize","balance_inquiry","reload","issue","activate","deactivate","merge_balance"]},"channel":{"enum":["bus","web","pos","marketplace"]},"sequence":{"anyOf":[{"type":"string","minLength":1,"maxLength":64},{"type":"integer","minimum":0,"maximum":9007199254740991}]},"received_at":{"type":"string","format":"date-time"},"payment":{"type":"object","required":["gateway","gateway_account","gateway_key","amount","currency"],"properties":{"gateway":{"type":"string","pattern":"^[a-z][a-z0-9_-]{0,31}$"},"gateway_account":{"type":"string","minLength":1,"maxLength":128},"gateway_key":{"type":"string","minLength":1,"maxLength":255,"not":{"enum":[".",".."]}},"amount":{"type":"integer","minimum":0,"maximum":99999999999999},"currency":{"enum":["AED","AFN","ALL","AMD","ANG","AOA","ARS","AUD","AWG","AZN","BAM","BBD","BDT","BGN","BHD","BIF","BMD","BND","BOB","BRL","BSD","BTN","BWP","BYN","BZD","CAD","CDF","CHF","CLF","CLP","CNY","COP","CRC","CUC","CUP","CVE","CZK","DJF","DKK","DOP","DZD","EGP","ERN","ETB","EUR","FJD","FKP","GBP","GEL","GHS","GIP","GMD","GNF","GTQ","GYD","HKD","HNL","HTG","HUF","IDR","ILS","INR","IQD","IRR","ISK","JMD","JOD","JPY","KES","KGS","KHR","KMF","KPW","KRW","KWD","KYD","KZT","LAK","LBP","LKR","LRD","LSL","LYD","MAD","MDL","MGA","MKD","MMK","MNT","MOP","MRU","MUR","MVR","MWK","MXN","MYR","MZN","NAD","NGN","NIO","NOK","NPR","NZD","OMR","PAB","PEN","PGK","PHP","PKR","PLN","PYG","QAR","RON","RSD","RUB","RWF","SAR","SBD","SCR","SDG","SEK","SGD","SHP","SLE","SOS","SRD","SSP","STN","SVC","SYP","SZL","THB","TJS","TMT","TND","TOP","TRY","TTD","TWD","TZS","UAH","UGX","USD","UYI","UYU","UYW","UZS","VED","VES","VND","VUV","WST","XAF","XCD","XCG","XOF","XPF","YER","ZAR","ZMW","ZWG"]},"order_id":{"type":"string","minLength":1,"maxLength":128},"operation_reference":{"type":"string","pattern":"^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$"},"new_gateway_key":{"type":"string","minLength":1,"maxLength":255,"not":{"enum":[".",".."]}},"lines":{"type":"array","maxItems":500,"items":{"type":"object","properties":{"line_number":{"type":"integer","minimum":0,"maximum":1000000},"item_name":{"type":"string","maxLength":255},"item_sku":{"type":"string","maxLength":128},"item_type":{"type":"string","maxLength":64},"quantity":{"type":"number","minimum":0,"maximum":1000000},"unit_price_gross":{"type":"integer","minimum":0,"maximum":99999999999999},"refund_amount":{"type":"integer","minimum":0,"maximum":99999999999999},"tax_amount":{"type":"integer","minimum":0,"maximum":99999999999999},"tax_rate":{"type":"number","minimum":0,"maximum":100}}}},"method_details":{"type":"object","properties":{"method":{"type":"string","maxLength":64},"submethod":{"type":"string","maxLength":64},"card":{"type":"object","properties":{"bin":{"type":"string","pattern":"^[0-9]{6,8}$"},"last_four_digits":{"type":"string","pattern":"^[0-9]{4}$"},"expiration_month":{"type":"integer","minimum":1,"maximum":12},"expiration_year":{"type":"integer","minimum":2000,"maximum":2100},"brand":{"type":"string","maxLength":32},"holder_name":{"type":"string","maxLength":128}}},"bank":{"type":"object","maxProperties":32,"additionalProperties":{"type":"string","maxLength":255}}}},"splits":{"type":"array","minItems":1,"maxItems":51,"items":{"type":"object","additionalProperties":false,"required":["type","amount"],"properties":{"type":{"enum":["seller","marketplace_fee"]},"account":{"type":"string","minLength":1,"maxLength":128},"reference":{"type":"string","pattern":"^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$"},"amount":{"type":"integer","minimum":0,"maximum":99999999999999}}}},"stored_value":{"type":"object","additionalProperties":false,"properties":{"source_gateway_key":{"type":"string","minLength":1,"maxLength":255,"not":{"enum":[".",".."]}}}},"custom_attributes":{"anyOf":[{"type":"object","maxProperties":64},{"type":"array","maxItems":64,"items":{"type":"object","maxProperties":8}}]},"payment_method":{"type":"object","additionalProperties":false,"properties":{"type":{"enum":["stored_card","card","apple_pay","google_pay","klarna","crypto","gift_card"]},"token":{"type":"string","minLength":1,"maxLength":16384},"store":{"type":"boolean"},"encrypted_security_code":{"type":"string","minLength":1,"maxLength":16384},"return_url":{"type":"string","maxLength":1024,"pattern":"^https://[^\\s]+$"},"shopper":{"type":"object","additionalProperties":false,"properties":{"reference":{"type":"string","minLength":3,"maxLength":256},"email":{"type":"string","maxLength":254,"pattern":"^[^\\s@]+@[^\\s@]+$"},"country":{"type":"string","pattern":"^[A-Z]{2}$"},"locale":{"type":"string","pattern":"^[a-z]{2}([-_][A-Z]{2})?$"},"first_name":{"type":"string","minLength":1,"maxLength":80},"last_name":{"type":"string","minLength":1,"maxLength":80},"telephone":{"type":"string","maxLength":32,"pattern":"^\\+?[0-9 ()-]{4,32}$"},"billing_address":{"type":"object","additionalProperties":false,"properties":{"street":{"type":"string","minLength":1,"maxLength":255},"house_number":{"type":"string","minLength":1,"maxLength":32},"postal_code":{"type":"string","minLength":1,"maxLength":32},"city":{"type":"string","minLength":1,"maxLength":128},"country":{"type":"string","pattern":"^[A-Z]{2}$"}}}}}}},"recurring":{"type":"object","additionalProperties":false,"required":["model"],"properties":{"model":{"enum":["subscription","unscheduled"]},"schedule_id":{"type":"string","pattern":"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$"},"cycle":{"type":"integer","minimum":1,"maximum":100000},"network_transaction_id":{"type":"string","minLength":1,"maxLength":64}}},"tenders":{"type":"array","minItems":2,"maxItems":2,"items":{"type":"object","additionalProperties":false,"required":["type","gateway","gateway_account","gateway_key"],"properties":{"type":{"enum":["gift_card","card"]},"gateway":{"type":"string","pattern":"^[a-z][a-z0-9_-]{0,31}$"},"gateway_account":{"type":"string","minLength":1,"maxLength":128},"gateway_key":{"type":"string","minLength":1,"maxLength":255,"not":{"enum":[".",".."]}},"amount":{"type":"integer","minimum":0,"maximum":99999999999999},"brand":{"type":"string","pattern":"^[A-Za-z0-9_-]{1,64}$"}}}},"split_tender":{"const":true},"three_ds":{"enum":["required"]},"action_result":{"type":"object","additionalProperties":false,"required":["authentication_transaction_id"],"properties":{"authentication_transaction_id":{"type":"string","pattern":"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$"}}}},"allOf":[{"if":{"required":["payment_method"],"properties":{"payment_method":{"required":["type"],"properties":{"type":{"const":"klarna"}}}}},"then":{"required":["lines"],"properties":{"lines":{"minItems":1,"items":{"type":"object","required":["item_name","quantity","unit_price_gross"],"properties":{"quantity":{"type":"number","exclusiveMinimum":0}}}},"payment_method":{"required":["return_url","shopper"],"properties":{"shopper":{"required":["email","country"]}}}}}},{"if":{"required":["payment_method"],"properties":{"payment_method":{"required":["type"],"properties":{"type":{"const":"crypto"}}}}},"then":{"properties":{"currency":{"const":"USD"},"payment_method":{"required":["return_url"]}}}},{"if":{"required":["recurring"]},"then":{"properties":{"payment_method":{"anyOf":[{"properties":{"type":{"const":"stored_card"}}},{"required":["store"],"properties":{"store":{"const":true}}}]}}}}]}},"allOf":[{"if":{"properties":{"command":{"enum":["capture","refund","authorize","sale","reload"]}},"required":["command"]},"then":{"properties":{"payment":{"properties":{"amount":{"type":"integer","minimum":1,"maximum":99999999999999}}}}}},{"if":{"properties":{"command":{"const":"tokenize"}},"required":["command"]},"then":{"properties":{"payment":{"required":["method_details"],"properties":{"method_details":{"type":"object","required":["card"]}}}}}},{"if":{"properties":{"command":{"const":"merge_balance"}},"required":["command"]},"then":{"properties":{"payment":{"required":["stored_value"],"properties":{"stored_value":{"type":"object","required":["source_gateway_key"]}}}}}}]};
+const schema11 = {"$id":"payment-command","type":"object","additionalProperties":false,"required":["version","command","channel","received_at","payment"],"properties":{"version":{"const":1},"command":{"enum":["validate","revalidate","capture","cancel","refund","authorize","sale","tokenize","balance_inquiry","reload","issue","activate","deactivate","merge_balance"]},"channel":{"enum":["bus","web","pos","marketplace"]},"sequence":{"anyOf":[{"type":"string","minLength":1,"maxLength":64},{"type":"integer","minimum":0,"maximum":9007199254740991}]},"received_at":{"type":"string","format":"date-time"},"payment":{"type":"object","required":["gateway","gateway_account","gateway_key","amount","currency"],"properties":{"gateway":{"type":"string","pattern":"^[a-z][a-z0-9_-]{0,31}$"},"gateway_account":{"type":"string","minLength":1,"maxLength":128},"gateway_key":{"type":"string","minLength":1,"maxLength":255,"not":{"enum":[".",".."]}},"amount":{"type":"integer","minimum":0,"maximum":99999999999999},"currency":{"enum":["AED","AFN","ALL","AMD","ANG","AOA","ARS","AUD","AWG","AZN","BAM","BBD","BDT","BGN","BHD","BIF","BMD","BND","BOB","BRL","BSD","BTN","BWP","BYN","BZD","CAD","CDF","CHF","CLF","CLP","CNY","COP","CRC","CUC","CUP","CVE","CZK","DJF","DKK","DOP","DZD","EGP","ERN","ETB","EUR","FJD","FKP","GBP","GEL","GHS","GIP","GMD","GNF","GTQ","GYD","HKD","HNL","HTG","HUF","IDR","ILS","INR","IQD","IRR","ISK","JMD","JOD","JPY","KES","KGS","KHR","KMF","KPW","KRW","KWD","KYD","KZT","LAK","LBP","LKR","LRD","LSL","LYD","MAD","MDL","MGA","MKD","MMK","MNT","MOP","MRU","MUR","MVR","MWK","MXN","MYR","MZN","NAD","NGN","NIO","NOK","NPR","NZD","OMR","PAB","PEN","PGK","PHP","PKR","PLN","PYG","QAR","RON","RSD","RUB","RWF","SAR","SBD","SCR","SDG","SEK","SGD","SHP","SLE","SOS","SRD","SSP","STN","SVC","SYP","SZL","THB","TJS","TMT","TND","TOP","TRY","TTD","TWD","TZS","UAH","UGX","USD","UYI","UYU","UYW","UZS","VED","VES","VND","VUV","WST","XAF","XCD","XCG","XOF","XPF","YER","ZAR","ZMW","ZWG"]},"order_id":{"type":"string","minLength":1,"maxLength":128},"operation_reference":{"type":"string","pattern":"^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$"},"new_gateway_key":{"type":"string","minLength":1,"maxLength":255,"not":{"enum":[".",".."]}},"lines":{"type":"array","maxItems":500,"items":{"type":"object","properties":{"line_number":{"type":"integer","minimum":0,"maximum":1000000},"item_name":{"type":"string","maxLength":255},"item_sku":{"type":"string","maxLength":128},"item_type":{"type":"string","maxLength":64},"quantity":{"type":"number","minimum":0,"maximum":1000000},"unit_price_gross":{"type":"integer","minimum":0,"maximum":99999999999999},"refund_amount":{"type":"integer","minimum":0,"maximum":99999999999999},"tax_amount":{"type":"integer","minimum":0,"maximum":99999999999999},"tax_rate":{"type":"number","minimum":0,"maximum":100}}}},"method_details":{"type":"object","properties":{"method":{"type":"string","maxLength":64},"submethod":{"type":"string","maxLength":64},"card":{"type":"object","properties":{"bin":{"type":"string","pattern":"^[0-9]{6,8}$"},"last_four_digits":{"type":"string","pattern":"^[0-9]{4}$"},"expiration_month":{"type":"integer","minimum":1,"maximum":12},"expiration_year":{"type":"integer","minimum":2000,"maximum":2100},"brand":{"type":"string","maxLength":32},"holder_name":{"type":"string","maxLength":128}}},"bank":{"type":"object","maxProperties":32,"additionalProperties":{"type":"string","maxLength":255}}}},"splits":{"type":"array","minItems":1,"maxItems":51,"items":{"type":"object","additionalProperties":false,"required":["type","amount"],"properties":{"type":{"enum":["seller","marketplace_fee"]},"account":{"type":"string","minLength":1,"maxLength":128},"reference":{"type":"string","pattern":"^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$"},"amount":{"type":"integer","minimum":0,"maximum":99999999999999}}}},"stored_value":{"type":"object","additionalProperties":false,"properties":{"source_gateway_key":{"type":"string","minLength":1,"maxLength":255,"not":{"enum":[".",".."]}}}},"custom_attributes":{"anyOf":[{"type":"object","maxProperties":64},{"type":"array","maxItems":64,"items":{"type":"object","maxProperties":8}}]},"payment_method":{"type":"object","additionalProperties":false,"properties":{"type":{"enum":["stored_card","card","apple_pay","google_pay","klarna","crypto","gift_card"]},"token":{"type":"string","minLength":1,"maxLength":16384},"store":{"type":"boolean"},"encrypted_security_code":{"type":"string","minLength":1,"maxLength":16384},"return_url":{"type":"string","maxLength":1024,"pattern":"^https://[^\\s]+$"},"three_ds_reference_id":{"type":"string","pattern":"^[A-Za-z0-9][A-Za-z0-9._-]{0,49}$"},"shopper":{"type":"object","additionalProperties":false,"properties":{"reference":{"type":"string","minLength":3,"maxLength":256},"email":{"type":"string","maxLength":254,"pattern":"^[^\\s@]+@[^\\s@]+$"},"country":{"type":"string","pattern":"^[A-Z]{2}$"},"locale":{"type":"string","pattern":"^[a-z]{2}([-_][A-Z]{2})?$"},"first_name":{"type":"string","minLength":1,"maxLength":80},"last_name":{"type":"string","minLength":1,"maxLength":80},"telephone":{"type":"string","maxLength":32,"pattern":"^\\+?[0-9 ()-]{4,32}$"},"billing_address":{"type":"object","additionalProperties":false,"properties":{"street":{"type":"string","minLength":1,"maxLength":255},"house_number":{"type":"string","minLength":1,"maxLength":32},"postal_code":{"type":"string","minLength":1,"maxLength":32},"city":{"type":"string","minLength":1,"maxLength":128},"country":{"type":"string","pattern":"^[A-Z]{2}$"}}}}}}},"recurring":{"type":"object","additionalProperties":false,"required":["model"],"properties":{"model":{"enum":["subscription","unscheduled"]},"schedule_id":{"type":"string","pattern":"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$"},"cycle":{"type":"integer","minimum":1,"maximum":100000},"network_transaction_id":{"type":"string","minLength":1,"maxLength":64}}},"tenders":{"type":"array","minItems":2,"maxItems":2,"items":{"type":"object","additionalProperties":false,"required":["type","gateway","gateway_account","gateway_key"],"properties":{"type":{"enum":["gift_card","card"]},"gateway":{"type":"string","pattern":"^[a-z][a-z0-9_-]{0,31}$"},"gateway_account":{"type":"string","minLength":1,"maxLength":128},"gateway_key":{"type":"string","minLength":1,"maxLength":255,"not":{"enum":[".",".."]}},"amount":{"type":"integer","minimum":0,"maximum":99999999999999},"brand":{"type":"string","pattern":"^[A-Za-z0-9_-]{1,64}$"}}}},"split_tender":{"const":true},"three_ds":{"enum":["required"]},"action_result":{"type":"object","additionalProperties":false,"required":["authentication_transaction_id"],"properties":{"authentication_transaction_id":{"type":"string","pattern":"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$"}}}},"allOf":[{"if":{"required":["payment_method"],"properties":{"payment_method":{"required":["type"],"properties":{"type":{"const":"klarna"}}}}},"then":{"required":["lines"],"properties":{"lines":{"minItems":1,"items":{"type":"object","required":["item_name","quantity","unit_price_gross"],"properties":{"quantity":{"type":"number","exclusiveMinimum":0}}}},"payment_method":{"required":["return_url","shopper"],"properties":{"shopper":{"required":["email","country"]}}}}}},{"if":{"required":["payment_method"],"properties":{"payment_method":{"required":["type"],"properties":{"type":{"const":"crypto"}}}}},"then":{"properties":{"currency":{"const":"USD"},"payment_method":{"required":["return_url"]}}}},{"if":{"required":["recurring"]},"then":{"properties":{"payment_method":{"anyOf":[{"properties":{"type":{"const":"stored_card"}}},{"required":["store"],"properties":{"store":{"const":true}}}]}}}}]}},"allOf":[{"if":{"properties":{"command":{"enum":["capture","refund","authorize","sale","reload"]}},"required":["command"]},"then":{"properties":{"payment":{"properties":{"amount":{"type":"integer","minimum":1,"maximum":99999999999999}}}}}},{"if":{"properties":{"command":{"const":"tokenize"}},"required":["command"]},"then":{"properties":{"payment":{"required":["method_details"],"properties":{"method_details":{"type":"object","required":["card"]}}}}}},{"if":{"properties":{"command":{"const":"merge_balance"}},"required":["command"]},"then":{"properties":{"payment":{"required":["stored_value"],"properties":{"stored_value":{"type":"object","required":["source_gateway_key"]}}}}}}]};
 const func2 = require("ajv/dist/runtime/ucs2length").default;
 const formats0 = require("ajv-formats/dist/formats").fullFormats["date-time"];
 const pattern0 = new RegExp("^[a-z][a-z0-9_-]{0,31}$", "u");
@@ -12,12 +12,13 @@ const pattern1 = new RegExp("^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$", "u");
 const pattern2 = new RegExp("^[0-9]{6,8}$", "u");
 const pattern3 = new RegExp("^[0-9]{4}$", "u");
 const pattern5 = new RegExp("^https://[^\\s]+$", "u");
-const pattern6 = new RegExp("^[^\\s@]+@[^\\s@]+$", "u");
-const pattern7 = new RegExp("^[A-Z]{2}$", "u");
-const pattern8 = new RegExp("^[a-z]{2}([-_][A-Z]{2})?$", "u");
-const pattern9 = new RegExp("^\\+?[0-9 ()-]{4,32}$", "u");
-const pattern11 = new RegExp("^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$", "u");
-const pattern13 = new RegExp("^[A-Za-z0-9_-]{1,64}$", "u");
+const pattern6 = new RegExp("^[A-Za-z0-9][A-Za-z0-9._-]{0,49}$", "u");
+const pattern7 = new RegExp("^[^\\s@]+@[^\\s@]+$", "u");
+const pattern8 = new RegExp("^[A-Z]{2}$", "u");
+const pattern9 = new RegExp("^[a-z]{2}([-_][A-Z]{2})?$", "u");
+const pattern10 = new RegExp("^\\+?[0-9 ()-]{4,32}$", "u");
+const pattern12 = new RegExp("^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$", "u");
+const pattern14 = new RegExp("^[A-Za-z0-9_-]{1,64}$", "u");
 
 function validate10(data, {instancePath="", parentData, parentDataProperty, rootData=data}={}){
 /*# sourceURL="payment-command" */;
@@ -2052,7 +2053,7 @@ if(errors === _errs163){
 if(data70 && typeof data70 == "object" && !Array.isArray(data70)){
 const _errs165 = errors;
 for(const key4 in data70){
-if(!((((((key4 === "type") || (key4 === "token")) || (key4 === "store")) || (key4 === "encrypted_security_code")) || (key4 === "return_url")) || (key4 === "shopper"))){
+if(!(((((((key4 === "type") || (key4 === "token")) || (key4 === "store")) || (key4 === "encrypted_security_code")) || (key4 === "return_url")) || (key4 === "three_ds_reference_id")) || (key4 === "shopper"))){
 validate10.errors = [{instancePath:instancePath+"/payment/payment_method",schemaPath:"#/properties/payment/properties/payment_method/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key4},message:"must NOT have additional properties"}];
 return false;
 break;
@@ -2165,31 +2166,52 @@ else {
 var valid46 = true;
 }
 if(valid46){
-if(data70.shopper !== undefined){
-let data76 = data70.shopper;
+if(data70.three_ds_reference_id !== undefined){
+let data76 = data70.three_ds_reference_id;
 const _errs175 = errors;
 if(errors === _errs175){
-if(data76 && typeof data76 == "object" && !Array.isArray(data76)){
+if(typeof data76 === "string"){
+if(!pattern6.test(data76)){
+validate10.errors = [{instancePath:instancePath+"/payment/payment_method/three_ds_reference_id",schemaPath:"#/properties/payment/properties/payment_method/properties/three_ds_reference_id/pattern",keyword:"pattern",params:{pattern: "^[A-Za-z0-9][A-Za-z0-9._-]{0,49}$"},message:"must match pattern \""+"^[A-Za-z0-9][A-Za-z0-9._-]{0,49}$"+"\""}];
+return false;
+}
+}
+else {
+validate10.errors = [{instancePath:instancePath+"/payment/payment_method/three_ds_reference_id",schemaPath:"#/properties/payment/properties/payment_method/properties/three_ds_reference_id/type",keyword:"type",params:{type: "string"},message:"must be string"}];
+return false;
+}
+}
+var valid46 = _errs175 === errors;
+}
+else {
+var valid46 = true;
+}
+if(valid46){
+if(data70.shopper !== undefined){
+let data77 = data70.shopper;
 const _errs177 = errors;
-for(const key5 in data76){
+if(errors === _errs177){
+if(data77 && typeof data77 == "object" && !Array.isArray(data77)){
+const _errs179 = errors;
+for(const key5 in data77){
 if(!((((((((key5 === "reference") || (key5 === "email")) || (key5 === "country")) || (key5 === "locale")) || (key5 === "first_name")) || (key5 === "last_name")) || (key5 === "telephone")) || (key5 === "billing_address"))){
 validate10.errors = [{instancePath:instancePath+"/payment/payment_method/shopper",schemaPath:"#/properties/payment/properties/payment_method/properties/shopper/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key5},message:"must NOT have additional properties"}];
 return false;
 break;
 }
 }
-if(_errs177 === errors){
-if(data76.reference !== undefined){
-let data77 = data76.reference;
-const _errs178 = errors;
-if(errors === _errs178){
-if(typeof data77 === "string"){
-if(func2(data77) > 256){
+if(_errs179 === errors){
+if(data77.reference !== undefined){
+let data78 = data77.reference;
+const _errs180 = errors;
+if(errors === _errs180){
+if(typeof data78 === "string"){
+if(func2(data78) > 256){
 validate10.errors = [{instancePath:instancePath+"/payment/payment_method/shopper/reference",schemaPath:"#/properties/payment/properties/payment_method/properties/shopper/properties/reference/maxLength",keyword:"maxLength",params:{limit: 256},message:"must NOT have more than 256 characters"}];
 return false;
 }
 else {
-if(func2(data77) < 3){
+if(func2(data78) < 3){
 validate10.errors = [{instancePath:instancePath+"/payment/payment_method/shopper/reference",schemaPath:"#/properties/payment/properties/payment_method/properties/shopper/properties/reference/minLength",keyword:"minLength",params:{limit: 3},message:"must NOT have fewer than 3 characters"}];
 return false;
 }
@@ -2200,23 +2222,23 @@ validate10.errors = [{instancePath:instancePath+"/payment/payment_method/shopper
 return false;
 }
 }
-var valid47 = _errs178 === errors;
+var valid47 = _errs180 === errors;
 }
 else {
 var valid47 = true;
 }
 if(valid47){
-if(data76.email !== undefined){
-let data78 = data76.email;
-const _errs180 = errors;
-if(errors === _errs180){
-if(typeof data78 === "string"){
-if(func2(data78) > 254){
+if(data77.email !== undefined){
+let data79 = data77.email;
+const _errs182 = errors;
+if(errors === _errs182){
+if(typeof data79 === "string"){
+if(func2(data79) > 254){
 validate10.errors = [{instancePath:instancePath+"/payment/payment_method/shopper/email",schemaPath:"#/properties/payment/properties/payment_method/properties/shopper/properties/email/maxLength",keyword:"maxLength",params:{limit: 254},message:"must NOT have more than 254 characters"}];
 return false;
 }
 else {
-if(!pattern6.test(data78)){
+if(!pattern7.test(data79)){
 validate10.errors = [{instancePath:instancePath+"/payment/payment_method/shopper/email",schemaPath:"#/properties/payment/properties/payment_method/properties/shopper/properties/email/pattern",keyword:"pattern",params:{pattern: "^[^\\s@]+@[^\\s@]+$"},message:"must match pattern \""+"^[^\\s@]+@[^\\s@]+$"+"\""}];
 return false;
 }
@@ -2227,18 +2249,18 @@ validate10.errors = [{instancePath:instancePath+"/payment/payment_method/shopper
 return false;
 }
 }
-var valid47 = _errs180 === errors;
+var valid47 = _errs182 === errors;
 }
 else {
 var valid47 = true;
 }
 if(valid47){
-if(data76.country !== undefined){
-let data79 = data76.country;
-const _errs182 = errors;
-if(errors === _errs182){
-if(typeof data79 === "string"){
-if(!pattern7.test(data79)){
+if(data77.country !== undefined){
+let data80 = data77.country;
+const _errs184 = errors;
+if(errors === _errs184){
+if(typeof data80 === "string"){
+if(!pattern8.test(data80)){
 validate10.errors = [{instancePath:instancePath+"/payment/payment_method/shopper/country",schemaPath:"#/properties/payment/properties/payment_method/properties/shopper/properties/country/pattern",keyword:"pattern",params:{pattern: "^[A-Z]{2}$"},message:"must match pattern \""+"^[A-Z]{2}$"+"\""}];
 return false;
 }
@@ -2248,18 +2270,18 @@ validate10.errors = [{instancePath:instancePath+"/payment/payment_method/shopper
 return false;
 }
 }
-var valid47 = _errs182 === errors;
+var valid47 = _errs184 === errors;
 }
 else {
 var valid47 = true;
 }
 if(valid47){
-if(data76.locale !== undefined){
-let data80 = data76.locale;
-const _errs184 = errors;
-if(errors === _errs184){
-if(typeof data80 === "string"){
-if(!pattern8.test(data80)){
+if(data77.locale !== undefined){
+let data81 = data77.locale;
+const _errs186 = errors;
+if(errors === _errs186){
+if(typeof data81 === "string"){
+if(!pattern9.test(data81)){
 validate10.errors = [{instancePath:instancePath+"/payment/payment_method/shopper/locale",schemaPath:"#/properties/payment/properties/payment_method/properties/shopper/properties/locale/pattern",keyword:"pattern",params:{pattern: "^[a-z]{2}([-_][A-Z]{2})?$"},message:"must match pattern \""+"^[a-z]{2}([-_][A-Z]{2})?$"+"\""}];
 return false;
 }
@@ -2269,23 +2291,23 @@ validate10.errors = [{instancePath:instancePath+"/payment/payment_method/shopper
 return false;
 }
 }
-var valid47 = _errs184 === errors;
+var valid47 = _errs186 === errors;
 }
 else {
 var valid47 = true;
 }
 if(valid47){
-if(data76.first_name !== undefined){
-let data81 = data76.first_name;
-const _errs186 = errors;
-if(errors === _errs186){
-if(typeof data81 === "string"){
-if(func2(data81) > 80){
+if(data77.first_name !== undefined){
+let data82 = data77.first_name;
+const _errs188 = errors;
+if(errors === _errs188){
+if(typeof data82 === "string"){
+if(func2(data82) > 80){
 validate10.errors = [{instancePath:instancePath+"/payment/payment_method/shopper/first_name",schemaPath:"#/properties/payment/properties/payment_method/properties/shopper/properties/first_name/maxLength",keyword:"maxLength",params:{limit: 80},message:"must NOT have more than 80 characters"}];
 return false;
 }
 else {
-if(func2(data81) < 1){
+if(func2(data82) < 1){
 validate10.errors = [{instancePath:instancePath+"/payment/payment_method/shopper/first_name",schemaPath:"#/properties/payment/properties/payment_method/properties/shopper/properties/first_name/minLength",keyword:"minLength",params:{limit: 1},message:"must NOT have fewer than 1 characters"}];
 return false;
 }
@@ -2296,23 +2318,23 @@ validate10.errors = [{instancePath:instancePath+"/payment/payment_method/shopper
 return false;
 }
 }
-var valid47 = _errs186 === errors;
+var valid47 = _errs188 === errors;
 }
 else {
 var valid47 = true;
 }
 if(valid47){
-if(data76.last_name !== undefined){
-let data82 = data76.last_name;
-const _errs188 = errors;
-if(errors === _errs188){
-if(typeof data82 === "string"){
-if(func2(data82) > 80){
+if(data77.last_name !== undefined){
+let data83 = data77.last_name;
+const _errs190 = errors;
+if(errors === _errs190){
+if(typeof data83 === "string"){
+if(func2(data83) > 80){
 validate10.errors = [{instancePath:instancePath+"/payment/payment_method/shopper/last_name",schemaPath:"#/properties/payment/properties/payment_method/properties/shopper/properties/last_name/maxLength",keyword:"maxLength",params:{limit: 80},message:"must NOT have more than 80 characters"}];
 return false;
 }
 else {
-if(func2(data82) < 1){
+if(func2(data83) < 1){
 validate10.errors = [{instancePath:instancePath+"/payment/payment_method/shopper/last_name",schemaPath:"#/properties/payment/properties/payment_method/properties/shopper/properties/last_name/minLength",keyword:"minLength",params:{limit: 1},message:"must NOT have fewer than 1 characters"}];
 return false;
 }
@@ -2323,23 +2345,23 @@ validate10.errors = [{instancePath:instancePath+"/payment/payment_method/shopper
 return false;
 }
 }
-var valid47 = _errs188 === errors;
+var valid47 = _errs190 === errors;
 }
 else {
 var valid47 = true;
 }
 if(valid47){
-if(data76.telephone !== undefined){
-let data83 = data76.telephone;
-const _errs190 = errors;
-if(errors === _errs190){
-if(typeof data83 === "string"){
-if(func2(data83) > 32){
+if(data77.telephone !== undefined){
+let data84 = data77.telephone;
+const _errs192 = errors;
+if(errors === _errs192){
+if(typeof data84 === "string"){
+if(func2(data84) > 32){
 validate10.errors = [{instancePath:instancePath+"/payment/payment_method/shopper/telephone",schemaPath:"#/properties/payment/properties/payment_method/properties/shopper/properties/telephone/maxLength",keyword:"maxLength",params:{limit: 32},message:"must NOT have more than 32 characters"}];
 return false;
 }
 else {
-if(!pattern9.test(data83)){
+if(!pattern10.test(data84)){
 validate10.errors = [{instancePath:instancePath+"/payment/payment_method/shopper/telephone",schemaPath:"#/properties/payment/properties/payment_method/properties/shopper/properties/telephone/pattern",keyword:"pattern",params:{pattern: "^\\+?[0-9 ()-]{4,32}$"},message:"must match pattern \""+"^\\+?[0-9 ()-]{4,32}$"+"\""}];
 return false;
 }
@@ -2350,37 +2372,37 @@ validate10.errors = [{instancePath:instancePath+"/payment/payment_method/shopper
 return false;
 }
 }
-var valid47 = _errs190 === errors;
+var valid47 = _errs192 === errors;
 }
 else {
 var valid47 = true;
 }
 if(valid47){
-if(data76.billing_address !== undefined){
-let data84 = data76.billing_address;
-const _errs192 = errors;
-if(errors === _errs192){
-if(data84 && typeof data84 == "object" && !Array.isArray(data84)){
+if(data77.billing_address !== undefined){
+let data85 = data77.billing_address;
 const _errs194 = errors;
-for(const key6 in data84){
+if(errors === _errs194){
+if(data85 && typeof data85 == "object" && !Array.isArray(data85)){
+const _errs196 = errors;
+for(const key6 in data85){
 if(!(((((key6 === "street") || (key6 === "house_number")) || (key6 === "postal_code")) || (key6 === "city")) || (key6 === "country"))){
 validate10.errors = [{instancePath:instancePath+"/payment/payment_method/shopper/billing_address",schemaPath:"#/properties/payment/properties/payment_method/properties/shopper/properties/billing_address/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key6},message:"must NOT have additional properties"}];
 return false;
 break;
 }
 }
-if(_errs194 === errors){
-if(data84.street !== undefined){
-let data85 = data84.street;
-const _errs195 = errors;
-if(errors === _errs195){
-if(typeof data85 === "string"){
-if(func2(data85) > 255){
+if(_errs196 === errors){
+if(data85.street !== undefined){
+let data86 = data85.street;
+const _errs197 = errors;
+if(errors === _errs197){
+if(typeof data86 === "string"){
+if(func2(data86) > 255){
 validate10.errors = [{instancePath:instancePath+"/payment/payment_method/shopper/billing_address/street",schemaPath:"#/properties/payment/properties/payment_method/properties/shopper/properties/billing_address/properties/street/maxLength",keyword:"maxLength",params:{limit: 255},message:"must NOT have more than 255 characters"}];
 return false;
 }
 else {
-if(func2(data85) < 1){
+if(func2(data86) < 1){
 validate10.errors = [{instancePath:instancePath+"/payment/payment_method/shopper/billing_address/street",schemaPath:"#/properties/payment/properties/payment_method/properties/shopper/properties/billing_address/properties/street/minLength",keyword:"minLength",params:{limit: 1},message:"must NOT have fewer than 1 characters"}];
 return false;
 }
@@ -2391,23 +2413,23 @@ validate10.errors = [{instancePath:instancePath+"/payment/payment_method/shopper
 return false;
 }
 }
-var valid48 = _errs195 === errors;
+var valid48 = _errs197 === errors;
 }
 else {
 var valid48 = true;
 }
 if(valid48){
-if(data84.house_number !== undefined){
-let data86 = data84.house_number;
-const _errs197 = errors;
-if(errors === _errs197){
-if(typeof data86 === "string"){
-if(func2(data86) > 32){
+if(data85.house_number !== undefined){
+let data87 = data85.house_number;
+const _errs199 = errors;
+if(errors === _errs199){
+if(typeof data87 === "string"){
+if(func2(data87) > 32){
 validate10.errors = [{instancePath:instancePath+"/payment/payment_method/shopper/billing_address/house_number",schemaPath:"#/properties/payment/properties/payment_method/properties/shopper/properties/billing_address/properties/house_number/maxLength",keyword:"maxLength",params:{limit: 32},message:"must NOT have more than 32 characters"}];
 return false;
 }
 else {
-if(func2(data86) < 1){
+if(func2(data87) < 1){
 validate10.errors = [{instancePath:instancePath+"/payment/payment_method/shopper/billing_address/house_number",schemaPath:"#/properties/payment/properties/payment_method/properties/shopper/properties/billing_address/properties/house_number/minLength",keyword:"minLength",params:{limit: 1},message:"must NOT have fewer than 1 characters"}];
 return false;
 }
@@ -2418,23 +2440,23 @@ validate10.errors = [{instancePath:instancePath+"/payment/payment_method/shopper
 return false;
 }
 }
-var valid48 = _errs197 === errors;
+var valid48 = _errs199 === errors;
 }
 else {
 var valid48 = true;
 }
 if(valid48){
-if(data84.postal_code !== undefined){
-let data87 = data84.postal_code;
-const _errs199 = errors;
-if(errors === _errs199){
-if(typeof data87 === "string"){
-if(func2(data87) > 32){
+if(data85.postal_code !== undefined){
+let data88 = data85.postal_code;
+const _errs201 = errors;
+if(errors === _errs201){
+if(typeof data88 === "string"){
+if(func2(data88) > 32){
 validate10.errors = [{instancePath:instancePath+"/payment/payment_method/shopper/billing_address/postal_code",schemaPath:"#/properties/payment/properties/payment_method/properties/shopper/properties/billing_address/properties/postal_code/maxLength",keyword:"maxLength",params:{limit: 32},message:"must NOT have more than 32 characters"}];
 return false;
 }
 else {
-if(func2(data87) < 1){
+if(func2(data88) < 1){
 validate10.errors = [{instancePath:instancePath+"/payment/payment_method/shopper/billing_address/postal_code",schemaPath:"#/properties/payment/properties/payment_method/properties/shopper/properties/billing_address/properties/postal_code/minLength",keyword:"minLength",params:{limit: 1},message:"must NOT have fewer than 1 characters"}];
 return false;
 }
@@ -2445,23 +2467,23 @@ validate10.errors = [{instancePath:instancePath+"/payment/payment_method/shopper
 return false;
 }
 }
-var valid48 = _errs199 === errors;
+var valid48 = _errs201 === errors;
 }
 else {
 var valid48 = true;
 }
 if(valid48){
-if(data84.city !== undefined){
-let data88 = data84.city;
-const _errs201 = errors;
-if(errors === _errs201){
-if(typeof data88 === "string"){
-if(func2(data88) > 128){
+if(data85.city !== undefined){
+let data89 = data85.city;
+const _errs203 = errors;
+if(errors === _errs203){
+if(typeof data89 === "string"){
+if(func2(data89) > 128){
 validate10.errors = [{instancePath:instancePath+"/payment/payment_method/shopper/billing_address/city",schemaPath:"#/properties/payment/properties/payment_method/properties/shopper/properties/billing_address/properties/city/maxLength",keyword:"maxLength",params:{limit: 128},message:"must NOT have more than 128 characters"}];
 return false;
 }
 else {
-if(func2(data88) < 1){
+if(func2(data89) < 1){
 validate10.errors = [{instancePath:instancePath+"/payment/payment_method/shopper/billing_address/city",schemaPath:"#/properties/payment/properties/payment_method/properties/shopper/properties/billing_address/properties/city/minLength",keyword:"minLength",params:{limit: 1},message:"must NOT have fewer than 1 characters"}];
 return false;
 }
@@ -2472,18 +2494,18 @@ validate10.errors = [{instancePath:instancePath+"/payment/payment_method/shopper
 return false;
 }
 }
-var valid48 = _errs201 === errors;
+var valid48 = _errs203 === errors;
 }
 else {
 var valid48 = true;
 }
 if(valid48){
-if(data84.country !== undefined){
-let data89 = data84.country;
-const _errs203 = errors;
-if(errors === _errs203){
-if(typeof data89 === "string"){
-if(!pattern7.test(data89)){
+if(data85.country !== undefined){
+let data90 = data85.country;
+const _errs205 = errors;
+if(errors === _errs205){
+if(typeof data90 === "string"){
+if(!pattern8.test(data90)){
 validate10.errors = [{instancePath:instancePath+"/payment/payment_method/shopper/billing_address/country",schemaPath:"#/properties/payment/properties/payment_method/properties/shopper/properties/billing_address/properties/country/pattern",keyword:"pattern",params:{pattern: "^[A-Z]{2}$"},message:"must match pattern \""+"^[A-Z]{2}$"+"\""}];
 return false;
 }
@@ -2493,7 +2515,7 @@ validate10.errors = [{instancePath:instancePath+"/payment/payment_method/shopper
 return false;
 }
 }
-var valid48 = _errs203 === errors;
+var valid48 = _errs205 === errors;
 }
 else {
 var valid48 = true;
@@ -2509,7 +2531,7 @@ validate10.errors = [{instancePath:instancePath+"/payment/payment_method/shopper
 return false;
 }
 }
-var valid47 = _errs192 === errors;
+var valid47 = _errs194 === errors;
 }
 else {
 var valid47 = true;
@@ -2528,10 +2550,11 @@ validate10.errors = [{instancePath:instancePath+"/payment/payment_method/shopper
 return false;
 }
 }
-var valid46 = _errs175 === errors;
+var valid46 = _errs177 === errors;
 }
 else {
 var valid46 = true;
+}
 }
 }
 }
@@ -2552,44 +2575,44 @@ var valid32 = true;
 }
 if(valid32){
 if(data14.recurring !== undefined){
-let data90 = data14.recurring;
-const _errs205 = errors;
-if(errors === _errs205){
-if(data90 && typeof data90 == "object" && !Array.isArray(data90)){
+let data91 = data14.recurring;
+const _errs207 = errors;
+if(errors === _errs207){
+if(data91 && typeof data91 == "object" && !Array.isArray(data91)){
 let missing21;
-if((data90.model === undefined) && (missing21 = "model")){
+if((data91.model === undefined) && (missing21 = "model")){
 validate10.errors = [{instancePath:instancePath+"/payment/recurring",schemaPath:"#/properties/payment/properties/recurring/required",keyword:"required",params:{missingProperty: missing21},message:"must have required property '"+missing21+"'"}];
 return false;
 }
 else {
-const _errs207 = errors;
-for(const key7 in data90){
+const _errs209 = errors;
+for(const key7 in data91){
 if(!((((key7 === "model") || (key7 === "schedule_id")) || (key7 === "cycle")) || (key7 === "network_transaction_id"))){
 validate10.errors = [{instancePath:instancePath+"/payment/recurring",schemaPath:"#/properties/payment/properties/recurring/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key7},message:"must NOT have additional properties"}];
 return false;
 break;
 }
 }
-if(_errs207 === errors){
-if(data90.model !== undefined){
-let data91 = data90.model;
-const _errs208 = errors;
-if(!((data91 === "subscription") || (data91 === "unscheduled"))){
+if(_errs209 === errors){
+if(data91.model !== undefined){
+let data92 = data91.model;
+const _errs210 = errors;
+if(!((data92 === "subscription") || (data92 === "unscheduled"))){
 validate10.errors = [{instancePath:instancePath+"/payment/recurring/model",schemaPath:"#/properties/payment/properties/recurring/properties/model/enum",keyword:"enum",params:{allowedValues: schema11.properties.payment.properties.recurring.properties.model.enum},message:"must be equal to one of the allowed values"}];
 return false;
 }
-var valid49 = _errs208 === errors;
+var valid49 = _errs210 === errors;
 }
 else {
 var valid49 = true;
 }
 if(valid49){
-if(data90.schedule_id !== undefined){
-let data92 = data90.schedule_id;
-const _errs209 = errors;
-if(errors === _errs209){
-if(typeof data92 === "string"){
-if(!pattern11.test(data92)){
+if(data91.schedule_id !== undefined){
+let data93 = data91.schedule_id;
+const _errs211 = errors;
+if(errors === _errs211){
+if(typeof data93 === "string"){
+if(!pattern12.test(data93)){
 validate10.errors = [{instancePath:instancePath+"/payment/recurring/schedule_id",schemaPath:"#/properties/payment/properties/recurring/properties/schedule_id/pattern",keyword:"pattern",params:{pattern: "^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$"},message:"must match pattern \""+"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$"+"\""}];
 return false;
 }
@@ -2599,50 +2622,50 @@ validate10.errors = [{instancePath:instancePath+"/payment/recurring/schedule_id"
 return false;
 }
 }
-var valid49 = _errs209 === errors;
-}
-else {
-var valid49 = true;
-}
-if(valid49){
-if(data90.cycle !== undefined){
-let data93 = data90.cycle;
-const _errs211 = errors;
-if(!((typeof data93 == "number") && (!(data93 % 1) && !isNaN(data93)))){
-validate10.errors = [{instancePath:instancePath+"/payment/recurring/cycle",schemaPath:"#/properties/payment/properties/recurring/properties/cycle/type",keyword:"type",params:{type: "integer"},message:"must be integer"}];
-return false;
-}
-if(errors === _errs211){
-if(typeof data93 == "number"){
-if(data93 > 100000 || isNaN(data93)){
-validate10.errors = [{instancePath:instancePath+"/payment/recurring/cycle",schemaPath:"#/properties/payment/properties/recurring/properties/cycle/maximum",keyword:"maximum",params:{comparison: "<=", limit: 100000},message:"must be <= 100000"}];
-return false;
-}
-else {
-if(data93 < 1 || isNaN(data93)){
-validate10.errors = [{instancePath:instancePath+"/payment/recurring/cycle",schemaPath:"#/properties/payment/properties/recurring/properties/cycle/minimum",keyword:"minimum",params:{comparison: ">=", limit: 1},message:"must be >= 1"}];
-return false;
-}
-}
-}
-}
 var valid49 = _errs211 === errors;
 }
 else {
 var valid49 = true;
 }
 if(valid49){
-if(data90.network_transaction_id !== undefined){
-let data94 = data90.network_transaction_id;
+if(data91.cycle !== undefined){
+let data94 = data91.cycle;
 const _errs213 = errors;
+if(!((typeof data94 == "number") && (!(data94 % 1) && !isNaN(data94)))){
+validate10.errors = [{instancePath:instancePath+"/payment/recurring/cycle",schemaPath:"#/properties/payment/properties/recurring/properties/cycle/type",keyword:"type",params:{type: "integer"},message:"must be integer"}];
+return false;
+}
 if(errors === _errs213){
-if(typeof data94 === "string"){
-if(func2(data94) > 64){
+if(typeof data94 == "number"){
+if(data94 > 100000 || isNaN(data94)){
+validate10.errors = [{instancePath:instancePath+"/payment/recurring/cycle",schemaPath:"#/properties/payment/properties/recurring/properties/cycle/maximum",keyword:"maximum",params:{comparison: "<=", limit: 100000},message:"must be <= 100000"}];
+return false;
+}
+else {
+if(data94 < 1 || isNaN(data94)){
+validate10.errors = [{instancePath:instancePath+"/payment/recurring/cycle",schemaPath:"#/properties/payment/properties/recurring/properties/cycle/minimum",keyword:"minimum",params:{comparison: ">=", limit: 1},message:"must be >= 1"}];
+return false;
+}
+}
+}
+}
+var valid49 = _errs213 === errors;
+}
+else {
+var valid49 = true;
+}
+if(valid49){
+if(data91.network_transaction_id !== undefined){
+let data95 = data91.network_transaction_id;
+const _errs215 = errors;
+if(errors === _errs215){
+if(typeof data95 === "string"){
+if(func2(data95) > 64){
 validate10.errors = [{instancePath:instancePath+"/payment/recurring/network_transaction_id",schemaPath:"#/properties/payment/properties/recurring/properties/network_transaction_id/maxLength",keyword:"maxLength",params:{limit: 64},message:"must NOT have more than 64 characters"}];
 return false;
 }
 else {
-if(func2(data94) < 1){
+if(func2(data95) < 1){
 validate10.errors = [{instancePath:instancePath+"/payment/recurring/network_transaction_id",schemaPath:"#/properties/payment/properties/recurring/properties/network_transaction_id/minLength",keyword:"minLength",params:{limit: 1},message:"must NOT have fewer than 1 characters"}];
 return false;
 }
@@ -2653,7 +2676,7 @@ validate10.errors = [{instancePath:instancePath+"/payment/recurring/network_tran
 return false;
 }
 }
-var valid49 = _errs213 === errors;
+var valid49 = _errs215 === errors;
 }
 else {
 var valid49 = true;
@@ -2669,68 +2692,68 @@ validate10.errors = [{instancePath:instancePath+"/payment/recurring",schemaPath:
 return false;
 }
 }
-var valid32 = _errs205 === errors;
+var valid32 = _errs207 === errors;
 }
 else {
 var valid32 = true;
 }
 if(valid32){
 if(data14.tenders !== undefined){
-let data95 = data14.tenders;
-const _errs215 = errors;
-if(errors === _errs215){
-if(Array.isArray(data95)){
-if(data95.length > 2){
+let data96 = data14.tenders;
+const _errs217 = errors;
+if(errors === _errs217){
+if(Array.isArray(data96)){
+if(data96.length > 2){
 validate10.errors = [{instancePath:instancePath+"/payment/tenders",schemaPath:"#/properties/payment/properties/tenders/maxItems",keyword:"maxItems",params:{limit: 2},message:"must NOT have more than 2 items"}];
 return false;
 }
 else {
-if(data95.length < 2){
+if(data96.length < 2){
 validate10.errors = [{instancePath:instancePath+"/payment/tenders",schemaPath:"#/properties/payment/properties/tenders/minItems",keyword:"minItems",params:{limit: 2},message:"must NOT have fewer than 2 items"}];
 return false;
 }
 else {
 var valid50 = true;
-const len4 = data95.length;
+const len4 = data96.length;
 for(let i4=0; i4<len4; i4++){
-let data96 = data95[i4];
-const _errs217 = errors;
-if(errors === _errs217){
-if(data96 && typeof data96 == "object" && !Array.isArray(data96)){
+let data97 = data96[i4];
+const _errs219 = errors;
+if(errors === _errs219){
+if(data97 && typeof data97 == "object" && !Array.isArray(data97)){
 let missing22;
-if(((((data96.type === undefined) && (missing22 = "type")) || ((data96.gateway === undefined) && (missing22 = "gateway"))) || ((data96.gateway_account === undefined) && (missing22 = "gateway_account"))) || ((data96.gateway_key === undefined) && (missing22 = "gateway_key"))){
+if(((((data97.type === undefined) && (missing22 = "type")) || ((data97.gateway === undefined) && (missing22 = "gateway"))) || ((data97.gateway_account === undefined) && (missing22 = "gateway_account"))) || ((data97.gateway_key === undefined) && (missing22 = "gateway_key"))){
 validate10.errors = [{instancePath:instancePath+"/payment/tenders/" + i4,schemaPath:"#/properties/payment/properties/tenders/items/required",keyword:"required",params:{missingProperty: missing22},message:"must have required property '"+missing22+"'"}];
 return false;
 }
 else {
-const _errs219 = errors;
-for(const key8 in data96){
+const _errs221 = errors;
+for(const key8 in data97){
 if(!((((((key8 === "type") || (key8 === "gateway")) || (key8 === "gateway_account")) || (key8 === "gateway_key")) || (key8 === "amount")) || (key8 === "brand"))){
 validate10.errors = [{instancePath:instancePath+"/payment/tenders/" + i4,schemaPath:"#/properties/payment/properties/tenders/items/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key8},message:"must NOT have additional properties"}];
 return false;
 break;
 }
 }
-if(_errs219 === errors){
-if(data96.type !== undefined){
-let data97 = data96.type;
-const _errs220 = errors;
-if(!((data97 === "gift_card") || (data97 === "card"))){
+if(_errs221 === errors){
+if(data97.type !== undefined){
+let data98 = data97.type;
+const _errs222 = errors;
+if(!((data98 === "gift_card") || (data98 === "card"))){
 validate10.errors = [{instancePath:instancePath+"/payment/tenders/" + i4+"/type",schemaPath:"#/properties/payment/properties/tenders/items/properties/type/enum",keyword:"enum",params:{allowedValues: schema11.properties.payment.properties.tenders.items.properties.type.enum},message:"must be equal to one of the allowed values"}];
 return false;
 }
-var valid51 = _errs220 === errors;
+var valid51 = _errs222 === errors;
 }
 else {
 var valid51 = true;
 }
 if(valid51){
-if(data96.gateway !== undefined){
-let data98 = data96.gateway;
-const _errs221 = errors;
-if(errors === _errs221){
-if(typeof data98 === "string"){
-if(!pattern0.test(data98)){
+if(data97.gateway !== undefined){
+let data99 = data97.gateway;
+const _errs223 = errors;
+if(errors === _errs223){
+if(typeof data99 === "string"){
+if(!pattern0.test(data99)){
 validate10.errors = [{instancePath:instancePath+"/payment/tenders/" + i4+"/gateway",schemaPath:"#/properties/payment/properties/tenders/items/properties/gateway/pattern",keyword:"pattern",params:{pattern: "^[a-z][a-z0-9_-]{0,31}$"},message:"must match pattern \""+"^[a-z][a-z0-9_-]{0,31}$"+"\""}];
 return false;
 }
@@ -2740,23 +2763,23 @@ validate10.errors = [{instancePath:instancePath+"/payment/tenders/" + i4+"/gatew
 return false;
 }
 }
-var valid51 = _errs221 === errors;
+var valid51 = _errs223 === errors;
 }
 else {
 var valid51 = true;
 }
 if(valid51){
-if(data96.gateway_account !== undefined){
-let data99 = data96.gateway_account;
-const _errs223 = errors;
-if(errors === _errs223){
-if(typeof data99 === "string"){
-if(func2(data99) > 128){
+if(data97.gateway_account !== undefined){
+let data100 = data97.gateway_account;
+const _errs225 = errors;
+if(errors === _errs225){
+if(typeof data100 === "string"){
+if(func2(data100) > 128){
 validate10.errors = [{instancePath:instancePath+"/payment/tenders/" + i4+"/gateway_account",schemaPath:"#/properties/payment/properties/tenders/items/properties/gateway_account/maxLength",keyword:"maxLength",params:{limit: 128},message:"must NOT have more than 128 characters"}];
 return false;
 }
 else {
-if(func2(data99) < 1){
+if(func2(data100) < 1){
 validate10.errors = [{instancePath:instancePath+"/payment/tenders/" + i4+"/gateway_account",schemaPath:"#/properties/payment/properties/tenders/items/properties/gateway_account/minLength",keyword:"minLength",params:{limit: 1},message:"must NOT have fewer than 1 characters"}];
 return false;
 }
@@ -2767,18 +2790,18 @@ validate10.errors = [{instancePath:instancePath+"/payment/tenders/" + i4+"/gatew
 return false;
 }
 }
-var valid51 = _errs223 === errors;
+var valid51 = _errs225 === errors;
 }
 else {
 var valid51 = true;
 }
 if(valid51){
-if(data96.gateway_key !== undefined){
-let data100 = data96.gateway_key;
-const _errs225 = errors;
+if(data97.gateway_key !== undefined){
+let data101 = data97.gateway_key;
 const _errs227 = errors;
-const _errs228 = errors;
-if(!((data100 === ".") || (data100 === ".."))){
+const _errs229 = errors;
+const _errs230 = errors;
+if(!((data101 === ".") || (data101 === ".."))){
 const err40 = {};
 if(vErrors === null){
 vErrors = [err40];
@@ -2788,30 +2811,30 @@ vErrors.push(err40);
 }
 errors++;
 }
-var valid52 = _errs228 === errors;
+var valid52 = _errs230 === errors;
 if(valid52){
 validate10.errors = [{instancePath:instancePath+"/payment/tenders/" + i4+"/gateway_key",schemaPath:"#/properties/payment/properties/tenders/items/properties/gateway_key/not",keyword:"not",params:{},message:"must NOT be valid"}];
 return false;
 }
 else {
-errors = _errs227;
+errors = _errs229;
 if(vErrors !== null){
-if(_errs227){
-vErrors.length = _errs227;
+if(_errs229){
+vErrors.length = _errs229;
 }
 else {
 vErrors = null;
 }
 }
 }
-if(errors === _errs225){
-if(typeof data100 === "string"){
-if(func2(data100) > 255){
+if(errors === _errs227){
+if(typeof data101 === "string"){
+if(func2(data101) > 255){
 validate10.errors = [{instancePath:instancePath+"/payment/tenders/" + i4+"/gateway_key",schemaPath:"#/properties/payment/properties/tenders/items/properties/gateway_key/maxLength",keyword:"maxLength",params:{limit: 255},message:"must NOT have more than 255 characters"}];
 return false;
 }
 else {
-if(func2(data100) < 1){
+if(func2(data101) < 1){
 validate10.errors = [{instancePath:instancePath+"/payment/tenders/" + i4+"/gateway_key",schemaPath:"#/properties/payment/properties/tenders/items/properties/gateway_key/minLength",keyword:"minLength",params:{limit: 1},message:"must NOT have fewer than 1 characters"}];
 return false;
 }
@@ -2822,45 +2845,45 @@ validate10.errors = [{instancePath:instancePath+"/payment/tenders/" + i4+"/gatew
 return false;
 }
 }
-var valid51 = _errs225 === errors;
+var valid51 = _errs227 === errors;
 }
 else {
 var valid51 = true;
 }
 if(valid51){
-if(data96.amount !== undefined){
-let data101 = data96.amount;
-const _errs229 = errors;
-if(!((typeof data101 == "number") && (!(data101 % 1) && !isNaN(data101)))){
+if(data97.amount !== undefined){
+let data102 = data97.amount;
+const _errs231 = errors;
+if(!((typeof data102 == "number") && (!(data102 % 1) && !isNaN(data102)))){
 validate10.errors = [{instancePath:instancePath+"/payment/tenders/" + i4+"/amount",schemaPath:"#/properties/payment/properties/tenders/items/properties/amount/type",keyword:"type",params:{type: "integer"},message:"must be integer"}];
 return false;
 }
-if(errors === _errs229){
-if(typeof data101 == "number"){
-if(data101 > 99999999999999 || isNaN(data101)){
+if(errors === _errs231){
+if(typeof data102 == "number"){
+if(data102 > 99999999999999 || isNaN(data102)){
 validate10.errors = [{instancePath:instancePath+"/payment/tenders/" + i4+"/amount",schemaPath:"#/properties/payment/properties/tenders/items/properties/amount/maximum",keyword:"maximum",params:{comparison: "<=", limit: 99999999999999},message:"must be <= 99999999999999"}];
 return false;
 }
 else {
-if(data101 < 0 || isNaN(data101)){
+if(data102 < 0 || isNaN(data102)){
 validate10.errors = [{instancePath:instancePath+"/payment/tenders/" + i4+"/amount",schemaPath:"#/properties/payment/properties/tenders/items/properties/amount/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0"}];
 return false;
 }
 }
 }
 }
-var valid51 = _errs229 === errors;
+var valid51 = _errs231 === errors;
 }
 else {
 var valid51 = true;
 }
 if(valid51){
-if(data96.brand !== undefined){
-let data102 = data96.brand;
-const _errs231 = errors;
-if(errors === _errs231){
-if(typeof data102 === "string"){
-if(!pattern13.test(data102)){
+if(data97.brand !== undefined){
+let data103 = data97.brand;
+const _errs233 = errors;
+if(errors === _errs233){
+if(typeof data103 === "string"){
+if(!pattern14.test(data103)){
 validate10.errors = [{instancePath:instancePath+"/payment/tenders/" + i4+"/brand",schemaPath:"#/properties/payment/properties/tenders/items/properties/brand/pattern",keyword:"pattern",params:{pattern: "^[A-Za-z0-9_-]{1,64}$"},message:"must match pattern \""+"^[A-Za-z0-9_-]{1,64}$"+"\""}];
 return false;
 }
@@ -2870,7 +2893,7 @@ validate10.errors = [{instancePath:instancePath+"/payment/tenders/" + i4+"/brand
 return false;
 }
 }
-var valid51 = _errs231 === errors;
+var valid51 = _errs233 === errors;
 }
 else {
 var valid51 = true;
@@ -2888,7 +2911,7 @@ validate10.errors = [{instancePath:instancePath+"/payment/tenders/" + i4,schemaP
 return false;
 }
 }
-var valid50 = _errs217 === errors;
+var valid50 = _errs219 === errors;
 if(!valid50){
 break;
 }
@@ -2901,62 +2924,62 @@ validate10.errors = [{instancePath:instancePath+"/payment/tenders",schemaPath:"#
 return false;
 }
 }
-var valid32 = _errs215 === errors;
+var valid32 = _errs217 === errors;
 }
 else {
 var valid32 = true;
 }
 if(valid32){
 if(data14.split_tender !== undefined){
-const _errs233 = errors;
+const _errs235 = errors;
 if(true !== data14.split_tender){
 validate10.errors = [{instancePath:instancePath+"/payment/split_tender",schemaPath:"#/properties/payment/properties/split_tender/const",keyword:"const",params:{allowedValue: true},message:"must be equal to constant"}];
 return false;
 }
-var valid32 = _errs233 === errors;
+var valid32 = _errs235 === errors;
 }
 else {
 var valid32 = true;
 }
 if(valid32){
 if(data14.three_ds !== undefined){
-const _errs234 = errors;
+const _errs236 = errors;
 if(!(data14.three_ds === "required")){
 validate10.errors = [{instancePath:instancePath+"/payment/three_ds",schemaPath:"#/properties/payment/properties/three_ds/enum",keyword:"enum",params:{allowedValues: schema11.properties.payment.properties.three_ds.enum},message:"must be equal to one of the allowed values"}];
 return false;
 }
-var valid32 = _errs234 === errors;
+var valid32 = _errs236 === errors;
 }
 else {
 var valid32 = true;
 }
 if(valid32){
 if(data14.action_result !== undefined){
-let data105 = data14.action_result;
-const _errs235 = errors;
-if(errors === _errs235){
-if(data105 && typeof data105 == "object" && !Array.isArray(data105)){
+let data106 = data14.action_result;
+const _errs237 = errors;
+if(errors === _errs237){
+if(data106 && typeof data106 == "object" && !Array.isArray(data106)){
 let missing23;
-if((data105.authentication_transaction_id === undefined) && (missing23 = "authentication_transaction_id")){
+if((data106.authentication_transaction_id === undefined) && (missing23 = "authentication_transaction_id")){
 validate10.errors = [{instancePath:instancePath+"/payment/action_result",schemaPath:"#/properties/payment/properties/action_result/required",keyword:"required",params:{missingProperty: missing23},message:"must have required property '"+missing23+"'"}];
 return false;
 }
 else {
-const _errs237 = errors;
-for(const key9 in data105){
+const _errs239 = errors;
+for(const key9 in data106){
 if(!(key9 === "authentication_transaction_id")){
 validate10.errors = [{instancePath:instancePath+"/payment/action_result",schemaPath:"#/properties/payment/properties/action_result/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key9},message:"must NOT have additional properties"}];
 return false;
 break;
 }
 }
-if(_errs237 === errors){
-if(data105.authentication_transaction_id !== undefined){
-let data106 = data105.authentication_transaction_id;
-const _errs238 = errors;
-if(errors === _errs238){
-if(typeof data106 === "string"){
-if(!pattern11.test(data106)){
+if(_errs239 === errors){
+if(data106.authentication_transaction_id !== undefined){
+let data107 = data106.authentication_transaction_id;
+const _errs240 = errors;
+if(errors === _errs240){
+if(typeof data107 === "string"){
+if(!pattern12.test(data107)){
 validate10.errors = [{instancePath:instancePath+"/payment/action_result/authentication_transaction_id",schemaPath:"#/properties/payment/properties/action_result/properties/authentication_transaction_id/pattern",keyword:"pattern",params:{pattern: "^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$"},message:"must match pattern \""+"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$"+"\""}];
 return false;
 }
@@ -2975,7 +2998,7 @@ validate10.errors = [{instancePath:instancePath+"/payment/action_result",schemaP
 return false;
 }
 }
-var valid32 = _errs235 === errors;
+var valid32 = _errs237 === errors;
 }
 else {
 var valid32 = true;
@@ -3029,11 +3052,11 @@ return errors === 0;
 
 export const web_order_created_v1 = validate11;
 const schema12 = {"$id":"web.order_created.v1","type":"object","additionalProperties":false,"required":["contract","event_id","occurred_at","order","payment_method"],"properties":{"contract":{"const":"web.order_created.v1"},"event_id":{"type":"string","pattern":"^[A-Za-z0-9][A-Za-z0-9_-]{0,63}$"},"occurred_at":{"type":"string","format":"date-time","maxLength":40},"capture_method":{"enum":["manual","automatic"]},"order":{"type":"object","additionalProperties":false,"required":["order_id","currency","total_amount"],"properties":{"order_id":{"type":"string","pattern":"^[A-Za-z0-9][A-Za-z0-9._-]{0,99}$"},"currency":{"enum":["AED","AFN","ALL","AMD","ANG","AOA","ARS","AUD","AWG","AZN","BAM","BBD","BDT","BGN","BHD","BIF","BMD","BND","BOB","BRL","BSD","BTN","BWP","BYN","BZD","CAD","CDF","CHF","CLF","CLP","CNY","COP","CRC","CUC","CUP","CVE","CZK","DJF","DKK","DOP","DZD","EGP","ERN","ETB","EUR","FJD","FKP","GBP","GEL","GHS","GIP","GMD","GNF","GTQ","GYD","HKD","HNL","HTG","HUF","IDR","ILS","INR","IQD","IRR","ISK","JMD","JOD","JPY","KES","KGS","KHR","KMF","KPW","KRW","KWD","KYD","KZT","LAK","LBP","LKR","LRD","LSL","LYD","MAD","MDL","MGA","MKD","MMK","MNT","MOP","MRU","MUR","MVR","MWK","MXN","MYR","MZN","NAD","NGN","NIO","NOK","NPR","NZD","OMR","PAB","PEN","PGK","PHP","PKR","PLN","PYG","QAR","RON","RSD","RUB","RWF","SAR","SBD","SCR","SDG","SEK","SGD","SHP","SLE","SOS","SRD","SSP","STN","SVC","SYP","SZL","THB","TJS","TMT","TND","TOP","TRY","TTD","TWD","TZS","UAH","UGX","USD","UYI","UYU","UYW","UZS","VED","VES","VND","VUV","WST","XAF","XCD","XCG","XOF","XPF","YER","ZAR","ZMW","ZWG"]},"total_amount":{"type":"integer","minimum":1,"maximum":99999999999999},"subtotal_amount":{"type":"integer","minimum":0,"maximum":99999999999999},"tax_amount":{"type":"integer","minimum":0,"maximum":99999999999999},"shipping_amount":{"type":"integer","minimum":0,"maximum":99999999999999},"discount_amount":{"type":"integer","minimum":0,"maximum":99999999999999},"customer":{"type":"object","additionalProperties":false,"properties":{"customer_id":{"type":"string","pattern":"^[A-Za-z0-9][A-Za-z0-9_-]{0,63}$"},"email":{"type":"string","maxLength":254},"name":{"type":"string","maxLength":128},"locale":{"type":"string","pattern":"^[A-Za-z]{2,3}([_-][A-Za-z0-9]{2,8})?$"}}},"lines":{"type":"array","maxItems":500,"items":{"type":"object","additionalProperties":false,"required":["quantity","unit_price"],"properties":{"line_number":{"type":"integer","minimum":0,"maximum":1000000},"sku":{"type":"string","maxLength":128},"name":{"type":"string","maxLength":255},"type":{"type":"string","maxLength":64},"quantity":{"type":"number","minimum":0,"maximum":1000000},"unit_price":{"type":"integer","minimum":0,"maximum":99999999999999},"tax_amount":{"type":"integer","minimum":0,"maximum":99999999999999},"tax_rate":{"type":"number","minimum":0,"maximum":100}}}},"note":{"type":"string","maxLength":2000},"gift_message":{"type":"string","maxLength":1000},"custom_attributes":{"type":"object","maxProperties":50,"propertyNames":{"maxLength":40},"additionalProperties":{"type":"string","maxLength":500}}}},"payment_method":{"type":"object","additionalProperties":false,"required":["gateway","gateway_account","token"],"properties":{"type":{"enum":["card","wallet","bank_transfer","bnpl","other"]},"gateway":{"type":"string","pattern":"^[a-z][a-z0-9_-]{0,31}$"},"gateway_account":{"type":"string","minLength":1,"maxLength":128},"token":{"type":"string","pattern":"^[A-Za-z0-9][A-Za-z0-9._:+/=-]{0,254}$"},"card":{"type":"object","additionalProperties":false,"properties":{"brand":{"type":"string","pattern":"^[a-z0-9_-]{1,32}$"},"bin":{"type":"string","pattern":"^[0-9]{6,8}$"},"last4":{"type":"string","pattern":"^[0-9]{4}$"},"exp_month":{"type":"integer","minimum":1,"maximum":12},"exp_year":{"type":"integer","minimum":2000,"maximum":2100},"funding":{"enum":["credit","debit","prepaid","unknown"]}}}}},"gift_card":{"type":"object","additionalProperties":false,"required":["gateway","gateway_account","token","amount"],"properties":{"gateway":{"type":"string","pattern":"^[a-z][a-z0-9_-]{0,31}$"},"gateway_account":{"type":"string","minLength":1,"maxLength":128},"token":{"type":"string","pattern":"^[A-Za-z0-9][A-Za-z0-9._:+/=-]{0,254}$"},"brand":{"type":"string","pattern":"^[A-Za-z0-9_-]{1,64}$"},"amount":{"type":"integer","minimum":1,"maximum":99999999999999}}}}};
-const pattern15 = new RegExp("^[A-Za-z0-9][A-Za-z0-9_-]{0,63}$", "u");
-const pattern16 = new RegExp("^[A-Za-z0-9][A-Za-z0-9._-]{0,99}$", "u");
-const pattern18 = new RegExp("^[A-Za-z]{2,3}([_-][A-Za-z0-9]{2,8})?$", "u");
-const pattern20 = new RegExp("^[A-Za-z0-9][A-Za-z0-9._:+/=-]{0,254}$", "u");
-const pattern21 = new RegExp("^[a-z0-9_-]{1,32}$", "u");
+const pattern16 = new RegExp("^[A-Za-z0-9][A-Za-z0-9_-]{0,63}$", "u");
+const pattern17 = new RegExp("^[A-Za-z0-9][A-Za-z0-9._-]{0,99}$", "u");
+const pattern19 = new RegExp("^[A-Za-z]{2,3}([_-][A-Za-z0-9]{2,8})?$", "u");
+const pattern21 = new RegExp("^[A-Za-z0-9][A-Za-z0-9._:+/=-]{0,254}$", "u");
+const pattern22 = new RegExp("^[a-z0-9_-]{1,32}$", "u");
 const func52 = Object.prototype.hasOwnProperty;
 
 function validate11(data, {instancePath="", parentData, parentDataProperty, rootData=data}={}){
@@ -3074,7 +3097,7 @@ let data1 = data.event_id;
 const _errs3 = errors;
 if(errors === _errs3){
 if(typeof data1 === "string"){
-if(!pattern15.test(data1)){
+if(!pattern16.test(data1)){
 validate11.errors = [{instancePath:instancePath+"/event_id",schemaPath:"#/properties/event_id/pattern",keyword:"pattern",params:{pattern: "^[A-Za-z0-9][A-Za-z0-9_-]{0,63}$"},message:"must match pattern \""+"^[A-Za-z0-9][A-Za-z0-9_-]{0,63}$"+"\""}];
 return false;
 }
@@ -3157,7 +3180,7 @@ let data5 = data4.order_id;
 const _errs11 = errors;
 if(errors === _errs11){
 if(typeof data5 === "string"){
-if(!pattern16.test(data5)){
+if(!pattern17.test(data5)){
 validate11.errors = [{instancePath:instancePath+"/order/order_id",schemaPath:"#/properties/order/properties/order_id/pattern",keyword:"pattern",params:{pattern: "^[A-Za-z0-9][A-Za-z0-9._-]{0,99}$"},message:"must match pattern \""+"^[A-Za-z0-9][A-Za-z0-9._-]{0,99}$"+"\""}];
 return false;
 }
@@ -3340,7 +3363,7 @@ let data13 = data12.customer_id;
 const _errs27 = errors;
 if(errors === _errs27){
 if(typeof data13 === "string"){
-if(!pattern15.test(data13)){
+if(!pattern16.test(data13)){
 validate11.errors = [{instancePath:instancePath+"/order/customer/customer_id",schemaPath:"#/properties/order/properties/customer/properties/customer_id/pattern",keyword:"pattern",params:{pattern: "^[A-Za-z0-9][A-Za-z0-9_-]{0,63}$"},message:"must match pattern \""+"^[A-Za-z0-9][A-Za-z0-9_-]{0,63}$"+"\""}];
 return false;
 }
@@ -3403,7 +3426,7 @@ let data16 = data12.locale;
 const _errs33 = errors;
 if(errors === _errs33){
 if(typeof data16 === "string"){
-if(!pattern18.test(data16)){
+if(!pattern19.test(data16)){
 validate11.errors = [{instancePath:instancePath+"/order/customer/locale",schemaPath:"#/properties/order/properties/customer/properties/locale/pattern",keyword:"pattern",params:{pattern: "^[A-Za-z]{2,3}([_-][A-Za-z0-9]{2,8})?$"},message:"must match pattern \""+"^[A-Za-z]{2,3}([_-][A-Za-z0-9]{2,8})?$"+"\""}];
 return false;
 }
@@ -3922,7 +3945,7 @@ let data35 = data31.token;
 const _errs74 = errors;
 if(errors === _errs74){
 if(typeof data35 === "string"){
-if(!pattern20.test(data35)){
+if(!pattern21.test(data35)){
 validate11.errors = [{instancePath:instancePath+"/payment_method/token",schemaPath:"#/properties/payment_method/properties/token/pattern",keyword:"pattern",params:{pattern: "^[A-Za-z0-9][A-Za-z0-9._:+/=-]{0,254}$"},message:"must match pattern \""+"^[A-Za-z0-9][A-Za-z0-9._:+/=-]{0,254}$"+"\""}];
 return false;
 }
@@ -3957,7 +3980,7 @@ let data37 = data36.brand;
 const _errs79 = errors;
 if(errors === _errs79){
 if(typeof data37 === "string"){
-if(!pattern21.test(data37)){
+if(!pattern22.test(data37)){
 validate11.errors = [{instancePath:instancePath+"/payment_method/card/brand",schemaPath:"#/properties/payment_method/properties/card/properties/brand/pattern",keyword:"pattern",params:{pattern: "^[a-z0-9_-]{1,32}$"},message:"must match pattern \""+"^[a-z0-9_-]{1,32}$"+"\""}];
 return false;
 }
@@ -4189,7 +4212,7 @@ let data46 = data43.token;
 const _errs97 = errors;
 if(errors === _errs97){
 if(typeof data46 === "string"){
-if(!pattern20.test(data46)){
+if(!pattern21.test(data46)){
 validate11.errors = [{instancePath:instancePath+"/gift_card/token",schemaPath:"#/properties/gift_card/properties/token/pattern",keyword:"pattern",params:{pattern: "^[A-Za-z0-9][A-Za-z0-9._:+/=-]{0,254}$"},message:"must match pattern \""+"^[A-Za-z0-9][A-Za-z0-9._:+/=-]{0,254}$"+"\""}];
 return false;
 }
@@ -4210,7 +4233,7 @@ let data47 = data43.brand;
 const _errs99 = errors;
 if(errors === _errs99){
 if(typeof data47 === "string"){
-if(!pattern13.test(data47)){
+if(!pattern14.test(data47)){
 validate11.errors = [{instancePath:instancePath+"/gift_card/brand",schemaPath:"#/properties/gift_card/properties/brand/pattern",keyword:"pattern",params:{pattern: "^[A-Za-z0-9_-]{1,64}$"},message:"must match pattern \""+"^[A-Za-z0-9_-]{1,64}$"+"\""}];
 return false;
 }
@@ -4328,7 +4351,7 @@ let data1 = data.intent_id;
 const _errs3 = errors;
 if(errors === _errs3){
 if(typeof data1 === "string"){
-if(!pattern15.test(data1)){
+if(!pattern16.test(data1)){
 validate12.errors = [{instancePath:instancePath+"/intent_id",schemaPath:"#/properties/intent_id/pattern",keyword:"pattern",params:{pattern: "^[A-Za-z0-9][A-Za-z0-9_-]{0,63}$"},message:"must match pattern \""+"^[A-Za-z0-9][A-Za-z0-9_-]{0,63}$"+"\""}];
 return false;
 }
@@ -4378,7 +4401,7 @@ let data3 = data.order_id;
 const _errs7 = errors;
 if(errors === _errs7){
 if(typeof data3 === "string"){
-if(!pattern16.test(data3)){
+if(!pattern17.test(data3)){
 validate12.errors = [{instancePath:instancePath+"/order_id",schemaPath:"#/properties/order_id/pattern",keyword:"pattern",params:{pattern: "^[A-Za-z0-9][A-Za-z0-9._-]{0,99}$"},message:"must match pattern \""+"^[A-Za-z0-9][A-Za-z0-9._-]{0,99}$"+"\""}];
 return false;
 }
@@ -4533,7 +4556,7 @@ let data11 = data7.token;
 const _errs21 = errors;
 if(errors === _errs21){
 if(typeof data11 === "string"){
-if(!pattern20.test(data11)){
+if(!pattern21.test(data11)){
 validate12.errors = [{instancePath:instancePath+"/payment_method/token",schemaPath:"#/properties/payment_method/properties/token/pattern",keyword:"pattern",params:{pattern: "^[A-Za-z0-9][A-Za-z0-9._:+/=-]{0,254}$"},message:"must match pattern \""+"^[A-Za-z0-9][A-Za-z0-9._:+/=-]{0,254}$"+"\""}];
 return false;
 }
@@ -4568,7 +4591,7 @@ let data13 = data12.brand;
 const _errs26 = errors;
 if(errors === _errs26){
 if(typeof data13 === "string"){
-if(!pattern21.test(data13)){
+if(!pattern22.test(data13)){
 validate12.errors = [{instancePath:instancePath+"/payment_method/card/brand",schemaPath:"#/properties/payment_method/properties/card/properties/brand/pattern",keyword:"pattern",params:{pattern: "^[a-z0-9_-]{1,32}$"},message:"must match pattern \""+"^[a-z0-9_-]{1,32}$"+"\""}];
 return false;
 }
@@ -4746,7 +4769,7 @@ let data20 = data19.customer_id;
 const _errs40 = errors;
 if(errors === _errs40){
 if(typeof data20 === "string"){
-if(!pattern15.test(data20)){
+if(!pattern16.test(data20)){
 validate12.errors = [{instancePath:instancePath+"/customer/customer_id",schemaPath:"#/properties/customer/properties/customer_id/pattern",keyword:"pattern",params:{pattern: "^[A-Za-z0-9][A-Za-z0-9_-]{0,63}$"},message:"must match pattern \""+"^[A-Za-z0-9][A-Za-z0-9_-]{0,63}$"+"\""}];
 return false;
 }
@@ -4809,7 +4832,7 @@ let data23 = data19.locale;
 const _errs46 = errors;
 if(errors === _errs46){
 if(typeof data23 === "string"){
-if(!pattern18.test(data23)){
+if(!pattern19.test(data23)){
 validate12.errors = [{instancePath:instancePath+"/customer/locale",schemaPath:"#/properties/customer/properties/locale/pattern",keyword:"pattern",params:{pattern: "^[A-Za-z]{2,3}([_-][A-Za-z0-9]{2,8})?$"},message:"must match pattern \""+"^[A-Za-z]{2,3}([_-][A-Za-z0-9]{2,8})?$"+"\""}];
 return false;
 }
@@ -4958,10 +4981,10 @@ return errors === 0;
 
 export const pos_sale_v1 = validate13;
 const schema14 = {"$id":"pos.sale.v1","type":"object","additionalProperties":false,"required":["contract","store_id","terminal_id","transaction_number","occurred_at","currency","amount","tender"],"properties":{"contract":{"const":"pos.sale.v1"},"store_id":{"type":"string","pattern":"^[A-Za-z0-9][A-Za-z0-9_-]{0,31}$"},"terminal_id":{"type":"string","pattern":"^[A-Za-z0-9][A-Za-z0-9_-]{0,31}$"},"transaction_number":{"type":"string","pattern":"^[A-Za-z0-9][A-Za-z0-9_-]{0,39}$"},"receipt_number":{"type":"string","pattern":"^[A-Za-z0-9][A-Za-z0-9_-]{0,39}$"},"operator_id":{"type":"string","pattern":"^[A-Za-z0-9][A-Za-z0-9_-]{0,31}$"},"occurred_at":{"type":"string","format":"date-time","maxLength":40},"business_date":{"type":"string","pattern":"^[0-9]{4}-[0-9]{2}-[0-9]{2}$"},"currency":{"enum":["AED","AFN","ALL","AMD","ANG","AOA","ARS","AUD","AWG","AZN","BAM","BBD","BDT","BGN","BHD","BIF","BMD","BND","BOB","BRL","BSD","BTN","BWP","BYN","BZD","CAD","CDF","CHF","CLF","CLP","CNY","COP","CRC","CUC","CUP","CVE","CZK","DJF","DKK","DOP","DZD","EGP","ERN","ETB","EUR","FJD","FKP","GBP","GEL","GHS","GIP","GMD","GNF","GTQ","GYD","HKD","HNL","HTG","HUF","IDR","ILS","INR","IQD","IRR","ISK","JMD","JOD","JPY","KES","KGS","KHR","KMF","KPW","KRW","KWD","KYD","KZT","LAK","LBP","LKR","LRD","LSL","LYD","MAD","MDL","MGA","MKD","MMK","MNT","MOP","MRU","MUR","MVR","MWK","MXN","MYR","MZN","NAD","NGN","NIO","NOK","NPR","NZD","OMR","PAB","PEN","PGK","PHP","PKR","PLN","PYG","QAR","RON","RSD","RUB","RWF","SAR","SBD","SCR","SDG","SEK","SGD","SHP","SLE","SOS","SRD","SSP","STN","SVC","SYP","SZL","THB","TJS","TMT","TND","TOP","TRY","TTD","TWD","TZS","UAH","UGX","USD","UYI","UYU","UYW","UZS","VED","VES","VND","VUV","WST","XAF","XCD","XCG","XOF","XPF","YER","ZAR","ZMW","ZWG"]},"amount":{"type":"integer","minimum":1,"maximum":99999999999999},"tip_amount":{"type":"integer","minimum":0,"maximum":99999999999999},"cashback_amount":{"type":"integer","minimum":0,"maximum":99999999999999},"tax_amount":{"type":"integer","minimum":0,"maximum":99999999999999},"tender":{"type":"object","additionalProperties":false,"required":["type","gateway","gateway_account","token"],"properties":{"type":{"enum":["credit","debit","contactless","mobile_wallet","prepaid"]},"entry_mode":{"enum":["chip","contactless","swipe","manual_key_entry","fallback"]},"gateway":{"type":"string","pattern":"^[a-z][a-z0-9_-]{0,31}$"},"gateway_account":{"type":"string","minLength":1,"maxLength":128},"token":{"type":"string","pattern":"^[A-Za-z0-9][A-Za-z0-9._:+/=-]{0,254}$"},"card":{"type":"object","additionalProperties":false,"properties":{"brand":{"type":"string","pattern":"^[a-z0-9_-]{1,32}$"},"bin":{"type":"string","pattern":"^[0-9]{6,8}$"},"last4":{"type":"string","pattern":"^[0-9]{4}$"},"exp_month":{"type":"integer","minimum":1,"maximum":12},"exp_year":{"type":"integer","minimum":2000,"maximum":2100},"funding":{"enum":["credit","debit","prepaid","unknown"]}}}}},"offline":{"type":"boolean"},"offline_approval_code":{"type":"string","pattern":"^[A-Za-z0-9][A-Za-z0-9_-]{0,11}$"},"lines":{"type":"array","maxItems":500,"items":{"type":"object","additionalProperties":false,"required":["quantity","unit_price"],"properties":{"line_number":{"type":"integer","minimum":0,"maximum":1000000},"sku":{"type":"string","maxLength":128},"name":{"type":"string","maxLength":255},"type":{"type":"string","maxLength":64},"quantity":{"type":"number","minimum":0,"maximum":1000000},"unit_price":{"type":"integer","minimum":0,"maximum":99999999999999},"tax_amount":{"type":"integer","minimum":0,"maximum":99999999999999},"tax_rate":{"type":"number","minimum":0,"maximum":100}}}},"note":{"type":"string","maxLength":1000},"custom_attributes":{"type":"object","maxProperties":50,"propertyNames":{"maxLength":40},"additionalProperties":{"type":"string","maxLength":500}}}};
-const pattern36 = new RegExp("^[A-Za-z0-9][A-Za-z0-9_-]{0,31}$", "u");
-const pattern38 = new RegExp("^[A-Za-z0-9][A-Za-z0-9_-]{0,39}$", "u");
-const pattern41 = new RegExp("^[0-9]{4}-[0-9]{2}-[0-9]{2}$", "u");
-const pattern47 = new RegExp("^[A-Za-z0-9][A-Za-z0-9_-]{0,11}$", "u");
+const pattern37 = new RegExp("^[A-Za-z0-9][A-Za-z0-9_-]{0,31}$", "u");
+const pattern39 = new RegExp("^[A-Za-z0-9][A-Za-z0-9_-]{0,39}$", "u");
+const pattern42 = new RegExp("^[0-9]{4}-[0-9]{2}-[0-9]{2}$", "u");
+const pattern48 = new RegExp("^[A-Za-z0-9][A-Za-z0-9_-]{0,11}$", "u");
 
 function validate13(data, {instancePath="", parentData, parentDataProperty, rootData=data}={}){
 /*# sourceURL="pos.sale.v1" */;
@@ -5001,7 +5024,7 @@ let data1 = data.store_id;
 const _errs3 = errors;
 if(errors === _errs3){
 if(typeof data1 === "string"){
-if(!pattern36.test(data1)){
+if(!pattern37.test(data1)){
 validate13.errors = [{instancePath:instancePath+"/store_id",schemaPath:"#/properties/store_id/pattern",keyword:"pattern",params:{pattern: "^[A-Za-z0-9][A-Za-z0-9_-]{0,31}$"},message:"must match pattern \""+"^[A-Za-z0-9][A-Za-z0-9_-]{0,31}$"+"\""}];
 return false;
 }
@@ -5022,7 +5045,7 @@ let data2 = data.terminal_id;
 const _errs5 = errors;
 if(errors === _errs5){
 if(typeof data2 === "string"){
-if(!pattern36.test(data2)){
+if(!pattern37.test(data2)){
 validate13.errors = [{instancePath:instancePath+"/terminal_id",schemaPath:"#/properties/terminal_id/pattern",keyword:"pattern",params:{pattern: "^[A-Za-z0-9][A-Za-z0-9_-]{0,31}$"},message:"must match pattern \""+"^[A-Za-z0-9][A-Za-z0-9_-]{0,31}$"+"\""}];
 return false;
 }
@@ -5043,7 +5066,7 @@ let data3 = data.transaction_number;
 const _errs7 = errors;
 if(errors === _errs7){
 if(typeof data3 === "string"){
-if(!pattern38.test(data3)){
+if(!pattern39.test(data3)){
 validate13.errors = [{instancePath:instancePath+"/transaction_number",schemaPath:"#/properties/transaction_number/pattern",keyword:"pattern",params:{pattern: "^[A-Za-z0-9][A-Za-z0-9_-]{0,39}$"},message:"must match pattern \""+"^[A-Za-z0-9][A-Za-z0-9_-]{0,39}$"+"\""}];
 return false;
 }
@@ -5064,7 +5087,7 @@ let data4 = data.receipt_number;
 const _errs9 = errors;
 if(errors === _errs9){
 if(typeof data4 === "string"){
-if(!pattern38.test(data4)){
+if(!pattern39.test(data4)){
 validate13.errors = [{instancePath:instancePath+"/receipt_number",schemaPath:"#/properties/receipt_number/pattern",keyword:"pattern",params:{pattern: "^[A-Za-z0-9][A-Za-z0-9_-]{0,39}$"},message:"must match pattern \""+"^[A-Za-z0-9][A-Za-z0-9_-]{0,39}$"+"\""}];
 return false;
 }
@@ -5085,7 +5108,7 @@ let data5 = data.operator_id;
 const _errs11 = errors;
 if(errors === _errs11){
 if(typeof data5 === "string"){
-if(!pattern36.test(data5)){
+if(!pattern37.test(data5)){
 validate13.errors = [{instancePath:instancePath+"/operator_id",schemaPath:"#/properties/operator_id/pattern",keyword:"pattern",params:{pattern: "^[A-Za-z0-9][A-Za-z0-9_-]{0,31}$"},message:"must match pattern \""+"^[A-Za-z0-9][A-Za-z0-9_-]{0,31}$"+"\""}];
 return false;
 }
@@ -5135,7 +5158,7 @@ let data7 = data.business_date;
 const _errs15 = errors;
 if(errors === _errs15){
 if(typeof data7 === "string"){
-if(!pattern41.test(data7)){
+if(!pattern42.test(data7)){
 validate13.errors = [{instancePath:instancePath+"/business_date",schemaPath:"#/properties/business_date/pattern",keyword:"pattern",params:{pattern: "^[0-9]{4}-[0-9]{2}-[0-9]{2}$"},message:"must match pattern \""+"^[0-9]{4}-[0-9]{2}-[0-9]{2}$"+"\""}];
 return false;
 }
@@ -5371,7 +5394,7 @@ let data18 = data13.token;
 const _errs35 = errors;
 if(errors === _errs35){
 if(typeof data18 === "string"){
-if(!pattern20.test(data18)){
+if(!pattern21.test(data18)){
 validate13.errors = [{instancePath:instancePath+"/tender/token",schemaPath:"#/properties/tender/properties/token/pattern",keyword:"pattern",params:{pattern: "^[A-Za-z0-9][A-Za-z0-9._:+/=-]{0,254}$"},message:"must match pattern \""+"^[A-Za-z0-9][A-Za-z0-9._:+/=-]{0,254}$"+"\""}];
 return false;
 }
@@ -5406,7 +5429,7 @@ let data20 = data19.brand;
 const _errs40 = errors;
 if(errors === _errs40){
 if(typeof data20 === "string"){
-if(!pattern21.test(data20)){
+if(!pattern22.test(data20)){
 validate13.errors = [{instancePath:instancePath+"/tender/card/brand",schemaPath:"#/properties/tender/properties/card/properties/brand/pattern",keyword:"pattern",params:{pattern: "^[a-z0-9_-]{1,32}$"},message:"must match pattern \""+"^[a-z0-9_-]{1,32}$"+"\""}];
 return false;
 }
@@ -5583,7 +5606,7 @@ let data27 = data.offline_approval_code;
 const _errs53 = errors;
 if(errors === _errs53){
 if(typeof data27 === "string"){
-if(!pattern47.test(data27)){
+if(!pattern48.test(data27)){
 validate13.errors = [{instancePath:instancePath+"/offline_approval_code",schemaPath:"#/properties/offline_approval_code/pattern",keyword:"pattern",params:{pattern: "^[A-Za-z0-9][A-Za-z0-9_-]{0,11}$"},message:"must match pattern \""+"^[A-Za-z0-9][A-Za-z0-9_-]{0,11}$"+"\""}];
 return false;
 }
@@ -6026,7 +6049,7 @@ let data1 = data.marketplace_order_id;
 const _errs3 = errors;
 if(errors === _errs3){
 if(typeof data1 === "string"){
-if(!pattern16.test(data1)){
+if(!pattern17.test(data1)){
 validate14.errors = [{instancePath:instancePath+"/marketplace_order_id",schemaPath:"#/properties/marketplace_order_id/pattern",keyword:"pattern",params:{pattern: "^[A-Za-z0-9][A-Za-z0-9._-]{0,99}$"},message:"must match pattern \""+"^[A-Za-z0-9][A-Za-z0-9._-]{0,99}$"+"\""}];
 return false;
 }
@@ -6237,7 +6260,7 @@ let data11 = data7.token;
 const _errs21 = errors;
 if(errors === _errs21){
 if(typeof data11 === "string"){
-if(!pattern20.test(data11)){
+if(!pattern21.test(data11)){
 validate14.errors = [{instancePath:instancePath+"/payment_method/token",schemaPath:"#/properties/payment_method/properties/token/pattern",keyword:"pattern",params:{pattern: "^[A-Za-z0-9][A-Za-z0-9._:+/=-]{0,254}$"},message:"must match pattern \""+"^[A-Za-z0-9][A-Za-z0-9._:+/=-]{0,254}$"+"\""}];
 return false;
 }
@@ -6272,7 +6295,7 @@ let data13 = data12.brand;
 const _errs26 = errors;
 if(errors === _errs26){
 if(typeof data13 === "string"){
-if(!pattern21.test(data13)){
+if(!pattern22.test(data13)){
 validate14.errors = [{instancePath:instancePath+"/payment_method/card/brand",schemaPath:"#/properties/payment_method/properties/card/properties/brand/pattern",keyword:"pattern",params:{pattern: "^[a-z0-9_-]{1,32}$"},message:"must match pattern \""+"^[a-z0-9_-]{1,32}$"+"\""}];
 return false;
 }
@@ -6473,7 +6496,7 @@ let data21 = data20.seller_id;
 const _errs42 = errors;
 if(errors === _errs42){
 if(typeof data21 === "string"){
-if(!pattern15.test(data21)){
+if(!pattern16.test(data21)){
 validate14.errors = [{instancePath:instancePath+"/splits/" + i0+"/seller_id",schemaPath:"#/properties/splits/items/properties/seller_id/pattern",keyword:"pattern",params:{pattern: "^[A-Za-z0-9][A-Za-z0-9_-]{0,63}$"},message:"must match pattern \""+"^[A-Za-z0-9][A-Za-z0-9_-]{0,63}$"+"\""}];
 return false;
 }
@@ -6548,7 +6571,7 @@ let data24 = data20.seller_order_id;
 const _errs48 = errors;
 if(errors === _errs48){
 if(typeof data24 === "string"){
-if(!pattern16.test(data24)){
+if(!pattern17.test(data24)){
 validate14.errors = [{instancePath:instancePath+"/splits/" + i0+"/seller_order_id",schemaPath:"#/properties/splits/items/properties/seller_order_id/pattern",keyword:"pattern",params:{pattern: "^[A-Za-z0-9][A-Za-z0-9._-]{0,99}$"},message:"must match pattern \""+"^[A-Za-z0-9][A-Za-z0-9._-]{0,99}$"+"\""}];
 return false;
 }
@@ -6634,7 +6657,7 @@ let data27 = data26.customer_id;
 const _errs55 = errors;
 if(errors === _errs55){
 if(typeof data27 === "string"){
-if(!pattern15.test(data27)){
+if(!pattern16.test(data27)){
 validate14.errors = [{instancePath:instancePath+"/customer/customer_id",schemaPath:"#/properties/customer/properties/customer_id/pattern",keyword:"pattern",params:{pattern: "^[A-Za-z0-9][A-Za-z0-9_-]{0,63}$"},message:"must match pattern \""+"^[A-Za-z0-9][A-Za-z0-9_-]{0,63}$"+"\""}];
 return false;
 }
@@ -6697,7 +6720,7 @@ let data30 = data26.locale;
 const _errs61 = errors;
 if(errors === _errs61){
 if(typeof data30 === "string"){
-if(!pattern18.test(data30)){
+if(!pattern19.test(data30)){
 validate14.errors = [{instancePath:instancePath+"/customer/locale",schemaPath:"#/properties/customer/properties/locale/pattern",keyword:"pattern",params:{pattern: "^[A-Za-z]{2,3}([_-][A-Za-z0-9]{2,8})?$"},message:"must match pattern \""+"^[A-Za-z]{2,3}([_-][A-Za-z0-9]{2,8})?$"+"\""}];
 return false;
 }
@@ -6963,7 +6986,7 @@ let data41 = data32.seller_id;
 const _errs84 = errors;
 if(errors === _errs84){
 if(typeof data41 === "string"){
-if(!pattern15.test(data41)){
+if(!pattern16.test(data41)){
 validate14.errors = [{instancePath:instancePath+"/lines/" + i1+"/seller_id",schemaPath:"#/properties/lines/items/properties/seller_id/pattern",keyword:"pattern",params:{pattern: "^[A-Za-z0-9][A-Za-z0-9_-]{0,63}$"},message:"must match pattern \""+"^[A-Za-z0-9][A-Za-z0-9_-]{0,63}$"+"\""}];
 return false;
 }

@@ -64,8 +64,17 @@ async function send(request: GatewayRequest): Promise<{ status: number; violatio
 }
 
 describe('Cybersource Payer Authentication requests (Prism, 2020-02-17)', () => {
-  it('the spec accepts the authorization asking for CONSUMER_AUTHENTICATION with a return URL', async () => {
-    const request = t.buildRequest(ctx('authorize', { payment_method: { type: 'stored_card', return_url: 'https://shop.example/3ds/return' } }, 'p1'), gateway);
+  it('the spec accepts the authorization asking for CONSUMER_AUTHENTICATION with a return URL and the device data collection reference', async () => {
+    const request = t.buildRequest(
+      ctx(
+        'authorize',
+        {
+          payment_method: { type: 'stored_card', return_url: 'https://shop.example/3ds/return', three_ds_reference_id: 'fb5d9e40-9bb0-4cc6-9e5f-f5ec1f1e6c57' },
+        },
+        'p1',
+      ),
+      gateway,
+    );
     expect(request.body).toContain('CONSUMER_AUTHENTICATION');
     const { status, violations } = await send(request);
     expect(violations).toBeUndefined();

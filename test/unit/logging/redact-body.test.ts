@@ -47,6 +47,47 @@ describe('redactBody', () => {
     expect(JSON.stringify(redactBody('statement_descriptor=4111 1111 1111 1111', FORM))).not.toContain('4111');
   });
 
+  it("masks a 3-D Secure answer's authentication values (CAVV, UCAF data, XID, PAReq/PARes), keeping its ECI and ids readable", () => {
+    // Cybersource's validated authorization and Transaction Details (consumerAuthenticationInformation): the CAVV and
+    // UCAF data are the issuer's proof of authentication, the PAReq of 3-D Secure 1 carries the card number compressed.
+    const body = JSON.stringify({
+      status: 'AUTHORIZED',
+      consumerAuthenticationInformation: {
+        cavv: 'AAIBBYNoEwAAACcKhAJkdQAAAAA=',
+        cavvAlgorithm: '2',
+        ucafAuthenticationData: 'jJ81HADVRtXfCBATEp01CJUAAAA=',
+        xid: 'MUg3TzR6d2RKUFgwQWx6SEVWMTA=',
+        pareq: 'eNpVUt1ugjAUfpWm9wq0',
+        pares: 'eNrNWVmzok2S9f4VjY',
+        eciRaw: '05',
+        paresStatus: 'Y',
+        authenticationTransactionId: 'OiCtXA1j1AxtSNDh5lt1',
+        directoryServerTransactionId: 'f38e6948-5388-41a6-bca4-b49723c19437',
+      },
+      paymentInformation: { tokenizedCard: { cryptogram: 'AgAAAAAAAIR8CQrXcIhbQAAAAAA=' } },
+      authenticationValue: 'MTIzNDU2Nzg5MDA5ODc2NTQzMjE=',
+      merchantInformation: { taxId: '12-3456789' },
+    });
+    expect(redactBody(body)).toEqual({
+      status: 'AUTHORIZED',
+      consumerAuthenticationInformation: {
+        cavv: SECRET_MASK,
+        cavvAlgorithm: '2',
+        ucafAuthenticationData: SECRET_MASK,
+        xid: SECRET_MASK,
+        pareq: SECRET_MASK,
+        pares: SECRET_MASK,
+        eciRaw: '05',
+        paresStatus: 'Y',
+        authenticationTransactionId: 'OiCtXA1j1AxtSNDh5lt1',
+        directoryServerTransactionId: 'f38e6948-5388-41a6-bca4-b49723c19437',
+      },
+      paymentInformation: { tokenizedCard: { cryptogram: SECRET_MASK } },
+      authenticationValue: SECRET_MASK,
+      merchantInformation: { taxId: '12-3456789' },
+    });
+  });
+
   it('masks the same fields in a JSON body (Adyen shopper data, a token), at any depth', () => {
     const body = JSON.stringify({
       amount: { value: 2599 },

@@ -35,6 +35,21 @@ describe('Cybersource Payer Authentication', () => {
       expect(body.consumerAuthenticationInformation).toEqual({ returnUrl: 'https://shop.example/3ds' });
     });
 
+    it('ties the enrollment check to the device data collection: referenceId from payment_method.three_ds_reference_id', () => {
+      // "Step 3: Payer Authentication Check Enrollment Service": the setup's consumerAuthenticationInformation.referenceId.
+      const referenceId = 'fb5d9e40-9bb0-4cc6-9e5f-f5ec1f1e6c57';
+      const paymentMethod = { type: 'stored_card', return_url: 'https://shop.example/3ds', three_ds_reference_id: referenceId } as const;
+      const body = bodyOf(t.buildRequest(ctx('sale', { three_ds: 'required', payment_method: paymentMethod }), gateway).body);
+      expect(body.consumerAuthenticationInformation).toEqual({ referenceId, returnUrl: 'https://shop.example/3ds' });
+      // The validation names the challenge, not the collection.
+      const completion = t.buildActionCompletionRequest!(
+        ctx('sale', { three_ds: 'required', payment_method: paymentMethod }),
+        { authentication_transaction_id: 'hZ4yAg1Z3VbvH4qYkXm0' },
+        gateway,
+      );
+      expect(bodyOf(completion.body).consumerAuthenticationInformation).toEqual({ authenticationTransactionId: 'hZ4yAg1Z3VbvH4qYkXm0' });
+    });
+
     it('asks for it on every authorize and sale of a gateway configured with payer_authentication', () => {
       const g = { ...gateway, payerAuthentication: true };
       expect(bodyOf(t.buildRequest(ctx('sale'), g).body).processingInformation).toMatchObject({ capture: true, actionList: ['CONSUMER_AUTHENTICATION'] });
@@ -221,6 +236,10 @@ describe('Cybersource Payer Authentication', () => {
       expect(bad({ three_ds: 'maybe' })).toMatch(/^payment\.three_ds/);
       expect(bad({ action_result: {} })).toMatch(/^payment\.action_result/);
       expect(bad({ action_result: { authentication_transaction_id: 'has spaces' } })).toMatch(/^payment\.action_result/);
+      expect(() =>
+        validateCommand(channelCommand('authorize', {}, { payment_method: { type: 'card', three_ds_reference_id: 'fb5d9e40-9bb0-4cc6-9e5f-f5ec1f1e6c57' } })),
+      ).not.toThrow();
+      expect(bad({ payment_method: { type: 'card', three_ds_reference_id: 'x'.repeat(51) } })).toMatch(/^payment\.payment_method/);
     });
   });
 });

@@ -3,9 +3,14 @@ import { cybersourceGateway } from '../../../../src/gateways/cybersource/cyberso
 import {
   CYBERSOURCE_APPLICATIONS,
   cybersourceApplicationStatus,
+  cybersourceRecordReader,
   cybersourceSearchBody,
+  isCybersourcePartialApproval,
   parseCybersourceSummary,
 } from '../../../../src/gateways/cybersource/cybersource-reconciliation';
+import { GatewayError } from '../../../../src/errors/gateway-error';
+import { gateway as cybersourceGatewayConfig } from './cybersource-test-fixtures';
+import type { PspRecordPage, ReconciliationHttp } from '../../../../src/reconciliation/psp-record';
 import { merchantReference } from '../../../../src/gateways/cybersource/cybersource-requests';
 import { metricValue } from '../../../../src/metrics/metrics-registry';
 
@@ -185,5 +190,73 @@ describe('a service name that holds a card number', () => {
   it('is reported as unreadable_type in the record and its line id', () => {
     const [record] = parseCybersourceSummary('cybersource', summary([app('ics_4111111111111111')]));
     expect(record).toMatchObject({ kind: 'other', pspType: 'unreadable_type', lineId: '5330579747706214203011:unreadable_type' });
+  });
+});
+
+describe('Cybersource partial approvals (reason code 110)', () => {
+  const WINDOW = { from: Date.parse('2026-11-02T00:00:00Z'), to: Date.parse('2026-11-03T00:00:00Z') };
+  /** A sale of 100.00 EUR the issuer approved for 60.00: the summary names only the amount asked. */
+  const partial = summary([app('ics_auth', '1', '110'), app('ics_bill')], { id: '5330579747706214203099' });
+  const whole = summary([app('ics_auth')], { id: '5330579747706214203011', clientReferenceInformation: { code: 'op-auth-2' } });
+
+  function fakeHttp(details: Record<string, unknown> | null): { http: ReconciliationHttp; sent: string[] } {
+    const sent: string[] = [];
+    const http: ReconciliationHttp = {
+      send: (req: { method: string; path: string }) => {
+        sent.push(`${req.method} ${req.path}`);
+        if (req.method === 'POST') {
+          return Promise.resolve({ status: 201, body: JSON.stringify({ totalCount: 2, _embedded: { transactionSummaries: [partial, whole] } }) });
+        }
+        return Promise.resolve(details === null ? { status: 404, body: '' } : { status: 200, body: JSON.stringify(details) });
+      },
+      stream: () => {
+        throw new Error('not used');
+      },
+    } as unknown as ReconciliationHttp;
+    return { http, sent };
+  }
+
+  async function read(http: ReconciliationHttp): Promise<PspRecordPage[]> {
+    const pages: PspRecordPage[] = [];
+    for await (const page of cybersourceRecordReader({ ...cybersourceGatewayConfig, name: 'cybersource' }, http).read(WINDOW)) pages.push(page);
+    return pages;
+  }
+
+  it('knows a partial approval by its reason code, on the summary or a service', () => {
+    expect(isCybersourcePartialApproval(partial)).toBe(true);
+    expect(isCybersourcePartialApproval(summary([app('ics_auth')], { applicationInformation: { reasonCode: '110', applications: [] } }))).toBe(true);
+    expect(isCybersourcePartialApproval(whole)).toBe(false);
+  });
+
+  it('reads the amount authorized from the transaction details, for the authorization and its capture, never the amount asked', async () => {
+    const details = { id: partial.id, orderInformation: { amountDetails: { totalAmount: '100.00', authorizedAmount: '60.00', currency: 'EUR' } } };
+    const { http, sent } = fakeHttp(details);
+    const pages = await read(http);
+    const records = pages.flatMap((p) => p.records);
+    expect(records.map((r) => [r.lineId, r.kind, r.amount, r.currency])).toEqual([
+      ['5330579747706214203099:ics_auth', 'authorization', 6000, 'EUR'],
+      ['5330579747706214203099:ics_bill', 'capture', 6000, 'EUR'],
+      ['5330579747706214203011:ics_auth', 'authorization', 10000, 'EUR'],
+    ]);
+    // One details request, for the partial approval only.
+    expect(sent).toEqual(['POST /tss/v2/searches', 'GET /tss/v2/transactions/5330579747706214203099']);
+  });
+
+  it('makes a partial approval whose details name no amount authorized an unreadable line, not a mismatch', async () => {
+    const { http } = fakeHttp({ id: partial.id, orderInformation: { amountDetails: { totalAmount: '100.00', currency: 'EUR' } } });
+    const [page] = await read(http);
+    expect(page.records.map((r) => r.lineId)).toEqual(['5330579747706214203011:ics_auth']);
+    expect(page.unreadable).toEqual([
+      {
+        line: '5330579747706214203099',
+        field: 'orderInformation.amountDetails.authorizedAmount',
+        problem: 'is missing from the details of a partial approval',
+      },
+    ]);
+  });
+
+  it('stops on details it cannot get (they lag behind the search), for the run to read the page again', async () => {
+    const { http } = fakeHttp(null);
+    await expect(read(http)).rejects.toBeInstanceOf(GatewayError);
   });
 });
