@@ -16,17 +16,20 @@ function isTokenField(key: string): boolean {
 /**
  * Whether a field holds a 3-D Secure or network token authentication value: the issuer's proof that the
  * cardholder was authenticated (Cybersource's `consumerAuthenticationInformation.cavv`, `ucafAuthenticationData`,
- * `xid`; `authenticationValue`, `threeDSAuthenticationValue`), a token's `cryptogram`, and the 3-D Secure 1 messages
+ * `xid`, `signedPares`; `authenticationValue`, `threeDSAuthenticationValue`), a token's `cryptogram` (Adyen's
+ * `tokenAuthenticationVerificationValue`), and the 3-D Secure 1 messages
  * (`pareq` carries the card number, compressed where the card number scrub cannot see it; `pares` the CAVV). Kept
  * only as long as the authorization needs them (EMV 3-D Secure), never on a log line. Their neighbours (`eciRaw`,
  * `cavvAlgorithm`, `paresStatus`, the transaction ids) say what happened and stay readable.
  */
 export function isAuthenticationValueField(key: string): boolean {
   const word = key.toLowerCase().replace(/[_-]/g, '');
-  if (word === 'xid' || word === 'pareq' || word === 'pares') return true;
-  // `mpiXid`, `three_ds_xid`, never `taxid`.
-  if (/(?:[_-]xid|[a-z0-9]Xid)$/.test(key)) return true;
-  return /(?:cavv|ucafauthenticationdata|authenticationvalue|cryptogram)$/.test(word);
+  // Cybersource's validation request sends the PARes as `signedPares`.
+  if (word === 'xid' || word === 'pareq' || word === 'pares' || word === 'signedpares') return true;
+  // `mpiXid`, `threeDSXid`, `three_ds_xid`, `MPI_XID`, never `taxId`.
+  if (/[_-]xid$/i.test(key) || /[A-Za-z0-9]Xid$/.test(key)) return true;
+  // Adyen's `mpiData.tokenAuthenticationVerificationValue` is a network token's cryptogram.
+  return /(?:cavv|ucafauthenticationdata|authenticationvalue|tokenauthenticationverificationvalue|cryptogram)$/.test(word);
 }
 
 /** Whether a body field's value is kept off a debug line whatever it holds. */

@@ -88,6 +88,36 @@ describe('redactBody', () => {
     });
   });
 
+  it('masks the authentication values under the other names the PSPs document: a signed PARes, a network token cryptogram, an XID after a capital', () => {
+    // Cybersource's validation request carries the issuer's PARes as consumerAuthenticationInformation.signedPares;
+    // Adyen's mpiData carries a network token's cryptogram as tokenAuthenticationVerificationValue (checkout v71).
+    const body = JSON.stringify({
+      consumerAuthenticationInformation: {
+        signedPares: 'eNrNWVmzok2S9f4VjY',
+        signedParesStatusReason: '01',
+        authenticationTransactionId: 'OiCtXA1j1AxtSNDh5lt1',
+      },
+      mpiData: {
+        tokenAuthenticationVerificationValue: 'AgAAAAAAAIR8CQrXcIhbQAAAAAA=',
+        threeDSXid: 'MUg3TzR6d2RKUFgwQWx6SEVWMTA=',
+        MPI_XID: 'MUg3',
+        eci: '05',
+        dsTransID: 'f38e6948',
+      },
+      merchantInformation: { taxId: '12-3456789' },
+    });
+    expect(redactBody(body)).toEqual({
+      consumerAuthenticationInformation: { signedPares: SECRET_MASK, signedParesStatusReason: '01', authenticationTransactionId: 'OiCtXA1j1AxtSNDh5lt1' },
+      mpiData: { tokenAuthenticationVerificationValue: SECRET_MASK, threeDSXid: SECRET_MASK, MPI_XID: SECRET_MASK, eci: '05', dsTransID: 'f38e6948' },
+      merchantInformation: { taxId: '12-3456789' },
+    });
+    // The same names at the end of a form body's bracket path.
+    expect(redactBody('consumerAuthenticationInformation[signedPares]=eNrNWVmzok2S9f4VjY&mpi_data[MPI_XID]=MUg3', FORM)).toEqual({
+      'consumerAuthenticationInformation[signedPares]': SECRET_MASK,
+      'mpi_data[MPI_XID]': SECRET_MASK,
+    });
+  });
+
   it('masks the same fields in a JSON body (Adyen shopper data, a token), at any depth', () => {
     const body = JSON.stringify({
       amount: { value: 2599 },
