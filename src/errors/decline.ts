@@ -220,6 +220,18 @@ export function describeDecline(table: DeclineTable, code: string): Decline {
   return declineOf(category, code, action);
 }
 
+/**
+ * The decline of `table`'s row `row` reported under another `gatewayCode`: for a PSP text that names a known row
+ * in its own words (a template with the scheme's message inside, another spelling), which no lookup of the text
+ * itself finds. Undefined when the table has no such row.
+ */
+export function declineOfRow(table: DeclineTable, row: string, gatewayCode: string): Decline | undefined {
+  const rule = findRule(table, row);
+  if (rule === undefined) return undefined;
+  const { category, action } = ruleParts(rule);
+  return declineOf(category, gatewayCode, action);
+}
+
 /** Whether `code` is in `table`. */
 export function isKnownCode(table: DeclineTable, code: string): boolean {
   return findRule(table, code) !== undefined;

@@ -1,4 +1,4 @@
-import { Decline, DeclineRule, DeclineTable, declineOf, describeDecline, findRule, isKnownCode, safeGatewayCode } from '../../errors/decline';
+import { Decline, DeclineRule, DeclineTable, declineOfRow, describeDecline, isKnownCode, safeGatewayCode } from '../../errors/decline';
 import { GatewayOutcome } from '../gateway-adapter';
 
 /**
@@ -87,10 +87,8 @@ export function adyenRetriesItself(reason: string | undefined): boolean {
  * any other reason.
  */
 export function adyenTechnicalIssue(reason: string | undefined): Decline | undefined {
-  if (!adyenRetriesItself(reason)) return undefined;
-  const rule = findRule(ADYEN_DECLINES, TECHNICAL_ISSUE_REJECTION);
-  if (rule === undefined || reason === undefined) return undefined;
-  return typeof rule === 'string' ? declineOf(rule, reason) : declineOf(rule.category, reason, rule.action);
+  if (reason === undefined || !adyenRetriesItself(reason)) return undefined;
+  return declineOfRow(ADYEN_DECLINES, TECHNICAL_ISSUE_REJECTION, reason);
 }
 
 /**
@@ -248,7 +246,5 @@ export function adyenDecline(outcome: GatewayOutcome, responseBody: string): Gat
  */
 export function adyenSchemeRejection(reason: string | undefined): Decline | undefined {
   if (reason === undefined || !/\(account configuration error\)\s*\.?\s*$/i.test(reason)) return undefined;
-  const rule = findRule(ADYEN_DECLINES, ACCOUNT_CONFIGURATION_REJECTION);
-  if (rule === undefined) return undefined;
-  return typeof rule === 'string' ? declineOf(rule, reason) : declineOf(rule.category, reason, rule.action);
+  return declineOfRow(ADYEN_DECLINES, ACCOUNT_CONFIGURATION_REJECTION, reason);
 }
