@@ -983,13 +983,22 @@ export class Ledger {
   }
 
   /**
+   * What the refunds registered on `paymentId` that are recorded FAILED and held for their PSP's own retry
+   * (`HELD_FOR_PSP_RETRY_FIELD`: Adyen's technical REFUND_FAILED, not done after all yet) may still give back, in minor
+   * units of `currency` (as {@link refundedIn} counts); 0 with none. `null` when one of them is known in no figure of it.
+   */
+  async heldForRetryIn(paymentId: string, currency: string): Promise<number | null> {
+    return this.movedIn(paymentId, currency, (d) => d.command === 'refund' && d.heldForPspRetry);
+  }
+
+  /**
    * The sum, in minor units of `currency`, of what the dependents registered on `id` that `counts` moved (`amountIn`);
    * `null` when one of them moved an amount known in no figure of that currency. One read of the set, one per member.
    */
   private async movedIn(
     id: string,
     currency: string,
-    counts: (d: { command: CommandType; state: OperationState; undone: boolean; succeededAfterFailure: boolean }) => boolean,
+    counts: (d: { command: CommandType; state: OperationState; undone: boolean; succeededAfterFailure: boolean; heldForPspRetry: boolean }) => boolean,
   ): Promise<number | null> {
     const members = await this.redis.smembers((await this.keysOfId(id)).dependents(id));
     let moved = 0;
