@@ -16,7 +16,7 @@ import { addRiskReviewCommands } from './risk-review-commands';
 import { addEventCommands } from './event-commands';
 import { recheckOperations } from '../ops/recheck';
 import { addWebhookCommands } from './webhook-commands';
-import { addRecaptureCommands } from './recapture-commands';
+import { addHeldRetryCommands, addRecaptureCommands } from './recapture-commands';
 import { addSplitTenderCommands } from './split-tender-commands';
 import { addReconciliationStatusCommand } from './reconciliation-status-command';
 import { addProcessesCommand } from './processes-command';
@@ -479,6 +479,7 @@ export function addOpsCommands(program: Command, withContext: WithOpsContext): v
   addEventCommands(ops, withContext);
   addWebhookCommands(ops, withContext);
   addRecaptureCommands(ops, withContext);
+  addHeldRetryCommands(ops, withContext);
   addSplitTenderCommands(ops, withContext);
   addReconciliationStatusCommand(ops, withContext);
   addProcessesCommand(ops, withContext);

@@ -1,6 +1,7 @@
 import { Command } from 'commander';
 import type { OpsContext } from '../ops/ops-context';
 import { dismissHeldRecaptures, heldRecaptures } from '../ops/held-recaptures';
+import { heldForPspRetry } from '../ops/held-for-psp-retry';
 import { formatMinor } from '../money/minor-units';
 import { formatDuration } from './duration';
 import { parseLimit } from './limit-option';
@@ -41,6 +42,42 @@ export async function opsDismissRecaptures(ctx: OpsContext, io: OpsWriter, opts:
   const results = await dismissHeldRecaptures(ctx, opts.ids, io.actor);
   io.out.write(opts.json ? `${JSON.stringify(results)}\n` : results.map((r) => `${r.operation_id}: ${r.result.replace(/_/g, ' ')}\n`).join(''));
   return results.every((r) => r.result === 'dismissed') ? 0 : 1;
+}
+
+/** `ops held-retries list [--all]`: {@link heldForPspRetry}, longest held first, audit-logged. */
+export async function opsHeldForPspRetry(ctx: OpsContext, io: OpsWriter, opts: { all?: boolean; limit?: string; json?: boolean }): Promise<number> {
+  const limit = parseLimit(opts.limit ?? '50');
+  const list = await heldForPspRetry(ctx, { limit, all: opts.all === true });
+  await ctx.audit.record({ action: 'ops.held_for_psp_retry', actor: io.actor, outcome: 'ok', detail: { found: list.length, all: opts.all === true } });
+  if (opts.json) io.out.write(`${JSON.stringify(list)}\n`);
+  else if (list.length === 0)
+    io.out.write(opts.all ? 'no capture or refund is held for its PSP retry\n' : 'no capture or refund is held for its PSP retry past 10 days\n');
+  else
+    io.out.write(
+      list
+        .map(
+          (r) =>
+            `${r.operation_id}  ${r.command}  ${r.gateway}  of ${r.authorization_id}  psp ${r.psp_reference ?? '?'}  ${amountText(r.amount, r.currency)}  held ${formatDuration(r.held_ms)}${r.overdue ? ' (past the PSP retry: ask the PSP)' : ''}  ${r.psp_reason}\n`,
+        )
+        .join(''),
+    );
+  return 0;
+}
+
+/**
+ * Adds `ops held-retries list`: captures and refunds the PSP failed but retries itself (their amount held), those held
+ * past the PSP's retry first.
+ */
+export function addHeldRetryCommands(ops: Command, withContext: WithOpsContext): void {
+  ops
+    .command('held-retries')
+    .description("captures and refunds FAILED that the PSP retries itself (Adyen's technical issue), their amount held")
+    .command('list')
+    .description('those held past the PSP retry (10 days), longest held first')
+    .option('--all', 'also those still within it')
+    .option('--limit <n>', 'at most this many', '50')
+    .addOption(jsonOption())
+    .action((opts: { all?: boolean; limit?: string; json?: boolean }) => withContext((ctx, io) => opsHeldForPspRetry(ctx, io, opts)));
 }
 
 /** Adds `ops recaptures list` and `ops recaptures dismiss <operation-id...>` to the `ops` command. */

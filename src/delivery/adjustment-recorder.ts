@@ -129,7 +129,10 @@ export class AdjustmentRecorder {
        * Where an authorization the fact says the PSP no longer holds leaves the expiry and orphan indexes, and where the
        * authorization a capture or cancel recorded FAILED acted on is found and closed by its success after failure.
        */
-      ledger: Pick<Ledger, 'releaseAuthorization' | 'closeAuthorization' | 'get' | 'authorizationByReference' | 'recordCancelEffectOnce'>;
+      ledger: Pick<
+        Ledger,
+        'releaseAuthorization' | 'closeAuthorization' | 'get' | 'authorizationByReference' | 'recordCancelEffectOnce' | 'unindexHeldForPspRetry'
+      >;
       logger: Logger;
     },
   ) {}
@@ -222,6 +225,10 @@ export class AdjustmentRecorder {
     await recorder.emit(adjustmentEvent(reported, adjustment, config));
     // After the adjustment and on every call, so a repeat after a crash in between completes it.
     if (releases) await this.deps.ledger.releaseAuthorization(op.id);
+    // A capture or refund held for the PSP's own retry that the PSP has now done: no longer held, no longer watched.
+    if (adjustment.kind === 'succeeded_after_failure' && op.state === 'FAILED' && op.heldForPspRetry !== undefined) {
+      await this.deps.ledger.unindexHeldForPspRetry(op.id);
+    }
     if (adjustment.kind === 'succeeded_after_failure' && op.state === 'FAILED' && CLOSING_AFTER_FAILURE.has(op.command)) {
       await this.closeAfterFailure(op, adjustment, created);
     }

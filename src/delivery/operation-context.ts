@@ -46,6 +46,11 @@ export const AUTHORIZATION_REFUSALS = {
   refundFailedHeld: 'amount_held_by_failed_refund',
   /** A refund above the captured amount not yet refunded. */
   refund: 'amount_exceeds_captured',
+  /**
+   * A cancel of an authorization one of whose captures the PSP failed for a reason it retries itself (Adyen's technical
+   * CAPTURE_FAILED): the PSP may still capture it, so the cancel is not sent and nothing tells the OMS the money was released.
+   */
+  cancelCaptureHeld: 'capture_held_for_psp_retry',
   /** A second capture of an authorization its PSP captures once only (Stripe without multicapture: Klarna, and cards as we send them). */
   singleCapture: 'capture_already_made',
   /** A capture or refund of a converted authorization that comes to nothing at its locked rate (after the parts before it). */
@@ -229,6 +234,8 @@ export async function resolveOperationContext(op: OperationRecord, ledger: Ledge
       const outside = summed ? await refundedOutside(op, auth, ledger) : 0;
       const over = summed ? amountRefusal(op, auth, dependents, options.singleCapture?.(gatewayOf(auth)) === true, outside) : null;
       if (over) return over;
+      const heldCapture = registers ? heldCaptureRefusal(op, auth, dependents) : null;
+      if (heldCapture) return heldCapture;
       const ahead = summed ? siblingsAhead(op, auth, dependents, registered, outside) : null;
       if (ahead) return ahead;
       const follows = registers && options.cancelFollowsCaptures?.(gatewayOf(auth)) === true;
@@ -379,6 +386,8 @@ async function checkedByReference(
     const ahead = siblingsAhead(op, auth, found.dependents, found.registered, outside);
     if (ahead) return ahead;
   }
+  const heldCapture = registers && found.authorization && auth.state === 'SUCCEEDED' ? heldCaptureRefusal(op, auth, found.dependents) : null;
+  if (heldCapture) return via(heldCapture);
   if (registers && found.authorization && auth.state === 'SUCCEEDED' && cancelFollowsCaptures?.(holder) === true) {
     const capturing = await voidGuards(op, auth, found.dependents, found.registered, ledger);
     if (capturing) return capturing;
@@ -1143,6 +1152,31 @@ export function amountRefusal(
     }
   }
   return null;
+}
+
+/**
+ * A cancel of authorization `auth` while one of its captures is recorded FAILED and held for its PSP's own retry
+ * (`heldForPspRetry`: Adyen's CAPTURE_FAILED for a technical issue, which Adyen re-captures itself, "Transaction
+ * Recaptured"): refused `capture_held_for_psp_retry`, unsent, naming those captures and what they hold. Adyen cancels
+ * only a payment not captured ("After a payment has been captured, you can no longer cancel it"), and this one has a
+ * capture requested that Adyen may still carry out: sent, the cancel could fail there, or succeed and make the
+ * re-capture fail, and a success would tell the OMS the authorization was released, nothing captured, while Adyen may
+ * still collect it. Settling the order is for a person with the PSP (wait for the re-capture, then refund; none within
+ * 10 days: ask Adyen). `null` for any other command, or with no capture held. Pure.
+ */
+export function heldCaptureRefusal(op: OperationRecord, auth: OperationRecord, dependents: readonly DependentSummary[]): ContextRefusal | null {
+  if (op.command !== 'cancel' || auth.command === 'sale') return null;
+  const held = dependents.filter((d) => heldForRetry(d, 'capture'));
+  if (held.length === 0) return null;
+  return {
+    fail: AUTHORIZATION_REFUSALS.cancelCaptureHeld,
+    field: 'payment.gateway_key',
+    detail: {
+      authorization_id: auth.id,
+      held_by_failed_captures: held.reduce((total, d) => total + d.amount, 0),
+      failed_capture_ids: held.map((d) => d.id).join(','),
+    },
+  };
 }
 
 /**

@@ -33,6 +33,9 @@ export const BRIDGE_DECLINES: DeclineTable = {
     // The amount is held by a refund the PSP failed for a reason it retries itself (Adyen's technical issue): it may still
     // give that amount back, so refunding it again is for a person to settle with the PSP, not a request to fix.
     amount_held_by_failed_refund: { category: 'operation_not_permitted', action: 'contact_support' },
+    // A cancel of an authorization whose capture the PSP failed but retries itself (Adyen's technical issue): the PSP may
+    // still capture it, so nothing was released; settling the order is for a person with the PSP.
+    capture_held_for_psp_retry: { category: 'operation_not_permitted', action: 'contact_support' },
     capture_already_made: { category: 'operation_not_permitted', action: 'fix_request' },
     amount_too_small_to_convert: { category: 'bridge_refused', action: 'fix_request' },
     // The customer never completed the PSP's action (3-D Secure, a redirect) in time (src/poller/action-expiry.ts).

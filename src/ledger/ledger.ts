@@ -983,13 +983,64 @@ export class Ledger {
   }
 
   /**
+   * Puts capture or refund `id`, recorded FAILED and held for its PSP's own retry (`HELD_FOR_PSP_RETRY_FIELD`), in its
+   * shard's index of held ones (`ShardKeys.heldForPspRetry`) since `at` (epoch ms), unless it is there already (the
+   * first hold's time stays). Idempotent: the recorder calls it on every reading of the failure.
+   */
+  async indexHeldForPspRetry(id: string, at: number): Promise<void> {
+    await this.redis.zadd((await this.keysOfId(id)).heldForPspRetry, 'NX', at, id);
+  }
+
+  /** Takes `id` out of its shard's index of operations held for their PSP's retry (done after all). Idempotent. */
+  async unindexHeldForPspRetry(id: string): Promise<void> {
+    await this.redis.zrem((await this.keysOfId(id)).heldForPspRetry, id);
+  }
+
+  /**
+   * The captures and refunds in the index of those held for their PSP's own retry (`indexHeldForPspRetry`) held since
+   * `before` (epoch ms) or earlier, oldest first, at most `limit`, every shard; each read again (one read each), and one
+   * no longer held (done after all, its record gone) taken out of the index rather than listed.
+   */
+  async heldForPspRetrySince(before: number, limit: number): Promise<{ record: OperationRecord; heldSince: number }[]> {
+    const pages = await Promise.all(
+      this.shards.map(async (keys) => {
+        const flat = await this.redis.zrangebyscore(keys.heldForPspRetry, '-inf', before, 'WITHSCORES', 'LIMIT', 0, limit);
+        const entries: { id: string; heldSince: number; key: string }[] = [];
+        for (let i = 0; i + 1 < flat.length; i += 2) entries.push({ id: flat[i], heldSince: Number(flat[i + 1]), key: keys.heldForPspRetry });
+        return entries;
+      }),
+    );
+    const oldest = pages
+      .flat()
+      .sort((a, b) => a.heldSince - b.heldSince)
+      .slice(0, limit);
+    const read = await Promise.all(oldest.map(async (e) => ({ ...e, record: await this.get(e.id) })));
+    const held: { record: OperationRecord; heldSince: number }[] = [];
+    for (const e of read) {
+      if (e.record && e.record.state === 'FAILED' && e.record.heldForPspRetry !== undefined && e.record.succeededAfterFailure === undefined)
+        held.push({ record: e.record, heldSince: e.heldSince });
+      else await this.redis.zrem(e.key, e.id);
+    }
+    return held;
+  }
+
+  /**
+   * What the refunds registered on `paymentId` that are recorded FAILED and held for their PSP's own retry
+   * (`HELD_FOR_PSP_RETRY_FIELD`: Adyen's technical REFUND_FAILED, not done after all yet) may still give back, in minor
+   * units of `currency` (as {@link refundedIn} counts); 0 with none. `null` when one of them is known in no figure of it.
+   */
+  async heldForRetryIn(paymentId: string, currency: string): Promise<number | null> {
+    return this.movedIn(paymentId, currency, (d) => d.command === 'refund' && d.heldForPspRetry);
+  }
+
+  /**
    * The sum, in minor units of `currency`, of what the dependents registered on `id` that `counts` moved (`amountIn`);
    * `null` when one of them moved an amount known in no figure of that currency. One read of the set, one per member.
    */
   private async movedIn(
     id: string,
     currency: string,
-    counts: (d: { command: CommandType; state: OperationState; undone: boolean; succeededAfterFailure: boolean }) => boolean,
+    counts: (d: { command: CommandType; state: OperationState; undone: boolean; succeededAfterFailure: boolean; heldForPspRetry: boolean }) => boolean,
   ): Promise<number | null> {
     const members = await this.redis.smembers((await this.keysOfId(id)).dependents(id));
     let moved = 0;

@@ -18,7 +18,19 @@ export interface ScrapeSnapshot {
   eventsSetAside: number;
   /** Re-captures held on their capture past `delivery.recapture_failure_wait_ms` without the capture failure they follow. */
   recapturesAwaitingFailure: number;
+  /**
+   * Captures and refunds recorded FAILED whose PSP retries them itself, their amount held (`held_for_psp_retry`): how
+   * many, how many for longer than {@link PSP_RETRY_WAIT_MS}, and how long the oldest has been held, seconds (0: none).
+   */
+  heldForPspRetry: { count: number; overdue: number; oldestSeconds: number };
 }
+
+/**
+ * How long a capture or refund may stay held for its PSP's own retry before a person must act: 10 days, Adyen's word
+ * ("If the transaction is not re-captured within 10 days, contact our Support Team"; CAPTURE_FAILED and REFUND_FAILED
+ * reasons page, for refunds equally).
+ */
+export const PSP_RETRY_WAIT_MS = 10 * 24 * 60 * 60 * 1000;
 
 /** How far past its next check a PENDING/UNKNOWN/UNRESOLVED operation is counted as overdue: 1 minute. */
 export const OVERDUE_GRACE_MS = 60_000;
@@ -72,6 +84,18 @@ const recapturesAwaitingFailure = gauge(
   'pb_recaptures_awaiting_failure',
   'PSP re-captures held on their capture past delivery.recapture_failure_wait_ms without the capture failure they follow (surfaced to operators, nothing sent to the OMS), at scrape: `payment-bridge ops recaptures list`',
 );
+const heldForPspRetry = gauge(
+  'pb_held_for_psp_retry',
+  'Captures and refunds recorded FAILED whose PSP retries them itself (Adyen technical CAPTURE_FAILED or REFUND_FAILED), their amount still held, at scrape: `payment-bridge ops held-retries list`',
+);
+const heldForPspRetryOverdue = gauge(
+  'pb_held_for_psp_retry_overdue',
+  'Of pb_held_for_psp_retry, those held for more than 10 days (Adyen: contact Support when not re-captured within 10 days), at scrape',
+);
+const heldForPspRetryOldest = gauge(
+  'pb_held_for_psp_retry_oldest_seconds',
+  'How long the oldest capture or refund held for its PSP retry has been held, seconds (0: none), at scrape',
+);
 const eventLag = gauge('pb_event_send_lag_seconds', 'Age of the oldest event not yet accepted by the bus, seconds (0: none waiting), at scrape');
 
 async function collectAll(): Promise<void> {
@@ -87,9 +111,24 @@ async function collectAll(): Promise<void> {
   eventLag.set(s.eventLagSeconds);
   eventsSetAside.set(s.eventsSetAside);
   recapturesAwaitingFailure.set(s.recapturesAwaitingFailure);
+  heldForPspRetry.set(s.heldForPspRetry.count);
+  heldForPspRetryOverdue.set(s.heldForPspRetry.overdue);
+  heldForPspRetryOldest.set(s.heldForPspRetry.oldestSeconds);
 }
 
 // prom-client calls `collect` on each gauge when the registry is read; the snapshot is shared.
-for (const g of [operations, overdue, overdueAge, queueDepth, eventsUnsent, eventLag, eventsSetAside, recapturesAwaitingFailure]) {
+for (const g of [
+  operations,
+  overdue,
+  overdueAge,
+  queueDepth,
+  eventsUnsent,
+  eventLag,
+  eventsSetAside,
+  recapturesAwaitingFailure,
+  heldForPspRetry,
+  heldForPspRetryOverdue,
+  heldForPspRetryOldest,
+]) {
   (g as unknown as { collect?: () => Promise<void> }).collect = collectAll;
 }

@@ -80,7 +80,8 @@ export interface OrphanDecision {
   splitTender?: FailedSplitStep;
   /** Why nothing was done: `off`, `unknown_authorization`, `not_an_authorization`, `closed`, `expired`,
    * `superseded`, `dependent_in_flight`, `capture_held_for_psp_retry` (a capture of it FAILED that the PSP retries
-   * itself: it may still collect), `in_flight_unknown`, `no_psp_reference`, `refunds_unknown` (a refund of it
+   * itself: it may still collect), `refund_held_for_psp_retry` (a charge whose refunds FAILED that the PSP retries itself
+   * cover all that is left of it: they may still give it back), `in_flight_unknown`, `no_psp_reference`, `refunds_unknown` (a refund of it
    * moved money known in no figure of the reversal's currency), `nothing_left` (refunded in full already). */
   skipped?: string;
   /**
@@ -99,6 +100,12 @@ export interface OrphanDecision {
   commandCurrency?: string;
   /** What refunds of it gave back already, minor units of `currency`, taken off `amount` (a sale partly refunded). */
   refunded?: number;
+  /**
+   * What refunds of it recorded FAILED that the PSP retries itself (`held_for_psp_retry`: Adyen's technical
+   * REFUND_FAILED) may still give back, minor units of `currency`, taken off `amount` too: refunded again here, that
+   * money could go back twice (and the bridge's own refund check refuses such a refund `amount_held_by_failed_refund`).
+   */
+  heldByFailedRefunds?: number;
   orderId?: string;
 }
 
@@ -287,6 +294,7 @@ function moneyFields(d: OrphanDecision): Record<string, string | number | undefi
     amount_basis: d.amountBasis,
     ...(d.commandAmount !== undefined ? { command_amount: d.commandAmount, command_currency: d.commandCurrency } : {}),
     ...(d.refunded !== undefined ? { refunded: d.refunded } : {}),
+    ...(d.heldByFailedRefunds !== undefined ? { held_by_failed_refunds: d.heldByFailedRefunds } : {}),
   };
 }
 
@@ -668,13 +676,21 @@ export class OrphanReversal {
     if (auth.state === 'SUCCEEDED' && !refund && (await this.captureHeldForRetry(auth.id))) return skip('capture_held_for_psp_retry');
 
     if (refund && reversed) {
-      // A charge partly refunded already (none in flight, above): only what is left of it is given back.
+      // A charge partly refunded already (none in flight, above): only what is left of it is given back. Refunds the PSP
+      // failed but retries itself (Adyen's technical REFUND_FAILED) may still give theirs back: left to them, not refunded twice.
       const refunded = await this.refundedOf(auth, reversed);
-      if (refunded === null) return skip('refunds_unknown');
-      if (refunded.amount > 0 || (refunded.atPsp ?? 0) > 0) {
-        const left = lessRefunded(reversed, refunded);
-        const given = { refunded: reversed.atPsp ? (refunded.atPsp ?? 0) : refunded.amount };
-        if (!left) return { ...base, ...given, amount: 0, ...(reversed.atPsp ? { commandAmount: 0 } : {}), outcome: 'skipped', skipped: 'nothing_left' };
+      const held = refunded === null ? null : await this.refundedOf(auth, reversed, 'held_for_psp_retry');
+      if (refunded === null || held === null) return skip('refunds_unknown');
+      const claimed = { amount: refunded.amount + held.amount, ...(reversed.atPsp ? { atPsp: (refunded.atPsp ?? 0) + (held.atPsp ?? 0) } : {}) };
+      if (claimed.amount > 0 || (claimed.atPsp ?? 0) > 0) {
+        const inPsp = (r: Refunded): number => (reversed?.atPsp ? (r.atPsp ?? 0) : r.amount);
+        const given = { refunded: inPsp(refunded), ...(held.amount > 0 ? { heldByFailedRefunds: inPsp(held) } : {}) };
+        const left = lessRefunded(reversed, claimed);
+        if (!left) {
+          // Refunded in full already, or what is left is held by refunds the PSP retries: nothing is sent.
+          const why = lessRefunded(reversed, refunded) === null ? 'nothing_left' : 'refund_held_for_psp_retry';
+          return { ...base, ...given, amount: 0, ...(reversed.atPsp ? { commandAmount: 0 } : {}), outcome: 'skipped', skipped: why };
+        }
         reversed = left;
         base = { ...base, ...reversalFigures(auth, left), ...given };
       }
@@ -701,15 +717,18 @@ export class OrphanReversal {
   }
 
   /**
-   * What the refunds of `orphan` gave back already ({@link Ledger.refundedIn}), in the command's currency and, for a
-   * converted one, in the PSP's (`reversal.atPsp`); `null` when one of them is known in neither.
+   * What the refunds of `orphan` gave back already ({@link Ledger.refundedIn}), or with `held_for_psp_retry` what those
+   * recorded FAILED that the PSP retries itself may still give back ({@link Ledger.heldForRetryIn}), in the command's
+   * currency and, for a converted one, in the PSP's (`reversal.atPsp`); `null` when one of them is known in neither.
    */
-  private async refundedOf(orphan: OperationRecord, reversal: ReversalAmount): Promise<Refunded | null> {
+  private async refundedOf(orphan: OperationRecord, reversal: ReversalAmount, which: 'done' | 'held_for_psp_retry' = 'done'): Promise<Refunded | null> {
     const { ledger } = this.deps;
-    const amount = await ledger.refundedIn(orphan.id, orphan.payment.currency);
+    const sum = (currency: string): Promise<number | null> =>
+      which === 'done' ? ledger.refundedIn(orphan.id, currency) : ledger.heldForRetryIn(orphan.id, currency);
+    const amount = await sum(orphan.payment.currency);
     if (amount === null) return null;
     if (!reversal.atPsp) return { amount };
-    const atPsp = await ledger.refundedIn(orphan.id, reversal.atPsp.currency);
+    const atPsp = await sum(reversal.atPsp.currency);
     return atPsp === null ? null : { amount, atPsp };
   }
 
@@ -828,7 +847,7 @@ function isFundsHeldReason(reason: OrphanReason): reason is FundsHeldReason {
 
 const splitLateSuccesses = counter(
   'pb_split_tender_late_successes_total',
-  'Split tender parts (redemption or card part) that FAILED, their split rolled back or failed, which the PSP then reported succeeded (success after failure: money nothing will capture or keep), by tender, command and what orphan reversal did: voided, refunded (reversed), would_void, would_refund (dry run), already_requested, nothing_left (a charge refunded in full already), skipped (off, no PSP reference, a dependent in flight…)',
+  'Split tender parts (redemption or card part) that FAILED, their split rolled back or failed, which the PSP then reported succeeded (success after failure: money nothing will capture or keep), by tender, command and what orphan reversal did: voided, refunded (reversed), would_void, would_refund (dry run), already_requested, nothing_left (a charge refunded in full already), held_for_psp_retry (what is left is held by refunds the PSP failed and retries itself), skipped (off, no PSP reference, a dependent in flight…)',
   ['tender', 'command', 'release'],
 );
 
@@ -836,6 +855,7 @@ const splitLateSuccesses = counter(
 function releaseOf(d: OrphanDecision): string {
   if (d.outcome === 'voided') return d.reversal === 'refund' ? 'refunded' : 'voided';
   if (d.skipped === 'nothing_left') return 'nothing_left';
+  if (d.skipped === 'refund_held_for_psp_retry') return 'held_for_psp_retry';
   if (d.outcome === 'would_void') return d.reversal === 'refund' ? 'would_refund' : 'would_void';
   return d.outcome;
 }
@@ -884,6 +904,12 @@ export async function reverseSuccessAfterFailure(
   } else if (release === 'nothing_left') {
     logger.info(
       'split tender: a part of a failed split was approved by the PSP after its failure, and refunded in full already: nothing left to reverse',
+      meta,
+    );
+  } else if (release === 'held_for_psp_retry') {
+    // Not for a person to refund now: the PSP's own retry of those refunds gives it back; only if none comes is it theirs.
+    logger.warn(
+      'split tender: a part of a failed split was approved by the PSP after its failure; what is left of it is held by refunds the PSP failed and retries itself: nothing sent, wait for their retry (none within 10 days: ask the PSP)',
       meta,
     );
   } else {

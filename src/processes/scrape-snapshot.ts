@@ -5,7 +5,7 @@ import { AmqpConnection } from '../amqp/amqp-connection';
 import { closeChannelWithin } from '../amqp/channel-close';
 import { Config } from '../config/config';
 import { OPERATION_STATES, POLLED_STATES } from '../ledger/operation-state';
-import { OVERDUE_GRACE_MS, ScrapeSnapshot } from '../metrics/scrape-gauges';
+import { OVERDUE_GRACE_MS, PSP_RETRY_WAIT_MS, ScrapeSnapshot } from '../metrics/scrape-gauges';
 import { shardKeysOf } from '../redis/key-layout';
 
 /** BullMQ job states the queue-depth gauge reports. */
@@ -13,7 +13,8 @@ const JOB_STATES = ['waiting', 'delayed', 'failed', 'active'] as const;
 
 /**
  * Builds a process' scrape-time snapshot: one Redis pipeline per ledger shard (state index sizes, the overdue polled
- * operations, the outbox's unsent index, the re-captures held past their wait for the failure they follow), BullMQ's
+ * operations, the outbox's unsent index, the re-captures held past their wait for the failure they follow, the captures and refunds held for their PSP's
+ * retry and their age), BullMQ's
  * job counts per queue, and the two RabbitMQ queues by a passive check on a short-lived channel (skipped while the
  * broker is away).
  */
@@ -41,6 +42,9 @@ export function scrapeSnapshot(deps: {
         pipeline.zcard(keys.rejectedEvents);
         pipeline.zcount(keys.heldRecaptures, '-inf', now - config.delivery.recaptureFailureWaitMs);
         pipeline.zcount(keys.surfacedRecaptures, '-inf', now - config.delivery.recaptureFailureWaitMs);
+        pipeline.zcard(keys.heldForPspRetry);
+        pipeline.zcount(keys.heldForPspRetry, '-inf', now - PSP_RETRY_WAIT_MS);
+        pipeline.zrange(keys.heldForPspRetry, 0, 0, 'WITHSCORES');
         return ((await pipeline.exec()) ?? []).map(([err, value]) => {
           if (err) throw err;
           return value;
@@ -59,6 +63,8 @@ export function scrapeSnapshot(deps: {
     let eventsSetAside = 0;
     let recapturesAwaitingFailure = 0;
     let oldestUnsentAt = now;
+    const heldForPspRetry = { count: 0, overdue: 0, oldestSeconds: 0 };
+    let heldSince = now;
     for (const results of perShard) {
       let i = 0;
       for (const s of OPERATION_STATES) operations[s] += Number(results[i++]);
@@ -74,10 +80,15 @@ export function scrapeSnapshot(deps: {
       eventsSetAside += Number(results[i++]);
       // Held past the wait and not surfaced yet (surfaced at the next pass), and surfaced ones still waiting.
       recapturesAwaitingFailure += Number(results[i++]);
-      recapturesAwaitingFailure += Number(results[i]);
+      recapturesAwaitingFailure += Number(results[i++]);
+      heldForPspRetry.count += Number(results[i++]);
+      heldForPspRetry.overdue += Number(results[i++]);
+      const held = results[i] as string[];
+      if (held.length === 2) heldSince = Math.min(heldSince, Number(held[1]));
     }
     for (const s of POLLED_STATES) overdue[s].oldestSeconds = overdue[s].count > 0 ? Math.max(0, now - dueAt[s]) / 1000 : 0;
     const eventLagSeconds = Math.max(0, now - oldestUnsentAt) / 1000;
+    heldForPspRetry.oldestSeconds = heldForPspRetry.count > 0 ? Math.max(0, now - heldSince) / 1000 : 0;
 
     const queues: ScrapeSnapshot['queues'] = [];
     for (const [name, queue] of Object.entries(deps.queues)) {
@@ -85,7 +96,7 @@ export function scrapeSnapshot(deps: {
       for (const state of JOB_STATES) queues.push({ queue: name, state, count: counts[state] ?? 0 });
     }
     if (deps.amqp?.connected) queues.push(...(await brokerDepths(deps.amqp, config.amqp)));
-    return { operations, overdue, queues, eventsUnsent, eventLagSeconds, eventsSetAside, recapturesAwaitingFailure };
+    return { operations, overdue, queues, eventsUnsent, eventLagSeconds, eventsSetAside, recapturesAwaitingFailure, heldForPspRetry };
   };
 }
 

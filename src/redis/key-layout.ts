@@ -218,6 +218,14 @@ export class ShardKeys {
   get surfacedRecaptures(): string {
     return `${this.base}recaptures:surfaced`;
   }
+  /**
+   * Sorted set: captures and refunds recorded FAILED whose PSP retries them itself (`held_for_psp_retry`: Adyen's
+   * technical CAPTURE_FAILED or REFUND_FAILED), their amount held (score = when first held, ms), until the PSP's retry
+   * marks them done (`succeeded_after_failure`): what `pb_held_for_psp_retry_overdue` and `ops held-retries list` read.
+   */
+  get heldForPspRetry(): string {
+    return `${this.base}held:psp-retry`;
+  }
   /** Sorted set: operations kept out of retention's expiry (score = when held, ms). */
   get retentionHold(): string {
     return `${this.base}retention:hold`;

@@ -60,6 +60,18 @@ export const ADYEN_REFUSAL_REASONS: readonly (readonly [code: string, refusalRea
 const ACCOUNT_CONFIGURATION_REJECTION = 'Capture rejected by card scheme: raw error message from the scheme (account configuration error)';
 
 /**
+ * The same page's template for a capture or refund the card scheme rejected as an incorrect request, the scheme's raw
+ * message in the middle: "Capture rejected by card scheme: raw error message from the scheme (incorrect request)".
+ */
+const INCORRECT_REQUEST_REJECTION = 'Capture rejected by card scheme: raw error message from the scheme (incorrect request)';
+
+/** The endings of the scheme rejections whose middle is the scheme's own message, each with its template's row. */
+const SCHEME_REJECTION_ENDINGS: readonly (readonly [ending: RegExp, row: string])[] = [
+  [/\(account configuration error\)\s*\.?\s*$/i, ACCOUNT_CONFIGURATION_REJECTION],
+  [/\(incorrect request\)\s*\.?\s*$/i, INCORRECT_REQUEST_REJECTION],
+];
+
+/**
  * Adyen's reason for a capture or refund the card scheme rejected because of a technical issue, whose documented
  * follow-up is Adyen's own: "You do not need to take any action. Adyen will try to fix the issue and re-capture the
  * transaction" (CAPTURE_FAILED and REFUND_FAILED reasons page, which applies to refunds equally: "Captures and refunds
@@ -142,6 +154,10 @@ export const ADYEN_DECLINES: DeclineTable = {
     // middle (matched by its ending: `adyenSchemeRejection`): contact Adyen Support; once it confirms the fix, the
     // failed captures can be re-captured. Not a request to fix, nor one Adyen re-captures itself.
     [ACCOUNT_CONFIGURATION_REJECTION]: { category: 'invalid_request', action: 'contact_support' },
+    // The scheme refused the request as Adyen formed it from ours (the scheme's raw message in the middle, matched by its
+    // ending): nothing the OMS can change in its command fixes it and Adyen does not retry it, so support reads the
+    // scheme's message with Adyen. Not held: Adyen retries only the technical issue.
+    [INCORRECT_REQUEST_REJECTION]: { category: 'invalid_request', action: 'contact_support' },
     // Ours, from adyen-webhook.ts: a capture the card scheme rejected as expired ("Capture rejected by card scheme: …
     // (capture expired)": final, it cannot be re-captured), or one sent after the authorization's EXPIRE: nothing is
     // left to capture, obtain a new authorization.
@@ -239,12 +255,14 @@ export function adyenDecline(outcome: GatewayOutcome, responseBody: string): Gat
 }
 
 /**
- * The decline of a capture or refund the card scheme rejected for the merchant account's configuration at Adyen: a
- * `reason` ending "(account configuration error)" after the scheme's raw message, which differs per payment, so no
- * exact row can match it. The row of Adyen's template (`ACCOUNT_CONFIGURATION_REJECTION`), the reason itself as the
- * code; undefined for any other reason (the table reads it as usual).
+ * The decline of a capture or refund the card scheme rejected with its own raw message in Adyen's template: a `reason`
+ * ending "(account configuration error)" (the merchant account's configuration at Adyen) or "(incorrect request)",
+ * after the scheme's message, which differs per payment, so no exact row can match it. The row of Adyen's template
+ * (`ACCOUNT_CONFIGURATION_REJECTION`, `INCORRECT_REQUEST_REJECTION`), the reason itself as the code; undefined for any
+ * other reason (the table reads it as usual).
  */
 export function adyenSchemeRejection(reason: string | undefined): Decline | undefined {
-  if (reason === undefined || !/\(account configuration error\)\s*\.?\s*$/i.test(reason)) return undefined;
-  return declineOfRow(ADYEN_DECLINES, ACCOUNT_CONFIGURATION_REJECTION, reason);
+  if (reason === undefined) return undefined;
+  const row = SCHEME_REJECTION_ENDINGS.find(([ending]) => ending.test(reason))?.[1];
+  return row === undefined ? undefined : declineOfRow(ADYEN_DECLINES, row, reason);
 }

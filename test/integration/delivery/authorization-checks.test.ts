@@ -362,6 +362,48 @@ describe('currency and amount: a dependent command is checked against what our a
   });
 });
 
+describe("a cancel of an authorization whose capture FAILED for a reason its PSP retries itself (held for Adyen's re-capture)", () => {
+  /** An authorization of 4000 with a capture of 3000 recorded FAILED as the recorder leaves it, held for the PSP's retry or not. */
+  async function withFailedCapture(held: boolean): Promise<{ auth: PaymentCommand; capture: string }> {
+    const auth = await authorized({ amount: 4000 });
+    const capture = await record(dependent('capture', auth, { amount: 3000 }));
+    // Registered on its authorization as delivery registers it, then sent and failed (Adyen's technical CAPTURE_FAILED).
+    expect(await ledger.authorizationView(auth.payment.operation_reference!, capture)).not.toBeNull();
+    await ledger.transition(capture, 'SENT', { event: 'attempt' });
+    const reason = 'Capture rejected by card scheme because of a technical issue.';
+    await ledger.transition(capture, 'FAILED', { event: 'outcome' }, { reason, ...(held ? { heldForPspRetry: reason } : {}) });
+    return { auth, capture };
+  }
+
+  it('is refused unsent, naming the held capture, by our id or by PSP reference: the OMS never hears "cancelled" while the PSP may still capture', async () => {
+    const { auth, capture } = await withFailedCapture(true);
+    const reference = (await ledger.get(auth.payment.operation_reference!))!.gatewayReference!;
+    const before = await metricValue('pb_authorization_refusals_total', { gateway: 'simulator', reason: 'capture_held_for_psp_retry' });
+    for (const gatewayKey of [auth.payment.operation_reference!, reference]) {
+      const cancel = await record(dependent('cancel', auth, { gateway_key: gatewayKey, amount: 4000 }));
+      const requests = sim.counters().requests;
+      expect(await service.deliver(cancel)).toEqual({ kind: 'done', state: 'FAILED' });
+      expect(sim.counters().requests).toBe(requests);
+      expect(await ledger.get(cancel)).toMatchObject({
+        reason: 'capture_held_for_psp_retry',
+        decline: { category: 'operation_not_permitted', gateway_code: 'capture_held_for_psp_retry', suggested_action: 'contact_support' },
+      });
+      expect((await events.load(`${cancel}.FAILED`))?.params.payment).toMatchObject({ status: 'FAIL', reason: 'capture_held_for_psp_retry' });
+      expect(logs.lines.some((l) => l.includes('capture_held_for_psp_retry') && l.includes(cancel) && l.includes(capture))).toBe(true);
+    }
+    expect(await metricValue('pb_authorization_refusals_total', { gateway: 'simulator', reason: 'capture_held_for_psp_retry' })).toBe(before + 2);
+    // The authorization stays open: nothing was released at the PSP.
+    expect((await ledger.get(auth.payment.operation_reference!))?.closedBy).toBeUndefined();
+  });
+
+  it('a capture that simply FAILED (a reason the PSP does not retry) holds nothing: the cancel is sent', async () => {
+    const { auth } = await withFailedCapture(false);
+    const cancel = await record(dependent('cancel', auth, { amount: 4000 }));
+    expect(await service.deliver(cancel)).toEqual({ kind: 'done', state: 'SUCCEEDED' });
+    expect(sim.counters().effects[cancel]).toBe(1);
+  });
+});
+
 describe('events report what the PSP confirmed, and flag any difference with what was asked', () => {
   async function sentCapture(amount: number): Promise<string> {
     const id = await record(channelCommand('capture', {}, { gateway_key: 'pi_not_ours', amount, currency: 'EUR' }));

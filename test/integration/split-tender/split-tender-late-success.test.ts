@@ -338,6 +338,76 @@ describe('a split tender sale charged late and partly refunded before its revers
   });
 });
 
+describe("a split tender sale charged late, a refund of which FAILED for a reason the PSP retries itself (held for Adyen's retry)", () => {
+  /**
+   * The card part of a rolled-back split sale (EUR 70.00), charged late by the PSP, and a refund of `amount` of it the
+   * OMS sent after hearing so, which the PSP failed for a reason it retries itself (Adyen's technical REFUND_FAILED: the
+   * refund's `held_for_psp_retry`), as the recorder leaves it. The card part and its PSP reference.
+   */
+  async function heldRefund(tag: string, amount: number): Promise<{ card: string; reference: string; refundId: string }> {
+    const { card } = await rolledBack('sale', tag);
+    const failed = (await worker.ledger.get(card))!;
+    const refundId = `refund-${tag}-${RUN}`;
+    await worker.ledger.create(refundId, {
+      version: 1,
+      command: 'refund',
+      channel: 'web',
+      received_at: new Date().toISOString(),
+      payment: {
+        gateway: 'sim',
+        gateway_account: 'acme',
+        gateway_key: card,
+        amount,
+        currency: 'EUR',
+        order_id: failed.payment.order_id,
+        operation_reference: refundId,
+      },
+    });
+    await approvedLate(card);
+    await eventually(async () => (await worker.ledger.get(card))?.succeededAfterFailure !== undefined, 30_000);
+    await eventually(() => logs.lines.some((l) => l.includes('it is not being reversed') && l.includes(card) && l.includes('dependent_in_flight')), 30_000);
+    // Registered on the sale as delivery registers it, sent, and failed for the technical issue Adyen retries itself.
+    expect(await worker.ledger.authorizationView(card, refundId)).not.toBeNull();
+    await worker.ledger.transition(refundId, 'SENT', { event: 'attempt' });
+    const reason = 'Capture rejected by card scheme because of a technical issue.';
+    await worker.ledger.transition(refundId, 'FAILED', { event: 'outcome' }, { reason, heldForPspRetry: reason });
+    expect((await worker.ledger.dependentsOf(card)).find((d) => d.id === refundId)).toMatchObject({ state: 'FAILED', heldForPspRetry: true });
+    const reference = String((await simAuthorization(card)).id);
+    return { card, reference, refundId };
+  }
+
+  function orphansOn(): OrphanReversal {
+    return new OrphanReversal({ config, redis: worker.redis, ledger: worker.ledger, deliveryQueue: worker.deliveryQueue, logger: logs.logger, mode: 'on' });
+  }
+
+  it('is refunded only for what the held refund leaves, which the PSP accepts: never the held amount a second time', async () => {
+    const { card, reference } = await heldRefund('heldpart', 2000);
+    const op = (await worker.ledger.get(card))!;
+    const decision = await reverseSuccessAfterFailure(orphansOn(), logs.logger, op, reference, 'reconciliation', {});
+    expect(decision).toMatchObject({ outcome: 'voided', reversal: 'refund', amount: 5000, currency: 'EUR', refunded: 0, heldByFailedRefunds: 2000 });
+    const refundId = orphanRefundOperationId(card);
+    await eventually(async () => ['SUCCEEDED', 'FAILED'].includes((await worker.ledger.get(refundId))?.state ?? ''), 60_000);
+    // Sent and done: the bridge's own refund check (amount_held_by_failed_refund) would refuse the whole charge unsent.
+    expect(await worker.ledger.get(refundId)).toMatchObject({ state: 'SUCCEEDED', payment: { amount: 5000, orphan_reversal: 'oms_told_failed' } });
+    expect(await simAuthorization(card)).toMatchObject({ amount_captured: 7000, amount_refunded: 5000 });
+    const line = logs.lines
+      .map((l) => JSON.parse(l) as Record<string, unknown>)
+      .find((l) => l.message === 'orphan reversal: refunding a charge nothing will keep' && l.operation_id === card);
+    expect(line).toMatchObject({ amount: 5000, currency: 'EUR', held_by_failed_refunds: 2000 });
+  });
+
+  it('held for all that is left: nothing sent, skipped refund_held_for_psp_retry, the split line says to wait for the retry', async () => {
+    const { card, reference } = await heldRefund('heldall', 7000);
+    const op = (await worker.ledger.get(card))!;
+    const before = await metricValue('pb_split_tender_late_successes_total', { tender: 'card', command: 'sale', release: 'held_for_psp_retry' });
+    const decision = await reverseSuccessAfterFailure(orphansOn(), logs.logger, op, reference, 'webhook', {});
+    expect(decision).toMatchObject({ outcome: 'skipped', skipped: 'refund_held_for_psp_retry', amount: 0, refunded: 0, heldByFailedRefunds: 7000 });
+    expect(await worker.ledger.get(orphanRefundOperationId(card))).toBeNull();
+    expect(await metricValue('pb_split_tender_late_successes_total', { tender: 'card', command: 'sale', release: 'held_for_psp_retry' })).toBe(before + 1);
+    expect(logs.lines.some((l) => l.includes('held by refunds the PSP failed and retries itself') && l.includes(card))).toBe(true);
+  });
+});
+
 describe('split tender intake: a field the split cannot carry to the PSP is refused, never dropped', () => {
   it.each([
     ['payment_method', { type: 'card', token: 'adyenjs_0_1_25$opaque' }],

@@ -7,6 +7,10 @@
  * to the web process: each settles its own operation, whose OMS event is sent.
  */
 import { metricValue } from '../../../src/metrics/metrics-registry';
+import { PSP_RETRY_WAIT_MS } from '../../../src/metrics/scrape-gauges';
+import { heldForPspRetry } from '../../../src/ops/held-for-psp-retry';
+import { scrapeSnapshot } from '../../../src/processes/scrape-snapshot';
+import { shardKeysOf, shardOfOperation } from '../../../src/redis/key-layout';
 import { useAdyenStandInStack } from '../../support/adyen-checkout-stand-in';
 import { eventually } from '../../support/tcp-proxy';
 
@@ -215,6 +219,44 @@ describe("an Adyen modification's notification naming the payment", () => {
     expect((await stack.worker.ledger.get(again.id))?.reason).toBe('amount_exceeds_authorized');
     const refund = await delivered('refund', orderId, authorization);
     expect(refund.state).toBe('PENDING');
+  });
+
+  it("a capture held for Adyen's re-capture is watched until it comes: counted and aged at scrape, listed by ops held-retries past 10 days, overdue then; the re-capture takes it out", async () => {
+    const { worker, config } = stack;
+    const snapshot = (): ReturnType<ReturnType<typeof scrapeSnapshot>> => scrapeSnapshot({ config, redis: worker.redis, queues: {} })();
+    const { authorization, capture } = await authorizedAndCaptureReceived();
+    const before = (await snapshot()).heldForPspRetry;
+    await notifyNamingPayment('CAPTURE_FAILED', authorization, capture, 'Capture rejected by card scheme because of a technical issue.');
+    await eventually(async () => (await worker.ledger.get(capture))?.state === 'FAILED');
+
+    const held = (await snapshot()).heldForPspRetry;
+    expect(held.count).toBe(before.count + 1);
+    expect(held.oldestSeconds).toBeGreaterThanOrEqual(0);
+    // Within Adyen's 10 days: listed only with --all, not overdue.
+    expect((await heldForPspRetry(worker, { limit: 1000 })).map((r) => r.operation_id)).not.toContain(capture);
+    expect((await heldForPspRetry(worker, { limit: 1000, all: true })).find((r) => r.operation_id === capture)).toMatchObject({
+      command: 'capture',
+      gateway: 'adyen',
+      authorization_id: authorization,
+      amount: 5000,
+      currency: 'EUR',
+      psp_reason: 'Capture rejected by card scheme because of a technical issue.',
+      overdue: false,
+    });
+    // Held 11 days: overdue, in the gauge the alert reads and in the default list.
+    const key = shardKeysOf(config.redis.keyPrefix)[(await shardOfOperation(worker.redis, config.redis.keyPrefix, capture))!].heldForPspRetry;
+    await worker.redis.zadd(key, 'XX', Date.now() - PSP_RETRY_WAIT_MS - 86_400_000, capture);
+    const late = (await snapshot()).heldForPspRetry;
+    expect(late.overdue).toBe(before.overdue + 1);
+    expect(late.oldestSeconds).toBeGreaterThanOrEqual(11 * 86_400 - 5);
+    expect((await heldForPspRetry(worker, { limit: 1000 })).find((r) => r.operation_id === capture)).toMatchObject({ overdue: true });
+
+    // Adyen re-captures it: no longer held, no longer counted.
+    await notifyNamingPayment('CAPTURE', authorization, capture, 'Transaction Recaptured');
+    await eventually(async () => (await worker.ledger.get(capture))?.succeededAfterFailure !== undefined);
+    await eventually(async () => (await snapshot()).heldForPspRetry.count === before.count);
+    expect((await snapshot()).heldForPspRetry.overdue).toBe(before.overdue);
+    expect((await heldForPspRetry(worker, { limit: 1000, all: true })).map((r) => r.operation_id)).not.toContain(capture);
   });
 
   it("a REFUND_FAILED for a technical issue while the refund is still open: the refund FAILS with Adyen's reason, its amount held for Adyen's own retry; a second refund of it is refused unsent", async () => {

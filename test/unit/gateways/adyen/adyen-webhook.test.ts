@@ -596,9 +596,26 @@ describe('Adyen webhook events', () => {
         }),
       ]);
     }
+    // Adyen's other template with the scheme's raw message in the middle, "(incorrect request)", on a capture or a refund:
+    // its own row (never the table's fallback `unknown`), not retried by Adyen, so not held.
+    const incorrect = 'Capture rejected by card scheme: 30 : Format error (incorrect request)';
+    for (const name of ['post-CAPTURE_FAILED-capture_failed', 'post-REFUND_FAILED-refund_failed'] as const) {
+      const n = example(name);
+      Object.assign(n.notificationItems[0].NotificationRequestItem, { reason: incorrect });
+      const { outcome } = t.parseWebhook(raw(n), gateway)[0];
+      expect([name, outcome]).toEqual([
+        name,
+        expect.objectContaining({
+          status: 'FAIL',
+          reason: incorrect,
+          decline: expect.objectContaining({ category: 'invalid_request', gateway_code: incorrect.slice(0, 64), suggested_action: 'contact_support' }),
+        }),
+      ]);
+      expect(outcome.retriedByPsp).toBeUndefined();
+    }
     // Another scheme rejection keeps reading by the table (its fallback for a text it does not list).
     const other = example('post-CAPTURE_FAILED-capture_failed');
-    Object.assign(other.notificationItems[0].NotificationRequestItem, { reason: 'Capture rejected by card scheme: 30 : Format error (incorrect request)' });
+    Object.assign(other.notificationItems[0].NotificationRequestItem, { reason: 'Capture rejected by card scheme: 30 : Format error (something new)' });
     expect(t.parseWebhook(raw(other), gateway)[0].outcome.decline?.category).toBe('unknown');
   });
 
