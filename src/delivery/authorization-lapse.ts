@@ -126,33 +126,79 @@ async function recordOnce(
 /** How the PSP released an authorization a capture was sent after: its lapse, or its void after success. */
 export type RecordedRelease = 'authorization_expired' | 'failed_after_success';
 
+const releaseTies = counter(
+  'pb_capture_release_ties_total',
+  "Captures failing whose first send fell in the same second as their authorization's recorded release (its authorization_expired or failed_after_success adjustment, such as Adyen's EXPIRE, the PSP dating it in whole seconds), none before that second: which came first cannot be told, so the failure keeps the PSP's reason, by gateway and release",
+  ['gateway', 'release'],
+);
+
 /**
- * How the authorization capture `op` acts on was released, when its release is on record already, from before the
- * capture was first sent (the release's PSP time, else when it was recorded, at or before the capture's first attempt,
- * else its creation): `authorization_expired` for its lapse (the PSP's lapse webhook, Adyen `EXPIRE` "the remaining
- * uncaptured amount expired", or a reconciliation run), `failed_after_success` for a void of it the OMS never asked for
- * (a Dashboard or Customer Area void, the PSP's own cancel): the earlier of the two when both are, the one that released
- * the hold. A capture sent after that failed on the release, whatever the PSP's text: nothing is left to capture. One
- * sent before it (Adyen had received it: `EXPIRE` takes only what remained uncaptured) failed for its own reason, which
- * it keeps: a technical `CAPTURE_FAILED` Adyen may still re-capture, and a new authorization captured beside it would
- * collect twice. Null when none is, or no authorization of ours is found.
+ * A time's whole second (epoch seconds): the precision the PSPs date their events in (Adyen's `eventDate`
+ * "yyyy-MM-DDThh:mm:ssTZD", Cybersource's `eventDate`, a Stripe event's `created`).
+ */
+const secondOf = (ms: number): number => Math.floor(ms / 1000);
+
+/** Within one second, which release is read as the one that took the hold: a void before a lapse. */
+const TIE_ORDER: Record<RecordedRelease, number> = { failed_after_success: 0, authorization_expired: 1 };
+
+/**
+ * How the authorization capture `op` acts on was released, when its release is on record already from before the
+ * capture was first sent: `authorization_expired` for its lapse (the PSP's lapse webhook, Adyen `EXPIRE` "the
+ * remaining uncaptured amount expired", or a reconciliation run), `failed_after_success` for a void of it the OMS never
+ * asked for (a Dashboard or Customer Area void, the PSP's own cancel). A capture sent after that failed on the release,
+ * whatever the PSP's text: nothing is left to capture. One sent before it (Adyen had received it: `EXPIRE` takes only
+ * what remained uncaptured) failed for its own reason, which it keeps: a technical `CAPTURE_FAILED` Adyen may still
+ * re-capture, and a new authorization captured beside it would collect twice. Null when none is, or no authorization of
+ * ours is found.
+ *
+ * Before means in an earlier whole second: the release's PSP time (else when it was recorded) against the capture's
+ * first attempt (else its creation). The PSPs date their events in whole seconds, so a release in the very second the
+ * capture was sent, or in the same millisecond, cannot be told before or after it: it is not read as before, and the
+ * failure keeps the PSP's reason (a capture wrongly kept pending on Adyen's re-capture is a late collection Adyen's
+ * support resolves; a wrong `reauthorize` beside a capture Adyen re-captures collects twice). Such a tie is counted
+ * (`pb_capture_release_ties_total`) and logged. Both releases before: the earlier second decides, the release that took
+ * the hold; in one second, the void (`failed_after_success`: the OMS is not told to authorize again an order voided).
  */
 export type LapseRecorded = (capture: OperationRecord) => Promise<RecordedRelease | null>;
 
 export function lapseRecordedOf(deps: {
   adjustments: Pick<AdjustmentRecorder, 'authorizationActedOn'>;
   store: Pick<AdjustmentStore, 'forOperation'>;
+  logger: Logger;
 }): LapseRecorded {
   return async (capture) => {
     const authorizationId = await deps.adjustments.authorizationActedOn(capture);
     if (authorizationId === null) return null;
     const sentAt = capture.firstAttemptAt ?? capture.createdAt;
-    const at = (a: { occurredAt?: number; recordedAt: number }): number => a.occurredAt ?? a.recordedAt;
-    const before = (await deps.store.forOperation(authorizationId))
-      .filter((a): a is typeof a & { kind: RecordedRelease } => a.kind === 'authorization_expired' || a.kind === 'failed_after_success')
-      .filter((a) => sentAt === undefined || at(a) <= sentAt)
-      .sort((x, y) => at(x) - at(y));
-    return before[0]?.kind ?? null;
+    const second = (a: { occurredAt?: number; recordedAt: number }): number => secondOf(a.occurredAt ?? a.recordedAt);
+    const releases = (await deps.store.forOperation(authorizationId)).filter(
+      (a): a is typeof a & { kind: RecordedRelease } => a.kind === 'authorization_expired' || a.kind === 'failed_after_success',
+    );
+    const earliest = (candidates: typeof releases): RecordedRelease | null =>
+      [...candidates].sort((x, y) => second(x) - second(y) || TIE_ORDER[x.kind] - TIE_ORDER[y.kind])[0]?.kind ?? null;
+    if (sentAt === undefined) return earliest(releases);
+    const sent = secondOf(sentAt);
+    const before = earliest(releases.filter((a) => second(a) < sent));
+    if (before !== null) return before;
+    const tied = releases.find((a) => second(a) === sent);
+    if (tied !== undefined) {
+      const gateway = gatewayOf(capture);
+      releaseTies.inc({ gateway, release: tied.kind });
+      deps.logger.info(
+        "capture failed in the very second its authorization's release is dated: which came first cannot be told, its failure keeps the PSP's reason",
+        {
+          operation_id: capture.id,
+          gateway,
+          authorization_id: authorizationId,
+          release: tied.kind,
+          adjustment_id: tied.id,
+          release_at: new Date(tied.occurredAt ?? tied.recordedAt).toISOString(),
+          release_time: tied.occurredAt !== undefined ? 'psp' : 'recorded',
+          sent_at: new Date(sentAt).toISOString(),
+        },
+      );
+    }
+    return null;
   };
 }
 

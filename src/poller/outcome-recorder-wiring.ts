@@ -74,6 +74,6 @@ export function buildOutcomeRecorder(parts: OutcomeRecorderParts): { recorder: O
   const store = new AdjustmentStore(redis, config.redis.keyPrefix);
   const adjustments = new AdjustmentRecorder({ config, store, recorder, ledger, logger });
   lapses.record = lapseRecording({ adjustments, store, ledger, logger });
-  lapses.recorded = lapseRecordedOf({ adjustments, store });
+  lapses.recorded = lapseRecordedOf({ adjustments, store, logger });
   return { recorder, orphans };
 }

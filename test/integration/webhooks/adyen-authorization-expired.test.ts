@@ -34,6 +34,7 @@ async function post(fields: {
   originalReference?: string;
   success?: string;
   reason?: string;
+  eventDate?: string;
 }): Promise<number> {
   const item = signedAdyenItem({ ...fields, merchantAccountCode: MERCHANT, amount: { value: AMOUNT, currency: 'EUR' } }, ADYEN_HMAC);
   return (await postAdyenBatch(stack, 'adyen', [item])).status;
@@ -61,9 +62,22 @@ async function received(command: CommandType, of: { authorization: string; order
   return { id, reference };
 }
 
-/** Adyen's EXPIRE of the authorization, recorded as its authorization_expired adjustment. */
-async function expired(of: { authorization: string; reference: string }): Promise<void> {
-  expect(await post({ eventCode: 'EXPIRE', merchantReference: of.authorization, pspReference: psp('EXPI'), originalReference: of.reference })).toBe(200);
+/** `ms` as Adyen writes an `eventDate`: whole seconds, with its zone's offset ("yyyy-MM-DDThh:mm:ssTZD", e.g. `2021-07-17T13:42:40+01:00`). */
+const adyenEventDate = (ms: number): string => `${new Date(ms + 3_600_000).toISOString().slice(0, 19)}+01:00`;
+
+/** When `capture` was first sent (epoch ms). */
+const sentAt = async (capture: { id: string }): Promise<number> => (await stack.worker.ledger.get(capture.id))!.firstAttemptAt!;
+
+/** Adyen's EXPIRE of the authorization, dated `at` (epoch ms, written as Adyen writes it), recorded as its authorization_expired adjustment. */
+async function expired(of: { authorization: string; reference: string }, at: number): Promise<void> {
+  const item = {
+    eventCode: 'EXPIRE',
+    merchantReference: of.authorization,
+    pspReference: psp('EXPI'),
+    originalReference: of.reference,
+    eventDate: adyenEventDate(at),
+  };
+  expect(await post(item)).toBe(200);
   await eventually(async () => (await stack.worker.adjustmentStore.forOperation(of.authorization)).some((a) => a.kind === 'authorization_expired'));
 }
 
@@ -94,7 +108,7 @@ describe('an Adyen capture of an authorization that expired', () => {
   it("a capture refused (CAPTURE success false) after the authorization's EXPIRE was recorded: FAILED authorization_expired, reauthorize; Adyen's text on the log line", async () => {
     const before = await met();
     const auth = await authorized();
-    await expired(auth);
+    await expired(auth, Date.now() - 60_000);
     const capture = await received('capture', auth);
 
     const reason = 'Insufficient balance on payment';
@@ -104,15 +118,40 @@ describe('an Adyen capture of an authorization that expired', () => {
     expect(logs.lines.some((l) => l.includes('failed after its authorization lapsed') && l.includes(capture.id) && l.includes(reason))).toBe(true);
   });
 
+  const TECHNICAL = 'Capture rejected by card scheme because of a technical issue.';
+
   it("a capture Adyen had received before its EXPIRE, failing later for a technical issue (which Adyen may re-capture), keeps Adyen's reason: no reauthorize", async () => {
     const auth = await authorized();
     const capture = await received('capture', auth);
-    await expired(auth);
+    await expired(auth, (await sentAt(capture)) + 60_000);
 
-    const reason = 'Capture rejected by card scheme because of a technical issue.';
-    const failed = await captureFails(auth, capture, 'CAPTURE_FAILED', reason);
-    expect(failed?.reason).toBe(reason);
+    const failed = await captureFails(auth, capture, 'CAPTURE_FAILED', TECHNICAL);
+    expect(failed?.reason).toBe(TECHNICAL);
     expect(failed?.decline?.suggested_action).not.toBe('reauthorize');
+  });
+
+  it("an EXPIRE dated in the very second the capture was sent (Adyen dates in whole seconds: which came first cannot be told) is not read as before it: the technical failure keeps Adyen's reason", async () => {
+    const ties = (): Promise<number> => metricValue('pb_capture_release_ties_total', { gateway: 'adyen', release: 'authorization_expired' });
+    const before = await ties();
+    const auth = await authorized();
+    const capture = await received('capture', auth);
+    // Written as Adyen writes it, its milliseconds dropped: the start of the capture's second, at or before its send.
+    await expired(auth, await sentAt(capture));
+
+    const failed = await captureFails(auth, capture, 'CAPTURE_FAILED', TECHNICAL);
+    expect(failed?.reason).toBe(TECHNICAL);
+    expect(failed?.decline?.suggested_action).not.toBe('reauthorize');
+    expect(await ties()).toBe(before + 1);
+    expect(logs.lines.some((l) => l.includes('which came first cannot be told') && l.includes(capture.id))).toBe(true);
+  });
+
+  it('an EXPIRE dated in the second before the capture was sent: the capture met the lapse, whatever Adyen says of it: FAILED authorization_expired, reauthorize', async () => {
+    const auth = await authorized();
+    const capture = await received('capture', auth);
+    await expired(auth, (await sentAt(capture)) - 1_000);
+
+    const failed = await captureFails(auth, capture, 'CAPTURE_FAILED', TECHNICAL);
+    expect(failed).toMatchObject(LAPSED);
   });
 
   it("a capture refused after Adyen's own cancel of the authorization (failed_after_success: a Customer Area void) is not a lapse: FAILED authorization_cancelled, fix_request", async () => {
@@ -165,7 +204,7 @@ describe('an Adyen capture of an authorization that expired', () => {
     const auth = await authorized();
     const capture = await received('capture', auth);
 
-    await expired(auth);
+    await expired(auth, Date.now());
 
     expect((await stack.worker.ledger.get(capture.id))?.state).toBe('PENDING');
     expect((await stack.worker.ledger.get(auth.authorization))?.state).toBe('SUCCEEDED');

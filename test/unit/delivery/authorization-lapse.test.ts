@@ -3,6 +3,7 @@ import { AdjustmentInput } from '../../../src/adjustments/adjustment-store';
 import { failedOnRecordedLapse, lapseRecordedOf, lapseRecording } from '../../../src/delivery/authorization-lapse';
 import { AdjustmentsChangedError } from '../../../src/errors/adjustments-changed-error';
 import { AuthorizationLapse } from '../../../src/gateways/gateway-adapter';
+import { pspIsoTimeMs } from '../../../src/gateways/psp-time';
 import { OperationRecord } from '../../../src/ledger/ledger';
 import { metricValue } from '../../../src/metrics/metrics-registry';
 import { captureLogger } from '../../support/capture-logger';
@@ -105,8 +106,8 @@ describe("a capture that met its authorization's lapse records the lapse on the 
 });
 
 describe('a capture failing after its authorization lapse was recorded (Adyen EXPIRE, any PSP)', () => {
-  const of = (held: AdjustmentRecord[], authorizationId: string | null = 'auth-1') =>
-    lapseRecordedOf({ adjustments: { authorizationActedOn: async () => authorizationId }, store: { forOperation: async () => held } });
+  const of = (held: AdjustmentRecord[], authorizationId: string | null = 'auth-1', logger = captureLogger('info').logger) =>
+    lapseRecordedOf({ adjustments: { authorizationActedOn: async () => authorizationId }, store: { forOperation: async () => held }, logger });
 
   it('reads the lapse as recorded when the authorization holds an authorization_expired adjustment; not for other kinds, nor without an authorization of ours', async () => {
     expect(await of([adjustment('authorization_expired')])(capture)).toBe('authorization_expired');
@@ -135,6 +136,59 @@ describe('a capture failing after its authorization lapse was recorded (Adyen EX
     // Sent after the lapse: nothing was left to capture.
     const earlier = { ...adjustment('authorization_expired'), occurredAt: sentAt - 60_000, recordedAt: sentAt - 59_000 };
     expect(await of([earlier])(inFlight)).toBe('authorization_expired');
+  });
+
+  describe("a release dated in the capture's own second (the PSPs date in whole seconds: which came first cannot be told) is not read as before it", () => {
+    // 2024-01-01T11:00:00.000Z: the second Adyen writes 2024-01-01T12:00:00+01:00.
+    const second = Date.UTC(2024, 0, 1, 11, 0, 0);
+    const sentAt = (ms: number) => ({ ...capture, createdAt: ms - 5_000, firstAttemptAt: ms }) as OperationRecord;
+    const lapsedAt = (occurredAt: number | undefined, recordedAt: number): AdjustmentRecord =>
+      ({ ...adjustment('authorization_expired'), ...(occurredAt !== undefined ? { occurredAt } : {}), recordedAt }) as AdjustmentRecord;
+    const ties = (release: string): Promise<number> => metricValue('pb_capture_release_ties_total', { gateway: 'stripe', release });
+
+    it('the same millisecond: the PSP reason kept; counted and logged as a tie', async () => {
+      const { logger, lines } = captureLogger('info');
+      const before = await ties('authorization_expired');
+      expect(await of([lapsedAt(second + 400, second + 900)], 'auth-1', logger)(sentAt(second + 400))).toBeNull();
+      expect(await ties('authorization_expired')).toBe(before + 1);
+      expect(lines.some((l) => l.includes('which came first cannot be told') && l.includes('cap-1') && l.includes('"release_time":"psp"'))).toBe(true);
+    });
+
+    it("Adyen's second-precision eventDate (yyyy-MM-DDThh:mm:ssTZD) read at the second's start, the capture sent later in that second: the PSP reason kept", async () => {
+      const eventDate = pspIsoTimeMs('2024-01-01T12:00:00+01:00')!;
+      expect(eventDate).toBe(second);
+      for (const ms of [0, 1, 400, 999]) expect(await of([lapsedAt(eventDate, second + 2_000)])(sentAt(second + ms))).toBeNull();
+      // Sent a whole second later: the lapse came first, whatever its milliseconds.
+      expect(await of([lapsedAt(eventDate, second + 2_000)])(sentAt(second + 1_000))).toBe('authorization_expired');
+      expect(await of([lapsedAt(second + 999, second + 2_000)])(sentAt(second + 1_000))).toBe('authorization_expired');
+    });
+
+    it('a release later in the same second, or in a later one: the PSP reason kept; only the same second is a tie', async () => {
+      const before = await ties('authorization_expired');
+      expect(await of([lapsedAt(second + 900, second + 950)])(sentAt(second + 100))).toBeNull();
+      expect(await ties('authorization_expired')).toBe(before + 1);
+      expect(await of([lapsedAt(second + 1_000, second + 1_050)])(sentAt(second + 999))).toBeNull();
+      expect(await ties('authorization_expired')).toBe(before + 1);
+    });
+
+    it("no PSP time: when it was recorded, by the same rule (a bridge process's clock against another's)", async () => {
+      expect(await of([lapsedAt(undefined, second + 400)])(sentAt(second + 400))).toBeNull();
+      expect(await of([lapsedAt(undefined, second + 100)])(sentAt(second + 900))).toBeNull();
+      expect(await of([lapsedAt(undefined, second - 1)])(sentAt(second))).toBe('authorization_expired');
+      // Never attempted: its creation.
+      const created = { ...capture, createdAt: second + 400 } as OperationRecord;
+      expect(await of([lapsedAt(undefined, second + 400)])(created)).toBeNull();
+      expect(await of([lapsedAt(undefined, second - 600)])(created)).toBe('authorization_expired');
+    });
+
+    it('a void and a lapse dated in one earlier second: the void, whichever is listed first, not reauthorize', async () => {
+      const voided = { ...adjustment('failed_after_success'), occurredAt: second + 700, recordedAt: second + 800 } as AdjustmentRecord;
+      const lapsed = lapsedAt(second + 100, second + 200);
+      expect(await of([lapsed, voided])(sentAt(second + 5_000))).toBe('failed_after_success');
+      expect(await of([voided, lapsed])(sentAt(second + 5_000))).toBe('failed_after_success');
+      // In different seconds, the earlier one took the hold.
+      expect(await of([voided, lapsedAt(second - 1, second)])(sentAt(second + 5_000))).toBe('authorization_expired');
+    });
   });
 
   it("fails the capture authorization_expired, reauthorize, whatever the PSP said; counted found; the PSP's text on a warning", async () => {
