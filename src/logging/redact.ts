@@ -232,18 +232,45 @@ function prefixScratch(length: number): typeof scratch {
   return scratch;
 }
 
+/**
+ * Digit values and group starts in typed arrays with counts, reused from run to run: emptying a JS array
+ * (`length = 0`) drops its backing store, so every digit run of every string redacted grew two arrays anew (a
+ * UUID has several): ~2.6 KB and ~2 µs a UUID, most of the redaction of a log line or a history entry.
+ */
 class DigitRun {
-  readonly digits: number[] = [];
-  /** Index (into `digits`) where each group starts. */
-  readonly groups: number[] = [];
+  /** Digit values; the first `length` hold the run. */
+  digits = new Int8Array(64);
+  length = 0;
+  /** Index (into `digits`) where each group starts; the first `groupCount` hold the run's groups. */
+  groups = new Int32Array(16);
+  groupCount = 0;
   start = -1;
   end = -1;
 
   reset(): void {
-    this.digits.length = 0;
-    this.groups.length = 0;
+    this.length = 0;
+    this.groupCount = 0;
     this.start = -1;
     this.end = -1;
+  }
+
+  pushDigit(value: number): void {
+    if (this.length === this.digits.length) {
+      const grown = new Int8Array(this.digits.length * 2);
+      grown.set(this.digits);
+      this.digits = grown;
+    }
+    this.digits[this.length++] = value;
+  }
+
+  /** A group starts at the next digit. */
+  startGroup(): void {
+    if (this.groupCount === this.groups.length) {
+      const grown = new Int32Array(this.groups.length * 2);
+      grown.set(this.groups);
+      this.groups = grown;
+    }
+    this.groups[this.groupCount++] = this.length;
   }
 
   /**
@@ -254,7 +281,7 @@ class DigitRun {
    */
   holdsCardNumber(strict: boolean): boolean {
     const d = this.digits;
-    const m = d.length;
+    const m = this.length;
     if (m < MIN_PAN) return false;
     // Luhn prefix sums: `evenDoubled[i]` sums d[0..i) doubling even indices, `oddDoubled` odd ones.
     // nextSignificant[i]: first index ≥ i holding a non-zero digit (m if none). Indexes 0..m are all written
@@ -289,10 +316,11 @@ class DigitRun {
     }
     // A card number written next to another number ("4111 1111 1111 1111 12"): every span of whole groups.
     const groups = this.groups;
-    for (let i = 0; i < groups.length; i += 1) {
+    const groupCount = this.groupCount;
+    for (let i = 0; i < groupCount; i += 1) {
       const a = groups[i];
-      for (let j = i; j < groups.length; j += 1) {
-        const b = j + 1 < groups.length ? groups[j + 1] : m;
+      for (let j = i; j < groupCount; j += 1) {
+        const b = j + 1 < groupCount ? groups[j + 1] : m;
         if (b - a > MAX_SPAN_DIGITS) break;
         const s = nextSignificant[a];
         if (s < b && b - s > MAX_PAN) break;
@@ -316,7 +344,7 @@ function forEachDigitRun(text: string, visit: (run: DigitRun) => boolean): void 
   run.reset();
   let separators = 0;
   const flush = (): boolean => {
-    const stop = run.digits.length >= MIN_PAN && visit(run);
+    const stop = run.length >= MIN_PAN && visit(run);
     run.reset();
     separators = 0;
     return stop;
@@ -327,14 +355,14 @@ function forEachDigitRun(text: string, visit: (run: DigitRun) => boolean): void 
     if (c > 0xffff) i += 1;
     const v = digitValue(c);
     if (v >= 0) {
-      if (run.digits.length === 0) {
+      if (run.length === 0) {
         run.start = at;
-        run.groups.push(0);
-      } else if (separators > 0) run.groups.push(run.digits.length);
-      run.digits.push(v);
+        run.startGroup();
+      } else if (separators > 0) run.startGroup();
+      run.pushDigit(v);
       run.end = i + 1;
       separators = 0;
-    } else if (run.digits.length > 0) {
+    } else if (run.length > 0) {
       if (separators < MAX_SEPARATORS && isSeparator(c)) separators += 1;
       else if (flush()) return;
     }

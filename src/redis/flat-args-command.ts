@@ -34,8 +34,6 @@ class FlatArgsCommand extends Command {
  * keeps friendly error stacks takes ioredis's own path, which does those (none of ours does).
  */
 export function sendEvalsha(redis: RedisClient, sha: string, numberOfKeys: number, keysThenArgs: readonly (string | number)[]): Promise<unknown> {
-  if (redis.options.enableAutoPipelining || redis.options.keyPrefix || redis.options.showFriendlyErrorStack)
-    return redis.evalsha(sha, numberOfKeys, ...keysThenArgs);
   const args = new Array<string>(keysThenArgs.length + 2);
   args[0] = sha;
   args[1] = String(numberOfKeys);
@@ -43,7 +41,18 @@ export function sendEvalsha(redis: RedisClient, sha: string, numberOfKeys: numbe
     const value = keysThenArgs[i];
     args[i + 2] = typeof value === 'string' ? value : String(value);
   }
-  const command = new FlatArgsCommand('evalsha', args);
+  return sendEvalshaArgv(redis, args);
+}
+
+/**
+ * {@link sendEvalsha} with its whole argument list already built: `[sha, numberOfKeys, ...keysThenArgs]`, all
+ * strings (what `LuaScript` lays out, so a script's fifty-odd values are put in one array once). The command
+ * keeps `argv` as its arguments: the caller must not change it afterwards (sending it again is fine).
+ */
+export function sendEvalshaArgv(redis: RedisClient, argv: readonly string[]): Promise<unknown> {
+  if (redis.options.enableAutoPipelining || redis.options.keyPrefix || redis.options.showFriendlyErrorStack)
+    return redis.evalsha(argv[0], argv[1], ...argv.slice(2));
+  const command = new FlatArgsCommand('evalsha', argv as string[]);
   redis.sendCommand(command);
   return command.promise;
 }

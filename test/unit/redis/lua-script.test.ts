@@ -26,7 +26,37 @@ describe('Lua scripts with named inputs', () => {
   });
 
   it('lays out keys then arguments in declared order from objects, whatever order the caller writes them in, then the rest', () => {
-    expect(script.layout({ args: { now: 5, id: 'x' }, keys: { log: 'L', op: 'O' } }, ['f', 'v'])).toEqual(['O', 'L', 'x', 5, 'f', 'v']);
+    // As sent: numbers in decimal text, as ioredis writes them.
+    expect(script.layout({ args: { now: 5, id: 'x' }, keys: { log: 'L', op: 'O' } }, ['f', 'v', 7])).toEqual(['O', 'L', 'x', '5', 'f', 'v', '7']);
+  });
+
+  it('sends EVALSHA with the SHA, the key count (extra keys included) and the layout, in one command', async () => {
+    const sent: unknown[][] = [];
+    const redis = {
+      options: {},
+      sendCommand: (command: { name: string; args: unknown[]; resolve(value: unknown): void }) => {
+        sent.push([command.name, ...command.args]);
+        command.resolve('ran');
+      },
+    } as unknown as Parameters<typeof script.run>[0];
+    await expect(script.run(redis, { keys: { op: '{s}O', log: '{s}L' }, args: { id: 'x', now: 5 } }, ['r', 9], ['{s}X1'])).resolves.toBe('ran');
+    const sha = sent[0][1];
+    expect(sha).toMatch(/^[0-9a-f]{40}$/);
+    expect(sent).toEqual([['evalsha', sha, '3', '{s}O', '{s}L', '{s}X1', 'x', '5', 'r', '9']]);
+  });
+
+  it('loads the script with EVAL (its text, the key count, the same layout) when the server answers NOSCRIPT', async () => {
+    const evaluated: unknown[][] = [];
+    const redis = {
+      options: {},
+      sendCommand: (command: { reject(err: Error): void }) => command.reject(new Error('NOSCRIPT No matching script.')),
+      eval: (...args: unknown[]) => {
+        evaluated.push(args);
+        return Promise.resolve('loaded');
+      },
+    } as unknown as Parameters<typeof script.run>[0];
+    await expect(script.run(redis, { keys: { op: '{s}O', log: '{s}L' }, args: { id: 'x', now: 5 } }, ['r'])).resolves.toBe('loaded');
+    expect(evaluated).toEqual([[script.lua, 2, '{s}O', '{s}L', 'x', '5', 'r']]);
   });
 
   it('refuses a value missing at run time (a composition mistake) instead of shifting every position after it', () => {
@@ -47,7 +77,7 @@ describe('Lua script values given in parts', () => {
   it('lays out each name from the first part that holds it, in declared order, as the merged object would', () => {
     const keyParts = [{ log: 'L' }, { ref: 'R', op: 'O' }];
     const argParts = [{ now: 5 }, { id: 'x' }];
-    expect(script.layoutParts(keyParts, argParts)).toEqual(['O', 'L', 'R', 'x', 5]);
+    expect(script.layoutParts(keyParts, argParts)).toEqual(['O', 'L', 'R', 'x', '5']);
     expect(script.layoutParts(keyParts, argParts)).toEqual(script.layout({ keys: { op: 'O', log: 'L', ref: 'R' }, args: { id: 'x', now: 5 } }));
   });
 
