@@ -71,5 +71,9 @@ export const adyenStoredValueGateway: GatewayDefinition<'adyen-stored-value', ty
   // hours ("Void transaction: undo a Stored Value API transaction from the last 24 hours",
   // https://docs.adyen.com/payment-methods/gift-cards/stored-value-api).
   authorizationValidityMs: { default: DAY_MS },
+  // The same window, one for every provider (the guide's per-provider table says which transactions, not how long):
+  // "lets you undo transactions made with this API in the past 24 hours"
+  // (https://docs.adyen.com/payment-methods/gift-cards/stored-value-api/void).
+  storedValueVoidWindowMs: DAY_MS,
   conformanceFixture: 'test/conformance/fixtures/adyen-stored-value.ts',
 };
