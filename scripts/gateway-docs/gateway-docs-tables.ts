@@ -205,7 +205,7 @@ export function renderIndexPage(): string {
     "- `category`: one of the closed set below, mapped from the PSP's own code by its table (`src/gateways/<name>/<name>-declines.ts`).",
     "- `gateway_code`: the PSP's code verbatim (at most 64 characters; never card data), or ours for a refusal of the bridge.",
     '- `customer_message`: safe to show the customer: no internal detail, no card data, never which fraud check fired.',
-    `- \`suggested_action\`: one of ${SUGGESTED_ACTIONS.map((a) => `\`${a}\``).join(', ')}. \`reauthorize\`: the authorization the command acted on is gone (it lapsed at the PSP, e.g. Stripe \`authorization_expired\` on a capture): obtain a new one (a \`revalidate\`, or a new authorization) before capturing.`,
+    `- \`suggested_action\`: one of ${SUGGESTED_ACTIONS.map((a) => `\`${a}\``).join(', ')}. \`reauthorize\`: the authorization the command acted on is gone (it lapsed at the PSP, e.g. Stripe \`authorization_expired\` on a capture): obtain a new one (a \`revalidate\`, or a new authorization) before capturing. \`reverse_with_new_transaction\`: a void of a stored value transaction past its PSP's void window (Adyen Stored Value: 24 hours, reason \`VOID_WINDOW_PASSED\`): the transaction stands; undo its effect with a new transaction (for example a gift card payment of what a load added, or the deactivation of a card it issued or activated).`,
     '',
     'A code no table knows gets `unknown` (action `contact_support`), a warn log line with the raw code and',
     '`pb_decline_unmapped_total{gateway_type}`: add the row. `pb_declines_total{gateway_type,category}` counts all.',

@@ -423,12 +423,14 @@ export class DeliveryService {
 
   /** The context the transformer sees (see `resolveOperationContext`), as the next delivery step. */
   private async contextFor(op: OperationRecord): Promise<Extract<ContextResolution, { context: OperationContext }> | { wait: DeliveryStep } | ContextRefusal> {
-    // Amounts are checked before the first attempt only: once sent, the PSP has decided.
+    // Amounts (and a void's window) are checked before the first attempt only: once sent, the PSP has decided.
+    const first = op.state === 'RECEIVED' && op.attempts === 0;
     const resolved = await resolveOperationContext(op, this.deps.ledger, {
-      checkAmounts: op.state === 'RECEIVED' && op.attempts === 0,
+      checkAmounts: first,
       gateways: this.gatewayNames,
       singleCapture: (gateway) => this.deps.config.gateways[gateway]?.type === 'stripe',
       cancelFollowsCaptures: (gateway) => this.cancelFollowsCaptures(gateway),
+      ...(first && op.command === 'cancel' ? { voidWindow: { now: this.now(), windowMs: (gateway: string) => this.voidWindowMs(gateway) } } : {}),
     });
     if ('wait' in resolved) {
       // Waited since: its creation for an authorization (the first thing it can wait for), its first sibling wait else.
@@ -499,6 +501,12 @@ export class DeliveryService {
       }),
     );
     return registered.every(Boolean);
+  }
+
+  /** The stored value void window of the gateway configured as `gateway` (`GatewayDefinition.storedValueVoidWindowMs`), ms. */
+  private voidWindowMs(gateway: string): number | undefined {
+    const type = this.deps.config.gateways[gateway]?.type;
+    return type === undefined ? undefined : gatewayDefinition(type).storedValueVoidWindowMs;
   }
 
   /**

@@ -176,6 +176,14 @@ export interface ResolveOptions {
    * captures they hold themselves, and refuse a cancel of what was captured in full).
    */
   cancelFollowsCaptures?: (gateway: string) => boolean;
+  /**
+   * Before a cancel's first attempt (delivery passes it with `checkAmounts`): the time now (epoch ms) and each gateway's
+   * stored value void window (`GatewayDefinition.storedValueVoidWindowMs`; undefined: none documented). A cancel naming
+   * one of our stored value transactions (by our operation id or its PSP reference) done longer ago than the window of
+   * the gateway that did it is refused {@link VOID_WINDOW_PASSED}, unsent. Default: none (status inquiries, the poller: a
+   * cancel already sent is asked about, never refused).
+   */
+  voidWindow?: { now: number; windowMs(gateway: string): number | undefined };
 }
 
 /**
@@ -184,8 +192,9 @@ export interface ResolveOptions {
  * key, else its gateway reference), which exists only once that authorization succeeded; a validate of one
  * of our succeeded authorizations is also given what it holds at the PSP (`held`, `heldAtPsp`). A cancel naming
  * one of our stored value transactions (a reload, an issue, a status change, a merge, a refund to a gift card) by
- * its operation id voids that transaction by its PSP reference (`voidOfTransaction`). Every other command is sent
- * as the OMS gave it. Used for the request itself (delivery) and for any status inquiry
+ * its operation id voids that transaction by its PSP reference (`voidOfTransaction`); a dependent naming any other of
+ * our operations by its id is refused outside that operation's scope, and a cancel of one is refused (`ofOperation`).
+ * Every other command is sent as the OMS gave it. Used for the request itself (delivery) and for any status inquiry
  * about it (delivery's UNKNOWN resolution, the poller), so both name the same PSP object.
  *
  * Our authorization is only resolved within its scope: same gateway, same gateway_account, same order_id
@@ -222,7 +231,7 @@ export async function resolveOperationContext(op: OperationRecord, ledger: Ledge
     auth = found && asDoneAtPsp(found);
   }
   if (!auth) return checkedByReference(op, ledger, context, { amounts, registers }, options);
-  if (!AUTHORIZING.has(auth.command)) return op.command === 'cancel' && voidsByReference(auth) ? voidOfTransaction(op, auth, context) : { context };
+  if (!AUTHORIZING.has(auth.command)) return ofOperation(op, auth, context, options);
   const refused = scopeRefusal(op.payment, auth) ?? currencyRefusal(op, auth);
   if (refused) return refused;
   switch (auth.state) {
@@ -269,6 +278,24 @@ export async function resolveOperationContext(op: OperationRecord, ledger: Ledge
 }
 
 /**
+ * A dependent command naming by our operation id `named`, one of our operations that is not an authorization: only
+ * within its scope (gateway, gateway_account, order), never another gateway's or merchant's operation (a gift card
+ * void naming one of our card captures would otherwise go to the Stored Value API with our id as the transaction's
+ * reference). A cancel voids one of our stored value transactions ({@link voidOfTransaction}); of anything else
+ * (a capture, a refund of a payment, a cancel) it is refused `UNSUPPORTED_COMMAND` on `payment.gateway_key`, unsent:
+ * a cancel voids an authorization or a stored value transaction, and no PSP knows our id. Any other command is sent as
+ * the OMS gave it. Pure.
+ */
+function ofOperation(op: OperationRecord, named: OperationRecord, context: OperationContext, options: ResolveOptions): ContextResolution {
+  if (op.command === 'cancel' && voidsByReference(named)) return voidOfTransaction(op, named, context, options.voidWindow);
+  const refused = scopeRefusal(op.payment, named);
+  if (refused) return { ...refused, detail: { ...refused.detail, named_command: named.command } };
+  if (op.command !== 'cancel') return { context };
+  const why = `a cancel voids an authorization or a stored value transaction; ${named.id} is a ${named.command}`;
+  return { fail: 'UNSUPPORTED_COMMAND', field: 'payment.gateway_key', detail: { named_operation_id: named.id, named_command: named.command, why } };
+}
+
+/**
  * Whether a cancel naming `named` (one of our operations, not an authorization) by our operation id is about a
  * stored value transaction, named at its PSP by its own reference: a stored value command, or a gift card refund
  * (one to the card, a `/load` at Adyen, or one of a redemption, which no void undoes: {@link NOT_VOIDABLE}).
@@ -295,26 +322,68 @@ const NOT_VOIDABLE: Readonly<Partial<Record<CommandType, string>>> = {
   deactivate: 'a deactivation is voided by no provider online',
 };
 
+/** `fail` of a cancel naming a stored value transaction done longer ago than its PSP voids one ({@link pastVoidWindow}). */
+export const VOID_WINDOW_PASSED = 'VOID_WINDOW_PASSED';
+
+/**
+ * The refusal of a cancel of stored value transaction `named` (SUCCEEDED) once the void window of the gateway that did it
+ * has passed (`ResolveOptions.voidWindow`), or null. Measured from when the PSP dated the success, else from when the
+ * ledger recorded it: the transaction was done then at the latest, so the refusal comes only once the window has surely
+ * passed, never for a void the PSP would still take. Past it the transaction stands: its effect is undone by a new
+ * transaction (the decline's `reverse_with_new_transaction`). Pure.
+ */
+function pastVoidWindow(named: OperationRecord, voidWindow: ResolveOptions['voidWindow']): ContextRefusal | null {
+  if (!voidWindow || named.state !== 'SUCCEEDED') return null;
+  const gateway = gatewayOf(named);
+  const windowMs = voidWindow.windowMs(gateway);
+  if (windowMs === undefined) return null;
+  const doneAt = named.pspSucceededAt ?? named.updatedAt;
+  const ageMs = voidWindow.now - doneAt;
+  if (ageMs <= windowMs) return null;
+  const hours = (ms: number): string => `${Math.floor(ms / 3_600_000)} h`;
+  return {
+    fail: VOID_WINDOW_PASSED,
+    field: 'payment.gateway_key',
+    detail: {
+      named_operation_id: named.id,
+      named_command: named.command,
+      holder_gateway: gateway,
+      done_at: new Date(doneAt).toISOString(),
+      age_ms: ageMs,
+      void_window_ms: windowMs,
+      why: `${gateway} voids a stored value transaction within ${hours(windowMs)} of it; this ${named.command} was done ${hours(ageMs)} ago and stands: undo its effect with a new transaction`,
+    },
+  };
+}
+
 /**
  * A cancel naming by our operation id stored value transaction `named` ({@link voidsByReference}): within its scope
  * and currency, refused `UNSUPPORTED_COMMAND` on `payment.gateway_key` unsent when it cannot be voided
  * ({@link notVoidable}), else sent to the gateway that did it for its PSP reference once it SUCCEEDED
- * (`AUTHORIZATION_REFERENCE_MISSING` without one); it waits while `named` is undecided, and is refused
+ * (`AUTHORIZATION_REFERENCE_MISSING` without one; {@link VOID_WINDOW_PASSED} past that gateway's void window,
+ * {@link pastVoidWindow}); it waits while `named` is undecided, and is refused
  * `AUTHORIZATION_FAILED` when `named` failed (nothing was done to undo). Pure.
  */
-function voidOfTransaction(op: OperationRecord, named: OperationRecord, context: OperationContext): ContextResolution {
+function voidOfTransaction(
+  op: OperationRecord,
+  named: OperationRecord,
+  context: OperationContext,
+  voidWindow: ResolveOptions['voidWindow'],
+): ContextResolution {
   const refused = scopeRefusal(op.payment, named) ?? currencyRefusal(op, named);
   if (refused) return refused;
   const why = notVoidable(named);
-  if (why) return { fail: 'UNSUPPORTED_COMMAND', field: 'payment.gateway_key', detail: { operation_id: named.id, command: named.command, why } };
+  if (why) return { fail: 'UNSUPPORTED_COMMAND', field: 'payment.gateway_key', detail: { named_operation_id: named.id, named_command: named.command, why } };
   switch (named.state) {
     case 'SUCCEEDED': {
       const psp = named.gatewayReference;
-      if (!psp) return { fail: 'AUTHORIZATION_REFERENCE_MISSING', detail: { operation_id: named.id, command: named.command } };
+      if (!psp) return { fail: 'AUTHORIZATION_REFERENCE_MISSING', detail: { named_operation_id: named.id, named_command: named.command } };
+      const late = pastVoidWindow(named, voidWindow);
+      if (late) return late;
       return { context: { ...context, payment: { ...context.payment, gateway: gatewayOf(named), gateway_key: psp } } };
     }
     case 'FAILED':
-      return { fail: 'AUTHORIZATION_FAILED', detail: { operation_id: named.id, command: named.command } };
+      return { fail: 'AUTHORIZATION_FAILED', detail: { named_operation_id: named.id, named_command: named.command } };
     case 'RECEIVED':
     case 'SENT':
     case 'PENDING':
@@ -339,8 +408,9 @@ async function checkedByReference(
   ledger: Ledger,
   context: OperationContext,
   { amounts, registers }: { amounts: boolean; registers: boolean },
-  { gateways = [], singleCapture, cancelFollowsCaptures }: ResolveOptions,
+  options: ResolveOptions,
 ): Promise<ContextResolution> {
+  const { gateways = [], singleCapture, cancelFollowsCaptures } = options;
   const reference = op.payment.gateway_key;
   const named = gatewayOf(op);
   const dependent = registers ? op.id : '';
@@ -379,6 +449,9 @@ async function checkedByReference(
   });
   const refused = scopeRefusal(op.payment, auth) ?? currencyRefusal(op, auth);
   if (refused) return via(refused);
+  // A void of one of our stored value transactions by its PSP reference: past its PSP's void window as by our id.
+  const late = op.command === 'cancel' && !found.authorization && voidsByReference(auth) ? pastVoidWindow(auth, options.voidWindow) : null;
+  if (late) return via(late);
   if (amounts && found.authorization && auth.state === 'SUCCEEDED' && auth.digest !== undefined) {
     const outside = await refundedOutside(op, auth, ledger);
     const over = amountRefusal(op, auth, found.dependents, singleCapture?.(holder) === true, outside);

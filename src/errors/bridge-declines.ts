@@ -14,6 +14,8 @@ export const BRIDGE_DECLINES: DeclineTable = {
     UNSUPPORTED_COMMAND: { category: 'bridge_refused', action: 'fix_request' },
     AUTHORIZATION_REFERENCE_MISSING: { category: 'bridge_refused', action: 'fix_request' },
     AUTHORIZATION_FAILED: 'operation_not_permitted',
+    // A void of a stored value transaction past its PSP's void window (Adyen: 24 hours): it stands, a new transaction undoes it.
+    VOID_WINDOW_PASSED: { category: 'operation_not_permitted', action: 'reverse_with_new_transaction' },
     // A gift card refund naming the card by its number where a payment's reference goes (src/delivery/operation-context.ts).
     CARD_DATA_REJECTED: { category: 'bridge_refused', action: 'fix_request' },
     // A cancel of a FAILED authorization the PSP released after its late success: nothing held to void.

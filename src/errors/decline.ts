@@ -31,6 +31,9 @@ export type DeclineCategory = (typeof DECLINE_CATEGORIES)[number];
 /**
  * What the OMS (or the customer) should do next. `reauthorize`: the authorization the command acted on is gone (it
  * lapsed at the PSP): obtain a new one (a `revalidate`, or a new authorization) before capturing.
+ * `reverse_with_new_transaction`: what the command would have undone can no longer be voided (a stored value
+ * transaction past its PSP's void window): it stands; undo its effect with a new transaction (for example a gift card
+ * payment of what a load added, or the deactivation of a card it issued or activated).
  */
 export const SUGGESTED_ACTIONS = [
   'retry_later',
@@ -41,6 +44,7 @@ export const SUGGESTED_ACTIONS = [
   'fix_request',
   'contact_support',
   'reauthorize',
+  'reverse_with_new_transaction',
   'none',
 ] as const;
 export type SuggestedAction = (typeof SUGGESTED_ACTIONS)[number];

@@ -121,13 +121,19 @@ export interface GatewayFlags {
    * it (src/delivery/hold-after-void.ts). Default false: the hold stays until the issuer lets it expire.
    */
   readonly reverseAfterVoid?: boolean;
+  /**
+   * `issue_svs`: the merchant account's Adyen Stored Value API integration issued SVS cards before Adyen stopped
+   * offering it to new integrations, so an `issue` of an `svs` card is sent. Default false: refused unsent, naming
+   * `payment.method_details.submethod` (https://docs.adyen.com/payment-methods/gift-cards/stored-value-api/issue).
+   */
+  readonly issueSvs?: boolean;
 }
 
 /** A switch of {@link GatewayFlags}. */
 export type GatewayFlagField = keyof GatewayFlags;
 
 // Exactly the fields of GatewayFlags: the compiler refuses a missing or an extra one.
-const FLAGS: Readonly<Record<GatewayFlagField, true>> = { reverseAfterVoid: true };
+const FLAGS: Readonly<Record<GatewayFlagField, true>> = { reverseAfterVoid: true, issueSvs: true };
 
 /** Every switch field, in the order of {@link GatewayFlags}. */
 export const GATEWAY_FLAG_FIELDS: readonly GatewayFlagField[] = Object.freeze(Object.keys(FLAGS) as GatewayFlagField[]);

@@ -197,6 +197,13 @@ export interface GatewayDefinition<T extends string = string, S extends GatewayS
    * capture left, undid no capture).
    */
   readonly cancelVoided?: (outcome: GatewayOutcome) => boolean;
+  /**
+   * How long after a stored value transaction (a load, an issue, a status change, a merge: `isStoredValueCommand`, or a
+   * refund to a gift card) the PSP still voids it, in milliseconds from when it was done. A cancel naming one done
+   * longer ago is refused before its first attempt (`VOID_WINDOW_PASSED`, `resolveOperationContext`). Absent: the PSP
+   * documents no such window, and none is enforced.
+   */
+  readonly storedValueVoidWindowMs?: number;
   /** How `payment-bridge reconcile` reads the PSP's own records (src/reconciliation/). Absent: not reconcilable yet. */
   readonly reconciliation?: ReconciliationSupport;
   /**

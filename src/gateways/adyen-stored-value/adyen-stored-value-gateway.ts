@@ -32,6 +32,16 @@ export const adyenStoredValueGateway: GatewayDefinition<'adyen-stored-value', ty
   title: 'Adyen Stored Value',
   transformer: adyenStoredValueTransformer,
   settings: ADYEN_SV_SETTINGS,
+  flags: {
+    // Adyen's issue guide: "If you are building a new Stored Value API integration, issuing SVS gift cards is not
+    // supported. If you have an existing Stored Value API integration and have issued SVS gift cards, you can continue
+    // doing so" (https://docs.adyen.com/payment-methods/gift-cards/stored-value-api/issue). Which one a merchant account
+    // has is Adyen's to say, so the operator says it.
+    issueSvs: {
+      description:
+        "the merchant account's Stored Value API integration already issued SVS cards (Adyen lets only such integrations go on issuing them): an `issue` with `submethod: svs` is sent; false: refused unsent (`ADYEN_SV_ISSUE_INVALID` naming `payment.method_details.submethod`), as Adyen supports no SVS issuing for a new integration",
+    },
+  },
   testDouble: false,
   webhookAccount: (gateway) => gateway.merchantAccount,
   configWarnings: adyenWebhookAuthWarnings,
@@ -71,5 +81,9 @@ export const adyenStoredValueGateway: GatewayDefinition<'adyen-stored-value', ty
   // hours ("Void transaction: undo a Stored Value API transaction from the last 24 hours",
   // https://docs.adyen.com/payment-methods/gift-cards/stored-value-api).
   authorizationValidityMs: { default: DAY_MS },
+  // The same window, one for every provider (the guide's per-provider table says which transactions, not how long):
+  // "lets you undo transactions made with this API in the past 24 hours"
+  // (https://docs.adyen.com/payment-methods/gift-cards/stored-value-api/void).
+  storedValueVoidWindowMs: DAY_MS,
   conformanceFixture: 'test/conformance/fixtures/adyen-stored-value.ts',
 };

@@ -18,7 +18,7 @@ import { ADYEN_SV_CURRENCIES } from './adyen-stored-value-currencies';
  * | balance_inquiry | `POST /checkBalance` (with `amount` when the command names one: Adyen then says whether the card covers it) |
  * | reload | `POST /load`, `loadType: load` |
  * | refund (to the card) | `POST /load`, `loadType: merchandiseReturn` |
- * | issue | `POST /issue`: givex (`amount` optional), svs (`amount` > 0) or valuelink (no amount; `giftCardPromoCode` from `custom_attributes.giftcard_promo_code`) |
+ * | issue | `POST /issue`: givex (`amount` optional), svs (`amount` > 0; only with the gateway's `issue_svs`) or valuelink (no amount; `giftCardPromoCode` from `custom_attributes.giftcard_promo_code`) |
  * | activate / deactivate | `POST /changeStatus`, `status: active / inactive` |
  * | merge_balance | `POST /mergeBalance`, `sourcePaymentMethod` = the source card |
  * | cancel (void) | `POST /voidTransaction`, `originalReference` = the transaction's pspReference (Adyen: within 24 hours; a cancel naming our operation id is given its pspReference by delivery, `resolveOperationContext`) |
@@ -76,9 +76,12 @@ function pspReferenceOf(ctx: OperationContext, gateway: string): string {
  * optional for Givex, greater than zero for SVS, not used for others; `giftCardPromoCode` required for Fiserv
  * (ValueLink), not used for others.
  */
-const ISSUE_RULES: Readonly<Record<string, { amount: 'optional' | 'required' | 'none'; promoCode: boolean }>> = {
+const ISSUE_RULES: Readonly<Record<string, { amount: 'optional' | 'required' | 'none'; promoCode: boolean; existingIntegrationsOnly?: true }>> = {
   givex: { amount: 'optional', promoCode: false },
-  svs: { amount: 'required', promoCode: false },
+  // "If you are building a new Stored Value API integration, issuing SVS gift cards is not supported. If you have an
+  // existing Stored Value API integration and have issued SVS gift cards, you can continue doing so" (the issue guide):
+  // sent only where the gateway says its integration is such a one (`issue_svs`).
+  svs: { amount: 'required', promoCode: false, existingIntegrationsOnly: true },
   valuelink: { amount: 'none', promoCode: true },
 };
 
@@ -92,13 +95,20 @@ export const PROMO_CODE_ATTRIBUTE = 'giftcard_promo_code';
  * `giftCardPromoCode` is in Adyen's issue guide but not in the Stored Value v46 OpenAPI spec (whose request
  * schemas refuse unknown fields): the guide is what Adyen's live API documents for Fiserv.
  */
-function issueFields(ctx: OperationContext, gateway: string): Json {
+function issueFields(ctx: OperationContext, config: GatewayConfig): Json {
+  const gateway = config.name;
   const brand = giftCardBrand(ctx, gateway);
   const rules = ISSUE_RULES[brand.toLowerCase()];
   const refuse = (field: string, reason: string): never => {
-    throw new GatewayError('invalid_request', gateway, `${field} ${reason}`, { gatewayCode: 'ADYEN_SV_ISSUE_INVALID' });
+    throw new GatewayError('invalid_request', gateway, `${field} ${reason}`, { gatewayCode: 'ADYEN_SV_ISSUE_INVALID', field });
   };
   if (!rules) return refuse('payment.method_details.submethod', 'names a brand Adyen does not issue online (givex, svs, valuelink)');
+  if (rules.existingIntegrationsOnly && config.issueSvs !== true) {
+    refuse(
+      'payment.method_details.submethod',
+      `names ${brand}: Adyen supports no ${brand} issuing for a new Stored Value API integration (one that already issued such cards may go on: gateways.${gateway}.issue_svs)`,
+    );
+  }
   const amount = ctx.payment.amount > 0;
   if (rules.amount === 'required' && !amount) refuse('payment.amount', `must be greater than zero to issue a ${brand} card`);
   if (rules.amount === 'none' && amount) refuse('payment.amount', `must be 0: a ${brand} card is issued with its promotion's value, not an amount`);
@@ -125,7 +135,7 @@ function bodyAndPath(ctx: OperationContext, gateway: GatewayConfig): { path: str
     case 'refund':
       return { path: '/load', body: { ...base(), amount: amountOf(ctx), loadType: 'merchandiseReturn' } };
     case 'issue':
-      return { path: '/issue', body: { merchantAccount, reference, ...issueFields(ctx, gateway.name) } };
+      return { path: '/issue', body: { merchantAccount, reference, ...issueFields(ctx, gateway) } };
     case 'activate':
     case 'deactivate':
       return { path: '/changeStatus', body: { ...base(), status: ctx.command === 'activate' ? 'active' : 'inactive' } };

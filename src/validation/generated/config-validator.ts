@@ -4,7 +4,7 @@
 // @ts-nocheck
 "use strict";
 export const parameters = validate21;
-const schema6 = {"type":"object","additionalProperties":false,"required":["service_bus.url","service_bus.endpoint_name","service_bus.secret","service_bus.public_url","mom_client.client_id","mom_client.client_secret","mom_client.oauth_server_url","amqp.url","redis.url"],"properties":{"service_bus.url":{"$ref":"#/definitions/p0"},"service_bus.rpc_path":{"$ref":"#/definitions/p1","default":"/"},"service_bus.endpoint_name":{"$ref":"#/definitions/p2"},"service_bus.secret":{"$ref":"#/definitions/p3"},"service_bus.public_url":{"$ref":"#/definitions/p4"},"service_bus.delegate_path":{"$ref":"#/definitions/p5","default":"/delegate/oms"},"service_bus.subscribes":{"$ref":"#/definitions/p6","default":[]},"service_bus.amount_units":{"$ref":"#/definitions/p7","default":"minor"},"service_bus.timeout_ms":{"$ref":"#/definitions/p8","default":10000},"service_bus.method.register":{"$ref":"#/definitions/p9","default":"magento.service_bus.remote.register"},"service_bus.method.unregister":{"$ref":"#/definitions/p10","default":"magento.service_bus.remote.unregister"},"service_bus.method.validate":{"$ref":"#/definitions/p11","default":"magento.payments.payments_management.validate"},"service_bus.method.revalidate":{"$ref":"#/definitions/p12","default":"magento.payments.payments_management.revalidate"},"service_bus.method.capture":{"$ref":"#/definitions/p13","default":"magento.payments.payments_management.capture"},"service_bus.method.cancel":{"$ref":"#/definitions/p14","default":"magento.payments.payments_management.cancel"},"service_bus.method.refund":{"$ref":"#/definitions/p15","default":"magento.payments.payments_management.refund"},"service_bus.method.validated":{"$ref":"#/definitions/p16","default":"magento.payments.payments_management.validated"},"service_bus.method.revalidated":{"$ref":"#/definitions/p17","default":"magento.payments.payments_management.revalidated"},"service_bus.method.captured":{"$ref":"#/definitions/p18","default":"magento.payments.payments_management.captured"},"service_bus.method.cancelled":{"$ref":"#/definitions/p19","default":"magento.payments.payments_management.cancelled"},"service_bus.method.refunded":{"$ref":"#/definitions/p20","default":"magento.payments.payments_management.refunded"},"service_bus.method.authorized":{"$ref":"#/definitions/p21","default":"magento.payments.payments_management.authorized"},"service_bus.method.sold":{"$ref":"#/definitions/p22","default":"magento.payments.payments_management.sold"},"service_bus.method.tokenized":{"$ref":"#/definitions/p23","default":"magento.payments.payments_management.tokenized"},"service_bus.method.refund_updated":{"$ref":"#/definitions/p24","default":"magento.postsales.refund_management.updated"},"service_bus.method.authorization_expiring":{"$ref":"#/definitions/p25","default":"magento.payments.payments_management.authorization_expiring"},"service_bus.method.adjusted":{"$ref":"#/definitions/p26","default":"magento.payments.payments_management.adjusted"},"service_bus.method.balance_inquiry":{"$ref":"#/definitions/p27","default":"magento.payments.payments_management.balance_inquiry"},"service_bus.method.reload":{"$ref":"#/definitions/p28","default":"magento.payments.payments_management.reload"},"service_bus.method.issue":{"$ref":"#/definitions/p29","default":"magento.payments.payments_management.issue"},"service_bus.method.activate":{"$ref":"#/definitions/p30","default":"magento.payments.payments_management.activate"},"service_bus.method.deactivate":{"$ref":"#/definitions/p31","default":"magento.payments.payments_management.deactivate"},"service_bus.method.merge_balance":{"$ref":"#/definitions/p32","default":"magento.payments.payments_management.merge_balance"},"service_bus.method.balance_reported":{"$ref":"#/definitions/p33","default":"magento.payments.payments_management.balance_reported"},"service_bus.method.reloaded":{"$ref":"#/definitions/p34","default":"magento.payments.payments_management.reloaded"},"service_bus.method.issued":{"$ref":"#/definitions/p35","default":"magento.payments.payments_management.issued"},"service_bus.method.activated":{"$ref":"#/definitions/p36","default":"magento.payments.payments_management.activated"},"service_bus.method.deactivated":{"$ref":"#/definitions/p37","default":"magento.payments.payments_management.deactivated"},"service_bus.method.balance_merged":{"$ref":"#/definitions/p38","default":"magento.payments.payments_management.balance_merged"},"service_bus.method.recurring_failed":{"$ref":"#/definitions/p39","default":"magento.payments.payments_management.recurring_failed"},"service_bus.method.split_tender_settled":{"$ref":"#/definitions/p40","default":"magento.payments.payments_management.split_tender_settled"},"mom_client.client_id":{"$ref":"#/definitions/p41"},"mom_client.client_secret":{"$ref":"#/definitions/p42"},"mom_client.oauth_server_url":{"$ref":"#/definitions/p43"},"mom_client.token_path":{"$ref":"#/definitions/p44","default":"/oauth/token"},"mom_client.scope":{"$ref":"#/definitions/p45","default":""},"mom_client.client_auth":{"$ref":"#/definitions/p46","default":"header"},"mom_client.refresh_margin_s":{"$ref":"#/definitions/p47","default":60},"amqp.url":{"$ref":"#/definitions/p48"},"amqp.exchange.commands":{"$ref":"#/definitions/p49","default":"payment-bridge.commands"},"amqp.queue.commands":{"$ref":"#/definitions/p50","default":"worker:payment:command"},"amqp.queue.type":{"$ref":"#/definitions/p51","default":"quorum"},"amqp.exchange.dead_letter":{"$ref":"#/definitions/p52","default":"payment-bridge.dead-letter"},"amqp.queue.dead_letter":{"$ref":"#/definitions/p53","default":"worker:payment:dead-letter"},"amqp.prefetch":{"$ref":"#/definitions/p54","default":50},"amqp.publish_timeout_ms":{"$ref":"#/definitions/p55","default":5000},"amqp.reconnect_ms":{"$ref":"#/definitions/p56","default":1000},"amqp.urls":{"$ref":"#/definitions/p57","default":[]},"amqp.queue.dead_letter_strategy":{"$ref":"#/definitions/p58","default":"at-most-once"},"amqp.dead_letter_archive_interval_ms":{"$ref":"#/definitions/p59","default":10000},"redis.url":{"$ref":"#/definitions/p60"},"redis.key_prefix":{"$ref":"#/definitions/p61","default":"pb:"},"redis.cluster.nodes":{"$ref":"#/definitions/p62","default":[]},"redis.cluster.retry_delay_ms":{"$ref":"#/definitions/p63","default":400},"redis.cluster.retry_delay_on_moved_ms":{"$ref":"#/definitions/p64","default":100},"redis.cluster.max_redirections":{"$ref":"#/definitions/p65","default":16},"redis.cluster.slots_refresh_interval_ms":{"$ref":"#/definitions/p66","default":5000},"redis.replica_acks":{"$ref":"#/definitions/p67","default":0},"redis.replica_ack_timeout_ms":{"$ref":"#/definitions/p68","default":1000},"http.host":{"$ref":"#/definitions/p69","default":"127.0.0.1"},"http.port":{"$ref":"#/definitions/p70","default":8080},"http.intake_path":{"$ref":"#/definitions/p71","default":"/bus"},"http.body_limit_bytes":{"$ref":"#/definitions/p72","default":262144},"http.discard_limit_bytes":{"$ref":"#/definitions/p73","default":4194304},"http.discard_timeout_ms":{"$ref":"#/definitions/p74","default":5000},"proxy.host":{"$ref":"#/definitions/p75","default":""},"proxy.port":{"$ref":"#/definitions/p76","default":0},"delivery.concurrency":{"$ref":"#/definitions/p77","default":100},"delivery.backoff_base_ms":{"$ref":"#/definitions/p78","default":500},"delivery.backoff_max_ms":{"$ref":"#/definitions/p79","default":60000},"delivery.max_age_ms":{"$ref":"#/definitions/p80","default":0},"delivery.breaker_failure_threshold":{"$ref":"#/definitions/p81","default":20},"delivery.breaker_open_ms":{"$ref":"#/definitions/p82","default":1000},"delivery.config_grace_ms":{"$ref":"#/definitions/p83","default":1800000},"delivery.retry_after_max_ms":{"$ref":"#/definitions/p84","default":300000},"delivery.late_failure_confirm_ms":{"$ref":"#/definitions/p85","default":30000},"delivery.recapture_failure_wait_ms":{"$ref":"#/definitions/p86","default":86400000},"delivery.parked_outcome_ttl_ms":{"$ref":"#/definitions/p87","default":2592000000},"events.concurrency":{"$ref":"#/definitions/p88","default":50},"events.backoff_base_ms":{"$ref":"#/definitions/p89","default":250},"events.backoff_max_ms":{"$ref":"#/definitions/p90","default":30000},"queues.watchdog_interval_ms":{"$ref":"#/definitions/p91","default":15000},"leases.holder_ttl_ms":{"$ref":"#/definitions/p92","default":2000},"poller.schedule_ms":{"$ref":"#/definitions/p93","default":[60000,300000,1800000,7200000,86400000]},"poller.in_process_interval_ms":{"$ref":"#/definitions/p94","default":0},"poller.unresolved_interval_ms":{"$ref":"#/definitions/p95","default":3600000},"poller.webhook_wait_alert_ms":{"$ref":"#/definitions/p96","default":86400000},"registration.attempts":{"$ref":"#/definitions/p97","default":5},"registration.backoff_base_ms":{"$ref":"#/definitions/p98","default":500},"authorizations.validity_ms":{"$ref":"#/definitions/p99","default":{}},"authorizations.expiry_warning_ms":{"$ref":"#/definitions/p100","default":86400000},"authorizations.orphan_reversal":{"$ref":"#/definitions/p101","default":"dry_run"},"authorizations.orphan_void_after_ms":{"$ref":"#/definitions/p102","default":345600000},"authorizations.orphan_void_after_ms_by_account":{"$ref":"#/definitions/p103","default":{}},"authorizations.sweep_limit":{"$ref":"#/definitions/p104","default":1000},"monitoring.host":{"$ref":"#/definitions/p105","default":"127.0.0.1"},"monitoring.worker_port":{"$ref":"#/definitions/p106","default":0},"monitoring.poller_port":{"$ref":"#/definitions/p107","default":0},"monitoring.ready_max_event_lag_ms":{"$ref":"#/definitions/p108","default":60000},"shutdown.deadline_ms":{"$ref":"#/definitions/p109","default":30000},"poller.interval_ms":{"$ref":"#/definitions/p110","default":30000},"log.level":{"$ref":"#/definitions/p111","default":"info"},"split_tender.refund_order":{"$ref":"#/definitions/p112","default":"card_first"},"split_tender.sweep_interval_ms":{"$ref":"#/definitions/p113","default":500},"security.allow_insecure_http":{"$ref":"#/definitions/p114","default":false},"edge.max_connections":{"$ref":"#/definitions/p115","default":4000},"edge.max_connections_per_ip":{"$ref":"#/definitions/p116","default":512},"edge.headers_timeout_ms":{"$ref":"#/definitions/p117","default":10000},"edge.request_timeout_ms":{"$ref":"#/definitions/p118","default":30000},"edge.keep_alive_timeout_ms":{"$ref":"#/definitions/p119","default":30000},"edge.trusted_proxies":{"$ref":"#/definitions/p120","default":[]},"edge.allow.intake":{"$ref":"#/definitions/p121","default":[]},"edge.allow.webhooks":{"$ref":"#/definitions/p122","default":{}},"edge.allow.admin":{"$ref":"#/definitions/p123","default":[]},"edge.tls.cert_file":{"$ref":"#/definitions/p124","default":""},"edge.tls.key_file":{"$ref":"#/definitions/p125","default":""},"edge.tls.ca_file":{"$ref":"#/definitions/p126","default":""},"service_bus.secret_previous":{"$ref":"#/definitions/p127","default":""},"audit.stream_max_len":{"$ref":"#/definitions/p128","default":10000},"console.enabled":{"$ref":"#/definitions/p129","default":false},"console.bind":{"$ref":"#/definitions/p130","default":"127.0.0.1"},"console.port":{"$ref":"#/definitions/p131","default":8081},"console.path":{"$ref":"#/definitions/p132","default":"/console"},"console.username":{"$ref":"#/definitions/p133","default":"operator"},"console.password":{"$ref":"#/definitions/p134","default":""},"console.session_ttl_ms":{"$ref":"#/definitions/p135","default":28800000},"console.session_idle_ms":{"$ref":"#/definitions/p136","default":900000},"console.stuck_after_ms":{"$ref":"#/definitions/p137","default":300000},"console.secure_cookie":{"$ref":"#/definitions/p138","default":"auto"},"console.allowed_hosts":{"$ref":"#/definitions/p139","default":[]},"channels.credentials":{"$ref":"#/definitions/p140","default":{}},"channels.free_text_fields":{"$ref":"#/definitions/p141","default":["payment.custom_attributes","payment.note","payment.notes","payment.comment","payment.gift_message","payment.lines[].item_name"]},"channels.profiles":{"$ref":"#/definitions/p142","default":[]},"channels.triage.min_amount":{"$ref":"#/definitions/p143","default":100000},"channels.triage.min_amount_by_currency":{"$ref":"#/definitions/p144","default":{}},"channels.triage.commands":{"$ref":"#/definitions/p145","default":["capture","refund"]},"channels.triage.channels":{"$ref":"#/definitions/p146","default":[]},"channels.triage.index_size":{"$ref":"#/definitions/p147","default":10000},"channels.triage.retention_ms":{"$ref":"#/definitions/p148","default":2592000000},"routing.rules":{"$ref":"#/definitions/p149","default":[]},"routing.agreements":{"$ref":"#/definitions/p150","default":[]},"routing.require_agreement":{"$ref":"#/definitions/p151","default":false},"routing.country_attributes":{"$ref":"#/definitions/p152","default":["country","billing_country","country_code"]},"routing.failover.enabled":{"$ref":"#/definitions/p153","default":false},"routing.failover.decline_codes":{"$ref":"#/definitions/p154","default":[]},"routing.payment_methods.rpc_method":{"$ref":"#/definitions/p155","default":"magento.payments.payments_management.payment_methods"},"routing.payment_methods.cache_ms":{"$ref":"#/definitions/p156","default":30000},"routing.payment_methods.by_gateway":{"$ref":"#/definitions/p157","default":{}},"routing.payment_methods.gateway_timeout_ms":{"$ref":"#/definitions/p158","default":3000},"rate_limits.enabled":{"$ref":"#/definitions/p159","default":true},"rate_limits.channel_per_s":{"$ref":"#/definitions/p160","default":5000},"rate_limits.channel_burst":{"$ref":"#/definitions/p161","default":10000},"rate_limits.account_per_s":{"$ref":"#/definitions/p162","default":2500},"rate_limits.account_burst":{"$ref":"#/definitions/p163","default":5000},"rate_limits.by_channel":{"$ref":"#/definitions/p164","default":{}},"rate_limits.by_account":{"$ref":"#/definitions/p165","default":{}},"rate_limits.lease_tokens":{"$ref":"#/definitions/p166","default":8},"backpressure.max_backlog":{"$ref":"#/definitions/p167","default":20000},"backpressure.retry_after_s":{"$ref":"#/definitions/p168","default":5},"backpressure.depth_cache_ms":{"$ref":"#/definitions/p169","default":500},"backpressure.priority_lane":{"$ref":"#/definitions/p170","default":true},"inflight.adaptive":{"$ref":"#/definitions/p171","default":true},"inflight.min":{"$ref":"#/definitions/p172","default":16},"inflight.max":{"$ref":"#/definitions/p173","default":512},"inflight.initial":{"$ref":"#/definitions/p174","default":64},"inflight.memory_budget_mib":{"$ref":"#/definitions/p175","default":143},"inflight.lag_limit_ms":{"$ref":"#/definitions/p176","default":100},"inflight.interval_ms":{"$ref":"#/definitions/p177","default":500},"caps.rules":{"$ref":"#/definitions/p178","default":[]},"risk.rules":{"$ref":"#/definitions/p179","default":[]},"risk.amount_thresholds":{"$ref":"#/definitions/p180","default":{}},"risk.velocity":{"$ref":"#/definitions/p181","default":[]},"risk.new_token_amounts":{"$ref":"#/definitions/p182","default":{}},"risk.token_memory_ms":{"$ref":"#/definitions/p183","default":15552000000},"risk.review_window_ms":{"$ref":"#/definitions/p184","default":86400000},"risk.hash_key":{"$ref":"#/definitions/p185","default":""},"fx.settlement_currencies":{"$ref":"#/definitions/p186","default":{}},"fx.gateway_rates":{"$ref":"#/definitions/p187","default":true},"fx.rates":{"$ref":"#/definitions/p188","default":[]},"fx.max_rate_age_ms":{"$ref":"#/definitions/p189","default":3600000},"fx.cache_ms":{"$ref":"#/definitions/p190","default":60000},"reconciliation.schedule":{"$ref":"#/definitions/p191","default":"off"},"reconciliation.interval_ms":{"$ref":"#/definitions/p192","default":3600000},"reconciliation.window_ms":{"$ref":"#/definitions/p193","default":3600000},"reconciliation.lag_ms":{"$ref":"#/definitions/p194","default":7200000},"reconciliation.gateways":{"$ref":"#/definitions/p195","default":[]},"reconciliation.request_timeout_ms":{"$ref":"#/definitions/p196","default":30000},"reconciliation.state_ttl_days":{"$ref":"#/definitions/p197","default":35},"reconciliation.lookups_per_run":{"$ref":"#/definitions/p198","default":500},"reconciliation.report_dir":{"$ref":"#/definitions/p199","default":""},"retention.enabled":{"$ref":"#/definitions/p200","default":true},"retention.expire_after_days":{"$ref":"#/definitions/p201","default":400},"retention.archive_dir":{"$ref":"#/definitions/p202","default":"var/archive"},"retention.batch":{"$ref":"#/definitions/p203","default":500},"retention.require_reconciliation":{"$ref":"#/definitions/p204","default":false},"authentication.action_timeout_ms":{"$ref":"#/definitions/p205","default":900000},"authentication.qr_code_timeout_ms":{"$ref":"#/definitions/p206","default":86400000},"authentication.voucher_timeout_ms":{"$ref":"#/definitions/p207","default":604800000},"authentication.bank_transfer_timeout_ms":{"$ref":"#/definitions/p208","default":1209600000},"authentication.action_deadline_grace_ms":{"$ref":"#/definitions/p209","default":259200000},"authentication.max_action_wait_ms":{"$ref":"#/definitions/p210","default":5356800000},"recurring.retry_schedule_ms":{"$ref":"#/definitions/p211","default":[86400000,259200000,432000000]},"recurring.run_limit":{"$ref":"#/definitions/p212","default":500},"recurring.rpc_method.create":{"$ref":"#/definitions/p213","default":"magento.payments.recurring_management.create"},"recurring.rpc_method.list":{"$ref":"#/definitions/p214","default":"magento.payments.recurring_management.list"},"recurring.rpc_method.cancel":{"$ref":"#/definitions/p215","default":"magento.payments.recurring_management.cancel"},"gateways":{"$ref":"#/definitions/p216","default":{}}},"definitions":{"p0":{"type":"string","pattern":"^https?://[^\\s]+$"},"p1":{"type":"string","pattern":"^/"},"p2":{"type":"string","minLength":1},"p3":{"type":"string","minLength":16},"p4":{"type":"string","pattern":"^https?://[^\\s]+$"},"p5":{"type":"string","pattern":"^/"},"p6":{"type":"array","items":{"type":"string","pattern":"^[A-Za-z0-9_.]+$"}},"p7":{"enum":["minor","major"]},"p8":{"type":"integer","minimum":1},"p9":{"type":"string","pattern":"^[A-Za-z0-9_.]+$"},"p10":{"type":"string","pattern":"^[A-Za-z0-9_.]+$"},"p11":{"type":"string","pattern":"^[A-Za-z0-9_.]+$"},"p12":{"type":"string","pattern":"^[A-Za-z0-9_.]+$"},"p13":{"type":"string","pattern":"^[A-Za-z0-9_.]+$"},"p14":{"type":"string","pattern":"^[A-Za-z0-9_.]+$"},"p15":{"type":"string","pattern":"^[A-Za-z0-9_.]+$"},"p16":{"type":"string","pattern":"^[A-Za-z0-9_.]+$"},"p17":{"type":"string","pattern":"^[A-Za-z0-9_.]+$"},"p18":{"type":"string","pattern":"^[A-Za-z0-9_.]+$"},"p19":{"type":"string","pattern":"^[A-Za-z0-9_.]+$"},"p20":{"type":"string","pattern":"^[A-Za-z0-9_.]+$"},"p21":{"type":"string","pattern":"^[A-Za-z0-9_.]+$"},"p22":{"type":"string","pattern":"^[A-Za-z0-9_.]+$"},"p23":{"type":"string","pattern":"^[A-Za-z0-9_.]+$"},"p24":{"type":"string","pattern":"^[A-Za-z0-9_.]+$"},"p25":{"type":"string","pattern":"^[A-Za-z0-9_.]+$"},"p26":{"type":"string","pattern":"^[A-Za-z0-9_.]+$"},"p27":{"type":"string","pattern":"^[A-Za-z0-9_.]+$"},"p28":{"type":"string","pattern":"^[A-Za-z0-9_.]+$"},"p29":{"type":"string","pattern":"^[A-Za-z0-9_.]+$"},"p30":{"type":"string","pattern":"^[A-Za-z0-9_.]+$"},"p31":{"type":"string","pattern":"^[A-Za-z0-9_.]+$"},"p32":{"type":"string","pattern":"^[A-Za-z0-9_.]+$"},"p33":{"type":"string","pattern":"^[A-Za-z0-9_.]+$"},"p34":{"type":"string","pattern":"^[A-Za-z0-9_.]+$"},"p35":{"type":"string","pattern":"^[A-Za-z0-9_.]+$"},"p36":{"type":"string","pattern":"^[A-Za-z0-9_.]+$"},"p37":{"type":"string","pattern":"^[A-Za-z0-9_.]+$"},"p38":{"type":"string","pattern":"^[A-Za-z0-9_.]+$"},"p39":{"type":"string","pattern":"^[A-Za-z0-9_.]+$"},"p40":{"type":"string","pattern":"^[A-Za-z0-9_.]+$"},"p41":{"type":"string","minLength":1},"p42":{"type":"string","minLength":1},"p43":{"type":"string","pattern":"^https?://[^\\s]+$"},"p44":{"type":"string","pattern":"^/"},"p45":{"type":"string"},"p46":{"enum":["header","body"]},"p47":{"type":"integer","minimum":0},"p48":{"type":"string","pattern":"^amqps?://"},"p49":{"type":"string","minLength":1},"p50":{"type":"string","minLength":1},"p51":{"enum":["quorum","classic"]},"p52":{"type":"string","minLength":1},"p53":{"type":"string","minLength":1},"p54":{"type":"integer","minimum":1},"p55":{"type":"integer","minimum":1},"p56":{"type":"integer","minimum":1},"p57":{"type":"array","items":{"type":"string","pattern":"^amqps?://"}},"p58":{"enum":["at-most-once","at-least-once"]},"p59":{"type":"integer","minimum":0},"p60":{"type":"string","pattern":"^rediss?://"},"p61":{"type":"string","pattern":"^[A-Za-z0-9:_-]+$"},"p62":{"type":"array","items":{"type":"string","pattern":"^[^\\s:/]+:[0-9]{1,5}$"}},"p63":{"type":"integer","minimum":1},"p64":{"type":"integer","minimum":0},"p65":{"type":"integer","minimum":1},"p66":{"type":"integer","minimum":1},"p67":{"type":"integer","minimum":0},"p68":{"type":"integer","minimum":1},"p69":{"type":"string"},"p70":{"type":"integer","minimum":0,"maximum":65535},"p71":{"type":"string","pattern":"^/"},"p72":{"type":"integer","minimum":1},"p73":{"type":"integer","minimum":0},"p74":{"type":"integer","minimum":0},"p75":{"type":"string"},"p76":{"type":"integer","minimum":0,"maximum":65535},"p77":{"type":"integer","minimum":1},"p78":{"type":"integer","minimum":1},"p79":{"type":"integer","minimum":1},"p80":{"type":"integer","minimum":0},"p81":{"type":"integer","minimum":1},"p82":{"type":"integer","minimum":1},"p83":{"type":"integer","minimum":0},"p84":{"type":"integer","minimum":1},"p85":{"type":"integer","minimum":0},"p86":{"type":"integer","minimum":1},"p87":{"type":"integer","minimum":1},"p88":{"type":"integer","minimum":1},"p89":{"type":"integer","minimum":1},"p90":{"type":"integer","minimum":1},"p91":{"type":"integer","minimum":0},"p92":{"type":"integer","minimum":200},"p93":{"type":"array","items":{"type":"integer","minimum":1},"minItems":1},"p94":{"type":"integer","minimum":0},"p95":{"type":"integer","minimum":1},"p96":{"type":"integer","minimum":1},"p97":{"type":"integer","minimum":1},"p98":{"type":"integer","minimum":1},"p99":{"type":"object","propertyNames":{"pattern":"^[a-z][a-z0-9_-]*(\\.[a-z0-9_-]+)?$"},"additionalProperties":{"type":"integer","minimum":1}},"p100":{"type":"integer","minimum":0},"p101":{"enum":["off","dry_run","on"]},"p102":{"type":"integer","minimum":0},"p103":{"type":"object","propertyNames":{"pattern":"^[a-z][a-z0-9_-]*:.+$"},"additionalProperties":{"type":"integer","minimum":0}},"p104":{"type":"integer","minimum":1},"p105":{"type":"string","minLength":1},"p106":{"type":"integer","minimum":0,"maximum":65535},"p107":{"type":"integer","minimum":0,"maximum":65535},"p108":{"type":"integer","minimum":1},"p109":{"type":"integer","minimum":1},"p110":{"type":"integer","minimum":1},"p111":{"enum":["error","warn","info","debug"]},"p112":{"enum":["card_first","gift_card_first"]},"p113":{"type":"integer","minimum":50,"maximum":600000},"p114":{"type":"boolean"},"p115":{"type":"integer","minimum":1},"p116":{"type":"integer","minimum":1},"p117":{"type":"integer","minimum":1},"p118":{"type":"integer","minimum":1},"p119":{"type":"integer","minimum":1},"p120":{"type":"array","items":{"type":"string","minLength":1}},"p121":{"type":"array","items":{"type":"string","minLength":1}},"p122":{"type":"object","propertyNames":{"pattern":"^([a-z][a-z0-9_-]*|\\*)$"},"additionalProperties":{"type":"array","items":{"type":"string","minLength":1}}},"p123":{"type":"array","items":{"type":"string","minLength":1}},"p124":{"type":"string"},"p125":{"type":"string"},"p126":{"type":"string"},"p127":{"type":"string"},"p128":{"type":"integer","minimum":1},"p129":{"type":"boolean"},"p130":{"type":"string","minLength":1},"p131":{"type":"integer","minimum":0,"maximum":65535},"p132":{"type":"string","pattern":"^/[A-Za-z0-9_-]+$"},"p133":{"type":"string","pattern":"^[A-Za-z0-9._@-]{1,64}$"},"p134":{"type":"string"},"p135":{"type":"integer","minimum":1},"p136":{"type":"integer","minimum":60000},"p137":{"type":"integer","minimum":1},"p138":{"enum":["auto","always"]},"p139":{"type":"array","items":{"type":"string","pattern":"^(\\[[0-9A-Fa-f:.]+\\]|[A-Za-z0-9]([A-Za-z0-9.-]*[A-Za-z0-9])?)\\.?(:[0-9]{1,5})?$"}},"p140":{"type":"object","propertyNames":{"enum":["web","pos","marketplace"]},"additionalProperties":{"type":"array","minItems":1,"maxItems":3,"items":{"type":"object","additionalProperties":false,"required":["key_id","secret"],"properties":{"key_id":{"type":"string","pattern":"^[A-Za-z0-9._-]{1,64}$"},"secret":{"type":"string","minLength":32}}}}},"p141":{"type":"array","items":{"type":"string","pattern":"^[a-z_][a-z0-9_]*(\\[\\])?(\\.[A-Za-z_][A-Za-z0-9_]*(\\[\\])?)*$"}},"p142":{"type":"array","items":{"type":"object","additionalProperties":false,"required":["channel"],"properties":{"channel":{"enum":["bus","web","pos","marketplace"]},"account":{"type":"string","minLength":1,"default":"*"},"required_fields":{"type":"array","items":{"type":"string","pattern":"^[a-z_][a-z0-9_]*(\\[\\])?(\\.[A-Za-z_][A-Za-z0-9_]*(\\[\\])?)*$"},"default":[]},"min_amount":{"type":"integer","minimum":0,"maximum":99999999999999},"max_amount":{"type":"integer","minimum":0,"maximum":99999999999999},"currencies":{"type":"array","items":{"enum":["AED","AFN","ALL","AMD","ANG","AOA","ARS","AUD","AWG","AZN","BAM","BBD","BDT","BGN","BHD","BIF","BMD","BND","BOB","BRL","BSD","BTN","BWP","BYN","BZD","CAD","CDF","CHF","CLF","CLP","CNY","COP","CRC","CUC","CUP","CVE","CZK","DJF","DKK","DOP","DZD","EGP","ERN","ETB","EUR","FJD","FKP","GBP","GEL","GHS","GIP","GMD","GNF","GTQ","GYD","HKD","HNL","HTG","HUF","IDR","ILS","INR","IQD","IRR","ISK","JMD","JOD","JPY","KES","KGS","KHR","KMF","KPW","KRW","KWD","KYD","KZT","LAK","LBP","LKR","LRD","LSL","LYD","MAD","MDL","MGA","MKD","MMK","MNT","MOP","MRU","MUR","MVR","MWK","MXN","MYR","MZN","NAD","NGN","NIO","NOK","NPR","NZD","OMR","PAB","PEN","PGK","PHP","PKR","PLN","PYG","QAR","RON","RSD","RUB","RWF","SAR","SBD","SCR","SDG","SEK","SGD","SHP","SLE","SOS","SRD","SSP","STN","SVC","SYP","SZL","THB","TJS","TMT","TND","TOP","TRY","TTD","TWD","TZS","UAH","UGX","USD","UYI","UYU","UYW","UZS","VED","VES","VND","VUV","WST","XAF","XCD","XCG","XOF","XPF","YER","ZAR","ZMW","ZWG"]},"default":[]},"commands":{"type":"array","items":{"enum":["validate","revalidate","capture","cancel","refund","authorize","sale","tokenize","balance_inquiry","reload","issue","activate","deactivate","merge_balance"]},"default":[]},"free_text_card_data":{"enum":["mask","refuse"],"default":"mask"},"free_text_fields":{"type":"array","items":{"type":"string","pattern":"^[a-z_][a-z0-9_]*(\\[\\])?(\\.[A-Za-z_][A-Za-z0-9_]*(\\[\\])?)*$"},"default":[]}}}},"p143":{"type":"integer","minimum":0,"maximum":99999999999999},"p144":{"type":"object","propertyNames":{"enum":["AED","AFN","ALL","AMD","ANG","AOA","ARS","AUD","AWG","AZN","BAM","BBD","BDT","BGN","BHD","BIF","BMD","BND","BOB","BRL","BSD","BTN","BWP","BYN","BZD","CAD","CDF","CHF","CLF","CLP","CNY","COP","CRC","CUC","CUP","CVE","CZK","DJF","DKK","DOP","DZD","EGP","ERN","ETB","EUR","FJD","FKP","GBP","GEL","GHS","GIP","GMD","GNF","GTQ","GYD","HKD","HNL","HTG","HUF","IDR","ILS","INR","IQD","IRR","ISK","JMD","JOD","JPY","KES","KGS","KHR","KMF","KPW","KRW","KWD","KYD","KZT","LAK","LBP","LKR","LRD","LSL","LYD","MAD","MDL","MGA","MKD","MMK","MNT","MOP","MRU","MUR","MVR","MWK","MXN","MYR","MZN","NAD","NGN","NIO","NOK","NPR","NZD","OMR","PAB","PEN","PGK","PHP","PKR","PLN","PYG","QAR","RON","RSD","RUB","RWF","SAR","SBD","SCR","SDG","SEK","SGD","SHP","SLE","SOS","SRD","SSP","STN","SVC","SYP","SZL","THB","TJS","TMT","TND","TOP","TRY","TTD","TWD","TZS","UAH","UGX","USD","UYI","UYU","UYW","UZS","VED","VES","VND","VUV","WST","XAF","XCD","XCG","XOF","XPF","YER","ZAR","ZMW","ZWG"]},"additionalProperties":{"type":"integer","minimum":0,"maximum":99999999999999}},"p145":{"type":"array","items":{"enum":["validate","revalidate","capture","cancel","refund","authorize","sale","tokenize","balance_inquiry","reload","issue","activate","deactivate","merge_balance"]}},"p146":{"type":"array","items":{"enum":["bus","web","pos","marketplace"]}},"p147":{"type":"integer","minimum":1},"p148":{"type":"integer","minimum":1},"p149":{"type":"array","items":{"type":"object","additionalProperties":false,"required":["name","gateways"],"properties":{"name":{"type":"string","pattern":"^[A-Za-z0-9._-]{1,64}$"},"when":{"type":"object","additionalProperties":false,"default":{},"properties":{"commands":{"type":"array","items":{"enum":["validate","revalidate","capture","cancel","refund","authorize","sale","tokenize","balance_inquiry","reload","issue","activate","deactivate","merge_balance"]},"default":[]},"currencies":{"type":"array","items":{"enum":["AED","AFN","ALL","AMD","ANG","AOA","ARS","AUD","AWG","AZN","BAM","BBD","BDT","BGN","BHD","BIF","BMD","BND","BOB","BRL","BSD","BTN","BWP","BYN","BZD","CAD","CDF","CHF","CLF","CLP","CNY","COP","CRC","CUC","CUP","CVE","CZK","DJF","DKK","DOP","DZD","EGP","ERN","ETB","EUR","FJD","FKP","GBP","GEL","GHS","GIP","GMD","GNF","GTQ","GYD","HKD","HNL","HTG","HUF","IDR","ILS","INR","IQD","IRR","ISK","JMD","JOD","JPY","KES","KGS","KHR","KMF","KPW","KRW","KWD","KYD","KZT","LAK","LBP","LKR","LRD","LSL","LYD","MAD","MDL","MGA","MKD","MMK","MNT","MOP","MRU","MUR","MVR","MWK","MXN","MYR","MZN","NAD","NGN","NIO","NOK","NPR","NZD","OMR","PAB","PEN","PGK","PHP","PKR","PLN","PYG","QAR","RON","RSD","RUB","RWF","SAR","SBD","SCR","SDG","SEK","SGD","SHP","SLE","SOS","SRD","SSP","STN","SVC","SYP","SZL","THB","TJS","TMT","TND","TOP","TRY","TTD","TWD","TZS","UAH","UGX","USD","UYI","UYU","UYW","UZS","VED","VES","VND","VUV","WST","XAF","XCD","XCG","XOF","XPF","YER","ZAR","ZMW","ZWG"]},"default":[]},"min_amount":{"type":"integer","minimum":0,"maximum":99999999999999},"max_amount":{"type":"integer","minimum":0,"maximum":99999999999999},"channels":{"type":"array","items":{"enum":["bus","web","pos","marketplace"]},"default":[]},"countries":{"type":"array","items":{"type":"string","pattern":"^[A-Za-z]{2}$"},"default":[]},"methods":{"type":"array","items":{"type":"string","minLength":1,"maxLength":64},"default":[]},"merchants":{"type":"array","items":{"type":"string","minLength":1},"default":[]},"gateways":{"type":"array","items":{"type":"string","pattern":"^[a-z][a-z0-9_-]{0,31}$"},"default":[]},"agreement_status":{"type":"array","items":{"enum":["active","suspended","expired","pending","none"]},"default":[]},"agreement_gateway":{"type":"string","pattern":"^[a-z][a-z0-9_-]{0,31}$"}}},"gateways":{"type":"array","items":{"type":"string","pattern":"^[a-z][a-z0-9_-]{0,31}$"},"minItems":1,"maxItems":8}}}},"p150":{"type":"array","items":{"type":"object","additionalProperties":false,"required":["merchant","gateway","status"],"properties":{"merchant":{"type":"string","minLength":1},"gateway":{"type":"string","pattern":"^[a-z][a-z0-9_-]{0,31}$"},"status":{"enum":["active","suspended","expired"]},"valid_from":{"type":"string","pattern":"^\\d{4}-\\d{2}-\\d{2}(T\\d{2}:\\d{2}(:\\d{2}(\\.\\d+)?)?(Z|[+-]\\d{2}:\\d{2})?)?$"},"valid_until":{"type":"string","pattern":"^\\d{4}-\\d{2}-\\d{2}(T\\d{2}:\\d{2}(:\\d{2}(\\.\\d+)?)?(Z|[+-]\\d{2}:\\d{2})?)?$"}}}},"p151":{"type":"boolean"},"p152":{"type":"array","items":{"type":"string","minLength":1}},"p153":{"type":"boolean"},"p154":{"type":"array","items":{"type":"string","minLength":1,"maxLength":64}},"p155":{"type":"string","pattern":"^[A-Za-z0-9_.]+$"},"p156":{"type":"integer","minimum":0},"p157":{"type":"object","propertyNames":{"type":"string","pattern":"^[a-z][a-z0-9_-]{0,31}$"},"additionalProperties":{"type":"array","items":{"type":"string","minLength":1,"maxLength":64}}},"p158":{"type":"integer","minimum":1},"p159":{"type":"boolean"},"p160":{"type":"integer","minimum":1},"p161":{"type":"integer","minimum":1},"p162":{"type":"integer","minimum":1},"p163":{"type":"integer","minimum":1},"p164":{"type":"object","propertyNames":{"enum":["bus","web","pos","marketplace"]},"additionalProperties":{"type":"object","additionalProperties":false,"required":["per_s","burst"],"properties":{"per_s":{"type":"integer","minimum":1},"burst":{"type":"integer","minimum":1}}}},"p165":{"type":"object","propertyNames":{"pattern":"^[a-z][a-z0-9_-]*:.+$"},"additionalProperties":{"type":"object","additionalProperties":false,"required":["per_s","burst"],"properties":{"per_s":{"type":"integer","minimum":1},"burst":{"type":"integer","minimum":1}}}},"p166":{"type":"integer","minimum":1,"maximum":100},"p167":{"type":"integer","minimum":0},"p168":{"type":"integer","minimum":1,"maximum":3600},"p169":{"type":"integer","minimum":1},"p170":{"type":"boolean"},"p171":{"type":"boolean"},"p172":{"type":"integer","minimum":1},"p173":{"type":"integer","minimum":1,"maximum":65535},"p174":{"type":"integer","minimum":1},"p175":{"type":"integer","minimum":1},"p176":{"type":"integer","minimum":1},"p177":{"type":"integer","minimum":100},"p178":{"type":"array","items":{"type":"object","additionalProperties":false,"required":["scope","name","currency"],"properties":{"scope":{"enum":["gateway","merchant"]},"name":{"type":"string","minLength":1},"gateway":{"type":"string","minLength":1,"default":"*"},"currency":{"enum":["AED","AFN","ALL","AMD","ANG","AOA","ARS","AUD","AWG","AZN","BAM","BBD","BDT","BGN","BHD","BIF","BMD","BND","BOB","BRL","BSD","BTN","BWP","BYN","BZD","CAD","CDF","CHF","CLF","CLP","CNY","COP","CRC","CUC","CUP","CVE","CZK","DJF","DKK","DOP","DZD","EGP","ERN","ETB","EUR","FJD","FKP","GBP","GEL","GHS","GIP","GMD","GNF","GTQ","GYD","HKD","HNL","HTG","HUF","IDR","ILS","INR","IQD","IRR","ISK","JMD","JOD","JPY","KES","KGS","KHR","KMF","KPW","KRW","KWD","KYD","KZT","LAK","LBP","LKR","LRD","LSL","LYD","MAD","MDL","MGA","MKD","MMK","MNT","MOP","MRU","MUR","MVR","MWK","MXN","MYR","MZN","NAD","NGN","NIO","NOK","NPR","NZD","OMR","PAB","PEN","PGK","PHP","PKR","PLN","PYG","QAR","RON","RSD","RUB","RWF","SAR","SBD","SCR","SDG","SEK","SGD","SHP","SLE","SOS","SRD","SSP","STN","SVC","SYP","SZL","THB","TJS","TMT","TND","TOP","TRY","TTD","TWD","TZS","UAH","UGX","USD","UYI","UYU","UYW","UZS","VED","VES","VND","VUV","WST","XAF","XCD","XCG","XOF","XPF","YER","ZAR","ZMW","ZWG"]},"min_amount":{"type":"integer","minimum":0,"maximum":99999999999999},"max_amount":{"type":"integer","minimum":0,"maximum":99999999999999},"daily_volume":{"type":"integer","minimum":0,"maximum":99999999999999},"daily_count":{"type":"integer","minimum":0},"monthly_volume":{"type":"integer","minimum":0,"maximum":99999999999999},"monthly_count":{"type":"integer","minimum":0}}}},"p179":{"type":"array","items":{"type":"object","additionalProperties":false,"required":["name","when","action"],"properties":{"name":{"type":"string","pattern":"^[A-Za-z0-9_.-]{1,64}$"},"when":{"type":"array","minItems":1,"items":{"enum":["high_amount","velocity_customer","velocity_token","velocity_ip","velocity_email","country_mismatch","new_token_high_amount"]}},"action":{"enum":["allow","psp_review","hold","decline"]}}}},"p180":{"type":"object","propertyNames":{"enum":["AED","AFN","ALL","AMD","ANG","AOA","ARS","AUD","AWG","AZN","BAM","BBD","BDT","BGN","BHD","BIF","BMD","BND","BOB","BRL","BSD","BTN","BWP","BYN","BZD","CAD","CDF","CHF","CLF","CLP","CNY","COP","CRC","CUC","CUP","CVE","CZK","DJF","DKK","DOP","DZD","EGP","ERN","ETB","EUR","FJD","FKP","GBP","GEL","GHS","GIP","GMD","GNF","GTQ","GYD","HKD","HNL","HTG","HUF","IDR","ILS","INR","IQD","IRR","ISK","JMD","JOD","JPY","KES","KGS","KHR","KMF","KPW","KRW","KWD","KYD","KZT","LAK","LBP","LKR","LRD","LSL","LYD","MAD","MDL","MGA","MKD","MMK","MNT","MOP","MRU","MUR","MVR","MWK","MXN","MYR","MZN","NAD","NGN","NIO","NOK","NPR","NZD","OMR","PAB","PEN","PGK","PHP","PKR","PLN","PYG","QAR","RON","RSD","RUB","RWF","SAR","SBD","SCR","SDG","SEK","SGD","SHP","SLE","SOS","SRD","SSP","STN","SVC","SYP","SZL","THB","TJS","TMT","TND","TOP","TRY","TTD","TWD","TZS","UAH","UGX","USD","UYI","UYU","UYW","UZS","VED","VES","VND","VUV","WST","XAF","XCD","XCG","XOF","XPF","YER","ZAR","ZMW","ZWG"]},"additionalProperties":{"type":"integer","minimum":0,"maximum":99999999999999}},"p181":{"type":"array","items":{"type":"object","additionalProperties":false,"required":["by","window_ms","max_count"],"properties":{"by":{"enum":["customer","token","ip","email"]},"window_ms":{"type":"integer","minimum":1000},"max_count":{"type":"integer","minimum":0}}}},"p182":{"type":"object","propertyNames":{"enum":["AED","AFN","ALL","AMD","ANG","AOA","ARS","AUD","AWG","AZN","BAM","BBD","BDT","BGN","BHD","BIF","BMD","BND","BOB","BRL","BSD","BTN","BWP","BYN","BZD","CAD","CDF","CHF","CLF","CLP","CNY","COP","CRC","CUC","CUP","CVE","CZK","DJF","DKK","DOP","DZD","EGP","ERN","ETB","EUR","FJD","FKP","GBP","GEL","GHS","GIP","GMD","GNF","GTQ","GYD","HKD","HNL","HTG","HUF","IDR","ILS","INR","IQD","IRR","ISK","JMD","JOD","JPY","KES","KGS","KHR","KMF","KPW","KRW","KWD","KYD","KZT","LAK","LBP","LKR","LRD","LSL","LYD","MAD","MDL","MGA","MKD","MMK","MNT","MOP","MRU","MUR","MVR","MWK","MXN","MYR","MZN","NAD","NGN","NIO","NOK","NPR","NZD","OMR","PAB","PEN","PGK","PHP","PKR","PLN","PYG","QAR","RON","RSD","RUB","RWF","SAR","SBD","SCR","SDG","SEK","SGD","SHP","SLE","SOS","SRD","SSP","STN","SVC","SYP","SZL","THB","TJS","TMT","TND","TOP","TRY","TTD","TWD","TZS","UAH","UGX","USD","UYI","UYU","UYW","UZS","VED","VES","VND","VUV","WST","XAF","XCD","XCG","XOF","XPF","YER","ZAR","ZMW","ZWG"]},"additionalProperties":{"type":"integer","minimum":0,"maximum":99999999999999}},"p183":{"type":"integer","minimum":1},"p184":{"type":"integer","minimum":1},"p185":{"type":"string"},"p186":{"type":"object","propertyNames":{"pattern":"^[a-z][a-z0-9_-]*(:.+)?$"},"additionalProperties":{"type":"array","minItems":1,"items":{"enum":["AED","AFN","ALL","AMD","ANG","AOA","ARS","AUD","AWG","AZN","BAM","BBD","BDT","BGN","BHD","BIF","BMD","BND","BOB","BRL","BSD","BTN","BWP","BYN","BZD","CAD","CDF","CHF","CLF","CLP","CNY","COP","CRC","CUC","CUP","CVE","CZK","DJF","DKK","DOP","DZD","EGP","ERN","ETB","EUR","FJD","FKP","GBP","GEL","GHS","GIP","GMD","GNF","GTQ","GYD","HKD","HNL","HTG","HUF","IDR","ILS","INR","IQD","IRR","ISK","JMD","JOD","JPY","KES","KGS","KHR","KMF","KPW","KRW","KWD","KYD","KZT","LAK","LBP","LKR","LRD","LSL","LYD","MAD","MDL","MGA","MKD","MMK","MNT","MOP","MRU","MUR","MVR","MWK","MXN","MYR","MZN","NAD","NGN","NIO","NOK","NPR","NZD","OMR","PAB","PEN","PGK","PHP","PKR","PLN","PYG","QAR","RON","RSD","RUB","RWF","SAR","SBD","SCR","SDG","SEK","SGD","SHP","SLE","SOS","SRD","SSP","STN","SVC","SYP","SZL","THB","TJS","TMT","TND","TOP","TRY","TTD","TWD","TZS","UAH","UGX","USD","UYI","UYU","UYW","UZS","VED","VES","VND","VUV","WST","XAF","XCD","XCG","XOF","XPF","YER","ZAR","ZMW","ZWG"]}}},"p187":{"type":"boolean"},"p188":{"type":"array","items":{"type":"object","additionalProperties":false,"required":["from","to","rate","as_of"],"properties":{"from":{"enum":["AED","AFN","ALL","AMD","ANG","AOA","ARS","AUD","AWG","AZN","BAM","BBD","BDT","BGN","BHD","BIF","BMD","BND","BOB","BRL","BSD","BTN","BWP","BYN","BZD","CAD","CDF","CHF","CLF","CLP","CNY","COP","CRC","CUC","CUP","CVE","CZK","DJF","DKK","DOP","DZD","EGP","ERN","ETB","EUR","FJD","FKP","GBP","GEL","GHS","GIP","GMD","GNF","GTQ","GYD","HKD","HNL","HTG","HUF","IDR","ILS","INR","IQD","IRR","ISK","JMD","JOD","JPY","KES","KGS","KHR","KMF","KPW","KRW","KWD","KYD","KZT","LAK","LBP","LKR","LRD","LSL","LYD","MAD","MDL","MGA","MKD","MMK","MNT","MOP","MRU","MUR","MVR","MWK","MXN","MYR","MZN","NAD","NGN","NIO","NOK","NPR","NZD","OMR","PAB","PEN","PGK","PHP","PKR","PLN","PYG","QAR","RON","RSD","RUB","RWF","SAR","SBD","SCR","SDG","SEK","SGD","SHP","SLE","SOS","SRD","SSP","STN","SVC","SYP","SZL","THB","TJS","TMT","TND","TOP","TRY","TTD","TWD","TZS","UAH","UGX","USD","UYI","UYU","UYW","UZS","VED","VES","VND","VUV","WST","XAF","XCD","XCG","XOF","XPF","YER","ZAR","ZMW","ZWG"]},"to":{"enum":["AED","AFN","ALL","AMD","ANG","AOA","ARS","AUD","AWG","AZN","BAM","BBD","BDT","BGN","BHD","BIF","BMD","BND","BOB","BRL","BSD","BTN","BWP","BYN","BZD","CAD","CDF","CHF","CLF","CLP","CNY","COP","CRC","CUC","CUP","CVE","CZK","DJF","DKK","DOP","DZD","EGP","ERN","ETB","EUR","FJD","FKP","GBP","GEL","GHS","GIP","GMD","GNF","GTQ","GYD","HKD","HNL","HTG","HUF","IDR","ILS","INR","IQD","IRR","ISK","JMD","JOD","JPY","KES","KGS","KHR","KMF","KPW","KRW","KWD","KYD","KZT","LAK","LBP","LKR","LRD","LSL","LYD","MAD","MDL","MGA","MKD","MMK","MNT","MOP","MRU","MUR","MVR","MWK","MXN","MYR","MZN","NAD","NGN","NIO","NOK","NPR","NZD","OMR","PAB","PEN","PGK","PHP","PKR","PLN","PYG","QAR","RON","RSD","RUB","RWF","SAR","SBD","SCR","SDG","SEK","SGD","SHP","SLE","SOS","SRD","SSP","STN","SVC","SYP","SZL","THB","TJS","TMT","TND","TOP","TRY","TTD","TWD","TZS","UAH","UGX","USD","UYI","UYU","UYW","UZS","VED","VES","VND","VUV","WST","XAF","XCD","XCG","XOF","XPF","YER","ZAR","ZMW","ZWG"]},"rate":{"type":"string","pattern":"^(\\d+(\\.\\d+)?|\\d+/\\d+)$"},"as_of":{"type":"string","minLength":10}}}},"p189":{"type":"integer","minimum":1},"p190":{"type":"integer","minimum":0},"p191":{"enum":["off","dry_run","on"]},"p192":{"type":"integer","minimum":1},"p193":{"type":"integer","minimum":1},"p194":{"type":"integer","minimum":0},"p195":{"type":"array","items":{"type":"string","minLength":1},"uniqueItems":true},"p196":{"type":"integer","minimum":1},"p197":{"type":"integer","minimum":1},"p198":{"type":"integer","minimum":0,"maximum":100000},"p199":{"type":"string"},"p200":{"type":"boolean"},"p201":{"type":"integer","minimum":30,"maximum":3650},"p202":{"type":"string"},"p203":{"type":"integer","minimum":1,"maximum":10000},"p204":{"type":"boolean"},"p205":{"type":"integer","minimum":1},"p206":{"type":"integer","minimum":1,"maximum":31536000000},"p207":{"type":"integer","minimum":1,"maximum":31536000000},"p208":{"type":"integer","minimum":1,"maximum":31536000000},"p209":{"type":"integer","minimum":0,"maximum":31536000000},"p210":{"type":"integer","minimum":1,"maximum":31536000000},"p211":{"type":"array","maxItems":10,"items":{"type":"integer","minimum":1}},"p212":{"type":"integer","minimum":1},"p213":{"type":"string","pattern":"^[A-Za-z0-9_.]+$"},"p214":{"type":"string","pattern":"^[A-Za-z0-9_.]+$"},"p215":{"type":"string","pattern":"^[A-Za-z0-9_.]+$"},"p216":{"type":"object","propertyNames":{"pattern":"^[a-z][a-z0-9_-]*$"},"additionalProperties":{"type":"object","required":["type"],"properties":{"type":{"enum":["stripe","adyen","adyen-stored-value","cybersource","simulator"]}},"allOf":[{"if":{"properties":{"type":{"const":"stripe"}},"required":["type"]},"then":{"type":"object","additionalProperties":false,"required":["type","base_url","api_key"],"properties":{"type":{"const":"stripe"},"base_url":{"type":"string","pattern":"^https?://[^\\s]+$"},"timeout_ms":{"type":"integer","minimum":1,"default":10000},"max_sockets":{"type":"integer","minimum":1,"default":512},"connect_timeout_ms":{"type":"integer","minimum":1,"default":2000},"warm_sockets":{"type":"integer","minimum":0,"default":16},"keep_warm_interval_ms":{"type":"integer","minimum":1000,"default":30000},"store_payment_methods":{"type":"boolean","default":false},"payer_authentication":{"type":"boolean","default":false},"vault":{"type":"string","pattern":"^[A-Za-z0-9][A-Za-z0-9_.:-]{0,99}$"},"api_key":{"type":"string","minLength":1},"webhook_secret":{"type":"string","default":""},"webhook_secret_previous":{"type":"string","default":""},"merchant_account":{"type":"string","default":""}}}},{"if":{"properties":{"type":{"const":"adyen"}},"required":["type"]},"then":{"type":"object","additionalProperties":false,"required":["type","base_url","api_key","merchant_account"],"properties":{"type":{"const":"adyen"},"base_url":{"type":"string","pattern":"^https?://[^\\s]+$"},"timeout_ms":{"type":"integer","minimum":1,"default":10000},"max_sockets":{"type":"integer","minimum":1,"default":512},"connect_timeout_ms":{"type":"integer","minimum":1,"default":2000},"warm_sockets":{"type":"integer","minimum":0,"default":16},"keep_warm_interval_ms":{"type":"integer","minimum":1000,"default":30000},"store_payment_methods":{"type":"boolean","default":false},"payer_authentication":{"type":"boolean","default":false},"vault":{"type":"string","pattern":"^[A-Za-z0-9][A-Za-z0-9_.:-]{0,99}$"},"api_key":{"type":"string","minLength":1},"merchant_account":{"type":"string","minLength":1},"webhook_secret":{"type":"string","default":""},"webhook_secret_previous":{"type":"string","default":""},"key_id":{"type":"string","default":""},"shared_secret":{"type":"string","default":""},"report_username":{"type":"string","default":""},"report_password":{"type":"string","default":""},"authorisation_type":{"type":"string","default":""},"report_base_url":{"type":"string","default":""}}}},{"if":{"properties":{"type":{"const":"adyen-stored-value"}},"required":["type"]},"then":{"type":"object","additionalProperties":false,"required":["type","base_url","api_key","merchant_account"],"properties":{"type":{"const":"adyen-stored-value"},"base_url":{"type":"string","pattern":"^https?://[^\\s]+$"},"timeout_ms":{"type":"integer","minimum":1,"default":10000},"max_sockets":{"type":"integer","minimum":1,"default":512},"connect_timeout_ms":{"type":"integer","minimum":1,"default":2000},"warm_sockets":{"type":"integer","minimum":0,"default":16},"keep_warm_interval_ms":{"type":"integer","minimum":1000,"default":30000},"store_payment_methods":{"type":"boolean","default":false},"payer_authentication":{"type":"boolean","default":false},"vault":{"type":"string","pattern":"^[A-Za-z0-9][A-Za-z0-9_.:-]{0,99}$"},"api_key":{"type":"string","minLength":1},"merchant_account":{"type":"string","minLength":1},"webhook_secret":{"type":"string","default":""},"webhook_secret_previous":{"type":"string","default":""},"key_id":{"type":"string","default":""},"shared_secret":{"type":"string","default":""}}}},{"if":{"properties":{"type":{"const":"cybersource"}},"required":["type"]},"then":{"type":"object","additionalProperties":false,"required":["type","base_url","merchant_id","key_id","shared_secret"],"properties":{"type":{"const":"cybersource"},"base_url":{"type":"string","pattern":"^https?://[^\\s]+$"},"timeout_ms":{"type":"integer","minimum":1,"default":10000},"max_sockets":{"type":"integer","minimum":1,"default":512},"connect_timeout_ms":{"type":"integer","minimum":1,"default":2000},"warm_sockets":{"type":"integer","minimum":0,"default":16},"keep_warm_interval_ms":{"type":"integer","minimum":1000,"default":30000},"store_payment_methods":{"type":"boolean","default":false},"payer_authentication":{"type":"boolean","default":false},"vault":{"type":"string","pattern":"^[A-Za-z0-9][A-Za-z0-9_.:-]{0,99}$"},"merchant_id":{"type":"string","minLength":1},"key_id":{"type":"string","minLength":1},"shared_secret":{"type":"string","minLength":1},"webhook_secret":{"type":"string","default":""},"webhook_secret_previous":{"type":"string","default":""},"webhook_key_id":{"type":"string","default":""},"webhook_key_id_previous":{"type":"string","default":""},"merchant_account":{"type":"string","default":""},"webhook_private_key":{"type":"string","default":""},"reverse_after_void":{"type":"boolean","default":false}}}},{"if":{"properties":{"type":{"const":"simulator"}},"required":["type"]},"then":{"type":"object","additionalProperties":false,"required":["type","base_url"],"properties":{"type":{"const":"simulator"},"base_url":{"type":"string","pattern":"^https?://[^\\s]+$"},"timeout_ms":{"type":"integer","minimum":1,"default":10000},"max_sockets":{"type":"integer","minimum":1,"default":512},"connect_timeout_ms":{"type":"integer","minimum":1,"default":2000},"warm_sockets":{"type":"integer","minimum":0,"default":16},"keep_warm_interval_ms":{"type":"integer","minimum":1000,"default":30000},"store_payment_methods":{"type":"boolean","default":false},"payer_authentication":{"type":"boolean","default":false},"vault":{"type":"string","pattern":"^[A-Za-z0-9][A-Za-z0-9_.:-]{0,99}$"},"api_key":{"type":"string","default":""},"webhook_secret":{"type":"string","default":""},"webhook_secret_previous":{"type":"string","default":""},"merchant_account":{"type":"string","default":""}}}}]}}}};
+const schema6 = {"type":"object","additionalProperties":false,"required":["service_bus.url","service_bus.endpoint_name","service_bus.secret","service_bus.public_url","mom_client.client_id","mom_client.client_secret","mom_client.oauth_server_url","amqp.url","redis.url"],"properties":{"service_bus.url":{"$ref":"#/definitions/p0"},"service_bus.rpc_path":{"$ref":"#/definitions/p1","default":"/"},"service_bus.endpoint_name":{"$ref":"#/definitions/p2"},"service_bus.secret":{"$ref":"#/definitions/p3"},"service_bus.public_url":{"$ref":"#/definitions/p4"},"service_bus.delegate_path":{"$ref":"#/definitions/p5","default":"/delegate/oms"},"service_bus.subscribes":{"$ref":"#/definitions/p6","default":[]},"service_bus.amount_units":{"$ref":"#/definitions/p7","default":"minor"},"service_bus.timeout_ms":{"$ref":"#/definitions/p8","default":10000},"service_bus.method.register":{"$ref":"#/definitions/p9","default":"magento.service_bus.remote.register"},"service_bus.method.unregister":{"$ref":"#/definitions/p10","default":"magento.service_bus.remote.unregister"},"service_bus.method.validate":{"$ref":"#/definitions/p11","default":"magento.payments.payments_management.validate"},"service_bus.method.revalidate":{"$ref":"#/definitions/p12","default":"magento.payments.payments_management.revalidate"},"service_bus.method.capture":{"$ref":"#/definitions/p13","default":"magento.payments.payments_management.capture"},"service_bus.method.cancel":{"$ref":"#/definitions/p14","default":"magento.payments.payments_management.cancel"},"service_bus.method.refund":{"$ref":"#/definitions/p15","default":"magento.payments.payments_management.refund"},"service_bus.method.validated":{"$ref":"#/definitions/p16","default":"magento.payments.payments_management.validated"},"service_bus.method.revalidated":{"$ref":"#/definitions/p17","default":"magento.payments.payments_management.revalidated"},"service_bus.method.captured":{"$ref":"#/definitions/p18","default":"magento.payments.payments_management.captured"},"service_bus.method.cancelled":{"$ref":"#/definitions/p19","default":"magento.payments.payments_management.cancelled"},"service_bus.method.refunded":{"$ref":"#/definitions/p20","default":"magento.payments.payments_management.refunded"},"service_bus.method.authorized":{"$ref":"#/definitions/p21","default":"magento.payments.payments_management.authorized"},"service_bus.method.sold":{"$ref":"#/definitions/p22","default":"magento.payments.payments_management.sold"},"service_bus.method.tokenized":{"$ref":"#/definitions/p23","default":"magento.payments.payments_management.tokenized"},"service_bus.method.refund_updated":{"$ref":"#/definitions/p24","default":"magento.postsales.refund_management.updated"},"service_bus.method.authorization_expiring":{"$ref":"#/definitions/p25","default":"magento.payments.payments_management.authorization_expiring"},"service_bus.method.adjusted":{"$ref":"#/definitions/p26","default":"magento.payments.payments_management.adjusted"},"service_bus.method.balance_inquiry":{"$ref":"#/definitions/p27","default":"magento.payments.payments_management.balance_inquiry"},"service_bus.method.reload":{"$ref":"#/definitions/p28","default":"magento.payments.payments_management.reload"},"service_bus.method.issue":{"$ref":"#/definitions/p29","default":"magento.payments.payments_management.issue"},"service_bus.method.activate":{"$ref":"#/definitions/p30","default":"magento.payments.payments_management.activate"},"service_bus.method.deactivate":{"$ref":"#/definitions/p31","default":"magento.payments.payments_management.deactivate"},"service_bus.method.merge_balance":{"$ref":"#/definitions/p32","default":"magento.payments.payments_management.merge_balance"},"service_bus.method.balance_reported":{"$ref":"#/definitions/p33","default":"magento.payments.payments_management.balance_reported"},"service_bus.method.reloaded":{"$ref":"#/definitions/p34","default":"magento.payments.payments_management.reloaded"},"service_bus.method.issued":{"$ref":"#/definitions/p35","default":"magento.payments.payments_management.issued"},"service_bus.method.activated":{"$ref":"#/definitions/p36","default":"magento.payments.payments_management.activated"},"service_bus.method.deactivated":{"$ref":"#/definitions/p37","default":"magento.payments.payments_management.deactivated"},"service_bus.method.balance_merged":{"$ref":"#/definitions/p38","default":"magento.payments.payments_management.balance_merged"},"service_bus.method.recurring_failed":{"$ref":"#/definitions/p39","default":"magento.payments.payments_management.recurring_failed"},"service_bus.method.split_tender_settled":{"$ref":"#/definitions/p40","default":"magento.payments.payments_management.split_tender_settled"},"mom_client.client_id":{"$ref":"#/definitions/p41"},"mom_client.client_secret":{"$ref":"#/definitions/p42"},"mom_client.oauth_server_url":{"$ref":"#/definitions/p43"},"mom_client.token_path":{"$ref":"#/definitions/p44","default":"/oauth/token"},"mom_client.scope":{"$ref":"#/definitions/p45","default":""},"mom_client.client_auth":{"$ref":"#/definitions/p46","default":"header"},"mom_client.refresh_margin_s":{"$ref":"#/definitions/p47","default":60},"amqp.url":{"$ref":"#/definitions/p48"},"amqp.exchange.commands":{"$ref":"#/definitions/p49","default":"payment-bridge.commands"},"amqp.queue.commands":{"$ref":"#/definitions/p50","default":"worker:payment:command"},"amqp.queue.type":{"$ref":"#/definitions/p51","default":"quorum"},"amqp.exchange.dead_letter":{"$ref":"#/definitions/p52","default":"payment-bridge.dead-letter"},"amqp.queue.dead_letter":{"$ref":"#/definitions/p53","default":"worker:payment:dead-letter"},"amqp.prefetch":{"$ref":"#/definitions/p54","default":50},"amqp.publish_timeout_ms":{"$ref":"#/definitions/p55","default":5000},"amqp.reconnect_ms":{"$ref":"#/definitions/p56","default":1000},"amqp.urls":{"$ref":"#/definitions/p57","default":[]},"amqp.queue.dead_letter_strategy":{"$ref":"#/definitions/p58","default":"at-most-once"},"amqp.dead_letter_archive_interval_ms":{"$ref":"#/definitions/p59","default":10000},"redis.url":{"$ref":"#/definitions/p60"},"redis.key_prefix":{"$ref":"#/definitions/p61","default":"pb:"},"redis.cluster.nodes":{"$ref":"#/definitions/p62","default":[]},"redis.cluster.retry_delay_ms":{"$ref":"#/definitions/p63","default":400},"redis.cluster.retry_delay_on_moved_ms":{"$ref":"#/definitions/p64","default":100},"redis.cluster.max_redirections":{"$ref":"#/definitions/p65","default":16},"redis.cluster.slots_refresh_interval_ms":{"$ref":"#/definitions/p66","default":5000},"redis.replica_acks":{"$ref":"#/definitions/p67","default":0},"redis.replica_ack_timeout_ms":{"$ref":"#/definitions/p68","default":1000},"http.host":{"$ref":"#/definitions/p69","default":"127.0.0.1"},"http.port":{"$ref":"#/definitions/p70","default":8080},"http.intake_path":{"$ref":"#/definitions/p71","default":"/bus"},"http.body_limit_bytes":{"$ref":"#/definitions/p72","default":262144},"http.discard_limit_bytes":{"$ref":"#/definitions/p73","default":4194304},"http.discard_timeout_ms":{"$ref":"#/definitions/p74","default":5000},"proxy.host":{"$ref":"#/definitions/p75","default":""},"proxy.port":{"$ref":"#/definitions/p76","default":0},"delivery.concurrency":{"$ref":"#/definitions/p77","default":100},"delivery.backoff_base_ms":{"$ref":"#/definitions/p78","default":500},"delivery.backoff_max_ms":{"$ref":"#/definitions/p79","default":60000},"delivery.max_age_ms":{"$ref":"#/definitions/p80","default":0},"delivery.breaker_failure_threshold":{"$ref":"#/definitions/p81","default":20},"delivery.breaker_open_ms":{"$ref":"#/definitions/p82","default":1000},"delivery.config_grace_ms":{"$ref":"#/definitions/p83","default":1800000},"delivery.retry_after_max_ms":{"$ref":"#/definitions/p84","default":300000},"delivery.late_failure_confirm_ms":{"$ref":"#/definitions/p85","default":30000},"delivery.recapture_failure_wait_ms":{"$ref":"#/definitions/p86","default":86400000},"delivery.parked_outcome_ttl_ms":{"$ref":"#/definitions/p87","default":2592000000},"events.concurrency":{"$ref":"#/definitions/p88","default":50},"events.backoff_base_ms":{"$ref":"#/definitions/p89","default":250},"events.backoff_max_ms":{"$ref":"#/definitions/p90","default":30000},"queues.watchdog_interval_ms":{"$ref":"#/definitions/p91","default":15000},"leases.holder_ttl_ms":{"$ref":"#/definitions/p92","default":2000},"poller.schedule_ms":{"$ref":"#/definitions/p93","default":[60000,300000,1800000,7200000,86400000]},"poller.in_process_interval_ms":{"$ref":"#/definitions/p94","default":0},"poller.unresolved_interval_ms":{"$ref":"#/definitions/p95","default":3600000},"poller.webhook_wait_alert_ms":{"$ref":"#/definitions/p96","default":86400000},"registration.attempts":{"$ref":"#/definitions/p97","default":5},"registration.backoff_base_ms":{"$ref":"#/definitions/p98","default":500},"authorizations.validity_ms":{"$ref":"#/definitions/p99","default":{}},"authorizations.expiry_warning_ms":{"$ref":"#/definitions/p100","default":86400000},"authorizations.orphan_reversal":{"$ref":"#/definitions/p101","default":"dry_run"},"authorizations.orphan_void_after_ms":{"$ref":"#/definitions/p102","default":345600000},"authorizations.orphan_void_after_ms_by_account":{"$ref":"#/definitions/p103","default":{}},"authorizations.sweep_limit":{"$ref":"#/definitions/p104","default":1000},"monitoring.host":{"$ref":"#/definitions/p105","default":"127.0.0.1"},"monitoring.worker_port":{"$ref":"#/definitions/p106","default":0},"monitoring.poller_port":{"$ref":"#/definitions/p107","default":0},"monitoring.ready_max_event_lag_ms":{"$ref":"#/definitions/p108","default":60000},"shutdown.deadline_ms":{"$ref":"#/definitions/p109","default":30000},"poller.interval_ms":{"$ref":"#/definitions/p110","default":30000},"log.level":{"$ref":"#/definitions/p111","default":"info"},"split_tender.refund_order":{"$ref":"#/definitions/p112","default":"card_first"},"split_tender.sweep_interval_ms":{"$ref":"#/definitions/p113","default":500},"security.allow_insecure_http":{"$ref":"#/definitions/p114","default":false},"edge.max_connections":{"$ref":"#/definitions/p115","default":4000},"edge.max_connections_per_ip":{"$ref":"#/definitions/p116","default":512},"edge.headers_timeout_ms":{"$ref":"#/definitions/p117","default":10000},"edge.request_timeout_ms":{"$ref":"#/definitions/p118","default":30000},"edge.keep_alive_timeout_ms":{"$ref":"#/definitions/p119","default":30000},"edge.trusted_proxies":{"$ref":"#/definitions/p120","default":[]},"edge.allow.intake":{"$ref":"#/definitions/p121","default":[]},"edge.allow.webhooks":{"$ref":"#/definitions/p122","default":{}},"edge.allow.admin":{"$ref":"#/definitions/p123","default":[]},"edge.tls.cert_file":{"$ref":"#/definitions/p124","default":""},"edge.tls.key_file":{"$ref":"#/definitions/p125","default":""},"edge.tls.ca_file":{"$ref":"#/definitions/p126","default":""},"service_bus.secret_previous":{"$ref":"#/definitions/p127","default":""},"audit.stream_max_len":{"$ref":"#/definitions/p128","default":10000},"console.enabled":{"$ref":"#/definitions/p129","default":false},"console.bind":{"$ref":"#/definitions/p130","default":"127.0.0.1"},"console.port":{"$ref":"#/definitions/p131","default":8081},"console.path":{"$ref":"#/definitions/p132","default":"/console"},"console.username":{"$ref":"#/definitions/p133","default":"operator"},"console.password":{"$ref":"#/definitions/p134","default":""},"console.session_ttl_ms":{"$ref":"#/definitions/p135","default":28800000},"console.session_idle_ms":{"$ref":"#/definitions/p136","default":900000},"console.stuck_after_ms":{"$ref":"#/definitions/p137","default":300000},"console.secure_cookie":{"$ref":"#/definitions/p138","default":"auto"},"console.allowed_hosts":{"$ref":"#/definitions/p139","default":[]},"channels.credentials":{"$ref":"#/definitions/p140","default":{}},"channels.free_text_fields":{"$ref":"#/definitions/p141","default":["payment.custom_attributes","payment.note","payment.notes","payment.comment","payment.gift_message","payment.lines[].item_name"]},"channels.profiles":{"$ref":"#/definitions/p142","default":[]},"channels.triage.min_amount":{"$ref":"#/definitions/p143","default":100000},"channels.triage.min_amount_by_currency":{"$ref":"#/definitions/p144","default":{}},"channels.triage.commands":{"$ref":"#/definitions/p145","default":["capture","refund"]},"channels.triage.channels":{"$ref":"#/definitions/p146","default":[]},"channels.triage.index_size":{"$ref":"#/definitions/p147","default":10000},"channels.triage.retention_ms":{"$ref":"#/definitions/p148","default":2592000000},"routing.rules":{"$ref":"#/definitions/p149","default":[]},"routing.agreements":{"$ref":"#/definitions/p150","default":[]},"routing.require_agreement":{"$ref":"#/definitions/p151","default":false},"routing.country_attributes":{"$ref":"#/definitions/p152","default":["country","billing_country","country_code"]},"routing.failover.enabled":{"$ref":"#/definitions/p153","default":false},"routing.failover.decline_codes":{"$ref":"#/definitions/p154","default":[]},"routing.payment_methods.rpc_method":{"$ref":"#/definitions/p155","default":"magento.payments.payments_management.payment_methods"},"routing.payment_methods.cache_ms":{"$ref":"#/definitions/p156","default":30000},"routing.payment_methods.by_gateway":{"$ref":"#/definitions/p157","default":{}},"routing.payment_methods.gateway_timeout_ms":{"$ref":"#/definitions/p158","default":3000},"rate_limits.enabled":{"$ref":"#/definitions/p159","default":true},"rate_limits.channel_per_s":{"$ref":"#/definitions/p160","default":5000},"rate_limits.channel_burst":{"$ref":"#/definitions/p161","default":10000},"rate_limits.account_per_s":{"$ref":"#/definitions/p162","default":2500},"rate_limits.account_burst":{"$ref":"#/definitions/p163","default":5000},"rate_limits.by_channel":{"$ref":"#/definitions/p164","default":{}},"rate_limits.by_account":{"$ref":"#/definitions/p165","default":{}},"rate_limits.lease_tokens":{"$ref":"#/definitions/p166","default":8},"backpressure.max_backlog":{"$ref":"#/definitions/p167","default":20000},"backpressure.retry_after_s":{"$ref":"#/definitions/p168","default":5},"backpressure.depth_cache_ms":{"$ref":"#/definitions/p169","default":500},"backpressure.priority_lane":{"$ref":"#/definitions/p170","default":true},"inflight.adaptive":{"$ref":"#/definitions/p171","default":true},"inflight.min":{"$ref":"#/definitions/p172","default":16},"inflight.max":{"$ref":"#/definitions/p173","default":512},"inflight.initial":{"$ref":"#/definitions/p174","default":64},"inflight.memory_budget_mib":{"$ref":"#/definitions/p175","default":143},"inflight.lag_limit_ms":{"$ref":"#/definitions/p176","default":100},"inflight.interval_ms":{"$ref":"#/definitions/p177","default":500},"caps.rules":{"$ref":"#/definitions/p178","default":[]},"risk.rules":{"$ref":"#/definitions/p179","default":[]},"risk.amount_thresholds":{"$ref":"#/definitions/p180","default":{}},"risk.velocity":{"$ref":"#/definitions/p181","default":[]},"risk.new_token_amounts":{"$ref":"#/definitions/p182","default":{}},"risk.token_memory_ms":{"$ref":"#/definitions/p183","default":15552000000},"risk.review_window_ms":{"$ref":"#/definitions/p184","default":86400000},"risk.hash_key":{"$ref":"#/definitions/p185","default":""},"fx.settlement_currencies":{"$ref":"#/definitions/p186","default":{}},"fx.gateway_rates":{"$ref":"#/definitions/p187","default":true},"fx.rates":{"$ref":"#/definitions/p188","default":[]},"fx.max_rate_age_ms":{"$ref":"#/definitions/p189","default":3600000},"fx.cache_ms":{"$ref":"#/definitions/p190","default":60000},"reconciliation.schedule":{"$ref":"#/definitions/p191","default":"off"},"reconciliation.interval_ms":{"$ref":"#/definitions/p192","default":3600000},"reconciliation.window_ms":{"$ref":"#/definitions/p193","default":3600000},"reconciliation.lag_ms":{"$ref":"#/definitions/p194","default":7200000},"reconciliation.gateways":{"$ref":"#/definitions/p195","default":[]},"reconciliation.request_timeout_ms":{"$ref":"#/definitions/p196","default":30000},"reconciliation.state_ttl_days":{"$ref":"#/definitions/p197","default":35},"reconciliation.lookups_per_run":{"$ref":"#/definitions/p198","default":500},"reconciliation.report_dir":{"$ref":"#/definitions/p199","default":""},"retention.enabled":{"$ref":"#/definitions/p200","default":true},"retention.expire_after_days":{"$ref":"#/definitions/p201","default":400},"retention.archive_dir":{"$ref":"#/definitions/p202","default":"var/archive"},"retention.batch":{"$ref":"#/definitions/p203","default":500},"retention.require_reconciliation":{"$ref":"#/definitions/p204","default":false},"authentication.action_timeout_ms":{"$ref":"#/definitions/p205","default":900000},"authentication.qr_code_timeout_ms":{"$ref":"#/definitions/p206","default":86400000},"authentication.voucher_timeout_ms":{"$ref":"#/definitions/p207","default":604800000},"authentication.bank_transfer_timeout_ms":{"$ref":"#/definitions/p208","default":1209600000},"authentication.action_deadline_grace_ms":{"$ref":"#/definitions/p209","default":259200000},"authentication.max_action_wait_ms":{"$ref":"#/definitions/p210","default":5356800000},"recurring.retry_schedule_ms":{"$ref":"#/definitions/p211","default":[86400000,259200000,432000000]},"recurring.run_limit":{"$ref":"#/definitions/p212","default":500},"recurring.rpc_method.create":{"$ref":"#/definitions/p213","default":"magento.payments.recurring_management.create"},"recurring.rpc_method.list":{"$ref":"#/definitions/p214","default":"magento.payments.recurring_management.list"},"recurring.rpc_method.cancel":{"$ref":"#/definitions/p215","default":"magento.payments.recurring_management.cancel"},"gateways":{"$ref":"#/definitions/p216","default":{}}},"definitions":{"p0":{"type":"string","pattern":"^https?://[^\\s]+$"},"p1":{"type":"string","pattern":"^/"},"p2":{"type":"string","minLength":1},"p3":{"type":"string","minLength":16},"p4":{"type":"string","pattern":"^https?://[^\\s]+$"},"p5":{"type":"string","pattern":"^/"},"p6":{"type":"array","items":{"type":"string","pattern":"^[A-Za-z0-9_.]+$"}},"p7":{"enum":["minor","major"]},"p8":{"type":"integer","minimum":1},"p9":{"type":"string","pattern":"^[A-Za-z0-9_.]+$"},"p10":{"type":"string","pattern":"^[A-Za-z0-9_.]+$"},"p11":{"type":"string","pattern":"^[A-Za-z0-9_.]+$"},"p12":{"type":"string","pattern":"^[A-Za-z0-9_.]+$"},"p13":{"type":"string","pattern":"^[A-Za-z0-9_.]+$"},"p14":{"type":"string","pattern":"^[A-Za-z0-9_.]+$"},"p15":{"type":"string","pattern":"^[A-Za-z0-9_.]+$"},"p16":{"type":"string","pattern":"^[A-Za-z0-9_.]+$"},"p17":{"type":"string","pattern":"^[A-Za-z0-9_.]+$"},"p18":{"type":"string","pattern":"^[A-Za-z0-9_.]+$"},"p19":{"type":"string","pattern":"^[A-Za-z0-9_.]+$"},"p20":{"type":"string","pattern":"^[A-Za-z0-9_.]+$"},"p21":{"type":"string","pattern":"^[A-Za-z0-9_.]+$"},"p22":{"type":"string","pattern":"^[A-Za-z0-9_.]+$"},"p23":{"type":"string","pattern":"^[A-Za-z0-9_.]+$"},"p24":{"type":"string","pattern":"^[A-Za-z0-9_.]+$"},"p25":{"type":"string","pattern":"^[A-Za-z0-9_.]+$"},"p26":{"type":"string","pattern":"^[A-Za-z0-9_.]+$"},"p27":{"type":"string","pattern":"^[A-Za-z0-9_.]+$"},"p28":{"type":"string","pattern":"^[A-Za-z0-9_.]+$"},"p29":{"type":"string","pattern":"^[A-Za-z0-9_.]+$"},"p30":{"type":"string","pattern":"^[A-Za-z0-9_.]+$"},"p31":{"type":"string","pattern":"^[A-Za-z0-9_.]+$"},"p32":{"type":"string","pattern":"^[A-Za-z0-9_.]+$"},"p33":{"type":"string","pattern":"^[A-Za-z0-9_.]+$"},"p34":{"type":"string","pattern":"^[A-Za-z0-9_.]+$"},"p35":{"type":"string","pattern":"^[A-Za-z0-9_.]+$"},"p36":{"type":"string","pattern":"^[A-Za-z0-9_.]+$"},"p37":{"type":"string","pattern":"^[A-Za-z0-9_.]+$"},"p38":{"type":"string","pattern":"^[A-Za-z0-9_.]+$"},"p39":{"type":"string","pattern":"^[A-Za-z0-9_.]+$"},"p40":{"type":"string","pattern":"^[A-Za-z0-9_.]+$"},"p41":{"type":"string","minLength":1},"p42":{"type":"string","minLength":1},"p43":{"type":"string","pattern":"^https?://[^\\s]+$"},"p44":{"type":"string","pattern":"^/"},"p45":{"type":"string"},"p46":{"enum":["header","body"]},"p47":{"type":"integer","minimum":0},"p48":{"type":"string","pattern":"^amqps?://"},"p49":{"type":"string","minLength":1},"p50":{"type":"string","minLength":1},"p51":{"enum":["quorum","classic"]},"p52":{"type":"string","minLength":1},"p53":{"type":"string","minLength":1},"p54":{"type":"integer","minimum":1},"p55":{"type":"integer","minimum":1},"p56":{"type":"integer","minimum":1},"p57":{"type":"array","items":{"type":"string","pattern":"^amqps?://"}},"p58":{"enum":["at-most-once","at-least-once"]},"p59":{"type":"integer","minimum":0},"p60":{"type":"string","pattern":"^rediss?://"},"p61":{"type":"string","pattern":"^[A-Za-z0-9:_-]+$"},"p62":{"type":"array","items":{"type":"string","pattern":"^[^\\s:/]+:[0-9]{1,5}$"}},"p63":{"type":"integer","minimum":1},"p64":{"type":"integer","minimum":0},"p65":{"type":"integer","minimum":1},"p66":{"type":"integer","minimum":1},"p67":{"type":"integer","minimum":0},"p68":{"type":"integer","minimum":1},"p69":{"type":"string"},"p70":{"type":"integer","minimum":0,"maximum":65535},"p71":{"type":"string","pattern":"^/"},"p72":{"type":"integer","minimum":1},"p73":{"type":"integer","minimum":0},"p74":{"type":"integer","minimum":0},"p75":{"type":"string"},"p76":{"type":"integer","minimum":0,"maximum":65535},"p77":{"type":"integer","minimum":1},"p78":{"type":"integer","minimum":1},"p79":{"type":"integer","minimum":1},"p80":{"type":"integer","minimum":0},"p81":{"type":"integer","minimum":1},"p82":{"type":"integer","minimum":1},"p83":{"type":"integer","minimum":0},"p84":{"type":"integer","minimum":1},"p85":{"type":"integer","minimum":0},"p86":{"type":"integer","minimum":1},"p87":{"type":"integer","minimum":1},"p88":{"type":"integer","minimum":1},"p89":{"type":"integer","minimum":1},"p90":{"type":"integer","minimum":1},"p91":{"type":"integer","minimum":0},"p92":{"type":"integer","minimum":200},"p93":{"type":"array","items":{"type":"integer","minimum":1},"minItems":1},"p94":{"type":"integer","minimum":0},"p95":{"type":"integer","minimum":1},"p96":{"type":"integer","minimum":1},"p97":{"type":"integer","minimum":1},"p98":{"type":"integer","minimum":1},"p99":{"type":"object","propertyNames":{"pattern":"^[a-z][a-z0-9_-]*(\\.[a-z0-9_-]+)?$"},"additionalProperties":{"type":"integer","minimum":1}},"p100":{"type":"integer","minimum":0},"p101":{"enum":["off","dry_run","on"]},"p102":{"type":"integer","minimum":0},"p103":{"type":"object","propertyNames":{"pattern":"^[a-z][a-z0-9_-]*:.+$"},"additionalProperties":{"type":"integer","minimum":0}},"p104":{"type":"integer","minimum":1},"p105":{"type":"string","minLength":1},"p106":{"type":"integer","minimum":0,"maximum":65535},"p107":{"type":"integer","minimum":0,"maximum":65535},"p108":{"type":"integer","minimum":1},"p109":{"type":"integer","minimum":1},"p110":{"type":"integer","minimum":1},"p111":{"enum":["error","warn","info","debug"]},"p112":{"enum":["card_first","gift_card_first"]},"p113":{"type":"integer","minimum":50,"maximum":600000},"p114":{"type":"boolean"},"p115":{"type":"integer","minimum":1},"p116":{"type":"integer","minimum":1},"p117":{"type":"integer","minimum":1},"p118":{"type":"integer","minimum":1},"p119":{"type":"integer","minimum":1},"p120":{"type":"array","items":{"type":"string","minLength":1}},"p121":{"type":"array","items":{"type":"string","minLength":1}},"p122":{"type":"object","propertyNames":{"pattern":"^([a-z][a-z0-9_-]*|\\*)$"},"additionalProperties":{"type":"array","items":{"type":"string","minLength":1}}},"p123":{"type":"array","items":{"type":"string","minLength":1}},"p124":{"type":"string"},"p125":{"type":"string"},"p126":{"type":"string"},"p127":{"type":"string"},"p128":{"type":"integer","minimum":1},"p129":{"type":"boolean"},"p130":{"type":"string","minLength":1},"p131":{"type":"integer","minimum":0,"maximum":65535},"p132":{"type":"string","pattern":"^/[A-Za-z0-9_-]+$"},"p133":{"type":"string","pattern":"^[A-Za-z0-9._@-]{1,64}$"},"p134":{"type":"string"},"p135":{"type":"integer","minimum":1},"p136":{"type":"integer","minimum":60000},"p137":{"type":"integer","minimum":1},"p138":{"enum":["auto","always"]},"p139":{"type":"array","items":{"type":"string","pattern":"^(\\[[0-9A-Fa-f:.]+\\]|[A-Za-z0-9]([A-Za-z0-9.-]*[A-Za-z0-9])?)\\.?(:[0-9]{1,5})?$"}},"p140":{"type":"object","propertyNames":{"enum":["web","pos","marketplace"]},"additionalProperties":{"type":"array","minItems":1,"maxItems":3,"items":{"type":"object","additionalProperties":false,"required":["key_id","secret"],"properties":{"key_id":{"type":"string","pattern":"^[A-Za-z0-9._-]{1,64}$"},"secret":{"type":"string","minLength":32}}}}},"p141":{"type":"array","items":{"type":"string","pattern":"^[a-z_][a-z0-9_]*(\\[\\])?(\\.[A-Za-z_][A-Za-z0-9_]*(\\[\\])?)*$"}},"p142":{"type":"array","items":{"type":"object","additionalProperties":false,"required":["channel"],"properties":{"channel":{"enum":["bus","web","pos","marketplace"]},"account":{"type":"string","minLength":1,"default":"*"},"required_fields":{"type":"array","items":{"type":"string","pattern":"^[a-z_][a-z0-9_]*(\\[\\])?(\\.[A-Za-z_][A-Za-z0-9_]*(\\[\\])?)*$"},"default":[]},"min_amount":{"type":"integer","minimum":0,"maximum":99999999999999},"max_amount":{"type":"integer","minimum":0,"maximum":99999999999999},"currencies":{"type":"array","items":{"enum":["AED","AFN","ALL","AMD","ANG","AOA","ARS","AUD","AWG","AZN","BAM","BBD","BDT","BGN","BHD","BIF","BMD","BND","BOB","BRL","BSD","BTN","BWP","BYN","BZD","CAD","CDF","CHF","CLF","CLP","CNY","COP","CRC","CUC","CUP","CVE","CZK","DJF","DKK","DOP","DZD","EGP","ERN","ETB","EUR","FJD","FKP","GBP","GEL","GHS","GIP","GMD","GNF","GTQ","GYD","HKD","HNL","HTG","HUF","IDR","ILS","INR","IQD","IRR","ISK","JMD","JOD","JPY","KES","KGS","KHR","KMF","KPW","KRW","KWD","KYD","KZT","LAK","LBP","LKR","LRD","LSL","LYD","MAD","MDL","MGA","MKD","MMK","MNT","MOP","MRU","MUR","MVR","MWK","MXN","MYR","MZN","NAD","NGN","NIO","NOK","NPR","NZD","OMR","PAB","PEN","PGK","PHP","PKR","PLN","PYG","QAR","RON","RSD","RUB","RWF","SAR","SBD","SCR","SDG","SEK","SGD","SHP","SLE","SOS","SRD","SSP","STN","SVC","SYP","SZL","THB","TJS","TMT","TND","TOP","TRY","TTD","TWD","TZS","UAH","UGX","USD","UYI","UYU","UYW","UZS","VED","VES","VND","VUV","WST","XAF","XCD","XCG","XOF","XPF","YER","ZAR","ZMW","ZWG"]},"default":[]},"commands":{"type":"array","items":{"enum":["validate","revalidate","capture","cancel","refund","authorize","sale","tokenize","balance_inquiry","reload","issue","activate","deactivate","merge_balance"]},"default":[]},"free_text_card_data":{"enum":["mask","refuse"],"default":"mask"},"free_text_fields":{"type":"array","items":{"type":"string","pattern":"^[a-z_][a-z0-9_]*(\\[\\])?(\\.[A-Za-z_][A-Za-z0-9_]*(\\[\\])?)*$"},"default":[]}}}},"p143":{"type":"integer","minimum":0,"maximum":99999999999999},"p144":{"type":"object","propertyNames":{"enum":["AED","AFN","ALL","AMD","ANG","AOA","ARS","AUD","AWG","AZN","BAM","BBD","BDT","BGN","BHD","BIF","BMD","BND","BOB","BRL","BSD","BTN","BWP","BYN","BZD","CAD","CDF","CHF","CLF","CLP","CNY","COP","CRC","CUC","CUP","CVE","CZK","DJF","DKK","DOP","DZD","EGP","ERN","ETB","EUR","FJD","FKP","GBP","GEL","GHS","GIP","GMD","GNF","GTQ","GYD","HKD","HNL","HTG","HUF","IDR","ILS","INR","IQD","IRR","ISK","JMD","JOD","JPY","KES","KGS","KHR","KMF","KPW","KRW","KWD","KYD","KZT","LAK","LBP","LKR","LRD","LSL","LYD","MAD","MDL","MGA","MKD","MMK","MNT","MOP","MRU","MUR","MVR","MWK","MXN","MYR","MZN","NAD","NGN","NIO","NOK","NPR","NZD","OMR","PAB","PEN","PGK","PHP","PKR","PLN","PYG","QAR","RON","RSD","RUB","RWF","SAR","SBD","SCR","SDG","SEK","SGD","SHP","SLE","SOS","SRD","SSP","STN","SVC","SYP","SZL","THB","TJS","TMT","TND","TOP","TRY","TTD","TWD","TZS","UAH","UGX","USD","UYI","UYU","UYW","UZS","VED","VES","VND","VUV","WST","XAF","XCD","XCG","XOF","XPF","YER","ZAR","ZMW","ZWG"]},"additionalProperties":{"type":"integer","minimum":0,"maximum":99999999999999}},"p145":{"type":"array","items":{"enum":["validate","revalidate","capture","cancel","refund","authorize","sale","tokenize","balance_inquiry","reload","issue","activate","deactivate","merge_balance"]}},"p146":{"type":"array","items":{"enum":["bus","web","pos","marketplace"]}},"p147":{"type":"integer","minimum":1},"p148":{"type":"integer","minimum":1},"p149":{"type":"array","items":{"type":"object","additionalProperties":false,"required":["name","gateways"],"properties":{"name":{"type":"string","pattern":"^[A-Za-z0-9._-]{1,64}$"},"when":{"type":"object","additionalProperties":false,"default":{},"properties":{"commands":{"type":"array","items":{"enum":["validate","revalidate","capture","cancel","refund","authorize","sale","tokenize","balance_inquiry","reload","issue","activate","deactivate","merge_balance"]},"default":[]},"currencies":{"type":"array","items":{"enum":["AED","AFN","ALL","AMD","ANG","AOA","ARS","AUD","AWG","AZN","BAM","BBD","BDT","BGN","BHD","BIF","BMD","BND","BOB","BRL","BSD","BTN","BWP","BYN","BZD","CAD","CDF","CHF","CLF","CLP","CNY","COP","CRC","CUC","CUP","CVE","CZK","DJF","DKK","DOP","DZD","EGP","ERN","ETB","EUR","FJD","FKP","GBP","GEL","GHS","GIP","GMD","GNF","GTQ","GYD","HKD","HNL","HTG","HUF","IDR","ILS","INR","IQD","IRR","ISK","JMD","JOD","JPY","KES","KGS","KHR","KMF","KPW","KRW","KWD","KYD","KZT","LAK","LBP","LKR","LRD","LSL","LYD","MAD","MDL","MGA","MKD","MMK","MNT","MOP","MRU","MUR","MVR","MWK","MXN","MYR","MZN","NAD","NGN","NIO","NOK","NPR","NZD","OMR","PAB","PEN","PGK","PHP","PKR","PLN","PYG","QAR","RON","RSD","RUB","RWF","SAR","SBD","SCR","SDG","SEK","SGD","SHP","SLE","SOS","SRD","SSP","STN","SVC","SYP","SZL","THB","TJS","TMT","TND","TOP","TRY","TTD","TWD","TZS","UAH","UGX","USD","UYI","UYU","UYW","UZS","VED","VES","VND","VUV","WST","XAF","XCD","XCG","XOF","XPF","YER","ZAR","ZMW","ZWG"]},"default":[]},"min_amount":{"type":"integer","minimum":0,"maximum":99999999999999},"max_amount":{"type":"integer","minimum":0,"maximum":99999999999999},"channels":{"type":"array","items":{"enum":["bus","web","pos","marketplace"]},"default":[]},"countries":{"type":"array","items":{"type":"string","pattern":"^[A-Za-z]{2}$"},"default":[]},"methods":{"type":"array","items":{"type":"string","minLength":1,"maxLength":64},"default":[]},"merchants":{"type":"array","items":{"type":"string","minLength":1},"default":[]},"gateways":{"type":"array","items":{"type":"string","pattern":"^[a-z][a-z0-9_-]{0,31}$"},"default":[]},"agreement_status":{"type":"array","items":{"enum":["active","suspended","expired","pending","none"]},"default":[]},"agreement_gateway":{"type":"string","pattern":"^[a-z][a-z0-9_-]{0,31}$"}}},"gateways":{"type":"array","items":{"type":"string","pattern":"^[a-z][a-z0-9_-]{0,31}$"},"minItems":1,"maxItems":8}}}},"p150":{"type":"array","items":{"type":"object","additionalProperties":false,"required":["merchant","gateway","status"],"properties":{"merchant":{"type":"string","minLength":1},"gateway":{"type":"string","pattern":"^[a-z][a-z0-9_-]{0,31}$"},"status":{"enum":["active","suspended","expired"]},"valid_from":{"type":"string","pattern":"^\\d{4}-\\d{2}-\\d{2}(T\\d{2}:\\d{2}(:\\d{2}(\\.\\d+)?)?(Z|[+-]\\d{2}:\\d{2})?)?$"},"valid_until":{"type":"string","pattern":"^\\d{4}-\\d{2}-\\d{2}(T\\d{2}:\\d{2}(:\\d{2}(\\.\\d+)?)?(Z|[+-]\\d{2}:\\d{2})?)?$"}}}},"p151":{"type":"boolean"},"p152":{"type":"array","items":{"type":"string","minLength":1}},"p153":{"type":"boolean"},"p154":{"type":"array","items":{"type":"string","minLength":1,"maxLength":64}},"p155":{"type":"string","pattern":"^[A-Za-z0-9_.]+$"},"p156":{"type":"integer","minimum":0},"p157":{"type":"object","propertyNames":{"type":"string","pattern":"^[a-z][a-z0-9_-]{0,31}$"},"additionalProperties":{"type":"array","items":{"type":"string","minLength":1,"maxLength":64}}},"p158":{"type":"integer","minimum":1},"p159":{"type":"boolean"},"p160":{"type":"integer","minimum":1},"p161":{"type":"integer","minimum":1},"p162":{"type":"integer","minimum":1},"p163":{"type":"integer","minimum":1},"p164":{"type":"object","propertyNames":{"enum":["bus","web","pos","marketplace"]},"additionalProperties":{"type":"object","additionalProperties":false,"required":["per_s","burst"],"properties":{"per_s":{"type":"integer","minimum":1},"burst":{"type":"integer","minimum":1}}}},"p165":{"type":"object","propertyNames":{"pattern":"^[a-z][a-z0-9_-]*:.+$"},"additionalProperties":{"type":"object","additionalProperties":false,"required":["per_s","burst"],"properties":{"per_s":{"type":"integer","minimum":1},"burst":{"type":"integer","minimum":1}}}},"p166":{"type":"integer","minimum":1,"maximum":100},"p167":{"type":"integer","minimum":0},"p168":{"type":"integer","minimum":1,"maximum":3600},"p169":{"type":"integer","minimum":1},"p170":{"type":"boolean"},"p171":{"type":"boolean"},"p172":{"type":"integer","minimum":1},"p173":{"type":"integer","minimum":1,"maximum":65535},"p174":{"type":"integer","minimum":1},"p175":{"type":"integer","minimum":1},"p176":{"type":"integer","minimum":1},"p177":{"type":"integer","minimum":100},"p178":{"type":"array","items":{"type":"object","additionalProperties":false,"required":["scope","name","currency"],"properties":{"scope":{"enum":["gateway","merchant"]},"name":{"type":"string","minLength":1},"gateway":{"type":"string","minLength":1,"default":"*"},"currency":{"enum":["AED","AFN","ALL","AMD","ANG","AOA","ARS","AUD","AWG","AZN","BAM","BBD","BDT","BGN","BHD","BIF","BMD","BND","BOB","BRL","BSD","BTN","BWP","BYN","BZD","CAD","CDF","CHF","CLF","CLP","CNY","COP","CRC","CUC","CUP","CVE","CZK","DJF","DKK","DOP","DZD","EGP","ERN","ETB","EUR","FJD","FKP","GBP","GEL","GHS","GIP","GMD","GNF","GTQ","GYD","HKD","HNL","HTG","HUF","IDR","ILS","INR","IQD","IRR","ISK","JMD","JOD","JPY","KES","KGS","KHR","KMF","KPW","KRW","KWD","KYD","KZT","LAK","LBP","LKR","LRD","LSL","LYD","MAD","MDL","MGA","MKD","MMK","MNT","MOP","MRU","MUR","MVR","MWK","MXN","MYR","MZN","NAD","NGN","NIO","NOK","NPR","NZD","OMR","PAB","PEN","PGK","PHP","PKR","PLN","PYG","QAR","RON","RSD","RUB","RWF","SAR","SBD","SCR","SDG","SEK","SGD","SHP","SLE","SOS","SRD","SSP","STN","SVC","SYP","SZL","THB","TJS","TMT","TND","TOP","TRY","TTD","TWD","TZS","UAH","UGX","USD","UYI","UYU","UYW","UZS","VED","VES","VND","VUV","WST","XAF","XCD","XCG","XOF","XPF","YER","ZAR","ZMW","ZWG"]},"min_amount":{"type":"integer","minimum":0,"maximum":99999999999999},"max_amount":{"type":"integer","minimum":0,"maximum":99999999999999},"daily_volume":{"type":"integer","minimum":0,"maximum":99999999999999},"daily_count":{"type":"integer","minimum":0},"monthly_volume":{"type":"integer","minimum":0,"maximum":99999999999999},"monthly_count":{"type":"integer","minimum":0}}}},"p179":{"type":"array","items":{"type":"object","additionalProperties":false,"required":["name","when","action"],"properties":{"name":{"type":"string","pattern":"^[A-Za-z0-9_.-]{1,64}$"},"when":{"type":"array","minItems":1,"items":{"enum":["high_amount","velocity_customer","velocity_token","velocity_ip","velocity_email","country_mismatch","new_token_high_amount"]}},"action":{"enum":["allow","psp_review","hold","decline"]}}}},"p180":{"type":"object","propertyNames":{"enum":["AED","AFN","ALL","AMD","ANG","AOA","ARS","AUD","AWG","AZN","BAM","BBD","BDT","BGN","BHD","BIF","BMD","BND","BOB","BRL","BSD","BTN","BWP","BYN","BZD","CAD","CDF","CHF","CLF","CLP","CNY","COP","CRC","CUC","CUP","CVE","CZK","DJF","DKK","DOP","DZD","EGP","ERN","ETB","EUR","FJD","FKP","GBP","GEL","GHS","GIP","GMD","GNF","GTQ","GYD","HKD","HNL","HTG","HUF","IDR","ILS","INR","IQD","IRR","ISK","JMD","JOD","JPY","KES","KGS","KHR","KMF","KPW","KRW","KWD","KYD","KZT","LAK","LBP","LKR","LRD","LSL","LYD","MAD","MDL","MGA","MKD","MMK","MNT","MOP","MRU","MUR","MVR","MWK","MXN","MYR","MZN","NAD","NGN","NIO","NOK","NPR","NZD","OMR","PAB","PEN","PGK","PHP","PKR","PLN","PYG","QAR","RON","RSD","RUB","RWF","SAR","SBD","SCR","SDG","SEK","SGD","SHP","SLE","SOS","SRD","SSP","STN","SVC","SYP","SZL","THB","TJS","TMT","TND","TOP","TRY","TTD","TWD","TZS","UAH","UGX","USD","UYI","UYU","UYW","UZS","VED","VES","VND","VUV","WST","XAF","XCD","XCG","XOF","XPF","YER","ZAR","ZMW","ZWG"]},"additionalProperties":{"type":"integer","minimum":0,"maximum":99999999999999}},"p181":{"type":"array","items":{"type":"object","additionalProperties":false,"required":["by","window_ms","max_count"],"properties":{"by":{"enum":["customer","token","ip","email"]},"window_ms":{"type":"integer","minimum":1000},"max_count":{"type":"integer","minimum":0}}}},"p182":{"type":"object","propertyNames":{"enum":["AED","AFN","ALL","AMD","ANG","AOA","ARS","AUD","AWG","AZN","BAM","BBD","BDT","BGN","BHD","BIF","BMD","BND","BOB","BRL","BSD","BTN","BWP","BYN","BZD","CAD","CDF","CHF","CLF","CLP","CNY","COP","CRC","CUC","CUP","CVE","CZK","DJF","DKK","DOP","DZD","EGP","ERN","ETB","EUR","FJD","FKP","GBP","GEL","GHS","GIP","GMD","GNF","GTQ","GYD","HKD","HNL","HTG","HUF","IDR","ILS","INR","IQD","IRR","ISK","JMD","JOD","JPY","KES","KGS","KHR","KMF","KPW","KRW","KWD","KYD","KZT","LAK","LBP","LKR","LRD","LSL","LYD","MAD","MDL","MGA","MKD","MMK","MNT","MOP","MRU","MUR","MVR","MWK","MXN","MYR","MZN","NAD","NGN","NIO","NOK","NPR","NZD","OMR","PAB","PEN","PGK","PHP","PKR","PLN","PYG","QAR","RON","RSD","RUB","RWF","SAR","SBD","SCR","SDG","SEK","SGD","SHP","SLE","SOS","SRD","SSP","STN","SVC","SYP","SZL","THB","TJS","TMT","TND","TOP","TRY","TTD","TWD","TZS","UAH","UGX","USD","UYI","UYU","UYW","UZS","VED","VES","VND","VUV","WST","XAF","XCD","XCG","XOF","XPF","YER","ZAR","ZMW","ZWG"]},"additionalProperties":{"type":"integer","minimum":0,"maximum":99999999999999}},"p183":{"type":"integer","minimum":1},"p184":{"type":"integer","minimum":1},"p185":{"type":"string"},"p186":{"type":"object","propertyNames":{"pattern":"^[a-z][a-z0-9_-]*(:.+)?$"},"additionalProperties":{"type":"array","minItems":1,"items":{"enum":["AED","AFN","ALL","AMD","ANG","AOA","ARS","AUD","AWG","AZN","BAM","BBD","BDT","BGN","BHD","BIF","BMD","BND","BOB","BRL","BSD","BTN","BWP","BYN","BZD","CAD","CDF","CHF","CLF","CLP","CNY","COP","CRC","CUC","CUP","CVE","CZK","DJF","DKK","DOP","DZD","EGP","ERN","ETB","EUR","FJD","FKP","GBP","GEL","GHS","GIP","GMD","GNF","GTQ","GYD","HKD","HNL","HTG","HUF","IDR","ILS","INR","IQD","IRR","ISK","JMD","JOD","JPY","KES","KGS","KHR","KMF","KPW","KRW","KWD","KYD","KZT","LAK","LBP","LKR","LRD","LSL","LYD","MAD","MDL","MGA","MKD","MMK","MNT","MOP","MRU","MUR","MVR","MWK","MXN","MYR","MZN","NAD","NGN","NIO","NOK","NPR","NZD","OMR","PAB","PEN","PGK","PHP","PKR","PLN","PYG","QAR","RON","RSD","RUB","RWF","SAR","SBD","SCR","SDG","SEK","SGD","SHP","SLE","SOS","SRD","SSP","STN","SVC","SYP","SZL","THB","TJS","TMT","TND","TOP","TRY","TTD","TWD","TZS","UAH","UGX","USD","UYI","UYU","UYW","UZS","VED","VES","VND","VUV","WST","XAF","XCD","XCG","XOF","XPF","YER","ZAR","ZMW","ZWG"]}}},"p187":{"type":"boolean"},"p188":{"type":"array","items":{"type":"object","additionalProperties":false,"required":["from","to","rate","as_of"],"properties":{"from":{"enum":["AED","AFN","ALL","AMD","ANG","AOA","ARS","AUD","AWG","AZN","BAM","BBD","BDT","BGN","BHD","BIF","BMD","BND","BOB","BRL","BSD","BTN","BWP","BYN","BZD","CAD","CDF","CHF","CLF","CLP","CNY","COP","CRC","CUC","CUP","CVE","CZK","DJF","DKK","DOP","DZD","EGP","ERN","ETB","EUR","FJD","FKP","GBP","GEL","GHS","GIP","GMD","GNF","GTQ","GYD","HKD","HNL","HTG","HUF","IDR","ILS","INR","IQD","IRR","ISK","JMD","JOD","JPY","KES","KGS","KHR","KMF","KPW","KRW","KWD","KYD","KZT","LAK","LBP","LKR","LRD","LSL","LYD","MAD","MDL","MGA","MKD","MMK","MNT","MOP","MRU","MUR","MVR","MWK","MXN","MYR","MZN","NAD","NGN","NIO","NOK","NPR","NZD","OMR","PAB","PEN","PGK","PHP","PKR","PLN","PYG","QAR","RON","RSD","RUB","RWF","SAR","SBD","SCR","SDG","SEK","SGD","SHP","SLE","SOS","SRD","SSP","STN","SVC","SYP","SZL","THB","TJS","TMT","TND","TOP","TRY","TTD","TWD","TZS","UAH","UGX","USD","UYI","UYU","UYW","UZS","VED","VES","VND","VUV","WST","XAF","XCD","XCG","XOF","XPF","YER","ZAR","ZMW","ZWG"]},"to":{"enum":["AED","AFN","ALL","AMD","ANG","AOA","ARS","AUD","AWG","AZN","BAM","BBD","BDT","BGN","BHD","BIF","BMD","BND","BOB","BRL","BSD","BTN","BWP","BYN","BZD","CAD","CDF","CHF","CLF","CLP","CNY","COP","CRC","CUC","CUP","CVE","CZK","DJF","DKK","DOP","DZD","EGP","ERN","ETB","EUR","FJD","FKP","GBP","GEL","GHS","GIP","GMD","GNF","GTQ","GYD","HKD","HNL","HTG","HUF","IDR","ILS","INR","IQD","IRR","ISK","JMD","JOD","JPY","KES","KGS","KHR","KMF","KPW","KRW","KWD","KYD","KZT","LAK","LBP","LKR","LRD","LSL","LYD","MAD","MDL","MGA","MKD","MMK","MNT","MOP","MRU","MUR","MVR","MWK","MXN","MYR","MZN","NAD","NGN","NIO","NOK","NPR","NZD","OMR","PAB","PEN","PGK","PHP","PKR","PLN","PYG","QAR","RON","RSD","RUB","RWF","SAR","SBD","SCR","SDG","SEK","SGD","SHP","SLE","SOS","SRD","SSP","STN","SVC","SYP","SZL","THB","TJS","TMT","TND","TOP","TRY","TTD","TWD","TZS","UAH","UGX","USD","UYI","UYU","UYW","UZS","VED","VES","VND","VUV","WST","XAF","XCD","XCG","XOF","XPF","YER","ZAR","ZMW","ZWG"]},"rate":{"type":"string","pattern":"^(\\d+(\\.\\d+)?|\\d+/\\d+)$"},"as_of":{"type":"string","minLength":10}}}},"p189":{"type":"integer","minimum":1},"p190":{"type":"integer","minimum":0},"p191":{"enum":["off","dry_run","on"]},"p192":{"type":"integer","minimum":1},"p193":{"type":"integer","minimum":1},"p194":{"type":"integer","minimum":0},"p195":{"type":"array","items":{"type":"string","minLength":1},"uniqueItems":true},"p196":{"type":"integer","minimum":1},"p197":{"type":"integer","minimum":1},"p198":{"type":"integer","minimum":0,"maximum":100000},"p199":{"type":"string"},"p200":{"type":"boolean"},"p201":{"type":"integer","minimum":30,"maximum":3650},"p202":{"type":"string"},"p203":{"type":"integer","minimum":1,"maximum":10000},"p204":{"type":"boolean"},"p205":{"type":"integer","minimum":1},"p206":{"type":"integer","minimum":1,"maximum":31536000000},"p207":{"type":"integer","minimum":1,"maximum":31536000000},"p208":{"type":"integer","minimum":1,"maximum":31536000000},"p209":{"type":"integer","minimum":0,"maximum":31536000000},"p210":{"type":"integer","minimum":1,"maximum":31536000000},"p211":{"type":"array","maxItems":10,"items":{"type":"integer","minimum":1}},"p212":{"type":"integer","minimum":1},"p213":{"type":"string","pattern":"^[A-Za-z0-9_.]+$"},"p214":{"type":"string","pattern":"^[A-Za-z0-9_.]+$"},"p215":{"type":"string","pattern":"^[A-Za-z0-9_.]+$"},"p216":{"type":"object","propertyNames":{"pattern":"^[a-z][a-z0-9_-]*$"},"additionalProperties":{"type":"object","required":["type"],"properties":{"type":{"enum":["stripe","adyen","adyen-stored-value","cybersource","simulator"]}},"allOf":[{"if":{"properties":{"type":{"const":"stripe"}},"required":["type"]},"then":{"type":"object","additionalProperties":false,"required":["type","base_url","api_key"],"properties":{"type":{"const":"stripe"},"base_url":{"type":"string","pattern":"^https?://[^\\s]+$"},"timeout_ms":{"type":"integer","minimum":1,"default":10000},"max_sockets":{"type":"integer","minimum":1,"default":512},"connect_timeout_ms":{"type":"integer","minimum":1,"default":2000},"warm_sockets":{"type":"integer","minimum":0,"default":16},"keep_warm_interval_ms":{"type":"integer","minimum":1000,"default":30000},"store_payment_methods":{"type":"boolean","default":false},"payer_authentication":{"type":"boolean","default":false},"vault":{"type":"string","pattern":"^[A-Za-z0-9][A-Za-z0-9_.:-]{0,99}$"},"api_key":{"type":"string","minLength":1},"webhook_secret":{"type":"string","default":""},"webhook_secret_previous":{"type":"string","default":""},"merchant_account":{"type":"string","default":""}}}},{"if":{"properties":{"type":{"const":"adyen"}},"required":["type"]},"then":{"type":"object","additionalProperties":false,"required":["type","base_url","api_key","merchant_account"],"properties":{"type":{"const":"adyen"},"base_url":{"type":"string","pattern":"^https?://[^\\s]+$"},"timeout_ms":{"type":"integer","minimum":1,"default":10000},"max_sockets":{"type":"integer","minimum":1,"default":512},"connect_timeout_ms":{"type":"integer","minimum":1,"default":2000},"warm_sockets":{"type":"integer","minimum":0,"default":16},"keep_warm_interval_ms":{"type":"integer","minimum":1000,"default":30000},"store_payment_methods":{"type":"boolean","default":false},"payer_authentication":{"type":"boolean","default":false},"vault":{"type":"string","pattern":"^[A-Za-z0-9][A-Za-z0-9_.:-]{0,99}$"},"api_key":{"type":"string","minLength":1},"merchant_account":{"type":"string","minLength":1},"webhook_secret":{"type":"string","default":""},"webhook_secret_previous":{"type":"string","default":""},"key_id":{"type":"string","default":""},"shared_secret":{"type":"string","default":""},"report_username":{"type":"string","default":""},"report_password":{"type":"string","default":""},"authorisation_type":{"type":"string","default":""},"report_base_url":{"type":"string","default":""}}}},{"if":{"properties":{"type":{"const":"adyen-stored-value"}},"required":["type"]},"then":{"type":"object","additionalProperties":false,"required":["type","base_url","api_key","merchant_account"],"properties":{"type":{"const":"adyen-stored-value"},"base_url":{"type":"string","pattern":"^https?://[^\\s]+$"},"timeout_ms":{"type":"integer","minimum":1,"default":10000},"max_sockets":{"type":"integer","minimum":1,"default":512},"connect_timeout_ms":{"type":"integer","minimum":1,"default":2000},"warm_sockets":{"type":"integer","minimum":0,"default":16},"keep_warm_interval_ms":{"type":"integer","minimum":1000,"default":30000},"store_payment_methods":{"type":"boolean","default":false},"payer_authentication":{"type":"boolean","default":false},"vault":{"type":"string","pattern":"^[A-Za-z0-9][A-Za-z0-9_.:-]{0,99}$"},"api_key":{"type":"string","minLength":1},"merchant_account":{"type":"string","minLength":1},"webhook_secret":{"type":"string","default":""},"webhook_secret_previous":{"type":"string","default":""},"key_id":{"type":"string","default":""},"shared_secret":{"type":"string","default":""},"issue_svs":{"type":"boolean","default":false}}}},{"if":{"properties":{"type":{"const":"cybersource"}},"required":["type"]},"then":{"type":"object","additionalProperties":false,"required":["type","base_url","merchant_id","key_id","shared_secret"],"properties":{"type":{"const":"cybersource"},"base_url":{"type":"string","pattern":"^https?://[^\\s]+$"},"timeout_ms":{"type":"integer","minimum":1,"default":10000},"max_sockets":{"type":"integer","minimum":1,"default":512},"connect_timeout_ms":{"type":"integer","minimum":1,"default":2000},"warm_sockets":{"type":"integer","minimum":0,"default":16},"keep_warm_interval_ms":{"type":"integer","minimum":1000,"default":30000},"store_payment_methods":{"type":"boolean","default":false},"payer_authentication":{"type":"boolean","default":false},"vault":{"type":"string","pattern":"^[A-Za-z0-9][A-Za-z0-9_.:-]{0,99}$"},"merchant_id":{"type":"string","minLength":1},"key_id":{"type":"string","minLength":1},"shared_secret":{"type":"string","minLength":1},"webhook_secret":{"type":"string","default":""},"webhook_secret_previous":{"type":"string","default":""},"webhook_key_id":{"type":"string","default":""},"webhook_key_id_previous":{"type":"string","default":""},"merchant_account":{"type":"string","default":""},"webhook_private_key":{"type":"string","default":""},"reverse_after_void":{"type":"boolean","default":false}}}},{"if":{"properties":{"type":{"const":"simulator"}},"required":["type"]},"then":{"type":"object","additionalProperties":false,"required":["type","base_url"],"properties":{"type":{"const":"simulator"},"base_url":{"type":"string","pattern":"^https?://[^\\s]+$"},"timeout_ms":{"type":"integer","minimum":1,"default":10000},"max_sockets":{"type":"integer","minimum":1,"default":512},"connect_timeout_ms":{"type":"integer","minimum":1,"default":2000},"warm_sockets":{"type":"integer","minimum":0,"default":16},"keep_warm_interval_ms":{"type":"integer","minimum":1000,"default":30000},"store_payment_methods":{"type":"boolean","default":false},"payer_authentication":{"type":"boolean","default":false},"vault":{"type":"string","pattern":"^[A-Za-z0-9][A-Za-z0-9_.:-]{0,99}$"},"api_key":{"type":"string","default":""},"webhook_secret":{"type":"string","default":""},"webhook_secret_previous":{"type":"string","default":""},"merchant_account":{"type":"string","default":""}}}}]}}}};
 const func2 = Object.prototype.hasOwnProperty;
 const schema7 = {"type":"string","pattern":"^https?://[^\\s]+$"};
 const pattern0 = new RegExp("^https?://[^\\s]+$", "u");
@@ -9289,7 +9289,7 @@ validate452.errors = vErrors;
 return errors === 0;
 }
 
-const schema223 = {"type":"object","propertyNames":{"pattern":"^[a-z][a-z0-9_-]*$"},"additionalProperties":{"type":"object","required":["type"],"properties":{"type":{"enum":["stripe","adyen","adyen-stored-value","cybersource","simulator"]}},"allOf":[{"if":{"properties":{"type":{"const":"stripe"}},"required":["type"]},"then":{"type":"object","additionalProperties":false,"required":["type","base_url","api_key"],"properties":{"type":{"const":"stripe"},"base_url":{"type":"string","pattern":"^https?://[^\\s]+$"},"timeout_ms":{"type":"integer","minimum":1,"default":10000},"max_sockets":{"type":"integer","minimum":1,"default":512},"connect_timeout_ms":{"type":"integer","minimum":1,"default":2000},"warm_sockets":{"type":"integer","minimum":0,"default":16},"keep_warm_interval_ms":{"type":"integer","minimum":1000,"default":30000},"store_payment_methods":{"type":"boolean","default":false},"payer_authentication":{"type":"boolean","default":false},"vault":{"type":"string","pattern":"^[A-Za-z0-9][A-Za-z0-9_.:-]{0,99}$"},"api_key":{"type":"string","minLength":1},"webhook_secret":{"type":"string","default":""},"webhook_secret_previous":{"type":"string","default":""},"merchant_account":{"type":"string","default":""}}}},{"if":{"properties":{"type":{"const":"adyen"}},"required":["type"]},"then":{"type":"object","additionalProperties":false,"required":["type","base_url","api_key","merchant_account"],"properties":{"type":{"const":"adyen"},"base_url":{"type":"string","pattern":"^https?://[^\\s]+$"},"timeout_ms":{"type":"integer","minimum":1,"default":10000},"max_sockets":{"type":"integer","minimum":1,"default":512},"connect_timeout_ms":{"type":"integer","minimum":1,"default":2000},"warm_sockets":{"type":"integer","minimum":0,"default":16},"keep_warm_interval_ms":{"type":"integer","minimum":1000,"default":30000},"store_payment_methods":{"type":"boolean","default":false},"payer_authentication":{"type":"boolean","default":false},"vault":{"type":"string","pattern":"^[A-Za-z0-9][A-Za-z0-9_.:-]{0,99}$"},"api_key":{"type":"string","minLength":1},"merchant_account":{"type":"string","minLength":1},"webhook_secret":{"type":"string","default":""},"webhook_secret_previous":{"type":"string","default":""},"key_id":{"type":"string","default":""},"shared_secret":{"type":"string","default":""},"report_username":{"type":"string","default":""},"report_password":{"type":"string","default":""},"authorisation_type":{"type":"string","default":""},"report_base_url":{"type":"string","default":""}}}},{"if":{"properties":{"type":{"const":"adyen-stored-value"}},"required":["type"]},"then":{"type":"object","additionalProperties":false,"required":["type","base_url","api_key","merchant_account"],"properties":{"type":{"const":"adyen-stored-value"},"base_url":{"type":"string","pattern":"^https?://[^\\s]+$"},"timeout_ms":{"type":"integer","minimum":1,"default":10000},"max_sockets":{"type":"integer","minimum":1,"default":512},"connect_timeout_ms":{"type":"integer","minimum":1,"default":2000},"warm_sockets":{"type":"integer","minimum":0,"default":16},"keep_warm_interval_ms":{"type":"integer","minimum":1000,"default":30000},"store_payment_methods":{"type":"boolean","default":false},"payer_authentication":{"type":"boolean","default":false},"vault":{"type":"string","pattern":"^[A-Za-z0-9][A-Za-z0-9_.:-]{0,99}$"},"api_key":{"type":"string","minLength":1},"merchant_account":{"type":"string","minLength":1},"webhook_secret":{"type":"string","default":""},"webhook_secret_previous":{"type":"string","default":""},"key_id":{"type":"string","default":""},"shared_secret":{"type":"string","default":""}}}},{"if":{"properties":{"type":{"const":"cybersource"}},"required":["type"]},"then":{"type":"object","additionalProperties":false,"required":["type","base_url","merchant_id","key_id","shared_secret"],"properties":{"type":{"const":"cybersource"},"base_url":{"type":"string","pattern":"^https?://[^\\s]+$"},"timeout_ms":{"type":"integer","minimum":1,"default":10000},"max_sockets":{"type":"integer","minimum":1,"default":512},"connect_timeout_ms":{"type":"integer","minimum":1,"default":2000},"warm_sockets":{"type":"integer","minimum":0,"default":16},"keep_warm_interval_ms":{"type":"integer","minimum":1000,"default":30000},"store_payment_methods":{"type":"boolean","default":false},"payer_authentication":{"type":"boolean","default":false},"vault":{"type":"string","pattern":"^[A-Za-z0-9][A-Za-z0-9_.:-]{0,99}$"},"merchant_id":{"type":"string","minLength":1},"key_id":{"type":"string","minLength":1},"shared_secret":{"type":"string","minLength":1},"webhook_secret":{"type":"string","default":""},"webhook_secret_previous":{"type":"string","default":""},"webhook_key_id":{"type":"string","default":""},"webhook_key_id_previous":{"type":"string","default":""},"merchant_account":{"type":"string","default":""},"webhook_private_key":{"type":"string","default":""},"reverse_after_void":{"type":"boolean","default":false}}}},{"if":{"properties":{"type":{"const":"simulator"}},"required":["type"]},"then":{"type":"object","additionalProperties":false,"required":["type","base_url"],"properties":{"type":{"const":"simulator"},"base_url":{"type":"string","pattern":"^https?://[^\\s]+$"},"timeout_ms":{"type":"integer","minimum":1,"default":10000},"max_sockets":{"type":"integer","minimum":1,"default":512},"connect_timeout_ms":{"type":"integer","minimum":1,"default":2000},"warm_sockets":{"type":"integer","minimum":0,"default":16},"keep_warm_interval_ms":{"type":"integer","minimum":1000,"default":30000},"store_payment_methods":{"type":"boolean","default":false},"payer_authentication":{"type":"boolean","default":false},"vault":{"type":"string","pattern":"^[A-Za-z0-9][A-Za-z0-9_.:-]{0,99}$"},"api_key":{"type":"string","default":""},"webhook_secret":{"type":"string","default":""},"webhook_secret_previous":{"type":"string","default":""},"merchant_account":{"type":"string","default":""}}}}]}};
+const schema223 = {"type":"object","propertyNames":{"pattern":"^[a-z][a-z0-9_-]*$"},"additionalProperties":{"type":"object","required":["type"],"properties":{"type":{"enum":["stripe","adyen","adyen-stored-value","cybersource","simulator"]}},"allOf":[{"if":{"properties":{"type":{"const":"stripe"}},"required":["type"]},"then":{"type":"object","additionalProperties":false,"required":["type","base_url","api_key"],"properties":{"type":{"const":"stripe"},"base_url":{"type":"string","pattern":"^https?://[^\\s]+$"},"timeout_ms":{"type":"integer","minimum":1,"default":10000},"max_sockets":{"type":"integer","minimum":1,"default":512},"connect_timeout_ms":{"type":"integer","minimum":1,"default":2000},"warm_sockets":{"type":"integer","minimum":0,"default":16},"keep_warm_interval_ms":{"type":"integer","minimum":1000,"default":30000},"store_payment_methods":{"type":"boolean","default":false},"payer_authentication":{"type":"boolean","default":false},"vault":{"type":"string","pattern":"^[A-Za-z0-9][A-Za-z0-9_.:-]{0,99}$"},"api_key":{"type":"string","minLength":1},"webhook_secret":{"type":"string","default":""},"webhook_secret_previous":{"type":"string","default":""},"merchant_account":{"type":"string","default":""}}}},{"if":{"properties":{"type":{"const":"adyen"}},"required":["type"]},"then":{"type":"object","additionalProperties":false,"required":["type","base_url","api_key","merchant_account"],"properties":{"type":{"const":"adyen"},"base_url":{"type":"string","pattern":"^https?://[^\\s]+$"},"timeout_ms":{"type":"integer","minimum":1,"default":10000},"max_sockets":{"type":"integer","minimum":1,"default":512},"connect_timeout_ms":{"type":"integer","minimum":1,"default":2000},"warm_sockets":{"type":"integer","minimum":0,"default":16},"keep_warm_interval_ms":{"type":"integer","minimum":1000,"default":30000},"store_payment_methods":{"type":"boolean","default":false},"payer_authentication":{"type":"boolean","default":false},"vault":{"type":"string","pattern":"^[A-Za-z0-9][A-Za-z0-9_.:-]{0,99}$"},"api_key":{"type":"string","minLength":1},"merchant_account":{"type":"string","minLength":1},"webhook_secret":{"type":"string","default":""},"webhook_secret_previous":{"type":"string","default":""},"key_id":{"type":"string","default":""},"shared_secret":{"type":"string","default":""},"report_username":{"type":"string","default":""},"report_password":{"type":"string","default":""},"authorisation_type":{"type":"string","default":""},"report_base_url":{"type":"string","default":""}}}},{"if":{"properties":{"type":{"const":"adyen-stored-value"}},"required":["type"]},"then":{"type":"object","additionalProperties":false,"required":["type","base_url","api_key","merchant_account"],"properties":{"type":{"const":"adyen-stored-value"},"base_url":{"type":"string","pattern":"^https?://[^\\s]+$"},"timeout_ms":{"type":"integer","minimum":1,"default":10000},"max_sockets":{"type":"integer","minimum":1,"default":512},"connect_timeout_ms":{"type":"integer","minimum":1,"default":2000},"warm_sockets":{"type":"integer","minimum":0,"default":16},"keep_warm_interval_ms":{"type":"integer","minimum":1000,"default":30000},"store_payment_methods":{"type":"boolean","default":false},"payer_authentication":{"type":"boolean","default":false},"vault":{"type":"string","pattern":"^[A-Za-z0-9][A-Za-z0-9_.:-]{0,99}$"},"api_key":{"type":"string","minLength":1},"merchant_account":{"type":"string","minLength":1},"webhook_secret":{"type":"string","default":""},"webhook_secret_previous":{"type":"string","default":""},"key_id":{"type":"string","default":""},"shared_secret":{"type":"string","default":""},"issue_svs":{"type":"boolean","default":false}}}},{"if":{"properties":{"type":{"const":"cybersource"}},"required":["type"]},"then":{"type":"object","additionalProperties":false,"required":["type","base_url","merchant_id","key_id","shared_secret"],"properties":{"type":{"const":"cybersource"},"base_url":{"type":"string","pattern":"^https?://[^\\s]+$"},"timeout_ms":{"type":"integer","minimum":1,"default":10000},"max_sockets":{"type":"integer","minimum":1,"default":512},"connect_timeout_ms":{"type":"integer","minimum":1,"default":2000},"warm_sockets":{"type":"integer","minimum":0,"default":16},"keep_warm_interval_ms":{"type":"integer","minimum":1000,"default":30000},"store_payment_methods":{"type":"boolean","default":false},"payer_authentication":{"type":"boolean","default":false},"vault":{"type":"string","pattern":"^[A-Za-z0-9][A-Za-z0-9_.:-]{0,99}$"},"merchant_id":{"type":"string","minLength":1},"key_id":{"type":"string","minLength":1},"shared_secret":{"type":"string","minLength":1},"webhook_secret":{"type":"string","default":""},"webhook_secret_previous":{"type":"string","default":""},"webhook_key_id":{"type":"string","default":""},"webhook_key_id_previous":{"type":"string","default":""},"merchant_account":{"type":"string","default":""},"webhook_private_key":{"type":"string","default":""},"reverse_after_void":{"type":"boolean","default":false}}}},{"if":{"properties":{"type":{"const":"simulator"}},"required":["type"]},"then":{"type":"object","additionalProperties":false,"required":["type","base_url"],"properties":{"type":{"const":"simulator"},"base_url":{"type":"string","pattern":"^https?://[^\\s]+$"},"timeout_ms":{"type":"integer","minimum":1,"default":10000},"max_sockets":{"type":"integer","minimum":1,"default":512},"connect_timeout_ms":{"type":"integer","minimum":1,"default":2000},"warm_sockets":{"type":"integer","minimum":0,"default":16},"keep_warm_interval_ms":{"type":"integer","minimum":1000,"default":30000},"store_payment_methods":{"type":"boolean","default":false},"payer_authentication":{"type":"boolean","default":false},"vault":{"type":"string","pattern":"^[A-Za-z0-9][A-Za-z0-9_.:-]{0,99}$"},"api_key":{"type":"string","default":""},"webhook_secret":{"type":"string","default":""},"webhook_secret_previous":{"type":"string","default":""},"merchant_account":{"type":"string","default":""}}}}]}};
 const pattern72 = new RegExp("^[a-z][a-z0-9_-]*$", "u");
 const pattern74 = new RegExp("^[A-Za-z0-9][A-Za-z0-9_.:-]{0,99}$", "u");
 
@@ -10283,6 +10283,9 @@ data0.key_id = "";
 if(data0.shared_secret === undefined){
 data0.shared_secret = "";
 }
+if(data0.issue_svs === undefined){
+data0.issue_svs = false;
+}
 if(data0.type === undefined){
 const err72 = {instancePath:instancePath+"/" + key1.replace(/~/g, "~0").replace(/\//g, "~1"),schemaPath:"#/additionalProperties/allOf/2/then/required",keyword:"required",params:{missingProperty: "type"},message:"must have required property '"+"type"+"'"};
 if(vErrors === null){
@@ -10622,9 +10625,8 @@ vErrors.push(err101);
 }
 errors++;
 }
-}
-else {
-const err102 = {instancePath:instancePath+"/" + key1.replace(/~/g, "~0").replace(/\//g, "~1"),schemaPath:"#/additionalProperties/allOf/2/then/type",keyword:"type",params:{type: "object"},message:"must be object"};
+if(typeof data0.issue_svs !== "boolean"){
+const err102 = {instancePath:instancePath+"/" + key1.replace(/~/g, "~0").replace(/\//g, "~1")+"/issue_svs",schemaPath:"#/additionalProperties/allOf/2/then/properties/issue_svs/type",keyword:"type",params:{type: "boolean"},message:"must be boolean"};
 if(vErrors === null){
 vErrors = [err102];
 }
@@ -10633,11 +10635,9 @@ vErrors.push(err102);
 }
 errors++;
 }
-var _valid2 = _errs89 === errors;
-valid9 = _valid2;
 }
-if(!valid9){
-const err103 = {instancePath:instancePath+"/" + key1.replace(/~/g, "~0").replace(/\//g, "~1"),schemaPath:"#/additionalProperties/allOf/2/if",keyword:"if",params:{failingKeyword: "then"},message:"must match \"then\" schema"};
+else {
+const err103 = {instancePath:instancePath+"/" + key1.replace(/~/g, "~0").replace(/\//g, "~1"),schemaPath:"#/additionalProperties/allOf/2/then/type",keyword:"type",params:{type: "object"},message:"must be object"};
 if(vErrors === null){
 vErrors = [err103];
 }
@@ -10646,13 +10646,11 @@ vErrors.push(err103);
 }
 errors++;
 }
-const _errs124 = errors;
-let valid12 = true;
-const _errs125 = errors;
-if(data0 && typeof data0 == "object" && !Array.isArray(data0)){
-let missing3;
-if((data0.type === undefined) && (missing3 = "type")){
-const err104 = {};
+var _valid2 = _errs89 === errors;
+valid9 = _valid2;
+}
+if(!valid9){
+const err104 = {instancePath:instancePath+"/" + key1.replace(/~/g, "~0").replace(/\//g, "~1"),schemaPath:"#/additionalProperties/allOf/2/if",keyword:"if",params:{failingKeyword: "then"},message:"must match \"then\" schema"};
 if(vErrors === null){
 vErrors = [err104];
 }
@@ -10661,9 +10659,12 @@ vErrors.push(err104);
 }
 errors++;
 }
-else {
-if(data0.type !== undefined){
-if("cybersource" !== data0.type){
+const _errs126 = errors;
+let valid12 = true;
+const _errs127 = errors;
+if(data0 && typeof data0 == "object" && !Array.isArray(data0)){
+let missing3;
+if((data0.type === undefined) && (missing3 = "type")){
 const err105 = {};
 if(vErrors === null){
 vErrors = [err105];
@@ -10673,21 +10674,33 @@ vErrors.push(err105);
 }
 errors++;
 }
+else {
+if(data0.type !== undefined){
+if("cybersource" !== data0.type){
+const err106 = {};
+if(vErrors === null){
+vErrors = [err106];
+}
+else {
+vErrors.push(err106);
+}
+errors++;
 }
 }
 }
-var _valid3 = _errs125 === errors;
-errors = _errs124;
+}
+var _valid3 = _errs127 === errors;
+errors = _errs126;
 if(vErrors !== null){
-if(_errs124){
-vErrors.length = _errs124;
+if(_errs126){
+vErrors.length = _errs126;
 }
 else {
 vErrors = null;
 }
 }
 if(_valid3){
-const _errs127 = errors;
+const _errs129 = errors;
 if(data0 && typeof data0 == "object" && !Array.isArray(data0)){
 if(data0.timeout_ms === undefined){
 data0.timeout_ms = 10000;
@@ -10732,17 +10745,7 @@ if(data0.reverse_after_void === undefined){
 data0.reverse_after_void = false;
 }
 if(data0.type === undefined){
-const err106 = {instancePath:instancePath+"/" + key1.replace(/~/g, "~0").replace(/\//g, "~1"),schemaPath:"#/additionalProperties/allOf/3/then/required",keyword:"required",params:{missingProperty: "type"},message:"must have required property '"+"type"+"'"};
-if(vErrors === null){
-vErrors = [err106];
-}
-else {
-vErrors.push(err106);
-}
-errors++;
-}
-if(data0.base_url === undefined){
-const err107 = {instancePath:instancePath+"/" + key1.replace(/~/g, "~0").replace(/\//g, "~1"),schemaPath:"#/additionalProperties/allOf/3/then/required",keyword:"required",params:{missingProperty: "base_url"},message:"must have required property '"+"base_url"+"'"};
+const err107 = {instancePath:instancePath+"/" + key1.replace(/~/g, "~0").replace(/\//g, "~1"),schemaPath:"#/additionalProperties/allOf/3/then/required",keyword:"required",params:{missingProperty: "type"},message:"must have required property '"+"type"+"'"};
 if(vErrors === null){
 vErrors = [err107];
 }
@@ -10751,8 +10754,8 @@ vErrors.push(err107);
 }
 errors++;
 }
-if(data0.merchant_id === undefined){
-const err108 = {instancePath:instancePath+"/" + key1.replace(/~/g, "~0").replace(/\//g, "~1"),schemaPath:"#/additionalProperties/allOf/3/then/required",keyword:"required",params:{missingProperty: "merchant_id"},message:"must have required property '"+"merchant_id"+"'"};
+if(data0.base_url === undefined){
+const err108 = {instancePath:instancePath+"/" + key1.replace(/~/g, "~0").replace(/\//g, "~1"),schemaPath:"#/additionalProperties/allOf/3/then/required",keyword:"required",params:{missingProperty: "base_url"},message:"must have required property '"+"base_url"+"'"};
 if(vErrors === null){
 vErrors = [err108];
 }
@@ -10761,8 +10764,8 @@ vErrors.push(err108);
 }
 errors++;
 }
-if(data0.key_id === undefined){
-const err109 = {instancePath:instancePath+"/" + key1.replace(/~/g, "~0").replace(/\//g, "~1"),schemaPath:"#/additionalProperties/allOf/3/then/required",keyword:"required",params:{missingProperty: "key_id"},message:"must have required property '"+"key_id"+"'"};
+if(data0.merchant_id === undefined){
+const err109 = {instancePath:instancePath+"/" + key1.replace(/~/g, "~0").replace(/\//g, "~1"),schemaPath:"#/additionalProperties/allOf/3/then/required",keyword:"required",params:{missingProperty: "merchant_id"},message:"must have required property '"+"merchant_id"+"'"};
 if(vErrors === null){
 vErrors = [err109];
 }
@@ -10771,8 +10774,8 @@ vErrors.push(err109);
 }
 errors++;
 }
-if(data0.shared_secret === undefined){
-const err110 = {instancePath:instancePath+"/" + key1.replace(/~/g, "~0").replace(/\//g, "~1"),schemaPath:"#/additionalProperties/allOf/3/then/required",keyword:"required",params:{missingProperty: "shared_secret"},message:"must have required property '"+"shared_secret"+"'"};
+if(data0.key_id === undefined){
+const err110 = {instancePath:instancePath+"/" + key1.replace(/~/g, "~0").replace(/\//g, "~1"),schemaPath:"#/additionalProperties/allOf/3/then/required",keyword:"required",params:{missingProperty: "key_id"},message:"must have required property '"+"key_id"+"'"};
 if(vErrors === null){
 vErrors = [err110];
 }
@@ -10781,9 +10784,8 @@ vErrors.push(err110);
 }
 errors++;
 }
-for(const key5 in data0){
-if(!(func2.call(schema223.additionalProperties.allOf[3].then.properties, key5))){
-const err111 = {instancePath:instancePath+"/" + key1.replace(/~/g, "~0").replace(/\//g, "~1"),schemaPath:"#/additionalProperties/allOf/3/then/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key5},message:"must NOT have additional properties"};
+if(data0.shared_secret === undefined){
+const err111 = {instancePath:instancePath+"/" + key1.replace(/~/g, "~0").replace(/\//g, "~1"),schemaPath:"#/additionalProperties/allOf/3/then/required",keyword:"required",params:{missingProperty: "shared_secret"},message:"must have required property '"+"shared_secret"+"'"};
 if(vErrors === null){
 vErrors = [err111];
 }
@@ -10792,10 +10794,9 @@ vErrors.push(err111);
 }
 errors++;
 }
-}
-if(data0.type !== undefined){
-if("cybersource" !== data0.type){
-const err112 = {instancePath:instancePath+"/" + key1.replace(/~/g, "~0").replace(/\//g, "~1")+"/type",schemaPath:"#/additionalProperties/allOf/3/then/properties/type/const",keyword:"const",params:{allowedValue: "cybersource"},message:"must be equal to constant"};
+for(const key5 in data0){
+if(!(func2.call(schema223.additionalProperties.allOf[3].then.properties, key5))){
+const err112 = {instancePath:instancePath+"/" + key1.replace(/~/g, "~0").replace(/\//g, "~1"),schemaPath:"#/additionalProperties/allOf/3/then/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key5},message:"must NOT have additional properties"};
 if(vErrors === null){
 vErrors = [err112];
 }
@@ -10805,11 +10806,9 @@ vErrors.push(err112);
 errors++;
 }
 }
-if(data0.base_url !== undefined){
-let data56 = data0.base_url;
-if(typeof data56 === "string"){
-if(!pattern0.test(data56)){
-const err113 = {instancePath:instancePath+"/" + key1.replace(/~/g, "~0").replace(/\//g, "~1")+"/base_url",schemaPath:"#/additionalProperties/allOf/3/then/properties/base_url/pattern",keyword:"pattern",params:{pattern: "^https?://[^\\s]+$"},message:"must match pattern \""+"^https?://[^\\s]+$"+"\""};
+if(data0.type !== undefined){
+if("cybersource" !== data0.type){
+const err113 = {instancePath:instancePath+"/" + key1.replace(/~/g, "~0").replace(/\//g, "~1")+"/type",schemaPath:"#/additionalProperties/allOf/3/then/properties/type/const",keyword:"const",params:{allowedValue: "cybersource"},message:"must be equal to constant"};
 if(vErrors === null){
 vErrors = [err113];
 }
@@ -10819,8 +10818,11 @@ vErrors.push(err113);
 errors++;
 }
 }
-else {
-const err114 = {instancePath:instancePath+"/" + key1.replace(/~/g, "~0").replace(/\//g, "~1")+"/base_url",schemaPath:"#/additionalProperties/allOf/3/then/properties/base_url/type",keyword:"type",params:{type: "string"},message:"must be string"};
+if(data0.base_url !== undefined){
+let data57 = data0.base_url;
+if(typeof data57 === "string"){
+if(!pattern0.test(data57)){
+const err114 = {instancePath:instancePath+"/" + key1.replace(/~/g, "~0").replace(/\//g, "~1")+"/base_url",schemaPath:"#/additionalProperties/allOf/3/then/properties/base_url/pattern",keyword:"pattern",params:{pattern: "^https?://[^\\s]+$"},message:"must match pattern \""+"^https?://[^\\s]+$"+"\""};
 if(vErrors === null){
 vErrors = [err114];
 }
@@ -10830,9 +10832,8 @@ vErrors.push(err114);
 errors++;
 }
 }
-let data57 = data0.timeout_ms;
-if(!(((typeof data57 == "number") && (!(data57 % 1) && !isNaN(data57))) && (isFinite(data57)))){
-const err115 = {instancePath:instancePath+"/" + key1.replace(/~/g, "~0").replace(/\//g, "~1")+"/timeout_ms",schemaPath:"#/additionalProperties/allOf/3/then/properties/timeout_ms/type",keyword:"type",params:{type: "integer"},message:"must be integer"};
+else {
+const err115 = {instancePath:instancePath+"/" + key1.replace(/~/g, "~0").replace(/\//g, "~1")+"/base_url",schemaPath:"#/additionalProperties/allOf/3/then/properties/base_url/type",keyword:"type",params:{type: "string"},message:"must be string"};
 if(vErrors === null){
 vErrors = [err115];
 }
@@ -10841,9 +10842,10 @@ vErrors.push(err115);
 }
 errors++;
 }
-if((typeof data57 == "number") && (isFinite(data57))){
-if(data57 < 1 || isNaN(data57)){
-const err116 = {instancePath:instancePath+"/" + key1.replace(/~/g, "~0").replace(/\//g, "~1")+"/timeout_ms",schemaPath:"#/additionalProperties/allOf/3/then/properties/timeout_ms/minimum",keyword:"minimum",params:{comparison: ">=", limit: 1},message:"must be >= 1"};
+}
+let data58 = data0.timeout_ms;
+if(!(((typeof data58 == "number") && (!(data58 % 1) && !isNaN(data58))) && (isFinite(data58)))){
+const err116 = {instancePath:instancePath+"/" + key1.replace(/~/g, "~0").replace(/\//g, "~1")+"/timeout_ms",schemaPath:"#/additionalProperties/allOf/3/then/properties/timeout_ms/type",keyword:"type",params:{type: "integer"},message:"must be integer"};
 if(vErrors === null){
 vErrors = [err116];
 }
@@ -10852,10 +10854,9 @@ vErrors.push(err116);
 }
 errors++;
 }
-}
-let data58 = data0.max_sockets;
-if(!(((typeof data58 == "number") && (!(data58 % 1) && !isNaN(data58))) && (isFinite(data58)))){
-const err117 = {instancePath:instancePath+"/" + key1.replace(/~/g, "~0").replace(/\//g, "~1")+"/max_sockets",schemaPath:"#/additionalProperties/allOf/3/then/properties/max_sockets/type",keyword:"type",params:{type: "integer"},message:"must be integer"};
+if((typeof data58 == "number") && (isFinite(data58))){
+if(data58 < 1 || isNaN(data58)){
+const err117 = {instancePath:instancePath+"/" + key1.replace(/~/g, "~0").replace(/\//g, "~1")+"/timeout_ms",schemaPath:"#/additionalProperties/allOf/3/then/properties/timeout_ms/minimum",keyword:"minimum",params:{comparison: ">=", limit: 1},message:"must be >= 1"};
 if(vErrors === null){
 vErrors = [err117];
 }
@@ -10864,9 +10865,10 @@ vErrors.push(err117);
 }
 errors++;
 }
-if((typeof data58 == "number") && (isFinite(data58))){
-if(data58 < 1 || isNaN(data58)){
-const err118 = {instancePath:instancePath+"/" + key1.replace(/~/g, "~0").replace(/\//g, "~1")+"/max_sockets",schemaPath:"#/additionalProperties/allOf/3/then/properties/max_sockets/minimum",keyword:"minimum",params:{comparison: ">=", limit: 1},message:"must be >= 1"};
+}
+let data59 = data0.max_sockets;
+if(!(((typeof data59 == "number") && (!(data59 % 1) && !isNaN(data59))) && (isFinite(data59)))){
+const err118 = {instancePath:instancePath+"/" + key1.replace(/~/g, "~0").replace(/\//g, "~1")+"/max_sockets",schemaPath:"#/additionalProperties/allOf/3/then/properties/max_sockets/type",keyword:"type",params:{type: "integer"},message:"must be integer"};
 if(vErrors === null){
 vErrors = [err118];
 }
@@ -10875,10 +10877,9 @@ vErrors.push(err118);
 }
 errors++;
 }
-}
-let data59 = data0.connect_timeout_ms;
-if(!(((typeof data59 == "number") && (!(data59 % 1) && !isNaN(data59))) && (isFinite(data59)))){
-const err119 = {instancePath:instancePath+"/" + key1.replace(/~/g, "~0").replace(/\//g, "~1")+"/connect_timeout_ms",schemaPath:"#/additionalProperties/allOf/3/then/properties/connect_timeout_ms/type",keyword:"type",params:{type: "integer"},message:"must be integer"};
+if((typeof data59 == "number") && (isFinite(data59))){
+if(data59 < 1 || isNaN(data59)){
+const err119 = {instancePath:instancePath+"/" + key1.replace(/~/g, "~0").replace(/\//g, "~1")+"/max_sockets",schemaPath:"#/additionalProperties/allOf/3/then/properties/max_sockets/minimum",keyword:"minimum",params:{comparison: ">=", limit: 1},message:"must be >= 1"};
 if(vErrors === null){
 vErrors = [err119];
 }
@@ -10887,9 +10888,10 @@ vErrors.push(err119);
 }
 errors++;
 }
-if((typeof data59 == "number") && (isFinite(data59))){
-if(data59 < 1 || isNaN(data59)){
-const err120 = {instancePath:instancePath+"/" + key1.replace(/~/g, "~0").replace(/\//g, "~1")+"/connect_timeout_ms",schemaPath:"#/additionalProperties/allOf/3/then/properties/connect_timeout_ms/minimum",keyword:"minimum",params:{comparison: ">=", limit: 1},message:"must be >= 1"};
+}
+let data60 = data0.connect_timeout_ms;
+if(!(((typeof data60 == "number") && (!(data60 % 1) && !isNaN(data60))) && (isFinite(data60)))){
+const err120 = {instancePath:instancePath+"/" + key1.replace(/~/g, "~0").replace(/\//g, "~1")+"/connect_timeout_ms",schemaPath:"#/additionalProperties/allOf/3/then/properties/connect_timeout_ms/type",keyword:"type",params:{type: "integer"},message:"must be integer"};
 if(vErrors === null){
 vErrors = [err120];
 }
@@ -10898,10 +10900,9 @@ vErrors.push(err120);
 }
 errors++;
 }
-}
-let data60 = data0.warm_sockets;
-if(!(((typeof data60 == "number") && (!(data60 % 1) && !isNaN(data60))) && (isFinite(data60)))){
-const err121 = {instancePath:instancePath+"/" + key1.replace(/~/g, "~0").replace(/\//g, "~1")+"/warm_sockets",schemaPath:"#/additionalProperties/allOf/3/then/properties/warm_sockets/type",keyword:"type",params:{type: "integer"},message:"must be integer"};
+if((typeof data60 == "number") && (isFinite(data60))){
+if(data60 < 1 || isNaN(data60)){
+const err121 = {instancePath:instancePath+"/" + key1.replace(/~/g, "~0").replace(/\//g, "~1")+"/connect_timeout_ms",schemaPath:"#/additionalProperties/allOf/3/then/properties/connect_timeout_ms/minimum",keyword:"minimum",params:{comparison: ">=", limit: 1},message:"must be >= 1"};
 if(vErrors === null){
 vErrors = [err121];
 }
@@ -10910,9 +10911,10 @@ vErrors.push(err121);
 }
 errors++;
 }
-if((typeof data60 == "number") && (isFinite(data60))){
-if(data60 < 0 || isNaN(data60)){
-const err122 = {instancePath:instancePath+"/" + key1.replace(/~/g, "~0").replace(/\//g, "~1")+"/warm_sockets",schemaPath:"#/additionalProperties/allOf/3/then/properties/warm_sockets/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0"};
+}
+let data61 = data0.warm_sockets;
+if(!(((typeof data61 == "number") && (!(data61 % 1) && !isNaN(data61))) && (isFinite(data61)))){
+const err122 = {instancePath:instancePath+"/" + key1.replace(/~/g, "~0").replace(/\//g, "~1")+"/warm_sockets",schemaPath:"#/additionalProperties/allOf/3/then/properties/warm_sockets/type",keyword:"type",params:{type: "integer"},message:"must be integer"};
 if(vErrors === null){
 vErrors = [err122];
 }
@@ -10921,10 +10923,9 @@ vErrors.push(err122);
 }
 errors++;
 }
-}
-let data61 = data0.keep_warm_interval_ms;
-if(!(((typeof data61 == "number") && (!(data61 % 1) && !isNaN(data61))) && (isFinite(data61)))){
-const err123 = {instancePath:instancePath+"/" + key1.replace(/~/g, "~0").replace(/\//g, "~1")+"/keep_warm_interval_ms",schemaPath:"#/additionalProperties/allOf/3/then/properties/keep_warm_interval_ms/type",keyword:"type",params:{type: "integer"},message:"must be integer"};
+if((typeof data61 == "number") && (isFinite(data61))){
+if(data61 < 0 || isNaN(data61)){
+const err123 = {instancePath:instancePath+"/" + key1.replace(/~/g, "~0").replace(/\//g, "~1")+"/warm_sockets",schemaPath:"#/additionalProperties/allOf/3/then/properties/warm_sockets/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0"};
 if(vErrors === null){
 vErrors = [err123];
 }
@@ -10933,9 +10934,10 @@ vErrors.push(err123);
 }
 errors++;
 }
-if((typeof data61 == "number") && (isFinite(data61))){
-if(data61 < 1000 || isNaN(data61)){
-const err124 = {instancePath:instancePath+"/" + key1.replace(/~/g, "~0").replace(/\//g, "~1")+"/keep_warm_interval_ms",schemaPath:"#/additionalProperties/allOf/3/then/properties/keep_warm_interval_ms/minimum",keyword:"minimum",params:{comparison: ">=", limit: 1000},message:"must be >= 1000"};
+}
+let data62 = data0.keep_warm_interval_ms;
+if(!(((typeof data62 == "number") && (!(data62 % 1) && !isNaN(data62))) && (isFinite(data62)))){
+const err124 = {instancePath:instancePath+"/" + key1.replace(/~/g, "~0").replace(/\//g, "~1")+"/keep_warm_interval_ms",schemaPath:"#/additionalProperties/allOf/3/then/properties/keep_warm_interval_ms/type",keyword:"type",params:{type: "integer"},message:"must be integer"};
 if(vErrors === null){
 vErrors = [err124];
 }
@@ -10944,9 +10946,9 @@ vErrors.push(err124);
 }
 errors++;
 }
-}
-if(typeof data0.store_payment_methods !== "boolean"){
-const err125 = {instancePath:instancePath+"/" + key1.replace(/~/g, "~0").replace(/\//g, "~1")+"/store_payment_methods",schemaPath:"#/additionalProperties/allOf/3/then/properties/store_payment_methods/type",keyword:"type",params:{type: "boolean"},message:"must be boolean"};
+if((typeof data62 == "number") && (isFinite(data62))){
+if(data62 < 1000 || isNaN(data62)){
+const err125 = {instancePath:instancePath+"/" + key1.replace(/~/g, "~0").replace(/\//g, "~1")+"/keep_warm_interval_ms",schemaPath:"#/additionalProperties/allOf/3/then/properties/keep_warm_interval_ms/minimum",keyword:"minimum",params:{comparison: ">=", limit: 1000},message:"must be >= 1000"};
 if(vErrors === null){
 vErrors = [err125];
 }
@@ -10955,8 +10957,9 @@ vErrors.push(err125);
 }
 errors++;
 }
-if(typeof data0.payer_authentication !== "boolean"){
-const err126 = {instancePath:instancePath+"/" + key1.replace(/~/g, "~0").replace(/\//g, "~1")+"/payer_authentication",schemaPath:"#/additionalProperties/allOf/3/then/properties/payer_authentication/type",keyword:"type",params:{type: "boolean"},message:"must be boolean"};
+}
+if(typeof data0.store_payment_methods !== "boolean"){
+const err126 = {instancePath:instancePath+"/" + key1.replace(/~/g, "~0").replace(/\//g, "~1")+"/store_payment_methods",schemaPath:"#/additionalProperties/allOf/3/then/properties/store_payment_methods/type",keyword:"type",params:{type: "boolean"},message:"must be boolean"};
 if(vErrors === null){
 vErrors = [err126];
 }
@@ -10965,11 +10968,8 @@ vErrors.push(err126);
 }
 errors++;
 }
-if(data0.vault !== undefined){
-let data64 = data0.vault;
-if(typeof data64 === "string"){
-if(!pattern74.test(data64)){
-const err127 = {instancePath:instancePath+"/" + key1.replace(/~/g, "~0").replace(/\//g, "~1")+"/vault",schemaPath:"#/additionalProperties/allOf/3/then/properties/vault/pattern",keyword:"pattern",params:{pattern: "^[A-Za-z0-9][A-Za-z0-9_.:-]{0,99}$"},message:"must match pattern \""+"^[A-Za-z0-9][A-Za-z0-9_.:-]{0,99}$"+"\""};
+if(typeof data0.payer_authentication !== "boolean"){
+const err127 = {instancePath:instancePath+"/" + key1.replace(/~/g, "~0").replace(/\//g, "~1")+"/payer_authentication",schemaPath:"#/additionalProperties/allOf/3/then/properties/payer_authentication/type",keyword:"type",params:{type: "boolean"},message:"must be boolean"};
 if(vErrors === null){
 vErrors = [err127];
 }
@@ -10978,9 +10978,11 @@ vErrors.push(err127);
 }
 errors++;
 }
-}
-else {
-const err128 = {instancePath:instancePath+"/" + key1.replace(/~/g, "~0").replace(/\//g, "~1")+"/vault",schemaPath:"#/additionalProperties/allOf/3/then/properties/vault/type",keyword:"type",params:{type: "string"},message:"must be string"};
+if(data0.vault !== undefined){
+let data65 = data0.vault;
+if(typeof data65 === "string"){
+if(!pattern74.test(data65)){
+const err128 = {instancePath:instancePath+"/" + key1.replace(/~/g, "~0").replace(/\//g, "~1")+"/vault",schemaPath:"#/additionalProperties/allOf/3/then/properties/vault/pattern",keyword:"pattern",params:{pattern: "^[A-Za-z0-9][A-Za-z0-9_.:-]{0,99}$"},message:"must match pattern \""+"^[A-Za-z0-9][A-Za-z0-9_.:-]{0,99}$"+"\""};
 if(vErrors === null){
 vErrors = [err128];
 }
@@ -10990,11 +10992,8 @@ vErrors.push(err128);
 errors++;
 }
 }
-if(data0.merchant_id !== undefined){
-let data65 = data0.merchant_id;
-if(typeof data65 === "string"){
-if(func3(data65) < 1){
-const err129 = {instancePath:instancePath+"/" + key1.replace(/~/g, "~0").replace(/\//g, "~1")+"/merchant_id",schemaPath:"#/additionalProperties/allOf/3/then/properties/merchant_id/minLength",keyword:"minLength",params:{limit: 1},message:"must NOT have fewer than 1 characters"};
+else {
+const err129 = {instancePath:instancePath+"/" + key1.replace(/~/g, "~0").replace(/\//g, "~1")+"/vault",schemaPath:"#/additionalProperties/allOf/3/then/properties/vault/type",keyword:"type",params:{type: "string"},message:"must be string"};
 if(vErrors === null){
 vErrors = [err129];
 }
@@ -11004,8 +11003,11 @@ vErrors.push(err129);
 errors++;
 }
 }
-else {
-const err130 = {instancePath:instancePath+"/" + key1.replace(/~/g, "~0").replace(/\//g, "~1")+"/merchant_id",schemaPath:"#/additionalProperties/allOf/3/then/properties/merchant_id/type",keyword:"type",params:{type: "string"},message:"must be string"};
+if(data0.merchant_id !== undefined){
+let data66 = data0.merchant_id;
+if(typeof data66 === "string"){
+if(func3(data66) < 1){
+const err130 = {instancePath:instancePath+"/" + key1.replace(/~/g, "~0").replace(/\//g, "~1")+"/merchant_id",schemaPath:"#/additionalProperties/allOf/3/then/properties/merchant_id/minLength",keyword:"minLength",params:{limit: 1},message:"must NOT have fewer than 1 characters"};
 if(vErrors === null){
 vErrors = [err130];
 }
@@ -11015,11 +11017,8 @@ vErrors.push(err130);
 errors++;
 }
 }
-if(data0.key_id !== undefined){
-let data66 = data0.key_id;
-if(typeof data66 === "string"){
-if(func3(data66) < 1){
-const err131 = {instancePath:instancePath+"/" + key1.replace(/~/g, "~0").replace(/\//g, "~1")+"/key_id",schemaPath:"#/additionalProperties/allOf/3/then/properties/key_id/minLength",keyword:"minLength",params:{limit: 1},message:"must NOT have fewer than 1 characters"};
+else {
+const err131 = {instancePath:instancePath+"/" + key1.replace(/~/g, "~0").replace(/\//g, "~1")+"/merchant_id",schemaPath:"#/additionalProperties/allOf/3/then/properties/merchant_id/type",keyword:"type",params:{type: "string"},message:"must be string"};
 if(vErrors === null){
 vErrors = [err131];
 }
@@ -11029,8 +11028,11 @@ vErrors.push(err131);
 errors++;
 }
 }
-else {
-const err132 = {instancePath:instancePath+"/" + key1.replace(/~/g, "~0").replace(/\//g, "~1")+"/key_id",schemaPath:"#/additionalProperties/allOf/3/then/properties/key_id/type",keyword:"type",params:{type: "string"},message:"must be string"};
+if(data0.key_id !== undefined){
+let data67 = data0.key_id;
+if(typeof data67 === "string"){
+if(func3(data67) < 1){
+const err132 = {instancePath:instancePath+"/" + key1.replace(/~/g, "~0").replace(/\//g, "~1")+"/key_id",schemaPath:"#/additionalProperties/allOf/3/then/properties/key_id/minLength",keyword:"minLength",params:{limit: 1},message:"must NOT have fewer than 1 characters"};
 if(vErrors === null){
 vErrors = [err132];
 }
@@ -11040,11 +11042,8 @@ vErrors.push(err132);
 errors++;
 }
 }
-if(data0.shared_secret !== undefined){
-let data67 = data0.shared_secret;
-if(typeof data67 === "string"){
-if(func3(data67) < 1){
-const err133 = {instancePath:instancePath+"/" + key1.replace(/~/g, "~0").replace(/\//g, "~1")+"/shared_secret",schemaPath:"#/additionalProperties/allOf/3/then/properties/shared_secret/minLength",keyword:"minLength",params:{limit: 1},message:"must NOT have fewer than 1 characters"};
+else {
+const err133 = {instancePath:instancePath+"/" + key1.replace(/~/g, "~0").replace(/\//g, "~1")+"/key_id",schemaPath:"#/additionalProperties/allOf/3/then/properties/key_id/type",keyword:"type",params:{type: "string"},message:"must be string"};
 if(vErrors === null){
 vErrors = [err133];
 }
@@ -11054,8 +11053,11 @@ vErrors.push(err133);
 errors++;
 }
 }
-else {
-const err134 = {instancePath:instancePath+"/" + key1.replace(/~/g, "~0").replace(/\//g, "~1")+"/shared_secret",schemaPath:"#/additionalProperties/allOf/3/then/properties/shared_secret/type",keyword:"type",params:{type: "string"},message:"must be string"};
+if(data0.shared_secret !== undefined){
+let data68 = data0.shared_secret;
+if(typeof data68 === "string"){
+if(func3(data68) < 1){
+const err134 = {instancePath:instancePath+"/" + key1.replace(/~/g, "~0").replace(/\//g, "~1")+"/shared_secret",schemaPath:"#/additionalProperties/allOf/3/then/properties/shared_secret/minLength",keyword:"minLength",params:{limit: 1},message:"must NOT have fewer than 1 characters"};
 if(vErrors === null){
 vErrors = [err134];
 }
@@ -11065,8 +11067,8 @@ vErrors.push(err134);
 errors++;
 }
 }
-if(typeof data0.webhook_secret !== "string"){
-const err135 = {instancePath:instancePath+"/" + key1.replace(/~/g, "~0").replace(/\//g, "~1")+"/webhook_secret",schemaPath:"#/additionalProperties/allOf/3/then/properties/webhook_secret/type",keyword:"type",params:{type: "string"},message:"must be string"};
+else {
+const err135 = {instancePath:instancePath+"/" + key1.replace(/~/g, "~0").replace(/\//g, "~1")+"/shared_secret",schemaPath:"#/additionalProperties/allOf/3/then/properties/shared_secret/type",keyword:"type",params:{type: "string"},message:"must be string"};
 if(vErrors === null){
 vErrors = [err135];
 }
@@ -11075,8 +11077,9 @@ vErrors.push(err135);
 }
 errors++;
 }
-if(typeof data0.webhook_secret_previous !== "string"){
-const err136 = {instancePath:instancePath+"/" + key1.replace(/~/g, "~0").replace(/\//g, "~1")+"/webhook_secret_previous",schemaPath:"#/additionalProperties/allOf/3/then/properties/webhook_secret_previous/type",keyword:"type",params:{type: "string"},message:"must be string"};
+}
+if(typeof data0.webhook_secret !== "string"){
+const err136 = {instancePath:instancePath+"/" + key1.replace(/~/g, "~0").replace(/\//g, "~1")+"/webhook_secret",schemaPath:"#/additionalProperties/allOf/3/then/properties/webhook_secret/type",keyword:"type",params:{type: "string"},message:"must be string"};
 if(vErrors === null){
 vErrors = [err136];
 }
@@ -11085,8 +11088,8 @@ vErrors.push(err136);
 }
 errors++;
 }
-if(typeof data0.webhook_key_id !== "string"){
-const err137 = {instancePath:instancePath+"/" + key1.replace(/~/g, "~0").replace(/\//g, "~1")+"/webhook_key_id",schemaPath:"#/additionalProperties/allOf/3/then/properties/webhook_key_id/type",keyword:"type",params:{type: "string"},message:"must be string"};
+if(typeof data0.webhook_secret_previous !== "string"){
+const err137 = {instancePath:instancePath+"/" + key1.replace(/~/g, "~0").replace(/\//g, "~1")+"/webhook_secret_previous",schemaPath:"#/additionalProperties/allOf/3/then/properties/webhook_secret_previous/type",keyword:"type",params:{type: "string"},message:"must be string"};
 if(vErrors === null){
 vErrors = [err137];
 }
@@ -11095,8 +11098,8 @@ vErrors.push(err137);
 }
 errors++;
 }
-if(typeof data0.webhook_key_id_previous !== "string"){
-const err138 = {instancePath:instancePath+"/" + key1.replace(/~/g, "~0").replace(/\//g, "~1")+"/webhook_key_id_previous",schemaPath:"#/additionalProperties/allOf/3/then/properties/webhook_key_id_previous/type",keyword:"type",params:{type: "string"},message:"must be string"};
+if(typeof data0.webhook_key_id !== "string"){
+const err138 = {instancePath:instancePath+"/" + key1.replace(/~/g, "~0").replace(/\//g, "~1")+"/webhook_key_id",schemaPath:"#/additionalProperties/allOf/3/then/properties/webhook_key_id/type",keyword:"type",params:{type: "string"},message:"must be string"};
 if(vErrors === null){
 vErrors = [err138];
 }
@@ -11105,8 +11108,8 @@ vErrors.push(err138);
 }
 errors++;
 }
-if(typeof data0.merchant_account !== "string"){
-const err139 = {instancePath:instancePath+"/" + key1.replace(/~/g, "~0").replace(/\//g, "~1")+"/merchant_account",schemaPath:"#/additionalProperties/allOf/3/then/properties/merchant_account/type",keyword:"type",params:{type: "string"},message:"must be string"};
+if(typeof data0.webhook_key_id_previous !== "string"){
+const err139 = {instancePath:instancePath+"/" + key1.replace(/~/g, "~0").replace(/\//g, "~1")+"/webhook_key_id_previous",schemaPath:"#/additionalProperties/allOf/3/then/properties/webhook_key_id_previous/type",keyword:"type",params:{type: "string"},message:"must be string"};
 if(vErrors === null){
 vErrors = [err139];
 }
@@ -11115,8 +11118,8 @@ vErrors.push(err139);
 }
 errors++;
 }
-if(typeof data0.webhook_private_key !== "string"){
-const err140 = {instancePath:instancePath+"/" + key1.replace(/~/g, "~0").replace(/\//g, "~1")+"/webhook_private_key",schemaPath:"#/additionalProperties/allOf/3/then/properties/webhook_private_key/type",keyword:"type",params:{type: "string"},message:"must be string"};
+if(typeof data0.merchant_account !== "string"){
+const err140 = {instancePath:instancePath+"/" + key1.replace(/~/g, "~0").replace(/\//g, "~1")+"/merchant_account",schemaPath:"#/additionalProperties/allOf/3/then/properties/merchant_account/type",keyword:"type",params:{type: "string"},message:"must be string"};
 if(vErrors === null){
 vErrors = [err140];
 }
@@ -11125,8 +11128,8 @@ vErrors.push(err140);
 }
 errors++;
 }
-if(typeof data0.reverse_after_void !== "boolean"){
-const err141 = {instancePath:instancePath+"/" + key1.replace(/~/g, "~0").replace(/\//g, "~1")+"/reverse_after_void",schemaPath:"#/additionalProperties/allOf/3/then/properties/reverse_after_void/type",keyword:"type",params:{type: "boolean"},message:"must be boolean"};
+if(typeof data0.webhook_private_key !== "string"){
+const err141 = {instancePath:instancePath+"/" + key1.replace(/~/g, "~0").replace(/\//g, "~1")+"/webhook_private_key",schemaPath:"#/additionalProperties/allOf/3/then/properties/webhook_private_key/type",keyword:"type",params:{type: "string"},message:"must be string"};
 if(vErrors === null){
 vErrors = [err141];
 }
@@ -11135,9 +11138,8 @@ vErrors.push(err141);
 }
 errors++;
 }
-}
-else {
-const err142 = {instancePath:instancePath+"/" + key1.replace(/~/g, "~0").replace(/\//g, "~1"),schemaPath:"#/additionalProperties/allOf/3/then/type",keyword:"type",params:{type: "object"},message:"must be object"};
+if(typeof data0.reverse_after_void !== "boolean"){
+const err142 = {instancePath:instancePath+"/" + key1.replace(/~/g, "~0").replace(/\//g, "~1")+"/reverse_after_void",schemaPath:"#/additionalProperties/allOf/3/then/properties/reverse_after_void/type",keyword:"type",params:{type: "boolean"},message:"must be boolean"};
 if(vErrors === null){
 vErrors = [err142];
 }
@@ -11146,11 +11148,9 @@ vErrors.push(err142);
 }
 errors++;
 }
-var _valid3 = _errs127 === errors;
-valid12 = _valid3;
 }
-if(!valid12){
-const err143 = {instancePath:instancePath+"/" + key1.replace(/~/g, "~0").replace(/\//g, "~1"),schemaPath:"#/additionalProperties/allOf/3/if",keyword:"if",params:{failingKeyword: "then"},message:"must match \"then\" schema"};
+else {
+const err143 = {instancePath:instancePath+"/" + key1.replace(/~/g, "~0").replace(/\//g, "~1"),schemaPath:"#/additionalProperties/allOf/3/then/type",keyword:"type",params:{type: "object"},message:"must be object"};
 if(vErrors === null){
 vErrors = [err143];
 }
@@ -11159,13 +11159,11 @@ vErrors.push(err143);
 }
 errors++;
 }
-const _errs170 = errors;
-let valid15 = true;
-const _errs171 = errors;
-if(data0 && typeof data0 == "object" && !Array.isArray(data0)){
-let missing4;
-if((data0.type === undefined) && (missing4 = "type")){
-const err144 = {};
+var _valid3 = _errs129 === errors;
+valid12 = _valid3;
+}
+if(!valid12){
+const err144 = {instancePath:instancePath+"/" + key1.replace(/~/g, "~0").replace(/\//g, "~1"),schemaPath:"#/additionalProperties/allOf/3/if",keyword:"if",params:{failingKeyword: "then"},message:"must match \"then\" schema"};
 if(vErrors === null){
 vErrors = [err144];
 }
@@ -11174,9 +11172,12 @@ vErrors.push(err144);
 }
 errors++;
 }
-else {
-if(data0.type !== undefined){
-if("simulator" !== data0.type){
+const _errs172 = errors;
+let valid15 = true;
+const _errs173 = errors;
+if(data0 && typeof data0 == "object" && !Array.isArray(data0)){
+let missing4;
+if((data0.type === undefined) && (missing4 = "type")){
 const err145 = {};
 if(vErrors === null){
 vErrors = [err145];
@@ -11186,21 +11187,33 @@ vErrors.push(err145);
 }
 errors++;
 }
+else {
+if(data0.type !== undefined){
+if("simulator" !== data0.type){
+const err146 = {};
+if(vErrors === null){
+vErrors = [err146];
+}
+else {
+vErrors.push(err146);
+}
+errors++;
 }
 }
 }
-var _valid4 = _errs171 === errors;
-errors = _errs170;
+}
+var _valid4 = _errs173 === errors;
+errors = _errs172;
 if(vErrors !== null){
-if(_errs170){
-vErrors.length = _errs170;
+if(_errs172){
+vErrors.length = _errs172;
 }
 else {
 vErrors = null;
 }
 }
 if(_valid4){
-const _errs173 = errors;
+const _errs175 = errors;
 if(data0 && typeof data0 == "object" && !Array.isArray(data0)){
 if(data0.timeout_ms === undefined){
 data0.timeout_ms = 10000;
@@ -11236,17 +11249,7 @@ if(data0.merchant_account === undefined){
 data0.merchant_account = "";
 }
 if(data0.type === undefined){
-const err146 = {instancePath:instancePath+"/" + key1.replace(/~/g, "~0").replace(/\//g, "~1"),schemaPath:"#/additionalProperties/allOf/4/then/required",keyword:"required",params:{missingProperty: "type"},message:"must have required property '"+"type"+"'"};
-if(vErrors === null){
-vErrors = [err146];
-}
-else {
-vErrors.push(err146);
-}
-errors++;
-}
-if(data0.base_url === undefined){
-const err147 = {instancePath:instancePath+"/" + key1.replace(/~/g, "~0").replace(/\//g, "~1"),schemaPath:"#/additionalProperties/allOf/4/then/required",keyword:"required",params:{missingProperty: "base_url"},message:"must have required property '"+"base_url"+"'"};
+const err147 = {instancePath:instancePath+"/" + key1.replace(/~/g, "~0").replace(/\//g, "~1"),schemaPath:"#/additionalProperties/allOf/4/then/required",keyword:"required",params:{missingProperty: "type"},message:"must have required property '"+"type"+"'"};
 if(vErrors === null){
 vErrors = [err147];
 }
@@ -11255,9 +11258,8 @@ vErrors.push(err147);
 }
 errors++;
 }
-for(const key6 in data0){
-if(!(func2.call(schema223.additionalProperties.allOf[4].then.properties, key6))){
-const err148 = {instancePath:instancePath+"/" + key1.replace(/~/g, "~0").replace(/\//g, "~1"),schemaPath:"#/additionalProperties/allOf/4/then/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key6},message:"must NOT have additional properties"};
+if(data0.base_url === undefined){
+const err148 = {instancePath:instancePath+"/" + key1.replace(/~/g, "~0").replace(/\//g, "~1"),schemaPath:"#/additionalProperties/allOf/4/then/required",keyword:"required",params:{missingProperty: "base_url"},message:"must have required property '"+"base_url"+"'"};
 if(vErrors === null){
 vErrors = [err148];
 }
@@ -11266,10 +11268,9 @@ vErrors.push(err148);
 }
 errors++;
 }
-}
-if(data0.type !== undefined){
-if("simulator" !== data0.type){
-const err149 = {instancePath:instancePath+"/" + key1.replace(/~/g, "~0").replace(/\//g, "~1")+"/type",schemaPath:"#/additionalProperties/allOf/4/then/properties/type/const",keyword:"const",params:{allowedValue: "simulator"},message:"must be equal to constant"};
+for(const key6 in data0){
+if(!(func2.call(schema223.additionalProperties.allOf[4].then.properties, key6))){
+const err149 = {instancePath:instancePath+"/" + key1.replace(/~/g, "~0").replace(/\//g, "~1"),schemaPath:"#/additionalProperties/allOf/4/then/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key6},message:"must NOT have additional properties"};
 if(vErrors === null){
 vErrors = [err149];
 }
@@ -11279,11 +11280,9 @@ vErrors.push(err149);
 errors++;
 }
 }
-if(data0.base_url !== undefined){
-let data77 = data0.base_url;
-if(typeof data77 === "string"){
-if(!pattern0.test(data77)){
-const err150 = {instancePath:instancePath+"/" + key1.replace(/~/g, "~0").replace(/\//g, "~1")+"/base_url",schemaPath:"#/additionalProperties/allOf/4/then/properties/base_url/pattern",keyword:"pattern",params:{pattern: "^https?://[^\\s]+$"},message:"must match pattern \""+"^https?://[^\\s]+$"+"\""};
+if(data0.type !== undefined){
+if("simulator" !== data0.type){
+const err150 = {instancePath:instancePath+"/" + key1.replace(/~/g, "~0").replace(/\//g, "~1")+"/type",schemaPath:"#/additionalProperties/allOf/4/then/properties/type/const",keyword:"const",params:{allowedValue: "simulator"},message:"must be equal to constant"};
 if(vErrors === null){
 vErrors = [err150];
 }
@@ -11293,8 +11292,11 @@ vErrors.push(err150);
 errors++;
 }
 }
-else {
-const err151 = {instancePath:instancePath+"/" + key1.replace(/~/g, "~0").replace(/\//g, "~1")+"/base_url",schemaPath:"#/additionalProperties/allOf/4/then/properties/base_url/type",keyword:"type",params:{type: "string"},message:"must be string"};
+if(data0.base_url !== undefined){
+let data78 = data0.base_url;
+if(typeof data78 === "string"){
+if(!pattern0.test(data78)){
+const err151 = {instancePath:instancePath+"/" + key1.replace(/~/g, "~0").replace(/\//g, "~1")+"/base_url",schemaPath:"#/additionalProperties/allOf/4/then/properties/base_url/pattern",keyword:"pattern",params:{pattern: "^https?://[^\\s]+$"},message:"must match pattern \""+"^https?://[^\\s]+$"+"\""};
 if(vErrors === null){
 vErrors = [err151];
 }
@@ -11304,9 +11306,8 @@ vErrors.push(err151);
 errors++;
 }
 }
-let data78 = data0.timeout_ms;
-if(!(((typeof data78 == "number") && (!(data78 % 1) && !isNaN(data78))) && (isFinite(data78)))){
-const err152 = {instancePath:instancePath+"/" + key1.replace(/~/g, "~0").replace(/\//g, "~1")+"/timeout_ms",schemaPath:"#/additionalProperties/allOf/4/then/properties/timeout_ms/type",keyword:"type",params:{type: "integer"},message:"must be integer"};
+else {
+const err152 = {instancePath:instancePath+"/" + key1.replace(/~/g, "~0").replace(/\//g, "~1")+"/base_url",schemaPath:"#/additionalProperties/allOf/4/then/properties/base_url/type",keyword:"type",params:{type: "string"},message:"must be string"};
 if(vErrors === null){
 vErrors = [err152];
 }
@@ -11315,9 +11316,10 @@ vErrors.push(err152);
 }
 errors++;
 }
-if((typeof data78 == "number") && (isFinite(data78))){
-if(data78 < 1 || isNaN(data78)){
-const err153 = {instancePath:instancePath+"/" + key1.replace(/~/g, "~0").replace(/\//g, "~1")+"/timeout_ms",schemaPath:"#/additionalProperties/allOf/4/then/properties/timeout_ms/minimum",keyword:"minimum",params:{comparison: ">=", limit: 1},message:"must be >= 1"};
+}
+let data79 = data0.timeout_ms;
+if(!(((typeof data79 == "number") && (!(data79 % 1) && !isNaN(data79))) && (isFinite(data79)))){
+const err153 = {instancePath:instancePath+"/" + key1.replace(/~/g, "~0").replace(/\//g, "~1")+"/timeout_ms",schemaPath:"#/additionalProperties/allOf/4/then/properties/timeout_ms/type",keyword:"type",params:{type: "integer"},message:"must be integer"};
 if(vErrors === null){
 vErrors = [err153];
 }
@@ -11326,10 +11328,9 @@ vErrors.push(err153);
 }
 errors++;
 }
-}
-let data79 = data0.max_sockets;
-if(!(((typeof data79 == "number") && (!(data79 % 1) && !isNaN(data79))) && (isFinite(data79)))){
-const err154 = {instancePath:instancePath+"/" + key1.replace(/~/g, "~0").replace(/\//g, "~1")+"/max_sockets",schemaPath:"#/additionalProperties/allOf/4/then/properties/max_sockets/type",keyword:"type",params:{type: "integer"},message:"must be integer"};
+if((typeof data79 == "number") && (isFinite(data79))){
+if(data79 < 1 || isNaN(data79)){
+const err154 = {instancePath:instancePath+"/" + key1.replace(/~/g, "~0").replace(/\//g, "~1")+"/timeout_ms",schemaPath:"#/additionalProperties/allOf/4/then/properties/timeout_ms/minimum",keyword:"minimum",params:{comparison: ">=", limit: 1},message:"must be >= 1"};
 if(vErrors === null){
 vErrors = [err154];
 }
@@ -11338,9 +11339,10 @@ vErrors.push(err154);
 }
 errors++;
 }
-if((typeof data79 == "number") && (isFinite(data79))){
-if(data79 < 1 || isNaN(data79)){
-const err155 = {instancePath:instancePath+"/" + key1.replace(/~/g, "~0").replace(/\//g, "~1")+"/max_sockets",schemaPath:"#/additionalProperties/allOf/4/then/properties/max_sockets/minimum",keyword:"minimum",params:{comparison: ">=", limit: 1},message:"must be >= 1"};
+}
+let data80 = data0.max_sockets;
+if(!(((typeof data80 == "number") && (!(data80 % 1) && !isNaN(data80))) && (isFinite(data80)))){
+const err155 = {instancePath:instancePath+"/" + key1.replace(/~/g, "~0").replace(/\//g, "~1")+"/max_sockets",schemaPath:"#/additionalProperties/allOf/4/then/properties/max_sockets/type",keyword:"type",params:{type: "integer"},message:"must be integer"};
 if(vErrors === null){
 vErrors = [err155];
 }
@@ -11349,10 +11351,9 @@ vErrors.push(err155);
 }
 errors++;
 }
-}
-let data80 = data0.connect_timeout_ms;
-if(!(((typeof data80 == "number") && (!(data80 % 1) && !isNaN(data80))) && (isFinite(data80)))){
-const err156 = {instancePath:instancePath+"/" + key1.replace(/~/g, "~0").replace(/\//g, "~1")+"/connect_timeout_ms",schemaPath:"#/additionalProperties/allOf/4/then/properties/connect_timeout_ms/type",keyword:"type",params:{type: "integer"},message:"must be integer"};
+if((typeof data80 == "number") && (isFinite(data80))){
+if(data80 < 1 || isNaN(data80)){
+const err156 = {instancePath:instancePath+"/" + key1.replace(/~/g, "~0").replace(/\//g, "~1")+"/max_sockets",schemaPath:"#/additionalProperties/allOf/4/then/properties/max_sockets/minimum",keyword:"minimum",params:{comparison: ">=", limit: 1},message:"must be >= 1"};
 if(vErrors === null){
 vErrors = [err156];
 }
@@ -11361,9 +11362,10 @@ vErrors.push(err156);
 }
 errors++;
 }
-if((typeof data80 == "number") && (isFinite(data80))){
-if(data80 < 1 || isNaN(data80)){
-const err157 = {instancePath:instancePath+"/" + key1.replace(/~/g, "~0").replace(/\//g, "~1")+"/connect_timeout_ms",schemaPath:"#/additionalProperties/allOf/4/then/properties/connect_timeout_ms/minimum",keyword:"minimum",params:{comparison: ">=", limit: 1},message:"must be >= 1"};
+}
+let data81 = data0.connect_timeout_ms;
+if(!(((typeof data81 == "number") && (!(data81 % 1) && !isNaN(data81))) && (isFinite(data81)))){
+const err157 = {instancePath:instancePath+"/" + key1.replace(/~/g, "~0").replace(/\//g, "~1")+"/connect_timeout_ms",schemaPath:"#/additionalProperties/allOf/4/then/properties/connect_timeout_ms/type",keyword:"type",params:{type: "integer"},message:"must be integer"};
 if(vErrors === null){
 vErrors = [err157];
 }
@@ -11372,10 +11374,9 @@ vErrors.push(err157);
 }
 errors++;
 }
-}
-let data81 = data0.warm_sockets;
-if(!(((typeof data81 == "number") && (!(data81 % 1) && !isNaN(data81))) && (isFinite(data81)))){
-const err158 = {instancePath:instancePath+"/" + key1.replace(/~/g, "~0").replace(/\//g, "~1")+"/warm_sockets",schemaPath:"#/additionalProperties/allOf/4/then/properties/warm_sockets/type",keyword:"type",params:{type: "integer"},message:"must be integer"};
+if((typeof data81 == "number") && (isFinite(data81))){
+if(data81 < 1 || isNaN(data81)){
+const err158 = {instancePath:instancePath+"/" + key1.replace(/~/g, "~0").replace(/\//g, "~1")+"/connect_timeout_ms",schemaPath:"#/additionalProperties/allOf/4/then/properties/connect_timeout_ms/minimum",keyword:"minimum",params:{comparison: ">=", limit: 1},message:"must be >= 1"};
 if(vErrors === null){
 vErrors = [err158];
 }
@@ -11384,9 +11385,10 @@ vErrors.push(err158);
 }
 errors++;
 }
-if((typeof data81 == "number") && (isFinite(data81))){
-if(data81 < 0 || isNaN(data81)){
-const err159 = {instancePath:instancePath+"/" + key1.replace(/~/g, "~0").replace(/\//g, "~1")+"/warm_sockets",schemaPath:"#/additionalProperties/allOf/4/then/properties/warm_sockets/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0"};
+}
+let data82 = data0.warm_sockets;
+if(!(((typeof data82 == "number") && (!(data82 % 1) && !isNaN(data82))) && (isFinite(data82)))){
+const err159 = {instancePath:instancePath+"/" + key1.replace(/~/g, "~0").replace(/\//g, "~1")+"/warm_sockets",schemaPath:"#/additionalProperties/allOf/4/then/properties/warm_sockets/type",keyword:"type",params:{type: "integer"},message:"must be integer"};
 if(vErrors === null){
 vErrors = [err159];
 }
@@ -11395,10 +11397,9 @@ vErrors.push(err159);
 }
 errors++;
 }
-}
-let data82 = data0.keep_warm_interval_ms;
-if(!(((typeof data82 == "number") && (!(data82 % 1) && !isNaN(data82))) && (isFinite(data82)))){
-const err160 = {instancePath:instancePath+"/" + key1.replace(/~/g, "~0").replace(/\//g, "~1")+"/keep_warm_interval_ms",schemaPath:"#/additionalProperties/allOf/4/then/properties/keep_warm_interval_ms/type",keyword:"type",params:{type: "integer"},message:"must be integer"};
+if((typeof data82 == "number") && (isFinite(data82))){
+if(data82 < 0 || isNaN(data82)){
+const err160 = {instancePath:instancePath+"/" + key1.replace(/~/g, "~0").replace(/\//g, "~1")+"/warm_sockets",schemaPath:"#/additionalProperties/allOf/4/then/properties/warm_sockets/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0"};
 if(vErrors === null){
 vErrors = [err160];
 }
@@ -11407,9 +11408,10 @@ vErrors.push(err160);
 }
 errors++;
 }
-if((typeof data82 == "number") && (isFinite(data82))){
-if(data82 < 1000 || isNaN(data82)){
-const err161 = {instancePath:instancePath+"/" + key1.replace(/~/g, "~0").replace(/\//g, "~1")+"/keep_warm_interval_ms",schemaPath:"#/additionalProperties/allOf/4/then/properties/keep_warm_interval_ms/minimum",keyword:"minimum",params:{comparison: ">=", limit: 1000},message:"must be >= 1000"};
+}
+let data83 = data0.keep_warm_interval_ms;
+if(!(((typeof data83 == "number") && (!(data83 % 1) && !isNaN(data83))) && (isFinite(data83)))){
+const err161 = {instancePath:instancePath+"/" + key1.replace(/~/g, "~0").replace(/\//g, "~1")+"/keep_warm_interval_ms",schemaPath:"#/additionalProperties/allOf/4/then/properties/keep_warm_interval_ms/type",keyword:"type",params:{type: "integer"},message:"must be integer"};
 if(vErrors === null){
 vErrors = [err161];
 }
@@ -11418,9 +11420,9 @@ vErrors.push(err161);
 }
 errors++;
 }
-}
-if(typeof data0.store_payment_methods !== "boolean"){
-const err162 = {instancePath:instancePath+"/" + key1.replace(/~/g, "~0").replace(/\//g, "~1")+"/store_payment_methods",schemaPath:"#/additionalProperties/allOf/4/then/properties/store_payment_methods/type",keyword:"type",params:{type: "boolean"},message:"must be boolean"};
+if((typeof data83 == "number") && (isFinite(data83))){
+if(data83 < 1000 || isNaN(data83)){
+const err162 = {instancePath:instancePath+"/" + key1.replace(/~/g, "~0").replace(/\//g, "~1")+"/keep_warm_interval_ms",schemaPath:"#/additionalProperties/allOf/4/then/properties/keep_warm_interval_ms/minimum",keyword:"minimum",params:{comparison: ">=", limit: 1000},message:"must be >= 1000"};
 if(vErrors === null){
 vErrors = [err162];
 }
@@ -11429,8 +11431,9 @@ vErrors.push(err162);
 }
 errors++;
 }
-if(typeof data0.payer_authentication !== "boolean"){
-const err163 = {instancePath:instancePath+"/" + key1.replace(/~/g, "~0").replace(/\//g, "~1")+"/payer_authentication",schemaPath:"#/additionalProperties/allOf/4/then/properties/payer_authentication/type",keyword:"type",params:{type: "boolean"},message:"must be boolean"};
+}
+if(typeof data0.store_payment_methods !== "boolean"){
+const err163 = {instancePath:instancePath+"/" + key1.replace(/~/g, "~0").replace(/\//g, "~1")+"/store_payment_methods",schemaPath:"#/additionalProperties/allOf/4/then/properties/store_payment_methods/type",keyword:"type",params:{type: "boolean"},message:"must be boolean"};
 if(vErrors === null){
 vErrors = [err163];
 }
@@ -11439,11 +11442,8 @@ vErrors.push(err163);
 }
 errors++;
 }
-if(data0.vault !== undefined){
-let data85 = data0.vault;
-if(typeof data85 === "string"){
-if(!pattern74.test(data85)){
-const err164 = {instancePath:instancePath+"/" + key1.replace(/~/g, "~0").replace(/\//g, "~1")+"/vault",schemaPath:"#/additionalProperties/allOf/4/then/properties/vault/pattern",keyword:"pattern",params:{pattern: "^[A-Za-z0-9][A-Za-z0-9_.:-]{0,99}$"},message:"must match pattern \""+"^[A-Za-z0-9][A-Za-z0-9_.:-]{0,99}$"+"\""};
+if(typeof data0.payer_authentication !== "boolean"){
+const err164 = {instancePath:instancePath+"/" + key1.replace(/~/g, "~0").replace(/\//g, "~1")+"/payer_authentication",schemaPath:"#/additionalProperties/allOf/4/then/properties/payer_authentication/type",keyword:"type",params:{type: "boolean"},message:"must be boolean"};
 if(vErrors === null){
 vErrors = [err164];
 }
@@ -11452,9 +11452,11 @@ vErrors.push(err164);
 }
 errors++;
 }
-}
-else {
-const err165 = {instancePath:instancePath+"/" + key1.replace(/~/g, "~0").replace(/\//g, "~1")+"/vault",schemaPath:"#/additionalProperties/allOf/4/then/properties/vault/type",keyword:"type",params:{type: "string"},message:"must be string"};
+if(data0.vault !== undefined){
+let data86 = data0.vault;
+if(typeof data86 === "string"){
+if(!pattern74.test(data86)){
+const err165 = {instancePath:instancePath+"/" + key1.replace(/~/g, "~0").replace(/\//g, "~1")+"/vault",schemaPath:"#/additionalProperties/allOf/4/then/properties/vault/pattern",keyword:"pattern",params:{pattern: "^[A-Za-z0-9][A-Za-z0-9_.:-]{0,99}$"},message:"must match pattern \""+"^[A-Za-z0-9][A-Za-z0-9_.:-]{0,99}$"+"\""};
 if(vErrors === null){
 vErrors = [err165];
 }
@@ -11464,8 +11466,8 @@ vErrors.push(err165);
 errors++;
 }
 }
-if(typeof data0.api_key !== "string"){
-const err166 = {instancePath:instancePath+"/" + key1.replace(/~/g, "~0").replace(/\//g, "~1")+"/api_key",schemaPath:"#/additionalProperties/allOf/4/then/properties/api_key/type",keyword:"type",params:{type: "string"},message:"must be string"};
+else {
+const err166 = {instancePath:instancePath+"/" + key1.replace(/~/g, "~0").replace(/\//g, "~1")+"/vault",schemaPath:"#/additionalProperties/allOf/4/then/properties/vault/type",keyword:"type",params:{type: "string"},message:"must be string"};
 if(vErrors === null){
 vErrors = [err166];
 }
@@ -11474,8 +11476,9 @@ vErrors.push(err166);
 }
 errors++;
 }
-if(typeof data0.webhook_secret !== "string"){
-const err167 = {instancePath:instancePath+"/" + key1.replace(/~/g, "~0").replace(/\//g, "~1")+"/webhook_secret",schemaPath:"#/additionalProperties/allOf/4/then/properties/webhook_secret/type",keyword:"type",params:{type: "string"},message:"must be string"};
+}
+if(typeof data0.api_key !== "string"){
+const err167 = {instancePath:instancePath+"/" + key1.replace(/~/g, "~0").replace(/\//g, "~1")+"/api_key",schemaPath:"#/additionalProperties/allOf/4/then/properties/api_key/type",keyword:"type",params:{type: "string"},message:"must be string"};
 if(vErrors === null){
 vErrors = [err167];
 }
@@ -11484,8 +11487,8 @@ vErrors.push(err167);
 }
 errors++;
 }
-if(typeof data0.webhook_secret_previous !== "string"){
-const err168 = {instancePath:instancePath+"/" + key1.replace(/~/g, "~0").replace(/\//g, "~1")+"/webhook_secret_previous",schemaPath:"#/additionalProperties/allOf/4/then/properties/webhook_secret_previous/type",keyword:"type",params:{type: "string"},message:"must be string"};
+if(typeof data0.webhook_secret !== "string"){
+const err168 = {instancePath:instancePath+"/" + key1.replace(/~/g, "~0").replace(/\//g, "~1")+"/webhook_secret",schemaPath:"#/additionalProperties/allOf/4/then/properties/webhook_secret/type",keyword:"type",params:{type: "string"},message:"must be string"};
 if(vErrors === null){
 vErrors = [err168];
 }
@@ -11494,8 +11497,8 @@ vErrors.push(err168);
 }
 errors++;
 }
-if(typeof data0.merchant_account !== "string"){
-const err169 = {instancePath:instancePath+"/" + key1.replace(/~/g, "~0").replace(/\//g, "~1")+"/merchant_account",schemaPath:"#/additionalProperties/allOf/4/then/properties/merchant_account/type",keyword:"type",params:{type: "string"},message:"must be string"};
+if(typeof data0.webhook_secret_previous !== "string"){
+const err169 = {instancePath:instancePath+"/" + key1.replace(/~/g, "~0").replace(/\//g, "~1")+"/webhook_secret_previous",schemaPath:"#/additionalProperties/allOf/4/then/properties/webhook_secret_previous/type",keyword:"type",params:{type: "string"},message:"must be string"};
 if(vErrors === null){
 vErrors = [err169];
 }
@@ -11504,9 +11507,8 @@ vErrors.push(err169);
 }
 errors++;
 }
-}
-else {
-const err170 = {instancePath:instancePath+"/" + key1.replace(/~/g, "~0").replace(/\//g, "~1"),schemaPath:"#/additionalProperties/allOf/4/then/type",keyword:"type",params:{type: "object"},message:"must be object"};
+if(typeof data0.merchant_account !== "string"){
+const err170 = {instancePath:instancePath+"/" + key1.replace(/~/g, "~0").replace(/\//g, "~1")+"/merchant_account",schemaPath:"#/additionalProperties/allOf/4/then/properties/merchant_account/type",keyword:"type",params:{type: "string"},message:"must be string"};
 if(vErrors === null){
 vErrors = [err170];
 }
@@ -11515,11 +11517,9 @@ vErrors.push(err170);
 }
 errors++;
 }
-var _valid4 = _errs173 === errors;
-valid15 = _valid4;
 }
-if(!valid15){
-const err171 = {instancePath:instancePath+"/" + key1.replace(/~/g, "~0").replace(/\//g, "~1"),schemaPath:"#/additionalProperties/allOf/4/if",keyword:"if",params:{failingKeyword: "then"},message:"must match \"then\" schema"};
+else {
+const err171 = {instancePath:instancePath+"/" + key1.replace(/~/g, "~0").replace(/\//g, "~1"),schemaPath:"#/additionalProperties/allOf/4/then/type",keyword:"type",params:{type: "object"},message:"must be object"};
 if(vErrors === null){
 vErrors = [err171];
 }
@@ -11528,9 +11528,11 @@ vErrors.push(err171);
 }
 errors++;
 }
-if(data0 && typeof data0 == "object" && !Array.isArray(data0)){
-if(data0.type === undefined){
-const err172 = {instancePath:instancePath+"/" + key1.replace(/~/g, "~0").replace(/\//g, "~1"),schemaPath:"#/additionalProperties/required",keyword:"required",params:{missingProperty: "type"},message:"must have required property '"+"type"+"'"};
+var _valid4 = _errs175 === errors;
+valid15 = _valid4;
+}
+if(!valid15){
+const err172 = {instancePath:instancePath+"/" + key1.replace(/~/g, "~0").replace(/\//g, "~1"),schemaPath:"#/additionalProperties/allOf/4/if",keyword:"if",params:{failingKeyword: "then"},message:"must match \"then\" schema"};
 if(vErrors === null){
 vErrors = [err172];
 }
@@ -11539,10 +11541,9 @@ vErrors.push(err172);
 }
 errors++;
 }
-if(data0.type !== undefined){
-let data90 = data0.type;
-if(!(((((data90 === "stripe") || (data90 === "adyen")) || (data90 === "adyen-stored-value")) || (data90 === "cybersource")) || (data90 === "simulator"))){
-const err173 = {instancePath:instancePath+"/" + key1.replace(/~/g, "~0").replace(/\//g, "~1")+"/type",schemaPath:"#/additionalProperties/properties/type/enum",keyword:"enum",params:{allowedValues: schema223.additionalProperties.properties.type.enum},message:"must be equal to one of the allowed values"};
+if(data0 && typeof data0 == "object" && !Array.isArray(data0)){
+if(data0.type === undefined){
+const err173 = {instancePath:instancePath+"/" + key1.replace(/~/g, "~0").replace(/\//g, "~1"),schemaPath:"#/additionalProperties/required",keyword:"required",params:{missingProperty: "type"},message:"must have required property '"+"type"+"'"};
 if(vErrors === null){
 vErrors = [err173];
 }
@@ -11551,10 +11552,10 @@ vErrors.push(err173);
 }
 errors++;
 }
-}
-}
-else {
-const err174 = {instancePath:instancePath+"/" + key1.replace(/~/g, "~0").replace(/\//g, "~1"),schemaPath:"#/additionalProperties/type",keyword:"type",params:{type: "object"},message:"must be object"};
+if(data0.type !== undefined){
+let data91 = data0.type;
+if(!(((((data91 === "stripe") || (data91 === "adyen")) || (data91 === "adyen-stored-value")) || (data91 === "cybersource")) || (data91 === "simulator"))){
+const err174 = {instancePath:instancePath+"/" + key1.replace(/~/g, "~0").replace(/\//g, "~1")+"/type",schemaPath:"#/additionalProperties/properties/type/enum",keyword:"enum",params:{allowedValues: schema223.additionalProperties.properties.type.enum},message:"must be equal to one of the allowed values"};
 if(vErrors === null){
 vErrors = [err174];
 }
@@ -11566,12 +11567,24 @@ errors++;
 }
 }
 else {
-const err175 = {instancePath,schemaPath:"#/type",keyword:"type",params:{type: "object"},message:"must be object"};
+const err175 = {instancePath:instancePath+"/" + key1.replace(/~/g, "~0").replace(/\//g, "~1"),schemaPath:"#/additionalProperties/type",keyword:"type",params:{type: "object"},message:"must be object"};
 if(vErrors === null){
 vErrors = [err175];
 }
 else {
 vErrors.push(err175);
+}
+errors++;
+}
+}
+}
+else {
+const err176 = {instancePath,schemaPath:"#/type",keyword:"type",params:{type: "object"},message:"must be object"};
+if(vErrors === null){
+vErrors = [err176];
+}
+else {
+vErrors.push(err176);
 }
 errors++;
 }

@@ -309,3 +309,155 @@ describe('Adyen Stored Value: a gift card refund naming a long digit run that is
     expect(await stack.ledger.get(id)).toMatchObject({ reason: 'CARD_DATA_REJECTED', reasonField: 'payment.gateway_key' });
   });
 });
+
+describe('Adyen Stored Value: a void naming by our operation id an operation that is no Stored Value transaction of this gateway', () => {
+  /** Alphanumeric, as an OMS's ids may be: such an id passes for an Adyen pspReference, so it would be sent as one. */
+  let n = 0;
+  const alnumId = (prefix: string) => `${prefix}${process.pid.toString(36)}x${Date.now().toString(36)}x${++n}`;
+
+  function cardsConfig() {
+    return testConfig({
+      gateways: {
+        gc: { type: 'adyen-stored-value', base_url: baseUrl, api_key: 'adyen-sv-replay-key-0123456789', merchant_account: 'AcmeEU', timeout_ms: 2000 },
+        // The card gateway the captures and refunds below were made at: never called here.
+        cards: {
+          type: 'adyen',
+          base_url: 'http://127.0.0.1:1/v71',
+          api_key: 'adyen-cards-replay-key-0123456789',
+          merchant_account: 'AcmeEU',
+          timeout_ms: 2000,
+        },
+      },
+    });
+  }
+
+  /** A card `command` of ours at gateway `cards`, SUCCEEDED with Adyen's pspReference; its id. */
+  async function cardOperation(stack: ReturnType<typeof stacks.build>, command: 'capture' | 'refund'): Promise<string> {
+    const id = alnumId(command);
+    const cmd = channelCommand(command, {}, { gateway: 'cards', gateway_key: 'QFQTPCQ8HXSKGK10', currency: 'EUR', amount: 1000, operation_reference: id });
+    await stack.ledger.create(id, cmd);
+    await stack.ledger.transition(id, 'SENT', { event: 'attempt' }, { countAttempt: true });
+    const outcome = { status: 'SUCCESS' as const, gatewayStatus: 'received', gatewayReference: 'QFQTPCQ8HXSKGK11', amount: 1000, currency: 'EUR' };
+    expect((await stack.recorder.apply((await stack.ledger.get(id))!, outcome, 'response')).state).toBe('SUCCEEDED');
+    return id;
+  }
+
+  it.each(['capture', 'refund'] as const)(
+    'refuses a gift card void naming our card %s unsent (authorization_scope_mismatch on payment.gateway)',
+    async (command) => {
+      const stack = stacks.build(cardsConfig());
+      const namedId = await cardOperation(stack, command);
+      const named = (await stack.ledger.get(namedId))!;
+      const cancel = channelCommand(
+        'cancel',
+        {},
+        {
+          gateway: 'gc',
+          gateway_key: namedId,
+          currency: 'EUR',
+          amount: 1000,
+          order_id: named.payment.order_id,
+          method_details: { method: 'giftcard', submethod: 'givex' },
+        },
+      );
+      const cancelId = cancel.payment.operation_reference!;
+      await stack.ledger.create(cancelId, cancel);
+      psp.calls = [];
+      expect(await stack.service.deliver(cancelId)).toEqual({ kind: 'done', state: 'FAILED' });
+      expect(psp.calls).toEqual([]);
+      expect(await stack.ledger.get(cancelId)).toMatchObject({ reason: 'authorization_scope_mismatch', reasonField: 'payment.gateway' });
+    },
+  );
+
+  it("refuses a void naming by our id one of this gateway's own operations that is no Stored Value transaction (a void) unsent: UNSUPPORTED_COMMAND on payment.gateway_key", async () => {
+    const stack = stacks.build(cardsConfig());
+    const card = { gateway: 'gc', currency: 'EUR', amount: 1000, method_details: { method: 'giftcard', submethod: 'givex' } };
+    const voidId = alnumId('void');
+    await stack.ledger.create(voidId, channelCommand('cancel', {}, { ...card, gateway_key: 'QFQTPCQ8HXSKGK12', operation_reference: voidId }));
+    psp.failures = [];
+    psp.echo = true;
+    psp.resultCode = 'Success';
+    expect(await stack.service.deliver(voidId)).toEqual({ kind: 'done', state: 'SUCCEEDED' });
+    const named = (await stack.ledger.get(voidId))!;
+    const cancel = channelCommand('cancel', {}, { ...card, gateway_key: voidId, order_id: named.payment.order_id });
+    const cancelId = cancel.payment.operation_reference!;
+    await stack.ledger.create(cancelId, cancel);
+    psp.calls = [];
+    expect(await stack.service.deliver(cancelId)).toEqual({ kind: 'done', state: 'FAILED' });
+    expect(psp.calls).toEqual([]);
+    expect(await stack.ledger.get(cancelId)).toMatchObject({ reason: 'UNSUPPORTED_COMMAND', reasonField: 'payment.gateway_key' });
+  });
+});
+
+describe("Adyen Stored Value: a void past Adyen's 24-hour window", () => {
+  const DAY_MS = 86_400_000;
+  const card = { gateway: 'gc', currency: 'EUR', amount: 1000, method_details: { method: 'giftcard', submethod: 'givex' } };
+
+  /** A reload answered Success (pspReference SVREPLAY00000001), on `cfg`'s ledger; its id. */
+  async function reloaded(cfg: ReturnType<typeof config>): Promise<string> {
+    const stack = stacks.build(cfg);
+    const reload = channelCommand('reload', {}, { ...card, gateway_key: 'shopper-0042:8316039902646531' });
+    const id = reload.payment.operation_reference!;
+    await stack.ledger.create(id, reload);
+    psp.failures = [];
+    psp.echo = true;
+    psp.resultCode = 'Success';
+    expect(await stack.service.deliver(id)).toEqual({ kind: 'done', state: 'SUCCEEDED' });
+    return id;
+  }
+
+  /** A cancel of `gatewayKey` delivered `laterMs` after now, on `cfg`'s ledger. */
+  async function cancelLater(cfg: ReturnType<typeof config>, gatewayKey: string, orderId: string | undefined, laterMs: number) {
+    const { logger, lines } = captureLogger('info');
+    const stack = stacks.build(cfg, { logger, now: () => Date.now() + laterMs });
+    const cancel = channelCommand('cancel', {}, { ...card, gateway_key: gatewayKey, order_id: orderId });
+    const cancelId = cancel.payment.operation_reference!;
+    await stack.ledger.create(cancelId, cancel);
+    psp.calls = [];
+    psp.bodies = [];
+    const step = await stack.service.deliver(cancelId);
+    return { step, cancelId, stack, lines };
+  }
+
+  it.each([
+    ['our operation id', false],
+    ['its pspReference', true],
+  ] as const)(
+    'refuses unsent a void naming a reload done over 24 hours ago by %s: VOID_WINDOW_PASSED on payment.gateway_key, action reverse_with_new_transaction, counted and logged',
+    async (_, byReference) => {
+      const cfg = config();
+      const reloadId = await reloaded(cfg);
+      const reload = (await stacks.build(cfg).ledger.get(reloadId))!;
+      const before = await metricValue('pb_authorization_refusals_total', { gateway: 'gc', reason: 'VOID_WINDOW_PASSED' });
+      const { step, cancelId, stack, lines } = await cancelLater(cfg, byReference ? 'SVREPLAY00000001' : reloadId, reload.payment.order_id, DAY_MS + 60_000);
+      expect(step).toEqual({ kind: 'done', state: 'FAILED' });
+      expect(psp.calls).toEqual([]);
+      expect(await stack.ledger.get(cancelId)).toMatchObject({
+        reason: 'VOID_WINDOW_PASSED',
+        reasonField: 'payment.gateway_key',
+        decline: { category: 'operation_not_permitted', gateway_code: 'VOID_WINDOW_PASSED', suggested_action: 'reverse_with_new_transaction' },
+      });
+      expect(await metricValue('pb_authorization_refusals_total', { gateway: 'gc', reason: 'VOID_WINDOW_PASSED' })).toBe(before + 1);
+      const warn = lines
+        .map((l) => JSON.parse(l) as Record<string, unknown>)
+        .find((l) => l.level === 'warn' && l.operation_id === cancelId && l.reason === 'VOID_WINDOW_PASSED');
+      expect(warn).toMatchObject({
+        field: 'payment.gateway_key',
+        command: 'cancel',
+        named_operation_id: reloadId,
+        named_command: 'reload',
+        void_window_ms: DAY_MS,
+      });
+      expect(String(warn?.why)).toMatch(/within 24 h/);
+    },
+  );
+
+  it('still sends a void within the 24 hours', async () => {
+    const cfg = config();
+    const reloadId = await reloaded(cfg);
+    const reload = (await stacks.build(cfg).ledger.get(reloadId))!;
+    const { step } = await cancelLater(cfg, reloadId, reload.payment.order_id, DAY_MS - 60_000);
+    expect(step).toEqual({ kind: 'done', state: 'SUCCEEDED' });
+    expect(psp.bodies).toEqual([expect.objectContaining({ originalReference: 'SVREPLAY00000001' })]);
+  });
+});

@@ -94,7 +94,7 @@ describe('Adyen Stored Value requests', () => {
       };
     };
 
-    it('issues a Givex card with or without an amount, an SVS card only with one', () => {
+    it('issues a Givex card with or without an amount, an SVS card only with one (where the integration issued SVS cards before)', () => {
       expect(body(issue('givex', 1000))).toEqual({
         merchantAccount: 'TestMerchantAccount',
         reference: 'op-issue-0001',
@@ -102,8 +102,28 @@ describe('Adyen Stored Value requests', () => {
         amount: { value: 1000, currency: 'EUR' },
       });
       expect(body(issue('givex', 0))).not.toHaveProperty('amount');
-      expect(body(issue('svs', 500))).toMatchObject({ paymentMethod: { type: 'svs' }, amount: { value: 500, currency: 'EUR' } });
-      expect(() => t.buildRequest(issue('svs', 0), gateway)).toThrow(/payment\.amount must be greater than zero/);
+      const existing = { ...gateway, issueSvs: true };
+      expect(JSON.parse(t.buildRequest(issue('svs', 500), existing).body ?? '{}')).toMatchObject({
+        paymentMethod: { type: 'svs' },
+        amount: { value: 500, currency: 'EUR' },
+      });
+      expect(() => t.buildRequest(issue('svs', 0), existing)).toThrow(/payment\.amount must be greater than zero/);
+    });
+
+    it('refuses an SVS issue unsent unless the gateway says its integration already issued SVS cards (Adyen: none for a new integration)', () => {
+      try {
+        t.buildRequest(issue('svs', 500), gateway);
+        throw new Error('expected a refusal');
+      } catch (err) {
+        expect(err).toBeInstanceOf(GatewayError);
+        expect((err as GatewayError).kind).toBe('invalid_request');
+        expect((err as GatewayError).details).toMatchObject({ gatewayCode: 'ADYEN_SV_ISSUE_INVALID', field: 'payment.method_details.submethod' });
+        expect((err as GatewayError).message).toMatch(
+          /payment\.method_details\.submethod names svs: Adyen supports no svs issuing for a new Stored Value API integration/,
+        );
+        expect((err as GatewayError).message).toContain(`gateways.${gateway.name}.issue_svs`);
+      }
+      expect(() => t.buildRequest(issue('SVS', 500), { ...gateway, issueSvs: false })).toThrow(/issue_svs/);
     });
 
     it('issues a Fiserv (ValueLink) card with its giftCardPromoCode and no amount, refusing either mistake before sending', () => {
