@@ -7,6 +7,7 @@ import { AUTHENTICATED_CHANNEL_HEADER, redactBody } from '../amqp/dead-letter-wr
 import { stampedChannel } from '../amqp/dead-letter-stamp';
 import { declareTopology, parkedQueueOf } from '../amqp/topology';
 import { closeChannelWithin } from '../amqp/channel-close';
+import { openChannelWithin, withTimeout } from '../amqp/broker-deadline';
 import { movedProperties } from '../amqp/moved-properties';
 import { errorClassOf, isDependencyOutage } from '../errors/dependency-outage';
 import { DependencyUnavailableError } from '../errors/dependency-unavailable-error';
@@ -267,12 +268,18 @@ export class DeadLetterStore {
    * stay within its bound (`droppedThrough`: when the newest of those was dead-lettered, epoch ms).
    * A message that cannot be archived for a reason of its own (it cannot be read, or Redis refuses its record)
    * is set aside rather than left at the head of the queue, where it would hold every one behind it: see
-   * {@link park}. A Redis or broker outage is thrown as before: the message stays in the queue for the next pass.
+   * {@link park}. A Redis or broker outage is thrown as before: the message stays in the queue for the next pass;
+   * so is a broker call not answered within `amqp.publish_timeout_ms` (`BrokerTimeoutError`, counted in
+   * `pb_amqp_call_timeouts_total{what="dead_letter_archive"}`).
    */
   async importFromQueue(connection: AmqpConnection, amqp: Config['amqp'], limit = ARCHIVE_BATCH, now = Date.now()): Promise<DeadLetterImport> {
     const model = await connection.connect();
-    // Confirms: a parked message is acked here only once the broker has it in the parking queue.
-    const channel = await model.createConfirmChannel();
+    // Every broker call is bounded (`amqp.publish_timeout_ms`): a broker that stops answering must not hold the
+    // pass for ever, and the worker's shutdown behind it. Confirms: a parked message is acked here only once the
+    // broker has it in the parking queue.
+    const watch = { what: 'dead_letter_archive', logger: connection.logger };
+    const bounded = <T>(call: Promise<T>, what: string): Promise<T> => withTimeout(call, amqp.publishTimeoutMs, what, watch);
+    const channel = await openChannelWithin(model, (m) => m.createConfirmChannel(), { ...watch, timeoutMs: amqp.publishTimeoutMs });
     // A channel the broker closes (a queue declared with other arguments, deleted under the pass) fails this
     // pass through the operation it refused; unheard, its 'error' would drop the whole connection (amqplib),
     // and in a worker the command consumers' channels with it.
@@ -283,9 +290,10 @@ export class DeadLetterStore {
     const parked: ParkedDeadLetter[] = [];
     let trimmed: { dropped: number; droppedThrough?: number } = { dropped: 0 };
     try {
-      await declareTopology(channel, amqp);
+      await bounded(declareTopology(channel, amqp), 'declaring the topology');
       for (; moved < limit; moved += 1) {
-        const msg = await channel.get(amqp.deadLetterQueue, { noAck: false });
+        // Answered after its bound, the get hands its message to nobody: unacked, it returns to the queue with the channel.
+        const msg = await bounded(channel.get(amqp.deadLetterQueue, { noAck: false }), `reading ${amqp.deadLetterQueue}`);
         if (!msg) break;
         let stage: 'read' | 'write' = 'read';
         try {
