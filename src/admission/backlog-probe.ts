@@ -1,5 +1,7 @@
 import { Channel } from 'amqplib';
 import { AmqpConnection } from '../amqp/amqp-connection';
+import { openChannelWithin, withTimeout } from '../amqp/broker-deadline';
+import { closeChannelWithin } from '../amqp/channel-close';
 import { Config } from '../config/config';
 import { Logger } from '../logging/logger';
 import { LogThrottle } from '../logging/log-throttle';
@@ -15,6 +17,9 @@ function backlogGauge() {
  * and reused for `backpressure.depth_cache_ms`: at most one read per interval per process, whatever the
  * request rate, and callers in between never wait for the broker. Unknown (null) while the broker cannot
  * answer: backpressure then lets commands through, the publish itself answers 503 if the broker is down.
+ * A read (the channel's opening included) is bounded by `amqp.publish_timeout_ms`: a broker that stops answering
+ * makes the depth unknown for that interval (counted in `pb_amqp_call_timeouts_total{what="backlog_probe"}`),
+ * rather than holding the request that waits for the first read, and every read after it, for ever.
  */
 export class BacklogProbe {
   private channel: Promise<Channel> | null = null;
@@ -43,14 +48,22 @@ export class BacklogProbe {
   }
 
   private async read(): Promise<void> {
+    const { amqp } = this.deps.config;
+    const watch = { what: 'backlog_probe', logger: this.deps.logger };
+    const opening = this.openChannel();
     try {
-      const channel = await this.openChannel();
-      const { messageCount } = await channel.checkQueue(this.deps.config.amqp.commandsQueue);
+      const channel = await opening;
+      const { messageCount } = await withTimeout(channel.checkQueue(amqp.commandsQueue), amqp.publishTimeoutMs, `counting ${amqp.commandsQueue}`, watch);
       this.value = messageCount;
       backlogGauge().set(messageCount);
     } catch (err) {
       this.value = null;
-      this.channel = null;
+      if (this.channel === opening) {
+        this.channel = null;
+        // A channel that did not answer is not used again: closed (bounded; past it the connection is dropped and
+        // reconnects), the next read opens a fresh one.
+        void opening.then((ch) => closeChannelWithin(ch, { timeoutMs: amqp.publishTimeoutMs, ...watch })).catch(() => undefined);
+      }
       this.throttle.warn('depth', 'commands queue depth unreadable; backpressure off until it is (rate-limited log line)', { error: (err as Error).message });
     }
   }
@@ -59,7 +72,11 @@ export class BacklogProbe {
     if (!this.channel) {
       const opening = (async () => {
         const model = this.deps.connection.current();
-        const ch = await model.createChannel();
+        const ch = await openChannelWithin(model, (m) => m.createChannel(), {
+          what: 'backlog_probe',
+          logger: this.deps.logger,
+          timeoutMs: this.deps.config.amqp.publishTimeoutMs,
+        });
         // A passive declare of a missing queue closes the channel (404): open a new one next time.
         ch.on('error', () => undefined);
         ch.on('close', () => {

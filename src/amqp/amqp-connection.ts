@@ -18,6 +18,11 @@ export interface AmqpConnectionOptions {
   reconnectMs?: number;
   /** Name shown in the broker's connection list. */
   name?: string;
+  /**
+   * Longest wait for the broker's answer to `close()`, milliseconds; past it the socket is destroyed (the broker
+   * requeues what the connection held unacked once it sees it go). Default 5000.
+   */
+  closeTimeoutMs?: number;
   logger: Logger;
 }
 
@@ -120,7 +125,7 @@ export class AmqpConnection extends EventEmitter {
             noDelay: true,
           });
           if (this.closing) {
-            await model.close().catch(() => undefined);
+            await this.closeWithin(model);
             throw new DependencyUnavailableError('rabbitmq', 'connection closed');
           }
           // Frames queued in the same tick go out in one socket write (fewer system calls per command).
@@ -167,11 +172,34 @@ export class AmqpConnection extends EventEmitter {
     setTimeout(() => void this.connect().catch(() => undefined), several ? 0 : this.reconnectMs);
   }
 
+  /**
+   * Stops reconnecting and closes the connection, waiting at most `closeTimeoutMs` for the broker: amqplib waits
+   * for its close-ok without a bound, so a broker gone silent would hold a process's exit for ever.
+   */
   async close(): Promise<void> {
     this.closing = true;
     const model = this.model;
     this.model = null;
-    if (model) await model.close().catch(() => undefined);
+    if (model) await this.closeWithin(model);
+  }
+
+  /** Closes `model`, its socket destroyed when the broker does not answer within `closeTimeoutMs`. */
+  private async closeWithin(model: ChannelModel): Promise<void> {
+    const timeoutMs = this.options.closeTimeoutMs ?? 5000;
+    let timer: NodeJS.Timeout | undefined;
+    const closed = await Promise.race([
+      model.close().then(
+        () => true,
+        () => true,
+      ),
+      new Promise<false>((resolve) => (timer = setTimeout(() => resolve(false), timeoutMs))),
+    ]);
+    clearTimeout(timer);
+    if (closed) return;
+    this.options.logger.warn('amqp connection did not close in time: its socket is dropped', { timeout_ms: timeoutMs, node: nodeOf(this.urls[this.node]) });
+    (model as unknown as { connection?: { stream?: { destroy(error?: Error): void } } }).connection?.stream?.destroy(
+      new Error(`connection close not answered within ${timeoutMs} ms`),
+    );
   }
 
   /** Opens a confirm channel on the current connection. */

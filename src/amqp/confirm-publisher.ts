@@ -5,6 +5,7 @@ import { QueueMismatchError } from '../errors/queue-mismatch-error';
 import { redactText } from '../logging/redact';
 import { counter } from '../metrics/metrics-registry';
 import { QUEUE_MISMATCH_RETRY_MS } from './queue-mismatch';
+import { withTimeout } from './broker-deadline';
 
 const resentTotal = () =>
   counter(
@@ -199,13 +200,3 @@ export class ConfirmPublisher {
 
 /** Pause before sending a nacked message again on a fresh channel (cluster only), milliseconds. */
 const NACK_RETRY_MS = 100;
-
-function withTimeout<T>(promise: Promise<T>, ms: number, what: string): Promise<T> {
-  let timer: NodeJS.Timeout;
-  return Promise.race([
-    promise.finally(() => clearTimeout(timer)),
-    new Promise<T>((_, reject) => {
-      timer = setTimeout(() => reject(new DependencyUnavailableError('rabbitmq', `timed out ${what} after ${ms} ms`)), ms);
-    }),
-  ]);
-}

@@ -30,3 +30,25 @@ export function stampedChannel(key: Buffer, stamp: string | undefined, body: Buf
   const expected = mac(key, channel, body);
   return given.length === expected.length && timingSafeEqual(given, expected) ? channel : undefined;
 }
+
+function parkedMac(key: Buffer, record: string, body: Buffer): Buffer {
+  const digest = createHash('sha256').update(body).digest('hex');
+  return createHmac('sha256', key).update(`parked\n${record}\n${digest}`).digest();
+}
+
+/**
+ * The stamp a parked dead letter carries in `x-pb-parked-stamp`: its stand-in record's id bound by an HMAC to its
+ * body, so only that message (moved back from the parking queue) can name the stand-in to replace; a message
+ * published straight to the dead-letter queue naming another's stand-in cannot. base64url.
+ */
+export function parkedStampOf(key: Buffer, record: string, body: Buffer): string {
+  return parkedMac(key, record, body).toString('base64url');
+}
+
+/** Whether `stamp` was made with `key` for the stand-in `record` of exactly `body`. Constant time in the MAC. */
+export function parkedStampHolds(key: Buffer, record: string, stamp: string | undefined, body: Buffer): boolean {
+  if (stamp === undefined) return false;
+  const given = Buffer.from(stamp, 'base64url');
+  const expected = parkedMac(key, record, body);
+  return given.length === expected.length && timingSafeEqual(given, expected);
+}

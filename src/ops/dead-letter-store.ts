@@ -4,9 +4,10 @@ import { ConfirmChannel, GetMessage } from 'amqplib';
 import { RedisClient } from '../redis/redis-connection';
 import { AmqpConnection } from '../amqp/amqp-connection';
 import { AUTHENTICATED_CHANNEL_HEADER, redactBody } from '../amqp/dead-letter-writer';
-import { stampedChannel } from '../amqp/dead-letter-stamp';
+import { parkedStampHolds, parkedStampOf, stampedChannel } from '../amqp/dead-letter-stamp';
 import { declareTopology, parkedQueueOf } from '../amqp/topology';
 import { closeChannelWithin } from '../amqp/channel-close';
+import { openChannelWithin, withTimeout } from '../amqp/broker-deadline';
 import { movedProperties } from '../amqp/moved-properties';
 import { errorClassOf, isDependencyOutage } from '../errors/dependency-outage';
 import { DependencyUnavailableError } from '../errors/dependency-unavailable-error';
@@ -267,12 +268,18 @@ export class DeadLetterStore {
    * stay within its bound (`droppedThrough`: when the newest of those was dead-lettered, epoch ms).
    * A message that cannot be archived for a reason of its own (it cannot be read, or Redis refuses its record)
    * is set aside rather than left at the head of the queue, where it would hold every one behind it: see
-   * {@link park}. A Redis or broker outage is thrown as before: the message stays in the queue for the next pass.
+   * {@link park}. A Redis or broker outage is thrown as before: the message stays in the queue for the next pass;
+   * so is a broker call not answered within `amqp.publish_timeout_ms` (`BrokerTimeoutError`, counted in
+   * `pb_amqp_call_timeouts_total{what="dead_letter_archive"}`).
    */
   async importFromQueue(connection: AmqpConnection, amqp: Config['amqp'], limit = ARCHIVE_BATCH, now = Date.now()): Promise<DeadLetterImport> {
     const model = await connection.connect();
-    // Confirms: a parked message is acked here only once the broker has it in the parking queue.
-    const channel = await model.createConfirmChannel();
+    // Every broker call is bounded (`amqp.publish_timeout_ms`): a broker that stops answering must not hold the
+    // pass for ever, and the worker's shutdown behind it. Confirms: a parked message is acked here only once the
+    // broker has it in the parking queue.
+    const watch = { what: 'dead_letter_archive', logger: connection.logger };
+    const bounded = <T>(call: Promise<T>, what: string): Promise<T> => withTimeout(call, amqp.publishTimeoutMs, what, watch);
+    const channel = await openChannelWithin(model, (m) => m.createConfirmChannel(), { ...watch, timeoutMs: amqp.publishTimeoutMs });
     // A channel the broker closes (a queue declared with other arguments, deleted under the pass) fails this
     // pass through the operation it refused; unheard, its 'error' would drop the whole connection (amqplib),
     // and in a worker the command consumers' channels with it.
@@ -283,15 +290,16 @@ export class DeadLetterStore {
     const parked: ParkedDeadLetter[] = [];
     let trimmed: { dropped: number; droppedThrough?: number } = { dropped: 0 };
     try {
-      await declareTopology(channel, amqp);
+      await bounded(declareTopology(channel, amqp), 'declaring the topology');
       for (; moved < limit; moved += 1) {
-        const msg = await channel.get(amqp.deadLetterQueue, { noAck: false });
+        // Answered after its bound, the get hands its message to nobody: unacked, it returns to the queue with the channel.
+        const msg = await bounded(channel.get(amqp.deadLetterQueue, { noAck: false }), `reading ${amqp.deadLetterQueue}`);
         if (!msg) break;
         let stage: 'read' | 'write' = 'read';
         try {
           const record = recordFromMessage(msg, now, this.stampKey, this.busAmountUnits);
           stage = 'write';
-          const archived = await this.archiveReplacing(record, standInIdsOf(msg));
+          const archived = await this.archiveReplacing(record, standInIdsOf(msg, this.stampKey));
           if (archived.created) created += 1;
           replaced += archived.replaced;
         } catch (err) {
@@ -344,7 +352,9 @@ export class DeadLetterStore {
       body: JSON.stringify({ withheld: `not archived: ${reason}`, bytes: msg.content.length }),
       replays: 0,
     });
-    const parkedHeaders = { 'x-pb-parked-reason': reason, 'x-pb-parked-at': new Date(now).toISOString(), 'x-pb-parked-record': id };
+    const parkedHeaders: Record<string, string> = { 'x-pb-parked-reason': reason, 'x-pb-parked-at': new Date(now).toISOString(), 'x-pb-parked-record': id };
+    // Binds the stand-in's id to this body: only this message, moved back, may name the stand-in to replace.
+    if (this.stampKey) parkedHeaders['x-pb-parked-stamp'] = parkedStampOf(this.stampKey, id, msg.content);
     const options = movedProperties(msg);
     // Mandatory: the broker confirms a message no queue took too (the parking queue deleted meanwhile), and
     // acking the original on that confirm would lose it; its basic.return comes before the confirm.
@@ -553,11 +563,17 @@ export function standInIdOf(msg: Pick<GetMessage, 'content' | 'properties'>): st
  * The stand-in records a dead letter may have in the archive: the one its parking made of it ({@link standInIdOf}:
  * also when its parking copy failed after the stand-in was written and the message stayed in the queue), and the
  * one its parking copy names (`x-pb-parked-record`: the same, unless its headers were dropped when it was parked).
+ * A named one counts only with the stamp its parking made for exactly this body (`x-pb-parked-stamp`, checked
+ * with `stampKey`; without a key, none counts): anyone who can publish to the dead-letter queue sets headers, and
+ * must not remove another message's stand-in by naming it. The own one is a digest of the body, which the
+ * archive never shows for a stand-in: only a copy of the parked message itself has it.
  */
-export function standInIdsOf(msg: Pick<GetMessage, 'content' | 'properties'>): string[] {
-  const named = header((msg.properties.headers ?? {}) as Record<string, unknown>, 'x-pb-parked-record');
+export function standInIdsOf(msg: Pick<GetMessage, 'content' | 'properties'>, stampKey?: Buffer): string[] {
+  const headers = (msg.properties.headers ?? {}) as Record<string, unknown>;
+  const named = header(headers, 'x-pb-parked-record');
   const own = standInIdOf(msg);
-  return named !== undefined && named !== own && /^dl-[0-9a-f]{24}$/.test(named) ? [own, named] : [own];
+  if (named === undefined || named === own || !/^dl-[0-9a-f]{24}$/.test(named)) return [own];
+  return stampKey && parkedStampHolds(stampKey, named, header(headers, 'x-pb-parked-stamp'), msg.content) ? [own, named] : [own];
 }
 
 /** A header as text (AMQP headers may arrive as strings, buffers or numbers). */

@@ -1,5 +1,6 @@
 import { ConfirmChannel, GetMessage, Options } from 'amqplib';
 import { AmqpConnection } from '../amqp/amqp-connection';
+import { BrokerTimeoutError, openChannelWithin, withTimeout } from '../amqp/broker-deadline';
 import { closeChannelWithin } from '../amqp/channel-close';
 import { movedProperties } from '../amqp/moved-properties';
 import { declareTopology, parkedQueueOf } from '../amqp/topology';
@@ -38,7 +39,8 @@ export interface UnparkResult {
   messages: ParkedMessageView[];
   /**
    * Why the run stopped before its limit (a nack, no confirm within `amqp.publish_timeout_ms`, the copy returned
-   * unroutable, the broker gone): the message it was moving stays in the parking queue. Absent when it did not.
+   * unroutable, a read or declaration not answered within that bound, the broker gone): the message it was
+   * moving stays in the parking queue. Absent when it did not.
    */
   failure?: string;
 }
@@ -119,8 +121,10 @@ async function publishConfirmed(channel: ConfirmChannel, queue: string, content:
  * crash between the confirm and the ack leaves it in both queues; the copy archives to the same record (the
  * archive's id is a digest of the body and its reason headers, both unchanged, and writing a record that is
  * there already changes nothing), and the one left parked is moved again by the next run to the same end.
- * A nack, a return, no confirm within `amqp.publish_timeout_ms` or the broker going stops the run (`failure`):
- * what was moved stays moved, the message under way stays parked.
+ * A nack, a return, no confirm within `amqp.publish_timeout_ms`, no answer to a read or a declaration within
+ * that bound (`BrokerTimeoutError`, counted in `pb_amqp_call_timeouts_total{what="dead_letter_unpark"}`) or the
+ * broker going stops the run (`failure`): what was moved stays moved, the message under way stays parked. No
+ * channel within the bound throws `BrokerTimeoutError` (nothing was read).
  *
  * A dry run (`execute` false) reads the same messages and leaves each where it was (unacked: the channel's
  * close returns them): what it would move.
@@ -129,7 +133,11 @@ export async function unparkDeadLetters(connection: AmqpConnection, amqp: Config
   const queue = parkedQueueOf(amqp);
   const now = options.now ?? Date.now;
   const model = await connection.connect();
-  const channel = await model.createConfirmChannel();
+  // Every broker call is bounded (`amqp.publish_timeout_ms`): a broker that accepts the connection and then
+  // stops answering would otherwise hold the operator's command for ever. No channel in time: nothing was read.
+  const watch = { what: 'dead_letter_unpark', logger: connection.logger };
+  const bounded = <T>(call: Promise<T>, what: string): Promise<T> => withTimeout(call, amqp.publishTimeoutMs, what, watch);
+  const channel = await openChannelWithin(model, (m) => m.createConfirmChannel(), { ...watch, timeoutMs: amqp.publishTimeoutMs });
   // A channel the broker closes fails the run through the operation it refused (`failure`); unheard, its
   // 'error' would drop the whole connection (amqplib) and every channel on it.
   channel.on('error', () => undefined);
@@ -137,11 +145,13 @@ export async function unparkDeadLetters(connection: AmqpConnection, amqp: Config
   let failure: string | undefined;
   let parked = 0;
   try {
-    await declareTopology(channel, amqp);
-    parked = (await channel.checkQueue(queue)).messageCount;
+    await bounded(declareTopology(channel, amqp), 'declaring the topology');
+    parked = (await bounded(channel.checkQueue(queue), `counting ${queue}`)).messageCount;
     const most = Math.min(options.limit, parked);
     while (messages.length < most) {
-      const msg = await channel.get(queue, { noAck: false });
+      // A get answered after its bound hands a message to nobody: unacked, it returns to the parking queue with
+      // the channel (closed below, or its connection dropped when the close is not answered either).
+      const msg = await bounded(channel.get(queue, { noAck: false }), `reading ${queue}`);
       if (!msg) break;
       if (!options.execute) {
         messages.push(viewOf(msg));
@@ -165,8 +175,9 @@ export async function unparkDeadLetters(connection: AmqpConnection, amqp: Config
       messages.push(viewOf(msg));
     }
   } catch (err) {
-    // The broker or the channel went: what is unacked returns to the parking queue on its own.
-    failure = `${errorClassOf(err)}: the broker stopped the run; what was not moved stays parked`;
+    // The broker or the channel went (or stopped answering): what is unacked returns to the parking queue on its own.
+    const why = err instanceof BrokerTimeoutError ? err.message : 'the broker stopped the run';
+    failure = `${errorClassOf(err)}: ${why}; what was not moved stays parked`;
   } finally {
     // The dry run's messages, and one whose copy failed, are still unacked: the close returns them where they
     // were, as it returns the archiving pass's. Not nacked: a nack with requeue is a failed delivery to a quorum

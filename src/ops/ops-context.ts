@@ -76,7 +76,14 @@ export function openOps(
   let publisher: ConfirmPublisher | null = null;
   const connected = async (): Promise<{ connection: AmqpConnection; publisher: ConfirmPublisher }> => {
     if (!connection || !publisher) {
-      connection = new AmqpConnection({ urls: config.amqp.urls, reconnectMs: config.amqp.reconnectMs, name: `payment-bridge:${options.service}`, logger });
+      connection = new AmqpConnection({
+        urls: config.amqp.urls,
+        reconnectMs: config.amqp.reconnectMs,
+        name: `payment-bridge:${options.service}`,
+        logger,
+        // A broker gone silent must not hold the command's exit.
+        closeTimeoutMs: config.amqp.publishTimeoutMs,
+      });
       publisher = new ConfirmPublisher(connection, config.amqp.publishTimeoutMs, (ch) => declareTopology(ch, config.amqp));
     }
     const c = connection;

@@ -195,6 +195,57 @@ describe('DeadLetterArchiver (real RabbitMQ and Redis, own namespace)', () => {
     expect(await store.get(realId)).toMatchObject({ orderId: 'ORD-ARCH-UNPARKED' });
   });
 
+  it("a message published to the dead-letter queue naming another's stand-in does not remove it; only that parked message, moved back, does", async () => {
+    const body = Buffer.from(JSON.stringify(channelCommand('capture', {}, { order_id: 'ORD-ARCH-VICTIM' })));
+    const headers = {
+      'x-pb-code': 'INVALID_PARAMS',
+      'x-pb-field': 'payment.amount',
+      'x-pb-reason': 'must be an integer',
+      'x-pb-source': 'http:intake',
+      'x-pb-dead-letter-id': 'poison-victim',
+    };
+    const poisonKey = deadLetterArchiveKeys(config.redis.keyPrefix).record(
+      recordFromMessage({ content: body, properties: { headers } as never, fields: {} as never }, Date.now()).id,
+    );
+    await redis.set(poisonKey, 'not a hash');
+    const ch = await client.model.createConfirmChannel();
+    ch.sendToQueue(config.amqp.deadLetterQueue, body, { persistent: true, headers });
+    await ch.waitForConfirms();
+    const standIn = (await store.importFromQueue(connection, config.amqp)).parked[0].id;
+    const parked = await ch.get(parkedQueueOf(config.amqp), { noAck: false });
+    if (!parked) throw new Error('nothing parked');
+    const parkedHeaders = parked.properties.headers as Record<string, unknown>;
+    expect(parkedHeaders['x-pb-parked-record']).toBe(standIn);
+    const replacedBefore = await metricValue('pb_dead_letters_unarchivable_replaced_total');
+    // Forged: other bodies naming the stand-in, without a stamp and with the parked message's own stamp.
+    for (const [orderId, stamp] of [
+      ['ORD-ARCH-FORGER-1', undefined],
+      ['ORD-ARCH-FORGER-2', parkedHeaders['x-pb-parked-stamp']],
+    ] as const) {
+      const forged = Buffer.from(JSON.stringify(channelCommand('capture', {}, { order_id: orderId })));
+      ch.sendToQueue(config.amqp.deadLetterQueue, forged, {
+        persistent: true,
+        headers: { 'x-pb-code': 'INVALID_PARAMS', 'x-pb-parked-record': standIn, ...(stamp === undefined ? {} : { 'x-pb-parked-stamp': stamp }) },
+      });
+    }
+    await ch.waitForConfirms();
+    const forgedImport = await store.importFromQueue(connection, config.amqp);
+    expect(forgedImport).toMatchObject({ moved: 2, created: 2, replaced: 0 });
+    expect(await store.get(standIn)).toMatchObject({ code: 'UNARCHIVABLE' });
+    expect(await redis.zscore(deadLetterArchiveKeys(config.redis.keyPrefix).time, standIn)).not.toBeNull();
+    expect(await metricValue('pb_dead_letters_unarchivable_replaced_total')).toBe(replacedBefore);
+    // The parked message itself, moved back as parking sends it when the original headers cannot be encoded again
+    // (its parking headers only: its own stand-in id differs, it names the stand-in with the stamp for its body).
+    await redis.del(poisonKey);
+    const kept = Object.fromEntries(Object.entries(parkedHeaders).filter(([k]) => k.startsWith('x-pb-parked-')));
+    ch.sendToQueue(config.amqp.deadLetterQueue, parked.content, { persistent: true, headers: kept });
+    await ch.waitForConfirms();
+    ch.ack(parked);
+    await ch.close();
+    expect(await store.importFromQueue(connection, config.amqp)).toMatchObject({ moved: 1, replaced: 1 });
+    expect(await store.get(standIn)).toBeNull();
+  });
+
   it('keeps a dead letter in the queue when its parking copy reaches no queue (unroutable), never acking it', async () => {
     const body = Buffer.from(JSON.stringify(channelCommand('capture', {}, { order_id: 'ORD-ARCH-UNROUTABLE' })));
     const headers = {

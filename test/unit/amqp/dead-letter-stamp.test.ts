@@ -1,4 +1,4 @@
-import { deadLetterStampKey, stampOf, stampedChannel } from '../../../src/amqp/dead-letter-stamp';
+import { deadLetterStampKey, parkedStampHolds, parkedStampOf, stampOf, stampedChannel } from '../../../src/amqp/dead-letter-stamp';
 
 describe('the dead-letter stamp (which channel signed the original)', () => {
   const key = deadLetterStampKey('bus-secret-0123456789abcdef');
@@ -18,5 +18,25 @@ describe('the dead-letter stamp (which channel signed the original)', () => {
   it('is derived from the bus secret, never the secret itself', () => {
     expect(key.toString('utf8')).not.toContain('bus-secret');
     expect(key).toHaveLength(32);
+  });
+});
+
+describe('the parked stamp (which stand-in a parked dead letter may replace)', () => {
+  const key = deadLetterStampKey('bus-secret-0123456789abcdef');
+  const body = Buffer.from('{"command":"capture"}');
+  const record = 'dl-0123456789abcdef01234567';
+
+  it('holds for exactly the stand-in and the body it was made for, with the key it was made with', () => {
+    const stamp = parkedStampOf(key, record, body);
+    expect(parkedStampHolds(key, record, stamp, body)).toBe(true);
+    expect(parkedStampHolds(key, 'dl-000000000000000000000000', stamp, body)).toBe(false);
+    expect(parkedStampHolds(key, record, stamp, Buffer.from('{"command":"refund"}'))).toBe(false);
+    expect(parkedStampHolds(deadLetterStampKey('another-bus-secret-0123456789'), record, stamp, body)).toBe(false);
+    // Not the channel stamp of the same body: another purpose, another MAC.
+    expect(parkedStampHolds(key, record, stampOf(key, record, body).slice(record.length + 1), body)).toBe(false);
+  });
+
+  it('does not hold when absent or garbage', () => {
+    for (const stamp of [undefined, '', 'x', parkedStampOf(key, record, body).slice(1)]) expect(parkedStampHolds(key, record, stamp, body)).toBe(false);
   });
 });

@@ -1,0 +1,105 @@
+import net, { AddressInfo, Socket } from 'node:net';
+
+/** AMQP 0-9-1 methods a test can stall at (class id, method id). */
+export const AMQP_METHOD = {
+  connectionClose: [10, 50],
+  channelOpen: [20, 10],
+  queueDeclare: [50, 10],
+  basicGet: [60, 70],
+  basicAck: [60, 80],
+} as const satisfies Record<string, readonly [number, number]>;
+
+/**
+ * A loopback TCP proxy in front of the real RabbitMQ that forwards everything until a client sends the `nth`
+ * frame of one AMQP method (`stallAt`), and from there on forwards nothing more that client sends: the broker
+ * never sees that call nor anything after it, and answers nothing more, as a broker that accepts connections
+ * but stops answering (a node gone silent, a wedged channel process) would look from the client. Frames are
+ * read from the client's stream (8-byte protocol header, then `type, channel, size, payload, 0xCE`).
+ * `cut()` drops every connection (the broker then requeues what they held unacked).
+ */
+export interface AmqpStallProxy {
+  url: string;
+  stallAt(method: readonly [number, number], nth?: number): void;
+  /** Connections that stalled so far. */
+  readonly stalled: number;
+  cut(): void;
+  close(): Promise<void>;
+}
+
+export async function startAmqpStallProxy(target = new URL(process.env.PB_TEST_AMQP_URL ?? 'amqp://guest:guest@127.0.0.1:5672')): Promise<AmqpStallProxy> {
+  const sockets = new Set<Socket>();
+  let armed: { classId: number; methodId: number; left: number } | null = null;
+  let stalled = 0;
+  const server = net.createServer((client) => {
+    const upstream = net.connect(Number(target.port || 5672), target.hostname);
+    sockets.add(client).add(upstream);
+    const drop = () => {
+      client.destroy();
+      upstream.destroy();
+      sockets.delete(client);
+      sockets.delete(upstream);
+    };
+    for (const s of [client, upstream]) {
+      s.on('error', drop);
+      s.on('close', drop);
+    }
+    upstream.pipe(client);
+    let protocol = 0; // bytes of the protocol header forwarded
+    let head: number[] = []; // the current frame's header bytes, not forwarded yet
+    let rest = 0; // bytes of the current frame left to forward
+    let stopped = false;
+    client.on('data', (chunk: Buffer) => {
+      if (stopped) return;
+      const out: Buffer[] = [];
+      for (let i = 0; i < chunk.length && !stopped;) {
+        if (protocol < 8 || rest > 0) {
+          const n = Math.min(protocol < 8 ? 8 - protocol : rest, chunk.length - i);
+          out.push(chunk.subarray(i, i + n));
+          if (protocol < 8) protocol += n;
+          else rest -= n;
+          i += n;
+          continue;
+        }
+        head.push(chunk[i]);
+        i += 1;
+        // A method frame (type 1): its class and method ids are the payload's first four bytes.
+        const need = head[0] === 1 ? 11 : 7;
+        if (head.length < need) continue;
+        const frame = Buffer.from(head);
+        head = [];
+        if (armed && frame[0] === 1 && frame.readUInt16BE(7) === armed.classId && frame.readUInt16BE(9) === armed.methodId) {
+          armed.left -= 1;
+          if (armed.left === 0) {
+            armed = null;
+            stopped = true;
+            stalled += 1;
+            break;
+          }
+        }
+        out.push(frame);
+        rest = 7 + frame.readUInt32BE(3) + 1 - frame.length;
+      }
+      if (out.length > 0) upstream.write(Buffer.concat(out));
+    });
+  });
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const { port } = server.address() as AddressInfo;
+  return {
+    url: `amqp://${target.username}:${target.password}@127.0.0.1:${port}`,
+    stallAt: ([classId, methodId], nth = 1) => {
+      armed = { classId, methodId, left: nth };
+    },
+    get stalled() {
+      return stalled;
+    },
+    cut: () => {
+      for (const s of sockets) s.destroy();
+      sockets.clear();
+    },
+    close: () =>
+      new Promise<void>((resolve) => {
+        for (const s of sockets) s.destroy();
+        server.close(() => resolve());
+      }),
+  };
+}
