@@ -33,6 +33,11 @@ export interface OperationSnapshot {
      * `surfacedRecaptures` once surfaced): when first held.
      */
     recaptures_held?: string;
+    /**
+     * Held for its PSP's own retry (`ShardKeys.heldForPspRetry`: a capture or refund FAILED that Adyen retries
+     * itself): when first held, epoch ms.
+     */
+    held_for_psp_retry?: string;
   };
   dependents: string[];
   /** PSP reference index entries naming it: `<gateway>:<reference>` and absolute expiry (epoch ms; -1: none). */
@@ -132,9 +137,10 @@ export async function readSnapshots(
     p1.zscore(keys.retentionHold, id);
     p1.zscore(keys.heldRecaptures, id);
     p1.zscore(keys.surfacedRecaptures, id);
+    p1.zscore(keys.heldForPspRetry, id);
   }
   const r1 = (await p1.exec()) as Reply[] | null;
-  const PER1 = 11;
+  const PER1 = 12;
   const partial: OperationSnapshot[] = [];
   ids.forEach((id, n) => {
     const base = n * PER1;
@@ -157,6 +163,7 @@ export async function readSnapshots(
         retention_hold: score(8),
         // Surfaced or not: an import puts it back among the held, and the wait's next pass moves it, surfacing nothing again.
         recaptures_held: score(9) ?? score(10),
+        held_for_psp_retry: score(11),
       },
       dependents: (take(r1, base + 2) as string[]).slice().sort(),
       references: [],

@@ -5,6 +5,8 @@ import { OperationKeys } from './key-families';
 import { shardOfAnchor, shardOfPayment } from '../redis/key-layout';
 import { orderKeyPart } from '../ledger/order-index';
 import { OperationSnapshot, derivedScores } from './operation-snapshot';
+import { HELD_FOR_PSP_RETRY_FIELD } from '../ledger/record-fields';
+import { SUCCEEDED_AFTER_FAILURE_FIELD } from '../adjustments/adjustment';
 
 function flat(hash: Readonly<Record<string, string>>): string[] {
   return Object.keys(hash)
@@ -30,7 +32,8 @@ export function snapshotShard(snap: OperationSnapshot): number {
  * The writes that put `snap` back under `keys.prefix`, in `keys`' shard (`snapshotShard`) (`Ledger.restoreOperation` applies them atomically):
  * the record and history as they were, and every index the ledger and its companions read: the state,
  * creation, order, settling, authorization expiry/open, retention hold and held re-capture indexes (with their
- * exported scores, else the ones the record implies), the dependents, the PSP reference entries (with their
+ * exported scores, else the ones the record implies), the index of those held for their PSP's retry when the record
+ * is still held ({@link heldForPspRetrySince}), the dependents, the PSP reference entries (with their
  * absolute expiry), the adjustments and their indexes, the outbox events (undelivered ones back in the
  * unsent index, where the recovery sweep sends them) and the payment's sequence counters (raised, never
  * lowered, since the payment's other operations may be restored in any order).
@@ -55,6 +58,8 @@ export function restorePlan(snap: OperationSnapshot, keys: OperationKeys): Resto
   if (snap.indexes.auths_open !== undefined) steps.push({ c: 'zadd', k: keys.authsOpen, s: snap.indexes.auths_open, m: id });
   if (snap.indexes.retention_hold !== undefined) steps.push({ c: 'zadd', k: keys.retentionHold, s: snap.indexes.retention_hold, m: id });
   if (snap.indexes.recaptures_held !== undefined) steps.push({ c: 'zadd', k: keys.heldRecaptures, s: snap.indexes.recaptures_held, m: id });
+  const held = heldForPspRetrySince(snap);
+  if (held !== undefined) steps.push({ c: 'zadd', k: keys.heldForPspRetry, s: held, m: id });
   if (snap.dependents.length > 0) steps.push({ c: 'sadd', k: keys.dependents(id), m: snap.dependents });
   for (const ref of snap.references) steps.push({ c: 'set', k: keys.reference(ref.key), v: id, at: ref.expires_at });
   for (const a of snap.adjustments) {
@@ -71,4 +76,18 @@ export function restorePlan(snap: OperationSnapshot, keys: OperationKeys): Resto
     if (snap.payment.sent !== undefined) steps.push({ c: 'max', k: keys.paymentSent(snap.payment.key), v: snap.payment.sent });
   }
   return steps;
+}
+
+/**
+ * When the operation of `snap` was first held for its PSP's own retry, for the index of those (`ShardKeys.heldForPspRetry`),
+ * or undefined when its record is not held: FAILED with `held_for_psp_retry`, not done by the PSP since. Read from the
+ * record, not only the exported index, so an export taken before that index existed (or with its entry left behind after
+ * the retry came) restores the watch on exactly what is still held; its exported score, else the record's last update
+ * (the failure that held it). Pure.
+ */
+export function heldForPspRetrySince(snap: OperationSnapshot): string | undefined {
+  const { record } = snap;
+  const held = record.state === 'FAILED' && (record[HELD_FOR_PSP_RETRY_FIELD] ?? '') !== '' && record[SUCCEEDED_AFTER_FAILURE_FIELD] === undefined;
+  if (!held) return undefined;
+  return snap.indexes.held_for_psp_retry ?? record.updated_at ?? '0';
 }

@@ -275,9 +275,11 @@ export class OutcomeRecorder {
       });
     }
     if (after.state === 'SUCCEEDED' && op.state !== 'SUCCEEDED') this.noteStoredCard(after, source);
-    // Indexed on every reading of the failure (a repeat after a crash completes it), so its age is watched until the
+    // Indexed on every reading of the failure, the record FAILED already included (a repeat after a crash between the
+    // transition and this write completes it; `heldForRetry` holds only for the move), so its age is watched until the
     // PSP's retry comes (`pb_held_for_psp_retry_overdue`): nothing else would ever clear the amount it holds.
-    if (heldForRetry && after.state === 'FAILED' && after.heldForPspRetry !== undefined && after.succeededAfterFailure === undefined) {
+    const heldReading = to === 'FAILED' && RETRIED_BY_PSP.has(op.command) && outcome.retriedByPsp === true;
+    if (heldReading && after.state === 'FAILED' && after.heldForPspRetry !== undefined && after.succeededAfterFailure === undefined) {
       await this.deps.ledger.indexHeldForPspRetry(after.id, now);
     }
     // Indexed just now (the transition above): a webhook that came before it may be parked under the reference.

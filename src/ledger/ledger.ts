@@ -1638,6 +1638,7 @@ export class Ledger {
           adjustments: keys.adjustments,
           recaptures_held: keys.heldRecaptures,
           recaptures_surfaced: keys.surfacedRecaptures,
+          held_psp_retry: keys.heldForPspRetry,
         },
         args: {
           id,

@@ -48,8 +48,8 @@ return 1
  * `unsent_event` (the OMS has not been told yet), `recent_adjustment` (a chargeback or correction after
  * the cutoff restarts the clock), `live_dependent` (a capture or refund of it still moving),
  * `live_in_order` (another operation of its order is not terminal: the order's money is still moving).
- * Expired (reply `{1}`): the record, history, dependents, adjustment links and every index entry are
- * deleted with the companions' keys: events, adjustments, reference entries still naming it, and the
+ * Expired (reply `{1}`): the record, history, dependents, adjustment links and every index entry (the index of
+ * captures and refunds held for their PSP's retry included: gone, nothing reads it as held) are deleted with the companions' keys: events, adjustments, reference entries still naming it, and the
  * payment's sequence counters once its order has no operation left.
  * Every key is declared: the named ones (the operation's own keys and its shard's indexes; `order` is the
  * record's own key when `has_order` is 0), and as extra keys the companions and the records of its
@@ -78,6 +78,7 @@ export const EXPIRE_SCRIPT = new LuaScript(
       'adjustments',
       'recaptures_held',
       'recaptures_surfaced',
+      'held_psp_retry',
     ],
     ['id', 'cutoff', 'require_reconciled', 'reconciled_through', 'has_order', 'related', 'companions'],
   ),
@@ -127,6 +128,7 @@ redis.call('DEL', K.op, K.log, K.dependents, K.op_adjustments)
 if state == 'SUCCEEDED' then redis.call('ZREM', K.st_succeeded, id) else redis.call('ZREM', K.st_failed, id) end
 redis.call('ZREM', K.created, id)
 redis.call('ZREM', K.auths_expiry, id)
+redis.call('ZREM', K.held_psp_retry, id)
 local drop_payment = #c.payment == 2
 if A.has_order == '1' then
   redis.call('ZREM', K.order, id)
