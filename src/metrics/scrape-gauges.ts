@@ -85,12 +85,12 @@ const recapturesAwaitingFailure = gauge(
   'PSP re-captures held on their capture past delivery.recapture_failure_wait_ms without the capture failure they follow (surfaced to operators, nothing sent to the OMS), at scrape: `payment-bridge ops recaptures list`',
 );
 const heldForPspRetry = gauge(
-  'pb_held_for_psp_retry',
+  'pb_held_for_psp_retry_pending',
   'Captures and refunds recorded FAILED whose PSP retries them itself (Adyen technical CAPTURE_FAILED or REFUND_FAILED), their amount still held, at scrape: `payment-bridge ops held-retries list`',
 );
 const heldForPspRetryOverdue = gauge(
   'pb_held_for_psp_retry_overdue',
-  'Of pb_held_for_psp_retry, those held for more than 10 days (Adyen: contact Support when not re-captured within 10 days), at scrape',
+  'Of pb_held_for_psp_retry_pending, those held for more than 10 days (Adyen: contact Support when not re-captured within 10 days), at scrape',
 );
 const heldForPspRetryOldest = gauge(
   'pb_held_for_psp_retry_oldest_seconds',
