@@ -1,28 +1,13 @@
 import { currencyExponent, isKnownCurrency } from '../money/currencies';
-
-/**
- * An amount bound (`min_amount` / `max_amount`) is a count of minor units, and a minor unit is worth a
- * different amount in each currency: `500` is 5.00 EUR, 500 JPY and 0.500 KWD. A bound therefore only
- * means one thing when the currencies it applies to are named and share one minor-unit exponent; caps say
- * so by taking exactly one `currency` per rule. Currencies with the same exponent (EUR, USD, GBP) share a
- * scale, so one bound over them is the operator's explicit choice.
- */
-export interface AmountBounds {
-  /** Smallest amount, minor units; null: no floor. */
-  readonly minAmount: number | null;
-  /** Largest amount, minor units; null: no ceiling. */
-  readonly maxAmount: number | null;
-  /** ISO 4217 codes the bound applies to; empty: every currency. */
-  readonly currencies: readonly string[];
-}
+import { AmountBounds, AmountsByCurrency, CurrencyAmountBounds, boundOf, boundsPerCurrency } from '../money/amount-bounds';
+import { MAX_MINOR_AMOUNT } from '../money/minor-units';
 
 /**
  * The problem with the bounds of one rule or profile whose keys start at `prefix` (e.g.
  * `routing.rules[2].when`), as `[key, problem]`; null when no bound is set or the currencies give it one
- * meaning. `currenciesKey` is the key the operator fills in; `perCurrency`: the key also takes the
- * per-currency form, which the problem then suggests.
+ * meaning. `currenciesKey` is the key the operator fills in. The problem suggests the per-currency form.
  */
-export function amountBoundProblem(b: AmountBounds, prefix: string, currenciesKey: string, perCurrency = false): [string, string] | null {
+export function amountBoundProblem(b: AmountBounds, prefix: string, currenciesKey: string): [string, string] | null {
   const bound = b.minAmount !== null ? 'min_amount' : b.maxAmount !== null ? 'max_amount' : null;
   if (bound === null) return null;
   const value = bound === 'min_amount' ? b.minAmount : b.maxAmount;
@@ -30,7 +15,7 @@ export function amountBoundProblem(b: AmountBounds, prefix: string, currenciesKe
   if (b.currencies.length === 0)
     return [
       key,
-      `(${value}) is in minor units, which are worth a different amount in each currency (500 is 5.00 EUR, 500 JPY, 0.500 KWD), and ${currenciesKey} names none: name the currencies the bound is meant for in ${currenciesKey}${perCurrency ? `, or give it per currency in each one's minor units (${bound}: { EUR: 500000, JPY: 500000 })` : ''}`,
+      `(${value}) is in minor units, which are worth a different amount in each currency (500 is 5.00 EUR, 500 JPY, 0.500 KWD), and ${currenciesKey} names none: name the currencies the bound is meant for in ${currenciesKey}, or give it per currency in each one's minor units (${bound}: { EUR: 500000, JPY: 500000 })`,
     ];
   const byExponent = new Map<number, string[]>();
   for (const code of b.currencies) {
@@ -44,31 +29,26 @@ export function amountBoundProblem(b: AmountBounds, prefix: string, currenciesKe
     .join('; ');
   return [
     key,
-    `(${value}) is in minor units, and ${currenciesKey} mixes currencies whose minor units differ (${mix}), so the bound means a different amount in each: name only currencies with the same number of decimals (one rule per group)${perCurrency ? `, or give the bound per currency in each one's minor units (${bound}: { EUR: 500000, JPY: 500000, KWD: 150000 })` : ''}`,
+    `(${value}) is in minor units, and ${currenciesKey} mixes currencies whose minor units differ (${mix}), so the bound means a different amount in each: name only currencies with the same number of decimals (one rule per group), or give the bound per currency in each one's minor units (${bound}: { EUR: 500000, JPY: 500000, KWD: 150000 })`,
   ];
 }
 
-/** Amounts per ISO 4217 code, each an integer count of that currency's minor units. */
-export type AmountsByCurrency = Readonly<Record<string, number>>;
-
 /**
- * Bounds that may be given per currency: `min_amount: { EUR: 500000, JPY: 500000, KWD: 150000 }`, each in
- * its own currency's minor units, so one rule can bound currencies of different exponents. A side is either
- * one number (`minAmount`, for `currencies` of one exponent) or a map (`minAmountByCurrency`), never both.
+ * Schema of a bound key that takes either form: one number of minor units (currencies of one exponent), or
+ * one per ISO 4217 code, each in its own minor units. `minimum` and `maximum` apply to the number,
+ * `additionalProperties` to the map (codes are checked with the cross-field rules, `perCurrencyBoundProblems`,
+ * which say which is wrong in fewer words than the 180-code enum would).
  */
-export interface CurrencyAmountBounds extends AmountBounds {
-  /** Smallest amount per currency, minor units of each; null: not the per-currency form. */
-  readonly minAmountByCurrency: AmountsByCurrency | null;
-  /** Largest amount per currency, minor units of each; null: not the per-currency form. */
-  readonly maxAmountByCurrency: AmountsByCurrency | null;
-}
+export const minorOrPerCurrencySchema = {
+  type: ['integer', 'object'],
+  minimum: 0,
+  maximum: MAX_MINOR_AMOUNT,
+  additionalProperties: { type: 'integer', minimum: 0, maximum: MAX_MINOR_AMOUNT },
+} as const;
 
-/** The bound of `code` in `m`; null when `m` names none (own keys only: a code is never `constructor`). */
-const at = (m: AmountsByCurrency | null, code: string): number | null => (m !== null && Object.prototype.hasOwnProperty.call(m, code) ? m[code] : null);
-
-/** Whether any side of `b` is given per currency. */
-export function boundsPerCurrency(b: CurrencyAmountBounds): boolean {
-  return b.minAmountByCurrency !== null || b.maxAmountByCurrency !== null;
+/** A bound key's per-currency form as read from validated parameters; null for the one-number form or none. */
+export function perCurrencyBound(v: unknown): AmountsByCurrency | null {
+  return typeof v === 'object' && v !== null ? (v as Record<string, number>) : null;
 }
 
 /** The currencies a bound names: every listed currency for the one-number form, the keys of a map. */
@@ -115,8 +95,8 @@ export function perCurrencyBoundProblems(b: CurrencyAmountBounds, prefix: string
       ]);
   }
   for (const code of boundedCurrencies(b)) {
-    const lo = b.minAmount ?? at(b.minAmountByCurrency, code);
-    const hi = b.maxAmount ?? at(b.maxAmountByCurrency, code);
+    const lo = b.minAmount ?? boundOf(b.minAmountByCurrency, code);
+    const hi = b.maxAmount ?? boundOf(b.maxAmountByCurrency, code);
     if (lo === null || hi === null || lo <= hi) continue;
     const minKey = b.minAmount !== null ? `${prefix}.min_amount` : `${prefix}.min_amount.${code}`;
     const maxName = b.maxAmount !== null ? 'max_amount' : `max_amount.${code}`;
@@ -125,28 +105,4 @@ export function perCurrencyBoundProblems(b: CurrencyAmountBounds, prefix: string
   return out;
 }
 
-/** Which bound an amount broke: its side, the currency of the bound, and the bound (minor units; null for `no_bound`). */
-export interface AmountBoundMiss {
-  /** `no_bound`: the bounds are given per currency and name none for this one. */
-  readonly bound: 'min_amount' | 'max_amount' | 'no_bound';
-  readonly currency: string;
-  readonly limit: number | null;
-  /** The bound's key: `max_amount.EUR`, `max_amount` for the one-number form, `no_bound.JPY`. */
-  readonly key: string;
-}
-
-/**
- * Whether `amount` (minor units of `currency`) is within `b`: null when it is, else the bound it broke. A
- * currency that per-currency bounds do not name is outside them (`no_bound`): a bound written in EUR cents
- * says nothing about a JPY amount, so the rule does not apply to it (the command goes on to the next rule).
- * The currency itself is checked by the caller (`currencies`).
- */
-export function amountBoundMiss(b: CurrencyAmountBounds, amount: number, currency: string): AmountBoundMiss | null {
-  const lo = b.minAmount ?? at(b.minAmountByCurrency, currency);
-  const hi = b.maxAmount ?? at(b.maxAmountByCurrency, currency);
-  // Neither a one-number side nor a map naming this currency: per-currency bounds that leave it out.
-  if (lo === null && hi === null && boundsPerCurrency(b)) return { bound: 'no_bound', currency, limit: null, key: `no_bound.${currency}` };
-  if (lo !== null && amount < lo) return { bound: 'min_amount', currency, limit: lo, key: b.minAmount !== null ? 'min_amount' : `min_amount.${currency}` };
-  if (hi !== null && amount > hi) return { bound: 'max_amount', currency, limit: hi, key: b.maxAmount !== null ? 'max_amount' : `max_amount.${currency}` };
-  return null;
-}
+export type { AmountBounds, AmountsByCurrency, CurrencyAmountBounds };

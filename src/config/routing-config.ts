@@ -1,7 +1,6 @@
 import { CURRENCY_CODES } from '../money/currencies';
-import { MAX_MINOR_AMOUNT } from '../money/minor-units';
 import { COMMAND_TYPES } from '../contracts/payment-command';
-import { AmountsByCurrency, amountBoundProblem, perCurrencyBoundProblems } from './amount-bounds';
+import { AmountsByCurrency, amountBoundProblem, minorOrPerCurrencySchema, perCurrencyBound, perCurrencyBoundProblems } from './amount-bounds';
 
 /**
  * The `routing.*` block of the configuration: routing rules, the merchant agreement table, failover and
@@ -118,13 +117,6 @@ export interface RoutingConfig {
   readonly paymentMethods: PaymentMethodsConfig;
 }
 
-const minor = { type: 'integer', minimum: 0, maximum: MAX_MINOR_AMOUNT } as const;
-/**
- * A bound: one number of minor units (currencies of one exponent), or one per ISO 4217 code, each in its own
- * minor units. `minimum` and `maximum` apply to the number, `additionalProperties` to the map (codes are
- * checked with the cross-field rules, which say which is wrong in fewer words than the 180-code enum would).
- */
-const minorOrPerCurrency = { type: ['integer', 'object'], minimum: 0, maximum: MAX_MINOR_AMOUNT, additionalProperties: minor } as const;
 const gatewayName = { type: 'string', pattern: '^[a-z][a-z0-9_-]{0,31}$' } as const;
 const isoTime = { type: 'string', pattern: '^\\d{4}-\\d{2}-\\d{2}(T\\d{2}:\\d{2}(:\\d{2}(\\.\\d+)?)?(Z|[+-]\\d{2}:\\d{2})?)?$' } as const;
 
@@ -135,8 +127,8 @@ const conditionSchema = {
   properties: {
     commands: { type: 'array', items: { enum: COMMAND_NAMES }, default: [] },
     currencies: { type: 'array', items: { enum: CURRENCY_CODES }, default: [] },
-    min_amount: minorOrPerCurrency,
-    max_amount: minorOrPerCurrency,
+    min_amount: minorOrPerCurrencySchema,
+    max_amount: minorOrPerCurrencySchema,
     channels: { type: 'array', items: { enum: CHANNEL_NAMES }, default: [] },
     countries: { type: 'array', items: { type: 'string', pattern: '^[A-Za-z]{2}$' }, default: [] },
     methods: { type: 'array', items: { type: 'string', minLength: 1, maxLength: 64 }, default: [] },
@@ -195,7 +187,6 @@ type Params = Record<string, unknown>;
 const upper = (xs: unknown): string[] => (xs as string[]).map((x) => x.toUpperCase());
 const lower = (xs: unknown): string[] => (xs as string[]).map((x) => x.toLowerCase());
 const time = (v: unknown): number | null => (typeof v === 'string' ? Date.parse(v) : null);
-const byCurrency = (v: unknown): AmountsByCurrency | null => (typeof v === 'object' && v !== null ? (v as Record<string, number>) : null);
 
 /** The typed `routing` block from validated parameters (defaults applied). */
 export function toRoutingConfig(p: Params): RoutingConfig {
@@ -209,8 +200,8 @@ export function toRoutingConfig(p: Params): RoutingConfig {
         currencies: (w.currencies ?? []) as string[],
         minAmount: typeof w.min_amount === 'number' ? w.min_amount : null,
         maxAmount: typeof w.max_amount === 'number' ? w.max_amount : null,
-        minAmountByCurrency: byCurrency(w.min_amount),
-        maxAmountByCurrency: byCurrency(w.max_amount),
+        minAmountByCurrency: perCurrencyBound(w.min_amount),
+        maxAmountByCurrency: perCurrencyBound(w.max_amount),
         channels: (w.channels ?? []) as string[],
         countries: upper(w.countries ?? []),
         methods: lower(w.methods ?? []),
@@ -266,7 +257,7 @@ export function routingConfigProblems(c: RoutingConfig, configuredGateways: Read
     const { minAmount, maxAmount } = r.when;
     if (minAmount !== null && maxAmount !== null && minAmount > maxAmount)
       out.push([`${key}.when.min_amount`, `(${minAmount}) must not exceed max_amount (${maxAmount})`]);
-    const unscaled = amountBoundProblem(r.when, `${key}.when`, `${key}.when.currencies`, true);
+    const unscaled = amountBoundProblem(r.when, `${key}.when`, `${key}.when.currencies`);
     if (unscaled) out.push(unscaled);
     out.push(...perCurrencyBoundProblems(r.when, `${key}.when`, `${key}.when.currencies`));
   });

@@ -1,5 +1,5 @@
 import type { RoutingConfig, RoutingCondition, RoutingRule } from '../config/routing-config';
-import { amountBoundMiss } from '../config/amount-bounds';
+import { amountBoundMiss } from '../money/amount-bounds';
 import type { Channel, CommandType, Payment } from '../contracts/payment-command';
 import type { RuleEvaluation } from '../ledger/routing-record';
 import { MerchantAgreements } from './merchant-agreements';
