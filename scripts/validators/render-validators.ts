@@ -27,7 +27,7 @@ function header(sources: string): string {
  */
 export function renderValidators(): Map<string, string> {
   const code = { source: true, esm: true, lines: true } as const;
-  const config = new Ajv({ allErrors: true, useDefaults: true, strict: true, inlineRefs: false, code });
+  const config = new Ajv({ allErrors: true, useDefaults: true, strict: true, allowUnionTypes: true, inlineRefs: false, code });
   config.addSchema(configSchemaByReference(configSchema), CONFIG_VALIDATOR_EXPORT);
 
   const commands = new Ajv({ allErrors: false, strict: false, code: { ...code, formats: _`require("ajv-formats/dist/formats").fullFormats` } });

@@ -2,7 +2,7 @@ import { DEFAULT_FREE_TEXT_FIELDS } from '../contracts/free-text-fields';
 import { COMMAND_TYPES } from '../contracts/payment-command';
 import { CURRENCY_CODES } from '../money/currencies';
 import { MAX_MINOR_AMOUNT } from '../money/minor-units';
-import { amountBoundProblem } from './amount-bounds';
+import { AmountsByCurrency, amountBoundProblem, minorOrPerCurrencySchema, perCurrencyBound, perCurrencyBoundProblems } from './amount-bounds';
 
 /**
  * The `channels.*` block of the configuration: per-channel credentials, validation profiles, the card-data
@@ -38,13 +38,20 @@ export interface ValidationProfile {
   /** Dotted paths that must be present and non-empty, e.g. `payment.order_id`. Default none. */
   readonly requiredFields: readonly string[];
   /**
-   * Smallest `payment.amount`, minor units, for commands that move money (authorize, sale, capture, refund).
-   * Default none. Only with `currencies` named and of one minor-unit exponent (the configuration refuses it
-   * otherwise).
+   * Smallest `payment.amount`, minor units, for commands that move money (authorize, sale, capture, refund),
+   * for every currency (`min_amount: 500`). Default none. Only with `currencies` named and of one minor-unit
+   * exponent (the configuration refuses it otherwise).
    */
   readonly minAmount: number | null;
-  /** Largest `payment.amount`, minor units. Default none. Same condition on `currencies`. */
+  /** Largest `payment.amount`, minor units, for every currency. Default none. Same condition on `currencies`. */
   readonly maxAmount: number | null;
+  /**
+   * Smallest `payment.amount` per currency, each in its own minor units (`min_amount: { EUR: 100, JPY: 100 }`);
+   * null: not given per currency. A money-moving command in a currency neither side names is refused.
+   */
+  readonly minAmountByCurrency: AmountsByCurrency | null;
+  /** Largest `payment.amount` per currency, each in its own minor units; null: not given per currency. */
+  readonly maxAmountByCurrency: AmountsByCurrency | null;
   /** ISO 4217 codes accepted; empty (default) = every currency the base contract accepts. */
   readonly currencies: readonly string[];
   /** Command types accepted; empty (default) = all. */
@@ -105,8 +112,8 @@ const profileSchema = {
     channel: { enum: ALL_CHANNELS },
     account: { type: 'string', minLength: 1, default: '*' },
     required_fields: { type: 'array', items: fieldPath, default: [] },
-    min_amount: minor,
-    max_amount: minor,
+    min_amount: minorOrPerCurrencySchema,
+    max_amount: minorOrPerCurrencySchema,
     currencies: { type: 'array', items: { enum: CURRENCY_CODES }, default: [] },
     commands: { type: 'array', items: { enum: COMMAND_NAMES }, default: [] },
     free_text_card_data: { enum: ['mask', 'refuse'], default: 'mask' },
@@ -146,6 +153,8 @@ export function toChannelsConfig(p: Params): ChannelsConfig {
     requiredFields: r.required_fields as string[],
     minAmount: typeof r.min_amount === 'number' ? r.min_amount : null,
     maxAmount: typeof r.max_amount === 'number' ? r.max_amount : null,
+    minAmountByCurrency: perCurrencyBound(r.min_amount),
+    maxAmountByCurrency: perCurrencyBound(r.max_amount),
     currencies: r.currencies as string[],
     commands: r.commands as string[],
     freeTextCardData: r.free_text_card_data as FreeTextCardData,
@@ -168,7 +177,8 @@ export function toChannelsConfig(p: Params): ChannelsConfig {
 
 /**
  * Cross-field problems of the block, `[key, problem]`: duplicate key ids, duplicate profiles, inverted
- * limits, an amount limit without currencies (or over currencies of different minor-unit exponents).
+ * limits, a one-number amount limit without currencies (or over currencies of different minor-unit
+ * exponents), a per-currency limit naming an unknown code or a currency the profile does not accept.
  */
 export function channelsConfigProblems(c: ChannelsConfig): Array<[string, string]> {
   const out: Array<[string, string]> = [];
@@ -189,6 +199,7 @@ export function channelsConfigProblems(c: ChannelsConfig): Array<[string, string
       out.push([`channels.profiles[${i}].min_amount`, `(${p.minAmount}) must not exceed max_amount (${p.maxAmount})`]);
     const unscaled = amountBoundProblem(p, `channels.profiles[${i}]`, `channels.profiles[${i}].currencies`);
     if (unscaled) out.push(unscaled);
+    out.push(...perCurrencyBoundProblems(p, `channels.profiles[${i}]`, `channels.profiles[${i}].currencies`));
   });
   return out;
 }

@@ -1,7 +1,6 @@
 import { CURRENCY_CODES } from '../money/currencies';
-import { MAX_MINOR_AMOUNT } from '../money/minor-units';
 import { COMMAND_TYPES } from '../contracts/payment-command';
-import { amountBoundProblem } from './amount-bounds';
+import { AmountsByCurrency, amountBoundProblem, minorOrPerCurrencySchema, perCurrencyBound, perCurrencyBoundProblems } from './amount-bounds';
 
 /**
  * The `routing.*` block of the configuration: routing rules, the merchant agreement table, failover and
@@ -28,12 +27,20 @@ export interface RoutingCondition {
   /** ISO 4217 codes. */
   readonly currencies: readonly string[];
   /**
-   * Smallest `payment.amount`, minor units, inclusive; null: no floor. Only with `currencies` named and of
-   * one minor-unit exponent (the configuration refuses it otherwise).
+   * Smallest `payment.amount`, minor units, inclusive, for every currency (`min_amount: 500`); null: no
+   * floor, or one per currency. Only with `currencies` named and of one minor-unit exponent (the configuration
+   * refuses it otherwise).
    */
   readonly minAmount: number | null;
-  /** Largest `payment.amount`, minor units, inclusive; null: no ceiling. Same condition on `currencies`. */
+  /** Largest `payment.amount`, minor units, inclusive, for every currency; null: none or per currency. Same condition on `currencies`. */
   readonly maxAmount: number | null;
+  /**
+   * Smallest `payment.amount` per currency, each in its own minor units, inclusive (`min_amount: { EUR:
+   * 500000, JPY: 500000 }`); null: not given per currency. A currency that neither side names does not match.
+   */
+  readonly minAmountByCurrency: AmountsByCurrency | null;
+  /** Largest `payment.amount` per currency, each in its own minor units, inclusive; null: not given per currency. */
+  readonly maxAmountByCurrency: AmountsByCurrency | null;
   readonly channels: readonly string[];
   /** ISO 3166 alpha-2 countries (upper case), read from `routing.country_attributes`; a command without a country does not match. */
   readonly countries: readonly string[];
@@ -110,7 +117,6 @@ export interface RoutingConfig {
   readonly paymentMethods: PaymentMethodsConfig;
 }
 
-const minor = { type: 'integer', minimum: 0, maximum: MAX_MINOR_AMOUNT } as const;
 const gatewayName = { type: 'string', pattern: '^[a-z][a-z0-9_-]{0,31}$' } as const;
 const isoTime = { type: 'string', pattern: '^\\d{4}-\\d{2}-\\d{2}(T\\d{2}:\\d{2}(:\\d{2}(\\.\\d+)?)?(Z|[+-]\\d{2}:\\d{2})?)?$' } as const;
 
@@ -121,8 +127,8 @@ const conditionSchema = {
   properties: {
     commands: { type: 'array', items: { enum: COMMAND_NAMES }, default: [] },
     currencies: { type: 'array', items: { enum: CURRENCY_CODES }, default: [] },
-    min_amount: minor,
-    max_amount: minor,
+    min_amount: minorOrPerCurrencySchema,
+    max_amount: minorOrPerCurrencySchema,
     channels: { type: 'array', items: { enum: CHANNEL_NAMES }, default: [] },
     countries: { type: 'array', items: { type: 'string', pattern: '^[A-Za-z]{2}$' }, default: [] },
     methods: { type: 'array', items: { type: 'string', minLength: 1, maxLength: 64 }, default: [] },
@@ -194,6 +200,8 @@ export function toRoutingConfig(p: Params): RoutingConfig {
         currencies: (w.currencies ?? []) as string[],
         minAmount: typeof w.min_amount === 'number' ? w.min_amount : null,
         maxAmount: typeof w.max_amount === 'number' ? w.max_amount : null,
+        minAmountByCurrency: perCurrencyBound(w.min_amount),
+        maxAmountByCurrency: perCurrencyBound(w.max_amount),
         channels: (w.channels ?? []) as string[],
         countries: upper(w.countries ?? []),
         methods: lower(w.methods ?? []),
@@ -231,8 +239,9 @@ export function toRoutingConfig(p: Params): RoutingConfig {
 
 /**
  * Cross-field problems of the block, `[key, problem]`: a gateway that is not configured, duplicate rule
- * names, inverted amount ranges or validity dates, a candidate named twice in one rule, an amount bound
- * without currencies (or over currencies of different minor-unit exponents) to give it one meaning.
+ * names, inverted amount ranges or validity dates, a candidate named twice in one rule, a one-number amount
+ * bound without currencies (or over currencies of different minor-unit exponents) to give it one meaning, a
+ * per-currency bound naming an unknown code or a currency the rule does not list.
  */
 export function routingConfigProblems(c: RoutingConfig, configuredGateways: ReadonlySet<string>): Array<[string, string]> {
   const out: Array<[string, string]> = [];
@@ -250,6 +259,7 @@ export function routingConfigProblems(c: RoutingConfig, configuredGateways: Read
       out.push([`${key}.when.min_amount`, `(${minAmount}) must not exceed max_amount (${maxAmount})`]);
     const unscaled = amountBoundProblem(r.when, `${key}.when`, `${key}.when.currencies`);
     if (unscaled) out.push(unscaled);
+    out.push(...perCurrencyBoundProblems(r.when, `${key}.when`, `${key}.when.currencies`));
   });
   c.agreements.forEach((a, i) => {
     const key = `routing.agreements[${i}]`;

@@ -1,6 +1,7 @@
 import type { ChannelsConfig, ValidationProfile } from '../config/channels-config';
 import { DEFAULT_FREE_TEXT_FIELDS } from './free-text-fields';
 import { CommandValidationError } from '../errors/command-validation-error';
+import { amountBoundMiss } from '../money/amount-bounds';
 import { CardDataPolicy } from './card-data-policy';
 import { PaymentCommand } from './payment-command';
 
@@ -66,11 +67,15 @@ export function checkProfile(command: PaymentCommand, profile: ValidationProfile
     throw new CommandValidationError('payment.currency', `is not accepted from this channel and account ${where}`, 'PROFILE_REJECTED');
   }
   if (MONEY_COMMANDS.has(command.command)) {
-    if (profile.minAmount !== null && amount < profile.minAmount) {
-      throw new CommandValidationError('payment.amount', `must be at least ${profile.minAmount} minor units ${where}`, 'PROFILE_REJECTED');
+    const miss = amountBoundMiss(profile, amount, currency);
+    // A bound given per currency that names none for this one: refused, as a currency outside `currencies` is.
+    if (miss?.bound === 'no_bound') {
+      throw new CommandValidationError('payment.currency', `is not one the amount bounds of this channel and account name ${where}`, 'PROFILE_REJECTED');
     }
-    if (profile.maxAmount !== null && amount > profile.maxAmount) {
-      throw new CommandValidationError('payment.amount', `must be at most ${profile.maxAmount} minor units ${where}`, 'PROFILE_REJECTED');
+    if (miss !== null) {
+      const unit = miss.key.includes('.') ? `minor units of ${miss.currency}` : 'minor units';
+      const least = miss.bound === 'min_amount' ? 'at least' : 'at most';
+      throw new CommandValidationError('payment.amount', `must be ${least} ${miss.limit ?? 0} ${unit} ${where}`, 'PROFILE_REJECTED');
     }
   }
 }

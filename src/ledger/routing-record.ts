@@ -29,6 +29,11 @@ export interface RuleEvaluation {
   matched: boolean;
   /** The first condition that did not hold (`currency EUR not in [USD]`), when it did not match. */
   why?: string;
+  /**
+   * When that condition was an amount bound: its key (`max_amount.EUR`, `min_amount` for a one-number bound,
+   * `no_bound.JPY` when per-currency bounds name none for the command's currency).
+   */
+  bound?: string;
 }
 
 /** A stage's explainable decision. Never holds card data, secrets or tokens. */

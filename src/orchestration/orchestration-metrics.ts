@@ -26,20 +26,28 @@ const candidatesDroppedTotal = counter(
   ['step', 'reason', 'gateway'],
 );
 
+const amountBoundMissesTotal = counter(
+  'pb_routing_amount_bound_misses_total',
+  "Routing rules passed over because the command's amount broke one of their amount bounds (counted once per operation), by rule, bound (min_amount, max_amount; no_bound: the rule's per-currency bounds name none for the currency) and the command's currency",
+  ['rule', 'bound', 'currency'],
+);
+
 /** A route stage reason naming a dropped candidate: `method_bound:<gateway>`, `agreement_<status>:<gateway>`. */
 const DROPPED = new RegExp(`^(${METHOD_BOUND}|agreement_[a-z]+):(.+)$`);
 
 /**
  * Counts the candidates the route stage dropped, and logs (info) those that could not use the command's
- * method data. Call once per operation: where its route is first recorded (its first attempt, or its refusal).
+ * method data; counts and logs (debug) the rules an amount bound passed over. Call once per operation: where
+ * its route is first recorded (its first attempt, or its refusal).
  */
 export function reportRouteDrops(
-  logger: Pick<Logger, 'info'>,
-  op: { id: string; command: string; payment: { gateway: string } },
+  logger: Pick<Logger, 'info' | 'debug'>,
+  op: { id: string; command: string; payment: { gateway: string; amount: number; currency: string } },
   decisions: readonly StageDecision[],
 ): void {
   const route = decisions.find((d) => d.stage === 'route');
   if (!route) return;
+  reportAmountBoundMisses(logger, op, route);
   const bound: string[] = [];
   for (const reason of route.reasons) {
     const m = DROPPED.exec(reason);
@@ -56,6 +64,34 @@ export function reportRouteDrops(
       candidates: route.candidates ?? [],
     });
   }
+}
+
+/**
+ * The rules the route stage passed over on an amount bound: counted by rule, side and currency (labels bounded
+ * by the configured rules and the ISO 4217 list), and one debug line per operation naming each bound (the
+ * operation's history has them too, `rules[].bound`). Debug: a rule for small amounts passes over every
+ * larger payment, by design.
+ */
+function reportAmountBoundMisses(
+  logger: Pick<Logger, 'debug'>,
+  op: { id: string; command: string; payment: { gateway: string; amount: number; currency: string } },
+  route: StageDecision,
+): void {
+  const missed = (route.rules ?? []).filter((r) => r.bound !== undefined);
+  if (missed.length === 0) return;
+  for (const r of missed) {
+    const side = (r.bound ?? '').split('.')[0];
+    amountBoundMissesTotal.inc({ rule: r.rule, bound: side, currency: op.payment.currency });
+  }
+  logger.debug('route: rules passed over on an amount bound', {
+    operation_id: op.id,
+    command: op.command,
+    amount: op.payment.amount,
+    currency: op.payment.currency,
+    rules: missed.map((r) => `${r.rule} (${r.bound ?? ''}: ${r.why ?? ''})`),
+    decision: route.reasons[0],
+    candidates: route.candidates ?? [],
+  });
 }
 
 /** A failover candidate passed over: it cannot use the operation's method data in `field`. */

@@ -1,4 +1,5 @@
 import type { RoutingConfig, RoutingCondition, RoutingRule } from '../config/routing-config';
+import { amountBoundMiss } from '../money/amount-bounds';
 import type { Channel, CommandType, Payment } from '../contracts/payment-command';
 import type { RuleEvaluation } from '../ledger/routing-record';
 import { MerchantAgreements } from './merchant-agreements';
@@ -58,9 +59,9 @@ export class RoutingTable {
     const evaluated: RuleEvaluation[] = [];
     let chosen: RoutingRule | undefined;
     for (const rule of this.config.rules) {
-      const why = this.mismatch(rule.when, facts, now);
-      evaluated.push(why === null ? { rule: rule.name, matched: true } : { rule: rule.name, matched: false, why });
-      if (why === null) {
+      const miss = this.mismatch(rule.when, facts, now);
+      evaluated.push(miss === null ? { rule: rule.name, matched: true } : { rule: rule.name, matched: false, ...miss });
+      if (miss === null) {
         chosen = rule;
         break;
       }
@@ -76,13 +77,25 @@ export class RoutingTable {
     return { candidates, rule: chosen?.name, evaluated, dropped };
   }
 
-  /** The first condition of `when` that `facts` break, in words; null when all hold. */
-  private mismatch(when: RoutingCondition, f: Facts, now: number): string | null {
+  /** The first condition of `when` that `facts` break, in words (and the amount bound, when it was one); null when all hold. */
+  private mismatch(when: RoutingCondition, f: Facts, now: number): Pick<RuleEvaluation, 'why' | 'bound'> | null {
+    const why = this.firstBroken(when, f, now);
+    return typeof why === 'string' ? { why } : why;
+  }
+
+  private firstBroken(when: RoutingCondition, f: Facts, now: number): string | Pick<RuleEvaluation, 'why' | 'bound'> | null {
     const p = f.payment;
     if (when.commands.length > 0 && !when.commands.includes(f.command)) return `command ${f.command} not in [${when.commands.join(',')}]`;
     if (when.currencies.length > 0 && !when.currencies.includes(p.currency)) return `currency ${p.currency} not in [${when.currencies.join(',')}]`;
-    if (when.minAmount !== null && p.amount < when.minAmount) return `amount ${p.amount} < ${when.minAmount}`;
-    if (when.maxAmount !== null && p.amount > when.maxAmount) return `amount ${p.amount} > ${when.maxAmount}`;
+    const miss = amountBoundMiss(when, p.amount, p.currency);
+    if (miss !== null)
+      return {
+        why:
+          miss.limit === null
+            ? `amount bounds name no ${p.currency} bound`
+            : `amount ${p.amount} ${miss.bound === 'min_amount' ? '<' : '>'} ${miss.key} ${miss.limit}`,
+        bound: miss.key,
+      };
     if (when.channels.length > 0 && !when.channels.includes(f.channel)) return `channel ${f.channel} not in [${when.channels.join(',')}]`;
     if (when.countries.length > 0 && (f.country === undefined || !when.countries.includes(f.country)))
       return `country ${f.country ?? '(none)'} not in [${when.countries.join(',')}]`;

@@ -4,7 +4,7 @@
 // @ts-nocheck
 "use strict";
 export const parameters = validate21;
-const schema6 = {"type":"object","additionalProperties":false,"required":["service_bus.url","service_bus.endpoint_name","service_bus.secret","service_bus.public_url","mom_client.client_id","mom_client.client_secret","mom_client.oauth_server_url","amqp.url","redis.url"],"properties":{"service_bus.url":{"$ref":"#/definitions/p0"},"service_bus.rpc_path":{"$ref":"#/definitions/p1","default":"/"},"service_bus.endpoint_name":{"$ref":"#/definitions/p2"},"service_bus.secret":{"$ref":"#/definitions/p3"},"service_bus.public_url":{"$ref":"#/definitions/p4"},"service_bus.delegate_path":{"$ref":"#/definitions/p5","default":"/delegate/oms"},"service_bus.subscribes":{"$ref":"#/definitions/p6","default":[]},"service_bus.amount_units":{"$ref":"#/definitions/p7","default":"minor"},"service_bus.timeout_ms":{"$ref":"#/definitions/p8","default":10000},"service_bus.method.register":{"$ref":"#/definitions/p9","default":"magento.service_bus.remote.register"},"service_bus.method.unregister":{"$ref":"#/definitions/p10","default":"magento.service_bus.remote.unregister"},"service_bus.method.validate":{"$ref":"#/definitions/p11","default":"magento.payments.payments_management.validate"},"service_bus.method.revalidate":{"$ref":"#/definitions/p12","default":"magento.payments.payments_management.revalidate"},"service_bus.method.capture":{"$ref":"#/definitions/p13","default":"magento.payments.payments_management.capture"},"service_bus.method.cancel":{"$ref":"#/definitions/p14","default":"magento.payments.payments_management.cancel"},"service_bus.method.refund":{"$ref":"#/definitions/p15","default":"magento.payments.payments_management.refund"},"service_bus.method.validated":{"$ref":"#/definitions/p16","default":"magento.payments.payments_management.validated"},"service_bus.method.revalidated":{"$ref":"#/definitions/p17","default":"magento.payments.payments_management.revalidated"},"service_bus.method.captured":{"$ref":"#/definitions/p18","default":"magento.payments.payments_management.captured"},"service_bus.method.cancelled":{"$ref":"#/definitions/p19","default":"magento.payments.payments_management.cancelled"},"service_bus.method.refunded":{"$ref":"#/definitions/p20","default":"magento.payments.payments_management.refunded"},"service_bus.method.authorized":{"$ref":"#/definitions/p21","default":"magento.payments.payments_management.authorized"},"service_bus.method.sold":{"$ref":"#/definitions/p22","default":"magento.payments.payments_management.sold"},"service_bus.method.tokenized":{"$ref":"#/definitions/p23","default":"magento.payments.payments_management.tokenized"},"service_bus.method.refund_updated":{"$ref":"#/definitions/p24","default":"magento.postsales.refund_management.updated"},"service_bus.method.authorization_expiring":{"$ref":"#/definitions/p25","default":"magento.payments.payments_management.authorization_expiring"},"service_bus.method.adjusted":{"$ref":"#/definitions/p26","default":"magento.payments.payments_management.adjusted"},"service_bus.method.balance_inquiry":{"$ref":"#/definitions/p27","default":"magento.payments.payments_management.balance_inquiry"},"service_bus.method.reload":{"$ref":"#/definitions/p28","default":"magento.payments.payments_management.reload"},"service_bus.method.issue":{"$ref":"#/definitions/p29","default":"magento.payments.payments_management.issue"},"service_bus.method.activate":{"$ref":"#/definitions/p30","default":"magento.payments.payments_management.activate"},"service_bus.method.deactivate":{"$ref":"#/definitions/p31","default":"magento.payments.payments_management.deactivate"},"service_bus.method.merge_balance":{"$ref":"#/definitions/p32","default":"magento.payments.payments_management.merge_balance"},"service_bus.method.balance_reported":{"$ref":"#/definitions/p33","default":"magento.payments.payments_management.balance_reported"},"service_bus.method.reloaded":{"$ref":"#/definitions/p34","default":"magento.payments.payments_management.reloaded"},"service_bus.method.issued":{"$ref":"#/definitions/p35","default":"magento.payments.payments_management.issued"},"service_bus.method.activated":{"$ref":"#/definitions/p36","default":"magento.payments.payments_management.activated"},"service_bus.method.deactivated":{"$ref":"#/definitions/p37","default":"magento.payments.payments_management.deactivated"},"service_bus.method.balance_merged":{"$ref":"#/definitions/p38","default":"magento.payments.payments_management.balance_merged"},"service_bus.method.recurring_failed":{"$ref":"#/definitions/p39","default":"magento.payments.payments_management.recurring_failed"},"service_bus.method.split_tender_settled":{"$ref":"#/definitions/p40","default":"magento.payments.payments_management.split_tender_settled"},"mom_client.client_id":{"$ref":"#/definitions/p41"},"mom_client.client_secret":{"$ref":"#/definitions/p42"},"mom_client.oauth_server_url":{"$ref":"#/definitions/p43"},"mom_client.token_path":{"$ref":"#/definitions/p44","default":"/oauth/token"},"mom_client.scope":{"$ref":"#/definitions/p45","default":""},"mom_client.client_auth":{"$ref":"#/definitions/p46","default":"header"},"mom_client.refresh_margin_s":{"$ref":"#/definitions/p47","default":60},"amqp.url":{"$ref":"#/definitions/p48"},"amqp.exchange.commands":{"$ref":"#/definitions/p49","default":"payment-bridge.commands"},"amqp.queue.commands":{"$ref":"#/definitions/p50","default":"worker:payment:command"},"amqp.queue.type":{"$ref":"#/definitions/p51","default":"quorum"},"amqp.exchange.dead_letter":{"$ref":"#/definitions/p52","default":"payment-bridge.dead-letter"},"amqp.queue.dead_letter":{"$ref":"#/definitions/p53","default":"worker:payment:dead-letter"},"amqp.prefetch":{"$ref":"#/definitions/p54","default":50},"amqp.publish_timeout_ms":{"$ref":"#/definitions/p55","default":5000},"amqp.reconnect_ms":{"$ref":"#/definitions/p56","default":1000},"amqp.urls":{"$ref":"#/definitions/p57","default":[]},"amqp.queue.dead_letter_strategy":{"$ref":"#/definitions/p58","default":"at-most-once"},"amqp.dead_letter_archive_interval_ms":{"$ref":"#/definitions/p59","default":10000},"redis.url":{"$ref":"#/definitions/p60"},"redis.key_prefix":{"$ref":"#/definitions/p61","default":"pb:"},"redis.cluster.nodes":{"$ref":"#/definitions/p62","default":[]},"redis.cluster.retry_delay_ms":{"$ref":"#/definitions/p63","default":400},"redis.cluster.retry_delay_on_moved_ms":{"$ref":"#/definitions/p64","default":100},"redis.cluster.max_redirections":{"$ref":"#/definitions/p65","default":16},"redis.cluster.slots_refresh_interval_ms":{"$ref":"#/definitions/p66","default":5000},"redis.replica_acks":{"$ref":"#/definitions/p67","default":0},"redis.replica_ack_timeout_ms":{"$ref":"#/definitions/p68","default":1000},"http.host":{"$ref":"#/definitions/p69","default":"127.0.0.1"},"http.port":{"$ref":"#/definitions/p70","default":8080},"http.intake_path":{"$ref":"#/definitions/p71","default":"/bus"},"http.body_limit_bytes":{"$ref":"#/definitions/p72","default":262144},"http.discard_limit_bytes":{"$ref":"#/definitions/p73","default":4194304},"http.discard_timeout_ms":{"$ref":"#/definitions/p74","default":5000},"proxy.host":{"$ref":"#/definitions/p75","default":""},"proxy.port":{"$ref":"#/definitions/p76","default":0},"delivery.concurrency":{"$ref":"#/definitions/p77","default":100},"delivery.backoff_base_ms":{"$ref":"#/definitions/p78","default":500},"delivery.backoff_max_ms":{"$ref":"#/definitions/p79","default":60000},"delivery.max_age_ms":{"$ref":"#/definitions/p80","default":0},"delivery.breaker_failure_threshold":{"$ref":"#/definitions/p81","default":20},"delivery.breaker_open_ms":{"$ref":"#/definitions/p82","default":1000},"delivery.config_grace_ms":{"$ref":"#/definitions/p83","default":1800000},"delivery.retry_after_max_ms":{"$ref":"#/definitions/p84","default":300000},"delivery.late_failure_confirm_ms":{"$ref":"#/definitions/p85","default":30000},"delivery.recapture_failure_wait_ms":{"$ref":"#/definitions/p86","default":86400000},"delivery.parked_outcome_ttl_ms":{"$ref":"#/definitions/p87","default":2592000000},"events.concurrency":{"$ref":"#/definitions/p88","default":50},"events.backoff_base_ms":{"$ref":"#/definitions/p89","default":250},"events.backoff_max_ms":{"$ref":"#/definitions/p90","default":30000},"queues.watchdog_interval_ms":{"$ref":"#/definitions/p91","default":15000},"leases.holder_ttl_ms":{"$ref":"#/definitions/p92","default":2000},"poller.schedule_ms":{"$ref":"#/definitions/p93","default":[60000,300000,1800000,7200000,86400000]},"poller.in_process_interval_ms":{"$ref":"#/definitions/p94","default":0},"poller.unresolved_interval_ms":{"$ref":"#/definitions/p95","default":3600000},"poller.webhook_wait_alert_ms":{"$ref":"#/definitions/p96","default":86400000},"registration.attempts":{"$ref":"#/definitions/p97","default":5},"registration.backoff_base_ms":{"$ref":"#/definitions/p98","default":500},"authorizations.validity_ms":{"$ref":"#/definitions/p99","default":{}},"authorizations.expiry_warning_ms":{"$ref":"#/definitions/p100","default":86400000},"authorizations.orphan_reversal":{"$ref":"#/definitions/p101","default":"dry_run"},"authorizations.orphan_void_after_ms":{"$ref":"#/definitions/p102","default":345600000},"authorizations.orphan_void_after_ms_by_account":{"$ref":"#/definitions/p103","default":{}},"authorizations.sweep_limit":{"$ref":"#/definitions/p104","default":1000},"monitoring.host":{"$ref":"#/definitions/p105","default":"127.0.0.1"},"monitoring.worker_port":{"$ref":"#/definitions/p106","default":0},"monitoring.poller_port":{"$ref":"#/definitions/p107","default":0},"monitoring.ready_max_event_lag_ms":{"$ref":"#/definitions/p108","default":60000},"shutdown.deadline_ms":{"$ref":"#/definitions/p109","default":30000},"poller.interval_ms":{"$ref":"#/definitions/p110","default":30000},"log.level":{"$ref":"#/definitions/p111","default":"info"},"split_tender.refund_order":{"$ref":"#/definitions/p112","default":"card_first"},"split_tender.sweep_interval_ms":{"$ref":"#/definitions/p113","default":500},"security.allow_insecure_http":{"$ref":"#/definitions/p114","default":false},"edge.max_connections":{"$ref":"#/definitions/p115","default":4000},"edge.max_connections_per_ip":{"$ref":"#/definitions/p116","default":512},"edge.headers_timeout_ms":{"$ref":"#/definitions/p117","default":10000},"edge.request_timeout_ms":{"$ref":"#/definitions/p118","default":30000},"edge.keep_alive_timeout_ms":{"$ref":"#/definitions/p119","default":30000},"edge.trusted_proxies":{"$ref":"#/definitions/p120","default":[]},"edge.allow.intake":{"$ref":"#/definitions/p121","default":[]},"edge.allow.webhooks":{"$ref":"#/definitions/p122","default":{}},"edge.allow.admin":{"$ref":"#/definitions/p123","default":[]},"edge.tls.cert_file":{"$ref":"#/definitions/p124","default":""},"edge.tls.key_file":{"$ref":"#/definitions/p125","default":""},"edge.tls.ca_file":{"$ref":"#/definitions/p126","default":""},"service_bus.secret_previous":{"$ref":"#/definitions/p127","default":""},"audit.stream_max_len":{"$ref":"#/definitions/p128","default":10000},"console.enabled":{"$ref":"#/definitions/p129","default":false},"console.bind":{"$ref":"#/definitions/p130","default":"127.0.0.1"},"console.port":{"$ref":"#/definitions/p131","default":8081},"console.path":{"$ref":"#/definitions/p132","default":"/console"},"console.username":{"$ref":"#/definitions/p133","default":"operator"},"console.password":{"$ref":"#/definitions/p134","default":""},"console.session_ttl_ms":{"$ref":"#/definitions/p135","default":28800000},"console.session_idle_ms":{"$ref":"#/definitions/p136","default":900000},"console.stuck_after_ms":{"$ref":"#/definitions/p137","default":300000},"console.secure_cookie":{"$ref":"#/definitions/p138","default":"auto"},"console.allowed_hosts":{"$ref":"#/definitions/p139","default":[]},"channels.credentials":{"$ref":"#/definitions/p140","default":{}},"channels.free_text_fields":{"$ref":"#/definitions/p141","default":["payment.custom_attributes","payment.note","payment.notes","payment.comment","payment.gift_message","payment.lines[].item_name"]},"channels.profiles":{"$ref":"#/definitions/p142","default":[]},"channels.triage.min_amount":{"$ref":"#/definitions/p143","default":100000},"channels.triage.min_amount_by_currency":{"$ref":"#/definitions/p144","default":{}},"channels.triage.commands":{"$ref":"#/definitions/p145","default":["capture","refund"]},"channels.triage.channels":{"$ref":"#/definitions/p146","default":[]},"channels.triage.index_size":{"$ref":"#/definitions/p147","default":10000},"channels.triage.retention_ms":{"$ref":"#/definitions/p148","default":2592000000},"routing.rules":{"$ref":"#/definitions/p149","default":[]},"routing.agreements":{"$ref":"#/definitions/p150","default":[]},"routing.require_agreement":{"$ref":"#/definitions/p151","default":false},"routing.country_attributes":{"$ref":"#/definitions/p152","default":["country","billing_country","country_code"]},"routing.failover.enabled":{"$ref":"#/definitions/p153","default":false},"routing.failover.decline_codes":{"$ref":"#/definitions/p154","default":[]},"routing.payment_methods.rpc_method":{"$ref":"#/definitions/p155","default":"magento.payments.payments_management.payment_methods"},"routing.payment_methods.cache_ms":{"$ref":"#/definitions/p156","default":30000},"routing.payment_methods.by_gateway":{"$ref":"#/definitions/p157","default":{}},"routing.payment_methods.gateway_timeout_ms":{"$ref":"#/definitions/p158","default":3000},"rate_limits.enabled":{"$ref":"#/definitions/p159","default":true},"rate_limits.channel_per_s":{"$ref":"#/definitions/p160","default":5000},"rate_limits.channel_burst":{"$ref":"#/definitions/p161","default":10000},"rate_limits.account_per_s":{"$ref":"#/definitions/p162","default":2500},"rate_limits.account_burst":{"$ref":"#/definitions/p163","default":5000},"rate_limits.by_channel":{"$ref":"#/definitions/p164","default":{}},"rate_limits.by_account":{"$ref":"#/definitions/p165","default":{}},"rate_limits.lease_tokens":{"$ref":"#/definitions/p166","default":8},"backpressure.max_backlog":{"$ref":"#/definitions/p167","default":20000},"backpressure.retry_after_s":{"$ref":"#/definitions/p168","default":5},"backpressure.depth_cache_ms":{"$ref":"#/definitions/p169","default":500},"backpressure.priority_lane":{"$ref":"#/definitions/p170","default":true},"inflight.adaptive":{"$ref":"#/definitions/p171","default":true},"inflight.min":{"$ref":"#/definitions/p172","default":16},"inflight.max":{"$ref":"#/definitions/p173","default":512},"inflight.initial":{"$ref":"#/definitions/p174","default":64},"inflight.memory_budget_mib":{"$ref":"#/definitions/p175","default":143},"inflight.lag_limit_ms":{"$ref":"#/definitions/p176","default":100},"inflight.interval_ms":{"$ref":"#/definitions/p177","default":500},"caps.rules":{"$ref":"#/definitions/p178","default":[]},"risk.rules":{"$ref":"#/definitions/p179","default":[]},"risk.amount_thresholds":{"$ref":"#/definitions/p180","default":{}},"risk.velocity":{"$ref":"#/definitions/p181","default":[]},"risk.new_token_amounts":{"$ref":"#/definitions/p182","default":{}},"risk.token_memory_ms":{"$ref":"#/definitions/p183","default":15552000000},"risk.review_window_ms":{"$ref":"#/definitions/p184","default":86400000},"risk.hash_key":{"$ref":"#/definitions/p185","default":""},"fx.settlement_currencies":{"$ref":"#/definitions/p186","default":{}},"fx.gateway_rates":{"$ref":"#/definitions/p187","default":true},"fx.rates":{"$ref":"#/definitions/p188","default":[]},"fx.max_rate_age_ms":{"$ref":"#/definitions/p189","default":3600000},"fx.cache_ms":{"$ref":"#/definitions/p190","default":60000},"reconciliation.schedule":{"$ref":"#/definitions/p191","default":"off"},"reconciliation.interval_ms":{"$ref":"#/definitions/p192","default":3600000},"reconciliation.window_ms":{"$ref":"#/definitions/p193","default":3600000},"reconciliation.lag_ms":{"$ref":"#/definitions/p194","default":7200000},"reconciliation.gateways":{"$ref":"#/definitions/p195","default":[]},"reconciliation.request_timeout_ms":{"$ref":"#/definitions/p196","default":30000},"reconciliation.state_ttl_days":{"$ref":"#/definitions/p197","default":35},"reconciliation.lookups_per_run":{"$ref":"#/definitions/p198","default":500},"reconciliation.report_dir":{"$ref":"#/definitions/p199","default":""},"retention.enabled":{"$ref":"#/definitions/p200","default":true},"retention.expire_after_days":{"$ref":"#/definitions/p201","default":400},"retention.archive_dir":{"$ref":"#/definitions/p202","default":"var/archive"},"retention.batch":{"$ref":"#/definitions/p203","default":500},"retention.require_reconciliation":{"$ref":"#/definitions/p204","default":false},"authentication.action_timeout_ms":{"$ref":"#/definitions/p205","default":900000},"authentication.qr_code_timeout_ms":{"$ref":"#/definitions/p206","default":86400000},"authentication.voucher_timeout_ms":{"$ref":"#/definitions/p207","default":604800000},"authentication.bank_transfer_timeout_ms":{"$ref":"#/definitions/p208","default":1209600000},"authentication.action_deadline_grace_ms":{"$ref":"#/definitions/p209","default":259200000},"authentication.max_action_wait_ms":{"$ref":"#/definitions/p210","default":5356800000},"recurring.retry_schedule_ms":{"$ref":"#/definitions/p211","default":[86400000,259200000,432000000]},"recurring.run_limit":{"$ref":"#/definitions/p212","default":500},"recurring.rpc_method.create":{"$ref":"#/definitions/p213","default":"magento.payments.recurring_management.create"},"recurring.rpc_method.list":{"$ref":"#/definitions/p214","default":"magento.payments.recurring_management.list"},"recurring.rpc_method.cancel":{"$ref":"#/definitions/p215","default":"magento.payments.recurring_management.cancel"},"gateways":{"$ref":"#/definitions/p216","default":{}}},"definitions":{"p0":{"type":"string","pattern":"^https?://[^\\s]+$"},"p1":{"type":"string","pattern":"^/"},"p2":{"type":"string","minLength":1},"p3":{"type":"string","minLength":16},"p4":{"type":"string","pattern":"^https?://[^\\s]+$"},"p5":{"type":"string","pattern":"^/"},"p6":{"type":"array","items":{"type":"string","pattern":"^[A-Za-z0-9_.]+$"}},"p7":{"enum":["minor","major"]},"p8":{"type":"integer","minimum":1},"p9":{"type":"string","pattern":"^[A-Za-z0-9_.]+$"},"p10":{"type":"string","pattern":"^[A-Za-z0-9_.]+$"},"p11":{"type":"string","pattern":"^[A-Za-z0-9_.]+$"},"p12":{"type":"string","pattern":"^[A-Za-z0-9_.]+$"},"p13":{"type":"string","pattern":"^[A-Za-z0-9_.]+$"},"p14":{"type":"string","pattern":"^[A-Za-z0-9_.]+$"},"p15":{"type":"string","pattern":"^[A-Za-z0-9_.]+$"},"p16":{"type":"string","pattern":"^[A-Za-z0-9_.]+$"},"p17":{"type":"string","pattern":"^[A-Za-z0-9_.]+$"},"p18":{"type":"string","pattern":"^[A-Za-z0-9_.]+$"},"p19":{"type":"string","pattern":"^[A-Za-z0-9_.]+$"},"p20":{"type":"string","pattern":"^[A-Za-z0-9_.]+$"},"p21":{"type":"string","pattern":"^[A-Za-z0-9_.]+$"},"p22":{"type":"string","pattern":"^[A-Za-z0-9_.]+$"},"p23":{"type":"string","pattern":"^[A-Za-z0-9_.]+$"},"p24":{"type":"string","pattern":"^[A-Za-z0-9_.]+$"},"p25":{"type":"string","pattern":"^[A-Za-z0-9_.]+$"},"p26":{"type":"string","pattern":"^[A-Za-z0-9_.]+$"},"p27":{"type":"string","pattern":"^[A-Za-z0-9_.]+$"},"p28":{"type":"string","pattern":"^[A-Za-z0-9_.]+$"},"p29":{"type":"string","pattern":"^[A-Za-z0-9_.]+$"},"p30":{"type":"string","pattern":"^[A-Za-z0-9_.]+$"},"p31":{"type":"string","pattern":"^[A-Za-z0-9_.]+$"},"p32":{"type":"string","pattern":"^[A-Za-z0-9_.]+$"},"p33":{"type":"string","pattern":"^[A-Za-z0-9_.]+$"},"p34":{"type":"string","pattern":"^[A-Za-z0-9_.]+$"},"p35":{"type":"string","pattern":"^[A-Za-z0-9_.]+$"},"p36":{"type":"string","pattern":"^[A-Za-z0-9_.]+$"},"p37":{"type":"string","pattern":"^[A-Za-z0-9_.]+$"},"p38":{"type":"string","pattern":"^[A-Za-z0-9_.]+$"},"p39":{"type":"string","pattern":"^[A-Za-z0-9_.]+$"},"p40":{"type":"string","pattern":"^[A-Za-z0-9_.]+$"},"p41":{"type":"string","minLength":1},"p42":{"type":"string","minLength":1},"p43":{"type":"string","pattern":"^https?://[^\\s]+$"},"p44":{"type":"string","pattern":"^/"},"p45":{"type":"string"},"p46":{"enum":["header","body"]},"p47":{"type":"integer","minimum":0},"p48":{"type":"string","pattern":"^amqps?://"},"p49":{"type":"string","minLength":1},"p50":{"type":"string","minLength":1},"p51":{"enum":["quorum","classic"]},"p52":{"type":"string","minLength":1},"p53":{"type":"string","minLength":1},"p54":{"type":"integer","minimum":1},"p55":{"type":"integer","minimum":1},"p56":{"type":"integer","minimum":1},"p57":{"type":"array","items":{"type":"string","pattern":"^amqps?://"}},"p58":{"enum":["at-most-once","at-least-once"]},"p59":{"type":"integer","minimum":0},"p60":{"type":"string","pattern":"^rediss?://"},"p61":{"type":"string","pattern":"^[A-Za-z0-9:_-]+$"},"p62":{"type":"array","items":{"type":"string","pattern":"^[^\\s:/]+:[0-9]{1,5}$"}},"p63":{"type":"integer","minimum":1},"p64":{"type":"integer","minimum":0},"p65":{"type":"integer","minimum":1},"p66":{"type":"integer","minimum":1},"p67":{"type":"integer","minimum":0},"p68":{"type":"integer","minimum":1},"p69":{"type":"string"},"p70":{"type":"integer","minimum":0,"maximum":65535},"p71":{"type":"string","pattern":"^/"},"p72":{"type":"integer","minimum":1},"p73":{"type":"integer","minimum":0},"p74":{"type":"integer","minimum":0},"p75":{"type":"string"},"p76":{"type":"integer","minimum":0,"maximum":65535},"p77":{"type":"integer","minimum":1},"p78":{"type":"integer","minimum":1},"p79":{"type":"integer","minimum":1},"p80":{"type":"integer","minimum":0},"p81":{"type":"integer","minimum":1},"p82":{"type":"integer","minimum":1},"p83":{"type":"integer","minimum":0},"p84":{"type":"integer","minimum":1},"p85":{"type":"integer","minimum":0},"p86":{"type":"integer","minimum":1},"p87":{"type":"integer","minimum":1},"p88":{"type":"integer","minimum":1},"p89":{"type":"integer","minimum":1},"p90":{"type":"integer","minimum":1},"p91":{"type":"integer","minimum":0},"p92":{"type":"integer","minimum":200},"p93":{"type":"array","items":{"type":"integer","minimum":1},"minItems":1},"p94":{"type":"integer","minimum":0},"p95":{"type":"integer","minimum":1},"p96":{"type":"integer","minimum":1},"p97":{"type":"integer","minimum":1},"p98":{"type":"integer","minimum":1},"p99":{"type":"object","propertyNames":{"pattern":"^[a-z][a-z0-9_-]*(\\.[a-z0-9_-]+)?$"},"additionalProperties":{"type":"integer","minimum":1}},"p100":{"type":"integer","minimum":0},"p101":{"enum":["off","dry_run","on"]},"p102":{"type":"integer","minimum":0},"p103":{"type":"object","propertyNames":{"pattern":"^[a-z][a-z0-9_-]*:.+$"},"additionalProperties":{"type":"integer","minimum":0}},"p104":{"type":"integer","minimum":1},"p105":{"type":"string","minLength":1},"p106":{"type":"integer","minimum":0,"maximum":65535},"p107":{"type":"integer","minimum":0,"maximum":65535},"p108":{"type":"integer","minimum":1},"p109":{"type":"integer","minimum":1},"p110":{"type":"integer","minimum":1},"p111":{"enum":["error","warn","info","debug"]},"p112":{"enum":["card_first","gift_card_first"]},"p113":{"type":"integer","minimum":50,"maximum":600000},"p114":{"type":"boolean"},"p115":{"type":"integer","minimum":1},"p116":{"type":"integer","minimum":1},"p117":{"type":"integer","minimum":1},"p118":{"type":"integer","minimum":1},"p119":{"type":"integer","minimum":1},"p120":{"type":"array","items":{"type":"string","minLength":1}},"p121":{"type":"array","items":{"type":"string","minLength":1}},"p122":{"type":"object","propertyNames":{"pattern":"^([a-z][a-z0-9_-]*|\\*)$"},"additionalProperties":{"type":"array","items":{"type":"string","minLength":1}}},"p123":{"type":"array","items":{"type":"string","minLength":1}},"p124":{"type":"string"},"p125":{"type":"string"},"p126":{"type":"string"},"p127":{"type":"string"},"p128":{"type":"integer","minimum":1},"p129":{"type":"boolean"},"p130":{"type":"string","minLength":1},"p131":{"type":"integer","minimum":0,"maximum":65535},"p132":{"type":"string","pattern":"^/[A-Za-z0-9_-]+$"},"p133":{"type":"string","pattern":"^[A-Za-z0-9._@-]{1,64}$"},"p134":{"type":"string"},"p135":{"type":"integer","minimum":1},"p136":{"type":"integer","minimum":60000},"p137":{"type":"integer","minimum":1},"p138":{"enum":["auto","always"]},"p139":{"type":"array","items":{"type":"string","pattern":"^(\\[[0-9A-Fa-f:.]+\\]|[A-Za-z0-9]([A-Za-z0-9.-]*[A-Za-z0-9])?)\\.?(:[0-9]{1,5})?$"}},"p140":{"type":"object","propertyNames":{"enum":["web","pos","marketplace"]},"additionalProperties":{"type":"array","minItems":1,"maxItems":3,"items":{"type":"object","additionalProperties":false,"required":["key_id","secret"],"properties":{"key_id":{"type":"string","pattern":"^[A-Za-z0-9._-]{1,64}$"},"secret":{"type":"string","minLength":32}}}}},"p141":{"type":"array","items":{"type":"string","pattern":"^[a-z_][a-z0-9_]*(\\[\\])?(\\.[A-Za-z_][A-Za-z0-9_]*(\\[\\])?)*$"}},"p142":{"type":"array","items":{"type":"object","additionalProperties":false,"required":["channel"],"properties":{"channel":{"enum":["bus","web","pos","marketplace"]},"account":{"type":"string","minLength":1,"default":"*"},"required_fields":{"type":"array","items":{"type":"string","pattern":"^[a-z_][a-z0-9_]*(\\[\\])?(\\.[A-Za-z_][A-Za-z0-9_]*(\\[\\])?)*$"},"default":[]},"min_amount":{"type":"integer","minimum":0,"maximum":99999999999999},"max_amount":{"type":"integer","minimum":0,"maximum":99999999999999},"currencies":{"type":"array","items":{"enum":["AED","AFN","ALL","AMD","ANG","AOA","ARS","AUD","AWG","AZN","BAM","BBD","BDT","BGN","BHD","BIF","BMD","BND","BOB","BRL","BSD","BTN","BWP","BYN","BZD","CAD","CDF","CHF","CLF","CLP","CNY","COP","CRC","CUC","CUP","CVE","CZK","DJF","DKK","DOP","DZD","EGP","ERN","ETB","EUR","FJD","FKP","GBP","GEL","GHS","GIP","GMD","GNF","GTQ","GYD","HKD","HNL","HTG","HUF","IDR","ILS","INR","IQD","IRR","ISK","JMD","JOD","JPY","KES","KGS","KHR","KMF","KPW","KRW","KWD","KYD","KZT","LAK","LBP","LKR","LRD","LSL","LYD","MAD","MDL","MGA","MKD","MMK","MNT","MOP","MRU","MUR","MVR","MWK","MXN","MYR","MZN","NAD","NGN","NIO","NOK","NPR","NZD","OMR","PAB","PEN","PGK","PHP","PKR","PLN","PYG","QAR","RON","RSD","RUB","RWF","SAR","SBD","SCR","SDG","SEK","SGD","SHP","SLE","SOS","SRD","SSP","STN","SVC","SYP","SZL","THB","TJS","TMT","TND","TOP","TRY","TTD","TWD","TZS","UAH","UGX","USD","UYI","UYU","UYW","UZS","VED","VES","VND","VUV","WST","XAF","XCD","XCG","XOF","XPF","YER","ZAR","ZMW","ZWG"]},"default":[]},"commands":{"type":"array","items":{"enum":["validate","revalidate","capture","cancel","refund","authorize","sale","tokenize","balance_inquiry","reload","issue","activate","deactivate","merge_balance"]},"default":[]},"free_text_card_data":{"enum":["mask","refuse"],"default":"mask"},"free_text_fields":{"type":"array","items":{"type":"string","pattern":"^[a-z_][a-z0-9_]*(\\[\\])?(\\.[A-Za-z_][A-Za-z0-9_]*(\\[\\])?)*$"},"default":[]}}}},"p143":{"type":"integer","minimum":0,"maximum":99999999999999},"p144":{"type":"object","propertyNames":{"enum":["AED","AFN","ALL","AMD","ANG","AOA","ARS","AUD","AWG","AZN","BAM","BBD","BDT","BGN","BHD","BIF","BMD","BND","BOB","BRL","BSD","BTN","BWP","BYN","BZD","CAD","CDF","CHF","CLF","CLP","CNY","COP","CRC","CUC","CUP","CVE","CZK","DJF","DKK","DOP","DZD","EGP","ERN","ETB","EUR","FJD","FKP","GBP","GEL","GHS","GIP","GMD","GNF","GTQ","GYD","HKD","HNL","HTG","HUF","IDR","ILS","INR","IQD","IRR","ISK","JMD","JOD","JPY","KES","KGS","KHR","KMF","KPW","KRW","KWD","KYD","KZT","LAK","LBP","LKR","LRD","LSL","LYD","MAD","MDL","MGA","MKD","MMK","MNT","MOP","MRU","MUR","MVR","MWK","MXN","MYR","MZN","NAD","NGN","NIO","NOK","NPR","NZD","OMR","PAB","PEN","PGK","PHP","PKR","PLN","PYG","QAR","RON","RSD","RUB","RWF","SAR","SBD","SCR","SDG","SEK","SGD","SHP","SLE","SOS","SRD","SSP","STN","SVC","SYP","SZL","THB","TJS","TMT","TND","TOP","TRY","TTD","TWD","TZS","UAH","UGX","USD","UYI","UYU","UYW","UZS","VED","VES","VND","VUV","WST","XAF","XCD","XCG","XOF","XPF","YER","ZAR","ZMW","ZWG"]},"additionalProperties":{"type":"integer","minimum":0,"maximum":99999999999999}},"p145":{"type":"array","items":{"enum":["validate","revalidate","capture","cancel","refund","authorize","sale","tokenize","balance_inquiry","reload","issue","activate","deactivate","merge_balance"]}},"p146":{"type":"array","items":{"enum":["bus","web","pos","marketplace"]}},"p147":{"type":"integer","minimum":1},"p148":{"type":"integer","minimum":1},"p149":{"type":"array","items":{"type":"object","additionalProperties":false,"required":["name","gateways"],"properties":{"name":{"type":"string","pattern":"^[A-Za-z0-9._-]{1,64}$"},"when":{"type":"object","additionalProperties":false,"default":{},"properties":{"commands":{"type":"array","items":{"enum":["validate","revalidate","capture","cancel","refund","authorize","sale","tokenize","balance_inquiry","reload","issue","activate","deactivate","merge_balance"]},"default":[]},"currencies":{"type":"array","items":{"enum":["AED","AFN","ALL","AMD","ANG","AOA","ARS","AUD","AWG","AZN","BAM","BBD","BDT","BGN","BHD","BIF","BMD","BND","BOB","BRL","BSD","BTN","BWP","BYN","BZD","CAD","CDF","CHF","CLF","CLP","CNY","COP","CRC","CUC","CUP","CVE","CZK","DJF","DKK","DOP","DZD","EGP","ERN","ETB","EUR","FJD","FKP","GBP","GEL","GHS","GIP","GMD","GNF","GTQ","GYD","HKD","HNL","HTG","HUF","IDR","ILS","INR","IQD","IRR","ISK","JMD","JOD","JPY","KES","KGS","KHR","KMF","KPW","KRW","KWD","KYD","KZT","LAK","LBP","LKR","LRD","LSL","LYD","MAD","MDL","MGA","MKD","MMK","MNT","MOP","MRU","MUR","MVR","MWK","MXN","MYR","MZN","NAD","NGN","NIO","NOK","NPR","NZD","OMR","PAB","PEN","PGK","PHP","PKR","PLN","PYG","QAR","RON","RSD","RUB","RWF","SAR","SBD","SCR","SDG","SEK","SGD","SHP","SLE","SOS","SRD","SSP","STN","SVC","SYP","SZL","THB","TJS","TMT","TND","TOP","TRY","TTD","TWD","TZS","UAH","UGX","USD","UYI","UYU","UYW","UZS","VED","VES","VND","VUV","WST","XAF","XCD","XCG","XOF","XPF","YER","ZAR","ZMW","ZWG"]},"default":[]},"min_amount":{"type":"integer","minimum":0,"maximum":99999999999999},"max_amount":{"type":"integer","minimum":0,"maximum":99999999999999},"channels":{"type":"array","items":{"enum":["bus","web","pos","marketplace"]},"default":[]},"countries":{"type":"array","items":{"type":"string","pattern":"^[A-Za-z]{2}$"},"default":[]},"methods":{"type":"array","items":{"type":"string","minLength":1,"maxLength":64},"default":[]},"merchants":{"type":"array","items":{"type":"string","minLength":1},"default":[]},"gateways":{"type":"array","items":{"type":"string","pattern":"^[a-z][a-z0-9_-]{0,31}$"},"default":[]},"agreement_status":{"type":"array","items":{"enum":["active","suspended","expired","pending","none"]},"default":[]},"agreement_gateway":{"type":"string","pattern":"^[a-z][a-z0-9_-]{0,31}$"}}},"gateways":{"type":"array","items":{"type":"string","pattern":"^[a-z][a-z0-9_-]{0,31}$"},"minItems":1,"maxItems":8}}}},"p150":{"type":"array","items":{"type":"object","additionalProperties":false,"required":["merchant","gateway","status"],"properties":{"merchant":{"type":"string","minLength":1},"gateway":{"type":"string","pattern":"^[a-z][a-z0-9_-]{0,31}$"},"status":{"enum":["active","suspended","expired"]},"valid_from":{"type":"string","pattern":"^\\d{4}-\\d{2}-\\d{2}(T\\d{2}:\\d{2}(:\\d{2}(\\.\\d+)?)?(Z|[+-]\\d{2}:\\d{2})?)?$"},"valid_until":{"type":"string","pattern":"^\\d{4}-\\d{2}-\\d{2}(T\\d{2}:\\d{2}(:\\d{2}(\\.\\d+)?)?(Z|[+-]\\d{2}:\\d{2})?)?$"}}}},"p151":{"type":"boolean"},"p152":{"type":"array","items":{"type":"string","minLength":1}},"p153":{"type":"boolean"},"p154":{"type":"array","items":{"type":"string","minLength":1,"maxLength":64}},"p155":{"type":"string","pattern":"^[A-Za-z0-9_.]+$"},"p156":{"type":"integer","minimum":0},"p157":{"type":"object","propertyNames":{"type":"string","pattern":"^[a-z][a-z0-9_-]{0,31}$"},"additionalProperties":{"type":"array","items":{"type":"string","minLength":1,"maxLength":64}}},"p158":{"type":"integer","minimum":1},"p159":{"type":"boolean"},"p160":{"type":"integer","minimum":1},"p161":{"type":"integer","minimum":1},"p162":{"type":"integer","minimum":1},"p163":{"type":"integer","minimum":1},"p164":{"type":"object","propertyNames":{"enum":["bus","web","pos","marketplace"]},"additionalProperties":{"type":"object","additionalProperties":false,"required":["per_s","burst"],"properties":{"per_s":{"type":"integer","minimum":1},"burst":{"type":"integer","minimum":1}}}},"p165":{"type":"object","propertyNames":{"pattern":"^[a-z][a-z0-9_-]*:.+$"},"additionalProperties":{"type":"object","additionalProperties":false,"required":["per_s","burst"],"properties":{"per_s":{"type":"integer","minimum":1},"burst":{"type":"integer","minimum":1}}}},"p166":{"type":"integer","minimum":1,"maximum":100},"p167":{"type":"integer","minimum":0},"p168":{"type":"integer","minimum":1,"maximum":3600},"p169":{"type":"integer","minimum":1},"p170":{"type":"boolean"},"p171":{"type":"boolean"},"p172":{"type":"integer","minimum":1},"p173":{"type":"integer","minimum":1,"maximum":65535},"p174":{"type":"integer","minimum":1},"p175":{"type":"integer","minimum":1},"p176":{"type":"integer","minimum":1},"p177":{"type":"integer","minimum":100},"p178":{"type":"array","items":{"type":"object","additionalProperties":false,"required":["scope","name","currency"],"properties":{"scope":{"enum":["gateway","merchant"]},"name":{"type":"string","minLength":1},"gateway":{"type":"string","minLength":1,"default":"*"},"currency":{"enum":["AED","AFN","ALL","AMD","ANG","AOA","ARS","AUD","AWG","AZN","BAM","BBD","BDT","BGN","BHD","BIF","BMD","BND","BOB","BRL","BSD","BTN","BWP","BYN","BZD","CAD","CDF","CHF","CLF","CLP","CNY","COP","CRC","CUC","CUP","CVE","CZK","DJF","DKK","DOP","DZD","EGP","ERN","ETB","EUR","FJD","FKP","GBP","GEL","GHS","GIP","GMD","GNF","GTQ","GYD","HKD","HNL","HTG","HUF","IDR","ILS","INR","IQD","IRR","ISK","JMD","JOD","JPY","KES","KGS","KHR","KMF","KPW","KRW","KWD","KYD","KZT","LAK","LBP","LKR","LRD","LSL","LYD","MAD","MDL","MGA","MKD","MMK","MNT","MOP","MRU","MUR","MVR","MWK","MXN","MYR","MZN","NAD","NGN","NIO","NOK","NPR","NZD","OMR","PAB","PEN","PGK","PHP","PKR","PLN","PYG","QAR","RON","RSD","RUB","RWF","SAR","SBD","SCR","SDG","SEK","SGD","SHP","SLE","SOS","SRD","SSP","STN","SVC","SYP","SZL","THB","TJS","TMT","TND","TOP","TRY","TTD","TWD","TZS","UAH","UGX","USD","UYI","UYU","UYW","UZS","VED","VES","VND","VUV","WST","XAF","XCD","XCG","XOF","XPF","YER","ZAR","ZMW","ZWG"]},"min_amount":{"type":"integer","minimum":0,"maximum":99999999999999},"max_amount":{"type":"integer","minimum":0,"maximum":99999999999999},"daily_volume":{"type":"integer","minimum":0,"maximum":99999999999999},"daily_count":{"type":"integer","minimum":0},"monthly_volume":{"type":"integer","minimum":0,"maximum":99999999999999},"monthly_count":{"type":"integer","minimum":0}}}},"p179":{"type":"array","items":{"type":"object","additionalProperties":false,"required":["name","when","action"],"properties":{"name":{"type":"string","pattern":"^[A-Za-z0-9_.-]{1,64}$"},"when":{"type":"array","minItems":1,"items":{"enum":["high_amount","velocity_customer","velocity_token","velocity_ip","velocity_email","country_mismatch","new_token_high_amount"]}},"action":{"enum":["allow","psp_review","hold","decline"]}}}},"p180":{"type":"object","propertyNames":{"enum":["AED","AFN","ALL","AMD","ANG","AOA","ARS","AUD","AWG","AZN","BAM","BBD","BDT","BGN","BHD","BIF","BMD","BND","BOB","BRL","BSD","BTN","BWP","BYN","BZD","CAD","CDF","CHF","CLF","CLP","CNY","COP","CRC","CUC","CUP","CVE","CZK","DJF","DKK","DOP","DZD","EGP","ERN","ETB","EUR","FJD","FKP","GBP","GEL","GHS","GIP","GMD","GNF","GTQ","GYD","HKD","HNL","HTG","HUF","IDR","ILS","INR","IQD","IRR","ISK","JMD","JOD","JPY","KES","KGS","KHR","KMF","KPW","KRW","KWD","KYD","KZT","LAK","LBP","LKR","LRD","LSL","LYD","MAD","MDL","MGA","MKD","MMK","MNT","MOP","MRU","MUR","MVR","MWK","MXN","MYR","MZN","NAD","NGN","NIO","NOK","NPR","NZD","OMR","PAB","PEN","PGK","PHP","PKR","PLN","PYG","QAR","RON","RSD","RUB","RWF","SAR","SBD","SCR","SDG","SEK","SGD","SHP","SLE","SOS","SRD","SSP","STN","SVC","SYP","SZL","THB","TJS","TMT","TND","TOP","TRY","TTD","TWD","TZS","UAH","UGX","USD","UYI","UYU","UYW","UZS","VED","VES","VND","VUV","WST","XAF","XCD","XCG","XOF","XPF","YER","ZAR","ZMW","ZWG"]},"additionalProperties":{"type":"integer","minimum":0,"maximum":99999999999999}},"p181":{"type":"array","items":{"type":"object","additionalProperties":false,"required":["by","window_ms","max_count"],"properties":{"by":{"enum":["customer","token","ip","email"]},"window_ms":{"type":"integer","minimum":1000},"max_count":{"type":"integer","minimum":0}}}},"p182":{"type":"object","propertyNames":{"enum":["AED","AFN","ALL","AMD","ANG","AOA","ARS","AUD","AWG","AZN","BAM","BBD","BDT","BGN","BHD","BIF","BMD","BND","BOB","BRL","BSD","BTN","BWP","BYN","BZD","CAD","CDF","CHF","CLF","CLP","CNY","COP","CRC","CUC","CUP","CVE","CZK","DJF","DKK","DOP","DZD","EGP","ERN","ETB","EUR","FJD","FKP","GBP","GEL","GHS","GIP","GMD","GNF","GTQ","GYD","HKD","HNL","HTG","HUF","IDR","ILS","INR","IQD","IRR","ISK","JMD","JOD","JPY","KES","KGS","KHR","KMF","KPW","KRW","KWD","KYD","KZT","LAK","LBP","LKR","LRD","LSL","LYD","MAD","MDL","MGA","MKD","MMK","MNT","MOP","MRU","MUR","MVR","MWK","MXN","MYR","MZN","NAD","NGN","NIO","NOK","NPR","NZD","OMR","PAB","PEN","PGK","PHP","PKR","PLN","PYG","QAR","RON","RSD","RUB","RWF","SAR","SBD","SCR","SDG","SEK","SGD","SHP","SLE","SOS","SRD","SSP","STN","SVC","SYP","SZL","THB","TJS","TMT","TND","TOP","TRY","TTD","TWD","TZS","UAH","UGX","USD","UYI","UYU","UYW","UZS","VED","VES","VND","VUV","WST","XAF","XCD","XCG","XOF","XPF","YER","ZAR","ZMW","ZWG"]},"additionalProperties":{"type":"integer","minimum":0,"maximum":99999999999999}},"p183":{"type":"integer","minimum":1},"p184":{"type":"integer","minimum":1},"p185":{"type":"string"},"p186":{"type":"object","propertyNames":{"pattern":"^[a-z][a-z0-9_-]*(:.+)?$"},"additionalProperties":{"type":"array","minItems":1,"items":{"enum":["AED","AFN","ALL","AMD","ANG","AOA","ARS","AUD","AWG","AZN","BAM","BBD","BDT","BGN","BHD","BIF","BMD","BND","BOB","BRL","BSD","BTN","BWP","BYN","BZD","CAD","CDF","CHF","CLF","CLP","CNY","COP","CRC","CUC","CUP","CVE","CZK","DJF","DKK","DOP","DZD","EGP","ERN","ETB","EUR","FJD","FKP","GBP","GEL","GHS","GIP","GMD","GNF","GTQ","GYD","HKD","HNL","HTG","HUF","IDR","ILS","INR","IQD","IRR","ISK","JMD","JOD","JPY","KES","KGS","KHR","KMF","KPW","KRW","KWD","KYD","KZT","LAK","LBP","LKR","LRD","LSL","LYD","MAD","MDL","MGA","MKD","MMK","MNT","MOP","MRU","MUR","MVR","MWK","MXN","MYR","MZN","NAD","NGN","NIO","NOK","NPR","NZD","OMR","PAB","PEN","PGK","PHP","PKR","PLN","PYG","QAR","RON","RSD","RUB","RWF","SAR","SBD","SCR","SDG","SEK","SGD","SHP","SLE","SOS","SRD","SSP","STN","SVC","SYP","SZL","THB","TJS","TMT","TND","TOP","TRY","TTD","TWD","TZS","UAH","UGX","USD","UYI","UYU","UYW","UZS","VED","VES","VND","VUV","WST","XAF","XCD","XCG","XOF","XPF","YER","ZAR","ZMW","ZWG"]}}},"p187":{"type":"boolean"},"p188":{"type":"array","items":{"type":"object","additionalProperties":false,"required":["from","to","rate","as_of"],"properties":{"from":{"enum":["AED","AFN","ALL","AMD","ANG","AOA","ARS","AUD","AWG","AZN","BAM","BBD","BDT","BGN","BHD","BIF","BMD","BND","BOB","BRL","BSD","BTN","BWP","BYN","BZD","CAD","CDF","CHF","CLF","CLP","CNY","COP","CRC","CUC","CUP","CVE","CZK","DJF","DKK","DOP","DZD","EGP","ERN","ETB","EUR","FJD","FKP","GBP","GEL","GHS","GIP","GMD","GNF","GTQ","GYD","HKD","HNL","HTG","HUF","IDR","ILS","INR","IQD","IRR","ISK","JMD","JOD","JPY","KES","KGS","KHR","KMF","KPW","KRW","KWD","KYD","KZT","LAK","LBP","LKR","LRD","LSL","LYD","MAD","MDL","MGA","MKD","MMK","MNT","MOP","MRU","MUR","MVR","MWK","MXN","MYR","MZN","NAD","NGN","NIO","NOK","NPR","NZD","OMR","PAB","PEN","PGK","PHP","PKR","PLN","PYG","QAR","RON","RSD","RUB","RWF","SAR","SBD","SCR","SDG","SEK","SGD","SHP","SLE","SOS","SRD","SSP","STN","SVC","SYP","SZL","THB","TJS","TMT","TND","TOP","TRY","TTD","TWD","TZS","UAH","UGX","USD","UYI","UYU","UYW","UZS","VED","VES","VND","VUV","WST","XAF","XCD","XCG","XOF","XPF","YER","ZAR","ZMW","ZWG"]},"to":{"enum":["AED","AFN","ALL","AMD","ANG","AOA","ARS","AUD","AWG","AZN","BAM","BBD","BDT","BGN","BHD","BIF","BMD","BND","BOB","BRL","BSD","BTN","BWP","BYN","BZD","CAD","CDF","CHF","CLF","CLP","CNY","COP","CRC","CUC","CUP","CVE","CZK","DJF","DKK","DOP","DZD","EGP","ERN","ETB","EUR","FJD","FKP","GBP","GEL","GHS","GIP","GMD","GNF","GTQ","GYD","HKD","HNL","HTG","HUF","IDR","ILS","INR","IQD","IRR","ISK","JMD","JOD","JPY","KES","KGS","KHR","KMF","KPW","KRW","KWD","KYD","KZT","LAK","LBP","LKR","LRD","LSL","LYD","MAD","MDL","MGA","MKD","MMK","MNT","MOP","MRU","MUR","MVR","MWK","MXN","MYR","MZN","NAD","NGN","NIO","NOK","NPR","NZD","OMR","PAB","PEN","PGK","PHP","PKR","PLN","PYG","QAR","RON","RSD","RUB","RWF","SAR","SBD","SCR","SDG","SEK","SGD","SHP","SLE","SOS","SRD","SSP","STN","SVC","SYP","SZL","THB","TJS","TMT","TND","TOP","TRY","TTD","TWD","TZS","UAH","UGX","USD","UYI","UYU","UYW","UZS","VED","VES","VND","VUV","WST","XAF","XCD","XCG","XOF","XPF","YER","ZAR","ZMW","ZWG"]},"rate":{"type":"string","pattern":"^(\\d+(\\.\\d+)?|\\d+/\\d+)$"},"as_of":{"type":"string","minLength":10}}}},"p189":{"type":"integer","minimum":1},"p190":{"type":"integer","minimum":0},"p191":{"enum":["off","dry_run","on"]},"p192":{"type":"integer","minimum":1},"p193":{"type":"integer","minimum":1},"p194":{"type":"integer","minimum":0},"p195":{"type":"array","items":{"type":"string","minLength":1},"uniqueItems":true},"p196":{"type":"integer","minimum":1},"p197":{"type":"integer","minimum":1},"p198":{"type":"integer","minimum":0,"maximum":100000},"p199":{"type":"string"},"p200":{"type":"boolean"},"p201":{"type":"integer","minimum":30,"maximum":3650},"p202":{"type":"string"},"p203":{"type":"integer","minimum":1,"maximum":10000},"p204":{"type":"boolean"},"p205":{"type":"integer","minimum":1},"p206":{"type":"integer","minimum":1,"maximum":31536000000},"p207":{"type":"integer","minimum":1,"maximum":31536000000},"p208":{"type":"integer","minimum":1,"maximum":31536000000},"p209":{"type":"integer","minimum":0,"maximum":31536000000},"p210":{"type":"integer","minimum":1,"maximum":31536000000},"p211":{"type":"array","maxItems":10,"items":{"type":"integer","minimum":1}},"p212":{"type":"integer","minimum":1},"p213":{"type":"string","pattern":"^[A-Za-z0-9_.]+$"},"p214":{"type":"string","pattern":"^[A-Za-z0-9_.]+$"},"p215":{"type":"string","pattern":"^[A-Za-z0-9_.]+$"},"p216":{"type":"object","propertyNames":{"pattern":"^[a-z][a-z0-9_-]*$"},"additionalProperties":{"type":"object","required":["type"],"properties":{"type":{"enum":["stripe","adyen","adyen-stored-value","cybersource","simulator"]}},"allOf":[{"if":{"properties":{"type":{"const":"stripe"}},"required":["type"]},"then":{"type":"object","additionalProperties":false,"required":["type","base_url","api_key"],"properties":{"type":{"const":"stripe"},"base_url":{"type":"string","pattern":"^https?://[^\\s]+$"},"timeout_ms":{"type":"integer","minimum":1,"default":10000},"max_sockets":{"type":"integer","minimum":1,"default":512},"connect_timeout_ms":{"type":"integer","minimum":1,"default":2000},"warm_sockets":{"type":"integer","minimum":0,"default":16},"keep_warm_interval_ms":{"type":"integer","minimum":1000,"default":30000},"store_payment_methods":{"type":"boolean","default":false},"payer_authentication":{"type":"boolean","default":false},"vault":{"type":"string","pattern":"^[A-Za-z0-9][A-Za-z0-9_.:-]{0,99}$"},"api_key":{"type":"string","minLength":1},"webhook_secret":{"type":"string","default":""},"webhook_secret_previous":{"type":"string","default":""},"merchant_account":{"type":"string","default":""}}}},{"if":{"properties":{"type":{"const":"adyen"}},"required":["type"]},"then":{"type":"object","additionalProperties":false,"required":["type","base_url","api_key","merchant_account"],"properties":{"type":{"const":"adyen"},"base_url":{"type":"string","pattern":"^https?://[^\\s]+$"},"timeout_ms":{"type":"integer","minimum":1,"default":10000},"max_sockets":{"type":"integer","minimum":1,"default":512},"connect_timeout_ms":{"type":"integer","minimum":1,"default":2000},"warm_sockets":{"type":"integer","minimum":0,"default":16},"keep_warm_interval_ms":{"type":"integer","minimum":1000,"default":30000},"store_payment_methods":{"type":"boolean","default":false},"payer_authentication":{"type":"boolean","default":false},"vault":{"type":"string","pattern":"^[A-Za-z0-9][A-Za-z0-9_.:-]{0,99}$"},"api_key":{"type":"string","minLength":1},"merchant_account":{"type":"string","minLength":1},"webhook_secret":{"type":"string","default":""},"webhook_secret_previous":{"type":"string","default":""},"key_id":{"type":"string","default":""},"shared_secret":{"type":"string","default":""},"report_username":{"type":"string","default":""},"report_password":{"type":"string","default":""},"authorisation_type":{"type":"string","default":""},"report_base_url":{"type":"string","default":""}}}},{"if":{"properties":{"type":{"const":"adyen-stored-value"}},"required":["type"]},"then":{"type":"object","additionalProperties":false,"required":["type","base_url","api_key","merchant_account"],"properties":{"type":{"const":"adyen-stored-value"},"base_url":{"type":"string","pattern":"^https?://[^\\s]+$"},"timeout_ms":{"type":"integer","minimum":1,"default":10000},"max_sockets":{"type":"integer","minimum":1,"default":512},"connect_timeout_ms":{"type":"integer","minimum":1,"default":2000},"warm_sockets":{"type":"integer","minimum":0,"default":16},"keep_warm_interval_ms":{"type":"integer","minimum":1000,"default":30000},"store_payment_methods":{"type":"boolean","default":false},"payer_authentication":{"type":"boolean","default":false},"vault":{"type":"string","pattern":"^[A-Za-z0-9][A-Za-z0-9_.:-]{0,99}$"},"api_key":{"type":"string","minLength":1},"merchant_account":{"type":"string","minLength":1},"webhook_secret":{"type":"string","default":""},"webhook_secret_previous":{"type":"string","default":""},"key_id":{"type":"string","default":""},"shared_secret":{"type":"string","default":""},"issue_svs":{"type":"boolean","default":false}}}},{"if":{"properties":{"type":{"const":"cybersource"}},"required":["type"]},"then":{"type":"object","additionalProperties":false,"required":["type","base_url","merchant_id","key_id","shared_secret"],"properties":{"type":{"const":"cybersource"},"base_url":{"type":"string","pattern":"^https?://[^\\s]+$"},"timeout_ms":{"type":"integer","minimum":1,"default":10000},"max_sockets":{"type":"integer","minimum":1,"default":512},"connect_timeout_ms":{"type":"integer","minimum":1,"default":2000},"warm_sockets":{"type":"integer","minimum":0,"default":16},"keep_warm_interval_ms":{"type":"integer","minimum":1000,"default":30000},"store_payment_methods":{"type":"boolean","default":false},"payer_authentication":{"type":"boolean","default":false},"vault":{"type":"string","pattern":"^[A-Za-z0-9][A-Za-z0-9_.:-]{0,99}$"},"merchant_id":{"type":"string","minLength":1},"key_id":{"type":"string","minLength":1},"shared_secret":{"type":"string","minLength":1},"webhook_secret":{"type":"string","default":""},"webhook_secret_previous":{"type":"string","default":""},"webhook_key_id":{"type":"string","default":""},"webhook_key_id_previous":{"type":"string","default":""},"merchant_account":{"type":"string","default":""},"webhook_private_key":{"type":"string","default":""},"reverse_after_void":{"type":"boolean","default":false}}}},{"if":{"properties":{"type":{"const":"simulator"}},"required":["type"]},"then":{"type":"object","additionalProperties":false,"required":["type","base_url"],"properties":{"type":{"const":"simulator"},"base_url":{"type":"string","pattern":"^https?://[^\\s]+$"},"timeout_ms":{"type":"integer","minimum":1,"default":10000},"max_sockets":{"type":"integer","minimum":1,"default":512},"connect_timeout_ms":{"type":"integer","minimum":1,"default":2000},"warm_sockets":{"type":"integer","minimum":0,"default":16},"keep_warm_interval_ms":{"type":"integer","minimum":1000,"default":30000},"store_payment_methods":{"type":"boolean","default":false},"payer_authentication":{"type":"boolean","default":false},"vault":{"type":"string","pattern":"^[A-Za-z0-9][A-Za-z0-9_.:-]{0,99}$"},"api_key":{"type":"string","default":""},"webhook_secret":{"type":"string","default":""},"webhook_secret_previous":{"type":"string","default":""},"merchant_account":{"type":"string","default":""}}}}]}}}};
+const schema6 = {"type":"object","additionalProperties":false,"required":["service_bus.url","service_bus.endpoint_name","service_bus.secret","service_bus.public_url","mom_client.client_id","mom_client.client_secret","mom_client.oauth_server_url","amqp.url","redis.url"],"properties":{"service_bus.url":{"$ref":"#/definitions/p0"},"service_bus.rpc_path":{"$ref":"#/definitions/p1","default":"/"},"service_bus.endpoint_name":{"$ref":"#/definitions/p2"},"service_bus.secret":{"$ref":"#/definitions/p3"},"service_bus.public_url":{"$ref":"#/definitions/p4"},"service_bus.delegate_path":{"$ref":"#/definitions/p5","default":"/delegate/oms"},"service_bus.subscribes":{"$ref":"#/definitions/p6","default":[]},"service_bus.amount_units":{"$ref":"#/definitions/p7","default":"minor"},"service_bus.timeout_ms":{"$ref":"#/definitions/p8","default":10000},"service_bus.method.register":{"$ref":"#/definitions/p9","default":"magento.service_bus.remote.register"},"service_bus.method.unregister":{"$ref":"#/definitions/p10","default":"magento.service_bus.remote.unregister"},"service_bus.method.validate":{"$ref":"#/definitions/p11","default":"magento.payments.payments_management.validate"},"service_bus.method.revalidate":{"$ref":"#/definitions/p12","default":"magento.payments.payments_management.revalidate"},"service_bus.method.capture":{"$ref":"#/definitions/p13","default":"magento.payments.payments_management.capture"},"service_bus.method.cancel":{"$ref":"#/definitions/p14","default":"magento.payments.payments_management.cancel"},"service_bus.method.refund":{"$ref":"#/definitions/p15","default":"magento.payments.payments_management.refund"},"service_bus.method.validated":{"$ref":"#/definitions/p16","default":"magento.payments.payments_management.validated"},"service_bus.method.revalidated":{"$ref":"#/definitions/p17","default":"magento.payments.payments_management.revalidated"},"service_bus.method.captured":{"$ref":"#/definitions/p18","default":"magento.payments.payments_management.captured"},"service_bus.method.cancelled":{"$ref":"#/definitions/p19","default":"magento.payments.payments_management.cancelled"},"service_bus.method.refunded":{"$ref":"#/definitions/p20","default":"magento.payments.payments_management.refunded"},"service_bus.method.authorized":{"$ref":"#/definitions/p21","default":"magento.payments.payments_management.authorized"},"service_bus.method.sold":{"$ref":"#/definitions/p22","default":"magento.payments.payments_management.sold"},"service_bus.method.tokenized":{"$ref":"#/definitions/p23","default":"magento.payments.payments_management.tokenized"},"service_bus.method.refund_updated":{"$ref":"#/definitions/p24","default":"magento.postsales.refund_management.updated"},"service_bus.method.authorization_expiring":{"$ref":"#/definitions/p25","default":"magento.payments.payments_management.authorization_expiring"},"service_bus.method.adjusted":{"$ref":"#/definitions/p26","default":"magento.payments.payments_management.adjusted"},"service_bus.method.balance_inquiry":{"$ref":"#/definitions/p27","default":"magento.payments.payments_management.balance_inquiry"},"service_bus.method.reload":{"$ref":"#/definitions/p28","default":"magento.payments.payments_management.reload"},"service_bus.method.issue":{"$ref":"#/definitions/p29","default":"magento.payments.payments_management.issue"},"service_bus.method.activate":{"$ref":"#/definitions/p30","default":"magento.payments.payments_management.activate"},"service_bus.method.deactivate":{"$ref":"#/definitions/p31","default":"magento.payments.payments_management.deactivate"},"service_bus.method.merge_balance":{"$ref":"#/definitions/p32","default":"magento.payments.payments_management.merge_balance"},"service_bus.method.balance_reported":{"$ref":"#/definitions/p33","default":"magento.payments.payments_management.balance_reported"},"service_bus.method.reloaded":{"$ref":"#/definitions/p34","default":"magento.payments.payments_management.reloaded"},"service_bus.method.issued":{"$ref":"#/definitions/p35","default":"magento.payments.payments_management.issued"},"service_bus.method.activated":{"$ref":"#/definitions/p36","default":"magento.payments.payments_management.activated"},"service_bus.method.deactivated":{"$ref":"#/definitions/p37","default":"magento.payments.payments_management.deactivated"},"service_bus.method.balance_merged":{"$ref":"#/definitions/p38","default":"magento.payments.payments_management.balance_merged"},"service_bus.method.recurring_failed":{"$ref":"#/definitions/p39","default":"magento.payments.payments_management.recurring_failed"},"service_bus.method.split_tender_settled":{"$ref":"#/definitions/p40","default":"magento.payments.payments_management.split_tender_settled"},"mom_client.client_id":{"$ref":"#/definitions/p41"},"mom_client.client_secret":{"$ref":"#/definitions/p42"},"mom_client.oauth_server_url":{"$ref":"#/definitions/p43"},"mom_client.token_path":{"$ref":"#/definitions/p44","default":"/oauth/token"},"mom_client.scope":{"$ref":"#/definitions/p45","default":""},"mom_client.client_auth":{"$ref":"#/definitions/p46","default":"header"},"mom_client.refresh_margin_s":{"$ref":"#/definitions/p47","default":60},"amqp.url":{"$ref":"#/definitions/p48"},"amqp.exchange.commands":{"$ref":"#/definitions/p49","default":"payment-bridge.commands"},"amqp.queue.commands":{"$ref":"#/definitions/p50","default":"worker:payment:command"},"amqp.queue.type":{"$ref":"#/definitions/p51","default":"quorum"},"amqp.exchange.dead_letter":{"$ref":"#/definitions/p52","default":"payment-bridge.dead-letter"},"amqp.queue.dead_letter":{"$ref":"#/definitions/p53","default":"worker:payment:dead-letter"},"amqp.prefetch":{"$ref":"#/definitions/p54","default":50},"amqp.publish_timeout_ms":{"$ref":"#/definitions/p55","default":5000},"amqp.reconnect_ms":{"$ref":"#/definitions/p56","default":1000},"amqp.urls":{"$ref":"#/definitions/p57","default":[]},"amqp.queue.dead_letter_strategy":{"$ref":"#/definitions/p58","default":"at-most-once"},"amqp.dead_letter_archive_interval_ms":{"$ref":"#/definitions/p59","default":10000},"redis.url":{"$ref":"#/definitions/p60"},"redis.key_prefix":{"$ref":"#/definitions/p61","default":"pb:"},"redis.cluster.nodes":{"$ref":"#/definitions/p62","default":[]},"redis.cluster.retry_delay_ms":{"$ref":"#/definitions/p63","default":400},"redis.cluster.retry_delay_on_moved_ms":{"$ref":"#/definitions/p64","default":100},"redis.cluster.max_redirections":{"$ref":"#/definitions/p65","default":16},"redis.cluster.slots_refresh_interval_ms":{"$ref":"#/definitions/p66","default":5000},"redis.replica_acks":{"$ref":"#/definitions/p67","default":0},"redis.replica_ack_timeout_ms":{"$ref":"#/definitions/p68","default":1000},"http.host":{"$ref":"#/definitions/p69","default":"127.0.0.1"},"http.port":{"$ref":"#/definitions/p70","default":8080},"http.intake_path":{"$ref":"#/definitions/p71","default":"/bus"},"http.body_limit_bytes":{"$ref":"#/definitions/p72","default":262144},"http.discard_limit_bytes":{"$ref":"#/definitions/p73","default":4194304},"http.discard_timeout_ms":{"$ref":"#/definitions/p74","default":5000},"proxy.host":{"$ref":"#/definitions/p75","default":""},"proxy.port":{"$ref":"#/definitions/p76","default":0},"delivery.concurrency":{"$ref":"#/definitions/p77","default":100},"delivery.backoff_base_ms":{"$ref":"#/definitions/p78","default":500},"delivery.backoff_max_ms":{"$ref":"#/definitions/p79","default":60000},"delivery.max_age_ms":{"$ref":"#/definitions/p80","default":0},"delivery.breaker_failure_threshold":{"$ref":"#/definitions/p81","default":20},"delivery.breaker_open_ms":{"$ref":"#/definitions/p82","default":1000},"delivery.config_grace_ms":{"$ref":"#/definitions/p83","default":1800000},"delivery.retry_after_max_ms":{"$ref":"#/definitions/p84","default":300000},"delivery.late_failure_confirm_ms":{"$ref":"#/definitions/p85","default":30000},"delivery.recapture_failure_wait_ms":{"$ref":"#/definitions/p86","default":86400000},"delivery.parked_outcome_ttl_ms":{"$ref":"#/definitions/p87","default":2592000000},"events.concurrency":{"$ref":"#/definitions/p88","default":50},"events.backoff_base_ms":{"$ref":"#/definitions/p89","default":250},"events.backoff_max_ms":{"$ref":"#/definitions/p90","default":30000},"queues.watchdog_interval_ms":{"$ref":"#/definitions/p91","default":15000},"leases.holder_ttl_ms":{"$ref":"#/definitions/p92","default":2000},"poller.schedule_ms":{"$ref":"#/definitions/p93","default":[60000,300000,1800000,7200000,86400000]},"poller.in_process_interval_ms":{"$ref":"#/definitions/p94","default":0},"poller.unresolved_interval_ms":{"$ref":"#/definitions/p95","default":3600000},"poller.webhook_wait_alert_ms":{"$ref":"#/definitions/p96","default":86400000},"registration.attempts":{"$ref":"#/definitions/p97","default":5},"registration.backoff_base_ms":{"$ref":"#/definitions/p98","default":500},"authorizations.validity_ms":{"$ref":"#/definitions/p99","default":{}},"authorizations.expiry_warning_ms":{"$ref":"#/definitions/p100","default":86400000},"authorizations.orphan_reversal":{"$ref":"#/definitions/p101","default":"dry_run"},"authorizations.orphan_void_after_ms":{"$ref":"#/definitions/p102","default":345600000},"authorizations.orphan_void_after_ms_by_account":{"$ref":"#/definitions/p103","default":{}},"authorizations.sweep_limit":{"$ref":"#/definitions/p104","default":1000},"monitoring.host":{"$ref":"#/definitions/p105","default":"127.0.0.1"},"monitoring.worker_port":{"$ref":"#/definitions/p106","default":0},"monitoring.poller_port":{"$ref":"#/definitions/p107","default":0},"monitoring.ready_max_event_lag_ms":{"$ref":"#/definitions/p108","default":60000},"shutdown.deadline_ms":{"$ref":"#/definitions/p109","default":30000},"poller.interval_ms":{"$ref":"#/definitions/p110","default":30000},"log.level":{"$ref":"#/definitions/p111","default":"info"},"split_tender.refund_order":{"$ref":"#/definitions/p112","default":"card_first"},"split_tender.sweep_interval_ms":{"$ref":"#/definitions/p113","default":500},"security.allow_insecure_http":{"$ref":"#/definitions/p114","default":false},"edge.max_connections":{"$ref":"#/definitions/p115","default":4000},"edge.max_connections_per_ip":{"$ref":"#/definitions/p116","default":512},"edge.headers_timeout_ms":{"$ref":"#/definitions/p117","default":10000},"edge.request_timeout_ms":{"$ref":"#/definitions/p118","default":30000},"edge.keep_alive_timeout_ms":{"$ref":"#/definitions/p119","default":30000},"edge.trusted_proxies":{"$ref":"#/definitions/p120","default":[]},"edge.allow.intake":{"$ref":"#/definitions/p121","default":[]},"edge.allow.webhooks":{"$ref":"#/definitions/p122","default":{}},"edge.allow.admin":{"$ref":"#/definitions/p123","default":[]},"edge.tls.cert_file":{"$ref":"#/definitions/p124","default":""},"edge.tls.key_file":{"$ref":"#/definitions/p125","default":""},"edge.tls.ca_file":{"$ref":"#/definitions/p126","default":""},"service_bus.secret_previous":{"$ref":"#/definitions/p127","default":""},"audit.stream_max_len":{"$ref":"#/definitions/p128","default":10000},"console.enabled":{"$ref":"#/definitions/p129","default":false},"console.bind":{"$ref":"#/definitions/p130","default":"127.0.0.1"},"console.port":{"$ref":"#/definitions/p131","default":8081},"console.path":{"$ref":"#/definitions/p132","default":"/console"},"console.username":{"$ref":"#/definitions/p133","default":"operator"},"console.password":{"$ref":"#/definitions/p134","default":""},"console.session_ttl_ms":{"$ref":"#/definitions/p135","default":28800000},"console.session_idle_ms":{"$ref":"#/definitions/p136","default":900000},"console.stuck_after_ms":{"$ref":"#/definitions/p137","default":300000},"console.secure_cookie":{"$ref":"#/definitions/p138","default":"auto"},"console.allowed_hosts":{"$ref":"#/definitions/p139","default":[]},"channels.credentials":{"$ref":"#/definitions/p140","default":{}},"channels.free_text_fields":{"$ref":"#/definitions/p141","default":["payment.custom_attributes","payment.note","payment.notes","payment.comment","payment.gift_message","payment.lines[].item_name"]},"channels.profiles":{"$ref":"#/definitions/p142","default":[]},"channels.triage.min_amount":{"$ref":"#/definitions/p143","default":100000},"channels.triage.min_amount_by_currency":{"$ref":"#/definitions/p144","default":{}},"channels.triage.commands":{"$ref":"#/definitions/p145","default":["capture","refund"]},"channels.triage.channels":{"$ref":"#/definitions/p146","default":[]},"channels.triage.index_size":{"$ref":"#/definitions/p147","default":10000},"channels.triage.retention_ms":{"$ref":"#/definitions/p148","default":2592000000},"routing.rules":{"$ref":"#/definitions/p149","default":[]},"routing.agreements":{"$ref":"#/definitions/p150","default":[]},"routing.require_agreement":{"$ref":"#/definitions/p151","default":false},"routing.country_attributes":{"$ref":"#/definitions/p152","default":["country","billing_country","country_code"]},"routing.failover.enabled":{"$ref":"#/definitions/p153","default":false},"routing.failover.decline_codes":{"$ref":"#/definitions/p154","default":[]},"routing.payment_methods.rpc_method":{"$ref":"#/definitions/p155","default":"magento.payments.payments_management.payment_methods"},"routing.payment_methods.cache_ms":{"$ref":"#/definitions/p156","default":30000},"routing.payment_methods.by_gateway":{"$ref":"#/definitions/p157","default":{}},"routing.payment_methods.gateway_timeout_ms":{"$ref":"#/definitions/p158","default":3000},"rate_limits.enabled":{"$ref":"#/definitions/p159","default":true},"rate_limits.channel_per_s":{"$ref":"#/definitions/p160","default":5000},"rate_limits.channel_burst":{"$ref":"#/definitions/p161","default":10000},"rate_limits.account_per_s":{"$ref":"#/definitions/p162","default":2500},"rate_limits.account_burst":{"$ref":"#/definitions/p163","default":5000},"rate_limits.by_channel":{"$ref":"#/definitions/p164","default":{}},"rate_limits.by_account":{"$ref":"#/definitions/p165","default":{}},"rate_limits.lease_tokens":{"$ref":"#/definitions/p166","default":8},"backpressure.max_backlog":{"$ref":"#/definitions/p167","default":20000},"backpressure.retry_after_s":{"$ref":"#/definitions/p168","default":5},"backpressure.depth_cache_ms":{"$ref":"#/definitions/p169","default":500},"backpressure.priority_lane":{"$ref":"#/definitions/p170","default":true},"inflight.adaptive":{"$ref":"#/definitions/p171","default":true},"inflight.min":{"$ref":"#/definitions/p172","default":16},"inflight.max":{"$ref":"#/definitions/p173","default":512},"inflight.initial":{"$ref":"#/definitions/p174","default":64},"inflight.memory_budget_mib":{"$ref":"#/definitions/p175","default":143},"inflight.lag_limit_ms":{"$ref":"#/definitions/p176","default":100},"inflight.interval_ms":{"$ref":"#/definitions/p177","default":500},"caps.rules":{"$ref":"#/definitions/p178","default":[]},"risk.rules":{"$ref":"#/definitions/p179","default":[]},"risk.amount_thresholds":{"$ref":"#/definitions/p180","default":{}},"risk.velocity":{"$ref":"#/definitions/p181","default":[]},"risk.new_token_amounts":{"$ref":"#/definitions/p182","default":{}},"risk.token_memory_ms":{"$ref":"#/definitions/p183","default":15552000000},"risk.review_window_ms":{"$ref":"#/definitions/p184","default":86400000},"risk.hash_key":{"$ref":"#/definitions/p185","default":""},"fx.settlement_currencies":{"$ref":"#/definitions/p186","default":{}},"fx.gateway_rates":{"$ref":"#/definitions/p187","default":true},"fx.rates":{"$ref":"#/definitions/p188","default":[]},"fx.max_rate_age_ms":{"$ref":"#/definitions/p189","default":3600000},"fx.cache_ms":{"$ref":"#/definitions/p190","default":60000},"reconciliation.schedule":{"$ref":"#/definitions/p191","default":"off"},"reconciliation.interval_ms":{"$ref":"#/definitions/p192","default":3600000},"reconciliation.window_ms":{"$ref":"#/definitions/p193","default":3600000},"reconciliation.lag_ms":{"$ref":"#/definitions/p194","default":7200000},"reconciliation.gateways":{"$ref":"#/definitions/p195","default":[]},"reconciliation.request_timeout_ms":{"$ref":"#/definitions/p196","default":30000},"reconciliation.state_ttl_days":{"$ref":"#/definitions/p197","default":35},"reconciliation.lookups_per_run":{"$ref":"#/definitions/p198","default":500},"reconciliation.report_dir":{"$ref":"#/definitions/p199","default":""},"retention.enabled":{"$ref":"#/definitions/p200","default":true},"retention.expire_after_days":{"$ref":"#/definitions/p201","default":400},"retention.archive_dir":{"$ref":"#/definitions/p202","default":"var/archive"},"retention.batch":{"$ref":"#/definitions/p203","default":500},"retention.require_reconciliation":{"$ref":"#/definitions/p204","default":false},"authentication.action_timeout_ms":{"$ref":"#/definitions/p205","default":900000},"authentication.qr_code_timeout_ms":{"$ref":"#/definitions/p206","default":86400000},"authentication.voucher_timeout_ms":{"$ref":"#/definitions/p207","default":604800000},"authentication.bank_transfer_timeout_ms":{"$ref":"#/definitions/p208","default":1209600000},"authentication.action_deadline_grace_ms":{"$ref":"#/definitions/p209","default":259200000},"authentication.max_action_wait_ms":{"$ref":"#/definitions/p210","default":5356800000},"recurring.retry_schedule_ms":{"$ref":"#/definitions/p211","default":[86400000,259200000,432000000]},"recurring.run_limit":{"$ref":"#/definitions/p212","default":500},"recurring.rpc_method.create":{"$ref":"#/definitions/p213","default":"magento.payments.recurring_management.create"},"recurring.rpc_method.list":{"$ref":"#/definitions/p214","default":"magento.payments.recurring_management.list"},"recurring.rpc_method.cancel":{"$ref":"#/definitions/p215","default":"magento.payments.recurring_management.cancel"},"gateways":{"$ref":"#/definitions/p216","default":{}}},"definitions":{"p0":{"type":"string","pattern":"^https?://[^\\s]+$"},"p1":{"type":"string","pattern":"^/"},"p2":{"type":"string","minLength":1},"p3":{"type":"string","minLength":16},"p4":{"type":"string","pattern":"^https?://[^\\s]+$"},"p5":{"type":"string","pattern":"^/"},"p6":{"type":"array","items":{"type":"string","pattern":"^[A-Za-z0-9_.]+$"}},"p7":{"enum":["minor","major"]},"p8":{"type":"integer","minimum":1},"p9":{"type":"string","pattern":"^[A-Za-z0-9_.]+$"},"p10":{"type":"string","pattern":"^[A-Za-z0-9_.]+$"},"p11":{"type":"string","pattern":"^[A-Za-z0-9_.]+$"},"p12":{"type":"string","pattern":"^[A-Za-z0-9_.]+$"},"p13":{"type":"string","pattern":"^[A-Za-z0-9_.]+$"},"p14":{"type":"string","pattern":"^[A-Za-z0-9_.]+$"},"p15":{"type":"string","pattern":"^[A-Za-z0-9_.]+$"},"p16":{"type":"string","pattern":"^[A-Za-z0-9_.]+$"},"p17":{"type":"string","pattern":"^[A-Za-z0-9_.]+$"},"p18":{"type":"string","pattern":"^[A-Za-z0-9_.]+$"},"p19":{"type":"string","pattern":"^[A-Za-z0-9_.]+$"},"p20":{"type":"string","pattern":"^[A-Za-z0-9_.]+$"},"p21":{"type":"string","pattern":"^[A-Za-z0-9_.]+$"},"p22":{"type":"string","pattern":"^[A-Za-z0-9_.]+$"},"p23":{"type":"string","pattern":"^[A-Za-z0-9_.]+$"},"p24":{"type":"string","pattern":"^[A-Za-z0-9_.]+$"},"p25":{"type":"string","pattern":"^[A-Za-z0-9_.]+$"},"p26":{"type":"string","pattern":"^[A-Za-z0-9_.]+$"},"p27":{"type":"string","pattern":"^[A-Za-z0-9_.]+$"},"p28":{"type":"string","pattern":"^[A-Za-z0-9_.]+$"},"p29":{"type":"string","pattern":"^[A-Za-z0-9_.]+$"},"p30":{"type":"string","pattern":"^[A-Za-z0-9_.]+$"},"p31":{"type":"string","pattern":"^[A-Za-z0-9_.]+$"},"p32":{"type":"string","pattern":"^[A-Za-z0-9_.]+$"},"p33":{"type":"string","pattern":"^[A-Za-z0-9_.]+$"},"p34":{"type":"string","pattern":"^[A-Za-z0-9_.]+$"},"p35":{"type":"string","pattern":"^[A-Za-z0-9_.]+$"},"p36":{"type":"string","pattern":"^[A-Za-z0-9_.]+$"},"p37":{"type":"string","pattern":"^[A-Za-z0-9_.]+$"},"p38":{"type":"string","pattern":"^[A-Za-z0-9_.]+$"},"p39":{"type":"string","pattern":"^[A-Za-z0-9_.]+$"},"p40":{"type":"string","pattern":"^[A-Za-z0-9_.]+$"},"p41":{"type":"string","minLength":1},"p42":{"type":"string","minLength":1},"p43":{"type":"string","pattern":"^https?://[^\\s]+$"},"p44":{"type":"string","pattern":"^/"},"p45":{"type":"string"},"p46":{"enum":["header","body"]},"p47":{"type":"integer","minimum":0},"p48":{"type":"string","pattern":"^amqps?://"},"p49":{"type":"string","minLength":1},"p50":{"type":"string","minLength":1},"p51":{"enum":["quorum","classic"]},"p52":{"type":"string","minLength":1},"p53":{"type":"string","minLength":1},"p54":{"type":"integer","minimum":1},"p55":{"type":"integer","minimum":1},"p56":{"type":"integer","minimum":1},"p57":{"type":"array","items":{"type":"string","pattern":"^amqps?://"}},"p58":{"enum":["at-most-once","at-least-once"]},"p59":{"type":"integer","minimum":0},"p60":{"type":"string","pattern":"^rediss?://"},"p61":{"type":"string","pattern":"^[A-Za-z0-9:_-]+$"},"p62":{"type":"array","items":{"type":"string","pattern":"^[^\\s:/]+:[0-9]{1,5}$"}},"p63":{"type":"integer","minimum":1},"p64":{"type":"integer","minimum":0},"p65":{"type":"integer","minimum":1},"p66":{"type":"integer","minimum":1},"p67":{"type":"integer","minimum":0},"p68":{"type":"integer","minimum":1},"p69":{"type":"string"},"p70":{"type":"integer","minimum":0,"maximum":65535},"p71":{"type":"string","pattern":"^/"},"p72":{"type":"integer","minimum":1},"p73":{"type":"integer","minimum":0},"p74":{"type":"integer","minimum":0},"p75":{"type":"string"},"p76":{"type":"integer","minimum":0,"maximum":65535},"p77":{"type":"integer","minimum":1},"p78":{"type":"integer","minimum":1},"p79":{"type":"integer","minimum":1},"p80":{"type":"integer","minimum":0},"p81":{"type":"integer","minimum":1},"p82":{"type":"integer","minimum":1},"p83":{"type":"integer","minimum":0},"p84":{"type":"integer","minimum":1},"p85":{"type":"integer","minimum":0},"p86":{"type":"integer","minimum":1},"p87":{"type":"integer","minimum":1},"p88":{"type":"integer","minimum":1},"p89":{"type":"integer","minimum":1},"p90":{"type":"integer","minimum":1},"p91":{"type":"integer","minimum":0},"p92":{"type":"integer","minimum":200},"p93":{"type":"array","items":{"type":"integer","minimum":1},"minItems":1},"p94":{"type":"integer","minimum":0},"p95":{"type":"integer","minimum":1},"p96":{"type":"integer","minimum":1},"p97":{"type":"integer","minimum":1},"p98":{"type":"integer","minimum":1},"p99":{"type":"object","propertyNames":{"pattern":"^[a-z][a-z0-9_-]*(\\.[a-z0-9_-]+)?$"},"additionalProperties":{"type":"integer","minimum":1}},"p100":{"type":"integer","minimum":0},"p101":{"enum":["off","dry_run","on"]},"p102":{"type":"integer","minimum":0},"p103":{"type":"object","propertyNames":{"pattern":"^[a-z][a-z0-9_-]*:.+$"},"additionalProperties":{"type":"integer","minimum":0}},"p104":{"type":"integer","minimum":1},"p105":{"type":"string","minLength":1},"p106":{"type":"integer","minimum":0,"maximum":65535},"p107":{"type":"integer","minimum":0,"maximum":65535},"p108":{"type":"integer","minimum":1},"p109":{"type":"integer","minimum":1},"p110":{"type":"integer","minimum":1},"p111":{"enum":["error","warn","info","debug"]},"p112":{"enum":["card_first","gift_card_first"]},"p113":{"type":"integer","minimum":50,"maximum":600000},"p114":{"type":"boolean"},"p115":{"type":"integer","minimum":1},"p116":{"type":"integer","minimum":1},"p117":{"type":"integer","minimum":1},"p118":{"type":"integer","minimum":1},"p119":{"type":"integer","minimum":1},"p120":{"type":"array","items":{"type":"string","minLength":1}},"p121":{"type":"array","items":{"type":"string","minLength":1}},"p122":{"type":"object","propertyNames":{"pattern":"^([a-z][a-z0-9_-]*|\\*)$"},"additionalProperties":{"type":"array","items":{"type":"string","minLength":1}}},"p123":{"type":"array","items":{"type":"string","minLength":1}},"p124":{"type":"string"},"p125":{"type":"string"},"p126":{"type":"string"},"p127":{"type":"string"},"p128":{"type":"integer","minimum":1},"p129":{"type":"boolean"},"p130":{"type":"string","minLength":1},"p131":{"type":"integer","minimum":0,"maximum":65535},"p132":{"type":"string","pattern":"^/[A-Za-z0-9_-]+$"},"p133":{"type":"string","pattern":"^[A-Za-z0-9._@-]{1,64}$"},"p134":{"type":"string"},"p135":{"type":"integer","minimum":1},"p136":{"type":"integer","minimum":60000},"p137":{"type":"integer","minimum":1},"p138":{"enum":["auto","always"]},"p139":{"type":"array","items":{"type":"string","pattern":"^(\\[[0-9A-Fa-f:.]+\\]|[A-Za-z0-9]([A-Za-z0-9.-]*[A-Za-z0-9])?)\\.?(:[0-9]{1,5})?$"}},"p140":{"type":"object","propertyNames":{"enum":["web","pos","marketplace"]},"additionalProperties":{"type":"array","minItems":1,"maxItems":3,"items":{"type":"object","additionalProperties":false,"required":["key_id","secret"],"properties":{"key_id":{"type":"string","pattern":"^[A-Za-z0-9._-]{1,64}$"},"secret":{"type":"string","minLength":32}}}}},"p141":{"type":"array","items":{"type":"string","pattern":"^[a-z_][a-z0-9_]*(\\[\\])?(\\.[A-Za-z_][A-Za-z0-9_]*(\\[\\])?)*$"}},"p142":{"type":"array","items":{"type":"object","additionalProperties":false,"required":["channel"],"properties":{"channel":{"enum":["bus","web","pos","marketplace"]},"account":{"type":"string","minLength":1,"default":"*"},"required_fields":{"type":"array","items":{"type":"string","pattern":"^[a-z_][a-z0-9_]*(\\[\\])?(\\.[A-Za-z_][A-Za-z0-9_]*(\\[\\])?)*$"},"default":[]},"min_amount":{"type":["integer","object"],"minimum":0,"maximum":99999999999999,"additionalProperties":{"type":"integer","minimum":0,"maximum":99999999999999}},"max_amount":{"type":["integer","object"],"minimum":0,"maximum":99999999999999,"additionalProperties":{"type":"integer","minimum":0,"maximum":99999999999999}},"currencies":{"type":"array","items":{"enum":["AED","AFN","ALL","AMD","ANG","AOA","ARS","AUD","AWG","AZN","BAM","BBD","BDT","BGN","BHD","BIF","BMD","BND","BOB","BRL","BSD","BTN","BWP","BYN","BZD","CAD","CDF","CHF","CLF","CLP","CNY","COP","CRC","CUC","CUP","CVE","CZK","DJF","DKK","DOP","DZD","EGP","ERN","ETB","EUR","FJD","FKP","GBP","GEL","GHS","GIP","GMD","GNF","GTQ","GYD","HKD","HNL","HTG","HUF","IDR","ILS","INR","IQD","IRR","ISK","JMD","JOD","JPY","KES","KGS","KHR","KMF","KPW","KRW","KWD","KYD","KZT","LAK","LBP","LKR","LRD","LSL","LYD","MAD","MDL","MGA","MKD","MMK","MNT","MOP","MRU","MUR","MVR","MWK","MXN","MYR","MZN","NAD","NGN","NIO","NOK","NPR","NZD","OMR","PAB","PEN","PGK","PHP","PKR","PLN","PYG","QAR","RON","RSD","RUB","RWF","SAR","SBD","SCR","SDG","SEK","SGD","SHP","SLE","SOS","SRD","SSP","STN","SVC","SYP","SZL","THB","TJS","TMT","TND","TOP","TRY","TTD","TWD","TZS","UAH","UGX","USD","UYI","UYU","UYW","UZS","VED","VES","VND","VUV","WST","XAF","XCD","XCG","XOF","XPF","YER","ZAR","ZMW","ZWG"]},"default":[]},"commands":{"type":"array","items":{"enum":["validate","revalidate","capture","cancel","refund","authorize","sale","tokenize","balance_inquiry","reload","issue","activate","deactivate","merge_balance"]},"default":[]},"free_text_card_data":{"enum":["mask","refuse"],"default":"mask"},"free_text_fields":{"type":"array","items":{"type":"string","pattern":"^[a-z_][a-z0-9_]*(\\[\\])?(\\.[A-Za-z_][A-Za-z0-9_]*(\\[\\])?)*$"},"default":[]}}}},"p143":{"type":"integer","minimum":0,"maximum":99999999999999},"p144":{"type":"object","propertyNames":{"enum":["AED","AFN","ALL","AMD","ANG","AOA","ARS","AUD","AWG","AZN","BAM","BBD","BDT","BGN","BHD","BIF","BMD","BND","BOB","BRL","BSD","BTN","BWP","BYN","BZD","CAD","CDF","CHF","CLF","CLP","CNY","COP","CRC","CUC","CUP","CVE","CZK","DJF","DKK","DOP","DZD","EGP","ERN","ETB","EUR","FJD","FKP","GBP","GEL","GHS","GIP","GMD","GNF","GTQ","GYD","HKD","HNL","HTG","HUF","IDR","ILS","INR","IQD","IRR","ISK","JMD","JOD","JPY","KES","KGS","KHR","KMF","KPW","KRW","KWD","KYD","KZT","LAK","LBP","LKR","LRD","LSL","LYD","MAD","MDL","MGA","MKD","MMK","MNT","MOP","MRU","MUR","MVR","MWK","MXN","MYR","MZN","NAD","NGN","NIO","NOK","NPR","NZD","OMR","PAB","PEN","PGK","PHP","PKR","PLN","PYG","QAR","RON","RSD","RUB","RWF","SAR","SBD","SCR","SDG","SEK","SGD","SHP","SLE","SOS","SRD","SSP","STN","SVC","SYP","SZL","THB","TJS","TMT","TND","TOP","TRY","TTD","TWD","TZS","UAH","UGX","USD","UYI","UYU","UYW","UZS","VED","VES","VND","VUV","WST","XAF","XCD","XCG","XOF","XPF","YER","ZAR","ZMW","ZWG"]},"additionalProperties":{"type":"integer","minimum":0,"maximum":99999999999999}},"p145":{"type":"array","items":{"enum":["validate","revalidate","capture","cancel","refund","authorize","sale","tokenize","balance_inquiry","reload","issue","activate","deactivate","merge_balance"]}},"p146":{"type":"array","items":{"enum":["bus","web","pos","marketplace"]}},"p147":{"type":"integer","minimum":1},"p148":{"type":"integer","minimum":1},"p149":{"type":"array","items":{"type":"object","additionalProperties":false,"required":["name","gateways"],"properties":{"name":{"type":"string","pattern":"^[A-Za-z0-9._-]{1,64}$"},"when":{"type":"object","additionalProperties":false,"default":{},"properties":{"commands":{"type":"array","items":{"enum":["validate","revalidate","capture","cancel","refund","authorize","sale","tokenize","balance_inquiry","reload","issue","activate","deactivate","merge_balance"]},"default":[]},"currencies":{"type":"array","items":{"enum":["AED","AFN","ALL","AMD","ANG","AOA","ARS","AUD","AWG","AZN","BAM","BBD","BDT","BGN","BHD","BIF","BMD","BND","BOB","BRL","BSD","BTN","BWP","BYN","BZD","CAD","CDF","CHF","CLF","CLP","CNY","COP","CRC","CUC","CUP","CVE","CZK","DJF","DKK","DOP","DZD","EGP","ERN","ETB","EUR","FJD","FKP","GBP","GEL","GHS","GIP","GMD","GNF","GTQ","GYD","HKD","HNL","HTG","HUF","IDR","ILS","INR","IQD","IRR","ISK","JMD","JOD","JPY","KES","KGS","KHR","KMF","KPW","KRW","KWD","KYD","KZT","LAK","LBP","LKR","LRD","LSL","LYD","MAD","MDL","MGA","MKD","MMK","MNT","MOP","MRU","MUR","MVR","MWK","MXN","MYR","MZN","NAD","NGN","NIO","NOK","NPR","NZD","OMR","PAB","PEN","PGK","PHP","PKR","PLN","PYG","QAR","RON","RSD","RUB","RWF","SAR","SBD","SCR","SDG","SEK","SGD","SHP","SLE","SOS","SRD","SSP","STN","SVC","SYP","SZL","THB","TJS","TMT","TND","TOP","TRY","TTD","TWD","TZS","UAH","UGX","USD","UYI","UYU","UYW","UZS","VED","VES","VND","VUV","WST","XAF","XCD","XCG","XOF","XPF","YER","ZAR","ZMW","ZWG"]},"default":[]},"min_amount":{"type":["integer","object"],"minimum":0,"maximum":99999999999999,"additionalProperties":{"type":"integer","minimum":0,"maximum":99999999999999}},"max_amount":{"type":["integer","object"],"minimum":0,"maximum":99999999999999,"additionalProperties":{"type":"integer","minimum":0,"maximum":99999999999999}},"channels":{"type":"array","items":{"enum":["bus","web","pos","marketplace"]},"default":[]},"countries":{"type":"array","items":{"type":"string","pattern":"^[A-Za-z]{2}$"},"default":[]},"methods":{"type":"array","items":{"type":"string","minLength":1,"maxLength":64},"default":[]},"merchants":{"type":"array","items":{"type":"string","minLength":1},"default":[]},"gateways":{"type":"array","items":{"type":"string","pattern":"^[a-z][a-z0-9_-]{0,31}$"},"default":[]},"agreement_status":{"type":"array","items":{"enum":["active","suspended","expired","pending","none"]},"default":[]},"agreement_gateway":{"type":"string","pattern":"^[a-z][a-z0-9_-]{0,31}$"}}},"gateways":{"type":"array","items":{"type":"string","pattern":"^[a-z][a-z0-9_-]{0,31}$"},"minItems":1,"maxItems":8}}}},"p150":{"type":"array","items":{"type":"object","additionalProperties":false,"required":["merchant","gateway","status"],"properties":{"merchant":{"type":"string","minLength":1},"gateway":{"type":"string","pattern":"^[a-z][a-z0-9_-]{0,31}$"},"status":{"enum":["active","suspended","expired"]},"valid_from":{"type":"string","pattern":"^\\d{4}-\\d{2}-\\d{2}(T\\d{2}:\\d{2}(:\\d{2}(\\.\\d+)?)?(Z|[+-]\\d{2}:\\d{2})?)?$"},"valid_until":{"type":"string","pattern":"^\\d{4}-\\d{2}-\\d{2}(T\\d{2}:\\d{2}(:\\d{2}(\\.\\d+)?)?(Z|[+-]\\d{2}:\\d{2})?)?$"}}}},"p151":{"type":"boolean"},"p152":{"type":"array","items":{"type":"string","minLength":1}},"p153":{"type":"boolean"},"p154":{"type":"array","items":{"type":"string","minLength":1,"maxLength":64}},"p155":{"type":"string","pattern":"^[A-Za-z0-9_.]+$"},"p156":{"type":"integer","minimum":0},"p157":{"type":"object","propertyNames":{"type":"string","pattern":"^[a-z][a-z0-9_-]{0,31}$"},"additionalProperties":{"type":"array","items":{"type":"string","minLength":1,"maxLength":64}}},"p158":{"type":"integer","minimum":1},"p159":{"type":"boolean"},"p160":{"type":"integer","minimum":1},"p161":{"type":"integer","minimum":1},"p162":{"type":"integer","minimum":1},"p163":{"type":"integer","minimum":1},"p164":{"type":"object","propertyNames":{"enum":["bus","web","pos","marketplace"]},"additionalProperties":{"type":"object","additionalProperties":false,"required":["per_s","burst"],"properties":{"per_s":{"type":"integer","minimum":1},"burst":{"type":"integer","minimum":1}}}},"p165":{"type":"object","propertyNames":{"pattern":"^[a-z][a-z0-9_-]*:.+$"},"additionalProperties":{"type":"object","additionalProperties":false,"required":["per_s","burst"],"properties":{"per_s":{"type":"integer","minimum":1},"burst":{"type":"integer","minimum":1}}}},"p166":{"type":"integer","minimum":1,"maximum":100},"p167":{"type":"integer","minimum":0},"p168":{"type":"integer","minimum":1,"maximum":3600},"p169":{"type":"integer","minimum":1},"p170":{"type":"boolean"},"p171":{"type":"boolean"},"p172":{"type":"integer","minimum":1},"p173":{"type":"integer","minimum":1,"maximum":65535},"p174":{"type":"integer","minimum":1},"p175":{"type":"integer","minimum":1},"p176":{"type":"integer","minimum":1},"p177":{"type":"integer","minimum":100},"p178":{"type":"array","items":{"type":"object","additionalProperties":false,"required":["scope","name","currency"],"properties":{"scope":{"enum":["gateway","merchant"]},"name":{"type":"string","minLength":1},"gateway":{"type":"string","minLength":1,"default":"*"},"currency":{"enum":["AED","AFN","ALL","AMD","ANG","AOA","ARS","AUD","AWG","AZN","BAM","BBD","BDT","BGN","BHD","BIF","BMD","BND","BOB","BRL","BSD","BTN","BWP","BYN","BZD","CAD","CDF","CHF","CLF","CLP","CNY","COP","CRC","CUC","CUP","CVE","CZK","DJF","DKK","DOP","DZD","EGP","ERN","ETB","EUR","FJD","FKP","GBP","GEL","GHS","GIP","GMD","GNF","GTQ","GYD","HKD","HNL","HTG","HUF","IDR","ILS","INR","IQD","IRR","ISK","JMD","JOD","JPY","KES","KGS","KHR","KMF","KPW","KRW","KWD","KYD","KZT","LAK","LBP","LKR","LRD","LSL","LYD","MAD","MDL","MGA","MKD","MMK","MNT","MOP","MRU","MUR","MVR","MWK","MXN","MYR","MZN","NAD","NGN","NIO","NOK","NPR","NZD","OMR","PAB","PEN","PGK","PHP","PKR","PLN","PYG","QAR","RON","RSD","RUB","RWF","SAR","SBD","SCR","SDG","SEK","SGD","SHP","SLE","SOS","SRD","SSP","STN","SVC","SYP","SZL","THB","TJS","TMT","TND","TOP","TRY","TTD","TWD","TZS","UAH","UGX","USD","UYI","UYU","UYW","UZS","VED","VES","VND","VUV","WST","XAF","XCD","XCG","XOF","XPF","YER","ZAR","ZMW","ZWG"]},"min_amount":{"type":"integer","minimum":0,"maximum":99999999999999},"max_amount":{"type":"integer","minimum":0,"maximum":99999999999999},"daily_volume":{"type":"integer","minimum":0,"maximum":99999999999999},"daily_count":{"type":"integer","minimum":0},"monthly_volume":{"type":"integer","minimum":0,"maximum":99999999999999},"monthly_count":{"type":"integer","minimum":0}}}},"p179":{"type":"array","items":{"type":"object","additionalProperties":false,"required":["name","when","action"],"properties":{"name":{"type":"string","pattern":"^[A-Za-z0-9_.-]{1,64}$"},"when":{"type":"array","minItems":1,"items":{"enum":["high_amount","velocity_customer","velocity_token","velocity_ip","velocity_email","country_mismatch","new_token_high_amount"]}},"action":{"enum":["allow","psp_review","hold","decline"]}}}},"p180":{"type":"object","propertyNames":{"enum":["AED","AFN","ALL","AMD","ANG","AOA","ARS","AUD","AWG","AZN","BAM","BBD","BDT","BGN","BHD","BIF","BMD","BND","BOB","BRL","BSD","BTN","BWP","BYN","BZD","CAD","CDF","CHF","CLF","CLP","CNY","COP","CRC","CUC","CUP","CVE","CZK","DJF","DKK","DOP","DZD","EGP","ERN","ETB","EUR","FJD","FKP","GBP","GEL","GHS","GIP","GMD","GNF","GTQ","GYD","HKD","HNL","HTG","HUF","IDR","ILS","INR","IQD","IRR","ISK","JMD","JOD","JPY","KES","KGS","KHR","KMF","KPW","KRW","KWD","KYD","KZT","LAK","LBP","LKR","LRD","LSL","LYD","MAD","MDL","MGA","MKD","MMK","MNT","MOP","MRU","MUR","MVR","MWK","MXN","MYR","MZN","NAD","NGN","NIO","NOK","NPR","NZD","OMR","PAB","PEN","PGK","PHP","PKR","PLN","PYG","QAR","RON","RSD","RUB","RWF","SAR","SBD","SCR","SDG","SEK","SGD","SHP","SLE","SOS","SRD","SSP","STN","SVC","SYP","SZL","THB","TJS","TMT","TND","TOP","TRY","TTD","TWD","TZS","UAH","UGX","USD","UYI","UYU","UYW","UZS","VED","VES","VND","VUV","WST","XAF","XCD","XCG","XOF","XPF","YER","ZAR","ZMW","ZWG"]},"additionalProperties":{"type":"integer","minimum":0,"maximum":99999999999999}},"p181":{"type":"array","items":{"type":"object","additionalProperties":false,"required":["by","window_ms","max_count"],"properties":{"by":{"enum":["customer","token","ip","email"]},"window_ms":{"type":"integer","minimum":1000},"max_count":{"type":"integer","minimum":0}}}},"p182":{"type":"object","propertyNames":{"enum":["AED","AFN","ALL","AMD","ANG","AOA","ARS","AUD","AWG","AZN","BAM","BBD","BDT","BGN","BHD","BIF","BMD","BND","BOB","BRL","BSD","BTN","BWP","BYN","BZD","CAD","CDF","CHF","CLF","CLP","CNY","COP","CRC","CUC","CUP","CVE","CZK","DJF","DKK","DOP","DZD","EGP","ERN","ETB","EUR","FJD","FKP","GBP","GEL","GHS","GIP","GMD","GNF","GTQ","GYD","HKD","HNL","HTG","HUF","IDR","ILS","INR","IQD","IRR","ISK","JMD","JOD","JPY","KES","KGS","KHR","KMF","KPW","KRW","KWD","KYD","KZT","LAK","LBP","LKR","LRD","LSL","LYD","MAD","MDL","MGA","MKD","MMK","MNT","MOP","MRU","MUR","MVR","MWK","MXN","MYR","MZN","NAD","NGN","NIO","NOK","NPR","NZD","OMR","PAB","PEN","PGK","PHP","PKR","PLN","PYG","QAR","RON","RSD","RUB","RWF","SAR","SBD","SCR","SDG","SEK","SGD","SHP","SLE","SOS","SRD","SSP","STN","SVC","SYP","SZL","THB","TJS","TMT","TND","TOP","TRY","TTD","TWD","TZS","UAH","UGX","USD","UYI","UYU","UYW","UZS","VED","VES","VND","VUV","WST","XAF","XCD","XCG","XOF","XPF","YER","ZAR","ZMW","ZWG"]},"additionalProperties":{"type":"integer","minimum":0,"maximum":99999999999999}},"p183":{"type":"integer","minimum":1},"p184":{"type":"integer","minimum":1},"p185":{"type":"string"},"p186":{"type":"object","propertyNames":{"pattern":"^[a-z][a-z0-9_-]*(:.+)?$"},"additionalProperties":{"type":"array","minItems":1,"items":{"enum":["AED","AFN","ALL","AMD","ANG","AOA","ARS","AUD","AWG","AZN","BAM","BBD","BDT","BGN","BHD","BIF","BMD","BND","BOB","BRL","BSD","BTN","BWP","BYN","BZD","CAD","CDF","CHF","CLF","CLP","CNY","COP","CRC","CUC","CUP","CVE","CZK","DJF","DKK","DOP","DZD","EGP","ERN","ETB","EUR","FJD","FKP","GBP","GEL","GHS","GIP","GMD","GNF","GTQ","GYD","HKD","HNL","HTG","HUF","IDR","ILS","INR","IQD","IRR","ISK","JMD","JOD","JPY","KES","KGS","KHR","KMF","KPW","KRW","KWD","KYD","KZT","LAK","LBP","LKR","LRD","LSL","LYD","MAD","MDL","MGA","MKD","MMK","MNT","MOP","MRU","MUR","MVR","MWK","MXN","MYR","MZN","NAD","NGN","NIO","NOK","NPR","NZD","OMR","PAB","PEN","PGK","PHP","PKR","PLN","PYG","QAR","RON","RSD","RUB","RWF","SAR","SBD","SCR","SDG","SEK","SGD","SHP","SLE","SOS","SRD","SSP","STN","SVC","SYP","SZL","THB","TJS","TMT","TND","TOP","TRY","TTD","TWD","TZS","UAH","UGX","USD","UYI","UYU","UYW","UZS","VED","VES","VND","VUV","WST","XAF","XCD","XCG","XOF","XPF","YER","ZAR","ZMW","ZWG"]}}},"p187":{"type":"boolean"},"p188":{"type":"array","items":{"type":"object","additionalProperties":false,"required":["from","to","rate","as_of"],"properties":{"from":{"enum":["AED","AFN","ALL","AMD","ANG","AOA","ARS","AUD","AWG","AZN","BAM","BBD","BDT","BGN","BHD","BIF","BMD","BND","BOB","BRL","BSD","BTN","BWP","BYN","BZD","CAD","CDF","CHF","CLF","CLP","CNY","COP","CRC","CUC","CUP","CVE","CZK","DJF","DKK","DOP","DZD","EGP","ERN","ETB","EUR","FJD","FKP","GBP","GEL","GHS","GIP","GMD","GNF","GTQ","GYD","HKD","HNL","HTG","HUF","IDR","ILS","INR","IQD","IRR","ISK","JMD","JOD","JPY","KES","KGS","KHR","KMF","KPW","KRW","KWD","KYD","KZT","LAK","LBP","LKR","LRD","LSL","LYD","MAD","MDL","MGA","MKD","MMK","MNT","MOP","MRU","MUR","MVR","MWK","MXN","MYR","MZN","NAD","NGN","NIO","NOK","NPR","NZD","OMR","PAB","PEN","PGK","PHP","PKR","PLN","PYG","QAR","RON","RSD","RUB","RWF","SAR","SBD","SCR","SDG","SEK","SGD","SHP","SLE","SOS","SRD","SSP","STN","SVC","SYP","SZL","THB","TJS","TMT","TND","TOP","TRY","TTD","TWD","TZS","UAH","UGX","USD","UYI","UYU","UYW","UZS","VED","VES","VND","VUV","WST","XAF","XCD","XCG","XOF","XPF","YER","ZAR","ZMW","ZWG"]},"to":{"enum":["AED","AFN","ALL","AMD","ANG","AOA","ARS","AUD","AWG","AZN","BAM","BBD","BDT","BGN","BHD","BIF","BMD","BND","BOB","BRL","BSD","BTN","BWP","BYN","BZD","CAD","CDF","CHF","CLF","CLP","CNY","COP","CRC","CUC","CUP","CVE","CZK","DJF","DKK","DOP","DZD","EGP","ERN","ETB","EUR","FJD","FKP","GBP","GEL","GHS","GIP","GMD","GNF","GTQ","GYD","HKD","HNL","HTG","HUF","IDR","ILS","INR","IQD","IRR","ISK","JMD","JOD","JPY","KES","KGS","KHR","KMF","KPW","KRW","KWD","KYD","KZT","LAK","LBP","LKR","LRD","LSL","LYD","MAD","MDL","MGA","MKD","MMK","MNT","MOP","MRU","MUR","MVR","MWK","MXN","MYR","MZN","NAD","NGN","NIO","NOK","NPR","NZD","OMR","PAB","PEN","PGK","PHP","PKR","PLN","PYG","QAR","RON","RSD","RUB","RWF","SAR","SBD","SCR","SDG","SEK","SGD","SHP","SLE","SOS","SRD","SSP","STN","SVC","SYP","SZL","THB","TJS","TMT","TND","TOP","TRY","TTD","TWD","TZS","UAH","UGX","USD","UYI","UYU","UYW","UZS","VED","VES","VND","VUV","WST","XAF","XCD","XCG","XOF","XPF","YER","ZAR","ZMW","ZWG"]},"rate":{"type":"string","pattern":"^(\\d+(\\.\\d+)?|\\d+/\\d+)$"},"as_of":{"type":"string","minLength":10}}}},"p189":{"type":"integer","minimum":1},"p190":{"type":"integer","minimum":0},"p191":{"enum":["off","dry_run","on"]},"p192":{"type":"integer","minimum":1},"p193":{"type":"integer","minimum":1},"p194":{"type":"integer","minimum":0},"p195":{"type":"array","items":{"type":"string","minLength":1},"uniqueItems":true},"p196":{"type":"integer","minimum":1},"p197":{"type":"integer","minimum":1},"p198":{"type":"integer","minimum":0,"maximum":100000},"p199":{"type":"string"},"p200":{"type":"boolean"},"p201":{"type":"integer","minimum":30,"maximum":3650},"p202":{"type":"string"},"p203":{"type":"integer","minimum":1,"maximum":10000},"p204":{"type":"boolean"},"p205":{"type":"integer","minimum":1},"p206":{"type":"integer","minimum":1,"maximum":31536000000},"p207":{"type":"integer","minimum":1,"maximum":31536000000},"p208":{"type":"integer","minimum":1,"maximum":31536000000},"p209":{"type":"integer","minimum":0,"maximum":31536000000},"p210":{"type":"integer","minimum":1,"maximum":31536000000},"p211":{"type":"array","maxItems":10,"items":{"type":"integer","minimum":1}},"p212":{"type":"integer","minimum":1},"p213":{"type":"string","pattern":"^[A-Za-z0-9_.]+$"},"p214":{"type":"string","pattern":"^[A-Za-z0-9_.]+$"},"p215":{"type":"string","pattern":"^[A-Za-z0-9_.]+$"},"p216":{"type":"object","propertyNames":{"pattern":"^[a-z][a-z0-9_-]*$"},"additionalProperties":{"type":"object","required":["type"],"properties":{"type":{"enum":["stripe","adyen","adyen-stored-value","cybersource","simulator"]}},"allOf":[{"if":{"properties":{"type":{"const":"stripe"}},"required":["type"]},"then":{"type":"object","additionalProperties":false,"required":["type","base_url","api_key"],"properties":{"type":{"const":"stripe"},"base_url":{"type":"string","pattern":"^https?://[^\\s]+$"},"timeout_ms":{"type":"integer","minimum":1,"default":10000},"max_sockets":{"type":"integer","minimum":1,"default":512},"connect_timeout_ms":{"type":"integer","minimum":1,"default":2000},"warm_sockets":{"type":"integer","minimum":0,"default":16},"keep_warm_interval_ms":{"type":"integer","minimum":1000,"default":30000},"store_payment_methods":{"type":"boolean","default":false},"payer_authentication":{"type":"boolean","default":false},"vault":{"type":"string","pattern":"^[A-Za-z0-9][A-Za-z0-9_.:-]{0,99}$"},"api_key":{"type":"string","minLength":1},"webhook_secret":{"type":"string","default":""},"webhook_secret_previous":{"type":"string","default":""},"merchant_account":{"type":"string","default":""}}}},{"if":{"properties":{"type":{"const":"adyen"}},"required":["type"]},"then":{"type":"object","additionalProperties":false,"required":["type","base_url","api_key","merchant_account"],"properties":{"type":{"const":"adyen"},"base_url":{"type":"string","pattern":"^https?://[^\\s]+$"},"timeout_ms":{"type":"integer","minimum":1,"default":10000},"max_sockets":{"type":"integer","minimum":1,"default":512},"connect_timeout_ms":{"type":"integer","minimum":1,"default":2000},"warm_sockets":{"type":"integer","minimum":0,"default":16},"keep_warm_interval_ms":{"type":"integer","minimum":1000,"default":30000},"store_payment_methods":{"type":"boolean","default":false},"payer_authentication":{"type":"boolean","default":false},"vault":{"type":"string","pattern":"^[A-Za-z0-9][A-Za-z0-9_.:-]{0,99}$"},"api_key":{"type":"string","minLength":1},"merchant_account":{"type":"string","minLength":1},"webhook_secret":{"type":"string","default":""},"webhook_secret_previous":{"type":"string","default":""},"key_id":{"type":"string","default":""},"shared_secret":{"type":"string","default":""},"report_username":{"type":"string","default":""},"report_password":{"type":"string","default":""},"authorisation_type":{"type":"string","default":""},"report_base_url":{"type":"string","default":""}}}},{"if":{"properties":{"type":{"const":"adyen-stored-value"}},"required":["type"]},"then":{"type":"object","additionalProperties":false,"required":["type","base_url","api_key","merchant_account"],"properties":{"type":{"const":"adyen-stored-value"},"base_url":{"type":"string","pattern":"^https?://[^\\s]+$"},"timeout_ms":{"type":"integer","minimum":1,"default":10000},"max_sockets":{"type":"integer","minimum":1,"default":512},"connect_timeout_ms":{"type":"integer","minimum":1,"default":2000},"warm_sockets":{"type":"integer","minimum":0,"default":16},"keep_warm_interval_ms":{"type":"integer","minimum":1000,"default":30000},"store_payment_methods":{"type":"boolean","default":false},"payer_authentication":{"type":"boolean","default":false},"vault":{"type":"string","pattern":"^[A-Za-z0-9][A-Za-z0-9_.:-]{0,99}$"},"api_key":{"type":"string","minLength":1},"merchant_account":{"type":"string","minLength":1},"webhook_secret":{"type":"string","default":""},"webhook_secret_previous":{"type":"string","default":""},"key_id":{"type":"string","default":""},"shared_secret":{"type":"string","default":""},"issue_svs":{"type":"boolean","default":false}}}},{"if":{"properties":{"type":{"const":"cybersource"}},"required":["type"]},"then":{"type":"object","additionalProperties":false,"required":["type","base_url","merchant_id","key_id","shared_secret"],"properties":{"type":{"const":"cybersource"},"base_url":{"type":"string","pattern":"^https?://[^\\s]+$"},"timeout_ms":{"type":"integer","minimum":1,"default":10000},"max_sockets":{"type":"integer","minimum":1,"default":512},"connect_timeout_ms":{"type":"integer","minimum":1,"default":2000},"warm_sockets":{"type":"integer","minimum":0,"default":16},"keep_warm_interval_ms":{"type":"integer","minimum":1000,"default":30000},"store_payment_methods":{"type":"boolean","default":false},"payer_authentication":{"type":"boolean","default":false},"vault":{"type":"string","pattern":"^[A-Za-z0-9][A-Za-z0-9_.:-]{0,99}$"},"merchant_id":{"type":"string","minLength":1},"key_id":{"type":"string","minLength":1},"shared_secret":{"type":"string","minLength":1},"webhook_secret":{"type":"string","default":""},"webhook_secret_previous":{"type":"string","default":""},"webhook_key_id":{"type":"string","default":""},"webhook_key_id_previous":{"type":"string","default":""},"merchant_account":{"type":"string","default":""},"webhook_private_key":{"type":"string","default":""},"reverse_after_void":{"type":"boolean","default":false}}}},{"if":{"properties":{"type":{"const":"simulator"}},"required":["type"]},"then":{"type":"object","additionalProperties":false,"required":["type","base_url"],"properties":{"type":{"const":"simulator"},"base_url":{"type":"string","pattern":"^https?://[^\\s]+$"},"timeout_ms":{"type":"integer","minimum":1,"default":10000},"max_sockets":{"type":"integer","minimum":1,"default":512},"connect_timeout_ms":{"type":"integer","minimum":1,"default":2000},"warm_sockets":{"type":"integer","minimum":0,"default":16},"keep_warm_interval_ms":{"type":"integer","minimum":1000,"default":30000},"store_payment_methods":{"type":"boolean","default":false},"payer_authentication":{"type":"boolean","default":false},"vault":{"type":"string","pattern":"^[A-Za-z0-9][A-Za-z0-9_.:-]{0,99}$"},"api_key":{"type":"string","default":""},"webhook_secret":{"type":"string","default":""},"webhook_secret_previous":{"type":"string","default":""},"merchant_account":{"type":"string","default":""}}}}]}}}};
 const func2 = Object.prototype.hasOwnProperty;
 const schema7 = {"type":"string","pattern":"^https?://[^\\s]+$"};
 const pattern0 = new RegExp("^https?://[^\\s]+$", "u");
@@ -4708,7 +4708,7 @@ validate304.errors = vErrors;
 return errors === 0;
 }
 
-const schema149 = {"type":"array","items":{"type":"object","additionalProperties":false,"required":["channel"],"properties":{"channel":{"enum":["bus","web","pos","marketplace"]},"account":{"type":"string","minLength":1,"default":"*"},"required_fields":{"type":"array","items":{"type":"string","pattern":"^[a-z_][a-z0-9_]*(\\[\\])?(\\.[A-Za-z_][A-Za-z0-9_]*(\\[\\])?)*$"},"default":[]},"min_amount":{"type":"integer","minimum":0,"maximum":99999999999999},"max_amount":{"type":"integer","minimum":0,"maximum":99999999999999},"currencies":{"type":"array","items":{"enum":["AED","AFN","ALL","AMD","ANG","AOA","ARS","AUD","AWG","AZN","BAM","BBD","BDT","BGN","BHD","BIF","BMD","BND","BOB","BRL","BSD","BTN","BWP","BYN","BZD","CAD","CDF","CHF","CLF","CLP","CNY","COP","CRC","CUC","CUP","CVE","CZK","DJF","DKK","DOP","DZD","EGP","ERN","ETB","EUR","FJD","FKP","GBP","GEL","GHS","GIP","GMD","GNF","GTQ","GYD","HKD","HNL","HTG","HUF","IDR","ILS","INR","IQD","IRR","ISK","JMD","JOD","JPY","KES","KGS","KHR","KMF","KPW","KRW","KWD","KYD","KZT","LAK","LBP","LKR","LRD","LSL","LYD","MAD","MDL","MGA","MKD","MMK","MNT","MOP","MRU","MUR","MVR","MWK","MXN","MYR","MZN","NAD","NGN","NIO","NOK","NPR","NZD","OMR","PAB","PEN","PGK","PHP","PKR","PLN","PYG","QAR","RON","RSD","RUB","RWF","SAR","SBD","SCR","SDG","SEK","SGD","SHP","SLE","SOS","SRD","SSP","STN","SVC","SYP","SZL","THB","TJS","TMT","TND","TOP","TRY","TTD","TWD","TZS","UAH","UGX","USD","UYI","UYU","UYW","UZS","VED","VES","VND","VUV","WST","XAF","XCD","XCG","XOF","XPF","YER","ZAR","ZMW","ZWG"]},"default":[]},"commands":{"type":"array","items":{"enum":["validate","revalidate","capture","cancel","refund","authorize","sale","tokenize","balance_inquiry","reload","issue","activate","deactivate","merge_balance"]},"default":[]},"free_text_card_data":{"enum":["mask","refuse"],"default":"mask"},"free_text_fields":{"type":"array","items":{"type":"string","pattern":"^[a-z_][a-z0-9_]*(\\[\\])?(\\.[A-Za-z_][A-Za-z0-9_]*(\\[\\])?)*$"},"default":[]}}}};
+const schema149 = {"type":"array","items":{"type":"object","additionalProperties":false,"required":["channel"],"properties":{"channel":{"enum":["bus","web","pos","marketplace"]},"account":{"type":"string","minLength":1,"default":"*"},"required_fields":{"type":"array","items":{"type":"string","pattern":"^[a-z_][a-z0-9_]*(\\[\\])?(\\.[A-Za-z_][A-Za-z0-9_]*(\\[\\])?)*$"},"default":[]},"min_amount":{"type":["integer","object"],"minimum":0,"maximum":99999999999999,"additionalProperties":{"type":"integer","minimum":0,"maximum":99999999999999}},"max_amount":{"type":["integer","object"],"minimum":0,"maximum":99999999999999,"additionalProperties":{"type":"integer","minimum":0,"maximum":99999999999999}},"currencies":{"type":"array","items":{"enum":["AED","AFN","ALL","AMD","ANG","AOA","ARS","AUD","AWG","AZN","BAM","BBD","BDT","BGN","BHD","BIF","BMD","BND","BOB","BRL","BSD","BTN","BWP","BYN","BZD","CAD","CDF","CHF","CLF","CLP","CNY","COP","CRC","CUC","CUP","CVE","CZK","DJF","DKK","DOP","DZD","EGP","ERN","ETB","EUR","FJD","FKP","GBP","GEL","GHS","GIP","GMD","GNF","GTQ","GYD","HKD","HNL","HTG","HUF","IDR","ILS","INR","IQD","IRR","ISK","JMD","JOD","JPY","KES","KGS","KHR","KMF","KPW","KRW","KWD","KYD","KZT","LAK","LBP","LKR","LRD","LSL","LYD","MAD","MDL","MGA","MKD","MMK","MNT","MOP","MRU","MUR","MVR","MWK","MXN","MYR","MZN","NAD","NGN","NIO","NOK","NPR","NZD","OMR","PAB","PEN","PGK","PHP","PKR","PLN","PYG","QAR","RON","RSD","RUB","RWF","SAR","SBD","SCR","SDG","SEK","SGD","SHP","SLE","SOS","SRD","SSP","STN","SVC","SYP","SZL","THB","TJS","TMT","TND","TOP","TRY","TTD","TWD","TZS","UAH","UGX","USD","UYI","UYU","UYW","UZS","VED","VES","VND","VUV","WST","XAF","XCD","XCG","XOF","XPF","YER","ZAR","ZMW","ZWG"]},"default":[]},"commands":{"type":"array","items":{"enum":["validate","revalidate","capture","cancel","refund","authorize","sale","tokenize","balance_inquiry","reload","issue","activate","deactivate","merge_balance"]},"default":[]},"free_text_card_data":{"enum":["mask","refuse"],"default":"mask"},"free_text_fields":{"type":"array","items":{"type":"string","pattern":"^[a-z_][a-z0-9_]*(\\[\\])?(\\.[A-Za-z_][A-Za-z0-9_]*(\\[\\])?)*$"},"default":[]}}}};
 
 function validate306(data, {instancePath="", parentData, parentDataProperty, rootData=data}={}){
 let vErrors = null;
@@ -4835,8 +4835,8 @@ errors++;
 }
 if(data0.min_amount !== undefined){
 let data5 = data0.min_amount;
-if(!(((typeof data5 == "number") && (!(data5 % 1) && !isNaN(data5))) && (isFinite(data5)))){
-const err8 = {instancePath:instancePath+"/" + i0+"/min_amount",schemaPath:"#/items/properties/min_amount/type",keyword:"type",params:{type: "integer"},message:"must be integer"};
+if((!(((typeof data5 == "number") && (!(data5 % 1) && !isNaN(data5))) && (isFinite(data5)))) && (!(data5 && typeof data5 == "object" && !Array.isArray(data5)))){
+const err8 = {instancePath:instancePath+"/" + i0+"/min_amount",schemaPath:"#/items/properties/min_amount/type",keyword:"type",params:{type: schema149.items.properties.min_amount.type},message:"must be integer,object"};
 if(vErrors === null){
 vErrors = [err8];
 }
@@ -4867,11 +4867,11 @@ vErrors.push(err10);
 errors++;
 }
 }
-}
-if(data0.max_amount !== undefined){
-let data6 = data0.max_amount;
+if(data5 && typeof data5 == "object" && !Array.isArray(data5)){
+for(const key1 in data5){
+let data6 = data5[key1];
 if(!(((typeof data6 == "number") && (!(data6 % 1) && !isNaN(data6))) && (isFinite(data6)))){
-const err11 = {instancePath:instancePath+"/" + i0+"/max_amount",schemaPath:"#/items/properties/max_amount/type",keyword:"type",params:{type: "integer"},message:"must be integer"};
+const err11 = {instancePath:instancePath+"/" + i0+"/min_amount/" + key1.replace(/~/g, "~0").replace(/\//g, "~1"),schemaPath:"#/items/properties/min_amount/additionalProperties/type",keyword:"type",params:{type: "integer"},message:"must be integer"};
 if(vErrors === null){
 vErrors = [err11];
 }
@@ -4882,7 +4882,7 @@ errors++;
 }
 if((typeof data6 == "number") && (isFinite(data6))){
 if(data6 > 99999999999999 || isNaN(data6)){
-const err12 = {instancePath:instancePath+"/" + i0+"/max_amount",schemaPath:"#/items/properties/max_amount/maximum",keyword:"maximum",params:{comparison: "<=", limit: 99999999999999},message:"must be <= 99999999999999"};
+const err12 = {instancePath:instancePath+"/" + i0+"/min_amount/" + key1.replace(/~/g, "~0").replace(/\//g, "~1"),schemaPath:"#/items/properties/min_amount/additionalProperties/maximum",keyword:"maximum",params:{comparison: "<=", limit: 99999999999999},message:"must be <= 99999999999999"};
 if(vErrors === null){
 vErrors = [err12];
 }
@@ -4892,7 +4892,7 @@ vErrors.push(err12);
 errors++;
 }
 if(data6 < 0 || isNaN(data6)){
-const err13 = {instancePath:instancePath+"/" + i0+"/max_amount",schemaPath:"#/items/properties/max_amount/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0"};
+const err13 = {instancePath:instancePath+"/" + i0+"/min_amount/" + key1.replace(/~/g, "~0").replace(/\//g, "~1"),schemaPath:"#/items/properties/min_amount/additionalProperties/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0"};
 if(vErrors === null){
 vErrors = [err13];
 }
@@ -4903,13 +4903,12 @@ errors++;
 }
 }
 }
-let data7 = data0.currencies;
-if(Array.isArray(data7)){
-const len2 = data7.length;
-for(let i2=0; i2<len2; i2++){
-let data8 = data7[i2];
-if(!(((((((((((((((((((((((((((((((((((((((((((((((((((((((((((((((((((((((((((((((((((((((((((((((((((((((((((((((((((((((((((((((((((((((((((((((((((((((((((((((((data8 === "AED") || (data8 === "AFN")) || (data8 === "ALL")) || (data8 === "AMD")) || (data8 === "ANG")) || (data8 === "AOA")) || (data8 === "ARS")) || (data8 === "AUD")) || (data8 === "AWG")) || (data8 === "AZN")) || (data8 === "BAM")) || (data8 === "BBD")) || (data8 === "BDT")) || (data8 === "BGN")) || (data8 === "BHD")) || (data8 === "BIF")) || (data8 === "BMD")) || (data8 === "BND")) || (data8 === "BOB")) || (data8 === "BRL")) || (data8 === "BSD")) || (data8 === "BTN")) || (data8 === "BWP")) || (data8 === "BYN")) || (data8 === "BZD")) || (data8 === "CAD")) || (data8 === "CDF")) || (data8 === "CHF")) || (data8 === "CLF")) || (data8 === "CLP")) || (data8 === "CNY")) || (data8 === "COP")) || (data8 === "CRC")) || (data8 === "CUC")) || (data8 === "CUP")) || (data8 === "CVE")) || (data8 === "CZK")) || (data8 === "DJF")) || (data8 === "DKK")) || (data8 === "DOP")) || (data8 === "DZD")) || (data8 === "EGP")) || (data8 === "ERN")) || (data8 === "ETB")) || (data8 === "EUR")) || (data8 === "FJD")) || (data8 === "FKP")) || (data8 === "GBP")) || (data8 === "GEL")) || (data8 === "GHS")) || (data8 === "GIP")) || (data8 === "GMD")) || (data8 === "GNF")) || (data8 === "GTQ")) || (data8 === "GYD")) || (data8 === "HKD")) || (data8 === "HNL")) || (data8 === "HTG")) || (data8 === "HUF")) || (data8 === "IDR")) || (data8 === "ILS")) || (data8 === "INR")) || (data8 === "IQD")) || (data8 === "IRR")) || (data8 === "ISK")) || (data8 === "JMD")) || (data8 === "JOD")) || (data8 === "JPY")) || (data8 === "KES")) || (data8 === "KGS")) || (data8 === "KHR")) || (data8 === "KMF")) || (data8 === "KPW")) || (data8 === "KRW")) || (data8 === "KWD")) || (data8 === "KYD")) || (data8 === "KZT")) || (data8 === "LAK")) || (data8 === "LBP")) || (data8 === "LKR")) || (data8 === "LRD")) || (data8 === "LSL")) || (data8 === "LYD")) || (data8 === "MAD")) || (data8 === "MDL")) || (data8 === "MGA")) || (data8 === "MKD")) || (data8 === "MMK")) || (data8 === "MNT")) || (data8 === "MOP")) || (data8 === "MRU")) || (data8 === "MUR")) || (data8 === "MVR")) || (data8 === "MWK")) || (data8 === "MXN")) || (data8 === "MYR")) || (data8 === "MZN")) || (data8 === "NAD")) || (data8 === "NGN")) || (data8 === "NIO")) || (data8 === "NOK")) || (data8 === "NPR")) || (data8 === "NZD")) || (data8 === "OMR")) || (data8 === "PAB")) || (data8 === "PEN")) || (data8 === "PGK")) || (data8 === "PHP")) || (data8 === "PKR")) || (data8 === "PLN")) || (data8 === "PYG")) || (data8 === "QAR")) || (data8 === "RON")) || (data8 === "RSD")) || (data8 === "RUB")) || (data8 === "RWF")) || (data8 === "SAR")) || (data8 === "SBD")) || (data8 === "SCR")) || (data8 === "SDG")) || (data8 === "SEK")) || (data8 === "SGD")) || (data8 === "SHP")) || (data8 === "SLE")) || (data8 === "SOS")) || (data8 === "SRD")) || (data8 === "SSP")) || (data8 === "STN")) || (data8 === "SVC")) || (data8 === "SYP")) || (data8 === "SZL")) || (data8 === "THB")) || (data8 === "TJS")) || (data8 === "TMT")) || (data8 === "TND")) || (data8 === "TOP")) || (data8 === "TRY")) || (data8 === "TTD")) || (data8 === "TWD")) || (data8 === "TZS")) || (data8 === "UAH")) || (data8 === "UGX")) || (data8 === "USD")) || (data8 === "UYI")) || (data8 === "UYU")) || (data8 === "UYW")) || (data8 === "UZS")) || (data8 === "VED")) || (data8 === "VES")) || (data8 === "VND")) || (data8 === "VUV")) || (data8 === "WST")) || (data8 === "XAF")) || (data8 === "XCD")) || (data8 === "XCG")) || (data8 === "XOF")) || (data8 === "XPF")) || (data8 === "YER")) || (data8 === "ZAR")) || (data8 === "ZMW")) || (data8 === "ZWG"))){
-const err14 = {instancePath:instancePath+"/" + i0+"/currencies/" + i2,schemaPath:"#/items/properties/currencies/items/enum",keyword:"enum",params:{allowedValues: schema149.items.properties.currencies.items.enum},message:"must be equal to one of the allowed values"};
+}
+}
+if(data0.max_amount !== undefined){
+let data7 = data0.max_amount;
+if((!(((typeof data7 == "number") && (!(data7 % 1) && !isNaN(data7))) && (isFinite(data7)))) && (!(data7 && typeof data7 == "object" && !Array.isArray(data7)))){
+const err14 = {instancePath:instancePath+"/" + i0+"/max_amount",schemaPath:"#/items/properties/max_amount/type",keyword:"type",params:{type: schema149.items.properties.max_amount.type},message:"must be integer,object"};
 if(vErrors === null){
 vErrors = [err14];
 }
@@ -4918,10 +4917,9 @@ vErrors.push(err14);
 }
 errors++;
 }
-}
-}
-else {
-const err15 = {instancePath:instancePath+"/" + i0+"/currencies",schemaPath:"#/items/properties/currencies/type",keyword:"type",params:{type: "array"},message:"must be array"};
+if((typeof data7 == "number") && (isFinite(data7))){
+if(data7 > 99999999999999 || isNaN(data7)){
+const err15 = {instancePath:instancePath+"/" + i0+"/max_amount",schemaPath:"#/items/properties/max_amount/maximum",keyword:"maximum",params:{comparison: "<=", limit: 99999999999999},message:"must be <= 99999999999999"};
 if(vErrors === null){
 vErrors = [err15];
 }
@@ -4930,13 +4928,8 @@ vErrors.push(err15);
 }
 errors++;
 }
-let data9 = data0.commands;
-if(Array.isArray(data9)){
-const len3 = data9.length;
-for(let i3=0; i3<len3; i3++){
-let data10 = data9[i3];
-if(!((((((((((((((data10 === "validate") || (data10 === "revalidate")) || (data10 === "capture")) || (data10 === "cancel")) || (data10 === "refund")) || (data10 === "authorize")) || (data10 === "sale")) || (data10 === "tokenize")) || (data10 === "balance_inquiry")) || (data10 === "reload")) || (data10 === "issue")) || (data10 === "activate")) || (data10 === "deactivate")) || (data10 === "merge_balance"))){
-const err16 = {instancePath:instancePath+"/" + i0+"/commands/" + i3,schemaPath:"#/items/properties/commands/items/enum",keyword:"enum",params:{allowedValues: schema149.items.properties.commands.items.enum},message:"must be equal to one of the allowed values"};
+if(data7 < 0 || isNaN(data7)){
+const err16 = {instancePath:instancePath+"/" + i0+"/max_amount",schemaPath:"#/items/properties/max_amount/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0"};
 if(vErrors === null){
 vErrors = [err16];
 }
@@ -4946,9 +4939,11 @@ vErrors.push(err16);
 errors++;
 }
 }
-}
-else {
-const err17 = {instancePath:instancePath+"/" + i0+"/commands",schemaPath:"#/items/properties/commands/type",keyword:"type",params:{type: "array"},message:"must be array"};
+if(data7 && typeof data7 == "object" && !Array.isArray(data7)){
+for(const key2 in data7){
+let data8 = data7[key2];
+if(!(((typeof data8 == "number") && (!(data8 % 1) && !isNaN(data8))) && (isFinite(data8)))){
+const err17 = {instancePath:instancePath+"/" + i0+"/max_amount/" + key2.replace(/~/g, "~0").replace(/\//g, "~1"),schemaPath:"#/items/properties/max_amount/additionalProperties/type",keyword:"type",params:{type: "integer"},message:"must be integer"};
 if(vErrors === null){
 vErrors = [err17];
 }
@@ -4957,9 +4952,9 @@ vErrors.push(err17);
 }
 errors++;
 }
-let data11 = data0.free_text_card_data;
-if(!((data11 === "mask") || (data11 === "refuse"))){
-const err18 = {instancePath:instancePath+"/" + i0+"/free_text_card_data",schemaPath:"#/items/properties/free_text_card_data/enum",keyword:"enum",params:{allowedValues: schema149.items.properties.free_text_card_data.enum},message:"must be equal to one of the allowed values"};
+if((typeof data8 == "number") && (isFinite(data8))){
+if(data8 > 99999999999999 || isNaN(data8)){
+const err18 = {instancePath:instancePath+"/" + i0+"/max_amount/" + key2.replace(/~/g, "~0").replace(/\//g, "~1"),schemaPath:"#/items/properties/max_amount/additionalProperties/maximum",keyword:"maximum",params:{comparison: "<=", limit: 99999999999999},message:"must be <= 99999999999999"};
 if(vErrors === null){
 vErrors = [err18];
 }
@@ -4968,14 +4963,8 @@ vErrors.push(err18);
 }
 errors++;
 }
-let data12 = data0.free_text_fields;
-if(Array.isArray(data12)){
-const len4 = data12.length;
-for(let i4=0; i4<len4; i4++){
-let data13 = data12[i4];
-if(typeof data13 === "string"){
-if(!pattern52.test(data13)){
-const err19 = {instancePath:instancePath+"/" + i0+"/free_text_fields/" + i4,schemaPath:"#/items/properties/free_text_fields/items/pattern",keyword:"pattern",params:{pattern: "^[a-z_][a-z0-9_]*(\\[\\])?(\\.[A-Za-z_][A-Za-z0-9_]*(\\[\\])?)*$"},message:"must match pattern \""+"^[a-z_][a-z0-9_]*(\\[\\])?(\\.[A-Za-z_][A-Za-z0-9_]*(\\[\\])?)*$"+"\""};
+if(data8 < 0 || isNaN(data8)){
+const err19 = {instancePath:instancePath+"/" + i0+"/max_amount/" + key2.replace(/~/g, "~0").replace(/\//g, "~1"),schemaPath:"#/items/properties/max_amount/additionalProperties/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0"};
 if(vErrors === null){
 vErrors = [err19];
 }
@@ -4985,8 +4974,16 @@ vErrors.push(err19);
 errors++;
 }
 }
-else {
-const err20 = {instancePath:instancePath+"/" + i0+"/free_text_fields/" + i4,schemaPath:"#/items/properties/free_text_fields/items/type",keyword:"type",params:{type: "string"},message:"must be string"};
+}
+}
+}
+let data9 = data0.currencies;
+if(Array.isArray(data9)){
+const len2 = data9.length;
+for(let i2=0; i2<len2; i2++){
+let data10 = data9[i2];
+if(!(((((((((((((((((((((((((((((((((((((((((((((((((((((((((((((((((((((((((((((((((((((((((((((((((((((((((((((((((((((((((((((((((((((((((((((((((((((((((((((((((data10 === "AED") || (data10 === "AFN")) || (data10 === "ALL")) || (data10 === "AMD")) || (data10 === "ANG")) || (data10 === "AOA")) || (data10 === "ARS")) || (data10 === "AUD")) || (data10 === "AWG")) || (data10 === "AZN")) || (data10 === "BAM")) || (data10 === "BBD")) || (data10 === "BDT")) || (data10 === "BGN")) || (data10 === "BHD")) || (data10 === "BIF")) || (data10 === "BMD")) || (data10 === "BND")) || (data10 === "BOB")) || (data10 === "BRL")) || (data10 === "BSD")) || (data10 === "BTN")) || (data10 === "BWP")) || (data10 === "BYN")) || (data10 === "BZD")) || (data10 === "CAD")) || (data10 === "CDF")) || (data10 === "CHF")) || (data10 === "CLF")) || (data10 === "CLP")) || (data10 === "CNY")) || (data10 === "COP")) || (data10 === "CRC")) || (data10 === "CUC")) || (data10 === "CUP")) || (data10 === "CVE")) || (data10 === "CZK")) || (data10 === "DJF")) || (data10 === "DKK")) || (data10 === "DOP")) || (data10 === "DZD")) || (data10 === "EGP")) || (data10 === "ERN")) || (data10 === "ETB")) || (data10 === "EUR")) || (data10 === "FJD")) || (data10 === "FKP")) || (data10 === "GBP")) || (data10 === "GEL")) || (data10 === "GHS")) || (data10 === "GIP")) || (data10 === "GMD")) || (data10 === "GNF")) || (data10 === "GTQ")) || (data10 === "GYD")) || (data10 === "HKD")) || (data10 === "HNL")) || (data10 === "HTG")) || (data10 === "HUF")) || (data10 === "IDR")) || (data10 === "ILS")) || (data10 === "INR")) || (data10 === "IQD")) || (data10 === "IRR")) || (data10 === "ISK")) || (data10 === "JMD")) || (data10 === "JOD")) || (data10 === "JPY")) || (data10 === "KES")) || (data10 === "KGS")) || (data10 === "KHR")) || (data10 === "KMF")) || (data10 === "KPW")) || (data10 === "KRW")) || (data10 === "KWD")) || (data10 === "KYD")) || (data10 === "KZT")) || (data10 === "LAK")) || (data10 === "LBP")) || (data10 === "LKR")) || (data10 === "LRD")) || (data10 === "LSL")) || (data10 === "LYD")) || (data10 === "MAD")) || (data10 === "MDL")) || (data10 === "MGA")) || (data10 === "MKD")) || (data10 === "MMK")) || (data10 === "MNT")) || (data10 === "MOP")) || (data10 === "MRU")) || (data10 === "MUR")) || (data10 === "MVR")) || (data10 === "MWK")) || (data10 === "MXN")) || (data10 === "MYR")) || (data10 === "MZN")) || (data10 === "NAD")) || (data10 === "NGN")) || (data10 === "NIO")) || (data10 === "NOK")) || (data10 === "NPR")) || (data10 === "NZD")) || (data10 === "OMR")) || (data10 === "PAB")) || (data10 === "PEN")) || (data10 === "PGK")) || (data10 === "PHP")) || (data10 === "PKR")) || (data10 === "PLN")) || (data10 === "PYG")) || (data10 === "QAR")) || (data10 === "RON")) || (data10 === "RSD")) || (data10 === "RUB")) || (data10 === "RWF")) || (data10 === "SAR")) || (data10 === "SBD")) || (data10 === "SCR")) || (data10 === "SDG")) || (data10 === "SEK")) || (data10 === "SGD")) || (data10 === "SHP")) || (data10 === "SLE")) || (data10 === "SOS")) || (data10 === "SRD")) || (data10 === "SSP")) || (data10 === "STN")) || (data10 === "SVC")) || (data10 === "SYP")) || (data10 === "SZL")) || (data10 === "THB")) || (data10 === "TJS")) || (data10 === "TMT")) || (data10 === "TND")) || (data10 === "TOP")) || (data10 === "TRY")) || (data10 === "TTD")) || (data10 === "TWD")) || (data10 === "TZS")) || (data10 === "UAH")) || (data10 === "UGX")) || (data10 === "USD")) || (data10 === "UYI")) || (data10 === "UYU")) || (data10 === "UYW")) || (data10 === "UZS")) || (data10 === "VED")) || (data10 === "VES")) || (data10 === "VND")) || (data10 === "VUV")) || (data10 === "WST")) || (data10 === "XAF")) || (data10 === "XCD")) || (data10 === "XCG")) || (data10 === "XOF")) || (data10 === "XPF")) || (data10 === "YER")) || (data10 === "ZAR")) || (data10 === "ZMW")) || (data10 === "ZWG"))){
+const err20 = {instancePath:instancePath+"/" + i0+"/currencies/" + i2,schemaPath:"#/items/properties/currencies/items/enum",keyword:"enum",params:{allowedValues: schema149.items.properties.currencies.items.enum},message:"must be equal to one of the allowed values"};
 if(vErrors === null){
 vErrors = [err20];
 }
@@ -4998,7 +4995,7 @@ errors++;
 }
 }
 else {
-const err21 = {instancePath:instancePath+"/" + i0+"/free_text_fields",schemaPath:"#/items/properties/free_text_fields/type",keyword:"type",params:{type: "array"},message:"must be array"};
+const err21 = {instancePath:instancePath+"/" + i0+"/currencies",schemaPath:"#/items/properties/currencies/type",keyword:"type",params:{type: "array"},message:"must be array"};
 if(vErrors === null){
 vErrors = [err21];
 }
@@ -5007,9 +5004,13 @@ vErrors.push(err21);
 }
 errors++;
 }
-}
-else {
-const err22 = {instancePath:instancePath+"/" + i0,schemaPath:"#/items/type",keyword:"type",params:{type: "object"},message:"must be object"};
+let data11 = data0.commands;
+if(Array.isArray(data11)){
+const len3 = data11.length;
+for(let i3=0; i3<len3; i3++){
+let data12 = data11[i3];
+if(!((((((((((((((data12 === "validate") || (data12 === "revalidate")) || (data12 === "capture")) || (data12 === "cancel")) || (data12 === "refund")) || (data12 === "authorize")) || (data12 === "sale")) || (data12 === "tokenize")) || (data12 === "balance_inquiry")) || (data12 === "reload")) || (data12 === "issue")) || (data12 === "activate")) || (data12 === "deactivate")) || (data12 === "merge_balance"))){
+const err22 = {instancePath:instancePath+"/" + i0+"/commands/" + i3,schemaPath:"#/items/properties/commands/items/enum",keyword:"enum",params:{allowedValues: schema149.items.properties.commands.items.enum},message:"must be equal to one of the allowed values"};
 if(vErrors === null){
 vErrors = [err22];
 }
@@ -5021,12 +5022,85 @@ errors++;
 }
 }
 else {
-const err23 = {instancePath,schemaPath:"#/type",keyword:"type",params:{type: "array"},message:"must be array"};
+const err23 = {instancePath:instancePath+"/" + i0+"/commands",schemaPath:"#/items/properties/commands/type",keyword:"type",params:{type: "array"},message:"must be array"};
 if(vErrors === null){
 vErrors = [err23];
 }
 else {
 vErrors.push(err23);
+}
+errors++;
+}
+let data13 = data0.free_text_card_data;
+if(!((data13 === "mask") || (data13 === "refuse"))){
+const err24 = {instancePath:instancePath+"/" + i0+"/free_text_card_data",schemaPath:"#/items/properties/free_text_card_data/enum",keyword:"enum",params:{allowedValues: schema149.items.properties.free_text_card_data.enum},message:"must be equal to one of the allowed values"};
+if(vErrors === null){
+vErrors = [err24];
+}
+else {
+vErrors.push(err24);
+}
+errors++;
+}
+let data14 = data0.free_text_fields;
+if(Array.isArray(data14)){
+const len4 = data14.length;
+for(let i4=0; i4<len4; i4++){
+let data15 = data14[i4];
+if(typeof data15 === "string"){
+if(!pattern52.test(data15)){
+const err25 = {instancePath:instancePath+"/" + i0+"/free_text_fields/" + i4,schemaPath:"#/items/properties/free_text_fields/items/pattern",keyword:"pattern",params:{pattern: "^[a-z_][a-z0-9_]*(\\[\\])?(\\.[A-Za-z_][A-Za-z0-9_]*(\\[\\])?)*$"},message:"must match pattern \""+"^[a-z_][a-z0-9_]*(\\[\\])?(\\.[A-Za-z_][A-Za-z0-9_]*(\\[\\])?)*$"+"\""};
+if(vErrors === null){
+vErrors = [err25];
+}
+else {
+vErrors.push(err25);
+}
+errors++;
+}
+}
+else {
+const err26 = {instancePath:instancePath+"/" + i0+"/free_text_fields/" + i4,schemaPath:"#/items/properties/free_text_fields/items/type",keyword:"type",params:{type: "string"},message:"must be string"};
+if(vErrors === null){
+vErrors = [err26];
+}
+else {
+vErrors.push(err26);
+}
+errors++;
+}
+}
+}
+else {
+const err27 = {instancePath:instancePath+"/" + i0+"/free_text_fields",schemaPath:"#/items/properties/free_text_fields/type",keyword:"type",params:{type: "array"},message:"must be array"};
+if(vErrors === null){
+vErrors = [err27];
+}
+else {
+vErrors.push(err27);
+}
+errors++;
+}
+}
+else {
+const err28 = {instancePath:instancePath+"/" + i0,schemaPath:"#/items/type",keyword:"type",params:{type: "object"},message:"must be object"};
+if(vErrors === null){
+vErrors = [err28];
+}
+else {
+vErrors.push(err28);
+}
+errors++;
+}
+}
+}
+else {
+const err29 = {instancePath,schemaPath:"#/type",keyword:"type",params:{type: "array"},message:"must be array"};
+if(vErrors === null){
+vErrors = [err29];
+}
+else {
+vErrors.push(err29);
 }
 errors++;
 }
@@ -5287,7 +5361,7 @@ validate318.errors = vErrors;
 return errors === 0;
 }
 
-const schema156 = {"type":"array","items":{"type":"object","additionalProperties":false,"required":["name","gateways"],"properties":{"name":{"type":"string","pattern":"^[A-Za-z0-9._-]{1,64}$"},"when":{"type":"object","additionalProperties":false,"default":{},"properties":{"commands":{"type":"array","items":{"enum":["validate","revalidate","capture","cancel","refund","authorize","sale","tokenize","balance_inquiry","reload","issue","activate","deactivate","merge_balance"]},"default":[]},"currencies":{"type":"array","items":{"enum":["AED","AFN","ALL","AMD","ANG","AOA","ARS","AUD","AWG","AZN","BAM","BBD","BDT","BGN","BHD","BIF","BMD","BND","BOB","BRL","BSD","BTN","BWP","BYN","BZD","CAD","CDF","CHF","CLF","CLP","CNY","COP","CRC","CUC","CUP","CVE","CZK","DJF","DKK","DOP","DZD","EGP","ERN","ETB","EUR","FJD","FKP","GBP","GEL","GHS","GIP","GMD","GNF","GTQ","GYD","HKD","HNL","HTG","HUF","IDR","ILS","INR","IQD","IRR","ISK","JMD","JOD","JPY","KES","KGS","KHR","KMF","KPW","KRW","KWD","KYD","KZT","LAK","LBP","LKR","LRD","LSL","LYD","MAD","MDL","MGA","MKD","MMK","MNT","MOP","MRU","MUR","MVR","MWK","MXN","MYR","MZN","NAD","NGN","NIO","NOK","NPR","NZD","OMR","PAB","PEN","PGK","PHP","PKR","PLN","PYG","QAR","RON","RSD","RUB","RWF","SAR","SBD","SCR","SDG","SEK","SGD","SHP","SLE","SOS","SRD","SSP","STN","SVC","SYP","SZL","THB","TJS","TMT","TND","TOP","TRY","TTD","TWD","TZS","UAH","UGX","USD","UYI","UYU","UYW","UZS","VED","VES","VND","VUV","WST","XAF","XCD","XCG","XOF","XPF","YER","ZAR","ZMW","ZWG"]},"default":[]},"min_amount":{"type":"integer","minimum":0,"maximum":99999999999999},"max_amount":{"type":"integer","minimum":0,"maximum":99999999999999},"channels":{"type":"array","items":{"enum":["bus","web","pos","marketplace"]},"default":[]},"countries":{"type":"array","items":{"type":"string","pattern":"^[A-Za-z]{2}$"},"default":[]},"methods":{"type":"array","items":{"type":"string","minLength":1,"maxLength":64},"default":[]},"merchants":{"type":"array","items":{"type":"string","minLength":1},"default":[]},"gateways":{"type":"array","items":{"type":"string","pattern":"^[a-z][a-z0-9_-]{0,31}$"},"default":[]},"agreement_status":{"type":"array","items":{"enum":["active","suspended","expired","pending","none"]},"default":[]},"agreement_gateway":{"type":"string","pattern":"^[a-z][a-z0-9_-]{0,31}$"}}},"gateways":{"type":"array","items":{"type":"string","pattern":"^[a-z][a-z0-9_-]{0,31}$"},"minItems":1,"maxItems":8}}}};
+const schema156 = {"type":"array","items":{"type":"object","additionalProperties":false,"required":["name","gateways"],"properties":{"name":{"type":"string","pattern":"^[A-Za-z0-9._-]{1,64}$"},"when":{"type":"object","additionalProperties":false,"default":{},"properties":{"commands":{"type":"array","items":{"enum":["validate","revalidate","capture","cancel","refund","authorize","sale","tokenize","balance_inquiry","reload","issue","activate","deactivate","merge_balance"]},"default":[]},"currencies":{"type":"array","items":{"enum":["AED","AFN","ALL","AMD","ANG","AOA","ARS","AUD","AWG","AZN","BAM","BBD","BDT","BGN","BHD","BIF","BMD","BND","BOB","BRL","BSD","BTN","BWP","BYN","BZD","CAD","CDF","CHF","CLF","CLP","CNY","COP","CRC","CUC","CUP","CVE","CZK","DJF","DKK","DOP","DZD","EGP","ERN","ETB","EUR","FJD","FKP","GBP","GEL","GHS","GIP","GMD","GNF","GTQ","GYD","HKD","HNL","HTG","HUF","IDR","ILS","INR","IQD","IRR","ISK","JMD","JOD","JPY","KES","KGS","KHR","KMF","KPW","KRW","KWD","KYD","KZT","LAK","LBP","LKR","LRD","LSL","LYD","MAD","MDL","MGA","MKD","MMK","MNT","MOP","MRU","MUR","MVR","MWK","MXN","MYR","MZN","NAD","NGN","NIO","NOK","NPR","NZD","OMR","PAB","PEN","PGK","PHP","PKR","PLN","PYG","QAR","RON","RSD","RUB","RWF","SAR","SBD","SCR","SDG","SEK","SGD","SHP","SLE","SOS","SRD","SSP","STN","SVC","SYP","SZL","THB","TJS","TMT","TND","TOP","TRY","TTD","TWD","TZS","UAH","UGX","USD","UYI","UYU","UYW","UZS","VED","VES","VND","VUV","WST","XAF","XCD","XCG","XOF","XPF","YER","ZAR","ZMW","ZWG"]},"default":[]},"min_amount":{"type":["integer","object"],"minimum":0,"maximum":99999999999999,"additionalProperties":{"type":"integer","minimum":0,"maximum":99999999999999}},"max_amount":{"type":["integer","object"],"minimum":0,"maximum":99999999999999,"additionalProperties":{"type":"integer","minimum":0,"maximum":99999999999999}},"channels":{"type":"array","items":{"enum":["bus","web","pos","marketplace"]},"default":[]},"countries":{"type":"array","items":{"type":"string","pattern":"^[A-Za-z]{2}$"},"default":[]},"methods":{"type":"array","items":{"type":"string","minLength":1,"maxLength":64},"default":[]},"merchants":{"type":"array","items":{"type":"string","minLength":1},"default":[]},"gateways":{"type":"array","items":{"type":"string","pattern":"^[a-z][a-z0-9_-]{0,31}$"},"default":[]},"agreement_status":{"type":"array","items":{"enum":["active","suspended","expired","pending","none"]},"default":[]},"agreement_gateway":{"type":"string","pattern":"^[a-z][a-z0-9_-]{0,31}$"}}},"gateways":{"type":"array","items":{"type":"string","pattern":"^[a-z][a-z0-9_-]{0,31}$"},"minItems":1,"maxItems":8}}}};
 const pattern56 = new RegExp("^[A-Za-z]{2}$", "u");
 const pattern57 = new RegExp("^[a-z][a-z0-9_-]{0,31}$", "u");
 
@@ -5453,8 +5527,8 @@ errors++;
 }
 if(data2.min_amount !== undefined){
 let data7 = data2.min_amount;
-if(!(((typeof data7 == "number") && (!(data7 % 1) && !isNaN(data7))) && (isFinite(data7)))){
-const err10 = {instancePath:instancePath+"/" + i0+"/when/min_amount",schemaPath:"#/items/properties/when/properties/min_amount/type",keyword:"type",params:{type: "integer"},message:"must be integer"};
+if((!(((typeof data7 == "number") && (!(data7 % 1) && !isNaN(data7))) && (isFinite(data7)))) && (!(data7 && typeof data7 == "object" && !Array.isArray(data7)))){
+const err10 = {instancePath:instancePath+"/" + i0+"/when/min_amount",schemaPath:"#/items/properties/when/properties/min_amount/type",keyword:"type",params:{type: schema156.items.properties.when.properties.min_amount.type},message:"must be integer,object"};
 if(vErrors === null){
 vErrors = [err10];
 }
@@ -5485,11 +5559,11 @@ vErrors.push(err12);
 errors++;
 }
 }
-}
-if(data2.max_amount !== undefined){
-let data8 = data2.max_amount;
+if(data7 && typeof data7 == "object" && !Array.isArray(data7)){
+for(const key2 in data7){
+let data8 = data7[key2];
 if(!(((typeof data8 == "number") && (!(data8 % 1) && !isNaN(data8))) && (isFinite(data8)))){
-const err13 = {instancePath:instancePath+"/" + i0+"/when/max_amount",schemaPath:"#/items/properties/when/properties/max_amount/type",keyword:"type",params:{type: "integer"},message:"must be integer"};
+const err13 = {instancePath:instancePath+"/" + i0+"/when/min_amount/" + key2.replace(/~/g, "~0").replace(/\//g, "~1"),schemaPath:"#/items/properties/when/properties/min_amount/additionalProperties/type",keyword:"type",params:{type: "integer"},message:"must be integer"};
 if(vErrors === null){
 vErrors = [err13];
 }
@@ -5500,7 +5574,7 @@ errors++;
 }
 if((typeof data8 == "number") && (isFinite(data8))){
 if(data8 > 99999999999999 || isNaN(data8)){
-const err14 = {instancePath:instancePath+"/" + i0+"/when/max_amount",schemaPath:"#/items/properties/when/properties/max_amount/maximum",keyword:"maximum",params:{comparison: "<=", limit: 99999999999999},message:"must be <= 99999999999999"};
+const err14 = {instancePath:instancePath+"/" + i0+"/when/min_amount/" + key2.replace(/~/g, "~0").replace(/\//g, "~1"),schemaPath:"#/items/properties/when/properties/min_amount/additionalProperties/maximum",keyword:"maximum",params:{comparison: "<=", limit: 99999999999999},message:"must be <= 99999999999999"};
 if(vErrors === null){
 vErrors = [err14];
 }
@@ -5510,7 +5584,7 @@ vErrors.push(err14);
 errors++;
 }
 if(data8 < 0 || isNaN(data8)){
-const err15 = {instancePath:instancePath+"/" + i0+"/when/max_amount",schemaPath:"#/items/properties/when/properties/max_amount/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0"};
+const err15 = {instancePath:instancePath+"/" + i0+"/when/min_amount/" + key2.replace(/~/g, "~0").replace(/\//g, "~1"),schemaPath:"#/items/properties/when/properties/min_amount/additionalProperties/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0"};
 if(vErrors === null){
 vErrors = [err15];
 }
@@ -5521,13 +5595,12 @@ errors++;
 }
 }
 }
-let data9 = data2.channels;
-if(Array.isArray(data9)){
-const len3 = data9.length;
-for(let i3=0; i3<len3; i3++){
-let data10 = data9[i3];
-if(!((((data10 === "bus") || (data10 === "web")) || (data10 === "pos")) || (data10 === "marketplace"))){
-const err16 = {instancePath:instancePath+"/" + i0+"/when/channels/" + i3,schemaPath:"#/items/properties/when/properties/channels/items/enum",keyword:"enum",params:{allowedValues: schema156.items.properties.when.properties.channels.items.enum},message:"must be equal to one of the allowed values"};
+}
+}
+if(data2.max_amount !== undefined){
+let data9 = data2.max_amount;
+if((!(((typeof data9 == "number") && (!(data9 % 1) && !isNaN(data9))) && (isFinite(data9)))) && (!(data9 && typeof data9 == "object" && !Array.isArray(data9)))){
+const err16 = {instancePath:instancePath+"/" + i0+"/when/max_amount",schemaPath:"#/items/properties/when/properties/max_amount/type",keyword:"type",params:{type: schema156.items.properties.when.properties.max_amount.type},message:"must be integer,object"};
 if(vErrors === null){
 vErrors = [err16];
 }
@@ -5536,10 +5609,9 @@ vErrors.push(err16);
 }
 errors++;
 }
-}
-}
-else {
-const err17 = {instancePath:instancePath+"/" + i0+"/when/channels",schemaPath:"#/items/properties/when/properties/channels/type",keyword:"type",params:{type: "array"},message:"must be array"};
+if((typeof data9 == "number") && (isFinite(data9))){
+if(data9 > 99999999999999 || isNaN(data9)){
+const err17 = {instancePath:instancePath+"/" + i0+"/when/max_amount",schemaPath:"#/items/properties/when/properties/max_amount/maximum",keyword:"maximum",params:{comparison: "<=", limit: 99999999999999},message:"must be <= 99999999999999"};
 if(vErrors === null){
 vErrors = [err17];
 }
@@ -5548,14 +5620,8 @@ vErrors.push(err17);
 }
 errors++;
 }
-let data11 = data2.countries;
-if(Array.isArray(data11)){
-const len4 = data11.length;
-for(let i4=0; i4<len4; i4++){
-let data12 = data11[i4];
-if(typeof data12 === "string"){
-if(!pattern56.test(data12)){
-const err18 = {instancePath:instancePath+"/" + i0+"/when/countries/" + i4,schemaPath:"#/items/properties/when/properties/countries/items/pattern",keyword:"pattern",params:{pattern: "^[A-Za-z]{2}$"},message:"must match pattern \""+"^[A-Za-z]{2}$"+"\""};
+if(data9 < 0 || isNaN(data9)){
+const err18 = {instancePath:instancePath+"/" + i0+"/when/max_amount",schemaPath:"#/items/properties/when/properties/max_amount/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0"};
 if(vErrors === null){
 vErrors = [err18];
 }
@@ -5565,8 +5631,11 @@ vErrors.push(err18);
 errors++;
 }
 }
-else {
-const err19 = {instancePath:instancePath+"/" + i0+"/when/countries/" + i4,schemaPath:"#/items/properties/when/properties/countries/items/type",keyword:"type",params:{type: "string"},message:"must be string"};
+if(data9 && typeof data9 == "object" && !Array.isArray(data9)){
+for(const key3 in data9){
+let data10 = data9[key3];
+if(!(((typeof data10 == "number") && (!(data10 % 1) && !isNaN(data10))) && (isFinite(data10)))){
+const err19 = {instancePath:instancePath+"/" + i0+"/when/max_amount/" + key3.replace(/~/g, "~0").replace(/\//g, "~1"),schemaPath:"#/items/properties/when/properties/max_amount/additionalProperties/type",keyword:"type",params:{type: "integer"},message:"must be integer"};
 if(vErrors === null){
 vErrors = [err19];
 }
@@ -5575,10 +5644,9 @@ vErrors.push(err19);
 }
 errors++;
 }
-}
-}
-else {
-const err20 = {instancePath:instancePath+"/" + i0+"/when/countries",schemaPath:"#/items/properties/when/properties/countries/type",keyword:"type",params:{type: "array"},message:"must be array"};
+if((typeof data10 == "number") && (isFinite(data10))){
+if(data10 > 99999999999999 || isNaN(data10)){
+const err20 = {instancePath:instancePath+"/" + i0+"/when/max_amount/" + key3.replace(/~/g, "~0").replace(/\//g, "~1"),schemaPath:"#/items/properties/when/properties/max_amount/additionalProperties/maximum",keyword:"maximum",params:{comparison: "<=", limit: 99999999999999},message:"must be <= 99999999999999"};
 if(vErrors === null){
 vErrors = [err20];
 }
@@ -5587,14 +5655,8 @@ vErrors.push(err20);
 }
 errors++;
 }
-let data13 = data2.methods;
-if(Array.isArray(data13)){
-const len5 = data13.length;
-for(let i5=0; i5<len5; i5++){
-let data14 = data13[i5];
-if(typeof data14 === "string"){
-if(func3(data14) > 64){
-const err21 = {instancePath:instancePath+"/" + i0+"/when/methods/" + i5,schemaPath:"#/items/properties/when/properties/methods/items/maxLength",keyword:"maxLength",params:{limit: 64},message:"must NOT have more than 64 characters"};
+if(data10 < 0 || isNaN(data10)){
+const err21 = {instancePath:instancePath+"/" + i0+"/when/max_amount/" + key3.replace(/~/g, "~0").replace(/\//g, "~1"),schemaPath:"#/items/properties/when/properties/max_amount/additionalProperties/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0"};
 if(vErrors === null){
 vErrors = [err21];
 }
@@ -5603,8 +5665,17 @@ vErrors.push(err21);
 }
 errors++;
 }
-if(func3(data14) < 1){
-const err22 = {instancePath:instancePath+"/" + i0+"/when/methods/" + i5,schemaPath:"#/items/properties/when/properties/methods/items/minLength",keyword:"minLength",params:{limit: 1},message:"must NOT have fewer than 1 characters"};
+}
+}
+}
+}
+let data11 = data2.channels;
+if(Array.isArray(data11)){
+const len3 = data11.length;
+for(let i3=0; i3<len3; i3++){
+let data12 = data11[i3];
+if(!((((data12 === "bus") || (data12 === "web")) || (data12 === "pos")) || (data12 === "marketplace"))){
+const err22 = {instancePath:instancePath+"/" + i0+"/when/channels/" + i3,schemaPath:"#/items/properties/when/properties/channels/items/enum",keyword:"enum",params:{allowedValues: schema156.items.properties.when.properties.channels.items.enum},message:"must be equal to one of the allowed values"};
 if(vErrors === null){
 vErrors = [err22];
 }
@@ -5614,8 +5685,9 @@ vErrors.push(err22);
 errors++;
 }
 }
+}
 else {
-const err23 = {instancePath:instancePath+"/" + i0+"/when/methods/" + i5,schemaPath:"#/items/properties/when/properties/methods/items/type",keyword:"type",params:{type: "string"},message:"must be string"};
+const err23 = {instancePath:instancePath+"/" + i0+"/when/channels",schemaPath:"#/items/properties/when/properties/channels/type",keyword:"type",params:{type: "array"},message:"must be array"};
 if(vErrors === null){
 vErrors = [err23];
 }
@@ -5624,10 +5696,14 @@ vErrors.push(err23);
 }
 errors++;
 }
-}
-}
-else {
-const err24 = {instancePath:instancePath+"/" + i0+"/when/methods",schemaPath:"#/items/properties/when/properties/methods/type",keyword:"type",params:{type: "array"},message:"must be array"};
+let data13 = data2.countries;
+if(Array.isArray(data13)){
+const len4 = data13.length;
+for(let i4=0; i4<len4; i4++){
+let data14 = data13[i4];
+if(typeof data14 === "string"){
+if(!pattern56.test(data14)){
+const err24 = {instancePath:instancePath+"/" + i0+"/when/countries/" + i4,schemaPath:"#/items/properties/when/properties/countries/items/pattern",keyword:"pattern",params:{pattern: "^[A-Za-z]{2}$"},message:"must match pattern \""+"^[A-Za-z]{2}$"+"\""};
 if(vErrors === null){
 vErrors = [err24];
 }
@@ -5636,14 +5712,9 @@ vErrors.push(err24);
 }
 errors++;
 }
-let data15 = data2.merchants;
-if(Array.isArray(data15)){
-const len6 = data15.length;
-for(let i6=0; i6<len6; i6++){
-let data16 = data15[i6];
-if(typeof data16 === "string"){
-if(func3(data16) < 1){
-const err25 = {instancePath:instancePath+"/" + i0+"/when/merchants/" + i6,schemaPath:"#/items/properties/when/properties/merchants/items/minLength",keyword:"minLength",params:{limit: 1},message:"must NOT have fewer than 1 characters"};
+}
+else {
+const err25 = {instancePath:instancePath+"/" + i0+"/when/countries/" + i4,schemaPath:"#/items/properties/when/properties/countries/items/type",keyword:"type",params:{type: "string"},message:"must be string"};
 if(vErrors === null){
 vErrors = [err25];
 }
@@ -5653,8 +5724,9 @@ vErrors.push(err25);
 errors++;
 }
 }
+}
 else {
-const err26 = {instancePath:instancePath+"/" + i0+"/when/merchants/" + i6,schemaPath:"#/items/properties/when/properties/merchants/items/type",keyword:"type",params:{type: "string"},message:"must be string"};
+const err26 = {instancePath:instancePath+"/" + i0+"/when/countries",schemaPath:"#/items/properties/when/properties/countries/type",keyword:"type",params:{type: "array"},message:"must be array"};
 if(vErrors === null){
 vErrors = [err26];
 }
@@ -5663,10 +5735,14 @@ vErrors.push(err26);
 }
 errors++;
 }
-}
-}
-else {
-const err27 = {instancePath:instancePath+"/" + i0+"/when/merchants",schemaPath:"#/items/properties/when/properties/merchants/type",keyword:"type",params:{type: "array"},message:"must be array"};
+let data15 = data2.methods;
+if(Array.isArray(data15)){
+const len5 = data15.length;
+for(let i5=0; i5<len5; i5++){
+let data16 = data15[i5];
+if(typeof data16 === "string"){
+if(func3(data16) > 64){
+const err27 = {instancePath:instancePath+"/" + i0+"/when/methods/" + i5,schemaPath:"#/items/properties/when/properties/methods/items/maxLength",keyword:"maxLength",params:{limit: 64},message:"must NOT have more than 64 characters"};
 if(vErrors === null){
 vErrors = [err27];
 }
@@ -5675,14 +5751,8 @@ vErrors.push(err27);
 }
 errors++;
 }
-let data17 = data2.gateways;
-if(Array.isArray(data17)){
-const len7 = data17.length;
-for(let i7=0; i7<len7; i7++){
-let data18 = data17[i7];
-if(typeof data18 === "string"){
-if(!pattern57.test(data18)){
-const err28 = {instancePath:instancePath+"/" + i0+"/when/gateways/" + i7,schemaPath:"#/items/properties/when/properties/gateways/items/pattern",keyword:"pattern",params:{pattern: "^[a-z][a-z0-9_-]{0,31}$"},message:"must match pattern \""+"^[a-z][a-z0-9_-]{0,31}$"+"\""};
+if(func3(data16) < 1){
+const err28 = {instancePath:instancePath+"/" + i0+"/when/methods/" + i5,schemaPath:"#/items/properties/when/properties/methods/items/minLength",keyword:"minLength",params:{limit: 1},message:"must NOT have fewer than 1 characters"};
 if(vErrors === null){
 vErrors = [err28];
 }
@@ -5693,7 +5763,7 @@ errors++;
 }
 }
 else {
-const err29 = {instancePath:instancePath+"/" + i0+"/when/gateways/" + i7,schemaPath:"#/items/properties/when/properties/gateways/items/type",keyword:"type",params:{type: "string"},message:"must be string"};
+const err29 = {instancePath:instancePath+"/" + i0+"/when/methods/" + i5,schemaPath:"#/items/properties/when/properties/methods/items/type",keyword:"type",params:{type: "string"},message:"must be string"};
 if(vErrors === null){
 vErrors = [err29];
 }
@@ -5705,7 +5775,7 @@ errors++;
 }
 }
 else {
-const err30 = {instancePath:instancePath+"/" + i0+"/when/gateways",schemaPath:"#/items/properties/when/properties/gateways/type",keyword:"type",params:{type: "array"},message:"must be array"};
+const err30 = {instancePath:instancePath+"/" + i0+"/when/methods",schemaPath:"#/items/properties/when/properties/methods/type",keyword:"type",params:{type: "array"},message:"must be array"};
 if(vErrors === null){
 vErrors = [err30];
 }
@@ -5714,13 +5784,14 @@ vErrors.push(err30);
 }
 errors++;
 }
-let data19 = data2.agreement_status;
-if(Array.isArray(data19)){
-const len8 = data19.length;
-for(let i8=0; i8<len8; i8++){
-let data20 = data19[i8];
-if(!(((((data20 === "active") || (data20 === "suspended")) || (data20 === "expired")) || (data20 === "pending")) || (data20 === "none"))){
-const err31 = {instancePath:instancePath+"/" + i0+"/when/agreement_status/" + i8,schemaPath:"#/items/properties/when/properties/agreement_status/items/enum",keyword:"enum",params:{allowedValues: schema156.items.properties.when.properties.agreement_status.items.enum},message:"must be equal to one of the allowed values"};
+let data17 = data2.merchants;
+if(Array.isArray(data17)){
+const len6 = data17.length;
+for(let i6=0; i6<len6; i6++){
+let data18 = data17[i6];
+if(typeof data18 === "string"){
+if(func3(data18) < 1){
+const err31 = {instancePath:instancePath+"/" + i0+"/when/merchants/" + i6,schemaPath:"#/items/properties/when/properties/merchants/items/minLength",keyword:"minLength",params:{limit: 1},message:"must NOT have fewer than 1 characters"};
 if(vErrors === null){
 vErrors = [err31];
 }
@@ -5730,9 +5801,8 @@ vErrors.push(err31);
 errors++;
 }
 }
-}
 else {
-const err32 = {instancePath:instancePath+"/" + i0+"/when/agreement_status",schemaPath:"#/items/properties/when/properties/agreement_status/type",keyword:"type",params:{type: "array"},message:"must be array"};
+const err32 = {instancePath:instancePath+"/" + i0+"/when/merchants/" + i6,schemaPath:"#/items/properties/when/properties/merchants/items/type",keyword:"type",params:{type: "string"},message:"must be string"};
 if(vErrors === null){
 vErrors = [err32];
 }
@@ -5741,11 +5811,10 @@ vErrors.push(err32);
 }
 errors++;
 }
-if(data2.agreement_gateway !== undefined){
-let data21 = data2.agreement_gateway;
-if(typeof data21 === "string"){
-if(!pattern57.test(data21)){
-const err33 = {instancePath:instancePath+"/" + i0+"/when/agreement_gateway",schemaPath:"#/items/properties/when/properties/agreement_gateway/pattern",keyword:"pattern",params:{pattern: "^[a-z][a-z0-9_-]{0,31}$"},message:"must match pattern \""+"^[a-z][a-z0-9_-]{0,31}$"+"\""};
+}
+}
+else {
+const err33 = {instancePath:instancePath+"/" + i0+"/when/merchants",schemaPath:"#/items/properties/when/properties/merchants/type",keyword:"type",params:{type: "array"},message:"must be array"};
 if(vErrors === null){
 vErrors = [err33];
 }
@@ -5754,9 +5823,14 @@ vErrors.push(err33);
 }
 errors++;
 }
-}
-else {
-const err34 = {instancePath:instancePath+"/" + i0+"/when/agreement_gateway",schemaPath:"#/items/properties/when/properties/agreement_gateway/type",keyword:"type",params:{type: "string"},message:"must be string"};
+let data19 = data2.gateways;
+if(Array.isArray(data19)){
+const len7 = data19.length;
+for(let i7=0; i7<len7; i7++){
+let data20 = data19[i7];
+if(typeof data20 === "string"){
+if(!pattern57.test(data20)){
+const err34 = {instancePath:instancePath+"/" + i0+"/when/gateways/" + i7,schemaPath:"#/items/properties/when/properties/gateways/items/pattern",keyword:"pattern",params:{pattern: "^[a-z][a-z0-9_-]{0,31}$"},message:"must match pattern \""+"^[a-z][a-z0-9_-]{0,31}$"+"\""};
 if(vErrors === null){
 vErrors = [err34];
 }
@@ -5766,9 +5840,8 @@ vErrors.push(err34);
 errors++;
 }
 }
-}
 else {
-const err35 = {instancePath:instancePath+"/" + i0+"/when",schemaPath:"#/items/properties/when/type",keyword:"type",params:{type: "object"},message:"must be object"};
+const err35 = {instancePath:instancePath+"/" + i0+"/when/gateways/" + i7,schemaPath:"#/items/properties/when/properties/gateways/items/type",keyword:"type",params:{type: "string"},message:"must be string"};
 if(vErrors === null){
 vErrors = [err35];
 }
@@ -5777,11 +5850,10 @@ vErrors.push(err35);
 }
 errors++;
 }
-if(data0.gateways !== undefined){
-let data22 = data0.gateways;
-if(Array.isArray(data22)){
-if(data22.length > 8){
-const err36 = {instancePath:instancePath+"/" + i0+"/gateways",schemaPath:"#/items/properties/gateways/maxItems",keyword:"maxItems",params:{limit: 8},message:"must NOT have more than 8 items"};
+}
+}
+else {
+const err36 = {instancePath:instancePath+"/" + i0+"/when/gateways",schemaPath:"#/items/properties/when/properties/gateways/type",keyword:"type",params:{type: "array"},message:"must be array"};
 if(vErrors === null){
 vErrors = [err36];
 }
@@ -5790,8 +5862,13 @@ vErrors.push(err36);
 }
 errors++;
 }
-if(data22.length < 1){
-const err37 = {instancePath:instancePath+"/" + i0+"/gateways",schemaPath:"#/items/properties/gateways/minItems",keyword:"minItems",params:{limit: 1},message:"must NOT have fewer than 1 items"};
+let data21 = data2.agreement_status;
+if(Array.isArray(data21)){
+const len8 = data21.length;
+for(let i8=0; i8<len8; i8++){
+let data22 = data21[i8];
+if(!(((((data22 === "active") || (data22 === "suspended")) || (data22 === "expired")) || (data22 === "pending")) || (data22 === "none"))){
+const err37 = {instancePath:instancePath+"/" + i0+"/when/agreement_status/" + i8,schemaPath:"#/items/properties/when/properties/agreement_status/items/enum",keyword:"enum",params:{allowedValues: schema156.items.properties.when.properties.agreement_status.items.enum},message:"must be equal to one of the allowed values"};
 if(vErrors === null){
 vErrors = [err37];
 }
@@ -5800,12 +5877,10 @@ vErrors.push(err37);
 }
 errors++;
 }
-const len9 = data22.length;
-for(let i9=0; i9<len9; i9++){
-let data23 = data22[i9];
-if(typeof data23 === "string"){
-if(!pattern57.test(data23)){
-const err38 = {instancePath:instancePath+"/" + i0+"/gateways/" + i9,schemaPath:"#/items/properties/gateways/items/pattern",keyword:"pattern",params:{pattern: "^[a-z][a-z0-9_-]{0,31}$"},message:"must match pattern \""+"^[a-z][a-z0-9_-]{0,31}$"+"\""};
+}
+}
+else {
+const err38 = {instancePath:instancePath+"/" + i0+"/when/agreement_status",schemaPath:"#/items/properties/when/properties/agreement_status/type",keyword:"type",params:{type: "array"},message:"must be array"};
 if(vErrors === null){
 vErrors = [err38];
 }
@@ -5814,9 +5889,11 @@ vErrors.push(err38);
 }
 errors++;
 }
-}
-else {
-const err39 = {instancePath:instancePath+"/" + i0+"/gateways/" + i9,schemaPath:"#/items/properties/gateways/items/type",keyword:"type",params:{type: "string"},message:"must be string"};
+if(data2.agreement_gateway !== undefined){
+let data23 = data2.agreement_gateway;
+if(typeof data23 === "string"){
+if(!pattern57.test(data23)){
+const err39 = {instancePath:instancePath+"/" + i0+"/when/agreement_gateway",schemaPath:"#/items/properties/when/properties/agreement_gateway/pattern",keyword:"pattern",params:{pattern: "^[a-z][a-z0-9_-]{0,31}$"},message:"must match pattern \""+"^[a-z][a-z0-9_-]{0,31}$"+"\""};
 if(vErrors === null){
 vErrors = [err39];
 }
@@ -5826,9 +5903,8 @@ vErrors.push(err39);
 errors++;
 }
 }
-}
 else {
-const err40 = {instancePath:instancePath+"/" + i0+"/gateways",schemaPath:"#/items/properties/gateways/type",keyword:"type",params:{type: "array"},message:"must be array"};
+const err40 = {instancePath:instancePath+"/" + i0+"/when/agreement_gateway",schemaPath:"#/items/properties/when/properties/agreement_gateway/type",keyword:"type",params:{type: "string"},message:"must be string"};
 if(vErrors === null){
 vErrors = [err40];
 }
@@ -5840,7 +5916,7 @@ errors++;
 }
 }
 else {
-const err41 = {instancePath:instancePath+"/" + i0,schemaPath:"#/items/type",keyword:"type",params:{type: "object"},message:"must be object"};
+const err41 = {instancePath:instancePath+"/" + i0+"/when",schemaPath:"#/items/properties/when/type",keyword:"type",params:{type: "object"},message:"must be object"};
 if(vErrors === null){
 vErrors = [err41];
 }
@@ -5849,15 +5925,87 @@ vErrors.push(err41);
 }
 errors++;
 }
-}
-}
-else {
-const err42 = {instancePath,schemaPath:"#/type",keyword:"type",params:{type: "array"},message:"must be array"};
+if(data0.gateways !== undefined){
+let data24 = data0.gateways;
+if(Array.isArray(data24)){
+if(data24.length > 8){
+const err42 = {instancePath:instancePath+"/" + i0+"/gateways",schemaPath:"#/items/properties/gateways/maxItems",keyword:"maxItems",params:{limit: 8},message:"must NOT have more than 8 items"};
 if(vErrors === null){
 vErrors = [err42];
 }
 else {
 vErrors.push(err42);
+}
+errors++;
+}
+if(data24.length < 1){
+const err43 = {instancePath:instancePath+"/" + i0+"/gateways",schemaPath:"#/items/properties/gateways/minItems",keyword:"minItems",params:{limit: 1},message:"must NOT have fewer than 1 items"};
+if(vErrors === null){
+vErrors = [err43];
+}
+else {
+vErrors.push(err43);
+}
+errors++;
+}
+const len9 = data24.length;
+for(let i9=0; i9<len9; i9++){
+let data25 = data24[i9];
+if(typeof data25 === "string"){
+if(!pattern57.test(data25)){
+const err44 = {instancePath:instancePath+"/" + i0+"/gateways/" + i9,schemaPath:"#/items/properties/gateways/items/pattern",keyword:"pattern",params:{pattern: "^[a-z][a-z0-9_-]{0,31}$"},message:"must match pattern \""+"^[a-z][a-z0-9_-]{0,31}$"+"\""};
+if(vErrors === null){
+vErrors = [err44];
+}
+else {
+vErrors.push(err44);
+}
+errors++;
+}
+}
+else {
+const err45 = {instancePath:instancePath+"/" + i0+"/gateways/" + i9,schemaPath:"#/items/properties/gateways/items/type",keyword:"type",params:{type: "string"},message:"must be string"};
+if(vErrors === null){
+vErrors = [err45];
+}
+else {
+vErrors.push(err45);
+}
+errors++;
+}
+}
+}
+else {
+const err46 = {instancePath:instancePath+"/" + i0+"/gateways",schemaPath:"#/items/properties/gateways/type",keyword:"type",params:{type: "array"},message:"must be array"};
+if(vErrors === null){
+vErrors = [err46];
+}
+else {
+vErrors.push(err46);
+}
+errors++;
+}
+}
+}
+else {
+const err47 = {instancePath:instancePath+"/" + i0,schemaPath:"#/items/type",keyword:"type",params:{type: "object"},message:"must be object"};
+if(vErrors === null){
+vErrors = [err47];
+}
+else {
+vErrors.push(err47);
+}
+errors++;
+}
+}
+}
+else {
+const err48 = {instancePath,schemaPath:"#/type",keyword:"type",params:{type: "array"},message:"must be array"};
+if(vErrors === null){
+vErrors = [err48];
+}
+else {
+vErrors.push(err48);
 }
 errors++;
 }

@@ -82,3 +82,49 @@ describe('validation profiles per channel and account', () => {
     expect(testConfig({ 'channels.profiles': [{ channel: 'pos', max_amount: 500000, currencies: ['EUR', 'CHF'] }] }).channels.profiles).toHaveLength(1);
   });
 });
+
+describe('validation profile amount limits per currency', () => {
+  // A web channel taking EUR (2 decimals), JPY (0) and KWD (3): each limit in its own minor units.
+  const perCurrency = buildChannels({
+    'channels.profiles': [{ channel: 'web', min_amount: { EUR: 100, JPY: 100, KWD: 100 }, max_amount: { EUR: 500000, JPY: 500000, KWD: 150000 } }],
+  });
+  const web = (command: 'sale' | 'cancel', payment: Record<string, unknown>) => channelCommand(command, { channel: 'web' }, payment);
+
+  it.each([
+    ['5,000.00 EUR', 500000, 'EUR'],
+    ['500,000 JPY', 500000, 'JPY'],
+    ['150.000 KWD', 150000, 'KWD'],
+    ['1.00 EUR', 100, 'EUR'],
+  ])('accepts %s, at its own currency limit', (_label, amount, currency) => {
+    expect(() => validateCommand(web('sale', { amount, currency }), perCurrency)).not.toThrow();
+  });
+
+  it.each([
+    ['150.001 KWD (over its own limit, though under the EUR and JPY numbers)', 150001, 'KWD', 'payment.amount', /at most 150000 minor units of KWD/],
+    ['500,001 JPY', 500001, 'JPY', 'payment.amount', /at most 500000 minor units of JPY/],
+    ['99 JPY', 99, 'JPY', 'payment.amount', /at least 100 minor units of JPY/],
+    ['USD, which the limits do not name', 1000, 'USD', 'payment.currency', /amount bounds of this channel and account name/],
+  ])('refuses %s with PROFILE_REJECTED naming the field', (_label, amount, currency, field, message) => {
+    expect(() => validateCommand(web('sale', { amount, currency }), perCurrency)).toThrow(expect.objectContaining({ code: 'PROFILE_REJECTED', field }));
+    expect(() => validateCommand(web('sale', { amount, currency }), perCurrency)).toThrow(message);
+  });
+
+  it('a command that moves no money is not held to the limits, whatever its currency', () => {
+    expect(() => validateCommand(web('cancel', { amount: 0, currency: 'USD' }), perCurrency)).not.toThrow();
+  });
+
+  it('the configuration names the key of an unknown code, a code outside currencies, and a floor over its ceiling', () => {
+    expect(() => testConfig({ 'channels.profiles': [{ channel: 'web', max_amount: { EUR: 5000, ABC: 1 } }] })).toThrow(
+      /channels\.profiles\[0\]\.max_amount\.ABC.*not an ISO 4217 currency code/,
+    );
+    expect(() => testConfig({ 'channels.profiles': [{ channel: 'web', currencies: ['EUR'], max_amount: { EUR: 5000, JPY: 5000 } }] })).toThrow(
+      /channels\.profiles\[0\]\.max_amount\.JPY.*JPY is not in channels\.profiles\[0\]\.currencies/,
+    );
+    expect(() => testConfig({ 'channels.profiles': [{ channel: 'web', min_amount: { JPY: 9000 }, max_amount: { JPY: 5000 } }] })).toThrow(
+      /channels\.profiles\[0\]\.min_amount\.JPY.*must not exceed max_amount\.JPY \(5000\)/,
+    );
+    expect(() => testConfig({ 'channels.profiles': [{ channel: 'web', max_amount: { EUR: -5 } }] })).toThrow(
+      /channels\.profiles\.0\.max_amount\.EUR.*must be >= 0/,
+    );
+  });
+});

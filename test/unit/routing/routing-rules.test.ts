@@ -98,6 +98,147 @@ describe('routing decision table', () => {
   });
 });
 
+describe('per-currency amount bounds', () => {
+  // One rule over currencies of 0, 2 and 3 decimals: each bound in its own currency's minor units.
+  const BIG = { name: 'big', when: { min_amount: { EUR: 500000, JPY: 500000, KWD: 150000 } }, gateways: ['adyen'] };
+  const SMALL = { name: 'small', when: { currencies: ['EUR', 'JPY'], max_amount: { EUR: 5000, JPY: 5000 } }, gateways: ['sim'] };
+  const table = new RoutingTable(routing({ 'routing.rules': [BIG, SMALL] }));
+
+  test.each([
+    ['5,000.00 EUR → big', 'EUR', 500000, 'big', ['adyen']],
+    ['4,999.99 EUR → neither (5,000 EUR cents is not small)', 'EUR', 499999, undefined, ['stripe']],
+    ['500,000 JPY → big', 'JPY', 500000, 'big', ['adyen']],
+    ['5,000 JPY (not 50.00) → small', 'JPY', 5000, 'small', ['sim']],
+    ['5,001 JPY → neither', 'JPY', 5001, undefined, ['stripe']],
+    ['150.000 KWD → big', 'KWD', 150000, 'big', ['adyen']],
+    ['149.999 KWD → neither (not listed by small)', 'KWD', 149999, undefined, ['stripe']],
+    ['50.00 EUR → small (inclusive max)', 'EUR', 5000, 'small', ['sim']],
+  ])('%s', (_name, currency, amount, rule, candidates) => {
+    const result = table.decide(facts({ currency, amount }), NOW);
+    expect(result.rule).toBe(rule);
+    expect(result.candidates).toEqual(candidates);
+  });
+
+  test('a rule passed over on a bound says which: the currency bound and its value', () => {
+    expect(table.decide(facts({ currency: 'JPY', amount: 499999 }), NOW).evaluated[0]).toEqual({
+      rule: 'big',
+      matched: false,
+      why: 'amount 499999 < min_amount.JPY 500000',
+      bound: 'min_amount.JPY',
+    });
+    expect(table.decide(facts({ currency: 'EUR', amount: 5001 }), NOW).evaluated[1]).toEqual({
+      rule: 'small',
+      matched: false,
+      why: 'amount 5001 > max_amount.EUR 5000',
+      bound: 'max_amount.EUR',
+    });
+  });
+
+  test('a currency the per-currency bounds do not name is outside them: the rule does not apply to it', () => {
+    // 10,000,000 USD cents is not "at least 5,000.00": a EUR bound says nothing about USD.
+    const result = table.decide(facts({ currency: 'USD', amount: 10000000 }), NOW);
+    expect(result.rule).toBeUndefined();
+    expect(result.evaluated[0]).toEqual({ rule: 'big', matched: false, why: 'amount bounds name no USD bound', bound: 'no_bound.USD' });
+  });
+
+  test('a floor and a ceiling may name different currencies; each side bounds only the ones it names', () => {
+    const t = new RoutingTable(
+      routing({ 'routing.rules': [{ name: 'band', when: { min_amount: { EUR: 1000, JPY: 100 }, max_amount: { EUR: 100000 } }, gateways: ['sim'] }] }),
+    );
+    expect(t.decide(facts({ currency: 'JPY', amount: 99999999 }), NOW).rule).toBe('band'); // JPY: a floor, no ceiling
+    expect(t.decide(facts({ currency: 'EUR', amount: 100001 }), NOW).rule).toBeUndefined();
+    expect(t.decide(facts({ currency: 'EUR', amount: 1000 }), NOW).rule).toBe('band');
+  });
+
+  test('the one-number form still works over currencies of one exponent, with its bound named in why', () => {
+    const t = new RoutingTable(routing({ 'routing.rules': [{ name: 'small', when: { currencies: ['EUR', 'USD'], max_amount: 500 }, gateways: ['sim'] }] }));
+    expect(t.decide(facts({ amount: 500 }), NOW).rule).toBe('small');
+    expect(t.decide(facts({ amount: 501 }), NOW).evaluated[0]).toEqual({
+      rule: 'small',
+      matched: false,
+      why: 'amount 501 > max_amount 500',
+      bound: 'max_amount',
+    });
+  });
+
+  test('one side per currency, the other one number over currencies of one exponent', () => {
+    const t = new RoutingTable(
+      routing({
+        'routing.rules': [{ name: 'mid', when: { currencies: ['EUR', 'USD'], min_amount: 100, max_amount: { EUR: 1000, USD: 2000 } }, gateways: ['sim'] }],
+      }),
+    );
+    expect(t.decide(facts({ currency: 'USD', amount: 1500 }), NOW).rule).toBe('mid');
+    expect(t.decide(facts({ currency: 'EUR', amount: 1500 }), NOW).rule).toBeUndefined();
+    expect(t.decide(facts({ currency: 'EUR', amount: 99 }), NOW).evaluated[0]).toMatchObject({ bound: 'min_amount' });
+  });
+
+  test('the configuration reads both forms into their own fields', () => {
+    const r = routing({ 'routing.rules': [BIG, SMALL] });
+    expect(r.rules[0].when).toMatchObject({
+      minAmount: null,
+      maxAmount: null,
+      minAmountByCurrency: { EUR: 500000, JPY: 500000, KWD: 150000 },
+      maxAmountByCurrency: null,
+    });
+    expect(r.rules[1].when).toMatchObject({ minAmountByCurrency: null, maxAmountByCurrency: { EUR: 5000, JPY: 5000 } });
+  });
+
+  const refused = (when: Record<string, unknown>): string => {
+    try {
+      routing({ 'routing.rules': [{ name: 'r', when, gateways: ['sim'] }] });
+    } catch (err) {
+      // `configuration key "k" problem` read as `k: problem`, the form check-config prints.
+      return (err as Error).message.replace(/configuration key "([^"]+)" /g, '$1: ');
+    }
+    throw new Error('the configuration was accepted');
+  };
+
+  test('an unknown currency code is refused, naming the key', () => {
+    expect(refused({ max_amount: { EUR: 5000, XYZ: 5000 } })).toMatch(/routing\.rules\[0\]\.when\.max_amount\.XYZ: "XYZ" is not an ISO 4217 currency code/);
+    expect(refused({ max_amount: { eur: 5000 } })).toMatch(/routing\.rules\[0\]\.when\.max_amount\.eur: "eur" is not an ISO 4217 currency code/);
+  });
+
+  test('a negative, fractional or non-numeric bound is refused, naming the currency', () => {
+    expect(refused({ max_amount: { EUR: -1 } })).toMatch(/routing\.rules\.0\.when\.max_amount\.EUR: must be >= 0/);
+    expect(refused({ min_amount: { JPY: 10.5 } })).toMatch(/routing\.rules\.0\.when\.min_amount\.JPY: must be integer/);
+    expect(refused({ min_amount: { JPY: '100' } })).toMatch(/routing\.rules\.0\.when\.min_amount\.JPY: must be integer/);
+    expect(refused({ min_amount: -1, currencies: ['EUR'] })).toMatch(/routing\.rules\.0\.when\.min_amount: must be >= 0/);
+    expect(refused({ min_amount: 'big', currencies: ['EUR'] })).toMatch(/routing\.rules\.0\.when\.min_amount: must be integer,object/);
+  });
+
+  test('a floor above the ceiling of the same currency is refused, naming both', () => {
+    expect(refused({ min_amount: { EUR: 100, JPY: 9000 }, max_amount: { EUR: 1000, JPY: 5000 } })).toMatch(
+      /routing\.rules\[0\]\.when\.min_amount\.JPY: \(9000\) must not exceed max_amount\.JPY \(5000\) for JPY/,
+    );
+    expect(refused({ currencies: ['EUR'], min_amount: 2000, max_amount: { EUR: 1000 } })).toMatch(
+      /routing\.rules\[0\]\.when\.min_amount: \(2000\) must not exceed max_amount\.EUR \(1000\) for EUR/,
+    );
+    // A floor in one currency and a ceiling in another are no range.
+    expect(routing({ 'routing.rules': [{ name: 'r', when: { min_amount: { JPY: 9000 }, max_amount: { EUR: 1000 } }, gateways: ['sim'] }] }).rules).toHaveLength(
+      1,
+    );
+  });
+
+  test("a bound for a currency the rule's currencies leave out is refused, and so is a listed currency no bound names", () => {
+    expect(refused({ currencies: ['EUR', 'JPY'], max_amount: { EUR: 5000, JPY: 5000, KWD: 1500 } })).toMatch(
+      /routing\.rules\[0\]\.when\.max_amount\.KWD: KWD is not in routing\.rules\[0\]\.when\.currencies \[EUR,JPY\]/,
+    );
+    expect(refused({ currencies: ['EUR', 'JPY', 'KWD'], max_amount: { EUR: 5000, JPY: 5000 } })).toMatch(
+      /routing\.rules\[0\]\.when\.currencies: names KWD, which no min_amount \/ max_amount bound names/,
+    );
+  });
+
+  test('an empty map is refused', () => {
+    expect(refused({ max_amount: {} })).toMatch(/routing\.rules\[0\]\.when\.max_amount: names no currency/);
+  });
+
+  test('the one-number form over mixed exponents is refused and points at the per-currency form', () => {
+    expect(refused({ currencies: ['EUR', 'JPY'], max_amount: 500 })).toMatch(
+      /give the bound per currency in each one's minor units \(max_amount: \{ EUR: 500000/,
+    );
+  });
+});
+
 describe('merchant agreements', () => {
   const agreements = [
     { merchant: 'acme-eu', gateway: 'adyen', status: 'active', valid_from: '2026-01-01', valid_until: '2026-12-31T23:59:59Z' },
