@@ -128,7 +128,7 @@ export type RecordedRelease = 'authorization_expired' | 'failed_after_success';
 
 const releaseTies = counter(
   'pb_capture_release_ties_total',
-  "Captures failing whose first send fell in the same second as their authorization's recorded release (its authorization_expired or failed_after_success adjustment, such as Adyen's EXPIRE, the PSP dating it in whole seconds), none before that second: which came first cannot be told, so the failure keeps the PSP's reason, by gateway and release",
+  "Captures failing whose first send fell in the same second as their authorization's recorded release (its authorization_expired or failed_after_success adjustment, such as Adyen's EXPIRE, the PSP dating it in whole seconds) and recorded at or after that send, none before it: which came first cannot be told, so the failure keeps the PSP's reason, by gateway and release",
   ['gateway', 'release'],
 );
 
