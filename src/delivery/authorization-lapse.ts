@@ -128,7 +128,7 @@ export type RecordedRelease = 'authorization_expired' | 'failed_after_success';
 
 const releaseTies = counter(
   'pb_capture_release_ties_total',
-  "Captures failing whose first send fell in the same second as their authorization's recorded release (its authorization_expired or failed_after_success adjustment, such as Adyen's EXPIRE, the PSP dating it in whole seconds), none before that second: which came first cannot be told, so the failure keeps the PSP's reason, by gateway and release",
+  "Captures failing whose first send fell in the same second as their authorization's recorded release (its authorization_expired or failed_after_success adjustment, such as Adyen's EXPIRE, the PSP dating it in whole seconds) and recorded at or after that send, none before it: which came first cannot be told, so the failure keeps the PSP's reason, by gateway and release",
   ['gateway', 'release'],
 );
 
@@ -151,13 +151,15 @@ const TIE_ORDER: Record<RecordedRelease, number> = { failed_after_success: 0, au
  * re-capture, and a new authorization captured beside it would collect twice. Null when none is, or no authorization of
  * ours is found.
  *
- * Before means in an earlier whole second: the release's PSP time (else when it was recorded) against the capture's
- * first attempt (else its creation). The PSPs date their events in whole seconds, so a release in the very second the
- * capture was sent, or in the same millisecond, cannot be told before or after it: it is not read as before, and the
- * failure keeps the PSP's reason (a capture wrongly kept pending on Adyen's re-capture is a late collection Adyen's
- * support resolves; a wrong `reauthorize` beside a capture Adyen re-captures collects twice). Such a tie is counted
- * (`pb_capture_release_ties_total`) and logged. Both releases before: the earlier second decides, the release that took
- * the hold; in one second, the void (`failed_after_success`: the OMS is not told to authorize again an order voided).
+ * Before means recorded before the capture's first attempt (else its creation), both the bridge's own times in
+ * milliseconds (the release was on record when the capture was sent), or dated by the PSP in an earlier whole second
+ * than that. The PSPs date their events in whole seconds, so a release recorded at or after the capture's send and
+ * dated (by the PSP, else by its recording) in that very second cannot be told before or after it: it is not read as
+ * before, and the failure keeps the PSP's reason (a capture wrongly kept pending on Adyen's re-capture is a late
+ * collection Adyen's support resolves; a wrong `reauthorize` beside a capture Adyen re-captures collects twice). Such a
+ * tie is counted (`pb_capture_release_ties_total`) and logged. Both releases before: the earlier second decides, the
+ * release that took the hold; in one second, the void (`failed_after_success`: the OMS is not told to authorize again
+ * an order voided).
  */
 export type LapseRecorded = (capture: OperationRecord) => Promise<RecordedRelease | null>;
 
@@ -178,7 +180,9 @@ export function lapseRecordedOf(deps: {
       [...candidates].sort((x, y) => second(x) - second(y) || TIE_ORDER[x.kind] - TIE_ORDER[y.kind])[0]?.kind ?? null;
     if (sentAt === undefined) return earliest(releases);
     const sent = secondOf(sentAt);
-    const before = earliest(releases.filter((a) => second(a) < sent));
+    // On record before the capture was first sent (both times the bridge's own, in milliseconds): the release came
+    // first, whatever second the PSP dates it in. Otherwise its PSP time's whole second must be an earlier one.
+    const before = earliest(releases.filter((a) => a.recordedAt < sentAt || (a.occurredAt !== undefined && secondOf(a.occurredAt) < sent)));
     if (before !== null) return before;
     const tied = releases.find((a) => second(a) === sent);
     if (tied !== undefined) {

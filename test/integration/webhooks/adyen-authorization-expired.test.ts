@@ -154,6 +154,16 @@ describe('an Adyen capture of an authorization that expired', () => {
     expect(failed).toMatchObject(LAPSED);
   });
 
+  it("an EXPIRE recorded before the capture was sent, though Adyen's clock dates it later: the capture met the lapse: FAILED authorization_expired, reauthorize", async () => {
+    const auth = await authorized();
+    // Adyen's clock two seconds ahead of ours: dated after the send, on record before it.
+    await expired(auth, Date.now() + 2_000);
+    const capture = await received('capture', auth);
+
+    const failed = await captureFails(auth, capture, 'CAPTURE_FAILED', TECHNICAL);
+    expect(failed).toMatchObject(LAPSED);
+  });
+
   it("a capture refused after Adyen's own cancel of the authorization (failed_after_success: a Customer Area void) is not a lapse: FAILED authorization_cancelled, fix_request", async () => {
     const lapses = await met();
     const auth = await authorized();

@@ -171,14 +171,26 @@ describe('a capture failing after its authorization lapse was recorded (Adyen EX
       expect(await ties('authorization_expired')).toBe(before + 1);
     });
 
-    it("no PSP time: when it was recorded, by the same rule (a bridge process's clock against another's)", async () => {
+    it("no PSP time: when it was recorded, in milliseconds (the bridge's own clock on both sides): the same millisecond or later is not before", async () => {
       expect(await of([lapsedAt(undefined, second + 400)])(sentAt(second + 400))).toBeNull();
-      expect(await of([lapsedAt(undefined, second + 100)])(sentAt(second + 900))).toBeNull();
+      expect(await of([lapsedAt(undefined, second + 900)])(sentAt(second + 100))).toBeNull();
+      // On record 800 ms before the capture was sent, in the same second: the release came first.
+      expect(await of([lapsedAt(undefined, second + 100)])(sentAt(second + 900))).toBe('authorization_expired');
       expect(await of([lapsedAt(undefined, second - 1)])(sentAt(second))).toBe('authorization_expired');
       // Never attempted: its creation.
       const created = { ...capture, createdAt: second + 400 } as OperationRecord;
       expect(await of([lapsedAt(undefined, second + 400)])(created)).toBeNull();
       expect(await of([lapsedAt(undefined, second - 600)])(created)).toBe('authorization_expired');
+    });
+
+    it("dated by the PSP in the capture's second but on record before the capture was sent (the PSP's clock ahead, or its second's start): before", async () => {
+      const eventDate = pspIsoTimeMs('2024-01-01T12:00:00+01:00')!;
+      // EXPIRE dated 12:00:00 (+01:00), recorded at .300, the capture first sent at .800: it found the lapse on record.
+      expect(await of([lapsedAt(eventDate, second + 300)])(sentAt(second + 800))).toBe('authorization_expired');
+      // Dated a second after the send by a PSP clock ahead of ours, yet recorded before it.
+      expect(await of([lapsedAt(second + 1_500, second + 300)])(sentAt(second + 800))).toBe('authorization_expired');
+      // Recorded after the send: the tie stands.
+      expect(await of([lapsedAt(eventDate, second + 801)])(sentAt(second + 800))).toBeNull();
     });
 
     it('a void and a lapse dated in one earlier second: the void, whichever is listed first, not reauthorize', async () => {
