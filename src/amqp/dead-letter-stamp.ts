@@ -39,13 +39,15 @@ export function stampOf(key: Buffer, channel: string, body: Buffer): string {
 
 /**
  * The channel a stamp names when it was made with one of `keys` for exactly `body`; undefined otherwise.
- * Constant time in the MAC.
+ * Constant time in the MAC. A "channel" with a line break is none: a parked stamp's MAC covers
+ * `parked\n<record>\n<digest>`, which would otherwise read as the channel stamp of channel `parked\n<record>`.
  */
 export function stampedChannel(keys: StampKeys, stamp: string | undefined, body: Buffer): string | undefined {
   if (stamp === undefined) return undefined;
   const dot = stamp.lastIndexOf('.');
   if (dot <= 0) return undefined;
   const channel = stamp.slice(0, dot);
+  if (channel.includes('\n')) return undefined;
   const given = Buffer.from(stamp.slice(dot + 1), 'base64url');
   return keysOf(keys).some((key) => {
     const expected = mac(key, channel, body);

@@ -67,3 +67,14 @@ describe('the stamps across a rotation of service_bus.secret', () => {
     expect(standInIdsOf(msg as never, deadLetterStampKeys(rotated))).toContain(record);
   });
 });
+
+describe('the two stamps kept apart (one key, two purposes)', () => {
+  const key = deadLetterStampKey('bus-secret-0123456789abcdef');
+  const body = Buffer.from('{"command":"capture"}');
+  const record = 'dl-0123456789abcdef01234567';
+
+  it('takes no channel from a parked stamp read as a channel stamp', () => {
+    // Its MAC covers `parked\n<record>\n<digest>`: the channel stamp of "channel" `parked\n<record>` otherwise.
+    expect(stampedChannel(key, `parked\n${record}.${parkedStampOf(key, record, body)}`, body)).toBeUndefined();
+  });
+});
