@@ -10,6 +10,23 @@ export function deadLetterStampKey(busSecret: string): Buffer {
   return createHmac('sha256', busSecret).update('payment-bridge dead-letter stamp v1').digest();
 }
 
+/**
+ * The stamp keys of the bus secrets: `service_bus.secret`'s first (the one stamps are made with), then
+ * `service_bus.secret_previous`'s while a rotation lasts (empty: none). A stamp made before the rotation must
+ * still hold after it, or a parked message moved back would no longer replace its stand-in (which then stays
+ * in the archive for ever) and a dead letter would lose the channel that signed it.
+ */
+export function deadLetterStampKeys(bus: { readonly secret: string; readonly secretPrevious: string }): Buffer[] {
+  return bus.secretPrevious === '' ? [deadLetterStampKey(bus.secret)] : [deadLetterStampKey(bus.secret), deadLetterStampKey(bus.secretPrevious)];
+}
+
+/** One key, or the keys a stamp may have been made with (the current one first): see {@link deadLetterStampKeys}. */
+export type StampKeys = Buffer | readonly Buffer[];
+
+function keysOf(keys: StampKeys): readonly Buffer[] {
+  return Buffer.isBuffer(keys) ? [keys] : keys;
+}
+
 function mac(key: Buffer, channel: string, body: Buffer): Buffer {
   const digest = createHash('sha256').update(body).digest('hex');
   return createHmac('sha256', key).update(`${channel}\n${digest}`).digest();
@@ -20,15 +37,24 @@ export function stampOf(key: Buffer, channel: string, body: Buffer): string {
   return `${channel}.${mac(key, channel, body).toString('base64url')}`;
 }
 
-/** The channel a stamp names when it was made with `key` for exactly `body`; undefined otherwise. Constant time in the MAC. */
-export function stampedChannel(key: Buffer, stamp: string | undefined, body: Buffer): string | undefined {
+/**
+ * The channel a stamp names when it was made with one of `keys` for exactly `body`; undefined otherwise.
+ * Constant time in the MAC. A "channel" with a line break is none: a parked stamp's MAC covers
+ * `parked\n<record>\n<digest>`, which would otherwise read as the channel stamp of channel `parked\n<record>`.
+ */
+export function stampedChannel(keys: StampKeys, stamp: string | undefined, body: Buffer): string | undefined {
   if (stamp === undefined) return undefined;
   const dot = stamp.lastIndexOf('.');
   if (dot <= 0) return undefined;
   const channel = stamp.slice(0, dot);
+  if (channel.includes('\n')) return undefined;
   const given = Buffer.from(stamp.slice(dot + 1), 'base64url');
-  const expected = mac(key, channel, body);
-  return given.length === expected.length && timingSafeEqual(given, expected) ? channel : undefined;
+  return keysOf(keys).some((key) => {
+    const expected = mac(key, channel, body);
+    return given.length === expected.length && timingSafeEqual(given, expected);
+  })
+    ? channel
+    : undefined;
 }
 
 function parkedMac(key: Buffer, record: string, body: Buffer): Buffer {
@@ -45,10 +71,15 @@ export function parkedStampOf(key: Buffer, record: string, body: Buffer): string
   return parkedMac(key, record, body).toString('base64url');
 }
 
-/** Whether `stamp` was made with `key` for the stand-in `record` of exactly `body`. Constant time in the MAC. */
-export function parkedStampHolds(key: Buffer, record: string, stamp: string | undefined, body: Buffer): boolean {
+/**
+ * Whether `stamp` was made with one of `keys` (the current bus secret's, the previous one's during a rotation)
+ * for the stand-in `record` of exactly `body`. Constant time in the MAC.
+ */
+export function parkedStampHolds(keys: StampKeys, record: string, stamp: string | undefined, body: Buffer): boolean {
   if (stamp === undefined) return false;
   const given = Buffer.from(stamp, 'base64url');
-  const expected = parkedMac(key, record, body);
-  return given.length === expected.length && timingSafeEqual(given, expected);
+  return keysOf(keys).some((key) => {
+    const expected = parkedMac(key, record, body);
+    return given.length === expected.length && timingSafeEqual(given, expected);
+  });
 }

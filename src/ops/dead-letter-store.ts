@@ -4,7 +4,7 @@ import { ConfirmChannel, GetMessage } from 'amqplib';
 import { RedisClient } from '../redis/redis-connection';
 import { AmqpConnection } from '../amqp/amqp-connection';
 import { AUTHENTICATED_CHANNEL_HEADER, redactBody } from '../amqp/dead-letter-writer';
-import { parkedStampHolds, parkedStampOf, stampedChannel } from '../amqp/dead-letter-stamp';
+import { StampKeys, parkedStampHolds, parkedStampOf, stampedChannel } from '../amqp/dead-letter-stamp';
 import { declareTopology, parkedQueueOf } from '../amqp/topology';
 import { closeChannelWithin } from '../amqp/channel-close';
 import { openChannelWithin, withTimeout } from '../amqp/broker-deadline';
@@ -202,8 +202,11 @@ export class DeadLetterStore {
   constructor(
     private readonly redis: RedisClient,
     prefix: string,
-    /** `deadLetterStampKey(service_bus.secret)`: verifies the stamps of what it imports (without it: none holds). */
-    private readonly stampKey?: Buffer,
+    /**
+     * `deadLetterStampKeys(service_bus)`: the first makes the stamps of what it parks, any verifies the stamps of
+     * what it imports (the previous secret's: one made before a rotation). Without: none holds.
+     */
+    private readonly stampKeys?: StampKeys,
     /** Records kept at most (default {@link DEAD_LETTER_ARCHIVE_MAX}); past it an import drops the oldest. */
     private readonly maxRecords = DEAD_LETTER_ARCHIVE_MAX,
     /** `service_bus.amount_units` (default `minor`): the unit of a bus call's amount in what it imports. */
@@ -297,9 +300,9 @@ export class DeadLetterStore {
         if (!msg) break;
         let stage: 'read' | 'write' = 'read';
         try {
-          const record = recordFromMessage(msg, now, this.stampKey, this.busAmountUnits);
+          const record = recordFromMessage(msg, now, this.stampKeys, this.busAmountUnits);
           stage = 'write';
-          const archived = await this.archiveReplacing(record, standInIdsOf(msg, this.stampKey));
+          const archived = await this.archiveReplacing(record, standInIdsOf(msg, this.stampKeys));
           if (archived.created) created += 1;
           replaced += archived.replaced;
         } catch (err) {
@@ -354,7 +357,8 @@ export class DeadLetterStore {
     });
     const parkedHeaders: Record<string, string> = { 'x-pb-parked-reason': reason, 'x-pb-parked-at': new Date(now).toISOString(), 'x-pb-parked-record': id };
     // Binds the stand-in's id to this body: only this message, moved back, may name the stand-in to replace.
-    if (this.stampKey) parkedHeaders['x-pb-parked-stamp'] = parkedStampOf(this.stampKey, id, msg.content);
+    const stampKey = Buffer.isBuffer(this.stampKeys) ? this.stampKeys : this.stampKeys?.[0];
+    if (stampKey) parkedHeaders['x-pb-parked-stamp'] = parkedStampOf(stampKey, id, msg.content);
     const options = movedProperties(msg);
     // Mandatory: the broker confirms a message no queue took too (the parking queue deleted meanwhile), and
     // acking the original on that confirm would lose it; its basic.return comes before the confirm.
@@ -564,16 +568,16 @@ export function standInIdOf(msg: Pick<GetMessage, 'content' | 'properties'>): st
  * also when its parking copy failed after the stand-in was written and the message stayed in the queue), and the
  * one its parking copy names (`x-pb-parked-record`: the same, unless its headers were dropped when it was parked).
  * A named one counts only with the stamp its parking made for exactly this body (`x-pb-parked-stamp`, checked
- * with `stampKey`; without a key, none counts): anyone who can publish to the dead-letter queue sets headers, and
+ * with `stampKeys`, the previous bus secret's too; without a key, none counts): anyone who can publish to the dead-letter queue sets headers, and
  * must not remove another message's stand-in by naming it. The own one is a digest of the body, which the
  * archive never shows for a stand-in: only a copy of the parked message itself has it.
  */
-export function standInIdsOf(msg: Pick<GetMessage, 'content' | 'properties'>, stampKey?: Buffer): string[] {
+export function standInIdsOf(msg: Pick<GetMessage, 'content' | 'properties'>, stampKeys?: StampKeys): string[] {
   const headers = (msg.properties.headers ?? {}) as Record<string, unknown>;
   const named = header(headers, 'x-pb-parked-record');
   const own = standInIdOf(msg);
   if (named === undefined || named === own || !/^dl-[0-9a-f]{24}$/.test(named)) return [own];
-  return stampKey && parkedStampHolds(stampKey, named, header(headers, 'x-pb-parked-stamp'), msg.content) ? [own, named] : [own];
+  return stampKeys && parkedStampHolds(stampKeys, named, header(headers, 'x-pb-parked-stamp'), msg.content) ? [own, named] : [own];
 }
 
 /** A header as text (AMQP headers may arrive as strings, buffers or numbers). */
@@ -592,7 +596,7 @@ function header(headers: Record<string, unknown>, name: string): string | undefi
 export function recordFromMessage(
   msg: Pick<GetMessage, 'content' | 'properties' | 'fields'>,
   now: number,
-  stampKey?: Buffer,
+  stampKeys?: StampKeys,
   busAmountUnits: 'minor' | 'major' = 'minor',
 ): DeadLetterRecord {
   const headers = (msg.properties.headers ?? {}) as Record<string, unknown>;
@@ -629,7 +633,7 @@ export function recordFromMessage(
     currency: about.currency,
     replayable: header(headers, 'x-pb-replayable') === 'true',
     // Only a stamp our writer made for exactly this body: a header is anyone's to set.
-    authenticatedChannel: stampKey ? stampedChannel(stampKey, header(headers, AUTHENTICATED_CHANNEL_HEADER), msg.content) : undefined,
+    authenticatedChannel: stampKeys ? stampedChannel(stampKeys, header(headers, AUTHENTICATED_CHANNEL_HEADER), msg.content) : undefined,
     category: triageCategory(code, reason),
     impact: impactScore(about),
     body,

@@ -1,5 +1,5 @@
 import { Writable } from 'node:stream';
-import { deadLetterStampKey } from '../amqp/dead-letter-stamp';
+import { deadLetterStampKeys } from '../amqp/dead-letter-stamp';
 import { RedisClient } from '../redis/redis-connection';
 import { AmqpConnection } from '../amqp/amqp-connection';
 import { ConfirmPublisher } from '../amqp/confirm-publisher';
@@ -65,13 +65,7 @@ export function openOps(
     service: options.service,
     stream: options.auditStream,
   });
-  const deadLetters = new DeadLetterStore(
-    redis,
-    config.redis.keyPrefix,
-    deadLetterStampKey(config.serviceBus.secret),
-    undefined,
-    config.serviceBus.amountUnits,
-  );
+  const deadLetters = new DeadLetterStore(redis, config.redis.keyPrefix, deadLetterStampKeys(config.serviceBus), undefined, config.serviceBus.amountUnits);
   let connection: AmqpConnection | null = null;
   let publisher: ConfirmPublisher | null = null;
   const connected = async (): Promise<{ connection: AmqpConnection; publisher: ConfirmPublisher }> => {

@@ -1,6 +1,6 @@
 import { buildOutcomeRecorder } from '../poller/outcome-recorder-wiring';
 import { ActionCompletion } from '../delivery/action-completion';
-import { deadLetterStampKey } from '../amqp/dead-letter-stamp';
+import { deadLetterStampKey, deadLetterStampKeys } from '../amqp/dead-letter-stamp';
 import { Queue } from 'bullmq';
 import { RedisClient } from '../redis/redis-connection';
 import { AmqpConnection } from '../amqp/amqp-connection';
@@ -195,7 +195,7 @@ export async function startWorkerProcess(config: Config, logger: Logger, options
   const brokerDeadLetters = new BrokerDeadLetterRedactor({ config, connection, deadLetters, logger });
   // The dead-letter queue moves into the archive here, so the console's pages only read Redis.
   const archiver = new DeadLetterArchiver({
-    store: new DeadLetterStore(redis, config.redis.keyPrefix, deadLetterStampKey(config.serviceBus.secret), undefined, config.serviceBus.amountUnits),
+    store: new DeadLetterStore(redis, config.redis.keyPrefix, deadLetterStampKeys(config.serviceBus), undefined, config.serviceBus.amountUnits),
     connection,
     amqp: config.amqp,
     logger,

@@ -1,4 +1,5 @@
-import { deadLetterStampKey, parkedStampHolds, parkedStampOf, stampOf, stampedChannel } from '../../../src/amqp/dead-letter-stamp';
+import { deadLetterStampKey, deadLetterStampKeys, parkedStampHolds, parkedStampOf, stampOf, stampedChannel } from '../../../src/amqp/dead-letter-stamp';
+import { standInIdsOf } from '../../../src/ops/dead-letter-store';
 
 describe('the dead-letter stamp (which channel signed the original)', () => {
   const key = deadLetterStampKey('bus-secret-0123456789abcdef');
@@ -38,5 +39,42 @@ describe('the parked stamp (which stand-in a parked dead letter may replace)', (
 
   it('does not hold when absent or garbage', () => {
     for (const stamp of [undefined, '', 'x', parkedStampOf(key, record, body).slice(1)]) expect(parkedStampHolds(key, record, stamp, body)).toBe(false);
+  });
+});
+
+describe('the stamps across a rotation of service_bus.secret', () => {
+  const old = 'bus-secret-retired-0123456789abcdef';
+  const rotated = { secret: 'bus-secret-current-0123456789abcdef', secretPrevious: old };
+  const body = Buffer.from('{"command":"capture"}');
+  const record = 'dl-0123456789abcdef01234567';
+
+  it('are made with the current secret and still hold when made with the previous one', () => {
+    const keys = deadLetterStampKeys(rotated);
+    expect(keys[0]).toEqual(deadLetterStampKey(rotated.secret));
+    expect(parkedStampHolds(keys, record, parkedStampOf(deadLetterStampKey(old), record, body), body)).toBe(true);
+    expect(stampedChannel(keys, stampOf(deadLetterStampKey(old), 'web', body), body)).toBe('web');
+    // Once the previous secret is retired, its stamps hold no more.
+    const retired = deadLetterStampKeys({ secret: rotated.secret, secretPrevious: '' });
+    expect(retired).toHaveLength(1);
+    expect(parkedStampHolds(retired, record, parkedStampOf(deadLetterStampKey(old), record, body), body)).toBe(false);
+  });
+
+  it('let a message parked before the rotation, moved back after it, name its stand-in', () => {
+    const msg = {
+      content: body,
+      properties: { headers: { 'x-pb-parked-record': record, 'x-pb-parked-stamp': parkedStampOf(deadLetterStampKey(old), record, body) } },
+    };
+    expect(standInIdsOf(msg as never, deadLetterStampKeys(rotated))).toContain(record);
+  });
+});
+
+describe('the two stamps kept apart (one key, two purposes)', () => {
+  const key = deadLetterStampKey('bus-secret-0123456789abcdef');
+  const body = Buffer.from('{"command":"capture"}');
+  const record = 'dl-0123456789abcdef01234567';
+
+  it('takes no channel from a parked stamp read as a channel stamp', () => {
+    // Its MAC covers `parked\n<record>\n<digest>`: the channel stamp of "channel" `parked\n<record>` otherwise.
+    expect(stampedChannel(key, `parked\n${record}.${parkedStampOf(key, record, body)}`, body)).toBeUndefined();
   });
 });
