@@ -1,3 +1,4 @@
+import { createSeededRandom as prng } from '../../../harness/twins/psp-simulator/seeded-random';
 import { PAN_MASK, containsCardNumber, maskCardNumbers } from '../../../src/logging/redact';
 
 /*
@@ -11,18 +12,6 @@ const MIN_PAN = 12;
 const MAX_PAN = 19;
 const MAX_SEPARATORS = 6;
 const MAX_SPAN_DIGITS = 64;
-
-/** Deterministic PRNG (mulberry32): a failing seed can be replayed. */
-function prng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 const isDigit = (c: string): boolean => c >= '0' && c <= '9';
 const isSeparator = (c: string): boolean => ' -./_'.includes(c) || (c.charCodeAt(0) >= 0x09 && c.charCodeAt(0) <= 0x0d);
