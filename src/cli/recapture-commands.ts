@@ -1,7 +1,7 @@
 import { Command } from 'commander';
 import type { OpsContext } from '../ops/ops-context';
 import { dismissHeldRecaptures, heldRecaptures } from '../ops/held-recaptures';
-import { heldForPspRetry } from '../ops/held-for-psp-retry';
+import { HeldRetryRelease, heldForPspRetry, releaseHeldForPspRetry } from '../ops/held-for-psp-retry';
 import { formatMinor } from '../money/minor-units';
 import { formatDuration } from './duration';
 import { parseLimit } from './limit-option';
@@ -64,20 +64,66 @@ export async function opsHeldForPspRetry(ctx: OpsContext, io: OpsWriter, opts: {
   return 0;
 }
 
+/** What an operator reads of a refused release: why, and what to do. */
+const RELEASE_REFUSALS: Record<Exclude<HeldRetryRelease['result'], 'released' | 'would_release'>, string> = {
+  not_found: 'refused: no such operation',
+  not_held: "refused: not held for its PSP's retry (not a capture or refund recorded FAILED that the PSP retries itself)",
+  retry_succeeded: "refused: the PSP's retry is recorded done; it stays captured or refunded",
+  already_released: 'refused: already released by an operator (see ops show)',
+};
+
 /**
- * Adds `ops held-retries list`: captures and refunds the PSP failed but retries itself (their amount held), those held
- * past the PSP's retry first.
+ * `ops held-retries release <operation-id> --reason <text> [--execute]`: {@link releaseHeldForPspRetry}, a dry run
+ * unless `--execute`. Exit 1 when refused (not found, not held, retry done, released before), 2 without a reason.
+ */
+export async function opsReleaseHeldRetry(
+  ctx: OpsContext,
+  io: OpsWriter,
+  opts: { id: string; reason?: string; execute?: boolean; json?: boolean },
+): Promise<number> {
+  const reason = (opts.reason ?? '').trim();
+  if (reason === '') {
+    io.out.write('refused: --reason is required (what the PSP confirmed, e.g. the Adyen Support case)\n');
+    return 2;
+  }
+  const r = await releaseHeldForPspRetry(ctx, opts.id, { reason, execute: opts.execute === true, actor: io.actor });
+  if (opts.json) io.out.write(`${JSON.stringify(r)}\n`);
+  else if (r.result === 'released' || r.result === 'would_release') {
+    const h = r.held;
+    const what = h ? `${h.command} ${h.gateway} of ${h.authorization_id}  ${amountText(h.amount, h.currency)}  ${h.psp_reason}` : '';
+    io.out.write(
+      r.result === 'released'
+        ? `${r.operation_id}: released (${what}): its amount is no longer held; a cancel of its authorization is allowed again\n`
+        : `DRY RUN: nothing was changed; ${r.operation_id} would be released (${what}) (run again with --execute)\n`,
+    );
+  } else io.out.write(`${r.operation_id}: ${RELEASE_REFUSALS[r.result]}\n`);
+  return r.result === 'released' || r.result === 'would_release' ? 0 : 1;
+}
+
+/**
+ * Adds `ops held-retries list` and `ops held-retries release`: captures and refunds the PSP failed but retries itself
+ * (their amount held), those held past the PSP's retry first; and an operator's release of one the PSP will not retry.
  */
 export function addHeldRetryCommands(ops: Command, withContext: WithOpsContext): void {
-  ops
+  const held = ops
     .command('held-retries')
-    .description("captures and refunds FAILED that the PSP retries itself (Adyen's technical issue), their amount held")
+    .description("captures and refunds FAILED that the PSP retries itself (Adyen's technical issue), their amount held: list, release");
+  held
     .command('list')
     .description('those held past the PSP retry (10 days), longest held first')
     .option('--all', 'also those still within it')
     .option('--limit <n>', 'at most this many', '50')
     .addOption(jsonOption())
     .action((opts: { all?: boolean; limit?: string; json?: boolean }) => withContext((ctx, io) => opsHeldForPspRetry(ctx, io, opts)));
+  held
+    .command('release <operation-id>')
+    .description('once the PSP confirmed no retry will come: the amount is no longer held, a cancel is allowed again (dry run unless --execute; audit-logged)')
+    .requiredOption('--reason <text>', 'why (what the PSP confirmed, e.g. the support case); kept on the record')
+    .option('--execute', 'release it (default: a dry run that only says what it would do)')
+    .addOption(jsonOption())
+    .action((id: string, opts: { reason?: string; execute?: boolean; json?: boolean }) =>
+      withContext((ctx, io) => opsReleaseHeldRetry(ctx, io, { id, ...opts })),
+    );
 }
 
 /** Adds `ops recaptures list` and `ops recaptures dismiss <operation-id...>` to the `ops` command. */

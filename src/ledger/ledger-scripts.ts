@@ -310,3 +310,29 @@ return out
 `,
   true,
 );
+
+/**
+ * An operator's release of a capture or refund recorded FAILED and held for its PSP's own retry
+ * (`Ledger.releaseHeldForPspRetry`): checked and done in one step on the record, so a retry success recorded
+ * meanwhile (`late_field`, written by the adjustment store's script on the same hash) is seen, never released. The
+ * hold's mark (`held_field`) is moved to `released_field` (the operator's `mark` JSON plus the PSP reason it held),
+ * one history entry appended, the index entry removed. Returns {1, psp reason} when released now, else {0, why}:
+ * `not_found`, `retry_succeeded`, `already_released`, or `not_held` (no hold, or not FAILED).
+ */
+export const RELEASE_HELD_FOR_PSP_RETRY_SCRIPT = new LuaScript(
+  luaInputs(['op', 'log', 'held_index'], ['op_id', 'held_field', 'released_field', 'late_field', 'mark', 'interaction']),
+  `
+local current = redis.call('HMGET', K.op, 'state', A.held_field, A.late_field, A.released_field)
+if not current[1] then return {0, 'not_found'} end
+if current[3] then return {0, 'retry_succeeded'} end
+if current[4] then return {0, 'already_released'} end
+if current[1] ~= 'FAILED' or not current[2] or current[2] == '' then return {0, 'not_held'} end
+local mark = cjson.decode(A.mark)
+mark.psp_reason = current[2]
+redis.call('HSET', K.op, A.released_field, cjson.encode(mark))
+redis.call('HDEL', K.op, A.held_field)
+redis.call('RPUSH', K.log, A.interaction)
+redis.call('ZREM', K.held_index, A.op_id)
+return {1, current[2]}
+`,
+);

@@ -17,6 +17,7 @@ import {
   MARK_VOIDED_SCRIPT,
   PARK_SCRIPT,
   READ_FIELDS_SCRIPT,
+  RELEASE_HELD_FOR_PSP_RETRY_SCRIPT,
   RELEASE_SCRIPT,
   ReadBack,
   STATE_INDEX_INPUTS,
@@ -36,6 +37,7 @@ import { SUCCEEDED_AFTER_FAILURE_FIELD, SuccessAfterFailureMark, UNDONE_FIELD, p
 import { REPLICA_PROBE_TTL_MS, replicaAcknowledgedKeys } from '../redis/replica-wait';
 import {
   HELD_FOR_PSP_RETRY_FIELD,
+  HELD_FOR_PSP_RETRY_RELEASED_FIELD,
   OperationRecord,
   TransitionFields,
   afterTransition,
@@ -994,6 +996,50 @@ export class Ledger {
   /** Takes `id` out of its shard's index of operations held for their PSP's retry (done after all). Idempotent. */
   async unindexHeldForPspRetry(id: string): Promise<void> {
     await this.redis.zrem((await this.keysOfId(id)).heldForPspRetry, id);
+  }
+
+  /**
+   * An operator releases capture or refund `id` from its hold for the PSP's own retry (the PSP confirmed no retry will
+   * come): in one script on its shard, checked against the record as it stands (a retry success recorded meanwhile
+   * wins), the hold mark is replaced by a release mark (`HELD_FOR_PSP_RETRY_RELEASED_FIELD`: when, who, why, the PSP
+   * reason it held), a `held_for_psp_retry_released` history entry is appended and its index entry removed. Its amount
+   * then no longer counts as held: a cancel of its authorization, or another capture or refund of that amount, is
+   * checked as for any FAILED one. `reason` and `by` are redacted before they are stored.
+   * @returns `released` with the PSP reason it held, or why not: `not_found`, `not_held` (no hold, or not FAILED),
+   *   `retry_succeeded` (the PSP's retry is recorded done: it stays captured or refunded), `already_released`.
+   */
+  async releaseHeldForPspRetry(
+    id: string,
+    release: { reason: string; by: string },
+    now = Date.now(),
+  ): Promise<{ result: 'released'; pspReason: string } | { result: 'not_found' | 'not_held' | 'retry_succeeded' | 'already_released' }> {
+    const shard = await this.shardOf(id, true);
+    if (shard === null) return { result: 'not_found' };
+    const keys = this.shards[shard];
+    const said = redact({ by: release.by, reason: release.reason });
+    const [code, value] = (await RELEASE_HELD_FOR_PSP_RETRY_SCRIPT.run(this.redis, {
+      keys: { op: keys.op(id), log: keys.history(id), held_index: keys.heldForPspRetry },
+      args: {
+        op_id: id,
+        held_field: HELD_FOR_PSP_RETRY_FIELD,
+        released_field: HELD_FOR_PSP_RETRY_RELEASED_FIELD,
+        late_field: SUCCEEDED_AFTER_FAILURE_FIELD,
+        mark: JSON.stringify({ ...said, at: now }),
+        interaction: historyEntry({ event: 'held_for_psp_retry_released', ...said }, now),
+      },
+    })) as [number, string];
+    if (code === 1) return { result: 'released', pspReason: value };
+    return { result: value as 'not_found' | 'not_held' | 'retry_succeeded' | 'already_released' };
+  }
+
+  /** The release mark of `id` (`releaseHeldForPspRetry`: JSON `{ at, by, reason, psp_reason }`), or null when none was released. */
+  async heldForPspRetryRelease(id: string): Promise<string | null> {
+    return this.onShard(
+      id,
+      (keys) => this.redis.hget(keys.op(id), HELD_FOR_PSP_RETRY_RELEASED_FIELD),
+      (v) => v === null,
+      () => null,
+    );
   }
 
   /**

@@ -136,6 +136,12 @@ const json = <T>(parse: (value: unknown) => T | undefined): Codec<T> => ({
 
 /** The hash field of a FAILED capture or refund the PSP retries itself (`OperationRecord.heldForPspRetry`), read with the dependents. */
 export const HELD_FOR_PSP_RETRY_FIELD = 'held_for_psp_retry';
+/**
+ * The hash field of a capture or refund whose hold for its PSP's retry an operator released (the PSP confirmed no retry
+ * will come): JSON `{ at, by, reason, psp_reason }` (`Ledger.releaseHeldForPspRetry`), written once in place of
+ * `HELD_FOR_PSP_RETRY_FIELD`. Not part of the record: its history entry says the same.
+ */
+export const HELD_FOR_PSP_RETRY_RELEASED_FIELD = 'held_for_psp_retry_released';
 
 type FieldTable = { [F in keyof OperationRecord]-?: { hash: string; codec: Codec<NonNullable<OperationRecord[F]>> } };
 
@@ -145,7 +151,8 @@ type FieldTable = { [F in keyof OperationRecord]-?: { hash: string; codec: Codec
  * The hash also holds fields the record does not expose: `authorization_key` and `authorization_ref`
  * (authorization-index.ts), the hold marks `held_since` and `parked_at` (`Ledger.markHeld`), the poller's
  * `orphan_dry_run_at` and `orphan_nothing_left_at`, a re-capture that arrived before the capture failure it follows,
- * `recaptured_at` and `recapture` (`AdjustmentStore.holdRecapture`), the `dependents_waiting` flag of an operation
+ * `recaptured_at` and `recapture` (`AdjustmentStore.holdRecapture`), an operator's release of a hold for the PSP's retry
+ * `held_for_psp_retry_released` (`Ledger.releaseHeldForPspRetry`), the `dependents_waiting` flag of an operation
  * others wait for (`Ledger.waitFor`), and a dependent's wait marks `waited_for_siblings_at` and
  * `dependent_wait_noted_at` (`DeliveryService`).
  */

@@ -1,4 +1,7 @@
-import type { Ledger } from '../ledger/ledger';
+import type { AuditLog } from '../audit/audit-log';
+import type { Ledger, OperationRecord } from '../ledger/ledger';
+import type { Logger } from '../logging/logger';
+import { counter } from '../metrics/metrics-registry';
 import { redact } from '../logging/redact';
 import { PSP_RETRY_WAIT_MS } from '../metrics/scrape-gauges';
 import { gatewayOf } from '../ledger/routing-record';
@@ -57,4 +60,92 @@ export async function heldForPspRetry(deps: { ledger: Ledger }, opts: { limit: n
       overdue: now - heldSince >= PSP_RETRY_WAIT_MS,
     };
   });
+}
+
+const released = counter(
+  'pb_held_for_psp_retry_released_total',
+  "Captures and refunds held for their PSP's own retry that an operator released (ops held-retries release --execute: the PSP confirmed no retry will come): their amount no longer held, a cancel of their authorization allowed again",
+  ['gateway', 'command'],
+);
+
+/** Why a release was refused: no such operation, not held (no hold, or not FAILED), the PSP's retry done, released before. */
+export type HeldRetryReleaseRefusal = 'not_found' | 'not_held' | 'retry_succeeded' | 'already_released';
+
+/** What `ops held-retries release` did with one operation. */
+export interface HeldRetryRelease {
+  operation_id: string;
+  /** False: a dry run, nothing changed. */
+  execute: boolean;
+  /** `released` now, `would_release` (dry run), or why not. */
+  result: 'released' | 'would_release' | HeldRetryReleaseRefusal;
+  /** What was (or would be) released; absent when refused. */
+  held?: { command: string; gateway: string; authorization_id: string; amount: number; currency: string; psp_reason: string };
+}
+
+/**
+ * An operator releases capture or refund `id` from its hold for the PSP's own retry, once the PSP confirmed no retry
+ * will come (Adyen Support, past its 10 days): with `execute`, `Ledger.releaseHeldForPspRetry` (one script: checked
+ * against the record as it stands, the hold replaced by a release mark naming `actor`, `reason` and when, a history
+ * entry, the index entry removed), counted in `pb_held_for_psp_retry_released_total` and logged (warn); without, a
+ * dry run that reads the record and says what it would do. Refused (nothing changed) when the operation is not found,
+ * not held, already released, or its PSP retry is recorded done (it stays captured or refunded). Audit-logged.
+ */
+export async function releaseHeldForPspRetry(
+  deps: { ledger: Ledger; audit: AuditLog; logger: Logger },
+  id: string,
+  opts: { reason: string; execute: boolean; actor: string },
+  now = Date.now(),
+): Promise<HeldRetryRelease> {
+  const record = await deps.ledger.get(id);
+  const held = record === null ? undefined : heldOf(record);
+  let result: HeldRetryRelease['result'];
+  if (record === null) result = 'not_found';
+  else if (record.succeededAfterFailure !== undefined) result = 'retry_succeeded';
+  else if ((await deps.ledger.heldForPspRetryRelease(id)) !== null) result = 'already_released';
+  else if (record.state !== 'FAILED' || !record.heldForPspRetry) result = 'not_held';
+  else if (!opts.execute) result = 'would_release';
+  else {
+    // Decided again in the script, on the record as it stands then: a retry success recorded since this read wins.
+    const done = await deps.ledger.releaseHeldForPspRetry(id, { reason: opts.reason, by: opts.actor }, now);
+    result = done.result;
+  }
+  const outcome = result === 'released' ? 'ok' : result === 'would_release' ? 'dry_run' : 'refused';
+  await deps.audit.record({
+    action: 'ops.held_retry_release',
+    actor: opts.actor,
+    outcome,
+    target: id,
+    detail: { execute: opts.execute, result, reason: opts.reason.slice(0, 200) },
+  });
+  if (result === 'released' && held) {
+    released.inc({ gateway: held.gateway, command: held.command });
+    deps.logger.warn(
+      "an operator released a capture or refund held for its PSP's retry: its amount is no longer held, a cancel of its authorization is allowed again",
+      {
+        operation_id: id,
+        command: held.command,
+        gateway: held.gateway,
+        authorization_id: held.authorization_id,
+        amount: held.amount,
+        currency: held.currency,
+        psp_reason: held.psp_reason,
+        released_by: opts.actor,
+        release_reason: opts.reason,
+      },
+    );
+  }
+  const shown = result === 'released' || result === 'would_release';
+  return { operation_id: id, execute: opts.execute, result, ...(shown && held ? { held } : {}) };
+}
+
+/** What a held record holds, as an operator reads it (references redacted). */
+function heldOf(record: OperationRecord): NonNullable<HeldRetryRelease['held']> {
+  const text = redact({
+    command: record.command,
+    gateway: gatewayOf(record),
+    authorization_id: record.authorizationId ?? record.payment.gateway_key,
+    currency: record.payment.currency,
+    psp_reason: record.heldForPspRetry ?? '',
+  });
+  return { ...text, amount: record.payment.amount };
 }

@@ -135,6 +135,7 @@ export type OperationMarkKind =
   | 'recapture_held'
   | 'held_for_config'
   | 'held_for_psp_retry'
+  | 'held_for_psp_retry_released'
   | 'parked'
   | 'orphan_dry_run'
   | 'orphan_nothing_left';
@@ -149,7 +150,7 @@ export interface OperationMark {
   at?: number;
   /**
    * Who put it there: `webhook` or `reconciliation` (an adjustment's source, with its gateway), `void` (a cancel of
-   * the bridge's), `poller` (its sweeps), `orchestration` (a failover), `delivery` (the outcome that moved it), `ledger`.
+   * the bridge's), `poller` (its sweeps), `orchestration` (a failover), `delivery` (the outcome that moved it), `ledger`, `operator` (an ops command).
    */
   source: string;
   /** One line an operator reads. */
@@ -286,6 +287,20 @@ function outcomeMarks(record: OperationRecord, byId: ReadonlyMap<string, Adjustm
       at: record.updatedAt,
       source: 'delivery',
       text: `failed, but the PSP retries it itself (${record.heldForPspRetry}): its amount stays held ${held}`,
+      amount: record.payment.amount,
+      currency: record.payment.currency,
+    });
+  }
+  // Released by an operator (the PSP confirmed no retry): its history entry says who, when and why.
+  const released = history.find((h) => h.event === 'held_for_psp_retry_released');
+  if (released !== undefined) {
+    const by = typeof released.by === 'string' ? released.by : 'an operator';
+    const why = typeof released.reason === 'string' ? released.reason : '';
+    marks.push({
+      kind: 'held_for_psp_retry_released',
+      at: released.at,
+      source: 'operator',
+      text: `held for the PSP's retry, released by ${by}${why ? ` (${why})` : ''}: its amount is no longer held`,
       amount: record.payment.amount,
       currency: record.payment.currency,
     });

@@ -25,6 +25,8 @@ export interface OpsContext {
   deadLetters: DeadLetterStore;
   replay: DeadLetterReplay;
   audit: AuditLog;
+  /** The tool's logger (the CLI's writes warnings and above to stderr): where an operator's action that changes money is logged. */
+  logger: Logger;
   /**
    * Moves new dead letters from the queue into the archive (at most `limit`, default 1000); connects to the
    * broker on first use. The workers do this every `amqp.dead_letter_archive_interval_ms`; this is the
@@ -107,6 +109,7 @@ export function openOps(
     deadLetters,
     replay,
     audit,
+    logger,
     importDeadLetters: async (limit = ARCHIVE_BATCH) => {
       const { moved, created, dropped, parked, replaced } = await moveDeadLetters(
         { store: deadLetters, connection: (await connected()).connection, amqp: config.amqp, logger },

@@ -99,6 +99,22 @@ describe('the operator detail of one operation', () => {
     expect(recaptured.marks.map((m) => m.kind)).toEqual(['succeeded_after_failure']);
   });
 
+  it('shows a capture released from its hold for the PSP retry by an operator: who, when, why, its amount no longer held', () => {
+    const released = { event: 'held_for_psp_retry_released', by: 'alice@ops-host', reason: 'Adyen Support case 12345', at: T0 + 5 * MIN };
+    const d = operationDetail({ record: record({ reason: 'technical issue' }), adjustments: [], history: [released] }, T0 + 10 * MIN);
+    expect(d.marks).toEqual([
+      {
+        kind: 'held_for_psp_retry_released',
+        at: T0 + 5 * MIN,
+        source: 'operator',
+        text: "held for the PSP's retry, released by alice@ops-host (Adyen Support case 12345): its amount is no longer held",
+        amount: 5000,
+        currency: 'EUR',
+      },
+    ]);
+    expect(detailText(d)).toContain('released by alice@ops-host');
+  });
+
   it('says a FAILED one done after all that the PSP then undid, and a success the PSP undid (by a fact, or by our own void)', () => {
     const failedAgain = adjustment({
       id: 'adj_fail',
