@@ -449,6 +449,8 @@ async function checkedByReference(
   });
   const refused = scopeRefusal(op.payment, auth) ?? currencyRefusal(op, auth);
   if (refused) return via(refused);
+  const notAuthorization = op.command === 'cancel' ? await cancelNamingDependent(reference, holder, found, ledger) : null;
+  if (notAuthorization) return via(notAuthorization);
   // A void of one of our stored value transactions by its PSP reference: past its PSP's void window as by our id.
   const late = op.command === 'cancel' && !found.authorization && voidsByReference(auth) ? pastVoidWindow(auth, options.voidWindow) : null;
   if (late) return via(late);
@@ -492,6 +494,42 @@ async function checkedByReference(
   const resolved = { ...context, payment: converted, ...(succeeded ? heldFor(op, auth) : {}), ...captured };
   const drift = changed ? { cancelBasisChanged: changed } : {};
   return fxLock ? { context: resolved, fxLock, ...linked, ...drift, ...failed } : { context: resolved, ...linked, ...drift, ...failed };
+}
+
+/**
+ * A cancel whose PSP reference is not its authorization's own but that of one of our captures or refunds (or any other
+ * dependent that is no stored value transaction): refused `UNSUPPORTED_COMMAND` on `payment.gateway_key`, unsent, as
+ * one naming it by our operation id is. Sent as given, the gateway would take that id for an authorization's:
+ * Cybersource's reversal goes to `/pts/v2/payments/{id}/reversals`, while a capture or refund is voided only at
+ * `/pts/v2/captures/{id}/voids` or `/pts/v2/refunds/{id}/voids`, its own transaction. A cancel naming the authorization
+ * voids a capture that took all of it; a refund returns captured money. A reference a dependent took over that is the
+ * authorization's own (Stripe answers a capture with the PaymentIntent id) names the authorization. At most two reads,
+ * only when the reference is not the authorization's own. Null when the cancel may go on.
+ */
+async function cancelNamingDependent(
+  reference: string,
+  holder: string,
+  found: { record: OperationRecord; authorization: boolean },
+  ledger: Pick<Ledger, 'findByReference' | 'get'>,
+): Promise<ContextRefusal | null> {
+  let named: OperationRecord | null;
+  if (!found.authorization) {
+    named = voidsByReference(found.record) ? null : found.record;
+  } else {
+    const auth = found.record;
+    if (auth.gatewayReference === undefined || reference === auth.gatewayReference || reference === auth.newGatewayKey) return null;
+    const id = await ledger.findByReference(holder, reference);
+    named = id && id !== auth.id ? await ledger.get(id) : null;
+    // Only one whose own PSP reference this is: a dependent indexed under the authorization's is not named by it.
+    if (named && (AUTHORIZING.has(named.command) || named.gatewayReference !== reference)) named = null;
+  }
+  if (!named) return null;
+  const why = `a cancel names an authorization; ${reference} is the ${holder} reference of ${named.command} ${named.id}: cancel naming its authorization (a capture that took all of it is voided), or refund`;
+  return {
+    fail: 'UNSUPPORTED_COMMAND',
+    field: 'payment.gateway_key',
+    detail: { named_operation_id: named.id, named_command: named.command, why },
+  };
 }
 
 /**

@@ -89,6 +89,8 @@ const psp = {
   voided: new Set<string>(),
   /** Whether the processor takes an authorization reversal after void (ARAV); without it such a reversal is refused. */
   arav: true,
+  /** Ids Cybersource knows no authorization by, and how it answers a reversal of one: 400 INVALID_DATA (the spec's) or 404. */
+  unknown: new Map<string, 400 | 404>(),
 };
 
 /** Whether authorization (or sale) `paymentId` had what it captured voided: a reversal of it now is a reversal after void. */
@@ -181,6 +183,16 @@ beforeAll(async () => {
         });
       }
       const reversing = /^\/pts\/v2\/payments\/(\d+)\/reversals$/.exec(url);
+      const unknown = reversing ? psp.unknown.get(reversing[1]) : undefined;
+      if (unknown === 404) return json(404, { reason: 'NOT_FOUND', message: 'The requested resource does not exist' });
+      if (unknown === 400) {
+        return json(400, {
+          submitTimeUtc: new Date().toISOString(),
+          status: 'INVALID_REQUEST',
+          reason: 'INVALID_DATA',
+          message: 'Declined - One or more fields in the request contains invalid data',
+        });
+      }
       if (reversing) {
         if (psp.rateLimitNextReversal) {
           psp.rateLimitNextReversal = false;
@@ -1318,4 +1330,74 @@ describe("Cybersource answers dated by the PSP's time (submitTimeUtc)", () => {
     const history = await ledger.interactions(captureId);
     expect(history.some((h) => h.event === 'outcome' && h.psp_succeeded_at === new Date(at!).toISOString())).toBe(true);
   });
+});
+
+describe('Cybersource cancel naming a capture or refund by its Cybersource id: refused unsent, never a reversal of that id', () => {
+  async function refusedUnsent(cancelId: string, named: string, command: string): Promise<void> {
+    const before = await metricValue('pb_authorization_refusals_total', { gateway: 'cybs', reason: 'UNSUPPORTED_COMMAND' });
+    expect(await service.deliver(cancelId)).toEqual({ kind: 'done', state: 'FAILED' });
+    expect(sentFor(cancelId)).toHaveLength(0);
+    expect(await ledger.get(cancelId)).toMatchObject({ reason: 'UNSUPPORTED_COMMAND', reasonField: 'payment.gateway_key' });
+    const event = (await events.load(`${cancelId}.FAILED`))?.params.payment;
+    expect(event).toMatchObject({
+      status: 'FAIL',
+      reason: 'UNSUPPORTED_COMMAND',
+      field: 'payment.gateway_key',
+      decline: { category: 'bridge_refused', suggested_action: 'fix_request' },
+    });
+    expect(await metricValue('pb_authorization_refusals_total', { gateway: 'cybs', reason: 'UNSUPPORTED_COMMAND' })).toBe(before + 1);
+    const line = logs.lines.find((l) => l.includes('operation refused against its authorization') && l.includes(cancelId));
+    expect(line).toContain(named);
+    expect(line).toContain(`"named_command":"${command}"`);
+    // Refused for good: delivering it again sends nothing.
+    expect(await service.deliver(cancelId)).toEqual({ kind: 'done', state: 'FAILED' });
+    expect(sentFor(cancelId)).toHaveLength(0);
+  }
+
+  it("refuses a cancel naming a partial capture's id (sent before as a reversal of the capture's id); the capture stands", async () => {
+    const auth = await paid('authorize');
+    const captureId = await delivered(dependent('capture', auth, { amount: 3000 }));
+    const capturePspId = await pspId(captureId);
+    const cancelId = await record(dependent('cancel', auth, { gateway_key: capturePspId }));
+    await refusedUnsent(cancelId, captureId, 'capture');
+    expect(psp.seen.some((s) => s.url === `/pts/v2/payments/${capturePspId}/reversals`)).toBe(false);
+    expect((await ledger.get(captureId))?.undoneBy).toBeUndefined();
+    // The cancel the refusal points to, naming the authorization, releases what the capture left.
+    const byAuth = await delivered(dependent('cancel', auth));
+    expect(sentFor(byAuth).map((s) => s.url)).toEqual([`/pts/v2/payments/${await pspId(auth.payment.operation_reference!)}/reversals`]);
+  });
+
+  it('refuses a cancel naming the id of a capture that took all of it (it names no authorization); naming the authorization voids it', async () => {
+    const auth = await paid('authorize');
+    const captureId = await delivered(dependent('capture', auth));
+    const capturePspId = await pspId(captureId);
+    await refusedUnsent(await record(dependent('cancel', auth, { gateway_key: capturePspId })), captureId, 'capture');
+    const byAuth = await delivered(dependent('cancel', auth));
+    expect(sentFor(byAuth).map((s) => s.url)).toEqual([`/pts/v2/captures/${capturePspId}/voids`]);
+  });
+
+  it("refuses a cancel naming a refund's id (sent before as a void of the capture it refunded)", async () => {
+    const auth = await paid('authorize');
+    const captureId = await delivered(dependent('capture', auth));
+    const refundId = await delivered(dependent('refund', auth, { amount: 1000 }));
+    const refundPspId = await pspId(refundId);
+    await refusedUnsent(await record(dependent('cancel', auth, { gateway_key: refundPspId })), refundId, 'refund');
+    expect((await ledger.get(captureId))?.undoneBy).toBeUndefined();
+  });
+
+  it.each([400, 404] as const)(
+    'a cancel naming an id unknown to us that Cybersource refuses (%i) fails once, for good, never retried nor reported cancelled',
+    async (status) => {
+      const auth = await paid('authorize');
+      const unknownId = newId();
+      psp.unknown.set(unknownId, status);
+      const cancelId = await record(dependent('cancel', auth, { gateway_key: unknownId }));
+      expect(await service.deliver(cancelId)).toEqual({ kind: 'done', state: 'FAILED' });
+      expect(sentFor(cancelId).map((s) => s.url)).toEqual([`/pts/v2/payments/${unknownId}/reversals`]);
+      expect(await events.load(`${cancelId}.SUCCEEDED`)).toBeNull();
+      expect((await events.load(`${cancelId}.FAILED`))?.params.payment).toMatchObject({ status: 'FAIL' });
+      expect(await service.deliver(cancelId)).toEqual({ kind: 'done', state: 'FAILED' });
+      expect(sentFor(cancelId)).toHaveLength(1);
+    },
+  );
 });
