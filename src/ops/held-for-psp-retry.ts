@@ -115,7 +115,8 @@ export async function releaseHeldForPspRetry(
     actor: opts.actor,
     outcome,
     target: id,
-    detail: { execute: opts.execute, result, reason: opts.reason.slice(0, 200) },
+    // Masked before the cut: a cut through a card number would leave digits no scan recognises as one.
+    detail: { execute: opts.execute, result, reason: redact(opts.reason).slice(0, 200) },
   });
   if (result === 'released' && held) {
     released.inc({ gateway: held.gateway, command: held.command });

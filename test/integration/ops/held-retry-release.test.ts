@@ -23,6 +23,7 @@ import { OpsContext, openOps } from '../../../src/ops/ops-context';
 import { heldForPspRetry } from '../../../src/ops/held-for-psp-retry';
 import { scrapeSnapshot } from '../../../src/processes/scrape-snapshot';
 import { RedisClient, createRedis } from '../../../src/redis/redis-connection';
+import { shardKeysOf } from '../../../src/redis/key-layout';
 import { ConfiguredGatewayRouter } from '../../../src/routing/configured-gateway-router';
 import { purgeNamespace } from '../../../harness/twins/local-stack/local-stack';
 import { PspSimulator, startPspSimulator } from '../../../harness/twins/psp-simulator/psp-simulator';
@@ -160,6 +161,27 @@ describe("ops held-retries release: an operator releases a capture held for its 
     await recorder.apply(after, { status: 'FAIL', gatewayStatus: 'CAPTURE_FAILED', reason: REASON, retriedByPsp: true }, 'webhook');
     expect((await ledger.get(capture))?.heldForPspRetry).toBeUndefined();
     expect((await heldForPspRetry(ops, { limit: 100, all: true })).map((v) => v.operation_id)).not.toContain(capture);
+  });
+
+  it('a card number pasted in --reason is stored, logged, audited and shown masked, also where the audit cuts the reason short', async () => {
+    const pan = '4111111111111111';
+    // One reason with the number whole; one so long that the audit's 200-character cut falls inside the number.
+    for (const reason of [`Adyen case 777, card ${pan}`, `${'x'.repeat(187)}${pan} rest of the note`]) {
+      const { capture } = await heldCapture();
+      logs.lines.length = 0;
+      audit.length = 0;
+      const done = await release(capture, { reason, execute: true, json: true });
+      expect(done.code).toBe(0);
+      // The record's hash on whichever shard holds it: every field, the release mark among them.
+      const hashes = await Promise.all(shardKeysOf(config.redis.keyPrefix).map((k) => redis.hgetall(k.op(capture))));
+      const hash = hashes.find((h) => Object.keys(h).length > 0);
+      expect(hash).toBeDefined();
+      const stored = [JSON.stringify(hash), (await ledger.heldForPspRetryRelease(capture)) ?? '', JSON.stringify(await ledger.interactions(capture))];
+      const shown = [done.out, ...logs.lines, ...audit, ...stored];
+      // Not the number, nor more of it than its first six and last four (the most of a card number allowed in sight).
+      for (const text of shown) expect(text).not.toMatch(/4111111111/);
+      expect(stored[1]).toContain('[PAN REDACTED]');
+    }
   });
 
   it("is refused when the PSP's retry is recorded done (it stays captured): by the command, and by the script itself on the record as it stands", async () => {
