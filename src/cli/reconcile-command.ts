@@ -9,6 +9,7 @@ import type { ReconciliationProgress } from '../reconciliation-run/reconciliatio
 import { parseTimeArgument } from './data-commands';
 import { tuneHeap } from './heap-tuning';
 import { OpsOutput, WithOpsContext } from './ops-output';
+import { redactedPrefix } from '../logging/redact';
 
 /** Exit codes of `payment-bridge reconcile`. */
 export const RECONCILE_EXIT = { matched: 0, differences: 1, usage: 2, locked: 3, stopped: 130 } as const;
@@ -104,7 +105,7 @@ export async function reconcileCommand(
   } catch (err) {
     progress.stop();
     const refused = err instanceof NotReconcilableError;
-    await ctx.audit.record({ ...audit, outcome: refused ? 'refused' : 'failed', detail: { ...span, reason: (err as Error).message.slice(0, 200) } });
+    await ctx.audit.record({ ...audit, outcome: refused ? 'refused' : 'failed', detail: { ...span, reason: redactedPrefix((err as Error).message, 200) } });
     if (refused) {
       io.err.write(`payment-bridge: ${(err as Error).message}\n`);
       return RECONCILE_EXIT.usage;

@@ -7,7 +7,7 @@ import { GatewayError } from '../errors';
 import { createAgents } from '../http/outbound-http';
 import { OutboundClient, OutboundRequestError } from '../http/outbound-request';
 import { Logger, silentLogger } from '../logging/logger';
-import { redact } from '../logging/redact';
+import { redact, redactedPrefix } from '../logging/redact';
 import type { ReconciliationHttp } from '../reconciliation/psp-record';
 
 /** Longest line `lines()` accepts, characters (1 MiB): a report line longer than that is a broken report. */
@@ -161,7 +161,7 @@ async function* streamLines(
             : status >= 500
               ? 'server_error'
               : 'invalid_request';
-    throw new GatewayError(kind, opts.gateway, `${where}: HTTP ${status} ${redact(sample.slice(0, 200))}`, { httpStatus: status });
+    throw new GatewayError(kind, opts.gateway, `${where}: HTTP ${status} ${redactedPrefix(sample, 200)}`, { httpStatus: status });
   }
   let idle: NodeJS.Timeout | undefined;
   const arm = (): void => {

@@ -11,8 +11,14 @@ let server: Server;
 let base: string;
 const open = new Set<ServerResponse>();
 
-function handle(_req: IncomingMessage, res: ServerResponse): void {
+function handle(req: IncomingMessage, res: ServerResponse): void {
   open.add(res);
+  if (req.url?.includes('/pan-at-cut/')) {
+    // An error body echoing a card number across the error message's 200-character cut.
+    res.writeHead(400, { 'content-type': 'text/plain' });
+    res.end(`${'x'.repeat(190)} 4111111111111111 rest of the body`);
+    return;
+  }
   res.on('close', () => open.delete(res));
   // Headers and a first chunk, then nothing: the connection stays open.
   res.writeHead(503, { 'content-type': 'text/plain', 'content-length': '1000' });
@@ -71,5 +77,21 @@ describe('reconciliation report download deadline', () => {
     expect(outcome).toBeInstanceOf(GatewayError);
     expect((outcome as GatewayError).details.httpStatus).toBe(503);
     expect(Date.now() - started).toBeLessThan(2500);
+  });
+
+  it('masks a card number in an error body before cutting it to the message, not after', async () => {
+    const http = createReconciliationHttp(gateway, adyenGateway.transformer, { proxy: { host: '', port: 0 }, timeoutMs: 2000 });
+    let caught: unknown;
+    try {
+      for await (const line of http.lines({ path: `${base}/pan-at-cut/report.csv` })) void line;
+    } catch (err) {
+      caught = err;
+    }
+    http.close();
+    expect(caught).toBeInstanceOf(GatewayError);
+    const message = (caught as GatewayError).message;
+    expect(message).toContain('HTTP 400');
+    // Cut first, the card number's first nine digits would pass the masker (too short to be a card number).
+    expect(message).not.toMatch(/4111111/);
   });
 });
