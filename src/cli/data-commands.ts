@@ -9,7 +9,7 @@ import { NamespaceNotEmptyError, importOperations } from '../data-lifecycle/impo
 import { OpsContext } from '../ops/ops-context';
 import { createLogger } from '../logging/logger';
 import { OpsOutput, WithOpsContext } from './ops-output';
-import { redactedPrefix } from '../logging/redact';
+import { boundedSafeText } from '../errors/psp-text';
 
 /**
  * A time as an operator types it for `--from`/`--to`: epoch milliseconds, an ISO 8601 date-time, or a date
@@ -74,7 +74,7 @@ export async function dataExport(ctx: OpsContext, io: OpsOutput, args: { from?: 
       actor: io.actor,
       outcome: 'failed',
       target,
-      detail: { format, from, to, error: redactedPrefix((err as Error).message, 200) },
+      detail: { format, from, to, error: boundedSafeText((err as Error).message, 200, false) },
     });
     throw err;
   }
@@ -142,7 +142,7 @@ export async function dataImport(ctx: OpsContext, io: OpsOutput, args: { file: s
       actor: io.actor,
       outcome: refused ? 'refused' : 'failed',
       target: args.file,
-      detail: { reason: redactedPrefix((err as Error).message, 200) },
+      detail: { reason: boundedSafeText((err as Error).message, 200, false) },
     });
     if (refused) {
       io.err.write(`payment-bridge: ${(err as Error).message}\n`);
@@ -163,7 +163,7 @@ export async function dataErase(ctx: OpsContext, io: OpsOutput, args: { order: s
       actor: io.actor,
       outcome: 'failed',
       target: args.order,
-      detail: { error: redactedPrefix((err as Error).message, 200) },
+      detail: { error: boundedSafeText((err as Error).message, 200, false) },
     });
     throw err;
   }

@@ -20,7 +20,7 @@ import { addHeldRetryCommands, addRecaptureCommands } from './recapture-commands
 import { addSplitTenderCommands } from './split-tender-commands';
 import { addReconciliationStatusCommand } from './reconciliation-status-command';
 import { addProcessesCommand } from './processes-command';
-import { redactedPrefix } from '../logging/redact';
+import { boundedSafeText } from '../errors/psp-text';
 
 const money = (amount: number, currency: string): string => {
   try {
@@ -401,7 +401,7 @@ export async function opsDeadLetterUnpark(ctx: OpsContext, io: OpsWriter, args: 
       action: 'ops.dead_letters_unpark',
       actor: io.actor,
       outcome: 'failed',
-      detail: { execute, limit, error: redactedPrefix((err as Error).message, 200) },
+      detail: { execute, limit, error: boundedSafeText((err as Error).message, 200, false) },
     });
     throw err;
   }

@@ -9,7 +9,7 @@ import type { ReconciliationProgress } from '../reconciliation-run/reconciliatio
 import { parseTimeArgument } from './data-commands';
 import { tuneHeap } from './heap-tuning';
 import { OpsOutput, WithOpsContext } from './ops-output';
-import { redactedPrefix } from '../logging/redact';
+import { boundedSafeText } from '../errors/psp-text';
 
 /** Exit codes of `payment-bridge reconcile`. */
 export const RECONCILE_EXIT = { matched: 0, differences: 1, usage: 2, locked: 3, stopped: 130 } as const;
@@ -105,7 +105,11 @@ export async function reconcileCommand(
   } catch (err) {
     progress.stop();
     const refused = err instanceof NotReconcilableError;
-    await ctx.audit.record({ ...audit, outcome: refused ? 'refused' : 'failed', detail: { ...span, reason: redactedPrefix((err as Error).message, 200) } });
+    await ctx.audit.record({
+      ...audit,
+      outcome: refused ? 'refused' : 'failed',
+      detail: { ...span, reason: boundedSafeText((err as Error).message, 200, false) },
+    });
     if (refused) {
       io.err.write(`payment-bridge: ${(err as Error).message}\n`);
       return RECONCILE_EXIT.usage;

@@ -487,14 +487,6 @@ export function redactText(text: string): string {
   return scrubSecrets(out);
 }
 
-/**
- * The first `maxChars` characters of `text`, redacted (`redactText`) before the cut: cut first, a card number or
- * secret straddling the cut keeps too few characters for the masker to know it, and its head goes out in clear.
- */
-export function redactedPrefix(text: string, maxChars: number): string {
-  return redactText(text).slice(0, maxChars);
-}
-
 /** A lower-case letter or digit followed by an upper-case one: where a camelCase name starts a word. */
 const CAMEL_HUMP = /[a-z0-9][A-Z]/;
 const CAMEL_HUMPS = /([a-z0-9])([A-Z])/g;

@@ -2,7 +2,8 @@ import type { AuditLog } from '../audit/audit-log';
 import type { Ledger, OperationRecord } from '../ledger/ledger';
 import type { Logger } from '../logging/logger';
 import { counter } from '../metrics/metrics-registry';
-import { redact, redactedPrefix } from '../logging/redact';
+import { redact } from '../logging/redact';
+import { boundedSafeText } from '../errors/psp-text';
 import { PSP_RETRY_WAIT_MS } from '../metrics/scrape-gauges';
 import { gatewayOf } from '../ledger/routing-record';
 
@@ -116,7 +117,7 @@ export async function releaseHeldForPspRetry(
     outcome,
     target: id,
     // Masked before the cut: a cut through a card number would leave digits no scan recognises as one.
-    detail: { execute: opts.execute, result, reason: redactedPrefix(opts.reason, 200) },
+    detail: { execute: opts.execute, result, reason: boundedSafeText(opts.reason, 200, false) },
   });
   if (result === 'released' && held) {
     released.inc({ gateway: held.gateway, command: held.command });

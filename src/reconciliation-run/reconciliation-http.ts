@@ -7,7 +7,8 @@ import { GatewayError } from '../errors';
 import { createAgents } from '../http/outbound-http';
 import { OutboundClient, OutboundRequestError } from '../http/outbound-request';
 import { Logger, silentLogger } from '../logging/logger';
-import { redact, redactedPrefix } from '../logging/redact';
+import { redact } from '../logging/redact';
+import { boundedSafeText } from '../errors/psp-text';
 import type { ReconciliationHttp } from '../reconciliation/psp-record';
 
 /** Longest line `lines()` accepts, characters (1 MiB): a report line longer than that is a broken report. */
@@ -161,7 +162,7 @@ async function* streamLines(
             : status >= 500
               ? 'server_error'
               : 'invalid_request';
-    throw new GatewayError(kind, opts.gateway, `${where}: HTTP ${status} ${redactedPrefix(sample, 200)}`, { httpStatus: status });
+    throw new GatewayError(kind, opts.gateway, `${where}: HTTP ${status} ${boundedSafeText(sample, 200, false)}`, { httpStatus: status });
   }
   let idle: NodeJS.Timeout | undefined;
   const arm = (): void => {
