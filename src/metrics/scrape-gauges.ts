@@ -86,7 +86,7 @@ const recapturesAwaitingFailure = gauge(
 );
 const heldForPspRetry = gauge(
   'pb_held_for_psp_retry_pending',
-  'Captures and refunds recorded FAILED whose PSP retries them itself (Adyen technical CAPTURE_FAILED or REFUND_FAILED), their amount still held, at scrape: `payment-bridge ops held-retries list`',
+  'Captures and refunds recorded FAILED whose PSP retries them itself (Adyen technical CAPTURE_FAILED or REFUND_FAILED), their amount still held, at scrape: `payment-bridge ops held-retries list --all`',
 );
 const heldForPspRetryOverdue = gauge(
   'pb_held_for_psp_retry_overdue',
