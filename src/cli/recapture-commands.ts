@@ -48,7 +48,7 @@ export async function opsDismissRecaptures(ctx: OpsContext, io: OpsWriter, opts:
 export async function opsHeldForPspRetry(ctx: OpsContext, io: OpsWriter, opts: { all?: boolean; limit?: string; json?: boolean }): Promise<number> {
   const limit = parseLimit(opts.limit ?? '50');
   const list = await heldForPspRetry(ctx, { limit, all: opts.all === true });
-  await ctx.audit.record({ action: 'ops.held_for_psp_retry', actor: io.actor, outcome: 'ok', detail: { found: list.length, all: opts.all === true } });
+  await ctx.audit.record({ action: 'ops.held_retry_list', actor: io.actor, outcome: 'ok', detail: { found: list.length, all: opts.all === true } });
   if (opts.json) io.out.write(`${JSON.stringify(list)}\n`);
   else if (list.length === 0)
     io.out.write(opts.all ? 'no capture or refund is held for its PSP retry\n' : 'no capture or refund is held for its PSP retry past 10 days\n');
