@@ -292,7 +292,7 @@ function ofOperation(op: OperationRecord, named: OperationRecord, context: Opera
   if (refused) return { ...refused, detail: { ...refused.detail, named_command: named.command } };
   if (op.command !== 'cancel') return { context };
   const why = `a cancel voids an authorization or a stored value transaction; ${named.id} is a ${named.command}`;
-  return { fail: 'UNSUPPORTED_COMMAND', field: 'payment.gateway_key', detail: { named_operation_id: named.id, named_command: named.command, why } };
+  return cancelOfNamedRefused(named, why);
 }
 
 /**
@@ -373,7 +373,7 @@ function voidOfTransaction(
   const refused = scopeRefusal(op.payment, named) ?? currencyRefusal(op, named);
   if (refused) return refused;
   const why = notVoidable(named);
-  if (why) return { fail: 'UNSUPPORTED_COMMAND', field: 'payment.gateway_key', detail: { named_operation_id: named.id, named_command: named.command, why } };
+  if (why) return cancelOfNamedRefused(named, why);
   switch (named.state) {
     case 'SUCCEEDED': {
       const psp = named.gatewayReference;
@@ -525,11 +525,12 @@ async function cancelNamingDependent(
   }
   if (!named) return null;
   const why = `a cancel names an authorization; ${reference} is the ${holder} reference of ${named.command} ${named.id}: cancel naming its authorization (a capture that took all of it is voided), or refund`;
-  return {
-    fail: 'UNSUPPORTED_COMMAND',
-    field: 'payment.gateway_key',
-    detail: { named_operation_id: named.id, named_command: named.command, why },
-  };
+  return cancelOfNamedRefused(named, why);
+}
+
+/** A cancel naming `named`, which it cannot void (`why`): refused `UNSUPPORTED_COMMAND` on `payment.gateway_key`, unsent. */
+function cancelOfNamedRefused(named: OperationRecord, why: string): ContextRefusal {
+  return { fail: 'UNSUPPORTED_COMMAND', field: 'payment.gateway_key', detail: { named_operation_id: named.id, named_command: named.command, why } };
 }
 
 /**
