@@ -17,24 +17,34 @@ function amountText(amount: number | null, currency: string | null): string {
   }
 }
 
-/** `ops recaptures list [--all]`: {@link heldRecaptures}, longest waiting first, audit-logged. */
-export async function opsHeldRecaptures(ctx: OpsContext, io: OpsWriter, opts: { all?: boolean; limit?: string; json?: boolean }): Promise<number> {
-  const limit = parseLimit(opts.limit ?? '50');
-  const list = await heldRecaptures(ctx, { limit, all: opts.all === true });
-  await ctx.audit.record({ action: 'ops.held_recaptures', actor: io.actor, outcome: 'ok', detail: { found: list.length, all: opts.all === true } });
-  if (opts.json) io.out.write(`${JSON.stringify(list)}\n`);
-  else if (list.length === 0)
-    io.out.write(opts.all ? 'no re-capture is held waiting for its capture failure\n' : 'no re-capture is held past delivery.recapture_failure_wait_ms\n');
-  else
-    io.out.write(
-      list
-        .map(
-          (r) =>
-            `${r.operation_id}  ${r.command}  ${r.gateway}  psp ${r.psp_reference ?? '?'}  re-captured ${r.recaptured_at ?? 'at an unknown time'}  ${amountText(r.amount, r.currency)}  waiting ${formatDuration(r.waited_ms)}${r.past_wait ? '' : ' (within its wait)'}\n`,
-        )
-        .join(''),
-    );
+/**
+ * A held list command: `read` up to `--limit` (default 50) entries, `--all` or only those past their wait, audited as
+ * `action`, written as JSON, as `empty` (`[all, past wait]`) when none, or a `line` each. Exit 0.
+ */
+async function writeHeldList<T>(
+  ctx: OpsContext,
+  io: OpsWriter,
+  opts: { all?: boolean; limit?: string; json?: boolean },
+  list: { action: string; read(limit: number, all: boolean): Promise<T[]>; empty: readonly [string, string]; line(entry: T): string },
+): Promise<number> {
+  const all = opts.all === true;
+  const found = await list.read(parseLimit(opts.limit ?? '50'), all);
+  await ctx.audit.record({ action: list.action, actor: io.actor, outcome: 'ok', detail: { found: found.length, all } });
+  if (opts.json) io.out.write(`${JSON.stringify(found)}\n`);
+  else if (found.length === 0) io.out.write(`${list.empty[all ? 0 : 1]}\n`);
+  else io.out.write(found.map((entry) => `${list.line(entry)}\n`).join(''));
   return 0;
+}
+
+/** `ops recaptures list [--all]`: {@link heldRecaptures}, longest waiting first, audit-logged. */
+export function opsHeldRecaptures(ctx: OpsContext, io: OpsWriter, opts: { all?: boolean; limit?: string; json?: boolean }): Promise<number> {
+  return writeHeldList(ctx, io, opts, {
+    action: 'ops.held_recaptures',
+    read: (limit, all) => heldRecaptures(ctx, { limit, all }),
+    empty: ['no re-capture is held waiting for its capture failure', 'no re-capture is held past delivery.recapture_failure_wait_ms'],
+    line: (r) =>
+      `${r.operation_id}  ${r.command}  ${r.gateway}  psp ${r.psp_reference ?? '?'}  re-captured ${r.recaptured_at ?? 'at an unknown time'}  ${amountText(r.amount, r.currency)}  waiting ${formatDuration(r.waited_ms)}${r.past_wait ? '' : ' (within its wait)'}`,
+  });
 }
 
 /** `ops recaptures dismiss <operation-id...>`: {@link dismissHeldRecaptures}; exit 1 when one of them was not waiting. */
@@ -45,23 +55,14 @@ export async function opsDismissRecaptures(ctx: OpsContext, io: OpsWriter, opts:
 }
 
 /** `ops held-retries list [--all]`: {@link heldForPspRetry}, longest held first, audit-logged. */
-export async function opsHeldForPspRetry(ctx: OpsContext, io: OpsWriter, opts: { all?: boolean; limit?: string; json?: boolean }): Promise<number> {
-  const limit = parseLimit(opts.limit ?? '50');
-  const list = await heldForPspRetry(ctx, { limit, all: opts.all === true });
-  await ctx.audit.record({ action: 'ops.held_retry_list', actor: io.actor, outcome: 'ok', detail: { found: list.length, all: opts.all === true } });
-  if (opts.json) io.out.write(`${JSON.stringify(list)}\n`);
-  else if (list.length === 0)
-    io.out.write(opts.all ? 'no capture or refund is held for its PSP retry\n' : 'no capture or refund is held for its PSP retry past 10 days\n');
-  else
-    io.out.write(
-      list
-        .map(
-          (r) =>
-            `${r.operation_id}  ${r.command}  ${r.gateway}  of ${r.authorization_id}  psp ${r.psp_reference ?? '?'}  ${amountText(r.amount, r.currency)}  held ${formatDuration(r.held_ms)}${r.overdue ? ' (past the PSP retry: ask the PSP)' : ''}  ${r.psp_reason}\n`,
-        )
-        .join(''),
-    );
-  return 0;
+export function opsHeldForPspRetry(ctx: OpsContext, io: OpsWriter, opts: { all?: boolean; limit?: string; json?: boolean }): Promise<number> {
+  return writeHeldList(ctx, io, opts, {
+    action: 'ops.held_retry_list',
+    read: (limit, all) => heldForPspRetry(ctx, { limit, all }),
+    empty: ['no capture or refund is held for its PSP retry', 'no capture or refund is held for its PSP retry past 10 days'],
+    line: (r) =>
+      `${r.operation_id}  ${r.command}  ${r.gateway}  of ${r.authorization_id}  psp ${r.psp_reference ?? '?'}  ${amountText(r.amount, r.currency)}  held ${formatDuration(r.held_ms)}${r.overdue ? ' (past the PSP retry: ask the PSP)' : ''}  ${r.psp_reason}`,
+  });
 }
 
 /** What an operator reads of a refused release: why, and what to do. */
