@@ -59,9 +59,19 @@ export function withTimeout<T>(promise: Promise<T>, ms: number, call: string, wa
   ]);
 }
 
-/** What a channel model's raw connection holds: the socket, which ends it without the broker's answer. */
+/** What a channel's or channel model's raw connection holds: the socket, which ends it without the broker's answer. */
 interface RawConnection {
   stream?: { destroy(error?: Error): void };
+}
+
+/**
+ * Drops the connection of `holder` (a channel or a channel model: both keep amqplib's raw connection) by destroying
+ * its socket with `reason`: amqplib closes the connection and its channels, an `AmqpConnection` reconnects as after
+ * any loss, and the broker requeues what the channels held unacked once it sees the socket go. For a broker that
+ * stopped answering, where a close would wait for ever.
+ */
+export function dropConnectionOf(holder: Channel | ChannelModel, reason: string): void {
+  (holder as unknown as { connection?: RawConnection }).connection?.stream?.destroy(new Error(reason));
 }
 
 /**
@@ -79,11 +89,7 @@ export async function openChannelWithin<C extends Channel>(
   try {
     return await withTimeout(open(model), options.timeoutMs, 'opening a channel', options);
   } catch (err) {
-    if (err instanceof BrokerTimeoutError) {
-      (model as unknown as { connection?: RawConnection }).connection?.stream?.destroy(
-        new Error(`channel opening not answered within ${options.timeoutMs} ms`),
-      );
-    }
+    if (err instanceof BrokerTimeoutError) dropConnectionOf(model, `channel opening not answered within ${options.timeoutMs} ms`);
     throw err;
   }
 }

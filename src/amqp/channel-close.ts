@@ -1,5 +1,6 @@
 import type { Channel } from 'amqplib';
 import { Logger } from '../logging/logger';
+import { dropConnectionOf } from './broker-deadline';
 import { counter } from '../metrics/metrics-registry';
 
 const closeTimeouts = () =>
@@ -8,11 +9,6 @@ const closeTimeouts = () =>
     'AMQP channels whose close the broker did not answer in time: their connection was dropped (the broker requeues what they held; the connection reconnects), by what the channel was for',
     ['what'],
   );
-
-/** What a channel's raw connection holds: the socket, which ends it without the broker's answer. */
-interface RawConnection {
-  stream?: { destroy(error?: Error): void };
-}
 
 /**
  * Closes `channel`, waiting at most `timeoutMs` for the broker's close-ok. amqplib waits for it without a bound,
@@ -40,7 +36,6 @@ export async function closeChannelWithin(channel: Channel, options: { timeoutMs:
     what: options.what,
     timeout_ms: options.timeoutMs,
   });
-  const raw = (channel as unknown as { connection?: RawConnection }).connection;
-  raw?.stream?.destroy(new Error(`channel close not answered within ${options.timeoutMs} ms`));
+  dropConnectionOf(channel, `channel close not answered within ${options.timeoutMs} ms`);
   return false;
 }
