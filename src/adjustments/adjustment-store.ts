@@ -5,6 +5,7 @@ import { OperationNotFoundError } from '../errors/operation-not-found-error';
 import { redact } from '../logging/redact';
 import { ALL_SHARDS, ShardKeys, shardKeysOf, shardOfOperation } from '../redis/key-layout';
 import { LuaScript, luaInputs } from '../redis/lua-script';
+import { scoredAcrossKeys } from '../redis/shard-probe';
 import {
   ADJUSTMENT_KINDS,
   AdjustmentFact,
@@ -743,26 +744,30 @@ export class AdjustmentStore {
    * reported after its failure may still be listed (`surfaceHeldRecapture` takes it out).
    */
   async heldRecapturesSince(before: number, limit: number, indexes: HeldRecaptureIndexes = 'all'): Promise<HeldRecaptureEntry[]> {
-    const read = async (key: string, shard: number): Promise<HeldRecaptureEntry[]> => {
-      const flat = await this.redis.zrangebyscore(key, '-inf', before, 'WITHSCORES', 'LIMIT', 0, limit);
-      const entries: HeldRecaptureEntry[] = [];
-      for (let i = 0; i + 1 < flat.length; i += 2) entries.push({ operationId: flat[i], heldSince: Number(flat[i + 1]), shard });
-      return entries;
-    };
-    const pages = await Promise.all(
-      ALL_SHARDS.flatMap((shard) => {
-        const keys = this.shards[shard];
-        return indexes === 'due' ? [read(keys.heldRecaptures, shard)] : [read(keys.heldRecaptures, shard), read(keys.surfacedRecaptures, shard)];
-      }),
+    const sets = ALL_SHARDS.flatMap((shard) => {
+      const keys = this.shards[shard];
+      return indexes === 'due'
+        ? [{ key: keys.heldRecaptures, shard }]
+        : [
+            { key: keys.heldRecaptures, shard },
+            { key: keys.surfacedRecaptures, shard },
+          ];
+    });
+    const read = await scoredAcrossKeys(
+      this.redis,
+      sets.map((set) => set.key),
+      '-inf',
+      String(before),
+      limit,
     );
     // An entry in both indexes (a hold by an earlier release on a surfaced capture) is listed once.
     const seen = new Set<string>();
     const entries: HeldRecaptureEntry[] = [];
-    for (const entry of pages.flat().sort((a, b) => a.heldSince - b.heldSince)) {
+    for (const { member, score, keyIndex } of read) {
       if (entries.length >= limit) break;
-      if (seen.has(entry.operationId)) continue;
-      seen.add(entry.operationId);
-      entries.push(entry);
+      if (seen.has(member)) continue;
+      seen.add(member);
+      entries.push({ operationId: member, heldSince: score, shard: sets[keyIndex].shard });
     }
     return entries;
   }

@@ -6,7 +6,7 @@ import { LuaFragment, LuaScript, LuaStep } from '../redis/lua-script';
 import { redact } from '../logging/redact';
 import { ShardKeys, ShardMemo, probeShard, shardKeysOf, shardMemoOf, shardOfAnchor, shardOfOrder, shardOfPayment } from '../redis/key-layout';
 import { scoredEntries } from '../redis/scored-entries';
-import { getEach, lowestAcrossKeys } from '../redis/shard-probe';
+import { getEach, lowestAcrossKeys, scoredAcrossKeys } from '../redis/shard-probe';
 import { entriesAfter } from '../redis/sorted-set-cursor';
 import { AUTHORIZATION_VIEW_SCRIPT, CLOSE_AUTHORIZATION_SCRIPT, DEPENDENTS_SCRIPT, followToAuthorization } from './authorization-by-reference';
 import { commandDigest } from './command-digest';
@@ -1048,24 +1048,14 @@ export class Ledger {
    * no longer held (done after all, its record gone) taken out of the index rather than listed.
    */
   async heldForPspRetrySince(before: number, limit: number): Promise<{ record: OperationRecord; heldSince: number }[]> {
-    const pages = await Promise.all(
-      this.shards.map(async (keys) => {
-        const flat = await this.redis.zrangebyscore(keys.heldForPspRetry, '-inf', before, 'WITHSCORES', 'LIMIT', 0, limit);
-        const entries: { id: string; heldSince: number; key: string }[] = [];
-        for (let i = 0; i + 1 < flat.length; i += 2) entries.push({ id: flat[i], heldSince: Number(flat[i + 1]), key: keys.heldForPspRetry });
-        return entries;
-      }),
-    );
-    const oldest = pages
-      .flat()
-      .sort((a, b) => a.heldSince - b.heldSince)
-      .slice(0, limit);
-    const read = await Promise.all(oldest.map(async (e) => ({ ...e, record: await this.get(e.id) })));
+    const indexes = this.shards.map((keys) => keys.heldForPspRetry);
+    const oldest = (await scoredAcrossKeys(this.redis, indexes, '-inf', String(before), limit)).slice(0, limit);
+    const read = await Promise.all(oldest.map(async (e) => ({ ...e, record: await this.get(e.member) })));
     const held: { record: OperationRecord; heldSince: number }[] = [];
     for (const e of read) {
       if (e.record && e.record.state === 'FAILED' && e.record.heldForPspRetry !== undefined && e.record.succeededAfterFailure === undefined)
-        held.push({ record: e.record, heldSince: e.heldSince });
-      else await this.redis.zrem(e.key, e.id);
+        held.push({ record: e.record, heldSince: e.score });
+      else await this.redis.zrem(indexes[e.keyIndex], e.member);
     }
     return held;
   }

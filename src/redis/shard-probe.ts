@@ -50,11 +50,35 @@ export async function rangeEachByScore(redis: RedisClient, keys: readonly string
   return Promise.all(keys.map((key, i) => (counts[i] > 0 ? range(key) : [])));
 }
 
+/** A member read from one of several sorted sets: its score, and the index of its set in the keys read. */
+export interface ScoredMember {
+  member: string;
+  score: number;
+  keyIndex: number;
+}
+
+/**
+ * The members scored within `min`..`max` over all `keys` (one index per shard), at most `limit` read from each
+ * ({@link rangeEachByScore}), merged lowest scores first; the caller cuts the merge to its own limit (after whatever
+ * it drops). One round trip when nothing is due, two on a single Redis when something is.
+ */
+export async function scoredAcrossKeys(redis: RedisClient, keys: readonly string[], min: string, max: string, limit: number): Promise<ScoredMember[]> {
+  const pages = await rangeEachByScore(redis, keys, min, max, limit);
+  const all: ScoredMember[] = [];
+  let nonEmpty = 0;
+  pages.forEach((flat, keyIndex) => {
+    if (flat.length > 0) nonEmpty += 1;
+    for (let i = 0; i + 1 < flat.length; i += 2) all.push({ member: flat[i], score: Number(flat[i + 1]), keyIndex });
+  });
+  // One page is already in score order.
+  if (nonEmpty > 1) all.sort((a, b) => a.score - b.score);
+  return all;
+}
+
 /**
  * The `limit` lowest-scored members scored within `min`..`max` over all `keys` (one index per shard), lowest
- * scores first, read with {@link rangeEachByScore}; `seen(member, keyIndex)` is told of every member read, so
- * a caller can remember which shard holds it. One round trip when nothing is due, two on a single Redis when
- * something is (the count, then the shards that hold some).
+ * scores first, read with {@link scoredAcrossKeys}; `seen(member, keyIndex)` is told of every member read, so
+ * a caller can remember which shard holds it.
  */
 export async function lowestAcrossKeys(
   redis: RedisClient,
@@ -64,17 +88,7 @@ export async function lowestAcrossKeys(
   limit: number,
   seen: (member: string, keyIndex: number) => void,
 ): Promise<string[]> {
-  const pages = await rangeEachByScore(redis, keys, min, max, limit);
-  const all: { member: string; score: number }[] = [];
-  let nonEmpty = 0;
-  pages.forEach((flat, keyIndex) => {
-    if (flat.length > 0) nonEmpty += 1;
-    for (let i = 0; i + 1 < flat.length; i += 2) {
-      all.push({ member: flat[i], score: Number(flat[i + 1]) });
-      seen(flat[i], keyIndex);
-    }
-  });
-  // One page is already in score order.
-  if (nonEmpty > 1) all.sort((a, b) => a.score - b.score);
+  const all = await scoredAcrossKeys(redis, keys, min, max, limit);
+  for (const e of all) seen(e.member, e.keyIndex);
   return all.slice(0, limit).map((e) => e.member);
 }
