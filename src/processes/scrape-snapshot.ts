@@ -13,10 +13,9 @@ const JOB_STATES = ['waiting', 'delayed', 'failed', 'active'] as const;
 
 /**
  * Builds a process' scrape-time snapshot: one Redis pipeline per ledger shard (state index sizes, the overdue polled
- * operations, the outbox's unsent index, the re-captures held past their wait for the failure they follow, the captures and refunds held for their PSP's
- * retry and their age), BullMQ's
- * job counts per queue, and the two RabbitMQ queues by a passive check on a short-lived channel (skipped while the
- * broker is away).
+ * operations, the outbox's unsent index, the re-captures held past their wait for the failure they follow, the
+ * captures and refunds held for their PSP's retry and their age), BullMQ's job counts per queue, and the two
+ * RabbitMQ queues by a passive check on a short-lived channel (skipped while the broker is away).
  */
 export function scrapeSnapshot(deps: {
   config: Config;
