@@ -44,6 +44,42 @@ export type RateDecision = { allowed: true } | { allowed: false; retryAfterMs: n
 
 const ALLOWED: RateDecision = Object.freeze({ allowed: true });
 
+/** Longest a held queue sleeps between looks at its bucket, ms: a stopping consumer lets go within it. */
+const MAX_HOLD_WAKE_MS = 1000;
+
+/** Shortest sleep of a held queue, ms: a bucket one token short is looked at again no sooner. */
+const MIN_HOLD_WAKE_MS = 1;
+
+/** One command held until its bucket has a token. */
+interface HoldWaiter {
+  resolve: () => void;
+  reject: (err: unknown) => void;
+  isRunning: () => boolean;
+}
+
+/** The commands held for one channel and account pair, first held first; one timer wakes them. */
+interface HoldQueue {
+  waiters: HoldWaiter[];
+  timer: NodeJS.Timeout | null;
+  /** A wake is letting commands go (its takes are out): new holds join it rather than set a timer. */
+  draining: boolean;
+  /** The bucket that was short last: what a command refused for queueing behind the held ones is told. */
+  scope: 'channel' | 'account';
+}
+
+/** The key of a channel and account pair in the limiter's maps. */
+function pairOf(subject: LimitSubject): string {
+  return `${subject.channel}\u0000${subject.gateway}\u0000${subject.account}`;
+}
+
+/** A command held by a rate limit was let go because its consumer is stopping (the message goes back to the queue). */
+export class StoppedWhileHeld extends Error {
+  constructor() {
+    super('stopping while held by a rate limit');
+    this.name = 'StoppedWhileHeld';
+  }
+}
+
 /** Most tokens one take asks for, however many commands waited: a lease never holds a large share of a bucket. */
 const MAX_LEASE_TOKENS = 256;
 
@@ -99,6 +135,7 @@ interface Lease {
 export class RateLimiter {
   private readonly buckets: TokenBuckets;
   private readonly leases = new Map<string, Lease>();
+  private readonly holds = new Map<string, HoldQueue>();
   private readonly throttle: LogThrottle;
 
   constructor(
@@ -121,12 +158,29 @@ export class RateLimiter {
     return this.deps.config.rateLimits.enabled;
   }
 
-  /** Takes one token for `subject` from its channel's and its account's bucket, or says how long to wait. */
+  /**
+   * Takes one token for `subject` from its channel's and its account's bucket, or says how long to wait. While
+   * commands of the same channel and account are held ({@link waitForToken}), a new one is refused without a
+   * look at the bucket: it queues behind them, so held commands go first, in the order they were held.
+   */
   async take(subject: LimitSubject): Promise<RateDecision> {
     if (!this.enabled) return ALLOWED;
+    const queue = this.holds.get(pairOf(subject));
+    if (queue !== undefined && queue.waiters.length > 0) {
+      return this.decide(subject, { granted: 0, retryAfterMs: MIN_HOLD_WAKE_MS, scope: queue.scope });
+    }
+    return this.takeToken(subject, 0, true);
+  }
+
+  /**
+   * One token for `subject`; `waiting` commands held behind this one size the lease's take. `count`: a
+   * refusal is counted and logged (false for the held queue's own looks: its commands were counted when
+   * they were first refused).
+   */
+  private async takeToken(subject: LimitSubject, waiting: number, count: boolean): Promise<RateDecision> {
     const lease = Math.max(1, this.deps.lease ?? 1);
-    if (lease === 1) return this.decide(subject, await this.takeFromRedis(subject, 1));
-    const pair = `${subject.channel}\u0000${subject.gateway}\u0000${subject.account}`;
+    if (lease === 1) return this.decide(subject, await this.takeFromRedis(subject, 1), count);
+    const pair = pairOf(subject);
     let held = this.leases.get(pair);
     if (!held) {
       if (this.leases.size > 10_000) this.leases.clear(); // bounded: pairs are channel × account
@@ -150,18 +204,84 @@ export class RateLimiter {
       if (held.taking) {
         held.joined += 1;
         const shared = await held.taking;
-        if (!shared.allowed) return this.decide(subject, { granted: 0, ...shared });
+        if (!shared.allowed) return this.decide(subject, { granted: 0, ...shared }, count);
         continue; // a token of that take, if others did not spend them all first
       }
-      held.taking = this.leaseFromRedis(subject, held, this.nextSize(held, lease));
+      held.taking = this.leaseFromRedis(subject, held, this.nextSize(held, lease, waiting));
       const own = await held.taking;
-      if (!own.allowed) return this.decide(subject, { granted: 0, ...own });
+      if (!own.allowed) return this.decide(subject, { granted: 0, ...own }, count);
+    }
+  }
+
+  /**
+   * Waits until `subject` has a token, after a take of it was `refused`: resolves once a token is taken for
+   * this caller. The commands held for one channel and account wait in one queue, first held first let go,
+   * and one timer per queue wakes it when the bucket said a token would be free: one look at the bucket a
+   * wake, however many are held, never a wake per held command. Rejects with {@link StoppedWhileHeld} when
+   * `isRunning()` is false at a wake (at most {@link MAX_HOLD_WAKE_MS} apart), and with a take's error (every
+   * command then held gets it; their callers retry).
+   */
+  waitForToken(subject: LimitSubject, refused: RateDecision, isRunning: () => boolean): Promise<void> {
+    if (refused.allowed) return Promise.resolve();
+    const pair = pairOf(subject);
+    let queue = this.holds.get(pair);
+    if (queue === undefined) {
+      queue = { waiters: [], timer: null, draining: false, scope: refused.scope };
+      this.holds.set(pair, queue);
+    }
+    const q = queue;
+    const held = new Promise<void>((resolve, reject) => q.waiters.push({ resolve, reject, isRunning }));
+    if (q.timer === null && !q.draining) this.wakeAfter(subject, pair, q, refused.retryAfterMs);
+    return held;
+  }
+
+  private wakeAfter(subject: LimitSubject, pair: string, q: HoldQueue, ms: number): void {
+    const wait = Math.max(MIN_HOLD_WAKE_MS, Math.min(ms, MAX_HOLD_WAKE_MS));
+    q.timer = setTimeout(() => {
+      q.timer = null;
+      void this.drain(subject, pair, q);
+    }, wait);
+  }
+
+  /** Lets the queue's commands go in order while the bucket has tokens; sets the next wake when it has none. */
+  private async drain(subject: LimitSubject, pair: string, q: HoldQueue): Promise<void> {
+    q.draining = true;
+    try {
+      // A stopping consumer's commands are let go unadmitted: their messages go back to the queue.
+      if (q.waiters.some((w) => !w.isRunning())) {
+        const stopped = q.waiters.filter((w) => !w.isRunning());
+        q.waiters = q.waiters.filter((w) => w.isRunning());
+        for (const w of stopped) w.reject(new StoppedWhileHeld());
+      }
+      while (q.waiters.length > 0) {
+        let decision: RateDecision;
+        try {
+          decision = await this.takeToken(subject, q.waiters.length, false);
+        } catch (err) {
+          for (const w of q.waiters.splice(0)) w.reject(err);
+          break;
+        }
+        if (!decision.allowed) {
+          q.scope = decision.scope;
+          // Wake when a lease's worth of tokens is free, not the first one: the same rate with fewer wakes
+          // and takes (a held command waits at most a lease's worth of refill longer). Never more than the
+          // bucket holds: tokens past its burst would be lost, and the rate with them.
+          const limit = this.limitsOf(subject)[decision.scope];
+          const batch = Math.max(1, Math.min(q.waiters.length, this.deps.lease ?? 1, Math.floor(limit.burst)));
+          this.wakeAfter(subject, pair, q, decision.retryAfterMs + ((batch - 1) * 1000) / limit.perS);
+          return;
+        }
+        q.waiters.shift()?.resolve();
+      }
+    } finally {
+      q.draining = false;
+      if (q.waiters.length === 0 && q.timer === null && this.holds.get(pair) === q) this.holds.delete(pair);
     }
   }
 
   /** Starts the pair's next take without anyone waiting for it; commands that find no token join it. */
   private renew(subject: LimitSubject, held: Lease, lease: number): void {
-    const taking = this.leaseFromRedis(subject, held, this.nextSize(held, lease));
+    const taking = this.leaseFromRedis(subject, held, this.nextSize(held, lease, 0));
     held.taking = taking;
     // Whoever joins it sees its failure; nobody may have.
     taking.catch(() => undefined);
@@ -172,13 +292,13 @@ export class RateLimiter {
    * take; twice the last size when that lease ran out before it expired (the pair is busier than it), half
    * when it expired with tokens left; at most MAX_LEASE_TOKENS.
    */
-  private nextSize(held: Lease, lease: number): number {
+  private nextSize(held: Lease, lease: number, waiting: number): number {
     let size = held.size;
     if (size > 0) {
       if (held.until > this.now()) size *= 2;
       else if (held.tokens > 0) size = Math.floor(size / 2);
     }
-    held.size = Math.min(Math.max(lease, held.demand, size), MAX_LEASE_TOKENS);
+    held.size = Math.min(Math.max(lease, held.demand, waiting, size), MAX_LEASE_TOKENS);
     return held.size;
   }
 
@@ -219,9 +339,14 @@ export class RateLimiter {
   }
 
   /** Allowed when a token was granted (or Redis was unavailable); otherwise refused, counted and logged. */
-  private decide(subject: LimitSubject, result: TakeResult | 'unavailable' | { granted: 0; retryAfterMs: number; scope: 'channel' | 'account' }): RateDecision {
+  private decide(
+    subject: LimitSubject,
+    result: TakeResult | 'unavailable' | { granted: 0; retryAfterMs: number; scope: 'channel' | 'account' },
+    count = true,
+  ): RateDecision {
     if (result === 'unavailable' || result.granted > 0) return ALLOWED;
     const scope = 'scope' in result ? result.scope : result.limitedBy === 0 ? 'channel' : 'account';
+    if (!count) return { allowed: false, retryAfterMs: result.retryAfterMs, scope };
     rateLimited().inc({ channel: subject.channel, scope, where: this.deps.where });
     this.throttle.warn(`${subject.channel}:${scope}`, 'rate limit reached (rate-limited log line: one per minute per channel and scope)', {
       channel: subject.channel,

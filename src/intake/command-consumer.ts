@@ -565,24 +565,20 @@ export class CommandConsumer {
   /**
    * Waits until the command's channel and account have a rate-limit token. The message stays unacked
    * meanwhile, so the prefetch window stops this consumer from taking more than the limits let through:
-   * nothing is dropped and nothing spins (one Redis call per wait, after the wait the bucket asked for).
+   * nothing is dropped and nothing spins (the held commands of a channel and account wait in one queue of the
+   * limiter's, first held first, woken by one timer: one look at the bucket a wake, however many are held).
    * Throws when stopping: the message goes back to the queue.
    */
   private async admit(command: PaymentCommand): Promise<void> {
     const limiter = this.deps.rateLimiter;
     if (!limiter?.enabled) return;
     const subject = { channel: command.channel, gateway: command.payment.gateway, account: command.payment.gateway_account };
-    let decision = await this.retrying('rate limit', () => limiter.take(subject));
+    const decision = await this.retrying('rate limit', () => limiter.take(subject));
     if (decision.allowed) return;
     this.stats.rateLimited += 1;
     heldGauge().inc();
     try {
-      while (!decision.allowed) {
-        if (!this.running) throw new Error('stopping while held by a rate limit');
-        const waitMs = Math.min(decision.retryAfterMs, 1000);
-        await new Promise((r) => setTimeout(r, waitMs));
-        decision = await this.retrying('rate limit', () => limiter.take(subject));
-      }
+      await this.retrying('rate limit', () => limiter.waitForToken(subject, decision, () => this.running));
     } finally {
       heldGauge().dec();
     }

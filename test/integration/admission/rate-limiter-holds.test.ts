@@ -1,0 +1,119 @@
+/**
+ * Commands held by a rate limit (`RateLimiter.waitForToken`, the worker's consumer) on the real Redis: the
+ * commands held for one channel and account wait in one queue with one timer, so a bucket that binds costs one
+ * look at Redis a wake however many commands are held, and they are let go first held first; a new command
+ * queues behind them; a stopping consumer's commands are let go unadmitted.
+ */
+import { RateDecision, RateLimiter, StoppedWhileHeld } from '../../../src/admission/rate-limiter';
+import { Config } from '../../../src/config/config';
+import { metricValue } from '../../../src/metrics/metrics-registry';
+import { RedisClient } from '../../../src/redis/redis-connection';
+import { unlinkMatching } from '../../../src/redis/key-scan';
+import { captureLogger } from '../../support/capture-logger';
+import { testConfig } from '../../support/test-config';
+import { testRedis } from '../../support/test-redis';
+
+jest.setTimeout(60_000);
+
+const subject = { channel: 'web' as const, gateway: 'simulator', account: 'acme-holds' };
+
+describe('RateLimiter: commands held by a limit', () => {
+  let redis: RedisClient;
+  const configs: Config[] = [];
+
+  beforeAll(() => {
+    redis = testRedis();
+  });
+
+  afterAll(async () => {
+    for (const config of configs) await unlinkMatching(redis, `${config.redis.keyPrefix}*`);
+    redis.disconnect();
+  });
+
+  function limiter(perS: number, burst: number): RateLimiter {
+    const config = testConfig({ 'rate_limits.by_account': { 'simulator:acme-holds': { per_s: perS, burst } }, 'rate_limits.lease_tokens': 8 });
+    configs.push(config);
+    return new RateLimiter({ config, redis, logger: captureLogger('error').logger, where: 'consumer', lease: 8 });
+  }
+
+  /** Takes a token as the consumer does: `take`, then `waitForToken` when refused; resolves when let through. */
+  async function admit(rl: RateLimiter, running: () => boolean = () => true): Promise<'direct' | 'held'> {
+    const decision: RateDecision = await rl.take(subject);
+    if (decision.allowed) return 'direct';
+    await rl.waitForToken(subject, decision, running);
+    return 'held';
+  }
+
+  it('lets 60 held commands through at the bucket’s rate with at most one Redis take per 2 let through (a wake per held command took about 2 per command)', async () => {
+    const rl = limiter(200, 20);
+    // The burst goes first: every command after it is held.
+    while ((await admit(rl)) === 'direct') {
+      // spending the burst
+    }
+    const before = await metricValue('pb_rate_limit_takes_total', { where: 'consumer' });
+    const started = Date.now();
+    const outcomes = await Promise.all(Array.from({ length: 60 }, () => admit(rl)));
+    const elapsedMs = Date.now() - started;
+    const takes = (await metricValue('pb_rate_limit_takes_total', { where: 'consumer' })) - before;
+    expect(outcomes.filter((o) => o === 'held').length).toBeGreaterThanOrEqual(59);
+    // 60 tokens at 200/s: about 300 ms, never faster than the bucket refills.
+    expect(elapsedMs).toBeGreaterThanOrEqual(250);
+    expect(takes).toBeLessThanOrEqual(30);
+  });
+
+  it('keeps the bucket’s rate when its burst is smaller than a lease: 20 held commands at 200/s with a burst of 1 take about 100 ms, not 8 times that', async () => {
+    const rl = limiter(200, 1);
+    expect(await admit(rl)).toBe('direct');
+    const started = Date.now();
+    await Promise.all(Array.from({ length: 20 }, () => admit(rl)));
+    const elapsedMs = Date.now() - started;
+    expect(elapsedMs).toBeGreaterThanOrEqual(80);
+    // Waking for a lease's worth (8 tokens, 40 ms) on a bucket that holds one would let 25/s through: 800 ms.
+    expect(elapsedMs).toBeLessThan(500);
+  });
+
+  it('lets held commands go in the order they were held, and a command arriving meanwhile queues behind them', async () => {
+    const rl = limiter(100, 1);
+    expect(await admit(rl)).toBe('direct');
+    const order: number[] = [];
+    const held = Array.from({ length: 10 }, (_, i) => admit(rl).then(() => order.push(i)));
+    // Held ahead of the newcomer: wait until the first of them has been let go, then send one more.
+    await held[0];
+    const late = admit(rl).then((how) => {
+      order.push(99);
+      return how;
+    });
+    await Promise.all(held);
+    expect(await late).toBe('held');
+    expect(order).toEqual([0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 99]);
+  });
+
+  it('counts a held command once in pb_rate_limited_total, not once a wake', async () => {
+    const rl = limiter(100, 1);
+    expect(await admit(rl)).toBe('direct');
+    const before = await metricValue('pb_rate_limited_total', { channel: 'web', scope: 'account', where: 'consumer' });
+    await Promise.all(Array.from({ length: 20 }, () => admit(rl)));
+    const counted = (await metricValue('pb_rate_limited_total', { channel: 'web', scope: 'account', where: 'consumer' })) - before;
+    expect(counted).toBe(20);
+  });
+
+  it('lets a stopping consumer’s held commands go unadmitted (StoppedWhileHeld), within a second', async () => {
+    const rl = limiter(1, 1);
+    expect(await admit(rl)).toBe('direct');
+    let running = true;
+    const held = Array.from({ length: 5 }, () =>
+      admit(rl, () => running).then(
+        () => 'admitted',
+        (err: unknown) => (err instanceof StoppedWhileHeld ? 'stopped' : `other: ${String(err)}`),
+      ),
+    );
+    await new Promise((r) => setTimeout(r, 50));
+    running = false;
+    const started = Date.now();
+    const outcomes = await Promise.all(held);
+    expect(Date.now() - started).toBeLessThan(1_500);
+    // At most one token (1/s) can have come free before the stop was seen.
+    expect(outcomes.filter((o) => o === 'stopped').length).toBeGreaterThanOrEqual(4);
+    expect(outcomes.every((o) => o === 'stopped' || o === 'admitted')).toBe(true);
+  });
+});
