@@ -486,6 +486,21 @@ async function main(): Promise<void> {
   say(`results: ${paths.json} and ${paths.markdown}`);
 }
 
+/**
+ * Commands the workers' rate limiter has held so far (`pb_rate_limited_total`, every label, summed over the live
+ * workers; a worker without the series counts 0). A phase whose figure moves was paced by `rate_limits.*`, not
+ * by what the flow can carry.
+ */
+async function rateLimitHolds(stack: BenchStack): Promise<number> {
+  const counts = await Promise.all(
+    stack.workers.filter(alive).map(async (w) => {
+      const target = stack.monitoringTargetOf(w);
+      return target ? ((await scrapeMetric(target, 'pb_rate_limited_total')) ?? 0) : 0;
+    }),
+  );
+  return counts.reduce((a, b) => a + b, 0);
+}
+
 /** Phases 2–6 on the first stack (simulator at 0 ms): saturation, latency at 500/s, Redis per command, backlogs, peak RSS. */
 async function runFlowPhases(
   stack: BenchStack,
@@ -540,7 +555,9 @@ async function runFlowPhases(
       say(`2. whole flow at saturation: ${s.commands} commands published with confirms, window ${s.window}`);
       await cost.begin({ resetPeaks: false, idleSampleMs: 2000 });
       const statsBefore = await commandStats(redis);
+      const heldBefore = await rateLimitHolds(stack);
       const sat = await windowedBatch('sat', s.commands, 'terminal notifications');
+      const satRateLimited = (await rateLimitHolds(stack)) - heldBefore;
       const satCost = await cost.end(sat.batch.completed);
       const statsAfter = await commandStats(redis);
       const satSeconds = (sat.batch.lastAt - sat.startedMs) / 1000;
@@ -568,6 +585,7 @@ async function runFlowPhases(
             `${lat(satLatency)}; added ${ms(satAdded.p50)} / ${ms(satAdded.p95)} / ${ms(satAdded.p99)} (${satAddedAll.count} commands)`,
           ],
           ['Redis: INFO commandstats delta over the phase / commands (shared Redis: includes other clients)', redisPerCommandGlobal.toFixed(1)],
+          ['commands a rate limit held (pb_rate_limited_total, workers; 0: rate_limits.* did not pace the phase)', String(satRateLimited)],
         ],
       });
       sections.push({
@@ -587,6 +605,7 @@ async function runFlowPhases(
         cost: satCost,
         benchCpuMicrosPerCommand,
         redisPerCommandCommandstatsShared: redisPerCommandGlobal,
+        rateLimited: satRateLimited,
       };
     }
 
@@ -739,6 +758,8 @@ async function runFlowPhases(
         };
         const batch = await tracker.waitAll({ timeoutMs: 120_000, onProgress });
         bar.stop();
+        // The workers started for this backlog: their counters hold this drain's holds alone.
+        const rateLimited = await rateLimitHolds(stack);
         tracker.compact();
         const refPrefix = benchReference(runId, phase, 0).slice(0, -1);
         const measured = batch.completedAt.filter((_, i) => batch.references[i].startsWith(refPrefix));
@@ -759,6 +780,7 @@ async function runFlowPhases(
           withStartPerS: batch.completed / ((batch.lastAt - startMs) / 1000),
           drainSeconds: drainS,
           failed: batch.failed,
+          rateLimited,
         };
       };
       // The small backlog drains once before the large one and once after: a 10 s drain samples this shared
@@ -778,7 +800,14 @@ async function runFlowPhases(
       sections.push(
         {
           title: 'Backlog drain',
-          header: ['backlog', 'steady drain rate (middle 80 %)', 'first → last notification', 'with warm-up, from worker start', 'drain time'],
+          header: [
+            'backlog',
+            'steady drain rate (middle 80 %)',
+            'first → last notification',
+            'with warm-up, from worker start',
+            'drain time',
+            'held by a rate limit (pb_rate_limited_total)',
+          ],
           rows: [
             ...drains.map(([label, b]) => [
               label,
@@ -786,12 +815,14 @@ async function runFlowPhases(
               `${Math.round(b.firstToLastPerS)} commands/s`,
               `${Math.round(b.withStartPerS)} commands/s`,
               `${b.drainSeconds.toFixed(2)} s`,
+              String(b.rateLimited),
             ]),
             [
               'ratio large / mean of the two small ones',
               (large.perS / mean((b) => b.perS)).toFixed(3),
               (large.firstToLastPerS / mean((b) => b.firstToLastPerS)).toFixed(3),
               (large.withStartPerS / mean((b) => b.withStartPerS)).toFixed(3),
+              '',
               '',
             ],
           ],
@@ -867,6 +898,7 @@ async function runPspPhases(stack: BenchStack, s: Settings, runId: string, infra
           ),
         );
       const decisionsBefore = await decisionsNow();
+      const heldBefore = await rateLimitHolds(stack);
       const bar = progress('terminal notifications', s.pspCommands);
       // The workers' in-flight limit (adaptive, where the build has it) and in-flight count, sampled each second.
       const inflight = new Map<string, { limitMax: number; inflightMax: number }>();
@@ -893,6 +925,7 @@ async function runPspPhases(stack: BenchStack, s: Settings, runId: string, infra
         onProgress: bar.update,
       }).finally(() => clearInterval(sampler));
       bar.stop();
+      const pspRateLimited = (await rateLimitHolds(stack)) - heldBefore;
       const decisions = new Map<string, Record<string, number>>();
       for (const [name, after] of await decisionsNow()) {
         const before = decisionsBefore.get(name) ?? new Map<string, number>();
@@ -961,6 +994,7 @@ async function runPspPhases(stack: BenchStack, s: Settings, runId: string, infra
                     )
                     .join('; '),
             ],
+            ['commands a rate limit held (pb_rate_limited_total, workers; 0: rate_limits.* did not pace the phase)', String(pspRateLimited)],
             ['idle RSS on the fresh stack, before the warm-up (VmRSS)', idleRss.map(([name, v]) => `${name} ${mib(v)} MiB`).join(', ')],
             ...Object.entries(result.cost.peakRssMiB).map(([name, v]) => [`peak RSS ${name}`, `${mib(v)} MiB`]),
           ],
@@ -997,6 +1031,7 @@ async function runPspPhases(stack: BenchStack, s: Settings, runId: string, infra
         gatewayReferences: undefined,
         inflight: Object.fromEntries(inflight),
         inflightDecisions: Object.fromEntries(decisions),
+        rateLimited: pspRateLimited,
         idleRssMiB: Object.fromEntries(idleRss),
         brokerAlone: alone,
       };

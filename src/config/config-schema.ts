@@ -251,10 +251,10 @@ export const configSchema = {
     // Spikes: rate limits per channel and per account (Redis token buckets shared by every process), and
     // backpressure on a backlog of the commands queue (see README "Spikes: rate limits and backpressure").
     'rate_limits.enabled': { type: 'boolean', default: true },
-    'rate_limits.channel_per_s': { ...positiveInt, default: 5000 },
-    'rate_limits.channel_burst': { ...positiveInt, default: 10000 },
-    'rate_limits.account_per_s': { ...positiveInt, default: 2500 },
-    'rate_limits.account_burst': { ...positiveInt, default: 5000 },
+    'rate_limits.channel_per_s': { ...positiveInt, default: 10000 },
+    'rate_limits.channel_burst': { ...positiveInt, default: 20000 },
+    'rate_limits.account_per_s': { ...positiveInt, default: 5000 },
+    'rate_limits.account_burst': { ...positiveInt, default: 10000 },
     'rate_limits.by_channel': {
       type: 'object',
       default: {},

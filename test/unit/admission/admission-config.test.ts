@@ -9,8 +9,8 @@ describe('rate_limits.* and backpressure.*', () => {
     const config = buildConfig(minimalParameters());
     expect(config.rateLimits).toEqual({
       enabled: true,
-      channel: { perS: 5000, burst: 10000 },
-      account: { perS: 2500, burst: 5000 },
+      channel: { perS: 10000, burst: 20000 },
+      account: { perS: 5000, burst: 10000 },
       byChannel: {},
       byAccount: {},
       leaseTokens: 8,
