@@ -4,21 +4,29 @@ import { MAX_MINOR_AMOUNT } from '../money/minor-units';
 
 /**
  * The problem with the bounds of one rule or profile whose keys start at `prefix` (e.g.
- * `routing.rules[2].when`), as `[key, problem]`; null when no bound is set or the currencies give it one
- * meaning. `currenciesKey` is the key the operator fills in. The problem suggests the per-currency form.
+ * `routing.rules[2].when`), as `[key, problem]`; null when no one-number bound is set or the currencies give
+ * it one meaning. A bound of 0 means the same in every currency, so it may span currencies of different
+ * exponents (it still needs them named: with none, a 0 floor would let every currency past a ceiling given
+ * per currency). `currenciesKey` is the key the operator fills in. The problem suggests the per-currency form.
  */
 export function amountBoundProblem(b: AmountBounds, prefix: string, currenciesKey: string): [string, string] | null {
-  const bound = b.minAmount !== null ? 'min_amount' : b.maxAmount !== null ? 'max_amount' : null;
-  if (bound === null) return null;
-  const value = bound === 'min_amount' ? b.minAmount : b.maxAmount;
-  const key = `${prefix}.${bound}`;
-  if (b.currencies.length === 0)
-    return [
-      key,
-      `(${value}) is in minor units, which are worth a different amount in each currency (500 is 5.00 EUR, 500 JPY, 0.500 KWD), and ${currenciesKey} names none: name the currencies the bound is meant for in ${currenciesKey}, or give it per currency in each one's minor units (${bound}: { EUR: 500000, JPY: 500000 })`,
-    ];
+  for (const [bound, value] of [
+    ['min_amount', b.minAmount],
+    ['max_amount', b.maxAmount],
+  ] as const) {
+    if (value === null) continue;
+    const problem = oneNumberBoundProblem(b.currencies, bound, value, currenciesKey);
+    if (problem !== null) return [`${prefix}.${bound}`, problem];
+  }
+  return null;
+}
+
+function oneNumberBoundProblem(currencies: readonly string[], bound: string, value: number, currenciesKey: string): string | null {
+  if (currencies.length === 0)
+    return `(${value}) is in minor units, which are worth a different amount in each currency (500 is 5.00 EUR, 500 JPY, 0.500 KWD), and ${currenciesKey} names none: name the currencies the bound is meant for in ${currenciesKey}, or give it per currency in each one's minor units (${bound}: { EUR: 500000, JPY: 500000 })`;
+  if (value === 0) return null;
   const byExponent = new Map<number, string[]>();
-  for (const code of b.currencies) {
+  for (const code of currencies) {
     const e = currencyExponent(code);
     byExponent.set(e, [...(byExponent.get(e) ?? []), code]);
   }
@@ -27,10 +35,7 @@ export function amountBoundProblem(b: AmountBounds, prefix: string, currenciesKe
     .sort(([a], [z]) => a - z)
     .map(([e, codes]) => `${codes.join(',')}: ${e} decimals`)
     .join('; ');
-  return [
-    key,
-    `(${value}) is in minor units, and ${currenciesKey} mixes currencies whose minor units differ (${mix}), so the bound means a different amount in each: name only currencies with the same number of decimals (one rule per group), or give the bound per currency in each one's minor units (${bound}: { EUR: 500000, JPY: 500000, KWD: 150000 })`,
-  ];
+  return `(${value}) is in minor units, and ${currenciesKey} mixes currencies whose minor units differ (${mix}), so the bound means a different amount in each: name only currencies with the same number of decimals (one rule per group), or give the bound per currency in each one's minor units (${bound}: { EUR: 500000, JPY: 500000, KWD: 150000 })`;
 }
 
 /**
@@ -101,6 +106,38 @@ export function perCurrencyBoundProblems(b: CurrencyAmountBounds, prefix: string
     const minKey = b.minAmount !== null ? `${prefix}.min_amount` : `${prefix}.min_amount.${code}`;
     const maxName = b.maxAmount !== null ? 'max_amount' : `max_amount.${code}`;
     out.push([minKey, `(${lo}) must not exceed ${maxName} (${hi}) for ${code}`]);
+  }
+  return out;
+}
+
+/**
+ * For limits that must hold for every currency they let through (validation profiles), the problems of a
+ * per-currency side that leaves out a currency the other side bounds, as `[key, problem]` naming the missing
+ * key: `min_amount: { EUR: 100 }, max_amount: { EUR: 10000, JPY: 50000 }` gives JPY a ceiling and no floor,
+ * which reads as an oversight rather than a choice (0 says "no floor"). A one-number side bounds every
+ * listed currency. Routing rules do not use this: there, a floor and a ceiling naming different currencies
+ * is a documented way to match.
+ */
+export function unpairedBoundProblems(b: CurrencyAmountBounds, prefix: string): Array<[string, string]> {
+  const out: Array<[string, string]> = [];
+  const sides = [
+    { side: 'min_amount', one: b.minAmount, map: b.minAmountByCurrency, fill: '0: no floor' },
+    { side: 'max_amount', one: b.maxAmount, map: b.maxAmountByCurrency, fill: `up to ${MAX_MINOR_AMOUNT}: the largest amount accepted` },
+  ] as const;
+  for (const [mine, other] of [
+    [sides[0], sides[1]],
+    [sides[1], sides[0]],
+  ] as const) {
+    if (mine.map === null) continue;
+    const otherCodes = other.map !== null ? Object.keys(other.map) : other.one !== null ? b.currencies : [];
+    for (const code of otherCodes) {
+      if (!isKnownCurrency(code) || boundOf(mine.map, code) !== null) continue;
+      const given = other.map !== null ? `${other.side}.${code} is given` : `${other.side} (${other.one}) applies to ${code}`;
+      out.push([
+        `${prefix}.${mine.side}.${code}`,
+        `is missing while ${given}: ${code} would be bounded on one side only; give ${mine.side}.${code} (${mine.fill}) or drop ${code} from ${other.side}`,
+      ]);
+    }
   }
   return out;
 }

@@ -2,7 +2,14 @@ import { DEFAULT_FREE_TEXT_FIELDS } from '../contracts/free-text-fields';
 import { COMMAND_TYPES } from '../contracts/payment-command';
 import { CURRENCY_CODES } from '../money/currencies';
 import { MAX_MINOR_AMOUNT } from '../money/minor-units';
-import { AmountsByCurrency, amountBoundProblem, minorOrPerCurrencySchema, perCurrencyBound, perCurrencyBoundProblems } from './amount-bounds';
+import {
+  AmountsByCurrency,
+  amountBoundProblem,
+  minorOrPerCurrencySchema,
+  perCurrencyBound,
+  perCurrencyBoundProblems,
+  unpairedBoundProblems,
+} from './amount-bounds';
 
 /**
  * The `channels.*` block of the configuration: per-channel credentials, validation profiles, the card-data
@@ -38,19 +45,24 @@ export interface ValidationProfile {
   /** Dotted paths that must be present and non-empty, e.g. `payment.order_id`. Default none. */
   readonly requiredFields: readonly string[];
   /**
-   * Smallest `payment.amount`, minor units, for commands that move money (authorize, sale, capture, refund),
-   * for every currency (`min_amount: 500`). Default none. Only with `currencies` named and of one minor-unit
-   * exponent (the configuration refuses it otherwise).
+   * Smallest `payment.amount`, minor units, for commands that open a payment (authorize, sale; not a partial
+   * capture or refund), for every currency (`min_amount: 500`). Default none. Only with `currencies` named
+   * and of one minor-unit exponent, except 0 (the configuration refuses it otherwise).
    */
   readonly minAmount: number | null;
-  /** Largest `payment.amount`, minor units, for every currency. Default none. Same condition on `currencies`. */
+  /**
+   * Largest `payment.amount`, minor units, for commands that move money (authorize, sale, capture, refund),
+   * for every currency. Default none. Same condition on `currencies`.
+   */
   readonly maxAmount: number | null;
   /**
-   * Smallest `payment.amount` per currency, each in its own minor units (`min_amount: { EUR: 100, JPY: 100 }`);
-   * null: not given per currency. A money-moving command in a currency neither side names is refused.
+   * Smallest `payment.amount` per currency, each in its own minor units (`min_amount: { EUR: 100, JPY: 100 }`),
+   * for the commands `minAmount` applies to; null: not given per currency. A money-moving command in a
+   * currency neither side names is refused. When both sides are per currency they name the same currencies
+   * (the configuration refuses a currency with a ceiling and no floor, or a floor and no ceiling).
    */
   readonly minAmountByCurrency: AmountsByCurrency | null;
-  /** Largest `payment.amount` per currency, each in its own minor units; null: not given per currency. */
+  /** Largest `payment.amount` per currency, each in its own minor units, for money-moving commands; null: not given per currency. */
   readonly maxAmountByCurrency: AmountsByCurrency | null;
   /** ISO 4217 codes accepted; empty (default) = every currency the base contract accepts. */
   readonly currencies: readonly string[];
@@ -177,8 +189,9 @@ export function toChannelsConfig(p: Params): ChannelsConfig {
 
 /**
  * Cross-field problems of the block, `[key, problem]`: duplicate key ids, duplicate profiles, inverted
- * limits, a one-number amount limit without currencies (or over currencies of different minor-unit
- * exponents), a per-currency limit naming an unknown code or a currency the profile does not accept.
+ * limits, a one-number amount limit without currencies (or, other than 0, over currencies of different
+ * minor-unit exponents), a per-currency limit naming an unknown code or a currency the profile does not
+ * accept, a currency with a per-currency limit on one side only.
  */
 export function channelsConfigProblems(c: ChannelsConfig): Array<[string, string]> {
   const out: Array<[string, string]> = [];
@@ -200,6 +213,7 @@ export function channelsConfigProblems(c: ChannelsConfig): Array<[string, string
     const unscaled = amountBoundProblem(p, `channels.profiles[${i}]`, `channels.profiles[${i}].currencies`);
     if (unscaled) out.push(unscaled);
     out.push(...perCurrencyBoundProblems(p, `channels.profiles[${i}]`, `channels.profiles[${i}].currencies`));
+    out.push(...unpairedBoundProblems(p, `channels.profiles[${i}]`));
   });
   return out;
 }

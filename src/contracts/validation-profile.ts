@@ -14,8 +14,15 @@ import { PaymentCommand } from './payment-command';
  * and `*`; none = the base contract and the default card-data policy.
  */
 
-/** Commands that move money: the ones amount limits apply to. */
+/** Commands that move money: the ones `max_amount` (and the currency of per-currency limits) applies to. */
 const MONEY_COMMANDS = new Set(['authorize', 'sale', 'capture', 'refund']);
+
+/**
+ * Commands that open a payment: the ones `min_amount` applies to. A floor is the smallest order a channel
+ * may open; a partial capture or refund of a few cents of a larger payment is ordinary, so it is not held
+ * to it (the ceiling still bounds those).
+ */
+const OPENING_COMMANDS = new Set(['authorize', 'sale']);
 
 /** The profile for a channel and account, or null. */
 export function profileFor(channels: ChannelsConfig | undefined, channel: unknown, account: unknown): ValidationProfile | null {
@@ -48,7 +55,9 @@ function valueAt(root: unknown, path: string): unknown {
 }
 
 /**
- * Checks a schema-valid command against its profile's rules.
+ * Checks a schema-valid command against its profile's rules. Amount limits: `max_amount` bounds every
+ * money-moving command (authorize, sale, capture, refund), `min_amount` only those that open a payment
+ * (authorize, sale); a money-moving command in a currency per-currency limits do not name is refused.
  * @throws CommandValidationError `PROFILE_REJECTED` naming the field and the rule (never the value, except
  *   the limits the configuration sets).
  */
@@ -72,7 +81,9 @@ export function checkProfile(command: PaymentCommand, profile: ValidationProfile
     if (miss?.bound === 'no_bound') {
       throw new CommandValidationError('payment.currency', `is not one the amount bounds of this channel and account name ${where}`, 'PROFILE_REJECTED');
     }
-    if (miss !== null) {
+    // A floor bounds opening a payment, not a partial capture or refund of one. Under the floor is under the
+    // ceiling too (the configuration refuses a floor above its ceiling), so nothing else is missed here.
+    if (miss !== null && (miss.bound === 'max_amount' || OPENING_COMMANDS.has(command.command))) {
       const unit = miss.key.includes('.') ? `minor units of ${miss.currency}` : 'minor units';
       const least = miss.bound === 'min_amount' ? 'at least' : 'at most';
       throw new CommandValidationError('payment.amount', `must be ${least} ${miss.limit ?? 0} ${unit} ${where}`, 'PROFILE_REJECTED');

@@ -1,6 +1,7 @@
 import { createHash } from 'node:crypto';
 import { BusCommandName, Config } from '../config/config';
 import { validateCommandReport } from '../contracts/command-validator';
+import type { OperationKeyCheck } from '../contracts/gift-card-keys';
 import { ChannelsConfig } from '../config/channels-config';
 import { LINE_MONEY_FIELDS, PaymentCommand } from '../contracts/payment-command';
 import { JSON_RPC, JsonRpcId } from '../bus/json-rpc';
@@ -42,13 +43,17 @@ export function mapBusCall(
   return envelope.ok ? mapBusRequest(envelope, methods, amountUnits, receivedAt, channels) : envelope;
 }
 
-/** {@link mapBusCall} for a request whose envelope {@link readJsonRpcEnvelope} already checked. */
+/**
+ * {@link mapBusCall} for a request whose envelope {@link readJsonRpcEnvelope} already checked. `isOperation`: whether
+ * a gift card refund's long digit key is one of our operation ids (`validateCommandReport`).
+ */
 export function mapBusRequest(
   envelope: JsonRpcEnvelope,
   methods: ReadonlyMap<string, BusCommandName>,
   amountUnits: 'minor' | 'major',
   receivedAt: string,
   channels?: ChannelsConfig,
+  isOperation?: OperationKeyCheck,
 ): MappedBusCall {
   const { id } = envelope;
   const command = methods.get(envelope.method);
@@ -69,7 +74,7 @@ export function mapBusRequest(
       received_at: receivedAt,
       payment,
     };
-    const { command: valid, masked } = validateCommandReport(candidate, channels);
+    const { command: valid, masked } = validateCommandReport(candidate, channels, isOperation);
     return { ok: true, id, command: valid, masked };
   } catch (err) {
     if (err instanceof CommandValidationError) return { ok: false, id, code: JSON_RPC.INVALID_PARAMS, error: err };

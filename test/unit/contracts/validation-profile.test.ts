@@ -50,6 +50,14 @@ describe('validation profiles per channel and account', () => {
     expect(() => validateCommand(pos('sale', { gateway_account: 'kiosk-eu', currency: 'CHF', amount: 1500 }), channels)).not.toThrow();
   });
 
+  it('holds a partial refund to the ceiling but not to the floor: a refund of 99 under min_amount 100 passes, one over max_amount is refused', () => {
+    expect(() => validateCommand(pos('refund', { amount: 99 }), channels)).not.toThrow();
+    expect(() => validateCommand(pos('refund', { amount: 1 }), channels)).not.toThrow();
+    expect(() => validateCommand(pos('refund', { amount: 50001 }), channels)).toThrow(
+      expect.objectContaining({ code: 'PROFILE_REJECTED', field: 'payment.amount', message: expect.stringMatching(/at most 50000/) }),
+    );
+  });
+
   it('does not apply amount limits to commands that move no money (a cancel of 0)', () => {
     expect(() => validateCommand(pos('cancel', { amount: 0 }), channels)).not.toThrow();
   });
@@ -81,6 +89,17 @@ describe('validation profiles per channel and account', () => {
     );
     expect(testConfig({ 'channels.profiles': [{ channel: 'pos', max_amount: 500000, currencies: ['EUR', 'CHF'] }] }).channels.profiles).toHaveLength(1);
   });
+
+  it('the configuration accepts min_amount 0 as one number over currencies of different exponents (0 is no floor in any currency)', () => {
+    const profile = { channel: 'pos', min_amount: 0, max_amount: { EUR: 500000, JPY: 500000, KWD: 150000 }, currencies: ['EUR', 'JPY', 'KWD'] };
+    expect(testConfig({ 'channels.profiles': [profile] }).channels.profiles[0]).toMatchObject({ minAmount: 0 });
+    expect(testConfig({ 'channels.profiles': [{ channel: 'pos', min_amount: 0, currencies: ['EUR', 'JPY'] }] }).channels.profiles).toHaveLength(1);
+    // The other side is still checked, and 0 still needs the currencies named.
+    expect(() => testConfig({ 'channels.profiles': [{ channel: 'pos', min_amount: 0, max_amount: 5000, currencies: ['EUR', 'JPY'] }] })).toThrow(
+      /channels\.profiles\[0\]\.max_amount.*JPY: 0 decimals; EUR: 2 decimals/,
+    );
+    expect(() => testConfig({ 'channels.profiles': [{ channel: 'pos', min_amount: 0 }] })).toThrow(/channels\.profiles\[0\]\.min_amount.*names none/);
+  });
 });
 
 describe('validation profile amount limits per currency', () => {
@@ -109,6 +128,26 @@ describe('validation profile amount limits per currency', () => {
     expect(() => validateCommand(web('sale', { amount, currency }), perCurrency)).toThrow(message);
   });
 
+  it.each(['capture', 'refund'] as const)(
+    'a partial %s under the floor passes (the floor bounds opening a payment), over the ceiling is refused',
+    (command) => {
+      expect(() => validateCommand(channelCommand(command, { channel: 'web' }, { amount: 5, currency: 'EUR' }), perCurrency)).not.toThrow();
+      expect(() => validateCommand(channelCommand(command, { channel: 'web' }, { amount: 99, currency: 'JPY' }), perCurrency)).not.toThrow();
+      expect(() => validateCommand(channelCommand(command, { channel: 'web' }, { amount: 500001, currency: 'JPY' }), perCurrency)).toThrow(
+        /at most 500000 minor units of JPY/,
+      );
+      expect(() => validateCommand(channelCommand(command, { channel: 'web' }, { amount: 5, currency: 'USD' }), perCurrency)).toThrow(
+        expect.objectContaining({ code: 'PROFILE_REJECTED', field: 'payment.currency' }),
+      );
+    },
+  );
+
+  it.each(['authorize', 'sale'] as const)('%s under the floor is still refused', (command) => {
+    expect(() => validateCommand(channelCommand(command, { channel: 'web' }, { amount: 99, currency: 'JPY' }), perCurrency)).toThrow(
+      expect.objectContaining({ code: 'PROFILE_REJECTED', field: 'payment.amount', message: expect.stringMatching(/at least 100 minor units of JPY/) }),
+    );
+  });
+
   it('a command that moves no money is not held to the limits, whatever its currency', () => {
     expect(() => validateCommand(web('cancel', { amount: 0, currency: 'USD' }), perCurrency)).not.toThrow();
   });
@@ -126,5 +165,20 @@ describe('validation profile amount limits per currency', () => {
     expect(() => testConfig({ 'channels.profiles': [{ channel: 'web', max_amount: { EUR: -5 } }] })).toThrow(
       /channels\.profiles\.0\.max_amount\.EUR.*must be >= 0/,
     );
+  });
+
+  it('the configuration refuses a currency with a per-currency limit on one side only, naming the missing key', () => {
+    expect(() => testConfig({ 'channels.profiles': [{ channel: 'web', min_amount: { EUR: 100 }, max_amount: { EUR: 10000, JPY: 50000 } }] })).toThrow(
+      /channels\.profiles\[0\]\.min_amount\.JPY" is missing while max_amount\.JPY is given/,
+    );
+    expect(() => testConfig({ 'channels.profiles': [{ channel: 'web', min_amount: { EUR: 100, JPY: 100 }, max_amount: { EUR: 10000 } }] })).toThrow(
+      /channels\.profiles\[0\]\.max_amount\.JPY" is missing while min_amount\.JPY is given/,
+    );
+    expect(() => testConfig({ 'channels.profiles': [{ channel: 'web', currencies: ['EUR', 'JPY'], min_amount: 0, max_amount: { EUR: 10000 } }] })).toThrow(
+      /channels\.profiles\[0\]\.max_amount\.JPY" is missing while min_amount \(0\) applies to JPY/,
+    );
+    // Each currency bounded on both sides (0: no floor), or one side only given at all: accepted.
+    const paired = { channel: 'web', min_amount: { EUR: 100, JPY: 0 }, max_amount: { EUR: 10000, JPY: 50000 } };
+    expect(testConfig({ 'channels.profiles': [paired, { channel: 'pos', max_amount: { EUR: 10000, JPY: 50000 } }] }).channels.profiles).toHaveLength(2);
   });
 });

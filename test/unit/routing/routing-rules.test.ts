@@ -219,6 +219,16 @@ describe('per-currency amount bounds', () => {
     );
   });
 
+  test('min_amount 0 as one number over currencies of different exponents is accepted (0 is no floor in any currency), a non-zero ceiling over them still refused', () => {
+    const r = routing({
+      'routing.rules': [{ name: 'r', when: { currencies: ['EUR', 'JPY'], min_amount: 0, max_amount: { EUR: 5000, JPY: 5000 } }, gateways: ['sim'] }],
+    });
+    expect(r.rules[0].when).toMatchObject({ minAmount: 0, maxAmountByCurrency: { EUR: 5000, JPY: 5000 } });
+    expect(refused({ currencies: ['EUR', 'JPY'], min_amount: 0, max_amount: 5000 })).toMatch(
+      /routing\.rules\[0\]\.when\.max_amount: \(5000\) is in minor units, and .*mixes currencies/,
+    );
+  });
+
   test("a bound for a currency the rule's currencies leave out is refused, and so is a listed currency no bound names", () => {
     expect(refused({ currencies: ['EUR', 'JPY'], max_amount: { EUR: 5000, JPY: 5000, KWD: 1500 } })).toMatch(
       /routing\.rules\[0\]\.when\.max_amount\.KWD: KWD is not in routing\.rules\[0\]\.when\.currencies \[EUR,JPY\]/,
