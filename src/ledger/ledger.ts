@@ -999,6 +999,21 @@ export class Ledger {
     await this.redis.zadd((await this.keysOfId(id)).heldForPspRetry, 'NX', at, id);
   }
 
+  /**
+   * When capture or refund `id` entered its shard's index of those held for their PSP's own retry
+   * (`indexHeldForPspRetry`: when first held), epoch ms; null when it is not in it (not held, or held by a release
+   * before the index and not backfilled yet).
+   */
+  async heldForPspRetryIndexedAt(id: string): Promise<number | null> {
+    const score = await this.onShard(
+      id,
+      (keys) => this.redis.zscore(keys.heldForPspRetry, id),
+      (v) => v === null,
+      () => null,
+    );
+    return score === null ? null : Number(score);
+  }
+
   /** Takes `id` out of its shard's index of operations held for their PSP's retry (done after all). Idempotent. */
   async unindexHeldForPspRetry(id: string): Promise<void> {
     await this.redis.zrem((await this.keysOfId(id)).heldForPspRetry, id);
