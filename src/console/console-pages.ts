@@ -15,6 +15,7 @@ import type { FailedWebhook, WebhookRetryResult } from '../ops/failed-webhooks';
 import type { ReviewDecisionResult } from '../poller/risk-review-expiry';
 import type { ReviewHold } from '../risk/review-store';
 import type { HeldRecaptureView, RecaptureDismissal } from '../ops/held-recaptures';
+import type { HeldForPspRetryView, HeldRetryRelease } from '../ops/held-for-psp-retry';
 import type { ParkedSplitTender } from '../ops/parked-split-tenders';
 import type { RecheckResult } from '../ops/recheck';
 import type { RecentRun } from '../reconciliation-run/reconciliation-history';
@@ -713,11 +714,63 @@ function operationDetails(found: OperationDetail[]): SafeHtml {
   )}`;
 }
 
+/** Longest release reason the console's form takes (`maxlength`; the route refuses a longer one). */
+export const HELD_RELEASE_REASON_MAX = 500;
+
+/**
+ * A capture or refund held for its PSP's own retry (`heldForPspRetryOf`): since when, for how long, whether past the
+ * PSP's 10 days, and the release form (`ops held-retries release`): a required reason, a dry run or the release itself.
+ * Section `#held-for-psp-retry` with `data-held-since`, `data-held-ms` and `data-overdue`.
+ */
+function heldForPspRetrySection(ctx: PageContext, h: HeldForPspRetryView): SafeHtml {
+  return html`<section
+    id="held-for-psp-retry"
+    data-operation="${h.operation_id}"
+    data-held-since="${h.held_since}"
+    data-held-ms="${String(h.held_ms)}"
+    data-overdue="${String(h.overdue)}"
+  >
+    <h2>Held for the PSP's retry</h2>
+    <dl class="fields">
+      <dt>held since</dt>
+      <dd>${time(Date.parse(h.held_since))}</dd>
+      <dt>held for</dt>
+      <dd class="held-age">${age(h.held_ms)}${h.overdue ? ' (past the PSP retry of 10 days: ask the PSP)' : ''}</dd>
+      <dt>amount held</dt>
+      <dd>${money(h.amount, h.currency)}</dd>
+      <dt>PSP reason</dt>
+      <dd>${h.psp_reason}</dd>
+      <dt>of</dt>
+      <dd>${h.authorization_id}${h.psp_reference ? ` (PSP reference ${h.psp_reference})` : ''}</dd>
+    </dl>
+    <p>
+      Release it only once the PSP confirmed no retry will come: its amount is then no longer held and a cancel of its authorization is allowed again (as
+      <code>payment-bridge ops held-retries release</code>).
+    </p>
+    <form method="post" action="${ctx.base}/held-retries/release" class="actions" id="held-release-form">
+      <input type="hidden" name="csrf" value="${ctx.csrf}" />
+      <input type="hidden" name="id" value="${h.operation_id}" />
+      <label for="held-release-reason">reason</label>
+      <input
+        type="text"
+        id="held-release-reason"
+        name="reason"
+        required
+        maxlength="${String(HELD_RELEASE_REASON_MAX)}"
+        placeholder="what the PSP confirmed, e.g. the support case"
+      />
+      <button type="submit" name="mode" value="dry_run">Dry run</button>
+      <button type="submit" name="mode" value="execute" class="danger">Release</button>
+    </form>
+  </section>`;
+}
+
 /**
  * An operation's own page (`<console>/operations/<id>`): where a lookup that found one operation leads, and what
- * the lists link to. Its list (`#lookup-results`) carries the same actions as a lookup's.
+ * the lists link to. Its list (`#lookup-results`) carries the same actions as a lookup's; a capture or refund held for
+ * its PSP's retry (`held`) shows since when, and its release form.
  */
-export function operationPage(ctx: PageContext, detail: OperationDetail): string {
+export function operationPage(ctx: PageContext, detail: OperationDetail, held: HeldForPspRetryView | null = null): string {
   return layout(
     ctx,
     `Operation ${detail.operation.id}`,
@@ -725,7 +778,7 @@ export function operationPage(ctx: PageContext, detail: OperationDetail): string
         <h1>Operation <span id="operation-id">${detail.operation.id}</span></h1>
         ${operationsForm(ctx, [detail.operation], 'lookup-results')}
       </section>
-      ${operationDetails([detail])}`,
+      ${held ? heldForPspRetrySection(ctx, held) : ''} ${operationDetails([detail])}`,
   );
 }
 
@@ -904,6 +957,36 @@ export function recaptureDismissResultPage(ctx: PageContext, results: readonly R
     rowKey: 'operation',
     headers: ['operation', 'result'],
     rows: results.map((r) => ({ value: r.operation_id, result: r.result, cells: [lookupLink(ctx, r.operation_id), DISMISS_RESULTS[r.result]] })),
+  });
+}
+
+const HELD_RELEASE_RESULTS: Record<HeldRetryRelease['result'], string> = {
+  released: 'released: its amount is no longer held; a cancel of its authorization is allowed again',
+  would_release: 'dry run: nothing was changed; it would be released',
+  not_found: 'refused: no such operation',
+  not_held: "refused: not held for its PSP's retry (no hold, or not FAILED)",
+  retry_succeeded: "refused: the PSP's retry is recorded done; it stays captured or refunded",
+  already_released: 'refused: already released by an operator',
+};
+
+/** What a release from the console did with a capture or refund held for its PSP's retry (`releaseHeldForPspRetry`). */
+export function heldRetryReleaseResultPage(ctx: PageContext, r: HeldRetryRelease): string {
+  const h = r.held;
+  return actionResultPage(ctx, r.execute ? 'Release' : 'Dry run: nothing was changed', {
+    id: 'held-release-results',
+    rowKey: 'operation',
+    headers: ['operation', 'held', 'result'],
+    rows: [
+      {
+        value: r.operation_id,
+        result: r.result,
+        cells: [
+          lookupLink(ctx, r.operation_id),
+          h ? `${h.command} ${h.gateway} of ${h.authorization_id}, ${money(h.amount, h.currency)}: ${h.psp_reason}` : '',
+          HELD_RELEASE_RESULTS[r.result],
+        ],
+      },
+    ],
   });
 }
 

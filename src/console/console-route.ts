@@ -13,8 +13,10 @@ import { CONSOLE_CSS, CONSOLE_JS } from './console-assets';
 import {
   PageContext,
   dashboardPage,
+  HELD_RELEASE_REASON_MAX,
   deadLetterPage,
   eventResendResultPage,
+  heldRetryReleaseResultPage,
   lookupPage,
   loginPage,
   messagePage,
@@ -32,6 +34,7 @@ import { WebhookRef, retryFailedWebhooks } from '../ops/failed-webhooks';
 import { decideHeldReview } from '../ops/risk-reviews';
 import { resumeParkedSplitTender } from '../ops/parked-split-tenders';
 import { dismissHeldRecaptures } from '../ops/held-recaptures';
+import { heldForPspRetryOf, releaseHeldForPspRetry } from '../ops/held-for-psp-retry';
 import { recheckOperations } from '../ops/recheck';
 import type { ReviewDecisionResult } from '../poller/risk-review-expiry';
 import { containsCardNumber } from '../logging/redact';
@@ -340,6 +343,7 @@ export class ConsoleRoute implements WebRoute {
       if (sub === '/split-tenders/resume') return this.resumeSplits(req, res, page, session, form);
       if (sub === '/operations/recheck') return this.recheck(req, res, page, session, form);
       if (sub === '/recaptures/dismiss') return this.dismissRecaptures(req, res, page, session, form);
+      if (sub === '/held-retries/release') return this.releaseHeldRetry(req, res, page, session, form);
       return send(res, 404, 'text/html; charset=utf-8', messagePage(page, 'Not found', 'No such action.'));
     }
     if (method !== 'GET' && method !== 'HEAD') return send(res, 405, 'text/plain', 'GET or POST only', { allow: 'GET, POST' });
@@ -667,7 +671,7 @@ export class ConsoleRoute implements WebRoute {
     const detail = await this.deps.ops.operations.show(id);
     await this.audit(req, session, 'ops.operation', 'ok', id, { by: 'console', found: detail ? 1 : 0 });
     if (!detail) return send(res, 404, 'text/html; charset=utf-8', messagePage(page, 'Not found', 'No such operation.'));
-    send(res, 200, 'text/html; charset=utf-8', operationPage(page, detail));
+    send(res, 200, 'text/html; charset=utf-8', operationPage(page, detail, await heldForPspRetryOf(this.deps.ops, id)));
   }
 
   /**
@@ -804,6 +808,36 @@ export class ConsoleRoute implements WebRoute {
       done: 'held re-captures dismissed',
       render: recaptureDismissResultPage,
     });
+  }
+
+  /**
+   * Releases one capture or refund from its hold for its PSP's own retry, from its operation page's form, through the
+   * same `releaseHeldForPspRetry` as `ops held-retries release` (one script; audit-logged `ops.held_retry_release` with
+   * the console user, counted in `pb_held_for_psp_retry_released_total`, logged): `mode` `dry_run` (the default: says
+   * what it would do, changes nothing) or `execute`; `reason` required (what the PSP confirmed), at most
+   * {@link HELD_RELEASE_REASON_MAX} characters, never a card number. Refused with 400, nothing done and nothing echoed,
+   * without one id of the shape the page sends, without a reason, or with a mode the form does not offer.
+   */
+  private async releaseHeldRetry(req: IncomingMessage, res: ServerResponse, page: PageContext, session: ConsoleSession, form: URLSearchParams): Promise<void> {
+    const refuse = (title: string, message: string) => send(res, 400, 'text/html; charset=utf-8', messagePage(page, title, message));
+    const ids = [...new Set(form.getAll('id'))];
+    if (ids.length !== 1 || !PRINTABLE_ID.test(ids[0]) || containsCardNumber(ids[0]))
+      return refuse('Not an operation', 'The parameter id must name one operation, as its page names it.');
+    const reason = (form.get('reason') ?? '').trim();
+    if (reason === '') return refuse('Reason required', 'The field reason is required: what the PSP confirmed (e.g. the support case).');
+    if (reason.length > HELD_RELEASE_REASON_MAX) return refuse('Reason too long', `The field reason is longer than ${HELD_RELEASE_REASON_MAX} characters.`);
+    // Kept on the record and in the audit log: a card number has no place there (refused, never echoed or logged).
+    if (containsCardNumber(reason))
+      return refuse('Not released: a card number?', 'The field reason looks like it holds a card number. Describe the case without it.');
+    // Absent: a dry run, the default everywhere; anything else is not a choice the form offers.
+    const mode = form.get('mode') ?? 'dry_run';
+    if (mode !== 'dry_run' && mode !== 'execute') return refuse('Not a release mode', 'The parameter mode must be dry_run or execute.');
+    const execute = mode === 'execute';
+    const id = ids[0];
+    const deps = { ledger: this.deps.ops.ledger, audit: this.deps.ops.audit, logger: this.deps.logger };
+    const result = await releaseHeldForPspRetry(deps, id, { reason, execute, actor: this.actor(req, session.user) });
+    this.deps.logger.info(`console: held retry release ${execute ? 'executed' : 'dry run'}`, { user: session.user, operation_id: id, result: result.result });
+    send(res, 200, 'text/html; charset=utf-8', heldRetryReleaseResultPage(page, result));
   }
 
   /** Releases or declines the selected review holds (`decideHeldReview`: each audit-logged). */

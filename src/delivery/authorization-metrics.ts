@@ -5,7 +5,7 @@ import { counter } from '../metrics/metrics-registry';
  * `pb_authorization_refusals_total{gateway,reason}`: dependent commands (capture, cancel, refund, validate,
  * revalidate) refused against their authorization before any gateway call. `reason` is a bounded set:
  * authorization_scope_mismatch, currency_mismatch, amount_exceeds_authorized, amount_held_by_failed_capture,
- * amount_exceeds_captured, amount_held_by_failed_refund, capture_held_for_psp_retry, capture_already_made,
+ * amount_exceeds_captured, amount_held_by_failed_refund, capture_held_for_psp_retry, captured_by_psp_retry, capture_already_made,
  * amount_too_small_to_convert, AUTHORIZATION_FAILED, AUTHORIZATION_RELEASED, AUTHORIZATION_REFERENCE_MISSING,
  * VOID_WINDOW_PASSED, UNSUPPORTED_COMMAND, CARD_DATA_REJECTED.
  */

@@ -51,6 +51,12 @@ export const AUTHORIZATION_REFUSALS = {
    * CAPTURE_FAILED): the PSP may still capture it, so the cancel is not sent and nothing tells the OMS the money was released.
    */
   cancelCaptureHeld: 'capture_held_for_psp_retry',
+  /**
+   * A cancel of an authorization one of whose captures the PSP failed for a reason it retries itself and then did after
+   * all (Adyen's CAPTURE "Transaction Recaptured"): the payment is captured at the PSP, which refuses a cancel of it; a
+   * refund gives the money back.
+   */
+  cancelAfterRecapture: 'captured_by_psp_retry',
   /** A second capture of an authorization its PSP captures once only (Stripe without multicapture: Klarna, and cards as we send them). */
   singleCapture: 'capture_already_made',
   /** A capture or refund of a converted authorization that comes to nothing at its locked rate (after the parts before it). */
@@ -1275,12 +1281,13 @@ export function amountRefusal(
  * capture requested that Adyen may still carry out: sent, the cancel could fail there, or succeed and make the
  * re-capture fail, and a success would tell the OMS the authorization was released, nothing captured, while Adyen may
  * still collect it. Settling the order is for a person with the PSP (wait for the re-capture, then refund; none within
- * 10 days: ask Adyen). `null` for any other command, or with no capture held. Pure.
+ * 10 days: ask Adyen). Once the PSP's retry did such a capture, the cancel is refused `captured_by_psp_retry` instead
+ * ({@link recapturedRefusal}). `null` for any other command, or with no capture held or re-captured. Pure.
  */
 export function heldCaptureRefusal(op: OperationRecord, auth: OperationRecord, dependents: readonly DependentSummary[]): ContextRefusal | null {
   if (op.command !== 'cancel' || auth.command === 'sale') return null;
   const held = dependents.filter((d) => heldForRetry(d, 'capture'));
-  if (held.length === 0) return null;
+  if (held.length === 0) return recapturedRefusal(auth, dependents);
   return {
     fail: AUTHORIZATION_REFUSALS.cancelCaptureHeld,
     field: 'payment.gateway_key',
@@ -1288,6 +1295,29 @@ export function heldCaptureRefusal(op: OperationRecord, auth: OperationRecord, d
       authorization_id: auth.id,
       held_by_failed_captures: held.reduce((total, d) => total + d.amount, 0),
       failed_capture_ids: held.map((d) => d.id).join(','),
+    },
+  };
+}
+
+/**
+ * A cancel of authorization `auth` once one of its captures held for its PSP's own retry was done by that retry after
+ * all (`doneByPspRetry`: Adyen's CAPTURE, success true, "Transaction Recaptured", recorded as a `succeeded_after_failure`
+ * of the capture): refused `captured_by_psp_retry` on `payment.gateway_key`, unsent, naming those captures and what they
+ * took. The payment is captured at Adyen now, which cancels only a payment not captured ("If the authorization has
+ * already been captured, you cannot cancel the payment anymore. You'll have to issue a refund instead."): sent, the
+ * cancel would only be refused there. The OMS gives the money back with a refund (decline action `refund_instead`).
+ * `null` with no such capture. Pure.
+ */
+function recapturedRefusal(auth: OperationRecord, dependents: readonly DependentSummary[]): ContextRefusal | null {
+  const recaptured = dependents.filter((d) => d.command === 'capture' && d.doneByPspRetry === true);
+  if (recaptured.length === 0) return null;
+  return {
+    fail: AUTHORIZATION_REFUSALS.cancelAfterRecapture,
+    field: 'payment.gateway_key',
+    detail: {
+      authorization_id: auth.id,
+      recaptured_amount: recaptured.reduce((total, d) => total + d.amount, 0),
+      recaptured_capture_ids: recaptured.map((d) => d.id).join(','),
     },
   };
 }

@@ -38,6 +38,9 @@ export const BRIDGE_DECLINES: DeclineTable = {
     // A cancel of an authorization whose capture the PSP failed but retries itself (Adyen's technical issue): the PSP may
     // still capture it, so nothing was released; settling the order is for a person with the PSP.
     capture_held_for_psp_retry: { category: 'operation_not_permitted', action: 'contact_support' },
+    // A cancel of an authorization whose held capture the PSP's retry did after all (Adyen's "Transaction Recaptured"):
+    // captured at the PSP, which cancels no captured payment; the money goes back with a refund.
+    captured_by_psp_retry: { category: 'operation_not_permitted', action: 'refund_instead' },
     capture_already_made: { category: 'operation_not_permitted', action: 'fix_request' },
     amount_too_small_to_convert: { category: 'bridge_refused', action: 'fix_request' },
     // The customer never completed the PSP's action (3-D Secure, a redirect) in time (src/poller/action-expiry.ts).

@@ -33,7 +33,8 @@ export type DeclineCategory = (typeof DECLINE_CATEGORIES)[number];
  * lapsed at the PSP): obtain a new one (a `revalidate`, or a new authorization) before capturing.
  * `reverse_with_new_transaction`: what the command would have undone can no longer be voided (a stored value
  * transaction past its PSP's void window): it stands; undo its effect with a new transaction (for example a gift card
- * payment of what a load added, or the deactivation of a card it issued or activated).
+ * payment of what a load added, or the deactivation of a card it issued or activated). `refund_instead`: a cancel of a
+ * payment the PSP captured (Adyen re-captured a capture it had failed): nothing can be cancelled; send a refund.
  */
 export const SUGGESTED_ACTIONS = [
   'retry_later',
@@ -45,6 +46,7 @@ export const SUGGESTED_ACTIONS = [
   'contact_support',
   'reauthorize',
   'reverse_with_new_transaction',
+  'refund_instead',
   'none',
 ] as const;
 export type SuggestedAction = (typeof SUGGESTED_ACTIONS)[number];

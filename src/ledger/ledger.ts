@@ -135,6 +135,12 @@ export interface DependentSummary {
    */
   heldForPspRetry?: true;
   /**
+   * A capture or refund recorded FAILED and held for its PSP's own retry (`HELD_FOR_PSP_RETRY_FIELD`) that the PSP then
+   * did (`succeededAfterFailure`: Adyen's CAPTURE "Transaction Recaptured"), not undone since: a capture so done leaves
+   * its payment captured at the PSP, which no cancel undoes. Absent otherwise.
+   */
+  doneByPspRetry?: true;
+  /**
    * What its gateway was asked when that is in another currency than the command's (a capture or refund of a
    * converted authorization, at its locked rate: the routing record's `amount` and `currency`), fixed with its
    * first attempt. Absent before that, and for one sent in the command's currency.
@@ -993,6 +999,21 @@ export class Ledger {
     await this.redis.zadd((await this.keysOfId(id)).heldForPspRetry, 'NX', at, id);
   }
 
+  /**
+   * When capture or refund `id` entered its shard's index of those held for their PSP's own retry
+   * (`indexHeldForPspRetry`: when first held), epoch ms; null when it is not in it (not held, or held by a release
+   * before the index and not backfilled yet).
+   */
+  async heldForPspRetryIndexedAt(id: string): Promise<number | null> {
+    const score = await this.onShard(
+      id,
+      (keys) => this.redis.zscore(keys.heldForPspRetry, id),
+      (v) => v === null,
+      () => null,
+    );
+    return score === null ? null : Number(score);
+  }
+
   /** Takes `id` out of its shard's index of operations held for their PSP's retry (done after all). Idempotent. */
   async unindexHeldForPspRetry(id: string): Promise<void> {
     await this.redis.zrem((await this.keysOfId(id)).heldForPspRetry, id);
@@ -1144,6 +1165,7 @@ export class Ledger {
         ...(d.undone ? { undone: true as const } : {}),
         ...(d.succeededAfterFailure ? { succeededAfterFailure: true as const } : {}),
         ...(d.heldForPspRetry ? { heldForPspRetry: true as const } : {}),
+        ...(d.doneByPspRetry ? { doneByPspRetry: true as const } : {}),
         ...(d.gatewayReference ? { gatewayReference: d.gatewayReference } : {}),
       };
     });
@@ -1165,6 +1187,7 @@ export class Ledger {
       undone: boolean;
       succeededAfterFailure: boolean;
       heldForPspRetry: boolean;
+      doneByPspRetry: boolean;
       gatewayReference?: string;
     }>
   > {
@@ -1208,6 +1231,8 @@ export class Ledger {
           succeededAfterFailure: late !== undefined,
           // Done after all once re-captured: then counted as done, no longer as held.
           heldForPspRetry: state === 'FAILED' && late === undefined && heldForRetry !== null && heldForRetry !== '',
+          // The hold's mark stays with the late success: the PSP's retry did it.
+          doneByPspRetry: state === 'FAILED' && late !== undefined && undoneBy === null && heldForRetry !== null && heldForRetry !== '',
           ...(reference ? { gatewayReference: reference } : {}),
         },
       ];

@@ -42,25 +42,40 @@ export interface HeldForPspRetryView {
  */
 export async function heldForPspRetry(deps: { ledger: Ledger }, opts: { limit: number; all?: boolean }, now = Date.now()): Promise<HeldForPspRetryView[]> {
   const held = await deps.ledger.heldForPspRetrySince(opts.all ? Number.POSITIVE_INFINITY : now - PSP_RETRY_WAIT_MS, opts.limit);
-  return held.map(({ record, heldSince }) => {
-    const text = redact({
-      operation_id: record.id,
-      order_id: record.payment.order_id ?? null,
-      command: record.command,
-      gateway: gatewayOf(record),
-      authorization_id: record.authorizationId ?? record.payment.gateway_key,
-      psp_reference: record.gatewayReference ?? null,
-      currency: record.payment.currency,
-      psp_reason: record.heldForPspRetry ?? '',
-    });
-    return {
-      ...text,
-      amount: record.payment.amount,
-      held_since: new Date(heldSince).toISOString(),
-      held_ms: Math.max(0, now - heldSince),
-      overdue: now - heldSince >= PSP_RETRY_WAIT_MS,
-    };
+  return held.map(({ record, heldSince }) => viewOf(record, heldSince, now));
+}
+
+/**
+ * Operation `id` as {@link heldForPspRetry} lists it when it is held for its PSP's own retry now (FAILED with the hold,
+ * not done by the PSP since, not released), else null: what the console's operation page shows above its release form.
+ * Held since its index entry's time, else (held before the index, not backfilled yet) its record's last update.
+ */
+export async function heldForPspRetryOf(deps: { ledger: Ledger }, id: string, now = Date.now()): Promise<HeldForPspRetryView | null> {
+  const record = await deps.ledger.get(id);
+  if (record === null || record.state !== 'FAILED' || !record.heldForPspRetry || record.succeededAfterFailure !== undefined) return null;
+  const heldSince = (await deps.ledger.heldForPspRetryIndexedAt(id)) ?? record.updatedAt;
+  return viewOf(record, heldSince, now);
+}
+
+/** A held record as an operator reads it (references redacted), held since `heldSince` (epoch ms). */
+function viewOf(record: OperationRecord, heldSince: number, now: number): HeldForPspRetryView {
+  const text = redact({
+    operation_id: record.id,
+    order_id: record.payment.order_id ?? null,
+    command: record.command,
+    gateway: gatewayOf(record),
+    authorization_id: record.authorizationId ?? record.payment.gateway_key,
+    psp_reference: record.gatewayReference ?? null,
+    currency: record.payment.currency,
+    psp_reason: record.heldForPspRetry ?? '',
   });
+  return {
+    ...text,
+    amount: record.payment.amount,
+    held_since: new Date(heldSince).toISOString(),
+    held_ms: Math.max(0, now - heldSince),
+    overdue: now - heldSince >= PSP_RETRY_WAIT_MS,
+  };
 }
 
 const released = counter(

@@ -19,6 +19,7 @@ import { createRedis } from '../redis/redis-connection';
 import { moveLegacyKeys } from '../data-lifecycle/legacy-keys';
 import { backfillIdClaims } from '../ledger/id-claim-backfill';
 import { backfillHeldRecaptureIndex } from '../ledger/held-recapture-backfill';
+import { backfillHeldForPspRetryIndex } from '../ledger/held-for-psp-retry-backfill';
 import { extendKeyLifetimes, KEY_LIFETIME_UPGRADES } from '../ledger/key-lifetime-upgrade';
 import { backfillSplitReferenceClaims } from '../split-tender/split-reference-backfill';
 import { ReconciliationSchedule } from '../reconciliation-run/reconciliation-schedule';
@@ -91,7 +92,9 @@ export async function runPollProcess(config: Config, logger: Logger, routes: Rea
  * before the Redis Cluster layout are moved (src/data-lifecycle/legacy-keys.ts), id claims and PSP reference
  * index entries set to lapse after 90 days get the lifetime of their record (src/ledger/key-lifetime-upgrade.ts),
  * operations created before ids were claimed get their claim, once (src/ledger/id-claim-backfill.ts), captures holding a
- * re-capture from before the index of held re-captures enter it, once (src/ledger/held-recapture-backfill.ts), and so do
+ * re-capture from before the index of held re-captures enter it, once (src/ledger/held-recapture-backfill.ts), captures
+ * and refunds held for their PSP's retry from before the index of held ones enter that one, once
+ * (src/ledger/held-for-psp-retry-backfill.ts), and so do
  * split tenders and split refunds recorded before they claimed theirs (src/split-tender/split-reference-backfill.ts). A
  * failure is logged and retried at the next start; it never stops the poller.
  */
@@ -133,6 +136,13 @@ async function upgradeDataLogged(redis: RedisClient, prefix: string, logger: Log
     if (!held.alreadyDone) logger.info('captures holding a re-capture from before its wait indexed (their wait counts from now)', { indexed: held.indexed });
   } catch (err) {
     logger.warn('captures holding a re-capture not indexed for its wait (retried at the next start)', { error: (err as Error).message });
+  }
+  try {
+    const held = await backfillHeldForPspRetryIndex(redis, prefix);
+    if (!held.alreadyDone)
+      logger.info("captures and refunds held for their PSP's retry from before its index indexed (listed, counted and alerted on)", { indexed: held.indexed });
+  } catch (err) {
+    logger.warn("captures and refunds held for their PSP's retry not indexed (retried at the next start)", { error: (err as Error).message });
   }
   try {
     const splits = await backfillSplitReferenceClaims(redis, prefix);

@@ -30,6 +30,7 @@ const FORMS = [
   'split-tenders/resume',
   'operations/recheck',
   'recaptures/dismiss',
+  'held-retries/release',
   'lookup',
 ];
 const FIELDS = ['id', 'mode', 'decision', 'csrf', 'reason', 'note', 'q'];

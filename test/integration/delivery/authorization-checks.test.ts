@@ -396,6 +396,43 @@ describe("a cancel of an authorization whose capture FAILED for a reason its PSP
     expect((await ledger.get(auth.payment.operation_reference!))?.closedBy).toBeUndefined();
   });
 
+  it('once the PSP re-captured it (Adyen\'s "Transaction Recaptured"), a cancel by our id or by PSP reference is refused unsent captured_by_psp_retry, naming the capture, action refund_instead', async () => {
+    const { auth, capture } = await withFailedCapture(true);
+    const adjustments = new AdjustmentRecorder({ config, store: new AdjustmentStore(redis, config.redis.keyPrefix), recorder, ledger, logger: logs.logger });
+    const captureRecord = (await ledger.get(capture))!;
+    await adjustments.recordAdjustment(captureRecord, {
+      kind: 'succeeded_after_failure',
+      direction: 'credit',
+      amount: 3000,
+      currency: captureRecord.payment.currency,
+      gateway: 'simulator',
+      reason: 'Transaction Recaptured',
+      pspEventId: `evt_recaptured_${capture}`,
+      source: 'webhook',
+    });
+    const before = await metricValue('pb_authorization_refusals_total', { gateway: 'simulator', reason: 'captured_by_psp_retry' });
+    const reference = (await ledger.get(auth.payment.operation_reference!))!.gatewayReference!;
+    for (const gatewayKey of [auth.payment.operation_reference!, reference]) {
+      const cancel = await record(dependent('cancel', auth, { gateway_key: gatewayKey, amount: 4000 }));
+      const requests = sim.counters().requests;
+      expect(await service.deliver(cancel)).toEqual({ kind: 'done', state: 'FAILED' });
+      expect(sim.counters().requests).toBe(requests);
+      expect(sim.counters().effects[cancel]).toBeUndefined();
+      expect(await ledger.get(cancel)).toMatchObject({
+        reason: 'captured_by_psp_retry',
+        decline: { category: 'operation_not_permitted', gateway_code: 'captured_by_psp_retry', suggested_action: 'refund_instead' },
+      });
+      expect((await events.load(`${cancel}.FAILED`))?.params.payment).toMatchObject({
+        status: 'FAIL',
+        reason: 'captured_by_psp_retry',
+        field: 'payment.gateway_key',
+        decline: { suggested_action: 'refund_instead' },
+      });
+      expect(logs.lines.some((l) => l.includes('captured_by_psp_retry') && l.includes(cancel) && l.includes(capture))).toBe(true);
+    }
+    expect(await metricValue('pb_authorization_refusals_total', { gateway: 'simulator', reason: 'captured_by_psp_retry' })).toBe(before + 2);
+  });
+
   it('a capture that simply FAILED (a reason the PSP does not retry) holds nothing: the cancel is sent', async () => {
     const { auth } = await withFailedCapture(false);
     const cancel = await record(dependent('cancel', auth, { amount: 4000 }));

@@ -2,7 +2,8 @@
  * The index of captures and refunds held for their PSP's own retry (`ShardKeys.heldForPspRetry`: Adyen's technical
  * CAPTURE_FAILED or REFUND_FAILED) through the data lifecycle and the recorder: retention's expiry takes an entry out
  * with its record, an export carries it and a restore puts back exactly what its record still holds, and a repeat of
- * the failure after a crash between its transition and the index write indexes it. On the real Redis (or a cluster).
+ * the failure after a crash between its transition and the index write indexes it; the poller's one-off backfill indexes
+ * those held before the index existed, once. On the real Redis (or a cluster).
  */
 import { Queue } from 'bullmq';
 import { SUCCEEDED_AFTER_FAILURE_FIELD } from '../../../src/adjustments/adjustment';
@@ -14,6 +15,8 @@ import { OutcomeRecorder } from '../../../src/delivery/outcome-recorder';
 import { EventStore } from '../../../src/events/event-store';
 import { OmsEventJobData, createOmsEventsQueue } from '../../../src/events/oms-events-queue';
 import { Ledger } from '../../../src/ledger/ledger';
+import { backfillHeldForPspRetryIndex, heldForPspRetryBackfillMarker } from '../../../src/ledger/held-for-psp-retry-backfill';
+import { metricValue } from '../../../src/metrics/metrics-registry';
 import { shardOfOperation } from '../../../src/redis/key-layout';
 import { RedisClient } from '../../../src/redis/redis-connection';
 import { purgeNamespace } from '../../../harness/twins/local-stack/local-stack';
@@ -116,5 +119,45 @@ describe("the index of captures and refunds held for their PSP's retry", () => {
     const op = (await ledger.get(id))!;
     await recorder.apply(op, { status: 'FAIL', gatewayStatus: 'REFUND_FAILED', reason: REASON, retriedByPsp: true }, 'webhook');
     expect(await heldSince(id)).not.toBeNull();
+  });
+
+  it('the backfill indexes, once, a hold recorded before the index (scored by its failure), and only that: running it again changes nothing', async () => {
+    // As an earlier release left them: held on the record, in no index.
+    const old = await sentRefund();
+    await ledger.transition(old, 'FAILED', { event: 'outcome' }, { reason: REASON, heldForPspRetry: REASON });
+    // Done by Adyen after all since: not held any more.
+    const done = await sentRefund();
+    await ledger.transition(done, 'FAILED', { event: 'outcome' }, { reason: REASON, heldForPspRetry: REASON });
+    const { keys: doneKeys } = await keysOf(done);
+    await redis.hset(doneKeys.op(done), SUCCEEDED_AFTER_FAILURE_FIELD, JSON.stringify({ adjustment: 'adj_1', amount: 2500, currency: 'EUR' }));
+    // FAILED for a reason Adyen does not retry: never held.
+    const plain = await sentRefund();
+    await ledger.transition(plain, 'FAILED', { event: 'outcome' }, { reason: 'Refused' });
+    // Indexed by the recorder already: keeps its time.
+    const first = Date.now() - 3 * 86_400_000;
+    const indexed = await heldRefund(first);
+    expect(await heldSince(old)).toBeNull();
+    const counted = await metricValue('pb_held_for_psp_retry_backfilled_total');
+
+    const run = await backfillHeldForPspRetryIndex(redis, config.redis.keyPrefix);
+    expect(run.alreadyDone).toBe(false);
+    expect(run.indexed).toBeGreaterThanOrEqual(1);
+    expect(await metricValue('pb_held_for_psp_retry_backfilled_total')).toBe(counted + run.indexed);
+    expect(await heldSince(old)).toBe(String((await ledger.get(old))!.updatedAt));
+    expect(await heldSince(done)).toBeNull();
+    expect(await heldSince(plain)).toBeNull();
+    expect(await heldSince(indexed)).toBe(String(first));
+    expect(await redis.exists(heldForPspRetryBackfillMarker(config.redis.keyPrefix))).toBe(1);
+    // Listed (and so counted by the gauges) from now on.
+    const listed = await ledger.heldForPspRetrySince(Number.POSITIVE_INFINITY, 10_000);
+    expect(listed.map((h) => h.record.id)).toContain(old);
+
+    // Twice: done already, nothing looked at; and even with its marker gone, nothing added or moved.
+    expect(await backfillHeldForPspRetryIndex(redis, config.redis.keyPrefix)).toEqual({ alreadyDone: true, indexed: 0 });
+    await redis.del(heldForPspRetryBackfillMarker(config.redis.keyPrefix));
+    expect(await backfillHeldForPspRetryIndex(redis, config.redis.keyPrefix)).toEqual({ alreadyDone: false, indexed: 0 });
+    expect(await heldSince(old)).toBe(String((await ledger.get(old))!.updatedAt));
+    expect(await heldSince(indexed)).toBe(String(first));
+    expect(await metricValue('pb_held_for_psp_retry_backfilled_total')).toBe(counted + run.indexed);
   });
 });

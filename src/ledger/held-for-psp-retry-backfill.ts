@@ -1,0 +1,77 @@
+import { SUCCEEDED_AFTER_FAILURE_FIELD } from '../adjustments/adjustment';
+import { counter } from '../metrics/metrics-registry';
+import { ALL_SHARDS, shardKeysOf } from '../redis/key-layout';
+import { RedisClient } from '../redis/redis-connection';
+import { walkCreatedSince } from './id-claim-backfill';
+import { HELD_FOR_PSP_RETRY_FIELD } from './record-fields';
+
+const backfilled = counter(
+  'pb_held_for_psp_retry_backfilled_total',
+  "Captures and refunds held for their PSP's own retry from before the index of held ones that the one-off backfill put in it (at the poller's first start): listed, counted and alerted on since",
+);
+
+/** What one backfill did. */
+export interface HeldForPspRetryBackfill {
+  /** True when an earlier run had finished it (nothing was looked at). */
+  alreadyDone: boolean;
+  /** Captures and refunds found held and not indexed, put in the index now. */
+  indexed: number;
+}
+
+/** The key marking the backfill done (a string: when it finished, epoch ms). */
+export function heldForPspRetryBackfillMarker(prefix: string): string {
+  return `${prefix}migrations:held-for-psp-retry`;
+}
+
+/** Operations read per round trip. */
+const DEFAULT_BATCH = 500;
+
+/**
+ * Puts in their shard's index of those held for their PSP's own retry (`ShardKeys.heldForPspRetry`) the captures and
+ * refunds held before the index existed (FAILED with `held_for_psp_retry`, not done by the PSP since: as a restore
+ * reads one), once, so `ops held-retries list`, the `pb_held_for_psp_retry_*` gauges and their alert see them too.
+ * Each is scored by its record's last update (the failure that held it), as a restore of an export from before the
+ * index scores it. Walks every shard's created index a page of `batch` at a time (one pipelined read per page).
+ * Idempotent: an entry already there keeps its time (`ZADD NX`); the marker ({@link heldForPspRetryBackfillMarker}) is
+ * written last, so a run cut short runs again whole at the next start. Counted in `pb_held_for_psp_retry_backfilled_total`.
+ */
+export async function backfillHeldForPspRetryIndex(
+  redis: RedisClient,
+  prefix: string,
+  now = Date.now(),
+  batch = DEFAULT_BATCH,
+): Promise<HeldForPspRetryBackfill> {
+  const marker = heldForPspRetryBackfillMarker(prefix);
+  if ((await redis.exists(marker)) === 1) return { alreadyDone: true, indexed: 0 };
+  const report: HeldForPspRetryBackfill = { alreadyDone: false, indexed: 0 };
+  const shards = shardKeysOf(prefix);
+  for (const shard of ALL_SHARDS) {
+    const keys = shards[shard];
+    await walkCreatedSince(redis, keys, 0, batch, async (page) => {
+      // One pipeline per page: every key of it is in this shard's slot.
+      const read = redis.pipeline();
+      for (const { id } of page) {
+        read.hmget(keys.op(id), 'state', HELD_FOR_PSP_RETRY_FIELD, SUCCEEDED_AFTER_FAILURE_FIELD, 'updated_at');
+        read.zscore(keys.heldForPspRetry, id);
+      }
+      const replies = ((await read.exec()) ?? []).map(([err, value]) => {
+        if (err) throw err;
+        return value;
+      });
+      const entries: Array<number | string> = [];
+      page.forEach(({ id, createdAt }, i) => {
+        const [state, held, late, updatedAt] = replies[2 * i] as Array<string | null>;
+        const indexed = replies[2 * i + 1] !== null;
+        if (indexed || state !== 'FAILED' || held === null || held === '' || late !== null) return;
+        const at = Number(updatedAt);
+        entries.push(Number.isFinite(at) && at > 0 ? at : createdAt, id);
+      });
+      if (entries.length === 0) return;
+      const added = Number(await redis.zadd(keys.heldForPspRetry, 'NX', ...entries));
+      report.indexed += added;
+      backfilled.inc(added);
+    });
+  }
+  await redis.set(marker, String(now));
+  return report;
+}
