@@ -102,7 +102,7 @@ async function main(): Promise<void> {
   for (const c of casesFromEnv()) rows.push(await runCase(c, seconds));
   const widths = header.map((h, i) => Math.max(h.length, ...rows.map((r) => r[i].length)));
   const line = (cells: string[]) => cells.map((v, i) => v.padEnd(widths[i])).join('  ');
-  say(`Commands held by a rate limit (${seconds} s a case, lease ${8}, one process, local Redis)`);
+  say(`Commands held by a rate limit (${seconds} s a case, the default rate_limits.lease_tokens, one process, local Redis)`);
   say(line(header));
   say(line(widths.map((w) => '─'.repeat(w))));
   for (const r of rows) say(line(r));

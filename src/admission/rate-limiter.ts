@@ -57,8 +57,12 @@ interface HoldWaiter {
   isRunning: () => boolean;
 }
 
-/** The commands held for one channel and account pair, first held first; one timer wakes them. */
+/**
+ * The commands held for one channel and account pair, first held first, one timer waking them. Captures,
+ * cancels and refunds (`urgent`) go before the rest: a backlog of held authorizations never delays them.
+ */
 interface HoldQueue {
+  urgent: HoldWaiter[];
   waiters: HoldWaiter[];
   timer: NodeJS.Timeout | null;
   /** A wake is letting commands go (its takes are out): new holds join it rather than set a timer. */
@@ -70,6 +74,17 @@ interface HoldQueue {
 /** The key of a channel and account pair in the limiter's maps. */
 function pairOf(subject: LimitSubject): string {
   return `${subject.channel}\u0000${subject.gateway}\u0000${subject.account}`;
+}
+
+/** Rejects the held commands of a stopping consumer ({@link StoppedWhileHeld}): their messages go back to the queue. */
+function letGoStopped(q: HoldQueue): void {
+  for (const list of [q.urgent, q.waiters]) {
+    if (list.every((w) => w.isRunning())) continue;
+    const stopped = list.filter((w) => !w.isRunning());
+    const kept = list.filter((w) => w.isRunning());
+    list.splice(0, list.length, ...kept);
+    for (const w of stopped) w.reject(new StoppedWhileHeld());
+  }
 }
 
 /** A command held by a rate limit was let go because its consumer is stopping (the message goes back to the queue). */
@@ -161,25 +176,17 @@ export class RateLimiter {
   /**
    * Takes one token for `subject` from its channel's and its account's bucket, or says how long to wait. While
    * commands of the same channel and account are held ({@link waitForToken}), a new one is refused without a
-   * look at the bucket: it queues behind them, so held commands go first, in the order they were held.
+   * look at the bucket: it queues behind them, so held commands go first, in the order they were held. An
+   * `urgent` one (a capture, cancel or refund) queues only behind urgent ones. Default false.
    */
-  async take(subject: LimitSubject): Promise<RateDecision> {
+  async take(subject: LimitSubject, urgent = false): Promise<RateDecision> {
     if (!this.enabled) return ALLOWED;
     const queue = this.holds.get(pairOf(subject));
-    if (queue !== undefined && queue.waiters.length > 0) {
+    if (queue !== undefined && queue.urgent.length + (urgent ? 0 : queue.waiters.length) > 0) {
       return this.decide(subject, { granted: 0, retryAfterMs: MIN_HOLD_WAKE_MS, scope: queue.scope });
     }
-    return this.takeToken(subject, 0, true);
-  }
-
-  /**
-   * One token for `subject`; `waiting` commands held behind this one size the lease's take. `count`: a
-   * refusal is counted and logged (false for the held queue's own looks: its commands were counted when
-   * they were first refused).
-   */
-  private async takeToken(subject: LimitSubject, waiting: number, count: boolean): Promise<RateDecision> {
     const lease = Math.max(1, this.deps.lease ?? 1);
-    if (lease === 1) return this.decide(subject, await this.takeFromRedis(subject, 1), count);
+    if (lease === 1) return this.decide(subject, await this.takeFromRedis(subject, 1));
     const pair = pairOf(subject);
     let held = this.leases.get(pair);
     if (!held) {
@@ -204,33 +211,35 @@ export class RateLimiter {
       if (held.taking) {
         held.joined += 1;
         const shared = await held.taking;
-        if (!shared.allowed) return this.decide(subject, { granted: 0, ...shared }, count);
+        if (!shared.allowed) return this.decide(subject, { granted: 0, ...shared });
         continue; // a token of that take, if others did not spend them all first
       }
-      held.taking = this.leaseFromRedis(subject, held, this.nextSize(held, lease, waiting));
+      held.taking = this.leaseFromRedis(subject, held, this.nextSize(held, lease));
       const own = await held.taking;
-      if (!own.allowed) return this.decide(subject, { granted: 0, ...own }, count);
+      if (!own.allowed) return this.decide(subject, { granted: 0, ...own });
     }
   }
 
   /**
    * Waits until `subject` has a token, after a take of it was `refused`: resolves once a token is taken for
-   * this caller. The commands held for one channel and account wait in one queue, first held first let go,
-   * and one timer per queue wakes it when the bucket said a token would be free: one look at the bucket a
-   * wake, however many are held, never a wake per held command. Rejects with {@link StoppedWhileHeld} when
-   * `isRunning()` is false at a wake (at most {@link MAX_HOLD_WAKE_MS} apart), and with a take's error (every
-   * command then held gets it; their callers retry).
+   * this caller. The commands held for one channel and account wait in one queue, first held first (`urgent`
+   * ones, captures, cancels and refunds, before the rest), and one timer per queue wakes it when the bucket
+   * said a lease's worth of tokens would be free: one Redis take a wake lets as many go as it granted, however
+   * many are held, never a wake per held command. When Redis does not answer, the take's commands go on
+   * unlimited, as a single command's would. Rejects with {@link StoppedWhileHeld} when `isRunning()` is false
+   * at a wake or between takes (wakes are at most {@link MAX_HOLD_WAKE_MS} apart), and with a take's error
+   * (every command then held gets it; their callers retry).
    */
-  waitForToken(subject: LimitSubject, refused: RateDecision, isRunning: () => boolean): Promise<void> {
+  waitForToken(subject: LimitSubject, refused: RateDecision, isRunning: () => boolean, urgent = false): Promise<void> {
     if (refused.allowed) return Promise.resolve();
     const pair = pairOf(subject);
     let queue = this.holds.get(pair);
     if (queue === undefined) {
-      queue = { waiters: [], timer: null, draining: false, scope: refused.scope };
+      queue = { urgent: [], waiters: [], timer: null, draining: false, scope: refused.scope };
       this.holds.set(pair, queue);
     }
     const q = queue;
-    const held = new Promise<void>((resolve, reject) => q.waiters.push({ resolve, reject, isRunning }));
+    const held = new Promise<void>((resolve, reject) => (urgent ? q.urgent : q.waiters).push({ resolve, reject, isRunning }));
     if (q.timer === null && !q.draining) this.wakeAfter(subject, pair, q, refused.retryAfterMs);
     return held;
   }
@@ -243,45 +252,48 @@ export class RateLimiter {
     }, wait);
   }
 
-  /** Lets the queue's commands go in order while the bucket has tokens; sets the next wake when it has none. */
+  /**
+   * Lets the queue's commands go in order while the buckets grant tokens, one take for as many as are held
+   * (at most {@link MAX_LEASE_TOKENS}); sets the next wake when they grant none.
+   */
   private async drain(subject: LimitSubject, pair: string, q: HoldQueue): Promise<void> {
     q.draining = true;
     try {
-      // A stopping consumer's commands are let go unadmitted: their messages go back to the queue.
-      if (q.waiters.some((w) => !w.isRunning())) {
-        const stopped = q.waiters.filter((w) => !w.isRunning());
-        q.waiters = q.waiters.filter((w) => w.isRunning());
-        for (const w of stopped) w.reject(new StoppedWhileHeld());
-      }
-      while (q.waiters.length > 0) {
-        let decision: RateDecision;
+      for (;;) {
+        letGoStopped(q);
+        const held = q.urgent.length + q.waiters.length;
+        if (held === 0) break;
+        const want = Math.min(held, MAX_LEASE_TOKENS);
+        let result: TakeResult | 'unavailable';
         try {
-          decision = await this.takeToken(subject, q.waiters.length, false);
+          result = await this.takeFromRedis(subject, want);
         } catch (err) {
-          for (const w of q.waiters.splice(0)) w.reject(err);
+          for (const w of [...q.urgent.splice(0), ...q.waiters.splice(0)]) w.reject(err);
           break;
         }
-        if (!decision.allowed) {
-          q.scope = decision.scope;
-          // Wake when a lease's worth of tokens is free, not the first one: the same rate with fewer wakes
-          // and takes (a held command waits at most a lease's worth of refill longer). Never more than the
-          // bucket holds: tokens past its burst would be lost, and the rate with them.
-          const limit = this.limitsOf(subject)[decision.scope];
-          const batch = Math.max(1, Math.min(q.waiters.length, this.deps.lease ?? 1, Math.floor(limit.burst)));
-          this.wakeAfter(subject, pair, q, decision.retryAfterMs + ((batch - 1) * 1000) / limit.perS);
-          return;
+        if (result === 'unavailable' || result.granted > 0) {
+          const granted = result === 'unavailable' ? want : result.granted;
+          for (let i = 0; i < granted; i += 1) (q.urgent.shift() ?? q.waiters.shift())?.resolve();
+          continue;
         }
-        q.waiters.shift()?.resolve();
+        q.scope = result.limitedBy === 0 ? 'channel' : 'account';
+        // Wake when a lease's worth of tokens is free, not the first one: the same rate with fewer wakes
+        // and takes (a held command waits at most a lease's worth of refill longer). Never more than the
+        // bucket holds: tokens past its burst would be lost, and the rate with them.
+        const limit = this.limitsOf(subject)[q.scope];
+        const batch = Math.max(1, Math.min(want, this.deps.lease ?? 1, Math.floor(limit.burst)));
+        this.wakeAfter(subject, pair, q, result.retryAfterMs + ((batch - 1) * 1000) / limit.perS);
+        return;
       }
     } finally {
       q.draining = false;
-      if (q.waiters.length === 0 && q.timer === null && this.holds.get(pair) === q) this.holds.delete(pair);
+      if (q.urgent.length + q.waiters.length === 0 && q.timer === null && this.holds.get(pair) === q) this.holds.delete(pair);
     }
   }
 
   /** Starts the pair's next take without anyone waiting for it; commands that find no token join it. */
   private renew(subject: LimitSubject, held: Lease, lease: number): void {
-    const taking = this.leaseFromRedis(subject, held, this.nextSize(held, lease, 0));
+    const taking = this.leaseFromRedis(subject, held, this.nextSize(held, lease));
     held.taking = taking;
     // Whoever joins it sees its failure; nobody may have.
     taking.catch(() => undefined);
@@ -292,13 +304,13 @@ export class RateLimiter {
    * take; twice the last size when that lease ran out before it expired (the pair is busier than it), half
    * when it expired with tokens left; at most MAX_LEASE_TOKENS.
    */
-  private nextSize(held: Lease, lease: number, waiting: number): number {
+  private nextSize(held: Lease, lease: number): number {
     let size = held.size;
     if (size > 0) {
       if (held.until > this.now()) size *= 2;
       else if (held.tokens > 0) size = Math.floor(size / 2);
     }
-    held.size = Math.min(Math.max(lease, held.demand, waiting, size), MAX_LEASE_TOKENS);
+    held.size = Math.min(Math.max(lease, held.demand, size), MAX_LEASE_TOKENS);
     return held.size;
   }
 
@@ -339,14 +351,9 @@ export class RateLimiter {
   }
 
   /** Allowed when a token was granted (or Redis was unavailable); otherwise refused, counted and logged. */
-  private decide(
-    subject: LimitSubject,
-    result: TakeResult | 'unavailable' | { granted: 0; retryAfterMs: number; scope: 'channel' | 'account' },
-    count = true,
-  ): RateDecision {
+  private decide(subject: LimitSubject, result: TakeResult | 'unavailable' | { granted: 0; retryAfterMs: number; scope: 'channel' | 'account' }): RateDecision {
     if (result === 'unavailable' || result.granted > 0) return ALLOWED;
     const scope = 'scope' in result ? result.scope : result.limitedBy === 0 ? 'channel' : 'account';
-    if (!count) return { allowed: false, retryAfterMs: result.retryAfterMs, scope };
     rateLimited().inc({ channel: subject.channel, scope, where: this.deps.where });
     this.throttle.warn(`${subject.channel}:${scope}`, 'rate limit reached (rate-limited log line: one per minute per channel and scope)', {
       channel: subject.channel,

@@ -525,9 +525,9 @@ export interface RateLimit {
 export interface RateLimitsConfig {
   /** Off: no bucket is read or written. Default true. */
   readonly enabled: boolean;
-  /** Every channel's bucket unless `byChannel` names it. Default 5000/s, burst 10000. */
+  /** Every channel's bucket unless `byChannel` names it. Default 10000/s, burst 20000. */
   readonly channel: RateLimit;
-  /** Every account's bucket unless `byAccount` names it. Default 2500/s, burst 5000. */
+  /** Every account's bucket unless `byAccount` names it. Default 5000/s, burst 10000. */
   readonly account: RateLimit;
   /** Per channel (`bus`, `web`, `pos`, `marketplace`). Default `{}`. */
   readonly byChannel: Readonly<Record<string, RateLimit>>;

@@ -571,19 +571,22 @@ export class CommandConsumer {
    * Waits until the command's channel and account have a rate-limit token. The message stays unacked
    * meanwhile, so the prefetch window stops this consumer from taking more than the limits let through:
    * nothing is dropped and nothing spins (the held commands of a channel and account wait in one queue of the
-   * limiter's, first held first, woken by one timer: one look at the bucket a wake, however many are held).
+   * limiter's, first held first, captures, cancels and refunds ahead, woken by one timer: one look at the
+   * bucket a wake, however many are held).
    * Throws when stopping: the message goes back to the queue.
    */
   private async admit(command: PaymentCommand): Promise<void> {
     const limiter = this.deps.rateLimiter;
     if (!limiter?.enabled) return;
     const subject = { channel: command.channel, gateway: command.payment.gateway, account: command.payment.gateway_account };
-    const decision = await this.retrying('rate limit', () => limiter.take(subject));
+    // Captures, cancels and refunds go before held authorizations of the same channel and account.
+    const urgent = isPriorityCommand(command.command);
+    const decision = await this.retrying('rate limit', () => limiter.take(subject, urgent));
     if (decision.allowed) return;
     this.stats.rateLimited += 1;
     heldGauge().inc();
     try {
-      await this.retrying('rate limit', () => limiter.waitForToken(subject, decision, () => this.running));
+      await this.retrying('rate limit', () => limiter.waitForToken(subject, decision, () => this.running, urgent));
     } finally {
       heldGauge().dec();
     }
