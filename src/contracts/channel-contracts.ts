@@ -1,7 +1,6 @@
 import type { ChannelsConfig } from '../config/channels-config';
 import { applyCardDataPolicy } from './card-data-policy';
 import { ValidatedCommand, validateCommandReport } from './command-validator';
-import type { OperationKeyCheck } from './gift-card-keys';
 import { profileFor } from './validation-profile';
 import { CommandValidationError } from '../errors/command-validation-error';
 import { ChannelContract } from './channel/channel-contract';
@@ -80,21 +79,15 @@ export interface ReadChannelMessage extends ValidatedCommand {
  * Pure. The channel's signature has been checked before (the caller also checks that the contract belongs
  * to the signing channel).
  * @param receivedAt ISO 8601 time of receipt: the command's `received_at` for contract messages (unused for a canonical command).
- * @param isOperation whether a gift card refund's long digit key is one of our operation ids (see `validateCommandReport`).
  * @throws CommandValidationError naming the field at fault, never quoting its value.
  */
-export function readChannelMessage(
-  message: unknown,
-  channels: ChannelsConfig | undefined,
-  receivedAt: string,
-  isOperation?: OperationKeyCheck,
-): ReadChannelMessage {
+export function readChannelMessage(message: unknown, channels: ChannelsConfig | undefined, receivedAt: string): ReadChannelMessage {
   const contract = contractOf(message);
-  if (contract === CANONICAL) return { ...validateCommandReport(message, channels, isOperation), contract: CANONICAL };
+  if (contract === CANONICAL) return { ...validateCommandReport(message, channels), contract: CANONICAL };
   const profile = profileFor(channels, contract.channel, valueAt(message, contract.accountPath));
   const checked = applyCardDataPolicy(message, { freeText: profile?.freeTextCardData ?? 'mask', freeTextFields: contract.freeTextFields });
   const command = contract.adapt(checked.value, receivedAt);
-  const validated = validateCommandReport(command, channels, isOperation);
+  const validated = validateCommandReport(command, channels);
   return { command: validated.command, masked: [...checked.masked, ...validated.masked], contract: contract.name };
 }
 

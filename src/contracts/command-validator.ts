@@ -2,7 +2,7 @@ import type { ErrorObject } from 'ajv';
 import { CommandValidationError } from '../errors/command-validation-error';
 import type { ChannelsConfig } from '../config/channels-config';
 import { applyCardDataPolicy } from './card-data-policy';
-import { OperationKeyCheck, refuseGiftCardNumberKeys } from './gift-card-keys';
+import { refuseGiftCardNumberKeys } from './gift-card-keys';
 import { cardDataPolicyOf, checkProfile, profileFor } from './validation-profile';
 import { MAX_JSON_DEPTH, exceedsDepth } from './json-limits';
 import { PaymentCommand } from './payment-command';
@@ -65,11 +65,10 @@ export interface ValidatedCommand {
  * account (`channels` configuration; without it, the base contract and the default card-data policy).
  * Card data is handled first, so no later step (ledger, queue, log) ever holds one: refused in structured
  * fields, masked in free text (the returned command holds the masked text). Then the base schema, then the
- * profile's own rules. `isOperation`: whether a gift card refund's long digit key is one of our operation ids
- * (`gift-card-keys.ts`, read from the ledger by the caller); without it such a key is refused as a card number.
+ * profile's own rules.
  * @throws CommandValidationError naming the field at fault (never quoting its value).
  */
-export function validateCommandReport(message: unknown, channels?: ChannelsConfig, isOperation?: OperationKeyCheck): ValidatedCommand {
+export function validateCommandReport(message: unknown, channels?: ChannelsConfig): ValidatedCommand {
   // Everything below recurses: bound the depth first (parsed text was checked already; this covers values built in code).
   if (exceedsDepth(message, MAX_JSON_DEPTH)) {
     throw new CommandValidationError('(root)', `nests objects or arrays deeper than ${MAX_JSON_DEPTH} levels`, 'INVALID_REQUEST');
@@ -78,7 +77,7 @@ export function validateCommandReport(message: unknown, channels?: ChannelsConfi
   const payment = envelope.payment !== null && typeof envelope.payment === 'object' ? (envelope.payment as Record<string, unknown>) : {};
   const profile = profileFor(channels, envelope.channel, payment.gateway_account);
   const { value, masked } = applyCardDataPolicy(message, cardDataPolicyOf(channels, profile));
-  refuseGiftCardNumberKeys(value, isOperation);
+  refuseGiftCardNumberKeys(value);
   validate ??= commandSchemaValidator<PaymentCommand>(paymentCommandSchema.$id);
   if (!validate(value)) {
     const error = (validate.errors ?? [])[0];

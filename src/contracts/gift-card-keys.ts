@@ -47,35 +47,26 @@ const NAMES_AN_AUTHORIZATION: ReadonlySet<string> = new Set(['capture', 'cancel'
 const OPERATION_KEY = /^[A-Za-z0-9._-]+$/;
 
 /**
- * Whether `key`, a gift card refund's `gateway_key` in an operation id's form but a run of
- * {@link MIN_GIFT_CARD_NUMBER_DIGITS} digits or more, is one of our operation ids: the caller looked it up in the
- * ledger (before anything stored or queued the command). Without it such a key is read as a card number.
- */
-export type OperationKeyCheck = (key: string) => boolean;
-
-/**
  * Whether a gift card `refund`'s `gateway_key` names the payment it refunds (our operation id, or the PSP's
  * reference) rather than the card a refund to the card loads. That card is named in a token's form:
  * `<shopperReference>:<token>`, or a bare token with `custom_attributes.shopper_reference` (Adyen Stored Value
  * charges a stored card with both); a key with a space is no operation id either. Any of those is read as a card.
- * So is a run of {@link MIN_GIFT_CARD_NUMBER_DIGITS} digits or more, unless `isOperation` (the ledger, read before
- * anything stores the command) says it is one of our operation ids: taken unchecked, a card number there would be
- * queued, stored, and echoed in the refusal's event before delivery could tell.
+ * So is a run of {@link MIN_GIFT_CARD_NUMBER_DIGITS} digits or more, even where an all-digit operation id could
+ * be meant: taken, a card number sent there would be queued, stored, and echoed in the refusal's event before
+ * delivery could tell (the redemption is named by its pspReference, 16 characters, or a shorter id instead).
  */
-function refundNamesOperation(payment: Record<string, unknown>, isOperation?: OperationKeyCheck): boolean {
+function refundNamesOperation(payment: Record<string, unknown>): boolean {
   const key = payment.gateway_key;
-  if (typeof key !== 'string' || !OPERATION_KEY.test(key) || namesShopper(payment.custom_attributes)) return false;
-  return !isGiftCardNumberKey(key) || isOperation?.(key) === true;
+  return typeof key === 'string' && OPERATION_KEY.test(key) && !isGiftCardNumberKey(key) && !namesShopper(payment.custom_attributes);
 }
 
 /**
  * Whether a gift card `refund`'s `payment` names the card it loads (a refund to the card: Adyen Stored Value's
  * `/load` with `loadType: merchandiseReturn`, a Stored Value transaction) rather than the payment it refunds (a
- * refund of a redemption, a payment refund no Stored Value void undoes). See {@link refundNamesOperation}; a
- * recorded refund passes `isOperation` answering true, as the intake admits a long digit key only as one of our ids.
+ * refund of a redemption, a payment refund no Stored Value void undoes). See {@link refundNamesOperation}.
  */
-export function refundNamesCard(payment: object, isOperation?: OperationKeyCheck): boolean {
-  return !refundNamesOperation(payment as Record<string, unknown>, isOperation);
+export function refundNamesCard(payment: object): boolean {
+  return !refundNamesOperation(payment as Record<string, unknown>);
 }
 
 /** Whether `custom_attributes` (an object, or a list of `{attribute_code | code | name | key, value}`) holds a `shopper_reference`. */
@@ -101,11 +92,11 @@ interface GiftCardKeyPlace {
  * undefined (not known, e.g. a JSON-RPC call whose method was not read): the card key itself is left out, as
  * it may name an authorization.
  */
-function giftCardKeyPlaces(payment: Record<string, unknown>, command: string | undefined, isOperation?: OperationKeyCheck): GiftCardKeyPlace[] {
+function giftCardKeyPlaces(payment: Record<string, unknown>, command: string | undefined): GiftCardKeyPlace[] {
   const places: GiftCardKeyPlace[] = [];
   const method = record(payment.payment_method);
   const giftCard = record(payment.method_details)?.method === GIFT_CARD_METHOD || method?.type === 'gift_card';
-  const namesOperation = command !== undefined && (NAMES_AN_AUTHORIZATION.has(command) || (command === 'refund' && refundNamesOperation(payment, isOperation)));
+  const namesOperation = command !== undefined && (NAMES_AN_AUTHORIZATION.has(command) || (command === 'refund' && refundNamesOperation(payment)));
   if (command !== undefined && (isStoredValueCommand(command) || (giftCard && !namesOperation))) {
     places.push({ holder: payment, key: 'gateway_key', field: 'payment.gateway_key' });
   }
@@ -132,16 +123,14 @@ function holdsGiftCardNumber(place: GiftCardKeyPlace): boolean {
  * `method_details.method: giftcard`, or a one-time
  * `payment_method.type: gift_card`, whose `token` is Adyen's encrypted card number, never digits), a balance
  * merge's source card, a split's `gift_card` tender. Reads the message as decoded (before the schema), so
- * nothing later holds it. `isOperation`: whether a gift card refund's key of {@link MIN_GIFT_CARD_NUMBER_DIGITS}
- * digits or more is one of our operation ids, as the caller read it from the ledger; without it, such a key is
- * refused.
+ * nothing later holds it.
  * @throws CommandValidationError `CARD_DATA_REJECTED` naming the field, never quoting its value.
  */
-export function refuseGiftCardNumberKeys(message: unknown, isOperation?: OperationKeyCheck): void {
+export function refuseGiftCardNumberKeys(message: unknown): void {
   const envelope = record(message);
   const payment = record(envelope?.payment);
   if (!envelope || !payment) return;
-  const found = giftCardKeyPlaces(payment, typeof envelope.command === 'string' ? envelope.command : '', isOperation).find(holdsGiftCardNumber);
+  const found = giftCardKeyPlaces(payment, typeof envelope.command === 'string' ? envelope.command : '').find(holdsGiftCardNumber);
   if (found) throw new CommandValidationError(found.field, "holds a gift card number; send the card's token, never its number or PIN", 'CARD_DATA_REJECTED');
 }
 

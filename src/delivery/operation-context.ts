@@ -318,8 +318,7 @@ function voidsByReference(named: OperationRecord): boolean {
  * (https://docs.adyen.com/payment-methods/gift-cards/stored-value-api/void). Adyen decides the rest per provider. Pure.
  */
 function notVoidable(named: OperationRecord): string | null {
-  // A recorded long digit key got in only as one of our operation ids (the intake reads any other as a card number).
-  if (named.command === 'refund') return refundNamesCard(named.payment, () => true) ? null : 'a refund of a gift card payment, not a Stored Value transaction';
+  if (named.command === 'refund') return refundNamesCard(named.payment) ? null : 'a refund of a gift card payment, not a Stored Value transaction';
   return NOT_VOIDABLE[named.command] ?? null;
 }
 

@@ -1,7 +1,6 @@
 import { createHash } from 'node:crypto';
 import { BusCommandName, Config } from '../config/config';
 import { validateCommandReport } from '../contracts/command-validator';
-import type { OperationKeyCheck } from '../contracts/gift-card-keys';
 import { ChannelsConfig } from '../config/channels-config';
 import { LINE_MONEY_FIELDS, PaymentCommand } from '../contracts/payment-command';
 import { JSON_RPC, JsonRpcId } from '../bus/json-rpc';
@@ -43,17 +42,13 @@ export function mapBusCall(
   return envelope.ok ? mapBusRequest(envelope, methods, amountUnits, receivedAt, channels) : envelope;
 }
 
-/**
- * {@link mapBusCall} for a request whose envelope {@link readJsonRpcEnvelope} already checked. `isOperation`: whether
- * a gift card refund's long digit key is one of our operation ids (`validateCommandReport`).
- */
+/** {@link mapBusCall} for a request whose envelope {@link readJsonRpcEnvelope} already checked. */
 export function mapBusRequest(
   envelope: JsonRpcEnvelope,
   methods: ReadonlyMap<string, BusCommandName>,
   amountUnits: 'minor' | 'major',
   receivedAt: string,
   channels?: ChannelsConfig,
-  isOperation?: OperationKeyCheck,
 ): MappedBusCall {
   const { id } = envelope;
   const command = methods.get(envelope.method);
@@ -74,7 +69,7 @@ export function mapBusRequest(
       received_at: receivedAt,
       payment,
     };
-    const { command: valid, masked } = validateCommandReport(candidate, channels, isOperation);
+    const { command: valid, masked } = validateCommandReport(candidate, channels);
     return { ok: true, id, command: valid, masked };
   } catch (err) {
     if (err instanceof CommandValidationError) return { ok: false, id, code: JSON_RPC.INVALID_PARAMS, error: err };

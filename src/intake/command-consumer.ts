@@ -21,7 +21,6 @@ import { Ledger, OperationRecord } from '../ledger/ledger';
 import { draftRecord } from '../ledger/record-fields';
 import { confirmReplicated } from '../ledger/replica-acks';
 import { operationIdOf } from '../ledger/operation-id';
-import { readAdmittingOperationKey } from './gift-card-refund-key';
 import { Logger } from '../logging/logger';
 import { MAX_COMMAND_MESSAGE_BYTES, MAX_JSON_DEPTH, decodeJsonText, parseBoundedJson } from '../contracts/json-limits';
 import { errorClassOf, isDependencyOutage } from '../errors/dependency-outage';
@@ -374,11 +373,7 @@ export class CommandConsumer {
       authenticated.set(msg, auth.channel);
       // The time of receipt is a contract message's `received_at`; a canonical command carries its own.
       const receivedAt = resolved === CANONICAL ? '' : new Date().toISOString();
-      const validated = await readAdmittingOperationKey(
-        (isOperation) => readChannelMessage(message, this.deps.config.channels, receivedAt, isOperation),
-        async (key) => (await this.retrying('ledger', () => this.deps.ledger.get(key))) !== null,
-        this.deps.logger,
-      );
+      const validated = readChannelMessage(message, this.deps.config.channels, receivedAt);
       command = validated.command;
       reportMaskedCardData(this.deps.logger, command.channel, validated.masked, { routing_key: msg.fields.routingKey, contract });
     } catch (err) {

@@ -24,7 +24,6 @@ import { BodyReader } from '../web/read-body';
 import { SignatureKeyUse } from '../web/signature-keys';
 import { WebRoute, sendJson } from '../web/web-server';
 import { commandMethodIndex, mapBusRequest } from './bus-command-mapper';
-import { readAdmittingOperationKey } from './gift-card-refund-key';
 import { scheduleParamsInMinor, scheduleViewInBusUnits } from './bus-amounts';
 import { JsonRpcEnvelope, paramsOf, readJsonRpcEnvelope } from './json-rpc-envelope';
 import { RateLimiter } from '../admission/rate-limiter';
@@ -109,11 +108,9 @@ export class IntakeRoute implements WebRoute {
       logger: Logger;
       /**
        * The ledger, read once per command that carries an explicit `operation_reference`, to refuse an
-       * idempotency conflict at once. Without it every conflict is left to the consumer. `get` also tells a gift
-       * card refund's key of 17 digits or more that is one of our operation ids from a card number; without it,
-       * such a key is refused as card data.
+       * idempotency conflict at once. Without it every conflict is left to the consumer.
        */
-      ledger?: Pick<Ledger, 'digestOf'> & Partial<Pick<Ledger, 'get'>>;
+      ledger?: Pick<Ledger, 'digestOf'>;
       /** Rate limits per channel and account (429 + Retry-After over them). Without it nothing is limited. */
       rateLimiter?: Pick<RateLimiter, 'take'>;
       /** The commands queue's depth, for backpressure (503 + Retry-After past the backlog). Without it, none. */
@@ -231,14 +228,7 @@ export class IntakeRoute implements WebRoute {
     call.notification = notification;
     if (await this.answeredPaymentMethods(res, raw, envelope)) return;
     if (await this.answeredRecurring(res, raw, envelope)) return;
-    const receivedAt = new Date().toISOString();
-    const { ledger } = this.deps;
-    const mapped = await readAdmittingOperationKey(
-      (isOperation) => mapBusRequest(envelope, this.methods, config.serviceBus.amountUnits, receivedAt, config.channels, isOperation),
-      async (key) => ledger?.get !== undefined && (await ledger.get(key)) !== null,
-      logger,
-      (m) => (m.ok ? null : m.error),
-    );
+    const mapped = mapBusRequest(envelope, this.methods, config.serviceBus.amountUnits, new Date().toISOString(), config.channels);
     if (!mapped.ok) {
       await this.reject(res, raw, mapped.id, mapped.code, mapped.error.code, mapped.error.field, mapped.error.reason, { notification });
       return;

@@ -293,28 +293,6 @@ describe('Adyen Stored Value: a void naming by our operation id what no Stored V
   });
 });
 
-describe('Adyen Stored Value: a void naming a refund of a gift card payment keyed by an all-digit operation id of 17 digits', () => {
-  const card = { gateway: 'gc', currency: 'EUR', amount: 1000, method_details: { method: 'giftcard', submethod: 'svs' } };
-
-  it('refuses it unsent (UNSUPPORTED_COMMAND): intake admits such a key only as one of our operation ids, so it is a payment refund', async () => {
-    const stack = stacks.build(config());
-    const refund = channelCommand('refund', {}, { ...card, gateway_key: '20261205000000017' });
-    const refundId = refund.payment.operation_reference!;
-    await stack.ledger.create(refundId, refund);
-    await stack.ledger.transition(refundId, 'SENT', { event: 'attempt' }, { countAttempt: true });
-    const sent = (await stack.ledger.get(refundId))!;
-    const outcome = { status: 'SUCCESS' as const, gatewayStatus: 'refunded', gatewayReference: 'QFQTPCQ8HXSKGK98', amount: 1000, currency: 'EUR' };
-    expect((await stack.recorder.apply(sent, outcome, 'response')).state).toBe('SUCCEEDED');
-    const cancel = channelCommand('cancel', {}, { ...card, gateway_key: refundId, order_id: refund.payment.order_id });
-    const cancelId = cancel.payment.operation_reference!;
-    await stack.ledger.create(cancelId, cancel);
-    psp.calls = [];
-    expect(await stack.service.deliver(cancelId)).toEqual({ kind: 'done', state: 'FAILED' });
-    expect(psp.calls).toEqual([]);
-    expect(await stack.ledger.get(cancelId)).toMatchObject({ reason: 'UNSUPPORTED_COMMAND', reasonField: 'payment.gateway_key' });
-  });
-});
-
 describe('Adyen Stored Value: a gift card refund naming a long digit run that is none of our operations', () => {
   it('is refused unsent (CARD_DATA_REJECTED on payment.gateway_key): a record intake took before it refused such keys', async () => {
     const stack = stacks.build(config());
