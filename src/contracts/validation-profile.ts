@@ -14,15 +14,19 @@ import { PaymentCommand } from './payment-command';
  * and `*`; none = the base contract and the default card-data policy.
  */
 
-/** Commands that move money: the ones `max_amount` (and the currency of per-currency limits) applies to. */
-const MONEY_COMMANDS = new Set(['authorize', 'sale', 'capture', 'refund']);
+/**
+ * Commands that move money: the ones `max_amount` (and the currency of per-currency limits) applies to. A
+ * revalidate is a new authorization at `payment.amount`; a stored value `reload` or `issue` puts `amount` on a
+ * gift card.
+ */
+const MONEY_COMMANDS = new Set(['authorize', 'sale', 'revalidate', 'capture', 'refund', 'reload', 'issue']);
 
 /**
  * Commands that open a payment: the ones `min_amount` applies to. A floor is the smallest order a channel
  * may open; a partial capture or refund of a few cents of a larger payment is ordinary, so it is not held
- * to it (the ceiling still bounds those).
+ * to it (the ceiling still bounds those), nor is a gift card's reload or issue (a credit, not an order).
  */
-const OPENING_COMMANDS = new Set(['authorize', 'sale']);
+const OPENING_COMMANDS = new Set(['authorize', 'sale', 'revalidate']);
 
 /** The profile for a channel and account, or null. */
 export function profileFor(channels: ChannelsConfig | undefined, channel: unknown, account: unknown): ValidationProfile | null {

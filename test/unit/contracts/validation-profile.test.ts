@@ -1,5 +1,5 @@
 import { validateCommand } from '../../../src/contracts/command-validator';
-import { profileFor } from '../../../src/contracts/validation-profile';
+import { checkProfile, profileFor } from '../../../src/contracts/validation-profile';
 import { buildChannels } from '../../support/channels-config';
 import { channelCommand } from '../../support/fixtures';
 import { testConfig } from '../../support/test-config';
@@ -56,6 +56,19 @@ describe('validation profiles per channel and account', () => {
     expect(() => validateCommand(pos('refund', { amount: 50001 }), channels)).toThrow(
       expect.objectContaining({ code: 'PROFILE_REJECTED', field: 'payment.amount', message: expect.stringMatching(/at most 50000/) }),
     );
+  });
+
+  it('holds a revalidate (a new authorization) to the floor and the ceiling, and a gift card reload or issue to the ceiling only', () => {
+    const kiosk = { channel: 'pos' as const, sequence: 12 };
+    const refusedAmount = expect.objectContaining({ code: 'PROFILE_REJECTED', field: 'payment.amount' });
+    // checkProfile itself: the profile is read the way validateCommand reads it, without each command's own schema.
+    const open = buildChannels({ 'channels.profiles': [{ channel: 'pos', min_amount: 100, max_amount: 50000, currencies: ['EUR'] }] });
+    const profile = profileFor(open, 'pos', 'store-12');
+    expect(() => checkProfile(channelCommand('revalidate', kiosk, { gateway_account: 'store-12', amount: 50001 }), profile)).toThrow(refusedAmount);
+    expect(() => checkProfile(channelCommand('revalidate', kiosk, { gateway_account: 'store-12', amount: 99 }), profile)).toThrow(refusedAmount);
+    expect(() => checkProfile(channelCommand('reload', kiosk, { gateway_account: 'store-12', amount: 1_000_000_000 }), profile)).toThrow(refusedAmount);
+    expect(() => checkProfile(channelCommand('issue', kiosk, { gateway_account: 'store-12', amount: 50001 }), profile)).toThrow(refusedAmount);
+    expect(() => checkProfile(channelCommand('reload', kiosk, { gateway_account: 'store-12', amount: 50 }), profile)).not.toThrow();
   });
 
   it('does not apply amount limits to commands that move no money (a cancel of 0)', () => {
