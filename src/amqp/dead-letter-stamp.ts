@@ -11,17 +11,29 @@ export function deadLetterStampKey(busSecret: string): Buffer {
 }
 
 /**
- * The stamp keys of the bus secrets: `service_bus.secret`'s first (the one stamps are made with), then
- * `service_bus.secret_previous`'s while a rotation lasts (empty: none). A stamp made before the rotation must
- * still hold after it, or a parked message moved back would no longer replace its stand-in (which then stays
- * in the archive for ever) and a dead letter would lose the channel that signed it.
+ * The stamp keys of the bus secrets: `service_bus.secret`'s first (the only one stamps are made with), then
+ * `service_bus.secret_previous`'s while a rotation lasts, then `service_bus.secret_next`'s before one starts
+ * (empty or absent: none). A stamp made before the rotation must still hold after it, or a parked message moved
+ * back would no longer replace its stand-in (which then stays in the archive for ever) and a dead letter would
+ * lose the channel that signed it; and during a rolling switch, a process still on the old `service_bus.secret`
+ * must read the stamps a process already on the new one made: the new secret is first deployed everywhere as
+ * `secret_next`, accepted but never signing with.
  */
-export function deadLetterStampKeys(bus: { readonly secret: string; readonly secretPrevious: string }): Buffer[] {
-  return bus.secretPrevious === '' ? [deadLetterStampKey(bus.secret)] : [deadLetterStampKey(bus.secret), deadLetterStampKey(bus.secretPrevious)];
+export function deadLetterStampKeys(bus: { readonly secret: string; readonly secretPrevious: string; readonly secretNext?: string }): Buffer[] {
+  const accepted = [bus.secretPrevious, bus.secretNext ?? ''].filter((s) => s !== '' && s !== bus.secret);
+  return [bus.secret, ...accepted].map(deadLetterStampKey);
 }
 
-/** One key, or the keys a stamp may have been made with (the current one first): see {@link deadLetterStampKeys}. */
+/** One key, or the keys a stamp may have been made with (the signing one first): see {@link deadLetterStampKeys}. */
 export type StampKeys = Buffer | readonly Buffer[];
+
+/**
+ * The key stamps are made with: the first of `keys` (the current secret's). The keys after it (the previous
+ * and the next secret's) only verify stamps, never make them.
+ */
+export function stampSigningKey(keys: StampKeys): Buffer | undefined {
+  return Buffer.isBuffer(keys) ? keys : keys[0];
+}
 
 function keysOf(keys: StampKeys): readonly Buffer[] {
   return Buffer.isBuffer(keys) ? [keys] : keys;

@@ -23,7 +23,13 @@ export function configOrExit(path: string | undefined, logger: Logger, audit: { 
     const entry = configLoadEntry(path, audit.role, { ok: true });
     if (audit.stream) void recordConfigLoad(config, entry, audit.role).catch(() => undefined);
     else void new AuditLog({ prefix: config.redis.keyPrefix, service: audit.role, stream: process.stderr }).record(entry);
-    for (const secret of [config.serviceBus.secret, config.serviceBus.secretPrevious, config.momClient.clientSecret, config.console.password])
+    for (const secret of [
+      config.serviceBus.secret,
+      config.serviceBus.secretPrevious,
+      config.serviceBus.secretNext,
+      config.momClient.clientSecret,
+      config.console.password,
+    ])
       registerSecret(secret);
     // Each gateway's secrets are the settings its definition declares secret (src/gateways/<name>/).
     for (const gw of Object.values(config.gateways)) for (const secret of gatewaySecretValues(gw)) registerSecret(secret);

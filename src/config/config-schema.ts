@@ -223,6 +223,7 @@ export const configSchema = {
     'edge.tls.ca_file': { type: 'string', default: '' },
     // Rotation of the bus signature secret: commands signed with either are accepted.
     'service_bus.secret_previous': { type: 'string', default: '' },
+    'service_bus.secret_next': { type: 'string', default: '' },
 
     // Operator side: the audit log and the operator console (docs: README, "Operating").
     'audit.stream_max_len': { ...positiveInt, default: 10000 },

@@ -61,6 +61,13 @@ export interface Config {
      * (the bus signs with whichever secret it last registered). Empty: none. Default ''.
      */
     readonly secretPrevious: string;
+    /**
+     * The bus secret coming next, before it becomes `secret`: the dead-letter stamps (`x-pb-authenticated-channel`,
+     * `x-pb-parked-stamp`) made with it are accepted, and nothing is ever signed or stamped with it. Deployed
+     * everywhere first, so that no process still on the old `secret` refuses the stamps of one already switched.
+     * Not accepted on X-Signature. Empty: none. Default ''.
+     */
+    readonly secretNext: string;
     readonly publicUrl: string;
     readonly delegatePath: string;
     readonly subscribes: readonly string[];

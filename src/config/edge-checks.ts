@@ -42,5 +42,12 @@ export function edgeProblems(config: Config): Array<[key: string, problem: strin
     problems.push(['service_bus.secret_previous', `is too weak: at least ${MIN_SECRET_LENGTH} characters, like service_bus.secret`]);
   if (previous !== '' && previous === config.serviceBus.secret)
     problems.push(['service_bus.secret_previous', 'equals service_bus.secret: set it to the secret being retired, or empty']);
+  const next = config.serviceBus.secretNext;
+  if (next !== '' && next.length < MIN_SECRET_LENGTH)
+    problems.push(['service_bus.secret_next', `is too weak: at least ${MIN_SECRET_LENGTH} characters, like service_bus.secret`]);
+  if (next !== '' && next === config.serviceBus.secret)
+    problems.push(['service_bus.secret_next', 'equals service_bus.secret: set it to the secret coming next, or empty once it is service_bus.secret']);
+  if (next !== '' && next === previous)
+    problems.push(['service_bus.secret_next', 'equals service_bus.secret_previous: the secret being retired cannot be the next one']);
   return problems;
 }

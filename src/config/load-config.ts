@@ -197,6 +197,7 @@ function toConfig(p: Params): Config {
       endpointName: str(p, 'service_bus.endpoint_name'),
       secret: str(p, 'service_bus.secret'),
       secretPrevious: str(p, 'service_bus.secret_previous'),
+      secretNext: str(p, 'service_bus.secret_next'),
       publicUrl: str(p, 'service_bus.public_url'),
       delegatePath: str(p, 'service_bus.delegate_path'),
       subscribes: p['service_bus.subscribes'] as string[],

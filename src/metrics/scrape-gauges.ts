@@ -20,17 +20,11 @@ export interface ScrapeSnapshot {
   recapturesAwaitingFailure: number;
   /**
    * Captures and refunds recorded FAILED whose PSP retries them itself, their amount held (`held_for_psp_retry`): how
-   * many, how many for longer than {@link PSP_RETRY_WAIT_MS}, and how long the oldest has been held, seconds (0: none).
+   * many, how many for longer than the PSP's own retry (`PSP_RETRY_WAIT_MS`: 10 days), and how long the oldest has
+   * been held, seconds (0: none).
    */
   heldForPspRetry: { count: number; overdue: number; oldestSeconds: number };
 }
-
-/**
- * How long a capture or refund may stay held for its PSP's own retry before a person must act: 10 days, Adyen's word
- * ("If the transaction is not re-captured within 10 days, contact our Support Team"; CAPTURE_FAILED and REFUND_FAILED
- * reasons page, for refunds equally).
- */
-export const PSP_RETRY_WAIT_MS = 10 * 24 * 60 * 60 * 1000;
 
 /** How far past its next check a PENDING/UNKNOWN/UNRESOLVED operation is counted as overdue: 1 minute. */
 export const OVERDUE_GRACE_MS = 60_000;

@@ -4,7 +4,7 @@ import { ConfirmChannel, GetMessage } from 'amqplib';
 import { RedisClient } from '../redis/redis-connection';
 import { AmqpConnection } from '../amqp/amqp-connection';
 import { AUTHENTICATED_CHANNEL_HEADER, redactBody } from '../amqp/dead-letter-writer';
-import { StampKeys, parkedStampHolds, parkedStampOf, stampedChannel } from '../amqp/dead-letter-stamp';
+import { StampKeys, parkedStampHolds, parkedStampOf, stampSigningKey, stampedChannel } from '../amqp/dead-letter-stamp';
 import { declareTopology, parkedQueueOf } from '../amqp/topology';
 import { closeChannelWithin } from '../amqp/channel-close';
 import { openChannelWithin, withTimeout } from '../amqp/broker-deadline';
@@ -204,7 +204,8 @@ export class DeadLetterStore {
     prefix: string,
     /**
      * `deadLetterStampKeys(service_bus)`: the first makes the stamps of what it parks, any verifies the stamps of
-     * what it imports (the previous secret's: one made before a rotation). Without: none holds.
+     * what it imports (the previous secret's: one made before a rotation; the next secret's: one made by a process
+     * already switched to it). Without: none holds.
      */
     private readonly stampKeys?: StampKeys,
     /** Records kept at most (default {@link DEAD_LETTER_ARCHIVE_MAX}); past it an import drops the oldest. */
@@ -357,7 +358,7 @@ export class DeadLetterStore {
     });
     const parkedHeaders: Record<string, string> = { 'x-pb-parked-reason': reason, 'x-pb-parked-at': new Date(now).toISOString(), 'x-pb-parked-record': id };
     // Binds the stand-in's id to this body: only this message, moved back, may name the stand-in to replace.
-    const stampKey = Buffer.isBuffer(this.stampKeys) ? this.stampKeys : this.stampKeys?.[0];
+    const stampKey = this.stampKeys && stampSigningKey(this.stampKeys);
     if (stampKey) parkedHeaders['x-pb-parked-stamp'] = parkedStampOf(stampKey, id, msg.content);
     const options = movedProperties(msg);
     // Mandatory: the broker confirms a message no queue took too (the parking queue deleted meanwhile), and
@@ -568,7 +569,7 @@ export function standInIdOf(msg: Pick<GetMessage, 'content' | 'properties'>): st
  * also when its parking copy failed after the stand-in was written and the message stayed in the queue), and the
  * one its parking copy names (`x-pb-parked-record`: the same, unless its headers were dropped when it was parked).
  * A named one counts only with the stamp its parking made for exactly this body (`x-pb-parked-stamp`, checked
- * with `stampKeys`, the previous bus secret's too; without a key, none counts): anyone who can publish to the dead-letter queue sets headers, and
+ * with `stampKeys`, the previous and next bus secrets' too; without a key, none counts): anyone who can publish to the dead-letter queue sets headers, and
  * must not remove another message's stand-in by naming it. The own one is a digest of the body, which the
  * archive never shows for a stand-in: only a copy of the parked message itself has it.
  */

@@ -4,8 +4,15 @@ import type { Logger } from '../logging/logger';
 import { counter } from '../metrics/metrics-registry';
 import { redact } from '../logging/redact';
 import { boundedSafeText } from '../errors/psp-text';
-import { PSP_RETRY_WAIT_MS } from '../metrics/scrape-gauges';
 import { gatewayOf } from '../ledger/routing-record';
+
+/**
+ * How long a capture or refund may stay held for its PSP's own retry before a person must act: 10 days, Adyen's word
+ * ("If the transaction is not re-captured within 10 days, contact our Support Team"; CAPTURE_FAILED and REFUND_FAILED
+ * reasons page, for refunds equally). Past it a held one is overdue: listed by `ops held-retries list`, counted in
+ * `pb_held_for_psp_retry_overdue`.
+ */
+export const PSP_RETRY_WAIT_MS = 10 * 24 * 60 * 60 * 1000;
 
 /**
  * A capture or refund recorded FAILED whose PSP retries it itself (`held_for_psp_retry`: Adyen's technical

@@ -5,7 +5,8 @@ import { AmqpConnection } from '../amqp/amqp-connection';
 import { closeChannelWithin } from '../amqp/channel-close';
 import { Config } from '../config/config';
 import { OPERATION_STATES, POLLED_STATES } from '../ledger/operation-state';
-import { OVERDUE_GRACE_MS, PSP_RETRY_WAIT_MS, ScrapeSnapshot } from '../metrics/scrape-gauges';
+import { OVERDUE_GRACE_MS, ScrapeSnapshot } from '../metrics/scrape-gauges';
+import { PSP_RETRY_WAIT_MS } from '../ops/held-for-psp-retry';
 import { shardKeysOf } from '../redis/key-layout';
 
 /** BullMQ job states the queue-depth gauge reports. */

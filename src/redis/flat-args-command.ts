@@ -30,24 +30,11 @@ class FlatArgsCommand extends Command {
 
 /**
  * `EVALSHA sha numberOfKeys ...keysThenArgs` on `redis`, as `redis.evalsha(...)` sends it (utf8 replies),
- * without ioredis's per-command copy of the arguments. A connection that auto-pipelines, prefixes keys or
- * keeps friendly error stacks takes ioredis's own path, which does those (none of ours does).
- */
-export function sendEvalsha(redis: RedisClient, sha: string, numberOfKeys: number, keysThenArgs: readonly (string | number)[]): Promise<unknown> {
-  const args = new Array<string>(keysThenArgs.length + 2);
-  args[0] = sha;
-  args[1] = String(numberOfKeys);
-  for (let i = 0; i < keysThenArgs.length; i += 1) {
-    const value = keysThenArgs[i];
-    args[i + 2] = typeof value === 'string' ? value : String(value);
-  }
-  return sendEvalshaArgv(redis, args);
-}
-
-/**
- * {@link sendEvalsha} with its whole argument list already built: `[sha, numberOfKeys, ...keysThenArgs]`, all
- * strings (what `LuaScript` lays out, so a script's fifty-odd values are put in one array once). The command
- * keeps `argv` as its arguments: the caller must not change it afterwards (sending it again is fine).
+ * without ioredis's per-command copy of the arguments. `argv` is the whole argument list already built:
+ * `[sha, numberOfKeys, ...keysThenArgs]`, all strings (what `LuaScript` lays out, so a script's fifty-odd
+ * values are put in one array once). The command keeps `argv` as its arguments: the caller must not change it
+ * afterwards (sending it again is fine). A connection that auto-pipelines, prefixes keys or keeps friendly
+ * error stacks takes ioredis's own path, which does those (none of ours does).
  */
 export function sendEvalshaArgv(redis: RedisClient, argv: readonly string[]): Promise<unknown> {
   if (redis.options.enableAutoPipelining || redis.options.keyPrefix || redis.options.showFriendlyErrorStack)

@@ -1,5 +1,5 @@
 import { Config } from '../../../src/config/config';
-import { sendEvalsha } from '../../../src/redis/flat-args-command';
+import { sendEvalshaArgv } from '../../../src/redis/flat-args-command';
 import { RedisClient, createRedis, isCluster } from '../../../src/redis/redis-connection';
 import { testConfig } from '../../support/test-config';
 
@@ -26,25 +26,32 @@ beforeAll(async () => {
 
 afterAll(() => redis.disconnect());
 
+/** `[sha, numberOfKeys, ...keysThenArgs]` as text, as `LuaScript` lays it out for `sendEvalshaArgv`. */
+const argv = (script: string, numberOfKeys: number, keysThenArgs: readonly (string | number)[]): string[] => [
+  script,
+  String(numberOfKeys),
+  ...keysThenArgs.map(String),
+];
+
 const keys = () => [`${config.redis.keyPrefix}{flat}:a`, `${config.redis.keyPrefix}{flat}:b`];
 
-test('replies as ioredis evalsha does, with numbers sent as their decimal text and multi-byte strings whole', async () => {
+test('replies as ioredis evalsha does, with numbers laid out as their decimal text and multi-byte strings whole', async () => {
   const args = [...keys(), 42, 'prix 12 € – été', -7];
   const expected = await redis.evalsha(sha, 2, ...args);
-  expect(await sendEvalsha(redis, sha, 2, args)).toEqual(expected);
+  expect(await sendEvalshaArgv(redis, argv(sha, 2, args))).toEqual(expected);
   expect(expected).toEqual([...keys(), '42', 'prix 12 € – été', '-7', 2, 3]);
 });
 
 test('a script the server does not hold rejects with NOSCRIPT, as a promise (what LuaScript loads the script on)', async () => {
   const unknown = 'f'.repeat(40);
-  const sent = sendEvalsha(redis, unknown, 1, [keys()[0]]);
+  const sent = sendEvalshaArgv(redis, argv(unknown, 1, [keys()[0]]));
   await expect(sent).rejects.toThrow(/^NOSCRIPT/);
 });
 
 test('sent before the connection is ready, it waits in the offline queue and is answered', async () => {
   const fresh = createRedis(config.redis, 'commands');
   try {
-    const reply = (await sendEvalsha(fresh, sha, 2, [...keys(), 'x', 'y', 'z'])) as unknown[];
+    const reply = (await sendEvalshaArgv(fresh, argv(sha, 2, [...keys(), 'x', 'y', 'z']))) as unknown[];
     expect(reply.slice(0, 5)).toEqual([...keys(), 'x', 'y', 'z']);
   } finally {
     fresh.disconnect();
@@ -55,5 +62,5 @@ test('on a closed connection it rejects instead of throwing', async () => {
   const closed = createRedis(config.redis, 'commands');
   await closed.ping();
   await closed.quit();
-  await expect(sendEvalsha(closed, sha, 1, [keys()[0]])).rejects.toThrow(/Connection is closed|None of startup nodes is available/); // single Redis | cluster
+  await expect(sendEvalshaArgv(closed, argv(sha, 1, [keys()[0]]))).rejects.toThrow(/Connection is closed|None of startup nodes is available/); // single Redis | cluster
 });

@@ -7,7 +7,7 @@
  * to the web process: each settles its own operation, whose OMS event is sent.
  */
 import { metricValue } from '../../../src/metrics/metrics-registry';
-import { PSP_RETRY_WAIT_MS } from '../../../src/metrics/scrape-gauges';
+import { PSP_RETRY_WAIT_MS } from '../../../src/ops/held-for-psp-retry';
 import { heldForPspRetry } from '../../../src/ops/held-for-psp-retry';
 import { scrapeSnapshot } from '../../../src/processes/scrape-snapshot';
 import { shardKeysOf, shardOfOperation } from '../../../src/redis/key-layout';

@@ -1,4 +1,12 @@
-import { deadLetterStampKey, deadLetterStampKeys, parkedStampHolds, parkedStampOf, stampOf, stampedChannel } from '../../../src/amqp/dead-letter-stamp';
+import {
+  deadLetterStampKey,
+  deadLetterStampKeys,
+  parkedStampHolds,
+  parkedStampOf,
+  stampOf,
+  stampSigningKey,
+  stampedChannel,
+} from '../../../src/amqp/dead-letter-stamp';
 import { standInIdsOf } from '../../../src/ops/dead-letter-store';
 
 describe('the dead-letter stamp (which channel signed the original)', () => {
@@ -65,6 +73,44 @@ describe('the stamps across a rotation of service_bus.secret', () => {
       properties: { headers: { 'x-pb-parked-record': record, 'x-pb-parked-stamp': parkedStampOf(deadLetterStampKey(old), record, body) } },
     };
     expect(standInIdsOf(msg as never, deadLetterStampKeys(rotated))).toContain(record);
+  });
+});
+
+describe('the stamps before a rotation of service_bus.secret (service_bus.secret_next: accepted, never signing)', () => {
+  const current = 'bus-secret-current-0123456789abcdef';
+  const next = 'bus-secret-next-0123456789abcdef01';
+  const body = Buffer.from('{"command":"capture"}');
+  const record = 'dl-0123456789abcdef01234567';
+  // A process still on the old configuration, the new secret deployed as accepted-only.
+  const staged = { secret: current, secretPrevious: '', secretNext: next };
+
+  it('a stamp made with the accepted-only secret holds (a process already switched to it made it)', () => {
+    const keys = deadLetterStampKeys(staged);
+    expect(parkedStampHolds(keys, record, parkedStampOf(deadLetterStampKey(next), record, body), body)).toBe(true);
+    expect(stampedChannel(keys, stampOf(deadLetterStampKey(next), 'web', body), body)).toBe('web');
+    const msg = {
+      content: body,
+      properties: { headers: { 'x-pb-parked-record': record, 'x-pb-parked-stamp': parkedStampOf(deadLetterStampKey(next), record, body) } },
+    };
+    expect(standInIdsOf(msg as never, keys)).toContain(record);
+  });
+
+  it('a stamp made with a secret neither current, previous nor next does not hold', () => {
+    const unknown = deadLetterStampKey('bus-secret-unknown-0123456789abcdef');
+    const keys = deadLetterStampKeys({ ...staged, secretPrevious: 'bus-secret-retired-0123456789abcdef' });
+    expect(parkedStampHolds(keys, record, parkedStampOf(unknown, record, body), body)).toBe(false);
+    expect(stampedChannel(keys, stampOf(unknown, 'web', body), body)).toBeUndefined();
+    const msg = { content: body, properties: { headers: { 'x-pb-parked-record': record, 'x-pb-parked-stamp': parkedStampOf(unknown, record, body) } } };
+    expect(standInIdsOf(msg as never, keys)).not.toContain(record);
+  });
+
+  it('stamps are made with the current secret, never the accepted-only one (nor the previous one)', () => {
+    const keys = deadLetterStampKeys({ ...staged, secretPrevious: 'bus-secret-retired-0123456789abcdef' });
+    expect(stampSigningKey(keys)).toEqual(deadLetterStampKey(current));
+    expect(stampSigningKey(keys)).not.toEqual(deadLetterStampKey(next));
+    expect(keys).toHaveLength(3);
+    // Without a next secret the keys are what they were.
+    expect(deadLetterStampKeys({ secret: current, secretPrevious: '', secretNext: '' })).toEqual([deadLetterStampKey(current)]);
   });
 });
 

@@ -57,7 +57,23 @@ describe('edge.* configuration', () => {
     [{ 'edge.max_connections': 0 }, 'edge.max_connections'],
     [{ 'service_bus.secret_previous': 'short' }, 'service_bus.secret_previous'],
     [{ 'service_bus.secret_previous': '0123456789abcdef' }, 'service_bus.secret_previous'],
+    [{ 'service_bus.secret_next': 'short' }, 'service_bus.secret_next'],
+    [{ 'service_bus.secret_next': '0123456789abcdef' }, 'service_bus.secret_next'],
+    [{ 'service_bus.secret_previous': 'bus-secret-retired-0123456789', 'service_bus.secret_next': 'bus-secret-retired-0123456789' }, 'service_bus.secret_next'],
   ])('refuses %j naming %s', (overrides, key) => {
     expect(keyOfError(overrides)).toBe(key);
+  });
+
+  it('takes service_bus.secret_next (default empty) and never says a refused one in its error', () => {
+    expect(buildConfig(minimal(), {}).serviceBus.secretNext).toBe('');
+    expect(buildConfig({ ...minimal(), 'service_bus.secret_next': 'bus-secret-next-0123456789abcdef' }, {}).serviceBus.secretNext).toBe(
+      'bus-secret-next-0123456789abcdef',
+    );
+    try {
+      buildConfig({ ...minimal(), 'service_bus.secret_next': 'short-nxt' }, {});
+      throw new Error('expected a ConfigError');
+    } catch (err) {
+      expect((err as Error).message).not.toContain('short-nxt');
+    }
   });
 });

@@ -44,6 +44,7 @@ describe('buildConfig', () => {
       endpointName: 'payment-bridge',
       secret: '0123456789abcdef',
       secretPrevious: '',
+      secretNext: '',
       publicUrl: 'https://payments.example.com/bus',
       delegatePath: '/delegate/oms',
       subscribes: [],
