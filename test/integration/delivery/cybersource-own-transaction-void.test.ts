@@ -70,6 +70,10 @@ const psp = {
   settled: new Set<string>(),
   /** Transactions voided: a second void of one is refused as well. */
   voided: new Set<string>(),
+  /** The next void done, but its answer lost (502 SERVER_TIMEOUT): only a search by merchant reference finds it. */
+  loseNextVoidAnswer: false,
+  /** What each merchant reference did, as the transaction search finds it. */
+  byReference: new Map<string, { id: string; submitTimeUtc: string }>(),
 };
 
 function cents(value: string | undefined): number {
@@ -153,12 +157,30 @@ beforeAll(async () => {
         // A voided capture never took the money: the authorization holds it again.
         if (capture) psp.held.set(capture.auth, (psp.held.get(capture.auth) ?? 0) + capture.cents);
         const voided = capture?.cents ?? psp.amountOf.get(id) ?? 0;
+        const done = { id: newId(), submitTimeUtc: new Date().toISOString() };
+        const code = (reference as { code?: string } | undefined)?.code;
+        if (code) psp.byReference.set(code, done);
+        if (psp.loseNextVoidAnswer) {
+          psp.loseNextVoidAnswer = false;
+          return json(502, { submitTimeUtc: done.submitTimeUtc, status: 'SERVER_ERROR', reason: 'SERVER_TIMEOUT', message: 'Error - Server timeout' });
+        }
         return json(201, {
-          id: newId(),
+          id: done.id,
           status: 'VOIDED',
-          submitTimeUtc: new Date().toISOString(),
+          submitTimeUtc: done.submitTimeUtc,
           clientReferenceInformation: reference,
           voidAmountDetails: { voidAmount: (voided / 100).toFixed(2), currency: 'usd' },
+        });
+      }
+      if (url === '/tss/v2/searches') {
+        const code = /clientReferenceInformation\.code:(\S+)/.exec(String(body.query))?.[1] ?? '';
+        const done = psp.byReference.get(code);
+        if (!done) return json(201, { totalCount: 0, _embedded: { transactionSummaries: [] } });
+        return json(201, {
+          totalCount: 1,
+          _embedded: {
+            transactionSummaries: [{ ...done, clientReferenceInformation: { code }, applicationInformation: { rCode: '1', rFlag: 'SOK', reasonCode: '100' } }],
+          },
         });
       }
       json(404, { reason: 'NOT_FOUND' });
@@ -311,6 +333,21 @@ describe('Cybersource cancel naming our capture or refund: voids that transactio
     expect(await service.deliver(first)).toEqual({ kind: 'done', state: 'SUCCEEDED' });
     expect(sentFor(first)).toHaveLength(1);
     expect((await ledger.get(captureId))?.undoneBy).toBe(first);
+  });
+
+  it('a void whose answer was lost is found by its merchant reference, never sent again, and marks the capture undone then', async () => {
+    const auth = await authorized();
+    const authOp = auth.payment.operation_reference!;
+    const captureId = await delivered(naming('capture', auth, authOp));
+    const cancelId = await record(naming('cancel', auth, captureId));
+    psp.loseNextVoidAnswer = true;
+    expect((await service.deliver(cancelId)).kind).not.toBe('done');
+    expect((await ledger.get(cancelId))?.state).toBe('UNKNOWN');
+    expect((await ledger.get(captureId))?.undoneBy).toBeUndefined();
+    expect(await service.deliver(cancelId)).toEqual({ kind: 'done', state: 'SUCCEEDED' });
+    expect(sentFor(cancelId).map((s) => s.url)).toEqual([`/pts/v2/captures/${await pspId(captureId)}/voids`]);
+    expect((await ledger.get(captureId))?.undoneBy).toBe(cancelId);
+    expect((await ledger.get(cancelId))?.cancelEffect).toEqual({ voided: captureId, command: 'capture' });
   });
 
   it('refuses unsent the void of a capture whose money refunds of the payment give back already (a refund of the rest instead)', async () => {
