@@ -1420,11 +1420,15 @@ export function heldCaptureRefusal(op: OperationRecord, auth: OperationRecord, d
  * took. The payment is captured at Adyen now, which cancels only a payment not captured ("If the authorization has
  * already been captured, you cannot cancel the payment anymore. You'll have to issue a refund instead."): sent, the
  * cancel would only be refused there. The OMS gives the money back with a refund (decline action `refund_instead`).
- * `null` with no such capture. Pure.
+ * `null` with no such capture, or when the captures left part of the hold authorised (a cancel releases that part,
+ * as after any partial capture). Pure.
  */
 function recapturedRefusal(auth: OperationRecord, dependents: readonly DependentSummary[]): ContextRefusal | null {
   const recaptured = dependents.filter((d) => d.command === 'capture' && d.doneByPspRetry === true);
   if (recaptured.length === 0) return null;
+  // What the captures left of the hold is still authorised, and a cancel releases it, as after any partial capture:
+  // refused only when the standing captures (the re-captured ones among them) took the whole hold.
+  if (uncapturedRemainder(capturesOf(auth, standingCaptures(dependents))) !== 0) return null;
   return {
     fail: AUTHORIZATION_REFUSALS.cancelAfterRecapture,
     field: 'payment.gateway_key',

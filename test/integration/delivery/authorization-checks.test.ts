@@ -363,10 +363,26 @@ describe('currency and amount: a dependent command is checked against what our a
 });
 
 describe("a cancel of an authorization whose capture FAILED for a reason its PSP retries itself (held for Adyen's re-capture)", () => {
-  /** An authorization of 4000 with a capture of 3000 recorded FAILED as the recorder leaves it, held for the PSP's retry or not. */
-  async function withFailedCapture(held: boolean): Promise<{ auth: PaymentCommand; capture: string }> {
+  /** Records Adyen's "Transaction Recaptured" for `capture` as the webhook path does (a success after its failure). */
+  async function recapturedByPsp(capture: string): Promise<void> {
+    const adjustments = new AdjustmentRecorder({ config, store: new AdjustmentStore(redis, config.redis.keyPrefix), recorder, ledger, logger: logs.logger });
+    const captureRecord = (await ledger.get(capture))!;
+    await adjustments.recordAdjustment(captureRecord, {
+      kind: 'succeeded_after_failure',
+      direction: 'credit',
+      amount: captureRecord.payment.amount,
+      currency: captureRecord.payment.currency,
+      gateway: 'simulator',
+      reason: 'Transaction Recaptured',
+      pspEventId: `evt_recaptured_${capture}`,
+      source: 'webhook',
+    });
+  }
+
+  /** An authorization of 4000 with a capture (3000 unless `amount`) recorded FAILED as the recorder leaves it, held for the PSP's retry or not. */
+  async function withFailedCapture(held: boolean, amount = 3000): Promise<{ auth: PaymentCommand; capture: string }> {
     const auth = await authorized({ amount: 4000 });
-    const capture = await record(dependent('capture', auth, { amount: 3000 }));
+    const capture = await record(dependent('capture', auth, { amount }));
     // Registered on its authorization as delivery registers it, then sent and failed (Adyen's technical CAPTURE_FAILED).
     expect(await ledger.authorizationView(auth.payment.operation_reference!, capture)).not.toBeNull();
     await ledger.transition(capture, 'SENT', { event: 'attempt' });
@@ -396,20 +412,9 @@ describe("a cancel of an authorization whose capture FAILED for a reason its PSP
     expect((await ledger.get(auth.payment.operation_reference!))?.closedBy).toBeUndefined();
   });
 
-  it('once the PSP re-captured it (Adyen\'s "Transaction Recaptured"), a cancel by our id or by PSP reference is refused unsent captured_by_psp_retry, naming the capture, action refund_instead', async () => {
-    const { auth, capture } = await withFailedCapture(true);
-    const adjustments = new AdjustmentRecorder({ config, store: new AdjustmentStore(redis, config.redis.keyPrefix), recorder, ledger, logger: logs.logger });
-    const captureRecord = (await ledger.get(capture))!;
-    await adjustments.recordAdjustment(captureRecord, {
-      kind: 'succeeded_after_failure',
-      direction: 'credit',
-      amount: 3000,
-      currency: captureRecord.payment.currency,
-      gateway: 'simulator',
-      reason: 'Transaction Recaptured',
-      pspEventId: `evt_recaptured_${capture}`,
-      source: 'webhook',
-    });
+  it('once the PSP re-captured it (Adyen\'s "Transaction Recaptured") and it took the whole hold, a cancel by our id or by PSP reference is refused unsent captured_by_psp_retry, naming the capture, action refund_instead', async () => {
+    const { auth, capture } = await withFailedCapture(true, 4000);
+    await recapturedByPsp(capture);
     const before = await metricValue('pb_authorization_refusals_total', { gateway: 'simulator', reason: 'captured_by_psp_retry' });
     const reference = (await ledger.get(auth.payment.operation_reference!))!.gatewayReference!;
     for (const gatewayKey of [auth.payment.operation_reference!, reference]) {
@@ -431,6 +436,16 @@ describe("a cancel of an authorization whose capture FAILED for a reason its PSP
       expect(logs.lines.some((l) => l.includes('captured_by_psp_retry') && l.includes(cancel) && l.includes(capture))).toBe(true);
     }
     expect(await metricValue('pb_authorization_refusals_total', { gateway: 'simulator', reason: 'captured_by_psp_retry' })).toBe(before + 2);
+  });
+
+  it('once the PSP re-captured a capture that took part of the hold (3000 of 4000), a cancel is sent as after any partial capture: it releases the rest', async () => {
+    const { auth, capture } = await withFailedCapture(true, 3000);
+    await recapturedByPsp(capture);
+    const cancel = await record(dependent('cancel', auth, { amount: 4000 }));
+    const requests = sim.counters().requests;
+    await service.deliver(cancel);
+    expect(sim.counters().requests).toBeGreaterThan(requests);
+    expect((await ledger.get(cancel))?.reason).not.toBe('captured_by_psp_retry');
   });
 
   it('a capture that simply FAILED (a reason the PSP does not retry) holds nothing: the cancel is sent', async () => {
