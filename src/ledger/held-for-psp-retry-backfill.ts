@@ -1,6 +1,7 @@
 import { SUCCEEDED_AFTER_FAILURE_FIELD } from '../adjustments/adjustment';
 import { counter } from '../metrics/metrics-registry';
 import { ALL_SHARDS, shardKeysOf } from '../redis/key-layout';
+import { LuaScript, luaInputs } from '../redis/lua-script';
 import { RedisClient } from '../redis/redis-connection';
 import { walkCreatedSince } from './id-claim-backfill';
 import { HELD_FOR_PSP_RETRY_FIELD } from './record-fields';
@@ -27,12 +28,34 @@ export function heldForPspRetryBackfillMarker(prefix: string): string {
 const DEFAULT_BATCH = 500;
 
 /**
+ * Indexes the page's candidates that are still held when the script runs: an Adyen re-capture or an operator's
+ * release between the page's read and this write took them out of the index, and must not see them put back.
+ * Extra keys: each candidate's record; rest arguments: its score and id, in the same order.
+ */
+const INDEX_STILL_HELD = new LuaScript(
+  luaInputs(['index'], ['held_field', 'late_field']),
+  `
+local added = 0
+local n = #KEYS - 1
+for i = 1, n do
+  local f = redis.call('HMGET', XK(i), 'state', A.held_field, A.late_field)
+  if f[1] == 'FAILED' and f[2] and f[2] ~= '' and not f[3] then
+    added = added + redis.call('ZADD', K.index, 'NX', ARGV[A_REST + 2 * (i - 1)], ARGV[A_REST + 2 * (i - 1) + 1])
+  end
+end
+return added
+`,
+  true,
+);
+
+/**
  * Puts in their shard's index of those held for their PSP's own retry (`ShardKeys.heldForPspRetry`) the captures and
  * refunds held before the index existed (FAILED with `held_for_psp_retry`, not done by the PSP since: as a restore
  * reads one), once, so `ops held-retries list`, the `pb_held_for_psp_retry_*` gauges and their alert see them too.
  * Each is scored by its record's last update (the failure that held it), as a restore of an export from before the
  * index scores it. Walks every shard's created index a page of `batch` at a time (one pipelined read per page).
- * Idempotent: an entry already there keeps its time (`ZADD NX`); the marker ({@link heldForPspRetryBackfillMarker}) is
+ * Each is indexed only if still held when written (one script per page, re-reading the record): a re-capture or a
+ * release meanwhile is not undone. Idempotent: an entry already there keeps its time (`ZADD NX`); the marker ({@link heldForPspRetryBackfillMarker}) is
  * written last, so a run cut short runs again whole at the next start. Counted in `pb_held_for_psp_retry_backfilled_total`.
  */
 export async function backfillHeldForPspRetryIndex(
@@ -59,15 +82,25 @@ export async function backfillHeldForPspRetryIndex(
         return value;
       });
       const entries: Array<number | string> = [];
+      const records: string[] = [];
       page.forEach(({ id, createdAt }, i) => {
         const [state, held, late, updatedAt] = replies[2 * i] as Array<string | null>;
         const indexed = replies[2 * i + 1] !== null;
         if (indexed || state !== 'FAILED' || held === null || held === '' || late !== null) return;
         const at = Number(updatedAt);
         entries.push(Number.isFinite(at) && at > 0 ? at : createdAt, id);
+        records.push(keys.op(id));
       });
       if (entries.length === 0) return;
-      const added = Number(await redis.zadd(keys.heldForPspRetry, 'NX', ...entries));
+      // The hold is checked again where it is indexed, atomically: a re-capture or a release since the read wins.
+      const added = Number(
+        await INDEX_STILL_HELD.run(
+          redis,
+          { keys: { index: keys.heldForPspRetry }, args: { held_field: HELD_FOR_PSP_RETRY_FIELD, late_field: SUCCEEDED_AFTER_FAILURE_FIELD } },
+          entries,
+          records,
+        ),
+      );
       report.indexed += added;
       backfilled.inc(added);
     });

@@ -139,7 +139,8 @@ describe("the index of captures and refunds held for their PSP's retry", () => {
     expect(await heldSince(old)).toBeNull();
     const counted = await metricValue('pb_held_for_psp_retry_backfilled_total');
 
-    const run = await backfillHeldForPspRetryIndex(redis, config.redis.keyPrefix);
+    // Pages of 2: several pages a shard, each indexed by its own script.
+    const run = await backfillHeldForPspRetryIndex(redis, config.redis.keyPrefix, Date.now(), 2);
     expect(run.alreadyDone).toBe(false);
     expect(run.indexed).toBeGreaterThanOrEqual(1);
     expect(await metricValue('pb_held_for_psp_retry_backfilled_total')).toBe(counted + run.indexed);
