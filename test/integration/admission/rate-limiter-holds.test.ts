@@ -101,25 +101,30 @@ describe('RateLimiter: commands held by a limit', () => {
     expect(order.indexOf('capture')).toBeLessThanOrEqual(3);
   });
 
-  it('lets every held command go on at once when Redis stops answering, one take for all of them (lease 1): an outage does not serialize them', async () => {
-    const config = testConfig({ 'rate_limits.by_account': { 'simulator:acme-holds': { per_s: 1, burst: 1 } }, 'rate_limits.lease_tokens': 1 });
-    configs.push(config);
-    const own = testRedis(config);
-    const rl = new RateLimiter({ config, redis: own, logger: captureLogger('error').logger, where: 'consumer', lease: 1 });
-    expect(await admit(rl)).toBe('direct');
-    const held = Array.from({ length: 12 }, () => admit(rl));
-    await new Promise((r) => setTimeout(r, 50));
-    // The connection is gone: every take now fails as an outage ("Connection is closed.").
-    const takesBefore = await metricValue('pb_rate_limit_takes_total', { where: 'consumer' });
-    own.disconnect();
-    const started = Date.now();
-    const outcomes = await Promise.all(held);
-    expect(outcomes.every((o) => o === 'held')).toBe(true);
-    // One failed take at the next wake (at most a second) lets all twelve go; one take each would be 12 waits.
-    expect(Date.now() - started).toBeLessThan(2_000);
-    // On a Redis that times out instead, each take costs the command timeout (5 s): one take for the twelve.
-    expect((await metricValue('pb_rate_limit_takes_total', { where: 'consumer' })) - takesBefore).toBe(1);
-  });
+  // Single Redis only: a Cluster client the test closes queues its commands for a reconnect that never comes (in
+  // service the command timeout ends them); what is tested is the limiter's outage path, the same on both.
+  (process.env.PB_REDIS_CLUSTER ? it.skip : it)(
+    'lets every held command go on at once when Redis stops answering, one take for all of them (lease 1): an outage does not serialize them',
+    async () => {
+      const config = testConfig({ 'rate_limits.by_account': { 'simulator:acme-holds': { per_s: 1, burst: 1 } }, 'rate_limits.lease_tokens': 1 });
+      configs.push(config);
+      const own = testRedis(config);
+      const rl = new RateLimiter({ config, redis: own, logger: captureLogger('error').logger, where: 'consumer', lease: 1 });
+      expect(await admit(rl)).toBe('direct');
+      const held = Array.from({ length: 12 }, () => admit(rl));
+      await new Promise((r) => setTimeout(r, 50));
+      // The connection is gone: every take now fails as an outage ("Connection is closed.").
+      const takesBefore = await metricValue('pb_rate_limit_takes_total', { where: 'consumer' });
+      own.disconnect();
+      const started = Date.now();
+      const outcomes = await Promise.all(held);
+      expect(outcomes.every((o) => o === 'held')).toBe(true);
+      // One failed take at the next wake (at most a second) lets all twelve go; one take each would be 12 waits.
+      expect(Date.now() - started).toBeLessThan(2_000);
+      // On a Redis that times out instead, each take costs the command timeout (5 s): one take for the twelve.
+      expect((await metricValue('pb_rate_limit_takes_total', { where: 'consumer' })) - takesBefore).toBe(1);
+    },
+  );
 
   it('counts a held command once in pb_rate_limited_total, not once a wake', async () => {
     const rl = limiter(100, 1);
