@@ -1,7 +1,7 @@
 import { Channel } from 'amqplib';
 import { AmqpConnection } from '../amqp/amqp-connection';
 import { openChannelWithin, withTimeout } from '../amqp/broker-deadline';
-import { closeChannelWithin, closeOpeningWithin } from '../amqp/channel-close';
+import { closeChannelWithin } from '../amqp/channel-close';
 import { Config } from '../config/config';
 import { Logger } from '../logging/logger';
 import { LogThrottle } from '../logging/log-throttle';
@@ -92,14 +92,9 @@ export class BacklogProbe {
     return this.channel;
   }
 
-  /**
-   * Closes the probe's channel, bounded by `amqp.publish_timeout_ms` (the opening it may still wait for, then the
-   * close): a broker that does not answer the close gets its connection dropped, counted in
-   * `pb_amqp_channel_close_timeouts_total{what="backlog_probe"}`, rather than holding the process's shutdown.
-   */
   async close(): Promise<void> {
     const ch = this.channel;
     this.channel = null;
-    if (ch) await closeOpeningWithin(ch, { timeoutMs: this.deps.config.amqp.publishTimeoutMs, what: 'backlog_probe', logger: this.deps.logger });
+    if (ch) await ch.then((c) => c.close()).catch(() => undefined);
   }
 }

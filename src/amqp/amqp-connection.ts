@@ -1,5 +1,5 @@
 import { EventEmitter } from 'node:events';
-import amqp, { ChannelModel } from 'amqplib';
+import amqp, { ChannelModel, ConfirmChannel } from 'amqplib';
 import { Logger } from '../logging/logger';
 import { DependencyUnavailableError } from '../errors/dependency-unavailable-error';
 import { counter } from '../metrics/metrics-registry';
@@ -200,6 +200,12 @@ export class AmqpConnection extends EventEmitter {
     (model as unknown as { connection?: { stream?: { destroy(error?: Error): void } } }).connection?.stream?.destroy(
       new Error(`connection close not answered within ${timeoutMs} ms`),
     );
+  }
+
+  /** Opens a confirm channel on the current connection. */
+  async confirmChannel(): Promise<ConfirmChannel> {
+    const model = await this.connect();
+    return model.createConfirmChannel();
   }
 }
 

@@ -3,8 +3,6 @@ import type { Config } from '../config/config';
 import { Logger } from '../logging/logger';
 import { counter } from '../metrics/metrics-registry';
 import { AmqpConnection } from './amqp-connection';
-import { openChannelWithin } from './broker-deadline';
-import { closeChannelWithin } from './channel-close';
 import { AUTHENTICATED_CHANNEL_HEADER, DeadLetterWriter } from './dead-letter-writer';
 import { ChannelKeyring } from '../channels/channel-signature';
 import { brokerRejectedQueueOf, declareTopology } from './topology';
@@ -74,7 +72,7 @@ export class BrokerDeadLetterRedactor {
   private async subscribe(): Promise<void> {
     if (!this.running) return;
     const model = await this.deps.connection.connect();
-    const channel = await openChannelWithin(model, (m) => m.createChannel(), { ...this.watch(), timeoutMs: this.deps.config.amqp.publishTimeoutMs });
+    const channel = await model.createChannel();
     channel.on('error', (err: Error) => this.deps.logger.warn('broker dead-letter redactor channel error', { error: err.message }));
     try {
       await declareTopology(channel, this.deps.config.amqp);
@@ -145,12 +143,6 @@ export class BrokerDeadLetterRedactor {
     await Promise.allSettled([...this.inFlight]);
     const channel = this.channel;
     this.channel = null;
-    // Bounded: a broker that does not answer the close gets the connection dropped (it requeues what was unacked).
-    if (channel) await closeChannelWithin(channel, { ...this.watch(), timeoutMs: this.deps.config.amqp.publishTimeoutMs });
-  }
-
-  /** The metric label and logger of this redactor's bounded broker calls. */
-  private watch(): { what: string; logger: Logger } {
-    return { what: 'broker_dead_letter_redactor', logger: this.deps.logger };
+    if (channel) await channel.close().catch(() => undefined);
   }
 }

@@ -1,6 +1,6 @@
 import type { Channel } from 'amqplib';
 import { Logger } from '../logging/logger';
-import { BrokerTimeoutError, dropConnectionOf, withTimeout } from './broker-deadline';
+import { dropConnectionOf } from './broker-deadline';
 import { counter } from '../metrics/metrics-registry';
 
 const closeTimeouts = () =>
@@ -38,24 +38,4 @@ export async function closeChannelWithin(channel: Channel, options: { timeoutMs:
   });
   dropConnectionOf(channel, `channel close not answered within ${options.timeoutMs} ms`);
   return false;
-}
-
-/**
- * Closes the channel `opening` resolves with, as {@link closeChannelWithin} does, for a holder that keeps its
- * channel as a promise (it may still be opening, or waiting for a connection). The opening is waited for at most
- * `timeoutMs` too (past it: counted in `pb_amqp_call_timeouts_total{what}`, a warn line, and the channel closed,
- * bounded, once it opens, if it ever does), so the whole close takes at most twice `timeoutMs`. An opening that
- * failed leaves nothing to close. Never throws.
- * @param timeoutMs milliseconds, for the opening and for the close each (callers use `amqp.publish_timeout_ms`).
- * @param what what the channel was for (a metric label: a short constant, never input).
- */
-export async function closeOpeningWithin(opening: Promise<Channel>, options: { timeoutMs: number; what: string; logger?: Logger }): Promise<void> {
-  let channel: Channel;
-  try {
-    channel = await withTimeout(opening, options.timeoutMs, 'opening a channel (to close it)', options);
-  } catch (err) {
-    if (err instanceof BrokerTimeoutError) void opening.then((ch) => closeChannelWithin(ch, options)).catch(() => undefined);
-    return;
-  }
-  await closeChannelWithin(channel, options);
 }

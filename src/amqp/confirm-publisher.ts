@@ -2,12 +2,10 @@ import { ConfirmChannel, Message, Options } from 'amqplib';
 import { AmqpConnection } from './amqp-connection';
 import { DependencyUnavailableError } from '../errors/dependency-unavailable-error';
 import { QueueMismatchError } from '../errors/queue-mismatch-error';
-import { Logger } from '../logging/logger';
 import { redactText } from '../logging/redact';
 import { counter } from '../metrics/metrics-registry';
 import { QUEUE_MISMATCH_RETRY_MS } from './queue-mismatch';
-import { BrokerTimeoutError, dropConnectionOf, openChannelWithin, withTimeout } from './broker-deadline';
-import { closeChannelWithin, closeOpeningWithin } from './channel-close';
+import { withTimeout } from './broker-deadline';
 
 const resentTotal = () =>
   counter(
@@ -60,22 +58,14 @@ export class ConfirmPublisher {
   private getChannel(): Promise<ConfirmChannel> {
     if (!this.channel) {
       const opening = (async () => {
-        const model = await this.connection.connect();
-        // Bounded, as the setup below: an opening the broker never answers would otherwise stay the channel every
-        // publish waits for (each one timing out) until the connection happened to drop.
-        const ch = await openChannelWithin(model, (m) => m.createConfirmChannel(), { ...this.watch(), timeoutMs: this.timeoutMs });
+        const ch = await this.connection.confirmChannel();
         ch.on('error', () => undefined);
         // The broker sends basic.return before the confirm of the same message.
         ch.on('return', (msg: Message) => this.noteReturn(msg));
         ch.on('close', () => {
           if (this.channel === opening) this.channel = null;
         });
-        try {
-          await withTimeout(this.setup(ch), this.timeoutMs, 'setting up a publish channel', this.watch());
-        } catch (err) {
-          if (err instanceof BrokerTimeoutError) dropConnectionOf(ch, `publish channel setup not answered within ${this.timeoutMs} ms`);
-          throw err;
-        }
+        await this.setup(ch);
         return ch;
       })();
       opening.catch(() => {
@@ -198,24 +188,13 @@ export class ConfirmPublisher {
   private retire(opening: Promise<ConfirmChannel>, channel: ConfirmChannel): void {
     if (this.channel !== opening) return;
     this.channel = null;
-    setTimeout(() => void closeChannelWithin(channel, { ...this.watch(), timeoutMs: this.timeoutMs }), this.timeoutMs).unref();
+    setTimeout(() => void channel.close().catch(() => undefined), this.timeoutMs).unref();
   }
 
-  /**
-   * Closes the channel, bounded by the publish timeout (the opening it may still wait for, then the close): a
-   * broker that does not answer the close gets its connection dropped, counted in
-   * `pb_amqp_channel_close_timeouts_total{what="confirm_publisher"}` and said in a warn line, rather than holding
-   * the process's shutdown (or an operator command's exit) for ever.
-   */
   async close(): Promise<void> {
     const ch = this.channel;
     this.channel = null;
-    if (ch) await closeOpeningWithin(ch, { ...this.watch(), timeoutMs: this.timeoutMs });
-  }
-
-  /** The metric label and logger of this publisher's bounded broker calls. */
-  private watch(): { what: string; logger: Logger } {
-    return { what: 'confirm_publisher', logger: this.connection.logger };
+    if (ch) await ch.then((c) => c.close()).catch(() => undefined);
   }
 }
 

@@ -1,6 +1,4 @@
 import amqp from 'amqplib';
-import { BrokerTimeoutError, dropConnectionOf, openChannelWithin, withTimeout } from '../amqp/broker-deadline';
-import { closeChannelWithin } from '../amqp/channel-close';
 import { Config } from '../config/config';
 import { transportErrorCode } from '../http/outbound-http';
 import { CheckResult } from './check-result';
@@ -32,8 +30,6 @@ function result(check: string, status: CheckResult['status'], detail: string, fi
  * `403 (ACCESS-REFUSED)`), NOT_ALLOWED for a refused virtual host (`530 (NOT-ALLOWED)`), else `UNKNOWN`.
  */
 export function amqpFailure(err: unknown): string {
-  // A broker that accepted the connection and then stopped answering: the message names the call, no secret.
-  if (err instanceof BrokerTimeoutError) return err.message;
   const socket = transportErrorCode(err);
   if (socket !== 'UNKNOWN') return socket;
   const message = err instanceof Error ? err.message : String(err);
@@ -135,17 +131,10 @@ export async function checkRabbitMq(config: Config, timeoutMs: number): Promise<
     if (up.length === 0) return out;
     out.push(...versionChecks(config, up));
     if (several) out.push(...clusterChecks(up, probes.length));
-    out.push(...(await queueChecks(config, up[0].connection!, timeoutMs)));
+    out.push(...(await queueChecks(config, up[0].connection!)));
     return out;
   } finally {
-    // Bounded: a node gone silent must not hold the doctor's exit; its socket is dropped instead.
-    await Promise.all(
-      up.map((p) =>
-        withTimeout(p.connection!.close(), timeoutMs, 'closing the connection', DOCTOR_WATCH).catch((err: unknown) => {
-          if (err instanceof BrokerTimeoutError) dropConnectionOf(p.connection!, `connection close not answered within ${timeoutMs} ms`);
-        }),
-      ),
-    );
+    await Promise.all(up.map((p) => p.connection!.close().catch(() => undefined)));
   }
 }
 
@@ -207,26 +196,19 @@ function clusterChecks(up: NodeProbe[], total: number): CheckResult[] {
   return out;
 }
 
-/** The doctor's bounded broker calls, in `pb_amqp_call_timeouts_total` / `pb_amqp_channel_close_timeouts_total`. */
-const DOCTOR_WATCH = { what: 'doctor' };
-
-/** Each broker call bounded by `timeoutMs` (milliseconds): a broker that stops answering makes a FAIL, not a hang. */
-async function queueChecks(config: Config, connection: amqp.ChannelModel, timeoutMs: number): Promise<CheckResult[]> {
+async function queueChecks(config: Config, connection: amqp.ChannelModel): Promise<CheckResult[]> {
   const out: CheckResult[] = [];
   for (const [role, queue] of [
     ['commands', config.amqp.commandsQueue],
     ['dead letters', config.amqp.deadLetterQueue],
   ] as const) {
     // A failed passive check closes the channel: one channel per queue.
+    const channel = await connection.createChannel();
+    channel.on('error', () => undefined);
     try {
-      const channel = await openChannelWithin(connection, (m) => m.createChannel(), { ...DOCTOR_WATCH, timeoutMs });
-      channel.on('error', () => undefined);
-      try {
-        const q = await withTimeout(channel.checkQueue(queue), timeoutMs, `counting ${queue}`, DOCTOR_WATCH);
-        out.push(result('queue', 'OK', `${role} queue ${queue}: ${q.messageCount} message(s), ${q.consumerCount} consumer(s)`));
-      } finally {
-        await closeChannelWithin(channel, { ...DOCTOR_WATCH, timeoutMs });
-      }
+      const q = await channel.checkQueue(queue);
+      out.push(result('queue', 'OK', `${role} queue ${queue}: ${q.messageCount} message(s), ${q.consumerCount} consumer(s)`));
+      await channel.close();
     } catch (err) {
       const missing = queueMissing(err);
       out.push(

@@ -2,8 +2,6 @@ import { refusalHeaders, refusalIdentifiers } from './refusal-identifiers';
 import { Channel, ConsumeMessage } from 'amqplib';
 import { Queue } from 'bullmq';
 import { AmqpConnection } from '../amqp/amqp-connection';
-import { openChannelWithin, withTimeout } from '../amqp/broker-deadline';
-import { closeChannelWithin } from '../amqp/channel-close';
 import { AUTHENTICATED_CHANNEL_HEADER, DeadLetterWriter } from '../amqp/dead-letter-writer';
 import { AckBatcher } from './ack-batcher';
 import { declareTopology } from '../amqp/topology';
@@ -205,7 +203,7 @@ export class CommandConsumer {
     const lanes: Lane[] = [];
     for (const [i, queue] of queues.entries()) {
       // A channel per queue: the priority lane's prefetch is its own, never filled by authorizations.
-      const channel = await openChannelWithin(model, (m) => m.createChannel(), { ...this.watch(), timeoutMs: config.amqp.publishTimeoutMs });
+      const channel = await model.createChannel();
       channel.on('error', (err: Error) => this.deps.logger.warn('consumer channel error', { error: err.message, queue }));
       if (i === 0) await declareTopology(channel, config.amqp, { priorityLane });
       const priority = i === 1;
@@ -243,25 +241,15 @@ export class CommandConsumer {
     clearTimeout(this.mismatchRetry);
     this.deps.connection.off('ready', this.onReady);
     const lanes = this.lanes;
-    const timeoutMs = this.deps.config.amqp.publishTimeoutMs;
-    // Every broker call of the shutdown is bounded: a broker gone silent must not hold the process's exit. A
-    // cancel not answered leaves the close below unanswered too, which then drops the connection.
-    await Promise.all(
-      lanes.map((lane) => withTimeout(lane.channel.cancel(lane.consumerTag), timeoutMs, 'cancelling the consumer', this.watch()).catch(() => undefined)),
-    );
+    await Promise.all(lanes.map((lane) => lane.channel.cancel(lane.consumerTag).catch(() => undefined)));
     // Messages still waiting for an in-flight slot were never started: back to the broker at once.
     this.deps.inflight?.cancelWaiting();
     await Promise.allSettled([...this.inFlight]);
     // The acks still pending (this tick's, and those held for a head run) go out before the channel closes.
     for (const lane of lanes) lane.acks.flushAll();
-    await Promise.all(lanes.map((lane) => closeChannelWithin(lane.channel, { ...this.watch(), timeoutMs })));
+    await Promise.all(lanes.map((lane) => lane.channel.close().catch(() => undefined)));
     this.lanes = [];
     await this.demotions.close();
-  }
-
-  /** The metric label and logger of this consumer's bounded broker calls. */
-  private watch(): { what: string; logger: Logger } {
-    return { what: 'command_consumer', logger: this.deps.logger };
   }
 
   private async handle(channel: Channel, acks: AckBatcher, msg: ConsumeMessage, priority: boolean): Promise<void> {

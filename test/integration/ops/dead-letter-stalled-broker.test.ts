@@ -8,10 +8,7 @@
 import { PassThrough } from 'node:stream';
 import { BacklogProbe } from '../../../src/admission/backlog-probe';
 import { AmqpConnection } from '../../../src/amqp/amqp-connection';
-import { BrokerDeadLetterRedactor } from '../../../src/amqp/broker-dead-letter-redactor';
 import { BrokerTimeoutError } from '../../../src/amqp/broker-deadline';
-import { ConfirmPublisher } from '../../../src/amqp/confirm-publisher';
-import type { DeadLetterWriter } from '../../../src/amqp/dead-letter-writer';
 import { parkedQueueOf } from '../../../src/amqp/topology';
 import { opsDeadLetterUnpark } from '../../../src/cli/ops-commands';
 import { Config } from '../../../src/config/config';
@@ -23,7 +20,6 @@ import { createRedis, RedisClient } from '../../../src/redis/redis-connection';
 import { AMQP_METHOD, AmqpStallProxy, startAmqpStallProxy } from '../../support/amqp-stall-proxy';
 import { amqpClient } from '../../support/amqp-helpers';
 import { captureLogger } from '../../support/capture-logger';
-import { startIntakeProcess } from '../../support/intake-process';
 import { eventually } from '../../support/tcp-proxy';
 import { testConfig } from '../../support/test-config';
 
@@ -181,110 +177,6 @@ describe('dead-letter paths and the backlog probe with a broker that stops answe
     await ch.waitForConfirms();
     await ch.close();
     await eventually(async () => (await probe.depth()) === 1, 5000);
-  });
-
-  it('backlog probe: a channel close not answered returns within its bound, the connection dropped, said and counted', async () => {
-    const logs = captureLogger('info');
-    const connection = new AmqpConnection({ url: config.amqp.url, reconnectMs: 50, logger: logs.logger, closeTimeoutMs: BOUND_MS });
-    opened.push(connection);
-    await connection.connect();
-    let lost = 0;
-    connection.on('lost', () => (lost += 1));
-    const probe = new BacklogProbe({ config, connection, logger: logs.logger });
-    expect(await probe.depth()).toBe(0);
-    const before = await metricValue('pb_amqp_channel_close_timeouts_total', { what: 'backlog_probe' });
-    proxy.stallAt(AMQP_METHOD.channelClose);
-    const closing = await within(probe.close());
-    expect(closing.outcome).toBeUndefined();
-    expect(closing.ms).toBeLessThan(BOUND_MS + 1000);
-    expect(proxy.stalled).toBe(1);
-    expect(await metricValue('pb_amqp_channel_close_timeouts_total', { what: 'backlog_probe' })).toBe(before + 1);
-    expect(logs.lines.some((l) => l.includes('amqp channel did not close in time') && l.includes('"what":"backlog_probe"'))).toBe(true);
-    await eventually(() => lost >= 1, 2000);
-  });
-
-  it('confirm publisher: a channel close not answered returns within its bound, the connection dropped, said and counted', async () => {
-    const logs = captureLogger('info');
-    const connection = new AmqpConnection({ url: config.amqp.url, reconnectMs: 50, logger: logs.logger, closeTimeoutMs: BOUND_MS });
-    opened.push(connection);
-    await connection.connect();
-    let lost = 0;
-    connection.on('lost', () => (lost += 1));
-    const publisher = new ConfirmPublisher(connection, BOUND_MS);
-    await publisher.publish('', config.amqp.commandsQueue, Buffer.from('{}'));
-    const before = await metricValue('pb_amqp_channel_close_timeouts_total', { what: 'confirm_publisher' });
-    proxy.stallAt(AMQP_METHOD.channelClose);
-    const closing = await within(publisher.close());
-    expect(closing.outcome).toBeUndefined();
-    expect(closing.ms).toBeLessThan(BOUND_MS + 1000);
-    expect(proxy.stalled).toBe(1);
-    expect(await metricValue('pb_amqp_channel_close_timeouts_total', { what: 'confirm_publisher' })).toBe(before + 1);
-    expect(logs.lines.some((l) => l.includes('amqp channel did not close in time') && l.includes('"what":"confirm_publisher"'))).toBe(true);
-    await eventually(() => lost >= 1, 2000);
-  });
-
-  it('confirm publisher: a channel opening not answered fails the publish within its bound and the connection is dropped, so the next publish gets a fresh channel', async () => {
-    const logs = captureLogger('info');
-    const connection = new AmqpConnection({ url: config.amqp.url, reconnectMs: 50, logger: logs.logger, closeTimeoutMs: BOUND_MS });
-    opened.push(connection);
-    await connection.connect();
-    const publisher = new ConfirmPublisher(connection, BOUND_MS);
-    opened.push(publisher);
-    const before = await metricValue('pb_amqp_call_timeouts_total', { what: 'confirm_publisher' });
-    proxy.stallAt(AMQP_METHOD.channelOpen);
-    const first = await within(publisher.publish('', config.amqp.commandsQueue, Buffer.from('{}')).catch((err: unknown) => err));
-    expect(first.outcome).toBeInstanceOf(BrokerTimeoutError);
-    expect(first.ms).toBeLessThan(BOUND_MS + 1000);
-    // The opening's own bound ends just after the publish's (which started first): then the connection drops.
-    await eventually(async () => (await metricValue('pb_amqp_call_timeouts_total', { what: 'confirm_publisher' })) === before + 1, 2000);
-    await eventually(() => connection.connected, 5000);
-    await eventually(
-      () =>
-        publisher.publish('', config.amqp.commandsQueue, Buffer.from('{}')).then(
-          () => true,
-          () => false,
-        ),
-      5000,
-    );
-    expect(await depth(config.amqp.commandsQueue)).toBe(1);
-  });
-
-  it("intake's shutdown: a consumer cancel not answered stops the consumer within its bound (its channel's close dropping the connection), said and counted", async () => {
-    const logs = captureLogger('info');
-    const intake = await startIntakeProcess(config, logs.logger);
-    const cancels = await metricValue('pb_amqp_call_timeouts_total', { what: 'command_consumer' });
-    const closes = await metricValue('pb_amqp_channel_close_timeouts_total', { what: 'command_consumer' });
-    proxy.stallAt(AMQP_METHOD.basicCancel);
-    const stopping = await within(intake.stop());
-    expect(stopping.outcome).toBeUndefined();
-    // The cancel's bound, then the close's; the rest of the shutdown finds the connection dropped.
-    expect(stopping.ms).toBeLessThan(2 * BOUND_MS + 1000);
-    expect(proxy.stalled).toBe(1);
-    // A channel per lane (the priority lane's too): each one's cancel, and each one's close, not answered.
-    const lanes = config.backpressure.priorityLane ? 2 : 1;
-    expect(await metricValue('pb_amqp_call_timeouts_total', { what: 'command_consumer' })).toBe(cancels + lanes);
-    expect(await metricValue('pb_amqp_channel_close_timeouts_total', { what: 'command_consumer' })).toBe(closes + lanes);
-    expect(logs.lines.some((l) => l.includes('rabbitmq did not answer in time') && l.includes('"call":"cancelling the consumer"'))).toBe(true);
-  });
-
-  it("broker dead-letter redactor: its channel's close not answered stops it within its bound, the connection dropped, said and counted", async () => {
-    const logs = captureLogger('info');
-    const connection = new AmqpConnection({ url: config.amqp.url, reconnectMs: 50, logger: logs.logger, closeTimeoutMs: BOUND_MS });
-    opened.push(connection);
-    // Nothing is dead-lettered by the broker here: the writer is never called.
-    const redactor = new BrokerDeadLetterRedactor({ config, connection, deadLetters: {} as DeadLetterWriter, logger: logs.logger });
-    await redactor.start();
-    let lost = 0;
-    connection.on('lost', () => (lost += 1));
-    const before = await metricValue('pb_amqp_channel_close_timeouts_total', { what: 'broker_dead_letter_redactor' });
-    proxy.stallAt(AMQP_METHOD.channelClose);
-    const stopping = await within(redactor.stop());
-    expect(stopping.outcome).toBeUndefined();
-    expect(stopping.ms).toBeLessThan(BOUND_MS + 1000);
-    expect(proxy.stalled).toBe(1);
-    expect(await metricValue('pb_amqp_channel_close_timeouts_total', { what: 'broker_dead_letter_redactor' })).toBe(before + 1);
-    expect(logs.lines.some((l) => l.includes('amqp channel did not close in time') && l.includes('"what":"broker_dead_letter_redactor"'))).toBe(true);
-    await eventually(() => lost >= 1, 2000);
   });
 
   it('a connection whose close is not answered is closed within its bound (the socket dropped)', async () => {
