@@ -7,10 +7,12 @@
  * Redis outage lets the commands go on unlimited.
  */
 import { ConfirmChannel } from 'amqplib';
+import { accountDigest } from '../../../src/admission/rate-limiter';
 import { priorityExchangeOf } from '../../../src/admission/command-priority';
 import { channelSignatureHeaders } from '../../../src/channels/channel-signature';
 import { Config } from '../../../src/config/config';
 import { PaymentCommand } from '../../../src/contracts/payment-command';
+import { MESSAGE_FAULT_TRIES } from '../../../src/intake/command-consumer';
 import { metricValue } from '../../../src/metrics/metrics-registry';
 import { createRedis, RedisClient } from '../../../src/redis/redis-connection';
 import { amqpClient } from '../../support/amqp-helpers';
@@ -19,6 +21,7 @@ import { channelCommand } from '../../support/fixtures';
 import { IntakeProcess, startIntakeProcess } from '../../support/intake-process';
 import { eventually, startTcpProxy } from '../../support/tcp-proxy';
 import { onRedisCluster, testConfig } from '../../support/test-config';
+import { testRedis } from '../../support/test-redis';
 
 jest.setTimeout(120_000);
 
@@ -156,6 +159,54 @@ describe('rate-limit holds through the command consumer', () => {
       expect(w.consumer.stats.demoted).toBe(0);
     },
   );
+
+  it('dead-letters held messages whose take Redis answers with an error reply after MESSAGE_FAULT_TRIES tries with backoff (reason names the rate limit), without spinning, and keeps consuming', async () => {
+    const account = 'acme-fault';
+    const config = limitedConfig(account, 1, 1, 8);
+    const client = await harness(config);
+    const logs = captureLogger('warn');
+    const w = await worker(config, {}, logs.logger);
+    const redis = testRedis(config);
+    cleanups.push(async () => redis.disconnect());
+    const commands = authorizations(7, account);
+    await publishAll(client, commands);
+    await eventually(() => w.consumer.stats.rateLimited >= 6, 20_000);
+    const takesBefore = await metricValue('pb_rate_limit_takes_total', { where: 'consumer' });
+    const retriesBefore = w.consumer.stats.dependencyRetries;
+    // The account's bucket is no hash any more: the take script's HMGET answers WRONGTYPE, every time.
+    const bucket = `${config.redis.keyPrefix}{ratelimit}:account:${accountDigest('simulator', account)}`;
+    await redis.set(bucket, 'not a hash');
+
+    let dead: Awaited<ReturnType<Client['drainDeadLetters']>> = [];
+    await eventually(
+      async () => {
+        dead = [...dead, ...(await client.drainDeadLetters())];
+        return dead.length + (await recordedCount(w, commands)) === commands.length;
+      },
+      30_000,
+      200,
+    );
+    // At one token a second, at most one or two held ones can have been let go before the bucket broke.
+    expect(dead.length).toBeGreaterThanOrEqual(4);
+    for (const d of dead) {
+      expect(d.properties.headers?.['x-pb-code']).toBe('UNEXPECTED_ERROR');
+      expect(d.properties.headers?.['x-pb-reason']).toBe('unexpected_error: ReplyError in rate limit');
+    }
+    expect(w.consumer.stats.deadLettered).toBe(dead.length);
+    expect(w.consumer.stats.requeued).toBe(0);
+    // Retried with backoff, MESSAGE_FAULT_TRIES - 1 times each, never spun: one take a wake for all held.
+    expect(w.consumer.stats.dependencyRetries - retriesBefore).toBeGreaterThanOrEqual((MESSAGE_FAULT_TRIES - 1) * dead.length);
+    const takes = (await metricValue('pb_rate_limit_takes_total', { where: 'consumer' })) - takesBefore;
+    expect(takes).toBeLessThanOrEqual(MESSAGE_FAULT_TRIES * dead.length + 5);
+    expect(logs.lines.some((l) => l.includes('rate limit write failed; holding the message and retrying'))).toBe(true);
+
+    // Not wedged: once the bucket is sound again, the account's next command is recorded.
+    await redis.del(bucket);
+    const next = authorizations(1, account);
+    await publishAll(client, next);
+    await eventually(async () => (await recordedCount(w, next)) === 1, 15_000);
+    await eventually(async () => (await client.queueDepth(config.amqp.commandsQueue)) === 0, 10_000);
+  });
 
   (onRedisCluster() ? it.skip : it)(
     'lets held and new commands go on unlimited when the limiter’s Redis is down (pb_rate_limit_unavailable_total), none dead-lettered',
