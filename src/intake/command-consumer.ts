@@ -257,7 +257,7 @@ export class CommandConsumer {
     let decision: ConsumeDecision;
     try {
       // Decided here rather than in a function of its own: one suspended frame less per message in flight.
-      const seen: { operationId: string | null } = { operationId: null };
+      const seen: Seen = { operationId: null };
       let decided: Decided;
       try {
         decided = await this.decideMessage(msg, seen, priority);
@@ -311,18 +311,16 @@ export class CommandConsumer {
    * dead letter with its reason: a message that fails the same way every time must never be requeued (it
    * would spin the worker and block the messages behind it).
    */
-  private async afterUnexpectedError(
-    err: unknown,
-    msg: ConsumeMessage,
-    seen: { operationId: string | null },
-  ): Promise<{ decision: ConsumeDecision; operationId: string | null }> {
+  private async afterUnexpectedError(err: unknown, msg: ConsumeMessage, seen: Seen): Promise<{ decision: ConsumeDecision; operationId: string | null }> {
     if (!this.running) throw err;
     const errorClass = errorClassOf(err);
-    await this.deadLetter(msg, { code: 'UNEXPECTED_ERROR', field: '(root)', reason: `unexpected_error: ${errorClass}` }, 'unexpected_error');
+    const reason = `unexpected_error: ${errorClass}${seen.step ? ` in ${seen.step}` : ''}`;
+    await this.deadLetter(msg, { code: 'UNEXPECTED_ERROR', field: '(root)', reason }, 'unexpected_error');
     this.deps.logger.error('command dead-lettered after an unexpected error', {
       error_class: errorClass,
       error: err instanceof Error ? err.message : String(err),
       operation_id: seen.operationId ?? undefined,
+      step: seen.step,
       routing_key: msg.fields.routingKey,
       ...refusalIdentifiers(msg.content),
     });
@@ -352,7 +350,7 @@ export class CommandConsumer {
     deadLetteredTotal().inc({ reason: metricReason });
   }
 
-  private async decideMessage(msg: ConsumeMessage, seen: { operationId: string | null }, priority: boolean): Promise<Decided> {
+  private async decideMessage(msg: ConsumeMessage, seen: Seen, priority: boolean): Promise<Decided> {
     let command: PaymentCommand;
     // The contract label of the metric: a known contract's name, `canonical`, or `unknown` until it is read.
     let contract = 'unknown';
@@ -395,7 +393,10 @@ export class CommandConsumer {
     contractMessages().inc({ contract, outcome: 'accepted' });
     const operationId = operationIdOf(command);
     seen.operationId = operationId;
+    // A take the limiter's Redis answers with an error (not an outage) is dead-lettered naming the rate limit.
+    seen.step = 'rate limit';
     await this.admit(command);
+    seen.step = undefined;
     markMessage(msg, 'admitted');
     bindOperation(msg, operationId);
     // Rare path: the completion of a customer action (3-D Secure) of an operation waiting for it.
@@ -670,6 +671,12 @@ interface Decided {
   operationId: string | null;
   deliver?: string | OperationRecord;
   prepared?: PreparedAttempt;
+}
+
+/** What `handle` knows of a message when deciding it fails: its operation and, where it names one, the step that failed. */
+interface Seen {
+  operationId: string | null;
+  step?: 'rate limit';
 }
 
 /** Deliveries whose channel signature held (and named no other channel), by the channel: their dead letters say so. */

@@ -40,7 +40,12 @@ export interface IntakeProcess {
 export async function startIntakeProcess(
   config: Config,
   logger: Logger,
-  options: { rateLimits?: boolean; actionCompletion?: Pick<ActionCompletion, 'complete'> } = {},
+  options: {
+    rateLimits?: boolean;
+    /** The rate limiter's own Redis (a test cuts it alone); default the process's. Left open on stop. */
+    rateLimiterRedis?: RedisClient;
+    actionCompletion?: Pick<ActionCompletion, 'complete'>;
+  } = {},
 ): Promise<IntakeProcess> {
   const redis = createRedis(config.redis, 'commands', logger);
   const ledger = new Ledger(redis, config.redis.keyPrefix);
@@ -62,7 +67,9 @@ export async function startIntakeProcess(
     deadLetterStampKey(config.serviceBus.secret),
   );
   // With `rateLimits`, the worker's rate limiter (rate_limits.*, leased tokens) holds messages over a limit.
-  const rateLimiter = options.rateLimits ? new RateLimiter({ config, redis, logger, where: 'consumer', lease: config.rateLimits.leaseTokens }) : undefined;
+  const rateLimiter = options.rateLimits
+    ? new RateLimiter({ config, redis: options.rateLimiterRedis ?? redis, logger, where: 'consumer', lease: config.rateLimits.leaseTokens })
+    : undefined;
   const consumer = new CommandConsumer({
     config,
     connection,
