@@ -486,6 +486,27 @@ describe("a cancel of an authorization whose capture FAILED for a reason its PSP
     }
   });
 
+  it("the re-captured amount refunded partly by us, the rest in the PSP's back office (refund_outside_bridge): action none", async () => {
+    const { auth, capture } = await withFailedCapture(true, 4000);
+    await recapturedByPsp(capture);
+    await refunded(auth, 1000, 'SUCCEEDED');
+    const authRecord = (await ledger.get(auth.payment.operation_reference!))!;
+    const adjustments = new AdjustmentRecorder({ config, store: new AdjustmentStore(redis, config.redis.keyPrefix), recorder, ledger, logger: logs.logger });
+    await adjustments.recordAdjustment(authRecord, {
+      kind: 'refund_outside_bridge',
+      direction: 'debit',
+      amount: 3000,
+      currency: authRecord.payment.currency,
+      gateway: 'simulator',
+      source: 'webhook',
+      pspReference: `re_outside_${authRecord.id}`,
+      pspEventId: `re_outside_${authRecord.id}:succeeded`,
+    });
+    const cancel = await record(dependent('cancel', auth, { amount: 4000 }));
+    expect(await service.deliver(cancel)).toEqual({ kind: 'done', state: 'FAILED' });
+    expect(await ledger.get(cancel)).toMatchObject({ reason: 'captured_by_psp_retry', decline: { suggested_action: 'none' } });
+  });
+
   it('the re-captured amount partly refunded: a refund of the rest still gives it back, so the action stays refund_instead', async () => {
     const { auth, capture } = await withFailedCapture(true, 4000);
     await recapturedByPsp(capture);
