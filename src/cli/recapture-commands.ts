@@ -1,7 +1,7 @@
 import { Command } from 'commander';
 import type { OpsContext } from '../ops/ops-context';
 import { dismissHeldRecaptures, heldRecaptures } from '../ops/held-recaptures';
-import { HeldRetryRelease, heldForPspRetry, releaseHeldForPspRetry } from '../ops/held-for-psp-retry';
+import { HeldRetryRelease, heldForPspRetry, releaseHeldForPspRetry, releasedEffect } from '../ops/held-for-psp-retry';
 import { formatMinor } from '../money/minor-units';
 import { formatDuration } from './duration';
 import { parseLimit } from './limit-option';
@@ -94,7 +94,7 @@ export async function opsReleaseHeldRetry(
     const what = h ? `${h.command} ${h.gateway} of ${h.authorization_id}  ${amountText(h.amount, h.currency)}  ${h.psp_reason}` : '';
     io.out.write(
       r.result === 'released'
-        ? `${r.operation_id}: released (${what}): its amount is no longer held; a cancel of its authorization is allowed again\n`
+        ? `${r.operation_id}: released (${what}): ${releasedEffect(h?.command ?? '')}\n`
         : `DRY RUN: nothing was changed; ${r.operation_id} would be released (${what}) (run again with --execute)\n`,
     );
   } else io.out.write(`${r.operation_id}: ${RELEASE_REFUSALS[r.result]}\n`);
@@ -118,7 +118,9 @@ export function addHeldRetryCommands(ops: Command, withContext: WithOpsContext):
     .action((opts: { all?: boolean; limit?: string; json?: boolean }) => withContext((ctx, io) => opsHeldForPspRetry(ctx, io, opts)));
   held
     .command('release <operation-id>')
-    .description('once the PSP confirmed no retry will come: the amount is no longer held, a cancel is allowed again (dry run unless --execute; audit-logged)')
+    .description(
+      'once the PSP confirmed no retry will come: the amount is no longer held (a capture: a cancel is allowed again; a refund: a refund of it) (dry run unless --execute; audit-logged)',
+    )
     .requiredOption('--reason <text>', 'why (what the PSP confirmed, e.g. the support case); kept on the record')
     .option('--execute', 'release it (default: a dry run that only says what it would do)')
     .addOption(jsonOption())

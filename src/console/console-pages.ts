@@ -15,7 +15,7 @@ import type { FailedWebhook, WebhookRetryResult } from '../ops/failed-webhooks';
 import type { ReviewDecisionResult } from '../poller/risk-review-expiry';
 import type { ReviewHold } from '../risk/review-store';
 import type { HeldRecaptureView, RecaptureDismissal } from '../ops/held-recaptures';
-import type { HeldForPspRetryView, HeldRetryRelease } from '../ops/held-for-psp-retry';
+import { releasedEffect, type HeldForPspRetryView, type HeldRetryRelease } from '../ops/held-for-psp-retry';
 import type { ParkedSplitTender } from '../ops/parked-split-tenders';
 import type { RecheckResult } from '../ops/recheck';
 import type { RecentRun } from '../reconciliation-run/reconciliation-history';
@@ -744,7 +744,7 @@ function heldForPspRetrySection(ctx: PageContext, h: HeldForPspRetryView): SafeH
       <dd>${h.authorization_id}${h.psp_reference ? ` (PSP reference ${h.psp_reference})` : ''}</dd>
     </dl>
     <p>
-      Release it only once the PSP confirmed no retry will come: its amount is then no longer held and a cancel of its authorization is allowed again (as
+      Release it only once the PSP confirmed no retry will come: ${releasedEffect(h.command)} (as
       <code>payment-bridge ops held-retries release</code>).
     </p>
     <form method="post" action="${ctx.base}/held-retries/release" class="actions" id="held-release-form">
@@ -960,8 +960,7 @@ export function recaptureDismissResultPage(ctx: PageContext, results: readonly R
   });
 }
 
-const HELD_RELEASE_RESULTS: Record<HeldRetryRelease['result'], string> = {
-  released: 'released: its amount is no longer held; a cancel of its authorization is allowed again',
+const HELD_RELEASE_RESULTS: Record<Exclude<HeldRetryRelease['result'], 'released'>, string> = {
   would_release: 'dry run: nothing was changed; it would be released',
   not_found: 'refused: no such operation',
   not_held: "refused: not held for its PSP's retry (no hold, or not FAILED)",
@@ -983,7 +982,7 @@ export function heldRetryReleaseResultPage(ctx: PageContext, r: HeldRetryRelease
         cells: [
           lookupLink(ctx, r.operation_id),
           h ? `${h.command} ${h.gateway} of ${h.authorization_id}, ${money(h.amount, h.currency)}: ${h.psp_reason}` : '',
-          HELD_RELEASE_RESULTS[r.result],
+          r.result === 'released' ? `released: ${releasedEffect(h?.command ?? '')}` : HELD_RELEASE_RESULTS[r.result],
         ],
       },
     ],

@@ -18,7 +18,7 @@ import {
 } from '../gateways/gateway-adapter';
 import { GatewayRoute } from '../gateways/gateway-route';
 import { GatewayRouter, UNKNOWN_GATEWAY } from '../routing/gateway-router';
-import { gatewayErrorDecline } from '../gateways/gateway-declines';
+import { bridgeDecline, gatewayErrorDecline } from '../gateways/gateway-declines';
 import { declineTableFor, gatewayDefinition } from '../gateways/gateway-registry';
 import { Interaction, Ledger, OperationRecord, TransitionFields } from '../ledger/ledger';
 import { afterTransition } from '../ledger/record-fields';
@@ -296,7 +296,8 @@ export class DeliveryService {
         ...(ctx.field ? { field: ctx.field } : {}),
         ...ctx.detail,
       });
-      const failed = await recorder.fail(op, ctx.fail, 'bridge', { details: ctx.detail, field: ctx.field });
+      const decline = ctx.action ? { ...bridgeDecline(ctx.fail), suggested_action: ctx.action } : undefined;
+      const failed = await recorder.fail(op, ctx.fail, 'bridge', { details: ctx.detail, field: ctx.field, decline });
       return { kind: 'done', state: failed.state };
     }
     const breaker = this.breaker(route.gateway.name);

@@ -14,6 +14,7 @@ import { commandsUndoneBy, isAdjustmentKind, releasesHold } from '../adjustments
 import { laterInPspTime } from '../gateways/psp-time';
 import { GIFT_CARD_METHOD, isStoredValueCommand } from '../contracts/stored-value';
 import { isGiftCardNumberKey, refundNamesCard } from '../contracts/gift-card-keys';
+import type { SuggestedAction } from '../errors/decline';
 
 /** Commands that act on an earlier authorization named by `gateway_key`. */
 export const DEPENDENT: ReadonlySet<CommandType> = new Set(['capture', 'cancel', 'refund', 'validate', 'revalidate']);
@@ -70,6 +71,11 @@ export interface ContextRefusal {
   field?: string;
   /** What an operator needs to see (scopes, currencies, amounts; never card data). */
   detail?: Record<string, unknown>;
+  /**
+   * The decline's `suggested_action` when this refusal's differs from what its reason suggests (`BRIDGE_DECLINES`):
+   * absent, the reason's.
+   */
+  action?: SuggestedAction;
 }
 
 /**
@@ -249,7 +255,7 @@ export async function resolveOperationContext(op: OperationRecord, ledger: Ledge
       const outside = summed ? await refundedOutside(op, auth, ledger) : 0;
       const over = summed ? amountRefusal(op, auth, dependents, options.singleCapture?.(gatewayOf(auth)) === true, outside) : null;
       if (over) return over;
-      const heldCapture = registers ? heldCaptureRefusal(op, auth, dependents) : null;
+      const heldCapture = registers ? heldCaptureRefusal(op, auth, dependents, await recapturedRefundedOutside(op, auth, dependents, ledger)) : null;
       if (heldCapture) return heldCapture;
       const ahead = summed ? siblingsAhead(op, auth, dependents, registered, outside) : null;
       if (ahead) return ahead;
@@ -467,7 +473,10 @@ async function checkedByReference(
     const ahead = siblingsAhead(op, auth, found.dependents, found.registered, outside);
     if (ahead) return ahead;
   }
-  const heldCapture = registers && found.authorization && auth.state === 'SUCCEEDED' ? heldCaptureRefusal(op, auth, found.dependents) : null;
+  const heldCapture =
+    registers && found.authorization && auth.state === 'SUCCEEDED'
+      ? heldCaptureRefusal(op, auth, found.dependents, await recapturedRefundedOutside(op, auth, found.dependents, ledger))
+      : null;
   if (heldCapture) return via(heldCapture);
   if (registers && found.authorization && auth.state === 'SUCCEEDED' && cancelFollowsCaptures?.(holder) === true) {
     const capturing = await voidGuards(op, auth, found.dependents, found.registered, ledger);
@@ -1281,12 +1290,18 @@ export function amountRefusal(
  * re-capture fail, and a success would tell the OMS the authorization was released, nothing captured, while Adyen may
  * still collect it. Settling the order is for a person with the PSP (wait for the re-capture, then refund; none within
  * 10 days: ask Adyen). Once the PSP's retry did such a capture, the cancel is refused `captured_by_psp_retry` instead
- * ({@link recapturedRefusal}). `null` for any other command, or with no capture held or re-captured. Pure.
+ * ({@link recapturedRefusal}; `refundedOutside`: what the PSP refunded of `auth` outside the bridge, default 0). `null`
+ * for any other command, or with no capture held or re-captured. Pure.
  */
-export function heldCaptureRefusal(op: OperationRecord, auth: OperationRecord, dependents: readonly DependentSummary[]): ContextRefusal | null {
+export function heldCaptureRefusal(
+  op: OperationRecord,
+  auth: OperationRecord,
+  dependents: readonly DependentSummary[],
+  refundedOutside = 0,
+): ContextRefusal | null {
   if (op.command !== 'cancel' || auth.command === 'sale') return null;
   const held = dependents.filter((d) => heldForRetry(d, 'capture'));
-  if (held.length === 0) return recapturedRefusal(auth, dependents);
+  if (held.length === 0) return recapturedRefusal(auth, dependents, refundedOutside);
   return {
     fail: AUTHORIZATION_REFUSALS.cancelCaptureHeld,
     field: 'payment.gateway_key',
@@ -1304,16 +1319,22 @@ export function heldCaptureRefusal(op: OperationRecord, auth: OperationRecord, d
  * of the capture): refused `captured_by_psp_retry` on `payment.gateway_key`, unsent, naming those captures and what they
  * took. The payment is captured at Adyen now, which cancels only a payment not captured ("If the authorization has
  * already been captured, you cannot cancel the payment anymore. You'll have to issue a refund instead."): sent, the
- * cancel would only be refused there. The OMS gives the money back with a refund (decline action `refund_instead`).
- * `null` with no such capture, or when the captures left part of the hold authorised (a cancel releases that part,
- * as after any partial capture). Pure.
+ * cancel would only be refused there. The OMS gives the money back with a refund (decline action `refund_instead`),
+ * unless refunds gave it back already: with nothing left to refund ({@link leftToRefund}, `refundedOutside` the PSP's
+ * refunds outside the bridge) the action is `none` (a refund would be refused `amount_exceeds_captured`), and with
+ * what is left all held by refunds the PSP retries itself, `contact_support` (one would be refused
+ * `amount_held_by_failed_refund`). `null` with no such capture, or when the captures left part of the hold authorised
+ * (a cancel releases that part, as after any partial capture). Pure.
  */
-function recapturedRefusal(auth: OperationRecord, dependents: readonly DependentSummary[]): ContextRefusal | null {
+function recapturedRefusal(auth: OperationRecord, dependents: readonly DependentSummary[], refundedOutside: number): ContextRefusal | null {
   const recaptured = dependents.filter((d) => d.command === 'capture' && d.doneByPspRetry === true);
   if (recaptured.length === 0) return null;
   // What the captures left of the hold is still authorised, and a cancel releases it, as after any partial capture:
   // refused only when the standing captures (the re-captured ones among them) took the whole hold.
   if (uncapturedRemainder(capturesOf(auth, standingCaptures(dependents))) !== 0) return null;
+  const left = leftToRefund(auth, dependents, refundedOutside);
+  const heldByRefunds = dependents.filter((d) => heldForRetry(d, 'refund')).reduce((total, d) => total + d.amount, 0);
+  const action: SuggestedAction | undefined = left === null ? undefined : left <= 0 ? 'none' : left <= heldByRefunds ? 'contact_support' : undefined;
   return {
     fail: AUTHORIZATION_REFUSALS.cancelAfterRecapture,
     field: 'payment.gateway_key',
@@ -1321,8 +1342,26 @@ function recapturedRefusal(auth: OperationRecord, dependents: readonly Dependent
       authorization_id: auth.id,
       recaptured_amount: recaptured.reduce((total, d) => total + d.amount, 0),
       recaptured_capture_ids: recaptured.map((d) => d.id).join(','),
+      ...(left !== null ? { left_to_refund: left } : {}),
+      ...(heldByRefunds > 0 ? { held_by_failed_refunds: heldByRefunds } : {}),
     },
+    ...(action ? { action } : {}),
   };
+}
+
+/**
+ * What the PSP refunded of `auth` outside the bridge ({@link refundedOutsideBridgeOf}: one read of its adjustments)
+ * when cancel `op` may be refused `captured_by_psp_retry` (a capture of `auth` done by its PSP's retry), whose advice
+ * depends on what is left to refund; 0 otherwise, unread.
+ */
+async function recapturedRefundedOutside(
+  op: OperationRecord,
+  auth: OperationRecord,
+  dependents: readonly DependentSummary[],
+  ledger: Pick<Ledger, 'adjustmentsOfEach'>,
+): Promise<number> {
+  if (op.command !== 'cancel' || !dependents.some((d) => d.command === 'capture' && d.doneByPspRetry === true)) return 0;
+  return refundedOutsideBridgeOf(auth, ledger);
 }
 
 /**

@@ -135,9 +135,10 @@ export interface DependentSummary {
    */
   heldForPspRetry?: true;
   /**
-   * A capture or refund recorded FAILED and held for its PSP's own retry (`HELD_FOR_PSP_RETRY_FIELD`) that the PSP then
-   * did (`succeededAfterFailure`: Adyen's CAPTURE "Transaction Recaptured"), not undone since: a capture so done leaves
-   * its payment captured at the PSP, which no cancel undoes. Absent otherwise.
+   * A capture or refund recorded FAILED and held for its PSP's own retry (`HELD_FOR_PSP_RETRY_FIELD`, or released by an
+   * operator since: `HELD_FOR_PSP_RETRY_RELEASED_FIELD`) that the PSP then did (`succeededAfterFailure`: Adyen's CAPTURE
+   * "Transaction Recaptured"), not undone since: a capture so done leaves its payment captured at the PSP, which no
+   * cancel undoes. Absent otherwise.
    */
   doneByPspRetry?: true;
   /**
@@ -1025,7 +1026,9 @@ export class Ledger {
    * wins), the hold mark is replaced by a release mark (`HELD_FOR_PSP_RETRY_RELEASED_FIELD`: when, who, why, the PSP
    * reason it held), a `held_for_psp_retry_released` history entry is appended and its index entry removed. Its amount
    * then no longer counts as held: a cancel of its authorization, or another capture or refund of that amount, is
-   * checked as for any FAILED one. `reason` and `by` are redacted before they are stored.
+   * checked as for any FAILED one. Should the PSP's retry come after all, the release mark still says the capture was
+   * held (`DependentSummary.doneByPspRetry`): a cancel is then refused `captured_by_psp_retry`, as without a release.
+   * `reason` and `by` are redacted before they are stored.
    * @returns `released` with the PSP reason it held, or why not: `not_found`, `not_held` (no hold, or not FAILED),
    *   `retry_succeeded` (the PSP's retry is recorded done: it stays captured or refunded), `already_released`.
    */
@@ -1175,8 +1178,8 @@ export class Ledger {
    * What `ids` are, their state and the fields that say what they moved, whether the PSP later undid them (a refund or
    * capture, `UNDONE_FIELD`), and whether one recorded FAILED was done by the PSP after all
    * (`SUCCEEDED_AFTER_FAILURE_FIELD`: what it moved is then what the PSP confirmed in that mark, else what it asked),
-   * and whether one recorded FAILED is held for the PSP's own retry (`HELD_FOR_PSP_RETRY_FIELD`); those not found are
-   * left out.
+   * and whether one recorded FAILED is held for the PSP's own retry (`HELD_FOR_PSP_RETRY_FIELD`) or was, until an
+   * operator released it (`HELD_FOR_PSP_RETRY_RELEASED_FIELD`); those not found are left out.
    */
   private async movedAmounts(ids: readonly string[]): Promise<
     Array<{
@@ -1207,11 +1210,12 @@ export class Ledger {
           SUCCEEDED_AFTER_FAILURE_FIELD,
           ...hashNamesOf(['gatewayReference']),
           HELD_FOR_PSP_RETRY_FIELD,
+          HELD_FOR_PSP_RETRY_RELEASED_FIELD,
         ),
       ),
     );
     return replies.flatMap((reply, i) => {
-      const [state, command, confirmed, confirmedCurrency, paymentJson, routing, undoneBy, lateJson, reference, heldForRetry] = reply;
+      const [state, command, confirmed, confirmedCurrency, paymentJson, routing, undoneBy, lateJson, reference, heldForRetry, released] = reply;
       if (!state || !command || !paymentJson) return [];
       const late = state === 'FAILED' && lateJson !== null ? readMark(lateJson) : undefined;
       const moved: MovedAmountFields = {
@@ -1231,8 +1235,10 @@ export class Ledger {
           succeededAfterFailure: late !== undefined,
           // Done after all once re-captured: then counted as done, no longer as held.
           heldForPspRetry: state === 'FAILED' && late === undefined && heldForRetry !== null && heldForRetry !== '',
-          // The hold's mark stays with the late success: the PSP's retry did it.
-          doneByPspRetry: state === 'FAILED' && late !== undefined && undoneBy === null && heldForRetry !== null && heldForRetry !== '',
+          // The hold's mark stays with the late success: the PSP's retry did it. So does an operator's release mark (which
+          // replaced the hold's): a release frees the amount while no retry comes, yet Adyen may re-capture after all.
+          doneByPspRetry:
+            state === 'FAILED' && late !== undefined && undoneBy === null && ((heldForRetry !== null && heldForRetry !== '') || released !== null),
           ...(reference ? { gatewayReference: reference } : {}),
         },
       ];

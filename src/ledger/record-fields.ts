@@ -139,7 +139,8 @@ export const HELD_FOR_PSP_RETRY_FIELD = 'held_for_psp_retry';
 /**
  * The hash field of a capture or refund whose hold for its PSP's retry an operator released (the PSP confirmed no retry
  * will come): JSON `{ at, by, reason, psp_reason }` (`Ledger.releaseHeldForPspRetry`), written once in place of
- * `HELD_FOR_PSP_RETRY_FIELD`. Not part of the record: its history entry says the same.
+ * `HELD_FOR_PSP_RETRY_FIELD`. Not part of the record: its history entry says the same. Read with the dependents: a
+ * re-capture after a release is still one by the PSP's retry (`DependentSummary.doneByPspRetry`).
  */
 export const HELD_FOR_PSP_RETRY_RELEASED_FIELD = 'held_for_psp_retry_released';
 

@@ -85,9 +85,20 @@ function viewOf(record: OperationRecord, heldSince: number, now: number): HeldFo
   };
 }
 
+/**
+ * What a release of a held `command` (`capture` or `refund`) allows, as the CLI, the console and the log say it: a
+ * capture's amount no longer claims its authorization, so a cancel of it is allowed again; a refund's no longer counts
+ * as given back, so a refund of that amount is allowed again (a cancel never waited for it).
+ */
+export function releasedEffect(command: string): string {
+  return command === 'refund'
+    ? 'its amount is no longer held; a refund of that amount is allowed again'
+    : 'its amount is no longer held; a cancel of its authorization is allowed again';
+}
+
 const released = counter(
   'pb_held_for_psp_retry_released_total',
-  "Captures and refunds held for their PSP's own retry that an operator released (ops held-retries release --execute: the PSP confirmed no retry will come): their amount no longer held, a cancel of their authorization allowed again",
+  "Captures and refunds held for their PSP's own retry that an operator released (ops held-retries release --execute: the PSP confirmed no retry will come): their amount no longer held (a capture's: a cancel of its authorization allowed again; a refund's: refundable again)",
   ['gateway', 'command'],
 );
 
@@ -143,20 +154,17 @@ export async function releaseHeldForPspRetry(
   });
   if (result === 'released' && held) {
     released.inc({ gateway: held.gateway, command: held.command });
-    deps.logger.warn(
-      "an operator released a capture or refund held for its PSP's retry: its amount is no longer held, a cancel of its authorization is allowed again",
-      {
-        operation_id: id,
-        command: held.command,
-        gateway: held.gateway,
-        authorization_id: held.authorization_id,
-        amount: held.amount,
-        currency: held.currency,
-        psp_reason: held.psp_reason,
-        released_by: opts.actor,
-        release_reason: opts.reason,
-      },
-    );
+    deps.logger.warn(`an operator released a capture or refund held for its PSP's retry: ${releasedEffect(held.command)}`, {
+      operation_id: id,
+      command: held.command,
+      gateway: held.gateway,
+      authorization_id: held.authorization_id,
+      amount: held.amount,
+      currency: held.currency,
+      psp_reason: held.psp_reason,
+      released_by: opts.actor,
+      release_reason: opts.reason,
+    });
   }
   const shown = result === 'released' || result === 'would_release';
   return { operation_id: id, execute: opts.execute, result, ...(shown && held ? { held } : {}) };

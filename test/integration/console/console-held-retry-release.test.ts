@@ -77,6 +77,26 @@ describe("console: a capture held for its PSP's retry shows how long it is held,
     expect(await operationPage(recent)).toContain('data-overdue="false"');
   });
 
+  it('a held refund: the form and the result say a refund of that amount is allowed again, never a cancel', async () => {
+    const n = `${process.pid}-${++seq}`;
+    const cmd = channelCommand('refund', {}, { gateway: 'adyen', gateway_account: 'acct-1', amount: 2000, currency: 'EUR', order_id: `order-hr-refund-${n}` });
+    const id = cmd.payment.operation_reference!;
+    const refundReason = 'Refund rejected by card scheme because of a technical issue.';
+    await ledger.create(id, cmd);
+    await ledger.transition(id, 'SENT', { event: 'attempt' }, { countAttempt: true });
+    await ledger.transition(id, 'FAILED', { event: 'outcome' }, { reason: refundReason, heldForPspRetry: refundReason, gatewayReference: `ADYHRR${seq}` });
+    await ledger.indexHeldForPspRetry(id, Date.now() - DAY_MS);
+    const section = /<section[^>]*id="held-for-psp-retry"[^>]*>[\s\S]*?<\/section>/.exec(await operationPage(id))?.[0] ?? '';
+    expect(section).toContain('a refund of that amount is allowed again');
+    expect(section).not.toContain('cancel');
+    const csrf = decodeURIComponent(await session.csrf());
+    const res = await post(form(id, { csrf, reason: 'Adyen Support case 777: no retry', mode: 'execute' }));
+    const text = await res.text();
+    expect(text).toContain(`data-operation="${id}" data-result="released"`);
+    expect(text).toContain('released: its amount is no longer held; a refund of that amount is allowed again');
+    expect(text).not.toContain('cancel of its authorization');
+  });
+
   it('shows no held section or form for an operation not held', async () => {
     const cmd = channelCommand(
       'capture',

@@ -438,6 +438,94 @@ describe("a cancel of an authorization whose capture FAILED for a reason its PSP
     expect(await metricValue('pb_authorization_refusals_total', { gateway: 'simulator', reason: 'captured_by_psp_retry' })).toBe(before + 2);
   });
 
+  it('an operator released the hold, then the PSP re-captured after all: a cancel is still refused unsent captured_by_psp_retry, action refund_instead', async () => {
+    const { auth, capture } = await withFailedCapture(true, 4000);
+    expect(await ledger.releaseHeldForPspRetry(capture, { reason: 'Adyen Support: no retry', by: 'ops@test' })).toMatchObject({ result: 'released' });
+    await recapturedByPsp(capture);
+    const cancel = await record(dependent('cancel', auth, { amount: 4000 }));
+    const requests = sim.counters().requests;
+    expect(await service.deliver(cancel)).toEqual({ kind: 'done', state: 'FAILED' });
+    expect(sim.counters().requests).toBe(requests);
+    expect(await ledger.get(cancel)).toMatchObject({ reason: 'captured_by_psp_retry', decline: { suggested_action: 'refund_instead' } });
+  });
+
+  it('an operator released the hold and no re-capture came: the amount is free again and a cancel is sent', async () => {
+    const { auth, capture } = await withFailedCapture(true, 4000);
+    expect(await ledger.releaseHeldForPspRetry(capture, { reason: 'Adyen Support: no retry', by: 'ops@test' })).toMatchObject({ result: 'released' });
+    const cancel = await record(dependent('cancel', auth, { amount: 4000 }));
+    expect(await service.deliver(cancel)).toEqual({ kind: 'done', state: 'SUCCEEDED' });
+    expect(sim.counters().effects[cancel]).toBe(1);
+  });
+
+  /** A refund of `auth` for `amount`, registered as delivery registers it and recorded in `state` (SUCCEEDED, or FAILED held for the PSP's retry). */
+  async function refunded(auth: PaymentCommand, amount: number, state: 'SUCCEEDED' | 'HELD'): Promise<string> {
+    const refund = await record(dependent('refund', auth, { amount }));
+    expect(await ledger.authorizationView(auth.payment.operation_reference!, refund)).not.toBeNull();
+    await ledger.transition(refund, 'SENT', { event: 'attempt' });
+    const reason = 'Refund rejected by card scheme because of a technical issue.';
+    if (state === 'SUCCEEDED') await ledger.transition(refund, 'SUCCEEDED', { event: 'outcome' });
+    else await ledger.transition(refund, 'FAILED', { event: 'outcome' }, { reason, heldForPspRetry: reason });
+    return refund;
+  }
+
+  it('the re-captured amount refunded already: a cancel is still refused captured_by_psp_retry, with action none (a refund would exceed what was captured), on the record and the event', async () => {
+    const { auth, capture } = await withFailedCapture(true, 4000);
+    await recapturedByPsp(capture);
+    await refunded(auth, 4000, 'SUCCEEDED');
+    const reference = (await ledger.get(auth.payment.operation_reference!))!.gatewayReference!;
+    for (const gatewayKey of [auth.payment.operation_reference!, reference]) {
+      const cancel = await record(dependent('cancel', auth, { gateway_key: gatewayKey, amount: 4000 }));
+      const requests = sim.counters().requests;
+      expect(await service.deliver(cancel)).toEqual({ kind: 'done', state: 'FAILED' });
+      expect(sim.counters().requests).toBe(requests);
+      expect(await ledger.get(cancel)).toMatchObject({
+        reason: 'captured_by_psp_retry',
+        decline: { category: 'operation_not_permitted', gateway_code: 'captured_by_psp_retry', suggested_action: 'none' },
+      });
+      expect((await events.load(`${cancel}.FAILED`))?.params.payment).toMatchObject({ reason: 'captured_by_psp_retry', decline: { suggested_action: 'none' } });
+    }
+  });
+
+  it("the re-captured amount refunded partly by us, the rest in the PSP's back office (refund_outside_bridge): action none", async () => {
+    const { auth, capture } = await withFailedCapture(true, 4000);
+    await recapturedByPsp(capture);
+    await refunded(auth, 1000, 'SUCCEEDED');
+    const authRecord = (await ledger.get(auth.payment.operation_reference!))!;
+    const adjustments = new AdjustmentRecorder({ config, store: new AdjustmentStore(redis, config.redis.keyPrefix), recorder, ledger, logger: logs.logger });
+    await adjustments.recordAdjustment(authRecord, {
+      kind: 'refund_outside_bridge',
+      direction: 'debit',
+      amount: 3000,
+      currency: authRecord.payment.currency,
+      gateway: 'simulator',
+      source: 'webhook',
+      pspReference: `re_outside_${authRecord.id}`,
+      pspEventId: `re_outside_${authRecord.id}:succeeded`,
+    });
+    const cancel = await record(dependent('cancel', auth, { amount: 4000 }));
+    expect(await service.deliver(cancel)).toEqual({ kind: 'done', state: 'FAILED' });
+    expect(await ledger.get(cancel)).toMatchObject({ reason: 'captured_by_psp_retry', decline: { suggested_action: 'none' } });
+  });
+
+  it('the re-captured amount partly refunded: a refund of the rest still gives it back, so the action stays refund_instead', async () => {
+    const { auth, capture } = await withFailedCapture(true, 4000);
+    await recapturedByPsp(capture);
+    await refunded(auth, 1000, 'SUCCEEDED');
+    const cancel = await record(dependent('cancel', auth, { amount: 4000 }));
+    expect(await service.deliver(cancel)).toEqual({ kind: 'done', state: 'FAILED' });
+    expect(await ledger.get(cancel)).toMatchObject({ reason: 'captured_by_psp_retry', decline: { suggested_action: 'refund_instead' } });
+  });
+
+  it('what is left of the re-captured amount held by a refund the PSP retries itself: the action is contact_support (a refund would be refused amount_held_by_failed_refund)', async () => {
+    const { auth, capture } = await withFailedCapture(true, 4000);
+    await recapturedByPsp(capture);
+    await refunded(auth, 1000, 'SUCCEEDED');
+    await refunded(auth, 3000, 'HELD');
+    const cancel = await record(dependent('cancel', auth, { amount: 4000 }));
+    expect(await service.deliver(cancel)).toEqual({ kind: 'done', state: 'FAILED' });
+    expect(await ledger.get(cancel)).toMatchObject({ reason: 'captured_by_psp_retry', decline: { suggested_action: 'contact_support' } });
+  });
+
   it('once the PSP re-captured a capture that took part of the hold (3000 of 4000), a cancel is sent as after any partial capture: it releases the rest', async () => {
     const { auth, capture } = await withFailedCapture(true, 3000);
     await recapturedByPsp(capture);

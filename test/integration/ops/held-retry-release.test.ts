@@ -237,6 +237,26 @@ describe("ops held-retries release: an operator releases a capture held for its 
     expect(await metricValue('pb_held_for_psp_retry_released_total', { gateway: 'simulator', command: 'capture' })).toBe(before);
   });
 
+  it('says what the release allows for what was held: a cancel for a held capture, a refund of that amount for a held refund (and never a cancel)', async () => {
+    const { capture } = await heldCapture();
+    const captureDone = await release(capture, { execute: true });
+    expect(captureDone.out).toContain('its amount is no longer held; a cancel of its authorization is allowed again');
+
+    const auth = channelCommand('authorize', {}, { gateway_key: 'pm_card_visa', amount: 4000 });
+    expect(await service.deliver(await record(auth))).toEqual({ kind: 'done', state: 'SUCCEEDED' });
+    const refund = await record(dependent('refund', auth, { amount: 2000 }));
+    await ledger.transition(refund, 'SENT', { event: 'attempt' });
+    const refundReason = 'Refund rejected by card scheme because of a technical issue.';
+    await ledger.transition(refund, 'FAILED', { event: 'outcome' }, { reason: refundReason, heldForPspRetry: refundReason });
+    const refundDone = await release(refund, { execute: true });
+    expect(refundDone.code).toBe(0);
+    expect(refundDone.out).toContain('its amount is no longer held; a refund of that amount is allowed again');
+    expect(refundDone.out).not.toContain('cancel');
+    const line = logs.lines.find((l) => l.includes("an operator released a capture or refund held for its PSP's retry") && l.includes(refund));
+    expect(line).toContain('a refund of that amount is allowed again');
+    expect(line).not.toContain('cancel');
+  });
+
   it('is refused, nothing changed, for an operation not held, not found, or without a reason', async () => {
     const auth = channelCommand('authorize', {}, { gateway_key: 'pm_card_visa', amount: 4000 });
     const authId = await record(auth);
