@@ -1,7 +1,7 @@
 import { Channel } from 'amqplib';
 import { AmqpConnection } from '../amqp/amqp-connection';
 import { openChannelWithin, withTimeout } from '../amqp/broker-deadline';
-import { closeChannelWithin } from '../amqp/channel-close';
+import { closeChannelWithin, closeOpeningWithin } from '../amqp/channel-close';
 import { Config } from '../config/config';
 import { Logger } from '../logging/logger';
 import { LogThrottle } from '../logging/log-throttle';
@@ -92,9 +92,21 @@ export class BacklogProbe {
     return this.channel;
   }
 
+  /**
+   * Closes the probe's channel at the process's shutdown, at most `amqp.publish_timeout_ms` in all (the opening it
+   * may still wait for, then the close). A close the broker does not answer is given up
+   * (`pb_amqp_channel_close_timeouts_total{what="backlog_probe"}`, a warn line) rather than holding the shutdown;
+   * the connection is not dropped (the publisher still closes on it), its own bounded close follows. Never throws.
+   */
   async close(): Promise<void> {
     const ch = this.channel;
     this.channel = null;
-    if (ch) await ch.then((c) => c.close()).catch(() => undefined);
+    if (ch)
+      await closeOpeningWithin(ch, {
+        timeoutMs: this.deps.config.amqp.publishTimeoutMs,
+        what: 'backlog_probe',
+        logger: this.deps.logger,
+        onTimeout: 'abandon',
+      });
   }
 }

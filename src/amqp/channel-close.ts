@@ -6,36 +6,89 @@ import { counter } from '../metrics/metrics-registry';
 const closeTimeouts = () =>
   counter(
     'pb_amqp_channel_close_timeouts_total',
-    'AMQP channels whose close the broker did not answer in time: their connection was dropped (the broker requeues what they held; the connection reconnects), by what the channel was for',
+    "AMQP channels whose close the broker did not answer in time, by what the channel was for: at a process's shutdown (the backlog probe's and the confirm publishers' close) the close is given up and the connection closes with the process; otherwise their connection was dropped (the broker requeues what it held; the connection reconnects)",
     ['what'],
   );
+
+/** Options of {@link closeChannelWithin} and {@link closeOpeningWithin}. */
+export interface ChannelCloseOptions {
+  /** Longest wait for the broker, milliseconds (callers use `amqp.publish_timeout_ms`). */
+  timeoutMs: number;
+  /** What the channel was for (a metric label: a short constant, never input). */
+  what: string;
+  logger?: Logger;
+  /**
+   * What a close not answered within the bound leads to. `drop` (the default): the channel's connection is dropped,
+   * for a connection that nothing else needs while it stays silent. `abandon`: the close is given up and the
+   * connection left as it is, for a close at a process's shutdown while other channels of the same connection
+   * (a consumer's, holding unacked messages) may still be in use: the connection's own bounded close ends it.
+   */
+  onTimeout?: 'drop' | 'abandon';
+}
 
 /**
  * Closes `channel`, waiting at most `timeoutMs` for the broker's close-ok. amqplib waits for it without a bound,
  * so a broker that never answers (a node gone silent, a wedged channel process) would hold the caller for ever,
- * and the messages the channel holds unacked with it. Past the bound the channel's connection is dropped (its
- * socket destroyed with an error: amqplib closes the connection and its channels, an `AmqpConnection`
- * reconnects as after any loss, the broker requeues the unacked messages once it sees the socket go), counted in
- * `pb_amqp_channel_close_timeouts_total{what}` and said in a warn line. Never throws.
- * @param timeoutMs milliseconds (callers use `amqp.publish_timeout_ms`).
- * @param what what the channel was for (a metric label: a short constant, never input).
+ * and the messages the channel holds unacked with it. Past the bound: counted in
+ * `pb_amqp_channel_close_timeouts_total{what}`, said in a warn line, and by default (`onTimeout: 'drop'`) the
+ * channel's connection is dropped (its socket destroyed with an error: amqplib closes the connection and its
+ * channels, an `AmqpConnection` reconnects as after any loss, the broker requeues the unacked messages of every
+ * channel of that connection once it sees the socket go). Never throws.
  * @returns true when the channel closed (or was closed already) within the bound.
  */
-export async function closeChannelWithin(channel: Channel, options: { timeoutMs: number; what: string; logger?: Logger }): Promise<boolean> {
-  let timer: NodeJS.Timeout | undefined;
+export async function closeChannelWithin(channel: Channel, options: ChannelCloseOptions): Promise<boolean> {
   const closed = channel.close().then(
     () => true,
     // Already closed (the broker or the connection closed it): nothing left to wait for.
     () => true,
   );
-  const ok = await Promise.race([closed, new Promise<false>((resolve) => (timer = setTimeout(() => resolve(false), options.timeoutMs)))]);
-  clearTimeout(timer);
-  if (ok) return true;
-  closeTimeouts().inc({ what: options.what });
-  options.logger?.warn('amqp channel did not close in time: its connection is dropped (the broker requeues what it held)', {
-    what: options.what,
-    timeout_ms: options.timeoutMs,
-  });
-  dropConnectionOf(channel, `channel close not answered within ${options.timeoutMs} ms`);
+  if (await within(closed, options.timeoutMs)) return true;
+  closeNotAnswered(options);
+  if ((options.onTimeout ?? 'drop') === 'drop') dropConnectionOf(channel, `channel close not answered within ${options.timeoutMs} ms`);
   return false;
+}
+
+/**
+ * Closes the channel `opening` resolves with, for a holder that keeps its channel as a promise (it may still be
+ * opening, or waiting for a connection), at most `timeoutMs` in all: the opening and the close share the bound.
+ * Past it, as {@link closeChannelWithin} (counted, a warn line, and the connection dropped or the close abandoned
+ * per `onTimeout`); a channel that opens after the bound is closed then, unwaited. An opening that failed leaves
+ * nothing to close. Never throws.
+ * @returns true when the channel closed (or never opened) within the bound.
+ */
+export async function closeOpeningWithin(opening: Promise<Channel>, options: ChannelCloseOptions): Promise<boolean> {
+  const deadline = Date.now() + options.timeoutMs;
+  const settled = opening.then(
+    (channel) => channel,
+    () => null,
+  );
+  const opened = await within(settled, options.timeoutMs);
+  if (opened === false) {
+    closeNotAnswered(options);
+    void settled.then((channel) => channel?.close()).catch(() => undefined);
+    return false;
+  }
+  if (opened === null) return true;
+  return closeChannelWithin(opened, { ...options, timeoutMs: Math.max(1, deadline - Date.now()) });
+}
+
+/** `promise`'s value, or false once `ms` milliseconds passed without it. */
+async function within<T>(promise: Promise<T>, ms: number): Promise<T | false> {
+  let timer: NodeJS.Timeout | undefined;
+  try {
+    return await Promise.race([promise, new Promise<false>((resolve) => (timer = setTimeout(() => resolve(false), ms)))]);
+  } finally {
+    clearTimeout(timer);
+  }
+}
+
+function closeNotAnswered(options: ChannelCloseOptions): void {
+  closeTimeouts().inc({ what: options.what });
+  const abandon = options.onTimeout === 'abandon';
+  options.logger?.warn(
+    abandon
+      ? 'amqp channel did not close in time: the close is given up (the connection closes with the process)'
+      : 'amqp channel did not close in time: its connection is dropped (the broker requeues what it held)',
+    { what: options.what, timeout_ms: options.timeoutMs },
+  );
 }

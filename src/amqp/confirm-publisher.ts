@@ -6,6 +6,7 @@ import { redactText } from '../logging/redact';
 import { counter } from '../metrics/metrics-registry';
 import { QUEUE_MISMATCH_RETRY_MS } from './queue-mismatch';
 import { withTimeout } from './broker-deadline';
+import { closeOpeningWithin } from './channel-close';
 
 const resentTotal = () =>
   counter(
@@ -188,13 +189,23 @@ export class ConfirmPublisher {
   private retire(opening: Promise<ConfirmChannel>, channel: ConfirmChannel): void {
     if (this.channel !== opening) return;
     this.channel = null;
+    // Not bounded: this runs while consumer lanes may share the connection, and dropping it on an unanswered close
+    // would make the broker requeue their unacked messages mid-call. A close never answered only leaves this channel.
     setTimeout(() => void channel.close().catch(() => undefined), this.timeoutMs).unref();
   }
 
+  /**
+   * Closes the channel at the process's (or an operator command's) end, at most the publish timeout in all (the
+   * opening it may still wait for, then the close). A close the broker does not answer is given up
+   * (`pb_amqp_channel_close_timeouts_total{what="confirm_publisher"}`, a warn line) rather than holding the
+   * shutdown. The connection is never dropped here: a worker closes its consumer's demotion publisher while the
+   * broker dead-letter redactor still holds unacked messages on the same connection; the connection's own bounded
+   * close ends it. Never throws.
+   */
   async close(): Promise<void> {
     const ch = this.channel;
     this.channel = null;
-    if (ch) await ch.then((c) => c.close()).catch(() => undefined);
+    if (ch) await closeOpeningWithin(ch, { timeoutMs: this.timeoutMs, what: 'confirm_publisher', logger: this.connection.logger, onTimeout: 'abandon' });
   }
 }
 

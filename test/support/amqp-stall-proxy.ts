@@ -4,6 +4,7 @@ import net, { AddressInfo, Socket } from 'node:net';
 export const AMQP_METHOD = {
   connectionClose: [10, 50],
   channelOpen: [20, 10],
+  channelClose: [20, 40],
   queueDeclare: [50, 10],
   basicGet: [60, 70],
   basicAck: [60, 80],
