@@ -30,18 +30,17 @@ const DEFAULT_BATCH = 500;
 /**
  * Indexes the page's candidates that are still held when the script runs: an Adyen re-capture or an operator's
  * release between the page's read and this write took them out of the index, and must not see them put back.
- * Extra keys: each candidate's record; rest arguments: its score and id, in the same order. Returns the ids added.
+ * Extra keys: each candidate's record; rest arguments: its score and id, in the same order.
  */
 const INDEX_STILL_HELD = new LuaScript(
   luaInputs(['index'], ['held_field', 'late_field']),
   `
-local added = {}
+local added = 0
 local n = #KEYS - 1
 for i = 1, n do
   local f = redis.call('HMGET', XK(i), 'state', A.held_field, A.late_field)
   if f[1] == 'FAILED' and f[2] and f[2] ~= '' and not f[3] then
-    local id = ARGV[A_REST + 2 * (i - 1) + 1]
-    if redis.call('ZADD', K.index, 'NX', ARGV[A_REST + 2 * (i - 1)], id) == 1 then added[#added + 1] = id end
+    added = added + redis.call('ZADD', K.index, 'NX', ARGV[A_REST + 2 * (i - 1)], ARGV[A_REST + 2 * (i - 1) + 1])
   end
 end
 return added
@@ -67,27 +66,7 @@ export async function backfillHeldForPspRetryIndex(
 ): Promise<HeldForPspRetryBackfill> {
   const marker = heldForPspRetryBackfillMarker(prefix);
   if ((await redis.exists(marker)) === 1) return { alreadyDone: true, indexed: 0 };
-  // Counted a page at a time: a run cut short still counts what it indexed.
-  const added = await indexUnindexedHeld(redis, prefix, batch, (ids) => backfilled.inc(ids.length));
-  await redis.set(marker, String(now));
-  return { alreadyDone: false, indexed: added.length };
-}
-
-/**
- * Every capture or refund held for its PSP's own retry (FAILED with `held_for_psp_retry`, not done by the PSP since)
- * that is in no index of held ones, put in its shard's (scored by its record's last update), walking every shard's
- * created index a page of `batch` at a time: one pipelined read a page, and one script a page that indexes only what
- * is still held then (`ZADD NX`: one indexed meanwhile keeps its time). Returns the ids it indexed, and gives
- * `onIndexed` those of each page as it goes. What the one-off backfill and the sweep while the fleet runs more than one
- * release (`HeldForPspRetrySweep`) both run.
- */
-export async function indexUnindexedHeld(
-  redis: RedisClient,
-  prefix: string,
-  batch = DEFAULT_BATCH,
-  onIndexed: (ids: readonly string[]) => void = () => undefined,
-): Promise<string[]> {
-  const indexed: string[] = [];
+  const report: HeldForPspRetryBackfill = { alreadyDone: false, indexed: 0 };
   const shards = shardKeysOf(prefix);
   for (const shard of ALL_SHARDS) {
     const keys = shards[shard];
@@ -106,23 +85,26 @@ export async function indexUnindexedHeld(
       const records: string[] = [];
       page.forEach(({ id, createdAt }, i) => {
         const [state, held, late, updatedAt] = replies[2 * i] as Array<string | null>;
-        const inIndex = replies[2 * i + 1] !== null;
-        if (inIndex || state !== 'FAILED' || held === null || held === '' || late !== null) return;
+        const indexed = replies[2 * i + 1] !== null;
+        if (indexed || state !== 'FAILED' || held === null || held === '' || late !== null) return;
         const at = Number(updatedAt);
         entries.push(Number.isFinite(at) && at > 0 ? at : createdAt, id);
         records.push(keys.op(id));
       });
       if (entries.length === 0) return;
       // The hold is checked again where it is indexed, atomically: a re-capture or a release since the read wins.
-      const added = (await INDEX_STILL_HELD.run(
-        redis,
-        { keys: { index: keys.heldForPspRetry }, args: { held_field: HELD_FOR_PSP_RETRY_FIELD, late_field: SUCCEEDED_AFTER_FAILURE_FIELD } },
-        entries,
-        records,
-      )) as string[];
-      indexed.push(...added);
-      if (added.length > 0) onIndexed(added);
+      const added = Number(
+        await INDEX_STILL_HELD.run(
+          redis,
+          { keys: { index: keys.heldForPspRetry }, args: { held_field: HELD_FOR_PSP_RETRY_FIELD, late_field: SUCCEEDED_AFTER_FAILURE_FIELD } },
+          entries,
+          records,
+        ),
+      );
+      report.indexed += added;
+      backfilled.inc(added);
     });
   }
-  return indexed;
+  await redis.set(marker, String(now));
+  return report;
 }

@@ -20,7 +20,6 @@ import { moveLegacyKeys } from '../data-lifecycle/legacy-keys';
 import { backfillIdClaims } from '../ledger/id-claim-backfill';
 import { backfillHeldRecaptureIndex } from '../ledger/held-recapture-backfill';
 import { backfillHeldForPspRetryIndex } from '../ledger/held-for-psp-retry-backfill';
-import { HeldForPspRetrySweep } from '../ledger/held-for-psp-retry-sweep';
 import { extendKeyLifetimes, KEY_LIFETIME_UPGRADES } from '../ledger/key-lifetime-upgrade';
 import { backfillSplitReferenceClaims } from '../split-tender/split-reference-backfill';
 import { ReconciliationSchedule } from '../reconciliation-run/reconciliation-schedule';
@@ -255,17 +254,7 @@ export async function startPollerProcess(
   if (reconcileTimer) reconcileTick();
   // The releases the fleet runs, as often (a failure is Redis away, which the dependency watch already reports).
   const releases = new ReleaseWatch({ redis, prefix: config.redis.keyPrefix, logger });
-  // While it counts more than one, holds an earlier release's process records are indexed (the backfill ran once).
-  const heldSweep = new HeldForPspRetrySweep({ redis, prefix: config.redis.keyPrefix, logger });
-  const releaseTick = (): void =>
-    void releases
-      .check()
-      .then((running) =>
-        heldSweep
-          .afterReleaseCheck(running.length)
-          .catch((err: Error) => logger.warn("sweep for holds for a PSP's retry in no index failed (tried again later)", { error: err.message })),
-      )
-      .catch((err: Error) => logger.debug('release check failed', { error: err.message }));
+  const releaseTick = (): void => void releases.check().catch((err: Error) => logger.debug('release check failed', { error: err.message }));
   const releaseTimer = setInterval(releaseTick, slowTickMs);
   releaseTick();
   started = true;

@@ -16,13 +16,11 @@ import { EventStore } from '../../../src/events/event-store';
 import { OmsEventJobData, createOmsEventsQueue } from '../../../src/events/oms-events-queue';
 import { Ledger } from '../../../src/ledger/ledger';
 import { backfillHeldForPspRetryIndex, heldForPspRetryBackfillMarker } from '../../../src/ledger/held-for-psp-retry-backfill';
-import { HeldForPspRetrySweep } from '../../../src/ledger/held-for-psp-retry-sweep';
 import { metricValue } from '../../../src/metrics/metrics-registry';
 import { shardOfOperation } from '../../../src/redis/key-layout';
 import { RedisClient } from '../../../src/redis/redis-connection';
 import { purgeNamespace } from '../../../harness/twins/local-stack/local-stack';
 import { silentLogger } from '../../../src/logging/logger';
-import { captureLogger } from '../../support/capture-logger';
 import { channelCommand } from '../../support/fixtures';
 import { testConfig } from '../../support/test-config';
 import { testRedis } from '../../support/test-redis';
@@ -162,47 +160,5 @@ describe("the index of captures and refunds held for their PSP's retry", () => {
     expect(await heldSince(old)).toBe(String((await ledger.get(old))!.updatedAt));
     expect(await heldSince(indexed)).toBe(String(first));
     expect(await metricValue('pb_held_for_psp_retry_backfilled_total')).toBe(counted + run.indexed);
-  });
-
-  it("while the fleet runs more than one release, the poller's sweep indexes holds an earlier release's process recorded after the backfill: counted, a warn line naming each; once more when back on one release; never on one release alone", async () => {
-    // The backfill ran (its marker written) while a worker of an earlier release still runs.
-    await backfillHeldForPspRetryIndex(redis, config.redis.keyPrefix);
-    const logs = captureLogger();
-    const T0 = Date.now();
-    const sweep = new HeldForPspRetrySweep({ redis, prefix: config.redis.keyPrefix, logger: logs.logger, everyMs: 600_000, batch: 2 });
-    const heldByOldRelease = async (): Promise<string> => {
-      const id = await sentRefund();
-      await ledger.transition(id, 'FAILED', { event: 'outcome' }, { reason: REASON, heldForPspRetry: REASON });
-      return id;
-    };
-    const named = (id: string) =>
-      logs.lines.some((l) => l.includes('"level":"warn"') && l.includes('found in no index') && l.includes(`"operation_id":"${id}"`));
-    const counted = await metricValue('pb_held_for_psp_retry_unindexed_total');
-
-    // One release from the start: no sweep (the backfill covered what was held before).
-    const alone = await heldByOldRelease();
-    expect(await sweep.afterReleaseCheck(1, T0)).toBeNull();
-    expect(await heldSince(alone)).toBeNull();
-
-    // Two releases: swept at once.
-    const first = await heldByOldRelease();
-    const found = await sweep.afterReleaseCheck(2, T0 + 1_000);
-    expect(found).toEqual(expect.arrayContaining([alone, first]));
-    expect(await heldSince(first)).toBe(String((await ledger.get(first))!.updatedAt));
-    expect(named(first)).toBe(true);
-    expect(await metricValue('pb_held_for_psp_retry_unindexed_total')).toBe(counted + found!.length);
-    expect(await ledger.heldForPspRetrySince(Number.POSITIVE_INFINITY, 10_000).then((l) => l.map((h) => h.record.id))).toContain(first);
-
-    // Still two a minute later: not due yet. One held meanwhile waits for the next sweep.
-    const second = await heldByOldRelease();
-    expect(await sweep.afterReleaseCheck(2, T0 + 61_000)).toBeNull();
-    expect(await heldSince(second)).toBeNull();
-    // Back on one release: one more sweep for what the last old process held, then none.
-    expect(await sweep.afterReleaseCheck(1, T0 + 121_000)).toEqual([second]);
-    expect(named(second)).toBe(true);
-    const third = await heldByOldRelease();
-    expect(await sweep.afterReleaseCheck(1, T0 + 181_000)).toBeNull();
-    expect(await heldSince(third)).toBeNull();
-    expect(await metricValue('pb_held_for_psp_retry_unindexed_total')).toBe(counted + found!.length + 1);
   });
 });
