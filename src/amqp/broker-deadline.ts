@@ -36,7 +36,7 @@ export interface BrokerCallWatch {
  * amqplib waits for a broker's answer without a bound, so a broker that accepts the connection but stops
  * answering (a node gone silent, a wedged channel process) would hold the caller for ever. The call itself is
  * not undone: the caller must treat the channel as lost (close it with `closeChannelWithin`, which drops the
- * connection when that is not answered either, and the broker then requeues what it held unacked).
+ * connection or gives the close up when that is not answered either: see {@link BrokerTimeoutPolicy}).
  * With `watch`, a timeout is counted and logged.
  */
 export function withTimeout<T>(promise: Promise<T>, ms: number, call: string, watch?: BrokerCallWatch): Promise<T> {
@@ -75,21 +75,41 @@ export function dropConnectionOf(holder: Channel | ChannelModel, reason: string)
 }
 
 /**
+ * What a broker call not answered within its bound does to the connection it was made on. `drop`: the connection
+ * is dropped (its socket destroyed: amqplib closes it and its channels, an `AmqpConnection` reconnects as after any
+ * loss, the broker requeues what every channel of it held unacked), for a connection that is the caller's own.
+ * `abandon`: the call is given up and the connection left as it is, for a connection other channels share (a
+ * consumer's, holding unacked messages whose work is under way): dropping it would have the broker deliver those
+ * again elsewhere.
+ */
+export type BrokerTimeoutPolicy = 'drop' | 'abandon';
+
+/**
  * Opens a channel on `model` (`open`: `(m) => m.createChannel()` or `m.createConfirmChannel()`) within
- * `timeoutMs`, else throws {@link BrokerTimeoutError}. A connection whose broker does not answer a channel's
- * opening is no use to anyone: it is dropped (its socket destroyed: amqplib closes it and its channels, an
- * `AmqpConnection` reconnects as after any loss, the broker requeues what its channels held unacked), as
- * `closeChannelWithin` drops one whose close is not answered.
+ * `timeoutMs`, else throws {@link BrokerTimeoutError}. Past the bound, per `onTimeout`: `drop` (the default) drops
+ * the connection, as `closeChannelWithin` drops one whose close is not answered; `abandon` leaves the connection
+ * up and closes the channel if it opens after all (unwaited).
  */
 export async function openChannelWithin<C extends Channel>(
   model: ChannelModel,
   open: (model: ChannelModel) => Promise<C>,
-  options: BrokerCallWatch & { timeoutMs: number },
+  options: BrokerCallWatch & { timeoutMs: number; onTimeout?: BrokerTimeoutPolicy },
 ): Promise<C> {
+  const opening = open(model);
   try {
-    return await withTimeout(open(model), options.timeoutMs, 'opening a channel', options);
+    return await withTimeout(opening, options.timeoutMs, 'opening a channel', options);
   } catch (err) {
-    if (err instanceof BrokerTimeoutError) dropConnectionOf(model, `channel opening not answered within ${options.timeoutMs} ms`);
+    if (err instanceof BrokerTimeoutError) {
+      if ((options.onTimeout ?? 'drop') === 'drop') dropConnectionOf(model, `channel opening not answered within ${options.timeoutMs} ms`);
+      // Nobody holds a channel that opens late: closed then, so it does not stay open on the shared connection.
+      else
+        void opening
+          .then((ch) => {
+            ch.on('error', () => undefined);
+            return ch.close();
+          })
+          .catch(() => undefined);
+    }
     throw err;
   }
 }

@@ -1,12 +1,12 @@
 import type { Channel } from 'amqplib';
 import { Logger } from '../logging/logger';
-import { dropConnectionOf } from './broker-deadline';
+import { BrokerTimeoutPolicy, dropConnectionOf } from './broker-deadline';
 import { counter } from '../metrics/metrics-registry';
 
 const closeTimeouts = () =>
   counter(
     'pb_amqp_channel_close_timeouts_total',
-    "AMQP channels whose close the broker did not answer in time, by what the channel was for: at a process's shutdown (the backlog probe's and the confirm publishers' close) the close is given up and the connection closes with the process; otherwise their connection was dropped (the broker requeues what it held; the connection reconnects)",
+    "AMQP channels whose close the broker did not answer in time, by what the channel was for: on a connection other channels share (at a process's shutdown, a worker's archiving pass and scrape) the close is given up and the connection kept; on a caller's own connection it was dropped (the broker requeues what it held; the connection reconnects)",
     ['what'],
   );
 
@@ -19,11 +19,12 @@ export interface ChannelCloseOptions {
   logger?: Logger;
   /**
    * What a close not answered within the bound leads to. `drop` (the default): the channel's connection is dropped,
-   * for a connection that nothing else needs while it stays silent. `abandon`: the close is given up and the
-   * connection left as it is, for a close at a process's shutdown while other channels of the same connection
-   * (a consumer's, holding unacked messages) may still be in use: the connection's own bounded close ends it.
+   * for a connection that is the caller's own. `abandon`: the close is given up and the connection left as it is,
+   * for a channel whose connection other channels share (a consumer's, holding unacked messages): a background
+   * pass's on the worker's connection, or a close at a process's shutdown (the connection's own bounded close ends
+   * it). What the channel holds unacked stays in its queue, delivered again once the broker answers the close.
    */
-  onTimeout?: 'drop' | 'abandon';
+  onTimeout?: BrokerTimeoutPolicy;
 }
 
 /**
@@ -87,7 +88,7 @@ function closeNotAnswered(options: ChannelCloseOptions): void {
   const abandon = options.onTimeout === 'abandon';
   options.logger?.warn(
     abandon
-      ? 'amqp channel did not close in time: the close is given up (the connection closes with the process)'
+      ? 'amqp channel did not close in time: the close is given up (the connection is kept)'
       : 'amqp channel did not close in time: its connection is dropped (the broker requeues what it held)',
     { what: options.what, timeout_ms: options.timeoutMs },
   );

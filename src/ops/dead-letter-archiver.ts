@@ -1,4 +1,5 @@
 import { AmqpConnection } from '../amqp/amqp-connection';
+import { BrokerTimeoutPolicy } from '../amqp/broker-deadline';
 import { Config } from '../config/config';
 import { Logger } from '../logging/logger';
 import { counter } from '../metrics/metrics-registry';
@@ -19,13 +20,15 @@ const passFailures = counter(
  * one parked (see `DeadLetterStore.importFromQueue`), and warns when the archive dropped its oldest records
  * to stay within its bound. The one place every mover goes through
  * (the workers' periodic pass, the console's "archive now", `payment-bridge ops dead-letters`).
+ * `deps.onTimeout`: what a channel opening or close the broker does not answer does to `deps.connection` (default
+ * `abandon`: kept; `drop` only for a connection that is the caller's own), see `DeadLetterStore.importFromQueue`.
  */
 export async function moveDeadLetters(
-  deps: { store: DeadLetterStore; connection: AmqpConnection; amqp: Config['amqp']; logger: Logger },
+  deps: { store: DeadLetterStore; connection: AmqpConnection; amqp: Config['amqp']; logger: Logger; onTimeout?: BrokerTimeoutPolicy },
   by: 'worker' | 'console' | 'ops',
   limit = ARCHIVE_BATCH,
 ): Promise<DeadLetterImport> {
-  const result = await deps.store.importFromQueue(deps.connection, deps.amqp, limit);
+  const result = await deps.store.importFromQueue(deps.connection, deps.amqp, limit, Date.now(), deps.onTimeout);
   if (result.moved > 0) archived.inc({ by }, result.moved);
   for (const p of result.parked) {
     // The reason names the stage and the error's class, never the body: the message waits whole in the parking queue.
@@ -95,7 +98,9 @@ export class DeadLetterArchiver {
     let created = 0;
     try {
       for (;;) {
-        const result = await moveDeadLetters(this.deps, 'worker');
+        // The worker's one connection, which its consumer lanes share: a channel the broker does not answer is
+        // given up, never the connection (dropping it would requeue every message whose PSP call is under way).
+        const result = await moveDeadLetters({ ...this.deps, onTimeout: 'abandon' }, 'worker');
         moved += result.moved;
         created += result.created;
         if (result.moved < ARCHIVE_BATCH || this.stopped) break;

@@ -7,7 +7,7 @@ import { AUTHENTICATED_CHANNEL_HEADER, redactBody } from '../amqp/dead-letter-wr
 import { StampKeys, parkedStampHolds, parkedStampOf, stampSigningKey, stampedChannel } from '../amqp/dead-letter-stamp';
 import { declareTopology, parkedQueueOf } from '../amqp/topology';
 import { closeChannelWithin } from '../amqp/channel-close';
-import { openChannelWithin, withTimeout } from '../amqp/broker-deadline';
+import { BrokerTimeoutPolicy, openChannelWithin, withTimeout } from '../amqp/broker-deadline';
 import { movedProperties } from '../amqp/moved-properties';
 import { errorClassOf, isDependencyOutage } from '../errors/dependency-outage';
 import { DependencyUnavailableError } from '../errors/dependency-unavailable-error';
@@ -275,15 +275,25 @@ export class DeadLetterStore {
    * {@link park}. A Redis or broker outage is thrown as before: the message stays in the queue for the next pass;
    * so is a broker call not answered within `amqp.publish_timeout_ms` (`BrokerTimeoutError`, counted in
    * `pb_amqp_call_timeouts_total{what="dead_letter_archive"}`).
+   * `onTimeout` (default `abandon`): what a channel opening or close not answered within that bound does to
+   * `connection`. `abandon` leaves it up (a worker's connection, whose consumers hold unacked messages under way):
+   * the channel is given up, what it holds unacked returns to the queue once the broker answers its close. `drop`
+   * drops it, for a connection that is the caller's own.
    */
-  async importFromQueue(connection: AmqpConnection, amqp: Config['amqp'], limit = ARCHIVE_BATCH, now = Date.now()): Promise<DeadLetterImport> {
+  async importFromQueue(
+    connection: AmqpConnection,
+    amqp: Config['amqp'],
+    limit = ARCHIVE_BATCH,
+    now = Date.now(),
+    onTimeout: BrokerTimeoutPolicy = 'abandon',
+  ): Promise<DeadLetterImport> {
     const model = await connection.connect();
     // Every broker call is bounded (`amqp.publish_timeout_ms`): a broker that stops answering must not hold the
     // pass for ever, and the worker's shutdown behind it. Confirms: a parked message is acked here only once the
     // broker has it in the parking queue.
     const watch = { what: 'dead_letter_archive', logger: connection.logger };
     const bounded = <T>(call: Promise<T>, what: string): Promise<T> => withTimeout(call, amqp.publishTimeoutMs, what, watch);
-    const channel = await openChannelWithin(model, (m) => m.createConfirmChannel(), { ...watch, timeoutMs: amqp.publishTimeoutMs });
+    const channel = await openChannelWithin(model, (m) => m.createConfirmChannel(), { ...watch, timeoutMs: amqp.publishTimeoutMs, onTimeout });
     // A channel the broker closes (a queue declared with other arguments, deleted under the pass) fails this
     // pass through the operation it refused; unheard, its 'error' would drop the whole connection (amqplib),
     // and in a worker the command consumers' channels with it.
@@ -315,7 +325,7 @@ export class DeadLetterStore {
       if (moved > 0) trimmed = await this.trim();
     } finally {
       // Bounded: a broker that never answers the close would hold the pass (and the worker's shutdown behind it).
-      await closeChannelWithin(channel, { timeoutMs: amqp.publishTimeoutMs, what: 'dead_letter_archive', logger: connection.logger });
+      await closeChannelWithin(channel, { timeoutMs: amqp.publishTimeoutMs, what: 'dead_letter_archive', logger: connection.logger, onTimeout });
     }
     return { moved, created, replaced, ...trimmed, parked };
   }

@@ -112,7 +112,8 @@ export function openOps(
     logger,
     importDeadLetters: async (limit = ARCHIVE_BATCH) => {
       const { moved, created, dropped, parked, replaced } = await moveDeadLetters(
-        { store: deadLetters, connection: (await connected()).connection, amqp: config.amqp, logger },
+        // The context's own connection (no consumer on it): one the broker stopped answering is dropped, and reconnects.
+        { store: deadLetters, connection: (await connected()).connection, amqp: config.amqp, logger, onTimeout: 'drop' },
         options.service === 'ops' ? 'ops' : 'console',
         limit,
       );

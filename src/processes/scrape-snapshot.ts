@@ -104,11 +104,13 @@ export function scrapeSnapshot(deps: {
  * The two RabbitMQ queues' ready messages, read on a short-lived channel within `amqp.publish_timeout_ms` (the
  * channel's opening included): a broker that has gone silent leaves them out of this scrape (their gauges keep
  * their last values) rather than holding it, and every scrape after it, for ever. The channel's close is
- * bounded too (`closeChannelWithin`: past it the connection is dropped), also when it opens after the bound.
+ * bounded too (`closeChannelWithin`), also when it opens after the bound; past it the close is given up and the
+ * connection kept: it is the process's, not the scrape's (a worker's consumer lanes hold unacked messages on it).
  */
 async function brokerDepths(connection: AmqpConnection, amqp: Config['amqp']): Promise<ScrapeSnapshot['queues']> {
   const model = await connection.connect();
-  const close = (ch: Channel) => closeChannelWithin(ch, { timeoutMs: amqp.publishTimeoutMs, what: 'scrape_snapshot', logger: connection.logger });
+  const close = (ch: Channel) =>
+    closeChannelWithin(ch, { timeoutMs: amqp.publishTimeoutMs, what: 'scrape_snapshot', logger: connection.logger, onTimeout: 'abandon' });
   let channel: Channel | undefined;
   const opening = model.createChannel().then((ch) => {
     ch.on('error', () => undefined);
@@ -126,7 +128,7 @@ async function brokerDepths(connection: AmqpConnection, amqp: Config['amqp']): P
     }
     return true;
   });
-  // Past the bound nobody waits for it: its failure (the connection dropped) is no one's to hear.
+  // Past the bound nobody waits for it: its failure (the channel or the connection gone) is no one's to hear.
   read.catch(() => undefined);
   let timer: NodeJS.Timeout | undefined;
   let done: boolean;

@@ -16,7 +16,8 @@ export const AMQP_METHOD = {
  * never sees that call nor anything after it, and answers nothing more, as a broker that accepts connections
  * but stops answering (a node gone silent, a wedged channel process) would look from the client. Frames are
  * read from the client's stream (8-byte protocol header, then `type, channel, size, payload, 0xCE`).
- * `cut()` drops every connection (the broker then requeues what they held unacked).
+ * `cut()` drops every connection (the broker then requeues what they held unacked). `resume()` forwards what the
+ * stalled connections sent meanwhile, in order, and forwards again from there: a broker that answers again.
  */
 export interface AmqpStallProxy {
   url: string;
@@ -24,6 +25,8 @@ export interface AmqpStallProxy {
   /** Connections that stalled so far. */
   readonly stalled: number;
   cut(): void;
+  /** Stalled connections go on: what they sent since the stall reaches the broker now. */
+  resume(): void;
   close(): Promise<void>;
 }
 
@@ -31,6 +34,7 @@ export async function startAmqpStallProxy(target = new URL(process.env.PB_TEST_A
   const sockets = new Set<Socket>();
   let armed: { classId: number; methodId: number; left: number } | null = null;
   let stalled = 0;
+  const resumers = new Set<() => void>();
   const server = net.createServer((client) => {
     const upstream = net.connect(Number(target.port || 5672), target.hostname);
     sockets.add(client).add(upstream);
@@ -49,8 +53,12 @@ export async function startAmqpStallProxy(target = new URL(process.env.PB_TEST_A
     let head: number[] = []; // the current frame's header bytes, not forwarded yet
     let rest = 0; // bytes of the current frame left to forward
     let stopped = false;
-    client.on('data', (chunk: Buffer) => {
-      if (stopped) return;
+    let held: Buffer[] = []; // what the client sent from the stalled frame on, for resume()
+    const onData = (chunk: Buffer) => {
+      if (stopped) {
+        held.push(chunk);
+        return;
+      }
       const out: Buffer[] = [];
       for (let i = 0; i < chunk.length && !stopped;) {
         if (protocol < 8 || rest > 0) {
@@ -74,6 +82,8 @@ export async function startAmqpStallProxy(target = new URL(process.env.PB_TEST_A
             armed = null;
             stopped = true;
             stalled += 1;
+            held = [frame, chunk.subarray(i)];
+            resumers.add(resume);
             break;
           }
         }
@@ -81,7 +91,16 @@ export async function startAmqpStallProxy(target = new URL(process.env.PB_TEST_A
         rest = 7 + frame.readUInt32BE(3) + 1 - frame.length;
       }
       if (out.length > 0) upstream.write(Buffer.concat(out));
-    });
+    };
+    // The stalled frame's header was taken off the parser's state before the stall: re-read from it.
+    const resume = () => {
+      resumers.delete(resume);
+      stopped = false;
+      const again = Buffer.concat(held);
+      held = [];
+      if (!upstream.destroyed) onData(again);
+    };
+    client.on('data', onData);
   });
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
   const { port } = server.address() as AddressInfo;
@@ -92,6 +111,9 @@ export async function startAmqpStallProxy(target = new URL(process.env.PB_TEST_A
     },
     get stalled() {
       return stalled;
+    },
+    resume: () => {
+      for (const r of [...resumers]) r();
     },
     cut: () => {
       for (const s of sockets) s.destroy();
