@@ -19,7 +19,7 @@ import {
 import { GatewayRoute } from '../gateways/gateway-route';
 import { GatewayRouter, UNKNOWN_GATEWAY } from '../routing/gateway-router';
 import { gatewayErrorDecline } from '../gateways/gateway-declines';
-import { declineTableFor, gatewayDefinition } from '../gateways/gateway-registry';
+import { declineTableFor, gatewayDefinition, voidsOwnTransaction } from '../gateways/gateway-registry';
 import { Interaction, Ledger, OperationRecord, TransitionFields } from '../ledger/ledger';
 import { afterTransition } from '../ledger/record-fields';
 import { isTerminal } from '../ledger/operation-state';
@@ -37,8 +37,10 @@ import {
   ContextResolution,
   DEPENDENT,
   FailedAuthorizationCancel,
+  OWN_VOID_REFUSALS,
   resolveOperationContext,
 } from './operation-context';
+import { transactionVoids } from './own-transaction-void';
 import {
   authorizationRefusals,
   refundsRefusedForOutsideRefunds,
@@ -291,6 +293,9 @@ export class DeliveryService {
       // Refused against its authorization (failed, scope, currency, amount): never sent to the PSP.
       authorizationRefusals().inc({ gateway: route.gateway.name, reason: ctx.fail });
       if (refusedForOutsideRefunds(op.payment.amount, ctx)) refundsRefusedForOutsideRefunds().inc({ gateway: route.gateway.name });
+      const named = ctx.detail?.named_command;
+      if (OWN_VOID_REFUSALS.has(ctx.fail) && (named === 'capture' || named === 'refund'))
+        transactionVoids().inc({ gateway: route.gateway.name, command: named, outcome: 'refused' });
       log.warn('operation refused against its authorization; not sent to the gateway', {
         reason: ctx.fail,
         ...(ctx.field ? { field: ctx.field } : {}),
@@ -430,6 +435,7 @@ export class DeliveryService {
       gateways: this.gatewayNames,
       singleCapture: (gateway) => this.deps.config.gateways[gateway]?.type === 'stripe',
       cancelFollowsCaptures: (gateway) => this.cancelFollowsCaptures(gateway),
+      voidsOwnTransaction: (gateway, command) => this.voidsOwnTransaction(gateway, command),
       ...(first && op.command === 'cancel' ? { voidWindow: { now: this.now(), windowMs: (gateway: string) => this.voidWindowMs(gateway) } } : {}),
     });
     if ('wait' in resolved) {
@@ -507,6 +513,12 @@ export class DeliveryService {
   private voidWindowMs(gateway: string): number | undefined {
     const type = this.deps.config.gateways[gateway]?.type;
     return type === undefined ? undefined : gatewayDefinition(type).storedValueVoidWindowMs;
+  }
+
+  /** Whether the gateway configured as `gateway` voids a capture or refund of ours by its own id (`GatewayDefinition.voidsOwnTransactions`). */
+  private voidsOwnTransaction(gateway: string, command: 'capture' | 'refund'): boolean {
+    const type = this.deps.config.gateways[gateway]?.type;
+    return type !== undefined && voidsOwnTransaction(type, command);
   }
 
   /**
@@ -721,7 +733,8 @@ export class DeliveryService {
     const fields: TransitionFields = { countAttempt: true, ...(op.routing ? { routing: op.routing } : {}) };
     if (op.authorizationId !== undefined) fields.authorizationId = op.authorizationId;
     // What a cancel built on the captures standing was built on, pinned with its first attempt: retries send it again.
-    if (op.command === 'cancel' && op.attempts === 0 && this.cancelFollowsCaptures(route.gateway.name)) fields.cancelBasis = cancelBasisOf(ctx.captured);
+    if (op.command === 'cancel' && op.attempts === 0 && !ctx.voidOf && this.cancelFollowsCaptures(route.gateway.name))
+      fields.cancelBasis = cancelBasisOf(ctx.captured);
     const now = Date.now();
     const moved = await ledger.transition(op.id, 'SENT', attemptInteraction(op.id, op.attempts + 1, route, request, decided?.decisions), fields, now);
     if (decided) {

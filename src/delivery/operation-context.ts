@@ -190,6 +190,12 @@ export interface ResolveOptions {
    * cancel already sent is asked about, never refused).
    */
   voidWindow?: { now: number; windowMs(gateway: string): number | undefined };
+  /**
+   * Whether the gateway that did a capture or refund of ours voids it as its own transaction
+   * (`GatewayDefinition.voidsOwnTransactions`: Cybersource): a cancel naming it by our operation id is then sent as
+   * that void ({@link voidOfDependent}). Default: none (such a cancel is refused `UNSUPPORTED_COMMAND`, unsent).
+   */
+  voidsOwnTransaction?: (gateway: string, command: 'capture' | 'refund') => boolean;
 }
 
 /**
@@ -237,7 +243,7 @@ export async function resolveOperationContext(op: OperationRecord, ledger: Ledge
     auth = found && asDoneAtPsp(found);
   }
   if (!auth) return checkedByReference(op, ledger, context, { amounts, registers }, options);
-  if (!AUTHORIZING.has(auth.command)) return ofOperation(op, auth, context, options);
+  if (!AUTHORIZING.has(auth.command)) return ofOperation(op, auth, context, options, ledger);
   const refused = scopeRefusal(op.payment, auth) ?? currencyRefusal(op, auth);
   if (refused) return refused;
   switch (auth.state) {
@@ -287,18 +293,127 @@ export async function resolveOperationContext(op: OperationRecord, ledger: Ledge
  * A dependent command naming by our operation id `named`, one of our operations that is not an authorization: only
  * within its scope (gateway, gateway_account, order), never another gateway's or merchant's operation (a gift card
  * void naming one of our card captures would otherwise go to the Stored Value API with our id as the transaction's
- * reference). A cancel voids one of our stored value transactions ({@link voidOfTransaction}); of anything else
- * (a capture, a refund of a payment, a cancel) it is refused `UNSUPPORTED_COMMAND` on `payment.gateway_key`, unsent:
- * a cancel voids an authorization or a stored value transaction, and no PSP knows our id. Any other command is sent as
- * the OMS gave it. Pure.
+ * reference). A cancel voids one of our stored value transactions ({@link voidOfTransaction}), and one of our captures
+ * or refunds at a gateway that voids it as its own transaction ({@link voidOfDependent}: Cybersource); of anything else
+ * (a capture or refund elsewhere, a cancel) it is refused `UNSUPPORTED_COMMAND` on `payment.gateway_key`, unsent:
+ * no PSP knows our id. Any other command is sent as the OMS gave it. Pure but for a capture void's read of its
+ * payment's refunds.
  */
-function ofOperation(op: OperationRecord, named: OperationRecord, context: OperationContext, options: ResolveOptions): ContextResolution {
+function ofOperation(
+  op: OperationRecord,
+  named: OperationRecord,
+  context: OperationContext,
+  options: ResolveOptions,
+  ledger: Pick<Ledger, 'dependentsOf' | 'get' | 'adjustmentsOfEach'>,
+): ContextResolution | Promise<ContextResolution> {
   if (op.command === 'cancel' && voidsByReference(named)) return voidOfTransaction(op, named, context, options.voidWindow);
+  if (op.command === 'cancel' && (named.command === 'capture' || named.command === 'refund')) {
+    const voids = options.voidsOwnTransaction?.(gatewayOf(named), named.command) === true;
+    if (voids) return voidOfDependent(op, named, named.command, context, options, ledger);
+  }
   const refused = scopeRefusal(op.payment, named);
   if (refused) return { ...refused, detail: { ...refused.detail, named_command: named.command } };
   if (op.command !== 'cancel') return { context };
   const why = `a cancel voids an authorization or a stored value transaction; ${named.id} is a ${named.command}`;
   return cancelOfNamedRefused(named, why);
+}
+
+/** `fail` of a cancel naming one of our captures or refunds that a void (or the PSP) undid already: nothing left to void. */
+export const ALREADY_UNDONE = 'ALREADY_UNDONE';
+
+/** `fail` of a cancel naming one of our captures whose void would return money refunds of the payment give back already. */
+export const CAPTURE_REFUNDED = 'CAPTURE_REFUNDED';
+
+/** The refusals unsent of a cancel voiding one of our captures or refunds by its own id (`pb_transaction_voids_total{outcome=refused}`). */
+export const OWN_VOID_REFUSALS: ReadonlySet<string> = new Set([ALREADY_UNDONE, CAPTURE_REFUNDED]);
+
+/**
+ * A cancel naming by our operation id capture or refund `named` at a gateway that voids it as its own transaction
+ * (`ResolveOptions.voidsOwnTransaction`: Cybersource's "Void a Capture", "Void a Refund"): within its scope and
+ * currency, sent to the gateway that did it for its PSP reference (`context.voidOf` says which), with the cancel's own
+ * idempotency key, once `named` SUCCEEDED (`AUTHORIZATION_REFERENCE_MISSING` without a reference). Before the first
+ * attempt (`checkAmounts`) it is refused unsent when `named` was undone already by another cancel's void or by the
+ * PSP ({@link ALREADY_UNDONE}: a second cancel of it voids nothing twice), and a capture's when the refunds of its
+ * payment standing or in flight (and what the PSP refunded outside the bridge) would exceed what the other captures
+ * leave ({@link CAPTURE_REFUNDED}: the void returns all of it while the refunds stand). It waits while `named` is
+ * undecided and is refused `AUTHORIZATION_FAILED` when `named` failed (nothing to void). Reads the authorization's
+ * dependents for a capture's first attempt only.
+ */
+async function voidOfDependent(
+  op: OperationRecord,
+  named: OperationRecord,
+  command: 'capture' | 'refund',
+  context: OperationContext,
+  options: ResolveOptions,
+  ledger: Pick<Ledger, 'dependentsOf' | 'get' | 'adjustmentsOfEach'>,
+): Promise<ContextResolution> {
+  const refused = scopeRefusal(op.payment, named) ?? currencyRefusal(op, named);
+  if (refused) return { ...refused, detail: { ...refused.detail, named_operation_id: named.id, named_command: command } };
+  const detail = { named_operation_id: named.id, named_command: command };
+  switch (named.state) {
+    case 'SUCCEEDED': {
+      // A mark of this very cancel is its own void found again (a crash before its success was recorded): not refused.
+      if (options.checkAmounts === true && named.undoneBy !== undefined && named.undoneBy !== op.id) {
+        return {
+          fail: ALREADY_UNDONE,
+          field: 'payment.gateway_key',
+          detail: { ...detail, undone_by: named.undoneBy, why: `${command} ${named.id} was undone already (by ${named.undoneBy}): nothing left to void` },
+        };
+      }
+      const psp = named.gatewayReference;
+      if (!psp) return { fail: 'AUTHORIZATION_REFERENCE_MISSING', field: 'payment.gateway_key', detail };
+      if (options.checkAmounts === true && command === 'capture') {
+        const over = await refundsOverVoid(named, ledger);
+        if (over) return over;
+      }
+      const payment = { ...context.payment, gateway: gatewayOf(named), gateway_key: psp };
+      return { context: { ...context, payment, voidOf: { command, operationId: named.id } } };
+    }
+    case 'FAILED':
+      return { fail: 'AUTHORIZATION_FAILED', detail };
+    case 'RECEIVED':
+    case 'SENT':
+    case 'PENDING':
+    case 'ACTION_REQUIRED':
+    case 'UNKNOWN':
+    case 'UNRESOLVED':
+      return { wait: `${command} ${named.id} is ${named.state}`, authorization: { id: named.id, payment: named.payment, state: named.state } };
+  }
+}
+
+/**
+ * The refusal of a void of capture `capture` ({@link CAPTURE_REFUNDED}) when the refunds of its authorization not
+ * failed (succeeded and not undone, or in flight) and what the PSP refunded outside the bridge would give back more
+ * than the other captures standing collected: the void returns all the capture took while those refunds stand. Null
+ * when they fit, or when its authorization is not ours to read. A refund of what is left returns the money instead.
+ */
+async function refundsOverVoid(capture: OperationRecord, ledger: Pick<Ledger, 'dependentsOf' | 'get' | 'adjustmentsOfEach'>): Promise<ContextRefusal | null> {
+  const authId = capture.authorizationId ?? capture.payment.gateway_key;
+  const found = await ledger.get(authId);
+  const auth = found && asDoneAtPsp(found);
+  if (!auth || !AUTHORIZING.has(auth.command)) return null;
+  const dependents = await ledger.dependentsOf(auth.id);
+  const others = settledSum(
+    dependents.filter((d) => d.id !== capture.id),
+    'capture',
+  );
+  const refunds = dependents.filter((d) => d.command === 'refund' && d.undone !== true && (doneAtPsp(d) || !isTerminal(d.state)));
+  const outside = await refundedOutsideBridgeOf(auth, ledger);
+  const givenBack = refunds.reduce((total, d) => total + d.amount, 0) + outside;
+  if (givenBack <= others) return null;
+  return {
+    fail: CAPTURE_REFUNDED,
+    field: 'payment.gateway_key',
+    detail: {
+      named_operation_id: capture.id,
+      named_command: 'capture',
+      authorization_id: auth.id,
+      refunded: givenBack,
+      captured_by_others: others,
+      refund_ids: refunds.map((d) => d.id).join(','),
+      why: `refunds of the payment give back ${givenBack}, more than the other captures collected (${others}): a void would return all of capture ${capture.id} while they stand; refund instead`,
+    },
+  };
 }
 
 /**
@@ -1381,14 +1496,27 @@ function capturedToRefund(auth: OperationRecord, dependents: readonly DependentS
 
 /**
  * What the succeeded captures of an authorization claimed of it (those recorded FAILED that the PSP did after all
- * included, at what it confirmed), those the PSP undid after (`capture_failed`) included, and those recorded FAILED
+ * included, at what it confirmed), those the PSP undid after (`capture_failed`) included but not those a void undid
+ * ({@link voidedCapture}: the hold they came from stands, capturable again), and those recorded FAILED
  * that the PSP retries itself (`heldForPspRetry`, what they asked): the capture check leaves
  * their amount taken, since the PSP may capture it again itself (Adyen re-captures after CAPTURE_FAILED,
  * "Transaction Recaptured") and a second capture of ours could then charge the shopper twice; capturing it again is
  * for a person to decide with the PSP. Pure.
  */
 function claimedByCaptures(dependents: readonly DependentSummary[]): number {
-  return dependents.filter((d) => d.command === 'capture' && (doneAtPsp(d) || heldForRetry(d, 'capture'))).reduce((total, d) => total + d.amount, 0);
+  return dependents
+    .filter((d) => d.command === 'capture' && ((doneAtPsp(d) && !voidedCapture(d)) || heldForRetry(d, 'capture')))
+    .reduce((total, d) => total + d.amount, 0);
+}
+
+/**
+ * Whether dependent `d` is a capture a void undid (`DependentSummary.voided`: a cancel naming it, or its authorization,
+ * voided it at the PSP): the PSP undid the whole transaction, nothing of it is collected or claimed, and the
+ * authorization's hold it was taken from stays (a void does not release it), so it takes no part of the authorization.
+ * Pure.
+ */
+function voidedCapture(d: DependentSummary): boolean {
+  return d.undone === true && d.voided === true;
 }
 
 /**

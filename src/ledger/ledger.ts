@@ -97,6 +97,12 @@ interface TransitionValues {
   args: Record<TransitionArg, string | number>;
 }
 
+/**
+ * The field of a capture, sale or refund a void marked undone (`Ledger.markUndoneByVoid`): the id of the cancel whose
+ * void undid it, written with `undone_by`. Its mark is a void's while the two are equal (`DependentSummary.voided`).
+ */
+export const UNDONE_BY_VOID_FIELD = 'undone_by_void';
+
 /** The transition script with a step attached, one per step fragment (built once, on first use). */
 const withStepScripts = new WeakMap<LuaFragment<string, string>, LuaScript<string, string>>();
 
@@ -121,6 +127,12 @@ export interface DependentSummary {
    * nothing (`capture_failed`) is not summed as captured money a refund can give back. Absent otherwise.
    */
   undone?: true;
+  /**
+   * Its `undone` mark is a void's (`Ledger.markUndoneByVoid`): the PSP undid the whole transaction, so a voided capture
+   * took nothing of its authorization (the capture check leaves it out, where one the PSP failed after accepting it
+   * stays claimed). Absent otherwise.
+   */
+  voided?: true;
   /**
    * A capture, sale, refund or cancel the ledger holds FAILED that the PSP later said it did after all (a
    * `succeeded_after_failure` recorded for it, `SUCCEEDED_AFTER_FAILURE_FIELD`): it counts as a SUCCEEDED one does
@@ -1163,6 +1175,7 @@ export class Ledger {
         registered: registered.get(d.id) ?? 0,
         ...(converted ? { converted } : {}),
         ...(d.undone ? { undone: true as const } : {}),
+        ...(d.voided ? { voided: true as const } : {}),
         ...(d.succeededAfterFailure ? { succeededAfterFailure: true as const } : {}),
         ...(d.heldForPspRetry ? { heldForPspRetry: true as const } : {}),
         ...(d.doneByPspRetry ? { doneByPspRetry: true as const } : {}),
@@ -1185,6 +1198,7 @@ export class Ledger {
       state: OperationState;
       moved: MovedAmountFields;
       undone: boolean;
+      voided: boolean;
       succeededAfterFailure: boolean;
       heldForPspRetry: boolean;
       doneByPspRetry: boolean;
@@ -1207,11 +1221,12 @@ export class Ledger {
           SUCCEEDED_AFTER_FAILURE_FIELD,
           ...hashNamesOf(['gatewayReference']),
           HELD_FOR_PSP_RETRY_FIELD,
+          UNDONE_BY_VOID_FIELD,
         ),
       ),
     );
     return replies.flatMap((reply, i) => {
-      const [state, command, confirmed, confirmedCurrency, paymentJson, routing, undoneBy, lateJson, reference, heldForRetry] = reply;
+      const [state, command, confirmed, confirmedCurrency, paymentJson, routing, undoneBy, lateJson, reference, heldForRetry, voidedBy] = reply;
       if (!state || !command || !paymentJson) return [];
       const late = state === 'FAILED' && lateJson !== null ? readMark(lateJson) : undefined;
       const moved: MovedAmountFields = {
@@ -1228,6 +1243,8 @@ export class Ledger {
           state: state as OperationState,
           moved,
           undone: undoneBy !== null,
+          // A void's mark only while it is the mark standing (an adjustment may clear it and mark again).
+          voided: undoneBy !== null && voidedBy === undoneBy,
           succeededAfterFailure: late !== undefined,
           // Done after all once re-captured: then counted as done, no longer as held.
           heldForPspRetry: state === 'FAILED' && late === undefined && heldForRetry !== null && heldForRetry !== '',
@@ -1569,14 +1586,18 @@ export class Ledger {
     id: string,
     cancelId: string,
     now = Date.now(),
+    /** Also a SUCCEEDED refund (a cancel that voided the refund itself): it then no longer counts as refunded. Default false. */
+    refund = false,
   ): Promise<{ result: 'marked' | 'already'; by: string } | { result: 'not_captured'; state: string }> {
     const keys = await this.keysOfId(id);
     const [code, value] = (await MARK_VOIDED_SCRIPT.run(this.redis, {
       keys: { op: keys.op(id), log: keys.history(id) },
       args: {
         undone_field: UNDONE_FIELD,
+        void_field: UNDONE_BY_VOID_FIELD,
         late_field: SUCCEEDED_AFTER_FAILURE_FIELD,
         by: cancelId,
+        refund: refund ? '1' : '0',
         interaction: historyEntry({ event: 'undone', by: cancelId, kind: 'void' }, now),
       },
     })) as [number, string];

@@ -83,6 +83,19 @@ describe('amountRefusal: a refund against what was captured', () => {
   });
 });
 
+describe('amountRefusal: a capture a void undid (Cybersource, a cancel naming it)', () => {
+  it('leaves a voided capture out of what the authorization gave: a new capture of that amount fits, and nothing of it is refundable', () => {
+    const auth = op('authorize', 5000, { state: 'SUCCEEDED', closedBy: 'cap-1' });
+    const captures: DependentSummary[] = [
+      { id: 'cap-1', command: 'capture', state: 'SUCCEEDED', amount: 3000, registered: 1, undone: true, voided: true },
+      { id: 'cap-2', command: 'capture', state: 'SUCCEEDED', amount: 1000, registered: 2 },
+    ];
+    expect(amountRefusal(op('capture', 4000), auth, captures)).toBeNull();
+    expect(amountRefusal(op('capture', 4001), auth, captures)).toMatchObject({ fail: 'amount_exceeds_authorized', detail: { remaining: 4000 } });
+    expect(amountRefusal(op('refund', 1001), auth, captures)).toMatchObject({ fail: 'amount_exceeds_captured', detail: { captured: 1000 } });
+  });
+});
+
 describe('amountRefusal: what the PSP refunded outside the bridge (refund_outside_bridge) is money gone back already', () => {
   /** An adjustment as the ledger returns it for OUTSIDE_REFUND_FIELDS: kind, amount, currency, psp_reference. */
   const adj = (id: string, kind: string, amount: string | null, currency: string | null, reference: string | null) => ({
