@@ -74,14 +74,65 @@ describe('Cybersource void of a capture or refund named by its own id', () => {
     expect(() => t.buildRequest(voidOf('refund', '..'), gateway)).toThrow(/payment\.gateway_key/);
   });
 
-  it.each(['/pts/v2/captures/{id}/voids', '/pts/v2/refunds/{id}/voids'])(
-    'reads %s as its spec documents: 201 VOIDED a success, 400 NOT_VOIDABLE a refusal',
-    (p) => {
-      const responses = spec.paths[p]?.post?.responses ?? {};
-      expect(responses['201']?.schema?.properties?.status?.description).toContain('VOIDED');
-      expect(responses['400']?.schema?.properties?.reason?.description).toContain('NOT_VOIDABLE');
-    },
-  );
+  it.each([
+    ['capture', '/pts/v2/captures/{id}/voids'],
+    ['refund', '/pts/v2/refunds/{id}/voids'],
+  ] as const)('reads a %s void answer as the spec documents it (%s): a 201 VOIDED is a success, a 400 NOT_VOIDABLE a refusal', (command, p) => {
+    const responses = spec.paths[p]?.post?.responses ?? {};
+    // The statuses and reasons the spec names for this operation, fed through the parser.
+    expect(responses['201']?.schema?.properties?.status?.description).toContain('VOIDED');
+    expect(responses['400']?.schema?.properties?.reason?.description).toContain('NOT_VOIDABLE');
+    const c = voidOf(command, CAPTURE_ID);
+    expect(t.parseResponse(c, response(201, { id: '6541933390746728203005', status: 'VOIDED' }), gateway)).toMatchObject({
+      status: 'SUCCESS',
+      gatewayStatus: 'VOIDED',
+    });
+    expect(t.parseResponse(c, response(400, { status: 'INVALID_REQUEST', reason: 'NOT_VOIDABLE', message: 'not voidable' }), gateway)).toMatchObject({
+      status: 'FAIL',
+      reason: 'NOT_VOIDABLE',
+    });
+  });
+
+  it.each([
+    ['capture', 201, 'PENDING'],
+    ['capture', 201, 'TRANSMITTED'],
+    ['refund', 201, 'PENDING'],
+    ['capture', 202, 'VOIDED'],
+    ['refund', 202, 'PENDING'],
+  ] as const)('takes a %s void answered %i %s for no void done: outcome unknown (asked about), never a success', (command, http, status) => {
+    const answer = response(http, {
+      id: '6541933390746728203005',
+      submitTimeUtc: '2026-12-05T10:00:00Z',
+      status,
+      clientReferenceInformation: { code: 'op-cancel-1' },
+    });
+    expect(() => t.parseResponse(voidOf(command, CAPTURE_ID), answer, gateway)).toThrow(expect.objectContaining({ kind: 'outcome_unknown' }));
+  });
+
+  it('still reads an authorization cancel answered 201 REVERSED as a success, as before (only a named void needs VOIDED)', () => {
+    expect(t.parseResponse(ctx('cancel'), response(201, { id: '6541933390746728203005', status: 'REVERSED' }), gateway)).toMatchObject({ status: 'SUCCESS' });
+  });
+
+  it.each([
+    ['a status VOIDED', 'SUCCESS', { status: 'VOIDED' }],
+    [
+      'an ics_void application VOIDED',
+      'SUCCESS',
+      { applicationInformation: { rCode: '1', applications: [{ name: 'ics_void', status: 'VOIDED', rCode: '1' }] } },
+    ],
+    ['rCode 1 only', 'PENDING', { applicationInformation: { rCode: '1', rFlag: 'SOK', reasonCode: '100' } }],
+    ['a status PENDING', 'PENDING', { status: 'PENDING' }],
+  ] as const)("counts an inquiry's hit for a void only when it shows it VOIDED: %s reads %s", (_what, expected, summary) => {
+    const search = response(201, {
+      totalCount: 1,
+      _embedded: {
+        transactionSummaries: [
+          { id: '6541933390746728203005', submitTimeUtc: '2026-12-05T10:00:00Z', clientReferenceInformation: { code: 'op-cancel-1' }, ...summary },
+        ],
+      },
+    });
+    expect(t.parseStatusResponse(voidOf('capture', CAPTURE_ID), search, gateway)).toMatchObject({ status: expected });
+  });
 
   it.each(['capture', 'refund'] as const)("maps a %s void's 201 VOIDED to SUCCESS with the amount Cybersource says it voided", (command) => {
     const outcome = t.parseResponse(
