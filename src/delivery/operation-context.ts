@@ -93,7 +93,8 @@ export type ContextResolution =
   /**
    * `siblings`: the captures or refunds of the same authorization in flight ahead of it (`siblingsAhead`), or
    * what a cancel waits for (`capturesInFlight`; `capturesNotYetDelivered`, with `awaiting: 'undelivered_captures'`;
-   * `refundsInFlight`, with `awaiting: 'refunds'`), or the cancel a refund waits for (`voidsAhead`, `awaiting: 'void'`);
+   * `refundsInFlight`, with `awaiting: 'refunds'`), or the cancel a refund waits for (`voidsAhead`, `awaiting: 'void'`),
+   * or another void of the same transaction a cancel waits for (`voidsOfSameTransaction`, `awaiting: 'void_in_flight'`);
    * `siblingsSeen`: the same, each as read (what the dependent registers on to be woken when one moves).
    * `authorization`: the undecided authorization it waits for, as read (what the dependent registers on to be woken).
    */
@@ -120,8 +121,12 @@ export interface FailedAuthorizationCancel {
   currency?: string;
 }
 
-/** What a dependent waits for besides siblings of its own command (see {@link ContextResolution}). */
-export type Awaiting = 'refunds' | 'void' | 'undelivered_captures';
+/**
+ * What a dependent waits for besides siblings of its own command (see {@link ContextResolution}); `void_in_flight`: a
+ * cancel waits for another void of the same transaction not yet decided (a second cancel naming the same capture or
+ * refund, a cancel of the authorization and one naming its capture), so one transaction is never voided twice.
+ */
+export type Awaiting = 'refunds' | 'void' | 'undelivered_captures' | 'void_in_flight';
 
 /**
  * A wait for other dependents of the same authorization: why (`wait`), their ids (`siblings`), and each as read
@@ -304,7 +309,7 @@ function ofOperation(
   named: OperationRecord,
   context: OperationContext,
   options: ResolveOptions,
-  ledger: Pick<Ledger, 'dependentsOf' | 'get' | 'adjustmentsOfEach'>,
+  ledger: Pick<Ledger, 'authorizationView' | 'get' | 'adjustmentsOfEach'>,
 ): ContextResolution | Promise<ContextResolution> {
   if (op.command === 'cancel' && voidsByReference(named)) return voidOfTransaction(op, named, context, options.voidWindow);
   if (op.command === 'cancel' && (named.command === 'capture' || named.command === 'refund')) {
@@ -336,8 +341,9 @@ export const OWN_VOID_REFUSALS: ReadonlySet<string> = new Set([ALREADY_UNDONE, C
  * PSP ({@link ALREADY_UNDONE}: a second cancel of it voids nothing twice), and a capture's when the refunds of its
  * payment standing or in flight (and what the PSP refunded outside the bridge) would exceed what the other captures
  * leave ({@link CAPTURE_REFUNDED}: the void returns all of it while the refunds stand). It waits while `named` is
- * undecided and is refused `AUTHORIZATION_FAILED` when `named` failed (nothing to void). Reads the authorization's
- * dependents for a capture's first attempt only.
+ * undecided and is refused `AUTHORIZATION_FAILED` when `named` failed (nothing to void). Before the first attempt it
+ * is registered among its authorization's dependents and waits for another void of the same transaction
+ * ({@link namedVoidGuards}).
  */
 async function voidOfDependent(
   op: OperationRecord,
@@ -345,7 +351,7 @@ async function voidOfDependent(
   command: 'capture' | 'refund',
   context: OperationContext,
   options: ResolveOptions,
-  ledger: Pick<Ledger, 'dependentsOf' | 'get' | 'adjustmentsOfEach'>,
+  ledger: Pick<Ledger, 'authorizationView' | 'get' | 'adjustmentsOfEach'>,
 ): Promise<ContextResolution> {
   const refused = scopeRefusal(op.payment, named) ?? currencyRefusal(op, named);
   if (refused) return { ...refused, detail: { ...refused.detail, named_operation_id: named.id, named_command: command } };
@@ -362,9 +368,9 @@ async function voidOfDependent(
       }
       const psp = named.gatewayReference;
       if (!psp) return { fail: 'AUTHORIZATION_REFERENCE_MISSING', field: 'payment.gateway_key', detail };
-      if (options.checkAmounts === true && command === 'capture') {
-        const over = await refundsOverVoid(named, ledger);
-        if (over) return over;
+      if (options.checkAmounts === true) {
+        const held = await namedVoidGuards(op, named, command, ledger);
+        if (held) return held;
       }
       const payment = { ...context.payment, gateway: gatewayOf(named), gateway_key: psp };
       return { context: { ...context, payment, voidOf: { command, operationId: named.id } } };
@@ -382,22 +388,88 @@ async function voidOfDependent(
 }
 
 /**
- * The refusal of a void of capture `capture` ({@link CAPTURE_REFUNDED}) when the refunds of its authorization not
- * failed (succeeded and not undone, or in flight) and what the PSP refunded outside the bridge would give back more
- * than the other captures standing collected: the void returns all the capture took while those refunds stand. Null
- * when they fit, or when its authorization is not ours to read. A refund of what is left returns the money instead.
+ * What holds back, before its first attempt, cancel `op` voiding our capture or refund `named` by its own id: the
+ * cancel is registered among the dependents of `named`'s authorization (`Ledger.authorizationView`), so a refund of the
+ * payment registered after it waits for it ({@link voidsAhead}), a cancel of the authorization waits for it, and a
+ * second cancel naming the same transaction does ({@link voidsOfSameTransaction}); it waits itself for another void of
+ * the same transaction not yet decided (one naming it registered before, or sent; for a capture, a cancel of its
+ * authorization too, which may void it); a capture's void is refused by {@link refundsOverVoid}. Null when it may go,
+ * or when `named`'s authorization is not ours to read.
  */
-async function refundsOverVoid(capture: OperationRecord, ledger: Pick<Ledger, 'dependentsOf' | 'get' | 'adjustmentsOfEach'>): Promise<ContextRefusal | null> {
-  const authId = capture.authorizationId ?? capture.payment.gateway_key;
-  const found = await ledger.get(authId);
-  const auth = found && asDoneAtPsp(found);
-  if (!auth || !AUTHORIZING.has(auth.command)) return null;
-  const dependents = await ledger.dependentsOf(auth.id);
+async function namedVoidGuards(
+  op: OperationRecord,
+  named: OperationRecord,
+  command: 'capture' | 'refund',
+  ledger: Pick<Ledger, 'authorizationView' | 'get' | 'adjustmentsOfEach'>,
+): Promise<ContextResolution | null> {
+  const view = await ledger.authorizationView(named.authorizationId ?? named.payment.gateway_key, op.id);
+  const auth = view && asDoneAtPsp(view.auth);
+  if (!view || !auth || !AUTHORIZING.has(auth.command)) return null;
+  const rivals = voidsOfSameTransaction(op, auth, view.dependents, view.registered, named.id, command === 'capture');
+  if (rivals) return rivals;
+  return command === 'capture' ? refundsOverVoid(op, named, auth, view.dependents, view.registered, ledger) : null;
+}
+
+/**
+ * The cancels among `auth`'s dependents that void the same transaction as cancel `op` and are not yet decided: those
+ * naming our capture or refund `namedId` (when `op` names one), or any naming one of its captures (when `op` cancels
+ * the authorization itself, `namedId` undefined), and, with `authorizationCancels`, those of the authorization itself
+ * (a void of its capture). Only those registered before `op` or sent already: one registered after it and not yet
+ * sent waits for `op` instead, so the two never wait for each other. A wait (`awaiting: 'void_in_flight'`) on them:
+ * two voids of one transaction are never both sent; once the first succeeds the second is refused (`ALREADY_UNDONE`),
+ * once it fails the second goes. `null` when none. Pure.
+ */
+export function voidsOfSameTransaction(
+  op: OperationRecord,
+  auth: OperationRecord,
+  dependents: readonly DependentSummary[],
+  registered: number,
+  namedId: string | undefined,
+  authorizationCancels: boolean,
+): (SiblingWait & { awaiting: 'void_in_flight' }) | null {
+  const names = authorizationNames(auth);
+  const ours = new Set(dependents.filter((d) => d.command === 'capture' || d.command === 'refund').map((d) => d.id));
+  const rivals = dependents.filter((d) => {
+    if (d.command !== 'cancel' || d.id === op.id || d.names === undefined || isTerminal(d.state)) return false;
+    if (!registeredBefore(d, op, registered) && d.state === 'RECEIVED') return false;
+    if (namedId === undefined) return ours.has(d.names);
+    return d.names === namedId || (authorizationCancels && names.has(d.names));
+  });
+  if (rivals.length === 0) return null;
+  const siblings = rivals.map((d) => d.id);
+  return {
+    wait: `cancel waits for ${siblings.length} other void(s) of the same transaction not yet decided (${rivals.map((d) => `${d.id} ${d.state}`).join(', ')}): one transaction is never voided twice`,
+    siblings,
+    siblingsSeen: seen(rivals),
+    awaiting: 'void_in_flight',
+  };
+}
+
+/** What a cancel of authorization `auth` may name: its operation id, its PSP reference, its new gateway key. Pure. */
+function authorizationNames(auth: OperationRecord): Set<string> {
+  return new Set([auth.id, auth.gatewayReference, auth.newGatewayKey].filter((n): n is string => n !== undefined));
+}
+
+/**
+ * The refusal of cancel `op`'s void of capture `capture` ({@link CAPTURE_REFUNDED}) when the refunds of its
+ * authorization `auth` not failed (succeeded and not undone, or in flight: sent, or registered before `op`; one
+ * registered after it and not yet sent waits for the void instead, {@link voidsAhead}) and what the PSP refunded
+ * outside the bridge would give back more than the other captures standing collected: the void returns all the
+ * capture took while those refunds stand. Null when they fit. A refund of what is left returns the money instead.
+ */
+async function refundsOverVoid(
+  op: OperationRecord,
+  capture: OperationRecord,
+  auth: OperationRecord,
+  dependents: readonly DependentSummary[],
+  registered: number,
+  ledger: Pick<Ledger, 'get' | 'adjustmentsOfEach'>,
+): Promise<ContextRefusal | null> {
   const others = settledSum(
     dependents.filter((d) => d.id !== capture.id),
     'capture',
   );
-  const refunds = dependents.filter((d) => d.command === 'refund' && d.undone !== true && (doneAtPsp(d) || !isTerminal(d.state)));
+  const refunds = givingRefunds(op, dependents, registered);
   const outside = await refundedOutsideBridgeOf(auth, ledger);
   const givenBack = refunds.reduce((total, d) => total + d.amount, 0) + outside;
   if (givenBack <= others) return null;
@@ -1093,8 +1165,19 @@ export function voidsAhead(
   dependents: readonly DependentSummary[],
   registered: number,
 ): (SiblingWait & { awaiting: 'void' }) | null {
-  if (op.command !== 'refund' || !cancelVoids(auth, dependents)) return null;
-  const cancels = dependents.filter((d) => d.command === 'cancel' && d.id !== op.id && !isTerminal(d.state) && registeredBefore(d, op, registered));
+  if (op.command !== 'refund') return null;
+  const voidsAll = cancelVoids(auth, dependents);
+  // A cancel naming one of its captures voids that capture by its own id, whatever else was captured.
+  const captures = new Set(dependents.filter((d) => d.command === 'capture').map((d) => d.id));
+  const cancels = dependents.filter(
+    (d) =>
+      d.command === 'cancel' &&
+      d.id !== op.id &&
+      !isTerminal(d.state) &&
+      (voidsAll
+        ? registeredBefore(d, op, registered)
+        : d.names !== undefined && captures.has(d.names) && (registeredBefore(d, op, registered) || d.state !== 'RECEIVED')),
+  );
   if (cancels.length === 0) return null;
   const siblings = cancels.map((d) => d.id);
   return {
@@ -1152,7 +1235,10 @@ async function voidGuards(
   if (op.command === 'refund') return voidsAhead(op, auth, dependents, registered);
   if (op.command !== 'cancel') return null;
   return (
-    capturesInFlight(op, auth, dependents) ?? (await capturesNotYetDelivered(op, auth, dependents, ledger)) ?? refundsInFlight(op, auth, dependents, registered)
+    voidsOfSameTransaction(op, auth, dependents, registered, undefined, false) ??
+    capturesInFlight(op, auth, dependents) ??
+    (await capturesNotYetDelivered(op, auth, dependents, ledger)) ??
+    refundsInFlight(op, auth, dependents, registered)
   );
 }
 
@@ -1496,27 +1582,16 @@ function capturedToRefund(auth: OperationRecord, dependents: readonly DependentS
 
 /**
  * What the succeeded captures of an authorization claimed of it (those recorded FAILED that the PSP did after all
- * included, at what it confirmed), those the PSP undid after (`capture_failed`) included but not those a void undid
- * ({@link voidedCapture}: the hold they came from stands, capturable again), and those recorded FAILED
+ * included, at what it confirmed), those the PSP undid after (`capture_failed`) included, and those a void undid
+ * included (a cancel of the authorization, or one naming the capture: Cybersource "After a void is processed, you
+ * cannot credit or capture the funds"), and those recorded FAILED
  * that the PSP retries itself (`heldForPspRetry`, what they asked): the capture check leaves
  * their amount taken, since the PSP may capture it again itself (Adyen re-captures after CAPTURE_FAILED,
  * "Transaction Recaptured") and a second capture of ours could then charge the shopper twice; capturing it again is
  * for a person to decide with the PSP. Pure.
  */
 function claimedByCaptures(dependents: readonly DependentSummary[]): number {
-  return dependents
-    .filter((d) => d.command === 'capture' && ((doneAtPsp(d) && !voidedCapture(d)) || heldForRetry(d, 'capture')))
-    .reduce((total, d) => total + d.amount, 0);
-}
-
-/**
- * Whether dependent `d` is a capture a void undid (`DependentSummary.voided`: a cancel naming it, or its authorization,
- * voided it at the PSP): the PSP undid the whole transaction, nothing of it is collected or claimed, and the
- * authorization's hold it was taken from stays (a void does not release it), so it takes no part of the authorization.
- * Pure.
- */
-function voidedCapture(d: DependentSummary): boolean {
-  return d.undone === true && d.voided === true;
+  return dependents.filter((d) => d.command === 'capture' && (doneAtPsp(d) || heldForRetry(d, 'capture'))).reduce((total, d) => total + d.amount, 0);
 }
 
 /**

@@ -13,7 +13,7 @@ import { counter } from '../metrics/metrics-registry';
  * transaction (`GatewayDefinition.voidsOwnTransactions`: Cybersource's "Void a Capture", "Void a Refund"; the request
  * is built from `OperationContext.voidOf`, see `resolveOperationContext`). What its outcome does to the ledger: a
  * success marks that capture or refund undone by the cancel (`Ledger.markUndoneByVoid`), so it no longer counts as
- * captured (the authorization's hold it came from stands, capturable again) or as refunded; a decline (the batch
+ * captured (its amount stays taken of the authorization: Cybersource captures no voided funds again) or as refunded; a decline (the batch
  * settled: `NOT_VOIDABLE`) leaves it as it was, and the OMS is told to refund instead (the decline's action).
  */
 

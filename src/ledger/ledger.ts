@@ -99,7 +99,8 @@ interface TransitionValues {
 
 /**
  * The field of a capture, sale or refund a void marked undone (`Ledger.markUndoneByVoid`): the id of the cancel whose
- * void undid it, written with `undone_by`. Its mark is a void's while the two are equal (`DependentSummary.voided`).
+ * void undid it, written with `undone_by`. Its mark is a void's while the two are equal: the PSP undid the whole
+ * transaction at our request (what an operator reading the record, or reconciliation, can tell from a failure).
  */
 export const UNDONE_BY_VOID_FIELD = 'undone_by_void';
 
@@ -128,12 +129,6 @@ export interface DependentSummary {
    */
   undone?: true;
   /**
-   * Its `undone` mark is a void's (`Ledger.markUndoneByVoid`): the PSP undid the whole transaction, so a voided capture
-   * took nothing of its authorization (the capture check leaves it out, where one the PSP failed after accepting it
-   * stays claimed). Absent otherwise.
-   */
-  voided?: true;
-  /**
    * A capture, sale, refund or cancel the ledger holds FAILED that the PSP later said it did after all (a
    * `succeeded_after_failure` recorded for it, `SUCCEEDED_AFTER_FAILURE_FIELD`): it counts as a SUCCEEDED one does
    * (`doneAtPsp`), at the amount the PSP confirmed, and a later failure of a capture, sale or refund marks it `undone`
@@ -160,6 +155,11 @@ export interface DependentSummary {
   converted?: { amount: number; currency: string };
   /** The PSP's reference for it (`gateway_reference`), once an outcome named one: what a void of a capture names. */
   gatewayReference?: string;
+  /**
+   * A cancel's `payment.gateway_key`: what it names (the authorization's id or PSP reference, or, a cancel voiding one
+   * of our captures by its own id, that capture's operation id). Absent for other commands.
+   */
+  names?: string;
 }
 
 /**
@@ -1175,11 +1175,11 @@ export class Ledger {
         registered: registered.get(d.id) ?? 0,
         ...(converted ? { converted } : {}),
         ...(d.undone ? { undone: true as const } : {}),
-        ...(d.voided ? { voided: true as const } : {}),
         ...(d.succeededAfterFailure ? { succeededAfterFailure: true as const } : {}),
         ...(d.heldForPspRetry ? { heldForPspRetry: true as const } : {}),
         ...(d.doneByPspRetry ? { doneByPspRetry: true as const } : {}),
         ...(d.gatewayReference ? { gatewayReference: d.gatewayReference } : {}),
+        ...(d.command === 'cancel' ? { names: d.moved.payment.gateway_key } : {}),
       };
     });
   }
@@ -1198,7 +1198,6 @@ export class Ledger {
       state: OperationState;
       moved: MovedAmountFields;
       undone: boolean;
-      voided: boolean;
       succeededAfterFailure: boolean;
       heldForPspRetry: boolean;
       doneByPspRetry: boolean;
@@ -1221,12 +1220,11 @@ export class Ledger {
           SUCCEEDED_AFTER_FAILURE_FIELD,
           ...hashNamesOf(['gatewayReference']),
           HELD_FOR_PSP_RETRY_FIELD,
-          UNDONE_BY_VOID_FIELD,
         ),
       ),
     );
     return replies.flatMap((reply, i) => {
-      const [state, command, confirmed, confirmedCurrency, paymentJson, routing, undoneBy, lateJson, reference, heldForRetry, voidedBy] = reply;
+      const [state, command, confirmed, confirmedCurrency, paymentJson, routing, undoneBy, lateJson, reference, heldForRetry] = reply;
       if (!state || !command || !paymentJson) return [];
       const late = state === 'FAILED' && lateJson !== null ? readMark(lateJson) : undefined;
       const moved: MovedAmountFields = {
@@ -1243,8 +1241,6 @@ export class Ledger {
           state: state as OperationState,
           moved,
           undone: undoneBy !== null,
-          // A void's mark only while it is the mark standing (an adjustment may clear it and mark again).
-          voided: undoneBy !== null && voidedBy === undoneBy,
           succeededAfterFailure: late !== undefined,
           // Done after all once re-captured: then counted as done, no longer as held.
           heldForPspRetry: state === 'FAILED' && late === undefined && heldForRetry !== null && heldForRetry !== '',

@@ -72,8 +72,10 @@ const psp = {
   voided: new Set<string>(),
   /** The next void done, but its answer lost (502 SERVER_TIMEOUT): only a search by merchant reference finds it. */
   loseNextVoidAnswer: false,
-  /** What each merchant reference did, as the transaction search finds it. */
-  byReference: new Map<string, { id: string; submitTimeUtc: string }>(),
+  /** The next void answered with this status instead of VOIDED (nothing voided yet), as its search shows it too. */
+  nextVoidStatus: undefined as string | undefined,
+  /** What each merchant reference did, as the transaction search finds it (its status: VOIDED for a void done). */
+  byReference: new Map<string, { id: string; submitTimeUtc: string; status: string }>(),
 };
 
 function cents(value: string | undefined): number {
@@ -152,12 +154,20 @@ beforeAll(async () => {
             'The capture or credit is not voidable because the capture or credit information has already been submitted to your processor.',
           );
         }
+        const status = psp.nextVoidStatus;
+        psp.nextVoidStatus = undefined;
+        if (status !== undefined) {
+          const pending = { id: newId(), submitTimeUtc: new Date().toISOString(), status };
+          const code = (reference as { code?: string } | undefined)?.code;
+          if (code) psp.byReference.set(code, pending);
+          return json(201, { ...pending, clientReferenceInformation: reference });
+        }
         psp.voided.add(id);
         const capture = psp.captureOf.get(id);
         // A voided capture never took the money: the authorization holds it again.
         if (capture) psp.held.set(capture.auth, (psp.held.get(capture.auth) ?? 0) + capture.cents);
         const voided = capture?.cents ?? psp.amountOf.get(id) ?? 0;
-        const done = { id: newId(), submitTimeUtc: new Date().toISOString() };
+        const done = { id: newId(), submitTimeUtc: new Date().toISOString(), status: 'VOIDED' };
         const code = (reference as { code?: string } | undefined)?.code;
         if (code) psp.byReference.set(code, done);
         if (psp.loseNextVoidAnswer) {
@@ -166,7 +176,7 @@ beforeAll(async () => {
         }
         return json(201, {
           id: done.id,
-          status: 'VOIDED',
+          status: done.status,
           submitTimeUtc: done.submitTimeUtc,
           clientReferenceInformation: reference,
           voidAmountDetails: { voidAmount: (voided / 100).toFixed(2), currency: 'usd' },
@@ -179,7 +189,14 @@ beforeAll(async () => {
         return json(201, {
           totalCount: 1,
           _embedded: {
-            transactionSummaries: [{ ...done, clientReferenceInformation: { code }, applicationInformation: { rCode: '1', rFlag: 'SOK', reasonCode: '100' } }],
+            transactionSummaries: [
+              {
+                id: done.id,
+                submitTimeUtc: done.submitTimeUtc,
+                clientReferenceInformation: { code },
+                applicationInformation: { status: done.status, rCode: '1', rFlag: 'SOK', reasonCode: '100' },
+              },
+            ],
           },
         });
       }
@@ -251,7 +268,7 @@ const voids = (command: 'capture' | 'refund', outcome: 'voided' | 'declined' | '
   metricValue('pb_transaction_voids_total', { gateway: 'cybs', command, outcome });
 
 describe('Cybersource cancel naming our capture or refund: voids that transaction by its own id', () => {
-  it('voids a capture by its Cybersource id, marks it undone, reports the void, and a new capture within the authorization then goes', async () => {
+  it('voids a capture by its Cybersource id, marks it undone, reports the void; the voided funds are not captured again (refused unsent)', async () => {
     const auth = await authorized();
     const authOp = auth.payment.operation_reference!;
     const captureId = await delivered(naming('capture', auth, authOp));
@@ -271,9 +288,24 @@ describe('Cybersource cancel naming our capture or refund: voids that transactio
     expect(payment.gateway_response).toMatchObject({ status: 'VOIDED', voided: { operation_reference: captureId, command: 'capture' } });
     expect(await voids('capture', 'voided')).toBe(before + 1);
     expect(logs.lines.some((l) => l.includes('capture voided by a cancel naming it') && l.includes(cancelId) && l.includes(captureId))).toBe(true);
-    // The captured total went back down: a new capture of the whole authorization is checked against it, and sent.
-    const again = await delivered(naming('capture', auth, authOp));
-    expect(sentFor(again)).toHaveLength(1);
+    // Cybersource: "After a void is processed, you cannot credit or capture the funds": no new capture is sent.
+    const again = await record(naming('capture', auth, authOp));
+    expect(await service.deliver(again)).toEqual({ kind: 'done', state: 'FAILED' });
+    expect(sentFor(again)).toHaveLength(0);
+    expect((await ledger.get(again))?.reason).toBe('amount_held_by_failed_capture');
+  });
+
+  it('a capture after a cancel of the authorization voided its capture is still refused unsent, as before named voids', async () => {
+    const auth = await authorized();
+    const authOp = auth.payment.operation_reference!;
+    const captureId = await delivered(naming('capture', auth, authOp));
+    const cancelId = await delivered(naming('cancel', auth, authOp));
+    expect(sentFor(cancelId).map((s) => s.url)).toEqual([`/pts/v2/captures/${await pspId(captureId)}/voids`]);
+    expect((await ledger.get(captureId))?.undoneBy).toBe(cancelId);
+    const again = await record(naming('capture', auth, authOp));
+    expect(await service.deliver(again)).toEqual({ kind: 'done', state: 'FAILED' });
+    expect(sentFor(again)).toHaveLength(0);
+    expect((await ledger.get(again))?.reason).toBe('amount_held_by_failed_capture');
   });
 
   it('voids a refund by its Cybersource id: it no longer counts as refunded, so a refund of the whole capture goes again', async () => {
@@ -330,7 +362,12 @@ describe('Cybersource cancel naming our capture or refund: voids that transactio
     expect(await ledger.get(second)).toMatchObject({ reason: 'ALREADY_UNDONE', reasonField: 'payment.gateway_key' });
     expect((await events.load(`${second}.FAILED`))?.params.payment).toMatchObject({ status: 'FAIL', reason: 'ALREADY_UNDONE', field: 'payment.gateway_key' });
     expect(await voids('capture', 'refused')).toBe(refused + 1);
+    const requests = psp.seen.length;
+    const voided = await voids('capture', 'voided');
     expect(await service.deliver(first)).toEqual({ kind: 'done', state: 'SUCCEEDED' });
+    // Delivered again: nothing sent to Cybersource at all, nothing counted again, the mark stands.
+    expect(psp.seen).toHaveLength(requests);
+    expect(await voids('capture', 'voided')).toBe(voided);
     expect(sentFor(first)).toHaveLength(1);
     expect((await ledger.get(captureId))?.undoneBy).toBe(first);
   });
@@ -361,4 +398,112 @@ describe('Cybersource cancel naming our capture or refund: voids that transactio
     expect(await ledger.get(cancelId)).toMatchObject({ reason: 'CAPTURE_REFUNDED', reasonField: 'payment.gateway_key' });
     expect((await ledger.get(captureId))?.undoneBy).toBeUndefined();
   });
+
+  it('a refund waits, unsent, while the void of the capture it would refund is undecided (answer lost), and is refused once the void succeeds', async () => {
+    const auth = await authorized();
+    const authOp = auth.payment.operation_reference!;
+    const captureId = await delivered(naming('capture', auth, authOp));
+    const cancelId = await record(naming('cancel', auth, captureId));
+    psp.loseNextVoidAnswer = true;
+    expect((await service.deliver(cancelId)).kind).not.toBe('done');
+    expect((await ledger.get(cancelId))?.state).toBe('UNKNOWN');
+    const refundId = await record(naming('refund', auth, authOp));
+    expect(await service.deliver(refundId)).toMatchObject({ kind: 'wait' });
+    expect(sentFor(refundId)).toHaveLength(0);
+    expect(await service.deliver(cancelId)).toEqual({ kind: 'done', state: 'SUCCEEDED' });
+    expect((await ledger.get(captureId))?.undoneBy).toBe(cancelId);
+    // Money never back twice: the void returned it, the refund is refused unsent.
+    expect(await service.deliver(refundId)).toEqual({ kind: 'done', state: 'FAILED' });
+    expect(sentFor(refundId)).toHaveLength(0);
+    expect((await ledger.get(refundId))?.reason).toBe('amount_exceeds_captured');
+  });
+
+  it('the same when the capture voided is one of two (partial captures): a refund waits for the void of either', async () => {
+    const auth = await authorized();
+    const authOp = auth.payment.operation_reference!;
+    const captureId = await delivered(naming('capture', auth, authOp, { amount: 3000 }));
+    await delivered(naming('capture', auth, authOp, { amount: 2000 }));
+    const cancelId = await record(naming('cancel', auth, captureId, { amount: 3000 }));
+    psp.loseNextVoidAnswer = true;
+    expect((await service.deliver(cancelId)).kind).not.toBe('done');
+    const refundId = await record(naming('refund', auth, authOp, { amount: 5000 }));
+    expect(await service.deliver(refundId)).toMatchObject({ kind: 'wait' });
+    expect(sentFor(refundId)).toHaveLength(0);
+    expect(await service.deliver(cancelId)).toEqual({ kind: 'done', state: 'SUCCEEDED' });
+    expect(await service.deliver(refundId)).toEqual({ kind: 'done', state: 'FAILED' });
+    expect(sentFor(refundId)).toHaveLength(0);
+    expect((await ledger.get(refundId))?.reason).toBe('amount_exceeds_captured');
+  });
+
+  it('two cancels naming one capture: the second waits, unsent, while the first is undecided, and is refused (ALREADY_UNDONE) once it voided it', async () => {
+    const auth = await authorized();
+    const authOp = auth.payment.operation_reference!;
+    const captureId = await delivered(naming('capture', auth, authOp));
+    const first = await record(naming('cancel', auth, captureId));
+    psp.loseNextVoidAnswer = true;
+    expect((await service.deliver(first)).kind).not.toBe('done');
+    const second = await record(naming('cancel', auth, captureId));
+    expect(await service.deliver(second)).toMatchObject({ kind: 'wait' });
+    expect(sentFor(second)).toHaveLength(0);
+    expect(await service.deliver(first)).toEqual({ kind: 'done', state: 'SUCCEEDED' });
+    expect(await service.deliver(second)).toEqual({ kind: 'done', state: 'FAILED' });
+    expect(sentFor(second)).toHaveLength(0);
+    expect((await ledger.get(second))?.reason).toBe('ALREADY_UNDONE');
+  });
+
+  it('a cancel of the authorization waits, unsent, while a void of its capture by name is undecided; then voids nothing twice', async () => {
+    const auth = await authorized();
+    const authOp = auth.payment.operation_reference!;
+    const captureId = await delivered(naming('capture', auth, authOp));
+    const named = await record(naming('cancel', auth, captureId));
+    psp.loseNextVoidAnswer = true;
+    expect((await service.deliver(named)).kind).not.toBe('done');
+    const whole = await record(naming('cancel', auth, authOp));
+    expect(await service.deliver(whole)).toMatchObject({ kind: 'wait' });
+    expect(sentFor(whole)).toHaveLength(0);
+    expect(await service.deliver(named)).toEqual({ kind: 'done', state: 'SUCCEEDED' });
+    await service.deliver(whole);
+    // Whatever the cancel of the authorization does now, it never voids that capture again.
+    const capturePath = `/pts/v2/captures/${await pspId(captureId)}/voids`;
+    expect(psp.seen.filter((s) => s.url === capturePath)).toHaveLength(1);
+  });
+
+  it('a cancel naming a capture waits, unsent, while a cancel of its authorization (a void of that capture) is undecided, then is refused ALREADY_UNDONE', async () => {
+    const auth = await authorized();
+    const authOp = auth.payment.operation_reference!;
+    const captureId = await delivered(naming('capture', auth, authOp));
+    const whole = await record(naming('cancel', auth, authOp));
+    psp.loseNextVoidAnswer = true;
+    expect((await service.deliver(whole)).kind).not.toBe('done');
+    expect((await ledger.get(whole))?.state).toBe('UNKNOWN');
+    const named = await record(naming('cancel', auth, captureId));
+    expect(await service.deliver(named)).toMatchObject({ kind: 'wait' });
+    expect(sentFor(named)).toHaveLength(0);
+    expect(await service.deliver(whole)).toEqual({ kind: 'done', state: 'SUCCEEDED' });
+    expect((await ledger.get(captureId))?.undoneBy).toBe(whole);
+    expect(await service.deliver(named)).toEqual({ kind: 'done', state: 'FAILED' });
+    expect(sentFor(named)).toHaveLength(0);
+    expect((await ledger.get(named))?.reason).toBe('ALREADY_UNDONE');
+  });
+
+  it.each(['PENDING', 'TRANSMITTED'])(
+    'a void answered 201 %s is no void done: the cancel is not succeeded, nothing is marked undone or reported voided, and the inquiry asks on',
+    async (status) => {
+      const auth = await authorized();
+      const authOp = auth.payment.operation_reference!;
+      const captureId = await delivered(naming('capture', auth, authOp));
+      const cancelId = await record(naming('cancel', auth, captureId));
+      const voided = await voids('capture', 'voided');
+      psp.nextVoidStatus = status;
+      expect(await service.deliver(cancelId)).not.toEqual({ kind: 'done', state: 'SUCCEEDED' });
+      expect((await ledger.get(cancelId))?.state).toBe('UNKNOWN');
+      // Asked about: the search finds the void, but not VOIDED: it does not count.
+      expect(await service.deliver(cancelId)).not.toEqual({ kind: 'done', state: 'SUCCEEDED' });
+      expect(['UNKNOWN', 'PENDING']).toContain((await ledger.get(cancelId))?.state);
+      expect(sentFor(cancelId).filter((s) => s.url.endsWith('/voids'))).toHaveLength(1);
+      expect((await ledger.get(captureId))?.undoneBy).toBeUndefined();
+      expect(await events.load(`${cancelId}.SUCCEEDED`)).toBeFalsy();
+      expect(await voids('capture', 'voided')).toBe(voided);
+    },
+  );
 });
