@@ -19,6 +19,13 @@ export type CancelEffect =
 /** The cancel record's field that holds its {@link CancelEffect} (JSON). */
 export const CANCEL_EFFECT_FIELD = 'cancel_effect';
 
+/**
+ * The field of a capture, sale or refund a void marked undone (`Ledger.markUndoneByVoid`): the id of the cancel whose
+ * void undid it, written with `undone_by`. Its mark is a void's while the two are equal: the PSP undid the whole
+ * transaction at our request (what an operator reading the record, or reconciliation, can tell from a failure).
+ */
+export const UNDONE_BY_VOID_FIELD = 'undone_by_void';
+
 /** What became of the authorization's hold after a void of its capture or sale (see {@link CancelEffect}). */
 export type HoldAfterVoid = 'releasing' | 'left';
 

@@ -32,7 +32,7 @@ import { OPERATION_STATES, OperationState, POLLED_STATES, isTerminal } from './o
 import { CLAIM_KEY_SCRIPT, RELEASE_KEY_SCRIPT } from '../redis/key-claim';
 import { operationIdsOfOrder, orderKeyPart } from './order-index';
 import { MovedAmountFields, amountIn, amountInCommandCurrency, convertedAmount, parseRoutingRecord } from './routing-record';
-import { CANCEL_EFFECT_FIELD, CancelEffect, parseCancelEffect } from './cancel-effect';
+import { CANCEL_EFFECT_FIELD, CancelEffect, UNDONE_BY_VOID_FIELD, parseCancelEffect } from './cancel-effect';
 import { SUCCEEDED_AFTER_FAILURE_FIELD, SuccessAfterFailureMark, UNDONE_FIELD, parseSuccessAfterFailureMark } from '../adjustments/adjustment';
 import { REPLICA_PROBE_TTL_MS, replicaAcknowledgedKeys } from '../redis/replica-wait';
 import {
@@ -96,13 +96,6 @@ interface TransitionValues {
   keys: [Readonly<Partial<Record<TransitionKey, string>>>, Readonly<Partial<Record<TransitionKey, string>>>];
   args: Record<TransitionArg, string | number>;
 }
-
-/**
- * The field of a capture, sale or refund a void marked undone (`Ledger.markUndoneByVoid`): the id of the cancel whose
- * void undid it, written with `undone_by`. Its mark is a void's while the two are equal: the PSP undid the whole
- * transaction at our request (what an operator reading the record, or reconciliation, can tell from a failure).
- */
-export const UNDONE_BY_VOID_FIELD = 'undone_by_void';
 
 /** The transition script with a step attached, one per step fragment (built once, on first use). */
 const withStepScripts = new WeakMap<LuaFragment<string, string>, LuaScript<string, string>>();

@@ -226,6 +226,16 @@ function unknownUnlessVoided(voidOf: NamedVoid, outcome: GatewayOutcome, respons
 }
 
 /**
+ * The decline of a refused void of one of our refunds (`ctx.voidOf`, `NOT_VOIDABLE` once settled): the refund stands
+ * and no new transaction undoes a refund (the money went to the shopper), so it suggests `none` where the table's
+ * row for a capture or sale says `reverse_with_new_transaction` (refund the money instead). Any other outcome as given.
+ */
+export function withRefundVoidAction(ctx: OperationContext, outcome: GatewayOutcome): GatewayOutcome {
+  if (ctx.voidOf?.command !== 'refund' || outcome.decline?.suggested_action !== 'reverse_with_new_transaction') return outcome;
+  return { ...outcome, decline: { ...outcome.decline, suggested_action: 'none' } };
+}
+
+/**
  * Maps the answer to the request {@link buildCybersourceRequest} built for `ctx`.
  *
  * - authorize / sale / revalidate: `status` of the payment; `gatewayReference` is the payment id, and

@@ -350,6 +350,21 @@ describe('Cybersource cancel naming our capture or refund: voids that transactio
     expect(sentFor(over)).toHaveLength(0);
   });
 
+  it('fails the void of a settled refund (NOT_VOIDABLE) suggesting no action: no new transaction undoes a refund; the refund still counts', async () => {
+    const auth = await authorized();
+    const authOp = auth.payment.operation_reference!;
+    await delivered(naming('capture', auth, authOp));
+    const refundId = await delivered(naming('refund', auth, authOp));
+    psp.settled.add(await pspId(refundId));
+    const cancelId = await record(naming('cancel', auth, refundId));
+    expect(await service.deliver(cancelId)).toEqual({ kind: 'done', state: 'FAILED' });
+    expect((await events.load(`${cancelId}.FAILED`))?.params.payment).toMatchObject({
+      reason: 'NOT_VOIDABLE',
+      decline: { gateway_code: 'NOT_VOIDABLE', suggested_action: 'none' },
+    });
+    expect((await ledger.get(refundId))?.undoneBy).toBeUndefined();
+  });
+
   it('does not void twice: a second cancel of a voided capture is refused unsent, and the first delivered again sends nothing', async () => {
     const auth = await authorized();
     const authOp = auth.payment.operation_reference!;

@@ -149,9 +149,12 @@ describe('Cybersource void of a capture or refund named by its own id', () => {
     expect(outcome).toMatchObject({ status: 'SUCCESS', gatewayStatus: 'VOIDED', gatewayReference: '6541933390746728203005', amount: 5000, currency: 'USD' });
   });
 
-  it.each(['capture', 'refund'] as const)(
-    'maps a %s void refused once the batch settled (400 NOT_VOIDABLE) to a FAIL whose action tells the OMS to reverse it with a new transaction (a refund)',
-    (command) => {
+  it.each([
+    ['capture', 'reverse_with_new_transaction'],
+    ['refund', 'none'],
+  ] as const)(
+    'maps a %s void refused once the batch settled (400 NOT_VOIDABLE) to a FAIL suggesting %s (a capture: refund it instead; a refund: no new transaction undoes it)',
+    (command, action) => {
       const outcome = t.parseResponse(
         voidOf(command, CAPTURE_ID),
         response(400, {
@@ -162,11 +165,7 @@ describe('Cybersource void of a capture or refund named by its own id', () => {
         }),
         gateway,
       );
-      expect(outcome).toMatchObject({
-        status: 'FAIL',
-        reason: 'NOT_VOIDABLE',
-        decline: declineOf('operation_not_permitted', 'NOT_VOIDABLE', 'reverse_with_new_transaction'),
-      });
+      expect(outcome).toMatchObject({ status: 'FAIL', reason: 'NOT_VOIDABLE', decline: declineOf('operation_not_permitted', 'NOT_VOIDABLE', action) });
     },
   );
 });
