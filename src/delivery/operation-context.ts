@@ -455,7 +455,9 @@ function authorizationNames(auth: OperationRecord): Set<string> {
  * authorization `auth` not failed (succeeded and not undone, or in flight: sent, or registered before `op`; one
  * registered after it and not yet sent waits for the void instead, {@link voidsAhead}) and what the PSP refunded
  * outside the bridge would give back more than the other captures standing collected: the void returns all the
- * capture took while those refunds stand. Null when they fit. A refund of what is left returns the money instead.
+ * capture took while those refunds stand. A capture named by another void not yet decided (registered before `op`,
+ * or sent) does not stand: that void may undo it, and two voids of two captures would return what one refund needs
+ * kept (the later one is refused, never both sent). Null when they fit. A refund of what is left returns the money instead.
  */
 async function refundsOverVoid(
   op: OperationRecord,
@@ -465,8 +467,16 @@ async function refundsOverVoid(
   registered: number,
   ledger: Pick<Ledger, 'get' | 'adjustmentsOfEach'>,
 ): Promise<ContextRefusal | null> {
+  // A capture another undecided void may undo does not stand: only voids registered before `op` or sent already, so
+  // of two concurrent voids of two captures the later registered is refused, never both sent.
+  const voiding = new Set(
+    dependents
+      .filter((d) => d.command === 'cancel' && d.id !== op.id && d.names !== undefined && !isTerminal(d.state))
+      .filter((d) => d.state !== 'RECEIVED' || registeredBefore(d, op, registered))
+      .map((d) => d.names!),
+  );
   const others = settledSum(
-    dependents.filter((d) => d.id !== capture.id),
+    dependents.filter((d) => d.id !== capture.id && !voiding.has(d.id)),
     'capture',
   );
   const refunds = givingRefunds(op, dependents, registered);

@@ -414,6 +414,41 @@ describe('Cybersource cancel naming our capture or refund: voids that transactio
     expect((await ledger.get(captureId))?.undoneBy).toBeUndefined();
   });
 
+  it('voids of two captures of one authorization: the second is refused unsent while the first is undecided, the refund its capture covered standing', async () => {
+    // Authorized 50.00, captured 25.00 twice, 25.00 refunded: one capture must stand while that refund does.
+    const auth = await authorized();
+    const authOp = auth.payment.operation_reference!;
+    const first = await delivered(naming('capture', auth, authOp, { amount: 2500 }));
+    const second = await delivered(naming('capture', auth, authOp, { amount: 2500 }));
+    await delivered(naming('refund', auth, authOp, { amount: 2500 }));
+    const v1 = await record(naming('cancel', auth, first, { amount: 2500 }));
+    psp.loseNextVoidAnswer = true;
+    expect((await service.deliver(v1)).kind).not.toBe('done');
+    expect((await ledger.get(v1))?.state).toBe('UNKNOWN');
+    const v2 = await record(naming('cancel', auth, second, { amount: 2500 }));
+    expect(await service.deliver(v2)).toEqual({ kind: 'done', state: 'FAILED' });
+    expect(sentFor(v2)).toHaveLength(0);
+    expect(await ledger.get(v2)).toMatchObject({ reason: 'CAPTURE_REFUNDED', reasonField: 'payment.gateway_key' });
+    expect(await service.deliver(v1)).toEqual({ kind: 'done', state: 'SUCCEEDED' });
+    expect((await ledger.get(first))?.undoneBy).toBe(v1);
+    expect((await ledger.get(second))?.undoneBy).toBeUndefined();
+  });
+
+  it('the same delivered concurrently: of two voids of two captures whose one refund needs either, exactly one is sent', async () => {
+    const auth = await authorized();
+    const authOp = auth.payment.operation_reference!;
+    const first = await delivered(naming('capture', auth, authOp, { amount: 2500 }));
+    const second = await delivered(naming('capture', auth, authOp, { amount: 2500 }));
+    await delivered(naming('refund', auth, authOp, { amount: 2500 }));
+    const v1 = await record(naming('cancel', auth, first, { amount: 2500 }));
+    const v2 = await record(naming('cancel', auth, second, { amount: 2500 }));
+    const outcomes = await Promise.all([service.deliver(v1), service.deliver(v2)]);
+    expect(outcomes).toEqual(expect.arrayContaining([{ kind: 'done', state: 'SUCCEEDED' }]));
+    expect([...sentFor(v1), ...sentFor(v2)].filter((s) => s.url.endsWith('/voids'))).toHaveLength(1);
+    const undone = [(await ledger.get(first))?.undoneBy, (await ledger.get(second))?.undoneBy].filter((u) => u !== undefined);
+    expect(undone).toHaveLength(1);
+  });
+
   it('a refund waits, unsent, while the void of the capture it would refund is undecided (answer lost), and is refused once the void succeeds', async () => {
     const auth = await authorized();
     const authOp = auth.payment.operation_reference!;
