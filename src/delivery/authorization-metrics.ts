@@ -132,12 +132,14 @@ export function capturesUndone(): Counter<'gateway' | 'command' | 'by'> {
  * `refund_waits_for_void` (a refund waited for a cancel registered before it that would void what it refunds),
  * `capture_not_yet_delivered` (a cancel waited for a capture of its authorization on record but not yet
  * registered: accepted, its delivery not yet run), `retry_reading_changed` (a cancel's retry was sent on the
- * reading of its first attempt while the ledger now reads otherwise: never another request under one key).
+ * reading of its first attempt while the ledger now reads otherwise: never another request under one key),
+ * `void_waits_for_void` (a cancel waited for another void of the same capture or refund not yet decided: a second
+ * cancel naming it, or a cancel of its authorization and one naming its capture).
  */
 export function cancelVoidGuards(): Counter<'gateway' | 'guard'> {
   return counter(
     'pb_cancel_void_guards_total',
-    'Checks where a guard between a Cybersource cancel and the captures or refunds of its payment held something back, by gateway and guard (refund_waits_for_void, capture_not_yet_delivered, retry_reading_changed)',
+    'Checks where a guard between a Cybersource cancel and the captures or refunds of its payment held something back, by gateway and guard (refund_waits_for_void, capture_not_yet_delivered, retry_reading_changed, void_waits_for_void)',
     ['gateway', 'guard'],
   );
 }

@@ -19,7 +19,7 @@ import {
 import { GatewayRoute } from '../gateways/gateway-route';
 import { GatewayRouter, UNKNOWN_GATEWAY } from '../routing/gateway-router';
 import { bridgeDecline, gatewayErrorDecline } from '../gateways/gateway-declines';
-import { declineTableFor, gatewayDefinition } from '../gateways/gateway-registry';
+import { declineTableFor, gatewayDefinition, voidsOwnTransaction } from '../gateways/gateway-registry';
 import { Interaction, Ledger, OperationRecord, TransitionFields } from '../ledger/ledger';
 import { afterTransition } from '../ledger/record-fields';
 import { isTerminal } from '../ledger/operation-state';
@@ -37,8 +37,10 @@ import {
   ContextResolution,
   DEPENDENT,
   FailedAuthorizationCancel,
+  OWN_VOID_REFUSALS,
   resolveOperationContext,
 } from './operation-context';
+import { transactionVoids } from './own-transaction-void';
 import {
   authorizationRefusals,
   refundsRefusedForOutsideRefunds,
@@ -291,6 +293,9 @@ export class DeliveryService {
       // Refused against its authorization (failed, scope, currency, amount): never sent to the PSP.
       authorizationRefusals().inc({ gateway: route.gateway.name, reason: ctx.fail });
       if (refusedForOutsideRefunds(op.payment.amount, ctx)) refundsRefusedForOutsideRefunds().inc({ gateway: route.gateway.name });
+      const named = ctx.detail?.named_command;
+      if (OWN_VOID_REFUSALS.has(ctx.fail) && (named === 'capture' || named === 'refund'))
+        transactionVoids().inc({ gateway: route.gateway.name, command: named, outcome: 'refused' });
       log.warn('operation refused against its authorization; not sent to the gateway', {
         reason: ctx.fail,
         ...(ctx.field ? { field: ctx.field } : {}),
@@ -431,6 +436,7 @@ export class DeliveryService {
       gateways: this.gatewayNames,
       singleCapture: (gateway) => this.deps.config.gateways[gateway]?.type === 'stripe',
       cancelFollowsCaptures: (gateway) => this.cancelFollowsCaptures(gateway),
+      voidsOwnTransaction: (gateway, command) => this.voidsOwnTransaction(gateway, command),
       ...(first && op.command === 'cancel' ? { voidWindow: { now: this.now(), windowMs: (gateway: string) => this.voidWindowMs(gateway) } } : {}),
     });
     if ('wait' in resolved) {
@@ -510,6 +516,12 @@ export class DeliveryService {
     return type === undefined ? undefined : gatewayDefinition(type).storedValueVoidWindowMs;
   }
 
+  /** Whether the gateway configured as `gateway` voids a capture or refund of ours by its own id (`GatewayDefinition.voidsOwnTransactions`). */
+  private voidsOwnTransaction(gateway: string, command: 'capture' | 'refund'): boolean {
+    const type = this.deps.config.gateways[gateway]?.type;
+    return type !== undefined && voidsOwnTransaction(type, command);
+  }
+
   /**
    * Whether the gateway configured as `gateway` builds a cancel from the captures standing against its
    * authorization (a definition with `cancelVoided`: Cybersource), so a cancel there waits for captures in flight.
@@ -523,7 +535,8 @@ export class DeliveryService {
    * Counts a capture's or refund's wait for siblings in flight ahead of it, or a cancel's for captures of its
    * authorization in flight (`awaiting: 'undelivered_captures'`: on record, not yet delivered; or, a void, for
    * refunds of what it would void: `awaiting: 'refunds'`), or a refund's for a cancel that would void what it
-   * refunds (`awaiting: 'void'`); the last two guards also in `pb_cancel_void_guards_total`. Its first wait also
+   * refunds (`awaiting: 'void'`), or a cancel's for another void of the same transaction not yet decided
+   * (`awaiting: 'void_in_flight'`); those guards also in `pb_cancel_void_guards_total`. Its first wait also
    * goes to its history and an info line (a wait on a sibling stuck UNKNOWN may be long: the operator sees why).
    * @returns when it first waited for siblings (epoch ms, `waited_for_siblings_at`): what its delay grows from.
    */
@@ -532,6 +545,7 @@ export class DeliveryService {
     dependentsWaiting().inc({ gateway, command: op.command });
     if (awaiting === 'void') cancelVoidGuards().inc({ gateway, guard: 'refund_waits_for_void' });
     if (awaiting === 'undelivered_captures') cancelVoidGuards().inc({ gateway, guard: 'capture_not_yet_delivered' });
+    if (awaiting === 'void_in_flight') cancelVoidGuards().inc({ gateway, guard: 'void_waits_for_void' });
     const now = this.now();
     const first = await this.deps.ledger.setFieldOnceAndGet(op.id, 'waited_for_siblings_at', String(now));
     if (!first.set) return Number.isFinite(Number(first.value)) ? Number(first.value) : now;
@@ -541,9 +555,11 @@ export class DeliveryService {
         ? 'cancel waits for refunds of the captured payment it would void in flight: a void would return what they return again; refused once one succeeds, sent once they fail'
         : awaiting === 'void'
           ? 'refund waits for a cancel that would void the captured payment it refunds: a void and a refund would return it twice; refused once the void succeeds, sent once the cancel fails'
-          : op.command === 'cancel'
-            ? 'cancel waits for captures of its authorization in flight: it is sent once they succeed or fail, to release what they leave'
-            : 'capture or refund waits for others of its authorization in flight ahead of it',
+          : awaiting === 'void_in_flight'
+            ? 'cancel waits for another void of the same transaction not yet decided: one transaction is never voided twice; refused once that one voided it, sent once it fails'
+            : op.command === 'cancel'
+              ? 'cancel waits for captures of its authorization in flight: it is sent once they succeed or fail, to release what they leave'
+              : 'capture or refund waits for others of its authorization in flight ahead of it',
       {
         operation_id: op.id,
         command: op.command,
@@ -722,7 +738,8 @@ export class DeliveryService {
     const fields: TransitionFields = { countAttempt: true, ...(op.routing ? { routing: op.routing } : {}) };
     if (op.authorizationId !== undefined) fields.authorizationId = op.authorizationId;
     // What a cancel built on the captures standing was built on, pinned with its first attempt: retries send it again.
-    if (op.command === 'cancel' && op.attempts === 0 && this.cancelFollowsCaptures(route.gateway.name)) fields.cancelBasis = cancelBasisOf(ctx.captured);
+    if (op.command === 'cancel' && op.attempts === 0 && !ctx.voidOf && this.cancelFollowsCaptures(route.gateway.name))
+      fields.cancelBasis = cancelBasisOf(ctx.captured);
     const now = Date.now();
     const moved = await ledger.transition(op.id, 'SENT', attemptInteraction(op.id, op.attempts + 1, route, request, decided?.decisions), fields, now);
     if (decided) {

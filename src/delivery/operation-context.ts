@@ -99,7 +99,8 @@ export type ContextResolution =
   /**
    * `siblings`: the captures or refunds of the same authorization in flight ahead of it (`siblingsAhead`), or
    * what a cancel waits for (`capturesInFlight`; `capturesNotYetDelivered`, with `awaiting: 'undelivered_captures'`;
-   * `refundsInFlight`, with `awaiting: 'refunds'`), or the cancel a refund waits for (`voidsAhead`, `awaiting: 'void'`);
+   * `refundsInFlight`, with `awaiting: 'refunds'`), or the cancel a refund waits for (`voidsAhead`, `awaiting: 'void'`),
+   * or another void of the same transaction a cancel waits for (`voidsOfSameTransaction`, `awaiting: 'void_in_flight'`);
    * `siblingsSeen`: the same, each as read (what the dependent registers on to be woken when one moves).
    * `authorization`: the undecided authorization it waits for, as read (what the dependent registers on to be woken).
    */
@@ -126,8 +127,12 @@ export interface FailedAuthorizationCancel {
   currency?: string;
 }
 
-/** What a dependent waits for besides siblings of its own command (see {@link ContextResolution}). */
-export type Awaiting = 'refunds' | 'void' | 'undelivered_captures';
+/**
+ * What a dependent waits for besides siblings of its own command (see {@link ContextResolution}); `void_in_flight`: a
+ * cancel waits for another void of the same transaction not yet decided (a second cancel naming the same capture or
+ * refund, a cancel of the authorization and one naming its capture), so one transaction is never voided twice.
+ */
+export type Awaiting = 'refunds' | 'void' | 'undelivered_captures' | 'void_in_flight';
 
 /**
  * A wait for other dependents of the same authorization: why (`wait`), their ids (`siblings`), and each as read
@@ -196,6 +201,12 @@ export interface ResolveOptions {
    * cancel already sent is asked about, never refused).
    */
   voidWindow?: { now: number; windowMs(gateway: string): number | undefined };
+  /**
+   * Whether the gateway that did a capture or refund of ours voids it as its own transaction
+   * (`GatewayDefinition.voidsOwnTransactions`: Cybersource): a cancel naming it by our operation id is then sent as
+   * that void ({@link voidOfDependent}). Default: none (such a cancel is refused `UNSUPPORTED_COMMAND`, unsent).
+   */
+  voidsOwnTransaction?: (gateway: string, command: 'capture' | 'refund') => boolean;
 }
 
 /**
@@ -243,7 +254,7 @@ export async function resolveOperationContext(op: OperationRecord, ledger: Ledge
     auth = found && asDoneAtPsp(found);
   }
   if (!auth) return checkedByReference(op, ledger, context, { amounts, registers }, options);
-  if (!AUTHORIZING.has(auth.command)) return ofOperation(op, auth, context, options);
+  if (!AUTHORIZING.has(auth.command)) return ofOperation(op, auth, context, options, ledger);
   const refused = scopeRefusal(op.payment, auth) ?? currencyRefusal(op, auth);
   if (refused) return refused;
   switch (auth.state) {
@@ -293,18 +304,204 @@ export async function resolveOperationContext(op: OperationRecord, ledger: Ledge
  * A dependent command naming by our operation id `named`, one of our operations that is not an authorization: only
  * within its scope (gateway, gateway_account, order), never another gateway's or merchant's operation (a gift card
  * void naming one of our card captures would otherwise go to the Stored Value API with our id as the transaction's
- * reference). A cancel voids one of our stored value transactions ({@link voidOfTransaction}); of anything else
- * (a capture, a refund of a payment, a cancel) it is refused `UNSUPPORTED_COMMAND` on `payment.gateway_key`, unsent:
- * a cancel voids an authorization or a stored value transaction, and no PSP knows our id. Any other command is sent as
- * the OMS gave it. Pure.
+ * reference). A cancel voids one of our stored value transactions ({@link voidOfTransaction}), and one of our captures
+ * or refunds at a gateway that voids it as its own transaction ({@link voidOfDependent}: Cybersource); of anything else
+ * (a capture or refund elsewhere, a cancel) it is refused `UNSUPPORTED_COMMAND` on `payment.gateway_key`, unsent:
+ * no PSP knows our id. Any other command is sent as the OMS gave it. Pure but for a capture void's read of its
+ * payment's refunds.
  */
-function ofOperation(op: OperationRecord, named: OperationRecord, context: OperationContext, options: ResolveOptions): ContextResolution {
+function ofOperation(
+  op: OperationRecord,
+  named: OperationRecord,
+  context: OperationContext,
+  options: ResolveOptions,
+  ledger: Pick<Ledger, 'authorizationView' | 'get' | 'adjustmentsOfEach'>,
+): ContextResolution | Promise<ContextResolution> {
   if (op.command === 'cancel' && voidsByReference(named)) return voidOfTransaction(op, named, context, options.voidWindow);
+  if (op.command === 'cancel' && (named.command === 'capture' || named.command === 'refund')) {
+    const voids = options.voidsOwnTransaction?.(gatewayOf(named), named.command) === true;
+    if (voids) return voidOfDependent(op, named, named.command, context, options, ledger);
+  }
   const refused = scopeRefusal(op.payment, named);
   if (refused) return { ...refused, detail: { ...refused.detail, named_command: named.command } };
   if (op.command !== 'cancel') return { context };
   const why = `a cancel voids an authorization or a stored value transaction; ${named.id} is a ${named.command}`;
   return cancelOfNamedRefused(named, why);
+}
+
+/** `fail` of a cancel naming one of our captures or refunds that a void (or the PSP) undid already: nothing left to void. */
+export const ALREADY_UNDONE = 'ALREADY_UNDONE';
+
+/** `fail` of a cancel naming one of our captures whose void would return money refunds of the payment give back already. */
+export const CAPTURE_REFUNDED = 'CAPTURE_REFUNDED';
+
+/** The refusals unsent of a cancel voiding one of our captures or refunds by its own id (`pb_transaction_voids_total{outcome=refused}`). */
+export const OWN_VOID_REFUSALS: ReadonlySet<string> = new Set([ALREADY_UNDONE, CAPTURE_REFUNDED]);
+
+/**
+ * A cancel naming by our operation id capture or refund `named` at a gateway that voids it as its own transaction
+ * (`ResolveOptions.voidsOwnTransaction`: Cybersource's "Void a Capture", "Void a Refund"): within its scope and
+ * currency, sent to the gateway that did it for its PSP reference (`context.voidOf` says which), with the cancel's own
+ * idempotency key, once `named` SUCCEEDED (`AUTHORIZATION_REFERENCE_MISSING` without a reference). Before the first
+ * attempt (`checkAmounts`) it is refused unsent when `named` was undone already by another cancel's void or by the
+ * PSP ({@link ALREADY_UNDONE}: a second cancel of it voids nothing twice), and a capture's when the refunds of its
+ * payment standing or in flight (and what the PSP refunded outside the bridge) would exceed what the other captures
+ * leave ({@link CAPTURE_REFUNDED}: the void returns all of it while the refunds stand). It waits while `named` is
+ * undecided and is refused `AUTHORIZATION_FAILED` when `named` failed (nothing to void). Before the first attempt it
+ * is registered among its authorization's dependents and waits for another void of the same transaction
+ * ({@link namedVoidGuards}).
+ */
+async function voidOfDependent(
+  op: OperationRecord,
+  named: OperationRecord,
+  command: 'capture' | 'refund',
+  context: OperationContext,
+  options: ResolveOptions,
+  ledger: Pick<Ledger, 'authorizationView' | 'get' | 'adjustmentsOfEach'>,
+): Promise<ContextResolution> {
+  const refused = scopeRefusal(op.payment, named) ?? currencyRefusal(op, named);
+  if (refused) return { ...refused, detail: { ...refused.detail, named_operation_id: named.id, named_command: command } };
+  const detail = { named_operation_id: named.id, named_command: command };
+  switch (named.state) {
+    case 'SUCCEEDED': {
+      // A mark of this very cancel is its own void found again (a crash before its success was recorded): not refused.
+      if (options.checkAmounts === true && named.undoneBy !== undefined && named.undoneBy !== op.id) {
+        return {
+          fail: ALREADY_UNDONE,
+          field: 'payment.gateway_key',
+          detail: { ...detail, undone_by: named.undoneBy, why: `${command} ${named.id} was undone already (by ${named.undoneBy}): nothing left to void` },
+        };
+      }
+      const psp = named.gatewayReference;
+      if (!psp) return { fail: 'AUTHORIZATION_REFERENCE_MISSING', field: 'payment.gateway_key', detail };
+      if (options.checkAmounts === true) {
+        const held = await namedVoidGuards(op, named, command, ledger);
+        if (held) return held;
+      }
+      const payment = { ...context.payment, gateway: gatewayOf(named), gateway_key: psp };
+      return { context: { ...context, payment, voidOf: { command, operationId: named.id } } };
+    }
+    case 'FAILED':
+      return { fail: 'AUTHORIZATION_FAILED', detail };
+    case 'RECEIVED':
+    case 'SENT':
+    case 'PENDING':
+    case 'ACTION_REQUIRED':
+    case 'UNKNOWN':
+    case 'UNRESOLVED':
+      return { wait: `${command} ${named.id} is ${named.state}`, authorization: { id: named.id, payment: named.payment, state: named.state } };
+  }
+}
+
+/**
+ * What holds back, before its first attempt, cancel `op` voiding our capture or refund `named` by its own id: the
+ * cancel is registered among the dependents of `named`'s authorization (`Ledger.authorizationView`), so a refund of the
+ * payment registered after it waits for it ({@link voidsAhead}), a cancel of the authorization waits for it, and a
+ * second cancel naming the same transaction does ({@link voidsOfSameTransaction}); it waits itself for another void of
+ * the same transaction not yet decided (one naming it registered before, or sent; for a capture, a cancel of its
+ * authorization too, which may void it); a capture's void is refused by {@link refundsOverVoid}. Null when it may go,
+ * or when `named`'s authorization is not ours to read.
+ */
+async function namedVoidGuards(
+  op: OperationRecord,
+  named: OperationRecord,
+  command: 'capture' | 'refund',
+  ledger: Pick<Ledger, 'authorizationView' | 'get' | 'adjustmentsOfEach'>,
+): Promise<ContextResolution | null> {
+  const view = await ledger.authorizationView(named.authorizationId ?? named.payment.gateway_key, op.id);
+  const auth = view && asDoneAtPsp(view.auth);
+  if (!view || !auth || !AUTHORIZING.has(auth.command)) return null;
+  const rivals = voidsOfSameTransaction(op, auth, view.dependents, view.registered, named.id, command === 'capture');
+  if (rivals) return rivals;
+  return command === 'capture' ? refundsOverVoid(op, named, auth, view.dependents, view.registered, ledger) : null;
+}
+
+/**
+ * The cancels among `auth`'s dependents that void the same transaction as cancel `op` and are not yet decided: those
+ * naming our capture or refund `namedId` (when `op` names one), or any naming one of its captures (when `op` cancels
+ * the authorization itself, `namedId` undefined), and, with `authorizationCancels`, those of the authorization itself
+ * (a void of its capture). Only those registered before `op` or sent already: one registered after it and not yet
+ * sent waits for `op` instead, so the two never wait for each other. A wait (`awaiting: 'void_in_flight'`) on them:
+ * two voids of one transaction are never both sent; once the first succeeds the second is refused (`ALREADY_UNDONE`),
+ * once it fails the second goes. `null` when none. Pure.
+ */
+export function voidsOfSameTransaction(
+  op: OperationRecord,
+  auth: OperationRecord,
+  dependents: readonly DependentSummary[],
+  registered: number,
+  namedId: string | undefined,
+  authorizationCancels: boolean,
+): (SiblingWait & { awaiting: 'void_in_flight' }) | null {
+  const names = authorizationNames(auth);
+  const ours = new Set(dependents.filter((d) => d.command === 'capture' || d.command === 'refund').map((d) => d.id));
+  const rivals = dependents.filter((d) => {
+    if (d.command !== 'cancel' || d.id === op.id || d.names === undefined || isTerminal(d.state)) return false;
+    if (!registeredBefore(d, op, registered) && d.state === 'RECEIVED') return false;
+    if (namedId === undefined) return ours.has(d.names);
+    return d.names === namedId || (authorizationCancels && names.has(d.names));
+  });
+  if (rivals.length === 0) return null;
+  const siblings = rivals.map((d) => d.id);
+  return {
+    wait: `cancel waits for ${siblings.length} other void(s) of the same transaction not yet decided (${rivals.map((d) => `${d.id} ${d.state}`).join(', ')}): one transaction is never voided twice`,
+    siblings,
+    siblingsSeen: seen(rivals),
+    awaiting: 'void_in_flight',
+  };
+}
+
+/** What a cancel of authorization `auth` may name: its operation id, its PSP reference, its new gateway key. Pure. */
+function authorizationNames(auth: OperationRecord): Set<string> {
+  return new Set([auth.id, auth.gatewayReference, auth.newGatewayKey].filter((n): n is string => n !== undefined));
+}
+
+/**
+ * The refusal of cancel `op`'s void of capture `capture` ({@link CAPTURE_REFUNDED}) when the refunds of its
+ * authorization `auth` not failed (succeeded and not undone, or in flight: sent, or registered before `op`; one
+ * registered after it and not yet sent waits for the void instead, {@link voidsAhead}) and what the PSP refunded
+ * outside the bridge would give back more than the other captures standing collected: the void returns all the
+ * capture took while those refunds stand. A capture named by another void not yet decided (registered before `op`,
+ * or sent) does not stand: that void may undo it, and two voids of two captures would return what one refund needs
+ * kept (the later one is refused, never both sent). Null when they fit. A refund of what is left returns the money instead.
+ */
+async function refundsOverVoid(
+  op: OperationRecord,
+  capture: OperationRecord,
+  auth: OperationRecord,
+  dependents: readonly DependentSummary[],
+  registered: number,
+  ledger: Pick<Ledger, 'get' | 'adjustmentsOfEach'>,
+): Promise<ContextRefusal | null> {
+  // A capture another undecided void may undo does not stand: only voids registered before `op` or sent already, so
+  // of two concurrent voids of two captures the later registered is refused, never both sent.
+  const voiding = new Set(
+    dependents
+      .filter((d) => d.command === 'cancel' && d.id !== op.id && d.names !== undefined && !isTerminal(d.state))
+      .filter((d) => d.state !== 'RECEIVED' || registeredBefore(d, op, registered))
+      .map((d) => d.names!),
+  );
+  const others = settledSum(
+    dependents.filter((d) => d.id !== capture.id && !voiding.has(d.id)),
+    'capture',
+  );
+  const refunds = givingRefunds(op, dependents, registered);
+  const outside = await refundedOutsideBridgeOf(auth, ledger);
+  const givenBack = refunds.reduce((total, d) => total + d.amount, 0) + outside;
+  if (givenBack <= others) return null;
+  return {
+    fail: CAPTURE_REFUNDED,
+    field: 'payment.gateway_key',
+    detail: {
+      named_operation_id: capture.id,
+      named_command: 'capture',
+      authorization_id: auth.id,
+      refunded: givenBack,
+      captured_by_others: others,
+      refund_ids: refunds.map((d) => d.id).join(','),
+      why: `refunds of the payment give back ${givenBack}, more than the other captures collected (${others}): a void would return all of capture ${capture.id} while they stand; refund instead`,
+    },
+  };
 }
 
 /**
@@ -987,8 +1184,19 @@ export function voidsAhead(
   dependents: readonly DependentSummary[],
   registered: number,
 ): (SiblingWait & { awaiting: 'void' }) | null {
-  if (op.command !== 'refund' || !cancelVoids(auth, dependents)) return null;
-  const cancels = dependents.filter((d) => d.command === 'cancel' && d.id !== op.id && !isTerminal(d.state) && registeredBefore(d, op, registered));
+  if (op.command !== 'refund') return null;
+  const voidsAll = cancelVoids(auth, dependents);
+  // A cancel naming one of its captures voids that capture by its own id, whatever else was captured.
+  const captures = new Set(dependents.filter((d) => d.command === 'capture').map((d) => d.id));
+  const cancels = dependents.filter(
+    (d) =>
+      d.command === 'cancel' &&
+      d.id !== op.id &&
+      !isTerminal(d.state) &&
+      (voidsAll
+        ? registeredBefore(d, op, registered)
+        : d.names !== undefined && captures.has(d.names) && (registeredBefore(d, op, registered) || d.state !== 'RECEIVED')),
+  );
   if (cancels.length === 0) return null;
   const siblings = cancels.map((d) => d.id);
   return {
@@ -1046,7 +1254,10 @@ async function voidGuards(
   if (op.command === 'refund') return voidsAhead(op, auth, dependents, registered);
   if (op.command !== 'cancel') return null;
   return (
-    capturesInFlight(op, auth, dependents) ?? (await capturesNotYetDelivered(op, auth, dependents, ledger)) ?? refundsInFlight(op, auth, dependents, registered)
+    voidsOfSameTransaction(op, auth, dependents, registered, undefined, false) ??
+    capturesInFlight(op, auth, dependents) ??
+    (await capturesNotYetDelivered(op, auth, dependents, ledger)) ??
+    refundsInFlight(op, auth, dependents, registered)
   );
 }
 
@@ -1420,7 +1631,9 @@ function capturedToRefund(auth: OperationRecord, dependents: readonly DependentS
 
 /**
  * What the succeeded captures of an authorization claimed of it (those recorded FAILED that the PSP did after all
- * included, at what it confirmed), those the PSP undid after (`capture_failed`) included, and those recorded FAILED
+ * included, at what it confirmed), those the PSP undid after (`capture_failed`) included, and those a void undid
+ * included (a cancel of the authorization, or one naming the capture: Cybersource "After a void is processed, you
+ * cannot credit or capture the funds"), and those recorded FAILED
  * that the PSP retries itself (`heldForPspRetry`, what they asked): the capture check leaves
  * their amount taken, since the PSP may capture it again itself (Adyen re-captures after CAPTURE_FAILED,
  * "Transaction Recaptured") and a second capture of ours could then charge the shopper twice; capturing it again is

@@ -32,6 +32,7 @@ import { wantsStoredToken } from '../contracts/payment-method';
 import { markOperation } from '../metrics/stage-timing';
 import { CancelReading, DEPENDENT, voidedByCancel } from './operation-context';
 import { CancelEffect } from '../ledger/cancel-effect';
+import { markOwnTransactionVoided, noteOwnTransactionVoidDeclined, ownTransactionVoidOf } from './own-transaction-void';
 import { gatewayDefinition } from '../gateways/gateway-registry';
 import { ReleaseHeld, releaseHeldFunds } from './held-funds-release';
 import { LapseRecorded, RecordLapse, failedOnRecordedLapse } from './authorization-lapse';
@@ -211,6 +212,9 @@ export class OutcomeRecorder {
       confirmedCurrency: outcome.currency?.toUpperCase(),
     };
     if (to === 'FAILED') fields.decline = this.decline(op, declineOfOutcome(op, outcome, this.deps.config));
+    // The PSP refused a cancel's void of our capture or refund (settled already): it stands, counted and logged once.
+    const declinedVoid =
+      to === 'FAILED' && op.command === 'cancel' && !isTerminal(op.state) ? await ownTransactionVoidOf(op, this.deps.config, this.deps.ledger) : null;
     // A capture or refund the PSP retries itself may still be done: its amount stays held (never freed for a second one
     // that would move the money twice), its reason kept with the mark, in the FAILED transition itself.
     const heldForRetry = to === 'FAILED' && RETRIED_BY_PSP.has(op.command) && !isTerminal(op.state) && outcome.retriedByPsp === true;
@@ -263,6 +267,7 @@ export class OutcomeRecorder {
       if (op.state === 'UNRESOLVED' && moved.state !== 'UNRESOLVED') noteUnresolvedSettled(this.deps.logger, op, moved.state, source);
       if (moved.state !== op.state) this.noteDiscrepancy(op, outcome, source, fields.cancelEffect);
       if (heldForRetry && moved.state === 'FAILED' && moved.heldForPspRetry !== undefined) this.noteHeldForRetry(moved, gateway, source);
+      if (declinedVoid && moved.state === 'FAILED') noteOwnTransactionVoidDeclined(op, declinedVoid, outcome, this.deps.logger, source);
     });
     // The deadline this move set, once it is on the record (not a racing move's).
     if (deadline && after.state === 'ACTION_REQUIRED' && after.nextCheckAt === deadline.at) {
@@ -443,6 +448,9 @@ export class OutcomeRecorder {
     source: OutcomeSource,
     now: number,
   ): Promise<{ effect?: CancelEffect; hold?: HoldNote }> {
+    // A cancel naming our capture or refund voided that transaction itself: it is marked undone, no hold is concerned.
+    const own = await ownTransactionVoidOf(op, this.deps.config, this.deps.ledger);
+    if (own) return { effect: await markOwnTransactionVoided(op, own, outcome, this.deps, source, now) };
     const type = this.deps.config.gateways[name]?.type;
     const voids = type === undefined ? undefined : gatewayDefinition(type).cancelVoided;
     if (voids === undefined) return {};
@@ -463,11 +471,12 @@ export class OutcomeRecorder {
     // A reversal (REVERSED, payments.reversals.*) voided nothing: a capture that succeeded while it was in flight was not undone by it.
     if (!voids(outcome)) return { effect: { released: 'hold' } };
     const voided = await this.markVoided(op, name, source, now, read);
-    if (!voided || !('voided' in voided.effect) || (read.kind !== 'capture' && read.kind !== 'sale')) return { effect: voided?.effect };
+    const effect = voided?.effect;
+    if (!voided || !effect || !('voided' in effect) || effect.command === 'refund' || (read.kind !== 'capture' && read.kind !== 'sale')) return { effect };
     // Settled already (a repeated webhook): what it recorded stands, nothing requested again. A cancel recorded FAILED
     // that the PSP did after all (`lateCancelEffect`) is not: its void left the hold as any void does.
-    if (op.state === 'SUCCEEDED') return { effect: voided.effect };
-    return this.holdAfterVoid(op, name, voided.effect, read.authorizationId, voided.allMarked);
+    if (op.state === 'SUCCEEDED') return { effect };
+    return this.holdAfterVoid(op, name, { ...effect, command: effect.command }, read.authorizationId, voided.allMarked);
   }
 
   /**
@@ -500,7 +509,7 @@ export class OutcomeRecorder {
   private async holdAfterVoid(
     op: OperationRecord,
     gateway: string,
-    effect: Extract<CancelEffect, { voided: string }>,
+    effect: Extract<CancelEffect, { voided: string }> & { command: 'capture' | 'sale' },
     authorizationId: string,
     allMarked: boolean,
   ): Promise<{ effect: CancelEffect; hold: HoldNote }> {

@@ -16,6 +16,11 @@ export const BRIDGE_DECLINES: DeclineTable = {
     AUTHORIZATION_FAILED: 'operation_not_permitted',
     // A void of a stored value transaction past its PSP's void window (Adyen: 24 hours): it stands, a new transaction undoes it.
     VOID_WINDOW_PASSED: { category: 'operation_not_permitted', action: 'reverse_with_new_transaction' },
+    // A cancel naming one of our captures or refunds that was voided (or undone by the PSP) already: nothing left to void.
+    ALREADY_UNDONE: { category: 'operation_not_permitted', action: 'none' },
+    // A cancel naming one of our captures while refunds of the payment give back more than the other captures leave:
+    // voided, the shopper would be paid back twice; a refund of the rest returns the money.
+    CAPTURE_REFUNDED: { category: 'operation_not_permitted', action: 'fix_request' },
     // A gift card refund naming the card by its number where a payment's reference goes (src/delivery/operation-context.ts).
     CARD_DATA_REJECTED: { category: 'bridge_refused', action: 'fix_request' },
     // A cancel of a FAILED authorization the PSP released after its late success: nothing held to void.

@@ -240,6 +240,20 @@ export interface OperationContext {
    * authorization reversal); the others send their cancel as they always did.
    */
   captured?: CapturedPayment;
+  /**
+   * cancel: the capture or refund of ours the cancel names by its operation id, which it voids as its own
+   * transaction (`GatewayDefinition.voidsOwnTransactions`); `payment.gateway_key` is then that transaction's PSP
+   * reference. Absent: the cancel acts on an authorization (or a stored value transaction), as it always did.
+   */
+  voidOf?: NamedVoid;
+}
+
+/** A capture or refund of ours a cancel voids by its own PSP id (see `OperationContext.voidOf`). */
+export interface NamedVoid {
+  /** What is voided: a capture (money taken goes back onto the authorization) or a refund (money stays taken). */
+  command: 'capture' | 'refund';
+  /** Its operation id (ours). */
+  operationId: string;
 }
 
 /**

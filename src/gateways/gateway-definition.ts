@@ -204,6 +204,14 @@ export interface GatewayDefinition<T extends string = string, S extends GatewayS
    * documents no such window, and none is enforced.
    */
   readonly storedValueVoidWindowMs?: number;
+  /**
+   * The commands of ours whose own transaction a cancel naming it by our operation id voids at this PSP (Cybersource:
+   * `POST /pts/v2/captures/{id}/voids`, `POST /pts/v2/refunds/{id}/voids`, until the batch settles): such a cancel is
+   * sent as that void (`OperationContext.voidOf`), and its success marks the capture or refund undone, so it no longer
+   * counts as captured or refunded. Absent (default): a cancel naming a capture or refund is refused
+   * `UNSUPPORTED_COMMAND`, unsent.
+   */
+  readonly voidsOwnTransactions?: readonly ('capture' | 'refund')[];
   /** How `payment-bridge reconcile` reads the PSP's own records (src/reconciliation/). Absent: not reconcilable yet. */
   readonly reconciliation?: ReconciliationSupport;
   /**

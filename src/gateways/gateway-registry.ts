@@ -40,6 +40,14 @@ export function gatewayDefinition(type: GatewayType): GatewayDefinition {
   return definition;
 }
 
+/**
+ * Whether a gateway of `type` voids a `command` of ours (a capture or refund) by its own transaction id
+ * (`GatewayDefinition.voidsOwnTransactions`), so a cancel naming it by our operation id is sent as that void.
+ */
+export function voidsOwnTransaction(type: GatewayType, command: 'capture' | 'refund'): boolean {
+  return (gatewayDefinition(type).voidsOwnTransactions ?? []).includes(command);
+}
+
 /** The transformer of a gateway type. */
 export function transformerFor(type: GatewayType): GatewayTransformer {
   return gatewayDefinition(type).transformer;

@@ -275,19 +275,23 @@ return redis.call('HDEL', K.op, 'held_since', 'parked_at') > 0 and 1 or 0
 );
 
 /**
- * Marks a SUCCEEDED capture or sale undone by the cancel that voided it (`undone_field` = the cancel's id,
- * record-fields.ts `undoneBy`), with a history entry, once: a mark already there (this cancel's on a retry, or
- * an adjustment's) stays. A FAILED one the PSP did after all (`late_field` set: it counts as captured) is marked the
- * same. Returns {1, mark} when marked now, {0, mark} when a mark was there, {-1, state} when the record is no
- * SUCCEEDED (or done after failure) capture or sale (or no record: state '').
+ * Marks a SUCCEEDED capture or sale (or, `refund` = '1', refund) undone by the cancel that voided it (`undone_field` =
+ * the cancel's id, record-fields.ts `undoneBy`; `void_field` = the same id, which says the mark is a void's: a voided
+ * capture took nothing of its authorization, one the PSP failed after accepting it may still be re-captured), with a
+ * history entry, once: a mark already there (this cancel's on a retry, or an adjustment's) stays. A FAILED one the PSP
+ * did after all (`late_field` set: it counts as done) is marked the same. Returns {1, mark} when marked now, {0, mark}
+ * when a mark was there, {-1, state} when the record is no SUCCEEDED (or done after failure) capture or sale (or refund,
+ * when allowed; no record: state '').
  */
 export const MARK_VOIDED_SCRIPT = new LuaScript(
-  luaInputs(['op', 'log'], ['undone_field', 'late_field', 'by', 'interaction']),
+  luaInputs(['op', 'log'], ['undone_field', 'void_field', 'late_field', 'by', 'refund', 'interaction']),
   `
 local current = redis.call('HMGET', K.op, 'state', 'command', A.late_field)
 local done = current[1] == 'SUCCEEDED' or (current[1] == 'FAILED' and current[3])
-if not done or (current[2] ~= 'capture' and current[2] ~= 'sale') then return {-1, current[1] or ''} end
+local voidable = current[2] == 'capture' or current[2] == 'sale' or (A.refund == '1' and current[2] == 'refund')
+if not done or not voidable then return {-1, current[1] or ''} end
 if redis.call('HSETNX', K.op, A.undone_field, A.by) == 0 then return {0, redis.call('HGET', K.op, A.undone_field)} end
+redis.call('HSET', K.op, A.void_field, A.by)
 redis.call('RPUSH', K.log, A.interaction)
 return {1, A.by}
 `,

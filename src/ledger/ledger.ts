@@ -32,7 +32,7 @@ import { OPERATION_STATES, OperationState, POLLED_STATES, isTerminal } from './o
 import { CLAIM_KEY_SCRIPT, RELEASE_KEY_SCRIPT } from '../redis/key-claim';
 import { operationIdsOfOrder, orderKeyPart } from './order-index';
 import { MovedAmountFields, amountIn, amountInCommandCurrency, convertedAmount, parseRoutingRecord } from './routing-record';
-import { CANCEL_EFFECT_FIELD, CancelEffect, parseCancelEffect } from './cancel-effect';
+import { CANCEL_EFFECT_FIELD, CancelEffect, UNDONE_BY_VOID_FIELD, parseCancelEffect } from './cancel-effect';
 import { SUCCEEDED_AFTER_FAILURE_FIELD, SuccessAfterFailureMark, UNDONE_FIELD, parseSuccessAfterFailureMark } from '../adjustments/adjustment';
 import { REPLICA_PROBE_TTL_MS, replicaAcknowledgedKeys } from '../redis/replica-wait';
 import {
@@ -149,6 +149,11 @@ export interface DependentSummary {
   converted?: { amount: number; currency: string };
   /** The PSP's reference for it (`gateway_reference`), once an outcome named one: what a void of a capture names. */
   gatewayReference?: string;
+  /**
+   * A cancel's `payment.gateway_key`: what it names (the authorization's id or PSP reference, or, a cancel voiding one
+   * of our captures by its own id, that capture's operation id). Absent for other commands.
+   */
+  names?: string;
 }
 
 /**
@@ -1170,6 +1175,7 @@ export class Ledger {
         ...(d.heldForPspRetry ? { heldForPspRetry: true as const } : {}),
         ...(d.doneByPspRetry ? { doneByPspRetry: true as const } : {}),
         ...(d.gatewayReference ? { gatewayReference: d.gatewayReference } : {}),
+        ...(d.command === 'cancel' ? { names: d.moved.payment.gateway_key } : {}),
       };
     });
   }
@@ -1575,14 +1581,18 @@ export class Ledger {
     id: string,
     cancelId: string,
     now = Date.now(),
+    /** Also a SUCCEEDED refund (a cancel that voided the refund itself): it then no longer counts as refunded. Default false. */
+    refund = false,
   ): Promise<{ result: 'marked' | 'already'; by: string } | { result: 'not_captured'; state: string }> {
     const keys = await this.keysOfId(id);
     const [code, value] = (await MARK_VOIDED_SCRIPT.run(this.redis, {
       keys: { op: keys.op(id), log: keys.history(id) },
       args: {
         undone_field: UNDONE_FIELD,
+        void_field: UNDONE_BY_VOID_FIELD,
         late_field: SUCCEEDED_AFTER_FAILURE_FIELD,
         by: cancelId,
+        refund: refund ? '1' : '0',
         interaction: historyEntry({ event: 'undone', by: cancelId, kind: 'void' }, now),
       },
     })) as [number, string];

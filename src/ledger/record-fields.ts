@@ -5,7 +5,7 @@ import { RoutingRecord, parseRoutingRecord } from './routing-record';
 import { CustomerAction, parseCustomerAction } from '../gateways/customer-action';
 import { StoredCard, parseStoredCard } from '../gateways/stored-card';
 import { SUCCEEDED_AFTER_FAILURE_FIELD, SuccessAfterFailureMark, UNDONE_FIELD, parseSuccessAfterFailureMark } from '../adjustments/adjustment';
-import { CANCEL_EFFECT_FIELD, CancelEffect, parseCancelEffect } from './cancel-effect';
+import { CANCEL_EFFECT_FIELD, CancelEffect, UNDONE_BY_VOID_FIELD, parseCancelEffect } from './cancel-effect';
 import { CancelBasis, parseCancelBasis } from './cancel-basis';
 
 /** One operation as the ledger holds it (docs/ARCHITECTURE.md). Times are epoch milliseconds. */
@@ -72,6 +72,11 @@ export interface OperationRecord {
    * by a transition; the state stays SUCCEEDED.
    */
   undoneBy?: string;
+  /**
+   * A capture, sale or refund a void of ours undid (`UNDONE_BY_VOID_FIELD`): the cancel whose confirmed void marked
+   * it undone. The mark is that void's while it equals `undoneBy`. Absent otherwise.
+   */
+  undoneByVoid?: string;
   /**
    * A FAILED capture, sale, refund or cancel the PSP later said it did after all (a `succeeded_after_failure`): the
    * adjustment that said so and the amount it confirmed. A capture, sale or refund then counts as captured (or
@@ -191,6 +196,7 @@ const FIELDS: FieldTable = {
   storedToken: { hash: 'stored_token', codec: text },
   storedCard: { hash: 'stored_card', codec: json(parseStoredCard) },
   undoneBy: { hash: UNDONE_FIELD, codec: text },
+  undoneByVoid: { hash: UNDONE_BY_VOID_FIELD, codec: text },
   succeededAfterFailure: { hash: SUCCEEDED_AFTER_FAILURE_FIELD, codec: json(parseSuccessAfterFailureMark) },
   cancelEffect: { hash: CANCEL_EFFECT_FIELD, codec: json(parseCancelEffect) },
   cancelBasis: { hash: 'cancel_basis', codec: json(parseCancelBasis) },
@@ -322,6 +328,7 @@ function blankRecord(): BlankRecord {
     storedToken: undefined,
     storedCard: undefined,
     undoneBy: undefined,
+    undoneByVoid: undefined,
     succeededAfterFailure: undefined,
     cancelEffect: undefined,
     cancelBasis: undefined,

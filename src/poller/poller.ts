@@ -7,6 +7,7 @@ import { GatewayRoute } from '../gateways/gateway-route';
 import { GatewayRouter } from '../routing/gateway-router';
 import { OutcomeRecorder } from '../delivery/outcome-recorder';
 import { resolveOperationContext } from '../delivery/operation-context';
+import { voidsOwnTransaction } from '../gateways/gateway-registry';
 import { inquireStatus } from '../delivery/status-inquiry';
 import { replayInquiriesWithheld, replayInquiryExpired } from '../delivery/resend-window';
 import { alertAwaitingWebhook, unresolvedGauge } from '../delivery/unresolved-operations';
@@ -154,7 +155,10 @@ export class Poller {
       if (inquirySupport(route.transformer, op.command) === 'webhook-only') return this.withoutInquiry(op, route);
       if (replayInquiryExpired(route.transformer, op.createdAt, this.now())) return this.replayWithheld(op, route);
       // The same context delivery sent with: a capture naming our authorization asks about the PSP's object.
-      const resolved = await resolveOperationContext(op, ledger);
+      // A cancel naming our capture or refund its gateway voids by its own id asks about that void.
+      const resolved = await resolveOperationContext(op, ledger, {
+        voidsOwnTransaction: (gateway, command) => gateway === route.gateway.name && voidsOwnTransaction(route.gateway.type, command),
+      });
       let noTrace = false;
       if ('context' in resolved) {
         try {

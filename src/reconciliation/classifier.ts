@@ -40,6 +40,7 @@ export const RECONCILED_FIELDS = [
   'gatewayReference',
   'closedBy',
   'undoneBy',
+  'undoneByVoid',
   'succeededAfterFailure',
   'createdAt',
   'updatedAt',
@@ -483,6 +484,26 @@ export function showsUndoneDone(record: PspRecord, op: ReconciledOperation): boo
   return op.command === 'refund' ? record.kind === 'refund' : record.kind === 'capture';
 }
 
+/**
+ * Whether `op` was undone by a void of ours the PSP confirmed (`undoneByVoid`: a cancel naming it, or the cancel of its
+ * authorization, voided it and its success marked it), not by a later fact an adjustment recorded.
+ */
+function undoneByOurVoid(op: ReconciledOperation): boolean {
+  return op.undoneBy !== undefined && op.undoneByVoid === op.undoneBy;
+}
+
+/**
+ * A PSP line showing done a capture or refund our own confirmed void undid: the PSP keeps listing the original
+ * transaction (Cybersource lists the void as a transaction of its own), so the line is the one the void undid, not a
+ * success after the undoing. Its money is compared as usual; when it agrees it matches, naming the void.
+ */
+function classifyVoidedByUs(record: PspRecord, op: ReconciledOperation, base: Pick<LineVerdict, 'record' | 'ledger' | 'matchedBy'>): LineVerdict {
+  const verdict = compareMoney(record, op, base);
+  if (verdict.class !== 'matched') return verdict;
+  const done = op.command === 'refund' ? 'refunded' : 'captured';
+  return { ...verdict, note: `${op.command} ${op.id} voided by our cancel ${op.undoneBy ?? ''} (confirmed); the PSP's line is the ${done} the void undid` };
+}
+
 /** An epoch-ms time for a person (ISO 8601), or `no time` when the PSP gave none. */
 function at(ms: number | undefined): string {
   return ms === undefined ? 'no time' : new Date(ms).toISOString();
@@ -498,6 +519,7 @@ function at(ms: number | undefined): string {
  */
 function classifyUndoneDone(record: PspRecord, match: Match, base: Pick<LineVerdict, 'record' | 'ledger' | 'matchedBy'>): LineVerdict {
   const { op } = match;
+  if (undoneByOurVoid(op)) return classifyVoidedByUs(record, op, base);
   const undoneBy = op.undoneBy ?? '';
   const failure = (match.adjustments ?? []).find((a) => a.id === undoneBy);
   const done = op.command === 'refund' ? 'refunded' : 'captured';

@@ -1,4 +1,5 @@
 import { resolveOperationContext } from '../delivery/operation-context';
+import { voidsOwnTransaction } from '../gateways/gateway-registry';
 import { inquireStatus } from '../delivery/status-inquiry';
 import { GatewayError } from '../errors/gateway-error';
 import { GatewayOutcome, inquiryHorizonOf, inquiryLagOf, inquirySupport } from '../gateways/gateway-adapter';
@@ -60,7 +61,9 @@ export async function readPspState(op: OperationRecord, deps: { ledger: Ledger; 
   // out would only delay the signed webhook's word (a success the OMS must not miss) to reconciliation.
   const horizonMs = inquiryHorizonOf(route.transformer, op.command);
   if (horizonMs > 0 && (deps.now ? deps.now() : Date.now()) - (await lastAttemptAt(op, deps.ledger)) >= horizonMs) return { kind: 'cannot_ask' };
-  const resolved = await resolveOperationContext(op, deps.ledger);
+  const resolved = await resolveOperationContext(op, deps.ledger, {
+    voidsOwnTransaction: (gateway, command) => gateway === route.gateway.name && voidsOwnTransaction(route.gateway.type, command),
+  });
   if (!('context' in resolved))
     return { kind: 'unanswered', why: `operation ${op.id} cannot be asked about: ${'wait' in resolved ? resolved.wait : resolved.fail}` };
   try {

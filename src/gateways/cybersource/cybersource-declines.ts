@@ -78,7 +78,9 @@ export const CYBERSOURCE_DECLINES: DeclineTable = {
     EXCEEDS_AUTH_AMOUNT: 'operation_not_permitted',
     CAPTURE_ALREADY_VOIDED: 'operation_not_permitted',
     ACCOUNT_NOT_ALLOWED_CREDIT: 'card_not_supported',
-    NOT_VOIDABLE: 'operation_not_permitted',
+    // A void of a capture or sale once its batch settled: it stands; a refund (a new transaction) returns the money. A
+    // refund's void suggests `none` instead (`withRefundVoidAction`): no new transaction undoes a refund.
+    NOT_VOIDABLE: { category: 'operation_not_permitted', action: 'reverse_with_new_transaction' },
     // Our refusals of a cancel of a captured authorization before any call (cybersource-requests.ts, CANCEL_REFUSALS)
     SEVERAL_CAPTURES_TO_VOID: 'operation_not_permitted',
     CAPTURE_REFERENCE_MISSING: 'operation_not_permitted',

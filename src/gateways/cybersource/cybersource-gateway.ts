@@ -104,6 +104,8 @@ export const cybersourceGateway: GatewayDefinition<'cybersource', typeof CYBERSO
   // reversal of what partial captures left: the recorder reads that from the ledger (`voidedByCancel`), whatever
   // the outcome's status (a status inquiry's names no reversal).
   cancelVoided: (outcome) => !/revers/i.test(outcome.gatewayStatus ?? ''),
+  // "Void a Capture" and "Void a Refund": each by its own transaction id, refused (400 NOT_VOIDABLE) once settled.
+  voidsOwnTransactions: ['capture', 'refund'],
   webhookAccount: (gateway) => gateway.merchantId,
   configWarnings: cybersourceWebhookKeyWarnings,
   // A Flex transient token is made for the merchant id whose capture context the storefront used; a TMS

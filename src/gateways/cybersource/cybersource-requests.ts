@@ -6,7 +6,7 @@ import { Payment } from '../../contracts/payment-command';
 import { GatewayError } from '../../errors/gateway-error';
 import { toCybersourceAmount } from './cybersource-currencies';
 import { assertNever } from '../assert-never';
-import { CapturedRefunds, GatewayRequest, OperationContext, uncapturedRemainder } from '../gateway-adapter';
+import { CapturedRefunds, GatewayRequest, NamedVoid, OperationContext, uncapturedRemainder } from '../gateway-adapter';
 import { pathSegment } from '../path-segment';
 import { cybersourceMethodFields } from './cybersource-methods';
 import { payerAuthenticationFields, refuseMerchantInitiatedThreeDs, validationFields, wantsPayerAuthentication } from './cybersource-payer-auth';
@@ -245,9 +245,12 @@ function reversal(payment: Payment, code: string, minor: number, currency: strin
  *   left. (A reversal of a remainder leaves captured money and its refunds alone.)
  * A retry is built on what the first attempt was (`ctx.captured` from the cancel's `cancelBasis`), so one
  * merchant reference never carries two requests.
+ * A cancel naming one of our captures or refunds by its operation id (`ctx.voidOf`) voids that transaction by its
+ * own id ({@link namedVoidRequest}), whatever the authorization holds.
  */
 function cancelRequest(ctx: OperationContext, gateway: GatewayConfig, code: string): GatewayRequest {
   const { payment, captured } = ctx;
+  if (ctx.voidOf) return namedVoidRequest(ctx.voidOf, payment, code);
   if (captured === undefined) return reversal(payment, code, payment.amount, payment.currency, 'payment.amount');
   if (captured.by === 'sale') {
     refuseVoidOfRefunded('sale', captured.refunded, gateway.name);
@@ -282,6 +285,17 @@ function cancelRequest(ctx: OperationContext, gateway: GatewayConfig, code: stri
     });
   }
   return post(`/pts/v2/captures/${pathSegment(reference, 'capture gateway_reference', gateway.name)}/voids`, { clientReferenceInformation: { code } });
+}
+
+/**
+ * The void of one capture or refund by its own Cybersource id (`payment.gateway_key`, the id its answer gave):
+ * `POST /pts/v2/captures/{id}/voids` ("Void a Capture") or `POST /pts/v2/refunds/{id}/voids` ("Void a Refund"), with
+ * the merchant reference only: a void takes no amount, it undoes the whole transaction. Answered 201 `VOIDED` (with
+ * `voidAmountDetails`) while the batch has not settled; 400 `INVALID_REQUEST` with reason `NOT_VOIDABLE` after.
+ */
+function namedVoidRequest(voidOf: NamedVoid, payment: Payment, code: string): GatewayRequest {
+  const segment = pathSegment(payment.gateway_key, 'payment.gateway_key', 'cybersource');
+  return post(`/pts/v2/${voidOf.command === 'capture' ? 'captures' : 'refunds'}/${segment}/voids`, { clientReferenceInformation: { code } });
 }
 
 /** The request that performs `ctx.command`. */

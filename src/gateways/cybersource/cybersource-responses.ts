@@ -1,7 +1,7 @@
 import { GatewayError } from '../../errors/gateway-error';
 import { ConfirmedMoney, withConfirmedMoney } from '../../money/psp-currency-table';
 import { cybersourceConfirmedMoney } from './cybersource-currencies';
-import { GatewayOutcome, GatewayResponse, OperationContext, StatusAnswer } from '../gateway-adapter';
+import { GatewayOutcome, GatewayResponse, NamedVoid, OperationContext, StatusAnswer } from '../gateway-adapter';
 import { CommandType } from '../../contracts/payment-command';
 import { CYBERSOURCE_502_REASONS, classifyCybersourceError, cybersourceErrorCode, kindOf502Reason } from './cybersource-errors';
 import {
@@ -208,6 +208,34 @@ function paymentCard(body: Json): StoredCard | undefined {
 }
 
 /**
+ * The void of one of our captures or refunds by its own id (`ctx.voidOf`) undid it only when Cybersource says
+ * `VOIDED` in a 201: any other answer that is no refusal (a 202, a `PENDING`, a `TRANSMITTED`…) names no void done,
+ * so it marks nothing undone and is asked about (`outcome_unknown`: the status inquiry, which counts a void only where
+ * it reads `VOIDED`). A refusal stays a FAIL (nothing voided). Throws; returns when the outcome stands.
+ */
+function unknownUnlessVoided(voidOf: NamedVoid, outcome: GatewayOutcome, response: GatewayResponse, gateway: string): void {
+  if (outcome.status === 'FAIL' || (response.status === 201 && outcome.gatewayStatus === 'VOIDED')) return;
+  throw new GatewayError(
+    'outcome_unknown',
+    gateway,
+    `void of a ${voidOf.command} answered HTTP ${response.status} ${outcome.gatewayStatus ?? ''}, not VOIDED`,
+    {
+      httpStatus: response.status,
+    },
+  );
+}
+
+/**
+ * The decline of a refused void of one of our refunds (`ctx.voidOf`, `NOT_VOIDABLE` once settled): the refund stands
+ * and no new transaction undoes a refund (the money went to the shopper), so it suggests `none` where the table's
+ * row for a capture or sale says `reverse_with_new_transaction` (refund the money instead). Any other outcome as given.
+ */
+export function withRefundVoidAction(ctx: OperationContext, outcome: GatewayOutcome): GatewayOutcome {
+  if (ctx.voidOf?.command !== 'refund' || outcome.decline?.suggested_action !== 'reverse_with_new_transaction') return outcome;
+  return { ...outcome, decline: { ...outcome.decline, suggested_action: 'none' } };
+}
+
+/**
  * Maps the answer to the request {@link buildCybersourceRequest} built for `ctx`.
  *
  * - authorize / sale / revalidate: `status` of the payment; `gatewayReference` is the payment id, and
@@ -256,6 +284,7 @@ export function parseCybersourceResponse(ctx: OperationContext, response: Gatewa
       outcome.status = 'FAIL';
       outcome.reason = 'reversal_not_submitted';
     }
+    if (ctx.voidOf) unknownUnlessVoided(ctx.voidOf, outcome, response, gateway);
     if (ctx.command === 'revalidate' && outcome.status !== 'FAIL' && outcome.gatewayReference) outcome.newGatewayKey = outcome.gatewayReference;
     // Token on first use (actionList TOKEN_CREATE): the TMS customer created with the payment.
     if (outcome.status === 'SUCCESS' && wantsStoredToken(ctx.payment)) {
@@ -410,6 +439,11 @@ export function parseCybersourceSearchResponse(ctx: OperationContext, response: 
     withAuthorizedMoney(ctx, outcome, cybersourceConfirmedMoney(amounts, ['authorizedAmount', 'totalAmount'], ctx.payment.currency));
   }
   if (ctx.command === 'revalidate' && outcome.status !== 'FAIL' && outcome.gatewayReference) outcome.newGatewayKey = outcome.gatewayReference;
+  // A void of our capture or refund counts only where the search shows it VOIDED: any other success waits.
+  if (ctx.voidOf && outcome.status === 'SUCCESS' && !showsVoided(newest)) {
+    outcome.status = 'PENDING';
+    outcome.gatewayStatus = `${outcome.gatewayStatus ?? ''} (not VOIDED)`;
+  }
   if (authorizes(ctx)) withAuthorizedAt(outcome, list);
   // Rejected by Decision Manager (481) after the issuer approved: the synchronous AUTHORIZED_RISK_DECLINED.
   if (authorizes(ctx) && outcome.status === 'FAIL' && outcome.fundsHeld === undefined && rejectedHoldingFunds(newest)) outcome.fundsHeld = 'risk_declined';
@@ -421,6 +455,16 @@ export function parseCybersourceSearchResponse(ctx: OperationContext, response: 
   }
   // The time of the transaction that decides (the newest of the operation's).
   return withSubmittedAt(outcome, newest);
+}
+
+/**
+ * Whether a search summary shows its transaction `VOIDED`: its `status` or `applicationInformation.status`, or the
+ * status of its void application (`ics_void`).
+ */
+function showsVoided(summary: Json): boolean {
+  const app = obj(summary.applicationInformation);
+  if (summary.status === 'VOIDED' || app?.status === 'VOIDED') return true;
+  return applicationsOf(summary).some((a) => a.name === 'ics_void' && a.status === 'VOIDED');
 }
 
 /** The newest summary of an inquiry's search answer, and the id of its transaction, when its details are needed. */

@@ -17,7 +17,13 @@ import { httpSignatureHeaders } from './cybersource-http-signature';
 import { buildCybersourceCompletionRequest, buildCybersourceRequest, buildSearchRequest, buildTransactionDetailsRequest } from './cybersource-requests';
 import { ActionResult } from '../../contracts/three-ds';
 import { wantsPayerAuthentication } from './cybersource-payer-auth';
-import { cybersourceDetailsToAsk, parseCybersourceDetailsAmount, parseCybersourceResponse, parseCybersourceSearchResponse } from './cybersource-responses';
+import {
+  cybersourceDetailsToAsk,
+  parseCybersourceDetailsAmount,
+  parseCybersourceResponse,
+  parseCybersourceSearchResponse,
+  withRefundVoidAction,
+} from './cybersource-responses';
 import { CybersourceWebhookKey, parseCybersourceWebhook, unheldWebhookKeyId, verifyCybersourceWebhook } from './cybersource-webhook';
 
 const SUPPORTED: readonly CommandType[] = ['authorize', 'sale', 'capture', 'cancel', 'refund', 'validate', 'revalidate', 'tokenize'];
@@ -86,7 +92,7 @@ export const cybersourceTransformer: GatewayTransformer = {
   },
 
   parseResponse(ctx: OperationContext, response: GatewayResponse, gateway: GatewayConfig): GatewayOutcome {
-    return withDecline(parseCybersourceResponse(ctx, response, gateway.name), CYBERSOURCE_DECLINES);
+    return withRefundVoidAction(ctx, withDecline(parseCybersourceResponse(ctx, response, gateway.name), CYBERSOURCE_DECLINES));
   },
 
   inquiryHorizonMs(command: CommandType): number {
@@ -115,7 +121,7 @@ export const cybersourceTransformer: GatewayTransformer = {
       const { reason: _reason, ...waiting } = outcome;
       return { ...waiting, status: 'ACTION_REQUIRED' };
     }
-    return withDecline(outcome, CYBERSOURCE_DECLINES);
+    return withRefundVoidAction(ctx, withDecline(outcome, CYBERSOURCE_DECLINES));
   },
 
   // A search summary names the amount asked; a partial authorization's amount held is in its details.

@@ -83,6 +83,19 @@ describe('amountRefusal: a refund against what was captured', () => {
   });
 });
 
+describe('amountRefusal: a capture a void undid (Cybersource, a cancel naming it)', () => {
+  it('keeps a voided capture claimed of its authorization (no capture of those funds after a void), and nothing of it refundable', () => {
+    const auth = op('authorize', 5000, { state: 'SUCCEEDED', closedBy: 'cap-1' });
+    const captures: DependentSummary[] = [
+      { id: 'cap-1', command: 'capture', state: 'SUCCEEDED', amount: 3000, registered: 1, undone: true },
+      { id: 'cap-2', command: 'capture', state: 'SUCCEEDED', amount: 1000, registered: 2 },
+    ];
+    expect(amountRefusal(op('capture', 1000), auth, captures)).toBeNull();
+    expect(amountRefusal(op('capture', 1001), auth, captures)).toMatchObject({ fail: 'amount_held_by_failed_capture', detail: { remaining: 1000 } });
+    expect(amountRefusal(op('refund', 1001), auth, captures)).toMatchObject({ fail: 'amount_exceeds_captured', detail: { captured: 1000 } });
+  });
+});
+
 describe('amountRefusal: what the PSP refunded outside the bridge (refund_outside_bridge) is money gone back already', () => {
   /** An adjustment as the ledger returns it for OUTSIDE_REFUND_FIELDS: kind, amount, currency, psp_reference. */
   const adj = (id: string, kind: string, amount: string | null, currency: string | null, reference: string | null) => ({

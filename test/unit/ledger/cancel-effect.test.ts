@@ -12,6 +12,10 @@ describe('parseCancelEffect', () => {
     });
   });
 
+  it('reads the void of a capture or refund a cancel named by its own id, which concerns no hold', () => {
+    expect(parseCancelEffect({ voided: 'r1', command: 'refund' })).toEqual({ voided: 'r1', command: 'refund' });
+  });
+
   it('drops a hold it does not know, and a reversal without a release', () => {
     expect(parseCancelEffect({ voided: 'c1', command: 'capture', hold: 'released' })).toEqual({ voided: 'c1', command: 'capture' });
     expect(parseCancelEffect({ voided: 'c1', command: 'capture', hold: 'left', reversal: 'x' })).toEqual({ voided: 'c1', command: 'capture', hold: 'left' });

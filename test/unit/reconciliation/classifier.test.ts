@@ -241,6 +241,29 @@ describe('a line showing as done an operation the ledger holds SUCCEEDED and mar
   });
 });
 
+describe('a line showing as done a capture or refund our own confirmed void undid (Cybersource lists the original)', () => {
+  it.each([
+    ['capture', 'capture'],
+    ['refund', 'refund'],
+  ] as const)('matches a %s undone by our cancel whose void the PSP confirmed, naming the void; nothing to report', (command, kind) => {
+    const voided = op(command, 'SUCCEEDED', { undoneBy: 'op-cancel-9', undoneByVoid: 'op-cancel-9' });
+    const verdict = classifyLine(line({ kind }), { ...match(voided), adjustments: [] });
+    expect(verdict).toMatchObject({ class: 'matched', action: { type: 'none' } });
+    expect(verdict.note).toContain('op-cancel-9');
+    expect(verdict).not.toHaveProperty('undone');
+  });
+
+  it('still compares its money: another amount is a mismatch', () => {
+    const voided = op('capture', 'SUCCEEDED', { undoneBy: 'op-cancel-9', undoneByVoid: 'op-cancel-9' });
+    expect(classifyLine(line({ amount: 900 }), { ...match(voided), adjustments: [] })).not.toMatchObject({ class: 'matched' });
+  });
+
+  it('a mark an adjustment set after the void (another undoing fact) is classified as such, not as our void', () => {
+    const marked = op('capture', 'SUCCEEDED', { undoneBy: 'adj_later', undoneByVoid: 'op-cancel-9' });
+    expect(classifyLine(line(), { ...match(marked), adjustments: [] })).toMatchObject({ class: 'state_mismatch', action: { type: 'report' } });
+  });
+});
+
 describe('a line about an operation the ledger holds FAILED and counts as done by the PSP after all', () => {
   // The success after failure that marked it at 4 000 ms; the line at 5 000 ms.
   const marked = (command: CommandType, extra: Partial<OperationRecord> = {}, others: KnownAdjustment[] = []): Match => {

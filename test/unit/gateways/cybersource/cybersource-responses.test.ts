@@ -248,7 +248,11 @@ describe('Cybersource responses', () => {
       }),
       gateway,
     );
-    expect(outcome).toMatchObject({ status: 'FAIL', reason: 'NOT_VOIDABLE', decline: declineOf('operation_not_permitted', 'NOT_VOIDABLE') });
+    expect(outcome).toMatchObject({
+      status: 'FAIL',
+      reason: 'NOT_VOIDABLE',
+      decline: declineOf('operation_not_permitted', 'NOT_VOIDABLE', 'reverse_with_new_transaction'),
+    });
   });
 
   it('maps a PENDING refund to SUCCESS with the refunded amount', () => {

@@ -1,0 +1,104 @@
+import { Counter } from 'prom-client';
+import { Config } from '../config/config';
+import { GatewayOutcome } from '../gateways/gateway-adapter';
+import { voidsOwnTransaction } from '../gateways/gateway-registry';
+import { CancelEffect } from '../ledger/cancel-effect';
+import { Ledger, OperationRecord } from '../ledger/ledger';
+import { gatewayOf } from '../ledger/routing-record';
+import { Logger } from '../logging/logger';
+import { counter } from '../metrics/metrics-registry';
+
+/**
+ * A cancel that names by our operation id one of our captures or refunds, which its gateway voids as its own
+ * transaction (`GatewayDefinition.voidsOwnTransactions`: Cybersource's "Void a Capture", "Void a Refund"; the request
+ * is built from `OperationContext.voidOf`, see `resolveOperationContext`). What its outcome does to the ledger: a
+ * success marks that capture or refund undone by the cancel (`Ledger.markUndoneByVoid`), so it no longer counts as
+ * captured (its amount stays taken of the authorization: Cybersource captures no voided funds again) or as refunded; a decline (the batch
+ * settled: `NOT_VOIDABLE`) leaves it as it was, and the OMS is told to refund instead (the decline's action).
+ */
+
+/** The capture or refund of ours a cancel voids by its own id, with what was voided. */
+export interface OwnTransactionVoid {
+  named: OperationRecord;
+  command: 'capture' | 'refund';
+}
+
+/**
+ * `pb_transaction_voids_total{gateway,command,outcome}`: cancels naming one of our captures or refunds by its operation
+ * id that the gateway voids as its own transaction (Cybersource). `command`: `capture` or `refund`. `outcome`:
+ * `voided` (the PSP confirmed the void; the capture or refund is marked undone and no longer counts), `declined` (the
+ * PSP refused it, e.g. `NOT_VOIDABLE` once its batch settled: it stands, a refund returns the money), `refused` (refused
+ * unsent: undone already, or a capture refunds of its payment give back in part).
+ */
+export function transactionVoids(): Counter<'gateway' | 'command' | 'outcome'> {
+  return counter(
+    'pb_transaction_voids_total',
+    'Cancels voiding one of our captures or refunds by its own PSP id, by gateway, command (capture, refund) and outcome (voided, declined, refused unsent)',
+    ['gateway', 'command', 'outcome'],
+  );
+}
+
+/**
+ * The capture or refund cancel `op` names by our operation id, when the gateway that did it voids it as its own
+ * transaction (its type in `config`); null for any other cancel (one naming an authorization, a stored value
+ * transaction, a PSP reference). One read, only for a cancel whose key is not its own id.
+ */
+export async function ownTransactionVoidOf(op: OperationRecord, config: Config, ledger: Pick<Ledger, 'get'>): Promise<OwnTransactionVoid | null> {
+  if (op.command !== 'cancel' || op.payment.gateway_key === op.id) return null;
+  const named = await ledger.get(op.payment.gateway_key);
+  if (!named || (named.command !== 'capture' && named.command !== 'refund')) return null;
+  const type = config.gateways[gatewayOf(named)]?.type;
+  if (type === undefined || !voidsOwnTransaction(type, named.command)) return null;
+  return { named, command: named.command };
+}
+
+/**
+ * Records what the PSP confirmed for cancel `op`'s void of `voided`: marks it undone by the cancel (once: a retry, a
+ * second outcome or a crash before the success was recorded finds the mark and marks nothing again), counted
+ * `voided` with an info line when it marks; the effect the cancel's success records (and its event names).
+ */
+export async function markOwnTransactionVoided(
+  op: OperationRecord,
+  voided: OwnTransactionVoid,
+  outcome: GatewayOutcome,
+  deps: { ledger: Pick<Ledger, 'markUndoneByVoid'>; logger: Logger },
+  source: string,
+  now: number,
+): Promise<CancelEffect> {
+  const { named, command } = voided;
+  const gateway = gatewayOf(named);
+  const marked = await deps.ledger.markUndoneByVoid(named.id, op.id, now, command === 'refund');
+  const line = { operation_id: op.id, gateway, source, voided_operation_id: named.id, command, amount: named.payment.amount, currency: named.payment.currency };
+  if (marked.result === 'marked') {
+    transactionVoids().inc({ gateway, command, outcome: 'voided' });
+    deps.logger.info(`${command} voided by a cancel naming it: marked undone, no longer counted as ${command === 'capture' ? 'captured' : 'refunded'}`, {
+      ...line,
+      gateway_status: outcome.gatewayStatus,
+    });
+  } else if (marked.result === 'not_captured' || marked.by !== op.id) {
+    // The PSP voided it, yet the ledger holds it otherwise (undone already by another, or not succeeded): an operator
+    // compares with the PSP; the cancel's success still names what it voided.
+    deps.logger.warn(`cancel voided a ${command} the ledger does not hold as standing: check it with the PSP`, {
+      ...line,
+      ...(marked.result === 'not_captured' ? { state: marked.state } : { undone_by: marked.by }),
+    });
+  }
+  return { voided: named.id, command };
+}
+
+/**
+ * Counts and logs the PSP's refusal of cancel `op`'s void of `voided` (the batch settled: `NOT_VOIDABLE`): nothing was
+ * undone, the capture or refund stands and still counts; the OMS's event says so and suggests a refund instead.
+ */
+export function noteOwnTransactionVoidDeclined(op: OperationRecord, voided: OwnTransactionVoid, outcome: GatewayOutcome, logger: Logger, source: string): void {
+  const gateway = gatewayOf(voided.named);
+  transactionVoids().inc({ gateway, command: voided.command, outcome: 'declined' });
+  logger.warn(`gateway declined the void of a ${voided.command}: it stands and still counts; a refund returns the money`, {
+    operation_id: op.id,
+    gateway,
+    source,
+    voided_operation_id: voided.named.id,
+    command: voided.command,
+    reason: outcome.reason ?? outcome.gatewayStatus,
+  });
+}

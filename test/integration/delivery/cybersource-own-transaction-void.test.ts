@@ -1,0 +1,559 @@
+import http from 'node:http';
+import { AddressInfo } from 'node:net';
+import { Queue } from 'bullmq';
+import { Config } from '../../../src/config/config';
+import { Payment, PaymentCommand } from '../../../src/contracts/payment-command';
+import { DeliveryService } from '../../../src/delivery/delivery-service';
+import { OutcomeRecorder } from '../../../src/delivery/outcome-recorder';
+import { EventStore } from '../../../src/events/event-store';
+import { OmsEventJobData, createOmsEventsQueue } from '../../../src/events/oms-events-queue';
+import { createGatewayClients } from '../../../src/gateways/gateway-registry';
+import { Ledger } from '../../../src/ledger/ledger';
+import { metricValue } from '../../../src/metrics/metrics-registry';
+import { RedisClient, createRedis } from '../../../src/redis/redis-connection';
+import { ConfiguredGatewayRouter } from '../../../src/routing/configured-gateway-router';
+import { purgeNamespace } from '../../../harness/twins/local-stack/local-stack';
+import { captureLogger } from '../../support/capture-logger';
+import { channelCommand } from '../../support/fixtures';
+import { requiredCredentials } from '../../support/gateway-credentials';
+import { testConfig } from '../../support/test-config';
+
+/**
+ * A cancel naming one of our Cybersource captures or refunds by its operation id voids that transaction by its own
+ * id ("Void a Capture", "Void a Refund"), through the delivery flow on real Redis: the ledger then no longer counts it
+ * (a new capture, or refund, within what is left goes), Cybersource's refusal once settled fails the cancel and leaves
+ * the totals alone, and a second cancel of the same transaction voids nothing twice.
+ */
+
+/** Whether a digit run has a Luhn-valid 12–19 digit window (the log redactor would mask it). */
+function hasCardWindow(digits: string): boolean {
+  for (let len = 12; len <= 19; len += 1) {
+    for (let i = 0; i + len <= digits.length; i += 1) {
+      let sum = 0;
+      const w = digits.slice(i, i + len);
+      for (let j = 0; j < len; j += 1) {
+        let d = Number(w[len - 1 - j]);
+        if (j % 2 === 1) d = d * 2 > 9 ? d * 2 - 9 : d * 2;
+        sum += d;
+      }
+      if (sum % 10 === 0) return true;
+    }
+  }
+  return false;
+}
+
+let next = 6381278241084565918266n;
+/** A new 22-digit Cybersource transaction id, as its answers carry them. */
+function newId(): string {
+  for (;;) {
+    next += 1n;
+    const id = next.toString();
+    if (!hasCardWindow(id)) return id;
+  }
+}
+
+interface Seen {
+  method: string;
+  url: string;
+  body: Record<string, unknown>;
+}
+
+/** The Cybersource stand-in: what it was sent, what it holds, what settled (its void refused), what it voided. */
+const psp = {
+  seen: [] as Seen[],
+  /** What each authorization still holds, in cents: a capture takes from it, a void of that capture gives it back. */
+  held: new Map<string, number>(),
+  /** Each capture's authorization and amount, and each refund's amount (Cybersource ids, cents). */
+  captureOf: new Map<string, { auth: string; cents: number }>(),
+  amountOf: new Map<string, number>(),
+  /** Transactions whose batch settled: a void of one is refused (400 NOT_VOIDABLE). */
+  settled: new Set<string>(),
+  /** Transactions voided: a second void of one is refused as well. */
+  voided: new Set<string>(),
+  /** The next void done, but its answer lost (502 SERVER_TIMEOUT): only a search by merchant reference finds it. */
+  loseNextVoidAnswer: false,
+  /** The next void answered with this status instead of VOIDED (nothing voided yet), as its search shows it too. */
+  nextVoidStatus: undefined as string | undefined,
+  /** What each merchant reference did, as the transaction search finds it (its status: VOIDED for a void done). */
+  byReference: new Map<string, { id: string; submitTimeUtc: string; status: string }>(),
+};
+
+function cents(value: string | undefined): number {
+  return Math.round(Number(value ?? '0') * 100);
+}
+
+let server: http.Server;
+let config: Config;
+let redis: RedisClient;
+let eventsQueue: Queue<OmsEventJobData>;
+let ledger: Ledger;
+let events: EventStore;
+let service: DeliveryService;
+const logs = captureLogger();
+
+beforeAll(async () => {
+  server = http.createServer((req, res) => {
+    const chunks: Buffer[] = [];
+    req.on('data', (chunk: Buffer) => chunks.push(chunk));
+    req.on('end', () => {
+      const body = JSON.parse(Buffer.concat(chunks).toString('utf8') || '{}') as Record<string, unknown>;
+      const url = req.url ?? '';
+      psp.seen.push({ method: req.method ?? '', url, body });
+      const json = (status: number, answer: unknown) => {
+        res.writeHead(status, { 'content-type': 'application/hal+json' });
+        res.end(JSON.stringify(answer));
+      };
+      const reference = body.clientReferenceInformation;
+      const money = (body.orderInformation as { amountDetails?: { totalAmount: string; currency: string } } | undefined)?.amountDetails;
+      const refused = (reason: string, message: string) => json(400, { submitTimeUtc: new Date().toISOString(), status: 'INVALID_REQUEST', reason, message });
+      if (url === '/pts/v2/payments') {
+        const id = newId();
+        psp.held.set(id, cents(money?.totalAmount));
+        return json(201, {
+          id,
+          status: 'AUTHORIZED',
+          submitTimeUtc: new Date().toISOString(),
+          clientReferenceInformation: reference,
+          orderInformation: { amountDetails: { authorizedAmount: money?.totalAmount, currency: money?.currency } },
+        });
+      }
+      const capturing = /^\/pts\/v2\/payments\/(\d+)\/captures$/.exec(url);
+      if (capturing) {
+        const held = psp.held.get(capturing[1]) ?? 0;
+        const asked = cents(money?.totalAmount);
+        if (asked > held) return refused('EXCEEDS_AUTH_AMOUNT', 'Capture amount exceeds the amount held');
+        psp.held.set(capturing[1], held - asked);
+        const id = newId();
+        psp.captureOf.set(id, { auth: capturing[1], cents: asked });
+        return json(201, {
+          id,
+          status: 'PENDING',
+          submitTimeUtc: new Date().toISOString(),
+          clientReferenceInformation: reference,
+          orderInformation: { amountDetails: money },
+        });
+      }
+      if (/^\/pts\/v2\/payments\/\d+\/refunds$/.test(url)) {
+        const id = newId();
+        psp.amountOf.set(id, cents(money?.totalAmount));
+        return json(201, {
+          id,
+          status: 'PENDING',
+          clientReferenceInformation: reference,
+          refundAmountDetails: { refundAmount: money?.totalAmount, currency: money?.currency },
+        });
+      }
+      const voiding = /^\/pts\/v2\/(captures|refunds)\/(\d+)\/voids$/.exec(url);
+      if (voiding) {
+        const id = voiding[2];
+        const known = voiding[1] === 'captures' ? psp.captureOf.has(id) : psp.amountOf.has(id);
+        if (!known) return refused('INVALID_DATA', 'Declined - One or more fields in the request contains invalid data');
+        if (psp.settled.has(id) || psp.voided.has(id)) {
+          return refused(
+            'NOT_VOIDABLE',
+            'The capture or credit is not voidable because the capture or credit information has already been submitted to your processor.',
+          );
+        }
+        const status = psp.nextVoidStatus;
+        psp.nextVoidStatus = undefined;
+        if (status !== undefined) {
+          const pending = { id: newId(), submitTimeUtc: new Date().toISOString(), status };
+          const code = (reference as { code?: string } | undefined)?.code;
+          if (code) psp.byReference.set(code, pending);
+          return json(201, { ...pending, clientReferenceInformation: reference });
+        }
+        psp.voided.add(id);
+        const capture = psp.captureOf.get(id);
+        // A voided capture never took the money: the authorization holds it again.
+        if (capture) psp.held.set(capture.auth, (psp.held.get(capture.auth) ?? 0) + capture.cents);
+        const voided = capture?.cents ?? psp.amountOf.get(id) ?? 0;
+        const done = { id: newId(), submitTimeUtc: new Date().toISOString(), status: 'VOIDED' };
+        const code = (reference as { code?: string } | undefined)?.code;
+        if (code) psp.byReference.set(code, done);
+        if (psp.loseNextVoidAnswer) {
+          psp.loseNextVoidAnswer = false;
+          return json(502, { submitTimeUtc: done.submitTimeUtc, status: 'SERVER_ERROR', reason: 'SERVER_TIMEOUT', message: 'Error - Server timeout' });
+        }
+        return json(201, {
+          id: done.id,
+          status: done.status,
+          submitTimeUtc: done.submitTimeUtc,
+          clientReferenceInformation: reference,
+          voidAmountDetails: { voidAmount: (voided / 100).toFixed(2), currency: 'usd' },
+        });
+      }
+      if (url === '/tss/v2/searches') {
+        const code = /clientReferenceInformation\.code:(\S+)/.exec(String(body.query))?.[1] ?? '';
+        const done = psp.byReference.get(code);
+        if (!done) return json(201, { totalCount: 0, _embedded: { transactionSummaries: [] } });
+        return json(201, {
+          totalCount: 1,
+          _embedded: {
+            transactionSummaries: [
+              {
+                id: done.id,
+                submitTimeUtc: done.submitTimeUtc,
+                clientReferenceInformation: { code },
+                applicationInformation: { status: done.status, rCode: '1', rFlag: 'SOK', reasonCode: '100' },
+              },
+            ],
+          },
+        });
+      }
+      json(404, { reason: 'NOT_FOUND' });
+    });
+  });
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  config = testConfig({
+    gateways: {
+      cybs: {
+        type: 'cybersource',
+        base_url: `http://127.0.0.1:${(server.address() as AddressInfo).port}`,
+        ...requiredCredentials('cybersource'),
+        merchant_account: '93B32398-AD51-4CC2-A682-EA3E93614EB1',
+        timeout_ms: 2000,
+      },
+    },
+  });
+  redis = createRedis(config.redis, 'commands');
+  eventsQueue = createOmsEventsQueue(redis, config.redis.keyPrefix);
+  ledger = new Ledger(redis, config.redis.keyPrefix);
+  events = new EventStore(redis, config.redis.keyPrefix);
+  const recorder = new OutcomeRecorder({ config, ledger, events, eventsQueue, logger: logs.logger });
+  service = new DeliveryService({ config, ledger, router: new ConfiguredGatewayRouter(createGatewayClients(config)), recorder, logger: logs.logger });
+});
+
+afterAll(async () => {
+  await eventsQueue.close();
+  redis.disconnect();
+  await new Promise<void>((resolve) => server.close(() => resolve()));
+  await purgeNamespace(config).catch(() => undefined);
+});
+
+async function record(command: PaymentCommand): Promise<string> {
+  const id = command.payment.operation_reference!;
+  await ledger.create(id, command);
+  return id;
+}
+
+async function delivered(command: PaymentCommand): Promise<string> {
+  const id = await record(command);
+  expect(await service.deliver(id)).toEqual({ kind: 'done', state: 'SUCCEEDED' });
+  return id;
+}
+
+/** A succeeded authorization at Cybersource of 50.00 USD, by a TMS token. */
+async function authorized(): Promise<PaymentCommand> {
+  const auth = channelCommand('authorize', {}, { gateway: 'cybs', gateway_key: 'AB695DA801DD1BB6E05341588E0A3BDC', amount: 5000, currency: 'USD' });
+  await delivered(auth);
+  return auth;
+}
+
+/** A command of the same order naming `key` (our operation id of what it acts on). */
+function naming(command: PaymentCommand['command'], auth: PaymentCommand, key: string, payment: Partial<Payment> = {}): PaymentCommand {
+  return channelCommand(command, {}, { gateway: 'cybs', gateway_key: key, order_id: auth.payment.order_id, amount: 5000, currency: 'USD', ...payment });
+}
+
+function sentFor(id: string): Seen[] {
+  return psp.seen.filter((s) => (s.body.clientReferenceInformation as { code?: string } | undefined)?.code === id);
+}
+
+async function pspId(id: string): Promise<string> {
+  const reference = (await ledger.get(id))?.gatewayReference;
+  expect(reference).toMatch(/^\d{22}$/);
+  return reference!;
+}
+
+const voids = (command: 'capture' | 'refund', outcome: 'voided' | 'declined' | 'refused') =>
+  metricValue('pb_transaction_voids_total', { gateway: 'cybs', command, outcome });
+
+describe('Cybersource cancel naming our capture or refund: voids that transaction by its own id', () => {
+  it('voids a capture by its Cybersource id, marks it undone, reports the void; the voided funds are not captured again (refused unsent)', async () => {
+    const auth = await authorized();
+    const authOp = auth.payment.operation_reference!;
+    const captureId = await delivered(naming('capture', auth, authOp));
+    const capturePspId = await pspId(captureId);
+    const before = await voids('capture', 'voided');
+    const cancelId = await delivered(naming('cancel', auth, captureId));
+    // One request, the void of that capture, under the cancel's own merchant reference (its idempotency key).
+    expect(sentFor(cancelId).map((s) => `${s.method} ${s.url}`)).toEqual([`POST /pts/v2/captures/${capturePspId}/voids`]);
+    expect(sentFor(cancelId)[0].body).toEqual({ clientReferenceInformation: { code: cancelId } });
+    // The ledger: the capture undone by this cancel (a void's mark), the authorization not closed by it.
+    expect((await ledger.get(captureId))?.undoneBy).toBe(cancelId);
+    expect((await ledger.get(cancelId))?.cancelEffect).toEqual({ voided: captureId, command: 'capture' });
+    expect((await ledger.get(authOp))?.closedBy).not.toBe(cancelId);
+    // The OMS hears what Cybersource confirmed: VOIDED, naming the capture it undid.
+    const payment = (await events.load(`${cancelId}.SUCCEEDED`))?.params.payment as Record<string, unknown>;
+    expect(payment).toMatchObject({ status: 'SUCCESS', amount: 5000, currency: 'USD' });
+    expect(payment.gateway_response).toMatchObject({ status: 'VOIDED', voided: { operation_reference: captureId, command: 'capture' } });
+    expect(await voids('capture', 'voided')).toBe(before + 1);
+    expect(logs.lines.some((l) => l.includes('capture voided by a cancel naming it') && l.includes(cancelId) && l.includes(captureId))).toBe(true);
+    // Cybersource: "After a void is processed, you cannot credit or capture the funds": no new capture is sent.
+    const again = await record(naming('capture', auth, authOp));
+    expect(await service.deliver(again)).toEqual({ kind: 'done', state: 'FAILED' });
+    expect(sentFor(again)).toHaveLength(0);
+    expect((await ledger.get(again))?.reason).toBe('amount_held_by_failed_capture');
+  });
+
+  it('a capture after a cancel of the authorization voided its capture is still refused unsent, as before named voids', async () => {
+    const auth = await authorized();
+    const authOp = auth.payment.operation_reference!;
+    const captureId = await delivered(naming('capture', auth, authOp));
+    const cancelId = await delivered(naming('cancel', auth, authOp));
+    expect(sentFor(cancelId).map((s) => s.url)).toEqual([`/pts/v2/captures/${await pspId(captureId)}/voids`]);
+    expect((await ledger.get(captureId))?.undoneBy).toBe(cancelId);
+    const again = await record(naming('capture', auth, authOp));
+    expect(await service.deliver(again)).toEqual({ kind: 'done', state: 'FAILED' });
+    expect(sentFor(again)).toHaveLength(0);
+    expect((await ledger.get(again))?.reason).toBe('amount_held_by_failed_capture');
+  });
+
+  it('voids a refund by its Cybersource id: it no longer counts as refunded, so a refund of the whole capture goes again', async () => {
+    const auth = await authorized();
+    const authOp = auth.payment.operation_reference!;
+    await delivered(naming('capture', auth, authOp));
+    const refundId = await delivered(naming('refund', auth, authOp));
+    const refundPspId = await pspId(refundId);
+    const before = await voids('refund', 'voided');
+    const cancelId = await delivered(naming('cancel', auth, refundId));
+    expect(sentFor(cancelId).map((s) => s.url)).toEqual([`/pts/v2/refunds/${refundPspId}/voids`]);
+    expect((await ledger.get(refundId))?.undoneBy).toBe(cancelId);
+    const payment = (await events.load(`${cancelId}.SUCCEEDED`))?.params.payment as Record<string, unknown>;
+    expect(payment.gateway_response).toMatchObject({ status: 'VOIDED', voided: { operation_reference: refundId, command: 'refund' } });
+    expect(await voids('refund', 'voided')).toBe(before + 1);
+    const again = await delivered(naming('refund', auth, authOp));
+    expect(sentFor(again)).toHaveLength(1);
+  });
+
+  it('fails the cancel when Cybersource refuses the void once settled (NOT_VOIDABLE), telling the OMS to refund instead; the capture still counts', async () => {
+    const auth = await authorized();
+    const authOp = auth.payment.operation_reference!;
+    const captureId = await delivered(naming('capture', auth, authOp));
+    psp.settled.add(await pspId(captureId));
+    const before = await voids('capture', 'declined');
+    const cancelId = await record(naming('cancel', auth, captureId));
+    expect(await service.deliver(cancelId)).toEqual({ kind: 'done', state: 'FAILED' });
+    expect(sentFor(cancelId)).toHaveLength(1);
+    expect((await ledger.get(cancelId))?.reason).toBe('NOT_VOIDABLE');
+    expect((await events.load(`${cancelId}.FAILED`))?.params.payment).toMatchObject({
+      status: 'FAIL',
+      reason: 'NOT_VOIDABLE',
+      decline: { category: 'operation_not_permitted', gateway_code: 'NOT_VOIDABLE', suggested_action: 'reverse_with_new_transaction' },
+    });
+    expect(await voids('capture', 'declined')).toBe(before + 1);
+    expect(logs.lines.some((l) => l.includes('gateway declined the void of a capture') && l.includes(cancelId) && l.includes(captureId))).toBe(true);
+    // Nothing undone: the capture still takes the whole authorization, so another capture is refused unsent.
+    expect((await ledger.get(captureId))?.undoneBy).toBeUndefined();
+    const over = await record(naming('capture', auth, authOp, { amount: 1 }));
+    expect(await service.deliver(over)).toEqual({ kind: 'done', state: 'FAILED' });
+    expect((await ledger.get(over))?.reason).toBe('amount_exceeds_authorized');
+    expect(sentFor(over)).toHaveLength(0);
+  });
+
+  it('fails the void of a settled refund (NOT_VOIDABLE) suggesting no action: no new transaction undoes a refund; the refund still counts', async () => {
+    const auth = await authorized();
+    const authOp = auth.payment.operation_reference!;
+    await delivered(naming('capture', auth, authOp));
+    const refundId = await delivered(naming('refund', auth, authOp));
+    psp.settled.add(await pspId(refundId));
+    const cancelId = await record(naming('cancel', auth, refundId));
+    expect(await service.deliver(cancelId)).toEqual({ kind: 'done', state: 'FAILED' });
+    expect((await events.load(`${cancelId}.FAILED`))?.params.payment).toMatchObject({
+      reason: 'NOT_VOIDABLE',
+      decline: { gateway_code: 'NOT_VOIDABLE', suggested_action: 'none' },
+    });
+    expect((await ledger.get(refundId))?.undoneBy).toBeUndefined();
+  });
+
+  it('does not void twice: a second cancel of a voided capture is refused unsent, and the first delivered again sends nothing', async () => {
+    const auth = await authorized();
+    const authOp = auth.payment.operation_reference!;
+    const captureId = await delivered(naming('capture', auth, authOp));
+    const first = await delivered(naming('cancel', auth, captureId));
+    const refused = await voids('capture', 'refused');
+    const second = await record(naming('cancel', auth, captureId));
+    expect(await service.deliver(second)).toEqual({ kind: 'done', state: 'FAILED' });
+    expect(sentFor(second)).toHaveLength(0);
+    expect(await ledger.get(second)).toMatchObject({ reason: 'ALREADY_UNDONE', reasonField: 'payment.gateway_key' });
+    expect((await events.load(`${second}.FAILED`))?.params.payment).toMatchObject({ status: 'FAIL', reason: 'ALREADY_UNDONE', field: 'payment.gateway_key' });
+    expect(await voids('capture', 'refused')).toBe(refused + 1);
+    const requests = psp.seen.length;
+    const voided = await voids('capture', 'voided');
+    expect(await service.deliver(first)).toEqual({ kind: 'done', state: 'SUCCEEDED' });
+    // Delivered again: nothing sent to Cybersource at all, nothing counted again, the mark stands.
+    expect(psp.seen).toHaveLength(requests);
+    expect(await voids('capture', 'voided')).toBe(voided);
+    expect(sentFor(first)).toHaveLength(1);
+    expect((await ledger.get(captureId))?.undoneBy).toBe(first);
+  });
+
+  it('a void whose answer was lost is found by its merchant reference, never sent again, and marks the capture undone then', async () => {
+    const auth = await authorized();
+    const authOp = auth.payment.operation_reference!;
+    const captureId = await delivered(naming('capture', auth, authOp));
+    const cancelId = await record(naming('cancel', auth, captureId));
+    psp.loseNextVoidAnswer = true;
+    expect((await service.deliver(cancelId)).kind).not.toBe('done');
+    expect((await ledger.get(cancelId))?.state).toBe('UNKNOWN');
+    expect((await ledger.get(captureId))?.undoneBy).toBeUndefined();
+    expect(await service.deliver(cancelId)).toEqual({ kind: 'done', state: 'SUCCEEDED' });
+    expect(sentFor(cancelId).map((s) => s.url)).toEqual([`/pts/v2/captures/${await pspId(captureId)}/voids`]);
+    expect((await ledger.get(captureId))?.undoneBy).toBe(cancelId);
+    expect((await ledger.get(cancelId))?.cancelEffect).toEqual({ voided: captureId, command: 'capture' });
+  });
+
+  it('refuses unsent the void of a capture whose money refunds of the payment give back already (a refund of the rest instead)', async () => {
+    const auth = await authorized();
+    const authOp = auth.payment.operation_reference!;
+    const captureId = await delivered(naming('capture', auth, authOp, { amount: 3000 }));
+    await delivered(naming('refund', auth, authOp, { amount: 1000 }));
+    const cancelId = await record(naming('cancel', auth, captureId, { amount: 3000 }));
+    expect(await service.deliver(cancelId)).toEqual({ kind: 'done', state: 'FAILED' });
+    expect(sentFor(cancelId)).toHaveLength(0);
+    expect(await ledger.get(cancelId)).toMatchObject({ reason: 'CAPTURE_REFUNDED', reasonField: 'payment.gateway_key' });
+    expect((await ledger.get(captureId))?.undoneBy).toBeUndefined();
+  });
+
+  it('voids of two captures of one authorization: the second is refused unsent while the first is undecided, the refund its capture covered standing', async () => {
+    // Authorized 50.00, captured 25.00 twice, 25.00 refunded: one capture must stand while that refund does.
+    const auth = await authorized();
+    const authOp = auth.payment.operation_reference!;
+    const first = await delivered(naming('capture', auth, authOp, { amount: 2500 }));
+    const second = await delivered(naming('capture', auth, authOp, { amount: 2500 }));
+    await delivered(naming('refund', auth, authOp, { amount: 2500 }));
+    const v1 = await record(naming('cancel', auth, first, { amount: 2500 }));
+    psp.loseNextVoidAnswer = true;
+    expect((await service.deliver(v1)).kind).not.toBe('done');
+    expect((await ledger.get(v1))?.state).toBe('UNKNOWN');
+    const v2 = await record(naming('cancel', auth, second, { amount: 2500 }));
+    expect(await service.deliver(v2)).toEqual({ kind: 'done', state: 'FAILED' });
+    expect(sentFor(v2)).toHaveLength(0);
+    expect(await ledger.get(v2)).toMatchObject({ reason: 'CAPTURE_REFUNDED', reasonField: 'payment.gateway_key' });
+    expect(await service.deliver(v1)).toEqual({ kind: 'done', state: 'SUCCEEDED' });
+    expect((await ledger.get(first))?.undoneBy).toBe(v1);
+    expect((await ledger.get(second))?.undoneBy).toBeUndefined();
+  });
+
+  it('the same delivered concurrently: of two voids of two captures whose one refund needs either, exactly one is sent', async () => {
+    const auth = await authorized();
+    const authOp = auth.payment.operation_reference!;
+    const first = await delivered(naming('capture', auth, authOp, { amount: 2500 }));
+    const second = await delivered(naming('capture', auth, authOp, { amount: 2500 }));
+    await delivered(naming('refund', auth, authOp, { amount: 2500 }));
+    const v1 = await record(naming('cancel', auth, first, { amount: 2500 }));
+    const v2 = await record(naming('cancel', auth, second, { amount: 2500 }));
+    const outcomes = await Promise.all([service.deliver(v1), service.deliver(v2)]);
+    expect(outcomes).toEqual(expect.arrayContaining([{ kind: 'done', state: 'SUCCEEDED' }]));
+    expect([...sentFor(v1), ...sentFor(v2)].filter((s) => s.url.endsWith('/voids'))).toHaveLength(1);
+    const undone = [(await ledger.get(first))?.undoneBy, (await ledger.get(second))?.undoneBy].filter((u) => u !== undefined);
+    expect(undone).toHaveLength(1);
+  });
+
+  it('a refund waits, unsent, while the void of the capture it would refund is undecided (answer lost), and is refused once the void succeeds', async () => {
+    const auth = await authorized();
+    const authOp = auth.payment.operation_reference!;
+    const captureId = await delivered(naming('capture', auth, authOp));
+    const cancelId = await record(naming('cancel', auth, captureId));
+    psp.loseNextVoidAnswer = true;
+    expect((await service.deliver(cancelId)).kind).not.toBe('done');
+    expect((await ledger.get(cancelId))?.state).toBe('UNKNOWN');
+    const refundId = await record(naming('refund', auth, authOp));
+    expect(await service.deliver(refundId)).toMatchObject({ kind: 'wait' });
+    expect(sentFor(refundId)).toHaveLength(0);
+    expect(await service.deliver(cancelId)).toEqual({ kind: 'done', state: 'SUCCEEDED' });
+    expect((await ledger.get(captureId))?.undoneBy).toBe(cancelId);
+    // Money never back twice: the void returned it, the refund is refused unsent.
+    expect(await service.deliver(refundId)).toEqual({ kind: 'done', state: 'FAILED' });
+    expect(sentFor(refundId)).toHaveLength(0);
+    expect((await ledger.get(refundId))?.reason).toBe('amount_exceeds_captured');
+  });
+
+  it('the same when the capture voided is one of two (partial captures): a refund waits for the void of either', async () => {
+    const auth = await authorized();
+    const authOp = auth.payment.operation_reference!;
+    const captureId = await delivered(naming('capture', auth, authOp, { amount: 3000 }));
+    await delivered(naming('capture', auth, authOp, { amount: 2000 }));
+    const cancelId = await record(naming('cancel', auth, captureId, { amount: 3000 }));
+    psp.loseNextVoidAnswer = true;
+    expect((await service.deliver(cancelId)).kind).not.toBe('done');
+    const refundId = await record(naming('refund', auth, authOp, { amount: 5000 }));
+    expect(await service.deliver(refundId)).toMatchObject({ kind: 'wait' });
+    expect(sentFor(refundId)).toHaveLength(0);
+    expect(await service.deliver(cancelId)).toEqual({ kind: 'done', state: 'SUCCEEDED' });
+    expect(await service.deliver(refundId)).toEqual({ kind: 'done', state: 'FAILED' });
+    expect(sentFor(refundId)).toHaveLength(0);
+    expect((await ledger.get(refundId))?.reason).toBe('amount_exceeds_captured');
+  });
+
+  it('two cancels naming one capture: the second waits, unsent, while the first is undecided, and is refused (ALREADY_UNDONE) once it voided it', async () => {
+    const auth = await authorized();
+    const authOp = auth.payment.operation_reference!;
+    const captureId = await delivered(naming('capture', auth, authOp));
+    const first = await record(naming('cancel', auth, captureId));
+    psp.loseNextVoidAnswer = true;
+    expect((await service.deliver(first)).kind).not.toBe('done');
+    const second = await record(naming('cancel', auth, captureId));
+    expect(await service.deliver(second)).toMatchObject({ kind: 'wait' });
+    expect(sentFor(second)).toHaveLength(0);
+    expect(await service.deliver(first)).toEqual({ kind: 'done', state: 'SUCCEEDED' });
+    expect(await service.deliver(second)).toEqual({ kind: 'done', state: 'FAILED' });
+    expect(sentFor(second)).toHaveLength(0);
+    expect((await ledger.get(second))?.reason).toBe('ALREADY_UNDONE');
+  });
+
+  it('a cancel of the authorization waits, unsent, while a void of its capture by name is undecided; then voids nothing twice', async () => {
+    const auth = await authorized();
+    const authOp = auth.payment.operation_reference!;
+    const captureId = await delivered(naming('capture', auth, authOp));
+    const named = await record(naming('cancel', auth, captureId));
+    psp.loseNextVoidAnswer = true;
+    expect((await service.deliver(named)).kind).not.toBe('done');
+    const whole = await record(naming('cancel', auth, authOp));
+    expect(await service.deliver(whole)).toMatchObject({ kind: 'wait' });
+    expect(sentFor(whole)).toHaveLength(0);
+    expect(await service.deliver(named)).toEqual({ kind: 'done', state: 'SUCCEEDED' });
+    await service.deliver(whole);
+    // Whatever the cancel of the authorization does now, it never voids that capture again.
+    const capturePath = `/pts/v2/captures/${await pspId(captureId)}/voids`;
+    expect(psp.seen.filter((s) => s.url === capturePath)).toHaveLength(1);
+  });
+
+  it('a cancel naming a capture waits, unsent, while a cancel of its authorization (a void of that capture) is undecided, then is refused ALREADY_UNDONE', async () => {
+    const auth = await authorized();
+    const authOp = auth.payment.operation_reference!;
+    const captureId = await delivered(naming('capture', auth, authOp));
+    const whole = await record(naming('cancel', auth, authOp));
+    psp.loseNextVoidAnswer = true;
+    expect((await service.deliver(whole)).kind).not.toBe('done');
+    expect((await ledger.get(whole))?.state).toBe('UNKNOWN');
+    const named = await record(naming('cancel', auth, captureId));
+    expect(await service.deliver(named)).toMatchObject({ kind: 'wait' });
+    expect(sentFor(named)).toHaveLength(0);
+    expect(await service.deliver(whole)).toEqual({ kind: 'done', state: 'SUCCEEDED' });
+    expect((await ledger.get(captureId))?.undoneBy).toBe(whole);
+    expect(await service.deliver(named)).toEqual({ kind: 'done', state: 'FAILED' });
+    expect(sentFor(named)).toHaveLength(0);
+    expect((await ledger.get(named))?.reason).toBe('ALREADY_UNDONE');
+  });
+
+  it.each(['PENDING', 'TRANSMITTED'])(
+    'a void answered 201 %s is no void done: the cancel is not succeeded, nothing is marked undone or reported voided, and the inquiry asks on',
+    async (status) => {
+      const auth = await authorized();
+      const authOp = auth.payment.operation_reference!;
+      const captureId = await delivered(naming('capture', auth, authOp));
+      const cancelId = await record(naming('cancel', auth, captureId));
+      const voided = await voids('capture', 'voided');
+      psp.nextVoidStatus = status;
+      expect(await service.deliver(cancelId)).not.toEqual({ kind: 'done', state: 'SUCCEEDED' });
+      expect((await ledger.get(cancelId))?.state).toBe('UNKNOWN');
+      // Asked about: the search finds the void, but not VOIDED: it does not count.
+      expect(await service.deliver(cancelId)).not.toEqual({ kind: 'done', state: 'SUCCEEDED' });
+      expect(['UNKNOWN', 'PENDING']).toContain((await ledger.get(cancelId))?.state);
+      expect(sentFor(cancelId).filter((s) => s.url.endsWith('/voids'))).toHaveLength(1);
+      expect((await ledger.get(captureId))?.undoneBy).toBeUndefined();
+      expect(await events.load(`${cancelId}.SUCCEEDED`)).toBeFalsy();
+      expect(await voids('capture', 'voided')).toBe(voided);
+    },
+  );
+});
