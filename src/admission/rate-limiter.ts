@@ -181,13 +181,14 @@ export class RateLimiter {
    */
   async take(subject: LimitSubject, urgent = false): Promise<RateDecision> {
     if (!this.enabled) return ALLOWED;
-    const queue = this.holds.get(pairOf(subject));
+    // One key a take, for the queue of held commands and for the lease: this runs for every command.
+    const pair = pairOf(subject);
+    const queue = this.holds.get(pair);
     if (queue !== undefined && queue.urgent.length + (urgent ? 0 : queue.waiters.length) > 0) {
       return this.decide(subject, { granted: 0, retryAfterMs: MIN_HOLD_WAKE_MS, scope: queue.scope });
     }
     const lease = Math.max(1, this.deps.lease ?? 1);
     if (lease === 1) return this.decide(subject, await this.takeFromRedis(subject, 1));
-    const pair = pairOf(subject);
     let held = this.leases.get(pair);
     if (!held) {
       if (this.leases.size > 10_000) this.leases.clear(); // bounded: pairs are channel × account
