@@ -333,6 +333,54 @@ class DigitRun {
 
 const sharedRun = new DigitRun();
 
+/** Lengths of a hexadecimal digest: MD5 and our command digest 32, SHA-1 40, SHA-224 56, SHA-256 64, SHA-384 96, SHA-512 128. */
+const HEX_DIGEST_LENGTHS = new Set([32, 40, 56, 64, 96, 128]);
+const HEX_DIGEST_MAX = 128;
+
+function isHexLetter(c: number): boolean {
+  return (c >= 0x61 && c <= 0x66) || (c >= 0x41 && c <= 0x46);
+}
+
+function isHexChar(c: number): boolean {
+  return (c >= 0x30 && c <= 0x39) || isHexLetter(c);
+}
+
+/** ASCII letters and digits: what a word of an identifier is made of. */
+function isAsciiAlphanumeric(c: number): boolean {
+  return (c >= 0x30 && c <= 0x39) || (c >= 0x41 && c <= 0x5a) || (c >= 0x61 && c <= 0x7a);
+}
+
+/**
+ * Whether an unbroken run of ASCII digits, `text[start, end)`, is part of a hexadecimal digest: a whole word
+ * (no ASCII letter or digit either side) of [0-9A-Fa-f] holding a letter, of a digest's length
+ * ({@link HEX_DIGEST_LENGTHS}). A random 32-character digest has a 12-plus digit run that passes the strict check
+ * about once in 640 (SHA-256 hex about once in 290): refusing a command whose idempotency key is a hash, or
+ * masking a stored digest, for that is wrong. A card number is not written inside a digest; the logs still mask
+ * it (loose mode: over-masking a log costs nothing). Reads at most {@link HEX_DIGEST_MAX} characters either side,
+ * so a text of many runs stays linear.
+ */
+function insideHexDigest(text: string, start: number, end: number): boolean {
+  let letters = 0;
+  let from = start;
+  while (from > 0 && start - from <= HEX_DIGEST_MAX && isHexChar(text.charCodeAt(from - 1))) {
+    from -= 1;
+    if (isHexLetter(text.charCodeAt(from))) letters += 1;
+  }
+  let to = end;
+  while (to < text.length && to - end <= HEX_DIGEST_MAX && isHexChar(text.charCodeAt(to))) {
+    if (isHexLetter(text.charCodeAt(to))) letters += 1;
+    to += 1;
+  }
+  if (letters === 0 || !HEX_DIGEST_LENGTHS.has(to - from)) return false;
+  return !(from > 0 && isAsciiAlphanumeric(text.charCodeAt(from - 1))) && !(to < text.length && isAsciiAlphanumeric(text.charCodeAt(to)));
+}
+
+/** Whether a run holds a card number: in strict mode, an ASCII digit run inside a hex digest does not (`insideHexDigest`). */
+function runHoldsCardNumber(text: string, run: DigitRun, strict: boolean): boolean {
+  if (!run.holdsCardNumber(strict)) return false;
+  return !(strict && run.groupCount === 1 && run.end - run.start === run.length && insideHexDigest(text, run.start, run.end));
+}
+
 /**
  * Walks the digit runs of `text` once (linear in its length): digits of any script listed in `digitValue`,
  * up to {@link MAX_SEPARATORS} separator characters between two digits. `visit` gets each run of 12 or
@@ -389,12 +437,13 @@ function hasPanDigits(text: string): boolean {
 /**
  * Whether free text holds something that is plausibly a card number (see {@link isLikelyCardNumber}), in
  * any of the forms people write one: grouped by spaces, dashes, dots, slashes, tabs or no-break spaces,
- * in full-width digits, with leading zeros, next to other numbers. Linear in the text's length.
+ * in full-width digits, with leading zeros, next to other numbers. Linear in the text's length. Digits inside a
+ * hexadecimal digest (a whole word of hex characters of a digest's length) are part of it, not a card number.
  */
 export function containsCardNumber(text: string): boolean {
   if (!hasPanDigits(text)) return false;
   let found = false;
-  forEachDigitRun(text, (run) => (found = run.holdsCardNumber(true)));
+  forEachDigitRun(text, (run) => (found = runHoldsCardNumber(text, run, true)));
   return found;
 }
 
@@ -408,7 +457,7 @@ export function maskCardNumbers(text: string, strict = false): string {
   let out = '';
   let from = 0;
   forEachDigitRun(text, (run) => {
-    if (run.holdsCardNumber(strict)) {
+    if (runHoldsCardNumber(text, run, strict)) {
       out += text.slice(from, run.start) + PAN_MASK;
       from = run.end;
     }

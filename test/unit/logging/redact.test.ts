@@ -6,6 +6,7 @@ import {
   isLikelyCardNumber,
   isSensitiveKey,
   luhnValid,
+  maskCardNumbers,
   redact,
   redactText,
   RECENT_TOKEN_CAPACITY,
@@ -337,6 +338,29 @@ describe('findCardData and containsCardNumber', () => {
     expect(containsCardNumber(withWindow)).toBe(false);
     expect(findCardData({ payment: { gateway_key: withWindow } })).toEqual([]);
     expect(redactText(`000${VISA}000000`)).toBe(PAN_MASK);
+  });
+
+  it('does not refuse the digits of a hex digest (the export flake: v1:bdf51334299038969f3f…), which the logger still masks', () => {
+    // 51334299038969 is Luhn-valid and starts with an issuing digit: a 14-digit card number's shape.
+    const digest = 'v1:bdf51334299038969f3fa0c1d2e3b4a5';
+    const sha256 = `${'e3b0c44f'}${'51334299038969'}${'fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855'.slice(0, 42)}`;
+    expect(sha256).toHaveLength(64);
+    for (const text of [digest, sha256, `idempotency ${sha256.toUpperCase()} sent`]) {
+      expect(containsCardNumber(text)).toBe(false);
+      expect(maskCardNumbers(text, true)).toBe(text);
+      expect(maskCardNumbers(text)).toContain(PAN_MASK);
+    }
+    expect(findCardData({ digest, idempotency_key: sha256 })).toEqual([]);
+  });
+
+  it('still refuses a card number glued to a few hex letters, grouped inside a hex token, in a hex word of digits only or of no digest’s length, or glued to a letter', () => {
+    expect(containsCardNumber(`abc${VISA}def`)).toBe(true);
+    expect(containsCardNumber(`deadbeef${VISA}`)).toBe(true);
+    expect(containsCardNumber(`${'ab'.repeat(10)}4111 1111 1111 1111${'cd'.repeat(10)}`)).toBe(true);
+    expect(containsCardNumber(`${'0'.repeat(20)}${VISA}`)).toBe(true);
+    // Not a digest's length (33), or glued to a letter that is not hex: not a digest.
+    expect(containsCardNumber(`${'ab'.repeat(8)}c${VISA}`)).toBe(true);
+    expect(containsCardNumber(`x${'ab'.repeat(8)}${VISA}`)).toBe(true);
   });
 
   it('reports the path of every field that holds a card number', () => {
