@@ -1531,11 +1531,15 @@ export function heldCaptureRefusal(
  * took. The payment is captured at Adyen now, which cancels only a payment not captured ("If the authorization has
  * already been captured, you cannot cancel the payment anymore. You'll have to issue a refund instead."): sent, the
  * cancel would only be refused there. The OMS gives the money back with a refund (decline action `refund_instead`),
- * unless refunds gave it back already: with nothing left to refund ({@link leftToRefund}, `refundedOutside` the PSP's
- * refunds outside the bridge) the action is `none` (a refund would be refused `amount_exceeds_captured`), and with
- * what is left all held by refunds the PSP retries itself, `contact_support` (one would be refused
- * `amount_held_by_failed_refund`). `null` with no such capture, or when the captures left part of the hold authorised
- * (a cancel releases that part, as after any partial capture). Pure.
+ * unless refunds gave it back already or are giving it back: with nothing left to refund ({@link leftToRefund},
+ * `refundedOutside` the PSP's refunds outside the bridge, less the refunds of ours in flight: registered, not yet
+ * SUCCEEDED or FAILED, each counted as taking its amount) the action is `none` (a refund would be refused
+ * `amount_exceeds_captured`, or wait for those in flight and then be refused), and with what is left all held by
+ * refunds the PSP retries itself, `contact_support` (one would be refused `amount_held_by_failed_refund`). A refund in
+ * flight that fails is reported on its own FAIL event, which is when the OMS refunds again. The detail says what was
+ * refunded confirmed (`refunded_amount`) and what is in flight (`refunds_in_flight_amount`, `refund_in_flight_ids`),
+ * minor units of the order's currency. `null` with no such capture, or when the captures left part of the hold
+ * authorised (a cancel releases that part, as after any partial capture). Pure.
  */
 function recapturedRefusal(auth: OperationRecord, dependents: readonly DependentSummary[], refundedOutside: number): ContextRefusal | null {
   const recaptured = dependents.filter((d) => d.command === 'capture' && d.doneByPspRetry === true);
@@ -1543,7 +1547,11 @@ function recapturedRefusal(auth: OperationRecord, dependents: readonly Dependent
   // What the captures left of the hold is still authorised, and a cancel releases it, as after any partial capture:
   // refused only when the standing captures (the re-captured ones among them) took the whole hold.
   if (uncapturedRemainder(capturesOf(auth, standingCaptures(dependents))) !== 0) return null;
-  const left = leftToRefund(auth, dependents, refundedOutside);
+  // Refunds in flight may still give their amount back: advising a refund of it too could give it back twice.
+  const inFlight = dependents.filter((d) => d.command === 'refund' && d.undone !== true && !isTerminal(d.state));
+  const inFlightAmount = inFlight.reduce((total, d) => total + d.amount, 0);
+  const confirmedLeft = leftToRefund(auth, dependents, refundedOutside);
+  const left = confirmedLeft === null ? null : confirmedLeft - inFlightAmount;
   const heldByRefunds = dependents.filter((d) => heldForRetry(d, 'refund')).reduce((total, d) => total + d.amount, 0);
   const action: SuggestedAction | undefined = left === null ? undefined : left <= 0 ? 'none' : left <= heldByRefunds ? 'contact_support' : undefined;
   return {
@@ -1553,6 +1561,9 @@ function recapturedRefusal(auth: OperationRecord, dependents: readonly Dependent
       authorization_id: auth.id,
       recaptured_amount: recaptured.reduce((total, d) => total + d.amount, 0),
       recaptured_capture_ids: recaptured.map((d) => d.id).join(','),
+      refunded_amount: settledSum(dependents, 'refund'),
+      ...(refundedOutside > 0 ? { refunded_outside_bridge: refundedOutside } : {}),
+      ...(inFlight.length > 0 ? { refunds_in_flight_amount: inFlightAmount, refund_in_flight_ids: inFlight.map((d) => d.id).join(',') } : {}),
       ...(left !== null ? { left_to_refund: left } : {}),
       ...(heldByRefunds > 0 ? { held_by_failed_refunds: heldByRefunds } : {}),
     },

@@ -44,7 +44,8 @@ export const BRIDGE_DECLINES: DeclineTable = {
     // still capture it, so nothing was released; settling the order is for a person with the PSP.
     capture_held_for_psp_retry: { category: 'operation_not_permitted', action: 'contact_support' },
     // A cancel of an authorization whose held capture the PSP's retry did after all (Adyen's "Transaction Recaptured"):
-    // captured at the PSP, which cancels no captured payment; the money goes back with a refund.
+    // captured at the PSP, which cancels no captured payment; the money goes back with a refund (the refusal's action is
+    // `none` instead when refunds done, or still in flight, give it all back: src/delivery/operation-context.ts).
     captured_by_psp_retry: { category: 'operation_not_permitted', action: 'refund_instead' },
     capture_already_made: { category: 'operation_not_permitted', action: 'fix_request' },
     amount_too_small_to_convert: { category: 'bridge_refused', action: 'fix_request' },

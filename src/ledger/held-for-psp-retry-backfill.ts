@@ -28,9 +28,11 @@ export function heldForPspRetryBackfillMarker(prefix: string): string {
 const DEFAULT_BATCH = 500;
 
 /**
- * Indexes the page's candidates that are still held when the script runs: an Adyen re-capture or an operator's
- * release between the page's read and this write took them out of the index, and must not see them put back.
- * Extra keys: each candidate's record; rest arguments: its score and id, in the same order.
+ * Indexes the page's operations held for their PSP's retry (FAILED with the held field, not done by the PSP since),
+ * each scored by its record's last update (else its creation time), unless indexed already (`ZADD NX`: it keeps its
+ * time). Read and written in one script, so an Adyen re-capture or an operator's release that took one out of the index
+ * is never undone by a stale read. Extra keys: each operation's record; rest arguments: its creation time and id, in
+ * the same order.
  */
 const INDEX_STILL_HELD = new LuaScript(
   luaInputs(['index'], ['held_field', 'late_field']),
@@ -38,9 +40,11 @@ const INDEX_STILL_HELD = new LuaScript(
 local added = 0
 local n = #KEYS - 1
 for i = 1, n do
-  local f = redis.call('HMGET', XK(i), 'state', A.held_field, A.late_field)
+  local f = redis.call('HMGET', XK(i), 'state', A.held_field, A.late_field, 'updated_at')
   if f[1] == 'FAILED' and f[2] and f[2] ~= '' and not f[3] then
-    added = added + redis.call('ZADD', K.index, 'NX', ARGV[A_REST + 2 * (i - 1)], ARGV[A_REST + 2 * (i - 1) + 1])
+    local at = tonumber(f[4])
+    local score = (at and at > 0) and f[4] or ARGV[A_REST + 2 * (i - 1)]
+    added = added + redis.call('ZADD', K.index, 'NX', score, ARGV[A_REST + 2 * (i - 1) + 1])
   end
 end
 return added
@@ -53,9 +57,8 @@ return added
  * refunds held before the index existed (FAILED with `held_for_psp_retry`, not done by the PSP since: as a restore
  * reads one), once, so `ops held-retries list`, the `pb_held_for_psp_retry_*` gauges and their alert see them too.
  * Each is scored by its record's last update (the failure that held it), as a restore of an export from before the
- * index scores it. Walks every shard's created index a page of `batch` at a time (one pipelined read per page).
- * Each is indexed only if still held when written (one script per page, re-reading the record): a re-capture or a
- * release meanwhile is not undone. Idempotent: an entry already there keeps its time (`ZADD NX`); the marker ({@link heldForPspRetryBackfillMarker}) is
+ * index scores it. Walks every shard's created index a page of `batch` at a time, each page read and indexed by one
+ * script: a re-capture or a release meanwhile is not undone. Idempotent: an entry already there keeps its time (`ZADD NX`); the marker ({@link heldForPspRetryBackfillMarker}) is
  * written last, so a run cut short runs again whole at the next start. Counted in `pb_held_for_psp_retry_backfilled_total`.
  */
 export async function backfillHeldForPspRetryIndex(
@@ -71,34 +74,13 @@ export async function backfillHeldForPspRetryIndex(
   for (const shard of ALL_SHARDS) {
     const keys = shards[shard];
     await walkCreatedSince(redis, keys, 0, batch, async (page) => {
-      // One pipeline per page: every key of it is in this shard's slot.
-      const read = redis.pipeline();
-      for (const { id } of page) {
-        read.hmget(keys.op(id), 'state', HELD_FOR_PSP_RETRY_FIELD, SUCCEEDED_AFTER_FAILURE_FIELD, 'updated_at');
-        read.zscore(keys.heldForPspRetry, id);
-      }
-      const replies = ((await read.exec()) ?? []).map(([err, value]) => {
-        if (err) throw err;
-        return value;
-      });
-      const entries: Array<number | string> = [];
-      const records: string[] = [];
-      page.forEach(({ id, createdAt }, i) => {
-        const [state, held, late, updatedAt] = replies[2 * i] as Array<string | null>;
-        const indexed = replies[2 * i + 1] !== null;
-        if (indexed || state !== 'FAILED' || held === null || held === '' || late !== null) return;
-        const at = Number(updatedAt);
-        entries.push(Number.isFinite(at) && at > 0 ? at : createdAt, id);
-        records.push(keys.op(id));
-      });
-      if (entries.length === 0) return;
-      // The hold is checked again where it is indexed, atomically: a re-capture or a release since the read wins.
+      // One script per page: every key of it is in this shard's slot.
       const added = Number(
         await INDEX_STILL_HELD.run(
           redis,
           { keys: { index: keys.heldForPspRetry }, args: { held_field: HELD_FOR_PSP_RETRY_FIELD, late_field: SUCCEEDED_AFTER_FAILURE_FIELD } },
-          entries,
-          records,
+          page.flatMap(({ id, createdAt }) => [createdAt, id]),
+          page.map(({ id }) => keys.op(id)),
         ),
       );
       report.indexed += added;

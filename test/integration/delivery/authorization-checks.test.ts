@@ -6,7 +6,7 @@ import { OutcomeRecorder } from '../../../src/delivery/outcome-recorder';
 import { EventStore } from '../../../src/events/event-store';
 import { OmsEventJobData, createOmsEventsQueue } from '../../../src/events/oms-events-queue';
 import { createGatewayClients } from '../../../src/gateways/gateway-registry';
-import { Ledger, OperationRecord } from '../../../src/ledger/ledger';
+import { Interaction, Ledger, OperationRecord } from '../../../src/ledger/ledger';
 import { metricValue } from '../../../src/metrics/metrics-registry';
 import { createRedis } from '../../../src/redis/redis-connection';
 import { ConfiguredGatewayRouter } from '../../../src/routing/configured-gateway-router';
@@ -457,11 +457,15 @@ describe("a cancel of an authorization whose capture FAILED for a reason its PSP
     expect(sim.counters().effects[cancel]).toBe(1);
   });
 
-  /** A refund of `auth` for `amount`, registered as delivery registers it and recorded in `state` (SUCCEEDED, or FAILED held for the PSP's retry). */
-  async function refunded(auth: PaymentCommand, amount: number, state: 'SUCCEEDED' | 'HELD'): Promise<string> {
+  /**
+   * A refund of `auth` for `amount`, registered as delivery registers it and recorded in `state` (SUCCEEDED, FAILED held
+   * for the PSP's retry, or SENT: in flight, not yet decided).
+   */
+  async function refunded(auth: PaymentCommand, amount: number, state: 'SUCCEEDED' | 'HELD' | 'SENT'): Promise<string> {
     const refund = await record(dependent('refund', auth, { amount }));
     expect(await ledger.authorizationView(auth.payment.operation_reference!, refund)).not.toBeNull();
     await ledger.transition(refund, 'SENT', { event: 'attempt' });
+    if (state === 'SENT') return refund;
     const reason = 'Refund rejected by card scheme because of a technical issue.';
     if (state === 'SUCCEEDED') await ledger.transition(refund, 'SUCCEEDED', { event: 'outcome' });
     else await ledger.transition(refund, 'FAILED', { event: 'outcome' }, { reason, heldForPspRetry: reason });
@@ -484,6 +488,53 @@ describe("a cancel of an authorization whose capture FAILED for a reason its PSP
       });
       expect((await events.load(`${cancel}.FAILED`))?.params.payment).toMatchObject({ reason: 'captured_by_psp_retry', decline: { suggested_action: 'none' } });
     }
+  });
+
+  /** The details the cancel's FAILED history entry (what `ops show` prints) and its warn line carry. */
+  async function refusalDetails(cancel: string): Promise<{ entry: Interaction | undefined; line: unknown }> {
+    const entry = (await ledger.interactions(cancel)).find((i) => i.event === 'failed');
+    const line = logs.lines.find((l) => l.includes('refused against its authorization') && l.includes(cancel));
+    return { entry, line: line === undefined ? undefined : JSON.parse(line) };
+  }
+
+  it('a refund of the whole re-captured amount still in flight (sent, not decided): action none, not refund_instead, with 0 refunded confirmed and 4000 in flight in the details', async () => {
+    const { auth, capture } = await withFailedCapture(true, 4000);
+    await recapturedByPsp(capture);
+    const refund = await refunded(auth, 4000, 'SENT');
+    const cancel = await record(dependent('cancel', auth, { amount: 4000 }));
+    const requests = sim.counters().requests;
+    expect(await service.deliver(cancel)).toEqual({ kind: 'done', state: 'FAILED' });
+    expect(sim.counters().requests).toBe(requests);
+    expect(await ledger.get(cancel)).toMatchObject({ reason: 'captured_by_psp_retry', decline: { suggested_action: 'none' } });
+    expect((await events.load(`${cancel}.FAILED`))?.params.payment).toMatchObject({ reason: 'captured_by_psp_retry', decline: { suggested_action: 'none' } });
+    const expected = { refunded_amount: 0, refunds_in_flight_amount: 4000, refund_in_flight_ids: refund, left_to_refund: 0 };
+    const { entry, line } = await refusalDetails(cancel);
+    expect(entry).toMatchObject(expected);
+    expect(line).toMatchObject(expected);
+  });
+
+  it('1000 refunded confirmed and a refund of the other 3000 in flight: action none, the details saying 1000 refunded and 3000 in flight', async () => {
+    const { auth, capture } = await withFailedCapture(true, 4000);
+    await recapturedByPsp(capture);
+    await refunded(auth, 1000, 'SUCCEEDED');
+    const refund = await refunded(auth, 3000, 'SENT');
+    const cancel = await record(dependent('cancel', auth, { amount: 4000 }));
+    expect(await service.deliver(cancel)).toEqual({ kind: 'done', state: 'FAILED' });
+    expect(await ledger.get(cancel)).toMatchObject({ reason: 'captured_by_psp_retry', decline: { suggested_action: 'none' } });
+    const { entry } = await refusalDetails(cancel);
+    expect(entry).toMatchObject({ refunded_amount: 1000, refunds_in_flight_amount: 3000, refund_in_flight_ids: refund, left_to_refund: 0 });
+  });
+
+  it('1000 refunded confirmed and 2000 in flight: action refund_instead for the 1000 left after both (left_to_refund 1000, not 3000)', async () => {
+    const { auth, capture } = await withFailedCapture(true, 4000);
+    await recapturedByPsp(capture);
+    await refunded(auth, 1000, 'SUCCEEDED');
+    await refunded(auth, 2000, 'SENT');
+    const cancel = await record(dependent('cancel', auth, { amount: 4000 }));
+    expect(await service.deliver(cancel)).toEqual({ kind: 'done', state: 'FAILED' });
+    expect(await ledger.get(cancel)).toMatchObject({ reason: 'captured_by_psp_retry', decline: { suggested_action: 'refund_instead' } });
+    const { entry } = await refusalDetails(cancel);
+    expect(entry).toMatchObject({ refunded_amount: 1000, refunds_in_flight_amount: 2000, left_to_refund: 1000 });
   });
 
   it("the re-captured amount refunded partly by us, the rest in the PSP's back office (refund_outside_bridge): action none", async () => {
