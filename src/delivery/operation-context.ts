@@ -1532,11 +1532,12 @@ export function heldCaptureRefusal(
  * already been captured, you cannot cancel the payment anymore. You'll have to issue a refund instead."): sent, the
  * cancel would only be refused there. The OMS gives the money back with a refund (decline action `refund_instead`),
  * unless refunds gave it back already or are giving it back: with nothing left to refund ({@link leftToRefund},
- * `refundedOutside` the PSP's refunds outside the bridge, less the refunds of ours in flight: registered, not yet
- * SUCCEEDED or FAILED, each counted as taking its amount) the action is `none` (a refund would be refused
+ * `refundedOutside` the PSP's refunds outside the bridge, less what the refunds of ours in flight can give back if
+ * they succeed, {@link refundsInFlightGiving}) the action is `none` (a refund would be refused
  * `amount_exceeds_captured`, or wait for those in flight and then be refused), and with what is left all held by
- * refunds the PSP retries itself, `contact_support` (one would be refused `amount_held_by_failed_refund`). A refund in
- * flight that fails is reported on its own FAIL event, which is when the OMS refunds again. The detail says what was
+ * refunds the PSP retries itself or by UNRESOLVED ones, `contact_support` (one would be refused
+ * `amount_held_by_failed_refund`, or could give back what an UNRESOLVED one did). A refund in flight that fails is
+ * reported on its own FAIL event, which is when the OMS refunds again. The detail says what was
  * refunded confirmed (`refunded_amount`) and what is in flight (`refunds_in_flight_amount`, `refund_in_flight_ids`),
  * minor units of the order's currency. `null` with no such capture, or when the captures left part of the hold
  * authorised (a cancel releases that part, as after any partial capture). Pure.
@@ -1548,12 +1549,16 @@ function recapturedRefusal(auth: OperationRecord, dependents: readonly Dependent
   // refused only when the standing captures (the re-captured ones among them) took the whole hold.
   if (uncapturedRemainder(capturesOf(auth, standingCaptures(dependents))) !== 0) return null;
   // Refunds in flight may still give their amount back: advising a refund of it too could give it back twice.
-  const inFlight = dependents.filter((d) => d.command === 'refund' && d.undone !== true && !isTerminal(d.state));
+  const inFlight = dependents.filter((d) => d.command === 'refund' && d.undone !== true && !isTerminal(d.state)).sort((a, b) => a.registered - b.registered);
   const inFlightAmount = inFlight.reduce((total, d) => total + d.amount, 0);
   const confirmedLeft = leftToRefund(auth, dependents, refundedOutside);
-  const left = confirmedLeft === null ? null : confirmedLeft - inFlightAmount;
+  const giving = confirmedLeft === null ? 0 : refundsInFlightGiving(inFlight, confirmedLeft);
+  const left = confirmedLeft === null ? null : Math.max(0, confirmedLeft - giving);
+  // What a person must settle with the PSP before anyone refunds it: refunds the PSP retries itself, and UNRESOLVED
+  // ones (they may have reached it; never sent again, settled only by a PSP fact that may never come).
   const heldByRefunds = dependents.filter((d) => heldForRetry(d, 'refund')).reduce((total, d) => total + d.amount, 0);
-  const action: SuggestedAction | undefined = left === null ? undefined : left <= 0 ? 'none' : left <= heldByRefunds ? 'contact_support' : undefined;
+  const unsettled = heldByRefunds + inFlight.filter((d) => d.state === 'UNRESOLVED').reduce((total, d) => total + d.amount, 0);
+  const action: SuggestedAction | undefined = left === null ? undefined : left === 0 ? 'none' : left <= unsettled ? 'contact_support' : undefined;
   return {
     fail: AUTHORIZATION_REFUSALS.cancelAfterRecapture,
     field: 'payment.gateway_key',
@@ -1569,6 +1574,20 @@ function recapturedRefusal(auth: OperationRecord, dependents: readonly Dependent
     },
     ...(action ? { action } : {}),
   };
+}
+
+/**
+ * What refunds in flight (`inFlight`: not undone, not SUCCEEDED or FAILED, in the order registered) can give back of `confirmedLeft` (what the
+ * confirmed figures leave to refund, minor units), if they all succeed: first registered first, each only while the
+ * total stays within `confirmedLeft` (one past it waits for those ahead, then is refused `amount_exceeds_captured`),
+ * UNRESOLVED ones left out (they may never have reached the PSP, and no FAIL event will say so). Pure.
+ */
+function refundsInFlightGiving(inFlight: readonly DependentSummary[], confirmedLeft: number): number {
+  let giving = 0;
+  for (const d of inFlight) {
+    if (d.state !== 'UNRESOLVED' && giving + d.amount <= confirmedLeft) giving += d.amount;
+  }
+  return giving;
 }
 
 /**

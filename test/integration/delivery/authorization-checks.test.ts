@@ -459,13 +459,18 @@ describe("a cancel of an authorization whose capture FAILED for a reason its PSP
 
   /**
    * A refund of `auth` for `amount`, registered as delivery registers it and recorded in `state` (SUCCEEDED, FAILED held
-   * for the PSP's retry, or SENT: in flight, not yet decided).
+   * for the PSP's retry, SENT: in flight, not yet decided, RECEIVED: registered, not sent, or UNRESOLVED).
    */
-  async function refunded(auth: PaymentCommand, amount: number, state: 'SUCCEEDED' | 'HELD' | 'SENT'): Promise<string> {
+  async function refunded(auth: PaymentCommand, amount: number, state: 'SUCCEEDED' | 'HELD' | 'SENT' | 'RECEIVED' | 'UNRESOLVED'): Promise<string> {
     const refund = await record(dependent('refund', auth, { amount }));
     expect(await ledger.authorizationView(auth.payment.operation_reference!, refund)).not.toBeNull();
+    if (state === 'RECEIVED') return refund;
     await ledger.transition(refund, 'SENT', { event: 'attempt' });
     if (state === 'SENT') return refund;
+    if (state === 'UNRESOLVED') {
+      await ledger.transition(refund, 'UNRESOLVED', { event: 'unresolved' });
+      return refund;
+    }
     const reason = 'Refund rejected by card scheme because of a technical issue.';
     if (state === 'SUCCEEDED') await ledger.transition(refund, 'SUCCEEDED', { event: 'outcome' });
     else await ledger.transition(refund, 'FAILED', { event: 'outcome' }, { reason, heldForPspRetry: reason });
@@ -535,6 +540,29 @@ describe("a cancel of an authorization whose capture FAILED for a reason its PSP
     expect(await ledger.get(cancel)).toMatchObject({ reason: 'captured_by_psp_retry', decline: { suggested_action: 'refund_instead' } });
     const { entry } = await refusalDetails(cancel);
     expect(entry).toMatchObject({ refunded_amount: 1000, refunds_in_flight_amount: 2000, left_to_refund: 1000 });
+  });
+
+  it('a refund of 3000 in flight and a second of 3000 waiting behind it, of 4000 re-captured: action refund_instead for the 1000 the first leaves (the second will be refused amount_exceeds_captured), never none', async () => {
+    const { auth, capture } = await withFailedCapture(true, 4000);
+    await recapturedByPsp(capture);
+    const first = await refunded(auth, 3000, 'SENT');
+    const second = await refunded(auth, 3000, 'RECEIVED');
+    const cancel = await record(dependent('cancel', auth, { amount: 4000 }));
+    expect(await service.deliver(cancel)).toEqual({ kind: 'done', state: 'FAILED' });
+    expect(await ledger.get(cancel)).toMatchObject({ reason: 'captured_by_psp_retry', decline: { suggested_action: 'refund_instead' } });
+    const { entry } = await refusalDetails(cancel);
+    expect(entry).toMatchObject({ refunds_in_flight_amount: 6000, refund_in_flight_ids: `${first},${second}`, left_to_refund: 1000 });
+  });
+
+  it('a refund of the whole 4000 UNRESOLVED (it may never have reached the PSP, and no FAIL event will say so): action contact_support, not none', async () => {
+    const { auth, capture } = await withFailedCapture(true, 4000);
+    await recapturedByPsp(capture);
+    await refunded(auth, 4000, 'UNRESOLVED');
+    const cancel = await record(dependent('cancel', auth, { amount: 4000 }));
+    expect(await service.deliver(cancel)).toEqual({ kind: 'done', state: 'FAILED' });
+    expect(await ledger.get(cancel)).toMatchObject({ reason: 'captured_by_psp_retry', decline: { suggested_action: 'contact_support' } });
+    const { entry } = await refusalDetails(cancel);
+    expect(entry).toMatchObject({ refunds_in_flight_amount: 4000, left_to_refund: 4000 });
   });
 
   it("the re-captured amount refunded partly by us, the rest in the PSP's back office (refund_outside_bridge): action none", async () => {
