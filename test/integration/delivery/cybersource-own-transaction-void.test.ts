@@ -211,7 +211,8 @@ beforeAll(async () => {
         base_url: `http://127.0.0.1:${(server.address() as AddressInfo).port}`,
         ...requiredCredentials('cybersource'),
         merchant_account: '93B32398-AD51-4CC2-A682-EA3E93614EB1',
-        timeout_ms: 2000,
+        // A local server answers in milliseconds; 10 s so a loaded CI machine (one run stalled 2 s on an authorization) does not read as a lost answer.
+        timeout_ms: 10_000,
       },
     },
   });
