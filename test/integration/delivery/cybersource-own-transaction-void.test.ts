@@ -42,13 +42,19 @@ function hasCardWindow(digits: string): boolean {
   return false;
 }
 
-let next = 6381278241084565918266n;
-/** A new 22-digit Cybersource transaction id, as its answers carry them. */
+const issued = new Set<string>();
+/**
+ * A new 22-digit Cybersource transaction id, as its answers carry them. Drawn at random: counting up from one id can
+ * take tens of thousands of steps past a Luhn-valid window in its leading digits, seconds in the stub, past the
+ * client's timeout.
+ */
 function newId(): string {
   for (;;) {
-    next += 1n;
-    const id = next.toString();
-    if (!hasCardWindow(id)) return id;
+    const id = `6${Array.from({ length: 21 }, () => Math.floor(Math.random() * 10)).join('')}`;
+    if (!hasCardWindow(id) && !issued.has(id)) {
+      issued.add(id);
+      return id;
+    }
   }
 }
 
