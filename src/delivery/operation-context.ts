@@ -335,8 +335,14 @@ export const ALREADY_UNDONE = 'ALREADY_UNDONE';
 /** `fail` of a cancel naming one of our captures whose void would return money refunds of the payment give back already. */
 export const CAPTURE_REFUNDED = 'CAPTURE_REFUNDED';
 
+/**
+ * `fail` of a cancel naming one of our captures or refunds whose authorization cannot be read (its record gone, or a
+ * record older than its link to it, naming it by PSP reference): the guards of the void cannot run, so it is not sent.
+ */
+export const VOID_UNCHECKABLE = 'VOID_UNCHECKABLE';
+
 /** The refusals unsent of a cancel voiding one of our captures or refunds by its own id (`pb_transaction_voids_total{outcome=refused}`). */
-export const OWN_VOID_REFUSALS: ReadonlySet<string> = new Set([ALREADY_UNDONE, CAPTURE_REFUNDED]);
+export const OWN_VOID_REFUSALS: ReadonlySet<string> = new Set([ALREADY_UNDONE, CAPTURE_REFUNDED, VOID_UNCHECKABLE]);
 
 /**
  * A cancel naming by our operation id capture or refund `named` at a gateway that voids it as its own transaction
@@ -399,8 +405,8 @@ async function voidOfDependent(
  * payment registered after it waits for it ({@link voidsAhead}), a cancel of the authorization waits for it, and a
  * second cancel naming the same transaction does ({@link voidsOfSameTransaction}); it waits itself for another void of
  * the same transaction not yet decided (one naming it registered before, or sent; for a capture, a cancel of its
- * authorization too, which may void it); a capture's void is refused by {@link refundsOverVoid}. Null when it may go,
- * or when `named`'s authorization is not ours to read.
+ * authorization too, which may void it); a capture's void is refused by {@link refundsOverVoid}. Refused unsent
+ * ({@link uncheckableVoid}) when `named`'s authorization cannot be read: none of this can be checked. Null when it may go.
  */
 async function namedVoidGuards(
   op: OperationRecord,
@@ -408,12 +414,36 @@ async function namedVoidGuards(
   command: 'capture' | 'refund',
   ledger: Pick<Ledger, 'authorizationView' | 'get' | 'adjustmentsOfEach'>,
 ): Promise<ContextResolution | null> {
-  const view = await ledger.authorizationView(named.authorizationId ?? named.payment.gateway_key, op.id);
+  const authorizationKey = named.authorizationId ?? named.payment.gateway_key;
+  const view = await ledger.authorizationView(authorizationKey, op.id);
   const auth = view && asDoneAtPsp(view.auth);
-  if (!view || !auth || !AUTHORIZING.has(auth.command)) return null;
+  if (!view || !auth || !AUTHORIZING.has(auth.command)) return uncheckableVoid(named, command, authorizationKey);
   const rivals = voidsOfSameTransaction(op, auth, view.dependents, view.registered, named.id, command === 'capture');
   if (rivals) return rivals;
   return command === 'capture' ? refundsOverVoid(op, named, auth, view.dependents, view.registered, ledger) : null;
+}
+
+/**
+ * The refusal ({@link VOID_UNCHECKABLE}, on `payment.gateway_key`) of a void of capture or refund `named` whose
+ * authorization, named by `authorizationKey` (our operation id, or a PSP reference on a record older than the link),
+ * cannot be read: without it the bridge sees neither the refunds a capture's void would undo nor another void of the
+ * same transaction in flight, and no money moves on a guess. Pure.
+ */
+function uncheckableVoid(named: OperationRecord, command: 'capture' | 'refund', authorizationKey: string): ContextRefusal {
+  const unchecked =
+    command === 'capture'
+      ? 'that a void would not undo what a refund of the payment needs, nor that no other void of it is in flight'
+      : 'that no other void of it is in flight';
+  return {
+    fail: VOID_UNCHECKABLE,
+    field: 'payment.gateway_key',
+    detail: {
+      named_operation_id: named.id,
+      named_command: command,
+      authorization_key: authorizationKey,
+      why: `the authorization ${command} ${named.id} belongs to (${authorizationKey}) cannot be read as one, so the bridge cannot check ${unchecked}: refused unsent; check it with the PSP`,
+    },
+  };
 }
 
 /**

@@ -11,6 +11,7 @@ import { createGatewayClients } from '../../../src/gateways/gateway-registry';
 import { Ledger } from '../../../src/ledger/ledger';
 import { metricValue } from '../../../src/metrics/metrics-registry';
 import { RedisClient, createRedis } from '../../../src/redis/redis-connection';
+import { shardKeysOf, shardOfOperation } from '../../../src/redis/key-layout';
 import { ConfiguredGatewayRouter } from '../../../src/routing/configured-gateway-router';
 import { purgeNamespace } from '../../../harness/twins/local-stack/local-stack';
 import { captureLogger } from '../../support/capture-logger';
@@ -273,6 +274,11 @@ async function pspId(id: string): Promise<string> {
 const voids = (command: 'capture' | 'refund', outcome: 'voided' | 'declined' | 'refused') =>
   metricValue('pb_transaction_voids_total', { gateway: 'cybs', command, outcome });
 
+/** The Redis key of operation `id`'s record. */
+async function recordKey(id: string): Promise<string> {
+  return shardKeysOf(config.redis.keyPrefix)[(await shardOfOperation(redis, config.redis.keyPrefix, id))!].op(id);
+}
+
 describe('Cybersource cancel naming our capture or refund: voids that transaction by its own id', () => {
   it('voids a capture by its Cybersource id, marks it undone, reports the void; the voided funds are not captured again (refused unsent)', async () => {
     const auth = await authorized();
@@ -439,6 +445,43 @@ describe('Cybersource cancel naming our capture or refund: voids that transactio
     expect((await ledger.get(first))?.undoneBy).toBe(v1);
     expect((await ledger.get(second))?.undoneBy).toBeUndefined();
   });
+
+  it.each([
+    ['capture', 'its authorization record is gone'],
+    ['capture', 'its record, older than its link, names the authorization by PSP reference only'],
+    ['refund', 'its authorization record is gone'],
+  ] as const)(
+    'refuses unsent a cancel naming our %s when %s: the void guards cannot read the authorization (VOID_UNCHECKABLE, contact support)',
+    async (command, how) => {
+      const auth = await authorized();
+      const authOp = auth.payment.operation_reference!;
+      const byReference = how.includes('PSP reference');
+      if (command === 'refund') await delivered(naming('capture', auth, authOp));
+      const named = await delivered(naming(command, auth, byReference ? await pspId(authOp) : authOp));
+      if (byReference) {
+        expect((await ledger.get(named))?.authorizationId).toBe(authOp);
+        await redis.hdel(await recordKey(named), 'authorization_id');
+      } else {
+        await redis.del(await recordKey(authOp));
+        expect(await ledger.get(authOp)).toBeNull();
+      }
+      const refused = await voids(command, 'refused');
+      const cancelId = await record(naming('cancel', auth, named));
+      expect(await service.deliver(cancelId)).toEqual({ kind: 'done', state: 'FAILED' });
+      expect(sentFor(cancelId)).toHaveLength(0);
+      expect(await ledger.get(cancelId)).toMatchObject({ reason: 'VOID_UNCHECKABLE', reasonField: 'payment.gateway_key' });
+      const payment = (await events.load(`${cancelId}.FAILED`))?.params.payment as Record<string, unknown>;
+      expect(payment).toMatchObject({
+        status: 'FAIL',
+        reason: 'VOID_UNCHECKABLE',
+        field: 'payment.gateway_key',
+        decline: { category: 'bridge_refused', suggested_action: 'contact_support' },
+      });
+      expect(await voids(command, 'refused')).toBe(refused + 1);
+      expect(logs.lines.some((l) => l.includes('VOID_UNCHECKABLE') && l.includes(cancelId) && l.includes(named) && l.includes('cannot be read'))).toBe(true);
+      expect((await ledger.get(named))?.undoneBy).toBeUndefined();
+    },
+  );
 
   it('the same delivered concurrently: of two voids of two captures whose one refund needs either, exactly one is sent', async () => {
     const auth = await authorized();
