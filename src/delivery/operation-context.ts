@@ -130,9 +130,11 @@ export interface FailedAuthorizationCancel {
 /**
  * What a dependent waits for besides siblings of its own command (see {@link ContextResolution}); `void_in_flight`: a
  * cancel waits for another void of the same transaction not yet decided (a second cancel naming the same capture or
- * refund, a cancel of the authorization and one naming its capture), so one transaction is never voided twice.
+ * refund, a cancel of the authorization and one naming its capture), so one transaction is never voided twice;
+ * `capture_void`: a cancel voiding a capture waits for the void of another capture of the payment not yet decided,
+ * when both would return what refunds of it need kept ({@link refundsOverVoid}).
  */
-export type Awaiting = 'refunds' | 'void' | 'undelivered_captures' | 'void_in_flight';
+export type Awaiting = 'refunds' | 'void' | 'undelivered_captures' | 'void_in_flight' | 'capture_void';
 
 /**
  * A wait for other dependents of the same authorization: why (`wait`), their ids (`siblings`), and each as read
@@ -493,7 +495,9 @@ function authorizationNames(auth: OperationRecord): Set<string> {
  * outside the bridge would give back more than the other captures standing collected: the void returns all the
  * capture took while those refunds stand. A capture named by another void not yet decided (registered before `op`,
  * or sent) does not stand: that void may undo it, and two voids of two captures would return what one refund needs
- * kept (the later one is refused, never both sent). Null when they fit. A refund of what is left returns the money instead.
+ * kept. When only such a capture makes the refunds fit, `op` waits for that void (`awaiting: 'capture_void'`), never
+ * both sent: refused once it voided its capture, sent once it failed. Null when they fit. A refund of what is left
+ * returns the money instead.
  */
 async function refundsOverVoid(
   op: OperationRecord,
@@ -502,15 +506,13 @@ async function refundsOverVoid(
   dependents: readonly DependentSummary[],
   registered: number,
   ledger: Pick<Ledger, 'get' | 'adjustmentsOfEach'>,
-): Promise<ContextRefusal | null> {
+): Promise<ContextRefusal | (SiblingWait & { awaiting: 'capture_void' }) | null> {
   // A capture another undecided void may undo does not stand: only voids registered before `op` or sent already, so
-  // of two concurrent voids of two captures the later registered is refused, never both sent.
-  const voiding = new Set(
-    dependents
-      .filter((d) => d.command === 'cancel' && d.id !== op.id && d.names !== undefined && !isTerminal(d.state))
-      .filter((d) => d.state !== 'RECEIVED' || registeredBefore(d, op, registered))
-      .map((d) => d.names!),
-  );
+  // of two concurrent voids of two captures the later registered waits for the first, never both sent.
+  const voids = dependents
+    .filter((d) => d.command === 'cancel' && d.id !== op.id && d.names !== undefined && !isTerminal(d.state))
+    .filter((d) => d.state !== 'RECEIVED' || registeredBefore(d, op, registered));
+  const voiding = new Set(voids.map((d) => d.names!));
   const others = settledSum(
     dependents.filter((d) => d.id !== capture.id && !voiding.has(d.id)),
     'capture',
@@ -519,6 +521,23 @@ async function refundsOverVoid(
   const outside = await refundedOutsideBridgeOf(auth, ledger);
   const givenBack = refunds.reduce((total, d) => total + d.amount, 0) + outside;
   if (givenBack <= others) return null;
+  // Those voids may yet fail (Cybersource NOT_VOIDABLE once settled): their captures would then stand, so a refusal now
+  // would be a guess. Wait for the ones whose captures would make the refunds fit; refused for good only otherwise.
+  const standingIfFailed = settledSum(
+    dependents.filter((d) => d.id !== capture.id),
+    'capture',
+  );
+  if (givenBack <= standingIfFailed) {
+    const counted = new Set(dependents.filter((d) => d.id !== capture.id && d.command === 'capture' && doneAtPsp(d) && d.undone !== true).map((d) => d.id));
+    const awaited = voids.filter((d) => counted.has(d.names!));
+    const siblings = awaited.map((d) => d.id);
+    return {
+      wait: `void of capture ${capture.id} waits for ${siblings.length} void(s) of another capture of the payment not yet decided (${awaited.map((d) => `${d.id} ${d.state}`).join(', ')}): both would return what refunds of ${givenBack} need kept`,
+      siblings,
+      siblingsSeen: seen(awaited),
+      awaiting: 'capture_void',
+    };
+  }
   return {
     fail: CAPTURE_REFUNDED,
     field: 'payment.gateway_key',
