@@ -536,7 +536,8 @@ export class DeliveryService {
    * authorization in flight (`awaiting: 'undelivered_captures'`: on record, not yet delivered; or, a void, for
    * refunds of what it would void: `awaiting: 'refunds'`), or a refund's for a cancel that would void what it
    * refunds (`awaiting: 'void'`), or a cancel's for another void of the same transaction not yet decided
-   * (`awaiting: 'void_in_flight'`); those guards also in `pb_cancel_void_guards_total`. Its first wait also
+   * (`awaiting: 'void_in_flight'`), or a capture void's for the void of another capture of the payment not yet decided
+   * (`awaiting: 'capture_void'`); those guards also in `pb_cancel_void_guards_total`. Its first wait also
    * goes to its history and an info line (a wait on a sibling stuck UNKNOWN may be long: the operator sees why).
    * @returns when it first waited for siblings (epoch ms, `waited_for_siblings_at`): what its delay grows from.
    */
@@ -546,6 +547,7 @@ export class DeliveryService {
     if (awaiting === 'void') cancelVoidGuards().inc({ gateway, guard: 'refund_waits_for_void' });
     if (awaiting === 'undelivered_captures') cancelVoidGuards().inc({ gateway, guard: 'capture_not_yet_delivered' });
     if (awaiting === 'void_in_flight') cancelVoidGuards().inc({ gateway, guard: 'void_waits_for_void' });
+    if (awaiting === 'capture_void') cancelVoidGuards().inc({ gateway, guard: 'void_waits_for_capture_void' });
     const now = this.now();
     const first = await this.deps.ledger.setFieldOnceAndGet(op.id, 'waited_for_siblings_at', String(now));
     if (!first.set) return Number.isFinite(Number(first.value)) ? Number(first.value) : now;
@@ -557,9 +559,11 @@ export class DeliveryService {
           ? 'refund waits for a cancel that would void the captured payment it refunds: a void and a refund would return it twice; refused once the void succeeds, sent once the cancel fails'
           : awaiting === 'void_in_flight'
             ? 'cancel waits for another void of the same transaction not yet decided: one transaction is never voided twice; refused once that one voided it, sent once it fails'
-            : op.command === 'cancel'
-              ? 'cancel waits for captures of its authorization in flight: it is sent once they succeed or fail, to release what they leave'
-              : 'capture or refund waits for others of its authorization in flight ahead of it',
+            : awaiting === 'capture_void'
+              ? 'cancel waits for the void of another capture of the payment not yet decided: both voids would return what its refunds need kept; refused once that one voided its capture, sent once it fails'
+              : op.command === 'cancel'
+                ? 'cancel waits for captures of its authorization in flight: it is sent once they succeed or fail, to release what they leave'
+                : 'capture or refund waits for others of its authorization in flight ahead of it',
       {
         operation_id: op.id,
         command: op.command,

@@ -63,7 +63,7 @@ export interface WaitedOn {
  * Why a dependent waits, the `reason` label of {@link dependentWaits}: `authorization_<state>` (lower case:
  * received, sent, pending, action_required, unknown, unresolved), or what else holds it: `siblings` (captures or
  * refunds of the same authorization in flight ahead of it, or not yet sent), `undelivered_captures`, `refunds`,
- * `void` (`operation-context.ts` `Awaiting`).
+ * `void`, `void_in_flight`, `capture_void` (`operation-context.ts` `Awaiting`).
  */
 export function waitReason(wait: { authorization?: { state: OperationState }; awaiting?: string }): string {
   if (wait.authorization) return `authorization_${wait.authorization.state.toLowerCase()}`;

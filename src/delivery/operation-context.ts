@@ -130,9 +130,11 @@ export interface FailedAuthorizationCancel {
 /**
  * What a dependent waits for besides siblings of its own command (see {@link ContextResolution}); `void_in_flight`: a
  * cancel waits for another void of the same transaction not yet decided (a second cancel naming the same capture or
- * refund, a cancel of the authorization and one naming its capture), so one transaction is never voided twice.
+ * refund, a cancel of the authorization and one naming its capture), so one transaction is never voided twice;
+ * `capture_void`: a cancel voiding a capture waits for the void of another capture of the payment not yet decided,
+ * when both would return what refunds of it need kept ({@link refundsOverVoid}).
  */
-export type Awaiting = 'refunds' | 'void' | 'undelivered_captures' | 'void_in_flight';
+export type Awaiting = 'refunds' | 'void' | 'undelivered_captures' | 'void_in_flight' | 'capture_void';
 
 /**
  * A wait for other dependents of the same authorization: why (`wait`), their ids (`siblings`), and each as read
@@ -335,8 +337,14 @@ export const ALREADY_UNDONE = 'ALREADY_UNDONE';
 /** `fail` of a cancel naming one of our captures whose void would return money refunds of the payment give back already. */
 export const CAPTURE_REFUNDED = 'CAPTURE_REFUNDED';
 
+/**
+ * `fail` of a cancel naming one of our captures or refunds whose authorization cannot be read (its record gone, or a
+ * record older than its link to it, naming it by PSP reference): the guards of the void cannot run, so it is not sent.
+ */
+export const VOID_UNCHECKABLE = 'VOID_UNCHECKABLE';
+
 /** The refusals unsent of a cancel voiding one of our captures or refunds by its own id (`pb_transaction_voids_total{outcome=refused}`). */
-export const OWN_VOID_REFUSALS: ReadonlySet<string> = new Set([ALREADY_UNDONE, CAPTURE_REFUNDED]);
+export const OWN_VOID_REFUSALS: ReadonlySet<string> = new Set([ALREADY_UNDONE, CAPTURE_REFUNDED, VOID_UNCHECKABLE]);
 
 /**
  * A cancel naming by our operation id capture or refund `named` at a gateway that voids it as its own transaction
@@ -399,8 +407,8 @@ async function voidOfDependent(
  * payment registered after it waits for it ({@link voidsAhead}), a cancel of the authorization waits for it, and a
  * second cancel naming the same transaction does ({@link voidsOfSameTransaction}); it waits itself for another void of
  * the same transaction not yet decided (one naming it registered before, or sent; for a capture, a cancel of its
- * authorization too, which may void it); a capture's void is refused by {@link refundsOverVoid}. Null when it may go,
- * or when `named`'s authorization is not ours to read.
+ * authorization too, which may void it); a capture's void is refused by {@link refundsOverVoid}. Refused unsent
+ * ({@link uncheckableVoid}) when `named`'s authorization cannot be read: none of this can be checked. Null when it may go.
  */
 async function namedVoidGuards(
   op: OperationRecord,
@@ -408,12 +416,36 @@ async function namedVoidGuards(
   command: 'capture' | 'refund',
   ledger: Pick<Ledger, 'authorizationView' | 'get' | 'adjustmentsOfEach'>,
 ): Promise<ContextResolution | null> {
-  const view = await ledger.authorizationView(named.authorizationId ?? named.payment.gateway_key, op.id);
+  const authorizationKey = named.authorizationId ?? named.payment.gateway_key;
+  const view = await ledger.authorizationView(authorizationKey, op.id);
   const auth = view && asDoneAtPsp(view.auth);
-  if (!view || !auth || !AUTHORIZING.has(auth.command)) return null;
+  if (!view || !auth || !AUTHORIZING.has(auth.command)) return uncheckableVoid(named, command, authorizationKey);
   const rivals = voidsOfSameTransaction(op, auth, view.dependents, view.registered, named.id, command === 'capture');
   if (rivals) return rivals;
   return command === 'capture' ? refundsOverVoid(op, named, auth, view.dependents, view.registered, ledger) : null;
+}
+
+/**
+ * The refusal ({@link VOID_UNCHECKABLE}, on `payment.gateway_key`) of a void of capture or refund `named` whose
+ * authorization, named by `authorizationKey` (our operation id, or a PSP reference on a record older than the link),
+ * cannot be read: without it the bridge sees neither the refunds a capture's void would undo nor another void of the
+ * same transaction in flight, and no money moves on a guess. Pure.
+ */
+function uncheckableVoid(named: OperationRecord, command: 'capture' | 'refund', authorizationKey: string): ContextRefusal {
+  const unchecked =
+    command === 'capture'
+      ? 'that a void would not undo what a refund of the payment needs, nor that no other void of it is in flight'
+      : 'that no other void of it is in flight';
+  return {
+    fail: VOID_UNCHECKABLE,
+    field: 'payment.gateway_key',
+    detail: {
+      named_operation_id: named.id,
+      named_command: command,
+      authorization_key: authorizationKey,
+      why: `the authorization ${command} ${named.id} belongs to (${authorizationKey}) cannot be read as one, so the bridge cannot check ${unchecked}: refused unsent; check it with the PSP`,
+    },
+  };
 }
 
 /**
@@ -463,7 +495,9 @@ function authorizationNames(auth: OperationRecord): Set<string> {
  * outside the bridge would give back more than the other captures standing collected: the void returns all the
  * capture took while those refunds stand. A capture named by another void not yet decided (registered before `op`,
  * or sent) does not stand: that void may undo it, and two voids of two captures would return what one refund needs
- * kept (the later one is refused, never both sent). Null when they fit. A refund of what is left returns the money instead.
+ * kept. When only such a capture makes the refunds fit, `op` waits for that void (`awaiting: 'capture_void'`), never
+ * both sent: refused once it voided its capture, sent once it failed. Null when they fit. A refund of what is left
+ * returns the money instead.
  */
 async function refundsOverVoid(
   op: OperationRecord,
@@ -472,15 +506,13 @@ async function refundsOverVoid(
   dependents: readonly DependentSummary[],
   registered: number,
   ledger: Pick<Ledger, 'get' | 'adjustmentsOfEach'>,
-): Promise<ContextRefusal | null> {
+): Promise<ContextRefusal | (SiblingWait & { awaiting: 'capture_void' }) | null> {
   // A capture another undecided void may undo does not stand: only voids registered before `op` or sent already, so
-  // of two concurrent voids of two captures the later registered is refused, never both sent.
-  const voiding = new Set(
-    dependents
-      .filter((d) => d.command === 'cancel' && d.id !== op.id && d.names !== undefined && !isTerminal(d.state))
-      .filter((d) => d.state !== 'RECEIVED' || registeredBefore(d, op, registered))
-      .map((d) => d.names!),
-  );
+  // of two concurrent voids of two captures the later registered waits for the first, never both sent.
+  const voids = dependents
+    .filter((d) => d.command === 'cancel' && d.id !== op.id && d.names !== undefined && !isTerminal(d.state))
+    .filter((d) => d.state !== 'RECEIVED' || registeredBefore(d, op, registered));
+  const voiding = new Set(voids.map((d) => d.names!));
   const others = settledSum(
     dependents.filter((d) => d.id !== capture.id && !voiding.has(d.id)),
     'capture',
@@ -489,6 +521,23 @@ async function refundsOverVoid(
   const outside = await refundedOutsideBridgeOf(auth, ledger);
   const givenBack = refunds.reduce((total, d) => total + d.amount, 0) + outside;
   if (givenBack <= others) return null;
+  // Those voids may yet fail (Cybersource NOT_VOIDABLE once settled): their captures would then stand, so a refusal now
+  // would be a guess. Wait for the ones whose captures would make the refunds fit; refused for good only otherwise.
+  const standingIfFailed = settledSum(
+    dependents.filter((d) => d.id !== capture.id),
+    'capture',
+  );
+  if (givenBack <= standingIfFailed) {
+    const counted = new Set(dependents.filter((d) => d.id !== capture.id && d.command === 'capture' && doneAtPsp(d) && d.undone !== true).map((d) => d.id));
+    const awaited = voids.filter((d) => counted.has(d.names!));
+    const siblings = awaited.map((d) => d.id);
+    return {
+      wait: `void of capture ${capture.id} waits for ${siblings.length} void(s) of another capture of the payment not yet decided (${awaited.map((d) => `${d.id} ${d.state}`).join(', ')}): both would return what refunds of ${givenBack} need kept`,
+      siblings,
+      siblingsSeen: seen(awaited),
+      awaiting: 'capture_void',
+    };
+  }
   return {
     fail: CAPTURE_REFUNDED,
     field: 'payment.gateway_key',

@@ -28,7 +28,8 @@ export interface OwnTransactionVoid {
  * id that the gateway voids as its own transaction (Cybersource). `command`: `capture` or `refund`. `outcome`:
  * `voided` (the PSP confirmed the void; the capture or refund is marked undone and no longer counts), `declined` (the
  * PSP refused it, e.g. `NOT_VOIDABLE` once its batch settled: it stands, a refund returns the money), `refused` (refused
- * unsent: undone already, or a capture refunds of its payment give back in part).
+ * unsent: undone already, a capture refunds of its payment give back in part, or one whose authorization cannot be
+ * read, so none of this can be checked).
  */
 export function transactionVoids(): Counter<'gateway' | 'command' | 'outcome'> {
   return counter(

@@ -21,6 +21,9 @@ export const BRIDGE_DECLINES: DeclineTable = {
     // A cancel naming one of our captures while refunds of the payment give back more than the other captures leave:
     // voided, the shopper would be paid back twice; a refund of the rest returns the money.
     CAPTURE_REFUNDED: { category: 'operation_not_permitted', action: 'fix_request' },
+    // A cancel naming one of our captures or refunds whose authorization cannot be read: its void's guards cannot run,
+    // so whether it may be voided is for a person to check with the PSP.
+    VOID_UNCHECKABLE: { category: 'bridge_refused', action: 'contact_support' },
     // A gift card refund naming the card by its number where a payment's reference goes (src/delivery/operation-context.ts).
     CARD_DATA_REJECTED: { category: 'bridge_refused', action: 'fix_request' },
     // A cancel of a FAILED authorization the PSP released after its late success: nothing held to void.

@@ -7,10 +7,12 @@ import { DeliveryService } from '../../../src/delivery/delivery-service';
 import { OutcomeRecorder } from '../../../src/delivery/outcome-recorder';
 import { EventStore } from '../../../src/events/event-store';
 import { OmsEventJobData, createOmsEventsQueue } from '../../../src/events/oms-events-queue';
+import { CYBERSOURCE_SEARCH_LAG_MS } from '../../../src/gateways/cybersource/cybersource-transformer';
 import { createGatewayClients } from '../../../src/gateways/gateway-registry';
 import { Ledger } from '../../../src/ledger/ledger';
 import { metricValue } from '../../../src/metrics/metrics-registry';
 import { RedisClient, createRedis } from '../../../src/redis/redis-connection';
+import { shardKeysOf, shardOfOperation } from '../../../src/redis/key-layout';
 import { ConfiguredGatewayRouter } from '../../../src/routing/configured-gateway-router';
 import { purgeNamespace } from '../../../harness/twins/local-stack/local-stack';
 import { captureLogger } from '../../support/capture-logger';
@@ -42,13 +44,19 @@ function hasCardWindow(digits: string): boolean {
   return false;
 }
 
-let next = 6381278241084565918266n;
-/** A new 22-digit Cybersource transaction id, as its answers carry them. */
+const issued = new Set<string>();
+/**
+ * A new 22-digit Cybersource transaction id, as its answers carry them. Drawn at random: counting up from one id can
+ * take tens of thousands of steps past a Luhn-valid window in its leading digits, seconds in the stub, past the
+ * client's timeout.
+ */
 function newId(): string {
   for (;;) {
-    next += 1n;
-    const id = next.toString();
-    if (!hasCardWindow(id)) return id;
+    const id = `6${Array.from({ length: 21 }, () => Math.floor(Math.random() * 10)).join('')}`;
+    if (!hasCardWindow(id) && !issued.has(id)) {
+      issued.add(id);
+      return id;
+    }
   }
 }
 
@@ -72,6 +80,8 @@ const psp = {
   voided: new Set<string>(),
   /** The next void done, but its answer lost (502 SERVER_TIMEOUT): only a search by merchant reference finds it. */
   loseNextVoidAnswer: false,
+  /** The next void answered 502 SERVER_TIMEOUT without being done: a search finds nothing, it is sent again. */
+  dropNextVoid: false,
   /** The next void answered with this status instead of VOIDED (nothing voided yet), as its search shows it too. */
   nextVoidStatus: undefined as string | undefined,
   /** What each merchant reference did, as the transaction search finds it (its status: VOIDED for a void done). */
@@ -89,6 +99,7 @@ let eventsQueue: Queue<OmsEventJobData>;
 let ledger: Ledger;
 let events: EventStore;
 let service: DeliveryService;
+let serviceDeps: ConstructorParameters<typeof DeliveryService>[0];
 const logs = captureLogger();
 
 beforeAll(async () => {
@@ -153,6 +164,10 @@ beforeAll(async () => {
             'NOT_VOIDABLE',
             'The capture or credit is not voidable because the capture or credit information has already been submitted to your processor.',
           );
+        }
+        if (psp.dropNextVoid) {
+          psp.dropNextVoid = false;
+          return json(502, { submitTimeUtc: new Date().toISOString(), status: 'SERVER_ERROR', reason: 'SERVER_TIMEOUT', message: 'Error - Server timeout' });
         }
         const status = psp.nextVoidStatus;
         psp.nextVoidStatus = undefined;
@@ -221,7 +236,8 @@ beforeAll(async () => {
   ledger = new Ledger(redis, config.redis.keyPrefix);
   events = new EventStore(redis, config.redis.keyPrefix);
   const recorder = new OutcomeRecorder({ config, ledger, events, eventsQueue, logger: logs.logger });
-  service = new DeliveryService({ config, ledger, router: new ConfiguredGatewayRouter(createGatewayClients(config)), recorder, logger: logs.logger });
+  serviceDeps = { config, ledger, router: new ConfiguredGatewayRouter(createGatewayClients(config)), recorder, logger: logs.logger };
+  service = new DeliveryService(serviceDeps);
 });
 
 afterAll(async () => {
@@ -267,6 +283,11 @@ async function pspId(id: string): Promise<string> {
 
 const voids = (command: 'capture' | 'refund', outcome: 'voided' | 'declined' | 'refused') =>
   metricValue('pb_transaction_voids_total', { gateway: 'cybs', command, outcome });
+
+/** The Redis key of operation `id`'s record. */
+async function recordKey(id: string): Promise<string> {
+  return shardKeysOf(config.redis.keyPrefix)[(await shardOfOperation(redis, config.redis.keyPrefix, id))!].op(id);
+}
 
 describe('Cybersource cancel naming our capture or refund: voids that transaction by its own id', () => {
   it('voids a capture by its Cybersource id, marks it undone, reports the void; the voided funds are not captured again (refused unsent)', async () => {
@@ -415,7 +436,7 @@ describe('Cybersource cancel naming our capture or refund: voids that transactio
     expect((await ledger.get(captureId))?.undoneBy).toBeUndefined();
   });
 
-  it('voids of two captures of one authorization: the second is refused unsent while the first is undecided, the refund its capture covered standing', async () => {
+  it('voids of two captures of one authorization: the second waits, unsent, while the first is undecided, and is refused once the first voided its capture', async () => {
     // Authorized 50.00, captured 25.00 twice, 25.00 refunded: one capture must stand while that refund does.
     const auth = await authorized();
     const authOp = auth.payment.operation_reference!;
@@ -427,13 +448,83 @@ describe('Cybersource cancel naming our capture or refund: voids that transactio
     expect((await service.deliver(v1)).kind).not.toBe('done');
     expect((await ledger.get(v1))?.state).toBe('UNKNOWN');
     const v2 = await record(naming('cancel', auth, second, { amount: 2500 }));
+    expect(await service.deliver(v2)).toMatchObject({ kind: 'wait' });
+    expect(sentFor(v2)).toHaveLength(0);
+    expect((await ledger.get(v2))?.state).toBe('RECEIVED');
+    expect(await service.deliver(v1)).toEqual({ kind: 'done', state: 'SUCCEEDED' });
+    expect((await ledger.get(first))?.undoneBy).toBe(v1);
     expect(await service.deliver(v2)).toEqual({ kind: 'done', state: 'FAILED' });
     expect(sentFor(v2)).toHaveLength(0);
     expect(await ledger.get(v2)).toMatchObject({ reason: 'CAPTURE_REFUNDED', reasonField: 'payment.gateway_key' });
-    expect(await service.deliver(v1)).toEqual({ kind: 'done', state: 'SUCCEEDED' });
-    expect((await ledger.get(first))?.undoneBy).toBe(v1);
     expect((await ledger.get(second))?.undoneBy).toBeUndefined();
   });
+
+  it('voids of two captures of one authorization: the second, waiting on the first, is sent once the first fails (NOT_VOIDABLE)', async () => {
+    const auth = await authorized();
+    const authOp = auth.payment.operation_reference!;
+    const first = await delivered(naming('capture', auth, authOp, { amount: 2500 }));
+    const second = await delivered(naming('capture', auth, authOp, { amount: 2500 }));
+    await delivered(naming('refund', auth, authOp, { amount: 2500 }));
+    const waits = await metricValue('pb_cancel_void_guards_total', { gateway: 'cybs', guard: 'void_waits_for_capture_void' });
+    const v1 = await record(naming('cancel', auth, first, { amount: 2500 }));
+    // Its first attempt times out undone: undecided until asked again; by then the capture's batch settled.
+    psp.dropNextVoid = true;
+    expect((await service.deliver(v1)).kind).not.toBe('done');
+    expect((await ledger.get(v1))?.state).toBe('UNKNOWN');
+    const v2 = await record(naming('cancel', auth, second, { amount: 2500 }));
+    expect(await service.deliver(v2)).toMatchObject({ kind: 'wait' });
+    expect(sentFor(v2)).toHaveLength(0);
+    expect(await metricValue('pb_cancel_void_guards_total', { gateway: 'cybs', guard: 'void_waits_for_capture_void' })).toBe(waits + 1);
+    expect(logs.lines.some((l) => l.includes('cancel waits for the void of another capture') && l.includes(v2) && l.includes(v1))).toBe(true);
+    psp.settled.add(await pspId(first));
+    // Asked again once Cybersource's search would show it: no trace, so sent again, and refused (NOT_VOIDABLE).
+    const later = new DeliveryService({ ...serviceDeps, now: () => Date.now() + CYBERSOURCE_SEARCH_LAG_MS + 60_000 });
+    expect(await later.deliver(v1)).toEqual({ kind: 'done', state: 'FAILED' });
+    expect(sentFor(v1).filter((s) => s.url.endsWith('/voids'))).toHaveLength(2);
+    expect((await ledger.get(v1))?.reason).toBe('NOT_VOIDABLE');
+    expect((await ledger.get(first))?.undoneBy).toBeUndefined();
+    // The first capture stands and covers the refund: the second void goes now.
+    expect(await service.deliver(v2)).toEqual({ kind: 'done', state: 'SUCCEEDED' });
+    expect(sentFor(v2).map((s) => s.url)).toEqual([`/pts/v2/captures/${await pspId(second)}/voids`]);
+    expect((await ledger.get(second))?.undoneBy).toBe(v2);
+  });
+
+  it.each([
+    ['capture', 'its authorization record is gone'],
+    ['capture', 'its record, older than its link, names the authorization by PSP reference only'],
+    ['refund', 'its authorization record is gone'],
+  ] as const)(
+    'refuses unsent a cancel naming our %s when %s: the void guards cannot read the authorization (VOID_UNCHECKABLE, contact support)',
+    async (command, how) => {
+      const auth = await authorized();
+      const authOp = auth.payment.operation_reference!;
+      const byReference = how.includes('PSP reference');
+      if (command === 'refund') await delivered(naming('capture', auth, authOp));
+      const named = await delivered(naming(command, auth, byReference ? await pspId(authOp) : authOp));
+      if (byReference) {
+        expect((await ledger.get(named))?.authorizationId).toBe(authOp);
+        await redis.hdel(await recordKey(named), 'authorization_id');
+      } else {
+        await redis.del(await recordKey(authOp));
+        expect(await ledger.get(authOp)).toBeNull();
+      }
+      const refused = await voids(command, 'refused');
+      const cancelId = await record(naming('cancel', auth, named));
+      expect(await service.deliver(cancelId)).toEqual({ kind: 'done', state: 'FAILED' });
+      expect(sentFor(cancelId)).toHaveLength(0);
+      expect(await ledger.get(cancelId)).toMatchObject({ reason: 'VOID_UNCHECKABLE', reasonField: 'payment.gateway_key' });
+      const payment = (await events.load(`${cancelId}.FAILED`))?.params.payment as Record<string, unknown>;
+      expect(payment).toMatchObject({
+        status: 'FAIL',
+        reason: 'VOID_UNCHECKABLE',
+        field: 'payment.gateway_key',
+        decline: { category: 'bridge_refused', suggested_action: 'contact_support' },
+      });
+      expect(await voids(command, 'refused')).toBe(refused + 1);
+      expect(logs.lines.some((l) => l.includes('VOID_UNCHECKABLE') && l.includes(cancelId) && l.includes(named) && l.includes('cannot be read'))).toBe(true);
+      expect((await ledger.get(named))?.undoneBy).toBeUndefined();
+    },
+  );
 
   it('the same delivered concurrently: of two voids of two captures whose one refund needs either, exactly one is sent', async () => {
     const auth = await authorized();
