@@ -39,6 +39,28 @@ export interface LimitSubject {
   account: string;
 }
 
+/**
+ * `pb_rate_limit_take_errors_total{where}`: takes of held commands that Redis answered with an error (not an
+ * outage); the held commands stay queued in order and the take is retried, {@link TAKE_ERROR_TRIES} times.
+ */
+function limiterTakeErrors() {
+  return counter(
+    'pb_rate_limit_take_errors_total',
+    'Rate-limit takes for held commands that Redis answered with an error (not an outage); the commands stay held in order and the take is retried',
+    ['where'] as const,
+  );
+}
+
+/**
+ * Takes of one queue of held commands that Redis may answer with an error in a row before each of them is
+ * rejected with it (their callers retry or dead-letter): until then they stay queued in the order they were
+ * held, and the take is tried again after {@link TAKE_ERROR_BACKOFF_MS}, doubled each time.
+ */
+export const TAKE_ERROR_TRIES = 3;
+
+/** First wait before a held queue's take is tried again after an error reply, ms (100; then 200, …). */
+const TAKE_ERROR_BACKOFF_MS = 100;
+
 /** Allowed, or refused with how long to wait and which limit is short. */
 export type RateDecision = { allowed: true } | { allowed: false; retryAfterMs: number; scope: 'channel' | 'account' };
 
@@ -69,6 +91,8 @@ interface HoldQueue {
   draining: boolean;
   /** The bucket that was short last: what a command refused for queueing behind the held ones is told. */
   scope: 'channel' | 'account';
+  /** Takes in a row that Redis answered with an error (at most {@link TAKE_ERROR_TRIES}): the held commands wait in order meanwhile. */
+  faults: number;
 }
 
 /** The key of a channel and account pair in the limiter's maps. */
@@ -227,16 +251,17 @@ export class RateLimiter {
    * ones, captures, cancels and refunds, before the rest), and one timer per queue wakes it when the bucket
    * said a lease's worth of tokens would be free: one Redis take a wake lets as many go as it granted, however
    * many are held, never a wake per held command. When Redis does not answer, the take's commands go on
-   * unlimited, as a single command's would. Rejects with {@link StoppedWhileHeld} when `isRunning()` is false
-   * at a wake or between takes (wakes are at most {@link MAX_HOLD_WAKE_MS} apart), and with a take's error
-   * (every command then held gets it; their callers retry).
+   * unlimited, as a single command's would. Rejects with {@link StoppedWhileHeld} when `isRunning()` is false at a wake or between takes (wakes are at
+   * most {@link MAX_HOLD_WAKE_MS} apart). A take Redis answers with an error keeps the commands held in their
+   * order and is tried again after a backoff; after {@link TAKE_ERROR_TRIES} in a row every command then held
+   * is rejected with the error (their callers retry or dead-letter).
    */
   waitForToken(subject: LimitSubject, refused: RateDecision, isRunning: () => boolean, urgent = false): Promise<void> {
     if (refused.allowed) return Promise.resolve();
     const pair = pairOf(subject);
     let queue = this.holds.get(pair);
     if (queue === undefined) {
-      queue = { urgent: [], waiters: [], timer: null, draining: false, scope: refused.scope };
+      queue = { urgent: [], waiters: [], timer: null, draining: false, scope: refused.scope, faults: 0 };
       this.holds.set(pair, queue);
     }
     const q = queue;
@@ -255,7 +280,8 @@ export class RateLimiter {
 
   /**
    * Lets the queue's commands go in order while the buckets grant tokens, one take for as many as are held
-   * (at most {@link MAX_LEASE_TOKENS}); sets the next wake when they grant none.
+   * (at most {@link MAX_LEASE_TOKENS}); sets the next wake when they grant none, or after a backoff when Redis
+   * answers the take with an error (the commands stay queued in order, up to {@link TAKE_ERROR_TRIES} takes).
    */
   private async drain(subject: LimitSubject, pair: string, q: HoldQueue): Promise<void> {
     q.draining = true;
@@ -269,9 +295,29 @@ export class RateLimiter {
         try {
           result = await this.takeFromRedis(subject, want);
         } catch (err) {
-          for (const w of [...q.urgent.splice(0), ...q.waiters.splice(0)]) w.reject(err);
-          break;
+          // An error reply (an outage is 'unavailable'). Rejected at once, their callers would back off while
+          // newer commands, finding no queue, went ahead of them: they stay queued, in order, a few more tries.
+          q.faults += 1;
+          limiterTakeErrors().inc({ where: this.deps.where });
+          if (q.faults >= TAKE_ERROR_TRIES) {
+            q.faults = 0;
+            for (const w of [...q.urgent.splice(0), ...q.waiters.splice(0)]) w.reject(err);
+            break;
+          }
+          this.throttle.warn(
+            'take-error',
+            'rate limit take failed: Redis answered with an error; held commands kept in order, take retried (rate-limited log line)',
+            {
+              error: (err as Error).message,
+              where: this.deps.where,
+              held,
+              attempt: q.faults,
+            },
+          );
+          this.wakeAfter(subject, pair, q, TAKE_ERROR_BACKOFF_MS * 2 ** (q.faults - 1));
+          return;
         }
+        q.faults = 0;
         if (result === 'unavailable' || result.granted > 0) {
           const granted = result === 'unavailable' ? want : result.granted;
           for (let i = 0; i < granted; i += 1) (q.urgent.shift() ?? q.waiters.shift())?.resolve();

@@ -2,14 +2,16 @@
  * Commands held by a rate limit (`RateLimiter.waitForToken`, the worker's consumer) on the real Redis: the
  * commands held for one channel and account wait in one queue with one timer, so a bucket that binds costs one
  * look at Redis a wake however many commands are held, and they are let go first held first; a new command
- * queues behind them; a stopping consumer's commands are let go unadmitted.
+ * queues behind them; a stopping consumer's commands are let go unadmitted; a take Redis answers with an error
+ * keeps them queued in order.
  */
-import { RateDecision, RateLimiter, StoppedWhileHeld } from '../../../src/admission/rate-limiter';
+import { accountDigest, RateDecision, RateLimiter, StoppedWhileHeld } from '../../../src/admission/rate-limiter';
 import { Config } from '../../../src/config/config';
 import { metricValue } from '../../../src/metrics/metrics-registry';
 import { RedisClient } from '../../../src/redis/redis-connection';
 import { unlinkMatching } from '../../../src/redis/key-scan';
 import { captureLogger } from '../../support/capture-logger';
+import { eventually } from '../../support/tcp-proxy';
 import { testConfig } from '../../support/test-config';
 import { testRedis } from '../../support/test-redis';
 
@@ -157,5 +159,43 @@ describe('RateLimiter: commands held by a limit', () => {
     // At most one token (1/s) can have come free before the stop was seen.
     expect(outcomes.filter((o) => o === 'stopped').length).toBeGreaterThanOrEqual(4);
     expect(outcomes.every((o) => o === 'stopped' || o === 'admitted')).toBe(true);
+  });
+
+  it('keeps held commands in the order they were held across a take Redis answers with an error once: retried at a later wake, none rejected, a newcomer still queues behind them', async () => {
+    const rl = limiter(20, 1);
+    expect(await admit(rl)).toBe('direct');
+    const errorsBefore = await metricValue('pb_rate_limit_take_errors_total', { where: 'consumer' });
+    let rejections = 0;
+    /** As the consumer does: a rejected hold is retried after a backoff, re-joining the queue. */
+    async function admitRetrying(): Promise<'direct' | 'held'> {
+      const decision = await rl.take(subject);
+      if (decision.allowed) return 'direct';
+      for (;;) {
+        try {
+          await rl.waitForToken(subject, decision, () => true);
+          return 'held';
+        } catch {
+          rejections += 1;
+          await new Promise((r) => setTimeout(r, 100));
+        }
+      }
+    }
+    const order: number[] = [];
+    const held = Array.from({ length: 10 }, (_, i) => admitRetrying().then(() => order.push(i)));
+    await new Promise((r) => setTimeout(r, 20));
+    // The account's bucket is no hash for one take: the take script's HMGET answers WRONGTYPE.
+    const bucket = `${configs[configs.length - 1].redis.keyPrefix}{ratelimit}:account:${accountDigest('simulator', subject.account)}`;
+    await redis.set(bucket, 'not a hash');
+    await eventually(async () => rejections > 0 || (await metricValue('pb_rate_limit_take_errors_total', { where: 'consumer' })) > errorsBefore, 5_000, 5);
+    await redis.del(bucket);
+    // Sent while the held ones wait for the take to be tried again: it must not overtake them.
+    const late = admitRetrying().then((how) => {
+      order.push(99);
+      return how;
+    });
+    await Promise.all(held);
+    expect(await late).toBe('held');
+    expect(order).toEqual([0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 99]);
+    expect(rejections).toBe(0);
   });
 });
