@@ -3,6 +3,7 @@ import { RedisClient } from '../redis/redis-connection';
 import { Config, RateLimit } from '../config/config';
 import { Channel } from '../contracts/payment-command';
 import { isDependencyOutage } from '../errors/dependency-outage';
+import { DependencyUnavailableError } from '../errors/dependency-unavailable-error';
 import { LogThrottle } from '../logging/log-throttle';
 import { Logger } from '../logging/logger';
 import { counter } from '../metrics/metrics-registry';
@@ -52,6 +53,15 @@ function limiterTakeErrors() {
 }
 
 /**
+ * Longest one rate-limit take waits for Redis, ms (500). Past it the take counts as Redis not answering:
+ * its commands go on unlimited (`pb_rate_limit_unavailable_total`, the `rate limit not checked` warn line),
+ * so a Redis that accepts and never answers (a Cluster client queueing commands while every node is down, a
+ * hung server) never holds a pair's commands for the client's command timeout. Its answer, if it comes later,
+ * is dropped: the tokens it took are lost to the bucket (fewer commands go through, never more).
+ */
+export const TAKE_DEADLINE_MS = 500;
+
+/**
  * Takes of one queue of held commands that Redis may answer with an error in a row before each of them is
  * rejected with it (their callers retry or dead-letter): until then they stay queued in the order they were
  * held, and the take is tried again after {@link TAKE_ERROR_BACKOFF_MS}, doubled each time.
@@ -60,6 +70,29 @@ export const TAKE_ERROR_TRIES = 3;
 
 /** First wait before a held queue's take is tried again after an error reply, ms (100; then 200, …). */
 const TAKE_ERROR_BACKOFF_MS = 100;
+
+/**
+ * `work`, or a {@link DependencyUnavailableError} once `ms` have passed. The timer's expiry waits one more
+ * turn of the event loop (`setImmediate`, after the I/O phase): an answer already on the socket when a busy
+ * loop runs the timer late still wins. A late settlement of `work` is ignored (and never unhandled).
+ */
+function withinDeadline<T>(work: Promise<T>, ms: number): Promise<T> {
+  return new Promise<T>((resolve, reject) => {
+    const timer = setTimeout(() => {
+      setImmediate(() => reject(new DependencyUnavailableError('redis', `rate-limit take not answered within ${ms} ms`)));
+    }, ms);
+    work.then(
+      (value) => {
+        clearTimeout(timer);
+        resolve(value);
+      },
+      (err: unknown) => {
+        clearTimeout(timer);
+        reject(err);
+      },
+    );
+  });
+}
 
 /** Allowed, or refused with how long to wait and which limit is short. */
 export type RateDecision = { allowed: true } | { allowed: false; retryAfterMs: number; scope: 'channel' | 'account' };
@@ -168,8 +201,8 @@ interface Lease {
  * wait for the round trip (its tokens add to what is left). Takes are counted in
  * `pb_rate_limit_takes_total{where}`. The intake takes one at a time.
  *
- * If Redis cannot answer, the command goes on (counted, logged at most once a minute): a limit is a
- * protection, not a reason to refuse payments while Redis restarts.
+ * If Redis cannot answer, or does not within {@link TAKE_DEADLINE_MS}, the command goes on (counted, logged at
+ * most once a minute): a limit is a protection, not a reason to refuse payments while Redis restarts.
  */
 export class RateLimiter {
   private readonly buckets: TokenBuckets;
@@ -251,7 +284,8 @@ export class RateLimiter {
    * ones, captures, cancels and refunds, before the rest), and one timer per queue wakes it when the bucket
    * said a lease's worth of tokens would be free: one Redis take a wake lets as many go as it granted, however
    * many are held, never a wake per held command. When Redis does not answer, the take's commands go on
-   * unlimited, as a single command's would. Rejects with {@link StoppedWhileHeld} when `isRunning()` is false at a wake or between takes (wakes are at
+   * unlimited, as a single command's would, and so when it does not answer within {@link TAKE_DEADLINE_MS}.
+   * Rejects with {@link StoppedWhileHeld} when `isRunning()` is false at a wake or between takes (wakes are at
    * most {@link MAX_HOLD_WAKE_MS} apart). A take Redis answers with an error keeps the commands held in their
    * order and is tried again after a backoff; after {@link TAKE_ERROR_TRIES} in a row every command then held
    * is rejected with the error (their callers retry or dead-letter).
@@ -381,11 +415,15 @@ export class RateLimiter {
     }
   }
 
-  /** One Redis take; a Redis outage lets the command through (counted, logged at most once a minute). */
+  /**
+   * One Redis take, bounded by {@link TAKE_DEADLINE_MS}; a Redis outage (or no answer in time) lets the command
+   * through (counted, logged at most once a minute). An abandoned take's late answer goes nowhere: whatever
+   * waits on this (`leaseFromRedis`, which clears `taking` once, or a wake) sees 'unavailable' only.
+   */
   private async takeFromRedis(subject: LimitSubject, want: number): Promise<TakeResult | 'unavailable'> {
     limiterTakes().inc({ where: this.deps.where });
     try {
-      return await this.buckets.take(this.bucketsOf(subject), want);
+      return await withinDeadline(this.buckets.take(this.bucketsOf(subject), want), TAKE_DEADLINE_MS);
     } catch (err) {
       if (!isDependencyOutage(err)) throw err;
       limiterUnavailable().inc({ where: this.deps.where });
