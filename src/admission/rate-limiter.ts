@@ -3,6 +3,7 @@ import { RedisClient } from '../redis/redis-connection';
 import { Config, RateLimit } from '../config/config';
 import { Channel } from '../contracts/payment-command';
 import { isDependencyOutage } from '../errors/dependency-outage';
+import { DependencyUnavailableError } from '../errors/dependency-unavailable-error';
 import { LogThrottle } from '../logging/log-throttle';
 import { Logger } from '../logging/logger';
 import { counter } from '../metrics/metrics-registry';
@@ -39,6 +40,60 @@ export interface LimitSubject {
   account: string;
 }
 
+/**
+ * `pb_rate_limit_take_errors_total{where}`: takes of held commands that Redis answered with an error (not an
+ * outage); the held commands stay queued in order and the take is retried, {@link TAKE_ERROR_TRIES} times.
+ */
+function limiterTakeErrors() {
+  return counter(
+    'pb_rate_limit_take_errors_total',
+    'Rate-limit takes for held commands that Redis answered with an error (not an outage); the commands stay held in order and the take is retried',
+    ['where'] as const,
+  );
+}
+
+/**
+ * Longest one rate-limit take waits for Redis, ms (500). Past it the take counts as Redis not answering:
+ * its commands go on unlimited (`pb_rate_limit_unavailable_total`, the `rate limit not checked` warn line),
+ * so a Redis that accepts and never answers (a Cluster client queueing commands while every node is down, a
+ * hung server) never holds a pair's commands for the client's command timeout. Its answer, if it comes later,
+ * is dropped: the tokens it took are lost to the bucket (fewer commands go through, never more).
+ */
+export const TAKE_DEADLINE_MS = 500;
+
+/**
+ * Takes of one queue of held commands that Redis may answer with an error in a row before each of them is
+ * rejected with it (their callers retry or dead-letter): until then they stay queued in the order they were
+ * held, and the take is tried again after {@link TAKE_ERROR_BACKOFF_MS}, doubled each time.
+ */
+export const TAKE_ERROR_TRIES = 3;
+
+/** First wait before a held queue's take is tried again after an error reply, ms (100; then 200, …). */
+const TAKE_ERROR_BACKOFF_MS = 100;
+
+/**
+ * `work`, or a {@link DependencyUnavailableError} once `ms` have passed. The timer's expiry waits one more
+ * turn of the event loop (`setImmediate`, after the I/O phase): an answer already on the socket when a busy
+ * loop runs the timer late still wins. A late settlement of `work` is ignored (and never unhandled).
+ */
+function withinDeadline<T>(work: Promise<T>, ms: number): Promise<T> {
+  return new Promise<T>((resolve, reject) => {
+    const timer = setTimeout(() => {
+      setImmediate(() => reject(new DependencyUnavailableError('redis', `rate-limit take not answered within ${ms} ms`)));
+    }, ms);
+    work.then(
+      (value) => {
+        clearTimeout(timer);
+        resolve(value);
+      },
+      (err: unknown) => {
+        clearTimeout(timer);
+        reject(err);
+      },
+    );
+  });
+}
+
 /** Allowed, or refused with how long to wait and which limit is short. */
 export type RateDecision = { allowed: true } | { allowed: false; retryAfterMs: number; scope: 'channel' | 'account' };
 
@@ -69,6 +124,8 @@ interface HoldQueue {
   draining: boolean;
   /** The bucket that was short last: what a command refused for queueing behind the held ones is told. */
   scope: 'channel' | 'account';
+  /** Takes in a row that Redis answered with an error (at most {@link TAKE_ERROR_TRIES}): the held commands wait in order meanwhile. */
+  faults: number;
 }
 
 /** The key of a channel and account pair in the limiter's maps. */
@@ -144,8 +201,8 @@ interface Lease {
  * wait for the round trip (its tokens add to what is left). Takes are counted in
  * `pb_rate_limit_takes_total{where}`. The intake takes one at a time.
  *
- * If Redis cannot answer, the command goes on (counted, logged at most once a minute): a limit is a
- * protection, not a reason to refuse payments while Redis restarts.
+ * If Redis cannot answer, or does not within {@link TAKE_DEADLINE_MS}, the command goes on (counted, logged at
+ * most once a minute): a limit is a protection, not a reason to refuse payments while Redis restarts.
  */
 export class RateLimiter {
   private readonly buckets: TokenBuckets;
@@ -227,16 +284,18 @@ export class RateLimiter {
    * ones, captures, cancels and refunds, before the rest), and one timer per queue wakes it when the bucket
    * said a lease's worth of tokens would be free: one Redis take a wake lets as many go as it granted, however
    * many are held, never a wake per held command. When Redis does not answer, the take's commands go on
-   * unlimited, as a single command's would. Rejects with {@link StoppedWhileHeld} when `isRunning()` is false
-   * at a wake or between takes (wakes are at most {@link MAX_HOLD_WAKE_MS} apart), and with a take's error
-   * (every command then held gets it; their callers retry).
+   * unlimited, as a single command's would, and so when it does not answer within {@link TAKE_DEADLINE_MS}.
+   * Rejects with {@link StoppedWhileHeld} when `isRunning()` is false at a wake or between takes (wakes are at
+   * most {@link MAX_HOLD_WAKE_MS} apart). A take Redis answers with an error keeps the commands held in their
+   * order and is tried again after a backoff; after {@link TAKE_ERROR_TRIES} in a row every command then held
+   * is rejected with the error (their callers retry or dead-letter).
    */
   waitForToken(subject: LimitSubject, refused: RateDecision, isRunning: () => boolean, urgent = false): Promise<void> {
     if (refused.allowed) return Promise.resolve();
     const pair = pairOf(subject);
     let queue = this.holds.get(pair);
     if (queue === undefined) {
-      queue = { urgent: [], waiters: [], timer: null, draining: false, scope: refused.scope };
+      queue = { urgent: [], waiters: [], timer: null, draining: false, scope: refused.scope, faults: 0 };
       this.holds.set(pair, queue);
     }
     const q = queue;
@@ -255,7 +314,8 @@ export class RateLimiter {
 
   /**
    * Lets the queue's commands go in order while the buckets grant tokens, one take for as many as are held
-   * (at most {@link MAX_LEASE_TOKENS}); sets the next wake when they grant none.
+   * (at most {@link MAX_LEASE_TOKENS}); sets the next wake when they grant none, or after a backoff when Redis
+   * answers the take with an error (the commands stay queued in order, up to {@link TAKE_ERROR_TRIES} takes).
    */
   private async drain(subject: LimitSubject, pair: string, q: HoldQueue): Promise<void> {
     q.draining = true;
@@ -269,9 +329,29 @@ export class RateLimiter {
         try {
           result = await this.takeFromRedis(subject, want);
         } catch (err) {
-          for (const w of [...q.urgent.splice(0), ...q.waiters.splice(0)]) w.reject(err);
-          break;
+          // An error reply (an outage is 'unavailable'). Rejected at once, their callers would back off while
+          // newer commands, finding no queue, went ahead of them: they stay queued, in order, a few more tries.
+          q.faults += 1;
+          limiterTakeErrors().inc({ where: this.deps.where });
+          if (q.faults >= TAKE_ERROR_TRIES) {
+            q.faults = 0;
+            for (const w of [...q.urgent.splice(0), ...q.waiters.splice(0)]) w.reject(err);
+            break;
+          }
+          this.throttle.warn(
+            'take-error',
+            'rate limit take failed: Redis answered with an error; held commands kept in order, take retried (rate-limited log line)',
+            {
+              error: (err as Error).message,
+              where: this.deps.where,
+              held,
+              attempt: q.faults,
+            },
+          );
+          this.wakeAfter(subject, pair, q, TAKE_ERROR_BACKOFF_MS * 2 ** (q.faults - 1));
+          return;
         }
+        q.faults = 0;
         if (result === 'unavailable' || result.granted > 0) {
           const granted = result === 'unavailable' ? want : result.granted;
           for (let i = 0; i < granted; i += 1) (q.urgent.shift() ?? q.waiters.shift())?.resolve();
@@ -335,11 +415,15 @@ export class RateLimiter {
     }
   }
 
-  /** One Redis take; a Redis outage lets the command through (counted, logged at most once a minute). */
+  /**
+   * One Redis take, bounded by {@link TAKE_DEADLINE_MS}; a Redis outage (or no answer in time) lets the command
+   * through (counted, logged at most once a minute). An abandoned take's late answer goes nowhere: whatever
+   * waits on this (`leaseFromRedis`, which clears `taking` once, or a wake) sees 'unavailable' only.
+   */
   private async takeFromRedis(subject: LimitSubject, want: number): Promise<TakeResult | 'unavailable'> {
     limiterTakes().inc({ where: this.deps.where });
     try {
-      return await this.buckets.take(this.bucketsOf(subject), want);
+      return await withinDeadline(this.buckets.take(this.bucketsOf(subject), want), TAKE_DEADLINE_MS);
     } catch (err) {
       if (!isDependencyOutage(err)) throw err;
       limiterUnavailable().inc({ where: this.deps.where });

@@ -12,12 +12,14 @@ export interface TcpProxy {
   restore(): void;
   /** Stops forwarding what clients send (held in the sockets' buffers, never delivered): a node gone silent. */
   hold(): void;
+  /** Forwards again what `hold()` kept back, and what comes next: a silent node answering late. */
+  release(): void;
   close(): Promise<void>;
 }
 
 export async function startTcpProxy(targetPort: number, targetHost = '127.0.0.1'): Promise<TcpProxy> {
   const sockets = new Set<Socket>();
-  const clients = new Set<Socket>();
+  const clients = new Map<Socket, Socket>();
   let up = true;
   const server = net.createServer((client) => {
     if (!up) {
@@ -27,7 +29,7 @@ export async function startTcpProxy(targetPort: number, targetHost = '127.0.0.1'
     const upstream = net.connect(targetPort, targetHost);
     sockets.add(client);
     sockets.add(upstream);
-    clients.add(client);
+    clients.set(client, upstream);
     const drop = () => {
       clients.delete(client);
       client.destroy();
@@ -57,9 +59,15 @@ export async function startTcpProxy(targetPort: number, targetHost = '127.0.0.1'
       sockets.clear();
     },
     hold: () => {
-      for (const c of clients) {
+      for (const c of clients.keys()) {
         c.unpipe();
         c.pause();
+      }
+    },
+    release: () => {
+      for (const [c, upstream] of clients) {
+        c.pipe(upstream);
+        c.resume();
       }
     },
     restore: () => {

@@ -3,11 +3,11 @@
  * RabbitMQ and Redis: held messages stay unacked while they wait; a stopping worker hands them back to the queue
  * (none lost, none recorded twice, none dead-lettered) without hanging its shutdown; a capture goes before the
  * authorizations of its account held ahead of it; a Redis that answers the take with an error reply neither spins
- * nor wedges the consumer (the message is retried with backoff, then dead-lettered naming the rate limit), while a
- * Redis outage lets the commands go on unlimited.
+ * nor wedges the consumer (the limiter tries the take again, holding them in order, then the message is retried
+ * with backoff and dead-lettered naming the rate limit), while a Redis outage lets the commands go on unlimited.
  */
 import { ConfirmChannel } from 'amqplib';
-import { accountDigest } from '../../../src/admission/rate-limiter';
+import { accountDigest, TAKE_ERROR_TRIES } from '../../../src/admission/rate-limiter';
 import { priorityExchangeOf } from '../../../src/admission/command-priority';
 import { channelSignatureHeaders } from '../../../src/channels/channel-signature';
 import { Config } from '../../../src/config/config';
@@ -173,6 +173,7 @@ describe('rate-limit holds through the command consumer', () => {
     await eventually(() => w.consumer.stats.rateLimited >= 6, 20_000);
     const takesBefore = await metricValue('pb_rate_limit_takes_total', { where: 'consumer' });
     const retriesBefore = w.consumer.stats.dependencyRetries;
+    const takeErrorsBefore = await metricValue('pb_rate_limit_take_errors_total', { where: 'consumer' });
     // The account's bucket is no hash any more: the take script's HMGET answers WRONGTYPE, every time.
     const bucket = `${config.redis.keyPrefix}{ratelimit}:account:${accountDigest('simulator', account)}`;
     await redis.set(bucket, 'not a hash');
@@ -194,11 +195,14 @@ describe('rate-limit holds through the command consumer', () => {
     }
     expect(w.consumer.stats.deadLettered).toBe(dead.length);
     expect(w.consumer.stats.requeued).toBe(0);
-    // Retried with backoff, MESSAGE_FAULT_TRIES - 1 times each, never spun: one take a wake for all held.
+    // Retried with backoff, MESSAGE_FAULT_TRIES - 1 times each, never spun: one take a wake for all held. The
+    // limiter keeps them queued in order for TAKE_ERROR_TRIES takes before each consumer try fails (about 3 × 3 takes).
     expect(w.consumer.stats.dependencyRetries - retriesBefore).toBeGreaterThanOrEqual((MESSAGE_FAULT_TRIES - 1) * dead.length);
     const takes = (await metricValue('pb_rate_limit_takes_total', { where: 'consumer' })) - takesBefore;
     expect(takes).toBeLessThanOrEqual(MESSAGE_FAULT_TRIES * dead.length + 5);
+    expect((await metricValue('pb_rate_limit_take_errors_total', { where: 'consumer' })) - takeErrorsBefore).toBeGreaterThanOrEqual(TAKE_ERROR_TRIES);
     expect(logs.lines.some((l) => l.includes('rate limit write failed; holding the message and retrying'))).toBe(true);
+    expect(logs.lines.some((l) => l.includes('rate limit take failed'))).toBe(true);
 
     // Not wedged: once the bucket is sound again, the account's next command is recorded.
     await redis.del(bucket);

@@ -2,14 +2,16 @@
  * Commands held by a rate limit (`RateLimiter.waitForToken`, the worker's consumer) on the real Redis: the
  * commands held for one channel and account wait in one queue with one timer, so a bucket that binds costs one
  * look at Redis a wake however many commands are held, and they are let go first held first; a new command
- * queues behind them; a stopping consumer's commands are let go unadmitted.
+ * queues behind them; a stopping consumer's commands are let go unadmitted; a take Redis answers with an error
+ * keeps them queued in order; a take Redis never answers counts as an outage after TAKE_DEADLINE_MS.
  */
-import { RateDecision, RateLimiter, StoppedWhileHeld } from '../../../src/admission/rate-limiter';
+import { accountDigest, RateDecision, RateLimiter, StoppedWhileHeld, TAKE_DEADLINE_MS } from '../../../src/admission/rate-limiter';
 import { Config } from '../../../src/config/config';
 import { metricValue } from '../../../src/metrics/metrics-registry';
-import { RedisClient } from '../../../src/redis/redis-connection';
+import { createRedis, RedisClient } from '../../../src/redis/redis-connection';
 import { unlinkMatching } from '../../../src/redis/key-scan';
 import { captureLogger } from '../../support/capture-logger';
+import { eventually, startTcpProxy, TcpProxy } from '../../support/tcp-proxy';
 import { testConfig } from '../../support/test-config';
 import { testRedis } from '../../support/test-redis';
 
@@ -157,5 +159,114 @@ describe('RateLimiter: commands held by a limit', () => {
     // At most one token (1/s) can have come free before the stop was seen.
     expect(outcomes.filter((o) => o === 'stopped').length).toBeGreaterThanOrEqual(4);
     expect(outcomes.every((o) => o === 'stopped' || o === 'admitted')).toBe(true);
+  });
+
+  it('keeps held commands in the order they were held across a take Redis answers with an error once: retried at a later wake, none rejected, a newcomer still queues behind them', async () => {
+    const rl = limiter(20, 1);
+    expect(await admit(rl)).toBe('direct');
+    const errorsBefore = await metricValue('pb_rate_limit_take_errors_total', { where: 'consumer' });
+    let rejections = 0;
+    /** As the consumer does: a rejected hold is retried after a backoff, re-joining the queue. */
+    async function admitRetrying(): Promise<'direct' | 'held'> {
+      const decision = await rl.take(subject);
+      if (decision.allowed) return 'direct';
+      for (;;) {
+        try {
+          await rl.waitForToken(subject, decision, () => true);
+          return 'held';
+        } catch {
+          rejections += 1;
+          await new Promise((r) => setTimeout(r, 100));
+        }
+      }
+    }
+    const order: number[] = [];
+    const held = Array.from({ length: 10 }, (_, i) => admitRetrying().then(() => order.push(i)));
+    await new Promise((r) => setTimeout(r, 20));
+    // The account's bucket is no hash for one take: the take script's HMGET answers WRONGTYPE.
+    const bucket = `${configs[configs.length - 1].redis.keyPrefix}{ratelimit}:account:${accountDigest('simulator', subject.account)}`;
+    await redis.set(bucket, 'not a hash');
+    await eventually(async () => rejections > 0 || (await metricValue('pb_rate_limit_take_errors_total', { where: 'consumer' })) > errorsBefore, 5_000, 5);
+    await redis.del(bucket);
+    // Sent while the held ones wait for the take to be tried again: it must not overtake them.
+    const late = admitRetrying().then((how) => {
+      order.push(99);
+      return how;
+    });
+    await Promise.all(held);
+    expect(await late).toBe('held');
+    expect(order).toEqual([0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 99]);
+    expect(rejections).toBe(0);
+  });
+
+  // Single Redis only: the proxy stands in front of the single Redis (a Cluster client learns the nodes' own addresses).
+  describe('a Redis that accepts the take and does not answer', () => {
+    let proxy: TcpProxy;
+    let own: RedisClient;
+
+    afterEach(async () => {
+      own?.disconnect();
+      await proxy?.close();
+    });
+
+    async function silentLimiter(perS: number, burst: number): Promise<{ rl: RateLimiter; config: Config; logs: ReturnType<typeof captureLogger> }> {
+      const config = testConfig({ 'rate_limits.by_account': { 'simulator:acme-holds': { per_s: perS, burst } }, 'rate_limits.lease_tokens': 8 });
+      configs.push(config);
+      const target = new URL(config.redis.url);
+      proxy = await startTcpProxy(Number(target.port || 6379), target.hostname);
+      own = createRedis({ ...config.redis, url: proxy.url('redis') }, 'commands');
+      own.on('error', () => undefined);
+      await own.ping();
+      const logs = captureLogger('warn');
+      return { rl: new RateLimiter({ config, redis: own, logger: logs.logger, where: 'consumer', lease: 8 }), config, logs };
+    }
+
+    (process.env.PB_REDIS_CLUSTER ? it.skip : it)(
+      'lets held commands go on once their wake’s take is unanswered for TAKE_DEADLINE_MS (pb_rate_limit_unavailable_total, warn line), not after the client’s 5 s command timeout',
+      async () => {
+        const { rl, logs } = await silentLimiter(1, 1);
+        expect(await admit(rl)).toBe('direct');
+        const held = Array.from({ length: 6 }, () => admit(rl));
+        await new Promise((r) => setTimeout(r, 50));
+        const unavailableBefore = await metricValue('pb_rate_limit_unavailable_total', { where: 'consumer' });
+        proxy.hold();
+        const started = Date.now();
+        const outcomes = await Promise.all(held);
+        const elapsedMs = Date.now() - started;
+        expect(outcomes.every((o) => o === 'held')).toBe(true);
+        // The next wake (at most a second) plus the deadline; the client's own timeout would be 5 s.
+        expect(elapsedMs).toBeLessThan(1_000 + TAKE_DEADLINE_MS + 800);
+        expect(await metricValue('pb_rate_limit_unavailable_total', { where: 'consumer' })).toBeGreaterThan(unavailableBefore);
+        expect(logs.lines.some((l) => l.includes('rate limit not checked') && l.includes(`not answered within ${TAKE_DEADLINE_MS} ms`))).toBe(true);
+      },
+    );
+
+    (process.env.PB_REDIS_CLUSTER ? it.skip : it)(
+      'drops the late answer of a take abandoned at TAKE_DEADLINE_MS: it grants the lease no tokens and the pair’s next take goes to Redis',
+      async () => {
+        const { rl, config } = await silentLimiter(1, 8);
+        proxy.hold();
+        const started = Date.now();
+        // Nothing leased yet: this take goes to Redis, which does not answer; past the deadline it goes on.
+        expect((await rl.take(subject)).allowed).toBe(true);
+        const elapsedMs = Date.now() - started;
+        expect(elapsedMs).toBeGreaterThanOrEqual(TAKE_DEADLINE_MS - 20);
+        expect(elapsedMs).toBeLessThan(TAKE_DEADLINE_MS + 700);
+        // The lease of that outage (200 ms, and as long again while a renewal is out) is over.
+        await new Promise((r) => setTimeout(r, 500));
+        const bucket = `${config.redis.keyPrefix}{ratelimit}:account:${accountDigest('simulator', subject.account)}`;
+        proxy.release();
+        // The abandoned take runs now: it takes the bucket's 8 tokens, and its answer reaches the limiter.
+        await eventually(async () => Number((await redis.hget(bucket, 't')) ?? '8') < 1, 5_000, 5);
+        await new Promise((r) => setTimeout(r, 30));
+        const takesBefore = await metricValue('pb_rate_limit_takes_total', { where: 'consumer' });
+        // Had the late answer filled the lease, this would be let through on its 8 tokens, unlimited.
+        const next = await rl.take(subject);
+        expect(next.allowed).toBe(false);
+        expect((await metricValue('pb_rate_limit_takes_total', { where: 'consumer' })) - takesBefore).toBe(1);
+        // Not wedged: the pair's next token comes from the bucket, at its rate.
+        await rl.waitForToken(subject, next, () => true);
+      },
+    );
   });
 });

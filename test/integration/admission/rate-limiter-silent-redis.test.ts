@@ -3,13 +3,14 @@
  * holds the command until `commandTimeout` ends it with "Command timed out"). The intake's rate limiter must
  * treat that as Redis being unavailable and let the command through, as it does for a refused connection:
  * before, the timeout escaped the limiter and the bus got HTTP 500 for valid commands (drill 3 on the local
- * Redis Cluster).
+ * Redis Cluster). The limiter does not wait for the client's timeout either: past TAKE_DEADLINE_MS it goes on.
  */
 import { createServer, Server, Socket } from 'node:net';
 import { AddressInfo } from 'node:net';
-import { RateLimiter } from '../../../src/admission/rate-limiter';
+import { RateLimiter, TAKE_DEADLINE_MS } from '../../../src/admission/rate-limiter';
 import { createRedis, RedisClient } from '../../../src/redis/redis-connection';
 import { isDependencyOutage } from '../../../src/errors/dependency-outage';
+import { metricValue } from '../../../src/metrics/metrics-registry';
 import { captureLogger } from '../../support/capture-logger';
 import { testConfig } from '../../support/test-config';
 
@@ -55,5 +56,27 @@ describe('RateLimiter on a Redis that never answers', () => {
     const decision = await limiter.take({ channel: 'bus', gateway: 'simulator', account: 'acme-eu' });
     expect(decision.allowed).toBe(true);
     expect(lines.some((l) => l.includes('rate limit not checked'))).toBe(true);
+  });
+
+  it('lets the command through after TAKE_DEADLINE_MS on a client whose command timeout is the default 5 s (counted in pb_rate_limit_unavailable_total)', async () => {
+    const { port } = server.address() as AddressInfo;
+    const patient = createRedis({ url: `redis://127.0.0.1:${port}`, keyPrefix: 'silent:', cluster: undefined }, 'commands');
+    patient.on('error', () => undefined);
+    try {
+      const config = testConfig({ 'rate_limits.by_channel': { bus: { per_s: 1, burst: 1 } } });
+      const { logger, lines } = captureLogger('warn');
+      const limiter = new RateLimiter({ config, redis: patient, logger, where: 'intake' });
+      const before = await metricValue('pb_rate_limit_unavailable_total', { where: 'intake' });
+      const started = Date.now();
+      const decision = await limiter.take({ channel: 'bus', gateway: 'simulator', account: 'acme-eu' });
+      const elapsedMs = Date.now() - started;
+      expect(decision.allowed).toBe(true);
+      expect(elapsedMs).toBeGreaterThanOrEqual(TAKE_DEADLINE_MS - 20);
+      expect(elapsedMs).toBeLessThan(TAKE_DEADLINE_MS + 700);
+      expect(await metricValue('pb_rate_limit_unavailable_total', { where: 'intake' })).toBe(before + 1);
+      expect(lines.some((l) => l.includes('rate limit not checked') && l.includes(`not answered within ${TAKE_DEADLINE_MS} ms`))).toBe(true);
+    } finally {
+      patient.disconnect();
+    }
   });
 });
