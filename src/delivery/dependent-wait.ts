@@ -77,7 +77,7 @@ export function waitReason(wait: { authorization?: { state: OperationState }; aw
 export function dependentWaits(): Counter<'reason'> {
   return counter(
     'pb_delivery_dependent_waits_total',
-    'Checks of a capture, cancel or refund that could not go yet and were put back with a growing delay, by reason (authorization_<state> of the authorization it waits for, siblings, undelivered_captures, refunds, void)',
+    'Checks of a capture, cancel or refund that could not go yet and were put back with a growing delay, by reason (authorization_<state> of the authorization it waits for, siblings, undelivered_captures, refunds, void, void_in_flight, capture_void)',
     ['reason'],
   );
 }

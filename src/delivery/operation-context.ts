@@ -317,7 +317,7 @@ function ofOperation(
   named: OperationRecord,
   context: OperationContext,
   options: ResolveOptions,
-  ledger: Pick<Ledger, 'authorizationView' | 'get' | 'adjustmentsOfEach'>,
+  ledger: Pick<Ledger, 'authorizationView' | 'authorizationByReference' | 'get' | 'adjustmentsOfEach'>,
 ): ContextResolution | Promise<ContextResolution> {
   if (op.command === 'cancel' && voidsByReference(named)) return voidOfTransaction(op, named, context, options.voidWindow);
   if (op.command === 'cancel' && (named.command === 'capture' || named.command === 'refund')) {
@@ -365,7 +365,7 @@ async function voidOfDependent(
   command: 'capture' | 'refund',
   context: OperationContext,
   options: ResolveOptions,
-  ledger: Pick<Ledger, 'authorizationView' | 'get' | 'adjustmentsOfEach'>,
+  ledger: Pick<Ledger, 'authorizationView' | 'authorizationByReference' | 'get' | 'adjustmentsOfEach'>,
 ): Promise<ContextResolution> {
   const refused = scopeRefusal(op.payment, named) ?? currencyRefusal(op, named);
   if (refused) return { ...refused, detail: { ...refused.detail, named_operation_id: named.id, named_command: command } };
@@ -407,17 +407,28 @@ async function voidOfDependent(
  * payment registered after it waits for it ({@link voidsAhead}), a cancel of the authorization waits for it, and a
  * second cancel naming the same transaction does ({@link voidsOfSameTransaction}); it waits itself for another void of
  * the same transaction not yet decided (one naming it registered before, or sent; for a capture, a cancel of its
- * authorization too, which may void it); a capture's void is refused by {@link refundsOverVoid}. Refused unsent
- * ({@link uncheckableVoid}) when `named`'s authorization cannot be read: none of this can be checked. Null when it may go.
+ * authorization too, which may void it); a capture's void is refused by {@link refundsOverVoid}. A record older than
+ * its link to the authorization (`authorization_id`) finds it by the PSP's reference; one of a payment the bridge never
+ * held (sent by a reference it never saw) is not checked, as any command naming such a reference. Refused unsent
+ * ({@link uncheckableVoid}) when `named`'s authorization is known and cannot be read (its record gone): none of this
+ * can be checked. Null when it may go.
  */
 async function namedVoidGuards(
   op: OperationRecord,
   named: OperationRecord,
   command: 'capture' | 'refund',
-  ledger: Pick<Ledger, 'authorizationView' | 'get' | 'adjustmentsOfEach'>,
+  ledger: Pick<Ledger, 'authorizationView' | 'authorizationByReference' | 'get' | 'adjustmentsOfEach'>,
 ): Promise<ContextResolution | null> {
   const authorizationKey = named.authorizationId ?? named.payment.gateway_key;
-  const view = await ledger.authorizationView(authorizationKey, op.id);
+  let view: { auth: OperationRecord; dependents: DependentSummary[]; registered: number } | null = await ledger.authorizationView(authorizationKey, op.id);
+  if (!view && named.authorizationId === undefined) {
+    // A record older than the link names its authorization by the PSP's reference: the reference index finds it.
+    const byReference = await ledger.authorizationByReference(gatewayOf(named), authorizationKey, op.id);
+    // A payment the bridge never held (a capture or refund sent by a PSP reference it never saw): not ours to check,
+    // as any command naming such a reference; the PSP decides, and the bridge holds none of its refunds to weigh.
+    if (!byReference) return null;
+    if (byReference.authorization) view = { auth: byReference.record, dependents: byReference.dependents, registered: byReference.registered };
+  }
   const auth = view && asDoneAtPsp(view.auth);
   if (!view || !auth || !AUTHORIZING.has(auth.command)) return uncheckableVoid(named, command, authorizationKey);
   const rivals = voidsOfSameTransaction(op, auth, view.dependents, view.registered, named.id, command === 'capture');
@@ -427,8 +438,8 @@ async function namedVoidGuards(
 
 /**
  * The refusal ({@link VOID_UNCHECKABLE}, on `payment.gateway_key`) of a void of capture or refund `named` whose
- * authorization, named by `authorizationKey` (our operation id, or a PSP reference on a record older than the link),
- * cannot be read: without it the bridge sees neither the refunds a capture's void would undo nor another void of the
+ * authorization, named by `authorizationKey` (our operation id, or a PSP reference the index knows on a record older
+ * than the link), cannot be read: without it the bridge sees neither the refunds a capture's void would undo nor another void of the
  * same transaction in flight, and no money moves on a guess. Pure.
  */
 function uncheckableVoid(named: OperationRecord, command: 'capture' | 'refund', authorizationKey: string): ContextRefusal {
