@@ -30,7 +30,11 @@ function rateLimited() {
 
 /** `pb_rate_limit_unavailable_total{where}`: takes that failed (Redis down); the command went on unlimited. */
 function limiterUnavailable() {
-  return counter('pb_rate_limit_unavailable_total', 'Rate-limit checks that could not reach Redis; the command was let through', ['where'] as const);
+  return counter(
+    'pb_rate_limit_unavailable_total',
+    'Rate-limit checks that could not reach Redis; the command was let through, by where and reason (outage: Redis could not be reached, deadline: no answer within the take deadline)',
+    ['where', 'reason'] as const,
+  );
 }
 
 /** What a command (or a channel message) names for its limits. */
@@ -62,6 +66,18 @@ function limiterTakeErrors() {
 export const TAKE_DEADLINE_MS = 500;
 
 /**
+ * The take deadline for a Redis deployment: {@link TAKE_DEADLINE_MS}, plus on a Redis Cluster its client's retry
+ * delay (`redis.cluster.retry_delay_ms`, 400 by default): one retry after a failover or CLUSTERDOWN is a slow answer,
+ * not an outage, and the limit should still apply to it.
+ */
+export function takeDeadlineMs(config: Pick<Config, 'redis'>): number {
+  return TAKE_DEADLINE_MS + (config.redis.cluster?.retryDelayMs ?? 0);
+}
+
+/** The error of a take that was not answered within its deadline (`withinDeadline`): counted `reason="deadline"`. */
+class TakeDeadlinePassed extends DependencyUnavailableError {}
+
+/**
  * Takes of one queue of held commands that Redis may answer with an error in a row before each of them is
  * rejected with it (their callers retry or dead-letter): until then they stay queued in the order they were
  * held, and the take is tried again after {@link TAKE_ERROR_BACKOFF_MS}, doubled each time.
@@ -79,7 +95,7 @@ const TAKE_ERROR_BACKOFF_MS = 100;
 function withinDeadline<T>(work: Promise<T>, ms: number): Promise<T> {
   return new Promise<T>((resolve, reject) => {
     const timer = setTimeout(() => {
-      setImmediate(() => reject(new DependencyUnavailableError('redis', `rate-limit take not answered within ${ms} ms`)));
+      setImmediate(() => reject(new TakeDeadlinePassed('redis', `rate-limit take not answered within ${ms} ms`)));
     }, ms);
     work.then(
       (value) => {
@@ -209,6 +225,8 @@ export class RateLimiter {
   private readonly leases = new Map<string, Lease>();
   private readonly holds = new Map<string, HoldQueue>();
   private readonly throttle: LogThrottle;
+  /** {@link takeDeadlineMs} of the configured Redis, ms. */
+  private readonly takeDeadline: number;
 
   constructor(
     private readonly deps: {
@@ -224,6 +242,7 @@ export class RateLimiter {
   ) {
     this.buckets = new TokenBuckets(deps.redis);
     this.throttle = new LogThrottle(deps.logger);
+    this.takeDeadline = takeDeadlineMs(deps.config);
   }
 
   get enabled(): boolean {
@@ -416,17 +435,17 @@ export class RateLimiter {
   }
 
   /**
-   * One Redis take, bounded by {@link TAKE_DEADLINE_MS}; a Redis outage (or no answer in time) lets the command
+   * One Redis take, bounded by {@link takeDeadlineMs}; a Redis outage (or no answer in time) lets the command
    * through (counted, logged at most once a minute). An abandoned take's late answer goes nowhere: whatever
    * waits on this (`leaseFromRedis`, which clears `taking` once, or a wake) sees 'unavailable' only.
    */
   private async takeFromRedis(subject: LimitSubject, want: number): Promise<TakeResult | 'unavailable'> {
     limiterTakes().inc({ where: this.deps.where });
     try {
-      return await withinDeadline(this.buckets.take(this.bucketsOf(subject), want), TAKE_DEADLINE_MS);
+      return await withinDeadline(this.buckets.take(this.bucketsOf(subject), want), this.takeDeadline);
     } catch (err) {
       if (!isDependencyOutage(err)) throw err;
-      limiterUnavailable().inc({ where: this.deps.where });
+      limiterUnavailable().inc({ where: this.deps.where, reason: err instanceof TakeDeadlinePassed ? 'deadline' : 'outage' });
       this.throttle.warn('unavailable', 'rate limit not checked: Redis did not answer; command let through (rate-limited log line)', {
         error: (err as Error).message,
         where: this.deps.where,

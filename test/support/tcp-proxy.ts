@@ -20,6 +20,8 @@ export interface TcpProxy {
 export async function startTcpProxy(targetPort: number, targetHost = '127.0.0.1'): Promise<TcpProxy> {
   const sockets = new Set<Socket>();
   const clients = new Map<Socket, Socket>();
+  /** Clients whose forwarding hold() stopped, until release(). */
+  const held = new Set<Socket>();
   let up = true;
   const server = net.createServer((client) => {
     if (!up) {
@@ -32,6 +34,7 @@ export async function startTcpProxy(targetPort: number, targetHost = '127.0.0.1'
     clients.set(client, upstream);
     const drop = () => {
       clients.delete(client);
+      held.delete(client);
       client.destroy();
       upstream.destroy();
       sockets.delete(client);
@@ -60,12 +63,16 @@ export async function startTcpProxy(targetPort: number, targetHost = '127.0.0.1'
     },
     hold: () => {
       for (const c of clients.keys()) {
+        if (held.has(c)) continue;
+        held.add(c);
         c.unpipe();
         c.pause();
       }
     },
     release: () => {
+      // Only what hold() unpiped: piping a client twice would forward every byte twice.
       for (const [c, upstream] of clients) {
+        if (!held.delete(c)) continue;
         c.pipe(upstream);
         c.resume();
       }

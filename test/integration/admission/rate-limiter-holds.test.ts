@@ -228,7 +228,7 @@ describe('RateLimiter: commands held by a limit', () => {
         expect(await admit(rl)).toBe('direct');
         const held = Array.from({ length: 6 }, () => admit(rl));
         await new Promise((r) => setTimeout(r, 50));
-        const unavailableBefore = await metricValue('pb_rate_limit_unavailable_total', { where: 'consumer' });
+        const unavailableBefore = await metricValue('pb_rate_limit_unavailable_total', { where: 'consumer', reason: 'deadline' });
         proxy.hold();
         const started = Date.now();
         const outcomes = await Promise.all(held);
@@ -236,7 +236,7 @@ describe('RateLimiter: commands held by a limit', () => {
         expect(outcomes.every((o) => o === 'held')).toBe(true);
         // The next wake (at most a second) plus the deadline; the client's own timeout would be 5 s.
         expect(elapsedMs).toBeLessThan(1_000 + TAKE_DEADLINE_MS + 800);
-        expect(await metricValue('pb_rate_limit_unavailable_total', { where: 'consumer' })).toBeGreaterThan(unavailableBefore);
+        expect(await metricValue('pb_rate_limit_unavailable_total', { where: 'consumer', reason: 'deadline' })).toBeGreaterThan(unavailableBefore);
         expect(logs.lines.some((l) => l.includes('rate limit not checked') && l.includes(`not answered within ${TAKE_DEADLINE_MS} ms`))).toBe(true);
       },
     );
