@@ -28,7 +28,7 @@ function rateLimited() {
   );
 }
 
-/** `pb_rate_limit_unavailable_total{where}`: takes that failed (Redis down); the command went on unlimited. */
+/** `pb_rate_limit_unavailable_total{where,reason}`: takes that failed (Redis down, or no answer within the deadline); the command went on unlimited. */
 function limiterUnavailable() {
   return counter(
     'pb_rate_limit_unavailable_total',

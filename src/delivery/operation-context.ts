@@ -407,11 +407,12 @@ async function voidOfDependent(
  * payment registered after it waits for it ({@link voidsAhead}), a cancel of the authorization waits for it, and a
  * second cancel naming the same transaction does ({@link voidsOfSameTransaction}); it waits itself for another void of
  * the same transaction not yet decided (one naming it registered before, or sent; for a capture, a cancel of its
- * authorization too, which may void it); a capture's void is refused by {@link refundsOverVoid}. A record older than
- * its link to the authorization (`authorization_id`) finds it by the PSP's reference; one of a payment the bridge never
- * held (sent by a reference it never saw) is not checked, as any command naming such a reference. Refused unsent
- * ({@link uncheckableVoid}) when `named`'s authorization is known and cannot be read (its record gone): none of this
- * can be checked. Null when it may go.
+ * authorization too, which may void it); a capture's void is refused by {@link refundsOverVoid}. Without a link to
+ * its authorization (`authorization_id`: only a closing capture, and one sent by the PSP's reference, record one), its
+ * `gateway_key` names it, by our operation id or the PSP's reference. Refused unsent ({@link uncheckableVoid}) when
+ * the authorization cannot be read that way (its record gone, no authorization, or a payment the bridge never held,
+ * captured or refunded by a reference it never saw: those cannot be told apart): none of this can be checked, and no
+ * money moves on a guess. Null when it may go.
  */
 async function namedVoidGuards(
   op: OperationRecord,
@@ -422,12 +423,9 @@ async function namedVoidGuards(
   const authorizationKey = named.authorizationId ?? named.payment.gateway_key;
   let view: { auth: OperationRecord; dependents: DependentSummary[]; registered: number } | null = await ledger.authorizationView(authorizationKey, op.id);
   if (!view && named.authorizationId === undefined) {
-    // A record older than the link names its authorization by the PSP's reference: the reference index finds it.
+    // Its key may be the PSP's reference of the authorization (a capture or refund sent by it): the index finds it.
     const byReference = await ledger.authorizationByReference(gatewayOf(named), authorizationKey, op.id);
-    // A payment the bridge never held (a capture or refund sent by a PSP reference it never saw): not ours to check,
-    // as any command naming such a reference; the PSP decides, and the bridge holds none of its refunds to weigh.
-    if (!byReference) return null;
-    if (byReference.authorization) view = { auth: byReference.record, dependents: byReference.dependents, registered: byReference.registered };
+    if (byReference?.authorization) view = { auth: byReference.record, dependents: byReference.dependents, registered: byReference.registered };
   }
   const auth = view && asDoneAtPsp(view.auth);
   if (!view || !auth || !AUTHORIZING.has(auth.command)) return uncheckableVoid(named, command, authorizationKey);
@@ -438,8 +436,7 @@ async function namedVoidGuards(
 
 /**
  * The refusal ({@link VOID_UNCHECKABLE}, on `payment.gateway_key`) of a void of capture or refund `named` whose
- * authorization, named by `authorizationKey` (our operation id, or a PSP reference the index knows on a record older
- * than the link), cannot be read: without it the bridge sees neither the refunds a capture's void would undo nor another void of the
+ * authorization, named by `authorizationKey` (our operation id, or the PSP's reference), cannot be read: without it the bridge sees neither the refunds a capture's void would undo nor another void of the
  * same transaction in flight, and no money moves on a guess. Pure.
  */
 function uncheckableVoid(named: OperationRecord, command: 'capture' | 'refund', authorizationKey: string): ContextRefusal {
@@ -1609,15 +1606,19 @@ function recapturedRefusal(auth: OperationRecord, dependents: readonly Dependent
   // refused only when the standing captures (the re-captured ones among them) took the whole hold.
   if (uncapturedRemainder(capturesOf(auth, standingCaptures(dependents))) !== 0) return null;
   // Refunds in flight may still give their amount back: advising a refund of it too could give it back twice.
-  const inFlight = dependents.filter((d) => d.command === 'refund' && d.undone !== true && !isTerminal(d.state)).sort((a, b) => a.registered - b.registered);
+  // In the order the refund gate (`siblingsAhead`) takes them: registration, ties by id.
+  const inFlight = dependents
+    .filter((d) => d.command === 'refund' && d.undone !== true && !isTerminal(d.state))
+    .sort((a, b) => a.registered - b.registered || (a.id < b.id ? -1 : a.id > b.id ? 1 : 0));
   const inFlightAmount = inFlight.reduce((total, d) => total + d.amount, 0);
   const confirmedLeft = leftToRefund(auth, dependents, refundedOutside);
-  const giving = confirmedLeft === null ? 0 : refundsInFlightGiving(inFlight, confirmedLeft);
-  const left = confirmedLeft === null ? null : Math.max(0, confirmedLeft - giving);
-  // What a person must settle with the PSP before anyone refunds it: refunds the PSP retries itself, and UNRESOLVED
-  // ones (they may have reached it; never sent again, settled only by a PSP fact that may never come).
+  const inFlightOutcome = confirmedLeft === null ? { giving: 0, stuck: 0 } : refundsInFlightGiving(inFlight, confirmedLeft);
+  const left = confirmedLeft === null ? null : Math.max(0, confirmedLeft - inFlightOutcome.giving);
+  // What a person must settle with the PSP before anyone refunds it: refunds the PSP retries itself, UNRESOLVED ones
+  // (they may have reached it; never sent again, settled only by a PSP fact that may never come) and those waiting
+  // behind them.
   const heldByRefunds = dependents.filter((d) => heldForRetry(d, 'refund')).reduce((total, d) => total + d.amount, 0);
-  const unsettled = heldByRefunds + inFlight.filter((d) => d.state === 'UNRESOLVED').reduce((total, d) => total + d.amount, 0);
+  const unsettled = heldByRefunds + inFlightOutcome.stuck;
   const action: SuggestedAction | undefined = left === null ? undefined : left === 0 ? 'none' : left <= unsettled ? 'contact_support' : undefined;
   return {
     fail: AUTHORIZATION_REFUSALS.cancelAfterRecapture,
@@ -1631,23 +1632,32 @@ function recapturedRefusal(auth: OperationRecord, dependents: readonly Dependent
       ...(inFlight.length > 0 ? { refunds_in_flight_amount: inFlightAmount, refund_in_flight_ids: inFlight.map((d) => d.id).join(',') } : {}),
       ...(left !== null ? { left_to_refund: left } : {}),
       ...(heldByRefunds > 0 ? { held_by_failed_refunds: heldByRefunds } : {}),
+      ...(inFlightOutcome.stuck > 0 ? { unsettled_refunds_amount: inFlightOutcome.stuck } : {}),
     },
     ...(action ? { action } : {}),
   };
 }
 
 /**
- * What refunds in flight (`inFlight`: not undone, not SUCCEEDED or FAILED, in the order registered) can give back of `confirmedLeft` (what the
- * confirmed figures leave to refund, minor units), if they all succeed: first registered first, each only while the
- * total stays within `confirmedLeft` (one past it waits for those ahead, then is refused `amount_exceeds_captured`),
- * UNRESOLVED ones left out (they may never have reached the PSP, and no FAIL event will say so). Pure.
+ * What refunds in flight (`inFlight`: not undone, not SUCCEEDED or FAILED, in the order registered) do with
+ * `confirmedLeft` (what the confirmed figures leave to refund, minor units) if those that go succeed, modelling the
+ * refund gate (`siblingsAhead`: one goes when it fits alongside every refund still unfinished ahead of it, else it waits
+ * for them and is checked again, `amountRefusal`): `giving`, what those that go give back; `stuck`, what UNRESOLVED ones
+ * hold (they may have reached the PSP, are never sent again, and no FAIL event may ever come) plus the refunds waiting
+ * behind them that would fit once they settle. One that would not fit even then is refused in the end: neither. Pure.
  */
-function refundsInFlightGiving(inFlight: readonly DependentSummary[], confirmedLeft: number): number {
+function refundsInFlightGiving(inFlight: readonly DependentSummary[], confirmedLeft: number): { giving: number; stuck: number } {
   let giving = 0;
+  let stuck = 0;
+  let unresolved = 0;
+  let ahead = 0;
   for (const d of inFlight) {
-    if (d.state !== 'UNRESOLVED' && giving + d.amount <= confirmedLeft) giving += d.amount;
+    if (d.state === 'UNRESOLVED') unresolved += d.amount;
+    else if (d.amount + ahead <= confirmedLeft || (unresolved === 0 && giving + d.amount <= confirmedLeft)) giving += d.amount;
+    else if (unresolved > 0 && giving + d.amount <= confirmedLeft) stuck += d.amount;
+    ahead += d.amount;
   }
-  return giving;
+  return { giving, stuck: stuck + unresolved };
 }
 
 /**

@@ -562,7 +562,19 @@ describe("a cancel of an authorization whose capture FAILED for a reason its PSP
     expect(await service.deliver(cancel)).toEqual({ kind: 'done', state: 'FAILED' });
     expect(await ledger.get(cancel)).toMatchObject({ reason: 'captured_by_psp_retry', decline: { suggested_action: 'contact_support' } });
     const { entry } = await refusalDetails(cancel);
-    expect(entry).toMatchObject({ refunds_in_flight_amount: 4000, left_to_refund: 4000 });
+    expect(entry).toMatchObject({ refunds_in_flight_amount: 4000, left_to_refund: 4000, unsettled_refunds_amount: 4000 });
+  });
+
+  it('a refund of 4000 UNRESOLVED and a second of 4000 waiting behind it (the gate holds it while the first is unfinished): contact_support, not none', async () => {
+    const { auth, capture } = await withFailedCapture(true, 4000);
+    await recapturedByPsp(capture);
+    await refunded(auth, 4000, 'UNRESOLVED');
+    await refunded(auth, 4000, 'RECEIVED');
+    const cancel = await record(dependent('cancel', auth, { amount: 4000 }));
+    expect(await service.deliver(cancel)).toEqual({ kind: 'done', state: 'FAILED' });
+    expect(await ledger.get(cancel)).toMatchObject({ reason: 'captured_by_psp_retry', decline: { suggested_action: 'contact_support' } });
+    const { entry } = await refusalDetails(cancel);
+    expect(entry).toMatchObject({ refunds_in_flight_amount: 8000, left_to_refund: 4000, unsettled_refunds_amount: 8000 });
   });
 
   it("the re-captured amount refunded partly by us, the rest in the PSP's back office (refund_outside_bridge): action none", async () => {

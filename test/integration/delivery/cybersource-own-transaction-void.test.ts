@@ -488,8 +488,7 @@ describe('Cybersource cancel naming our capture or refund: voids that transactio
     expect((await ledger.get(second))?.undoneBy).toBe(v2);
   });
 
-  // A capture records its authorization (`authorization_id`, set when it closed it); a refund naming ours by our id
-  // keeps no link, so with that record gone it reads as one of a payment the bridge never held (sent, below).
+  // The capture that closes its authorization records it (`authorization_id`); others name it by their gateway_key.
   it('refuses unsent a cancel naming our capture when its linked authorization record is gone: the void guards cannot read it (VOID_UNCHECKABLE, contact support)', async () => {
     const auth = await authorized();
     const authOp = auth.payment.operation_reference!;
@@ -527,16 +526,30 @@ describe('Cybersource cancel naming our capture or refund: voids that transactio
     expect(await ledger.get(cancelId)).toMatchObject({ reason: 'CAPTURE_REFUNDED', reasonField: 'payment.gateway_key' });
   });
 
-  it('sends a cancel naming our capture of a payment the bridge never held (captured by a PSP reference it never saw): not ours to check, Cybersource decides', async () => {
+  it('refuses unsent (VOID_UNCHECKABLE) a cancel naming our capture of a payment the bridge never held (captured by a PSP reference it never saw): nothing tells it from a record gone', async () => {
     const auth = await authorized();
     const outside = newId();
     psp.held.set(outside, 5000);
     const capture = await delivered(naming('capture', auth, outside, { amount: 2500 }));
     expect((await ledger.get(capture))?.authorizationId).toBeUndefined();
     const cancelId = await record(naming('cancel', auth, capture, { amount: 2500 }));
-    expect(await service.deliver(cancelId)).toEqual({ kind: 'done', state: 'SUCCEEDED' });
-    expect(sentFor(cancelId).map((s) => s.url)).toEqual([`/pts/v2/captures/${await pspId(capture)}/voids`]);
-    expect((await ledger.get(capture))?.undoneBy).toBe(cancelId);
+    expect(await service.deliver(cancelId)).toEqual({ kind: 'done', state: 'FAILED' });
+    expect(sentFor(cancelId)).toHaveLength(0);
+    expect(await ledger.get(cancelId)).toMatchObject({ reason: 'VOID_UNCHECKABLE', reasonField: 'payment.gateway_key' });
+  });
+
+  it('refuses unsent (VOID_UNCHECKABLE) a cancel naming our second partial capture, which records no link, once the authorization record is gone: never voided unchecked while a refund may need it', async () => {
+    const auth = await authorized();
+    const authOp = auth.payment.operation_reference!;
+    await delivered(naming('capture', auth, authOp, { amount: 2500 }));
+    const second = await delivered(naming('capture', auth, authOp, { amount: 2500 }));
+    await delivered(naming('refund', auth, authOp, { amount: 5000 }));
+    expect((await ledger.get(second))?.authorizationId).toBeUndefined();
+    await redis.del(await recordKey(authOp));
+    const cancelId = await record(naming('cancel', auth, second, { amount: 2500 }));
+    expect(await service.deliver(cancelId)).toEqual({ kind: 'done', state: 'FAILED' });
+    expect(sentFor(cancelId)).toHaveLength(0);
+    expect(await ledger.get(cancelId)).toMatchObject({ reason: 'VOID_UNCHECKABLE', reasonField: 'payment.gateway_key' });
   });
 
   it('the same delivered concurrently: of two voids of two captures whose one refund needs either, exactly one is sent', async () => {
