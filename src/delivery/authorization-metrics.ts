@@ -136,12 +136,13 @@ export function capturesUndone(): Counter<'gateway' | 'command' | 'by'> {
  * `void_waits_for_void` (a cancel waited for another void of the same capture or refund not yet decided: a second
  * cancel naming it, or a cancel of its authorization and one naming its capture), `void_waits_for_capture_void` (a
  * cancel voiding a capture waited for the void of another capture of the payment not yet decided: both would return
- * what its refunds need kept).
+ * what its refunds need kept), `void_waits_for_refund` (a cancel voiding a capture waited for refunds of the payment in
+ * flight: only with them would the refunds give back more than the other captures collected).
  */
 export function cancelVoidGuards(): Counter<'gateway' | 'guard'> {
   return counter(
     'pb_cancel_void_guards_total',
-    'Checks where a guard between a Cybersource cancel and the captures or refunds of its payment held something back, by gateway and guard (refund_waits_for_void, capture_not_yet_delivered, retry_reading_changed, void_waits_for_void, void_waits_for_capture_void)',
+    'Checks where a guard between a Cybersource cancel and the captures or refunds of its payment held something back, by gateway and guard (refund_waits_for_void, capture_not_yet_delivered, retry_reading_changed, void_waits_for_void, void_waits_for_capture_void, void_waits_for_refund)',
     ['gateway', 'guard'],
   );
 }

@@ -537,7 +537,8 @@ export class DeliveryService {
    * refunds of what it would void: `awaiting: 'refunds'`), or a refund's for a cancel that would void what it
    * refunds (`awaiting: 'void'`), or a cancel's for another void of the same transaction not yet decided
    * (`awaiting: 'void_in_flight'`), or a capture void's for the void of another capture of the payment not yet decided
-   * (`awaiting: 'capture_void'`); those guards also in `pb_cancel_void_guards_total`. Its first wait also
+   * (`awaiting: 'capture_void'`), or for refunds of the payment in flight that alone would make its refunds exceed
+   * (`awaiting: 'refund_in_flight'`); those guards also in `pb_cancel_void_guards_total`. Its first wait also
    * goes to its history and an info line (a wait on a sibling stuck UNKNOWN may be long: the operator sees why).
    * @returns when it first waited for siblings (epoch ms, `waited_for_siblings_at`): what its delay grows from.
    */
@@ -548,6 +549,7 @@ export class DeliveryService {
     if (awaiting === 'undelivered_captures') cancelVoidGuards().inc({ gateway, guard: 'capture_not_yet_delivered' });
     if (awaiting === 'void_in_flight') cancelVoidGuards().inc({ gateway, guard: 'void_waits_for_void' });
     if (awaiting === 'capture_void') cancelVoidGuards().inc({ gateway, guard: 'void_waits_for_capture_void' });
+    if (awaiting === 'refund_in_flight') cancelVoidGuards().inc({ gateway, guard: 'void_waits_for_refund' });
     const now = this.now();
     const first = await this.deps.ledger.setFieldOnceAndGet(op.id, 'waited_for_siblings_at', String(now));
     if (!first.set) return Number.isFinite(Number(first.value)) ? Number(first.value) : now;
@@ -561,9 +563,11 @@ export class DeliveryService {
             ? 'cancel waits for another void of the same transaction not yet decided: one transaction is never voided twice; refused once that one voided it, sent once it fails'
             : awaiting === 'capture_void'
               ? 'cancel waits for the void of another capture of the payment not yet decided: both voids would return what its refunds need kept; refused once that one voided its capture, sent once it fails'
-              : op.command === 'cancel'
-                ? 'cancel waits for captures of its authorization in flight: it is sent once they succeed or fail, to release what they leave'
-                : 'capture or refund waits for others of its authorization in flight ahead of it',
+              : awaiting === 'refund_in_flight'
+                ? 'cancel waits for refunds of the payment in flight before voiding a capture: with them the refunds would give back more than the other captures collected; refused once they succeed, sent once they fail'
+                : op.command === 'cancel'
+                  ? 'cancel waits for captures of its authorization in flight: it is sent once they succeed or fail, to release what they leave'
+                  : 'capture or refund waits for others of its authorization in flight ahead of it',
       {
         operation_id: op.id,
         command: op.command,

@@ -63,7 +63,7 @@ export interface WaitedOn {
  * Why a dependent waits, the `reason` label of {@link dependentWaits}: `authorization_<state>` (lower case:
  * received, sent, pending, action_required, unknown, unresolved), or what else holds it: `siblings` (captures or
  * refunds of the same authorization in flight ahead of it, or not yet sent), `undelivered_captures`, `refunds`,
- * `void`, `void_in_flight`, `capture_void` (`operation-context.ts` `Awaiting`).
+ * `void`, `void_in_flight`, `capture_void`, `refund_in_flight` (`operation-context.ts` `Awaiting`).
  */
 export function waitReason(wait: { authorization?: { state: OperationState }; awaiting?: string }): string {
   if (wait.authorization) return `authorization_${wait.authorization.state.toLowerCase()}`;
@@ -77,7 +77,7 @@ export function waitReason(wait: { authorization?: { state: OperationState }; aw
 export function dependentWaits(): Counter<'reason'> {
   return counter(
     'pb_delivery_dependent_waits_total',
-    'Checks of a capture, cancel or refund that could not go yet and were put back with a growing delay, by reason (authorization_<state> of the authorization it waits for, siblings, undelivered_captures, refunds, void, void_in_flight, capture_void)',
+    'Checks of a capture, cancel or refund that could not go yet and were put back with a growing delay, by reason (authorization_<state> of the authorization it waits for, siblings, undelivered_captures, refunds, void, void_in_flight, capture_void, refund_in_flight)',
     ['reason'],
   );
 }

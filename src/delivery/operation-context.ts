@@ -132,9 +132,11 @@ export interface FailedAuthorizationCancel {
  * cancel waits for another void of the same transaction not yet decided (a second cancel naming the same capture or
  * refund, a cancel of the authorization and one naming its capture), so one transaction is never voided twice;
  * `capture_void`: a cancel voiding a capture waits for the void of another capture of the payment not yet decided,
- * when both would return what refunds of it need kept ({@link refundsOverVoid}).
+ * when both would return what refunds of it need kept ({@link refundsOverVoid}); `refund_in_flight`: a cancel voiding a
+ * capture waits for refunds of the payment in flight (registered before it, or sent) when only they would make the
+ * refunds give back more than the other captures collected.
  */
-export type Awaiting = 'refunds' | 'void' | 'undelivered_captures' | 'void_in_flight' | 'capture_void';
+export type Awaiting = 'refunds' | 'void' | 'undelivered_captures' | 'void_in_flight' | 'capture_void' | 'refund_in_flight';
 
 /**
  * A wait for other dependents of the same authorization: why (`wait`), their ids (`siblings`), and each as read
@@ -504,7 +506,11 @@ function authorizationNames(auth: OperationRecord): Set<string> {
  * capture took while those refunds stand. A capture named by another void not yet decided (registered before `op`,
  * or sent) does not stand: that void may undo it, and two voids of two captures would return what one refund needs
  * kept. When only such a capture makes the refunds fit, `op` waits for that void (`awaiting: 'capture_void'`), never
- * both sent: refused once it voided its capture, sent once it failed. Null when they fit. A refund of what is left
+ * both sent: refused once it voided its capture, sent once it failed. When the refunds exceed what the other captures
+ * could collect only with those in flight counted (not yet SUCCEEDED or FAILED, UNRESOLVED included: they may have
+ * reached the PSP), `op` waits for them (`awaiting: 'refund_in_flight'`): refused once they succeeded, sent once they
+ * failed; never sent while one that needs the capture may still succeed. Only refunds registered before `op` or sent
+ * are counted, so never one that waits for `op` ({@link voidsAhead}). Null when they fit. A refund of what is left
  * returns the money instead.
  */
 async function refundsOverVoid(
@@ -514,7 +520,7 @@ async function refundsOverVoid(
   dependents: readonly DependentSummary[],
   registered: number,
   ledger: Pick<Ledger, 'get' | 'adjustmentsOfEach'>,
-): Promise<ContextRefusal | (SiblingWait & { awaiting: 'capture_void' }) | null> {
+): Promise<ContextRefusal | (SiblingWait & { awaiting: 'capture_void' | 'refund_in_flight' }) | null> {
   // A capture another undecided void may undo does not stand: only voids registered before `op` or sent already, so
   // of two concurrent voids of two captures the later registered waits for the first, never both sent.
   const voids = dependents
@@ -535,6 +541,19 @@ async function refundsOverVoid(
     dependents.filter((d) => d.id !== capture.id),
     'capture',
   );
+  // Refunds in flight (not yet SUCCEEDED or FAILED, UNRESOLVED ones too) may yet fail and give nothing back: when only
+  // they make the refunds exceed what could stand, wait for them; refused for good only on confirmed refunds.
+  const inFlight = refunds.filter((d) => !doneAtPsp(d));
+  const confirmedBack = givenBack - inFlight.reduce((total, d) => total + d.amount, 0);
+  if (givenBack > standingIfFailed && confirmedBack <= standingIfFailed) {
+    const siblings = inFlight.map((d) => d.id);
+    return {
+      wait: `void of capture ${capture.id} waits for ${siblings.length} refund(s) of the payment in flight (${inFlight.map((d) => `${d.id} ${d.state}`).join(', ')}): with them the refunds would give back ${givenBack}, more than the other captures collected (${standingIfFailed}); confirmed ${confirmedBack}`,
+      siblings,
+      siblingsSeen: seen(inFlight),
+      awaiting: 'refund_in_flight',
+    };
+  }
   if (givenBack <= standingIfFailed) {
     const counted = new Set(dependents.filter((d) => d.id !== capture.id && d.command === 'capture' && doneAtPsp(d) && d.undone !== true).map((d) => d.id));
     const awaited = voids.filter((d) => counted.has(d.names!));

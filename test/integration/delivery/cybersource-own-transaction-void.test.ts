@@ -84,6 +84,10 @@ const psp = {
   dropNextVoid: false,
   /** The next void answered with this status instead of VOIDED (nothing voided yet), as its search shows it too. */
   nextVoidStatus: undefined as string | undefined,
+  /** Holds the next refund's answer until it resolves: the refund stays SENT, in flight, meanwhile. */
+  holdNextRefund: undefined as Promise<void> | undefined,
+  /** The next refund answered refused (400 INVALID_DATA) when its answer goes: it FAILS, nothing refunded. */
+  refuseNextRefund: false,
   /** What each merchant reference did, as the transaction search finds it (its status: VOIDED for a void done). */
   byReference: new Map<string, { id: string; submitTimeUtc: string; status: string }>(),
 };
@@ -145,14 +149,24 @@ beforeAll(async () => {
         });
       }
       if (/^\/pts\/v2\/payments\/\d+\/refunds$/.test(url)) {
-        const id = newId();
-        psp.amountOf.set(id, cents(money?.totalAmount));
-        return json(201, {
-          id,
-          status: 'PENDING',
-          clientReferenceInformation: reference,
-          refundAmountDetails: { refundAmount: money?.totalAmount, currency: money?.currency },
-        });
+        const answer = () => {
+          if (psp.refuseNextRefund) {
+            psp.refuseNextRefund = false;
+            return refused('INVALID_DATA', 'Declined - One or more fields in the request contains invalid data');
+          }
+          const id = newId();
+          psp.amountOf.set(id, cents(money?.totalAmount));
+          return json(201, {
+            id,
+            status: 'PENDING',
+            clientReferenceInformation: reference,
+            refundAmountDetails: { refundAmount: money?.totalAmount, currency: money?.currency },
+          });
+        };
+        const held = psp.holdNextRefund;
+        psp.holdNextRefund = undefined;
+        if (held) return void held.then(answer);
+        return answer();
       }
       const voiding = /^\/pts\/v2\/(captures|refunds)\/(\d+)\/voids$/.exec(url);
       if (voiding) {
@@ -486,6 +500,57 @@ describe('Cybersource cancel naming our capture or refund: voids that transactio
     expect(await service.deliver(v2)).toEqual({ kind: 'done', state: 'SUCCEEDED' });
     expect(sentFor(v2).map((s) => s.url)).toEqual([`/pts/v2/captures/${await pspId(second)}/voids`]);
     expect((await ledger.get(second))?.undoneBy).toBe(v2);
+  });
+
+  /**
+   * A refund of 25.00 of a 50.00 capture sent and its answer held (SENT, undecided), then a cancel naming that
+   * capture: the void waits, unsent. Returns the ids, the refund's delivery (done once `release` lets its answer go).
+   */
+  async function voidBehindRefundInFlight(): Promise<{
+    captureId: string;
+    refundId: string;
+    cancelId: string;
+    refunding: Promise<unknown>;
+    release: () => void;
+  }> {
+    const auth = await authorized();
+    const authOp = auth.payment.operation_reference!;
+    const captureId = await delivered(naming('capture', auth, authOp));
+    let release!: () => void;
+    psp.holdNextRefund = new Promise<void>((resolve) => (release = resolve));
+    const refundId = await record(naming('refund', auth, authOp, { amount: 2500 }));
+    const refunding = service.deliver(refundId);
+    for (let i = 0; i < 200 && sentFor(refundId).length === 0; i += 1) await new Promise((resolve) => setTimeout(resolve, 5));
+    expect((await ledger.get(refundId))?.state).toBe('SENT');
+    const waits = await metricValue('pb_cancel_void_guards_total', { gateway: 'cybs', guard: 'void_waits_for_refund' });
+    const cancelId = await record(naming('cancel', auth, captureId));
+    expect(await service.deliver(cancelId)).toMatchObject({ kind: 'wait' });
+    expect(sentFor(cancelId)).toHaveLength(0);
+    expect((await ledger.get(cancelId))?.state).toBe('RECEIVED');
+    expect(await metricValue('pb_cancel_void_guards_total', { gateway: 'cybs', guard: 'void_waits_for_refund' })).toBe(waits + 1);
+    expect(logs.lines.some((l) => l.includes('cancel waits for refunds of the payment in flight') && l.includes(cancelId) && l.includes(refundId))).toBe(true);
+    return { captureId, refundId, cancelId, refunding, release };
+  }
+
+  it('the void of a capture waits, unsent, while a refund of the payment it would undo is in flight (SENT), and is sent once that refund fails', async () => {
+    const { captureId, cancelId, refunding, release } = await voidBehindRefundInFlight();
+    psp.refuseNextRefund = true;
+    release();
+    expect(await refunding).toEqual({ kind: 'done', state: 'FAILED' });
+    // The refund gave nothing back: the capture may be voided now.
+    expect(await service.deliver(cancelId)).toEqual({ kind: 'done', state: 'SUCCEEDED' });
+    expect(sentFor(cancelId).map((s) => s.url)).toEqual([`/pts/v2/captures/${await pspId(captureId)}/voids`]);
+    expect((await ledger.get(captureId))?.undoneBy).toBe(cancelId);
+  });
+
+  it('the void of a capture waiting on a refund in flight is refused CAPTURE_REFUNDED, unsent, once that refund succeeds', async () => {
+    const { captureId, cancelId, refunding, release } = await voidBehindRefundInFlight();
+    release();
+    expect(await refunding).toEqual({ kind: 'done', state: 'SUCCEEDED' });
+    expect(await service.deliver(cancelId)).toEqual({ kind: 'done', state: 'FAILED' });
+    expect(sentFor(cancelId)).toHaveLength(0);
+    expect(await ledger.get(cancelId)).toMatchObject({ reason: 'CAPTURE_REFUNDED', reasonField: 'payment.gateway_key' });
+    expect((await ledger.get(captureId))?.undoneBy).toBeUndefined();
   });
 
   // The capture that closes its authorization records it (`authorization_id`); others name it by their gateway_key.
