@@ -543,6 +543,28 @@ describe('Cybersource cancel naming our capture or refund: voids that transactio
     expect((await ledger.get(captureId))?.undoneBy).toBe(cancelId);
   });
 
+  it('refuses at once (CAPTURE_REFUNDED, no wait) the void of a capture whose confirmed refunds alone need it, with a refund in flight beside them', async () => {
+    const auth = await authorized();
+    const authOp = auth.payment.operation_reference!;
+    const captureId = await delivered(naming('capture', auth, authOp));
+    await delivered(naming('refund', auth, authOp, { amount: 2500 }));
+    let release!: () => void;
+    psp.holdNextRefund = new Promise<void>((resolve) => (release = resolve));
+    const refundId = await record(naming('refund', auth, authOp, { amount: 1000 }));
+    const refunding = service.deliver(refundId);
+    for (let i = 0; i < 200 && sentFor(refundId).length === 0; i += 1) await new Promise((resolve) => setTimeout(resolve, 5));
+    expect((await ledger.get(refundId))?.state).toBe('SENT');
+    const cancelId = await record(naming('cancel', auth, captureId));
+    try {
+      expect(await service.deliver(cancelId)).toEqual({ kind: 'done', state: 'FAILED' });
+      expect(sentFor(cancelId)).toHaveLength(0);
+      expect(await ledger.get(cancelId)).toMatchObject({ reason: 'CAPTURE_REFUNDED', reasonField: 'payment.gateway_key' });
+    } finally {
+      release();
+      await refunding;
+    }
+  });
+
   it('the void of a capture waiting on a refund in flight is refused CAPTURE_REFUNDED, unsent, once that refund succeeds', async () => {
     const { captureId, cancelId, refunding, release } = await voidBehindRefundInFlight();
     release();
