@@ -70,14 +70,15 @@ export function authorizationReferenceElsewhere(): Counter<'gateway' | 'holder'>
 
 /**
  * `pb_dependents_waiting_total{gateway,command}`: checks of a capture or refund that waited for siblings of the
- * same authorization in flight ahead of it (`siblingsAhead`), or of a cancel that waited for captures of its
- * authorization in flight at a gateway that builds its cancel from the captures (`capturesInFlight`), counted at
+ * same authorization in flight ahead of it (`siblingsAhead`), of a cancel that waited for captures of its
+ * authorization in flight at a gateway that builds its cancel from the captures (`capturesInFlight`), or of any
+ * other wait for an operation of the same payment (voids, refunds: `DeliveryService.waitingForSiblings`), counted at
  * each check (first every `delivery.backoff_base_ms`, then less often as the wait grows: dependent-wait.ts).
  */
 export function dependentsWaiting(): Counter<'gateway' | 'command'> {
   return counter(
     'pb_dependents_waiting_total',
-    'Checks of a capture or refund that waited for captures or refunds of the same authorization in flight ahead of it, or of a cancel that waited for captures of its authorization in flight (Cybersource), by gateway and command',
+    'Checks of a capture, cancel or refund that waited for other operations of the same payment in flight (captures, refunds, voids; the reasons are in pb_delivery_dependent_waits_total), by gateway and command',
     ['gateway', 'command'],
   );
 }
