@@ -340,8 +340,8 @@ export const ALREADY_UNDONE = 'ALREADY_UNDONE';
 export const CAPTURE_REFUNDED = 'CAPTURE_REFUNDED';
 
 /**
- * `fail` of a cancel naming one of our captures or refunds whose authorization cannot be read (its record gone, or a
- * record older than its link to it, naming it by PSP reference): the guards of the void cannot run, so it is not sent.
+ * `fail` of a cancel naming one of our captures or refunds whose authorization cannot be read (its record gone, no
+ * authorization, or a payment the bridge never held): the guards of the void cannot run, so it is not sent.
  */
 export const VOID_UNCHECKABLE = 'VOID_UNCHECKABLE';
 
@@ -438,8 +438,9 @@ async function namedVoidGuards(
 
 /**
  * The refusal ({@link VOID_UNCHECKABLE}, on `payment.gateway_key`) of a void of capture or refund `named` whose
- * authorization, named by `authorizationKey` (our operation id, or the PSP's reference), cannot be read: without it the bridge sees neither the refunds a capture's void would undo nor another void of the
- * same transaction in flight, and no money moves on a guess. Pure.
+ * authorization, named by `authorizationKey` (our operation id, or the PSP's reference), cannot be read: without it
+ * the bridge sees neither the refunds a capture's void would undo nor another void of the same transaction in
+ * flight, and no money moves on a guess. Pure.
  */
 function uncheckableVoid(named: OperationRecord, command: 'capture' | 'refund', authorizationKey: string): ContextRefusal {
   const unchecked =
@@ -479,7 +480,7 @@ export function voidsOfSameTransaction(
   const ours = new Set(dependents.filter((d) => d.command === 'capture' || d.command === 'refund').map((d) => d.id));
   const rivals = dependents.filter((d) => {
     if (d.command !== 'cancel' || d.id === op.id || d.names === undefined || isTerminal(d.state)) return false;
-    if (!registeredBefore(d, op, registered) && d.state === 'RECEIVED') return false;
+    if (!mayWaitFor(d, op, registered)) return false;
     if (namedId === undefined) return ours.has(d.names);
     return d.names === namedId || (authorizationCancels && names.has(d.names));
   });
@@ -525,7 +526,7 @@ async function refundsOverVoid(
   // of two concurrent voids of two captures the later registered waits for the first, never both sent.
   const voids = dependents
     .filter((d) => d.command === 'cancel' && d.id !== op.id && d.names !== undefined && !isTerminal(d.state))
-    .filter((d) => d.state !== 'RECEIVED' || registeredBefore(d, op, registered));
+    .filter((d) => mayWaitFor(d, op, registered));
   const voiding = new Set(voids.map((d) => d.names!));
   const others = settledSum(
     dependents.filter((d) => d.id !== capture.id && !voiding.has(d.id)),
@@ -555,7 +556,7 @@ async function refundsOverVoid(
     };
   }
   if (givenBack <= standingIfFailed) {
-    const counted = new Set(dependents.filter((d) => d.id !== capture.id && d.command === 'capture' && doneAtPsp(d) && d.undone !== true).map((d) => d.id));
+    const counted = new Set(dependents.filter((d) => d.id !== capture.id && settled(d, 'capture')).map((d) => d.id));
     const awaited = voids.filter((d) => counted.has(d.names!));
     const siblings = awaited.map((d) => d.id);
     return {
@@ -1037,9 +1038,7 @@ export function refundsOfCaptured(
  * for it ({@link voidsAhead}), so it must not wait for them, nor count them (the two would wait for each other).
  */
 function givingRefunds(op: OperationRecord, dependents: readonly DependentSummary[], registered: number): DependentSummary[] {
-  return dependents.filter(
-    (d) => d.command === 'refund' && d.id !== op.id && tookPart(d) && d.undone !== true && (d.state !== 'RECEIVED' || registeredBefore(d, op, registered)),
-  );
+  return dependents.filter((d) => d.command === 'refund' && d.id !== op.id && tookPart(d) && d.undone !== true && mayWaitFor(d, op, registered));
 }
 
 /**
@@ -1269,9 +1268,7 @@ export function voidsAhead(
       d.command === 'cancel' &&
       d.id !== op.id &&
       !isTerminal(d.state) &&
-      (voidsAll
-        ? registeredBefore(d, op, registered)
-        : d.names !== undefined && captures.has(d.names) && (registeredBefore(d, op, registered) || d.state !== 'RECEIVED')),
+      (voidsAll ? registeredBefore(d, op, registered) : d.names !== undefined && captures.has(d.names) && mayWaitFor(d, op, registered)),
   );
   if (cancels.length === 0) return null;
   const siblings = cancels.map((d) => d.id);
@@ -1440,6 +1437,15 @@ export function convertedToNothing(
 /** Whether dependent `d` registered against the authorization before `op` (registered `registered`): those of before the order was kept (0) first, ties by id. Pure. */
 function registeredBefore(d: DependentSummary, op: OperationRecord, registered: number): boolean {
   return d.registered < registered || (d.registered === registered && d.id < op.id);
+}
+
+/**
+ * Whether `op` may wait for dependent `d`: registered before it, or past RECEIVED (sent already, so it never waits
+ * for `op`). One registered after `op` and not yet sent waits for `op` instead, so the two never wait for each
+ * other. Pure.
+ */
+function mayWaitFor(d: DependentSummary, op: OperationRecord, registered: number): boolean {
+  return d.state !== 'RECEIVED' || registeredBefore(d, op, registered);
 }
 
 /** The scope an authorization belongs to, for logs (no card data: gateway, account, order only). */
@@ -1735,7 +1741,12 @@ function authorizedInOrderCurrency(auth: OperationRecord): number {
  * refundable again. A capture the PSP undid (`capture_failed`) collected nothing: no refund gives it back. Pure.
  */
 function settledSum(dependents: readonly DependentSummary[], command: CommandType): number {
-  return dependents.filter((d) => d.command === command && doneAtPsp(d) && d.undone !== true).reduce((total, d) => total + d.amount, 0);
+  return dependents.filter((d) => settled(d, command)).reduce((total, d) => total + d.amount, 0);
+}
+
+/** Whether `d` is a `command` the PSP did and did not undo: what {@link settledSum} sums. Pure. */
+function settled(d: DependentSummary, command: CommandType): boolean {
+  return d.command === command && doneAtPsp(d) && d.undone !== true;
 }
 
 /**
