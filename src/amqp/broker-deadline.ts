@@ -85,6 +85,21 @@ export function dropConnectionOf(holder: Channel | ChannelModel, reason: string)
 export type BrokerTimeoutPolicy = 'drop' | 'abandon';
 
 /**
+ * Closes the channel `opening` resolves with once it opens, unwaited, for a holder that gave up on it (its opening
+ * or its close not answered within a bound): nobody holds a channel that opens late, so it must not stay open on a
+ * shared connection. Its errors are listened to (an unlistened channel `error` would end the process); an opening
+ * that fails leaves nothing to close.
+ */
+export function closeWhenOpened(opening: Promise<Channel>): void {
+  void opening
+    .then((ch) => {
+      ch.on('error', () => undefined);
+      return ch.close();
+    })
+    .catch(() => undefined);
+}
+
+/**
  * Opens a channel on `model` (`open`: `(m) => m.createChannel()` or `m.createConfirmChannel()`) within
  * `timeoutMs`, else throws {@link BrokerTimeoutError}. Past the bound, per `onTimeout`: `drop` (the default) drops
  * the connection, as `closeChannelWithin` drops one whose close is not answered; `abandon` leaves the connection
@@ -101,14 +116,7 @@ export async function openChannelWithin<C extends Channel>(
   } catch (err) {
     if (err instanceof BrokerTimeoutError) {
       if ((options.onTimeout ?? 'drop') === 'drop') dropConnectionOf(model, `channel opening not answered within ${options.timeoutMs} ms`);
-      // Nobody holds a channel that opens late: closed then, so it does not stay open on the shared connection.
-      else
-        void opening
-          .then((ch) => {
-            ch.on('error', () => undefined);
-            return ch.close();
-          })
-          .catch(() => undefined);
+      else closeWhenOpened(opening);
     }
     throw err;
   }

@@ -1,6 +1,6 @@
 import type { Channel } from 'amqplib';
 import { Logger } from '../logging/logger';
-import { BrokerTimeoutPolicy, dropConnectionOf } from './broker-deadline';
+import { BrokerTimeoutPolicy, closeWhenOpened, dropConnectionOf } from './broker-deadline';
 import { counter } from '../metrics/metrics-registry';
 
 const closeTimeouts = () =>
@@ -66,7 +66,7 @@ export async function closeOpeningWithin(opening: Promise<Channel>, options: Cha
   const opened = await within(settled, options.timeoutMs);
   if (opened === false) {
     closeNotAnswered(options);
-    void settled.then((channel) => channel?.close()).catch(() => undefined);
+    closeWhenOpened(opening);
     return false;
   }
   if (opened === null) return true;
