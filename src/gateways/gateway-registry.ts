@@ -48,6 +48,14 @@ export function voidsOwnTransaction(type: GatewayType, command: 'capture' | 'ref
   return (gatewayDefinition(type).voidsOwnTransactions ?? []).includes(command);
 }
 
+/**
+ * {@link voidsOwnTransaction} for an operation asked about on `gateway` (its route): only a capture or refund that
+ * gateway did (the inquiry goes there), as `ResolveOptions.voidsOwnTransaction` takes it.
+ */
+export function voidsOwnTransactionAt(gateway: Pick<GatewayConfig, 'name' | 'type'>): (name: string, command: 'capture' | 'refund') => boolean {
+  return (name, command) => name === gateway.name && voidsOwnTransaction(gateway.type, command);
+}
+
 /** The transformer of a gateway type. */
 export function transformerFor(type: GatewayType): GatewayTransformer {
   return gatewayDefinition(type).transformer;

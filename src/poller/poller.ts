@@ -7,7 +7,7 @@ import { GatewayRoute } from '../gateways/gateway-route';
 import { GatewayRouter } from '../routing/gateway-router';
 import { OutcomeRecorder } from '../delivery/outcome-recorder';
 import { resolveOperationContext } from '../delivery/operation-context';
-import { voidsOwnTransaction } from '../gateways/gateway-registry';
+import { voidsOwnTransactionAt } from '../gateways/gateway-registry';
 import { inquireStatus } from '../delivery/status-inquiry';
 import { replayInquiriesWithheld, replayInquiryExpired } from '../delivery/resend-window';
 import { alertAwaitingWebhook, unresolvedGauge } from '../delivery/unresolved-operations';
@@ -157,7 +157,7 @@ export class Poller {
       // The same context delivery sent with: a capture naming our authorization asks about the PSP's object.
       // A cancel naming our capture or refund its gateway voids by its own id asks about that void.
       const resolved = await resolveOperationContext(op, ledger, {
-        voidsOwnTransaction: (gateway, command) => gateway === route.gateway.name && voidsOwnTransaction(route.gateway.type, command),
+        voidsOwnTransaction: voidsOwnTransactionAt(route.gateway),
       });
       let noTrace = false;
       if ('context' in resolved) {

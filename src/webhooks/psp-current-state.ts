@@ -1,5 +1,5 @@
 import { resolveOperationContext } from '../delivery/operation-context';
-import { voidsOwnTransaction } from '../gateways/gateway-registry';
+import { voidsOwnTransactionAt } from '../gateways/gateway-registry';
 import { inquireStatus } from '../delivery/status-inquiry';
 import { GatewayError } from '../errors/gateway-error';
 import { GatewayOutcome, inquiryHorizonOf, inquiryLagOf, inquirySupport } from '../gateways/gateway-adapter';
@@ -62,7 +62,7 @@ export async function readPspState(op: OperationRecord, deps: { ledger: Ledger; 
   const horizonMs = inquiryHorizonOf(route.transformer, op.command);
   if (horizonMs > 0 && (deps.now ? deps.now() : Date.now()) - (await lastAttemptAt(op, deps.ledger)) >= horizonMs) return { kind: 'cannot_ask' };
   const resolved = await resolveOperationContext(op, deps.ledger, {
-    voidsOwnTransaction: (gateway, command) => gateway === route.gateway.name && voidsOwnTransaction(route.gateway.type, command),
+    voidsOwnTransaction: voidsOwnTransactionAt(route.gateway),
   });
   if (!('context' in resolved))
     return { kind: 'unanswered', why: `operation ${op.id} cannot be asked about: ${'wait' in resolved ? resolved.wait : resolved.fail}` };
