@@ -19,7 +19,7 @@ import {
 import { GatewayRoute } from '../gateways/gateway-route';
 import { GatewayRouter, UNKNOWN_GATEWAY } from '../routing/gateway-router';
 import { bridgeDecline, gatewayErrorDecline } from '../gateways/gateway-declines';
-import { declineTableFor, gatewayDefinition, voidsOwnTransaction } from '../gateways/gateway-registry';
+import { configuredVoidsOwnTransaction, declineTableFor, gatewayDefinition } from '../gateways/gateway-registry';
 import { Interaction, Ledger, OperationRecord, TransitionFields } from '../ledger/ledger';
 import { afterTransition } from '../ledger/record-fields';
 import { isTerminal } from '../ledger/operation-state';
@@ -104,6 +104,33 @@ const CANCEL_REFUSAL_LINES: Readonly<Record<string, string>> = {
     'cancel of an authorization several captures took in full: no hold is left to release, and a void undoes one capture, so Cybersource refuses it unsent (SEVERAL_CAPTURES_TO_VOID); a refund returns the money',
   CAPTURE_REFUNDED:
     'cancel of a captured payment refused unsent (CAPTURE_REFUNDED): refunds give part of it back already, and a void would return all of it while they stand (money paid back twice); a refund of the rest returns what is left',
+};
+
+/**
+ * The guard a dependent's wait is counted as in `pb_cancel_void_guards_total{guard}` (those between a cancel and the
+ * other operations of its payment); undefined: counted in `pb_dependents_waiting_total` only.
+ */
+const WAIT_GUARDS: Readonly<Record<Awaiting, string | undefined>> = {
+  refunds: undefined,
+  void: 'refund_waits_for_void',
+  undelivered_captures: 'capture_not_yet_delivered',
+  void_in_flight: 'void_waits_for_void',
+  capture_void: 'void_waits_for_capture_void',
+  refund_in_flight: 'void_waits_for_refund',
+};
+
+/** The info line of a dependent's first wait, by what it waits for; undefined: the line of a wait for captures or siblings. */
+const WAIT_LINES: Readonly<Record<Awaiting, string | undefined>> = {
+  refunds:
+    'cancel waits for refunds of the captured payment it would void in flight: a void would return what they return again; refused once one succeeds, sent once they fail',
+  void: 'refund waits for a cancel that would void the captured payment it refunds: a void and a refund would return it twice; refused once the void succeeds, sent once the cancel fails',
+  undelivered_captures: undefined,
+  void_in_flight:
+    'cancel waits for another void of the same transaction not yet decided: one transaction is never voided twice; refused once that one voided it, sent once it fails',
+  capture_void:
+    'cancel waits for the void of another capture of the payment not yet decided: both voids would return what its refunds need kept; refused once that one voided its capture, sent once it fails',
+  refund_in_flight:
+    'cancel waits for refunds of the payment in flight before voiding a capture: with them the refunds would give back more than the other captures collected; refused once they succeed, sent once they fail',
 };
 
 /**
@@ -436,7 +463,7 @@ export class DeliveryService {
       gateways: this.gatewayNames,
       singleCapture: (gateway) => this.deps.config.gateways[gateway]?.type === 'stripe',
       cancelFollowsCaptures: (gateway) => this.cancelFollowsCaptures(gateway),
-      voidsOwnTransaction: (gateway, command) => this.voidsOwnTransaction(gateway, command),
+      voidsOwnTransaction: (gateway, command) => configuredVoidsOwnTransaction(this.deps.config, gateway, command),
       ...(first && op.command === 'cancel' ? { voidWindow: { now: this.now(), windowMs: (gateway: string) => this.voidWindowMs(gateway) } } : {}),
     });
     if ('wait' in resolved) {
@@ -516,12 +543,6 @@ export class DeliveryService {
     return type === undefined ? undefined : gatewayDefinition(type).storedValueVoidWindowMs;
   }
 
-  /** Whether the gateway configured as `gateway` voids a capture or refund of ours by its own id (`GatewayDefinition.voidsOwnTransactions`). */
-  private voidsOwnTransaction(gateway: string, command: 'capture' | 'refund'): boolean {
-    const type = this.deps.config.gateways[gateway]?.type;
-    return type !== undefined && voidsOwnTransaction(type, command);
-  }
-
   /**
    * Whether the gateway configured as `gateway` builds a cancel from the captures standing against its
    * authorization (a definition with `cancelVoided`: Cybersource), so a cancel there waits for captures in flight.
@@ -545,29 +566,17 @@ export class DeliveryService {
   private async waitingForSiblings(op: OperationRecord, reason: string, siblings: readonly string[], awaiting?: Awaiting): Promise<number> {
     const gateway = gatewayOf(op);
     dependentsWaiting().inc({ gateway, command: op.command });
-    if (awaiting === 'void') cancelVoidGuards().inc({ gateway, guard: 'refund_waits_for_void' });
-    if (awaiting === 'undelivered_captures') cancelVoidGuards().inc({ gateway, guard: 'capture_not_yet_delivered' });
-    if (awaiting === 'void_in_flight') cancelVoidGuards().inc({ gateway, guard: 'void_waits_for_void' });
-    if (awaiting === 'capture_void') cancelVoidGuards().inc({ gateway, guard: 'void_waits_for_capture_void' });
-    if (awaiting === 'refund_in_flight') cancelVoidGuards().inc({ gateway, guard: 'void_waits_for_refund' });
+    const guard = awaiting === undefined ? undefined : WAIT_GUARDS[awaiting];
+    if (guard !== undefined) cancelVoidGuards().inc({ gateway, guard });
     const now = this.now();
     const first = await this.deps.ledger.setFieldOnceAndGet(op.id, 'waited_for_siblings_at', String(now));
     if (!first.set) return Number.isFinite(Number(first.value)) ? Number(first.value) : now;
     await this.deps.ledger.appendInteraction(op.id, { event: 'waiting_for_siblings', siblings: siblings.join(',') });
     this.deps.logger.info(
-      awaiting === 'refunds'
-        ? 'cancel waits for refunds of the captured payment it would void in flight: a void would return what they return again; refused once one succeeds, sent once they fail'
-        : awaiting === 'void'
-          ? 'refund waits for a cancel that would void the captured payment it refunds: a void and a refund would return it twice; refused once the void succeeds, sent once the cancel fails'
-          : awaiting === 'void_in_flight'
-            ? 'cancel waits for another void of the same transaction not yet decided: one transaction is never voided twice; refused once that one voided it, sent once it fails'
-            : awaiting === 'capture_void'
-              ? 'cancel waits for the void of another capture of the payment not yet decided: both voids would return what its refunds need kept; refused once that one voided its capture, sent once it fails'
-              : awaiting === 'refund_in_flight'
-                ? 'cancel waits for refunds of the payment in flight before voiding a capture: with them the refunds would give back more than the other captures collected; refused once they succeed, sent once they fail'
-                : op.command === 'cancel'
-                  ? 'cancel waits for captures of its authorization in flight: it is sent once they succeed or fail, to release what they leave'
-                  : 'capture or refund waits for others of its authorization in flight ahead of it',
+      (awaiting === undefined ? undefined : WAIT_LINES[awaiting]) ??
+        (op.command === 'cancel'
+          ? 'cancel waits for captures of its authorization in flight: it is sent once they succeed or fail, to release what they leave'
+          : 'capture or refund waits for others of its authorization in flight ahead of it'),
       {
         operation_id: op.id,
         command: op.command,

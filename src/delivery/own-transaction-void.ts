@@ -1,7 +1,7 @@
 import { Counter } from 'prom-client';
 import { Config } from '../config/config';
 import { GatewayOutcome } from '../gateways/gateway-adapter';
-import { voidsOwnTransaction } from '../gateways/gateway-registry';
+import { configuredVoidsOwnTransaction } from '../gateways/gateway-registry';
 import { CancelEffect } from '../ledger/cancel-effect';
 import { Ledger, OperationRecord } from '../ledger/ledger';
 import { gatewayOf } from '../ledger/routing-record';
@@ -48,8 +48,7 @@ export async function ownTransactionVoidOf(op: OperationRecord, config: Config, 
   if (op.command !== 'cancel' || op.payment.gateway_key === op.id) return null;
   const named = await ledger.get(op.payment.gateway_key);
   if (!named || (named.command !== 'capture' && named.command !== 'refund')) return null;
-  const type = config.gateways[gatewayOf(named)]?.type;
-  if (type === undefined || !voidsOwnTransaction(type, named.command)) return null;
+  if (!configuredVoidsOwnTransaction(config, gatewayOf(named), named.command)) return null;
   return { named, command: named.command };
 }
 

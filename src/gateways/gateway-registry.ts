@@ -48,6 +48,12 @@ export function voidsOwnTransaction(type: GatewayType, command: 'capture' | 'ref
   return (gatewayDefinition(type).voidsOwnTransactions ?? []).includes(command);
 }
 
+/** {@link voidsOwnTransaction} for the gateway configured as `gateway` in `config` (false for one not configured). */
+export function configuredVoidsOwnTransaction(config: Pick<Config, 'gateways'>, gateway: string, command: 'capture' | 'refund'): boolean {
+  const type = config.gateways[gateway]?.type;
+  return type !== undefined && voidsOwnTransaction(type, command);
+}
+
 /**
  * {@link voidsOwnTransaction} for an operation asked about on `gateway` (its route): only a capture or refund that
  * gateway did (the inquiry goes there), as `ResolveOptions.voidsOwnTransaction` takes it.
