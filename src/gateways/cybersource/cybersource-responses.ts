@@ -439,7 +439,7 @@ export function parseCybersourceSearchResponse(ctx: OperationContext, response: 
     withAuthorizedMoney(ctx, outcome, cybersourceConfirmedMoney(amounts, ['authorizedAmount', 'totalAmount'], ctx.payment.currency));
   }
   if (ctx.command === 'revalidate' && outcome.status !== 'FAIL' && outcome.gatewayReference) outcome.newGatewayKey = outcome.gatewayReference;
-  // A void of our capture or refund counts only where the search shows it VOIDED: any other success waits.
+  // A void of our capture or refund counts only where the search shows it voided (`showsVoided`): any other success waits.
   if (ctx.voidOf && outcome.status === 'SUCCESS' && !showsVoided(newest)) {
     outcome.status = 'PENDING';
     outcome.gatewayStatus = `${outcome.gatewayStatus ?? ''} (not VOIDED)`;
@@ -458,13 +458,17 @@ export function parseCybersourceSearchResponse(ctx: OperationContext, response: 
 }
 
 /**
- * Whether a search summary shows its transaction `VOIDED`: its `status` or `applicationInformation.status`, or the
- * status of its void application (`ics_void`).
+ * Whether a search summary shows its transaction `VOIDED`: its `status` or `applicationInformation.status`, or its
+ * void application (`ics_void`) either `VOIDED` or, naming no status, successful (rCode 1): the search reports each
+ * service's result in its application ("Each transaction type separately returns their own status, reasonCode,
+ * rCode, and rFlag"), as `captured` reads `ics_bill`. Without this, a void whose own answer was lost would stay
+ * undecided, and the refunds behind it wait, whenever the search names no status. A status other than `VOIDED`
+ * (`PENDING`, `TRANSMITTED`…) still names no void done.
  */
 function showsVoided(summary: Json): boolean {
   const app = obj(summary.applicationInformation);
   if (summary.status === 'VOIDED' || app?.status === 'VOIDED') return true;
-  return applicationsOf(summary).some((a) => a.name === 'ics_void' && a.status === 'VOIDED');
+  return applicationsOf(summary).some((a) => a.name === 'ics_void' && (a.status === 'VOIDED' || (a.status === undefined && String(a.rCode) === '1')));
 }
 
 /** The newest summary of an inquiry's search answer, and the id of its transaction, when its details are needed. */

@@ -120,9 +120,24 @@ describe('Cybersource void of a capture or refund named by its own id', () => {
       'SUCCESS',
       { applicationInformation: { rCode: '1', applications: [{ name: 'ics_void', status: 'VOIDED', rCode: '1' }] } },
     ],
+    [
+      "an ics_void application with rCode 1 and no status (the search names each service's result)",
+      'SUCCESS',
+      { applicationInformation: { rCode: '1', rFlag: 'SOK', reasonCode: '100', applications: [{ name: 'ics_void', rCode: '1', rFlag: 'SOK' }] } },
+    ],
+    [
+      'an ics_void application with rCode 1 and status PENDING',
+      'PENDING',
+      { applicationInformation: { rCode: '1', applications: [{ name: 'ics_void', status: 'PENDING', rCode: '1' }] } },
+    ],
+    [
+      'another application with rCode 1 (no void named)',
+      'PENDING',
+      { applicationInformation: { rCode: '1', applications: [{ name: 'ics_bill', rCode: '1' }] } },
+    ],
     ['rCode 1 only', 'PENDING', { applicationInformation: { rCode: '1', rFlag: 'SOK', reasonCode: '100' } }],
     ['a status PENDING', 'PENDING', { status: 'PENDING' }],
-  ] as const)("counts an inquiry's hit for a void only when it shows it VOIDED: %s reads %s", (_what, expected, summary) => {
+  ] as const)("counts an inquiry's hit for a void only when it shows it VOIDED or its ics_void application succeeded: %s reads %s", (_what, expected, summary) => {
     const search = response(201, {
       totalCount: 1,
       _embedded: {
