@@ -70,21 +70,16 @@ const TAKE_ERROR_LINES: Readonly<Record<TakePath, string>> = {
 };
 
 /**
- * Longest one rate-limit take waits for Redis, ms (500). Past it the take counts as Redis not answering:
- * its commands go on unlimited (`pb_rate_limit_unavailable_total`, the `rate limit not checked` warn line),
- * so a Redis that accepts and never answers (a Cluster client queueing commands while every node is down, a
- * hung server) never holds a pair's commands for the client's command timeout. Its answer, if it comes later,
- * is dropped: the tokens it took are lost to the bucket (fewer commands go through, never more).
+ * The take deadline for a configuration: `rate_limits.take_deadline_ms` (500 by default), plus on a Redis
+ * Cluster its client's retry delay (`redis.cluster.retry_delay_ms`, 400 by default): one retry after a failover
+ * or CLUSTERDOWN is a slow answer, not an outage, and the limit should still apply to it. Past it a take counts
+ * as Redis not answering: its commands go on unlimited (`pb_rate_limit_unavailable_total`, the `rate limit not
+ * checked` warn line), so a Redis that accepts and never answers (a Cluster client queueing commands while every
+ * node is down, a hung server) never holds a pair's commands for the client's command timeout. Its answer, if it
+ * comes later, is dropped: the tokens it took are lost to the bucket (fewer commands go through, never more).
  */
-export const TAKE_DEADLINE_MS = 500;
-
-/**
- * The take deadline for a Redis deployment: {@link TAKE_DEADLINE_MS}, plus on a Redis Cluster its client's retry
- * delay (`redis.cluster.retry_delay_ms`, 400 by default): one retry after a failover or CLUSTERDOWN is a slow answer,
- * not an outage, and the limit should still apply to it.
- */
-export function takeDeadlineMs(config: Pick<Config, 'redis'>): number {
-  return TAKE_DEADLINE_MS + (config.redis.cluster?.retryDelayMs ?? 0);
+export function takeDeadlineMs(config: Pick<Config, 'redis' | 'rateLimits'>): number {
+  return config.rateLimits.takeDeadlineMs + (config.redis.cluster?.retryDelayMs ?? 0);
 }
 
 /** The error of a take that was not answered within its deadline (`withinDeadline`): counted `reason="deadline"`. */
@@ -231,7 +226,7 @@ interface Lease {
  * wait for the round trip (its tokens add to what is left). Takes are counted in
  * `pb_rate_limit_takes_total{where}`. The intake takes one at a time.
  *
- * If Redis cannot answer, or does not within {@link TAKE_DEADLINE_MS}, the command goes on (counted, logged at
+ * If Redis cannot answer, or does not within {@link takeDeadlineMs}, the command goes on (counted, logged at
  * most once a minute): a limit is a protection, not a reason to refuse payments while Redis restarts. A take
  * Redis answers with an error reply (a script error, OOM, BUSY) is tried again, its commands waiting in order,
  * up to {@link TAKE_ERROR_TRIES} times in a row; then each of them is rejected with the error.
@@ -322,7 +317,7 @@ export class RateLimiter {
    * ones, captures, cancels and refunds, before the rest), and one timer per queue wakes it when the bucket
    * said a lease's worth of tokens would be free: one Redis take a wake lets as many go as it granted, however
    * many are held, never a wake per held command. When Redis does not answer, the take's commands go on
-   * unlimited, as a single command's would, and so when it does not answer within {@link TAKE_DEADLINE_MS}.
+   * unlimited, as a single command's would, and so when it does not answer within {@link takeDeadlineMs}.
    * Rejects with {@link StoppedWhileHeld} when `isRunning()` is false at a wake or between takes (wakes are at
    * most {@link MAX_HOLD_WAKE_MS} apart). A take Redis answers with an error keeps the commands held in their
    * order and is tried again after a backoff; after {@link TAKE_ERROR_TRIES} in a row every command then held
