@@ -228,7 +228,8 @@ interface Lease {
  *
  * If Redis cannot answer, or does not within {@link takeDeadlineMs}, the command goes on (counted, logged at
  * most once a minute): a limit is a protection, not a reason to refuse payments while Redis restarts. A take
- * Redis answers with an error reply (a script error, OOM, BUSY) is tried again, its commands waiting in order,
+ * Redis answers with an error reply (a script error, WRONGTYPE; LOADING, BUSY, OOM and a failover's replies are
+ * an outage, see {@link isDependencyOutage}) is tried again, its commands waiting in order,
  * up to {@link TAKE_ERROR_TRIES} times in a row; then each of them is rejected with the error.
  */
 export class RateLimiter {
