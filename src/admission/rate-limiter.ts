@@ -45,46 +45,55 @@ export interface LimitSubject {
 }
 
 /**
- * `pb_rate_limit_take_errors_total{where}`: takes of held commands that Redis answered with an error (not an
- * outage); the held commands stay queued in order and the take is retried, {@link TAKE_ERROR_TRIES} times.
+ * Which take Redis answered with an error: a held queue's wake (`held`, {@link RateLimiter.waitForToken}) or a
+ * worker's lease take that commands wait for in {@link RateLimiter.take} (`lease`).
+ */
+type TakePath = 'held' | 'lease';
+
+/**
+ * `pb_rate_limit_take_errors_total{where,path}`: takes that Redis answered with an error (not an outage); their
+ * commands stay queued in order and the take is retried, {@link TAKE_ERROR_TRIES} times. `where` is the
+ * limiter's (as in `pb_rate_limit_takes_total`), `path` the take's ({@link TakePath}).
  */
 function limiterTakeErrors() {
   return counter(
     'pb_rate_limit_take_errors_total',
-    'Rate-limit takes for held commands that Redis answered with an error (not an outage); the commands stay held in order and the take is retried',
-    ['where'] as const,
+    'Rate-limit takes that Redis answered with an error (not an outage), by where and path (held: a wake of held commands, lease: a worker lease take); the commands stay queued in order and the take is retried',
+    ['where', 'path'] as const,
   );
 }
 
-/**
- * Longest one rate-limit take waits for Redis, ms (500). Past it the take counts as Redis not answering:
- * its commands go on unlimited (`pb_rate_limit_unavailable_total`, the `rate limit not checked` warn line),
- * so a Redis that accepts and never answers (a Cluster client queueing commands while every node is down, a
- * hung server) never holds a pair's commands for the client's command timeout. Its answer, if it comes later,
- * is dropped: the tokens it took are lost to the bucket (fewer commands go through, never more).
- */
-export const TAKE_DEADLINE_MS = 500;
+/** The warn line of a take's first error reply in a row, by {@link TakePath}. */
+const TAKE_ERROR_LINES: Readonly<Record<TakePath, string>> = {
+  held: 'rate limit take failed: Redis answered with an error; held commands kept in order, take retried (rate-limited log line)',
+  lease: 'rate limit take failed: Redis answered with an error; commands waiting for the lease kept in order, take retried (rate-limited log line)',
+};
 
 /**
- * The take deadline for a Redis deployment: {@link TAKE_DEADLINE_MS}, plus on a Redis Cluster its client's retry
- * delay (`redis.cluster.retry_delay_ms`, 400 by default): one retry after a failover or CLUSTERDOWN is a slow answer,
- * not an outage, and the limit should still apply to it.
+ * The take deadline for a configuration: `rate_limits.take_deadline_ms` (500 by default), plus on a Redis
+ * Cluster its client's retry delay (`redis.cluster.retry_delay_ms`, 400 by default): one retry after a failover
+ * or CLUSTERDOWN is a slow answer, not an outage, and the limit should still apply to it. Past it a take counts
+ * as Redis not answering: its commands go on unlimited (`pb_rate_limit_unavailable_total`, the `rate limit not
+ * checked` warn line), so a Redis that accepts and never answers (a Cluster client queueing commands while every
+ * node is down, a hung server) never holds a pair's commands for the client's command timeout. Its answer, if it
+ * comes later, is dropped: the tokens it took are lost to the bucket (fewer commands go through, never more).
  */
-export function takeDeadlineMs(config: Pick<Config, 'redis'>): number {
-  return TAKE_DEADLINE_MS + (config.redis.cluster?.retryDelayMs ?? 0);
+export function takeDeadlineMs(config: Pick<Config, 'redis' | 'rateLimits'>): number {
+  return config.rateLimits.takeDeadlineMs + (config.redis.cluster?.retryDelayMs ?? 0);
 }
 
 /** The error of a take that was not answered within its deadline (`withinDeadline`): counted `reason="deadline"`. */
 class TakeDeadlinePassed extends DependencyUnavailableError {}
 
 /**
- * Takes of one queue of held commands that Redis may answer with an error in a row before each of them is
- * rejected with it (their callers retry or dead-letter): until then they stay queued in the order they were
- * held, and the take is tried again after {@link TAKE_ERROR_BACKOFF_MS}, doubled each time.
+ * Takes that Redis may answer with an error in a row, for one queue of held commands or one lease take of a
+ * pair, before each command waiting for it is rejected with the error (their callers retry or dead-letter):
+ * until then they stay queued in order, and the take is tried again after {@link TAKE_ERROR_BACKOFF_MS},
+ * doubled each time.
  */
 export const TAKE_ERROR_TRIES = 3;
 
-/** First wait before a held queue's take is tried again after an error reply, ms (100; then 200, …). */
+/** First wait before a take is tried again after an error reply, ms (100; then 200, …). */
 const TAKE_ERROR_BACKOFF_MS = 100;
 
 /**
@@ -217,8 +226,11 @@ interface Lease {
  * wait for the round trip (its tokens add to what is left). Takes are counted in
  * `pb_rate_limit_takes_total{where}`. The intake takes one at a time.
  *
- * If Redis cannot answer, or does not within {@link TAKE_DEADLINE_MS}, the command goes on (counted, logged at
- * most once a minute): a limit is a protection, not a reason to refuse payments while Redis restarts.
+ * If Redis cannot answer, or does not within {@link takeDeadlineMs}, the command goes on (counted, logged at
+ * most once a minute): a limit is a protection, not a reason to refuse payments while Redis restarts. A take
+ * Redis answers with an error reply (a script error, WRONGTYPE; LOADING, BUSY, OOM and a failover's replies are
+ * an outage, see {@link isDependencyOutage}) is tried again, its commands waiting in order,
+ * up to {@link TAKE_ERROR_TRIES} times in a row; then each of them is rejected with the error.
  */
 export class RateLimiter {
   private readonly buckets: TokenBuckets;
@@ -254,6 +266,9 @@ export class RateLimiter {
    * commands of the same channel and account are held ({@link waitForToken}), a new one is refused without a
    * look at the bucket: it queues behind them, so held commands go first, in the order they were held. An
    * `urgent` one (a capture, cancel or refund) queues only behind urgent ones. Default false.
+   *
+   * With a lease, a take Redis answers with an error keeps the commands waiting for it in order and is tried
+   * again after a backoff; after {@link TAKE_ERROR_TRIES} in a row each of them is rejected with the error.
    */
   async take(subject: LimitSubject, urgent = false): Promise<RateDecision> {
     if (!this.enabled) return ALLOWED;
@@ -303,7 +318,7 @@ export class RateLimiter {
    * ones, captures, cancels and refunds, before the rest), and one timer per queue wakes it when the bucket
    * said a lease's worth of tokens would be free: one Redis take a wake lets as many go as it granted, however
    * many are held, never a wake per held command. When Redis does not answer, the take's commands go on
-   * unlimited, as a single command's would, and so when it does not answer within {@link TAKE_DEADLINE_MS}.
+   * unlimited, as a single command's would, and so when it does not answer within {@link takeDeadlineMs}.
    * Rejects with {@link StoppedWhileHeld} when `isRunning()` is false at a wake or between takes (wakes are at
    * most {@link MAX_HOLD_WAKE_MS} apart). A take Redis answers with an error keeps the commands held in their
    * order and is tried again after a backoff; after {@link TAKE_ERROR_TRIES} in a row every command then held
@@ -351,23 +366,13 @@ export class RateLimiter {
           // An error reply (an outage is 'unavailable'). Rejected at once, their callers would back off while
           // newer commands, finding no queue, went ahead of them: they stay queued, in order, a few more tries.
           q.faults += 1;
-          limiterTakeErrors().inc({ where: this.deps.where });
-          if (q.faults >= TAKE_ERROR_TRIES) {
+          const backoff = this.afterTakeError(err, 'held', q.faults, { held });
+          if (backoff === null) {
             q.faults = 0;
             for (const w of [...q.urgent.splice(0), ...q.waiters.splice(0)]) w.reject(err);
             break;
           }
-          this.throttle.warn(
-            'take-error',
-            'rate limit take failed: Redis answered with an error; held commands kept in order, take retried (rate-limited log line)',
-            {
-              error: (err as Error).message,
-              where: this.deps.where,
-              held,
-              attempt: q.faults,
-            },
-          );
-          this.wakeAfter(subject, pair, q, TAKE_ERROR_BACKOFF_MS * 2 ** (q.faults - 1));
+          this.wakeAfter(subject, pair, q, backoff);
           return;
         }
         q.faults = 0;
@@ -414,10 +419,26 @@ export class RateLimiter {
     return held.size;
   }
 
-  /** One take for a pair's lease: fills `held` with what was granted; the decision every waiter shares. */
+  /**
+   * One take for a pair's lease: fills `held` with what was granted; the decision every waiter shares. A take
+   * Redis answers with an error is tried again after a backoff, its waiters (and any that join) still waiting
+   * in order; after {@link TAKE_ERROR_TRIES} in a row it rejects with the error, and so does every waiter.
+   */
   private async leaseFromRedis(subject: LimitSubject, held: Lease, want: number): Promise<RateDecision> {
     try {
-      const result = await this.takeFromRedis(subject, want);
+      let result: TakeResult | 'unavailable';
+      for (let faults = 1; ; faults += 1) {
+        try {
+          result = await this.takeFromRedis(subject, want);
+          break;
+        } catch (err) {
+          // An error reply (an outage is 'unavailable'). Rejected at once, the waiters would each retry on
+          // their own and lose their order to newer commands: they wait for a few more tries, in order.
+          const backoff = this.afterTakeError(err, 'lease', faults, { joined: held.joined });
+          if (backoff === null) throw err;
+          await new Promise((r) => setTimeout(r, backoff));
+        }
+      }
       // Redis did not answer: the lease lets `want` commands through, as a take of one would have each.
       if (result === 'unavailable' || result.granted > 0) {
         const now = this.now();
@@ -432,6 +453,27 @@ export class RateLimiter {
       held.demand = held.joined;
       held.joined = 0;
     }
+  }
+
+  /**
+   * Counts a take's error reply, the `faults`-th in a row, and says what follows: the wait before the take is
+   * tried again ({@link TAKE_ERROR_BACKOFF_MS}, doubled each time), or null once {@link TAKE_ERROR_TRIES} in a
+   * row failed (its commands are then rejected with the error). The first of a series writes the warn line, at
+   * most once a minute per path.
+   */
+  private afterTakeError(err: unknown, path: TakePath, faults: number, waiting: Record<string, number>): number | null {
+    limiterTakeErrors().inc({ where: this.deps.where, path });
+    if (faults >= TAKE_ERROR_TRIES) return null;
+    if (faults === 1) {
+      this.throttle.warn(`take-error:${path}`, TAKE_ERROR_LINES[path], {
+        error: (err as Error).message,
+        where: this.deps.where,
+        path,
+        ...waiting,
+        tries: TAKE_ERROR_TRIES,
+      });
+    }
+    return TAKE_ERROR_BACKOFF_MS * 2 ** (faults - 1);
   }
 
   /**

@@ -545,6 +545,12 @@ export interface RateLimitsConfig {
    * the consumer's hot path; 1 = one round trip per command, exact). The intake always takes one. Default 8.
    */
   readonly leaseTokens: number;
+  /**
+   * Longest one rate-limit take waits for Redis, ms (plus `redis.cluster.retry_delay_ms` on a Cluster): past it
+   * Redis counts as not answering and the command goes on unlimited (`pb_rate_limit_unavailable_total{reason="deadline"}`);
+   * a later answer is dropped. Default 500, 50 to 5000 (the Redis client's own command timeout).
+   */
+  readonly takeDeadlineMs: number;
 }
 
 /**

@@ -393,6 +393,7 @@ function rateLimitsOf(p: Params): RateLimitsConfig {
     byChannel: limits(p['rate_limits.by_channel']),
     byAccount: limits(p['rate_limits.by_account']),
     leaseTokens: num(p, 'rate_limits.lease_tokens'),
+    takeDeadlineMs: num(p, 'rate_limits.take_deadline_ms'),
   };
 }
 

@@ -4,7 +4,7 @@
 // @ts-nocheck
 "use strict";
 export const parameters = validate21;
-const schema6 = {"type":"object","additionalProperties":false,"required":["service_bus.url","service_bus.endpoint_name","service_bus.secret","service_bus.public_url","mom_client.client_id","mom_client.client_secret","mom_client.oauth_server_url","amqp.url","redis.url"],"properties":{"service_bus.url":{"$ref":"#/definitions/p0"},"service_bus.rpc_path":{"$ref":"#/definitions/p1","default":"/"},"service_bus.endpoint_name":{"$ref":"#/definitions/p2"},"service_bus.secret":{"$ref":"#/definitions/p3"},"service_bus.public_url":{"$ref":"#/definitions/p4"},"service_bus.delegate_path":{"$ref":"#/definitions/p5","default":"/delegate/oms"},"service_bus.subscribes":{"$ref":"#/definitions/p6","default":[]},"service_bus.amount_units":{"$ref":"#/definitions/p7","default":"minor"},"service_bus.timeout_ms":{"$ref":"#/definitions/p8","default":10000},"service_bus.method.register":{"$ref":"#/definitions/p9","default":"magento.service_bus.remote.register"},"service_bus.method.unregister":{"$ref":"#/definitions/p10","default":"magento.service_bus.remote.unregister"},"service_bus.method.validate":{"$ref":"#/definitions/p11","default":"magento.payments.payments_management.validate"},"service_bus.method.revalidate":{"$ref":"#/definitions/p12","default":"magento.payments.payments_management.revalidate"},"service_bus.method.capture":{"$ref":"#/definitions/p13","default":"magento.payments.payments_management.capture"},"service_bus.method.cancel":{"$ref":"#/definitions/p14","default":"magento.payments.payments_management.cancel"},"service_bus.method.refund":{"$ref":"#/definitions/p15","default":"magento.payments.payments_management.refund"},"service_bus.method.validated":{"$ref":"#/definitions/p16","default":"magento.payments.payments_management.validated"},"service_bus.method.revalidated":{"$ref":"#/definitions/p17","default":"magento.payments.payments_management.revalidated"},"service_bus.method.captured":{"$ref":"#/definitions/p18","default":"magento.payments.payments_management.captured"},"service_bus.method.cancelled":{"$ref":"#/definitions/p19","default":"magento.payments.payments_management.cancelled"},"service_bus.method.refunded":{"$ref":"#/definitions/p20","default":"magento.payments.payments_management.refunded"},"service_bus.method.authorized":{"$ref":"#/definitions/p21","default":"magento.payments.payments_management.authorized"},"service_bus.method.sold":{"$ref":"#/definitions/p22","default":"magento.payments.payments_management.sold"},"service_bus.method.tokenized":{"$ref":"#/definitions/p23","default":"magento.payments.payments_management.tokenized"},"service_bus.method.refund_updated":{"$ref":"#/definitions/p24","default":"magento.postsales.refund_management.updated"},"service_bus.method.authorization_expiring":{"$ref":"#/definitions/p25","default":"magento.payments.payments_management.authorization_expiring"},"service_bus.method.adjusted":{"$ref":"#/definitions/p26","default":"magento.payments.payments_management.adjusted"},"service_bus.method.balance_inquiry":{"$ref":"#/definitions/p27","default":"magento.payments.payments_management.balance_inquiry"},"service_bus.method.reload":{"$ref":"#/definitions/p28","default":"magento.payments.payments_management.reload"},"service_bus.method.issue":{"$ref":"#/definitions/p29","default":"magento.payments.payments_management.issue"},"service_bus.method.activate":{"$ref":"#/definitions/p30","default":"magento.payments.payments_management.activate"},"service_bus.method.deactivate":{"$ref":"#/definitions/p31","default":"magento.payments.payments_management.deactivate"},"service_bus.method.merge_balance":{"$ref":"#/definitions/p32","default":"magento.payments.payments_management.merge_balance"},"service_bus.method.balance_reported":{"$ref":"#/definitions/p33","default":"magento.payments.payments_management.balance_reported"},"service_bus.method.reloaded":{"$ref":"#/definitions/p34","default":"magento.payments.payments_management.reloaded"},"service_bus.method.issued":{"$ref":"#/definitions/p35","default":"magento.payments.payments_management.issued"},"service_bus.method.activated":{"$ref":"#/definitions/p36","default":"magento.payments.payments_management.activated"},"service_bus.method.deactivated":{"$ref":"#/definitions/p37","default":"magento.payments.payments_management.deactivated"},"service_bus.method.balance_merged":{"$ref":"#/definitions/p38","default":"magento.payments.payments_management.balance_merged"},"service_bus.method.recurring_failed":{"$ref":"#/definitions/p39","default":"magento.payments.payments_management.recurring_failed"},"service_bus.method.split_tender_settled":{"$ref":"#/definitions/p40","default":"magento.payments.payments_management.split_tender_settled"},"mom_client.client_id":{"$ref":"#/definitions/p41"},"mom_client.client_secret":{"$ref":"#/definitions/p42"},"mom_client.oauth_server_url":{"$ref":"#/definitions/p43"},"mom_client.token_path":{"$ref":"#/definitions/p44","default":"/oauth/token"},"mom_client.scope":{"$ref":"#/definitions/p45","default":""},"mom_client.client_auth":{"$ref":"#/definitions/p46","default":"header"},"mom_client.refresh_margin_s":{"$ref":"#/definitions/p47","default":60},"amqp.url":{"$ref":"#/definitions/p48"},"amqp.exchange.commands":{"$ref":"#/definitions/p49","default":"payment-bridge.commands"},"amqp.queue.commands":{"$ref":"#/definitions/p50","default":"worker:payment:command"},"amqp.queue.type":{"$ref":"#/definitions/p51","default":"quorum"},"amqp.exchange.dead_letter":{"$ref":"#/definitions/p52","default":"payment-bridge.dead-letter"},"amqp.queue.dead_letter":{"$ref":"#/definitions/p53","default":"worker:payment:dead-letter"},"amqp.prefetch":{"$ref":"#/definitions/p54","default":50},"amqp.publish_timeout_ms":{"$ref":"#/definitions/p55","default":5000},"amqp.reconnect_ms":{"$ref":"#/definitions/p56","default":1000},"amqp.urls":{"$ref":"#/definitions/p57","default":[]},"amqp.queue.dead_letter_strategy":{"$ref":"#/definitions/p58","default":"at-most-once"},"amqp.dead_letter_archive_interval_ms":{"$ref":"#/definitions/p59","default":10000},"redis.url":{"$ref":"#/definitions/p60"},"redis.key_prefix":{"$ref":"#/definitions/p61","default":"pb:"},"redis.cluster.nodes":{"$ref":"#/definitions/p62","default":[]},"redis.cluster.retry_delay_ms":{"$ref":"#/definitions/p63","default":400},"redis.cluster.retry_delay_on_moved_ms":{"$ref":"#/definitions/p64","default":100},"redis.cluster.max_redirections":{"$ref":"#/definitions/p65","default":16},"redis.cluster.slots_refresh_interval_ms":{"$ref":"#/definitions/p66","default":5000},"redis.replica_acks":{"$ref":"#/definitions/p67","default":0},"redis.replica_ack_timeout_ms":{"$ref":"#/definitions/p68","default":1000},"http.host":{"$ref":"#/definitions/p69","default":"127.0.0.1"},"http.port":{"$ref":"#/definitions/p70","default":8080},"http.intake_path":{"$ref":"#/definitions/p71","default":"/bus"},"http.body_limit_bytes":{"$ref":"#/definitions/p72","default":262144},"http.discard_limit_bytes":{"$ref":"#/definitions/p73","default":4194304},"http.discard_timeout_ms":{"$ref":"#/definitions/p74","default":5000},"proxy.host":{"$ref":"#/definitions/p75","default":""},"proxy.port":{"$ref":"#/definitions/p76","default":0},"delivery.concurrency":{"$ref":"#/definitions/p77","default":100},"delivery.backoff_base_ms":{"$ref":"#/definitions/p78","default":500},"delivery.backoff_max_ms":{"$ref":"#/definitions/p79","default":60000},"delivery.max_age_ms":{"$ref":"#/definitions/p80","default":0},"delivery.breaker_failure_threshold":{"$ref":"#/definitions/p81","default":20},"delivery.breaker_open_ms":{"$ref":"#/definitions/p82","default":1000},"delivery.config_grace_ms":{"$ref":"#/definitions/p83","default":1800000},"delivery.retry_after_max_ms":{"$ref":"#/definitions/p84","default":300000},"delivery.late_failure_confirm_ms":{"$ref":"#/definitions/p85","default":30000},"delivery.recapture_failure_wait_ms":{"$ref":"#/definitions/p86","default":86400000},"delivery.parked_outcome_ttl_ms":{"$ref":"#/definitions/p87","default":2592000000},"events.concurrency":{"$ref":"#/definitions/p88","default":50},"events.backoff_base_ms":{"$ref":"#/definitions/p89","default":250},"events.backoff_max_ms":{"$ref":"#/definitions/p90","default":30000},"queues.watchdog_interval_ms":{"$ref":"#/definitions/p91","default":15000},"leases.holder_ttl_ms":{"$ref":"#/definitions/p92","default":2000},"poller.schedule_ms":{"$ref":"#/definitions/p93","default":[60000,300000,1800000,7200000,86400000]},"poller.in_process_interval_ms":{"$ref":"#/definitions/p94","default":0},"poller.unresolved_interval_ms":{"$ref":"#/definitions/p95","default":3600000},"poller.webhook_wait_alert_ms":{"$ref":"#/definitions/p96","default":86400000},"registration.attempts":{"$ref":"#/definitions/p97","default":5},"registration.backoff_base_ms":{"$ref":"#/definitions/p98","default":500},"authorizations.validity_ms":{"$ref":"#/definitions/p99","default":{}},"authorizations.expiry_warning_ms":{"$ref":"#/definitions/p100","default":86400000},"authorizations.orphan_reversal":{"$ref":"#/definitions/p101","default":"dry_run"},"authorizations.orphan_void_after_ms":{"$ref":"#/definitions/p102","default":345600000},"authorizations.orphan_void_after_ms_by_account":{"$ref":"#/definitions/p103","default":{}},"authorizations.sweep_limit":{"$ref":"#/definitions/p104","default":1000},"monitoring.host":{"$ref":"#/definitions/p105","default":"127.0.0.1"},"monitoring.worker_port":{"$ref":"#/definitions/p106","default":0},"monitoring.poller_port":{"$ref":"#/definitions/p107","default":0},"monitoring.ready_max_event_lag_ms":{"$ref":"#/definitions/p108","default":60000},"shutdown.deadline_ms":{"$ref":"#/definitions/p109","default":30000},"poller.interval_ms":{"$ref":"#/definitions/p110","default":30000},"log.level":{"$ref":"#/definitions/p111","default":"info"},"split_tender.refund_order":{"$ref":"#/definitions/p112","default":"card_first"},"split_tender.sweep_interval_ms":{"$ref":"#/definitions/p113","default":500},"security.allow_insecure_http":{"$ref":"#/definitions/p114","default":false},"edge.max_connections":{"$ref":"#/definitions/p115","default":4000},"edge.max_connections_per_ip":{"$ref":"#/definitions/p116","default":512},"edge.headers_timeout_ms":{"$ref":"#/definitions/p117","default":10000},"edge.request_timeout_ms":{"$ref":"#/definitions/p118","default":30000},"edge.keep_alive_timeout_ms":{"$ref":"#/definitions/p119","default":30000},"edge.trusted_proxies":{"$ref":"#/definitions/p120","default":[]},"edge.allow.intake":{"$ref":"#/definitions/p121","default":[]},"edge.allow.webhooks":{"$ref":"#/definitions/p122","default":{}},"edge.allow.admin":{"$ref":"#/definitions/p123","default":[]},"edge.tls.cert_file":{"$ref":"#/definitions/p124","default":""},"edge.tls.key_file":{"$ref":"#/definitions/p125","default":""},"edge.tls.ca_file":{"$ref":"#/definitions/p126","default":""},"service_bus.secret_previous":{"$ref":"#/definitions/p127","default":""},"service_bus.secret_next":{"$ref":"#/definitions/p128","default":""},"audit.stream_max_len":{"$ref":"#/definitions/p129","default":10000},"console.enabled":{"$ref":"#/definitions/p130","default":false},"console.bind":{"$ref":"#/definitions/p131","default":"127.0.0.1"},"console.port":{"$ref":"#/definitions/p132","default":8081},"console.path":{"$ref":"#/definitions/p133","default":"/console"},"console.username":{"$ref":"#/definitions/p134","default":"operator"},"console.password":{"$ref":"#/definitions/p135","default":""},"console.session_ttl_ms":{"$ref":"#/definitions/p136","default":28800000},"console.session_idle_ms":{"$ref":"#/definitions/p137","default":900000},"console.stuck_after_ms":{"$ref":"#/definitions/p138","default":300000},"console.secure_cookie":{"$ref":"#/definitions/p139","default":"auto"},"console.allowed_hosts":{"$ref":"#/definitions/p140","default":[]},"channels.credentials":{"$ref":"#/definitions/p141","default":{}},"channels.free_text_fields":{"$ref":"#/definitions/p142","default":["payment.custom_attributes","payment.note","payment.notes","payment.comment","payment.gift_message","payment.lines[].item_name"]},"channels.profiles":{"$ref":"#/definitions/p143","default":[]},"channels.triage.min_amount":{"$ref":"#/definitions/p144","default":100000},"channels.triage.min_amount_by_currency":{"$ref":"#/definitions/p145","default":{}},"channels.triage.commands":{"$ref":"#/definitions/p146","default":["capture","refund"]},"channels.triage.channels":{"$ref":"#/definitions/p147","default":[]},"channels.triage.index_size":{"$ref":"#/definitions/p148","default":10000},"channels.triage.retention_ms":{"$ref":"#/definitions/p149","default":2592000000},"routing.rules":{"$ref":"#/definitions/p150","default":[]},"routing.agreements":{"$ref":"#/definitions/p151","default":[]},"routing.require_agreement":{"$ref":"#/definitions/p152","default":false},"routing.country_attributes":{"$ref":"#/definitions/p153","default":["country","billing_country","country_code"]},"routing.failover.enabled":{"$ref":"#/definitions/p154","default":false},"routing.failover.decline_codes":{"$ref":"#/definitions/p155","default":[]},"routing.payment_methods.rpc_method":{"$ref":"#/definitions/p156","default":"magento.payments.payments_management.payment_methods"},"routing.payment_methods.cache_ms":{"$ref":"#/definitions/p157","default":30000},"routing.payment_methods.by_gateway":{"$ref":"#/definitions/p158","default":{}},"routing.payment_methods.gateway_timeout_ms":{"$ref":"#/definitions/p159","default":3000},"rate_limits.enabled":{"$ref":"#/definitions/p160","default":true},"rate_limits.channel_per_s":{"$ref":"#/definitions/p161","default":10000},"rate_limits.channel_burst":{"$ref":"#/definitions/p162","default":20000},"rate_limits.account_per_s":{"$ref":"#/definitions/p163","default":5000},"rate_limits.account_burst":{"$ref":"#/definitions/p164","default":10000},"rate_limits.by_channel":{"$ref":"#/definitions/p165","default":{}},"rate_limits.by_account":{"$ref":"#/definitions/p166","default":{}},"rate_limits.lease_tokens":{"$ref":"#/definitions/p167","default":8},"backpressure.max_backlog":{"$ref":"#/definitions/p168","default":20000},"backpressure.retry_after_s":{"$ref":"#/definitions/p169","default":5},"backpressure.depth_cache_ms":{"$ref":"#/definitions/p170","default":500},"backpressure.priority_lane":{"$ref":"#/definitions/p171","default":true},"inflight.adaptive":{"$ref":"#/definitions/p172","default":true},"inflight.min":{"$ref":"#/definitions/p173","default":16},"inflight.max":{"$ref":"#/definitions/p174","default":512},"inflight.initial":{"$ref":"#/definitions/p175","default":64},"inflight.memory_budget_mib":{"$ref":"#/definitions/p176","default":143},"inflight.lag_limit_ms":{"$ref":"#/definitions/p177","default":100},"inflight.interval_ms":{"$ref":"#/definitions/p178","default":500},"caps.rules":{"$ref":"#/definitions/p179","default":[]},"risk.rules":{"$ref":"#/definitions/p180","default":[]},"risk.amount_thresholds":{"$ref":"#/definitions/p181","default":{}},"risk.velocity":{"$ref":"#/definitions/p182","default":[]},"risk.new_token_amounts":{"$ref":"#/definitions/p183","default":{}},"risk.token_memory_ms":{"$ref":"#/definitions/p184","default":15552000000},"risk.review_window_ms":{"$ref":"#/definitions/p185","default":86400000},"risk.hash_key":{"$ref":"#/definitions/p186","default":""},"fx.settlement_currencies":{"$ref":"#/definitions/p187","default":{}},"fx.gateway_rates":{"$ref":"#/definitions/p188","default":true},"fx.rates":{"$ref":"#/definitions/p189","default":[]},"fx.max_rate_age_ms":{"$ref":"#/definitions/p190","default":3600000},"fx.cache_ms":{"$ref":"#/definitions/p191","default":60000},"reconciliation.schedule":{"$ref":"#/definitions/p192","default":"off"},"reconciliation.interval_ms":{"$ref":"#/definitions/p193","default":3600000},"reconciliation.window_ms":{"$ref":"#/definitions/p194","default":3600000},"reconciliation.lag_ms":{"$ref":"#/definitions/p195","default":7200000},"reconciliation.gateways":{"$ref":"#/definitions/p196","default":[]},"reconciliation.request_timeout_ms":{"$ref":"#/definitions/p197","default":30000},"reconciliation.state_ttl_days":{"$ref":"#/definitions/p198","default":35},"reconciliation.lookups_per_run":{"$ref":"#/definitions/p199","default":500},"reconciliation.report_dir":{"$ref":"#/definitions/p200","default":""},"retention.enabled":{"$ref":"#/definitions/p201","default":true},"retention.expire_after_days":{"$ref":"#/definitions/p202","default":400},"retention.archive_dir":{"$ref":"#/definitions/p203","default":"var/archive"},"retention.batch":{"$ref":"#/definitions/p204","default":500},"retention.require_reconciliation":{"$ref":"#/definitions/p205","default":false},"authentication.action_timeout_ms":{"$ref":"#/definitions/p206","default":900000},"authentication.qr_code_timeout_ms":{"$ref":"#/definitions/p207","default":86400000},"authentication.voucher_timeout_ms":{"$ref":"#/definitions/p208","default":604800000},"authentication.bank_transfer_timeout_ms":{"$ref":"#/definitions/p209","default":1209600000},"authentication.action_deadline_grace_ms":{"$ref":"#/definitions/p210","default":259200000},"authentication.max_action_wait_ms":{"$ref":"#/definitions/p211","default":5356800000},"recurring.retry_schedule_ms":{"$ref":"#/definitions/p212","default":[86400000,259200000,432000000]},"recurring.run_limit":{"$ref":"#/definitions/p213","default":500},"recurring.rpc_method.create":{"$ref":"#/definitions/p214","default":"magento.payments.recurring_management.create"},"recurring.rpc_method.list":{"$ref":"#/definitions/p215","default":"magento.payments.recurring_management.list"},"recurring.rpc_method.cancel":{"$ref":"#/definitions/p216","default":"magento.payments.recurring_management.cancel"},"gateways":{"$ref":"#/definitions/p217","default":{}}},"definitions":{"p0":{"type":"string","pattern":"^https?://[^\\s]+$"},"p1":{"type":"string","pattern":"^/"},"p2":{"type":"string","minLength":1},"p3":{"type":"string","minLength":16},"p4":{"type":"string","pattern":"^https?://[^\\s]+$"},"p5":{"type":"string","pattern":"^/"},"p6":{"type":"array","items":{"type":"string","pattern":"^[A-Za-z0-9_.]+$"}},"p7":{"enum":["minor","major"]},"p8":{"type":"integer","minimum":1},"p9":{"type":"string","pattern":"^[A-Za-z0-9_.]+$"},"p10":{"type":"string","pattern":"^[A-Za-z0-9_.]+$"},"p11":{"type":"string","pattern":"^[A-Za-z0-9_.]+$"},"p12":{"type":"string","pattern":"^[A-Za-z0-9_.]+$"},"p13":{"type":"string","pattern":"^[A-Za-z0-9_.]+$"},"p14":{"type":"string","pattern":"^[A-Za-z0-9_.]+$"},"p15":{"type":"string","pattern":"^[A-Za-z0-9_.]+$"},"p16":{"type":"string","pattern":"^[A-Za-z0-9_.]+$"},"p17":{"type":"string","pattern":"^[A-Za-z0-9_.]+$"},"p18":{"type":"string","pattern":"^[A-Za-z0-9_.]+$"},"p19":{"type":"string","pattern":"^[A-Za-z0-9_.]+$"},"p20":{"type":"string","pattern":"^[A-Za-z0-9_.]+$"},"p21":{"type":"string","pattern":"^[A-Za-z0-9_.]+$"},"p22":{"type":"string","pattern":"^[A-Za-z0-9_.]+$"},"p23":{"type":"string","pattern":"^[A-Za-z0-9_.]+$"},"p24":{"type":"string","pattern":"^[A-Za-z0-9_.]+$"},"p25":{"type":"string","pattern":"^[A-Za-z0-9_.]+$"},"p26":{"type":"string","pattern":"^[A-Za-z0-9_.]+$"},"p27":{"type":"string","pattern":"^[A-Za-z0-9_.]+$"},"p28":{"type":"string","pattern":"^[A-Za-z0-9_.]+$"},"p29":{"type":"string","pattern":"^[A-Za-z0-9_.]+$"},"p30":{"type":"string","pattern":"^[A-Za-z0-9_.]+$"},"p31":{"type":"string","pattern":"^[A-Za-z0-9_.]+$"},"p32":{"type":"string","pattern":"^[A-Za-z0-9_.]+$"},"p33":{"type":"string","pattern":"^[A-Za-z0-9_.]+$"},"p34":{"type":"string","pattern":"^[A-Za-z0-9_.]+$"},"p35":{"type":"string","pattern":"^[A-Za-z0-9_.]+$"},"p36":{"type":"string","pattern":"^[A-Za-z0-9_.]+$"},"p37":{"type":"string","pattern":"^[A-Za-z0-9_.]+$"},"p38":{"type":"string","pattern":"^[A-Za-z0-9_.]+$"},"p39":{"type":"string","pattern":"^[A-Za-z0-9_.]+$"},"p40":{"type":"string","pattern":"^[A-Za-z0-9_.]+$"},"p41":{"type":"string","minLength":1},"p42":{"type":"string","minLength":1},"p43":{"type":"string","pattern":"^https?://[^\\s]+$"},"p44":{"type":"string","pattern":"^/"},"p45":{"type":"string"},"p46":{"enum":["header","body"]},"p47":{"type":"integer","minimum":0},"p48":{"type":"string","pattern":"^amqps?://"},"p49":{"type":"string","minLength":1},"p50":{"type":"string","minLength":1},"p51":{"enum":["quorum","classic"]},"p52":{"type":"string","minLength":1},"p53":{"type":"string","minLength":1},"p54":{"type":"integer","minimum":1},"p55":{"type":"integer","minimum":1},"p56":{"type":"integer","minimum":1},"p57":{"type":"array","items":{"type":"string","pattern":"^amqps?://"}},"p58":{"enum":["at-most-once","at-least-once"]},"p59":{"type":"integer","minimum":0},"p60":{"type":"string","pattern":"^rediss?://"},"p61":{"type":"string","pattern":"^[A-Za-z0-9:_-]+$"},"p62":{"type":"array","items":{"type":"string","pattern":"^[^\\s:/]+:[0-9]{1,5}$"}},"p63":{"type":"integer","minimum":1},"p64":{"type":"integer","minimum":0},"p65":{"type":"integer","minimum":1},"p66":{"type":"integer","minimum":1},"p67":{"type":"integer","minimum":0},"p68":{"type":"integer","minimum":1},"p69":{"type":"string"},"p70":{"type":"integer","minimum":0,"maximum":65535},"p71":{"type":"string","pattern":"^/"},"p72":{"type":"integer","minimum":1},"p73":{"type":"integer","minimum":0},"p74":{"type":"integer","minimum":0},"p75":{"type":"string"},"p76":{"type":"integer","minimum":0,"maximum":65535},"p77":{"type":"integer","minimum":1},"p78":{"type":"integer","minimum":1},"p79":{"type":"integer","minimum":1},"p80":{"type":"integer","minimum":0},"p81":{"type":"integer","minimum":1},"p82":{"type":"integer","minimum":1},"p83":{"type":"integer","minimum":0},"p84":{"type":"integer","minimum":1},"p85":{"type":"integer","minimum":0},"p86":{"type":"integer","minimum":1},"p87":{"type":"integer","minimum":1},"p88":{"type":"integer","minimum":1},"p89":{"type":"integer","minimum":1},"p90":{"type":"integer","minimum":1},"p91":{"type":"integer","minimum":0},"p92":{"type":"integer","minimum":200},"p93":{"type":"array","items":{"type":"integer","minimum":1},"minItems":1},"p94":{"type":"integer","minimum":0},"p95":{"type":"integer","minimum":1},"p96":{"type":"integer","minimum":1},"p97":{"type":"integer","minimum":1},"p98":{"type":"integer","minimum":1},"p99":{"type":"object","propertyNames":{"pattern":"^[a-z][a-z0-9_-]*(\\.[a-z0-9_-]+)?$"},"additionalProperties":{"type":"integer","minimum":1}},"p100":{"type":"integer","minimum":0},"p101":{"enum":["off","dry_run","on"]},"p102":{"type":"integer","minimum":0},"p103":{"type":"object","propertyNames":{"pattern":"^[a-z][a-z0-9_-]*:.+$"},"additionalProperties":{"type":"integer","minimum":0}},"p104":{"type":"integer","minimum":1},"p105":{"type":"string","minLength":1},"p106":{"type":"integer","minimum":0,"maximum":65535},"p107":{"type":"integer","minimum":0,"maximum":65535},"p108":{"type":"integer","minimum":1},"p109":{"type":"integer","minimum":1},"p110":{"type":"integer","minimum":1},"p111":{"enum":["error","warn","info","debug"]},"p112":{"enum":["card_first","gift_card_first"]},"p113":{"type":"integer","minimum":50,"maximum":600000},"p114":{"type":"boolean"},"p115":{"type":"integer","minimum":1},"p116":{"type":"integer","minimum":1},"p117":{"type":"integer","minimum":1},"p118":{"type":"integer","minimum":1},"p119":{"type":"integer","minimum":1},"p120":{"type":"array","items":{"type":"string","minLength":1}},"p121":{"type":"array","items":{"type":"string","minLength":1}},"p122":{"type":"object","propertyNames":{"pattern":"^([a-z][a-z0-9_-]*|\\*)$"},"additionalProperties":{"type":"array","items":{"type":"string","minLength":1}}},"p123":{"type":"array","items":{"type":"string","minLength":1}},"p124":{"type":"string"},"p125":{"type":"string"},"p126":{"type":"string"},"p127":{"type":"string"},"p128":{"type":"string"},"p129":{"type":"integer","minimum":1},"p130":{"type":"boolean"},"p131":{"type":"string","minLength":1},"p132":{"type":"integer","minimum":0,"maximum":65535},"p133":{"type":"string","pattern":"^/[A-Za-z0-9_-]+$"},"p134":{"type":"string","pattern":"^[A-Za-z0-9._@-]{1,64}$"},"p135":{"type":"string"},"p136":{"type":"integer","minimum":1},"p137":{"type":"integer","minimum":60000},"p138":{"type":"integer","minimum":1},"p139":{"enum":["auto","always"]},"p140":{"type":"array","items":{"type":"string","pattern":"^(\\[[0-9A-Fa-f:.]+\\]|[A-Za-z0-9]([A-Za-z0-9.-]*[A-Za-z0-9])?)\\.?(:[0-9]{1,5})?$"}},"p141":{"type":"object","propertyNames":{"enum":["web","pos","marketplace"]},"additionalProperties":{"type":"array","minItems":1,"maxItems":3,"items":{"type":"object","additionalProperties":false,"required":["key_id","secret"],"properties":{"key_id":{"type":"string","pattern":"^[A-Za-z0-9._-]{1,64}$"},"secret":{"type":"string","minLength":32}}}}},"p142":{"type":"array","items":{"type":"string","pattern":"^[a-z_][a-z0-9_]*(\\[\\])?(\\.[A-Za-z_][A-Za-z0-9_]*(\\[\\])?)*$"}},"p143":{"type":"array","items":{"type":"object","additionalProperties":false,"required":["channel"],"properties":{"channel":{"enum":["bus","web","pos","marketplace"]},"account":{"type":"string","minLength":1,"default":"*"},"required_fields":{"type":"array","items":{"type":"string","pattern":"^[a-z_][a-z0-9_]*(\\[\\])?(\\.[A-Za-z_][A-Za-z0-9_]*(\\[\\])?)*$"},"default":[]},"min_amount":{"type":["integer","object"],"minimum":0,"maximum":99999999999999,"additionalProperties":{"type":"integer","minimum":0,"maximum":99999999999999}},"max_amount":{"type":["integer","object"],"minimum":0,"maximum":99999999999999,"additionalProperties":{"type":"integer","minimum":0,"maximum":99999999999999}},"currencies":{"type":"array","items":{"enum":["AED","AFN","ALL","AMD","ANG","AOA","ARS","AUD","AWG","AZN","BAM","BBD","BDT","BGN","BHD","BIF","BMD","BND","BOB","BRL","BSD","BTN","BWP","BYN","BZD","CAD","CDF","CHF","CLF","CLP","CNY","COP","CRC","CUC","CUP","CVE","CZK","DJF","DKK","DOP","DZD","EGP","ERN","ETB","EUR","FJD","FKP","GBP","GEL","GHS","GIP","GMD","GNF","GTQ","GYD","HKD","HNL","HTG","HUF","IDR","ILS","INR","IQD","IRR","ISK","JMD","JOD","JPY","KES","KGS","KHR","KMF","KPW","KRW","KWD","KYD","KZT","LAK","LBP","LKR","LRD","LSL","LYD","MAD","MDL","MGA","MKD","MMK","MNT","MOP","MRU","MUR","MVR","MWK","MXN","MYR","MZN","NAD","NGN","NIO","NOK","NPR","NZD","OMR","PAB","PEN","PGK","PHP","PKR","PLN","PYG","QAR","RON","RSD","RUB","RWF","SAR","SBD","SCR","SDG","SEK","SGD","SHP","SLE","SOS","SRD","SSP","STN","SVC","SYP","SZL","THB","TJS","TMT","TND","TOP","TRY","TTD","TWD","TZS","UAH","UGX","USD","UYI","UYU","UYW","UZS","VED","VES","VND","VUV","WST","XAF","XCD","XCG","XOF","XPF","YER","ZAR","ZMW","ZWG"]},"default":[]},"commands":{"type":"array","items":{"enum":["validate","revalidate","capture","cancel","refund","authorize","sale","tokenize","balance_inquiry","reload","issue","activate","deactivate","merge_balance"]},"default":[]},"free_text_card_data":{"enum":["mask","refuse"],"default":"mask"},"free_text_fields":{"type":"array","items":{"type":"string","pattern":"^[a-z_][a-z0-9_]*(\\[\\])?(\\.[A-Za-z_][A-Za-z0-9_]*(\\[\\])?)*$"},"default":[]}}}},"p144":{"type":"integer","minimum":0,"maximum":99999999999999},"p145":{"type":"object","propertyNames":{"enum":["AED","AFN","ALL","AMD","ANG","AOA","ARS","AUD","AWG","AZN","BAM","BBD","BDT","BGN","BHD","BIF","BMD","BND","BOB","BRL","BSD","BTN","BWP","BYN","BZD","CAD","CDF","CHF","CLF","CLP","CNY","COP","CRC","CUC","CUP","CVE","CZK","DJF","DKK","DOP","DZD","EGP","ERN","ETB","EUR","FJD","FKP","GBP","GEL","GHS","GIP","GMD","GNF","GTQ","GYD","HKD","HNL","HTG","HUF","IDR","ILS","INR","IQD","IRR","ISK","JMD","JOD","JPY","KES","KGS","KHR","KMF","KPW","KRW","KWD","KYD","KZT","LAK","LBP","LKR","LRD","LSL","LYD","MAD","MDL","MGA","MKD","MMK","MNT","MOP","MRU","MUR","MVR","MWK","MXN","MYR","MZN","NAD","NGN","NIO","NOK","NPR","NZD","OMR","PAB","PEN","PGK","PHP","PKR","PLN","PYG","QAR","RON","RSD","RUB","RWF","SAR","SBD","SCR","SDG","SEK","SGD","SHP","SLE","SOS","SRD","SSP","STN","SVC","SYP","SZL","THB","TJS","TMT","TND","TOP","TRY","TTD","TWD","TZS","UAH","UGX","USD","UYI","UYU","UYW","UZS","VED","VES","VND","VUV","WST","XAF","XCD","XCG","XOF","XPF","YER","ZAR","ZMW","ZWG"]},"additionalProperties":{"type":"integer","minimum":0,"maximum":99999999999999}},"p146":{"type":"array","items":{"enum":["validate","revalidate","capture","cancel","refund","authorize","sale","tokenize","balance_inquiry","reload","issue","activate","deactivate","merge_balance"]}},"p147":{"type":"array","items":{"enum":["bus","web","pos","marketplace"]}},"p148":{"type":"integer","minimum":1},"p149":{"type":"integer","minimum":1},"p150":{"type":"array","items":{"type":"object","additionalProperties":false,"required":["name","gateways"],"properties":{"name":{"type":"string","pattern":"^[A-Za-z0-9._-]{1,64}$"},"when":{"type":"object","additionalProperties":false,"default":{},"properties":{"commands":{"type":"array","items":{"enum":["validate","revalidate","capture","cancel","refund","authorize","sale","tokenize","balance_inquiry","reload","issue","activate","deactivate","merge_balance"]},"default":[]},"currencies":{"type":"array","items":{"enum":["AED","AFN","ALL","AMD","ANG","AOA","ARS","AUD","AWG","AZN","BAM","BBD","BDT","BGN","BHD","BIF","BMD","BND","BOB","BRL","BSD","BTN","BWP","BYN","BZD","CAD","CDF","CHF","CLF","CLP","CNY","COP","CRC","CUC","CUP","CVE","CZK","DJF","DKK","DOP","DZD","EGP","ERN","ETB","EUR","FJD","FKP","GBP","GEL","GHS","GIP","GMD","GNF","GTQ","GYD","HKD","HNL","HTG","HUF","IDR","ILS","INR","IQD","IRR","ISK","JMD","JOD","JPY","KES","KGS","KHR","KMF","KPW","KRW","KWD","KYD","KZT","LAK","LBP","LKR","LRD","LSL","LYD","MAD","MDL","MGA","MKD","MMK","MNT","MOP","MRU","MUR","MVR","MWK","MXN","MYR","MZN","NAD","NGN","NIO","NOK","NPR","NZD","OMR","PAB","PEN","PGK","PHP","PKR","PLN","PYG","QAR","RON","RSD","RUB","RWF","SAR","SBD","SCR","SDG","SEK","SGD","SHP","SLE","SOS","SRD","SSP","STN","SVC","SYP","SZL","THB","TJS","TMT","TND","TOP","TRY","TTD","TWD","TZS","UAH","UGX","USD","UYI","UYU","UYW","UZS","VED","VES","VND","VUV","WST","XAF","XCD","XCG","XOF","XPF","YER","ZAR","ZMW","ZWG"]},"default":[]},"min_amount":{"type":["integer","object"],"minimum":0,"maximum":99999999999999,"additionalProperties":{"type":"integer","minimum":0,"maximum":99999999999999}},"max_amount":{"type":["integer","object"],"minimum":0,"maximum":99999999999999,"additionalProperties":{"type":"integer","minimum":0,"maximum":99999999999999}},"channels":{"type":"array","items":{"enum":["bus","web","pos","marketplace"]},"default":[]},"countries":{"type":"array","items":{"type":"string","pattern":"^[A-Za-z]{2}$"},"default":[]},"methods":{"type":"array","items":{"type":"string","minLength":1,"maxLength":64},"default":[]},"merchants":{"type":"array","items":{"type":"string","minLength":1},"default":[]},"gateways":{"type":"array","items":{"type":"string","pattern":"^[a-z][a-z0-9_-]{0,31}$"},"default":[]},"agreement_status":{"type":"array","items":{"enum":["active","suspended","expired","pending","none"]},"default":[]},"agreement_gateway":{"type":"string","pattern":"^[a-z][a-z0-9_-]{0,31}$"}}},"gateways":{"type":"array","items":{"type":"string","pattern":"^[a-z][a-z0-9_-]{0,31}$"},"minItems":1,"maxItems":8}}}},"p151":{"type":"array","items":{"type":"object","additionalProperties":false,"required":["merchant","gateway","status"],"properties":{"merchant":{"type":"string","minLength":1},"gateway":{"type":"string","pattern":"^[a-z][a-z0-9_-]{0,31}$"},"status":{"enum":["active","suspended","expired"]},"valid_from":{"type":"string","pattern":"^\\d{4}-\\d{2}-\\d{2}(T\\d{2}:\\d{2}(:\\d{2}(\\.\\d+)?)?(Z|[+-]\\d{2}:\\d{2})?)?$"},"valid_until":{"type":"string","pattern":"^\\d{4}-\\d{2}-\\d{2}(T\\d{2}:\\d{2}(:\\d{2}(\\.\\d+)?)?(Z|[+-]\\d{2}:\\d{2})?)?$"}}}},"p152":{"type":"boolean"},"p153":{"type":"array","items":{"type":"string","minLength":1}},"p154":{"type":"boolean"},"p155":{"type":"array","items":{"type":"string","minLength":1,"maxLength":64}},"p156":{"type":"string","pattern":"^[A-Za-z0-9_.]+$"},"p157":{"type":"integer","minimum":0},"p158":{"type":"object","propertyNames":{"type":"string","pattern":"^[a-z][a-z0-9_-]{0,31}$"},"additionalProperties":{"type":"array","items":{"type":"string","minLength":1,"maxLength":64}}},"p159":{"type":"integer","minimum":1},"p160":{"type":"boolean"},"p161":{"type":"integer","minimum":1},"p162":{"type":"integer","minimum":1},"p163":{"type":"integer","minimum":1},"p164":{"type":"integer","minimum":1},"p165":{"type":"object","propertyNames":{"enum":["bus","web","pos","marketplace"]},"additionalProperties":{"type":"object","additionalProperties":false,"required":["per_s","burst"],"properties":{"per_s":{"type":"integer","minimum":1},"burst":{"type":"integer","minimum":1}}}},"p166":{"type":"object","propertyNames":{"pattern":"^[a-z][a-z0-9_-]*:.+$"},"additionalProperties":{"type":"object","additionalProperties":false,"required":["per_s","burst"],"properties":{"per_s":{"type":"integer","minimum":1},"burst":{"type":"integer","minimum":1}}}},"p167":{"type":"integer","minimum":1,"maximum":100},"p168":{"type":"integer","minimum":0},"p169":{"type":"integer","minimum":1,"maximum":3600},"p170":{"type":"integer","minimum":1},"p171":{"type":"boolean"},"p172":{"type":"boolean"},"p173":{"type":"integer","minimum":1},"p174":{"type":"integer","minimum":1,"maximum":65535},"p175":{"type":"integer","minimum":1},"p176":{"type":"integer","minimum":1},"p177":{"type":"integer","minimum":1},"p178":{"type":"integer","minimum":100},"p179":{"type":"array","items":{"type":"object","additionalProperties":false,"required":["scope","name","currency"],"properties":{"scope":{"enum":["gateway","merchant"]},"name":{"type":"string","minLength":1},"gateway":{"type":"string","minLength":1,"default":"*"},"currency":{"enum":["AED","AFN","ALL","AMD","ANG","AOA","ARS","AUD","AWG","AZN","BAM","BBD","BDT","BGN","BHD","BIF","BMD","BND","BOB","BRL","BSD","BTN","BWP","BYN","BZD","CAD","CDF","CHF","CLF","CLP","CNY","COP","CRC","CUC","CUP","CVE","CZK","DJF","DKK","DOP","DZD","EGP","ERN","ETB","EUR","FJD","FKP","GBP","GEL","GHS","GIP","GMD","GNF","GTQ","GYD","HKD","HNL","HTG","HUF","IDR","ILS","INR","IQD","IRR","ISK","JMD","JOD","JPY","KES","KGS","KHR","KMF","KPW","KRW","KWD","KYD","KZT","LAK","LBP","LKR","LRD","LSL","LYD","MAD","MDL","MGA","MKD","MMK","MNT","MOP","MRU","MUR","MVR","MWK","MXN","MYR","MZN","NAD","NGN","NIO","NOK","NPR","NZD","OMR","PAB","PEN","PGK","PHP","PKR","PLN","PYG","QAR","RON","RSD","RUB","RWF","SAR","SBD","SCR","SDG","SEK","SGD","SHP","SLE","SOS","SRD","SSP","STN","SVC","SYP","SZL","THB","TJS","TMT","TND","TOP","TRY","TTD","TWD","TZS","UAH","UGX","USD","UYI","UYU","UYW","UZS","VED","VES","VND","VUV","WST","XAF","XCD","XCG","XOF","XPF","YER","ZAR","ZMW","ZWG"]},"min_amount":{"type":"integer","minimum":0,"maximum":99999999999999},"max_amount":{"type":"integer","minimum":0,"maximum":99999999999999},"daily_volume":{"type":"integer","minimum":0,"maximum":99999999999999},"daily_count":{"type":"integer","minimum":0},"monthly_volume":{"type":"integer","minimum":0,"maximum":99999999999999},"monthly_count":{"type":"integer","minimum":0}}}},"p180":{"type":"array","items":{"type":"object","additionalProperties":false,"required":["name","when","action"],"properties":{"name":{"type":"string","pattern":"^[A-Za-z0-9_.-]{1,64}$"},"when":{"type":"array","minItems":1,"items":{"enum":["high_amount","velocity_customer","velocity_token","velocity_ip","velocity_email","country_mismatch","new_token_high_amount"]}},"action":{"enum":["allow","psp_review","hold","decline"]}}}},"p181":{"type":"object","propertyNames":{"enum":["AED","AFN","ALL","AMD","ANG","AOA","ARS","AUD","AWG","AZN","BAM","BBD","BDT","BGN","BHD","BIF","BMD","BND","BOB","BRL","BSD","BTN","BWP","BYN","BZD","CAD","CDF","CHF","CLF","CLP","CNY","COP","CRC","CUC","CUP","CVE","CZK","DJF","DKK","DOP","DZD","EGP","ERN","ETB","EUR","FJD","FKP","GBP","GEL","GHS","GIP","GMD","GNF","GTQ","GYD","HKD","HNL","HTG","HUF","IDR","ILS","INR","IQD","IRR","ISK","JMD","JOD","JPY","KES","KGS","KHR","KMF","KPW","KRW","KWD","KYD","KZT","LAK","LBP","LKR","LRD","LSL","LYD","MAD","MDL","MGA","MKD","MMK","MNT","MOP","MRU","MUR","MVR","MWK","MXN","MYR","MZN","NAD","NGN","NIO","NOK","NPR","NZD","OMR","PAB","PEN","PGK","PHP","PKR","PLN","PYG","QAR","RON","RSD","RUB","RWF","SAR","SBD","SCR","SDG","SEK","SGD","SHP","SLE","SOS","SRD","SSP","STN","SVC","SYP","SZL","THB","TJS","TMT","TND","TOP","TRY","TTD","TWD","TZS","UAH","UGX","USD","UYI","UYU","UYW","UZS","VED","VES","VND","VUV","WST","XAF","XCD","XCG","XOF","XPF","YER","ZAR","ZMW","ZWG"]},"additionalProperties":{"type":"integer","minimum":0,"maximum":99999999999999}},"p182":{"type":"array","items":{"type":"object","additionalProperties":false,"required":["by","window_ms","max_count"],"properties":{"by":{"enum":["customer","token","ip","email"]},"window_ms":{"type":"integer","minimum":1000},"max_count":{"type":"integer","minimum":0}}}},"p183":{"type":"object","propertyNames":{"enum":["AED","AFN","ALL","AMD","ANG","AOA","ARS","AUD","AWG","AZN","BAM","BBD","BDT","BGN","BHD","BIF","BMD","BND","BOB","BRL","BSD","BTN","BWP","BYN","BZD","CAD","CDF","CHF","CLF","CLP","CNY","COP","CRC","CUC","CUP","CVE","CZK","DJF","DKK","DOP","DZD","EGP","ERN","ETB","EUR","FJD","FKP","GBP","GEL","GHS","GIP","GMD","GNF","GTQ","GYD","HKD","HNL","HTG","HUF","IDR","ILS","INR","IQD","IRR","ISK","JMD","JOD","JPY","KES","KGS","KHR","KMF","KPW","KRW","KWD","KYD","KZT","LAK","LBP","LKR","LRD","LSL","LYD","MAD","MDL","MGA","MKD","MMK","MNT","MOP","MRU","MUR","MVR","MWK","MXN","MYR","MZN","NAD","NGN","NIO","NOK","NPR","NZD","OMR","PAB","PEN","PGK","PHP","PKR","PLN","PYG","QAR","RON","RSD","RUB","RWF","SAR","SBD","SCR","SDG","SEK","SGD","SHP","SLE","SOS","SRD","SSP","STN","SVC","SYP","SZL","THB","TJS","TMT","TND","TOP","TRY","TTD","TWD","TZS","UAH","UGX","USD","UYI","UYU","UYW","UZS","VED","VES","VND","VUV","WST","XAF","XCD","XCG","XOF","XPF","YER","ZAR","ZMW","ZWG"]},"additionalProperties":{"type":"integer","minimum":0,"maximum":99999999999999}},"p184":{"type":"integer","minimum":1},"p185":{"type":"integer","minimum":1},"p186":{"type":"string"},"p187":{"type":"object","propertyNames":{"pattern":"^[a-z][a-z0-9_-]*(:.+)?$"},"additionalProperties":{"type":"array","minItems":1,"items":{"enum":["AED","AFN","ALL","AMD","ANG","AOA","ARS","AUD","AWG","AZN","BAM","BBD","BDT","BGN","BHD","BIF","BMD","BND","BOB","BRL","BSD","BTN","BWP","BYN","BZD","CAD","CDF","CHF","CLF","CLP","CNY","COP","CRC","CUC","CUP","CVE","CZK","DJF","DKK","DOP","DZD","EGP","ERN","ETB","EUR","FJD","FKP","GBP","GEL","GHS","GIP","GMD","GNF","GTQ","GYD","HKD","HNL","HTG","HUF","IDR","ILS","INR","IQD","IRR","ISK","JMD","JOD","JPY","KES","KGS","KHR","KMF","KPW","KRW","KWD","KYD","KZT","LAK","LBP","LKR","LRD","LSL","LYD","MAD","MDL","MGA","MKD","MMK","MNT","MOP","MRU","MUR","MVR","MWK","MXN","MYR","MZN","NAD","NGN","NIO","NOK","NPR","NZD","OMR","PAB","PEN","PGK","PHP","PKR","PLN","PYG","QAR","RON","RSD","RUB","RWF","SAR","SBD","SCR","SDG","SEK","SGD","SHP","SLE","SOS","SRD","SSP","STN","SVC","SYP","SZL","THB","TJS","TMT","TND","TOP","TRY","TTD","TWD","TZS","UAH","UGX","USD","UYI","UYU","UYW","UZS","VED","VES","VND","VUV","WST","XAF","XCD","XCG","XOF","XPF","YER","ZAR","ZMW","ZWG"]}}},"p188":{"type":"boolean"},"p189":{"type":"array","items":{"type":"object","additionalProperties":false,"required":["from","to","rate","as_of"],"properties":{"from":{"enum":["AED","AFN","ALL","AMD","ANG","AOA","ARS","AUD","AWG","AZN","BAM","BBD","BDT","BGN","BHD","BIF","BMD","BND","BOB","BRL","BSD","BTN","BWP","BYN","BZD","CAD","CDF","CHF","CLF","CLP","CNY","COP","CRC","CUC","CUP","CVE","CZK","DJF","DKK","DOP","DZD","EGP","ERN","ETB","EUR","FJD","FKP","GBP","GEL","GHS","GIP","GMD","GNF","GTQ","GYD","HKD","HNL","HTG","HUF","IDR","ILS","INR","IQD","IRR","ISK","JMD","JOD","JPY","KES","KGS","KHR","KMF","KPW","KRW","KWD","KYD","KZT","LAK","LBP","LKR","LRD","LSL","LYD","MAD","MDL","MGA","MKD","MMK","MNT","MOP","MRU","MUR","MVR","MWK","MXN","MYR","MZN","NAD","NGN","NIO","NOK","NPR","NZD","OMR","PAB","PEN","PGK","PHP","PKR","PLN","PYG","QAR","RON","RSD","RUB","RWF","SAR","SBD","SCR","SDG","SEK","SGD","SHP","SLE","SOS","SRD","SSP","STN","SVC","SYP","SZL","THB","TJS","TMT","TND","TOP","TRY","TTD","TWD","TZS","UAH","UGX","USD","UYI","UYU","UYW","UZS","VED","VES","VND","VUV","WST","XAF","XCD","XCG","XOF","XPF","YER","ZAR","ZMW","ZWG"]},"to":{"enum":["AED","AFN","ALL","AMD","ANG","AOA","ARS","AUD","AWG","AZN","BAM","BBD","BDT","BGN","BHD","BIF","BMD","BND","BOB","BRL","BSD","BTN","BWP","BYN","BZD","CAD","CDF","CHF","CLF","CLP","CNY","COP","CRC","CUC","CUP","CVE","CZK","DJF","DKK","DOP","DZD","EGP","ERN","ETB","EUR","FJD","FKP","GBP","GEL","GHS","GIP","GMD","GNF","GTQ","GYD","HKD","HNL","HTG","HUF","IDR","ILS","INR","IQD","IRR","ISK","JMD","JOD","JPY","KES","KGS","KHR","KMF","KPW","KRW","KWD","KYD","KZT","LAK","LBP","LKR","LRD","LSL","LYD","MAD","MDL","MGA","MKD","MMK","MNT","MOP","MRU","MUR","MVR","MWK","MXN","MYR","MZN","NAD","NGN","NIO","NOK","NPR","NZD","OMR","PAB","PEN","PGK","PHP","PKR","PLN","PYG","QAR","RON","RSD","RUB","RWF","SAR","SBD","SCR","SDG","SEK","SGD","SHP","SLE","SOS","SRD","SSP","STN","SVC","SYP","SZL","THB","TJS","TMT","TND","TOP","TRY","TTD","TWD","TZS","UAH","UGX","USD","UYI","UYU","UYW","UZS","VED","VES","VND","VUV","WST","XAF","XCD","XCG","XOF","XPF","YER","ZAR","ZMW","ZWG"]},"rate":{"type":"string","pattern":"^(\\d+(\\.\\d+)?|\\d+/\\d+)$"},"as_of":{"type":"string","minLength":10}}}},"p190":{"type":"integer","minimum":1},"p191":{"type":"integer","minimum":0},"p192":{"enum":["off","dry_run","on"]},"p193":{"type":"integer","minimum":1},"p194":{"type":"integer","minimum":1},"p195":{"type":"integer","minimum":0},"p196":{"type":"array","items":{"type":"string","minLength":1},"uniqueItems":true},"p197":{"type":"integer","minimum":1},"p198":{"type":"integer","minimum":1},"p199":{"type":"integer","minimum":0,"maximum":100000},"p200":{"type":"string"},"p201":{"type":"boolean"},"p202":{"type":"integer","minimum":30,"maximum":3650},"p203":{"type":"string"},"p204":{"type":"integer","minimum":1,"maximum":10000},"p205":{"type":"boolean"},"p206":{"type":"integer","minimum":1},"p207":{"type":"integer","minimum":1,"maximum":31536000000},"p208":{"type":"integer","minimum":1,"maximum":31536000000},"p209":{"type":"integer","minimum":1,"maximum":31536000000},"p210":{"type":"integer","minimum":0,"maximum":31536000000},"p211":{"type":"integer","minimum":1,"maximum":31536000000},"p212":{"type":"array","maxItems":10,"items":{"type":"integer","minimum":1}},"p213":{"type":"integer","minimum":1},"p214":{"type":"string","pattern":"^[A-Za-z0-9_.]+$"},"p215":{"type":"string","pattern":"^[A-Za-z0-9_.]+$"},"p216":{"type":"string","pattern":"^[A-Za-z0-9_.]+$"},"p217":{"type":"object","propertyNames":{"pattern":"^[a-z][a-z0-9_-]*$"},"additionalProperties":{"type":"object","required":["type"],"properties":{"type":{"enum":["stripe","adyen","adyen-stored-value","cybersource","simulator"]}},"allOf":[{"if":{"properties":{"type":{"const":"stripe"}},"required":["type"]},"then":{"type":"object","additionalProperties":false,"required":["type","base_url","api_key"],"properties":{"type":{"const":"stripe"},"base_url":{"type":"string","pattern":"^https?://[^\\s]+$"},"timeout_ms":{"type":"integer","minimum":1,"default":10000},"max_sockets":{"type":"integer","minimum":1,"default":512},"connect_timeout_ms":{"type":"integer","minimum":1,"default":2000},"warm_sockets":{"type":"integer","minimum":0,"default":16},"keep_warm_interval_ms":{"type":"integer","minimum":1000,"default":30000},"store_payment_methods":{"type":"boolean","default":false},"payer_authentication":{"type":"boolean","default":false},"vault":{"type":"string","pattern":"^[A-Za-z0-9][A-Za-z0-9_.:-]{0,99}$"},"api_key":{"type":"string","minLength":1},"webhook_secret":{"type":"string","default":""},"webhook_secret_previous":{"type":"string","default":""},"merchant_account":{"type":"string","default":""}}}},{"if":{"properties":{"type":{"const":"adyen"}},"required":["type"]},"then":{"type":"object","additionalProperties":false,"required":["type","base_url","api_key","merchant_account"],"properties":{"type":{"const":"adyen"},"base_url":{"type":"string","pattern":"^https?://[^\\s]+$"},"timeout_ms":{"type":"integer","minimum":1,"default":10000},"max_sockets":{"type":"integer","minimum":1,"default":512},"connect_timeout_ms":{"type":"integer","minimum":1,"default":2000},"warm_sockets":{"type":"integer","minimum":0,"default":16},"keep_warm_interval_ms":{"type":"integer","minimum":1000,"default":30000},"store_payment_methods":{"type":"boolean","default":false},"payer_authentication":{"type":"boolean","default":false},"vault":{"type":"string","pattern":"^[A-Za-z0-9][A-Za-z0-9_.:-]{0,99}$"},"api_key":{"type":"string","minLength":1},"merchant_account":{"type":"string","minLength":1},"webhook_secret":{"type":"string","default":""},"webhook_secret_previous":{"type":"string","default":""},"key_id":{"type":"string","default":""},"shared_secret":{"type":"string","default":""},"report_username":{"type":"string","default":""},"report_password":{"type":"string","default":""},"authorisation_type":{"type":"string","default":""},"report_base_url":{"type":"string","default":""}}}},{"if":{"properties":{"type":{"const":"adyen-stored-value"}},"required":["type"]},"then":{"type":"object","additionalProperties":false,"required":["type","base_url","api_key","merchant_account"],"properties":{"type":{"const":"adyen-stored-value"},"base_url":{"type":"string","pattern":"^https?://[^\\s]+$"},"timeout_ms":{"type":"integer","minimum":1,"default":10000},"max_sockets":{"type":"integer","minimum":1,"default":512},"connect_timeout_ms":{"type":"integer","minimum":1,"default":2000},"warm_sockets":{"type":"integer","minimum":0,"default":16},"keep_warm_interval_ms":{"type":"integer","minimum":1000,"default":30000},"store_payment_methods":{"type":"boolean","default":false},"payer_authentication":{"type":"boolean","default":false},"vault":{"type":"string","pattern":"^[A-Za-z0-9][A-Za-z0-9_.:-]{0,99}$"},"api_key":{"type":"string","minLength":1},"merchant_account":{"type":"string","minLength":1},"webhook_secret":{"type":"string","default":""},"webhook_secret_previous":{"type":"string","default":""},"key_id":{"type":"string","default":""},"shared_secret":{"type":"string","default":""},"issue_svs":{"type":"boolean","default":false}}}},{"if":{"properties":{"type":{"const":"cybersource"}},"required":["type"]},"then":{"type":"object","additionalProperties":false,"required":["type","base_url","merchant_id","key_id","shared_secret"],"properties":{"type":{"const":"cybersource"},"base_url":{"type":"string","pattern":"^https?://[^\\s]+$"},"timeout_ms":{"type":"integer","minimum":1,"default":10000},"max_sockets":{"type":"integer","minimum":1,"default":512},"connect_timeout_ms":{"type":"integer","minimum":1,"default":2000},"warm_sockets":{"type":"integer","minimum":0,"default":16},"keep_warm_interval_ms":{"type":"integer","minimum":1000,"default":30000},"store_payment_methods":{"type":"boolean","default":false},"payer_authentication":{"type":"boolean","default":false},"vault":{"type":"string","pattern":"^[A-Za-z0-9][A-Za-z0-9_.:-]{0,99}$"},"merchant_id":{"type":"string","minLength":1},"key_id":{"type":"string","minLength":1},"shared_secret":{"type":"string","minLength":1},"webhook_secret":{"type":"string","default":""},"webhook_secret_previous":{"type":"string","default":""},"webhook_key_id":{"type":"string","default":""},"webhook_key_id_previous":{"type":"string","default":""},"merchant_account":{"type":"string","default":""},"webhook_private_key":{"type":"string","default":""},"reverse_after_void":{"type":"boolean","default":false}}}},{"if":{"properties":{"type":{"const":"simulator"}},"required":["type"]},"then":{"type":"object","additionalProperties":false,"required":["type","base_url"],"properties":{"type":{"const":"simulator"},"base_url":{"type":"string","pattern":"^https?://[^\\s]+$"},"timeout_ms":{"type":"integer","minimum":1,"default":10000},"max_sockets":{"type":"integer","minimum":1,"default":512},"connect_timeout_ms":{"type":"integer","minimum":1,"default":2000},"warm_sockets":{"type":"integer","minimum":0,"default":16},"keep_warm_interval_ms":{"type":"integer","minimum":1000,"default":30000},"store_payment_methods":{"type":"boolean","default":false},"payer_authentication":{"type":"boolean","default":false},"vault":{"type":"string","pattern":"^[A-Za-z0-9][A-Za-z0-9_.:-]{0,99}$"},"api_key":{"type":"string","default":""},"webhook_secret":{"type":"string","default":""},"webhook_secret_previous":{"type":"string","default":""},"merchant_account":{"type":"string","default":""}}}}]}}}};
+const schema6 = {"type":"object","additionalProperties":false,"required":["service_bus.url","service_bus.endpoint_name","service_bus.secret","service_bus.public_url","mom_client.client_id","mom_client.client_secret","mom_client.oauth_server_url","amqp.url","redis.url"],"properties":{"service_bus.url":{"$ref":"#/definitions/p0"},"service_bus.rpc_path":{"$ref":"#/definitions/p1","default":"/"},"service_bus.endpoint_name":{"$ref":"#/definitions/p2"},"service_bus.secret":{"$ref":"#/definitions/p3"},"service_bus.public_url":{"$ref":"#/definitions/p4"},"service_bus.delegate_path":{"$ref":"#/definitions/p5","default":"/delegate/oms"},"service_bus.subscribes":{"$ref":"#/definitions/p6","default":[]},"service_bus.amount_units":{"$ref":"#/definitions/p7","default":"minor"},"service_bus.timeout_ms":{"$ref":"#/definitions/p8","default":10000},"service_bus.method.register":{"$ref":"#/definitions/p9","default":"magento.service_bus.remote.register"},"service_bus.method.unregister":{"$ref":"#/definitions/p10","default":"magento.service_bus.remote.unregister"},"service_bus.method.validate":{"$ref":"#/definitions/p11","default":"magento.payments.payments_management.validate"},"service_bus.method.revalidate":{"$ref":"#/definitions/p12","default":"magento.payments.payments_management.revalidate"},"service_bus.method.capture":{"$ref":"#/definitions/p13","default":"magento.payments.payments_management.capture"},"service_bus.method.cancel":{"$ref":"#/definitions/p14","default":"magento.payments.payments_management.cancel"},"service_bus.method.refund":{"$ref":"#/definitions/p15","default":"magento.payments.payments_management.refund"},"service_bus.method.validated":{"$ref":"#/definitions/p16","default":"magento.payments.payments_management.validated"},"service_bus.method.revalidated":{"$ref":"#/definitions/p17","default":"magento.payments.payments_management.revalidated"},"service_bus.method.captured":{"$ref":"#/definitions/p18","default":"magento.payments.payments_management.captured"},"service_bus.method.cancelled":{"$ref":"#/definitions/p19","default":"magento.payments.payments_management.cancelled"},"service_bus.method.refunded":{"$ref":"#/definitions/p20","default":"magento.payments.payments_management.refunded"},"service_bus.method.authorized":{"$ref":"#/definitions/p21","default":"magento.payments.payments_management.authorized"},"service_bus.method.sold":{"$ref":"#/definitions/p22","default":"magento.payments.payments_management.sold"},"service_bus.method.tokenized":{"$ref":"#/definitions/p23","default":"magento.payments.payments_management.tokenized"},"service_bus.method.refund_updated":{"$ref":"#/definitions/p24","default":"magento.postsales.refund_management.updated"},"service_bus.method.authorization_expiring":{"$ref":"#/definitions/p25","default":"magento.payments.payments_management.authorization_expiring"},"service_bus.method.adjusted":{"$ref":"#/definitions/p26","default":"magento.payments.payments_management.adjusted"},"service_bus.method.balance_inquiry":{"$ref":"#/definitions/p27","default":"magento.payments.payments_management.balance_inquiry"},"service_bus.method.reload":{"$ref":"#/definitions/p28","default":"magento.payments.payments_management.reload"},"service_bus.method.issue":{"$ref":"#/definitions/p29","default":"magento.payments.payments_management.issue"},"service_bus.method.activate":{"$ref":"#/definitions/p30","default":"magento.payments.payments_management.activate"},"service_bus.method.deactivate":{"$ref":"#/definitions/p31","default":"magento.payments.payments_management.deactivate"},"service_bus.method.merge_balance":{"$ref":"#/definitions/p32","default":"magento.payments.payments_management.merge_balance"},"service_bus.method.balance_reported":{"$ref":"#/definitions/p33","default":"magento.payments.payments_management.balance_reported"},"service_bus.method.reloaded":{"$ref":"#/definitions/p34","default":"magento.payments.payments_management.reloaded"},"service_bus.method.issued":{"$ref":"#/definitions/p35","default":"magento.payments.payments_management.issued"},"service_bus.method.activated":{"$ref":"#/definitions/p36","default":"magento.payments.payments_management.activated"},"service_bus.method.deactivated":{"$ref":"#/definitions/p37","default":"magento.payments.payments_management.deactivated"},"service_bus.method.balance_merged":{"$ref":"#/definitions/p38","default":"magento.payments.payments_management.balance_merged"},"service_bus.method.recurring_failed":{"$ref":"#/definitions/p39","default":"magento.payments.payments_management.recurring_failed"},"service_bus.method.split_tender_settled":{"$ref":"#/definitions/p40","default":"magento.payments.payments_management.split_tender_settled"},"mom_client.client_id":{"$ref":"#/definitions/p41"},"mom_client.client_secret":{"$ref":"#/definitions/p42"},"mom_client.oauth_server_url":{"$ref":"#/definitions/p43"},"mom_client.token_path":{"$ref":"#/definitions/p44","default":"/oauth/token"},"mom_client.scope":{"$ref":"#/definitions/p45","default":""},"mom_client.client_auth":{"$ref":"#/definitions/p46","default":"header"},"mom_client.refresh_margin_s":{"$ref":"#/definitions/p47","default":60},"amqp.url":{"$ref":"#/definitions/p48"},"amqp.exchange.commands":{"$ref":"#/definitions/p49","default":"payment-bridge.commands"},"amqp.queue.commands":{"$ref":"#/definitions/p50","default":"worker:payment:command"},"amqp.queue.type":{"$ref":"#/definitions/p51","default":"quorum"},"amqp.exchange.dead_letter":{"$ref":"#/definitions/p52","default":"payment-bridge.dead-letter"},"amqp.queue.dead_letter":{"$ref":"#/definitions/p53","default":"worker:payment:dead-letter"},"amqp.prefetch":{"$ref":"#/definitions/p54","default":50},"amqp.publish_timeout_ms":{"$ref":"#/definitions/p55","default":5000},"amqp.reconnect_ms":{"$ref":"#/definitions/p56","default":1000},"amqp.urls":{"$ref":"#/definitions/p57","default":[]},"amqp.queue.dead_letter_strategy":{"$ref":"#/definitions/p58","default":"at-most-once"},"amqp.dead_letter_archive_interval_ms":{"$ref":"#/definitions/p59","default":10000},"redis.url":{"$ref":"#/definitions/p60"},"redis.key_prefix":{"$ref":"#/definitions/p61","default":"pb:"},"redis.cluster.nodes":{"$ref":"#/definitions/p62","default":[]},"redis.cluster.retry_delay_ms":{"$ref":"#/definitions/p63","default":400},"redis.cluster.retry_delay_on_moved_ms":{"$ref":"#/definitions/p64","default":100},"redis.cluster.max_redirections":{"$ref":"#/definitions/p65","default":16},"redis.cluster.slots_refresh_interval_ms":{"$ref":"#/definitions/p66","default":5000},"redis.replica_acks":{"$ref":"#/definitions/p67","default":0},"redis.replica_ack_timeout_ms":{"$ref":"#/definitions/p68","default":1000},"http.host":{"$ref":"#/definitions/p69","default":"127.0.0.1"},"http.port":{"$ref":"#/definitions/p70","default":8080},"http.intake_path":{"$ref":"#/definitions/p71","default":"/bus"},"http.body_limit_bytes":{"$ref":"#/definitions/p72","default":262144},"http.discard_limit_bytes":{"$ref":"#/definitions/p73","default":4194304},"http.discard_timeout_ms":{"$ref":"#/definitions/p74","default":5000},"proxy.host":{"$ref":"#/definitions/p75","default":""},"proxy.port":{"$ref":"#/definitions/p76","default":0},"delivery.concurrency":{"$ref":"#/definitions/p77","default":100},"delivery.backoff_base_ms":{"$ref":"#/definitions/p78","default":500},"delivery.backoff_max_ms":{"$ref":"#/definitions/p79","default":60000},"delivery.max_age_ms":{"$ref":"#/definitions/p80","default":0},"delivery.breaker_failure_threshold":{"$ref":"#/definitions/p81","default":20},"delivery.breaker_open_ms":{"$ref":"#/definitions/p82","default":1000},"delivery.config_grace_ms":{"$ref":"#/definitions/p83","default":1800000},"delivery.retry_after_max_ms":{"$ref":"#/definitions/p84","default":300000},"delivery.late_failure_confirm_ms":{"$ref":"#/definitions/p85","default":30000},"delivery.recapture_failure_wait_ms":{"$ref":"#/definitions/p86","default":86400000},"delivery.parked_outcome_ttl_ms":{"$ref":"#/definitions/p87","default":2592000000},"events.concurrency":{"$ref":"#/definitions/p88","default":50},"events.backoff_base_ms":{"$ref":"#/definitions/p89","default":250},"events.backoff_max_ms":{"$ref":"#/definitions/p90","default":30000},"queues.watchdog_interval_ms":{"$ref":"#/definitions/p91","default":15000},"leases.holder_ttl_ms":{"$ref":"#/definitions/p92","default":2000},"poller.schedule_ms":{"$ref":"#/definitions/p93","default":[60000,300000,1800000,7200000,86400000]},"poller.in_process_interval_ms":{"$ref":"#/definitions/p94","default":0},"poller.unresolved_interval_ms":{"$ref":"#/definitions/p95","default":3600000},"poller.webhook_wait_alert_ms":{"$ref":"#/definitions/p96","default":86400000},"registration.attempts":{"$ref":"#/definitions/p97","default":5},"registration.backoff_base_ms":{"$ref":"#/definitions/p98","default":500},"authorizations.validity_ms":{"$ref":"#/definitions/p99","default":{}},"authorizations.expiry_warning_ms":{"$ref":"#/definitions/p100","default":86400000},"authorizations.orphan_reversal":{"$ref":"#/definitions/p101","default":"dry_run"},"authorizations.orphan_void_after_ms":{"$ref":"#/definitions/p102","default":345600000},"authorizations.orphan_void_after_ms_by_account":{"$ref":"#/definitions/p103","default":{}},"authorizations.sweep_limit":{"$ref":"#/definitions/p104","default":1000},"monitoring.host":{"$ref":"#/definitions/p105","default":"127.0.0.1"},"monitoring.worker_port":{"$ref":"#/definitions/p106","default":0},"monitoring.poller_port":{"$ref":"#/definitions/p107","default":0},"monitoring.ready_max_event_lag_ms":{"$ref":"#/definitions/p108","default":60000},"shutdown.deadline_ms":{"$ref":"#/definitions/p109","default":30000},"poller.interval_ms":{"$ref":"#/definitions/p110","default":30000},"log.level":{"$ref":"#/definitions/p111","default":"info"},"split_tender.refund_order":{"$ref":"#/definitions/p112","default":"card_first"},"split_tender.sweep_interval_ms":{"$ref":"#/definitions/p113","default":500},"security.allow_insecure_http":{"$ref":"#/definitions/p114","default":false},"edge.max_connections":{"$ref":"#/definitions/p115","default":4000},"edge.max_connections_per_ip":{"$ref":"#/definitions/p116","default":512},"edge.headers_timeout_ms":{"$ref":"#/definitions/p117","default":10000},"edge.request_timeout_ms":{"$ref":"#/definitions/p118","default":30000},"edge.keep_alive_timeout_ms":{"$ref":"#/definitions/p119","default":30000},"edge.trusted_proxies":{"$ref":"#/definitions/p120","default":[]},"edge.allow.intake":{"$ref":"#/definitions/p121","default":[]},"edge.allow.webhooks":{"$ref":"#/definitions/p122","default":{}},"edge.allow.admin":{"$ref":"#/definitions/p123","default":[]},"edge.tls.cert_file":{"$ref":"#/definitions/p124","default":""},"edge.tls.key_file":{"$ref":"#/definitions/p125","default":""},"edge.tls.ca_file":{"$ref":"#/definitions/p126","default":""},"service_bus.secret_previous":{"$ref":"#/definitions/p127","default":""},"service_bus.secret_next":{"$ref":"#/definitions/p128","default":""},"audit.stream_max_len":{"$ref":"#/definitions/p129","default":10000},"console.enabled":{"$ref":"#/definitions/p130","default":false},"console.bind":{"$ref":"#/definitions/p131","default":"127.0.0.1"},"console.port":{"$ref":"#/definitions/p132","default":8081},"console.path":{"$ref":"#/definitions/p133","default":"/console"},"console.username":{"$ref":"#/definitions/p134","default":"operator"},"console.password":{"$ref":"#/definitions/p135","default":""},"console.session_ttl_ms":{"$ref":"#/definitions/p136","default":28800000},"console.session_idle_ms":{"$ref":"#/definitions/p137","default":900000},"console.stuck_after_ms":{"$ref":"#/definitions/p138","default":300000},"console.secure_cookie":{"$ref":"#/definitions/p139","default":"auto"},"console.allowed_hosts":{"$ref":"#/definitions/p140","default":[]},"channels.credentials":{"$ref":"#/definitions/p141","default":{}},"channels.free_text_fields":{"$ref":"#/definitions/p142","default":["payment.custom_attributes","payment.note","payment.notes","payment.comment","payment.gift_message","payment.lines[].item_name"]},"channels.profiles":{"$ref":"#/definitions/p143","default":[]},"channels.triage.min_amount":{"$ref":"#/definitions/p144","default":100000},"channels.triage.min_amount_by_currency":{"$ref":"#/definitions/p145","default":{}},"channels.triage.commands":{"$ref":"#/definitions/p146","default":["capture","refund"]},"channels.triage.channels":{"$ref":"#/definitions/p147","default":[]},"channels.triage.index_size":{"$ref":"#/definitions/p148","default":10000},"channels.triage.retention_ms":{"$ref":"#/definitions/p149","default":2592000000},"routing.rules":{"$ref":"#/definitions/p150","default":[]},"routing.agreements":{"$ref":"#/definitions/p151","default":[]},"routing.require_agreement":{"$ref":"#/definitions/p152","default":false},"routing.country_attributes":{"$ref":"#/definitions/p153","default":["country","billing_country","country_code"]},"routing.failover.enabled":{"$ref":"#/definitions/p154","default":false},"routing.failover.decline_codes":{"$ref":"#/definitions/p155","default":[]},"routing.payment_methods.rpc_method":{"$ref":"#/definitions/p156","default":"magento.payments.payments_management.payment_methods"},"routing.payment_methods.cache_ms":{"$ref":"#/definitions/p157","default":30000},"routing.payment_methods.by_gateway":{"$ref":"#/definitions/p158","default":{}},"routing.payment_methods.gateway_timeout_ms":{"$ref":"#/definitions/p159","default":3000},"rate_limits.enabled":{"$ref":"#/definitions/p160","default":true},"rate_limits.channel_per_s":{"$ref":"#/definitions/p161","default":10000},"rate_limits.channel_burst":{"$ref":"#/definitions/p162","default":20000},"rate_limits.account_per_s":{"$ref":"#/definitions/p163","default":5000},"rate_limits.account_burst":{"$ref":"#/definitions/p164","default":10000},"rate_limits.by_channel":{"$ref":"#/definitions/p165","default":{}},"rate_limits.by_account":{"$ref":"#/definitions/p166","default":{}},"rate_limits.lease_tokens":{"$ref":"#/definitions/p167","default":8},"rate_limits.take_deadline_ms":{"$ref":"#/definitions/p168","default":500},"backpressure.max_backlog":{"$ref":"#/definitions/p169","default":20000},"backpressure.retry_after_s":{"$ref":"#/definitions/p170","default":5},"backpressure.depth_cache_ms":{"$ref":"#/definitions/p171","default":500},"backpressure.priority_lane":{"$ref":"#/definitions/p172","default":true},"inflight.adaptive":{"$ref":"#/definitions/p173","default":true},"inflight.min":{"$ref":"#/definitions/p174","default":16},"inflight.max":{"$ref":"#/definitions/p175","default":512},"inflight.initial":{"$ref":"#/definitions/p176","default":64},"inflight.memory_budget_mib":{"$ref":"#/definitions/p177","default":143},"inflight.lag_limit_ms":{"$ref":"#/definitions/p178","default":100},"inflight.interval_ms":{"$ref":"#/definitions/p179","default":500},"caps.rules":{"$ref":"#/definitions/p180","default":[]},"risk.rules":{"$ref":"#/definitions/p181","default":[]},"risk.amount_thresholds":{"$ref":"#/definitions/p182","default":{}},"risk.velocity":{"$ref":"#/definitions/p183","default":[]},"risk.new_token_amounts":{"$ref":"#/definitions/p184","default":{}},"risk.token_memory_ms":{"$ref":"#/definitions/p185","default":15552000000},"risk.review_window_ms":{"$ref":"#/definitions/p186","default":86400000},"risk.hash_key":{"$ref":"#/definitions/p187","default":""},"fx.settlement_currencies":{"$ref":"#/definitions/p188","default":{}},"fx.gateway_rates":{"$ref":"#/definitions/p189","default":true},"fx.rates":{"$ref":"#/definitions/p190","default":[]},"fx.max_rate_age_ms":{"$ref":"#/definitions/p191","default":3600000},"fx.cache_ms":{"$ref":"#/definitions/p192","default":60000},"reconciliation.schedule":{"$ref":"#/definitions/p193","default":"off"},"reconciliation.interval_ms":{"$ref":"#/definitions/p194","default":3600000},"reconciliation.window_ms":{"$ref":"#/definitions/p195","default":3600000},"reconciliation.lag_ms":{"$ref":"#/definitions/p196","default":7200000},"reconciliation.gateways":{"$ref":"#/definitions/p197","default":[]},"reconciliation.request_timeout_ms":{"$ref":"#/definitions/p198","default":30000},"reconciliation.state_ttl_days":{"$ref":"#/definitions/p199","default":35},"reconciliation.lookups_per_run":{"$ref":"#/definitions/p200","default":500},"reconciliation.report_dir":{"$ref":"#/definitions/p201","default":""},"retention.enabled":{"$ref":"#/definitions/p202","default":true},"retention.expire_after_days":{"$ref":"#/definitions/p203","default":400},"retention.archive_dir":{"$ref":"#/definitions/p204","default":"var/archive"},"retention.batch":{"$ref":"#/definitions/p205","default":500},"retention.require_reconciliation":{"$ref":"#/definitions/p206","default":false},"authentication.action_timeout_ms":{"$ref":"#/definitions/p207","default":900000},"authentication.qr_code_timeout_ms":{"$ref":"#/definitions/p208","default":86400000},"authentication.voucher_timeout_ms":{"$ref":"#/definitions/p209","default":604800000},"authentication.bank_transfer_timeout_ms":{"$ref":"#/definitions/p210","default":1209600000},"authentication.action_deadline_grace_ms":{"$ref":"#/definitions/p211","default":259200000},"authentication.max_action_wait_ms":{"$ref":"#/definitions/p212","default":5356800000},"recurring.retry_schedule_ms":{"$ref":"#/definitions/p213","default":[86400000,259200000,432000000]},"recurring.run_limit":{"$ref":"#/definitions/p214","default":500},"recurring.rpc_method.create":{"$ref":"#/definitions/p215","default":"magento.payments.recurring_management.create"},"recurring.rpc_method.list":{"$ref":"#/definitions/p216","default":"magento.payments.recurring_management.list"},"recurring.rpc_method.cancel":{"$ref":"#/definitions/p217","default":"magento.payments.recurring_management.cancel"},"gateways":{"$ref":"#/definitions/p218","default":{}}},"definitions":{"p0":{"type":"string","pattern":"^https?://[^\\s]+$"},"p1":{"type":"string","pattern":"^/"},"p2":{"type":"string","minLength":1},"p3":{"type":"string","minLength":16},"p4":{"type":"string","pattern":"^https?://[^\\s]+$"},"p5":{"type":"string","pattern":"^/"},"p6":{"type":"array","items":{"type":"string","pattern":"^[A-Za-z0-9_.]+$"}},"p7":{"enum":["minor","major"]},"p8":{"type":"integer","minimum":1},"p9":{"type":"string","pattern":"^[A-Za-z0-9_.]+$"},"p10":{"type":"string","pattern":"^[A-Za-z0-9_.]+$"},"p11":{"type":"string","pattern":"^[A-Za-z0-9_.]+$"},"p12":{"type":"string","pattern":"^[A-Za-z0-9_.]+$"},"p13":{"type":"string","pattern":"^[A-Za-z0-9_.]+$"},"p14":{"type":"string","pattern":"^[A-Za-z0-9_.]+$"},"p15":{"type":"string","pattern":"^[A-Za-z0-9_.]+$"},"p16":{"type":"string","pattern":"^[A-Za-z0-9_.]+$"},"p17":{"type":"string","pattern":"^[A-Za-z0-9_.]+$"},"p18":{"type":"string","pattern":"^[A-Za-z0-9_.]+$"},"p19":{"type":"string","pattern":"^[A-Za-z0-9_.]+$"},"p20":{"type":"string","pattern":"^[A-Za-z0-9_.]+$"},"p21":{"type":"string","pattern":"^[A-Za-z0-9_.]+$"},"p22":{"type":"string","pattern":"^[A-Za-z0-9_.]+$"},"p23":{"type":"string","pattern":"^[A-Za-z0-9_.]+$"},"p24":{"type":"string","pattern":"^[A-Za-z0-9_.]+$"},"p25":{"type":"string","pattern":"^[A-Za-z0-9_.]+$"},"p26":{"type":"string","pattern":"^[A-Za-z0-9_.]+$"},"p27":{"type":"string","pattern":"^[A-Za-z0-9_.]+$"},"p28":{"type":"string","pattern":"^[A-Za-z0-9_.]+$"},"p29":{"type":"string","pattern":"^[A-Za-z0-9_.]+$"},"p30":{"type":"string","pattern":"^[A-Za-z0-9_.]+$"},"p31":{"type":"string","pattern":"^[A-Za-z0-9_.]+$"},"p32":{"type":"string","pattern":"^[A-Za-z0-9_.]+$"},"p33":{"type":"string","pattern":"^[A-Za-z0-9_.]+$"},"p34":{"type":"string","pattern":"^[A-Za-z0-9_.]+$"},"p35":{"type":"string","pattern":"^[A-Za-z0-9_.]+$"},"p36":{"type":"string","pattern":"^[A-Za-z0-9_.]+$"},"p37":{"type":"string","pattern":"^[A-Za-z0-9_.]+$"},"p38":{"type":"string","pattern":"^[A-Za-z0-9_.]+$"},"p39":{"type":"string","pattern":"^[A-Za-z0-9_.]+$"},"p40":{"type":"string","pattern":"^[A-Za-z0-9_.]+$"},"p41":{"type":"string","minLength":1},"p42":{"type":"string","minLength":1},"p43":{"type":"string","pattern":"^https?://[^\\s]+$"},"p44":{"type":"string","pattern":"^/"},"p45":{"type":"string"},"p46":{"enum":["header","body"]},"p47":{"type":"integer","minimum":0},"p48":{"type":"string","pattern":"^amqps?://"},"p49":{"type":"string","minLength":1},"p50":{"type":"string","minLength":1},"p51":{"enum":["quorum","classic"]},"p52":{"type":"string","minLength":1},"p53":{"type":"string","minLength":1},"p54":{"type":"integer","minimum":1},"p55":{"type":"integer","minimum":1},"p56":{"type":"integer","minimum":1},"p57":{"type":"array","items":{"type":"string","pattern":"^amqps?://"}},"p58":{"enum":["at-most-once","at-least-once"]},"p59":{"type":"integer","minimum":0},"p60":{"type":"string","pattern":"^rediss?://"},"p61":{"type":"string","pattern":"^[A-Za-z0-9:_-]+$"},"p62":{"type":"array","items":{"type":"string","pattern":"^[^\\s:/]+:[0-9]{1,5}$"}},"p63":{"type":"integer","minimum":1},"p64":{"type":"integer","minimum":0},"p65":{"type":"integer","minimum":1},"p66":{"type":"integer","minimum":1},"p67":{"type":"integer","minimum":0},"p68":{"type":"integer","minimum":1},"p69":{"type":"string"},"p70":{"type":"integer","minimum":0,"maximum":65535},"p71":{"type":"string","pattern":"^/"},"p72":{"type":"integer","minimum":1},"p73":{"type":"integer","minimum":0},"p74":{"type":"integer","minimum":0},"p75":{"type":"string"},"p76":{"type":"integer","minimum":0,"maximum":65535},"p77":{"type":"integer","minimum":1},"p78":{"type":"integer","minimum":1},"p79":{"type":"integer","minimum":1},"p80":{"type":"integer","minimum":0},"p81":{"type":"integer","minimum":1},"p82":{"type":"integer","minimum":1},"p83":{"type":"integer","minimum":0},"p84":{"type":"integer","minimum":1},"p85":{"type":"integer","minimum":0},"p86":{"type":"integer","minimum":1},"p87":{"type":"integer","minimum":1},"p88":{"type":"integer","minimum":1},"p89":{"type":"integer","minimum":1},"p90":{"type":"integer","minimum":1},"p91":{"type":"integer","minimum":0},"p92":{"type":"integer","minimum":200},"p93":{"type":"array","items":{"type":"integer","minimum":1},"minItems":1},"p94":{"type":"integer","minimum":0},"p95":{"type":"integer","minimum":1},"p96":{"type":"integer","minimum":1},"p97":{"type":"integer","minimum":1},"p98":{"type":"integer","minimum":1},"p99":{"type":"object","propertyNames":{"pattern":"^[a-z][a-z0-9_-]*(\\.[a-z0-9_-]+)?$"},"additionalProperties":{"type":"integer","minimum":1}},"p100":{"type":"integer","minimum":0},"p101":{"enum":["off","dry_run","on"]},"p102":{"type":"integer","minimum":0},"p103":{"type":"object","propertyNames":{"pattern":"^[a-z][a-z0-9_-]*:.+$"},"additionalProperties":{"type":"integer","minimum":0}},"p104":{"type":"integer","minimum":1},"p105":{"type":"string","minLength":1},"p106":{"type":"integer","minimum":0,"maximum":65535},"p107":{"type":"integer","minimum":0,"maximum":65535},"p108":{"type":"integer","minimum":1},"p109":{"type":"integer","minimum":1},"p110":{"type":"integer","minimum":1},"p111":{"enum":["error","warn","info","debug"]},"p112":{"enum":["card_first","gift_card_first"]},"p113":{"type":"integer","minimum":50,"maximum":600000},"p114":{"type":"boolean"},"p115":{"type":"integer","minimum":1},"p116":{"type":"integer","minimum":1},"p117":{"type":"integer","minimum":1},"p118":{"type":"integer","minimum":1},"p119":{"type":"integer","minimum":1},"p120":{"type":"array","items":{"type":"string","minLength":1}},"p121":{"type":"array","items":{"type":"string","minLength":1}},"p122":{"type":"object","propertyNames":{"pattern":"^([a-z][a-z0-9_-]*|\\*)$"},"additionalProperties":{"type":"array","items":{"type":"string","minLength":1}}},"p123":{"type":"array","items":{"type":"string","minLength":1}},"p124":{"type":"string"},"p125":{"type":"string"},"p126":{"type":"string"},"p127":{"type":"string"},"p128":{"type":"string"},"p129":{"type":"integer","minimum":1},"p130":{"type":"boolean"},"p131":{"type":"string","minLength":1},"p132":{"type":"integer","minimum":0,"maximum":65535},"p133":{"type":"string","pattern":"^/[A-Za-z0-9_-]+$"},"p134":{"type":"string","pattern":"^[A-Za-z0-9._@-]{1,64}$"},"p135":{"type":"string"},"p136":{"type":"integer","minimum":1},"p137":{"type":"integer","minimum":60000},"p138":{"type":"integer","minimum":1},"p139":{"enum":["auto","always"]},"p140":{"type":"array","items":{"type":"string","pattern":"^(\\[[0-9A-Fa-f:.]+\\]|[A-Za-z0-9]([A-Za-z0-9.-]*[A-Za-z0-9])?)\\.?(:[0-9]{1,5})?$"}},"p141":{"type":"object","propertyNames":{"enum":["web","pos","marketplace"]},"additionalProperties":{"type":"array","minItems":1,"maxItems":3,"items":{"type":"object","additionalProperties":false,"required":["key_id","secret"],"properties":{"key_id":{"type":"string","pattern":"^[A-Za-z0-9._-]{1,64}$"},"secret":{"type":"string","minLength":32}}}}},"p142":{"type":"array","items":{"type":"string","pattern":"^[a-z_][a-z0-9_]*(\\[\\])?(\\.[A-Za-z_][A-Za-z0-9_]*(\\[\\])?)*$"}},"p143":{"type":"array","items":{"type":"object","additionalProperties":false,"required":["channel"],"properties":{"channel":{"enum":["bus","web","pos","marketplace"]},"account":{"type":"string","minLength":1,"default":"*"},"required_fields":{"type":"array","items":{"type":"string","pattern":"^[a-z_][a-z0-9_]*(\\[\\])?(\\.[A-Za-z_][A-Za-z0-9_]*(\\[\\])?)*$"},"default":[]},"min_amount":{"type":["integer","object"],"minimum":0,"maximum":99999999999999,"additionalProperties":{"type":"integer","minimum":0,"maximum":99999999999999}},"max_amount":{"type":["integer","object"],"minimum":0,"maximum":99999999999999,"additionalProperties":{"type":"integer","minimum":0,"maximum":99999999999999}},"currencies":{"type":"array","items":{"enum":["AED","AFN","ALL","AMD","ANG","AOA","ARS","AUD","AWG","AZN","BAM","BBD","BDT","BGN","BHD","BIF","BMD","BND","BOB","BRL","BSD","BTN","BWP","BYN","BZD","CAD","CDF","CHF","CLF","CLP","CNY","COP","CRC","CUC","CUP","CVE","CZK","DJF","DKK","DOP","DZD","EGP","ERN","ETB","EUR","FJD","FKP","GBP","GEL","GHS","GIP","GMD","GNF","GTQ","GYD","HKD","HNL","HTG","HUF","IDR","ILS","INR","IQD","IRR","ISK","JMD","JOD","JPY","KES","KGS","KHR","KMF","KPW","KRW","KWD","KYD","KZT","LAK","LBP","LKR","LRD","LSL","LYD","MAD","MDL","MGA","MKD","MMK","MNT","MOP","MRU","MUR","MVR","MWK","MXN","MYR","MZN","NAD","NGN","NIO","NOK","NPR","NZD","OMR","PAB","PEN","PGK","PHP","PKR","PLN","PYG","QAR","RON","RSD","RUB","RWF","SAR","SBD","SCR","SDG","SEK","SGD","SHP","SLE","SOS","SRD","SSP","STN","SVC","SYP","SZL","THB","TJS","TMT","TND","TOP","TRY","TTD","TWD","TZS","UAH","UGX","USD","UYI","UYU","UYW","UZS","VED","VES","VND","VUV","WST","XAF","XCD","XCG","XOF","XPF","YER","ZAR","ZMW","ZWG"]},"default":[]},"commands":{"type":"array","items":{"enum":["validate","revalidate","capture","cancel","refund","authorize","sale","tokenize","balance_inquiry","reload","issue","activate","deactivate","merge_balance"]},"default":[]},"free_text_card_data":{"enum":["mask","refuse"],"default":"mask"},"free_text_fields":{"type":"array","items":{"type":"string","pattern":"^[a-z_][a-z0-9_]*(\\[\\])?(\\.[A-Za-z_][A-Za-z0-9_]*(\\[\\])?)*$"},"default":[]}}}},"p144":{"type":"integer","minimum":0,"maximum":99999999999999},"p145":{"type":"object","propertyNames":{"enum":["AED","AFN","ALL","AMD","ANG","AOA","ARS","AUD","AWG","AZN","BAM","BBD","BDT","BGN","BHD","BIF","BMD","BND","BOB","BRL","BSD","BTN","BWP","BYN","BZD","CAD","CDF","CHF","CLF","CLP","CNY","COP","CRC","CUC","CUP","CVE","CZK","DJF","DKK","DOP","DZD","EGP","ERN","ETB","EUR","FJD","FKP","GBP","GEL","GHS","GIP","GMD","GNF","GTQ","GYD","HKD","HNL","HTG","HUF","IDR","ILS","INR","IQD","IRR","ISK","JMD","JOD","JPY","KES","KGS","KHR","KMF","KPW","KRW","KWD","KYD","KZT","LAK","LBP","LKR","LRD","LSL","LYD","MAD","MDL","MGA","MKD","MMK","MNT","MOP","MRU","MUR","MVR","MWK","MXN","MYR","MZN","NAD","NGN","NIO","NOK","NPR","NZD","OMR","PAB","PEN","PGK","PHP","PKR","PLN","PYG","QAR","RON","RSD","RUB","RWF","SAR","SBD","SCR","SDG","SEK","SGD","SHP","SLE","SOS","SRD","SSP","STN","SVC","SYP","SZL","THB","TJS","TMT","TND","TOP","TRY","TTD","TWD","TZS","UAH","UGX","USD","UYI","UYU","UYW","UZS","VED","VES","VND","VUV","WST","XAF","XCD","XCG","XOF","XPF","YER","ZAR","ZMW","ZWG"]},"additionalProperties":{"type":"integer","minimum":0,"maximum":99999999999999}},"p146":{"type":"array","items":{"enum":["validate","revalidate","capture","cancel","refund","authorize","sale","tokenize","balance_inquiry","reload","issue","activate","deactivate","merge_balance"]}},"p147":{"type":"array","items":{"enum":["bus","web","pos","marketplace"]}},"p148":{"type":"integer","minimum":1},"p149":{"type":"integer","minimum":1},"p150":{"type":"array","items":{"type":"object","additionalProperties":false,"required":["name","gateways"],"properties":{"name":{"type":"string","pattern":"^[A-Za-z0-9._-]{1,64}$"},"when":{"type":"object","additionalProperties":false,"default":{},"properties":{"commands":{"type":"array","items":{"enum":["validate","revalidate","capture","cancel","refund","authorize","sale","tokenize","balance_inquiry","reload","issue","activate","deactivate","merge_balance"]},"default":[]},"currencies":{"type":"array","items":{"enum":["AED","AFN","ALL","AMD","ANG","AOA","ARS","AUD","AWG","AZN","BAM","BBD","BDT","BGN","BHD","BIF","BMD","BND","BOB","BRL","BSD","BTN","BWP","BYN","BZD","CAD","CDF","CHF","CLF","CLP","CNY","COP","CRC","CUC","CUP","CVE","CZK","DJF","DKK","DOP","DZD","EGP","ERN","ETB","EUR","FJD","FKP","GBP","GEL","GHS","GIP","GMD","GNF","GTQ","GYD","HKD","HNL","HTG","HUF","IDR","ILS","INR","IQD","IRR","ISK","JMD","JOD","JPY","KES","KGS","KHR","KMF","KPW","KRW","KWD","KYD","KZT","LAK","LBP","LKR","LRD","LSL","LYD","MAD","MDL","MGA","MKD","MMK","MNT","MOP","MRU","MUR","MVR","MWK","MXN","MYR","MZN","NAD","NGN","NIO","NOK","NPR","NZD","OMR","PAB","PEN","PGK","PHP","PKR","PLN","PYG","QAR","RON","RSD","RUB","RWF","SAR","SBD","SCR","SDG","SEK","SGD","SHP","SLE","SOS","SRD","SSP","STN","SVC","SYP","SZL","THB","TJS","TMT","TND","TOP","TRY","TTD","TWD","TZS","UAH","UGX","USD","UYI","UYU","UYW","UZS","VED","VES","VND","VUV","WST","XAF","XCD","XCG","XOF","XPF","YER","ZAR","ZMW","ZWG"]},"default":[]},"min_amount":{"type":["integer","object"],"minimum":0,"maximum":99999999999999,"additionalProperties":{"type":"integer","minimum":0,"maximum":99999999999999}},"max_amount":{"type":["integer","object"],"minimum":0,"maximum":99999999999999,"additionalProperties":{"type":"integer","minimum":0,"maximum":99999999999999}},"channels":{"type":"array","items":{"enum":["bus","web","pos","marketplace"]},"default":[]},"countries":{"type":"array","items":{"type":"string","pattern":"^[A-Za-z]{2}$"},"default":[]},"methods":{"type":"array","items":{"type":"string","minLength":1,"maxLength":64},"default":[]},"merchants":{"type":"array","items":{"type":"string","minLength":1},"default":[]},"gateways":{"type":"array","items":{"type":"string","pattern":"^[a-z][a-z0-9_-]{0,31}$"},"default":[]},"agreement_status":{"type":"array","items":{"enum":["active","suspended","expired","pending","none"]},"default":[]},"agreement_gateway":{"type":"string","pattern":"^[a-z][a-z0-9_-]{0,31}$"}}},"gateways":{"type":"array","items":{"type":"string","pattern":"^[a-z][a-z0-9_-]{0,31}$"},"minItems":1,"maxItems":8}}}},"p151":{"type":"array","items":{"type":"object","additionalProperties":false,"required":["merchant","gateway","status"],"properties":{"merchant":{"type":"string","minLength":1},"gateway":{"type":"string","pattern":"^[a-z][a-z0-9_-]{0,31}$"},"status":{"enum":["active","suspended","expired"]},"valid_from":{"type":"string","pattern":"^\\d{4}-\\d{2}-\\d{2}(T\\d{2}:\\d{2}(:\\d{2}(\\.\\d+)?)?(Z|[+-]\\d{2}:\\d{2})?)?$"},"valid_until":{"type":"string","pattern":"^\\d{4}-\\d{2}-\\d{2}(T\\d{2}:\\d{2}(:\\d{2}(\\.\\d+)?)?(Z|[+-]\\d{2}:\\d{2})?)?$"}}}},"p152":{"type":"boolean"},"p153":{"type":"array","items":{"type":"string","minLength":1}},"p154":{"type":"boolean"},"p155":{"type":"array","items":{"type":"string","minLength":1,"maxLength":64}},"p156":{"type":"string","pattern":"^[A-Za-z0-9_.]+$"},"p157":{"type":"integer","minimum":0},"p158":{"type":"object","propertyNames":{"type":"string","pattern":"^[a-z][a-z0-9_-]{0,31}$"},"additionalProperties":{"type":"array","items":{"type":"string","minLength":1,"maxLength":64}}},"p159":{"type":"integer","minimum":1},"p160":{"type":"boolean"},"p161":{"type":"integer","minimum":1},"p162":{"type":"integer","minimum":1},"p163":{"type":"integer","minimum":1},"p164":{"type":"integer","minimum":1},"p165":{"type":"object","propertyNames":{"enum":["bus","web","pos","marketplace"]},"additionalProperties":{"type":"object","additionalProperties":false,"required":["per_s","burst"],"properties":{"per_s":{"type":"integer","minimum":1},"burst":{"type":"integer","minimum":1}}}},"p166":{"type":"object","propertyNames":{"pattern":"^[a-z][a-z0-9_-]*:.+$"},"additionalProperties":{"type":"object","additionalProperties":false,"required":["per_s","burst"],"properties":{"per_s":{"type":"integer","minimum":1},"burst":{"type":"integer","minimum":1}}}},"p167":{"type":"integer","minimum":1,"maximum":100},"p168":{"type":"integer","minimum":50,"maximum":5000},"p169":{"type":"integer","minimum":0},"p170":{"type":"integer","minimum":1,"maximum":3600},"p171":{"type":"integer","minimum":1},"p172":{"type":"boolean"},"p173":{"type":"boolean"},"p174":{"type":"integer","minimum":1},"p175":{"type":"integer","minimum":1,"maximum":65535},"p176":{"type":"integer","minimum":1},"p177":{"type":"integer","minimum":1},"p178":{"type":"integer","minimum":1},"p179":{"type":"integer","minimum":100},"p180":{"type":"array","items":{"type":"object","additionalProperties":false,"required":["scope","name","currency"],"properties":{"scope":{"enum":["gateway","merchant"]},"name":{"type":"string","minLength":1},"gateway":{"type":"string","minLength":1,"default":"*"},"currency":{"enum":["AED","AFN","ALL","AMD","ANG","AOA","ARS","AUD","AWG","AZN","BAM","BBD","BDT","BGN","BHD","BIF","BMD","BND","BOB","BRL","BSD","BTN","BWP","BYN","BZD","CAD","CDF","CHF","CLF","CLP","CNY","COP","CRC","CUC","CUP","CVE","CZK","DJF","DKK","DOP","DZD","EGP","ERN","ETB","EUR","FJD","FKP","GBP","GEL","GHS","GIP","GMD","GNF","GTQ","GYD","HKD","HNL","HTG","HUF","IDR","ILS","INR","IQD","IRR","ISK","JMD","JOD","JPY","KES","KGS","KHR","KMF","KPW","KRW","KWD","KYD","KZT","LAK","LBP","LKR","LRD","LSL","LYD","MAD","MDL","MGA","MKD","MMK","MNT","MOP","MRU","MUR","MVR","MWK","MXN","MYR","MZN","NAD","NGN","NIO","NOK","NPR","NZD","OMR","PAB","PEN","PGK","PHP","PKR","PLN","PYG","QAR","RON","RSD","RUB","RWF","SAR","SBD","SCR","SDG","SEK","SGD","SHP","SLE","SOS","SRD","SSP","STN","SVC","SYP","SZL","THB","TJS","TMT","TND","TOP","TRY","TTD","TWD","TZS","UAH","UGX","USD","UYI","UYU","UYW","UZS","VED","VES","VND","VUV","WST","XAF","XCD","XCG","XOF","XPF","YER","ZAR","ZMW","ZWG"]},"min_amount":{"type":"integer","minimum":0,"maximum":99999999999999},"max_amount":{"type":"integer","minimum":0,"maximum":99999999999999},"daily_volume":{"type":"integer","minimum":0,"maximum":99999999999999},"daily_count":{"type":"integer","minimum":0},"monthly_volume":{"type":"integer","minimum":0,"maximum":99999999999999},"monthly_count":{"type":"integer","minimum":0}}}},"p181":{"type":"array","items":{"type":"object","additionalProperties":false,"required":["name","when","action"],"properties":{"name":{"type":"string","pattern":"^[A-Za-z0-9_.-]{1,64}$"},"when":{"type":"array","minItems":1,"items":{"enum":["high_amount","velocity_customer","velocity_token","velocity_ip","velocity_email","country_mismatch","new_token_high_amount"]}},"action":{"enum":["allow","psp_review","hold","decline"]}}}},"p182":{"type":"object","propertyNames":{"enum":["AED","AFN","ALL","AMD","ANG","AOA","ARS","AUD","AWG","AZN","BAM","BBD","BDT","BGN","BHD","BIF","BMD","BND","BOB","BRL","BSD","BTN","BWP","BYN","BZD","CAD","CDF","CHF","CLF","CLP","CNY","COP","CRC","CUC","CUP","CVE","CZK","DJF","DKK","DOP","DZD","EGP","ERN","ETB","EUR","FJD","FKP","GBP","GEL","GHS","GIP","GMD","GNF","GTQ","GYD","HKD","HNL","HTG","HUF","IDR","ILS","INR","IQD","IRR","ISK","JMD","JOD","JPY","KES","KGS","KHR","KMF","KPW","KRW","KWD","KYD","KZT","LAK","LBP","LKR","LRD","LSL","LYD","MAD","MDL","MGA","MKD","MMK","MNT","MOP","MRU","MUR","MVR","MWK","MXN","MYR","MZN","NAD","NGN","NIO","NOK","NPR","NZD","OMR","PAB","PEN","PGK","PHP","PKR","PLN","PYG","QAR","RON","RSD","RUB","RWF","SAR","SBD","SCR","SDG","SEK","SGD","SHP","SLE","SOS","SRD","SSP","STN","SVC","SYP","SZL","THB","TJS","TMT","TND","TOP","TRY","TTD","TWD","TZS","UAH","UGX","USD","UYI","UYU","UYW","UZS","VED","VES","VND","VUV","WST","XAF","XCD","XCG","XOF","XPF","YER","ZAR","ZMW","ZWG"]},"additionalProperties":{"type":"integer","minimum":0,"maximum":99999999999999}},"p183":{"type":"array","items":{"type":"object","additionalProperties":false,"required":["by","window_ms","max_count"],"properties":{"by":{"enum":["customer","token","ip","email"]},"window_ms":{"type":"integer","minimum":1000},"max_count":{"type":"integer","minimum":0}}}},"p184":{"type":"object","propertyNames":{"enum":["AED","AFN","ALL","AMD","ANG","AOA","ARS","AUD","AWG","AZN","BAM","BBD","BDT","BGN","BHD","BIF","BMD","BND","BOB","BRL","BSD","BTN","BWP","BYN","BZD","CAD","CDF","CHF","CLF","CLP","CNY","COP","CRC","CUC","CUP","CVE","CZK","DJF","DKK","DOP","DZD","EGP","ERN","ETB","EUR","FJD","FKP","GBP","GEL","GHS","GIP","GMD","GNF","GTQ","GYD","HKD","HNL","HTG","HUF","IDR","ILS","INR","IQD","IRR","ISK","JMD","JOD","JPY","KES","KGS","KHR","KMF","KPW","KRW","KWD","KYD","KZT","LAK","LBP","LKR","LRD","LSL","LYD","MAD","MDL","MGA","MKD","MMK","MNT","MOP","MRU","MUR","MVR","MWK","MXN","MYR","MZN","NAD","NGN","NIO","NOK","NPR","NZD","OMR","PAB","PEN","PGK","PHP","PKR","PLN","PYG","QAR","RON","RSD","RUB","RWF","SAR","SBD","SCR","SDG","SEK","SGD","SHP","SLE","SOS","SRD","SSP","STN","SVC","SYP","SZL","THB","TJS","TMT","TND","TOP","TRY","TTD","TWD","TZS","UAH","UGX","USD","UYI","UYU","UYW","UZS","VED","VES","VND","VUV","WST","XAF","XCD","XCG","XOF","XPF","YER","ZAR","ZMW","ZWG"]},"additionalProperties":{"type":"integer","minimum":0,"maximum":99999999999999}},"p185":{"type":"integer","minimum":1},"p186":{"type":"integer","minimum":1},"p187":{"type":"string"},"p188":{"type":"object","propertyNames":{"pattern":"^[a-z][a-z0-9_-]*(:.+)?$"},"additionalProperties":{"type":"array","minItems":1,"items":{"enum":["AED","AFN","ALL","AMD","ANG","AOA","ARS","AUD","AWG","AZN","BAM","BBD","BDT","BGN","BHD","BIF","BMD","BND","BOB","BRL","BSD","BTN","BWP","BYN","BZD","CAD","CDF","CHF","CLF","CLP","CNY","COP","CRC","CUC","CUP","CVE","CZK","DJF","DKK","DOP","DZD","EGP","ERN","ETB","EUR","FJD","FKP","GBP","GEL","GHS","GIP","GMD","GNF","GTQ","GYD","HKD","HNL","HTG","HUF","IDR","ILS","INR","IQD","IRR","ISK","JMD","JOD","JPY","KES","KGS","KHR","KMF","KPW","KRW","KWD","KYD","KZT","LAK","LBP","LKR","LRD","LSL","LYD","MAD","MDL","MGA","MKD","MMK","MNT","MOP","MRU","MUR","MVR","MWK","MXN","MYR","MZN","NAD","NGN","NIO","NOK","NPR","NZD","OMR","PAB","PEN","PGK","PHP","PKR","PLN","PYG","QAR","RON","RSD","RUB","RWF","SAR","SBD","SCR","SDG","SEK","SGD","SHP","SLE","SOS","SRD","SSP","STN","SVC","SYP","SZL","THB","TJS","TMT","TND","TOP","TRY","TTD","TWD","TZS","UAH","UGX","USD","UYI","UYU","UYW","UZS","VED","VES","VND","VUV","WST","XAF","XCD","XCG","XOF","XPF","YER","ZAR","ZMW","ZWG"]}}},"p189":{"type":"boolean"},"p190":{"type":"array","items":{"type":"object","additionalProperties":false,"required":["from","to","rate","as_of"],"properties":{"from":{"enum":["AED","AFN","ALL","AMD","ANG","AOA","ARS","AUD","AWG","AZN","BAM","BBD","BDT","BGN","BHD","BIF","BMD","BND","BOB","BRL","BSD","BTN","BWP","BYN","BZD","CAD","CDF","CHF","CLF","CLP","CNY","COP","CRC","CUC","CUP","CVE","CZK","DJF","DKK","DOP","DZD","EGP","ERN","ETB","EUR","FJD","FKP","GBP","GEL","GHS","GIP","GMD","GNF","GTQ","GYD","HKD","HNL","HTG","HUF","IDR","ILS","INR","IQD","IRR","ISK","JMD","JOD","JPY","KES","KGS","KHR","KMF","KPW","KRW","KWD","KYD","KZT","LAK","LBP","LKR","LRD","LSL","LYD","MAD","MDL","MGA","MKD","MMK","MNT","MOP","MRU","MUR","MVR","MWK","MXN","MYR","MZN","NAD","NGN","NIO","NOK","NPR","NZD","OMR","PAB","PEN","PGK","PHP","PKR","PLN","PYG","QAR","RON","RSD","RUB","RWF","SAR","SBD","SCR","SDG","SEK","SGD","SHP","SLE","SOS","SRD","SSP","STN","SVC","SYP","SZL","THB","TJS","TMT","TND","TOP","TRY","TTD","TWD","TZS","UAH","UGX","USD","UYI","UYU","UYW","UZS","VED","VES","VND","VUV","WST","XAF","XCD","XCG","XOF","XPF","YER","ZAR","ZMW","ZWG"]},"to":{"enum":["AED","AFN","ALL","AMD","ANG","AOA","ARS","AUD","AWG","AZN","BAM","BBD","BDT","BGN","BHD","BIF","BMD","BND","BOB","BRL","BSD","BTN","BWP","BYN","BZD","CAD","CDF","CHF","CLF","CLP","CNY","COP","CRC","CUC","CUP","CVE","CZK","DJF","DKK","DOP","DZD","EGP","ERN","ETB","EUR","FJD","FKP","GBP","GEL","GHS","GIP","GMD","GNF","GTQ","GYD","HKD","HNL","HTG","HUF","IDR","ILS","INR","IQD","IRR","ISK","JMD","JOD","JPY","KES","KGS","KHR","KMF","KPW","KRW","KWD","KYD","KZT","LAK","LBP","LKR","LRD","LSL","LYD","MAD","MDL","MGA","MKD","MMK","MNT","MOP","MRU","MUR","MVR","MWK","MXN","MYR","MZN","NAD","NGN","NIO","NOK","NPR","NZD","OMR","PAB","PEN","PGK","PHP","PKR","PLN","PYG","QAR","RON","RSD","RUB","RWF","SAR","SBD","SCR","SDG","SEK","SGD","SHP","SLE","SOS","SRD","SSP","STN","SVC","SYP","SZL","THB","TJS","TMT","TND","TOP","TRY","TTD","TWD","TZS","UAH","UGX","USD","UYI","UYU","UYW","UZS","VED","VES","VND","VUV","WST","XAF","XCD","XCG","XOF","XPF","YER","ZAR","ZMW","ZWG"]},"rate":{"type":"string","pattern":"^(\\d+(\\.\\d+)?|\\d+/\\d+)$"},"as_of":{"type":"string","minLength":10}}}},"p191":{"type":"integer","minimum":1},"p192":{"type":"integer","minimum":0},"p193":{"enum":["off","dry_run","on"]},"p194":{"type":"integer","minimum":1},"p195":{"type":"integer","minimum":1},"p196":{"type":"integer","minimum":0},"p197":{"type":"array","items":{"type":"string","minLength":1},"uniqueItems":true},"p198":{"type":"integer","minimum":1},"p199":{"type":"integer","minimum":1},"p200":{"type":"integer","minimum":0,"maximum":100000},"p201":{"type":"string"},"p202":{"type":"boolean"},"p203":{"type":"integer","minimum":30,"maximum":3650},"p204":{"type":"string"},"p205":{"type":"integer","minimum":1,"maximum":10000},"p206":{"type":"boolean"},"p207":{"type":"integer","minimum":1},"p208":{"type":"integer","minimum":1,"maximum":31536000000},"p209":{"type":"integer","minimum":1,"maximum":31536000000},"p210":{"type":"integer","minimum":1,"maximum":31536000000},"p211":{"type":"integer","minimum":0,"maximum":31536000000},"p212":{"type":"integer","minimum":1,"maximum":31536000000},"p213":{"type":"array","maxItems":10,"items":{"type":"integer","minimum":1}},"p214":{"type":"integer","minimum":1},"p215":{"type":"string","pattern":"^[A-Za-z0-9_.]+$"},"p216":{"type":"string","pattern":"^[A-Za-z0-9_.]+$"},"p217":{"type":"string","pattern":"^[A-Za-z0-9_.]+$"},"p218":{"type":"object","propertyNames":{"pattern":"^[a-z][a-z0-9_-]*$"},"additionalProperties":{"type":"object","required":["type"],"properties":{"type":{"enum":["stripe","adyen","adyen-stored-value","cybersource","simulator"]}},"allOf":[{"if":{"properties":{"type":{"const":"stripe"}},"required":["type"]},"then":{"type":"object","additionalProperties":false,"required":["type","base_url","api_key"],"properties":{"type":{"const":"stripe"},"base_url":{"type":"string","pattern":"^https?://[^\\s]+$"},"timeout_ms":{"type":"integer","minimum":1,"default":10000},"max_sockets":{"type":"integer","minimum":1,"default":512},"connect_timeout_ms":{"type":"integer","minimum":1,"default":2000},"warm_sockets":{"type":"integer","minimum":0,"default":16},"keep_warm_interval_ms":{"type":"integer","minimum":1000,"default":30000},"store_payment_methods":{"type":"boolean","default":false},"payer_authentication":{"type":"boolean","default":false},"vault":{"type":"string","pattern":"^[A-Za-z0-9][A-Za-z0-9_.:-]{0,99}$"},"api_key":{"type":"string","minLength":1},"webhook_secret":{"type":"string","default":""},"webhook_secret_previous":{"type":"string","default":""},"merchant_account":{"type":"string","default":""}}}},{"if":{"properties":{"type":{"const":"adyen"}},"required":["type"]},"then":{"type":"object","additionalProperties":false,"required":["type","base_url","api_key","merchant_account"],"properties":{"type":{"const":"adyen"},"base_url":{"type":"string","pattern":"^https?://[^\\s]+$"},"timeout_ms":{"type":"integer","minimum":1,"default":10000},"max_sockets":{"type":"integer","minimum":1,"default":512},"connect_timeout_ms":{"type":"integer","minimum":1,"default":2000},"warm_sockets":{"type":"integer","minimum":0,"default":16},"keep_warm_interval_ms":{"type":"integer","minimum":1000,"default":30000},"store_payment_methods":{"type":"boolean","default":false},"payer_authentication":{"type":"boolean","default":false},"vault":{"type":"string","pattern":"^[A-Za-z0-9][A-Za-z0-9_.:-]{0,99}$"},"api_key":{"type":"string","minLength":1},"merchant_account":{"type":"string","minLength":1},"webhook_secret":{"type":"string","default":""},"webhook_secret_previous":{"type":"string","default":""},"key_id":{"type":"string","default":""},"shared_secret":{"type":"string","default":""},"report_username":{"type":"string","default":""},"report_password":{"type":"string","default":""},"authorisation_type":{"type":"string","default":""},"report_base_url":{"type":"string","default":""}}}},{"if":{"properties":{"type":{"const":"adyen-stored-value"}},"required":["type"]},"then":{"type":"object","additionalProperties":false,"required":["type","base_url","api_key","merchant_account"],"properties":{"type":{"const":"adyen-stored-value"},"base_url":{"type":"string","pattern":"^https?://[^\\s]+$"},"timeout_ms":{"type":"integer","minimum":1,"default":10000},"max_sockets":{"type":"integer","minimum":1,"default":512},"connect_timeout_ms":{"type":"integer","minimum":1,"default":2000},"warm_sockets":{"type":"integer","minimum":0,"default":16},"keep_warm_interval_ms":{"type":"integer","minimum":1000,"default":30000},"store_payment_methods":{"type":"boolean","default":false},"payer_authentication":{"type":"boolean","default":false},"vault":{"type":"string","pattern":"^[A-Za-z0-9][A-Za-z0-9_.:-]{0,99}$"},"api_key":{"type":"string","minLength":1},"merchant_account":{"type":"string","minLength":1},"webhook_secret":{"type":"string","default":""},"webhook_secret_previous":{"type":"string","default":""},"key_id":{"type":"string","default":""},"shared_secret":{"type":"string","default":""},"issue_svs":{"type":"boolean","default":false}}}},{"if":{"properties":{"type":{"const":"cybersource"}},"required":["type"]},"then":{"type":"object","additionalProperties":false,"required":["type","base_url","merchant_id","key_id","shared_secret"],"properties":{"type":{"const":"cybersource"},"base_url":{"type":"string","pattern":"^https?://[^\\s]+$"},"timeout_ms":{"type":"integer","minimum":1,"default":10000},"max_sockets":{"type":"integer","minimum":1,"default":512},"connect_timeout_ms":{"type":"integer","minimum":1,"default":2000},"warm_sockets":{"type":"integer","minimum":0,"default":16},"keep_warm_interval_ms":{"type":"integer","minimum":1000,"default":30000},"store_payment_methods":{"type":"boolean","default":false},"payer_authentication":{"type":"boolean","default":false},"vault":{"type":"string","pattern":"^[A-Za-z0-9][A-Za-z0-9_.:-]{0,99}$"},"merchant_id":{"type":"string","minLength":1},"key_id":{"type":"string","minLength":1},"shared_secret":{"type":"string","minLength":1},"webhook_secret":{"type":"string","default":""},"webhook_secret_previous":{"type":"string","default":""},"webhook_key_id":{"type":"string","default":""},"webhook_key_id_previous":{"type":"string","default":""},"merchant_account":{"type":"string","default":""},"webhook_private_key":{"type":"string","default":""},"reverse_after_void":{"type":"boolean","default":false}}}},{"if":{"properties":{"type":{"const":"simulator"}},"required":["type"]},"then":{"type":"object","additionalProperties":false,"required":["type","base_url"],"properties":{"type":{"const":"simulator"},"base_url":{"type":"string","pattern":"^https?://[^\\s]+$"},"timeout_ms":{"type":"integer","minimum":1,"default":10000},"max_sockets":{"type":"integer","minimum":1,"default":512},"connect_timeout_ms":{"type":"integer","minimum":1,"default":2000},"warm_sockets":{"type":"integer","minimum":0,"default":16},"keep_warm_interval_ms":{"type":"integer","minimum":1000,"default":30000},"store_payment_methods":{"type":"boolean","default":false},"payer_authentication":{"type":"boolean","default":false},"vault":{"type":"string","pattern":"^[A-Za-z0-9][A-Za-z0-9_.:-]{0,99}$"},"api_key":{"type":"string","default":""},"webhook_secret":{"type":"string","default":""},"webhook_secret_previous":{"type":"string","default":""},"merchant_account":{"type":"string","default":""}}}}]}}}};
 const func2 = Object.prototype.hasOwnProperty;
 const schema7 = {"type":"string","pattern":"^https?://[^\\s]+$"};
 const pattern0 = new RegExp("^https?://[^\\s]+$", "u");
@@ -7038,9 +7038,50 @@ validate356.errors = vErrors;
 return errors === 0;
 }
 
-const schema175 = {"type":"integer","minimum":0};
+const schema175 = {"type":"integer","minimum":50,"maximum":5000};
 
 function validate358(data, {instancePath="", parentData, parentDataProperty, rootData=data}={}){
+let vErrors = null;
+let errors = 0;
+if(!(((typeof data == "number") && (!(data % 1) && !isNaN(data))) && (isFinite(data)))){
+const err0 = {instancePath,schemaPath:"#/type",keyword:"type",params:{type: "integer"},message:"must be integer"};
+if(vErrors === null){
+vErrors = [err0];
+}
+else {
+vErrors.push(err0);
+}
+errors++;
+}
+if((typeof data == "number") && (isFinite(data))){
+if(data > 5000 || isNaN(data)){
+const err1 = {instancePath,schemaPath:"#/maximum",keyword:"maximum",params:{comparison: "<=", limit: 5000},message:"must be <= 5000"};
+if(vErrors === null){
+vErrors = [err1];
+}
+else {
+vErrors.push(err1);
+}
+errors++;
+}
+if(data < 50 || isNaN(data)){
+const err2 = {instancePath,schemaPath:"#/minimum",keyword:"minimum",params:{comparison: ">=", limit: 50},message:"must be >= 50"};
+if(vErrors === null){
+vErrors = [err2];
+}
+else {
+vErrors.push(err2);
+}
+errors++;
+}
+}
+validate358.errors = vErrors;
+return errors === 0;
+}
+
+const schema176 = {"type":"integer","minimum":0};
+
+function validate360(data, {instancePath="", parentData, parentDataProperty, rootData=data}={}){
 let vErrors = null;
 let errors = 0;
 if(!(((typeof data == "number") && (!(data % 1) && !isNaN(data))) && (isFinite(data)))){
@@ -7065,13 +7106,13 @@ vErrors.push(err1);
 errors++;
 }
 }
-validate358.errors = vErrors;
+validate360.errors = vErrors;
 return errors === 0;
 }
 
-const schema176 = {"type":"integer","minimum":1,"maximum":3600};
+const schema177 = {"type":"integer","minimum":1,"maximum":3600};
 
-function validate360(data, {instancePath="", parentData, parentDataProperty, rootData=data}={}){
+function validate362(data, {instancePath="", parentData, parentDataProperty, rootData=data}={}){
 let vErrors = null;
 let errors = 0;
 if(!(((typeof data == "number") && (!(data % 1) && !isNaN(data))) && (isFinite(data)))){
@@ -7106,13 +7147,13 @@ vErrors.push(err2);
 errors++;
 }
 }
-validate360.errors = vErrors;
+validate362.errors = vErrors;
 return errors === 0;
 }
 
-const schema177 = {"type":"integer","minimum":1};
+const schema178 = {"type":"integer","minimum":1};
 
-function validate362(data, {instancePath="", parentData, parentDataProperty, rootData=data}={}){
+function validate364(data, {instancePath="", parentData, parentDataProperty, rootData=data}={}){
 let vErrors = null;
 let errors = 0;
 if(!(((typeof data == "number") && (!(data % 1) && !isNaN(data))) && (isFinite(data)))){
@@ -7136,25 +7177,6 @@ vErrors.push(err1);
 }
 errors++;
 }
-}
-validate362.errors = vErrors;
-return errors === 0;
-}
-
-const schema178 = {"type":"boolean"};
-
-function validate364(data, {instancePath="", parentData, parentDataProperty, rootData=data}={}){
-let vErrors = null;
-let errors = 0;
-if(typeof data !== "boolean"){
-const err0 = {instancePath,schemaPath:"#/type",keyword:"type",params:{type: "boolean"},message:"must be boolean"};
-if(vErrors === null){
-vErrors = [err0];
-}
-else {
-vErrors.push(err0);
-}
-errors++;
 }
 validate364.errors = vErrors;
 return errors === 0;
@@ -7179,9 +7201,28 @@ validate366.errors = vErrors;
 return errors === 0;
 }
 
-const schema180 = {"type":"integer","minimum":1};
+const schema180 = {"type":"boolean"};
 
 function validate368(data, {instancePath="", parentData, parentDataProperty, rootData=data}={}){
+let vErrors = null;
+let errors = 0;
+if(typeof data !== "boolean"){
+const err0 = {instancePath,schemaPath:"#/type",keyword:"type",params:{type: "boolean"},message:"must be boolean"};
+if(vErrors === null){
+vErrors = [err0];
+}
+else {
+vErrors.push(err0);
+}
+errors++;
+}
+validate368.errors = vErrors;
+return errors === 0;
+}
+
+const schema181 = {"type":"integer","minimum":1};
+
+function validate370(data, {instancePath="", parentData, parentDataProperty, rootData=data}={}){
 let vErrors = null;
 let errors = 0;
 if(!(((typeof data == "number") && (!(data % 1) && !isNaN(data))) && (isFinite(data)))){
@@ -7206,13 +7247,13 @@ vErrors.push(err1);
 errors++;
 }
 }
-validate368.errors = vErrors;
+validate370.errors = vErrors;
 return errors === 0;
 }
 
-const schema181 = {"type":"integer","minimum":1,"maximum":65535};
+const schema182 = {"type":"integer","minimum":1,"maximum":65535};
 
-function validate370(data, {instancePath="", parentData, parentDataProperty, rootData=data}={}){
+function validate372(data, {instancePath="", parentData, parentDataProperty, rootData=data}={}){
 let vErrors = null;
 let errors = 0;
 if(!(((typeof data == "number") && (!(data % 1) && !isNaN(data))) && (isFinite(data)))){
@@ -7243,37 +7284,6 @@ vErrors = [err2];
 }
 else {
 vErrors.push(err2);
-}
-errors++;
-}
-}
-validate370.errors = vErrors;
-return errors === 0;
-}
-
-const schema182 = {"type":"integer","minimum":1};
-
-function validate372(data, {instancePath="", parentData, parentDataProperty, rootData=data}={}){
-let vErrors = null;
-let errors = 0;
-if(!(((typeof data == "number") && (!(data % 1) && !isNaN(data))) && (isFinite(data)))){
-const err0 = {instancePath,schemaPath:"#/type",keyword:"type",params:{type: "integer"},message:"must be integer"};
-if(vErrors === null){
-vErrors = [err0];
-}
-else {
-vErrors.push(err0);
-}
-errors++;
-}
-if((typeof data == "number") && (isFinite(data))){
-if(data < 1 || isNaN(data)){
-const err1 = {instancePath,schemaPath:"#/minimum",keyword:"minimum",params:{comparison: ">=", limit: 1},message:"must be >= 1"};
-if(vErrors === null){
-vErrors = [err1];
-}
-else {
-vErrors.push(err1);
 }
 errors++;
 }
@@ -7344,9 +7354,40 @@ validate376.errors = vErrors;
 return errors === 0;
 }
 
-const schema185 = {"type":"integer","minimum":100};
+const schema185 = {"type":"integer","minimum":1};
 
 function validate378(data, {instancePath="", parentData, parentDataProperty, rootData=data}={}){
+let vErrors = null;
+let errors = 0;
+if(!(((typeof data == "number") && (!(data % 1) && !isNaN(data))) && (isFinite(data)))){
+const err0 = {instancePath,schemaPath:"#/type",keyword:"type",params:{type: "integer"},message:"must be integer"};
+if(vErrors === null){
+vErrors = [err0];
+}
+else {
+vErrors.push(err0);
+}
+errors++;
+}
+if((typeof data == "number") && (isFinite(data))){
+if(data < 1 || isNaN(data)){
+const err1 = {instancePath,schemaPath:"#/minimum",keyword:"minimum",params:{comparison: ">=", limit: 1},message:"must be >= 1"};
+if(vErrors === null){
+vErrors = [err1];
+}
+else {
+vErrors.push(err1);
+}
+errors++;
+}
+}
+validate378.errors = vErrors;
+return errors === 0;
+}
+
+const schema186 = {"type":"integer","minimum":100};
+
+function validate380(data, {instancePath="", parentData, parentDataProperty, rootData=data}={}){
 let vErrors = null;
 let errors = 0;
 if(!(((typeof data == "number") && (!(data % 1) && !isNaN(data))) && (isFinite(data)))){
@@ -7371,13 +7412,13 @@ vErrors.push(err1);
 errors++;
 }
 }
-validate378.errors = vErrors;
+validate380.errors = vErrors;
 return errors === 0;
 }
 
-const schema186 = {"type":"array","items":{"type":"object","additionalProperties":false,"required":["scope","name","currency"],"properties":{"scope":{"enum":["gateway","merchant"]},"name":{"type":"string","minLength":1},"gateway":{"type":"string","minLength":1,"default":"*"},"currency":{"enum":["AED","AFN","ALL","AMD","ANG","AOA","ARS","AUD","AWG","AZN","BAM","BBD","BDT","BGN","BHD","BIF","BMD","BND","BOB","BRL","BSD","BTN","BWP","BYN","BZD","CAD","CDF","CHF","CLF","CLP","CNY","COP","CRC","CUC","CUP","CVE","CZK","DJF","DKK","DOP","DZD","EGP","ERN","ETB","EUR","FJD","FKP","GBP","GEL","GHS","GIP","GMD","GNF","GTQ","GYD","HKD","HNL","HTG","HUF","IDR","ILS","INR","IQD","IRR","ISK","JMD","JOD","JPY","KES","KGS","KHR","KMF","KPW","KRW","KWD","KYD","KZT","LAK","LBP","LKR","LRD","LSL","LYD","MAD","MDL","MGA","MKD","MMK","MNT","MOP","MRU","MUR","MVR","MWK","MXN","MYR","MZN","NAD","NGN","NIO","NOK","NPR","NZD","OMR","PAB","PEN","PGK","PHP","PKR","PLN","PYG","QAR","RON","RSD","RUB","RWF","SAR","SBD","SCR","SDG","SEK","SGD","SHP","SLE","SOS","SRD","SSP","STN","SVC","SYP","SZL","THB","TJS","TMT","TND","TOP","TRY","TTD","TWD","TZS","UAH","UGX","USD","UYI","UYU","UYW","UZS","VED","VES","VND","VUV","WST","XAF","XCD","XCG","XOF","XPF","YER","ZAR","ZMW","ZWG"]},"min_amount":{"type":"integer","minimum":0,"maximum":99999999999999},"max_amount":{"type":"integer","minimum":0,"maximum":99999999999999},"daily_volume":{"type":"integer","minimum":0,"maximum":99999999999999},"daily_count":{"type":"integer","minimum":0},"monthly_volume":{"type":"integer","minimum":0,"maximum":99999999999999},"monthly_count":{"type":"integer","minimum":0}}}};
+const schema187 = {"type":"array","items":{"type":"object","additionalProperties":false,"required":["scope","name","currency"],"properties":{"scope":{"enum":["gateway","merchant"]},"name":{"type":"string","minLength":1},"gateway":{"type":"string","minLength":1,"default":"*"},"currency":{"enum":["AED","AFN","ALL","AMD","ANG","AOA","ARS","AUD","AWG","AZN","BAM","BBD","BDT","BGN","BHD","BIF","BMD","BND","BOB","BRL","BSD","BTN","BWP","BYN","BZD","CAD","CDF","CHF","CLF","CLP","CNY","COP","CRC","CUC","CUP","CVE","CZK","DJF","DKK","DOP","DZD","EGP","ERN","ETB","EUR","FJD","FKP","GBP","GEL","GHS","GIP","GMD","GNF","GTQ","GYD","HKD","HNL","HTG","HUF","IDR","ILS","INR","IQD","IRR","ISK","JMD","JOD","JPY","KES","KGS","KHR","KMF","KPW","KRW","KWD","KYD","KZT","LAK","LBP","LKR","LRD","LSL","LYD","MAD","MDL","MGA","MKD","MMK","MNT","MOP","MRU","MUR","MVR","MWK","MXN","MYR","MZN","NAD","NGN","NIO","NOK","NPR","NZD","OMR","PAB","PEN","PGK","PHP","PKR","PLN","PYG","QAR","RON","RSD","RUB","RWF","SAR","SBD","SCR","SDG","SEK","SGD","SHP","SLE","SOS","SRD","SSP","STN","SVC","SYP","SZL","THB","TJS","TMT","TND","TOP","TRY","TTD","TWD","TZS","UAH","UGX","USD","UYI","UYU","UYW","UZS","VED","VES","VND","VUV","WST","XAF","XCD","XCG","XOF","XPF","YER","ZAR","ZMW","ZWG"]},"min_amount":{"type":"integer","minimum":0,"maximum":99999999999999},"max_amount":{"type":"integer","minimum":0,"maximum":99999999999999},"daily_volume":{"type":"integer","minimum":0,"maximum":99999999999999},"daily_count":{"type":"integer","minimum":0},"monthly_volume":{"type":"integer","minimum":0,"maximum":99999999999999},"monthly_count":{"type":"integer","minimum":0}}}};
 
-function validate380(data, {instancePath="", parentData, parentDataProperty, rootData=data}={}){
+function validate382(data, {instancePath="", parentData, parentDataProperty, rootData=data}={}){
 let vErrors = null;
 let errors = 0;
 if(Array.isArray(data)){
@@ -7419,7 +7460,7 @@ vErrors.push(err2);
 errors++;
 }
 for(const key0 in data0){
-if(!(func2.call(schema186.items.properties, key0))){
+if(!(func2.call(schema187.items.properties, key0))){
 const err3 = {instancePath:instancePath+"/" + i0,schemaPath:"#/items/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key0},message:"must NOT have additional properties"};
 if(vErrors === null){
 vErrors = [err3];
@@ -7433,7 +7474,7 @@ errors++;
 if(data0.scope !== undefined){
 let data1 = data0.scope;
 if(!((data1 === "gateway") || (data1 === "merchant"))){
-const err4 = {instancePath:instancePath+"/" + i0+"/scope",schemaPath:"#/items/properties/scope/enum",keyword:"enum",params:{allowedValues: schema186.items.properties.scope.enum},message:"must be equal to one of the allowed values"};
+const err4 = {instancePath:instancePath+"/" + i0+"/scope",schemaPath:"#/items/properties/scope/enum",keyword:"enum",params:{allowedValues: schema187.items.properties.scope.enum},message:"must be equal to one of the allowed values"};
 if(vErrors === null){
 vErrors = [err4];
 }
@@ -7494,7 +7535,7 @@ errors++;
 if(data0.currency !== undefined){
 let data4 = data0.currency;
 if(!(((((((((((((((((((((((((((((((((((((((((((((((((((((((((((((((((((((((((((((((((((((((((((((((((((((((((((((((((((((((((((((((((((((((((((((((((((((((((((((((((data4 === "AED") || (data4 === "AFN")) || (data4 === "ALL")) || (data4 === "AMD")) || (data4 === "ANG")) || (data4 === "AOA")) || (data4 === "ARS")) || (data4 === "AUD")) || (data4 === "AWG")) || (data4 === "AZN")) || (data4 === "BAM")) || (data4 === "BBD")) || (data4 === "BDT")) || (data4 === "BGN")) || (data4 === "BHD")) || (data4 === "BIF")) || (data4 === "BMD")) || (data4 === "BND")) || (data4 === "BOB")) || (data4 === "BRL")) || (data4 === "BSD")) || (data4 === "BTN")) || (data4 === "BWP")) || (data4 === "BYN")) || (data4 === "BZD")) || (data4 === "CAD")) || (data4 === "CDF")) || (data4 === "CHF")) || (data4 === "CLF")) || (data4 === "CLP")) || (data4 === "CNY")) || (data4 === "COP")) || (data4 === "CRC")) || (data4 === "CUC")) || (data4 === "CUP")) || (data4 === "CVE")) || (data4 === "CZK")) || (data4 === "DJF")) || (data4 === "DKK")) || (data4 === "DOP")) || (data4 === "DZD")) || (data4 === "EGP")) || (data4 === "ERN")) || (data4 === "ETB")) || (data4 === "EUR")) || (data4 === "FJD")) || (data4 === "FKP")) || (data4 === "GBP")) || (data4 === "GEL")) || (data4 === "GHS")) || (data4 === "GIP")) || (data4 === "GMD")) || (data4 === "GNF")) || (data4 === "GTQ")) || (data4 === "GYD")) || (data4 === "HKD")) || (data4 === "HNL")) || (data4 === "HTG")) || (data4 === "HUF")) || (data4 === "IDR")) || (data4 === "ILS")) || (data4 === "INR")) || (data4 === "IQD")) || (data4 === "IRR")) || (data4 === "ISK")) || (data4 === "JMD")) || (data4 === "JOD")) || (data4 === "JPY")) || (data4 === "KES")) || (data4 === "KGS")) || (data4 === "KHR")) || (data4 === "KMF")) || (data4 === "KPW")) || (data4 === "KRW")) || (data4 === "KWD")) || (data4 === "KYD")) || (data4 === "KZT")) || (data4 === "LAK")) || (data4 === "LBP")) || (data4 === "LKR")) || (data4 === "LRD")) || (data4 === "LSL")) || (data4 === "LYD")) || (data4 === "MAD")) || (data4 === "MDL")) || (data4 === "MGA")) || (data4 === "MKD")) || (data4 === "MMK")) || (data4 === "MNT")) || (data4 === "MOP")) || (data4 === "MRU")) || (data4 === "MUR")) || (data4 === "MVR")) || (data4 === "MWK")) || (data4 === "MXN")) || (data4 === "MYR")) || (data4 === "MZN")) || (data4 === "NAD")) || (data4 === "NGN")) || (data4 === "NIO")) || (data4 === "NOK")) || (data4 === "NPR")) || (data4 === "NZD")) || (data4 === "OMR")) || (data4 === "PAB")) || (data4 === "PEN")) || (data4 === "PGK")) || (data4 === "PHP")) || (data4 === "PKR")) || (data4 === "PLN")) || (data4 === "PYG")) || (data4 === "QAR")) || (data4 === "RON")) || (data4 === "RSD")) || (data4 === "RUB")) || (data4 === "RWF")) || (data4 === "SAR")) || (data4 === "SBD")) || (data4 === "SCR")) || (data4 === "SDG")) || (data4 === "SEK")) || (data4 === "SGD")) || (data4 === "SHP")) || (data4 === "SLE")) || (data4 === "SOS")) || (data4 === "SRD")) || (data4 === "SSP")) || (data4 === "STN")) || (data4 === "SVC")) || (data4 === "SYP")) || (data4 === "SZL")) || (data4 === "THB")) || (data4 === "TJS")) || (data4 === "TMT")) || (data4 === "TND")) || (data4 === "TOP")) || (data4 === "TRY")) || (data4 === "TTD")) || (data4 === "TWD")) || (data4 === "TZS")) || (data4 === "UAH")) || (data4 === "UGX")) || (data4 === "USD")) || (data4 === "UYI")) || (data4 === "UYU")) || (data4 === "UYW")) || (data4 === "UZS")) || (data4 === "VED")) || (data4 === "VES")) || (data4 === "VND")) || (data4 === "VUV")) || (data4 === "WST")) || (data4 === "XAF")) || (data4 === "XCD")) || (data4 === "XCG")) || (data4 === "XOF")) || (data4 === "XPF")) || (data4 === "YER")) || (data4 === "ZAR")) || (data4 === "ZMW")) || (data4 === "ZWG"))){
-const err9 = {instancePath:instancePath+"/" + i0+"/currency",schemaPath:"#/items/properties/currency/enum",keyword:"enum",params:{allowedValues: schema186.items.properties.currency.enum},message:"must be equal to one of the allowed values"};
+const err9 = {instancePath:instancePath+"/" + i0+"/currency",schemaPath:"#/items/properties/currency/enum",keyword:"enum",params:{allowedValues: schema187.items.properties.currency.enum},message:"must be equal to one of the allowed values"};
 if(vErrors === null){
 vErrors = [err9];
 }
@@ -7717,14 +7758,14 @@ vErrors.push(err27);
 }
 errors++;
 }
-validate380.errors = vErrors;
+validate382.errors = vErrors;
 return errors === 0;
 }
 
-const schema187 = {"type":"array","items":{"type":"object","additionalProperties":false,"required":["name","when","action"],"properties":{"name":{"type":"string","pattern":"^[A-Za-z0-9_.-]{1,64}$"},"when":{"type":"array","minItems":1,"items":{"enum":["high_amount","velocity_customer","velocity_token","velocity_ip","velocity_email","country_mismatch","new_token_high_amount"]}},"action":{"enum":["allow","psp_review","hold","decline"]}}}};
+const schema188 = {"type":"array","items":{"type":"object","additionalProperties":false,"required":["name","when","action"],"properties":{"name":{"type":"string","pattern":"^[A-Za-z0-9_.-]{1,64}$"},"when":{"type":"array","minItems":1,"items":{"enum":["high_amount","velocity_customer","velocity_token","velocity_ip","velocity_email","country_mismatch","new_token_high_amount"]}},"action":{"enum":["allow","psp_review","hold","decline"]}}}};
 const pattern66 = new RegExp("^[A-Za-z0-9_.-]{1,64}$", "u");
 
-function validate382(data, {instancePath="", parentData, parentDataProperty, rootData=data}={}){
+function validate384(data, {instancePath="", parentData, parentDataProperty, rootData=data}={}){
 let vErrors = null;
 let errors = 0;
 if(Array.isArray(data)){
@@ -7816,7 +7857,7 @@ const len1 = data2.length;
 for(let i1=0; i1<len1; i1++){
 let data3 = data2[i1];
 if(!(((((((data3 === "high_amount") || (data3 === "velocity_customer")) || (data3 === "velocity_token")) || (data3 === "velocity_ip")) || (data3 === "velocity_email")) || (data3 === "country_mismatch")) || (data3 === "new_token_high_amount"))){
-const err7 = {instancePath:instancePath+"/" + i0+"/when/" + i1,schemaPath:"#/items/properties/when/items/enum",keyword:"enum",params:{allowedValues: schema187.items.properties.when.items.enum},message:"must be equal to one of the allowed values"};
+const err7 = {instancePath:instancePath+"/" + i0+"/when/" + i1,schemaPath:"#/items/properties/when/items/enum",keyword:"enum",params:{allowedValues: schema188.items.properties.when.items.enum},message:"must be equal to one of the allowed values"};
 if(vErrors === null){
 vErrors = [err7];
 }
@@ -7841,7 +7882,7 @@ errors++;
 if(data0.action !== undefined){
 let data4 = data0.action;
 if(!((((data4 === "allow") || (data4 === "psp_review")) || (data4 === "hold")) || (data4 === "decline"))){
-const err9 = {instancePath:instancePath+"/" + i0+"/action",schemaPath:"#/items/properties/action/enum",keyword:"enum",params:{allowedValues: schema187.items.properties.action.enum},message:"must be equal to one of the allowed values"};
+const err9 = {instancePath:instancePath+"/" + i0+"/action",schemaPath:"#/items/properties/action/enum",keyword:"enum",params:{allowedValues: schema188.items.properties.action.enum},message:"must be equal to one of the allowed values"};
 if(vErrors === null){
 vErrors = [err9];
 }
@@ -7874,20 +7915,20 @@ vErrors.push(err11);
 }
 errors++;
 }
-validate382.errors = vErrors;
+validate384.errors = vErrors;
 return errors === 0;
 }
 
-const schema188 = {"type":"object","propertyNames":{"enum":["AED","AFN","ALL","AMD","ANG","AOA","ARS","AUD","AWG","AZN","BAM","BBD","BDT","BGN","BHD","BIF","BMD","BND","BOB","BRL","BSD","BTN","BWP","BYN","BZD","CAD","CDF","CHF","CLF","CLP","CNY","COP","CRC","CUC","CUP","CVE","CZK","DJF","DKK","DOP","DZD","EGP","ERN","ETB","EUR","FJD","FKP","GBP","GEL","GHS","GIP","GMD","GNF","GTQ","GYD","HKD","HNL","HTG","HUF","IDR","ILS","INR","IQD","IRR","ISK","JMD","JOD","JPY","KES","KGS","KHR","KMF","KPW","KRW","KWD","KYD","KZT","LAK","LBP","LKR","LRD","LSL","LYD","MAD","MDL","MGA","MKD","MMK","MNT","MOP","MRU","MUR","MVR","MWK","MXN","MYR","MZN","NAD","NGN","NIO","NOK","NPR","NZD","OMR","PAB","PEN","PGK","PHP","PKR","PLN","PYG","QAR","RON","RSD","RUB","RWF","SAR","SBD","SCR","SDG","SEK","SGD","SHP","SLE","SOS","SRD","SSP","STN","SVC","SYP","SZL","THB","TJS","TMT","TND","TOP","TRY","TTD","TWD","TZS","UAH","UGX","USD","UYI","UYU","UYW","UZS","VED","VES","VND","VUV","WST","XAF","XCD","XCG","XOF","XPF","YER","ZAR","ZMW","ZWG"]},"additionalProperties":{"type":"integer","minimum":0,"maximum":99999999999999}};
+const schema189 = {"type":"object","propertyNames":{"enum":["AED","AFN","ALL","AMD","ANG","AOA","ARS","AUD","AWG","AZN","BAM","BBD","BDT","BGN","BHD","BIF","BMD","BND","BOB","BRL","BSD","BTN","BWP","BYN","BZD","CAD","CDF","CHF","CLF","CLP","CNY","COP","CRC","CUC","CUP","CVE","CZK","DJF","DKK","DOP","DZD","EGP","ERN","ETB","EUR","FJD","FKP","GBP","GEL","GHS","GIP","GMD","GNF","GTQ","GYD","HKD","HNL","HTG","HUF","IDR","ILS","INR","IQD","IRR","ISK","JMD","JOD","JPY","KES","KGS","KHR","KMF","KPW","KRW","KWD","KYD","KZT","LAK","LBP","LKR","LRD","LSL","LYD","MAD","MDL","MGA","MKD","MMK","MNT","MOP","MRU","MUR","MVR","MWK","MXN","MYR","MZN","NAD","NGN","NIO","NOK","NPR","NZD","OMR","PAB","PEN","PGK","PHP","PKR","PLN","PYG","QAR","RON","RSD","RUB","RWF","SAR","SBD","SCR","SDG","SEK","SGD","SHP","SLE","SOS","SRD","SSP","STN","SVC","SYP","SZL","THB","TJS","TMT","TND","TOP","TRY","TTD","TWD","TZS","UAH","UGX","USD","UYI","UYU","UYW","UZS","VED","VES","VND","VUV","WST","XAF","XCD","XCG","XOF","XPF","YER","ZAR","ZMW","ZWG"]},"additionalProperties":{"type":"integer","minimum":0,"maximum":99999999999999}};
 
-function validate384(data, {instancePath="", parentData, parentDataProperty, rootData=data}={}){
+function validate386(data, {instancePath="", parentData, parentDataProperty, rootData=data}={}){
 let vErrors = null;
 let errors = 0;
 if(data && typeof data == "object" && !Array.isArray(data)){
 for(const key0 in data){
 const _errs1 = errors;
 if(!(((((((((((((((((((((((((((((((((((((((((((((((((((((((((((((((((((((((((((((((((((((((((((((((((((((((((((((((((((((((((((((((((((((((((((((((((((((((((((((((((key0 === "AED") || (key0 === "AFN")) || (key0 === "ALL")) || (key0 === "AMD")) || (key0 === "ANG")) || (key0 === "AOA")) || (key0 === "ARS")) || (key0 === "AUD")) || (key0 === "AWG")) || (key0 === "AZN")) || (key0 === "BAM")) || (key0 === "BBD")) || (key0 === "BDT")) || (key0 === "BGN")) || (key0 === "BHD")) || (key0 === "BIF")) || (key0 === "BMD")) || (key0 === "BND")) || (key0 === "BOB")) || (key0 === "BRL")) || (key0 === "BSD")) || (key0 === "BTN")) || (key0 === "BWP")) || (key0 === "BYN")) || (key0 === "BZD")) || (key0 === "CAD")) || (key0 === "CDF")) || (key0 === "CHF")) || (key0 === "CLF")) || (key0 === "CLP")) || (key0 === "CNY")) || (key0 === "COP")) || (key0 === "CRC")) || (key0 === "CUC")) || (key0 === "CUP")) || (key0 === "CVE")) || (key0 === "CZK")) || (key0 === "DJF")) || (key0 === "DKK")) || (key0 === "DOP")) || (key0 === "DZD")) || (key0 === "EGP")) || (key0 === "ERN")) || (key0 === "ETB")) || (key0 === "EUR")) || (key0 === "FJD")) || (key0 === "FKP")) || (key0 === "GBP")) || (key0 === "GEL")) || (key0 === "GHS")) || (key0 === "GIP")) || (key0 === "GMD")) || (key0 === "GNF")) || (key0 === "GTQ")) || (key0 === "GYD")) || (key0 === "HKD")) || (key0 === "HNL")) || (key0 === "HTG")) || (key0 === "HUF")) || (key0 === "IDR")) || (key0 === "ILS")) || (key0 === "INR")) || (key0 === "IQD")) || (key0 === "IRR")) || (key0 === "ISK")) || (key0 === "JMD")) || (key0 === "JOD")) || (key0 === "JPY")) || (key0 === "KES")) || (key0 === "KGS")) || (key0 === "KHR")) || (key0 === "KMF")) || (key0 === "KPW")) || (key0 === "KRW")) || (key0 === "KWD")) || (key0 === "KYD")) || (key0 === "KZT")) || (key0 === "LAK")) || (key0 === "LBP")) || (key0 === "LKR")) || (key0 === "LRD")) || (key0 === "LSL")) || (key0 === "LYD")) || (key0 === "MAD")) || (key0 === "MDL")) || (key0 === "MGA")) || (key0 === "MKD")) || (key0 === "MMK")) || (key0 === "MNT")) || (key0 === "MOP")) || (key0 === "MRU")) || (key0 === "MUR")) || (key0 === "MVR")) || (key0 === "MWK")) || (key0 === "MXN")) || (key0 === "MYR")) || (key0 === "MZN")) || (key0 === "NAD")) || (key0 === "NGN")) || (key0 === "NIO")) || (key0 === "NOK")) || (key0 === "NPR")) || (key0 === "NZD")) || (key0 === "OMR")) || (key0 === "PAB")) || (key0 === "PEN")) || (key0 === "PGK")) || (key0 === "PHP")) || (key0 === "PKR")) || (key0 === "PLN")) || (key0 === "PYG")) || (key0 === "QAR")) || (key0 === "RON")) || (key0 === "RSD")) || (key0 === "RUB")) || (key0 === "RWF")) || (key0 === "SAR")) || (key0 === "SBD")) || (key0 === "SCR")) || (key0 === "SDG")) || (key0 === "SEK")) || (key0 === "SGD")) || (key0 === "SHP")) || (key0 === "SLE")) || (key0 === "SOS")) || (key0 === "SRD")) || (key0 === "SSP")) || (key0 === "STN")) || (key0 === "SVC")) || (key0 === "SYP")) || (key0 === "SZL")) || (key0 === "THB")) || (key0 === "TJS")) || (key0 === "TMT")) || (key0 === "TND")) || (key0 === "TOP")) || (key0 === "TRY")) || (key0 === "TTD")) || (key0 === "TWD")) || (key0 === "TZS")) || (key0 === "UAH")) || (key0 === "UGX")) || (key0 === "USD")) || (key0 === "UYI")) || (key0 === "UYU")) || (key0 === "UYW")) || (key0 === "UZS")) || (key0 === "VED")) || (key0 === "VES")) || (key0 === "VND")) || (key0 === "VUV")) || (key0 === "WST")) || (key0 === "XAF")) || (key0 === "XCD")) || (key0 === "XCG")) || (key0 === "XOF")) || (key0 === "XPF")) || (key0 === "YER")) || (key0 === "ZAR")) || (key0 === "ZMW")) || (key0 === "ZWG"))){
-const err0 = {instancePath,schemaPath:"#/propertyNames/enum",keyword:"enum",params:{allowedValues: schema188.propertyNames.enum},message:"must be equal to one of the allowed values",propertyName:key0};
+const err0 = {instancePath,schemaPath:"#/propertyNames/enum",keyword:"enum",params:{allowedValues: schema189.propertyNames.enum},message:"must be equal to one of the allowed values",propertyName:key0};
 if(vErrors === null){
 vErrors = [err0];
 }
@@ -7954,13 +7995,13 @@ vErrors.push(err5);
 }
 errors++;
 }
-validate384.errors = vErrors;
+validate386.errors = vErrors;
 return errors === 0;
 }
 
-const schema189 = {"type":"array","items":{"type":"object","additionalProperties":false,"required":["by","window_ms","max_count"],"properties":{"by":{"enum":["customer","token","ip","email"]},"window_ms":{"type":"integer","minimum":1000},"max_count":{"type":"integer","minimum":0}}}};
+const schema190 = {"type":"array","items":{"type":"object","additionalProperties":false,"required":["by","window_ms","max_count"],"properties":{"by":{"enum":["customer","token","ip","email"]},"window_ms":{"type":"integer","minimum":1000},"max_count":{"type":"integer","minimum":0}}}};
 
-function validate386(data, {instancePath="", parentData, parentDataProperty, rootData=data}={}){
+function validate388(data, {instancePath="", parentData, parentDataProperty, rootData=data}={}){
 let vErrors = null;
 let errors = 0;
 if(Array.isArray(data)){
@@ -8013,7 +8054,7 @@ errors++;
 if(data0.by !== undefined){
 let data1 = data0.by;
 if(!((((data1 === "customer") || (data1 === "token")) || (data1 === "ip")) || (data1 === "email"))){
-const err4 = {instancePath:instancePath+"/" + i0+"/by",schemaPath:"#/items/properties/by/enum",keyword:"enum",params:{allowedValues: schema189.items.properties.by.enum},message:"must be equal to one of the allowed values"};
+const err4 = {instancePath:instancePath+"/" + i0+"/by",schemaPath:"#/items/properties/by/enum",keyword:"enum",params:{allowedValues: schema190.items.properties.by.enum},message:"must be equal to one of the allowed values"};
 if(vErrors === null){
 vErrors = [err4];
 }
@@ -8096,20 +8137,20 @@ vErrors.push(err10);
 }
 errors++;
 }
-validate386.errors = vErrors;
+validate388.errors = vErrors;
 return errors === 0;
 }
 
-const schema190 = {"type":"object","propertyNames":{"enum":["AED","AFN","ALL","AMD","ANG","AOA","ARS","AUD","AWG","AZN","BAM","BBD","BDT","BGN","BHD","BIF","BMD","BND","BOB","BRL","BSD","BTN","BWP","BYN","BZD","CAD","CDF","CHF","CLF","CLP","CNY","COP","CRC","CUC","CUP","CVE","CZK","DJF","DKK","DOP","DZD","EGP","ERN","ETB","EUR","FJD","FKP","GBP","GEL","GHS","GIP","GMD","GNF","GTQ","GYD","HKD","HNL","HTG","HUF","IDR","ILS","INR","IQD","IRR","ISK","JMD","JOD","JPY","KES","KGS","KHR","KMF","KPW","KRW","KWD","KYD","KZT","LAK","LBP","LKR","LRD","LSL","LYD","MAD","MDL","MGA","MKD","MMK","MNT","MOP","MRU","MUR","MVR","MWK","MXN","MYR","MZN","NAD","NGN","NIO","NOK","NPR","NZD","OMR","PAB","PEN","PGK","PHP","PKR","PLN","PYG","QAR","RON","RSD","RUB","RWF","SAR","SBD","SCR","SDG","SEK","SGD","SHP","SLE","SOS","SRD","SSP","STN","SVC","SYP","SZL","THB","TJS","TMT","TND","TOP","TRY","TTD","TWD","TZS","UAH","UGX","USD","UYI","UYU","UYW","UZS","VED","VES","VND","VUV","WST","XAF","XCD","XCG","XOF","XPF","YER","ZAR","ZMW","ZWG"]},"additionalProperties":{"type":"integer","minimum":0,"maximum":99999999999999}};
+const schema191 = {"type":"object","propertyNames":{"enum":["AED","AFN","ALL","AMD","ANG","AOA","ARS","AUD","AWG","AZN","BAM","BBD","BDT","BGN","BHD","BIF","BMD","BND","BOB","BRL","BSD","BTN","BWP","BYN","BZD","CAD","CDF","CHF","CLF","CLP","CNY","COP","CRC","CUC","CUP","CVE","CZK","DJF","DKK","DOP","DZD","EGP","ERN","ETB","EUR","FJD","FKP","GBP","GEL","GHS","GIP","GMD","GNF","GTQ","GYD","HKD","HNL","HTG","HUF","IDR","ILS","INR","IQD","IRR","ISK","JMD","JOD","JPY","KES","KGS","KHR","KMF","KPW","KRW","KWD","KYD","KZT","LAK","LBP","LKR","LRD","LSL","LYD","MAD","MDL","MGA","MKD","MMK","MNT","MOP","MRU","MUR","MVR","MWK","MXN","MYR","MZN","NAD","NGN","NIO","NOK","NPR","NZD","OMR","PAB","PEN","PGK","PHP","PKR","PLN","PYG","QAR","RON","RSD","RUB","RWF","SAR","SBD","SCR","SDG","SEK","SGD","SHP","SLE","SOS","SRD","SSP","STN","SVC","SYP","SZL","THB","TJS","TMT","TND","TOP","TRY","TTD","TWD","TZS","UAH","UGX","USD","UYI","UYU","UYW","UZS","VED","VES","VND","VUV","WST","XAF","XCD","XCG","XOF","XPF","YER","ZAR","ZMW","ZWG"]},"additionalProperties":{"type":"integer","minimum":0,"maximum":99999999999999}};
 
-function validate388(data, {instancePath="", parentData, parentDataProperty, rootData=data}={}){
+function validate390(data, {instancePath="", parentData, parentDataProperty, rootData=data}={}){
 let vErrors = null;
 let errors = 0;
 if(data && typeof data == "object" && !Array.isArray(data)){
 for(const key0 in data){
 const _errs1 = errors;
 if(!(((((((((((((((((((((((((((((((((((((((((((((((((((((((((((((((((((((((((((((((((((((((((((((((((((((((((((((((((((((((((((((((((((((((((((((((((((((((((((((((((key0 === "AED") || (key0 === "AFN")) || (key0 === "ALL")) || (key0 === "AMD")) || (key0 === "ANG")) || (key0 === "AOA")) || (key0 === "ARS")) || (key0 === "AUD")) || (key0 === "AWG")) || (key0 === "AZN")) || (key0 === "BAM")) || (key0 === "BBD")) || (key0 === "BDT")) || (key0 === "BGN")) || (key0 === "BHD")) || (key0 === "BIF")) || (key0 === "BMD")) || (key0 === "BND")) || (key0 === "BOB")) || (key0 === "BRL")) || (key0 === "BSD")) || (key0 === "BTN")) || (key0 === "BWP")) || (key0 === "BYN")) || (key0 === "BZD")) || (key0 === "CAD")) || (key0 === "CDF")) || (key0 === "CHF")) || (key0 === "CLF")) || (key0 === "CLP")) || (key0 === "CNY")) || (key0 === "COP")) || (key0 === "CRC")) || (key0 === "CUC")) || (key0 === "CUP")) || (key0 === "CVE")) || (key0 === "CZK")) || (key0 === "DJF")) || (key0 === "DKK")) || (key0 === "DOP")) || (key0 === "DZD")) || (key0 === "EGP")) || (key0 === "ERN")) || (key0 === "ETB")) || (key0 === "EUR")) || (key0 === "FJD")) || (key0 === "FKP")) || (key0 === "GBP")) || (key0 === "GEL")) || (key0 === "GHS")) || (key0 === "GIP")) || (key0 === "GMD")) || (key0 === "GNF")) || (key0 === "GTQ")) || (key0 === "GYD")) || (key0 === "HKD")) || (key0 === "HNL")) || (key0 === "HTG")) || (key0 === "HUF")) || (key0 === "IDR")) || (key0 === "ILS")) || (key0 === "INR")) || (key0 === "IQD")) || (key0 === "IRR")) || (key0 === "ISK")) || (key0 === "JMD")) || (key0 === "JOD")) || (key0 === "JPY")) || (key0 === "KES")) || (key0 === "KGS")) || (key0 === "KHR")) || (key0 === "KMF")) || (key0 === "KPW")) || (key0 === "KRW")) || (key0 === "KWD")) || (key0 === "KYD")) || (key0 === "KZT")) || (key0 === "LAK")) || (key0 === "LBP")) || (key0 === "LKR")) || (key0 === "LRD")) || (key0 === "LSL")) || (key0 === "LYD")) || (key0 === "MAD")) || (key0 === "MDL")) || (key0 === "MGA")) || (key0 === "MKD")) || (key0 === "MMK")) || (key0 === "MNT")) || (key0 === "MOP")) || (key0 === "MRU")) || (key0 === "MUR")) || (key0 === "MVR")) || (key0 === "MWK")) || (key0 === "MXN")) || (key0 === "MYR")) || (key0 === "MZN")) || (key0 === "NAD")) || (key0 === "NGN")) || (key0 === "NIO")) || (key0 === "NOK")) || (key0 === "NPR")) || (key0 === "NZD")) || (key0 === "OMR")) || (key0 === "PAB")) || (key0 === "PEN")) || (key0 === "PGK")) || (key0 === "PHP")) || (key0 === "PKR")) || (key0 === "PLN")) || (key0 === "PYG")) || (key0 === "QAR")) || (key0 === "RON")) || (key0 === "RSD")) || (key0 === "RUB")) || (key0 === "RWF")) || (key0 === "SAR")) || (key0 === "SBD")) || (key0 === "SCR")) || (key0 === "SDG")) || (key0 === "SEK")) || (key0 === "SGD")) || (key0 === "SHP")) || (key0 === "SLE")) || (key0 === "SOS")) || (key0 === "SRD")) || (key0 === "SSP")) || (key0 === "STN")) || (key0 === "SVC")) || (key0 === "SYP")) || (key0 === "SZL")) || (key0 === "THB")) || (key0 === "TJS")) || (key0 === "TMT")) || (key0 === "TND")) || (key0 === "TOP")) || (key0 === "TRY")) || (key0 === "TTD")) || (key0 === "TWD")) || (key0 === "TZS")) || (key0 === "UAH")) || (key0 === "UGX")) || (key0 === "USD")) || (key0 === "UYI")) || (key0 === "UYU")) || (key0 === "UYW")) || (key0 === "UZS")) || (key0 === "VED")) || (key0 === "VES")) || (key0 === "VND")) || (key0 === "VUV")) || (key0 === "WST")) || (key0 === "XAF")) || (key0 === "XCD")) || (key0 === "XCG")) || (key0 === "XOF")) || (key0 === "XPF")) || (key0 === "YER")) || (key0 === "ZAR")) || (key0 === "ZMW")) || (key0 === "ZWG"))){
-const err0 = {instancePath,schemaPath:"#/propertyNames/enum",keyword:"enum",params:{allowedValues: schema190.propertyNames.enum},message:"must be equal to one of the allowed values",propertyName:key0};
+const err0 = {instancePath,schemaPath:"#/propertyNames/enum",keyword:"enum",params:{allowedValues: schema191.propertyNames.enum},message:"must be equal to one of the allowed values",propertyName:key0};
 if(vErrors === null){
 vErrors = [err0];
 }
@@ -8176,37 +8217,6 @@ vErrors.push(err5);
 }
 errors++;
 }
-validate388.errors = vErrors;
-return errors === 0;
-}
-
-const schema191 = {"type":"integer","minimum":1};
-
-function validate390(data, {instancePath="", parentData, parentDataProperty, rootData=data}={}){
-let vErrors = null;
-let errors = 0;
-if(!(((typeof data == "number") && (!(data % 1) && !isNaN(data))) && (isFinite(data)))){
-const err0 = {instancePath,schemaPath:"#/type",keyword:"type",params:{type: "integer"},message:"must be integer"};
-if(vErrors === null){
-vErrors = [err0];
-}
-else {
-vErrors.push(err0);
-}
-errors++;
-}
-if((typeof data == "number") && (isFinite(data))){
-if(data < 1 || isNaN(data)){
-const err1 = {instancePath,schemaPath:"#/minimum",keyword:"minimum",params:{comparison: ">=", limit: 1},message:"must be >= 1"};
-if(vErrors === null){
-vErrors = [err1];
-}
-else {
-vErrors.push(err1);
-}
-errors++;
-}
-}
 validate390.errors = vErrors;
 return errors === 0;
 }
@@ -8242,9 +8252,40 @@ validate392.errors = vErrors;
 return errors === 0;
 }
 
-const schema193 = {"type":"string"};
+const schema193 = {"type":"integer","minimum":1};
 
 function validate394(data, {instancePath="", parentData, parentDataProperty, rootData=data}={}){
+let vErrors = null;
+let errors = 0;
+if(!(((typeof data == "number") && (!(data % 1) && !isNaN(data))) && (isFinite(data)))){
+const err0 = {instancePath,schemaPath:"#/type",keyword:"type",params:{type: "integer"},message:"must be integer"};
+if(vErrors === null){
+vErrors = [err0];
+}
+else {
+vErrors.push(err0);
+}
+errors++;
+}
+if((typeof data == "number") && (isFinite(data))){
+if(data < 1 || isNaN(data)){
+const err1 = {instancePath,schemaPath:"#/minimum",keyword:"minimum",params:{comparison: ">=", limit: 1},message:"must be >= 1"};
+if(vErrors === null){
+vErrors = [err1];
+}
+else {
+vErrors.push(err1);
+}
+errors++;
+}
+}
+validate394.errors = vErrors;
+return errors === 0;
+}
+
+const schema194 = {"type":"string"};
+
+function validate396(data, {instancePath="", parentData, parentDataProperty, rootData=data}={}){
 let vErrors = null;
 let errors = 0;
 if(typeof data !== "string"){
@@ -8257,14 +8298,14 @@ vErrors.push(err0);
 }
 errors++;
 }
-validate394.errors = vErrors;
+validate396.errors = vErrors;
 return errors === 0;
 }
 
-const schema194 = {"type":"object","propertyNames":{"pattern":"^[a-z][a-z0-9_-]*(:.+)?$"},"additionalProperties":{"type":"array","minItems":1,"items":{"enum":["AED","AFN","ALL","AMD","ANG","AOA","ARS","AUD","AWG","AZN","BAM","BBD","BDT","BGN","BHD","BIF","BMD","BND","BOB","BRL","BSD","BTN","BWP","BYN","BZD","CAD","CDF","CHF","CLF","CLP","CNY","COP","CRC","CUC","CUP","CVE","CZK","DJF","DKK","DOP","DZD","EGP","ERN","ETB","EUR","FJD","FKP","GBP","GEL","GHS","GIP","GMD","GNF","GTQ","GYD","HKD","HNL","HTG","HUF","IDR","ILS","INR","IQD","IRR","ISK","JMD","JOD","JPY","KES","KGS","KHR","KMF","KPW","KRW","KWD","KYD","KZT","LAK","LBP","LKR","LRD","LSL","LYD","MAD","MDL","MGA","MKD","MMK","MNT","MOP","MRU","MUR","MVR","MWK","MXN","MYR","MZN","NAD","NGN","NIO","NOK","NPR","NZD","OMR","PAB","PEN","PGK","PHP","PKR","PLN","PYG","QAR","RON","RSD","RUB","RWF","SAR","SBD","SCR","SDG","SEK","SGD","SHP","SLE","SOS","SRD","SSP","STN","SVC","SYP","SZL","THB","TJS","TMT","TND","TOP","TRY","TTD","TWD","TZS","UAH","UGX","USD","UYI","UYU","UYW","UZS","VED","VES","VND","VUV","WST","XAF","XCD","XCG","XOF","XPF","YER","ZAR","ZMW","ZWG"]}}};
+const schema195 = {"type":"object","propertyNames":{"pattern":"^[a-z][a-z0-9_-]*(:.+)?$"},"additionalProperties":{"type":"array","minItems":1,"items":{"enum":["AED","AFN","ALL","AMD","ANG","AOA","ARS","AUD","AWG","AZN","BAM","BBD","BDT","BGN","BHD","BIF","BMD","BND","BOB","BRL","BSD","BTN","BWP","BYN","BZD","CAD","CDF","CHF","CLF","CLP","CNY","COP","CRC","CUC","CUP","CVE","CZK","DJF","DKK","DOP","DZD","EGP","ERN","ETB","EUR","FJD","FKP","GBP","GEL","GHS","GIP","GMD","GNF","GTQ","GYD","HKD","HNL","HTG","HUF","IDR","ILS","INR","IQD","IRR","ISK","JMD","JOD","JPY","KES","KGS","KHR","KMF","KPW","KRW","KWD","KYD","KZT","LAK","LBP","LKR","LRD","LSL","LYD","MAD","MDL","MGA","MKD","MMK","MNT","MOP","MRU","MUR","MVR","MWK","MXN","MYR","MZN","NAD","NGN","NIO","NOK","NPR","NZD","OMR","PAB","PEN","PGK","PHP","PKR","PLN","PYG","QAR","RON","RSD","RUB","RWF","SAR","SBD","SCR","SDG","SEK","SGD","SHP","SLE","SOS","SRD","SSP","STN","SVC","SYP","SZL","THB","TJS","TMT","TND","TOP","TRY","TTD","TWD","TZS","UAH","UGX","USD","UYI","UYU","UYW","UZS","VED","VES","VND","VUV","WST","XAF","XCD","XCG","XOF","XPF","YER","ZAR","ZMW","ZWG"]}}};
 const pattern67 = new RegExp("^[a-z][a-z0-9_-]*(:.+)?$", "u");
 
-function validate396(data, {instancePath="", parentData, parentDataProperty, rootData=data}={}){
+function validate398(data, {instancePath="", parentData, parentDataProperty, rootData=data}={}){
 let vErrors = null;
 let errors = 0;
 if(data && typeof data == "object" && !Array.isArray(data)){
@@ -8311,7 +8352,7 @@ const len0 = data0.length;
 for(let i0=0; i0<len0; i0++){
 let data1 = data0[i0];
 if(!(((((((((((((((((((((((((((((((((((((((((((((((((((((((((((((((((((((((((((((((((((((((((((((((((((((((((((((((((((((((((((((((((((((((((((((((((((((((((((((((((data1 === "AED") || (data1 === "AFN")) || (data1 === "ALL")) || (data1 === "AMD")) || (data1 === "ANG")) || (data1 === "AOA")) || (data1 === "ARS")) || (data1 === "AUD")) || (data1 === "AWG")) || (data1 === "AZN")) || (data1 === "BAM")) || (data1 === "BBD")) || (data1 === "BDT")) || (data1 === "BGN")) || (data1 === "BHD")) || (data1 === "BIF")) || (data1 === "BMD")) || (data1 === "BND")) || (data1 === "BOB")) || (data1 === "BRL")) || (data1 === "BSD")) || (data1 === "BTN")) || (data1 === "BWP")) || (data1 === "BYN")) || (data1 === "BZD")) || (data1 === "CAD")) || (data1 === "CDF")) || (data1 === "CHF")) || (data1 === "CLF")) || (data1 === "CLP")) || (data1 === "CNY")) || (data1 === "COP")) || (data1 === "CRC")) || (data1 === "CUC")) || (data1 === "CUP")) || (data1 === "CVE")) || (data1 === "CZK")) || (data1 === "DJF")) || (data1 === "DKK")) || (data1 === "DOP")) || (data1 === "DZD")) || (data1 === "EGP")) || (data1 === "ERN")) || (data1 === "ETB")) || (data1 === "EUR")) || (data1 === "FJD")) || (data1 === "FKP")) || (data1 === "GBP")) || (data1 === "GEL")) || (data1 === "GHS")) || (data1 === "GIP")) || (data1 === "GMD")) || (data1 === "GNF")) || (data1 === "GTQ")) || (data1 === "GYD")) || (data1 === "HKD")) || (data1 === "HNL")) || (data1 === "HTG")) || (data1 === "HUF")) || (data1 === "IDR")) || (data1 === "ILS")) || (data1 === "INR")) || (data1 === "IQD")) || (data1 === "IRR")) || (data1 === "ISK")) || (data1 === "JMD")) || (data1 === "JOD")) || (data1 === "JPY")) || (data1 === "KES")) || (data1 === "KGS")) || (data1 === "KHR")) || (data1 === "KMF")) || (data1 === "KPW")) || (data1 === "KRW")) || (data1 === "KWD")) || (data1 === "KYD")) || (data1 === "KZT")) || (data1 === "LAK")) || (data1 === "LBP")) || (data1 === "LKR")) || (data1 === "LRD")) || (data1 === "LSL")) || (data1 === "LYD")) || (data1 === "MAD")) || (data1 === "MDL")) || (data1 === "MGA")) || (data1 === "MKD")) || (data1 === "MMK")) || (data1 === "MNT")) || (data1 === "MOP")) || (data1 === "MRU")) || (data1 === "MUR")) || (data1 === "MVR")) || (data1 === "MWK")) || (data1 === "MXN")) || (data1 === "MYR")) || (data1 === "MZN")) || (data1 === "NAD")) || (data1 === "NGN")) || (data1 === "NIO")) || (data1 === "NOK")) || (data1 === "NPR")) || (data1 === "NZD")) || (data1 === "OMR")) || (data1 === "PAB")) || (data1 === "PEN")) || (data1 === "PGK")) || (data1 === "PHP")) || (data1 === "PKR")) || (data1 === "PLN")) || (data1 === "PYG")) || (data1 === "QAR")) || (data1 === "RON")) || (data1 === "RSD")) || (data1 === "RUB")) || (data1 === "RWF")) || (data1 === "SAR")) || (data1 === "SBD")) || (data1 === "SCR")) || (data1 === "SDG")) || (data1 === "SEK")) || (data1 === "SGD")) || (data1 === "SHP")) || (data1 === "SLE")) || (data1 === "SOS")) || (data1 === "SRD")) || (data1 === "SSP")) || (data1 === "STN")) || (data1 === "SVC")) || (data1 === "SYP")) || (data1 === "SZL")) || (data1 === "THB")) || (data1 === "TJS")) || (data1 === "TMT")) || (data1 === "TND")) || (data1 === "TOP")) || (data1 === "TRY")) || (data1 === "TTD")) || (data1 === "TWD")) || (data1 === "TZS")) || (data1 === "UAH")) || (data1 === "UGX")) || (data1 === "USD")) || (data1 === "UYI")) || (data1 === "UYU")) || (data1 === "UYW")) || (data1 === "UZS")) || (data1 === "VED")) || (data1 === "VES")) || (data1 === "VND")) || (data1 === "VUV")) || (data1 === "WST")) || (data1 === "XAF")) || (data1 === "XCD")) || (data1 === "XCG")) || (data1 === "XOF")) || (data1 === "XPF")) || (data1 === "YER")) || (data1 === "ZAR")) || (data1 === "ZMW")) || (data1 === "ZWG"))){
-const err3 = {instancePath:instancePath+"/" + key1.replace(/~/g, "~0").replace(/\//g, "~1")+"/" + i0,schemaPath:"#/additionalProperties/items/enum",keyword:"enum",params:{allowedValues: schema194.additionalProperties.items.enum},message:"must be equal to one of the allowed values"};
+const err3 = {instancePath:instancePath+"/" + key1.replace(/~/g, "~0").replace(/\//g, "~1")+"/" + i0,schemaPath:"#/additionalProperties/items/enum",keyword:"enum",params:{allowedValues: schema195.additionalProperties.items.enum},message:"must be equal to one of the allowed values"};
 if(vErrors === null){
 vErrors = [err3];
 }
@@ -8344,13 +8385,13 @@ vErrors.push(err5);
 }
 errors++;
 }
-validate396.errors = vErrors;
+validate398.errors = vErrors;
 return errors === 0;
 }
 
-const schema195 = {"type":"boolean"};
+const schema196 = {"type":"boolean"};
 
-function validate398(data, {instancePath="", parentData, parentDataProperty, rootData=data}={}){
+function validate400(data, {instancePath="", parentData, parentDataProperty, rootData=data}={}){
 let vErrors = null;
 let errors = 0;
 if(typeof data !== "boolean"){
@@ -8363,14 +8404,14 @@ vErrors.push(err0);
 }
 errors++;
 }
-validate398.errors = vErrors;
+validate400.errors = vErrors;
 return errors === 0;
 }
 
-const schema196 = {"type":"array","items":{"type":"object","additionalProperties":false,"required":["from","to","rate","as_of"],"properties":{"from":{"enum":["AED","AFN","ALL","AMD","ANG","AOA","ARS","AUD","AWG","AZN","BAM","BBD","BDT","BGN","BHD","BIF","BMD","BND","BOB","BRL","BSD","BTN","BWP","BYN","BZD","CAD","CDF","CHF","CLF","CLP","CNY","COP","CRC","CUC","CUP","CVE","CZK","DJF","DKK","DOP","DZD","EGP","ERN","ETB","EUR","FJD","FKP","GBP","GEL","GHS","GIP","GMD","GNF","GTQ","GYD","HKD","HNL","HTG","HUF","IDR","ILS","INR","IQD","IRR","ISK","JMD","JOD","JPY","KES","KGS","KHR","KMF","KPW","KRW","KWD","KYD","KZT","LAK","LBP","LKR","LRD","LSL","LYD","MAD","MDL","MGA","MKD","MMK","MNT","MOP","MRU","MUR","MVR","MWK","MXN","MYR","MZN","NAD","NGN","NIO","NOK","NPR","NZD","OMR","PAB","PEN","PGK","PHP","PKR","PLN","PYG","QAR","RON","RSD","RUB","RWF","SAR","SBD","SCR","SDG","SEK","SGD","SHP","SLE","SOS","SRD","SSP","STN","SVC","SYP","SZL","THB","TJS","TMT","TND","TOP","TRY","TTD","TWD","TZS","UAH","UGX","USD","UYI","UYU","UYW","UZS","VED","VES","VND","VUV","WST","XAF","XCD","XCG","XOF","XPF","YER","ZAR","ZMW","ZWG"]},"to":{"enum":["AED","AFN","ALL","AMD","ANG","AOA","ARS","AUD","AWG","AZN","BAM","BBD","BDT","BGN","BHD","BIF","BMD","BND","BOB","BRL","BSD","BTN","BWP","BYN","BZD","CAD","CDF","CHF","CLF","CLP","CNY","COP","CRC","CUC","CUP","CVE","CZK","DJF","DKK","DOP","DZD","EGP","ERN","ETB","EUR","FJD","FKP","GBP","GEL","GHS","GIP","GMD","GNF","GTQ","GYD","HKD","HNL","HTG","HUF","IDR","ILS","INR","IQD","IRR","ISK","JMD","JOD","JPY","KES","KGS","KHR","KMF","KPW","KRW","KWD","KYD","KZT","LAK","LBP","LKR","LRD","LSL","LYD","MAD","MDL","MGA","MKD","MMK","MNT","MOP","MRU","MUR","MVR","MWK","MXN","MYR","MZN","NAD","NGN","NIO","NOK","NPR","NZD","OMR","PAB","PEN","PGK","PHP","PKR","PLN","PYG","QAR","RON","RSD","RUB","RWF","SAR","SBD","SCR","SDG","SEK","SGD","SHP","SLE","SOS","SRD","SSP","STN","SVC","SYP","SZL","THB","TJS","TMT","TND","TOP","TRY","TTD","TWD","TZS","UAH","UGX","USD","UYI","UYU","UYW","UZS","VED","VES","VND","VUV","WST","XAF","XCD","XCG","XOF","XPF","YER","ZAR","ZMW","ZWG"]},"rate":{"type":"string","pattern":"^(\\d+(\\.\\d+)?|\\d+/\\d+)$"},"as_of":{"type":"string","minLength":10}}}};
+const schema197 = {"type":"array","items":{"type":"object","additionalProperties":false,"required":["from","to","rate","as_of"],"properties":{"from":{"enum":["AED","AFN","ALL","AMD","ANG","AOA","ARS","AUD","AWG","AZN","BAM","BBD","BDT","BGN","BHD","BIF","BMD","BND","BOB","BRL","BSD","BTN","BWP","BYN","BZD","CAD","CDF","CHF","CLF","CLP","CNY","COP","CRC","CUC","CUP","CVE","CZK","DJF","DKK","DOP","DZD","EGP","ERN","ETB","EUR","FJD","FKP","GBP","GEL","GHS","GIP","GMD","GNF","GTQ","GYD","HKD","HNL","HTG","HUF","IDR","ILS","INR","IQD","IRR","ISK","JMD","JOD","JPY","KES","KGS","KHR","KMF","KPW","KRW","KWD","KYD","KZT","LAK","LBP","LKR","LRD","LSL","LYD","MAD","MDL","MGA","MKD","MMK","MNT","MOP","MRU","MUR","MVR","MWK","MXN","MYR","MZN","NAD","NGN","NIO","NOK","NPR","NZD","OMR","PAB","PEN","PGK","PHP","PKR","PLN","PYG","QAR","RON","RSD","RUB","RWF","SAR","SBD","SCR","SDG","SEK","SGD","SHP","SLE","SOS","SRD","SSP","STN","SVC","SYP","SZL","THB","TJS","TMT","TND","TOP","TRY","TTD","TWD","TZS","UAH","UGX","USD","UYI","UYU","UYW","UZS","VED","VES","VND","VUV","WST","XAF","XCD","XCG","XOF","XPF","YER","ZAR","ZMW","ZWG"]},"to":{"enum":["AED","AFN","ALL","AMD","ANG","AOA","ARS","AUD","AWG","AZN","BAM","BBD","BDT","BGN","BHD","BIF","BMD","BND","BOB","BRL","BSD","BTN","BWP","BYN","BZD","CAD","CDF","CHF","CLF","CLP","CNY","COP","CRC","CUC","CUP","CVE","CZK","DJF","DKK","DOP","DZD","EGP","ERN","ETB","EUR","FJD","FKP","GBP","GEL","GHS","GIP","GMD","GNF","GTQ","GYD","HKD","HNL","HTG","HUF","IDR","ILS","INR","IQD","IRR","ISK","JMD","JOD","JPY","KES","KGS","KHR","KMF","KPW","KRW","KWD","KYD","KZT","LAK","LBP","LKR","LRD","LSL","LYD","MAD","MDL","MGA","MKD","MMK","MNT","MOP","MRU","MUR","MVR","MWK","MXN","MYR","MZN","NAD","NGN","NIO","NOK","NPR","NZD","OMR","PAB","PEN","PGK","PHP","PKR","PLN","PYG","QAR","RON","RSD","RUB","RWF","SAR","SBD","SCR","SDG","SEK","SGD","SHP","SLE","SOS","SRD","SSP","STN","SVC","SYP","SZL","THB","TJS","TMT","TND","TOP","TRY","TTD","TWD","TZS","UAH","UGX","USD","UYI","UYU","UYW","UZS","VED","VES","VND","VUV","WST","XAF","XCD","XCG","XOF","XPF","YER","ZAR","ZMW","ZWG"]},"rate":{"type":"string","pattern":"^(\\d+(\\.\\d+)?|\\d+/\\d+)$"},"as_of":{"type":"string","minLength":10}}}};
 const pattern68 = new RegExp("^(\\d+(\\.\\d+)?|\\d+/\\d+)$", "u");
 
-function validate400(data, {instancePath="", parentData, parentDataProperty, rootData=data}={}){
+function validate402(data, {instancePath="", parentData, parentDataProperty, rootData=data}={}){
 let vErrors = null;
 let errors = 0;
 if(Array.isArray(data)){
@@ -8433,7 +8474,7 @@ errors++;
 if(data0.from !== undefined){
 let data1 = data0.from;
 if(!(((((((((((((((((((((((((((((((((((((((((((((((((((((((((((((((((((((((((((((((((((((((((((((((((((((((((((((((((((((((((((((((((((((((((((((((((((((((((((((((((data1 === "AED") || (data1 === "AFN")) || (data1 === "ALL")) || (data1 === "AMD")) || (data1 === "ANG")) || (data1 === "AOA")) || (data1 === "ARS")) || (data1 === "AUD")) || (data1 === "AWG")) || (data1 === "AZN")) || (data1 === "BAM")) || (data1 === "BBD")) || (data1 === "BDT")) || (data1 === "BGN")) || (data1 === "BHD")) || (data1 === "BIF")) || (data1 === "BMD")) || (data1 === "BND")) || (data1 === "BOB")) || (data1 === "BRL")) || (data1 === "BSD")) || (data1 === "BTN")) || (data1 === "BWP")) || (data1 === "BYN")) || (data1 === "BZD")) || (data1 === "CAD")) || (data1 === "CDF")) || (data1 === "CHF")) || (data1 === "CLF")) || (data1 === "CLP")) || (data1 === "CNY")) || (data1 === "COP")) || (data1 === "CRC")) || (data1 === "CUC")) || (data1 === "CUP")) || (data1 === "CVE")) || (data1 === "CZK")) || (data1 === "DJF")) || (data1 === "DKK")) || (data1 === "DOP")) || (data1 === "DZD")) || (data1 === "EGP")) || (data1 === "ERN")) || (data1 === "ETB")) || (data1 === "EUR")) || (data1 === "FJD")) || (data1 === "FKP")) || (data1 === "GBP")) || (data1 === "GEL")) || (data1 === "GHS")) || (data1 === "GIP")) || (data1 === "GMD")) || (data1 === "GNF")) || (data1 === "GTQ")) || (data1 === "GYD")) || (data1 === "HKD")) || (data1 === "HNL")) || (data1 === "HTG")) || (data1 === "HUF")) || (data1 === "IDR")) || (data1 === "ILS")) || (data1 === "INR")) || (data1 === "IQD")) || (data1 === "IRR")) || (data1 === "ISK")) || (data1 === "JMD")) || (data1 === "JOD")) || (data1 === "JPY")) || (data1 === "KES")) || (data1 === "KGS")) || (data1 === "KHR")) || (data1 === "KMF")) || (data1 === "KPW")) || (data1 === "KRW")) || (data1 === "KWD")) || (data1 === "KYD")) || (data1 === "KZT")) || (data1 === "LAK")) || (data1 === "LBP")) || (data1 === "LKR")) || (data1 === "LRD")) || (data1 === "LSL")) || (data1 === "LYD")) || (data1 === "MAD")) || (data1 === "MDL")) || (data1 === "MGA")) || (data1 === "MKD")) || (data1 === "MMK")) || (data1 === "MNT")) || (data1 === "MOP")) || (data1 === "MRU")) || (data1 === "MUR")) || (data1 === "MVR")) || (data1 === "MWK")) || (data1 === "MXN")) || (data1 === "MYR")) || (data1 === "MZN")) || (data1 === "NAD")) || (data1 === "NGN")) || (data1 === "NIO")) || (data1 === "NOK")) || (data1 === "NPR")) || (data1 === "NZD")) || (data1 === "OMR")) || (data1 === "PAB")) || (data1 === "PEN")) || (data1 === "PGK")) || (data1 === "PHP")) || (data1 === "PKR")) || (data1 === "PLN")) || (data1 === "PYG")) || (data1 === "QAR")) || (data1 === "RON")) || (data1 === "RSD")) || (data1 === "RUB")) || (data1 === "RWF")) || (data1 === "SAR")) || (data1 === "SBD")) || (data1 === "SCR")) || (data1 === "SDG")) || (data1 === "SEK")) || (data1 === "SGD")) || (data1 === "SHP")) || (data1 === "SLE")) || (data1 === "SOS")) || (data1 === "SRD")) || (data1 === "SSP")) || (data1 === "STN")) || (data1 === "SVC")) || (data1 === "SYP")) || (data1 === "SZL")) || (data1 === "THB")) || (data1 === "TJS")) || (data1 === "TMT")) || (data1 === "TND")) || (data1 === "TOP")) || (data1 === "TRY")) || (data1 === "TTD")) || (data1 === "TWD")) || (data1 === "TZS")) || (data1 === "UAH")) || (data1 === "UGX")) || (data1 === "USD")) || (data1 === "UYI")) || (data1 === "UYU")) || (data1 === "UYW")) || (data1 === "UZS")) || (data1 === "VED")) || (data1 === "VES")) || (data1 === "VND")) || (data1 === "VUV")) || (data1 === "WST")) || (data1 === "XAF")) || (data1 === "XCD")) || (data1 === "XCG")) || (data1 === "XOF")) || (data1 === "XPF")) || (data1 === "YER")) || (data1 === "ZAR")) || (data1 === "ZMW")) || (data1 === "ZWG"))){
-const err5 = {instancePath:instancePath+"/" + i0+"/from",schemaPath:"#/items/properties/from/enum",keyword:"enum",params:{allowedValues: schema196.items.properties.from.enum},message:"must be equal to one of the allowed values"};
+const err5 = {instancePath:instancePath+"/" + i0+"/from",schemaPath:"#/items/properties/from/enum",keyword:"enum",params:{allowedValues: schema197.items.properties.from.enum},message:"must be equal to one of the allowed values"};
 if(vErrors === null){
 vErrors = [err5];
 }
@@ -8446,7 +8487,7 @@ errors++;
 if(data0.to !== undefined){
 let data2 = data0.to;
 if(!(((((((((((((((((((((((((((((((((((((((((((((((((((((((((((((((((((((((((((((((((((((((((((((((((((((((((((((((((((((((((((((((((((((((((((((((((((((((((((((((((data2 === "AED") || (data2 === "AFN")) || (data2 === "ALL")) || (data2 === "AMD")) || (data2 === "ANG")) || (data2 === "AOA")) || (data2 === "ARS")) || (data2 === "AUD")) || (data2 === "AWG")) || (data2 === "AZN")) || (data2 === "BAM")) || (data2 === "BBD")) || (data2 === "BDT")) || (data2 === "BGN")) || (data2 === "BHD")) || (data2 === "BIF")) || (data2 === "BMD")) || (data2 === "BND")) || (data2 === "BOB")) || (data2 === "BRL")) || (data2 === "BSD")) || (data2 === "BTN")) || (data2 === "BWP")) || (data2 === "BYN")) || (data2 === "BZD")) || (data2 === "CAD")) || (data2 === "CDF")) || (data2 === "CHF")) || (data2 === "CLF")) || (data2 === "CLP")) || (data2 === "CNY")) || (data2 === "COP")) || (data2 === "CRC")) || (data2 === "CUC")) || (data2 === "CUP")) || (data2 === "CVE")) || (data2 === "CZK")) || (data2 === "DJF")) || (data2 === "DKK")) || (data2 === "DOP")) || (data2 === "DZD")) || (data2 === "EGP")) || (data2 === "ERN")) || (data2 === "ETB")) || (data2 === "EUR")) || (data2 === "FJD")) || (data2 === "FKP")) || (data2 === "GBP")) || (data2 === "GEL")) || (data2 === "GHS")) || (data2 === "GIP")) || (data2 === "GMD")) || (data2 === "GNF")) || (data2 === "GTQ")) || (data2 === "GYD")) || (data2 === "HKD")) || (data2 === "HNL")) || (data2 === "HTG")) || (data2 === "HUF")) || (data2 === "IDR")) || (data2 === "ILS")) || (data2 === "INR")) || (data2 === "IQD")) || (data2 === "IRR")) || (data2 === "ISK")) || (data2 === "JMD")) || (data2 === "JOD")) || (data2 === "JPY")) || (data2 === "KES")) || (data2 === "KGS")) || (data2 === "KHR")) || (data2 === "KMF")) || (data2 === "KPW")) || (data2 === "KRW")) || (data2 === "KWD")) || (data2 === "KYD")) || (data2 === "KZT")) || (data2 === "LAK")) || (data2 === "LBP")) || (data2 === "LKR")) || (data2 === "LRD")) || (data2 === "LSL")) || (data2 === "LYD")) || (data2 === "MAD")) || (data2 === "MDL")) || (data2 === "MGA")) || (data2 === "MKD")) || (data2 === "MMK")) || (data2 === "MNT")) || (data2 === "MOP")) || (data2 === "MRU")) || (data2 === "MUR")) || (data2 === "MVR")) || (data2 === "MWK")) || (data2 === "MXN")) || (data2 === "MYR")) || (data2 === "MZN")) || (data2 === "NAD")) || (data2 === "NGN")) || (data2 === "NIO")) || (data2 === "NOK")) || (data2 === "NPR")) || (data2 === "NZD")) || (data2 === "OMR")) || (data2 === "PAB")) || (data2 === "PEN")) || (data2 === "PGK")) || (data2 === "PHP")) || (data2 === "PKR")) || (data2 === "PLN")) || (data2 === "PYG")) || (data2 === "QAR")) || (data2 === "RON")) || (data2 === "RSD")) || (data2 === "RUB")) || (data2 === "RWF")) || (data2 === "SAR")) || (data2 === "SBD")) || (data2 === "SCR")) || (data2 === "SDG")) || (data2 === "SEK")) || (data2 === "SGD")) || (data2 === "SHP")) || (data2 === "SLE")) || (data2 === "SOS")) || (data2 === "SRD")) || (data2 === "SSP")) || (data2 === "STN")) || (data2 === "SVC")) || (data2 === "SYP")) || (data2 === "SZL")) || (data2 === "THB")) || (data2 === "TJS")) || (data2 === "TMT")) || (data2 === "TND")) || (data2 === "TOP")) || (data2 === "TRY")) || (data2 === "TTD")) || (data2 === "TWD")) || (data2 === "TZS")) || (data2 === "UAH")) || (data2 === "UGX")) || (data2 === "USD")) || (data2 === "UYI")) || (data2 === "UYU")) || (data2 === "UYW")) || (data2 === "UZS")) || (data2 === "VED")) || (data2 === "VES")) || (data2 === "VND")) || (data2 === "VUV")) || (data2 === "WST")) || (data2 === "XAF")) || (data2 === "XCD")) || (data2 === "XCG")) || (data2 === "XOF")) || (data2 === "XPF")) || (data2 === "YER")) || (data2 === "ZAR")) || (data2 === "ZMW")) || (data2 === "ZWG"))){
-const err6 = {instancePath:instancePath+"/" + i0+"/to",schemaPath:"#/items/properties/to/enum",keyword:"enum",params:{allowedValues: schema196.items.properties.to.enum},message:"must be equal to one of the allowed values"};
+const err6 = {instancePath:instancePath+"/" + i0+"/to",schemaPath:"#/items/properties/to/enum",keyword:"enum",params:{allowedValues: schema197.items.properties.to.enum},message:"must be equal to one of the allowed values"};
 if(vErrors === null){
 vErrors = [err6];
 }
@@ -8529,13 +8570,13 @@ vErrors.push(err12);
 }
 errors++;
 }
-validate400.errors = vErrors;
+validate402.errors = vErrors;
 return errors === 0;
 }
 
-const schema197 = {"type":"integer","minimum":1};
+const schema198 = {"type":"integer","minimum":1};
 
-function validate402(data, {instancePath="", parentData, parentDataProperty, rootData=data}={}){
+function validate404(data, {instancePath="", parentData, parentDataProperty, rootData=data}={}){
 let vErrors = null;
 let errors = 0;
 if(!(((typeof data == "number") && (!(data % 1) && !isNaN(data))) && (isFinite(data)))){
@@ -8560,13 +8601,13 @@ vErrors.push(err1);
 errors++;
 }
 }
-validate402.errors = vErrors;
+validate404.errors = vErrors;
 return errors === 0;
 }
 
-const schema198 = {"type":"integer","minimum":0};
+const schema199 = {"type":"integer","minimum":0};
 
-function validate404(data, {instancePath="", parentData, parentDataProperty, rootData=data}={}){
+function validate406(data, {instancePath="", parentData, parentDataProperty, rootData=data}={}){
 let vErrors = null;
 let errors = 0;
 if(!(((typeof data == "number") && (!(data % 1) && !isNaN(data))) && (isFinite(data)))){
@@ -8591,36 +8632,17 @@ vErrors.push(err1);
 errors++;
 }
 }
-validate404.errors = vErrors;
-return errors === 0;
-}
-
-const schema199 = {"enum":["off","dry_run","on"]};
-
-function validate406(data, {instancePath="", parentData, parentDataProperty, rootData=data}={}){
-let vErrors = null;
-let errors = 0;
-if(!(((data === "off") || (data === "dry_run")) || (data === "on"))){
-const err0 = {instancePath,schemaPath:"#/enum",keyword:"enum",params:{allowedValues: schema199.enum},message:"must be equal to one of the allowed values"};
-if(vErrors === null){
-vErrors = [err0];
-}
-else {
-vErrors.push(err0);
-}
-errors++;
-}
 validate406.errors = vErrors;
 return errors === 0;
 }
 
-const schema200 = {"type":"integer","minimum":1};
+const schema200 = {"enum":["off","dry_run","on"]};
 
 function validate408(data, {instancePath="", parentData, parentDataProperty, rootData=data}={}){
 let vErrors = null;
 let errors = 0;
-if(!(((typeof data == "number") && (!(data % 1) && !isNaN(data))) && (isFinite(data)))){
-const err0 = {instancePath,schemaPath:"#/type",keyword:"type",params:{type: "integer"},message:"must be integer"};
+if(!(((data === "off") || (data === "dry_run")) || (data === "on"))){
+const err0 = {instancePath,schemaPath:"#/enum",keyword:"enum",params:{allowedValues: schema200.enum},message:"must be equal to one of the allowed values"};
 if(vErrors === null){
 vErrors = [err0];
 }
@@ -8628,18 +8650,6 @@ else {
 vErrors.push(err0);
 }
 errors++;
-}
-if((typeof data == "number") && (isFinite(data))){
-if(data < 1 || isNaN(data)){
-const err1 = {instancePath,schemaPath:"#/minimum",keyword:"minimum",params:{comparison: ">=", limit: 1},message:"must be >= 1"};
-if(vErrors === null){
-vErrors = [err1];
-}
-else {
-vErrors.push(err1);
-}
-errors++;
-}
 }
 validate408.errors = vErrors;
 return errors === 0;
@@ -8676,9 +8686,40 @@ validate410.errors = vErrors;
 return errors === 0;
 }
 
-const schema202 = {"type":"integer","minimum":0};
+const schema202 = {"type":"integer","minimum":1};
 
 function validate412(data, {instancePath="", parentData, parentDataProperty, rootData=data}={}){
+let vErrors = null;
+let errors = 0;
+if(!(((typeof data == "number") && (!(data % 1) && !isNaN(data))) && (isFinite(data)))){
+const err0 = {instancePath,schemaPath:"#/type",keyword:"type",params:{type: "integer"},message:"must be integer"};
+if(vErrors === null){
+vErrors = [err0];
+}
+else {
+vErrors.push(err0);
+}
+errors++;
+}
+if((typeof data == "number") && (isFinite(data))){
+if(data < 1 || isNaN(data)){
+const err1 = {instancePath,schemaPath:"#/minimum",keyword:"minimum",params:{comparison: ">=", limit: 1},message:"must be >= 1"};
+if(vErrors === null){
+vErrors = [err1];
+}
+else {
+vErrors.push(err1);
+}
+errors++;
+}
+}
+validate412.errors = vErrors;
+return errors === 0;
+}
+
+const schema203 = {"type":"integer","minimum":0};
+
+function validate414(data, {instancePath="", parentData, parentDataProperty, rootData=data}={}){
 let vErrors = null;
 let errors = 0;
 if(!(((typeof data == "number") && (!(data % 1) && !isNaN(data))) && (isFinite(data)))){
@@ -8703,13 +8744,13 @@ vErrors.push(err1);
 errors++;
 }
 }
-validate412.errors = vErrors;
+validate414.errors = vErrors;
 return errors === 0;
 }
 
-const schema203 = {"type":"array","items":{"type":"string","minLength":1},"uniqueItems":true};
+const schema204 = {"type":"array","items":{"type":"string","minLength":1},"uniqueItems":true};
 
-function validate414(data, {instancePath="", parentData, parentDataProperty, rootData=data}={}){
+function validate416(data, {instancePath="", parentData, parentDataProperty, rootData=data}={}){
 let vErrors = null;
 let errors = 0;
 if(Array.isArray(data)){
@@ -8774,37 +8815,6 @@ vErrors.push(err3);
 }
 errors++;
 }
-validate414.errors = vErrors;
-return errors === 0;
-}
-
-const schema204 = {"type":"integer","minimum":1};
-
-function validate416(data, {instancePath="", parentData, parentDataProperty, rootData=data}={}){
-let vErrors = null;
-let errors = 0;
-if(!(((typeof data == "number") && (!(data % 1) && !isNaN(data))) && (isFinite(data)))){
-const err0 = {instancePath,schemaPath:"#/type",keyword:"type",params:{type: "integer"},message:"must be integer"};
-if(vErrors === null){
-vErrors = [err0];
-}
-else {
-vErrors.push(err0);
-}
-errors++;
-}
-if((typeof data == "number") && (isFinite(data))){
-if(data < 1 || isNaN(data)){
-const err1 = {instancePath,schemaPath:"#/minimum",keyword:"minimum",params:{comparison: ">=", limit: 1},message:"must be >= 1"};
-if(vErrors === null){
-vErrors = [err1];
-}
-else {
-vErrors.push(err1);
-}
-errors++;
-}
-}
 validate416.errors = vErrors;
 return errors === 0;
 }
@@ -8840,9 +8850,40 @@ validate418.errors = vErrors;
 return errors === 0;
 }
 
-const schema206 = {"type":"integer","minimum":0,"maximum":100000};
+const schema206 = {"type":"integer","minimum":1};
 
 function validate420(data, {instancePath="", parentData, parentDataProperty, rootData=data}={}){
+let vErrors = null;
+let errors = 0;
+if(!(((typeof data == "number") && (!(data % 1) && !isNaN(data))) && (isFinite(data)))){
+const err0 = {instancePath,schemaPath:"#/type",keyword:"type",params:{type: "integer"},message:"must be integer"};
+if(vErrors === null){
+vErrors = [err0];
+}
+else {
+vErrors.push(err0);
+}
+errors++;
+}
+if((typeof data == "number") && (isFinite(data))){
+if(data < 1 || isNaN(data)){
+const err1 = {instancePath,schemaPath:"#/minimum",keyword:"minimum",params:{comparison: ">=", limit: 1},message:"must be >= 1"};
+if(vErrors === null){
+vErrors = [err1];
+}
+else {
+vErrors.push(err1);
+}
+errors++;
+}
+}
+validate420.errors = vErrors;
+return errors === 0;
+}
+
+const schema207 = {"type":"integer","minimum":0,"maximum":100000};
+
+function validate422(data, {instancePath="", parentData, parentDataProperty, rootData=data}={}){
 let vErrors = null;
 let errors = 0;
 if(!(((typeof data == "number") && (!(data % 1) && !isNaN(data))) && (isFinite(data)))){
@@ -8877,13 +8918,13 @@ vErrors.push(err2);
 errors++;
 }
 }
-validate420.errors = vErrors;
+validate422.errors = vErrors;
 return errors === 0;
 }
 
-const schema207 = {"type":"string"};
+const schema208 = {"type":"string"};
 
-function validate422(data, {instancePath="", parentData, parentDataProperty, rootData=data}={}){
+function validate424(data, {instancePath="", parentData, parentDataProperty, rootData=data}={}){
 let vErrors = null;
 let errors = 0;
 if(typeof data !== "string"){
@@ -8896,13 +8937,13 @@ vErrors.push(err0);
 }
 errors++;
 }
-validate422.errors = vErrors;
+validate424.errors = vErrors;
 return errors === 0;
 }
 
-const schema208 = {"type":"boolean"};
+const schema209 = {"type":"boolean"};
 
-function validate424(data, {instancePath="", parentData, parentDataProperty, rootData=data}={}){
+function validate426(data, {instancePath="", parentData, parentDataProperty, rootData=data}={}){
 let vErrors = null;
 let errors = 0;
 if(typeof data !== "boolean"){
@@ -8915,13 +8956,13 @@ vErrors.push(err0);
 }
 errors++;
 }
-validate424.errors = vErrors;
+validate426.errors = vErrors;
 return errors === 0;
 }
 
-const schema209 = {"type":"integer","minimum":30,"maximum":3650};
+const schema210 = {"type":"integer","minimum":30,"maximum":3650};
 
-function validate426(data, {instancePath="", parentData, parentDataProperty, rootData=data}={}){
+function validate428(data, {instancePath="", parentData, parentDataProperty, rootData=data}={}){
 let vErrors = null;
 let errors = 0;
 if(!(((typeof data == "number") && (!(data % 1) && !isNaN(data))) && (isFinite(data)))){
@@ -8956,13 +8997,13 @@ vErrors.push(err2);
 errors++;
 }
 }
-validate426.errors = vErrors;
+validate428.errors = vErrors;
 return errors === 0;
 }
 
-const schema210 = {"type":"string"};
+const schema211 = {"type":"string"};
 
-function validate428(data, {instancePath="", parentData, parentDataProperty, rootData=data}={}){
+function validate430(data, {instancePath="", parentData, parentDataProperty, rootData=data}={}){
 let vErrors = null;
 let errors = 0;
 if(typeof data !== "string"){
@@ -8975,13 +9016,13 @@ vErrors.push(err0);
 }
 errors++;
 }
-validate428.errors = vErrors;
+validate430.errors = vErrors;
 return errors === 0;
 }
 
-const schema211 = {"type":"integer","minimum":1,"maximum":10000};
+const schema212 = {"type":"integer","minimum":1,"maximum":10000};
 
-function validate430(data, {instancePath="", parentData, parentDataProperty, rootData=data}={}){
+function validate432(data, {instancePath="", parentData, parentDataProperty, rootData=data}={}){
 let vErrors = null;
 let errors = 0;
 if(!(((typeof data == "number") && (!(data % 1) && !isNaN(data))) && (isFinite(data)))){
@@ -9016,13 +9057,13 @@ vErrors.push(err2);
 errors++;
 }
 }
-validate430.errors = vErrors;
+validate432.errors = vErrors;
 return errors === 0;
 }
 
-const schema212 = {"type":"boolean"};
+const schema213 = {"type":"boolean"};
 
-function validate432(data, {instancePath="", parentData, parentDataProperty, rootData=data}={}){
+function validate434(data, {instancePath="", parentData, parentDataProperty, rootData=data}={}){
 let vErrors = null;
 let errors = 0;
 if(typeof data !== "boolean"){
@@ -9035,13 +9076,13 @@ vErrors.push(err0);
 }
 errors++;
 }
-validate432.errors = vErrors;
+validate434.errors = vErrors;
 return errors === 0;
 }
 
-const schema213 = {"type":"integer","minimum":1};
+const schema214 = {"type":"integer","minimum":1};
 
-function validate434(data, {instancePath="", parentData, parentDataProperty, rootData=data}={}){
+function validate436(data, {instancePath="", parentData, parentDataProperty, rootData=data}={}){
 let vErrors = null;
 let errors = 0;
 if(!(((typeof data == "number") && (!(data % 1) && !isNaN(data))) && (isFinite(data)))){
@@ -9062,47 +9103,6 @@ vErrors = [err1];
 }
 else {
 vErrors.push(err1);
-}
-errors++;
-}
-}
-validate434.errors = vErrors;
-return errors === 0;
-}
-
-const schema214 = {"type":"integer","minimum":1,"maximum":31536000000};
-
-function validate436(data, {instancePath="", parentData, parentDataProperty, rootData=data}={}){
-let vErrors = null;
-let errors = 0;
-if(!(((typeof data == "number") && (!(data % 1) && !isNaN(data))) && (isFinite(data)))){
-const err0 = {instancePath,schemaPath:"#/type",keyword:"type",params:{type: "integer"},message:"must be integer"};
-if(vErrors === null){
-vErrors = [err0];
-}
-else {
-vErrors.push(err0);
-}
-errors++;
-}
-if((typeof data == "number") && (isFinite(data))){
-if(data > 31536000000 || isNaN(data)){
-const err1 = {instancePath,schemaPath:"#/maximum",keyword:"maximum",params:{comparison: "<=", limit: 31536000000},message:"must be <= 31536000000"};
-if(vErrors === null){
-vErrors = [err1];
-}
-else {
-vErrors.push(err1);
-}
-errors++;
-}
-if(data < 1 || isNaN(data)){
-const err2 = {instancePath,schemaPath:"#/minimum",keyword:"minimum",params:{comparison: ">=", limit: 1},message:"must be >= 1"};
-if(vErrors === null){
-vErrors = [err2];
-}
-else {
-vErrors.push(err2);
 }
 errors++;
 }
@@ -9193,50 +9193,9 @@ validate440.errors = vErrors;
 return errors === 0;
 }
 
-const schema217 = {"type":"integer","minimum":0,"maximum":31536000000};
+const schema217 = {"type":"integer","minimum":1,"maximum":31536000000};
 
 function validate442(data, {instancePath="", parentData, parentDataProperty, rootData=data}={}){
-let vErrors = null;
-let errors = 0;
-if(!(((typeof data == "number") && (!(data % 1) && !isNaN(data))) && (isFinite(data)))){
-const err0 = {instancePath,schemaPath:"#/type",keyword:"type",params:{type: "integer"},message:"must be integer"};
-if(vErrors === null){
-vErrors = [err0];
-}
-else {
-vErrors.push(err0);
-}
-errors++;
-}
-if((typeof data == "number") && (isFinite(data))){
-if(data > 31536000000 || isNaN(data)){
-const err1 = {instancePath,schemaPath:"#/maximum",keyword:"maximum",params:{comparison: "<=", limit: 31536000000},message:"must be <= 31536000000"};
-if(vErrors === null){
-vErrors = [err1];
-}
-else {
-vErrors.push(err1);
-}
-errors++;
-}
-if(data < 0 || isNaN(data)){
-const err2 = {instancePath,schemaPath:"#/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0"};
-if(vErrors === null){
-vErrors = [err2];
-}
-else {
-vErrors.push(err2);
-}
-errors++;
-}
-}
-validate442.errors = vErrors;
-return errors === 0;
-}
-
-const schema218 = {"type":"integer","minimum":1,"maximum":31536000000};
-
-function validate444(data, {instancePath="", parentData, parentDataProperty, rootData=data}={}){
 let vErrors = null;
 let errors = 0;
 if(!(((typeof data == "number") && (!(data % 1) && !isNaN(data))) && (isFinite(data)))){
@@ -9271,13 +9230,95 @@ vErrors.push(err2);
 errors++;
 }
 }
+validate442.errors = vErrors;
+return errors === 0;
+}
+
+const schema218 = {"type":"integer","minimum":0,"maximum":31536000000};
+
+function validate444(data, {instancePath="", parentData, parentDataProperty, rootData=data}={}){
+let vErrors = null;
+let errors = 0;
+if(!(((typeof data == "number") && (!(data % 1) && !isNaN(data))) && (isFinite(data)))){
+const err0 = {instancePath,schemaPath:"#/type",keyword:"type",params:{type: "integer"},message:"must be integer"};
+if(vErrors === null){
+vErrors = [err0];
+}
+else {
+vErrors.push(err0);
+}
+errors++;
+}
+if((typeof data == "number") && (isFinite(data))){
+if(data > 31536000000 || isNaN(data)){
+const err1 = {instancePath,schemaPath:"#/maximum",keyword:"maximum",params:{comparison: "<=", limit: 31536000000},message:"must be <= 31536000000"};
+if(vErrors === null){
+vErrors = [err1];
+}
+else {
+vErrors.push(err1);
+}
+errors++;
+}
+if(data < 0 || isNaN(data)){
+const err2 = {instancePath,schemaPath:"#/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0"};
+if(vErrors === null){
+vErrors = [err2];
+}
+else {
+vErrors.push(err2);
+}
+errors++;
+}
+}
 validate444.errors = vErrors;
 return errors === 0;
 }
 
-const schema219 = {"type":"array","maxItems":10,"items":{"type":"integer","minimum":1}};
+const schema219 = {"type":"integer","minimum":1,"maximum":31536000000};
 
 function validate446(data, {instancePath="", parentData, parentDataProperty, rootData=data}={}){
+let vErrors = null;
+let errors = 0;
+if(!(((typeof data == "number") && (!(data % 1) && !isNaN(data))) && (isFinite(data)))){
+const err0 = {instancePath,schemaPath:"#/type",keyword:"type",params:{type: "integer"},message:"must be integer"};
+if(vErrors === null){
+vErrors = [err0];
+}
+else {
+vErrors.push(err0);
+}
+errors++;
+}
+if((typeof data == "number") && (isFinite(data))){
+if(data > 31536000000 || isNaN(data)){
+const err1 = {instancePath,schemaPath:"#/maximum",keyword:"maximum",params:{comparison: "<=", limit: 31536000000},message:"must be <= 31536000000"};
+if(vErrors === null){
+vErrors = [err1];
+}
+else {
+vErrors.push(err1);
+}
+errors++;
+}
+if(data < 1 || isNaN(data)){
+const err2 = {instancePath,schemaPath:"#/minimum",keyword:"minimum",params:{comparison: ">=", limit: 1},message:"must be >= 1"};
+if(vErrors === null){
+vErrors = [err2];
+}
+else {
+vErrors.push(err2);
+}
+errors++;
+}
+}
+validate446.errors = vErrors;
+return errors === 0;
+}
+
+const schema220 = {"type":"array","maxItems":10,"items":{"type":"integer","minimum":1}};
+
+function validate448(data, {instancePath="", parentData, parentDataProperty, rootData=data}={}){
 let vErrors = null;
 let errors = 0;
 if(Array.isArray(data)){
@@ -9328,13 +9369,13 @@ vErrors.push(err3);
 }
 errors++;
 }
-validate446.errors = vErrors;
+validate448.errors = vErrors;
 return errors === 0;
 }
 
-const schema220 = {"type":"integer","minimum":1};
+const schema221 = {"type":"integer","minimum":1};
 
-function validate448(data, {instancePath="", parentData, parentDataProperty, rootData=data}={}){
+function validate450(data, {instancePath="", parentData, parentDataProperty, rootData=data}={}){
 let vErrors = null;
 let errors = 0;
 if(!(((typeof data == "number") && (!(data % 1) && !isNaN(data))) && (isFinite(data)))){
@@ -9358,37 +9399,6 @@ vErrors.push(err1);
 }
 errors++;
 }
-}
-validate448.errors = vErrors;
-return errors === 0;
-}
-
-const schema221 = {"type":"string","pattern":"^[A-Za-z0-9_.]+$"};
-
-function validate450(data, {instancePath="", parentData, parentDataProperty, rootData=data}={}){
-let vErrors = null;
-let errors = 0;
-if(typeof data === "string"){
-if(!pattern4.test(data)){
-const err0 = {instancePath,schemaPath:"#/pattern",keyword:"pattern",params:{pattern: "^[A-Za-z0-9_.]+$"},message:"must match pattern \""+"^[A-Za-z0-9_.]+$"+"\""};
-if(vErrors === null){
-vErrors = [err0];
-}
-else {
-vErrors.push(err0);
-}
-errors++;
-}
-}
-else {
-const err1 = {instancePath,schemaPath:"#/type",keyword:"type",params:{type: "string"},message:"must be string"};
-if(vErrors === null){
-vErrors = [err1];
-}
-else {
-vErrors.push(err1);
-}
-errors++;
 }
 validate450.errors = vErrors;
 return errors === 0;
@@ -9456,11 +9466,42 @@ validate454.errors = vErrors;
 return errors === 0;
 }
 
-const schema224 = {"type":"object","propertyNames":{"pattern":"^[a-z][a-z0-9_-]*$"},"additionalProperties":{"type":"object","required":["type"],"properties":{"type":{"enum":["stripe","adyen","adyen-stored-value","cybersource","simulator"]}},"allOf":[{"if":{"properties":{"type":{"const":"stripe"}},"required":["type"]},"then":{"type":"object","additionalProperties":false,"required":["type","base_url","api_key"],"properties":{"type":{"const":"stripe"},"base_url":{"type":"string","pattern":"^https?://[^\\s]+$"},"timeout_ms":{"type":"integer","minimum":1,"default":10000},"max_sockets":{"type":"integer","minimum":1,"default":512},"connect_timeout_ms":{"type":"integer","minimum":1,"default":2000},"warm_sockets":{"type":"integer","minimum":0,"default":16},"keep_warm_interval_ms":{"type":"integer","minimum":1000,"default":30000},"store_payment_methods":{"type":"boolean","default":false},"payer_authentication":{"type":"boolean","default":false},"vault":{"type":"string","pattern":"^[A-Za-z0-9][A-Za-z0-9_.:-]{0,99}$"},"api_key":{"type":"string","minLength":1},"webhook_secret":{"type":"string","default":""},"webhook_secret_previous":{"type":"string","default":""},"merchant_account":{"type":"string","default":""}}}},{"if":{"properties":{"type":{"const":"adyen"}},"required":["type"]},"then":{"type":"object","additionalProperties":false,"required":["type","base_url","api_key","merchant_account"],"properties":{"type":{"const":"adyen"},"base_url":{"type":"string","pattern":"^https?://[^\\s]+$"},"timeout_ms":{"type":"integer","minimum":1,"default":10000},"max_sockets":{"type":"integer","minimum":1,"default":512},"connect_timeout_ms":{"type":"integer","minimum":1,"default":2000},"warm_sockets":{"type":"integer","minimum":0,"default":16},"keep_warm_interval_ms":{"type":"integer","minimum":1000,"default":30000},"store_payment_methods":{"type":"boolean","default":false},"payer_authentication":{"type":"boolean","default":false},"vault":{"type":"string","pattern":"^[A-Za-z0-9][A-Za-z0-9_.:-]{0,99}$"},"api_key":{"type":"string","minLength":1},"merchant_account":{"type":"string","minLength":1},"webhook_secret":{"type":"string","default":""},"webhook_secret_previous":{"type":"string","default":""},"key_id":{"type":"string","default":""},"shared_secret":{"type":"string","default":""},"report_username":{"type":"string","default":""},"report_password":{"type":"string","default":""},"authorisation_type":{"type":"string","default":""},"report_base_url":{"type":"string","default":""}}}},{"if":{"properties":{"type":{"const":"adyen-stored-value"}},"required":["type"]},"then":{"type":"object","additionalProperties":false,"required":["type","base_url","api_key","merchant_account"],"properties":{"type":{"const":"adyen-stored-value"},"base_url":{"type":"string","pattern":"^https?://[^\\s]+$"},"timeout_ms":{"type":"integer","minimum":1,"default":10000},"max_sockets":{"type":"integer","minimum":1,"default":512},"connect_timeout_ms":{"type":"integer","minimum":1,"default":2000},"warm_sockets":{"type":"integer","minimum":0,"default":16},"keep_warm_interval_ms":{"type":"integer","minimum":1000,"default":30000},"store_payment_methods":{"type":"boolean","default":false},"payer_authentication":{"type":"boolean","default":false},"vault":{"type":"string","pattern":"^[A-Za-z0-9][A-Za-z0-9_.:-]{0,99}$"},"api_key":{"type":"string","minLength":1},"merchant_account":{"type":"string","minLength":1},"webhook_secret":{"type":"string","default":""},"webhook_secret_previous":{"type":"string","default":""},"key_id":{"type":"string","default":""},"shared_secret":{"type":"string","default":""},"issue_svs":{"type":"boolean","default":false}}}},{"if":{"properties":{"type":{"const":"cybersource"}},"required":["type"]},"then":{"type":"object","additionalProperties":false,"required":["type","base_url","merchant_id","key_id","shared_secret"],"properties":{"type":{"const":"cybersource"},"base_url":{"type":"string","pattern":"^https?://[^\\s]+$"},"timeout_ms":{"type":"integer","minimum":1,"default":10000},"max_sockets":{"type":"integer","minimum":1,"default":512},"connect_timeout_ms":{"type":"integer","minimum":1,"default":2000},"warm_sockets":{"type":"integer","minimum":0,"default":16},"keep_warm_interval_ms":{"type":"integer","minimum":1000,"default":30000},"store_payment_methods":{"type":"boolean","default":false},"payer_authentication":{"type":"boolean","default":false},"vault":{"type":"string","pattern":"^[A-Za-z0-9][A-Za-z0-9_.:-]{0,99}$"},"merchant_id":{"type":"string","minLength":1},"key_id":{"type":"string","minLength":1},"shared_secret":{"type":"string","minLength":1},"webhook_secret":{"type":"string","default":""},"webhook_secret_previous":{"type":"string","default":""},"webhook_key_id":{"type":"string","default":""},"webhook_key_id_previous":{"type":"string","default":""},"merchant_account":{"type":"string","default":""},"webhook_private_key":{"type":"string","default":""},"reverse_after_void":{"type":"boolean","default":false}}}},{"if":{"properties":{"type":{"const":"simulator"}},"required":["type"]},"then":{"type":"object","additionalProperties":false,"required":["type","base_url"],"properties":{"type":{"const":"simulator"},"base_url":{"type":"string","pattern":"^https?://[^\\s]+$"},"timeout_ms":{"type":"integer","minimum":1,"default":10000},"max_sockets":{"type":"integer","minimum":1,"default":512},"connect_timeout_ms":{"type":"integer","minimum":1,"default":2000},"warm_sockets":{"type":"integer","minimum":0,"default":16},"keep_warm_interval_ms":{"type":"integer","minimum":1000,"default":30000},"store_payment_methods":{"type":"boolean","default":false},"payer_authentication":{"type":"boolean","default":false},"vault":{"type":"string","pattern":"^[A-Za-z0-9][A-Za-z0-9_.:-]{0,99}$"},"api_key":{"type":"string","default":""},"webhook_secret":{"type":"string","default":""},"webhook_secret_previous":{"type":"string","default":""},"merchant_account":{"type":"string","default":""}}}}]}};
+const schema224 = {"type":"string","pattern":"^[A-Za-z0-9_.]+$"};
+
+function validate456(data, {instancePath="", parentData, parentDataProperty, rootData=data}={}){
+let vErrors = null;
+let errors = 0;
+if(typeof data === "string"){
+if(!pattern4.test(data)){
+const err0 = {instancePath,schemaPath:"#/pattern",keyword:"pattern",params:{pattern: "^[A-Za-z0-9_.]+$"},message:"must match pattern \""+"^[A-Za-z0-9_.]+$"+"\""};
+if(vErrors === null){
+vErrors = [err0];
+}
+else {
+vErrors.push(err0);
+}
+errors++;
+}
+}
+else {
+const err1 = {instancePath,schemaPath:"#/type",keyword:"type",params:{type: "string"},message:"must be string"};
+if(vErrors === null){
+vErrors = [err1];
+}
+else {
+vErrors.push(err1);
+}
+errors++;
+}
+validate456.errors = vErrors;
+return errors === 0;
+}
+
+const schema225 = {"type":"object","propertyNames":{"pattern":"^[a-z][a-z0-9_-]*$"},"additionalProperties":{"type":"object","required":["type"],"properties":{"type":{"enum":["stripe","adyen","adyen-stored-value","cybersource","simulator"]}},"allOf":[{"if":{"properties":{"type":{"const":"stripe"}},"required":["type"]},"then":{"type":"object","additionalProperties":false,"required":["type","base_url","api_key"],"properties":{"type":{"const":"stripe"},"base_url":{"type":"string","pattern":"^https?://[^\\s]+$"},"timeout_ms":{"type":"integer","minimum":1,"default":10000},"max_sockets":{"type":"integer","minimum":1,"default":512},"connect_timeout_ms":{"type":"integer","minimum":1,"default":2000},"warm_sockets":{"type":"integer","minimum":0,"default":16},"keep_warm_interval_ms":{"type":"integer","minimum":1000,"default":30000},"store_payment_methods":{"type":"boolean","default":false},"payer_authentication":{"type":"boolean","default":false},"vault":{"type":"string","pattern":"^[A-Za-z0-9][A-Za-z0-9_.:-]{0,99}$"},"api_key":{"type":"string","minLength":1},"webhook_secret":{"type":"string","default":""},"webhook_secret_previous":{"type":"string","default":""},"merchant_account":{"type":"string","default":""}}}},{"if":{"properties":{"type":{"const":"adyen"}},"required":["type"]},"then":{"type":"object","additionalProperties":false,"required":["type","base_url","api_key","merchant_account"],"properties":{"type":{"const":"adyen"},"base_url":{"type":"string","pattern":"^https?://[^\\s]+$"},"timeout_ms":{"type":"integer","minimum":1,"default":10000},"max_sockets":{"type":"integer","minimum":1,"default":512},"connect_timeout_ms":{"type":"integer","minimum":1,"default":2000},"warm_sockets":{"type":"integer","minimum":0,"default":16},"keep_warm_interval_ms":{"type":"integer","minimum":1000,"default":30000},"store_payment_methods":{"type":"boolean","default":false},"payer_authentication":{"type":"boolean","default":false},"vault":{"type":"string","pattern":"^[A-Za-z0-9][A-Za-z0-9_.:-]{0,99}$"},"api_key":{"type":"string","minLength":1},"merchant_account":{"type":"string","minLength":1},"webhook_secret":{"type":"string","default":""},"webhook_secret_previous":{"type":"string","default":""},"key_id":{"type":"string","default":""},"shared_secret":{"type":"string","default":""},"report_username":{"type":"string","default":""},"report_password":{"type":"string","default":""},"authorisation_type":{"type":"string","default":""},"report_base_url":{"type":"string","default":""}}}},{"if":{"properties":{"type":{"const":"adyen-stored-value"}},"required":["type"]},"then":{"type":"object","additionalProperties":false,"required":["type","base_url","api_key","merchant_account"],"properties":{"type":{"const":"adyen-stored-value"},"base_url":{"type":"string","pattern":"^https?://[^\\s]+$"},"timeout_ms":{"type":"integer","minimum":1,"default":10000},"max_sockets":{"type":"integer","minimum":1,"default":512},"connect_timeout_ms":{"type":"integer","minimum":1,"default":2000},"warm_sockets":{"type":"integer","minimum":0,"default":16},"keep_warm_interval_ms":{"type":"integer","minimum":1000,"default":30000},"store_payment_methods":{"type":"boolean","default":false},"payer_authentication":{"type":"boolean","default":false},"vault":{"type":"string","pattern":"^[A-Za-z0-9][A-Za-z0-9_.:-]{0,99}$"},"api_key":{"type":"string","minLength":1},"merchant_account":{"type":"string","minLength":1},"webhook_secret":{"type":"string","default":""},"webhook_secret_previous":{"type":"string","default":""},"key_id":{"type":"string","default":""},"shared_secret":{"type":"string","default":""},"issue_svs":{"type":"boolean","default":false}}}},{"if":{"properties":{"type":{"const":"cybersource"}},"required":["type"]},"then":{"type":"object","additionalProperties":false,"required":["type","base_url","merchant_id","key_id","shared_secret"],"properties":{"type":{"const":"cybersource"},"base_url":{"type":"string","pattern":"^https?://[^\\s]+$"},"timeout_ms":{"type":"integer","minimum":1,"default":10000},"max_sockets":{"type":"integer","minimum":1,"default":512},"connect_timeout_ms":{"type":"integer","minimum":1,"default":2000},"warm_sockets":{"type":"integer","minimum":0,"default":16},"keep_warm_interval_ms":{"type":"integer","minimum":1000,"default":30000},"store_payment_methods":{"type":"boolean","default":false},"payer_authentication":{"type":"boolean","default":false},"vault":{"type":"string","pattern":"^[A-Za-z0-9][A-Za-z0-9_.:-]{0,99}$"},"merchant_id":{"type":"string","minLength":1},"key_id":{"type":"string","minLength":1},"shared_secret":{"type":"string","minLength":1},"webhook_secret":{"type":"string","default":""},"webhook_secret_previous":{"type":"string","default":""},"webhook_key_id":{"type":"string","default":""},"webhook_key_id_previous":{"type":"string","default":""},"merchant_account":{"type":"string","default":""},"webhook_private_key":{"type":"string","default":""},"reverse_after_void":{"type":"boolean","default":false}}}},{"if":{"properties":{"type":{"const":"simulator"}},"required":["type"]},"then":{"type":"object","additionalProperties":false,"required":["type","base_url"],"properties":{"type":{"const":"simulator"},"base_url":{"type":"string","pattern":"^https?://[^\\s]+$"},"timeout_ms":{"type":"integer","minimum":1,"default":10000},"max_sockets":{"type":"integer","minimum":1,"default":512},"connect_timeout_ms":{"type":"integer","minimum":1,"default":2000},"warm_sockets":{"type":"integer","minimum":0,"default":16},"keep_warm_interval_ms":{"type":"integer","minimum":1000,"default":30000},"store_payment_methods":{"type":"boolean","default":false},"payer_authentication":{"type":"boolean","default":false},"vault":{"type":"string","pattern":"^[A-Za-z0-9][A-Za-z0-9_.:-]{0,99}$"},"api_key":{"type":"string","default":""},"webhook_secret":{"type":"string","default":""},"webhook_secret_previous":{"type":"string","default":""},"merchant_account":{"type":"string","default":""}}}}]}};
 const pattern72 = new RegExp("^[a-z][a-z0-9_-]*$", "u");
 const pattern74 = new RegExp("^[A-Za-z0-9][A-Za-z0-9_.:-]{0,99}$", "u");
 
-function validate456(data, {instancePath="", parentData, parentDataProperty, rootData=data}={}){
+function validate458(data, {instancePath="", parentData, parentDataProperty, rootData=data}={}){
 let vErrors = null;
 let errors = 0;
 if(data && typeof data == "object" && !Array.isArray(data)){
@@ -9596,7 +9637,7 @@ vErrors.push(err6);
 errors++;
 }
 for(const key2 in data0){
-if(!(func2.call(schema224.additionalProperties.allOf[0].then.properties, key2))){
+if(!(func2.call(schema225.additionalProperties.allOf[0].then.properties, key2))){
 const err7 = {instancePath:instancePath+"/" + key1.replace(/~/g, "~0").replace(/\//g, "~1"),schemaPath:"#/additionalProperties/allOf/0/then/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key2},message:"must NOT have additional properties"};
 if(vErrors === null){
 vErrors = [err7];
@@ -10012,7 +10053,7 @@ vErrors.push(err37);
 errors++;
 }
 for(const key3 in data0){
-if(!(func2.call(schema224.additionalProperties.allOf[1].then.properties, key3))){
+if(!(func2.call(schema225.additionalProperties.allOf[1].then.properties, key3))){
 const err38 = {instancePath:instancePath+"/" + key1.replace(/~/g, "~0").replace(/\//g, "~1"),schemaPath:"#/additionalProperties/allOf/1/then/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key3},message:"must NOT have additional properties"};
 if(vErrors === null){
 vErrors = [err38];
@@ -10494,7 +10535,7 @@ vErrors.push(err75);
 errors++;
 }
 for(const key4 in data0){
-if(!(func2.call(schema224.additionalProperties.allOf[2].then.properties, key4))){
+if(!(func2.call(schema225.additionalProperties.allOf[2].then.properties, key4))){
 const err76 = {instancePath:instancePath+"/" + key1.replace(/~/g, "~0").replace(/\//g, "~1"),schemaPath:"#/additionalProperties/allOf/2/then/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key4},message:"must NOT have additional properties"};
 if(vErrors === null){
 vErrors = [err76];
@@ -10962,7 +11003,7 @@ vErrors.push(err111);
 errors++;
 }
 for(const key5 in data0){
-if(!(func2.call(schema224.additionalProperties.allOf[3].then.properties, key5))){
+if(!(func2.call(schema225.additionalProperties.allOf[3].then.properties, key5))){
 const err112 = {instancePath:instancePath+"/" + key1.replace(/~/g, "~0").replace(/\//g, "~1"),schemaPath:"#/additionalProperties/allOf/3/then/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key5},message:"must NOT have additional properties"};
 if(vErrors === null){
 vErrors = [err112];
@@ -11436,7 +11477,7 @@ vErrors.push(err148);
 errors++;
 }
 for(const key6 in data0){
-if(!(func2.call(schema224.additionalProperties.allOf[4].then.properties, key6))){
+if(!(func2.call(schema225.additionalProperties.allOf[4].then.properties, key6))){
 const err149 = {instancePath:instancePath+"/" + key1.replace(/~/g, "~0").replace(/\//g, "~1"),schemaPath:"#/additionalProperties/allOf/4/then/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key6},message:"must NOT have additional properties"};
 if(vErrors === null){
 vErrors = [err149];
@@ -11722,7 +11763,7 @@ errors++;
 if(data0.type !== undefined){
 let data91 = data0.type;
 if(!(((((data91 === "stripe") || (data91 === "adyen")) || (data91 === "adyen-stored-value")) || (data91 === "cybersource")) || (data91 === "simulator"))){
-const err174 = {instancePath:instancePath+"/" + key1.replace(/~/g, "~0").replace(/\//g, "~1")+"/type",schemaPath:"#/additionalProperties/properties/type/enum",keyword:"enum",params:{allowedValues: schema224.additionalProperties.properties.type.enum},message:"must be equal to one of the allowed values"};
+const err174 = {instancePath:instancePath+"/" + key1.replace(/~/g, "~0").replace(/\//g, "~1")+"/type",schemaPath:"#/additionalProperties/properties/type/enum",keyword:"enum",params:{allowedValues: schema225.additionalProperties.properties.type.enum},message:"must be equal to one of the allowed values"};
 if(vErrors === null){
 vErrors = [err174];
 }
@@ -11755,7 +11796,7 @@ vErrors.push(err176);
 }
 errors++;
 }
-validate456.errors = vErrors;
+validate458.errors = vErrors;
 return errors === 0;
 }
 
@@ -12240,6 +12281,9 @@ data["rate_limits.by_account"] = {};
 }
 if(data["rate_limits.lease_tokens"] === undefined){
 data["rate_limits.lease_tokens"] = 8;
+}
+if(data["rate_limits.take_deadline_ms"] === undefined){
+data["rate_limits.take_deadline_ms"] = 500;
 }
 if(data["backpressure.max_backlog"] === undefined){
 data["backpressure.max_backlog"] = 20000;
@@ -13183,204 +13227,208 @@ if(!(validate356(data["rate_limits.lease_tokens"], {instancePath:instancePath+"/
 vErrors = vErrors === null ? validate356.errors : vErrors.concat(validate356.errors);
 errors = vErrors.length;
 }
-if(!(validate358(data["backpressure.max_backlog"], {instancePath:instancePath+"/backpressure.max_backlog",parentData:data,parentDataProperty:"backpressure.max_backlog",rootData}))){
+if(!(validate358(data["rate_limits.take_deadline_ms"], {instancePath:instancePath+"/rate_limits.take_deadline_ms",parentData:data,parentDataProperty:"rate_limits.take_deadline_ms",rootData}))){
 vErrors = vErrors === null ? validate358.errors : vErrors.concat(validate358.errors);
 errors = vErrors.length;
 }
-if(!(validate360(data["backpressure.retry_after_s"], {instancePath:instancePath+"/backpressure.retry_after_s",parentData:data,parentDataProperty:"backpressure.retry_after_s",rootData}))){
+if(!(validate360(data["backpressure.max_backlog"], {instancePath:instancePath+"/backpressure.max_backlog",parentData:data,parentDataProperty:"backpressure.max_backlog",rootData}))){
 vErrors = vErrors === null ? validate360.errors : vErrors.concat(validate360.errors);
 errors = vErrors.length;
 }
-if(!(validate362(data["backpressure.depth_cache_ms"], {instancePath:instancePath+"/backpressure.depth_cache_ms",parentData:data,parentDataProperty:"backpressure.depth_cache_ms",rootData}))){
+if(!(validate362(data["backpressure.retry_after_s"], {instancePath:instancePath+"/backpressure.retry_after_s",parentData:data,parentDataProperty:"backpressure.retry_after_s",rootData}))){
 vErrors = vErrors === null ? validate362.errors : vErrors.concat(validate362.errors);
 errors = vErrors.length;
 }
-if(!(validate364(data["backpressure.priority_lane"], {instancePath:instancePath+"/backpressure.priority_lane",parentData:data,parentDataProperty:"backpressure.priority_lane",rootData}))){
+if(!(validate364(data["backpressure.depth_cache_ms"], {instancePath:instancePath+"/backpressure.depth_cache_ms",parentData:data,parentDataProperty:"backpressure.depth_cache_ms",rootData}))){
 vErrors = vErrors === null ? validate364.errors : vErrors.concat(validate364.errors);
 errors = vErrors.length;
 }
-if(!(validate366(data["inflight.adaptive"], {instancePath:instancePath+"/inflight.adaptive",parentData:data,parentDataProperty:"inflight.adaptive",rootData}))){
+if(!(validate366(data["backpressure.priority_lane"], {instancePath:instancePath+"/backpressure.priority_lane",parentData:data,parentDataProperty:"backpressure.priority_lane",rootData}))){
 vErrors = vErrors === null ? validate366.errors : vErrors.concat(validate366.errors);
 errors = vErrors.length;
 }
-if(!(validate368(data["inflight.min"], {instancePath:instancePath+"/inflight.min",parentData:data,parentDataProperty:"inflight.min",rootData}))){
+if(!(validate368(data["inflight.adaptive"], {instancePath:instancePath+"/inflight.adaptive",parentData:data,parentDataProperty:"inflight.adaptive",rootData}))){
 vErrors = vErrors === null ? validate368.errors : vErrors.concat(validate368.errors);
 errors = vErrors.length;
 }
-if(!(validate370(data["inflight.max"], {instancePath:instancePath+"/inflight.max",parentData:data,parentDataProperty:"inflight.max",rootData}))){
+if(!(validate370(data["inflight.min"], {instancePath:instancePath+"/inflight.min",parentData:data,parentDataProperty:"inflight.min",rootData}))){
 vErrors = vErrors === null ? validate370.errors : vErrors.concat(validate370.errors);
 errors = vErrors.length;
 }
-if(!(validate372(data["inflight.initial"], {instancePath:instancePath+"/inflight.initial",parentData:data,parentDataProperty:"inflight.initial",rootData}))){
+if(!(validate372(data["inflight.max"], {instancePath:instancePath+"/inflight.max",parentData:data,parentDataProperty:"inflight.max",rootData}))){
 vErrors = vErrors === null ? validate372.errors : vErrors.concat(validate372.errors);
 errors = vErrors.length;
 }
-if(!(validate374(data["inflight.memory_budget_mib"], {instancePath:instancePath+"/inflight.memory_budget_mib",parentData:data,parentDataProperty:"inflight.memory_budget_mib",rootData}))){
+if(!(validate374(data["inflight.initial"], {instancePath:instancePath+"/inflight.initial",parentData:data,parentDataProperty:"inflight.initial",rootData}))){
 vErrors = vErrors === null ? validate374.errors : vErrors.concat(validate374.errors);
 errors = vErrors.length;
 }
-if(!(validate376(data["inflight.lag_limit_ms"], {instancePath:instancePath+"/inflight.lag_limit_ms",parentData:data,parentDataProperty:"inflight.lag_limit_ms",rootData}))){
+if(!(validate376(data["inflight.memory_budget_mib"], {instancePath:instancePath+"/inflight.memory_budget_mib",parentData:data,parentDataProperty:"inflight.memory_budget_mib",rootData}))){
 vErrors = vErrors === null ? validate376.errors : vErrors.concat(validate376.errors);
 errors = vErrors.length;
 }
-if(!(validate378(data["inflight.interval_ms"], {instancePath:instancePath+"/inflight.interval_ms",parentData:data,parentDataProperty:"inflight.interval_ms",rootData}))){
+if(!(validate378(data["inflight.lag_limit_ms"], {instancePath:instancePath+"/inflight.lag_limit_ms",parentData:data,parentDataProperty:"inflight.lag_limit_ms",rootData}))){
 vErrors = vErrors === null ? validate378.errors : vErrors.concat(validate378.errors);
 errors = vErrors.length;
 }
-if(!(validate380(data["caps.rules"], {instancePath:instancePath+"/caps.rules",parentData:data,parentDataProperty:"caps.rules",rootData}))){
+if(!(validate380(data["inflight.interval_ms"], {instancePath:instancePath+"/inflight.interval_ms",parentData:data,parentDataProperty:"inflight.interval_ms",rootData}))){
 vErrors = vErrors === null ? validate380.errors : vErrors.concat(validate380.errors);
 errors = vErrors.length;
 }
-if(!(validate382(data["risk.rules"], {instancePath:instancePath+"/risk.rules",parentData:data,parentDataProperty:"risk.rules",rootData}))){
+if(!(validate382(data["caps.rules"], {instancePath:instancePath+"/caps.rules",parentData:data,parentDataProperty:"caps.rules",rootData}))){
 vErrors = vErrors === null ? validate382.errors : vErrors.concat(validate382.errors);
 errors = vErrors.length;
 }
-if(!(validate384(data["risk.amount_thresholds"], {instancePath:instancePath+"/risk.amount_thresholds",parentData:data,parentDataProperty:"risk.amount_thresholds",rootData}))){
+if(!(validate384(data["risk.rules"], {instancePath:instancePath+"/risk.rules",parentData:data,parentDataProperty:"risk.rules",rootData}))){
 vErrors = vErrors === null ? validate384.errors : vErrors.concat(validate384.errors);
 errors = vErrors.length;
 }
-if(!(validate386(data["risk.velocity"], {instancePath:instancePath+"/risk.velocity",parentData:data,parentDataProperty:"risk.velocity",rootData}))){
+if(!(validate386(data["risk.amount_thresholds"], {instancePath:instancePath+"/risk.amount_thresholds",parentData:data,parentDataProperty:"risk.amount_thresholds",rootData}))){
 vErrors = vErrors === null ? validate386.errors : vErrors.concat(validate386.errors);
 errors = vErrors.length;
 }
-if(!(validate388(data["risk.new_token_amounts"], {instancePath:instancePath+"/risk.new_token_amounts",parentData:data,parentDataProperty:"risk.new_token_amounts",rootData}))){
+if(!(validate388(data["risk.velocity"], {instancePath:instancePath+"/risk.velocity",parentData:data,parentDataProperty:"risk.velocity",rootData}))){
 vErrors = vErrors === null ? validate388.errors : vErrors.concat(validate388.errors);
 errors = vErrors.length;
 }
-if(!(validate390(data["risk.token_memory_ms"], {instancePath:instancePath+"/risk.token_memory_ms",parentData:data,parentDataProperty:"risk.token_memory_ms",rootData}))){
+if(!(validate390(data["risk.new_token_amounts"], {instancePath:instancePath+"/risk.new_token_amounts",parentData:data,parentDataProperty:"risk.new_token_amounts",rootData}))){
 vErrors = vErrors === null ? validate390.errors : vErrors.concat(validate390.errors);
 errors = vErrors.length;
 }
-if(!(validate392(data["risk.review_window_ms"], {instancePath:instancePath+"/risk.review_window_ms",parentData:data,parentDataProperty:"risk.review_window_ms",rootData}))){
+if(!(validate392(data["risk.token_memory_ms"], {instancePath:instancePath+"/risk.token_memory_ms",parentData:data,parentDataProperty:"risk.token_memory_ms",rootData}))){
 vErrors = vErrors === null ? validate392.errors : vErrors.concat(validate392.errors);
 errors = vErrors.length;
 }
-if(!(validate394(data["risk.hash_key"], {instancePath:instancePath+"/risk.hash_key",parentData:data,parentDataProperty:"risk.hash_key",rootData}))){
+if(!(validate394(data["risk.review_window_ms"], {instancePath:instancePath+"/risk.review_window_ms",parentData:data,parentDataProperty:"risk.review_window_ms",rootData}))){
 vErrors = vErrors === null ? validate394.errors : vErrors.concat(validate394.errors);
 errors = vErrors.length;
 }
-if(!(validate396(data["fx.settlement_currencies"], {instancePath:instancePath+"/fx.settlement_currencies",parentData:data,parentDataProperty:"fx.settlement_currencies",rootData}))){
+if(!(validate396(data["risk.hash_key"], {instancePath:instancePath+"/risk.hash_key",parentData:data,parentDataProperty:"risk.hash_key",rootData}))){
 vErrors = vErrors === null ? validate396.errors : vErrors.concat(validate396.errors);
 errors = vErrors.length;
 }
-if(!(validate398(data["fx.gateway_rates"], {instancePath:instancePath+"/fx.gateway_rates",parentData:data,parentDataProperty:"fx.gateway_rates",rootData}))){
+if(!(validate398(data["fx.settlement_currencies"], {instancePath:instancePath+"/fx.settlement_currencies",parentData:data,parentDataProperty:"fx.settlement_currencies",rootData}))){
 vErrors = vErrors === null ? validate398.errors : vErrors.concat(validate398.errors);
 errors = vErrors.length;
 }
-if(!(validate400(data["fx.rates"], {instancePath:instancePath+"/fx.rates",parentData:data,parentDataProperty:"fx.rates",rootData}))){
+if(!(validate400(data["fx.gateway_rates"], {instancePath:instancePath+"/fx.gateway_rates",parentData:data,parentDataProperty:"fx.gateway_rates",rootData}))){
 vErrors = vErrors === null ? validate400.errors : vErrors.concat(validate400.errors);
 errors = vErrors.length;
 }
-if(!(validate402(data["fx.max_rate_age_ms"], {instancePath:instancePath+"/fx.max_rate_age_ms",parentData:data,parentDataProperty:"fx.max_rate_age_ms",rootData}))){
+if(!(validate402(data["fx.rates"], {instancePath:instancePath+"/fx.rates",parentData:data,parentDataProperty:"fx.rates",rootData}))){
 vErrors = vErrors === null ? validate402.errors : vErrors.concat(validate402.errors);
 errors = vErrors.length;
 }
-if(!(validate404(data["fx.cache_ms"], {instancePath:instancePath+"/fx.cache_ms",parentData:data,parentDataProperty:"fx.cache_ms",rootData}))){
+if(!(validate404(data["fx.max_rate_age_ms"], {instancePath:instancePath+"/fx.max_rate_age_ms",parentData:data,parentDataProperty:"fx.max_rate_age_ms",rootData}))){
 vErrors = vErrors === null ? validate404.errors : vErrors.concat(validate404.errors);
 errors = vErrors.length;
 }
-if(!(validate406(data["reconciliation.schedule"], {instancePath:instancePath+"/reconciliation.schedule",parentData:data,parentDataProperty:"reconciliation.schedule",rootData}))){
+if(!(validate406(data["fx.cache_ms"], {instancePath:instancePath+"/fx.cache_ms",parentData:data,parentDataProperty:"fx.cache_ms",rootData}))){
 vErrors = vErrors === null ? validate406.errors : vErrors.concat(validate406.errors);
 errors = vErrors.length;
 }
-if(!(validate408(data["reconciliation.interval_ms"], {instancePath:instancePath+"/reconciliation.interval_ms",parentData:data,parentDataProperty:"reconciliation.interval_ms",rootData}))){
+if(!(validate408(data["reconciliation.schedule"], {instancePath:instancePath+"/reconciliation.schedule",parentData:data,parentDataProperty:"reconciliation.schedule",rootData}))){
 vErrors = vErrors === null ? validate408.errors : vErrors.concat(validate408.errors);
 errors = vErrors.length;
 }
-if(!(validate410(data["reconciliation.window_ms"], {instancePath:instancePath+"/reconciliation.window_ms",parentData:data,parentDataProperty:"reconciliation.window_ms",rootData}))){
+if(!(validate410(data["reconciliation.interval_ms"], {instancePath:instancePath+"/reconciliation.interval_ms",parentData:data,parentDataProperty:"reconciliation.interval_ms",rootData}))){
 vErrors = vErrors === null ? validate410.errors : vErrors.concat(validate410.errors);
 errors = vErrors.length;
 }
-if(!(validate412(data["reconciliation.lag_ms"], {instancePath:instancePath+"/reconciliation.lag_ms",parentData:data,parentDataProperty:"reconciliation.lag_ms",rootData}))){
+if(!(validate412(data["reconciliation.window_ms"], {instancePath:instancePath+"/reconciliation.window_ms",parentData:data,parentDataProperty:"reconciliation.window_ms",rootData}))){
 vErrors = vErrors === null ? validate412.errors : vErrors.concat(validate412.errors);
 errors = vErrors.length;
 }
-if(!(validate414(data["reconciliation.gateways"], {instancePath:instancePath+"/reconciliation.gateways",parentData:data,parentDataProperty:"reconciliation.gateways",rootData}))){
+if(!(validate414(data["reconciliation.lag_ms"], {instancePath:instancePath+"/reconciliation.lag_ms",parentData:data,parentDataProperty:"reconciliation.lag_ms",rootData}))){
 vErrors = vErrors === null ? validate414.errors : vErrors.concat(validate414.errors);
 errors = vErrors.length;
 }
-if(!(validate416(data["reconciliation.request_timeout_ms"], {instancePath:instancePath+"/reconciliation.request_timeout_ms",parentData:data,parentDataProperty:"reconciliation.request_timeout_ms",rootData}))){
+if(!(validate416(data["reconciliation.gateways"], {instancePath:instancePath+"/reconciliation.gateways",parentData:data,parentDataProperty:"reconciliation.gateways",rootData}))){
 vErrors = vErrors === null ? validate416.errors : vErrors.concat(validate416.errors);
 errors = vErrors.length;
 }
-if(!(validate418(data["reconciliation.state_ttl_days"], {instancePath:instancePath+"/reconciliation.state_ttl_days",parentData:data,parentDataProperty:"reconciliation.state_ttl_days",rootData}))){
+if(!(validate418(data["reconciliation.request_timeout_ms"], {instancePath:instancePath+"/reconciliation.request_timeout_ms",parentData:data,parentDataProperty:"reconciliation.request_timeout_ms",rootData}))){
 vErrors = vErrors === null ? validate418.errors : vErrors.concat(validate418.errors);
 errors = vErrors.length;
 }
-if(!(validate420(data["reconciliation.lookups_per_run"], {instancePath:instancePath+"/reconciliation.lookups_per_run",parentData:data,parentDataProperty:"reconciliation.lookups_per_run",rootData}))){
+if(!(validate420(data["reconciliation.state_ttl_days"], {instancePath:instancePath+"/reconciliation.state_ttl_days",parentData:data,parentDataProperty:"reconciliation.state_ttl_days",rootData}))){
 vErrors = vErrors === null ? validate420.errors : vErrors.concat(validate420.errors);
 errors = vErrors.length;
 }
-if(!(validate422(data["reconciliation.report_dir"], {instancePath:instancePath+"/reconciliation.report_dir",parentData:data,parentDataProperty:"reconciliation.report_dir",rootData}))){
+if(!(validate422(data["reconciliation.lookups_per_run"], {instancePath:instancePath+"/reconciliation.lookups_per_run",parentData:data,parentDataProperty:"reconciliation.lookups_per_run",rootData}))){
 vErrors = vErrors === null ? validate422.errors : vErrors.concat(validate422.errors);
 errors = vErrors.length;
 }
-if(!(validate424(data["retention.enabled"], {instancePath:instancePath+"/retention.enabled",parentData:data,parentDataProperty:"retention.enabled",rootData}))){
+if(!(validate424(data["reconciliation.report_dir"], {instancePath:instancePath+"/reconciliation.report_dir",parentData:data,parentDataProperty:"reconciliation.report_dir",rootData}))){
 vErrors = vErrors === null ? validate424.errors : vErrors.concat(validate424.errors);
 errors = vErrors.length;
 }
-if(!(validate426(data["retention.expire_after_days"], {instancePath:instancePath+"/retention.expire_after_days",parentData:data,parentDataProperty:"retention.expire_after_days",rootData}))){
+if(!(validate426(data["retention.enabled"], {instancePath:instancePath+"/retention.enabled",parentData:data,parentDataProperty:"retention.enabled",rootData}))){
 vErrors = vErrors === null ? validate426.errors : vErrors.concat(validate426.errors);
 errors = vErrors.length;
 }
-if(!(validate428(data["retention.archive_dir"], {instancePath:instancePath+"/retention.archive_dir",parentData:data,parentDataProperty:"retention.archive_dir",rootData}))){
+if(!(validate428(data["retention.expire_after_days"], {instancePath:instancePath+"/retention.expire_after_days",parentData:data,parentDataProperty:"retention.expire_after_days",rootData}))){
 vErrors = vErrors === null ? validate428.errors : vErrors.concat(validate428.errors);
 errors = vErrors.length;
 }
-if(!(validate430(data["retention.batch"], {instancePath:instancePath+"/retention.batch",parentData:data,parentDataProperty:"retention.batch",rootData}))){
+if(!(validate430(data["retention.archive_dir"], {instancePath:instancePath+"/retention.archive_dir",parentData:data,parentDataProperty:"retention.archive_dir",rootData}))){
 vErrors = vErrors === null ? validate430.errors : vErrors.concat(validate430.errors);
 errors = vErrors.length;
 }
-if(!(validate432(data["retention.require_reconciliation"], {instancePath:instancePath+"/retention.require_reconciliation",parentData:data,parentDataProperty:"retention.require_reconciliation",rootData}))){
+if(!(validate432(data["retention.batch"], {instancePath:instancePath+"/retention.batch",parentData:data,parentDataProperty:"retention.batch",rootData}))){
 vErrors = vErrors === null ? validate432.errors : vErrors.concat(validate432.errors);
 errors = vErrors.length;
 }
-if(!(validate434(data["authentication.action_timeout_ms"], {instancePath:instancePath+"/authentication.action_timeout_ms",parentData:data,parentDataProperty:"authentication.action_timeout_ms",rootData}))){
+if(!(validate434(data["retention.require_reconciliation"], {instancePath:instancePath+"/retention.require_reconciliation",parentData:data,parentDataProperty:"retention.require_reconciliation",rootData}))){
 vErrors = vErrors === null ? validate434.errors : vErrors.concat(validate434.errors);
 errors = vErrors.length;
 }
-if(!(validate436(data["authentication.qr_code_timeout_ms"], {instancePath:instancePath+"/authentication.qr_code_timeout_ms",parentData:data,parentDataProperty:"authentication.qr_code_timeout_ms",rootData}))){
+if(!(validate436(data["authentication.action_timeout_ms"], {instancePath:instancePath+"/authentication.action_timeout_ms",parentData:data,parentDataProperty:"authentication.action_timeout_ms",rootData}))){
 vErrors = vErrors === null ? validate436.errors : vErrors.concat(validate436.errors);
 errors = vErrors.length;
 }
-if(!(validate438(data["authentication.voucher_timeout_ms"], {instancePath:instancePath+"/authentication.voucher_timeout_ms",parentData:data,parentDataProperty:"authentication.voucher_timeout_ms",rootData}))){
+if(!(validate438(data["authentication.qr_code_timeout_ms"], {instancePath:instancePath+"/authentication.qr_code_timeout_ms",parentData:data,parentDataProperty:"authentication.qr_code_timeout_ms",rootData}))){
 vErrors = vErrors === null ? validate438.errors : vErrors.concat(validate438.errors);
 errors = vErrors.length;
 }
-if(!(validate440(data["authentication.bank_transfer_timeout_ms"], {instancePath:instancePath+"/authentication.bank_transfer_timeout_ms",parentData:data,parentDataProperty:"authentication.bank_transfer_timeout_ms",rootData}))){
+if(!(validate440(data["authentication.voucher_timeout_ms"], {instancePath:instancePath+"/authentication.voucher_timeout_ms",parentData:data,parentDataProperty:"authentication.voucher_timeout_ms",rootData}))){
 vErrors = vErrors === null ? validate440.errors : vErrors.concat(validate440.errors);
 errors = vErrors.length;
 }
-if(!(validate442(data["authentication.action_deadline_grace_ms"], {instancePath:instancePath+"/authentication.action_deadline_grace_ms",parentData:data,parentDataProperty:"authentication.action_deadline_grace_ms",rootData}))){
+if(!(validate442(data["authentication.bank_transfer_timeout_ms"], {instancePath:instancePath+"/authentication.bank_transfer_timeout_ms",parentData:data,parentDataProperty:"authentication.bank_transfer_timeout_ms",rootData}))){
 vErrors = vErrors === null ? validate442.errors : vErrors.concat(validate442.errors);
 errors = vErrors.length;
 }
-if(!(validate444(data["authentication.max_action_wait_ms"], {instancePath:instancePath+"/authentication.max_action_wait_ms",parentData:data,parentDataProperty:"authentication.max_action_wait_ms",rootData}))){
+if(!(validate444(data["authentication.action_deadline_grace_ms"], {instancePath:instancePath+"/authentication.action_deadline_grace_ms",parentData:data,parentDataProperty:"authentication.action_deadline_grace_ms",rootData}))){
 vErrors = vErrors === null ? validate444.errors : vErrors.concat(validate444.errors);
 errors = vErrors.length;
 }
-if(!(validate446(data["recurring.retry_schedule_ms"], {instancePath:instancePath+"/recurring.retry_schedule_ms",parentData:data,parentDataProperty:"recurring.retry_schedule_ms",rootData}))){
+if(!(validate446(data["authentication.max_action_wait_ms"], {instancePath:instancePath+"/authentication.max_action_wait_ms",parentData:data,parentDataProperty:"authentication.max_action_wait_ms",rootData}))){
 vErrors = vErrors === null ? validate446.errors : vErrors.concat(validate446.errors);
 errors = vErrors.length;
 }
-if(!(validate448(data["recurring.run_limit"], {instancePath:instancePath+"/recurring.run_limit",parentData:data,parentDataProperty:"recurring.run_limit",rootData}))){
+if(!(validate448(data["recurring.retry_schedule_ms"], {instancePath:instancePath+"/recurring.retry_schedule_ms",parentData:data,parentDataProperty:"recurring.retry_schedule_ms",rootData}))){
 vErrors = vErrors === null ? validate448.errors : vErrors.concat(validate448.errors);
 errors = vErrors.length;
 }
-if(!(validate450(data["recurring.rpc_method.create"], {instancePath:instancePath+"/recurring.rpc_method.create",parentData:data,parentDataProperty:"recurring.rpc_method.create",rootData}))){
+if(!(validate450(data["recurring.run_limit"], {instancePath:instancePath+"/recurring.run_limit",parentData:data,parentDataProperty:"recurring.run_limit",rootData}))){
 vErrors = vErrors === null ? validate450.errors : vErrors.concat(validate450.errors);
 errors = vErrors.length;
 }
-if(!(validate452(data["recurring.rpc_method.list"], {instancePath:instancePath+"/recurring.rpc_method.list",parentData:data,parentDataProperty:"recurring.rpc_method.list",rootData}))){
+if(!(validate452(data["recurring.rpc_method.create"], {instancePath:instancePath+"/recurring.rpc_method.create",parentData:data,parentDataProperty:"recurring.rpc_method.create",rootData}))){
 vErrors = vErrors === null ? validate452.errors : vErrors.concat(validate452.errors);
 errors = vErrors.length;
 }
-if(!(validate454(data["recurring.rpc_method.cancel"], {instancePath:instancePath+"/recurring.rpc_method.cancel",parentData:data,parentDataProperty:"recurring.rpc_method.cancel",rootData}))){
+if(!(validate454(data["recurring.rpc_method.list"], {instancePath:instancePath+"/recurring.rpc_method.list",parentData:data,parentDataProperty:"recurring.rpc_method.list",rootData}))){
 vErrors = vErrors === null ? validate454.errors : vErrors.concat(validate454.errors);
 errors = vErrors.length;
 }
-if(!(validate456(data.gateways, {instancePath:instancePath+"/gateways",parentData:data,parentDataProperty:"gateways",rootData}))){
+if(!(validate456(data["recurring.rpc_method.cancel"], {instancePath:instancePath+"/recurring.rpc_method.cancel",parentData:data,parentDataProperty:"recurring.rpc_method.cancel",rootData}))){
 vErrors = vErrors === null ? validate456.errors : vErrors.concat(validate456.errors);
+errors = vErrors.length;
+}
+if(!(validate458(data.gateways, {instancePath:instancePath+"/gateways",parentData:data,parentDataProperty:"gateways",rootData}))){
+vErrors = vErrors === null ? validate458.errors : vErrors.concat(validate458.errors);
 errors = vErrors.length;
 }
 }

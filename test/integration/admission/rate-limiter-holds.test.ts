@@ -3,9 +3,10 @@
  * commands held for one channel and account wait in one queue with one timer, so a bucket that binds costs one
  * look at Redis a wake however many commands are held, and they are let go first held first; a new command
  * queues behind them; a stopping consumer's commands are let go unadmitted; a take Redis answers with an error
- * keeps them queued in order; a take Redis never answers counts as an outage after TAKE_DEADLINE_MS.
+ * keeps them queued in order; a take Redis never answers counts as an outage after the take deadline
+ * (`rate_limits.take_deadline_ms`).
  */
-import { accountDigest, RateDecision, RateLimiter, StoppedWhileHeld, TAKE_DEADLINE_MS } from '../../../src/admission/rate-limiter';
+import { accountDigest, RateDecision, RateLimiter, StoppedWhileHeld, takeDeadlineMs } from '../../../src/admission/rate-limiter';
 import { Config } from '../../../src/config/config';
 import { metricValue } from '../../../src/metrics/metrics-registry';
 import { createRedis, RedisClient } from '../../../src/redis/redis-connection';
@@ -222,9 +223,10 @@ describe('RateLimiter: commands held by a limit', () => {
     }
 
     (process.env.PB_REDIS_CLUSTER ? it.skip : it)(
-      'lets held commands go on once their wake’s take is unanswered for TAKE_DEADLINE_MS (pb_rate_limit_unavailable_total, warn line), not after the client’s 5 s command timeout',
+      'lets held commands go on once their wake’s take is unanswered for the take deadline (pb_rate_limit_unavailable_total, warn line), not after the client’s 5 s command timeout',
       async () => {
-        const { rl, logs } = await silentLimiter(1, 1);
+        const { rl, logs, config } = await silentLimiter(1, 1);
+        const deadline = takeDeadlineMs(config);
         expect(await admit(rl)).toBe('direct');
         const held = Array.from({ length: 6 }, () => admit(rl));
         await new Promise((r) => setTimeout(r, 50));
@@ -235,23 +237,24 @@ describe('RateLimiter: commands held by a limit', () => {
         const elapsedMs = Date.now() - started;
         expect(outcomes.every((o) => o === 'held')).toBe(true);
         // The next wake (at most a second) plus the deadline; the client's own timeout would be 5 s.
-        expect(elapsedMs).toBeLessThan(1_000 + TAKE_DEADLINE_MS + 800);
+        expect(elapsedMs).toBeLessThan(1_000 + deadline + 800);
         expect(await metricValue('pb_rate_limit_unavailable_total', { where: 'consumer', reason: 'deadline' })).toBeGreaterThan(unavailableBefore);
-        expect(logs.lines.some((l) => l.includes('rate limit not checked') && l.includes(`not answered within ${TAKE_DEADLINE_MS} ms`))).toBe(true);
+        expect(logs.lines.some((l) => l.includes('rate limit not checked') && l.includes(`not answered within ${deadline} ms`))).toBe(true);
       },
     );
 
     (process.env.PB_REDIS_CLUSTER ? it.skip : it)(
-      'drops the late answer of a take abandoned at TAKE_DEADLINE_MS: it grants the lease no tokens and the pair’s next take goes to Redis',
+      'drops the late answer of a take abandoned at the take deadline: it grants the lease no tokens and the pair’s next take goes to Redis',
       async () => {
         const { rl, config } = await silentLimiter(1, 8);
+        const deadline = takeDeadlineMs(config);
         proxy.hold();
         const started = Date.now();
         // Nothing leased yet: this take goes to Redis, which does not answer; past the deadline it goes on.
         expect((await rl.take(subject)).allowed).toBe(true);
         const elapsedMs = Date.now() - started;
-        expect(elapsedMs).toBeGreaterThanOrEqual(TAKE_DEADLINE_MS - 20);
-        expect(elapsedMs).toBeLessThan(TAKE_DEADLINE_MS + 700);
+        expect(elapsedMs).toBeGreaterThanOrEqual(deadline - 20);
+        expect(elapsedMs).toBeLessThan(deadline + 700);
         // The lease of that outage (200 ms, and as long again while a renewal is out) is over.
         await new Promise((r) => setTimeout(r, 500));
         const bucket = `${config.redis.keyPrefix}{ratelimit}:account:${accountDigest('simulator', subject.account)}`;

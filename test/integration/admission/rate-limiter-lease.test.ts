@@ -2,14 +2,16 @@
  * The worker's leased rate-limit tokens on the real Redis: commands arriving while a take is out wait for it
  * and share what it granted, so a busy worker makes a few takes per lease instead of one per command (each
  * take spends at least the lease's worth of tokens from the buckets, so the tokens gone from the channel's
- * bucket bound the number of takes), and sharing never lets more through than the buckets granted.
+ * bucket bound the number of takes), and sharing never lets more through than the buckets granted. A lease
+ * take Redis answers with an error reply keeps its waiters in order and is tried again, as a held queue's is.
  */
-import { RateLimiter } from '../../../src/admission/rate-limiter';
+import { accountDigest, TAKE_ERROR_TRIES, RateLimiter } from '../../../src/admission/rate-limiter';
 import { Config } from '../../../src/config/config';
 import { RedisClient } from '../../../src/redis/redis-connection';
 import { unlinkMatching } from '../../../src/redis/key-scan';
 import { metricValue } from '../../../src/metrics/metrics-registry';
 import { captureLogger } from '../../support/capture-logger';
+import { eventually } from '../../support/tcp-proxy';
 import { testConfig } from '../../support/test-config';
 import { testRedis } from '../../support/test-redis';
 
@@ -125,5 +127,77 @@ describe('RateLimiter with a lease (the worker)', () => {
     }
     // 8 granted: the 6th spend brought it to its last quarter and sent the next take.
     expect(allowed).toBe(6);
+  });
+
+  describe('a lease take Redis answers with an error reply', () => {
+    /** The account's bucket made a string: the take script's HMGET answers WRONGTYPE until it is deleted. */
+    function accountBucket(config: Config): string {
+      return `${config.redis.keyPrefix}{ratelimit}:account:${accountDigest('simulator', subject.account)}`;
+    }
+
+    function erroringLimiter(): { rl: RateLimiter; config: Config; lines: string[] } {
+      const config = testConfig({ 'rate_limits.by_channel': { web: { per_s: 1, burst: 100_000 } }, 'rate_limits.lease_tokens': 8 });
+      configs.push(config);
+      const { logger, lines } = captureLogger('warn');
+      const rl = new RateLimiter({ config, redis, logger, where: 'consumer', lease: 8, now: () => 1_000_000 });
+      return { rl, config, lines };
+    }
+
+    const leaseErrors = (): Promise<number> => metricValue('pb_rate_limit_take_errors_total', { where: 'consumer', path: 'lease' });
+
+    it.each([1, 2])(
+      'keeps the waiters of a take answered with an error %i time(s) in order and lets them all go once Redis answers (retried after 100 ms, 200 ms; counted, warn line)',
+      async (errors) => {
+        const { rl, config, lines } = erroringLimiter();
+        const bucket = accountBucket(config);
+        await redis.set(bucket, 'not a hash');
+        const errorsBefore = await leaseErrors();
+        const order: number[] = [];
+        const outcomes = Array.from({ length: 10 }, (_, i) =>
+          rl.take(subject).then(
+            (d) => {
+              order.push(i);
+              return d.allowed ? 'allowed' : 'refused';
+            },
+            (err: unknown) => `rejected: ${String(err)}`,
+          ),
+        );
+        await eventually(async () => (await leaseErrors()) - errorsBefore >= errors, 5_000, 2);
+        // The next try comes after 100 ms (200 ms after the second error): Redis answers it.
+        await redis.del(bucket);
+        expect(await Promise.all(outcomes)).toEqual(Array.from({ length: 10 }, () => 'allowed'));
+        expect(order).toEqual([0, 1, 2, 3, 4, 5, 6, 7, 8, 9]);
+        expect((await leaseErrors()) - errorsBefore).toBe(errors);
+        // One warn line for the series, not one per error.
+        expect(lines.filter((l) => l.includes('rate limit take failed'))).toHaveLength(1);
+        expect(lines.some((l) => l.includes('rate limit take failed') && l.includes('"path":"lease"'))).toBe(true);
+      },
+    );
+
+    it('rejects every waiter with the error after TAKE_ERROR_TRIES errors in a row, one take each try (not one per waiter)', async () => {
+      const { rl, config } = erroringLimiter();
+      const bucket = accountBucket(config);
+      await redis.set(bucket, 'not a hash');
+      const errorsBefore = await leaseErrors();
+      const takesBefore = await metricValue('pb_rate_limit_takes_total', { where: 'consumer' });
+      const started = Date.now();
+      const outcomes = await Promise.all(
+        Array.from({ length: 5 }, () =>
+          rl.take(subject).then(
+            (d) => (d.allowed ? 'allowed' : 'refused'),
+            (err: Error) => err.message,
+          ),
+        ),
+      );
+      const elapsedMs = Date.now() - started;
+      await redis.del(bucket);
+      for (const o of outcomes) expect(o).toContain('WRONGTYPE');
+      expect((await leaseErrors()) - errorsBefore).toBe(TAKE_ERROR_TRIES);
+      expect((await metricValue('pb_rate_limit_takes_total', { where: 'consumer' })) - takesBefore).toBe(TAKE_ERROR_TRIES);
+      // Tried again after 100 ms, then 200 ms.
+      expect(elapsedMs).toBeGreaterThanOrEqual(290);
+      // Not wedged: the pair's next take goes to Redis and is granted.
+      expect((await rl.take(subject)).allowed).toBe(true);
+    });
   });
 });

@@ -3,11 +3,12 @@
  * holds the command until `commandTimeout` ends it with "Command timed out"). The intake's rate limiter must
  * treat that as Redis being unavailable and let the command through, as it does for a refused connection:
  * before, the timeout escaped the limiter and the bus got HTTP 500 for valid commands (drill 3 on the local
- * Redis Cluster). The limiter does not wait for the client's timeout either: past TAKE_DEADLINE_MS it goes on.
+ * Redis Cluster). The limiter does not wait for the client's timeout either: past its take deadline
+ * (`rate_limits.take_deadline_ms`) it goes on.
  */
 import { createServer, Server, Socket } from 'node:net';
 import { AddressInfo } from 'node:net';
-import { RateLimiter, TAKE_DEADLINE_MS, takeDeadlineMs } from '../../../src/admission/rate-limiter';
+import { RateLimiter, takeDeadlineMs } from '../../../src/admission/rate-limiter';
 import { createRedis, RedisClient } from '../../../src/redis/redis-connection';
 import { isDependencyOutage } from '../../../src/errors/dependency-outage';
 import { metricValue } from '../../../src/metrics/metrics-registry';
@@ -58,32 +59,44 @@ describe('RateLimiter on a Redis that never answers', () => {
     expect(lines.some((l) => l.includes('rate limit not checked'))).toBe(true);
   });
 
-  it('gives a Cluster’s take its client’s retry delay on top of TAKE_DEADLINE_MS (one retry after a failover is a slow answer, not an outage)', () => {
-    expect(takeDeadlineMs({ redis: { url: 'redis://x', keyPrefix: 'p:', cluster: undefined } })).toBe(TAKE_DEADLINE_MS);
+  it('follows rate_limits.take_deadline_ms, and gives a Cluster’s take its client’s retry delay on top (one retry after a failover is a slow answer, not an outage)', () => {
+    const single = { url: 'redis://x', keyPrefix: 'p:', cluster: undefined };
     const cluster = { nodes: ['127.0.0.1:7001'], retryDelayMs: 400, retryDelayOnMovedMs: 100, maxRedirections: 16, slotsRefreshIntervalMs: 5000 };
-    expect(takeDeadlineMs({ redis: { url: 'redis://x', keyPrefix: 'p:', cluster } })).toBe(TAKE_DEADLINE_MS + 400);
+    const rateLimits = testConfig().rateLimits;
+    expect(takeDeadlineMs({ redis: single, rateLimits })).toBe(500);
+    expect(takeDeadlineMs({ redis: { ...single, cluster }, rateLimits })).toBe(900);
+    const tuned = { ...rateLimits, takeDeadlineMs: 150 };
+    expect(takeDeadlineMs({ redis: single, rateLimits: tuned })).toBe(150);
+    expect(takeDeadlineMs({ redis: { ...single, cluster }, rateLimits: tuned })).toBe(550);
   });
 
-  it('lets the command through after TAKE_DEADLINE_MS on a client whose command timeout is the default 5 s (counted in pb_rate_limit_unavailable_total)', async () => {
-    const { port } = server.address() as AddressInfo;
-    const patient = createRedis({ url: `redis://127.0.0.1:${port}`, keyPrefix: 'silent:', cluster: undefined }, 'commands');
-    patient.on('error', () => undefined);
-    try {
-      const config = testConfig({ 'rate_limits.by_channel': { bus: { per_s: 1, burst: 1 } } });
-      const { logger, lines } = captureLogger('warn');
-      const limiter = new RateLimiter({ config, redis: patient, logger, where: 'intake' });
-      const deadline = takeDeadlineMs(config);
-      const before = await metricValue('pb_rate_limit_unavailable_total', { where: 'intake', reason: 'deadline' });
-      const started = Date.now();
-      const decision = await limiter.take({ channel: 'bus', gateway: 'simulator', account: 'acme-eu' });
-      const elapsedMs = Date.now() - started;
-      expect(decision.allowed).toBe(true);
-      expect(elapsedMs).toBeGreaterThanOrEqual(deadline - 20);
-      expect(elapsedMs).toBeLessThan(deadline + 700);
-      expect(await metricValue('pb_rate_limit_unavailable_total', { where: 'intake', reason: 'deadline' })).toBe(before + 1);
-      expect(lines.some((l) => l.includes('rate limit not checked') && l.includes(`not answered within ${deadline} ms`))).toBe(true);
-    } finally {
-      patient.disconnect();
-    }
-  });
+  it.each([
+    ['the default take deadline', {}, 500],
+    ['rate_limits.take_deadline_ms: 150', { 'rate_limits.take_deadline_ms': 150 }, 150],
+  ])(
+    'lets the command through after %s on a client whose command timeout is the default 5 s (counted in pb_rate_limit_unavailable_total)',
+    async (_label, overrides, setting) => {
+      const { port } = server.address() as AddressInfo;
+      const patient = createRedis({ url: `redis://127.0.0.1:${port}`, keyPrefix: 'silent:', cluster: undefined }, 'commands');
+      patient.on('error', () => undefined);
+      try {
+        const config = testConfig({ 'rate_limits.by_channel': { bus: { per_s: 1, burst: 1 } }, ...overrides });
+        const { logger, lines } = captureLogger('warn');
+        const limiter = new RateLimiter({ config, redis: patient, logger, where: 'intake' });
+        const deadline = takeDeadlineMs(config);
+        expect(config.rateLimits.takeDeadlineMs).toBe(setting);
+        const before = await metricValue('pb_rate_limit_unavailable_total', { where: 'intake', reason: 'deadline' });
+        const started = Date.now();
+        const decision = await limiter.take({ channel: 'bus', gateway: 'simulator', account: 'acme-eu' });
+        const elapsedMs = Date.now() - started;
+        expect(decision.allowed).toBe(true);
+        expect(elapsedMs).toBeGreaterThanOrEqual(deadline - 20);
+        expect(elapsedMs).toBeLessThan(deadline + 700);
+        expect(await metricValue('pb_rate_limit_unavailable_total', { where: 'intake', reason: 'deadline' })).toBe(before + 1);
+        expect(lines.some((l) => l.includes('rate limit not checked') && l.includes(`not answered within ${deadline} ms`))).toBe(true);
+      } finally {
+        patient.disconnect();
+      }
+    },
+  );
 });

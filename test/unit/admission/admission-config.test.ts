@@ -14,8 +14,13 @@ describe('rate_limits.* and backpressure.*', () => {
       byChannel: {},
       byAccount: {},
       leaseTokens: 8,
+      takeDeadlineMs: 500,
     });
     expect(config.backpressure).toEqual({ maxBacklog: 20000, retryAfterS: 5, depthCacheMs: 500, priorityLane: true });
+  });
+
+  it.each([50, 750, 5000])('takes rate_limits.take_deadline_ms: %i', (ms) => {
+    expect(buildConfig({ ...minimalParameters(), 'rate_limits.take_deadline_ms': ms }).rateLimits.takeDeadlineMs).toBe(ms);
   });
 
   it('maps per-channel and per-account buckets', () => {
@@ -34,6 +39,10 @@ describe('rate_limits.* and backpressure.*', () => {
     ['a bucket without burst', { 'rate_limits.by_channel': { pos: { per_s: 1 } } }, 'rate_limits.by_channel.pos.burst'],
     ['a zero rate', { 'rate_limits.channel_per_s': 0 }, 'rate_limits.channel_per_s'],
     ['a negative backlog', { 'backpressure.max_backlog': -1 }, 'backpressure.max_backlog'],
+    ['a take deadline under 50 ms', { 'rate_limits.take_deadline_ms': 49 }, 'rate_limits.take_deadline_ms'],
+    ['a take deadline past the Redis client’s 5 s command timeout (never reached)', { 'rate_limits.take_deadline_ms': 5001 }, 'rate_limits.take_deadline_ms'],
+    ['a take deadline of a fraction of a ms', { 'rate_limits.take_deadline_ms': 500.5 }, 'rate_limits.take_deadline_ms'],
+    ['a take deadline that is no number', { 'rate_limits.take_deadline_ms': '500ms' }, 'rate_limits.take_deadline_ms'],
   ])('refuses %s, naming the key', (_label, overrides, key) => {
     let error: unknown;
     try {
