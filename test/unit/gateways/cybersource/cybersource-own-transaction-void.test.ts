@@ -137,17 +137,20 @@ describe('Cybersource void of a capture or refund named by its own id', () => {
     ],
     ['rCode 1 only', 'PENDING', { applicationInformation: { rCode: '1', rFlag: 'SOK', reasonCode: '100' } }],
     ['a status PENDING', 'PENDING', { status: 'PENDING' }],
-  ] as const)("counts an inquiry's hit for a void only when it shows it VOIDED or its ics_void application succeeded: %s reads %s", (_what, expected, summary) => {
-    const search = response(201, {
-      totalCount: 1,
-      _embedded: {
-        transactionSummaries: [
-          { id: '6541933390746728203005', submitTimeUtc: '2026-12-05T10:00:00Z', clientReferenceInformation: { code: 'op-cancel-1' }, ...summary },
-        ],
-      },
-    });
-    expect(t.parseStatusResponse(voidOf('capture', CAPTURE_ID), search, gateway)).toMatchObject({ status: expected });
-  });
+  ] as const)(
+    "counts an inquiry's hit for a void only when it shows it VOIDED or its ics_void application succeeded: %s reads %s",
+    (_what, expected, summary) => {
+      const search = response(201, {
+        totalCount: 1,
+        _embedded: {
+          transactionSummaries: [
+            { id: '6541933390746728203005', submitTimeUtc: '2026-12-05T10:00:00Z', clientReferenceInformation: { code: 'op-cancel-1' }, ...summary },
+          ],
+        },
+      });
+      expect(t.parseStatusResponse(voidOf('capture', CAPTURE_ID), search, gateway)).toMatchObject({ status: expected });
+    },
+  );
 
   it.each(['capture', 'refund'] as const)("maps a %s void's 201 VOIDED to SUCCESS with the amount Cybersource says it voided", (command) => {
     const outcome = t.parseResponse(
