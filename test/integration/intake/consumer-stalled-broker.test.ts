@@ -10,11 +10,12 @@
 import { Channel, ConsumeMessage } from 'amqplib';
 import { priorityQueueOf } from '../../../src/admission/command-priority';
 import { AmqpConnection } from '../../../src/amqp/amqp-connection';
+import { BrokerDeadLetterRedactor } from '../../../src/amqp/broker-dead-letter-redactor';
 import { ConfirmPublisher } from '../../../src/amqp/confirm-publisher';
 import { deadLetterStampKey } from '../../../src/amqp/dead-letter-stamp';
 import { DeadLetterTriage } from '../../../src/amqp/dead-letter-triage';
 import { DeadLetterWriter } from '../../../src/amqp/dead-letter-writer';
-import { declareTopology } from '../../../src/amqp/topology';
+import { brokerRejectedQueueOf, declareTopology } from '../../../src/amqp/topology';
 import { Config } from '../../../src/config/config';
 import { createDeliveryQueue } from '../../../src/delivery/delivery-queue';
 import { CommandConsumer } from '../../../src/intake/command-consumer';
@@ -215,5 +216,54 @@ describe('consumer subscription and shutdown with a broker that stops answering 
       true,
     );
     await laneKeptItsMessage();
+  });
+
+  describe('broker dead-letter redactor', () => {
+    function redactor(): BrokerDeadLetterRedactor {
+      const publisher = new ConfirmPublisher(connection, BOUND_MS, (ch) => declareTopology(ch, config.amqp));
+      const deadLetters = new DeadLetterWriter(
+        publisher,
+        config.amqp,
+        new DeadLetterTriage({ redis, keyPrefix: config.redis.keyPrefix, triage: config.channels.triage, logger: logs.logger }),
+        deadLetterStampKey(config.serviceBus.secret),
+      );
+      const made = new BrokerDeadLetterRedactor({ config, connection, deadLetters, logger: logs.logger });
+      cleanup.push(
+        () => made.stop(),
+        () => publisher.close(),
+      );
+      return made;
+    }
+
+    it('a consume not answered gives up within the bound (counted, logged), keeps the connection; once the broker answers, one consumer', async () => {
+      const redacting = redactor();
+      const timeouts = await metricValue('pb_amqp_call_timeouts_total', { what: 'redactor_subscribe' });
+      proxy.stallAt(AMQP_METHOD.basicConsume);
+      const starting = await within(redacting.start());
+      expect(starting.outcome).toBeUndefined();
+      expect(starting.ms).toBeLessThan(2 * BOUND_MS + 1000);
+      expect(await metricValue('pb_amqp_call_timeouts_total', { what: 'redactor_subscribe' })).toBe(timeouts + 1);
+      expect(logs.lines.some((l) => l.includes('broker dead-letter redactor cannot subscribe: rabbitmq did not answer in time; not consuming, retrying'))).toBe(
+        true,
+      );
+      await laneKeptItsMessage();
+      proxy.resume();
+      await eventually(async () => (await consumers(brokerRejectedQueueOf(config.amqp))) === 1, 5000);
+      await new Promise((r) => setTimeout(r, 1200));
+      expect(await consumers(brokerRejectedQueueOf(config.amqp))).toBe(1);
+      await laneKeptItsMessage();
+    });
+
+    it('stop: a channel close not answered is given up within the bound, the connection kept', async () => {
+      const redacting = redactor();
+      await redacting.start();
+      const closes = await metricValue('pb_amqp_channel_close_timeouts_total', { what: 'dead_letter_redactor' });
+      proxy.stallAt(AMQP_METHOD.channelClose);
+      const stopping = await within(redacting.stop());
+      expect(stopping.outcome).toBeUndefined();
+      expect(stopping.ms).toBeLessThan(BOUND_MS + 1000);
+      expect(await metricValue('pb_amqp_channel_close_timeouts_total', { what: 'dead_letter_redactor' })).toBe(closes + 1);
+      await laneKeptItsMessage();
+    });
   });
 });
