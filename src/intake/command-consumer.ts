@@ -319,18 +319,20 @@ export class CommandConsumer {
     this.running = false;
     clearTimeout(this.subscribeRetry);
     this.deps.connection.off('ready', this.onReady);
+    const { logger, config } = this.deps;
+    const timeoutMs = config.amqp.publishTimeoutMs;
+    const cancel = (lane: Lane) =>
+      withTimeout(lane.channel.cancel(lane.consumerTag), timeoutMs, `cancelling the consumer of ${lane.queue}`, { what: 'consumer_cancel', logger }).catch(
+        () => undefined,
+      );
+    // The lanes consuming now are cancelled at once, not after the setup below: until their cancel, each message
+    // they are delivered is given back, and the broker would deliver it to them again at once (a requeue loop).
+    const consuming = this.lanes.slice();
+    const cancelled = consuming.map(cancel);
     // A lane being set up ends within the bound: stopped below if it consumes, closed by its setup if not.
     await this.settingUp?.catch(() => undefined);
     const lanes = this.lanes;
-    const { logger, config } = this.deps;
-    const timeoutMs = config.amqp.publishTimeoutMs;
-    await Promise.all(
-      lanes.map((lane) =>
-        withTimeout(lane.channel.cancel(lane.consumerTag), timeoutMs, `cancelling the consumer of ${lane.queue}`, { what: 'consumer_cancel', logger }).catch(
-          () => undefined,
-        ),
-      ),
-    );
+    await Promise.all([...cancelled, ...lanes.filter((lane) => !consuming.includes(lane)).map(cancel)]);
     // Messages still waiting for an in-flight slot were never started: back to the broker at once.
     this.deps.inflight?.cancelWaiting();
     await Promise.allSettled([...this.inFlight]);

@@ -183,6 +183,36 @@ describe('consumer subscription and shutdown with a broker that stops answering 
     expect(commands.attached).toBe(false);
   });
 
+  it('stop while a lane is still being set up cancels the lanes already consuming first: a message delivered after stop began is given back once, never worked on nor redelivered and nacked in a loop', async () => {
+    const model = connection.current();
+    const createChannel = model.createChannel.bind(model);
+    const priority = priorityQueueOf(config.amqp);
+    let wedged = false;
+    // A wedged channel process: the priority lane's consume is never answered; the commands lane's channel works.
+    jest.spyOn(model, 'createChannel').mockImplementation(async () => {
+      const ch = await createChannel();
+      const consume = ch.consume.bind(ch);
+      ch.consume = ((queue: string, onMessage: (msg: ConsumeMessage | null) => void) => {
+        if (queue !== priority) return consume(queue, onMessage);
+        wedged = true;
+        return new Promise(() => undefined);
+      }) as Channel['consume'];
+      return ch;
+    });
+    const commands = consumer();
+    const starting = commands.start();
+    await eventually(() => wedged, 5000);
+    const stopping = commands.stop();
+    await client.publish('web.payment.authorize', channelCommand('authorize'));
+    expect((await within(stopping)).outcome).toBeUndefined();
+    await within(starting);
+    expect(commands.stats.accepted).toBe(0);
+    // At most once back to the broker (delivered between stop and its cancel); a loop counts hundreds.
+    expect(commands.stats.requeued).toBeLessThanOrEqual(1);
+    expect(await client.queueDepth(config.amqp.commandsQueue)).toBe(1);
+    expect(await consumers(config.amqp.commandsQueue)).toBe(0);
+  });
+
   it('stop: a consumer cancel the broker does not answer is given up within the bound (counted, logged), the connection kept', async () => {
     const commands = consumer();
     await commands.start();
