@@ -233,6 +233,23 @@ describe('consumer subscription and shutdown with a broker that stops answering 
     expect(await client.queueDepth(config.amqp.commandsQueue)).toBe(0);
   });
 
+  it('stop: a message delivered after stop began (its cancel not answered) is given back, never worked on', async () => {
+    const commands = consumer();
+    await commands.start();
+    proxy.stallAt(AMQP_METHOD.basicCancel);
+    const stopping = commands.stop();
+    // The broker never read the cancel: it still delivers to the consumer.
+    await client.publish('web.payment.authorize', channelCommand('authorize'));
+    await eventually(() => commands.stats.requeued === 1, 5000);
+    expect((await within(stopping)).outcome).toBeUndefined();
+    expect(commands.stats.accepted).toBe(0);
+    await laneKeptItsMessage();
+    // Once the broker reads the cancel and the nack, the message waits in its queue for the next consumer.
+    proxy.resume();
+    await eventually(async () => (await client.queueDepth(config.amqp.commandsQueue)) === 1, 5000);
+    expect(commands.stats.accepted).toBe(0);
+  });
+
   it('stop: a channel close the broker does not answer is given up within the bound (counted, logged), the connection kept', async () => {
     const commands = consumer();
     await commands.start();
