@@ -301,6 +301,21 @@ describe('consumer subscription and shutdown with a broker that stops answering 
       await laneKeptItsMessage();
     });
 
+    it('stop during a subscription the broker does not answer returns within the bound and leaves no consumer, also once the broker answers', async () => {
+      const redacting = redactor();
+      proxy.stallAt(AMQP_METHOD.basicConsume);
+      const starting = redacting.start();
+      await eventually(() => proxy.stalled === 1, 5000);
+      const stopping = await within(redacting.stop());
+      expect(stopping.outcome).toBeUndefined();
+      expect(stopping.ms).toBeLessThan(2 * BOUND_MS + 1000);
+      expect(await within(starting)).toMatchObject({ outcome: undefined });
+      await laneKeptItsMessage();
+      proxy.resume();
+      await new Promise((r) => setTimeout(r, 1500));
+      expect(await consumers(brokerRejectedQueueOf(config.amqp))).toBe(0);
+    });
+
     it('stop: a channel close not answered is given up within the bound, the connection kept', async () => {
       const redacting = redactor();
       await redacting.start();
