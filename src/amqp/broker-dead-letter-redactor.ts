@@ -1,4 +1,4 @@
-import { Channel, ConsumeMessage } from 'amqplib';
+import { Channel, ChannelModel, ConsumeMessage } from 'amqplib';
 import type { Config } from '../config/config';
 import { Logger } from '../logging/logger';
 import { counter } from '../metrics/metrics-registry';
@@ -8,6 +8,8 @@ import { ChannelKeyring } from '../channels/channel-signature';
 import { brokerRejectedQueueOf, declareTopology } from './topology';
 import { QUEUE_MISMATCH_RETRY_MS } from './queue-mismatch';
 import { QueueMismatchError } from '../errors/queue-mismatch-error';
+import { BrokerTimeoutError, openChannelWithin, subscribeRetryMs, withTimeout } from './broker-deadline';
+import { closeChannelWithin } from './channel-close';
 
 /** Dead-letter code of a message the broker dead-lettered by itself. */
 export const BROKER_DEAD_LETTERED = 'BROKER_DEAD_LETTERED';
@@ -43,14 +45,27 @@ function latestDeath(msg: ConsumeMessage): XDeath | undefined {
  * reason (`BROKER_DEAD_LETTERED`, `broker_dead_lettered: <broker reason> in <queue>`). The original is
  * acked only after the redacted copy is confirmed; while the broker cannot confirm it stays unacked and is
  * retried. Runs in every worker; one consumer per process, prefetch 16.
+ *
+ * Every broker call of its subscription and of its close is bounded by `amqp.publish_timeout_ms`: a subscription
+ * step not answered in time closes its channel (never the connection, which the command consumer's channels
+ * share), is logged and retried after a backoff; a close not answered is given up.
  */
 export class BrokerDeadLetterRedactor {
   private channel: Channel | null = null;
-  private mismatchRetry: NodeJS.Timeout | undefined;
+  /** The connection `channel` consumes on: after a reconnect the subscription is made again on the new one. */
+  private channelModel: ChannelModel | null = null;
+  /** The next subscription try after a queue mismatch or a subscription step the broker did not answer. */
+  private subscribeRetry: NodeJS.Timeout | undefined;
+  /** Subscription tries run one after another (start, `ready`, a retry): two at once could consume the queue twice. */
+  private subscribing: Promise<void> = Promise.resolve();
+  /** The channel being set up (each of its broker calls bounded): `stop()` waits for it. */
+  private settingUp: Promise<void> | null = null;
+  /** Subscription tries in a row the broker did not answer in time (the retry backs off). */
+  private unanswered = 0;
   private running = false;
   private readonly inFlight = new Set<Promise<void>>();
   private readonly onReady = () =>
-    void this.subscribe().catch((err: Error) => this.deps.logger.warn('broker dead-letter redactor resubscribe failed', { error: err.message }));
+    void this.subscribeOrRetry().catch((err: Error) => this.deps.logger.warn('broker dead-letter redactor resubscribe failed', { error: err.message }));
 
   /** Verifies the original's channel signature, so the record says whether a channel signed it (replay signs only that). */
   private readonly keyring: ChannelKeyring;
@@ -66,31 +81,90 @@ export class BrokerDeadLetterRedactor {
     // otherwise both subscribe (two consumers per queue, one of them never cancelled on stop).
     await this.deps.connection.connect();
     this.deps.connection.on('ready', this.onReady);
-    await this.subscribe();
+    await this.subscribeOrRetry();
+  }
+
+  private subscribeOrRetry(): Promise<void> {
+    clearTimeout(this.subscribeRetry);
+    const next = this.subscribing.then(() => this.subscribeOnce());
+    this.subscribing = next.catch(() => undefined);
+    return next;
+  }
+
+  private async subscribeOnce(): Promise<void> {
+    try {
+      await this.subscribe();
+      this.unanswered = 0;
+    } catch (err) {
+      // The command consumer logs a mismatch and readiness reports it; try again later rather than exit.
+      if (err instanceof QueueMismatchError) return this.retryIn(QUEUE_MISMATCH_RETRY_MS);
+      if (!(err instanceof BrokerTimeoutError)) throw err;
+      this.unanswered += 1;
+      const retryMs = subscribeRetryMs(this.unanswered);
+      this.deps.logger.error('broker dead-letter redactor cannot subscribe: rabbitmq did not answer in time; not consuming, retrying', {
+        call: err.call,
+        timeout_ms: err.timeoutMs,
+        retry_ms: retryMs,
+        tries: this.unanswered,
+      });
+      this.retryIn(retryMs);
+    }
+  }
+
+  private retryIn(ms: number): void {
+    if (!this.running) return;
+    clearTimeout(this.subscribeRetry);
+    this.subscribeRetry = setTimeout(() => void this.onReady(), ms);
+    this.subscribeRetry.unref();
   }
 
   private async subscribe(): Promise<void> {
     if (!this.running) return;
     const model = await this.deps.connection.connect();
-    const channel = await model.createChannel();
-    channel.on('error', (err: Error) => this.deps.logger.warn('broker dead-letter redactor channel error', { error: err.message }));
+    // Already consuming on this connection (a retry that raced a `ready`).
+    if (!this.running || (this.channel && this.channelModel === model)) return;
+    this.channel = null;
+    const setup = this.consumeOn(model);
+    this.settingUp = setup;
     try {
-      await declareTopology(channel, this.deps.config.amqp);
-    } catch (err) {
-      if (!(err instanceof QueueMismatchError)) throw err;
-      // The command consumer logs the mismatch and readiness reports it; try again later rather than exit.
-      clearTimeout(this.mismatchRetry);
-      this.mismatchRetry = setTimeout(() => void this.onReady(), QUEUE_MISMATCH_RETRY_MS);
-      this.mismatchRetry.unref();
-      return;
+      await setup;
+    } finally {
+      if (this.settingUp === setup) this.settingUp = null;
     }
-    await channel.prefetch(16);
-    this.channel = channel;
-    await channel.consume(brokerRejectedQueueOf(this.deps.config.amqp), (msg) => {
-      if (!msg) return;
-      const work = this.move(channel, msg).finally(() => this.inFlight.delete(work));
-      this.inFlight.add(work);
-    });
+  }
+
+  /**
+   * Opens a channel on `model`, declares the topology, sets the prefetch and consumes, each call bounded by
+   * `amqp.publish_timeout_ms` (`pb_amqp_call_timeouts_total{what="redactor_subscribe"}`). On any failure the channel
+   * is closed, within the bound and never by dropping the connection: a consume the broker answers late ends with
+   * that close, which the broker reads after it.
+   */
+  private async consumeOn(model: ChannelModel): Promise<void> {
+    const { config, logger } = this.deps;
+    const timeoutMs = config.amqp.publishTimeoutMs;
+    const watch = { what: 'redactor_subscribe', logger };
+    const channel = await openChannelWithin(model, (m) => m.createChannel(), { ...watch, timeoutMs, onTimeout: 'abandon' });
+    channel.on('error', (err: Error) => logger.warn('broker dead-letter redactor channel error', { error: err.message }));
+    const bounded = <T>(call: Promise<T>, what: string): Promise<T> => withTimeout(call, timeoutMs, what, watch);
+    try {
+      await bounded(declareTopology(channel, config.amqp), 'declaring the topology');
+      await bounded(channel.prefetch(16), 'setting the prefetch of the broker-rejected queue');
+      const queue = brokerRejectedQueueOf(config.amqp);
+      await bounded(
+        channel.consume(queue, (msg) => {
+          if (!msg) return;
+          const work = this.move(channel, msg).finally(() => this.inFlight.delete(work));
+          this.inFlight.add(work);
+        }),
+        `consuming ${queue}`,
+      );
+      // Kept also when stop() began meanwhile: stop() waits for this setup, then closes the channel.
+      this.channel = channel;
+      this.channelModel = model;
+    } catch (err) {
+      await closeChannelWithin(channel, { timeoutMs, what: 'redactor_subscribe', logger, onTimeout: 'abandon' });
+      throw err;
+    }
   }
 
   private async move(channel: Channel, msg: ConsumeMessage): Promise<void> {
@@ -138,11 +212,20 @@ export class BrokerDeadLetterRedactor {
 
   async stop(): Promise<void> {
     this.running = false;
-    clearTimeout(this.mismatchRetry);
+    clearTimeout(this.subscribeRetry);
     this.deps.connection.off('ready', this.onReady);
+    await this.settingUp?.catch(() => undefined);
     await Promise.allSettled([...this.inFlight]);
     const channel = this.channel;
     this.channel = null;
-    if (channel) await channel.close().catch(() => undefined);
+    this.channelModel = null;
+    // Bounded: a close the broker does not answer is given up (the connection's own bounded close ends it).
+    if (channel)
+      await closeChannelWithin(channel, {
+        timeoutMs: this.deps.config.amqp.publishTimeoutMs,
+        what: 'dead_letter_redactor',
+        logger: this.deps.logger,
+        onTimeout: 'abandon',
+      });
   }
 }

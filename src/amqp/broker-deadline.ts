@@ -6,7 +6,7 @@ import { counter } from '../metrics/metrics-registry';
 const callTimeouts = () =>
   counter(
     'pb_amqp_call_timeouts_total',
-    'RabbitMQ calls (a channel opening, a queue read, a declaration) the broker did not answer within amqp.publish_timeout_ms: the caller gave up on them, by what the call was for',
+    'RabbitMQ calls (a channel opening, a queue read, a declaration, a consume or its cancel) the broker did not answer within amqp.publish_timeout_ms: the caller gave up on them, by what the call was for',
     ['what'],
   );
 
@@ -120,4 +120,18 @@ export async function openChannelWithin<C extends Channel>(
     }
     throw err;
   }
+}
+
+/** First wait before a consumer subscribes again after a subscription step the broker did not answer, ms. */
+export const SUBSCRIBE_RETRY_MS = 1000;
+
+/** Longest wait between such tries, ms (a broker gone silent for long is tried twice a minute). */
+export const SUBSCRIBE_RETRY_MAX_MS = 30_000;
+
+/**
+ * The wait before the next subscription try after `failures` tries in a row whose broker call went unanswered:
+ * {@link SUBSCRIBE_RETRY_MS}, doubling each time, at most {@link SUBSCRIBE_RETRY_MAX_MS}.
+ */
+export function subscribeRetryMs(failures: number): number {
+  return Math.min(SUBSCRIBE_RETRY_MS * 2 ** Math.max(0, failures - 1), SUBSCRIBE_RETRY_MAX_MS);
 }

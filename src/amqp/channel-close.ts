@@ -6,7 +6,7 @@ import { counter } from '../metrics/metrics-registry';
 const closeTimeouts = () =>
   counter(
     'pb_amqp_channel_close_timeouts_total',
-    "AMQP channels whose close the broker did not answer in time, by what the channel was for: on a connection other channels share (at a process's shutdown, a worker's archiving pass and scrape) the close is given up and the connection kept; on a caller's own connection it was dropped (the broker requeues what it held; the connection reconnects)",
+    "AMQP channels whose close the broker did not answer in time, by what the channel was for: on a connection other channels share (at a process's shutdown, a consumer's subscription given up, a worker's archiving pass and scrape) the close is given up and the connection kept; on a caller's own connection it was dropped (the broker requeues what it held; the connection reconnects)",
     ['what'],
   );
 

@@ -1,11 +1,13 @@
 import { refusalHeaders, refusalIdentifiers } from './refusal-identifiers';
-import { Channel, ConsumeMessage } from 'amqplib';
+import { Channel, ChannelModel, ConsumeMessage } from 'amqplib';
 import { Queue } from 'bullmq';
 import { AmqpConnection } from '../amqp/amqp-connection';
 import { AUTHENTICATED_CHANNEL_HEADER, DeadLetterWriter } from '../amqp/dead-letter-writer';
 import { AckBatcher } from './ack-batcher';
 import { declareTopology } from '../amqp/topology';
 import { QUEUE_MISMATCH_RETRY_MS } from '../amqp/queue-mismatch';
+import { BrokerTimeoutError, openChannelWithin, subscribeRetryMs, withTimeout } from '../amqp/broker-deadline';
+import { closeChannelWithin } from '../amqp/channel-close';
 import { QueueMismatchError } from '../errors/queue-mismatch-error';
 import { Config } from '../config/config';
 import { CANONICAL, contractOf, readChannelMessage } from '../contracts/channel-contracts';
@@ -105,6 +107,9 @@ function heldGauge() {
 
 /** One consumed queue: its channel, the consumer's tag on it and the channel's acks. */
 interface Lane {
+  queue: string;
+  /** The connection it consumes on: a lane of a connection since lost is set up again on the next one. */
+  model: ChannelModel;
   channel: Channel;
   consumerTag: string;
   acks: AckBatcher;
@@ -135,8 +140,17 @@ export class CommandConsumer {
   private readonly inFlight = new Set<Promise<void>>();
   private readonly onReady = () =>
     void this.subscribeOrWait().catch((err: Error) => this.deps.logger.error('consumer resubscribe failed', { error: err.message }));
-  /** The next declaration attempt after a queue mismatch (the process stays up, not ready, instead of exiting). */
-  private mismatchRetry: NodeJS.Timeout | undefined;
+  /**
+   * The next subscription try after a queue mismatch or a broker that did not answer a subscription step (the
+   * process stays up, not ready, instead of exiting or waiting for ever).
+   */
+  private subscribeRetry: NodeJS.Timeout | undefined;
+  /** Subscription tries run one after another (start, `ready`, a retry): two at once could consume a queue twice. */
+  private subscribing: Promise<void> = Promise.resolve();
+  /** The lane being set up (each of its broker calls bounded): `stop()` waits for it, then stops what it set up. */
+  private settingUp: Promise<void> | null = null;
+  /** Subscription tries in a row the broker did not answer in time (the retry backs off). */
+  private unanswered = 0;
   /** Every channel's keys: a message is taken only under the credentials of the channel it claims. */
   private readonly keyring: ChannelKeyring;
   /** Anyone who can publish can send unsigned messages: one warning per minute per reason. */
@@ -173,52 +187,108 @@ export class CommandConsumer {
    * Subscribes; a queue that exists with other arguments than configured (another `amqp.queue.type`) is an
    * operator's fix, not a crash: the error is logged with the fix, readiness reports it, and the declaration
    * is tried again every QUEUE_MISMATCH_RETRY_MS, so the worker starts consuming once the queue is fixed.
+   * A subscription step the broker does not answer within `amqp.publish_timeout_ms` (a wedged channel process,
+   * a node gone silent) is given up the same way: its channel is closed (never the connection, whose other
+   * channels hold messages whose PSP work is under way), readiness stays false, and the missing lanes are
+   * subscribed again after a backoff (`subscribeRetryMs`).
    */
-  private async subscribeOrWait(): Promise<void> {
-    clearTimeout(this.mismatchRetry);
+  private subscribeOrWait(): Promise<void> {
+    clearTimeout(this.subscribeRetry);
+    const next = this.subscribing.then(() => this.subscribeOnce());
+    this.subscribing = next.catch(() => undefined);
+    return next;
+  }
+
+  private async subscribeOnce(): Promise<void> {
     try {
       await this.subscribe();
+      this.unanswered = 0;
     } catch (err) {
-      if (!(err instanceof QueueMismatchError)) throw err;
-      this.deps.logger.error('command consumer cannot declare its queues: queue type mismatch; not consuming, retrying', {
-        error: err.message,
-        queue: err.queue,
-        retry_ms: QUEUE_MISMATCH_RETRY_MS,
+      if (err instanceof QueueMismatchError) {
+        this.deps.logger.error('command consumer cannot declare its queues: queue type mismatch; not consuming, retrying', {
+          error: err.message,
+          queue: err.queue,
+          retry_ms: QUEUE_MISMATCH_RETRY_MS,
+        });
+        this.retryIn(QUEUE_MISMATCH_RETRY_MS);
+        return;
+      }
+      if (!(err instanceof BrokerTimeoutError)) throw err;
+      this.unanswered += 1;
+      const retryMs = subscribeRetryMs(this.unanswered);
+      this.deps.logger.error('command consumer cannot subscribe: rabbitmq did not answer in time; not consuming, retrying', {
+        call: err.call,
+        timeout_ms: err.timeoutMs,
+        retry_ms: retryMs,
+        tries: this.unanswered,
       });
-      if (!this.running) return;
-      this.mismatchRetry = setTimeout(() => {
-        if (this.lanes.length === 0)
-          void this.subscribeOrWait().catch((e: Error) => this.deps.logger.error('consumer resubscribe failed', { error: e.message }));
-      }, QUEUE_MISMATCH_RETRY_MS);
-      this.mismatchRetry.unref();
+      this.retryIn(retryMs);
     }
   }
 
+  private retryIn(ms: number): void {
+    if (!this.running) return;
+    clearTimeout(this.subscribeRetry);
+    this.subscribeRetry = setTimeout(() => {
+      if (!this.attached) void this.subscribeOrWait().catch((e: Error) => this.deps.logger.error('consumer resubscribe failed', { error: e.message }));
+    }, ms);
+    this.subscribeRetry.unref();
+  }
+
+  /** Sets up the lanes the live connection lacks (all of them after a reconnect; those a given-up try left). */
   private async subscribe(): Promise<void> {
     if (!this.running) return;
     const { config } = this.deps;
     const model = await this.deps.connection.connect();
+    if (!this.running) return;
+    // Lanes of a connection since lost consume nothing more.
+    this.lanes = this.lanes.filter((lane) => lane.model === model);
     const priorityLane = config.backpressure.priorityLane;
     const queues = priorityLane ? [config.amqp.commandsQueue, priorityQueueOf(config.amqp)] : [config.amqp.commandsQueue];
-    const lanes: Lane[] = [];
     for (const [i, queue] of queues.entries()) {
-      // A channel per queue: the priority lane's prefetch is its own, never filled by authorizations.
-      const channel = await model.createChannel();
-      channel.on('error', (err: Error) => this.deps.logger.warn('consumer channel error', { error: err.message, queue }));
-      if (i === 0) await declareTopology(channel, config.amqp, { priorityLane });
-      const priority = i === 1;
+      if (!this.running) return;
+      if (this.lanes.some((lane) => lane.queue === queue)) continue;
+      const setup = this.openLane(model, queue, i === 0, i === 1);
+      this.settingUp = setup;
+      try {
+        await setup;
+      } finally {
+        if (this.settingUp === setup) this.settingUp = null;
+      }
+    }
+  }
+
+  /**
+   * Opens a channel on `model`, declares the topology on it (`declare`), sets its prefetch and consumes `queue`,
+   * each call bounded by `amqp.publish_timeout_ms`, and adds the lane to `lanes`. A call not answered in time
+   * throws {@link BrokerTimeoutError} (counted in `pb_amqp_call_timeouts_total{what="consumer_subscribe"}`) after
+   * the channel is closed, within the same bound and never by dropping the connection: a consume the broker
+   * answers late ends with that close, which the broker reads after it, so the queue never gets a second consumer.
+   */
+  private async openLane(model: ChannelModel, queue: string, declare: boolean, priority: boolean): Promise<void> {
+    const { config, logger } = this.deps;
+    const timeoutMs = config.amqp.publishTimeoutMs;
+    const watch = { what: 'consumer_subscribe', logger };
+    // A channel per queue: the priority lane's prefetch is its own, never filled by authorizations.
+    const channel = await openChannelWithin(model, (m) => m.createChannel(), { ...watch, timeoutMs, onTimeout: 'abandon' });
+    channel.on('error', (err: Error) => logger.warn('consumer channel error', { error: err.message, queue }));
+    const bounded = <T>(call: Promise<T>, what: string): Promise<T> => withTimeout(call, timeoutMs, what, watch);
+    try {
+      if (declare) await bounded(declareTopology(channel, config.amqp, { priorityLane: config.backpressure.priorityLane }), 'declaring the topology');
       // One gate for both lanes: what is in flight follows PSP latency and memory whatever the lane (a
       // fixed prefetch of 50 held captures to 2 x 50 / PSP time), and a priority command takes the next free
       // slot ahead of every waiting authorization.
       const gate = this.deps.inflight;
       const prefetch = gate ? config.inflight.max : config.amqp.prefetch;
-      await channel.prefetch(prefetch);
+      await bounded(channel.prefetch(prefetch), `setting the prefetch of ${queue}`);
       // Finished messages held for a multiple ack take at most a quarter of the window.
       const acks = new AckBatcher(channel, { maxHeld: Math.max(1, Math.floor(prefetch / 4)) });
-      const { consumerTag } = await channel.consume(queue, (msg) => {
+      const consuming = channel.consume(queue, (msg) => {
         if (!msg) return; // consumer cancelled by the broker; `ready` resubscribes after reconnect
         markDelivered(msg);
         acks.track(msg);
+        // Delivered after stop() began (its cancel not answered yet, or given up): never started, back to the broker.
+        if (!this.running) return this.giveBack(channel, acks, msg);
         const work = (
           gate
             ? gate.run(
@@ -230,24 +300,45 @@ export class CommandConsumer {
         ).finally(() => this.inFlight.delete(work));
         this.inFlight.add(work);
       });
-      lanes.push({ channel, consumerTag, acks });
+      const { consumerTag } = await bounded(consuming, `consuming ${queue}`);
+      // Kept also when stop() began meanwhile: stop() waits for this setup, then cancels and closes the lane.
+      this.lanes.push({ queue, model, channel, consumerTag, acks });
+    } catch (err) {
+      await closeChannelWithin(channel, { timeoutMs, what: 'consumer_subscribe', logger, onTimeout: 'abandon' });
+      throw err;
     }
-    this.lanes = lanes;
   }
 
-  /** Stops taking messages, lets in-flight ones finish (or requeues them), closes the channel. */
+  /**
+   * Stops taking messages, lets in-flight ones finish (or requeues them), closes the channels. Every broker call
+   * here is bounded by `amqp.publish_timeout_ms`: a cancel or a close the broker does not answer is given up
+   * (counted: `pb_amqp_call_timeouts_total{what="consumer_cancel"}`, `pb_amqp_channel_close_timeouts_total{what="command_consumer"}`)
+   * and the connection kept; its own bounded close ends it, and the broker requeues what was left unacked.
+   */
   async stop(): Promise<void> {
     this.running = false;
-    clearTimeout(this.mismatchRetry);
+    clearTimeout(this.subscribeRetry);
     this.deps.connection.off('ready', this.onReady);
+    const { logger, config } = this.deps;
+    const timeoutMs = config.amqp.publishTimeoutMs;
+    const cancel = (lane: Lane) =>
+      withTimeout(lane.channel.cancel(lane.consumerTag), timeoutMs, `cancelling the consumer of ${lane.queue}`, { what: 'consumer_cancel', logger }).catch(
+        () => undefined,
+      );
+    // The lanes consuming now are cancelled at once, not after the setup below: until their cancel, each message
+    // they are delivered is given back, and the broker would deliver it to them again at once (a requeue loop).
+    const consuming = this.lanes.slice();
+    const cancelled = consuming.map(cancel);
+    // A lane being set up ends within the bound: stopped below if it consumes, closed by its setup if not.
+    await this.settingUp?.catch(() => undefined);
     const lanes = this.lanes;
-    await Promise.all(lanes.map((lane) => lane.channel.cancel(lane.consumerTag).catch(() => undefined)));
+    await Promise.all([...cancelled, ...lanes.filter((lane) => !consuming.includes(lane)).map(cancel)]);
     // Messages still waiting for an in-flight slot were never started: back to the broker at once.
     this.deps.inflight?.cancelWaiting();
     await Promise.allSettled([...this.inFlight]);
     // The acks still pending (this tick's, and those held for a head run) go out before the channel closes.
     for (const lane of lanes) lane.acks.flushAll();
-    await Promise.all(lanes.map((lane) => lane.channel.close().catch(() => undefined)));
+    await Promise.all(lanes.map((lane) => closeChannelWithin(lane.channel, { timeoutMs, what: 'command_consumer', logger, onTimeout: 'abandon' })));
     this.lanes = [];
     await this.demotions.close();
   }

@@ -5,7 +5,11 @@ export const AMQP_METHOD = {
   connectionClose: [10, 50],
   channelOpen: [20, 10],
   channelClose: [20, 40],
+  exchangeDeclare: [40, 10],
   queueDeclare: [50, 10],
+  basicQos: [60, 10],
+  basicConsume: [60, 20],
+  basicCancel: [60, 30],
   basicGet: [60, 70],
   basicAck: [60, 80],
 } as const satisfies Record<string, readonly [number, number]>;

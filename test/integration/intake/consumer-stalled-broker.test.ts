@@ -1,0 +1,331 @@
+/**
+ * The command consumer's and the broker dead-letter redactor's subscription and shutdown against a broker that
+ * accepts the connection and then stops answering (real RabbitMQ and Redis, own namespace; a proxy that stops
+ * forwarding at a chosen AMQP call and resumes), on a connection another lane holds an unacked message on: a
+ * subscription step not answered is given up within `amqp.publish_timeout_ms` (counted, logged), its channel closed
+ * and never the connection, readiness stays false, and the subscription is tried again until the broker answers,
+ * with one consumer per queue in the end; a stop during it leaves no consumer; a cancel or close not answered at
+ * stop is given up within the bound.
+ */
+import { Channel, ConsumeMessage } from 'amqplib';
+import { priorityQueueOf } from '../../../src/admission/command-priority';
+import { AmqpConnection } from '../../../src/amqp/amqp-connection';
+import { BrokerDeadLetterRedactor } from '../../../src/amqp/broker-dead-letter-redactor';
+import { ConfirmPublisher } from '../../../src/amqp/confirm-publisher';
+import { deadLetterStampKey } from '../../../src/amqp/dead-letter-stamp';
+import { DeadLetterTriage } from '../../../src/amqp/dead-letter-triage';
+import { DeadLetterWriter } from '../../../src/amqp/dead-letter-writer';
+import { brokerRejectedQueueOf, declareTopology } from '../../../src/amqp/topology';
+import { Config } from '../../../src/config/config';
+import { createDeliveryQueue } from '../../../src/delivery/delivery-queue';
+import { CommandConsumer } from '../../../src/intake/command-consumer';
+import { Ledger } from '../../../src/ledger/ledger';
+import { metricValue } from '../../../src/metrics/metrics-registry';
+import { createRedis, RedisClient } from '../../../src/redis/redis-connection';
+import { AMQP_METHOD, AmqpStallProxy, startAmqpStallProxy } from '../../support/amqp-stall-proxy';
+import { amqpClient } from '../../support/amqp-helpers';
+import { captureLogger } from '../../support/capture-logger';
+import { channelCommand } from '../../support/fixtures';
+import { eventually } from '../../support/tcp-proxy';
+import { testConfig } from '../../support/test-config';
+
+jest.setTimeout(20000);
+
+const BOUND_MS = 300;
+
+describe('consumer subscription and shutdown with a broker that stops answering (real RabbitMQ and Redis)', () => {
+  let proxy: AmqpStallProxy;
+  let config: Config;
+  let client: Awaited<ReturnType<typeof amqpClient>>;
+  let logs: ReturnType<typeof captureLogger>;
+  let connection: AmqpConnection;
+  let redis: RedisClient;
+  let lost: number;
+  let held: ConsumeMessage[];
+  let cleanup: (() => Promise<void>)[];
+
+  beforeEach(async () => {
+    proxy = await startAmqpStallProxy();
+    // Own namespace per test; the code under test reaches the broker through the proxy, the test's own client directly.
+    config = testConfig({ 'amqp.url': proxy.url, 'amqp.publish_timeout_ms': BOUND_MS, 'amqp.reconnect_ms': 50 });
+    client = await amqpClient(config);
+    logs = captureLogger('info');
+    connection = new AmqpConnection({ url: config.amqp.url, reconnectMs: 50, logger: logs.logger, closeTimeoutMs: BOUND_MS });
+    lost = 0;
+    connection.on('lost', () => (lost += 1));
+    await connection.connect();
+    redis = createRedis(config.redis, 'commands', logs.logger);
+    cleanup = [];
+    // Another lane's channel on the same connection, holding one message unacked (its PSP call under way).
+    const lane: Channel = await connection.current().createChannel();
+    await lane.prefetch(1);
+    held = [];
+    await lane.consume(config.amqp.deadLetterQueue, (msg) => {
+      if (msg) held.push(msg);
+    });
+    const ch = await client.model.createConfirmChannel();
+    ch.sendToQueue(config.amqp.deadLetterQueue, Buffer.from('{"order_id":"ORD-HELD"}'), { persistent: true });
+    await ch.waitForConfirms();
+    await ch.close();
+    await eventually(() => held.length === 1, 5000);
+  });
+
+  afterEach(async () => {
+    proxy.cut();
+    for (const step of cleanup) await step().catch(() => undefined);
+    await connection.close();
+    await proxy.close();
+    const keys = await redis.keys(`${config.redis.keyPrefix}*`);
+    await Promise.all(keys.map((k) => redis.del(k)));
+    redis.disconnect();
+    await client.deleteNamespace();
+    await client.close();
+  });
+
+  /** The consumer's pieces as the worker wires them, on the connection under test. */
+  function consumer(): CommandConsumer {
+    const ledger = new Ledger(redis, config.redis.keyPrefix);
+    const deliveryQueue = createDeliveryQueue(redis, config.redis.keyPrefix);
+    deliveryQueue.on('error', () => undefined);
+    const publisher = new ConfirmPublisher(connection, BOUND_MS, (ch) => declareTopology(ch, config.amqp, { priorityLane: true }));
+    const deadLetters = new DeadLetterWriter(
+      publisher,
+      config.amqp,
+      new DeadLetterTriage({ redis, keyPrefix: config.redis.keyPrefix, triage: config.channels.triage, logger: logs.logger }),
+      deadLetterStampKey(config.serviceBus.secret),
+    );
+    const made = new CommandConsumer({ config, connection, ledger, deliveryQueue, deadLetters, logger: logs.logger });
+    cleanup.push(
+      () => made.stop(),
+      () => publisher.close(),
+      () => deliveryQueue.close(),
+    );
+    return made;
+  }
+
+  /** Resolves with `work`'s outcome, or 'hung' after 5 s: a hang fails the test rather than the suite's timeout. */
+  async function within<T>(work: Promise<T>): Promise<{ outcome: T | 'hung'; ms: number }> {
+    const started = Date.now();
+    const hung = new Promise<'hung'>((resolve) => setTimeout(() => resolve('hung'), 5000).unref());
+    const outcome = await Promise.race([work, hung]);
+    return { outcome, ms: Date.now() - started };
+  }
+
+  const consumers = async (queue: string): Promise<number> => {
+    const ch = await client.model.createChannel();
+    try {
+      return (await ch.checkQueue(queue)).consumerCount;
+    } finally {
+      await ch.close();
+    }
+  };
+
+  /** The other lane's message is still its own: the connection stayed up and the broker did not requeue it. */
+  async function laneKeptItsMessage(): Promise<void> {
+    expect(lost).toBe(0);
+    expect(connection.connected).toBe(true);
+    expect(await client.queueDepth(config.amqp.deadLetterQueue)).toBe(0);
+    expect(held).toHaveLength(1);
+  }
+
+  const notConsuming = () => logs.lines.some((l) => l.includes('command consumer cannot subscribe: rabbitmq did not answer in time; not consuming, retrying'));
+
+  it.each([
+    ['a channel opening', AMQP_METHOD.channelOpen, 1],
+    ['the topology declaration', AMQP_METHOD.exchangeDeclare, 1],
+    ['the prefetch', AMQP_METHOD.basicQos, 1],
+    ['the consume of the commands queue', AMQP_METHOD.basicConsume, 1],
+    ['the consume of the priority queue', AMQP_METHOD.basicConsume, 2],
+  ] as const)(
+    'subscribe: %s not answered gives up within the bound (counted, logged), keeps the connection and readiness false; once the broker answers, one consumer per queue',
+    async (_what, method, nth) => {
+      const commands = consumer();
+      const timeouts = await metricValue('pb_amqp_call_timeouts_total', { what: 'consumer_subscribe' });
+      proxy.stallAt(method, nth);
+      const starting = await within(commands.start());
+      expect(starting.outcome).toBeUndefined();
+      // The step's bound, then the bounded close of its channel (not answered either).
+      expect(starting.ms).toBeLessThan(2 * BOUND_MS + 1000);
+      expect(proxy.stalled).toBe(1);
+      expect(commands.attached).toBe(false);
+      expect(await metricValue('pb_amqp_call_timeouts_total', { what: 'consumer_subscribe' })).toBe(timeouts + 1);
+      expect(notConsuming()).toBe(true);
+      await laneKeptItsMessage();
+      // The broker answers again: a late consume is ended by its channel's close; the retry subscribes what is missing.
+      proxy.resume();
+      await eventually(() => commands.attached, 5000);
+      await eventually(async () => (await consumers(config.amqp.commandsQueue)) === 1 && (await consumers(priorityQueueOf(config.amqp))) === 1, 5000);
+      // Still one each well after the retry's backoff, and the consumer works.
+      await new Promise((r) => setTimeout(r, 1200));
+      expect(await consumers(config.amqp.commandsQueue)).toBe(1);
+      expect(await consumers(priorityQueueOf(config.amqp))).toBe(1);
+      await client.publish('web.payment.authorize', channelCommand('authorize'));
+      await eventually(() => commands.stats.accepted === 1, 5000);
+      await laneKeptItsMessage();
+    },
+  );
+
+  it('stop during a subscription the broker does not answer returns within the bound and leaves no consumer, also once the broker answers', async () => {
+    const commands = consumer();
+    proxy.stallAt(AMQP_METHOD.basicConsume);
+    const starting = commands.start();
+    await eventually(() => proxy.stalled === 1, 5000);
+    const stopping = await within(commands.stop());
+    expect(stopping.outcome).toBeUndefined();
+    expect(stopping.ms).toBeLessThan(2 * BOUND_MS + 1000);
+    expect(await within(starting)).toMatchObject({ outcome: undefined });
+    await laneKeptItsMessage();
+    // The broker reads the late consume, then the close of its channel; no retry follows a stop.
+    proxy.resume();
+    await new Promise((r) => setTimeout(r, 1500));
+    expect(await consumers(config.amqp.commandsQueue)).toBe(0);
+    expect(await consumers(priorityQueueOf(config.amqp))).toBe(0);
+    expect(commands.attached).toBe(false);
+  });
+
+  it('stop while a lane is still being set up cancels the lanes already consuming first: a message delivered after stop began is given back once, never worked on nor redelivered and nacked in a loop', async () => {
+    const model = connection.current();
+    const createChannel = model.createChannel.bind(model);
+    const priority = priorityQueueOf(config.amqp);
+    let wedged = false;
+    // A wedged channel process: the priority lane's consume is never answered; the commands lane's channel works.
+    jest.spyOn(model, 'createChannel').mockImplementation(async () => {
+      const ch = await createChannel();
+      const consume = ch.consume.bind(ch);
+      ch.consume = ((queue: string, onMessage: (msg: ConsumeMessage | null) => void) => {
+        if (queue !== priority) return consume(queue, onMessage);
+        wedged = true;
+        return new Promise(() => undefined);
+      }) as Channel['consume'];
+      return ch;
+    });
+    const commands = consumer();
+    const starting = commands.start();
+    await eventually(() => wedged, 5000);
+    const stopping = commands.stop();
+    await client.publish('web.payment.authorize', channelCommand('authorize'));
+    expect((await within(stopping)).outcome).toBeUndefined();
+    await within(starting);
+    expect(commands.stats.accepted).toBe(0);
+    // At most once back to the broker (delivered between stop and its cancel); a loop counts hundreds.
+    expect(commands.stats.requeued).toBeLessThanOrEqual(1);
+    expect(await client.queueDepth(config.amqp.commandsQueue)).toBe(1);
+    expect(await consumers(config.amqp.commandsQueue)).toBe(0);
+  });
+
+  it('stop: a consumer cancel the broker does not answer is given up within the bound (counted, logged), the connection kept', async () => {
+    const commands = consumer();
+    await commands.start();
+    expect(commands.attached).toBe(true);
+    await client.publish('web.payment.authorize', channelCommand('authorize'));
+    await eventually(() => commands.stats.accepted === 1, 5000);
+    const cancels = await metricValue('pb_amqp_call_timeouts_total', { what: 'consumer_cancel' });
+    const closes = await metricValue('pb_amqp_channel_close_timeouts_total', { what: 'command_consumer' });
+    proxy.stallAt(AMQP_METHOD.basicCancel);
+    const stopping = await within(commands.stop());
+    expect(stopping.outcome).toBeUndefined();
+    // The cancels' bound, then the closes' (not answered either: the connection is silent from the stall on).
+    expect(stopping.ms).toBeLessThan(2 * BOUND_MS + 1000);
+    expect(await metricValue('pb_amqp_call_timeouts_total', { what: 'consumer_cancel' })).toBe(cancels + 2);
+    expect(await metricValue('pb_amqp_channel_close_timeouts_total', { what: 'command_consumer' })).toBe(closes + 2);
+    expect(logs.lines.some((l) => l.includes('rabbitmq did not answer in time') && l.includes('"what":"consumer_cancel"'))).toBe(true);
+    await laneKeptItsMessage();
+    expect(await client.queueDepth(config.amqp.commandsQueue)).toBe(0);
+  });
+
+  it('stop: a message delivered after stop began (its cancel not answered) is given back, never worked on', async () => {
+    const commands = consumer();
+    await commands.start();
+    proxy.stallAt(AMQP_METHOD.basicCancel);
+    const stopping = commands.stop();
+    // The broker never read the cancel: it still delivers to the consumer.
+    await client.publish('web.payment.authorize', channelCommand('authorize'));
+    await eventually(() => commands.stats.requeued === 1, 5000);
+    expect((await within(stopping)).outcome).toBeUndefined();
+    expect(commands.stats.accepted).toBe(0);
+    await laneKeptItsMessage();
+    // Once the broker reads the cancel and the nack, the message waits in its queue for the next consumer.
+    proxy.resume();
+    await eventually(async () => (await client.queueDepth(config.amqp.commandsQueue)) === 1, 5000);
+    expect(commands.stats.accepted).toBe(0);
+  });
+
+  it('stop: a channel close the broker does not answer is given up within the bound (counted, logged), the connection kept', async () => {
+    const commands = consumer();
+    await commands.start();
+    const closes = await metricValue('pb_amqp_channel_close_timeouts_total', { what: 'command_consumer' });
+    proxy.stallAt(AMQP_METHOD.channelClose);
+    const stopping = await within(commands.stop());
+    expect(stopping.outcome).toBeUndefined();
+    expect(stopping.ms).toBeLessThan(BOUND_MS + 1000);
+    expect(await metricValue('pb_amqp_channel_close_timeouts_total', { what: 'command_consumer' })).toBe(closes + 2);
+    expect(logs.lines.some((l) => l.includes('amqp channel did not close in time: the close is given up') && l.includes('"what":"command_consumer"'))).toBe(
+      true,
+    );
+    await laneKeptItsMessage();
+  });
+
+  describe('broker dead-letter redactor', () => {
+    function redactor(): BrokerDeadLetterRedactor {
+      const publisher = new ConfirmPublisher(connection, BOUND_MS, (ch) => declareTopology(ch, config.amqp));
+      const deadLetters = new DeadLetterWriter(
+        publisher,
+        config.amqp,
+        new DeadLetterTriage({ redis, keyPrefix: config.redis.keyPrefix, triage: config.channels.triage, logger: logs.logger }),
+        deadLetterStampKey(config.serviceBus.secret),
+      );
+      const made = new BrokerDeadLetterRedactor({ config, connection, deadLetters, logger: logs.logger });
+      cleanup.push(
+        () => made.stop(),
+        () => publisher.close(),
+      );
+      return made;
+    }
+
+    it('a consume not answered gives up within the bound (counted, logged), keeps the connection; once the broker answers, one consumer', async () => {
+      const redacting = redactor();
+      const timeouts = await metricValue('pb_amqp_call_timeouts_total', { what: 'redactor_subscribe' });
+      proxy.stallAt(AMQP_METHOD.basicConsume);
+      const starting = await within(redacting.start());
+      expect(starting.outcome).toBeUndefined();
+      expect(starting.ms).toBeLessThan(2 * BOUND_MS + 1000);
+      expect(await metricValue('pb_amqp_call_timeouts_total', { what: 'redactor_subscribe' })).toBe(timeouts + 1);
+      expect(logs.lines.some((l) => l.includes('broker dead-letter redactor cannot subscribe: rabbitmq did not answer in time; not consuming, retrying'))).toBe(
+        true,
+      );
+      await laneKeptItsMessage();
+      proxy.resume();
+      await eventually(async () => (await consumers(brokerRejectedQueueOf(config.amqp))) === 1, 5000);
+      await new Promise((r) => setTimeout(r, 1200));
+      expect(await consumers(brokerRejectedQueueOf(config.amqp))).toBe(1);
+      await laneKeptItsMessage();
+    });
+
+    it('stop during a subscription the broker does not answer returns within the bound and leaves no consumer, also once the broker answers', async () => {
+      const redacting = redactor();
+      proxy.stallAt(AMQP_METHOD.basicConsume);
+      const starting = redacting.start();
+      await eventually(() => proxy.stalled === 1, 5000);
+      const stopping = await within(redacting.stop());
+      expect(stopping.outcome).toBeUndefined();
+      expect(stopping.ms).toBeLessThan(2 * BOUND_MS + 1000);
+      expect(await within(starting)).toMatchObject({ outcome: undefined });
+      await laneKeptItsMessage();
+      proxy.resume();
+      await new Promise((r) => setTimeout(r, 1500));
+      expect(await consumers(brokerRejectedQueueOf(config.amqp))).toBe(0);
+    });
+
+    it('stop: a channel close not answered is given up within the bound, the connection kept', async () => {
+      const redacting = redactor();
+      await redacting.start();
+      const closes = await metricValue('pb_amqp_channel_close_timeouts_total', { what: 'dead_letter_redactor' });
+      proxy.stallAt(AMQP_METHOD.channelClose);
+      const stopping = await within(redacting.stop());
+      expect(stopping.outcome).toBeUndefined();
+      expect(stopping.ms).toBeLessThan(BOUND_MS + 1000);
+      expect(await metricValue('pb_amqp_channel_close_timeouts_total', { what: 'dead_letter_redactor' })).toBe(closes + 1);
+      await laneKeptItsMessage();
+    });
+  });
+});
