@@ -1,5 +1,6 @@
 import { randomBytes } from 'node:crypto';
 import { ensureLocalRedisCluster } from '../../harness/twins/local-stack/local-redis';
+import { noDigitRuns } from './no-digit-runs';
 
 /**
  * Jest globalSetup: names this test run, so every namespace `testConfig()` and `testNamespace()` hand out
@@ -8,6 +9,6 @@ import { ensureLocalRedisCluster } from '../../harness/twins/local-stack/local-r
  * Redis Cluster (a no-op when it runs already; scripts/services.sh start-redis-cluster).
  */
 export default function globalSetup(): void {
-  process.env.PB_TEST_RUN ??= randomBytes(3).toString('hex');
+  process.env.PB_TEST_RUN ??= noDigitRuns(randomBytes(3));
   ensureLocalRedisCluster();
 }

@@ -1,4 +1,5 @@
 import { randomBytes } from 'node:crypto';
+import { noDigitRuns } from './no-digit-runs';
 import { Config } from '../../src/config/config';
 import { buildConfig } from '../../src/config/load-config';
 import { localRedisParameters, onLocalRedisCluster } from '../../harness/twins/local-stack/local-redis';
@@ -54,10 +55,10 @@ export function onRedisCluster(): boolean {
 
 /**
  * A fresh namespace string for tests that name things themselves: `t`, this run's id (set by the jest
- * global setup; its teardown removes the run's Redis keys), then 8 random hex digits.
+ * global setup; its teardown removes the run's Redis keys), then 8 random characters ({@link noDigitRuns}).
  */
 export function testNamespace(): string {
-  return `t${process.env.PB_TEST_RUN ?? ''}${randomBytes(4).toString('hex')}`;
+  return `t${process.env.PB_TEST_RUN ?? ''}${noDigitRuns(randomBytes(4))}`;
 }
 
 /** Signing keys of the test configuration's publishing channels: current first, then a previous one. */
