@@ -10,7 +10,7 @@ import { atAuthorizationRate, convertedPayment, fxLockOf, heldInOrderCurrency } 
 import { orderAmountWithin, type FxLock, type PartsBefore } from '../fx/fx-lock';
 import { CancelBasis, cancelBasisOf } from '../ledger/cancel-basis';
 import type { WaitedOn } from './dependent-wait';
-import { commandsUndoneBy, isAdjustmentKind, releasesHold } from '../adjustments/adjustment';
+import { RefundedBeyondCaptured, commandsUndoneBy, isAdjustmentKind, releasesHold } from '../adjustments/adjustment';
 import { laterInPspTime } from '../gateways/psp-time';
 import { GIFT_CARD_METHOD, isStoredValueCommand } from '../contracts/stored-value';
 import { isGiftCardNumberKey, refundNamesCard } from '../contracts/gift-card-keys';
@@ -1712,6 +1712,39 @@ async function recapturedRefundedOutside(
 export function leftToRefund(auth: OperationRecord, dependents: readonly DependentSummary[], refundedOutside = 0): number | null {
   if (closedUnregistered(auth, dependents)) return null;
   return capturedToRefund(auth, dependents) - settledSum(dependents, 'refund') - refundedOutside;
+}
+
+/**
+ * Whether payment `auth`'s confirmed refunds exceed what stands captured of it, by the refund check's own sums
+ * ({@link leftToRefund} below 0): what was captured (`capturedToRefund`: a sale's amount unless undone, else its
+ * captures the PSP did and did not undo, a voided one, `undone_by`, left out), against its refunds the PSP did and did
+ * not undo (`settledSum`: one recorded FAILED that the PSP did after all at what it confirmed) plus `refundedOutside`
+ * (what the PSP refunded outside the bridge and still stands, {@link refundedOutsideBridge}; default 0). The figures,
+ * minor units of the order's currency, when the refunds exceed; `null` when they fit, or when what was captured is
+ * unknown (the PSP decides, as for the refund check). Pure.
+ */
+export function refundedBeyondCaptured(auth: OperationRecord, dependents: readonly DependentSummary[], refundedOutside = 0): RefundedBeyondCaptured | null {
+  const left = leftToRefund(auth, dependents, refundedOutside);
+  if (left === null || left >= 0) return null;
+  const capturedAmount = capturedToRefund(auth, dependents);
+  return {
+    capturedAmount,
+    refundedAmount: capturedAmount - left,
+    excessAmount: -left,
+    currency: auth.payment.currency.toUpperCase(),
+  };
+}
+
+/**
+ * {@link refundedBeyondCaptured} of payment `auth` read from the ledger: its dependents (one read each) and what the
+ * PSP refunded of it outside the bridge (one read of its adjustments).
+ */
+export async function refundedBeyondCapturedOf(
+  auth: OperationRecord,
+  ledger: Pick<Ledger, 'dependentsOf' | 'adjustmentsOfEach'>,
+): Promise<RefundedBeyondCaptured | null> {
+  const [dependents, outside] = await Promise.all([ledger.dependentsOf(auth.id), refundedOutsideBridgeOf(auth, ledger)]);
+  return refundedBeyondCaptured(auth, dependents, outside);
 }
 
 /**

@@ -1,0 +1,67 @@
+import { refundedBeyondCaptured } from '../../../src/delivery/operation-context';
+import { DependentSummary, OperationRecord } from '../../../src/ledger/ledger';
+import { draftRecord } from '../../../src/ledger/record-fields';
+import { channelCommand } from '../../support/fixtures';
+
+function op(command: OperationRecord['command'], amount: number, extra: Partial<OperationRecord> = {}): OperationRecord {
+  const c = channelCommand(command, {}, { amount, currency: 'USD' });
+  return { ...draftRecord(c.payment.operation_reference!, c, 0), ...extra };
+}
+
+const capture = (id: string, amount: number, extra: Partial<DependentSummary> = {}): DependentSummary => ({
+  id,
+  command: 'capture',
+  state: 'SUCCEEDED',
+  amount,
+  registered: 0,
+  ...extra,
+});
+const refund = (id: string, amount: number, extra: Partial<DependentSummary> = {}): DependentSummary => ({
+  id,
+  command: 'refund',
+  state: 'SUCCEEDED',
+  amount,
+  registered: 0,
+  ...extra,
+});
+
+describe('refundedBeyondCaptured: confirmed refunds above what stands captured, by the refund check own sums', () => {
+  const auth = op('authorize', 5000, { state: 'SUCCEEDED' });
+
+  it('a capture voided (undone), a refund recorded FAILED the PSP did after all: all of it beyond', () => {
+    const dependents = [capture('cap-1', 5000, { undone: true }), refund('ref-1', 2000, { state: 'FAILED', succeededAfterFailure: true })];
+    expect(refundedBeyondCaptured(auth, dependents)).toEqual({ capturedAmount: 0, refundedAmount: 2000, excessAmount: 2000, currency: 'USD' });
+  });
+
+  it('nothing while the refunds fit what stands captured, to the unit', () => {
+    expect(refundedBeyondCaptured(auth, [capture('cap-1', 5000), refund('ref-1', 5000)])).toBeNull();
+    expect(refundedBeyondCaptured(auth, [capture('cap-1', 5000), refund('ref-1', 5001)])).toEqual({
+      capturedAmount: 5000,
+      refundedAmount: 5001,
+      excessAmount: 1,
+      currency: 'USD',
+    });
+  });
+
+  it('counts the refunds outside the bridge standing; leaves out refunds undone, FAILED ones not done after all, captures undone', () => {
+    const dependents = [
+      capture('cap-1', 3000),
+      capture('cap-2', 2000, { undone: true }),
+      refund('ref-1', 1000),
+      refund('ref-2', 4000, { undone: true }),
+      refund('ref-3', 4000, { state: 'FAILED' }),
+    ];
+    expect(refundedBeyondCaptured(auth, dependents, 2000)).toBeNull();
+    expect(refundedBeyondCaptured(auth, dependents, 2500)).toEqual({ capturedAmount: 3000, refundedAmount: 3500, excessAmount: 500, currency: 'USD' });
+  });
+
+  it('a sale: its amount unless undone', () => {
+    const sale = op('sale', 5000, { state: 'SUCCEEDED' });
+    expect(refundedBeyondCaptured(sale, [refund('ref-1', 5000)])).toBeNull();
+    expect(refundedBeyondCaptured({ ...sale, undoneBy: 'cancel-1' }, [refund('ref-1', 5000)])).toMatchObject({ capturedAmount: 0, excessAmount: 5000 });
+  });
+
+  it('nothing when what was captured is unknown (closed by a capture never registered): the PSP decides', () => {
+    expect(refundedBeyondCaptured({ ...auth, closedBy: 'unregistered' }, [refund('ref-1', 2000)])).toBeNull();
+  });
+});
