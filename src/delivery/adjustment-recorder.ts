@@ -260,7 +260,8 @@ export class AdjustmentRecorder {
   /**
    * Whether late refund fact `adjustment` of `op`, just recorded (`result`), left its payment with more refunded, as the
    * PSP confirmed, than stands captured (`refundedBeyondCapturedOf`: the refund check's own sums): the figures, kept on
-   * the adjustment once (the first reading stands, so a repeat says what the first found); on the first reading an
+   * the adjustment once, before its event, as is a reading that found the refunds fit (the first reading stands, so a
+   * repeat says what the first found, which the event said); on the first reading an
    * error line and `pb_refunded_beyond_captured_total`. The fact is recorded as the PSP said it whatever this finds: an
    * alarm, not a guard. Read only for a fact that counts as given back: a refund's `succeeded_after_failure` that
    * counted it (or counts it still, on a repeat), a payment's `refund_outside_bridge`.
@@ -283,9 +284,9 @@ export class AdjustmentRecorder {
     const auth = authId === null ? null : authId === op.id ? op : await this.deps.ledger.get(authId);
     if (auth === null) return undefined;
     const found = await refundedBeyondCapturedOf(auth, this.deps.ledger);
-    if (found === null) return undefined;
+    // Kept when the refunds fit too: a repeat after the event was sent saying nothing must not say it later.
     const kept = await this.deps.store.recordRefundedBeyondCapturedOnce(op.id, adjustment.id, found);
-    if (kept === null) return undefined;
+    if (kept?.held === undefined) return undefined;
     if (kept.recorded) {
       refundedBeyondCapturedTotal.inc({ gateway: adjustment.gateway, cause: adjustment.kind });
       // Ids and amounts only: money given back twice is for a person to settle with the PSP.

@@ -358,6 +358,38 @@ describe('a late refund fact that leaves the payment refunded beyond what stands
     expect(logs.lines.some((l) => l.includes('refunded beyond captured') && l.includes(refund.id))).toBe(false);
   });
 
+  it('a repeat of a fact whose event said it fit, after the capture was undone meanwhile: the first reading stands, nothing said late', async () => {
+    const auth = await authorized();
+    const authOp = auth.payment.operation_reference!;
+    const captureId = await delivered(naming('capture', auth, authOp));
+    const refund = await refusedRefund(auth, 2000);
+    const before = await alarms('succeeded_after_failure');
+    const { adjustment } = await refundedAfterAll(refund, 2000);
+    // Sent: the refund fit within the capture.
+    expect(await adjustmentOfEvent(refund.id, adjustment.id)).not.toHaveProperty('refunded_beyond_captured');
+    // Later the PSP fails the capture (another fact, its own path): the payment is beyond now, not by this refund's fact.
+    await adjustments.recordAdjustment((await ledger.get(captureId))!, {
+      kind: 'capture_failed',
+      direction: 'debit',
+      amount: 5000,
+      currency: 'USD',
+      gateway: 'cybs',
+      pspEventId: `evt_cf_${captureId}`,
+      source: 'webhook',
+    });
+    expect((await ledger.get(captureId))?.undoneBy).toBeDefined();
+
+    // Reconciliation meets the refund's fact again: the same adjustment, whose event was sent saying it fit.
+    const again = await refundedAfterAll((await ledger.get(refund.id))!, 2000);
+
+    expect(again.created).toBe(false);
+    expect(again.adjustment.refundedBeyondCaptured).toBeUndefined();
+    expect((await new AdjustmentStore(redis, config.redis.keyPrefix).get(adjustment.id))?.refundedBeyondCaptured).toBeUndefined();
+    expect(await adjustmentOfEvent(refund.id, adjustment.id)).not.toHaveProperty('refunded_beyond_captured');
+    expect(await alarms('succeeded_after_failure')).toBe(before);
+    expect(logs.lines.some((l) => l.includes('refunded beyond captured') && l.includes(refund.id))).toBe(false);
+  });
+
   it('a refund the PSP made outside the bridge of a payment whose capture was voided: the payment adjustment says so', async () => {
     const auth = await authorized();
     const authOp = auth.payment.operation_reference!;
