@@ -1721,9 +1721,14 @@ export function leftToRefund(auth: OperationRecord, dependents: readonly Depende
  * not undo (`settledSum`: one recorded FAILED that the PSP did after all at what it confirmed) plus `refundedOutside`
  * (what the PSP refunded outside the bridge and still stands, {@link refundedOutsideBridge}; default 0). The figures,
  * minor units of the order's currency, when the refunds exceed; `null` when they fit, or when what was captured is
- * unknown (the PSP decides, as for the refund check). Pure.
+ * unknown (the PSP decides, as for the refund check): a payment older than digests (`digest`: its dependents may not
+ * all be registered, so the refund check sums none), an authorization no capture of ours was done at the PSP for (one
+ * done and undone after still counts: what it took is known to be gone), whose refunds prove a capture outside the
+ * bridge (its back office) of an amount the ledger never saw. Pure.
  */
 export function refundedBeyondCaptured(auth: OperationRecord, dependents: readonly DependentSummary[], refundedOutside = 0): RefundedBeyondCaptured | null {
+  if (auth.digest === undefined) return null;
+  if (auth.command !== 'sale' && !dependents.some((d) => d.command === 'capture' && doneAtPsp(d))) return null;
   const left = leftToRefund(auth, dependents, refundedOutside);
   if (left === null || left >= 0) return null;
   const capturedAmount = capturedToRefund(auth, dependents);

@@ -26,7 +26,8 @@ const refund = (id: string, amount: number, extra: Partial<DependentSummary> = {
 });
 
 describe('refundedBeyondCaptured: confirmed refunds above what stands captured, by the refund check own sums', () => {
-  const auth = op('authorize', 5000, { state: 'SUCCEEDED' });
+  // Created with a digest: its dependents were all registered, so the refund check sums them.
+  const auth = op('authorize', 5000, { state: 'SUCCEEDED', digest: 'd' });
 
   it('a capture voided (undone), a refund recorded FAILED the PSP did after all: all of it beyond', () => {
     const dependents = [capture('cap-1', 5000, { undone: true }), refund('ref-1', 2000, { state: 'FAILED', succeededAfterFailure: true })];
@@ -56,9 +57,22 @@ describe('refundedBeyondCaptured: confirmed refunds above what stands captured, 
   });
 
   it('a sale: its amount unless undone', () => {
-    const sale = op('sale', 5000, { state: 'SUCCEEDED' });
+    const sale = op('sale', 5000, { state: 'SUCCEEDED', digest: 'd' });
     expect(refundedBeyondCaptured(sale, [refund('ref-1', 5000)])).toBeNull();
     expect(refundedBeyondCaptured({ ...sale, undoneBy: 'cancel-1' }, [refund('ref-1', 5000)])).toMatchObject({ capturedAmount: 0, excessAmount: 5000 });
+  });
+
+  it('nothing for a payment older than digests: its dependents may not all be registered, the refund check sums none', () => {
+    const legacy = { ...auth, digest: undefined };
+    expect(refundedBeyondCaptured(legacy, [capture('cap-1', 2000), refund('ref-1', 2000, { state: 'FAILED', succeededAfterFailure: true })], 3000)).toBeNull();
+  });
+
+  it('nothing for an authorization no capture of ours was done at the PSP for: captured outside the bridge, what is unknown', () => {
+    // A Customer Area capture, then a Customer Area refund: refunded outside the bridge, nothing captured by us.
+    expect(refundedBeyondCaptured(auth, [], 3000)).toBeNull();
+    expect(refundedBeyondCaptured(auth, [capture('cap-1', 5000, { state: 'FAILED' })], 3000)).toBeNull();
+    // One of ours done and undone after (voided, failed) still says: what stood captured is known to be gone.
+    expect(refundedBeyondCaptured(auth, [capture('cap-1', 5000, { undone: true })], 3000)).toMatchObject({ capturedAmount: 0, excessAmount: 3000 });
   });
 
   it('nothing when what was captured is unknown (closed by a capture never registered): the PSP decides', () => {
