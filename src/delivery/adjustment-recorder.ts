@@ -283,7 +283,9 @@ export class AdjustmentRecorder {
     const authId = AUTHORIZING.has(op.command) ? op.id : await this.authorizationActedOn(op);
     const auth = authId === null ? null : authId === op.id ? op : await this.deps.ledger.get(authId);
     if (auth === null) return undefined;
-    const found = await refundedBeyondCapturedOf(auth, this.deps.ledger);
+    // A refund's late fact names its PSP refund, which a refund_outside_bridge may have reported already: counted once.
+    const factReference = op.command === 'refund' ? adjustment.pspReference : undefined;
+    const found = await refundedBeyondCapturedOf(auth, this.deps.ledger, factReference);
     // Kept when the refunds fit too: a repeat after the event was sent saying nothing must not say it later.
     const kept = await this.deps.store.recordRefundedBeyondCapturedOnce(op.id, adjustment.id, found);
     if (kept?.held === undefined) return undefined;

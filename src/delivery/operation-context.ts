@@ -1742,14 +1742,25 @@ export function refundedBeyondCaptured(auth: OperationRecord, dependents: readon
 
 /**
  * {@link refundedBeyondCaptured} of payment `auth` read from the ledger: its dependents (one read each) and what the
- * PSP refunded of it outside the bridge (one read of its adjustments).
+ * PSP refunded of it outside the bridge (one read of its adjustments). One PSP refund counts once: a
+ * `refund_outside_bridge` naming the PSP reference of a refund of ours counted (its `gatewayReference`, or
+ * `factReference`: the reference the late fact of a refund of ours names) is that refund, reported outside the bridge
+ * while ours held no reference, and is left out.
  */
 export async function refundedBeyondCapturedOf(
   auth: OperationRecord,
   ledger: Pick<Ledger, 'dependentsOf' | 'adjustmentsOfEach'>,
+  factReference?: string,
 ): Promise<RefundedBeyondCaptured | null> {
-  const [dependents, outside] = await Promise.all([ledger.dependentsOf(auth.id), refundedOutsideBridgeOf(auth, ledger)]);
-  return refundedBeyondCaptured(auth, dependents, outside);
+  const [dependents, adjustments] = await Promise.all([ledger.dependentsOf(auth.id), ledger.adjustmentsOfEach([auth.id], OUTSIDE_REFUND_FIELDS)]);
+  const ours = new Set(dependents.filter((d) => settled(d, 'refund') && d.gatewayReference !== undefined).map((d) => d.gatewayReference));
+  if (factReference !== undefined) ours.add(factReference);
+  const reference = OUTSIDE_REFUND_FIELDS.indexOf('psp_reference');
+  const outside = (adjustments.get(auth.id) ?? []).filter(({ fields }) => {
+    const named = fields[reference];
+    return fields[0] !== 'refund_outside_bridge' || !named || !ours.has(named);
+  });
+  return refundedBeyondCaptured(auth, dependents, refundedOutsideBridge(auth, outside));
 }
 
 /**

@@ -1,5 +1,5 @@
-import { refundedBeyondCaptured } from '../../../src/delivery/operation-context';
-import { DependentSummary, OperationRecord } from '../../../src/ledger/ledger';
+import { refundedBeyondCaptured, refundedBeyondCapturedOf } from '../../../src/delivery/operation-context';
+import { DependentSummary, OperationRecord, RecordedAdjustmentFields } from '../../../src/ledger/ledger';
 import { draftRecord } from '../../../src/ledger/record-fields';
 import { channelCommand } from '../../support/fixtures';
 
@@ -77,5 +77,32 @@ describe('refundedBeyondCaptured: confirmed refunds above what stands captured, 
 
   it('nothing when what was captured is unknown (closed by a capture never registered): the PSP decides', () => {
     expect(refundedBeyondCaptured({ ...auth, closedBy: 'unregistered' }, [refund('ref-1', 2000)])).toBeNull();
+  });
+
+  describe('read from the ledger: one PSP refund is counted once', () => {
+    // The payment's adjustments as `adjustmentsOfEach` reads them (kind, amount, currency, psp_reference).
+    const ledgerOf = (dependents: DependentSummary[], recorded: RecordedAdjustmentFields[]) => ({
+      dependentsOf: async () => dependents,
+      adjustmentsOfEach: async () => new Map([[auth.id, recorded]]),
+    });
+    const outside: RecordedAdjustmentFields = { id: 'adj-out', fields: ['refund_outside_bridge', '3000', 'USD', 'psp-refund-1'] };
+
+    it('a refund of ours reported outside the bridge first (no reference of ours then), done after all under the same PSP refund: not beyond', async () => {
+      const late = refund('ref-1', 3000, { state: 'FAILED', succeededAfterFailure: true });
+      // The late fact names the PSP refund: the same money as the payment's refund_outside_bridge.
+      expect(await refundedBeyondCapturedOf(auth, ledgerOf([capture('cap-1', 5000), late], [outside]), 'psp-refund-1')).toBeNull();
+      // The refund holds the PSP's reference itself.
+      expect(await refundedBeyondCapturedOf(auth, ledgerOf([capture('cap-1', 5000), { ...late, gatewayReference: 'psp-refund-1' }], [outside]))).toBeNull();
+    });
+
+    it('two PSP refunds, ours and one outside the bridge: both count', async () => {
+      const late = refund('ref-1', 3000, { state: 'FAILED', succeededAfterFailure: true, gatewayReference: 'psp-refund-2' });
+      expect(await refundedBeyondCapturedOf(auth, ledgerOf([capture('cap-1', 5000), late], [outside]), 'psp-refund-2')).toEqual({
+        capturedAmount: 5000,
+        refundedAmount: 6000,
+        excessAmount: 1000,
+        currency: 'USD',
+      });
+    });
   });
 });
