@@ -3,7 +3,7 @@ import { CommandType, Payment } from '../contracts/payment-command';
 import { CapturedByCaptures, CapturedPayment, CapturedRefunds, HeldAmount, OperationContext, uncapturedRemainder } from '../gateways/gateway-adapter';
 import { DependentSummary, Ledger, OperationRecord, RecordedAdjustmentFields, doneAtPsp } from '../ledger/ledger';
 import { authorizationReferenceElsewhere as referenceElsewhere, authorizationReferenceLookups as referenceLookups } from './authorization-metrics';
-import { confirmedOrAsked, gatewayOf, routedPayment } from '../ledger/routing-record';
+import { amountIn, confirmedOrAsked, gatewayOf, routedPayment } from '../ledger/routing-record';
 import { AUTHORIZING } from '../ledger/authorization-by-reference';
 import { OperationState, isTerminal } from '../ledger/operation-state';
 import { atAuthorizationRate, convertedPayment, fxLockOf, heldInOrderCurrency } from '../fx/locked-rate';
@@ -1745,7 +1745,10 @@ export function refundedBeyondCaptured(auth: OperationRecord, dependents: readon
  * PSP refunded of it outside the bridge (one read of its adjustments). One PSP refund counts once: a
  * `refund_outside_bridge` naming the PSP reference of a refund of ours counted (its `gatewayReference`, or
  * `factReference`: the reference the late fact of a refund of ours names) is that refund, reported outside the bridge
- * while ours held no reference, and is left out.
+ * while ours held no reference, and is left out. So is one of a converted payment in the PSP's currency stating the
+ * payment's whole amount there or more: it may be a cancel-or-refund's notification, which states the payment's amount
+ * and which the webhook could not bound in another currency than the order's (`refundedAmount`, `unbounded`), so it
+ * proves no refund beyond what was captured.
  */
 export async function refundedBeyondCapturedOf(
   auth: OperationRecord,
@@ -1756,9 +1759,15 @@ export async function refundedBeyondCapturedOf(
   const ours = new Set(dependents.filter((d) => settled(d, 'refund') && d.gatewayReference !== undefined).map((d) => d.gatewayReference));
   if (factReference !== undefined) ours.add(factReference);
   const reference = OUTSIDE_REFUND_FIELDS.indexOf('psp_reference');
+  const lock = fxLockOf(auth);
+  const pspCurrency = lock?.to.currency.toUpperCase();
+  const whole = pspCurrency === undefined ? null : amountIn(auth, pspCurrency);
   const outside = (adjustments.get(auth.id) ?? []).filter(({ fields }) => {
+    if (fields[0] !== 'refund_outside_bridge') return true;
     const named = fields[reference];
-    return fields[0] !== 'refund_outside_bridge' || !named || !ours.has(named);
+    if (named && ours.has(named)) return false;
+    const [, amount, currency] = fields;
+    return !(whole !== null && (currency ?? '').toUpperCase() === pspCurrency && Number(amount) >= whole);
   });
   return refundedBeyondCaptured(auth, dependents, refundedOutsideBridge(auth, outside));
 }

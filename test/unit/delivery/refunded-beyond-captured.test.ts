@@ -1,6 +1,8 @@
 import { refundedBeyondCaptured, refundedBeyondCapturedOf } from '../../../src/delivery/operation-context';
 import { DependentSummary, OperationRecord, RecordedAdjustmentFields } from '../../../src/ledger/ledger';
 import { draftRecord } from '../../../src/ledger/record-fields';
+import { parseRate } from '../../../src/fx/exact-rate';
+import { lockAt, lockDetails } from '../../../src/fx/fx-lock';
 import { channelCommand } from '../../support/fixtures';
 
 function op(command: OperationRecord['command'], amount: number, extra: Partial<OperationRecord> = {}): OperationRecord {
@@ -103,6 +105,39 @@ describe('refundedBeyondCaptured: confirmed refunds above what stands captured, 
         excessAmount: 1000,
         currency: 'USD',
       });
+    });
+  });
+
+  it("converted: an outside refund in the PSP's currency stating the whole payment (a cancel-or-refund it could not bound) says nothing", async () => {
+    // EUR 100.00 at 1.1 is USD 110.00; EUR 60.00 captured, the rest released by Adyen's cancel-or-refund, whose
+    // notification states the payment's amount (USD 110.00): the webhook could not bound it in another currency.
+    const lock = lockAt({ rate: parseRate('1.1'), source: 'configured', at: 0 }, 10000, 'EUR', 'USD');
+    const c = channelCommand('authorize', {}, { amount: 10000, currency: 'EUR' });
+    const converted: OperationRecord = {
+      ...draftRecord(c.payment.operation_reference!, c, 0),
+      state: 'SUCCEEDED',
+      digest: 'd',
+      routing: {
+        gateway: 'simulator',
+        requested: 'simulator',
+        candidates: ['simulator'],
+        index: 0,
+        decisions: [{ stage: 'fx', outcome: 'changed', reasons: ['converted'], details: lockDetails(lock) }],
+        amount: lock.to.amount,
+        currency: 'USD',
+      },
+    };
+    const ledgerOf = (recorded: RecordedAdjustmentFields[]) => ({
+      dependentsOf: async () => [capture('cap-1', 6000)],
+      adjustmentsOfEach: async () => new Map([[converted.id, recorded]]),
+    });
+    expect(await refundedBeyondCapturedOf(converted, ledgerOf([{ id: 'a1', fields: ['refund_outside_bridge', '11000', 'USD', 'psp-cor-1'] }]))).toBeNull();
+    // A refund in the PSP's currency below the payment's amount counts at the locked rate: USD 77.00 covers EUR 70.00.
+    expect(await refundedBeyondCapturedOf(converted, ledgerOf([{ id: 'a1', fields: ['refund_outside_bridge', '7700', 'USD', 'psp-ref-1'] }]))).toEqual({
+      capturedAmount: 6000,
+      refundedAmount: 7000,
+      excessAmount: 1000,
+      currency: 'EUR',
     });
   });
 });
