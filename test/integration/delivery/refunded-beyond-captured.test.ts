@@ -390,6 +390,40 @@ describe('a late refund fact that leaves the payment refunded beyond what stands
     expect(logs.lines.some((l) => l.includes('refunded beyond captured') && l.includes(refund.id))).toBe(false);
   });
 
+  it('a crash after the record step, before the event: the retry reads, keeps and says it once; the event matches the adjustment', async () => {
+    const auth = await authorized();
+    const authOp = auth.payment.operation_reference!;
+    const captureId = await delivered(naming('capture', auth, authOp));
+    const refund = await refusedRefund(auth, 2000);
+    await delivered(naming('cancel', auth, captureId));
+    const store = new AdjustmentStore(redis, config.redis.keyPrefix);
+    const before = await alarms('succeeded_after_failure');
+    const fact = {
+      kind: 'succeeded_after_failure' as const,
+      direction: 'debit' as const,
+      amount: 2000,
+      currency: 'USD',
+      gateway: 'cybs',
+      pspEventId: `evt_saf_${refund.id}`,
+      source: 'webhook' as const,
+    };
+    // The record step alone, as a worker that died right after it left it: no reading, no event.
+    const { adjustment } = await store.recordAdjustment({ ...fact, operationId: refund.id });
+    expect(await events.load(adjustmentEventId(refund.id, adjustment.id))).toBeNull();
+
+    // The job's retry.
+    const again = await adjustments.recordAdjustment((await ledger.get(refund.id))!, fact);
+
+    expect(again.created).toBe(false);
+    const figures = { capturedAmount: 0, refundedAmount: 2000, excessAmount: 2000, currency: 'USD' };
+    expect(again.adjustment.refundedBeyondCaptured).toEqual(figures);
+    expect((await store.get(adjustment.id))?.refundedBeyondCaptured).toEqual(figures);
+    expect(await adjustmentOfEvent(refund.id, adjustment.id)).toMatchObject({
+      refunded_beyond_captured: { captured_amount: 0, refunded_amount: 2000, excess_amount: 2000, currency: 'USD' },
+    });
+    expect(await alarms('succeeded_after_failure')).toBe(before + 1);
+  });
+
   it('a refund the PSP made outside the bridge of a payment whose capture was voided: the payment adjustment says so', async () => {
     const auth = await authorized();
     const authOp = auth.payment.operation_reference!;
