@@ -1741,7 +1741,7 @@ export function refundedBeyondCaptured(auth: OperationRecord, dependents: readon
 }
 
 /**
- * {@link refundedBeyondCaptured} of payment `auth` read from the ledger: its dependents (one read each) and what the
+ * {@link refundedBeyondCaptured} of `payment` (as done at the PSP, {@link asDoneAtPsp}) read from the ledger: its dependents (one read each) and what the
  * PSP refunded of it outside the bridge (one read of its adjustments). One PSP refund counts once: a
  * `refund_outside_bridge` naming the PSP reference of a refund of ours counted (its `gatewayReference`, or
  * `factReference`: the reference the late fact of a refund of ours names) is that refund, reported outside the bridge
@@ -1751,10 +1751,12 @@ export function refundedBeyondCaptured(auth: OperationRecord, dependents: readon
  * proves no refund beyond what was captured.
  */
 export async function refundedBeyondCapturedOf(
-  auth: OperationRecord,
+  payment: OperationRecord,
   ledger: Pick<Ledger, 'dependentsOf' | 'adjustmentsOfEach'>,
   factReference?: string,
 ): Promise<RefundedBeyondCaptured | null> {
+  // As the refund check reads it: a sale held FAILED that the PSP did after all, at what the PSP then confirmed.
+  const auth = asDoneAtPsp(payment);
   const [dependents, adjustments] = await Promise.all([ledger.dependentsOf(auth.id), ledger.adjustmentsOfEach([auth.id], OUTSIDE_REFUND_FIELDS)]);
   const ours = new Set(dependents.filter((d) => settled(d, 'refund') && d.gatewayReference !== undefined).map((d) => d.gatewayReference));
   if (factReference !== undefined) ours.add(factReference);

@@ -140,4 +140,20 @@ describe('refundedBeyondCaptured: confirmed refunds above what stands captured, 
       currency: 'EUR',
     });
   });
+
+  it('a sale recorded FAILED that the PSP did after all counts at what the PSP then confirmed, not a figure its refusal carried', async () => {
+    const sale = op('sale', 5000, {
+      state: 'FAILED',
+      digest: 'd',
+      // The refusal's figure, and the later success's mark.
+      confirmedAmount: 0,
+      confirmedCurrency: 'USD',
+      succeededAfterFailure: { by: 'adj_late_sale', amount: 5000, currency: 'USD' },
+    });
+    const ledger = {
+      dependentsOf: async () => [] as DependentSummary[],
+      adjustmentsOfEach: async () => new Map([[sale.id, [{ id: 'a1', fields: ['refund_outside_bridge', '3000', 'USD', 'psp-ref-1'] }]]]),
+    };
+    expect(await refundedBeyondCapturedOf(sale, ledger)).toBeNull();
+  });
 });
