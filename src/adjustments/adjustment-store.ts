@@ -379,8 +379,9 @@ export const SUPERSEDED_FIELD = 'superseded_by';
 
 /**
  * The field of a late refund fact's adjustment holding what its payment stood at when it was recorded, refunded beyond
- * what stands captured (`AdjustmentRecord.refundedBeyondCaptured`, JSON), or {@link REFUNDS_FIT} when they fit: written
- * once, after the adjustment and before its event, by `recordRefundedBeyondCapturedOnce`.
+ * what stands captured (`AdjustmentRecord.refundedBeyondCaptured`, JSON), or {@link REFUNDS_FIT} when they fit, or
+ * {@link REFUNDS_UNDECIDED} when only captures in flight would cover them: written once, after the adjustment and before
+ * its event, by `recordRefundedBeyondCapturedOnce`.
  */
 export const REFUNDED_BEYOND_CAPTURED_FIELD = 'refunded_beyond_captured';
 
@@ -389,6 +390,12 @@ export const REFUNDED_BEYOND_CAPTURED_FIELD = 'refunded_beyond_captured';
  * (its event sent saying nothing) never says later what the payment came to after other facts.
  */
 const REFUNDS_FIT = 'fit';
+
+/**
+ * {@link REFUNDED_BEYOND_CAPTURED_FIELD} of a fact whose first reading found the refunds above what stands captured but
+ * within what captures still in flight would add (`undecided`): no alarm, and kept so, as `fit` is.
+ */
+const REFUNDS_UNDECIDED = 'undecided';
 
 // Keeps on an adjustment (`adjustment`) the figures of its payment refunded beyond captured (`field` = `value`), unless it
 // holds some already. Returns {1, value} when written now, {0, the figures held} when held already, {-1} when there is
@@ -780,24 +787,25 @@ export class AdjustmentStore {
 
   /**
    * Keeps on adjustment `adjustmentId` of `operationId` the reading of its payment refunded beyond what stands captured
-   * (`REFUNDED_BEYOND_CAPTURED_FIELD`; `found` null: the refunds fit), once: the first reading stands, so a repeat of
-   * the fact says what was found when it was first recorded, which its event said.
+   * (`REFUNDED_BEYOND_CAPTURED_FIELD`; `found` null: the refunds fit; `undecided`: only captures in flight would cover
+   * them), once: the first reading stands, so a repeat of the fact says what was found when it was first recorded,
+   * which its event said.
    * @returns whether it was written now, and the figures the adjustment holds (undefined: the first reading found the
-   *   refunds fit); null when there is no such adjustment.
+   *   refunds fit, or undecided); null when there is no such adjustment.
    */
   async recordRefundedBeyondCapturedOnce(
     operationId: string,
     adjustmentId: string,
-    found: RefundedBeyondCaptured | null,
+    found: RefundedBeyondCaptured | null | 'undecided',
   ): Promise<{ recorded: boolean; held: RefundedBeyondCaptured | undefined } | null> {
     const shard = await shardOfOperation(this.redis, this.prefix, operationId);
     if (shard === null) return null;
     const [status, stored] = (await REFUNDED_BEYOND_SCRIPT.run(this.redis, {
       keys: { adjustment: this.shards[shard].adjustment(adjustmentId) },
-      args: { field: REFUNDED_BEYOND_CAPTURED_FIELD, value: found === null ? REFUNDS_FIT : JSON.stringify(found) },
+      args: { field: REFUNDED_BEYOND_CAPTURED_FIELD, value: found === null ? REFUNDS_FIT : found === 'undecided' ? REFUNDS_UNDECIDED : JSON.stringify(found) },
     })) as [number, string?];
     if (status === -1) return null;
-    if (status === 1) return { recorded: true, held: found ?? undefined };
+    if (status === 1) return { recorded: true, held: found === null || found === 'undecided' ? undefined : found };
     return { recorded: false, held: stored === undefined ? undefined : parseRefundedBeyond(stored) };
   }
 

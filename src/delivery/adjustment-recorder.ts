@@ -11,7 +11,7 @@ import { Logger } from '../logging/logger';
 import { counter } from '../metrics/metrics-registry';
 import { capturesUndone } from './authorization-metrics';
 import { AdjustmentKind, AdjustmentRecord, RefundedBeyondCaptured, commandsUndoneBy, needsAttention, releasesHold } from '../adjustments/adjustment';
-import { refundedBeyondCapturedOf } from './operation-context';
+import { refundedBeyondCapturedReadingOf } from './operation-context';
 import { AdjustmentInput, AdjustmentStore, HeldRecapture, HoldRecaptureResult, RecordedAdjustment } from '../adjustments/adjustment-store';
 
 const adjustmentsTotal = counter(
@@ -259,9 +259,10 @@ export class AdjustmentRecorder {
 
   /**
    * Whether late refund fact `adjustment` of `op`, just recorded (`result`), left its payment with more refunded, as the
-   * PSP confirmed, than stands captured (`refundedBeyondCapturedOf`: the refund check's own sums): the figures, kept on
-   * the adjustment once, before its event, as is a reading that found the refunds fit (the first reading stands, so a
-   * repeat says what the first found, which the event said); on the first reading an
+   * PSP confirmed, than stands captured (`refundedBeyondCapturedReadingOf`: the refund check's own sums): the figures,
+   * kept on the adjustment once, before its event, as is a reading that found the refunds fit or undecided (above what
+   * stands captured, within what captures still in flight would add: no alarm, an info line naming those captures)
+   * (the first reading stands, so a repeat says what the first found, which the event said); on the first reading an
    * error line and `pb_refunded_beyond_captured_total`. The fact is recorded as the PSP said it whatever this finds: an
    * alarm, not a guard. Read only for a fact that counts as given back: a refund's `succeeded_after_failure` that
    * counted it (or counts it still, on a repeat), a payment's `refund_outside_bridge`.
@@ -285,9 +286,29 @@ export class AdjustmentRecorder {
     if (auth === null) return undefined;
     // A refund's late fact names its PSP refund, which a refund_outside_bridge may have reported already: counted once.
     const factReference = op.command === 'refund' ? adjustment.pspReference : undefined;
-    const found = await refundedBeyondCapturedOf(auth, this.deps.ledger, factReference);
-    // Kept when the refunds fit too: a repeat after the event was sent saying nothing must not say it later.
-    const kept = await this.deps.store.recordRefundedBeyondCapturedOnce(op.id, adjustment.id, found);
+    const reading = await refundedBeyondCapturedReadingOf(auth, this.deps.ledger, factReference);
+    const { undecided } = reading;
+    // Kept when the refunds fit too (or only captures in flight would cover them): a repeat after the event was sent
+    // saying nothing must not say it later.
+    const kept = await this.deps.store.recordRefundedBeyondCapturedOnce(op.id, adjustment.id, undecided !== undefined ? 'undecided' : reading.beyond);
+    if (kept?.recorded === true && undecided !== undefined) {
+      // No alarm: a capture in flight may have collected the money (the PSP refunding is a sign it did); an operator
+      // sees which, and the capture's own outcome settles it.
+      this.deps.logger.info(
+        'refunded beyond captured unless a capture in flight went through: a late refund fact leaves refunds above what stands captured, within what the captures in flight would add; no alarm',
+        {
+          ...adjustmentFields(op, adjustment),
+          command: op.command,
+          authorization_id: auth.id,
+          source: adjustment.source,
+          captured_amount: undecided.figures.capturedAmount,
+          refunded_amount: undecided.figures.refundedAmount,
+          order_currency: undecided.figures.currency,
+          captures_in_flight: undecided.inFlight.map((c) => `${c.id} ${c.state} ${c.amount}`),
+          in_flight_amount: undecided.inFlight.reduce((total, c) => total + c.amount, 0),
+        },
+      );
+    }
     if (kept?.held === undefined) return undefined;
     if (kept.recorded) {
       refundedBeyondCapturedTotal.inc({ gateway: adjustment.gateway, cause: adjustment.kind });

@@ -1714,35 +1714,82 @@ export function leftToRefund(auth: OperationRecord, dependents: readonly Depende
   return capturedToRefund(auth, dependents) - settledSum(dependents, 'refund') - refundedOutside;
 }
 
+/** A capture of the payment whose money may still reach it: in flight, or FAILED and retried by its PSP itself. */
+export interface CaptureInFlight {
+  id: string;
+  state: OperationState;
+  /** What it asked (or the PSP confirmed), minor units of the order's currency. */
+  amount: number;
+}
+
+/**
+ * The captures of a payment (its `dependents`) not settled at the PSP yet: in a state that is not terminal
+ * (`RECEIVED`, `SENT`, `PENDING`, `ACTION_REQUIRED`, `UNKNOWN`, `UNRESOLVED`: `isTerminal`), or recorded FAILED and held
+ * for its PSP's own retry (`heldForPspRetry`, not done yet: Adyen re-captures). Any may have collected its amount. Pure.
+ */
+export function capturesStillCollecting(dependents: readonly DependentSummary[]): CaptureInFlight[] {
+  return dependents
+    .filter((d) => d.command === 'capture' && (!isTerminal(d.state) || heldForRetry(d, 'capture')))
+    .map((d) => ({ id: d.id, state: d.state, amount: d.amount }));
+}
+
+/** What {@link refundedBeyondCapturedReading} found. */
+export interface RefundedBeyondReading {
+  /** The figures when the refunds exceed what stands captured even counting every capture in flight; else null. */
+  beyond: RefundedBeyondCaptured | null;
+  /**
+   * The refunds exceed what stands captured, yet not what captures in flight would add (`inFlight`): undecided, no
+   * alarm (a PSP refunding is itself a sign the capture went through). Absent otherwise.
+   */
+  undecided?: { figures: RefundedBeyondCaptured; inFlight: CaptureInFlight[] };
+}
+
 /**
  * Whether payment `auth`'s confirmed refunds exceed what stands captured of it, by the refund check's own sums
  * ({@link leftToRefund} below 0): what was captured (`capturedToRefund`: a sale's amount unless undone, else its
  * captures the PSP did and did not undo, a voided one, `undone_by`, left out), against its refunds the PSP did and did
  * not undo (`settledSum`: one recorded FAILED that the PSP did after all at what it confirmed) plus `refundedOutside`
- * (what the PSP refunded outside the bridge and still stands, {@link refundedOutsideBridge}; default 0). The figures,
- * minor units of the order's currency, when the refunds exceed; `null` when they fit, or when what was captured is
- * unknown (the PSP decides, as for the refund check): a payment older than digests (`digest`: its dependents may not
- * all be registered, so the refund check sums none), an authorization no capture of ours was done at the PSP for (one
- * done and undone after still counts: what it took is known to be gone), whose refunds prove a capture outside the
- * bridge (its back office) of an amount the ledger never saw. Pure.
+ * (what the PSP refunded outside the bridge and still stands, {@link refundedOutsideBridge}; default 0).
+ *
+ * A capture still in flight ({@link capturesStillCollecting}) may have collected its money (a PSP refunding it is a sign it
+ * did): when captured plus every capture in flight covers the refunds, the reading is `undecided`, never an alarm.
+ *
+ * `beyond`, the figures (minor units of the order's currency), when the refunds exceed; null when they fit, are
+ * undecided, or when what was captured is unknown (the PSP decides, as for the refund check): a payment older than
+ * digests (`digest`: its dependents may not all be registered, so the refund check sums none), an authorization no
+ * capture of ours was done at the PSP for (one done and undone after still counts: what it took is known to be gone),
+ * whose refunds prove a capture outside the bridge (its back office) of an amount the ledger never saw. Pure.
  */
-export function refundedBeyondCaptured(auth: OperationRecord, dependents: readonly DependentSummary[], refundedOutside = 0): RefundedBeyondCaptured | null {
-  if (auth.digest === undefined) return null;
-  if (auth.command !== 'sale' && !dependents.some((d) => d.command === 'capture' && doneAtPsp(d))) return null;
+export function refundedBeyondCapturedReading(auth: OperationRecord, dependents: readonly DependentSummary[], refundedOutside = 0): RefundedBeyondReading {
+  if (auth.digest === undefined) return { beyond: null };
+  if (auth.command !== 'sale' && !dependents.some((d) => d.command === 'capture' && doneAtPsp(d))) return { beyond: null };
   const left = leftToRefund(auth, dependents, refundedOutside);
-  if (left === null || left >= 0) return null;
+  if (left === null || left >= 0) return { beyond: null };
   const capturedAmount = capturedToRefund(auth, dependents);
-  return {
+  const figures: RefundedBeyondCaptured = {
     capturedAmount,
     refundedAmount: capturedAmount - left,
     excessAmount: -left,
     currency: auth.payment.currency.toUpperCase(),
   };
+  const inFlight = capturesStillCollecting(dependents);
+  const couldCollect = inFlight.reduce((total, c) => total + c.amount, 0);
+  if (inFlight.length > 0 && capturedAmount + couldCollect >= figures.refundedAmount) return { beyond: null, undecided: { figures, inFlight } };
+  return { beyond: figures };
 }
 
 /**
- * {@link refundedBeyondCaptured} of `payment` (as done at the PSP, {@link asDoneAtPsp}) read from the ledger: its dependents (one read each) and what the
- * PSP refunded of it outside the bridge (one read of its adjustments). One PSP refund counts once: a
+ * The figures of {@link refundedBeyondCapturedReading} (`beyond`): refunds beyond what stands captured even counting
+ * every capture in flight; null when they fit, are undecided, or what was captured is unknown. Pure.
+ */
+export function refundedBeyondCaptured(auth: OperationRecord, dependents: readonly DependentSummary[], refundedOutside = 0): RefundedBeyondCaptured | null {
+  return refundedBeyondCapturedReading(auth, dependents, refundedOutside).beyond;
+}
+
+/**
+ * {@link refundedBeyondCapturedReading} of `payment` (as done at the PSP, {@link asDoneAtPsp}) read from the ledger: its
+ * dependents (one read each) and what the PSP refunded of it outside the bridge (one read of its adjustments). One PSP
+ * refund counts once: a
  * `refund_outside_bridge` naming the PSP reference of a refund of ours counted (its `gatewayReference`, or
  * `factReference`: the reference the late fact of a refund of ours names) is that refund, reported outside the bridge
  * while ours held no reference, and is left out. So is one of a converted payment in the PSP's currency stating the
@@ -1750,11 +1797,11 @@ export function refundedBeyondCaptured(auth: OperationRecord, dependents: readon
  * and which the webhook could not bound in another currency than the order's (`refundedAmount`, `unbounded`), so it
  * proves no refund beyond what was captured.
  */
-export async function refundedBeyondCapturedOf(
+export async function refundedBeyondCapturedReadingOf(
   payment: OperationRecord,
   ledger: Pick<Ledger, 'dependentsOf' | 'adjustmentsOfEach'>,
   factReference?: string,
-): Promise<RefundedBeyondCaptured | null> {
+): Promise<RefundedBeyondReading> {
   // As the refund check reads it: a sale held FAILED that the PSP did after all, at what the PSP then confirmed.
   const auth = asDoneAtPsp(payment);
   const [dependents, adjustments] = await Promise.all([ledger.dependentsOf(auth.id), ledger.adjustmentsOfEach([auth.id], OUTSIDE_REFUND_FIELDS)]);
@@ -1771,7 +1818,16 @@ export async function refundedBeyondCapturedOf(
     const [, amount, currency] = fields;
     return !(whole !== null && (currency ?? '').toUpperCase() === pspCurrency && Number(amount) >= whole);
   });
-  return refundedBeyondCaptured(auth, dependents, refundedOutsideBridge(auth, outside));
+  return refundedBeyondCapturedReading(auth, dependents, refundedOutsideBridge(auth, outside));
+}
+
+/** The figures of {@link refundedBeyondCapturedReadingOf} (`beyond`), or null. */
+export async function refundedBeyondCapturedOf(
+  payment: OperationRecord,
+  ledger: Pick<Ledger, 'dependentsOf' | 'adjustmentsOfEach'>,
+  factReference?: string,
+): Promise<RefundedBeyondCaptured | null> {
+  return (await refundedBeyondCapturedReadingOf(payment, ledger, factReference)).beyond;
 }
 
 /**

@@ -82,6 +82,8 @@ const psp = {
   voided: new Set<string>(),
   /** The next refund answered refused (400 INVALID_DATA) when its answer goes: it FAILS, nothing refunded. */
   refuseNextRefund: false,
+  /** The next capture answered 502 (its outcome unknown): left in flight, nothing taken here. */
+  dropNextCapture: false,
   /** What each merchant reference did, as the transaction search finds it (its status: VOIDED for a void done). */
   byReference: new Map<string, { id: string; submitTimeUtc: string; status: string }>(),
 };
@@ -128,6 +130,10 @@ beforeAll(async () => {
       }
       const capturing = /^\/pts\/v2\/payments\/(\d+)\/captures$/.exec(url);
       if (capturing) {
+        if (psp.dropNextCapture) {
+          psp.dropNextCapture = false;
+          return json(502, { reason: 'SYSTEM_ERROR' });
+        }
         const held = psp.held.get(capturing[1]) ?? 0;
         const asked = cents(money?.totalAmount);
         if (asked > held) return refused('EXCEEDS_AUTH_AMOUNT', 'Capture amount exceeds the amount held');
@@ -447,5 +453,52 @@ describe('a late refund fact that leaves the payment refunded beyond what stands
       refunded_beyond_captured: { captured_amount: 0, refunded_amount: 1500, excess_amount: 1500, currency: 'USD', suggested_action: 'contact_support' },
     });
     expect(await alarms('refund_outside_bridge')).toBe(before + 1);
+  });
+
+  it('a capture still in flight that would cover the refunds: no alarm, the reading kept undecided, an info line naming it', async () => {
+    const auth = await authorized();
+    const authOp = auth.payment.operation_reference!;
+    await delivered(naming('capture', auth, authOp, { amount: 3000 }));
+    // A second capture registered, not settled: it may have collected its 20.00 at the PSP already.
+    psp.dropNextCapture = true;
+    const inFlight = await record(naming('capture', auth, authOp, { amount: 2000 }));
+    expect(await service.deliver(inFlight)).toMatchObject({ kind: 'retry' });
+    expect((await ledger.get(inFlight))?.state).not.toMatch(/^(SUCCEEDED|FAILED)$/);
+    const before = await alarms('refund_outside_bridge');
+
+    const { adjustment } = await adjustments.recordAdjustment((await ledger.get(authOp))!, {
+      kind: 'refund_outside_bridge',
+      direction: 'debit',
+      amount: 4000,
+      currency: 'USD',
+      gateway: 'cybs',
+      pspReference: '6999999999999999999992',
+      pspEventId: `evt_outside_${authOp}`,
+      source: 'reconciliation',
+    });
+
+    expect(await adjustmentOfEvent(authOp, adjustment.id)).not.toHaveProperty('refunded_beyond_captured');
+    expect((await new AdjustmentStore(redis, config.redis.keyPrefix).get(adjustment.id))?.refundedBeyondCaptured).toBeUndefined();
+    expect(await alarms('refund_outside_bridge')).toBe(before);
+    const line = logs.lines.find((l) => l.includes('unless a capture in flight went through') && l.includes(authOp));
+    expect(line).toBeDefined();
+    expect(JSON.parse(line!)).toMatchObject({ level: 'info', captured_amount: 3000, refunded_amount: 4000, in_flight_amount: 2000 });
+    expect(JSON.parse(line!).captures_in_flight).toEqual([expect.stringContaining(inFlight)]);
+    expect(logs.lines.some((l) => l.includes('refunded beyond captured: a late refund fact') && l.includes(authOp))).toBe(false);
+
+    // A repeat of the fact says nothing either: the first reading (undecided) stands.
+    const again = await adjustments.recordAdjustment((await ledger.get(authOp))!, {
+      kind: 'refund_outside_bridge',
+      direction: 'debit',
+      amount: 4000,
+      currency: 'USD',
+      gateway: 'cybs',
+      pspReference: '6999999999999999999992',
+      pspEventId: `evt_outside_${authOp}`,
+      source: 'reconciliation',
+    });
+    expect(again.created).toBe(false);
+    expect(again.adjustment.refundedBeyondCaptured).toBeUndefined();
+    expect(logs.lines.filter((l) => l.includes('unless a capture in flight went through') && l.includes(authOp))).toHaveLength(1);
   });
 });

@@ -1,4 +1,9 @@
-import { refundedBeyondCaptured, refundedBeyondCapturedOf } from '../../../src/delivery/operation-context';
+import {
+  capturesStillCollecting,
+  refundedBeyondCaptured,
+  refundedBeyondCapturedOf,
+  refundedBeyondCapturedReading,
+} from '../../../src/delivery/operation-context';
 import { DependentSummary, OperationRecord, RecordedAdjustmentFields } from '../../../src/ledger/ledger';
 import { draftRecord } from '../../../src/ledger/record-fields';
 import { parseRate } from '../../../src/fx/exact-rate';
@@ -155,5 +160,44 @@ describe('refundedBeyondCaptured: confirmed refunds above what stands captured, 
       adjustmentsOfEach: async () => new Map([[sale.id, [{ id: 'a1', fields: ['refund_outside_bridge', '3000', 'USD', 'psp-ref-1'] }]]]),
     };
     expect(await refundedBeyondCapturedOf(sale, ledger)).toBeNull();
+  });
+});
+
+describe('refundedBeyondCaptured: a capture still in flight may have collected what the refunds gave back', () => {
+  const auth = op('authorize', 5000, { state: 'SUCCEEDED', digest: 'd' });
+  const late = refund('ref-1', 4000, { state: 'FAILED', succeededAfterFailure: true });
+
+  it.each(['RECEIVED', 'SENT', 'PENDING', 'ACTION_REQUIRED', 'UNKNOWN', 'UNRESOLVED'] as const)(
+    'a capture %s that would cover the excess: no alarm, undecided naming it',
+    (state) => {
+      const dependents = [capture('cap-1', 3000), capture('cap-2', 2000, { state }), late];
+      expect(refundedBeyondCaptured(auth, dependents)).toBeNull();
+      expect(refundedBeyondCapturedReading(auth, dependents)).toEqual({
+        beyond: null,
+        undecided: {
+          figures: { capturedAmount: 3000, refundedAmount: 4000, excessAmount: 1000, currency: 'USD' },
+          inFlight: [{ id: 'cap-2', state, amount: 2000 }],
+        },
+      });
+    },
+  );
+
+  it('a capture FAILED that its PSP retries itself (held for its retry) counts as in flight', () => {
+    const dependents = [capture('cap-1', 3000), capture('cap-2', 2000, { state: 'FAILED', heldForPspRetry: true }), late];
+    expect(refundedBeyondCaptured(auth, dependents)).toBeNull();
+  });
+
+  it('the refunds beyond even counting every capture in flight: the alarm, figures as they stand captured', () => {
+    const dependents = [capture('cap-1', 3000), capture('cap-2', 500, { state: 'PENDING' }), capture('cap-3', 400, { state: 'UNKNOWN' }), late];
+    expect(refundedBeyondCapturedReading(auth, dependents)).toEqual({
+      beyond: { capturedAmount: 3000, refundedAmount: 4000, excessAmount: 1000, currency: 'USD' },
+    });
+  });
+
+  it('a capture FAILED (not retried) or undone is no capture in flight', () => {
+    expect(refundedBeyondCaptured(auth, [capture('cap-1', 3000), capture('cap-2', 2000, { state: 'FAILED' }), late])).toMatchObject({ excessAmount: 1000 });
+    expect(
+      capturesStillCollecting([capture('cap-1', 3000, { undone: true }), capture('cap-2', 2000, { state: 'FAILED' }), refund('ref-2', 10, { state: 'SENT' })]),
+    ).toEqual([]);
   });
 });
