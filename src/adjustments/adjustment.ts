@@ -301,7 +301,10 @@ export interface AdjustmentRecord {
  * (`leftToRefund` in src/delivery/operation-context.ts, below 0).
  */
 export interface RefundedBeyondCaptured {
-  /** What stands captured: a sale's amount unless undone, else its captures the PSP did and did not undo (voided ones left out). */
+  /**
+   * What stands captured: a sale's amount unless undone (by a void or a failure of its capture; not by its PSP's
+   * cancel-or-refund, a refund), else its captures the PSP did and did not undo (voided ones left out).
+   */
   capturedAmount: number;
   /** What its refunds gave back: those of ours the PSP did and did not undo, and those it made outside the bridge standing. */
   refundedAmount: number;

@@ -1714,6 +1714,29 @@ export function leftToRefund(auth: OperationRecord, dependents: readonly Depende
   return capturedToRefund(auth, dependents) - settledSum(dependents, 'refund') - refundedOutside;
 }
 
+/**
+ * The `reason` of the `capture_failed` adjustment the webhook records for a sale its PSP cancelled-or-refunded itself
+ * (`webhooks/psp-reversal.ts`, `reversalAsFailure`: the outcome's `gatewayStatus`, Adyen's event code). Of a sale
+ * captured, Adyen's `CANCEL_OR_REFUND` is a refund at the PSP (of what was left to refund), not a capture that failed.
+ */
+export const PSP_CANCEL_OR_REFUND_REASON = 'CANCEL_OR_REFUND';
+
+/**
+ * Whether sale `auth` is marked undone (`undoneBy`) by its PSP's cancel-or-refund rather than by a void of ours or a
+ * failure of its capture: `undoneBy` is no void's (`undoneByVoid`), and names among `recorded` (the sale's adjustments,
+ * {@link REFUNDED_BEYOND_FIELDS}) a `capture_failed` whose reason is {@link PSP_CANCEL_OR_REFUND_REASON}. Its money went
+ * back by a refund at the PSP. Adyen cancels a sale not captured and refunds one captured: of one not captured no
+ * refund was done at the PSP either, so reading it as captured can hide no refund beyond. A sale undone by a
+ * `CANCELLATION` (never captured) or any other `capture_failed` is not. Pure.
+ */
+export function saleUndoneByPspRefund(auth: OperationRecord, recorded: readonly RecordedAdjustmentFields[]): boolean {
+  if (auth.command !== 'sale' || auth.undoneBy === undefined || auth.undoneByVoid === auth.undoneBy) return false;
+  const reason = REFUNDED_BEYOND_FIELDS.indexOf('reason');
+  return recorded.some(
+    ({ id, fields }) => id === auth.undoneBy && fields[0] === 'capture_failed' && (fields[reason] ?? '').toUpperCase() === PSP_CANCEL_OR_REFUND_REASON,
+  );
+}
+
 /** A capture of the payment whose money may still reach it: in flight, or FAILED and retried by its PSP itself. */
 export interface CaptureInFlight {
   id: string;
@@ -1751,6 +1774,12 @@ export interface RefundedBeyondReading {
  * not undo (`settledSum`: one recorded FAILED that the PSP did after all at what it confirmed) plus `refundedOutside`
  * (what the PSP refunded outside the bridge and still stands, {@link refundedOutsideBridge}; default 0).
  *
+ * What lowers what stands captured is money that went back without a refund: a capture or sale undone by a void of ours
+ * (`undone_by_void`) or by the PSP's failure of the capture (`capture_failed`). A sale its PSP cancelled-or-refunded
+ * (`undoneByRefund`, {@link saleUndoneByPspRefund}) is not: that money went back by a refund at the PSP, of what was
+ * left to refund and never more, so the sale counts as captured at its amount and that refund-back on neither side
+ * (counted on both, it cancels out); refunds of ours made before it are then no refund beyond.
+ *
  * A capture still in flight ({@link capturesStillCollecting}) may have collected its money (a PSP refunding it is a sign it
  * did): when captured plus every capture in flight covers the refunds, the reading is `undecided`, never an alarm.
  *
@@ -1760,12 +1789,19 @@ export interface RefundedBeyondReading {
  * capture of ours was done at the PSP for (one done and undone after still counts: what it took is known to be gone),
  * whose refunds prove a capture outside the bridge (its back office) of an amount the ledger never saw. Pure.
  */
-export function refundedBeyondCapturedReading(auth: OperationRecord, dependents: readonly DependentSummary[], refundedOutside = 0): RefundedBeyondReading {
+export function refundedBeyondCapturedReading(
+  auth: OperationRecord,
+  dependents: readonly DependentSummary[],
+  refundedOutside = 0,
+  undoneByRefund = false,
+): RefundedBeyondReading {
   if (auth.digest === undefined) return { beyond: null };
   if (auth.command !== 'sale' && !dependents.some((d) => d.command === 'capture' && doneAtPsp(d))) return { beyond: null };
-  const left = leftToRefund(auth, dependents, refundedOutside);
+  // Undone by the PSP's refund: captured still, its refund-back counted on neither side.
+  const standing: OperationRecord = undoneByRefund && auth.command === 'sale' ? { ...auth, undoneBy: undefined } : auth;
+  const left = leftToRefund(standing, dependents, refundedOutside);
   if (left === null || left >= 0) return { beyond: null };
-  const capturedAmount = capturedToRefund(auth, dependents);
+  const capturedAmount = capturedToRefund(standing, dependents);
   const figures: RefundedBeyondCaptured = {
     capturedAmount,
     refundedAmount: capturedAmount - left,
@@ -1782,14 +1818,19 @@ export function refundedBeyondCapturedReading(auth: OperationRecord, dependents:
  * The figures of {@link refundedBeyondCapturedReading} (`beyond`): refunds beyond what stands captured even counting
  * every capture in flight; null when they fit, are undecided, or what was captured is unknown. Pure.
  */
-export function refundedBeyondCaptured(auth: OperationRecord, dependents: readonly DependentSummary[], refundedOutside = 0): RefundedBeyondCaptured | null {
-  return refundedBeyondCapturedReading(auth, dependents, refundedOutside).beyond;
+export function refundedBeyondCaptured(
+  auth: OperationRecord,
+  dependents: readonly DependentSummary[],
+  refundedOutside = 0,
+  undoneByRefund = false,
+): RefundedBeyondCaptured | null {
+  return refundedBeyondCapturedReading(auth, dependents, refundedOutside, undoneByRefund).beyond;
 }
 
 /**
  * {@link refundedBeyondCapturedReading} of `payment` (as done at the PSP, {@link asDoneAtPsp}) read from the ledger: its
- * dependents (one read each) and what the PSP refunded of it outside the bridge (one read of its adjustments). One PSP
- * refund counts once: a
+ * dependents (one read each) and its adjustments (one read): what the PSP refunded of it outside the bridge, and
+ * whether a sale's undoing was its PSP's cancel-or-refund ({@link saleUndoneByPspRefund}). One PSP refund counts once: a
  * `refund_outside_bridge` naming the PSP reference of a refund of ours counted (its `gatewayReference`, or
  * `factReference`: the reference the late fact of a refund of ours names) is that refund, reported outside the bridge
  * while ours held no reference, and is left out. So is one of a converted payment in the PSP's currency stating the
@@ -1804,21 +1845,22 @@ export async function refundedBeyondCapturedReadingOf(
 ): Promise<RefundedBeyondReading> {
   // As the refund check reads it: a sale held FAILED that the PSP did after all, at what the PSP then confirmed.
   const auth = asDoneAtPsp(payment);
-  const [dependents, adjustments] = await Promise.all([ledger.dependentsOf(auth.id), ledger.adjustmentsOfEach([auth.id], OUTSIDE_REFUND_FIELDS)]);
+  const [dependents, adjustments] = await Promise.all([ledger.dependentsOf(auth.id), ledger.adjustmentsOfEach([auth.id], REFUNDED_BEYOND_FIELDS)]);
   const ours = new Set(dependents.filter((d) => settled(d, 'refund') && d.gatewayReference !== undefined).map((d) => d.gatewayReference));
   if (factReference !== undefined) ours.add(factReference);
   const reference = OUTSIDE_REFUND_FIELDS.indexOf('psp_reference');
   const lock = fxLockOf(auth);
   const pspCurrency = lock?.to.currency.toUpperCase();
   const whole = pspCurrency === undefined ? null : amountIn(auth, pspCurrency);
-  const outside = (adjustments.get(auth.id) ?? []).filter(({ fields }) => {
+  const recorded = adjustments.get(auth.id) ?? [];
+  const outside = recorded.filter(({ fields }) => {
     if (fields[0] !== 'refund_outside_bridge') return true;
     const named = fields[reference];
     if (named && ours.has(named)) return false;
     const [, amount, currency] = fields;
     return !(whole !== null && (currency ?? '').toUpperCase() === pspCurrency && Number(amount) >= whole);
   });
-  return refundedBeyondCapturedReading(auth, dependents, refundedOutsideBridge(auth, outside));
+  return refundedBeyondCapturedReading(auth, dependents, refundedOutsideBridge(auth, outside), saleUndoneByPspRefund(auth, recorded));
 }
 
 /** The figures of {@link refundedBeyondCapturedReadingOf} (`beyond`), or null. */
@@ -1901,6 +1943,12 @@ function heldForRetry(d: DependentSummary, command: 'capture' | 'refund'): boole
 
 /** The adjustment fields {@link refundedOutsideBridge} reads, in this order. */
 export const OUTSIDE_REFUND_FIELDS = ['kind', 'amount', 'currency', 'psp_reference'] as const;
+
+/**
+ * The adjustment fields {@link refundedBeyondCapturedReadingOf} reads of the payment's adjustments:
+ * {@link OUTSIDE_REFUND_FIELDS} (what {@link refundedOutsideBridge} reads, in its places) and `reason`.
+ */
+export const REFUNDED_BEYOND_FIELDS = [...OUTSIDE_REFUND_FIELDS, 'reason'] as const;
 
 /**
  * What the PSP refunded of payment `auth` that no refund of the bridge asked for (its `refund_outside_bridge`

@@ -3,6 +3,7 @@ import {
   refundedBeyondCaptured,
   refundedBeyondCapturedOf,
   refundedBeyondCapturedReading,
+  saleUndoneByPspRefund,
 } from '../../../src/delivery/operation-context';
 import { DependentSummary, OperationRecord, RecordedAdjustmentFields } from '../../../src/ledger/ledger';
 import { draftRecord } from '../../../src/ledger/record-fields';
@@ -199,5 +200,44 @@ describe('refundedBeyondCaptured: a capture still in flight may have collected w
     expect(
       capturesStillCollecting([capture('cap-1', 3000, { undone: true }), capture('cap-2', 2000, { state: 'FAILED' }), refund('ref-2', 10, { state: 'SENT' })]),
     ).toEqual([]);
+  });
+});
+
+describe("refundedBeyondCaptured: a sale undone by its PSP's cancel-or-refund went back by a refund, not a capture that never happened", () => {
+  const sale = op('sale', 5000, { state: 'SUCCEEDED', digest: 'd', undoneBy: 'adj-cor' });
+  // Refunds of ours made before Adyen cancelled-or-refunded the rest; then a refund recorded FAILED done after all.
+  const dependents = [refund('ref-1', 2000), refund('ref-2', 1000, { state: 'FAILED', succeededAfterFailure: true })];
+  // The sale's adjustments as `adjustmentsOfEach` reads them (kind, amount, currency, psp_reference, reason).
+  const reversal = (reason: string): RecordedAdjustmentFields => ({ id: 'adj-cor', fields: ['capture_failed', '5000', 'USD', 'psp-cor-1', reason] });
+  const ledgerOf = (s: OperationRecord, recorded: RecordedAdjustmentFields[]) => ({
+    dependentsOf: async () => dependents,
+    adjustmentsOfEach: async () => new Map([[s.id, recorded]]),
+  });
+
+  it('undone by a CANCEL_OR_REFUND capture_failed: captured at its amount, the refunds of ours made before fit', async () => {
+    expect(await refundedBeyondCapturedOf(sale, ledgerOf(sale, [reversal('CANCEL_OR_REFUND')]))).toBeNull();
+    expect(refundedBeyondCaptured(sale, dependents, 0, true)).toBeNull();
+    // Refunds above the sale's amount are beyond all the same.
+    expect(refundedBeyondCaptured(sale, [...dependents, refund('ref-3', 2500)], 0, true)).toEqual({
+      capturedAmount: 5000,
+      refundedAmount: 5500,
+      excessAmount: 500,
+      currency: 'USD',
+    });
+  });
+
+  it('undone by a void of ours, a CANCELLATION or a failure of its capture: nothing stands captured, the alarm', async () => {
+    const byVoid = { ...sale, undoneBy: 'cancel-1', undoneByVoid: 'cancel-1' };
+    expect(await refundedBeyondCapturedOf(byVoid, ledgerOf(byVoid, [reversal('CANCEL_OR_REFUND')]))).toMatchObject({ capturedAmount: 0, excessAmount: 3000 });
+    expect(await refundedBeyondCapturedOf(sale, ledgerOf(sale, [reversal('CANCELLATION')]))).toMatchObject({ capturedAmount: 0, excessAmount: 3000 });
+    expect(await refundedBeyondCapturedOf(sale, ledgerOf(sale, [reversal('Insufficient balance')]))).toMatchObject({ capturedAmount: 0, excessAmount: 3000 });
+  });
+
+  it('saleUndoneByPspRefund: only the capture_failed its undone mark names, reason CANCEL_OR_REFUND, not a void', () => {
+    expect(saleUndoneByPspRefund(sale, [reversal('cancel_or_refund')])).toBe(true);
+    expect(saleUndoneByPspRefund(sale, [{ ...reversal('CANCEL_OR_REFUND'), id: 'adj-other' }])).toBe(false);
+    expect(saleUndoneByPspRefund(sale, [{ id: 'adj-cor', fields: ['refund_failed', '5000', 'USD', 'psp-cor-1', 'CANCEL_OR_REFUND'] }])).toBe(false);
+    expect(saleUndoneByPspRefund({ ...sale, undoneByVoid: 'adj-cor' }, [reversal('CANCEL_OR_REFUND')])).toBe(false);
+    expect(saleUndoneByPspRefund({ ...sale, undoneBy: undefined }, [reversal('CANCEL_OR_REFUND')])).toBe(false);
   });
 });
