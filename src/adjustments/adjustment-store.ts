@@ -1106,7 +1106,9 @@ function fromHash(h: Record<string, string>): AdjustmentRecord {
   };
 }
 
-function refundedBeyondOf(stored: string | undefined): { refundedBeyondCaptured?: RefundedBeyondCaptured } {
+function refundedBeyondOf(stored: string | undefined): { refundedBeyondCaptured?: RefundedBeyondCaptured; refundedBeyondUndecided?: true } {
+  // Undecided is read back as such, not as fit: ops show marks it (`AdjustmentRecord.refundedBeyondUndecided`).
+  if (stored === REFUNDS_UNDECIDED) return { refundedBeyondUndecided: true };
   const read = stored === undefined ? undefined : parseRefundedBeyond(stored);
   return read === undefined ? {} : { refundedBeyondCaptured: read };
 }

@@ -293,6 +293,12 @@ export interface AdjustmentRecord {
    * undone): the figures found right after it was recorded (`AdjustmentRecorder`), kept once. Absent otherwise.
    */
   refundedBeyondCaptured?: RefundedBeyondCaptured;
+  /**
+   * A late refund fact whose first reading found its payment's refunds above what stands captured, within what captures
+   * still in flight would add (kept `undecided`): no alarm was raised, and none is raised later on its own; shown so an
+   * operator checks those captures' outcome (one FAILED for good leaves the money given back twice). Absent otherwise.
+   */
+  refundedBeyondUndecided?: true;
 }
 
 /**

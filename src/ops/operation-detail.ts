@@ -139,7 +139,8 @@ export type OperationMarkKind =
   | 'parked'
   | 'orphan_dry_run'
   | 'orphan_nothing_left'
-  | 'refunded_beyond_captured';
+  | 'refunded_beyond_captured'
+  | 'refunded_beyond_undecided';
 
 /**
  * A mark the bridge put on the operation's record (or a decision it recorded on it) that changes what its state
@@ -187,6 +188,8 @@ export interface AdjustmentView {
    * the figures when it was recorded, integer minor units of `currency` (the order's).
    */
   refundedBeyondCaptured?: { capturedAmount: number; refundedAmount: number; excessAmount: number; currency: string };
+  /** A late refund fact read undecided when recorded: refunds above what stands captured unless a capture in flight went through. */
+  refundedBeyondUndecided?: true;
 }
 
 /** One operation with all an on-call operator needs to judge it, in the order it is read. */
@@ -319,8 +322,20 @@ function outcomeMarks(record: OperationRecord, byId: ReadonlyMap<string, Adjustm
  * adjustment): money given back twice, for a person to settle with the PSP.
  */
 function refundedBeyondMarks(adjustments: readonly AdjustmentRecord[]): OperationMark[] {
-  return adjustments.flatMap((a) => {
+  return adjustments.flatMap((a): OperationMark[] => {
     const beyond = a.refundedBeyondCaptured;
+    // No alarm was raised and none follows on its own: without a mark an undecided reading looks like one that fit.
+    if (beyond === undefined && a.refundedBeyondUndecided === true) {
+      return [
+        {
+          kind: 'refunded_beyond_undecided' as const,
+          at: a.recordedAt,
+          source: adjustmentSource(a),
+          text: `refunds above what stands captured after this ${a.kind}, unless a capture in flight then went through: check those captures; one FAILED for good leaves money given back twice, contact the PSP`,
+          ref: a.id,
+        },
+      ];
+    }
     if (beyond === undefined) return [];
     return [
       {
@@ -474,6 +489,7 @@ function adjustmentView(a: AdjustmentRecord): AdjustmentView {
     ...(a.refundedBeyondCaptured !== undefined
       ? { refundedBeyondCaptured: { ...a.refundedBeyondCaptured, currency: redactText(a.refundedBeyondCaptured.currency) } }
       : {}),
+    ...(a.refundedBeyondUndecided === true ? { refundedBeyondUndecided: true as const } : {}),
   };
 }
 

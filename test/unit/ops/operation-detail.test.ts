@@ -330,4 +330,22 @@ describe('the operator detail of one operation', () => {
     expect(detailText(d)).toContain('refunded_beyond_captured');
     expect(lookupPage({ base: '/console' }, 'op-cap-1', [d])).toContain('data-mark="refunded_beyond_captured"');
   });
+
+  it('shows a late refund fact read undecided (only a capture in flight would cover the refunds) as a mark of its own, no alarm figures', () => {
+    const d = operationDetail({
+      record: record({ command: 'refund', succeededAfterFailure: { by: 'adj_late', amount: 2000, currency: 'EUR' } }),
+      adjustments: [adjustment({ direction: 'debit', amount: 2000, refundedBeyondUndecided: true })],
+      history: [],
+    });
+    expect(d.marks.find((m) => m.kind === 'refunded_beyond_captured')).toBeUndefined();
+    expect(d.marks.find((m) => m.kind === 'refunded_beyond_undecided')).toMatchObject({
+      kind: 'refunded_beyond_undecided',
+      at: T0 + 6 * MIN,
+      ref: 'adj_late',
+      text: expect.stringContaining('capture in flight'),
+    });
+    expect(d.adjustments[0].refundedBeyondUndecided).toBe(true);
+    expect(d.adjustments[0]).not.toHaveProperty('refundedBeyondCaptured');
+    expect(lookupPage({ base: '/console' }, 'op-cap-1', [d])).toContain('data-mark="refunded_beyond_undecided"');
+  });
 });
