@@ -12,6 +12,7 @@ import {
   AdjustmentRecord,
   AdjustmentSource,
   MoneyDirection,
+  RefundedBeyondCaptured,
   SUCCEEDED_AFTER_FAILURE_FIELD,
   UNDONE_FIELD,
   commandsMarkedDoneBy,
@@ -377,6 +378,53 @@ export const FAILED_AGAIN_FIELD = 'failed_again_by';
 export const SUPERSEDED_FIELD = 'superseded_by';
 
 /**
+ * The field of a late refund fact's adjustment holding what its payment stood at when it was recorded, refunded beyond
+ * what stands captured (`AdjustmentRecord.refundedBeyondCaptured`, JSON), or {@link REFUNDS_FIT} when they fit, or
+ * {@link REFUNDS_UNDECIDED} when only captures in flight would cover them: written once, after the adjustment and before
+ * its event, by `recordRefundedBeyondCapturedOnce`.
+ */
+export const REFUNDED_BEYOND_CAPTURED_FIELD = 'refunded_beyond_captured';
+
+/**
+ * {@link REFUNDED_BEYOND_CAPTURED_FIELD} of a fact whose first reading found the refunds fit: kept too, so a repeat
+ * (its event sent saying nothing) never says later what the payment came to after other facts.
+ */
+const REFUNDS_FIT = 'fit';
+
+/**
+ * {@link REFUNDED_BEYOND_CAPTURED_FIELD} of a fact whose first reading found the refunds above what stands captured but
+ * within what captures still in flight would add (`undecided`): no alarm, and kept so, as `fit` is.
+ */
+const REFUNDS_UNDECIDED = 'undecided';
+
+// Keeps on an adjustment (`adjustment`) the figures of its payment refunded beyond captured (`field` = `value`), unless it
+// holds some already. Returns {1, value} when written now, {0, the figures held} when held already, {-1} when there is
+// no such adjustment.
+const REFUNDED_BEYOND_SCRIPT = new LuaScript(
+  luaInputs(['adjustment'], ['field', 'value']),
+  `
+if redis.call('EXISTS', K.adjustment) == 0 then return {-1} end
+if redis.call('HSETNX', K.adjustment, A.field, A.value) == 1 then return {1, A.value} end
+return {0, redis.call('HGET', K.adjustment, A.field)}
+`,
+);
+
+/** Stored figures of a payment refunded beyond captured, read; undefined when they do not read as such. */
+function parseRefundedBeyond(stored: string): RefundedBeyondCaptured | undefined {
+  let v: unknown;
+  try {
+    v = JSON.parse(stored);
+  } catch {
+    return undefined;
+  }
+  if (v === null || typeof v !== 'object') return undefined;
+  const f = v as Record<string, unknown>;
+  const int = (x: unknown): x is number => typeof x === 'number' && Number.isSafeInteger(x);
+  if (!int(f.capturedAmount) || !int(f.refundedAmount) || !int(f.excessAmount) || typeof f.currency !== 'string') return undefined;
+  return { capturedAmount: f.capturedAmount, refundedAmount: f.refundedAmount, excessAmount: f.excessAmount, currency: f.currency };
+}
+
+/**
  * The field of an adjustment naming the id earlier releases gave the notification it was recorded from
  * (`AdjustmentInput.formerPspEventId`), so that a notification still queued under that id finds it.
  */
@@ -738,6 +786,30 @@ export class AdjustmentStore {
   }
 
   /**
+   * Keeps on adjustment `adjustmentId` of `operationId` the reading of its payment refunded beyond what stands captured
+   * (`REFUNDED_BEYOND_CAPTURED_FIELD`; `found` null: the refunds fit; `undecided`: only captures in flight would cover
+   * them), once: the first reading stands, so a repeat of the fact says what was found when it was first recorded,
+   * which its event said.
+   * @returns whether it was written now, and the figures the adjustment holds (undefined: the first reading found the
+   *   refunds fit, or undecided); null when there is no such adjustment.
+   */
+  async recordRefundedBeyondCapturedOnce(
+    operationId: string,
+    adjustmentId: string,
+    found: RefundedBeyondCaptured | null | 'undecided',
+  ): Promise<{ recorded: boolean; held: RefundedBeyondCaptured | undefined } | null> {
+    const shard = await shardOfOperation(this.redis, this.prefix, operationId);
+    if (shard === null) return null;
+    const [status, stored] = (await REFUNDED_BEYOND_SCRIPT.run(this.redis, {
+      keys: { adjustment: this.shards[shard].adjustment(adjustmentId) },
+      args: { field: REFUNDED_BEYOND_CAPTURED_FIELD, value: found === null ? REFUNDS_FIT : found === 'undecided' ? REFUNDS_UNDECIDED : JSON.stringify(found) },
+    })) as [number, string?];
+    if (status === -1) return null;
+    if (status === 1) return { recorded: true, held: found === null || found === 'undecided' ? undefined : found };
+    return { recorded: false, held: stored === undefined ? undefined : parseRefundedBeyond(stored) };
+  }
+
+  /**
    * The captures and sales holding a re-capture (`holdRecapture`) since `before` (epoch ms) or earlier, oldest first,
    * at most `limit`, from every shard: with `indexes` = `due` only those not surfaced yet (the index of held
    * re-captures: the wait's due read, which surfaced ones, kept apart, never crowd out), else surfaced ones too. One
@@ -1030,5 +1102,13 @@ function fromHash(h: Record<string, string>): AdjustmentRecord {
     ...(h.occurred_at !== undefined ? { occurredAt: num(h.occurred_at) } : {}),
     ...(h[FAILED_AGAIN_FIELD] !== undefined ? { failedAgainBy: h[FAILED_AGAIN_FIELD] } : {}),
     ...(h[SUPERSEDED_FIELD] !== undefined ? { supersededBy: h[SUPERSEDED_FIELD] } : {}),
+    ...refundedBeyondOf(h[REFUNDED_BEYOND_CAPTURED_FIELD]),
   };
+}
+
+function refundedBeyondOf(stored: string | undefined): { refundedBeyondCaptured?: RefundedBeyondCaptured; refundedBeyondUndecided?: true } {
+  // Undecided is read back as such, not as fit: ops show marks it (`AdjustmentRecord.refundedBeyondUndecided`).
+  if (stored === REFUNDS_UNDECIDED) return { refundedBeyondUndecided: true };
+  const read = stored === undefined ? undefined : parseRefundedBeyond(stored);
+  return read === undefined ? {} : { refundedBeyondCaptured: read };
 }

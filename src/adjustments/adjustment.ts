@@ -287,6 +287,36 @@ export interface AdjustmentRecord {
    * success is the PSP's later word. Absent otherwise.
    */
   supersededBy?: string;
+  /**
+   * A late refund fact (a refund recorded FAILED that the PSP did after all, a refund it made outside the bridge) that
+   * left its payment with more refunded, as the PSP confirmed, than stands captured (a void of the capture, a capture
+   * undone): the figures found right after it was recorded (`AdjustmentRecorder`), kept once. Absent otherwise.
+   */
+  refundedBeyondCaptured?: RefundedBeyondCaptured;
+  /**
+   * A late refund fact whose first reading found its payment's refunds above what stands captured, within what captures
+   * still in flight would add (kept `undecided`): no alarm was raised, and none is raised later on its own; shown so an
+   * operator checks those captures' outcome (one FAILED for good leaves the money given back twice). Absent otherwise.
+   */
+  refundedBeyondUndecided?: true;
+}
+
+/**
+ * A payment whose confirmed refunds exceed what stands captured of it, minor units of the order's currency: the money
+ * given back twice (`excessAmount` = `refundedAmount` − `capturedAmount`, above 0). The refund check's own sums
+ * (`leftToRefund` in src/delivery/operation-context.ts, below 0).
+ */
+export interface RefundedBeyondCaptured {
+  /**
+   * What stands captured: a sale's amount unless undone (by a void or a failure of its capture; not by its PSP's
+   * cancel-or-refund, a refund), else its captures the PSP did and did not undo (voided ones left out).
+   */
+  capturedAmount: number;
+  /** What its refunds gave back: those of ours the PSP did and did not undo, and those it made outside the bridge standing. */
+  refundedAmount: number;
+  excessAmount: number;
+  /** The order's currency (ISO 4217, upper case). */
+  currency: string;
 }
 
 export type AdjustmentSource = 'webhook' | 'reconciliation';

@@ -10,7 +10,8 @@ import { laterInPspTime } from '../gateways/psp-time';
 import { Logger } from '../logging/logger';
 import { counter } from '../metrics/metrics-registry';
 import { capturesUndone } from './authorization-metrics';
-import { AdjustmentKind, AdjustmentRecord, commandsUndoneBy, needsAttention, releasesHold } from '../adjustments/adjustment';
+import { AdjustmentKind, AdjustmentRecord, RefundedBeyondCaptured, commandsUndoneBy, needsAttention, releasesHold } from '../adjustments/adjustment';
+import { refundedBeyondCapturedReadingOf } from './operation-context';
 import { AdjustmentInput, AdjustmentStore, HeldRecapture, HoldRecaptureResult, RecordedAdjustment } from '../adjustments/adjustment-store';
 
 const adjustmentsTotal = counter(
@@ -85,6 +86,16 @@ export const adjustmentsFoundUnderOtherId = counter(
   ['gateway', 'kind'],
 );
 
+/**
+ * Late refund facts that left their payment with more refunded, as the PSP confirmed, than stands captured: money given
+ * back twice (a capture voided, then a refund recorded FAILED that the PSP did after all). `cause`: the fact's kind.
+ */
+const refundedBeyondCapturedTotal = counter(
+  'pb_refunded_beyond_captured_total',
+  "Late refund facts (a refund recorded FAILED that the PSP did after all: succeeded_after_failure; a refund it made outside the bridge: refund_outside_bridge) recorded while they left their payment's confirmed refunds above what stands captured (a capture voided or undone): money given back twice, said on the adjustment event (refunded_beyond_captured, contact_support), by gateway and cause (the fact's kind)",
+  ['gateway', 'cause'],
+);
+
 /** Commands whose success closes the authorization they act on, and whose success after failure then does too. */
 const CLOSING_AFTER_FAILURE: ReadonlySet<string> = new Set(['capture', 'cancel']);
 
@@ -131,7 +142,14 @@ export class AdjustmentRecorder {
        */
       ledger: Pick<
         Ledger,
-        'releaseAuthorization' | 'closeAuthorization' | 'get' | 'authorizationByReference' | 'recordCancelEffectOnce' | 'unindexHeldForPspRetry'
+        | 'releaseAuthorization'
+        | 'closeAuthorization'
+        | 'get'
+        | 'authorizationByReference'
+        | 'recordCancelEffectOnce'
+        | 'unindexHeldForPspRetry'
+        | 'dependentsOf'
+        | 'adjustmentsOfEach'
       >;
       logger: Logger;
     },
@@ -222,7 +240,10 @@ export class AdjustmentRecorder {
     // A cancel the PSP did after all: what it did (voided a capture, or released the hold) is recorded before its event, which says it.
     const reported =
       adjustment.kind === 'succeeded_after_failure' && op.state === 'FAILED' && op.command === 'cancel' ? await this.lateCancel(op, adjustment, now) : op;
-    await recorder.emit(adjustmentEvent(reported, adjustment, config));
+    // What the fact left of the payment: refunded beyond captured is said on its event (read after the record, below).
+    const beyond = await this.refundedBeyondCaptured(op, adjustment, result);
+    const said: AdjustmentRecord = beyond === undefined ? adjustment : { ...adjustment, refundedBeyondCaptured: beyond };
+    await recorder.emit(adjustmentEvent(reported, said, config));
     // After the adjustment and on every call, so a repeat after a crash in between completes it.
     if (releases) await this.deps.ledger.releaseAuthorization(op.id);
     // A capture or refund held for the PSP's own retry that the PSP has now done: no longer held, no longer watched.
@@ -233,7 +254,82 @@ export class AdjustmentRecorder {
       await this.closeAfterFailure(op, adjustment, created);
     }
     if (commandsUndoneBy(adjustment.kind).includes(op.command)) await this.reportHeldRecapture(op, adjustment, result.superseded === 'held', now);
-    return result;
+    return said === adjustment ? result : { ...result, adjustment: said };
+  }
+
+  /**
+   * Whether late refund fact `adjustment` of `op`, just recorded (`result`), left its payment with more refunded, as the
+   * PSP confirmed, than stands captured (`refundedBeyondCapturedReadingOf`: the refund check's own sums): the figures,
+   * kept on the adjustment once, before its event, as is a reading that found the refunds fit or undecided (above what
+   * stands captured, within what captures still in flight would add: no alarm, an info line naming those captures)
+   * (the first reading stands, so a repeat says what the first found, which the event said); on the first reading an
+   * error line and `pb_refunded_beyond_captured_total`. The fact is recorded as the PSP said it whatever this finds: an
+   * alarm, not a guard. Read only for a fact that counts as given back: a refund's `succeeded_after_failure` that
+   * counted it (or counts it still, on a repeat), a payment's `refund_outside_bridge`.
+   *
+   * Read after the record step, not in it: the sums span the authorization and every dependent of it, which may live in
+   * other shards (docs/ARCHITECTURE.md, "Key layout"), and the record script reads only the operation's own record and
+   * adjustments. The read comes after the fact is committed, so it always counts the fact (unless a later fact undid it:
+   * then nothing is beyond any more), and every other write that moves the sums (a dependent's outcome, an undone or
+   * redone mark, an adjustment) is atomic on its own: the read sees each whole, before or after. A fact that lands
+   * between the record and the read is counted too: it is the payment as it stands after this fact that is said.
+   */
+  private async refundedBeyondCaptured(
+    op: OperationRecord,
+    adjustment: AdjustmentRecord,
+    result: RecordedAdjustment,
+  ): Promise<RefundedBeyondCaptured | undefined> {
+    if (adjustment.refundedBeyondCaptured !== undefined) return adjustment.refundedBeyondCaptured;
+    if (!givesBack(op, adjustment, result)) return undefined;
+    const authId = AUTHORIZING.has(op.command) ? op.id : await this.authorizationActedOn(op);
+    const auth = authId === null ? null : authId === op.id ? op : await this.deps.ledger.get(authId);
+    if (auth === null) return undefined;
+    // A refund's late fact names its PSP refund, which a refund_outside_bridge may have reported already: counted once.
+    const factReference = op.command === 'refund' ? adjustment.pspReference : undefined;
+    const reading = await refundedBeyondCapturedReadingOf(auth, this.deps.ledger, factReference);
+    const { undecided } = reading;
+    // Kept when the refunds fit too (or only captures in flight would cover them): a repeat after the event was sent
+    // saying nothing must not say it later.
+    const kept = await this.deps.store.recordRefundedBeyondCapturedOnce(op.id, adjustment.id, undecided !== undefined ? 'undecided' : reading.beyond);
+    if (kept?.recorded === true && undecided !== undefined) {
+      // No alarm: a capture in flight may have collected the money (the PSP refunding is a sign it did); an operator
+      // sees which, and the capture's own outcome settles it.
+      this.deps.logger.info(
+        'refunded beyond captured unless a capture in flight went through: a late refund fact leaves refunds above what stands captured, within what the captures in flight would add; no alarm',
+        {
+          ...adjustmentFields(op, adjustment),
+          command: op.command,
+          authorization_id: auth.id,
+          source: adjustment.source,
+          captured_amount: undecided.figures.capturedAmount,
+          refunded_amount: undecided.figures.refundedAmount,
+          order_currency: undecided.figures.currency,
+          captures_in_flight: undecided.inFlight.map((c) => `${c.id} ${c.state} ${c.amount}`),
+          in_flight_amount: undecided.inFlight.reduce((total, c) => total + c.amount, 0),
+        },
+      );
+    }
+    if (kept?.held === undefined) return undefined;
+    if (kept.recorded) {
+      refundedBeyondCapturedTotal.inc({ gateway: adjustment.gateway, cause: adjustment.kind });
+      // Ids and amounts only: money given back twice is for a person to settle with the PSP.
+      this.deps.logger.error(
+        'refunded beyond captured: a late refund fact leaves the payment with more refunded at the PSP than stands captured; money given back twice, settle it with the PSP',
+        {
+          ...adjustmentFields(op, adjustment),
+          alert: 'refunded_beyond_captured',
+          command: op.command,
+          operation_state: op.state,
+          authorization_id: auth.id,
+          source: adjustment.source,
+          captured_amount: kept.held.capturedAmount,
+          refunded_amount: kept.held.refundedAmount,
+          excess_amount: kept.held.excessAmount,
+          order_currency: kept.held.currency,
+        },
+      );
+    }
+    return kept.held;
   }
 
   /**
@@ -466,6 +562,17 @@ function noteSupersededByRecorded(op: OperationRecord, adjustment: AdjustmentRec
       superseded_by: adjustment.supersededBy ?? null,
     },
   );
+}
+
+/**
+ * Whether `adjustment` of `op` (`result`: what its record step did) counts as money given back to the shopper: a refund's
+ * `succeeded_after_failure` that counted it as refunded (a FAILED one marked done after all, or on a repeat still marked
+ * by it; a SUCCEEDED one undone, redone), or a payment's `refund_outside_bridge`.
+ */
+function givesBack(op: OperationRecord, adjustment: AdjustmentRecord, result: RecordedAdjustment): boolean {
+  if (adjustment.kind === 'refund_outside_bridge') return AUTHORIZING.has(op.command);
+  if (adjustment.kind !== 'succeeded_after_failure' || op.command !== 'refund') return false;
+  return result.counted === true || result.redoneAfter !== undefined || (op.state === 'FAILED' && op.succeededAfterFailure?.by === adjustment.id);
 }
 
 /** The log fields naming an adjustment and its money, shared by the recorder's lines. */

@@ -3,14 +3,14 @@ import { CommandType, Payment } from '../contracts/payment-command';
 import { CapturedByCaptures, CapturedPayment, CapturedRefunds, HeldAmount, OperationContext, uncapturedRemainder } from '../gateways/gateway-adapter';
 import { DependentSummary, Ledger, OperationRecord, RecordedAdjustmentFields, doneAtPsp } from '../ledger/ledger';
 import { authorizationReferenceElsewhere as referenceElsewhere, authorizationReferenceLookups as referenceLookups } from './authorization-metrics';
-import { confirmedOrAsked, gatewayOf, routedPayment } from '../ledger/routing-record';
+import { amountIn, confirmedOrAsked, gatewayOf, routedPayment } from '../ledger/routing-record';
 import { AUTHORIZING } from '../ledger/authorization-by-reference';
 import { OperationState, isTerminal } from '../ledger/operation-state';
 import { atAuthorizationRate, convertedPayment, fxLockOf, heldInOrderCurrency } from '../fx/locked-rate';
 import { orderAmountWithin, type FxLock, type PartsBefore } from '../fx/fx-lock';
 import { CancelBasis, cancelBasisOf } from '../ledger/cancel-basis';
 import type { WaitedOn } from './dependent-wait';
-import { commandsUndoneBy, isAdjustmentKind, releasesHold } from '../adjustments/adjustment';
+import { RefundedBeyondCaptured, commandsUndoneBy, isAdjustmentKind, releasesHold } from '../adjustments/adjustment';
 import { laterInPspTime } from '../gateways/psp-time';
 import { GIFT_CARD_METHOD, isStoredValueCommand } from '../contracts/stored-value';
 import { isGiftCardNumberKey, refundNamesCard } from '../contracts/gift-card-keys';
@@ -1715,6 +1715,164 @@ export function leftToRefund(auth: OperationRecord, dependents: readonly Depende
 }
 
 /**
+ * The `reason` of the `capture_failed` adjustment the webhook records for a sale its PSP cancelled-or-refunded itself
+ * (`webhooks/psp-reversal.ts`, `reversalAsFailure`: the outcome's `gatewayStatus`, Adyen's event code). Of a sale
+ * captured, Adyen's `CANCEL_OR_REFUND` is a refund at the PSP (of what was left to refund), not a capture that failed.
+ */
+export const PSP_CANCEL_OR_REFUND_REASON = 'CANCEL_OR_REFUND';
+
+/**
+ * Whether sale `auth` is marked undone (`undoneBy`) by its PSP's cancel-or-refund rather than by a void of ours or a
+ * failure of its capture: `undoneBy` is no void's (`undoneByVoid`), and names among `recorded` (the sale's adjustments,
+ * {@link REFUNDED_BEYOND_FIELDS}) a `capture_failed` whose reason is {@link PSP_CANCEL_OR_REFUND_REASON}. Its money went
+ * back by a refund at the PSP. Adyen cancels a sale not captured and refunds one captured: of one not captured no
+ * refund was done at the PSP either, so reading it as captured can hide no refund beyond. A sale undone by a
+ * `CANCELLATION` (never captured) or any other `capture_failed` is not. Pure.
+ */
+export function saleUndoneByPspRefund(auth: OperationRecord, recorded: readonly RecordedAdjustmentFields[]): boolean {
+  if (auth.command !== 'sale' || auth.undoneBy === undefined || auth.undoneByVoid === auth.undoneBy) return false;
+  const reason = REFUNDED_BEYOND_FIELDS.indexOf('reason');
+  return recorded.some(
+    ({ id, fields }) => id === auth.undoneBy && fields[0] === 'capture_failed' && (fields[reason] ?? '').toUpperCase() === PSP_CANCEL_OR_REFUND_REASON,
+  );
+}
+
+/** A capture of the payment whose money may still reach it: in flight, or FAILED and retried by its PSP itself. */
+export interface CaptureInFlight {
+  id: string;
+  state: OperationState;
+  /** What it asked (or the PSP confirmed), minor units of the order's currency. */
+  amount: number;
+}
+
+/**
+ * The captures of a payment (its `dependents`) not settled at the PSP yet: in a state that is not terminal
+ * (`RECEIVED`, `SENT`, `PENDING`, `ACTION_REQUIRED`, `UNKNOWN`, `UNRESOLVED`: `isTerminal`), or recorded FAILED and held
+ * for its PSP's own retry (`heldForPspRetry`, not done yet: Adyen re-captures). Any may have collected its amount. Pure.
+ */
+export function capturesStillCollecting(dependents: readonly DependentSummary[]): CaptureInFlight[] {
+  return dependents
+    .filter((d) => d.command === 'capture' && (!isTerminal(d.state) || heldForRetry(d, 'capture')))
+    .map((d) => ({ id: d.id, state: d.state, amount: d.amount }));
+}
+
+/** What {@link refundedBeyondCapturedReading} found. */
+export interface RefundedBeyondReading {
+  /** The figures when the refunds exceed what stands captured even counting every capture in flight; else null. */
+  beyond: RefundedBeyondCaptured | null;
+  /**
+   * The refunds exceed what stands captured, yet not what captures in flight would add (`inFlight`): undecided, no
+   * alarm (a PSP refunding is itself a sign the capture went through). Absent otherwise.
+   */
+  undecided?: { figures: RefundedBeyondCaptured; inFlight: CaptureInFlight[] };
+}
+
+/**
+ * Whether payment `auth`'s confirmed refunds exceed what stands captured of it, by the refund check's own sums
+ * ({@link leftToRefund} below 0): what was captured (`capturedToRefund`: a sale's amount unless undone, else its
+ * captures the PSP did and did not undo, a voided one, `undone_by`, left out), against its refunds the PSP did and did
+ * not undo (`settledSum`: one recorded FAILED that the PSP did after all at what it confirmed) plus `refundedOutside`
+ * (what the PSP refunded outside the bridge and still stands, {@link refundedOutsideBridge}; default 0).
+ *
+ * What lowers what stands captured is money that went back without a refund: a capture or sale undone by a void of ours
+ * (`undone_by_void`) or by the PSP's failure of the capture (`capture_failed`). A sale its PSP cancelled-or-refunded
+ * (`undoneByRefund`, {@link saleUndoneByPspRefund}) is not: that money went back by a refund at the PSP, of what was
+ * left to refund and never more, so the sale counts as captured at its amount and that refund-back on neither side
+ * (counted on both, it cancels out); refunds of ours made before it are then no refund beyond.
+ *
+ * A capture still in flight ({@link capturesStillCollecting}) may have collected its money (a PSP refunding it is a sign it
+ * did): when captured plus every capture in flight covers the refunds, the reading is `undecided`, never an alarm.
+ *
+ * `beyond`, the figures (minor units of the order's currency), when the refunds exceed; null when they fit, are
+ * undecided, or when what was captured is unknown (the PSP decides, as for the refund check): a payment older than
+ * digests (`digest`: its dependents may not all be registered, so the refund check sums none), an authorization no
+ * capture of ours was done at the PSP for (one done and undone after still counts: what it took is known to be gone),
+ * whose refunds prove a capture outside the bridge (its back office) of an amount the ledger never saw. Pure.
+ */
+export function refundedBeyondCapturedReading(
+  auth: OperationRecord,
+  dependents: readonly DependentSummary[],
+  refundedOutside = 0,
+  undoneByRefund = false,
+): RefundedBeyondReading {
+  if (auth.digest === undefined) return { beyond: null };
+  if (auth.command !== 'sale' && !dependents.some((d) => d.command === 'capture' && doneAtPsp(d))) return { beyond: null };
+  // Undone by the PSP's refund: captured still, its refund-back counted on neither side.
+  const standing: OperationRecord = undoneByRefund && auth.command === 'sale' ? { ...auth, undoneBy: undefined } : auth;
+  const left = leftToRefund(standing, dependents, refundedOutside);
+  if (left === null || left >= 0) return { beyond: null };
+  const capturedAmount = capturedToRefund(standing, dependents);
+  const figures: RefundedBeyondCaptured = {
+    capturedAmount,
+    refundedAmount: capturedAmount - left,
+    excessAmount: -left,
+    currency: auth.payment.currency.toUpperCase(),
+  };
+  const inFlight = capturesStillCollecting(dependents);
+  const couldCollect = inFlight.reduce((total, c) => total + c.amount, 0);
+  if (inFlight.length > 0 && capturedAmount + couldCollect >= figures.refundedAmount) return { beyond: null, undecided: { figures, inFlight } };
+  return { beyond: figures };
+}
+
+/**
+ * The figures of {@link refundedBeyondCapturedReading} (`beyond`): refunds beyond what stands captured even counting
+ * every capture in flight; null when they fit, are undecided, or what was captured is unknown. Pure.
+ */
+export function refundedBeyondCaptured(
+  auth: OperationRecord,
+  dependents: readonly DependentSummary[],
+  refundedOutside = 0,
+  undoneByRefund = false,
+): RefundedBeyondCaptured | null {
+  return refundedBeyondCapturedReading(auth, dependents, refundedOutside, undoneByRefund).beyond;
+}
+
+/**
+ * {@link refundedBeyondCapturedReading} of `payment` (as done at the PSP, {@link asDoneAtPsp}) read from the ledger: its
+ * dependents (one read each) and its adjustments (one read): what the PSP refunded of it outside the bridge, and
+ * whether a sale's undoing was its PSP's cancel-or-refund ({@link saleUndoneByPspRefund}). One PSP refund counts once: a
+ * `refund_outside_bridge` naming the PSP reference of a refund of ours counted (its `gatewayReference`, or
+ * `factReference`: the reference the late fact of a refund of ours names) is that refund, reported outside the bridge
+ * while ours held no reference, and is left out. So is one of a converted payment in the PSP's currency stating the
+ * payment's whole amount there or more: it may be a cancel-or-refund's notification, which states the payment's amount
+ * and which the webhook could not bound in another currency than the order's (`refundedAmount`, `unbounded`), so it
+ * proves no refund beyond what was captured.
+ */
+export async function refundedBeyondCapturedReadingOf(
+  payment: OperationRecord,
+  ledger: Pick<Ledger, 'dependentsOf' | 'adjustmentsOfEach'>,
+  factReference?: string,
+): Promise<RefundedBeyondReading> {
+  // As the refund check reads it: a sale held FAILED that the PSP did after all, at what the PSP then confirmed.
+  const auth = asDoneAtPsp(payment);
+  const [dependents, adjustments] = await Promise.all([ledger.dependentsOf(auth.id), ledger.adjustmentsOfEach([auth.id], REFUNDED_BEYOND_FIELDS)]);
+  const ours = new Set(dependents.filter((d) => settled(d, 'refund') && d.gatewayReference !== undefined).map((d) => d.gatewayReference));
+  if (factReference !== undefined) ours.add(factReference);
+  const reference = OUTSIDE_REFUND_FIELDS.indexOf('psp_reference');
+  const lock = fxLockOf(auth);
+  const pspCurrency = lock?.to.currency.toUpperCase();
+  const whole = pspCurrency === undefined ? null : amountIn(auth, pspCurrency);
+  const recorded = adjustments.get(auth.id) ?? [];
+  const outside = recorded.filter(({ fields }) => {
+    if (fields[0] !== 'refund_outside_bridge') return true;
+    const named = fields[reference];
+    if (named && ours.has(named)) return false;
+    const [, amount, currency] = fields;
+    return !(whole !== null && (currency ?? '').toUpperCase() === pspCurrency && Number(amount) >= whole);
+  });
+  return refundedBeyondCapturedReading(auth, dependents, refundedOutsideBridge(auth, outside), saleUndoneByPspRefund(auth, recorded));
+}
+
+/** The figures of {@link refundedBeyondCapturedReadingOf} (`beyond`), or null. */
+export async function refundedBeyondCapturedOf(
+  payment: OperationRecord,
+  ledger: Pick<Ledger, 'dependentsOf' | 'adjustmentsOfEach'>,
+  factReference?: string,
+): Promise<RefundedBeyondCaptured | null> {
+  return (await refundedBeyondCapturedReadingOf(payment, ledger, factReference)).beyond;
+}
+
+/**
  * Closed by a command other than a registered capture: by a capture never registered here (sent before
  * captures by PSP reference were), or by a cancel or revalidate, before which an unregistered capture may
  * have taken part of it. What was captured is unknown, so a refund is left to the PSP rather than checked on
@@ -1785,6 +1943,12 @@ function heldForRetry(d: DependentSummary, command: 'capture' | 'refund'): boole
 
 /** The adjustment fields {@link refundedOutsideBridge} reads, in this order. */
 export const OUTSIDE_REFUND_FIELDS = ['kind', 'amount', 'currency', 'psp_reference'] as const;
+
+/**
+ * The adjustment fields {@link refundedBeyondCapturedReadingOf} reads of the payment's adjustments:
+ * {@link OUTSIDE_REFUND_FIELDS} (what {@link refundedOutsideBridge} reads, in its places) and `reason`.
+ */
+export const REFUNDED_BEYOND_FIELDS = [...OUTSIDE_REFUND_FIELDS, 'reason'] as const;
 
 /**
  * What the PSP refunded of payment `auth` that no refund of the bridge asked for (its `refund_outside_bridge`

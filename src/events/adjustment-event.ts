@@ -4,6 +4,13 @@ import { OperationRecord } from '../ledger/ledger';
 import { PaymentEvent, eventAnchor, withCancelEffect } from './payment-event';
 import { withoutMethodToken } from '../contracts/payment-method';
 import { reportedMoney } from './psp-discrepancy';
+import type { SuggestedAction } from '../errors/decline';
+
+/**
+ * What a person does about a payment left refunded beyond what stands captured: the PSP gave money back twice, which
+ * only the PSP (or the shopper) can return.
+ */
+const REFUNDED_BEYOND_CAPTURED_ACTION: SuggestedAction = 'contact_support';
 
 /** Event id of an adjustment's notification: `<operation id>.adj.<adjustment id>`, stable across repeats and crashes. */
 export function adjustmentEventId(operationId: string, adjustmentId: string): string {
@@ -17,7 +24,8 @@ export function adjustmentEventId(operationId: string, adjustmentId: string): st
  * `adjustment` carries what the PSP reported: kind, money direction, amount (integer minor units) and
  * currency, its reason code, its references and when it happened, for a success the PSP failed again after
  * (`failed_again_by`) the failure that stands, and for a failure the PSP's later success overrides (`superseded_by`)
- * that success; for a cancel recorded FAILED that the PSP did after all, `gateway_response` says what it did
+ * that success, for a late refund fact that left the payment refunded beyond what stands captured
+ * (`refunded_beyond_captured`) the figures and `suggested_action: contact_support`; for a cancel recorded FAILED that the PSP did after all, `gateway_response` says what it did
  * (`voided` or `released`, as the cancel's success event would: `cancelEffect`). See docs/EVENTS.md.
  */
 export function adjustmentEvent(op: OperationRecord, adjustment: AdjustmentRecord, config: Config): PaymentEvent {
@@ -65,6 +73,18 @@ export function adjustmentEvent(op: OperationRecord, adjustment: AdjustmentRecor
         ...(adjustment.failedAgainBy !== undefined ? { failed_again_by: adjustment.failedAgainBy } : {}),
         // A failure the PSP's later success (reported already, or right after this) overrides: it undid nothing.
         ...(adjustment.supersededBy !== undefined ? { superseded_by: adjustment.supersededBy } : {}),
+        // A late refund fact that left the payment with more refunded than stands captured: money given back twice.
+        ...(adjustment.refundedBeyondCaptured !== undefined
+          ? {
+              refunded_beyond_captured: {
+                captured_amount: adjustment.refundedBeyondCaptured.capturedAmount,
+                refunded_amount: adjustment.refundedBeyondCaptured.refundedAmount,
+                excess_amount: adjustment.refundedBeyondCaptured.excessAmount,
+                currency: adjustment.refundedBeyondCaptured.currency,
+                suggested_action: REFUNDED_BEYOND_CAPTURED_ACTION,
+              },
+            }
+          : {}),
       },
     },
   };

@@ -46,7 +46,13 @@ function moneyFields(params: Json): MoneyField[] {
     // An event without a payment (the refund pre-notice) says its money at the top.
     fields.push({ holder: params, key: 'amount', currency: params.currency });
   }
-  if (isObject(params.adjustment)) fields.push({ holder: params.adjustment, key: 'amount', currency: params.adjustment.currency });
+  if (isObject(params.adjustment)) {
+    fields.push({ holder: params.adjustment, key: 'amount', currency: params.adjustment.currency });
+    // A payment refunded beyond what stands captured (docs/EVENTS.md): its figures, in the order's currency.
+    const beyond = params.adjustment.refunded_beyond_captured;
+    if (isObject(beyond))
+      for (const key of ['captured_amount', 'refunded_amount', 'excess_amount']) fields.push({ holder: beyond, key, currency: beyond.currency });
+  }
   return fields.filter((f) => typeof f.holder[f.key] === 'number');
 }
 

@@ -138,7 +138,9 @@ export type OperationMarkKind =
   | 'held_for_psp_retry_released'
   | 'parked'
   | 'orphan_dry_run'
-  | 'orphan_nothing_left';
+  | 'orphan_nothing_left'
+  | 'refunded_beyond_captured'
+  | 'refunded_beyond_undecided';
 
 /**
  * A mark the bridge put on the operation's record (or a decision it recorded on it) that changes what its state
@@ -181,6 +183,13 @@ export interface AdjustmentView {
   recordedAt: number;
   failedAgainBy?: string;
   supersededBy?: string;
+  /**
+   * A late refund fact that left its payment with more refunded than stands captured (`refunded_beyond_captured`):
+   * the figures when it was recorded, integer minor units of `currency` (the order's).
+   */
+  refundedBeyondCaptured?: { capturedAmount: number; refundedAmount: number; excessAmount: number; currency: string };
+  /** A late refund fact read undecided when recorded: refunds above what stands captured unless a capture in flight went through. */
+  refundedBeyondUndecided?: true;
 }
 
 /** One operation with all an on-call operator needs to judge it, in the order it is read. */
@@ -306,6 +315,43 @@ function outcomeMarks(record: OperationRecord, byId: ReadonlyMap<string, Adjustm
     });
   }
   return marks;
+}
+
+/**
+ * The late refund facts that left the payment with more refunded than stands captured (`refundedBeyondCaptured` on the
+ * adjustment): money given back twice, for a person to settle with the PSP.
+ */
+function refundedBeyondMarks(adjustments: readonly AdjustmentRecord[]): OperationMark[] {
+  return adjustments.flatMap((a): OperationMark[] => {
+    const beyond = a.refundedBeyondCaptured;
+    // No alarm was raised and none follows on its own: without a mark an undecided reading looks like one that fit.
+    if (beyond === undefined && a.refundedBeyondUndecided === true) {
+      return [
+        {
+          kind: 'refunded_beyond_undecided' as const,
+          at: a.recordedAt,
+          source: adjustmentSource(a),
+          text: `refunds above what stands captured after this ${a.kind}, unless a capture in flight then went through: check those captures; one FAILED for good leaves money given back twice, contact the PSP`,
+          ref: a.id,
+        },
+      ];
+    }
+    if (beyond === undefined) return [];
+    return [
+      {
+        kind: 'refunded_beyond_captured' as const,
+        at: a.recordedAt,
+        source: adjustmentSource(a),
+        text: `refunded beyond captured after this ${a.kind}: ${money(beyond.refundedAmount, beyond.currency)} refunded, ${money(
+          beyond.capturedAmount,
+          beyond.currency,
+        )} captured standing; ${money(beyond.excessAmount, beyond.currency)} given back twice, contact the PSP`,
+        ref: a.id,
+        amount: beyond.excessAmount,
+        currency: beyond.currency,
+      },
+    ];
+  });
 }
 
 /** The authorization's closer, and what a cancel did at a PSP whose cancel voids captures. */
@@ -440,6 +486,10 @@ function adjustmentView(a: AdjustmentRecord): AdjustmentView {
     recordedAt: a.recordedAt,
     ...(a.failedAgainBy !== undefined ? { failedAgainBy: redactText(a.failedAgainBy) } : {}),
     ...(a.supersededBy !== undefined ? { supersededBy: redactText(a.supersededBy) } : {}),
+    ...(a.refundedBeyondCaptured !== undefined
+      ? { refundedBeyondCaptured: { ...a.refundedBeyondCaptured, currency: redactText(a.refundedBeyondCaptured.currency) } }
+      : {}),
+    ...(a.refundedBeyondUndecided === true ? { refundedBeyondUndecided: true as const } : {}),
   };
 }
 
@@ -513,6 +563,7 @@ export function operationDetail(inputs: OperationDetailInputs, now = Date.now())
     ...failoverMarks(record),
     ...orphanMarks(history),
     ...hashFieldMarks(inputs.hashMarks ?? {}),
+    ...refundedBeyondMarks(inputs.adjustments),
   ]
     .map(shownMark)
     // Oldest first; a mark without a time after those with one, in the order above.

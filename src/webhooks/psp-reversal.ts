@@ -25,5 +25,6 @@ export function reversalAsFailure(op: OperationRecord, job: GatewayOutcomeJobDat
   if (gatewayOf(op) !== job.gateway) return null;
   const authorization = op.command === 'authorize' || op.command === 'revalidate';
   if (op.command !== 'sale' && !(authorization && reversal === 'cancel')) return null;
+  // The reason is the PSP's event (`CANCEL_OR_REFUND`: a refund of a captured sale, read so by the refunded-beyond alarm).
   return { ...job, outcome: { ...job.outcome, status: 'FAIL', reason: job.outcome.gatewayStatus, settles: [op.command] } };
 }

@@ -169,4 +169,13 @@ describe('events in the bus amount units', () => {
       });
     });
   });
+
+  it('converts the figures of a payment refunded beyond captured with the adjustment', () => {
+    const beyond = { captured_amount: 0, refunded_amount: 2000, excess_amount: 2000, currency: 'USD', suggested_action: 'contact_support' };
+    const out = inBusUnits(event(payment, { amount: 2000, currency: 'USD', kind: 'succeeded_after_failure', refunded_beyond_captured: beyond }), 'major');
+    expect(out.params.adjustment).toMatchObject({
+      amount: 20,
+      refunded_beyond_captured: { captured_amount: 0, refunded_amount: 20, excess_amount: 20, currency: 'USD', suggested_action: 'contact_support' },
+    });
+  });
 });

@@ -309,4 +309,43 @@ describe('the operator detail of one operation', () => {
     expect(page).toContain('5000 (minor units) ZZZ');
     expect(page).not.toMatch(/>5000 ZZZ</);
   });
+
+  it('shows a late refund fact that left the payment refunded beyond captured as a mark naming it, in ops show and the console', () => {
+    const beyond = { capturedAmount: 0, refundedAmount: 2000, excessAmount: 2000, currency: 'EUR' };
+    const d = operationDetail({
+      record: record({ command: 'refund', succeededAfterFailure: { by: 'adj_late', amount: 2000, currency: 'EUR' } }),
+      adjustments: [adjustment({ direction: 'debit', amount: 2000, refundedBeyondCaptured: beyond })],
+      history: [],
+    });
+    expect(d.marks.find((m) => m.kind === 'refunded_beyond_captured')).toEqual({
+      kind: 'refunded_beyond_captured',
+      at: T0 + 6 * MIN,
+      source: 'webhook (adyen)',
+      text: 'refunded beyond captured after this succeeded_after_failure: 20.00 EUR refunded, 0.00 EUR captured standing; 20.00 EUR given back twice, contact the PSP',
+      ref: 'adj_late',
+      amount: 2000,
+      currency: 'EUR',
+    });
+    expect(d.adjustments[0].refundedBeyondCaptured).toEqual(beyond);
+    expect(detailText(d)).toContain('refunded_beyond_captured');
+    expect(lookupPage({ base: '/console' }, 'op-cap-1', [d])).toContain('data-mark="refunded_beyond_captured"');
+  });
+
+  it('shows a late refund fact read undecided (only a capture in flight would cover the refunds) as a mark of its own, no alarm figures', () => {
+    const d = operationDetail({
+      record: record({ command: 'refund', succeededAfterFailure: { by: 'adj_late', amount: 2000, currency: 'EUR' } }),
+      adjustments: [adjustment({ direction: 'debit', amount: 2000, refundedBeyondUndecided: true })],
+      history: [],
+    });
+    expect(d.marks.find((m) => m.kind === 'refunded_beyond_captured')).toBeUndefined();
+    expect(d.marks.find((m) => m.kind === 'refunded_beyond_undecided')).toMatchObject({
+      kind: 'refunded_beyond_undecided',
+      at: T0 + 6 * MIN,
+      ref: 'adj_late',
+      text: expect.stringContaining('capture in flight'),
+    });
+    expect(d.adjustments[0].refundedBeyondUndecided).toBe(true);
+    expect(d.adjustments[0]).not.toHaveProperty('refundedBeyondCaptured');
+    expect(lookupPage({ base: '/console' }, 'op-cap-1', [d])).toContain('data-mark="refunded_beyond_undecided"');
+  });
 });

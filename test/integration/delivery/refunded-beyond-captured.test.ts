@@ -1,0 +1,507 @@
+import http from 'node:http';
+import { AddressInfo } from 'node:net';
+import { Queue } from 'bullmq';
+import { AdjustmentStore } from '../../../src/adjustments/adjustment-store';
+import { Config } from '../../../src/config/config';
+import { Payment, PaymentCommand } from '../../../src/contracts/payment-command';
+import { AdjustmentRecorder } from '../../../src/delivery/adjustment-recorder';
+import { DeliveryService } from '../../../src/delivery/delivery-service';
+import { OutcomeRecorder } from '../../../src/delivery/outcome-recorder';
+import { adjustmentEventId } from '../../../src/events/adjustment-event';
+import { EventStore } from '../../../src/events/event-store';
+import { OmsEventJobData, createOmsEventsQueue } from '../../../src/events/oms-events-queue';
+import { createGatewayClients } from '../../../src/gateways/gateway-registry';
+import { Ledger, OperationRecord } from '../../../src/ledger/ledger';
+import { metricValue } from '../../../src/metrics/metrics-registry';
+import { OperationsView } from '../../../src/ops/operations-view';
+import { RedisClient, createRedis } from '../../../src/redis/redis-connection';
+import { ConfiguredGatewayRouter } from '../../../src/routing/configured-gateway-router';
+import { purgeNamespace } from '../../../harness/twins/local-stack/local-stack';
+import { captureLogger } from '../../support/capture-logger';
+import { channelCommand } from '../../support/fixtures';
+import { requiredCredentials } from '../../support/gateway-credentials';
+import { testConfig } from '../../support/test-config';
+
+/**
+ * A late refund fact (a refund recorded FAILED that the PSP did after all, `succeeded_after_failure`; a refund the PSP
+ * made outside the bridge, `refund_outside_bridge`) recorded while what it refunded no longer stands captured (a
+ * Cybersource cancel voided the capture by its own id): the payment has more refunded than captured, the money given
+ * back twice. The fact is recorded as the PSP said it, and the bridge says so: the adjustment's OMS event
+ * (`refunded_beyond_captured`, `contact_support`), an error line, `pb_refunded_beyond_captured_total`, `ops show`.
+ * End to end on real Redis (its own key prefix), against a Cybersource stand-in.
+ */
+
+/** Whether a digit run has a Luhn-valid 12–19 digit window (the log redactor would mask it). */
+function hasCardWindow(digits: string): boolean {
+  for (let len = 12; len <= 19; len += 1) {
+    for (let i = 0; i + len <= digits.length; i += 1) {
+      let sum = 0;
+      const w = digits.slice(i, i + len);
+      for (let j = 0; j < len; j += 1) {
+        let d = Number(w[len - 1 - j]);
+        if (j % 2 === 1) d = d * 2 > 9 ? d * 2 - 9 : d * 2;
+        sum += d;
+      }
+      if (sum % 10 === 0) return true;
+    }
+  }
+  return false;
+}
+
+const issued = new Set<string>();
+/**
+ * A new 22-digit Cybersource transaction id, as its answers carry them. Drawn at random: counting up from one id can
+ * take tens of thousands of steps past a Luhn-valid window in its leading digits, seconds in the stub, past the
+ * client's timeout.
+ */
+function newId(): string {
+  for (;;) {
+    const id = `6${Array.from({ length: 21 }, () => Math.floor(Math.random() * 10)).join('')}`;
+    if (!hasCardWindow(id) && !issued.has(id)) {
+      issued.add(id);
+      return id;
+    }
+  }
+}
+
+interface Seen {
+  method: string;
+  url: string;
+  body: Record<string, unknown>;
+}
+
+/** The Cybersource stand-in (as in cybersource-own-transaction-void.test.ts): what it was sent, what it holds, what it voided. */
+const psp = {
+  seen: [] as Seen[],
+  /** What each authorization still holds, in cents: a capture takes from it, a void of that capture gives it back. */
+  held: new Map<string, number>(),
+  /** Each capture's authorization and amount, and each refund's amount (Cybersource ids, cents). */
+  captureOf: new Map<string, { auth: string; cents: number }>(),
+  amountOf: new Map<string, number>(),
+  /** Transactions voided: a second void of one is refused as well. */
+  voided: new Set<string>(),
+  /** The next refund answered refused (400 INVALID_DATA) when its answer goes: it FAILS, nothing refunded. */
+  refuseNextRefund: false,
+  /** The next capture answered 502 (its outcome unknown): left in flight, nothing taken here. */
+  dropNextCapture: false,
+  /** What each merchant reference did, as the transaction search finds it (its status: VOIDED for a void done). */
+  byReference: new Map<string, { id: string; submitTimeUtc: string; status: string }>(),
+};
+
+function cents(value: string | undefined): number {
+  return Math.round(Number(value ?? '0') * 100);
+}
+
+let server: http.Server;
+let config: Config;
+let redis: RedisClient;
+let eventsQueue: Queue<OmsEventJobData>;
+let ledger: Ledger;
+let events: EventStore;
+let service: DeliveryService;
+let adjustments: AdjustmentRecorder;
+const logs = captureLogger();
+
+beforeAll(async () => {
+  server = http.createServer((req, res) => {
+    const chunks: Buffer[] = [];
+    req.on('data', (chunk: Buffer) => chunks.push(chunk));
+    req.on('end', () => {
+      const body = JSON.parse(Buffer.concat(chunks).toString('utf8') || '{}') as Record<string, unknown>;
+      const url = req.url ?? '';
+      psp.seen.push({ method: req.method ?? '', url, body });
+      const json = (status: number, answer: unknown) => {
+        res.writeHead(status, { 'content-type': 'application/hal+json' });
+        res.end(JSON.stringify(answer));
+      };
+      const reference = body.clientReferenceInformation;
+      const money = (body.orderInformation as { amountDetails?: { totalAmount: string; currency: string } } | undefined)?.amountDetails;
+      const refused = (reason: string, message: string) => json(400, { submitTimeUtc: new Date().toISOString(), status: 'INVALID_REQUEST', reason, message });
+      if (url === '/pts/v2/payments') {
+        const id = newId();
+        psp.held.set(id, cents(money?.totalAmount));
+        return json(201, {
+          id,
+          status: 'AUTHORIZED',
+          submitTimeUtc: new Date().toISOString(),
+          clientReferenceInformation: reference,
+          orderInformation: { amountDetails: { authorizedAmount: money?.totalAmount, currency: money?.currency } },
+        });
+      }
+      const capturing = /^\/pts\/v2\/payments\/(\d+)\/captures$/.exec(url);
+      if (capturing) {
+        if (psp.dropNextCapture) {
+          psp.dropNextCapture = false;
+          return json(502, { reason: 'SYSTEM_ERROR' });
+        }
+        const held = psp.held.get(capturing[1]) ?? 0;
+        const asked = cents(money?.totalAmount);
+        if (asked > held) return refused('EXCEEDS_AUTH_AMOUNT', 'Capture amount exceeds the amount held');
+        psp.held.set(capturing[1], held - asked);
+        const id = newId();
+        psp.captureOf.set(id, { auth: capturing[1], cents: asked });
+        return json(201, {
+          id,
+          status: 'PENDING',
+          submitTimeUtc: new Date().toISOString(),
+          clientReferenceInformation: reference,
+          orderInformation: { amountDetails: money },
+        });
+      }
+      if (/^\/pts\/v2\/payments\/\d+\/refunds$/.test(url)) {
+        const answer = () => {
+          if (psp.refuseNextRefund) {
+            psp.refuseNextRefund = false;
+            return refused('INVALID_DATA', 'Declined - One or more fields in the request contains invalid data');
+          }
+          const id = newId();
+          psp.amountOf.set(id, cents(money?.totalAmount));
+          return json(201, {
+            id,
+            status: 'PENDING',
+            clientReferenceInformation: reference,
+            refundAmountDetails: { refundAmount: money?.totalAmount, currency: money?.currency },
+          });
+        };
+        return answer();
+      }
+      const voiding = /^\/pts\/v2\/(captures|refunds)\/(\d+)\/voids$/.exec(url);
+      if (voiding) {
+        const id = voiding[2];
+        const known = voiding[1] === 'captures' ? psp.captureOf.has(id) : psp.amountOf.has(id);
+        if (!known) return refused('INVALID_DATA', 'Declined - One or more fields in the request contains invalid data');
+        if (psp.voided.has(id)) {
+          return refused(
+            'NOT_VOIDABLE',
+            'The capture or credit is not voidable because the capture or credit information has already been submitted to your processor.',
+          );
+        }
+        psp.voided.add(id);
+        const capture = psp.captureOf.get(id);
+        // A voided capture never took the money: the authorization holds it again.
+        if (capture) psp.held.set(capture.auth, (psp.held.get(capture.auth) ?? 0) + capture.cents);
+        const voided = capture?.cents ?? psp.amountOf.get(id) ?? 0;
+        const done = { id: newId(), submitTimeUtc: new Date().toISOString(), status: 'VOIDED' };
+        const code = (reference as { code?: string } | undefined)?.code;
+        if (code) psp.byReference.set(code, done);
+        return json(201, {
+          id: done.id,
+          status: done.status,
+          submitTimeUtc: done.submitTimeUtc,
+          clientReferenceInformation: reference,
+          voidAmountDetails: { voidAmount: (voided / 100).toFixed(2), currency: 'usd' },
+        });
+      }
+      if (url === '/tss/v2/searches') {
+        const code = /clientReferenceInformation\.code:(\S+)/.exec(String(body.query))?.[1] ?? '';
+        const done = psp.byReference.get(code);
+        if (!done) return json(201, { totalCount: 0, _embedded: { transactionSummaries: [] } });
+        return json(201, {
+          totalCount: 1,
+          _embedded: {
+            transactionSummaries: [
+              {
+                id: done.id,
+                submitTimeUtc: done.submitTimeUtc,
+                clientReferenceInformation: { code },
+                applicationInformation: { status: done.status, rCode: '1', rFlag: 'SOK', reasonCode: '100' },
+              },
+            ],
+          },
+        });
+      }
+      json(404, { reason: 'NOT_FOUND' });
+    });
+  });
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  config = testConfig({
+    gateways: {
+      cybs: {
+        type: 'cybersource',
+        base_url: `http://127.0.0.1:${(server.address() as AddressInfo).port}`,
+        ...requiredCredentials('cybersource'),
+        merchant_account: '93B32398-AD51-4CC2-A682-EA3E93614EB1',
+        timeout_ms: 2000,
+      },
+    },
+  });
+  redis = createRedis(config.redis, 'commands');
+  eventsQueue = createOmsEventsQueue(redis, config.redis.keyPrefix);
+  ledger = new Ledger(redis, config.redis.keyPrefix);
+  events = new EventStore(redis, config.redis.keyPrefix);
+  const recorder = new OutcomeRecorder({ config, ledger, events, eventsQueue, logger: logs.logger });
+  service = new DeliveryService({ config, ledger, router: new ConfiguredGatewayRouter(createGatewayClients(config)), recorder, logger: logs.logger });
+  adjustments = new AdjustmentRecorder({ config, store: new AdjustmentStore(redis, config.redis.keyPrefix), recorder, ledger, logger: logs.logger });
+});
+
+afterAll(async () => {
+  await eventsQueue.close();
+  redis.disconnect();
+  await new Promise<void>((resolve) => server.close(() => resolve()));
+  await purgeNamespace(config).catch(() => undefined);
+});
+
+async function record(command: PaymentCommand): Promise<string> {
+  const id = command.payment.operation_reference!;
+  await ledger.create(id, command);
+  return id;
+}
+
+async function delivered(command: PaymentCommand): Promise<string> {
+  const id = await record(command);
+  expect(await service.deliver(id)).toEqual({ kind: 'done', state: 'SUCCEEDED' });
+  return id;
+}
+
+/** A succeeded authorization at Cybersource of 50.00 USD, by a TMS token. */
+async function authorized(): Promise<PaymentCommand> {
+  const auth = channelCommand('authorize', {}, { gateway: 'cybs', gateway_key: 'AB695DA801DD1BB6E05341588E0A3BDC', amount: 5000, currency: 'USD' });
+  await delivered(auth);
+  return auth;
+}
+
+/** A command of the same order naming `key` (our operation id of what it acts on). */
+function naming(command: PaymentCommand['command'], auth: PaymentCommand, key: string, payment: Partial<Payment> = {}): PaymentCommand {
+  return channelCommand(command, {}, { gateway: 'cybs', gateway_key: key, order_id: auth.payment.order_id, amount: 5000, currency: 'USD', ...payment });
+}
+
+/** A refund of `auth` for `amount` that Cybersource refused (400 INVALID_DATA): recorded FAILED. */
+async function refusedRefund(auth: PaymentCommand, amount: number): Promise<OperationRecord> {
+  psp.refuseNextRefund = true;
+  const id = await record(naming('refund', auth, auth.payment.operation_reference!, { amount }));
+  expect(await service.deliver(id)).toEqual({ kind: 'done', state: 'FAILED' });
+  return (await ledger.get(id))!;
+}
+
+/** The PSP's word that refund `op` was done after all, for `amount` USD, as its webhook or a reconciliation line records it. */
+async function refundedAfterAll(op: OperationRecord, amount: number) {
+  return adjustments.recordAdjustment(op, {
+    kind: 'succeeded_after_failure',
+    direction: 'debit',
+    amount,
+    currency: 'USD',
+    gateway: 'cybs',
+    pspEventId: `evt_saf_${op.id}`,
+    source: 'webhook',
+  });
+}
+
+/** The adjustment part of the OMS event of adjustment `adjustmentId` of `operationId`. */
+async function adjustmentOfEvent(operationId: string, adjustmentId: string): Promise<Record<string, unknown>> {
+  const event = await events.load(adjustmentEventId(operationId, adjustmentId));
+  expect(event).not.toBeNull();
+  return event!.params.adjustment as Record<string, unknown>;
+}
+
+const alarms = (cause: string) => metricValue('pb_refunded_beyond_captured_total', { gateway: 'cybs', cause });
+
+describe('a late refund fact that leaves the payment refunded beyond what stands captured: recorded as the PSP said, and said', () => {
+  it('capture voided by a named cancel, then a refund recorded FAILED reported succeeded_after_failure: event detail, error line, metric, ops show; once', async () => {
+    const auth = await authorized();
+    const authOp = auth.payment.operation_reference!;
+    const captureId = await delivered(naming('capture', auth, authOp));
+    const refund = await refusedRefund(auth, 2000);
+    // The refund gave nothing back as far as the ledger knows: the capture may be voided, and is.
+    const cancelId = await delivered(naming('cancel', auth, captureId));
+    expect((await ledger.get(captureId))?.undoneBy).toBe(cancelId);
+    const before = await alarms('succeeded_after_failure');
+
+    const { created, counted, adjustment } = await refundedAfterAll(refund, 2000);
+
+    // The PSP's fact is recorded as it is: the refund counts as refunded at 20.00.
+    expect(created).toBe(true);
+    expect(counted).toBe(true);
+    expect(await ledger.get(refund.id)).toMatchObject({ state: 'FAILED', succeededAfterFailure: { amount: 2000, currency: 'USD' } });
+    // The OMS hears that the payment now has more refunded than captured.
+    expect(await adjustmentOfEvent(refund.id, adjustment.id)).toMatchObject({
+      kind: 'succeeded_after_failure',
+      amount: 2000,
+      currency: 'USD',
+      refunded_beyond_captured: { captured_amount: 0, refunded_amount: 2000, excess_amount: 2000, currency: 'USD', suggested_action: 'contact_support' },
+    });
+    expect(await alarms('succeeded_after_failure')).toBe(before + 1);
+    const line = logs.lines.find((l) => l.includes('refunded beyond captured') && l.includes(refund.id));
+    expect(line).toBeDefined();
+    expect(JSON.parse(line!)).toMatchObject({
+      level: 'error',
+      operation_id: refund.id,
+      authorization_id: authOp,
+      adjustment_id: adjustment.id,
+      captured_amount: 0,
+      refunded_amount: 2000,
+      excess_amount: 2000,
+      currency: 'USD',
+    });
+    // Where an operator looks at the refund: a mark naming the adjustment, and the adjustment's own figures.
+    const detail = await new OperationsView(ledger, new AdjustmentStore(redis, config.redis.keyPrefix)).show(refund.id);
+    expect(detail?.marks.find((m) => m.kind === 'refunded_beyond_captured')).toMatchObject({ ref: adjustment.id, amount: 2000, currency: 'USD' });
+    expect(detail?.adjustments.find((a) => a.id === adjustment.id)?.refundedBeyondCaptured).toEqual({
+      capturedAmount: 0,
+      refundedAmount: 2000,
+      excessAmount: 2000,
+      currency: 'USD',
+    });
+
+    // A repeat of the fact records, counts and says nothing twice.
+    expect((await refundedAfterAll((await ledger.get(refund.id))!, 2000)).created).toBe(false);
+    expect(await alarms('succeeded_after_failure')).toBe(before + 1);
+  });
+
+  it('control: the capture still stands, the refund fits within it: no alarm', async () => {
+    const auth = await authorized();
+    const authOp = auth.payment.operation_reference!;
+    await delivered(naming('capture', auth, authOp));
+    const refund = await refusedRefund(auth, 2000);
+    const before = await alarms('succeeded_after_failure');
+
+    const { created, adjustment } = await refundedAfterAll(refund, 2000);
+
+    expect(created).toBe(true);
+    const told = await adjustmentOfEvent(refund.id, adjustment.id);
+    expect(told).toMatchObject({ kind: 'succeeded_after_failure', amount: 2000 });
+    expect(told).not.toHaveProperty('refunded_beyond_captured');
+    expect(await alarms('succeeded_after_failure')).toBe(before);
+    expect(logs.lines.some((l) => l.includes('refunded beyond captured') && l.includes(refund.id))).toBe(false);
+  });
+
+  it('a repeat of a fact whose event said it fit, after the capture was undone meanwhile: the first reading stands, nothing said late', async () => {
+    const auth = await authorized();
+    const authOp = auth.payment.operation_reference!;
+    const captureId = await delivered(naming('capture', auth, authOp));
+    const refund = await refusedRefund(auth, 2000);
+    const before = await alarms('succeeded_after_failure');
+    const { adjustment } = await refundedAfterAll(refund, 2000);
+    // Sent: the refund fit within the capture.
+    expect(await adjustmentOfEvent(refund.id, adjustment.id)).not.toHaveProperty('refunded_beyond_captured');
+    // Later the PSP fails the capture (another fact, its own path): the payment is beyond now, not by this refund's fact.
+    await adjustments.recordAdjustment((await ledger.get(captureId))!, {
+      kind: 'capture_failed',
+      direction: 'debit',
+      amount: 5000,
+      currency: 'USD',
+      gateway: 'cybs',
+      pspEventId: `evt_cf_${captureId}`,
+      source: 'webhook',
+    });
+    expect((await ledger.get(captureId))?.undoneBy).toBeDefined();
+
+    // Reconciliation meets the refund's fact again: the same adjustment, whose event was sent saying it fit.
+    const again = await refundedAfterAll((await ledger.get(refund.id))!, 2000);
+
+    expect(again.created).toBe(false);
+    expect(again.adjustment.refundedBeyondCaptured).toBeUndefined();
+    expect((await new AdjustmentStore(redis, config.redis.keyPrefix).get(adjustment.id))?.refundedBeyondCaptured).toBeUndefined();
+    expect(await adjustmentOfEvent(refund.id, adjustment.id)).not.toHaveProperty('refunded_beyond_captured');
+    expect(await alarms('succeeded_after_failure')).toBe(before);
+    expect(logs.lines.some((l) => l.includes('refunded beyond captured') && l.includes(refund.id))).toBe(false);
+  });
+
+  it('a crash after the record step, before the event: the retry reads, keeps and says it once; the event matches the adjustment', async () => {
+    const auth = await authorized();
+    const authOp = auth.payment.operation_reference!;
+    const captureId = await delivered(naming('capture', auth, authOp));
+    const refund = await refusedRefund(auth, 2000);
+    await delivered(naming('cancel', auth, captureId));
+    const store = new AdjustmentStore(redis, config.redis.keyPrefix);
+    const before = await alarms('succeeded_after_failure');
+    const fact = {
+      kind: 'succeeded_after_failure' as const,
+      direction: 'debit' as const,
+      amount: 2000,
+      currency: 'USD',
+      gateway: 'cybs',
+      pspEventId: `evt_saf_${refund.id}`,
+      source: 'webhook' as const,
+    };
+    // The record step alone, as a worker that died right after it left it: no reading, no event.
+    const { adjustment } = await store.recordAdjustment({ ...fact, operationId: refund.id });
+    expect(await events.load(adjustmentEventId(refund.id, adjustment.id))).toBeNull();
+
+    // The job's retry.
+    const again = await adjustments.recordAdjustment((await ledger.get(refund.id))!, fact);
+
+    expect(again.created).toBe(false);
+    const figures = { capturedAmount: 0, refundedAmount: 2000, excessAmount: 2000, currency: 'USD' };
+    expect(again.adjustment.refundedBeyondCaptured).toEqual(figures);
+    expect((await store.get(adjustment.id))?.refundedBeyondCaptured).toEqual(figures);
+    expect(await adjustmentOfEvent(refund.id, adjustment.id)).toMatchObject({
+      refunded_beyond_captured: { captured_amount: 0, refunded_amount: 2000, excess_amount: 2000, currency: 'USD' },
+    });
+    expect(await alarms('succeeded_after_failure')).toBe(before + 1);
+  });
+
+  it('a refund the PSP made outside the bridge of a payment whose capture was voided: the payment adjustment says so', async () => {
+    const auth = await authorized();
+    const authOp = auth.payment.operation_reference!;
+    const captureId = await delivered(naming('capture', auth, authOp));
+    await delivered(naming('cancel', auth, captureId));
+    const before = await alarms('refund_outside_bridge');
+
+    const { adjustment } = await adjustments.recordAdjustment((await ledger.get(authOp))!, {
+      kind: 'refund_outside_bridge',
+      direction: 'debit',
+      amount: 1500,
+      currency: 'USD',
+      gateway: 'cybs',
+      pspReference: '6999999999999999999991',
+      pspEventId: `evt_outside_${authOp}`,
+      source: 'reconciliation',
+    });
+
+    expect(await adjustmentOfEvent(authOp, adjustment.id)).toMatchObject({
+      kind: 'refund_outside_bridge',
+      refunded_beyond_captured: { captured_amount: 0, refunded_amount: 1500, excess_amount: 1500, currency: 'USD', suggested_action: 'contact_support' },
+    });
+    expect(await alarms('refund_outside_bridge')).toBe(before + 1);
+  });
+
+  it('a capture still in flight that would cover the refunds: no alarm, the reading kept undecided, an info line naming it', async () => {
+    const auth = await authorized();
+    const authOp = auth.payment.operation_reference!;
+    await delivered(naming('capture', auth, authOp, { amount: 3000 }));
+    // A second capture registered, not settled: it may have collected its 20.00 at the PSP already.
+    psp.dropNextCapture = true;
+    const inFlight = await record(naming('capture', auth, authOp, { amount: 2000 }));
+    expect(await service.deliver(inFlight)).toMatchObject({ kind: 'retry' });
+    expect((await ledger.get(inFlight))?.state).not.toMatch(/^(SUCCEEDED|FAILED)$/);
+    const before = await alarms('refund_outside_bridge');
+
+    const { adjustment } = await adjustments.recordAdjustment((await ledger.get(authOp))!, {
+      kind: 'refund_outside_bridge',
+      direction: 'debit',
+      amount: 4000,
+      currency: 'USD',
+      gateway: 'cybs',
+      pspReference: '6999999999999999999992',
+      pspEventId: `evt_outside_${authOp}`,
+      source: 'reconciliation',
+    });
+
+    expect(await adjustmentOfEvent(authOp, adjustment.id)).not.toHaveProperty('refunded_beyond_captured');
+    const stored = await new AdjustmentStore(redis, config.redis.keyPrefix).get(adjustment.id);
+    expect(stored?.refundedBeyondCaptured).toBeUndefined();
+    // Read back as undecided (not as fit): ops show marks it, so the capture's outcome gets checked.
+    expect(stored?.refundedBeyondUndecided).toBe(true);
+    expect(await alarms('refund_outside_bridge')).toBe(before);
+    const line = logs.lines.find((l) => l.includes('unless a capture in flight went through') && l.includes(authOp));
+    expect(line).toBeDefined();
+    expect(JSON.parse(line!)).toMatchObject({ level: 'info', captured_amount: 3000, refunded_amount: 4000, in_flight_amount: 2000 });
+    expect(JSON.parse(line!).captures_in_flight).toEqual([expect.stringContaining(inFlight)]);
+    expect(logs.lines.some((l) => l.includes('refunded beyond captured: a late refund fact') && l.includes(authOp))).toBe(false);
+
+    // A repeat of the fact says nothing either: the first reading (undecided) stands.
+    const again = await adjustments.recordAdjustment((await ledger.get(authOp))!, {
+      kind: 'refund_outside_bridge',
+      direction: 'debit',
+      amount: 4000,
+      currency: 'USD',
+      gateway: 'cybs',
+      pspReference: '6999999999999999999992',
+      pspEventId: `evt_outside_${authOp}`,
+      source: 'reconciliation',
+    });
+    expect(again.created).toBe(false);
+    expect(again.adjustment.refundedBeyondCaptured).toBeUndefined();
+    expect(logs.lines.filter((l) => l.includes('unless a capture in flight went through') && l.includes(authOp))).toHaveLength(1);
+  });
+});
