@@ -86,6 +86,40 @@ describe('a consumer lane the broker closes or cancels while the connection stay
     await consumesAgain();
   });
 
+  it("a message under way when its lane's channel closes is not lost: its ack is dropped, never sent on another channel, and its redelivery on the new lane is a duplicate", async () => {
+    const lanes = (intake.consumer as unknown as { lanes: LaneView[] }).lanes;
+    const lane = lanes.find((l) => l.queue === config.amqp.commandsQueue) as LaneView;
+    const before = await lost('commands', 'channel_closed');
+    // The first ledger write waits until released: the message is under way on the lane's channel.
+    const create = intake.ledger.create.bind(intake.ledger);
+    let release: () => void = () => undefined;
+    const released = new Promise<void>((resolve) => (release = resolve));
+    let calls = 0;
+    jest.spyOn(intake.ledger, 'create').mockImplementation(async (...args: Parameters<typeof create>) => {
+      calls += 1;
+      if (calls === 1) await released;
+      return create(...args);
+    });
+    await client.publish('web.payment.authorize', channelCommand('authorize'));
+    await eventually(() => calls === 1, 5000);
+    const closed = new Promise((resolve) => lane.channel.once('close', resolve));
+    lane.channel.ack({ fields: { deliveryTag: 987654 } } as unknown as Message);
+    await closed;
+    expect(intake.consumer.attached).toBe(false);
+    // The broker requeued it: the lane set up again gets it, redelivered, and records the operation.
+    await eventually(() => intake.consumer.stats.accepted === 1, 10000);
+    release();
+    await eventually(() => intake.consumer.stats.duplicates === 1, 5000);
+    await new Promise((r) => setTimeout(r, 300));
+    expect(intake.consumer.stats.accepted).toBe(1);
+    expect(intake.consumer.stats.deadLettered).toBe(0);
+    expect(intake.consumer.attached).toBe(true);
+    expect(await consumers(config.amqp.commandsQueue)).toBe(1);
+    expect(await client.queueDepth(config.amqp.commandsQueue)).toBe(0);
+    // Lost once: an ack of the old delivery tag sent on the new lane's channel would have closed it too (406).
+    expect(await lost('commands', 'channel_closed')).toBe(before + 1);
+  });
+
   it.each([
     ['commands', (c: Config) => c.amqp.commandsQueue],
     ['priority', (c: Config) => priorityQueueOf(c.amqp)],
