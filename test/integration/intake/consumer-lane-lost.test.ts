@@ -7,6 +7,7 @@
  */
 import { Channel, Message } from 'amqplib';
 import { priorityQueueOf } from '../../../src/admission/command-priority';
+import { dropConnectionOf } from '../../../src/amqp/broker-deadline';
 import { brokerRejectedQueueOf } from '../../../src/amqp/topology';
 import { Config } from '../../../src/config/config';
 import { metricValue } from '../../../src/metrics/metrics-registry';
@@ -30,8 +31,11 @@ describe('a consumer lane the broker closes or cancels while the connection stay
   let client: Awaited<ReturnType<typeof amqpClient>>;
   let logs: ReturnType<typeof captureLogger>;
   let intake: IntakeProcess;
+  /** A test that stops the process itself. */
+  let stopped: boolean;
 
   beforeEach(async () => {
+    stopped = false;
     config = testConfig({ 'backpressure.priority_lane': true });
     client = await amqpClient(config);
     logs = captureLogger('info');
@@ -39,7 +43,7 @@ describe('a consumer lane the broker closes or cancels while the connection stay
   });
 
   afterEach(async () => {
-    await intake.stop();
+    if (!stopped) await intake.stop();
     await client.deleteNamespace();
     await client.close();
   });
@@ -53,6 +57,13 @@ describe('a consumer lane the broker closes or cancels while the connection stay
     } finally {
       await ch.close().catch(() => undefined);
     }
+  };
+
+  const lanesOf = () => (intake.consumer as unknown as { lanes: LaneView[] }).lanes;
+  const lostAnyLane = async (): Promise<number> => {
+    let sum = 0;
+    for (const role of ['commands', 'priority']) for (const reason of ['channel_closed', 'consumer_cancelled']) sum += await lost(role, reason);
+    return sum;
   };
 
   const lost = (queueRole: string, reason: string) => metricValue('pb_consumer_lanes_lost_total', { queue_role: queueRole, reason });
@@ -167,5 +178,81 @@ describe('a consumer lane the broker closes or cancels while the connection stay
     await eventually(async () => (await consumers(queue)) === 1, 10000);
     await new Promise((r) => setTimeout(r, 1200));
     expect(await consumers(queue)).toBe(1);
+  });
+  it('a lane whose consumer the broker cancels keeps its channel open while its message is under way, and closes it once that is acked', async () => {
+    const lane = lanesOf().find((l) => l.queue === config.amqp.commandsQueue) as LaneView;
+    let closedAt = 0;
+    lane.channel.once('close', () => (closedAt = Date.now()));
+    const errors: string[] = [];
+    lane.channel.on('error', (err: Error) => errors.push(err.message));
+    const create = intake.ledger.create.bind(intake.ledger);
+    let release: () => void = () => undefined;
+    const released = new Promise<void>((resolve) => (release = resolve));
+    let calls = 0;
+    jest.spyOn(intake.ledger, 'create').mockImplementation(async (...args: Parameters<typeof create>) => {
+      calls += 1;
+      if (calls === 1) await released;
+      return create(...args);
+    });
+    await client.publish('web.payment.authorize', channelCommand('authorize'));
+    await eventually(() => calls === 1, 5000);
+    const ch = await client.model.createChannel();
+    await ch.deleteQueue(config.amqp.commandsQueue);
+    await ch.close();
+    await eventually(() => !intake.consumer.attached, 2000, 10);
+    await eventually(() => intake.consumer.attached, 10000);
+    await new Promise((r) => setTimeout(r, 300));
+    // Its message unacked: closing the channel now would have the broker requeue it while its work goes on.
+    expect(closedAt).toBe(0);
+    const releasedAt = Date.now();
+    release();
+    await eventually(() => closedAt > 0, 5000);
+    expect(closedAt).toBeGreaterThanOrEqual(releasedAt);
+    expect(errors).toEqual([]);
+    expect(intake.consumer.stats.accepted).toBe(1);
+    expect(await consumers(config.amqp.commandsQueue)).toBe(1);
+  });
+
+  it('a lost connection is not a lost lane: nothing counted or logged as one, and every lane consumes again once', async () => {
+    const before = await lostAnyLane();
+    dropConnectionOf(lanesOf()[0].channel, 'dropped by the test');
+    await eventually(() => !intake.consumer.attached, 2000, 10);
+    await eventually(() => intake.consumer.attached, 15000);
+    expect(await lostAnyLane()).toBe(before);
+    expect(logs.lines.some((l) => l.includes('lost its lane'))).toBe(false);
+    expect(await consumers(config.amqp.commandsQueue)).toBe(1);
+    expect(await consumers(priorityQueueOf(config.amqp))).toBe(1);
+  });
+
+  it('a stop right after a lane is lost leaves no retry behind: the lane is neither subscribed nor its queue declared again', async () => {
+    const ch = await client.model.createChannel();
+    await ch.deleteQueue(priorityQueueOf(config.amqp));
+    await ch.close();
+    await eventually(() => !intake.consumer.attached, 2000, 10);
+    await intake.stop();
+    stopped = true;
+    await new Promise((r) => setTimeout(r, 2500));
+    expect(await consumers(config.amqp.commandsQueue)).toBe(0);
+    // Still deleted: its 404 closes the checking channel.
+    expect(await consumers(priorityQueueOf(config.amqp)).catch(() => -1)).toBe(-1);
+    expect(logs.lines.some((l) => l.includes('cannot subscribe'))).toBe(false);
+  });
+
+  it('a re-subscription the broker refuses (405: another connection holds an exclusive queue of that name) is retried with backoff until it goes through', async () => {
+    const queue = config.amqp.commandsQueue;
+    const other = await client.model.createChannel();
+    await other.deleteQueue(queue);
+    await other.assertQueue(queue, { exclusive: true, durable: false });
+    await eventually(() => !intake.consumer.attached, 2000, 10);
+    await new Promise((r) => setTimeout(r, 6000));
+    // 1 s after the loss, then 1, 2, 4 s after each refusal: three tries in 6 s, never a spin, never given up.
+    const tries = logs.lines.filter((l) => l.includes('command consumer cannot subscribe; not consuming, retrying')).length;
+    expect(tries).toBeGreaterThanOrEqual(2);
+    expect(tries).toBeLessThanOrEqual(4);
+    expect(intake.consumer.attached).toBe(false);
+    await other.deleteQueue(queue);
+    await other.close();
+    await eventually(() => intake.consumer.attached, 20000);
+    await consumesAgain();
   });
 });
