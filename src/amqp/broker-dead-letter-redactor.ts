@@ -10,6 +10,7 @@ import { QUEUE_MISMATCH_RETRY_MS } from './queue-mismatch';
 import { QueueMismatchError } from '../errors/queue-mismatch-error';
 import { BrokerTimeoutError, openChannelWithin, subscribeRetryMs, withTimeout } from './broker-deadline';
 import { closeChannelWithin } from './channel-close';
+import { LANE_STABLE_MS, LaneLossReason, lanesLost } from './lane-loss';
 
 /** Dead-letter code of a message the broker dead-lettered by itself. */
 export const BROKER_DEAD_LETTERED = 'BROKER_DEAD_LETTERED';
@@ -60,12 +61,33 @@ export class BrokerDeadLetterRedactor {
   private subscribing: Promise<void> = Promise.resolve();
   /** The channel being set up (each of its broker calls bounded): `stop()` waits for it. */
   private settingUp: Promise<void> | null = null;
-  /** Subscription tries in a row the broker did not answer in time (the retry backs off). */
+  /** Subscription tries in a row that failed (not answered in time, or refused: a queue gone): the retry backs off. */
   private unanswered = 0;
+  /** When `channel` started consuming, ms (Date.now): a channel lost soon after backs the retry off further. */
+  private since = 0;
+  /** Channels lost in a row, each soon after it was set up. */
+  private lostInARow = 0;
+  /** A channel whose consumer the broker cancelled, closing once its messages are settled: `stop()` waits for it. */
+  private readonly retiring = new Set<Promise<void>>();
   private running = false;
   private readonly inFlight = new Set<Promise<void>>();
+  /**
+   * A subscription try after `start` (a reconnect's `ready`, a retry, a lost channel): one that fails for another
+   * reason than those `subscribeOnce` handles (a queue gone, an access refusal) is logged and tried again after
+   * the same backoff, never given up and never at once.
+   */
   private readonly onReady = () =>
-    void this.subscribeOrRetry().catch((err: Error) => this.deps.logger.warn('broker dead-letter redactor resubscribe failed', { error: err.message }));
+    void this.subscribeOrRetry().catch((err: Error) => {
+      if (!this.running) return;
+      this.unanswered += 1;
+      const retryMs = subscribeRetryMs(this.unanswered);
+      this.deps.logger.error('broker dead-letter redactor cannot subscribe; not consuming, retrying', {
+        error: err.message,
+        retry_ms: retryMs,
+        tries: this.unanswered,
+      });
+      this.retryIn(retryMs);
+    });
 
   /** Verifies the original's channel signature, so the record says whether a channel signed it (replay signs only that). */
   private readonly keyring: ChannelKeyring;
@@ -118,6 +140,45 @@ export class BrokerDeadLetterRedactor {
     this.subscribeRetry.unref();
   }
 
+  /**
+   * The channel closed by the broker, or its consumer cancelled by it, while the connection stays up: logged,
+   * counted (`pb_consumer_lanes_lost_total{queue_role="broker_rejected"}`) and subscribed again by the retry. A
+   * closed channel's messages are requeued by the broker (their acks cannot go through); a cancelled consumer's
+   * channel is closed once the messages under way on it are settled.
+   */
+  private loseChannel(channel: Channel, reason: LaneLossReason, detail: string): void {
+    if (!this.running || this.channel !== channel) return;
+    this.channel = null;
+    this.channelModel = null;
+    lanesLost().inc({ queue_role: 'broker_rejected', reason });
+    this.lostInARow = Date.now() - this.since < LANE_STABLE_MS ? this.lostInARow + 1 : 1;
+    const retryMs = subscribeRetryMs(this.lostInARow);
+    this.deps.logger.error(`broker dead-letter redactor lost its lane: ${reason}; subscribing again`, {
+      queue: brokerRejectedQueueOf(this.deps.config.amqp),
+      queue_role: 'broker_rejected',
+      reason,
+      error: detail,
+      retry_ms: retryMs,
+    });
+    if (reason === 'consumer_cancelled') {
+      const done: Promise<void> = Promise.allSettled([...this.inFlight])
+        .then(async () => {
+          await closeChannelWithin(channel, {
+            timeoutMs: this.deps.config.amqp.publishTimeoutMs,
+            what: 'dead_letter_redactor',
+            logger: this.deps.logger,
+            onTimeout: 'abandon',
+          });
+        })
+        .catch(() => undefined)
+        .finally(() => {
+          this.retiring.delete(done);
+        });
+      this.retiring.add(done);
+    }
+    this.retryIn(retryMs);
+  }
+
   private async subscribe(): Promise<void> {
     if (!this.running) return;
     const model = await this.deps.connection.connect();
@@ -144,7 +205,19 @@ export class BrokerDeadLetterRedactor {
     const timeoutMs = config.amqp.publishTimeoutMs;
     const watch = { what: 'redactor_subscribe', logger };
     const channel = await openChannelWithin(model, (m) => m.createChannel(), { ...watch, timeoutMs, onTimeout: 'abandon' });
-    channel.on('error', (err: Error) => logger.warn('broker dead-letter redactor channel error', { error: err.message }));
+    // A close the broker makes has an `error` first; our own closes and a lost connection's have none.
+    let brokerError: string | undefined;
+    // Either can come between the consume's answer and `channel` being set: the channel is then lost at once.
+    let closed = false;
+    let cancelled = false;
+    channel.on('error', (err: Error) => {
+      brokerError = err.message;
+      logger.warn('broker dead-letter redactor channel error', { error: err.message });
+    });
+    channel.on('close', () => {
+      closed = true;
+      if (brokerError !== undefined) this.loseChannel(channel, 'channel_closed', brokerError);
+    });
     const bounded = <T>(call: Promise<T>, what: string): Promise<T> => withTimeout(call, timeoutMs, what, watch);
     try {
       await bounded(declareTopology(channel, config.amqp), 'declaring the topology');
@@ -152,7 +225,10 @@ export class BrokerDeadLetterRedactor {
       const queue = brokerRejectedQueueOf(config.amqp);
       await bounded(
         channel.consume(queue, (msg) => {
-          if (!msg) return;
+          if (!msg) {
+            cancelled = true;
+            return this.loseChannel(channel, 'consumer_cancelled', `the broker cancelled the consumer of ${queue}`);
+          }
           const work = this.move(channel, msg).finally(() => this.inFlight.delete(work));
           this.inFlight.add(work);
         }),
@@ -161,6 +237,9 @@ export class BrokerDeadLetterRedactor {
       // Kept also when stop() began meanwhile: stop() waits for this setup, then closes the channel.
       this.channel = channel;
       this.channelModel = model;
+      this.since = Date.now();
+      if (closed && brokerError !== undefined) this.loseChannel(channel, 'channel_closed', brokerError);
+      else if (cancelled) this.loseChannel(channel, 'consumer_cancelled', `the broker cancelled the consumer of ${queue}`);
     } catch (err) {
       await closeChannelWithin(channel, { timeoutMs, what: 'redactor_subscribe', logger, onTimeout: 'abandon' });
       throw err;
@@ -215,7 +294,7 @@ export class BrokerDeadLetterRedactor {
     clearTimeout(this.subscribeRetry);
     this.deps.connection.off('ready', this.onReady);
     await this.settingUp?.catch(() => undefined);
-    await Promise.allSettled([...this.inFlight]);
+    await Promise.allSettled([...this.inFlight, ...this.retiring]);
     const channel = this.channel;
     this.channel = null;
     this.channelModel = null;

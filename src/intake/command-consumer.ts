@@ -8,6 +8,7 @@ import { declareTopology } from '../amqp/topology';
 import { QUEUE_MISMATCH_RETRY_MS } from '../amqp/queue-mismatch';
 import { BrokerTimeoutError, openChannelWithin, subscribeRetryMs, withTimeout } from '../amqp/broker-deadline';
 import { closeChannelWithin } from '../amqp/channel-close';
+import { LANE_STABLE_MS, LaneLossReason, lanesLost } from '../amqp/lane-loss';
 import { QueueMismatchError } from '../errors/queue-mismatch-error';
 import { Config } from '../config/config';
 import { CANONICAL, contractOf, readChannelMessage } from '../contracts/channel-contracts';
@@ -113,6 +114,14 @@ interface Lane {
   channel: Channel;
   consumerTag: string;
   acks: AckBatcher;
+  /** The priority lane's queue (else the commands queue). */
+  priority: boolean;
+  /** When it started consuming, ms (Date.now): a lane lost soon after backs the retry off further. */
+  since: number;
+  /** Its messages being worked on: a lane whose consumer the broker cancelled is closed once they are acked. */
+  work: Set<Promise<void>>;
+  /** Its channel closed: its acks cannot go through, messages still waiting for an in-flight slot are given back. */
+  closed: boolean;
 }
 
 /**
@@ -138,8 +147,7 @@ export class CommandConsumer {
   private readonly demotionLog: LogThrottle;
   private running = false;
   private readonly inFlight = new Set<Promise<void>>();
-  private readonly onReady = () =>
-    void this.subscribeOrWait().catch((err: Error) => this.deps.logger.error('consumer resubscribe failed', { error: err.message }));
+  private readonly onReady = () => this.resubscribe();
   /**
    * The next subscription try after a queue mismatch or a broker that did not answer a subscription step (the
    * process stays up, not ready, instead of exiting or waiting for ever).
@@ -149,8 +157,12 @@ export class CommandConsumer {
   private subscribing: Promise<void> = Promise.resolve();
   /** The lane being set up (each of its broker calls bounded): `stop()` waits for it, then stops what it set up. */
   private settingUp: Promise<void> | null = null;
-  /** Subscription tries in a row the broker did not answer in time (the retry backs off). */
+  /** Subscription tries in a row that failed (not answered in time, or refused: a queue gone): the retry backs off. */
   private unanswered = 0;
+  /** Lanes lost in a row, each soon after it was set up (the retry after a lost lane backs off by it). */
+  private lanesLostInARow = 0;
+  /** Lanes whose consumer the broker cancelled, closing once their messages are acked: `stop()` waits for them. */
+  private readonly retiring = new Set<Promise<void>>();
   /** Every channel's keys: a message is taken only under the credentials of the channel it claims. */
   private readonly keyring: ChannelKeyring;
   /** Anyone who can publish can send unsigned messages: one warning per minute per reason. */
@@ -230,9 +242,65 @@ export class CommandConsumer {
     if (!this.running) return;
     clearTimeout(this.subscribeRetry);
     this.subscribeRetry = setTimeout(() => {
-      if (!this.attached) void this.subscribeOrWait().catch((e: Error) => this.deps.logger.error('consumer resubscribe failed', { error: e.message }));
+      if (!this.attached) this.resubscribe();
     }, ms);
     this.subscribeRetry.unref();
+  }
+
+  /**
+   * A subscription try after `start` (a reconnect's `ready`, a retry, a lost lane): one that fails for another
+   * reason than those `subscribeOnce` handles (a queue gone: a 404 on its consume, an access refusal) is logged
+   * and tried again after the same backoff, never given up and never at once.
+   */
+  private resubscribe(): void {
+    void this.subscribeOrWait().catch((err: Error) => {
+      if (!this.running) return;
+      this.unanswered += 1;
+      const retryMs = subscribeRetryMs(this.unanswered);
+      this.deps.logger.error('command consumer cannot subscribe; not consuming, retrying', { error: err.message, retry_ms: retryMs, tries: this.unanswered });
+      this.retryIn(retryMs);
+    });
+  }
+
+  /**
+   * A lane whose channel the broker closed, or whose consumer it cancelled, while the connection stays up: it
+   * leaves `lanes` at once (readiness drops), is logged and counted (`pb_consumer_lanes_lost_total`), and the
+   * subscription retry sets it up again (only the lanes missing), after a backoff that grows while lanes are
+   * lost soon after being set up. A closed channel's messages are requeued by the broker: the work under way
+   * on them ends with acks that cannot go through (the batcher drops them), never acked on another channel.
+   * A cancelled consumer's channel is still open: its messages under way are acked on it, then it is closed.
+   */
+  private loseLane(lane: Lane, reason: LaneLossReason, detail: string): void {
+    if (!this.running || !this.lanes.includes(lane)) return;
+    this.lanes = this.lanes.filter((other) => other !== lane);
+    const queueRole = lane.priority ? 'priority' : 'commands';
+    lanesLost().inc({ queue_role: queueRole, reason });
+    this.lanesLostInARow = Date.now() - lane.since < LANE_STABLE_MS ? this.lanesLostInARow + 1 : 1;
+    const retryMs = subscribeRetryMs(this.lanesLostInARow);
+    this.deps.logger.error(`command consumer lost its lane: ${reason}; subscribing again`, {
+      queue: lane.queue,
+      queue_role: queueRole,
+      reason,
+      error: detail,
+      retry_ms: retryMs,
+    });
+    if (reason === 'consumer_cancelled') this.retire(lane);
+    this.retryIn(retryMs);
+  }
+
+  /** Closes a lane whose consumer the broker cancelled, once the messages it was delivered are settled. */
+  private retire(lane: Lane): void {
+    const { logger, config } = this.deps;
+    const done: Promise<void> = Promise.allSettled([...lane.work])
+      .then(async () => {
+        lane.acks.flushAll();
+        await closeChannelWithin(lane.channel, { timeoutMs: config.amqp.publishTimeoutMs, what: 'command_consumer', logger, onTimeout: 'abandon' });
+      })
+      .catch(() => undefined)
+      .finally(() => {
+        this.retiring.delete(done);
+      });
+    this.retiring.add(done);
   }
 
   /** Sets up the lanes the live connection lacks (all of them after a reconnect; those a given-up try left). */
@@ -245,10 +313,13 @@ export class CommandConsumer {
     this.lanes = this.lanes.filter((lane) => lane.model === model);
     const priorityLane = config.backpressure.priorityLane;
     const queues = priorityLane ? [config.amqp.commandsQueue, priorityQueueOf(config.amqp)] : [config.amqp.commandsQueue];
+    // The first lane set up in a try declares the topology: a queue the broker deleted is declared again.
+    let declared = false;
     for (const [i, queue] of queues.entries()) {
       if (!this.running) return;
       if (this.lanes.some((lane) => lane.queue === queue)) continue;
-      const setup = this.openLane(model, queue, i === 0, i === 1);
+      const setup = this.openLane(model, queue, !declared, i === 1);
+      declared = true;
       this.settingUp = setup;
       try {
         await setup;
@@ -271,7 +342,25 @@ export class CommandConsumer {
     const watch = { what: 'consumer_subscribe', logger };
     // A channel per queue: the priority lane's prefetch is its own, never filled by authorizations.
     const channel = await openChannelWithin(model, (m) => m.createChannel(), { ...watch, timeoutMs, onTimeout: 'abandon' });
-    channel.on('error', (err: Error) => logger.warn('consumer channel error', { error: err.message, queue }));
+    // The lane, once consuming: a close the broker makes (an `error` first; our own closes and a lost connection's
+    // have none) or a consumer it cancels loses it.
+    let lane: Lane | undefined;
+    let brokerError: string | undefined;
+    // Either can come between the consume's answer and the lane's creation: the lane is then lost at once.
+    let closedEarly = false;
+    let cancelledEarly = false;
+    channel.on('error', (err: Error) => {
+      brokerError = err.message;
+      logger.warn('consumer channel error', { error: err.message, queue });
+    });
+    channel.on('close', () => {
+      if (!lane) {
+        closedEarly = true;
+        return;
+      }
+      lane.closed = true;
+      if (brokerError !== undefined) this.loseLane(lane, 'channel_closed', brokerError);
+    });
     const bounded = <T>(call: Promise<T>, what: string): Promise<T> => withTimeout(call, timeoutMs, what, watch);
     try {
       if (declare) await bounded(declareTopology(channel, config.amqp, { priorityLane: config.backpressure.priorityLane }), 'declaring the topology');
@@ -283,26 +372,33 @@ export class CommandConsumer {
       await bounded(channel.prefetch(prefetch), `setting the prefetch of ${queue}`);
       // Finished messages held for a multiple ack take at most a quarter of the window.
       const acks = new AckBatcher(channel, { maxHeld: Math.max(1, Math.floor(prefetch / 4)) });
+      const work = new Set<Promise<void>>();
       const consuming = channel.consume(queue, (msg) => {
-        if (!msg) return; // consumer cancelled by the broker; `ready` resubscribes after reconnect
+        if (!msg) {
+          // Cancelled by the broker (its queue deleted, a quorum queue's consumer cancelled): subscribed again.
+          if (lane) this.loseLane(lane, 'consumer_cancelled', `the broker cancelled the consumer of ${queue}`);
+          else cancelledEarly = true;
+          return;
+        }
         markDelivered(msg);
         acks.track(msg);
         // Delivered after stop() began (its cancel not answered yet, or given up): never started, back to the broker.
         if (!this.running) return this.giveBack(channel, acks, msg);
-        const work = (
-          gate
-            ? gate.run(
-                () => this.handle(channel, acks, msg, priority),
-                () => this.giveBack(channel, acks, msg),
-                priority,
-              )
-            : this.handle(channel, acks, msg, priority)
-        ).finally(() => this.inFlight.delete(work));
-        this.inFlight.add(work);
+        // Waited for a slot while its channel closed: the broker has requeued it, the work would be done twice.
+        const run = () => (lane?.closed ? Promise.resolve(this.giveBack(channel, acks, msg)) : this.handle(channel, acks, msg, priority));
+        const task = (gate ? gate.run(run, () => this.giveBack(channel, acks, msg), priority) : this.handle(channel, acks, msg, priority)).finally(() => {
+          this.inFlight.delete(task);
+          work.delete(task);
+        });
+        this.inFlight.add(task);
+        work.add(task);
       });
       const { consumerTag } = await bounded(consuming, `consuming ${queue}`);
       // Kept also when stop() began meanwhile: stop() waits for this setup, then cancels and closes the lane.
-      this.lanes.push({ queue, model, channel, consumerTag, acks });
+      lane = { queue, model, channel, consumerTag, acks, priority, since: Date.now(), work, closed: closedEarly };
+      this.lanes.push(lane);
+      if (closedEarly && brokerError !== undefined) this.loseLane(lane, 'channel_closed', brokerError);
+      else if (cancelledEarly) this.loseLane(lane, 'consumer_cancelled', `the broker cancelled the consumer of ${queue}`);
     } catch (err) {
       await closeChannelWithin(channel, { timeoutMs, what: 'consumer_subscribe', logger, onTimeout: 'abandon' });
       throw err;
@@ -335,7 +431,7 @@ export class CommandConsumer {
     await Promise.all([...cancelled, ...lanes.filter((lane) => !consuming.includes(lane)).map(cancel)]);
     // Messages still waiting for an in-flight slot were never started: back to the broker at once.
     this.deps.inflight?.cancelWaiting();
-    await Promise.allSettled([...this.inFlight]);
+    await Promise.allSettled([...this.inFlight, ...this.retiring]);
     // The acks still pending (this tick's, and those held for a head run) go out before the channel closes.
     for (const lane of lanes) lane.acks.flushAll();
     await Promise.all(lanes.map((lane) => closeChannelWithin(lane.channel, { timeoutMs, what: 'command_consumer', logger, onTimeout: 'abandon' })));

@@ -27,6 +27,8 @@ export interface IntakeProcess {
   deliveryQueue: Queue<DeliveryJobData>;
   events: EventStore;
   redis: RedisClient;
+  /** The redaction of what the broker dead-letters by itself, started with the consumer. */
+  brokerDeadLetters: BrokerDeadLetterRedactor;
   stop(): Promise<void>;
 }
 
@@ -90,6 +92,7 @@ export async function startIntakeProcess(
     deliveryQueue,
     events,
     redis,
+    brokerDeadLetters,
     stop: async () => {
       await consumer.stop();
       await brokerDeadLetters.stop();
