@@ -10,7 +10,7 @@ import { QUEUE_MISMATCH_RETRY_MS } from './queue-mismatch';
 import { QueueMismatchError } from '../errors/queue-mismatch-error';
 import { BrokerTimeoutError, openChannelWithin, subscribeRetryMs, withTimeout } from './broker-deadline';
 import { closeChannelWithin } from './channel-close';
-import { LANE_STABLE_MS, LaneLossReason, lanesLost } from './lane-loss';
+import { LANE_STABLE_MS, LaneLossReason, countLaneLost } from './lane-loss';
 
 /** Dead-letter code of a message the broker dead-lettered by itself. */
 export const BROKER_DEAD_LETTERED = 'BROKER_DEAD_LETTERED';
@@ -150,7 +150,7 @@ export class BrokerDeadLetterRedactor {
     if (!this.running || this.channel !== channel) return;
     this.channel = null;
     this.channelModel = null;
-    lanesLost().inc({ queue_role: 'broker_rejected', reason });
+    countLaneLost('broker_rejected', reason);
     this.lostInARow = Date.now() - this.since < LANE_STABLE_MS ? this.lostInARow + 1 : 1;
     const retryMs = subscribeRetryMs(this.lostInARow);
     this.deps.logger.error(`broker dead-letter redactor lost its lane: ${reason}; subscribing again`, {

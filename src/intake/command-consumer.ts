@@ -8,7 +8,7 @@ import { declareTopology } from '../amqp/topology';
 import { QUEUE_MISMATCH_RETRY_MS } from '../amqp/queue-mismatch';
 import { BrokerTimeoutError, openChannelWithin, subscribeRetryMs, withTimeout } from '../amqp/broker-deadline';
 import { closeChannelWithin } from '../amqp/channel-close';
-import { LANE_STABLE_MS, LaneLossReason, lanesLost } from '../amqp/lane-loss';
+import { LANE_STABLE_MS, LaneLossReason, countLaneLost } from '../amqp/lane-loss';
 import { QueueMismatchError } from '../errors/queue-mismatch-error';
 import { Config } from '../config/config';
 import { CANONICAL, contractOf, readChannelMessage } from '../contracts/channel-contracts';
@@ -274,7 +274,7 @@ export class CommandConsumer {
     if (!this.running || !this.lanes.includes(lane)) return;
     this.lanes = this.lanes.filter((other) => other !== lane);
     const queueRole = lane.priority ? 'priority' : 'commands';
-    lanesLost().inc({ queue_role: queueRole, reason });
+    countLaneLost(queueRole, reason);
     this.lanesLostInARow = Date.now() - lane.since < LANE_STABLE_MS ? this.lanesLostInARow + 1 : 1;
     const retryMs = subscribeRetryMs(this.lanesLostInARow);
     this.deps.logger.error(`command consumer lost its lane: ${reason}; subscribing again`, {
