@@ -100,6 +100,7 @@ let ledger: Ledger;
 let events: EventStore;
 let service: DeliveryService;
 let adjustments: AdjustmentRecorder;
+let recorder: OutcomeRecorder;
 const logs = captureLogger();
 
 beforeAll(async () => {
@@ -229,7 +230,7 @@ beforeAll(async () => {
   eventsQueue = createOmsEventsQueue(redis, config.redis.keyPrefix);
   ledger = new Ledger(redis, config.redis.keyPrefix);
   events = new EventStore(redis, config.redis.keyPrefix);
-  const recorder = new OutcomeRecorder({ config, ledger, events, eventsQueue, logger: logs.logger });
+  recorder = new OutcomeRecorder({ config, ledger, events, eventsQueue, logger: logs.logger });
   service = new DeliveryService({ config, ledger, router: new ConfiguredGatewayRouter(createGatewayClients(config)), recorder, logger: logs.logger });
   adjustments = new AdjustmentRecorder({ config, store: new AdjustmentStore(redis, config.redis.keyPrefix), recorder, ledger, logger: logs.logger });
 });
@@ -503,5 +504,91 @@ describe('a late refund fact that leaves the payment refunded beyond what stands
     expect(again.created).toBe(false);
     expect(again.adjustment.refundedBeyondCaptured).toBeUndefined();
     expect(logs.lines.filter((l) => l.includes('unless a capture in flight went through') && l.includes(authOp))).toHaveLength(1);
+  });
+  /**
+   * A payment captured 30.00, a second capture of 20.00 left in flight (answered 502), then a refund of 40.00 the PSP made
+   * outside the bridge: read undecided. Returns the authorization's id, the capture in flight and the adjustment.
+   */
+  async function undecided(): Promise<{ authOp: string; inFlight: string; adjustmentId: string }> {
+    const auth = await authorized();
+    const authOp = auth.payment.operation_reference!;
+    await delivered(naming('capture', auth, authOp, { amount: 3000 }));
+    psp.dropNextCapture = true;
+    const inFlight = await record(naming('capture', auth, authOp, { amount: 2000 }));
+    expect(await service.deliver(inFlight)).toMatchObject({ kind: 'retry' });
+    const { adjustment } = await adjustments.recordAdjustment((await ledger.get(authOp))!, {
+      kind: 'refund_outside_bridge',
+      direction: 'debit',
+      amount: 4000,
+      currency: 'USD',
+      gateway: 'cybs',
+      pspReference: newId(),
+      pspEventId: `evt_outside_${authOp}`,
+      source: 'reconciliation',
+    });
+    const stored = await new AdjustmentStore(redis, config.redis.keyPrefix).get(adjustment.id);
+    expect(stored?.refundedBeyondUndecided).toBe(true);
+    return { authOp, inFlight, adjustmentId: adjustment.id };
+  }
+
+  const alarmLines = (inFlight: string) => logs.lines.filter((l) => l.includes('refunded beyond captured: a capture in flight') && l.includes(inFlight));
+
+  it('the capture in flight then settles FAILED: the payment is read again and the alarm raised, once (a repeat of the outcome says nothing)', async () => {
+    const { authOp, inFlight, adjustmentId } = await undecided();
+    const before = await alarms('capture_failed_after_undecided');
+    const failure = { status: 'FAIL' as const, gatewayStatus: 'DECLINED', reason: 'PROCESSOR_DECLINED' };
+
+    const failed = await recorder.apply((await ledger.get(inFlight))!, failure, 'webhook');
+
+    expect(failed.state).toBe('FAILED');
+    expect(await alarms('capture_failed_after_undecided')).toBe(before + 1);
+    expect(alarmLines(inFlight)).toHaveLength(1);
+    expect(JSON.parse(alarmLines(inFlight)[0])).toMatchObject({
+      level: 'error',
+      alert: 'refunded_beyond_captured',
+      operation_id: inFlight,
+      authorization_id: authOp,
+      undecided_adjustment_id: adjustmentId,
+      captured_amount: 3000,
+      refunded_amount: 4000,
+      excess_amount: 1000,
+      order_currency: 'USD',
+    });
+    // The adjustment's first reading stays what was known then.
+    const stored = await new AdjustmentStore(redis, config.redis.keyPrefix).get(adjustmentId);
+    expect(stored?.refundedBeyondUndecided).toBe(true);
+    expect(stored?.refundedBeyondCaptured).toBeUndefined();
+
+    // The same outcome again (a webhook resent, a job retried): no second alarm.
+    await recorder.apply((await ledger.get(inFlight))!, failure, 'webhook');
+    expect(await alarms('capture_failed_after_undecided')).toBe(before + 1);
+    expect(alarmLines(inFlight)).toHaveLength(1);
+  });
+
+  it('a crash after the capture was recorded FAILED, before the reading: the outcome heard again raises the alarm, once', async () => {
+    const { inFlight } = await undecided();
+    const before = await alarms('capture_failed_after_undecided');
+    const failure = { status: 'FAIL' as const, gatewayStatus: 'DECLINED', reason: 'PROCESSOR_DECLINED' };
+    // The move alone, as a process that died right after it left it.
+    await ledger.transition(inFlight, 'FAILED', { event: 'outcome', source: 'webhook' }, { reason: 'PROCESSOR_DECLINED' });
+    expect(await alarms('capture_failed_after_undecided')).toBe(before);
+
+    await recorder.apply((await ledger.get(inFlight))!, failure, 'webhook');
+    await recorder.apply((await ledger.get(inFlight))!, failure, 'webhook');
+
+    expect(await alarms('capture_failed_after_undecided')).toBe(before + 1);
+    expect(alarmLines(inFlight)).toHaveLength(1);
+  });
+
+  it('control: the capture in flight then settles SUCCEEDED: no alarm', async () => {
+    const { inFlight } = await undecided();
+    const before = await alarms('capture_failed_after_undecided');
+
+    const done = await recorder.apply((await ledger.get(inFlight))!, { status: 'SUCCESS', gatewayStatus: 'PENDING', gatewayReference: newId() }, 'webhook');
+
+    expect(done.state).toBe('SUCCEEDED');
+    expect(await alarms('capture_failed_after_undecided')).toBe(before);
+    const said = logs.lines.filter((l) => l.includes(inFlight)).map((l) => JSON.parse(l) as Record<string, unknown>);
+    expect(said.some((l) => l.alert === 'refunded_beyond_captured')).toBe(false);
   });
 });
