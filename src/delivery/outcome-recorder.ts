@@ -656,7 +656,20 @@ export class OutcomeRecorder {
     // this call or an earlier one made it): its payment is read again, after the event, once (refunded-beyond-alarm.ts).
     // Nothing read for any other move.
     if (seen.refundsUndecidedBy !== undefined && op.command === 'capture' && result.state === 'FAILED' && result.heldForPspRetry === undefined) {
-      await rereadAfterCaptureFailed(result, seen.refundsUndecidedBy, this.deps);
+      // An alarm, never the outcome's undoing: the move and its event stand; a failed read is said, not retried into
+      // the outcome job (nothing was kept: the outcome heard again reads again).
+      await rereadAfterCaptureFailed(result, seen.refundsUndecidedBy, this.deps).catch((err: unknown) =>
+        this.deps.logger.error(
+          'reading the payment again after a capture failed, once an undecided refund reading counted it, failed; check its refunds against what stands captured',
+          {
+            operation_id: result.id,
+            command: result.command,
+            gateway: gatewayOf(result),
+            undecided_adjustment_id: seen.refundsUndecidedBy,
+            error: err instanceof Error ? err.message : String(err),
+          },
+        ),
+      );
     }
     return result;
   }

@@ -580,6 +580,22 @@ describe('a late refund fact that leaves the payment refunded beyond what stands
     expect(alarmLines(inFlight)).toHaveLength(1);
   });
 
+  it('the re-read failing (Redis refusing it) leaves the capture FAILED, its outcome done: an error line, no throw', async () => {
+    const { inFlight } = await undecided();
+    const failure = { status: 'FAIL' as const, gatewayStatus: 'DECLINED', reason: 'PROCESSOR_DECLINED' };
+    const spy = jest.spyOn(ledger, 'setFieldOnceAndGet').mockRejectedValue(new Error("READONLY You can't write against a read only replica"));
+    try {
+      const failed = await recorder.apply((await ledger.get(inFlight))!, failure, 'webhook');
+      expect(failed.state).toBe('FAILED');
+    } finally {
+      spy.mockRestore();
+    }
+    expect((await ledger.get(inFlight))?.state).toBe('FAILED');
+    const line = logs.lines.find((l) => l.includes('reading the payment again after a capture failed') && l.includes(inFlight));
+    expect(line).toBeDefined();
+    expect(JSON.parse(line!)).toMatchObject({ level: 'error', operation_id: inFlight });
+  });
+
   it('control: the capture in flight then settles SUCCEEDED: no alarm', async () => {
     const { inFlight } = await undecided();
     const before = await alarms('capture_failed_after_undecided');
