@@ -282,7 +282,7 @@ export class AdjustmentRecorder {
     if (reading.undecided !== undefined) {
       // Each capture it counts in flight is marked before the reading is kept: its move to FAILED reads the payment
       // again (refunded-beyond-alarm.ts). One settled since the read is past its move: read again here, as settled.
-      const marks = await Promise.all(reading.undecided.inFlight.map((c) => this.deps.ledger.markRefundsUndecided(c.id, adjustment.id)));
+      const marks = await Promise.all(reading.undecided.inFlight.map((c) => this.deps.ledger.markRefundsUndecided(c.id, adjustment.id, factReference)));
       if (marks.includes('settled')) reading = await refundedBeyondCapturedReadingOf(auth, this.deps.ledger, factReference);
     }
     const { undecided } = reading;

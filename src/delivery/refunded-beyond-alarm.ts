@@ -1,6 +1,6 @@
 import { AUTHORIZING } from '../ledger/authorization-by-reference';
 import { Ledger, OperationRecord } from '../ledger/ledger';
-import { REFUNDS_REREAD_FIELD } from '../ledger/refunds-undecided-mark';
+import { REFUNDS_REREAD_FIELD, REFUNDS_UNDECIDED_REFS_FIELD } from '../ledger/refunds-undecided-mark';
 import { gatewayOf } from '../ledger/routing-record';
 import { Logger } from '../logging/logger';
 import { counter } from '../metrics/metrics-registry';
@@ -31,12 +31,14 @@ export const refundedBeyondCapturedTotal = counter(
 export async function rereadAfterCaptureFailed(
   capture: OperationRecord,
   undecidedBy: string,
-  deps: { ledger: Pick<Ledger, 'get' | 'authorizationByReference' | 'dependentsOf' | 'adjustmentsOfEach' | 'setFieldOnceAndGet'>; logger: Logger },
+  deps: { ledger: Pick<Ledger, 'get' | 'authorizationByReference' | 'dependentsOf' | 'adjustmentsOfEach' | 'setFieldOnceAndGet' | 'fieldsOf'>; logger: Logger },
 ): Promise<void> {
   const { ledger, logger } = deps;
   const auth = await authorizationOf(capture, ledger);
   if (auth === null) return;
-  const reading = await refundedBeyondCapturedReadingOf(auth, ledger);
+  // The PSP refunds the marking facts of refunds of ours named: each counted once, as their own readings did.
+  const [[refs]] = await ledger.fieldsOf([capture.id], [REFUNDS_UNDECIDED_REFS_FIELD]);
+  const reading = await refundedBeyondCapturedReadingOf(auth, ledger, referencesOf(refs));
   const value = reading.beyond !== null ? JSON.stringify(reading.beyond) : reading.undecided !== undefined ? 'undecided' : 'fit';
   const { set } = await ledger.setFieldOnceAndGet(capture.id, REFUNDS_REREAD_FIELD, value);
   // Kept by an earlier call, which said it.
@@ -75,4 +77,15 @@ async function authorizationOf(capture: OperationRecord, ledger: Pick<Ledger, 'g
   if (named) return AUTHORIZING.has(named.command) ? named : null;
   const found = await ledger.authorizationByReference(gatewayOf(capture), key);
   return found?.authorization ? found.record : null;
+}
+
+/** The stored {@link REFUNDS_UNDECIDED_REFS_FIELD}: its strings; none when absent or unreadable (never throws). */
+function referencesOf(stored: string | null | undefined): string[] {
+  if (!stored) return [];
+  try {
+    const parsed = JSON.parse(stored) as unknown;
+    return Array.isArray(parsed) ? parsed.filter((r): r is string => typeof r === 'string') : [];
+  } catch {
+    return [];
+  }
 }

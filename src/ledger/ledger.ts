@@ -26,7 +26,7 @@ import {
   transitionWithStepScript,
 } from './ledger-scripts';
 import { ERASE_SCRIPT, EXPIRE_SCRIPT, RESTORE_SCRIPT } from './lifecycle-scripts';
-import { MARK_REFUNDS_UNDECIDED_SCRIPT, REFUNDS_UNDECIDED_FIELD } from './refunds-undecided-mark';
+import { MARK_REFUNDS_UNDECIDED_SCRIPT, REFUNDS_UNDECIDED_FIELD, REFUNDS_UNDECIDED_REFS_FIELD } from './refunds-undecided-mark';
 import { DependentWaker, TAKE_WAITERS_SCRIPT, WAITERS_FLAG, WAIT_FOR_SCRIPT, WaitedMove } from './dependent-waiters';
 import { RECORD_RECONCILED_WINDOW_SCRIPT, ReconciledWindow, reconciledWindowOf } from './reconciled-mark';
 import { OPERATION_STATES, OperationState, POLLED_STATES, isTerminal } from './operation-state';
@@ -930,12 +930,16 @@ export class Ledger {
    * FAILED reads its payment again (`REFUNDS_UNDECIDED_FIELD`, read by the transition itself). Only while the capture is
    * not settled: `settled` when it is SUCCEEDED or FAILED already (its move is past; the caller reads the payment again
    * itself), `marked` otherwise (the first mark kept), `missing` when there is no such operation. One round trip.
+   * `reference`: the PSP refund a refund of ours' fact names, kept with the mark (`REFUNDS_UNDECIDED_REFS_FIELD`).
    */
-  async markRefundsUndecided(id: string, adjustmentId: string): Promise<'marked' | 'settled' | 'missing'> {
+  async markRefundsUndecided(id: string, adjustmentId: string, reference?: string): Promise<'marked' | 'settled' | 'missing'> {
     const reply = (await this.onShard(
       id,
       (keys) =>
-        MARK_REFUNDS_UNDECIDED_SCRIPT.run(this.redis, { keys: { op: keys.op(id) }, args: { field: REFUNDS_UNDECIDED_FIELD, adjustment: adjustmentId } }),
+        MARK_REFUNDS_UNDECIDED_SCRIPT.run(this.redis, {
+          keys: { op: keys.op(id) },
+          args: { field: REFUNDS_UNDECIDED_FIELD, adjustment: adjustmentId, refs_field: REFUNDS_UNDECIDED_REFS_FIELD, reference: reference ?? '' },
+        }),
       (r) => r === -1,
       () => -1,
     )) as number;

@@ -160,7 +160,7 @@ type FieldTable = { [F in keyof OperationRecord]-?: { hash: string; codec: Codec
  * `recaptured_at` and `recapture` (`AdjustmentStore.holdRecapture`), an operator's release of a hold for the PSP's retry
  * `held_for_psp_retry_released` (`Ledger.releaseHeldForPspRetry`), the `dependents_waiting` flag of an operation
  * others wait for (`Ledger.waitFor`), a dependent's wait marks `waited_for_siblings_at` and
- * `dependent_wait_noted_at` (`DeliveryService`), and a capture's `refunds_undecided_by` and `refunds_reread`
+ * `dependent_wait_noted_at` (`DeliveryService`), and a capture's `refunds_undecided_by`, `refunds_undecided_refs` and `refunds_reread`
  * (refunds-undecided-mark.ts: an undecided refund reading counted it in flight; what its failure's reading found).
  */
 const FIELDS: FieldTable = {

@@ -15,17 +15,35 @@ export const REFUNDS_UNDECIDED_FIELD = 'refunds_undecided_by';
 export const REFUNDS_REREAD_FIELD = 'refunds_reread';
 
 /**
+ * Field on a marked capture's record: the PSP refund references the late facts of refunds of ours that marked it named
+ * (a JSON array), so reading the payment again counts such a refund once when a `refund_outside_bridge` reported it too
+ * while ours held no reference, as those facts' own readings did (`refundedBeyondCapturedReadingOf`'s `factReference`).
+ */
+export const REFUNDS_UNDECIDED_REFS_FIELD = 'refunds_undecided_refs';
+
+/**
  * Marks capture `op` with {@link REFUNDS_UNDECIDED_FIELD} (= `adjustment`, the first kept) only while it is not
  * settled (not SUCCEEDED or FAILED): returns 1 when it is marked (now or before), 0 when it settled already (its
  * outcome's transition will not look: the caller reads the payment again itself), -1 when there is no such operation.
+ * A non-empty `reference` (the fact's PSP refund) joins {@link REFUNDS_UNDECIDED_REFS_FIELD}, whichever fact marked first.
  */
 export const MARK_REFUNDS_UNDECIDED_SCRIPT = new LuaScript(
-  luaInputs(['op'], ['field', 'adjustment']),
+  luaInputs(['op'], ['field', 'adjustment', 'refs_field', 'reference']),
   `
 local state = redis.call('HGET', K.op, 'state')
 if not state then return -1 end
 if state == 'SUCCEEDED' or state == 'FAILED' then return 0 end
 redis.call('HSETNX', K.op, A.field, A.adjustment)
+if A.reference ~= '' then
+  local stored = redis.call('HGET', K.op, A.refs_field)
+  local refs = {}
+  if stored then refs = cjson.decode(stored) end
+  for _, r in ipairs(refs) do
+    if r == A.reference then return 1 end
+  end
+  refs[#refs + 1] = A.reference
+  redis.call('HSET', K.op, A.refs_field, cjson.encode(refs))
+end
 return 1
 `,
 );

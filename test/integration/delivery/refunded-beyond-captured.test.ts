@@ -596,6 +596,48 @@ describe('a late refund fact that leaves the payment refunded beyond what stands
     expect(JSON.parse(line!)).toMatchObject({ level: 'error', operation_id: inFlight });
   });
 
+  it('a refund of ours reported outside the bridge, then done after all naming that PSP refund: the re-read counts it once', async () => {
+    const auth = await authorized();
+    const authOp = auth.payment.operation_reference!;
+    await delivered(naming('capture', auth, authOp, { amount: 3000 }));
+    psp.dropNextCapture = true;
+    const inFlight = await record(naming('capture', auth, authOp, { amount: 2000 }));
+    expect(await service.deliver(inFlight)).toMatchObject({ kind: 'retry' });
+    const refund = await refusedRefund(auth, 2000);
+    const outside = async (pspReference: string, amount: number) =>
+      adjustments.recordAdjustment((await ledger.get(authOp))!, {
+        kind: 'refund_outside_bridge',
+        direction: 'debit',
+        amount,
+        currency: 'USD',
+        gateway: 'cybs',
+        pspReference,
+        pspEventId: `evt_outside_${pspReference}`,
+        source: 'reconciliation',
+      });
+    // Our refund's PSP refund, reported outside the bridge while ours held no reference; then another of 15.00.
+    const ours = newId();
+    await outside(ours, 2000);
+    await outside(newId(), 1500);
+    // Done after all, naming that PSP refund: 20.00 + 15.00 refunded, 30.00 captured, 20.00 in flight: undecided.
+    const { adjustment } = await adjustments.recordAdjustment(refund, {
+      kind: 'succeeded_after_failure',
+      direction: 'debit',
+      amount: 2000,
+      currency: 'USD',
+      gateway: 'cybs',
+      pspReference: ours,
+      pspEventId: `evt_saf_${refund.id}`,
+      source: 'webhook',
+    });
+    expect((await new AdjustmentStore(redis, config.redis.keyPrefix).get(adjustment.id))?.refundedBeyondUndecided).toBe(true);
+
+    await recorder.apply((await ledger.get(inFlight))!, { status: 'FAIL', gatewayStatus: 'DECLINED', reason: 'PROCESSOR_DECLINED' }, 'webhook');
+
+    expect(alarmLines(inFlight)).toHaveLength(1);
+    expect(JSON.parse(alarmLines(inFlight)[0])).toMatchObject({ captured_amount: 3000, refunded_amount: 3500, excess_amount: 500 });
+  });
+
   it('control: the capture in flight then settles SUCCEEDED: no alarm', async () => {
     const { inFlight } = await undecided();
     const before = await alarms('capture_failed_after_undecided');
