@@ -928,7 +928,8 @@ export class Ledger {
   /**
    * Marks capture `id`, counted in flight by the undecided reading of late refund fact `adjustmentId`, so its move to
    * FAILED reads its payment again (`REFUNDS_UNDECIDED_FIELD`, read by the transition itself). Only while the capture is
-   * not settled: `settled` when it is SUCCEEDED or FAILED already (its move is past; the caller reads the payment again
+   * not settled (or FAILED held for its PSP's retry, which the reading counts in flight and an operator's release reads
+   * again: `releaseHeldForPspRetry` in ops): `settled` when it is SUCCEEDED or FAILED already (its move is past; the caller reads the payment again
    * itself), `marked` otherwise (the first mark kept), `missing` when there is no such operation. One round trip.
    * `reference`: the PSP refund a refund of ours' fact names, kept with the mark (`REFUNDS_UNDECIDED_REFS_FIELD`).
    */
@@ -938,7 +939,14 @@ export class Ledger {
       (keys) =>
         MARK_REFUNDS_UNDECIDED_SCRIPT.run(this.redis, {
           keys: { op: keys.op(id) },
-          args: { field: REFUNDS_UNDECIDED_FIELD, adjustment: adjustmentId, refs_field: REFUNDS_UNDECIDED_REFS_FIELD, reference: reference ?? '' },
+          args: {
+            field: REFUNDS_UNDECIDED_FIELD,
+            adjustment: adjustmentId,
+            refs_field: REFUNDS_UNDECIDED_REFS_FIELD,
+            reference: reference ?? '',
+            held_field: HELD_FOR_PSP_RETRY_FIELD,
+            late_field: SUCCEEDED_AFTER_FAILURE_FIELD,
+          },
         }),
       (r) => r === -1,
       () => -1,

@@ -23,16 +23,20 @@ export const REFUNDS_UNDECIDED_REFS_FIELD = 'refunds_undecided_refs';
 
 /**
  * Marks capture `op` with {@link REFUNDS_UNDECIDED_FIELD} (= `adjustment`, the first kept) only while it is not
- * settled (not SUCCEEDED or FAILED): returns 1 when it is marked (now or before), 0 when it settled already (its
- * outcome's transition will not look: the caller reads the payment again itself), -1 when there is no such operation.
+ * settled (not SUCCEEDED or FAILED), or FAILED and held for its PSP's own retry (`held_field` set, no `late_field`: the
+ * reading counts it in flight; an operator's release of it reads the payment again, `releaseHeldForPspRetry`): returns 1
+ * when it is marked (now or before), 0 when it settled already (its outcome's transition will not look: the caller reads
+ * the payment again itself), -1 when there is no such operation.
  * A non-empty `reference` (the fact's PSP refund) joins {@link REFUNDS_UNDECIDED_REFS_FIELD}, whichever fact marked first.
  */
 export const MARK_REFUNDS_UNDECIDED_SCRIPT = new LuaScript(
-  luaInputs(['op'], ['field', 'adjustment', 'refs_field', 'reference']),
+  luaInputs(['op'], ['field', 'adjustment', 'refs_field', 'reference', 'held_field', 'late_field']),
   `
-local state = redis.call('HGET', K.op, 'state')
+local current = redis.call('HMGET', K.op, 'state', A.held_field, A.late_field)
+local state = current[1]
 if not state then return -1 end
-if state == 'SUCCEEDED' or state == 'FAILED' then return 0 end
+local held = state == 'FAILED' and current[2] and current[2] ~= '' and not current[3]
+if (state == 'SUCCEEDED' or state == 'FAILED') and not held then return 0 end
 redis.call('HSETNX', K.op, A.field, A.adjustment)
 if A.reference ~= '' then
   local stored = redis.call('HGET', K.op, A.refs_field)

@@ -4,6 +4,8 @@ import { Queue } from 'bullmq';
 import { AdjustmentStore } from '../../../src/adjustments/adjustment-store';
 import { Config } from '../../../src/config/config';
 import { Payment, PaymentCommand } from '../../../src/contracts/payment-command';
+import { AuditLog } from '../../../src/audit/audit-log';
+import { releaseHeldForPspRetry } from '../../../src/ops/held-for-psp-retry';
 import { AdjustmentRecorder } from '../../../src/delivery/adjustment-recorder';
 import { DeliveryService } from '../../../src/delivery/delivery-service';
 import { OutcomeRecorder } from '../../../src/delivery/outcome-recorder';
@@ -636,6 +638,44 @@ describe('a late refund fact that leaves the payment refunded beyond what stands
 
     expect(alarmLines(inFlight)).toHaveLength(1);
     expect(JSON.parse(alarmLines(inFlight)[0])).toMatchObject({ captured_amount: 3000, refunded_amount: 3500, excess_amount: 500 });
+  });
+
+  it('a capture held FAILED for its PSP retry, counted in flight, then released by an operator (no retry will come): the alarm, once', async () => {
+    const auth = await authorized();
+    const authOp = auth.payment.operation_reference!;
+    await delivered(naming('capture', auth, authOp, { amount: 3000 }));
+    psp.dropNextCapture = true;
+    const held = await record(naming('capture', auth, authOp, { amount: 2000 }));
+    expect(await service.deliver(held)).toMatchObject({ kind: 'retry' });
+    await ledger.transition(held, 'FAILED', { event: 'outcome' }, { reason: 'CAPTURE_FAILED', heldForPspRetry: 'CAPTURE_FAILED' });
+    const { adjustment } = await adjustments.recordAdjustment((await ledger.get(authOp))!, {
+      kind: 'refund_outside_bridge',
+      direction: 'debit',
+      amount: 4000,
+      currency: 'USD',
+      gateway: 'cybs',
+      pspReference: newId(),
+      pspEventId: `evt_outside_held_${authOp}`,
+      source: 'reconciliation',
+    });
+    expect((await new AdjustmentStore(redis, config.redis.keyPrefix).get(adjustment.id))?.refundedBeyondUndecided).toBe(true);
+    const before = await alarms('capture_failed_after_undecided');
+    const audit = { record: async () => undefined } as unknown as AuditLog;
+
+    expect(
+      await releaseHeldForPspRetry({ ledger, audit, logger: logs.logger }, held, { reason: 'Adyen: no retry', execute: true, actor: 'ops' }),
+    ).toMatchObject({
+      result: 'released',
+    });
+
+    expect(await alarms('capture_failed_after_undecided')).toBe(before + 1);
+    expect(alarmLines(held)).toHaveLength(1);
+    expect(JSON.parse(alarmLines(held)[0])).toMatchObject({
+      undecided_adjustment_id: adjustment.id,
+      captured_amount: 3000,
+      refunded_amount: 4000,
+      excess_amount: 1000,
+    });
   });
 
   it('control: the capture in flight then settles SUCCEEDED: no alarm', async () => {
