@@ -295,8 +295,9 @@ export interface AdjustmentRecord {
   refundedBeyondCaptured?: RefundedBeyondCaptured;
   /**
    * A late refund fact whose first reading found its payment's refunds above what stands captured, within what captures
-   * still in flight would add (kept `undecided`): no alarm was raised, and none is raised later on its own; shown so an
-   * operator checks those captures' outcome (one FAILED for good leaves the money given back twice). Absent otherwise.
+   * still in flight would add (kept `undecided`): no alarm was raised by it; those captures are marked, and one recorded
+   * FAILED for good reads the payment again and raises the alarm then (refunded-beyond-alarm.ts; not one held FAILED for
+   * its PSP's retry); shown so an operator sees the reading was left open. Kept as it was. Absent otherwise.
    */
   refundedBeyondUndecided?: true;
 }

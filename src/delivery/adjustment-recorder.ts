@@ -12,6 +12,7 @@ import { counter } from '../metrics/metrics-registry';
 import { capturesUndone } from './authorization-metrics';
 import { AdjustmentKind, AdjustmentRecord, RefundedBeyondCaptured, commandsUndoneBy, needsAttention, releasesHold } from '../adjustments/adjustment';
 import { refundedBeyondCapturedReadingOf } from './operation-context';
+import { refundedBeyondCapturedTotal } from './refunded-beyond-alarm';
 import { AdjustmentInput, AdjustmentStore, HeldRecapture, HoldRecaptureResult, RecordedAdjustment } from '../adjustments/adjustment-store';
 
 const adjustmentsTotal = counter(
@@ -86,16 +87,6 @@ export const adjustmentsFoundUnderOtherId = counter(
   ['gateway', 'kind'],
 );
 
-/**
- * Late refund facts that left their payment with more refunded, as the PSP confirmed, than stands captured: money given
- * back twice (a capture voided, then a refund recorded FAILED that the PSP did after all). `cause`: the fact's kind.
- */
-const refundedBeyondCapturedTotal = counter(
-  'pb_refunded_beyond_captured_total',
-  "Late refund facts (a refund recorded FAILED that the PSP did after all: succeeded_after_failure; a refund it made outside the bridge: refund_outside_bridge) recorded while they left their payment's confirmed refunds above what stands captured (a capture voided or undone): money given back twice, said on the adjustment event (refunded_beyond_captured, contact_support), by gateway and cause (the fact's kind)",
-  ['gateway', 'cause'],
-);
-
 /** Commands whose success closes the authorization they act on, and whose success after failure then does too. */
 const CLOSING_AFTER_FAILURE: ReadonlySet<string> = new Set(['capture', 'cancel']);
 
@@ -150,6 +141,7 @@ export class AdjustmentRecorder {
         | 'unindexHeldForPspRetry'
         | 'dependentsOf'
         | 'adjustmentsOfEach'
+        | 'markRefundsUndecided'
       >;
       logger: Logger;
     },
@@ -286,14 +278,20 @@ export class AdjustmentRecorder {
     if (auth === null) return undefined;
     // A refund's late fact names its PSP refund, which a refund_outside_bridge may have reported already: counted once.
     const factReference = op.command === 'refund' ? adjustment.pspReference : undefined;
-    const reading = await refundedBeyondCapturedReadingOf(auth, this.deps.ledger, factReference);
+    let reading = await refundedBeyondCapturedReadingOf(auth, this.deps.ledger, factReference);
+    if (reading.undecided !== undefined) {
+      // Each capture it counts in flight is marked before the reading is kept: its move to FAILED reads the payment
+      // again (refunded-beyond-alarm.ts). One settled since the read is past its move: read again here, as settled.
+      const marks = await Promise.all(reading.undecided.inFlight.map((c) => this.deps.ledger.markRefundsUndecided(c.id, adjustment.id, factReference)));
+      if (marks.includes('settled')) reading = await refundedBeyondCapturedReadingOf(auth, this.deps.ledger, factReference);
+    }
     const { undecided } = reading;
     // Kept when the refunds fit too (or only captures in flight would cover them): a repeat after the event was sent
     // saying nothing must not say it later.
     const kept = await this.deps.store.recordRefundedBeyondCapturedOnce(op.id, adjustment.id, undecided !== undefined ? 'undecided' : reading.beyond);
     if (kept?.recorded === true && undecided !== undefined) {
       // No alarm: a capture in flight may have collected the money (the PSP refunding is a sign it did); an operator
-      // sees which, and the capture's own outcome settles it.
+      // sees which, and the capture's own outcome settles it (marked above: its move to FAILED reads the payment again).
       this.deps.logger.info(
         'refunded beyond captured unless a capture in flight went through: a late refund fact leaves refunds above what stands captured, within what the captures in flight would add; no alarm',
         {

@@ -1841,13 +1841,13 @@ export function refundedBeyondCaptured(
 export async function refundedBeyondCapturedReadingOf(
   payment: OperationRecord,
   ledger: Pick<Ledger, 'dependentsOf' | 'adjustmentsOfEach'>,
-  factReference?: string,
+  factReference?: string | readonly string[],
 ): Promise<RefundedBeyondReading> {
   // As the refund check reads it: a sale held FAILED that the PSP did after all, at what the PSP then confirmed.
   const auth = asDoneAtPsp(payment);
   const [dependents, adjustments] = await Promise.all([ledger.dependentsOf(auth.id), ledger.adjustmentsOfEach([auth.id], REFUNDED_BEYOND_FIELDS)]);
   const ours = new Set(dependents.filter((d) => settled(d, 'refund') && d.gatewayReference !== undefined).map((d) => d.gatewayReference));
-  if (factReference !== undefined) ours.add(factReference);
+  for (const named of typeof factReference === 'string' ? [factReference] : (factReference ?? [])) ours.add(named);
   const reference = OUTSIDE_REFUND_FIELDS.indexOf('psp_reference');
   const lock = fxLockOf(auth);
   const pspCurrency = lock?.to.currency.toUpperCase();

@@ -32,6 +32,7 @@ import { wantsStoredToken } from '../contracts/payment-method';
 import { markOperation } from '../metrics/stage-timing';
 import { CancelReading, DEPENDENT, voidedByCancel } from './operation-context';
 import { CancelEffect } from '../ledger/cancel-effect';
+import { rereadAfterCaptureFailed } from './refunded-beyond-alarm';
 import { markOwnTransactionVoided, noteOwnTransactionVoidDeclined, ownTransactionVoidOf } from './own-transaction-void';
 import { gatewayDefinition } from '../gateways/gateway-registry';
 import { ReleaseHeld, releaseHeldFunds } from './held-funds-release';
@@ -649,6 +650,40 @@ export class OutcomeRecorder {
     reference: PspReference | null,
     onMoved?: (after: OperationRecord) => void,
   ): Promise<OperationRecord> {
+    const seen: { refundsUndecidedBy?: string } = {};
+    const result = await this.move(op, to, interaction, fields, reference, seen, onMoved);
+    // A capture an undecided refund reading counted in flight, now FAILED for good (the mark read with the move, whether
+    // this call or an earlier one made it): its payment is read again, after the event, once (refunded-beyond-alarm.ts).
+    // Nothing read for any other move.
+    if (seen.refundsUndecidedBy !== undefined && op.command === 'capture' && result.state === 'FAILED' && result.heldForPspRetry === undefined) {
+      // An alarm, never the outcome's undoing: the move and its event stand; a failed read is said, not retried into
+      // the outcome job (nothing was kept: the outcome heard again reads again).
+      await rereadAfterCaptureFailed(result, seen.refundsUndecidedBy, this.deps).catch((err: unknown) =>
+        this.deps.logger.error(
+          'reading the payment again after a capture failed, once an undecided refund reading counted it, failed; check its refunds against what stands captured',
+          {
+            operation_id: result.id,
+            command: result.command,
+            gateway: gatewayOf(result),
+            undecided_adjustment_id: seen.refundsUndecidedBy,
+            error: err instanceof Error ? err.message : String(err),
+          },
+        ),
+      );
+    }
+    return result;
+  }
+
+  /** `decide`'s move; `seen` takes the undecided refund mark the transition read. */
+  private async move(
+    op: OperationRecord,
+    to: OperationState,
+    interaction: Omit<Interaction, 'at'>,
+    fields: TransitionFields,
+    reference: PspReference | null,
+    seen: { refundsUndecidedBy?: string },
+    onMoved?: (after: OperationRecord) => void,
+  ): Promise<OperationRecord> {
     const { ledger, events, config } = this.deps;
     const now = Date.now();
     const after = afterTransition(op, to, fields, now);
@@ -660,25 +695,27 @@ export class OutcomeRecorder {
       return result;
     };
     if (!event) {
-      const { record, applied, from, waiters } = await ledger.transitionAndGet(op.id, to, interaction, fields, {
+      const { record, applied, from, waiters, refundsUndecidedBy } = await ledger.transitionAndGet(op.id, to, interaction, fields, {
         reference,
         markSettling: true,
         payment: op.payment,
         now,
         deferWake: true,
       });
+      seen.refundsUndecidedBy = refundsUndecidedBy;
       if (applied) await confirmReplicated(ledger, config.redis, op.id, op.payment, 'outcome');
       if (applied) this.noteMove(op, from, to, interaction, record, now);
       if (waiters) await this.wakeWaiters(op, to, interaction);
       return moved(applied, await this.settleRecord(op.id, record));
     }
     const step = events.recordStep(event, now, this.leaseMs(), this.settles(op.id));
-    const { record, recorded, applied, from, waiters } = await ledger.transitionAndRecord(op, to, interaction, fields, step, {
+    const { record, recorded, applied, from, waiters, refundsUndecidedBy } = await ledger.transitionAndRecord(op, to, interaction, fields, step, {
       reference,
       now,
       after,
       deferWake: true,
     });
+    seen.refundsUndecidedBy = refundsUndecidedBy;
     // The outcome and its event on the replicas before the OMS hears of it: one a demoted primary drops would be
     // told and then gone, and later commands judged against it (see confirmReplicated). The settling mark covers
     // an event recorded and not dispatched when this throws; the send lease taken with it is given back, so the

@@ -1,6 +1,7 @@
 import { LuaFragment, LuaScript, luaInputs, mergeInputs } from '../redis/lua-script';
 import { AUTHORIZATION_INDEX_LUA } from './authorization-index';
 import { WAITERS_FLAG } from './dependent-waiters';
+import { REFUNDS_UNDECIDED_FIELD } from './refunds-undecided-mark';
 import { ALLOWED_TRANSITIONS, OPERATION_STATES } from './operation-state';
 
 // The ledger's Lua scripts. Each reads its keys and arguments by name (`K.op`, `A.now`: src/redis/lua-script.ts).
@@ -144,7 +145,8 @@ end`;
 /**
  * The transition: moves the state forward only along ALLOWED_TRANSITIONS (and only from `only_from` when given); `reply` is {applied(0|1), from,
  * record as a flat HGETALL per `read_back` ({} for none), (step), (step reply), closing, waiters (1 when the move
- * applied, changed the state, and dependents wait for it: dependent-waiters.ts)}, or {0, ''} for no
+ * applied, changed the state, and dependents wait for it: dependent-waiters.ts), the record's undecided refund mark
+ * ('' for none: refunds-undecided-mark.ts)}, or {0, ''} for no
  * such operation. `closing` is what is left of closing the authorization the transition names
  * (authorization-index.ts): '' nothing, else the authorization's id (or `?` + the name when it is not in
  * this shard) for the ledger to finish in the authorization's own shard. The settling
@@ -159,8 +161,9 @@ ${luaMoveFunctions}
 ${runsStep}
 ${AUTHORIZATION_INDEX_LUA}
 local ref_before = false
--- The waiters flag rides in the read made anyway: a move nobody waits for costs nothing more.
-local current = redis.call('HMGET', K.op, 'state', 'updated_at', 'attempts', '${WAITERS_FLAG}')
+-- The waiters flag rides in the read made anyway: a move nobody waits for costs nothing more. So does the mark of a
+-- capture an undecided refund reading counted (refunds-undecided-mark.ts): read with the move, never missed by it.
+local current = redis.call('HMGET', K.op, 'state', 'updated_at', 'attempts', '${WAITERS_FLAG}', '${REFUNDS_UNDECIDED_FIELD}')
 local from = current[1]
 if not from then return {0, ''} end
 local before = {current[2], current[3]}
@@ -211,6 +214,8 @@ if reply[5] == nil then reply[5] = 0 end
 reply[6] = closing
 -- Dependents wait for this operation to move (dependent-waiters.ts): the caller wakes them.
 if applied == 1 and from ~= to and current[4] then reply[7] = 1 else reply[7] = 0 end
+-- The undecided refund mark as it stood at the move, whether or not the move applied (a repeat finds it too).
+if current[5] then reply[8] = current[5] else reply[8] = '' end
 return reply
 `;
 }

@@ -26,6 +26,7 @@ import {
   transitionWithStepScript,
 } from './ledger-scripts';
 import { ERASE_SCRIPT, EXPIRE_SCRIPT, RESTORE_SCRIPT } from './lifecycle-scripts';
+import { MARK_REFUNDS_UNDECIDED_SCRIPT, REFUNDS_UNDECIDED_FIELD, REFUNDS_UNDECIDED_REFS_FIELD } from './refunds-undecided-mark';
 import { DependentWaker, TAKE_WAITERS_SCRIPT, WAITERS_FLAG, WAIT_FOR_SCRIPT, WaitedMove } from './dependent-waiters';
 import { RECORD_RECONCILED_WINDOW_SCRIPT, ReconciledWindow, reconciledWindowOf } from './reconciled-mark';
 import { OPERATION_STATES, OperationState, POLLED_STATES, isTerminal } from './operation-state';
@@ -74,6 +75,11 @@ export interface TransitionWithRecord extends TransitionResult {
    * (`deferWake`: it then calls `wakeWaiters`). False for every move nobody waits for.
    */
   waiters: boolean;
+  /**
+   * The adjustment id of a late refund fact whose reading, undecided, counted this capture as in flight
+   * (`REFUNDS_UNDECIDED_FIELD`), as the record held it at the move (applied or not); absent for none.
+   */
+  refundsUndecidedBy?: string;
 }
 
 /** The PSP object a transition's outcome names, indexed to the operation in the same step (`findByReference`). */
@@ -536,6 +542,7 @@ export class Ledger {
       from: fromState(from),
       record: flat && flat.length > 0 ? decodeRecordPairs(flat, payment) : null,
       waiters: reply[6] === 1,
+      ...undecidedMarkOf(reply),
     };
   }
 
@@ -597,7 +604,14 @@ export class Ledger {
     // The step ran without a read-back (the script skips it then, see ledger-scripts.ts): the move applied
     // to exactly `expected`, so the record it left is `expected` moved.
     if (record === null && ran === 1) record = options.after ?? afterTransition(expected, to, fields, now);
-    return { applied: applied === 1, from: fromState(from), record, recorded: ran === 1 ? step.read(stepReply) : null, waiters: waiters === 1 };
+    return {
+      applied: applied === 1,
+      from: fromState(from),
+      record,
+      recorded: ran === 1 ? step.read(stepReply) : null,
+      waiters: waiters === 1,
+      ...undecidedMarkOf(reply),
+    };
   }
 
   /**
@@ -909,6 +923,35 @@ export class Ledger {
       stored = undefined;
     }
     return { recorded: false, effect: stored ?? effect };
+  }
+
+  /**
+   * Marks capture `id`, counted in flight by the undecided reading of late refund fact `adjustmentId`, so its move to
+   * FAILED reads its payment again (`REFUNDS_UNDECIDED_FIELD`, read by the transition itself). Only while the capture is
+   * not settled (or FAILED held for its PSP's retry, which the reading counts in flight and an operator's release reads
+   * again: `releaseHeldForPspRetry` in ops): `settled` when it is SUCCEEDED or FAILED already (its move is past; the caller reads the payment again
+   * itself), `marked` otherwise (the first mark kept), `missing` when there is no such operation. One round trip.
+   * `reference`: the PSP refund a refund of ours' fact names, kept with the mark (`REFUNDS_UNDECIDED_REFS_FIELD`).
+   */
+  async markRefundsUndecided(id: string, adjustmentId: string, reference?: string): Promise<'marked' | 'settled' | 'missing'> {
+    const reply = (await this.onShard(
+      id,
+      (keys) =>
+        MARK_REFUNDS_UNDECIDED_SCRIPT.run(this.redis, {
+          keys: { op: keys.op(id) },
+          args: {
+            field: REFUNDS_UNDECIDED_FIELD,
+            adjustment: adjustmentId,
+            refs_field: REFUNDS_UNDECIDED_REFS_FIELD,
+            reference: reference ?? '',
+            held_field: HELD_FOR_PSP_RETRY_FIELD,
+            late_field: SUCCEEDED_AFTER_FAILURE_FIELD,
+          },
+        }),
+      (r) => r === -1,
+      () => -1,
+    )) as number;
+    return reply === 1 ? 'marked' : reply === 0 ? 'settled' : 'missing';
   }
 
   /** The raw stored `fields` of each of `ids` (null where absent), one read each, sent together. */
@@ -1918,8 +1961,14 @@ function toMicroseconds(interaction: Omit<Interaction, 'at'>): Omit<Interaction,
   return (rounded as Omit<Interaction, 'at'> | undefined) ?? interaction;
 }
 
-/** What the transition scripts return: applied, from, record, step ran, step reply, closing left, waiters (ledger-scripts.ts). */
-type TransitionReply = [number, string, string[]?, number?, unknown?, (string | number)?, number?];
+/** What the transition scripts return: applied, from, record, step ran, step reply, closing left, waiters, undecided mark (ledger-scripts.ts). */
+type TransitionReply = [number, string, string[]?, number?, unknown?, (string | number)?, number?, string?];
+
+/** The undecided refund mark a transition's reply carries, as `TransitionWithRecord.refundsUndecidedBy`. */
+function undecidedMarkOf(reply: TransitionReply): { refundsUndecidedBy?: string } {
+  const by = reply[7];
+  return typeof by === 'string' && by !== '' ? { refundsUndecidedBy: by } : {};
+}
 
 /** What made a move, for the wake's line: the history entry's `source`, else its `event`. */
 function moverOf(interaction: Omit<Interaction, 'at'>): string {

@@ -5,6 +5,8 @@ import { counter } from '../metrics/metrics-registry';
 import { redact } from '../logging/redact';
 import { boundedSafeText } from '../errors/psp-text';
 import { gatewayOf } from '../ledger/routing-record';
+import { REFUNDS_UNDECIDED_FIELD } from '../ledger/refunds-undecided-mark';
+import { rereadAfterCaptureFailed } from '../delivery/refunded-beyond-alarm';
 
 /**
  * How long a capture or refund may stay held for its PSP's own retry before a person must act: 10 days, Adyen's word
@@ -165,6 +167,7 @@ export async function releaseHeldForPspRetry(
       released_by: opts.actor,
       release_reason: opts.reason,
     });
+    if (held.command === 'capture') await rereadIfUndecided(deps, id);
   }
   const shown = result === 'released' || result === 'would_release';
   return { operation_id: id, execute: opts.execute, result, ...(shown && held ? { held } : {}) };
@@ -180,4 +183,26 @@ function heldOf(record: OperationRecord): NonNullable<HeldRetryRelease['held']> 
     psp_reason: record.heldForPspRetry ?? '',
   });
   return { ...text, amount: record.payment.amount };
+}
+
+/**
+ * A capture just released (FAILED for good now) that an undecided refund reading counted in flight (its
+ * `REFUNDS_UNDECIDED_FIELD`): its payment is read again and the alarm raised if the refunds stand beyond what is
+ * captured (`rereadAfterCaptureFailed`, once). The release stands whatever this finds; a failed read is logged.
+ */
+async function rereadIfUndecided(deps: { ledger: Ledger; logger: Logger }, id: string): Promise<void> {
+  try {
+    const [[by]] = await deps.ledger.fieldsOf([id], [REFUNDS_UNDECIDED_FIELD]);
+    if (!by) return;
+    const after = await deps.ledger.get(id);
+    if (after !== null) await rereadAfterCaptureFailed(after, by, deps);
+  } catch (err) {
+    deps.logger.error(
+      'reading the payment again after a held capture was released, once an undecided refund reading counted it, failed; check its refunds against what stands captured',
+      {
+        operation_id: id,
+        error: err instanceof Error ? err.message : String(err),
+      },
+    );
+  }
 }

@@ -4,6 +4,8 @@ import { Queue } from 'bullmq';
 import { AdjustmentStore } from '../../../src/adjustments/adjustment-store';
 import { Config } from '../../../src/config/config';
 import { Payment, PaymentCommand } from '../../../src/contracts/payment-command';
+import { AuditLog } from '../../../src/audit/audit-log';
+import { releaseHeldForPspRetry } from '../../../src/ops/held-for-psp-retry';
 import { AdjustmentRecorder } from '../../../src/delivery/adjustment-recorder';
 import { DeliveryService } from '../../../src/delivery/delivery-service';
 import { OutcomeRecorder } from '../../../src/delivery/outcome-recorder';
@@ -100,6 +102,7 @@ let ledger: Ledger;
 let events: EventStore;
 let service: DeliveryService;
 let adjustments: AdjustmentRecorder;
+let recorder: OutcomeRecorder;
 const logs = captureLogger();
 
 beforeAll(async () => {
@@ -229,7 +232,7 @@ beforeAll(async () => {
   eventsQueue = createOmsEventsQueue(redis, config.redis.keyPrefix);
   ledger = new Ledger(redis, config.redis.keyPrefix);
   events = new EventStore(redis, config.redis.keyPrefix);
-  const recorder = new OutcomeRecorder({ config, ledger, events, eventsQueue, logger: logs.logger });
+  recorder = new OutcomeRecorder({ config, ledger, events, eventsQueue, logger: logs.logger });
   service = new DeliveryService({ config, ledger, router: new ConfiguredGatewayRouter(createGatewayClients(config)), recorder, logger: logs.logger });
   adjustments = new AdjustmentRecorder({ config, store: new AdjustmentStore(redis, config.redis.keyPrefix), recorder, ledger, logger: logs.logger });
 });
@@ -503,5 +506,187 @@ describe('a late refund fact that leaves the payment refunded beyond what stands
     expect(again.created).toBe(false);
     expect(again.adjustment.refundedBeyondCaptured).toBeUndefined();
     expect(logs.lines.filter((l) => l.includes('unless a capture in flight went through') && l.includes(authOp))).toHaveLength(1);
+  });
+  /**
+   * A payment captured 30.00, a second capture of 20.00 left in flight (answered 502), then a refund of 40.00 the PSP made
+   * outside the bridge: read undecided. Returns the authorization's id, the capture in flight and the adjustment.
+   */
+  async function undecided(): Promise<{ authOp: string; inFlight: string; adjustmentId: string }> {
+    const auth = await authorized();
+    const authOp = auth.payment.operation_reference!;
+    await delivered(naming('capture', auth, authOp, { amount: 3000 }));
+    psp.dropNextCapture = true;
+    const inFlight = await record(naming('capture', auth, authOp, { amount: 2000 }));
+    expect(await service.deliver(inFlight)).toMatchObject({ kind: 'retry' });
+    const { adjustment } = await adjustments.recordAdjustment((await ledger.get(authOp))!, {
+      kind: 'refund_outside_bridge',
+      direction: 'debit',
+      amount: 4000,
+      currency: 'USD',
+      gateway: 'cybs',
+      pspReference: newId(),
+      pspEventId: `evt_outside_${authOp}`,
+      source: 'reconciliation',
+    });
+    const stored = await new AdjustmentStore(redis, config.redis.keyPrefix).get(adjustment.id);
+    expect(stored?.refundedBeyondUndecided).toBe(true);
+    return { authOp, inFlight, adjustmentId: adjustment.id };
+  }
+
+  const alarmLines = (inFlight: string) => logs.lines.filter((l) => l.includes('refunded beyond captured: a capture in flight') && l.includes(inFlight));
+
+  it('the capture in flight then settles FAILED: the payment is read again and the alarm raised, once (a repeat of the outcome says nothing)', async () => {
+    const { authOp, inFlight, adjustmentId } = await undecided();
+    const before = await alarms('capture_failed_after_undecided');
+    const failure = { status: 'FAIL' as const, gatewayStatus: 'DECLINED', reason: 'PROCESSOR_DECLINED' };
+
+    const failed = await recorder.apply((await ledger.get(inFlight))!, failure, 'webhook');
+
+    expect(failed.state).toBe('FAILED');
+    expect(await alarms('capture_failed_after_undecided')).toBe(before + 1);
+    expect(alarmLines(inFlight)).toHaveLength(1);
+    expect(JSON.parse(alarmLines(inFlight)[0])).toMatchObject({
+      level: 'error',
+      alert: 'refunded_beyond_captured',
+      operation_id: inFlight,
+      authorization_id: authOp,
+      undecided_adjustment_id: adjustmentId,
+      captured_amount: 3000,
+      refunded_amount: 4000,
+      excess_amount: 1000,
+      order_currency: 'USD',
+    });
+    // The adjustment's first reading stays what was known then.
+    const stored = await new AdjustmentStore(redis, config.redis.keyPrefix).get(adjustmentId);
+    expect(stored?.refundedBeyondUndecided).toBe(true);
+    expect(stored?.refundedBeyondCaptured).toBeUndefined();
+
+    // The same outcome again (a webhook resent, a job retried): no second alarm.
+    await recorder.apply((await ledger.get(inFlight))!, failure, 'webhook');
+    expect(await alarms('capture_failed_after_undecided')).toBe(before + 1);
+    expect(alarmLines(inFlight)).toHaveLength(1);
+  });
+
+  it('a crash after the capture was recorded FAILED, before the reading: the outcome heard again raises the alarm, once', async () => {
+    const { inFlight } = await undecided();
+    const before = await alarms('capture_failed_after_undecided');
+    const failure = { status: 'FAIL' as const, gatewayStatus: 'DECLINED', reason: 'PROCESSOR_DECLINED' };
+    // The move alone, as a process that died right after it left it.
+    await ledger.transition(inFlight, 'FAILED', { event: 'outcome', source: 'webhook' }, { reason: 'PROCESSOR_DECLINED' });
+    expect(await alarms('capture_failed_after_undecided')).toBe(before);
+
+    await recorder.apply((await ledger.get(inFlight))!, failure, 'webhook');
+    await recorder.apply((await ledger.get(inFlight))!, failure, 'webhook');
+
+    expect(await alarms('capture_failed_after_undecided')).toBe(before + 1);
+    expect(alarmLines(inFlight)).toHaveLength(1);
+  });
+
+  it('the re-read failing (Redis refusing it) leaves the capture FAILED, its outcome done: an error line, no throw', async () => {
+    const { inFlight } = await undecided();
+    const failure = { status: 'FAIL' as const, gatewayStatus: 'DECLINED', reason: 'PROCESSOR_DECLINED' };
+    const spy = jest.spyOn(ledger, 'setFieldOnceAndGet').mockRejectedValue(new Error("READONLY You can't write against a read only replica"));
+    try {
+      const failed = await recorder.apply((await ledger.get(inFlight))!, failure, 'webhook');
+      expect(failed.state).toBe('FAILED');
+    } finally {
+      spy.mockRestore();
+    }
+    expect((await ledger.get(inFlight))?.state).toBe('FAILED');
+    const line = logs.lines.find((l) => l.includes('reading the payment again after a capture failed') && l.includes(inFlight));
+    expect(line).toBeDefined();
+    expect(JSON.parse(line!)).toMatchObject({ level: 'error', operation_id: inFlight });
+  });
+
+  it('a refund of ours reported outside the bridge, then done after all naming that PSP refund: the re-read counts it once', async () => {
+    const auth = await authorized();
+    const authOp = auth.payment.operation_reference!;
+    await delivered(naming('capture', auth, authOp, { amount: 3000 }));
+    psp.dropNextCapture = true;
+    const inFlight = await record(naming('capture', auth, authOp, { amount: 2000 }));
+    expect(await service.deliver(inFlight)).toMatchObject({ kind: 'retry' });
+    const refund = await refusedRefund(auth, 2000);
+    const outside = async (pspReference: string, amount: number) =>
+      adjustments.recordAdjustment((await ledger.get(authOp))!, {
+        kind: 'refund_outside_bridge',
+        direction: 'debit',
+        amount,
+        currency: 'USD',
+        gateway: 'cybs',
+        pspReference,
+        pspEventId: `evt_outside_${pspReference}`,
+        source: 'reconciliation',
+      });
+    // Our refund's PSP refund, reported outside the bridge while ours held no reference; then another of 15.00.
+    const ours = newId();
+    await outside(ours, 2000);
+    await outside(newId(), 1500);
+    // Done after all, naming that PSP refund: 20.00 + 15.00 refunded, 30.00 captured, 20.00 in flight: undecided.
+    const { adjustment } = await adjustments.recordAdjustment(refund, {
+      kind: 'succeeded_after_failure',
+      direction: 'debit',
+      amount: 2000,
+      currency: 'USD',
+      gateway: 'cybs',
+      pspReference: ours,
+      pspEventId: `evt_saf_${refund.id}`,
+      source: 'webhook',
+    });
+    expect((await new AdjustmentStore(redis, config.redis.keyPrefix).get(adjustment.id))?.refundedBeyondUndecided).toBe(true);
+
+    await recorder.apply((await ledger.get(inFlight))!, { status: 'FAIL', gatewayStatus: 'DECLINED', reason: 'PROCESSOR_DECLINED' }, 'webhook');
+
+    expect(alarmLines(inFlight)).toHaveLength(1);
+    expect(JSON.parse(alarmLines(inFlight)[0])).toMatchObject({ captured_amount: 3000, refunded_amount: 3500, excess_amount: 500 });
+  });
+
+  it('a capture held FAILED for its PSP retry, counted in flight, then released by an operator (no retry will come): the alarm, once', async () => {
+    const auth = await authorized();
+    const authOp = auth.payment.operation_reference!;
+    await delivered(naming('capture', auth, authOp, { amount: 3000 }));
+    psp.dropNextCapture = true;
+    const held = await record(naming('capture', auth, authOp, { amount: 2000 }));
+    expect(await service.deliver(held)).toMatchObject({ kind: 'retry' });
+    await ledger.transition(held, 'FAILED', { event: 'outcome' }, { reason: 'CAPTURE_FAILED', heldForPspRetry: 'CAPTURE_FAILED' });
+    const { adjustment } = await adjustments.recordAdjustment((await ledger.get(authOp))!, {
+      kind: 'refund_outside_bridge',
+      direction: 'debit',
+      amount: 4000,
+      currency: 'USD',
+      gateway: 'cybs',
+      pspReference: newId(),
+      pspEventId: `evt_outside_held_${authOp}`,
+      source: 'reconciliation',
+    });
+    expect((await new AdjustmentStore(redis, config.redis.keyPrefix).get(adjustment.id))?.refundedBeyondUndecided).toBe(true);
+    const before = await alarms('capture_failed_after_undecided');
+    const audit = { record: async () => undefined } as unknown as AuditLog;
+
+    expect(
+      await releaseHeldForPspRetry({ ledger, audit, logger: logs.logger }, held, { reason: 'Adyen: no retry', execute: true, actor: 'ops' }),
+    ).toMatchObject({
+      result: 'released',
+    });
+
+    expect(await alarms('capture_failed_after_undecided')).toBe(before + 1);
+    expect(alarmLines(held)).toHaveLength(1);
+    expect(JSON.parse(alarmLines(held)[0])).toMatchObject({
+      undecided_adjustment_id: adjustment.id,
+      captured_amount: 3000,
+      refunded_amount: 4000,
+      excess_amount: 1000,
+    });
+  });
+
+  it('control: the capture in flight then settles SUCCEEDED: no alarm', async () => {
+    const { inFlight } = await undecided();
+    const before = await alarms('capture_failed_after_undecided');
+
+    const done = await recorder.apply((await ledger.get(inFlight))!, { status: 'SUCCESS', gatewayStatus: 'PENDING', gatewayReference: newId() }, 'webhook');
+
+    expect(done.state).toBe('SUCCEEDED');
+    expect(await alarms('capture_failed_after_undecided')).toBe(before);
+    const said = logs.lines.filter((l) => l.includes(inFlight)).map((l) => JSON.parse(l) as Record<string, unknown>);
+    expect(said.some((l) => l.alert === 'refunded_beyond_captured')).toBe(false);
   });
 });

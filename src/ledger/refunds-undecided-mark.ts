@@ -1,0 +1,53 @@
+import { LuaScript, luaInputs } from '../redis/lua-script';
+
+/**
+ * Field on a capture's record: a late refund fact whose reading was `undecided` counted this capture, then in flight,
+ * as what might cover the refunds (its value: that fact's adjustment id). The transition reads it in the read it makes
+ * anyway (ledger-scripts.ts), so the capture's move to FAILED says whether the payment must be read again, without a
+ * read of its own for any other capture.
+ */
+export const REFUNDS_UNDECIDED_FIELD = 'refunds_undecided_by';
+
+/**
+ * Field on a capture's record: what reading its payment again found once the capture failed for good (`fit`,
+ * `undecided`, or the figures as JSON), kept once so a repeat of the outcome raises no second alarm.
+ */
+export const REFUNDS_REREAD_FIELD = 'refunds_reread';
+
+/**
+ * Field on a marked capture's record: the PSP refund references the late facts of refunds of ours that marked it named
+ * (a JSON array), so reading the payment again counts such a refund once when a `refund_outside_bridge` reported it too
+ * while ours held no reference, as those facts' own readings did (`refundedBeyondCapturedReadingOf`'s `factReference`).
+ */
+export const REFUNDS_UNDECIDED_REFS_FIELD = 'refunds_undecided_refs';
+
+/**
+ * Marks capture `op` with {@link REFUNDS_UNDECIDED_FIELD} (= `adjustment`, the first kept) only while it is not
+ * settled (not SUCCEEDED or FAILED), or FAILED and held for its PSP's own retry (`held_field` set, no `late_field`: the
+ * reading counts it in flight; an operator's release of it reads the payment again, `releaseHeldForPspRetry`): returns 1
+ * when it is marked (now or before), 0 when it settled already (its outcome's transition will not look: the caller reads
+ * the payment again itself), -1 when there is no such operation.
+ * A non-empty `reference` (the fact's PSP refund) joins {@link REFUNDS_UNDECIDED_REFS_FIELD}, whichever fact marked first.
+ */
+export const MARK_REFUNDS_UNDECIDED_SCRIPT = new LuaScript(
+  luaInputs(['op'], ['field', 'adjustment', 'refs_field', 'reference', 'held_field', 'late_field']),
+  `
+local current = redis.call('HMGET', K.op, 'state', A.held_field, A.late_field)
+local state = current[1]
+if not state then return -1 end
+local held = state == 'FAILED' and current[2] and current[2] ~= '' and not current[3]
+if (state == 'SUCCEEDED' or state == 'FAILED') and not held then return 0 end
+redis.call('HSETNX', K.op, A.field, A.adjustment)
+if A.reference ~= '' then
+  local stored = redis.call('HGET', K.op, A.refs_field)
+  local refs = {}
+  if stored then refs = cjson.decode(stored) end
+  for _, r in ipairs(refs) do
+    if r == A.reference then return 1 end
+  end
+  refs[#refs + 1] = A.reference
+  redis.call('HSET', K.op, A.refs_field, cjson.encode(refs))
+end
+return 1
+`,
+);
