@@ -24,40 +24,13 @@ import { captureLogger } from '../../support/capture-logger';
 import { channelCommand } from '../../support/fixtures';
 import { requiredCredentials } from '../../support/gateway-credentials';
 import { testConfig } from '../../support/test-config';
+import { newCybersourceId } from '../../support/cybersource-ids';
 
 /**
  * A cancel of a Cybersource payment that was captured (a sale, or an authorization with its capture) voids
  * what was captured, by the right id; a cancel of an authorization nothing captured still reverses it; a void
  * Cybersource refuses once the batch settled (400 NOT_VOIDABLE) reaches the OMS as a FAIL naming it.
  */
-
-/** Whether a digit run has a Luhn-valid 12–19 digit window (the log redactor would mask it). */
-function hasCardWindow(digits: string): boolean {
-  for (let len = 12; len <= 19; len += 1) {
-    for (let i = 0; i + len <= digits.length; i += 1) {
-      let sum = 0;
-      const w = digits.slice(i, i + len);
-      for (let j = 0; j < len; j += 1) {
-        let d = Number(w[len - 1 - j]);
-        if (j % 2 === 1) d = d * 2 > 9 ? d * 2 - 9 : d * 2;
-        sum += d;
-      }
-      if (sum % 10 === 0) return true;
-    }
-  }
-  return false;
-}
-
-// From a spec-like id with no such window; about one id in a thousand has none, found by counting up.
-let next = 6381278241084565908266n;
-/** A new 22-digit Cybersource transaction id, as its answers carry them. */
-function newId(): string {
-  for (;;) {
-    next += 1n;
-    const id = next.toString();
-    if (!hasCardWindow(id)) return id;
-  }
-}
 
 interface Seen {
   method: string;
@@ -133,7 +106,7 @@ beforeAll(async () => {
       const reference = body.clientReferenceInformation;
       const money = amount(body, 'orderInformation') as { totalAmount: string; currency: string } | undefined;
       if (url === '/pts/v2/payments') {
-        const paymentId = newId();
+        const paymentId = newCybersourceId();
         psp.held.set(paymentId, cents(money?.totalAmount));
         return json(201, {
           id: paymentId,
@@ -172,7 +145,7 @@ beforeAll(async () => {
         }
         const withoutId = psp.nextCaptureWithoutId;
         psp.nextCaptureWithoutId = false;
-        const captureId = newId();
+        const captureId = newCybersourceId();
         psp.captureOf.set(captureId, capturing[1]);
         return json(201, {
           ...(withoutId ? {} : { id: captureId }),
@@ -211,7 +184,7 @@ beforeAll(async () => {
         const held = psp.held.get(reversing[1]);
         if (held !== undefined) psp.held.set(reversing[1], Math.max(0, held - cents(reversal.totalAmount)));
         return json(201, {
-          id: newId(),
+          id: newCybersourceId(),
           status: 'REVERSED',
           clientReferenceInformation: reference,
           reversalAmountDetails: { reversedAmount: reversal.totalAmount, currency: reversal.currency },
@@ -232,7 +205,12 @@ beforeAll(async () => {
           });
         }
         psp.voided.add(voided[2]);
-        return json(201, { id: newId(), status: 'VOIDED', clientReferenceInformation: reference, voidAmountDetails: { voidAmount: '50.00', currency: 'USD' } });
+        return json(201, {
+          id: newCybersourceId(),
+          status: 'VOIDED',
+          clientReferenceInformation: reference,
+          voidAmountDetails: { voidAmount: '50.00', currency: 'USD' },
+        });
       }
       if (/^\/pts\/v2\/payments\/\d+\/refunds$/.test(url)) {
         if (psp.rateLimitNextRefund) {
@@ -248,7 +226,7 @@ beforeAll(async () => {
             message: 'Declined - One or more fields in the request contains invalid data',
           });
         }
-        return json(201, { id: newId(), status: 'PENDING', clientReferenceInformation: reference, orderInformation: { amountDetails: money } });
+        return json(201, { id: newCybersourceId(), status: 'PENDING', clientReferenceInformation: reference, orderInformation: { amountDetails: money } });
       }
       json(404, { reason: 'NOT_FOUND' });
     });
@@ -1389,7 +1367,7 @@ describe('Cybersource cancel naming a capture or refund by its Cybersource id: r
     'a cancel naming an id unknown to us that Cybersource refuses (%i) fails once, for good, never retried nor reported cancelled',
     async (status) => {
       const auth = await paid('authorize');
-      const unknownId = newId();
+      const unknownId = newCybersourceId();
       psp.unknown.set(unknownId, status);
       const cancelId = await record(dependent('cancel', auth, { gateway_key: unknownId }));
       expect(await service.deliver(cancelId)).toEqual({ kind: 'done', state: 'FAILED' });

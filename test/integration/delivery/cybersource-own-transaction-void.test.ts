@@ -19,6 +19,7 @@ import { captureLogger } from '../../support/capture-logger';
 import { channelCommand } from '../../support/fixtures';
 import { requiredCredentials } from '../../support/gateway-credentials';
 import { testConfig } from '../../support/test-config';
+import { newCybersourceId } from '../../support/cybersource-ids';
 
 /**
  * A cancel naming one of our Cybersource captures or refunds by its operation id voids that transaction by its own
@@ -26,39 +27,6 @@ import { testConfig } from '../../support/test-config';
  * (a new capture, or refund, within what is left goes), Cybersource's refusal once settled fails the cancel and leaves
  * the totals alone, and a second cancel of the same transaction voids nothing twice.
  */
-
-/** Whether a digit run has a Luhn-valid 12–19 digit window (the log redactor would mask it). */
-function hasCardWindow(digits: string): boolean {
-  for (let len = 12; len <= 19; len += 1) {
-    for (let i = 0; i + len <= digits.length; i += 1) {
-      let sum = 0;
-      const w = digits.slice(i, i + len);
-      for (let j = 0; j < len; j += 1) {
-        let d = Number(w[len - 1 - j]);
-        if (j % 2 === 1) d = d * 2 > 9 ? d * 2 - 9 : d * 2;
-        sum += d;
-      }
-      if (sum % 10 === 0) return true;
-    }
-  }
-  return false;
-}
-
-const issued = new Set<string>();
-/**
- * A new 22-digit Cybersource transaction id, as its answers carry them. Drawn at random: counting up from one id can
- * take tens of thousands of steps past a Luhn-valid window in its leading digits, seconds in the stub, past the
- * client's timeout.
- */
-function newId(): string {
-  for (;;) {
-    const id = `6${Array.from({ length: 21 }, () => Math.floor(Math.random() * 10)).join('')}`;
-    if (!hasCardWindow(id) && !issued.has(id)) {
-      issued.add(id);
-      return id;
-    }
-  }
-}
 
 interface Seen {
   method: string;
@@ -122,7 +90,7 @@ beforeAll(async () => {
       const money = (body.orderInformation as { amountDetails?: { totalAmount: string; currency: string } } | undefined)?.amountDetails;
       const refused = (reason: string, message: string) => json(400, { submitTimeUtc: new Date().toISOString(), status: 'INVALID_REQUEST', reason, message });
       if (url === '/pts/v2/payments') {
-        const id = newId();
+        const id = newCybersourceId();
         psp.held.set(id, cents(money?.totalAmount));
         return json(201, {
           id,
@@ -138,7 +106,7 @@ beforeAll(async () => {
         const asked = cents(money?.totalAmount);
         if (asked > held) return refused('EXCEEDS_AUTH_AMOUNT', 'Capture amount exceeds the amount held');
         psp.held.set(capturing[1], held - asked);
-        const id = newId();
+        const id = newCybersourceId();
         psp.captureOf.set(id, { auth: capturing[1], cents: asked });
         return json(201, {
           id,
@@ -154,7 +122,7 @@ beforeAll(async () => {
             psp.refuseNextRefund = false;
             return refused('INVALID_DATA', 'Declined - One or more fields in the request contains invalid data');
           }
-          const id = newId();
+          const id = newCybersourceId();
           psp.amountOf.set(id, cents(money?.totalAmount));
           return json(201, {
             id,
@@ -186,7 +154,7 @@ beforeAll(async () => {
         const status = psp.nextVoidStatus;
         psp.nextVoidStatus = undefined;
         if (status !== undefined) {
-          const pending = { id: newId(), submitTimeUtc: new Date().toISOString(), status };
+          const pending = { id: newCybersourceId(), submitTimeUtc: new Date().toISOString(), status };
           const code = (reference as { code?: string } | undefined)?.code;
           if (code) psp.byReference.set(code, pending);
           return json(201, { ...pending, clientReferenceInformation: reference });
@@ -196,7 +164,7 @@ beforeAll(async () => {
         // A voided capture never took the money: the authorization holds it again.
         if (capture) psp.held.set(capture.auth, (psp.held.get(capture.auth) ?? 0) + capture.cents);
         const voided = capture?.cents ?? psp.amountOf.get(id) ?? 0;
-        const done = { id: newId(), submitTimeUtc: new Date().toISOString(), status: 'VOIDED' };
+        const done = { id: newCybersourceId(), submitTimeUtc: new Date().toISOString(), status: 'VOIDED' };
         const code = (reference as { code?: string } | undefined)?.code;
         if (code) psp.byReference.set(code, done);
         if (psp.loseNextVoidAnswer) {
@@ -615,7 +583,7 @@ describe('Cybersource cancel naming our capture or refund: voids that transactio
 
   it('refuses unsent (VOID_UNCHECKABLE) a cancel naming our capture of a payment the bridge never held (captured by a PSP reference it never saw): nothing tells it from a record gone', async () => {
     const auth = await authorized();
-    const outside = newId();
+    const outside = newCybersourceId();
     psp.held.set(outside, 5000);
     const capture = await delivered(naming('capture', auth, outside, { amount: 2500 }));
     expect((await ledger.get(capture))?.authorizationId).toBeUndefined();

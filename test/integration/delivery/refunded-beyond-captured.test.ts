@@ -23,6 +23,7 @@ import { captureLogger } from '../../support/capture-logger';
 import { channelCommand } from '../../support/fixtures';
 import { requiredCredentials } from '../../support/gateway-credentials';
 import { testConfig } from '../../support/test-config';
+import { newCybersourceId } from '../../support/cybersource-ids';
 
 /**
  * A late refund fact (a refund recorded FAILED that the PSP did after all, `succeeded_after_failure`; a refund the PSP
@@ -32,39 +33,6 @@ import { testConfig } from '../../support/test-config';
  * (`refunded_beyond_captured`, `contact_support`), an error line, `pb_refunded_beyond_captured_total`, `ops show`.
  * End to end on real Redis (its own key prefix), against a Cybersource stand-in.
  */
-
-/** Whether a digit run has a Luhn-valid 12–19 digit window (the log redactor would mask it). */
-function hasCardWindow(digits: string): boolean {
-  for (let len = 12; len <= 19; len += 1) {
-    for (let i = 0; i + len <= digits.length; i += 1) {
-      let sum = 0;
-      const w = digits.slice(i, i + len);
-      for (let j = 0; j < len; j += 1) {
-        let d = Number(w[len - 1 - j]);
-        if (j % 2 === 1) d = d * 2 > 9 ? d * 2 - 9 : d * 2;
-        sum += d;
-      }
-      if (sum % 10 === 0) return true;
-    }
-  }
-  return false;
-}
-
-const issued = new Set<string>();
-/**
- * A new 22-digit Cybersource transaction id, as its answers carry them. Drawn at random: counting up from one id can
- * take tens of thousands of steps past a Luhn-valid window in its leading digits, seconds in the stub, past the
- * client's timeout.
- */
-function newId(): string {
-  for (;;) {
-    const id = `6${Array.from({ length: 21 }, () => Math.floor(Math.random() * 10)).join('')}`;
-    if (!hasCardWindow(id) && !issued.has(id)) {
-      issued.add(id);
-      return id;
-    }
-  }
-}
 
 interface Seen {
   method: string;
@@ -121,7 +89,7 @@ beforeAll(async () => {
       const money = (body.orderInformation as { amountDetails?: { totalAmount: string; currency: string } } | undefined)?.amountDetails;
       const refused = (reason: string, message: string) => json(400, { submitTimeUtc: new Date().toISOString(), status: 'INVALID_REQUEST', reason, message });
       if (url === '/pts/v2/payments') {
-        const id = newId();
+        const id = newCybersourceId();
         psp.held.set(id, cents(money?.totalAmount));
         return json(201, {
           id,
@@ -141,7 +109,7 @@ beforeAll(async () => {
         const asked = cents(money?.totalAmount);
         if (asked > held) return refused('EXCEEDS_AUTH_AMOUNT', 'Capture amount exceeds the amount held');
         psp.held.set(capturing[1], held - asked);
-        const id = newId();
+        const id = newCybersourceId();
         psp.captureOf.set(id, { auth: capturing[1], cents: asked });
         return json(201, {
           id,
@@ -157,7 +125,7 @@ beforeAll(async () => {
             psp.refuseNextRefund = false;
             return refused('INVALID_DATA', 'Declined - One or more fields in the request contains invalid data');
           }
-          const id = newId();
+          const id = newCybersourceId();
           psp.amountOf.set(id, cents(money?.totalAmount));
           return json(201, {
             id,
@@ -184,7 +152,7 @@ beforeAll(async () => {
         // A voided capture never took the money: the authorization holds it again.
         if (capture) psp.held.set(capture.auth, (psp.held.get(capture.auth) ?? 0) + capture.cents);
         const voided = capture?.cents ?? psp.amountOf.get(id) ?? 0;
-        const done = { id: newId(), submitTimeUtc: new Date().toISOString(), status: 'VOIDED' };
+        const done = { id: newCybersourceId(), submitTimeUtc: new Date().toISOString(), status: 'VOIDED' };
         const code = (reference as { code?: string } | undefined)?.code;
         if (code) psp.byReference.set(code, done);
         return json(201, {
@@ -524,7 +492,7 @@ describe('a late refund fact that leaves the payment refunded beyond what stands
       amount: 4000,
       currency: 'USD',
       gateway: 'cybs',
-      pspReference: newId(),
+      pspReference: newCybersourceId(),
       pspEventId: `evt_outside_${authOp}`,
       source: 'reconciliation',
     });
@@ -618,9 +586,9 @@ describe('a late refund fact that leaves the payment refunded beyond what stands
         source: 'reconciliation',
       });
     // Our refund's PSP refund, reported outside the bridge while ours held no reference; then another of 15.00.
-    const ours = newId();
+    const ours = newCybersourceId();
     await outside(ours, 2000);
-    await outside(newId(), 1500);
+    await outside(newCybersourceId(), 1500);
     // Done after all, naming that PSP refund: 20.00 + 15.00 refunded, 30.00 captured, 20.00 in flight: undecided.
     const { adjustment } = await adjustments.recordAdjustment(refund, {
       kind: 'succeeded_after_failure',
@@ -654,7 +622,7 @@ describe('a late refund fact that leaves the payment refunded beyond what stands
       amount: 4000,
       currency: 'USD',
       gateway: 'cybs',
-      pspReference: newId(),
+      pspReference: newCybersourceId(),
       pspEventId: `evt_outside_held_${authOp}`,
       source: 'reconciliation',
     });
@@ -682,7 +650,11 @@ describe('a late refund fact that leaves the payment refunded beyond what stands
     const { inFlight } = await undecided();
     const before = await alarms('capture_failed_after_undecided');
 
-    const done = await recorder.apply((await ledger.get(inFlight))!, { status: 'SUCCESS', gatewayStatus: 'PENDING', gatewayReference: newId() }, 'webhook');
+    const done = await recorder.apply(
+      (await ledger.get(inFlight))!,
+      { status: 'SUCCESS', gatewayStatus: 'PENDING', gatewayReference: newCybersourceId() },
+      'webhook',
+    );
 
     expect(done.state).toBe('SUCCEEDED');
     expect(await alarms('capture_failed_after_undecided')).toBe(before);
