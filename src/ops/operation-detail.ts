@@ -1,4 +1,5 @@
-import { AdjustmentKind, AdjustmentRecord, AdjustmentSource, MoneyDirection } from '../adjustments/adjustment';
+import { AdjustmentKind, AdjustmentRecord, AdjustmentSource, MoneyDirection, RefundedBeyondCaptured } from '../adjustments/adjustment';
+import { parseRefundedBeyond } from '../adjustments/adjustment-store';
 import { Interaction, OperationRecord } from '../ledger/ledger';
 import { OperationState } from '../ledger/operation-state';
 import { gatewayOf } from '../ledger/routing-record';
@@ -140,7 +141,9 @@ export type OperationMarkKind =
   | 'orphan_dry_run'
   | 'orphan_nothing_left'
   | 'refunded_beyond_captured'
-  | 'refunded_beyond_undecided';
+  | 'refunded_beyond_undecided'
+  | 'refunds_reread_beyond'
+  | 'refunds_undecided_capture';
 
 /**
  * A mark the bridge put on the operation's record (or a decision it recorded on it) that changes what its state
@@ -205,7 +208,17 @@ export interface OperationDetail {
 }
 
 /** The raw fields of the record's hash that hold marks the record type does not expose (`record-fields.ts`). */
-export const MARK_HASH_FIELDS = ['held_since', 'parked_at', 'recaptured_at', 'recapture_surfaced', 'orphan_dry_run_at', 'orphan_nothing_left_at'] as const;
+export const MARK_HASH_FIELDS = [
+  'held_since',
+  'parked_at',
+  'recaptured_at',
+  'recapture_surfaced',
+  'orphan_dry_run_at',
+  'orphan_nothing_left_at',
+  // A capture an undecided refund reading counted in flight, and what re-reading its payment after its FAILED found (refunds-undecided-mark.ts).
+  'refunds_undecided_by',
+  'refunds_reread',
+] as const;
 export type MarkHashField = (typeof MARK_HASH_FIELDS)[number];
 
 /** The operation that closed an authorization (`closed_by`), as read: its command, state and last move. */
@@ -424,6 +437,59 @@ function orphanMarks(history: readonly Interaction[]): OperationMark[] {
     });
 }
 
+/** What re-reading a payment after its capture failed for good found (`refunds_reread`, refunded-beyond-alarm.ts). */
+export type RefundsReread = { kind: 'fit' } | { kind: 'undecided' } | { kind: 'beyond'; figures: RefundedBeyondCaptured };
+
+/** `refunds_reread` as stored (`fit`, `undecided` or the figures as JSON) read back; undefined for anything else (garbled: shown as no re-read). */
+export function parseRefundsReread(stored: string | undefined): RefundsReread | undefined {
+  if (stored === undefined) return undefined;
+  if (stored === 'fit' || stored === 'undecided') return { kind: stored };
+  const figures = parseRefundedBeyond(stored);
+  return figures === undefined ? undefined : { kind: 'beyond', figures };
+}
+
+/**
+ * A capture an undecided refund reading counted in flight (`refunds_undecided_by`): the alarm its FAILED re-read raised
+ * (`refunds_reread_beyond`, the figures), else a neutral line naming that reading's adjustment and where it stands.
+ * A re-read without the mark (never written so) or an empty mark is not shown.
+ */
+function refundsRereadMarks(record: OperationRecord, marks: Partial<Record<MarkHashField, string>>): OperationMark[] {
+  const by = marks.refunds_undecided_by;
+  if (by === undefined || by === '') return [];
+  const reread = parseRefundsReread(marks.refunds_reread);
+  // The re-read follows the move to FAILED and keeps no time of its own: that move's time.
+  const at = record.state === 'FAILED' ? record.updatedAt : undefined;
+  if (reread?.kind === 'beyond') {
+    const f = reread.figures;
+    return [
+      {
+        kind: 'refunds_reread_beyond',
+        at,
+        source: 'delivery',
+        text: `failed for good after an undecided refund reading counted it in flight; the payment read again: ${money(f.refundedAmount, f.currency)} refunded, ${money(
+          f.capturedAmount,
+          f.currency,
+        )} captured standing; ${money(f.excessAmount, f.currency)} given back twice, contact the PSP`,
+        ref: by,
+        amount: f.excessAmount,
+        currency: f.currency,
+      },
+    ];
+  }
+  const settled = record.state === 'SUCCEEDED' || (record.state === 'FAILED' && record.heldForPspRetry === undefined);
+  const where =
+    reread?.kind === 'fit'
+      ? 'failed for good, the payment read again: the refunds fit what stands captured, no alarm'
+      : reread?.kind === 'undecided'
+        ? 'failed for good, the payment read again: still undecided, another capture in flight could cover the refunds'
+        : !settled
+          ? 'if it fails for good the payment is read again'
+          : record.state === 'SUCCEEDED'
+            ? 'it went through'
+            : 'failed for good, no re-read kept (it may have failed: see the error log)';
+  return [{ kind: 'refunds_undecided_capture', at, source: 'delivery', text: `counted in flight by an undecided refund reading: ${where}`, ref: by }];
+}
+
 /** The marks kept as raw time fields of the record's hash, each with what it says: in the order they are shown. */
 const HASH_FIELD_MARKS: readonly {
   field: MarkHashField;
@@ -563,6 +629,7 @@ export function operationDetail(inputs: OperationDetailInputs, now = Date.now())
     ...failoverMarks(record),
     ...orphanMarks(history),
     ...hashFieldMarks(inputs.hashMarks ?? {}),
+    ...refundsRereadMarks(record, inputs.hashMarks ?? {}),
     ...refundedBeyondMarks(inputs.adjustments),
   ]
     .map(shownMark)

@@ -528,6 +528,9 @@ describe('a late refund fact that leaves the payment refunded beyond what stands
     const stored = await new AdjustmentStore(redis, config.redis.keyPrefix).get(adjustmentId);
     expect(stored?.refundedBeyondUndecided).toBe(true);
     expect(stored?.refundedBeyondCaptured).toBeUndefined();
+    // Where an operator looks at the capture: the re-read's mark with its figures, naming the undecided adjustment.
+    const detail = await new OperationsView(ledger, new AdjustmentStore(redis, config.redis.keyPrefix)).show(inFlight);
+    expect(detail?.marks.find((m) => m.kind === 'refunds_reread_beyond')).toMatchObject({ ref: adjustmentId, amount: 1000, currency: 'USD' });
 
     // The same outcome again (a webhook resent, a job retried): no second alarm.
     await recorder.apply((await ledger.get(inFlight))!, failure, 'webhook');

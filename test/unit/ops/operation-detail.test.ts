@@ -1,6 +1,6 @@
 import { AdjustmentRecord } from '../../../src/adjustments/adjustment';
 import { OperationRecord } from '../../../src/ledger/ledger';
-import { operationDetail } from '../../../src/ops/operation-detail';
+import { operationDetail, parseRefundsReread } from '../../../src/ops/operation-detail';
 import { detailText } from '../../../src/cli/ops-commands';
 import { lookupPage } from '../../../src/console/console-pages';
 import { TEST_PANS } from '../../support/fixtures';
@@ -347,5 +347,73 @@ describe('the operator detail of one operation', () => {
     expect(d.adjustments[0].refundedBeyondUndecided).toBe(true);
     expect(d.adjustments[0]).not.toHaveProperty('refundedBeyondCaptured');
     expect(lookupPage({ base: '/console' }, 'op-cap-1', [d])).toContain('data-mark="refunded_beyond_undecided"');
+  });
+
+  it('shows a capture whose FAILED re-read found refunds beyond captured as a mark with the figures, naming the undecided adjustment', () => {
+    const figures = { capturedAmount: 3000, refundedAmount: 4000, excessAmount: 1000, currency: 'EUR' };
+    const d = operationDetail({
+      record: record(),
+      adjustments: [],
+      history: [],
+      hashMarks: { refunds_undecided_by: 'adj_undecided', refunds_reread: JSON.stringify(figures) },
+    });
+    expect(d.marks.find((m) => m.kind === 'refunds_reread_beyond')).toEqual({
+      kind: 'refunds_reread_beyond',
+      at: T0 + MIN,
+      source: 'delivery',
+      text: expect.stringContaining('40.00 EUR refunded, 30.00 EUR captured standing; 10.00 EUR given back twice'),
+      ref: 'adj_undecided',
+      amount: 1000,
+      currency: 'EUR',
+    });
+    expect(d.marks.find((m) => m.kind === 'refunds_undecided_capture')).toBeUndefined();
+    expect(detailText(d)).toContain('refunds_reread_beyond');
+    expect(lookupPage({ base: '/console' }, 'op-cap-1', [d])).toContain('data-mark="refunds_reread_beyond"');
+  });
+
+  it('shows a capture whose FAILED re-read found the refunds fit as a neutral line naming the undecided adjustment, no alarm mark', () => {
+    const d = operationDetail({
+      record: record(),
+      adjustments: [],
+      history: [],
+      hashMarks: { refunds_undecided_by: 'adj_undecided', refunds_reread: 'fit' },
+    });
+    expect(d.marks.find((m) => m.kind === 'refunds_reread_beyond')).toBeUndefined();
+    const mark = d.marks.find((m) => m.kind === 'refunds_undecided_capture');
+    expect(mark).toMatchObject({ source: 'delivery', ref: 'adj_undecided', text: expect.stringContaining('the refunds fit what stands captured') });
+    expect(mark).not.toHaveProperty('amount');
+    expect(lookupPage({ base: '/console' }, 'op-cap-1', [d])).toContain('data-mark="refunds_undecided_capture"');
+  });
+
+  it('shows a capture still in flight that an undecided reading counted as a neutral line: its failure for good reads the payment again', () => {
+    const d = operationDetail({ record: record({ state: 'PENDING' }), adjustments: [], history: [], hashMarks: { refunds_undecided_by: 'adj_undecided' } });
+    expect(d.marks.find((m) => m.kind === 'refunds_undecided_capture')).toMatchObject({ ref: 'adj_undecided', text: expect.stringContaining('read again') });
+  });
+
+  it('ignores a garbled re-read: parsed as nothing, no alarm mark and no claim that the refunds fit', () => {
+    for (const garbled of [
+      '',
+      'maybe',
+      '{not json',
+      'null',
+      '[]',
+      '{"capturedAmount":"3000","refundedAmount":4000,"excessAmount":1000,"currency":"EUR"}',
+      '{"capturedAmount":1.5,"refundedAmount":4000,"excessAmount":1000,"currency":"EUR"}',
+    ]) {
+      expect(parseRefundsReread(garbled)).toBeUndefined();
+      const d = operationDetail({
+        record: record(),
+        adjustments: [],
+        history: [],
+        hashMarks: { refunds_undecided_by: 'adj_undecided', refunds_reread: garbled },
+      });
+      expect(d.marks.find((m) => m.kind === 'refunds_reread_beyond')).toBeUndefined();
+      expect(d.marks.find((m) => m.kind === 'refunds_undecided_capture')?.text).not.toContain('fit');
+    }
+    expect(parseRefundsReread('fit')).toEqual({ kind: 'fit' });
+    expect(parseRefundsReread('undecided')).toEqual({ kind: 'undecided' });
+    // A re-read without the mark it follows (a hand-edited hash), or an empty mark: nothing shown.
+    expect(operationDetail({ record: record(), adjustments: [], history: [], hashMarks: { refunds_reread: 'fit' } }).marks).toEqual([]);
+    expect(operationDetail({ record: record(), adjustments: [], history: [], hashMarks: { refunds_undecided_by: '' } }).marks).toEqual([]);
   });
 });
