@@ -10,6 +10,7 @@ import { QUEUE_MISMATCH_RETRY_MS } from './queue-mismatch';
 import { QueueMismatchError } from '../errors/queue-mismatch-error';
 import { BrokerTimeoutError, openChannelWithin, subscribeRetryMs, withTimeout } from './broker-deadline';
 import { closeChannelWithin } from './channel-close';
+import { cancelConsumerWithin, giveBack } from './consumer-stop';
 import { LANE_STABLE_MS, LaneLossReason, countLaneLost } from './lane-loss';
 
 /** Dead-letter code of a message the broker dead-lettered by itself. */
@@ -53,6 +54,8 @@ function latestDeath(msg: ConsumeMessage): XDeath | undefined {
  */
 export class BrokerDeadLetterRedactor {
   private channel: Channel | null = null;
+  /** The tag of the consumer on `channel`: `stop()` cancels it before waiting for the work in flight. */
+  private consumerTag = '';
   /** The connection `channel` consumes on: after a reconnect the subscription is made again on the new one. */
   private channelModel: ChannelModel | null = null;
   /** The next subscription try after a queue mismatch or a subscription step the broker did not answer. */
@@ -71,6 +74,8 @@ export class BrokerDeadLetterRedactor {
   private readonly retiring = new Set<Promise<void>>();
   private running = false;
   private readonly inFlight = new Set<Promise<void>>();
+  /** Messages delivered after `stop()` began (its cancel not answered yet, or given up), handed back unprocessed. */
+  private givenBack = 0;
   /**
    * A subscription try after `start` (a reconnect's `ready`, a retry, a lost channel): one that fails for another
    * reason than those `subscribeOnce` handles (a queue gone, an access refusal) is logged and tried again after
@@ -223,19 +228,26 @@ export class BrokerDeadLetterRedactor {
       await bounded(declareTopology(channel, config.amqp), 'declaring the topology');
       await bounded(channel.prefetch(16), 'setting the prefetch of the broker-rejected queue');
       const queue = brokerRejectedQueueOf(config.amqp);
-      await bounded(
+      const { consumerTag } = await bounded(
         channel.consume(queue, (msg) => {
           if (!msg) {
             cancelled = true;
             return this.loseChannel(channel, 'consumer_cancelled', `the broker cancelled the consumer of ${queue}`);
+          }
+          // Delivered after stop() began: never worked on (its ack could come after the close, and the redelivery
+          // would write a second record), back to the broker for another redactor.
+          if (!this.running) {
+            this.givenBack += 1;
+            return giveBack(channel, msg);
           }
           const work = this.move(channel, msg).finally(() => this.inFlight.delete(work));
           this.inFlight.add(work);
         }),
         `consuming ${queue}`,
       );
-      // Kept also when stop() began meanwhile: stop() waits for this setup, then closes the channel.
+      // Kept also when stop() began meanwhile: stop() waits for this setup, then cancels and closes the channel.
       this.channel = channel;
+      this.consumerTag = consumerTag;
       this.channelModel = model;
       this.since = Date.now();
       if (closed && brokerError !== undefined) this.loseChannel(channel, 'channel_closed', brokerError);
@@ -264,14 +276,9 @@ export class BrokerDeadLetterRedactor {
         await this.deps.deadLetters.write(msg.content, why, headers);
         break;
       } catch (err) {
-        if (!this.running) {
-          try {
-            channel.nack(msg, false, true);
-          } catch {
-            // channel closed: the broker redelivers unacked messages anyway
-          }
-          return;
-        }
+        // Stopping: given back once, to a consumer already cancelled (the broker delivers it to another redactor, or
+        // after a restart), rather than retried or requeued to this one in a loop.
+        if (!this.running) return giveBack(channel, msg);
         this.deps.logger.warn('broker dead-letter redactor could not write; holding the message and retrying', { error: (err as Error).message });
         await new Promise((r) => setTimeout(r, delay));
       }
@@ -289,22 +296,39 @@ export class BrokerDeadLetterRedactor {
     });
   }
 
+  /**
+   * Stops taking messages, lets the ones in flight finish, closes the channel. The consumer is cancelled first, so
+   * nothing is delivered while the work in flight is waited for; a message delivered before the broker read the
+   * cancel is given back unprocessed. The cancel and the close are each bounded by `amqp.publish_timeout_ms`: one
+   * the broker does not answer is given up (`pb_amqp_call_timeouts_total{what="redactor_cancel"}`,
+   * `pb_amqp_channel_close_timeouts_total{what="dead_letter_redactor"}`) and the connection kept; its own bounded
+   * close ends it, and the broker requeues what was left unacked.
+   */
   async stop(): Promise<void> {
     this.running = false;
     clearTimeout(this.subscribeRetry);
     this.deps.connection.off('ready', this.onReady);
+    const { config, logger } = this.deps;
+    const timeoutMs = config.amqp.publishTimeoutMs;
+    const queue = brokerRejectedQueueOf(config.amqp);
+    const cancel = (channel: Channel | null) =>
+      channel ? cancelConsumerWithin(channel, this.consumerTag, queue, { timeoutMs, what: 'redactor_cancel', logger }) : Promise.resolve(true);
+    // The channel consuming now is cancelled at once, not after the setup below: until its cancel, each message it
+    // is delivered is given back, and the broker would deliver it to it again at once.
+    const consuming = this.channel;
+    const cancelled = cancel(consuming);
+    // A channel being set up ends within the bound: cancelled below if it consumes, closed by its setup if not.
     await this.settingUp?.catch(() => undefined);
+    await Promise.all([cancelled, this.channel !== consuming ? cancel(this.channel) : undefined]);
     await Promise.allSettled([...this.inFlight, ...this.retiring]);
     const channel = this.channel;
     this.channel = null;
     this.channelModel = null;
     // Bounded: a close the broker does not answer is given up (the connection's own bounded close ends it).
-    if (channel)
-      await closeChannelWithin(channel, {
-        timeoutMs: this.deps.config.amqp.publishTimeoutMs,
-        what: 'dead_letter_redactor',
-        logger: this.deps.logger,
-        onTimeout: 'abandon',
+    if (channel) await closeChannelWithin(channel, { timeoutMs, what: 'dead_letter_redactor', logger, onTimeout: 'abandon' });
+    if (this.givenBack > 0)
+      logger.info('broker dead-letter redactor stopped: messages delivered after the stop began were given back unprocessed', {
+        given_back: this.givenBack,
       });
   }
 }

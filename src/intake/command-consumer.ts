@@ -8,6 +8,7 @@ import { declareTopology } from '../amqp/topology';
 import { QUEUE_MISMATCH_RETRY_MS } from '../amqp/queue-mismatch';
 import { BrokerTimeoutError, openChannelWithin, subscribeRetryMs, withTimeout } from '../amqp/broker-deadline';
 import { closeChannelWithin } from '../amqp/channel-close';
+import { cancelConsumerWithin, giveBack } from '../amqp/consumer-stop';
 import { LANE_STABLE_MS, LaneLossReason, countLaneLost } from '../amqp/lane-loss';
 import { QueueMismatchError } from '../errors/queue-mismatch-error';
 import { Config } from '../config/config';
@@ -417,10 +418,7 @@ export class CommandConsumer {
     this.deps.connection.off('ready', this.onReady);
     const { logger, config } = this.deps;
     const timeoutMs = config.amqp.publishTimeoutMs;
-    const cancel = (lane: Lane) =>
-      withTimeout(lane.channel.cancel(lane.consumerTag), timeoutMs, `cancelling the consumer of ${lane.queue}`, { what: 'consumer_cancel', logger }).catch(
-        () => undefined,
-      );
+    const cancel = (lane: Lane) => cancelConsumerWithin(lane.channel, lane.consumerTag, lane.queue, { timeoutMs, what: 'consumer_cancel', logger });
     // The lanes consuming now are cancelled at once, not after the setup below: until their cancel, each message
     // they are delivered is given back, and the broker would deliver it to them again at once (a requeue loop).
     const consuming = this.lanes.slice();
@@ -475,11 +473,7 @@ export class CommandConsumer {
 
   /** A message never started (stopping while it waited for a slot): requeued for another consumer. */
   private giveBack(channel: Channel, acks: AckBatcher, msg: ConsumeMessage): void {
-    try {
-      channel.nack(msg, false, true);
-    } catch {
-      // channel already closed: the broker redelivers unacked messages anyway
-    }
+    giveBack(channel, msg);
     acks.forget(msg);
     this.count('requeued');
   }

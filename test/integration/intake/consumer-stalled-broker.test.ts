@@ -266,14 +266,26 @@ describe('consumer subscription and shutdown with a broker that stops answering 
   });
 
   describe('broker dead-letter redactor', () => {
-    function redactor(): BrokerDeadLetterRedactor {
+    /** A writer that counts its writes and holds each one until `release` resolves (resolved at once by default). */
+    class HeldWriter extends DeadLetterWriter {
+      writes = 0;
+      release: Promise<void> = Promise.resolve();
+      override async write(...args: Parameters<DeadLetterWriter['write']>): Promise<void> {
+        this.writes += 1;
+        await this.release;
+        return super.write(...args);
+      }
+    }
+
+    function redactor(writer?: (made: HeldWriter) => void): BrokerDeadLetterRedactor {
       const publisher = new ConfirmPublisher(connection, BOUND_MS, (ch) => declareTopology(ch, config.amqp));
-      const deadLetters = new DeadLetterWriter(
+      const deadLetters = new HeldWriter(
         publisher,
         config.amqp,
         new DeadLetterTriage({ redis, keyPrefix: config.redis.keyPrefix, triage: config.channels.triage, logger: logs.logger }),
         deadLetterStampKey(config.serviceBus.secret),
       );
+      writer?.(deadLetters);
       const made = new BrokerDeadLetterRedactor({ config, connection, deadLetters, logger: logs.logger });
       cleanup.push(
         () => made.stop(),
@@ -314,6 +326,66 @@ describe('consumer subscription and shutdown with a broker that stops answering 
       proxy.resume();
       await new Promise((r) => setTimeout(r, 1500));
       expect(await consumers(brokerRejectedQueueOf(config.amqp))).toBe(0);
+    });
+
+    /** Has the broker dead-letter `order` by itself: published to a side queue with the dead-letter exchange, rejected there. */
+    async function brokerDeadLetters(order: string): Promise<void> {
+      const ch = await client.model.createChannel();
+      const side = `${config.amqp.commandsQueue}:side`;
+      await ch.assertQueue(side, { durable: false, autoDelete: false, arguments: { 'x-dead-letter-exchange': config.amqp.deadLetterExchange } });
+      ch.sendToQueue(side, Buffer.from(JSON.stringify({ order_id: order })));
+      let got: Awaited<ReturnType<Channel['get']>> = false;
+      await eventually(async () => (got = await ch.get(side)) !== false, 5000);
+      ch.nack(got as unknown as ConsumeMessage, false, false);
+      await ch.deleteQueue(side);
+      await ch.close();
+    }
+
+    it('stop: the consumer is cancelled first; a message the broker dead-letters while the work in flight finishes stays in the broker-rejected queue, never written by this redactor', async () => {
+      let writer!: HeldWriter;
+      const redacting = redactor((w) => (writer = w));
+      await redacting.start();
+      let release!: () => void;
+      writer.release = new Promise((r) => (release = r));
+      await brokerDeadLetters('ORD-IN-FLIGHT');
+      await eventually(() => writer.writes === 1, 5000);
+      const stopping = redacting.stop();
+      // Let the cancel reach the broker, then dead-letter another message while the first is still being written.
+      await new Promise((r) => setTimeout(r, 200));
+      await brokerDeadLetters('ORD-AFTER-STOP');
+      await new Promise((r) => setTimeout(r, 300));
+      release();
+      expect((await within(stopping)).outcome).toBeUndefined();
+      // The one in flight was written; the one dead-lettered after stop began was neither delivered nor written.
+      expect(writer.writes).toBe(1);
+      expect(await client.queueDepth(brokerRejectedQueueOf(config.amqp))).toBe(1);
+      expect(await consumers(brokerRejectedQueueOf(config.amqp))).toBe(0);
+      // One redacted record in the dead-letter queue (the other lane holds the message it had): the one in flight's.
+      expect(await client.queueDepth(config.amqp.deadLetterQueue)).toBe(1);
+      expect(lost).toBe(0);
+    });
+
+    it('stop: a consumer cancel not answered is given up within the bound (counted, logged); a message delivered meanwhile is given back, never written', async () => {
+      let writer!: HeldWriter;
+      const redacting = redactor((w) => (writer = w));
+      await redacting.start();
+      const cancels = await metricValue('pb_amqp_call_timeouts_total', { what: 'redactor_cancel' });
+      proxy.stallAt(AMQP_METHOD.basicCancel);
+      const stopping = within(redacting.stop());
+      // The broker never read the cancel: it still delivers to the consumer.
+      await brokerDeadLetters('ORD-CANCEL-STALLED');
+      const stopped = await stopping;
+      expect(stopped.outcome).toBeUndefined();
+      // The cancel's bound, then the close's (not answered either: the connection is silent from the stall on).
+      expect(stopped.ms).toBeLessThan(2 * BOUND_MS + 1000);
+      expect(await metricValue('pb_amqp_call_timeouts_total', { what: 'redactor_cancel' })).toBe(cancels + 1);
+      expect(logs.lines.some((l) => l.includes('rabbitmq did not answer in time') && l.includes('"what":"redactor_cancel"'))).toBe(true);
+      expect(writer.writes).toBe(0);
+      await laneKeptItsMessage();
+      // Once the broker reads the cancel and the nack, the message waits in its queue for the next redactor.
+      proxy.resume();
+      await eventually(async () => (await client.queueDepth(brokerRejectedQueueOf(config.amqp))) === 1, 5000);
+      expect(writer.writes).toBe(0);
     });
 
     it('stop: a channel close not answered is given up within the bound, the connection kept', async () => {
