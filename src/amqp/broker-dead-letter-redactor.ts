@@ -6,12 +6,11 @@ import { AmqpConnection } from './amqp-connection';
 import { AUTHENTICATED_CHANNEL_HEADER, DeadLetterWriter } from './dead-letter-writer';
 import { ChannelKeyring } from '../channels/channel-signature';
 import { brokerRejectedQueueOf, declareTopology } from './topology';
-import { QUEUE_MISMATCH_RETRY_MS } from './queue-mismatch';
-import { QueueMismatchError } from '../errors/queue-mismatch-error';
-import { BrokerTimeoutError, openChannelWithin, subscribeRetryMs, withTimeout } from './broker-deadline';
+import { openChannelWithin, subscribeRetryMs, withTimeout } from './broker-deadline';
 import { closeChannelWithin } from './channel-close';
 import { cancelConsumerWithin, giveBack } from './consumer-stop';
 import { LANE_STABLE_MS, LaneLossReason, countLaneLost } from './lane-loss';
+import { SubscriptionRetry } from './subscription-retry';
 
 /** Dead-letter code of a message the broker dead-lettered by itself. */
 export const BROKER_DEAD_LETTERED = 'BROKER_DEAD_LETTERED';
@@ -58,14 +57,8 @@ export class BrokerDeadLetterRedactor {
   private consumerTag = '';
   /** The connection `channel` consumes on: after a reconnect the subscription is made again on the new one. */
   private channelModel: ChannelModel | null = null;
-  /** The next subscription try after a queue mismatch or a subscription step the broker did not answer. */
-  private subscribeRetry: NodeJS.Timeout | undefined;
-  /** Subscription tries run one after another (start, `ready`, a retry): two at once could consume the queue twice. */
-  private subscribing: Promise<void> = Promise.resolve();
   /** The channel being set up (each of its broker calls bounded): `stop()` waits for it. */
   private settingUp: Promise<void> | null = null;
-  /** Subscription tries in a row that failed (not answered in time, or refused: a queue gone): the retry backs off. */
-  private unanswered = 0;
   /** When `channel` started consuming, ms (Date.now): a channel lost soon after backs the retry off further. */
   private since = 0;
   /** Channels lost in a row, each soon after it was set up. */
@@ -81,18 +74,12 @@ export class BrokerDeadLetterRedactor {
    * reason than those `subscribeOnce` handles (a queue gone, an access refusal) is logged and tried again after
    * the same backoff, never given up and never at once.
    */
-  private readonly onReady = () =>
-    void this.subscribeOrRetry().catch((err: Error) => {
-      if (!this.running) return;
-      this.unanswered += 1;
-      const retryMs = subscribeRetryMs(this.unanswered);
-      this.deps.logger.error('broker dead-letter redactor cannot subscribe; not consuming, retrying', {
-        error: err.message,
-        retry_ms: retryMs,
-        tries: this.unanswered,
-      });
-      this.retryIn(retryMs);
-    });
+  private readonly onReady = () => this.subscription.again();
+  /**
+   * Subscription tries, one after another, retried after a queue mismatch (the command consumer logs it, readiness
+   * reports it) or a step the broker did not answer, and after any failure of a try after start.
+   */
+  private readonly subscription: SubscriptionRetry;
 
   /** Verifies the original's channel signature, so the record says whether a channel signed it (replay signs only that). */
   private readonly keyring: ChannelKeyring;
@@ -100,6 +87,12 @@ export class BrokerDeadLetterRedactor {
   constructor(private readonly deps: { config: Config; connection: AmqpConnection; deadLetters: DeadLetterWriter; logger: Logger }) {
     const { channels, serviceBus } = deps.config;
     this.keyring = new ChannelKeyring(channels.credentials, serviceBus.secret, serviceBus.secretPrevious);
+    this.subscription = new SubscriptionRetry({
+      who: 'broker dead-letter redactor',
+      logger: deps.logger,
+      subscribe: () => this.subscribe(),
+      running: () => this.running,
+    });
   }
 
   async start(): Promise<void> {
@@ -108,41 +101,7 @@ export class BrokerDeadLetterRedactor {
     // otherwise both subscribe (two consumers per queue, one of them never cancelled on stop).
     await this.deps.connection.connect();
     this.deps.connection.on('ready', this.onReady);
-    await this.subscribeOrRetry();
-  }
-
-  private subscribeOrRetry(): Promise<void> {
-    clearTimeout(this.subscribeRetry);
-    const next = this.subscribing.then(() => this.subscribeOnce());
-    this.subscribing = next.catch(() => undefined);
-    return next;
-  }
-
-  private async subscribeOnce(): Promise<void> {
-    try {
-      await this.subscribe();
-      this.unanswered = 0;
-    } catch (err) {
-      // The command consumer logs a mismatch and readiness reports it; try again later rather than exit.
-      if (err instanceof QueueMismatchError) return this.retryIn(QUEUE_MISMATCH_RETRY_MS);
-      if (!(err instanceof BrokerTimeoutError)) throw err;
-      this.unanswered += 1;
-      const retryMs = subscribeRetryMs(this.unanswered);
-      this.deps.logger.error('broker dead-letter redactor cannot subscribe: rabbitmq did not answer in time; not consuming, retrying', {
-        call: err.call,
-        timeout_ms: err.timeoutMs,
-        retry_ms: retryMs,
-        tries: this.unanswered,
-      });
-      this.retryIn(retryMs);
-    }
-  }
-
-  private retryIn(ms: number): void {
-    if (!this.running) return;
-    clearTimeout(this.subscribeRetry);
-    this.subscribeRetry = setTimeout(() => void this.onReady(), ms);
-    this.subscribeRetry.unref();
+    await this.subscription.now();
   }
 
   /**
@@ -181,7 +140,7 @@ export class BrokerDeadLetterRedactor {
         });
       this.retiring.add(done);
     }
-    this.retryIn(retryMs);
+    this.subscription.in(retryMs);
   }
 
   private async subscribe(): Promise<void> {
@@ -306,7 +265,7 @@ export class BrokerDeadLetterRedactor {
    */
   async stop(): Promise<void> {
     this.running = false;
-    clearTimeout(this.subscribeRetry);
+    this.subscription.cancel();
     this.deps.connection.off('ready', this.onReady);
     const { config, logger } = this.deps;
     const timeoutMs = config.amqp.publishTimeoutMs;

@@ -6,11 +6,11 @@ import { AUTHENTICATED_CHANNEL_HEADER, DeadLetterWriter } from '../amqp/dead-let
 import { AckBatcher } from './ack-batcher';
 import { declareTopology } from '../amqp/topology';
 import { QUEUE_MISMATCH_RETRY_MS } from '../amqp/queue-mismatch';
-import { BrokerTimeoutError, openChannelWithin, subscribeRetryMs, withTimeout } from '../amqp/broker-deadline';
+import { openChannelWithin, subscribeRetryMs, withTimeout } from '../amqp/broker-deadline';
 import { closeChannelWithin } from '../amqp/channel-close';
 import { cancelConsumerWithin, giveBack } from '../amqp/consumer-stop';
 import { LANE_STABLE_MS, LaneLossReason, countLaneLost } from '../amqp/lane-loss';
-import { QueueMismatchError } from '../errors/queue-mismatch-error';
+import { SubscriptionRetry } from '../amqp/subscription-retry';
 import { Config } from '../config/config';
 import { CANONICAL, contractOf, readChannelMessage } from '../contracts/channel-contracts';
 import { reportMaskedCardData } from './card-data-masking';
@@ -148,18 +148,18 @@ export class CommandConsumer {
   private readonly demotionLog: LogThrottle;
   private running = false;
   private readonly inFlight = new Set<Promise<void>>();
-  private readonly onReady = () => this.resubscribe();
   /**
-   * The next subscription try after a queue mismatch or a broker that did not answer a subscription step (the
-   * process stays up, not ready, instead of exiting or waiting for ever).
+   * Subscription tries, one after another (start, `ready`, a retry, a lost lane: two at once could consume a queue
+   * twice). A queue that exists with other arguments than configured (another `amqp.queue.type`) is an operator's
+   * fix, not a crash: logged with the fix, readiness reports it, declared again every QUEUE_MISMATCH_RETRY_MS. A
+   * subscription step the broker does not answer within `amqp.publish_timeout_ms` (a wedged channel process, a node
+   * gone silent) is given up: its channel is closed (never the connection, whose other channels hold messages whose
+   * PSP work is under way), readiness stays false, and the lanes missing are set up again after a backoff.
    */
-  private subscribeRetry: NodeJS.Timeout | undefined;
-  /** Subscription tries run one after another (start, `ready`, a retry): two at once could consume a queue twice. */
-  private subscribing: Promise<void> = Promise.resolve();
+  private readonly subscription: SubscriptionRetry;
+  private readonly onReady = () => this.subscription.again();
   /** The lane being set up (each of its broker calls bounded): `stop()` waits for it, then stops what it set up. */
   private settingUp: Promise<void> | null = null;
-  /** Subscription tries in a row that failed (not answered in time, or refused: a queue gone): the retry backs off. */
-  private unanswered = 0;
   /** Lanes lost in a row, each soon after it was set up (the retry after a lost lane backs off by it). */
   private lanesLostInARow = 0;
   /** Lanes whose consumer the broker cancelled, closing once their messages are acked: `stop()` waits for them. */
@@ -178,6 +178,19 @@ export class CommandConsumer {
       declareTopology(ch, deps.config.amqp, { priorityLane: deps.config.backpressure.priorityLane }),
     );
     this.demotionLog = new LogThrottle(deps.logger);
+    this.subscription = new SubscriptionRetry({
+      who: 'command consumer',
+      logger: deps.logger,
+      subscribe: () => this.subscribe(),
+      running: () => this.running,
+      needed: () => !this.attached,
+      onMismatch: (err) =>
+        deps.logger.error('command consumer cannot declare its queues: queue type mismatch; not consuming, retrying', {
+          error: err.message,
+          queue: err.queue,
+          retry_ms: QUEUE_MISMATCH_RETRY_MS,
+        }),
+    });
   }
 
   /** Whether the consumer is subscribed to its queue on a live connection (readiness). */
@@ -193,74 +206,7 @@ export class CommandConsumer {
     // otherwise both subscribe (two consumers per queue, one of them never cancelled on stop).
     await this.deps.connection.connect();
     this.deps.connection.on('ready', this.onReady);
-    await this.subscribeOrWait();
-  }
-
-  /**
-   * Subscribes; a queue that exists with other arguments than configured (another `amqp.queue.type`) is an
-   * operator's fix, not a crash: the error is logged with the fix, readiness reports it, and the declaration
-   * is tried again every QUEUE_MISMATCH_RETRY_MS, so the worker starts consuming once the queue is fixed.
-   * A subscription step the broker does not answer within `amqp.publish_timeout_ms` (a wedged channel process,
-   * a node gone silent) is given up the same way: its channel is closed (never the connection, whose other
-   * channels hold messages whose PSP work is under way), readiness stays false, and the missing lanes are
-   * subscribed again after a backoff (`subscribeRetryMs`).
-   */
-  private subscribeOrWait(): Promise<void> {
-    clearTimeout(this.subscribeRetry);
-    const next = this.subscribing.then(() => this.subscribeOnce());
-    this.subscribing = next.catch(() => undefined);
-    return next;
-  }
-
-  private async subscribeOnce(): Promise<void> {
-    try {
-      await this.subscribe();
-      this.unanswered = 0;
-    } catch (err) {
-      if (err instanceof QueueMismatchError) {
-        this.deps.logger.error('command consumer cannot declare its queues: queue type mismatch; not consuming, retrying', {
-          error: err.message,
-          queue: err.queue,
-          retry_ms: QUEUE_MISMATCH_RETRY_MS,
-        });
-        this.retryIn(QUEUE_MISMATCH_RETRY_MS);
-        return;
-      }
-      if (!(err instanceof BrokerTimeoutError)) throw err;
-      this.unanswered += 1;
-      const retryMs = subscribeRetryMs(this.unanswered);
-      this.deps.logger.error('command consumer cannot subscribe: rabbitmq did not answer in time; not consuming, retrying', {
-        call: err.call,
-        timeout_ms: err.timeoutMs,
-        retry_ms: retryMs,
-        tries: this.unanswered,
-      });
-      this.retryIn(retryMs);
-    }
-  }
-
-  private retryIn(ms: number): void {
-    if (!this.running) return;
-    clearTimeout(this.subscribeRetry);
-    this.subscribeRetry = setTimeout(() => {
-      if (!this.attached) this.resubscribe();
-    }, ms);
-    this.subscribeRetry.unref();
-  }
-
-  /**
-   * A subscription try after `start` (a reconnect's `ready`, a retry, a lost lane): one that fails for another
-   * reason than those `subscribeOnce` handles (a queue gone: a 404 on its consume, an access refusal) is logged
-   * and tried again after the same backoff, never given up and never at once.
-   */
-  private resubscribe(): void {
-    void this.subscribeOrWait().catch((err: Error) => {
-      if (!this.running) return;
-      this.unanswered += 1;
-      const retryMs = subscribeRetryMs(this.unanswered);
-      this.deps.logger.error('command consumer cannot subscribe; not consuming, retrying', { error: err.message, retry_ms: retryMs, tries: this.unanswered });
-      this.retryIn(retryMs);
-    });
+    await this.subscription.now();
   }
 
   /**
@@ -286,7 +232,7 @@ export class CommandConsumer {
       retry_ms: retryMs,
     });
     if (reason === 'consumer_cancelled') this.retire(lane);
-    this.retryIn(retryMs);
+    this.subscription.in(retryMs);
   }
 
   /** Closes a lane whose consumer the broker cancelled, once the messages it was delivered are settled. */
@@ -414,7 +360,7 @@ export class CommandConsumer {
    */
   async stop(): Promise<void> {
     this.running = false;
-    clearTimeout(this.subscribeRetry);
+    this.subscription.cancel();
     this.deps.connection.off('ready', this.onReady);
     const { logger, config } = this.deps;
     const timeoutMs = config.amqp.publishTimeoutMs;
