@@ -476,18 +476,17 @@ function refundsRereadMarks(record: OperationRecord, marks: Partial<Record<MarkH
       },
     ];
   }
-  const settled = record.state === 'SUCCEEDED' || (record.state === 'FAILED' && record.heldForPspRetry === undefined);
-  const where =
-    reread?.kind === 'fit'
-      ? 'failed for good, the payment read again: the refunds fit what stands captured, no alarm'
-      : reread?.kind === 'undecided'
-        ? 'failed for good, the payment read again: still undecided, another capture in flight could cover the refunds'
-        : !settled
-          ? 'if it fails for good the payment is read again'
-          : record.state === 'SUCCEEDED'
-            ? 'it went through'
-            : 'failed for good, no re-read kept (it may have failed: see the error log)';
+  const where = undecidedCaptureStanding(record, reread);
   return [{ kind: 'refunds_undecided_capture', at, source: 'delivery', text: `counted in flight by an undecided refund reading: ${where}`, ref: by }];
+}
+
+/** Where a capture an undecided refund reading counted in flight stands, for its neutral mark (no alarm raised on it). */
+function undecidedCaptureStanding(record: OperationRecord, reread: RefundsReread | undefined): string {
+  if (reread?.kind === 'fit') return 'failed for good, the payment read again: the refunds fit what stands captured, no alarm';
+  if (reread?.kind === 'undecided') return 'failed for good, the payment read again: still undecided, another capture in flight could cover the refunds';
+  if (record.state === 'SUCCEEDED') return 'it went through';
+  if (record.state !== 'FAILED' || record.heldForPspRetry !== undefined) return 'if it fails for good the payment is read again';
+  return 'failed for good, no re-read kept (it may have failed: see the error log)';
 }
 
 /** The marks kept as raw time fields of the record's hash, each with what it says: in the order they are shown. */
