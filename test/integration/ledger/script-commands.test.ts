@@ -48,4 +48,41 @@ describe('the Redis commands of a payment command’s ledger steps', () => {
     const again = await commandsOf(`:claim:${id}`, () => bed.ledger.create(id, command('authorize', `ORD-${id}`, 'pm_card_visa'), 2_000));
     expect(again).toEqual(['client:set', 'client:evalsha', 'lua:get']);
   });
+
+  it('counts an attempt in the move’s own HSET: attempts and the first attempt’s time as before, no HINCRBY or HSETNX', async () => {
+    const id = nextId('attempt');
+    await bed.ledger.create(id, command('authorize', `ORD-${id}`, 'pm_card_visa'), 1_000);
+    const seen = await commandsOf(`:op:${id}`, () => bed.ledger.transition(id, 'SENT', { event: 'attempt' }, { countAttempt: true }, 2_000));
+    expect(seen.filter((c) => c === 'lua:hincrby' || c === 'lua:hsetnx')).toEqual([]);
+    expect(await bed.ledger.get(id)).toMatchObject({ state: 'SENT', attempts: 1, firstAttemptAt: 2_000, updatedAt: 2_000 });
+    // A resend (SENT → SENT) counts one more and keeps the first attempt's time.
+    await bed.ledger.transition(id, 'SENT', { event: 'attempt' }, { countAttempt: true }, 3_000);
+    expect(await bed.ledger.get(id)).toMatchObject({ state: 'SENT', attempts: 2, firstAttemptAt: 2_000, updatedAt: 3_000 });
+    // A move that counts none leaves both.
+    await bed.ledger.transition(id, 'SUCCEEDED', { event: 'outcome' }, { gatewayReference: `psp-${id}` }, 4_000);
+    expect(await bed.ledger.get(id)).toMatchObject({ state: 'SUCCEEDED', attempts: 2, firstAttemptAt: 2_000 });
+  });
+
+  it('drops one-time method data in the move’s own HSET, and never writes over an erasure’s payment', async () => {
+    const id = nextId('scrub');
+    const cmd = command('authorize', `ORD-${id}`, 'pm_card_visa');
+    cmd.payment.payment_method = { type: 'card', token: 'adyenjs_one_time_blob' };
+    await bed.ledger.create(id, cmd, 1_000, { event: 'attempt', attempt: 1 });
+    const seen = await commandsOf(`:op:${id}`, () =>
+      bed.ledger.transitionAndGet(id, 'SUCCEEDED', { event: 'outcome' }, { gatewayReference: `psp-${id}` }, { payment: cmd.payment, now: 2_000 }),
+    );
+    // Before: an HEXISTS of erased_at and an HSET of the payment after the move's HSET.
+    expect(seen.filter((c) => c === 'lua:hexists')).toEqual([]);
+    expect(seen.filter((c) => c === 'lua:hset')).toEqual(['lua:hset']);
+    expect((await bed.ledger.get(id))?.payment.payment_method).toEqual({ type: 'card' });
+    // An erased record keeps the payment the erasure left, whatever the move carries.
+    const erased = nextId('erased');
+    await bed.ledger.create(erased, { ...cmd, payment: { ...cmd.payment, order_id: `ORD-${erased}` } }, 1_000, { event: 'attempt', attempt: 1 });
+    const op = bed.ledger.keysOf((await bed.ledger.shardOf(erased))!).op(erased);
+    await bed.redis.hset(op, 'erased_at', '1500', 'payment', '{"erased":true}');
+    const payment = { ...cmd.payment, order_id: `ORD-${erased}` };
+    await bed.ledger.transitionAndGet(erased, 'SUCCEEDED', { event: 'outcome' }, { gatewayReference: `psp-${erased}` }, { payment, now: 2_000 });
+    expect(await bed.redis.hget(op, 'payment')).toBe('{"erased":true}');
+    expect(await bed.redis.hget(op, 'state')).toBe('SUCCEEDED');
+  });
 });
