@@ -163,9 +163,10 @@ ${AUTHORIZATION_INDEX_LUA}
 local ref_before = false
 -- The waiters flag rides in the read made anyway: a move nobody waits for costs nothing more. So does the mark of a
 -- capture an undecided refund reading counted (refunds-undecided-mark.ts): read with the move, never missed by it.
--- So do the first attempt's time, which a move counting an attempt writes only when it is missing, and the erasure
+-- So do the first attempt's time, which a move counting an attempt writes only when it is missing, the
+-- authorization id, which closing an authorization writes only when it is not the one on record, and the erasure
 -- mark, whose payment a move never writes over.
-local current = redis.call('HMGET', K.op, 'state', 'updated_at', 'attempts', '${WAITERS_FLAG}', '${REFUNDS_UNDECIDED_FIELD}', 'first_attempt_at', 'erased_at')
+local current = redis.call('HMGET', K.op, 'state', 'updated_at', 'attempts', '${WAITERS_FLAG}', '${REFUNDS_UNDECIDED_FIELD}', 'first_attempt_at', 'authorization_id', 'erased_at')
 local from = current[1]
 if not from then return {0, ''} end
 local before = {current[2], current[3]}
@@ -186,7 +187,7 @@ if may(from, to) and (A.only_from == '' or A.only_from == from) then
   local written = fields
   local counts = A.count_attempt == '1'
   -- An erasure's payment is already scrubbed, and of more than this: never written over.
-  local scrubs = A.scrubbed_payment ~= '' and not current[7]
+  local scrubs = A.scrubbed_payment ~= '' and not current[8]
   if counts or scrubs then
     written = {unpack(fields)}
     if counts then
@@ -208,13 +209,13 @@ if may(from, to) and (A.only_from == '' or A.only_from == from) then
   if from ~= to then redis.call('ZREM', state_key(from), A.id) end
   redis.call('ZADD', state_key(to), A.score, A.id)
   redis.call('RPUSH', K.log, A.interaction)
-  if to == 'SUCCEEDED' then closing = pb_authorization_index(A.id, fields, ref_before) end
+  if to == 'SUCCEEDED' then closing = pb_authorization_index(A.id, fields, ref_before, current[7]) end
   applied = 1
 end
 local reply = {applied, from, {}}
 -- An attached step ran: the move applied to exactly the record the caller holds, so the caller knows the
 -- record it left (record-fields.ts afterTransition) unless closing an authorization wrote more to it.
-local known = steps and A.close ~= '1'
+local known = steps and not pb_closing_wrote_op
 if A.read_back == 'whole' and not known then reply[3] = redis.call('HGETALL', K.op) end
 if A.read_back == 'without_payment' and not known then
   local flat = redis.call('HGETALL', K.op)

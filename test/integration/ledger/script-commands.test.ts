@@ -1,5 +1,7 @@
 import { monitorCommands } from '../../support/redis-monitor';
 import { PaymentCommand } from '../../../src/contracts/payment-command';
+import { EventStore } from '../../../src/events/event-store';
+import { shardOfPayment } from '../../../src/redis/key-layout';
 import { useLedgerRedis } from '../../support/ledger-redis';
 
 /**
@@ -9,6 +11,7 @@ import { useLedgerRedis } from '../../support/ledger-redis';
  */
 describe('the Redis commands of a payment command’s ledger steps', () => {
   const bed = useLedgerRedis();
+  let events: EventStore;
   let seq = 0;
   const nextId = (kind: string) => `op-cmds-${kind}-${++seq}`;
 
@@ -18,6 +21,10 @@ describe('the Redis commands of a payment command’s ledger steps', () => {
     channel: 'bus',
     received_at: '2024-06-01T10:00:00.000Z',
     payment: { gateway: 'simulator', gateway_account: 'acme-eu', gateway_key: gatewayKey, amount: 1000, currency: 'EUR', order_id: order },
+  });
+
+  beforeAll(() => {
+    events = new EventStore(bed.redis, bed.prefix);
   });
 
   /** The commands `run` makes Redis execute whose arguments include `needle`, each as `<source>:<name>` (source `lua` or `client`). */
@@ -84,5 +91,82 @@ describe('the Redis commands of a payment command’s ledger steps', () => {
     await bed.ledger.transitionAndGet(erased, 'SUCCEEDED', { event: 'outcome' }, { gatewayReference: `psp-${erased}` }, { payment, now: 2_000 });
     expect(await bed.redis.hget(op, 'payment')).toBe('{"erased":true}');
     expect(await bed.redis.hget(op, 'state')).toBe('SUCCEEDED');
+  });
+
+  describe('a capture naming its authorization by PSP reference', () => {
+    /** A SUCCEEDED authorization of order `order`, its PSP reference indexed, and a capture of it moved to SENT. */
+    const authorizedAndCapturing = async () => {
+      const auth = nextId('auth');
+      const order = `ORD-${auth}`;
+      const authRef = `auth_psp_${auth}`;
+      await bed.ledger.create(auth, command('authorize', order, 'pm_card_visa'), 1_000, { event: 'attempt', attempt: 1 });
+      await bed.ledger.transitionAndGet(
+        auth,
+        'SUCCEEDED',
+        { event: 'outcome' },
+        { gatewayReference: authRef, expiresAt: 9_000_000, orphanAt: 8_000_000 },
+        { reference: { gateway: 'simulator', reference: authRef } },
+      );
+      const capture = nextId('capture');
+      const cmd = command('capture', order, authRef);
+      await bed.ledger.create(capture, cmd, 2_000);
+      return { auth, authRef, capture, cmd, order };
+    };
+
+    it('closes it in the outcome’s script without writing the authorization id it holds again, nor reading the record back', async () => {
+      const { auth, authRef, capture, cmd } = await authorizedAndCapturing();
+      // As delivery does: the authorization the reference resolved to goes on the record with the attempt.
+      await bed.ledger.transition(capture, 'SENT', { event: 'attempt' }, { countAttempt: true, authorizationId: auth }, 3_000);
+      const expected = (await bed.ledger.get(capture))!;
+      const event = {
+        eventId: `${capture}.SUCCEEDED`,
+        paymentKey: `simulator:acme-eu:${cmd.payment.order_id}`,
+        shard: shardOfPayment(cmd.payment),
+        method: 'magento.payments.payments_management.captured',
+        params: { payment: { amount: 1000 } },
+      };
+      const step = events.recordStep(event, 4_000, 10_000, { operationId: capture });
+      const fields = { gatewayReference: `cap_psp_${capture}`, closesAuthorization: { gateway: 'simulator', key: authRef, id: auth } };
+      let result: Awaited<ReturnType<typeof bed.ledger.transitionAndRecord>> | undefined;
+      const seen = await commandsOf(`:op:${capture}`, async () => {
+        result = await bed.ledger.transitionAndRecord(expected, 'SUCCEEDED', { event: 'outcome' }, fields, step, {
+          reference: { gateway: 'simulator', reference: `cap_psp_${capture}` },
+          now: 4_000,
+        });
+      });
+      // Before: a second HSET of authorization_id and an HGETALL of the record.
+      expect(seen.filter((c) => c === 'lua:hset')).toEqual(['lua:hset']);
+      expect(seen).not.toContain('lua:hgetall');
+      expect(result).toMatchObject({ applied: true, from: 'SENT', recorded: { sequence: 1 } });
+      // What the caller was handed is what Redis holds, the authorization closed as before.
+      expect(result!.record).toEqual(await bed.ledger.get(capture));
+      expect(await bed.ledger.get(capture)).toMatchObject({ state: 'SUCCEEDED', authorizationId: auth, attempts: 1 });
+      expect(await bed.ledger.get(auth)).toMatchObject({ closedBy: capture });
+      const keys = bed.ledger.keysOf((await bed.ledger.shardOf(auth))!);
+      expect(await bed.redis.zscore(keys.authsOpen, auth)).toBeNull();
+      expect(await bed.redis.zscore(keys.authsExpiry, auth)).toBeNull();
+    });
+
+    it('still writes the authorization id, and reads the record back, when the record did not hold it', async () => {
+      const { auth, authRef, capture, cmd } = await authorizedAndCapturing();
+      await bed.ledger.transition(capture, 'SENT', { event: 'attempt' }, { countAttempt: true }, 3_000);
+      const expected = (await bed.ledger.get(capture))!;
+      const event = {
+        eventId: `${capture}.SUCCEEDED`,
+        paymentKey: `simulator:acme-eu:${cmd.payment.order_id}`,
+        shard: shardOfPayment(cmd.payment),
+        method: 'magento.payments.payments_management.captured',
+        params: { payment: { amount: 1000 } },
+      };
+      const step = events.recordStep(event, 4_000, 10_000, { operationId: capture });
+      const fields = { gatewayReference: `cap_psp_${capture}`, closesAuthorization: { gateway: 'simulator', key: authRef, id: auth } };
+      const result = await bed.ledger.transitionAndRecord(expected, 'SUCCEEDED', { event: 'outcome' }, fields, step, {
+        reference: { gateway: 'simulator', reference: `cap_psp_${capture}` },
+        now: 4_000,
+      });
+      expect(result.record).toEqual(await bed.ledger.get(capture));
+      expect(result.record).toMatchObject({ state: 'SUCCEEDED', authorizationId: auth });
+      expect(await bed.ledger.get(auth)).toMatchObject({ closedBy: capture });
+    });
   });
 });
