@@ -113,6 +113,28 @@ describe('the Redis commands of a payment command’s ledger steps', () => {
       return { auth, authRef, capture, cmd, order };
     };
 
+    it('reads the authorization once and registers the dependent from that read: HGETALL, SADD, HSET, SMEMBERS', async () => {
+      const { auth, authRef, capture, order } = await authorizedAndCapturing();
+      const other = nextId('other');
+      await bed.ledger.create(other, command('capture', order, authRef), 2_000);
+      await bed.ledger.authorizationByReference('simulator', authRef, other);
+      let found: Awaited<ReturnType<typeof bed.ledger.authorizationByReference>> = null;
+      const seen = await commandsOf(`:op:${auth}`, async () => {
+        found = await bed.ledger.authorizationByReference('simulator', authRef, capture);
+      });
+      // Before: HGET command, SADD, HINCRBY, HSET, SMEMBERS, HGETALL, then an HGET per dependent.
+      expect(seen.filter((c) => c.startsWith('lua:'))).toEqual(['lua:hgetall', 'lua:sadd', 'lua:hset', 'lua:smembers']);
+      expect(found).toMatchObject({ authorization: true, record: { id: auth, command: 'authorize', state: 'SUCCEEDED' }, registered: 2 });
+      expect(found!.dependents.map((d) => d.id)).toEqual([other]);
+      // The hash holds what HINCRBY and HSET wrote before.
+      const hash = await bed.redis.hgetall((await bed.ledger.keysOf((await bed.ledger.shardOf(auth))!)).op(auth));
+      expect(hash).toMatchObject({ dependents_seq: '2', [`dseq:${other}`]: '1', [`dseq:${capture}`]: '2' });
+      // Registered once: a repeat lists it with the order it was given.
+      const repeat = await bed.ledger.authorizationByReference('simulator', authRef, capture);
+      expect(repeat).toMatchObject({ registered: 2 });
+      expect(repeat!.dependents.map((d) => d.id)).toEqual([other]);
+    });
+
     it('closes it in the outcome’s script without writing the authorization id it holds again, nor reading the record back', async () => {
       const { auth, authRef, capture, cmd } = await authorizedAndCapturing();
       // As delivery does: the authorization the reference resolved to goes on the record with the attempt.
