@@ -1,7 +1,8 @@
 import { monitorCommands } from '../../support/redis-monitor';
 import { PaymentCommand } from '../../../src/contracts/payment-command';
 import { EventStore } from '../../../src/events/event-store';
-import { shardOfPayment } from '../../../src/redis/key-layout';
+import { ID_CLAIM_TTL_S } from '../../../src/ledger/ledger';
+import { shardOfAnchor, shardOfPayment } from '../../../src/redis/key-layout';
 import { useLedgerRedis } from '../../support/ledger-redis';
 
 /**
@@ -51,9 +52,23 @@ describe('the Redis commands of a payment command’s ledger steps', () => {
     // Before: an EVALSHA running a GET and a SET.
     expect(seen).toEqual(['client:set']);
     expect(await bed.ledger.get(id)).toMatchObject({ id, state: 'RECEIVED' });
+    // Claimed for as long as the script claimed it.
+    const claim = bed.ledger.keysOf(shardOfAnchor(id)).idClaim(id);
+    expect(await bed.redis.get(claim)).toBe(String(await bed.ledger.shardOf(id)));
+    expect(await bed.redis.ttl(claim)).toBeGreaterThan(ID_CLAIM_TTL_S - 60);
     // The same id again: the claim is held (by this shard), the creation finds its own record.
-    const again = await commandsOf(`:claim:${id}`, () => bed.ledger.create(id, command('authorize', `ORD-${id}`, 'pm_card_visa'), 2_000));
+    let repeat: Awaited<ReturnType<typeof bed.ledger.create>> | undefined;
+    const again = await commandsOf(`:claim:${id}`, async () => {
+      repeat = await bed.ledger.create(id, command('authorize', `ORD-${id}`, 'pm_card_visa'), 2_000);
+    });
     expect(again).toEqual(['client:set', 'client:evalsha', 'lua:get']);
+    expect(repeat).toMatchObject({ created: false, conflict: false, state: 'RECEIVED' });
+    // Held by what is not an operation's shard (a split tender): the holder the script read is reported, nothing created.
+    const split = nextId('split');
+    await bed.redis.set(bed.ledger.keysOf(shardOfAnchor(split)).idClaim(split), `split:${split}`, 'EX', 60);
+    const held = await bed.ledger.create(split, command('authorize', `ORD-${split}`, 'pm_card_visa'), 3_000);
+    expect(held).toMatchObject({ created: false, conflict: true, heldBy: `split:${split}` });
+    expect(await bed.ledger.get(split)).toBeNull();
   });
 
   it('counts an attempt in the move’s own HSET: attempts and the first attempt’s time as before, no HINCRBY or HSETNX', async () => {
