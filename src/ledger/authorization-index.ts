@@ -9,12 +9,13 @@
  * reference, found through `S ref:<gateway>:<reference>`) takes it out of both, sets its `closed_by`, and
  * records it as the closing operation's `authorization_id`.
  *
- * A Lua function `pb_authorization_index(id, fields, own_ref_before)` for the transition script, reading
+ * A Lua function `pb_authorization_index(id, fields, own_ref_before, own_authorization_id)` for the transition script, reading
  * only declared keys (`K.auths_open`, `K.auths_expiry`, `K.close_op`: the named authorization's record when
  * the name is our operation id, `K.close_ref`: the reference entry of the name, `K.close_auth`: the record of
  * `A.close_id`, the authorization the caller resolved a PSP reference to, `K.ref`: the reference entry this
  * very transition set, which held `own_ref_before` before). `fields` is the flat name/value list the
- * transition wrote.
+ * transition wrote; `own_authorization_id` the record's `authorization_id` as the transition read it (false for none; one in `fields` wins).
+ * `pb_closing_wrote_op` says afterwards whether it wrote to the transition's own record.
  * Returns what is left for the ledger to do outside the script: '' (nothing), the authorization's id when it
  * was found through a reference entry and is not the one the caller resolved in this shard (its `closed_by`
  * is set in its own record, a key the script could not declare beforehand), or `?` followed by the name when
@@ -23,13 +24,16 @@
  * authorization closes is still what the reference entry says.
  */
 export const AUTHORIZATION_INDEX_LUA = `
-local function pb_authorization_index(id, fields, own_ref_before)
+-- Whether closing wrote to the transition's own record (its authorization_id): the transition then reads it back.
+local pb_closing_wrote_op = false
+local function pb_authorization_index(id, fields, own_ref_before, own_authorization_id)
   local expires, orphan, key
   for i = 1, #fields, 2 do
     local f = fields[i]
     if f == 'expires_at' then expires = fields[i + 1]
     elseif f == 'orphan_at' then orphan = fields[i + 1]
-    elseif f == 'authorization_key' then key = fields[i + 1] end
+    elseif f == 'authorization_key' then key = fields[i + 1]
+    elseif f == 'authorization_id' then own_authorization_id = fields[i + 1] end
   end
   local left = ''
   if key and A.close == '1' then
@@ -55,8 +59,12 @@ local function pb_authorization_index(id, fields, own_ref_before)
         left = auth
       end
       -- Which authorization it closed, for a later command that finds this operation by the reference it
-      -- took over (Ledger.authorizationByReference).
-      redis.call('HSET', K.op, 'authorization_id', auth)
+      -- took over (Ledger.authorizationByReference); not written again when the record holds it already (the
+      -- delivery resolved it and wrote it with the attempt).
+      if own_authorization_id ~= auth then
+        redis.call('HSET', K.op, 'authorization_id', auth)
+        pb_closing_wrote_op = true
+      end
     elseif not auth and redis.call('EXISTS', K.close_op) == 0 then
       left = '?' .. key
     end

@@ -163,7 +163,10 @@ ${AUTHORIZATION_INDEX_LUA}
 local ref_before = false
 -- The waiters flag rides in the read made anyway: a move nobody waits for costs nothing more. So does the mark of a
 -- capture an undecided refund reading counted (refunds-undecided-mark.ts): read with the move, never missed by it.
-local current = redis.call('HMGET', K.op, 'state', 'updated_at', 'attempts', '${WAITERS_FLAG}', '${REFUNDS_UNDECIDED_FIELD}')
+-- So do the first attempt's time, which a move counting an attempt writes only when it is missing, the
+-- authorization id, which closing an authorization writes only when it is not the one on record, and the erasure
+-- mark, whose payment a move never writes over.
+local current = redis.call('HMGET', K.op, 'state', 'updated_at', 'attempts', '${WAITERS_FLAG}', '${REFUNDS_UNDECIDED_FIELD}', 'first_attempt_at', 'authorization_id', 'erased_at')
 local from = current[1]
 if not from then return {0, ''} end
 local before = {current[2], current[3]}
@@ -179,26 +182,40 @@ if may(from, to) and (A.only_from == '' or A.only_from == from) then
   if A.has_ref == '1' then ref_before = redis.call('SET', K.ref, A.id, 'EX', A.ref_ttl, 'GET')
   elseif A.has_ref == 'nx' then redis.call('SET', K.ref, A.id, 'EX', A.ref_ttl, 'NX') end
   local fields = cjson.decode(A.fields)
-  redis.call('HSET', K.op, 'state', to, 'updated_at', A.now, unpack(fields))
-  if A.count_attempt == '1' then
-    redis.call('HINCRBY', K.op, 'attempts', 1)
-    -- The first attempt's time: an authorization of this operation cannot be older (its expiry's fallback).
-    redis.call('HSETNX', K.op, 'first_attempt_at', A.now)
-  end
+  -- What the move's one HSET writes besides the state: the fields, then what used to be an HINCRBY, an HSETNX
+  -- and an HEXISTS with an HSET each, from the values read above (the script is atomic: nothing moved them since).
+  local written = fields
+  local counts = A.count_attempt == '1'
   -- An erasure's payment is already scrubbed, and of more than this: never written over.
-  if A.scrubbed_payment ~= '' and redis.call('HEXISTS', K.op, 'erased_at') == 0 then
-    redis.call('HSET', K.op, 'payment', A.scrubbed_payment)
+  local scrubs = A.scrubbed_payment ~= '' and not current[8]
+  if counts or scrubs then
+    written = {unpack(fields)}
+    if counts then
+      -- One more attempt, and the first attempt's time when there is none: an authorization of this operation
+      -- cannot be older (its expiry's fallback).
+      written[#written + 1] = 'attempts'
+      written[#written + 1] = (tonumber(current[3]) or 0) + 1
+      if not current[6] then
+        written[#written + 1] = 'first_attempt_at'
+        written[#written + 1] = A.now
+      end
+    end
+    if scrubs then
+      written[#written + 1] = 'payment'
+      written[#written + 1] = A.scrubbed_payment
+    end
   end
+  redis.call('HSET', K.op, 'state', to, 'updated_at', A.now, unpack(written))
   if from ~= to then redis.call('ZREM', state_key(from), A.id) end
   redis.call('ZADD', state_key(to), A.score, A.id)
   redis.call('RPUSH', K.log, A.interaction)
-  if to == 'SUCCEEDED' then closing = pb_authorization_index(A.id, fields, ref_before) end
+  if to == 'SUCCEEDED' then closing = pb_authorization_index(A.id, fields, ref_before, current[7]) end
   applied = 1
 end
 local reply = {applied, from, {}}
 -- An attached step ran: the move applied to exactly the record the caller holds, so the caller knows the
 -- record it left (record-fields.ts afterTransition) unless closing an authorization wrote more to it.
-local known = steps and A.close ~= '1'
+local known = steps and not pb_closing_wrote_op
 if A.read_back == 'whole' and not known then reply[3] = redis.call('HGETALL', K.op) end
 if A.read_back == 'without_payment' and not known then
   local flat = redis.call('HGETALL', K.op)

@@ -30,7 +30,7 @@ import { MARK_REFUNDS_UNDECIDED_SCRIPT, REFUNDS_UNDECIDED_FIELD, REFUNDS_UNDECID
 import { DependentWaker, TAKE_WAITERS_SCRIPT, WAITERS_FLAG, WAIT_FOR_SCRIPT, WaitedMove } from './dependent-waiters';
 import { RECORD_RECONCILED_WINDOW_SCRIPT, ReconciledWindow, reconciledWindowOf } from './reconciled-mark';
 import { OPERATION_STATES, OperationState, POLLED_STATES, isTerminal } from './operation-state';
-import { CLAIM_KEY_SCRIPT, RELEASE_KEY_SCRIPT } from '../redis/key-claim';
+import { CLAIM_KEY_SCRIPT, RELEASE_KEY_SCRIPT, claimKey } from '../redis/key-claim';
 import { operationIdsOfOrder, orderKeyPart } from './order-index';
 import { MovedAmountFields, amountIn, amountInCommandCurrency, convertedAmount, parseRoutingRecord } from './routing-record';
 import { CANCEL_EFFECT_FIELD, CancelEffect, UNDONE_BY_VOID_FIELD, parseCancelEffect } from './cancel-effect';
@@ -412,8 +412,8 @@ export class Ledger {
     // The id's claim goes out with the creation (one write, no round trip more): only it can tell that another
     // payment's shard, or a split tender or split refund (no operation, so no record the script could see), already
     // holds this id.
-    const claimKey = this.shards[shardOfAnchor(id)].idClaim(id);
-    const claim = CLAIM_KEY_SCRIPT.run(this.redis, { keys: { claim: claimKey }, args: { holder: keys.shard, ttl_s: ID_CLAIM_TTL_S } }) as Promise<string>;
+    const idClaim = this.shards[shardOfAnchor(id)].idClaim(id);
+    const claim = claimKey(this.redis, idClaim, keys.shard, ID_CLAIM_TTL_S);
     const creation = CREATE_SCRIPT.run(
       this.redis,
       { keys: createKeys, args: { id, now, interaction, state, attempt, digest, has_order: hasOrder } },
@@ -423,7 +423,7 @@ export class Ledger {
     // Only a record this creation wrote can be a second payment's: one already in this shard is this payment's
     // own (its digest decided above), even where another shard holds the id from before claims existed.
     if (created === 1 && holder !== '' && Number(holder) !== keys.shard) {
-      const mine = { claim: claimKey, shard: keys.shard, keys: createKeys };
+      const mine = { claim: idClaim, shard: keys.shard, keys: createKeys };
       const conflicting = await this.heldElsewhere(id, holder, mine, state, hasOrder, digest);
       if (conflicting) return conflicting;
     }

@@ -1,4 +1,5 @@
 import { LuaScript, luaInputs } from './lua-script';
+import { RedisClient } from './redis-connection';
 
 /**
  * A claim: a string key that names who holds something (an operation id's shard, a split refund id's split
@@ -15,6 +16,18 @@ redis.call('SET', K.claim, A.holder, 'EX', A.ttl_s)
 return ''
 `,
 );
+
+/**
+ * Claims `claim` for `holder` unless it is held, as {@link CLAIM_KEY_SCRIPT} does: '' when this call claimed it,
+ * else what holds it. Expires after `ttlS` seconds. A free claim (every new operation's id) is one `SET NX EX`,
+ * not a script running a GET and a SET (two commands of the ~29 a payment command cost Redis, docs/BENCHMARKS.md,
+ * "Redis commands a payment command runs, by script"); only a held one is read, by the script, which also claims it when it
+ * was freed or expired between the two.
+ */
+export async function claimKey(redis: RedisClient, claim: string, holder: string | number, ttlS: number): Promise<string> {
+  if ((await redis.set(claim, String(holder), 'EX', ttlS, 'NX')) === 'OK') return '';
+  return (await CLAIM_KEY_SCRIPT.run(redis, { keys: { claim }, args: { holder, ttl_s: ttlS } })) as string;
+}
 
 /** Drops `claim` if `holder` holds it (another's claim stays): 1 when it was dropped. */
 export const RELEASE_KEY_SCRIPT = new LuaScript(
