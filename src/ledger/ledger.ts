@@ -409,9 +409,9 @@ export class Ledger {
       created: keys.created,
     };
     const hasOrder = order === '' ? '0' : '1';
-    // The id's claim goes out with the creation (one write, no round trip more): only it can tell that another
-    // payment's shard, or a split tender or split refund (no operation, so no record the script could see), already
-    // holds this id.
+    // The id's claim goes out with the creation (one SET NX beside it, no round trip more for a new id; an id already
+    // claimed takes one more, `claimKey` reading its holder): only it can tell that another payment's shard, or a split
+    // tender or split refund (no operation, so no record the script could see), already holds this id.
     const idClaim = this.shards[shardOfAnchor(id)].idClaim(id);
     const claim = claimKey(this.redis, idClaim, keys.shard, ID_CLAIM_TTL_S);
     const creation = CREATE_SCRIPT.run(
