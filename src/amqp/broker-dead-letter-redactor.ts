@@ -67,7 +67,7 @@ export class BrokerDeadLetterRedactor {
   private readonly retiring = new Set<Promise<void>>();
   private running = false;
   private readonly inFlight = new Set<Promise<void>>();
-  /** Messages delivered after `stop()` began (its cancel not answered yet, or given up), handed back unprocessed. */
+  /** Messages delivered after `stop()` began (its cancel not answered yet, or given up), left unacked for its close to return. */
   private givenBack = 0;
   /**
    * A subscription try after `start` (a reconnect's `ready`, a retry, a lost channel): one that fails for another
@@ -194,10 +194,12 @@ export class BrokerDeadLetterRedactor {
             return this.loseChannel(channel, 'consumer_cancelled', `the broker cancelled the consumer of ${queue}`);
           }
           // Delivered after stop() began: never worked on (its ack could come after the close, and the redelivery
-          // would write a second record), back to the broker for another redactor.
+          // would write a second record), and left unacked rather than nacked (a nack would bring it straight back
+          // here while the cancel is unanswered, in a loop): the stop's channel close returns it to its queue, for
+          // another redactor or this one after a restart. Acks here are single, never multiple: none covers it.
           if (!this.running) {
             this.givenBack += 1;
-            return giveBack(channel, msg);
+            return;
           }
           const work = this.move(channel, msg).finally(() => this.inFlight.delete(work));
           this.inFlight.add(work);
@@ -258,7 +260,8 @@ export class BrokerDeadLetterRedactor {
   /**
    * Stops taking messages, lets the ones in flight finish, closes the channel. The consumer is cancelled first, so
    * nothing is delivered while the work in flight is waited for; a message delivered before the broker read the
-   * cancel is given back unprocessed. The cancel and the close are each bounded by `amqp.publish_timeout_ms`: one
+   * cancel is left unacked, unprocessed (never nacked: while the cancel is unanswered the broker would deliver it
+   * here again at once, in a loop), and the close returns it to its queue. The cancel and the close are each bounded by `amqp.publish_timeout_ms`: one
    * the broker does not answer is given up (`pb_amqp_call_timeouts_total{what="redactor_cancel"}`,
    * `pb_amqp_channel_close_timeouts_total{what="dead_letter_redactor"}`) and the connection kept; its own bounded
    * close ends it, and the broker requeues what was left unacked.
@@ -272,8 +275,7 @@ export class BrokerDeadLetterRedactor {
     const queue = brokerRejectedQueueOf(config.amqp);
     const cancel = (channel: Channel | null) =>
       channel ? cancelConsumerWithin(channel, this.consumerTag, queue, { timeoutMs, what: 'redactor_cancel', logger }) : Promise.resolve(true);
-    // The channel consuming now is cancelled at once, not after the setup below: until its cancel, each message it
-    // is delivered is given back, and the broker would deliver it to it again at once.
+    // The channel consuming now is cancelled at once, not after the setup below: nothing new starts meanwhile.
     const consuming = this.channel;
     const cancelled = cancel(consuming);
     // A channel being set up ends within the bound: cancelled below if it consumes, closed by its setup if not.
@@ -286,7 +288,7 @@ export class BrokerDeadLetterRedactor {
     // Bounded: a close the broker does not answer is given up (the connection's own bounded close ends it).
     if (channel) await closeChannelWithin(channel, { timeoutMs, what: 'dead_letter_redactor', logger, onTimeout: 'abandon' });
     if (this.givenBack > 0)
-      logger.info('broker dead-letter redactor stopped: messages delivered after the stop began were given back unprocessed', {
+      logger.info('broker dead-letter redactor stopped: messages delivered after the stop began were left unacked, returned to their queue by the close', {
         given_back: this.givenBack,
       });
   }

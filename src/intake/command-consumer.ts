@@ -164,6 +164,8 @@ export class CommandConsumer {
   private lanesLostInARow = 0;
   /** Lanes whose consumer the broker cancelled, closing once their messages are acked: `stop()` waits for them. */
   private readonly retiring = new Set<Promise<void>>();
+  /** Messages delivered after `stop()` began, left unacked for its channel close to return to their queue. */
+  private leftForClose = 0;
   /** Every channel's keys: a message is taken only under the credentials of the channel it claims. */
   private readonly keyring: ChannelKeyring;
   /** Anyone who can publish can send unsigned messages: one warning per minute per reason. */
@@ -329,8 +331,10 @@ export class CommandConsumer {
         }
         markDelivered(msg);
         acks.track(msg);
-        // Delivered after stop() began (its cancel not answered yet, or given up): never started, back to the broker.
-        if (!this.running) return this.giveBack(channel, acks, msg);
+        // Delivered after stop() began (its cancel not answered yet, or given up): never started, and left unacked
+        // rather than nacked (a nack would bring it straight back here while the cancel is unanswered, in a loop).
+        // It stays tracked as unfinished, so no multiple ack covers it; the stop's channel close returns it.
+        if (!this.running) return this.leaveForClose();
         // Waited for a slot while its channel closed: the broker has requeued it, the work would be done twice.
         const run = () => (lane?.closed ? Promise.resolve(this.giveBack(channel, acks, msg)) : this.handle(channel, acks, msg, priority));
         const task = (gate ? gate.run(run, () => this.giveBack(channel, acks, msg), priority) : this.handle(channel, acks, msg, priority)).finally(() => {
@@ -357,6 +361,9 @@ export class CommandConsumer {
    * here is bounded by `amqp.publish_timeout_ms`: a cancel or a close the broker does not answer is given up
    * (counted: `pb_amqp_call_timeouts_total{what="consumer_cancel"}`, `pb_amqp_channel_close_timeouts_total{what="command_consumer"}`)
    * and the connection kept; its own bounded close ends it, and the broker requeues what was left unacked.
+   * A message delivered after the stop began is left unacked (never nacked: while the cancel is unanswered the broker
+   * would deliver it here again at once, in a loop) and returned by the close; the info line
+   * `command consumer stopped: …` gives how many (`left_unacked`).
    */
   async stop(): Promise<void> {
     this.running = false;
@@ -365,8 +372,7 @@ export class CommandConsumer {
     const { logger, config } = this.deps;
     const timeoutMs = config.amqp.publishTimeoutMs;
     const cancel = (lane: Lane) => cancelConsumerWithin(lane.channel, lane.consumerTag, lane.queue, { timeoutMs, what: 'consumer_cancel', logger });
-    // The lanes consuming now are cancelled at once, not after the setup below: until their cancel, each message
-    // they are delivered is given back, and the broker would deliver it to them again at once (a requeue loop).
+    // The lanes consuming now are cancelled at once, not after the setup below: nothing new starts meanwhile.
     const consuming = this.lanes.slice();
     const cancelled = consuming.map(cancel);
     // A lane being set up ends within the bound: stopped below if it consumes, closed by its setup if not.
@@ -381,6 +387,10 @@ export class CommandConsumer {
     await Promise.all(lanes.map((lane) => closeChannelWithin(lane.channel, { timeoutMs, what: 'command_consumer', logger, onTimeout: 'abandon' })));
     this.lanes = [];
     await this.demotions.close();
+    if (this.leftForClose > 0)
+      logger.info('command consumer stopped: messages delivered after the stop began were left unacked, returned to their queue by the close', {
+        left_unacked: this.leftForClose,
+      });
   }
 
   private async handle(channel: Channel, acks: AckBatcher, msg: ConsumeMessage, priority: boolean): Promise<void> {
@@ -421,6 +431,12 @@ export class CommandConsumer {
   private giveBack(channel: Channel, acks: AckBatcher, msg: ConsumeMessage): void {
     giveBack(channel, msg);
     acks.forget(msg);
+    this.count('requeued');
+  }
+
+  /** A message delivered after the stop began: left unacked for the stop's channel close to return (see `giveBack` in consumer-stop.ts). */
+  private leaveForClose(): void {
+    this.leftForClose += 1;
     this.count('requeued');
   }
 
