@@ -4,6 +4,7 @@ import { Logger } from '../logging/logger';
 import { DependencyUnavailableError } from '../errors/dependency-unavailable-error';
 import { counter } from '../metrics/metrics-registry';
 import { coalesceFrameWrites } from './frame-write-coalescing';
+import { ShutdownBudget } from './shutdown-budget';
 
 /** Options of the resilient AMQP connection. */
 export interface AmqpConnectionOptions {
@@ -174,18 +175,19 @@ export class AmqpConnection extends EventEmitter {
 
   /**
    * Stops reconnecting and closes the connection, waiting at most `closeTimeoutMs` for the broker: amqplib waits
-   * for its close-ok without a bound, so a broker gone silent would hold a process's exit for ever.
+   * for its close-ok without a bound, so a broker gone silent would hold a process's exit for ever. With a
+   * process's shutdown `budget`, the wait is cut to what is left of it: the socket dropped sooner loses nothing
+   * either, the broker requeues what every channel of it held unacked once it sees the socket go.
    */
-  async close(): Promise<void> {
+  async close(budget: ShutdownBudget = ShutdownBudget.unbounded()): Promise<void> {
     this.closing = true;
     const model = this.model;
     this.model = null;
-    if (model) await this.closeWithin(model);
+    if (model) await this.closeWithin(model, budget.bound(this.options.closeTimeoutMs ?? 5000, 'amqp_connection'));
   }
 
-  /** Closes `model`, its socket destroyed when the broker does not answer within `closeTimeoutMs`. */
-  private async closeWithin(model: ChannelModel): Promise<void> {
-    const timeoutMs = this.options.closeTimeoutMs ?? 5000;
+  /** Closes `model`, its socket destroyed when the broker does not answer within `timeoutMs` (default `closeTimeoutMs`). */
+  private async closeWithin(model: ChannelModel, timeoutMs = this.options.closeTimeoutMs ?? 5000): Promise<void> {
     let timer: NodeJS.Timeout | undefined;
     const closed = await Promise.race([
       model.close().then(

@@ -11,6 +11,7 @@ import { closeChannelWithin } from './channel-close';
 import { cancelConsumerWithin, giveBack } from './consumer-stop';
 import { LANE_STABLE_MS, LaneLossReason, countLaneLost } from './lane-loss';
 import { SubscriptionRetry } from './subscription-retry';
+import { ShutdownBudget } from './shutdown-budget';
 
 /** Dead-letter code of a message the broker dead-lettered by itself. */
 export const BROKER_DEAD_LETTERED = 'BROKER_DEAD_LETTERED';
@@ -261,32 +262,43 @@ export class BrokerDeadLetterRedactor {
    * Stops taking messages, lets the ones in flight finish, closes the channel. The consumer is cancelled first, so
    * nothing is delivered while the work in flight is waited for; a message delivered before the broker read the
    * cancel is left unacked, unprocessed (never nacked: while the cancel is unanswered the broker would deliver it
-   * here again at once, in a loop), and the close returns it to its queue. The cancel and the close are each bounded by `amqp.publish_timeout_ms`: one
-   * the broker does not answer is given up (`pb_amqp_call_timeouts_total{what="redactor_cancel"}`,
+   * here again at once, in a loop), and the close returns it to its queue. The cancel and the close are each bounded
+   * by `amqp.publish_timeout_ms`, and by what is left of the process's shutdown `budget`: one the broker does not
+   * answer is given up (`pb_amqp_call_timeouts_total{what="redactor_cancel"}`,
    * `pb_amqp_channel_close_timeouts_total{what="dead_letter_redactor"}`) and the connection kept; its own bounded
    * close ends it, and the broker requeues what was left unacked.
    */
-  async stop(): Promise<void> {
+  async stop(budget: ShutdownBudget = ShutdownBudget.unbounded()): Promise<void> {
     this.running = false;
     this.subscription.cancel();
     this.deps.connection.off('ready', this.onReady);
     const { config, logger } = this.deps;
     const timeoutMs = config.amqp.publishTimeoutMs;
     const queue = brokerRejectedQueueOf(config.amqp);
+    // Cut short, a cancel loses nothing: what the consumer is still delivered is left unacked, returned by the close.
     const cancel = (channel: Channel | null) =>
-      channel ? cancelConsumerWithin(channel, this.consumerTag, queue, { timeoutMs, what: 'redactor_cancel', logger }) : Promise.resolve(true);
+      channel
+        ? cancelConsumerWithin(channel, this.consumerTag, queue, { timeoutMs: budget.bound(timeoutMs, 'redactor_cancel'), what: 'redactor_cancel', logger })
+        : Promise.resolve(true);
     // The channel consuming now is cancelled at once, not after the setup below: nothing new starts meanwhile.
     const consuming = this.channel;
     const cancelled = cancel(consuming);
-    // A channel being set up ends within the bound: cancelled below if it consumes, closed by its setup if not.
-    await this.settingUp?.catch(() => undefined);
-    await Promise.all([cancelled, this.channel !== consuming ? cancel(this.channel) : undefined]);
-    await Promise.allSettled([...this.inFlight, ...this.retiring]);
+    // A channel being set up ends within its calls' bounds: cancelled below if it consumes, closed by its setup if
+    // not. Cut short by the budget, one it still sets up is ended by the connection's close (holding only messages
+    // left unacked, which that close returns).
+    const setUp = budget.wait(this.settingUp, Infinity, 'redactor_setup').then(() => (this.channel !== consuming ? cancel(this.channel) : undefined));
+    await Promise.all([cancelled, setUp, Promise.allSettled([...this.inFlight, ...this.retiring])]);
     const channel = this.channel;
     this.channel = null;
     this.channelModel = null;
     // Bounded: a close the broker does not answer is given up (the connection's own bounded close ends it).
-    if (channel) await closeChannelWithin(channel, { timeoutMs, what: 'dead_letter_redactor', logger, onTimeout: 'abandon' });
+    if (channel)
+      await closeChannelWithin(channel, {
+        timeoutMs: budget.bound(timeoutMs, 'dead_letter_redactor'),
+        what: 'dead_letter_redactor',
+        logger,
+        onTimeout: 'abandon',
+      });
     if (this.givenBack > 0)
       logger.info('broker dead-letter redactor stopped: messages delivered after the stop began were left unacked, returned to their queue by the close', {
         given_back: this.givenBack,

@@ -11,6 +11,7 @@ import { closeChannelWithin } from '../amqp/channel-close';
 import { cancelConsumerWithin, giveBack } from '../amqp/consumer-stop';
 import { LANE_STABLE_MS, LaneLossReason, countLaneLost } from '../amqp/lane-loss';
 import { SubscriptionRetry } from '../amqp/subscription-retry';
+import { ShutdownBudget } from '../amqp/shutdown-budget';
 import { Config } from '../config/config';
 import { CANONICAL, contractOf, readChannelMessage } from '../contracts/channel-contracts';
 import { reportMaskedCardData } from './card-data-masking';
@@ -358,35 +359,53 @@ export class CommandConsumer {
 
   /**
    * Stops taking messages, lets in-flight ones finish (or requeues them), closes the channels. Every broker call
-   * here is bounded by `amqp.publish_timeout_ms`: a cancel or a close the broker does not answer is given up
-   * (counted: `pb_amqp_call_timeouts_total{what="consumer_cancel"}`, `pb_amqp_channel_close_timeouts_total{what="command_consumer"}`)
-   * and the connection kept; its own bounded close ends it, and the broker requeues what was left unacked.
+   * here is bounded by `amqp.publish_timeout_ms`, and by what is left of the process's shutdown `budget`: a cancel or
+   * a close the broker does not answer is given up (counted: `pb_amqp_call_timeouts_total{what="consumer_cancel"}`,
+   * `pb_amqp_channel_close_timeouts_total{what="command_consumer"}`) and the connection kept; its own bounded close
+   * ends it, and the broker requeues what was left unacked. The cancels, a lane's setup under way and the work in
+   * flight are waited for side by side (the cancel frames go out first, so the broker reads them before any nack),
+   * then the lanes' closes and the demotion publisher's close, side by side too.
    * A message delivered after the stop began is left unacked (never nacked: while the cancel is unanswered the broker
    * would deliver it here again at once, in a loop) and returned by the close; the info line
    * `command consumer stopped: …` gives how many (`left_unacked`).
    */
-  async stop(): Promise<void> {
+  async stop(budget: ShutdownBudget = ShutdownBudget.unbounded()): Promise<void> {
     this.running = false;
     this.subscription.cancel();
     this.deps.connection.off('ready', this.onReady);
     const { logger, config } = this.deps;
     const timeoutMs = config.amqp.publishTimeoutMs;
-    const cancel = (lane: Lane) => cancelConsumerWithin(lane.channel, lane.consumerTag, lane.queue, { timeoutMs, what: 'consumer_cancel', logger });
+    // Each cut short loses nothing: a consumer whose cancel is given up only delivers messages that are left unacked
+    // (returned by the close); a close given up leaves the channel to the connection's close (or its dropped socket).
+    const cancel = (lane: Lane) =>
+      cancelConsumerWithin(lane.channel, lane.consumerTag, lane.queue, {
+        timeoutMs: budget.bound(timeoutMs, 'consumer_cancel'),
+        what: 'consumer_cancel',
+        logger,
+      });
     // The lanes consuming now are cancelled at once, not after the setup below: nothing new starts meanwhile.
     const consuming = this.lanes.slice();
     const cancelled = consuming.map(cancel);
-    // A lane being set up ends within the bound: stopped below if it consumes, closed by its setup if not.
-    await this.settingUp?.catch(() => undefined);
-    const lanes = this.lanes;
-    await Promise.all([...cancelled, ...lanes.filter((lane) => !consuming.includes(lane)).map(cancel)]);
+    // A lane being set up ends within its calls' bounds (stopped below if it consumes, closed by its setup if not),
+    // waited for at most what the budget leaves. Cut short, a lane it still sets up is ended by the connection's
+    // close: meanwhile it only holds messages left unacked, which that close returns.
+    const setUp = budget
+      .wait(this.settingUp, Infinity, 'consumer_setup')
+      .then(() => Promise.all(this.lanes.filter((lane) => !consuming.includes(lane)).map(cancel)));
     // Messages still waiting for an in-flight slot were never started: back to the broker at once.
     this.deps.inflight?.cancelWaiting();
-    await Promise.allSettled([...this.inFlight, ...this.retiring]);
+    await Promise.all([...cancelled, setUp, Promise.allSettled([...this.inFlight, ...this.retiring])]);
+    const lanes = this.lanes;
     // The acks still pending (this tick's, and those held for a head run) go out before the channel closes.
     for (const lane of lanes) lane.acks.flushAll();
-    await Promise.all(lanes.map((lane) => closeChannelWithin(lane.channel, { timeoutMs, what: 'command_consumer', logger, onTimeout: 'abandon' })));
+    // A close given up, or the demotion channel's: ended by the connection's close; the broker requeues what is unacked.
+    await Promise.all([
+      ...lanes.map((lane) =>
+        closeChannelWithin(lane.channel, { timeoutMs: budget.bound(timeoutMs, 'command_consumer'), what: 'command_consumer', logger, onTimeout: 'abandon' }),
+      ),
+      this.demotions.close(budget),
+    ]);
     this.lanes = [];
-    await this.demotions.close();
     if (this.leftForClose > 0)
       logger.info('command consumer stopped: messages delivered after the stop began were left unacked, returned to their queue by the close', {
         left_unacked: this.leftForClose,
