@@ -17,6 +17,7 @@ import { deadLetterStampKey } from '../../../src/amqp/dead-letter-stamp';
 import { DeadLetterTriage } from '../../../src/amqp/dead-letter-triage';
 import { DeadLetterWriter } from '../../../src/amqp/dead-letter-writer';
 import { brokerRejectedQueueOf, declareTopology } from '../../../src/amqp/topology';
+import { ShutdownBudget } from '../../../src/amqp/shutdown-budget';
 import { Config } from '../../../src/config/config';
 import { createDeliveryQueue } from '../../../src/delivery/delivery-queue';
 import { CommandConsumer } from '../../../src/intake/command-consumer';
@@ -210,6 +211,26 @@ describe('consumer subscription and shutdown with a broker that stops answering 
     expect(await consumers(config.amqp.commandsQueue)).toBe(0);
     expect(await consumers(priorityQueueOf(config.amqp))).toBe(0);
     expect(commands.attached).toBe(false);
+  });
+
+  it('stop with a shutdown budget during a subscription the broker does not answer waits for it only within the budget, and still leaves no consumer once the broker answers', async () => {
+    const commands = consumer();
+    proxy.stallAt(AMQP_METHOD.basicConsume);
+    const starting = commands.start();
+    await eventually(() => proxy.stalled === 1, 5000);
+    // 180 ms left (a quarter kept back as the margin): less than the consume's bound and its channel's close.
+    const budget = ShutdownBudget.of(240);
+    const stopping = await within(commands.stop(budget));
+    expect(stopping.outcome).toBeUndefined();
+    expect(stopping.ms).toBeLessThan(BOUND_MS + 100);
+    expect(budget.cut).toContain('consumer_setup');
+    // The setup goes on by itself: its consume given up, its channel closed (given up too, the connection silent).
+    expect(await within(starting)).toMatchObject({ outcome: undefined });
+    await laneKeptItsMessage();
+    proxy.resume();
+    await new Promise((r) => setTimeout(r, 1500));
+    expect(await consumers(config.amqp.commandsQueue)).toBe(0);
+    expect(await consumers(priorityQueueOf(config.amqp))).toBe(0);
   });
 
   it('stop while a lane is still being set up cancels the lanes already consuming first: a message delivered after stop began is left unacked once, never worked on nor redelivered in a loop', async () => {
