@@ -183,11 +183,14 @@ export class AmqpConnection extends EventEmitter {
     this.closing = true;
     const model = this.model;
     this.model = null;
-    if (model) await this.closeWithin(model, budget.bound(this.options.closeTimeoutMs ?? 5000, 'amqp_connection'));
+    if (model) await budget.step(this.options.closeTimeoutMs ?? 5000, 'amqp_connection', (timeoutMs) => this.closeWithin(model, timeoutMs));
   }
 
-  /** Closes `model`, its socket destroyed when the broker does not answer within `timeoutMs` (default `closeTimeoutMs`). */
-  private async closeWithin(model: ChannelModel, timeoutMs = this.options.closeTimeoutMs ?? 5000): Promise<void> {
+  /**
+   * Closes `model`, its socket destroyed when the broker does not answer within `timeoutMs` (default `closeTimeoutMs`).
+   * @returns whether the broker answered in time.
+   */
+  private async closeWithin(model: ChannelModel, timeoutMs = this.options.closeTimeoutMs ?? 5000): Promise<boolean> {
     let timer: NodeJS.Timeout | undefined;
     const closed = await Promise.race([
       model.close().then(
@@ -197,11 +200,12 @@ export class AmqpConnection extends EventEmitter {
       new Promise<false>((resolve) => (timer = setTimeout(() => resolve(false), timeoutMs))),
     ]);
     clearTimeout(timer);
-    if (closed) return;
+    if (closed) return true;
     this.options.logger.warn('amqp connection did not close in time: its socket is dropped', { timeout_ms: timeoutMs, node: nodeOf(this.urls[this.node]) });
     (model as unknown as { connection?: { stream?: { destroy(error?: Error): void } } }).connection?.stream?.destroy(
       new Error(`connection close not answered within ${timeoutMs} ms`),
     );
+    return false;
   }
 
   /** Opens a confirm channel on the current connection. */

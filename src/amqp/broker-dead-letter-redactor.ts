@@ -278,7 +278,9 @@ export class BrokerDeadLetterRedactor {
     // Cut short, a cancel loses nothing: what the consumer is still delivered is left unacked, returned by the close.
     const cancel = (channel: Channel | null) =>
       channel
-        ? cancelConsumerWithin(channel, this.consumerTag, queue, { timeoutMs: budget.bound(timeoutMs, 'redactor_cancel'), what: 'redactor_cancel', logger })
+        ? budget.step(timeoutMs, 'redactor_cancel', (ms) =>
+            cancelConsumerWithin(channel, this.consumerTag, queue, { timeoutMs: ms, what: 'redactor_cancel', logger }),
+          )
         : Promise.resolve(true);
     // The channel consuming now is cancelled at once, not after the setup below: nothing new starts meanwhile.
     const consuming = this.channel;
@@ -293,12 +295,9 @@ export class BrokerDeadLetterRedactor {
     this.channelModel = null;
     // Bounded: a close the broker does not answer is given up (the connection's own bounded close ends it).
     if (channel)
-      await closeChannelWithin(channel, {
-        timeoutMs: budget.bound(timeoutMs, 'dead_letter_redactor'),
-        what: 'dead_letter_redactor',
-        logger,
-        onTimeout: 'abandon',
-      });
+      await budget.step(timeoutMs, 'dead_letter_redactor', (ms) =>
+        closeChannelWithin(channel, { timeoutMs: ms, what: 'dead_letter_redactor', logger, onTimeout: 'abandon' }),
+      );
     if (this.givenBack > 0)
       logger.info('broker dead-letter redactor stopped: messages delivered after the stop began were left unacked, returned to their queue by the close', {
         given_back: this.givenBack,

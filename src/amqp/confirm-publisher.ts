@@ -207,10 +207,10 @@ export class ConfirmPublisher {
   async close(budget: ShutdownBudget = ShutdownBudget.unbounded()): Promise<void> {
     const ch = this.channel;
     this.channel = null;
-    if (ch) {
-      const timeoutMs = budget.bound(this.timeoutMs, 'confirm_publisher');
-      await closeOpeningWithin(ch, { timeoutMs, what: 'confirm_publisher', logger: this.connection.logger, onTimeout: 'abandon' });
-    }
+    if (ch)
+      await budget.step(this.timeoutMs, 'confirm_publisher', (timeoutMs) =>
+        closeOpeningWithin(ch, { timeoutMs, what: 'confirm_publisher', logger: this.connection.logger, onTimeout: 'abandon' }),
+      );
   }
 }
 

@@ -10,7 +10,7 @@ export const SHUTDOWN_MARGIN_MS = 2000;
  * (the connection's own close, cut short too, drops its socket).
  */
 export class ShutdownBudget {
-  /** The steps given less than their own bound, in order (a step named once). */
+  /** The steps the budget cut short (given less than their own bound, and not ended within it), in order, each named once. */
   readonly cut: string[] = [];
 
   private constructor(
@@ -40,13 +40,24 @@ export class ShutdownBudget {
 
   /**
    * The bound of a step starting now: the smaller of its own (`ownMs`) and what is left, at least 1 ms (a step past
-   * the budget is still tried, and cut short at once). A step given less than its own is recorded in {@link cut}.
+   * the budget is still tried, and cut short at once). Records nothing: a step given less than its own bound may
+   * still end in time; {@link step} records the ones that did not.
    */
-  bound(ownMs: number, what: string): number {
+  bound(ownMs: number): number {
     const left = Math.floor(this.leftMs());
-    if (left >= ownMs) return ownMs;
-    if (!this.cut.includes(what)) this.cut.push(what);
-    return Math.max(1, left);
+    return left >= ownMs ? ownMs : Math.max(1, left);
+  }
+
+  /**
+   * Runs a bounded step: `run` gets its bound ({@link bound}) and says whether the step ended within it. One that did
+   * not, under a bound the budget made smaller than its own, is recorded in {@link cut}: only the steps actually cut
+   * short are named (a step given less than its own bound that the broker answers in time is not).
+   */
+  async step(ownMs: number, what: string, run: (timeoutMs: number) => Promise<boolean>): Promise<boolean> {
+    const timeoutMs = this.bound(ownMs);
+    const inTime = await run(timeoutMs);
+    if (!inTime && timeoutMs < ownMs && !this.cut.includes(what)) this.cut.push(what);
+    return inTime;
   }
 
   /**

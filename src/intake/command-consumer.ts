@@ -378,11 +378,9 @@ export class CommandConsumer {
     // Each cut short loses nothing: a consumer whose cancel is given up only delivers messages that are left unacked
     // (returned by the close); a close given up leaves the channel to the connection's close (or its dropped socket).
     const cancel = (lane: Lane) =>
-      cancelConsumerWithin(lane.channel, lane.consumerTag, lane.queue, {
-        timeoutMs: budget.bound(timeoutMs, 'consumer_cancel'),
-        what: 'consumer_cancel',
-        logger,
-      });
+      budget.step(timeoutMs, 'consumer_cancel', (ms) =>
+        cancelConsumerWithin(lane.channel, lane.consumerTag, lane.queue, { timeoutMs: ms, what: 'consumer_cancel', logger }),
+      );
     // The lanes consuming now are cancelled at once, not after the setup below: nothing new starts meanwhile.
     const consuming = this.lanes.slice();
     const cancelled = consuming.map(cancel);
@@ -401,7 +399,9 @@ export class CommandConsumer {
     // A close given up, or the demotion channel's: ended by the connection's close; the broker requeues what is unacked.
     await Promise.all([
       ...lanes.map((lane) =>
-        closeChannelWithin(lane.channel, { timeoutMs: budget.bound(timeoutMs, 'command_consumer'), what: 'command_consumer', logger, onTimeout: 'abandon' }),
+        budget.step(timeoutMs, 'command_consumer', (ms) =>
+          closeChannelWithin(lane.channel, { timeoutMs: ms, what: 'command_consumer', logger, onTimeout: 'abandon' }),
+        ),
       ),
       this.demotions.close(budget),
     ]);

@@ -116,4 +116,15 @@ describe('a worker stop with a silent broker shares the shutdown deadline (real 
     expect(counters.maxEffectsPerKey).toBe(1);
     expect(second.consumer.stats).toMatchObject({ accepted: late.length, duplicates: underWay.length, deadLettered: 0 });
   });
+
+  it("a stop the broker answers in time names no step cut short, even when the budget is less than a step's own bound (the connection close's 5 s)", async () => {
+    const logs = captureLogger('info');
+    const w = await worker(logs.logger);
+    // 3 s left: less than the connection close's own 5 s, more than every step needs with a broker that answers.
+    const budget = ShutdownBudget.of(DEADLINE_MS);
+    await w.stop(budget);
+    expect(budget.leftMs()).toBeGreaterThan(0);
+    expect(budget.cut).toEqual([]);
+    expect(logs.lines.filter((l) => l.includes('broker steps cut short'))).toEqual([]);
+  });
 });

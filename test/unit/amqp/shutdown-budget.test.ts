@@ -12,20 +12,39 @@ describe('ShutdownBudget', () => {
     expect(ShutdownBudget.of(4000, clock).leftMs()).toBe(3000);
   });
 
-  it('bounds a step by the smaller of its own bound and what is left, at least 1 ms, and names the steps it cut', () => {
+  it('bounds a step by the smaller of its own bound and what is left, at least 1 ms', () => {
     const budget = ShutdownBudget.of(30_000, clock);
-    expect(budget.bound(5000, 'consumer_cancel')).toBe(5000);
+    expect(budget.bound(5000)).toBe(5000);
     now += 25_000;
-    expect(budget.bound(5000, 'command_consumer')).toBe(3000);
+    expect(budget.bound(5000)).toBe(3000);
     now += 10_000;
-    expect(budget.bound(5000, 'amqp_connection')).toBe(1);
-    expect(budget.bound(5000, 'amqp_connection')).toBe(1);
-    expect(budget.cut).toEqual(['command_consumer', 'amqp_connection']);
+    expect(budget.bound(5000)).toBe(1);
+    expect(budget.cut).toEqual([]);
+  });
+
+  it('names a step cut short only when it did not end within a bound the budget made smaller than its own', async () => {
+    const budget = ShutdownBudget.of(30_000, clock);
+    const bounds: number[] = [];
+    const step = (what: string, inTime: boolean) =>
+      budget.step(5000, what, async (ms) => {
+        bounds.push(ms);
+        return inTime;
+      });
+    // Its own bound, given up: the broker's silence, not the budget.
+    expect(await step('consumer_cancel', false)).toBe(false);
+    now += 25_000;
+    // Less than its own bound, yet answered in time: nothing was cut.
+    expect(await step('confirm_publisher', true)).toBe(true);
+    // Less than its own bound, and given up at it: cut short, named once.
+    expect(await step('amqp_connection', false)).toBe(false);
+    expect(await step('amqp_connection', false)).toBe(false);
+    expect(bounds).toEqual([5000, 3000, 3000, 3000]);
+    expect(budget.cut).toEqual(['amqp_connection']);
   });
 
   it('without a budget every step keeps its own bound', () => {
     const budget = ShutdownBudget.unbounded();
-    expect(budget.bound(5000, 'consumer_cancel')).toBe(5000);
+    expect(budget.bound(5000)).toBe(5000);
     expect(budget.leftMs()).toBe(Infinity);
     expect(budget.cut).toEqual([]);
   });
