@@ -66,6 +66,11 @@ export class BrokerDeadLetterRedactor {
   private lostInARow = 0;
   /** A channel whose consumer the broker cancelled, closing once its messages are settled: `stop()` waits for it. */
   private readonly retiring = new Set<Promise<void>>();
+  /**
+   * The process's shutdown budget once `stop()` began (unbounded before): the close of a channel whose consumer the
+   * broker cancelled, when it starts during the stop, is bounded by what it leaves too.
+   */
+  private shutdown = ShutdownBudget.unbounded();
   private running = false;
   private readonly inFlight = new Set<Promise<void>>();
   /** Messages delivered after `stop()` began (its cancel not answered yet, or given up), left unacked for its close to return. */
@@ -128,12 +133,10 @@ export class BrokerDeadLetterRedactor {
     if (reason === 'consumer_cancelled') {
       const done: Promise<void> = Promise.allSettled([...this.inFlight])
         .then(async () => {
-          await closeChannelWithin(channel, {
-            timeoutMs: this.deps.config.amqp.publishTimeoutMs,
-            what: 'dead_letter_redactor',
-            logger: this.deps.logger,
-            onTimeout: 'abandon',
-          });
+          // Read now, not when the consumer was cancelled: a close that starts during a stop shares its budget.
+          await this.shutdown.step(this.deps.config.amqp.publishTimeoutMs, 'dead_letter_redactor', (timeoutMs) =>
+            closeChannelWithin(channel, { timeoutMs, what: 'dead_letter_redactor', logger: this.deps.logger, onTimeout: 'abandon' }),
+          );
         })
         .catch(() => undefined)
         .finally(() => {
@@ -266,10 +269,12 @@ export class BrokerDeadLetterRedactor {
    * by `amqp.publish_timeout_ms`, and by what is left of the process's shutdown `budget`: one the broker does not
    * answer is given up (`pb_amqp_call_timeouts_total{what="redactor_cancel"}`,
    * `pb_amqp_channel_close_timeouts_total{what="dead_letter_redactor"}`) and the connection kept; its own bounded
-   * close ends it, and the broker requeues what was left unacked.
+   * close ends it, and the broker requeues what was left unacked. A channel whose consumer the broker cancelled, closing
+   * once its messages are settled, closes within the budget too.
    */
   async stop(budget: ShutdownBudget = ShutdownBudget.unbounded()): Promise<void> {
     this.running = false;
+    this.shutdown = budget;
     this.subscription.cancel();
     this.deps.connection.off('ready', this.onReady);
     const { config, logger } = this.deps;

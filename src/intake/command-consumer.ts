@@ -165,6 +165,11 @@ export class CommandConsumer {
   private lanesLostInARow = 0;
   /** Lanes whose consumer the broker cancelled, closing once their messages are acked: `stop()` waits for them. */
   private readonly retiring = new Set<Promise<void>>();
+  /**
+   * The process's shutdown budget once `stop()` began (unbounded before): a retiring lane's close that starts during
+   * the stop, once its messages are acked, is bounded by what it leaves too, not only by `amqp.publish_timeout_ms`.
+   */
+  private shutdown = ShutdownBudget.unbounded();
   /** Messages delivered after `stop()` began, left unacked for its channel close to return to their queue. */
   private leftForClose = 0;
   /** Every channel's keys: a message is taken only under the credentials of the channel it claims. */
@@ -244,7 +249,10 @@ export class CommandConsumer {
     const done: Promise<void> = Promise.allSettled([...lane.work])
       .then(async () => {
         lane.acks.flushAll();
-        await closeChannelWithin(lane.channel, { timeoutMs: config.amqp.publishTimeoutMs, what: 'command_consumer', logger, onTimeout: 'abandon' });
+        // Read now, not when the lane retired: a close that starts during a stop shares its budget.
+        await this.shutdown.step(config.amqp.publishTimeoutMs, 'command_consumer', (timeoutMs) =>
+          closeChannelWithin(lane.channel, { timeoutMs, what: 'command_consumer', logger, onTimeout: 'abandon' }),
+        );
       })
       .catch(() => undefined)
       .finally(() => {
@@ -364,13 +372,15 @@ export class CommandConsumer {
    * `pb_amqp_channel_close_timeouts_total{what="command_consumer"}`) and the connection kept; its own bounded close
    * ends it, and the broker requeues what was left unacked. The cancels, a lane's setup under way and the work in
    * flight are waited for side by side (the cancel frames go out first, so the broker reads them before any nack),
-   * then the lanes' closes and the demotion publisher's close, side by side too.
+   * then the lanes' closes and the demotion publisher's close, side by side too; a lane whose consumer the broker
+   * cancelled, closing once its messages are acked, closes within the budget too.
    * A message delivered after the stop began is left unacked (never nacked: while the cancel is unanswered the broker
    * would deliver it here again at once, in a loop) and returned by the close; the info line
    * `command consumer stopped: …` gives how many (`left_unacked`).
    */
   async stop(budget: ShutdownBudget = ShutdownBudget.unbounded()): Promise<void> {
     this.running = false;
+    this.shutdown = budget;
     this.subscription.cancel();
     this.deps.connection.off('ready', this.onReady);
     const { logger, config } = this.deps;

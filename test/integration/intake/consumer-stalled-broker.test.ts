@@ -234,6 +234,39 @@ describe('consumer subscription and shutdown with a broker that stops answering 
     expect(await consumers(priorityQueueOf(config.amqp))).toBe(0);
   });
 
+  it('stop with a shutdown budget: a lane whose consumer the broker cancelled is closed, once its message is acked, within what the budget leaves, not its own bound', async () => {
+    const commands = consumer();
+    await commands.start();
+    // Its message under way (the ledger write held) when the broker cancels the lane's consumer (its queue deleted).
+    const create = Ledger.prototype.create;
+    let release!: () => void;
+    const released = new Promise<void>((resolve) => (release = resolve));
+    let calls = 0;
+    jest.spyOn(Ledger.prototype, 'create').mockImplementation(async function (this: Ledger, ...args: Parameters<Ledger['create']>) {
+      calls += 1;
+      if (calls === 1) await released;
+      return create.apply(this, args);
+    });
+    await client.publish('web.payment.authorize', channelCommand('authorize'));
+    await eventually(() => calls === 1, 5000);
+    const ch = await client.model.createChannel();
+    await ch.deleteQueue(config.amqp.commandsQueue);
+    await ch.close();
+    await eventually(() => logs.lines.some((l) => l.includes('command consumer lost its lane: consumer_cancelled')), 5000);
+    // The broker goes silent from the next channel close on: the retiring lane's, once its message is acked.
+    proxy.stallAt(AMQP_METHOD.channelClose);
+    // 150 ms left (a quarter kept back as the margin): less than the close's own bound.
+    const budget = ShutdownBudget.of(200);
+    const stopping = within(commands.stop(budget));
+    release();
+    const { outcome, ms } = await stopping;
+    expect(outcome).toBeUndefined();
+    expect(commands.stats.accepted).toBe(1);
+    expect(proxy.stalled).toBe(1);
+    expect(ms).toBeLessThan(BOUND_MS);
+    expect(budget.cut).toContain('command_consumer');
+  });
+
   it('stop while a lane is still being set up cancels the lanes already consuming first: a message delivered after stop began is left unacked once, never worked on nor redelivered in a loop', async () => {
     const model = connection.current();
     const createChannel = model.createChannel.bind(model);
@@ -423,6 +456,32 @@ describe('consumer subscription and shutdown with a broker that stops answering 
       await ch.deleteQueue(side);
       await ch.close();
     }
+
+    it('stop with a shutdown budget: a channel whose consumer the broker cancelled is closed, once its message is written, within what the budget leaves, not its own bound', async () => {
+      let writer!: HeldWriter;
+      const redacting = redactor((w) => (writer = w));
+      await redacting.start();
+      let release!: () => void;
+      writer.release = new Promise((r) => (release = r));
+      await brokerDeadLetters('ORD-RETIRING');
+      await eventually(() => writer.writes === 1, 5000);
+      // Its consumer cancelled (the queue deleted) while the message is being written: closed once that is done.
+      const ch = await client.model.createChannel();
+      await ch.deleteQueue(brokerRejectedQueueOf(config.amqp));
+      await ch.close();
+      await eventually(() => logs.lines.some((l) => l.includes('broker dead-letter redactor lost its lane: consumer_cancelled')), 5000);
+      // The broker goes silent from the next channel close on.
+      proxy.stallAt(AMQP_METHOD.channelClose);
+      // 150 ms left (a quarter kept back as the margin): less than the close's own bound.
+      const budget = ShutdownBudget.of(200);
+      const stopping = within(redacting.stop(budget));
+      release();
+      const { outcome, ms } = await stopping;
+      expect(outcome).toBeUndefined();
+      expect(proxy.stalled).toBe(1);
+      expect(ms).toBeLessThan(BOUND_MS);
+      expect(budget.cut).toContain('dead_letter_redactor');
+    });
 
     it('stop: the consumer is cancelled first; a message the broker dead-letters while the work in flight finishes stays in the broker-rejected queue, never written by this redactor', async () => {
       let writer!: HeldWriter;
