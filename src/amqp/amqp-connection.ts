@@ -4,6 +4,7 @@ import { Logger } from '../logging/logger';
 import { DependencyUnavailableError } from '../errors/dependency-unavailable-error';
 import { counter } from '../metrics/metrics-registry';
 import { coalesceFrameWrites } from './frame-write-coalescing';
+import { ShutdownBudget } from './shutdown-budget';
 
 /** Options of the resilient AMQP connection. */
 export interface AmqpConnectionOptions {
@@ -174,18 +175,22 @@ export class AmqpConnection extends EventEmitter {
 
   /**
    * Stops reconnecting and closes the connection, waiting at most `closeTimeoutMs` for the broker: amqplib waits
-   * for its close-ok without a bound, so a broker gone silent would hold a process's exit for ever.
+   * for its close-ok without a bound, so a broker gone silent would hold a process's exit for ever. With a
+   * process's shutdown `budget`, the wait is cut to what is left of it: the socket dropped sooner loses nothing
+   * either, the broker requeues what every channel of it held unacked once it sees the socket go.
    */
-  async close(): Promise<void> {
+  async close(budget: ShutdownBudget = ShutdownBudget.unbounded()): Promise<void> {
     this.closing = true;
     const model = this.model;
     this.model = null;
-    if (model) await this.closeWithin(model);
+    if (model) await budget.step(this.options.closeTimeoutMs ?? 5000, 'amqp_connection', (timeoutMs) => this.closeWithin(model, timeoutMs));
   }
 
-  /** Closes `model`, its socket destroyed when the broker does not answer within `closeTimeoutMs`. */
-  private async closeWithin(model: ChannelModel): Promise<void> {
-    const timeoutMs = this.options.closeTimeoutMs ?? 5000;
+  /**
+   * Closes `model`, its socket destroyed when the broker does not answer within `timeoutMs` (default `closeTimeoutMs`).
+   * @returns whether the broker answered in time.
+   */
+  private async closeWithin(model: ChannelModel, timeoutMs = this.options.closeTimeoutMs ?? 5000): Promise<boolean> {
     let timer: NodeJS.Timeout | undefined;
     const closed = await Promise.race([
       model.close().then(
@@ -195,11 +200,12 @@ export class AmqpConnection extends EventEmitter {
       new Promise<false>((resolve) => (timer = setTimeout(() => resolve(false), timeoutMs))),
     ]);
     clearTimeout(timer);
-    if (closed) return;
+    if (closed) return true;
     this.options.logger.warn('amqp connection did not close in time: its socket is dropped', { timeout_ms: timeoutMs, node: nodeOf(this.urls[this.node]) });
     (model as unknown as { connection?: { stream?: { destroy(error?: Error): void } } }).connection?.stream?.destroy(
       new Error(`connection close not answered within ${timeoutMs} ms`),
     );
+    return false;
   }
 
   /** Opens a confirm channel on the current connection. */

@@ -11,6 +11,7 @@ import { closeChannelWithin } from './channel-close';
 import { cancelConsumerWithin, giveBack } from './consumer-stop';
 import { LANE_STABLE_MS, LaneLossReason, countLaneLost } from './lane-loss';
 import { SubscriptionRetry } from './subscription-retry';
+import { ShutdownBudget } from './shutdown-budget';
 
 /** Dead-letter code of a message the broker dead-lettered by itself. */
 export const BROKER_DEAD_LETTERED = 'BROKER_DEAD_LETTERED';
@@ -65,9 +66,14 @@ export class BrokerDeadLetterRedactor {
   private lostInARow = 0;
   /** A channel whose consumer the broker cancelled, closing once its messages are settled: `stop()` waits for it. */
   private readonly retiring = new Set<Promise<void>>();
+  /**
+   * The process's shutdown budget once `stop()` began (unbounded before): the close of a channel whose consumer the
+   * broker cancelled, when it starts during the stop, is bounded by what it leaves too.
+   */
+  private shutdown = ShutdownBudget.unbounded();
   private running = false;
   private readonly inFlight = new Set<Promise<void>>();
-  /** Messages delivered after `stop()` began (its cancel not answered yet, or given up), handed back unprocessed. */
+  /** Messages delivered after `stop()` began (its cancel not answered yet, or given up), left unacked for its close to return. */
   private givenBack = 0;
   /**
    * A subscription try after `start` (a reconnect's `ready`, a retry, a lost channel): one that fails for another
@@ -127,12 +133,10 @@ export class BrokerDeadLetterRedactor {
     if (reason === 'consumer_cancelled') {
       const done: Promise<void> = Promise.allSettled([...this.inFlight])
         .then(async () => {
-          await closeChannelWithin(channel, {
-            timeoutMs: this.deps.config.amqp.publishTimeoutMs,
-            what: 'dead_letter_redactor',
-            logger: this.deps.logger,
-            onTimeout: 'abandon',
-          });
+          // Read now, not when the consumer was cancelled: a close that starts during a stop shares its budget.
+          await this.shutdown.step(this.deps.config.amqp.publishTimeoutMs, 'dead_letter_redactor', (timeoutMs) =>
+            closeChannelWithin(channel, { timeoutMs, what: 'dead_letter_redactor', logger: this.deps.logger, onTimeout: 'abandon' }),
+          );
         })
         .catch(() => undefined)
         .finally(() => {
@@ -194,10 +198,12 @@ export class BrokerDeadLetterRedactor {
             return this.loseChannel(channel, 'consumer_cancelled', `the broker cancelled the consumer of ${queue}`);
           }
           // Delivered after stop() began: never worked on (its ack could come after the close, and the redelivery
-          // would write a second record), back to the broker for another redactor.
+          // would write a second record), and left unacked rather than nacked (a nack would bring it straight back
+          // here while the cancel is unanswered, in a loop): the stop's channel close returns it to its queue, for
+          // another redactor or this one after a restart. Acks here are single, never multiple: none covers it.
           if (!this.running) {
             this.givenBack += 1;
-            return giveBack(channel, msg);
+            return;
           }
           const work = this.move(channel, msg).finally(() => this.inFlight.delete(work));
           this.inFlight.add(work);
@@ -258,35 +264,47 @@ export class BrokerDeadLetterRedactor {
   /**
    * Stops taking messages, lets the ones in flight finish, closes the channel. The consumer is cancelled first, so
    * nothing is delivered while the work in flight is waited for; a message delivered before the broker read the
-   * cancel is given back unprocessed. The cancel and the close are each bounded by `amqp.publish_timeout_ms`: one
-   * the broker does not answer is given up (`pb_amqp_call_timeouts_total{what="redactor_cancel"}`,
+   * cancel is left unacked, unprocessed (never nacked: while the cancel is unanswered the broker would deliver it
+   * here again at once, in a loop), and the close returns it to its queue. The cancel and the close are each bounded
+   * by `amqp.publish_timeout_ms`, and by what is left of the process's shutdown `budget`: one the broker does not
+   * answer is given up (`pb_amqp_call_timeouts_total{what="redactor_cancel"}`,
    * `pb_amqp_channel_close_timeouts_total{what="dead_letter_redactor"}`) and the connection kept; its own bounded
-   * close ends it, and the broker requeues what was left unacked.
+   * close ends it, and the broker requeues what was left unacked. A channel whose consumer the broker cancelled, closing
+   * once its messages are settled, closes within the budget too.
    */
-  async stop(): Promise<void> {
+  async stop(budget: ShutdownBudget = ShutdownBudget.unbounded()): Promise<void> {
     this.running = false;
+    this.shutdown = budget;
     this.subscription.cancel();
     this.deps.connection.off('ready', this.onReady);
     const { config, logger } = this.deps;
     const timeoutMs = config.amqp.publishTimeoutMs;
     const queue = brokerRejectedQueueOf(config.amqp);
+    // Cut short, a cancel loses nothing: what the consumer is still delivered is left unacked, returned by the close.
     const cancel = (channel: Channel | null) =>
-      channel ? cancelConsumerWithin(channel, this.consumerTag, queue, { timeoutMs, what: 'redactor_cancel', logger }) : Promise.resolve(true);
-    // The channel consuming now is cancelled at once, not after the setup below: until its cancel, each message it
-    // is delivered is given back, and the broker would deliver it to it again at once.
+      channel
+        ? budget.step(timeoutMs, 'redactor_cancel', (ms) =>
+            cancelConsumerWithin(channel, this.consumerTag, queue, { timeoutMs: ms, what: 'redactor_cancel', logger }),
+          )
+        : Promise.resolve(true);
+    // The channel consuming now is cancelled at once, not after the setup below: nothing new starts meanwhile.
     const consuming = this.channel;
     const cancelled = cancel(consuming);
-    // A channel being set up ends within the bound: cancelled below if it consumes, closed by its setup if not.
-    await this.settingUp?.catch(() => undefined);
-    await Promise.all([cancelled, this.channel !== consuming ? cancel(this.channel) : undefined]);
-    await Promise.allSettled([...this.inFlight, ...this.retiring]);
+    // A channel being set up ends within its calls' bounds: cancelled below if it consumes, closed by its setup if
+    // not. Cut short by the budget, one it still sets up is ended by the connection's close (holding only messages
+    // left unacked, which that close returns).
+    const setUp = budget.wait(this.settingUp, Infinity, 'redactor_setup').then(() => (this.channel !== consuming ? cancel(this.channel) : undefined));
+    await Promise.all([cancelled, setUp, Promise.allSettled([...this.inFlight, ...this.retiring])]);
     const channel = this.channel;
     this.channel = null;
     this.channelModel = null;
     // Bounded: a close the broker does not answer is given up (the connection's own bounded close ends it).
-    if (channel) await closeChannelWithin(channel, { timeoutMs, what: 'dead_letter_redactor', logger, onTimeout: 'abandon' });
+    if (channel)
+      await budget.step(timeoutMs, 'dead_letter_redactor', (ms) =>
+        closeChannelWithin(channel, { timeoutMs: ms, what: 'dead_letter_redactor', logger, onTimeout: 'abandon' }),
+      );
     if (this.givenBack > 0)
-      logger.info('broker dead-letter redactor stopped: messages delivered after the stop began were given back unprocessed', {
+      logger.info('broker dead-letter redactor stopped: messages delivered after the stop began were left unacked, returned to their queue by the close', {
         given_back: this.givenBack,
       });
   }

@@ -7,6 +7,7 @@ import { counter } from '../metrics/metrics-registry';
 import { QUEUE_MISMATCH_RETRY_MS } from './queue-mismatch';
 import { withTimeout } from './broker-deadline';
 import { closeOpeningWithin } from './channel-close';
+import { ShutdownBudget } from './shutdown-budget';
 
 const resentTotal = () =>
   counter(
@@ -200,12 +201,16 @@ export class ConfirmPublisher {
    * (`pb_amqp_channel_close_timeouts_total{what="confirm_publisher"}`, a warn line) rather than holding the
    * shutdown. The connection is never dropped here: a worker closes its consumer's demotion publisher while the
    * broker dead-letter redactor still holds unacked messages on the same connection; the connection's own bounded
-   * close ends it. Never throws.
+   * close ends it. With a process's shutdown `budget`, the wait is cut to what is left of it: what a given-up close
+   * leaves is only a channel that takes no more publishes, ended by the connection's close. Never throws.
    */
-  async close(): Promise<void> {
+  async close(budget: ShutdownBudget = ShutdownBudget.unbounded()): Promise<void> {
     const ch = this.channel;
     this.channel = null;
-    if (ch) await closeOpeningWithin(ch, { timeoutMs: this.timeoutMs, what: 'confirm_publisher', logger: this.connection.logger, onTimeout: 'abandon' });
+    if (ch)
+      await budget.step(this.timeoutMs, 'confirm_publisher', (timeoutMs) =>
+        closeOpeningWithin(ch, { timeoutMs, what: 'confirm_publisher', logger: this.connection.logger, onTimeout: 'abandon' }),
+      );
   }
 }
 

@@ -24,8 +24,14 @@ export async function cancelConsumerWithin(
 }
 
 /**
- * Hands `msg` back to the broker unstarted (nack, requeue): for a message delivered after a stop began. A closed
- * channel refuses the nack; the broker requeues what it held unacked anyway.
+ * Hands `msg` back to the broker unstarted (nack, requeue), at a stop: for a message delivered before the stop began
+ * that will not be worked on (waiting for a slot, or its write failed after the stop began). Never for a message
+ * delivered after the stop began: while the cancel is not answered the broker would deliver it again at once to
+ * the same consumer, which would nack it again, in a loop until the close. Such a message is left unacked instead
+ * (not nacked, not acked, not covered by a multiple ack): the channel's close that ends the stop returns it to its
+ * queue (the broker requeues the unacked messages of a closed channel, or of a dropped connection), so it is
+ * delivered once to another consumer, or to this one after a restart. A closed channel refuses the nack; the broker
+ * requeues what it held unacked anyway.
  */
 export function giveBack(channel: Channel, msg: Message): void {
   try {

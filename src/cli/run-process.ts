@@ -10,6 +10,7 @@ import { Logger, createLogger } from '../logging/logger';
 import { registerSecret } from '../logging/redact';
 import { announceRelease } from '../fleet/process-presence';
 import { tuneHeap } from './heap-tuning';
+import { ShutdownBudget } from '../amqp/shutdown-budget';
 
 /**
  * Loads and validates the configuration, or prints the one-line reason and exits 78 (EX_CONFIG). Every
@@ -58,14 +59,16 @@ export function processLogger(service: string, level?: string): Logger {
 /**
  * Runs a long-lived process role until SIGTERM/SIGINT, then stops it gracefully (in-flight work is
  * finished or handed back to the broker) within `deadlineMs` (`shutdown.deadline_ms`): past it the process
- * exits with code 1 whatever is still running. A second signal exits at once. The signal handlers are in
- * place before the role starts: a signal while it is still starting (waiting for Redis) aborts `signal`,
- * which the role honours by giving up, and the process exits 0.
+ * exits with code 1 whatever is still running. The role's `stop` gets the shutdown's {@link ShutdownBudget}
+ * (the deadline less a margin for the final steps), which its bounded steps share so that they end within it.
+ * A second signal exits at once. The signal handlers are in place before the role starts: a signal while it
+ * is still starting (waiting for Redis) aborts `signal`, which the role honours by giving up, and the process
+ * exits 0.
  */
 export async function runUntilSignal(
   name: string,
   logger: Logger,
-  start: (signal: AbortSignal) => Promise<{ stop(): Promise<void> }>,
+  start: (signal: AbortSignal) => Promise<{ stop(budget?: ShutdownBudget): Promise<void> }>,
   deadlineMs = 30_000,
 ): Promise<void> {
   let heapGrowingPercent: number | null;
@@ -85,6 +88,8 @@ export async function runUntilSignal(
     if (stopping) process.exit(1);
     stopping = true;
     logger.info(`${name} stopping`, { signal, deadline_ms: deadlineMs });
+    // From the signal on, as the deadline's timer.
+    const budget = ShutdownBudget.of(deadlineMs);
     setTimeout(() => {
       logger.error(`${name} did not stop within shutdown.deadline_ms; exiting anyway`, { deadline_ms: deadlineMs });
       process.exit(1);
@@ -93,7 +98,7 @@ export async function runUntilSignal(
     starting.then(
       (handle) =>
         handle
-          .stop()
+          .stop(budget)
           .then(() => process.exit(0))
           .catch((err: Error) => {
             logger.error(`${name} did not stop cleanly`, { error: err.message });

@@ -11,6 +11,7 @@ import { closeChannelWithin } from '../amqp/channel-close';
 import { cancelConsumerWithin, giveBack } from '../amqp/consumer-stop';
 import { LANE_STABLE_MS, LaneLossReason, countLaneLost } from '../amqp/lane-loss';
 import { SubscriptionRetry } from '../amqp/subscription-retry';
+import { ShutdownBudget } from '../amqp/shutdown-budget';
 import { Config } from '../config/config';
 import { CANONICAL, contractOf, readChannelMessage } from '../contracts/channel-contracts';
 import { reportMaskedCardData } from './card-data-masking';
@@ -164,6 +165,13 @@ export class CommandConsumer {
   private lanesLostInARow = 0;
   /** Lanes whose consumer the broker cancelled, closing once their messages are acked: `stop()` waits for them. */
   private readonly retiring = new Set<Promise<void>>();
+  /**
+   * The process's shutdown budget once `stop()` began (unbounded before): a retiring lane's close that starts during
+   * the stop, once its messages are acked, is bounded by what it leaves too, not only by `amqp.publish_timeout_ms`.
+   */
+  private shutdown = ShutdownBudget.unbounded();
+  /** Messages delivered after `stop()` began, left unacked for its channel close to return to their queue. */
+  private leftForClose = 0;
   /** Every channel's keys: a message is taken only under the credentials of the channel it claims. */
   private readonly keyring: ChannelKeyring;
   /** Anyone who can publish can send unsigned messages: one warning per minute per reason. */
@@ -241,7 +249,10 @@ export class CommandConsumer {
     const done: Promise<void> = Promise.allSettled([...lane.work])
       .then(async () => {
         lane.acks.flushAll();
-        await closeChannelWithin(lane.channel, { timeoutMs: config.amqp.publishTimeoutMs, what: 'command_consumer', logger, onTimeout: 'abandon' });
+        // Read now, not when the lane retired: a close that starts during a stop shares its budget.
+        await this.shutdown.step(config.amqp.publishTimeoutMs, 'command_consumer', (timeoutMs) =>
+          closeChannelWithin(lane.channel, { timeoutMs, what: 'command_consumer', logger, onTimeout: 'abandon' }),
+        );
       })
       .catch(() => undefined)
       .finally(() => {
@@ -329,8 +340,10 @@ export class CommandConsumer {
         }
         markDelivered(msg);
         acks.track(msg);
-        // Delivered after stop() began (its cancel not answered yet, or given up): never started, back to the broker.
-        if (!this.running) return this.giveBack(channel, acks, msg);
+        // Delivered after stop() began (its cancel not answered yet, or given up): never started, and left unacked
+        // rather than nacked (a nack would bring it straight back here while the cancel is unanswered, in a loop).
+        // It stays tracked as unfinished, so no multiple ack covers it; the stop's channel close returns it.
+        if (!this.running) return this.leaveForClose();
         // Waited for a slot while its channel closed: the broker has requeued it, the work would be done twice.
         const run = () => (lane?.closed ? Promise.resolve(this.giveBack(channel, acks, msg)) : this.handle(channel, acks, msg, priority));
         const task = (gate ? gate.run(run, () => this.giveBack(channel, acks, msg), priority) : this.handle(channel, acks, msg, priority)).finally(() => {
@@ -354,33 +367,59 @@ export class CommandConsumer {
 
   /**
    * Stops taking messages, lets in-flight ones finish (or requeues them), closes the channels. Every broker call
-   * here is bounded by `amqp.publish_timeout_ms`: a cancel or a close the broker does not answer is given up
-   * (counted: `pb_amqp_call_timeouts_total{what="consumer_cancel"}`, `pb_amqp_channel_close_timeouts_total{what="command_consumer"}`)
-   * and the connection kept; its own bounded close ends it, and the broker requeues what was left unacked.
+   * here is bounded by `amqp.publish_timeout_ms`, and by what is left of the process's shutdown `budget`: a cancel or
+   * a close the broker does not answer is given up (counted: `pb_amqp_call_timeouts_total{what="consumer_cancel"}`,
+   * `pb_amqp_channel_close_timeouts_total{what="command_consumer"}`) and the connection kept; its own bounded close
+   * ends it, and the broker requeues what was left unacked. The cancels, a lane's setup under way and the work in
+   * flight are waited for side by side (the cancel frames go out first, so the broker reads them before any nack),
+   * then the lanes' closes and the demotion publisher's close, side by side too; a lane whose consumer the broker
+   * cancelled, closing once its messages are acked, closes within the budget too.
+   * A message delivered after the stop began is left unacked (never nacked: while the cancel is unanswered the broker
+   * would deliver it here again at once, in a loop) and returned by the close; the info line
+   * `command consumer stopped: …` gives how many (`left_unacked`).
    */
-  async stop(): Promise<void> {
+  async stop(budget: ShutdownBudget = ShutdownBudget.unbounded()): Promise<void> {
     this.running = false;
+    this.shutdown = budget;
     this.subscription.cancel();
     this.deps.connection.off('ready', this.onReady);
     const { logger, config } = this.deps;
     const timeoutMs = config.amqp.publishTimeoutMs;
-    const cancel = (lane: Lane) => cancelConsumerWithin(lane.channel, lane.consumerTag, lane.queue, { timeoutMs, what: 'consumer_cancel', logger });
-    // The lanes consuming now are cancelled at once, not after the setup below: until their cancel, each message
-    // they are delivered is given back, and the broker would deliver it to them again at once (a requeue loop).
+    // Each cut short loses nothing: a consumer whose cancel is given up only delivers messages that are left unacked
+    // (returned by the close); a close given up leaves the channel to the connection's close (or its dropped socket).
+    const cancel = (lane: Lane) =>
+      budget.step(timeoutMs, 'consumer_cancel', (ms) =>
+        cancelConsumerWithin(lane.channel, lane.consumerTag, lane.queue, { timeoutMs: ms, what: 'consumer_cancel', logger }),
+      );
+    // The lanes consuming now are cancelled at once, not after the setup below: nothing new starts meanwhile.
     const consuming = this.lanes.slice();
     const cancelled = consuming.map(cancel);
-    // A lane being set up ends within the bound: stopped below if it consumes, closed by its setup if not.
-    await this.settingUp?.catch(() => undefined);
-    const lanes = this.lanes;
-    await Promise.all([...cancelled, ...lanes.filter((lane) => !consuming.includes(lane)).map(cancel)]);
+    // A lane being set up ends within its calls' bounds (stopped below if it consumes, closed by its setup if not),
+    // waited for at most what the budget leaves. Cut short, a lane it still sets up is ended by the connection's
+    // close: meanwhile it only holds messages left unacked, which that close returns.
+    const setUp = budget
+      .wait(this.settingUp, Infinity, 'consumer_setup')
+      .then(() => Promise.all(this.lanes.filter((lane) => !consuming.includes(lane)).map(cancel)));
     // Messages still waiting for an in-flight slot were never started: back to the broker at once.
     this.deps.inflight?.cancelWaiting();
-    await Promise.allSettled([...this.inFlight, ...this.retiring]);
+    await Promise.all([...cancelled, setUp, Promise.allSettled([...this.inFlight, ...this.retiring])]);
+    const lanes = this.lanes;
     // The acks still pending (this tick's, and those held for a head run) go out before the channel closes.
     for (const lane of lanes) lane.acks.flushAll();
-    await Promise.all(lanes.map((lane) => closeChannelWithin(lane.channel, { timeoutMs, what: 'command_consumer', logger, onTimeout: 'abandon' })));
+    // A close given up, or the demotion channel's: ended by the connection's close; the broker requeues what is unacked.
+    await Promise.all([
+      ...lanes.map((lane) =>
+        budget.step(timeoutMs, 'command_consumer', (ms) =>
+          closeChannelWithin(lane.channel, { timeoutMs: ms, what: 'command_consumer', logger, onTimeout: 'abandon' }),
+        ),
+      ),
+      this.demotions.close(budget),
+    ]);
     this.lanes = [];
-    await this.demotions.close();
+    if (this.leftForClose > 0)
+      logger.info('command consumer stopped: messages delivered after the stop began were left unacked, returned to their queue by the close', {
+        left_unacked: this.leftForClose,
+      });
   }
 
   private async handle(channel: Channel, acks: AckBatcher, msg: ConsumeMessage, priority: boolean): Promise<void> {
@@ -421,6 +460,12 @@ export class CommandConsumer {
   private giveBack(channel: Channel, acks: AckBatcher, msg: ConsumeMessage): void {
     giveBack(channel, msg);
     acks.forget(msg);
+    this.count('requeued');
+  }
+
+  /** A message delivered after the stop began: left unacked for the stop's channel close to return (see `giveBack` in consumer-stop.ts). */
+  private leaveForClose(): void {
+    this.leftForClose += 1;
     this.count('requeued');
   }
 

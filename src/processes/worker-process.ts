@@ -9,6 +9,7 @@ import { DeadLetterWriter } from '../amqp/dead-letter-writer';
 import { BreakerBoard } from '../delivery/breaker-board';
 import { DeadLetterTriage } from '../amqp/dead-letter-triage';
 import { BrokerDeadLetterRedactor } from '../amqp/broker-dead-letter-redactor';
+import { ShutdownBudget } from '../amqp/shutdown-budget';
 import { declareTopology } from '../amqp/topology';
 import { DeadLetterArchiver } from '../ops/dead-letter-archiver';
 import { DeadLetterStore } from '../ops/dead-letter-store';
@@ -90,7 +91,11 @@ export interface WorkerProcess {
   monitoring: WebServer | null;
   /** The adaptive in-flight governor of the commands queue; null when `inflight.adaptive` is false. */
   inflight: InflightGovernor | null;
-  stop(): Promise<void>;
+  /**
+   * Stops the worker: in-flight work finished or handed back to the broker. With a process's shutdown `budget`
+   * (`shutdown.deadline_ms` less a margin), the broker steps share it rather than each waiting its own bound.
+   */
+  stop(budget?: ShutdownBudget): Promise<void>;
 }
 
 /**
@@ -300,7 +305,7 @@ export async function startWorkerProcess(config: Config, logger: Logger, options
     redis,
     monitoring,
     inflight: governor,
-    stop: async () => {
+    stop: async (budget = ShutdownBudget.unbounded()) => {
       started = false;
       dependencies.stop();
       setScrapeCollector(null);
@@ -310,13 +315,27 @@ export async function startWorkerProcess(config: Config, logger: Logger, options
       for (const client of warmClients) client.stopKeepWarm();
       splitTender.stopSweep();
       governor?.stop();
-      await consumer.stop();
-      await brokerDeadLetters.stop();
-      await archiver.stop();
-      await watchdog.stop();
-      await Promise.all(watchdog.workers().map((w) => w.close()));
-      await publisher.close();
-      await connection.close();
+      // Independent of one another, so side by side rather than one bound after another: the command consumer's and
+      // the redactor's stops (each on channels of its own), the archiving pass (its own channel) and the BullMQ
+      // workers (Redis). Every broker step in them is bounded by `amqp.publish_timeout_ms` and by what is left of
+      // the shutdown budget; one cut short loses nothing (what its channel holds unacked is returned by the broker
+      // when the channel or the connection ends).
+      await Promise.all([
+        consumer.stop(budget),
+        brokerDeadLetters.stop(budget),
+        budget.wait(archiver.stop(), Infinity, 'dead_letter_archiver'),
+        watchdog.stop().then(() => Promise.all(watchdog.workers().map((w) => w.close()))),
+      ]);
+      // After all that publishes through it (dead letters of the consumer, the redactor and delivery). A close cut
+      // short leaves a channel that takes no more publishes, for the connection's close to end.
+      await publisher.close(budget);
+      // Last of the broker's steps: cut short, its socket is dropped and the broker requeues every channel's unacked messages.
+      await connection.close(budget);
+      if (budget.cut.length > 0)
+        logger.warn('worker stop: broker steps cut short to stay within shutdown.deadline_ms (what they held unacked is back in its queue)', {
+          steps: budget.cut,
+          left_ms: Math.max(0, Math.round(budget.leftMs())),
+        });
       await deliveryQueue.close();
       await eventsQueue.close();
       await outcomesQueue.close();

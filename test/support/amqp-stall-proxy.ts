@@ -22,10 +22,17 @@ export const AMQP_METHOD = {
  * read from the client's stream (8-byte protocol header, then `type, channel, size, payload, 0xCE`).
  * `cut()` drops every connection (the broker then requeues what they held unacked). `resume()` forwards what the
  * stalled connections sent meanwhile, in order, and forwards again from there: a broker that answers again.
+ * `withhold(method)` instead keeps back only the frames of one method (a method without content: `basic.cancel`)
+ * and forwards everything else: a broker that never reads that call but goes on with the rest (acks, nacks,
+ * closes), as one whose cancel is held up in a wedged queue process. `resume()` forwards them too.
  */
 export interface AmqpStallProxy {
   url: string;
   stallAt(method: readonly [number, number], nth?: number): void;
+  /** `null`: nothing more is withheld (what was is kept back until `resume()`, or dropped by `cut()`). */
+  withhold(method: readonly [number, number] | null): void;
+  /** Frames `withhold` kept back so far. */
+  readonly withheld: number;
   /** Connections that stalled so far. */
   readonly stalled: number;
   cut(): void;
@@ -38,7 +45,10 @@ export async function startAmqpStallProxy(target = new URL(process.env.PB_TEST_A
   const sockets = new Set<Socket>();
   let armed: { classId: number; methodId: number; left: number } | null = null;
   let stalled = 0;
+  let withholding: { classId: number; methodId: number } | null = null;
+  let withheldFrames = 0;
   const resumers = new Set<() => void>();
+  const releasers = new Set<() => void>();
   const server = net.createServer((client) => {
     const upstream = net.connect(Number(target.port || 5672), target.hostname);
     sockets.add(client).add(upstream);
@@ -58,6 +68,8 @@ export async function startAmqpStallProxy(target = new URL(process.env.PB_TEST_A
     let rest = 0; // bytes of the current frame left to forward
     let stopped = false;
     let held: Buffer[] = []; // what the client sent from the stalled frame on, for resume()
+    let skipping = false; // the current frame is withheld: its bytes go to `kept`, not upstream
+    let kept: Buffer[] = []; // withheld frames, for resume()
     const onData = (chunk: Buffer) => {
       if (stopped) {
         held.push(chunk);
@@ -67,7 +79,7 @@ export async function startAmqpStallProxy(target = new URL(process.env.PB_TEST_A
       for (let i = 0; i < chunk.length && !stopped;) {
         if (protocol < 8 || rest > 0) {
           const n = Math.min(protocol < 8 ? 8 - protocol : rest, chunk.length - i);
-          out.push(chunk.subarray(i, i + n));
+          (skipping ? kept : out).push(chunk.subarray(i, i + n));
           if (protocol < 8) protocol += n;
           else rest -= n;
           i += n;
@@ -91,7 +103,9 @@ export async function startAmqpStallProxy(target = new URL(process.env.PB_TEST_A
             break;
           }
         }
-        out.push(frame);
+        skipping = withholding !== null && frame[0] === 1 && frame.readUInt16BE(7) === withholding.classId && frame.readUInt16BE(9) === withholding.methodId;
+        if (skipping) withheldFrames += 1;
+        (skipping ? kept : out).push(frame);
         rest = 7 + frame.readUInt32BE(3) + 1 - frame.length;
       }
       if (out.length > 0) upstream.write(Buffer.concat(out));
@@ -104,6 +118,12 @@ export async function startAmqpStallProxy(target = new URL(process.env.PB_TEST_A
       held = [];
       if (!upstream.destroyed) onData(again);
     };
+    // Withheld frames are whole frames: forwarded as they are, before what comes next.
+    const release = () => {
+      if (kept.length > 0 && !upstream.destroyed) upstream.write(Buffer.concat(kept));
+      kept = [];
+    };
+    releasers.add(release);
     client.on('data', onData);
   });
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
@@ -113,10 +133,18 @@ export async function startAmqpStallProxy(target = new URL(process.env.PB_TEST_A
     stallAt: ([classId, methodId], nth = 1) => {
       armed = { classId, methodId, left: nth };
     },
+    withhold: (method) => {
+      withholding = method && { classId: method[0], methodId: method[1] };
+    },
     get stalled() {
       return stalled;
     },
+    get withheld() {
+      return withheldFrames;
+    },
     resume: () => {
+      withholding = null;
+      for (const r of [...releasers]) r();
       for (const r of [...resumers]) r();
     },
     cut: () => {

@@ -5,7 +5,8 @@
  * subscription step not answered is given up within `amqp.publish_timeout_ms` (counted, logged), its channel closed
  * and never the connection, readiness stays false, and the subscription is tried again until the broker answers,
  * with one consumer per queue in the end; a stop during it leaves no consumer; a cancel or close not answered at
- * stop is given up within the bound.
+ * stop is given up within the bound; a message delivered after a stop began is left unacked for the close, never
+ * nacked back to the same consumer in a loop while the cancel goes unanswered.
  */
 import { Channel, ConsumeMessage } from 'amqplib';
 import { priorityQueueOf } from '../../../src/admission/command-priority';
@@ -16,6 +17,7 @@ import { deadLetterStampKey } from '../../../src/amqp/dead-letter-stamp';
 import { DeadLetterTriage } from '../../../src/amqp/dead-letter-triage';
 import { DeadLetterWriter } from '../../../src/amqp/dead-letter-writer';
 import { brokerRejectedQueueOf, declareTopology } from '../../../src/amqp/topology';
+import { ShutdownBudget } from '../../../src/amqp/shutdown-budget';
 import { Config } from '../../../src/config/config';
 import { createDeliveryQueue } from '../../../src/delivery/delivery-queue';
 import { CommandConsumer } from '../../../src/intake/command-consumer';
@@ -128,6 +130,34 @@ describe('consumer subscription and shutdown with a broker that stops answering 
     expect(held).toHaveLength(1);
   }
 
+  /**
+   * Counts every delivery to a consumer on a channel the code under test opens from now on (on the connection's
+   * current model), by the message's order id: a message nacked and redelivered in a loop counts each time.
+   */
+  function countDeliveries(): Map<string, number> {
+    const seen = new Map<string, number>();
+    const model = connection.current();
+    const createChannel = model.createChannel.bind(model);
+    jest.spyOn(model, 'createChannel').mockImplementation(async () => {
+      const ch = await createChannel();
+      const consume = ch.consume.bind(ch);
+      ch.consume = ((queue: string, onMessage: (msg: ConsumeMessage | null) => void, options?: object) =>
+        consume(
+          queue,
+          (msg) => {
+            if (msg) {
+              const order = /"order_id":"([^"]+)"/.exec(msg.content.toString())?.[1] ?? 'unknown';
+              seen.set(order, (seen.get(order) ?? 0) + 1);
+            }
+            onMessage(msg);
+          },
+          options,
+        )) as Channel['consume'];
+      return ch;
+    });
+    return seen;
+  }
+
   const notConsuming = () => logs.lines.some((l) => l.includes('command consumer cannot subscribe: rabbitmq did not answer in time; not consuming, retrying'));
 
   it.each([
@@ -183,7 +213,61 @@ describe('consumer subscription and shutdown with a broker that stops answering 
     expect(commands.attached).toBe(false);
   });
 
-  it('stop while a lane is still being set up cancels the lanes already consuming first: a message delivered after stop began is given back once, never worked on nor redelivered and nacked in a loop', async () => {
+  it('stop with a shutdown budget during a subscription the broker does not answer waits for it only within the budget, and still leaves no consumer once the broker answers', async () => {
+    const commands = consumer();
+    proxy.stallAt(AMQP_METHOD.basicConsume);
+    const starting = commands.start();
+    await eventually(() => proxy.stalled === 1, 5000);
+    // 180 ms left (a quarter kept back as the margin): less than the consume's bound and its channel's close.
+    const budget = ShutdownBudget.of(240);
+    const stopping = await within(commands.stop(budget));
+    expect(stopping.outcome).toBeUndefined();
+    // Within the budget (and some slack), not the consume's own bound, let alone the bound and its channel's close.
+    expect(stopping.ms).toBeLessThan(BOUND_MS);
+    expect(budget.cut).toContain('consumer_setup');
+    // The setup goes on by itself: its consume given up, its channel closed (given up too, the connection silent).
+    expect(await within(starting)).toMatchObject({ outcome: undefined });
+    await laneKeptItsMessage();
+    proxy.resume();
+    await new Promise((r) => setTimeout(r, 1500));
+    expect(await consumers(config.amqp.commandsQueue)).toBe(0);
+    expect(await consumers(priorityQueueOf(config.amqp))).toBe(0);
+  });
+
+  it('stop with a shutdown budget: a lane whose consumer the broker cancelled is closed, once its message is acked, within what the budget leaves, not its own bound', async () => {
+    const commands = consumer();
+    await commands.start();
+    // Its message under way (the ledger write held) when the broker cancels the lane's consumer (its queue deleted).
+    const create = Ledger.prototype.create;
+    let release!: () => void;
+    const released = new Promise<void>((resolve) => (release = resolve));
+    let calls = 0;
+    jest.spyOn(Ledger.prototype, 'create').mockImplementation(async function (this: Ledger, ...args: Parameters<Ledger['create']>) {
+      calls += 1;
+      if (calls === 1) await released;
+      return create.apply(this, args);
+    });
+    await client.publish('web.payment.authorize', channelCommand('authorize'));
+    await eventually(() => calls === 1, 5000);
+    const ch = await client.model.createChannel();
+    await ch.deleteQueue(config.amqp.commandsQueue);
+    await ch.close();
+    await eventually(() => logs.lines.some((l) => l.includes('command consumer lost its lane: consumer_cancelled')), 5000);
+    // The broker goes silent from the next channel close on: the retiring lane's, once its message is acked.
+    proxy.stallAt(AMQP_METHOD.channelClose);
+    // 150 ms left (a quarter kept back as the margin): less than the close's own bound.
+    const budget = ShutdownBudget.of(200);
+    const stopping = within(commands.stop(budget));
+    release();
+    const { outcome, ms } = await stopping;
+    expect(outcome).toBeUndefined();
+    expect(commands.stats.accepted).toBe(1);
+    expect(proxy.stalled).toBe(1);
+    expect(ms).toBeLessThan(BOUND_MS);
+    expect(budget.cut).toContain('command_consumer');
+  });
+
+  it('stop while a lane is still being set up cancels the lanes already consuming first: a message delivered after stop began is left unacked once, never worked on nor redelivered in a loop', async () => {
     const model = connection.current();
     const createChannel = model.createChannel.bind(model);
     const priority = priorityQueueOf(config.amqp);
@@ -207,7 +291,7 @@ describe('consumer subscription and shutdown with a broker that stops answering 
     expect((await within(stopping)).outcome).toBeUndefined();
     await within(starting);
     expect(commands.stats.accepted).toBe(0);
-    // At most once back to the broker (delivered between stop and its cancel); a loop counts hundreds.
+    // At most once left for the close (delivered between stop and its cancel); a loop counts hundreds.
     expect(commands.stats.requeued).toBeLessThanOrEqual(1);
     expect(await client.queueDepth(config.amqp.commandsQueue)).toBe(1);
     expect(await consumers(config.amqp.commandsQueue)).toBe(0);
@@ -233,7 +317,7 @@ describe('consumer subscription and shutdown with a broker that stops answering 
     expect(await client.queueDepth(config.amqp.commandsQueue)).toBe(0);
   });
 
-  it('stop: a message delivered after stop began (its cancel not answered) is given back, never worked on', async () => {
+  it('stop: a message delivered after stop began (its cancel not answered) is left unacked for the close, never worked on', async () => {
     const commands = consumer();
     await commands.start();
     proxy.stallAt(AMQP_METHOD.basicCancel);
@@ -244,10 +328,42 @@ describe('consumer subscription and shutdown with a broker that stops answering 
     expect((await within(stopping)).outcome).toBeUndefined();
     expect(commands.stats.accepted).toBe(0);
     await laneKeptItsMessage();
-    // Once the broker reads the cancel and the nack, the message waits in its queue for the next consumer.
+    // Once the broker reads the cancel and the channel's close, the message waits in its queue for the next consumer.
     proxy.resume();
     await eventually(async () => (await client.queueDepth(config.amqp.commandsQueue)) === 1, 5000);
     expect(commands.stats.accepted).toBe(0);
+  });
+
+  it('stop: messages delivered while its cancel is held unanswered (the broker reads the rest) are left unacked, delivered once, never nacked into a loop; after a restart each is handled exactly once', async () => {
+    const deliveries = countDeliveries();
+    const commands = consumer();
+    await commands.start();
+    // A broker that reads everything but the cancel: a nack of a message delivered after stop began would requeue
+    // it to this same consumer at once, again and again until the close.
+    proxy.withhold(AMQP_METHOD.basicCancel);
+    const stopping = commands.stop();
+    const orders = ['ORD-LATE-A', 'ORD-LATE-B', 'ORD-LATE-C'];
+    for (const order of orders) await client.publish('web.payment.authorize', channelCommand('authorize', {}, { order_id: order }));
+    await eventually(() => orders.every((o) => deliveries.has(o)), 5000);
+    // Longer than a loop needs to go round many times.
+    await new Promise((r) => setTimeout(r, 300));
+    expect((await within(stopping)).outcome).toBeUndefined();
+    expect(proxy.withheld).toBe(2);
+    for (const order of orders) expect(deliveries.get(order)).toBe(1);
+    expect(commands.stats.accepted).toBe(0);
+    expect(commands.stats.requeued).toBe(orders.length);
+    // The stop's channel close returned them to the queue.
+    await eventually(async () => (await client.queueDepth(config.amqp.commandsQueue)) === orders.length, 5000);
+    await laneKeptItsMessage();
+    // A restart: each is handled once, and none is delivered a third time.
+    proxy.withhold(null);
+    const again = consumer();
+    await again.start();
+    await eventually(() => again.stats.accepted === orders.length, 5000);
+    await new Promise((r) => setTimeout(r, 300));
+    expect(again.stats).toMatchObject({ accepted: orders.length, duplicates: 0, requeued: 0, deadLettered: 0 });
+    for (const order of orders) expect(deliveries.get(order)).toBe(2);
+    expect(await client.queueDepth(config.amqp.commandsQueue)).toBe(0);
   });
 
   it('stop: a channel close the broker does not answer is given up within the bound (counted, logged), the connection kept', async () => {
@@ -341,6 +457,32 @@ describe('consumer subscription and shutdown with a broker that stops answering 
       await ch.close();
     }
 
+    it('stop with a shutdown budget: a channel whose consumer the broker cancelled is closed, once its message is written, within what the budget leaves, not its own bound', async () => {
+      let writer!: HeldWriter;
+      const redacting = redactor((w) => (writer = w));
+      await redacting.start();
+      let release!: () => void;
+      writer.release = new Promise((r) => (release = r));
+      await brokerDeadLetters('ORD-RETIRING');
+      await eventually(() => writer.writes === 1, 5000);
+      // Its consumer cancelled (the queue deleted) while the message is being written: closed once that is done.
+      const ch = await client.model.createChannel();
+      await ch.deleteQueue(brokerRejectedQueueOf(config.amqp));
+      await ch.close();
+      await eventually(() => logs.lines.some((l) => l.includes('broker dead-letter redactor lost its lane: consumer_cancelled')), 5000);
+      // The broker goes silent from the next channel close on.
+      proxy.stallAt(AMQP_METHOD.channelClose);
+      // 150 ms left (a quarter kept back as the margin): less than the close's own bound.
+      const budget = ShutdownBudget.of(200);
+      const stopping = within(redacting.stop(budget));
+      release();
+      const { outcome, ms } = await stopping;
+      expect(outcome).toBeUndefined();
+      expect(proxy.stalled).toBe(1);
+      expect(ms).toBeLessThan(BOUND_MS);
+      expect(budget.cut).toContain('dead_letter_redactor');
+    });
+
     it('stop: the consumer is cancelled first; a message the broker dead-letters while the work in flight finishes stays in the broker-rejected queue, never written by this redactor', async () => {
       let writer!: HeldWriter;
       const redacting = redactor((w) => (writer = w));
@@ -365,7 +507,7 @@ describe('consumer subscription and shutdown with a broker that stops answering 
       expect(lost).toBe(0);
     });
 
-    it('stop: a consumer cancel not answered is given up within the bound (counted, logged); a message delivered meanwhile is given back, never written', async () => {
+    it('stop: a consumer cancel not answered is given up within the bound (counted, logged); a message delivered meanwhile is left unacked for the close, never written', async () => {
       let writer!: HeldWriter;
       const redacting = redactor((w) => (writer = w));
       await redacting.start();
@@ -382,10 +524,38 @@ describe('consumer subscription and shutdown with a broker that stops answering 
       expect(logs.lines.some((l) => l.includes('rabbitmq did not answer in time') && l.includes('"what":"redactor_cancel"'))).toBe(true);
       expect(writer.writes).toBe(0);
       await laneKeptItsMessage();
-      // Once the broker reads the cancel and the nack, the message waits in its queue for the next redactor.
+      // Once the broker reads the cancel and the channel's close, the message waits in its queue for the next redactor.
       proxy.resume();
       await eventually(async () => (await client.queueDepth(brokerRejectedQueueOf(config.amqp))) === 1, 5000);
       expect(writer.writes).toBe(0);
+    });
+
+    it('stop: what the broker dead-letters while the cancel is held unanswered (the broker reads the rest) is left unacked, delivered once, never written nor nacked into a loop; a restarted redactor writes it once', async () => {
+      const deliveries = countDeliveries();
+      let writer!: HeldWriter;
+      const redacting = redactor((w) => (writer = w));
+      await redacting.start();
+      proxy.withhold(AMQP_METHOD.basicCancel);
+      const stopping = redacting.stop();
+      await brokerDeadLetters('ORD-LATE-REDACT');
+      await eventually(() => deliveries.has('ORD-LATE-REDACT'), 5000);
+      await new Promise((r) => setTimeout(r, 300));
+      expect((await within(stopping)).outcome).toBeUndefined();
+      expect(proxy.withheld).toBe(1);
+      expect(deliveries.get('ORD-LATE-REDACT')).toBe(1);
+      expect(writer.writes).toBe(0);
+      expect(logs.lines.some((l) => l.includes('broker dead-letter redactor stopped') && l.includes('"given_back":1'))).toBe(true);
+      await eventually(async () => (await client.queueDepth(brokerRejectedQueueOf(config.amqp))) === 1, 5000);
+      proxy.withhold(null);
+      let rewriter!: HeldWriter;
+      const again = redactor((w) => (rewriter = w));
+      await again.start();
+      await eventually(async () => (await client.queueDepth(brokerRejectedQueueOf(config.amqp))) === 0, 5000);
+      await new Promise((r) => setTimeout(r, 300));
+      expect(rewriter.writes).toBe(1);
+      expect(deliveries.get('ORD-LATE-REDACT')).toBe(2);
+      // The other lane's message (unacked, so not in the depth) and the one redacted record.
+      expect(await client.queueDepth(config.amqp.deadLetterQueue)).toBe(1);
     });
 
     it('stop: a channel close not answered is given up within the bound, the connection kept', async () => {

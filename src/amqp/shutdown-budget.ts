@@ -1,0 +1,86 @@
+/** Most of a process's shutdown deadline kept back for the steps after the broker's (queues, Redis, the exit), ms. */
+export const SHUTDOWN_MARGIN_MS = 2000;
+
+/**
+ * What is left of a process's shutdown deadline (`shutdown.deadline_ms`), shared by the bounded steps of its stop:
+ * each step waits at most the smaller of its own bound and what is left. Bounded one by one (each by
+ * `amqp.publish_timeout_ms`), a broker gone silent made the steps add up past the deadline, and the process exited
+ * with code 1 through the deadline's timer instead of stopping cleanly. A step cut short loses nothing: what its
+ * channel or connection holds unacked is returned to its queue by the broker when that channel or connection ends
+ * (the connection's own close, cut short too, drops its socket).
+ */
+export class ShutdownBudget {
+  /** The steps the budget cut short (given less than their own bound, and not ended within it), in order, each named once. */
+  readonly cut: string[] = [];
+
+  private constructor(
+    /** When the budget ends, ms (Date.now); Infinity for none. */
+    private readonly until: number,
+    private readonly now: () => number,
+  ) {}
+
+  /** No budget: each step keeps its own bound (a stop outside a process's shutdown, a test). */
+  static unbounded(): ShutdownBudget {
+    return new ShutdownBudget(Infinity, Date.now);
+  }
+
+  /**
+   * The budget of a shutdown that must end within `deadlineMs` from now: the deadline less a margin for the final
+   * steps ({@link SHUTDOWN_MARGIN_MS}, at most a quarter of the deadline).
+   */
+  static of(deadlineMs: number, now: () => number = Date.now): ShutdownBudget {
+    const margin = Math.min(SHUTDOWN_MARGIN_MS, Math.floor(deadlineMs / 4));
+    return new ShutdownBudget(now() + deadlineMs - margin, now);
+  }
+
+  /** What is left, ms (negative once spent; Infinity without a budget). */
+  leftMs(): number {
+    return this.until - this.now();
+  }
+
+  /**
+   * The bound of a step starting now: the smaller of its own (`ownMs`) and what is left, at least 1 ms (a step past
+   * the budget is still tried, and cut short at once). Records nothing: a step given less than its own bound may
+   * still end in time; {@link step} records the ones that did not.
+   */
+  bound(ownMs: number): number {
+    const left = Math.floor(this.leftMs());
+    return left >= ownMs ? ownMs : Math.max(1, left);
+  }
+
+  /**
+   * Runs a bounded step: `run` gets its bound ({@link bound}) and says whether the step ended within it. One that did
+   * not, under a bound the budget made smaller than its own, is recorded in {@link cut}: only the steps actually cut
+   * short are named (a step given less than its own bound that the broker answers in time is not).
+   */
+  async step(ownMs: number, what: string, run: (timeoutMs: number) => Promise<boolean>): Promise<boolean> {
+    const timeoutMs = this.bound(ownMs);
+    const inTime = await run(timeoutMs);
+    if (!inTime && timeoutMs < ownMs && !this.cut.includes(what)) this.cut.push(what);
+    return inTime;
+  }
+
+  /**
+   * Waits for `work` at most the smaller of `ownMs` (Infinity: until it settles) and what is left: true when it settled
+   * in time (a rejection counts as settled), false when the wait was cut short (recorded in {@link cut} when the
+   * budget cut it). `work` itself goes on.
+   */
+  async wait(work: Promise<unknown> | null | undefined, ownMs: number, what: string): Promise<boolean> {
+    if (!work) return true;
+    const settled = work.then(
+      () => true,
+      () => true,
+    );
+    const left = Math.floor(this.leftMs());
+    const ms = Math.max(1, Math.min(ownMs, left));
+    if (!Number.isFinite(ms)) return settled;
+    let timer: NodeJS.Timeout | undefined;
+    try {
+      const inTime = await Promise.race([settled, new Promise<false>((resolve) => (timer = setTimeout(() => resolve(false), ms)))]);
+      if (!inTime && left < ownMs && !this.cut.includes(what)) this.cut.push(what);
+      return inTime;
+    } finally {
+      clearTimeout(timer);
+    }
+  }
+}
