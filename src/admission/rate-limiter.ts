@@ -8,6 +8,7 @@ import { LogThrottle } from '../logging/log-throttle';
 import { Logger } from '../logging/logger';
 import { counter } from '../metrics/metrics-registry';
 import { Bucket, TakeResult, TokenBuckets } from './token-buckets';
+import { takeDeadlineMs } from '../config/take-deadline';
 
 /** `pb_rate_limit_takes_total{where}`: Redis takes (one round trip each); per command, the cost of the limits. */
 function limiterTakes() {
@@ -69,18 +70,7 @@ const TAKE_ERROR_LINES: Readonly<Record<TakePath, string>> = {
   lease: 'rate limit take failed: Redis answered with an error; commands waiting for the lease kept in order, take retried (rate-limited log line)',
 };
 
-/**
- * The take deadline for a configuration: `rate_limits.take_deadline_ms` (500 by default), plus on a Redis
- * Cluster its client's retry delay (`redis.cluster.retry_delay_ms`, 400 by default): one retry after a failover
- * or CLUSTERDOWN is a slow answer, not an outage, and the limit should still apply to it. Past it a take counts
- * as Redis not answering: its commands go on unlimited (`pb_rate_limit_unavailable_total`, the `rate limit not
- * checked` warn line), so a Redis that accepts and never answers (a Cluster client queueing commands while every
- * node is down, a hung server) never holds a pair's commands for the client's command timeout. Its answer, if it
- * comes later, is dropped: the tokens it took are lost to the bucket (fewer commands go through, never more).
- */
-export function takeDeadlineMs(config: Pick<Config, 'redis' | 'rateLimits'>): number {
-  return config.rateLimits.takeDeadlineMs + (config.redis.cluster?.retryDelayMs ?? 0);
-}
+export { takeDeadlineMs };
 
 /** The error of a take that was not answered within its deadline (`withinDeadline`): counted `reason="deadline"`. */
 class TakeDeadlinePassed extends DependencyUnavailableError {}
