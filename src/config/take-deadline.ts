@@ -9,7 +9,8 @@ import { REDIS_COMMAND_TIMEOUT_MS } from '../redis/redis-config';
  * checked` warn line), so a Redis that accepts and never answers (a Cluster client queueing commands while every
  * node is down, a hung server) never holds a pair's commands for the client's command timeout. Its answer, if it
  * comes later, is dropped: the tokens it took are lost to the bucket (fewer commands go through, never more).
- * At most {@link REDIS_COMMAND_TIMEOUT_MS}: {@link takeDeadlineProblems} refuses a configuration past it.
+ * A take's retries after error replies fit within it too (see `RateLimiter`). At most
+ * {@link REDIS_COMMAND_TIMEOUT_MS}: {@link takeDeadlineProblems} refuses a configuration past it.
  */
 export function takeDeadlineMs(config: Pick<Config, 'redis' | 'rateLimits'>): number {
   return config.rateLimits.takeDeadlineMs + (config.redis.cluster?.retryDelayMs ?? 0);
