@@ -9,9 +9,9 @@ import { accountDigest, RateLimiter, TAKE_ERROR_TRIES } from '../../../src/admis
 import { Config } from '../../../src/config/config';
 import { metricValue } from '../../../src/metrics/metrics-registry';
 import { unlinkMatching } from '../../../src/redis/key-scan';
-import { RedisClient } from '../../../src/redis/redis-connection';
+import { createRedis, RedisClient } from '../../../src/redis/redis-connection';
 import { captureLogger } from '../../support/capture-logger';
-import { eventually } from '../../support/tcp-proxy';
+import { eventually, startTcpProxy } from '../../support/tcp-proxy';
 import { testConfig } from '../../support/test-config';
 import { testRedis } from '../../support/test-redis';
 
@@ -104,6 +104,42 @@ describe.each([
     // Not wedged: the pair's next take goes to Redis and is granted.
     expect((await rl.take(subject)).allowed).toBe(true);
   });
+
+  // Single Redis only: the proxy stands in front of the single Redis (a Cluster client learns the nodes' own addresses).
+  (process.env.PB_REDIS_CLUSTER ? it.skip : it)(
+    'lets the command go on unlimited when a retry is not answered, at the take deadline counted from the first try (not a full deadline after the retry)',
+    async () => {
+      const config = testConfig({ 'rate_limits.by_channel': { web: { per_s: 1, burst: 100_000 } }, 'rate_limits.lease_tokens': 1 });
+      configs.push(config);
+      const target = new URL(config.redis.url);
+      const proxy = await startTcpProxy(Number(target.port || 6379), target.hostname);
+      const own = createRedis({ ...config.redis, url: proxy.url('redis') }, 'commands');
+      own.on('error', () => undefined);
+      try {
+        await own.ping();
+        const rl = new RateLimiter({ config, redis: own, logger: captureLogger('error').logger, where, ...(lease === undefined ? {} : { lease }) });
+        const bucket = `${config.redis.keyPrefix}{ratelimit}:account:${accountDigest('simulator', subject.account)}`;
+        await redis.set(bucket, 'not a hash');
+        const errorsBefore = await takeErrors();
+        const unavailableBefore = await metricValue('pb_rate_limit_unavailable_total', { where, reason: 'deadline' });
+        const started = Date.now();
+        const decision = rl.take(subject);
+        // Two error replies (at 0 and about 100 ms), then Redis goes silent before the third try (at about 300 ms).
+        await eventually(async () => (await takeErrors()) - errorsBefore >= 2, 5_000, 2);
+        proxy.hold();
+        expect((await decision).allowed).toBe(true);
+        const elapsedMs = Date.now() - started;
+        await redis.del(bucket);
+        // The deadline (500 ms) from the first try; a full deadline for the third try would end at about 800 ms.
+        expect(elapsedMs).toBeGreaterThanOrEqual(480);
+        expect(elapsedMs).toBeLessThan(750);
+        expect((await metricValue('pb_rate_limit_unavailable_total', { where, reason: 'deadline' })) - unavailableBefore).toBe(1);
+      } finally {
+        own.disconnect();
+        await proxy.close();
+      }
+    },
+  );
 
   it('starts no retry that would end past the take deadline: at rate_limits.take_deadline_ms 150 the 200 ms backoff is not waited, the command is rejected after 2 tries, within 150 ms', async () => {
     const { rl, bucket } = erroringLimiter({ 'rate_limits.take_deadline_ms': 150 });
