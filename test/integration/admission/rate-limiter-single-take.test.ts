@@ -142,7 +142,8 @@ describe.each([
   );
 
   it('starts no retry that would end past the take deadline: at rate_limits.take_deadline_ms 150 the 200 ms backoff is not waited, the command is rejected after 2 tries, within 150 ms', async () => {
-    const { rl, bucket } = erroringLimiter({ 'rate_limits.take_deadline_ms': 150 });
+    // On the Cluster run (PB_REDIS_CLUSTER) the deadline adds the retry delay: 1 ms, not the default 400.
+    const { rl, bucket } = erroringLimiter({ 'rate_limits.take_deadline_ms': 150, 'redis.cluster.retry_delay_ms': 1 });
     await redis.set(bucket, 'not a hash');
     const errorsBefore = await takeErrors();
     const started = Date.now();
