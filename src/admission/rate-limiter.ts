@@ -150,6 +150,9 @@ interface HoldQueue {
   faults: number;
 }
 
+/** A command refused without a look at the bucket: it queues behind the pair's held commands. */
+type HeldAhead = { granted: 0; retryAfterMs: number; scope: 'channel' | 'account' };
+
 /** The key of a channel and account pair in the limiter's maps. */
 function pairOf(subject: LimitSubject): string {
   return `${subject.channel}\u0000${subject.gateway}\u0000${subject.account}`;
@@ -293,12 +296,10 @@ export class RateLimiter {
     if (!this.enabled) return ALLOWED;
     // One key a take, for the queue of held commands and for the lease: this runs for every command.
     const pair = pairOf(subject);
-    const queue = this.holds.get(pair);
-    if (queue !== undefined && queue.urgent.length + (urgent ? 0 : queue.waiters.length) > 0) {
-      return this.decide(subject, { granted: 0, retryAfterMs: MIN_HOLD_WAKE_MS, scope: queue.scope });
-    }
+    const behind = this.heldAhead(pair, urgent);
+    if (behind !== null) return this.decide(subject, behind);
     const lease = Math.max(1, this.deps.lease ?? 1);
-    if (lease === 1) return this.decide(subject, await this.takeOne(subject, pair));
+    if (lease === 1) return this.decide(subject, await this.takeOne(subject, pair, urgent));
     let held = this.leases.get(pair);
     if (!held) {
       if (this.leases.size > 10_000) this.leases.clear(); // bounded: pairs are channel × account
@@ -329,6 +330,16 @@ export class RateLimiter {
       const own = await held.taking;
       if (!own.allowed) return this.decide(subject, { granted: 0, ...own });
     }
+  }
+
+  /**
+   * The refusal of a command that must queue behind the pair's held commands ({@link waitForToken}): any held
+   * urgent one, and for one not `urgent` any held at all; null when it may take.
+   */
+  private heldAhead(pair: string, urgent: boolean): HeldAhead | null {
+    const queue = this.holds.get(pair);
+    if (queue === undefined || queue.urgent.length + (urgent ? 0 : queue.waiters.length) === 0) return null;
+    return { granted: 0, retryAfterMs: MIN_HOLD_WAKE_MS, scope: queue.scope };
   }
 
   /**
@@ -469,14 +480,18 @@ export class RateLimiter {
    * tried again after error replies ({@link takeRetrying}). While a take of the pair is being retried, the
    * pair's new commands wait for it to end, first come first, and then take in that order; they are rejected
    * with its error if it gives up. Waiting counts against a command's own take deadline: an HTTP request at the
-   * intake is never held longer than it (past it the take counts as unanswered: the command goes on).
+   * intake is never held longer than it (past it the take counts as unanswered: the command goes on). After the
+   * wait it is refused, as {@link take} would, when commands it must queue behind were held meanwhile.
    */
-  private async takeOne(subject: LimitSubject, pair: string): Promise<TakeResult | 'unavailable'> {
+  private async takeOne(subject: LimitSubject, pair: string, urgent: boolean): Promise<TakeResult | 'unavailable' | HeldAhead> {
     const until = monotonicMs() + this.takeDeadline;
     const ahead = this.faulting.get(pair);
     if (ahead !== undefined) {
       ahead.queued += 1;
       await ahead.done;
+      // Refused takes that were out when it queued may have held commands since (a capture ahead of it).
+      const behind = this.heldAhead(pair, urgent);
+      if (behind !== null) return behind;
     }
     let own: (Faulting & { settle: (err?: unknown) => void }) | undefined;
     try {
@@ -590,7 +605,7 @@ export class RateLimiter {
   }
 
   /** Allowed when a token was granted (or Redis was unavailable); otherwise refused, counted and logged. */
-  private decide(subject: LimitSubject, result: TakeResult | 'unavailable' | { granted: 0; retryAfterMs: number; scope: 'channel' | 'account' }): RateDecision {
+  private decide(subject: LimitSubject, result: TakeResult | 'unavailable' | HeldAhead): RateDecision {
     if (result === 'unavailable' || result.granted > 0) return ALLOWED;
     const scope = 'scope' in result ? result.scope : result.limitedBy === 0 ? 'channel' : 'account';
     rateLimited().inc({ channel: subject.channel, scope, where: this.deps.where });

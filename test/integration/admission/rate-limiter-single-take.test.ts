@@ -156,3 +156,51 @@ describe.each([
     expect(elapsedMs).toBeLessThan(150);
   });
 });
+
+describe('a worker at rate_limits.lease_tokens: 1 whose take is retried after an error reply, and commands held meanwhile', () => {
+  let redis: RedisClient;
+  const configs: Config[] = [];
+
+  beforeAll(() => {
+    redis = testRedis();
+  });
+
+  afterAll(async () => {
+    for (const config of configs) await unlinkMatching(redis, `${config.redis.keyPrefix}*`);
+    redis.disconnect();
+  });
+
+  it.each([
+    ['an authorization', 'a capture', false, true, false],
+    ['an authorization', 'an authorization', false, false, false],
+    ['a capture', 'a capture', true, true, false],
+    ['a capture', 'an authorization', true, false, true],
+  ])(
+    'lets %s that waited behind the retried take go only as take() would with %s held meanwhile (urgent ones queue behind urgent ones only)',
+    async (_waitingLabel, _heldLabel, urgent, heldUrgent, allowed) => {
+      const config = testConfig({ 'rate_limits.by_channel': { web: { per_s: 1, burst: 100_000 } }, 'rate_limits.lease_tokens': 1 });
+      configs.push(config);
+      const rl = new RateLimiter({ config, redis, logger: captureLogger('error').logger, where: 'consumer', lease: 1 });
+      const bucket = `${config.redis.keyPrefix}{ratelimit}:account:${accountDigest('simulator', subject.account)}`;
+      await redis.set(bucket, 'not a hash');
+      const errorsBefore = await metricValue('pb_rate_limit_take_errors_total', { where: 'consumer', path: 'single' });
+      const first = rl.take(subject);
+      await eventually(async () => (await metricValue('pb_rate_limit_take_errors_total', { where: 'consumer', path: 'single' })) > errorsBefore, 5_000, 2);
+      // Queued behind the take being retried: no take of its own yet.
+      const waiting = rl.take(subject, urgent);
+      // A command refused meanwhile (its take was out before the first error reply) is held: one arriving now
+      // with the waiting one's urgency is refused without a look at the bucket, or queues behind the retried take.
+      let letGo = false;
+      const held = rl.waitForToken(subject, { allowed: false, retryAfterMs: 1000, scope: 'account' }, () => letGo === false, heldUrgent);
+      const arriving = rl.take(subject, urgent);
+      // The retry (after 100 ms) is answered.
+      await redis.del(bucket);
+      expect((await first).allowed).toBe(true);
+      expect((await arriving).allowed).toBe(allowed);
+      // The one that waited is decided as the one arriving after the hold.
+      expect((await waiting).allowed).toBe(allowed);
+      letGo = true;
+      await expect(held).rejects.toThrow('stopping while held by a rate limit');
+    },
+  );
+});
