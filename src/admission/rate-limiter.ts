@@ -76,6 +76,10 @@ const TAKE_ERROR_LINES: Readonly<Record<TakePath, string>> = {
     'rate limit take failed: Redis answered with an error; the command waits, those of its channel and account queued behind it, take retried (rate-limited log line)',
 };
 
+/** The warn line of a take's first error reply when the take deadline leaves no room to try it again. */
+const TAKE_ERROR_NO_ROOM_LINE =
+  'rate limit take failed: Redis answered with an error; the take deadline leaves no room to try again (rate_limits.take_deadline_ms), the commands waiting for it are rejected (rate-limited log line)';
+
 export { takeDeadlineMs };
 
 /** The error of a take that was not answered within its deadline (`withinDeadline`): counted `reason="deadline"`. */
@@ -562,15 +566,17 @@ export class RateLimiter {
    * Counts a take's error reply, the `faults`-th in a row, and says what follows: the wait before the take is
    * tried again ({@link TAKE_ERROR_BACKOFF_MS}, doubled each time), or null once {@link TAKE_ERROR_TRIES} in a
    * row failed or the wait would be longer than `roomMs` (what the take deadline leaves for it): its commands are
-   * then rejected with the error. The first of a series that is retried writes the warn line, at most once a
-   * minute per path.
+   * then rejected with the error. The first of a series writes the warn line (saying so when it is not
+   * retried), at most once a minute per path.
    */
   private afterTakeError(err: unknown, path: TakePath, faults: number, waiting: Record<string, number>, roomMs = Infinity): number | null {
     limiterTakeErrors().inc({ where: this.deps.where, path });
     const backoff = TAKE_ERROR_BACKOFF_MS * 2 ** (faults - 1);
-    if (faults >= TAKE_ERROR_TRIES || backoff > roomMs) return null;
+    const retried = faults < TAKE_ERROR_TRIES && backoff <= roomMs;
     if (faults === 1) {
-      this.throttle.warn(`take-error:${path}`, TAKE_ERROR_LINES[path], {
+      // Not retried at the first error only when the take deadline leaves no room (a low take_deadline_ms):
+      // its commands are rejected at once, and the operator still hears of it.
+      this.throttle.warn(`take-error:${path}`, retried ? TAKE_ERROR_LINES[path] : TAKE_ERROR_NO_ROOM_LINE, {
         error: (err as Error).message,
         where: this.deps.where,
         path,
@@ -578,7 +584,7 @@ export class RateLimiter {
         tries: TAKE_ERROR_TRIES,
       });
     }
-    return backoff;
+    return retried ? backoff : null;
   }
 
   /**

@@ -155,6 +155,21 @@ describe.each([
     expect(elapsedMs).toBeGreaterThanOrEqual(95);
     expect(elapsedMs).toBeLessThan(150);
   });
+
+  it('writes the warn line for an error reply the take deadline leaves no room to retry: at rate_limits.take_deadline_ms 50 the command is rejected at the first error, and an operator is told why', async () => {
+    // On the Cluster run (PB_REDIS_CLUSTER) the deadline adds the retry delay: 1 ms, not the default 400.
+    const { rl, bucket, lines } = erroringLimiter({ 'rate_limits.take_deadline_ms': 50, 'redis.cluster.retry_delay_ms': 1 });
+    await redis.set(bucket, 'not a hash');
+    const errorsBefore = await takeErrors();
+    const outcome = await outcomeOf(rl, 0, []);
+    await redis.del(bucket);
+    expect(outcome).toMatch(/^rejected: WRONGTYPE/);
+    expect((await takeErrors()) - errorsBefore).toBe(1);
+    const warned = lines.filter((l) => l.includes('rate limit take failed'));
+    expect(warned).toHaveLength(1);
+    expect(warned[0]).toContain(`"path":"${path}"`);
+    expect(warned[0]).toContain('no room');
+  });
 });
 
 describe('a worker at rate_limits.lease_tokens: 1 whose take is retried after an error reply, and commands held meanwhile', () => {
