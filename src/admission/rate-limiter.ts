@@ -8,6 +8,7 @@ import { LogThrottle } from '../logging/log-throttle';
 import { Logger } from '../logging/logger';
 import { counter } from '../metrics/metrics-registry';
 import { Bucket, TakeResult, TokenBuckets } from './token-buckets';
+import { takeDeadlineMs } from '../config/take-deadline';
 
 /** `pb_rate_limit_takes_total{where}`: Redis takes (one round trip each); per command, the cost of the limits. */
 function limiterTakes() {
@@ -45,10 +46,12 @@ export interface LimitSubject {
 }
 
 /**
- * Which take Redis answered with an error: a held queue's wake (`held`, {@link RateLimiter.waitForToken}) or a
- * worker's lease take that commands wait for in {@link RateLimiter.take} (`lease`).
+ * Which take Redis answered with an error: a held queue's wake (`held`, {@link RateLimiter.waitForToken}), a
+ * worker's lease take that commands wait for in {@link RateLimiter.take} (`lease`), or a take of one token for
+ * one command without a lease: the intake's (`intake`, an HTTP request waits for it) or a worker's at
+ * `rate_limits.lease_tokens: 1` (`single`).
  */
-type TakePath = 'held' | 'lease';
+type TakePath = 'held' | 'lease' | 'intake' | 'single';
 
 /**
  * `pb_rate_limit_take_errors_total{where,path}`: takes that Redis answered with an error (not an outage); their
@@ -58,7 +61,7 @@ type TakePath = 'held' | 'lease';
 function limiterTakeErrors() {
   return counter(
     'pb_rate_limit_take_errors_total',
-    'Rate-limit takes that Redis answered with an error (not an outage), by where and path (held: a wake of held commands, lease: a worker lease take); the commands stay queued in order and the take is retried',
+    'Rate-limit takes that Redis answered with an error (not an outage), by where and path (held: a wake of held commands, lease: a worker lease take, intake: the intake take of one command, single: a worker take of one command at lease_tokens 1); the commands stay queued in order and the take is retried',
     ['where', 'path'] as const,
   );
 }
@@ -67,29 +70,27 @@ function limiterTakeErrors() {
 const TAKE_ERROR_LINES: Readonly<Record<TakePath, string>> = {
   held: 'rate limit take failed: Redis answered with an error; held commands kept in order, take retried (rate-limited log line)',
   lease: 'rate limit take failed: Redis answered with an error; commands waiting for the lease kept in order, take retried (rate-limited log line)',
+  intake:
+    'rate limit take failed: Redis answered with an error; the request waits, those of its channel and account queued behind it, take retried within the take deadline (rate-limited log line)',
+  single:
+    'rate limit take failed: Redis answered with an error; the command waits, those of its channel and account queued behind it, take retried (rate-limited log line)',
 };
 
-/**
- * The take deadline for a configuration: `rate_limits.take_deadline_ms` (500 by default), plus on a Redis
- * Cluster its client's retry delay (`redis.cluster.retry_delay_ms`, 400 by default): one retry after a failover
- * or CLUSTERDOWN is a slow answer, not an outage, and the limit should still apply to it. Past it a take counts
- * as Redis not answering: its commands go on unlimited (`pb_rate_limit_unavailable_total`, the `rate limit not
- * checked` warn line), so a Redis that accepts and never answers (a Cluster client queueing commands while every
- * node is down, a hung server) never holds a pair's commands for the client's command timeout. Its answer, if it
- * comes later, is dropped: the tokens it took are lost to the bucket (fewer commands go through, never more).
- */
-export function takeDeadlineMs(config: Pick<Config, 'redis' | 'rateLimits'>): number {
-  return config.rateLimits.takeDeadlineMs + (config.redis.cluster?.retryDelayMs ?? 0);
-}
+/** The warn line of a take's first error reply when the take deadline leaves no room to try it again. */
+const TAKE_ERROR_NO_ROOM_LINE =
+  'rate limit take failed: Redis answered with an error; the take deadline leaves no room to try again (rate_limits.take_deadline_ms), the commands waiting for it are rejected (rate-limited log line)';
+
+export { takeDeadlineMs };
 
 /** The error of a take that was not answered within its deadline (`withinDeadline`): counted `reason="deadline"`. */
 class TakeDeadlinePassed extends DependencyUnavailableError {}
 
 /**
- * Takes that Redis may answer with an error in a row, for one queue of held commands or one lease take of a
- * pair, before each command waiting for it is rejected with the error (their callers retry or dead-letter):
- * until then they stay queued in order, and the take is tried again after {@link TAKE_ERROR_BACKOFF_MS},
- * doubled each time.
+ * Takes that Redis may answer with an error in a row, for one queue of held commands, one lease take of a
+ * pair or one command's take, before each command waiting for it is rejected with the error (their callers
+ * retry or dead-letter): until then they stay queued in order, and the take is tried again after
+ * {@link TAKE_ERROR_BACKOFF_MS}, doubled each time. A command's take (lease or single) retries only within its
+ * take deadline: a retry whose backoff would leave less of it than the failed try took is not started.
  */
 export const TAKE_ERROR_TRIES = 3;
 
@@ -153,6 +154,9 @@ interface HoldQueue {
   faults: number;
 }
 
+/** A command refused without a look at the bucket: it queues behind the pair's held commands. */
+type HeldAhead = { granted: 0; retryAfterMs: number; scope: 'channel' | 'account' };
+
 /** The key of a channel and account pair in the limiter's maps. */
 function pairOf(subject: LimitSubject): string {
   return `${subject.channel}\u0000${subject.gateway}\u0000${subject.account}`;
@@ -211,6 +215,22 @@ interface Lease {
 }
 
 /**
+ * A pair's take of one token (no lease) that Redis answered with an error and that is being tried again: the
+ * commands of the pair arriving meanwhile wait for it to end, in order, instead of sending takes of their own
+ * that would meet the same error and get ahead of it. `done` rejects with its error once it gave up.
+ */
+interface Faulting {
+  done: Promise<void>;
+  /** Commands waiting for it (the warn line's `queued`). */
+  queued: number;
+}
+
+/** Milliseconds on a monotonic clock: a take's deadline is real time, whatever clock the leases are given. */
+function monotonicMs(): number {
+  return performance.now();
+}
+
+/**
  * Rate limits per channel and per account (`rate_limits.*`), shared by every process through Redis token
  * buckets. Keys: `<prefix>{ratelimit}:channel:<channel>` and `<prefix>{ratelimit}:account:<digest>`, where the
  * digest is a SHA-256 of `<gateway>:<gateway_account>` (base64url, 22 characters): no account text (which
@@ -229,13 +249,17 @@ interface Lease {
  * If Redis cannot answer, or does not within {@link takeDeadlineMs}, the command goes on (counted, logged at
  * most once a minute): a limit is a protection, not a reason to refuse payments while Redis restarts. A take
  * Redis answers with an error reply (a script error, WRONGTYPE; LOADING, BUSY, OOM and a failover's replies are
- * an outage, see {@link isDependencyOutage}) is tried again, its commands waiting in order,
- * up to {@link TAKE_ERROR_TRIES} times in a row; then each of them is rejected with the error.
+ * an outage, see {@link isDependencyOutage}) is tried again, its commands waiting in order, up to
+ * {@link TAKE_ERROR_TRIES} times in a row; then each of them is rejected with the error. A take that commands
+ * wait for (a lease's, or one command's at the intake or at `lease` 1) is retried only within its take
+ * deadline, so the intake holds an HTTP request no longer than that.
  */
 export class RateLimiter {
   private readonly buckets: TokenBuckets;
   private readonly leases = new Map<string, Lease>();
   private readonly holds = new Map<string, HoldQueue>();
+  /** Takes of one token being tried again after an error reply, by pair (see {@link Faulting}). */
+  private readonly faulting = new Map<string, Faulting>();
   private readonly throttle: LogThrottle;
   /** {@link takeDeadlineMs} of the configured Redis, ms. */
   private readonly takeDeadline: number;
@@ -267,19 +291,19 @@ export class RateLimiter {
    * look at the bucket: it queues behind them, so held commands go first, in the order they were held. An
    * `urgent` one (a capture, cancel or refund) queues only behind urgent ones. Default false.
    *
-   * With a lease, a take Redis answers with an error keeps the commands waiting for it in order and is tried
-   * again after a backoff; after {@link TAKE_ERROR_TRIES} in a row each of them is rejected with the error.
+   * A take Redis answers with an error keeps the commands waiting for it (with a lease, those sharing it;
+   * without, those of the pair arriving meanwhile) in order and is tried again after a backoff, within the take
+   * deadline; after {@link TAKE_ERROR_TRIES} in a row, or when the deadline leaves no room for another try, each
+   * of them is rejected with the error.
    */
   async take(subject: LimitSubject, urgent = false): Promise<RateDecision> {
     if (!this.enabled) return ALLOWED;
     // One key a take, for the queue of held commands and for the lease: this runs for every command.
     const pair = pairOf(subject);
-    const queue = this.holds.get(pair);
-    if (queue !== undefined && queue.urgent.length + (urgent ? 0 : queue.waiters.length) > 0) {
-      return this.decide(subject, { granted: 0, retryAfterMs: MIN_HOLD_WAKE_MS, scope: queue.scope });
-    }
+    const behind = this.heldAhead(pair, urgent);
+    if (behind !== null) return this.decide(subject, behind);
     const lease = Math.max(1, this.deps.lease ?? 1);
-    if (lease === 1) return this.decide(subject, await this.takeFromRedis(subject, 1));
+    if (lease === 1) return this.decide(subject, await this.takeOne(subject, pair, urgent));
     let held = this.leases.get(pair);
     if (!held) {
       if (this.leases.size > 10_000) this.leases.clear(); // bounded: pairs are channel × account
@@ -310,6 +334,16 @@ export class RateLimiter {
       const own = await held.taking;
       if (!own.allowed) return this.decide(subject, { granted: 0, ...own });
     }
+  }
+
+  /**
+   * The refusal of a command that must queue behind the pair's held commands ({@link waitForToken}): any held
+   * urgent one, and for one not `urgent` any held at all; null when it may take.
+   */
+  private heldAhead(pair: string, urgent: boolean): HeldAhead | null {
+    const queue = this.holds.get(pair);
+    if (queue === undefined || queue.urgent.length + (urgent ? 0 : queue.waiters.length) === 0) return null;
+    return { granted: 0, retryAfterMs: MIN_HOLD_WAKE_MS, scope: queue.scope };
   }
 
   /**
@@ -421,24 +455,14 @@ export class RateLimiter {
 
   /**
    * One take for a pair's lease: fills `held` with what was granted; the decision every waiter shares. A take
-   * Redis answers with an error is tried again after a backoff, its waiters (and any that join) still waiting
-   * in order; after {@link TAKE_ERROR_TRIES} in a row it rejects with the error, and so does every waiter.
+   * Redis answers with an error is tried again ({@link takeRetrying}), its waiters (and any that join) still
+   * waiting in order; when it gives up it rejects with the error, and so does every waiter.
    */
   private async leaseFromRedis(subject: LimitSubject, held: Lease, want: number): Promise<RateDecision> {
     try {
-      let result: TakeResult | 'unavailable';
-      for (let faults = 1; ; faults += 1) {
-        try {
-          result = await this.takeFromRedis(subject, want);
-          break;
-        } catch (err) {
-          // An error reply (an outage is 'unavailable'). Rejected at once, the waiters would each retry on
-          // their own and lose their order to newer commands: they wait for a few more tries, in order.
-          const backoff = this.afterTakeError(err, 'lease', faults, { joined: held.joined });
-          if (backoff === null) throw err;
-          await new Promise((r) => setTimeout(r, backoff));
-        }
-      }
+      // Rejected at the first error reply, the waiters would each retry on their own and lose their order to
+      // newer commands: they wait for a few more tries, in order.
+      const result = await this.takeRetrying(subject, want, 'lease', () => ({ joined: held.joined }));
       // Redis did not answer: the lease lets `want` commands through, as a take of one would have each.
       if (result === 'unavailable' || result.granted > 0) {
         const now = this.now();
@@ -456,16 +480,103 @@ export class RateLimiter {
   }
 
   /**
+   * The take of one token for one command (no lease: the intake, a worker at `rate_limits.lease_tokens: 1`),
+   * tried again after error replies ({@link takeRetrying}). While a take of the pair is being retried, the
+   * pair's new commands wait for it to end, first come first, and then take in that order; they are rejected
+   * with its error if it gives up. Waiting counts against a command's own take deadline: an HTTP request at the
+   * intake is never held longer than it (past it the take counts as unanswered: the command goes on). After the
+   * wait it is refused, as {@link take} would, when commands it must queue behind were held meanwhile.
+   */
+  private async takeOne(subject: LimitSubject, pair: string, urgent: boolean): Promise<TakeResult | 'unavailable' | HeldAhead> {
+    const until = monotonicMs() + this.takeDeadline;
+    const ahead = this.faulting.get(pair);
+    if (ahead !== undefined) {
+      ahead.queued += 1;
+      await ahead.done;
+      // Refused takes that were out when it queued may have held commands since (a capture ahead of it).
+      const behind = this.heldAhead(pair, urgent);
+      if (behind !== null) return behind;
+    }
+    let own: (Faulting & { settle: (err?: unknown) => void }) | undefined;
+    try {
+      const result = await this.takeRetrying(
+        subject,
+        1,
+        this.deps.where === 'intake' ? 'intake' : 'single',
+        () => {
+          // The first error reply: the pair's commands queue behind this take from now on.
+          own ??= this.faultingFor(pair);
+          return { queued: own.queued };
+        },
+        until,
+      );
+      own?.settle();
+      return result;
+    } catch (err) {
+      own?.settle(err);
+      throw err;
+    } finally {
+      if (own !== undefined && this.faulting.get(pair) === own) this.faulting.delete(pair);
+    }
+  }
+
+  /** A pair's {@link Faulting} from now on: `settle()` ends it, with the error that rejects its queue, if any. */
+  private faultingFor(pair: string): Faulting & { settle: (err?: unknown) => void } {
+    let settle: (err?: unknown) => void = () => undefined;
+    const done = new Promise<void>((resolve, reject) => {
+      settle = (err?: unknown) => (err === undefined ? resolve() : reject(err));
+    });
+    // Nobody may have queued behind it.
+    done.catch(() => undefined);
+    const entry = { done, queued: 0, settle };
+    this.faulting.set(pair, entry);
+    return entry;
+  }
+
+  /**
+   * A take of `want` tokens for commands that wait for it (a lease take, a command's own take), within one take
+   * deadline ending at `until`: each try waits for what is left of it ({@link takeFromRedis}: past it, Redis
+   * counts as not answering and the commands go on). A try Redis answers with an error is counted and tried
+   * again after a backoff ({@link afterTakeError}) while the deadline leaves room for the backoff and another
+   * try as long as the failed one; otherwise, or after {@link TAKE_ERROR_TRIES} in a row, it throws the error.
+   * `waiting` says, at each error, what waits for the take (the warn line's fields).
+   */
+  private async takeRetrying(
+    subject: LimitSubject,
+    want: number,
+    path: TakePath,
+    waiting: () => Record<string, number>,
+    until = monotonicMs() + this.takeDeadline,
+  ): Promise<TakeResult | 'unavailable'> {
+    for (let faults = 1; ; faults += 1) {
+      const sent = monotonicMs();
+      try {
+        return await this.takeFromRedis(subject, want, until - sent);
+      } catch (err) {
+        // An error reply (an outage is 'unavailable').
+        const now = monotonicMs();
+        const backoff = this.afterTakeError(err, path, faults, waiting(), until - now - Math.max(1, now - sent));
+        if (backoff === null) throw err;
+        await new Promise((r) => setTimeout(r, backoff));
+      }
+    }
+  }
+
+  /**
    * Counts a take's error reply, the `faults`-th in a row, and says what follows: the wait before the take is
    * tried again ({@link TAKE_ERROR_BACKOFF_MS}, doubled each time), or null once {@link TAKE_ERROR_TRIES} in a
-   * row failed (its commands are then rejected with the error). The first of a series writes the warn line, at
-   * most once a minute per path.
+   * row failed or the wait would be longer than `roomMs` (what the take deadline leaves for it): its commands are
+   * then rejected with the error. The first of a series writes the warn line (saying so when it is not
+   * retried), at most once a minute per path.
    */
-  private afterTakeError(err: unknown, path: TakePath, faults: number, waiting: Record<string, number>): number | null {
+  private afterTakeError(err: unknown, path: TakePath, faults: number, waiting: Record<string, number>, roomMs = Infinity): number | null {
     limiterTakeErrors().inc({ where: this.deps.where, path });
-    if (faults >= TAKE_ERROR_TRIES) return null;
+    const backoff = TAKE_ERROR_BACKOFF_MS * 2 ** (faults - 1);
+    const retried = faults < TAKE_ERROR_TRIES && backoff <= roomMs;
     if (faults === 1) {
-      this.throttle.warn(`take-error:${path}`, TAKE_ERROR_LINES[path], {
+      // Not retried at the first error only when the take deadline leaves no room (a low take_deadline_ms):
+      // its commands are rejected at once, and the operator still hears of it.
+      this.throttle.warn(`take-error:${path}`, retried ? TAKE_ERROR_LINES[path] : TAKE_ERROR_NO_ROOM_LINE, {
         error: (err as Error).message,
         where: this.deps.where,
         path,
@@ -473,18 +584,21 @@ export class RateLimiter {
         tries: TAKE_ERROR_TRIES,
       });
     }
-    return TAKE_ERROR_BACKOFF_MS * 2 ** (faults - 1);
+    return retried ? backoff : null;
   }
 
   /**
-   * One Redis take, bounded by {@link takeDeadlineMs}; a Redis outage (or no answer in time) lets the command
-   * through (counted, logged at most once a minute). An abandoned take's late answer goes nowhere: whatever
-   * waits on this (`leaseFromRedis`, which clears `taking` once, or a wake) sees 'unavailable' only.
+   * One Redis take, bounded by `deadlineMs` ({@link takeDeadlineMs}, or what a retried take has left of it; none
+   * left: not sent); a Redis outage (or no answer in time) lets the command through (counted, logged at most once
+   * a minute). An abandoned take's late answer goes nowhere: whatever waits on this (`leaseFromRedis`, which
+   * clears `taking` once, or a wake) sees 'unavailable' only.
    */
-  private async takeFromRedis(subject: LimitSubject, want: number): Promise<TakeResult | 'unavailable'> {
-    limiterTakes().inc({ where: this.deps.where });
+  private async takeFromRedis(subject: LimitSubject, want: number, deadlineMs = this.takeDeadline): Promise<TakeResult | 'unavailable'> {
+    const ms = Math.ceil(deadlineMs);
     try {
-      return await withinDeadline(this.buckets.take(this.bucketsOf(subject), want), this.takeDeadline);
+      if (ms <= 0) throw new TakeDeadlinePassed('redis', `rate-limit take deadline of ${this.takeDeadline} ms passed before the take was sent`);
+      limiterTakes().inc({ where: this.deps.where });
+      return await withinDeadline(this.buckets.take(this.bucketsOf(subject), want), ms);
     } catch (err) {
       if (!isDependencyOutage(err)) throw err;
       limiterUnavailable().inc({ where: this.deps.where, reason: err instanceof TakeDeadlinePassed ? 'deadline' : 'outage' });
@@ -497,7 +611,7 @@ export class RateLimiter {
   }
 
   /** Allowed when a token was granted (or Redis was unavailable); otherwise refused, counted and logged. */
-  private decide(subject: LimitSubject, result: TakeResult | 'unavailable' | { granted: 0; retryAfterMs: number; scope: 'channel' | 'account' }): RateDecision {
+  private decide(subject: LimitSubject, result: TakeResult | 'unavailable' | HeldAhead): RateDecision {
     if (result === 'unavailable' || result.granted > 0) return ALLOWED;
     const scope = 'scope' in result ? result.scope : result.limitedBy === 0 ? 'channel' : 'account';
     rateLimited().inc({ channel: subject.channel, scope, where: this.deps.where });

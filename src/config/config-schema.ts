@@ -271,7 +271,8 @@ export const configSchema = {
     'rate_limits.lease_tokens': { type: 'integer', minimum: 1, maximum: 100, default: 8 },
     // Under 50 ms a loaded machine's ordinary round trip would count as Redis down (commands let through
     // unlimited); past 5 s the Redis client's own command timeout (5 s, redis-connection) ends the take first,
-    // counted as an outage: a longer deadline would never be reached.
+    // counted as an outage: a longer deadline would never be reached. On a Cluster the retry delay comes on top
+    // of it (takeDeadlineMs): the sum is checked against the timeout too (config/take-deadline.ts).
     'rate_limits.take_deadline_ms': { type: 'integer', minimum: 50, maximum: 5000, default: 500 },
     'backpressure.max_backlog': { ...nonNegativeInt, default: 20000 },
     'backpressure.retry_after_s': { type: 'integer', minimum: 1, maximum: 3600, default: 5 },

@@ -546,9 +546,10 @@ export interface RateLimitsConfig {
    */
   readonly leaseTokens: number;
   /**
-   * Longest one rate-limit take waits for Redis, ms (plus `redis.cluster.retry_delay_ms` on a Cluster): past it
-   * Redis counts as not answering and the command goes on unlimited (`pb_rate_limit_unavailable_total{reason="deadline"}`);
-   * a later answer is dropped. Default 500, 50 to 5000 (the Redis client's own command timeout).
+   * Longest one rate-limit take waits for Redis, ms (plus `redis.cluster.retry_delay_ms` on a Cluster), its
+   * retries after error replies included (one not fitting is not started): past it Redis counts as not answering and the command goes on unlimited (`pb_rate_limit_unavailable_total{reason="deadline"}`);
+   * a later answer is dropped. Default 500, 50 to 5000 (the Redis client's own command timeout); on a Cluster,
+   * with the retry delay, at most 5000 too (src/config/take-deadline.ts).
    */
   readonly takeDeadlineMs: number;
 }

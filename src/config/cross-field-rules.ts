@@ -4,6 +4,7 @@ import { consoleCredentialProblems } from './console-credentials';
 import { channelsConfigProblems } from './channels-config';
 import { limitsConfigProblems } from './limits-config';
 import { routingConfigProblems } from './routing-config';
+import { takeDeadlineProblems } from './take-deadline';
 import { gatewayDefinition } from '../gateways/gateway-registry';
 import { vaultDeclarationProblems } from '../gateways/gateway-vaults';
 
@@ -110,6 +111,8 @@ export const gatewayConfigWarnings: Rule = (c) =>
 const channelsBlock: Rule = (c) => channelsConfigProblems(c.channels);
 const limitsBlock: Rule = (c) => limitsConfigProblems(c.limits);
 
+const takeDeadlineWithinCommandTimeout: Rule = (c) => takeDeadlineProblems(c);
+
 const routingBlock: Rule = (c) => routingConfigProblems(c.routing, new Set(Object.keys(c.gateways)));
 
 /** `gateways.<name>.vault`: one PSP's entries per name, and no split of entries with one account and key. */
@@ -129,6 +132,7 @@ const RULES: readonly Rule[] = [
   channelsBlock,
   limitsBlock,
   routingBlock,
+  takeDeadlineWithinCommandTimeout,
   vaultDeclarations,
 ];
 const WARNINGS: readonly Rule[] = [simulatorInProduction, consoleIdleBeyondLifetime, loneVaults, gatewayConfigWarnings];

@@ -1,4 +1,11 @@
 /**
+ * The command timeout of the `commands` and `probe` connections (`createRedis`'s default `timeoutMs`), ms:
+ * a command unanswered this long fails with "Command timed out". Waits of our own on such a command (the
+ * rate-limit take deadline, see `rate_limits.take_deadline_ms`) must end within it to ever be reached.
+ */
+export const REDIS_COMMAND_TIMEOUT_MS = 5000;
+
+/**
  * Where the ledger and the queues live: one Redis (`url`), or a Redis Cluster (`cluster`, seeded with its
  * nodes) when `redis.cluster.nodes` is set.
  */

@@ -1,6 +1,6 @@
 import { Cluster, ClusterOptions, Redis, RedisOptions } from 'ioredis';
 import { Logger } from '../logging/logger';
-import { RedisConfig } from './redis-config';
+import { RedisConfig, REDIS_COMMAND_TIMEOUT_MS } from './redis-config';
 
 /**
  * A connection to the bridge's Redis: one server (`Redis`) or a Redis Cluster (`Cluster`), whichever the
@@ -47,7 +47,7 @@ export type RedisUse = 'commands' | 'blocking' | 'probe';
  */
 export function createRedis(target: RedisTarget, use: RedisUse, logger?: Logger, options: { timeoutMs?: number } = {}): RedisClient {
   const config: RedisConfig = typeof target === 'string' ? { url: target, keyPrefix: '', cluster: undefined } : target;
-  const timeoutMs = options.timeoutMs ?? 5000;
+  const timeoutMs = options.timeoutMs ?? REDIS_COMMAND_TIMEOUT_MS;
   const nodeOptions: RedisOptions = {
     maxRetriesPerRequest: use === 'blocking' ? null : use === 'probe' ? 0 : 1,
     enableReadyCheck: use !== 'probe',

@@ -23,6 +23,34 @@ describe('rate_limits.* and backpressure.*', () => {
     expect(buildConfig({ ...minimalParameters(), 'rate_limits.take_deadline_ms': ms }).rateLimits.takeDeadlineMs).toBe(ms);
   });
 
+  it.each([
+    ['a single Redis at the command timeout', { 'rate_limits.take_deadline_ms': 5000 }],
+    [
+      'a Cluster whose deadline and retry delay add up to the command timeout',
+      { 'rate_limits.take_deadline_ms': 4600, 'redis.cluster.nodes': ['10.0.0.1:6379'] },
+    ],
+  ])('takes a take deadline within the Redis client’s 5 s command timeout: %s', (_label, overrides) => {
+    expect(() => buildConfig({ ...minimalParameters(), ...overrides })).not.toThrow();
+  });
+
+  it('refuses a Cluster take deadline that, with redis.cluster.retry_delay_ms, outlasts the Redis client’s 5 s command timeout (never reached: the take fails as a command timeout first), naming both settings', () => {
+    let error: unknown;
+    try {
+      buildConfig({
+        ...minimalParameters(),
+        'rate_limits.take_deadline_ms': 4700,
+        'redis.cluster.nodes': ['10.0.0.1:6379'],
+        'redis.cluster.retry_delay_ms': 400,
+      });
+    } catch (err) {
+      error = err;
+    }
+    expect(error).toBeInstanceOf(ConfigError);
+    expect((error as ConfigError).key).toBe('rate_limits.take_deadline_ms');
+    expect((error as ConfigError).message).toMatch(/redis\.cluster\.retry_delay_ms \(400\)/);
+    expect((error as ConfigError).message).toMatch(/5000 ms/);
+  });
+
   it('maps per-channel and per-account buckets', () => {
     const config = buildConfig({
       ...minimalParameters(),
