@@ -2,6 +2,13 @@
 export const SHUTDOWN_MARGIN_MS = 2000;
 
 /**
+ * Most a step is still given once the budget is spent, ms (250; at most a quarter of the margin): in-flight work
+ * that used the budget up must not leave a healthy broker's closes 1 ms each, which dropped the connection's socket
+ * and counted close timeouts on routine deploys. The four closes that can follow one another fit in the margin.
+ */
+export const SPENT_STEP_MS = 250;
+
+/**
  * What is left of a process's shutdown deadline (`shutdown.deadline_ms`), shared by the bounded steps of its stop:
  * each step waits at most the smaller of its own bound and what is left. Bounded one by one (each by
  * `amqp.publish_timeout_ms`), a broker gone silent made the steps add up past the deadline, and the process exited
@@ -17,11 +24,13 @@ export class ShutdownBudget {
     /** When the budget ends, ms (Date.now); Infinity for none. */
     private readonly until: number,
     private readonly now: () => number,
+    /** What a step is still given once the budget is spent, ms ({@link SPENT_STEP_MS}; 1 for a margin of under 4 ms). */
+    private readonly floorMs: number,
   ) {}
 
   /** No budget: each step keeps its own bound (a stop outside a process's shutdown, a test). */
   static unbounded(): ShutdownBudget {
-    return new ShutdownBudget(Infinity, Date.now);
+    return new ShutdownBudget(Infinity, Date.now, 1);
   }
 
   /**
@@ -30,7 +39,7 @@ export class ShutdownBudget {
    */
   static of(deadlineMs: number, now: () => number = Date.now): ShutdownBudget {
     const margin = Math.min(SHUTDOWN_MARGIN_MS, Math.floor(deadlineMs / 4));
-    return new ShutdownBudget(now() + deadlineMs - margin, now);
+    return new ShutdownBudget(now() + deadlineMs - margin, now, Math.max(1, Math.min(SPENT_STEP_MS, Math.floor(margin / 4))));
   }
 
   /** What is left, ms (negative once spent; Infinity without a budget). */
@@ -39,13 +48,13 @@ export class ShutdownBudget {
   }
 
   /**
-   * The bound of a step starting now: the smaller of its own (`ownMs`) and what is left, at least 1 ms (a step past
-   * the budget is still tried, and cut short at once). Records nothing: a step given less than its own bound may
-   * still end in time; {@link step} records the ones that did not.
+   * The bound of a step starting now: the smaller of its own (`ownMs`) and what is left, and once the budget is
+   * (nearly) spent still the smaller of its own and a floor taken from the margin ({@link SPENT_STEP_MS}): a step past
+   * the budget is still tried, briefly. Records nothing: a step given less than its own bound may still end in time;
+   * {@link step} records the ones that did not.
    */
   bound(ownMs: number): number {
-    const left = Math.floor(this.leftMs());
-    return left >= ownMs ? ownMs : Math.max(1, left);
+    return Math.min(ownMs, Math.max(this.floorMs, Math.floor(this.leftMs())));
   }
 
   /**
@@ -71,13 +80,12 @@ export class ShutdownBudget {
       () => true,
       () => true,
     );
-    const left = Math.floor(this.leftMs());
-    const ms = Math.max(1, Math.min(ownMs, left));
+    const ms = this.bound(ownMs);
     if (!Number.isFinite(ms)) return settled;
     let timer: NodeJS.Timeout | undefined;
     try {
       const inTime = await Promise.race([settled, new Promise<false>((resolve) => (timer = setTimeout(() => resolve(false), ms)))]);
-      if (!inTime && left < ownMs && !this.cut.includes(what)) this.cut.push(what);
+      if (!inTime && ms < ownMs && !this.cut.includes(what)) this.cut.push(what);
       return inTime;
     } finally {
       clearTimeout(timer);

@@ -1,4 +1,4 @@
-import { SHUTDOWN_MARGIN_MS, ShutdownBudget } from '../../../src/amqp/shutdown-budget';
+import { SHUTDOWN_MARGIN_MS, SPENT_STEP_MS, ShutdownBudget } from '../../../src/amqp/shutdown-budget';
 
 describe('ShutdownBudget', () => {
   let now = 0;
@@ -12,14 +12,22 @@ describe('ShutdownBudget', () => {
     expect(ShutdownBudget.of(4000, clock).leftMs()).toBe(3000);
   });
 
-  it('bounds a step by the smaller of its own bound and what is left, at least 1 ms', () => {
+  it('bounds a step by the smaller of its own bound and what is left, and once the budget is spent by a floor of 250 ms', () => {
     const budget = ShutdownBudget.of(30_000, clock);
     expect(budget.bound(5000)).toBe(5000);
     now += 25_000;
     expect(budget.bound(5000)).toBe(3000);
     now += 10_000;
-    expect(budget.bound(5000)).toBe(1);
+    expect(budget.bound(5000)).toBe(SPENT_STEP_MS);
+    expect(budget.bound(100)).toBe(100);
     expect(budget.cut).toEqual([]);
+  });
+
+  it('takes the spent floor from the margin of a short deadline: a quarter of it, at least 1 ms', () => {
+    const short = ShutdownBudget.of(400, clock);
+    now += 1000;
+    expect(short.bound(5000)).toBe(25);
+    expect(ShutdownBudget.of(8, clock).bound(5000)).toBeGreaterThanOrEqual(1);
   });
 
   it('names a step cut short only when it did not end within a bound the budget made smaller than its own', async () => {
