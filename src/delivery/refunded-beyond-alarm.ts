@@ -1,6 +1,6 @@
 import { AUTHORIZING } from '../ledger/authorization-by-reference';
 import { Ledger, OperationRecord } from '../ledger/ledger';
-import { REFUNDS_REREAD_FIELD, REFUNDS_UNDECIDED_REFS_FIELD } from '../ledger/refunds-undecided-mark';
+import { REFUNDS_REREAD_AFTER_VOID_FIELD, REFUNDS_REREAD_FIELD, REFUNDS_UNDECIDED_REFS_FIELD } from '../ledger/refunds-undecided-mark';
 import { gatewayOf } from '../ledger/routing-record';
 import { Logger } from '../logging/logger';
 import { counter } from '../metrics/metrics-registry';
@@ -8,14 +8,23 @@ import { refundedBeyondCapturedReadingOf } from './operation-context';
 
 /**
  * Payments left with more refunded, as the PSP confirmed, than stands captured: money given back twice (a capture
- * voided, then a refund recorded FAILED that the PSP did after all). `cause`: the late refund fact's kind, or
- * `capture_failed_after_undecided` (a capture an undecided reading counted in flight then failed for good).
+ * voided, then a refund recorded FAILED that the PSP did after all). `cause`: the late refund fact's kind,
+ * `capture_failed_after_undecided` (a capture an undecided reading counted in flight then failed for good), or one of
+ * {@link LoweredCapturedCause} (a move that lowered what stands captured after the refunds were counted).
  */
 export const refundedBeyondCapturedTotal = counter(
   'pb_refunded_beyond_captured_total',
-  "Payments found with their confirmed refunds above what stands captured (a capture voided or undone): money given back twice, by gateway and cause: a late refund fact recorded while it left them so (a refund recorded FAILED that the PSP did after all: succeeded_after_failure; a refund it made outside the bridge: refund_outside_bridge; said on the adjustment event, refunded_beyond_captured, contact_support), or capture_failed_after_undecided (such a fact's reading was undecided, a capture in flight could cover it, and that capture then failed for good: said by the error line, not on the capture's event)",
+  "Payments found with their confirmed refunds above what stands captured (a capture voided or undone): money given back twice, by gateway and cause: a late refund fact recorded while it left them so (a refund recorded FAILED that the PSP did after all: succeeded_after_failure; a refund it made outside the bridge: refund_outside_bridge; said on the adjustment event, refunded_beyond_captured, contact_support), capture_failed_after_undecided (such a fact's reading was undecided, a capture in flight could cover it, and that capture then failed for good: said by the error line, not on the capture's event), void_after_refund (a void's success recorded after the refunds were counted lowered what stands captured: a cancel's success, said by the error line; or a cancel recorded FAILED that the PSP did after all, said on its adjustment event too) or capture_failed_after_refund (the PSP failed a capture after the refunds were counted: said on the capture_failed adjustment event)",
   ['gateway', 'cause'],
 );
+
+/**
+ * A move that lowered what stands captured of a payment after refunds of it were counted (the other order than a late
+ * refund fact's): `void_after_refund`, a void of ours whose success is recorded (as an outcome, or as the late success of
+ * a cancel recorded FAILED) undid a capture or sale; `capture_failed_after_refund`, the PSP's failure of a capture or
+ * sale (`capture_failed`) undid it.
+ */
+export type LoweredCapturedCause = 'void_after_refund' | 'capture_failed_after_refund';
 
 /**
  * Capture `capture`, just found FAILED for good (not held for its PSP's retry), was counted in flight by the undecided
@@ -68,6 +77,86 @@ export async function rereadAfterCaptureFailed(
       order_currency: reading.beyond.currency,
     },
   );
+}
+
+/**
+ * Cancel `cancel`, whose success is recorded (this outcome's move, or an earlier one: a repeat), voided capture or sale
+ * `voided` (its `cancel_effect`; marked `undone_by` it before the move): what stands captured of the payment fell by it.
+ * A late refund fact recorded while the void was in flight (sent before the fact: a refund counted before it is sent
+ * refuses it, `CAPTURE_REFUNDED`) was read while the capture still stood and found the refunds fit; so the payment is
+ * read again now (`refundedBeyondCapturedReadingOf`, the same sums), after the move.
+ *
+ * What it finds is kept on the cancel once (`REFUNDS_REREAD_AFTER_VOID_FIELD`: `fit`, `undecided` or the figures), looked
+ * up first: a repeat of the outcome (a resent webhook, a job retried) costs one field read and says nothing again, and one
+ * that crashed before keeping it reads again. Refunds beyond: an error line (`alert: refunded_beyond_captured`, the
+ * cancel, what it voided, the authorization, the three figures) and
+ * `pb_refunded_beyond_captured_total{cause="void_after_refund"}`; undecided (a capture in flight could cover them): an
+ * info line. The cancel's event is recorded with its move, before this read, and carries no figures; `ops show` of the
+ * cancel shows them (`refunded_beyond_after_void`). Only a void's success reads: no other outcome pays for it.
+ */
+export async function rereadAfterVoid(
+  cancel: OperationRecord,
+  voided: { id: string; command: 'capture' | 'sale' },
+  deps: { ledger: Pick<Ledger, 'get' | 'authorizationByReference' | 'dependentsOf' | 'adjustmentsOfEach' | 'setFieldOnceAndGet' | 'fieldsOf'>; logger: Logger },
+): Promise<void> {
+  const { ledger, logger } = deps;
+  const [[kept]] = await ledger.fieldsOf([cancel.id], [REFUNDS_REREAD_AFTER_VOID_FIELD]);
+  if (kept !== null && kept !== undefined) return;
+  const auth = await paymentOfUndone(voided.id, ledger);
+  if (auth === null) return;
+  const reading = await refundedBeyondCapturedReadingOf(auth, ledger);
+  const value = reading.beyond !== null ? JSON.stringify(reading.beyond) : reading.undecided !== undefined ? 'undecided' : 'fit';
+  const { set } = await ledger.setFieldOnceAndGet(cancel.id, REFUNDS_REREAD_AFTER_VOID_FIELD, value);
+  // Kept by an earlier call, which said it.
+  if (!set) return;
+  const gateway = gatewayOf(cancel);
+  const fields = {
+    operation_id: cancel.id,
+    command: cancel.command,
+    gateway,
+    authorization_id: auth.id,
+    voided_operation_id: voided.id,
+    voided_command: voided.command,
+  };
+  if (reading.undecided !== undefined) {
+    logger.info(
+      'refunded beyond captured unless a capture in flight went through: a void recorded after refunds were counted lowered what stands captured; no alarm',
+      {
+        ...fields,
+        captured_amount: reading.undecided.figures.capturedAmount,
+        refunded_amount: reading.undecided.figures.refundedAmount,
+        order_currency: reading.undecided.figures.currency,
+        captures_in_flight: reading.undecided.inFlight.map((c) => `${c.id} ${c.state} ${c.amount}`),
+      },
+    );
+    return;
+  }
+  if (reading.beyond === null) return;
+  refundedBeyondCapturedTotal.inc({ gateway, cause: 'void_after_refund' });
+  // Ids and amounts only: money given back twice is for a person to settle with the PSP.
+  logger.error(
+    'refunded beyond captured: a void recorded after a late refund fact lowered what stands captured; the payment has more refunded at the PSP than stands captured; money given back twice, settle it with the PSP',
+    {
+      ...fields,
+      alert: 'refunded_beyond_captured',
+      cause: 'void_after_refund',
+      captured_amount: reading.beyond.capturedAmount,
+      refunded_amount: reading.beyond.refundedAmount,
+      excess_amount: reading.beyond.excessAmount,
+      order_currency: reading.beyond.currency,
+    },
+  );
+}
+
+/**
+ * The payment capture or sale `id` (marked undone just now) belongs to, read after the mark: the sale itself (its
+ * `undoneBy` then counted), or the authorization the capture acted on. Null when neither is found.
+ */
+export async function paymentOfUndone(id: string, ledger: Pick<Ledger, 'get' | 'authorizationByReference'>): Promise<OperationRecord | null> {
+  const undone = await ledger.get(id);
+  if (undone === null) return null;
+  if (undone.command === 'sale') return undone;
+  return undone.command === 'capture' ? authorizationOf(undone, ledger) : null;
 }
 
 /** The authorization capture `capture` acted on: the one its attempt resolved, else the one its `gateway_key` names (our id or the PSP's reference). */

@@ -15,6 +15,13 @@ export const REFUNDS_UNDECIDED_FIELD = 'refunds_undecided_by';
 export const REFUNDS_REREAD_FIELD = 'refunds_reread';
 
 /**
+ * Field on a cancel's record: what reading its payment again found once its success was recorded, the cancel having
+ * voided a capture or sale (`cancel_effect` `voided`, marked `undone_by` it): `fit`, `undecided`, or the figures as JSON.
+ * Kept once, so a repeat of the outcome reads nothing and raises no second alarm (refunded-beyond-alarm.ts, `rereadAfterVoid`).
+ */
+export const REFUNDS_REREAD_AFTER_VOID_FIELD = 'refunds_reread_after_void';
+
+/**
  * Field on a marked capture's record: the PSP refund references the late facts of refunds of ours that marked it named
  * (a JSON array), so reading the payment again counts such a refund once when a `refund_outside_bridge` reported it too
  * while ours held no reference, as those facts' own readings did (`refundedBeyondCapturedReadingOf`'s `factReference`).

@@ -143,7 +143,8 @@ export type OperationMarkKind =
   | 'refunded_beyond_captured'
   | 'refunded_beyond_undecided'
   | 'refunds_reread_beyond'
-  | 'refunds_undecided_capture';
+  | 'refunds_undecided_capture'
+  | 'refunded_beyond_after_void';
 
 /**
  * A mark the bridge put on the operation's record (or a decision it recorded on it) that changes what its state
@@ -218,6 +219,8 @@ export const MARK_HASH_FIELDS = [
   // A capture an undecided refund reading counted in flight, and what re-reading its payment after its FAILED found (refunds-undecided-mark.ts).
   'refunds_undecided_by',
   'refunds_reread',
+  // What reading a cancel's payment again after its void of a capture or sale was recorded found (refunded-beyond-alarm.ts).
+  'refunds_reread_after_void',
 ] as const;
 export type MarkHashField = (typeof MARK_HASH_FIELDS)[number];
 
@@ -480,6 +483,33 @@ function refundsRereadMarks(record: OperationRecord, marks: Partial<Record<MarkH
   return [{ kind: 'refunds_undecided_capture', at, source: 'delivery', text: `counted in flight by an undecided refund reading: ${where}`, ref: by }];
 }
 
+/**
+ * A cancel whose void of a capture or sale, recorded after refunds of the payment were counted, left it with more
+ * refunded than stands captured (`refunds_reread_after_void` holding the figures): `refunded_beyond_after_void`, naming
+ * what it voided. Nothing shown when the re-read found the refunds fit or undecided (no alarm was raised).
+ */
+function rereadAfterVoidMarks(record: OperationRecord, marks: Partial<Record<MarkHashField, string>>): OperationMark[] {
+  const reread = parseRefundsReread(marks.refunds_reread_after_void);
+  if (reread?.kind !== 'beyond') return [];
+  const f = reread.figures;
+  const voided = record.cancelEffect !== undefined && 'voided' in record.cancelEffect ? record.cancelEffect.voided : undefined;
+  return [
+    {
+      kind: 'refunded_beyond_after_void',
+      // The re-read follows the move to SUCCEEDED and keeps no time of its own: that move's time.
+      at: record.state === 'SUCCEEDED' ? record.updatedAt : undefined,
+      source: 'delivery',
+      text: `its void${voided !== undefined ? ` of ${voided}` : ''}, recorded after refunds of the payment were counted, lowered what stands captured: ${money(
+        f.refundedAmount,
+        f.currency,
+      )} refunded, ${money(f.capturedAmount, f.currency)} captured standing; ${money(f.excessAmount, f.currency)} given back twice, contact the PSP`,
+      ...(voided !== undefined ? { ref: voided } : {}),
+      amount: f.excessAmount,
+      currency: f.currency,
+    },
+  ];
+}
+
 /** Where a capture an undecided refund reading counted in flight stands, for its neutral mark (no alarm raised on it). */
 function undecidedCaptureStanding(record: OperationRecord, reread: RefundsReread | undefined): string {
   if (reread?.kind === 'fit') return 'failed for good, the payment read again: the refunds fit what stands captured, no alarm';
@@ -629,6 +659,7 @@ export function operationDetail(inputs: OperationDetailInputs, now = Date.now())
     ...orphanMarks(history),
     ...hashFieldMarks(inputs.hashMarks ?? {}),
     ...refundsRereadMarks(record, inputs.hashMarks ?? {}),
+    ...rereadAfterVoidMarks(record, inputs.hashMarks ?? {}),
     ...refundedBeyondMarks(inputs.adjustments),
   ]
     .map(shownMark)
