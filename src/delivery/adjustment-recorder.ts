@@ -12,7 +12,7 @@ import { counter } from '../metrics/metrics-registry';
 import { capturesUndone } from './authorization-metrics';
 import { AdjustmentKind, AdjustmentRecord, RefundedBeyondCaptured, commandsUndoneBy, needsAttention, releasesHold } from '../adjustments/adjustment';
 import { PSP_CANCEL_OR_REFUND_REASON, refundedBeyondCapturedReadingOf } from './operation-context';
-import { LoweredCapturedCause, paymentOfUndone, refundedBeyondCapturedTotal } from './refunded-beyond-alarm';
+import { LoweredCapturedCause, paymentOf, refundedBeyondCapturedTotal, withdrawAfterLateCapture } from './refunded-beyond-alarm';
 import { AdjustmentInput, AdjustmentStore, HeldRecapture, HoldRecaptureResult, RecordedAdjustment } from '../adjustments/adjustment-store';
 
 const adjustmentsTotal = counter(
@@ -142,6 +142,8 @@ export class AdjustmentRecorder {
         | 'dependentsOf'
         | 'adjustmentsOfEach'
         | 'markRefundsUndecided'
+        | 'fieldsOf'
+        | 'setFieldOnceAndGet'
       >;
       logger: Logger;
     },
@@ -246,6 +248,16 @@ export class AdjustmentRecorder {
       await this.closeAfterFailure(op, adjustment, created);
     }
     if (commandsUndoneBy(adjustment.kind).includes(op.command)) await this.reportHeldRecapture(op, adjustment, result.superseded === 'held', now);
+    // A capture or sale counting as captured again: a refunded-beyond alarm its failure raised may no longer hold.
+    if (countsAsCapturedAgain(op, adjustment, result)) {
+      await withdrawAfterLateCapture(op, adjustment, this.deps, now).catch((err: unknown) =>
+        logger.error('reading the payment again after a capture done by the PSP after all failed; a refunded-beyond alarm it raised may no longer hold', {
+          ...adjustmentFields(op, adjustment),
+          command: op.command,
+          error: err instanceof Error ? err.message : String(err),
+        }),
+      );
+    }
     return said === adjustment ? result : { ...result, adjustment: said };
   }
 
@@ -351,7 +363,7 @@ export class AdjustmentRecorder {
     }
     const lowered = loweredCaptured(op, adjustment, result);
     if (lowered === undefined) return undefined;
-    const auth = await paymentOfUndone(lowered.undone, this.deps.ledger);
+    const auth = await paymentOf(lowered.undone, this.deps.ledger);
     return auth === null ? undefined : { auth, lowered: lowered.cause };
   }
 
@@ -621,6 +633,17 @@ function loweredCaptured(
     return { undone: effect.voided, cause: 'void_after_refund' };
   }
   return undefined;
+}
+
+/**
+ * Whether `adjustment` of capture or sale `op` (`result`: what its record step did) makes it count as captured again: a
+ * `succeeded_after_failure` that marked one recorded FAILED done after all (`counted`) or cleared its undone mark
+ * (`redoneAfter`); on a repeat (nothing new recorded), whether it counts so now. Pure.
+ */
+function countsAsCapturedAgain(op: OperationRecord, adjustment: AdjustmentRecord, result: RecordedAdjustment): boolean {
+  if (adjustment.kind !== 'succeeded_after_failure' || (op.command !== 'capture' && op.command !== 'sale')) return false;
+  if (result.created) return result.counted === true || result.redoneAfter !== undefined;
+  return op.undoneBy === undefined && (op.state === 'SUCCEEDED' || (op.state === 'FAILED' && op.succeededAfterFailure !== undefined));
 }
 
 /** The alarm's error line for a late refund fact. */

@@ -1,6 +1,12 @@
 import { AUTHORIZING } from '../ledger/authorization-by-reference';
 import { Ledger, OperationRecord } from '../ledger/ledger';
-import { REFUNDS_REREAD_AFTER_VOID_FIELD, REFUNDS_REREAD_FIELD, REFUNDS_UNDECIDED_REFS_FIELD } from '../ledger/refunds-undecided-mark';
+import {
+  REFUNDS_ALARM_WITHDRAWN_FIELD,
+  REFUNDS_REREAD_AFTER_VOID_FIELD,
+  REFUNDS_REREAD_FIELD,
+  REFUNDS_UNDECIDED_REFS_FIELD,
+} from '../ledger/refunds-undecided-mark';
+import { REFUNDED_BEYOND_CAPTURED_FIELD, parseRefundedBeyond } from '../adjustments/adjustment-store';
 import { gatewayOf } from '../ledger/routing-record';
 import { Logger } from '../logging/logger';
 import { counter } from '../metrics/metrics-registry';
@@ -25,6 +31,16 @@ export const refundedBeyondCapturedTotal = counter(
  * sale (`capture_failed`) undid it.
  */
 export type LoweredCapturedCause = 'void_after_refund' | 'capture_failed_after_refund';
+
+/**
+ * Refunded-beyond alarms raised when a capture or sale failed that no longer hold: the PSP said it succeeded after all,
+ * and the payment read again finds the refunds within what stands captured (`withdrawAfterLateCapture`).
+ */
+export const refundedBeyondWithdrawnTotal = counter(
+  'pb_refunded_beyond_captured_withdrawn_total',
+  'Refunded-beyond-captured alarms raised when a capture or sale failed (capture_failed_after_undecided, capture_failed_after_refund) that no longer hold: the PSP said it succeeded after all and the payment, read again, has its refunds within what stands captured, by gateway',
+  ['gateway'],
+);
 
 /**
  * Capture `capture`, just found FAILED for good (not held for its PSP's retry), was counted in flight by the undecided
@@ -102,7 +118,7 @@ export async function rereadAfterVoid(
   const { ledger, logger } = deps;
   const [[kept]] = await ledger.fieldsOf([cancel.id], [REFUNDS_REREAD_AFTER_VOID_FIELD]);
   if (kept !== null && kept !== undefined) return;
-  const auth = await paymentOfUndone(voided.id, ledger);
+  const auth = await paymentOf(voided.id, ledger);
   if (auth === null) return;
   const reading = await refundedBeyondCapturedReadingOf(auth, ledger);
   const value = reading.beyond !== null ? JSON.stringify(reading.beyond) : reading.undecided !== undefined ? 'undecided' : 'fit';
@@ -149,10 +165,90 @@ export async function rereadAfterVoid(
 }
 
 /**
+ * Capture or sale `op`, which the PSP now says succeeded after all (`adjustment`, a `succeeded_after_failure` that made
+ * it count as captured again: done after its recorded failure, or redone after a `capture_failed`), may have raised a
+ * refunded-beyond alarm when it failed: its FAILED re-read (`REFUNDS_REREAD_FIELD` holding figures,
+ * `capture_failed_after_undecided`) or the reading of a `capture_failed` of it (the adjustment's figures,
+ * `capture_failed_after_refund`). Such an alarm no longer holds once what it captured counts again: the payment is read
+ * again, and when the refunds are no longer beyond (`fit`, or `undecided`: a capture in flight could cover them) a warn
+ * line says so with the new reading, `pb_refunded_beyond_captured_withdrawn_total` counts it, and the capture keeps it
+ * once (`REFUNDS_ALARM_WITHDRAWN_FIELD`, shown by `ops show`: `refunded_beyond_withdrawn`), so a repeat says nothing
+ * again. Still beyond (other refunds since): an info line, nothing kept (the alarm holds). A capture that raised no alarm
+ * costs two reads (its fields, its adjustments' kinds), no read of the payment.
+ */
+export async function withdrawAfterLateCapture(
+  op: OperationRecord,
+  adjustment: { id: string; gateway: string },
+  deps: {
+    ledger: Pick<Ledger, 'get' | 'authorizationByReference' | 'dependentsOf' | 'adjustmentsOfEach' | 'setFieldOnceAndGet' | 'fieldsOf'>;
+    logger: Logger;
+  },
+  now = Date.now(),
+): Promise<void> {
+  const { ledger, logger } = deps;
+  const [[[reread, kept]], adjustments] = await Promise.all([
+    ledger.fieldsOf([op.id], [REFUNDS_REREAD_FIELD, REFUNDS_ALARM_WITHDRAWN_FIELD]),
+    ledger.adjustmentsOfEach([op.id], ['kind', REFUNDED_BEYOND_CAPTURED_FIELD]),
+  ]);
+  if (kept !== null && kept !== undefined) return;
+  const raised = [
+    ...(reread && parseRefundedBeyond(reread) !== undefined ? ['refunds_reread'] : []),
+    ...(adjustments.get(op.id) ?? [])
+      .filter(({ fields: [kind, figures] }) => kind === 'capture_failed' && !!figures && parseRefundedBeyond(figures) !== undefined)
+      .map(({ id }) => id),
+  ];
+  if (raised.length === 0) return;
+  const payment = await paymentOf(op.id, ledger);
+  if (payment === null) return;
+  const reading = await refundedBeyondCapturedReadingOf(payment, ledger);
+  const fields = {
+    operation_id: op.id,
+    command: op.command,
+    gateway: adjustment.gateway,
+    adjustment_id: adjustment.id,
+    authorization_id: payment.id,
+    withdrawn: raised,
+  };
+  if (reading.beyond !== null) {
+    logger.info('capture done by the PSP after all, after a refunded-beyond alarm counted it failed: the payment is still beyond; the alarm holds', {
+      ...fields,
+      captured_amount: reading.beyond.capturedAmount,
+      refunded_amount: reading.beyond.refundedAmount,
+      excess_amount: reading.beyond.excessAmount,
+      order_currency: reading.beyond.currency,
+    });
+    return;
+  }
+  const read = reading.undecided !== undefined ? 'undecided' : 'fit';
+  const { set } = await ledger.setFieldOnceAndGet(
+    op.id,
+    REFUNDS_ALARM_WITHDRAWN_FIELD,
+    JSON.stringify({ by: adjustment.id, reading: read, withdrawn: raised, at: now }),
+  );
+  if (!set) return;
+  refundedBeyondWithdrawnTotal.inc({ gateway: adjustment.gateway });
+  logger.warn(
+    'refunded beyond captured no longer holds: the PSP says a capture the alarm counted as failed succeeded after all; the payment read again has its refunds within what stands captured',
+    {
+      ...fields,
+      reading: read,
+      ...(reading.undecided !== undefined
+        ? {
+            captured_amount: reading.undecided.figures.capturedAmount,
+            refunded_amount: reading.undecided.figures.refundedAmount,
+            order_currency: reading.undecided.figures.currency,
+            captures_in_flight: reading.undecided.inFlight.map((c) => `${c.id} ${c.state} ${c.amount}`),
+          }
+        : {}),
+    },
+  );
+}
+
+/**
  * The payment capture or sale `id` (marked undone just now) belongs to, read after the mark: the sale itself (its
  * `undoneBy` then counted), or the authorization the capture acted on. Null when neither is found.
  */
-export async function paymentOfUndone(id: string, ledger: Pick<Ledger, 'get' | 'authorizationByReference'>): Promise<OperationRecord | null> {
+export async function paymentOf(id: string, ledger: Pick<Ledger, 'get' | 'authorizationByReference'>): Promise<OperationRecord | null> {
   const undone = await ledger.get(id);
   if (undone === null) return null;
   if (undone.command === 'sale') return undone;

@@ -22,6 +22,14 @@ export const REFUNDS_REREAD_FIELD = 'refunds_reread';
 export const REFUNDS_REREAD_AFTER_VOID_FIELD = 'refunds_reread_after_void';
 
 /**
+ * Field on a capture's or sale's record: a refunded-beyond alarm raised when it failed (its FAILED re-read,
+ * `REFUNDS_REREAD_FIELD`, or a `capture_failed` adjustment's reading) no longer holds, the PSP having said it succeeded
+ * after all (JSON: that fact's adjustment id `by`, the new `reading` `fit` or `undecided`, the alarms `withdrawn`, `at`
+ * epoch ms). Kept once, so a repeat of the fact says nothing again (refunded-beyond-alarm.ts, `withdrawAfterLateCapture`).
+ */
+export const REFUNDS_ALARM_WITHDRAWN_FIELD = 'refunds_alarm_withdrawn';
+
+/**
  * Field on a marked capture's record: the PSP refund references the late facts of refunds of ours that marked it named
  * (a JSON array), so reading the payment again counts such a refund once when a `refund_outside_bridge` reported it too
  * while ours held no reference, as those facts' own readings did (`refundedBeyondCapturedReadingOf`'s `factReference`).

@@ -144,7 +144,8 @@ export type OperationMarkKind =
   | 'refunded_beyond_undecided'
   | 'refunds_reread_beyond'
   | 'refunds_undecided_capture'
-  | 'refunded_beyond_after_void';
+  | 'refunded_beyond_after_void'
+  | 'refunded_beyond_withdrawn';
 
 /**
  * A mark the bridge put on the operation's record (or a decision it recorded on it) that changes what its state
@@ -221,6 +222,8 @@ export const MARK_HASH_FIELDS = [
   'refunds_reread',
   // What reading a cancel's payment again after its void of a capture or sale was recorded found (refunded-beyond-alarm.ts).
   'refunds_reread_after_void',
+  // A refunded-beyond alarm raised when this capture failed that no longer holds: the PSP said it succeeded after all.
+  'refunds_alarm_withdrawn',
 ] as const;
 export type MarkHashField = (typeof MARK_HASH_FIELDS)[number];
 
@@ -510,6 +513,38 @@ function rereadAfterVoidMarks(record: OperationRecord, marks: Partial<Record<Mar
   ];
 }
 
+/**
+ * A capture or sale whose failure raised a refunded-beyond alarm, then done by the PSP after all, its payment read again
+ * within what stands captured (`refunds_alarm_withdrawn`, JSON): `refunded_beyond_withdrawn`, naming that late success.
+ * A garbled value is shown as nothing.
+ */
+function withdrawnMarks(marks: Partial<Record<MarkHashField, string>>): OperationMark[] {
+  const stored = marks.refunds_alarm_withdrawn;
+  if (stored === undefined) return [];
+  let v: unknown;
+  try {
+    v = JSON.parse(stored);
+  } catch {
+    return [];
+  }
+  if (v === null || typeof v !== 'object') return [];
+  const { by, reading, withdrawn, at } = v as Record<string, unknown>;
+  if (typeof by !== 'string' || (reading !== 'fit' && reading !== 'undecided')) return [];
+  const alarms = Array.isArray(withdrawn) ? withdrawn.filter((w): w is string => typeof w === 'string') : [];
+  const which = alarms.map((w) => (w === 'refunds_reread' ? 'its FAILED re-read' : `capture_failed ${w}`)).join(', ');
+  return [
+    {
+      kind: 'refunded_beyond_withdrawn',
+      ...(typeof at === 'number' && Number.isSafeInteger(at) ? { at } : {}),
+      source: 'delivery',
+      text: `the PSP says it succeeded after all: the refunded-beyond alarm raised when it failed${which ? ` (${which})` : ''} no longer holds; the payment read again: ${
+        reading === 'fit' ? 'the refunds fit what stands captured' : 'undecided, a capture in flight could cover the refunds'
+      }`,
+      ref: by,
+    },
+  ];
+}
+
 /** Where a capture an undecided refund reading counted in flight stands, for its neutral mark (no alarm raised on it). */
 function undecidedCaptureStanding(record: OperationRecord, reread: RefundsReread | undefined): string {
   if (reread?.kind === 'fit') return 'failed for good, the payment read again: the refunds fit what stands captured, no alarm';
@@ -660,6 +695,7 @@ export function operationDetail(inputs: OperationDetailInputs, now = Date.now())
     ...hashFieldMarks(inputs.hashMarks ?? {}),
     ...refundsRereadMarks(record, inputs.hashMarks ?? {}),
     ...rereadAfterVoidMarks(record, inputs.hashMarks ?? {}),
+    ...withdrawnMarks(inputs.hashMarks ?? {}),
     ...refundedBeyondMarks(inputs.adjustments),
   ]
     .map(shownMark)

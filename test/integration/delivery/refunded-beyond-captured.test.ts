@@ -926,3 +926,118 @@ describe('a move that lowers what stands captured after a late refund fact: the 
     expect(await alarms('capture_failed_after_refund')).toBe(before);
   });
 });
+
+/**
+ * An alarm raised when a capture failed (for good, after an undecided reading; or by the PSP's capture_failed after the
+ * refunds were counted) that the PSP later says succeeded after all: the payment is read again, and when the refunds
+ * now fit, a warn line says the earlier alarm no longer holds, counted once, shown on the capture.
+ */
+describe('a capture the alarm counted as failed that the PSP says succeeded after all: the alarm withdrawn, once', () => {
+  const withdrawn = () => metricValue('pb_refunded_beyond_captured_withdrawn_total', { gateway: 'cybs' });
+  const withdrawnLines = (captureId: string) =>
+    logs.lines
+      .filter((l) => l.includes('refunded beyond captured no longer holds') && l.includes(captureId))
+      .map((l) => JSON.parse(l) as Record<string, unknown>);
+
+  /** The PSP's word that capture `captureId` succeeded after all (a re-capture, or a capture recorded FAILED done after all). */
+  async function capturedAfterAll(captureId: string, amount: number) {
+    return adjustments.recordAdjustment((await ledger.get(captureId))!, {
+      kind: 'succeeded_after_failure',
+      direction: 'credit',
+      amount,
+      currency: 'USD',
+      gateway: 'cybs',
+      pspEventId: `evt_saf_${captureId}`,
+      source: 'webhook',
+    });
+  }
+
+  it('a capture in flight failed for good (alarm capture_failed_after_undecided), then done by the PSP after all: the alarm withdrawn, warn line, ops show; once', async () => {
+    const auth = await authorized();
+    const authOp = auth.payment.operation_reference!;
+    await delivered(naming('capture', auth, authOp, { amount: 3000 }));
+    psp.dropNextCapture = true;
+    const inFlight = await record(naming('capture', auth, authOp, { amount: 2000 }));
+    expect(await service.deliver(inFlight)).toMatchObject({ kind: 'retry' });
+    await adjustments.recordAdjustment((await ledger.get(authOp))!, {
+      kind: 'refund_outside_bridge',
+      direction: 'debit',
+      amount: 4000,
+      currency: 'USD',
+      gateway: 'cybs',
+      pspReference: newCybersourceId(),
+      pspEventId: `evt_outside_${authOp}`,
+      source: 'reconciliation',
+    });
+    const raised = await alarms('capture_failed_after_undecided');
+    await recorder.apply((await ledger.get(inFlight))!, { status: 'FAIL', gatewayStatus: 'DECLINED', reason: 'PROCESSOR_DECLINED' }, 'webhook');
+    expect(await alarms('capture_failed_after_undecided')).toBe(raised + 1);
+    const before = await withdrawn();
+
+    const { adjustment } = await capturedAfterAll(inFlight, 2000);
+
+    expect(await withdrawn()).toBe(before + 1);
+    expect(withdrawnLines(inFlight)).toEqual([
+      expect.objectContaining({
+        level: 'warn',
+        operation_id: inFlight,
+        adjustment_id: adjustment.id,
+        authorization_id: authOp,
+        reading: 'fit',
+        withdrawn: ['refunds_reread'],
+      }),
+    ]);
+    const detail = await new OperationsView(ledger, new AdjustmentStore(redis, config.redis.keyPrefix)).show(inFlight);
+    expect(detail?.marks.find((m) => m.kind === 'refunded_beyond_withdrawn')).toMatchObject({
+      ref: adjustment.id,
+      text: expect.stringContaining('no longer holds'),
+    });
+
+    // Told again: nothing said twice.
+    await capturedAfterAll(inFlight, 2000);
+    expect(await withdrawn()).toBe(before + 1);
+    expect(withdrawnLines(inFlight)).toHaveLength(1);
+  });
+
+  it('the PSP failed the capture after the refund fact (alarm capture_failed_after_refund), then re-captured it: the alarm withdrawn, once', async () => {
+    const auth = await authorized();
+    const authOp = auth.payment.operation_reference!;
+    const captureId = await delivered(naming('capture', auth, authOp));
+    const refund = await refusedRefund(auth, 2000);
+    await refundedAfterAll(refund, 2000);
+    const { adjustment: failure } = await adjustments.recordAdjustment((await ledger.get(captureId))!, {
+      kind: 'capture_failed',
+      direction: 'debit',
+      amount: 5000,
+      currency: 'USD',
+      gateway: 'cybs',
+      pspEventId: `evt_cf_${captureId}`,
+      source: 'webhook',
+    });
+    expect((await new AdjustmentStore(redis, config.redis.keyPrefix).get(failure.id))?.refundedBeyondCaptured).toBeDefined();
+    const before = await withdrawn();
+
+    const { adjustment } = await capturedAfterAll(captureId, 5000);
+
+    expect((await ledger.get(captureId))?.undoneBy).toBeUndefined();
+    expect(await withdrawn()).toBe(before + 1);
+    expect(withdrawnLines(captureId)).toEqual([expect.objectContaining({ adjustment_id: adjustment.id, reading: 'fit', withdrawn: [failure.id] })]);
+    await capturedAfterAll(captureId, 5000);
+    expect(withdrawnLines(captureId)).toHaveLength(1);
+  });
+
+  it('control: a capture done after all with no alarm raised on it: nothing withdrawn', async () => {
+    const auth = await authorized();
+    const authOp = auth.payment.operation_reference!;
+    psp.dropNextCapture = true;
+    const captureId = await record(naming('capture', auth, authOp));
+    expect(await service.deliver(captureId)).toMatchObject({ kind: 'retry' });
+    await recorder.apply((await ledger.get(captureId))!, { status: 'FAIL', gatewayStatus: 'DECLINED', reason: 'PROCESSOR_DECLINED' }, 'webhook');
+    const before = await withdrawn();
+
+    await capturedAfterAll(captureId, 5000);
+
+    expect(await withdrawn()).toBe(before);
+    expect(withdrawnLines(captureId)).toHaveLength(0);
+  });
+});

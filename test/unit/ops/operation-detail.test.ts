@@ -447,4 +447,22 @@ describe('the operator detail of one operation', () => {
       ).not.toContain('refunded_beyond_after_void');
     }
   });
+
+  it('shows a capture whose refunded-beyond alarm no longer holds (the PSP did it after all) as a mark naming that success; garbled: nothing', () => {
+    const stored = JSON.stringify({ by: 'adj_saf', reading: 'fit', withdrawn: ['refunds_reread', 'adj_cf'], at: T0 + 9 * MIN });
+    const d = operationDetail({ record: record(), adjustments: [], history: [], hashMarks: { refunds_alarm_withdrawn: stored } });
+    expect(d.marks.find((m) => m.kind === 'refunded_beyond_withdrawn')).toEqual({
+      kind: 'refunded_beyond_withdrawn',
+      at: T0 + 9 * MIN,
+      source: 'delivery',
+      text: expect.stringContaining(
+        '(its FAILED re-read, capture_failed adj_cf) no longer holds; the payment read again: the refunds fit what stands captured',
+      ),
+      ref: 'adj_saf',
+    });
+    expect(lookupPage({ base: '/console' }, 'op-cap-1', [d])).toContain('data-mark="refunded_beyond_withdrawn"');
+    for (const garbled of ['', '{not json', 'null', '{"by":"adj_saf","reading":"maybe"}']) {
+      expect(operationDetail({ record: record(), adjustments: [], history: [], hashMarks: { refunds_alarm_withdrawn: garbled } }).marks).toEqual([]);
+    }
+  });
 });
