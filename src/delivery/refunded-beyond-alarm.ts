@@ -245,8 +245,8 @@ export async function withdrawAfterLateCapture(
 }
 
 /**
- * The payment capture or sale `id` (marked undone just now) belongs to, read after the mark: the sale itself (its
- * `undoneBy` then counted), or the authorization the capture acted on. Null when neither is found.
+ * The payment capture or sale `id` belongs to, read now (after the mark or the fact that moved it): the sale itself (its
+ * `undoneBy` as it stands then counted), or the authorization the capture acted on. Null when neither is found.
  */
 export async function paymentOf(id: string, ledger: Pick<Ledger, 'get' | 'authorizationByReference'>): Promise<OperationRecord | null> {
   const undone = await ledger.get(id);
