@@ -363,7 +363,8 @@ export class AdjustmentRecorder {
     }
     const lowered = loweredCaptured(op, adjustment, result);
     if (lowered === undefined) return undefined;
-    const auth = await paymentOf(lowered.undone, this.deps.ledger);
+    // A void read only when its own mark undid it: one undone already (by a capture_failed) was read by that fact.
+    const auth = await paymentOf(lowered.undone, this.deps.ledger, lowered.cause === 'void_after_refund' ? op.id : undefined);
     return auth === null ? undefined : { auth, lowered: lowered.cause };
   }
 

@@ -100,7 +100,9 @@ export async function rereadAfterCaptureFailed(
  * `voided` (its `cancel_effect`; marked `undone_by` it before the move): what stands captured of the payment fell by it.
  * A late refund fact recorded while the void was in flight (sent before the fact: a refund counted before it is sent
  * refuses it, `CAPTURE_REFUNDED`) was read while the capture still stood and found the refunds fit; so the payment is
- * read again now (`refundedBeyondCapturedReadingOf`, the same sums), after the move.
+ * read again now (`refundedBeyondCapturedReadingOf`, the same sums), after the move. Only when the void's own mark undid
+ * it: a capture or sale the PSP failed before the void's success (`capture_failed`, its own reading said it) was lowered
+ * by that fact, not by the void, so nothing is read or kept (a repeat reads the voided record again, nothing more).
  *
  * What it finds is kept on the cancel once (`REFUNDS_REREAD_AFTER_VOID_FIELD`: `fit`, `undecided` or the figures), looked
  * up first: a repeat of the outcome (a resent webhook, a job retried) costs one field read and says nothing again, and one
@@ -118,7 +120,8 @@ export async function rereadAfterVoid(
   const { ledger, logger } = deps;
   const [[kept]] = await ledger.fieldsOf([cancel.id], [REFUNDS_REREAD_AFTER_VOID_FIELD]);
   if (kept !== null && kept !== undefined) return;
-  const auth = await paymentOf(voided.id, ledger);
+  // Only the void that marked it undone lowered what stands captured: one undone already by another said its own.
+  const auth = await paymentOf(voided.id, ledger, cancel.id);
   if (auth === null) return;
   const reading = await refundedBeyondCapturedReadingOf(auth, ledger);
   const value = reading.beyond !== null ? JSON.stringify(reading.beyond) : reading.undecided !== undefined ? 'undecided' : 'fit';
@@ -246,11 +249,14 @@ export async function withdrawAfterLateCapture(
 
 /**
  * The payment capture or sale `id` belongs to, read now (after the mark or the fact that moved it): the sale itself (its
- * `undoneBy` as it stands then counted), or the authorization the capture acted on. Null when neither is found.
+ * `undoneBy` as it stands then counted), or the authorization the capture acted on. Null when neither is found, or,
+ * with `undoneBy`, when `id`'s undone mark is not that one's: what undid it first (a `capture_failed` before a void whose
+ * request was in flight) lowered what stands captured and was read then; the later one lowered nothing.
  */
-export async function paymentOf(id: string, ledger: Pick<Ledger, 'get' | 'authorizationByReference'>): Promise<OperationRecord | null> {
+export async function paymentOf(id: string, ledger: Pick<Ledger, 'get' | 'authorizationByReference'>, undoneBy?: string): Promise<OperationRecord | null> {
   const undone = await ledger.get(id);
   if (undone === null) return null;
+  if (undoneBy !== undefined && undone.undoneBy !== undoneBy) return null;
   if (undone.command === 'sale') return undone;
   return undone.command === 'capture' ? authorizationOf(undone, ledger) : null;
 }

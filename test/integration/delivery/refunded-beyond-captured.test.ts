@@ -915,6 +915,53 @@ describe('a move that lowers what stands captured after a late refund fact: the 
     expect(logs.lines.filter((l) => l.includes('"alert":"refunded_beyond_captured"') && l.includes(captureId))).toHaveLength(1);
   });
 
+  it("void sent, the refund fact (fit), the PSP fails the capture (alarm capture_failed_after_refund), then the void's success: the void lowered nothing, no second alarm", async () => {
+    const { captureId, refund, cancelId } = await voidInFlight();
+    await refundedAfterAll(refund, 2000);
+    const raised = await alarms('capture_failed_after_refund');
+    const { adjustment: failure } = await captureFailed(captureId);
+    expect((await ledger.get(captureId))?.undoneBy).toBe(failure.id);
+    expect(await alarms('capture_failed_after_refund')).toBe(raised + 1);
+    const before = await alarms('void_after_refund');
+
+    expect((await recorder.apply((await ledger.get(cancelId))!, voided, 'webhook')).state).toBe('SUCCEEDED');
+
+    // What stood captured was gone before the void: its success changes no sum, the alarm was said by the failure.
+    expect((await ledger.get(captureId))?.undoneBy).toBe(failure.id);
+    expect(await alarms('void_after_refund')).toBe(before);
+    expect(voidAlarmLines(cancelId)).toHaveLength(0);
+    const detail = await new OperationsView(ledger, new AdjustmentStore(redis, config.redis.keyPrefix)).show(cancelId);
+    expect(detail?.marks.some((m) => m.kind === 'refunded_beyond_after_void')).toBe(false);
+  });
+
+  it('a void recorded FAILED that the PSP did after all, of a capture the PSP failed after the refund fact: no second alarm, its event says nothing beyond', async () => {
+    const auth = await authorized();
+    const captureId = await delivered(naming('capture', auth, auth.payment.operation_reference!));
+    const refund = await refusedRefund(auth, 2000);
+    psp.refuseNextVoid = true;
+    const cancelId = await record(naming('cancel', auth, captureId));
+    expect(await service.deliver(cancelId)).toEqual({ kind: 'done', state: 'FAILED' });
+    await refundedAfterAll(refund, 2000);
+    const { adjustment: failure } = await captureFailed(captureId);
+    expect((await new AdjustmentStore(redis, config.redis.keyPrefix).get(failure.id))?.refundedBeyondCaptured).toBeDefined();
+    const before = await alarms('void_after_refund');
+
+    const { adjustment } = await adjustments.recordAdjustment((await ledger.get(cancelId))!, {
+      kind: 'succeeded_after_failure',
+      direction: 'credit',
+      amount: 5000,
+      currency: 'USD',
+      reason: 'payments.voids.accept',
+      gateway: 'cybs',
+      pspEventId: `evt_late_void_${cancelId}`,
+      source: 'webhook',
+    });
+
+    expect((await ledger.get(captureId))?.undoneBy).toBe(failure.id);
+    expect(await adjustmentOfEvent(cancelId, adjustment.id)).not.toHaveProperty('refunded_beyond_captured');
+    expect(await alarms('void_after_refund')).toBe(before);
+  });
+
   it('control: the PSP fails a capture of a payment with no refund: nothing raised', async () => {
     const auth = await authorized();
     const captureId = await delivered(naming('capture', auth, auth.payment.operation_reference!));
