@@ -143,7 +143,7 @@ export class AdjustmentRecorder {
         | 'adjustmentsOfEach'
         | 'markRefundsUndecided'
         | 'fieldsOf'
-        | 'setFieldOnceAndGet'
+        | 'withdrawRefundAlarmsOnce'
       >;
       logger: Logger;
     },

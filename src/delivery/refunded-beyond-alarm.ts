@@ -175,15 +175,17 @@ export async function rereadAfterVoid(
  * `capture_failed_after_refund`). Such an alarm no longer holds once what it captured counts again: the payment is read
  * again, and when the refunds are no longer beyond (`fit`, or `undecided`: a capture in flight could cover them) a warn
  * line says so with the new reading, `pb_refunded_beyond_captured_withdrawn_total` counts it, and the capture keeps it
- * once (`REFUNDS_ALARM_WITHDRAWN_FIELD`, shown by `ops show`: `refunded_beyond_withdrawn`), so a repeat says nothing
- * again. Still beyond (other refunds since): an info line, nothing kept (the alarm holds). A capture that raised no alarm
- * costs two reads (its fields, its adjustments' kinds), no read of the payment.
+ * once per alarm (`REFUNDS_ALARM_WITHDRAWN_FIELD`, `Ledger.withdrawRefundAlarmsOnce`, shown by `ops show`:
+ * `refunded_beyond_withdrawn`), so a repeat says nothing again, while the alarm of a later failure (the PSP failed it
+ * again after a re-capture) is withdrawn by the success after it. Still beyond (other refunds since): an info line,
+ * nothing kept (the alarm holds). A capture with no alarm left to withdraw costs two reads (its fields, its
+ * adjustments' kinds), no read of the payment.
  */
 export async function withdrawAfterLateCapture(
   op: OperationRecord,
   adjustment: { id: string; gateway: string },
   deps: {
-    ledger: Pick<Ledger, 'get' | 'authorizationByReference' | 'dependentsOf' | 'adjustmentsOfEach' | 'setFieldOnceAndGet' | 'fieldsOf'>;
+    ledger: Pick<Ledger, 'get' | 'authorizationByReference' | 'dependentsOf' | 'adjustmentsOfEach' | 'withdrawRefundAlarmsOnce' | 'fieldsOf'>;
     logger: Logger;
   },
   now = Date.now(),
@@ -193,13 +195,14 @@ export async function withdrawAfterLateCapture(
     ledger.fieldsOf([op.id], [REFUNDS_REREAD_FIELD, REFUNDS_ALARM_WITHDRAWN_FIELD]),
     ledger.adjustmentsOfEach([op.id], ['kind', REFUNDED_BEYOND_CAPTURED_FIELD]),
   ]);
-  if (kept !== null && kept !== undefined) return;
+  // Each alarm is withdrawn once: one a later failure raised (the PSP failed it again after a re-capture) is not yet.
+  const done = new Set(withdrawnOf(kept));
   const raised = [
     ...(reread && parseRefundedBeyond(reread) !== undefined ? ['refunds_reread'] : []),
     ...(adjustments.get(op.id) ?? [])
       .filter(({ fields: [kind, figures] }) => kind === 'capture_failed' && !!figures && parseRefundedBeyond(figures) !== undefined)
       .map(({ id }) => id),
-  ];
+  ].filter((alarm) => !done.has(alarm));
   if (raised.length === 0) return;
   const payment = await paymentOf(op.id, ledger);
   if (payment === null) return;
@@ -223,12 +226,10 @@ export async function withdrawAfterLateCapture(
     return;
   }
   const read = reading.undecided !== undefined ? 'undecided' : 'fit';
-  const { set } = await ledger.setFieldOnceAndGet(
-    op.id,
-    REFUNDS_ALARM_WITHDRAWN_FIELD,
-    JSON.stringify({ by: adjustment.id, reading: read, withdrawn: raised, at: now }),
-  );
-  if (!set) return;
+  const withdrawnNow = await ledger.withdrawRefundAlarmsOnce(op.id, { alarms: raised, by: adjustment.id, reading: read, at: now });
+  // Withdrawn by an earlier call (a repeat racing this one), which said it.
+  if (withdrawnNow === null || withdrawnNow.length === 0) return;
+  fields.withdrawn = withdrawnNow;
   refundedBeyondWithdrawnTotal.inc({ gateway: adjustment.gateway });
   logger.warn(
     'refunded beyond captured no longer holds: the PSP says a capture the alarm counted as failed succeeded after all; the payment read again has its refunds within what stands captured',
@@ -245,6 +246,18 @@ export async function withdrawAfterLateCapture(
         : {}),
     },
   );
+}
+
+/** The alarms a stored {@link REFUNDS_ALARM_WITHDRAWN_FIELD} says were withdrawn already (none when absent or garbled). */
+function withdrawnOf(stored: string | null | undefined): string[] {
+  if (!stored) return [];
+  try {
+    const v = JSON.parse(stored) as unknown;
+    const list = v !== null && typeof v === 'object' ? (v as { withdrawn?: unknown }).withdrawn : undefined;
+    return Array.isArray(list) ? list.filter((w): w is string => typeof w === 'string') : [];
+  } catch {
+    return [];
+  }
 }
 
 /**

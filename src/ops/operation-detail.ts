@@ -515,7 +515,7 @@ function rereadAfterVoidMarks(record: OperationRecord, marks: Partial<Record<Mar
 
 /**
  * A capture or sale whose failure raised a refunded-beyond alarm, then done by the PSP after all, its payment read again
- * within what stands captured (`refunds_alarm_withdrawn`, JSON): `refunded_beyond_withdrawn`, naming that late success.
+ * within what stands captured (`refunds_alarm_withdrawn`, JSON): `refunded_beyond_withdrawn`, naming the latest such success.
  * A garbled value is shown as nothing.
  */
 function withdrawnMarks(marks: Partial<Record<MarkHashField, string>>): OperationMark[] {

@@ -1073,6 +1073,51 @@ describe('a capture the alarm counted as failed that the PSP says succeeded afte
     expect(withdrawnLines(captureId)).toHaveLength(1);
   });
 
+  it('failed, re-captured (withdrawn), failed again (a second alarm), re-captured again: the second alarm withdrawn too, each once', async () => {
+    const auth = await authorized();
+    const authOp = auth.payment.operation_reference!;
+    const captureId = await delivered(naming('capture', auth, authOp));
+    const refund = await refusedRefund(auth, 2000);
+    await refundedAfterAll(refund, 2000);
+    const fail = async (n: number) =>
+      adjustments.recordAdjustment((await ledger.get(captureId))!, {
+        kind: 'capture_failed',
+        direction: 'debit',
+        amount: 5000,
+        currency: 'USD',
+        gateway: 'cybs',
+        pspEventId: `evt_cf_${n}_${captureId}`,
+        source: 'webhook',
+      });
+    const redo = async (n: number) =>
+      adjustments.recordAdjustment((await ledger.get(captureId))!, {
+        kind: 'succeeded_after_failure',
+        direction: 'credit',
+        amount: 5000,
+        currency: 'USD',
+        gateway: 'cybs',
+        pspEventId: `evt_saf_${n}_${captureId}`,
+        source: 'webhook',
+      });
+    const before = await withdrawn();
+    const { adjustment: first } = await fail(1);
+    await redo(1);
+    expect(await withdrawn()).toBe(before + 1);
+    const { adjustment: second } = await fail(2);
+    expect((await ledger.get(captureId))?.undoneBy).toBe(second.id);
+    expect((await new AdjustmentStore(redis, config.redis.keyPrefix).get(second.id))?.refundedBeyondCaptured).toBeDefined();
+
+    const { adjustment: again } = await redo(2);
+
+    expect((await ledger.get(captureId))?.undoneBy).toBeUndefined();
+    expect(await withdrawn()).toBe(before + 2);
+    expect(withdrawnLines(captureId).map((l) => l.withdrawn)).toEqual([[first.id], [second.id]]);
+    const detail = await new OperationsView(ledger, new AdjustmentStore(redis, config.redis.keyPrefix)).show(captureId);
+    expect(detail?.marks.find((m) => m.kind === 'refunded_beyond_withdrawn')).toMatchObject({ ref: again.id });
+    await redo(2);
+    expect(await withdrawn()).toBe(before + 2);
+  });
+
   it('control: a capture done after all with no alarm raised on it: nothing withdrawn', async () => {
     const auth = await authorized();
     const authOp = auth.payment.operation_reference!;
