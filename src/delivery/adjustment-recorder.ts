@@ -12,7 +12,7 @@ import { counter } from '../metrics/metrics-registry';
 import { capturesUndone } from './authorization-metrics';
 import { AdjustmentKind, AdjustmentRecord, RefundedBeyondCaptured, commandsUndoneBy, needsAttention, releasesHold } from '../adjustments/adjustment';
 import { PSP_CANCEL_OR_REFUND_REASON, refundedBeyondCapturedReadingOf } from './operation-context';
-import { LoweredCapturedCause, paymentOf, refundedBeyondCapturedTotal, withdrawAfterLateCapture } from './refunded-beyond-alarm';
+import { LoweredCapturedCause, paymentOf, refundedBeyondCapturedTotal, saidByFact, withdrawAfterLateCapture } from './refunded-beyond-alarm';
 import { AdjustmentInput, AdjustmentStore, HeldRecapture, HoldRecaptureResult, RecordedAdjustment } from '../adjustments/adjustment-store';
 
 const adjustmentsTotal = counter(
@@ -323,7 +323,23 @@ export class AdjustmentRecorder {
       );
     }
     if (kept?.held === undefined) return undefined;
-    if (kept.recorded) {
+    // A fact that lowered what stands captured, read again after a crash: a late refund fact read since said it already.
+    const said = kept.recorded && lowered !== undefined ? await saidByFact(auth, kept.held, this.deps.ledger, adjustment.id) : undefined;
+    if (said !== undefined) {
+      this.deps.logger.info(
+        'refunded beyond captured: a late fact read after this one lowered what stands captured said these refunds beyond already; no second alarm',
+        {
+          ...adjustmentFields(op, adjustment),
+          cause,
+          authorization_id: auth.id,
+          said_by: said,
+          captured_amount: kept.held.capturedAmount,
+          refunded_amount: kept.held.refundedAmount,
+          excess_amount: kept.held.excessAmount,
+          order_currency: kept.held.currency,
+        },
+      );
+    } else if (kept.recorded) {
       refundedBeyondCapturedTotal.inc({ gateway: adjustment.gateway, cause });
       // Ids and amounts only: money given back twice is for a person to settle with the PSP.
       this.deps.logger.error(lowered === undefined ? REFUND_FACT_ALARM : LOWERED_ALARMS[lowered], {

@@ -7,6 +7,7 @@ import {
   REFUNDS_UNDECIDED_REFS_FIELD,
 } from '../ledger/refunds-undecided-mark';
 import { REFUNDED_BEYOND_CAPTURED_FIELD, parseRefundedBeyond } from '../adjustments/adjustment-store';
+import { RefundedBeyondCaptured } from '../adjustments/adjustment';
 import { gatewayOf } from '../ledger/routing-record';
 import { Logger } from '../logging/logger';
 import { counter } from '../metrics/metrics-registry';
@@ -108,8 +109,9 @@ export async function rereadAfterCaptureFailed(
  * up first: a repeat of the outcome (a resent webhook, a job retried) costs one field read and says nothing again, and one
  * that crashed before keeping it reads again. Refunds beyond: an error line (`alert: refunded_beyond_captured`, the
  * cancel, what it voided, the authorization, the three figures) and
- * `pb_refunded_beyond_captured_total{cause="void_after_refund"}`; undecided (a capture in flight could cover them): an
- * info line. The cancel's event is recorded with its move, before this read, and carries no figures; `ops show` of the
+ * `pb_refunded_beyond_captured_total{cause="void_after_refund"}`, unless a late fact's own reading said those refunds
+ * beyond that captured standing already (`saidByFact`: it read after the void's mark, the worker killed before the move):
+ * then an info line; undecided (a capture in flight could cover them): an info line. The cancel's event is recorded with its move, before this read, and carries no figures; `ops show` of the
  * cancel shows them (`refunded_beyond_after_void`). Only a void's success reads: no other outcome pays for it.
  */
 export async function rereadAfterVoid(
@@ -151,6 +153,21 @@ export async function rereadAfterVoid(
     return;
   }
   if (reading.beyond === null) return;
+  const said = await saidByFact(auth, reading.beyond, ledger);
+  if (said !== undefined) {
+    logger.info(
+      'refunded beyond captured after a void: a late fact read after the void lowered what stands captured said these refunds beyond already; no second alarm',
+      {
+        ...fields,
+        said_by: said,
+        captured_amount: reading.beyond.capturedAmount,
+        refunded_amount: reading.beyond.refundedAmount,
+        excess_amount: reading.beyond.excessAmount,
+        order_currency: reading.beyond.currency,
+      },
+    );
+    return;
+  }
   refundedBeyondCapturedTotal.inc({ gateway, cause: 'void_after_refund' });
   // Ids and amounts only: money given back twice is for a person to settle with the PSP.
   logger.error(
@@ -246,6 +263,32 @@ export async function withdrawAfterLateCapture(
         : {}),
     },
   );
+}
+
+/**
+ * The adjustment (of payment `auth` or of one of its dependents) whose own reading said `beyond` already: refunds beyond
+ * the same captured standing, at least these refunded, so read after what lowered it (a late refund fact recorded while
+ * a void's mark stood and its success was not recorded yet: a worker killed between the two, the outcome heard again).
+ * Undefined when none did (`except`, the adjustment asking, left out). Read only when the payment is found beyond: its
+ * dependents and their adjustments, one read each.
+ */
+export async function saidByFact(
+  auth: OperationRecord,
+  beyond: RefundedBeyondCaptured,
+  ledger: Pick<Ledger, 'dependentsOf' | 'adjustmentsOfEach'>,
+  except?: string,
+): Promise<string | undefined> {
+  const dependents = await ledger.dependentsOf(auth.id);
+  const ids = [auth.id, ...dependents.filter((d) => d.command === 'refund' || d.command === 'capture').map((d) => d.id)];
+  const read = await ledger.adjustmentsOfEach(ids, [REFUNDED_BEYOND_CAPTURED_FIELD]);
+  for (const list of read.values()) {
+    for (const { id, fields } of list) {
+      const f = fields[0] ? parseRefundedBeyond(fields[0]) : undefined;
+      if (id !== except && f && f.currency === beyond.currency && f.capturedAmount === beyond.capturedAmount && f.refundedAmount >= beyond.refundedAmount)
+        return id;
+    }
+  }
+  return undefined;
 }
 
 /** The alarms a stored {@link REFUNDS_ALARM_WITHDRAWN_FIELD} says were withdrawn already (none when absent or garbled). */

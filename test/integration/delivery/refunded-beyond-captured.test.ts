@@ -755,6 +755,31 @@ describe('a move that lowers what stands captured after a late refund fact: the 
     expect(voidAlarmLines(cancelId)).toHaveLength(1);
   });
 
+  it("a crash after the void's mark, before its move: the refund fact, read then, raises the alarm; the outcome heard again says nothing twice", async () => {
+    const { captureId, refund, cancelId } = await voidInFlight();
+    const raisedByFact = await alarms('succeeded_after_failure');
+    const before = await alarms('void_after_refund');
+    const crash = new Error('worker killed');
+    const spies = [jest.spyOn(ledger, 'transitionAndRecord').mockRejectedValue(crash), jest.spyOn(ledger, 'transitionAndGet').mockRejectedValue(crash)];
+    try {
+      await expect(recorder.apply((await ledger.get(cancelId))!, voided, 'webhook')).rejects.toThrow('worker killed');
+    } finally {
+      for (const spy of spies) spy.mockRestore();
+    }
+    expect((await ledger.get(captureId))?.undoneBy).toBe(cancelId);
+    expect((await ledger.get(cancelId))?.state).not.toBe('SUCCEEDED');
+    // The fact lands while the capture is marked undone: its own reading finds the refunds beyond and says so.
+    const { adjustment } = await refundedAfterAll(refund, 2000);
+    expect(await adjustmentOfEvent(refund.id, adjustment.id)).toHaveProperty('refunded_beyond_captured');
+    expect(await alarms('succeeded_after_failure')).toBe(raisedByFact + 1);
+
+    expect((await recorder.apply((await ledger.get(cancelId))!, voided, 'webhook')).state).toBe('SUCCEEDED');
+
+    // The same refunds beyond the same capture gone: said once, by the fact.
+    expect(await alarms('void_after_refund')).toBe(before);
+    expect(voidAlarmLines(cancelId)).toHaveLength(0);
+  });
+
   it('a refund of ours reported outside the bridge and then done after all naming that PSP refund, then the void: counted once', async () => {
     const { authOp, refund, cancelId } = await voidInFlight();
     const ours = newCybersourceId();
@@ -960,6 +985,27 @@ describe('a move that lowers what stands captured after a late refund fact: the 
     expect((await ledger.get(captureId))?.undoneBy).toBe(failure.id);
     expect(await adjustmentOfEvent(cancelId, adjustment.id)).not.toHaveProperty('refunded_beyond_captured');
     expect(await alarms('void_after_refund')).toBe(before);
+  });
+
+  it("the PSP's capture_failed recorded, a crash before its reading, the refund fact (alarm); the capture_failed heard again: no second alarm", async () => {
+    const auth = await authorized();
+    const captureId = await delivered(naming('capture', auth, auth.payment.operation_reference!));
+    const refund = await refusedRefund(auth, 2000);
+    const spy = jest.spyOn(ledger, 'dependentsOf').mockRejectedValueOnce(new Error('worker killed'));
+    try {
+      await expect(captureFailed(captureId)).rejects.toThrow('worker killed');
+    } finally {
+      spy.mockRestore();
+    }
+    const raisedByFact = await alarms('succeeded_after_failure');
+    await refundedAfterAll(refund, 2000);
+    expect(await alarms('succeeded_after_failure')).toBe(raisedByFact + 1);
+    const before = await alarms('capture_failed_after_refund');
+
+    const { created } = await captureFailed(captureId);
+
+    expect(created).toBe(false);
+    expect(await alarms('capture_failed_after_refund')).toBe(before);
   });
 
   it('control: the PSP fails a capture of a payment with no refund: nothing raised', async () => {
