@@ -266,11 +266,13 @@ export async function withdrawAfterLateCapture(
 }
 
 /**
- * The adjustment (of payment `auth` or of one of its dependents) whose own reading said `beyond` already: refunds beyond
- * the same captured standing, at least these refunded, so read after what lowered it (a late refund fact recorded while
- * a void's mark stood and its success was not recorded yet: a worker killed between the two, the outcome heard again).
- * Undefined when none did (`except`, the adjustment asking, left out). Read only when the payment is found beyond: its
- * dependents and their adjustments, one read each.
+ * The late refund fact of payment `auth` (its `refund_outside_bridge`, or a `succeeded_after_failure` of a refund of
+ * ours) whose own reading said `beyond` already: refunds beyond the same captured standing, at least these refunded, so
+ * read after what lowered it (recorded while a void's mark stood and its success was not recorded yet, or a
+ * `capture_failed` was not read yet: a worker killed in between, the move heard again). Only refund facts: a
+ * `capture_failed`'s alarm may have been withdrawn since (a re-capture), and a later failure is a new one. Undefined when
+ * none did (`except`, the adjustment asking, left out). Read only when the payment is found beyond: its dependents and
+ * their adjustments, one read each.
  */
 export async function saidByFact(
   auth: OperationRecord,
@@ -279,13 +281,14 @@ export async function saidByFact(
   except?: string,
 ): Promise<string | undefined> {
   const dependents = await ledger.dependentsOf(auth.id);
-  const ids = [auth.id, ...dependents.filter((d) => d.command === 'refund' || d.command === 'capture').map((d) => d.id)];
-  const read = await ledger.adjustmentsOfEach(ids, [REFUNDED_BEYOND_CAPTURED_FIELD]);
-  for (const list of read.values()) {
+  const refunds = new Set(dependents.filter((d) => d.command === 'refund').map((d) => d.id));
+  const read = await ledger.adjustmentsOfEach([auth.id, ...refunds], ['kind', REFUNDED_BEYOND_CAPTURED_FIELD]);
+  for (const [operationId, list] of read) {
+    const kind = refunds.has(operationId) ? 'succeeded_after_failure' : 'refund_outside_bridge';
     for (const { id, fields } of list) {
-      const f = fields[0] ? parseRefundedBeyond(fields[0]) : undefined;
-      if (id !== except && f && f.currency === beyond.currency && f.capturedAmount === beyond.capturedAmount && f.refundedAmount >= beyond.refundedAmount)
-        return id;
+      if (id === except || fields[0] !== kind || !fields[1]) continue;
+      const f = parseRefundedBeyond(fields[1]);
+      if (f && f.currency === beyond.currency && f.capturedAmount === beyond.capturedAmount && f.refundedAmount >= beyond.refundedAmount) return id;
     }
   }
   return undefined;

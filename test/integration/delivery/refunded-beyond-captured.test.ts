@@ -1146,11 +1146,14 @@ describe('a capture the alarm counted as failed that the PSP says succeeded afte
         source: 'webhook',
       });
     const before = await withdrawn();
+    const raised = await alarms('capture_failed_after_refund');
     const { adjustment: first } = await fail(1);
     await redo(1);
     expect(await withdrawn()).toBe(before + 1);
     const { adjustment: second } = await fail(2);
     expect((await ledger.get(captureId))?.undoneBy).toBe(second.id);
+    // The first alarm was withdrawn: the second failure gives the money back twice again, and says so.
+    expect(await alarms('capture_failed_after_refund')).toBe(raised + 2);
     expect((await new AdjustmentStore(redis, config.redis.keyPrefix).get(second.id))?.refundedBeyondCaptured).toBeDefined();
 
     const { adjustment: again } = await redo(2);
