@@ -288,9 +288,11 @@ export interface AdjustmentRecord {
    */
   supersededBy?: string;
   /**
-   * A late refund fact (a refund recorded FAILED that the PSP did after all, a refund it made outside the bridge) that
-   * left its payment with more refunded, as the PSP confirmed, than stands captured (a void of the capture, a capture
-   * undone): the figures found right after it was recorded (`AdjustmentRecorder`), kept once. Absent otherwise.
+   * A late refund fact (a refund recorded FAILED that the PSP did after all, a refund it made outside the bridge), or a
+   * fact that lowered what stands captured after the refunds were counted (a `capture_failed` that undid a capture or
+   * sale; a cancel recorded FAILED that the PSP did after all whose own void undid one), that left its payment with more
+   * refunded, as the PSP confirmed, than stands captured: the figures found right after it was recorded
+   * (`AdjustmentRecorder`), kept once. Absent otherwise.
    */
   refundedBeyondCaptured?: RefundedBeyondCaptured;
   /**

@@ -11,8 +11,8 @@ import { Logger } from '../logging/logger';
 import { counter } from '../metrics/metrics-registry';
 import { capturesUndone } from './authorization-metrics';
 import { AdjustmentKind, AdjustmentRecord, RefundedBeyondCaptured, commandsUndoneBy, needsAttention, releasesHold } from '../adjustments/adjustment';
-import { refundedBeyondCapturedReadingOf } from './operation-context';
-import { refundedBeyondCapturedTotal } from './refunded-beyond-alarm';
+import { PSP_CANCEL_OR_REFUND_REASON, refundedBeyondCapturedReadingOf } from './operation-context';
+import { LoweredCapturedCause, paymentOf, refundedBeyondCapturedTotal, saidByFact, withdrawAfterLateCapture } from './refunded-beyond-alarm';
 import { AdjustmentInput, AdjustmentStore, HeldRecapture, HoldRecaptureResult, RecordedAdjustment } from '../adjustments/adjustment-store';
 
 const adjustmentsTotal = counter(
@@ -142,6 +142,8 @@ export class AdjustmentRecorder {
         | 'dependentsOf'
         | 'adjustmentsOfEach'
         | 'markRefundsUndecided'
+        | 'fieldsOf'
+        | 'withdrawRefundAlarmsOnce'
       >;
       logger: Logger;
     },
@@ -233,7 +235,7 @@ export class AdjustmentRecorder {
     const reported =
       adjustment.kind === 'succeeded_after_failure' && op.state === 'FAILED' && op.command === 'cancel' ? await this.lateCancel(op, adjustment, now) : op;
     // What the fact left of the payment: refunded beyond captured is said on its event (read after the record, below).
-    const beyond = await this.refundedBeyondCaptured(op, adjustment, result);
+    const beyond = await this.refundedBeyondCaptured(reported, adjustment, result);
     const said: AdjustmentRecord = beyond === undefined ? adjustment : { ...adjustment, refundedBeyondCaptured: beyond };
     await recorder.emit(adjustmentEvent(reported, said, config));
     // After the adjustment and on every call, so a repeat after a crash in between completes it.
@@ -246,6 +248,16 @@ export class AdjustmentRecorder {
       await this.closeAfterFailure(op, adjustment, created);
     }
     if (commandsUndoneBy(adjustment.kind).includes(op.command)) await this.reportHeldRecapture(op, adjustment, result.superseded === 'held', now);
+    // A capture or sale counting as captured again: a refunded-beyond alarm its failure raised may no longer hold.
+    if (countsAsCapturedAgain(op, adjustment, result)) {
+      await withdrawAfterLateCapture(op, adjustment, this.deps, now).catch((err: unknown) =>
+        logger.error('reading the payment again after a capture done by the PSP after all failed; a refunded-beyond alarm it raised may no longer hold', {
+          ...adjustmentFields(op, adjustment),
+          command: op.command,
+          error: err instanceof Error ? err.message : String(err),
+        }),
+      );
+    }
     return said === adjustment ? result : { ...result, adjustment: said };
   }
 
@@ -257,7 +269,10 @@ export class AdjustmentRecorder {
    * (the first reading stands, so a repeat says what the first found, which the event said); on the first reading an
    * error line and `pb_refunded_beyond_captured_total`. The fact is recorded as the PSP said it whatever this finds: an
    * alarm, not a guard. Read only for a fact that counts as given back: a refund's `succeeded_after_failure` that
-   * counted it (or counts it still, on a repeat), a payment's `refund_outside_bridge`.
+   * counted it (or counts it still, on a repeat), a payment's `refund_outside_bridge`; or for one that lowered what
+   * stands captured after refunds were counted (`loweredCaptured`: a capture or sale the PSP failed, `capture_failed`;
+   * a cancel recorded FAILED that the PSP did after all and whose void undid one, `op.cancelEffect`): the other order,
+   * counted as `capture_failed_after_refund` and `void_after_refund`.
    *
    * Read after the record step, not in it: the sums span the authorization and every dependent of it, which may live in
    * other shards (docs/ARCHITECTURE.md, "Key layout"), and the record script reads only the operation's own record and
@@ -272,12 +287,10 @@ export class AdjustmentRecorder {
     result: RecordedAdjustment,
   ): Promise<RefundedBeyondCaptured | undefined> {
     if (adjustment.refundedBeyondCaptured !== undefined) return adjustment.refundedBeyondCaptured;
-    if (!givesBack(op, adjustment, result)) return undefined;
-    const authId = AUTHORIZING.has(op.command) ? op.id : await this.authorizationActedOn(op);
-    const auth = authId === null ? null : authId === op.id ? op : await this.deps.ledger.get(authId);
-    if (auth === null) return undefined;
-    // A refund's late fact names its PSP refund, which a refund_outside_bridge may have reported already: counted once.
-    const factReference = op.command === 'refund' ? adjustment.pspReference : undefined;
+    const basis = await this.readingBasis(op, adjustment, result);
+    if (basis === undefined) return undefined;
+    const { auth, lowered, factReference } = basis;
+    const cause = lowered ?? adjustment.kind;
     let reading = await refundedBeyondCapturedReadingOf(auth, this.deps.ledger, factReference);
     if (reading.undecided !== undefined) {
       // Each capture it counts in flight is marked before the reading is kept: its move to FAILED reads the payment
@@ -293,7 +306,9 @@ export class AdjustmentRecorder {
       // No alarm: a capture in flight may have collected the money (the PSP refunding is a sign it did); an operator
       // sees which, and the capture's own outcome settles it (marked above: its move to FAILED reads the payment again).
       this.deps.logger.info(
-        'refunded beyond captured unless a capture in flight went through: a late refund fact leaves refunds above what stands captured, within what the captures in flight would add; no alarm',
+        lowered !== undefined
+          ? 'refunded beyond captured unless a capture in flight went through: a fact that lowered what stands captured leaves refunds above it, within what the captures in flight would add; no alarm'
+          : 'refunded beyond captured unless a capture in flight went through: a late refund fact leaves refunds above what stands captured, within what the captures in flight would add; no alarm',
         {
           ...adjustmentFields(op, adjustment),
           command: op.command,
@@ -308,26 +323,65 @@ export class AdjustmentRecorder {
       );
     }
     if (kept?.held === undefined) return undefined;
-    if (kept.recorded) {
-      refundedBeyondCapturedTotal.inc({ gateway: adjustment.gateway, cause: adjustment.kind });
-      // Ids and amounts only: money given back twice is for a person to settle with the PSP.
-      this.deps.logger.error(
-        'refunded beyond captured: a late refund fact leaves the payment with more refunded at the PSP than stands captured; money given back twice, settle it with the PSP',
+    // A fact that lowered what stands captured, read again after a crash: a late refund fact read since said it already.
+    const said = kept.recorded && lowered !== undefined ? await saidByFact(auth, kept.held, this.deps.ledger, adjustment.id) : undefined;
+    if (said !== undefined) {
+      this.deps.logger.info(
+        'refunded beyond captured: a late fact read after this one lowered what stands captured said these refunds beyond already; no second alarm',
         {
           ...adjustmentFields(op, adjustment),
-          alert: 'refunded_beyond_captured',
-          command: op.command,
-          operation_state: op.state,
+          cause,
           authorization_id: auth.id,
-          source: adjustment.source,
+          said_by: said,
           captured_amount: kept.held.capturedAmount,
           refunded_amount: kept.held.refundedAmount,
           excess_amount: kept.held.excessAmount,
           order_currency: kept.held.currency,
         },
       );
+    } else if (kept.recorded) {
+      refundedBeyondCapturedTotal.inc({ gateway: adjustment.gateway, cause });
+      // Ids and amounts only: money given back twice is for a person to settle with the PSP.
+      this.deps.logger.error(lowered === undefined ? REFUND_FACT_ALARM : LOWERED_ALARMS[lowered], {
+        ...adjustmentFields(op, adjustment),
+        alert: 'refunded_beyond_captured',
+        cause,
+        command: op.command,
+        operation_state: op.state,
+        authorization_id: auth.id,
+        source: adjustment.source,
+        captured_amount: kept.held.capturedAmount,
+        refunded_amount: kept.held.refundedAmount,
+        excess_amount: kept.held.excessAmount,
+        order_currency: kept.held.currency,
+      });
     }
     return kept.held;
+  }
+
+  /**
+   * What reading the payment after `adjustment` of `op` starts from: the payment (read after the record step where a
+   * mark of it moved: a sale undone), the cause when the fact lowered what stands captured (else the fact's kind is), and
+   * the PSP refund a late fact of a refund of ours names.
+   * Undefined when the fact neither gives money back nor lowered what stands captured.
+   */
+  private async readingBasis(
+    op: OperationRecord,
+    adjustment: AdjustmentRecord,
+    result: RecordedAdjustment,
+  ): Promise<{ auth: OperationRecord; lowered?: LoweredCapturedCause; factReference?: string } | undefined> {
+    if (givesBack(op, adjustment, result)) {
+      const authId = AUTHORIZING.has(op.command) ? op.id : await this.authorizationActedOn(op);
+      const auth = authId === null ? null : authId === op.id ? op : await this.deps.ledger.get(authId);
+      if (auth === null) return undefined;
+      // A refund's late fact names its PSP refund, which a refund_outside_bridge may have reported already: counted once.
+      return { auth, factReference: op.command === 'refund' ? adjustment.pspReference : undefined };
+    }
+    const lowered = loweredCaptured(op, adjustment, result);
+    if (lowered === undefined) return undefined;
+    // A void read only when its own mark undid it: one undone already (by a capture_failed) was read by that fact.
+    const auth = await paymentOf(lowered.undone, this.deps.ledger, lowered.cause === 'void_after_refund' ? op.id : undefined);
+    return auth === null ? undefined : { auth, lowered: lowered.cause };
   }
 
   /**
@@ -572,6 +626,54 @@ function givesBack(op: OperationRecord, adjustment: AdjustmentRecord, result: Re
   if (adjustment.kind !== 'succeeded_after_failure' || op.command !== 'refund') return false;
   return result.counted === true || result.redoneAfter !== undefined || (op.state === 'FAILED' && op.succeededAfterFailure?.by === adjustment.id);
 }
+
+/**
+ * Whether `adjustment` of `op` (`result`: what its record step did) lowered what stands captured of its payment after its
+ * refunds may have been counted, the other order than a late refund fact: the capture or sale it undid and the cause
+ * counted. A `capture_failed` that marked the capture or sale undone (now, or on a repeat: the record names it), unless
+ * it is a sale's cancel-or-refund by its PSP (that money went back by a refund: `saleUndoneByPspRefund`); a cancel's
+ * `succeeded_after_failure` whose void undid a capture or sale (`cancelEffect`, recorded before this read). Pure.
+ */
+function loweredCaptured(
+  op: OperationRecord,
+  adjustment: AdjustmentRecord,
+  result: RecordedAdjustment,
+): { undone: string; cause: LoweredCapturedCause } | undefined {
+  if (adjustment.kind === 'capture_failed' && (op.command === 'capture' || op.command === 'sale')) {
+    if (result.undone !== true && op.undoneBy !== adjustment.id) return undefined;
+    if (op.command === 'sale' && (adjustment.reason ?? '').toUpperCase() === PSP_CANCEL_OR_REFUND_REASON) return undefined;
+    return { undone: op.id, cause: 'capture_failed_after_refund' };
+  }
+  if (adjustment.kind === 'succeeded_after_failure' && op.command === 'cancel' && op.state === 'FAILED') {
+    const effect = op.cancelEffect;
+    if (effect === undefined || !('voided' in effect) || effect.command === 'refund') return undefined;
+    return { undone: effect.voided, cause: 'void_after_refund' };
+  }
+  return undefined;
+}
+
+/**
+ * Whether `adjustment` of capture or sale `op` (`result`: what its record step did) makes it count as captured again: a
+ * `succeeded_after_failure` that marked one recorded FAILED done after all (`counted`) or cleared its undone mark
+ * (`redoneAfter`); on a repeat (nothing new recorded), whether it counts so now. Pure.
+ */
+function countsAsCapturedAgain(op: OperationRecord, adjustment: AdjustmentRecord, result: RecordedAdjustment): boolean {
+  if (adjustment.kind !== 'succeeded_after_failure' || (op.command !== 'capture' && op.command !== 'sale')) return false;
+  if (result.created) return result.counted === true || result.redoneAfter !== undefined;
+  return op.undoneBy === undefined && (op.state === 'SUCCEEDED' || (op.state === 'FAILED' && op.succeededAfterFailure !== undefined));
+}
+
+/** The alarm's error line for a late refund fact. */
+const REFUND_FACT_ALARM =
+  'refunded beyond captured: a late refund fact leaves the payment with more refunded at the PSP than stands captured; money given back twice, settle it with the PSP';
+
+/** The alarm's error line for a fact that lowered what stands captured after refunds were counted, by cause. */
+const LOWERED_ALARMS: Record<LoweredCapturedCause, string> = {
+  void_after_refund:
+    'refunded beyond captured: a void recorded after a late refund fact (a cancel recorded FAILED that the PSP did after all) lowered what stands captured; the payment has more refunded at the PSP than stands captured; money given back twice, settle it with the PSP',
+  capture_failed_after_refund:
+    "refunded beyond captured: the PSP failed a capture after the payment's refunds were counted; the payment has more refunded at the PSP than stands captured; money given back twice, settle it with the PSP",
+};
 
 /** The log fields naming an adjustment and its money, shared by the recorder's lines. */
 function adjustmentFields(op: OperationRecord, adjustment: AdjustmentRecord) {

@@ -1832,8 +1832,10 @@ export function refundedBeyondCaptured(
  * dependents (one read each) and its adjustments (one read): what the PSP refunded of it outside the bridge, and
  * whether a sale's undoing was its PSP's cancel-or-refund ({@link saleUndoneByPspRefund}). One PSP refund counts once: a
  * `refund_outside_bridge` naming the PSP reference of a refund of ours counted (its `gatewayReference`, or
- * `factReference`: the reference the late fact of a refund of ours names) is that refund, reported outside the bridge
- * while ours held no reference, and is left out. So is one of a converted payment in the PSP's currency stating the
+ * `factReference`: the reference the late fact of a refund of ours names, or the one the adjustments of a refund of ours
+ * done after its recorded failure name, read only when such a `refund_outside_bridge` names a reference no other holds:
+ * {@link lateRefundReferences}) is that refund, reported outside the bridge while ours held no reference, and is left
+ * out. So is one of a converted payment in the PSP's currency stating the
  * payment's whole amount there or more: it may be a cancel-or-refund's notification, which states the payment's amount
  * and which the webhook could not bound in another currency than the order's (`refundedAmount`, `unbounded`), so it
  * proves no refund beyond what was captured.
@@ -1853,6 +1855,12 @@ export async function refundedBeyondCapturedReadingOf(
   const pspCurrency = lock?.to.currency.toUpperCase();
   const whole = pspCurrency === undefined ? null : amountIn(auth, pspCurrency);
   const recorded = adjustments.get(auth.id) ?? [];
+  // A refund of ours the PSP did after its recorded failure holds no reference of its own: the one its late fact named is
+  // on that fact. Read only when a refund outside the bridge names a reference none of ours holds (rare), so one of ours
+  // reported both ways counts once whichever fact reads the payment.
+  if (recorded.some(({ fields }) => fields[0] === 'refund_outside_bridge' && !!fields[reference] && !ours.has(fields[reference]))) {
+    for (const named of await lateRefundReferences(dependents, ledger)) ours.add(named);
+  }
   const outside = recorded.filter(({ fields }) => {
     if (fields[0] !== 'refund_outside_bridge') return true;
     const named = fields[reference];
@@ -1861,6 +1869,18 @@ export async function refundedBeyondCapturedReadingOf(
     return !(whole !== null && (currency ?? '').toUpperCase() === pspCurrency && Number(amount) >= whole);
   });
   return refundedBeyondCapturedReading(auth, dependents, refundedOutsideBridge(auth, outside), saleUndoneByPspRefund(auth, recorded));
+}
+
+/**
+ * The PSP references the adjustments of `dependents`' refunds of ours that count as refunded yet hold no reference of
+ * their own (recorded FAILED, done by the PSP after all: its late fact named the PSP refund) name. One read of those
+ * refunds' adjustments; none when there is no such refund.
+ */
+async function lateRefundReferences(dependents: readonly DependentSummary[], ledger: Pick<Ledger, 'adjustmentsOfEach'>): Promise<string[]> {
+  const ids = dependents.filter((d) => settled(d, 'refund') && d.gatewayReference === undefined).map((d) => d.id);
+  if (ids.length === 0) return [];
+  const read = await ledger.adjustmentsOfEach(ids, ['psp_reference']);
+  return [...read.values()].flatMap((list) => list.flatMap(({ fields }) => (fields[0] ? [fields[0]] : [])));
 }
 
 /** The figures of {@link refundedBeyondCapturedReadingOf} (`beyond`), or null. */

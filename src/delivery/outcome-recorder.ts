@@ -32,7 +32,7 @@ import { wantsStoredToken } from '../contracts/payment-method';
 import { markOperation } from '../metrics/stage-timing';
 import { CancelReading, DEPENDENT, voidedByCancel } from './operation-context';
 import { CancelEffect } from '../ledger/cancel-effect';
-import { rereadAfterCaptureFailed } from './refunded-beyond-alarm';
+import { rereadAfterCaptureFailed, rereadAfterVoid } from './refunded-beyond-alarm';
 import { markOwnTransactionVoided, noteOwnTransactionVoidDeclined, ownTransactionVoidOf } from './own-transaction-void';
 import { gatewayDefinition } from '../gateways/gateway-registry';
 import { ReleaseHeld, releaseHeldFunds } from './held-funds-release';
@@ -270,6 +270,9 @@ export class OutcomeRecorder {
       if (heldForRetry && moved.state === 'FAILED' && moved.heldForPspRetry !== undefined) this.noteHeldForRetry(moved, gateway, source);
       if (declinedVoid && moved.state === 'FAILED') noteOwnTransactionVoidDeclined(op, declinedVoid, outcome, this.deps.logger, source);
     });
+    // A void of a capture or sale recorded: what stands captured fell after refunds a late fact may have counted while the
+    // void was in flight; the payment is read again, once per cancel (refunded-beyond-alarm.ts). No other outcome reads.
+    if (op.command === 'cancel' && after.state === 'SUCCEEDED') await this.rereadAfterVoid(after, after.cancelEffect ?? fields.cancelEffect);
     // The deadline this move set, once it is on the record (not a racing move's).
     if (deadline && after.state === 'ACTION_REQUIRED' && after.nextCheckAt === deadline.at) {
       const type = outcome.action?.psp_action?.type;
@@ -308,6 +311,27 @@ export class OutcomeRecorder {
       await this.deps.recordLapse(after, outcome.authorizationLapse, source);
     }
     return after;
+  }
+
+  /**
+   * `rereadAfterVoid` for SUCCEEDED cancel `cancel` when its `effect` voided a capture or sale: an alarm, never the
+   * outcome's undoing; a failed read is said, not retried into the outcome job (nothing was kept: the outcome heard again
+   * reads again).
+   */
+  private async rereadAfterVoid(cancel: OperationRecord, effect: CancelEffect | undefined): Promise<void> {
+    if (effect === undefined || !('voided' in effect) || effect.command === 'refund') return;
+    await rereadAfterVoid(cancel, { id: effect.voided, command: effect.command }, this.deps).catch((err: unknown) =>
+      this.deps.logger.error(
+        'reading the payment again after a move lowered what stands captured (a void) failed; check its refunds against what stands captured',
+        {
+          operation_id: cancel.id,
+          command: cancel.command,
+          gateway: gatewayOf(cancel),
+          voided_operation_id: effect.voided,
+          error: err instanceof Error ? err.message : String(err),
+        },
+      ),
+    );
   }
 
   /**

@@ -1,6 +1,13 @@
 import { AUTHORIZING } from '../ledger/authorization-by-reference';
 import { Ledger, OperationRecord } from '../ledger/ledger';
-import { REFUNDS_REREAD_FIELD, REFUNDS_UNDECIDED_REFS_FIELD } from '../ledger/refunds-undecided-mark';
+import {
+  REFUNDS_ALARM_WITHDRAWN_FIELD,
+  REFUNDS_REREAD_AFTER_VOID_FIELD,
+  REFUNDS_REREAD_FIELD,
+  REFUNDS_UNDECIDED_REFS_FIELD,
+} from '../ledger/refunds-undecided-mark';
+import { REFUNDED_BEYOND_CAPTURED_FIELD, parseRefundedBeyond } from '../adjustments/adjustment-store';
+import { RefundedBeyondCaptured } from '../adjustments/adjustment';
 import { gatewayOf } from '../ledger/routing-record';
 import { Logger } from '../logging/logger';
 import { counter } from '../metrics/metrics-registry';
@@ -8,13 +15,32 @@ import { refundedBeyondCapturedReadingOf } from './operation-context';
 
 /**
  * Payments left with more refunded, as the PSP confirmed, than stands captured: money given back twice (a capture
- * voided, then a refund recorded FAILED that the PSP did after all). `cause`: the late refund fact's kind, or
- * `capture_failed_after_undecided` (a capture an undecided reading counted in flight then failed for good).
+ * voided, then a refund recorded FAILED that the PSP did after all). `cause`: the late refund fact's kind,
+ * `capture_failed_after_undecided` (a capture an undecided reading counted in flight then failed for good), or one of
+ * {@link LoweredCapturedCause} (a move that lowered what stands captured after the refunds were counted).
  */
 export const refundedBeyondCapturedTotal = counter(
   'pb_refunded_beyond_captured_total',
-  "Payments found with their confirmed refunds above what stands captured (a capture voided or undone): money given back twice, by gateway and cause: a late refund fact recorded while it left them so (a refund recorded FAILED that the PSP did after all: succeeded_after_failure; a refund it made outside the bridge: refund_outside_bridge; said on the adjustment event, refunded_beyond_captured, contact_support), or capture_failed_after_undecided (such a fact's reading was undecided, a capture in flight could cover it, and that capture then failed for good: said by the error line, not on the capture's event)",
+  "Payments found with their confirmed refunds above what stands captured (a capture voided or undone): money given back twice, by gateway and cause: a late refund fact recorded while it left them so (a refund recorded FAILED that the PSP did after all: succeeded_after_failure; a refund it made outside the bridge: refund_outside_bridge; said on the adjustment event, refunded_beyond_captured, contact_support), capture_failed_after_undecided (such a fact's reading was undecided, a capture in flight could cover it, and that capture then failed for good: said by the error line, not on the capture's event), void_after_refund (a void's success recorded after the refunds were counted lowered what stands captured: a cancel's success, said by the error line; or a cancel recorded FAILED that the PSP did after all, said on its adjustment event too) or capture_failed_after_refund (the PSP failed a capture after the refunds were counted: said on the capture_failed adjustment event)",
   ['gateway', 'cause'],
+);
+
+/**
+ * A move that lowered what stands captured of a payment after refunds of it were counted (the other order than a late
+ * refund fact's): `void_after_refund`, a void of ours whose success is recorded (as an outcome, or as the late success of
+ * a cancel recorded FAILED) undid a capture or sale; `capture_failed_after_refund`, the PSP's failure of a capture or
+ * sale (`capture_failed`) undid it.
+ */
+export type LoweredCapturedCause = 'void_after_refund' | 'capture_failed_after_refund';
+
+/**
+ * Refunded-beyond alarms raised when a capture or sale failed that no longer hold: the PSP said it succeeded after all,
+ * and the payment read again finds the refunds within what stands captured (`withdrawAfterLateCapture`).
+ */
+export const refundedBeyondWithdrawnTotal = counter(
+  'pb_refunded_beyond_captured_withdrawn_total',
+  'Refunded-beyond-captured alarms raised when a capture or sale failed (capture_failed_after_undecided, capture_failed_after_refund) that no longer hold: the PSP said it succeeded after all and the payment, read again, has its refunds within what stands captured, by gateway',
+  ['gateway'],
 );
 
 /**
@@ -68,6 +94,230 @@ export async function rereadAfterCaptureFailed(
       order_currency: reading.beyond.currency,
     },
   );
+}
+
+/**
+ * Cancel `cancel`, whose success is recorded (this outcome's move, or an earlier one: a repeat), voided capture or sale
+ * `voided` (its `cancel_effect`; marked `undone_by` it before the move): what stands captured of the payment fell by it.
+ * A late refund fact recorded while the void was in flight (sent before the fact: a refund counted before it is sent
+ * refuses it, `CAPTURE_REFUNDED`) was read while the capture still stood and found the refunds fit; so the payment is
+ * read again now (`refundedBeyondCapturedReadingOf`, the same sums), after the move. Only when the void's own mark undid
+ * it: a capture or sale the PSP failed before the void's success (`capture_failed`, its own reading said it) was lowered
+ * by that fact, not by the void, so nothing is read or kept (a repeat reads the voided record again, nothing more).
+ *
+ * What it finds is kept on the cancel once (`REFUNDS_REREAD_AFTER_VOID_FIELD`: `fit`, `undecided` or the figures), looked
+ * up first: a repeat of the outcome (a resent webhook, a job retried) costs one field read and says nothing again, and one
+ * that crashed before keeping it reads again. Refunds beyond: an error line (`alert: refunded_beyond_captured`, the
+ * cancel, what it voided, the authorization, the three figures) and
+ * `pb_refunded_beyond_captured_total{cause="void_after_refund"}`, unless a late fact's own reading said those refunds
+ * beyond that captured standing already (`saidByFact`: it read after the void's mark, the worker killed before the move):
+ * then an info line; undecided (a capture in flight could cover them): an info line. The cancel's event is recorded with its move, before this read, and carries no figures; `ops show` of the
+ * cancel shows them (`refunded_beyond_after_void`). Only a void's success reads: no other outcome pays for it.
+ */
+export async function rereadAfterVoid(
+  cancel: OperationRecord,
+  voided: { id: string; command: 'capture' | 'sale' },
+  deps: { ledger: Pick<Ledger, 'get' | 'authorizationByReference' | 'dependentsOf' | 'adjustmentsOfEach' | 'setFieldOnceAndGet' | 'fieldsOf'>; logger: Logger },
+): Promise<void> {
+  const { ledger, logger } = deps;
+  const [[kept]] = await ledger.fieldsOf([cancel.id], [REFUNDS_REREAD_AFTER_VOID_FIELD]);
+  if (kept !== null && kept !== undefined) return;
+  // Only the void that marked it undone lowered what stands captured: one undone already by another said its own.
+  const auth = await paymentOf(voided.id, ledger, cancel.id);
+  if (auth === null) return;
+  const reading = await refundedBeyondCapturedReadingOf(auth, ledger);
+  const value = reading.beyond !== null ? JSON.stringify(reading.beyond) : reading.undecided !== undefined ? 'undecided' : 'fit';
+  const { set } = await ledger.setFieldOnceAndGet(cancel.id, REFUNDS_REREAD_AFTER_VOID_FIELD, value);
+  // Kept by an earlier call, which said it.
+  if (!set) return;
+  const gateway = gatewayOf(cancel);
+  const fields = {
+    operation_id: cancel.id,
+    command: cancel.command,
+    gateway,
+    authorization_id: auth.id,
+    voided_operation_id: voided.id,
+    voided_command: voided.command,
+  };
+  if (reading.undecided !== undefined) {
+    logger.info(
+      'refunded beyond captured unless a capture in flight went through: a void recorded after refunds were counted lowered what stands captured; no alarm',
+      {
+        ...fields,
+        captured_amount: reading.undecided.figures.capturedAmount,
+        refunded_amount: reading.undecided.figures.refundedAmount,
+        order_currency: reading.undecided.figures.currency,
+        captures_in_flight: reading.undecided.inFlight.map((c) => `${c.id} ${c.state} ${c.amount}`),
+      },
+    );
+    return;
+  }
+  if (reading.beyond === null) return;
+  const said = await saidByFact(auth, reading.beyond, ledger);
+  if (said !== undefined) {
+    logger.info(
+      'refunded beyond captured after a void: a late fact read after the void lowered what stands captured said these refunds beyond already; no second alarm',
+      {
+        ...fields,
+        said_by: said,
+        captured_amount: reading.beyond.capturedAmount,
+        refunded_amount: reading.beyond.refundedAmount,
+        excess_amount: reading.beyond.excessAmount,
+        order_currency: reading.beyond.currency,
+      },
+    );
+    return;
+  }
+  refundedBeyondCapturedTotal.inc({ gateway, cause: 'void_after_refund' });
+  // Ids and amounts only: money given back twice is for a person to settle with the PSP.
+  logger.error(
+    'refunded beyond captured: a void recorded after a late refund fact lowered what stands captured; the payment has more refunded at the PSP than stands captured; money given back twice, settle it with the PSP',
+    {
+      ...fields,
+      alert: 'refunded_beyond_captured',
+      cause: 'void_after_refund',
+      captured_amount: reading.beyond.capturedAmount,
+      refunded_amount: reading.beyond.refundedAmount,
+      excess_amount: reading.beyond.excessAmount,
+      order_currency: reading.beyond.currency,
+    },
+  );
+}
+
+/**
+ * Capture or sale `op`, which the PSP now says succeeded after all (`adjustment`, a `succeeded_after_failure` that made
+ * it count as captured again: done after its recorded failure, or redone after a `capture_failed`), may have raised a
+ * refunded-beyond alarm when it failed: its FAILED re-read (`REFUNDS_REREAD_FIELD` holding figures,
+ * `capture_failed_after_undecided`) or the reading of a `capture_failed` of it (the adjustment's figures,
+ * `capture_failed_after_refund`). Such an alarm no longer holds once what it captured counts again: the payment is read
+ * again, and when the refunds are no longer beyond (`fit`, or `undecided`: a capture in flight could cover them) a warn
+ * line says so with the new reading, `pb_refunded_beyond_captured_withdrawn_total` counts it, and the capture keeps it
+ * once per alarm (`REFUNDS_ALARM_WITHDRAWN_FIELD`, `Ledger.withdrawRefundAlarmsOnce`, shown by `ops show`:
+ * `refunded_beyond_withdrawn`), so a repeat says nothing again, while the alarm of a later failure (the PSP failed it
+ * again after a re-capture) is withdrawn by the success after it. Still beyond (other refunds since): an info line,
+ * nothing kept (the alarm holds). A capture with no alarm left to withdraw costs two reads (its fields, its
+ * adjustments' kinds), no read of the payment.
+ */
+export async function withdrawAfterLateCapture(
+  op: OperationRecord,
+  adjustment: { id: string; gateway: string },
+  deps: {
+    ledger: Pick<Ledger, 'get' | 'authorizationByReference' | 'dependentsOf' | 'adjustmentsOfEach' | 'withdrawRefundAlarmsOnce' | 'fieldsOf'>;
+    logger: Logger;
+  },
+  now = Date.now(),
+): Promise<void> {
+  const { ledger, logger } = deps;
+  const [[[reread, kept]], adjustments] = await Promise.all([
+    ledger.fieldsOf([op.id], [REFUNDS_REREAD_FIELD, REFUNDS_ALARM_WITHDRAWN_FIELD]),
+    ledger.adjustmentsOfEach([op.id], ['kind', REFUNDED_BEYOND_CAPTURED_FIELD]),
+  ]);
+  // Each alarm is withdrawn once: one a later failure raised (the PSP failed it again after a re-capture) is not yet.
+  const done = new Set(withdrawnOf(kept));
+  const raised = [
+    ...(reread && parseRefundedBeyond(reread) !== undefined ? ['refunds_reread'] : []),
+    ...(adjustments.get(op.id) ?? [])
+      .filter(({ fields: [kind, figures] }) => kind === 'capture_failed' && !!figures && parseRefundedBeyond(figures) !== undefined)
+      .map(({ id }) => id),
+  ].filter((alarm) => !done.has(alarm));
+  if (raised.length === 0) return;
+  const payment = await paymentOf(op.id, ledger);
+  if (payment === null) return;
+  const reading = await refundedBeyondCapturedReadingOf(payment, ledger);
+  const fields = {
+    operation_id: op.id,
+    command: op.command,
+    gateway: adjustment.gateway,
+    adjustment_id: adjustment.id,
+    authorization_id: payment.id,
+    withdrawn: raised,
+  };
+  if (reading.beyond !== null) {
+    logger.info('capture done by the PSP after all, after a refunded-beyond alarm counted it failed: the payment is still beyond; the alarm holds', {
+      ...fields,
+      captured_amount: reading.beyond.capturedAmount,
+      refunded_amount: reading.beyond.refundedAmount,
+      excess_amount: reading.beyond.excessAmount,
+      order_currency: reading.beyond.currency,
+    });
+    return;
+  }
+  const read = reading.undecided !== undefined ? 'undecided' : 'fit';
+  const withdrawnNow = await ledger.withdrawRefundAlarmsOnce(op.id, { alarms: raised, by: adjustment.id, reading: read, at: now });
+  // Withdrawn by an earlier call (a repeat racing this one), which said it.
+  if (withdrawnNow === null || withdrawnNow.length === 0) return;
+  fields.withdrawn = withdrawnNow;
+  refundedBeyondWithdrawnTotal.inc({ gateway: adjustment.gateway });
+  logger.warn(
+    'refunded beyond captured no longer holds: the PSP says a capture the alarm counted as failed succeeded after all; the payment read again has its refunds within what stands captured',
+    {
+      ...fields,
+      reading: read,
+      ...(reading.undecided !== undefined
+        ? {
+            captured_amount: reading.undecided.figures.capturedAmount,
+            refunded_amount: reading.undecided.figures.refundedAmount,
+            order_currency: reading.undecided.figures.currency,
+            captures_in_flight: reading.undecided.inFlight.map((c) => `${c.id} ${c.state} ${c.amount}`),
+          }
+        : {}),
+    },
+  );
+}
+
+/**
+ * The late refund fact of payment `auth` (its `refund_outside_bridge`, or a `succeeded_after_failure` of a refund of
+ * ours) whose own reading said `beyond` already: refunds beyond the same captured standing, at least these refunded, so
+ * read after what lowered it (recorded while a void's mark stood and its success was not recorded yet, or a
+ * `capture_failed` was not read yet: a worker killed in between, the move heard again). Only refund facts: a
+ * `capture_failed`'s alarm may have been withdrawn since (a re-capture), and a later failure is a new one. Undefined when
+ * none did (`except`, the adjustment asking, left out). Read only when the payment is found beyond: its dependents and
+ * their adjustments, one read each.
+ */
+export async function saidByFact(
+  auth: OperationRecord,
+  beyond: RefundedBeyondCaptured,
+  ledger: Pick<Ledger, 'dependentsOf' | 'adjustmentsOfEach'>,
+  except?: string,
+): Promise<string | undefined> {
+  const dependents = await ledger.dependentsOf(auth.id);
+  const refunds = new Set(dependents.filter((d) => d.command === 'refund').map((d) => d.id));
+  const read = await ledger.adjustmentsOfEach([auth.id, ...refunds], ['kind', REFUNDED_BEYOND_CAPTURED_FIELD]);
+  for (const [operationId, list] of read) {
+    const kind = refunds.has(operationId) ? 'succeeded_after_failure' : 'refund_outside_bridge';
+    for (const { id, fields } of list) {
+      if (id === except || fields[0] !== kind || !fields[1]) continue;
+      const f = parseRefundedBeyond(fields[1]);
+      if (f && f.currency === beyond.currency && f.capturedAmount === beyond.capturedAmount && f.refundedAmount >= beyond.refundedAmount) return id;
+    }
+  }
+  return undefined;
+}
+
+/** The alarms a stored {@link REFUNDS_ALARM_WITHDRAWN_FIELD} says were withdrawn already (none when absent or garbled). */
+function withdrawnOf(stored: string | null | undefined): string[] {
+  if (!stored) return [];
+  try {
+    const v = JSON.parse(stored) as unknown;
+    const list = v !== null && typeof v === 'object' ? (v as { withdrawn?: unknown }).withdrawn : undefined;
+    return Array.isArray(list) ? list.filter((w): w is string => typeof w === 'string') : [];
+  } catch {
+    return [];
+  }
+}
+
+/**
+ * The payment capture or sale `id` belongs to, read now (after the mark or the fact that moved it): the sale itself (its
+ * `undoneBy` as it stands then counted), or the authorization the capture acted on. Null when neither is found, or,
+ * with `undoneBy`, when `id`'s undone mark is not that one's: what undid it first (a `capture_failed` before a void whose
+ * request was in flight) lowered what stands captured and was read then; the later one lowered nothing.
+ */
+export async function paymentOf(id: string, ledger: Pick<Ledger, 'get' | 'authorizationByReference'>, undoneBy?: string): Promise<OperationRecord | null> {
+  const undone = await ledger.get(id);
+  if (undone === null) return null;
+  if (undoneBy !== undefined && undone.undoneBy !== undoneBy) return null;
+  if (undone.command === 'sale') return undone;
+  return undone.command === 'capture' ? authorizationOf(undone, ledger) : null;
 }
 
 /** The authorization capture `capture` acted on: the one its attempt resolved, else the one its `gateway_key` names (our id or the PSP's reference). */

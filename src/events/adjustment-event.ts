@@ -24,7 +24,8 @@ export function adjustmentEventId(operationId: string, adjustmentId: string): st
  * `adjustment` carries what the PSP reported: kind, money direction, amount (integer minor units) and
  * currency, its reason code, its references and when it happened, for a success the PSP failed again after
  * (`failed_again_by`) the failure that stands, and for a failure the PSP's later success overrides (`superseded_by`)
- * that success, for a late refund fact that left the payment refunded beyond what stands captured
+ * that success, for a late refund fact (or a `capture_failed`, or a late cancel's void, that lowered what stands
+ * captured after the refunds were counted) that left the payment refunded beyond what stands captured
  * (`refunded_beyond_captured`) the figures and `suggested_action: contact_support`; for a cancel recorded FAILED that the PSP did after all, `gateway_response` says what it did
  * (`voided` or `released`, as the cancel's success event would: `cancelEffect`). See docs/EVENTS.md.
  */
@@ -73,7 +74,7 @@ export function adjustmentEvent(op: OperationRecord, adjustment: AdjustmentRecor
         ...(adjustment.failedAgainBy !== undefined ? { failed_again_by: adjustment.failedAgainBy } : {}),
         // A failure the PSP's later success (reported already, or right after this) overrides: it undid nothing.
         ...(adjustment.supersededBy !== undefined ? { superseded_by: adjustment.supersededBy } : {}),
-        // A late refund fact that left the payment with more refunded than stands captured: money given back twice.
+        // A fact that left the payment with more refunded than stands captured: money given back twice.
         ...(adjustment.refundedBeyondCaptured !== undefined
           ? {
               refunded_beyond_captured: {

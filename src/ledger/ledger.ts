@@ -26,7 +26,13 @@ import {
   transitionWithStepScript,
 } from './ledger-scripts';
 import { ERASE_SCRIPT, EXPIRE_SCRIPT, RESTORE_SCRIPT } from './lifecycle-scripts';
-import { MARK_REFUNDS_UNDECIDED_SCRIPT, REFUNDS_UNDECIDED_FIELD, REFUNDS_UNDECIDED_REFS_FIELD } from './refunds-undecided-mark';
+import {
+  MARK_REFUNDS_UNDECIDED_SCRIPT,
+  REFUNDS_ALARM_WITHDRAWN_FIELD,
+  REFUNDS_UNDECIDED_FIELD,
+  REFUNDS_UNDECIDED_REFS_FIELD,
+  WITHDRAW_REFUND_ALARMS_SCRIPT,
+} from './refunds-undecided-mark';
 import { DependentWaker, TAKE_WAITERS_SCRIPT, WAITERS_FLAG, WAIT_FOR_SCRIPT, WaitedMove } from './dependent-waiters';
 import { RECORD_RECONCILED_WINDOW_SCRIPT, ReconciledWindow, reconciledWindowOf } from './reconciled-mark';
 import { OPERATION_STATES, OperationState, POLLED_STATES, isTerminal } from './operation-state';
@@ -952,6 +958,29 @@ export class Ledger {
       () => -1,
     )) as number;
     return reply === 1 ? 'marked' : reply === 0 ? 'settled' : 'missing';
+  }
+
+  /**
+   * Keeps on capture or sale `id` that refunded-beyond alarms `alarms` raised when it failed no longer hold
+   * (`REFUNDS_ALARM_WITHDRAWN_FIELD`: `by` the success fact's adjustment id, `reading` what the payment read again found,
+   * `at` epoch ms), once per alarm: one withdrawn already is left out. One round trip, one key.
+   * @returns the alarms withdrawn by this call (empty: all were already), or null when there is no such operation.
+   */
+  async withdrawRefundAlarmsOnce(id: string, entry: { alarms: readonly string[]; by: string; reading: string; at: number }): Promise<string[] | null> {
+    const reply = (await this.onShard(
+      id,
+      (keys) =>
+        WITHDRAW_REFUND_ALARMS_SCRIPT.run(this.redis, {
+          keys: { op: keys.op(id) },
+          args: { field: REFUNDS_ALARM_WITHDRAWN_FIELD, alarms: JSON.stringify(entry.alarms), by: entry.by, reading: entry.reading, at: String(entry.at) },
+        }),
+      (r) => r === -1,
+      () => -1,
+    )) as string | number;
+    if (typeof reply !== 'string') return null;
+    const fresh = JSON.parse(reply) as unknown;
+    // cjson encodes an empty table as an object: nothing withdrawn now.
+    return Array.isArray(fresh) ? fresh.filter((a): a is string => typeof a === 'string') : [];
   }
 
   /** The raw stored `fields` of each of `ids` (null where absent), one read each, sent together. */

@@ -15,6 +15,62 @@ export const REFUNDS_UNDECIDED_FIELD = 'refunds_undecided_by';
 export const REFUNDS_REREAD_FIELD = 'refunds_reread';
 
 /**
+ * Field on a cancel's record: what reading its payment again found once its success was recorded, the cancel having
+ * voided a capture or sale (`cancel_effect` `voided`, marked `undone_by` it): `fit`, `undecided`, or the figures as JSON.
+ * Kept once, so a repeat of the outcome reads nothing and raises no second alarm (refunded-beyond-alarm.ts, `rereadAfterVoid`).
+ */
+export const REFUNDS_REREAD_AFTER_VOID_FIELD = 'refunds_reread_after_void';
+
+/**
+ * Field on a capture's or sale's record: a refunded-beyond alarm raised when it failed (its FAILED re-read,
+ * `REFUNDS_REREAD_FIELD`, or a `capture_failed` adjustment's reading) no longer holds, the PSP having said it succeeded
+ * after all (JSON: the latest such fact's adjustment id `by`, the new `reading` `fit` or `undecided`, every alarm
+ * `withdrawn` so far, `at` epoch ms). Each alarm is withdrawn once ({@link WITHDRAW_REFUND_ALARMS_SCRIPT}), so a repeat
+ * of the fact says nothing again, and a later failure's alarm is still withdrawn by a later success
+ * (refunded-beyond-alarm.ts, `withdrawAfterLateCapture`).
+ */
+export const REFUNDS_ALARM_WITHDRAWN_FIELD = 'refunds_alarm_withdrawn';
+
+/**
+ * Keeps on capture or sale `op` ({@link REFUNDS_ALARM_WITHDRAWN_FIELD}) the withdrawal of those of `alarms` (a JSON
+ * array of ids: `refunds_reread`, `capture_failed` adjustment ids) not withdrawn already: once per alarm, so a repeat of
+ * the success fact withdraws nothing again, while a later failure's alarm, redone by a later success, is withdrawn
+ * too. The field then holds the latest withdrawal (`by`, `reading`, `at`) and every alarm withdrawn so far. Returns the
+ * ids withdrawn now (a JSON array, empty when none), or -1 when there is no such operation.
+ */
+export const WITHDRAW_REFUND_ALARMS_SCRIPT = new LuaScript(
+  luaInputs(['op'], ['field', 'alarms', 'by', 'reading', 'at']),
+  `
+if redis.call('EXISTS', K.op) == 0 then return -1 end
+local withdrawn = {}
+local done = {}
+local stored = redis.call('HGET', K.op, A.field)
+if stored then
+  local ok, v = pcall(cjson.decode, stored)
+  if ok and type(v) == 'table' and type(v.withdrawn) == 'table' then
+    for _, w in ipairs(v.withdrawn) do
+      if type(w) == 'string' and not done[w] then
+        done[w] = true
+        withdrawn[#withdrawn + 1] = w
+      end
+    end
+  end
+end
+local fresh = {}
+for _, a in ipairs(cjson.decode(A.alarms)) do
+  if not done[a] then
+    done[a] = true
+    fresh[#fresh + 1] = a
+    withdrawn[#withdrawn + 1] = a
+  end
+end
+if #fresh == 0 then return '[]' end
+redis.call('HSET', K.op, A.field, cjson.encode({ by = A.by, reading = A.reading, withdrawn = withdrawn, at = tonumber(A.at) }))
+return cjson.encode(fresh)
+`,
+);
+
+/**
  * Field on a marked capture's record: the PSP refund references the late facts of refunds of ours that marked it named
  * (a JSON array), so reading the payment again counts such a refund once when a `refund_outside_bridge` reported it too
  * while ours held no reference, as those facts' own readings did (`refundedBeyondCapturedReadingOf`'s `factReference`).

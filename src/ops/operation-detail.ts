@@ -143,7 +143,9 @@ export type OperationMarkKind =
   | 'refunded_beyond_captured'
   | 'refunded_beyond_undecided'
   | 'refunds_reread_beyond'
-  | 'refunds_undecided_capture';
+  | 'refunds_undecided_capture'
+  | 'refunded_beyond_after_void'
+  | 'refunded_beyond_withdrawn';
 
 /**
  * A mark the bridge put on the operation's record (or a decision it recorded on it) that changes what its state
@@ -218,6 +220,10 @@ export const MARK_HASH_FIELDS = [
   // A capture an undecided refund reading counted in flight, and what re-reading its payment after its FAILED found (refunds-undecided-mark.ts).
   'refunds_undecided_by',
   'refunds_reread',
+  // What reading a cancel's payment again after its void of a capture or sale was recorded found (refunded-beyond-alarm.ts).
+  'refunds_reread_after_void',
+  // A refunded-beyond alarm raised when this capture failed that no longer holds: the PSP said it succeeded after all.
+  'refunds_alarm_withdrawn',
 ] as const;
 export type MarkHashField = (typeof MARK_HASH_FIELDS)[number];
 
@@ -480,6 +486,65 @@ function refundsRereadMarks(record: OperationRecord, marks: Partial<Record<MarkH
   return [{ kind: 'refunds_undecided_capture', at, source: 'delivery', text: `counted in flight by an undecided refund reading: ${where}`, ref: by }];
 }
 
+/**
+ * A cancel whose void of a capture or sale, recorded after refunds of the payment were counted, left it with more
+ * refunded than stands captured (`refunds_reread_after_void` holding the figures): `refunded_beyond_after_void`, naming
+ * what it voided. Nothing shown when the re-read found the refunds fit or undecided (no alarm was raised).
+ */
+function rereadAfterVoidMarks(record: OperationRecord, marks: Partial<Record<MarkHashField, string>>): OperationMark[] {
+  const reread = parseRefundsReread(marks.refunds_reread_after_void);
+  if (reread?.kind !== 'beyond') return [];
+  const f = reread.figures;
+  const voided = record.cancelEffect !== undefined && 'voided' in record.cancelEffect ? record.cancelEffect.voided : undefined;
+  return [
+    {
+      kind: 'refunded_beyond_after_void',
+      // The re-read follows the move to SUCCEEDED and keeps no time of its own: that move's time.
+      at: record.state === 'SUCCEEDED' ? record.updatedAt : undefined,
+      source: 'delivery',
+      text: `its void${voided !== undefined ? ` of ${voided}` : ''}, recorded after refunds of the payment were counted, lowered what stands captured: ${money(
+        f.refundedAmount,
+        f.currency,
+      )} refunded, ${money(f.capturedAmount, f.currency)} captured standing; ${money(f.excessAmount, f.currency)} given back twice, contact the PSP`,
+      ...(voided !== undefined ? { ref: voided } : {}),
+      amount: f.excessAmount,
+      currency: f.currency,
+    },
+  ];
+}
+
+/**
+ * A capture or sale whose failure raised a refunded-beyond alarm, then done by the PSP after all, its payment read again
+ * within what stands captured (`refunds_alarm_withdrawn`, JSON): `refunded_beyond_withdrawn`, naming the latest such success.
+ * A garbled value is shown as nothing.
+ */
+function withdrawnMarks(marks: Partial<Record<MarkHashField, string>>): OperationMark[] {
+  const stored = marks.refunds_alarm_withdrawn;
+  if (stored === undefined) return [];
+  let v: unknown;
+  try {
+    v = JSON.parse(stored);
+  } catch {
+    return [];
+  }
+  if (v === null || typeof v !== 'object') return [];
+  const { by, reading, withdrawn, at } = v as Record<string, unknown>;
+  if (typeof by !== 'string' || (reading !== 'fit' && reading !== 'undecided')) return [];
+  const alarms = Array.isArray(withdrawn) ? withdrawn.filter((w): w is string => typeof w === 'string') : [];
+  const which = alarms.map((w) => (w === 'refunds_reread' ? 'its FAILED re-read' : `capture_failed ${w}`)).join(', ');
+  return [
+    {
+      kind: 'refunded_beyond_withdrawn',
+      ...(typeof at === 'number' && Number.isSafeInteger(at) ? { at } : {}),
+      source: 'delivery',
+      text: `the PSP says it succeeded after all: the refunded-beyond alarm raised when it failed${which ? ` (${which})` : ''} no longer holds; the payment read again: ${
+        reading === 'fit' ? 'the refunds fit what stands captured' : 'undecided, a capture in flight could cover the refunds'
+      }`,
+      ref: by,
+    },
+  ];
+}
+
 /** Where a capture an undecided refund reading counted in flight stands, for its neutral mark (no alarm raised on it). */
 function undecidedCaptureStanding(record: OperationRecord, reread: RefundsReread | undefined): string {
   if (reread?.kind === 'fit') return 'failed for good, the payment read again: the refunds fit what stands captured, no alarm';
@@ -629,6 +694,8 @@ export function operationDetail(inputs: OperationDetailInputs, now = Date.now())
     ...orphanMarks(history),
     ...hashFieldMarks(inputs.hashMarks ?? {}),
     ...refundsRereadMarks(record, inputs.hashMarks ?? {}),
+    ...rereadAfterVoidMarks(record, inputs.hashMarks ?? {}),
+    ...withdrawnMarks(inputs.hashMarks ?? {}),
     ...refundedBeyondMarks(inputs.adjustments),
   ]
     .map(shownMark)

@@ -1379,3 +1379,66 @@ describe('Cybersource cancel naming a capture or refund by its Cybersource id: r
     },
   );
 });
+
+describe('a cancel voiding what was captured, its success recorded after a refund the PSP made outside the bridge: refunded beyond captured', () => {
+  const alarms = () => metricValue('pb_refunded_beyond_captured_total', { gateway: 'cybs', cause: 'void_after_refund' });
+  const alarmLines = (cancelId: string) =>
+    logs.lines.filter((l) => l.includes('"alert":"refunded_beyond_captured"') && l.includes(cancelId)).map((l) => JSON.parse(l) as Record<string, unknown>);
+
+  /** A refund of `amount` of `payment` that the PSP made outside the bridge (a Business Center refund), as reconciliation records it. */
+  async function refundedOutside(paymentId: string, amount: number) {
+    const recorder = new AdjustmentRecorder({
+      config,
+      store: new AdjustmentStore(redis, config.redis.keyPrefix),
+      recorder: newRecorder(),
+      ledger,
+      logger: logs.logger,
+    });
+    const reference = newCybersourceId();
+    return recorder.recordAdjustment((await ledger.get(paymentId))!, {
+      kind: 'refund_outside_bridge',
+      direction: 'debit',
+      amount,
+      currency: 'USD',
+      gateway: 'cybs',
+      pspReference: reference,
+      pspEventId: `evt_outside_${reference}`,
+      source: 'reconciliation',
+    });
+  }
+
+  for (const command of ['sale', 'authorize'] as const) {
+    it(`${command}: the void sent, the outside refund recorded (fit), then the void's success: alarm void_after_refund naming what it voided, once`, async () => {
+      const payment = await paid(command);
+      const paymentId = payment.payment.operation_reference!;
+      const voidedId = command === 'sale' ? paymentId : await delivered(dependent('capture', payment));
+      const cancelId = await record(dependent('cancel', payment));
+      psp.rateLimitNextVoid = true;
+      expect((await service.deliver(cancelId)).kind).toBe('retry');
+      const { adjustment } = await refundedOutside(paymentId, 2000);
+      expect(adjustment.refundedBeyondCaptured).toBeUndefined();
+      const before = await alarms();
+
+      const settled = await newRecorder().apply((await ledger.get(cancelId))!, { status: 'SUCCESS', gatewayStatus: 'payments.voids.accept' }, 'webhook');
+
+      expect(settled.state).toBe('SUCCEEDED');
+      expect((await ledger.get(voidedId))?.undoneBy).toBe(cancelId);
+      expect(await alarms()).toBe(before + 1);
+      expect(alarmLines(cancelId)).toEqual([
+        expect.objectContaining({
+          level: 'error',
+          cause: 'void_after_refund',
+          operation_id: cancelId,
+          voided_operation_id: voidedId,
+          voided_command: command === 'sale' ? 'sale' : 'capture',
+          authorization_id: paymentId,
+          captured_amount: 0,
+          refunded_amount: 2000,
+          excess_amount: 2000,
+        }),
+      ]);
+      await newRecorder().apply((await ledger.get(cancelId))!, { status: 'SUCCESS', gatewayStatus: 'payments.voids.accept' }, 'webhook');
+      expect(await alarms()).toBe(before + 1);
+    });
+  }
+});

@@ -54,6 +54,10 @@ const psp = {
   refuseNextRefund: false,
   /** The next capture answered 502 (its outcome unknown): left in flight, nothing taken here. */
   dropNextCapture: false,
+  /** The next void answered 502 (its outcome unknown): left in flight, nothing voided yet; its success told later. */
+  dropNextVoid: false,
+  /** The next void refused NOT_VOIDABLE: recorded FAILED, nothing voided; the PSP's later word says it did it after all. */
+  refuseNextVoid: false,
   /** What each merchant reference did, as the transaction search finds it (its status: VOIDED for a void done). */
   byReference: new Map<string, { id: string; submitTimeUtc: string; status: string }>(),
 };
@@ -141,7 +145,12 @@ beforeAll(async () => {
         const id = voiding[2];
         const known = voiding[1] === 'captures' ? psp.captureOf.has(id) : psp.amountOf.has(id);
         if (!known) return refused('INVALID_DATA', 'Declined - One or more fields in the request contains invalid data');
-        if (psp.voided.has(id)) {
+        if (psp.dropNextVoid) {
+          psp.dropNextVoid = false;
+          return json(502, { reason: 'SYSTEM_ERROR' });
+        }
+        if (psp.voided.has(id) || psp.refuseNextVoid) {
+          psp.refuseNextVoid = false;
           return refused(
             'NOT_VOIDABLE',
             'The capture or credit is not voidable because the capture or credit information has already been submitted to your processor.',
@@ -663,5 +672,513 @@ describe('a late refund fact that leaves the payment refunded beyond what stands
     expect(await alarms('capture_failed_after_undecided')).toBe(before);
     const said = logs.lines.filter((l) => l.includes(inFlight)).map((l) => JSON.parse(l) as Record<string, unknown>);
     expect(said.some((l) => l.alert === 'refunded_beyond_captured')).toBe(false);
+  });
+});
+
+/**
+ * The other order: the late refund fact's reading found the refunds fit (the capture still stood), then a move lowers
+ * what stands captured (a void sent before the fact, its success recorded after it; a cancel recorded FAILED that the PSP
+ * did after all; the PSP's failure of the capture): the payment is read again after that move, and the same alarm raised,
+ * once, with a cause naming the order.
+ */
+describe('a move that lowers what stands captured after a late refund fact: the payment read again, the alarm raised once', () => {
+  const voided = { status: 'SUCCESS' as const, gatewayStatus: 'VOIDED' };
+  const voidAlarmLines = (cancelId: string) =>
+    logs.lines.filter((l) => l.includes('refunded beyond captured: a void') && l.includes(cancelId)).map((l) => JSON.parse(l) as Record<string, unknown>);
+
+  /** A capture of `amount` on a new authorization, a refund of `refunded` refused (FAILED), and a void of the capture sent, its answer lost (502). */
+  async function voidInFlight(amount = 5000, refunded = 2000): Promise<{ authOp: string; captureId: string; refund: OperationRecord; cancelId: string }> {
+    const auth = await authorized();
+    const authOp = auth.payment.operation_reference!;
+    const captureId = await delivered(naming('capture', auth, authOp, { amount }));
+    const refund = await refusedRefund(auth, refunded);
+    psp.dropNextVoid = true;
+    const cancelId = await record(naming('cancel', auth, captureId));
+    expect(await service.deliver(cancelId)).toMatchObject({ kind: 'retry' });
+    expect((await ledger.get(cancelId))?.state).not.toMatch(/^(SUCCEEDED|FAILED)$/);
+    return { authOp, captureId, refund, cancelId };
+  }
+
+  it("void sent, then the refund fact (fit: the capture stood), then the void's success: alarm void_after_refund, error line, ops show of the cancel; once", async () => {
+    const { authOp, captureId, refund, cancelId } = await voidInFlight();
+    const before = await alarms('void_after_refund');
+    const { adjustment } = await refundedAfterAll(refund, 2000);
+    expect(await adjustmentOfEvent(refund.id, adjustment.id)).not.toHaveProperty('refunded_beyond_captured');
+
+    const done = await recorder.apply((await ledger.get(cancelId))!, voided, 'webhook');
+
+    expect(done.state).toBe('SUCCEEDED');
+    expect((await ledger.get(captureId))?.undoneBy).toBe(cancelId);
+    expect(await alarms('void_after_refund')).toBe(before + 1);
+    expect(voidAlarmLines(cancelId)).toEqual([
+      expect.objectContaining({
+        level: 'error',
+        alert: 'refunded_beyond_captured',
+        operation_id: cancelId,
+        command: 'cancel',
+        voided_operation_id: captureId,
+        authorization_id: authOp,
+        captured_amount: 0,
+        refunded_amount: 2000,
+        excess_amount: 2000,
+        order_currency: 'USD',
+      }),
+    ]);
+    const detail = await new OperationsView(ledger, new AdjustmentStore(redis, config.redis.keyPrefix)).show(cancelId);
+    expect(detail?.marks.find((m) => m.kind === 'refunded_beyond_after_void')).toMatchObject({ ref: captureId, amount: 2000, currency: 'USD' });
+
+    // The same outcome again (a webhook resent, a job retried): nothing said twice.
+    await recorder.apply((await ledger.get(cancelId))!, voided, 'webhook');
+    expect(await alarms('void_after_refund')).toBe(before + 1);
+    expect(voidAlarmLines(cancelId)).toHaveLength(1);
+  });
+
+  it('the re-read failing after the void (Redis refusing to keep it): the cancel stands SUCCEEDED, an error line; the outcome heard again raises the alarm, once', async () => {
+    const { refund, cancelId } = await voidInFlight();
+    await refundedAfterAll(refund, 2000);
+    const before = await alarms('void_after_refund');
+    const spy = jest.spyOn(ledger, 'setFieldOnceAndGet').mockRejectedValue(new Error("READONLY You can't write against a read only replica"));
+    try {
+      expect((await recorder.apply((await ledger.get(cancelId))!, voided, 'webhook')).state).toBe('SUCCEEDED');
+    } finally {
+      spy.mockRestore();
+    }
+    expect(await alarms('void_after_refund')).toBe(before);
+    const failed = logs.lines.find((l) => l.includes('reading the payment again after a move lowered what stands captured') && l.includes(cancelId));
+    expect(failed).toBeDefined();
+    expect(JSON.parse(failed!)).toMatchObject({ level: 'error', operation_id: cancelId });
+
+    await recorder.apply((await ledger.get(cancelId))!, voided, 'webhook');
+    await recorder.apply((await ledger.get(cancelId))!, voided, 'webhook');
+
+    expect(await alarms('void_after_refund')).toBe(before + 1);
+    expect(voidAlarmLines(cancelId)).toHaveLength(1);
+  });
+
+  it("a crash after the void's mark, before its move: the refund fact, read then, raises the alarm; the outcome heard again says nothing twice", async () => {
+    const { captureId, refund, cancelId } = await voidInFlight();
+    const raisedByFact = await alarms('succeeded_after_failure');
+    const before = await alarms('void_after_refund');
+    const crash = new Error('worker killed');
+    const spies = [jest.spyOn(ledger, 'transitionAndRecord').mockRejectedValue(crash), jest.spyOn(ledger, 'transitionAndGet').mockRejectedValue(crash)];
+    try {
+      await expect(recorder.apply((await ledger.get(cancelId))!, voided, 'webhook')).rejects.toThrow('worker killed');
+    } finally {
+      for (const spy of spies) spy.mockRestore();
+    }
+    expect((await ledger.get(captureId))?.undoneBy).toBe(cancelId);
+    expect((await ledger.get(cancelId))?.state).not.toBe('SUCCEEDED');
+    // The fact lands while the capture is marked undone: its own reading finds the refunds beyond and says so.
+    const { adjustment } = await refundedAfterAll(refund, 2000);
+    expect(await adjustmentOfEvent(refund.id, adjustment.id)).toHaveProperty('refunded_beyond_captured');
+    expect(await alarms('succeeded_after_failure')).toBe(raisedByFact + 1);
+
+    expect((await recorder.apply((await ledger.get(cancelId))!, voided, 'webhook')).state).toBe('SUCCEEDED');
+
+    // The same refunds beyond the same capture gone: said once, by the fact.
+    expect(await alarms('void_after_refund')).toBe(before);
+    expect(voidAlarmLines(cancelId)).toHaveLength(0);
+  });
+
+  it('a refund of ours reported outside the bridge and then done after all naming that PSP refund, then the void: counted once', async () => {
+    const { authOp, refund, cancelId } = await voidInFlight();
+    const ours = newCybersourceId();
+    await adjustments.recordAdjustment((await ledger.get(authOp))!, {
+      kind: 'refund_outside_bridge',
+      direction: 'debit',
+      amount: 2000,
+      currency: 'USD',
+      gateway: 'cybs',
+      pspReference: ours,
+      pspEventId: `evt_outside_${ours}`,
+      source: 'reconciliation',
+    });
+    await adjustments.recordAdjustment(refund, {
+      kind: 'succeeded_after_failure',
+      direction: 'debit',
+      amount: 2000,
+      currency: 'USD',
+      gateway: 'cybs',
+      pspReference: ours,
+      pspEventId: `evt_saf_${refund.id}`,
+      source: 'webhook',
+    });
+
+    await recorder.apply((await ledger.get(cancelId))!, voided, 'webhook');
+
+    expect(voidAlarmLines(cancelId)).toEqual([expect.objectContaining({ captured_amount: 0, refunded_amount: 2000, excess_amount: 2000 })]);
+  });
+
+  it('a void with no refund standing raises nothing; the reading is kept, so its repeat reads nothing', async () => {
+    const auth = await authorized();
+    const authOp = auth.payment.operation_reference!;
+    const captureId = await delivered(naming('capture', auth, authOp));
+    psp.dropNextVoid = true;
+    const cancelId = await record(naming('cancel', auth, captureId));
+    expect(await service.deliver(cancelId)).toMatchObject({ kind: 'retry' });
+    const before = await alarms('void_after_refund');
+
+    expect((await recorder.apply((await ledger.get(cancelId))!, voided, 'webhook')).state).toBe('SUCCEEDED');
+
+    expect(await alarms('void_after_refund')).toBe(before);
+    expect(logs.lines.some((l) => l.includes(cancelId) && l.includes('"alert":"refunded_beyond_captured"'))).toBe(false);
+    const detail = await new OperationsView(ledger, new AdjustmentStore(redis, config.redis.keyPrefix)).show(cancelId);
+    expect(detail?.marks.some((m) => m.kind === 'refunded_beyond_after_void')).toBe(false);
+    // A repeat of the outcome finds the reading kept: the payment is not read again.
+    const reads = jest.spyOn(ledger, 'adjustmentsOfEach');
+    try {
+      await recorder.apply((await ledger.get(cancelId))!, voided, 'webhook');
+      expect(reads).not.toHaveBeenCalled();
+    } finally {
+      reads.mockRestore();
+    }
+  });
+
+  it('a refund that still fits what stands captured after the void (another capture stands): nothing raised', async () => {
+    const auth = await authorized();
+    const authOp = auth.payment.operation_reference!;
+    await delivered(naming('capture', auth, authOp, { amount: 3000 }));
+    const second = await delivered(naming('capture', auth, authOp, { amount: 2000 }));
+    const refund = await refusedRefund(auth, 1000);
+    psp.dropNextVoid = true;
+    const cancelId = await record(naming('cancel', auth, second, { amount: 2000 }));
+    expect(await service.deliver(cancelId)).toMatchObject({ kind: 'retry' });
+    await refundedAfterAll(refund, 1000);
+    const before = await alarms('void_after_refund');
+
+    expect((await recorder.apply((await ledger.get(cancelId))!, voided, 'webhook')).state).toBe('SUCCEEDED');
+
+    expect((await ledger.get(second))?.undoneBy).toBe(cancelId);
+    expect(await alarms('void_after_refund')).toBe(before);
+    expect(voidAlarmLines(cancelId)).toHaveLength(0);
+  });
+
+  it('a void recorded FAILED that the PSP did after all, after the refund fact: its adjustment event says refunded beyond captured, alarm void_after_refund, once', async () => {
+    const auth = await authorized();
+    const authOp = auth.payment.operation_reference!;
+    const captureId = await delivered(naming('capture', auth, authOp));
+    const refund = await refusedRefund(auth, 2000);
+    psp.refuseNextVoid = true;
+    const cancelId = await record(naming('cancel', auth, captureId));
+    expect(await service.deliver(cancelId)).toEqual({ kind: 'done', state: 'FAILED' });
+    await refundedAfterAll(refund, 2000);
+    const before = await alarms('void_after_refund');
+    const late = {
+      kind: 'succeeded_after_failure' as const,
+      direction: 'credit' as const,
+      amount: 5000,
+      currency: 'USD',
+      reason: 'payments.voids.accept',
+      gateway: 'cybs',
+      pspEventId: `evt_late_void_${cancelId}`,
+      source: 'webhook' as const,
+    };
+
+    const { adjustment } = await adjustments.recordAdjustment((await ledger.get(cancelId))!, late);
+
+    expect((await ledger.get(captureId))?.undoneBy).toBe(cancelId);
+    expect(await adjustmentOfEvent(cancelId, adjustment.id)).toMatchObject({
+      kind: 'succeeded_after_failure',
+      refunded_beyond_captured: { captured_amount: 0, refunded_amount: 2000, excess_amount: 2000, currency: 'USD', suggested_action: 'contact_support' },
+    });
+    expect(await alarms('void_after_refund')).toBe(before + 1);
+    const line = logs.lines.find((l) => l.includes('"alert":"refunded_beyond_captured"') && l.includes(cancelId));
+    expect(JSON.parse(line!)).toMatchObject({ level: 'error', operation_id: cancelId, authorization_id: authOp, captured_amount: 0, excess_amount: 2000 });
+    const detail = await new OperationsView(ledger, new AdjustmentStore(redis, config.redis.keyPrefix)).show(cancelId);
+    expect(detail?.marks.find((m) => m.kind === 'refunded_beyond_captured')).toMatchObject({ ref: adjustment.id, amount: 2000 });
+
+    // Told again (a repeated webhook): nothing said twice.
+    await adjustments.recordAdjustment((await ledger.get(cancelId))!, late);
+    expect(await alarms('void_after_refund')).toBe(before + 1);
+    expect(logs.lines.filter((l) => l.includes('"alert":"refunded_beyond_captured"') && l.includes(cancelId))).toHaveLength(1);
+  });
+
+  /** The PSP's failure of capture `captureId` (after its success), as its webhook records it. */
+  async function captureFailed(captureId: string) {
+    return adjustments.recordAdjustment((await ledger.get(captureId))!, {
+      kind: 'capture_failed',
+      direction: 'debit',
+      amount: 5000,
+      currency: 'USD',
+      gateway: 'cybs',
+      pspEventId: `evt_cf_${captureId}`,
+      source: 'webhook',
+    });
+  }
+
+  it('the refund fact (fit), then the PSP fails the capture: the capture_failed event says refunded beyond captured, alarm capture_failed_after_refund, once', async () => {
+    const auth = await authorized();
+    const authOp = auth.payment.operation_reference!;
+    const captureId = await delivered(naming('capture', auth, authOp));
+    const refund = await refusedRefund(auth, 2000);
+    await refundedAfterAll(refund, 2000);
+    const before = await alarms('capture_failed_after_refund');
+
+    const { adjustment } = await captureFailed(captureId);
+
+    expect((await ledger.get(captureId))?.undoneBy).toBe(adjustment.id);
+    expect(await adjustmentOfEvent(captureId, adjustment.id)).toMatchObject({
+      kind: 'capture_failed',
+      refunded_beyond_captured: { captured_amount: 0, refunded_amount: 2000, excess_amount: 2000, currency: 'USD', suggested_action: 'contact_support' },
+    });
+    expect(await alarms('capture_failed_after_refund')).toBe(before + 1);
+    const lines = logs.lines.filter((l) => l.includes('"alert":"refunded_beyond_captured"') && l.includes(captureId));
+    expect(lines).toHaveLength(1);
+    expect(JSON.parse(lines[0])).toMatchObject({
+      level: 'error',
+      operation_id: captureId,
+      authorization_id: authOp,
+      refunded_amount: 2000,
+      excess_amount: 2000,
+    });
+    const detail = await new OperationsView(ledger, new AdjustmentStore(redis, config.redis.keyPrefix)).show(captureId);
+    expect(detail?.marks.find((m) => m.kind === 'refunded_beyond_captured')).toMatchObject({ ref: adjustment.id, amount: 2000 });
+
+    // Told again: nothing said twice.
+    expect((await captureFailed(captureId)).created).toBe(false);
+    expect(await alarms('capture_failed_after_refund')).toBe(before + 1);
+    expect(logs.lines.filter((l) => l.includes('"alert":"refunded_beyond_captured"') && l.includes(captureId))).toHaveLength(1);
+  });
+
+  it("void sent, the refund fact (fit), the PSP fails the capture (alarm capture_failed_after_refund), then the void's success: the void lowered nothing, no second alarm", async () => {
+    const { captureId, refund, cancelId } = await voidInFlight();
+    await refundedAfterAll(refund, 2000);
+    const raised = await alarms('capture_failed_after_refund');
+    const { adjustment: failure } = await captureFailed(captureId);
+    expect((await ledger.get(captureId))?.undoneBy).toBe(failure.id);
+    expect(await alarms('capture_failed_after_refund')).toBe(raised + 1);
+    const before = await alarms('void_after_refund');
+
+    expect((await recorder.apply((await ledger.get(cancelId))!, voided, 'webhook')).state).toBe('SUCCEEDED');
+
+    // What stood captured was gone before the void: its success changes no sum, the alarm was said by the failure.
+    expect((await ledger.get(captureId))?.undoneBy).toBe(failure.id);
+    expect(await alarms('void_after_refund')).toBe(before);
+    expect(voidAlarmLines(cancelId)).toHaveLength(0);
+    const detail = await new OperationsView(ledger, new AdjustmentStore(redis, config.redis.keyPrefix)).show(cancelId);
+    expect(detail?.marks.some((m) => m.kind === 'refunded_beyond_after_void')).toBe(false);
+  });
+
+  it('a void recorded FAILED that the PSP did after all, of a capture the PSP failed after the refund fact: no second alarm, its event says nothing beyond', async () => {
+    const auth = await authorized();
+    const captureId = await delivered(naming('capture', auth, auth.payment.operation_reference!));
+    const refund = await refusedRefund(auth, 2000);
+    psp.refuseNextVoid = true;
+    const cancelId = await record(naming('cancel', auth, captureId));
+    expect(await service.deliver(cancelId)).toEqual({ kind: 'done', state: 'FAILED' });
+    await refundedAfterAll(refund, 2000);
+    const { adjustment: failure } = await captureFailed(captureId);
+    expect((await new AdjustmentStore(redis, config.redis.keyPrefix).get(failure.id))?.refundedBeyondCaptured).toBeDefined();
+    const before = await alarms('void_after_refund');
+
+    const { adjustment } = await adjustments.recordAdjustment((await ledger.get(cancelId))!, {
+      kind: 'succeeded_after_failure',
+      direction: 'credit',
+      amount: 5000,
+      currency: 'USD',
+      reason: 'payments.voids.accept',
+      gateway: 'cybs',
+      pspEventId: `evt_late_void_${cancelId}`,
+      source: 'webhook',
+    });
+
+    expect((await ledger.get(captureId))?.undoneBy).toBe(failure.id);
+    expect(await adjustmentOfEvent(cancelId, adjustment.id)).not.toHaveProperty('refunded_beyond_captured');
+    expect(await alarms('void_after_refund')).toBe(before);
+  });
+
+  it("the PSP's capture_failed recorded, a crash before its reading, the refund fact (alarm); the capture_failed heard again: no second alarm", async () => {
+    const auth = await authorized();
+    const captureId = await delivered(naming('capture', auth, auth.payment.operation_reference!));
+    const refund = await refusedRefund(auth, 2000);
+    const spy = jest.spyOn(ledger, 'dependentsOf').mockRejectedValueOnce(new Error('worker killed'));
+    try {
+      await expect(captureFailed(captureId)).rejects.toThrow('worker killed');
+    } finally {
+      spy.mockRestore();
+    }
+    const raisedByFact = await alarms('succeeded_after_failure');
+    await refundedAfterAll(refund, 2000);
+    expect(await alarms('succeeded_after_failure')).toBe(raisedByFact + 1);
+    const before = await alarms('capture_failed_after_refund');
+
+    const { created } = await captureFailed(captureId);
+
+    expect(created).toBe(false);
+    expect(await alarms('capture_failed_after_refund')).toBe(before);
+  });
+
+  it('control: the PSP fails a capture of a payment with no refund: nothing raised', async () => {
+    const auth = await authorized();
+    const captureId = await delivered(naming('capture', auth, auth.payment.operation_reference!));
+    const before = await alarms('capture_failed_after_refund');
+
+    const { adjustment } = await captureFailed(captureId);
+
+    expect(await adjustmentOfEvent(captureId, adjustment.id)).not.toHaveProperty('refunded_beyond_captured');
+    expect(await alarms('capture_failed_after_refund')).toBe(before);
+  });
+});
+
+/**
+ * An alarm raised when a capture failed (for good, after an undecided reading; or by the PSP's capture_failed after the
+ * refunds were counted) that the PSP later says succeeded after all: the payment is read again, and when the refunds
+ * now fit, a warn line says the earlier alarm no longer holds, counted once, shown on the capture.
+ */
+describe('a capture the alarm counted as failed that the PSP says succeeded after all: the alarm withdrawn, once', () => {
+  const withdrawn = () => metricValue('pb_refunded_beyond_captured_withdrawn_total', { gateway: 'cybs' });
+  const withdrawnLines = (captureId: string) =>
+    logs.lines
+      .filter((l) => l.includes('refunded beyond captured no longer holds') && l.includes(captureId))
+      .map((l) => JSON.parse(l) as Record<string, unknown>);
+
+  /** The PSP's word that capture `captureId` succeeded after all (a re-capture, or a capture recorded FAILED done after all). */
+  async function capturedAfterAll(captureId: string, amount: number) {
+    return adjustments.recordAdjustment((await ledger.get(captureId))!, {
+      kind: 'succeeded_after_failure',
+      direction: 'credit',
+      amount,
+      currency: 'USD',
+      gateway: 'cybs',
+      pspEventId: `evt_saf_${captureId}`,
+      source: 'webhook',
+    });
+  }
+
+  it('a capture in flight failed for good (alarm capture_failed_after_undecided), then done by the PSP after all: the alarm withdrawn, warn line, ops show; once', async () => {
+    const auth = await authorized();
+    const authOp = auth.payment.operation_reference!;
+    await delivered(naming('capture', auth, authOp, { amount: 3000 }));
+    psp.dropNextCapture = true;
+    const inFlight = await record(naming('capture', auth, authOp, { amount: 2000 }));
+    expect(await service.deliver(inFlight)).toMatchObject({ kind: 'retry' });
+    await adjustments.recordAdjustment((await ledger.get(authOp))!, {
+      kind: 'refund_outside_bridge',
+      direction: 'debit',
+      amount: 4000,
+      currency: 'USD',
+      gateway: 'cybs',
+      pspReference: newCybersourceId(),
+      pspEventId: `evt_outside_${authOp}`,
+      source: 'reconciliation',
+    });
+    const raised = await alarms('capture_failed_after_undecided');
+    await recorder.apply((await ledger.get(inFlight))!, { status: 'FAIL', gatewayStatus: 'DECLINED', reason: 'PROCESSOR_DECLINED' }, 'webhook');
+    expect(await alarms('capture_failed_after_undecided')).toBe(raised + 1);
+    const before = await withdrawn();
+
+    const { adjustment } = await capturedAfterAll(inFlight, 2000);
+
+    expect(await withdrawn()).toBe(before + 1);
+    expect(withdrawnLines(inFlight)).toEqual([
+      expect.objectContaining({
+        level: 'warn',
+        operation_id: inFlight,
+        adjustment_id: adjustment.id,
+        authorization_id: authOp,
+        reading: 'fit',
+        withdrawn: ['refunds_reread'],
+      }),
+    ]);
+    const detail = await new OperationsView(ledger, new AdjustmentStore(redis, config.redis.keyPrefix)).show(inFlight);
+    expect(detail?.marks.find((m) => m.kind === 'refunded_beyond_withdrawn')).toMatchObject({
+      ref: adjustment.id,
+      text: expect.stringContaining('no longer holds'),
+    });
+
+    // Told again: nothing said twice.
+    await capturedAfterAll(inFlight, 2000);
+    expect(await withdrawn()).toBe(before + 1);
+    expect(withdrawnLines(inFlight)).toHaveLength(1);
+  });
+
+  it('the PSP failed the capture after the refund fact (alarm capture_failed_after_refund), then re-captured it: the alarm withdrawn, once', async () => {
+    const auth = await authorized();
+    const authOp = auth.payment.operation_reference!;
+    const captureId = await delivered(naming('capture', auth, authOp));
+    const refund = await refusedRefund(auth, 2000);
+    await refundedAfterAll(refund, 2000);
+    const { adjustment: failure } = await adjustments.recordAdjustment((await ledger.get(captureId))!, {
+      kind: 'capture_failed',
+      direction: 'debit',
+      amount: 5000,
+      currency: 'USD',
+      gateway: 'cybs',
+      pspEventId: `evt_cf_${captureId}`,
+      source: 'webhook',
+    });
+    expect((await new AdjustmentStore(redis, config.redis.keyPrefix).get(failure.id))?.refundedBeyondCaptured).toBeDefined();
+    const before = await withdrawn();
+
+    const { adjustment } = await capturedAfterAll(captureId, 5000);
+
+    expect((await ledger.get(captureId))?.undoneBy).toBeUndefined();
+    expect(await withdrawn()).toBe(before + 1);
+    expect(withdrawnLines(captureId)).toEqual([expect.objectContaining({ adjustment_id: adjustment.id, reading: 'fit', withdrawn: [failure.id] })]);
+    await capturedAfterAll(captureId, 5000);
+    expect(withdrawnLines(captureId)).toHaveLength(1);
+  });
+
+  it('failed, re-captured (withdrawn), failed again (a second alarm), re-captured again: the second alarm withdrawn too, each once', async () => {
+    const auth = await authorized();
+    const authOp = auth.payment.operation_reference!;
+    const captureId = await delivered(naming('capture', auth, authOp));
+    const refund = await refusedRefund(auth, 2000);
+    await refundedAfterAll(refund, 2000);
+    const fail = async (n: number) =>
+      adjustments.recordAdjustment((await ledger.get(captureId))!, {
+        kind: 'capture_failed',
+        direction: 'debit',
+        amount: 5000,
+        currency: 'USD',
+        gateway: 'cybs',
+        pspEventId: `evt_cf_${n}_${captureId}`,
+        source: 'webhook',
+      });
+    const redo = async (n: number) =>
+      adjustments.recordAdjustment((await ledger.get(captureId))!, {
+        kind: 'succeeded_after_failure',
+        direction: 'credit',
+        amount: 5000,
+        currency: 'USD',
+        gateway: 'cybs',
+        pspEventId: `evt_saf_${n}_${captureId}`,
+        source: 'webhook',
+      });
+    const before = await withdrawn();
+    const raised = await alarms('capture_failed_after_refund');
+    const { adjustment: first } = await fail(1);
+    await redo(1);
+    expect(await withdrawn()).toBe(before + 1);
+    const { adjustment: second } = await fail(2);
+    expect((await ledger.get(captureId))?.undoneBy).toBe(second.id);
+    // The first alarm was withdrawn: the second failure gives the money back twice again, and says so.
+    expect(await alarms('capture_failed_after_refund')).toBe(raised + 2);
+    expect((await new AdjustmentStore(redis, config.redis.keyPrefix).get(second.id))?.refundedBeyondCaptured).toBeDefined();
+
+    const { adjustment: again } = await redo(2);
+
+    expect((await ledger.get(captureId))?.undoneBy).toBeUndefined();
+    expect(await withdrawn()).toBe(before + 2);
+    expect(withdrawnLines(captureId).map((l) => l.withdrawn)).toEqual([[first.id], [second.id]]);
+    const detail = await new OperationsView(ledger, new AdjustmentStore(redis, config.redis.keyPrefix)).show(captureId);
+    expect(detail?.marks.find((m) => m.kind === 'refunded_beyond_withdrawn')).toMatchObject({ ref: again.id });
+    await redo(2);
+    expect(await withdrawn()).toBe(before + 2);
+  });
+
+  it('control: a capture done after all with no alarm raised on it: nothing withdrawn', async () => {
+    const auth = await authorized();
+    const authOp = auth.payment.operation_reference!;
+    psp.dropNextCapture = true;
+    const captureId = await record(naming('capture', auth, authOp));
+    expect(await service.deliver(captureId)).toMatchObject({ kind: 'retry' });
+    await recorder.apply((await ledger.get(captureId))!, { status: 'FAIL', gatewayStatus: 'DECLINED', reason: 'PROCESSOR_DECLINED' }, 'webhook');
+    const before = await withdrawn();
+
+    await capturedAfterAll(captureId, 5000);
+
+    expect(await withdrawn()).toBe(before);
+    expect(withdrawnLines(captureId)).toHaveLength(0);
   });
 });

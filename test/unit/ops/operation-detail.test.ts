@@ -416,4 +416,53 @@ describe('the operator detail of one operation', () => {
     expect(operationDetail({ record: record(), adjustments: [], history: [], hashMarks: { refunds_reread: 'fit' } }).marks).toEqual([]);
     expect(operationDetail({ record: record(), adjustments: [], history: [], hashMarks: { refunds_undecided_by: '' } }).marks).toEqual([]);
   });
+
+  it('shows a cancel whose void, recorded after refunds were counted, left the payment refunded beyond captured: a mark with the figures, naming what it voided', () => {
+    const figures = { capturedAmount: 0, refundedAmount: 2000, excessAmount: 2000, currency: 'EUR' };
+    const cancel = record({
+      id: 'op-can-1',
+      command: 'cancel',
+      state: 'SUCCEEDED',
+      reason: undefined,
+      cancelEffect: { voided: 'op-cap-1', command: 'capture', hold: 'left' },
+    });
+    const d = operationDetail({ record: cancel, adjustments: [], history: [], hashMarks: { refunds_reread_after_void: JSON.stringify(figures) } });
+    expect(d.marks.find((m) => m.kind === 'refunded_beyond_after_void')).toEqual({
+      kind: 'refunded_beyond_after_void',
+      at: T0 + MIN,
+      source: 'delivery',
+      text: expect.stringContaining(
+        'of op-cap-1, recorded after refunds of the payment were counted, lowered what stands captured: 20.00 EUR refunded, 0.00 EUR captured standing; 20.00 EUR given back twice',
+      ),
+      ref: 'op-cap-1',
+      amount: 2000,
+      currency: 'EUR',
+    });
+    expect(detailText(d)).toContain('refunded_beyond_after_void');
+    expect(lookupPage({ base: '/console' }, 'op-can-1', [d])).toContain('data-mark="refunded_beyond_after_void"');
+    // Fit, undecided or garbled: no alarm was raised, no mark.
+    for (const kept of ['fit', 'undecided', '{not json']) {
+      expect(
+        operationDetail({ record: cancel, adjustments: [], history: [], hashMarks: { refunds_reread_after_void: kept } }).marks.map((m) => m.kind),
+      ).not.toContain('refunded_beyond_after_void');
+    }
+  });
+
+  it('shows a capture whose refunded-beyond alarm no longer holds (the PSP did it after all) as a mark naming that success; garbled: nothing', () => {
+    const stored = JSON.stringify({ by: 'adj_saf', reading: 'fit', withdrawn: ['refunds_reread', 'adj_cf'], at: T0 + 9 * MIN });
+    const d = operationDetail({ record: record(), adjustments: [], history: [], hashMarks: { refunds_alarm_withdrawn: stored } });
+    expect(d.marks.find((m) => m.kind === 'refunded_beyond_withdrawn')).toEqual({
+      kind: 'refunded_beyond_withdrawn',
+      at: T0 + 9 * MIN,
+      source: 'delivery',
+      text: expect.stringContaining(
+        '(its FAILED re-read, capture_failed adj_cf) no longer holds; the payment read again: the refunds fit what stands captured',
+      ),
+      ref: 'adj_saf',
+    });
+    expect(lookupPage({ base: '/console' }, 'op-cap-1', [d])).toContain('data-mark="refunded_beyond_withdrawn"');
+    for (const garbled of ['', '{not json', 'null', '{"by":"adj_saf","reading":"maybe"}']) {
+      expect(operationDetail({ record: record(), adjustments: [], history: [], hashMarks: { refunds_alarm_withdrawn: garbled } }).marks).toEqual([]);
+    }
+  });
 });
