@@ -6,14 +6,14 @@
  * keeps them queued in order; a take Redis never answers counts as an outage after the take deadline
  * (`rate_limits.take_deadline_ms`).
  */
-import { accountDigest, RateDecision, RateLimiter, StoppedWhileHeld, takeDeadlineMs } from '../../../src/admission/rate-limiter';
+import { RateDecision, RateLimiter, StoppedWhileHeld, takeDeadlineMs } from '../../../src/admission/rate-limiter';
 import { Config } from '../../../src/config/config';
 import { metricValue } from '../../../src/metrics/metrics-registry';
 import { createRedis, RedisClient } from '../../../src/redis/redis-connection';
-import { unlinkMatching } from '../../../src/redis/key-scan';
 import { captureLogger } from '../../support/capture-logger';
 import { eventually, startTcpProxy, TcpProxy } from '../../support/tcp-proxy';
 import { testConfig } from '../../support/test-config';
+import { accountBucket, scopedRedis } from '../../support/limiter-redis';
 import { testRedis } from '../../support/test-redis';
 
 jest.setTimeout(60_000);
@@ -21,22 +21,12 @@ jest.setTimeout(60_000);
 const subject = { channel: 'web' as const, gateway: 'simulator', account: 'acme-holds' };
 
 describe('RateLimiter: commands held by a limit', () => {
-  let redis: RedisClient;
-  const configs: Config[] = [];
-
-  beforeAll(() => {
-    redis = testRedis();
-  });
-
-  afterAll(async () => {
-    for (const config of configs) await unlinkMatching(redis, `${config.redis.keyPrefix}*`);
-    redis.disconnect();
-  });
+  const scope = scopedRedis();
 
   function limiter(perS: number, burst: number): RateLimiter {
     const config = testConfig({ 'rate_limits.by_account': { 'simulator:acme-holds': { per_s: perS, burst } }, 'rate_limits.lease_tokens': 8 });
-    configs.push(config);
-    return new RateLimiter({ config, redis, logger: captureLogger('error').logger, where: 'consumer', lease: 8 });
+    scope.track(config);
+    return new RateLimiter({ config, redis: scope.redis, logger: captureLogger('error').logger, where: 'consumer', lease: 8 });
   }
 
   /** Takes a token as the consumer does: `take`, then `waitForToken` when refused; resolves when let through. */
@@ -112,7 +102,7 @@ describe('RateLimiter: commands held by a limit', () => {
     'lets every held command go on at once when Redis stops answering, one take for all of them (lease 1): an outage does not serialize them',
     async () => {
       const config = testConfig({ 'rate_limits.by_account': { 'simulator:acme-holds': { per_s: 1, burst: 1 } }, 'rate_limits.lease_tokens': 1 });
-      configs.push(config);
+      scope.track(config);
       const own = testRedis(config);
       const rl = new RateLimiter({ config, redis: own, logger: captureLogger('error').logger, where: 'consumer', lease: 1 });
       expect(await admit(rl)).toBe('direct');
@@ -185,10 +175,10 @@ describe('RateLimiter: commands held by a limit', () => {
     const held = Array.from({ length: 10 }, (_, i) => admitRetrying().then(() => order.push(i)));
     await new Promise((r) => setTimeout(r, 20));
     // The account's bucket is no hash for one take: the take script's HMGET answers WRONGTYPE.
-    const bucket = `${configs[configs.length - 1].redis.keyPrefix}{ratelimit}:account:${accountDigest('simulator', subject.account)}`;
-    await redis.set(bucket, 'not a hash');
+    const bucket = accountBucket(scope.tracked[scope.tracked.length - 1], subject.account);
+    await scope.redis.set(bucket, 'not a hash');
     await eventually(async () => rejections > 0 || (await metricValue('pb_rate_limit_take_errors_total', { where: 'consumer' })) > errorsBefore, 5_000, 5);
-    await redis.del(bucket);
+    await scope.redis.del(bucket);
     // Sent while the held ones wait for the take to be tried again: it must not overtake them.
     const late = admitRetrying().then((how) => {
       order.push(99);
@@ -212,7 +202,7 @@ describe('RateLimiter: commands held by a limit', () => {
 
     async function silentLimiter(perS: number, burst: number): Promise<{ rl: RateLimiter; config: Config; logs: ReturnType<typeof captureLogger> }> {
       const config = testConfig({ 'rate_limits.by_account': { 'simulator:acme-holds': { per_s: perS, burst } }, 'rate_limits.lease_tokens': 8 });
-      configs.push(config);
+      scope.track(config);
       const target = new URL(config.redis.url);
       proxy = await startTcpProxy(Number(target.port || 6379), target.hostname);
       own = createRedis({ ...config.redis, url: proxy.url('redis') }, 'commands');
@@ -257,10 +247,10 @@ describe('RateLimiter: commands held by a limit', () => {
         expect(elapsedMs).toBeLessThan(deadline + 700);
         // The lease of that outage (200 ms, and as long again while a renewal is out) is over.
         await new Promise((r) => setTimeout(r, 500));
-        const bucket = `${config.redis.keyPrefix}{ratelimit}:account:${accountDigest('simulator', subject.account)}`;
+        const bucket = accountBucket(config, subject.account);
         proxy.release();
         // The abandoned take runs now: it takes the bucket's 8 tokens, and its answer reaches the limiter.
-        await eventually(async () => Number((await redis.hget(bucket, 't')) ?? '8') < 1, 5_000, 5);
+        await eventually(async () => Number((await scope.redis.hget(bucket, 't')) ?? '8') < 1, 5_000, 5);
         await new Promise((r) => setTimeout(r, 30));
         const takesBefore = await metricValue('pb_rate_limit_takes_total', { where: 'consumer' });
         // Had the late answer filled the lease, this would be let through on its 8 tokens, unlimited.

@@ -5,32 +5,20 @@
  * bucket bound the number of takes), and sharing never lets more through than the buckets granted. A lease
  * take Redis answers with an error reply keeps its waiters in order and is tried again, as a held queue's is.
  */
-import { accountDigest, TAKE_ERROR_TRIES, RateLimiter } from '../../../src/admission/rate-limiter';
+import { TAKE_ERROR_TRIES, RateLimiter } from '../../../src/admission/rate-limiter';
 import { Config } from '../../../src/config/config';
-import { RedisClient } from '../../../src/redis/redis-connection';
-import { unlinkMatching } from '../../../src/redis/key-scan';
 import { metricValue } from '../../../src/metrics/metrics-registry';
 import { captureLogger } from '../../support/capture-logger';
 import { eventually } from '../../support/tcp-proxy';
 import { testConfig } from '../../support/test-config';
-import { testRedis } from '../../support/test-redis';
+import { accountBucket, scopedRedis } from '../../support/limiter-redis';
 
 jest.setTimeout(60_000);
 
 const subject = { channel: 'web' as const, gateway: 'simulator', account: 'acme-eu' };
 
 describe('RateLimiter with a lease (the worker)', () => {
-  let redis: RedisClient;
-  const configs: Config[] = [];
-
-  beforeAll(() => {
-    redis = testRedis();
-  });
-
-  afterAll(async () => {
-    for (const config of configs) await unlinkMatching(redis, `${config.redis.keyPrefix}*`);
-    redis.disconnect();
-  });
+  const scope = scopedRedis();
 
   /**
    * A limiter whose web channel allows `burst` at once and refills 1 a second (nothing refills during a test),
@@ -39,13 +27,13 @@ describe('RateLimiter with a lease (the worker)', () => {
    */
   function limiter(burst: number, lease: number): { limiter: RateLimiter; config: Config } {
     const config = testConfig({ 'rate_limits.by_channel': { web: { per_s: 1, burst } }, 'rate_limits.lease_tokens': lease });
-    configs.push(config);
+    scope.track(config);
     const now = (): number => 1_000_000;
-    return { limiter: new RateLimiter({ config, redis, logger: captureLogger('error').logger, where: 'consumer', lease, now }), config };
+    return { limiter: new RateLimiter({ config, redis: scope.redis, logger: captureLogger('error').logger, where: 'consumer', lease, now }), config };
   }
 
   async function channelTokensLeft(config: Config): Promise<number> {
-    return Number(await redis.hget(`${config.redis.keyPrefix}{ratelimit}:channel:web`, 't'));
+    return Number(await scope.redis.hget(`${config.redis.keyPrefix}{ratelimit}:channel:web`, 't'));
   }
 
   it('lets 200 concurrent commands through with a few takes: at most ~2 × 200 tokens and one renewal spent, not 8 per command', async () => {
@@ -90,7 +78,7 @@ describe('RateLimiter with a lease (the worker)', () => {
    * after it.
    */
   function holdConnection(): Promise<string> {
-    return redis.blpop(`rl-hold-${Math.random()}`, 1).then(() => 'redis held');
+    return scope.redis.blpop(`rl-hold-${Math.random()}`, 1).then(() => 'redis held');
   }
 
   it('takes the next lease before the current one runs out: the command after the last leased token does not wait for Redis', async () => {
@@ -110,8 +98,8 @@ describe('RateLimiter with a lease (the worker)', () => {
   it('lets the tokens left in a just-expired lease carry commands while its renewal is out, then drops them', async () => {
     let now = 1_000_000;
     const config = testConfig({ 'rate_limits.by_channel': { web: { per_s: 1, burst: 100_000 } }, 'rate_limits.lease_tokens': 8 });
-    configs.push(config);
-    const rl = new RateLimiter({ config, redis, logger: captureLogger('error').logger, where: 'consumer', lease: 8, now: () => now });
+    scope.track(config);
+    const rl = new RateLimiter({ config, redis: scope.redis, logger: captureLogger('error').logger, where: 'consumer', lease: 8, now: () => now });
     expect((await rl.take(subject)).allowed).toBe(true); // one take of 8, seven left
     now += 250; // the lease (200 ms) has expired, seven tokens unspent
     const held = holdConnection();
@@ -131,15 +119,13 @@ describe('RateLimiter with a lease (the worker)', () => {
 
   describe('a lease take Redis answers with an error reply', () => {
     /** The account's bucket made a string: the take script's HMGET answers WRONGTYPE until it is deleted. */
-    function accountBucket(config: Config): string {
-      return `${config.redis.keyPrefix}{ratelimit}:account:${accountDigest('simulator', subject.account)}`;
-    }
+    const bucketOf = (config: Config): string => accountBucket(config, subject.account);
 
     function erroringLimiter(): { rl: RateLimiter; config: Config; lines: string[] } {
       const config = testConfig({ 'rate_limits.by_channel': { web: { per_s: 1, burst: 100_000 } }, 'rate_limits.lease_tokens': 8 });
-      configs.push(config);
+      scope.track(config);
       const { logger, lines } = captureLogger('warn');
-      const rl = new RateLimiter({ config, redis, logger, where: 'consumer', lease: 8, now: () => 1_000_000 });
+      const rl = new RateLimiter({ config, redis: scope.redis, logger, where: 'consumer', lease: 8, now: () => 1_000_000 });
       return { rl, config, lines };
     }
 
@@ -149,8 +135,8 @@ describe('RateLimiter with a lease (the worker)', () => {
       'keeps the waiters of a take answered with an error %i time(s) in order and lets them all go once Redis answers (retried after 100 ms, 200 ms; counted, warn line)',
       async (errors) => {
         const { rl, config, lines } = erroringLimiter();
-        const bucket = accountBucket(config);
-        await redis.set(bucket, 'not a hash');
+        const bucket = bucketOf(config);
+        await scope.redis.set(bucket, 'not a hash');
         const errorsBefore = await leaseErrors();
         const order: number[] = [];
         const outcomes = Array.from({ length: 10 }, (_, i) =>
@@ -164,7 +150,7 @@ describe('RateLimiter with a lease (the worker)', () => {
         );
         await eventually(async () => (await leaseErrors()) - errorsBefore >= errors, 5_000, 2);
         // The next try comes after 100 ms (200 ms after the second error): Redis answers it.
-        await redis.del(bucket);
+        await scope.redis.del(bucket);
         expect(await Promise.all(outcomes)).toEqual(Array.from({ length: 10 }, () => 'allowed'));
         expect(order).toEqual([0, 1, 2, 3, 4, 5, 6, 7, 8, 9]);
         expect((await leaseErrors()) - errorsBefore).toBe(errors);
@@ -176,8 +162,8 @@ describe('RateLimiter with a lease (the worker)', () => {
 
     it('rejects every waiter with the error after TAKE_ERROR_TRIES errors in a row, one take each try (not one per waiter)', async () => {
       const { rl, config } = erroringLimiter();
-      const bucket = accountBucket(config);
-      await redis.set(bucket, 'not a hash');
+      const bucket = bucketOf(config);
+      await scope.redis.set(bucket, 'not a hash');
       const errorsBefore = await leaseErrors();
       const takesBefore = await metricValue('pb_rate_limit_takes_total', { where: 'consumer' });
       const started = Date.now();
@@ -190,7 +176,7 @@ describe('RateLimiter with a lease (the worker)', () => {
         ),
       );
       const elapsedMs = Date.now() - started;
-      await redis.del(bucket);
+      await scope.redis.del(bucket);
       for (const o of outcomes) expect(o).toContain('WRONGTYPE');
       expect((await leaseErrors()) - errorsBefore).toBe(TAKE_ERROR_TRIES);
       expect((await metricValue('pb_rate_limit_takes_total', { where: 'consumer' })) - takesBefore).toBe(TAKE_ERROR_TRIES);

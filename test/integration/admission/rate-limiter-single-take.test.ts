@@ -5,15 +5,13 @@
  * the commands of its channel and account arriving meanwhile queued behind it in order; all of it within the
  * take deadline (`rate_limits.take_deadline_ms`), so the intake never holds an HTTP request for longer.
  */
-import { accountDigest, RateLimiter, TAKE_ERROR_TRIES } from '../../../src/admission/rate-limiter';
-import { Config } from '../../../src/config/config';
+import { RateLimiter, TAKE_ERROR_TRIES } from '../../../src/admission/rate-limiter';
 import { metricValue } from '../../../src/metrics/metrics-registry';
-import { unlinkMatching } from '../../../src/redis/key-scan';
-import { createRedis, RedisClient } from '../../../src/redis/redis-connection';
+import { createRedis } from '../../../src/redis/redis-connection';
 import { captureLogger } from '../../support/capture-logger';
 import { eventually, startTcpProxy } from '../../support/tcp-proxy';
 import { testConfig } from '../../support/test-config';
-import { testRedis } from '../../support/test-redis';
+import { accountBucket, scopedRedis } from '../../support/limiter-redis';
 
 jest.setTimeout(60_000);
 
@@ -23,24 +21,14 @@ describe.each([
   ['the intake', 'intake', undefined, 'intake'],
   ['a worker at rate_limits.lease_tokens: 1', 'consumer', 1, 'single'],
 ] as const)('a take of one token that Redis answers with an error reply: %s', (_label, where, lease, path) => {
-  let redis: RedisClient;
-  const configs: Config[] = [];
-
-  beforeAll(() => {
-    redis = testRedis();
-  });
-
-  afterAll(async () => {
-    for (const config of configs) await unlinkMatching(redis, `${config.redis.keyPrefix}*`);
-    redis.disconnect();
-  });
+  const scope = scopedRedis();
 
   function erroringLimiter(overrides: Record<string, unknown> = {}): { rl: RateLimiter; bucket: string; lines: string[] } {
     const config = testConfig({ 'rate_limits.by_channel': { web: { per_s: 1, burst: 100_000 } }, 'rate_limits.lease_tokens': 1, ...overrides });
-    configs.push(config);
+    scope.track(config);
     const { logger, lines } = captureLogger('warn');
-    const rl = new RateLimiter({ config, redis, logger, where, ...(lease === undefined ? {} : { lease }) });
-    return { rl, bucket: `${config.redis.keyPrefix}{ratelimit}:account:${accountDigest('simulator', subject.account)}`, lines };
+    const rl = new RateLimiter({ config, redis: scope.redis, logger, where, ...(lease === undefined ? {} : { lease }) });
+    return { rl, bucket: accountBucket(config, subject.account), lines };
   }
 
   const takeErrors = (): Promise<number> => metricValue('pb_rate_limit_take_errors_total', { where, path });
@@ -61,7 +49,7 @@ describe.each([
     'retries a take answered with an error %i time(s) (100 ms, then 200 ms) and lets its command through, those arriving meanwhile queued behind it in order; counted, one warn line',
     async (errors) => {
       const { rl, bucket, lines } = erroringLimiter();
-      await redis.set(bucket, 'not a hash');
+      await scope.redis.set(bucket, 'not a hash');
       const errorsBefore = await takeErrors();
       const takesBefore = await takes();
       const order: number[] = [];
@@ -71,7 +59,7 @@ describe.each([
       const later = Array.from({ length: 9 }, (_, i) => outcomeOf(rl, i + 1, order));
       await eventually(async () => (await takeErrors()) - errorsBefore >= errors, 5_000, 2);
       // The next try comes after 100 ms (200 ms after the second error): Redis answers it.
-      await redis.del(bucket);
+      await scope.redis.del(bucket);
       expect(await Promise.all([first, ...later])).toEqual(Array.from({ length: 10 }, () => 'allowed'));
       expect(order).toEqual([0, 1, 2, 3, 4, 5, 6, 7, 8, 9]);
       expect((await takeErrors()) - errorsBefore).toBe(errors);
@@ -84,7 +72,7 @@ describe.each([
 
   it('rejects the command with the error after TAKE_ERROR_TRIES errors in a row, and those queued behind it with it (one take a try, within the take deadline)', async () => {
     const { rl, bucket } = erroringLimiter();
-    await redis.set(bucket, 'not a hash');
+    await scope.redis.set(bucket, 'not a hash');
     const errorsBefore = await takeErrors();
     const takesBefore = await takes();
     const order: number[] = [];
@@ -94,7 +82,7 @@ describe.each([
     const later = Array.from({ length: 4 }, (_, i) => outcomeOf(rl, i + 1, order));
     const outcomes = await Promise.all([first, ...later]);
     const elapsedMs = Date.now() - started;
-    await redis.del(bucket);
+    await scope.redis.del(bucket);
     for (const o of outcomes) expect(o).toMatch(/^rejected: WRONGTYPE/);
     expect((await takeErrors()) - errorsBefore).toBe(TAKE_ERROR_TRIES);
     expect((await takes()) - takesBefore).toBe(TAKE_ERROR_TRIES);
@@ -110,7 +98,7 @@ describe.each([
     'lets the command go on unlimited when a retry is not answered, at the take deadline counted from the first try (not a full deadline after the retry)',
     async () => {
       const config = testConfig({ 'rate_limits.by_channel': { web: { per_s: 1, burst: 100_000 } }, 'rate_limits.lease_tokens': 1 });
-      configs.push(config);
+      scope.track(config);
       const target = new URL(config.redis.url);
       const proxy = await startTcpProxy(Number(target.port || 6379), target.hostname);
       const own = createRedis({ ...config.redis, url: proxy.url('redis') }, 'commands');
@@ -118,8 +106,8 @@ describe.each([
       try {
         await own.ping();
         const rl = new RateLimiter({ config, redis: own, logger: captureLogger('error').logger, where, ...(lease === undefined ? {} : { lease }) });
-        const bucket = `${config.redis.keyPrefix}{ratelimit}:account:${accountDigest('simulator', subject.account)}`;
-        await redis.set(bucket, 'not a hash');
+        const bucket = accountBucket(config, subject.account);
+        await scope.redis.set(bucket, 'not a hash');
         const errorsBefore = await takeErrors();
         const unavailableBefore = await metricValue('pb_rate_limit_unavailable_total', { where, reason: 'deadline' });
         const started = Date.now();
@@ -129,7 +117,7 @@ describe.each([
         proxy.hold();
         expect((await decision).allowed).toBe(true);
         const elapsedMs = Date.now() - started;
-        await redis.del(bucket);
+        await scope.redis.del(bucket);
         // The deadline (500 ms) from the first try; a full deadline for the third try would end at about 800 ms.
         expect(elapsedMs).toBeGreaterThanOrEqual(480);
         expect(elapsedMs).toBeLessThan(750);
@@ -144,12 +132,12 @@ describe.each([
   it('starts no retry that would end past the take deadline: at rate_limits.take_deadline_ms 150 the 200 ms backoff is not waited, the command is rejected after 2 tries, within 150 ms', async () => {
     // On the Cluster run (PB_REDIS_CLUSTER) the deadline adds the retry delay: 1 ms, not the default 400.
     const { rl, bucket } = erroringLimiter({ 'rate_limits.take_deadline_ms': 150, 'redis.cluster.retry_delay_ms': 1 });
-    await redis.set(bucket, 'not a hash');
+    await scope.redis.set(bucket, 'not a hash');
     const errorsBefore = await takeErrors();
     const started = Date.now();
     const outcome = await outcomeOf(rl, 0, []);
     const elapsedMs = Date.now() - started;
-    await redis.del(bucket);
+    await scope.redis.del(bucket);
     expect(outcome).toMatch(/^rejected: WRONGTYPE/);
     expect((await takeErrors()) - errorsBefore).toBe(2);
     expect(elapsedMs).toBeGreaterThanOrEqual(95);
@@ -159,10 +147,10 @@ describe.each([
   it('writes the warn line for an error reply the take deadline leaves no room to retry: at rate_limits.take_deadline_ms 50 the command is rejected at the first error, and an operator is told why', async () => {
     // On the Cluster run (PB_REDIS_CLUSTER) the deadline adds the retry delay: 1 ms, not the default 400.
     const { rl, bucket, lines } = erroringLimiter({ 'rate_limits.take_deadline_ms': 50, 'redis.cluster.retry_delay_ms': 1 });
-    await redis.set(bucket, 'not a hash');
+    await scope.redis.set(bucket, 'not a hash');
     const errorsBefore = await takeErrors();
     const outcome = await outcomeOf(rl, 0, []);
-    await redis.del(bucket);
+    await scope.redis.del(bucket);
     expect(outcome).toMatch(/^rejected: WRONGTYPE/);
     expect((await takeErrors()) - errorsBefore).toBe(1);
     const warned = lines.filter((l) => l.includes('rate limit take failed'));
@@ -173,17 +161,7 @@ describe.each([
 });
 
 describe('a worker at rate_limits.lease_tokens: 1 whose take is retried after an error reply, and commands held meanwhile', () => {
-  let redis: RedisClient;
-  const configs: Config[] = [];
-
-  beforeAll(() => {
-    redis = testRedis();
-  });
-
-  afterAll(async () => {
-    for (const config of configs) await unlinkMatching(redis, `${config.redis.keyPrefix}*`);
-    redis.disconnect();
-  });
+  const scope = scopedRedis();
 
   it.each([
     ['an authorization', 'a capture', false, true, false],
@@ -194,10 +172,10 @@ describe('a worker at rate_limits.lease_tokens: 1 whose take is retried after an
     'lets %s that waited behind the retried take go only as take() would with %s held meanwhile (urgent ones queue behind urgent ones only)',
     async (_waitingLabel, _heldLabel, urgent, heldUrgent, allowed) => {
       const config = testConfig({ 'rate_limits.by_channel': { web: { per_s: 1, burst: 100_000 } }, 'rate_limits.lease_tokens': 1 });
-      configs.push(config);
-      const rl = new RateLimiter({ config, redis, logger: captureLogger('error').logger, where: 'consumer', lease: 1 });
-      const bucket = `${config.redis.keyPrefix}{ratelimit}:account:${accountDigest('simulator', subject.account)}`;
-      await redis.set(bucket, 'not a hash');
+      scope.track(config);
+      const rl = new RateLimiter({ config, redis: scope.redis, logger: captureLogger('error').logger, where: 'consumer', lease: 1 });
+      const bucket = accountBucket(config, subject.account);
+      await scope.redis.set(bucket, 'not a hash');
       const errorsBefore = await metricValue('pb_rate_limit_take_errors_total', { where: 'consumer', path: 'single' });
       const first = rl.take(subject);
       await eventually(async () => (await metricValue('pb_rate_limit_take_errors_total', { where: 'consumer', path: 'single' })) > errorsBefore, 5_000, 2);
@@ -209,7 +187,7 @@ describe('a worker at rate_limits.lease_tokens: 1 whose take is retried after an
       const held = rl.waitForToken(subject, { allowed: false, retryAfterMs: 1000, scope: 'account' }, () => letGo === false, heldUrgent);
       const arriving = rl.take(subject, urgent);
       // The retry (after 100 ms) is answered.
-      await redis.del(bucket);
+      await scope.redis.del(bucket);
       expect((await first).allowed).toBe(true);
       expect((await arriving).allowed).toBe(allowed);
       // The one that waited is decided as the one arriving after the hold.
