@@ -2,6 +2,7 @@ import { Channel } from 'amqplib';
 import { AmqpConnection } from '../amqp/amqp-connection';
 import { openChannelWithin, withTimeout } from '../amqp/broker-deadline';
 import { closeChannelWithin, closeOpeningWithin } from '../amqp/channel-close';
+import { ShutdownBudget } from '../amqp/shutdown-budget';
 import { Config } from '../config/config';
 import { Logger } from '../logging/logger';
 import { LogThrottle } from '../logging/log-throttle';
@@ -96,17 +97,15 @@ export class BacklogProbe {
    * Closes the probe's channel at the process's shutdown, at most `amqp.publish_timeout_ms` in all (the opening it
    * may still wait for, then the close). A close the broker does not answer is given up
    * (`pb_amqp_channel_close_timeouts_total{what="backlog_probe"}`, a warn line) rather than holding the shutdown;
-   * the connection is not dropped (the publisher still closes on it), its own bounded close follows. Never throws.
+   * the connection is not dropped (the publisher still closes on it), its own bounded close follows. With a process's
+   * shutdown `budget`, the wait is cut to what is left of it. Never throws.
    */
-  async close(): Promise<void> {
+  async close(budget: ShutdownBudget = ShutdownBudget.unbounded()): Promise<void> {
     const ch = this.channel;
     this.channel = null;
     if (ch)
-      await closeOpeningWithin(ch, {
-        timeoutMs: this.deps.config.amqp.publishTimeoutMs,
-        what: 'backlog_probe',
-        logger: this.deps.logger,
-        onTimeout: 'abandon',
-      });
+      await budget.step(this.deps.config.amqp.publishTimeoutMs, 'backlog_probe', (timeoutMs) =>
+        closeOpeningWithin(ch, { timeoutMs, what: 'backlog_probe', logger: this.deps.logger, onTimeout: 'abandon' }),
+      );
   }
 }

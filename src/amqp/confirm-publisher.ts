@@ -46,6 +46,10 @@ export class ConfirmPublisher {
   private published = 0;
   /** Publishes waiting for their confirm, by {@link PUBLISH_ID_HEADER}; `returned` is set by the broker's `basic.return`. */
   private readonly pending = new Map<string, { returned?: { replyCode: number; replyText: string } }>();
+  /** Set by {@link abandonPending}: publishes fail at once, and those still waiting are woken with that error. */
+  private abandoned = false;
+  /** Wakes the publishes still waiting (a channel, a confirm, a reconnect) with the error of an abandoned publish. */
+  private readonly waking = new Set<(err: DependencyUnavailableError) => void>();
 
   constructor(
     private readonly connection: AmqpConnection,
@@ -91,11 +95,12 @@ export class ConfirmPublisher {
    */
   async publish(exchange: string, routingKey: string, content: Buffer, options: Options.Publish = {}): Promise<void> {
     const deadline = Date.now() + this.timeoutMs;
+    if (this.abandoned) throw abandonedError();
     if (!this.connection.connected) {
       // One broker: do not wait for a reconnect loop here, the caller answers "retry later" instead. Several
       // nodes: a survivor is normally there within milliseconds, so wait for it (within the timeout).
       if (this.connection.nodeCount < 2) throw new DependencyUnavailableError('rabbitmq', 'broker not connected');
-      await this.connection.waitReady(this.timeoutMs);
+      await this.wakeable(this.connection.waitReady(this.timeoutMs));
     }
     const mismatch = this.mismatch;
     if (mismatch && Date.now() < mismatch.until) throw new DependencyUnavailableError('rabbitmq', mismatch.error.message, { cause: mismatch.error });
@@ -104,7 +109,7 @@ export class ConfirmPublisher {
       let channel: ConfirmChannel;
       const opening = this.getChannel();
       try {
-        channel = await withTimeout(opening, Math.max(1, deadline - Date.now()), 'opening a channel');
+        channel = await this.wakeable(withTimeout(opening, Math.max(1, deadline - Date.now()), 'opening a channel'));
       } catch (err) {
         if (err instanceof QueueMismatchError) this.mismatch = { error: err, until: Date.now() + QUEUE_MISMATCH_RETRY_MS };
         throw err instanceof DependencyUnavailableError ? err : new DependencyUnavailableError('rabbitmq', (err as Error).message, { cause: err });
@@ -129,7 +134,7 @@ export class ConfirmPublisher {
             resolve('lost');
           }
         });
-        outcome = await withTimeout(confirmed, Math.max(1, deadline - Date.now()), 'waiting for the publish confirm');
+        outcome = await this.wakeable(withTimeout(confirmed, Math.max(1, deadline - Date.now()), 'waiting for the publish confirm'));
       } finally {
         this.pending.delete(id);
       }
@@ -155,7 +160,36 @@ export class ConfirmPublisher {
       if (left <= 0) throw new DependencyUnavailableError('rabbitmq', 'channel closed before the publish was confirmed');
       // The next connection (the next node with a cluster) gets it again; the dead channel's 'close' (or the
       // connection's 'lost') has already dropped it, so getChannel opens a new one.
-      await this.connection.waitReady(left);
+      await this.wakeable(this.connection.waitReady(left));
+    }
+  }
+
+  /**
+   * Gives up the publishes still waiting (for a channel, their confirm or a reconnect): each rejects at once with
+   * DependencyUnavailableError, so its caller answers "not accepted" (the intake's 503: the bus sends it again), and
+   * every later publish does too. For a process's stop whose budget ran out with requests under way: a publish whose
+   * confirm never came was not accepted (if the broker kept it after all, the consumer takes the copy sent again as
+   * a duplicate, by operation id). @returns how many were waiting.
+   */
+  abandonPending(): number {
+    this.abandoned = true;
+    const waiting = this.waking.size;
+    for (const wake of [...this.waking]) wake(abandonedError());
+    this.waking.clear();
+    return waiting;
+  }
+
+  /** `work`, or the error of an abandoned publish once {@link abandonPending} is called first. */
+  private async wakeable<T>(work: Promise<T>): Promise<T> {
+    if (this.abandoned) throw abandonedError();
+    let wake: ((err: DependencyUnavailableError) => void) | undefined;
+    const woken = new Promise<never>((_, reject) => (wake = reject));
+    const waker = wake as (err: DependencyUnavailableError) => void;
+    this.waking.add(waker);
+    try {
+      return await Promise.race([work, woken]);
+    } finally {
+      this.waking.delete(waker);
     }
   }
 
@@ -212,6 +246,11 @@ export class ConfirmPublisher {
         closeOpeningWithin(ch, { timeoutMs, what: 'confirm_publisher', logger: this.connection.logger, onTimeout: 'abandon' }),
       );
   }
+}
+
+/** A publish given up by {@link ConfirmPublisher.abandonPending}: not accepted, the caller's sender sends it again. */
+function abandonedError(): DependencyUnavailableError {
+  return new DependencyUnavailableError('rabbitmq', 'publish given up: the process stopped before the broker confirmed it');
 }
 
 /** Pause before sending a nacked message again on a fresh channel (cluster only), milliseconds. */

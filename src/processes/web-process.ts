@@ -1,6 +1,7 @@
 import { LeaseHolder } from '../leases/lease-holder';
 import { presenceOf } from '../fleet/process-presence';
 import { AmqpConnection } from '../amqp/amqp-connection';
+import { SPENT_STEP_MS, ShutdownBudget } from '../amqp/shutdown-budget';
 import { deadLetterStampKey } from '../amqp/dead-letter-stamp';
 import { createGatewayClients } from '../gateways/gateway-registry';
 import { PaymentMethodOptions } from '../routing/payment-method-options';
@@ -51,7 +52,13 @@ export interface WebProcess {
   /** The operator console's own listener, when `console.enabled`; its URL is `consoleUrl`. */
   console?: WebServer;
   consoleUrl?: string;
-  stop(): Promise<void>;
+  /**
+   * Stops the process: no new connection, idle keep-alive ones closed, the requests under way answered (a publish
+   * still waiting for its confirm when the wait ends is given up and answered 503: the bus sends it again), then the
+   * broker's closes. With a process's shutdown `budget` ({@link ShutdownBudget}), these steps share what is left of
+   * `shutdown.deadline_ms`; without, each waits its own bound.
+   */
+  stop(budget?: ShutdownBudget): Promise<void>;
 }
 
 /**
@@ -183,14 +190,32 @@ export async function startWebProcess(config: Config, logger: Logger, options: W
     access,
     intakeUrl: `${server.url}${config.http.intakePath}`,
     ...(consoleServer ? { console: consoleServer, consoleUrl } : {}),
-    stop: async () => {
+    stop: async (budget = ShutdownBudget.unbounded()) => {
       dependencies.stop();
-      await server.close();
-      await backlog.close();
+      let givenUp = 0;
+      // The requests under way are answered, never dropped: an intake publish ends within amqp.publish_timeout_ms
+      // (its confirm, or 503), unless the budget ends first; then the publishes still waiting for their confirm are
+      // given up and answered 503 (not accepted: the bus sends them again), given a moment to go out.
+      await server.close(async (answered) => {
+        if (await budget.wait(answered, config.amqp.publishTimeoutMs, 'http_requests')) return;
+        givenUp = publisher.abandonPending();
+        await budget.wait(answered, SPENT_STEP_MS, 'http_requests');
+      });
       if (consoleServer) await consoleServer.close();
       if (ops) await ops.close();
-      await publisher.close();
-      await connection.close();
+      // Each on a channel of its own: side by side rather than one bound after another.
+      await Promise.all([backlog.close(budget), publisher.close(budget)]);
+      // Last of the broker's steps: cut short, its socket is dropped.
+      await connection.close(budget);
+      if (budget.cut.length > 0)
+        logger.warn(
+          'web stop: broker steps cut short to stay within shutdown.deadline_ms (publishes not confirmed were answered 503: the bus sends them again)',
+          {
+            steps: budget.cut,
+            publishes_given_up: givenUp,
+            left_ms: Math.max(0, Math.round(budget.leftMs())),
+          },
+        );
       await outcomesQueue.close();
       await presence.stop();
       redis.disconnect();

@@ -27,7 +27,13 @@ export interface WebServer {
   url: string;
   /** Open connections now (after the caps). */
   openConnections(): number;
-  close(): Promise<void>;
+  /**
+   * Stops taking connections and closes the server. Without `drain`, every connection is dropped at once. With it,
+   * the idle keep-alive connections are closed at once (they would hold the close open until their idle limit) and
+   * the requests under way go on: `drain` gets a promise settled once they are all answered, and whatever it
+   * returns (it bounds its own wait), the connections left are dropped. Their answers carry `Connection: close`.
+   */
+  close(drain?: (answered: Promise<void>) => Promise<unknown>): Promise<void>;
 }
 
 /** Caps and timeouts against slow or greedy clients; the `edge.*` keys, see `EdgeConfig` for each. */
@@ -129,7 +135,18 @@ function clientErrorKind(code: string | undefined): string {
 export async function startWebServer(routes: WebRoute[], options: WebServerOptions): Promise<WebServer> {
   const limits = options.limits ?? DEFAULT_EDGE_LIMITS;
   const listenerHeaders = Object.entries(options.headers ?? {});
+  /** Requests not answered yet; `closing` once the server stops. */
+  const underWay = new Set<ServerResponse>();
+  let closing = false;
+  let allAnswered: (() => void) | null = null;
   const listener = (req: IncomingMessage, res: ServerResponse) => {
+    underWay.add(res);
+    res.once('close', () => {
+      underWay.delete(res);
+      if (underWay.size === 0) allAnswered?.();
+    });
+    // Answered while the server closes: the client opens its next connection elsewhere.
+    if (closing) res.setHeader('connection', 'close');
     // Set before any route runs, so whatever answers (a route, the 404 below, an allowlist's 403, the 500)
     // carries them; writeHead merges its own headers over these.
     for (const [name, value] of listenerHeaders) res.setHeader(name, value);
@@ -210,11 +227,18 @@ export async function startWebServer(routes: WebRoute[], options: WebServerOptio
     server,
     url: `${options.tls ? 'https' : 'http'}://${host}:${port}`,
     openConnections: () => guard.openConnections,
-    close: () =>
-      new Promise<void>((resolve) => {
-        server.close(() => resolve());
-        server.closeAllConnections();
-        guard.destroyAll();
-      }),
+    close: async (drain) => {
+      closing = true;
+      const closed = new Promise<void>((resolve) => server.close(() => resolve()));
+      if (drain) {
+        server.closeIdleConnections();
+        for (const res of underWay) if (!res.headersSent) res.setHeader('connection', 'close');
+        const answered = underWay.size === 0 ? Promise.resolve() : new Promise<void>((resolve) => (allAnswered = resolve));
+        await drain(answered);
+      }
+      server.closeAllConnections();
+      guard.destroyAll();
+      await closed;
+    },
   };
 }
