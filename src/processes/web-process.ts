@@ -194,8 +194,9 @@ export async function startWebProcess(config: Config, logger: Logger, options: W
       dependencies.stop();
       let givenUp = 0;
       // The requests under way are answered, never dropped: an intake publish ends within amqp.publish_timeout_ms
-      // (its confirm, or 503), unless the budget ends first; then the publishes still waiting for their confirm are
-      // given up and answered 503 (not accepted: the bus sends them again), given a moment to go out.
+      // (its confirm, or 503). When the wait ends first (the budget, or a publish that began after the stop), the
+      // publishes still waiting for their confirm are given up and answered 503 (not accepted: the bus sends them
+      // again), given a moment to go out.
       await server.close(async (answered) => {
         if (await budget.wait(answered, config.amqp.publishTimeoutMs, 'http_requests')) return;
         givenUp = publisher.abandonPending();
@@ -207,9 +208,13 @@ export async function startWebProcess(config: Config, logger: Logger, options: W
       await Promise.all([backlog.close(budget), publisher.close(budget)]);
       // Last of the broker's steps: cut short, its socket is dropped.
       await connection.close(budget);
-      if (budget.cut.length > 0)
+      // Publishes are given up when the wait for the requests ends, by the budget or by its own bound (a request
+      // under way longer than amqp.publish_timeout_ms, a publish that began after the stop): either is reported.
+      if (budget.cut.length > 0 || givenUp > 0)
         logger.warn(
-          'web stop: broker steps cut short to stay within shutdown.deadline_ms (publishes not confirmed were answered 503: the bus sends them again)',
+          budget.cut.length > 0
+            ? 'web stop: broker steps cut short to stay within shutdown.deadline_ms (publishes not confirmed were answered 503: the bus sends them again)'
+            : 'web stop: publishes still waiting for their confirm when the wait for the requests under way ended were given up (answered 503: the bus sends them again)',
           {
             steps: budget.cut,
             publishes_given_up: givenUp,

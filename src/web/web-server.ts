@@ -137,14 +137,33 @@ export async function startWebServer(routes: WebRoute[], options: WebServerOptio
   const listenerHeaders = Object.entries(options.headers ?? {});
   /** Requests not answered yet; `closing` once the server stops. */
   const underWay = new Set<ServerResponse>();
+  /** What ends each request under way, by connection: its close ends them all (see the listener). */
+  const bySocket = new WeakMap<Duplex, Set<() => void>>();
   let closing = false;
   let allAnswered: (() => void) | null = null;
   const listener = (req: IncomingMessage, res: ServerResponse) => {
-    underWay.add(res);
-    res.once('close', () => {
-      underWay.delete(res);
+    // A response queued behind a pipelined request whose answer closed the connection (Connection: close) is
+    // never sent and gets no 'close' of its own: its connection's close ends it too, or it would stay under way
+    // (in memory for the process's life, and holding every stop's drain to its bound).
+    const socket = req.socket;
+    let onSocket = bySocket.get(socket);
+    if (!onSocket) {
+      const ends = new Set<() => void>();
+      bySocket.set(socket, ends);
+      socket.once('close', () => {
+        for (const end of [...ends]) end();
+      });
+      onSocket = ends;
+    }
+    const ends = onSocket;
+    const answered = (): void => {
+      ends.delete(answered);
+      if (!underWay.delete(res)) return;
       if (underWay.size === 0) allAnswered?.();
-    });
+    };
+    underWay.add(res);
+    ends.add(answered);
+    res.once('close', answered);
     // Answered while the server closes: the client opens its next connection elsewhere.
     if (closing) res.setHeader('connection', 'close');
     // Set before any route runs, so whatever answers (a route, the 404 below, an allowlist's 403, the 500)
