@@ -10,6 +10,7 @@ import { RecurringManagement } from '../recurring/recurring-management';
 import { matchSignature } from '../bus/x-signature';
 import { MAX_JSON_DEPTH, decodeJsonText, parseBoundedJson } from '../contracts/json-limits';
 import { CommandValidationError } from '../errors/command-validation-error';
+import { DependencyUnavailableError } from '../errors/dependency-unavailable-error';
 import { operationIdOf } from '../ledger/operation-id';
 import { commandDigest } from '../ledger/command-digest';
 import { Ledger } from '../ledger/ledger';
@@ -499,7 +500,10 @@ export class IntakeRoute implements WebRoute {
     return true;
   }
 
-  /** Answers the JSON-RPC error naming the field, and leaves a (redacted) dead-letter record. */
+  /**
+   * Answers the JSON-RPC error naming the field, and leaves a (redacted) dead-letter record; a record the broker does
+   * not take (DependencyUnavailableError) makes it a 503 instead: not processed, the bus sends it again.
+   */
   private async reject(
     res: ServerResponse,
     raw: Buffer,
@@ -514,11 +518,8 @@ export class IntakeRoute implements WebRoute {
      */
     about: { operationId?: string; message?: string; notification?: boolean } = {},
   ): Promise<void> {
-    this.stats.rejected += 1;
-    intakeRejects.inc({ code });
     const { operationId } = about;
     const ids = { ...refusalIdentifiers(raw), ...(id !== null ? { rpc_id: id } : {}) };
-    this.deps.logger.warn(about.message ?? 'intake rejected a command', { code, field, reason, ...ids, ...(operationId ? { operation_id: operationId } : {}) });
     try {
       await this.deps.deadLetters.write(
         raw,
@@ -527,9 +528,34 @@ export class IntakeRoute implements WebRoute {
         { ...refusalHeaders(ids), [AUTHENTICATED_CHANNEL_HEADER]: 'bus', ...(operationId ? { 'x-pb-operation-id': operationId } : {}) },
       );
     } catch (err) {
-      // The bus still gets its answer; the log line above is the record of last resort.
+      if (err instanceof DependencyUnavailableError) {
+        // The broker did not take the record (down, or the process stopping): a refusal answered now would live in
+        // a log line only. Not processed instead, as an accepted command's publish is: the bus sends it again, and
+        // the refusal is answered with its dead letter then.
+        this.stats.unavailable += 1;
+        this.deps.logger.warn('intake refusal could not be dead-lettered (broker unavailable); answering 503 so the bus sends it again', {
+          code,
+          field,
+          ...ids,
+          error: err.message,
+        });
+        refuse(
+          res,
+          about.notification === true,
+          503,
+          jsonRpcError(id, JSON_RPC.UNAVAILABLE, 'command not processed: the queue is unavailable, send it again later'),
+          {
+            'retry-after': '1',
+          },
+        );
+        return;
+      }
+      // Any other failure: the bus still gets its answer; the log line below is the record of last resort.
       this.deps.logger.error('dead-letter write failed for a rejected intake command', { code, field, error: (err as Error).message });
     }
+    this.stats.rejected += 1;
+    intakeRejects.inc({ code });
+    this.deps.logger.warn(about.message ?? 'intake rejected a command', { code, field, reason, ...ids, ...(operationId ? { operation_id: operationId } : {}) });
     if (about.notification === true) noReply(res);
     else
       sendJson(

@@ -76,6 +76,42 @@ describe('outages lose nothing', () => {
     }
   });
 
+  it('answers a bad command 503 while its dead letter cannot be written (broker down), and refuses it naming the field, with its dead letter, when the bus sends it again', async () => {
+    const brokerProxy = await startTcpProxy(5672);
+    const config = testConfig({ 'amqp.url': brokerProxy.url('amqp', 'guest:guest'), 'amqp.publish_timeout_ms': 1000, 'amqp.reconnect_ms': 100 });
+    const { logger, lines } = captureLogger('warn');
+    const client = await amqpClient(config);
+    const web = await startWebProcess(config, logger);
+    const post = (body: unknown) => {
+      const raw = JSON.stringify(body);
+      return axios.post(web.intakeUrl, raw, {
+        headers: { 'x-signature': signBody(raw, config.serviceBus.secret), 'content-type': 'application/json' },
+        validateStatus: () => true,
+      });
+    };
+    try {
+      await eventually(async () => (await post(busCall(CAPTURE, payment()))).status === 200);
+      brokerProxy.cut();
+      const bad = busCall(CAPTURE, payment({ amount: 10.5 }), 'bad-during-outage');
+      const during = await post(bad);
+      // Refused without its record, the refusal would live in a log line only: not processed, sent again.
+      expect(during.status).toBe(503);
+      expect(during.data.error.code).toBe(-32000);
+      expect(lines.some((l) => l.includes('refusal could not be dead-lettered') && l.includes('"field":"payment.amount"'))).toBe(true);
+      brokerProxy.restore();
+      let after: Awaited<ReturnType<typeof post>> | undefined;
+      await eventually(async () => (after = await post(bad)).status !== 503, 20000, 200);
+      expect(after?.status).toBe(200);
+      expect(after?.data.error).toMatchObject({ code: -32602, data: { field: 'payment.amount' } });
+      await eventually(async () => (await client.queueDepth(config.amqp.deadLetterQueue)) === 1);
+    } finally {
+      await web.stop();
+      await client.deleteNamespace();
+      await client.close();
+      await brokerProxy.close();
+    }
+  });
+
   it('answers 503, not 200, for a command the broker could route to no queue (binding missing), and accepts it once the topology is declared again', async () => {
     const config = testConfig({ 'backpressure.priority_lane': false });
     const { logger, lines } = captureLogger('error');
