@@ -4,6 +4,7 @@ import { Queue } from 'bullmq';
 import { AmqpConnection } from '../amqp/amqp-connection';
 import { AUTHENTICATED_CHANNEL_HEADER, DeadLetterWriter } from '../amqp/dead-letter-writer';
 import { AckBatcher } from './ack-batcher';
+import { deadLetterDuplicates, deadLetterIdentity } from '../amqp/dead-letter-once';
 import { declareTopology } from '../amqp/topology';
 import { QUEUE_MISMATCH_RETRY_MS } from '../amqp/queue-mismatch';
 import { openChannelWithin, subscribeRetryMs, withTimeout } from '../amqp/broker-deadline';
@@ -507,7 +508,10 @@ export class CommandConsumer {
     headers: Record<string, string> = {},
   ): Promise<void> {
     const source = `amqp:${this.deps.config.amqp.commandsQueue}`;
-    await this.retrying('dead-letter', () =>
+    // Two copies of one message (a redelivery after a lane's channel closed mid-work, a re-send) are one dead letter.
+    const messageId = msg.properties.messageId === undefined || msg.properties.messageId === null ? undefined : String(msg.properties.messageId);
+    const identity = deadLetterIdentity(messageId, msg.content, why);
+    const written = await this.retrying('dead-letter', () =>
       this.deps.deadLetters.write(
         msg.content,
         { ...why, source },
@@ -517,8 +521,26 @@ export class CommandConsumer {
           ...(authenticated.has(msg) ? { [AUTHENTICATED_CHANNEL_HEADER]: authenticated.get(msg) as string } : {}),
           ...headers,
         },
+        { identity },
       ),
     );
+    if (written.onceError !== undefined)
+      this.deps.logger.warn('dead letter written without its one-per-message mark (Redis away): a copy of this message may be a second record', {
+        dead_letter_id: written.id,
+        reason: metricReason,
+        error: written.onceError,
+      });
+    if (written.duplicate) {
+      deadLetterDuplicates().inc({ reason: metricReason });
+      this.deps.logger.info('dead letter already written for this message: copy acked without a second record', {
+        dead_letter_id: written.id,
+        reason: metricReason,
+        code: why.code,
+        redelivered: msg.fields.redelivered,
+        routing_key: msg.fields.routingKey,
+      });
+      return;
+    }
     deadLetteredTotal().inc({ reason: metricReason });
   }
 

@@ -1,0 +1,89 @@
+/**
+ * A message that reaches the consumer twice (a redelivery after its lane's channel closed while the first copy
+ * was being worked on, or a publisher sending it again with the same message id) and fails validation is one dead
+ * letter: one message in the dead-letter queue (so one archive record), one entry in the triage index, one count
+ * in `pb_commands_dead_lettered_total`; the second copy is acked and counted in `pb_dead_letters_duplicate_total`.
+ * Real RabbitMQ and Redis, own namespace.
+ */
+import { listDeadLettersByImpact } from '../../../src/amqp/dead-letter-triage';
+import { ChannelKeyring, channelSignatureHeaders } from '../../../src/channels/channel-signature';
+import { Config } from '../../../src/config/config';
+import { metricValue } from '../../../src/metrics/metrics-registry';
+import { amqpClient } from '../../support/amqp-helpers';
+import { captureLogger } from '../../support/capture-logger';
+import { channelCommand } from '../../support/fixtures';
+import { IntakeProcess, startIntakeProcess } from '../../support/intake-process';
+import { eventually } from '../../support/tcp-proxy';
+import { testConfig } from '../../support/test-config';
+
+describe('a bad message delivered twice is dead-lettered once', () => {
+  let config: Config;
+  let worker: IntakeProcess;
+  let client: Awaited<ReturnType<typeof amqpClient>>;
+  const logs = captureLogger();
+
+  beforeAll(async () => {
+    config = testConfig();
+    client = await amqpClient(config);
+    worker = await startIntakeProcess(config, logs.logger);
+  });
+
+  afterAll(async () => {
+    await worker.stop();
+    const keys = await worker.redis.keys(`${config.redis.keyPrefix}*`).catch(() => [] as string[]);
+    await Promise.all(keys.map((k) => worker.redis.del(k)));
+    await client.deleteNamespace();
+    await client.close();
+  });
+
+  /** Publishes `body` as the web channel signs it, with `messageId` when given (as the intake publishes: the operation id). */
+  const publish = async (body: Buffer, messageId?: string) => {
+    const key = new ChannelKeyring(config.channels.credentials, config.serviceBus.secret).currentKey('web');
+    const ch = await client.model.createConfirmChannel();
+    ch.publish(config.amqp.commandsExchange, 'web.payment.sale', body, {
+      persistent: true,
+      contentType: 'application/json',
+      headers: key ? channelSignatureHeaders(body, key) : {},
+      ...(messageId !== undefined ? { messageId } : {}),
+    });
+    await ch.waitForConfirms();
+    await ch.close();
+  };
+
+  const bad = (orderId: string) =>
+    Buffer.from(JSON.stringify(channelCommand('sale', { channel: 'web' }, { amount: 1000, currency: 'EUR', gateway_key: '.', order_id: orderId })));
+
+  it('writes one record for two copies of the same message (same message id, or same body without one), two for two messages', async () => {
+    const counted = () => metricValue('pb_commands_dead_lettered_total', { reason: 'invalid_params' });
+    const duplicates = () => metricValue('pb_dead_letters_duplicate_total', { reason: 'invalid_params' });
+    const countedBefore = await counted();
+    const duplicatesBefore = await duplicates();
+    const settled = async (n: number) => eventually(() => worker.consumer.stats.deadLettered >= n);
+    const first = bad('order-once-a');
+    // The same message twice, one after the other: the second copy finds the first one's record.
+    await publish(first, 'op-once-a');
+    await settled(1);
+    await publish(first, 'op-once-a');
+    await settled(2);
+    // The same body without a message id: the body's digest (with the reason) names it.
+    const second = bad('order-once-b');
+    await publish(second);
+    await settled(3);
+    await publish(second);
+    await settled(4);
+    // Another body under the same message id (a corrected command, refused again): a record of its own.
+    await publish(bad('order-once-c'), 'op-once-a');
+    await settled(5);
+
+    const letters = await client.drainDeadLetters();
+    expect(letters).toHaveLength(3);
+    const ids = letters.map((l) => String(l.properties.headers?.['x-pb-dead-letter-id']));
+    expect(new Set(ids).size).toBe(3);
+    // The record itself never carries the key's inputs beyond what it always carried (no raw body, no digest).
+    for (const l of letters) expect(Object.keys(l.properties.headers ?? {}).filter((h) => /once|digest/i.test(h))).toEqual([]);
+    expect(await listDeadLettersByImpact(worker.redis, config.redis.keyPrefix)).toHaveLength(3);
+    expect((await counted()) - countedBefore).toBe(3);
+    expect((await duplicates()) - duplicatesBefore).toBe(2);
+    expect(logs.lines.filter((l) => l.includes('dead letter already written for this message')).length).toBe(2);
+  });
+});
