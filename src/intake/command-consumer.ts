@@ -589,7 +589,9 @@ export class CommandConsumer {
     seen.operationId = operationId;
     // A take the limiter's Redis answers with an error (not an outage) is dead-lettered naming the rate limit.
     seen.step = 'rate limit';
-    await this.admit(command);
+    // A redelivered copy (its lane lost mid-work) whose operation the ledger holds with this command is a duplicate
+    // the create below finds: its first copy took the token. One read for redeliveries only, none for first ones.
+    if (!(msg.fields.redelivered && (await this.recordedAlready(operationId, command)))) await this.admit(command);
     seen.step = undefined;
     markMessage(msg, 'admitted');
     bindOperation(msg, operationId);
@@ -783,6 +785,23 @@ export class CommandConsumer {
   }
 
   /**
+   * Whether the ledger holds `operationId` with `command`'s digest (a duplicate): asked of a redelivered message
+   * only, and only when a rate limit would take a token for it.
+   */
+  private async recordedAlready(operationId: string, command: PaymentCommand): Promise<boolean> {
+    // A customer action's completion carries its operation's digest but is a message of its own, with its own work.
+    if (!this.deps.rateLimiter?.enabled || command.payment.action_result) return false;
+    const stored = await this.retrying('ledger', () => this.deps.ledger.digestOf(operationId));
+    if (stored === null || stored !== commandDigest(command)) return false;
+    redeliveredUnlimited().inc();
+    this.deps.logger.info('redelivered command of a recorded operation: admitted without a rate-limit token (its first copy took it)', {
+      operation_id: operationId,
+      channel: command.channel,
+    });
+    return true;
+  }
+
+  /**
    * A message without valid credentials of the channel it claims: dead-lettered (redacted, reason in the
    * headers), counted by claimed channel and reason, one warning per minute per reason.
    */
@@ -929,4 +948,12 @@ function demotedTotal() {
 /** `pb_commands_dead_lettered_total{reason}`: reason is the validation code (lower case) or `unexpected_error`. */
 function deadLetteredTotal() {
   return counter('pb_commands_dead_lettered_total', 'Commands the consumer dead-lettered, by reason', ['reason'] as const);
+}
+
+/** `pb_rate_limit_redelivered_skipped_total`: redelivered copies of recorded operations admitted without a token. */
+function redeliveredUnlimited() {
+  return counter(
+    'pb_rate_limit_redelivered_skipped_total',
+    'Redelivered commands whose operation the ledger already held with the same command, admitted without a rate-limit token (their first copy took it)',
+  );
 }
