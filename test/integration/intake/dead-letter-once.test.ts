@@ -6,6 +6,7 @@
  * Real RabbitMQ and Redis, own namespace.
  */
 import { listDeadLettersByImpact } from '../../../src/amqp/dead-letter-triage';
+import { brokerRejectedQueueOf } from '../../../src/amqp/topology';
 import { ChannelKeyring, channelSignatureHeaders } from '../../../src/channels/channel-signature';
 import { Config } from '../../../src/config/config';
 import { metricValue } from '../../../src/metrics/metrics-registry';
@@ -85,5 +86,46 @@ describe('a bad message delivered twice is dead-lettered once', () => {
     expect((await counted()) - countedBefore).toBe(3);
     expect((await duplicates()) - duplicatesBefore).toBe(2);
     expect(logs.lines.filter((l) => l.includes('dead letter already written for this message')).length).toBe(2);
+  });
+});
+
+describe('a message the broker dead-lettered, delivered twice to the redactor, is dead-lettered once', () => {
+  let config: Config;
+  let worker: IntakeProcess;
+  let client: Awaited<ReturnType<typeof amqpClient>>;
+  const logs = captureLogger();
+
+  beforeAll(async () => {
+    config = testConfig();
+    client = await amqpClient(config);
+    worker = await startIntakeProcess(config, logs.logger);
+  });
+
+  afterAll(async () => {
+    await worker.stop();
+    const keys = await worker.redis.keys(`${config.redis.keyPrefix}*`).catch(() => [] as string[]);
+    await Promise.all(keys.map((k) => worker.redis.del(k)));
+    await client.deleteNamespace();
+    await client.close();
+  });
+
+  it('writes one record for two copies with the same death, two for another death of the same message', async () => {
+    const ch = await client.model.createConfirmChannel();
+    const body = Buffer.from(JSON.stringify(channelCommand('capture', {}, { order_id: 'order-broker-once' })));
+    const death = (count: number) => ({ 'x-death': [{ reason: 'expired', queue: config.amqp.commandsQueue, count, 'routing-keys': ['web.payment.capture'] }] });
+    const duplicates = () => metricValue('pb_dead_letters_duplicate_total', { reason: 'broker_dead_lettered' });
+    const duplicatesBefore = await duplicates();
+    const settled = () => logs.lines.filter((l) => /message dead-lettered by the broker itself|dead letter already written for this message/.test(l)).length;
+    // As the broker redelivers a message (after the first copy's write): the same body, message id and headers (x-death).
+    for (const count of [1, 1, 2]) {
+      const before = settled();
+      ch.sendToQueue(brokerRejectedQueueOf(config.amqp), body, { persistent: true, messageId: 'op-broker-once', headers: death(count) });
+      await ch.waitForConfirms();
+      await eventually(() => settled() === before + 1);
+    }
+    expect((await duplicates()) - duplicatesBefore).toBe(1);
+    await ch.close();
+    expect(await client.drainDeadLetters()).toHaveLength(2);
+    expect(logs.lines.filter((l) => l.includes('dead letter already written for this message')).length).toBe(1);
   });
 });
