@@ -242,10 +242,12 @@ export class BrokerDeadLetterRedactor {
     // A copy redelivered after its channel closed (its write done, its ack lost) carries the same body, message id and
     // x-death (the death's count and time tell another death of the same message apart): one record.
     const messageId = msg.properties.messageId === undefined || msg.properties.messageId === null ? undefined : String(msg.properties.messageId);
-    const identity = deadLetterIdentity(messageId, msg.content, {
-      ...why,
-      reason: `${why.reason} ${JSON.stringify([death?.count ?? null, String(death?.time ?? '')])}`,
-    });
+    const identity = deadLetterIdentity(
+      messageId,
+      msg.content,
+      { ...why, reason: `${why.reason} ${JSON.stringify([death?.count ?? null, String(death?.time ?? '')])}` },
+      headers,
+    );
     let written: DeadLetterWritten;
     for (let delay = 100; ; delay = Math.min(delay * 2, 5000)) {
       try {

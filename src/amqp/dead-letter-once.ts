@@ -50,13 +50,21 @@ export function deadLetterOnceKey(keyPrefix: string, identity: string): string {
 }
 
 /**
- * The identity of a refused message (hex SHA-256): its message id (or none), its raw body's digest and the refusal.
- * Two copies of one message refused for one reason have the same; the body never leaves this function.
+ * The identity of a refused message (hex SHA-256): its message id (or none), its raw body's digest, the refusal and
+ * `context`, what its record says of where it came from (routing key, the channel whose key signed it): one body
+ * sent by two channels, or on two routing keys, is two messages and two records. Two copies of one message refused
+ * for one reason have the same; the body never leaves this function.
  */
-export function deadLetterIdentity(messageId: string | undefined, body: Buffer, why: { code: string; field: string; reason: string }): string {
+export function deadLetterIdentity(
+  messageId: string | undefined,
+  body: Buffer,
+  why: { code: string; field: string; reason: string },
+  context: Record<string, string> = {},
+): string {
   const bodyDigest = createHash('sha256').update(body).digest('hex');
+  const where = Object.entries(context).sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0));
   return createHash('sha256')
-    .update(JSON.stringify([messageId ?? null, bodyDigest, why.code, why.field, why.reason]))
+    .update(JSON.stringify([messageId ?? null, bodyDigest, why.code, why.field, why.reason, where]))
     .digest('hex');
 }
 

@@ -510,20 +510,15 @@ export class CommandConsumer {
     const source = `amqp:${this.deps.config.amqp.commandsQueue}`;
     // Two copies of one message (a redelivery after a lane's channel closed mid-work, a re-send) are one dead letter.
     const messageId = msg.properties.messageId === undefined || msg.properties.messageId === null ? undefined : String(msg.properties.messageId);
-    const identity = deadLetterIdentity(messageId, msg.content, why);
-    const written = await this.retrying('dead-letter', () =>
-      this.deps.deadLetters.write(
-        msg.content,
-        { ...why, source },
-        {
-          'x-pb-routing-key': msg.fields.routingKey,
-          ...refusalHeaders(refusalIdentifiers(msg.content)),
-          ...(authenticated.has(msg) ? { [AUTHENTICATED_CHANNEL_HEADER]: authenticated.get(msg) as string } : {}),
-          ...headers,
-        },
-        { identity },
-      ),
-    );
+    const recordHeaders: Record<string, string> = {
+      'x-pb-routing-key': msg.fields.routingKey,
+      ...refusalHeaders(refusalIdentifiers(msg.content)),
+      ...(authenticated.has(msg) ? { [AUTHENTICATED_CHANNEL_HEADER]: authenticated.get(msg) as string } : {}),
+      ...headers,
+    };
+    // Where it came from is part of it: one body without a message id signed by two channels is two messages.
+    const identity = deadLetterIdentity(messageId, msg.content, why, recordHeaders);
+    const written = await this.retrying('dead-letter', () => this.deps.deadLetters.write(msg.content, { ...why, source }, recordHeaders, { identity }));
     if (written.onceError !== undefined)
       this.deps.logger.warn('dead letter written without its one-per-message mark (Redis away): a copy of this message may be a second record', {
         dead_letter_id: written.id,

@@ -99,6 +99,41 @@ describe('a bad message delivered twice is dead-lettered once', () => {
     expect((await duplicates()) - duplicatesBefore).toBe(2);
     expect(logs.lines.filter((l) => l.includes('dead letter already written for this message')).length).toBe(2);
   });
+
+  it('writes a record for each of two messages with one body and no message id that differ in their channel', async () => {
+    // One body (naming no channel the schema knows), signed by two channels on their own routing keys: two messages
+    // from two senders, refused for one reason. Each is a record of its own (its signer, its routing key).
+    const body = Buffer.from(
+      JSON.stringify({
+        ...channelCommand('sale', {}, { amount: 1000, currency: 'EUR', gateway_key: '.', order_id: 'order-once-two-channels' }),
+        channel: 'nope',
+      }),
+    );
+    const keyring = new ChannelKeyring(config.channels.credentials, config.serviceBus.secret);
+    const before = worker.consumer.stats.deadLettered;
+    const ch = await client.model.createConfirmChannel();
+    for (const channel of ['web', 'pos'] as const) {
+      const key = keyring.currentKey(channel);
+      ch.publish(config.amqp.commandsExchange, `${channel}.payment.sale`, body, {
+        persistent: true,
+        contentType: 'application/json',
+        headers: key ? channelSignatureHeaders(body, key) : {},
+      });
+      await ch.waitForConfirms();
+      await eventually(() => worker.consumer.stats.deadLettered >= before + (channel === 'web' ? 1 : 2));
+    }
+    await ch.close();
+    const connection = new AmqpConnection({ url: config.amqp.url, logger: silentLogger() });
+    await connection.connect();
+    const store = new DeadLetterStore(worker.redis, config.redis.keyPrefix, deadLetterStampKey(config.serviceBus.secret));
+    try {
+      await store.importFromQueue(connection, config.amqp);
+    } finally {
+      await connection.close();
+    }
+    const archived = (await store.list({ order: 'time' })).filter((r) => r.orderId === 'order-once-two-channels');
+    expect(archived.map((r) => r.authenticatedChannel).sort()).toEqual(['pos', 'web']);
+  });
 });
 
 describe('a message the broker dead-lettered, delivered twice to the redactor, is dead-lettered once', () => {
