@@ -516,8 +516,9 @@ export class CommandConsumer {
       ...(authenticated.has(msg) ? { [AUTHENTICATED_CHANNEL_HEADER]: authenticated.get(msg) as string } : {}),
       ...headers,
     };
-    // Where it came from is part of it: one body without a message id signed by two channels is two messages.
-    const identity = deadLetterIdentity(messageId, msg.content, why, recordHeaders);
+    // Where it came from is part of it: one body without a message id signed by two channels is two messages. So is
+    // the replay it is (an operator's act: a replay refused again is a record of its own, never a duplicate).
+    const identity = deadLetterIdentity(messageId, msg.content, why, { ...recordHeaders, ...replayOf(msg) });
     const written = await this.retrying('dead-letter', () => this.deps.deadLetters.write(msg.content, { ...why, source }, recordHeaders, { identity }));
     if (written.onceError !== undefined)
       this.deps.logger.warn('dead letter written without its one-per-message mark (Redis away): a copy of this message may be a second record', {
@@ -941,6 +942,19 @@ function demotedTotal() {
 }
 
 /** `pb_commands_dead_lettered_total{reason}`: reason is the validation code (lower case) or `unexpected_error`. */
+/**
+ * The replay a message is (`ops dead-letters replay` publishes `x-pb-replay-of` and a fresh `x-pb-replay-attempt`),
+ * with its publish time: a redelivered copy of it has the same, another replay of one dead letter another.
+ */
+function replayOf(msg: ConsumeMessage): Record<string, string> {
+  const headers = msg.properties.headers ?? {};
+  const of: unknown = headers['x-pb-replay-of'];
+  if (of === undefined || of === null) return {};
+  const attempt: unknown = headers['x-pb-replay-attempt'];
+  const at: unknown = msg.properties.timestamp;
+  return { 'x-pb-replay-of': String(of), 'x-pb-replay-attempt': String(attempt ?? ''), 'x-pb-replay-at': String(at ?? '') };
+}
+
 function deadLetteredTotal() {
   return counter('pb_commands_dead_lettered_total', 'Commands the consumer dead-lettered, by reason', ['reason'] as const);
 }

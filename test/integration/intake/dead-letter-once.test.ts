@@ -134,6 +134,27 @@ describe('a bad message delivered twice is dead-lettered once', () => {
     const archived = (await store.list({ order: 'time' })).filter((r) => r.orderId === 'order-once-two-channels');
     expect(archived.map((r) => r.authenticatedChannel).sort()).toEqual(['pos', 'web']);
   });
+
+  it('writes a record for each replay of a dead letter that is refused again (each replay is an act of its own)', async () => {
+    // As `ops dead-letters replay` publishes: the operation id as message id, `x-pb-replay-of`, a fresh attempt.
+    const body = bad('order-once-replayed');
+    const key = new ChannelKeyring(config.channels.credentials, config.serviceBus.secret).currentKey('web');
+    const before = worker.consumer.stats.deadLettered;
+    const ch = await client.model.createConfirmChannel();
+    for (const attempt of ['attempt-one', 'attempt-two']) {
+      ch.publish(config.amqp.commandsExchange, 'web.payment.sale', body, {
+        persistent: true,
+        contentType: 'application/json',
+        messageId: 'op-once-replayed',
+        timestamp: Math.floor(Date.now() / 1000),
+        headers: { ...(key ? channelSignatureHeaders(body, key) : {}), 'x-pb-replay-of': 'dl-once-replayed', 'x-pb-replay-attempt': attempt },
+      });
+      await ch.waitForConfirms();
+      await eventually(() => worker.consumer.stats.deadLettered >= before + (attempt === 'attempt-one' ? 1 : 2));
+    }
+    await ch.close();
+    expect(await client.drainDeadLetters()).toHaveLength(2);
+  });
 });
 
 describe('a message the broker dead-lettered, delivered twice to the redactor, is dead-lettered once', () => {
