@@ -3,7 +3,8 @@ import type { Config } from '../config/config';
 import { Logger } from '../logging/logger';
 import { counter } from '../metrics/metrics-registry';
 import { AmqpConnection } from './amqp-connection';
-import { AUTHENTICATED_CHANNEL_HEADER, DeadLetterWriter } from './dead-letter-writer';
+import { AUTHENTICATED_CHANNEL_HEADER, DeadLetterWriter, DeadLetterWritten } from './dead-letter-writer';
+import { deadLetterDuplicates, deadLetterIdentity } from './dead-letter-once';
 import { ChannelKeyring } from '../channels/channel-signature';
 import { brokerRejectedQueueOf, declareTopology } from './topology';
 import { openChannelWithin, subscribeRetryMs, withTimeout } from './broker-deadline';
@@ -30,6 +31,8 @@ function redactedTotal() {
 
 interface XDeath {
   reason?: unknown;
+  count?: unknown;
+  time?: unknown;
   queue?: unknown;
   'routing-keys'?: unknown;
 }
@@ -236,9 +239,19 @@ export class BrokerDeadLetterRedactor {
       'x-pb-broker-reason': brokerReason,
       ...(auth.ok ? { [AUTHENTICATED_CHANNEL_HEADER]: auth.channel } : {}),
     };
+    // A copy redelivered after its channel closed (its write done, its ack lost) carries the same body, message id and
+    // x-death (the death's count and time tell another death of the same message apart): one record.
+    const messageId = msg.properties.messageId === undefined || msg.properties.messageId === null ? undefined : String(msg.properties.messageId);
+    const identity = deadLetterIdentity(
+      messageId,
+      msg.content,
+      { ...why, reason: `${why.reason} ${JSON.stringify([death?.count ?? null, String(death?.time ?? '')])}` },
+      headers,
+    );
+    let written: DeadLetterWritten;
     for (let delay = 100; ; delay = Math.min(delay * 2, 5000)) {
       try {
-        await this.deps.deadLetters.write(msg.content, why, headers);
+        written = await this.deps.deadLetters.write(msg.content, why, headers, { identity });
         break;
       } catch (err) {
         // Stopping: given back once, to a consumer already cancelled (the broker delivers it to another redactor, or
@@ -251,8 +264,24 @@ export class BrokerDeadLetterRedactor {
     try {
       channel.ack(msg);
     } catch {
-      // channel closed after the write: the redelivery writes a second (identical, redacted) record
+      // channel closed after the write: the redelivery finds its mark and writes no second record (DeadLetterOnce)
     }
+    if (written.duplicate) {
+      deadLetterDuplicates().inc({ reason: BROKER_DEAD_LETTERED.toLowerCase() });
+      this.deps.logger.info('dead letter already written for this message: copy acked without a second record', {
+        dead_letter_id: written.id,
+        reason: BROKER_DEAD_LETTERED.toLowerCase(),
+        broker_reason: brokerReason,
+        redelivered: msg.fields.redelivered,
+      });
+      return;
+    }
+    if (written.onceError !== undefined)
+      this.deps.logger.warn('dead letter written without its one-per-message mark (Redis away): a copy of this message may be a second record', {
+        dead_letter_id: written.id,
+        reason: BROKER_DEAD_LETTERED.toLowerCase(),
+        error: written.onceError,
+      });
     redactedTotal().inc({ reason: brokerReason });
     this.deps.logger.warn('message dead-lettered by the broker itself: moved to the dead-letter queue redacted', {
       broker_reason: brokerReason,

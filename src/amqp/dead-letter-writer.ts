@@ -7,6 +7,7 @@ import { ConfirmPublisher } from './confirm-publisher';
 import { stampOf } from './dead-letter-stamp';
 import { randomUUID } from 'node:crypto';
 import { DeadLetterTriage } from './dead-letter-triage';
+import { DeadLetterOnce, deadLetterIdOf } from './dead-letter-once';
 import { triageQueueOf } from './topology';
 
 /** Why a message was dead-lettered; travels in the record's headers. */
@@ -42,11 +43,37 @@ export class DeadLetterWriter {
      * (`stampOf`). Without it the header is dropped: a stamp nobody can verify would be a claim, not a fact.
      */
     private readonly stampKey?: Buffer,
+    /**
+     * One dead letter per message (see `DeadLetterOnce`): a write given an `identity` that finds it marked writes
+     * nothing. Without it every write is a dead letter of its own.
+     */
+    private readonly once?: DeadLetterOnce,
   ) {}
 
-  async write(original: Buffer, why: DeadLetterReason, extraHeaders: Record<string, string> = {}): Promise<void> {
+  /**
+   * Writes the dead letter of `original`. With `options.identity` (`deadLetterIdentity`: the message's, never its
+   * body) and the writer's `once`: a message already dead-lettered writes nothing and comes back `duplicate` with
+   * the first one's id; the dead letter's id is derived from the identity; its mark is set once it is confirmed.
+   * The mark's Redis away: written as without it, the error in `onceError` for the caller's log.
+   */
+  async write(
+    original: Buffer,
+    why: DeadLetterReason,
+    extraHeaders: Record<string, string> = {},
+    options: { identity?: string } = {},
+  ): Promise<DeadLetterWritten> {
     const at = new Date();
-    const id = randomUUID();
+    const identity = this.once ? options.identity : undefined;
+    let onceError: string | undefined;
+    if (identity !== undefined && this.once) {
+      try {
+        const written = await this.once.written(identity);
+        if (written !== null) return { id: written, duplicate: true };
+      } catch (err) {
+        onceError = (err as Error).message;
+      }
+    }
+    const id = identity !== undefined ? deadLetterIdOf(identity) : randomUUID();
     const headers: Record<string, string> = {
       'x-pb-reason': why.reason,
       'x-pb-field': why.field,
@@ -65,7 +92,17 @@ export class DeadLetterWriter {
     if (channel !== undefined && this.stampKey) headers[AUTHENTICATED_CHANNEL_HEADER] = stampOf(this.stampKey, channel, body);
     else delete headers[AUTHENTICATED_CHANNEL_HEADER];
     await this.publisher.publish('', this.amqp.deadLetterQueue, body, { contentType: 'application/json', headers });
-    if (!this.triage) return;
+    const done = async (): Promise<DeadLetterWritten> => {
+      if (identity !== undefined && this.once && onceError === undefined) {
+        try {
+          await this.once.mark(identity, id);
+        } catch (err) {
+          onceError = (err as Error).message;
+        }
+      }
+      return { id, duplicate: false, ...(onceError !== undefined ? { onceError } : {}) };
+    };
+    if (!this.triage) return await done();
     const summary = this.triage.summarise(
       id,
       body,
@@ -79,7 +116,18 @@ export class DeadLetterWriter {
         headers: { ...headers, 'x-pb-impact': summary.impactReasons.join(',') },
       });
     await this.triage.record(summary);
+    return await done();
   }
+}
+
+/** What `DeadLetterWriter.write` did. */
+export interface DeadLetterWritten {
+  /** The dead letter's id (`x-pb-dead-letter-id`): the one written now, or the first copy's when `duplicate`. */
+  id: string;
+  /** The message was dead-lettered before (its identity marked): nothing written now. */
+  duplicate: boolean;
+  /** Why the one-per-message mark could not be read or written (Redis away): this write may be a second record. */
+  onceError?: string;
 }
 
 /**

@@ -18,7 +18,7 @@ const ALERT_INTERVAL_MS = 60_000;
 
 /** Writes a dead-letter record (the `DeadLetterWriter` of the process). */
 export interface DeadLetterSink {
-  write(original: Buffer, why: DeadLetterReason, extraHeaders?: Record<string, string>): Promise<void>;
+  write(original: Buffer, why: DeadLetterReason, extraHeaders?: Record<string, string>): Promise<unknown>;
 }
 
 /** The delivery steps a hold ends in (a subset of `DeliveryStep`, declared here to keep the import one way). */

@@ -4,6 +4,7 @@ import { Queue } from 'bullmq';
 import { AmqpConnection } from '../amqp/amqp-connection';
 import { AUTHENTICATED_CHANNEL_HEADER, DeadLetterWriter } from '../amqp/dead-letter-writer';
 import { AckBatcher } from './ack-batcher';
+import { deadLetterDuplicates, deadLetterIdentity } from '../amqp/dead-letter-once';
 import { declareTopology } from '../amqp/topology';
 import { QUEUE_MISMATCH_RETRY_MS } from '../amqp/queue-mismatch';
 import { openChannelWithin, subscribeRetryMs, withTimeout } from '../amqp/broker-deadline';
@@ -507,18 +508,35 @@ export class CommandConsumer {
     headers: Record<string, string> = {},
   ): Promise<void> {
     const source = `amqp:${this.deps.config.amqp.commandsQueue}`;
-    await this.retrying('dead-letter', () =>
-      this.deps.deadLetters.write(
-        msg.content,
-        { ...why, source },
-        {
-          'x-pb-routing-key': msg.fields.routingKey,
-          ...refusalHeaders(refusalIdentifiers(msg.content)),
-          ...(authenticated.has(msg) ? { [AUTHENTICATED_CHANNEL_HEADER]: authenticated.get(msg) as string } : {}),
-          ...headers,
-        },
-      ),
-    );
+    // Two copies of one message (a redelivery after a lane's channel closed mid-work, a re-send) are one dead letter.
+    const messageId = msg.properties.messageId === undefined || msg.properties.messageId === null ? undefined : String(msg.properties.messageId);
+    const recordHeaders: Record<string, string> = {
+      'x-pb-routing-key': msg.fields.routingKey,
+      ...refusalHeaders(refusalIdentifiers(msg.content)),
+      ...(authenticated.has(msg) ? { [AUTHENTICATED_CHANNEL_HEADER]: authenticated.get(msg) as string } : {}),
+      ...headers,
+    };
+    // Where it came from is part of it: one body without a message id signed by two channels is two messages. So is
+    // the replay it is (an operator's act: a replay refused again is a record of its own, never a duplicate).
+    const identity = deadLetterIdentity(messageId, msg.content, why, { ...recordHeaders, ...replayOf(msg) });
+    const written = await this.retrying('dead-letter', () => this.deps.deadLetters.write(msg.content, { ...why, source }, recordHeaders, { identity }));
+    if (written.onceError !== undefined)
+      this.deps.logger.warn('dead letter written without its one-per-message mark (Redis away): a copy of this message may be a second record', {
+        dead_letter_id: written.id,
+        reason: metricReason,
+        error: written.onceError,
+      });
+    if (written.duplicate) {
+      deadLetterDuplicates().inc({ reason: metricReason });
+      this.deps.logger.info('dead letter already written for this message: copy acked without a second record', {
+        dead_letter_id: written.id,
+        reason: metricReason,
+        code: why.code,
+        redelivered: msg.fields.redelivered,
+        routing_key: msg.fields.routingKey,
+      });
+      return;
+    }
     deadLetteredTotal().inc({ reason: metricReason });
   }
 
@@ -567,7 +585,9 @@ export class CommandConsumer {
     seen.operationId = operationId;
     // A take the limiter's Redis answers with an error (not an outage) is dead-lettered naming the rate limit.
     seen.step = 'rate limit';
-    await this.admit(command);
+    // A redelivered copy (its lane lost mid-work) whose operation the ledger holds with this command is a duplicate
+    // the create below finds: its first copy took the token. One read for redeliveries only, none for first ones.
+    if (!(msg.fields.redelivered && (await this.recordedAlready(operationId, command)))) await this.admit(command);
     seen.step = undefined;
     markMessage(msg, 'admitted');
     bindOperation(msg, operationId);
@@ -761,6 +781,23 @@ export class CommandConsumer {
   }
 
   /**
+   * Whether the ledger holds `operationId` with `command`'s digest (a duplicate): asked of a redelivered message
+   * only, and only when a rate limit would take a token for it.
+   */
+  private async recordedAlready(operationId: string, command: PaymentCommand): Promise<boolean> {
+    // A customer action's completion carries its operation's digest but is a message of its own, with its own work.
+    if (!this.deps.rateLimiter?.enabled || command.payment.action_result) return false;
+    const stored = await this.retrying('ledger', () => this.deps.ledger.digestOf(operationId));
+    if (stored === null || stored !== commandDigest(command)) return false;
+    redeliveredUnlimited().inc();
+    this.deps.logger.info('redelivered command of a recorded operation: admitted without a rate-limit token (its first copy took it)', {
+      operation_id: operationId,
+      channel: command.channel,
+    });
+    return true;
+  }
+
+  /**
    * A message without valid credentials of the channel it claims: dead-lettered (redacted, reason in the
    * headers), counted by claimed channel and reason, one warning per minute per reason.
    */
@@ -905,6 +942,27 @@ function demotedTotal() {
 }
 
 /** `pb_commands_dead_lettered_total{reason}`: reason is the validation code (lower case) or `unexpected_error`. */
+/**
+ * The replay a message is (`ops dead-letters replay` publishes `x-pb-replay-of` and a fresh `x-pb-replay-attempt`),
+ * with its publish time: a redelivered copy of it has the same, another replay of one dead letter another.
+ */
+function replayOf(msg: ConsumeMessage): Record<string, string> {
+  const headers = msg.properties.headers ?? {};
+  const of: unknown = headers['x-pb-replay-of'];
+  if (of === undefined || of === null) return {};
+  const attempt: unknown = headers['x-pb-replay-attempt'];
+  const at: unknown = msg.properties.timestamp;
+  return { 'x-pb-replay-of': String(of), 'x-pb-replay-attempt': String(attempt ?? ''), 'x-pb-replay-at': String(at ?? '') };
+}
+
 function deadLetteredTotal() {
   return counter('pb_commands_dead_lettered_total', 'Commands the consumer dead-lettered, by reason', ['reason'] as const);
+}
+
+/** `pb_rate_limit_redelivered_skipped_total`: redelivered copies of recorded operations admitted without a token. */
+function redeliveredUnlimited() {
+  return counter(
+    'pb_rate_limit_redelivered_skipped_total',
+    'Redelivered commands whose operation the ledger already held with the same command, admitted without a rate-limit token (their first copy took it)',
+  );
 }

@@ -1,3 +1,4 @@
+import { randomUUID } from 'node:crypto';
 import { SECRET_MASK } from '../logging/redact';
 import { ConfirmPublisher } from '../amqp/confirm-publisher';
 import { commandRoutingKey } from '../amqp/topology';
@@ -230,7 +231,8 @@ export class DeadLetterReplay {
         contentType: 'application/json',
         messageId: plan.operationId,
         timestamp: Math.floor(Date.now() / 1000),
-        headers: { ...channelSignatureHeaders(body, key), 'x-pb-replay-of': plan.id },
+        // The attempt: a replay refused again is dead-lettered as a record of its own (not a copy of the last one).
+        headers: { ...channelSignatureHeaders(body, key), 'x-pb-replay-of': plan.id, 'x-pb-replay-attempt': randomUUID() },
       });
       plan.published = true;
       await store.markReplayed(plan.id, actor);

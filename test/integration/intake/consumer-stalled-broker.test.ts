@@ -386,7 +386,7 @@ describe('consumer subscription and shutdown with a broker that stops answering 
     class HeldWriter extends DeadLetterWriter {
       writes = 0;
       release: Promise<void> = Promise.resolve();
-      override async write(...args: Parameters<DeadLetterWriter['write']>): Promise<void> {
+      override async write(...args: Parameters<DeadLetterWriter['write']>): ReturnType<DeadLetterWriter['write']> {
         this.writes += 1;
         await this.release;
         return super.write(...args);

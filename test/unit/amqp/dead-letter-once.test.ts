@@ -1,0 +1,93 @@
+import type { Options } from 'amqplib';
+import { ConfirmPublisher } from '../../../src/amqp/confirm-publisher';
+import { DeadLetterOnce, deadLetterIdOf, deadLetterIdentity, deadLetterOnceKey } from '../../../src/amqp/dead-letter-once';
+import { DeadLetterWriter } from '../../../src/amqp/dead-letter-writer';
+import { testConfig } from '../../support/test-config';
+import { deadLetterArchiveKeys } from '../../../src/ops/dead-letter-store';
+import { hashSlot } from '../../support/hash-slot';
+
+describe('one dead letter per message: its identity and key', () => {
+  const why = { code: 'INVALID_PARAMS', field: 'payment.gateway_key', reason: 'is not an allowed value' };
+  const pan = Buffer.from('{"payment":{"card":{"number":"4111111111111111"}}}');
+
+  it('is the same for two copies and differs with the message id, the body or the reason', () => {
+    const a = deadLetterIdentity('op-a', pan, why);
+    expect(deadLetterIdentity('op-a', Buffer.from(pan), { ...why })).toBe(a);
+    expect(deadLetterIdentity(undefined, pan, why)).not.toBe(a);
+    expect(deadLetterIdentity('op-a', Buffer.from(`${pan.toString()} `), why)).not.toBe(a);
+    expect(deadLetterIdentity('op-a', pan, { ...why, reason: 'other' })).not.toBe(a);
+    expect(a).toMatch(/^[0-9a-f]{64}$/);
+  });
+
+  it('never carries the body or its card number, and its key lives in the archive slot', () => {
+    const identity = deadLetterIdentity(undefined, pan, why);
+    const key = deadLetterOnceKey('pb:', identity);
+    expect(key).not.toContain('4111');
+    expect(hashSlot(key)).toBe(hashSlot(deadLetterArchiveKeys('pb:').time));
+  });
+
+  it('derives a UUID-shaped dead-letter id from the identity', () => {
+    const identity = deadLetterIdentity('op-a', pan, why);
+    expect(deadLetterIdOf(identity)).toBe(deadLetterIdOf(identity));
+    expect(deadLetterIdOf(identity)).toMatch(/^[0-9a-f]{8}-[0-9a-f]{4}-8[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$/);
+  });
+});
+
+describe('DeadLetterWriter with a one-per-message mark', () => {
+  const why = { code: 'INVALID_PARAMS', field: 'payment.amount', reason: 'is not an integer', source: 'amqp:test' };
+  const body = Buffer.from('{"payment":{"amount":1.5}}');
+
+  /** A mark store in memory; `down` makes it fail as Redis away does. */
+  const marks = () => {
+    const map = new Map<string, string>();
+    const state = { down: false };
+    const once = {
+      written: async (identity: string) => {
+        if (state.down) throw new Error('Connection is closed.');
+        return map.get(identity) ?? null;
+      },
+      mark: async (identity: string, id: string) => {
+        if (state.down) throw new Error('Connection is closed.');
+        map.set(identity, id);
+      },
+    };
+    return { once: once as unknown as DeadLetterOnce, map, state };
+  };
+
+  it('writes once per identity, marks only after the publish, and comes back duplicate with the first id', async () => {
+    const published: string[] = [];
+    const { once, map } = marks();
+    let failNext = true;
+    const publisher = {
+      publish: async (_e: string, _k: string, _b: Buffer, options: Options.Publish) => {
+        // The first publish is not confirmed: no mark may be left behind it.
+        if (failNext) {
+          failNext = false;
+          throw new Error('nacked');
+        }
+        published.push(String((options.headers as Record<string, string>)['x-pb-dead-letter-id']));
+      },
+    };
+    const writer = new DeadLetterWriter(publisher as unknown as ConfirmPublisher, testConfig().amqp, undefined, undefined, once);
+    const identity = deadLetterIdentity('op-a', body, why);
+    await expect(writer.write(body, why, {}, { identity })).rejects.toThrow('nacked');
+    expect(map.size).toBe(0);
+    expect(await writer.write(body, why, {}, { identity })).toEqual({ id: deadLetterIdOf(identity), duplicate: false });
+    expect(await writer.write(body, why, {}, { identity })).toEqual({ id: deadLetterIdOf(identity), duplicate: true });
+    expect(published).toEqual([deadLetterIdOf(identity)]);
+    // Without an identity (the HTTP intake, delivery's parked operations): a dead letter each time, as before.
+    await writer.write(body, why);
+    expect(published).toHaveLength(2);
+  });
+
+  it('writes the dead letter when the mark cannot be read (Redis away), saying why', async () => {
+    const published: Buffer[] = [];
+    const { once, state } = marks();
+    state.down = true;
+    const publisher = { publish: async (_e: string, _k: string, b: Buffer) => void published.push(b) };
+    const writer = new DeadLetterWriter(publisher as unknown as ConfirmPublisher, testConfig().amqp, undefined, undefined, once);
+    const written = await writer.write(body, why, {}, { identity: deadLetterIdentity(undefined, body, why) });
+    expect(written).toMatchObject({ duplicate: false, onceError: 'Connection is closed.' });
+    expect(published).toHaveLength(1);
+  });
+});
