@@ -12,6 +12,7 @@ import { channelCommand } from '../../support/fixtures';
 import { IntakeProcess, startIntakeProcess } from '../../support/intake-process';
 import { eventually } from '../../support/tcp-proxy';
 import { testConfig } from '../../support/test-config';
+import { unlinkMatching } from '../../../src/redis/key-scan';
 
 describe('a redelivered copy of a recorded operation takes no rate-limit token', () => {
   let config: Config;
@@ -27,8 +28,8 @@ describe('a redelivered copy of a recorded operation takes no rate-limit token',
 
   afterAll(async () => {
     const last = workers[workers.length - 1];
-    const keys = await last.redis.keys(`${config.redis.keyPrefix}*`).catch(() => [] as string[]);
-    await Promise.all(keys.map((k) => last.redis.del(k)));
+    // `unlinkMatching` walks every node of a Cluster, where KEYS reads one.
+    await unlinkMatching(last.redis, `${config.redis.keyPrefix}*`).catch(() => undefined);
     for (const w of workers.reverse()) await w.stop().catch(() => undefined);
     await client.deleteNamespace();
     await client.close();

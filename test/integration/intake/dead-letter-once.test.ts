@@ -14,6 +14,7 @@ import { DeadLetterStore } from '../../../src/ops/dead-letter-store';
 import { ChannelKeyring, channelSignatureHeaders } from '../../../src/channels/channel-signature';
 import { Config } from '../../../src/config/config';
 import { metricValue } from '../../../src/metrics/metrics-registry';
+import { unlinkMatching } from '../../../src/redis/key-scan';
 import { amqpClient } from '../../support/amqp-helpers';
 import { captureLogger } from '../../support/capture-logger';
 import { channelCommand } from '../../support/fixtures';
@@ -34,9 +35,9 @@ describe('a bad message delivered twice is dead-lettered once', () => {
   });
 
   afterAll(async () => {
+    // Before the stop, which closes its client; `unlinkMatching` walks every node of a Cluster, where KEYS reads one.
+    await unlinkMatching(worker.redis, `${config.redis.keyPrefix}*`).catch(() => undefined);
     await worker.stop();
-    const keys = await worker.redis.keys(`${config.redis.keyPrefix}*`).catch(() => [] as string[]);
-    await Promise.all(keys.map((k) => worker.redis.del(k)));
     await client.deleteNamespace();
     await client.close();
   });
@@ -170,9 +171,9 @@ describe('a message the broker dead-lettered, delivered twice to the redactor, i
   });
 
   afterAll(async () => {
+    // Before the stop, which closes its client; `unlinkMatching` walks every node of a Cluster, where KEYS reads one.
+    await unlinkMatching(worker.redis, `${config.redis.keyPrefix}*`).catch(() => undefined);
     await worker.stop();
-    const keys = await worker.redis.keys(`${config.redis.keyPrefix}*`).catch(() => [] as string[]);
-    await Promise.all(keys.map((k) => worker.redis.del(k)));
     await client.deleteNamespace();
     await client.close();
   });
