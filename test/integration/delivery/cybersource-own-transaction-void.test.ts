@@ -730,3 +730,86 @@ describe('Cybersource cancel naming our capture or refund: voids that transactio
     },
   );
 });
+
+describe('Cybersource cancel naming our capture or refund by its Cybersource id: voided as one naming it by our operation id', () => {
+  it('voids a capture named by its Cybersource id: one void under the cancel’s key, the capture marked undone, the same event and metric', async () => {
+    const auth = await authorized();
+    const authOp = auth.payment.operation_reference!;
+    const captureId = await delivered(naming('capture', auth, authOp));
+    const capturePspId = await pspId(captureId);
+    const before = await voids('capture', 'voided');
+    const cancelId = await delivered(naming('cancel', auth, capturePspId));
+    expect(sentFor(cancelId).map((s) => `${s.method} ${s.url}`)).toEqual([`POST /pts/v2/captures/${capturePspId}/voids`]);
+    expect(sentFor(cancelId)[0].body).toEqual({ clientReferenceInformation: { code: cancelId } });
+    expect((await ledger.get(captureId))?.undoneBy).toBe(cancelId);
+    expect((await ledger.get(cancelId))?.cancelEffect).toEqual({ voided: captureId, command: 'capture' });
+    // A void of the capture, not a cancel of the authorization: it is not closed by it.
+    expect((await ledger.get(authOp))?.closedBy).not.toBe(cancelId);
+    const payment = (await events.load(`${cancelId}.SUCCEEDED`))?.params.payment as Record<string, unknown>;
+    expect(payment).toMatchObject({ status: 'SUCCESS', gateway_key: capturePspId });
+    expect(payment.gateway_response).toMatchObject({ status: 'VOIDED', voided: { operation_reference: captureId, command: 'capture' } });
+    expect(await voids('capture', 'voided')).toBe(before + 1);
+    expect(logs.lines.some((l) => l.includes('capture voided by a cancel naming it') && l.includes(cancelId) && l.includes(captureId))).toBe(true);
+    // Named again, by our id or by its Cybersource id: undone already, nothing sent.
+    for (const key of [captureId, capturePspId]) {
+      const again = await record(naming('cancel', auth, key));
+      expect(await service.deliver(again)).toEqual({ kind: 'done', state: 'FAILED' });
+      expect(sentFor(again)).toHaveLength(0);
+      expect(await ledger.get(again)).toMatchObject({ reason: 'ALREADY_UNDONE', reasonField: 'payment.gateway_key' });
+    }
+  });
+
+  it('voids a refund named by its Cybersource id: it no longer counts as refunded', async () => {
+    const auth = await authorized();
+    const authOp = auth.payment.operation_reference!;
+    await delivered(naming('capture', auth, authOp));
+    const refundId = await delivered(naming('refund', auth, authOp));
+    const refundPspId = await pspId(refundId);
+    const cancelId = await delivered(naming('cancel', auth, refundPspId));
+    expect(sentFor(cancelId).map((s) => s.url)).toEqual([`/pts/v2/refunds/${refundPspId}/voids`]);
+    expect((await ledger.get(refundId))?.undoneBy).toBe(cancelId);
+    const payment = (await events.load(`${cancelId}.SUCCEEDED`))?.params.payment as Record<string, unknown>;
+    expect(payment.gateway_response).toMatchObject({ status: 'VOIDED', voided: { operation_reference: refundId, command: 'refund' } });
+    expect(sentFor(await delivered(naming('refund', auth, authOp)))).toHaveLength(1);
+  });
+
+  it('refuses unsent a cancel of another account naming a capture by its Cybersource id, naming the field', async () => {
+    const auth = await authorized();
+    const authOp = auth.payment.operation_reference!;
+    const captureId = await delivered(naming('capture', auth, authOp));
+    const cancelId = await record(naming('cancel', auth, await pspId(captureId), { gateway_account: 'other-account' }));
+    expect(await service.deliver(cancelId)).toEqual({ kind: 'done', state: 'FAILED' });
+    expect(sentFor(cancelId)).toHaveLength(0);
+    expect(await ledger.get(cancelId)).toMatchObject({ reason: 'authorization_scope_mismatch', reasonField: 'payment.gateway_account' });
+    expect((await events.load(`${cancelId}.FAILED`))?.params.payment).toMatchObject({
+      status: 'FAIL',
+      reason: 'authorization_scope_mismatch',
+      field: 'payment.gateway_account',
+    });
+    expect((await ledger.get(captureId))?.undoneBy).toBeUndefined();
+  });
+
+  it('one void at a time: a cancel naming the capture by our id waits for one naming it by its Cybersource id, and is refused once that voided it', async () => {
+    const auth = await authorized();
+    const authOp = auth.payment.operation_reference!;
+    const captureId = await delivered(naming('capture', auth, authOp));
+    const byPspId = await record(naming('cancel', auth, await pspId(captureId)));
+    psp.loseNextVoidAnswer = true;
+    expect((await service.deliver(byPspId)).kind).not.toBe('done');
+    expect((await ledger.get(byPspId))?.state).toBe('UNKNOWN');
+    const byOurId = await record(naming('cancel', auth, captureId));
+    expect(await service.deliver(byOurId)).toMatchObject({ kind: 'wait' });
+    expect(sentFor(byOurId)).toHaveLength(0);
+    // A refund registered after the void waits for it too: the two would give the money back twice.
+    const refundId = await record(naming('refund', auth, authOp, { amount: 1000 }));
+    expect(await service.deliver(refundId)).toMatchObject({ kind: 'wait' });
+    expect(sentFor(refundId)).toHaveLength(0);
+    // Found by its merchant reference: the void done, the capture marked undone by it.
+    expect(await service.deliver(byPspId)).toEqual({ kind: 'done', state: 'SUCCEEDED' });
+    expect((await ledger.get(captureId))?.undoneBy).toBe(byPspId);
+    expect(await service.deliver(byOurId)).toEqual({ kind: 'done', state: 'FAILED' });
+    expect(await ledger.get(byOurId)).toMatchObject({ reason: 'ALREADY_UNDONE' });
+    expect(await service.deliver(refundId)).toEqual({ kind: 'done', state: 'FAILED' });
+    expect(sentFor(refundId)).toHaveLength(0);
+  });
+});
