@@ -9,7 +9,7 @@ import { OperationState, isTerminal } from '../ledger/operation-state';
 import { atAuthorizationRate, convertedPayment, fxLockOf, heldInOrderCurrency } from '../fx/locked-rate';
 import { orderAmountWithin, type FxLock, type PartsBefore } from '../fx/fx-lock';
 import { CancelBasis, cancelBasisOf } from '../ledger/cancel-basis';
-import type { WaitedOn } from './dependent-wait';
+import { VOID_WAIT_EXPIRED, type WaitedOn } from './dependent-wait';
 import { RefundedBeyondCaptured, commandsUndoneBy, isAdjustmentKind, releasesHold } from '../adjustments/adjustment';
 import { laterInPspTime } from '../gateways/psp-time';
 import { GIFT_CARD_METHOD, isStoredValueCommand } from '../contracts/stored-value';
@@ -347,7 +347,7 @@ export const CAPTURE_REFUNDED = 'CAPTURE_REFUNDED';
 export const VOID_UNCHECKABLE = 'VOID_UNCHECKABLE';
 
 /** The refusals unsent of a cancel voiding one of our captures or refunds by its own id (`pb_transaction_voids_total{outcome=refused}`). */
-export const OWN_VOID_REFUSALS: ReadonlySet<string> = new Set([ALREADY_UNDONE, CAPTURE_REFUNDED, VOID_UNCHECKABLE]);
+export const OWN_VOID_REFUSALS: ReadonlySet<string> = new Set([ALREADY_UNDONE, CAPTURE_REFUNDED, VOID_UNCHECKABLE, VOID_WAIT_EXPIRED]);
 
 /**
  * A cancel naming by our operation id capture or refund `named` at a gateway that voids it as its own transaction

@@ -8,6 +8,7 @@ import { OutcomeRecorder } from '../../../src/delivery/outcome-recorder';
 import { EventStore } from '../../../src/events/event-store';
 import { OmsEventJobData, createOmsEventsQueue } from '../../../src/events/oms-events-queue';
 import { CYBERSOURCE_SEARCH_LAG_MS } from '../../../src/gateways/cybersource/cybersource-transformer';
+import { VOID_WAIT_MAX_MS } from '../../../src/delivery/dependent-wait';
 import { createGatewayClients } from '../../../src/gateways/gateway-registry';
 import { Ledger } from '../../../src/ledger/ledger';
 import { metricValue } from '../../../src/metrics/metrics-registry';
@@ -527,6 +528,34 @@ describe('Cybersource cancel naming our capture or refund: voids that transactio
       expect(await service.deliver(cancelId)).toEqual({ kind: 'done', state: 'FAILED' });
       expect(sentFor(cancelId)).toHaveLength(0);
       expect(await ledger.get(cancelId)).toMatchObject({ reason: 'CAPTURE_REFUNDED', reasonField: 'payment.gateway_key' });
+    } finally {
+      release();
+      await refunding;
+    }
+  });
+
+  it('the void of a capture waiting on a refund in flight waits no longer than VOID_WAIT_MAX_MS: then refused unsent (VOID_WAIT_EXPIRED), counted, for a person', async () => {
+    const { captureId, cancelId, refunding, release } = await voidBehindRefundInFlight();
+    try {
+      const at = (offset: number) => new DeliveryService({ ...serviceDeps, now: () => Date.now() + offset });
+      // Just short of the bound: still waiting, unsent.
+      expect(await at(VOID_WAIT_MAX_MS - 60_000).deliver(cancelId)).toMatchObject({ kind: 'wait' });
+      const expired = await metricValue('pb_void_waits_expired_total', { gateway: 'cybs', awaiting: 'refund_in_flight' });
+      const refused = await voids('capture', 'refused');
+      expect(await at(VOID_WAIT_MAX_MS + 60_000).deliver(cancelId)).toEqual({ kind: 'done', state: 'FAILED' });
+      expect(sentFor(cancelId)).toHaveLength(0);
+      expect(await ledger.get(cancelId)).toMatchObject({ reason: 'VOID_WAIT_EXPIRED', reasonField: 'payment.gateway_key' });
+      expect((await events.load(`${cancelId}.FAILED`))?.params.payment).toMatchObject({
+        status: 'FAIL',
+        reason: 'VOID_WAIT_EXPIRED',
+        field: 'payment.gateway_key',
+        decline: { category: 'bridge_refused', suggested_action: 'contact_support' },
+      });
+      expect(await metricValue('pb_void_waits_expired_total', { gateway: 'cybs', awaiting: 'refund_in_flight' })).toBe(expired + 1);
+      expect(await voids('capture', 'refused')).toBe(refused + 1);
+      const line = logs.lines.find((l) => l.includes('operation refused against its authorization') && l.includes(cancelId) && l.includes('VOID_WAIT_EXPIRED'));
+      expect(line).toContain('"awaiting":"refund_in_flight"');
+      expect((await ledger.get(captureId))?.undoneBy).toBeUndefined();
     } finally {
       release();
       await refunding;
