@@ -3,6 +3,8 @@ import { AddressInfo } from 'node:net';
 import { Queue } from 'bullmq';
 import { Config } from '../../../src/config/config';
 import { Payment, PaymentCommand } from '../../../src/contracts/payment-command';
+import { AdjustmentStore } from '../../../src/adjustments/adjustment-store';
+import { AdjustmentRecorder } from '../../../src/delivery/adjustment-recorder';
 import { DeliveryService } from '../../../src/delivery/delivery-service';
 import { OutcomeRecorder } from '../../../src/delivery/outcome-recorder';
 import { EventStore } from '../../../src/events/event-store';
@@ -788,6 +790,62 @@ describe('Cybersource cancel naming our capture or refund by its Cybersource id:
     }
   });
 
+  it('a void by Cybersource id closes no authorization, as one by our id: neither the capture nor the cancel is marked as a closing', async () => {
+    const auth = await authorized();
+    const authOp = auth.payment.operation_reference!;
+    const byIdCapture = await delivered(naming('capture', auth, authOp, { amount: 2000 }));
+    const byRefCapture = await delivered(naming('capture', auth, authOp, { amount: 2000 }));
+    const byId = await delivered(naming('cancel', auth, byIdCapture, { amount: 2000 }));
+    const byRef = await delivered(naming('cancel', auth, await pspId(byRefCapture), { amount: 2000 }));
+    expect((await ledger.get(byRefCapture))?.undoneBy).toBe(byRef);
+    for (const [capture, cancel] of [
+      [byIdCapture, byId],
+      [byRefCapture, byRef],
+    ]) {
+      // A capture closes no authorization of its own; the cancel acted on the capture, not on an authorization.
+      expect((await ledger.get(capture))?.closedBy).toBeUndefined();
+      expect((await ledger.get(cancel))?.authorizationId).toBeUndefined();
+    }
+    expect((await ledger.get(authOp))?.closedBy).toBe(byIdCapture);
+  });
+
+  it('a void by Cybersource id recorded FAILED that Cybersource did after all marks the capture undone and says no authorization closed, as one by our id', async () => {
+    const adjustments = new AdjustmentRecorder({
+      config,
+      store: new AdjustmentStore(redis, config.redis.keyPrefix),
+      recorder: serviceDeps.recorder,
+      ledger,
+      logger: logs.logger,
+    });
+    const auth = await authorized();
+    const authOp = auth.payment.operation_reference!;
+    const captureId = await delivered(naming('capture', auth, authOp));
+    const capturePspId = await pspId(captureId);
+    psp.settled.add(capturePspId);
+    const cancelId = await record(naming('cancel', auth, capturePspId));
+    expect(await service.deliver(cancelId)).toEqual({ kind: 'done', state: 'FAILED' });
+    expect((await ledger.get(cancelId))?.reason).toBe('NOT_VOIDABLE');
+    const cancel = (await ledger.get(cancelId))!;
+    // Acted on the capture, not on an authorization (one naming it by our id reads so too).
+    expect(await adjustments.authorizationActedOn(cancel)).toBeNull();
+    const released = await metricValue('pb_authorizations_released_total', { gateway: 'cybs', kind: 'succeeded_after_failure' });
+    await adjustments.recordAdjustment(cancel, {
+      kind: 'succeeded_after_failure',
+      direction: 'credit',
+      amount: 5000,
+      currency: 'USD',
+      reason: 'payments.voids.accept',
+      gateway: 'cybs',
+      pspEventId: `evt_late_${cancelId}`,
+      source: 'webhook',
+    });
+    expect((await ledger.get(captureId))?.undoneBy).toBe(cancelId);
+    expect((await ledger.get(cancelId))?.cancelEffect).toEqual({ voided: captureId, command: 'capture' });
+    expect(await metricValue('pb_authorizations_released_total', { gateway: 'cybs', kind: 'succeeded_after_failure' })).toBe(released);
+    expect(logs.lines.some((l) => l.includes('authorization closed by a cancel recorded FAILED') && l.includes(cancelId))).toBe(false);
+    expect((await ledger.get(authOp))?.closedBy).toBe(captureId);
+  });
+
   it('voids a refund named by its Cybersource id: it no longer counts as refunded', async () => {
     const auth = await authorized();
     const authOp = auth.payment.operation_reference!;
@@ -802,18 +860,21 @@ describe('Cybersource cancel naming our capture or refund by its Cybersource id:
     expect(sentFor(await delivered(naming('refund', auth, authOp)))).toHaveLength(1);
   });
 
-  it('refuses unsent a cancel of another account naming a capture by its Cybersource id, naming the field', async () => {
+  it.each([
+    ['account', { gateway_account: 'other-account' }, 'payment.gateway_account'],
+    ['order', { order_id: 'other-order' }, 'payment.order_id'],
+  ] as const)('refuses unsent a cancel of another %s naming a capture by its Cybersource id, naming the field', async (_scope, other, field) => {
     const auth = await authorized();
     const authOp = auth.payment.operation_reference!;
     const captureId = await delivered(naming('capture', auth, authOp));
-    const cancelId = await record(naming('cancel', auth, await pspId(captureId), { gateway_account: 'other-account' }));
+    const cancelId = await record(naming('cancel', auth, await pspId(captureId), other));
     expect(await service.deliver(cancelId)).toEqual({ kind: 'done', state: 'FAILED' });
     expect(sentFor(cancelId)).toHaveLength(0);
-    expect(await ledger.get(cancelId)).toMatchObject({ reason: 'authorization_scope_mismatch', reasonField: 'payment.gateway_account' });
+    expect(await ledger.get(cancelId)).toMatchObject({ reason: 'authorization_scope_mismatch', reasonField: field });
     expect((await events.load(`${cancelId}.FAILED`))?.params.payment).toMatchObject({
       status: 'FAIL',
       reason: 'authorization_scope_mismatch',
-      field: 'payment.gateway_account',
+      field,
     });
     expect((await ledger.get(captureId))?.undoneBy).toBeUndefined();
   });
