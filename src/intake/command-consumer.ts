@@ -12,7 +12,7 @@ import { closeChannelWithin } from '../amqp/channel-close';
 import { cancelConsumerWithin, giveBack } from '../amqp/consumer-stop';
 import { LANE_STABLE_MS, LaneLossReason, countLaneLost } from '../amqp/lane-loss';
 import { SubscriptionRetry } from '../amqp/subscription-retry';
-import { ShutdownBudget } from '../amqp/shutdown-budget';
+import { ShutdownBudget, abandonedAtShutdown } from '../amqp/shutdown-budget';
 import { Config } from '../config/config';
 import { CANONICAL, contractOf, readChannelMessage } from '../contracts/channel-contracts';
 import { reportMaskedCardData } from './card-data-masking';
@@ -173,6 +173,13 @@ export class CommandConsumer {
   private shutdown = ShutdownBudget.unbounded();
   /** Messages delivered after `stop()` began, left unacked for its channel close to return to their queue. */
   private leftForClose = 0;
+  /** The messages being handled now (started: past the in-flight gate), with what is known of them (the operation id). */
+  private readonly underWay = new Map<ConsumeMessage, Seen>();
+  /**
+   * Messages whose handling a stop abandoned when its budget ran out: never acked nor nacked afterwards (the channel's
+   * close returns them to their queue), and counted once, at the abandon.
+   */
+  private readonly abandoned = new WeakSet<ConsumeMessage>();
   /** Every channel's keys: a message is taken only under the credentials of the channel it claims. */
   private readonly keyring: ChannelKeyring;
   /** Anyone who can publish can send unsigned messages: one warning per minute per reason. */
@@ -367,7 +374,7 @@ export class CommandConsumer {
   }
 
   /**
-   * Stops taking messages, lets in-flight ones finish (or requeues them), closes the channels. Every broker call
+   * Stops taking messages, lets in-flight ones finish within the budget (or requeues them), closes the channels. Every broker call
    * here is bounded by `amqp.publish_timeout_ms`, and by what is left of the process's shutdown `budget`: a cancel or
    * a close the broker does not answer is given up (counted: `pb_amqp_call_timeouts_total{what="consumer_cancel"}`,
    * `pb_amqp_channel_close_timeouts_total{what="command_consumer"}`) and the connection kept; its own bounded close
@@ -377,7 +384,9 @@ export class CommandConsumer {
    * cancelled, closing once its messages are acked, closes within the budget too.
    * A message delivered after the stop began is left unacked (never nacked: while the cancel is unanswered the broker
    * would deliver it here again at once, in a loop) and returned by the close; the info line
-   * `command consumer stopped: …` gives how many (`left_unacked`).
+   * `command consumer stopped: …` gives how many (`left_unacked`). The work in flight is waited for within the budget
+   * only (step `work_in_flight`): what is still under way when it runs out is abandoned, left unacked for the closes to
+   * return (see {@link abandonUnderWay}).
    */
   async stop(budget: ShutdownBudget = ShutdownBudget.unbounded()): Promise<void> {
     this.running = false;
@@ -403,7 +412,11 @@ export class CommandConsumer {
       .then(() => Promise.all(this.lanes.filter((lane) => !consuming.includes(lane)).map(cancel)));
     // Messages still waiting for an in-flight slot were never started: back to the broker at once.
     this.deps.inflight?.cancelWaiting();
-    await Promise.all([...cancelled, setUp, Promise.allSettled([...this.inFlight, ...this.retiring])]);
+    // The work in flight (a PSP call under way) is waited for within the budget only: a PSP that never answers must
+    // not hold the stop past shutdown.deadline_ms, where the supervisor's SIGKILL would cut it mid-write.
+    const finished = budget.wait(Promise.allSettled([...this.inFlight, ...this.retiring]), Infinity, 'work_in_flight');
+    const [inTime] = await Promise.all([finished, ...cancelled, setUp]);
+    if (!inTime) this.abandonUnderWay();
     const lanes = this.lanes;
     // The acks still pending (this tick's, and those held for a head run) go out before the channel closes.
     for (const lane of lanes) lane.acks.flushAll();
@@ -423,12 +436,41 @@ export class CommandConsumer {
       });
   }
 
+  /**
+   * The stop's budget ran out with messages still being handled: each is left unacked (the channel's close that ends
+   * the stop returns it to its queue; its handler, if it ever ends, neither acks nor nacks it), counted
+   * (`pb_shutdown_inflight_abandoned_total{role="worker",work="command"}`, and `stats.requeued`) and named in a warn
+   * line with its operation id. Its redelivery is safe: the operation is in the ledger (SENT, its attempt on record),
+   * so the copy delivered again is a duplicate whose delivery sends the request again under the same idempotency
+   * key (the PSP performs it at most once and replays its answer), and an outcome is recorded once (the ledger's
+   * moves are forward only and record the outcome's event in the same script: the late answer of either attempt
+   * finds the operation decided and only settles it).
+   */
+  private abandonUnderWay(): void {
+    const left = [...this.underWay];
+    if (left.length === 0) return;
+    for (const [msg] of left) {
+      this.abandoned.add(msg);
+      this.count('requeued');
+    }
+    this.underWay.clear();
+    abandonedAtShutdown().inc({ role: 'worker', work: 'command' }, left.length);
+    this.deps.logger.warn(
+      'command consumer stop: work in flight abandoned at shutdown.deadline_ms, left unacked (the broker delivers it again; the same idempotency key makes the resend safe)',
+      {
+        abandoned: left.length,
+        operation_ids: left.map(([, seen]) => seen.operationId).filter((id): id is string => id !== null),
+      },
+    );
+  }
+
   private async handle(channel: Channel, acks: AckBatcher, msg: ConsumeMessage, priority: boolean): Promise<void> {
     markMessage(msg, 'started');
     let decision: ConsumeDecision;
+    // Decided here rather than in a function of its own: one suspended frame less per message in flight.
+    const seen: Seen = { operationId: null };
+    this.underWay.set(msg, seen);
     try {
-      // Decided here rather than in a function of its own: one suspended frame less per message in flight.
-      const seen: Seen = { operationId: null };
       let decided: Decided;
       try {
         decided = await this.decideMessage(msg, seen, priority);
@@ -440,11 +482,14 @@ export class CommandConsumer {
       } catch (err) {
         decided = await this.afterUnexpectedError(err, msg, seen);
       }
+      // Abandoned by the stop meanwhile: left unacked for the close (counted then), whatever it came to.
+      if (this.abandoned.has(msg)) return;
       decision = decided.decision;
       markMessage(msg, 'acked');
       unbindOperation(decided.operationId);
       acks.ack(msg);
     } catch {
+      if (this.abandoned.has(msg)) return;
       // Only reached when stopping with a dependency still down: hand the message back to the broker.
       decision = 'requeued';
       try {
@@ -453,6 +498,8 @@ export class CommandConsumer {
         // channel already closed: the broker redelivers unacked messages anyway
       }
       acks.forget(msg);
+    } finally {
+      this.underWay.delete(msg);
     }
     this.count(decision);
   }

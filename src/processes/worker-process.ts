@@ -10,7 +10,7 @@ import { DeadLetterOnce } from '../amqp/dead-letter-once';
 import { BreakerBoard } from '../delivery/breaker-board';
 import { DeadLetterTriage } from '../amqp/dead-letter-triage';
 import { BrokerDeadLetterRedactor } from '../amqp/broker-dead-letter-redactor';
-import { ShutdownBudget } from '../amqp/shutdown-budget';
+import { ShutdownBudget, abandonedAtShutdown } from '../amqp/shutdown-budget';
 import { declareTopology } from '../amqp/topology';
 import { DeadLetterArchiver } from '../ops/dead-letter-archiver';
 import { DeadLetterStore } from '../ops/dead-letter-store';
@@ -94,7 +94,9 @@ export interface WorkerProcess {
   inflight: InflightGovernor | null;
   /**
    * Stops the worker: in-flight work finished or handed back to the broker. With a process's shutdown `budget`
-   * (`shutdown.deadline_ms` less a margin), the broker steps share it rather than each waiting its own bound.
+   * (`shutdown.deadline_ms` less a margin), the broker steps and the waits for the work in flight (the commands under
+   * way, the in-process poll pass) share it rather than each waiting its own bound; what is still under way when it
+   * runs out is abandoned (left unacked, logged and counted: `pb_shutdown_inflight_abandoned_total`).
    */
   stop(budget?: ShutdownBudget): Promise<void>;
 }
@@ -313,7 +315,6 @@ export async function startWorkerProcess(config: Config, logger: Logger, options
       setScrapeCollector(null);
       if (pollTimer) clearInterval(pollTimer);
       clearInterval(sweepTimer);
-      await polling;
       for (const client of warmClients) client.stopKeepWarm();
       splitTender.stopSweep();
       governor?.stop();
@@ -322,7 +323,11 @@ export async function startWorkerProcess(config: Config, logger: Logger, options
       // workers (Redis). Every broker step in them is bounded by `amqp.publish_timeout_ms` and by what is left of
       // the shutdown budget; one cut short loses nothing (what its channel holds unacked is returned by the broker
       // when the channel or the connection ends).
-      await Promise.all([
+      // The in-process poll pass under way too, within the budget: its inquiries and sweeps are idempotent, and the
+      // pass lock names this process's holder, whose stop below lets the next pass take it over at once.
+      const passEnded = polling ? budget.wait(polling, Infinity, 'poll_pass') : Promise.resolve(true);
+      const [passInTime] = await Promise.all([
+        passEnded,
         consumer.stop(budget),
         brokerDeadLetters.stop(budget),
         budget.wait(archiver.stop(), Infinity, 'dead_letter_archiver'),
@@ -330,6 +335,12 @@ export async function startWorkerProcess(config: Config, logger: Logger, options
       ]);
       // After all that publishes through it (dead letters of the consumer, the redactor and delivery). A close cut
       // short leaves a channel that takes no more publishes, for the connection's close to end.
+      if (!passInTime) {
+        abandonedAtShutdown().inc({ role: 'worker', work: 'poll_pass' });
+        logger.warn('worker stop: poll pass abandoned at shutdown.deadline_ms (the next pass takes its lock over and does what it left)', {
+          left_ms: Math.max(0, Math.round(budget.leftMs())),
+        });
+      }
       await publisher.close(budget);
       // Last of the broker's steps: cut short, its socket is dropped and the broker requeues every channel's unacked messages.
       await connection.close(budget);
