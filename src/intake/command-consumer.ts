@@ -180,6 +180,12 @@ export class CommandConsumer {
    * close returns them to their queue), and counted once, at the abandon.
    */
   private readonly abandoned = new WeakSet<ConsumeMessage>();
+  /**
+   * The bodies of messages a stop handed back with a nack (each once per nack): the broker may deliver such a message
+   * again to this consumer while its cancel is unanswered, and that copy, left for the close, is the same message
+   * handed back, not one more (`stats.requeued` counted it twice).
+   */
+  private readonly handedBack = new Map<string, number>();
   /** Every channel's keys: a message is taken only under the credentials of the channel it claims. */
   private readonly keyring: ChannelKeyring;
   /** Anyone who can publish can send unsigned messages: one warning per minute per reason. */
@@ -351,7 +357,7 @@ export class CommandConsumer {
         // Delivered after stop() began (its cancel not answered yet, or given up): never started, and left unacked
         // rather than nacked (a nack would bring it straight back here while the cancel is unanswered, in a loop).
         // It stays tracked as unfinished, so no multiple ack covers it; the stop's channel close returns it.
-        if (!this.running) return this.leaveForClose();
+        if (!this.running) return this.leaveForClose(msg);
         // Waited for a slot while its channel closed: the broker has requeued it, the work would be done twice.
         const run = () => (lane?.closed ? Promise.resolve(this.giveBack(channel, acks, msg)) : this.handle(channel, acks, msg, priority));
         const task = (gate ? gate.run(run, () => this.giveBack(channel, acks, msg), priority) : this.handle(channel, acks, msg, priority)).finally(() => {
@@ -492,11 +498,7 @@ export class CommandConsumer {
       if (this.abandoned.has(msg)) return;
       // Only reached when stopping with a dependency still down: hand the message back to the broker.
       decision = 'requeued';
-      try {
-        channel.nack(msg, false, true);
-      } catch {
-        // channel already closed: the broker redelivers unacked messages anyway
-      }
+      this.handBack(channel, msg);
       acks.forget(msg);
     } finally {
       this.underWay.delete(msg);
@@ -504,16 +506,33 @@ export class CommandConsumer {
     this.count(decision);
   }
 
+  /** Nacks `msg` back to its queue at a stop, remembering its body: a copy delivered here again is not counted twice. */
+  private handBack(channel: Channel, msg: ConsumeMessage): void {
+    if (!this.running) {
+      const body = msg.content.toString('latin1');
+      this.handedBack.set(body, (this.handedBack.get(body) ?? 0) + 1);
+    }
+    giveBack(channel, msg);
+  }
+
   /** A message never started (stopping while it waited for a slot): requeued for another consumer. */
   private giveBack(channel: Channel, acks: AckBatcher, msg: ConsumeMessage): void {
-    giveBack(channel, msg);
+    this.handBack(channel, msg);
     acks.forget(msg);
     this.count('requeued');
   }
 
   /** A message delivered after the stop began: left unacked for the stop's channel close to return (see `giveBack` in consumer-stop.ts). */
-  private leaveForClose(): void {
+  private leaveForClose(msg: ConsumeMessage): void {
     this.leftForClose += 1;
+    // The copy of a message this stop nacked, delivered here again before the cancel took effect: counted at the nack.
+    const body = msg.content.toString('latin1');
+    const nacked = msg.fields.redelivered ? (this.handedBack.get(body) ?? 0) : 0;
+    if (nacked > 0) {
+      if (nacked === 1) this.handedBack.delete(body);
+      else this.handedBack.set(body, nacked - 1);
+      return;
+    }
     this.count('requeued');
   }
 
