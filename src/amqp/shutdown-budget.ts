@@ -96,12 +96,13 @@ export class ShutdownBudget {
 }
 
 /** What a stop can leave unfinished when its budget runs out (a bounded set: the label `work`). */
-export type AbandonedWork = 'command' | 'poll_pass' | 'reconciliation';
+export type AbandonedWork = 'command' | 'queue_job' | 'poll_pass' | 'reconciliation';
 
 /**
  * Work still under way when a stop's budget ran out, left to a redelivery or the next holder of its lock rather than
  * waited for past `shutdown.deadline_ms` (where the supervisor's SIGKILL would cut it mid-write): `role` the process
  * (`worker`, `poller`), `work` what was left (`command`: a command message left unacked, its PSP call under way;
+ * `queue_job`: a BullMQ job under way, a delivery retry's PSP call among them, run again once its lock lapses;
  * `poll_pass`, `reconciliation`: a pass of the periodic jobs or a reconciliation run).
  */
 export function abandonedAtShutdown() {

@@ -45,7 +45,7 @@ import { createRedis } from '../redis/redis-connection';
 import { ConfiguredGatewayRouter } from '../routing/configured-gateway-router';
 import { startOutcomeWorker } from '../webhooks/outcome-worker';
 import { ParkedOutcomes } from '../webhooks/parked-outcomes';
-import { WorkerWatchdog } from '../queueing/worker-watchdog';
+import { WorkerWatchdog, runningJobs } from '../queueing/worker-watchdog';
 import { AdjustmentStore } from '../adjustments/adjustment-store';
 import { AdjustmentRecorder } from '../delivery/adjustment-recorder';
 import { DependencyWatch } from '../health/dependency-watch';
@@ -331,7 +331,7 @@ export async function startWorkerProcess(config: Config, logger: Logger, options
         consumer.stop(budget),
         brokerDeadLetters.stop(budget),
         budget.wait(archiver.stop(), Infinity, 'dead_letter_archiver'),
-        watchdog.stop().then(() => Promise.all(watchdog.workers().map((w) => w.close()))),
+        closeQueueWorkers(watchdog, budget, logger),
       ]);
       // After all that publishes through it (dead letters of the consumer, the redactor and delivery). A close cut
       // short leaves a channel that takes no more publishes, for the connection's close to end.
@@ -359,6 +359,27 @@ export async function startWorkerProcess(config: Config, logger: Logger, options
       blocking.disconnect();
     },
   };
+}
+
+/**
+ * Closes the BullMQ workers (delivery retries, events to the bus, webhook outcomes), waiting for their jobs under way
+ * within the shutdown budget (step `queue_workers`): a delivery retry whose PSP never answers must not hold the stop
+ * past shutdown.deadline_ms. Past it the jobs are abandoned, counted (`work="queue_job"`) and logged: nothing renews
+ * their locks once the stop closes Redis (or the process ends), so a live worker's stalled-job check runs them again
+ * within about `lockDuration + stalledInterval` (every handler is safe to run again: a delivery resends under the same
+ * idempotency key, and its outcome is recorded once, by the ledger's forward-only moves).
+ */
+async function closeQueueWorkers(watchdog: WorkerWatchdog, budget: ShutdownBudget, logger: Logger): Promise<void> {
+  await watchdog.stop();
+  const workers = watchdog.workers();
+  if (await budget.wait(Promise.all(workers.map((w) => w.close())), Infinity, 'queue_workers')) return;
+  const left = workers.map((w) => ({ queue: w.name, jobs: runningJobs(w) })).filter((w) => w.jobs > 0);
+  const jobs = left.reduce((n, w) => n + w.jobs, 0);
+  if (jobs > 0) abandonedAtShutdown().inc({ role: 'worker', work: 'queue_job' }, jobs);
+  logger.warn('worker stop: queue jobs abandoned at shutdown.deadline_ms (their locks lapse and another worker runs them again)', {
+    abandoned: jobs,
+    queues: left.map((w) => w.queue),
+  });
 }
 
 /** One pass of the periodic jobs across all workers and pollers at a time (the poller lock). */

@@ -7,6 +7,7 @@
  * again under the same idempotency key, so the PSP performs it once and the ledger records one outcome.
  */
 import { ShutdownBudget } from '../../../src/amqp/shutdown-budget';
+import { ensureDelivery } from '../../../src/delivery/requeue-delivery';
 import { Config } from '../../../src/config/config';
 import { createGatewayClients } from '../../../src/gateways/gateway-registry';
 import { Ledger } from '../../../src/ledger/ledger';
@@ -111,5 +112,42 @@ describe('a worker stop with PSP calls that never answer is bounded by shutdown.
       const outcomes = (await ledger.interactions(id)).filter((h) => h.event === 'outcome');
       expect(outcomes).toHaveLength(1);
     }
+  });
+  it('stops within the deadline while a delivery job (the retry path) waits for a PSP that never answers: the job abandoned (warn line, counted), run again by another worker once its lock lapses, carried out once', async () => {
+    // Only the workers of this test: one left running would take the job.
+    for (const w of workers.splice(0)) await w.stop();
+    const logs = captureLogger('info');
+    const first = await worker(logs.logger);
+    const command = channelCommand('authorize');
+    const id = operationIdOf(command);
+    const ledger = new Ledger(redis, config.redis.keyPrefix);
+    await ledger.create(id, command, Date.now());
+    sim.hold(id);
+    const effects = sim.counters().totalEffects;
+    const abandoned = await metricValue('pb_shutdown_inflight_abandoned_total', { role: 'worker', work: 'queue_job' });
+    await ensureDelivery(first.deliveryQueue, id, 0);
+    // The job's PSP call landed and waits for an answer that never comes.
+    await eventually(() => sim.counters().totalEffects > effects, 10_000);
+
+    const started = Date.now();
+    const stopping = first.stop(ShutdownBudget.of(DEADLINE_MS));
+    const outcome = await Promise.race([stopping.then(() => 'stopped'), new Promise((r) => setTimeout(() => r('hung'), DEADLINE_MS + 5000).unref())]);
+    const tookMs = Date.now() - started;
+    workers.splice(workers.indexOf(first), 1);
+    expect(outcome).toBe('stopped');
+    expect(tookMs).toBeLessThan(DEADLINE_MS);
+    const warn = logs.lines.find((l) => l.includes('worker stop: queue jobs abandoned at shutdown.deadline_ms'));
+    expect(warn).toBeDefined();
+    expect(JSON.parse(warn as string)).toMatchObject({ level: 'warn', abandoned: 1 });
+    expect(await metricValue('pb_shutdown_inflight_abandoned_total', { role: 'worker', work: 'queue_job' })).toBe(abandoned + 1);
+    expect((await ledger.get(id))?.state).toBe('SENT');
+
+    // Its lock lapses (nothing renews it once the stop closed Redis); another worker's stalled-job check runs it again.
+    sim.release(id);
+    await worker();
+    await eventually(async () => (await ledger.get(id))?.state === 'SUCCEEDED', 20_000);
+    expect(sim.counters().maxEffectsPerKey).toBe(1);
+    expect(sim.counters().totalEffects).toBe(effects + 1);
+    expect((await ledger.interactions(id)).filter((h) => h.event === 'outcome')).toHaveLength(1);
   });
 });
