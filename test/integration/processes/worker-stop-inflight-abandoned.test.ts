@@ -150,4 +150,41 @@ describe('a worker stop with PSP calls that never answer is bounded by shutdown.
     expect(sim.counters().totalEffects).toBe(effects + 1);
     expect((await ledger.interactions(id)).filter((h) => h.event === 'outcome')).toHaveLength(1);
   });
+  it('stops within the deadline while its in-process poll pass waits for a status inquiry that never answers: the pass abandoned (warn line, counted), the operation still due', async () => {
+    for (const w of workers.splice(0)) await w.stop();
+    // A config of its own (own namespace) that runs the periodic jobs in the worker.
+    const polling = testConfig({
+      'shutdown.deadline_ms': DEADLINE_MS,
+      'poller.in_process_interval_ms': 200,
+      gateways: { simulator: { type: 'simulator', base_url: sim.url, api_key: API_KEY, timeout_ms: 30_000 } },
+    });
+    const own = await amqpClient(polling);
+    const ledger = new Ledger(redis, polling.redis.keyPrefix);
+    const command = channelCommand('authorize');
+    const id = operationIdOf(command);
+    await ledger.create(id, command, Date.now());
+    await ledger.transition(id, 'SENT', { event: 'attempt', attempt: 1 }, { countAttempt: true });
+    await ledger.transition(id, 'UNKNOWN', { event: 'send_error', kind: 'outcome_unknown' }, { nextCheckAt: Date.now() - 1, pollStep: 0 });
+    sim.hold(id);
+    const abandoned = await metricValue('pb_shutdown_inflight_abandoned_total', { role: 'worker', work: 'poll_pass' });
+    const logs = captureLogger('info');
+    const inquiries = sim.counters().inquiries;
+    const w = await startWorkerProcess(polling, logs.logger, { routes: createGatewayClients(polling), notifier: { notify: async () => undefined } });
+    try {
+      await eventually(() => sim.counters().inquiries > inquiries, 10_000);
+      const started = Date.now();
+      const stopping = w.stop(ShutdownBudget.of(DEADLINE_MS));
+      const outcome = await Promise.race([stopping.then(() => 'stopped'), new Promise((r) => setTimeout(() => r('hung'), DEADLINE_MS + 5000).unref())]);
+      expect(outcome).toBe('stopped');
+      expect(Date.now() - started).toBeLessThan(DEADLINE_MS);
+      expect(logs.lines.some((l) => l.includes('worker stop: poll pass abandoned at shutdown.deadline_ms') && l.includes('"level":"warn"'))).toBe(true);
+      expect(await metricValue('pb_shutdown_inflight_abandoned_total', { role: 'worker', work: 'poll_pass' })).toBe(abandoned + 1);
+      expect(await ledger.get(id)).toMatchObject({ state: 'UNKNOWN', pollStep: 0 });
+    } finally {
+      sim.release(id);
+      await own.deleteNamespace();
+      await own.close();
+      await purgeNamespace(polling).catch(() => undefined);
+    }
+  });
 });
