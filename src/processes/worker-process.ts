@@ -364,13 +364,16 @@ export async function startWorkerProcess(config: Config, logger: Logger, options
 /**
  * Closes the BullMQ workers (delivery retries, events to the bus, webhook outcomes), waiting for their jobs under way
  * within the shutdown budget (step `queue_workers`): a delivery retry whose PSP never answers must not hold the stop
- * past shutdown.deadline_ms. Past it the jobs are abandoned, counted (`work="queue_job"`) and logged: nothing renews
- * their locks once the stop closes Redis (or the process ends), so a live worker's stalled-job check runs them again
- * within about `lockDuration + stalledInterval` (every handler is safe to run again: a delivery resends under the same
- * idempotency key, and its outcome is recorded once, by the ledger's forward-only moves).
+ * past shutdown.deadline_ms. The watchdog's check under way (a Redis read, a stalled worker's close of up to 5 s) is
+ * waited for within the budget too; cut short, the workers are still told to close (they take no new job). Past the
+ * budget the jobs are abandoned, counted (`work="queue_job"`) and logged: nothing renews their locks once the stop
+ * closes Redis (or the process ends), so a live worker's stalled-job check runs them again within about
+ * `lockDuration + stalledInterval` (every handler is safe to run again: a delivery resends under the same idempotency
+ * key, and its outcome is recorded once, by the ledger's forward-only moves).
  */
-async function closeQueueWorkers(watchdog: WorkerWatchdog, budget: ShutdownBudget, logger: Logger): Promise<void> {
-  await watchdog.stop();
+export async function closeQueueWorkers(watchdog: Pick<WorkerWatchdog, 'stop' | 'workers'>, budget: ShutdownBudget, logger: Logger): Promise<void> {
+  // A check stopped mid-restart starts no replacement (the watchdog is stopped): the workers read next are the last.
+  await budget.wait(watchdog.stop(), Infinity, 'queue_workers');
   const workers = watchdog.workers();
   if (await budget.wait(Promise.all(workers.map((w) => w.close())), Infinity, 'queue_workers')) return;
   const left = workers.map((w) => ({ queue: w.name, jobs: runningJobs(w) })).filter((w) => w.jobs > 0);
