@@ -1,3 +1,4 @@
+import { createHash } from 'node:crypto';
 import { refusalHeaders, refusalIdentifiers } from './refusal-identifiers';
 import { Channel, ChannelModel, ConsumeMessage } from 'amqplib';
 import { Queue } from 'bullmq';
@@ -181,9 +182,10 @@ export class CommandConsumer {
    */
   private readonly abandoned = new WeakSet<ConsumeMessage>();
   /**
-   * The bodies of messages a stop handed back with a nack (each once per nack): the broker may deliver such a message
-   * again to this consumer while its cancel is unanswered, and that copy, left for the close, is the same message
-   * handed back, not one more (`stats.requeued` counted it twice).
+   * The messages a stop handed back with a nack, by a digest of their body (each once per nack): the broker may deliver
+   * such a message again to this consumer while its cancel is unanswered, and that copy, left for the close, is the
+   * same message handed back, not one more (`stats.requeued` counted it twice). A digest, not the body: a body may
+   * carry what must not linger in memory (a card number a channel sent by mistake), and it is smaller.
    */
   private readonly handedBack = new Map<string, number>();
   /** Every channel's keys: a message is taken only under the credentials of the channel it claims. */
@@ -509,7 +511,7 @@ export class CommandConsumer {
   /** Nacks `msg` back to its queue at a stop, remembering its body: a copy delivered here again is not counted twice. */
   private handBack(channel: Channel, msg: ConsumeMessage): void {
     if (!this.running) {
-      const body = msg.content.toString('latin1');
+      const body = bodyDigest(msg);
       this.handedBack.set(body, (this.handedBack.get(body) ?? 0) + 1);
     }
     giveBack(channel, msg);
@@ -526,8 +528,8 @@ export class CommandConsumer {
   private leaveForClose(msg: ConsumeMessage): void {
     this.leftForClose += 1;
     // The copy of a message this stop nacked, delivered here again before the cancel took effect: counted at the nack.
-    const body = msg.content.toString('latin1');
-    const nacked = msg.fields.redelivered ? (this.handedBack.get(body) ?? 0) : 0;
+    const body = msg.fields.redelivered && this.handedBack.size > 0 ? bodyDigest(msg) : '';
+    const nacked = body ? (this.handedBack.get(body) ?? 0) : 0;
     if (nacked > 0) {
       if (nacked === 1) this.handedBack.delete(body);
       else this.handedBack.set(body, nacked - 1);
@@ -1031,4 +1033,9 @@ function redeliveredUnlimited() {
     'pb_rate_limit_redelivered_skipped_total',
     'Redelivered commands whose operation the ledger already held with the same command, admitted without a rate-limit token (their first copy took it)',
   );
+}
+
+/** A message body's SHA-256, base64: what a stop remembers of a message it handed back (see `handedBack`). */
+function bodyDigest(msg: ConsumeMessage): string {
+  return createHash('sha256').update(msg.content).digest('base64');
 }

@@ -393,6 +393,28 @@ describe('consumer subscription and shutdown with a broker that stops answering 
     proxy.withhold(null);
   });
 
+  it('stop: a message given back from the in-flight slot queue is remembered by a digest, never by its body (nothing of it kept after its nack)', async () => {
+    let release = (): void => undefined;
+    const blocker = new Promise<void>((resolve) => (release = resolve));
+    const inline = { prepare: () => null, run: () => blocker.then(() => ({ kind: 'done', state: 'SUCCEEDED' })) } as unknown as InlineDelivery;
+    const deliveries = countDeliveries();
+    const commands = consumer({ inflight: new InflightGate(1), inline });
+    await commands.start();
+    const orders = ['ORD-KEPT-A', 'ORD-KEPT-B'];
+    for (const order of orders) await client.publish('web.payment.authorize', channelCommand('authorize', {}, { order_id: order }));
+    await eventually(() => orders.every((o) => deliveries.has(o)), 5000);
+    // The cancel answered: the message given back goes to the queue, not here again, and stays remembered until the exit.
+    const stopping = commands.stop();
+    await eventually(() => commands.stats.requeued === 1, 5000);
+    release();
+    expect((await within(stopping)).outcome).toBeUndefined();
+    const kept = [...(commands as unknown as { handedBack: Map<string, number> }).handedBack.keys()];
+    expect(kept).toHaveLength(1);
+    // A command's body may carry what must not linger (a card number a channel sent by mistake): only its digest stays.
+    expect(kept[0]).not.toContain('ORD-KEPT');
+    expect(kept[0].length).toBeLessThanOrEqual(64);
+  });
+
   it('stop: a channel close the broker does not answer is given up within the bound (counted, logged), the connection kept', async () => {
     const commands = consumer();
     await commands.start();
