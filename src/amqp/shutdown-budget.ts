@@ -1,3 +1,5 @@
+import { counter } from '../metrics/metrics-registry';
+
 /** Most of a process's shutdown deadline kept back for the steps after the broker's (queues, Redis, the exit), ms. */
 export const SHUTDOWN_MARGIN_MS = 2000;
 
@@ -91,4 +93,22 @@ export class ShutdownBudget {
       clearTimeout(timer);
     }
   }
+}
+
+/** What a stop can leave unfinished when its budget runs out (a bounded set: the label `work`). */
+export type AbandonedWork = 'command' | 'queue_job' | 'poll_pass' | 'reconciliation';
+
+/**
+ * Work still under way when a stop's budget ran out, left to a redelivery or the next holder of its lock rather than
+ * waited for past `shutdown.deadline_ms` (where the supervisor's SIGKILL would cut it mid-write): `role` the process
+ * (`worker`, `poller`), `work` what was left (`command`: a command message left unacked, its PSP call under way;
+ * `queue_job`: a BullMQ job under way, a delivery retry's PSP call among them, run again once its lock lapses;
+ * `poll_pass`, `reconciliation`: a pass of the periodic jobs or a reconciliation run).
+ */
+export function abandonedAtShutdown() {
+  return counter(
+    'pb_shutdown_inflight_abandoned_total',
+    'Work still under way when the shutdown budget (shutdown.deadline_ms) ran out, left unfinished for a redelivery or the next lock holder, by role and work',
+    ['role', 'work'] as const,
+  );
 }

@@ -1,3 +1,4 @@
+import { createHash } from 'node:crypto';
 import { refusalHeaders, refusalIdentifiers } from './refusal-identifiers';
 import { Channel, ChannelModel, ConsumeMessage } from 'amqplib';
 import { Queue } from 'bullmq';
@@ -12,7 +13,7 @@ import { closeChannelWithin } from '../amqp/channel-close';
 import { cancelConsumerWithin, giveBack } from '../amqp/consumer-stop';
 import { LANE_STABLE_MS, LaneLossReason, countLaneLost } from '../amqp/lane-loss';
 import { SubscriptionRetry } from '../amqp/subscription-retry';
-import { ShutdownBudget } from '../amqp/shutdown-budget';
+import { ShutdownBudget, abandonedAtShutdown } from '../amqp/shutdown-budget';
 import { Config } from '../config/config';
 import { CANONICAL, contractOf, readChannelMessage } from '../contracts/channel-contracts';
 import { reportMaskedCardData } from './card-data-masking';
@@ -173,6 +174,20 @@ export class CommandConsumer {
   private shutdown = ShutdownBudget.unbounded();
   /** Messages delivered after `stop()` began, left unacked for its channel close to return to their queue. */
   private leftForClose = 0;
+  /** The messages being handled now (started: past the in-flight gate), with what is known of them (the operation id). */
+  private readonly underWay = new Map<ConsumeMessage, Seen>();
+  /**
+   * Messages whose handling a stop abandoned when its budget ran out: never acked nor nacked afterwards (the channel's
+   * close returns them to their queue), and counted once, at the abandon.
+   */
+  private readonly abandoned = new WeakSet<ConsumeMessage>();
+  /**
+   * The messages a stop handed back with a nack, by a digest of their body (each once per nack): the broker may deliver
+   * such a message again to this consumer while its cancel is unanswered, and that copy, left for the close, is the
+   * same message handed back, not one more (`stats.requeued` counted it twice). A digest, not the body: a body may
+   * carry what must not linger in memory (a card number a channel sent by mistake), and it is smaller.
+   */
+  private readonly handedBack = new Map<string, number>();
   /** Every channel's keys: a message is taken only under the credentials of the channel it claims. */
   private readonly keyring: ChannelKeyring;
   /** Anyone who can publish can send unsigned messages: one warning per minute per reason. */
@@ -344,7 +359,7 @@ export class CommandConsumer {
         // Delivered after stop() began (its cancel not answered yet, or given up): never started, and left unacked
         // rather than nacked (a nack would bring it straight back here while the cancel is unanswered, in a loop).
         // It stays tracked as unfinished, so no multiple ack covers it; the stop's channel close returns it.
-        if (!this.running) return this.leaveForClose();
+        if (!this.running) return this.leaveForClose(msg);
         // Waited for a slot while its channel closed: the broker has requeued it, the work would be done twice.
         const run = () => (lane?.closed ? Promise.resolve(this.giveBack(channel, acks, msg)) : this.handle(channel, acks, msg, priority));
         const task = (gate ? gate.run(run, () => this.giveBack(channel, acks, msg), priority) : this.handle(channel, acks, msg, priority)).finally(() => {
@@ -367,7 +382,7 @@ export class CommandConsumer {
   }
 
   /**
-   * Stops taking messages, lets in-flight ones finish (or requeues them), closes the channels. Every broker call
+   * Stops taking messages, lets in-flight ones finish within the budget (or requeues them), closes the channels. Every broker call
    * here is bounded by `amqp.publish_timeout_ms`, and by what is left of the process's shutdown `budget`: a cancel or
    * a close the broker does not answer is given up (counted: `pb_amqp_call_timeouts_total{what="consumer_cancel"}`,
    * `pb_amqp_channel_close_timeouts_total{what="command_consumer"}`) and the connection kept; its own bounded close
@@ -377,7 +392,9 @@ export class CommandConsumer {
    * cancelled, closing once its messages are acked, closes within the budget too.
    * A message delivered after the stop began is left unacked (never nacked: while the cancel is unanswered the broker
    * would deliver it here again at once, in a loop) and returned by the close; the info line
-   * `command consumer stopped: …` gives how many (`left_unacked`).
+   * `command consumer stopped: …` gives how many (`left_unacked`). The work in flight is waited for within the budget
+   * only (step `work_in_flight`): what is still under way when it runs out is abandoned, left unacked for the closes to
+   * return (see {@link abandonUnderWay}).
    */
   async stop(budget: ShutdownBudget = ShutdownBudget.unbounded()): Promise<void> {
     this.running = false;
@@ -403,7 +420,11 @@ export class CommandConsumer {
       .then(() => Promise.all(this.lanes.filter((lane) => !consuming.includes(lane)).map(cancel)));
     // Messages still waiting for an in-flight slot were never started: back to the broker at once.
     this.deps.inflight?.cancelWaiting();
-    await Promise.all([...cancelled, setUp, Promise.allSettled([...this.inFlight, ...this.retiring])]);
+    // The work in flight (a PSP call under way) is waited for within the budget only: a PSP that never answers must
+    // not hold the stop past shutdown.deadline_ms, where the supervisor's SIGKILL would cut it mid-write.
+    const finished = budget.wait(Promise.allSettled([...this.inFlight, ...this.retiring]), Infinity, 'work_in_flight');
+    const [inTime] = await Promise.all([finished, ...cancelled, setUp]);
+    if (!inTime) this.abandonUnderWay();
     const lanes = this.lanes;
     // The acks still pending (this tick's, and those held for a head run) go out before the channel closes.
     for (const lane of lanes) lane.acks.flushAll();
@@ -423,12 +444,41 @@ export class CommandConsumer {
       });
   }
 
+  /**
+   * The stop's budget ran out with messages still being handled: each is left unacked (the channel's close that ends
+   * the stop returns it to its queue; its handler, if it ever ends, neither acks nor nacks it), counted
+   * (`pb_shutdown_inflight_abandoned_total{role="worker",work="command"}`, and `stats.requeued`) and named in a warn
+   * line with its operation id. Its redelivery is safe: the operation is in the ledger (SENT, its attempt on record),
+   * so the copy delivered again is a duplicate whose delivery sends the request again under the same idempotency
+   * key (the PSP performs it at most once and replays its answer), and an outcome is recorded once (the ledger's
+   * moves are forward only and record the outcome's event in the same script: the late answer of either attempt
+   * finds the operation decided and only settles it).
+   */
+  private abandonUnderWay(): void {
+    const left = [...this.underWay];
+    if (left.length === 0) return;
+    for (const [msg] of left) {
+      this.abandoned.add(msg);
+      this.count('requeued');
+    }
+    this.underWay.clear();
+    abandonedAtShutdown().inc({ role: 'worker', work: 'command' }, left.length);
+    this.deps.logger.warn(
+      'command consumer stop: work in flight abandoned at shutdown.deadline_ms, left unacked (the broker delivers it again; the same idempotency key makes the resend safe)',
+      {
+        abandoned: left.length,
+        operation_ids: left.map(([, seen]) => seen.operationId).filter((id): id is string => id !== null),
+      },
+    );
+  }
+
   private async handle(channel: Channel, acks: AckBatcher, msg: ConsumeMessage, priority: boolean): Promise<void> {
     markMessage(msg, 'started');
     let decision: ConsumeDecision;
+    // Decided here rather than in a function of its own: one suspended frame less per message in flight.
+    const seen: Seen = { operationId: null };
+    this.underWay.set(msg, seen);
     try {
-      // Decided here rather than in a function of its own: one suspended frame less per message in flight.
-      const seen: Seen = { operationId: null };
       let decided: Decided;
       try {
         decided = await this.decideMessage(msg, seen, priority);
@@ -440,33 +490,51 @@ export class CommandConsumer {
       } catch (err) {
         decided = await this.afterUnexpectedError(err, msg, seen);
       }
+      // Abandoned by the stop meanwhile: left unacked for the close (counted then), whatever it came to.
+      if (this.abandoned.has(msg)) return;
       decision = decided.decision;
       markMessage(msg, 'acked');
       unbindOperation(decided.operationId);
       acks.ack(msg);
     } catch {
+      if (this.abandoned.has(msg)) return;
       // Only reached when stopping with a dependency still down: hand the message back to the broker.
       decision = 'requeued';
-      try {
-        channel.nack(msg, false, true);
-      } catch {
-        // channel already closed: the broker redelivers unacked messages anyway
-      }
+      this.handBack(channel, msg);
       acks.forget(msg);
+    } finally {
+      this.underWay.delete(msg);
     }
     this.count(decision);
   }
 
+  /** Nacks `msg` back to its queue at a stop, remembering its body: a copy delivered here again is not counted twice. */
+  private handBack(channel: Channel, msg: ConsumeMessage): void {
+    if (!this.running) {
+      const body = bodyDigest(msg);
+      this.handedBack.set(body, (this.handedBack.get(body) ?? 0) + 1);
+    }
+    giveBack(channel, msg);
+  }
+
   /** A message never started (stopping while it waited for a slot): requeued for another consumer. */
   private giveBack(channel: Channel, acks: AckBatcher, msg: ConsumeMessage): void {
-    giveBack(channel, msg);
+    this.handBack(channel, msg);
     acks.forget(msg);
     this.count('requeued');
   }
 
   /** A message delivered after the stop began: left unacked for the stop's channel close to return (see `giveBack` in consumer-stop.ts). */
-  private leaveForClose(): void {
+  private leaveForClose(msg: ConsumeMessage): void {
     this.leftForClose += 1;
+    // The copy of a message this stop nacked, delivered here again before the cancel took effect: counted at the nack.
+    const body = msg.fields.redelivered && this.handedBack.size > 0 ? bodyDigest(msg) : '';
+    const nacked = body ? (this.handedBack.get(body) ?? 0) : 0;
+    if (nacked > 0) {
+      if (nacked === 1) this.handedBack.delete(body);
+      else this.handedBack.set(body, nacked - 1);
+      return;
+    }
     this.count('requeued');
   }
 
@@ -965,4 +1033,9 @@ function redeliveredUnlimited() {
     'pb_rate_limit_redelivered_skipped_total',
     'Redelivered commands whose operation the ledger already held with the same command, admitted without a rate-limit token (their first copy took it)',
   );
+}
+
+/** A message body's SHA-256, base64: what a stop remembers of a message it handed back (see `handedBack`). */
+function bodyDigest(msg: ConsumeMessage): string {
+  return createHash('sha256').update(msg.content).digest('base64');
 }

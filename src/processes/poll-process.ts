@@ -1,3 +1,4 @@
+import { AbandonedWork, ShutdownBudget, abandonedAtShutdown } from '../amqp/shutdown-budget';
 import { buildOutcomeRecorder } from '../poller/outcome-recorder-wiring';
 import { RedisClient } from '../redis/redis-connection';
 import { Queue } from 'bullmq';
@@ -163,7 +164,11 @@ export interface PollerProcess {
   monitoring: WebServer | null;
   /** Runs one pass now (tests); resolves with its report (null: locked). */
   runPass(): Promise<PollReport | null>;
-  stop(): Promise<void>;
+  /**
+   * Stops the poller: no new pass; the pass and the reconciliation run under way are waited for within the process's
+   * shutdown `budget` (`shutdown.deadline_ms` less a margin; without one, until they end), and abandoned past it.
+   */
+  stop(budget?: ShutdownBudget): Promise<void>;
 }
 
 /**
@@ -262,14 +267,26 @@ export async function startPollerProcess(
   return {
     monitoring,
     runPass,
-    stop: async () => {
+    stop: async (budget = ShutdownBudget.unbounded()) => {
       started = false;
       dependencies.stop();
       clearInterval(timer);
       clearInterval(releaseTimer);
       if (reconcileTimer) clearInterval(reconcileTimer);
-      await current;
-      await reconciling;
+      // Side by side and within the budget: a status inquiry the PSP never answers (up to its gateway's timeout) must
+      // not hold the stop past shutdown.deadline_ms. Abandoned, nothing is lost: an inquiry decides nothing until it
+      // is answered (the operation stays due); the next pass takes the pass lock over at once (it names this poller's
+      // holder, stopped below); a reconciliation run resumes from its last committed page once its lock expires.
+      const [passInTime, runInTime] = await Promise.all([budget.wait(current, Infinity, 'poll_pass'), budget.wait(reconciling, Infinity, 'reconciliation')]);
+      const left: AbandonedWork[] = [];
+      if (!passInTime) left.push('poll_pass');
+      if (!runInTime) left.push('reconciliation');
+      for (const work of left) abandonedAtShutdown().inc({ role: 'poller', work });
+      if (left.length > 0)
+        logger.warn('poller stop: work under way abandoned at shutdown.deadline_ms (the next pass, or reconciliation run, does what it left)', {
+          work: left,
+          left_ms: Math.max(0, Math.round(budget.leftMs())),
+        });
       setScrapeCollector(null);
       await monitoring?.close();
       await Promise.all([eventsQueue.close(), deliveryQueue.close(), outcomesQueue.close()]);

@@ -197,12 +197,17 @@ export async function startWebProcess(config: Config, logger: Logger, options: W
       // (its confirm, or 503). When the wait ends first (the budget, or a publish that began after the stop), the
       // publishes still waiting for their confirm are given up and answered 503 (not accepted: the bus sends them
       // again), given a moment to go out.
-      await server.close(async (answered) => {
-        if (await budget.wait(answered, config.amqp.publishTimeoutMs, 'http_requests')) return;
-        givenUp = publisher.abandonPending();
-        await budget.wait(answered, SPENT_STEP_MS, 'http_requests');
-      });
-      if (consoleServer) await consoleServer.close();
+      // The console's listener closes the same way, side by side: an operator's action under way (a replay, a
+      // resend: each bounded by amqp.publish_timeout_ms) gets its answer rather than a dropped socket, within the
+      // budget; one still under way past it is dropped.
+      await Promise.all([
+        server.close(async (answered) => {
+          if (await budget.wait(answered, config.amqp.publishTimeoutMs, 'http_requests')) return;
+          givenUp = publisher.abandonPending();
+          await budget.wait(answered, SPENT_STEP_MS, 'http_requests');
+        }),
+        consoleServer?.close((answered) => budget.wait(answered, config.amqp.publishTimeoutMs, 'console_requests')),
+      ]);
       if (ops) await ops.close();
       // Each on a channel of its own: side by side rather than one bound after another.
       await Promise.all([backlog.close(budget), publisher.close(budget)]);

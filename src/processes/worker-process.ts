@@ -10,7 +10,7 @@ import { DeadLetterOnce } from '../amqp/dead-letter-once';
 import { BreakerBoard } from '../delivery/breaker-board';
 import { DeadLetterTriage } from '../amqp/dead-letter-triage';
 import { BrokerDeadLetterRedactor } from '../amqp/broker-dead-letter-redactor';
-import { ShutdownBudget } from '../amqp/shutdown-budget';
+import { ShutdownBudget, abandonedAtShutdown } from '../amqp/shutdown-budget';
 import { declareTopology } from '../amqp/topology';
 import { DeadLetterArchiver } from '../ops/dead-letter-archiver';
 import { DeadLetterStore } from '../ops/dead-letter-store';
@@ -45,7 +45,7 @@ import { createRedis } from '../redis/redis-connection';
 import { ConfiguredGatewayRouter } from '../routing/configured-gateway-router';
 import { startOutcomeWorker } from '../webhooks/outcome-worker';
 import { ParkedOutcomes } from '../webhooks/parked-outcomes';
-import { WorkerWatchdog } from '../queueing/worker-watchdog';
+import { WorkerWatchdog, runningJobs } from '../queueing/worker-watchdog';
 import { AdjustmentStore } from '../adjustments/adjustment-store';
 import { AdjustmentRecorder } from '../delivery/adjustment-recorder';
 import { DependencyWatch } from '../health/dependency-watch';
@@ -94,7 +94,9 @@ export interface WorkerProcess {
   inflight: InflightGovernor | null;
   /**
    * Stops the worker: in-flight work finished or handed back to the broker. With a process's shutdown `budget`
-   * (`shutdown.deadline_ms` less a margin), the broker steps share it rather than each waiting its own bound.
+   * (`shutdown.deadline_ms` less a margin), the broker steps and the waits for the work in flight (the commands under
+   * way, the in-process poll pass) share it rather than each waiting its own bound; what is still under way when it
+   * runs out is abandoned (left unacked, logged and counted: `pb_shutdown_inflight_abandoned_total`).
    */
   stop(budget?: ShutdownBudget): Promise<void>;
 }
@@ -313,7 +315,6 @@ export async function startWorkerProcess(config: Config, logger: Logger, options
       setScrapeCollector(null);
       if (pollTimer) clearInterval(pollTimer);
       clearInterval(sweepTimer);
-      await polling;
       for (const client of warmClients) client.stopKeepWarm();
       splitTender.stopSweep();
       governor?.stop();
@@ -322,14 +323,24 @@ export async function startWorkerProcess(config: Config, logger: Logger, options
       // workers (Redis). Every broker step in them is bounded by `amqp.publish_timeout_ms` and by what is left of
       // the shutdown budget; one cut short loses nothing (what its channel holds unacked is returned by the broker
       // when the channel or the connection ends).
-      await Promise.all([
+      // The in-process poll pass under way too, within the budget: its inquiries and sweeps are idempotent, and the
+      // pass lock names this process's holder, whose stop below lets the next pass take it over at once.
+      const passEnded = polling ? budget.wait(polling, Infinity, 'poll_pass') : Promise.resolve(true);
+      const [passInTime] = await Promise.all([
+        passEnded,
         consumer.stop(budget),
         brokerDeadLetters.stop(budget),
         budget.wait(archiver.stop(), Infinity, 'dead_letter_archiver'),
-        watchdog.stop().then(() => Promise.all(watchdog.workers().map((w) => w.close()))),
+        closeQueueWorkers(watchdog, budget, logger),
       ]);
       // After all that publishes through it (dead letters of the consumer, the redactor and delivery). A close cut
       // short leaves a channel that takes no more publishes, for the connection's close to end.
+      if (!passInTime) {
+        abandonedAtShutdown().inc({ role: 'worker', work: 'poll_pass' });
+        logger.warn('worker stop: poll pass abandoned at shutdown.deadline_ms (the next pass takes its lock over and does what it left)', {
+          left_ms: Math.max(0, Math.round(budget.leftMs())),
+        });
+      }
       await publisher.close(budget);
       // Last of the broker's steps: cut short, its socket is dropped and the broker requeues every channel's unacked messages.
       await connection.close(budget);
@@ -348,6 +359,30 @@ export async function startWorkerProcess(config: Config, logger: Logger, options
       blocking.disconnect();
     },
   };
+}
+
+/**
+ * Closes the BullMQ workers (delivery retries, events to the bus, webhook outcomes), waiting for their jobs under way
+ * within the shutdown budget (step `queue_workers`): a delivery retry whose PSP never answers must not hold the stop
+ * past shutdown.deadline_ms. The watchdog's check under way (a Redis read, a stalled worker's close of up to 5 s) is
+ * waited for within the budget too; cut short, the workers are still told to close (they take no new job). Past the
+ * budget the jobs are abandoned, counted (`work="queue_job"`) and logged: nothing renews their locks once the stop
+ * closes Redis (or the process ends), so a live worker's stalled-job check runs them again within about
+ * `lockDuration + stalledInterval` (every handler is safe to run again: a delivery resends under the same idempotency
+ * key, and its outcome is recorded once, by the ledger's forward-only moves).
+ */
+export async function closeQueueWorkers(watchdog: Pick<WorkerWatchdog, 'stop' | 'workers'>, budget: ShutdownBudget, logger: Logger): Promise<void> {
+  // A check stopped mid-restart starts no replacement (the watchdog is stopped): the workers read next are the last.
+  await budget.wait(watchdog.stop(), Infinity, 'queue_workers');
+  const workers = watchdog.workers();
+  if (await budget.wait(Promise.all(workers.map((w) => w.close())), Infinity, 'queue_workers')) return;
+  const left = workers.map((w) => ({ queue: w.name, jobs: runningJobs(w) })).filter((w) => w.jobs > 0);
+  const jobs = left.reduce((n, w) => n + w.jobs, 0);
+  if (jobs > 0) abandonedAtShutdown().inc({ role: 'worker', work: 'queue_job' }, jobs);
+  logger.warn('worker stop: queue jobs abandoned at shutdown.deadline_ms (their locks lapse and another worker runs them again)', {
+    abandoned: jobs,
+    queues: left.map((w) => w.queue),
+  });
 }
 
 /** One pass of the periodic jobs across all workers and pollers at a time (the poller lock). */

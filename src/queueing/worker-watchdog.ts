@@ -153,7 +153,8 @@ export class WorkerWatchdog {
 }
 
 /** Jobs a worker is running now: BullMQ's lock manager tracks each one (not public API: 0 when absent). */
-function runningJobs(worker: Worker): number {
+/** The jobs `worker` is running now (0 when the BullMQ version keeps no count). */
+export function runningJobs(worker: Worker): number {
   const lockManager = (worker as unknown as { lockManager?: { getActiveJobCount?: () => number } }).lockManager;
   return typeof lockManager?.getActiveJobCount === 'function' ? lockManager.getActiveJobCount() : 0;
 }

@@ -20,6 +20,8 @@ import { brokerRejectedQueueOf, declareTopology } from '../../../src/amqp/topolo
 import { ShutdownBudget } from '../../../src/amqp/shutdown-budget';
 import { Config } from '../../../src/config/config';
 import { createDeliveryQueue } from '../../../src/delivery/delivery-queue';
+import { InflightGate } from '../../../src/admission/inflight-gate';
+import { InlineDelivery } from '../../../src/delivery/inline-delivery';
 import { CommandConsumer } from '../../../src/intake/command-consumer';
 import { Ledger } from '../../../src/ledger/ledger';
 import { metricValue } from '../../../src/metrics/metrics-registry';
@@ -85,7 +87,7 @@ describe('consumer subscription and shutdown with a broker that stops answering 
   });
 
   /** The consumer's pieces as the worker wires them, on the connection under test. */
-  function consumer(): CommandConsumer {
+  function consumer(extra: Partial<ConstructorParameters<typeof CommandConsumer>[0]> = {}): CommandConsumer {
     const ledger = new Ledger(redis, config.redis.keyPrefix);
     const deliveryQueue = createDeliveryQueue(redis, config.redis.keyPrefix);
     deliveryQueue.on('error', () => undefined);
@@ -96,7 +98,7 @@ describe('consumer subscription and shutdown with a broker that stops answering 
       new DeadLetterTriage({ redis, keyPrefix: config.redis.keyPrefix, triage: config.channels.triage, logger: logs.logger }),
       deadLetterStampKey(config.serviceBus.secret),
     );
-    const made = new CommandConsumer({ config, connection, ledger, deliveryQueue, deadLetters, logger: logs.logger });
+    const made = new CommandConsumer({ config, connection, ledger, deliveryQueue, deadLetters, logger: logs.logger, ...extra });
     cleanup.push(
       () => made.stop(),
       () => publisher.close(),
@@ -364,6 +366,53 @@ describe('consumer subscription and shutdown with a broker that stops answering 
     expect(again.stats).toMatchObject({ accepted: orders.length, duplicates: 0, requeued: 0, deadLettered: 0 });
     for (const order of orders) expect(deliveries.get(order)).toBe(2);
     expect(await client.queueDepth(config.amqp.commandsQueue)).toBe(0);
+  });
+
+  it('stop: a message given back from the in-flight slot queue and delivered again while the cancel goes unanswered counts once in stats.requeued', async () => {
+    // One slot, held by a delivery that waits until the test lets it go: the other messages wait for the slot.
+    let release = (): void => undefined;
+    const blocker = new Promise<void>((resolve) => (release = resolve));
+    const inline = { prepare: () => null, run: () => blocker.then(() => ({ kind: 'done', state: 'SUCCEEDED' })) } as unknown as InlineDelivery;
+    const deliveries = countDeliveries();
+    const commands = consumer({ inflight: new InflightGate(1), inline });
+    await commands.start();
+    const orders = ['ORD-SLOT-A', 'ORD-SLOT-B', 'ORD-SLOT-C'];
+    for (const order of orders) await client.publish('web.payment.authorize', channelCommand('authorize', {}, { order_id: order }));
+    await eventually(() => orders.every((o) => deliveries.has(o)), 5000);
+    // The broker never reads the cancel: the messages given back from the slot queue come straight back here.
+    proxy.withhold(AMQP_METHOD.basicCancel);
+    const stopping = commands.stop();
+    const waited = orders.length - 1;
+    await eventually(() => orders.filter((o) => deliveries.get(o) === 2).length === waited, 5000);
+    release();
+    expect((await within(stopping)).outcome).toBeUndefined();
+    // Each given back once and left for the close once: one message handed back, counted once.
+    expect(commands.stats.accepted).toBe(1);
+    expect(commands.stats.requeued).toBe(waited);
+    await eventually(async () => (await client.queueDepth(config.amqp.commandsQueue)) === waited, 5000);
+    proxy.withhold(null);
+  });
+
+  it('stop: a message given back from the in-flight slot queue is remembered by a digest, never by its body (nothing of it kept after its nack)', async () => {
+    let release = (): void => undefined;
+    const blocker = new Promise<void>((resolve) => (release = resolve));
+    const inline = { prepare: () => null, run: () => blocker.then(() => ({ kind: 'done', state: 'SUCCEEDED' })) } as unknown as InlineDelivery;
+    const deliveries = countDeliveries();
+    const commands = consumer({ inflight: new InflightGate(1), inline });
+    await commands.start();
+    const orders = ['ORD-KEPT-A', 'ORD-KEPT-B'];
+    for (const order of orders) await client.publish('web.payment.authorize', channelCommand('authorize', {}, { order_id: order }));
+    await eventually(() => orders.every((o) => deliveries.has(o)), 5000);
+    // The cancel answered: the message given back goes to the queue, not here again, and stays remembered until the exit.
+    const stopping = commands.stop();
+    await eventually(() => commands.stats.requeued === 1, 5000);
+    release();
+    expect((await within(stopping)).outcome).toBeUndefined();
+    const kept = [...(commands as unknown as { handedBack: Map<string, number> }).handedBack.keys()];
+    expect(kept).toHaveLength(1);
+    // A command's body may carry what must not linger (a card number a channel sent by mistake): only its digest stays.
+    expect(kept[0]).not.toContain('ORD-KEPT');
+    expect(kept[0].length).toBeLessThanOrEqual(64);
   });
 
   it('stop: a channel close the broker does not answer is given up within the bound (counted, logged), the connection kept', async () => {
