@@ -314,6 +314,19 @@ describe('redact', () => {
     expect(() => JSON.stringify(out)).not.toThrow();
   });
 
+  it('cuts cycles through arrays and nested objects, and marks an object met a second time, as before the set was made lazily', () => {
+    const shared = { card: VISA };
+    const list: unknown[] = ['x', shared];
+    list.push(list);
+    expect(redact(list)).toEqual(['x', { card: PAN_MASK }, '[Circular]']);
+    const top: Record<string, unknown> = { a: shared, b: shared, n: 1, inner: { up: undefined as unknown } };
+    (top.inner as Record<string, unknown>).up = top;
+    expect(redact(top)).toEqual({ a: { card: PAN_MASK }, b: '[Circular]', n: 1, inner: { up: '[Circular]' } });
+    const raw = Buffer.from('x');
+    expect(redact({ one: raw, two: raw })).toEqual({ one: '[Buffer 1 bytes]', two: '[Circular]' });
+    expect(redact({ flat: 'text', n: 2, none: null })).toEqual({ flat: 'text', n: 2, none: null });
+  });
+
   it('notes the size of a Buffer instead of its bytes', () => {
     expect(redact({ raw: Buffer.from(VISA) })).toEqual({ raw: '[Buffer 16 bytes]' });
   });
