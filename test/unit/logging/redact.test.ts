@@ -327,6 +327,14 @@ describe('redact', () => {
     expect(redact({ flat: 'text', n: 2, none: null })).toEqual({ flat: 'text', n: 2, none: null });
   });
 
+  it('walks own enumerable keys only, in their order, as Object.keys lists them (an inherited or hidden one is left out)', () => {
+    const value = Object.assign(Object.create({ inherited: 'x' }) as Record<string, unknown>, { b: 1, 2: 'two', a: VISA, 1: 'one' });
+    Object.defineProperty(value, 'hidden', { value: 'y', enumerable: false });
+    const out = redact(value) as Record<string, unknown>;
+    expect(Object.keys(out)).toEqual(['1', '2', 'b', 'a']);
+    expect(out).toEqual({ 1: 'one', 2: 'two', b: 1, a: PAN_MASK });
+  });
+
   it('notes the size of a Buffer instead of its bytes', () => {
     expect(redact({ raw: Buffer.from(VISA) })).toEqual({ raw: '[Buffer 16 bytes]' });
   });
