@@ -119,7 +119,8 @@ describe('ConfirmPublisher waits', () => {
 
   it('counts the publishes waiting for their confirm and those waiting for a channel together', async () => {
     const connection = new FakeConnection();
-    const publisher = publisherOn(connection);
+    // Short: the bound on the opening that never resolves is the only timer left behind.
+    const publisher = publisherOn(connection, 300);
     const confirmed = publisher.publish('x', 'a', Buffer.from('1'));
     await settle();
     // The channel is lost: the next publish waits for a new one that does not open.
