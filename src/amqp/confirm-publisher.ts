@@ -124,8 +124,11 @@ export class ConfirmPublisher {
       const opening = this.getChannel();
       const opened = this.opened;
       // The channel open already (every publish but a few after a start or a reconnect): no wait to bound or wake.
-      if (opened !== null && opened.opening === opening) channel = opened.channel;
-      else {
+      if (opened !== null && opened.opening === opening) {
+        // What the wait's `wakeable` checked: a nacked publish's pause before sending again is no wait it can wake.
+        if (this.abandoned) throw abandonedError();
+        channel = opened.channel;
+      } else {
         try {
           channel = await this.wakeable(withTimeout(opening, Math.max(1, deadline - Date.now()), 'opening a channel'));
         } catch (err) {
@@ -200,10 +203,16 @@ export class ConfirmPublisher {
    */
   abandonPending(): number {
     this.abandoned = true;
-    const waiting = this.waking.size + this.pending.size;
+    let waiting = this.waking.size;
     for (const wake of [...this.waking]) wake(abandonedError());
     this.waking.clear();
-    for (const entry of this.pending.values()) entry.settle?.('abandoned');
+    // An entry stays in `pending` until its publish resumes: one given up already is not counted again.
+    for (const entry of this.pending.values()) {
+      if (entry.settle === undefined) continue;
+      entry.settle('abandoned');
+      entry.settle = undefined;
+      waiting += 1;
+    }
     return waiting;
   }
 
@@ -288,7 +297,7 @@ type PublishOutcome = 'confirmed' | 'lost' | 'nacked' | 'returned' | 'timed_out'
 interface PendingPublish {
   /** Set by the broker's `basic.return`, which comes before the confirm of the same message. */
   returned: { replyCode: number; replyText: string } | undefined;
-  /** Ends the wait with `outcome` (set while the publish waits). */
+  /** Ends the wait with `outcome` (set while the publish waits; cleared once an abandon used it). */
   settle: ((outcome: PublishOutcome) => void) | undefined;
 }
 

@@ -133,6 +133,40 @@ describe('ConfirmPublisher waits', () => {
     await expect(opening).rejects.toThrow('publish given up');
   });
 
+  it('gives up a nacked publish abandoned during its pause before sending again, though another publish has opened a channel since', async () => {
+    const connection = new FakeConnection();
+    // A cluster: a nack is sent again on a fresh channel after a pause.
+    connection.nodeCount = 2;
+    const publisher = publisherOn(connection, 2_000);
+    const nacked = publisher.publish('x', 'a', Buffer.from('1'));
+    const outcome = nacked.then(
+      () => 'confirmed',
+      (err: Error) => err.message,
+    );
+    await settle();
+    connection.channels[0].confirms[0](new Error('nacked'));
+    await settle();
+    // During the pause another publish opens the next channel and waits for its confirm; then the stop gives up both.
+    const other = publisher.publish('x', 'b', Buffer.from('2'));
+    await settle();
+    expect(connection.channels).toHaveLength(2);
+    expect(publisher.abandonPending()).toBe(1);
+    await expect(other).rejects.toThrow('publish given up');
+    // The pause ends: the nacked publish is not sent again after the stop gave publishes up.
+    expect(await outcome).toMatch('publish given up');
+    expect(connection.channels[1].published).toEqual(['b']);
+  });
+
+  it('counts a publish given up once, however often abandonPending is called', async () => {
+    const connection = new FakeConnection();
+    const publisher = publisherOn(connection);
+    const publish = publisher.publish('x', 'a', Buffer.from('1'));
+    await settle();
+    expect(publisher.abandonPending()).toBe(1);
+    expect(publisher.abandonPending()).toBe(0);
+    await expect(publish).rejects.toThrow('publish given up');
+  });
+
   it('publishes again on a new channel when the channel dies before the confirm, within the same deadline', async () => {
     const connection = new FakeConnection();
     connection.waitReady = () => Promise.resolve(undefined as never);
