@@ -1,6 +1,8 @@
-import { createHash } from 'node:crypto';
+import { createHash, randomUUID } from 'node:crypto';
 import type { RedisClient } from '../redis/redis-connection';
 import { counter } from '../metrics/metrics-registry';
+import { RELEASE_KEY_SCRIPT } from '../redis/key-claim';
+import { LuaScript, luaInputs } from '../redis/lua-script';
 
 /**
  * One dead letter per message. A message the broker delivers twice (its lane's channel closed while the first copy
@@ -12,29 +14,112 @@ import { counter } from '../metrics/metrics-registry';
  * and the refusal (code, field, reason): never the body itself, which may carry a card number. The body's digest is
  * always part of it: a message id is an operation id, which a corrected command (refused again) shares.
  *
- * The mark is `<prefix>{dl}:once:<identity>`, hash-tagged as the archive's keys are (`deadLetterArchiveKeys`), with
- * the dead letter's id as its value, for {@link DEAD_LETTER_ONCE_TTL_MS}. It is written after the dead letter is
- * confirmed, never before: a worker killed in between leaves no mark and the redelivered copy writes the dead letter.
- * Two copies worked on at the same moment may both write one, under the same id (derived from the identity, see
- * {@link deadLetterIdOf}): the archive keeps one record per id and the triage index one entry.
+ * The mark is `<prefix>{dl}:once:<identity>`, hash-tagged as the archive's keys are (`deadLetterArchiveKeys`), for
+ * {@link DEAD_LETTER_ONCE_TTL_MS} with the dead letter's id as its value, written once the dead letter is confirmed,
+ * never before: a worker killed in between leaves no mark and the redelivered copy writes the dead letter.
+ * Two copies worked on at the same moment decide through a claim, `<prefix>{dl}:writing:<identity>` (same slot): the
+ * writer claims it (`SET NX PX`, a random token, for `claimMs`, longer than a write takes) in the script that reads
+ * the mark; a copy that finds it claimed waits (at most `waitMs`) for the mark and is a duplicate, or, when the claim
+ * ends without one (its writer failed and released it, or died and it expired), claims it and writes the dead letter
+ * itself. So a crash at any line loses no dead letter: a copy is acked only once a confirmed record exists, its own or
+ * the first copy's. The claim has a key of its own so that a process that only reads the mark (one of the previous
+ * release, during a rolling upgrade) never takes a claim for a confirmed record.
  * Redis away: the mark is not read or written (logged by the caller), the dead letter is written as before.
  */
 export class DeadLetterOnce {
+  private readonly ttlMs: number;
+  private readonly claimMs: number;
+  private readonly waitMs: number;
+
   constructor(
     private readonly redis: RedisClient,
     private readonly keyPrefix: string,
-    private readonly ttlMs: number = DEAD_LETTER_ONCE_TTL_MS,
-  ) {}
-
-  /** The id of the dead letter already written for `identity`, or null. */
-  async written(identity: string): Promise<string | null> {
-    return await this.redis.get(deadLetterOnceKey(this.keyPrefix, identity));
+    options: DeadLetterOnceOptions = {},
+  ) {
+    this.ttlMs = options.ttlMs ?? DEAD_LETTER_ONCE_TTL_MS;
+    this.claimMs = options.claimMs ?? DEAD_LETTER_CLAIM_MS;
+    // A claim ends within claimMs (marked, released or expired): waiting a little longer sees how.
+    this.waitMs = options.waitMs ?? this.claimMs + 1000;
   }
 
-  /** Marks `identity` as dead-lettered under `id` (after the dead letter was confirmed). */
-  async mark(identity: string, id: string): Promise<void> {
-    await this.redis.set(deadLetterOnceKey(this.keyPrefix, identity), id, 'PX', this.ttlMs);
+  /**
+   * Decides who writes the dead letter of `identity`: `claimed` (this caller: write it, then {@link mark} it, or
+   * {@link release} the claim when the write fails), `written` (a copy's dead letter is confirmed: its id), or
+   * `unresolved` (other copies held it past `waitMs`: write it anyway, a second record rather than none).
+   */
+  async claim(identity: string): Promise<OnceClaim> {
+    const keys = this.keysOf(identity);
+    const token = randomUUID();
+    const deadline = Date.now() + this.waitMs;
+    for (let pause = 20; ; pause = Math.min(pause * 2, 250)) {
+      const [state, id] = (await CLAIM_SCRIPT.run(this.redis, { keys, args: { token, claim_ms: this.claimMs } })) as [string, string?];
+      if (state === 'written' && id !== undefined) return { kind: 'written', id };
+      if (state === 'claimed') return { kind: 'claimed', token };
+      const left = deadline - Date.now();
+      if (left <= 0) return { kind: 'unresolved' };
+      await new Promise((resolve) => setTimeout(resolve, Math.min(pause, left)));
+    }
   }
+
+  /** Marks `identity` as dead-lettered under `id` (after the dead letter was confirmed) and ends the claim `token` if it still holds. */
+  async mark(identity: string, id: string, token = ''): Promise<void> {
+    await MARK_SCRIPT.run(this.redis, { keys: this.keysOf(identity), args: { id, ttl_ms: this.ttlMs, token } });
+  }
+
+  /** Gives up the claim `token` on `identity` (its write failed), so a waiting copy writes at once; another's claim stays. */
+  async release(identity: string, token: string): Promise<void> {
+    await RELEASE_KEY_SCRIPT.run(this.redis, { keys: { claim: deadLetterClaimKey(this.keyPrefix, identity) }, args: { holder: token } });
+  }
+
+  private keysOf(identity: string): { mark: string; claim: string } {
+    return { mark: deadLetterOnceKey(this.keyPrefix, identity), claim: deadLetterClaimKey(this.keyPrefix, identity) };
+  }
+}
+
+// The mark, else a claim taken now, else 'writing' (another copy holds the claim). One script: no copy claims a
+// write whose mark another set between its read and its claim.
+const CLAIM_SCRIPT = new LuaScript(
+  luaInputs(['mark', 'claim'], ['token', 'claim_ms']),
+  `
+local written = redis.call('GET', K.mark)
+if written then return { 'written', written } end
+if redis.call('SET', K.claim, A.token, 'PX', A.claim_ms, 'NX') then return { 'claimed' } end
+return { 'writing' }
+`,
+);
+
+// The confirmed mark, and the end of the claim that wrote it (only its own: one that expired and was taken over stays).
+const MARK_SCRIPT = new LuaScript(
+  luaInputs(['mark', 'claim'], ['id', 'ttl_ms', 'token']),
+  `
+redis.call('SET', K.mark, A.id, 'PX', A.ttl_ms)
+if A.token ~= '' and redis.call('GET', K.claim) == A.token then redis.call('DEL', K.claim) end
+return 1
+`,
+);
+
+/** Options of {@link DeadLetterOnce}. */
+export interface DeadLetterOnceOptions {
+  /** How long a confirmed mark is kept (default {@link DEAD_LETTER_ONCE_TTL_MS}). */
+  ttlMs?: number;
+  /** How long a writer's claim holds before another copy may take it (default {@link DEAD_LETTER_CLAIM_MS}; see {@link deadLetterClaimMs}). */
+  claimMs?: number;
+  /** How long a copy waits for a claimed write to end (default `claimMs` + 1 s). */
+  waitMs?: number;
+}
+
+/** What {@link DeadLetterOnce.claim} decided. */
+export type OnceClaim = { kind: 'claimed'; token: string } | { kind: 'written'; id: string } | { kind: 'unresolved' };
+
+/** Default of a writer's claim: two bounded publishes (the triage copy, the dead letter) at the default 5 s each, and slack. */
+export const DEAD_LETTER_CLAIM_MS = 15_000;
+
+/**
+ * The claim a writer needs with `amqp.publish_timeout_ms` = `publishTimeoutMs`: its two publishes, each bounded by it,
+ * and 5 s for Redis. A write outliving its claim is not lost, only possibly written twice.
+ */
+export function deadLetterClaimMs(publishTimeoutMs: number): number {
+  return 2 * publishTimeoutMs + 5000;
 }
 
 /**
@@ -47,6 +132,11 @@ export const DEAD_LETTER_ONCE_TTL_MS = 24 * 60 * 60 * 1000;
 /** `<prefix>{dl}:once:<identity>`: in the archive's slot. */
 export function deadLetterOnceKey(keyPrefix: string, identity: string): string {
   return `${keyPrefix}{dl}:once:${identity}`;
+}
+
+/** `<prefix>{dl}:writing:<identity>`: the claim of the copy writing it, in the mark's slot. */
+export function deadLetterClaimKey(keyPrefix: string, identity: string): string {
+  return `${keyPrefix}{dl}:writing:${identity}`;
 }
 
 /**

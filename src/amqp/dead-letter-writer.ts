@@ -52,9 +52,11 @@ export class DeadLetterWriter {
 
   /**
    * Writes the dead letter of `original`. With `options.identity` (`deadLetterIdentity`: the message's, never its
-   * body) and the writer's `once`: a message already dead-lettered writes nothing and comes back `duplicate` with
-   * the first one's id; the dead letter's id is derived from the identity; its mark is set once it is confirmed.
-   * The mark's Redis away: written as without it, the error in `onceError` for the caller's log.
+   * body) and the writer's `once`: the write is claimed first (`DeadLetterOnce.claim`); a message already
+   * dead-lettered, or whose copy is being written and confirmed meanwhile, writes nothing and comes back `duplicate`
+   * with the first one's id; the dead letter's id is derived from the identity; its mark is set once it is confirmed,
+   * and a write that fails gives its claim up. The mark's Redis away (or a claim held past the wait): written as
+   * without it, the reason in `onceError` for the caller's log.
    */
   async write(
     original: Buffer,
@@ -63,17 +65,42 @@ export class DeadLetterWriter {
     options: { identity?: string } = {},
   ): Promise<DeadLetterWritten> {
     const at = new Date();
-    const identity = this.once ? options.identity : undefined;
+    const once = this.once && options.identity !== undefined ? { marks: this.once, identity: options.identity } : undefined;
     let onceError: string | undefined;
-    if (identity !== undefined && this.once) {
+    let claim: string | undefined;
+    // Marked once confirmed unless Redis failed this write already (a claim held past the wait is marked: later copies find it).
+    let markable = false;
+    if (once) {
       try {
-        const written = await this.once.written(identity);
-        if (written !== null) return { id: written, duplicate: true };
+        const decided = await once.marks.claim(once.identity);
+        if (decided.kind === 'written') return { id: decided.id, duplicate: true };
+        if (decided.kind === 'claimed') claim = decided.token;
+        else onceError = 'another copy held the write past the wait: written again rather than not at all';
+        markable = true;
       } catch (err) {
         onceError = (err as Error).message;
       }
     }
-    const id = identity !== undefined ? deadLetterIdOf(identity) : randomUUID();
+    const id = once ? deadLetterIdOf(once.identity) : randomUUID();
+    try {
+      await this.publishAll(id, original, why, extraHeaders, at);
+    } catch (err) {
+      // A waiting copy writes it now rather than when the claim expires; a release that fails leaves the expiry to it.
+      if (once && claim !== undefined) await once.marks.release(once.identity, claim).catch(() => undefined);
+      throw err;
+    }
+    if (once && markable) {
+      try {
+        await once.marks.mark(once.identity, id, claim);
+      } catch (err) {
+        onceError = (err as Error).message;
+      }
+    }
+    return { id, duplicate: false, ...(onceError !== undefined ? { onceError } : {}) };
+  }
+
+  /** Publishes the dead letter (and its triage copy, its index entry) under `id`; resolves once each is confirmed. */
+  private async publishAll(id: string, original: Buffer, why: DeadLetterReason, extraHeaders: Record<string, string>, at: Date): Promise<void> {
     const headers: Record<string, string> = {
       'x-pb-reason': why.reason,
       'x-pb-field': why.field,
@@ -92,17 +119,7 @@ export class DeadLetterWriter {
     if (channel !== undefined && this.stampKey) headers[AUTHENTICATED_CHANNEL_HEADER] = stampOf(this.stampKey, channel, body);
     else delete headers[AUTHENTICATED_CHANNEL_HEADER];
     await this.publisher.publish('', this.amqp.deadLetterQueue, body, { contentType: 'application/json', headers });
-    const done = async (): Promise<DeadLetterWritten> => {
-      if (identity !== undefined && this.once && onceError === undefined) {
-        try {
-          await this.once.mark(identity, id);
-        } catch (err) {
-          onceError = (err as Error).message;
-        }
-      }
-      return { id, duplicate: false, ...(onceError !== undefined ? { onceError } : {}) };
-    };
-    if (!this.triage) return await done();
+    if (!this.triage) return;
     const summary = this.triage.summarise(
       id,
       body,
@@ -116,7 +133,6 @@ export class DeadLetterWriter {
         headers: { ...headers, 'x-pb-impact': summary.impactReasons.join(',') },
       });
     await this.triage.record(summary);
-    return await done();
   }
 }
 

@@ -1,6 +1,6 @@
 import type { Options } from 'amqplib';
 import { ConfirmPublisher } from '../../../src/amqp/confirm-publisher';
-import { DeadLetterOnce, deadLetterIdOf, deadLetterIdentity, deadLetterOnceKey } from '../../../src/amqp/dead-letter-once';
+import { DeadLetterOnce, deadLetterClaimKey, deadLetterIdOf, deadLetterIdentity, deadLetterOnceKey } from '../../../src/amqp/dead-letter-once';
 import { DeadLetterWriter } from '../../../src/amqp/dead-letter-writer';
 import { testConfig } from '../../support/test-config';
 import { deadLetterArchiveKeys } from '../../../src/ops/dead-letter-store';
@@ -24,6 +24,9 @@ describe('one dead letter per message: its identity and key', () => {
     const key = deadLetterOnceKey('pb:', identity);
     expect(key).not.toContain('4111');
     expect(hashSlot(key)).toBe(hashSlot(deadLetterArchiveKeys('pb:').time));
+    // The claim is read with the mark in one script: the same slot.
+    expect(hashSlot(deadLetterClaimKey('pb:', identity))).toBe(hashSlot(key));
+    expect(deadLetterClaimKey('pb:', identity)).not.toContain('4111');
   });
 
   it('derives a UUID-shaped dead-letter id from the identity', () => {
@@ -42,10 +45,12 @@ describe('DeadLetterWriter with a one-per-message mark', () => {
     const map = new Map<string, string>();
     const state = { down: false };
     const once = {
-      written: async (identity: string) => {
+      claim: async (identity: string) => {
         if (state.down) throw new Error('Connection is closed.');
-        return map.get(identity) ?? null;
+        const id = map.get(identity);
+        return id !== undefined ? { kind: 'written', id } : { kind: 'claimed', token: 'claim:test' };
       },
+      release: async () => undefined,
       mark: async (identity: string, id: string) => {
         if (state.down) throw new Error('Connection is closed.');
         map.set(identity, id);
