@@ -14,10 +14,14 @@ import { LuaScript, luaInputs } from '../redis/lua-script';
  * and the refusal (code, field, reason): never the body itself, which may carry a card number. The body's digest is
  * always part of it: a message id is an operation id, which a corrected command (refused again) shares.
  *
- * The mark is `<prefix>{dl}:once:<identity>`, hash-tagged as the archive's keys are (`deadLetterArchiveKeys`), for
- * {@link DEAD_LETTER_ONCE_TTL_MS} with the dead letter's id as its value, written once the dead letter is confirmed,
- * never before: a worker killed in between leaves no mark and the redelivered copy writes the dead letter.
- * Two copies worked on at the same moment decide through a claim, `<prefix>{dl}:writing:<identity>` (same slot): the
+ * The mark is `<prefix>{dl}:once:<dead-letter id>` (the id derived from the identity, {@link deadLetterIdOf}), hash-tagged
+ * as the archive's keys are (`deadLetterArchiveKeys`), for {@link DEAD_LETTER_ONCE_TTL_MS} with the id as its value,
+ * written once the dead letter is confirmed, never before: a worker killed in between leaves no mark and the
+ * redelivered copy writes the dead letter. Keyed by the id its record carries (`x-pb-dead-letter-id`), it is removed
+ * with that record when the archive drops it past its bound (`DeadLetterStore`): a mark never outlives its record, and
+ * a copy arriving after the drop is a dead letter again. Marks of the previous release, `<prefix>{dl}:once:<identity>`,
+ * are still read until they expire (24 h after the upgrade: remove {@link legacyDeadLetterOnceKey} then).
+ * Two copies worked on at the same moment decide through a claim, `<prefix>{dl}:writing:<dead-letter id>` (same slot): the
  * writer claims it (`SET NX PX`, a random token, for `claimMs`, longer than a write takes) in the script that reads
  * the mark; a copy that finds it claimed waits (at most `waitMs`) for the mark and is a duplicate, or, when the claim
  * ends without one (its writer failed and released it, or died and it expired), claims it and writes the dead letter
@@ -63,25 +67,31 @@ export class DeadLetterOnce {
 
   /** Marks `identity` as dead-lettered under `id` (after the dead letter was confirmed) and ends the claim `token` if it still holds. */
   async mark(identity: string, id: string, token = ''): Promise<void> {
-    await MARK_SCRIPT.run(this.redis, { keys: this.keysOf(identity), args: { id, ttl_ms: this.ttlMs, token } });
+    const { mark, claim } = this.keysOf(identity);
+    await MARK_SCRIPT.run(this.redis, { keys: { mark, claim }, args: { id, ttl_ms: this.ttlMs, token } });
   }
 
   /** Gives up the claim `token` on `identity` (its write failed), so a waiting copy writes at once; another's claim stays. */
   async release(identity: string, token: string): Promise<void> {
-    await RELEASE_KEY_SCRIPT.run(this.redis, { keys: { claim: deadLetterClaimKey(this.keyPrefix, identity) }, args: { holder: token } });
+    await RELEASE_KEY_SCRIPT.run(this.redis, { keys: { claim: this.keysOf(identity).claim }, args: { holder: token } });
   }
 
-  private keysOf(identity: string): { mark: string; claim: string } {
-    return { mark: deadLetterOnceKey(this.keyPrefix, identity), claim: deadLetterClaimKey(this.keyPrefix, identity) };
+  private keysOf(identity: string): { mark: string; legacy: string; claim: string } {
+    const id = deadLetterIdOf(identity);
+    return {
+      mark: deadLetterOnceKey(this.keyPrefix, id),
+      legacy: legacyDeadLetterOnceKey(this.keyPrefix, identity),
+      claim: deadLetterClaimKey(this.keyPrefix, id),
+    };
   }
 }
 
 // The mark, else a claim taken now, else 'writing' (another copy holds the claim). One script: no copy claims a
 // write whose mark another set between its read and its claim.
 const CLAIM_SCRIPT = new LuaScript(
-  luaInputs(['mark', 'claim'], ['token', 'claim_ms']),
+  luaInputs(['mark', 'legacy', 'claim'], ['token', 'claim_ms']),
   `
-local written = redis.call('GET', K.mark)
+local written = redis.call('GET', K.mark) or redis.call('GET', K.legacy)
 if written then return { 'written', written } end
 if redis.call('SET', K.claim, A.token, 'PX', A.claim_ms, 'NX') then return { 'claimed' } end
 return { 'writing' }
@@ -129,14 +139,24 @@ export function deadLetterClaimMs(publishTimeoutMs: number): number {
  */
 export const DEAD_LETTER_ONCE_TTL_MS = 24 * 60 * 60 * 1000;
 
-/** `<prefix>{dl}:once:<identity>`: in the archive's slot. */
-export function deadLetterOnceKey(keyPrefix: string, identity: string): string {
+/** `<prefix>{dl}:once:<dead-letter id>`: the mark of a dead letter written with an identity, in the archive's slot. */
+export function deadLetterOnceKey(keyPrefix: string, deadLetterId: string): string {
+  return `${keyPrefix}{dl}:once:${deadLetterId}`;
+}
+
+/** `<prefix>{dl}:writing:<dead-letter id>`: the claim of the copy writing it, in the mark's slot. */
+export function deadLetterClaimKey(keyPrefix: string, deadLetterId: string): string {
+  return `${keyPrefix}{dl}:writing:${deadLetterId}`;
+}
+
+/** The previous release's mark, `<prefix>{dl}:once:<identity>`: read, never written, until the last of them expires. */
+export function legacyDeadLetterOnceKey(keyPrefix: string, identity: string): string {
   return `${keyPrefix}{dl}:once:${identity}`;
 }
 
-/** `<prefix>{dl}:writing:<identity>`: the claim of the copy writing it, in the mark's slot. */
-export function deadLetterClaimKey(keyPrefix: string, identity: string): string {
-  return `${keyPrefix}{dl}:writing:${identity}`;
+/** Whether `id` has the shape {@link deadLetterIdOf} gives (what a record's `x-pb-dead-letter-id` must be to name a mark). */
+export function isDerivedDeadLetterId(id: string): boolean {
+  return /^[0-9a-f]{8}-[0-9a-f]{4}-8[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$/.test(id);
 }
 
 /**

@@ -78,11 +78,11 @@ describe('two copies of one bad message written at the same moment (real RabbitM
     const body = bad('order-race-died');
     const identity = deadLetterIdentity('op-race-died', body, why);
     // What a worker killed between its claim and its confirmed mark leaves: a claim that expires.
-    await redises[redises.length - 1].set(deadLetterClaimKey(config.redis.keyPrefix, identity), 'killed-worker', 'PX', 300);
+    await redises[redises.length - 1].set(deadLetterClaimKey(config.redis.keyPrefix, deadLetterIdOf(identity)), 'killed-worker', 'PX', 300);
     const written = await writer.write(body, why, {}, { identity });
     expect(written).toEqual({ id: deadLetterIdOf(identity), duplicate: false });
     expect(await client.drainDeadLetters()).toHaveLength(1);
-    expect(await redises[redises.length - 1].get(deadLetterOnceKey(config.redis.keyPrefix, identity))).toBe(deadLetterIdOf(identity));
+    expect(await redises[redises.length - 1].get(deadLetterOnceKey(config.redis.keyPrefix, deadLetterIdOf(identity)))).toBe(deadLetterIdOf(identity));
   });
 
   it('leaves the write to the waiting copy at once when the first copy publish fails', async () => {

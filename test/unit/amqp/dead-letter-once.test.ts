@@ -21,12 +21,11 @@ describe('one dead letter per message: its identity and key', () => {
 
   it('never carries the body or its card number, and its key lives in the archive slot', () => {
     const identity = deadLetterIdentity(undefined, pan, why);
-    const key = deadLetterOnceKey('pb:', identity);
+    const key = deadLetterOnceKey('pb:', deadLetterIdOf(identity));
     expect(key).not.toContain('4111');
     expect(hashSlot(key)).toBe(hashSlot(deadLetterArchiveKeys('pb:').time));
     // The claim is read with the mark in one script: the same slot.
-    expect(hashSlot(deadLetterClaimKey('pb:', identity))).toBe(hashSlot(key));
-    expect(deadLetterClaimKey('pb:', identity)).not.toContain('4111');
+    expect(hashSlot(deadLetterClaimKey('pb:', deadLetterIdOf(identity)))).toBe(hashSlot(key));
   });
 
   it('derives a UUID-shaped dead-letter id from the identity', () => {
