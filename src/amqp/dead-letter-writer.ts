@@ -6,7 +6,7 @@ import { SECRET_MASK, isSensitiveKey, redact, redactJsonText, redactText } from 
 import { ConfirmPublisher } from './confirm-publisher';
 import { stampOf } from './dead-letter-stamp';
 import { randomUUID } from 'node:crypto';
-import { DeadLetterTriage } from './dead-letter-triage';
+import { DeadLetterSummary, DeadLetterTriage } from './dead-letter-triage';
 import { DeadLetterOnce, deadLetterIdOf } from './dead-letter-once';
 import { triageQueueOf } from './topology';
 
@@ -82,8 +82,9 @@ export class DeadLetterWriter {
       }
     }
     const id = once ? deadLetterIdOf(once.identity) : randomUUID();
+    let summary: DeadLetterSummary | undefined;
     try {
-      await this.publishAll(id, original, why, extraHeaders, at);
+      summary = await this.publishRecord(id, original, why, extraHeaders, at);
     } catch (err) {
       // A waiting copy writes it now rather than when the claim expires; a release that fails leaves the expiry to it.
       if (once && claim !== undefined) await once.marks.release(once.identity, claim).catch(() => undefined);
@@ -96,11 +97,25 @@ export class DeadLetterWriter {
         onceError = (err as Error).message;
       }
     }
+    // Never throws (an index failure is logged): nothing after the confirmed dead letter can fail the write.
+    if (this.triage && summary) await this.triage.record(summary);
     return { id, duplicate: false, ...(onceError !== undefined ? { onceError } : {}) };
   }
 
-  /** Publishes the dead letter (and its triage copy, its index entry) under `id`; resolves once each is confirmed. */
-  private async publishAll(id: string, original: Buffer, why: DeadLetterReason, extraHeaders: Record<string, string>, at: Date): Promise<void> {
+  /**
+   * Publishes the triage copy of a high-impact dead letter, then the dead letter itself, under `id`; resolves once
+   * both are confirmed, with the triage summary to index. The copy goes first: once the dead letter is confirmed
+   * nothing may fail the write, or the caller would hold its message (or answer 503) and its copy write a second
+   * dead letter. A copy confirmed before a dead letter that is not may be sent again with it (same id): an alert
+   * twice, never a record twice.
+   */
+  private async publishRecord(
+    id: string,
+    original: Buffer,
+    why: DeadLetterReason,
+    extraHeaders: Record<string, string>,
+    at: Date,
+  ): Promise<DeadLetterSummary | undefined> {
     const headers: Record<string, string> = {
       'x-pb-reason': why.reason,
       'x-pb-field': why.field,
@@ -118,21 +133,20 @@ export class DeadLetterWriter {
     const channel = extraHeaders[AUTHENTICATED_CHANNEL_HEADER];
     if (channel !== undefined && this.stampKey) headers[AUTHENTICATED_CHANNEL_HEADER] = stampOf(this.stampKey, channel, body);
     else delete headers[AUTHENTICATED_CHANNEL_HEADER];
-    await this.publisher.publish('', this.amqp.deadLetterQueue, body, { contentType: 'application/json', headers });
-    if (!this.triage) return;
-    const summary = this.triage.summarise(
+    const summary = this.triage?.summarise(
       id,
       body,
       { code: headers['x-pb-code'], field: headers['x-pb-field'], reason: headers['x-pb-reason'], source: headers['x-pb-source'] },
       at,
     );
     // The copy in the triage queue is confirmed before the caller acks the original, like the dead letter.
-    if (summary.impact === 'high')
+    if (summary?.impact === 'high')
       await this.publisher.publish('', triageQueueOf(this.amqp), body, {
         contentType: 'application/json',
         headers: { ...headers, 'x-pb-impact': summary.impactReasons.join(',') },
       });
-    await this.triage.record(summary);
+    await this.publisher.publish('', this.amqp.deadLetterQueue, body, { contentType: 'application/json', headers });
+    return summary;
   }
 }
 

@@ -5,6 +5,9 @@ import { DeadLetterWriter } from '../../../src/amqp/dead-letter-writer';
 import { testConfig } from '../../support/test-config';
 import { deadLetterArchiveKeys } from '../../../src/ops/dead-letter-store';
 import { hashSlot } from '../../support/hash-slot';
+import { DeadLetterTriage } from '../../../src/amqp/dead-letter-triage';
+import { silentLogger } from '../../../src/logging/logger';
+import type { RedisClient } from '../../../src/redis/redis-connection';
 
 describe('one dead letter per message: its identity and key', () => {
   const why = { code: 'INVALID_PARAMS', field: 'payment.gateway_key', reason: 'is not an allowed value' };
@@ -93,5 +96,59 @@ describe('DeadLetterWriter with a one-per-message mark', () => {
     const written = await writer.write(body, why, {}, { identity: deadLetterIdentity(undefined, body, why) });
     expect(written).toMatchObject({ duplicate: false, onceError: 'Connection is closed.' });
     expect(published).toHaveLength(1);
+  });
+});
+
+describe('DeadLetterWriter: nothing fails the write once the dead letter is confirmed', () => {
+  const why = { code: 'INVALID_PARAMS', field: 'payment.amount', reason: 'is not an integer', source: 'http:intake' };
+  // A capture: high-impact by default (channels.triage.commands), so it has a copy in the triage queue.
+  const body = Buffer.from('{"command":"capture","channel":"web","payment":{"amount":1.5,"currency":"EUR","order_id":"o-1"}}');
+
+  const setUp = (failing: 'triage' | 'dead-letter' | 'none') => {
+    const config = testConfig();
+    const queues: string[] = [];
+    const marks = new Map<string, string>();
+    const released: string[] = [];
+    const once = {
+      claim: async (identity: string) => {
+        const id = marks.get(identity);
+        return id !== undefined ? { kind: 'written', id } : { kind: 'claimed', token: 'token' };
+      },
+      release: async (identity: string) => void released.push(identity),
+      mark: async (identity: string, id: string) => void marks.set(identity, id),
+    } as unknown as DeadLetterOnce;
+    const publisher = {
+      publish: async (_e: string, queue: string) => {
+        const kind = queue === config.amqp.deadLetterQueue ? 'dead-letter' : 'triage';
+        if (kind === failing) throw new Error(`${kind} not confirmed`);
+        queues.push(kind);
+      },
+    };
+    const triage = new DeadLetterTriage({ redis: {} as RedisClient, keyPrefix: 'pb:', triage: config.channels.triage, logger: silentLogger() });
+    const writer = new DeadLetterWriter(publisher as unknown as ConfirmPublisher, config.amqp, triage, undefined, once);
+    return { writer, queues, marks, released, identity: deadLetterIdentity(undefined, body, why) };
+  };
+
+  it('sends the triage copy before the dead letter: a copy that fails leaves no dead letter and no mark', async () => {
+    const { writer, queues, marks, released, identity } = setUp('triage');
+    await expect(writer.write(body, why, {}, { identity })).rejects.toThrow('triage not confirmed');
+    expect(queues).toEqual([]);
+    expect(marks.size).toBe(0);
+    expect(released).toEqual([identity]);
+  });
+
+  it('marks the dead letter once it is confirmed, after its triage copy', async () => {
+    const { writer, queues, marks, identity } = setUp('none');
+    expect(await writer.write(body, why, {}, { identity })).toEqual({ id: deadLetterIdOf(identity), duplicate: false });
+    expect(queues).toEqual(['triage', 'dead-letter']);
+    expect(marks.get(identity)).toBe(deadLetterIdOf(identity));
+    expect(await writer.write(body, why, {}, { identity })).toEqual({ id: deadLetterIdOf(identity), duplicate: true });
+    expect(queues).toHaveLength(2);
+  });
+
+  it('leaves no mark when the dead letter itself is not confirmed', async () => {
+    const { writer, marks, identity } = setUp('dead-letter');
+    await expect(writer.write(body, why, {}, { identity })).rejects.toThrow('dead-letter not confirmed');
+    expect(marks.size).toBe(0);
   });
 });
