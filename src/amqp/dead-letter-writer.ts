@@ -44,8 +44,8 @@ export class DeadLetterWriter {
      */
     private readonly stampKey?: Buffer,
     /**
-     * One dead letter per message (see `DeadLetterOnce`): a write given an `identity` that finds it marked writes
-     * nothing. Without it every write is a dead letter of its own.
+     * One dead letter per message (see `DeadLetterOnce`): a write given an `identity` that finds it marked, or finds
+     * another copy writing it and then marked, writes nothing. Without it every write is a dead letter of its own.
      */
     private readonly once?: DeadLetterOnce,
   ) {}
@@ -156,7 +156,10 @@ export interface DeadLetterWritten {
   id: string;
   /** The message was dead-lettered before (its identity marked): nothing written now. */
   duplicate: boolean;
-  /** Why the one-per-message mark could not be read or written (Redis away): this write may be a second record. */
+  /**
+   * Why the one-per-message mark could not be read or written (Redis away), or why this copy wrote without waiting
+   * for another (its claim held past the wait): this write may be a second record.
+   */
   onceError?: string;
 }
 
