@@ -1,4 +1,6 @@
 import type { Options } from 'amqplib';
+import { createHash } from 'node:crypto';
+import { redactText } from '../../../src/logging/redact';
 import { ConfirmPublisher } from '../../../src/amqp/confirm-publisher';
 import { DeadLetterOnce, deadLetterClaimKey, deadLetterIdOf, deadLetterIdentity, deadLetterOnceKey } from '../../../src/amqp/dead-letter-once';
 import { DeadLetterWriter } from '../../../src/amqp/dead-letter-writer';
@@ -35,6 +37,17 @@ describe('one dead letter per message: its identity and key', () => {
     const identity = deadLetterIdentity('op-a', pan, why);
     expect(deadLetterIdOf(identity)).toBe(deadLetterIdOf(identity));
     expect(deadLetterIdOf(identity)).toMatch(/^[0-9a-f]{8}-[0-9a-f]{4}-8[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$/);
+  });
+
+  it('derives ids that headers and log lines carry whole: an id masked as a card number would name no mark', () => {
+    // About one UUID-shaped id in two hundred holds a Luhn-valid run of 12-19 digits across its dashes. Masked in
+    // x-pb-dead-letter-id, its record names no mark (the archive's trim leaves the mark behind) and its log lines
+    // name no record.
+    for (let i = 0; i < 3000; i += 1) {
+      const id = deadLetterIdOf(createHash('sha256').update(`identity ${i}`).digest('hex'));
+      expect(id).toMatch(/^[0-9a-f]{8}-[0-9a-f]{4}-8[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$/);
+      expect(redactText(id)).toBe(id);
+    }
   });
 });
 
@@ -85,6 +98,17 @@ describe('DeadLetterWriter with a one-per-message mark', () => {
     // Without an identity (the HTTP intake, delivery's parked operations): a dead letter each time, as before.
     await writer.write(body, why);
     expect(published).toHaveLength(2);
+  });
+
+  it('gives a dead letter written without an identity a random id its header carries whole', async () => {
+    const ids: string[] = [];
+    const publisher = {
+      publish: async (_e: string, _k: string, _b: Buffer, options: Options.Publish) =>
+        void ids.push(String((options.headers as Record<string, string>)['x-pb-dead-letter-id'])),
+    };
+    const writer = new DeadLetterWriter(publisher as unknown as ConfirmPublisher, testConfig().amqp);
+    for (let i = 0; i < 2000; i += 1) expect((await writer.write(body, why)).id).toBe(ids[i]);
+    for (const id of ids) expect(id).toMatch(/^[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$/);
   });
 
   it('writes the dead letter when the mark cannot be read (Redis away), saying why', async () => {
