@@ -1,4 +1,4 @@
-import { createHash, randomUUID } from 'node:crypto';
+import { createHash, createHmac, randomUUID } from 'node:crypto';
 import type { RedisClient } from '../redis/redis-connection';
 import { counter } from '../metrics/metrics-registry';
 import { RELEASE_KEY_SCRIPT } from '../redis/key-claim';
@@ -11,17 +11,20 @@ import { maskCardNumbers } from '../logging/redact';
  * is refused the same way both times, is one record: the first copy's writer marks its identity once its dead letter
  * is confirmed, a later copy finds the mark and is acked without a second one.
  *
- * The identity is a SHA-256 digest of the message id (the intake's is the operation id), a digest of the raw body
- * and the refusal (code, field, reason): never the body itself, which may carry a card number. The body's digest is
- * always part of it: a message id is an operation id, which a corrected command (refused again) shares.
+ * The identity is an HMAC-SHA-256, under the process's identity key ({@link deadLetterIdentityKey}), of the message id
+ * (the intake's is the operation id), a keyed digest of the raw body and the refusal (code, field, reason): never the
+ * body itself, which may carry a card number, and never an unkeyed digest of it, which anyone holding a dead-letter id
+ * could test card numbers against offline (PCI DSS 3.5.1). The body's digest is always part of it: a message id is an
+ * operation id, which a corrected command (refused again) shares.
  *
  * The mark is `<prefix>{dl}:once:<dead-letter id>` (the id derived from the identity, {@link deadLetterIdOf}), hash-tagged
  * as the archive's keys are (`deadLetterArchiveKeys`), for {@link DEAD_LETTER_ONCE_TTL_MS} with the id as its value,
  * written once the dead letter is confirmed, never before: a worker killed in between leaves no mark and the
  * redelivered copy writes the dead letter. Keyed by the id its record carries (`x-pb-dead-letter-id`), it is removed
  * with that record when the archive drops it past its bound (`DeadLetterStore`): a mark never outlives its record, and
- * a copy arriving after the drop is a dead letter again. Marks of the previous release, `<prefix>{dl}:once:<identity>`,
- * are still read until they expire (24 h after the upgrade: remove {@link legacyDeadLetterOnceKey} then).
+ * a copy arriving after the drop is a dead letter again. Marks of earlier releases (`<prefix>{dl}:once:<unkeyed
+ * identity>`, or under an id derived without a key) are not read: a copy of a message they marked may be a second
+ * record, never none, and they expire within 24 h.
  * Two copies worked on at the same moment decide through a claim, `<prefix>{dl}:writing:<dead-letter id>` (same slot): the
  * writer claims it (`SET NX PX`, a random token, for `claimMs`, longer than a write takes) in the script that reads
  * the mark; a copy that finds it claimed waits (at most `waitMs`) for the mark and is a duplicate, or, when the claim
@@ -77,22 +80,18 @@ export class DeadLetterOnce {
     await RELEASE_KEY_SCRIPT.run(this.redis, { keys: { claim: this.keysOf(identity).claim }, args: { holder: token } });
   }
 
-  private keysOf(identity: string): { mark: string; legacy: string; claim: string } {
+  private keysOf(identity: string): { mark: string; claim: string } {
     const id = deadLetterIdOf(identity);
-    return {
-      mark: deadLetterOnceKey(this.keyPrefix, id),
-      legacy: legacyDeadLetterOnceKey(this.keyPrefix, identity),
-      claim: deadLetterClaimKey(this.keyPrefix, id),
-    };
+    return { mark: deadLetterOnceKey(this.keyPrefix, id), claim: deadLetterClaimKey(this.keyPrefix, id) };
   }
 }
 
 // The mark, else a claim taken now, else 'writing' (another copy holds the claim). One script: no copy claims a
 // write whose mark another set between its read and its claim.
 const CLAIM_SCRIPT = new LuaScript(
-  luaInputs(['mark', 'legacy', 'claim'], ['token', 'claim_ms']),
+  luaInputs(['mark', 'claim'], ['token', 'claim_ms']),
   `
-local written = redis.call('GET', K.mark) or redis.call('GET', K.legacy)
+local written = redis.call('GET', K.mark)
 if written then return { 'written', written } end
 if redis.call('SET', K.claim, A.token, 'PX', A.claim_ms, 'NX') then return { 'claimed' } end
 return { 'writing' }
@@ -150,31 +149,39 @@ export function deadLetterClaimKey(keyPrefix: string, deadLetterId: string): str
   return `${keyPrefix}{dl}:writing:${deadLetterId}`;
 }
 
-/** The previous release's mark, `<prefix>{dl}:once:<identity>`: read, never written, until the last of them expires. */
-export function legacyDeadLetterOnceKey(keyPrefix: string, identity: string): string {
-  return `${keyPrefix}{dl}:once:${identity}`;
-}
-
 /** Whether `id` has the shape {@link deadLetterIdOf} gives (what a record's `x-pb-dead-letter-id` must be to name a mark). */
 export function isDerivedDeadLetterId(id: string): boolean {
   return /^[0-9a-f]{8}-[0-9a-f]{4}-8[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$/.test(id);
 }
 
 /**
- * The identity of a refused message (hex SHA-256): its message id (or none), its raw body's digest, the refusal and
- * `context`, what its record says of where it came from (routing key, the channel whose key signed it): one body
- * sent by two channels, or on two routing keys, is two messages and two records. Two copies of one message refused
- * for one reason have the same; the body never leaves this function.
+ * The key of dead-letter identities, derived from `service_bus.secret` (every role that writes dead letters has it:
+ * the web role's intake, the worker's consumer and broker dead-letter redactor) for this one purpose, never the
+ * secret itself: `HMAC-SHA-256(secret, "payment-bridge dead-letter identity v1")`. It stays in the process: never
+ * logged, stored or sent. Rotating the secret changes every identity and id: a copy of a message dead-lettered
+ * before the switch (or by a process still on the other secret) finds no mark and is a second record, never none.
+ */
+export function deadLetterIdentityKey(busSecret: string): Buffer {
+  return createHmac('sha256', busSecret).update('payment-bridge dead-letter identity v1').digest();
+}
+
+/**
+ * The identity of a refused message (hex HMAC-SHA-256 under `key`, {@link deadLetterIdentityKey}): its message id (or
+ * none), its raw body's keyed digest, the refusal and `context`, what its record says of where it came from (routing
+ * key, the channel whose key signed it): one body sent by two channels, or on two routing keys, is two messages and two
+ * records. Two copies of one message refused for one reason have the same; the body never leaves this function, and
+ * nothing derived from it without the key does either (a card number in it cannot be tested against the id).
  */
 export function deadLetterIdentity(
+  key: Buffer,
   messageId: string | undefined,
   body: Buffer,
   why: { code: string; field: string; reason: string },
   context: Record<string, string> = {},
 ): string {
-  const bodyDigest = createHash('sha256').update(body).digest('hex');
+  const bodyDigest = createHmac('sha256', key).update(body).digest('hex');
   const where = Object.entries(context).sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0));
-  return createHash('sha256')
+  return createHmac('sha256', key)
     .update(JSON.stringify([messageId ?? null, bodyDigest, why.code, why.field, why.reason, where]))
     .digest('hex');
 }

@@ -1,7 +1,7 @@
 import { refusalHeaders, refusalIdentifiers } from './refusal-identifiers';
 import { IncomingMessage, ServerResponse } from 'node:http';
 import { AUTHENTICATED_CHANNEL_HEADER, DeadLetterWriter } from '../amqp/dead-letter-writer';
-import { deadLetterDuplicates, deadLetterIdentity } from '../amqp/dead-letter-once';
+import { deadLetterDuplicates, deadLetterIdentity, deadLetterIdentityKey } from '../amqp/dead-letter-once';
 import { ConfirmPublisher } from '../amqp/confirm-publisher';
 import { commandRoutingKey } from '../amqp/topology';
 import { BusCommandName, Config } from '../config/config';
@@ -101,6 +101,8 @@ export class IntakeRoute implements WebRoute {
   private readonly bodies: BodyReader;
   /** BODY_TOO_LARGE dead letters that may be written now, and when the last one was added back (epoch ms). */
   private oversizedTokens = { left: OVERSIZED_DEAD_LETTER_BURST, at: Date.now() };
+  /** Keys its dead letters' identities (`deadLetterIdentityKey`): never logged or stored. */
+  private readonly identityKey: Buffer;
 
   constructor(
     private readonly deps: {
@@ -127,6 +129,7 @@ export class IntakeRoute implements WebRoute {
     this.refusals = new LogThrottle(deps.logger);
     this.keyUse = new SignatureKeyUse(deps.logger);
     this.busKey = busSigningKey(deps.config.serviceBus);
+    this.identityKey = deadLetterIdentityKey(deps.config.serviceBus.secret);
     this.bodies = new BodyReader(deps.config.http, deps.logger);
   }
 
@@ -525,7 +528,7 @@ export class IntakeRoute implements WebRoute {
     const headers = { ...refusalHeaders(ids), [AUTHENTICATED_CHANNEL_HEADER]: 'bus', ...(operationId ? { 'x-pb-operation-id': operationId } : {}) };
     // The bus sends a request again after a 503 (or an answer it lost): the same body refused the same way is the
     // same dead letter, found rather than written twice (`DeadLetterOnce`). The body's digest holds the JSON-RPC id.
-    const identity = deadLetterIdentity(undefined, raw, { code, field, reason }, { source: 'http:intake', ...headers });
+    const identity = deadLetterIdentity(this.identityKey, undefined, raw, { code, field, reason }, { source: 'http:intake', ...headers });
     try {
       const written = await this.deps.deadLetters.write(raw, { code, field, reason, source: 'http:intake' }, headers, { identity });
       if (written.onceError !== undefined)

@@ -6,7 +6,14 @@
  */
 import { AmqpConnection } from '../../../src/amqp/amqp-connection';
 import { ConfirmPublisher } from '../../../src/amqp/confirm-publisher';
-import { DeadLetterOnce, deadLetterIdOf, deadLetterIdentity, deadLetterClaimKey, deadLetterOnceKey } from '../../../src/amqp/dead-letter-once';
+import {
+  DeadLetterOnce,
+  deadLetterIdOf,
+  deadLetterIdentity,
+  deadLetterIdentityKey,
+  deadLetterClaimKey,
+  deadLetterOnceKey,
+} from '../../../src/amqp/dead-letter-once';
 import { DeadLetterReason, DeadLetterWriter } from '../../../src/amqp/dead-letter-writer';
 import { Config } from '../../../src/config/config';
 import { DependencyUnavailableError } from '../../../src/errors/dependency-unavailable-error';
@@ -55,6 +62,7 @@ describe('two copies of one bad message written at the same moment (real RabbitM
     await client.close();
   });
 
+  const identityKey = deadLetterIdentityKey(testConfig().serviceBus.secret);
   const why: DeadLetterReason = { code: 'INVALID_PARAMS', field: 'payment.gateway_key', reason: 'is not an allowed value', source: 'amqp:commands' };
   const bad = (orderId: string) =>
     Buffer.from(JSON.stringify(channelCommand('sale', { channel: 'web' }, { amount: 1000, currency: 'EUR', order_id: orderId })));
@@ -64,7 +72,7 @@ describe('two copies of one bad message written at the same moment (real RabbitM
     const results = [];
     for (const order of ['order-race-a', 'order-race-b', 'order-race-c', 'order-race-d', 'order-race-e']) {
       const body = bad(order);
-      const identity = deadLetterIdentity('op-race', body, why);
+      const identity = deadLetterIdentity(identityKey, 'op-race', body, why);
       const pair = await Promise.all([a.write(body, why, {}, { identity }), b.write(body, why, {}, { identity })]);
       expect(pair.map((w) => w.id)).toEqual([deadLetterIdOf(identity), deadLetterIdOf(identity)]);
       results.push(pair.filter((w) => w.duplicate).length);
@@ -76,7 +84,7 @@ describe('two copies of one bad message written at the same moment (real RabbitM
   it('writes the dead letter when the copy holding the write died without its confirmed mark (the claim expires)', async () => {
     const writer = await worker();
     const body = bad('order-race-died');
-    const identity = deadLetterIdentity('op-race-died', body, why);
+    const identity = deadLetterIdentity(identityKey, 'op-race-died', body, why);
     // What a worker killed between its claim and its confirmed mark leaves: a claim that expires.
     await redises[redises.length - 1].set(deadLetterClaimKey(config.redis.keyPrefix, deadLetterIdOf(identity)), 'killed-worker', 'PX', 300);
     const written = await writer.write(body, why, {}, { identity });
@@ -97,7 +105,7 @@ describe('two copies of one bad message written at the same moment (real RabbitM
     );
     const other = await worker(undefined, 60_000);
     const body = bad('order-race-failed');
-    const identity = deadLetterIdentity('op-race-failed', body, why);
+    const identity = deadLetterIdentity(identityKey, 'op-race-failed', body, why);
     const first = failing.write(body, why, {}, { identity });
     // The failing copy claims first; the other waits for it.
     await new Promise((r) => setTimeout(r, 50));

@@ -5,7 +5,8 @@
  */
 import { AmqpConnection } from '../../../src/amqp/amqp-connection';
 import { ConfirmPublisher } from '../../../src/amqp/confirm-publisher';
-import { DeadLetterOnce, deadLetterIdOf, deadLetterIdentity, legacyDeadLetterOnceKey } from '../../../src/amqp/dead-letter-once';
+import { createHash } from 'node:crypto';
+import { DeadLetterOnce, deadLetterIdOf, deadLetterIdentity, deadLetterIdentityKey, deadLetterOnceKey } from '../../../src/amqp/dead-letter-once';
 import { deadLetterStampKey } from '../../../src/amqp/dead-letter-stamp';
 import { DeadLetterReason, DeadLetterWriter } from '../../../src/amqp/dead-letter-writer';
 import { Config } from '../../../src/config/config';
@@ -48,6 +49,7 @@ describe('the dead-letter archive trimmed past its bound (real RabbitMQ and Redi
     await client.close();
   });
 
+  const identityKey = deadLetterIdentityKey(testConfig().serviceBus.secret);
   const why: DeadLetterReason = { code: 'INVALID_PARAMS', field: 'payment.gateway_key', reason: 'is not an allowed value', source: 'amqp:commands' };
   // One body an order (the fixture numbers its references): a copy is the same bytes.
   const bodies = new Map<string, Buffer>();
@@ -61,7 +63,7 @@ describe('the dead-letter archive trimmed past its bound (real RabbitMQ and Redi
   const importAll = () => store.importFromQueue(connection, config.amqp);
   const write = (orderId: string) => {
     const body = bad(orderId);
-    return writer.write(body, why, {}, { identity: deadLetterIdentity(`op-${orderId}`, body, why) });
+    return writer.write(body, why, {}, { identity: deadLetterIdentity(identityKey, `op-${orderId}`, body, why) });
   };
 
   it('writes a copy again once its record was dropped, and still acks a copy of a record kept as a duplicate', async () => {
@@ -75,7 +77,7 @@ describe('the dead-letter archive trimmed past its bound (real RabbitMQ and Redi
 
     // order-trim-a's record was dropped: its redelivery is a dead letter again, in the queue and then the archive.
     const again = await write('order-trim-a');
-    expect(again).toEqual({ id: deadLetterIdOf(deadLetterIdentity('op-order-trim-a', bad('order-trim-a'), why)), duplicate: false });
+    expect(again).toEqual({ id: deadLetterIdOf(deadLetterIdentity(identityKey, 'op-order-trim-a', bad('order-trim-a'), why)), duplicate: false });
     expect(await client.queueDepth(config.amqp.deadLetterQueue)).toBe(1);
     expect((await importAll()).created).toBe(1);
     expect((await store.list({ order: 'time' })).map((r) => r.orderId)).toContain('order-trim-a');
@@ -85,11 +87,16 @@ describe('the dead-letter archive trimmed past its bound (real RabbitMQ and Redi
     expect(await client.queueDepth(config.amqp.deadLetterQueue)).toBe(0);
   });
 
-  it('acks a copy as a duplicate of a record the previous release marked (its mark keyed by the identity)', async () => {
+  it('never reads the marks of a release whose identities were unkeyed: a copy it marked is a record again, never none', async () => {
     const body = bad('order-trim-legacy');
-    const identity = deadLetterIdentity('op-order-trim-legacy', body, why);
-    await redis.set(legacyDeadLetterOnceKey(config.redis.keyPrefix, identity), deadLetterIdOf(identity), 'PX', 60_000);
-    expect(await writer.write(body, why, {}, { identity })).toEqual({ id: deadLetterIdOf(identity), duplicate: true });
-    expect(await client.queueDepth(config.amqp.deadLetterQueue)).toBe(0);
+    const sha256 = (data: Buffer | string) => createHash('sha256').update(data).digest('hex');
+    // An earlier release's identity (unkeyed) and both of its marks: by the identity, and by the id derived from it.
+    const unkeyed = sha256(JSON.stringify(['op-order-trim-legacy', sha256(body), why.code, why.field, why.reason, []]));
+    await redis.set(`${config.redis.keyPrefix}{dl}:once:${unkeyed}`, deadLetterIdOf(unkeyed), 'PX', 60_000);
+    await redis.set(deadLetterOnceKey(config.redis.keyPrefix, deadLetterIdOf(unkeyed)), deadLetterIdOf(unkeyed), 'PX', 60_000);
+    const identity = deadLetterIdentity(identityKey, 'op-order-trim-legacy', body, why);
+    expect(await writer.write(body, why, {}, { identity })).toEqual({ id: deadLetterIdOf(identity), duplicate: false });
+    expect(await client.queueDepth(config.amqp.deadLetterQueue)).toBe(1);
+    await importAll();
   });
 });

@@ -1,8 +1,16 @@
 import type { Options } from 'amqplib';
 import { createHash } from 'node:crypto';
 import { redactText } from '../../../src/logging/redact';
+import { deadLetterStampKey } from '../../../src/amqp/dead-letter-stamp';
 import { ConfirmPublisher } from '../../../src/amqp/confirm-publisher';
-import { DeadLetterOnce, deadLetterClaimKey, deadLetterIdOf, deadLetterIdentity, deadLetterOnceKey } from '../../../src/amqp/dead-letter-once';
+import {
+  DeadLetterOnce,
+  deadLetterClaimKey,
+  deadLetterIdOf,
+  deadLetterIdentity,
+  deadLetterIdentityKey,
+  deadLetterOnceKey,
+} from '../../../src/amqp/dead-letter-once';
 import { DeadLetterWriter } from '../../../src/amqp/dead-letter-writer';
 import { testConfig } from '../../support/test-config';
 import { deadLetterArchiveKeys } from '../../../src/ops/dead-letter-store';
@@ -11,21 +19,43 @@ import { DeadLetterTriage } from '../../../src/amqp/dead-letter-triage';
 import { silentLogger } from '../../../src/logging/logger';
 import type { RedisClient } from '../../../src/redis/redis-connection';
 
+/** The identity key a process derives from its `service_bus.secret`. */
+const identityKey = deadLetterIdentityKey(testConfig().serviceBus.secret);
+
 describe('one dead letter per message: its identity and key', () => {
   const why = { code: 'INVALID_PARAMS', field: 'payment.gateway_key', reason: 'is not an allowed value' };
   const pan = Buffer.from('{"payment":{"card":{"number":"4111111111111111"}}}');
 
   it('is the same for two copies and differs with the message id, the body or the reason', () => {
-    const a = deadLetterIdentity('op-a', pan, why);
-    expect(deadLetterIdentity('op-a', Buffer.from(pan), { ...why })).toBe(a);
-    expect(deadLetterIdentity(undefined, pan, why)).not.toBe(a);
-    expect(deadLetterIdentity('op-a', Buffer.from(`${pan.toString()} `), why)).not.toBe(a);
-    expect(deadLetterIdentity('op-a', pan, { ...why, reason: 'other' })).not.toBe(a);
+    const a = deadLetterIdentity(identityKey, 'op-a', pan, why);
+    expect(deadLetterIdentity(identityKey, 'op-a', Buffer.from(pan), { ...why })).toBe(a);
+    expect(deadLetterIdentity(identityKey, undefined, pan, why)).not.toBe(a);
+    expect(deadLetterIdentity(identityKey, 'op-a', Buffer.from(`${pan.toString()} `), why)).not.toBe(a);
+    expect(deadLetterIdentity(identityKey, 'op-a', pan, { ...why, reason: 'other' })).not.toBe(a);
     expect(a).toMatch(/^[0-9a-f]{64}$/);
   });
 
+  it('is keyed: the same message under two keys has two identities and ids, and neither is an unkeyed digest of the body', () => {
+    const other = deadLetterIdentityKey('another bus secret, after a rotation');
+    const a = deadLetterIdentity(identityKey, 'op-a', pan, why);
+    const b = deadLetterIdentity(other, 'op-a', pan, why);
+    expect(b).not.toBe(a);
+    expect(deadLetterIdOf(b)).not.toBe(deadLetterIdOf(a));
+    // What the identity was before it was keyed: anyone holding an id could test card numbers against it offline.
+    const sha256 = (data: Buffer | string) => createHash('sha256').update(data).digest('hex');
+    const unkeyed = sha256(JSON.stringify(['op-a', sha256(pan), why.code, why.field, why.reason, []]));
+    for (const identity of [a, b]) {
+      expect(identity).not.toBe(unkeyed);
+      expect(deadLetterIdOf(identity)).not.toBe(deadLetterIdOf(unkeyed));
+      expect(deadLetterIdOf(identity).replace(/-/g, '')).not.toContain(sha256(pan).slice(0, 12));
+    }
+    // The key is derived for this purpose: neither the secret nor the dead-letter stamp key.
+    expect(identityKey.toString('utf8')).not.toContain(testConfig().serviceBus.secret);
+    expect(identityKey.equals(deadLetterStampKey(testConfig().serviceBus.secret))).toBe(false);
+  });
+
   it('never carries the body or its card number, and its key lives in the archive slot', () => {
-    const identity = deadLetterIdentity(undefined, pan, why);
+    const identity = deadLetterIdentity(identityKey, undefined, pan, why);
     const key = deadLetterOnceKey('pb:', deadLetterIdOf(identity));
     expect(key).not.toContain('4111');
     expect(hashSlot(key)).toBe(hashSlot(deadLetterArchiveKeys('pb:').time));
@@ -34,7 +64,7 @@ describe('one dead letter per message: its identity and key', () => {
   });
 
   it('derives a UUID-shaped dead-letter id from the identity', () => {
-    const identity = deadLetterIdentity('op-a', pan, why);
+    const identity = deadLetterIdentity(identityKey, 'op-a', pan, why);
     expect(deadLetterIdOf(identity)).toBe(deadLetterIdOf(identity));
     expect(deadLetterIdOf(identity)).toMatch(/^[0-9a-f]{8}-[0-9a-f]{4}-8[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$/);
   });
@@ -89,7 +119,7 @@ describe('DeadLetterWriter with a one-per-message mark', () => {
       },
     };
     const writer = new DeadLetterWriter(publisher as unknown as ConfirmPublisher, testConfig().amqp, undefined, undefined, once);
-    const identity = deadLetterIdentity('op-a', body, why);
+    const identity = deadLetterIdentity(identityKey, 'op-a', body, why);
     await expect(writer.write(body, why, {}, { identity })).rejects.toThrow('nacked');
     expect(map.size).toBe(0);
     expect(await writer.write(body, why, {}, { identity })).toEqual({ id: deadLetterIdOf(identity), duplicate: false });
@@ -117,7 +147,7 @@ describe('DeadLetterWriter with a one-per-message mark', () => {
     state.down = true;
     const publisher = { publish: async (_e: string, _k: string, b: Buffer) => void published.push(b) };
     const writer = new DeadLetterWriter(publisher as unknown as ConfirmPublisher, testConfig().amqp, undefined, undefined, once);
-    const written = await writer.write(body, why, {}, { identity: deadLetterIdentity(undefined, body, why) });
+    const written = await writer.write(body, why, {}, { identity: deadLetterIdentity(identityKey, undefined, body, why) });
     expect(written).toMatchObject({ duplicate: false, onceError: 'Connection is closed.' });
     expect(published).toHaveLength(1);
   });
@@ -150,7 +180,7 @@ describe('DeadLetterWriter: nothing fails the write once the dead letter is conf
     };
     const triage = new DeadLetterTriage({ redis: {} as RedisClient, keyPrefix: 'pb:', triage: config.channels.triage, logger: silentLogger() });
     const writer = new DeadLetterWriter(publisher as unknown as ConfirmPublisher, config.amqp, triage, undefined, once);
-    return { writer, queues, marks, released, identity: deadLetterIdentity(undefined, body, why) };
+    return { writer, queues, marks, released, identity: deadLetterIdentity(identityKey, undefined, body, why) };
   };
 
   it('sends the triage copy before the dead letter: a copy that fails leaves no dead letter and no mark', async () => {
