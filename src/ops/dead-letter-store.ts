@@ -118,6 +118,20 @@ export interface ParkedDeadLetter {
 /** What a writer's `x-pb-dead-letter-id` looks like (random, or derived from the message's identity). */
 const UUID_SHAPE = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
 
+/**
+ * The dead-letter id of the one-per-message mark a stored record names, if any. A record that cannot be read names
+ * none: it is dropped all the same, for a trim that threw on it would never keep the archive within its bound again.
+ */
+function markNamedBy(text: string): string | undefined {
+  try {
+    const record: unknown = JSON.parse(text);
+    const named = record !== null && typeof record === 'object' ? (record as Partial<DeadLetterRecord>).deadLetterId : undefined;
+    return typeof named === 'string' && isDerivedDeadLetterId(named) ? named : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
 /** The code of the stand-in record of a dead letter that could not be archived as it is. */
 export const UNARCHIVABLE = 'UNARCHIVABLE';
 
@@ -423,8 +437,8 @@ export class DeadLetterStore {
     for (const id of ids) reads.hget(this.key(id), 'record');
     const marks = ((await reads.exec()) ?? []).flatMap(([err, text]) => {
       if (err || typeof text !== 'string') return [];
-      const named = (JSON.parse(text) as Partial<DeadLetterRecord>).deadLetterId;
-      return typeof named === 'string' && isDerivedDeadLetterId(named) ? [deadLetterOnceKey(this.prefix, named)] : [];
+      const named = markNamedBy(text);
+      return named !== undefined ? [deadLetterOnceKey(this.prefix, named)] : [];
     });
     const pipeline = this.redis.pipeline();
     for (const id of ids) pipeline.del(this.key(id)).zrem(this.timeKey, id).zrem(this.impactKey, id);

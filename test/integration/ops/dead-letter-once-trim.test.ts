@@ -11,7 +11,7 @@ import { deadLetterStampKey } from '../../../src/amqp/dead-letter-stamp';
 import { DeadLetterReason, DeadLetterWriter } from '../../../src/amqp/dead-letter-writer';
 import { Config } from '../../../src/config/config';
 import { silentLogger } from '../../../src/logging/logger';
-import { DeadLetterStore } from '../../../src/ops/dead-letter-store';
+import { DeadLetterStore, deadLetterArchiveKeys } from '../../../src/ops/dead-letter-store';
 import { unlinkMatching } from '../../../src/redis/key-scan';
 import { RedisClient } from '../../../src/redis/redis-connection';
 import { amqpClient } from '../../support/amqp-helpers';
@@ -85,6 +85,23 @@ describe('the dead-letter archive trimmed past its bound (real RabbitMQ and Redi
     // order-trim-c's record is still there: a copy of it is a duplicate.
     expect(await write('order-trim-c')).toMatchObject({ duplicate: true });
     expect(await client.queueDepth(config.amqp.deadLetterQueue)).toBe(0);
+  });
+
+  it('drops a record it cannot read with the others past the bound, rather than never trimming again', async () => {
+    // A record hash whose JSON does not parse (written by hand, cut short): the oldest, so the next trim drops it.
+    const keys = deadLetterArchiveKeys(config.redis.keyPrefix);
+    for (const [id, text] of [
+      ['dl-00000000000000000000000a', '{"deadLetterId":'],
+      ['dl-00000000000000000000000b', 'null'],
+    ]) {
+      await redis.hset(keys.record(id), 'record', text);
+      await redis.zadd(keys.time, 1, id);
+    }
+    expect(await write('order-trim-unreadable')).toMatchObject({ duplicate: false });
+    expect(await importAll()).toMatchObject({ created: 1 });
+    expect(await redis.zscore(keys.time, 'dl-00000000000000000000000a')).toBeNull();
+    expect(await redis.exists(keys.record('dl-00000000000000000000000b'))).toBe(0);
+    expect(await redis.zcard(keys.time)).toBe(2);
   });
 
   it('never reads the marks of a release whose identities were unkeyed: a copy it marked is a record again, never none', async () => {
