@@ -255,7 +255,7 @@ export class BrokerDeadLetterRedactor {
     let written: DeadLetterWritten;
     for (let delay = 100; ; delay = Math.min(delay * 2, 5000)) {
       try {
-        written = await this.deps.deadLetters.write(msg.content, why, headers, { identity });
+        written = await this.deps.deadLetters.write(msg.content, why, headers, { identity, waiting: () => this.running });
         break;
       } catch (err) {
         // Stopping: given back once, to a consumer already cancelled (the broker delivers it to another redactor, or

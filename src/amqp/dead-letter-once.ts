@@ -52,10 +52,12 @@ export class DeadLetterOnce {
 
   /**
    * Decides who writes the dead letter of `identity`: `claimed` (this caller: write it, then {@link mark} it, or
-   * {@link release} the claim when the write fails), `written` (a copy's dead letter is confirmed: its id), or
-   * `unresolved` (other copies held it past `waitMs`: write it anyway, a second record rather than none).
+   * {@link release} the claim when the write fails), `written` (a copy's dead letter is confirmed: its id),
+   * `unresolved` (other copies held it past `waitMs`: write it anyway, a second record rather than none), or
+   * `stopped` (`waiting` turned false while another copy held it: the caller's process is stopping, and hands its
+   * message back rather than hold its shutdown up to `waitMs`).
    */
-  async claim(identity: string): Promise<OnceClaim> {
+  async claim(identity: string, waiting: () => boolean = () => true): Promise<OnceClaim> {
     const keys = this.keysOf(identity);
     const token = randomUUID();
     const deadline = Date.now() + this.waitMs;
@@ -65,6 +67,7 @@ export class DeadLetterOnce {
       if (state === 'claimed') return { kind: 'claimed', token };
       const left = deadline - Date.now();
       if (left <= 0) return { kind: 'unresolved' };
+      if (!waiting()) return { kind: 'stopped' };
       await new Promise((resolve) => setTimeout(resolve, Math.min(pause, left)));
     }
   }
@@ -119,7 +122,7 @@ export interface DeadLetterOnceOptions {
 }
 
 /** What {@link DeadLetterOnce.claim} decided. */
-export type OnceClaim = { kind: 'claimed'; token: string } | { kind: 'written'; id: string } | { kind: 'unresolved' };
+export type OnceClaim = { kind: 'claimed'; token: string } | { kind: 'written'; id: string } | { kind: 'unresolved' } | { kind: 'stopped' };
 
 /** Default of a writer's claim: two bounded publishes (the triage copy, the dead letter) at the default 5 s each, and slack. */
 export const DEAD_LETTER_CLAIM_MS = 15_000;

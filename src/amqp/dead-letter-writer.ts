@@ -9,6 +9,7 @@ import { randomUUID } from 'node:crypto';
 import { DeadLetterSummary, DeadLetterTriage } from './dead-letter-triage';
 import { DeadLetterOnce, deadLetterIdOf } from './dead-letter-once';
 import { triageQueueOf } from './topology';
+import { DependencyUnavailableError } from '../errors/dependency-unavailable-error';
 
 /** Why a message was dead-lettered; travels in the record's headers. */
 export interface DeadLetterReason {
@@ -56,13 +57,16 @@ export class DeadLetterWriter {
    * dead-lettered, or whose copy is being written and confirmed meanwhile, writes nothing and comes back `duplicate`
    * with the first one's id; the dead letter's id is derived from the identity; its mark is set once it is confirmed,
    * and a write that fails gives its claim up. The mark's Redis away (or a claim held past the wait): written as
-   * without it, the reason in `onceError` for the caller's log.
+   * without it, the reason in `onceError` for the caller's log. `options.waiting` (the caller's process still
+   * running): once false, a copy waiting for another's write stops waiting and throws
+   * `DependencyUnavailableError`, nothing written, so the caller hands its message back (a stopping worker
+   * requeues it) instead of holding its shutdown for up to the other copy's claim.
    */
   async write(
     original: Buffer,
     why: DeadLetterReason,
     extraHeaders: Record<string, string> = {},
-    options: { identity?: string } = {},
+    options: { identity?: string; waiting?: () => boolean } = {},
   ): Promise<DeadLetterWritten> {
     const at = new Date();
     const once = this.once && options.identity !== undefined ? { marks: this.once, identity: options.identity } : undefined;
@@ -70,17 +74,21 @@ export class DeadLetterWriter {
     let claim: string | undefined;
     // Marked once confirmed unless Redis failed this write already (a claim held past the wait is marked: later copies find it).
     let markable = false;
+    let stopped = false;
     if (once) {
       try {
-        const decided = await once.marks.claim(once.identity);
+        const decided = await once.marks.claim(once.identity, options.waiting);
         if (decided.kind === 'written') return { id: decided.id, duplicate: true };
-        if (decided.kind === 'claimed') claim = decided.token;
+        if (decided.kind === 'stopped') stopped = true;
+        else if (decided.kind === 'claimed') claim = decided.token;
         else onceError = 'another copy held the write past the wait: written again rather than not at all';
         markable = true;
       } catch (err) {
         onceError = (err as Error).message;
       }
     }
+    // Outside the try: a stop is no Redis failure to write through.
+    if (stopped) throw new DependencyUnavailableError('rabbitmq', 'stopping while another copy writes this dead letter: the message goes back to its queue');
     const id = once ? deadLetterIdOf(once.identity) : randomDeadLetterId();
     let summary: DeadLetterSummary | undefined;
     try {

@@ -522,7 +522,9 @@ export class CommandConsumer {
     // Where it came from is part of it: one body without a message id signed by two channels is two messages. So is
     // the replay it is (an operator's act: a replay refused again is a record of its own, never a duplicate).
     const identity = deadLetterIdentity(this.identityKey, messageId, msg.content, why, { ...recordHeaders, ...replayOf(msg) });
-    const written = await this.retrying('dead-letter', () => this.deps.deadLetters.write(msg.content, { ...why, source }, recordHeaders, { identity }));
+    const written = await this.retrying('dead-letter', () =>
+      this.deps.deadLetters.write(msg.content, { ...why, source }, recordHeaders, { identity, waiting: () => this.running }),
+    );
     if (written.onceError !== undefined)
       this.deps.logger.warn('dead letter written without its one-per-message mark (Redis away): a copy of this message may be a second record', {
         dead_letter_id: written.id,

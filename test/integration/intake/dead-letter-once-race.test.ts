@@ -117,4 +117,20 @@ describe('two copies of one bad message written at the same moment (real RabbitM
     expect(Date.now() - started).toBeLessThan(5000);
     expect(await client.drainDeadLetters()).toHaveLength(1);
   });
+
+  it('stops waiting for another copy when its process stops: the message goes back to the broker, nothing written', async () => {
+    const writer = await worker(undefined, 60_000);
+    const body = bad('order-race-stopping');
+    const identity = deadLetterIdentity(identityKey, 'op-race-stopping', body, why);
+    // Another worker holds the write (a live one, or one killed with a long claim left behind).
+    await redises[redises.length - 1].set(deadLetterClaimKey(config.redis.keyPrefix, deadLetterIdOf(identity)), 'other-worker', 'PX', 60_000);
+    const stopsAt = Date.now() + 300;
+    const started = Date.now();
+    const outcome = writer.write(body, why, {}, { identity, waiting: () => Date.now() < stopsAt });
+    await expect(outcome).rejects.toBeInstanceOf(DependencyUnavailableError);
+    // Handed back within the stop, not after the other copy's claim (60 s) and a second.
+    expect(Date.now() - started).toBeLessThan(2000);
+    expect(await client.drainDeadLetters()).toHaveLength(0);
+    expect(await redises[redises.length - 1].get(deadLetterClaimKey(config.redis.keyPrefix, deadLetterIdOf(identity)))).toBe('other-worker');
+  });
 });
