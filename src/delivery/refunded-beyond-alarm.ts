@@ -11,7 +11,7 @@ import { RefundedBeyondCaptured } from '../adjustments/adjustment';
 import { gatewayOf } from '../ledger/routing-record';
 import { Logger } from '../logging/logger';
 import { counter } from '../metrics/metrics-registry';
-import { refundedBeyondCapturedReadingOf } from './operation-context';
+import { RefundedBeyondReading, refundedBeyondCapturedReadingOf } from './operation-context';
 
 /**
  * Payments left with more refunded, as the PSP confirmed, than stands captured: money given back twice (a capture
@@ -21,7 +21,7 @@ import { refundedBeyondCapturedReadingOf } from './operation-context';
  */
 export const refundedBeyondCapturedTotal = counter(
   'pb_refunded_beyond_captured_total',
-  "Payments found with their confirmed refunds above what stands captured (a capture voided or undone): money given back twice, by gateway and cause: a late refund fact recorded while it left them so (a refund recorded FAILED that the PSP did after all: succeeded_after_failure; a refund it made outside the bridge: refund_outside_bridge; said on the adjustment event, refunded_beyond_captured, contact_support), capture_failed_after_undecided (such a fact's reading was undecided, a capture in flight could cover it, and that capture then failed for good: said by the error line, not on the capture's event), void_after_refund (a void's success recorded after the refunds were counted lowered what stands captured: a cancel's success, said by the error line; or a cancel recorded FAILED that the PSP did after all, said on its adjustment event too) or capture_failed_after_refund (the PSP failed a capture after the refunds were counted: said on the capture_failed adjustment event)",
+  "Payments found with their confirmed refunds above what stands captured (a capture voided or undone): money given back twice, by gateway and cause: a late refund fact recorded while it left them so (a refund recorded FAILED that the PSP did after all: succeeded_after_failure; a refund it made outside the bridge: refund_outside_bridge; said on the adjustment event, refunded_beyond_captured, contact_support), capture_failed_after_undecided (such a fact's reading was undecided, a capture in flight could cover it, and that capture then failed for good: said by the error line, not on the capture's event), void_after_refund (a void's success recorded after the refunds were counted lowered what stands captured: a cancel's success, said on its cancelled event, refunded_beyond_captured, and the error line; or a cancel recorded FAILED that the PSP did after all, said on its adjustment event too) or capture_failed_after_refund (the PSP failed a capture after the refunds were counted: said on the capture_failed adjustment event)",
   ['gateway', 'cause'],
 );
 
@@ -97,6 +97,9 @@ export async function rereadAfterCaptureFailed(
 }
 
 /**
+ * The fallback of {@link readBeforeVoidMove}, for a cancel whose success was recorded without its reading (that read
+ * failed, or an earlier release moved it): the cancel's event went out without the figures, so only the error line,
+ * the metric and `ops show` say them.
  * Cancel `cancel`, whose success is recorded (this outcome's move, or an earlier one: a repeat), voided capture or sale
  * `voided` (its `cancel_effect`; marked `undone_by` it before the move): what stands captured of the payment fell by it.
  * A late refund fact recorded while the void was in flight (sent before the fact: a refund counted before it is sent
@@ -130,12 +133,75 @@ export async function rereadAfterVoid(
   const { set } = await ledger.setFieldOnceAndGet(cancel.id, REFUNDS_REREAD_AFTER_VOID_FIELD, value);
   // Kept by an earlier call, which said it.
   if (!set) return;
+  const said = reading.beyond !== null ? await saidByFact(auth, reading.beyond, ledger) : undefined;
+  sayVoidReading(cancel, voided, auth.id, reading, said, logger);
+}
+
+/**
+ * What {@link readBeforeVoidMove} found of the payment a cancel's void lowered: `kept`, written with the cancel's move to
+ * SUCCEEDED (`refundsRereadAfterVoid`), so its event says the figures unless `saidBy` another fact or move.
+ */
+export interface VoidReading {
+  kept: string;
+  authorizationId: string;
+  voided: { id: string; command: 'capture' | 'sale' };
+  reading: RefundedBeyondReading;
+  /** Another fact (an adjustment id) that says these refunds beyond already. */
+  saidBy?: string;
+}
+
+/**
+ * Cancel `cancel`, whose void of capture or sale `voided` the PSP confirmed, that capture or sale marked `undone_by` it
+ * (before the move): its payment is read now (`refundedBeyondCapturedReadingOf`, the same sums), after the mark and before
+ * the move, so what it finds is written with the move (`refundsRereadAfterVoid`) and the cancel's own SUCCESS event says
+ * refunded beyond captured, with the figures, as an adjustment's event does: recorded with the move, once, and
+ * never after the event went out. A late refund fact recorded after this read reads after the mark and says it itself.
+ * Undefined when the void's own mark did not undo it (a `capture_failed` first: that fact lowered it and said it).
+ * Throws what the reads throw: the caller moves without it and reads after the move instead (`rereadAfterVoid`).
+ */
+export async function readBeforeVoidMove(
+  cancel: OperationRecord,
+  voided: { id: string; command: 'capture' | 'sale' },
+  deps: { ledger: Pick<Ledger, 'get' | 'authorizationByReference' | 'dependentsOf' | 'adjustmentsOfEach'> },
+): Promise<VoidReading | undefined> {
+  const { ledger } = deps;
+  const auth = await paymentOf(voided.id, ledger, cancel.id);
+  if (auth === null) return undefined;
+  const reading = await refundedBeyondCapturedReadingOf(auth, ledger);
+  const saidBy = reading.beyond !== null ? await saidByFact(auth, reading.beyond, ledger) : undefined;
+  const kept =
+    reading.beyond !== null
+      ? JSON.stringify(saidBy !== undefined ? { ...reading.beyond, saidBy } : reading.beyond)
+      : reading.undecided !== undefined
+        ? 'undecided'
+        : 'fit';
+  return { kept, authorizationId: auth.id, voided, reading, ...(saidBy !== undefined ? { saidBy } : {}) };
+}
+
+/**
+ * Says what {@link readBeforeVoidMove} found, once: by the recorder whose move of `cancel` to SUCCEEDED applied (the
+ * reading written with it). Refunds beyond: the error line and `pb_refunded_beyond_captured_total{cause="void_after_refund"}`
+ * (its event carries the figures), or an info line when another fact says them (`said_by`); undecided: an info line.
+ */
+export function noteVoidReading(cancel: OperationRecord, found: VoidReading, logger: Logger): void {
+  sayVoidReading(cancel, found.voided, found.authorizationId, found.reading, found.saidBy, logger);
+}
+
+/** The lines and metric of a void's reading (before its move, or after it: `rereadAfterVoid`). */
+function sayVoidReading(
+  cancel: OperationRecord,
+  voided: { id: string; command: 'capture' | 'sale' },
+  authorizationId: string,
+  reading: RefundedBeyondReading,
+  said: string | undefined,
+  logger: Logger,
+): void {
   const gateway = gatewayOf(cancel);
   const fields = {
     operation_id: cancel.id,
     command: cancel.command,
     gateway,
-    authorization_id: auth.id,
+    authorization_id: authorizationId,
     voided_operation_id: voided.id,
     voided_command: voided.command,
   };
@@ -153,7 +219,6 @@ export async function rereadAfterVoid(
     return;
   }
   if (reading.beyond === null) return;
-  const said = await saidByFact(auth, reading.beyond, ledger);
   if (said !== undefined) {
     logger.info(
       'refunded beyond captured after a void: a late fact read after the void lowered what stands captured said these refunds beyond already; no second alarm',

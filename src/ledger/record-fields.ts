@@ -7,6 +7,7 @@ import { StoredCard, parseStoredCard } from '../gateways/stored-card';
 import { SUCCEEDED_AFTER_FAILURE_FIELD, SuccessAfterFailureMark, UNDONE_FIELD, parseSuccessAfterFailureMark } from '../adjustments/adjustment';
 import { CANCEL_EFFECT_FIELD, CancelEffect, UNDONE_BY_VOID_FIELD, parseCancelEffect } from './cancel-effect';
 import { CancelBasis, parseCancelBasis } from './cancel-basis';
+import { REFUNDS_REREAD_AFTER_VOID_FIELD } from './refunds-undecided-mark';
 
 /** One operation as the ledger holds it (docs/ARCHITECTURE.md). Times are epoch milliseconds. */
 export interface OperationRecord {
@@ -110,6 +111,13 @@ export interface OperationRecord {
    * PSP's retry marks it done (`succeededAfterFailure`). Absent otherwise.
    */
   heldForPspRetry?: string;
+  /**
+   * A SUCCEEDED cancel whose void undid a capture or sale: what reading its payment, after the void's mark and before
+   * its move, found (`REFUNDS_REREAD_AFTER_VOID_FIELD`: `fit`, `undecided`, or the refunded-beyond figures as JSON,
+   * with `saidBy` when another fact or move says them), written with its success so its event says it
+   * (refunds-undecided-mark.ts, {@link parseRereadAfterVoid}). Absent otherwise.
+   */
+  refundsRereadAfterVoid?: string;
   /** Digest of the command's money fields (`commandDigest`); absent on records older than digests. */
   digest?: string;
   /**
@@ -205,6 +213,7 @@ const FIELDS: FieldTable = {
   cancelBasis: { hash: 'cancel_basis', codec: json(parseCancelBasis) },
   pspSucceededAt: { hash: 'psp_succeeded_at', codec: int },
   heldForPspRetry: { hash: HELD_FOR_PSP_RETRY_FIELD, codec: text },
+  refundsRereadAfterVoid: { hash: REFUNDS_REREAD_AFTER_VOID_FIELD, codec: text },
 };
 
 const RECORD_FIELDS = Object.keys(FIELDS) as (keyof OperationRecord)[];
@@ -233,6 +242,7 @@ export const TRANSITION_SETTABLE = [
   'cancelBasis',
   'pspSucceededAt',
   'heldForPspRetry',
+  'refundsRereadAfterVoid',
 ] as const satisfies readonly (keyof OperationRecord)[];
 
 /**
@@ -337,6 +347,7 @@ function blankRecord(): BlankRecord {
     cancelBasis: undefined,
     pspSucceededAt: undefined,
     heldForPspRetry: undefined,
+    refundsRereadAfterVoid: undefined,
   };
 }
 

@@ -1,3 +1,4 @@
+import type { RefundedBeyondCaptured } from '../adjustments/adjustment';
 import { LuaScript, luaInputs } from '../redis/lua-script';
 
 /**
@@ -20,6 +21,28 @@ export const REFUNDS_REREAD_FIELD = 'refunds_reread';
  * Kept once, so a repeat of the outcome reads nothing and raises no second alarm (refunded-beyond-alarm.ts, `rereadAfterVoid`).
  */
 export const REFUNDS_REREAD_AFTER_VOID_FIELD = 'refunds_reread_after_void';
+
+/**
+ * A stored {@link REFUNDS_REREAD_AFTER_VOID_FIELD} read: `fit`, `undecided`, or the refunded-beyond figures with
+ * `saidBy` when not this cancel but another fact or move (its id) says them (its event carries them); undefined when
+ * absent or unreadable (never throws).
+ */
+export function parseRereadAfterVoid(stored: string | undefined): 'fit' | 'undecided' | { figures: RefundedBeyondCaptured; saidBy?: string } | undefined {
+  if (stored === undefined) return undefined;
+  if (stored === 'fit' || stored === 'undecided') return stored;
+  let v: unknown;
+  try {
+    v = JSON.parse(stored);
+  } catch {
+    return undefined;
+  }
+  if (v === null || typeof v !== 'object') return undefined;
+  const f = v as Record<string, unknown>;
+  const int = (x: unknown): x is number => typeof x === 'number' && Number.isSafeInteger(x);
+  if (!int(f.capturedAmount) || !int(f.refundedAmount) || !int(f.excessAmount) || typeof f.currency !== 'string') return undefined;
+  const figures = { capturedAmount: f.capturedAmount, refundedAmount: f.refundedAmount, excessAmount: f.excessAmount, currency: f.currency };
+  return typeof f.saidBy === 'string' ? { figures, saidBy: f.saidBy } : { figures };
+}
 
 /**
  * Field on a capture's or sale's record: a refunded-beyond alarm raised when it failed (its FAILED re-read,

@@ -275,6 +275,29 @@ async function adjustmentOfEvent(operationId: string, adjustmentId: string): Pro
 
 const alarms = (cause: string) => metricValue('pb_refunded_beyond_captured_total', { gateway: 'cybs', cause });
 
+/** The `refunded_beyond_captured` block of the success event of cancel `cancelId` (undefined: it says none). */
+async function cancelEventBeyond(cancelId: string): Promise<unknown> {
+  const event = await events.load(`${cancelId}.SUCCEEDED`);
+  expect(event).not.toBeNull();
+  return (event!.params.payment as Record<string, unknown>).refunded_beyond_captured;
+}
+
+/** The 20.00 USD refunded of a capture voided: the block the OMS is told. */
+const beyondBlock = { captured_amount: 0, refunded_amount: 2000, excess_amount: 2000, currency: 'USD', suggested_action: 'contact_support' };
+
+/** The ids of the recorded events of the payment of authorization `authOp` that say refunded beyond captured, sorted. */
+async function eventsSaying(authOp: string): Promise<string[]> {
+  const store = new AdjustmentStore(redis, config.redis.keyPrefix);
+  const said: string[] = [];
+  for (const id of [authOp, ...(await ledger.dependentsOf(authOp)).map((d) => d.id)]) {
+    for (const eventId of [`${id}.SUCCEEDED`, ...(await store.forOperation(id)).map((a) => adjustmentEventId(id, a.id))]) {
+      const params = (await events.load(eventId))?.params as { payment?: Record<string, unknown>; adjustment?: Record<string, unknown> } | undefined;
+      if (params?.payment?.refunded_beyond_captured !== undefined || params?.adjustment?.refunded_beyond_captured !== undefined) said.push(eventId);
+    }
+  }
+  return said.sort();
+}
+
 describe('a late refund fact that leaves the payment refunded beyond what stands captured: recorded as the PSP said, and said', () => {
   it('capture voided by a named cancel, then a refund recorded FAILED reported succeeded_after_failure: event detail, error line, metric, ops show; once', async () => {
     const auth = await authorized();
@@ -726,37 +749,46 @@ describe('a move that lowers what stands captured after a late refund fact: the 
     ]);
     const detail = await new OperationsView(ledger, new AdjustmentStore(redis, config.redis.keyPrefix)).show(cancelId);
     expect(detail?.marks.find((m) => m.kind === 'refunded_beyond_after_void')).toMatchObject({ ref: captureId, amount: 2000, currency: 'USD' });
+    // The OMS hears it on the cancel's own success event, as on an adjustment's.
+    expect(await cancelEventBeyond(cancelId)).toEqual(beyondBlock);
+    const sent = await eventsSaying(authOp);
 
     // The same outcome again (a webhook resent, a job retried): nothing said twice.
     await recorder.apply((await ledger.get(cancelId))!, voided, 'webhook');
     expect(await alarms('void_after_refund')).toBe(before + 1);
     expect(voidAlarmLines(cancelId)).toHaveLength(1);
+    expect(await eventsSaying(authOp)).toEqual(sent);
+    expect(sent).toEqual([`${cancelId}.SUCCEEDED`]);
   });
 
-  it('the re-read failing after the void (Redis refusing to keep it): the cancel stands SUCCEEDED, an error line; the outcome heard again raises the alarm, once', async () => {
+  it('the reading failing around the void (Redis refusing it): the cancel stands SUCCEEDED, error lines; the outcome heard again raises the alarm, once, its event already out without it', async () => {
     const { refund, cancelId } = await voidInFlight();
     await refundedAfterAll(refund, 2000);
     const before = await alarms('void_after_refund');
-    const spy = jest.spyOn(ledger, 'setFieldOnceAndGet').mockRejectedValue(new Error("READONLY You can't write against a read only replica"));
+    const spy = jest.spyOn(ledger, 'dependentsOf').mockRejectedValue(new Error('LOADING Redis is loading the dataset in memory'));
     try {
       expect((await recorder.apply((await ledger.get(cancelId))!, voided, 'webhook')).state).toBe('SUCCEEDED');
     } finally {
       spy.mockRestore();
     }
     expect(await alarms('void_after_refund')).toBe(before);
-    const failed = logs.lines.find((l) => l.includes('reading the payment again after a move lowered what stands captured') && l.includes(cancelId));
-    expect(failed).toBeDefined();
-    expect(JSON.parse(failed!)).toMatchObject({ level: 'error', operation_id: cancelId });
+    for (const text of ['reading the payment before a void is recorded failed', 'reading the payment again after a move lowered what stands captured']) {
+      const failed = logs.lines.find((l) => l.includes(text) && l.includes(cancelId));
+      expect(failed).toBeDefined();
+      expect(JSON.parse(failed!)).toMatchObject({ level: 'error', operation_id: cancelId });
+    }
 
     await recorder.apply((await ledger.get(cancelId))!, voided, 'webhook');
     await recorder.apply((await ledger.get(cancelId))!, voided, 'webhook');
 
     expect(await alarms('void_after_refund')).toBe(before + 1);
     expect(voidAlarmLines(cancelId)).toHaveLength(1);
+    // Recorded with the move, before the payment could be read: it says nothing (the error line, the metric and ops show do).
+    expect(await cancelEventBeyond(cancelId)).toBeUndefined();
   });
 
   it("a crash after the void's mark, before its move: the refund fact, read then, raises the alarm; the outcome heard again says nothing twice", async () => {
-    const { captureId, refund, cancelId } = await voidInFlight();
+    const { authOp, captureId, refund, cancelId } = await voidInFlight();
     const raisedByFact = await alarms('succeeded_after_failure');
     const before = await alarms('void_after_refund');
     const crash = new Error('worker killed');
@@ -778,6 +810,8 @@ describe('a move that lowers what stands captured after a late refund fact: the 
     // The same refunds beyond the same capture gone: said once, by the fact.
     expect(await alarms('void_after_refund')).toBe(before);
     expect(voidAlarmLines(cancelId)).toHaveLength(0);
+    expect(await cancelEventBeyond(cancelId)).toBeUndefined();
+    expect(await eventsSaying(authOp)).toEqual([adjustmentEventId(refund.id, adjustment.id)]);
   });
 
   it('a refund of ours reported outside the bridge and then done after all naming that PSP refund, then the void: counted once', async () => {
