@@ -12,7 +12,14 @@ import { counter } from '../metrics/metrics-registry';
 import { capturesUndone } from './authorization-metrics';
 import { AdjustmentKind, AdjustmentRecord, RefundedBeyondCaptured, commandsUndoneBy, needsAttention, releasesHold } from '../adjustments/adjustment';
 import { PSP_CANCEL_OR_REFUND_REASON, refundedBeyondCapturedReadingOf } from './operation-context';
-import { LoweredCapturedCause, paymentOf, refundedBeyondCapturedTotal, saidByFact, withdrawAfterLateCapture } from './refunded-beyond-alarm';
+import {
+  LoweredCapturedCause,
+  claimRefundedBeyond,
+  paymentOf,
+  refundedBeyondCapturedTotal,
+  saidByFact,
+  withdrawAfterLateCapture,
+} from './refunded-beyond-alarm';
 import { AdjustmentInput, AdjustmentStore, HeldRecapture, HoldRecaptureResult, RecordedAdjustment } from '../adjustments/adjustment-store';
 
 const adjustmentsTotal = counter(
@@ -144,6 +151,7 @@ export class AdjustmentRecorder {
         | 'markRefundsUndecided'
         | 'fieldsOf'
         | 'withdrawRefundAlarmsOnce'
+        | 'setFieldOnceAndGet'
       >;
       logger: Logger;
     },
@@ -286,8 +294,13 @@ export class AdjustmentRecorder {
     adjustment: AdjustmentRecord,
     result: RecordedAdjustment,
   ): Promise<RefundedBeyondCaptured | undefined> {
-    if (adjustment.refundedBeyondCaptured !== undefined) return adjustment.refundedBeyondCaptured;
     const basis = await this.readingBasis(op, adjustment, result);
+    if (adjustment.refundedBeyondCaptured !== undefined) {
+      // Kept by an earlier call (a repeat, a retry after a crash before the event): said on the event only by the claim's holder.
+      if (basis === undefined || !claims(basis.lowered)) return adjustment.refundedBeyondCaptured;
+      const other = await claimRefundedBeyond(basis.auth, adjustment.refundedBeyondCaptured, adjustment.id, this.deps.ledger);
+      return other === undefined ? adjustment.refundedBeyondCaptured : undefined;
+    }
     if (basis === undefined) return undefined;
     const { auth, lowered, factReference } = basis;
     const cause = lowered ?? adjustment.kind;
@@ -323,11 +336,18 @@ export class AdjustmentRecorder {
       );
     }
     if (kept?.held === undefined) return undefined;
-    // A fact that lowered what stands captured, read again after a crash: a late refund fact read since said it already.
-    const said = kept.recorded && lowered !== undefined ? await saidByFact(auth, kept.held, this.deps.ledger, adjustment.id) : undefined;
-    if (said !== undefined) {
+    // A late refund fact and a void racing (each read after both writes, the same figures): the first to claim them says
+    // them, the other only names it. A capture_failed read again after a crash: a late refund fact read since said it.
+    const said = claims(lowered)
+      ? await claimRefundedBeyond(auth, kept.held, adjustment.id, this.deps.ledger)
+      : kept.recorded
+        ? await saidByFact(auth, kept.held, this.deps.ledger, adjustment.id)
+        : undefined;
+    if (said !== undefined && kept.recorded) {
       this.deps.logger.info(
-        'refunded beyond captured: a late fact read after this one lowered what stands captured said these refunds beyond already; no second alarm',
+        lowered === undefined
+          ? 'refunded beyond captured: a void or another late fact, read at the same time, said these refunds beyond already; no second alarm, this event says nothing of it'
+          : 'refunded beyond captured: a late fact read after this one lowered what stands captured said these refunds beyond already; no second alarm',
         {
           ...adjustmentFields(op, adjustment),
           cause,
@@ -339,7 +359,7 @@ export class AdjustmentRecorder {
           order_currency: kept.held.currency,
         },
       );
-    } else if (kept.recorded) {
+    } else if (said === undefined && kept.recorded) {
       refundedBeyondCapturedTotal.inc({ gateway: adjustment.gateway, cause });
       // Ids and amounts only: money given back twice is for a person to settle with the PSP.
       this.deps.logger.error(lowered === undefined ? REFUND_FACT_ALARM : LOWERED_ALARMS[lowered], {
@@ -356,7 +376,8 @@ export class AdjustmentRecorder {
         order_currency: kept.held.currency,
       });
     }
-    return kept.held;
+    // Claimed by another fact or void: its event says the figures; kept here for ops show. A capture_failed's still says them.
+    return said !== undefined && claims(lowered) ? undefined : kept.held;
   }
 
   /**
@@ -664,6 +685,14 @@ function countsAsCapturedAgain(op: OperationRecord, adjustment: AdjustmentRecord
 }
 
 /** The alarm's error line for a late refund fact. */
+/**
+ * Whether a reading of this cause claims the figures it says (`claimRefundedBeyond`): a late refund fact's (no `lowered`)
+ * and a void's, which can race each other; a `capture_failed`'s alarm may be withdrawn and raised again, so it does not.
+ */
+function claims(lowered: LoweredCapturedCause | undefined): boolean {
+  return lowered === undefined || lowered === 'void_after_refund';
+}
+
 const REFUND_FACT_ALARM =
   'refunded beyond captured: a late refund fact leaves the payment with more refunded at the PSP than stands captured; money given back twice, settle it with the PSP';
 

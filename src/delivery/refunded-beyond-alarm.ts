@@ -5,6 +5,7 @@ import {
   REFUNDS_REREAD_AFTER_VOID_FIELD,
   REFUNDS_REREAD_FIELD,
   REFUNDS_UNDECIDED_REFS_FIELD,
+  refundedBeyondSaidField,
 } from '../ledger/refunds-undecided-mark';
 import { REFUNDED_BEYOND_CAPTURED_FIELD, parseRefundedBeyond } from '../adjustments/adjustment-store';
 import { RefundedBeyondCaptured } from '../adjustments/adjustment';
@@ -133,7 +134,7 @@ export async function rereadAfterVoid(
   const { set } = await ledger.setFieldOnceAndGet(cancel.id, REFUNDS_REREAD_AFTER_VOID_FIELD, value);
   // Kept by an earlier call, which said it.
   if (!set) return;
-  const said = reading.beyond !== null ? await saidByFact(auth, reading.beyond, ledger) : undefined;
+  const said = reading.beyond !== null ? await claimRefundedBeyond(auth, reading.beyond, cancel.id, ledger) : undefined;
   sayVoidReading(cancel, voided, auth.id, reading, said, logger);
 }
 
@@ -162,13 +163,13 @@ export interface VoidReading {
 export async function readBeforeVoidMove(
   cancel: OperationRecord,
   voided: { id: string; command: 'capture' | 'sale' },
-  deps: { ledger: Pick<Ledger, 'get' | 'authorizationByReference' | 'dependentsOf' | 'adjustmentsOfEach'> },
+  deps: { ledger: Pick<Ledger, 'get' | 'authorizationByReference' | 'dependentsOf' | 'adjustmentsOfEach' | 'setFieldOnceAndGet' | 'fieldsOf'> },
 ): Promise<VoidReading | undefined> {
   const { ledger } = deps;
   const auth = await paymentOf(voided.id, ledger, cancel.id);
   if (auth === null) return undefined;
   const reading = await refundedBeyondCapturedReadingOf(auth, ledger);
-  const saidBy = reading.beyond !== null ? await saidByFact(auth, reading.beyond, ledger) : undefined;
+  const saidBy = reading.beyond !== null ? await claimRefundedBeyond(auth, reading.beyond, cancel.id, ledger) : undefined;
   const kept =
     reading.beyond !== null
       ? JSON.stringify(saidBy !== undefined ? { ...reading.beyond, saidBy } : reading.beyond)
@@ -331,6 +332,26 @@ export async function withdrawAfterLateCapture(
 }
 
 /**
+ * Claims for `by` (a late refund fact's adjustment id, or a void's cancel id) saying that payment `auth` has refunds
+ * `beyond` what stands captured: one atomic set-once on the payment's record keyed by the figures
+ * ({@link refundedBeyondSaidField}), so a refund fact and a void racing, each reading after both writes, raise one alarm.
+ * Idempotent: `by` asking again (a repeat, a retry after a crash) finds its own claim. Returns who else says them (the
+ * claim's holder, or a fact whose reading said them before claims were kept: {@link saidByFact}), undefined when `by`
+ * says them.
+ */
+export async function claimRefundedBeyond(
+  auth: OperationRecord,
+  beyond: RefundedBeyondCaptured,
+  by: string,
+  ledger: Pick<Ledger, 'dependentsOf' | 'adjustmentsOfEach' | 'setFieldOnceAndGet' | 'fieldsOf'>,
+): Promise<string | undefined> {
+  const claim = await ledger.setFieldOnceAndGet(auth.id, refundedBeyondSaidField(beyond), by);
+  if (claim.value !== by) return claim.value;
+  // Claimed now or before by `by`: a fact recorded before claims were kept may have said it already.
+  return saidByFact(auth, beyond, ledger, by);
+}
+
+/**
  * The late refund fact of payment `auth` (its `refund_outside_bridge`, or a `succeeded_after_failure` of a refund of
  * ours) whose own reading said `beyond` already: refunds beyond the same captured standing, at least these refunded, so
  * read after what lowered it (recorded while a void's mark stood and its success was not recorded yet, or a
@@ -342,21 +363,30 @@ export async function withdrawAfterLateCapture(
 export async function saidByFact(
   auth: OperationRecord,
   beyond: RefundedBeyondCaptured,
-  ledger: Pick<Ledger, 'dependentsOf' | 'adjustmentsOfEach'>,
+  ledger: Pick<Ledger, 'dependentsOf' | 'adjustmentsOfEach' | 'fieldsOf'>,
   except?: string,
 ): Promise<string | undefined> {
   const dependents = await ledger.dependentsOf(auth.id);
   const refunds = new Set(dependents.filter((d) => d.command === 'refund').map((d) => d.id));
   const read = await ledger.adjustmentsOfEach([auth.id, ...refunds], ['kind', REFUNDED_BEYOND_CAPTURED_FIELD]);
+  const found: { id: string; figures: RefundedBeyondCaptured }[] = [];
   for (const [operationId, list] of read) {
     const kind = refunds.has(operationId) ? 'succeeded_after_failure' : 'refund_outside_bridge';
     for (const { id, fields } of list) {
       if (id === except || fields[0] !== kind || !fields[1]) continue;
       const f = parseRefundedBeyond(fields[1]);
-      if (f && f.currency === beyond.currency && f.capturedAmount === beyond.capturedAmount && f.refundedAmount >= beyond.refundedAmount) return id;
+      if (f && f.currency === beyond.currency && f.capturedAmount === beyond.capturedAmount && f.refundedAmount >= beyond.refundedAmount)
+        found.push({ id, figures: f });
     }
   }
-  return undefined;
+  if (found.length === 0) return undefined;
+  // A fact whose figures another holds the claim of said nothing (it lost a race): only one that holds them, or will
+  // claim them (none yet: it kept them and has not claimed, or read before claims were kept), says them.
+  const [claims] = await ledger.fieldsOf(
+    [auth.id],
+    found.map((f) => refundedBeyondSaidField(f.figures)),
+  );
+  return found.find((f, i) => claims[i] === null || claims[i] === undefined || claims[i] === f.id)?.id;
 }
 
 /** The alarms a stored {@link REFUNDS_ALARM_WITHDRAWN_FIELD} says were withdrawn already (none when absent or garbled). */

@@ -23,6 +23,17 @@ export const REFUNDS_REREAD_FIELD = 'refunds_reread';
 export const REFUNDS_REREAD_AFTER_VOID_FIELD = 'refunds_reread_after_void';
 
 /**
+ * Field on a payment's record (its authorization, or its sale): who says refunds beyond this captured standing, `figures`
+ * (the currency, what stands captured and what was refunded: what was said), set once (HSETNX) to the id of the first
+ * late refund fact (its adjustment) or void (its cancel) whose reading found them and claimed them. A refund fact and a
+ * void landing together both read after both writes and find the same figures: the claim decides which one raises the
+ * alarm and says it on its event; the other logs who said it (refunded-beyond-alarm.ts, `claimRefundedBeyond`).
+ */
+export function refundedBeyondSaidField(figures: RefundedBeyondCaptured): string {
+  return `refunded_beyond_said:${figures.currency}:${figures.capturedAmount}:${figures.refundedAmount}`;
+}
+
+/**
  * A stored {@link REFUNDS_REREAD_AFTER_VOID_FIELD} read: `fit`, `undecided`, or the refunded-beyond figures with
  * `saidBy` when not this cancel but another fact or move (its id) says them (its event carries them); undefined when
  * absent or unreadable (never throws).

@@ -8,6 +8,7 @@ import { AuditLog } from '../../../src/audit/audit-log';
 import { releaseHeldForPspRetry } from '../../../src/ops/held-for-psp-retry';
 import { AdjustmentRecorder } from '../../../src/delivery/adjustment-recorder';
 import { DeliveryService } from '../../../src/delivery/delivery-service';
+import * as operationContext from '../../../src/delivery/operation-context';
 import { OutcomeRecorder } from '../../../src/delivery/outcome-recorder';
 import { adjustmentEventId } from '../../../src/events/adjustment-event';
 import { EventStore } from '../../../src/events/event-store';
@@ -812,6 +813,56 @@ describe('a move that lowers what stands captured after a late refund fact: the 
     expect(voidAlarmLines(cancelId)).toHaveLength(0);
     expect(await cancelEventBeyond(cancelId)).toBeUndefined();
     expect(await eventsSaying(authOp)).toEqual([adjustmentEventId(refund.id, adjustment.id)]);
+  });
+
+  it('the refund fact and the void landing together, each reading after both writes: one alarm, said by one event; repeats say nothing', async () => {
+    const { authOp, refund, cancelId } = await voidInFlight();
+    const raised = async () => (await alarms('succeeded_after_failure')) + (await alarms('void_after_refund'));
+    const before = await raised();
+    // Neither path reads the payment before both reached their reading: the adjustment recorded and the capture marked
+    // undone by the void, so each finds the same refunds beyond (the race a few milliseconds apart makes).
+    const read = operationContext.refundedBeyondCapturedReadingOf;
+    let open: () => void = () => undefined;
+    const bothThere = new Promise<void>((resolve) => (open = resolve));
+    let arrived = 0;
+    const spy = jest.spyOn(operationContext, 'refundedBeyondCapturedReadingOf').mockImplementation(async (...args) => {
+      arrived += 1;
+      if (arrived === 2) open();
+      await Promise.race([bothThere, new Promise((resolve) => setTimeout(resolve, 3000))]);
+      return read(...args);
+    });
+    // And the void decides first: the fact keeps its reading only once the void's outcome is recorded.
+    let voidDecided: () => void = () => undefined;
+    const decided = new Promise<void>((resolve) => (voidDecided = resolve));
+    const keep = AdjustmentStore.prototype.recordRefundedBeyondCapturedOnce;
+    const keeps = jest.spyOn(AdjustmentStore.prototype, 'recordRefundedBeyondCapturedOnce').mockImplementation(async function (this: AdjustmentStore, ...args) {
+      await Promise.race([decided, new Promise((resolve) => setTimeout(resolve, 3000))]);
+      return keep.apply(this, args);
+    });
+    let adjustmentId: string;
+    try {
+      const voiding = recorder.apply((await ledger.get(cancelId))!, voided, 'webhook').finally(() => voidDecided());
+      const [{ adjustment }, done] = await Promise.all([refundedAfterAll(refund, 2000), voiding]);
+      adjustmentId = adjustment.id;
+      expect(done.state).toBe('SUCCEEDED');
+    } finally {
+      spy.mockRestore();
+      keeps.mockRestore();
+    }
+    expect(arrived).toBe(2);
+
+    expect(await raised()).toBe(before + 1);
+    const said = await eventsSaying(authOp);
+    expect(said).toHaveLength(1);
+    expect([`${cancelId}.SUCCEEDED`, adjustmentEventId(refund.id, adjustmentId)]).toContain(said[0]);
+    // The other path names who said it.
+    expect(logs.lines.some((l) => l.includes('said these refunds beyond already') && (l.includes(cancelId) || l.includes(adjustmentId)))).toBe(true);
+
+    // Heard again, both: nothing more.
+    await refundedAfterAll((await ledger.get(refund.id))!, 2000);
+    await recorder.apply((await ledger.get(cancelId))!, voided, 'webhook');
+    expect(await raised()).toBe(before + 1);
+    expect(await eventsSaying(authOp)).toEqual(said);
   });
 
   it('a refund of ours reported outside the bridge and then done after all naming that PSP refund, then the void: counted once', async () => {
