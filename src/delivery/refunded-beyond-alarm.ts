@@ -46,7 +46,7 @@ export const refundedBeyondWithdrawnTotal = counter(
 
 /**
  * Capture `capture`, just found FAILED for good (not held for its PSP's retry), was counted in flight by the undecided
- * reading of late refund fact `undecidedBy` (an adjustment id: `REFUNDS_UNDECIDED_FIELD`): its payment is read again
+ * reading of late refund fact `undecidedBy` (an adjustment id, or a void's cancel id: `REFUNDS_UNDECIDED_FIELD`): its payment is read again
  * (`refundedBeyondCapturedReadingOf`, the same sums). What it finds is kept on the capture once
  * (`REFUNDS_REREAD_FIELD`: `fit`, `undecided` when another capture is still in flight, which carries the mark too, or the
  * figures): only the call that kept it says it, so a repeat of the outcome (a resent webhook, a job retried after a
@@ -121,7 +121,13 @@ export async function rereadAfterCaptureFailed(
 export async function rereadAfterVoid(
   cancel: OperationRecord,
   voided: { id: string; command: 'capture' | 'sale' },
-  deps: { ledger: Pick<Ledger, 'get' | 'authorizationByReference' | 'dependentsOf' | 'adjustmentsOfEach' | 'setFieldOnceAndGet' | 'fieldsOf'>; logger: Logger },
+  deps: {
+    ledger: Pick<
+      Ledger,
+      'get' | 'authorizationByReference' | 'dependentsOf' | 'adjustmentsOfEach' | 'setFieldOnceAndGet' | 'fieldsOf' | 'markRefundsUndecided'
+    >;
+    logger: Logger;
+  },
 ): Promise<void> {
   const { ledger, logger } = deps;
   const [[kept]] = await ledger.fieldsOf([cancel.id], [REFUNDS_REREAD_AFTER_VOID_FIELD]);
@@ -129,7 +135,7 @@ export async function rereadAfterVoid(
   // Only the void that marked it undone lowered what stands captured: one undone already by another said its own.
   const auth = await paymentOf(voided.id, ledger, cancel.id);
   if (auth === null) return;
-  const reading = await refundedBeyondCapturedReadingOf(auth, ledger);
+  const reading = await readMarkingInFlight(auth, cancel.id, ledger);
   const value = reading.beyond !== null ? JSON.stringify(reading.beyond) : reading.undecided !== undefined ? 'undecided' : 'fit';
   const { set } = await ledger.setFieldOnceAndGet(cancel.id, REFUNDS_REREAD_AFTER_VOID_FIELD, value);
   // Kept by an earlier call, which said it.
@@ -163,12 +169,17 @@ export interface VoidReading {
 export async function readBeforeVoidMove(
   cancel: OperationRecord,
   voided: { id: string; command: 'capture' | 'sale' },
-  deps: { ledger: Pick<Ledger, 'get' | 'authorizationByReference' | 'dependentsOf' | 'adjustmentsOfEach' | 'setFieldOnceAndGet' | 'fieldsOf'> },
+  deps: {
+    ledger: Pick<
+      Ledger,
+      'get' | 'authorizationByReference' | 'dependentsOf' | 'adjustmentsOfEach' | 'setFieldOnceAndGet' | 'fieldsOf' | 'markRefundsUndecided'
+    >;
+  },
 ): Promise<VoidReading | undefined> {
   const { ledger } = deps;
   const auth = await paymentOf(voided.id, ledger, cancel.id);
   if (auth === null) return undefined;
-  const reading = await refundedBeyondCapturedReadingOf(auth, ledger);
+  const reading = await readMarkingInFlight(auth, cancel.id, ledger);
   const saidBy = reading.beyond !== null ? await claimRefundedBeyond(auth, reading.beyond, cancel.id, ledger) : undefined;
   const kept =
     reading.beyond !== null
@@ -177,6 +188,23 @@ export async function readBeforeVoidMove(
         ? 'undecided'
         : 'fit';
   return { kept, authorizationId: auth.id, voided, reading, ...(saidBy !== undefined ? { saidBy } : {}) };
+}
+
+/**
+ * {@link refundedBeyondCapturedReadingOf} of payment `auth` for void `cancelId`; an undecided reading marks each capture it
+ * counts in flight (`markRefundsUndecided`, naming the cancel), as a late refund fact's undecided reading does, so such a
+ * capture failing for good reads the payment again (`rereadAfterCaptureFailed`); one settled since the read is read again
+ * here, as settled.
+ */
+async function readMarkingInFlight(
+  auth: OperationRecord,
+  cancelId: string,
+  ledger: Pick<Ledger, 'dependentsOf' | 'adjustmentsOfEach' | 'markRefundsUndecided'>,
+): Promise<RefundedBeyondReading> {
+  const reading = await refundedBeyondCapturedReadingOf(auth, ledger);
+  if (reading.undecided === undefined) return reading;
+  const marks = await Promise.all(reading.undecided.inFlight.map((c) => ledger.markRefundsUndecided(c.id, cancelId)));
+  return marks.includes('settled') ? refundedBeyondCapturedReadingOf(auth, ledger) : reading;
 }
 
 /**

@@ -2,8 +2,8 @@ import type { RefundedBeyondCaptured } from '../adjustments/adjustment';
 import { LuaScript, luaInputs } from '../redis/lua-script';
 
 /**
- * Field on a capture's record: a late refund fact whose reading was `undecided` counted this capture, then in flight,
- * as what might cover the refunds (its value: that fact's adjustment id). The transition reads it in the read it makes
+ * Field on a capture's record: a late refund fact's (or a void's) reading that was `undecided` counted this capture,
+ * then in flight, as what might cover the refunds (its value: that fact's adjustment id, or the void's cancel id). The transition reads it in the read it makes
  * anyway (ledger-scripts.ts), so the capture's move to FAILED says whether the payment must be read again, without a
  * read of its own for any other capture.
  */

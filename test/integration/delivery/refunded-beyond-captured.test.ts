@@ -919,6 +919,42 @@ describe('a move that lowers what stands captured after a late refund fact: the 
     }
   });
 
+  it("a void's reading left undecided by a capture in flight marks it: that capture failing for good raises the alarm, once", async () => {
+    const auth = await authorized();
+    const authOp = auth.payment.operation_reference!;
+    const captureId = await delivered(naming('capture', auth, authOp, { amount: 3000 }));
+    psp.dropNextCapture = true;
+    const inFlight = await record(naming('capture', auth, authOp, { amount: 2000 }));
+    expect(await service.deliver(inFlight)).toMatchObject({ kind: 'retry' });
+    const refund = await refusedRefund(auth, 2000);
+    psp.dropNextVoid = true;
+    const cancelId = await record(naming('cancel', auth, captureId, { amount: 3000 }));
+    expect(await service.deliver(cancelId)).toMatchObject({ kind: 'retry' });
+    await refundedAfterAll(refund, 2000);
+    const before = await alarms('capture_failed_after_undecided');
+
+    // Nothing captured stands after the void; the capture in flight would cover the 20.00 refunded: undecided.
+    expect((await recorder.apply((await ledger.get(cancelId))!, voided, 'webhook')).state).toBe('SUCCEEDED');
+    expect(await cancelEventBeyond(cancelId)).toBeUndefined();
+    expect(logs.lines.some((l) => l.includes('unless a capture in flight went through: a void') && l.includes(cancelId))).toBe(true);
+
+    const failure = { status: 'FAIL' as const, gatewayStatus: 'DECLINED', reason: 'PROCESSOR_DECLINED' };
+    expect((await recorder.apply((await ledger.get(inFlight))!, failure, 'webhook')).state).toBe('FAILED');
+    await recorder.apply((await ledger.get(inFlight))!, failure, 'webhook');
+
+    expect(await alarms('capture_failed_after_undecided')).toBe(before + 1);
+    const lines = logs.lines.filter((l) => l.includes('"alert":"refunded_beyond_captured"') && l.includes(inFlight));
+    expect(lines).toHaveLength(1);
+    expect(JSON.parse(lines[0])).toMatchObject({
+      operation_id: inFlight,
+      authorization_id: authOp,
+      undecided_adjustment_id: cancelId,
+      captured_amount: 0,
+      refunded_amount: 2000,
+      excess_amount: 2000,
+    });
+  });
+
   it('a refund that still fits what stands captured after the void (another capture stands): nothing raised', async () => {
     const auth = await authorized();
     const authOp = auth.payment.operation_reference!;
