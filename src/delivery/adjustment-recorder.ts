@@ -152,6 +152,7 @@ export class AdjustmentRecorder {
         | 'fieldsOf'
         | 'withdrawRefundAlarmsOnce'
         | 'setFieldOnceAndGet'
+        | 'refundedBeyondClaims'
       >;
       logger: Logger;
     },

@@ -35,12 +35,13 @@ export const refundedBeyondCapturedTotal = counter(
 export type LoweredCapturedCause = 'void_after_refund' | 'capture_failed_after_refund';
 
 /**
- * Refunded-beyond alarms raised when a capture or sale failed that no longer hold: the PSP said it succeeded after all,
- * and the payment read again finds the refunds within what stands captured (`withdrawAfterLateCapture`).
+ * Withdrawals of refunded-beyond alarms that no longer hold: the PSP said a capture or sale succeeded after all, and the
+ * payment read again finds the refunds within what stands captured (`withdrawAfterLateCapture`): those its failure raised
+ * and those a late refund fact or a void said of the payment.
  */
 export const refundedBeyondWithdrawnTotal = counter(
   'pb_refunded_beyond_captured_withdrawn_total',
-  'Refunded-beyond-captured alarms raised when a capture or sale failed (capture_failed_after_undecided, capture_failed_after_refund) that no longer hold: the PSP said it succeeded after all and the payment, read again, has its refunds within what stands captured, by gateway',
+  'Withdrawals of refunded-beyond-captured alarms that no longer hold: the PSP said a capture or sale succeeded after all (done after its recorded failure, or re-captured) and the payment, read again, has its refunds within what stands captured; the alarms withdrawn are those its failure raised (capture_failed_after_undecided, capture_failed_after_refund) and those a late refund fact or a void said of the payment (succeeded_after_failure, refund_outside_bridge, void_after_refund), each once, by gateway',
   ['gateway'],
 );
 
@@ -280,32 +281,40 @@ function sayVoidReading(
 
 /**
  * Capture or sale `op`, which the PSP now says succeeded after all (`adjustment`, a `succeeded_after_failure` that made
- * it count as captured again: done after its recorded failure, or redone after a `capture_failed`), may have raised a
- * refunded-beyond alarm when it failed: its FAILED re-read (`REFUNDS_REREAD_FIELD` holding figures,
- * `capture_failed_after_undecided`) or the reading of a `capture_failed` of it (the adjustment's figures,
- * `capture_failed_after_refund`). Such an alarm no longer holds once what it captured counts again: the payment is read
+ * it count as captured again: done after its recorded failure, or redone after a `capture_failed`), may leave alarms
+ * that no longer hold: one raised when it failed (its FAILED re-read, `REFUNDS_REREAD_FIELD` holding figures,
+ * `capture_failed_after_undecided`, or the reading of a `capture_failed` of it, `capture_failed_after_refund`), and
+ * one a late refund fact or a void said of its payment (the claim it holds on the payment's record,
+ * `refundedBeyondSaidField`: `succeeded_after_failure`, `refund_outside_bridge`, `void_after_refund`). The payment is read
  * again, and when the refunds are no longer beyond (`fit`, or `undecided`: a capture in flight could cover them) a warn
- * line says so with the new reading, `pb_refunded_beyond_captured_withdrawn_total` counts it, and the capture keeps it
- * once per alarm (`REFUNDS_ALARM_WITHDRAWN_FIELD`, `Ledger.withdrawRefundAlarmsOnce`, shown by `ops show`:
- * `refunded_beyond_withdrawn`), so a repeat says nothing again, while the alarm of a later failure (the PSP failed it
- * again after a re-capture) is withdrawn by the success after it. Still beyond (other refunds since): an info line,
- * nothing kept (the alarm holds). A capture with no alarm left to withdraw costs two reads (its fields, its
- * adjustments' kinds), no read of the payment.
+ * line says so with the new reading and the alarms withdrawn (`refunds_reread`, `capture_failed` adjustment ids, the
+ * saying fact's adjustment id or the void's cancel id), `pb_refunded_beyond_captured_withdrawn_total` counts it, and
+ * each alarm is kept withdrawn once (`REFUNDS_ALARM_WITHDRAWN_FIELD`, `Ledger.withdrawRefundAlarmsOnce`: the failure's on
+ * the capture, the payment's on the payment, shown by `ops show`: `refunded_beyond_withdrawn`), so a repeat says nothing
+ * again, while the alarm of a later failure (the PSP failed it again after a re-capture) is withdrawn by the success after
+ * it; a payment's claim withdrawn is given up in that step, so the same figures found again later raise a new alarm.
+ * Still beyond (other refunds since): an info line, nothing kept (the alarm holds). A capture with no alarm left to
+ * withdraw costs four reads (its fields, its adjustments' kinds, its payment, the payment's record), no sums.
  */
 export async function withdrawAfterLateCapture(
   op: OperationRecord,
   adjustment: { id: string; gateway: string },
   deps: {
-    ledger: Pick<Ledger, 'get' | 'authorizationByReference' | 'dependentsOf' | 'adjustmentsOfEach' | 'withdrawRefundAlarmsOnce' | 'fieldsOf'>;
+    ledger: Pick<
+      Ledger,
+      'get' | 'authorizationByReference' | 'dependentsOf' | 'adjustmentsOfEach' | 'withdrawRefundAlarmsOnce' | 'fieldsOf' | 'refundedBeyondClaims'
+    >;
     logger: Logger;
   },
   now = Date.now(),
 ): Promise<void> {
   const { ledger, logger } = deps;
-  const [[[reread, kept]], adjustments] = await Promise.all([
+  const [[[reread, kept]], adjustments, payment] = await Promise.all([
     ledger.fieldsOf([op.id], [REFUNDS_REREAD_FIELD, REFUNDS_ALARM_WITHDRAWN_FIELD]),
     ledger.adjustmentsOfEach([op.id], ['kind', REFUNDED_BEYOND_CAPTURED_FIELD]),
+    paymentOf(op.id, ledger),
   ]);
+  if (payment === null) return;
   // Each alarm is withdrawn once: one a later failure raised (the PSP failed it again after a re-capture) is not yet.
   const done = new Set(withdrawnOf(kept));
   const raised = [
@@ -314,9 +323,14 @@ export async function withdrawAfterLateCapture(
       .filter(({ fields: [kind, figures] }) => kind === 'capture_failed' && !!figures && parseRefundedBeyond(figures) !== undefined)
       .map(({ id }) => id),
   ].filter((alarm) => !done.has(alarm));
-  if (raised.length === 0) return;
-  const payment = await paymentOf(op.id, ledger);
-  if (payment === null) return;
+  // The alarms a late refund fact or a void said of the payment: the claims they hold on its record, kept withdrawn there.
+  const [claims, [[paymentKept]]] = await Promise.all([
+    ledger.refundedBeyondClaims(payment.id),
+    ledger.fieldsOf([payment.id], [REFUNDS_ALARM_WITHDRAWN_FIELD]),
+  ]);
+  const paymentDone = new Set(withdrawnOf(paymentKept));
+  const said = [...new Set(claims.map((c) => c.by))].filter((by) => !paymentDone.has(by) && !raised.includes(by));
+  if (raised.length === 0 && said.length === 0) return;
   const reading = await refundedBeyondCapturedReadingOf(payment, ledger);
   const fields = {
     operation_id: op.id,
@@ -324,10 +338,10 @@ export async function withdrawAfterLateCapture(
     gateway: adjustment.gateway,
     adjustment_id: adjustment.id,
     authorization_id: payment.id,
-    withdrawn: raised,
+    withdrawn: [...raised, ...said],
   };
   if (reading.beyond !== null) {
-    logger.info('capture done by the PSP after all, after a refunded-beyond alarm counted it failed: the payment is still beyond; the alarm holds', {
+    logger.info('capture done by the PSP after all, after a refunded-beyond alarm: the payment is still beyond; the alarm holds', {
       ...fields,
       captured_amount: reading.beyond.capturedAmount,
       refunded_amount: reading.beyond.refundedAmount,
@@ -337,13 +351,16 @@ export async function withdrawAfterLateCapture(
     return;
   }
   const read = reading.undecided !== undefined ? 'undecided' : 'fit';
-  const withdrawnNow = await ledger.withdrawRefundAlarmsOnce(op.id, { alarms: raised, by: adjustment.id, reading: read, at: now });
+  const entry = { by: adjustment.id, reading: read, at: now };
+  const own = raised.length > 0 ? await ledger.withdrawRefundAlarmsOnce(op.id, { ...entry, alarms: raised }) : [];
+  const ofPayment = said.length > 0 ? await ledger.withdrawRefundAlarmsOnce(payment.id, { ...entry, alarms: said, claims }) : [];
+  const withdrawnNow = [...(own ?? []), ...(ofPayment ?? [])];
   // Withdrawn by an earlier call (a repeat racing this one), which said it.
-  if (withdrawnNow === null || withdrawnNow.length === 0) return;
+  if (withdrawnNow.length === 0) return;
   fields.withdrawn = withdrawnNow;
   refundedBeyondWithdrawnTotal.inc({ gateway: adjustment.gateway });
   logger.warn(
-    'refunded beyond captured no longer holds: the PSP says a capture the alarm counted as failed succeeded after all; the payment read again has its refunds within what stands captured',
+    'refunded beyond captured no longer holds: the PSP says a capture the alarm counted as failed or gone succeeded after all; the payment read again has its refunds within what stands captured',
     {
       ...fields,
       reading: read,

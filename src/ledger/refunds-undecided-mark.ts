@@ -30,8 +30,11 @@ export const REFUNDS_REREAD_AFTER_VOID_FIELD = 'refunds_reread_after_void';
  * alarm and says it on its event; the other logs who said it (refunded-beyond-alarm.ts, `claimRefundedBeyond`).
  */
 export function refundedBeyondSaidField(figures: RefundedBeyondCaptured): string {
-  return `refunded_beyond_said:${figures.currency}:${figures.capturedAmount}:${figures.refundedAmount}`;
+  return `${REFUNDED_BEYOND_SAID_PREFIX}${figures.currency}:${figures.capturedAmount}:${figures.refundedAmount}`;
 }
+
+/** How every {@link refundedBeyondSaidField} begins: a payment's claims are the fields of its record with it. */
+export const REFUNDED_BEYOND_SAID_PREFIX = 'refunded_beyond_said:';
 
 /**
  * A stored {@link REFUNDS_REREAD_AFTER_VOID_FIELD} read: `fit`, `undecided`, or the refunded-beyond figures with
@@ -69,11 +72,13 @@ export const REFUNDS_ALARM_WITHDRAWN_FIELD = 'refunds_alarm_withdrawn';
  * Keeps on capture or sale `op` ({@link REFUNDS_ALARM_WITHDRAWN_FIELD}) the withdrawal of those of `alarms` (a JSON
  * array of ids: `refunds_reread`, `capture_failed` adjustment ids) not withdrawn already: once per alarm, so a repeat of
  * the success fact withdraws nothing again, while a later failure's alarm, redone by a later success, is withdrawn
- * too. The field then holds the latest withdrawal (`by`, `reading`, `at`) and every alarm withdrawn so far. Returns the
+ * too. The field then holds the latest withdrawal (`by`, `reading`, `at`) and every alarm withdrawn so far. `claims`
+ * (a JSON array of `[field, holder]`: {@link refundedBeyondSaidField}s of a payment's record) whose holder is withdrawn now
+ * and still holds it are removed in the same step, so the same figures found again later raise a new alarm. Returns the
  * ids withdrawn now (a JSON array, empty when none), or -1 when there is no such operation.
  */
 export const WITHDRAW_REFUND_ALARMS_SCRIPT = new LuaScript(
-  luaInputs(['op'], ['field', 'alarms', 'by', 'reading', 'at']),
+  luaInputs(['op'], ['field', 'alarms', 'by', 'reading', 'at', 'claims']),
   `
 if redis.call('EXISTS', K.op) == 0 then return -1 end
 local withdrawn = {}
@@ -100,6 +105,12 @@ for _, a in ipairs(cjson.decode(A.alarms)) do
 end
 if #fresh == 0 then return '[]' end
 redis.call('HSET', K.op, A.field, cjson.encode({ by = A.by, reading = A.reading, withdrawn = withdrawn, at = tonumber(A.at) }))
+-- The claims of the alarms withdrawn now, still theirs, are given up: the same figures found again later are a new alarm.
+local now = {}
+for _, a in ipairs(fresh) do now[a] = true end
+for _, c in ipairs(cjson.decode(A.claims)) do
+  if now[c[2]] and redis.call('HGET', K.op, c[1]) == c[2] then redis.call('HDEL', K.op, c[1]) end
+end
 return cjson.encode(fresh)
 `,
 );

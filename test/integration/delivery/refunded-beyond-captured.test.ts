@@ -1288,6 +1288,55 @@ describe('a capture the alarm counted as failed that the PSP says succeeded afte
     expect(await withdrawn()).toBe(before + 2);
   });
 
+  it.each([
+    ['a void', 'void_after_refund'],
+    ['a refund fact', 'succeeded_after_failure'],
+  ])('%s raised the alarm (%s), then a capture recorded FAILED is done by the PSP after all: the alarm withdrawn, once', async (by) => {
+    const voided = { status: 'SUCCESS' as const, gatewayStatus: 'VOIDED' };
+    const auth = await authorized();
+    const authOp = auth.payment.operation_reference!;
+    const captureId = await delivered(naming('capture', auth, authOp, { amount: 3000 }));
+    // A second capture the ledger holds FAILED: nothing it took counts, until the PSP says it did it after all.
+    psp.dropNextCapture = true;
+    const second = await record(naming('capture', auth, authOp, { amount: 2000 }));
+    expect(await service.deliver(second)).toMatchObject({ kind: 'retry' });
+    const failure = { status: 'FAIL' as const, gatewayStatus: 'DECLINED', reason: 'PROCESSOR_DECLINED' };
+    expect((await recorder.apply((await ledger.get(second))!, failure, 'webhook')).state).toBe('FAILED');
+    const refund = await refusedRefund(auth, 2000);
+    psp.dropNextVoid = true;
+    const cancelId = await record(naming('cancel', auth, captureId, { amount: 3000 }));
+    expect(await service.deliver(cancelId)).toMatchObject({ kind: 'retry' });
+    let sayer: string;
+    if (by === 'a void') {
+      await refundedAfterAll(refund, 2000);
+      await recorder.apply((await ledger.get(cancelId))!, voided, 'webhook');
+      expect(await cancelEventBeyond(cancelId)).toEqual(beyondBlock);
+      sayer = cancelId;
+    } else {
+      await recorder.apply((await ledger.get(cancelId))!, voided, 'webhook');
+      const { adjustment } = await refundedAfterAll(refund, 2000);
+      expect(await adjustmentOfEvent(refund.id, adjustment.id)).toHaveProperty('refunded_beyond_captured');
+      sayer = adjustment.id;
+    }
+    const before = await withdrawn();
+
+    const { adjustment: late } = await capturedAfterAll(second, 2000);
+
+    // 20.00 captured stands again, 20.00 refunded: the alarm no longer holds.
+    expect(await withdrawn()).toBe(before + 1);
+    expect(withdrawnLines(second)).toEqual([
+      expect.objectContaining({ level: 'warn', adjustment_id: late.id, authorization_id: authOp, withdrawn: [sayer], reading: 'fit' }),
+    ]);
+    const detail = await new OperationsView(ledger, new AdjustmentStore(redis, config.redis.keyPrefix)).show(authOp);
+    expect(detail?.marks.find((m) => m.kind === 'refunded_beyond_withdrawn')).toBeDefined();
+    // Its claim is given up: the same figures found again later are a new alarm.
+    expect(await ledger.refundedBeyondClaims(authOp)).toEqual([]);
+    // Told again: nothing withdrawn twice.
+    await capturedAfterAll(second, 2000);
+    expect(await withdrawn()).toBe(before + 1);
+    expect(withdrawnLines(second)).toHaveLength(1);
+  });
+
   it('control: a capture done after all with no alarm raised on it: nothing withdrawn', async () => {
     const auth = await authorized();
     const authOp = auth.payment.operation_reference!;
