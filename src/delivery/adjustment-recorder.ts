@@ -299,7 +299,7 @@ export class AdjustmentRecorder {
     if (adjustment.refundedBeyondCaptured !== undefined) {
       // Kept by an earlier call (a repeat, a retry after a crash before the event): said on the event only by the claim's holder.
       if (basis === undefined || !claims(basis.lowered)) return adjustment.refundedBeyondCaptured;
-      const other = await claimRefundedBeyond(basis.auth, adjustment.refundedBeyondCaptured, adjustment.id, this.deps.ledger);
+      const other = await claimRefundedBeyond(basis.auth, adjustment.refundedBeyondCaptured, adjustment.id, this.deps.ledger, voidOf(op, basis.lowered));
       return other === undefined ? adjustment.refundedBeyondCaptured : undefined;
     }
     if (basis === undefined) return undefined;
@@ -340,7 +340,7 @@ export class AdjustmentRecorder {
     // A late refund fact and a void racing (each read after both writes, the same figures): the first to claim them says
     // them, the other only names it. A capture_failed read again after a crash: a late refund fact read since said it.
     const said = claims(lowered)
-      ? await claimRefundedBeyond(auth, kept.held, adjustment.id, this.deps.ledger)
+      ? await claimRefundedBeyond(auth, kept.held, adjustment.id, this.deps.ledger, voidOf(op, lowered))
       : kept.recorded
         ? await saidByFact(auth, kept.held, this.deps.ledger, adjustment.id)
         : undefined;
@@ -692,6 +692,14 @@ function countsAsCapturedAgain(op: OperationRecord, adjustment: AdjustmentRecord
  */
 function claims(lowered: LoweredCapturedCause | undefined): boolean {
   return lowered === undefined || lowered === 'void_after_refund';
+}
+
+/**
+ * The cancel whose claim a late cancel's reading may find as its own (`claimRefundedBeyond`'s `alsoBy`): its reading
+ * before a move to SUCCEEDED that never applied (a worker killed, the cancel then recorded FAILED) claimed under its id.
+ */
+function voidOf(op: OperationRecord, lowered: LoweredCapturedCause | undefined): string | undefined {
+  return lowered === 'void_after_refund' ? op.id : undefined;
 }
 
 const REFUND_FACT_ALARM =

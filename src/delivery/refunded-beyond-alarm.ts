@@ -380,7 +380,9 @@ export async function withdrawAfterLateCapture(
  * Claims for `by` (a late refund fact's adjustment id, or a void's cancel id) saying that payment `auth` has refunds
  * `beyond` what stands captured: one atomic set-once on the payment's record keyed by the figures
  * ({@link refundedBeyondSaidField}), so a refund fact and a void racing, each reading after both writes, raise one alarm.
- * Idempotent: `by` asking again (a repeat, a retry after a crash) finds its own claim. Returns who else says them (the
+ * Idempotent: `by` asking again (a repeat, a retry after a crash) finds its own claim. `alsoBy`: another id the claim
+ * may hold for the same sayer (a cancel's late success, `by` its adjustment: the cancel's own reading before a move that
+ * never applied claimed under the cancel's id). Returns who else says them (the
  * claim's holder, or a fact whose reading said them before claims were kept: {@link saidByFact}), undefined when `by`
  * says them.
  */
@@ -389,9 +391,10 @@ export async function claimRefundedBeyond(
   beyond: RefundedBeyondCaptured,
   by: string,
   ledger: Pick<Ledger, 'dependentsOf' | 'adjustmentsOfEach' | 'setFieldOnceAndGet' | 'fieldsOf'>,
+  alsoBy?: string,
 ): Promise<string | undefined> {
   const claim = await ledger.setFieldOnceAndGet(auth.id, refundedBeyondSaidField(beyond), by);
-  if (claim.value !== by) return claim.value;
+  if (claim.value !== by && claim.value !== alsoBy) return claim.value;
   // Claimed now or before by `by`: a fact recorded before claims were kept may have said it already.
   return saidByFact(auth, beyond, ledger, by);
 }

@@ -865,6 +865,37 @@ describe('a move that lowers what stands captured after a late refund fact: the 
     expect(await eventsSaying(authOp)).toEqual(said);
   });
 
+  it("the void's reading claimed the figures, its move lost to a crash, then the cancel recorded FAILED and done after all: its adjustment event says them", async () => {
+    const { authOp, refund, cancelId } = await voidInFlight();
+    await refundedAfterAll(refund, 2000);
+    const crash = new Error('worker killed');
+    const spies = [jest.spyOn(ledger, 'transitionAndRecord').mockRejectedValue(crash), jest.spyOn(ledger, 'transitionAndGet').mockRejectedValue(crash)];
+    try {
+      await expect(recorder.apply((await ledger.get(cancelId))!, voided, 'webhook')).rejects.toThrow('worker killed');
+    } finally {
+      for (const spy of spies) spy.mockRestore();
+    }
+    expect(await ledger.refundedBeyondClaims(authOp)).toEqual([expect.objectContaining({ by: cancelId })]);
+    const failure = { status: 'FAIL' as const, gatewayStatus: 'NOT_VOIDABLE', reason: 'NOT_VOIDABLE' };
+    expect((await recorder.apply((await ledger.get(cancelId))!, failure, 'inquiry')).state).toBe('FAILED');
+    const before = await alarms('void_after_refund');
+
+    const { adjustment } = await adjustments.recordAdjustment((await ledger.get(cancelId))!, {
+      kind: 'succeeded_after_failure',
+      direction: 'credit',
+      amount: 5000,
+      currency: 'USD',
+      reason: 'payments.voids.accept',
+      gateway: 'cybs',
+      pspEventId: `evt_late_void_${cancelId}`,
+      source: 'webhook',
+    });
+
+    expect(await adjustmentOfEvent(cancelId, adjustment.id)).toMatchObject({ refunded_beyond_captured: beyondBlock });
+    expect(await alarms('void_after_refund')).toBe(before + 1);
+    expect(await eventsSaying(authOp)).toEqual([adjustmentEventId(cancelId, adjustment.id)]);
+  });
+
   it('a refund of ours reported outside the bridge and then done after all naming that PSP refund, then the void: counted once', async () => {
     const { authOp, refund, cancelId } = await voidInFlight();
     const ours = newCybersourceId();
