@@ -1,6 +1,7 @@
 import { Config } from '../config/config';
 import { OutcomeRecorder } from './outcome-recorder';
 import { noteHoldAfterVoid } from './hold-after-void';
+import { ownTransactionVoidOf } from './own-transaction-void';
 import { CancelEffect } from '../ledger/cancel-effect';
 import { adjustmentEvent } from '../events/adjustment-event';
 import { AUTHORIZING } from '../ledger/authorization-by-reference';
@@ -144,6 +145,7 @@ export class AdjustmentRecorder {
         | 'closeAuthorization'
         | 'get'
         | 'authorizationByReference'
+        | 'findByReference'
         | 'recordCancelEffectOnce'
         | 'unindexHeldForPspRetry'
         | 'dependentsOf'
@@ -454,7 +456,9 @@ export class AdjustmentRecorder {
 
   /**
    * The authorization of ours capture or cancel `op` acted on: the one its attempt resolved (`authorizationId`), else
-   * the one its `gateway_key` names, by our id or by the PSP's reference at its gateway. Null when none of ours.
+   * the one its `gateway_key` names, by our id or by the PSP's reference at its gateway. Null when none of ours, and
+   * for a cancel voiding one of our captures or refunds as its own transaction (`ownTransactionVoidOf`), whether it
+   * names it by our id or by its own PSP reference (which the reference index would follow to its authorization).
    */
   async authorizationActedOn(op: OperationRecord): Promise<string | null> {
     if (op.authorizationId !== undefined) return op.authorizationId;
@@ -463,6 +467,7 @@ export class AdjustmentRecorder {
     const { ledger } = this.deps;
     const named = await ledger.get(key);
     if (named) return AUTHORIZING.has(named.command) ? named.id : null;
+    if (op.command === 'cancel' && (await ownTransactionVoidOf(op, this.deps.config, ledger)) !== null) return null;
     const found = await ledger.authorizationByReference(gatewayOf(op), key);
     return found?.authorization ? found.record.id : null;
   }

@@ -67,7 +67,7 @@ import { FailoverTrigger, countDecisions, countFailover, reportFxLinesOmitted, r
 import { fxLockOf, linesOmitted } from '../fx/locked-rate';
 import type { Payment, PaymentLine } from '../contracts/payment-command';
 import { FailoverStep, RoutingRecord, gatewayOf, routedPayment } from '../ledger/routing-record';
-import { LONG_WAIT_MS, WaitedOn, dependentWaitDelay, dependentWaits, waitReason, waitersTtlSeconds } from './dependent-wait';
+import { LONG_WAIT_MS, WaitedOn, dependentWaitDelay, dependentWaits, expiredVoidWait, voidWaitsExpired, waitReason, waitersTtlSeconds } from './dependent-wait';
 
 /** What the caller (the BullMQ worker) must do next with the job. */
 export type DeliveryStep =
@@ -469,6 +469,12 @@ export class DeliveryService {
     if ('wait' in resolved) {
       // Waited since: its creation for an authorization (the first thing it can wait for), its first sibling wait else.
       const since = resolved.siblings ? await this.waitingForSiblings(op, resolved.wait, resolved.siblings, resolved.awaiting) : op.createdAt;
+      // A void of a capture waits for what decides it no longer than its capture could still be voided: then refused unsent.
+      const expired = expiredVoidWait(resolved, since, this.now());
+      if (expired) {
+        voidWaitsExpired().inc({ gateway: gatewayOf(op), awaiting: String(expired.detail.awaiting) });
+        return expired;
+      }
       return { wait: await this.dependentWait(op, resolved, since) };
     }
     return resolved;

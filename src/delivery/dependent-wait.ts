@@ -25,6 +25,48 @@ export const WAIT_SHARE = 10;
 export const LONG_WAIT_MS = 10 * 60_000;
 
 /**
+ * How long a cancel voiding one of our captures waits, unsent, for what decides whether refunds of its payment still
+ * need that capture (`awaiting` {@link BOUNDED_VOID_WAITS}: another capture's void, refunds in flight) before it is
+ * refused ({@link VOID_WAIT_EXPIRED}): 24 hours, ms. What it waits for may stay undecided for good (an `UNRESOLVED`
+ * refund or void settles only by a later PSP fact), and Cybersource voids a capture only until its batch settles,
+ * usually within the day: a void sent later would be refused `NOT_VOIDABLE` whatever the wait ended in. Refused unsent,
+ * the cancel moved nothing, so no money moves on a guess, and a refund registered after it, which waits for it, goes on.
+ */
+export const VOID_WAIT_MAX_MS = 24 * 60 * 60_000;
+
+/** The waits {@link VOID_WAIT_MAX_MS} bounds (`operation-context.ts` `Awaiting`). */
+export const BOUNDED_VOID_WAITS: ReadonlySet<string> = new Set(['capture_void', 'refund_in_flight']);
+
+/** `fail` of a cancel voiding a capture whose bounded wait ({@link VOID_WAIT_MAX_MS}) ran out: refused unsent, for a person to settle. */
+export const VOID_WAIT_EXPIRED = 'VOID_WAIT_EXPIRED';
+
+/**
+ * The refusal of a cancel whose wait (`awaiting`, since `since`) ran past {@link VOID_WAIT_MAX_MS} at `now`,
+ * or null: only for the waits {@link BOUNDED_VOID_WAITS} names. Pure.
+ */
+export function expiredVoidWait(
+  wait: { wait: string; awaiting?: string; siblings?: readonly string[] },
+  since: number,
+  now: number,
+): { fail: string; field: string; detail: Record<string, unknown> } | null {
+  if (wait.awaiting === undefined || !BOUNDED_VOID_WAITS.has(wait.awaiting)) return null;
+  const waited = now - since;
+  if (waited < VOID_WAIT_MAX_MS) return null;
+  return {
+    fail: VOID_WAIT_EXPIRED,
+    field: 'payment.gateway_key',
+    detail: {
+      named_command: 'capture',
+      awaiting: wait.awaiting,
+      waited_ms: waited,
+      wait_max_ms: VOID_WAIT_MAX_MS,
+      siblings: (wait.siblings ?? []).join(','),
+      why: `${wait.wait}; still undecided after ${Math.floor(waited / 3_600_000)} h: refused unsent (a void this late would find the capture settled); settle what it waited for with the PSP, then refund what is owed`,
+    },
+  };
+}
+
+/**
  * The delay before a dependent that has waited `waitedMs` is checked again, ms: a tenth of the wait so far
  * ({@link WAIT_SHARE}), never below `baseMs` (`delivery.backoff_base_ms`: a capture sent right after its
  * authorization, answered within a second or two, is checked as often as before: the first 10 × base ms
@@ -79,6 +121,19 @@ export function dependentWaits(): Counter<'reason'> {
     'pb_delivery_dependent_waits_total',
     'Checks of a capture, cancel or refund that could not go yet and were put back with a growing delay, by reason (authorization_<state> of the authorization it waits for, siblings, undelivered_captures, refunds, void, void_in_flight, capture_void, refund_in_flight)',
     ['reason'],
+  );
+}
+
+/**
+ * `pb_void_waits_expired_total{gateway,awaiting}`: cancels voiding a capture refused unsent ({@link VOID_WAIT_EXPIRED})
+ * because what they waited for (`awaiting`: `capture_void`, `refund_in_flight`) stayed undecided past
+ * {@link VOID_WAIT_MAX_MS}. Each one is a payment for a person to settle with the PSP.
+ */
+export function voidWaitsExpired(): Counter<'gateway' | 'awaiting'> {
+  return counter(
+    'pb_void_waits_expired_total',
+    'Cancels voiding a capture refused unsent because what they waited for (another capture void, refunds in flight) stayed undecided past the bounded wait, by gateway and awaiting (capture_void, refund_in_flight)',
+    ['gateway', 'awaiting'],
   );
 }
 

@@ -9,7 +9,7 @@ import { OperationState, isTerminal } from '../ledger/operation-state';
 import { atAuthorizationRate, convertedPayment, fxLockOf, heldInOrderCurrency } from '../fx/locked-rate';
 import { orderAmountWithin, type FxLock, type PartsBefore } from '../fx/fx-lock';
 import { CancelBasis, cancelBasisOf } from '../ledger/cancel-basis';
-import type { WaitedOn } from './dependent-wait';
+import { VOID_WAIT_EXPIRED, type WaitedOn } from './dependent-wait';
 import { RefundedBeyondCaptured, commandsUndoneBy, isAdjustmentKind, releasesHold } from '../adjustments/adjustment';
 import { laterInPspTime } from '../gateways/psp-time';
 import { GIFT_CARD_METHOD, isStoredValueCommand } from '../contracts/stored-value';
@@ -207,8 +207,9 @@ export interface ResolveOptions {
   voidWindow?: { now: number; windowMs(gateway: string): number | undefined };
   /**
    * Whether the gateway that did a capture or refund of ours voids it as its own transaction
-   * (`GatewayDefinition.voidsOwnTransactions`: Cybersource): a cancel naming it by our operation id is then sent as
-   * that void ({@link voidOfDependent}). Default: none (such a cancel is refused `UNSUPPORTED_COMMAND`, unsent).
+   * (`GatewayDefinition.voidsOwnTransactions`: Cybersource): a cancel naming it by our operation id, or by its own PSP
+   * reference (`cancelNamingDependent`), is then sent as that void ({@link voidOfDependent}). Default: none (such a
+   * cancel is refused `UNSUPPORTED_COMMAND`, unsent).
    */
   voidsOwnTransaction?: (gateway: string, command: 'capture' | 'refund') => boolean;
 }
@@ -251,7 +252,7 @@ export async function resolveOperationContext(op: OperationRecord, ledger: Ledge
   if (registers) {
     const view = await ledger.authorizationView(key, op.id);
     auth = view ? asDoneAtPsp(view.auth) : null;
-    dependents = view?.dependents ?? [];
+    dependents = view ? namesInOurIds(view.auth, view.dependents) : [];
     registered = view?.registered ?? 0;
   } else {
     const found = await ledger.get(key);
@@ -346,7 +347,7 @@ export const CAPTURE_REFUNDED = 'CAPTURE_REFUNDED';
 export const VOID_UNCHECKABLE = 'VOID_UNCHECKABLE';
 
 /** The refusals unsent of a cancel voiding one of our captures or refunds by its own id (`pb_transaction_voids_total{outcome=refused}`). */
-export const OWN_VOID_REFUSALS: ReadonlySet<string> = new Set([ALREADY_UNDONE, CAPTURE_REFUNDED, VOID_UNCHECKABLE]);
+export const OWN_VOID_REFUSALS: ReadonlySet<string> = new Set([ALREADY_UNDONE, CAPTURE_REFUNDED, VOID_UNCHECKABLE, VOID_WAIT_EXPIRED]);
 
 /**
  * A cancel naming by our operation id capture or refund `named` at a gateway that voids it as its own transaction
@@ -431,9 +432,10 @@ async function namedVoidGuards(
   }
   const auth = view && asDoneAtPsp(view.auth);
   if (!view || !auth || !AUTHORIZING.has(auth.command)) return uncheckableVoid(named, command, authorizationKey);
-  const rivals = voidsOfSameTransaction(op, auth, view.dependents, view.registered, named.id, command === 'capture');
+  const dependents = namesInOurIds(auth, view.dependents);
+  const rivals = voidsOfSameTransaction(op, auth, dependents, view.registered, named.id, command === 'capture');
   if (rivals) return rivals;
-  return command === 'capture' ? refundsOverVoid(op, named, auth, view.dependents, view.registered, ledger) : null;
+  return command === 'capture' ? refundsOverVoid(op, named, auth, dependents, view.registered, ledger) : null;
 }
 
 /**
@@ -497,6 +499,28 @@ export function voidsOfSameTransaction(
 /** What a cancel of authorization `auth` may name: its operation id, its PSP reference, its new gateway key. Pure. */
 function authorizationNames(auth: OperationRecord): Set<string> {
   return new Set([auth.id, auth.gatewayReference, auth.newGatewayKey].filter((n): n is string => n !== undefined));
+}
+
+/**
+ * `dependents` of authorization `auth` with what each cancel among them names (`names`, its `gateway_key`) in our
+ * operation ids: a cancel naming one of our captures or refunds by its own PSP reference (Cybersource's capture or
+ * refund id) names that dependent's id, as one naming it by our id does, so the guards between voids and refunds see
+ * both alike. A reference that is also one of the authorization's names (Stripe answers a capture with the
+ * PaymentIntent id) stays the authorization's. Pure; the same array when no cancel names a reference.
+ */
+export function namesInOurIds(auth: OperationRecord, dependents: DependentSummary[]): DependentSummary[] {
+  const own = authorizationNames(auth);
+  const byReference = new Map<string, string>();
+  for (const d of dependents) {
+    if ((d.command === 'capture' || d.command === 'refund') && d.gatewayReference !== undefined && !own.has(d.gatewayReference)) {
+      byReference.set(d.gatewayReference, d.id);
+    }
+  }
+  if (byReference.size === 0 || !dependents.some((d) => d.names !== undefined && byReference.has(d.names))) return dependents;
+  return dependents.map((d) => {
+    const id = d.names === undefined ? undefined : byReference.get(d.names);
+    return id === undefined ? d : { ...d, names: id };
+  });
 }
 
 /**
@@ -724,6 +748,7 @@ async function checkedByReference(
   }
   if (!found || found.record.id === op.id) return { context };
   const auth = asDoneAtPsp(found.record);
+  const dependents = namesInOurIds(auth, found.dependents);
   const via = (r: ContextRefusal): ContextRefusal => ({
     ...r,
     detail: {
@@ -735,25 +760,25 @@ async function checkedByReference(
   });
   const refused = scopeRefusal(op.payment, auth) ?? currencyRefusal(op, auth);
   if (refused) return via(refused);
-  const notAuthorization = op.command === 'cancel' ? await cancelNamingDependent(reference, holder, found, ledger) : null;
-  if (notAuthorization) return via(notAuthorization);
+  const namedDependent = op.command === 'cancel' ? await dependentNamedBy(reference, holder, found, ledger) : null;
+  if (namedDependent) return cancelNamingDependent(op, namedDependent, reference, holder, context, options, ledger, via);
   // A void of one of our stored value transactions by its PSP reference: past its PSP's void window as by our id.
   const late = op.command === 'cancel' && !found.authorization && voidsByReference(auth) ? pastVoidWindow(auth, options.voidWindow) : null;
   if (late) return via(late);
   if (amounts && found.authorization && auth.state === 'SUCCEEDED' && auth.digest !== undefined) {
     const outside = await refundedOutside(op, auth, ledger);
-    const over = amountRefusal(op, auth, found.dependents, singleCapture?.(holder) === true, outside);
+    const over = amountRefusal(op, auth, dependents, singleCapture?.(holder) === true, outside);
     if (over) return via(over);
-    const ahead = siblingsAhead(op, auth, found.dependents, found.registered, outside);
+    const ahead = siblingsAhead(op, auth, dependents, found.registered, outside);
     if (ahead) return ahead;
   }
   const heldCapture =
     registers && found.authorization && auth.state === 'SUCCEEDED'
-      ? heldCaptureRefusal(op, auth, found.dependents, await recapturedRefundedOutside(op, auth, found.dependents, ledger))
+      ? heldCaptureRefusal(op, auth, dependents, await recapturedRefundedOutside(op, auth, dependents, ledger))
       : null;
   if (heldCapture) return via(heldCapture);
   if (registers && found.authorization && auth.state === 'SUCCEEDED' && cancelFollowsCaptures?.(holder) === true) {
-    const capturing = await voidGuards(op, auth, found.dependents, found.registered, ledger);
+    const capturing = await voidGuards(op, auth, dependents, found.registered, ledger);
     if (capturing) return capturing;
   }
   // The record keeps which authorization it acts on: its closing then reaches it in the same script.
@@ -765,7 +790,7 @@ async function checkedByReference(
   let converted = payment;
   let failed: { failedAuthorization: FailedAuthorizationCancel } | Record<string, never> = {};
   if (found.authorization) {
-    const before = takenBefore(op, auth, found.dependents, found.registered);
+    const before = takenBefore(op, auth, dependents, found.registered);
     if ('wait' in before) return before;
     // A cancel of one the ledger holds FAILED is cut to what the PSP holds after all, never to its refusal's figure.
     const read = op.command === 'cancel' && auth.state === 'FAILED' ? await failedAuthorizationHold(auth, ledger) : null;
@@ -777,44 +802,61 @@ async function checkedByReference(
   }
   const fxLock = converted === payment ? null : fxLockOf(auth);
   const succeeded = found.authorization && auth.state === 'SUCCEEDED';
-  const { changed, ...captured } = succeeded
-    ? await capturedFor(op, auth, registers ? { dependents: found.dependents, registered: found.registered } : null, ledger)
-    : {};
+  const { changed, ...captured } = succeeded ? await capturedFor(op, auth, registers ? { dependents, registered: found.registered } : null, ledger) : {};
   const resolved = { ...context, payment: converted, ...(succeeded ? heldFor(op, auth) : {}), ...captured };
   const drift = changed ? { cancelBasisChanged: changed } : {};
   return fxLock ? { context: resolved, fxLock, ...linked, ...drift, ...failed } : { context: resolved, ...linked, ...drift, ...failed };
 }
 
 /**
- * A cancel whose PSP reference is not its authorization's own but that of one of our captures or refunds (or any other
- * dependent that is no stored value transaction): refused `UNSUPPORTED_COMMAND` on `payment.gateway_key`, unsent, as
- * one naming it by our operation id is. Sent as given, the gateway would take that id for an authorization's:
- * Cybersource's reversal goes to `/pts/v2/payments/{id}/reversals`, while a capture or refund is voided only at
- * `/pts/v2/captures/{id}/voids` or `/pts/v2/refunds/{id}/voids`, its own transaction. A cancel naming the authorization
- * voids a capture that took all of it; a refund returns captured money. A reference a dependent took over that is the
- * authorization's own (Stripe answers a capture with the PaymentIntent id) names the authorization. At most two reads,
- * only when the reference is not the authorization's own. Null when the cancel may go on.
+ * The one of our operations a cancel's PSP `reference` names when it is not its authorization's own: one of our
+ * captures or refunds (or any other dependent that is no stored value transaction) whose own PSP reference it is.
+ * Sent as given, the gateway would take that id for an authorization's: Cybersource's reversal goes to
+ * `/pts/v2/payments/{id}/reversals`, while a capture or refund is voided only at `/pts/v2/captures/{id}/voids` or
+ * `/pts/v2/refunds/{id}/voids`, its own transaction. A reference a dependent took over that is the authorization's own
+ * (Stripe answers a capture with the PaymentIntent id) names the authorization. At most two reads, only when the
+ * reference is not the authorization's own. Null when the cancel names the authorization (or a stored value transaction).
  */
-async function cancelNamingDependent(
+async function dependentNamedBy(
   reference: string,
   holder: string,
   found: { record: OperationRecord; authorization: boolean },
   ledger: Pick<Ledger, 'findByReference' | 'get'>,
-): Promise<ContextRefusal | null> {
-  let named: OperationRecord | null;
-  if (!found.authorization) {
-    named = voidsByReference(found.record) ? null : found.record;
-  } else {
-    const auth = found.record;
-    if (auth.gatewayReference === undefined || reference === auth.gatewayReference || reference === auth.newGatewayKey) return null;
-    const id = await ledger.findByReference(holder, reference);
-    named = id && id !== auth.id ? await ledger.get(id) : null;
-    // Only one whose own PSP reference this is: a dependent indexed under the authorization's is not named by it.
-    if (named && (AUTHORIZING.has(named.command) || named.gatewayReference !== reference)) named = null;
+): Promise<OperationRecord | null> {
+  if (!found.authorization) return voidsByReference(found.record) ? null : found.record;
+  const auth = found.record;
+  if (auth.gatewayReference === undefined || reference === auth.gatewayReference || reference === auth.newGatewayKey) return null;
+  const id = await ledger.findByReference(holder, reference);
+  const named = id && id !== auth.id ? await ledger.get(id) : null;
+  // Only one whose own PSP reference this is: a dependent indexed under the authorization's is not named by it.
+  return named && !AUTHORIZING.has(named.command) && named.gatewayReference === reference ? named : null;
+}
+
+/**
+ * A cancel naming by its PSP `reference` (on gateway `holder`) our capture or refund `named`: at a gateway that voids it
+ * as its own transaction (`ResolveOptions.voidsOwnTransaction`: Cybersource) it is that void, checked, registered and
+ * sent exactly as one naming it by our operation id ({@link voidOfDependent}: scope and currency against `named`, so a
+ * reference of another gateway or account is refused naming the field); a refusal names the reference (`via`). Of
+ * anything else it is refused `UNSUPPORTED_COMMAND` on `payment.gateway_key`, unsent, as one naming it by our id is:
+ * cancel naming its authorization (a capture that took all of it is voided), or refund.
+ */
+async function cancelNamingDependent(
+  op: OperationRecord,
+  named: OperationRecord,
+  reference: string,
+  holder: string,
+  context: OperationContext,
+  options: ResolveOptions,
+  ledger: Pick<Ledger, 'authorizationView' | 'authorizationByReference' | 'get' | 'adjustmentsOfEach'>,
+  via: (r: ContextRefusal) => ContextRefusal,
+): Promise<ContextResolution> {
+  const command = named.command;
+  if ((command === 'capture' || command === 'refund') && options.voidsOwnTransaction?.(gatewayOf(named), command) === true) {
+    const resolved = await voidOfDependent(op, named, command, context, options, ledger);
+    return 'fail' in resolved ? via(resolved) : resolved;
   }
-  if (!named) return null;
-  const why = `a cancel names an authorization; ${reference} is the ${holder} reference of ${named.command} ${named.id}: cancel naming its authorization (a capture that took all of it is voided), or refund`;
-  return cancelOfNamedRefused(named, why);
+  const why = `a cancel names an authorization; ${reference} is the ${holder} reference of ${command} ${named.id}: cancel naming its authorization (a capture that took all of it is voided), or refund`;
+  return via(cancelOfNamedRefused(named, why));
 }
 
 /** A cancel naming `named`, which it cannot void (`why`): refused `UNSUPPORTED_COMMAND` on `payment.gateway_key`, unsent. */

@@ -259,6 +259,9 @@ export class OutcomeRecorder {
     if (to === 'SUCCEEDED' && op.command === 'cancel' && (op.state === 'SUCCEEDED' || !isTerminal(op.state))) {
       const read = await this.cancelEffect(op, gateway, outcome, source, now);
       if (read.effect) fields.cancelEffect = read.effect;
+      // A void of our capture or refund as its own transaction acted on it, not on an authorization: it closes none
+      // (by Cybersource id its key would reach the capture through the reference index and mark it closed).
+      if (read.own) delete fields.closesAuthorization;
       hold = read.hold;
       // Its void lowered what stands captured: the payment read after the mark, before the move, so the cancel's event
       // says refunded beyond captured (refunded-beyond-alarm.ts). Not on a repeat: the first move wrote it.
@@ -491,6 +494,7 @@ export class OutcomeRecorder {
    * (`voidedByCancel`): captures that left part of the authorization were not voided, whatever the outcome's
    * status says (a status inquiry's may name no reversal), so none is marked; a void's sale or capture is
    * marked undone (`markVoided`), and the hold the void left on the authorization is followed (`holdAfterVoid`).
+   * `own`: it voided one of our captures or refunds as its own transaction (`ownTransactionVoidOf`).
    */
   private async cancelEffect(
     op: OperationRecord,
@@ -498,10 +502,10 @@ export class OutcomeRecorder {
     outcome: GatewayOutcome,
     source: OutcomeSource,
     now: number,
-  ): Promise<{ effect?: CancelEffect; hold?: HoldNote }> {
+  ): Promise<{ effect?: CancelEffect; hold?: HoldNote; own?: true }> {
     // A cancel naming our capture or refund voided that transaction itself: it is marked undone, no hold is concerned.
     const own = await ownTransactionVoidOf(op, this.deps.config, this.deps.ledger);
-    if (own) return { effect: await markOwnTransactionVoided(op, own, outcome, this.deps, source, now) };
+    if (own) return { effect: await markOwnTransactionVoided(op, own, outcome, this.deps, source, now), own: true };
     const type = this.deps.config.gateways[name]?.type;
     const voids = type === undefined ? undefined : gatewayDefinition(type).cancelVoided;
     if (voids === undefined) return {};

@@ -7,9 +7,10 @@ import { Ledger, OperationRecord } from '../ledger/ledger';
 import { gatewayOf } from '../ledger/routing-record';
 import { Logger } from '../logging/logger';
 import { counter } from '../metrics/metrics-registry';
+import { scopeRefusal } from './operation-context';
 
 /**
- * A cancel that names by our operation id one of our captures or refunds, which its gateway voids as its own
+ * A cancel that names one of our captures or refunds (by our operation id or its own PSP reference), which its gateway voids as its own
  * transaction (`GatewayDefinition.voidsOwnTransactions`: Cybersource's "Void a Capture", "Void a Refund"; the request
  * is built from `OperationContext.voidOf`, see `resolveOperationContext`). What its outcome does to the ledger: a
  * success marks that capture or refund undone by the cancel (`Ledger.markUndoneByVoid`), so it no longer counts as
@@ -24,8 +25,8 @@ export interface OwnTransactionVoid {
 }
 
 /**
- * `pb_transaction_voids_total{gateway,command,outcome}`: cancels naming one of our captures or refunds by its operation
- * id that the gateway voids as its own transaction (Cybersource). `command`: `capture` or `refund`. `outcome`:
+ * `pb_transaction_voids_total{gateway,command,outcome}`: cancels naming one of our captures or refunds (by its operation
+ * id or its own PSP reference) that the gateway voids as its own transaction (Cybersource). `command`: `capture` or `refund`. `outcome`:
  * `voided` (the PSP confirmed the void; the capture or refund is marked undone and no longer counts), `declined` (the
  * PSP refused it, e.g. `NOT_VOIDABLE` once its batch settled: it stands, a refund returns the money), `refused` (refused
  * unsent: undone already, a capture refunds of its payment give back in part, or one whose authorization cannot be
@@ -40,16 +41,40 @@ export function transactionVoids(): Counter<'gateway' | 'command' | 'outcome'> {
 }
 
 /**
- * The capture or refund cancel `op` names by our operation id, when the gateway that did it voids it as its own
- * transaction (its type in `config`); null for any other cancel (one naming an authorization, a stored value
- * transaction, a PSP reference). One read, only for a cancel whose key is not its own id.
+ * The capture or refund cancel `op` names, by our operation id or by its own PSP reference (Cybersource's capture or
+ * refund id, found in the reference index of the gateway the cancel went to), when the gateway that did it voids it as
+ * its own transaction (its type in `config`); null for any other cancel (one naming an authorization, by our id or its
+ * PSP reference, or a stored value transaction). One named by reference is taken only when that reference is its own
+ * and it is of the cancel's gateway and account (`scopeRefusal`, as delivery checked before sending): an outcome never
+ * marks an operation of another. One read for a cancel whose key is not its own id; two more only for one naming a
+ * reference at such a gateway.
  */
-export async function ownTransactionVoidOf(op: OperationRecord, config: Config, ledger: Pick<Ledger, 'get'>): Promise<OwnTransactionVoid | null> {
+export async function ownTransactionVoidOf(
+  op: OperationRecord,
+  config: Config,
+  ledger: Pick<Ledger, 'get' | 'findByReference'>,
+): Promise<OwnTransactionVoid | null> {
   if (op.command !== 'cancel' || op.payment.gateway_key === op.id) return null;
-  const named = await ledger.get(op.payment.gateway_key);
+  const key = op.payment.gateway_key;
+  const named = (await ledger.get(key)) ?? (await namedByReference(op, key, config, ledger));
   if (!named || (named.command !== 'capture' && named.command !== 'refund')) return null;
   if (!configuredVoidsOwnTransaction(config, gatewayOf(named), named.command)) return null;
   return { named, command: named.command };
+}
+
+/** The capture or refund of ours whose own PSP reference on the cancel's gateway is `reference`, in the cancel's scope; null otherwise. */
+async function namedByReference(
+  op: OperationRecord,
+  reference: string,
+  config: Config,
+  ledger: Pick<Ledger, 'get' | 'findByReference'>,
+): Promise<OperationRecord | null> {
+  const gateway = gatewayOf(op);
+  if (!configuredVoidsOwnTransaction(config, gateway, 'capture') && !configuredVoidsOwnTransaction(config, gateway, 'refund')) return null;
+  const id = await ledger.findByReference(gateway, reference);
+  const named = id === null || id === op.id ? null : await ledger.get(id);
+  if (!named || named.gatewayReference !== reference || scopeRefusal(op.payment, named) !== null) return null;
+  return named;
 }
 
 /**

@@ -24,6 +24,9 @@ export const BRIDGE_DECLINES: DeclineTable = {
     // A cancel naming one of our captures or refunds whose authorization cannot be read: its void's guards cannot run,
     // so whether it may be voided is for a person to check with the PSP.
     VOID_UNCHECKABLE: { category: 'bridge_refused', action: 'contact_support' },
+    // A cancel voiding one of our captures whose wait for another void or refunds in flight ran out (src/delivery/dependent-wait.ts
+    // VOID_WAIT_MAX_MS): nothing sent; what the payment owes is for a person to settle with the PSP.
+    VOID_WAIT_EXPIRED: { category: 'bridge_refused', action: 'contact_support' },
     // A gift card refund naming the card by its number where a payment's reference goes (src/delivery/operation-context.ts).
     CARD_DATA_REJECTED: { category: 'bridge_refused', action: 'fix_request' },
     // A cancel of a FAILED authorization the PSP released after its late success: nothing held to void.

@@ -205,7 +205,8 @@ export interface GatewayDefinition<T extends string = string, S extends GatewayS
    */
   readonly storedValueVoidWindowMs?: number;
   /**
-   * The commands of ours whose own transaction a cancel naming it by our operation id voids at this PSP (Cybersource:
+   * The commands of ours whose own transaction a cancel naming it (by our operation id, or by that transaction's own
+   * PSP reference within the cancel's gateway and account) voids at this PSP (Cybersource:
    * `POST /pts/v2/captures/{id}/voids`, `POST /pts/v2/refunds/{id}/voids`, until the batch settles): such a cancel is
    * sent as that void (`OperationContext.voidOf`), and its success marks the capture or refund undone, so it no longer
    * counts as captured or refunded. Absent (default): a cancel naming a capture or refund is refused

@@ -190,7 +190,7 @@ beforeAll(async () => {
           reversalAmountDetails: { reversedAmount: reversal.totalAmount, currency: reversal.currency },
         });
       }
-      const voided = /^\/pts\/v2\/(payments|captures)\/(\d+)\/voids$/.exec(url);
+      const voided = /^\/pts\/v2\/(payments|captures|refunds)\/(\d+)\/voids$/.exec(url);
       if (voided) {
         if (psp.rateLimitNextVoid) {
           psp.rateLimitNextVoid = false;
@@ -1310,56 +1310,41 @@ describe("Cybersource answers dated by the PSP's time (submitTimeUtc)", () => {
   });
 });
 
-describe('Cybersource cancel naming a capture or refund by its Cybersource id: refused unsent, never a reversal of that id', () => {
-  async function refusedUnsent(cancelId: string, named: string, command: string): Promise<void> {
-    const before = await metricValue('pb_authorization_refusals_total', { gateway: 'cybs', reason: 'UNSUPPORTED_COMMAND' });
-    expect(await service.deliver(cancelId)).toEqual({ kind: 'done', state: 'FAILED' });
-    expect(sentFor(cancelId)).toHaveLength(0);
-    expect(await ledger.get(cancelId)).toMatchObject({ reason: 'UNSUPPORTED_COMMAND', reasonField: 'payment.gateway_key' });
-    const event = (await events.load(`${cancelId}.FAILED`))?.params.payment;
-    expect(event).toMatchObject({
-      status: 'FAIL',
-      reason: 'UNSUPPORTED_COMMAND',
-      field: 'payment.gateway_key',
-      decline: { category: 'bridge_refused', suggested_action: 'fix_request' },
-    });
-    expect(await metricValue('pb_authorization_refusals_total', { gateway: 'cybs', reason: 'UNSUPPORTED_COMMAND' })).toBe(before + 1);
-    const line = logs.lines.find((l) => l.includes('operation refused against its authorization') && l.includes(cancelId));
-    expect(line).toContain(named);
-    expect(line).toContain(`"named_command":"${command}"`);
-    // Refused for good: delivering it again sends nothing.
-    expect(await service.deliver(cancelId)).toEqual({ kind: 'done', state: 'FAILED' });
-    expect(sentFor(cancelId)).toHaveLength(0);
+describe('Cybersource cancel naming a capture or refund by its Cybersource id: a void of that transaction, never a reversal of that id', () => {
+  /** Delivers `cancelId` and checks it voided `named` by its Cybersource id at `/pts/v2/<path>/{id}/voids`, once, never a reversal. */
+  async function voidedByPspId(cancelId: string, named: string, path: 'captures' | 'refunds'): Promise<void> {
+    const namedPspId = await pspId(named);
+    expect(await service.deliver(cancelId)).toEqual({ kind: 'done', state: 'SUCCEEDED' });
+    expect(sentFor(cancelId).map((s) => `${s.method} ${s.url}`)).toEqual([`POST /pts/v2/${path}/${namedPspId}/voids`]);
+    expect(sentFor(cancelId)[0].body).toEqual({ clientReferenceInformation: { code: cancelId } });
+    expect(psp.seen.some((s) => s.url === `/pts/v2/payments/${namedPspId}/reversals`)).toBe(false);
+    expect((await ledger.get(named))?.undoneBy).toBe(cancelId);
+    const command = path === 'captures' ? 'capture' : 'refund';
+    expect((await ledger.get(cancelId))?.cancelEffect).toEqual({ voided: named, command });
+    const payment = (await events.load(`${cancelId}.SUCCEEDED`))?.params.payment as Record<string, unknown>;
+    expect(payment.gateway_response).toMatchObject({ voided: { operation_reference: named, command } });
+    // Delivered again: nothing sent again.
+    expect(await service.deliver(cancelId)).toEqual({ kind: 'done', state: 'SUCCEEDED' });
+    expect(sentFor(cancelId)).toHaveLength(1);
   }
 
-  it("refuses a cancel naming a partial capture's id (sent before as a reversal of the capture's id); the capture stands", async () => {
+  it("voids a partial capture named by its id (sent before as a reversal of the capture's id, then refused unsent)", async () => {
     const auth = await paid('authorize');
     const captureId = await delivered(dependent('capture', auth, { amount: 3000 }));
-    const capturePspId = await pspId(captureId);
-    const cancelId = await record(dependent('cancel', auth, { gateway_key: capturePspId }));
-    await refusedUnsent(cancelId, captureId, 'capture');
-    expect(psp.seen.some((s) => s.url === `/pts/v2/payments/${capturePspId}/reversals`)).toBe(false);
-    expect((await ledger.get(captureId))?.undoneBy).toBeUndefined();
-    // The cancel the refusal points to, naming the authorization, releases what the capture left.
-    const byAuth = await delivered(dependent('cancel', auth));
-    expect(sentFor(byAuth).map((s) => s.url)).toEqual([`/pts/v2/payments/${await pspId(auth.payment.operation_reference!)}/reversals`]);
+    await voidedByPspId(await record(dependent('cancel', auth, { gateway_key: await pspId(captureId) })), captureId, 'captures');
   });
 
-  it('refuses a cancel naming the id of a capture that took all of it (it names no authorization); naming the authorization voids it', async () => {
+  it('voids a capture that took all of it named by its id, as a cancel naming the authorization would', async () => {
     const auth = await paid('authorize');
     const captureId = await delivered(dependent('capture', auth));
-    const capturePspId = await pspId(captureId);
-    await refusedUnsent(await record(dependent('cancel', auth, { gateway_key: capturePspId })), captureId, 'capture');
-    const byAuth = await delivered(dependent('cancel', auth));
-    expect(sentFor(byAuth).map((s) => s.url)).toEqual([`/pts/v2/captures/${capturePspId}/voids`]);
+    await voidedByPspId(await record(dependent('cancel', auth, { gateway_key: await pspId(captureId) })), captureId, 'captures');
   });
 
-  it("refuses a cancel naming a refund's id (sent before as a void of the capture it refunded)", async () => {
+  it('voids a refund named by its id (sent before as a void of the capture it refunded); the capture stands', async () => {
     const auth = await paid('authorize');
     const captureId = await delivered(dependent('capture', auth));
     const refundId = await delivered(dependent('refund', auth, { amount: 1000 }));
-    const refundPspId = await pspId(refundId);
-    await refusedUnsent(await record(dependent('cancel', auth, { gateway_key: refundPspId })), refundId, 'refund');
+    await voidedByPspId(await record(dependent('cancel', auth, { gateway_key: await pspId(refundId) })), refundId, 'refunds');
     expect((await ledger.get(captureId))?.undoneBy).toBeUndefined();
   });
 

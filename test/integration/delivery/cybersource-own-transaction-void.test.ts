@@ -3,11 +3,14 @@ import { AddressInfo } from 'node:net';
 import { Queue } from 'bullmq';
 import { Config } from '../../../src/config/config';
 import { Payment, PaymentCommand } from '../../../src/contracts/payment-command';
+import { AdjustmentStore } from '../../../src/adjustments/adjustment-store';
+import { AdjustmentRecorder } from '../../../src/delivery/adjustment-recorder';
 import { DeliveryService } from '../../../src/delivery/delivery-service';
 import { OutcomeRecorder } from '../../../src/delivery/outcome-recorder';
 import { EventStore } from '../../../src/events/event-store';
 import { OmsEventJobData, createOmsEventsQueue } from '../../../src/events/oms-events-queue';
 import { CYBERSOURCE_SEARCH_LAG_MS } from '../../../src/gateways/cybersource/cybersource-transformer';
+import { VOID_WAIT_MAX_MS } from '../../../src/delivery/dependent-wait';
 import { createGatewayClients } from '../../../src/gateways/gateway-registry';
 import { Ledger } from '../../../src/ledger/ledger';
 import { metricValue } from '../../../src/metrics/metrics-registry';
@@ -533,6 +536,34 @@ describe('Cybersource cancel naming our capture or refund: voids that transactio
     }
   });
 
+  it('the void of a capture waiting on a refund in flight waits no longer than VOID_WAIT_MAX_MS: then refused unsent (VOID_WAIT_EXPIRED), counted, for a person', async () => {
+    const { captureId, cancelId, refunding, release } = await voidBehindRefundInFlight();
+    try {
+      const at = (offset: number) => new DeliveryService({ ...serviceDeps, now: () => Date.now() + offset });
+      // Just short of the bound: still waiting, unsent.
+      expect(await at(VOID_WAIT_MAX_MS - 60_000).deliver(cancelId)).toMatchObject({ kind: 'wait' });
+      const expired = await metricValue('pb_void_waits_expired_total', { gateway: 'cybs', awaiting: 'refund_in_flight' });
+      const refused = await voids('capture', 'refused');
+      expect(await at(VOID_WAIT_MAX_MS + 60_000).deliver(cancelId)).toEqual({ kind: 'done', state: 'FAILED' });
+      expect(sentFor(cancelId)).toHaveLength(0);
+      expect(await ledger.get(cancelId)).toMatchObject({ reason: 'VOID_WAIT_EXPIRED', reasonField: 'payment.gateway_key' });
+      expect((await events.load(`${cancelId}.FAILED`))?.params.payment).toMatchObject({
+        status: 'FAIL',
+        reason: 'VOID_WAIT_EXPIRED',
+        field: 'payment.gateway_key',
+        decline: { category: 'bridge_refused', suggested_action: 'contact_support' },
+      });
+      expect(await metricValue('pb_void_waits_expired_total', { gateway: 'cybs', awaiting: 'refund_in_flight' })).toBe(expired + 1);
+      expect(await voids('capture', 'refused')).toBe(refused + 1);
+      const line = logs.lines.find((l) => l.includes('operation refused against its authorization') && l.includes(cancelId) && l.includes('VOID_WAIT_EXPIRED'));
+      expect(line).toContain('"awaiting":"refund_in_flight"');
+      expect((await ledger.get(captureId))?.undoneBy).toBeUndefined();
+    } finally {
+      release();
+      await refunding;
+    }
+  });
+
   it('the void of a capture waiting on a refund in flight is refused CAPTURE_REFUNDED, unsent, once that refund succeeds', async () => {
     const { captureId, cancelId, refunding, release } = await voidBehindRefundInFlight();
     release();
@@ -729,4 +760,146 @@ describe('Cybersource cancel naming our capture or refund: voids that transactio
       expect(await voids('capture', 'voided')).toBe(voided);
     },
   );
+});
+
+describe('Cybersource cancel naming our capture or refund by its Cybersource id: voided as one naming it by our operation id', () => {
+  it('voids a capture named by its Cybersource id: one void under the cancel’s key, the capture marked undone, the same event and metric', async () => {
+    const auth = await authorized();
+    const authOp = auth.payment.operation_reference!;
+    const captureId = await delivered(naming('capture', auth, authOp));
+    const capturePspId = await pspId(captureId);
+    const before = await voids('capture', 'voided');
+    const cancelId = await delivered(naming('cancel', auth, capturePspId));
+    expect(sentFor(cancelId).map((s) => `${s.method} ${s.url}`)).toEqual([`POST /pts/v2/captures/${capturePspId}/voids`]);
+    expect(sentFor(cancelId)[0].body).toEqual({ clientReferenceInformation: { code: cancelId } });
+    expect((await ledger.get(captureId))?.undoneBy).toBe(cancelId);
+    expect((await ledger.get(cancelId))?.cancelEffect).toEqual({ voided: captureId, command: 'capture' });
+    // A void of the capture, not a cancel of the authorization: it is not closed by it.
+    expect((await ledger.get(authOp))?.closedBy).not.toBe(cancelId);
+    const payment = (await events.load(`${cancelId}.SUCCEEDED`))?.params.payment as Record<string, unknown>;
+    expect(payment).toMatchObject({ status: 'SUCCESS', gateway_key: capturePspId });
+    expect(payment.gateway_response).toMatchObject({ status: 'VOIDED', voided: { operation_reference: captureId, command: 'capture' } });
+    expect(await voids('capture', 'voided')).toBe(before + 1);
+    expect(logs.lines.some((l) => l.includes('capture voided by a cancel naming it') && l.includes(cancelId) && l.includes(captureId))).toBe(true);
+    // Named again, by our id or by its Cybersource id: undone already, nothing sent.
+    for (const key of [captureId, capturePspId]) {
+      const again = await record(naming('cancel', auth, key));
+      expect(await service.deliver(again)).toEqual({ kind: 'done', state: 'FAILED' });
+      expect(sentFor(again)).toHaveLength(0);
+      expect(await ledger.get(again)).toMatchObject({ reason: 'ALREADY_UNDONE', reasonField: 'payment.gateway_key' });
+    }
+  });
+
+  it('a void by Cybersource id closes no authorization, as one by our id: neither the capture nor the cancel is marked as a closing', async () => {
+    const auth = await authorized();
+    const authOp = auth.payment.operation_reference!;
+    const byIdCapture = await delivered(naming('capture', auth, authOp, { amount: 2000 }));
+    const byRefCapture = await delivered(naming('capture', auth, authOp, { amount: 2000 }));
+    const byId = await delivered(naming('cancel', auth, byIdCapture, { amount: 2000 }));
+    const byRef = await delivered(naming('cancel', auth, await pspId(byRefCapture), { amount: 2000 }));
+    expect((await ledger.get(byRefCapture))?.undoneBy).toBe(byRef);
+    for (const [capture, cancel] of [
+      [byIdCapture, byId],
+      [byRefCapture, byRef],
+    ]) {
+      // A capture closes no authorization of its own; the cancel acted on the capture, not on an authorization.
+      expect((await ledger.get(capture))?.closedBy).toBeUndefined();
+      expect((await ledger.get(cancel))?.authorizationId).toBeUndefined();
+    }
+    expect((await ledger.get(authOp))?.closedBy).toBe(byIdCapture);
+  });
+
+  it('a void by Cybersource id recorded FAILED that Cybersource did after all marks the capture undone and says no authorization closed, as one by our id', async () => {
+    const adjustments = new AdjustmentRecorder({
+      config,
+      store: new AdjustmentStore(redis, config.redis.keyPrefix),
+      recorder: serviceDeps.recorder,
+      ledger,
+      logger: logs.logger,
+    });
+    const auth = await authorized();
+    const authOp = auth.payment.operation_reference!;
+    const captureId = await delivered(naming('capture', auth, authOp));
+    const capturePspId = await pspId(captureId);
+    psp.settled.add(capturePspId);
+    const cancelId = await record(naming('cancel', auth, capturePspId));
+    expect(await service.deliver(cancelId)).toEqual({ kind: 'done', state: 'FAILED' });
+    expect((await ledger.get(cancelId))?.reason).toBe('NOT_VOIDABLE');
+    const cancel = (await ledger.get(cancelId))!;
+    // Acted on the capture, not on an authorization (one naming it by our id reads so too).
+    expect(await adjustments.authorizationActedOn(cancel)).toBeNull();
+    const released = await metricValue('pb_authorizations_released_total', { gateway: 'cybs', kind: 'succeeded_after_failure' });
+    await adjustments.recordAdjustment(cancel, {
+      kind: 'succeeded_after_failure',
+      direction: 'credit',
+      amount: 5000,
+      currency: 'USD',
+      reason: 'payments.voids.accept',
+      gateway: 'cybs',
+      pspEventId: `evt_late_${cancelId}`,
+      source: 'webhook',
+    });
+    expect((await ledger.get(captureId))?.undoneBy).toBe(cancelId);
+    expect((await ledger.get(cancelId))?.cancelEffect).toEqual({ voided: captureId, command: 'capture' });
+    expect(await metricValue('pb_authorizations_released_total', { gateway: 'cybs', kind: 'succeeded_after_failure' })).toBe(released);
+    expect(logs.lines.some((l) => l.includes('authorization closed by a cancel recorded FAILED') && l.includes(cancelId))).toBe(false);
+    expect((await ledger.get(authOp))?.closedBy).toBe(captureId);
+  });
+
+  it('voids a refund named by its Cybersource id: it no longer counts as refunded', async () => {
+    const auth = await authorized();
+    const authOp = auth.payment.operation_reference!;
+    await delivered(naming('capture', auth, authOp));
+    const refundId = await delivered(naming('refund', auth, authOp));
+    const refundPspId = await pspId(refundId);
+    const cancelId = await delivered(naming('cancel', auth, refundPspId));
+    expect(sentFor(cancelId).map((s) => s.url)).toEqual([`/pts/v2/refunds/${refundPspId}/voids`]);
+    expect((await ledger.get(refundId))?.undoneBy).toBe(cancelId);
+    const payment = (await events.load(`${cancelId}.SUCCEEDED`))?.params.payment as Record<string, unknown>;
+    expect(payment.gateway_response).toMatchObject({ status: 'VOIDED', voided: { operation_reference: refundId, command: 'refund' } });
+    expect(sentFor(await delivered(naming('refund', auth, authOp)))).toHaveLength(1);
+  });
+
+  it.each([
+    ['account', { gateway_account: 'other-account' }, 'payment.gateway_account'],
+    ['order', { order_id: 'other-order' }, 'payment.order_id'],
+  ] as const)('refuses unsent a cancel of another %s naming a capture by its Cybersource id, naming the field', async (_scope, other, field) => {
+    const auth = await authorized();
+    const authOp = auth.payment.operation_reference!;
+    const captureId = await delivered(naming('capture', auth, authOp));
+    const cancelId = await record(naming('cancel', auth, await pspId(captureId), other));
+    expect(await service.deliver(cancelId)).toEqual({ kind: 'done', state: 'FAILED' });
+    expect(sentFor(cancelId)).toHaveLength(0);
+    expect(await ledger.get(cancelId)).toMatchObject({ reason: 'authorization_scope_mismatch', reasonField: field });
+    expect((await events.load(`${cancelId}.FAILED`))?.params.payment).toMatchObject({
+      status: 'FAIL',
+      reason: 'authorization_scope_mismatch',
+      field,
+    });
+    expect((await ledger.get(captureId))?.undoneBy).toBeUndefined();
+  });
+
+  it('one void at a time: a cancel naming the capture by our id waits for one naming it by its Cybersource id, and is refused once that voided it', async () => {
+    const auth = await authorized();
+    const authOp = auth.payment.operation_reference!;
+    const captureId = await delivered(naming('capture', auth, authOp));
+    const byPspId = await record(naming('cancel', auth, await pspId(captureId)));
+    psp.loseNextVoidAnswer = true;
+    expect((await service.deliver(byPspId)).kind).not.toBe('done');
+    expect((await ledger.get(byPspId))?.state).toBe('UNKNOWN');
+    const byOurId = await record(naming('cancel', auth, captureId));
+    expect(await service.deliver(byOurId)).toMatchObject({ kind: 'wait' });
+    expect(sentFor(byOurId)).toHaveLength(0);
+    // A refund registered after the void waits for it too: the two would give the money back twice.
+    const refundId = await record(naming('refund', auth, authOp, { amount: 1000 }));
+    expect(await service.deliver(refundId)).toMatchObject({ kind: 'wait' });
+    expect(sentFor(refundId)).toHaveLength(0);
+    // Found by its merchant reference: the void done, the capture marked undone by it.
+    expect(await service.deliver(byPspId)).toEqual({ kind: 'done', state: 'SUCCEEDED' });
+    expect((await ledger.get(captureId))?.undoneBy).toBe(byPspId);
+    expect(await service.deliver(byOurId)).toEqual({ kind: 'done', state: 'FAILED' });
+    expect(await ledger.get(byOurId)).toMatchObject({ reason: 'ALREADY_UNDONE' });
+    expect(await service.deliver(refundId)).toEqual({ kind: 'done', state: 'FAILED' });
+    expect(sentFor(refundId)).toHaveLength(0);
+  });
 });

@@ -74,6 +74,23 @@ describe('Cybersource requests against the official spec (Prism)', () => {
     expect(status < 400 || status >= 500).toBe(true);
   });
 
+  it.each([['capture', 'captures'] as const, ['refund', 'refunds'] as const])(
+    'sends the void of one of our %ss a cancel names (by our id or its Cybersource id) the spec accepts',
+    async (command, path) => {
+      const id = '6950605680120491268584';
+      const c = ctx('cancel');
+      const request = t.buildRequest(
+        { ...c, payment: { ...c.payment, gateway_key: id }, voidOf: { command, operationId: `op-prism-${command}` } },
+        suite.gateway,
+      );
+      expect(request.path).toBe(`/pts/v2/${path}/${id}/voids`);
+      expect(JSON.parse(request.body ?? '{}')).toEqual({ clientReferenceInformation: { code: c.operationId } });
+      const { status, violations } = await send(request);
+      expect(violations).toBeUndefined();
+      expect(status < 400 || status >= 500).toBe(true);
+    },
+  );
+
   it('sends the release of what a partial capture left (a reversal of the remainder) the spec accepts', async () => {
     const captured = {
       by: 'capture' as const,

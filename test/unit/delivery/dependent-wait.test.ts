@@ -1,4 +1,12 @@
-import { LONG_WAIT_MS, dependentWaitDelay, waitReason, waitersTtlSeconds } from '../../../src/delivery/dependent-wait';
+import {
+  LONG_WAIT_MS,
+  VOID_WAIT_EXPIRED,
+  VOID_WAIT_MAX_MS,
+  dependentWaitDelay,
+  expiredVoidWait,
+  waitReason,
+  waitersTtlSeconds,
+} from '../../../src/delivery/dependent-wait';
 
 /** Checks a wait of `totalMs` takes when each is followed by `dependentWaitDelay` of the wait so far. */
 function checksOver(totalMs: number, baseMs: number, maxMs: number): number {
@@ -56,5 +64,26 @@ describe('waitReason and waitersTtlSeconds', () => {
   it('keeps the waiters set an hour, or ten maximal delays when longer', () => {
     expect(waitersTtlSeconds(60_000)).toBe(3600);
     expect(waitersTtlSeconds(900_000)).toBe(9000);
+  });
+});
+
+describe('expiredVoidWait: the bound on a capture void waiting for another void or for refunds in flight', () => {
+  const since = 1_000_000;
+  it.each(['capture_void', 'refund_in_flight'])('refuses a %s wait once it reached VOID_WAIT_MAX_MS, not before', (awaiting) => {
+    const wait = { wait: 'void of capture c1 waits for …', awaiting, siblings: ['r1', 'r2'] };
+    expect(expiredVoidWait(wait, since, since + VOID_WAIT_MAX_MS - 1)).toBeNull();
+    expect(expiredVoidWait(wait, since, since + VOID_WAIT_MAX_MS)).toMatchObject({
+      fail: VOID_WAIT_EXPIRED,
+      field: 'payment.gateway_key',
+      detail: { named_command: 'capture', awaiting, waited_ms: VOID_WAIT_MAX_MS, siblings: 'r1,r2' },
+    });
+  });
+
+  it.each([undefined, 'refunds', 'void', 'void_in_flight', 'undelivered_captures'])('leaves any other wait (%s) unbounded', (awaiting) => {
+    expect(expiredVoidWait({ wait: 'w', ...(awaiting ? { awaiting } : {}) }, since, since + 10 * VOID_WAIT_MAX_MS)).toBeNull();
+  });
+
+  it('is longer than the long-wait warning', () => {
+    expect(VOID_WAIT_MAX_MS).toBeGreaterThan(LONG_WAIT_MS);
   });
 });
