@@ -153,7 +153,7 @@ export class AdjustmentRecorder {
         | 'markRefundsUndecided'
         | 'fieldsOf'
         | 'withdrawRefundAlarmsOnce'
-        | 'setFieldOnceAndGet'
+        | 'claimRefundedBeyond'
         | 'refundedBeyondClaims'
       >;
       logger: Logger;

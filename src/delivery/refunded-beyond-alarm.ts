@@ -125,7 +125,14 @@ export async function rereadAfterVoid(
   deps: {
     ledger: Pick<
       Ledger,
-      'get' | 'authorizationByReference' | 'dependentsOf' | 'adjustmentsOfEach' | 'setFieldOnceAndGet' | 'fieldsOf' | 'markRefundsUndecided'
+      | 'get'
+      | 'authorizationByReference'
+      | 'dependentsOf'
+      | 'adjustmentsOfEach'
+      | 'setFieldOnceAndGet'
+      | 'claimRefundedBeyond'
+      | 'fieldsOf'
+      | 'markRefundsUndecided'
     >;
     logger: Logger;
   },
@@ -173,7 +180,7 @@ export async function readBeforeVoidMove(
   deps: {
     ledger: Pick<
       Ledger,
-      'get' | 'authorizationByReference' | 'dependentsOf' | 'adjustmentsOfEach' | 'setFieldOnceAndGet' | 'fieldsOf' | 'markRefundsUndecided'
+      'get' | 'authorizationByReference' | 'dependentsOf' | 'adjustmentsOfEach' | 'claimRefundedBeyond' | 'fieldsOf' | 'markRefundsUndecided'
     >;
   },
 ): Promise<VoidReading | undefined> {
@@ -384,17 +391,21 @@ export async function withdrawAfterLateCapture(
  * may hold for the same sayer (a cancel's late success, `by` its adjustment: the cancel's own reading before a move that
  * never applied claimed under the cancel's id). Returns who else says them (the
  * claim's holder, or a fact whose reading said them before claims were kept: {@link saidByFact}), undefined when `by`
- * says them.
+ * says them; `withdrawn:<by>` when `by`'s alarm was withdrawn (a repeat heard after a capture done after all brought the
+ * refunds back within what stands captured): it says nothing again and takes no claim back
+ * (`Ledger.claimRefundedBeyond`), so the same figures found again later are said by whoever finds them.
  */
 export async function claimRefundedBeyond(
   auth: OperationRecord,
   beyond: RefundedBeyondCaptured,
   by: string,
-  ledger: Pick<Ledger, 'dependentsOf' | 'adjustmentsOfEach' | 'setFieldOnceAndGet' | 'fieldsOf'>,
+  ledger: Pick<Ledger, 'dependentsOf' | 'adjustmentsOfEach' | 'claimRefundedBeyond' | 'fieldsOf'>,
   alsoBy?: string,
 ): Promise<string | undefined> {
-  const claim = await ledger.setFieldOnceAndGet(auth.id, refundedBeyondSaidField(beyond), by);
-  if (claim.value !== by && claim.value !== alsoBy) return claim.value;
+  const claim = await ledger.claimRefundedBeyond(auth.id, refundedBeyondSaidField(beyond), by);
+  // `by`'s alarm was withdrawn (a repeat heard after it): it says nothing again, and takes no claim back.
+  if (claim === 'withdrawn') return `withdrawn:${by}`;
+  if (claim !== null && claim.holder !== by && claim.holder !== alsoBy) return claim.holder;
   // Claimed now or before by `by`: a fact recorded before claims were kept may have said it already.
   return saidByFact(auth, beyond, ledger, by);
 }
@@ -429,12 +440,14 @@ export async function saidByFact(
   }
   if (found.length === 0) return undefined;
   // A fact whose figures another holds the claim of said nothing (it lost a race): only one that holds them, or will
-  // claim them (none yet: it kept them and has not claimed, or read before claims were kept), says them.
-  const [claims] = await ledger.fieldsOf(
+  // claim them (none yet: it kept them and has not claimed, or read before claims were kept), says them. One whose
+  // alarm was withdrawn (its claim given up) says nothing any more: the same figures found again are a new alarm.
+  const [[withdrawnField, ...claims]] = await ledger.fieldsOf(
     [auth.id],
-    found.map((f) => refundedBeyondSaidField(f.figures)),
+    [REFUNDS_ALARM_WITHDRAWN_FIELD, ...found.map((f) => refundedBeyondSaidField(f.figures))],
   );
-  return found.find((f, i) => claims[i] === null || claims[i] === undefined || claims[i] === f.id)?.id;
+  const withdrawn = new Set(withdrawnOf(withdrawnField));
+  return found.find((f, i) => !withdrawn.has(f.id) && (claims[i] === null || claims[i] === undefined || claims[i] === f.id))?.id;
 }
 
 /** The alarms a stored {@link REFUNDS_ALARM_WITHDRAWN_FIELD} says were withdrawn already (none when absent or garbled). */

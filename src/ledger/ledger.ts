@@ -27,6 +27,7 @@ import {
 } from './ledger-scripts';
 import { ERASE_SCRIPT, EXPIRE_SCRIPT, RESTORE_SCRIPT } from './lifecycle-scripts';
 import {
+  CLAIM_REFUNDED_BEYOND_SCRIPT,
   MARK_REFUNDS_UNDECIDED_SCRIPT,
   REFUNDED_BEYOND_SAID_PREFIX,
   REFUNDS_ALARM_WITHDRAWN_FIELD,
@@ -995,6 +996,26 @@ export class Ledger {
     const fresh = JSON.parse(reply) as unknown;
     // cjson encodes an empty table as an object: nothing withdrawn now.
     return Array.isArray(fresh) ? fresh.filter((a): a is string => typeof a === 'string') : [];
+  }
+
+  /**
+   * Claims refunded-beyond `field` (`refundedBeyondSaidField`) of payment `id` (its authorization or sale) for `by`, once
+   * (`CLAIM_REFUNDED_BEYOND_SCRIPT`): the holder it finds or sets, `withdrawn` when `by`'s alarm was withdrawn on that
+   * record (it takes no claim back), or null when there is no such payment. One round trip, one key.
+   */
+  async claimRefundedBeyond(id: string, field: string, by: string): Promise<{ holder: string } | 'withdrawn' | null> {
+    const reply = (await this.onShard(
+      id,
+      (keys) =>
+        CLAIM_REFUNDED_BEYOND_SCRIPT.run(this.redis, {
+          keys: { op: keys.op(id) },
+          args: { field, by, withdrawn_field: REFUNDS_ALARM_WITHDRAWN_FIELD },
+        }),
+      (r) => r === -1,
+      () => -1,
+    )) as string | number;
+    if (reply === -1) return null;
+    return reply === '' ? 'withdrawn' : { holder: String(reply) };
   }
 
   /**

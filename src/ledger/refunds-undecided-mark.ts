@@ -37,6 +37,33 @@ export function refundedBeyondSaidField(figures: RefundedBeyondCaptured): string
 export const REFUNDED_BEYOND_SAID_PREFIX = 'refunded_beyond_said:';
 
 /**
+ * Claims {@link refundedBeyondSaidField} `field` of payment `op` for `by` (HSETNX), unless `by` is among the alarms
+ * withdrawn on that record ({@link REFUNDS_ALARM_WITHDRAWN_FIELD}, `withdrawn_field`): a repeat of a fact or void whose
+ * alarm was withdrawn (its claim given up) must not take the claim back, or the same figures found again later would
+ * be said by nobody. Returns the holder (`by` when claimed now or before), '' when `by`'s alarm was withdrawn, or -1
+ * when there is no such operation (nothing written).
+ */
+export const CLAIM_REFUNDED_BEYOND_SCRIPT = new LuaScript(
+  luaInputs(['op'], ['field', 'by', 'withdrawn_field']),
+  `
+local held = redis.call('HGET', K.op, A.field)
+if held then return held end
+if redis.call('EXISTS', K.op) == 0 then return -1 end
+local stored = redis.call('HGET', K.op, A.withdrawn_field)
+if stored then
+  local ok, v = pcall(cjson.decode, stored)
+  if ok and type(v) == 'table' and type(v.withdrawn) == 'table' then
+    for _, w in ipairs(v.withdrawn) do
+      if w == A.by then return '' end
+    end
+  end
+end
+redis.call('HSET', K.op, A.field, A.by)
+return A.by
+`,
+);
+
+/**
  * A stored {@link REFUNDS_REREAD_AFTER_VOID_FIELD} read: `fit`, `undecided`, or the refunded-beyond figures with
  * `saidBy` when not this cancel but another fact or move (its id) says them (its event carries them); undefined when
  * absent or unreadable (never throws).

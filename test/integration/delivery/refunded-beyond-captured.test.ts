@@ -1368,6 +1368,89 @@ describe('a capture the alarm counted as failed that the PSP says succeeded afte
     expect(withdrawnLines(second)).toHaveLength(1);
   });
 
+  it("a refund fact's alarm withdrawn, then the PSP fails that capture again: the refunds beyond again, the alarm raised again (the withdrawn fact says nothing now)", async () => {
+    const voided = { status: 'SUCCESS' as const, gatewayStatus: 'VOIDED' };
+    const auth = await authorized();
+    const authOp = auth.payment.operation_reference!;
+    const captureId = await delivered(naming('capture', auth, authOp, { amount: 3000 }));
+    psp.dropNextCapture = true;
+    const second = await record(naming('capture', auth, authOp, { amount: 2000 }));
+    expect(await service.deliver(second)).toMatchObject({ kind: 'retry' });
+    expect(
+      (await recorder.apply((await ledger.get(second))!, { status: 'FAIL', gatewayStatus: 'DECLINED', reason: 'PROCESSOR_DECLINED' }, 'webhook')).state,
+    ).toBe('FAILED');
+    const refund = await refusedRefund(auth, 2000);
+    psp.dropNextVoid = true;
+    const cancelId = await record(naming('cancel', auth, captureId, { amount: 3000 }));
+    expect(await service.deliver(cancelId)).toMatchObject({ kind: 'retry' });
+    await recorder.apply((await ledger.get(cancelId))!, voided, 'webhook');
+    const { adjustment: said } = await refundedAfterAll(refund, 2000);
+    expect(await adjustmentOfEvent(refund.id, said.id)).toHaveProperty('refunded_beyond_captured');
+    const withdrawnBefore = await withdrawn();
+    await capturedAfterAll(second, 2000);
+    expect(await withdrawn()).toBe(withdrawnBefore + 1);
+    const before = await alarms('capture_failed_after_refund');
+
+    // The PSP fails the capture it did after all: nothing captured stands again, 20.00 refunded.
+    const { adjustment: failedAgain } = await adjustments.recordAdjustment((await ledger.get(second))!, {
+      kind: 'capture_failed',
+      direction: 'debit',
+      amount: 2000,
+      currency: 'USD',
+      gateway: 'cybs',
+      pspEventId: `evt_cf_${second}`,
+      source: 'webhook',
+    });
+
+    expect(await adjustmentOfEvent(second, failedAgain.id)).toMatchObject({ refunded_beyond_captured: beyondBlock });
+    expect(await alarms('capture_failed_after_refund')).toBe(before + 1);
+    expect(logs.lines.filter((l) => l.includes('"alert":"refunded_beyond_captured"') && l.includes(failedAgain.id))).toHaveLength(1);
+  });
+
+  it("a refund fact's alarm withdrawn, the fact heard again, then a void leaves the same figures: the void says them (the repeat takes no claim back)", async () => {
+    const voided = { status: 'SUCCESS' as const, gatewayStatus: 'VOIDED' };
+    /** A void of `captureId` sent, its answer lost (502): in flight until its success is applied. */
+    const voidSent = async (auth: PaymentCommand, captureId: string, amount: number) => {
+      psp.dropNextVoid = true;
+      const cancelId = await record(naming('cancel', auth, captureId, { amount }));
+      expect(await service.deliver(cancelId)).toMatchObject({ kind: 'retry' });
+      return cancelId;
+    };
+    const auth = channelCommand('authorize', {}, { gateway: 'cybs', gateway_key: 'AB695DA801DD1BB6E05341588E0A3BDC', amount: 8000, currency: 'USD' });
+    await delivered(auth);
+    const authOp = auth.payment.operation_reference!;
+    const first = await delivered(naming('capture', auth, authOp, { amount: 3000 }));
+    const standing = await delivered(naming('capture', auth, authOp, { amount: 2000 }));
+    psp.dropNextCapture = true;
+    const late = await record(naming('capture', auth, authOp, { amount: 2000 }));
+    expect(await service.deliver(late)).toMatchObject({ kind: 'retry' });
+    expect(
+      (await recorder.apply((await ledger.get(late))!, { status: 'FAIL', gatewayStatus: 'DECLINED', reason: 'PROCESSOR_DECLINED' }, 'webhook')).state,
+    ).toBe('FAILED');
+    const refund = await refusedRefund(auth, 4000);
+    const firstVoid = await voidSent(auth, first, 3000);
+    expect((await recorder.apply((await ledger.get(firstVoid))!, voided, 'webhook')).state).toBe('SUCCEEDED');
+    const cancelId = await voidSent(auth, standing, 2000);
+    // 20.00 captured stands, 40.00 refunded: the fact says it.
+    const { adjustment: said } = await refundedAfterAll(refund, 4000);
+    expect(await adjustmentOfEvent(refund.id, said.id)).toMatchObject({ refunded_beyond_captured: { captured_amount: 2000, refunded_amount: 4000 } });
+    const withdrawnBefore = await withdrawn();
+    await capturedAfterAll(late, 2000);
+    expect(await withdrawn()).toBe(withdrawnBefore + 1);
+    expect(await ledger.refundedBeyondClaims(authOp)).toEqual([]);
+
+    // The same fact heard again (a webhook resent, reconciliation): the alarm it said was withdrawn, it claims nothing.
+    await refundedAfterAll((await ledger.get(refund.id))!, 4000);
+    expect(await ledger.refundedBeyondClaims(authOp)).toEqual([]);
+    const before = await alarms('void_after_refund');
+
+    // The void of the capture that stood succeeds: 20.00 captured stands again (the late one), 40.00 refunded.
+    expect((await recorder.apply((await ledger.get(cancelId))!, voided, 'webhook')).state).toBe('SUCCEEDED');
+
+    expect(await cancelEventBeyond(cancelId)).toEqual({ ...beyondBlock, captured_amount: 2000, refunded_amount: 4000, excess_amount: 2000 });
+    expect(await alarms('void_after_refund')).toBe(before + 1);
+  });
+
   it('control: a capture done after all with no alarm raised on it: nothing withdrawn', async () => {
     const auth = await authorized();
     const authOp = auth.payment.operation_reference!;
