@@ -16,6 +16,7 @@ import { OmsEventJobData, createOmsEventsQueue } from '../../../src/events/oms-e
 import { createGatewayClients } from '../../../src/gateways/gateway-registry';
 import { Ledger, OperationRecord } from '../../../src/ledger/ledger';
 import { metricValue } from '../../../src/metrics/metrics-registry';
+import { redactText } from '../../../src/logging/redact';
 import { OperationsView } from '../../../src/ops/operations-view';
 import { RedisClient, createRedis } from '../../../src/redis/redis-connection';
 import { ConfiguredGatewayRouter } from '../../../src/routing/configured-gateway-router';
@@ -274,6 +275,13 @@ async function adjustmentOfEvent(operationId: string, adjustmentId: string): Pro
   return event!.params.adjustment as Record<string, unknown>;
 }
 
+/**
+ * An id as a log line writes it: the logs mask every Luhn-valid run of 12-19 digits (loose redaction, over-masking a
+ * log costs nothing), which the hex of an adjustment id (`adj_` and 24 hex characters of a hash of its PSP event id,
+ * random here) holds about once in a few hundred ids, so a line is matched on the id as it was logged.
+ */
+const logged = (id: string): string => redactText(id);
+
 const alarms = (cause: string) => metricValue('pb_refunded_beyond_captured_total', { gateway: 'cybs', cause });
 
 /** The `refunded_beyond_captured` block of the success event of cancel `cancelId` (undefined: it says none). */
@@ -330,7 +338,7 @@ describe('a late refund fact that leaves the payment refunded beyond what stands
       level: 'error',
       operation_id: refund.id,
       authorization_id: authOp,
-      adjustment_id: adjustment.id,
+      adjustment_id: logged(adjustment.id),
       captured_amount: 0,
       refunded_amount: 2000,
       excess_amount: 2000,
@@ -551,7 +559,7 @@ describe('a late refund fact that leaves the payment refunded beyond what stands
       alert: 'refunded_beyond_captured',
       operation_id: inFlight,
       authorization_id: authOp,
-      undecided_adjustment_id: adjustmentId,
+      undecided_adjustment_id: logged(adjustmentId),
       captured_amount: 3000,
       refunded_amount: 4000,
       excess_amount: 1000,
@@ -675,7 +683,7 @@ describe('a late refund fact that leaves the payment refunded beyond what stands
     expect(await alarms('capture_failed_after_undecided')).toBe(before + 1);
     expect(alarmLines(held)).toHaveLength(1);
     expect(JSON.parse(alarmLines(held)[0])).toMatchObject({
-      undecided_adjustment_id: adjustment.id,
+      undecided_adjustment_id: logged(adjustment.id),
       captured_amount: 3000,
       refunded_amount: 4000,
       excess_amount: 1000,
@@ -856,7 +864,7 @@ describe('a move that lowers what stands captured after a late refund fact: the 
     expect(said).toHaveLength(1);
     expect([`${cancelId}.SUCCEEDED`, adjustmentEventId(refund.id, adjustmentId)]).toContain(said[0]);
     // The other path names who said it.
-    expect(logs.lines.some((l) => l.includes('said these refunds beyond already') && (l.includes(cancelId) || l.includes(adjustmentId)))).toBe(true);
+    expect(logs.lines.some((l) => l.includes('said these refunds beyond already') && (l.includes(cancelId) || l.includes(logged(adjustmentId))))).toBe(true);
 
     // Heard again, both: nothing more.
     await refundedAfterAll((await ledger.get(refund.id))!, 2000);
@@ -1226,7 +1234,7 @@ describe('a capture the alarm counted as failed that the PSP says succeeded afte
       expect.objectContaining({
         level: 'warn',
         operation_id: inFlight,
-        adjustment_id: adjustment.id,
+        adjustment_id: logged(adjustment.id),
         authorization_id: authOp,
         reading: 'fit',
         withdrawn: ['refunds_reread'],
@@ -1266,7 +1274,9 @@ describe('a capture the alarm counted as failed that the PSP says succeeded afte
 
     expect((await ledger.get(captureId))?.undoneBy).toBeUndefined();
     expect(await withdrawn()).toBe(before + 1);
-    expect(withdrawnLines(captureId)).toEqual([expect.objectContaining({ adjustment_id: adjustment.id, reading: 'fit', withdrawn: [failure.id] })]);
+    expect(withdrawnLines(captureId)).toEqual([
+      expect.objectContaining({ adjustment_id: logged(adjustment.id), reading: 'fit', withdrawn: [logged(failure.id)] }),
+    ]);
     await capturedAfterAll(captureId, 5000);
     expect(withdrawnLines(captureId)).toHaveLength(1);
   });
@@ -1312,7 +1322,7 @@ describe('a capture the alarm counted as failed that the PSP says succeeded afte
 
     expect((await ledger.get(captureId))?.undoneBy).toBeUndefined();
     expect(await withdrawn()).toBe(before + 2);
-    expect(withdrawnLines(captureId).map((l) => l.withdrawn)).toEqual([[first.id], [second.id]]);
+    expect(withdrawnLines(captureId).map((l) => l.withdrawn)).toEqual([[logged(first.id)], [logged(second.id)]]);
     const detail = await new OperationsView(ledger, new AdjustmentStore(redis, config.redis.keyPrefix)).show(captureId);
     expect(detail?.marks.find((m) => m.kind === 'refunded_beyond_withdrawn')).toMatchObject({ ref: again.id });
     await redo(2);
@@ -1356,7 +1366,7 @@ describe('a capture the alarm counted as failed that the PSP says succeeded afte
     // 20.00 captured stands again, 20.00 refunded: the alarm no longer holds.
     expect(await withdrawn()).toBe(before + 1);
     expect(withdrawnLines(second)).toEqual([
-      expect.objectContaining({ level: 'warn', adjustment_id: late.id, authorization_id: authOp, withdrawn: [sayer], reading: 'fit' }),
+      expect.objectContaining({ level: 'warn', adjustment_id: logged(late.id), authorization_id: authOp, withdrawn: [logged(sayer)], reading: 'fit' }),
     ]);
     const detail = await new OperationsView(ledger, new AdjustmentStore(redis, config.redis.keyPrefix)).show(authOp);
     expect(detail?.marks.find((m) => m.kind === 'refunded_beyond_withdrawn')).toBeDefined();
@@ -1404,7 +1414,7 @@ describe('a capture the alarm counted as failed that the PSP says succeeded afte
 
     expect(await adjustmentOfEvent(second, failedAgain.id)).toMatchObject({ refunded_beyond_captured: beyondBlock });
     expect(await alarms('capture_failed_after_refund')).toBe(before + 1);
-    expect(logs.lines.filter((l) => l.includes('"alert":"refunded_beyond_captured"') && l.includes(failedAgain.id))).toHaveLength(1);
+    expect(logs.lines.filter((l) => l.includes('"alert":"refunded_beyond_captured"') && l.includes(logged(failedAgain.id)))).toHaveLength(1);
   });
 
   it("a refund fact's alarm withdrawn, the fact heard again, then a void leaves the same figures: the void says them (the repeat takes no claim back)", async () => {
