@@ -690,7 +690,6 @@ function countsAsCapturedAgain(op: OperationRecord, adjustment: AdjustmentRecord
   return op.undoneBy === undefined && (op.state === 'SUCCEEDED' || (op.state === 'FAILED' && op.succeededAfterFailure !== undefined));
 }
 
-/** The alarm's error line for a late refund fact. */
 /**
  * Whether a reading of this cause claims the figures it says (`claimRefundedBeyond`): a late refund fact's (no `lowered`)
  * and a void's, which can race each other; a `capture_failed`'s alarm may be withdrawn and raised again, so it does not.
@@ -707,6 +706,7 @@ function voidOf(op: OperationRecord, lowered: LoweredCapturedCause | undefined):
   return lowered === 'void_after_refund' ? op.id : undefined;
 }
 
+/** The alarm's error line for a late refund fact. */
 const REFUND_FACT_ALARM =
   'refunded beyond captured: a late refund fact leaves the payment with more refunded at the PSP than stands captured; money given back twice, settle it with the PSP';
 
