@@ -256,6 +256,7 @@ export class OutcomeRecorder {
     // A void leaves the authorization's hold: its reversal is requested here too, before the success is recorded.
     let hold: HoldNote | undefined;
     let voidReading: VoidReading | undefined;
+    let voidNoted = false;
     if (to === 'SUCCEEDED' && op.command === 'cancel' && (op.state === 'SUCCEEDED' || !isTerminal(op.state))) {
       const read = await this.cancelEffect(op, gateway, outcome, source, now);
       if (read.effect) fields.cancelEffect = read.effect;
@@ -271,7 +272,10 @@ export class OutcomeRecorder {
     // Noted by the recorder whose move applied: two applying one outcome at once (a webhook racing an inquiry) note it once.
     const after = await this.decide(op, to, interaction, fields, reference, (moved) => {
       if (hold && moved.state === 'SUCCEEDED' && op.state !== 'SUCCEEDED') noteHoldAfterVoid(this.deps.logger, moved, hold, source);
-      if (voidReading && moved.state === 'SUCCEEDED' && op.state !== 'SUCCEEDED') noteVoidReading(moved, voidReading, this.deps.logger);
+      if (voidReading && moved.state === 'SUCCEEDED' && op.state !== 'SUCCEEDED') {
+        noteVoidReading(moved, voidReading, this.deps.logger);
+        voidNoted = true;
+      }
       this.noteHoldReversal(op, moved, source);
       if (start !== undefined && moved.state === 'SUCCEEDED' && op.state !== 'SUCCEEDED') this.noteExpiryStart(op, start, fields, now, source);
       if (op.state === 'UNRESOLVED' && moved.state !== 'UNRESOLVED') noteUnresolvedSettled(this.deps.logger, op, moved.state, source);
@@ -279,6 +283,14 @@ export class OutcomeRecorder {
       if (heldForRetry && moved.state === 'FAILED' && moved.heldForPspRetry !== undefined) this.noteHeldForRetry(moved, gateway, source);
       if (declinedVoid && moved.state === 'FAILED') noteOwnTransactionVoidDeclined(op, declinedVoid, outcome, this.deps.logger, source);
     });
+    // Another recorder's move of the same success applied first (the outcome heard twice at once) with another reading
+    // (a refund fact landed between the two): the figures this reading claimed are on no event, and a fact finding that
+    // claim said nothing; this recorder says them (refunded-beyond-alarm.ts, `noteVoidReading`).
+    if (voidReading && !voidNoted && after.state === 'SUCCEEDED' && after.refundsRereadAfterVoid !== undefined) {
+      if (voidReading.reading.beyond !== null && voidReading.saidBy === undefined && after.refundsRereadAfterVoid !== voidReading.kept) {
+        noteVoidReading(after, voidReading, this.deps.logger);
+      }
+    }
     // A void of a capture or sale recorded without its reading (that read failed, or an earlier release moved it): read
     // after the move, once per cancel (refunded-beyond-alarm.ts). No other outcome reads.
     if (op.command === 'cancel' && after.state === 'SUCCEEDED' && after.refundsRereadAfterVoid === undefined) {

@@ -994,6 +994,45 @@ describe('a move that lowers what stands captured after a late refund fact: the 
     });
   });
 
+  it("the void's success heard twice at once, a refund fact landing between the two readings: the figures the late reading claimed are said (error line, metric), not lost", async () => {
+    const auth = await authorized();
+    const authOp = auth.payment.operation_reference!;
+    const captureId = await delivered(naming('capture', auth, authOp));
+    const first = await refusedRefund(auth, 2000);
+    const second = await refusedRefund(auth, 1000);
+    psp.dropNextVoid = true;
+    const cancelId = await record(naming('cancel', auth, captureId));
+    expect(await service.deliver(cancelId)).toMatchObject({ kind: 'retry' });
+    await refundedAfterAll(first, 2000);
+    // Both recorders loaded the cancel before either moved it (a webhook and an inquiry at once).
+    const loaded = (await ledger.get(cancelId))!;
+    const raised = async () => (await alarms('succeeded_after_failure')) + (await alarms('void_after_refund'));
+    const before = await raised();
+    expect((await recorder.apply(loaded, voided, 'webhook')).state).toBe('SUCCEEDED');
+    expect(await cancelEventBeyond(cancelId)).toEqual(beyondBlock);
+    expect(await raised()).toBe(before + 1);
+
+    // The second refund fact is recorded and read (nothing captured stands, 30.00 refunded); before it claims those
+    // figures, the other recorder of the void's success reads them too and claims them; its move does not apply.
+    const keep = AdjustmentStore.prototype.recordRefundedBeyondCapturedOnce;
+    const keeps = jest.spyOn(AdjustmentStore.prototype, 'recordRefundedBeyondCapturedOnce').mockImplementation(async function (this: AdjustmentStore, ...args) {
+      await recorder.apply(loaded, voided, 'inquiry');
+      return keep.apply(this, args);
+    });
+    try {
+      await refundedAfterAll(second, 1000);
+    } finally {
+      keeps.mockRestore();
+    }
+
+    // 30.00 refunded, nothing captured: said once, by one of the two.
+    expect(await raised()).toBe(before + 2);
+    const lines = logs.lines
+      .filter((l) => l.includes('"alert":"refunded_beyond_captured"') && (l.includes(cancelId) || l.includes(second.id)))
+      .map((l) => JSON.parse(l) as Record<string, unknown>);
+    expect(lines.filter((l) => l.refunded_amount === 3000)).toHaveLength(1);
+  });
+
   it('a refund that still fits what stands captured after the void (another capture stands): nothing raised', async () => {
     const auth = await authorized();
     const authOp = auth.payment.operation_reference!;
