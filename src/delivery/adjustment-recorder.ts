@@ -13,7 +13,14 @@ import { counter } from '../metrics/metrics-registry';
 import { capturesUndone } from './authorization-metrics';
 import { AdjustmentKind, AdjustmentRecord, RefundedBeyondCaptured, commandsUndoneBy, needsAttention, releasesHold } from '../adjustments/adjustment';
 import { PSP_CANCEL_OR_REFUND_REASON, refundedBeyondCapturedReadingOf } from './operation-context';
-import { LoweredCapturedCause, paymentOf, refundedBeyondCapturedTotal, saidByFact, withdrawAfterLateCapture } from './refunded-beyond-alarm';
+import {
+  LoweredCapturedCause,
+  claimRefundedBeyond,
+  paymentOf,
+  refundedBeyondCapturedTotal,
+  saidByFact,
+  withdrawAfterLateCapture,
+} from './refunded-beyond-alarm';
 import { AdjustmentInput, AdjustmentStore, HeldRecapture, HoldRecaptureResult, RecordedAdjustment } from '../adjustments/adjustment-store';
 
 const adjustmentsTotal = counter(
@@ -146,6 +153,8 @@ export class AdjustmentRecorder {
         | 'markRefundsUndecided'
         | 'fieldsOf'
         | 'withdrawRefundAlarmsOnce'
+        | 'claimRefundedBeyond'
+        | 'refundedBeyondClaims'
       >;
       logger: Logger;
     },
@@ -288,8 +297,13 @@ export class AdjustmentRecorder {
     adjustment: AdjustmentRecord,
     result: RecordedAdjustment,
   ): Promise<RefundedBeyondCaptured | undefined> {
-    if (adjustment.refundedBeyondCaptured !== undefined) return adjustment.refundedBeyondCaptured;
     const basis = await this.readingBasis(op, adjustment, result);
+    if (adjustment.refundedBeyondCaptured !== undefined) {
+      // Kept by an earlier call (a repeat, a retry after a crash before the event): said on the event only by the claim's holder.
+      if (basis === undefined || !claims(basis.lowered)) return adjustment.refundedBeyondCaptured;
+      const other = await claimRefundedBeyond(basis.auth, adjustment.refundedBeyondCaptured, adjustment.id, this.deps.ledger, voidOf(op, basis.lowered));
+      return other === undefined ? adjustment.refundedBeyondCaptured : undefined;
+    }
     if (basis === undefined) return undefined;
     const { auth, lowered, factReference } = basis;
     const cause = lowered ?? adjustment.kind;
@@ -325,11 +339,18 @@ export class AdjustmentRecorder {
       );
     }
     if (kept?.held === undefined) return undefined;
-    // A fact that lowered what stands captured, read again after a crash: a late refund fact read since said it already.
-    const said = kept.recorded && lowered !== undefined ? await saidByFact(auth, kept.held, this.deps.ledger, adjustment.id) : undefined;
-    if (said !== undefined) {
+    // A late refund fact and a void racing (each read after both writes, the same figures): the first to claim them says
+    // them, the other only names it. A capture_failed read again after a crash: a late refund fact read since said it.
+    const said = claims(lowered)
+      ? await claimRefundedBeyond(auth, kept.held, adjustment.id, this.deps.ledger, voidOf(op, lowered))
+      : kept.recorded
+        ? await saidByFact(auth, kept.held, this.deps.ledger, adjustment.id)
+        : undefined;
+    if (said !== undefined && kept.recorded) {
       this.deps.logger.info(
-        'refunded beyond captured: a late fact read after this one lowered what stands captured said these refunds beyond already; no second alarm',
+        lowered === undefined
+          ? 'refunded beyond captured: a void or another late fact, read at the same time, said these refunds beyond already; no second alarm, this event says nothing of it'
+          : 'refunded beyond captured: a late fact read after this one lowered what stands captured said these refunds beyond already; no second alarm',
         {
           ...adjustmentFields(op, adjustment),
           cause,
@@ -341,7 +362,7 @@ export class AdjustmentRecorder {
           order_currency: kept.held.currency,
         },
       );
-    } else if (kept.recorded) {
+    } else if (said === undefined && kept.recorded) {
       refundedBeyondCapturedTotal.inc({ gateway: adjustment.gateway, cause });
       // Ids and amounts only: money given back twice is for a person to settle with the PSP.
       this.deps.logger.error(lowered === undefined ? REFUND_FACT_ALARM : LOWERED_ALARMS[lowered], {
@@ -358,7 +379,8 @@ export class AdjustmentRecorder {
         order_currency: kept.held.currency,
       });
     }
-    return kept.held;
+    // Claimed by another fact or void: its event says the figures; kept here for ops show. A capture_failed's still says them.
+    return said !== undefined && claims(lowered) ? undefined : kept.held;
   }
 
   /**
@@ -666,6 +688,22 @@ function countsAsCapturedAgain(op: OperationRecord, adjustment: AdjustmentRecord
   if (adjustment.kind !== 'succeeded_after_failure' || (op.command !== 'capture' && op.command !== 'sale')) return false;
   if (result.created) return result.counted === true || result.redoneAfter !== undefined;
   return op.undoneBy === undefined && (op.state === 'SUCCEEDED' || (op.state === 'FAILED' && op.succeededAfterFailure !== undefined));
+}
+
+/**
+ * Whether a reading of this cause claims the figures it says (`claimRefundedBeyond`): a late refund fact's (no `lowered`)
+ * and a void's, which can race each other; a `capture_failed`'s alarm may be withdrawn and raised again, so it does not.
+ */
+function claims(lowered: LoweredCapturedCause | undefined): boolean {
+  return lowered === undefined || lowered === 'void_after_refund';
+}
+
+/**
+ * The cancel whose claim a late cancel's reading may find as its own (`claimRefundedBeyond`'s `alsoBy`): its reading
+ * before a move to SUCCEEDED that never applied (a worker killed, the cancel then recorded FAILED) claimed under its id.
+ */
+function voidOf(op: OperationRecord, lowered: LoweredCapturedCause | undefined): string | undefined {
+  return lowered === 'void_after_refund' ? op.id : undefined;
 }
 
 /** The alarm's error line for a late refund fact. */

@@ -32,7 +32,7 @@ import { wantsStoredToken } from '../contracts/payment-method';
 import { markOperation } from '../metrics/stage-timing';
 import { CancelReading, DEPENDENT, voidedByCancel } from './operation-context';
 import { CancelEffect } from '../ledger/cancel-effect';
-import { rereadAfterCaptureFailed, rereadAfterVoid } from './refunded-beyond-alarm';
+import { VoidReading, noteVoidReading, readBeforeVoidMove, rereadAfterCaptureFailed, rereadAfterVoid } from './refunded-beyond-alarm';
 import { markOwnTransactionVoided, noteOwnTransactionVoidDeclined, ownTransactionVoidOf } from './own-transaction-void';
 import { gatewayDefinition } from '../gateways/gateway-registry';
 import { ReleaseHeld, releaseHeldFunds } from './held-funds-release';
@@ -255,6 +255,8 @@ export class OutcomeRecorder {
     // What it did (voided, or released the hold or what partial captures left) is recorded with its success.
     // A void leaves the authorization's hold: its reversal is requested here too, before the success is recorded.
     let hold: HoldNote | undefined;
+    let voidReading: VoidReading | undefined;
+    let voidNoted = false;
     if (to === 'SUCCEEDED' && op.command === 'cancel' && (op.state === 'SUCCEEDED' || !isTerminal(op.state))) {
       const read = await this.cancelEffect(op, gateway, outcome, source, now);
       if (read.effect) fields.cancelEffect = read.effect;
@@ -262,10 +264,18 @@ export class OutcomeRecorder {
       // (by Cybersource id its key would reach the capture through the reference index and mark it closed).
       if (read.own) delete fields.closesAuthorization;
       hold = read.hold;
+      // Its void lowered what stands captured: the payment read after the mark, before the move, so the cancel's event
+      // says refunded beyond captured (refunded-beyond-alarm.ts). Not on a repeat: the first move wrote it.
+      if (op.state !== 'SUCCEEDED') voidReading = await this.readBeforeVoidMove(op, read.effect);
+      if (voidReading) fields.refundsRereadAfterVoid = voidReading.kept;
     }
     // Noted by the recorder whose move applied: two applying one outcome at once (a webhook racing an inquiry) note it once.
     const after = await this.decide(op, to, interaction, fields, reference, (moved) => {
       if (hold && moved.state === 'SUCCEEDED' && op.state !== 'SUCCEEDED') noteHoldAfterVoid(this.deps.logger, moved, hold, source);
+      if (voidReading && moved.state === 'SUCCEEDED' && op.state !== 'SUCCEEDED') {
+        noteVoidReading(moved, voidReading, this.deps.logger);
+        voidNoted = true;
+      }
       this.noteHoldReversal(op, moved, source);
       if (start !== undefined && moved.state === 'SUCCEEDED' && op.state !== 'SUCCEEDED') this.noteExpiryStart(op, start, fields, now, source);
       if (op.state === 'UNRESOLVED' && moved.state !== 'UNRESOLVED') noteUnresolvedSettled(this.deps.logger, op, moved.state, source);
@@ -273,9 +283,19 @@ export class OutcomeRecorder {
       if (heldForRetry && moved.state === 'FAILED' && moved.heldForPspRetry !== undefined) this.noteHeldForRetry(moved, gateway, source);
       if (declinedVoid && moved.state === 'FAILED') noteOwnTransactionVoidDeclined(op, declinedVoid, outcome, this.deps.logger, source);
     });
-    // A void of a capture or sale recorded: what stands captured fell after refunds a late fact may have counted while the
-    // void was in flight; the payment is read again, once per cancel (refunded-beyond-alarm.ts). No other outcome reads.
-    if (op.command === 'cancel' && after.state === 'SUCCEEDED') await this.rereadAfterVoid(after, after.cancelEffect ?? fields.cancelEffect);
+    // Another recorder's move of the same success applied first (the outcome heard twice at once) with another reading
+    // (a refund fact landed between the two): the figures this reading claimed are on no event, and a fact finding that
+    // claim said nothing; this recorder says them (refunded-beyond-alarm.ts, `noteVoidReading`).
+    if (voidReading && !voidNoted && after.state === 'SUCCEEDED' && after.refundsRereadAfterVoid !== undefined) {
+      if (voidReading.reading.beyond !== null && voidReading.saidBy === undefined && after.refundsRereadAfterVoid !== voidReading.kept) {
+        noteVoidReading(after, voidReading, this.deps.logger);
+      }
+    }
+    // A void of a capture or sale recorded without its reading (that read failed, or an earlier release moved it): read
+    // after the move, once per cancel (refunded-beyond-alarm.ts). No other outcome reads.
+    if (op.command === 'cancel' && after.state === 'SUCCEEDED' && after.refundsRereadAfterVoid === undefined) {
+      await this.rereadAfterVoid(after, after.cancelEffect ?? fields.cancelEffect);
+    }
     // The deadline this move set, once it is on the record (not a racing move's).
     if (deadline && after.state === 'ACTION_REQUIRED' && after.nextCheckAt === deadline.at) {
       const type = outcome.action?.psp_action?.type;
@@ -314,6 +334,24 @@ export class OutcomeRecorder {
       await this.deps.recordLapse(after, outcome.authorizationLapse, source);
     }
     return after;
+  }
+
+  /**
+   * `readBeforeVoidMove` for cancel `cancel` when its `effect` voided a capture or sale; undefined otherwise, or when the
+   * read failed (an error line: the move goes on without it, and the payment is read after it, `rereadAfterVoid`).
+   */
+  private async readBeforeVoidMove(cancel: OperationRecord, effect: CancelEffect | undefined): Promise<VoidReading | undefined> {
+    if (effect === undefined || !('voided' in effect) || effect.command === 'refund') return undefined;
+    return readBeforeVoidMove(cancel, { id: effect.voided, command: effect.command }, this.deps).catch((err: unknown) => {
+      this.deps.logger.error('reading the payment before a void is recorded failed; it is read again after the move, and the cancel event says nothing of it', {
+        operation_id: cancel.id,
+        command: cancel.command,
+        gateway: gatewayOf(cancel),
+        voided_operation_id: effect.voided,
+        error: err instanceof Error ? err.message : String(err),
+      });
+      return undefined;
+    });
   }
 
   /**

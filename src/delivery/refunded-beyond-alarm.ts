@@ -5,13 +5,14 @@ import {
   REFUNDS_REREAD_AFTER_VOID_FIELD,
   REFUNDS_REREAD_FIELD,
   REFUNDS_UNDECIDED_REFS_FIELD,
+  refundedBeyondSaidField,
 } from '../ledger/refunds-undecided-mark';
 import { REFUNDED_BEYOND_CAPTURED_FIELD, parseRefundedBeyond } from '../adjustments/adjustment-store';
 import { RefundedBeyondCaptured } from '../adjustments/adjustment';
 import { gatewayOf } from '../ledger/routing-record';
 import { Logger } from '../logging/logger';
 import { counter } from '../metrics/metrics-registry';
-import { refundedBeyondCapturedReadingOf } from './operation-context';
+import { RefundedBeyondReading, refundedBeyondCapturedReadingOf } from './operation-context';
 
 /**
  * Payments left with more refunded, as the PSP confirmed, than stands captured: money given back twice (a capture
@@ -21,7 +22,7 @@ import { refundedBeyondCapturedReadingOf } from './operation-context';
  */
 export const refundedBeyondCapturedTotal = counter(
   'pb_refunded_beyond_captured_total',
-  "Payments found with their confirmed refunds above what stands captured (a capture voided or undone): money given back twice, by gateway and cause: a late refund fact recorded while it left them so (a refund recorded FAILED that the PSP did after all: succeeded_after_failure; a refund it made outside the bridge: refund_outside_bridge; said on the adjustment event, refunded_beyond_captured, contact_support), capture_failed_after_undecided (such a fact's reading was undecided, a capture in flight could cover it, and that capture then failed for good: said by the error line, not on the capture's event), void_after_refund (a void's success recorded after the refunds were counted lowered what stands captured: a cancel's success, said by the error line; or a cancel recorded FAILED that the PSP did after all, said on its adjustment event too) or capture_failed_after_refund (the PSP failed a capture after the refunds were counted: said on the capture_failed adjustment event)",
+  "Payments found with their confirmed refunds above what stands captured (a capture voided or undone): money given back twice, by gateway and cause: a late refund fact recorded while it left them so (a refund recorded FAILED that the PSP did after all: succeeded_after_failure; a refund it made outside the bridge: refund_outside_bridge; said on the adjustment event, refunded_beyond_captured, contact_support), capture_failed_after_undecided (such a fact's reading was undecided, a capture in flight could cover it, and that capture then failed for good: said by the error line, not on the capture's event), void_after_refund (a void's success recorded after the refunds were counted lowered what stands captured: a cancel's success, said on its cancelled event, refunded_beyond_captured, and the error line; or a cancel recorded FAILED that the PSP did after all, said on its adjustment event too) or capture_failed_after_refund (the PSP failed a capture after the refunds were counted: said on the capture_failed adjustment event)",
   ['gateway', 'cause'],
 );
 
@@ -34,18 +35,19 @@ export const refundedBeyondCapturedTotal = counter(
 export type LoweredCapturedCause = 'void_after_refund' | 'capture_failed_after_refund';
 
 /**
- * Refunded-beyond alarms raised when a capture or sale failed that no longer hold: the PSP said it succeeded after all,
- * and the payment read again finds the refunds within what stands captured (`withdrawAfterLateCapture`).
+ * Withdrawals of refunded-beyond alarms that no longer hold: the PSP said a capture or sale succeeded after all, and the
+ * payment read again finds the refunds within what stands captured (`withdrawAfterLateCapture`): those its failure raised
+ * and those a late refund fact or a void said of the payment.
  */
 export const refundedBeyondWithdrawnTotal = counter(
   'pb_refunded_beyond_captured_withdrawn_total',
-  'Refunded-beyond-captured alarms raised when a capture or sale failed (capture_failed_after_undecided, capture_failed_after_refund) that no longer hold: the PSP said it succeeded after all and the payment, read again, has its refunds within what stands captured, by gateway',
+  'Withdrawals of refunded-beyond-captured alarms that no longer hold: the PSP said a capture or sale succeeded after all (done after its recorded failure, or re-captured) and the payment, read again, has its refunds within what stands captured; the alarms withdrawn are those its failure raised (capture_failed_after_undecided, capture_failed_after_refund) and those a late refund fact or a void said of the payment (succeeded_after_failure, refund_outside_bridge, void_after_refund), each once, by gateway',
   ['gateway'],
 );
 
 /**
  * Capture `capture`, just found FAILED for good (not held for its PSP's retry), was counted in flight by the undecided
- * reading of late refund fact `undecidedBy` (an adjustment id: `REFUNDS_UNDECIDED_FIELD`): its payment is read again
+ * reading of late refund fact `undecidedBy` (an adjustment id, or a void's cancel id: `REFUNDS_UNDECIDED_FIELD`): its payment is read again
  * (`refundedBeyondCapturedReadingOf`, the same sums). What it finds is kept on the capture once
  * (`REFUNDS_REREAD_FIELD`: `fit`, `undecided` when another capture is still in flight, which carries the mark too, or the
  * figures): only the call that kept it says it, so a repeat of the outcome (a resent webhook, a job retried after a
@@ -97,6 +99,9 @@ export async function rereadAfterCaptureFailed(
 }
 
 /**
+ * The fallback of {@link readBeforeVoidMove}, for a cancel whose success was recorded without its reading (that read
+ * failed, or an earlier release moved it): the cancel's event went out without the figures, so only the error line,
+ * the metric and `ops show` say them.
  * Cancel `cancel`, whose success is recorded (this outcome's move, or an earlier one: a repeat), voided capture or sale
  * `voided` (its `cancel_effect`; marked `undone_by` it before the move): what stands captured of the payment fell by it.
  * A late refund fact recorded while the void was in flight (sent before the fact: a refund counted before it is sent
@@ -117,7 +122,20 @@ export async function rereadAfterCaptureFailed(
 export async function rereadAfterVoid(
   cancel: OperationRecord,
   voided: { id: string; command: 'capture' | 'sale' },
-  deps: { ledger: Pick<Ledger, 'get' | 'authorizationByReference' | 'dependentsOf' | 'adjustmentsOfEach' | 'setFieldOnceAndGet' | 'fieldsOf'>; logger: Logger },
+  deps: {
+    ledger: Pick<
+      Ledger,
+      | 'get'
+      | 'authorizationByReference'
+      | 'dependentsOf'
+      | 'adjustmentsOfEach'
+      | 'setFieldOnceAndGet'
+      | 'claimRefundedBeyond'
+      | 'fieldsOf'
+      | 'markRefundsUndecided'
+    >;
+    logger: Logger;
+  },
 ): Promise<void> {
   const { ledger, logger } = deps;
   const [[kept]] = await ledger.fieldsOf([cancel.id], [REFUNDS_REREAD_AFTER_VOID_FIELD]);
@@ -125,17 +143,102 @@ export async function rereadAfterVoid(
   // Only the void that marked it undone lowered what stands captured: one undone already by another said its own.
   const auth = await paymentOf(voided.id, ledger, cancel.id);
   if (auth === null) return;
-  const reading = await refundedBeyondCapturedReadingOf(auth, ledger);
+  const reading = await readMarkingInFlight(auth, cancel.id, ledger);
   const value = reading.beyond !== null ? JSON.stringify(reading.beyond) : reading.undecided !== undefined ? 'undecided' : 'fit';
   const { set } = await ledger.setFieldOnceAndGet(cancel.id, REFUNDS_REREAD_AFTER_VOID_FIELD, value);
   // Kept by an earlier call, which said it.
   if (!set) return;
+  const said = reading.beyond !== null ? await claimRefundedBeyond(auth, reading.beyond, cancel.id, ledger) : undefined;
+  sayVoidReading(cancel, voided, auth.id, reading, said, logger);
+}
+
+/**
+ * What {@link readBeforeVoidMove} found of the payment a cancel's void lowered: `kept`, written with the cancel's move to
+ * SUCCEEDED (`refundsRereadAfterVoid`), so its event says the figures unless `saidBy` another fact or move.
+ */
+export interface VoidReading {
+  kept: string;
+  authorizationId: string;
+  voided: { id: string; command: 'capture' | 'sale' };
+  reading: RefundedBeyondReading;
+  /** Another fact (an adjustment id) that says these refunds beyond already. */
+  saidBy?: string;
+}
+
+/**
+ * Cancel `cancel`, whose void of capture or sale `voided` the PSP confirmed, that capture or sale marked `undone_by` it
+ * (before the move): its payment is read now (`refundedBeyondCapturedReadingOf`, the same sums), after the mark and before
+ * the move, so what it finds is written with the move (`refundsRereadAfterVoid`) and the cancel's own SUCCESS event says
+ * refunded beyond captured, with the figures, as an adjustment's event does: recorded with the move, once, and
+ * never after the event went out. A late refund fact recorded after this read reads after the mark and says it itself.
+ * Undefined when the void's own mark did not undo it (a `capture_failed` first: that fact lowered it and said it).
+ * Throws what the reads throw: the caller moves without it and reads after the move instead (`rereadAfterVoid`).
+ */
+export async function readBeforeVoidMove(
+  cancel: OperationRecord,
+  voided: { id: string; command: 'capture' | 'sale' },
+  deps: {
+    ledger: Pick<
+      Ledger,
+      'get' | 'authorizationByReference' | 'dependentsOf' | 'adjustmentsOfEach' | 'claimRefundedBeyond' | 'fieldsOf' | 'markRefundsUndecided'
+    >;
+  },
+): Promise<VoidReading | undefined> {
+  const { ledger } = deps;
+  const auth = await paymentOf(voided.id, ledger, cancel.id);
+  if (auth === null) return undefined;
+  const reading = await readMarkingInFlight(auth, cancel.id, ledger);
+  const saidBy = reading.beyond !== null ? await claimRefundedBeyond(auth, reading.beyond, cancel.id, ledger) : undefined;
+  const kept =
+    reading.beyond !== null
+      ? JSON.stringify(saidBy !== undefined ? { ...reading.beyond, saidBy } : reading.beyond)
+      : reading.undecided !== undefined
+        ? 'undecided'
+        : 'fit';
+  return { kept, authorizationId: auth.id, voided, reading, ...(saidBy !== undefined ? { saidBy } : {}) };
+}
+
+/**
+ * {@link refundedBeyondCapturedReadingOf} of payment `auth` for void `cancelId`; an undecided reading marks each capture it
+ * counts in flight (`markRefundsUndecided`, naming the cancel), as a late refund fact's undecided reading does, so such a
+ * capture failing for good reads the payment again (`rereadAfterCaptureFailed`); one settled since the read is read again
+ * here, as settled.
+ */
+async function readMarkingInFlight(
+  auth: OperationRecord,
+  cancelId: string,
+  ledger: Pick<Ledger, 'dependentsOf' | 'adjustmentsOfEach' | 'markRefundsUndecided'>,
+): Promise<RefundedBeyondReading> {
+  const reading = await refundedBeyondCapturedReadingOf(auth, ledger);
+  if (reading.undecided === undefined) return reading;
+  const marks = await Promise.all(reading.undecided.inFlight.map((c) => ledger.markRefundsUndecided(c.id, cancelId)));
+  return marks.includes('settled') ? refundedBeyondCapturedReadingOf(auth, ledger) : reading;
+}
+
+/**
+ * Says what {@link readBeforeVoidMove} found, once: by the recorder whose move of `cancel` to SUCCEEDED applied (the
+ * reading written with it). Refunds beyond: the error line and `pb_refunded_beyond_captured_total{cause="void_after_refund"}`
+ * (its event carries the figures), or an info line when another fact says them (`said_by`); undecided: an info line.
+ */
+export function noteVoidReading(cancel: OperationRecord, found: VoidReading, logger: Logger): void {
+  sayVoidReading(cancel, found.voided, found.authorizationId, found.reading, found.saidBy, logger);
+}
+
+/** The lines and metric of a void's reading (before its move, or after it: `rereadAfterVoid`). */
+function sayVoidReading(
+  cancel: OperationRecord,
+  voided: { id: string; command: 'capture' | 'sale' },
+  authorizationId: string,
+  reading: RefundedBeyondReading,
+  said: string | undefined,
+  logger: Logger,
+): void {
   const gateway = gatewayOf(cancel);
   const fields = {
     operation_id: cancel.id,
     command: cancel.command,
     gateway,
-    authorization_id: auth.id,
+    authorization_id: authorizationId,
     voided_operation_id: voided.id,
     voided_command: voided.command,
   };
@@ -153,7 +256,6 @@ export async function rereadAfterVoid(
     return;
   }
   if (reading.beyond === null) return;
-  const said = await saidByFact(auth, reading.beyond, ledger);
   if (said !== undefined) {
     logger.info(
       'refunded beyond captured after a void: a late fact read after the void lowered what stands captured said these refunds beyond already; no second alarm',
@@ -186,32 +288,40 @@ export async function rereadAfterVoid(
 
 /**
  * Capture or sale `op`, which the PSP now says succeeded after all (`adjustment`, a `succeeded_after_failure` that made
- * it count as captured again: done after its recorded failure, or redone after a `capture_failed`), may have raised a
- * refunded-beyond alarm when it failed: its FAILED re-read (`REFUNDS_REREAD_FIELD` holding figures,
- * `capture_failed_after_undecided`) or the reading of a `capture_failed` of it (the adjustment's figures,
- * `capture_failed_after_refund`). Such an alarm no longer holds once what it captured counts again: the payment is read
+ * it count as captured again: done after its recorded failure, or redone after a `capture_failed`), may leave alarms
+ * that no longer hold: one raised when it failed (its FAILED re-read, `REFUNDS_REREAD_FIELD` holding figures,
+ * `capture_failed_after_undecided`, or the reading of a `capture_failed` of it, `capture_failed_after_refund`), and
+ * one a late refund fact or a void said of its payment (the claim it holds on the payment's record,
+ * `refundedBeyondSaidField`: `succeeded_after_failure`, `refund_outside_bridge`, `void_after_refund`). The payment is read
  * again, and when the refunds are no longer beyond (`fit`, or `undecided`: a capture in flight could cover them) a warn
- * line says so with the new reading, `pb_refunded_beyond_captured_withdrawn_total` counts it, and the capture keeps it
- * once per alarm (`REFUNDS_ALARM_WITHDRAWN_FIELD`, `Ledger.withdrawRefundAlarmsOnce`, shown by `ops show`:
- * `refunded_beyond_withdrawn`), so a repeat says nothing again, while the alarm of a later failure (the PSP failed it
- * again after a re-capture) is withdrawn by the success after it. Still beyond (other refunds since): an info line,
- * nothing kept (the alarm holds). A capture with no alarm left to withdraw costs two reads (its fields, its
- * adjustments' kinds), no read of the payment.
+ * line says so with the new reading and the alarms withdrawn (`refunds_reread`, `capture_failed` adjustment ids, the
+ * saying fact's adjustment id or the void's cancel id), `pb_refunded_beyond_captured_withdrawn_total` counts it, and
+ * each alarm is kept withdrawn once (`REFUNDS_ALARM_WITHDRAWN_FIELD`, `Ledger.withdrawRefundAlarmsOnce`: the failure's on
+ * the capture, the payment's on the payment, shown by `ops show`: `refunded_beyond_withdrawn`), so a repeat says nothing
+ * again, while the alarm of a later failure (the PSP failed it again after a re-capture) is withdrawn by the success after
+ * it; a payment's claim withdrawn is given up in that step, so the same figures found again later raise a new alarm.
+ * Still beyond (other refunds since): an info line, nothing kept (the alarm holds). A capture with no alarm left to
+ * withdraw costs four reads (its fields, its adjustments' kinds, its payment, the payment's record), no sums.
  */
 export async function withdrawAfterLateCapture(
   op: OperationRecord,
   adjustment: { id: string; gateway: string },
   deps: {
-    ledger: Pick<Ledger, 'get' | 'authorizationByReference' | 'dependentsOf' | 'adjustmentsOfEach' | 'withdrawRefundAlarmsOnce' | 'fieldsOf'>;
+    ledger: Pick<
+      Ledger,
+      'get' | 'authorizationByReference' | 'dependentsOf' | 'adjustmentsOfEach' | 'withdrawRefundAlarmsOnce' | 'fieldsOf' | 'refundedBeyondClaims'
+    >;
     logger: Logger;
   },
   now = Date.now(),
 ): Promise<void> {
   const { ledger, logger } = deps;
-  const [[[reread, kept]], adjustments] = await Promise.all([
+  const [[[reread, kept]], adjustments, payment] = await Promise.all([
     ledger.fieldsOf([op.id], [REFUNDS_REREAD_FIELD, REFUNDS_ALARM_WITHDRAWN_FIELD]),
     ledger.adjustmentsOfEach([op.id], ['kind', REFUNDED_BEYOND_CAPTURED_FIELD]),
+    paymentOf(op.id, ledger),
   ]);
+  if (payment === null) return;
   // Each alarm is withdrawn once: one a later failure raised (the PSP failed it again after a re-capture) is not yet.
   const done = new Set(withdrawnOf(kept));
   const raised = [
@@ -220,9 +330,14 @@ export async function withdrawAfterLateCapture(
       .filter(({ fields: [kind, figures] }) => kind === 'capture_failed' && !!figures && parseRefundedBeyond(figures) !== undefined)
       .map(({ id }) => id),
   ].filter((alarm) => !done.has(alarm));
-  if (raised.length === 0) return;
-  const payment = await paymentOf(op.id, ledger);
-  if (payment === null) return;
+  // The alarms a late refund fact or a void said of the payment: the claims they hold on its record, kept withdrawn there.
+  const [claims, [[paymentKept]]] = await Promise.all([
+    ledger.refundedBeyondClaims(payment.id),
+    ledger.fieldsOf([payment.id], [REFUNDS_ALARM_WITHDRAWN_FIELD]),
+  ]);
+  const paymentDone = new Set(withdrawnOf(paymentKept));
+  const said = [...new Set(claims.map((c) => c.by))].filter((by) => !paymentDone.has(by) && !raised.includes(by));
+  if (raised.length === 0 && said.length === 0) return;
   const reading = await refundedBeyondCapturedReadingOf(payment, ledger);
   const fields = {
     operation_id: op.id,
@@ -230,10 +345,10 @@ export async function withdrawAfterLateCapture(
     gateway: adjustment.gateway,
     adjustment_id: adjustment.id,
     authorization_id: payment.id,
-    withdrawn: raised,
+    withdrawn: [...raised, ...said],
   };
   if (reading.beyond !== null) {
-    logger.info('capture done by the PSP after all, after a refunded-beyond alarm counted it failed: the payment is still beyond; the alarm holds', {
+    logger.info('capture done by the PSP after all, after a refunded-beyond alarm: the payment is still beyond; the alarm holds', {
       ...fields,
       captured_amount: reading.beyond.capturedAmount,
       refunded_amount: reading.beyond.refundedAmount,
@@ -243,13 +358,16 @@ export async function withdrawAfterLateCapture(
     return;
   }
   const read = reading.undecided !== undefined ? 'undecided' : 'fit';
-  const withdrawnNow = await ledger.withdrawRefundAlarmsOnce(op.id, { alarms: raised, by: adjustment.id, reading: read, at: now });
+  const entry = { by: adjustment.id, reading: read, at: now };
+  const own = raised.length > 0 ? await ledger.withdrawRefundAlarmsOnce(op.id, { ...entry, alarms: raised }) : [];
+  const ofPayment = said.length > 0 ? await ledger.withdrawRefundAlarmsOnce(payment.id, { ...entry, alarms: said, claims }) : [];
+  const withdrawnNow = [...(own ?? []), ...(ofPayment ?? [])];
   // Withdrawn by an earlier call (a repeat racing this one), which said it.
-  if (withdrawnNow === null || withdrawnNow.length === 0) return;
+  if (withdrawnNow.length === 0) return;
   fields.withdrawn = withdrawnNow;
   refundedBeyondWithdrawnTotal.inc({ gateway: adjustment.gateway });
   logger.warn(
-    'refunded beyond captured no longer holds: the PSP says a capture the alarm counted as failed succeeded after all; the payment read again has its refunds within what stands captured',
+    'refunded beyond captured no longer holds: the PSP says a capture the alarm counted as failed or gone succeeded after all; the payment read again has its refunds within what stands captured',
     {
       ...fields,
       reading: read,
@@ -266,6 +384,33 @@ export async function withdrawAfterLateCapture(
 }
 
 /**
+ * Claims for `by` (a late refund fact's adjustment id, or a void's cancel id) saying that payment `auth` has refunds
+ * `beyond` what stands captured: one atomic set-once on the payment's record keyed by the figures
+ * ({@link refundedBeyondSaidField}), so a refund fact and a void racing, each reading after both writes, raise one alarm.
+ * Idempotent: `by` asking again (a repeat, a retry after a crash) finds its own claim. `alsoBy`: another id the claim
+ * may hold for the same sayer (a cancel's late success, `by` its adjustment: the cancel's own reading before a move that
+ * never applied claimed under the cancel's id). Returns who else says them (the
+ * claim's holder, or a fact whose reading said them before claims were kept: {@link saidByFact}), undefined when `by`
+ * says them; `withdrawn:<by>` when `by`'s alarm was withdrawn (a repeat heard after a capture done after all brought the
+ * refunds back within what stands captured): it says nothing again and takes no claim back
+ * (`Ledger.claimRefundedBeyond`), so the same figures found again later are said by whoever finds them.
+ */
+export async function claimRefundedBeyond(
+  auth: OperationRecord,
+  beyond: RefundedBeyondCaptured,
+  by: string,
+  ledger: Pick<Ledger, 'dependentsOf' | 'adjustmentsOfEach' | 'claimRefundedBeyond' | 'fieldsOf'>,
+  alsoBy?: string,
+): Promise<string | undefined> {
+  const claim = await ledger.claimRefundedBeyond(auth.id, refundedBeyondSaidField(beyond), by);
+  // `by`'s alarm was withdrawn (a repeat heard after it): it says nothing again, and takes no claim back.
+  if (claim === 'withdrawn') return `withdrawn:${by}`;
+  if (claim !== null && claim.holder !== by && claim.holder !== alsoBy) return claim.holder;
+  // Claimed now or before by `by`: a fact recorded before claims were kept may have said it already.
+  return saidByFact(auth, beyond, ledger, by);
+}
+
+/**
  * The late refund fact of payment `auth` (its `refund_outside_bridge`, or a `succeeded_after_failure` of a refund of
  * ours) whose own reading said `beyond` already: refunds beyond the same captured standing, at least these refunded, so
  * read after what lowered it (recorded while a void's mark stood and its success was not recorded yet, or a
@@ -277,21 +422,32 @@ export async function withdrawAfterLateCapture(
 export async function saidByFact(
   auth: OperationRecord,
   beyond: RefundedBeyondCaptured,
-  ledger: Pick<Ledger, 'dependentsOf' | 'adjustmentsOfEach'>,
+  ledger: Pick<Ledger, 'dependentsOf' | 'adjustmentsOfEach' | 'fieldsOf'>,
   except?: string,
 ): Promise<string | undefined> {
   const dependents = await ledger.dependentsOf(auth.id);
   const refunds = new Set(dependents.filter((d) => d.command === 'refund').map((d) => d.id));
   const read = await ledger.adjustmentsOfEach([auth.id, ...refunds], ['kind', REFUNDED_BEYOND_CAPTURED_FIELD]);
+  const found: { id: string; figures: RefundedBeyondCaptured }[] = [];
   for (const [operationId, list] of read) {
     const kind = refunds.has(operationId) ? 'succeeded_after_failure' : 'refund_outside_bridge';
     for (const { id, fields } of list) {
       if (id === except || fields[0] !== kind || !fields[1]) continue;
       const f = parseRefundedBeyond(fields[1]);
-      if (f && f.currency === beyond.currency && f.capturedAmount === beyond.capturedAmount && f.refundedAmount >= beyond.refundedAmount) return id;
+      if (f && f.currency === beyond.currency && f.capturedAmount === beyond.capturedAmount && f.refundedAmount >= beyond.refundedAmount)
+        found.push({ id, figures: f });
     }
   }
-  return undefined;
+  if (found.length === 0) return undefined;
+  // A fact whose figures another holds the claim of said nothing (it lost a race): only one that holds them, or will
+  // claim them (none yet: it kept them and has not claimed, or read before claims were kept), says them. One whose
+  // alarm was withdrawn (its claim given up) says nothing any more: the same figures found again are a new alarm.
+  const [[withdrawnField, ...claims]] = await ledger.fieldsOf(
+    [auth.id],
+    [REFUNDS_ALARM_WITHDRAWN_FIELD, ...found.map((f) => refundedBeyondSaidField(f.figures))],
+  );
+  const withdrawn = new Set(withdrawnOf(withdrawnField));
+  return found.find((f, i) => !withdrawn.has(f.id) && (claims[i] === null || claims[i] === undefined || claims[i] === f.id))?.id;
 }
 
 /** The alarms a stored {@link REFUNDS_ALARM_WITHDRAWN_FIELD} says were withdrawn already (none when absent or garbled). */

@@ -1,16 +1,9 @@
 import { Config } from '../config/config';
 import { AdjustmentRecord } from '../adjustments/adjustment';
 import { OperationRecord } from '../ledger/ledger';
-import { PaymentEvent, eventAnchor, withCancelEffect } from './payment-event';
+import { PaymentEvent, eventAnchor, refundedBeyondCapturedBlock, withCancelEffect } from './payment-event';
 import { withoutMethodToken } from '../contracts/payment-method';
 import { reportedMoney } from './psp-discrepancy';
-import type { SuggestedAction } from '../errors/decline';
-
-/**
- * What a person does about a payment left refunded beyond what stands captured: the PSP gave money back twice, which
- * only the PSP (or the shopper) can return.
- */
-const REFUNDED_BEYOND_CAPTURED_ACTION: SuggestedAction = 'contact_support';
 
 /** Event id of an adjustment's notification: `<operation id>.adj.<adjustment id>`, stable across repeats and crashes. */
 export function adjustmentEventId(operationId: string, adjustmentId: string): string {
@@ -76,15 +69,7 @@ export function adjustmentEvent(op: OperationRecord, adjustment: AdjustmentRecor
         ...(adjustment.supersededBy !== undefined ? { superseded_by: adjustment.supersededBy } : {}),
         // A fact that left the payment with more refunded than stands captured: money given back twice.
         ...(adjustment.refundedBeyondCaptured !== undefined
-          ? {
-              refunded_beyond_captured: {
-                captured_amount: adjustment.refundedBeyondCaptured.capturedAmount,
-                refunded_amount: adjustment.refundedBeyondCaptured.refundedAmount,
-                excess_amount: adjustment.refundedBeyondCaptured.excessAmount,
-                currency: adjustment.refundedBeyondCaptured.currency,
-                suggested_action: REFUNDED_BEYOND_CAPTURED_ACTION,
-              },
-            }
+          ? { refunded_beyond_captured: refundedBeyondCapturedBlock(adjustment.refundedBeyondCaptured) }
           : {}),
       },
     },

@@ -34,6 +34,10 @@ function moneyFields(params: Json): MoneyField[] {
     // What a cancel released (docs/EVENTS.md, `gateway_response.released`).
     const released = isObject(payment.gateway_response) ? payment.gateway_response.released : undefined;
     if (isObject(released)) fields.push({ holder: released, key: 'amount', currency: released.currency });
+    // A cancel's success that left the payment refunded beyond what stands captured (docs/EVENTS.md): its figures.
+    const beyond = payment.refunded_beyond_captured;
+    if (isObject(beyond))
+      for (const key of ['captured_amount', 'refunded_amount', 'excess_amount']) fields.push({ holder: beyond, key, currency: beyond.currency });
     // A split tender's totals are in the order's currency; each tender's operation says its own.
     for (const split of [payment.split_tender, payment.split_tender_refund]) {
       if (!isObject(split)) continue;

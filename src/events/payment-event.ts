@@ -15,6 +15,9 @@ import { declineTableFor } from '../gateways/gateway-registry';
 import { shardOfAnchor, shardOfPayment } from '../redis/key-layout';
 import { extensibleCopy } from './extensible-copy';
 import { storedCardReport } from './stored-card-report';
+import type { RefundedBeyondCaptured } from '../adjustments/adjustment';
+import type { SuggestedAction } from '../errors/decline';
+import { parseRereadAfterVoid } from '../ledger/refunds-undecided-mark';
 
 /**
  * Status the OMS sees in a payment notification. `UNRESOLVED`: the bridge stopped expecting an answer
@@ -190,6 +193,9 @@ export function outcomeEvent(op: OperationRecord, config: Config): PaymentEvent 
   if (status === 'FAIL' && op.heldForPspRetry !== undefined) payment.retried_by_psp = true;
   payment.gateway_command = op.command;
   payment.gateway_response = gatewayResponse(op, status, reported);
+  // A cancel's void that left the payment refunded beyond what stands captured, said by this event (no other fact says it).
+  const beyond = status === 'SUCCESS' ? saidAfterVoid(op) : undefined;
+  if (beyond) payment.refunded_beyond_captured = refundedBeyondCapturedBlock(beyond);
   payment.gateway_response_time = op.updatedAt - op.createdAt;
   payment.new_gateway_key = op.newGatewayKey ?? payment.new_gateway_key ?? null;
   // Where the orchestration sent it and why (rules, agreements, failovers), when anything decided.
@@ -212,6 +218,36 @@ export function outcomeEvent(op: OperationRecord, config: Config): PaymentEvent 
     method: config.serviceBus.methods.notifications[notificationFor(op.command)],
     params: { payment },
   };
+}
+
+/**
+ * What a person does about a payment left refunded beyond what stands captured: the PSP gave money back twice, which
+ * only the PSP (or the shopper) can return.
+ */
+const REFUNDED_BEYOND_CAPTURED_ACTION: SuggestedAction = 'contact_support';
+
+/**
+ * The `refunded_beyond_captured` block of an event (an adjustment's, or a cancel's success whose void lowered what stands
+ * captured): the figures in minor units of the order's currency and what to do. Pure.
+ */
+export function refundedBeyondCapturedBlock(figures: RefundedBeyondCaptured): Record<string, unknown> {
+  return {
+    captured_amount: figures.capturedAmount,
+    refunded_amount: figures.refundedAmount,
+    excess_amount: figures.excessAmount,
+    currency: figures.currency,
+    suggested_action: REFUNDED_BEYOND_CAPTURED_ACTION,
+  };
+}
+
+/**
+ * The refunded-beyond figures a cancel's success says: those its reading after the void found (`refundsRereadAfterVoid`),
+ * unless another fact or move says them (`saidBy`). Pure.
+ */
+function saidAfterVoid(op: OperationRecord): RefundedBeyondCaptured | undefined {
+  if (op.command !== 'cancel') return undefined;
+  const read = parseRereadAfterVoid(op.refundsRereadAfterVoid);
+  return typeof read === 'object' && read.saidBy === undefined ? read.figures : undefined;
 }
 
 /**

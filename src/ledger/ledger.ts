@@ -27,7 +27,9 @@ import {
 } from './ledger-scripts';
 import { ERASE_SCRIPT, EXPIRE_SCRIPT, RESTORE_SCRIPT } from './lifecycle-scripts';
 import {
+  CLAIM_REFUNDED_BEYOND_SCRIPT,
   MARK_REFUNDS_UNDECIDED_SCRIPT,
+  REFUNDED_BEYOND_SAID_PREFIX,
   REFUNDS_ALARM_WITHDRAWN_FIELD,
   REFUNDS_UNDECIDED_FIELD,
   REFUNDS_UNDECIDED_REFS_FIELD,
@@ -961,18 +963,31 @@ export class Ledger {
   }
 
   /**
-   * Keeps on capture or sale `id` that refunded-beyond alarms `alarms` raised when it failed no longer hold
-   * (`REFUNDS_ALARM_WITHDRAWN_FIELD`: `by` the success fact's adjustment id, `reading` what the payment read again found,
-   * `at` epoch ms), once per alarm: one withdrawn already is left out. One round trip, one key.
+   * Keeps on capture or sale `id` that refunded-beyond alarms `alarms` raised when it failed no longer hold, or on
+   * payment `id` (its authorization or sale) that alarms a late refund fact or a void said of it (their ids) no longer
+   * hold (`REFUNDS_ALARM_WITHDRAWN_FIELD`: `by` the success fact's adjustment id, `reading` what the payment read again
+   * found, `at` epoch ms), once per alarm: one withdrawn already is left out. `claims` of the payment held by an alarm
+   * withdrawn now are given up in the same step (`WITHDRAW_REFUND_ALARMS_SCRIPT`). One round trip, one key.
    * @returns the alarms withdrawn by this call (empty: all were already), or null when there is no such operation.
    */
-  async withdrawRefundAlarmsOnce(id: string, entry: { alarms: readonly string[]; by: string; reading: string; at: number }): Promise<string[] | null> {
+  async withdrawRefundAlarmsOnce(
+    id: string,
+    entry: { alarms: readonly string[]; by: string; reading: string; at: number; claims?: readonly { field: string; by: string }[] },
+  ): Promise<string[] | null> {
     const reply = (await this.onShard(
       id,
       (keys) =>
         WITHDRAW_REFUND_ALARMS_SCRIPT.run(this.redis, {
           keys: { op: keys.op(id) },
-          args: { field: REFUNDS_ALARM_WITHDRAWN_FIELD, alarms: JSON.stringify(entry.alarms), by: entry.by, reading: entry.reading, at: String(entry.at) },
+          args: {
+            field: REFUNDS_ALARM_WITHDRAWN_FIELD,
+            alarms: JSON.stringify(entry.alarms),
+            by: entry.by,
+            reading: entry.reading,
+            at: String(entry.at),
+            // cjson reads [] as an empty table either way.
+            claims: JSON.stringify((entry.claims ?? []).map((c) => [c.field, c.by])),
+          },
         }),
       (r) => r === -1,
       () => -1,
@@ -981,6 +996,38 @@ export class Ledger {
     const fresh = JSON.parse(reply) as unknown;
     // cjson encodes an empty table as an object: nothing withdrawn now.
     return Array.isArray(fresh) ? fresh.filter((a): a is string => typeof a === 'string') : [];
+  }
+
+  /**
+   * Claims refunded-beyond `field` (`refundedBeyondSaidField`) of payment `id` (its authorization or sale) for `by`, once
+   * (`CLAIM_REFUNDED_BEYOND_SCRIPT`): the holder it finds or sets, `withdrawn` when `by`'s alarm was withdrawn on that
+   * record (it takes no claim back), or null when there is no such payment. One round trip, one key.
+   */
+  async claimRefundedBeyond(id: string, field: string, by: string): Promise<{ holder: string } | 'withdrawn' | null> {
+    const reply = (await this.onShard(
+      id,
+      (keys) =>
+        CLAIM_REFUNDED_BEYOND_SCRIPT.run(this.redis, {
+          keys: { op: keys.op(id) },
+          args: { field, by, withdrawn_field: REFUNDS_ALARM_WITHDRAWN_FIELD },
+        }),
+      (r) => r === -1,
+      () => -1,
+    )) as string | number;
+    if (reply === -1) return null;
+    return reply === '' ? 'withdrawn' : { holder: String(reply) };
+  }
+
+  /**
+   * Who says each refunded-beyond standing of payment `id` (its authorization or sale): the claims on its record
+   * (`refundedBeyondSaidField` → the adjustment or cancel id holding it), in no order; none when it has none or is not
+   * found. One read of the record (HGETALL: a payment's record is small).
+   */
+  async refundedBeyondClaims(id: string): Promise<{ field: string; by: string }[]> {
+    const hash = await this.redis.hgetall((await this.keysOfId(id)).op(id));
+    return Object.entries(hash)
+      .filter(([field]) => field.startsWith(REFUNDED_BEYOND_SAID_PREFIX))
+      .map(([field, by]) => ({ field, by }));
   }
 
   /** The raw stored `fields` of each of `ids` (null where absent), one read each, sent together. */

@@ -7,6 +7,7 @@ import { StoredCard, parseStoredCard } from '../gateways/stored-card';
 import { SUCCEEDED_AFTER_FAILURE_FIELD, SuccessAfterFailureMark, UNDONE_FIELD, parseSuccessAfterFailureMark } from '../adjustments/adjustment';
 import { CANCEL_EFFECT_FIELD, CancelEffect, UNDONE_BY_VOID_FIELD, parseCancelEffect } from './cancel-effect';
 import { CancelBasis, parseCancelBasis } from './cancel-basis';
+import { REFUNDS_REREAD_AFTER_VOID_FIELD } from './refunds-undecided-mark';
 
 /** One operation as the ledger holds it (docs/ARCHITECTURE.md). Times are epoch milliseconds. */
 export interface OperationRecord {
@@ -110,6 +111,13 @@ export interface OperationRecord {
    * PSP's retry marks it done (`succeededAfterFailure`). Absent otherwise.
    */
   heldForPspRetry?: string;
+  /**
+   * A SUCCEEDED cancel whose void undid a capture or sale: what reading its payment, after the void's mark and before
+   * its move, found (`REFUNDS_REREAD_AFTER_VOID_FIELD`: `fit`, `undecided`, or the refunded-beyond figures as JSON,
+   * with `saidBy` when another fact or move says them), written with its success so its event says it
+   * (refunds-undecided-mark.ts, {@link parseRereadAfterVoid}). Absent otherwise.
+   */
+  refundsRereadAfterVoid?: string;
   /** Digest of the command's money fields (`commandDigest`); absent on records older than digests. */
   digest?: string;
   /**
@@ -162,8 +170,10 @@ type FieldTable = { [F in keyof OperationRecord]-?: { hash: string; codec: Codec
  * others wait for (`Ledger.waitFor`), a dependent's wait marks `waited_for_siblings_at` and
  * `dependent_wait_noted_at` (`DeliveryService`), and a capture's `refunds_undecided_by`, `refunds_undecided_refs` and `refunds_reread`
  * (refunds-undecided-mark.ts: an undecided refund reading counted it in flight; what its failure's reading found), and a
- * cancel's `refunds_reread_after_void` (what reading its payment after its void of a capture or sale found) and a
- * capture's or sale's `refunds_alarm_withdrawn` (a refunded-beyond alarm its failure raised that no longer holds).
+ * cancel's `refunds_reread_after_void` (what reading its payment after its void of a capture or sale found; also a
+ * record field, `refundsRereadAfterVoid`, written with the cancel's success), a capture's or sale's
+ * `refunds_alarm_withdrawn` (a refunded-beyond alarm its failure raised that no longer holds), and a payment's
+ * `refunded_beyond_said:<currency>:<captured>:<refunded>` (who says those refunds beyond: `refundedBeyondSaidField`).
  */
 const FIELDS: FieldTable = {
   id: { hash: 'id', codec: text },
@@ -205,6 +215,7 @@ const FIELDS: FieldTable = {
   cancelBasis: { hash: 'cancel_basis', codec: json(parseCancelBasis) },
   pspSucceededAt: { hash: 'psp_succeeded_at', codec: int },
   heldForPspRetry: { hash: HELD_FOR_PSP_RETRY_FIELD, codec: text },
+  refundsRereadAfterVoid: { hash: REFUNDS_REREAD_AFTER_VOID_FIELD, codec: text },
 };
 
 const RECORD_FIELDS = Object.keys(FIELDS) as (keyof OperationRecord)[];
@@ -233,6 +244,7 @@ export const TRANSITION_SETTABLE = [
   'cancelBasis',
   'pspSucceededAt',
   'heldForPspRetry',
+  'refundsRereadAfterVoid',
 ] as const satisfies readonly (keyof OperationRecord)[];
 
 /**
@@ -337,6 +349,7 @@ function blankRecord(): BlankRecord {
     cancelBasis: undefined,
     pspSucceededAt: undefined,
     heldForPspRetry: undefined,
+    refundsRereadAfterVoid: undefined,
   };
 }
 

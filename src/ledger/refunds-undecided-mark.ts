@@ -1,8 +1,9 @@
+import type { RefundedBeyondCaptured } from '../adjustments/adjustment';
 import { LuaScript, luaInputs } from '../redis/lua-script';
 
 /**
- * Field on a capture's record: a late refund fact whose reading was `undecided` counted this capture, then in flight,
- * as what might cover the refunds (its value: that fact's adjustment id). The transition reads it in the read it makes
+ * Field on a capture's record: a late refund fact's (or a void's) reading that was `undecided` counted this capture,
+ * then in flight, as what might cover the refunds (its value: that fact's adjustment id, or the void's cancel id). The transition reads it in the read it makes
  * anyway (ledger-scripts.ts), so the capture's move to FAILED says whether the payment must be read again, without a
  * read of its own for any other capture.
  */
@@ -22,6 +23,69 @@ export const REFUNDS_REREAD_FIELD = 'refunds_reread';
 export const REFUNDS_REREAD_AFTER_VOID_FIELD = 'refunds_reread_after_void';
 
 /**
+ * Field on a payment's record (its authorization, or its sale): who says refunds beyond this captured standing, `figures`
+ * (the currency, what stands captured and what was refunded: what was said), set once (HSETNX) to the id of the first
+ * late refund fact (its adjustment) or void (its cancel) whose reading found them and claimed them. A refund fact and a
+ * void landing together both read after both writes and find the same figures: the claim decides which one raises the
+ * alarm and says it on its event; the other logs who said it (refunded-beyond-alarm.ts, `claimRefundedBeyond`).
+ */
+export function refundedBeyondSaidField(figures: RefundedBeyondCaptured): string {
+  return `${REFUNDED_BEYOND_SAID_PREFIX}${figures.currency}:${figures.capturedAmount}:${figures.refundedAmount}`;
+}
+
+/** How every {@link refundedBeyondSaidField} begins: a payment's claims are the fields of its record with it. */
+export const REFUNDED_BEYOND_SAID_PREFIX = 'refunded_beyond_said:';
+
+/**
+ * Claims {@link refundedBeyondSaidField} `field` of payment `op` for `by` (HSETNX), unless `by` is among the alarms
+ * withdrawn on that record ({@link REFUNDS_ALARM_WITHDRAWN_FIELD}, `withdrawn_field`): a repeat of a fact or void whose
+ * alarm was withdrawn (its claim given up) must not take the claim back, or the same figures found again later would
+ * be said by nobody. Returns the holder (`by` when claimed now or before), '' when `by`'s alarm was withdrawn, or -1
+ * when there is no such operation (nothing written).
+ */
+export const CLAIM_REFUNDED_BEYOND_SCRIPT = new LuaScript(
+  luaInputs(['op'], ['field', 'by', 'withdrawn_field']),
+  `
+local held = redis.call('HGET', K.op, A.field)
+if held then return held end
+if redis.call('EXISTS', K.op) == 0 then return -1 end
+local stored = redis.call('HGET', K.op, A.withdrawn_field)
+if stored then
+  local ok, v = pcall(cjson.decode, stored)
+  if ok and type(v) == 'table' and type(v.withdrawn) == 'table' then
+    for _, w in ipairs(v.withdrawn) do
+      if w == A.by then return '' end
+    end
+  end
+end
+redis.call('HSET', K.op, A.field, A.by)
+return A.by
+`,
+);
+
+/**
+ * A stored {@link REFUNDS_REREAD_AFTER_VOID_FIELD} read: `fit`, `undecided`, or the refunded-beyond figures with
+ * `saidBy` when not this cancel but another fact or move (its id) says them (its event carries them); undefined when
+ * absent or unreadable (never throws).
+ */
+export function parseRereadAfterVoid(stored: string | undefined): 'fit' | 'undecided' | { figures: RefundedBeyondCaptured; saidBy?: string } | undefined {
+  if (stored === undefined) return undefined;
+  if (stored === 'fit' || stored === 'undecided') return stored;
+  let v: unknown;
+  try {
+    v = JSON.parse(stored);
+  } catch {
+    return undefined;
+  }
+  if (v === null || typeof v !== 'object') return undefined;
+  const f = v as Record<string, unknown>;
+  const int = (x: unknown): x is number => typeof x === 'number' && Number.isSafeInteger(x);
+  if (!int(f.capturedAmount) || !int(f.refundedAmount) || !int(f.excessAmount) || typeof f.currency !== 'string') return undefined;
+  const figures = { capturedAmount: f.capturedAmount, refundedAmount: f.refundedAmount, excessAmount: f.excessAmount, currency: f.currency };
+  return typeof f.saidBy === 'string' ? { figures, saidBy: f.saidBy } : { figures };
+}
+
+/**
  * Field on a capture's or sale's record: a refunded-beyond alarm raised when it failed (its FAILED re-read,
  * `REFUNDS_REREAD_FIELD`, or a `capture_failed` adjustment's reading) no longer holds, the PSP having said it succeeded
  * after all (JSON: the latest such fact's adjustment id `by`, the new `reading` `fit` or `undecided`, every alarm
@@ -35,11 +99,13 @@ export const REFUNDS_ALARM_WITHDRAWN_FIELD = 'refunds_alarm_withdrawn';
  * Keeps on capture or sale `op` ({@link REFUNDS_ALARM_WITHDRAWN_FIELD}) the withdrawal of those of `alarms` (a JSON
  * array of ids: `refunds_reread`, `capture_failed` adjustment ids) not withdrawn already: once per alarm, so a repeat of
  * the success fact withdraws nothing again, while a later failure's alarm, redone by a later success, is withdrawn
- * too. The field then holds the latest withdrawal (`by`, `reading`, `at`) and every alarm withdrawn so far. Returns the
+ * too. The field then holds the latest withdrawal (`by`, `reading`, `at`) and every alarm withdrawn so far. `claims`
+ * (a JSON array of `[field, holder]`: {@link refundedBeyondSaidField}s of a payment's record) whose holder is withdrawn now
+ * and still holds it are removed in the same step, so the same figures found again later raise a new alarm. Returns the
  * ids withdrawn now (a JSON array, empty when none), or -1 when there is no such operation.
  */
 export const WITHDRAW_REFUND_ALARMS_SCRIPT = new LuaScript(
-  luaInputs(['op'], ['field', 'alarms', 'by', 'reading', 'at']),
+  luaInputs(['op'], ['field', 'alarms', 'by', 'reading', 'at', 'claims']),
   `
 if redis.call('EXISTS', K.op) == 0 then return -1 end
 local withdrawn = {}
@@ -66,6 +132,12 @@ for _, a in ipairs(cjson.decode(A.alarms)) do
 end
 if #fresh == 0 then return '[]' end
 redis.call('HSET', K.op, A.field, cjson.encode({ by = A.by, reading = A.reading, withdrawn = withdrawn, at = tonumber(A.at) }))
+-- The claims of the alarms withdrawn now, still theirs, are given up: the same figures found again later are a new alarm.
+local now = {}
+for _, a in ipairs(fresh) do now[a] = true end
+for _, c in ipairs(cjson.decode(A.claims)) do
+  if now[c[2]] and redis.call('HGET', K.op, c[1]) == c[2] then redis.call('HDEL', K.op, c[1]) end
+end
 return cjson.encode(fresh)
 `,
 );

@@ -8,6 +8,7 @@ import { AuditLog } from '../../../src/audit/audit-log';
 import { releaseHeldForPspRetry } from '../../../src/ops/held-for-psp-retry';
 import { AdjustmentRecorder } from '../../../src/delivery/adjustment-recorder';
 import { DeliveryService } from '../../../src/delivery/delivery-service';
+import * as operationContext from '../../../src/delivery/operation-context';
 import { OutcomeRecorder } from '../../../src/delivery/outcome-recorder';
 import { adjustmentEventId } from '../../../src/events/adjustment-event';
 import { EventStore } from '../../../src/events/event-store';
@@ -15,6 +16,7 @@ import { OmsEventJobData, createOmsEventsQueue } from '../../../src/events/oms-e
 import { createGatewayClients } from '../../../src/gateways/gateway-registry';
 import { Ledger, OperationRecord } from '../../../src/ledger/ledger';
 import { metricValue } from '../../../src/metrics/metrics-registry';
+import { redactText } from '../../../src/logging/redact';
 import { OperationsView } from '../../../src/ops/operations-view';
 import { RedisClient, createRedis } from '../../../src/redis/redis-connection';
 import { ConfiguredGatewayRouter } from '../../../src/routing/configured-gateway-router';
@@ -273,7 +275,37 @@ async function adjustmentOfEvent(operationId: string, adjustmentId: string): Pro
   return event!.params.adjustment as Record<string, unknown>;
 }
 
+/**
+ * An id as a log line writes it: the logs mask every Luhn-valid run of 12-19 digits (loose redaction, over-masking a
+ * log costs nothing), which the hex of an adjustment id (`adj_` and 24 hex characters of a hash of its PSP event id,
+ * random here) holds about once in a few hundred ids, so a line is matched on the id as it was logged.
+ */
+const logged = (id: string): string => redactText(id);
+
 const alarms = (cause: string) => metricValue('pb_refunded_beyond_captured_total', { gateway: 'cybs', cause });
+
+/** The `refunded_beyond_captured` block of the success event of cancel `cancelId` (undefined: it says none). */
+async function cancelEventBeyond(cancelId: string): Promise<unknown> {
+  const event = await events.load(`${cancelId}.SUCCEEDED`);
+  expect(event).not.toBeNull();
+  return (event!.params.payment as Record<string, unknown>).refunded_beyond_captured;
+}
+
+/** The 20.00 USD refunded of a capture voided: the block the OMS is told. */
+const beyondBlock = { captured_amount: 0, refunded_amount: 2000, excess_amount: 2000, currency: 'USD', suggested_action: 'contact_support' };
+
+/** The ids of the recorded events of the payment of authorization `authOp` that say refunded beyond captured, sorted. */
+async function eventsSaying(authOp: string): Promise<string[]> {
+  const store = new AdjustmentStore(redis, config.redis.keyPrefix);
+  const said: string[] = [];
+  for (const id of [authOp, ...(await ledger.dependentsOf(authOp)).map((d) => d.id)]) {
+    for (const eventId of [`${id}.SUCCEEDED`, ...(await store.forOperation(id)).map((a) => adjustmentEventId(id, a.id))]) {
+      const params = (await events.load(eventId))?.params as { payment?: Record<string, unknown>; adjustment?: Record<string, unknown> } | undefined;
+      if (params?.payment?.refunded_beyond_captured !== undefined || params?.adjustment?.refunded_beyond_captured !== undefined) said.push(eventId);
+    }
+  }
+  return said.sort();
+}
 
 describe('a late refund fact that leaves the payment refunded beyond what stands captured: recorded as the PSP said, and said', () => {
   it('capture voided by a named cancel, then a refund recorded FAILED reported succeeded_after_failure: event detail, error line, metric, ops show; once', async () => {
@@ -306,7 +338,7 @@ describe('a late refund fact that leaves the payment refunded beyond what stands
       level: 'error',
       operation_id: refund.id,
       authorization_id: authOp,
-      adjustment_id: adjustment.id,
+      adjustment_id: logged(adjustment.id),
       captured_amount: 0,
       refunded_amount: 2000,
       excess_amount: 2000,
@@ -527,7 +559,7 @@ describe('a late refund fact that leaves the payment refunded beyond what stands
       alert: 'refunded_beyond_captured',
       operation_id: inFlight,
       authorization_id: authOp,
-      undecided_adjustment_id: adjustmentId,
+      undecided_adjustment_id: logged(adjustmentId),
       captured_amount: 3000,
       refunded_amount: 4000,
       excess_amount: 1000,
@@ -651,7 +683,7 @@ describe('a late refund fact that leaves the payment refunded beyond what stands
     expect(await alarms('capture_failed_after_undecided')).toBe(before + 1);
     expect(alarmLines(held)).toHaveLength(1);
     expect(JSON.parse(alarmLines(held)[0])).toMatchObject({
-      undecided_adjustment_id: adjustment.id,
+      undecided_adjustment_id: logged(adjustment.id),
       captured_amount: 3000,
       refunded_amount: 4000,
       excess_amount: 1000,
@@ -726,37 +758,46 @@ describe('a move that lowers what stands captured after a late refund fact: the 
     ]);
     const detail = await new OperationsView(ledger, new AdjustmentStore(redis, config.redis.keyPrefix)).show(cancelId);
     expect(detail?.marks.find((m) => m.kind === 'refunded_beyond_after_void')).toMatchObject({ ref: captureId, amount: 2000, currency: 'USD' });
+    // The OMS hears it on the cancel's own success event, as on an adjustment's.
+    expect(await cancelEventBeyond(cancelId)).toEqual(beyondBlock);
+    const sent = await eventsSaying(authOp);
 
     // The same outcome again (a webhook resent, a job retried): nothing said twice.
     await recorder.apply((await ledger.get(cancelId))!, voided, 'webhook');
     expect(await alarms('void_after_refund')).toBe(before + 1);
     expect(voidAlarmLines(cancelId)).toHaveLength(1);
+    expect(await eventsSaying(authOp)).toEqual(sent);
+    expect(sent).toEqual([`${cancelId}.SUCCEEDED`]);
   });
 
-  it('the re-read failing after the void (Redis refusing to keep it): the cancel stands SUCCEEDED, an error line; the outcome heard again raises the alarm, once', async () => {
+  it('the reading failing around the void (Redis refusing it): the cancel stands SUCCEEDED, error lines; the outcome heard again raises the alarm, once, its event already out without it', async () => {
     const { refund, cancelId } = await voidInFlight();
     await refundedAfterAll(refund, 2000);
     const before = await alarms('void_after_refund');
-    const spy = jest.spyOn(ledger, 'setFieldOnceAndGet').mockRejectedValue(new Error("READONLY You can't write against a read only replica"));
+    const spy = jest.spyOn(ledger, 'dependentsOf').mockRejectedValue(new Error('LOADING Redis is loading the dataset in memory'));
     try {
       expect((await recorder.apply((await ledger.get(cancelId))!, voided, 'webhook')).state).toBe('SUCCEEDED');
     } finally {
       spy.mockRestore();
     }
     expect(await alarms('void_after_refund')).toBe(before);
-    const failed = logs.lines.find((l) => l.includes('reading the payment again after a move lowered what stands captured') && l.includes(cancelId));
-    expect(failed).toBeDefined();
-    expect(JSON.parse(failed!)).toMatchObject({ level: 'error', operation_id: cancelId });
+    for (const text of ['reading the payment before a void is recorded failed', 'reading the payment again after a move lowered what stands captured']) {
+      const failed = logs.lines.find((l) => l.includes(text) && l.includes(cancelId));
+      expect(failed).toBeDefined();
+      expect(JSON.parse(failed!)).toMatchObject({ level: 'error', operation_id: cancelId });
+    }
 
     await recorder.apply((await ledger.get(cancelId))!, voided, 'webhook');
     await recorder.apply((await ledger.get(cancelId))!, voided, 'webhook');
 
     expect(await alarms('void_after_refund')).toBe(before + 1);
     expect(voidAlarmLines(cancelId)).toHaveLength(1);
+    // Recorded with the move, before the payment could be read: it says nothing (the error line, the metric and ops show do).
+    expect(await cancelEventBeyond(cancelId)).toBeUndefined();
   });
 
   it("a crash after the void's mark, before its move: the refund fact, read then, raises the alarm; the outcome heard again says nothing twice", async () => {
-    const { captureId, refund, cancelId } = await voidInFlight();
+    const { authOp, captureId, refund, cancelId } = await voidInFlight();
     const raisedByFact = await alarms('succeeded_after_failure');
     const before = await alarms('void_after_refund');
     const crash = new Error('worker killed');
@@ -778,6 +819,89 @@ describe('a move that lowers what stands captured after a late refund fact: the 
     // The same refunds beyond the same capture gone: said once, by the fact.
     expect(await alarms('void_after_refund')).toBe(before);
     expect(voidAlarmLines(cancelId)).toHaveLength(0);
+    expect(await cancelEventBeyond(cancelId)).toBeUndefined();
+    expect(await eventsSaying(authOp)).toEqual([adjustmentEventId(refund.id, adjustment.id)]);
+  });
+
+  it('the refund fact and the void landing together, each reading after both writes: one alarm, said by one event; repeats say nothing', async () => {
+    const { authOp, refund, cancelId } = await voidInFlight();
+    const raised = async () => (await alarms('succeeded_after_failure')) + (await alarms('void_after_refund'));
+    const before = await raised();
+    // Neither path reads the payment before both reached their reading: the adjustment recorded and the capture marked
+    // undone by the void, so each finds the same refunds beyond (the race a few milliseconds apart makes).
+    const read = operationContext.refundedBeyondCapturedReadingOf;
+    let open: () => void = () => undefined;
+    const bothThere = new Promise<void>((resolve) => (open = resolve));
+    let arrived = 0;
+    const spy = jest.spyOn(operationContext, 'refundedBeyondCapturedReadingOf').mockImplementation(async (...args) => {
+      arrived += 1;
+      if (arrived === 2) open();
+      await Promise.race([bothThere, new Promise((resolve) => setTimeout(resolve, 3000))]);
+      return read(...args);
+    });
+    // And the void decides first: the fact keeps its reading only once the void's outcome is recorded.
+    let voidDecided: () => void = () => undefined;
+    const decided = new Promise<void>((resolve) => (voidDecided = resolve));
+    const keep = AdjustmentStore.prototype.recordRefundedBeyondCapturedOnce;
+    const keeps = jest.spyOn(AdjustmentStore.prototype, 'recordRefundedBeyondCapturedOnce').mockImplementation(async function (this: AdjustmentStore, ...args) {
+      await Promise.race([decided, new Promise((resolve) => setTimeout(resolve, 3000))]);
+      return keep.apply(this, args);
+    });
+    let adjustmentId: string;
+    try {
+      const voiding = recorder.apply((await ledger.get(cancelId))!, voided, 'webhook').finally(() => voidDecided());
+      const [{ adjustment }, done] = await Promise.all([refundedAfterAll(refund, 2000), voiding]);
+      adjustmentId = adjustment.id;
+      expect(done.state).toBe('SUCCEEDED');
+    } finally {
+      spy.mockRestore();
+      keeps.mockRestore();
+    }
+    expect(arrived).toBe(2);
+
+    expect(await raised()).toBe(before + 1);
+    const said = await eventsSaying(authOp);
+    expect(said).toHaveLength(1);
+    expect([`${cancelId}.SUCCEEDED`, adjustmentEventId(refund.id, adjustmentId)]).toContain(said[0]);
+    // The other path names who said it.
+    expect(logs.lines.some((l) => l.includes('said these refunds beyond already') && (l.includes(cancelId) || l.includes(logged(adjustmentId))))).toBe(true);
+
+    // Heard again, both: nothing more.
+    await refundedAfterAll((await ledger.get(refund.id))!, 2000);
+    await recorder.apply((await ledger.get(cancelId))!, voided, 'webhook');
+    expect(await raised()).toBe(before + 1);
+    expect(await eventsSaying(authOp)).toEqual(said);
+  });
+
+  it("the void's reading claimed the figures, its move lost to a crash, then the cancel recorded FAILED and done after all: its adjustment event says them", async () => {
+    const { authOp, refund, cancelId } = await voidInFlight();
+    await refundedAfterAll(refund, 2000);
+    const crash = new Error('worker killed');
+    const spies = [jest.spyOn(ledger, 'transitionAndRecord').mockRejectedValue(crash), jest.spyOn(ledger, 'transitionAndGet').mockRejectedValue(crash)];
+    try {
+      await expect(recorder.apply((await ledger.get(cancelId))!, voided, 'webhook')).rejects.toThrow('worker killed');
+    } finally {
+      for (const spy of spies) spy.mockRestore();
+    }
+    expect(await ledger.refundedBeyondClaims(authOp)).toEqual([expect.objectContaining({ by: cancelId })]);
+    const failure = { status: 'FAIL' as const, gatewayStatus: 'NOT_VOIDABLE', reason: 'NOT_VOIDABLE' };
+    expect((await recorder.apply((await ledger.get(cancelId))!, failure, 'inquiry')).state).toBe('FAILED');
+    const before = await alarms('void_after_refund');
+
+    const { adjustment } = await adjustments.recordAdjustment((await ledger.get(cancelId))!, {
+      kind: 'succeeded_after_failure',
+      direction: 'credit',
+      amount: 5000,
+      currency: 'USD',
+      reason: 'payments.voids.accept',
+      gateway: 'cybs',
+      pspEventId: `evt_late_void_${cancelId}`,
+      source: 'webhook',
+    });
+
+    expect(await adjustmentOfEvent(cancelId, adjustment.id)).toMatchObject({ refunded_beyond_captured: beyondBlock });
+    expect(await alarms('void_after_refund')).toBe(before + 1);
+    expect(await eventsSaying(authOp)).toEqual([adjustmentEventId(cancelId, adjustment.id)]);
   });
 
   it('a refund of ours reported outside the bridge and then done after all naming that PSP refund, then the void: counted once', async () => {
@@ -832,6 +956,81 @@ describe('a move that lowers what stands captured after a late refund fact: the 
     } finally {
       reads.mockRestore();
     }
+  });
+
+  it("a void's reading left undecided by a capture in flight marks it: that capture failing for good raises the alarm, once", async () => {
+    const auth = await authorized();
+    const authOp = auth.payment.operation_reference!;
+    const captureId = await delivered(naming('capture', auth, authOp, { amount: 3000 }));
+    psp.dropNextCapture = true;
+    const inFlight = await record(naming('capture', auth, authOp, { amount: 2000 }));
+    expect(await service.deliver(inFlight)).toMatchObject({ kind: 'retry' });
+    const refund = await refusedRefund(auth, 2000);
+    psp.dropNextVoid = true;
+    const cancelId = await record(naming('cancel', auth, captureId, { amount: 3000 }));
+    expect(await service.deliver(cancelId)).toMatchObject({ kind: 'retry' });
+    await refundedAfterAll(refund, 2000);
+    const before = await alarms('capture_failed_after_undecided');
+
+    // Nothing captured stands after the void; the capture in flight would cover the 20.00 refunded: undecided.
+    expect((await recorder.apply((await ledger.get(cancelId))!, voided, 'webhook')).state).toBe('SUCCEEDED');
+    expect(await cancelEventBeyond(cancelId)).toBeUndefined();
+    expect(logs.lines.some((l) => l.includes('unless a capture in flight went through: a void') && l.includes(cancelId))).toBe(true);
+
+    const failure = { status: 'FAIL' as const, gatewayStatus: 'DECLINED', reason: 'PROCESSOR_DECLINED' };
+    expect((await recorder.apply((await ledger.get(inFlight))!, failure, 'webhook')).state).toBe('FAILED');
+    await recorder.apply((await ledger.get(inFlight))!, failure, 'webhook');
+
+    expect(await alarms('capture_failed_after_undecided')).toBe(before + 1);
+    const lines = logs.lines.filter((l) => l.includes('"alert":"refunded_beyond_captured"') && l.includes(inFlight));
+    expect(lines).toHaveLength(1);
+    expect(JSON.parse(lines[0])).toMatchObject({
+      operation_id: inFlight,
+      authorization_id: authOp,
+      undecided_adjustment_id: cancelId,
+      captured_amount: 0,
+      refunded_amount: 2000,
+      excess_amount: 2000,
+    });
+  });
+
+  it("the void's success heard twice at once, a refund fact landing between the two readings: the figures the late reading claimed are said (error line, metric), not lost", async () => {
+    const auth = await authorized();
+    const authOp = auth.payment.operation_reference!;
+    const captureId = await delivered(naming('capture', auth, authOp));
+    const first = await refusedRefund(auth, 2000);
+    const second = await refusedRefund(auth, 1000);
+    psp.dropNextVoid = true;
+    const cancelId = await record(naming('cancel', auth, captureId));
+    expect(await service.deliver(cancelId)).toMatchObject({ kind: 'retry' });
+    await refundedAfterAll(first, 2000);
+    // Both recorders loaded the cancel before either moved it (a webhook and an inquiry at once).
+    const loaded = (await ledger.get(cancelId))!;
+    const raised = async () => (await alarms('succeeded_after_failure')) + (await alarms('void_after_refund'));
+    const before = await raised();
+    expect((await recorder.apply(loaded, voided, 'webhook')).state).toBe('SUCCEEDED');
+    expect(await cancelEventBeyond(cancelId)).toEqual(beyondBlock);
+    expect(await raised()).toBe(before + 1);
+
+    // The second refund fact is recorded and read (nothing captured stands, 30.00 refunded); before it claims those
+    // figures, the other recorder of the void's success reads them too and claims them; its move does not apply.
+    const keep = AdjustmentStore.prototype.recordRefundedBeyondCapturedOnce;
+    const keeps = jest.spyOn(AdjustmentStore.prototype, 'recordRefundedBeyondCapturedOnce').mockImplementation(async function (this: AdjustmentStore, ...args) {
+      await recorder.apply(loaded, voided, 'inquiry');
+      return keep.apply(this, args);
+    });
+    try {
+      await refundedAfterAll(second, 1000);
+    } finally {
+      keeps.mockRestore();
+    }
+
+    // 30.00 refunded, nothing captured: said once, by one of the two.
+    expect(await raised()).toBe(before + 2);
+    const lines = logs.lines
+      .filter((l) => l.includes('"alert":"refunded_beyond_captured"') && (l.includes(cancelId) || l.includes(second.id)))
+      .map((l) => JSON.parse(l) as Record<string, unknown>);
+    expect(lines.filter((l) => l.refunded_amount === 3000)).toHaveLength(1);
   });
 
   it('a refund that still fits what stands captured after the void (another capture stands): nothing raised', async () => {
@@ -1074,7 +1273,7 @@ describe('a capture the alarm counted as failed that the PSP says succeeded afte
       expect.objectContaining({
         level: 'warn',
         operation_id: inFlight,
-        adjustment_id: adjustment.id,
+        adjustment_id: logged(adjustment.id),
         authorization_id: authOp,
         reading: 'fit',
         withdrawn: ['refunds_reread'],
@@ -1114,7 +1313,9 @@ describe('a capture the alarm counted as failed that the PSP says succeeded afte
 
     expect((await ledger.get(captureId))?.undoneBy).toBeUndefined();
     expect(await withdrawn()).toBe(before + 1);
-    expect(withdrawnLines(captureId)).toEqual([expect.objectContaining({ adjustment_id: adjustment.id, reading: 'fit', withdrawn: [failure.id] })]);
+    expect(withdrawnLines(captureId)).toEqual([
+      expect.objectContaining({ adjustment_id: logged(adjustment.id), reading: 'fit', withdrawn: [logged(failure.id)] }),
+    ]);
     await capturedAfterAll(captureId, 5000);
     expect(withdrawnLines(captureId)).toHaveLength(1);
   });
@@ -1160,11 +1361,143 @@ describe('a capture the alarm counted as failed that the PSP says succeeded afte
 
     expect((await ledger.get(captureId))?.undoneBy).toBeUndefined();
     expect(await withdrawn()).toBe(before + 2);
-    expect(withdrawnLines(captureId).map((l) => l.withdrawn)).toEqual([[first.id], [second.id]]);
+    expect(withdrawnLines(captureId).map((l) => l.withdrawn)).toEqual([[logged(first.id)], [logged(second.id)]]);
     const detail = await new OperationsView(ledger, new AdjustmentStore(redis, config.redis.keyPrefix)).show(captureId);
     expect(detail?.marks.find((m) => m.kind === 'refunded_beyond_withdrawn')).toMatchObject({ ref: again.id });
     await redo(2);
     expect(await withdrawn()).toBe(before + 2);
+  });
+
+  it.each([
+    ['a void', 'void_after_refund'],
+    ['a refund fact', 'succeeded_after_failure'],
+  ])('%s raised the alarm (%s), then a capture recorded FAILED is done by the PSP after all: the alarm withdrawn, once', async (by) => {
+    const voided = { status: 'SUCCESS' as const, gatewayStatus: 'VOIDED' };
+    const auth = await authorized();
+    const authOp = auth.payment.operation_reference!;
+    const captureId = await delivered(naming('capture', auth, authOp, { amount: 3000 }));
+    // A second capture the ledger holds FAILED: nothing it took counts, until the PSP says it did it after all.
+    psp.dropNextCapture = true;
+    const second = await record(naming('capture', auth, authOp, { amount: 2000 }));
+    expect(await service.deliver(second)).toMatchObject({ kind: 'retry' });
+    const failure = { status: 'FAIL' as const, gatewayStatus: 'DECLINED', reason: 'PROCESSOR_DECLINED' };
+    expect((await recorder.apply((await ledger.get(second))!, failure, 'webhook')).state).toBe('FAILED');
+    const refund = await refusedRefund(auth, 2000);
+    psp.dropNextVoid = true;
+    const cancelId = await record(naming('cancel', auth, captureId, { amount: 3000 }));
+    expect(await service.deliver(cancelId)).toMatchObject({ kind: 'retry' });
+    let sayer: string;
+    if (by === 'a void') {
+      await refundedAfterAll(refund, 2000);
+      await recorder.apply((await ledger.get(cancelId))!, voided, 'webhook');
+      expect(await cancelEventBeyond(cancelId)).toEqual(beyondBlock);
+      sayer = cancelId;
+    } else {
+      await recorder.apply((await ledger.get(cancelId))!, voided, 'webhook');
+      const { adjustment } = await refundedAfterAll(refund, 2000);
+      expect(await adjustmentOfEvent(refund.id, adjustment.id)).toHaveProperty('refunded_beyond_captured');
+      sayer = adjustment.id;
+    }
+    const before = await withdrawn();
+
+    const { adjustment: late } = await capturedAfterAll(second, 2000);
+
+    // 20.00 captured stands again, 20.00 refunded: the alarm no longer holds.
+    expect(await withdrawn()).toBe(before + 1);
+    expect(withdrawnLines(second)).toEqual([
+      expect.objectContaining({ level: 'warn', adjustment_id: logged(late.id), authorization_id: authOp, withdrawn: [logged(sayer)], reading: 'fit' }),
+    ]);
+    const detail = await new OperationsView(ledger, new AdjustmentStore(redis, config.redis.keyPrefix)).show(authOp);
+    expect(detail?.marks.find((m) => m.kind === 'refunded_beyond_withdrawn')).toBeDefined();
+    // Its claim is given up: the same figures found again later are a new alarm.
+    expect(await ledger.refundedBeyondClaims(authOp)).toEqual([]);
+    // Told again: nothing withdrawn twice.
+    await capturedAfterAll(second, 2000);
+    expect(await withdrawn()).toBe(before + 1);
+    expect(withdrawnLines(second)).toHaveLength(1);
+  });
+
+  it("a refund fact's alarm withdrawn, then the PSP fails that capture again: the refunds beyond again, the alarm raised again (the withdrawn fact says nothing now)", async () => {
+    const voided = { status: 'SUCCESS' as const, gatewayStatus: 'VOIDED' };
+    const auth = await authorized();
+    const authOp = auth.payment.operation_reference!;
+    const captureId = await delivered(naming('capture', auth, authOp, { amount: 3000 }));
+    psp.dropNextCapture = true;
+    const second = await record(naming('capture', auth, authOp, { amount: 2000 }));
+    expect(await service.deliver(second)).toMatchObject({ kind: 'retry' });
+    expect(
+      (await recorder.apply((await ledger.get(second))!, { status: 'FAIL', gatewayStatus: 'DECLINED', reason: 'PROCESSOR_DECLINED' }, 'webhook')).state,
+    ).toBe('FAILED');
+    const refund = await refusedRefund(auth, 2000);
+    psp.dropNextVoid = true;
+    const cancelId = await record(naming('cancel', auth, captureId, { amount: 3000 }));
+    expect(await service.deliver(cancelId)).toMatchObject({ kind: 'retry' });
+    await recorder.apply((await ledger.get(cancelId))!, voided, 'webhook');
+    const { adjustment: said } = await refundedAfterAll(refund, 2000);
+    expect(await adjustmentOfEvent(refund.id, said.id)).toHaveProperty('refunded_beyond_captured');
+    const withdrawnBefore = await withdrawn();
+    await capturedAfterAll(second, 2000);
+    expect(await withdrawn()).toBe(withdrawnBefore + 1);
+    const before = await alarms('capture_failed_after_refund');
+
+    // The PSP fails the capture it did after all: nothing captured stands again, 20.00 refunded.
+    const { adjustment: failedAgain } = await adjustments.recordAdjustment((await ledger.get(second))!, {
+      kind: 'capture_failed',
+      direction: 'debit',
+      amount: 2000,
+      currency: 'USD',
+      gateway: 'cybs',
+      pspEventId: `evt_cf_${second}`,
+      source: 'webhook',
+    });
+
+    expect(await adjustmentOfEvent(second, failedAgain.id)).toMatchObject({ refunded_beyond_captured: beyondBlock });
+    expect(await alarms('capture_failed_after_refund')).toBe(before + 1);
+    expect(logs.lines.filter((l) => l.includes('"alert":"refunded_beyond_captured"') && l.includes(logged(failedAgain.id)))).toHaveLength(1);
+  });
+
+  it("a refund fact's alarm withdrawn, the fact heard again, then a void leaves the same figures: the void says them (the repeat takes no claim back)", async () => {
+    const voided = { status: 'SUCCESS' as const, gatewayStatus: 'VOIDED' };
+    /** A void of `captureId` sent, its answer lost (502): in flight until its success is applied. */
+    const voidSent = async (auth: PaymentCommand, captureId: string, amount: number) => {
+      psp.dropNextVoid = true;
+      const cancelId = await record(naming('cancel', auth, captureId, { amount }));
+      expect(await service.deliver(cancelId)).toMatchObject({ kind: 'retry' });
+      return cancelId;
+    };
+    const auth = channelCommand('authorize', {}, { gateway: 'cybs', gateway_key: 'AB695DA801DD1BB6E05341588E0A3BDC', amount: 8000, currency: 'USD' });
+    await delivered(auth);
+    const authOp = auth.payment.operation_reference!;
+    const first = await delivered(naming('capture', auth, authOp, { amount: 3000 }));
+    const standing = await delivered(naming('capture', auth, authOp, { amount: 2000 }));
+    psp.dropNextCapture = true;
+    const late = await record(naming('capture', auth, authOp, { amount: 2000 }));
+    expect(await service.deliver(late)).toMatchObject({ kind: 'retry' });
+    expect(
+      (await recorder.apply((await ledger.get(late))!, { status: 'FAIL', gatewayStatus: 'DECLINED', reason: 'PROCESSOR_DECLINED' }, 'webhook')).state,
+    ).toBe('FAILED');
+    const refund = await refusedRefund(auth, 4000);
+    const firstVoid = await voidSent(auth, first, 3000);
+    expect((await recorder.apply((await ledger.get(firstVoid))!, voided, 'webhook')).state).toBe('SUCCEEDED');
+    const cancelId = await voidSent(auth, standing, 2000);
+    // 20.00 captured stands, 40.00 refunded: the fact says it.
+    const { adjustment: said } = await refundedAfterAll(refund, 4000);
+    expect(await adjustmentOfEvent(refund.id, said.id)).toMatchObject({ refunded_beyond_captured: { captured_amount: 2000, refunded_amount: 4000 } });
+    const withdrawnBefore = await withdrawn();
+    await capturedAfterAll(late, 2000);
+    expect(await withdrawn()).toBe(withdrawnBefore + 1);
+    expect(await ledger.refundedBeyondClaims(authOp)).toEqual([]);
+
+    // The same fact heard again (a webhook resent, reconciliation): the alarm it said was withdrawn, it claims nothing.
+    await refundedAfterAll((await ledger.get(refund.id))!, 4000);
+    expect(await ledger.refundedBeyondClaims(authOp)).toEqual([]);
+    const before = await alarms('void_after_refund');
+
+    // The void of the capture that stood succeeds: 20.00 captured stands again (the late one), 40.00 refunded.
+    expect((await recorder.apply((await ledger.get(cancelId))!, voided, 'webhook')).state).toBe('SUCCEEDED');
+
+    expect(await cancelEventBeyond(cancelId)).toEqual({ ...beyondBlock, captured_amount: 2000, refunded_amount: 4000, excess_amount: 2000 });
+    expect(await alarms('void_after_refund')).toBe(before + 1);
   });
 
   it('control: a capture done after all with no alarm raised on it: nothing withdrawn', async () => {

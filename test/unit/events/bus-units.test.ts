@@ -178,4 +178,13 @@ describe('events in the bus amount units', () => {
       refunded_beyond_captured: { captured_amount: 0, refunded_amount: 20, excess_amount: 20, currency: 'USD', suggested_action: 'contact_support' },
     });
   });
+
+  it("converts the figures of a payment refunded beyond captured on a cancel's success event", () => {
+    const beyond = { captured_amount: 0, refunded_amount: 2000, excess_amount: 2000, currency: 'USD', suggested_action: 'contact_support' };
+    const out = inBusUnits(event({ ...payment, refunded_beyond_captured: beyond }), 'major');
+    expect(out.params.payment).toMatchObject({
+      amount_units: 'major',
+      refunded_beyond_captured: { captured_amount: 0, refunded_amount: 20, excess_amount: 20, currency: 'USD', suggested_action: 'contact_support' },
+    });
+  });
 });
