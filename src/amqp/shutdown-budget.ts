@@ -97,8 +97,11 @@ export class ShutdownBudget {
   }
 }
 
-/** What a stop can leave unfinished when its budget runs out (a bounded set: the label `work`). */
-export type AbandonedWork = 'command' | 'queue_job' | 'poll_pass' | 'reconciliation';
+/**
+ * What a stop can leave unfinished when its budget runs out (a bounded set: the label `work`): `dead_letter` is a
+ * message the broker dead-lettered by itself whose redacted copy was still being written.
+ */
+export type AbandonedWork = 'command' | 'queue_job' | 'poll_pass' | 'reconciliation' | 'dead_letter';
 
 /** The processes whose stop can abandon work (the label `role`). */
 export type AbandoningRole = 'worker' | 'poller';
@@ -111,6 +114,7 @@ export const ABANDONABLE: readonly { role: AbandoningRole; work: AbandonedWork }
   { role: 'worker', work: 'command' },
   { role: 'worker', work: 'queue_job' },
   { role: 'worker', work: 'poll_pass' },
+  { role: 'worker', work: 'dead_letter' },
   { role: 'poller', work: 'poll_pass' },
   { role: 'poller', work: 'reconciliation' },
 ];
@@ -120,7 +124,8 @@ export const ABANDONABLE: readonly { role: AbandoningRole; work: AbandonedWork }
  * waited for past `shutdown.deadline_ms` (where the supervisor's SIGKILL would cut it mid-write): `role` the process
  * (`worker`, `poller`), `work` what was left (`command`: a command message left unacked, its PSP call under way;
  * `queue_job`: a BullMQ job under way, a delivery retry's PSP call among them, run again once its lock lapses;
- * `poll_pass`, `reconciliation`: a pass of the periodic jobs or a reconciliation run). Counted moments before the process exits, so a
+ * `poll_pass`, `reconciliation`: a pass of the periodic jobs or a reconciliation run; `dead_letter`: a broker
+ * dead letter whose redacted copy was being written, left unacked). Counted moments before the process exits, so a
  * scrape rarely sees it: {@link countAbandoned} also keeps it for {@link recordAbandoned}, which writes it to Redis,
  * where the surviving processes' scrapes read it (`pb_shutdown_inflight_abandoned`).
  */
