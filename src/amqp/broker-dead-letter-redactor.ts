@@ -364,9 +364,10 @@ export class BrokerDeadLetterRedactor {
    * The stop's budget ran out with moves under way: each message is left unacked (never acked nor given back
    * afterwards, whatever its write comes to), so the channel's close that ends the stop returns it to the
    * broker-rejected queue; counted (`pb_shutdown_inflight_abandoned_total{role="worker",work="dead_letter"}`, recorded
-   * in Redis by the worker's stop) and logged. Its redelivery is safe: a write that ends after all left its
-   * one-per-message mark, so the copy is acked without a second record (`DeadLetterOnce`); one that never ends wrote
-   * nothing.
+   * in Redis by the worker's stop) and logged. Its redelivery is never lost: a write that ends after all left its
+   * one-per-message mark, so the copy is acked without a second record (`DeadLetterOnce`). One the stop cuts between
+   * the broker taking the dead letter and its mark (a confirm lost with the channel, Redis closed) leaves no mark, as a
+   * crash there would: that redelivery may be a second record, never none.
    */
   private abandonInFlight(budget: ShutdownBudget): void {
     const left = [...this.inFlight.values()].filter((msg) => !this.abandoned.has(msg));
