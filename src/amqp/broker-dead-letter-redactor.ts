@@ -12,7 +12,7 @@ import { closeChannelWithin } from './channel-close';
 import { cancelConsumerWithin, giveBack } from './consumer-stop';
 import { LANE_STABLE_MS, LaneLossReason, countLaneLost } from './lane-loss';
 import { SubscriptionRetry } from './subscription-retry';
-import { ShutdownBudget } from './shutdown-budget';
+import { ShutdownBudget, countAbandoned } from './shutdown-budget';
 
 /** Dead-letter code of a message the broker dead-lettered by itself. */
 export const BROKER_DEAD_LETTERED = 'BROKER_DEAD_LETTERED';
@@ -75,7 +75,13 @@ export class BrokerDeadLetterRedactor {
    */
   private shutdown = ShutdownBudget.unbounded();
   private running = false;
-  private readonly inFlight = new Set<Promise<void>>();
+  /** The moves under way, each with its message. */
+  private readonly inFlight = new Map<Promise<void>, ConsumeMessage>();
+  /**
+   * Messages whose move a stop abandoned when its budget ran out: never acked nor given back afterwards, whatever
+   * their write comes to (the channel's close returns them to the broker-rejected queue).
+   */
+  private readonly abandoned = new WeakSet<ConsumeMessage>();
   /** Messages delivered after `stop()` began (its cancel not answered yet, or given up), left unacked for its close to return. */
   private givenBack = 0;
   /**
@@ -137,7 +143,7 @@ export class BrokerDeadLetterRedactor {
       retry_ms: retryMs,
     });
     if (reason === 'consumer_cancelled') {
-      const done: Promise<void> = Promise.allSettled([...this.inFlight])
+      const done: Promise<void> = Promise.allSettled([...this.inFlight.keys()])
         .then(async () => {
           // Read now, not when the consumer was cancelled: a close that starts during a stop shares its budget.
           await this.shutdown.step(this.deps.config.amqp.publishTimeoutMs, 'dead_letter_redactor', (timeoutMs) =>
@@ -212,7 +218,7 @@ export class BrokerDeadLetterRedactor {
             return;
           }
           const work = this.move(channel, msg).finally(() => this.inFlight.delete(work));
-          this.inFlight.add(work);
+          this.inFlight.set(work, msg);
         }),
         `consuming ${queue}`,
       );
@@ -260,11 +266,13 @@ export class BrokerDeadLetterRedactor {
       } catch (err) {
         // Stopping: given back once, to a consumer already cancelled (the broker delivers it to another redactor, or
         // after a restart), rather than retried or requeued to this one in a loop.
-        if (!this.running) return giveBack(channel, msg);
+        if (!this.running) return this.abandoned.has(msg) ? undefined : giveBack(channel, msg);
         this.deps.logger.warn('broker dead-letter redactor could not write; holding the message and retrying', { error: (err as Error).message });
         await new Promise((r) => setTimeout(r, delay));
       }
     }
+    // Abandoned by the stop meanwhile: the channel's close gives it back; its redelivery finds the mark just written.
+    if (this.abandoned.has(msg)) return;
     try {
       channel.ack(msg);
     } catch {
@@ -295,11 +303,13 @@ export class BrokerDeadLetterRedactor {
   }
 
   /**
-   * Stops taking messages, lets the ones in flight finish, closes the channel. The consumer is cancelled first, so
-   * nothing is delivered while the work in flight is waited for; a message delivered before the broker read the
-   * cancel is left unacked, unprocessed (never nacked: while the cancel is unanswered the broker would deliver it
-   * here again at once, in a loop), and the close returns it to its queue. The cancel and the close are each bounded
-   * by `amqp.publish_timeout_ms`, and by what is left of the process's shutdown `budget`: one the broker does not
+   * Stops taking messages, lets the ones in flight finish within the process's shutdown `budget` (step
+   * `redactor_in_flight`; without one, until they end), closes the channel. The consumer is cancelled first, so
+   * nothing is delivered while the work in flight is waited for; a write still under way when the budget runs out (a
+   * broker that does not confirm it, a retry's backoff) is abandoned ({@link abandonInFlight}). A message delivered
+   * before the broker read the cancel is left unacked, unprocessed (never nacked: while the cancel is unanswered the
+   * broker would deliver it here again at once, in a loop), and the close returns it to its queue. The cancel and the
+   * close are each bounded by `amqp.publish_timeout_ms`, and by what is left of the budget: one the broker does not
    * answer is given up (`pb_amqp_call_timeouts_total{what="redactor_cancel"}`,
    * `pb_amqp_channel_close_timeouts_total{what="dead_letter_redactor"}`) and the connection kept; its own bounded
    * close ends it, and the broker requeues what was left unacked. A channel whose consumer the broker cancelled, closing
@@ -327,7 +337,15 @@ export class BrokerDeadLetterRedactor {
     // not. Cut short by the budget, one it still sets up is ended by the connection's close (holding only messages
     // left unacked, which that close returns).
     const setUp = budget.wait(this.settingUp, Infinity, 'redactor_setup').then(() => (this.channel !== consuming ? cancel(this.channel) : undefined));
-    await Promise.all([cancelled, setUp, Promise.allSettled([...this.inFlight, ...this.retiring])]);
+    // Within the budget: a write the broker never confirms (retried while it is down) must not hold the stop past
+    // shutdown.deadline_ms, where the supervisor's SIGKILL would end it anyway.
+    const inFlight = budget.wait(Promise.allSettled([...this.inFlight.keys()]), Infinity, 'redactor_in_flight');
+    const [, , inTime] = await Promise.all([cancelled, setUp, inFlight]);
+    // A channel the broker cancelled closes once its moves are settled, its close a bounded step of this budget (or
+    // of its own bound, begun before the stop): waited for once they are. Abandoned, they never settle here: the
+    // connection's close ends that channel, returning what it holds.
+    if (inTime) await Promise.allSettled([...this.retiring]);
+    else this.abandonInFlight(budget);
     const channel = this.channel;
     this.channel = null;
     this.channelModel = null;
@@ -340,5 +358,25 @@ export class BrokerDeadLetterRedactor {
       logger.info('broker dead-letter redactor stopped: messages delivered after the stop began were left unacked, returned to their queue by the close', {
         given_back: this.givenBack,
       });
+  }
+
+  /**
+   * The stop's budget ran out with moves under way: each message is left unacked (never acked nor given back
+   * afterwards, whatever its write comes to), so the channel's close that ends the stop returns it to the
+   * broker-rejected queue; counted (`pb_shutdown_inflight_abandoned_total{role="worker",work="dead_letter"}`, recorded
+   * in Redis by the worker's stop) and logged. Its redelivery is never lost: a write that ends after all left its
+   * one-per-message mark, so the copy is acked without a second record (`DeadLetterOnce`). One the stop cuts between
+   * the broker taking the dead letter and its mark (a confirm lost with the channel, Redis closed) leaves no mark, as a
+   * crash there would: that redelivery may be a second record, never none.
+   */
+  private abandonInFlight(budget: ShutdownBudget): void {
+    const left = [...this.inFlight.values()].filter((msg) => !this.abandoned.has(msg));
+    if (left.length === 0) return;
+    for (const msg of left) this.abandoned.add(msg);
+    countAbandoned('worker', 'dead_letter', left.length);
+    this.deps.logger.warn(
+      'broker dead-letter redactor stop: writes in flight abandoned at shutdown.deadline_ms, left unacked (the broker delivers each again; its one-per-message mark keeps out a second record)',
+      { abandoned: left.length, left_ms: Math.max(0, Math.round(budget.leftMs())) },
+    );
   }
 }

@@ -1,4 +1,6 @@
+import type { Logger } from '../logging/logger';
 import { counter } from '../metrics/metrics-registry';
+import type { RedisClient } from '../redis/redis-connection';
 
 /** Most of a process's shutdown deadline kept back for the steps after the broker's (queues, Redis, the exit), ms. */
 export const SHUTDOWN_MARGIN_MS = 2000;
@@ -95,20 +97,107 @@ export class ShutdownBudget {
   }
 }
 
-/** What a stop can leave unfinished when its budget runs out (a bounded set: the label `work`). */
-export type AbandonedWork = 'command' | 'queue_job' | 'poll_pass' | 'reconciliation';
+/**
+ * What a stop can leave unfinished when its budget runs out (a bounded set: the label `work`): `dead_letter` is a
+ * message the broker dead-lettered by itself whose redacted copy was still being written.
+ */
+export type AbandonedWork = 'command' | 'queue_job' | 'poll_pass' | 'reconciliation' | 'dead_letter';
+
+/** The processes whose stop can abandon work (the label `role`). */
+export type AbandoningRole = 'worker' | 'poller';
+
+/**
+ * Every pair a stop can abandon: the scrape's gauge (`pb_shutdown_inflight_abandoned`) shows each, at 0 before the
+ * first, so the alert sees the first abandon as a rise rather than a series born at its value.
+ */
+export const ABANDONABLE: readonly { role: AbandoningRole; work: AbandonedWork }[] = [
+  { role: 'worker', work: 'command' },
+  { role: 'worker', work: 'queue_job' },
+  { role: 'worker', work: 'poll_pass' },
+  { role: 'worker', work: 'dead_letter' },
+  { role: 'poller', work: 'poll_pass' },
+  { role: 'poller', work: 'reconciliation' },
+];
 
 /**
  * Work still under way when a stop's budget ran out, left to a redelivery or the next holder of its lock rather than
  * waited for past `shutdown.deadline_ms` (where the supervisor's SIGKILL would cut it mid-write): `role` the process
  * (`worker`, `poller`), `work` what was left (`command`: a command message left unacked, its PSP call under way;
  * `queue_job`: a BullMQ job under way, a delivery retry's PSP call among them, run again once its lock lapses;
- * `poll_pass`, `reconciliation`: a pass of the periodic jobs or a reconciliation run).
+ * `poll_pass`, `reconciliation`: a pass of the periodic jobs or a reconciliation run; `dead_letter`: a broker
+ * dead letter whose redacted copy was being written, left unacked). Counted moments before the process exits, so a
+ * scrape rarely sees it: {@link countAbandoned} also keeps it for {@link recordAbandoned}, which writes it to Redis,
+ * where the surviving processes' scrapes read it (`pb_shutdown_inflight_abandoned`).
  */
 export function abandonedAtShutdown() {
   return counter(
     'pb_shutdown_inflight_abandoned_total',
-    'Work still under way when the shutdown budget (shutdown.deadline_ms) ran out, left unfinished for a redelivery or the next lock holder, by role and work',
+    'Work still under way when the shutdown budget (shutdown.deadline_ms) ran out, left unfinished for a redelivery or the next lock holder, by role and work (this process only: pb_shutdown_inflight_abandoned is the fleet total, from Redis)',
     ['role', 'work'] as const,
   );
+}
+
+/** Abandoned work counted and not yet written to Redis, by `<role>:<work>`. */
+const unrecorded = new Map<string, number>();
+
+/**
+ * Counts `n` pieces of `work` a stop of `role` abandoned: the process's counter at once, and kept for
+ * {@link recordAbandoned}, which the stop calls before it closes Redis.
+ */
+export function countAbandoned(role: AbandoningRole, work: AbandonedWork, n = 1): void {
+  if (n <= 0) return;
+  abandonedAtShutdown().inc({ role, work }, n);
+  const field = `${role}:${work}`;
+  unrecorded.set(field, (unrecorded.get(field) ?? 0) + n);
+}
+
+/**
+ * The hash of the fleet's abandoned work, field `<role>:<work>`, value the count since the deployment's first stop
+ * (hash-tagged `{shutdown}`: one key, one slot).
+ */
+export function abandonedCountsKey(keyPrefix: string): string {
+  return `${keyPrefix}{shutdown}:abandoned`;
+}
+
+/** Most the write of the abandoned counts waits at a stop, ms (and never more than what is left of the budget, or its floor). */
+export const ABANDONED_RECORD_MS = 1000;
+
+/**
+ * Writes what this process's stop abandoned (counted by {@link countAbandoned} for `role`) to Redis, one HINCRBY a
+ * pair, so the surviving processes' scrapes show it after this one has exited. Called by the stop once its work is
+ * settled or abandoned and before it closes Redis; waits at most {@link ABANDONED_RECORD_MS} and what is left of
+ * `budget` (step `abandoned_record`): a Redis away or silent must not hold the stop past its deadline. A write that
+ * fails or does not end in time is logged with the counts it carried (the warn lines of the abandon stay the record).
+ */
+export async function recordAbandoned(deps: {
+  redis: Pick<RedisClient, 'pipeline'>;
+  keyPrefix: string;
+  role: AbandoningRole;
+  budget: ShutdownBudget;
+  logger: Logger;
+}): Promise<void> {
+  const counts: Record<string, number> = {};
+  for (const [field, n] of unrecorded) {
+    if (!field.startsWith(`${deps.role}:`)) continue;
+    counts[field] = n;
+    unrecorded.delete(field);
+  }
+  if (Object.keys(counts).length === 0) return;
+  const key = abandonedCountsKey(deps.keyPrefix);
+  const outcome: { error?: string } = {};
+  const write = (async () => {
+    const pipeline = deps.redis.pipeline();
+    for (const [field, n] of Object.entries(counts)) pipeline.hincrby(key, field, n);
+    for (const [err] of (await pipeline.exec()) ?? []) if (err) throw err;
+  })().catch((err: Error) => {
+    outcome.error = err.message;
+  });
+  const boundMs = deps.budget.bound(ABANDONED_RECORD_MS);
+  const inTime = await deps.budget.wait(write, ABANDONED_RECORD_MS, 'abandoned_record');
+  if (inTime && outcome.error === undefined) return;
+  deps.logger.warn('shutdown: abandoned work not recorded in Redis (the scrapes of the other processes will not show it)', {
+    role: deps.role,
+    counts,
+    error: inTime ? outcome.error : `no answer within ${boundMs} ms`,
+  });
 }

@@ -13,7 +13,7 @@ import { closeChannelWithin } from '../amqp/channel-close';
 import { cancelConsumerWithin, giveBack } from '../amqp/consumer-stop';
 import { LANE_STABLE_MS, LaneLossReason, countLaneLost } from '../amqp/lane-loss';
 import { SubscriptionRetry } from '../amqp/subscription-retry';
-import { ShutdownBudget, abandonedAtShutdown } from '../amqp/shutdown-budget';
+import { ShutdownBudget, countAbandoned } from '../amqp/shutdown-budget';
 import { Config } from '../config/config';
 import { CANONICAL, contractOf, readChannelMessage } from '../contracts/channel-contracts';
 import { reportMaskedCardData } from './card-data-masking';
@@ -465,7 +465,7 @@ export class CommandConsumer {
       this.count('requeued');
     }
     this.underWay.clear();
-    abandonedAtShutdown().inc({ role: 'worker', work: 'command' }, left.length);
+    countAbandoned('worker', 'command', left.length);
     this.deps.logger.warn(
       'command consumer stop: work in flight abandoned at shutdown.deadline_ms, left unacked (the broker delivers it again; the same idempotency key makes the resend safe)',
       {

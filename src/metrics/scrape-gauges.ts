@@ -24,6 +24,11 @@ export interface ScrapeSnapshot {
    * been held, seconds (0: none).
    */
   heldForPspRetry: { count: number; overdue: number; oldestSeconds: number };
+  /**
+   * Work the fleet's stops abandoned at `shutdown.deadline_ms`, by role and work, since the deployment's first (the
+   * hash the stopping process wrote before it exited): every pair a stop can abandon, 0 before its first.
+   */
+  shutdownAbandoned: { role: string; work: string; count: number }[];
 }
 
 /** How far past its next check a PENDING/UNKNOWN/UNRESOLVED operation is counted as overdue: 1 minute. */
@@ -90,6 +95,11 @@ const heldForPspRetryOldest = gauge(
   'pb_held_for_psp_retry_oldest_seconds',
   'How long the oldest capture or refund held for its PSP retry has been held, seconds (0: none), at scrape',
 );
+const shutdownAbandoned = gauge(
+  'pb_shutdown_inflight_abandoned',
+  "Work the fleet's stops abandoned at shutdown.deadline_ms (left for a redelivery or the next lock holder), by role and work, since the deployment began: recorded in Redis by the stopping process, read at scrape (every process with a ledger reports the same figure: aggregate with max)",
+  ['role', 'work'],
+);
 const eventLag = gauge('pb_event_send_lag_seconds', 'Age of the oldest event not yet accepted by the bus, seconds (0: none waiting), at scrape');
 
 async function collectAll(): Promise<void> {
@@ -108,6 +118,7 @@ async function collectAll(): Promise<void> {
   heldForPspRetry.set(s.heldForPspRetry.count);
   heldForPspRetryOverdue.set(s.heldForPspRetry.overdue);
   heldForPspRetryOldest.set(s.heldForPspRetry.oldestSeconds);
+  for (const a of s.shutdownAbandoned) shutdownAbandoned.set({ role: a.role, work: a.work }, a.count);
 }
 
 // prom-client calls `collect` on each gauge when the registry is read; the snapshot is shared.
@@ -123,6 +134,7 @@ for (const g of [
   heldForPspRetry,
   heldForPspRetryOverdue,
   heldForPspRetryOldest,
+  shutdownAbandoned,
 ]) {
   (g as unknown as { collect?: () => Promise<void> }).collect = collectAll;
 }

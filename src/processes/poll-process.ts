@@ -1,4 +1,4 @@
-import { AbandonedWork, ShutdownBudget, abandonedAtShutdown } from '../amqp/shutdown-budget';
+import { AbandonedWork, ShutdownBudget, countAbandoned, recordAbandoned } from '../amqp/shutdown-budget';
 import { buildOutcomeRecorder } from '../poller/outcome-recorder-wiring';
 import { RedisClient } from '../redis/redis-connection';
 import { Queue } from 'bullmq';
@@ -281,12 +281,14 @@ export async function startPollerProcess(
       const left: AbandonedWork[] = [];
       if (!passInTime) left.push('poll_pass');
       if (!runInTime) left.push('reconciliation');
-      for (const work of left) abandonedAtShutdown().inc({ role: 'poller', work });
+      for (const work of left) countAbandoned('poller', work);
       if (left.length > 0)
         logger.warn('poller stop: work under way abandoned at shutdown.deadline_ms (the next pass, or reconciliation run, does what it left)', {
           work: left,
           left_ms: Math.max(0, Math.round(budget.leftMs())),
         });
+      // In Redis before it closes: this process's own counter is gone with it, the other processes' scrapes show it.
+      await recordAbandoned({ redis, keyPrefix: config.redis.keyPrefix, role: 'poller', budget, logger });
       setScrapeCollector(null);
       await monitoring?.close();
       await Promise.all([eventsQueue.close(), deliveryQueue.close(), outcomesQueue.close()]);

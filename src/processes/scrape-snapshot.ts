@@ -8,6 +8,7 @@ import { OPERATION_STATES, POLLED_STATES } from '../ledger/operation-state';
 import { OVERDUE_GRACE_MS, ScrapeSnapshot } from '../metrics/scrape-gauges';
 import { PSP_RETRY_WAIT_MS } from '../ops/held-for-psp-retry';
 import { shardKeysOf } from '../redis/key-layout';
+import { ABANDONABLE, abandonedCountsKey } from '../amqp/shutdown-budget';
 
 /** BullMQ job states the queue-depth gauge reports. */
 const JOB_STATES = ['waiting', 'delayed', 'failed', 'active'] as const;
@@ -15,8 +16,9 @@ const JOB_STATES = ['waiting', 'delayed', 'failed', 'active'] as const;
 /**
  * Builds a process' scrape-time snapshot: one Redis pipeline per ledger shard (state index sizes, the overdue polled
  * operations, the outbox's unsent index, the re-captures held past their wait for the failure they follow, the
- * captures and refunds held for their PSP's retry and their age), BullMQ's job counts per queue, and the two
- * RabbitMQ queues by a passive check on a short-lived channel (skipped while the broker is away).
+ * captures and refunds held for their PSP's retry and their age), the fleet's work abandoned at a stop (one hash, written
+ * by the stopping process before it exited), BullMQ's job counts per queue, and the two RabbitMQ queues by a passive
+ * check on a short-lived channel (skipped while the broker is away).
  */
 export function scrapeSnapshot(deps: {
   config: Config;
@@ -28,6 +30,10 @@ export function scrapeSnapshot(deps: {
   const prefix = config.redis.keyPrefix;
   return async () => {
     const now = Date.now();
+    // Its own slot (`{shutdown}`), so beside the shard pipelines rather than in one of them.
+    const abandonedRead = redis.hgetall(abandonedCountsKey(prefix));
+    // Handled: a shard read failing first ends this snapshot before it is awaited (its own failure is the same Redis).
+    abandonedRead.catch(() => undefined);
     // One pipeline per ledger shard (its keys share a slot: src/redis/key-layout.ts), sent together, summed.
     const perShard = await Promise.all(
       shardKeysOf(prefix).map(async (keys) => {
@@ -90,13 +96,36 @@ export function scrapeSnapshot(deps: {
     const eventLagSeconds = Math.max(0, now - oldestUnsentAt) / 1000;
     heldForPspRetry.oldestSeconds = heldForPspRetry.count > 0 ? Math.max(0, now - heldSince) / 1000 : 0;
 
+    const abandoned = await abandonedRead;
+    // Every pair a stop can abandon, at 0 before its first (and any other field a newer release wrote).
+    const shutdownAbandoned: ScrapeSnapshot['shutdownAbandoned'] = ABANDONABLE.map(({ role, work }) => ({
+      role,
+      work,
+      count: Number(abandoned[`${role}:${work}`] ?? 0),
+    }));
+    for (const [field, value] of Object.entries(abandoned)) {
+      const [role, work] = field.split(':');
+      if (work !== undefined && !shutdownAbandoned.some((a) => a.role === role && a.work === work))
+        shutdownAbandoned.push({ role, work, count: Number(value) });
+    }
+
     const queues: ScrapeSnapshot['queues'] = [];
     for (const [name, queue] of Object.entries(deps.queues)) {
       const counts = await queue.getJobCounts(...JOB_STATES);
       for (const state of JOB_STATES) queues.push({ queue: name, state, count: counts[state] ?? 0 });
     }
     if (deps.amqp?.connected) queues.push(...(await brokerDepths(deps.amqp, config.amqp)));
-    return { operations, overdue, queues, eventsUnsent, eventLagSeconds, eventsSetAside, recapturesAwaitingFailure, heldForPspRetry };
+    return {
+      operations,
+      overdue,
+      queues,
+      eventsUnsent,
+      eventLagSeconds,
+      eventsSetAside,
+      recapturesAwaitingFailure,
+      heldForPspRetry,
+      shutdownAbandoned,
+    };
   };
 }
 

@@ -10,7 +10,7 @@ import { DeadLetterOnce, deadLetterClaimMs } from '../amqp/dead-letter-once';
 import { BreakerBoard } from '../delivery/breaker-board';
 import { DeadLetterTriage } from '../amqp/dead-letter-triage';
 import { BrokerDeadLetterRedactor } from '../amqp/broker-dead-letter-redactor';
-import { ShutdownBudget, abandonedAtShutdown } from '../amqp/shutdown-budget';
+import { ShutdownBudget, countAbandoned, recordAbandoned } from '../amqp/shutdown-budget';
 import { declareTopology } from '../amqp/topology';
 import { DeadLetterArchiver } from '../ops/dead-letter-archiver';
 import { DeadLetterStore } from '../ops/dead-letter-store';
@@ -336,7 +336,7 @@ export async function startWorkerProcess(config: Config, logger: Logger, options
       // After all that publishes through it (dead letters of the consumer, the redactor and delivery). A close cut
       // short leaves a channel that takes no more publishes, for the connection's close to end.
       if (!passInTime) {
-        abandonedAtShutdown().inc({ role: 'worker', work: 'poll_pass' });
+        countAbandoned('worker', 'poll_pass');
         logger.warn('worker stop: poll pass abandoned at shutdown.deadline_ms (the next pass takes its lock over and does what it left)', {
           left_ms: Math.max(0, Math.round(budget.leftMs())),
         });
@@ -349,6 +349,8 @@ export async function startWorkerProcess(config: Config, logger: Logger, options
           steps: budget.cut,
           left_ms: Math.max(0, Math.round(budget.leftMs())),
         });
+      // In Redis before it closes: this process's own counter is gone with it, the other processes' scrapes show it.
+      await recordAbandoned({ redis, keyPrefix: config.redis.keyPrefix, role: 'worker', budget, logger });
       await deliveryQueue.close();
       await eventsQueue.close();
       await outcomesQueue.close();
@@ -378,7 +380,7 @@ export async function closeQueueWorkers(watchdog: Pick<WorkerWatchdog, 'stop' | 
   if (await budget.wait(Promise.all(workers.map((w) => w.close())), Infinity, 'queue_workers')) return;
   const left = workers.map((w) => ({ queue: w.name, jobs: runningJobs(w) })).filter((w) => w.jobs > 0);
   const jobs = left.reduce((n, w) => n + w.jobs, 0);
-  if (jobs > 0) abandonedAtShutdown().inc({ role: 'worker', work: 'queue_job' }, jobs);
+  countAbandoned('worker', 'queue_job', jobs);
   logger.warn('worker stop: queue jobs abandoned at shutdown.deadline_ms (their locks lapse and another worker runs them again)', {
     abandoned: jobs,
     queues: left.map((w) => w.queue),

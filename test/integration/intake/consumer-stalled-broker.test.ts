@@ -532,6 +532,35 @@ describe('consumer subscription and shutdown with a broker that stops answering 
       expect(budget.cut).toContain('dead_letter_redactor');
     });
 
+    it('stop with a shutdown budget: a write in flight that does not end is abandoned within the budget (counted, warn line), left unacked for the close; ended late, it acks nothing', async () => {
+      let writer!: HeldWriter;
+      const redacting = redactor((w) => (writer = w));
+      await redacting.start();
+      let release!: () => void;
+      writer.release = new Promise((r) => (release = r));
+      const abandoned = await metricValue('pb_shutdown_inflight_abandoned_total', { role: 'worker', work: 'dead_letter' });
+      await brokerDeadLetters('ORD-ABANDONED-WRITE');
+      await eventually(() => writer.writes === 1, 5000);
+      // 600 ms left of an 800 ms deadline (a quarter kept back); the write never ends within it.
+      const budget = ShutdownBudget.of(800);
+      const { outcome, ms } = await within(redacting.stop(budget));
+      expect(outcome).toBeUndefined();
+      expect(ms).toBeLessThan(800);
+      expect(budget.cut).toContain('redactor_in_flight');
+      expect(await metricValue('pb_shutdown_inflight_abandoned_total', { role: 'worker', work: 'dead_letter' })).toBe(abandoned + 1);
+      const warn = logs.lines.find((l) => l.includes('broker dead-letter redactor stop: writes in flight abandoned at shutdown.deadline_ms'));
+      expect(warn).toBeDefined();
+      expect(JSON.parse(warn as string)).toMatchObject({ level: 'warn', abandoned: 1 });
+      // The channel's close gave it back to the broker-rejected queue.
+      await eventually(async () => (await client.queueDepth(brokerRejectedQueueOf(config.amqp))) === 1, 5000);
+      await laneKeptItsMessage();
+      // Its write ends late: the record is written (its mark keeps a redelivery's second one out), the message not acked.
+      release();
+      await eventually(async () => (await client.queueDepth(config.amqp.deadLetterQueue)) === 1, 5000);
+      expect(await client.queueDepth(brokerRejectedQueueOf(config.amqp))).toBe(1);
+      expect(lost).toBe(0);
+    });
+
     it('stop: the consumer is cancelled first; a message the broker dead-letters while the work in flight finishes stays in the broker-rejected queue, never written by this redactor', async () => {
       let writer!: HeldWriter;
       const redacting = redactor((w) => (writer = w));

@@ -2,10 +2,14 @@
  * The poll role's stop while its pass waits for a status inquiry the PSP never answers (real Redis and the PSP
  * simulator, own namespace; the simulator holds every answer about the operation): the wait for the pass under way
  * is bounded by the process's shutdown budget (`shutdown.deadline_ms`) instead of the gateway's timeout, so the
- * stop ends within the deadline. The pass is abandoned (warn line, `pb_shutdown_inflight_abandoned_total`); the
- * operation stays due, for the next pass to ask about again.
+ * stop ends within the deadline. The pass is abandoned (warn line, `pb_shutdown_inflight_abandoned_total`) and
+ * recorded in Redis before the stop closes it, where another process's scrape shows it
+ * (`pb_shutdown_inflight_abandoned`) after this one has gone; the operation stays due, for the next pass to ask
+ * about again.
  */
-import { ShutdownBudget } from '../../../src/amqp/shutdown-budget';
+import { ShutdownBudget, abandonedCountsKey } from '../../../src/amqp/shutdown-budget';
+import { setScrapeCollector } from '../../../src/metrics/scrape-gauges';
+import { scrapeSnapshot } from '../../../src/processes/scrape-snapshot';
 import { createGatewayClients } from '../../../src/gateways/gateway-registry';
 import { Ledger } from '../../../src/ledger/ledger';
 import { metricValue } from '../../../src/metrics/metrics-registry';
@@ -38,6 +42,7 @@ beforeAll(() => {
 });
 
 afterAll(async () => {
+  setScrapeCollector(null);
   for (const p of pollers) await p.stop().catch(() => undefined);
 });
 
@@ -67,6 +72,13 @@ it('stops within the deadline while a status inquiry never answers: the pass aba
   expect(warn).toBeDefined();
   expect(JSON.parse(warn as string)).toMatchObject({ level: 'warn', work: ['poll_pass'] });
   expect(await metricValue('pb_shutdown_inflight_abandoned_total', { role: 'poller', work: 'poll_pass' })).toBe(abandoned + 1);
+  // Recorded in Redis before the stop closed it: the fleet's figure survives the process.
+  expect(await redis.hgetall(abandonedCountsKey(config.redis.keyPrefix))).toEqual({ 'poller:poll_pass': '1' });
+  // Another process's scrape (this one's collector is gone with its stop) shows it, and every other pair at 0.
+  setScrapeCollector(scrapeSnapshot({ config, redis, queues: {} }));
+  expect(await metricValue('pb_shutdown_inflight_abandoned', { role: 'poller', work: 'poll_pass' })).toBe(1);
+  expect(await metricValue('pb_shutdown_inflight_abandoned', { role: 'worker', work: 'command' })).toBe(0);
+  setScrapeCollector(null);
   // Nothing was decided: the operation waits for the next pass.
   expect(await ledger.get(id)).toMatchObject({ state: 'UNKNOWN', pollStep: 0 });
   sim.release(id);

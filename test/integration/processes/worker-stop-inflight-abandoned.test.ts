@@ -3,10 +3,11 @@
  * simulator holds every answer about the operations: they land, nothing comes back): the wait for the work in flight
  * is bounded by the process's shutdown budget (`shutdown.deadline_ms`), so the stop ends within the deadline instead
  * of the supervisor's SIGKILL. What is still in flight is abandoned: left unacked (the channel's close returns it to
- * its queue), named in a warn line, counted in `pb_shutdown_inflight_abandoned_total`. Redelivered, each goes out
+ * its queue), named in a warn line, counted in `pb_shutdown_inflight_abandoned_total` and recorded in Redis before the
+ * stop closes it (the fleet's `pb_shutdown_inflight_abandoned`, read by the other processes' scrapes). Redelivered, each goes out
  * again under the same idempotency key, so the PSP performs it once and the ledger records one outcome.
  */
-import { ShutdownBudget } from '../../../src/amqp/shutdown-budget';
+import { ShutdownBudget, abandonedCountsKey } from '../../../src/amqp/shutdown-budget';
 import { ensureDelivery } from '../../../src/delivery/requeue-delivery';
 import { Config } from '../../../src/config/config';
 import { createGatewayClients } from '../../../src/gateways/gateway-registry';
@@ -63,6 +64,11 @@ describe('a worker stop with PSP calls that never answer is bounded by shutdown.
     return w;
   }
 
+  /** What the stops recorded in Redis for `field` (`<role>:<work>`). */
+  async function recordedAbandons(field: string): Promise<number> {
+    return Number((await redis.hget(abandonedCountsKey(config.redis.keyPrefix), field)) ?? 0);
+  }
+
   it('stops within the deadline, the work in flight left unacked (warn line with its operation ids, counted); redelivered, each operation is carried out once', async () => {
     const logs = captureLogger('info');
     const first = await worker(logs.logger);
@@ -70,6 +76,7 @@ describe('a worker stop with PSP calls that never answer is bounded by shutdown.
     const ids = blackHoled.map((c) => operationIdOf(c));
     for (const id of ids) sim.hold(id);
     const abandoned = await metricValue('pb_shutdown_inflight_abandoned_total', { role: 'worker', work: 'command' });
+    const recorded = await recordedAbandons('worker:command');
     for (const command of blackHoled) await client.publish('web.payment.authorize', command);
     // Both PSP calls landed and wait for an answer that never comes.
     await eventually(() => sim.counters().totalEffects >= blackHoled.length, 10_000);
@@ -89,6 +96,8 @@ describe('a worker stop with PSP calls that never answer is bounded by shutdown.
     expect(line.abandoned).toBe(blackHoled.length);
     expect([...line.operation_ids].sort()).toEqual([...ids].sort());
     expect(await metricValue('pb_shutdown_inflight_abandoned_total', { role: 'worker', work: 'command' })).toBe(abandoned + blackHoled.length);
+    // Recorded in Redis before the stop closed it: the fleet's figure outlives the process.
+    expect(await recordedAbandons('worker:command')).toBe(recorded + blackHoled.length);
     // Left unacked: the channel's close gave them back to the broker.
     await eventually(async () => (await client.queueDepth(config.amqp.commandsQueue)) === blackHoled.length, 5000);
     const ledger = new Ledger(redis, config.redis.keyPrefix);
@@ -125,6 +134,7 @@ describe('a worker stop with PSP calls that never answer is bounded by shutdown.
     sim.hold(id);
     const effects = sim.counters().totalEffects;
     const abandoned = await metricValue('pb_shutdown_inflight_abandoned_total', { role: 'worker', work: 'queue_job' });
+    const recorded = await recordedAbandons('worker:queue_job');
     await ensureDelivery(first.deliveryQueue, id, 0);
     // The job's PSP call landed and waits for an answer that never comes.
     await eventually(() => sim.counters().totalEffects > effects, 10_000);
@@ -140,6 +150,7 @@ describe('a worker stop with PSP calls that never answer is bounded by shutdown.
     expect(warn).toBeDefined();
     expect(JSON.parse(warn as string)).toMatchObject({ level: 'warn', abandoned: 1 });
     expect(await metricValue('pb_shutdown_inflight_abandoned_total', { role: 'worker', work: 'queue_job' })).toBe(abandoned + 1);
+    expect(await recordedAbandons('worker:queue_job')).toBe(recorded + 1);
     expect((await ledger.get(id))?.state).toBe('SENT');
 
     // Its lock lapses (nothing renews it once the stop closed Redis); another worker's stalled-job check runs it again.

@@ -9,6 +9,7 @@ import { impactIndexKeys } from '../../../src/amqp/dead-letter-triage';
 import { capsTag } from '../../../src/caps/cap-rules';
 import { deadLetterArchiveKeys } from '../../../src/ops/dead-letter-store';
 import { recurringKeys } from '../../../src/recurring/recurring-store';
+import { abandonedCountsKey } from '../../../src/amqp/shutdown-budget';
 
 const SRC = join(__dirname, '../../../src');
 
@@ -68,6 +69,8 @@ describe('Redis Cluster key layout', () => {
       [triage.byImpact, triage.summaries],
       [recurring.schedule('sub-1'), recurring.schedule('sub-2'), recurring.due, recurring.all],
       [`${capsTag(prefix, 'EUR')}:res:op-1`, `${capsTag(prefix, 'EUR')}:merchant:m:d20261130:v`],
+      // The fleet's abandoned work at a stop: one key, tagged `{shutdown}`, a slot of its own.
+      [abandonedCountsKey(prefix)],
     ];
     const slots = families.map((keys) => {
       const own = slotsOf(keys);
