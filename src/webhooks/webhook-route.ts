@@ -16,6 +16,7 @@ import { GatewayOutcomeJobData } from './gateway-outcomes-queue';
 import { noteTrimmedAction, withBoundedAction } from '../gateways/action-trimming';
 import { SkippedWebhookOutcome, WebhookOperationLookup, checkWebhookItem, isUnmarkedItemOurs } from './webhook-item-check';
 import { WebhookDigestKeys, webhookDigestKeys, webhookValueDigest } from './webhook-event-key';
+import { HashDigest } from '../logging/hash-digest';
 
 /** Webhooks refused before they were read, by configured gateway and reason; the log line is rate-limited. */
 const webhooksRefused = counter(
@@ -41,8 +42,9 @@ const webhookPings = counter('pb_webhook_pings_total', "GET or HEAD requests to 
  * its keyed digest (anyone can post a header, and a log line carries no unbounded text of theirs, which may
  * hold a card number).
  */
-function loggableKeyId(keys: WebhookDigestKeys, keyId: string): { key_id: string } | { key_id_hmac: string } {
-  return /^[A-Za-z0-9._-]{0,100}$/.test(keyId) ? { key_id: keyId } : { key_id_hmac: webhookValueDigest(keys, keyId).hex };
+function loggableKeyId(keys: WebhookDigestKeys, keyId: string): { key_id: string } | { key_id_hmac: HashDigest } {
+  // The digest itself, not its hex: the redactor passes it whole (hex text can hold a Luhn-valid digit run it would mask).
+  return /^[A-Za-z0-9._-]{0,100}$/.test(keyId) ? { key_id: keyId } : { key_id_hmac: webhookValueDigest(keys, keyId) };
 }
 
 export interface WebhookStats {
