@@ -122,6 +122,23 @@ export async function openChannelWithin<C extends Channel>(
   }
 }
 
+/**
+ * Says that `who` gave up a consume of `queue` the broker did not answer in time and closed its channel. The broker
+ * may have done the consume (registered the consumer, delivered up to a prefetch of messages to it) with its answer
+ * late: nobody holds such a consumer, so the channel's close is what ends it (the broker reads the close after the
+ * consume, drops the consumer and requeues what it delivered). `closeAnswered` false: the close was not answered
+ * within the bound either, so such a consumer holds its messages until the broker reads that close, or until the
+ * connection ends (heartbeat).
+ */
+export function logLateConsumeClosed(logger: Logger, who: string, queue: string, closeAnswered: boolean): void {
+  logger.warn(
+    closeAnswered
+      ? `${who} gave up a consume not answered in time and closed its channel: a consumer the broker registered late is ended, what it delivered requeued`
+      : `${who} gave up a consume not answered in time; its channel's close is not answered either: a consumer the broker registered holds what it delivered until the broker reads the close`,
+    { queue, close_answered: closeAnswered },
+  );
+}
+
 /** First wait before a consumer subscribes again after a subscription step the broker did not answer, ms. */
 export const SUBSCRIBE_RETRY_MS = 1000;
 

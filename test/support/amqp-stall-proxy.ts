@@ -9,6 +9,7 @@ export const AMQP_METHOD = {
   queueDeclare: [50, 10],
   basicQos: [60, 10],
   basicConsume: [60, 20],
+  basicConsumeOk: [60, 21],
   basicCancel: [60, 30],
   basicGet: [60, 70],
   basicAck: [60, 80],
@@ -25,10 +26,16 @@ export const AMQP_METHOD = {
  * `withhold(method)` instead keeps back only the frames of one method (a method without content: `basic.cancel`)
  * and forwards everything else: a broker that never reads that call but goes on with the rest (acks, nacks,
  * closes), as one whose cancel is held up in a wedged queue process. `resume()` forwards them too.
+ * `holdRepliesAt(method)` works the other way: the broker reads everything, but from the `nth` frame of that method
+ * it sends (`basic.consume-ok`) on, nothing more it sends reaches the client until `resume()`: a broker that did the
+ * call (registered the consumer, delivers to it) and whose answer comes late.
  */
 export interface AmqpStallProxy {
   url: string;
   stallAt(method: readonly [number, number], nth?: number): void;
+  holdRepliesAt(method: readonly [number, number], nth?: number): void;
+  /** Connections whose replies `holdRepliesAt` held so far. */
+  readonly repliesHeld: number;
   /** `null`: nothing more is withheld (what was is kept back until `resume()`, or dropped by `cut()`). */
   withhold(method: readonly [number, number] | null): void;
   /** Frames `withhold` kept back so far. */
@@ -47,6 +54,8 @@ export async function startAmqpStallProxy(target = new URL(process.env.PB_TEST_A
   let stalled = 0;
   let withholding: { classId: number; methodId: number } | null = null;
   let withheldFrames = 0;
+  let replyArmed: { classId: number; methodId: number; left: number } | null = null;
+  let repliesHeld = 0;
   const resumers = new Set<() => void>();
   const releasers = new Set<() => void>();
   const server = net.createServer((client) => {
@@ -62,7 +71,42 @@ export async function startAmqpStallProxy(target = new URL(process.env.PB_TEST_A
       s.on('error', drop);
       s.on('close', drop);
     }
-    upstream.pipe(client);
+    // What the broker sends, frame by frame (no protocol header that way): forwarded unless a reply hold began.
+    let down = Buffer.alloc(0);
+    let downHeld: Buffer[] | null = null;
+    const onDown = (chunk: Buffer) => {
+      if (downHeld) {
+        downHeld.push(chunk);
+        return;
+      }
+      down = Buffer.concat([down, chunk]);
+      let at = 0;
+      while (down.length - at >= 7 && down.length - at >= 8 + down.readUInt32BE(at + 3)) {
+        const end = at + 8 + down.readUInt32BE(at + 3);
+        if (replyArmed && down[at] === 1 && down.readUInt16BE(at + 7) === replyArmed.classId && down.readUInt16BE(at + 9) === replyArmed.methodId) {
+          replyArmed.left -= 1;
+          if (replyArmed.left === 0) {
+            replyArmed = null;
+            repliesHeld += 1;
+            downHeld = [down.subarray(at)];
+            down = Buffer.alloc(0);
+            resumers.add(releaseReplies);
+            break;
+          }
+        }
+        if (!client.destroyed) client.write(down.subarray(at, end));
+        at = end;
+      }
+      if (!downHeld) down = down.subarray(at);
+    };
+    upstream.on('data', onDown);
+    // The held frame starts the held bytes: parsed again from it (the hold is disarmed), in order.
+    const releaseReplies = () => {
+      resumers.delete(releaseReplies);
+      const held = Buffer.concat(downHeld ?? []);
+      downHeld = null;
+      onDown(held);
+    };
     let protocol = 0; // bytes of the protocol header forwarded
     let head: number[] = []; // the current frame's header bytes, not forwarded yet
     let rest = 0; // bytes of the current frame left to forward
@@ -132,6 +176,12 @@ export async function startAmqpStallProxy(target = new URL(process.env.PB_TEST_A
     url: `amqp://${target.username}:${target.password}@127.0.0.1:${port}`,
     stallAt: ([classId, methodId], nth = 1) => {
       armed = { classId, methodId, left: nth };
+    },
+    holdRepliesAt: ([classId, methodId], nth = 1) => {
+      replyArmed = { classId, methodId, left: nth };
+    },
+    get repliesHeld() {
+      return repliesHeld;
     },
     withhold: (method) => {
       withholding = method && { classId: method[0], methodId: method[1] };
