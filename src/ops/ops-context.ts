@@ -28,8 +28,8 @@ export interface OpsContext {
   /** The tool's logger (the CLI's writes warnings and above to stderr): where an operator's action that changes money is logged. */
   logger: Logger;
   /**
-   * Moves new dead letters from the queue into the archive (at most `limit`, default 1000); connects to the
-   * broker on first use. The workers do this every `amqp.dead_letter_archive_interval_ms`; this is the
+   * Moves new dead letters from the queue into the archive (at most `limit`, default 1000), on a connection to the
+   * broker of its own (dropped if the broker stops answering, closed after). The workers do this every `amqp.dead_letter_archive_interval_ms`; this is the
    * operator's "now" (`ops dead-letters`, the console's archive button).
    * `parked`: those that could not be archived as they are, kept whole in the parking queue (see
    * `DeadLetterStore.importFromQueue`); `replaced`: their stand-ins removed, as the dead letters they stood for
@@ -39,8 +39,8 @@ export interface OpsContext {
   importDeadLetters(limit?: number): Promise<{ moved: number; created: number; dropped: number; parked: ParkedDeadLetter[]; replaced: number }>;
   /**
    * Moves parked dead letters back to the dead-letter queue (`unparkDeadLetters`: at most `limit`, confirmed there
-   * before each leaves the parking queue), or with `execute` false only reads what it would move; connects to the
-   * broker on first use. The next archiving pass takes what it moved.
+   * before each leaves the parking queue), or with `execute` false only reads what it would move; on a connection
+   * to the broker of its own (dropped if the broker stops answering, closed after). The next archiving pass takes what it moved.
    * @throws when the broker cannot be reached within `amqp.publish_timeout_ms`.
    */
   unparkDeadLetters(options: { limit: number; execute: boolean }): Promise<UnparkResult>;
@@ -70,6 +70,28 @@ export function openOps(
   const deadLetters = new DeadLetterStore(redis, config.redis.keyPrefix, deadLetterStampKeys(config.serviceBus), undefined, config.serviceBus.amountUnits);
   let connection: AmqpConnection | null = null;
   let publisher: ConfirmPublisher | null = null;
+  /**
+   * Runs `work` on a connection of its own, opened within `amqp.publish_timeout_ms` and closed after (bounded the
+   * same way). The archive-now and the unpark drop their connection when the broker does not answer one of their
+   * calls (a silent node: the drop moves to the next one, and the broker requeues what the call got): on the
+   * context's connection that would end a replay's publish under way on it too (the console serves several
+   * operators at once), so they never use it.
+   */
+  const onOwnConnection = async <T>(work: (own: AmqpConnection) => Promise<T>): Promise<T> => {
+    const own = new AmqpConnection({
+      urls: config.amqp.urls,
+      reconnectMs: config.amqp.reconnectMs,
+      name: `payment-bridge:${options.service}:dead-letters`,
+      logger,
+      closeTimeoutMs: config.amqp.publishTimeoutMs,
+    });
+    try {
+      await within(own.connect(), config.amqp.publishTimeoutMs);
+      return await work(own);
+    } finally {
+      await own.close();
+    }
+  };
   const connected = async (): Promise<{ connection: AmqpConnection; publisher: ConfirmPublisher }> => {
     if (!connection || !publisher) {
       connection = new AmqpConnection({
@@ -83,17 +105,7 @@ export function openOps(
       publisher = new ConfirmPublisher(connection, config.amqp.publishTimeoutMs, (ch) => declareTopology(ch, config.amqp));
     }
     const c = connection;
-    let timer: NodeJS.Timeout | undefined;
-    try {
-      await Promise.race([
-        c.connect(),
-        new Promise((_, reject) => {
-          timer = setTimeout(() => reject(new Error(`RabbitMQ did not answer within ${config.amqp.publishTimeoutMs} ms`)), config.amqp.publishTimeoutMs);
-        }),
-      ]);
-    } finally {
-      clearTimeout(timer);
-    }
+    await within(c.connect(), config.amqp.publishTimeoutMs);
     return { connection: c, publisher };
   };
   // The replay publishes through a publisher that connects on first use.
@@ -111,16 +123,18 @@ export function openOps(
     audit,
     logger,
     importDeadLetters: async (limit = ARCHIVE_BATCH) => {
-      const { moved, created, dropped, parked, replaced } = await moveDeadLetters(
-        // The context's own connection (no consumer on it): one the broker stopped answering is dropped, and reconnects.
-        { store: deadLetters, connection: (await connected()).connection, amqp: config.amqp, logger, onTimeout: 'drop' },
-        options.service === 'ops' ? 'ops' : 'console',
-        limit,
+      const { moved, created, dropped, parked, replaced } = await onOwnConnection((own) =>
+        // A connection of its own (no consumer on it, nothing else under way on it): one the broker stopped answering is dropped.
+        moveDeadLetters(
+          { store: deadLetters, connection: own, amqp: config.amqp, logger, onTimeout: 'drop' },
+          options.service === 'ops' ? 'ops' : 'console',
+          limit,
+        ),
       );
       return { moved, created, dropped, parked, replaced };
     },
     unparkDeadLetters: async ({ limit, execute }) => {
-      const result = await unparkDeadLetters((await connected()).connection, config.amqp, { limit, execute });
+      const result = await onOwnConnection((own) => unparkDeadLetters(own, config.amqp, { limit, execute }));
       if (execute && (result.messages.length > 0 || result.failure))
         logger.info('parked dead letters moved back to the dead-letter queue', {
           moved: result.messages.length,
@@ -138,4 +152,19 @@ export function openOps(
       if (ownRedis) redis.disconnect();
     },
   };
+}
+
+/** Resolves when `connecting` does, or rejects once `ms` passed: a broker that does not answer must not hold an operator's action. */
+async function within(connecting: Promise<unknown>, ms: number): Promise<void> {
+  let timer: NodeJS.Timeout | undefined;
+  try {
+    await Promise.race([
+      connecting,
+      new Promise((_, reject) => {
+        timer = setTimeout(() => reject(new Error(`RabbitMQ did not answer within ${ms} ms`)), ms);
+      }),
+    ]);
+  } finally {
+    clearTimeout(timer);
+  }
 }

@@ -9,6 +9,7 @@ import { PassThrough } from 'node:stream';
 import { BacklogProbe } from '../../../src/admission/backlog-probe';
 import { AmqpConnection } from '../../../src/amqp/amqp-connection';
 import { BrokerTimeoutError } from '../../../src/amqp/broker-deadline';
+import { ConfirmPublisher } from '../../../src/amqp/confirm-publisher';
 import { parkedQueueOf } from '../../../src/amqp/topology';
 import { opsDeadLetterUnpark } from '../../../src/cli/ops-commands';
 import { Config } from '../../../src/config/config';
@@ -123,6 +124,33 @@ describe('dead-letter paths and the backlog probe with a broker that stops answe
     expect(closing.ms).toBeLessThan(BOUND_MS + 1000);
     expect(await depth(parkedQueueOf(config.amqp))).toBe(2);
     expect(await depth(config.amqp.deadLetterQueue)).toBe(0);
+  });
+
+  it("console: an archive-now whose read is not answered ends only a connection of its own; a replay's publish meanwhile is confirmed on the console's connection", async () => {
+    const ch = await client.model.createConfirmChannel();
+    ch.sendToQueue(config.amqp.deadLetterQueue, Buffer.from('{"order_id":"ORD-STALL-NOW"}'), { persistent: true, headers: { 'x-pb-code': 'INVALID_PARAMS' } });
+    await ch.waitForConfirms();
+    await ch.close();
+    const logs = captureLogger('info');
+    const ctx = openOps(config, logs.logger, { service: 'web', auditStream: new PassThrough() });
+    opened.push(ctx);
+    // The replay's publisher (what another operator's replay publishes through), on the console's connection.
+    const publisher = (ctx.replay as unknown as { deps: { publisher: ConfirmPublisher } }).deps.publisher;
+    await publisher.publish('', config.amqp.commandsQueue, Buffer.from('{"order_id":"ORD-REPLAY-BEFORE"}'));
+    // The broker never answers the archive's read (nor anything after it on that connection).
+    proxy.stallAt(AMQP_METHOD.basicGet);
+    const archiving = within(ctx.importDeadLetters().catch((err: unknown) => err));
+    await eventually(() => proxy.stalled === 1, 5000);
+    const replaying = await within(publisher.publish('', config.amqp.commandsQueue, Buffer.from('{"order_id":"ORD-REPLAY-DURING"}')).then(() => 'confirmed'));
+    expect(replaying.outcome).toBe('confirmed');
+    const archived = await archiving;
+    expect(archived.outcome).toBeInstanceOf(BrokerTimeoutError);
+    expect(archived.ms).toBeLessThan(2 * BOUND_MS + 1000);
+    expect(await depth(config.amqp.commandsQueue)).toBe(2);
+    // The archive's own connection was ended, and the broker requeued its read.
+    await eventually(async () => (await depth(config.amqp.deadLetterQueue)) === 1, 5000);
+    // The next archive-now works (a new connection of its own).
+    expect(await ctx.importDeadLetters()).toMatchObject({ moved: 1, created: 1 });
   });
 
   it('archiving pass: a read not answered fails the pass within its bound (counted); the dead letter stays in the queue', async () => {
