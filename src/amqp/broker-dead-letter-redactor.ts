@@ -4,7 +4,7 @@ import { Logger } from '../logging/logger';
 import { counter } from '../metrics/metrics-registry';
 import { AmqpConnection } from './amqp-connection';
 import { AUTHENTICATED_CHANNEL_HEADER, DeadLetterWriter, DeadLetterWritten } from './dead-letter-writer';
-import { deadLetterDuplicates, deadLetterIdentity } from './dead-letter-once';
+import { deadLetterDuplicates, deadLetterIdentity, deadLetterIdentityKey } from './dead-letter-once';
 import { ChannelKeyring } from '../channels/channel-signature';
 import { brokerRejectedQueueOf, declareTopology } from './topology';
 import { BrokerTimeoutError, logLateConsumeClosed, openChannelWithin, subscribeRetryMs, withTimeout } from './broker-deadline';
@@ -92,9 +92,12 @@ export class BrokerDeadLetterRedactor {
 
   /** Verifies the original's channel signature, so the record says whether a channel signed it (replay signs only that). */
   private readonly keyring: ChannelKeyring;
+  /** Keys its dead letters' identities (`deadLetterIdentityKey`): never logged or stored. */
+  private readonly identityKey: Buffer;
 
   constructor(private readonly deps: { config: Config; connection: AmqpConnection; deadLetters: DeadLetterWriter; logger: Logger }) {
     const { channels, serviceBus } = deps.config;
+    this.identityKey = deadLetterIdentityKey(serviceBus.secret);
     this.keyring = new ChannelKeyring(channels.credentials, serviceBus.secret, serviceBus.secretPrevious);
     this.subscription = new SubscriptionRetry({
       who: 'broker dead-letter redactor',
@@ -245,6 +248,7 @@ export class BrokerDeadLetterRedactor {
     // x-death (the death's count and time tell another death of the same message apart): one record.
     const messageId = msg.properties.messageId === undefined || msg.properties.messageId === null ? undefined : String(msg.properties.messageId);
     const identity = deadLetterIdentity(
+      this.identityKey,
       messageId,
       msg.content,
       { ...why, reason: `${why.reason} ${JSON.stringify([death?.count ?? null, String(death?.time ?? '')])}` },
@@ -253,7 +257,7 @@ export class BrokerDeadLetterRedactor {
     let written: DeadLetterWritten;
     for (let delay = 100; ; delay = Math.min(delay * 2, 5000)) {
       try {
-        written = await this.deps.deadLetters.write(msg.content, why, headers, { identity });
+        written = await this.deps.deadLetters.write(msg.content, why, headers, { identity, waiting: () => this.running });
         break;
       } catch (err) {
         // Stopping: given back once, to a consumer already cancelled (the broker delivers it to another redactor, or

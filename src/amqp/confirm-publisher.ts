@@ -5,7 +5,7 @@ import { QueueMismatchError } from '../errors/queue-mismatch-error';
 import { redactText } from '../logging/redact';
 import { counter } from '../metrics/metrics-registry';
 import { QUEUE_MISMATCH_RETRY_MS } from './queue-mismatch';
-import { withTimeout } from './broker-deadline';
+import { BrokerTimeoutError, withTimeout } from './broker-deadline';
 import { closeOpeningWithin } from './channel-close';
 import { ShutdownBudget } from './shutdown-budget';
 
@@ -44,11 +44,19 @@ export class ConfirmPublisher {
   private mismatch: { error: QueueMismatchError; until: number } | null = null;
   /** Publishes so far: the last {@link PUBLISH_ID_HEADER}. */
   private published = 0;
-  /** Publishes waiting for their confirm, by {@link PUBLISH_ID_HEADER}; `returned` is set by the broker's `basic.return`. */
-  private readonly pending = new Map<string, { returned?: { replyCode: number; replyText: string } }>();
+  /**
+   * Publishes waiting for their confirm, by {@link PUBLISH_ID_HEADER}; `returned` is set by the broker's `basic.return`,
+   * `settle` ends the wait (an abandon, see {@link abandonPending}).
+   */
+  private readonly pending = new Map<string, PendingPublish>();
+  /** The channel the current opening gave, once it has: a publish then sends on it without waiting for anything. */
+  private opened: { opening: Promise<ConfirmChannel>; channel: ConfirmChannel } | null = null;
   /** Set by {@link abandonPending}: publishes fail at once, and those still waiting are woken with that error. */
   private abandoned = false;
-  /** Wakes the publishes still waiting (a channel, a confirm, a reconnect) with the error of an abandoned publish. */
+  /**
+   * Wakes the publishes still waiting for a channel to open or for a reconnect with the error of an abandoned publish
+   * (those waiting for their confirm are in `pending`). Empty while the channel is open and the broker connected.
+   */
   private readonly waking = new Set<(err: DependencyUnavailableError) => void>();
 
   constructor(
@@ -74,9 +82,15 @@ export class ConfirmPublisher {
         await this.setup(ch);
         return ch;
       })();
-      opening.catch(() => {
-        if (this.channel === opening) this.channel = null;
-      });
+      // Runs before the awaits of the publishes that asked for this opening (registered first).
+      opening.then(
+        (ch) => {
+          if (this.channel === opening) this.opened = { opening, channel: ch };
+        },
+        () => {
+          if (this.channel === opening) this.channel = null;
+        },
+      );
       this.channel = opening;
     }
     return this.channel;
@@ -108,20 +122,34 @@ export class ConfirmPublisher {
     for (let attempt = 1; ; attempt += 1) {
       let channel: ConfirmChannel;
       const opening = this.getChannel();
-      try {
-        channel = await this.wakeable(withTimeout(opening, Math.max(1, deadline - Date.now()), 'opening a channel'));
-      } catch (err) {
-        if (err instanceof QueueMismatchError) this.mismatch = { error: err, until: Date.now() + QUEUE_MISMATCH_RETRY_MS };
-        throw err instanceof DependencyUnavailableError ? err : new DependencyUnavailableError('rabbitmq', (err as Error).message, { cause: err });
+      const opened = this.opened;
+      // The channel open already (every publish but a few after a start or a reconnect): no wait to bound or wake.
+      if (opened !== null && opened.opening === opening) {
+        // What the wait's `wakeable` checked: a nacked publish's pause before sending again is no wait it can wake.
+        if (this.abandoned) throw abandonedError();
+        channel = opened.channel;
+      } else {
+        try {
+          channel = await this.wakeable(withTimeout(opening, Math.max(1, deadline - Date.now()), 'opening a channel'));
+        } catch (err) {
+          if (err instanceof QueueMismatchError) this.mismatch = { error: err, until: Date.now() + QUEUE_MISMATCH_RETRY_MS };
+          throw err instanceof DependencyUnavailableError ? err : new DependencyUnavailableError('rabbitmq', (err as Error).message, { cause: err });
+        }
       }
       // A number per attempt: a return for an earlier attempt must not fail a later one.
       const id = String((this.published += 1));
-      const entry: { returned?: { replyCode: number; replyText: string } } = {};
+      const entry: PendingPublish = { returned: undefined, settle: undefined };
       this.pending.set(id, entry);
-      let outcome: 'confirmed' | 'lost' | 'nacked' | 'returned';
+      let outcome: PublishOutcome;
+      const waitMs = Math.max(1, deadline - Date.now());
+      let timer: NodeJS.Timeout | undefined;
       try {
+        // One promise for the whole wait: the confirm, the deadline (the timer) and an abandon (`entry.settle`) each
+        // settle it, where a race of three promises a publish cost a promise, a reaction and a Set entry each.
         // amqplib calls every outstanding confirm callback with an error if the channel closes first.
-        const confirmed = new Promise<'confirmed' | 'lost' | 'nacked' | 'returned'>((resolve) => {
+        outcome = await new Promise<PublishOutcome>((resolve) => {
+          entry.settle = resolve;
+          timer = setTimeout(resolve, waitMs, 'timed_out');
           try {
             const headers = { ...(options.headers as Record<string, unknown> | undefined), [PUBLISH_ID_HEADER]: id };
             channel.publish(exchange, routingKey, content, { persistent: true, mandatory: true, ...options, headers }, (err) => {
@@ -134,10 +162,12 @@ export class ConfirmPublisher {
             resolve('lost');
           }
         });
-        outcome = await this.wakeable(withTimeout(confirmed, Math.max(1, deadline - Date.now()), 'waiting for the publish confirm'));
       } finally {
+        clearTimeout(timer);
         this.pending.delete(id);
       }
+      if (outcome === 'abandoned') throw abandonedError();
+      if (outcome === 'timed_out') throw new BrokerTimeoutError('waiting for the publish confirm', waitMs);
       if (outcome === 'confirmed') {
         if (reason) resentTotal().inc({ reason });
         return;
@@ -173,9 +203,16 @@ export class ConfirmPublisher {
    */
   abandonPending(): number {
     this.abandoned = true;
-    const waiting = this.waking.size;
+    let waiting = this.waking.size;
     for (const wake of [...this.waking]) wake(abandonedError());
     this.waking.clear();
+    // An entry stays in `pending` until its publish resumes: one given up already is not counted again.
+    for (const entry of this.pending.values()) {
+      if (entry.settle === undefined) continue;
+      entry.settle('abandoned');
+      entry.settle = undefined;
+      waiting += 1;
+    }
     return waiting;
   }
 
@@ -251,6 +288,17 @@ export class ConfirmPublisher {
 /** A publish given up by {@link ConfirmPublisher.abandonPending}: not accepted, the caller's sender sends it again. */
 function abandonedError(): DependencyUnavailableError {
   return new DependencyUnavailableError('rabbitmq', 'publish given up: the process stopped before the broker confirmed it');
+}
+
+/** How a publish's wait for its confirm ended. */
+type PublishOutcome = 'confirmed' | 'lost' | 'nacked' | 'returned' | 'timed_out' | 'abandoned';
+
+/** A publish waiting for its confirm. */
+interface PendingPublish {
+  /** Set by the broker's `basic.return`, which comes before the confirm of the same message. */
+  returned: { replyCode: number; replyText: string } | undefined;
+  /** Ends the wait with `outcome` (set while the publish waits; cleared once an abandon used it). */
+  settle: ((outcome: PublishOutcome) => void) | undefined;
 }
 
 /** Pause before sending a nacked message again on a fresh channel (cluster only), milliseconds. */

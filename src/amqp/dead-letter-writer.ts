@@ -2,13 +2,14 @@ import type { Config } from '../config/config';
 import { MAX_COMMAND_MESSAGE_BYTES, MAX_JSON_DEPTH, jsonDepth } from '../contracts/json-limits';
 import { isGiftCardNumberKey, maskGiftCardNumberKeys } from '../contracts/gift-card-keys';
 import { jsonTextProblem } from '../contracts/repeated-members';
-import { SECRET_MASK, isSensitiveKey, redact, redactJsonText, redactText } from '../logging/redact';
+import { SECRET_MASK, isSensitiveKey, maskCardNumbers, redact, redactJsonText, redactText } from '../logging/redact';
 import { ConfirmPublisher } from './confirm-publisher';
 import { stampOf } from './dead-letter-stamp';
 import { randomUUID } from 'node:crypto';
-import { DeadLetterTriage } from './dead-letter-triage';
+import { DeadLetterSummary, DeadLetterTriage } from './dead-letter-triage';
 import { DeadLetterOnce, deadLetterIdOf } from './dead-letter-once';
 import { triageQueueOf } from './topology';
+import { DependencyUnavailableError } from '../errors/dependency-unavailable-error';
 
 /** Why a message was dead-lettered; travels in the record's headers. */
 export interface DeadLetterReason {
@@ -44,36 +45,85 @@ export class DeadLetterWriter {
      */
     private readonly stampKey?: Buffer,
     /**
-     * One dead letter per message (see `DeadLetterOnce`): a write given an `identity` that finds it marked writes
-     * nothing. Without it every write is a dead letter of its own.
+     * One dead letter per message (see `DeadLetterOnce`): a write given an `identity` that finds it marked, or finds
+     * another copy writing it and then marked, writes nothing. Without it every write is a dead letter of its own.
      */
     private readonly once?: DeadLetterOnce,
   ) {}
 
   /**
    * Writes the dead letter of `original`. With `options.identity` (`deadLetterIdentity`: the message's, never its
-   * body) and the writer's `once`: a message already dead-lettered writes nothing and comes back `duplicate` with
-   * the first one's id; the dead letter's id is derived from the identity; its mark is set once it is confirmed.
-   * The mark's Redis away: written as without it, the error in `onceError` for the caller's log.
+   * body) and the writer's `once`: the write is claimed first (`DeadLetterOnce.claim`); a message already
+   * dead-lettered, or whose copy is being written and confirmed meanwhile, writes nothing and comes back `duplicate`
+   * with the first one's id; the dead letter's id is derived from the identity; its mark is set once it is confirmed,
+   * and a write that fails gives its claim up. The mark's Redis away (or a claim held past the wait): written as
+   * without it, the reason in `onceError` for the caller's log. `options.waiting` (the caller's process still
+   * running): once false, a copy waiting for another's write stops waiting and throws
+   * `DependencyUnavailableError`, nothing written, so the caller hands its message back (a stopping worker
+   * requeues it) instead of holding its shutdown for up to the other copy's claim.
    */
   async write(
     original: Buffer,
     why: DeadLetterReason,
     extraHeaders: Record<string, string> = {},
-    options: { identity?: string } = {},
+    options: { identity?: string; waiting?: () => boolean } = {},
   ): Promise<DeadLetterWritten> {
     const at = new Date();
-    const identity = this.once ? options.identity : undefined;
+    const once = this.once && options.identity !== undefined ? { marks: this.once, identity: options.identity } : undefined;
     let onceError: string | undefined;
-    if (identity !== undefined && this.once) {
+    let claim: string | undefined;
+    // Marked once confirmed unless Redis failed this write already (a claim held past the wait is marked: later copies find it).
+    let markable = false;
+    let stopped = false;
+    if (once) {
       try {
-        const written = await this.once.written(identity);
-        if (written !== null) return { id: written, duplicate: true };
+        const decided = await once.marks.claim(once.identity, options.waiting);
+        if (decided.kind === 'written') return { id: decided.id, duplicate: true };
+        if (decided.kind === 'stopped') stopped = true;
+        else if (decided.kind === 'claimed') claim = decided.token;
+        else onceError = 'another copy held the write past the wait: written again rather than not at all';
+        markable = true;
       } catch (err) {
         onceError = (err as Error).message;
       }
     }
-    const id = identity !== undefined ? deadLetterIdOf(identity) : randomUUID();
+    // Outside the try: a stop is no Redis failure to write through.
+    if (stopped) throw new DependencyUnavailableError('rabbitmq', 'stopping while another copy writes this dead letter: the message goes back to its queue');
+    const id = once ? deadLetterIdOf(once.identity) : randomDeadLetterId();
+    let summary: DeadLetterSummary | undefined;
+    try {
+      summary = await this.publishRecord(id, original, why, extraHeaders, at);
+    } catch (err) {
+      // A waiting copy writes it now rather than when the claim expires; a release that fails leaves the expiry to it.
+      if (once && claim !== undefined) await once.marks.release(once.identity, claim).catch(() => undefined);
+      throw err;
+    }
+    if (once && markable) {
+      try {
+        await once.marks.mark(once.identity, id, claim);
+      } catch (err) {
+        onceError = (err as Error).message;
+      }
+    }
+    // Never throws (an index failure is logged): nothing after the confirmed dead letter can fail the write.
+    if (this.triage && summary) await this.triage.record(summary);
+    return { id, duplicate: false, ...(onceError !== undefined ? { onceError } : {}) };
+  }
+
+  /**
+   * Publishes the triage copy of a high-impact dead letter, then the dead letter itself, under `id`; resolves once
+   * both are confirmed, with the triage summary to index. The copy goes first: once the dead letter is confirmed
+   * nothing may fail the write, or the caller would hold its message (or answer 503) and its copy write a second
+   * dead letter. A copy confirmed before a dead letter that is not may be sent again with it (same id): an alert
+   * twice, never a record twice.
+   */
+  private async publishRecord(
+    id: string,
+    original: Buffer,
+    why: DeadLetterReason,
+    extraHeaders: Record<string, string>,
+    at: Date,
+  ): Promise<DeadLetterSummary | undefined> {
     const headers: Record<string, string> = {
       'x-pb-reason': why.reason,
       'x-pb-field': why.field,
@@ -91,32 +141,31 @@ export class DeadLetterWriter {
     const channel = extraHeaders[AUTHENTICATED_CHANNEL_HEADER];
     if (channel !== undefined && this.stampKey) headers[AUTHENTICATED_CHANNEL_HEADER] = stampOf(this.stampKey, channel, body);
     else delete headers[AUTHENTICATED_CHANNEL_HEADER];
-    await this.publisher.publish('', this.amqp.deadLetterQueue, body, { contentType: 'application/json', headers });
-    const done = async (): Promise<DeadLetterWritten> => {
-      if (identity !== undefined && this.once && onceError === undefined) {
-        try {
-          await this.once.mark(identity, id);
-        } catch (err) {
-          onceError = (err as Error).message;
-        }
-      }
-      return { id, duplicate: false, ...(onceError !== undefined ? { onceError } : {}) };
-    };
-    if (!this.triage) return await done();
-    const summary = this.triage.summarise(
+    const summary = this.triage?.summarise(
       id,
       body,
       { code: headers['x-pb-code'], field: headers['x-pb-field'], reason: headers['x-pb-reason'], source: headers['x-pb-source'] },
       at,
     );
     // The copy in the triage queue is confirmed before the caller acks the original, like the dead letter.
-    if (summary.impact === 'high')
+    if (summary?.impact === 'high')
       await this.publisher.publish('', triageQueueOf(this.amqp), body, {
         contentType: 'application/json',
         headers: { ...headers, 'x-pb-impact': summary.impactReasons.join(',') },
       });
-    await this.triage.record(summary);
-    return await done();
+    await this.publisher.publish('', this.amqp.deadLetterQueue, body, { contentType: 'application/json', headers });
+    return summary;
+  }
+}
+
+/**
+ * A random dead-letter id that the redaction of headers and log lines leaves whole: about one UUID in two hundred
+ * holds a Luhn-valid run of digits across its dashes, and would be written masked (see `deadLetterIdOf`).
+ */
+function randomDeadLetterId(): string {
+  for (;;) {
+    const id = randomUUID();
+    if (maskCardNumbers(id) === id) return id;
   }
 }
 
@@ -126,7 +175,10 @@ export interface DeadLetterWritten {
   id: string;
   /** The message was dead-lettered before (its identity marked): nothing written now. */
   duplicate: boolean;
-  /** Why the one-per-message mark could not be read or written (Redis away): this write may be a second record. */
+  /**
+   * Why the one-per-message mark could not be read or written (Redis away), or why this copy wrote without waiting
+   * for another (its claim held past the wait): this write may be a second record.
+   */
   onceError?: string;
 }
 

@@ -154,7 +154,9 @@ export function applyCardDataPolicy(message: unknown, policy: CardDataPolicy): C
     }
     const record = v as Record<string, unknown>;
     let copy: Record<string, unknown> | null = null;
-    for (const k of Object.keys(record)) {
+    // `for…in` with `Object.hasOwn`: the same keys as `Object.keys`, in the same order, without an array of them a call.
+    for (const k in record) {
+      if (!Object.hasOwn(record, k)) continue;
       const item = record[k];
       const keyHasPan = holdsCardNumber(k);
       trail.push(keyHasPan ? PAN_MASK : k);

@@ -165,7 +165,9 @@ function holdsLoneSurrogate(value: unknown, trail: (string | number)[]): boolean
     return false;
   }
   const record = value as Record<string, unknown>;
-  for (const key of Object.keys(record)) {
+  // `for…in` with `Object.hasOwn`: the same keys as `Object.keys`, in the same order, without an array of them a call.
+  for (const key in record) {
+    if (!Object.hasOwn(record, key)) continue;
     trail.push(key);
     if (hasLoneSurrogate(key) || holdsLoneSurrogate(record[key], trail)) return true;
     trail.pop();

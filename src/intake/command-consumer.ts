@@ -5,7 +5,7 @@ import { Queue } from 'bullmq';
 import { AmqpConnection } from '../amqp/amqp-connection';
 import { AUTHENTICATED_CHANNEL_HEADER, DeadLetterWriter } from '../amqp/dead-letter-writer';
 import { AckBatcher } from './ack-batcher';
-import { deadLetterDuplicates, deadLetterIdentity } from '../amqp/dead-letter-once';
+import { deadLetterDuplicates, deadLetterIdentity, deadLetterIdentityKey } from '../amqp/dead-letter-once';
 import { declareTopology } from '../amqp/topology';
 import { QUEUE_MISMATCH_RETRY_MS } from '../amqp/queue-mismatch';
 import { BrokerTimeoutError, logLateConsumeClosed, openChannelWithin, subscribeRetryMs, withTimeout } from '../amqp/broker-deadline';
@@ -192,8 +192,11 @@ export class CommandConsumer {
   private readonly keyring: ChannelKeyring;
   /** Anyone who can publish can send unsigned messages: one warning per minute per reason. */
   private readonly authRefusals: LogThrottle;
+  /** Keys its dead letters' identities (`deadLetterIdentityKey`): never logged or stored. */
+  private readonly identityKey: Buffer;
 
   constructor(private readonly deps: CommandConsumerDeps) {
+    this.identityKey = deadLetterIdentityKey(deps.config.serviceBus.secret);
     this.keyring = new ChannelKeyring(deps.config.channels.credentials, deps.config.serviceBus.secret, deps.config.serviceBus.secretPrevious);
     this.authRefusals = new LogThrottle(deps.logger);
     // Declares the topology on each new channel, as every publisher does: a demotion the broker returned
@@ -591,8 +594,10 @@ export class CommandConsumer {
     };
     // Where it came from is part of it: one body without a message id signed by two channels is two messages. So is
     // the replay it is (an operator's act: a replay refused again is a record of its own, never a duplicate).
-    const identity = deadLetterIdentity(messageId, msg.content, why, { ...recordHeaders, ...replayOf(msg) });
-    const written = await this.retrying('dead-letter', () => this.deps.deadLetters.write(msg.content, { ...why, source }, recordHeaders, { identity }));
+    const identity = deadLetterIdentity(this.identityKey, messageId, msg.content, why, { ...recordHeaders, ...replayOf(msg) });
+    const written = await this.retrying('dead-letter', () =>
+      this.deps.deadLetters.write(msg.content, { ...why, source }, recordHeaders, { identity, waiting: () => this.running }),
+    );
     if (written.onceError !== undefined)
       this.deps.logger.warn('dead letter written without its one-per-message mark (Redis away): a copy of this message may be a second record', {
         dead_letter_id: written.id,

@@ -1,6 +1,7 @@
 import { refusalHeaders, refusalIdentifiers } from './refusal-identifiers';
 import { IncomingMessage, ServerResponse } from 'node:http';
 import { AUTHENTICATED_CHANNEL_HEADER, DeadLetterWriter } from '../amqp/dead-letter-writer';
+import { deadLetterDuplicates, deadLetterIdentity, deadLetterIdentityKey } from '../amqp/dead-letter-once';
 import { ConfirmPublisher } from '../amqp/confirm-publisher';
 import { commandRoutingKey } from '../amqp/topology';
 import { BusCommandName, Config } from '../config/config';
@@ -100,6 +101,8 @@ export class IntakeRoute implements WebRoute {
   private readonly bodies: BodyReader;
   /** BODY_TOO_LARGE dead letters that may be written now, and when the last one was added back (epoch ms). */
   private oversizedTokens = { left: OVERSIZED_DEAD_LETTER_BURST, at: Date.now() };
+  /** Keys its dead letters' identities (`deadLetterIdentityKey`): never logged or stored. */
+  private readonly identityKey: Buffer;
 
   constructor(
     private readonly deps: {
@@ -126,6 +129,7 @@ export class IntakeRoute implements WebRoute {
     this.refusals = new LogThrottle(deps.logger);
     this.keyUse = new SignatureKeyUse(deps.logger);
     this.busKey = busSigningKey(deps.config.serviceBus);
+    this.identityKey = deadLetterIdentityKey(deps.config.serviceBus.secret);
     this.bodies = new BodyReader(deps.config.http, deps.logger);
   }
 
@@ -520,13 +524,28 @@ export class IntakeRoute implements WebRoute {
   ): Promise<void> {
     const { operationId } = about;
     const ids = { ...refusalIdentifiers(raw), ...(id !== null ? { rpc_id: id } : {}) };
+    // Refusals come after the X-Signature check (a bad one is a 401, never a dead letter): the bus signed it.
+    const headers = { ...refusalHeaders(ids), [AUTHENTICATED_CHANNEL_HEADER]: 'bus', ...(operationId ? { 'x-pb-operation-id': operationId } : {}) };
+    // The bus sends a request again after a 503 (or an answer it lost): the same body refused the same way is the
+    // same dead letter, found rather than written twice (`DeadLetterOnce`). The body's digest holds the JSON-RPC id.
+    const identity = deadLetterIdentity(this.identityKey, undefined, raw, { code, field, reason }, { source: 'http:intake', ...headers });
     try {
-      await this.deps.deadLetters.write(
-        raw,
-        { code, field, reason, source: 'http:intake' },
-        // Refusals come after the X-Signature check (a bad one is a 401, never a dead letter): the bus signed it.
-        { ...refusalHeaders(ids), [AUTHENTICATED_CHANNEL_HEADER]: 'bus', ...(operationId ? { 'x-pb-operation-id': operationId } : {}) },
-      );
+      const written = await this.deps.deadLetters.write(raw, { code, field, reason, source: 'http:intake' }, headers, { identity });
+      if (written.onceError !== undefined)
+        this.deps.logger.warn('dead letter written without its one-per-message mark (Redis away): a copy of this message may be a second record', {
+          dead_letter_id: written.id,
+          reason: code.toLowerCase(),
+          error: written.onceError,
+        });
+      if (written.duplicate) {
+        deadLetterDuplicates().inc({ reason: code.toLowerCase() });
+        this.deps.logger.info('dead letter already written for this message: copy acked without a second record', {
+          dead_letter_id: written.id,
+          reason: code.toLowerCase(),
+          code,
+          source: 'http:intake',
+        });
+      }
     } catch (err) {
       if (err instanceof DependencyUnavailableError) {
         // The broker did not take the record (down, or the process stopping): a refusal answered now would live in

@@ -594,7 +594,10 @@ export function redact<T>(value: T): T {
   return redactValue(value, undefined) as T;
 }
 
-/** @param seen the objects above `value`; made at the first object (a string or a number needs none). */
+/**
+ * @param seen the objects visited so far (a second visit is `[Circular]`); made at the first object that holds
+ *   another, holding it (a flat object, as a log line's fields or a history entry mostly are, needs none).
+ */
 function redactValue(value: unknown, seen: WeakSet<object> | undefined): unknown {
   if (typeof value === 'string') return redactText(value);
   if (typeof value === 'number' || typeof value === 'bigint') {
@@ -612,11 +615,13 @@ function redactValue(value: unknown, seen: WeakSet<object> | undefined): unknown
   if (value === null || typeof value !== 'object') return value;
   // Made by hashing only, never from text: nothing of anyone's input in it (see HashDigest).
   if (value instanceof HashDigest) return value;
-  seen ??= new WeakSet();
-  if (seen.has(value)) return '[Circular]';
-  seen.add(value);
+  // Only a nested object can repeat one: the set of those visited is made when the first one is met (`visitedWith`).
+  if (seen !== undefined) {
+    if (seen.has(value)) return '[Circular]';
+    seen.add(value);
+  }
   if (Buffer.isBuffer(value)) return `[Buffer ${value.length} bytes]`;
-  if (Array.isArray(value)) return value.map((v) => redactValue(v, seen));
+  if (Array.isArray(value)) return redactArray(value, seen);
   if (value instanceof Error) {
     return { name: value.name, message: redactText(value.message), stack: value.stack ? redactText(value.stack) : undefined };
   }
@@ -624,8 +629,10 @@ function redactValue(value: unknown, seen: WeakSet<object> | undefined): unknown
   const object = value as Record<string, unknown>;
   // The next free `#n` of each masked key: thousands of card numbers used as keys stay linear.
   let nextSuffix: Map<string, number> | undefined;
-  // Object.keys, not Object.entries: no [key, value] pair allocated per member.
-  for (const k of Object.keys(object)) {
+  // `for…in` with `Object.hasOwn`, not Object.keys (an array of the keys a call) nor Object.entries (a pair a member):
+  // the same keys in the same order, through the object's enum cache.
+  for (const k in object) {
+    if (!Object.hasOwn(object, k)) continue;
     const v = object[k];
     // Keys are data too: a card number used as a key is masked like one in a value (kept distinct).
     let key = redactKey(k);
@@ -637,9 +644,29 @@ function redactValue(value: unknown, seen: WeakSet<object> | undefined): unknown
       key = `${masked}#${n}`;
       nextSuffix.set(masked, n + 1);
     }
-    out[key] = isSensitiveKey(k) && v !== null && v !== undefined && v !== '' ? SECRET_MASK : redactValue(paymentMethodWithoutNumber(k, v), seen);
+    if (isSensitiveKey(k) && v !== null && v !== undefined && v !== '') out[key] = SECRET_MASK;
+    else {
+      const member = paymentMethodWithoutNumber(k, v);
+      if (member !== null && typeof member === 'object') seen ??= visitedWith(object);
+      out[key] = redactValue(member, seen);
+    }
   }
   return out;
+}
+
+/**
+ * `array`'s elements redacted. A function of its own: a closure over `seen` inside `redactValue` would make every call
+ * of it, a string's or a number's too, allocate a context for `seen`.
+ */
+function redactArray(array: unknown[], seen: WeakSet<object> | undefined): unknown[] {
+  return array.map((v) => redactValue(v, v !== null && typeof v === 'object' ? (seen ??= visitedWith(array)) : seen));
+}
+
+/** The visited set of a redaction, made when its first nested object is met: the object holding it, visited already. */
+function visitedWith(parent: object): WeakSet<object> {
+  const seen = new WeakSet<object>();
+  seen.add(parent);
+  return seen;
 }
 
 /** A key with any card number in it masked, as a value would be (a key too short to hold one is as it is). */

@@ -16,11 +16,17 @@ import { redactText } from '../logging/redact';
 import { counter, gauge } from '../metrics/metrics-registry';
 import { TriageCategory, impactScore, triageCategory } from '../amqp/dead-letter-triage';
 import { describeDeadLetterBody } from '../amqp/dead-letter-body';
+import { deadLetterOnceKey, isDerivedDeadLetterId } from '../amqp/dead-letter-once';
 
 /** A dead letter as the archive holds it: its reason, what it was about, its triage and its replays. No card data (bodies are redacted). */
 export interface DeadLetterRecord {
   /** `dl-<24 hex>`: a digest of the message and its reason headers, so importing the same message twice is one record. */
   id: string;
+  /**
+   * The writer's `x-pb-dead-letter-id` (the `dead_letter_id` of its log lines), when it is UUID-shaped. One derived from
+   * the message's identity (`isDerivedDeadLetterId`) names its one-per-message mark, which goes when the record is dropped.
+   */
+  deadLetterId?: string;
   /** When it was dead-lettered, epoch ms (`x-pb-dead-lettered-at`, else when it was archived). */
   deadLetteredAt: number;
   archivedAt: number;
@@ -107,6 +113,23 @@ export interface DeadLetterImport {
 export interface ParkedDeadLetter {
   id: string;
   reason: string;
+}
+
+/** What a writer's `x-pb-dead-letter-id` looks like (random, or derived from the message's identity). */
+const UUID_SHAPE = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
+
+/**
+ * The dead-letter id of the one-per-message mark a stored record names, if any. A record that cannot be read names
+ * none: it is dropped all the same, for a trim that threw on it would never keep the archive within its bound again.
+ */
+function markNamedBy(text: string): string | undefined {
+  try {
+    const record: unknown = JSON.parse(text);
+    const named = record !== null && typeof record === 'object' ? (record as Partial<DeadLetterRecord>).deadLetterId : undefined;
+    return typeof named === 'string' && isDerivedDeadLetterId(named) ? named : undefined;
+  } catch {
+    return undefined;
+  }
 }
 
 /** The code of the stand-in record of a dead letter that could not be archived as it is. */
@@ -201,7 +224,7 @@ export class DeadLetterStore {
 
   constructor(
     private readonly redis: RedisClient,
-    prefix: string,
+    private readonly prefix: string,
     /**
      * `deadLetterStampKeys(service_bus)`: the first makes the stamps of what it parks, any verifies the stamps of
      * what it imports (the previous secret's: one made before a rotation; the next secret's: one made by a process
@@ -400,13 +423,26 @@ export class DeadLetterStore {
     return { id, reason };
   }
 
-  /** Drops the oldest records past the bound: how many, and when the newest of them was dead-lettered. */
+  /**
+   * Drops the oldest records past the bound, with the one-per-message mark each names (`deadLetterId`): a mark that
+   * outlived its record would ack a later copy as a duplicate of nothing. How many, and when the newest of them was
+   * dead-lettered.
+   */
   private async trim(): Promise<{ dropped: number; droppedThrough?: number }> {
     const excess = (await this.redis.zcard(this.timeKey)) - this.maxRecords;
     if (excess <= 0) return { dropped: 0 };
     const oldest = await this.redis.zrange(this.timeKey, 0, excess - 1, 'WITHSCORES');
+    const ids = oldest.filter((_, i) => i % 2 === 0);
+    const reads = this.redis.pipeline();
+    for (const id of ids) reads.hget(this.key(id), 'record');
+    const marks = ((await reads.exec()) ?? []).flatMap(([err, text]) => {
+      if (err || typeof text !== 'string') return [];
+      const named = markNamedBy(text);
+      return named !== undefined ? [deadLetterOnceKey(this.prefix, named)] : [];
+    });
     const pipeline = this.redis.pipeline();
-    for (let i = 0; i < oldest.length; i += 2) pipeline.del(this.key(oldest[i])).zrem(this.timeKey, oldest[i]).zrem(this.impactKey, oldest[i]);
+    for (const id of ids) pipeline.del(this.key(id)).zrem(this.timeKey, id).zrem(this.impactKey, id);
+    for (const mark of marks) pipeline.del(mark);
     await pipeline.exec();
     dropped.inc(oldest.length / 2);
     return { dropped: oldest.length / 2, droppedThrough: Number(oldest[oldest.length - 1]) };
@@ -626,8 +662,10 @@ export function recordFromMessage(
     .update(JSON.stringify([body, code, reason, header(headers, 'x-pb-dead-lettered-at') ?? '', header(headers, 'x-pb-source') ?? '']))
     .digest('hex')
     .slice(0, 24)}`;
+  const deadLetterId = header(headers, 'x-pb-dead-letter-id');
   return {
     id,
+    ...(deadLetterId !== undefined && UUID_SHAPE.test(deadLetterId) ? { deadLetterId } : {}),
     deadLetteredAt: Number.isFinite(at) ? at : now,
     archivedAt: now,
     code,

@@ -8,6 +8,7 @@ import { PaymentMethodOptions } from '../routing/payment-method-options';
 import { ConfirmPublisher } from '../amqp/confirm-publisher';
 import { DeadLetterWriter } from '../amqp/dead-letter-writer';
 import { DeadLetterTriage } from '../amqp/dead-letter-triage';
+import { DeadLetterOnce, deadLetterClaimMs } from '../amqp/dead-letter-once';
 import { declareTopology } from '../amqp/topology';
 import { queueMismatch } from '../amqp/queue-mismatch';
 import { Config } from '../config/config';
@@ -89,6 +90,8 @@ export async function startWebProcess(config: Config, logger: Logger, options: W
     config.amqp,
     new DeadLetterTriage({ redis, keyPrefix: config.redis.keyPrefix, triage: config.channels.triage, logger, busAmountUnits: config.serviceBus.amountUnits }),
     deadLetterStampKey(config.serviceBus.secret),
+    // A refusal the bus sends again (after a 503, or an answer it lost) finds its first dead letter.
+    new DeadLetterOnce(redis, config.redis.keyPrefix, { claimMs: deadLetterClaimMs(config.amqp.publishTimeoutMs) }),
   );
   const backlog = new BacklogProbe({ config, connection, logger });
   const rateLimiter = new RateLimiter({ config, redis, logger, where: 'intake' });

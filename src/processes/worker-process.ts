@@ -6,7 +6,7 @@ import { RedisClient } from '../redis/redis-connection';
 import { AmqpConnection } from '../amqp/amqp-connection';
 import { ConfirmPublisher } from '../amqp/confirm-publisher';
 import { DeadLetterWriter } from '../amqp/dead-letter-writer';
-import { DeadLetterOnce } from '../amqp/dead-letter-once';
+import { DeadLetterOnce, deadLetterClaimMs } from '../amqp/dead-letter-once';
 import { BreakerBoard } from '../delivery/breaker-board';
 import { DeadLetterTriage } from '../amqp/dead-letter-triage';
 import { BrokerDeadLetterRedactor } from '../amqp/broker-dead-letter-redactor';
@@ -178,7 +178,7 @@ export async function startWorkerProcess(config: Config, logger: Logger, options
     config.amqp,
     new DeadLetterTriage({ redis, keyPrefix: config.redis.keyPrefix, triage: config.channels.triage, logger, busAmountUnits: config.serviceBus.amountUnits }),
     deadLetterStampKey(config.serviceBus.secret),
-    new DeadLetterOnce(redis, config.redis.keyPrefix),
+    new DeadLetterOnce(redis, config.redis.keyPrefix, { claimMs: deadLetterClaimMs(config.amqp.publishTimeoutMs) }),
   );
   const router = new ConfiguredGatewayRouter(options.routes);
   const delivery = new DeliveryService({

@@ -1,5 +1,6 @@
 import { LuaScript, luaInputs } from './lua-script';
 import { RedisClient } from './redis-connection';
+import { sendFlatArgs } from './flat-args-command';
 
 /**
  * A claim: a string key that names who holds something (an operation id's shard, a split refund id's split
@@ -25,7 +26,8 @@ return ''
  * was freed or expired between the two.
  */
 export async function claimKey(redis: RedisClient, claim: string, holder: string | number, ttlS: number): Promise<string> {
-  if ((await redis.set(claim, String(holder), 'EX', ttlS, 'NX')) === 'OK') return '';
+  // Without ioredis's argument copy and concatenated command text: one of these a payment command (`sendFlatArgs`).
+  if ((await sendFlatArgs(redis, 'set', [claim, String(holder), 'EX', String(ttlS), 'NX'])) === 'OK') return '';
   return (await CLAIM_KEY_SCRIPT.run(redis, { keys: { claim }, args: { holder, ttl_s: ttlS } })) as string;
 }
 

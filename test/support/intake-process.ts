@@ -5,7 +5,7 @@ import { AmqpConnection } from '../../src/amqp/amqp-connection';
 import { BrokerDeadLetterRedactor } from '../../src/amqp/broker-dead-letter-redactor';
 import { ConfirmPublisher } from '../../src/amqp/confirm-publisher';
 import { DeadLetterWriter } from '../../src/amqp/dead-letter-writer';
-import { DeadLetterOnce } from '../../src/amqp/dead-letter-once';
+import { DeadLetterOnce, deadLetterClaimMs } from '../../src/amqp/dead-letter-once';
 import { DeadLetterTriage } from '../../src/amqp/dead-letter-triage';
 import { declareTopology } from '../../src/amqp/topology';
 import { Config } from '../../src/config/config';
@@ -68,7 +68,7 @@ export async function startIntakeProcess(
     config.amqp,
     new DeadLetterTriage({ redis, keyPrefix: config.redis.keyPrefix, triage: config.channels.triage, logger }),
     deadLetterStampKey(config.serviceBus.secret),
-    new DeadLetterOnce(redis, config.redis.keyPrefix),
+    new DeadLetterOnce(redis, config.redis.keyPrefix, { claimMs: deadLetterClaimMs(config.amqp.publishTimeoutMs) }),
   );
   // With `rateLimits`, the worker's rate limiter (rate_limits.*, leased tokens) holds messages over a limit.
   const rateLimiter = options.rateLimits

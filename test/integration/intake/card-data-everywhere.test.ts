@@ -57,9 +57,16 @@ const PANS = [luhnComplete('453201938475612'), luhnComplete('510529738461205'), 
 const grouped = (pan: string, sep: string) => pan.replace(/(\d{4})(?=\d)/g, `$1${sep}`);
 /** The forms planted: plain, grouped by spaces and dashes, glued to letters, split in two inside a sentence. */
 const forms = (pan: string) => [pan, grouped(pan, ' '), grouped(pan, '-'), `ORD${pan}X`, `note:${pan.slice(0, 8)} ${pan.slice(8)}!`];
-const CVV = '8642';
-/** A CVV found standing alone (not inside a longer number, such as a time). */
-const CVV_ALONE = new RegExp(`(?<![0-9])${CVV}(?![0-9])`);
+/**
+ * With a leading zero: no count, amount, port or millisecond figure is written with one, so none is taken for it (the
+ * CVV 8642 once was: a dead letter's random UUID held `-8642-`, in a log line and the dead letter's headers).
+ */
+const CVV = '0735';
+/** Hex identifiers (a UUID such as a dead letter's id, a digest, a signature, a key fingerprint): any four digits occur in them. */
+const HEX_IDS = /[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}|[0-9a-f]{12,}/gi;
+/** A CVV found standing alone: not inside a longer number, a decimal or a time, nor inside a hex identifier. */
+const CVV_ALONE = new RegExp(`(?<![0-9.])${CVV}(?![0-9])`);
+const holdsCvv = (text: string) => CVV_ALONE.test(text.replace(HEX_IDS, '#'));
 const CVV_NAMES = ['cvv', 'cvc', 'security_code', 'CVV2', 'cardCvc', 'card_verification_value', 'verification_value', 'cardCode', 'ccv', 'cvNumber'];
 const ECHO_KEY = 'echo-psp-api-key-ZXCVBNM0987654321';
 const NEEDLES = [ECHO_KEY, ...PANS.flatMap((p) => [p, grouped(p, ' '), grouped(p, '-'), `${p.slice(0, 8)} ${p.slice(8)}`])];
@@ -188,6 +195,24 @@ async function printed<A>(fn: (ctx: OpsContext, io: OpsOutput, args: A) => Promi
   await fn(ctx, { out, err, actor: 'tester@ci' }, args);
   return Buffer.concat(chunks).toString('utf8');
 }
+
+test('the CVV is found where a copy of it would stand, not in an id or a figure that happens to hold its digits', () => {
+  for (const copy of [`{"cvv":"${CVV}"}`, `cvc=${CVV}&x=1`, `security code ${CVV}.`, `{\\"cardCode\\":\\"${CVV}\\"}`, `cvv: ${CVV}`]) {
+    expect([copy, holdsCvv(copy)]).toEqual([copy, true]);
+  }
+  const notCopies = [
+    // A dead letter's id (a random UUID), in a log line and in the dead letter's and its triage copy's headers.
+    `{"dead_letter_id":"0c1f3ab7-e29d-4c5b-${CVV}-5d0e7f9a1b3c"}`,
+    `{"x-pb-dead-letter-id":"0c1f3ab7-${CVV}-4c5b-9a1e-5d0e7f9a1b3c"}`,
+    // A digest, a signature, a key fingerprint.
+    `x-pb-signature: sha256=9f1c0ab3e7d2c4f6a8b0${CVV}de1f3a5b7c9e0f2a4b6c8d0e1f3a5b7c9`,
+    `bus-ab${CVV}cdef12`,
+    // A millisecond figure, a count or a decimal with the CVV's digits.
+    `{"latency_ms":${Number(CVV)},"attempts":${Number(CVV)}}`,
+    `pb_http_request_duration_seconds_sum 3.${CVV}`,
+  ];
+  for (const text of notCopies) expect([text, holdsCvv(text)]).toEqual([text, false]);
+});
 
 test('a card number or CVV in any field, and a PSP credential echoed by a PSP, come out nowhere', async () => {
   // Bus calls: each form of each number in each field, as a key, as a JSON number, in headers and the query.
@@ -335,7 +360,7 @@ test('a card number or CVV in any field, and a PSP credential echoed by a PSP, c
   const leaks: string[] = [];
   const check = (where: string, text: string) => {
     for (const needle of NEEDLES) if (text.includes(needle)) leaks.push(`${where}: …${needle.slice(-4)}`);
-    if (CVV_ALONE.test(text)) leaks.push(`${where}: the CVV`);
+    if (holdsCvv(text)) leaks.push(`${where}: the CVV`);
   };
   for (const line of logs.lines) check('log', line);
   for (const answer of answers) check('answer', answer);

@@ -1,5 +1,5 @@
 import { Config } from '../../../src/config/config';
-import { sendEvalshaArgv } from '../../../src/redis/flat-args-command';
+import { sendEvalshaArgv, sendFlatArgs } from '../../../src/redis/flat-args-command';
 import { RedisClient, createRedis, isCluster } from '../../../src/redis/redis-connection';
 import { testConfig } from '../../support/test-config';
 
@@ -63,4 +63,35 @@ test('on a closed connection it rejects instead of throwing', async () => {
   await closed.ping();
   await closed.quit();
   await expect(sendEvalshaArgv(closed, argv(sha, 1, [keys()[0]]))).rejects.toThrow(/Connection is closed|None of startup nodes is available/); // single Redis | cluster
+});
+
+describe('sendFlatArgs', () => {
+  const key = () => `${config.redis.keyPrefix}{flat}:claim`;
+  afterEach(async () => void (await redis.del(key())));
+
+  test('replies as ioredis does for the same command: SET NX EX claims once, then finds the key held', async () => {
+    expect(await sendFlatArgs(redis, 'set', [key(), '3', 'EX', '60', 'NX'])).toBe('OK');
+    expect(await sendFlatArgs(redis, 'set', [key(), '4', 'EX', '60', 'NX'])).toBeNull();
+    expect(await redis.set(key(), '4', 'EX', 60, 'NX')).toBeNull();
+    expect(await redis.get(key())).toBe('3');
+    expect(await redis.ttl(key())).toBeGreaterThan(50);
+    expect(await sendFlatArgs(redis, 'get', [key()])).toBe('3');
+  });
+
+  test('a multi-byte value is sent whole, and an error reply rejects the promise', async () => {
+    expect(await sendFlatArgs(redis, 'set', [key(), 'prix 12 € – été'])).toBe('OK');
+    expect(await redis.get(key())).toBe('prix 12 € – été');
+    await expect(sendFlatArgs(redis, 'incr', [key()])).rejects.toThrow(/not an integer/);
+  });
+
+  test('on a connection that takes ioredis own path (a key prefix), the same reply through redis.call', async () => {
+    const prefixed = createRedis(config.redis, 'commands');
+    prefixed.options.keyPrefix = `${config.redis.keyPrefix}{flat}:`;
+    try {
+      expect(await sendFlatArgs(prefixed, 'set', ['claim', '5', 'EX', '60', 'NX'])).toBe('OK');
+      expect(await redis.get(key())).toBe('5');
+    } finally {
+      prefixed.disconnect();
+    }
+  });
 });

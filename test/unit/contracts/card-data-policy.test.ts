@@ -58,6 +58,14 @@ describe('card-data policy by field', () => {
     });
   });
 
+  it('walks own enumerable keys only, in their order, as Object.keys lists them (an inherited or hidden one is not read)', () => {
+    const attributes = Object.assign(Object.create({ card_number: VISA }) as Record<string, unknown>, { b: 'x', 2: VISA, a: 'y' });
+    Object.defineProperty(attributes, 'cvv', { value: '123', enumerable: false });
+    const { value, masked } = applyCardDataPolicy({ payment: { custom_attributes: attributes } }, policy);
+    expect(masked).toEqual(['payment.custom_attributes.2']);
+    expect(Object.keys((value as { payment: { custom_attributes: object } }).payment.custom_attributes)).toEqual(['2', 'b', 'a']);
+  });
+
   it('masks a card number given as a number in free text', () => {
     const { value, masked } = applyCardDataPolicy({ payment: { custom_attributes: { ref: Number(VISA) } } }, policy);
     expect(value).toEqual({ payment: { custom_attributes: { ref: PAN_MASK } } });

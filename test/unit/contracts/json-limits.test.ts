@@ -1,5 +1,5 @@
 import { MAX_JSON_DEPTH, decodeJsonText, exceedsDepth, jsonDepth, parseBoundedJson } from '../../../src/contracts/json-limits';
-import { validateCommand } from '../../../src/contracts/command-validator';
+import { malformedUnicodeField, validateCommand } from '../../../src/contracts/command-validator';
 import { CommandValidationError } from '../../../src/errors/command-validation-error';
 import { channelCommand } from '../../support/fixtures';
 
@@ -88,5 +88,19 @@ describe('depth of decoded values', () => {
     const command = channelCommand('authorize', {}, { custom_attributes: { note: deepValue(200_000) } as never });
     expect(() => validateCommand(command)).toThrow(CommandValidationError);
     expect(() => validateCommand(command)).toThrow(/deeper than 32 levels/);
+  });
+});
+
+describe('exceedsDepth and malformedUnicodeField walk own enumerable keys only', () => {
+  it('does not read an inherited or hidden member', () => {
+    const deep = deepValue(MAX_JSON_DEPTH + 5);
+    const value = Object.create({ inherited: deep, bad: '\ud800' }) as Record<string, unknown>;
+    Object.defineProperty(value, 'hidden', { value: deep, enumerable: false });
+    value.own = { ok: 'fine' };
+    expect(exceedsDepth(value)).toBe(false);
+    expect(malformedUnicodeField(value)).toBeNull();
+    value.later = { bad: '\udc00' };
+    expect(malformedUnicodeField(value)).toBe('later.bad');
+    expect(exceedsDepth({ own: deep })).toBe(true);
   });
 });

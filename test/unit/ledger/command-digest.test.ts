@@ -1,5 +1,5 @@
 import { createHash } from 'node:crypto';
-import { commandDigest } from '../../../src/ledger/command-digest';
+import { commandDigest, sha256Hex } from '../../../src/ledger/command-digest';
 import { idempotencyConflictEvent } from '../../../src/events/idempotency-conflict-event';
 import { channelCommand } from '../../support/fixtures';
 import { testConfig } from '../../support/test-config';
@@ -129,5 +129,22 @@ describe('commandDigest: a stored-value merge', () => {
     expect(commandDigest(merge('gc_source_1'))).not.toBe(commandDigest(merge('gc_source_2')));
     expect(commandDigest(merge('gc_source_1'))).not.toBe(commandDigest(merge()));
     expect(commandDigest(merge())).toBe(commandDigest(base));
+  });
+});
+
+describe('sha256Hex', () => {
+  it('is the hex SHA-256 that createHash gives, for ASCII and multi-byte text alike', () => {
+    for (const text of ['', 'abc', '["authorize","simulator",1000,"EUR",[]]', 'prix 12 € – été 😀']) {
+      expect(sha256Hex(text)).toBe(createHash('sha256').update(text).digest('hex'));
+    }
+  });
+
+  it('keeps the digest of a stored command: the v1 value of a known command does not move', () => {
+    const command = withPayment(
+      { gateway: 'simulator', gateway_account: 'acme-eu', gateway_key: 'pm_card_visa', amount: 1000, currency: 'EUR', order_id: 'o-1', lines: undefined },
+      { command: 'authorize' },
+    );
+    const material = JSON.stringify(['authorize', 'simulator', 'acme-eu', 'pm_card_visa', 1000, 'EUR', 'o-1', []]);
+    expect(commandDigest(command)).toBe(`v1:${createHash('sha256').update(material).digest('hex').slice(0, 32)}`);
   });
 });

@@ -314,6 +314,27 @@ describe('redact', () => {
     expect(() => JSON.stringify(out)).not.toThrow();
   });
 
+  it('cuts cycles through arrays and nested objects, and marks an object met a second time, as before the set was made lazily', () => {
+    const shared = { card: VISA };
+    const list: unknown[] = ['x', shared];
+    list.push(list);
+    expect(redact(list)).toEqual(['x', { card: PAN_MASK }, '[Circular]']);
+    const top: Record<string, unknown> = { a: shared, b: shared, n: 1, inner: { up: undefined as unknown } };
+    (top.inner as Record<string, unknown>).up = top;
+    expect(redact(top)).toEqual({ a: { card: PAN_MASK }, b: '[Circular]', n: 1, inner: { up: '[Circular]' } });
+    const raw = Buffer.from('x');
+    expect(redact({ one: raw, two: raw })).toEqual({ one: '[Buffer 1 bytes]', two: '[Circular]' });
+    expect(redact({ flat: 'text', n: 2, none: null })).toEqual({ flat: 'text', n: 2, none: null });
+  });
+
+  it('walks own enumerable keys only, in their order, as Object.keys lists them (an inherited or hidden one is left out)', () => {
+    const value = Object.assign(Object.create({ inherited: 'x' }) as Record<string, unknown>, { b: 1, 2: 'two', a: VISA, 1: 'one' });
+    Object.defineProperty(value, 'hidden', { value: 'y', enumerable: false });
+    const out = redact(value) as Record<string, unknown>;
+    expect(Object.keys(out)).toEqual(['1', '2', 'b', 'a']);
+    expect(out).toEqual({ 1: 'one', 2: 'two', b: 1, a: PAN_MASK });
+  });
+
   it('notes the size of a Buffer instead of its bytes', () => {
     expect(redact({ raw: Buffer.from(VISA) })).toEqual({ raw: '[Buffer 16 bytes]' });
   });
