@@ -75,6 +75,14 @@ export function dropConnectionOf(holder: Channel | ChannelModel, reason: string)
 }
 
 /**
+ * Whether the connection of `holder` was dropped by {@link dropConnectionOf} (its socket destroyed): at once, before
+ * amqplib and an `AmqpConnection` hear of it.
+ */
+export function connectionDropped(holder: Channel | ChannelModel): boolean {
+  return (holder as unknown as { connection?: { stream?: { destroyed?: boolean } } }).connection?.stream?.destroyed === true;
+}
+
+/**
  * What a broker call not answered within its bound does to the connection it was made on. `drop`: the connection
  * is dropped (its socket destroyed: amqplib closes it and its channels, an `AmqpConnection` reconnects as after any
  * loss, the broker requeues what every channel of it held unacked), for a connection that is the caller's own.

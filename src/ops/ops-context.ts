@@ -1,7 +1,8 @@
 import { Writable } from 'node:stream';
 import { deadLetterStampKeys } from '../amqp/dead-letter-stamp';
 import { RedisClient } from '../redis/redis-connection';
-import { AmqpConnection } from '../amqp/amqp-connection';
+import { AmqpConnection, nodeOf } from '../amqp/amqp-connection';
+import { connectionDropped } from '../amqp/broker-deadline';
 import { ConfirmPublisher } from '../amqp/confirm-publisher';
 import { declareTopology } from '../amqp/topology';
 import { AuditLog } from '../audit/audit-log';
@@ -71,6 +72,22 @@ export function openOps(
   let connection: AmqpConnection | null = null;
   let publisher: ConfirmPublisher | null = null;
   /**
+   * Index in `amqp.urls` of the node a connection of its own tries first: where the last one worked. Each is new, so
+   * without it every action would start at the first node, one gone silent included (a connect to it waits past the
+   * bound): on a cluster the shared connection goes on with the next node; this does the same across actions.
+   */
+  let firstNode = 0;
+  const nodeNotAnswered = (node: number, what: 'connect' | 'call'): void => {
+    const nodes = config.amqp.urls.length;
+    if (nodes < 2) return;
+    firstNode = (node + 1) % nodes;
+    logger.warn('rabbitmq node did not answer a dead-letter action: the next one connects to the next node first', {
+      node: nodeOf(config.amqp.urls[node]),
+      next_node: nodeOf(config.amqp.urls[firstNode]),
+      what,
+    });
+  };
+  /**
    * Runs `work` on a connection of its own, opened within `amqp.publish_timeout_ms` and closed after (bounded the
    * same way). The archive-now and the unpark drop their connection when the broker does not answer one of their
    * calls (a silent node: the drop moves to the next one, and the broker requeues what the call got): on the
@@ -84,10 +101,25 @@ export function openOps(
       name: `payment-bridge:${options.service}:dead-letters`,
       logger,
       closeTimeoutMs: config.amqp.publishTimeoutMs,
+      firstNode,
     });
     try {
-      await within(own.connect(), config.amqp.publishTimeoutMs);
-      return await work(own);
+      try {
+        await within(own.connect(), config.amqp.publishTimeoutMs);
+      } catch (err) {
+        // Its connect, which would have gone on to the next node, goes with it: the next action starts there.
+        nodeNotAnswered(firstNode, 'connect');
+        throw err;
+      }
+      const model = own.current();
+      try {
+        return await work(own);
+      } finally {
+        // Dropped (a call not answered) or lost: the node went silent, as a shared connection would, the next action
+        // goes on with the next node; otherwise it starts where this one worked.
+        if (connectionDropped(model) || !own.connected) nodeNotAnswered(own.nodeIndex, 'call');
+        else firstNode = own.nodeIndex;
+      }
     } finally {
       await own.close();
     }

@@ -5,6 +5,7 @@
  * the operator's command exits non-zero and its connection's close does not hang; and no message is lost or
  * duplicated (what was got but not moved goes back to its queue once the connection is dropped).
  */
+import net, { AddressInfo, Socket } from 'node:net';
 import { PassThrough } from 'node:stream';
 import { BacklogProbe } from '../../../src/admission/backlog-probe';
 import { AmqpConnection } from '../../../src/amqp/amqp-connection';
@@ -151,6 +152,60 @@ describe('dead-letter paths and the backlog probe with a broker that stops answe
     await eventually(async () => (await depth(config.amqp.deadLetterQueue)) === 1, 5000);
     // The next archive-now works (a new connection of its own).
     expect(await ctx.importDeadLetters()).toMatchObject({ moved: 1, created: 1 });
+  });
+
+  describe('console on a cluster: an archive-now after one whose node went silent goes to another node, not the silent one again', () => {
+    const direct = process.env.PB_TEST_AMQP_URL ?? 'amqp://guest:guest@127.0.0.1:5672';
+
+    /** Two dead letters in the dead-letter queue, and a console's context on `urls` (the silent node first). */
+    async function consoleOn(urls: string[]): Promise<OpsContext> {
+      const ch = await client.model.createConfirmChannel();
+      for (const order of ['ORD-NODE-A', 'ORD-NODE-B'])
+        ch.sendToQueue(config.amqp.deadLetterQueue, Buffer.from(JSON.stringify({ order_id: order })), {
+          persistent: true,
+          headers: { 'x-pb-code': 'INVALID_PARAMS' },
+        });
+      await ch.waitForConfirms();
+      await ch.close();
+      config = { ...config, amqp: { ...config.amqp, urls } };
+      const ctx = openOps(config, captureLogger('info').logger, { service: 'web', auditStream: new PassThrough() });
+      opened.push(ctx);
+      return ctx;
+    }
+
+    it('a node whose read went unanswered (its connection dropped): the next archive-now connects to the next node and moves what the first left', async () => {
+      const ctx = await consoleOn([proxy.url, direct]);
+      proxy.stallAt(AMQP_METHOD.basicGet);
+      const first = await within(ctx.importDeadLetters().catch((err: unknown) => err));
+      expect(first.outcome).toBeInstanceOf(BrokerTimeoutError);
+      await eventually(async () => (await depth(config.amqp.deadLetterQueue)) === 2, 5000);
+      // The node is still silent: an archive-now that went back to it would time out again.
+      proxy.stallAt(AMQP_METHOD.basicGet);
+      const second = await within(ctx.importDeadLetters().catch((err: unknown) => err));
+      expect(second.outcome).toMatchObject({ moved: 2, created: 2 });
+      expect(proxy.stalled).toBe(1);
+    });
+
+    it('a node that accepts the connection and never answers it: the next archive-now connects to the next node', async () => {
+      const held = new Set<Socket>();
+      const silent = net.createServer((s) => {
+        held.add(s);
+        s.on('error', () => undefined);
+      });
+      await new Promise<void>((resolve) => silent.listen(0, '127.0.0.1', resolve));
+      opened.push({
+        close: () =>
+          new Promise<void>((resolve) => {
+            for (const s of held) s.destroy();
+            silent.close(() => resolve());
+          }),
+      });
+      const ctx = await consoleOn([`amqp://guest:guest@127.0.0.1:${(silent.address() as AddressInfo).port}`, direct]);
+      const first = await within(ctx.importDeadLetters().catch((err: unknown) => err));
+      expect((first.outcome as Error).message).toBe(`RabbitMQ did not answer within ${BOUND_MS} ms`);
+      const second = await within(ctx.importDeadLetters().catch((err: unknown) => err));
+      expect(second.outcome).toMatchObject({ moved: 2, created: 2 });
+    });
   });
 
   it('archiving pass: a read not answered fails the pass within its bound (counted); the dead letter stays in the queue', async () => {
