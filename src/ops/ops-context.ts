@@ -3,6 +3,7 @@ import { deadLetterStampKeys } from '../amqp/dead-letter-stamp';
 import { RedisClient } from '../redis/redis-connection';
 import { AmqpConnection, nodeOf } from '../amqp/amqp-connection';
 import { connectionDropped } from '../amqp/broker-deadline';
+import { DependencyUnavailableError } from '../errors/dependency-unavailable-error';
 import { ConfirmPublisher } from '../amqp/confirm-publisher';
 import { declareTopology } from '../amqp/topology';
 import { AuditLog } from '../audit/audit-log';
@@ -45,6 +46,11 @@ export interface OpsContext {
    * @throws when the broker cannot be reached within `amqp.publish_timeout_ms`.
    */
   unparkDeadLetters(options: { limit: number; execute: boolean }): Promise<UnparkResult>;
+  /**
+   * Closes the broker connections (the replay's, and those of the archive-nows and unparks under way, which then
+   * fail: each close bounded by `amqp.publish_timeout_ms`) and Redis when it is the context's own. No action opens
+   * a connection after it.
+   */
   close(): Promise<void>;
 }
 
@@ -77,6 +83,9 @@ export function openOps(
    * bound): on a cluster the shared connection goes on with the next node; this does the same across actions.
    */
   let firstNode = 0;
+  /** The connections of the actions under way: `close()` closes them too (a stop does not wait for a long archive-now). */
+  const owned = new Set<AmqpConnection>();
+  let closed = false;
   const nodeNotAnswered = (node: number, what: 'connect' | 'call'): void => {
     const nodes = config.amqp.urls.length;
     if (nodes < 2) return;
@@ -95,6 +104,7 @@ export function openOps(
    * operators at once), so they never use it.
    */
   const onOwnConnection = async <T>(work: (own: AmqpConnection) => Promise<T>): Promise<T> => {
+    if (closed) throw new DependencyUnavailableError('rabbitmq', 'connection closed');
     const own = new AmqpConnection({
       urls: config.amqp.urls,
       reconnectMs: config.amqp.reconnectMs,
@@ -103,6 +113,7 @@ export function openOps(
       closeTimeoutMs: config.amqp.publishTimeoutMs,
       firstNode,
     });
+    owned.add(own);
     try {
       try {
         await within(own.connect(), config.amqp.publishTimeoutMs);
@@ -121,6 +132,7 @@ export function openOps(
         else firstNode = own.nodeIndex;
       }
     } finally {
+      owned.delete(own);
       await own.close();
     }
   };
@@ -177,8 +189,11 @@ export function openOps(
       return result;
     },
     close: async () => {
+      closed = true;
       const p = publisher as ConfirmPublisher | null;
       const c = connection as AmqpConnection | null;
+      // Side by side, each bounded by amqp.publish_timeout_ms: an action under way then fails on its closed connection.
+      await Promise.all([...owned].map((own) => own.close()));
       if (p) await p.close();
       if (c) await c.close();
       if (ownRedis) redis.disconnect();

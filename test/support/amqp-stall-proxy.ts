@@ -42,6 +42,8 @@ export interface AmqpStallProxy {
   readonly withheld: number;
   /** Connections that stalled so far. */
   readonly stalled: number;
+  /** Client connections through the proxy still open. */
+  readonly open: number;
   cut(): void;
   /** Stalled connections go on: what they sent since the stall reaches the broker now. */
   resume(): void;
@@ -50,6 +52,7 @@ export interface AmqpStallProxy {
 
 export async function startAmqpStallProxy(target = new URL(process.env.PB_TEST_AMQP_URL ?? 'amqp://guest:guest@127.0.0.1:5672')): Promise<AmqpStallProxy> {
   const sockets = new Set<Socket>();
+  const clients = new Set<Socket>();
   let armed: { classId: number; methodId: number; left: number } | null = null;
   let stalled = 0;
   let withholding: { classId: number; methodId: number } | null = null;
@@ -61,7 +64,9 @@ export async function startAmqpStallProxy(target = new URL(process.env.PB_TEST_A
   const server = net.createServer((client) => {
     const upstream = net.connect(Number(target.port || 5672), target.hostname);
     sockets.add(client).add(upstream);
+    clients.add(client);
     const drop = () => {
+      clients.delete(client);
       client.destroy();
       upstream.destroy();
       sockets.delete(client);
@@ -188,6 +193,9 @@ export async function startAmqpStallProxy(target = new URL(process.env.PB_TEST_A
     },
     get stalled() {
       return stalled;
+    },
+    get open() {
+      return clients.size;
     },
     get withheld() {
       return withheldFrames;

@@ -154,6 +154,32 @@ describe('dead-letter paths and the backlog probe with a broker that stops answe
     expect(await ctx.importDeadLetters()).toMatchObject({ moved: 1, created: 1 });
   });
 
+  it("console stop: an archive-now under way (its read not answered yet) has its connection closed by the context's close, within the bound", async () => {
+    const bound = 2000;
+    config = { ...config, amqp: { ...config.amqp, publishTimeoutMs: bound } };
+    const ch = await client.model.createConfirmChannel();
+    ch.sendToQueue(config.amqp.deadLetterQueue, Buffer.from('{"order_id":"ORD-STOP-NOW"}'), { persistent: true, headers: { 'x-pb-code': 'INVALID_PARAMS' } });
+    await ch.waitForConfirms();
+    await ch.close();
+    const ctx = openOps(config, captureLogger('info').logger, { service: 'web', auditStream: new PassThrough() });
+    opened.push(ctx);
+    proxy.stallAt(AMQP_METHOD.basicGet);
+    const archiving = ctx.importDeadLetters().catch((err: unknown) => err);
+    await eventually(() => proxy.stalled === 1, 5000);
+    expect(proxy.open).toBe(1);
+    const closing = await within(ctx.close());
+    expect(closing.outcome).toBeUndefined();
+    // Its close is not answered either (the node is silent): bounded, then its socket dropped.
+    expect(closing.ms).toBeLessThan(bound + 1000);
+    await eventually(() => proxy.open === 0, 500);
+    expect(await archiving).toBeInstanceOf(Error);
+    // An action after the close opens nothing.
+    await expect(ctx.importDeadLetters()).rejects.toThrow('rabbitmq: connection closed');
+    expect(proxy.open).toBe(0);
+    // The broker requeued the read once the connection went.
+    await eventually(async () => (await depth(config.amqp.deadLetterQueue)) === 1, 5000);
+  });
+
   describe('console on a cluster: an archive-now after one whose node went silent goes to another node, not the silent one again', () => {
     const direct = process.env.PB_TEST_AMQP_URL ?? 'amqp://guest:guest@127.0.0.1:5672';
 
