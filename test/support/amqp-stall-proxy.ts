@@ -27,8 +27,8 @@ export const AMQP_METHOD = {
  * and forwards everything else: a broker that never reads that call but goes on with the rest (acks, nacks,
  * closes), as one whose cancel is held up in a wedged queue process. `resume()` forwards them too.
  * `holdRepliesAt(method)` works the other way: the broker reads everything, but from the `nth` frame of that method
- * it sends (`basic.consume-ok`) on, nothing more it sends reaches the client until `resume()`: a broker that did the
- * call (registered the consumer, delivers to it) and whose answer comes late.
+ * it sends (`basic.consume-ok`) on, nothing more it sends reaches the client until `resume()` but its heartbeats: a
+ * broker that did the call (registered the consumer, delivers to it) and whose answer comes late, its connection alive.
  */
 export interface AmqpStallProxy {
   url: string;
@@ -77,40 +77,37 @@ export async function startAmqpStallProxy(target = new URL(process.env.PB_TEST_A
       s.on('close', drop);
     }
     // What the broker sends, frame by frame (no protocol header that way): forwarded unless a reply hold began.
-    let down = Buffer.alloc(0);
-    let downHeld: Buffer[] | null = null;
+    let down: Buffer = Buffer.alloc(0); // bytes of a frame not whole yet
+    let downHeld: Buffer[] | null = null; // whole frames held back from the hold's frame on, heartbeats excepted
     const onDown = (chunk: Buffer) => {
-      if (downHeld) {
-        downHeld.push(chunk);
-        return;
-      }
-      down = Buffer.concat([down, chunk]);
+      down = down.length === 0 ? chunk : Buffer.concat([down, chunk]);
+      const out: Buffer[] = [];
       let at = 0;
       while (down.length - at >= 7 && down.length - at >= 8 + down.readUInt32BE(at + 3)) {
-        const end = at + 8 + down.readUInt32BE(at + 3);
-        if (replyArmed && down[at] === 1 && down.readUInt16BE(at + 7) === replyArmed.classId && down.readUInt16BE(at + 9) === replyArmed.methodId) {
+        const frame = down.subarray(at, at + 8 + down.readUInt32BE(at + 3));
+        at += frame.length;
+        if (!downHeld && replyArmed && frame[0] === 1 && frame.readUInt16BE(7) === replyArmed.classId && frame.readUInt16BE(9) === replyArmed.methodId) {
           replyArmed.left -= 1;
           if (replyArmed.left === 0) {
             replyArmed = null;
             repliesHeld += 1;
-            downHeld = [down.subarray(at)];
-            down = Buffer.alloc(0);
+            downHeld = [];
             resumers.add(releaseReplies);
-            break;
           }
         }
-        if (!client.destroyed) client.write(down.subarray(at, end));
-        at = end;
+        // A heartbeat (type 8) is the connection's, not a reply: a broker late with its answers still sends them.
+        (downHeld && frame[0] !== 8 ? downHeld : out).push(frame);
       }
-      if (!downHeld) down = down.subarray(at);
+      down = down.subarray(at);
+      if (out.length > 0 && !client.destroyed) client.write(Buffer.concat(out));
     };
     upstream.on('data', onDown);
-    // The held frame starts the held bytes: parsed again from it (the hold is disarmed), in order.
+    // The held frames, in order, then forwarding as before.
     const releaseReplies = () => {
       resumers.delete(releaseReplies);
-      const held = Buffer.concat(downHeld ?? []);
+      const held = downHeld ?? [];
       downHeld = null;
-      onDown(held);
+      if (held.length > 0 && !client.destroyed) client.write(Buffer.concat(held));
     };
     let protocol = 0; // bytes of the protocol header forwarded
     let head: number[] = []; // the current frame's header bytes, not forwarded yet
