@@ -13,6 +13,7 @@ export const AMQP_METHOD = {
   basicCancel: [60, 30],
   basicGet: [60, 70],
   basicAck: [60, 80],
+  basicDeliver: [60, 60],
 } as const satisfies Record<string, readonly [number, number]>;
 
 /**
@@ -36,6 +37,8 @@ export interface AmqpStallProxy {
   holdRepliesAt(method: readonly [number, number], nth?: number): void;
   /** Connections whose replies `holdRepliesAt` held so far. */
   readonly repliesHeld: number;
+  /** Frames of `method` the broker sent that a reply hold kept back so far (`basic.deliver`: what a late consumer was given). */
+  heldReplies(method: readonly [number, number]): number;
   /** `null`: nothing more is withheld (what was is kept back until `resume()`, or dropped by `cut()`). */
   withhold(method: readonly [number, number] | null): void;
   /** Frames `withhold` kept back so far. */
@@ -59,6 +62,7 @@ export async function startAmqpStallProxy(target = new URL(process.env.PB_TEST_A
   let withheldFrames = 0;
   let replyArmed: { classId: number; methodId: number; left: number } | null = null;
   let repliesHeld = 0;
+  const heldByMethod = new Map<string, number>(); // `class.method` -> frames held
   const resumers = new Set<() => void>();
   const releasers = new Set<() => void>();
   const server = net.createServer((client) => {
@@ -97,6 +101,10 @@ export async function startAmqpStallProxy(target = new URL(process.env.PB_TEST_A
         }
         // A heartbeat (type 8) is the connection's, not a reply: a broker late with its answers still sends them.
         (downHeld && frame[0] !== 8 ? downHeld : out).push(frame);
+        if (downHeld && frame[0] === 1) {
+          const key = `${frame.readUInt16BE(7)}.${frame.readUInt16BE(9)}`;
+          heldByMethod.set(key, (heldByMethod.get(key) ?? 0) + 1);
+        }
       }
       down = down.subarray(at);
       if (out.length > 0 && !client.destroyed) client.write(Buffer.concat(out));
@@ -185,6 +193,7 @@ export async function startAmqpStallProxy(target = new URL(process.env.PB_TEST_A
     get repliesHeld() {
       return repliesHeld;
     },
+    heldReplies: ([classId, methodId]) => heldByMethod.get(`${classId}.${methodId}`) ?? 0,
     withhold: (method) => {
       withholding = method && { classId: method[0], methodId: method[1] };
     },

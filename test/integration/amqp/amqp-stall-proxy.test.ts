@@ -40,6 +40,7 @@ describe('amqp stall proxy: holding the broker replies (real RabbitMQ)', () => {
       const consuming = ch.consume(queue, (m) => m && got.push(m.content), { noAck: true }).then(() => (answered = true));
       await new Promise((r) => setTimeout(r, 4500));
       expect(proxy.repliesHeld).toBe(1);
+      expect(proxy.heldReplies(AMQP_METHOD.basicDeliver)).toBe(bodies.length);
       expect(answered).toBe(false);
       expect(got).toHaveLength(0);
       expect(errors).toEqual([]);

@@ -210,6 +210,8 @@ describe('consumer subscription and shutdown with a broker that stops answering 
     const starting = await within(commands.start());
     expect(starting.outcome).toBeUndefined();
     expect(proxy.repliesHeld).toBe(1);
+    // The broker did register the consumer and deliver it every message before it read the channel's close.
+    expect(proxy.heldReplies(AMQP_METHOD.basicDeliver)).toBe(orders.length);
     expect(commands.attached).toBe(false);
     expect(await metricValue('pb_amqp_call_timeouts_total', { what: 'consumer_subscribe' })).toBe(timeouts + 1);
     // Said where an operator looks: the give-up, and that the channel's close (read by the broker, its answer held) ends it.
@@ -530,6 +532,7 @@ describe('consumer subscription and shutdown with a broker that stops answering 
       const starting = await within(redacting.start());
       expect(starting.outcome).toBeUndefined();
       expect(proxy.repliesHeld).toBe(1);
+      expect(proxy.heldReplies(AMQP_METHOD.basicDeliver)).toBe(1);
       expect(logs.lines.some((l) => l.includes('broker dead-letter redactor gave up a consume not answered in time') && l.includes(`"queue":"${queue}"`))).toBe(
         true,
       );
