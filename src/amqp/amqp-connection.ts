@@ -24,6 +24,11 @@ export interface AmqpConnectionOptions {
    * requeues what the connection held unacked once it sees it go). Default 5000.
    */
   closeTimeoutMs?: number;
+  /**
+   * Index in the nodes of the one the first connect tries first (default 0): a holder that opens one connection after
+   * another (the ops tools' archive-now and unpark) starts where the last one worked, not at a node gone silent.
+   */
+  firstNode?: number;
   logger: Logger;
 }
 
@@ -56,6 +61,7 @@ export class AmqpConnection extends EventEmitter {
     const urls = options.urls && options.urls.length > 0 ? options.urls : options.url ? [options.url] : [];
     if (urls.length === 0) throw new Error('AmqpConnection needs url or urls');
     this.urls = urls;
+    this.nextNode = Math.max(0, Math.trunc(options.firstNode ?? 0)) % urls.length;
     // Publishers and consumers each listen; a process has a handful of them.
     this.setMaxListeners(50);
   }
@@ -85,6 +91,11 @@ export class AmqpConnection extends EventEmitter {
   /** The process's logger, for what runs on this connection (publishers log through it). */
   get logger(): Logger {
     return this.options.logger;
+  }
+
+  /** Index in the nodes of the node of the live (or last) connection, -1 before the first. */
+  get nodeIndex(): number {
+    return this.node;
   }
 
   /** `host:port` of the node of the live connection (no credentials), or null while disconnected. */
@@ -216,7 +227,7 @@ export class AmqpConnection extends EventEmitter {
 }
 
 /** `host:port` of a broker URL, never its credentials. */
-function nodeOf(url: string | undefined): string {
+export function nodeOf(url: string | undefined): string {
   if (!url) return 'unknown';
   try {
     const u = new URL(url);

@@ -7,7 +7,7 @@ import { AUTHENTICATED_CHANNEL_HEADER, DeadLetterWriter, DeadLetterWritten } fro
 import { deadLetterDuplicates, deadLetterIdentity, deadLetterIdentityKey } from './dead-letter-once';
 import { ChannelKeyring } from '../channels/channel-signature';
 import { brokerRejectedQueueOf, declareTopology } from './topology';
-import { openChannelWithin, subscribeRetryMs, withTimeout } from './broker-deadline';
+import { BrokerTimeoutError, logLateConsumeClosed, openChannelWithin, subscribeRetryMs, withTimeout } from './broker-deadline';
 import { closeChannelWithin } from './channel-close';
 import { cancelConsumerWithin, giveBack } from './consumer-stop';
 import { LANE_STABLE_MS, LaneLossReason, countLaneLost } from './lane-loss';
@@ -199,10 +199,10 @@ export class BrokerDeadLetterRedactor {
       if (brokerError !== undefined) this.loseChannel(channel, 'channel_closed', brokerError);
     });
     const bounded = <T>(call: Promise<T>, what: string): Promise<T> => withTimeout(call, timeoutMs, what, watch);
+    const queue = brokerRejectedQueueOf(config.amqp);
     try {
       await bounded(declareTopology(channel, config.amqp), 'declaring the topology');
       await bounded(channel.prefetch(16), 'setting the prefetch of the broker-rejected queue');
-      const queue = brokerRejectedQueueOf(config.amqp);
       const { consumerTag } = await bounded(
         channel.consume(queue, (msg) => {
           if (!msg) {
@@ -230,7 +230,9 @@ export class BrokerDeadLetterRedactor {
       if (closed && brokerError !== undefined) this.loseChannel(channel, 'channel_closed', brokerError);
       else if (cancelled) this.loseChannel(channel, 'consumer_cancelled', `the broker cancelled the consumer of ${queue}`);
     } catch (err) {
-      await closeChannelWithin(channel, { timeoutMs, what: 'redactor_subscribe', logger, onTimeout: 'abandon' });
+      const closed = await closeChannelWithin(channel, { timeoutMs, what: 'redactor_subscribe', logger, onTimeout: 'abandon' });
+      // A consume the broker did but answered late: only this close ends its consumer (see logLateConsumeClosed).
+      if (err instanceof BrokerTimeoutError && err.call === `consuming ${queue}`) logLateConsumeClosed(logger, 'broker dead-letter redactor', queue, closed);
       throw err;
     }
   }

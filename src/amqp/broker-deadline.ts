@@ -75,6 +75,14 @@ export function dropConnectionOf(holder: Channel | ChannelModel, reason: string)
 }
 
 /**
+ * Whether the connection of `holder` was dropped by {@link dropConnectionOf} (its socket destroyed): at once, before
+ * amqplib and an `AmqpConnection` hear of it.
+ */
+export function connectionDropped(holder: Channel | ChannelModel): boolean {
+  return (holder as unknown as { connection?: { stream?: { destroyed?: boolean } } }).connection?.stream?.destroyed === true;
+}
+
+/**
  * What a broker call not answered within its bound does to the connection it was made on. `drop`: the connection
  * is dropped (its socket destroyed: amqplib closes it and its channels, an `AmqpConnection` reconnects as after any
  * loss, the broker requeues what every channel of it held unacked), for a connection that is the caller's own.
@@ -120,6 +128,23 @@ export async function openChannelWithin<C extends Channel>(
     }
     throw err;
   }
+}
+
+/**
+ * Says that `who` gave up a consume of `queue` the broker did not answer in time and closed its channel. The broker
+ * may have done the consume (registered the consumer, delivered up to a prefetch of messages to it) with its answer
+ * late: nobody holds such a consumer, so the channel's close is what ends it (the broker reads the close after the
+ * consume, drops the consumer and requeues what it delivered). `closeAnswered` false: the close was not answered
+ * within the bound either, so such a consumer holds its messages until the broker reads that close, or until the
+ * connection ends (heartbeat).
+ */
+export function logLateConsumeClosed(logger: Logger, who: string, queue: string, closeAnswered: boolean): void {
+  logger.warn(
+    closeAnswered
+      ? `${who} gave up a consume not answered in time and closed its channel: a consumer the broker registered late is ended, what it delivered requeued`
+      : `${who} gave up a consume not answered in time; its channel's close is not answered either: a consumer the broker registered holds what it delivered until the broker reads the close`,
+    { queue, close_answered: closeAnswered },
+  );
 }
 
 /** First wait before a consumer subscribes again after a subscription step the broker did not answer, ms. */

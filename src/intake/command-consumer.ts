@@ -8,7 +8,7 @@ import { AckBatcher } from './ack-batcher';
 import { deadLetterDuplicates, deadLetterIdentity, deadLetterIdentityKey } from '../amqp/dead-letter-once';
 import { declareTopology } from '../amqp/topology';
 import { QUEUE_MISMATCH_RETRY_MS } from '../amqp/queue-mismatch';
-import { openChannelWithin, subscribeRetryMs, withTimeout } from '../amqp/broker-deadline';
+import { BrokerTimeoutError, logLateConsumeClosed, openChannelWithin, subscribeRetryMs, withTimeout } from '../amqp/broker-deadline';
 import { closeChannelWithin } from '../amqp/channel-close';
 import { cancelConsumerWithin, giveBack } from '../amqp/consumer-stop';
 import { LANE_STABLE_MS, LaneLossReason, countLaneLost } from '../amqp/lane-loss';
@@ -310,8 +310,10 @@ export class CommandConsumer {
    * Opens a channel on `model`, declares the topology on it (`declare`), sets its prefetch and consumes `queue`,
    * each call bounded by `amqp.publish_timeout_ms`, and adds the lane to `lanes`. A call not answered in time
    * throws {@link BrokerTimeoutError} (counted in `pb_amqp_call_timeouts_total{what="consumer_subscribe"}`) after
-   * the channel is closed, within the same bound and never by dropping the connection: a consume the broker
-   * answers late ends with that close, which the broker reads after it, so the queue never gets a second consumer.
+   * the channel is closed, within the same bound and never by dropping the connection: a consume the broker did but
+   * answers late (its consumer registered, messages delivered to it) ends with that close, which the broker reads
+   * after it: the consumer goes, what it was delivered is requeued, and the retry's consumer, on a channel of its
+   * own, is the queue's only one. Such a give-up is said in a warn line (see {@link logLateConsumeClosed}).
    */
   private async openLane(model: ChannelModel, queue: string, declare: boolean, priority: boolean): Promise<void> {
     const { config, logger } = this.deps;
@@ -379,7 +381,10 @@ export class CommandConsumer {
       if (closedEarly && brokerError !== undefined) this.loseLane(lane, 'channel_closed', brokerError);
       else if (cancelledEarly) this.loseLane(lane, 'consumer_cancelled', `the broker cancelled the consumer of ${queue}`);
     } catch (err) {
-      await closeChannelWithin(channel, { timeoutMs, what: 'consumer_subscribe', logger, onTimeout: 'abandon' });
+      const closed = await closeChannelWithin(channel, { timeoutMs, what: 'consumer_subscribe', logger, onTimeout: 'abandon' });
+      // The broker may have registered the consumer and be delivering to it, its answer late: nobody holds that
+      // consumer, so only this close ends it (the broker reads it after the consume, then requeues what it delivered).
+      if (err instanceof BrokerTimeoutError && err.call === `consuming ${queue}`) logLateConsumeClosed(logger, 'command consumer', queue, closed);
       throw err;
     }
   }

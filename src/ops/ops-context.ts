@@ -1,7 +1,9 @@
 import { Writable } from 'node:stream';
 import { deadLetterStampKeys } from '../amqp/dead-letter-stamp';
 import { RedisClient } from '../redis/redis-connection';
-import { AmqpConnection } from '../amqp/amqp-connection';
+import { AmqpConnection, nodeOf } from '../amqp/amqp-connection';
+import { connectionDropped } from '../amqp/broker-deadline';
+import { DependencyUnavailableError } from '../errors/dependency-unavailable-error';
 import { ConfirmPublisher } from '../amqp/confirm-publisher';
 import { declareTopology } from '../amqp/topology';
 import { AuditLog } from '../audit/audit-log';
@@ -28,8 +30,8 @@ export interface OpsContext {
   /** The tool's logger (the CLI's writes warnings and above to stderr): where an operator's action that changes money is logged. */
   logger: Logger;
   /**
-   * Moves new dead letters from the queue into the archive (at most `limit`, default 1000); connects to the
-   * broker on first use. The workers do this every `amqp.dead_letter_archive_interval_ms`; this is the
+   * Moves new dead letters from the queue into the archive (at most `limit`, default 1000), on a connection to the
+   * broker of its own (dropped if the broker stops answering, closed after). The workers do this every `amqp.dead_letter_archive_interval_ms`; this is the
    * operator's "now" (`ops dead-letters`, the console's archive button).
    * `parked`: those that could not be archived as they are, kept whole in the parking queue (see
    * `DeadLetterStore.importFromQueue`); `replaced`: their stand-ins removed, as the dead letters they stood for
@@ -39,11 +41,16 @@ export interface OpsContext {
   importDeadLetters(limit?: number): Promise<{ moved: number; created: number; dropped: number; parked: ParkedDeadLetter[]; replaced: number }>;
   /**
    * Moves parked dead letters back to the dead-letter queue (`unparkDeadLetters`: at most `limit`, confirmed there
-   * before each leaves the parking queue), or with `execute` false only reads what it would move; connects to the
-   * broker on first use. The next archiving pass takes what it moved.
+   * before each leaves the parking queue), or with `execute` false only reads what it would move; on a connection
+   * to the broker of its own (dropped if the broker stops answering, closed after). The next archiving pass takes what it moved.
    * @throws when the broker cannot be reached within `amqp.publish_timeout_ms`.
    */
   unparkDeadLetters(options: { limit: number; execute: boolean }): Promise<UnparkResult>;
+  /**
+   * Closes the broker connections (the replay's, and those of the archive-nows and unparks under way, which then
+   * fail: each close bounded by `amqp.publish_timeout_ms`) and Redis when it is the context's own. No action opens
+   * a connection after it.
+   */
   close(): Promise<void>;
 }
 
@@ -70,6 +77,65 @@ export function openOps(
   const deadLetters = new DeadLetterStore(redis, config.redis.keyPrefix, deadLetterStampKeys(config.serviceBus), undefined, config.serviceBus.amountUnits);
   let connection: AmqpConnection | null = null;
   let publisher: ConfirmPublisher | null = null;
+  /**
+   * Index in `amqp.urls` of the node a connection of its own tries first: where the last one worked. Each is new, so
+   * without it every action would start at the first node, one gone silent included (a connect to it waits past the
+   * bound): on a cluster the shared connection goes on with the next node; this does the same across actions.
+   */
+  let firstNode = 0;
+  /** The connections of the actions under way: `close()` closes them too (a stop does not wait for a long archive-now). */
+  const owned = new Set<AmqpConnection>();
+  let closed = false;
+  const nodeNotAnswered = (node: number, what: 'connect' | 'call'): void => {
+    const nodes = config.amqp.urls.length;
+    if (nodes < 2) return;
+    firstNode = (node + 1) % nodes;
+    logger.warn('rabbitmq node did not answer a dead-letter action: the next one connects to the next node first', {
+      node: nodeOf(config.amqp.urls[node]),
+      next_node: nodeOf(config.amqp.urls[firstNode]),
+      what,
+    });
+  };
+  /**
+   * Runs `work` on a connection of its own, opened within `amqp.publish_timeout_ms` and closed after (bounded the
+   * same way). The archive-now and the unpark drop their connection when the broker does not answer one of their
+   * calls (a silent node: the drop moves to the next one, and the broker requeues what the call got): on the
+   * context's connection that would end a replay's publish under way on it too (the console serves several
+   * operators at once), so they never use it.
+   */
+  const onOwnConnection = async <T>(work: (own: AmqpConnection) => Promise<T>): Promise<T> => {
+    if (closed) throw new DependencyUnavailableError('rabbitmq', 'connection closed');
+    const own = new AmqpConnection({
+      urls: config.amqp.urls,
+      reconnectMs: config.amqp.reconnectMs,
+      name: `payment-bridge:${options.service}:dead-letters`,
+      logger,
+      closeTimeoutMs: config.amqp.publishTimeoutMs,
+      firstNode,
+    });
+    owned.add(own);
+    try {
+      try {
+        await within(own.connect(), config.amqp.publishTimeoutMs);
+      } catch (err) {
+        // Its connect, which would have gone on to the next node, goes with it: the next action starts there.
+        nodeNotAnswered(firstNode, 'connect');
+        throw err;
+      }
+      const model = own.current();
+      try {
+        return await work(own);
+      } finally {
+        // Dropped (a call not answered) or lost: the node went silent, as a shared connection would, the next action
+        // goes on with the next node; otherwise it starts where this one worked.
+        if (connectionDropped(model) || !own.connected) nodeNotAnswered(own.nodeIndex, 'call');
+        else firstNode = own.nodeIndex;
+      }
+    } finally {
+      owned.delete(own);
+      await own.close();
+    }
+  };
   const connected = async (): Promise<{ connection: AmqpConnection; publisher: ConfirmPublisher }> => {
     if (!connection || !publisher) {
       connection = new AmqpConnection({
@@ -83,17 +149,7 @@ export function openOps(
       publisher = new ConfirmPublisher(connection, config.amqp.publishTimeoutMs, (ch) => declareTopology(ch, config.amqp));
     }
     const c = connection;
-    let timer: NodeJS.Timeout | undefined;
-    try {
-      await Promise.race([
-        c.connect(),
-        new Promise((_, reject) => {
-          timer = setTimeout(() => reject(new Error(`RabbitMQ did not answer within ${config.amqp.publishTimeoutMs} ms`)), config.amqp.publishTimeoutMs);
-        }),
-      ]);
-    } finally {
-      clearTimeout(timer);
-    }
+    await within(c.connect(), config.amqp.publishTimeoutMs);
     return { connection: c, publisher };
   };
   // The replay publishes through a publisher that connects on first use.
@@ -111,16 +167,18 @@ export function openOps(
     audit,
     logger,
     importDeadLetters: async (limit = ARCHIVE_BATCH) => {
-      const { moved, created, dropped, parked, replaced } = await moveDeadLetters(
-        // The context's own connection (no consumer on it): one the broker stopped answering is dropped, and reconnects.
-        { store: deadLetters, connection: (await connected()).connection, amqp: config.amqp, logger, onTimeout: 'drop' },
-        options.service === 'ops' ? 'ops' : 'console',
-        limit,
+      const { moved, created, dropped, parked, replaced } = await onOwnConnection((own) =>
+        // A connection of its own (no consumer on it, nothing else under way on it): one the broker stopped answering is dropped.
+        moveDeadLetters(
+          { store: deadLetters, connection: own, amqp: config.amqp, logger, onTimeout: 'drop' },
+          options.service === 'ops' ? 'ops' : 'console',
+          limit,
+        ),
       );
       return { moved, created, dropped, parked, replaced };
     },
     unparkDeadLetters: async ({ limit, execute }) => {
-      const result = await unparkDeadLetters((await connected()).connection, config.amqp, { limit, execute });
+      const result = await onOwnConnection((own) => unparkDeadLetters(own, config.amqp, { limit, execute }));
       if (execute && (result.messages.length > 0 || result.failure))
         logger.info('parked dead letters moved back to the dead-letter queue', {
           moved: result.messages.length,
@@ -131,11 +189,29 @@ export function openOps(
       return result;
     },
     close: async () => {
+      closed = true;
       const p = publisher as ConfirmPublisher | null;
       const c = connection as AmqpConnection | null;
+      // Side by side, each bounded by amqp.publish_timeout_ms: an action under way then fails on its closed connection.
+      await Promise.all([...owned].map((own) => own.close()));
       if (p) await p.close();
       if (c) await c.close();
       if (ownRedis) redis.disconnect();
     },
   };
+}
+
+/** Resolves when `connecting` does, or rejects once `ms` passed: a broker that does not answer must not hold an operator's action. */
+async function within(connecting: Promise<unknown>, ms: number): Promise<void> {
+  let timer: NodeJS.Timeout | undefined;
+  try {
+    await Promise.race([
+      connecting,
+      new Promise((_, reject) => {
+        timer = setTimeout(() => reject(new Error(`RabbitMQ did not answer within ${ms} ms`)), ms);
+      }),
+    ]);
+  } finally {
+    clearTimeout(timer);
+  }
 }

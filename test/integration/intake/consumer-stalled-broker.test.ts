@@ -6,7 +6,8 @@
  * and never the connection, readiness stays false, and the subscription is tried again until the broker answers,
  * with one consumer per queue in the end; a stop during it leaves no consumer; a cancel or close not answered at
  * stop is given up within the bound; a message delivered after a stop began is left unacked for the close, never
- * nacked back to the same consumer in a loop while the cancel goes unanswered.
+ * nacked back to the same consumer in a loop while the cancel goes unanswered. A consume the broker did but answered
+ * late (the proxy holds its consume-ok and what follows) leaves no consumer holding messages: its channel's close ends it.
  */
 import { Channel, ConsumeMessage } from 'amqplib';
 import { priorityQueueOf } from '../../../src/admission/command-priority';
@@ -196,6 +197,47 @@ describe('consumer subscription and shutdown with a broker that stops answering 
       await laneKeptItsMessage();
     },
   );
+
+  it('subscribe: a consume the broker did (consumer registered, messages delivered) but answered after the bound leaves no consumer holding them: its channel is closed, the messages go back to the queue, never two consumers; each handled once', async () => {
+    const queue = config.amqp.commandsQueue;
+    const orders = ['ORD-LATE-OK-A', 'ORD-LATE-OK-B', 'ORD-LATE-OK-C'];
+    for (const order of orders) await client.publish('web.payment.authorize', channelCommand('authorize', {}, { order_id: order }));
+    const deliveries = countDeliveries();
+    const commands = consumer();
+    const timeouts = await metricValue('pb_amqp_call_timeouts_total', { what: 'consumer_subscribe' });
+    // The broker reads the consume and delivers to the consumer; its consume-ok and all it sends after are held.
+    proxy.holdRepliesAt(AMQP_METHOD.basicConsumeOk);
+    const starting = await within(commands.start());
+    expect(starting.outcome).toBeUndefined();
+    expect(proxy.repliesHeld).toBe(1);
+    // The broker did register the consumer and deliver it every message before it read the channel's close.
+    expect(proxy.heldReplies(AMQP_METHOD.basicDeliver)).toBe(orders.length);
+    expect(commands.attached).toBe(false);
+    expect(await metricValue('pb_amqp_call_timeouts_total', { what: 'consumer_subscribe' })).toBe(timeouts + 1);
+    // Said where an operator looks: the give-up, and that the channel's close (read by the broker, its answer held) ends it.
+    expect(
+      logs.lines.some(
+        (l) =>
+          l.includes('command consumer gave up a consume not answered in time; its channel') &&
+          l.includes(`"queue":"${queue}"`) &&
+          l.includes('"close_answered":false'),
+      ),
+    ).toBe(true);
+    // Nobody tracks the consumer the broker registered: it must be gone, and what it was delivered back in the queue.
+    await eventually(async () => (await consumers(queue)) === 0 && (await client.queueDepth(queue)) === orders.length, 5000);
+    expect(commands.stats.accepted).toBe(0);
+    // The late answers arrive: the retry subscribes once, and each message is handled once.
+    proxy.resume();
+    await eventually(() => commands.attached, 8000);
+    await eventually(() => commands.stats.accepted === orders.length, 5000);
+    await new Promise((r) => setTimeout(r, 1200));
+    expect(await consumers(queue)).toBe(1);
+    expect(await consumers(priorityQueueOf(config.amqp))).toBe(1);
+    expect(commands.stats).toMatchObject({ accepted: orders.length, duplicates: 0, deadLettered: 0 });
+    for (const order of orders) expect(deliveries.get(order)).toBe(1);
+    expect(await client.queueDepth(queue)).toBe(0);
+    await laneKeptItsMessage();
+  });
 
   it('stop during a subscription the broker does not answer returns within the bound and leaves no consumer, also once the broker answers', async () => {
     const commands = consumer();
@@ -476,6 +518,35 @@ describe('consumer subscription and shutdown with a broker that stops answering 
       await new Promise((r) => setTimeout(r, 1200));
       expect(await consumers(brokerRejectedQueueOf(config.amqp))).toBe(1);
       await laneKeptItsMessage();
+    });
+
+    it('a consume the broker did but answered after the bound leaves no consumer holding its message: back in the queue, then written once by the one consumer the retry sets up', async () => {
+      const queue = brokerRejectedQueueOf(config.amqp);
+      const ch = await client.model.createConfirmChannel();
+      ch.sendToQueue(queue, Buffer.from('{"order_id":"ORD-REJECTED-LATE"}'), { persistent: true });
+      await ch.waitForConfirms();
+      await ch.close();
+      let writer!: HeldWriter;
+      const redacting = redactor((made) => (writer = made));
+      proxy.holdRepliesAt(AMQP_METHOD.basicConsumeOk);
+      const starting = await within(redacting.start());
+      expect(starting.outcome).toBeUndefined();
+      expect(proxy.repliesHeld).toBe(1);
+      expect(proxy.heldReplies(AMQP_METHOD.basicDeliver)).toBe(1);
+      expect(logs.lines.some((l) => l.includes('broker dead-letter redactor gave up a consume not answered in time') && l.includes(`"queue":"${queue}"`))).toBe(
+        true,
+      );
+      await eventually(async () => (await consumers(queue)) === 0 && (await client.queueDepth(queue)) === 1, 5000);
+      proxy.resume();
+      await eventually(() => writer.writes === 1, 8000);
+      await eventually(async () => (await client.queueDepth(queue)) === 0, 5000);
+      await new Promise((r) => setTimeout(r, 1200));
+      expect(await consumers(queue)).toBe(1);
+      expect(writer.writes).toBe(1);
+      // The other lane's message is still its own (the dead-letter queue now holds the one written copy).
+      expect(lost).toBe(0);
+      expect(held).toHaveLength(1);
+      expect(await client.queueDepth(config.amqp.deadLetterQueue)).toBe(1);
     });
 
     it('stop during a subscription the broker does not answer returns within the bound and leaves no consumer, also once the broker answers', async () => {

@@ -5,10 +5,12 @@
  * the operator's command exits non-zero and its connection's close does not hang; and no message is lost or
  * duplicated (what was got but not moved goes back to its queue once the connection is dropped).
  */
+import net, { AddressInfo, Socket } from 'node:net';
 import { PassThrough } from 'node:stream';
 import { BacklogProbe } from '../../../src/admission/backlog-probe';
 import { AmqpConnection } from '../../../src/amqp/amqp-connection';
 import { BrokerTimeoutError } from '../../../src/amqp/broker-deadline';
+import { ConfirmPublisher } from '../../../src/amqp/confirm-publisher';
 import { parkedQueueOf } from '../../../src/amqp/topology';
 import { opsDeadLetterUnpark } from '../../../src/cli/ops-commands';
 import { Config } from '../../../src/config/config';
@@ -123,6 +125,113 @@ describe('dead-letter paths and the backlog probe with a broker that stops answe
     expect(closing.ms).toBeLessThan(BOUND_MS + 1000);
     expect(await depth(parkedQueueOf(config.amqp))).toBe(2);
     expect(await depth(config.amqp.deadLetterQueue)).toBe(0);
+  });
+
+  it("console: an archive-now whose read is not answered ends only a connection of its own; a replay's publish meanwhile is confirmed on the console's connection", async () => {
+    const ch = await client.model.createConfirmChannel();
+    ch.sendToQueue(config.amqp.deadLetterQueue, Buffer.from('{"order_id":"ORD-STALL-NOW"}'), { persistent: true, headers: { 'x-pb-code': 'INVALID_PARAMS' } });
+    await ch.waitForConfirms();
+    await ch.close();
+    const logs = captureLogger('info');
+    const ctx = openOps(config, logs.logger, { service: 'web', auditStream: new PassThrough() });
+    opened.push(ctx);
+    // The replay's publisher (what another operator's replay publishes through), on the console's connection.
+    const publisher = (ctx.replay as unknown as { deps: { publisher: ConfirmPublisher } }).deps.publisher;
+    await publisher.publish('', config.amqp.commandsQueue, Buffer.from('{"order_id":"ORD-REPLAY-BEFORE"}'));
+    // The broker never answers the archive's read (nor anything after it on that connection).
+    proxy.stallAt(AMQP_METHOD.basicGet);
+    const archiving = within(ctx.importDeadLetters().catch((err: unknown) => err));
+    await eventually(() => proxy.stalled === 1, 5000);
+    const replaying = await within(publisher.publish('', config.amqp.commandsQueue, Buffer.from('{"order_id":"ORD-REPLAY-DURING"}')).then(() => 'confirmed'));
+    expect(replaying.outcome).toBe('confirmed');
+    const archived = await archiving;
+    expect(archived.outcome).toBeInstanceOf(BrokerTimeoutError);
+    expect(archived.ms).toBeLessThan(2 * BOUND_MS + 1000);
+    expect(await depth(config.amqp.commandsQueue)).toBe(2);
+    // The archive's own connection was ended, and the broker requeued its read.
+    await eventually(async () => (await depth(config.amqp.deadLetterQueue)) === 1, 5000);
+    // The next archive-now works (a new connection of its own).
+    expect(await ctx.importDeadLetters()).toMatchObject({ moved: 1, created: 1 });
+  });
+
+  it("console stop: an archive-now under way (its read not answered yet) has its connection closed by the context's close, within the bound", async () => {
+    const bound = 2000;
+    config = { ...config, amqp: { ...config.amqp, publishTimeoutMs: bound } };
+    const ch = await client.model.createConfirmChannel();
+    ch.sendToQueue(config.amqp.deadLetterQueue, Buffer.from('{"order_id":"ORD-STOP-NOW"}'), { persistent: true, headers: { 'x-pb-code': 'INVALID_PARAMS' } });
+    await ch.waitForConfirms();
+    await ch.close();
+    const ctx = openOps(config, captureLogger('info').logger, { service: 'web', auditStream: new PassThrough() });
+    opened.push(ctx);
+    proxy.stallAt(AMQP_METHOD.basicGet);
+    const archiving = ctx.importDeadLetters().catch((err: unknown) => err);
+    await eventually(() => proxy.stalled === 1, 5000);
+    expect(proxy.open).toBe(1);
+    const closing = await within(ctx.close());
+    expect(closing.outcome).toBeUndefined();
+    // Its close is not answered either (the node is silent): bounded, then its socket dropped.
+    expect(closing.ms).toBeLessThan(bound + 1000);
+    await eventually(() => proxy.open === 0, 500);
+    expect(await archiving).toBeInstanceOf(Error);
+    // An action after the close opens nothing.
+    await expect(ctx.importDeadLetters()).rejects.toThrow('rabbitmq: connection closed');
+    expect(proxy.open).toBe(0);
+    // The broker requeued the read once the connection went.
+    await eventually(async () => (await depth(config.amqp.deadLetterQueue)) === 1, 5000);
+  });
+
+  describe('console on a cluster: an archive-now after one whose node went silent goes to another node, not the silent one again', () => {
+    const direct = process.env.PB_TEST_AMQP_URL ?? 'amqp://guest:guest@127.0.0.1:5672';
+
+    /** Two dead letters in the dead-letter queue, and a console's context on `urls` (the silent node first). */
+    async function consoleOn(urls: string[]): Promise<OpsContext> {
+      const ch = await client.model.createConfirmChannel();
+      for (const order of ['ORD-NODE-A', 'ORD-NODE-B'])
+        ch.sendToQueue(config.amqp.deadLetterQueue, Buffer.from(JSON.stringify({ order_id: order })), {
+          persistent: true,
+          headers: { 'x-pb-code': 'INVALID_PARAMS' },
+        });
+      await ch.waitForConfirms();
+      await ch.close();
+      config = { ...config, amqp: { ...config.amqp, urls } };
+      const ctx = openOps(config, captureLogger('info').logger, { service: 'web', auditStream: new PassThrough() });
+      opened.push(ctx);
+      return ctx;
+    }
+
+    it('a node whose read went unanswered (its connection dropped): the next archive-now connects to the next node and moves what the first left', async () => {
+      const ctx = await consoleOn([proxy.url, direct]);
+      proxy.stallAt(AMQP_METHOD.basicGet);
+      const first = await within(ctx.importDeadLetters().catch((err: unknown) => err));
+      expect(first.outcome).toBeInstanceOf(BrokerTimeoutError);
+      await eventually(async () => (await depth(config.amqp.deadLetterQueue)) === 2, 5000);
+      // The node is still silent: an archive-now that went back to it would time out again.
+      proxy.stallAt(AMQP_METHOD.basicGet);
+      const second = await within(ctx.importDeadLetters().catch((err: unknown) => err));
+      expect(second.outcome).toMatchObject({ moved: 2, created: 2 });
+      expect(proxy.stalled).toBe(1);
+    });
+
+    it('a node that accepts the connection and never answers it: the next archive-now connects to the next node', async () => {
+      const held = new Set<Socket>();
+      const silent = net.createServer((s) => {
+        held.add(s);
+        s.on('error', () => undefined);
+      });
+      await new Promise<void>((resolve) => silent.listen(0, '127.0.0.1', resolve));
+      opened.push({
+        close: () =>
+          new Promise<void>((resolve) => {
+            for (const s of held) s.destroy();
+            silent.close(() => resolve());
+          }),
+      });
+      const ctx = await consoleOn([`amqp://guest:guest@127.0.0.1:${(silent.address() as AddressInfo).port}`, direct]);
+      const first = await within(ctx.importDeadLetters().catch((err: unknown) => err));
+      expect((first.outcome as Error).message).toBe(`RabbitMQ did not answer within ${BOUND_MS} ms`);
+      const second = await within(ctx.importDeadLetters().catch((err: unknown) => err));
+      expect(second.outcome).toMatchObject({ moved: 2, created: 2 });
+    });
   });
 
   it('archiving pass: a read not answered fails the pass within its bound (counted); the dead letter stays in the queue', async () => {

@@ -5,7 +5,7 @@
  * stop ends within the deadline. The pass is abandoned (warn line, `pb_shutdown_inflight_abandoned_total`) and
  * recorded in Redis before the stop closes it, where another process's scrape shows it
  * (`pb_shutdown_inflight_abandoned`) after this one has gone; the operation stays due, for the next pass to ask
- * about again.
+ * about again. A second stop returns the first one's promise.
  */
 import { ShutdownBudget, abandonedCountsKey } from '../../../src/amqp/shutdown-budget';
 import { setScrapeCollector } from '../../../src/metrics/scrape-gauges';
@@ -81,5 +81,9 @@ it('stops within the deadline while a status inquiry never answers: the pass aba
   setScrapeCollector(null);
   // Nothing was decided: the operation waits for the next pass.
   expect(await ledger.get(id)).toMatchObject({ state: 'UNKNOWN', pollStep: 0 });
+  // A second stop (a second signal, a clean-up) is the first: it does not wait again for the pass it abandoned, whose
+  // inquiry is still held (on a Redis Cluster that pass would then wait on the closed client for good).
+  const again = await Promise.race([poller.stop().then(() => 'stopped'), new Promise((r) => setTimeout(() => r('hung'), 1000).unref())]);
+  expect(again).toBe('stopped');
   sim.release(id);
 });
