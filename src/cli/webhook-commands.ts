@@ -1,7 +1,7 @@
 import { Command } from 'commander';
 import type { OpsContext } from '../ops/ops-context';
 import { FailedWebhookPlace, failedWebhooks, formatFailedWebhookPlace, parseFailedWebhookPlace, retryFailedWebhooks } from '../ops/failed-webhooks';
-import { OpsWriter, WithOpsContext, jsonOption } from './ops-output';
+import { OpsOutput, OpsWriter, WithOpsContext, jsonOption } from './ops-output';
 import { parseLimit } from './limit-option';
 import { webhookDigestKeys, webhookEventIdHmac, webhookValueDigest } from '../webhooks/webhook-event-key';
 
@@ -78,22 +78,36 @@ export async function opsRetryWebhooks(ctx: OpsContext, io: OpsWriter, opts: { g
   return results.every((r) => r.result === 'retried') ? 0 : 1;
 }
 
+/** How `ops webhooks digest` takes its value, as its refusals say it. */
+const DIGEST_USAGE = "give the value on standard input: printf %s 'VALUE' | payment-bridge ops webhooks digest";
+
 /**
  * `ops webhooks digest`: the keyed digest of the value on standard input (its bytes as UTF-8, taken whole: give it with
  * `printf %s`, never `echo`), as the web role computes it from `service_bus.secret` of the same configuration: the
  * `value_hmac` (or `key_id_hmac`) of a skip line, or with `eventKey` the `hmac:<hex>` an event id holding a card number
  * is queued, deduplicated and recorded under. Prints only the digest; the value is read from standard input so that
- * it stays out of the shell's history and the process list. Audit-logged without the value or the digest.
+ * it stays out of the shell's history and the process list; from a terminal (the value would be echoed) or empty, refused
+ * (exit 2). Audit-logged without the value or the digest.
  */
 export async function opsWebhookDigest(
   ctx: { config: Pick<OpsContext['config'], 'serviceBus'>; audit: Pick<OpsContext['audit'], 'record'> },
-  io: OpsWriter,
-  input: AsyncIterable<Buffer | string>,
+  io: Pick<OpsOutput, 'out' | 'err' | 'actor'>,
+  input: AsyncIterable<Buffer | string> & { isTTY?: boolean },
   opts: { eventKey?: boolean; json?: boolean },
 ): Promise<number> {
+  // A terminal echoes what is typed: the card number would be on screen (and in its scrollback), so piped input only.
+  if (input.isTTY === true) {
+    io.err.write(`payment-bridge: ${DIGEST_USAGE}, not typed at the terminal (it would be echoed)\n`);
+    return 2;
+  }
   const chunks: Buffer[] = [];
   for await (const chunk of input) chunks.push(typeof chunk === 'string' ? Buffer.from(chunk, 'utf8') : chunk);
   const value = Buffer.concat(chunks).toString('utf8');
+  // Nothing piped (a forgotten pipe, an empty variable): the digest of nothing matches no logged line.
+  if (value === '') {
+    io.err.write(`payment-bridge: no value on standard input; ${DIGEST_USAGE}\n`);
+    return 2;
+  }
   const kind = opts.eventKey ? 'event_key' : 'value_hmac';
   await ctx.audit.record({ action: 'ops.webhook_digest', actor: io.actor, outcome: 'ok', detail: { kind } });
   const keys = webhookDigestKeys(ctx.config.serviceBus.secret);

@@ -73,7 +73,7 @@ describe('a Cybersource notification', () => {
     let printed = '';
     const out = new Writable({ write: (chunk: Buffer, _enc, done) => ((printed += chunk.toString()), done()) });
     const ctx = { config: stack.config, audit: { record: async () => ({}) as AuditRecord } };
-    await opsWebhookDigest(ctx, { out, actor: 'ops@test' }, Readable.from([Buffer.from(keyId, 'utf8')]), {});
+    await opsWebhookDigest(ctx, { out, err: process.stderr, actor: 'ops@test' }, Readable.from([Buffer.from(keyId, 'utf8')]), {});
     const digest = printed.trim();
     expect(digest).toMatch(/^[0-9a-f]{64}$/);
     expect(lines().find((l) => l.key_id_hmac === digest)).toMatchObject({ level: 'warn', gateway: 'cybsshape' });

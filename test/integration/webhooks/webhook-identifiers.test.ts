@@ -85,7 +85,7 @@ async function digestCommand(value: string): Promise<string> {
   let printed = '';
   const out = new Writable({ write: (chunk: Buffer, _enc, done) => ((printed += chunk.toString()), done()) });
   const ctx = { config: stack.config, audit: { record: async () => ({}) as AuditRecord } };
-  await opsWebhookDigest(ctx, { out, actor: 'ops@test' }, Readable.from([Buffer.from(value, 'utf8')]), {});
+  await opsWebhookDigest(ctx, { out, err: process.stderr, actor: 'ops@test' }, Readable.from([Buffer.from(value, 'utf8')]), {});
   return printed.trim();
 }
 

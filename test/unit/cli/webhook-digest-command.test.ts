@@ -19,7 +19,12 @@ async function digestCommand(value: string, opts: { eventKey?: boolean; json?: b
   const out = new Writable({ write: (chunk: Buffer, _enc, done) => ((printed += chunk.toString()), done()) });
   const audited: AuditEntry[] = [];
   const ctx = { config: { serviceBus: { secret } as Config['serviceBus'] }, audit: { record: async (e: AuditEntry) => (audited.push(e), {} as AuditRecord) } };
-  const code = await opsWebhookDigest(ctx, { out, actor: 'ops@test' }, Readable.from([Buffer.from(value, 'utf8')]), opts);
+  const code = await opsWebhookDigest(
+    ctx,
+    { out, err: new Writable({ write: (_c, _e, done) => done() }), actor: 'ops@test' },
+    Readable.from([Buffer.from(value, 'utf8')]),
+    opts,
+  );
   return { code, printed, audited };
 }
 
@@ -56,5 +61,24 @@ describe('payment-bridge ops webhooks digest', () => {
     const { printed } = await digestCommand(eventId, { eventKey: true });
     expect(printed).toBe(`${verdict.kind === 'skip' ? verdict.eventKey : ''}\n`);
     expect(JSON.parse((await digestCommand(eventId, { eventKey: true, json: true })).printed)).toEqual({ event_key: printed.trim() });
+  });
+
+  it('refuses standard input from a terminal (the typed value would be echoed on screen) and an empty one, printing and auditing nothing', async () => {
+    for (const input of [Object.assign(Readable.from([Buffer.from(PAN, 'utf8')]), { isTTY: true }), Readable.from([])]) {
+      let printed = '';
+      let said = '';
+      const out = new Writable({ write: (chunk: Buffer, _enc, done) => ((printed += chunk.toString()), done()) });
+      const err = new Writable({ write: (chunk: Buffer, _enc, done) => ((said += chunk.toString()), done()) });
+      const audited: AuditEntry[] = [];
+      const ctx = {
+        config: { serviceBus: { secret: SECRET } as Config['serviceBus'] },
+        audit: { record: async (e: AuditEntry) => (audited.push(e), {} as AuditRecord) },
+      };
+      expect(await opsWebhookDigest(ctx, { out, err, actor: 'ops@test' }, input, {})).toBe(2);
+      expect(printed).toBe('');
+      expect(said).toContain('printf %s');
+      expect(said).not.toContain(PAN);
+      expect(audited).toEqual([]);
+    }
   });
 });
