@@ -1,8 +1,9 @@
 import { Command } from 'commander';
 import type { OpsContext } from '../ops/ops-context';
 import { FailedWebhookPlace, failedWebhooks, formatFailedWebhookPlace, parseFailedWebhookPlace, retryFailedWebhooks } from '../ops/failed-webhooks';
-import { OpsWriter, WithOpsContext, jsonOption } from './ops-output';
+import { OpsOutput, OpsWriter, WithOpsContext, jsonOption } from './ops-output';
 import { parseLimit } from './limit-option';
+import { webhookDigestKeys, webhookEventIdHmac, webhookValueDigest } from '../webhooks/webhook-event-key';
 
 /** The `--before` of `ops webhooks failed`, as the `older:` line under a page prints it; undefined when not given. */
 function beforeOption(text: string | undefined): FailedWebhookPlace | undefined {
@@ -77,9 +78,47 @@ export async function opsRetryWebhooks(ctx: OpsContext, io: OpsWriter, opts: { g
   return results.every((r) => r.result === 'retried') ? 0 : 1;
 }
 
-/** Adds `ops webhooks failed` and `ops webhooks retry <gateway> <event-id...>` to the `ops` command. */
+/** How `ops webhooks digest` takes its value, as its refusals say it. */
+const DIGEST_USAGE = "give the value on standard input: printf %s 'VALUE' | payment-bridge ops webhooks digest";
+
+/**
+ * `ops webhooks digest`: the keyed digest of the value on standard input (its bytes as UTF-8, taken whole: give it with
+ * `printf %s`, never `echo`), as the web role computes it from `service_bus.secret` of the same configuration: the
+ * `value_hmac` (or `key_id_hmac`) of a skip line, or with `eventKey` the `hmac:<hex>` an event id holding a card number
+ * is queued, deduplicated and recorded under. Prints only the digest; the value is read from standard input so that
+ * it stays out of the shell's history and the process list; from a terminal (the value would be echoed) or empty, refused
+ * (exit 2). Audit-logged without the value or the digest.
+ */
+export async function opsWebhookDigest(
+  ctx: { config: Pick<OpsContext['config'], 'serviceBus'>; audit: Pick<OpsContext['audit'], 'record'> },
+  io: Pick<OpsOutput, 'out' | 'err' | 'actor'>,
+  input: AsyncIterable<Buffer | string> & { isTTY?: boolean },
+  opts: { eventKey?: boolean; json?: boolean },
+): Promise<number> {
+  // A terminal echoes what is typed: the card number would be on screen (and in its scrollback), so piped input only.
+  if (input.isTTY === true) {
+    io.err.write(`payment-bridge: ${DIGEST_USAGE}, not typed at the terminal (it would be echoed)\n`);
+    return 2;
+  }
+  const chunks: Buffer[] = [];
+  for await (const chunk of input) chunks.push(typeof chunk === 'string' ? Buffer.from(chunk, 'utf8') : chunk);
+  const value = Buffer.concat(chunks).toString('utf8');
+  // Nothing piped (a forgotten pipe, an empty variable): the digest of nothing matches no logged line.
+  if (value === '') {
+    io.err.write(`payment-bridge: no value on standard input; ${DIGEST_USAGE}\n`);
+    return 2;
+  }
+  const kind = opts.eventKey ? 'event_key' : 'value_hmac';
+  await ctx.audit.record({ action: 'ops.webhook_digest', actor: io.actor, outcome: 'ok', detail: { kind } });
+  const keys = webhookDigestKeys(ctx.config.serviceBus.secret);
+  const digest = opts.eventKey ? webhookEventIdHmac(keys, value) : webhookValueDigest(keys, value).hex;
+  io.out.write(opts.json ? `${JSON.stringify({ [kind]: digest })}\n` : `${digest}\n`);
+  return 0;
+}
+
+/** Adds `ops webhooks failed`, `ops webhooks retry <gateway> <event-id...>` and `ops webhooks digest` to the `ops` command. */
 export function addWebhookCommands(ops: Command, withContext: WithOpsContext): void {
-  const webhooks = ops.command('webhooks').description('webhook outcomes the outcome worker gave up on: list, retry');
+  const webhooks = ops.command('webhooks').description('webhook outcomes the outcome worker gave up on: list, retry; the keyed digest of a value');
   webhooks
     .command('failed')
     .description('webhook outcomes in the failed set (never matched, never confirmed, refused, or a fault), newest first')
@@ -93,4 +132,12 @@ export function addWebhookCommands(ops: Command, withContext: WithOpsContext): v
     .description('apply failed webhook outcomes again after a fix (attempts reset; idempotent)')
     .addOption(jsonOption())
     .action((gateway: string, ids: string[], opts: { json?: boolean }) => withContext((ctx, io) => opsRetryWebhooks(ctx, io, { gateway, ids, ...opts })));
+  webhooks
+    .command('digest')
+    .description(
+      "the keyed digest of the value on standard input (printf %s VALUE | ...): a skip line's value_hmac or key_id_hmac, or with --event-key the hmac:<hex> key of an event id holding a card number",
+    )
+    .option('--event-key', 'print the event key (hmac:<hex>) an event id holding a card number is queued and recorded under')
+    .addOption(jsonOption())
+    .action((opts: { eventKey?: boolean; json?: boolean }) => withContext((ctx, io) => opsWebhookDigest(ctx, io, process.stdin, opts)));
 }

@@ -1,3 +1,4 @@
+import { createHash, createHmac } from 'node:crypto';
 import { holdsCardNumber } from '../contracts/card-data-policy';
 import { hasLoneSurrogate } from '../contracts/command-validator';
 import { HashDigest } from '../logging/hash-digest';
@@ -5,16 +6,57 @@ import { HashDigest } from '../logging/hash-digest';
 /** Longest PSP event id kept as it is in keys and job ids (Stripe's are about 30 characters, Adyen's 60). */
 export const MAX_PLAIN_EVENT_ID = 256;
 
-/** What starts an event key that is a digest of the PSP's event id (see {@link webhookEventKey}). */
+/**
+ * What starts an event key that is the plain SHA-256 of the PSP's event id (see {@link webhookEventKey}): only for
+ * an id that holds no card number (a lone surrogate, or too long), whose digest nobody can test card numbers against.
+ */
 export const EVENT_ID_DIGEST_PREFIX = 'sha256:';
 
 /**
- * The SHA-256 of a text from a notification, over its UTF-16 code units (little-endian): lossless for a
- * lone surrogate, which UTF-8 cannot carry (two such ids would otherwise share one digest). What the skip
- * lines log instead of a value that may not be written.
+ * What starts an event key that is the keyed digest of the PSP's event id (see {@link webhookEventKey}): an id that
+ * holds a card number. Releases before this one wrote `sha256:` for those too.
  */
-export function webhookValueDigest(value: string): HashDigest {
-  return HashDigest.sha256(Buffer.from(value, 'utf16le'));
+export const EVENT_ID_HMAC_PREFIX = 'hmac:';
+
+/**
+ * The keys of the webhook digests, derived from `service_bus.secret` (the web role, which takes webhooks, has it;
+ * so do the operators' tools) for one purpose each, never the secret itself:
+ * `HMAC-SHA-256(secret, "payment-bridge webhook value digest v1")` for what a skip line logs, and
+ * `HMAC-SHA-256(secret, "payment-bridge webhook event key v1")` for an event id holding a card number. An unkeyed
+ * SHA-256 of a 16-digit card number whose BIN is known is found by trying the rest offline in minutes (PCI DSS
+ * 3.5.1 asks for a keyed hash). They stay in the process: never logged, stored or sent. Rotating the secret changes
+ * both (see docs/RUNBOOK.md).
+ */
+export interface WebhookDigestKeys {
+  /** Of the values a skip line logs (`value_hmac`, `key_id_hmac`). */
+  readonly value: Buffer;
+  /** Of an event id holding a card number (`hmac:<hex>`). */
+  readonly eventId: Buffer;
+}
+
+/** {@link WebhookDigestKeys} of `service_bus.secret`. */
+export function webhookDigestKeys(busSecret: string): WebhookDigestKeys {
+  return {
+    value: createHmac('sha256', busSecret).update('payment-bridge webhook value digest v1').digest(),
+    eventId: createHmac('sha256', busSecret).update('payment-bridge webhook event key v1').digest(),
+  };
+}
+
+/** A text's UTF-16 code units (little-endian): lossless for a lone surrogate, which UTF-8 cannot carry. */
+const codeUnits = (value: string): Buffer => Buffer.from(value, 'utf16le');
+
+/**
+ * The HMAC-SHA-256 under `keys.value` of a text from a notification, over its UTF-16 code units (two ids differing
+ * in a lone surrogate would otherwise share one digest). What the skip lines log (`value_hmac`) instead of a value
+ * that may not be written; `payment-bridge ops webhooks digest` gives the same for a value an operator has in hand.
+ */
+export function webhookValueDigest(keys: WebhookDigestKeys, value: string): HashDigest {
+  return HashDigest.of(createHmac('sha256', keys.value).update(codeUnits(value)));
+}
+
+/** `hmac:<hex>`: the event key of an id holding a card number (HMAC-SHA-256 under `keys.eventId` of its UTF-16 code units). */
+export function webhookEventIdHmac(keys: WebhookDigestKeys, eventId: string): string {
+  return `${EVENT_ID_HMAC_PREFIX}${createHmac('sha256', keys.eventId).update(codeUnits(eventId)).digest('hex')}`;
 }
 
 /**
@@ -29,15 +71,21 @@ export function holdsCardNumberBeyond(text: string, known: readonly string[]): b
 }
 
 /**
- * The event id a webhook's outcome is queued, deduplicated and recorded under: the PSP's id as it is, or
- * `sha256:<hex>` ({@link webhookValueDigest}) when the id may not be a Redis key: it holds a card number
- * (other than in `known`: PSP references the ledger already holds, which are no card data), a lone UTF-16
- * surrogate (BullMQ writes the job id into its keys with the surrogate's own three bytes, reads it back as
- * UTF-8, and can then never move or finish the job), or more than {@link MAX_PLAIN_EVENT_ID} characters. The ordinary id stays as it is,
- * so the dedupe keys of jobs queued by an earlier release still match; a digest is the same for every
- * repeat of the notification, so it dedupes as well.
+ * The event id a webhook's outcome is queued, deduplicated and recorded under: the PSP's id as it is, or a digest
+ * when the id may not be a Redis key:
+ * - it holds a card number (other than in `known`: PSP references the ledger already holds, which are no card
+ *   data): `hmac:<hex>` ({@link webhookEventIdHmac}, keyed: the digits cannot be found from it);
+ * - else a lone UTF-16 surrogate (BullMQ writes the job id into its keys with the surrogate's own three bytes,
+ *   reads it back as UTF-8, and can then never move or finish the job), or more than {@link MAX_PLAIN_EVENT_ID}
+ *   characters: `sha256:<hex>` of its UTF-16 code units, as earlier releases wrote it (no card number in it).
+ * The ordinary id stays as it is, so the dedupe keys of jobs queued by an earlier release still match; a digest is
+ * the same for every repeat of the notification, so it dedupes as well. An id holding a card number was
+ * `sha256:<hex>` before this release: a resend across the upgrade is not found as a repeat (docs/RUNBOOK.md).
  */
-export function webhookEventKey(eventId: string, known: readonly string[] = []): string {
-  const digest = eventId.length > MAX_PLAIN_EVENT_ID || hasLoneSurrogate(eventId) || holdsCardNumberBeyond(eventId, known);
-  return digest ? `${EVENT_ID_DIGEST_PREFIX}${webhookValueDigest(eventId).hex}` : eventId;
+export function webhookEventKey(keys: WebhookDigestKeys, eventId: string, known: readonly string[] = []): string {
+  if (holdsCardNumberBeyond(eventId, known)) return webhookEventIdHmac(keys, eventId);
+  if (eventId.length > MAX_PLAIN_EVENT_ID || hasLoneSurrogate(eventId)) {
+    return `${EVENT_ID_DIGEST_PREFIX}${createHash('sha256').update(codeUnits(eventId)).digest('hex')}`;
+  }
+  return eventId;
 }

@@ -7,7 +7,7 @@ import { HashDigest } from '../logging/hash-digest';
 import { isIsoCurrencyCode } from '../money/currencies';
 import { GatewayOutcomeJobData } from './gateway-outcomes-queue';
 import { configuredAccount } from './outcome-scope';
-import { holdsCardNumberBeyond, webhookEventKey, webhookValueDigest } from './webhook-event-key';
+import { WebhookDigestKeys, holdsCardNumberBeyond, webhookEventKey, webhookValueDigest } from './webhook-event-key';
 
 /**
  * Why the route leaves out an item the gateway read (a label `reason` of `pb_webhook_items_skipped_total`,
@@ -31,7 +31,7 @@ export interface SkippedWebhookOutcome {
   reason: WebhookItemRefusal;
   /** Where the value that decided it is (`operationId`, `gatewayReference`, `outcome.currency`…), never the value. */
   field: string;
-  /** The value's digest (`webhookValueDigest`), for the log line. */
+  /** The value's keyed digest (`webhookValueDigest`), for the log line (`value_hmac`). */
   digest: HashDigest;
   /** The event id as a key may hold it (see `webhookEventKey`). */
   eventKey: string;
@@ -136,15 +136,21 @@ async function checkedReading(reading: ModificationReading, lookup: WebhookOpera
  * - a modification reading naming an operation id that fails the rules above is left out (`modificationReading`);
  * - an outcome's, adjustment's or modification's currency that is no upper-case ISO 4217 code: skipped, `unreadable`.
  * The ledger is asked only about an item with a card-number-like identifier (`holdsCardNumber` first
- * checks for 12 digits), so the ordinary item costs no round trip.
+ * checks for 12 digits), so the ordinary item costs no round trip. `keys` ({@link webhookDigestKeys}) key the digests.
  */
-export async function checkWebhookItem(event: WebhookEvent, name: string, gateway: GatewayConfig, lookup: WebhookOperationLookup): Promise<WebhookItemVerdict> {
+export async function checkWebhookItem(
+  event: WebhookEvent,
+  name: string,
+  gateway: GatewayConfig,
+  lookup: WebhookOperationLookup,
+  keys: WebhookDigestKeys,
+): Promise<WebhookItemVerdict> {
   const skip = (reason: WebhookItemRefusal, field: string, value: string): SkippedWebhookOutcome => ({
     kind: 'skip',
     reason,
     field,
-    digest: webhookValueDigest(value),
-    eventKey: webhookEventKey(event.eventId),
+    digest: webhookValueDigest(keys, value),
+    eventKey: webhookEventKey(keys, event.eventId),
   });
   // A refund names its payment too (`paymentReference`): a merchant reference no operation id can be (typed in the
   // PSP's back office) names nothing of ours, and the payment is found by its reference instead of the item skipped.
@@ -166,12 +172,13 @@ export async function checkWebhookItem(event: WebhookEvent, name: string, gatewa
   const known = suspects.map(([, value]) => value);
   if (ownId) known.push(operationId);
   const modification = await modificationReading(event, lookup, known);
-  const eventId = webhookEventKey(event.eventId, known);
+  const eventId = webhookEventKey(keys, event.eventId, known);
   const data: GatewayOutcomeJobData = {
     gateway: name,
     eventId,
-    // Keyed as an earlier release keyed it (`webhookEventKey` is the same for the same id), so it names its adjustment.
-    ...(event.formerEventId !== undefined ? { formerEventId: webhookEventKey(event.formerEventId, known) } : {}),
+    // Keyed as an earlier release keyed it (`webhookEventKey` is the same for the same id), so it names its adjustment;
+    // except a former id holding a card number, which releases before the keyed digest wrote as `sha256:`.
+    ...(event.formerEventId !== undefined ? { formerEventId: webhookEventKey(keys, event.formerEventId, known) } : {}),
     operationId,
     gatewayReference: event.gatewayReference,
     ...(event.paymentReference !== undefined ? { paymentReference: event.paymentReference } : {}),

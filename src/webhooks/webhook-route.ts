@@ -15,7 +15,8 @@ import { matchWebhookSecret } from './webhook-key-match';
 import { GatewayOutcomeJobData } from './gateway-outcomes-queue';
 import { noteTrimmedAction, withBoundedAction } from '../gateways/action-trimming';
 import { SkippedWebhookOutcome, WebhookOperationLookup, checkWebhookItem, isUnmarkedItemOurs } from './webhook-item-check';
-import { webhookValueDigest } from './webhook-event-key';
+import { WebhookDigestKeys, webhookDigestKeys, webhookValueDigest } from './webhook-event-key';
+import { HashDigest } from '../logging/hash-digest';
 
 /** Webhooks refused before they were read, by configured gateway and reason; the log line is rate-limited. */
 const webhooksRefused = counter(
@@ -38,10 +39,12 @@ const webhookPings = counter('pb_webhook_pings_total', "GET or HEAD requests to 
 
 /**
  * A key id as a refusal's log line names it: as sent when it reads as a key id (Cybersource's are UUIDs), else
- * its digest (anyone can post a header, and a log line carries no unbounded text of theirs).
+ * its keyed digest (anyone can post a header, and a log line carries no unbounded text of theirs, which may
+ * hold a card number).
  */
-function loggableKeyId(keyId: string): { key_id: string } | { key_id_sha256: string } {
-  return /^[A-Za-z0-9._-]{0,100}$/.test(keyId) ? { key_id: keyId } : { key_id_sha256: webhookValueDigest(keyId).hex };
+function loggableKeyId(keys: WebhookDigestKeys, keyId: string): { key_id: string } | { key_id_hmac: HashDigest } {
+  // The digest itself, not its hex: the redactor passes it whole (hex text can hold a Luhn-valid digit run it would mask).
+  return /^[A-Za-z0-9._-]{0,100}$/.test(keyId) ? { key_id: keyId } : { key_id_hmac: webhookValueDigest(keys, keyId) };
 }
 
 export interface WebhookStats {
@@ -75,6 +78,8 @@ export class WebhookRoute implements WebRoute {
   private readonly keyUse: SignatureKeyUse;
   /** Bodies up to `http.body_limit_bytes`; a larger one is discarded within the `http.discard_*` bounds. */
   private readonly bodies: BodyReader;
+  /** The keys of the digests a log line or an event key holds instead of a value (from `service_bus.secret`). */
+  private readonly digestKeys: WebhookDigestKeys;
 
   constructor(
     private readonly deps: {
@@ -100,6 +105,7 @@ export class WebhookRoute implements WebRoute {
     this.notOurs = new LogThrottle(deps.logger);
     this.keyUse = new SignatureKeyUse(deps.logger);
     this.bodies = new BodyReader(deps.config.http, deps.logger);
+    this.digestKeys = webhookDigestKeys(deps.config.serviceBus.secret);
   }
 
   matches(path: string): boolean {
@@ -161,7 +167,7 @@ export class WebhookRoute implements WebRoute {
       this.refusals.warn(
         `${name}:unknown_key_id`,
         'webhook refused: its signature names a key id the gateway does not hold (rate-limited: one line per gateway per minute)',
-        { gateway: name, ...loggableKeyId(unheld), settings: `gateways.${name}.webhook_key_id, gateways.${name}.webhook_key_id_previous` },
+        { gateway: name, ...loggableKeyId(this.digestKeys, unheld), settings: `gateways.${name}.webhook_key_id, gateways.${name}.webhook_key_id_previous` },
       );
       sendJson(res, 401, { error: 'unknown signing key' });
       return;
@@ -197,7 +203,7 @@ export class WebhookRoute implements WebRoute {
       // A customer action is bounded before anything is queued (and before the item is scanned for card numbers).
       const { outcome, trimmed } = withBoundedAction(item.outcome);
       const event = trimmed ? { ...item, outcome } : item;
-      const verdict = await checkWebhookItem(event, name, gateway, this.deps.operations);
+      const verdict = await checkWebhookItem(event, name, gateway, this.deps.operations, this.digestKeys);
       if (verdict.kind === 'skip') {
         this.refuse(name, verdict, event.outcome.gatewayStatus);
         continue;
@@ -248,8 +254,8 @@ export class WebhookRoute implements WebRoute {
 
   /**
    * A verified item the gateway read but the route leaves out (see `checkWebhookItem`): counted by reason, and
-   * a warn line naming the field and the digest of its value, never the value (a card number, or an
-   * unbounded string).
+   * a warn line naming the field and the keyed digest of its value (`value_hmac`: `payment-bridge ops webhooks
+   * digest` gives it for a value in hand), never the value (a card number, or an unbounded string).
    */
   private refuse(name: string, verdict: SkippedWebhookOutcome, pspStatus: string): void {
     this.stats.skipped += 1;
@@ -260,7 +266,7 @@ export class WebhookRoute implements WebRoute {
         : verdict.reason === 'unreadable'
           ? 'webhook item acknowledged and skipped: its currency is no ISO 4217 code'
           : 'webhook item acknowledged and skipped: its operation id is of no shape the bridge makes',
-      { gateway: name, reason: verdict.reason, field: verdict.field, value_sha256: verdict.digest, event_id: verdict.eventKey, psp_status: pspStatus },
+      { gateway: name, reason: verdict.reason, field: verdict.field, value_hmac: verdict.digest, event_id: verdict.eventKey, psp_status: pspStatus },
     );
   }
 

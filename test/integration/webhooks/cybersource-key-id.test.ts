@@ -5,6 +5,10 @@
  * hold is refused (401, `unknown_key_id`, its keyId logged, never a key) so that Cybersource sends it again once
  * the key is configured. A notification for another organization than `merchant_id` is acknowledged and skipped.
  */
+import { createHash } from 'node:crypto';
+import { Readable, Writable } from 'node:stream';
+import { AuditRecord } from '../../../src/audit/audit-log';
+import { opsWebhookDigest } from '../../../src/cli/webhook-commands';
 import { metricValue } from '../../../src/metrics/metrics-registry';
 import { captureLogger } from '../../support/capture-logger';
 import { eventually } from '../../support/tcp-proxy';
@@ -26,6 +30,8 @@ const stack = useWebhookStack(
       webhook_secret_previous: PREVIOUS_KEY,
       webhook_key_id_previous: PREVIOUS_KEY_ID,
     },
+    // Its own gateway: a refusal's warn line is throttled per gateway (one a minute).
+    cybsshape: { ...cybersourceWebhookGateway(ORGANIZATION, KEY), webhook_key_id: KEY_ID },
   },
   { webLogger: webLogs.logger },
 );
@@ -58,6 +64,21 @@ describe('a Cybersource notification', () => {
 
     expect(await postCybersourceSigned(stack, 'cybs', body, KEY, KEY_ID)).toBe(200);
     await eventually(async () => (await stack.worker.ledger.get(id))?.state === 'SUCCEEDED');
+  });
+
+  it('naming a key id of no key id shape logs its keyed digest (key_id_hmac, as ops webhooks digest prints it), never the value or its SHA-256', async () => {
+    const pan = '4111111111111111';
+    const keyId = `card ${pan}`;
+    expect(await postCybersourceSigned(stack, 'cybsshape', accepted('op-shape', 'pay-shape'), KEY, keyId)).toBe(401);
+    let printed = '';
+    const out = new Writable({ write: (chunk: Buffer, _enc, done) => ((printed += chunk.toString()), done()) });
+    const ctx = { config: stack.config, audit: { record: async () => ({}) as AuditRecord } };
+    await opsWebhookDigest(ctx, { out, err: process.stderr, actor: 'ops@test' }, Readable.from([Buffer.from(keyId, 'utf8')]), {});
+    const digest = printed.trim();
+    expect(digest).toMatch(/^[0-9a-f]{64}$/);
+    expect(lines().find((l) => l.key_id_hmac === digest)).toMatchObject({ level: 'warn', gateway: 'cybsshape' });
+    expect(webLogs.lines.join('\n')).not.toContain(pan);
+    expect(webLogs.lines.join('\n')).not.toContain(createHash('sha256').update(Buffer.from(keyId, 'utf16le')).digest('hex'));
   });
 
   it('is checked with the key its key id names: the previous key under its own id is accepted, under the current id refused', async () => {

@@ -1,11 +1,13 @@
 import { GatewayConfig } from '../../../src/config/config';
 import { UnmarkedWebhookItem, WebhookEvent } from '../../../src/gateways/gateway-adapter';
 import { WebhookOperationLookup, checkWebhookItem, isUnmarkedItemOurs } from '../../../src/webhooks/webhook-item-check';
+import { webhookDigestKeys } from '../../../src/webhooks/webhook-event-key';
 
 const PAN = '4111111111111111';
 /** Luhn-valid, starting with 4: what a 16-digit Adyen pspReference can be. */
 const PSP_REFERENCE = '4929387412003213';
 const MERCHANT = 'AcmeEU';
+const KEYS = webhookDigestKeys('bus-secret-for-the-item-check-tests');
 
 const adyen: GatewayConfig = {
   name: 'adyen',
@@ -57,7 +59,7 @@ describe('checkWebhookItem', () => {
       operationId: 'opref-cap-1',
       outcome: { status: 'SUCCESS' as const, gatewayStatus: 'succeeded', amount: 400, currency: 'EUR' },
     };
-    const queued = await checkWebhookItem(authorisation('QFQTPCQ8HXSKGK82', 'opref-1', { modification: reading }), 'adyen', adyen, ledger());
+    const queued = await checkWebhookItem(authorisation('QFQTPCQ8HXSKGK82', 'opref-1', { modification: reading }), 'adyen', adyen, ledger(), KEYS);
     expect(queued).toMatchObject({ kind: 'queue', data: { operationId: 'opref-1', modification: reading } });
     for (const operationId of ['not ours!', PAN]) {
       const lookup = ledger();
@@ -66,6 +68,7 @@ describe('checkWebhookItem', () => {
         'adyen',
         adyen,
         lookup,
+        KEYS,
       );
       expect(verdict).toMatchObject({ kind: 'queue', data: { operationId: 'opref-1' } });
       expect(verdict.kind === 'queue' ? verdict.data.modification : 'skipped').toBeUndefined();
@@ -76,6 +79,7 @@ describe('checkWebhookItem', () => {
       'adyen',
       adyen,
       ledger([PAN]),
+      KEYS,
     );
     expect(ours).toMatchObject({ kind: 'queue', data: { modification: { operationId: PAN } } });
     const badCurrency = await checkWebhookItem(
@@ -83,6 +87,7 @@ describe('checkWebhookItem', () => {
       'adyen',
       adyen,
       ledger(),
+      KEYS,
     );
     expect(badCurrency).toMatchObject({ kind: 'skip', reason: 'unreadable', field: 'modification.outcome.currency' });
   });
@@ -90,7 +95,7 @@ describe('checkWebhookItem', () => {
   it("queues a reading's others (a lapse failing a capture too) held to the same rules: free text masked, one naming no id of ours left out, a bad currency refused", async () => {
     const other = { command: 'capture' as const, final: true, outcome: { status: 'FAIL' as const, gatewayStatus: 'canceled', reason: `card ${PAN} expired` } };
     const reading = { command: 'cancel' as const, final: true, outcome: { status: 'FAIL' as const, gatewayStatus: 'canceled' }, others: [other] };
-    const queued = await checkWebhookItem(authorisation('QFQTPCQ8HXSKGK82', 'opref-1', { modification: reading }), 'adyen', adyen, ledger());
+    const queued = await checkWebhookItem(authorisation('QFQTPCQ8HXSKGK82', 'opref-1', { modification: reading }), 'adyen', adyen, ledger(), KEYS);
     expect(queued.kind).toBe('queue');
     const others = queued.kind === 'queue' ? queued.data.modification?.others : undefined;
     expect(others).toEqual([{ ...other, outcome: { ...other.outcome, reason: expect.not.stringContaining(PAN) } }]);
@@ -100,6 +105,7 @@ describe('checkWebhookItem', () => {
       'adyen',
       adyen,
       ledger(),
+      KEYS,
     );
     expect(notOurs).toMatchObject({ kind: 'queue', data: { modification: { command: 'cancel', others: [] } } });
 
@@ -108,47 +114,48 @@ describe('checkWebhookItem', () => {
       'adyen',
       adyen,
       ledger(),
+      KEYS,
     );
     expect(badCurrency).toMatchObject({ kind: 'skip', reason: 'unreadable', field: 'modification.others[0].outcome.currency' });
   });
 
   it('queues an ordinary item as it is, asking the ledger nothing', async () => {
     const lookup = ledger();
-    const verdict = await checkWebhookItem(authorisation('QFQTPCQ8HXSKGK82', 'opref-1'), 'adyen', adyen, lookup);
+    const verdict = await checkWebhookItem(authorisation('QFQTPCQ8HXSKGK82', 'opref-1'), 'adyen', adyen, lookup, KEYS);
     expect(verdict).toMatchObject({ kind: 'queue', data: { gateway: 'adyen', eventId: 'QFQTPCQ8HXSKGK82:AUTHORISATION:true', operationId: 'opref-1' } });
     expect(lookup.asked).toEqual([]);
   });
 
   it('skips an item whose operation id is of no shape the bridge makes, as not_our_operation, asking the ledger nothing', async () => {
     const lookup = ledger();
-    const verdict = await checkWebhookItem(authorisation('QFQTPCQ8HXSKGK82', 'Order 42 / shop'), 'adyen', adyen, lookup);
+    const verdict = await checkWebhookItem(authorisation('QFQTPCQ8HXSKGK82', 'Order 42 / shop'), 'adyen', adyen, lookup, KEYS);
     expect(verdict).toMatchObject({ kind: 'skip', reason: 'not_our_operation', field: 'operationId' });
     expect(lookup.asked).toEqual([]);
   });
 
   it('queues an item whose card-number-like pspReference the reference index holds, with its event id as it is', async () => {
-    const verdict = await checkWebhookItem(authorisation(PSP_REFERENCE), 'adyen', adyen, ledger([], { [PSP_REFERENCE]: 'opref-7' }));
+    const verdict = await checkWebhookItem(authorisation(PSP_REFERENCE), 'adyen', adyen, ledger([], { [PSP_REFERENCE]: 'opref-7' }), KEYS);
     expect(verdict).toMatchObject({ kind: 'queue', data: { eventId: `${PSP_REFERENCE}:AUTHORISATION:true`, gatewayReference: PSP_REFERENCE } });
   });
 
   it('queues one whose reference is not indexed yet when its operation id names an operation in the ledger (the answer not recorded yet, or lost)', async () => {
-    const verdict = await checkWebhookItem(authorisation(PSP_REFERENCE, 'opref-7'), 'adyen', adyen, ledger(['opref-7']));
+    const verdict = await checkWebhookItem(authorisation(PSP_REFERENCE, 'opref-7'), 'adyen', adyen, ledger(['opref-7']), KEYS);
     expect(verdict).toMatchObject({ kind: 'queue', data: { operationId: 'opref-7', gatewayReference: PSP_REFERENCE } });
   });
 
   it('skips, as card_number, an item whose card-number-like reference names no operation of ours, keeping nothing of the number', async () => {
     const lookup = ledger();
-    const verdict = await checkWebhookItem(authorisation(PAN, 'opref-unknown'), 'adyen', adyen, lookup);
+    const verdict = await checkWebhookItem(authorisation(PAN, 'opref-unknown'), 'adyen', adyen, lookup, KEYS);
     expect(verdict).toMatchObject({ kind: 'skip', reason: 'card_number', field: 'gatewayReference' });
     expect(JSON.stringify(verdict)).not.toContain(PAN);
     expect(lookup.asked).toEqual(['op opref-unknown', `ref adyen ${PAN}`]);
   });
 
   it('skips a card number as operation id unless the ledger holds that id (a derived id whose hex digits read as one)', async () => {
-    const card = await checkWebhookItem(authorisation('QFQTPCQ8HXSKGK82', PAN), 'adyen', adyen, ledger());
+    const card = await checkWebhookItem(authorisation('QFQTPCQ8HXSKGK82', PAN), 'adyen', adyen, ledger(), KEYS);
     expect(card).toMatchObject({ kind: 'skip', reason: 'card_number', field: 'operationId' });
     const derived = `op-${PSP_REFERENCE}abcdefabcdefabcd`;
-    expect(await checkWebhookItem(authorisation('QFQTPCQ8HXSKGK82', derived), 'adyen', adyen, ledger([derived]))).toMatchObject({
+    expect(await checkWebhookItem(authorisation('QFQTPCQ8HXSKGK82', derived), 'adyen', adyen, ledger([derived]), KEYS)).toMatchObject({
       kind: 'queue',
       data: { operationId: derived },
     });
@@ -158,40 +165,43 @@ describe('checkWebhookItem', () => {
     for (const currency of ['EURO', 'eu', 'XXX1', '', 'eur', 'XXX']) {
       const outcome = authorisation('QFQTPCQ8HXSKGK82', 'opref-1');
       outcome.outcome.currency = currency;
-      expect(await checkWebhookItem(outcome, 'adyen', adyen, ledger())).toMatchObject({ kind: 'skip', reason: 'unreadable', field: 'outcome.currency' });
+      expect(await checkWebhookItem(outcome, 'adyen', adyen, ledger(), KEYS)).toMatchObject({ kind: 'skip', reason: 'unreadable', field: 'outcome.currency' });
       const late = authorisation('QFQTPCQ8HXSKGK82', 'opref-1', {
         adjustment: { kind: 'chargeback', direction: 'debit', failsOpenOperation: false, amount: 100, currency },
       });
-      expect(await checkWebhookItem(late, 'adyen', adyen, ledger())).toMatchObject({ kind: 'skip', reason: 'unreadable', field: 'adjustment.currency' });
+      expect(await checkWebhookItem(late, 'adyen', adyen, ledger(), KEYS)).toMatchObject({ kind: 'skip', reason: 'unreadable', field: 'adjustment.currency' });
     }
     const ok = authorisation('QFQTPCQ8HXSKGK82', 'opref-1', {
       adjustment: { kind: 'chargeback', direction: 'debit', failsOpenOperation: false, currency: 'CHE' },
     });
     ok.outcome.currency = 'EUR';
-    expect(await checkWebhookItem(ok, 'adyen', adyen, ledger())).toMatchObject({ kind: 'queue' });
+    expect(await checkWebhookItem(ok, 'adyen', adyen, ledger(), KEYS)).toMatchObject({ kind: 'queue' });
   });
 
   it('skips, as card_number, an item with a card number in any other field (a currency, an account not ours), naming the field', async () => {
     const currency = authorisation('QFQTPCQ8HXSKGK82', 'opref-1');
     currency.outcome.currency = `CARD ${PAN}`;
-    expect(await checkWebhookItem(currency, 'adyen', adyen, ledger())).toMatchObject({ kind: 'skip', reason: 'card_number', field: 'outcome.currency' });
+    expect(await checkWebhookItem(currency, 'adyen', adyen, ledger(), KEYS)).toMatchObject({ kind: 'skip', reason: 'card_number', field: 'outcome.currency' });
     const account = authorisation('QFQTPCQ8HXSKGK82', 'opref-1', { account: PAN });
-    expect(await checkWebhookItem(account, 'adyen', adyen, ledger())).toMatchObject({ kind: 'skip', reason: 'card_number', field: 'account' });
+    expect(await checkWebhookItem(account, 'adyen', adyen, ledger(), KEYS)).toMatchObject({ kind: 'skip', reason: 'card_number', field: 'account' });
   });
 
   it('queues the free text masked, never skipping an outcome for a card number in its reason', async () => {
     const event = authorisation('QFQTPCQ8HXSKGK82', 'opref-1');
     event.outcome = { ...event.outcome, status: 'FAIL', reason: `card ${PAN} refused` };
-    const verdict = await checkWebhookItem(event, 'adyen', adyen, ledger());
+    const verdict = await checkWebhookItem(event, 'adyen', adyen, ledger(), KEYS);
     expect(verdict.kind).toBe('queue');
     expect(JSON.stringify(verdict)).not.toContain(PAN);
   });
 
   it('queues an item whose event id holds a lone surrogate or a card number under a digest, in its data too', async () => {
     for (const eventId of ['evt_a\ud800b', `evt_${PAN}`]) {
-      const verdict = await checkWebhookItem({ ...authorisation('QFQTPCQ8HXSKGK82', 'opref-1'), eventId }, 'adyen', adyen, ledger());
-      expect(verdict).toMatchObject({ kind: 'queue', data: { eventId: expect.stringMatching(/^sha256:[0-9a-f]{64}$/) } });
+      const verdict = await checkWebhookItem({ ...authorisation('QFQTPCQ8HXSKGK82', 'opref-1'), eventId }, 'adyen', adyen, ledger(), KEYS);
+      expect(verdict).toMatchObject({ kind: 'queue', data: { eventId: expect.stringMatching(/^(sha256|hmac):[0-9a-f]{64}$/) } });
     }
+    // A card number's digest is keyed; a lone surrogate's (no card number) stays the plain one earlier releases queued.
+    const card = await checkWebhookItem({ ...authorisation('QFQTPCQ8HXSKGK82', 'opref-1'), eventId: `evt_${PAN}` }, 'adyen', adyen, ledger(), KEYS);
+    expect(card).toMatchObject({ kind: 'queue', data: { eventId: expect.stringMatching(/^hmac:[0-9a-f]{64}$/) } });
   });
 });
 
