@@ -375,10 +375,40 @@ function insideHexDigest(text: string, start: number, end: number): boolean {
   return !(from > 0 && isAsciiAlphanumeric(text.charCodeAt(from - 1))) && !(to < text.length && isAsciiAlphanumeric(text.charCodeAt(to)));
 }
 
-/** Whether a run holds a card number: in strict mode, an ASCII digit run inside a hex digest does not (`insideHexDigest`). */
+/** Hex characters of an adjustment id after its `adj_` (src/adjustments/adjustment-store.ts). */
+const ADJUSTMENT_ID_HEX = 24;
+
+/**
+ * Whether an unbroken run of ASCII digits, `text[start, end)`, is part of an adjustment's id: a whole word `adj_` and
+ * {@link ADJUSTMENT_ID_HEX} lower-case hex characters (no ASCII letter or digit either side). About one id in six
+ * hundred holds a Luhn-valid run (`adjustmentIdFor` hashes the PSP's event id): an id of ours, not a card number.
+ * Masked, an export would lose it (the import restores the adjustment under the mask, and a resend of its fact is
+ * recorded twice), and a log line or `ops show` would name no adjustment an operator can look up. Ids are left as
+ * they are rather than re-derived: a fact resent across a rolling upgrade would then be recorded under both ids.
+ */
+function insideAdjustmentId(text: string, start: number, end: number): boolean {
+  let from = start;
+  while (from > 0 && start - from <= ADJUSTMENT_ID_HEX && isLowerHexChar(text.charCodeAt(from - 1))) from -= 1;
+  let to = end;
+  while (to < text.length && to - end <= ADJUSTMENT_ID_HEX && isLowerHexChar(text.charCodeAt(to))) to += 1;
+  if (to - from !== ADJUSTMENT_ID_HEX || from < 4 || text.slice(from - 4, from) !== 'adj_') return false;
+  return !(from > 4 && isAsciiAlphanumeric(text.charCodeAt(from - 5))) && !(to < text.length && isAsciiAlphanumeric(text.charCodeAt(to)));
+}
+
+/** 0-9 or a-f. */
+function isLowerHexChar(c: number): boolean {
+  return (c >= 0x30 && c <= 0x39) || (c >= 0x61 && c <= 0x66);
+}
+
+/**
+ * Whether a run holds a card number: an ASCII digit run inside an adjustment's id (`insideAdjustmentId`) does not, and
+ * in strict mode neither does one inside a hex digest (`insideHexDigest`).
+ */
 function runHoldsCardNumber(text: string, run: DigitRun, strict: boolean): boolean {
   if (!run.holdsCardNumber(strict)) return false;
-  return !(strict && run.groupCount === 1 && run.end - run.start === run.length && insideHexDigest(text, run.start, run.end));
+  if (run.groupCount !== 1 || run.end - run.start !== run.length) return true;
+  if (insideAdjustmentId(text, run.start, run.end)) return false;
+  return !(strict && insideHexDigest(text, run.start, run.end));
 }
 
 /**

@@ -2,7 +2,8 @@ import { slotsOf } from '../../support/single-slot';
 import { ShardKeys, shardOfOrder, shardOfPayment } from '../../../src/redis/key-layout';
 import { PassThrough, Readable, Writable } from 'node:stream';
 import { RedisClient } from '../../../src/redis/redis-connection';
-import { AdjustmentStore } from '../../../src/adjustments/adjustment-store';
+import { AdjustmentStore, adjustmentIdFor } from '../../../src/adjustments/adjustment-store';
+import { containsCardNumber } from '../../../src/logging/redact';
 import { ExportFormat, exportOperations } from '../../../src/data-lifecycle/export';
 import { NamespaceNotEmptyError, importOperations } from '../../../src/data-lifecycle/import';
 import { EventStore } from '../../../src/events/event-store';
@@ -240,6 +241,53 @@ describe('export → import → export', () => {
     expect(snap.history[snap.history.length - 1]).toBe('{"event":"note","at":2114000000007}');
     expect(await metricValue('pb_export_card_data_total')).toBe(before);
     expect(await importOperations(redis, freshPrefix(), Readable.from([text]))).toMatchObject({ operations: seededHere.all.length, complete: true });
+  });
+
+  it('carries an adjustment whose id the strict card scan would read as a card number, unmasked: after the import a resend is that adjustment, not a second one', async () => {
+    const prefix = freshPrefix();
+    const seededHere = await seedLedger(redis, prefix);
+    // A PSP event id whose adjustment id holds a run the strict scan refuses anywhere else (624098191962588).
+    const eventId = 'DSP-export-58';
+    const adjustmentId = adjustmentIdFor('adyen', eventId);
+    expect(adjustmentId).toBe('adj_83a7cc624098191962588ce9');
+    expect(containsCardNumber(adjustmentId.slice(4))).toBe(true);
+    const fact = {
+      operationId: seededHere.capture,
+      gateway: 'adyen',
+      pspEventId: eventId,
+      source: 'webhook' as const,
+      kind: 'chargeback' as const,
+      direction: 'debit' as const,
+      amount: 1500,
+      currency: 'EUR',
+    };
+    // As the store records it: under that id, linked and indexed.
+    const keys = new ShardKeys(prefix, shardOfOrder(seededHere.order));
+    await redis.hset(keys.adjustment(adjustmentId), {
+      id: adjustmentId,
+      operation_id: fact.operationId,
+      gateway: fact.gateway,
+      kind: fact.kind,
+      direction: fact.direction,
+      amount: fact.amount,
+      currency: fact.currency,
+      psp_event_id: eventId,
+      source: fact.source,
+      recorded_at: 5000,
+    });
+    await redis.zadd(keys.operationAdjustments(fact.operationId), 5000, adjustmentId);
+    await redis.zadd(keys.adjustments, 5000, adjustmentId);
+    const before = await metricValue('pb_export_card_data_total');
+    const text = await exportText(prefix);
+    expect(await metricValue('pb_export_card_data_total')).toBe(before);
+    expect(text).toContain(adjustmentId);
+    const target = freshPrefix();
+    expect(await importOperations(redis, target, Readable.from([text]))).toMatchObject({ complete: true, cardDataFound: 0 });
+    const store = new AdjustmentStore(redis, target);
+    expect((await store.forOperation(fact.operationId)).map((a) => a.id)).toContain(adjustmentId);
+    const count = (await store.forOperation(fact.operationId)).length;
+    expect(await store.recordAdjustment(fact)).toMatchObject({ created: false, adjustment: { id: adjustmentId } });
+    expect(await store.forOperation(fact.operationId)).toHaveLength(count);
   });
 
   it('runs the redaction check on every imported line: a card number or CVV in the file (a value, a key, a history entry) never reaches Redis', async () => {

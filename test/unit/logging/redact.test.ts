@@ -374,6 +374,22 @@ describe('findCardData and containsCardNumber', () => {
     expect(findCardData({ digest, idempotency_key: sha256 })).toEqual([]);
   });
 
+  it('neither refuses nor masks the digits of an adjustment id (adj_83a7cc624098191962588ce9, a Luhn-valid run); a card number in another hex word still is both', () => {
+    const id = 'adj_83a7cc624098191962588ce9';
+    for (const text of [id, `pb:{s:3}:adj:${id}`, `op-1.adj.${id}`, `{"undone_by":"${id}"}`]) {
+      expect(containsCardNumber(text)).toBe(false);
+      expect(maskCardNumbers(text, true)).toBe(text);
+      expect(maskCardNumbers(text)).toBe(text);
+      expect(redactText(text)).toBe(text);
+    }
+    expect(findCardData({ id, hash: { id } })).toEqual([]);
+    expect(redact({ adjustment_id: id })).toEqual({ adjustment_id: id });
+    for (const text of [id.slice(4), `adj_${id.slice(4)}0`, `xadj_${id.slice(4)}`, `adj_${id.slice(4, -1)}`, `adj_${id.slice(4).toUpperCase()}`]) {
+      expect([text, containsCardNumber(text)]).toEqual([text, true]);
+      expect(maskCardNumbers(text)).toContain(PAN_MASK);
+    }
+  });
+
   it('still refuses a card number glued to a few hex letters, grouped inside a hex token, in a hex word of digits only or of no digest’s length, or glued to a letter', () => {
     expect(containsCardNumber(`abc${VISA}def`)).toBe(true);
     expect(containsCardNumber(`deadbeef${VISA}`)).toBe(true);
