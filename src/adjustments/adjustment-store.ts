@@ -409,7 +409,6 @@ return {0, redis.call('HGET', K.adjustment, A.field)}
 `,
 );
 
-/** Stored figures of a payment refunded beyond captured, read; undefined when they do not read as such. */
 /** Stored refunded-beyond figures (JSON) read back; undefined for anything else (not JSON, a field missing or not an integer). */
 export function parseRefundedBeyond(stored: string): RefundedBeyondCaptured | undefined {
   let v: unknown;

@@ -1,4 +1,5 @@
 import type { RefundedBeyondCaptured } from '../adjustments/adjustment';
+import { parseRefundedBeyond } from '../adjustments/adjustment-store';
 import { LuaScript, luaInputs } from '../redis/lua-script';
 
 /**
@@ -71,18 +72,11 @@ return A.by
 export function parseRereadAfterVoid(stored: string | undefined): 'fit' | 'undecided' | { figures: RefundedBeyondCaptured; saidBy?: string } | undefined {
   if (stored === undefined) return undefined;
   if (stored === 'fit' || stored === 'undecided') return stored;
-  let v: unknown;
-  try {
-    v = JSON.parse(stored);
-  } catch {
-    return undefined;
-  }
-  if (v === null || typeof v !== 'object') return undefined;
-  const f = v as Record<string, unknown>;
-  const int = (x: unknown): x is number => typeof x === 'number' && Number.isSafeInteger(x);
-  if (!int(f.capturedAmount) || !int(f.refundedAmount) || !int(f.excessAmount) || typeof f.currency !== 'string') return undefined;
-  const figures = { capturedAmount: f.capturedAmount, refundedAmount: f.refundedAmount, excessAmount: f.excessAmount, currency: f.currency };
-  return typeof f.saidBy === 'string' ? { figures, saidBy: f.saidBy } : { figures };
+  const figures = parseRefundedBeyond(stored);
+  if (figures === undefined) return undefined;
+  // Read as figures above, so an object: the one field they leave out.
+  const { saidBy } = JSON.parse(stored) as { saidBy?: unknown };
+  return typeof saidBy === 'string' ? { figures, saidBy } : { figures };
 }
 
 /**
