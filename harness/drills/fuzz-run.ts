@@ -182,6 +182,12 @@ export async function runFuzz(
   let oversizedSkipped = 0;
   for (const target of stack.metricsTargets) oversizedSkipped += (await scrapeMetric(target, 'pb_intake_oversized_dead_letters_skipped_total')) ?? 0;
   expectedDeadLetters += oversized - oversizedSkipped;
+  // A refusal identical to one already recorded (the same raw body, headers and reason: a resend, to the intake) is
+  // acked as a duplicate of that dead letter, not recorded again (pb_dead_letters_duplicate_total): the generator
+  // repeats some malformed bodies byte for byte, so this number too is read rather than predicted.
+  let duplicates = 0;
+  for (const target of stack.metricsTargets) duplicates += (await scrapeMetric(target, 'pb_dead_letters_duplicate_total')) ?? 0;
+  expectedDeadLetters -= duplicates;
 
   const checks = await checkDrillInvariants({ stack, records, expectDeadLetters: expectedDeadLetters });
   const unexpected = [...rows.values()].reduce((n, r) => n + r.sent - r.asExpected, 0);
