@@ -1,4 +1,5 @@
 import { createHash, createHmac, randomUUID } from 'node:crypto';
+import { purposeKey } from '../config/purpose-key';
 import type { RedisClient } from '../redis/redis-connection';
 import { counter } from '../metrics/metrics-registry';
 import { RELEASE_KEY_SCRIPT } from '../redis/key-claim';
@@ -165,7 +166,7 @@ export function isDerivedDeadLetterId(id: string): boolean {
  * before the switch (or by a process still on the other secret) finds no mark and is a second record, never none.
  */
 export function deadLetterIdentityKey(busSecret: string): Buffer {
-  return createHmac('sha256', busSecret).update('payment-bridge dead-letter identity v1').digest();
+  return purposeKey(busSecret, 'dead-letter identity v1');
 }
 
 /**

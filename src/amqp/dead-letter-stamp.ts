@@ -1,4 +1,5 @@
 import { createHash, createHmac, timingSafeEqual } from 'node:crypto';
+import { purposeKey } from '../config/purpose-key';
 
 /**
  * The stamp a dead letter carries in `x-pb-authenticated-channel`: the channel whose signature of the
@@ -7,7 +8,7 @@ import { createHash, createHmac, timingSafeEqual } from 'node:crypto';
  * The key is derived from `service_bus.secret`, never the secret itself.
  */
 export function deadLetterStampKey(busSecret: string): Buffer {
-  return createHmac('sha256', busSecret).update('payment-bridge dead-letter stamp v1').digest();
+  return purposeKey(busSecret, 'dead-letter stamp v1');
 }
 
 /**

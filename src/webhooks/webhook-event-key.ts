@@ -1,4 +1,5 @@
 import { createHash, createHmac } from 'node:crypto';
+import { purposeKey } from '../config/purpose-key';
 import { holdsCardNumber } from '../contracts/card-data-policy';
 import { hasLoneSurrogate } from '../contracts/command-validator';
 import { HashDigest } from '../logging/hash-digest';
@@ -37,8 +38,8 @@ export interface WebhookDigestKeys {
 /** {@link WebhookDigestKeys} of `service_bus.secret`. */
 export function webhookDigestKeys(busSecret: string): WebhookDigestKeys {
   return {
-    value: createHmac('sha256', busSecret).update('payment-bridge webhook value digest v1').digest(),
-    eventId: createHmac('sha256', busSecret).update('payment-bridge webhook event key v1').digest(),
+    value: purposeKey(busSecret, 'webhook value digest v1'),
+    eventId: purposeKey(busSecret, 'webhook event key v1'),
   };
 }
 
