@@ -837,6 +837,56 @@ describe('Adyen webhook events', () => {
       ]);
     });
 
+    it('never names a RECURRING_CONTRACT skipped by its pspReference (the stored token, logged by the skip line), but by the payment it was stored with', () => {
+      const token = 'M5N7TQ4TG5PFWR50';
+      const variants: Array<[string, (n: Notification) => Notification, Parameters<typeof t.parseWebhook>[1]?]> = [
+        ['other_account', (n) => signedBySdk(n, gateway.webhookSecret, 'AnotherMerchantAccount')],
+        ['other_environment', (n) => ({ ...signedBySdk(n), live: 'true' })],
+        [
+          'success unreadable',
+          (n) => {
+            n.notificationItems[0].NotificationRequestItem.success = 'TRUE';
+            return signedBySdk(n);
+          },
+        ],
+        [
+          'currency unreadable',
+          (n) => {
+            n.notificationItems[0].NotificationRequestItem.amount = { value: 0, currency: 'US1' };
+            return signedBySdk(n);
+          },
+        ],
+        [
+          'amount unreadable',
+          (n) => {
+            n.notificationItems[0].NotificationRequestItem.amount = { value: '0', currency: 'USD' };
+            return signedBySdk(n);
+          },
+        ],
+      ];
+      for (const [what, change] of variants) {
+        const skipped: SkippedWebhookItem[] = [];
+        expect(t.parseWebhook(raw(change(example('post-RECURRING_CONTRACT-recurring_contract'))), gateway, (s) => skipped.push(s))).toEqual([]);
+        expect([what, skipped.length]).toEqual([what, 1]);
+        expect([what, skipped[0].reference]).toEqual([what, 'INITIAL_PAYMENT_PSP_REFERENCE']);
+        expect([what, JSON.stringify(skipped)]).not.toEqual([what, expect.stringContaining(token)]);
+      }
+      // Without originalReference, originalPsp names the payment; without either, nothing does.
+      const bare = example('post-RECURRING_CONTRACT-recurring_contract');
+      delete bare.notificationItems[0].NotificationRequestItem.originalReference;
+      const skipped: SkippedWebhookItem[] = [];
+      t.parseWebhook(raw(signedBySdk(bare, gateway.webhookSecret, 'AnotherMerchantAccount')), gateway, (s) => skipped.push(s));
+      delete bare.notificationItems[0].NotificationRequestItem.originalPsp;
+      t.parseWebhook(raw(signedBySdk(bare, gateway.webhookSecret, 'AnotherMerchantAccount')), gateway, (s) => skipped.push(s));
+      expect(skipped.map((s) => s.reference)).toEqual(['PSP_REFERENCE', undefined]);
+      // Every other event is named by its own pspReference, as before.
+      const other: SkippedWebhookItem[] = [];
+      t.parseWebhook(raw(signedBySdk(example('post-CANCELLATION-cancellation'), gateway.webhookSecret, 'AnotherMerchantAccount')), gateway, (s) =>
+        other.push(s),
+      );
+      expect(other[0].reference).toBe(example('post-CANCELLATION-cancellation').notificationItems[0].NotificationRequestItem.pspReference);
+    });
+
     it('tells what a CANCELLATION or CANCEL_OR_REFUND success did to the payment (additionalData.modification.action), for one no operation of ours claims', () => {
       const [cancellation] = t.parseWebhook(raw(signedBySdk(example('post-CANCELLATION-cancellation'))), gateway);
       expect(cancellation.outcome.pspReversal).toBe('cancel');
