@@ -32,6 +32,13 @@ const itemsSkipped = counter(
   ['gateway', 'reason'],
 );
 
+/** Verified items not queued: an earlier release's job holds the same notification under its former id. */
+const heldUnderFormerId = counter(
+  'pb_webhook_items_held_under_former_id_total',
+  'Items of verified webhooks not queued because a job of an earlier release holds the same notification under its former event id (an Adyen RECURRING_CONTRACT whose id carried an unkeyed digest of its token), by gateway endpoint',
+  ['gateway'],
+);
+
 /** Reachability pings (GET or HEAD) of a gateway's webhook endpoint, answered 200. */
 const webhookPings = counter('pb_webhook_pings_total', "GET or HEAD requests to a gateway's webhook endpoint (a PSP's reachability ping), answered 200", [
   'gateway',
@@ -212,6 +219,8 @@ export class WebhookRoute implements WebRoute {
         const { operationId, gatewayReference, eventId } = verdict.data;
         noteTrimmedAction(this.deps.logger, trimmed, { gateway: name, source: 'webhook', operationId, gatewayReference, eventId });
       }
+      // Named otherwise by an earlier release (a token it digested unkeyed): a job it queued is this notification's.
+      if (verdict.formerJobEventId !== undefined && (await this.heldUnder(name, verdict.formerJobEventId, verdict.data.eventId))) continue;
       const jobId = bullJobId(`wh.${name}.${verdict.data.eventId}`);
       // BullMQ ignores a job id it holds: that is the dedupe. A job a demoted primary dropped is added again.
       await this.deps.queue.add('outcome', verdict.data, { jobId });
@@ -228,6 +237,24 @@ export class WebhookRoute implements WebRoute {
     const ack = transformer.webhookAck();
     res.writeHead(ack.status, { 'content-type': ack.contentType, 'content-length': Buffer.byteLength(ack.body) });
     res.end(ack.body);
+  }
+
+  /**
+   * Whether the outcomes queue holds a job under `formerEventId`, the id an earlier release queued this very notification
+   * under (`WebhookEvent.eventIdSecret`): then it is a repeat, counted and logged (an info line), and not queued again
+   * under its new id (`eventId`, what the line names: the former one holds the unkeyed digest). A job is held as long
+   * as BullMQ keeps it, as the dedupe by job id is.
+   */
+  private async heldUnder(gateway: string, formerEventId: string, eventId: string): Promise<boolean> {
+    const job = await this.deps.queue.getJob(bullJobId(`wh.${gateway}.${formerEventId}`));
+    if (!job) return false;
+    this.stats.duplicates += 1;
+    heldUnderFormerId.inc({ gateway });
+    this.deps.logger.info('webhook item already queued by an earlier release under its former event id: not queued again', {
+      gateway,
+      event_id: eventId,
+    });
+    return true;
   }
 
   /**

@@ -749,10 +749,15 @@ function noticeEvent(item: AdyenNotificationItem, notice: AdyenNotice, path: str
       });
       return undefined;
     }
-    // Another contract for the same payment is another fact: told apart by a digest of its token, never the token.
-    const tokenDigest = createHash('sha256').update(item.pspReference).digest('hex').slice(0, 16);
+    // Another contract for the same payment is another fact: told apart by its token, which the route digests with a
+    // key (`eventIdSecret`), never written. Releases before this one appended an unkeyed digest of it, which a token of
+    // digits does not hide: that id is the former one, so a resend of a notification they queued is still found.
+    const eventId = `${payment ?? operationId}:${item.eventCode}:${item.success}`;
+    const unkeyedDigest = createHash('sha256').update(item.pspReference).digest('hex').slice(0, 16);
     const event: WebhookEvent = {
-      eventId: `${payment ?? operationId}:${item.eventCode}:${item.success}:${tokenDigest}`,
+      eventId,
+      eventIdSecret: item.pspReference,
+      formerEventId: `${eventId}:${unkeyedDigest}`,
       account: item.merchantAccountCode,
       outcome: { status: 'PENDING', gatewayStatus: item.eventCode, settles: [] },
       storedToken: formatStoredToken({ shopperReference: shopper, storedPaymentMethodId: item.pspReference }),

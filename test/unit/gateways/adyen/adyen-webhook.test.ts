@@ -1,4 +1,4 @@
-import { createHmac } from 'node:crypto';
+import { createHash, createHmac } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { hmacValidator as HmacValidator } from '@adyen/api-library';
 import { configWarnings } from '../../../../src/config/cross-field-rules';
@@ -821,9 +821,15 @@ describe('Adyen webhook events', () => {
         outcome: { status: 'PENDING', gatewayStatus: 'RECURRING_CONTRACT', gatewayReference: 'INITIAL_PAYMENT_PSP_REFERENCE', settles: [] },
         storedToken: 'YOUR_SHOPPER_REFERENCE:M5N7TQ4TG5PFWR50',
       });
-      // The token (its pspReference) is in no id or reference: those reach logs and history.
-      expect(contract.eventId).toMatch(/^INITIAL_PAYMENT_PSP_REFERENCE:RECURRING_CONTRACT:true:[0-9a-f]{16}$/);
-      expect(JSON.stringify({ ...contract, storedToken: undefined })).not.toContain('M5N7TQ4TG5PFWR50');
+      // The token (its pspReference) is in no id or reference: those reach logs and history. It tells this contract
+      // from another of the payment as `eventIdSecret`, which the route digests with a key; an unkeyed digest of it,
+      // what releases before appended to the id, is only the former id a resend they queued is found by.
+      expect(contract.eventId).toBe('INITIAL_PAYMENT_PSP_REFERENCE:RECURRING_CONTRACT:true');
+      expect(contract.eventIdSecret).toBe('M5N7TQ4TG5PFWR50');
+      const unkeyed = createHash('sha256').update('M5N7TQ4TG5PFWR50').digest('hex').slice(0, 16);
+      expect(contract.formerEventId).toBe(`INITIAL_PAYMENT_PSP_REFERENCE:RECURRING_CONTRACT:true:${unkeyed}`);
+      expect(JSON.stringify({ ...contract, storedToken: undefined, eventIdSecret: undefined })).not.toContain('M5N7TQ4TG5PFWR50');
+      expect(JSON.stringify({ ...contract, formerEventId: undefined })).not.toContain(unkeyed);
 
       // Without the shopper it is filed under, Adyen cannot charge it: skipped, naming the field.
       const noShopper = example('post-RECURRING_CONTRACT-recurring_contract');
