@@ -56,12 +56,13 @@ const ID_SECRET_DIGEST_HEX = 16;
 /**
  * The PSP's event id of a notification as the route queues it: `eventId`, and when the gateway names a value that
  * tells the notification apart but may be written nowhere (`WebhookEvent.eventIdSecret`: an Adyen RECURRING_CONTRACT's
- * token), `:<the first 16 hex digits of its HMAC-SHA-256 under keys.idSecret>`. Keyed: an unkeyed digest of a token
- * made of digits is found by trying them, as a card number's is.
+ * token), `:<the first 16 hex digits of the HMAC-SHA-256 under keys.idSecret of its UTF-16 code units>` (two values
+ * differing in a lone surrogate would otherwise share one id: the second dropped as a repeat). Keyed: an unkeyed
+ * digest of a token made of digits is found by trying them, as a card number's is.
  */
 export function webhookEventIdOf(keys: WebhookDigestKeys, event: { readonly eventId: string; readonly eventIdSecret?: string }): string {
   if (event.eventIdSecret === undefined) return event.eventId;
-  const digest = createHmac('sha256', keys.idSecret).update(event.eventIdSecret, 'utf8').digest('hex').slice(0, ID_SECRET_DIGEST_HEX);
+  const digest = createHmac('sha256', keys.idSecret).update(codeUnits(event.eventIdSecret)).digest('hex').slice(0, ID_SECRET_DIGEST_HEX);
   return `${event.eventId}:${digest}`;
 }
 
