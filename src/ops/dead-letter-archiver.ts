@@ -34,6 +34,13 @@ export async function moveDeadLetters(
     // The reason names the stage and the error's class, never the body: the message waits whole in the parking queue.
     deps.logger.warn('dead letter could not be archived as it is: parked, the ones behind it go on', { dead_letter_id: p.id, reason: p.reason, by });
   }
+  if (result.duplicates > 0) {
+    // A writer's publish outlived its claim and another copy of the message was published too: one record kept.
+    deps.logger.warn("dead letters archived as their message's one record: a second copy was published when a write outlived its claim", {
+      duplicates: result.duplicates,
+      by,
+    });
+  }
   if (result.replaced > 0) {
     // The dead letters they stood for are archived as they are now (moved back from the parking queue).
     deps.logger.info('dead letters archived in place of their UNARCHIVABLE stand-ins', { replaced: result.replaced, by });

@@ -20,7 +20,10 @@ import { deadLetterOnceKey, isDerivedDeadLetterId } from '../amqp/dead-letter-on
 
 /** A dead letter as the archive holds it: its reason, what it was about, its triage and its replays. No card data (bodies are redacted). */
 export interface DeadLetterRecord {
-  /** `dl-<24 hex>`: a digest of the message and its reason headers, so importing the same message twice is one record. */
+  /**
+   * `dl-<24 hex>`: a digest of the message and its reason headers, so importing the same message twice is one record
+   * (and two dead letters of one message under its derived `deadLetterId` too: `recordFromMessage`).
+   */
   id: string;
   /**
    * The writer's `x-pb-dead-letter-id` (the `dead_letter_id` of its log lines), when it is UUID-shaped. One derived from
@@ -107,6 +110,11 @@ export interface DeadLetterImport {
   parked: ParkedDeadLetter[];
   /** Stand-in records removed because the dead letter they stood for was archived as it is (`DeadLetterStore.archiveReplacing`). */
   replaced: number;
+  /**
+   * Messages that were a second dead letter of a message already archived (its derived `x-pb-dead-letter-id`, another
+   * time): a copy whose writer published it when another's publish outlived its claim. Acked, no second record.
+   */
+  duplicates: number;
 }
 
 /** A dead letter set aside by an import: the stand-in record's id, and why (an error's class, never its message or the body). */
@@ -146,6 +154,11 @@ const standInsReplaced = counter(
   'UNARCHIVABLE stand-in records removed from the archive because the dead letter they stood for was archived as it is (moved back from the parking queue, or its cause fixed)',
 );
 
+const archivedTwice = counter(
+  'pb_dead_letters_archived_twice_total',
+  "Dead letters the archive found already archived as their message's one record (same derived dead-letter id, another time): a second copy's writer published it when the first one's publish outlived its claim; acked, one record kept",
+);
+
 const dropped = counter(
   'pb_dead_letters_dropped_total',
   `Archived dead letters dropped, oldest first, to keep the archive at ${DEAD_LETTER_ARCHIVE_MAX} records (their messages were acked from the queue when archived: gone)`,
@@ -161,14 +174,19 @@ const archivedGauge = gauge(
 // JSON, time score, impact score, then the stand-ins' ids. Writes a new record and indexes it; a record already
 // archived (a re-import) is left as it is. Either way each named stand-in that is one (a hash whose record has
 // code UNARCHIVABLE; anything else is left alone) is removed: the dead letter it stood for is archived now.
-// Returns { 1 when the record is new, stand-ins removed }.
+// Returns { 1 when the record is new, stand-ins removed, 1 when the record was there at another time (a second
+// copy of its message, not a re-import of the same one) }.
 const ARCHIVE_LUA = `
 local created = 0
+local again = 0
 if redis.call('HSETNX', KEYS[1], 'record', ARGV[2]) == 1 then
   redis.call('HSET', KEYS[1], 'replays', '0')
   redis.call('ZADD', KEYS[2], ARGV[3], ARGV[1])
   redis.call('ZADD', KEYS[3], ARGV[4], ARGV[1])
   created = 1
+else
+  local at = redis.call('ZSCORE', KEYS[2], ARGV[1])
+  if at and tonumber(at) ~= tonumber(ARGV[3]) then again = 1 end
 end
 local replaced = 0
 for i = 4, #KEYS do
@@ -182,7 +200,7 @@ for i = 4, #KEYS do
     end
   end
 end
-return { created, replaced }
+return { created, replaced, again }
 `;
 
 // KEYS: an index. ARGV: id, score, 'below' or 'above', limit. The entries (id, score, …) ranked below the
@@ -254,7 +272,10 @@ export class DeadLetterStore {
     return this.keys.impact;
   }
 
-  /** Archives one record; false when it was already there. A score that is not finite is refused (RangeError) before anything is written. */
+  /**
+   * Archives one record; false when it was already there (a re-import, or a second dead letter of the same message:
+   * see {@link recordFromMessage}). A score that is not finite is refused (RangeError) before anything is written.
+   */
   async archive(record: DeadLetterRecord): Promise<boolean> {
     return (await this.archiveReplacing(record, [])).created;
   }
@@ -263,17 +284,18 @@ export class DeadLetterStore {
    * Archives one record (as {@link archive}) and, in the same script, removes each of `standIns` (ids) that is a
    * stand-in record (code {@link UNARCHIVABLE}) of the dead letter it is: listed once, as it is, never also as
    * the stand-in of its parking. An id naming any other record is left alone (a header is anyone's to set).
-   * @returns whether the record is new, and how many stand-ins were removed.
+   * @returns whether the record is new, how many stand-ins were removed, and whether it was already archived at
+   * another time (`again`: a second dead letter of its message, counted in `pb_dead_letters_archived_twice_total`).
    */
-  async archiveReplacing(record: DeadLetterRecord, standIns: readonly string[]): Promise<{ created: boolean; replaced: number }> {
+  async archiveReplacing(record: DeadLetterRecord, standIns: readonly string[]): Promise<{ created: boolean; replaced: number; again: boolean }> {
     // Redis refuses a NaN score in the script after HSETNX wrote the hash: a record stored but never indexed.
     if (!Number.isFinite(record.deadLetteredAt) || !Number.isFinite(record.impact)) throw new RangeError('dead-letter record score is not finite');
     const r = this.redis as RedisClient & {
-      pbDeadLetterArchive(numKeys: number, ...keysThenArgs: Array<string | number>): Promise<[number, number]>;
+      pbDeadLetterArchive(numKeys: number, ...keysThenArgs: Array<string | number>): Promise<[number, number, number]>;
     };
     const { replays: _r, lastReplayAt: _a, lastReplayBy: _b, ...stored } = record;
     const ids = [...new Set(standIns)].filter((id) => id !== record.id);
-    const [created, replaced] = await r.pbDeadLetterArchive(
+    const [created, replaced, again] = await r.pbDeadLetterArchive(
       3 + ids.length,
       this.key(record.id),
       this.timeKey,
@@ -286,7 +308,8 @@ export class DeadLetterStore {
       ...ids,
     );
     if (replaced > 0) standInsReplaced.inc(replaced);
-    return { created: created === 1, replaced };
+    if (again === 1) archivedTwice.inc();
+    return { created: created === 1, replaced, again: again === 1 };
   }
 
   /**
@@ -324,6 +347,7 @@ export class DeadLetterStore {
     let moved = 0;
     let created = 0;
     let replaced = 0;
+    let duplicates = 0;
     const parked: ParkedDeadLetter[] = [];
     let trimmed: { dropped: number; droppedThrough?: number } = { dropped: 0 };
     try {
@@ -338,6 +362,7 @@ export class DeadLetterStore {
           stage = 'write';
           const archived = await this.archiveReplacing(record, standInIdsOf(msg, this.stampKeys));
           if (archived.created) created += 1;
+          if (archived.again) duplicates += 1;
           replaced += archived.replaced;
         } catch (err) {
           if (isDependencyOutage(err)) throw err;
@@ -350,7 +375,7 @@ export class DeadLetterStore {
       // Bounded: a broker that never answers the close would hold the pass (and the worker's shutdown behind it).
       await closeChannelWithin(channel, { timeoutMs: amqp.publishTimeoutMs, what: 'dead_letter_archive', logger: connection.logger, onTimeout });
     }
-    return { moved, created, replaced, ...trimmed, parked };
+    return { moved, created, replaced, duplicates, ...trimmed, parked };
   }
 
   /**
@@ -638,7 +663,9 @@ function header(headers: Record<string, unknown>, name: string): string | undefi
  * The archive record of one message of the dead-letter queue. Its body is redacted again (every writer
  * redacts, but a record the broker put there itself, from an older deployment, may not be), and what the
  * listing shows (order, command, channel, gateway, amount) is read from it: a canonical command, or a
- * JSON-RPC call from the bus (`params.payment`).
+ * JSON-RPC call from the bus (`params.payment`). Its id is a digest of the body, the reason headers and the time, or,
+ * for a dead letter whose `x-pb-dead-letter-id` is derived from its message's identity, that id instead of the time:
+ * every dead letter of one message is one record, whichever of its copies' writers published it.
  */
 export function recordFromMessage(
   msg: Pick<GetMessage, 'content' | 'properties' | 'fields'>,
@@ -658,11 +685,16 @@ export function recordFromMessage(
   const reason = optional('x-pb-reason') ?? '';
   const at = Date.parse(header(headers, 'x-pb-dead-lettered-at') ?? '');
   const about = describeDeadLetterBody(body, busAmountUnits);
+  const deadLetterId = header(headers, 'x-pb-dead-letter-id');
+  // A dead letter whose id is derived from its message's identity is that message's one record: two copies its
+  // writers both published (one's publish outlived its claim, `DeadLetterOnce`) differ only in their time, so the id
+  // stands in for the time and the second is archived as already there. The body and reason stay in the digest: a
+  // header is anyone's to set, and one naming another message's id with another body is a record of its own.
+  const when = deadLetterId !== undefined && isDerivedDeadLetterId(deadLetterId) ? `once:${deadLetterId}` : (header(headers, 'x-pb-dead-lettered-at') ?? '');
   const id = `dl-${createHash('sha256')
-    .update(JSON.stringify([body, code, reason, header(headers, 'x-pb-dead-lettered-at') ?? '', header(headers, 'x-pb-source') ?? '']))
+    .update(JSON.stringify([body, code, reason, when, header(headers, 'x-pb-source') ?? '']))
     .digest('hex')
     .slice(0, 24)}`;
-  const deadLetterId = header(headers, 'x-pb-dead-letter-id');
   return {
     id,
     ...(deadLetterId !== undefined && UUID_SHAPE.test(deadLetterId) ? { deadLetterId } : {}),
