@@ -92,6 +92,9 @@ describe('a dead-letter publish slower than its claim (real RabbitMQ and Redis)'
     expect(written.id).toBe(deadLetterIdOf(identity));
     expect(second.id).toBe(deadLetterIdOf(identity));
     expect([written.duplicate, second.duplicate]).toEqual([false, false]);
+    // The first copy's mark found its claim taken over: it says so (the second copy had no way to know).
+    expect(written.onceGap).toBe('claim_expired');
+    expect(second.onceGap).toBeUndefined();
     expect(await client.queueDepth(config.amqp.deadLetterQueue)).toBe(2);
 
     const imported = await store.importFromQueue(connection, config.amqp);
