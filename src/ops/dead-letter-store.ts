@@ -1,4 +1,5 @@
-import { createHash } from 'node:crypto';
+import { createHash, createHmac } from 'node:crypto';
+import { purposeKey } from '../config/purpose-key';
 import { ScoredEntry, scoredEntries } from '../redis/scored-entries';
 import { ConfirmChannel, GetMessage } from 'amqplib';
 import { RedisClient } from '../redis/redis-connection';
@@ -253,6 +254,12 @@ export class DeadLetterStore {
     private readonly maxRecords = DEAD_LETTER_ARCHIVE_MAX,
     /** `service_bus.amount_units` (default `minor`): the unit of a bus call's amount in what it imports. */
     private readonly busAmountUnits: 'minor' | 'major' = 'minor',
+    /**
+     * `deadLetterStandInKeys(service_bus)`: the first keys the ids of the stand-ins it parks, every one finds stand-ins
+     * made before a rotation or by a process already switched ({@link standInIdsOf}). Without: unkeyed ids, as an
+     * earlier release made them.
+     */
+    private readonly standInKeys: readonly Buffer[] = [],
   ) {
     // Its key count varies (the stand-ins it replaces): given first on each call.
     redis.defineCommand('pbDeadLetterArchive', { lua: ARCHIVE_LUA });
@@ -360,7 +367,7 @@ export class DeadLetterStore {
         try {
           const record = recordFromMessage(msg, now, this.stampKeys, this.busAmountUnits);
           stage = 'write';
-          const archived = await this.archiveReplacing(record, standInIdsOf(msg, this.stampKeys));
+          const archived = await this.archiveReplacing(record, standInIdsOf(msg, this.stampKeys, this.standInKeys));
           if (archived.created) created += 1;
           if (archived.again) duplicates += 1;
           replaced += archived.replaced;
@@ -399,7 +406,7 @@ export class DeadLetterStore {
     const cause = `${errorClassOf(err)}${word ? ` ${word}` : ''}`;
     const reason = `${stage === 'read' ? 'could not be read' : 'the archive refused its record'} (${cause}); kept whole in ${queue}`;
     const headers = (msg.properties.headers ?? {}) as Record<string, unknown>;
-    const id = standInIdOf(msg);
+    const id = standInIdOf(msg, this.standInKeys[0]);
     await this.archive({
       id,
       deadLetteredAt: now,
@@ -622,12 +629,33 @@ async function confirmedWithin(channel: ConfirmChannel, ms: number): Promise<voi
 }
 
 /**
- * The id of the stand-in record a dead letter gets when it is parked: a digest of its body and its writer's
- * `x-pb-dead-letter-id`, so parking the same message again (a duplicate, a second failure) is one stand-in.
+ * The key of stand-in ids ({@link standInIdOf}), derived from a bus secret for this one purpose:
+ * `HMAC-SHA-256(secret, "payment-bridge dead-letter stand-in v1")`. It stays in the process: never logged, stored or sent.
  */
-export function standInIdOf(msg: Pick<GetMessage, 'content' | 'properties'>): string {
+export function deadLetterStandInKey(busSecret: string): Buffer {
+  return purposeKey(busSecret, 'dead-letter stand-in v1');
+}
+
+/**
+ * The stand-in keys of the bus secrets, as {@link deadLetterStampKeys} orders them: `service_bus.secret`'s first (the
+ * one stand-ins are made with), then `secret_previous`'s and `secret_next`'s (only looked up): a stand-in parked before
+ * a rotation, or by a process already switched to the next secret, is still found when its dead letter is archived.
+ */
+export function deadLetterStandInKeys(bus: { readonly secret: string; readonly secretPrevious: string; readonly secretNext?: string }): Buffer[] {
+  const accepted = [bus.secretPrevious, bus.secretNext ?? ''].filter((s) => s !== '' && s !== bus.secret);
+  return [bus.secret, ...accepted].map(deadLetterStandInKey);
+}
+
+/**
+ * The id of the stand-in record a dead letter gets when it is parked: an HMAC under `key` ({@link deadLetterStandInKeys})
+ * of its body and its writer's `x-pb-dead-letter-id`, so parking the same message again (a duplicate, a second failure)
+ * is one stand-in, and the id, listed in the archive and the log lines, lets nobody without the key test guesses of
+ * what the body holds. Without a key: the unkeyed SHA-256 an earlier release used (only looked up now, see {@link standInIdsOf}).
+ */
+export function standInIdOf(msg: Pick<GetMessage, 'content' | 'properties'>, key?: Buffer): string {
   const headers = (msg.properties.headers ?? {}) as Record<string, unknown>;
-  return `dl-${createHash('sha256')
+  const digest = key ? createHmac('sha256', key) : createHash('sha256');
+  return `dl-${digest
     .update(UNARCHIVABLE)
     .update(msg.content)
     .update(typeof headers['x-pb-dead-letter-id'] === 'string' ? headers['x-pb-dead-letter-id'] : '')
@@ -637,19 +665,21 @@ export function standInIdOf(msg: Pick<GetMessage, 'content' | 'properties'>): st
 
 /**
  * The stand-in records a dead letter may have in the archive: the one its parking made of it ({@link standInIdOf}:
- * also when its parking copy failed after the stand-in was written and the message stayed in the queue), and the
+ * also when its parking copy failed after the stand-in was written and the message stayed in the queue), under each
+ * of `standInKeys` (the current secret's first) and unkeyed as an earlier release made it (during a rolling upgrade,
+ * and for the stand-ins it left: the unkeyed id is computed from the message in hand, never stored or shown), and the
  * one its parking copy names (`x-pb-parked-record`: the same, unless its headers were dropped when it was parked).
  * A named one counts only with the stamp its parking made for exactly this body (`x-pb-parked-stamp`, checked
  * with `stampKeys`, the previous and next bus secrets' too; without a key, none counts): anyone who can publish to the dead-letter queue sets headers, and
  * must not remove another message's stand-in by naming it. The own one is a digest of the body, which the
  * archive never shows for a stand-in: only a copy of the parked message itself has it.
  */
-export function standInIdsOf(msg: Pick<GetMessage, 'content' | 'properties'>, stampKeys?: StampKeys): string[] {
+export function standInIdsOf(msg: Pick<GetMessage, 'content' | 'properties'>, stampKeys?: StampKeys, standInKeys: readonly Buffer[] = []): string[] {
   const headers = (msg.properties.headers ?? {}) as Record<string, unknown>;
   const named = header(headers, 'x-pb-parked-record');
-  const own = standInIdOf(msg);
-  if (named === undefined || named === own || !/^dl-[0-9a-f]{24}$/.test(named)) return [own];
-  return stampKeys && parkedStampHolds(stampKeys, named, header(headers, 'x-pb-parked-stamp'), msg.content) ? [own, named] : [own];
+  const own = [...new Set([...standInKeys.map((key) => standInIdOf(msg, key)), standInIdOf(msg)])];
+  if (named === undefined || own.includes(named) || !/^dl-[0-9a-f]{24}$/.test(named)) return own;
+  return stampKeys && parkedStampHolds(stampKeys, named, header(headers, 'x-pb-parked-stamp'), msg.content) ? [...own, named] : own;
 }
 
 /** A header as text (AMQP headers may arrive as strings, buffers or numbers). */

@@ -14,7 +14,7 @@ import { Logger } from '../logging/logger';
 import { createRedis } from '../redis/redis-connection';
 import { DeadLetterReplay } from './dead-letter-replay';
 import { moveDeadLetters } from './dead-letter-archiver';
-import { ARCHIVE_BATCH, DeadLetterStore, ParkedDeadLetter } from './dead-letter-store';
+import { ARCHIVE_BATCH, DeadLetterStore, ParkedDeadLetter, deadLetterStandInKeys } from './dead-letter-store';
 import { OperationsView } from './operations-view';
 import { UnparkResult, unparkDeadLetters } from './dead-letter-unpark';
 
@@ -74,7 +74,14 @@ export function openOps(
     service: options.service,
     stream: options.auditStream,
   });
-  const deadLetters = new DeadLetterStore(redis, config.redis.keyPrefix, deadLetterStampKeys(config.serviceBus), undefined, config.serviceBus.amountUnits);
+  const deadLetters = new DeadLetterStore(
+    redis,
+    config.redis.keyPrefix,
+    deadLetterStampKeys(config.serviceBus),
+    undefined,
+    config.serviceBus.amountUnits,
+    deadLetterStandInKeys(config.serviceBus),
+  );
   let connection: AmqpConnection | null = null;
   let publisher: ConfirmPublisher | null = null;
   /**
