@@ -7,10 +7,11 @@ import { deadLetterStampKey } from '../../../src/amqp/dead-letter-stamp';
 import { AmqpConnection } from '../../../src/amqp/amqp-connection';
 import { ConfirmPublisher } from '../../../src/amqp/confirm-publisher';
 import { DeadLetterWriter } from '../../../src/amqp/dead-letter-writer';
+import { DeadLetterOnce, deadLetterIdentity, deadLetterIdentityKey } from '../../../src/amqp/dead-letter-once';
 import { Config } from '../../../src/config/config';
 import { silentLogger } from '../../../src/logging/logger';
 import { metricValue } from '../../../src/metrics/metrics-registry';
-import { DeadLetterArchiver } from '../../../src/ops/dead-letter-archiver';
+import { DeadLetterArchiver, moveDeadLetters } from '../../../src/ops/dead-letter-archiver';
 import { DeadLetterStore, deadLetterArchiveKeys, recordFromMessage } from '../../../src/ops/dead-letter-store';
 import { parkedQueueOf } from '../../../src/amqp/topology';
 import { captureLogger } from '../../support/capture-logger';
@@ -296,6 +297,40 @@ describe('DeadLetterArchiver (real RabbitMQ and Redis, own namespace)', () => {
     await archiver.runOnce();
     expect(await client.queueDepth(config.amqp.deadLetterQueue)).toBe(0);
     expect((await store.list({ order: 'time' })).some((r) => r.orderId === 'ORD-ARCH-OFF')).toBe(true);
+  });
+
+  it('archives two dead letters of one message written while its mark was away (Redis away) as one record, without naming a cause it cannot know', async () => {
+    // The writers' Redis is away: no claim, no mark; each copy is written under the id derived from the message.
+    const away = {
+      claim: async () => {
+        throw new Error('Connection is closed.');
+      },
+      mark: async () => {
+        throw new Error('Connection is closed.');
+      },
+      release: async () => undefined,
+    } as unknown as DeadLetterOnce;
+    const once = new DeadLetterWriter(publisher, config.amqp, undefined, deadLetterStampKey(config.serviceBus.secret), away);
+    const body = Buffer.from(JSON.stringify(channelCommand('authorize', {}, { order_id: 'ORD-ARCH-TWICE' })));
+    const why = { code: 'INVALID_PARAMS', field: 'payment.amount', reason: 'must be an integer', source: `amqp:${config.amqp.commandsQueue}` };
+    const identity = deadLetterIdentity(deadLetterIdentityKey(config.serviceBus.secret), 'op-arch-twice', body, why);
+    const first = await once.write(body, why, {}, { identity });
+    await new Promise((r) => setTimeout(r, 5));
+    const second = await once.write(body, why, {}, { identity });
+    expect([first.onceGap, second.onceGap]).toEqual(['redis_away', 'redis_away']);
+    expect(second.id).toBe(first.id);
+    const logs = captureLogger();
+    const before = await metricValue('pb_dead_letters_archived_twice_total');
+    const result = await moveDeadLetters({ store, connection, amqp: config.amqp, logger: logs.logger }, 'ops');
+    expect(result).toMatchObject({ moved: 2, created: 1, duplicates: 1 });
+    expect((await store.list({ order: 'time' })).filter((r) => r.orderId === 'ORD-ARCH-TWICE')).toHaveLength(1);
+    expect(await metricValue('pb_dead_letters_archived_twice_total')).toBe(before + 1);
+    const said = logs.lines.filter((l) => l.includes("dead letters archived as their message's one record"));
+    expect(said).toHaveLength(1);
+    expect(JSON.parse(said[0])).toMatchObject({ level: 'warn', duplicates: 1, by: 'ops' });
+    // Nothing here outlived a claim (there was none): the line names the ways a second one is written, not one of them.
+    expect(said[0]).not.toContain('a write outlived its claim');
+    expect(said[0]).toContain('Redis away');
   });
 
   it('a pass whose Redis is away fails, is counted and logged, throws nothing, and leaves the dead letter in the queue', async () => {
