@@ -5,7 +5,7 @@ import { ConfirmChannel, GetMessage } from 'amqplib';
 import { RedisClient } from '../redis/redis-connection';
 import { AmqpConnection } from '../amqp/amqp-connection';
 import { AUTHENTICATED_CHANNEL_HEADER, redactBody } from '../amqp/dead-letter-writer';
-import { StampKeys, parkedStampHolds, parkedStampOf, stampSigningKey, stampedChannel } from '../amqp/dead-letter-stamp';
+import { BusSecrets, StampKeys, busSecretsInUse, parkedStampHolds, parkedStampOf, stampSigningKey, stampedChannel } from '../amqp/dead-letter-stamp';
 import { declareTopology, parkedQueueOf } from '../amqp/topology';
 import { closeChannelWithin } from '../amqp/channel-close';
 import { BrokerTimeoutPolicy, openChannelWithin, withTimeout } from '../amqp/broker-deadline';
@@ -642,9 +642,8 @@ export function deadLetterStandInKey(busSecret: string): Buffer {
  * one stand-ins are made with), then `secret_previous`'s and `secret_next`'s (only looked up): a stand-in parked before
  * a rotation, or by a process already switched to the next secret, is still found when its dead letter is archived.
  */
-export function deadLetterStandInKeys(bus: { readonly secret: string; readonly secretPrevious: string; readonly secretNext?: string }): Buffer[] {
-  const accepted = [bus.secretPrevious, bus.secretNext ?? ''].filter((s) => s !== '' && s !== bus.secret);
-  return [bus.secret, ...accepted].map(deadLetterStandInKey);
+export function deadLetterStandInKeys(bus: BusSecrets): Buffer[] {
+  return busSecretsInUse(bus).map(deadLetterStandInKey);
 }
 
 /**
