@@ -293,7 +293,8 @@ export class DeadLetterStore {
    * stand-in record (code {@link UNARCHIVABLE}) of the dead letter it is: listed once, as it is, never also as
    * the stand-in of its parking. An id naming any other record is left alone (a header is anyone's to set).
    * @returns whether the record is new, how many stand-ins were removed, and whether it was already archived at
-   * another time (`again`: a second dead letter of its message, counted in `pb_dead_letters_archived_twice_total`).
+   * another time (`again`: for a dead letter of the queue, a second one of its message, counted by `importFromQueue` in
+   * `pb_dead_letters_archived_twice_total`).
    */
   async archiveReplacing(record: DeadLetterRecord, standIns: readonly string[]): Promise<{ created: boolean; replaced: number; again: boolean }> {
     // Redis refuses a NaN score in the script after HSETNX wrote the hash: a record stored but never indexed.
@@ -316,7 +317,6 @@ export class DeadLetterStore {
       ...ids,
     );
     if (replaced > 0) standInsReplaced.inc(replaced);
-    if (again === 1) archivedTwice.inc();
     return { created: created === 1, replaced, again: again === 1 };
   }
 
@@ -370,7 +370,11 @@ export class DeadLetterStore {
           stage = 'write';
           const archived = await this.archiveReplacing(record, standInIdsOf(msg, this.stampKeys, this.standInKeys));
           if (archived.created) created += 1;
-          if (archived.again) duplicates += 1;
+          // Counted here, of a dead letter of the queue: a stand-in parked again at another time is no second dead letter.
+          if (archived.again) {
+            duplicates += 1;
+            archivedTwice.inc();
+          }
           replaced += archived.replaced;
         } catch (err) {
           if (isDependencyOutage(err)) throw err;
