@@ -370,8 +370,9 @@ export class DeadLetterStore {
           stage = 'write';
           const archived = await this.archiveReplacing(record, standInIdsOf(msg, this.stampKeys, this.standInKeys));
           if (archived.created) created += 1;
-          // Counted here, of a dead letter of the queue: a stand-in parked again at another time is no second dead letter.
-          if (archived.again) {
+          // Counted here, of a dead letter of the queue under its derived id: a stand-in parked again, or a record
+          // without a time of its own (archived at `now`) read again after a crash before its ack, is no second one.
+          if (archived.again && record.deadLetterId !== undefined && isDerivedDeadLetterId(record.deadLetterId)) {
             duplicates += 1;
             archivedTwice.inc();
           }

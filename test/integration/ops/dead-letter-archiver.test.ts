@@ -333,6 +333,25 @@ describe('DeadLetterArchiver (real RabbitMQ and Redis, own namespace)', () => {
     expect(said[0]).toContain('Redis away');
   });
 
+  it('counts no second dead letter of a message for a record without a derived dead-letter id found again at another time', async () => {
+    // As a deployment before the redactor left them: no x-pb-* headers, so no time of its own (archived at `now`).
+    const body = Buffer.from(JSON.stringify(channelCommand('authorize', {}, { order_id: 'ORD-ARCH-NO-TIME' })));
+    const before = await metricValue('pb_dead_letters_archived_twice_total');
+    const passes = [];
+    for (const now of [1_000_000, 2_000_000]) {
+      const ch = await client.model.createConfirmChannel();
+      ch.sendToQueue(config.amqp.deadLetterQueue, body, { headers: { 'x-death': [{ reason: 'rejected', queue: 'old', count: 1 }] } });
+      await ch.waitForConfirms();
+      await ch.close();
+      passes.push(await store.importFromQueue(connection, config.amqp, undefined, now));
+    }
+    expect(passes.map((p) => [p.created, p.duplicates])).toEqual([
+      [1, 0],
+      [0, 0],
+    ]);
+    expect(await metricValue('pb_dead_letters_archived_twice_total')).toBe(before);
+  });
+
   it('a pass whose Redis is away fails, is counted and logged, throws nothing, and leaves the dead letter in the queue', async () => {
     await deadLetter('ORD-ARCH-REDIS');
     // A client of a port nothing listens on, with no offline queue: every command fails at once (on a
