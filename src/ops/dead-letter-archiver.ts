@@ -37,7 +37,7 @@ export async function moveDeadLetters(
   if (result.duplicates > 0) {
     // Another dead letter of a message already archived, written past its one-per-message mark: one record kept.
     deps.logger.warn(
-      "dead letters archived as their message's one record: a second dead letter of the message was written past its one-per-message mark (Redis away, a claim held past the wait or outlived by its publish, a copy after the mark's 24 h)",
+      "dead letters archived as their message's one record: a second dead letter of the message was written past its one-per-message mark (Redis away, a writer stopped between its publish and its mark, a claim held past the wait or outlived by its publish, a copy after the mark's 24 h)",
       {
         duplicates: result.duplicates,
         by,

@@ -113,8 +113,8 @@ export interface DeadLetterImport {
   replaced: number;
   /**
    * Messages that were a second dead letter of a message already archived (its derived `x-pb-dead-letter-id`, another
-   * time): written past the message's one-per-message mark (Redis away, a claim held past the wait or outlived by its
-   * publish, a copy after the mark's 24 h). Acked, no second record.
+   * time): written past the message's one-per-message mark (Redis away, a writer stopped between its publish and its
+   * mark, a claim held past the wait or outlived by its publish, a copy after the mark's 24 h). Acked, no second record.
    */
   duplicates: number;
 }
@@ -158,7 +158,7 @@ const standInsReplaced = counter(
 
 const archivedTwice = counter(
   'pb_dead_letters_archived_twice_total',
-  "Dead letters the archive found already archived as their message's one record (same derived dead-letter id, another time): a second dead letter of the message written past its one-per-message mark (Redis away, a claim held past the wait or outlived by its publish, a copy after the mark's 24 h); acked, one record kept",
+  "Dead letters the archive found already archived as their message's one record (same derived dead-letter id, another time): a second dead letter of the message written past its one-per-message mark (Redis away, a writer stopped between its publish and its mark, a claim held past the wait or outlived by its publish, a copy after the mark's 24 h); acked, one record kept",
 );
 
 const dropped = counter(
@@ -722,8 +722,8 @@ export function recordFromMessage(
   const about = describeDeadLetterBody(body, busAmountUnits);
   const deadLetterId = header(headers, 'x-pb-dead-letter-id');
   // A dead letter whose id is derived from its message's identity is that message's one record: two copies its
-  // writers both published (past the one-per-message mark, `DeadLetterOnce`: Redis away, a claim held past the wait
-  // or outlived by its publish, a copy after the mark's 24 h) differ only in their time, so the id
+  // writers both published (past the one-per-message mark, `DeadLetterOnce`: Redis away, a writer stopped before its
+  // mark, a claim held past the wait or outlived by its publish, a copy after the mark's 24 h) differ only in their time, so the id
   // stands in for the time and the second is archived as already there. The body and reason stay in the digest: a
   // header is anyone's to set, and one naming another message's id with another body is a record of its own.
   const when = deadLetterId !== undefined && isDerivedDeadLetterId(deadLetterId) ? `once:${deadLetterId}` : (header(headers, 'x-pb-dead-lettered-at') ?? '');
