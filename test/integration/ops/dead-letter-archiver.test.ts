@@ -333,6 +333,35 @@ describe('DeadLetterArchiver (real RabbitMQ and Redis, own namespace)', () => {
     expect(said[0]).toContain('Redis away');
   });
 
+  it('finds a dead letter under its derived id again at another time (a second one), not when the same one is read again (a re-import)', async () => {
+    const body = Buffer.from(JSON.stringify(channelCommand('authorize', {}, { order_id: 'ORD-ARCH-AGAIN' })));
+    const at = (time: string) =>
+      recordFromMessage(
+        {
+          content: body,
+          properties: {
+            headers: {
+              'x-pb-code': 'INVALID_PARAMS',
+              'x-pb-reason': 'must be an integer',
+              'x-pb-source': 'amqp:commands',
+              'x-pb-dead-letter-id': '0123abcd-4567-8def-9012-3456789abcde',
+              'x-pb-dead-lettered-at': time,
+            },
+          },
+          fields: {},
+        } as unknown as Parameters<typeof recordFromMessage>[0],
+        Date.now(),
+      );
+    const first = at('2026-01-02T03:04:05.000Z');
+    expect(await store.archiveReplacing(first, [])).toEqual({ created: true, replaced: 0, again: false });
+    // The same dead letter read again (its process stopped before the ack): already there, at its own time.
+    expect(await store.archiveReplacing(first, [])).toEqual({ created: false, replaced: 0, again: false });
+    // Another dead letter of the message (another time): one record, found again.
+    const second = at('2026-01-02T03:04:35.000Z');
+    expect(second.id).toBe(first.id);
+    expect(await store.archiveReplacing(second, [])).toEqual({ created: false, replaced: 0, again: true });
+  });
+
   it('counts no second dead letter of a message for a record without a derived dead-letter id found again at another time', async () => {
     // As a deployment before the redactor left them: no x-pb-* headers, so no time of its own (archived at `now`).
     const body = Buffer.from(JSON.stringify(channelCommand('authorize', {}, { order_id: 'ORD-ARCH-NO-TIME' })));
