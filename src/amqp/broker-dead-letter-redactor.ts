@@ -3,7 +3,7 @@ import type { Config } from '../config/config';
 import { Logger } from '../logging/logger';
 import { counter } from '../metrics/metrics-registry';
 import { AmqpConnection } from './amqp-connection';
-import { AUTHENTICATED_CHANNEL_HEADER, DeadLetterWriter, DeadLetterWritten } from './dead-letter-writer';
+import { AUTHENTICATED_CHANNEL_HEADER, DeadLetterWriter, DeadLetterWritten, reportOnceGap } from './dead-letter-writer';
 import { deadLetterDuplicates, deadLetterIdentity, deadLetterIdentityKey } from './dead-letter-once';
 import { ChannelKeyring } from '../channels/channel-signature';
 import { brokerRejectedQueueOf, declareTopology } from './topology';
@@ -290,12 +290,7 @@ export class BrokerDeadLetterRedactor {
       });
       return;
     }
-    if (written.onceError !== undefined)
-      this.deps.logger.warn('dead letter written without its one-per-message mark (Redis away): a copy of this message may be a second record', {
-        dead_letter_id: written.id,
-        reason: BROKER_DEAD_LETTERED.toLowerCase(),
-        error: written.onceError,
-      });
+    reportOnceGap(this.deps.logger, written, { dead_letter_id: written.id, reason: BROKER_DEAD_LETTERED.toLowerCase() });
     redactedTotal().inc({ reason: brokerReason });
     this.deps.logger.warn('message dead-lettered by the broker itself: moved to the dead-letter queue redacted', {
       broker_reason: brokerReason,

@@ -73,10 +73,14 @@ export class DeadLetterOnce {
     }
   }
 
-  /** Marks `identity` as dead-lettered under `id` (after the dead letter was confirmed) and ends the claim `token` if it still holds. */
-  async mark(identity: string, id: string, token = ''): Promise<void> {
+  /**
+   * Marks `identity` as dead-lettered under `id` (after the dead letter was confirmed) and ends the claim `token` if it
+   * still holds. False when `token` no longer held it: the write outlived its claim, and another copy may have taken
+   * it and published its dead letter too (the archive keeps one record of them, `recordFromMessage`).
+   */
+  async mark(identity: string, id: string, token = ''): Promise<boolean> {
     const { mark, claim } = this.keysOf(identity);
-    await MARK_SCRIPT.run(this.redis, { keys: { mark, claim }, args: { id, ttl_ms: this.ttlMs, token } });
+    return (await MARK_SCRIPT.run(this.redis, { keys: { mark, claim }, args: { id, ttl_ms: this.ttlMs, token } })) === 1;
   }
 
   /** Gives up the claim `token` on `identity` (its write failed), so a waiting copy writes at once; another's claim stays. */
@@ -102,13 +106,18 @@ return { 'writing' }
 `,
 );
 
-// The confirmed mark, and the end of the claim that wrote it (only its own: one that expired and was taken over stays).
+// The confirmed mark, and the end of the claim that wrote it (only its own: one that expired and was taken over
+// stays). 0 when the token no longer held the claim: the mark is set all the same, the dead letter is confirmed.
 const MARK_SCRIPT = new LuaScript(
   luaInputs(['mark', 'claim'], ['id', 'ttl_ms', 'token']),
   `
 redis.call('SET', K.mark, A.id, 'PX', A.ttl_ms)
-if A.token ~= '' and redis.call('GET', K.claim) == A.token then redis.call('DEL', K.claim) end
-return 1
+if A.token == '' then return 1 end
+if redis.call('GET', K.claim) == A.token then
+  redis.call('DEL', K.claim)
+  return 1
+end
+return 0
 `,
 );
 

@@ -20,9 +20,20 @@ export function deadLetterStampKey(busSecret: string): Buffer {
  * must read the stamps a process already on the new one made: the new secret is first deployed everywhere as
  * `secret_next`, accepted but never signing with.
  */
-export function deadLetterStampKeys(bus: { readonly secret: string; readonly secretPrevious: string; readonly secretNext?: string }): Buffer[] {
+export function deadLetterStampKeys(bus: BusSecrets): Buffer[] {
+  return busSecretsInUse(bus).map(deadLetterStampKey);
+}
+
+/** The bus secrets a key of the dead letters is derived from: `service_bus.secret`, `secret_previous`, `secret_next`. */
+export type BusSecrets = { readonly secret: string; readonly secretPrevious: string; readonly secretNext?: string };
+
+/**
+ * The bus secrets in the order their keys are tried: `service_bus.secret` first (the one keys are made with), then
+ * `secret_previous` and `secret_next` when set and not the current one (only looked up): see {@link deadLetterStampKeys}.
+ */
+export function busSecretsInUse(bus: BusSecrets): string[] {
   const accepted = [bus.secretPrevious, bus.secretNext ?? ''].filter((s) => s !== '' && s !== bus.secret);
-  return [bus.secret, ...accepted].map(deadLetterStampKey);
+  return [bus.secret, ...accepted];
 }
 
 /** One key, or the keys a stamp may have been made with (the signing one first): see {@link deadLetterStampKeys}. */

@@ -10,6 +10,8 @@ import { DeadLetterSummary, DeadLetterTriage } from './dead-letter-triage';
 import { DeadLetterOnce, deadLetterIdOf } from './dead-letter-once';
 import { triageQueueOf } from './topology';
 import { DependencyUnavailableError } from '../errors/dependency-unavailable-error';
+import type { Logger } from '../logging/logger';
+import { counter } from '../metrics/metrics-registry';
 
 /** Why a message was dead-lettered; travels in the record's headers. */
 export interface DeadLetterReason {
@@ -56,8 +58,9 @@ export class DeadLetterWriter {
    * body) and the writer's `once`: the write is claimed first (`DeadLetterOnce.claim`); a message already
    * dead-lettered, or whose copy is being written and confirmed meanwhile, writes nothing and comes back `duplicate`
    * with the first one's id; the dead letter's id is derived from the identity; its mark is set once it is confirmed,
-   * and a write that fails gives its claim up. The mark's Redis away (or a claim held past the wait): written as
-   * without it, the reason in `onceError` for the caller's log. `options.waiting` (the caller's process still
+   * and a write that fails gives its claim up. The mark's Redis away, a claim another copy held past the wait, or a
+   * write that outlived its own claim: written all the same, which of them in `onceGap` and the detail in `onceError`
+   * for the caller's log ({@link reportOnceGap}). `options.waiting` (the caller's process still
    * running): once false, a copy waiting for another's write stops waiting and throws
    * `DependencyUnavailableError`, nothing written, so the caller hands its message back (a stopping worker
    * requeues it) instead of holding its shutdown for up to the other copy's claim.
@@ -71,6 +74,7 @@ export class DeadLetterWriter {
     const at = new Date();
     const once = this.once && options.identity !== undefined ? { marks: this.once, identity: options.identity } : undefined;
     let onceError: string | undefined;
+    let onceGap: OnceGap | undefined;
     let claim: string | undefined;
     // Marked once confirmed unless Redis failed this write already (a claim held past the wait is marked: later copies find it).
     let markable = false;
@@ -81,9 +85,13 @@ export class DeadLetterWriter {
         if (decided.kind === 'written') return { id: decided.id, duplicate: true };
         if (decided.kind === 'stopped') stopped = true;
         else if (decided.kind === 'claimed') claim = decided.token;
-        else onceError = 'another copy held the write past the wait: written again rather than not at all';
+        else {
+          onceGap = 'held_past_wait';
+          onceError = 'another copy held the write past the wait: written again rather than not at all';
+        }
         markable = true;
       } catch (err) {
+        onceGap = 'redis_away';
         onceError = (err as Error).message;
       }
     }
@@ -100,14 +108,18 @@ export class DeadLetterWriter {
     }
     if (once && markable) {
       try {
-        await once.marks.mark(once.identity, id, claim);
+        if ((await once.marks.mark(once.identity, id, claim)) === false && claim !== undefined) {
+          onceGap = 'claim_expired';
+          onceError = 'the write outlived its claim: another copy may have taken it and published this dead letter too';
+        }
       } catch (err) {
+        onceGap = 'redis_away';
         onceError = (err as Error).message;
       }
     }
     // Never throws (an index failure is logged): nothing after the confirmed dead letter can fail the write.
     if (this.triage && summary) await this.triage.record(summary);
-    return { id, duplicate: false, ...(onceError !== undefined ? { onceError } : {}) };
+    return { id, duplicate: false, ...(onceGap !== undefined ? { onceGap, onceError } : {}) };
   }
 
   /**
@@ -175,11 +187,42 @@ export interface DeadLetterWritten {
   id: string;
   /** The message was dead-lettered before (its identity marked): nothing written now. */
   duplicate: boolean;
-  /**
-   * Why the one-per-message mark could not be read or written (Redis away), or why this copy wrote without waiting
-   * for another (its claim held past the wait): this write may be a second record.
-   */
+  /** Why this write may be a second dead letter of its message ({@link OnceGap}); absent when it had its mark. */
+  onceGap?: OnceGap;
+  /** The detail of `onceGap`: Redis's error, or what happened to the claim. No body, no card data. */
   onceError?: string;
+}
+
+/**
+ * Why a dead letter was written though it may be a second one of its message: `redis_away` (the one-per-message mark
+ * could not be read or written), `held_past_wait` (Redis answered, but another copy still held the write's claim when
+ * the wait ended), `claim_expired` (this write's publish outlived its claim, which another copy may have taken).
+ */
+export type OnceGap = 'redis_away' | 'held_past_wait' | 'claim_expired';
+
+const maybeTwice = () =>
+  counter(
+    'pb_dead_letters_maybe_twice_total',
+    'Dead letters written that may be a second one of their message, by why: redis_away (the one-per-message mark could not be read or written), held_past_wait (another copy held the write past the wait), claim_expired (the publish outlived its claim)',
+    ['why'] as const,
+  );
+
+const ONCE_GAP_WORDS: Record<OnceGap, string> = {
+  redis_away: 'dead letter written without its one-per-message mark (Redis away): a copy of this message may be a second record',
+  held_past_wait:
+    'dead letter written while another copy still held its write claim past the wait (Redis answered): a copy of this message may be a second record',
+  claim_expired: "dead letter published after its write claim expired: another copy may have published it too (the archive keeps the message's one record)",
+};
+
+/**
+ * The warn line and `pb_dead_letters_maybe_twice_total{why}` of a write that may be a second dead letter of its
+ * message (`written.onceGap`), each cause in its own words; nothing for one that had its mark. `fields`: the
+ * caller's (`dead_letter_id`, `reason`…), never the body.
+ */
+export function reportOnceGap(logger: Logger, written: DeadLetterWritten, fields: Record<string, unknown>): void {
+  if (written.onceGap === undefined) return;
+  maybeTwice().inc({ why: written.onceGap });
+  logger.warn(ONCE_GAP_WORDS[written.onceGap], { ...fields, error: written.onceError });
 }
 
 /**

@@ -288,6 +288,9 @@ export async function opsDeadLetterList(
         ? `${imported.parked.length} dead letter(s) could not be archived as they are: kept whole in the parking queue, listed as ${UNARCHIVABLE}\n`
         : '') +
       (imported && imported.replaced > 0 ? `${imported.replaced} ${UNARCHIVABLE} stand-in(s) replaced by the dead letter(s) they stood for\n` : '') +
+      (imported && imported.duplicates > 0
+        ? `${imported.duplicates} dead letter(s) already archived as their message's one record (a second one written past its one-per-message mark): acked, not listed twice\n`
+        : '') +
       (imported && imported.dropped > 0 ? `${imported.dropped} oldest archived dead letter(s) dropped: the archive keeps ${DEAD_LETTER_ARCHIVE_MAX}\n` : '') +
       deadLetterRows(records) +
       (older ? `${down}: ${again(`--before ${older}`)}\n` : '') +

@@ -3,7 +3,7 @@ import { refusalHeaders, refusalIdentifiers } from './refusal-identifiers';
 import { Channel, ChannelModel, ConsumeMessage } from 'amqplib';
 import { Queue } from 'bullmq';
 import { AmqpConnection } from '../amqp/amqp-connection';
-import { AUTHENTICATED_CHANNEL_HEADER, DeadLetterWriter } from '../amqp/dead-letter-writer';
+import { AUTHENTICATED_CHANNEL_HEADER, DeadLetterWriter, reportOnceGap } from '../amqp/dead-letter-writer';
 import { AckBatcher } from './ack-batcher';
 import { deadLetterDuplicates, deadLetterIdentity, deadLetterIdentityKey } from '../amqp/dead-letter-once';
 import { declareTopology } from '../amqp/topology';
@@ -598,12 +598,7 @@ export class CommandConsumer {
     const written = await this.retrying('dead-letter', () =>
       this.deps.deadLetters.write(msg.content, { ...why, source }, recordHeaders, { identity, waiting: () => this.running }),
     );
-    if (written.onceError !== undefined)
-      this.deps.logger.warn('dead letter written without its one-per-message mark (Redis away): a copy of this message may be a second record', {
-        dead_letter_id: written.id,
-        reason: metricReason,
-        error: written.onceError,
-      });
+    reportOnceGap(this.deps.logger, written, { dead_letter_id: written.id, reason: metricReason });
     if (written.duplicate) {
       deadLetterDuplicates().inc({ reason: metricReason });
       this.deps.logger.info('dead letter already written for this message: copy acked without a second record', {

@@ -1,6 +1,6 @@
 import { refusalHeaders, refusalIdentifiers } from './refusal-identifiers';
 import { IncomingMessage, ServerResponse } from 'node:http';
-import { AUTHENTICATED_CHANNEL_HEADER, DeadLetterWriter } from '../amqp/dead-letter-writer';
+import { AUTHENTICATED_CHANNEL_HEADER, DeadLetterWriter, reportOnceGap } from '../amqp/dead-letter-writer';
 import { deadLetterDuplicates, deadLetterIdentity, deadLetterIdentityKey } from '../amqp/dead-letter-once';
 import { ConfirmPublisher } from '../amqp/confirm-publisher';
 import { commandRoutingKey } from '../amqp/topology';
@@ -531,12 +531,7 @@ export class IntakeRoute implements WebRoute {
     const identity = deadLetterIdentity(this.identityKey, undefined, raw, { code, field, reason }, { source: 'http:intake', ...headers });
     try {
       const written = await this.deps.deadLetters.write(raw, { code, field, reason, source: 'http:intake' }, headers, { identity });
-      if (written.onceError !== undefined)
-        this.deps.logger.warn('dead letter written without its one-per-message mark (Redis away): a copy of this message may be a second record', {
-          dead_letter_id: written.id,
-          reason: code.toLowerCase(),
-          error: written.onceError,
-        });
+      reportOnceGap(this.deps.logger, written, { dead_letter_id: written.id, reason: code.toLowerCase() });
       if (written.duplicate) {
         deadLetterDuplicates().inc({ reason: code.toLowerCase() });
         this.deps.logger.info('dead letter already written for this message: copy acked without a second record', {

@@ -34,6 +34,16 @@ export async function moveDeadLetters(
     // The reason names the stage and the error's class, never the body: the message waits whole in the parking queue.
     deps.logger.warn('dead letter could not be archived as it is: parked, the ones behind it go on', { dead_letter_id: p.id, reason: p.reason, by });
   }
+  if (result.duplicates > 0) {
+    // Another dead letter of a message already archived, written past its one-per-message mark: one record kept.
+    deps.logger.warn(
+      "dead letters archived as their message's one record: a second dead letter of the message was written past its one-per-message mark (Redis away, a writer stopped between its publish and its mark, a claim held past the wait or outlived by its publish, a copy after the mark's 24 h)",
+      {
+        duplicates: result.duplicates,
+        by,
+      },
+    );
+  }
   if (result.replaced > 0) {
     // The dead letters they stood for are archived as they are now (moved back from the parking queue).
     deps.logger.info('dead letters archived in place of their UNARCHIVABLE stand-ins', { replaced: result.replaced, by });

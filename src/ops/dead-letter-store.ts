@@ -1,10 +1,11 @@
-import { createHash } from 'node:crypto';
+import { createHash, createHmac } from 'node:crypto';
+import { purposeKey } from '../config/purpose-key';
 import { ScoredEntry, scoredEntries } from '../redis/scored-entries';
 import { ConfirmChannel, GetMessage } from 'amqplib';
 import { RedisClient } from '../redis/redis-connection';
 import { AmqpConnection } from '../amqp/amqp-connection';
 import { AUTHENTICATED_CHANNEL_HEADER, redactBody } from '../amqp/dead-letter-writer';
-import { StampKeys, parkedStampHolds, parkedStampOf, stampSigningKey, stampedChannel } from '../amqp/dead-letter-stamp';
+import { BusSecrets, StampKeys, busSecretsInUse, parkedStampHolds, parkedStampOf, stampSigningKey, stampedChannel } from '../amqp/dead-letter-stamp';
 import { declareTopology, parkedQueueOf } from '../amqp/topology';
 import { closeChannelWithin } from '../amqp/channel-close';
 import { BrokerTimeoutPolicy, openChannelWithin, withTimeout } from '../amqp/broker-deadline';
@@ -20,7 +21,10 @@ import { deadLetterOnceKey, isDerivedDeadLetterId } from '../amqp/dead-letter-on
 
 /** A dead letter as the archive holds it: its reason, what it was about, its triage and its replays. No card data (bodies are redacted). */
 export interface DeadLetterRecord {
-  /** `dl-<24 hex>`: a digest of the message and its reason headers, so importing the same message twice is one record. */
+  /**
+   * `dl-<24 hex>`: a digest of the message and its reason headers, so importing the same message twice is one record
+   * (and two dead letters of one message under its derived `deadLetterId` too: `recordFromMessage`).
+   */
   id: string;
   /**
    * The writer's `x-pb-dead-letter-id` (the `dead_letter_id` of its log lines), when it is UUID-shaped. One derived from
@@ -107,6 +111,12 @@ export interface DeadLetterImport {
   parked: ParkedDeadLetter[];
   /** Stand-in records removed because the dead letter they stood for was archived as it is (`DeadLetterStore.archiveReplacing`). */
   replaced: number;
+  /**
+   * Messages that were a second dead letter of a message already archived (its derived `x-pb-dead-letter-id`, another
+   * time): written past the message's one-per-message mark (Redis away, a writer stopped between its publish and its
+   * mark, a claim held past the wait or outlived by its publish, a copy after the mark's 24 h). Acked, no second record.
+   */
+  duplicates: number;
 }
 
 /** A dead letter set aside by an import: the stand-in record's id, and why (an error's class, never its message or the body). */
@@ -146,6 +156,11 @@ const standInsReplaced = counter(
   'UNARCHIVABLE stand-in records removed from the archive because the dead letter they stood for was archived as it is (moved back from the parking queue, or its cause fixed)',
 );
 
+const archivedTwice = counter(
+  'pb_dead_letters_archived_twice_total',
+  "Dead letters the archive found already archived as their message's one record (same derived dead-letter id, another time): a second dead letter of the message written past its one-per-message mark (Redis away, a writer stopped between its publish and its mark, a claim held past the wait or outlived by its publish, a copy after the mark's 24 h); acked, one record kept",
+);
+
 const dropped = counter(
   'pb_dead_letters_dropped_total',
   `Archived dead letters dropped, oldest first, to keep the archive at ${DEAD_LETTER_ARCHIVE_MAX} records (their messages were acked from the queue when archived: gone)`,
@@ -161,14 +176,19 @@ const archivedGauge = gauge(
 // JSON, time score, impact score, then the stand-ins' ids. Writes a new record and indexes it; a record already
 // archived (a re-import) is left as it is. Either way each named stand-in that is one (a hash whose record has
 // code UNARCHIVABLE; anything else is left alone) is removed: the dead letter it stood for is archived now.
-// Returns { 1 when the record is new, stand-ins removed }.
+// Returns { 1 when the record is new, stand-ins removed, 1 when the record was there at another time (a second
+// copy of its message, not a re-import of the same one) }.
 const ARCHIVE_LUA = `
 local created = 0
+local again = 0
 if redis.call('HSETNX', KEYS[1], 'record', ARGV[2]) == 1 then
   redis.call('HSET', KEYS[1], 'replays', '0')
   redis.call('ZADD', KEYS[2], ARGV[3], ARGV[1])
   redis.call('ZADD', KEYS[3], ARGV[4], ARGV[1])
   created = 1
+else
+  local at = redis.call('ZSCORE', KEYS[2], ARGV[1])
+  if at and tonumber(at) ~= tonumber(ARGV[3]) then again = 1 end
 end
 local replaced = 0
 for i = 4, #KEYS do
@@ -182,7 +202,7 @@ for i = 4, #KEYS do
     end
   end
 end
-return { created, replaced }
+return { created, replaced, again }
 `;
 
 // KEYS: an index. ARGV: id, score, 'below' or 'above', limit. The entries (id, score, …) ranked below the
@@ -235,6 +255,12 @@ export class DeadLetterStore {
     private readonly maxRecords = DEAD_LETTER_ARCHIVE_MAX,
     /** `service_bus.amount_units` (default `minor`): the unit of a bus call's amount in what it imports. */
     private readonly busAmountUnits: 'minor' | 'major' = 'minor',
+    /**
+     * `deadLetterStandInKeys(service_bus)`: the first keys the ids of the stand-ins it parks, every one finds stand-ins
+     * made before a rotation or by a process already switched ({@link standInIdsOf}). Without: unkeyed ids, as an
+     * earlier release made them.
+     */
+    private readonly standInKeys: readonly Buffer[] = [],
   ) {
     // Its key count varies (the stand-ins it replaces): given first on each call.
     redis.defineCommand('pbDeadLetterArchive', { lua: ARCHIVE_LUA });
@@ -254,7 +280,10 @@ export class DeadLetterStore {
     return this.keys.impact;
   }
 
-  /** Archives one record; false when it was already there. A score that is not finite is refused (RangeError) before anything is written. */
+  /**
+   * Archives one record; false when it was already there (a re-import, or a second dead letter of the same message:
+   * see {@link recordFromMessage}). A score that is not finite is refused (RangeError) before anything is written.
+   */
   async archive(record: DeadLetterRecord): Promise<boolean> {
     return (await this.archiveReplacing(record, [])).created;
   }
@@ -263,17 +292,19 @@ export class DeadLetterStore {
    * Archives one record (as {@link archive}) and, in the same script, removes each of `standIns` (ids) that is a
    * stand-in record (code {@link UNARCHIVABLE}) of the dead letter it is: listed once, as it is, never also as
    * the stand-in of its parking. An id naming any other record is left alone (a header is anyone's to set).
-   * @returns whether the record is new, and how many stand-ins were removed.
+   * @returns whether the record is new, how many stand-ins were removed, and whether it was already archived at
+   * another time (`again`: for a dead letter of the queue, a second one of its message, counted by `importFromQueue` in
+   * `pb_dead_letters_archived_twice_total`).
    */
-  async archiveReplacing(record: DeadLetterRecord, standIns: readonly string[]): Promise<{ created: boolean; replaced: number }> {
+  async archiveReplacing(record: DeadLetterRecord, standIns: readonly string[]): Promise<{ created: boolean; replaced: number; again: boolean }> {
     // Redis refuses a NaN score in the script after HSETNX wrote the hash: a record stored but never indexed.
     if (!Number.isFinite(record.deadLetteredAt) || !Number.isFinite(record.impact)) throw new RangeError('dead-letter record score is not finite');
     const r = this.redis as RedisClient & {
-      pbDeadLetterArchive(numKeys: number, ...keysThenArgs: Array<string | number>): Promise<[number, number]>;
+      pbDeadLetterArchive(numKeys: number, ...keysThenArgs: Array<string | number>): Promise<[number, number, number]>;
     };
     const { replays: _r, lastReplayAt: _a, lastReplayBy: _b, ...stored } = record;
     const ids = [...new Set(standIns)].filter((id) => id !== record.id);
-    const [created, replaced] = await r.pbDeadLetterArchive(
+    const [created, replaced, again] = await r.pbDeadLetterArchive(
       3 + ids.length,
       this.key(record.id),
       this.timeKey,
@@ -286,7 +317,7 @@ export class DeadLetterStore {
       ...ids,
     );
     if (replaced > 0) standInsReplaced.inc(replaced);
-    return { created: created === 1, replaced };
+    return { created: created === 1, replaced, again: again === 1 };
   }
 
   /**
@@ -324,6 +355,7 @@ export class DeadLetterStore {
     let moved = 0;
     let created = 0;
     let replaced = 0;
+    let duplicates = 0;
     const parked: ParkedDeadLetter[] = [];
     let trimmed: { dropped: number; droppedThrough?: number } = { dropped: 0 };
     try {
@@ -336,8 +368,14 @@ export class DeadLetterStore {
         try {
           const record = recordFromMessage(msg, now, this.stampKeys, this.busAmountUnits);
           stage = 'write';
-          const archived = await this.archiveReplacing(record, standInIdsOf(msg, this.stampKeys));
+          const archived = await this.archiveReplacing(record, standInIdsOf(msg, this.stampKeys, this.standInKeys));
           if (archived.created) created += 1;
+          // Counted here, of a dead letter of the queue under its derived id: a stand-in parked again, or a record
+          // without a time of its own (archived at `now`) read again after a crash before its ack, is no second one.
+          if (archived.again && record.deadLetterId !== undefined && isDerivedDeadLetterId(record.deadLetterId)) {
+            duplicates += 1;
+            archivedTwice.inc();
+          }
           replaced += archived.replaced;
         } catch (err) {
           if (isDependencyOutage(err)) throw err;
@@ -350,7 +388,7 @@ export class DeadLetterStore {
       // Bounded: a broker that never answers the close would hold the pass (and the worker's shutdown behind it).
       await closeChannelWithin(channel, { timeoutMs: amqp.publishTimeoutMs, what: 'dead_letter_archive', logger: connection.logger, onTimeout });
     }
-    return { moved, created, replaced, ...trimmed, parked };
+    return { moved, created, replaced, duplicates, ...trimmed, parked };
   }
 
   /**
@@ -374,7 +412,7 @@ export class DeadLetterStore {
     const cause = `${errorClassOf(err)}${word ? ` ${word}` : ''}`;
     const reason = `${stage === 'read' ? 'could not be read' : 'the archive refused its record'} (${cause}); kept whole in ${queue}`;
     const headers = (msg.properties.headers ?? {}) as Record<string, unknown>;
-    const id = standInIdOf(msg);
+    const id = standInIdOf(msg, this.standInKeys[0]);
     await this.archive({
       id,
       deadLetteredAt: now,
@@ -597,12 +635,32 @@ async function confirmedWithin(channel: ConfirmChannel, ms: number): Promise<voi
 }
 
 /**
- * The id of the stand-in record a dead letter gets when it is parked: a digest of its body and its writer's
- * `x-pb-dead-letter-id`, so parking the same message again (a duplicate, a second failure) is one stand-in.
+ * The key of stand-in ids ({@link standInIdOf}), derived from a bus secret for this one purpose:
+ * `HMAC-SHA-256(secret, "payment-bridge dead-letter stand-in v1")`. It stays in the process: never logged, stored or sent.
  */
-export function standInIdOf(msg: Pick<GetMessage, 'content' | 'properties'>): string {
+export function deadLetterStandInKey(busSecret: string): Buffer {
+  return purposeKey(busSecret, 'dead-letter stand-in v1');
+}
+
+/**
+ * The stand-in keys of the bus secrets, as {@link deadLetterStampKeys} orders them: `service_bus.secret`'s first (the
+ * one stand-ins are made with), then `secret_previous`'s and `secret_next`'s (only looked up): a stand-in parked before
+ * a rotation, or by a process already switched to the next secret, is still found when its dead letter is archived.
+ */
+export function deadLetterStandInKeys(bus: BusSecrets): Buffer[] {
+  return busSecretsInUse(bus).map(deadLetterStandInKey);
+}
+
+/**
+ * The id of the stand-in record a dead letter gets when it is parked: an HMAC under `key` ({@link deadLetterStandInKeys})
+ * of its body and its writer's `x-pb-dead-letter-id`, so parking the same message again (a duplicate, a second failure)
+ * is one stand-in, and the id, listed in the archive and the log lines, lets nobody without the key test guesses of
+ * what the body holds. Without a key: the unkeyed SHA-256 an earlier release used (only looked up now, see {@link standInIdsOf}).
+ */
+export function standInIdOf(msg: Pick<GetMessage, 'content' | 'properties'>, key?: Buffer): string {
   const headers = (msg.properties.headers ?? {}) as Record<string, unknown>;
-  return `dl-${createHash('sha256')
+  const digest = key ? createHmac('sha256', key) : createHash('sha256');
+  return `dl-${digest
     .update(UNARCHIVABLE)
     .update(msg.content)
     .update(typeof headers['x-pb-dead-letter-id'] === 'string' ? headers['x-pb-dead-letter-id'] : '')
@@ -612,19 +670,21 @@ export function standInIdOf(msg: Pick<GetMessage, 'content' | 'properties'>): st
 
 /**
  * The stand-in records a dead letter may have in the archive: the one its parking made of it ({@link standInIdOf}:
- * also when its parking copy failed after the stand-in was written and the message stayed in the queue), and the
+ * also when its parking copy failed after the stand-in was written and the message stayed in the queue), under each
+ * of `standInKeys` (the current secret's first) and unkeyed as an earlier release made it (during a rolling upgrade,
+ * and for the stand-ins it left: the unkeyed id is computed from the message in hand, never stored or shown), and the
  * one its parking copy names (`x-pb-parked-record`: the same, unless its headers were dropped when it was parked).
  * A named one counts only with the stamp its parking made for exactly this body (`x-pb-parked-stamp`, checked
  * with `stampKeys`, the previous and next bus secrets' too; without a key, none counts): anyone who can publish to the dead-letter queue sets headers, and
  * must not remove another message's stand-in by naming it. The own one is a digest of the body, which the
  * archive never shows for a stand-in: only a copy of the parked message itself has it.
  */
-export function standInIdsOf(msg: Pick<GetMessage, 'content' | 'properties'>, stampKeys?: StampKeys): string[] {
+export function standInIdsOf(msg: Pick<GetMessage, 'content' | 'properties'>, stampKeys?: StampKeys, standInKeys: readonly Buffer[] = []): string[] {
   const headers = (msg.properties.headers ?? {}) as Record<string, unknown>;
   const named = header(headers, 'x-pb-parked-record');
-  const own = standInIdOf(msg);
-  if (named === undefined || named === own || !/^dl-[0-9a-f]{24}$/.test(named)) return [own];
-  return stampKeys && parkedStampHolds(stampKeys, named, header(headers, 'x-pb-parked-stamp'), msg.content) ? [own, named] : [own];
+  const own = [...new Set([...standInKeys.map((key) => standInIdOf(msg, key)), standInIdOf(msg)])];
+  if (named === undefined || own.includes(named) || !/^dl-[0-9a-f]{24}$/.test(named)) return own;
+  return stampKeys && parkedStampHolds(stampKeys, named, header(headers, 'x-pb-parked-stamp'), msg.content) ? [...own, named] : own;
 }
 
 /** A header as text (AMQP headers may arrive as strings, buffers or numbers). */
@@ -638,7 +698,9 @@ function header(headers: Record<string, unknown>, name: string): string | undefi
  * The archive record of one message of the dead-letter queue. Its body is redacted again (every writer
  * redacts, but a record the broker put there itself, from an older deployment, may not be), and what the
  * listing shows (order, command, channel, gateway, amount) is read from it: a canonical command, or a
- * JSON-RPC call from the bus (`params.payment`).
+ * JSON-RPC call from the bus (`params.payment`). Its id is a digest of the body, the reason headers and the time, or,
+ * for a dead letter whose `x-pb-dead-letter-id` is derived from its message's identity, that id instead of the time:
+ * every dead letter of one message is one record, whichever of its copies' writers published it.
  */
 export function recordFromMessage(
   msg: Pick<GetMessage, 'content' | 'properties' | 'fields'>,
@@ -658,11 +720,17 @@ export function recordFromMessage(
   const reason = optional('x-pb-reason') ?? '';
   const at = Date.parse(header(headers, 'x-pb-dead-lettered-at') ?? '');
   const about = describeDeadLetterBody(body, busAmountUnits);
+  const deadLetterId = header(headers, 'x-pb-dead-letter-id');
+  // A dead letter whose id is derived from its message's identity is that message's one record: two copies its
+  // writers both published (past the one-per-message mark, `DeadLetterOnce`: Redis away, a writer stopped before its
+  // mark, a claim held past the wait or outlived by its publish, a copy after the mark's 24 h) differ only in their time, so the id
+  // stands in for the time and the second is archived as already there. The body and reason stay in the digest: a
+  // header is anyone's to set, and one naming another message's id with another body is a record of its own.
+  const when = deadLetterId !== undefined && isDerivedDeadLetterId(deadLetterId) ? `once:${deadLetterId}` : (header(headers, 'x-pb-dead-lettered-at') ?? '');
   const id = `dl-${createHash('sha256')
-    .update(JSON.stringify([body, code, reason, header(headers, 'x-pb-dead-lettered-at') ?? '', header(headers, 'x-pb-source') ?? '']))
+    .update(JSON.stringify([body, code, reason, when, header(headers, 'x-pb-source') ?? '']))
     .digest('hex')
     .slice(0, 24)}`;
-  const deadLetterId = header(headers, 'x-pb-dead-letter-id');
   return {
     id,
     ...(deadLetterId !== undefined && UUID_SHAPE.test(deadLetterId) ? { deadLetterId } : {}),

@@ -14,7 +14,7 @@ import { Logger } from '../logging/logger';
 import { createRedis } from '../redis/redis-connection';
 import { DeadLetterReplay } from './dead-letter-replay';
 import { moveDeadLetters } from './dead-letter-archiver';
-import { ARCHIVE_BATCH, DeadLetterStore, ParkedDeadLetter } from './dead-letter-store';
+import { ARCHIVE_BATCH, DeadLetterStore, ParkedDeadLetter, deadLetterStandInKeys } from './dead-letter-store';
 import { OperationsView } from './operations-view';
 import { UnparkResult, unparkDeadLetters } from './dead-letter-unpark';
 
@@ -35,10 +35,12 @@ export interface OpsContext {
    * operator's "now" (`ops dead-letters`, the console's archive button).
    * `parked`: those that could not be archived as they are, kept whole in the parking queue (see
    * `DeadLetterStore.importFromQueue`); `replaced`: their stand-ins removed, as the dead letters they stood for
-   * were archived as they are.
+   * were archived as they are; `duplicates`: second dead letters of a message already archived, kept as its one record.
    * @throws when the broker cannot be reached within `amqp.publish_timeout_ms`.
    */
-  importDeadLetters(limit?: number): Promise<{ moved: number; created: number; dropped: number; parked: ParkedDeadLetter[]; replaced: number }>;
+  importDeadLetters(
+    limit?: number,
+  ): Promise<{ moved: number; created: number; dropped: number; parked: ParkedDeadLetter[]; replaced: number; duplicates: number }>;
   /**
    * Moves parked dead letters back to the dead-letter queue (`unparkDeadLetters`: at most `limit`, confirmed there
    * before each leaves the parking queue), or with `execute` false only reads what it would move; on a connection
@@ -74,7 +76,14 @@ export function openOps(
     service: options.service,
     stream: options.auditStream,
   });
-  const deadLetters = new DeadLetterStore(redis, config.redis.keyPrefix, deadLetterStampKeys(config.serviceBus), undefined, config.serviceBus.amountUnits);
+  const deadLetters = new DeadLetterStore(
+    redis,
+    config.redis.keyPrefix,
+    deadLetterStampKeys(config.serviceBus),
+    undefined,
+    config.serviceBus.amountUnits,
+    deadLetterStandInKeys(config.serviceBus),
+  );
   let connection: AmqpConnection | null = null;
   let publisher: ConfirmPublisher | null = null;
   /**
@@ -167,7 +176,7 @@ export function openOps(
     audit,
     logger,
     importDeadLetters: async (limit = ARCHIVE_BATCH) => {
-      const { moved, created, dropped, parked, replaced } = await onOwnConnection((own) =>
+      const { moved, created, dropped, parked, replaced, duplicates } = await onOwnConnection((own) =>
         // A connection of its own (no consumer on it, nothing else under way on it): one the broker stopped answering is dropped.
         moveDeadLetters(
           { store: deadLetters, connection: own, amqp: config.amqp, logger, onTimeout: 'drop' },
@@ -175,7 +184,7 @@ export function openOps(
           limit,
         ),
       );
-      return { moved, created, dropped, parked, replaced };
+      return { moved, created, dropped, parked, replaced, duplicates };
     },
     unparkDeadLetters: async ({ limit, execute }) => {
       const result = await onOwnConnection((own) => unparkDeadLetters(own, config.amqp, { limit, execute }));

@@ -13,7 +13,7 @@ import { BrokerDeadLetterRedactor } from '../amqp/broker-dead-letter-redactor';
 import { ShutdownBudget, countAbandoned, recordAbandoned } from '../amqp/shutdown-budget';
 import { declareTopology } from '../amqp/topology';
 import { DeadLetterArchiver } from '../ops/dead-letter-archiver';
-import { DeadLetterStore } from '../ops/dead-letter-store';
+import { DeadLetterStore, deadLetterStandInKeys } from '../ops/dead-letter-store';
 import { queueMismatch } from '../amqp/queue-mismatch';
 import { Config } from '../config/config';
 import { DeliveryJobData, createDeliveryQueue } from '../delivery/delivery-queue';
@@ -204,7 +204,14 @@ export async function startWorkerProcess(config: Config, logger: Logger, options
   const brokerDeadLetters = new BrokerDeadLetterRedactor({ config, connection, deadLetters, logger });
   // The dead-letter queue moves into the archive here, so the console's pages only read Redis.
   const archiver = new DeadLetterArchiver({
-    store: new DeadLetterStore(redis, config.redis.keyPrefix, deadLetterStampKeys(config.serviceBus), undefined, config.serviceBus.amountUnits),
+    store: new DeadLetterStore(
+      redis,
+      config.redis.keyPrefix,
+      deadLetterStampKeys(config.serviceBus),
+      undefined,
+      config.serviceBus.amountUnits,
+      deadLetterStandInKeys(config.serviceBus),
+    ),
     connection,
     amqp: config.amqp,
     logger,

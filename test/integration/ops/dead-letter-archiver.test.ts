@@ -7,10 +7,11 @@ import { deadLetterStampKey } from '../../../src/amqp/dead-letter-stamp';
 import { AmqpConnection } from '../../../src/amqp/amqp-connection';
 import { ConfirmPublisher } from '../../../src/amqp/confirm-publisher';
 import { DeadLetterWriter } from '../../../src/amqp/dead-letter-writer';
+import { DeadLetterOnce, deadLetterIdentity, deadLetterIdentityKey } from '../../../src/amqp/dead-letter-once';
 import { Config } from '../../../src/config/config';
 import { silentLogger } from '../../../src/logging/logger';
 import { metricValue } from '../../../src/metrics/metrics-registry';
-import { DeadLetterArchiver } from '../../../src/ops/dead-letter-archiver';
+import { DeadLetterArchiver, moveDeadLetters } from '../../../src/ops/dead-letter-archiver';
 import { DeadLetterStore, deadLetterArchiveKeys, recordFromMessage } from '../../../src/ops/dead-letter-store';
 import { parkedQueueOf } from '../../../src/amqp/topology';
 import { captureLogger } from '../../support/capture-logger';
@@ -296,6 +297,88 @@ describe('DeadLetterArchiver (real RabbitMQ and Redis, own namespace)', () => {
     await archiver.runOnce();
     expect(await client.queueDepth(config.amqp.deadLetterQueue)).toBe(0);
     expect((await store.list({ order: 'time' })).some((r) => r.orderId === 'ORD-ARCH-OFF')).toBe(true);
+  });
+
+  it('archives two dead letters of one message written while its mark was away (Redis away) as one record, without naming a cause it cannot know', async () => {
+    // The writers' Redis is away: no claim, no mark; each copy is written under the id derived from the message.
+    const away = {
+      claim: async () => {
+        throw new Error('Connection is closed.');
+      },
+      mark: async () => {
+        throw new Error('Connection is closed.');
+      },
+      release: async () => undefined,
+    } as unknown as DeadLetterOnce;
+    const once = new DeadLetterWriter(publisher, config.amqp, undefined, deadLetterStampKey(config.serviceBus.secret), away);
+    const body = Buffer.from(JSON.stringify(channelCommand('authorize', {}, { order_id: 'ORD-ARCH-TWICE' })));
+    const why = { code: 'INVALID_PARAMS', field: 'payment.amount', reason: 'must be an integer', source: `amqp:${config.amqp.commandsQueue}` };
+    const identity = deadLetterIdentity(deadLetterIdentityKey(config.serviceBus.secret), 'op-arch-twice', body, why);
+    const first = await once.write(body, why, {}, { identity });
+    await new Promise((r) => setTimeout(r, 5));
+    const second = await once.write(body, why, {}, { identity });
+    expect([first.onceGap, second.onceGap]).toEqual(['redis_away', 'redis_away']);
+    expect(second.id).toBe(first.id);
+    const logs = captureLogger();
+    const before = await metricValue('pb_dead_letters_archived_twice_total');
+    const result = await moveDeadLetters({ store, connection, amqp: config.amqp, logger: logs.logger }, 'ops');
+    expect(result).toMatchObject({ moved: 2, created: 1, duplicates: 1 });
+    expect((await store.list({ order: 'time' })).filter((r) => r.orderId === 'ORD-ARCH-TWICE')).toHaveLength(1);
+    expect(await metricValue('pb_dead_letters_archived_twice_total')).toBe(before + 1);
+    const said = logs.lines.filter((l) => l.includes("dead letters archived as their message's one record"));
+    expect(said).toHaveLength(1);
+    expect(JSON.parse(said[0])).toMatchObject({ level: 'warn', duplicates: 1, by: 'ops' });
+    // Nothing here outlived a claim (there was none): the line names the ways a second one is written, not one of them.
+    expect(said[0]).not.toContain('a write outlived its claim');
+    expect(said[0]).toContain('Redis away');
+  });
+
+  it('finds a dead letter under its derived id again at another time (a second one), not when the same one is read again (a re-import)', async () => {
+    const body = Buffer.from(JSON.stringify(channelCommand('authorize', {}, { order_id: 'ORD-ARCH-AGAIN' })));
+    const at = (time: string) =>
+      recordFromMessage(
+        {
+          content: body,
+          properties: {
+            headers: {
+              'x-pb-code': 'INVALID_PARAMS',
+              'x-pb-reason': 'must be an integer',
+              'x-pb-source': 'amqp:commands',
+              'x-pb-dead-letter-id': '0123abcd-4567-8def-9012-3456789abcde',
+              'x-pb-dead-lettered-at': time,
+            },
+          },
+          fields: {},
+        } as unknown as Parameters<typeof recordFromMessage>[0],
+        Date.now(),
+      );
+    const first = at('2026-01-02T03:04:05.000Z');
+    expect(await store.archiveReplacing(first, [])).toEqual({ created: true, replaced: 0, again: false });
+    // The same dead letter read again (its process stopped before the ack): already there, at its own time.
+    expect(await store.archiveReplacing(first, [])).toEqual({ created: false, replaced: 0, again: false });
+    // Another dead letter of the message (another time): one record, found again.
+    const second = at('2026-01-02T03:04:35.000Z');
+    expect(second.id).toBe(first.id);
+    expect(await store.archiveReplacing(second, [])).toEqual({ created: false, replaced: 0, again: true });
+  });
+
+  it('counts no second dead letter of a message for a record without a derived dead-letter id found again at another time', async () => {
+    // As a deployment before the redactor left them: no x-pb-* headers, so no time of its own (archived at `now`).
+    const body = Buffer.from(JSON.stringify(channelCommand('authorize', {}, { order_id: 'ORD-ARCH-NO-TIME' })));
+    const before = await metricValue('pb_dead_letters_archived_twice_total');
+    const passes = [];
+    for (const now of [1_000_000, 2_000_000]) {
+      const ch = await client.model.createConfirmChannel();
+      ch.sendToQueue(config.amqp.deadLetterQueue, body, { headers: { 'x-death': [{ reason: 'rejected', queue: 'old', count: 1 }] } });
+      await ch.waitForConfirms();
+      await ch.close();
+      passes.push(await store.importFromQueue(connection, config.amqp, undefined, now));
+    }
+    expect(passes.map((p) => [p.created, p.duplicates])).toEqual([
+      [1, 0],
+      [0, 0],
+    ]);
+    expect(await metricValue('pb_dead_letters_archived_twice_total')).toBe(before);
   });
 
   it('a pass whose Redis is away fails, is counted and logged, throws nothing, and leaves the dead letter in the queue', async () => {

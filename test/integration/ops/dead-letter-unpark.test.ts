@@ -167,8 +167,12 @@ describe('ops dead-letters unpark (real RabbitMQ and Redis, own namespace)', () 
     const standIn = (first.json.imported as { parked: { id: string }[] }).parked[0].id;
     // The cause is not fixed.
     expect((await run(opsDeadLetterUnpark, ctx, { execute: true, json: true })).code).toBe(0);
+    const twiceBefore = await metricValue('pb_dead_letters_archived_twice_total');
     const second = await run(opsDeadLetterList, ctx, { json: true });
     expect((second.json.imported as { parked: { id: string }[] }).parked.map((p) => p.id)).toEqual([standIn]);
+    // Its stand-in written again at another time is no second dead letter of a message.
+    expect(second.json.imported).toMatchObject({ duplicates: 0 });
+    expect(await metricValue('pb_dead_letters_archived_twice_total')).toBe(twiceBefore);
     expect((await listAll()).filter((r) => r.id === standIn)).toHaveLength(1);
     expect(await client.queueDepth(parkedQueueOf(config.amqp))).toBe(1);
     await ctx.redis.del(poison.key);

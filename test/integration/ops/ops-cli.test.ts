@@ -268,7 +268,7 @@ describe('payment-bridge ops (real Redis and RabbitMQ, own namespace)', () => {
     );
 
     const listed = await run(opsDeadLetterList, ctx, { json: true });
-    expect(listed.json.imported).toEqual({ moved: 3, created: 3, dropped: 0, parked: [], replaced: 0 });
+    expect(listed.json.imported).toEqual({ moved: 3, created: 3, dropped: 0, parked: [], replaced: 0, duplicates: 0 });
     expect(await client.queueDepth(config.amqp.deadLetterQueue)).toBe(0);
     const records = listed.json.dead_letters as { id: string; category: string; orderId: string; impact: number }[];
     expect(Object.fromEntries(records.map((r) => [r.orderId, r.category]))).toEqual({ 'ORD-DL-HARD': 'hard', 'ORD-DL-BIG': 'outage', 'ORD-DL-CFG': 'config' });
@@ -286,7 +286,14 @@ describe('payment-bridge ops (real Redis and RabbitMQ, own namespace)', () => {
     const viewed = (await ctx.audit.recent(10)).filter((e) => e.action === 'ops.dead_letter');
     expect(viewed[0]).toMatchObject({ outcome: 'ok', target: hard.id, detail: { by: 'cli', found: 1 } });
     // Re-importing nothing new changes nothing.
-    expect((await run(opsDeadLetterList, ctx, { json: true })).json.imported).toEqual({ moved: 0, created: 0, dropped: 0, parked: [], replaced: 0 });
+    expect((await run(opsDeadLetterList, ctx, { json: true })).json.imported).toEqual({
+      moved: 0,
+      created: 0,
+      dropped: 0,
+      parked: [],
+      replaced: 0,
+      duplicates: 0,
+    });
   });
 
   it('keeps the archive within its bound by dropping its oldest records, counted and said, never silently', async () => {
@@ -481,6 +488,28 @@ describe('payment-bridge ops (real Redis and RabbitMQ, own namespace)', () => {
     expect(shown.text).toContain('declined');
     const archived = await redisText(ctx.redis, `${config.redis.keyPrefix}{dl}`);
     for (const text of [listed.text, shown.text, JSON.stringify(record), archived]) expect(text).not.toContain(pan);
+  });
+
+  it('says how many dead letters it archived as the one record of a message already there (a second one written past its mark)', async () => {
+    // Two dead letters of one message, as two writers past its mark publish them: its derived id, two times.
+    const ch = await client.model.createConfirmChannel();
+    const body = Buffer.from(JSON.stringify(channelCommand('sale', {}, { order_id: 'ORD-DL-TWICE' })));
+    for (const at of ['2026-01-02T03:04:05.000Z', '2026-01-02T03:04:20.000Z'])
+      ch.sendToQueue(config.amqp.deadLetterQueue, body, {
+        headers: {
+          'x-pb-code': 'INVALID_PARAMS',
+          'x-pb-field': 'payment.amount',
+          'x-pb-reason': 'must be an integer',
+          'x-pb-source': `amqp:${config.amqp.commandsQueue}`,
+          'x-pb-dead-lettered-at': at,
+          'x-pb-dead-letter-id': '0123abcd-4567-8def-9012-3456789abcde',
+        },
+      });
+    await ch.waitForConfirms();
+    await ch.close();
+    const listed = await run(opsDeadLetterList, ctx, {});
+    expect(listed.text).toContain("1 dead letter(s) already archived as their message's one record");
+    expect((await ctx.deadLetters.list({ limit: 500 })).filter((r) => r.orderId === 'ORD-DL-TWICE')).toHaveLength(1);
   });
 
   it('refuses to replay a command whose body lost a value to redaction (an encrypted security code as [REDACTED]), naming the field', async () => {

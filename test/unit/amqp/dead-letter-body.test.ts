@@ -124,3 +124,29 @@ describe('a dead letter from a bus that counts in major units (service_bus.amoun
     expect(describeDeadLetterBody(JSON.stringify({ version: 1, command: 'capture', channel: 'web', payment }), 'major').amount).toBe(1250);
   });
 });
+
+describe('the archive id of a dead letter', () => {
+  const body = Buffer.from('{"command":"sale","payment":{"amount":1.5}}');
+  const idOf = (content: Buffer, headers: Record<string, string>) =>
+    recordFromMessage({ content, properties: { headers }, fields: {} } as unknown as Parameters<typeof recordFromMessage>[0], 0).id;
+  const at = (ms: number) => new Date(Date.UTC(2026, 0, 1) + ms).toISOString();
+  const reason = { 'x-pb-code': 'INVALID_PARAMS', 'x-pb-reason': 'bad amount', 'x-pb-source': 'amqp:commands' };
+  // Version 8: derived from the message's identity (`deadLetterIdOf`); version 4: random (a write without one).
+  const derived = '0123abcd-4567-8def-9012-3456789abcde';
+  const random = '0123abcd-4567-4def-9012-3456789abcde';
+
+  it('is one for two dead letters of one message (its derived id) published at two times', () => {
+    expect(idOf(body, { ...reason, 'x-pb-dead-letter-id': derived, 'x-pb-dead-lettered-at': at(0) })).toBe(
+      idOf(body, { ...reason, 'x-pb-dead-letter-id': derived, 'x-pb-dead-lettered-at': at(900) }),
+    );
+  });
+
+  it("is two for another body or reason under the same derived id (a header is anyone's to set), and for a random id at two times", () => {
+    const first = idOf(body, { ...reason, 'x-pb-dead-letter-id': derived, 'x-pb-dead-lettered-at': at(0) });
+    expect(idOf(Buffer.from('{"command":"sale"}'), { ...reason, 'x-pb-dead-letter-id': derived, 'x-pb-dead-lettered-at': at(0) })).not.toBe(first);
+    expect(idOf(body, { ...reason, 'x-pb-reason': 'other', 'x-pb-dead-letter-id': derived, 'x-pb-dead-lettered-at': at(0) })).not.toBe(first);
+    expect(idOf(body, { ...reason, 'x-pb-dead-letter-id': random, 'x-pb-dead-lettered-at': at(0) })).not.toBe(
+      idOf(body, { ...reason, 'x-pb-dead-letter-id': random, 'x-pb-dead-lettered-at': at(900) }),
+    );
+  });
+});

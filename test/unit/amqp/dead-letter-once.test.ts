@@ -11,7 +11,9 @@ import {
   deadLetterIdentityKey,
   deadLetterOnceKey,
 } from '../../../src/amqp/dead-letter-once';
-import { DeadLetterWriter } from '../../../src/amqp/dead-letter-writer';
+import { DeadLetterWriter, reportOnceGap } from '../../../src/amqp/dead-letter-writer';
+import { metricValue } from '../../../src/metrics/metrics-registry';
+import { captureLogger } from '../../support/capture-logger';
 import { testConfig } from '../../support/test-config';
 import { deadLetterArchiveKeys } from '../../../src/ops/dead-letter-store';
 import { hashSlot } from '../../support/hash-slot';
@@ -148,8 +150,53 @@ describe('DeadLetterWriter with a one-per-message mark', () => {
     const publisher = { publish: async (_e: string, _k: string, b: Buffer) => void published.push(b) };
     const writer = new DeadLetterWriter(publisher as unknown as ConfirmPublisher, testConfig().amqp, undefined, undefined, once);
     const written = await writer.write(body, why, {}, { identity: deadLetterIdentity(identityKey, undefined, body, why) });
-    expect(written).toMatchObject({ duplicate: false, onceError: 'Connection is closed.' });
+    expect(written).toMatchObject({ duplicate: false, onceGap: 'redis_away', onceError: 'Connection is closed.' });
     expect(published).toHaveLength(1);
+  });
+
+  it('says a write made because another copy held the claim past the wait apart from Redis away', async () => {
+    const published: Buffer[] = [];
+    const marked: string[] = [];
+    // Redis answers: another copy's claim is still there when the wait ends.
+    const once = {
+      claim: async () => ({ kind: 'unresolved' }),
+      release: async () => undefined,
+      mark: async (_identity: string, id: string) => void marked.push(id),
+    } as unknown as DeadLetterOnce;
+    const publisher = { publish: async (_e: string, _k: string, b: Buffer) => void published.push(b) };
+    const writer = new DeadLetterWriter(publisher as unknown as ConfirmPublisher, testConfig().amqp, undefined, undefined, once);
+    const identity = deadLetterIdentity(identityKey, undefined, body, why);
+    const written = await writer.write(body, why, {}, { identity });
+    expect(written).toMatchObject({ duplicate: false, onceGap: 'held_past_wait' });
+    expect(published).toHaveLength(1);
+    // Marked all the same: later copies find it.
+    expect(marked).toEqual([deadLetterIdOf(identity)]);
+  });
+});
+
+describe('reportOnceGap: each way a dead letter may be a second record has its own words and label', () => {
+  const fields = { dead_letter_id: 'id-one', reason: 'invalid_params' };
+  const cases = [
+    ['redis_away', 'dead letter written without its one-per-message mark (Redis away)'],
+    ['held_past_wait', 'dead letter written while another copy still held its write claim past the wait (Redis answered)'],
+    ['claim_expired', 'dead letter published after its write claim expired'],
+  ] as const;
+
+  it.each(cases)('%s', async (gap, words) => {
+    const logs = captureLogger();
+    const before = await metricValue('pb_dead_letters_maybe_twice_total', { why: gap });
+    reportOnceGap(logs.logger, { id: 'id-one', duplicate: false, onceGap: gap, onceError: 'why' }, fields);
+    expect(logs.lines).toHaveLength(1);
+    expect(logs.lines[0]).toContain(words);
+    for (const [other, otherWords] of cases) if (other !== gap) expect(logs.lines[0]).not.toContain(otherWords);
+    expect(JSON.parse(logs.lines[0])).toMatchObject({ level: 'warn', dead_letter_id: 'id-one', reason: 'invalid_params', error: 'why' });
+    expect((await metricValue('pb_dead_letters_maybe_twice_total', { why: gap })) - before).toBe(1);
+  });
+
+  it('says nothing of a write that had its mark', () => {
+    const logs = captureLogger();
+    reportOnceGap(logs.logger, { id: 'id-one', duplicate: false }, fields);
+    expect(logs.lines).toHaveLength(0);
   });
 });
 

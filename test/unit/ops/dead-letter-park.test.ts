@@ -39,7 +39,7 @@ function storeRefusingRecords(): DeadLetterStore {
   // Redis refuses the record itself (stage `write`), takes the stand-in.
   jest.spyOn(store, 'archiveReplacing').mockImplementation(async (record) => {
     if (record.code !== 'UNARCHIVABLE') throw new RangeError('refused');
-    return { created: true, replaced: 0 };
+    return { created: true, replaced: 0, again: false };
   });
   return store;
 }
