@@ -13,13 +13,21 @@ import { retryAfterMs } from '../../http/retry-after';
  * - `Stripe-Should-Retry: true` → `server_error` (retryable); `false` → `outcome_unknown` on a 409, 424 or
  *   5xx (the request began and may have acted), else not retryable (declined for a `card_error`, else
  *   `invalid_request`).
+ * - 5xx / `api_error` answering a write (`call` `write`, a POST): `outcome_unknown`, asked about before any resend.
+ *   Stripe saves a POST's 500 under its idempotency key once the endpoint began, replays it to every retry, and
+ *   says to treat it as indeterminate ("Advanced error handling", https://docs.stripe.com/error-low-level): a blind
+ *   resend outliving the key (24 h) would run the request again (a second charge or refund, a capture refused as
+ *   made). Answering a read (`read`, a GET): `server_error`, a read is simply asked again.
  * - `card_error` (402) → `declined`, gatewayCode = decline_code, else code (parseResponse makes it FAIL).
  * - `code` `rate_limit` or `lock_timeout` on any status (Stripe's SDKs read a 400 `rate_limit` as a rate
  *   limit; the error codes page says to retry a `lock_timeout`) → `rate_limited`: nothing was done, retry later.
  * - 424 External Dependency Failed ("a failure in a dependency external to Stripe", https://docs.stripe.com/api/errors)
  *   → `outcome_unknown`: the request reached Stripe and began, so what it did is asked about, never failed.
- * - 404 → `not_found`; 409 (lock timeout) and 5xx / `api_error` → `server_error`; other 4xx → `invalid_request`.
+ * - 404 → `not_found`; 409 (lock timeout) → `server_error`; other 4xx → `invalid_request`.
  */
+
+/** What the answered request was: a `write` (a POST, which may have acted) or a `read` (a GET, which changed nothing). */
+export type StripeCall = 'write' | 'read';
 
 export interface StripeErrorBody {
   type?: string;
@@ -80,8 +88,8 @@ export function stripeRefusalCode(response: GatewayResponse): string | undefined
   return undefined;
 }
 
-/** The `GatewayError` for a non-2xx Stripe response. */
-export function classifyStripeError(response: GatewayResponse, gateway: string): GatewayError {
+/** The `GatewayError` for a non-2xx Stripe response to a `call` (a write unless said). */
+export function classifyStripeError(response: GatewayResponse, gateway: string, call: StripeCall = 'write'): GatewayError {
   const err = stripeErrorBody(response.body);
   const status = response.status;
   const gatewayCode = err.declineCode ?? err.code ?? err.type;
@@ -109,6 +117,8 @@ export function classifyStripeError(response: GatewayResponse, gateway: string):
   if (status === 424) return fail('outcome_unknown');
   if (err.type === 'card_error') return fail('declined');
   if (status === 404) return fail('not_found');
-  if (status === 409 || status >= 500 || err.type === 'api_error') return fail('server_error');
+  // Indeterminate for a write (see above): its replayed 500 would hide what Stripe did, so it is asked about.
+  if (status >= 500 || err.type === 'api_error') return fail(call === 'write' ? 'outcome_unknown' : 'server_error');
+  if (status === 409) return fail('server_error');
   return fail('invalid_request');
 }

@@ -373,7 +373,8 @@ export function parseStripeResponse(ctx: OperationContext, response: GatewayResp
   if (response.status < 200 || response.status >= 300) {
     const refusal = stripeRefusalCode(response);
     if (refusal === undefined) {
-      const error = classifyStripeError(response, gateway);
+      // validate reads the PaymentIntent (a GET); every other command's request is a POST.
+      const error = classifyStripeError(response, gateway, ctx.command === 'validate' ? 'read' : 'write');
       if (error.kind !== 'declined') throw error;
     }
     // A declined confirm carries the PaymentIntent it left in requires_payment_method.
@@ -435,7 +436,7 @@ function hasOperationId(object: Json, operationId: string): boolean {
  */
 export function parseStripeStatusResponse(ctx: OperationContext, response: GatewayResponse, gateway: string): GatewayOutcome | null {
   if (response.status === 404) return null;
-  if (response.status < 200 || response.status >= 300) throw classifyStripeError(response, gateway);
+  if (response.status < 200 || response.status >= 300) throw classifyStripeError(response, gateway, 'read');
   const json = parseJson(response, gateway);
   // Stored value card commands are not carried here (`supports`); delivery refuses them before this.
   if (isStoredValueCommand(ctx.command)) return unsupportedCommand(ctx.command, gateway);

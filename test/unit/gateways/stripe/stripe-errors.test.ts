@@ -38,9 +38,30 @@ describe('Stripe error classification', () => {
     expect(err).toMatchObject({ kind: 'server_error', retryable: true });
   });
 
-  it('classifies api_error and 5xx as retryable server errors', () => {
-    expect(classifyStripeError(jsonResponse(500, errorBody('api_error')), 'stripe').kind).toBe('server_error');
-    expect(classifyStripeError(jsonResponse(503, 'unavailable'), 'stripe')).toMatchObject({ kind: 'server_error', retryable: true });
+  it('classifies api_error and 5xx of a read as retryable server errors', () => {
+    expect(classifyStripeError(jsonResponse(500, errorBody('api_error')), 'stripe', 'read').kind).toBe('server_error');
+    expect(classifyStripeError(jsonResponse(503, 'unavailable'), 'stripe', 'read')).toMatchObject({ kind: 'server_error', retryable: true });
+  });
+
+  // https://docs.stripe.com/error-low-level (server errors): the idempotency layer saves a POST's 500 once the endpoint
+  // began, a retry under the same key gets that 500 back, and "the result of a 500 request should be treated as
+  // indeterminate" (Stripe reconciles what it did and sends webhooks for it). Resent blindly, the request would run
+  // anew once Stripe prunes the key (24 h): a second charge or refund, or a capture refused as already made.
+  it('reads a 5xx or api_error answering a write as an unknown outcome (asked about before any resend), not a plain retry', () => {
+    for (const answer of [jsonResponse(500, errorBody('api_error')), jsonResponse(503, 'unavailable'), jsonResponse(502, errorBody('api_error'))]) {
+      expect(classifyStripeError(answer, 'stripe')).toMatchObject({ kind: 'outcome_unknown', retryable: true });
+    }
+    for (const command of ['authorize', 'sale', 'capture', 'cancel', 'refund', 'revalidate', 'tokenize'] as const) {
+      expect(() => stripeTransformer.parseResponse(stripeContext(command), jsonResponse(500, errorBody('api_error')), stripeGateway)).toThrow(
+        expect.objectContaining({ kind: 'outcome_unknown' }),
+      );
+    }
+    // Stripe says a retry is safe (the request did not run): sent again under its key.
+    expect(classifyStripeError(jsonResponse(500, errorBody('api_error'), { 'Stripe-Should-Retry': 'true' }), 'stripe').kind).toBe('server_error');
+    // A read changes nothing: validate's GET is retried as any read.
+    expect(() => stripeTransformer.parseResponse(stripeContext('validate'), jsonResponse(500, errorBody('api_error')), stripeGateway)).toThrow(
+      expect.objectContaining({ kind: 'server_error' }),
+    );
   });
 
   it('obeys Stripe-Should-Retry: true makes a 400 retryable, false makes a 400 terminal', () => {
