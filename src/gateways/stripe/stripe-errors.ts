@@ -8,8 +8,10 @@ import { retryAfterMs } from '../../http/retry-after';
  *
  * - 401 → `authentication`; 403 (restricted key lacks a permission) → `authentication`.
  * - 429 (`rate_limit`) → `rate_limited`, `Retry-After` honoured when sent.
- * - `idempotency_error` → `idempotency_conflict`, except `idempotency_key_in_use` (a request with our key
- *   is still running: retry later with the same key) → `server_error`.
+ * - `idempotency_error` → `idempotency_conflict` (our key reused with other parameters, a 400), except a 409 or
+ *   `idempotency_key_in_use`: a request with our key is still running ("409 Conflict: The request conflicts with
+ *   another request"; no result is saved, "You can retry these requests") → `server_error`, retried later with the
+ *   same key (`outcome_unknown` with `Stripe-Should-Retry: false`).
  * - `Stripe-Should-Retry: true` → `server_error` (retryable); `false` → `outcome_unknown` on a 409, 424 or
  *   5xx (the request began and may have acted), else not retryable (declined for a `card_error`, else
  *   `invalid_request`).
@@ -23,7 +25,8 @@ import { retryAfterMs } from '../../http/retry-after';
  *   limit; the error codes page says to retry a `lock_timeout`) → `rate_limited`: nothing was done, retry later.
  * - 424 External Dependency Failed ("a failure in a dependency external to Stripe", https://docs.stripe.com/api/errors)
  *   → `outcome_unknown`: the request reached Stripe and began, so what it did is asked about, never failed.
- * - 404 → `not_found`; 409 (lock timeout) → `server_error`; other 4xx → `invalid_request`.
+ * - 404 → `not_found`; 409 (lock timeout, our own request still running) → `server_error`; other 4xx →
+ *   `invalid_request`.
  */
 
 /** What the answered request was: a `write` (a POST, which may have acted) or a `read` (a GET, which changed nothing). */
@@ -101,8 +104,12 @@ export function classifyStripeError(response: GatewayResponse, gateway: string, 
     });
   if (status === 401 || status === 403) return fail('authentication');
   if (status === 429) return fail('rate_limited', { retryAfterMs: retryAfterMs(response.headers) });
-  if (err.type === 'idempotency_error') return fail(err.code === 'idempotency_key_in_use' ? 'server_error' : 'idempotency_conflict');
   const shouldRetry = header(response.headers, 'stripe-should-retry');
+  if (err.type === 'idempotency_error' || err.code === 'idempotency_key_in_use') {
+    // Still running under our key: it may yet act, so never a failure; "do not retry" leaves it to be asked about.
+    if (status === 409 || err.code === 'idempotency_key_in_use') return fail(shouldRetry === 'false' ? 'outcome_unknown' : 'server_error');
+    return fail('idempotency_conflict');
+  }
   if (shouldRetry === 'true') return fail('server_error');
   // On a 5xx "do not retry" still leaves the result indeterminate (Stripe's "Advanced error handling": treat
   // a 500 as indeterminate): ask what happened rather than tell the OMS it failed. So on a 409: the request it

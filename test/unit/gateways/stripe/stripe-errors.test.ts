@@ -38,6 +38,21 @@ describe('Stripe error classification', () => {
     expect(err).toMatchObject({ kind: 'server_error', retryable: true });
   });
 
+  // https://docs.stripe.com/api/errors: "409 Conflict: The request conflicts with another request (perhaps due to using
+  // the same idempotent key)"; https://docs.stripe.com/api/idempotent_requests: a request that "conflicts with another
+  // that's executing concurrently" saves no result, "You can retry these requests". Only a key reused with other
+  // parameters (400) is the terminal conflict: a 409 is our own request still running, which may yet move money.
+  it('reads a 409 idempotency_error, whatever its code, as the same request still running: sent again later, never failed', () => {
+    for (const body of [errorBody('idempotency_error'), errorBody('idempotency_error', 'idempotency_error')]) {
+      expect(classifyStripeError(jsonResponse(409, body), 'stripe')).toMatchObject({ kind: 'server_error', retryable: true });
+      expect(() => stripeTransformer.parseResponse(stripeContext('capture'), jsonResponse(409, body), stripeGateway)).toThrow(
+        expect.objectContaining({ kind: 'server_error', retryable: true }),
+      );
+    }
+    expect(classifyStripeError(jsonResponse(409, errorBody('idempotency_error'), { 'Stripe-Should-Retry': 'false' }), 'stripe').kind).toBe('outcome_unknown');
+    expect(classifyStripeError(jsonResponse(400, errorBody('idempotency_error')), 'stripe').kind).toBe('idempotency_conflict');
+  });
+
   it('classifies api_error and 5xx of a read as retryable server errors', () => {
     expect(classifyStripeError(jsonResponse(500, errorBody('api_error')), 'stripe', 'read').kind).toBe('server_error');
     expect(classifyStripeError(jsonResponse(503, 'unavailable'), 'stripe', 'read')).toMatchObject({ kind: 'server_error', retryable: true });
