@@ -11,7 +11,7 @@ import {
   setupIntentOutcome,
 } from './stripe-status-map';
 import { CAPTURE_OPERATION_ID_METADATA, OPERATION_ID_METADATA } from './stripe-requests';
-import { STRIPE_IGNORED_EVENT_TYPES, STRIPE_WEBHOOK_EVENT_TYPES } from './stripe-webhook';
+import { STRIPE_IGNORED_EVENT_TYPES, STRIPE_RELEASE_REFUND_REASON, STRIPE_WEBHOOK_EVENT_TYPES } from './stripe-webhook';
 import { stripeCancelOutcome, stripeCaptureLapseOutcome } from './stripe-responses';
 
 const PI_COMMANDS: readonly PaymentIntentCommand[] = ['authorize', 'sale', 'revalidate', 'validate', 'capture', 'cancel'];
@@ -165,6 +165,15 @@ export function stripeFacts(): FactRow[] {
       'or a `charge.dispute.*` one, about no PaymentIntent, SetupIntent or Charge the ledger indexed, caused by no request of ours ' +
       '(`request.idempotency_key`): another integration of the account, acknowledged and skipped, `not_ours` (an info line)',
     source: 'webhook',
+    commands: [],
+    meaning: 'ignore',
+  });
+  rows.push({
+    fact:
+      `a Refund without our \`${OPERATION_ID_METADATA}\` metadata whose \`reason\` is \`${STRIPE_RELEASE_REFUND_REASON}\` (Stripe's own, of an uncaptured ` +
+      "charge whose authorization expired: no money taken went back, the hold was released, which the PaymentIntent's cancellation " +
+      '`automatic` reports as the `authorization_expired` adjustment): acknowledged, no `refund_outside_bridge` nor `refund_failed`',
+    source: 'webhook `refund.*`, `charge.refund.updated`',
     commands: [],
     meaning: 'ignore',
   });
