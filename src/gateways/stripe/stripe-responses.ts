@@ -2,14 +2,14 @@ import { isStoredValueCommand } from '../../contracts/stored-value';
 import { unsupportedCommand } from '../unsupported-command';
 import { GatewayError } from '../../errors/gateway-error';
 import { assertNever } from '../assert-never';
-import { AUTHORIZATION_EXPIRED_REASON, AuthorizationLapse, GatewayOutcome, GatewayResponse, OperationContext } from '../gateway-adapter';
+import { AUTHORIZATION_EXPIRED_REASON, AuthorizationLapse, GatewayOutcome, GatewayResponse, OperationContext, idempotencyKeyOf } from '../gateway-adapter';
 import { describeDecline } from '../../errors/decline';
 import { STRIPE_DECLINES } from './stripe-declines';
 import { withConfirmedMoney } from '../../money/psp-currency-table';
 import { stripeConfirmedMoney } from './stripe-amount';
 import { classifyStripeError, stripeErrorBody, stripeRefusalCode } from './stripe-errors';
 import { customAttribute } from './stripe-references';
-import { OPERATION_ID_METADATA } from './stripe-requests';
+import { ATTEMPT_KEY_METADATA, OPERATION_ID_METADATA } from './stripe-requests';
 import { ActionKind, CustomerAction, actionExpiryMs } from '../customer-action';
 import { StoredCard, storedCardOf } from '../stored-card';
 import { pspEpochSecondsMs } from '../psp-time';
@@ -430,6 +430,20 @@ function hasOperationId(object: Json, operationId: string): boolean {
 }
 
 /**
+ * Whether a PaymentIntent the status search found is this attempt's: ours (`operation_id`) and made under this
+ * attempt's key. An attempt after a failover carries its key (`attempt_key`); the first attempt's key is the operation
+ * id and carries none. Another entry of the same Stripe account holds the first attempt's PaymentIntent under the
+ * same operation id: read for the later attempt, its decline would fail the operation that attempt may yet pay.
+ */
+function isAttemptOf(pi: Json, ctx: OperationContext): boolean {
+  if (!hasOperationId(pi, ctx.operationId)) return false;
+  const metadata = isObject(pi.metadata) ? pi.metadata : {};
+  const key = idempotencyKeyOf(ctx);
+  const marked = metadata[ATTEMPT_KEY_METADATA];
+  return key === ctx.operationId ? marked === undefined || marked === key : marked === key;
+}
+
+/**
  * The answer to `buildStripeStatusRequest`; `null` when Stripe has no trace of the operation: 404, no
  * search or refund-list match, a PaymentIntent still `requires_capture` after a capture or cancel, or cancelled for
  * a reason Stripe does not document (`stripeCancelOutcome`), a PaymentMethod not attached.
@@ -444,7 +458,7 @@ export function parseStripeStatusResponse(ctx: OperationContext, response: Gatew
     case 'authorize':
     case 'sale':
     case 'revalidate': {
-      const found = listData(json, gateway).find((pi) => hasOperationId(pi, ctx.operationId));
+      const found = listData(json, gateway).find((pi) => isAttemptOf(pi, ctx));
       return found === undefined ? null : paymentIntentToOutcome(found, ctx.command, gateway);
     }
     case 'capture':

@@ -381,6 +381,35 @@ describe('Stripe status inquiry responses', () => {
     expect(outcome).toMatchObject({ status: 'SUCCESS', gatewayReference: PI_ID });
   });
 
+  // Two gateway entries may point at one Stripe account (docs/ARCHITECTURE.md, failover): the attempt after a failover
+  // is a PaymentIntent of its own under its own key, carrying the same operation_id as the first attempt's, which the
+  // search (one account's index) also returns, and returns alone while the new one is not searchable yet ("data is
+  // searchable in less than a minute"). Taken for the failover attempt, the first attempt's decline would FAIL the
+  // operation while the failover PaymentIntent may hold the money.
+  it("after a failover, finds the failover attempt's own PaymentIntent (its attempt_key), never the first attempt's", () => {
+    const ctx = { ...stripeContext('authorize'), idempotencyKey: 'op-stripe-authorize-0001.failover1' };
+    const declined = paymentIntent(ctx, {
+      id: 'pi_first_attempt',
+      status: 'requires_payment_method',
+      last_payment_error: { type: 'card_error', code: 'card_declined', decline_code: 'insufficient_funds' },
+    });
+    // Only the first attempt indexed yet: no trace of this attempt (the index lags; asked again, never failed).
+    expect(t.parseStatusResponse(ctx, jsonResponse(200, searchResult([declined])), gw)).toBeNull();
+    const own = paymentIntent(ctx, { id: NEW_PI_ID, metadata: { operation_id: ctx.operationId, attempt_key: ctx.idempotencyKey } });
+    for (const data of [
+      [declined, own],
+      [own, declined],
+    ]) {
+      expect(t.parseStatusResponse(ctx, jsonResponse(200, searchResult(data)), gw)).toMatchObject({ status: 'SUCCESS', gatewayReference: NEW_PI_ID });
+    }
+    // The first attempt is asked about by its operation id, as before, never by the failover attempt's PaymentIntent.
+    const first = stripeContext('authorize');
+    expect(t.parseStatusResponse(first, jsonResponse(200, searchResult([own, declined])), gw)).toMatchObject({
+      status: 'FAIL',
+      gatewayReference: 'pi_first_attempt',
+    });
+  });
+
   it('answers null when the search finds nothing', () => {
     const ctx = stripeContext('sale');
     expect(t.parseStatusResponse(ctx, jsonResponse(200, searchResult([])), gw)).toBeNull();
