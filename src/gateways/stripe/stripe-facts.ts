@@ -12,7 +12,7 @@ import {
 } from './stripe-status-map';
 import { CAPTURE_OPERATION_ID_METADATA, OPERATION_ID_METADATA } from './stripe-requests';
 import { STRIPE_IGNORED_EVENT_TYPES, STRIPE_RELEASE_REFUND_REASON, STRIPE_WEBHOOK_EVENT_TYPES } from './stripe-webhook';
-import { stripeCancelOutcome, stripeCaptureLapseOutcome } from './stripe-responses';
+import { CANCELABLE_STATUSES, stripeCancelOutcome, stripeCaptureLapseOutcome } from './stripe-responses';
 
 const PI_COMMANDS: readonly PaymentIntentCommand[] = ['authorize', 'sale', 'revalidate', 'validate', 'capture', 'cancel'];
 
@@ -20,8 +20,11 @@ const PI_COMMANDS: readonly PaymentIntentCommand[] = ['authorize', 'sale', 'reva
 export function stripeFacts(): FactRow[] {
   const rows: FactRow[] = [];
   for (const status of PAYMENT_INTENT_STATUSES) {
-    for (const command of PI_COMMANDS)
-      rows.push({ fact: `PaymentIntent \`${status}\``, source: RESPONSE_OR_INQUIRY, commands: [command], meaning: paymentIntentOutcome(status, command) });
+    for (const command of PI_COMMANDS) {
+      // A cancel's inquiry reads a PaymentIntent still in a status a cancel ends as no trace of it (a row below).
+      const source = command === 'cancel' && CANCELABLE_STATUSES.has(status) ? 'response' : RESPONSE_OR_INQUIRY;
+      rows.push({ fact: `PaymentIntent \`${status}\``, source, commands: [command], meaning: paymentIntentOutcome(status, command) });
+    }
   }
   for (const status of REFUND_STATUSES) {
     rows.push({
@@ -101,7 +104,9 @@ export function stripeFacts(): FactRow[] {
     meaning: invoice === null ? 'ignore' : invoice.status,
   });
   rows.push({
-    fact: 'PaymentIntent `canceled` for a `cancellation_reason` Stripe does not document, or still `requires_capture`, while a cancel of it is open: no trace of the cancel (sent again while UNKNOWN)',
+    fact:
+      'PaymentIntent `canceled` for a `cancellation_reason` Stripe does not document, or still in a status a cancel ends ' +
+      `(${[...CANCELABLE_STATUSES].map((st) => `\`${String(st)}\``).join(', ')}), while a cancel of it is open: no trace of the cancel (sent again while UNKNOWN)`,
     source: 'status inquiry, webhook `payment_intent.canceled`',
     commands: ['cancel'],
     meaning: 'ignore',

@@ -248,6 +248,15 @@ export function stripeCaptureLapseOutcome(pi: Json): GatewayOutcome | undefined 
   return { status: 'FAIL', gatewayStatus: 'canceled', gatewayReference: lapse.pspReference, reason: AUTHORIZATION_EXPIRED_REASON, authorizationLapse: lapse };
 }
 
+/**
+ * The statuses a cancel takes a PaymentIntent out of ("You can cancel a PaymentIntent object when it's in one of these
+ * statuses: requires_payment_method, requires_capture, requires_confirmation, requires_action or, in rare cases,
+ * processing", API reference): one still in them was not cancelled, so shows no trace of a cancel (`processing`, which
+ * Stripe rarely cancels, stays the cancel's PENDING). The bridge's own cancels meet them: an authorization's void (held),
+ * an expired action's (`requires_action`), a failed authorization's reversal (`requires_payment_method`).
+ */
+export const CANCELABLE_STATUSES: ReadonlySet<unknown> = new Set(['requires_payment_method', 'requires_confirmation', 'requires_action', 'requires_capture']);
+
 /** A cancel's decline when the authorization lapsed: the table's, but nothing to do (the hold it asked to release is released). */
 function cancelLapseDecline(): GatewayOutcome['decline'] {
   return { ...describeDecline(STRIPE_DECLINES, AUTHORIZATION_EXPIRED_REASON), suggested_action: 'none' };
@@ -261,13 +270,13 @@ function cancelLapseDecline(): GatewayOutcome['decline'] {
  * "any operations on the PaymentIntent fail with an error"), so it is settled rather than sent again. Its reason:
  * {@link AUTHORIZATION_EXPIRED_REASON} for a manual-capture one cancelled `automatic` (the lapse: "If the authorization
  * expires before you capture the funds, the funds are released and the payment status changes to canceled"), else Stripe's `cancellation_reason`
- * (`failed_invoice`, `void_invoice`). A PaymentIntent still `requires_capture`, or `canceled` for a reason Stripe does
- * not document (neither a canceller's nor its own: nothing guessed), is no trace of the cancel: null. Any other status
- * is read as `paymentIntentToOutcome` reads it for a cancel. Dated, by either path, by the PaymentIntent's own
+ * (`failed_invoice`, `void_invoice`). A PaymentIntent still in a status a cancel ends ({@link CANCELABLE_STATUSES}), or
+ * `canceled` for a reason Stripe does not document (neither a canceller's nor its own: nothing guessed), is no trace of
+ * the cancel: null. Any other status is read as `paymentIntentToOutcome` reads it for a cancel. Dated, by either path, by the PaymentIntent's own
  * `canceled_at` ("the time at which the PaymentIntent was canceled", seconds; `occurredAt`).
  */
 export function stripeCancelOutcome(pi: Json, gateway: string, withAction = true): GatewayOutcome | null {
-  if (pi.status === 'requires_capture') return null;
+  if (CANCELABLE_STATUSES.has(pi.status)) return null;
   const byStripe = isCancelledByStripe(pi);
   if (pi.status === 'canceled' && !byStripe && !isCancelledOnRequest(pi)) return null;
   const outcome = paymentIntentToOutcome(pi, 'cancel', gateway, withAction);
