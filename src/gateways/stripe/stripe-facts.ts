@@ -111,6 +111,12 @@ export function stripeFacts(): FactRow[] {
     commands: ['cancel'],
     meaning: 'ignore',
   });
+  rows.push({
+    fact: `PaymentIntent \`succeeded\` whose metadata \`${CAPTURE_OPERATION_ID_METADATA}\` names another capture of ours, read for a capture: no trace of this capture (another took the money; sent again while UNKNOWN, Stripe refuses it)`,
+    source: 'status inquiry',
+    commands: ['capture'],
+    meaning: 'ignore',
+  });
   // The same events when the capture or cancel they show done was recorded FAILED (the OMS was told so): a success
   // after failure, reported once Stripe confirms it (the operation's status inquiry reads the PaymentIntent).
   const confirmed = 'recorded FAILED after it was sent, once the PaymentIntent read again shows it (the authorization is then closed by it)';

@@ -9,7 +9,7 @@ import { withConfirmedMoney } from '../../money/psp-currency-table';
 import { stripeConfirmedMoney } from './stripe-amount';
 import { classifyStripeError, stripeErrorBody, stripeRefusalCode } from './stripe-errors';
 import { customAttribute } from './stripe-references';
-import { ATTEMPT_KEY_METADATA, OPERATION_ID_METADATA } from './stripe-requests';
+import { ATTEMPT_KEY_METADATA, CAPTURE_OPERATION_ID_METADATA, OPERATION_ID_METADATA } from './stripe-requests';
 import { ActionKind, CustomerAction, actionExpiryMs } from '../customer-action';
 import { StoredCard, storedCardOf } from '../stored-card';
 import { pspEpochSecondsMs } from '../psp-time';
@@ -453,8 +453,19 @@ function isAttemptOf(pi: Json, ctx: OperationContext): boolean {
 }
 
 /**
+ * Whether a PaymentIntent names another capture of ours than `operationId` as the one that captured it (the
+ * `capture_operation_id` our capture request stores with the capture): this capture did not take the money, whatever
+ * the PaymentIntent's status says. One captured without the mark (before it, or in the Dashboard) names none.
+ */
+function capturedByAnother(pi: Json, operationId: string): boolean {
+  const by = isObject(pi.metadata) ? str(pi.metadata[CAPTURE_OPERATION_ID_METADATA]) : undefined;
+  return by !== undefined && by !== operationId;
+}
+
+/**
  * The answer to `buildStripeStatusRequest`; `null` when Stripe has no trace of the operation: 404, no
- * search or refund-list match, a PaymentIntent still `requires_capture` after a capture or cancel, or cancelled for
+ * search or refund-list match, a PaymentIntent still `requires_capture` after a capture or cancel (or captured by
+ * another capture of ours, `capture_operation_id`), or cancelled for
  * a reason Stripe does not document (`stripeCancelOutcome`), a PaymentMethod not attached.
  */
 export function parseStripeStatusResponse(ctx: OperationContext, response: GatewayResponse, gateway: string): GatewayOutcome | null {
@@ -471,7 +482,7 @@ export function parseStripeStatusResponse(ctx: OperationContext, response: Gatew
       return found === undefined ? null : paymentIntentToOutcome(found, ctx.command, gateway);
     }
     case 'capture':
-      if (json.status === 'requires_capture') return null;
+      if (json.status === 'requires_capture' || capturedByAnother(json, ctx.operationId)) return null;
       return stripeCaptureLapseOutcome(json) ?? paymentIntentToOutcome(json, ctx.command, gateway);
     case 'cancel':
       return lapseAnswer('cancel', json, gateway) ?? stripeCancelOutcome(json, gateway);

@@ -429,6 +429,23 @@ describe('Stripe status inquiry responses', () => {
   // landed leaves it canceled, so one still in any of these shows no trace of the cancel (its answer lost before it
   // ran): sent again under its key, not FAILED. The bridge cancels such PaymentIntents itself: the void of an action
   // that expired (requires_action), the reversal of a failed authorization (requires_payment_method).
+  // Our capture request stores its operation id on the PaymentIntent (metadata.capture_operation_id), as the webhook
+  // reads it (modificationReading). A PaymentIntent captured under another capture's id was not captured by this one:
+  // read as this capture's success, the OMS would hear the one capture Stripe made twice.
+  it("reads a capture's inquiry by the capture the PaymentIntent names: another capture's is no trace of this one", () => {
+    const ctx = stripeContext('capture');
+    const captured = (by: string | undefined): Record<string, unknown> =>
+      paymentIntent(ctx, {
+        status: 'succeeded',
+        amount_received: 2599,
+        metadata: { operation_id: 'op-stripe-authorize-0001', ...(by !== undefined ? { capture_operation_id: by } : {}) },
+      });
+    expect(t.parseStatusResponse(ctx, jsonResponse(200, captured('op-stripe-capture-0002')), gw)).toBeNull();
+    expect(t.parseStatusResponse(ctx, jsonResponse(200, captured(ctx.operationId)), gw)).toMatchObject({ status: 'SUCCESS', amount: 2599 });
+    // Captured without our mark (a PaymentIntent captured before the mark, or in the Dashboard): read as before.
+    expect(t.parseStatusResponse(ctx, jsonResponse(200, captured(undefined)), gw)).toMatchObject({ status: 'SUCCESS', amount: 2599 });
+  });
+
   it('answers null for a cancel while the PaymentIntent is still in any status a cancel would end', () => {
     const ctx = stripeContext('cancel');
     for (const status of ['requires_payment_method', 'requires_confirmation', 'requires_action', 'requires_capture']) {
