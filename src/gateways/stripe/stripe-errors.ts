@@ -19,7 +19,11 @@ import { retryAfterMs } from '../../http/retry-after';
  *   Stripe saves a POST's 500 under its idempotency key once the endpoint began, replays it to every retry, and
  *   says to treat it as indeterminate ("Advanced error handling", https://docs.stripe.com/error-low-level): a blind
  *   resend outliving the key (24 h) would run the request again (a second charge or refund, a capture refused as
- *   made). Answering a read (`read`, a GET): `server_error`, a read is simply asked again.
+ *   made). Answering a read (`read`, a GET): `server_error`, a read is simply asked again. Such an answer replayed
+ *   to a resend (`Idempotent-Replayed: true`: Stripe's stored answer, "the idempotency-cached response to a 500
+ *   won't change") carries `pspHasRequest`: Stripe holds the request, so a miss is never followed by another resend,
+ *   which would only replay it (a resend and an inquiry each poll, for as long as the key lives); the poll schedule
+ *   bounds it (UNRESOLVED).
  * - `card_error` (402) → `declined`, gatewayCode = decline_code, else code (parseResponse makes it FAIL).
  * - `code` `rate_limit` or `lock_timeout` on any status (Stripe's SDKs read a 400 `rate_limit` as a rate
  *   limit; the error codes page says to retry a `lock_timeout`) → `rate_limited`: nothing was done, retry later.
@@ -96,11 +100,15 @@ export function classifyStripeError(response: GatewayResponse, gateway: string, 
   const err = stripeErrorBody(response.body);
   const status = response.status;
   const gatewayCode = err.declineCode ?? err.code ?? err.type;
+  // A write's unknown outcome answered from Stripe's idempotency layer: the request is held under our key (its
+  // endpoint began) and every resend within the key's life gets this same answer, so it is asked about, never resent.
+  const held = call === 'write' && header(response.headers, 'idempotent-replayed') === 'true';
   const fail = (kind: GatewayErrorKind, extra: { retryAfterMs?: number } = {}): GatewayError =>
     new GatewayError(kind, gateway, `HTTP ${status}${err.type ? ` ${err.type}` : ''}${gatewayCode && gatewayCode !== err.type ? ` ${gatewayCode}` : ''}`, {
       httpStatus: status,
       gatewayCode,
       ...extra,
+      ...(kind === 'outcome_unknown' && held ? { pspHasRequest: true } : {}),
     });
   if (status === 401 || status === 403) return fail('authentication');
   if (status === 429) return fail('rate_limited', { retryAfterMs: retryAfterMs(response.headers) });

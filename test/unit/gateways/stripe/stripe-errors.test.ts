@@ -79,6 +79,16 @@ describe('Stripe error classification', () => {
     );
   });
 
+  // A 500 replayed under our key (`Idempotent-Replayed: true`) is Stripe's stored answer to a request its endpoint
+  // began: it holds the request, and every resend within the key's life gets the same 500. Asked about, never resent.
+  it('marks a replayed 5xx answering a write as a request Stripe holds (pspHasRequest), a first one not', () => {
+    const replayed = jsonResponse(500, errorBody('api_error'), { 'Idempotent-Replayed': 'true' });
+    expect(classifyStripeError(replayed, 'stripe')).toMatchObject({ kind: 'outcome_unknown', details: expect.objectContaining({ pspHasRequest: true }) });
+    expect(classifyStripeError(jsonResponse(500, errorBody('api_error')), 'stripe').details.pspHasRequest).toBeUndefined();
+    expect(classifyStripeError(replayed, 'stripe', 'read')).toMatchObject({ kind: 'server_error' });
+    expect(classifyStripeError(replayed, 'stripe', 'read').details.pspHasRequest).toBeUndefined();
+  });
+
   it('obeys Stripe-Should-Retry: true makes a 400 retryable, false makes a 400 terminal', () => {
     const retry = classifyStripeError(jsonResponse(400, errorBody('invalid_request_error', 'lock_timeout'), { 'Stripe-Should-Retry': 'true' }), 'stripe');
     expect(retry).toMatchObject({ kind: 'server_error', retryable: true });
