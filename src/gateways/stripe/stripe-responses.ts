@@ -443,13 +443,17 @@ function hasOperationId(object: Json, operationId: string): boolean {
  * attempt's key. An attempt after a failover carries its key (`attempt_key`); the first attempt's key is the operation
  * id and carries none. Another entry of the same Stripe account holds the first attempt's PaymentIntent under the
  * same operation id: read for the later attempt, its decline would fail the operation that attempt may yet pay.
+ * A failover attempt sent by a release before the mark carries none either: an unmarked one created (`created`,
+ * seconds) at or after the failover (`attemptSince`) is it, as an earlier attempt's was made before the failover.
  */
 function isAttemptOf(pi: Json, ctx: OperationContext): boolean {
   if (!hasOperationId(pi, ctx.operationId)) return false;
   const metadata = isObject(pi.metadata) ? pi.metadata : {};
   const key = idempotencyKeyOf(ctx);
   const marked = metadata[ATTEMPT_KEY_METADATA];
-  return key === ctx.operationId ? marked === undefined || marked === key : marked === key;
+  if (key === ctx.operationId) return marked === undefined || marked === key;
+  if (marked !== undefined) return marked === key;
+  return ctx.attemptSince !== undefined && typeof pi.created === 'number' && pi.created * 1000 >= ctx.attemptSince;
 }
 
 /**

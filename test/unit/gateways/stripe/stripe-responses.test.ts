@@ -410,6 +410,36 @@ describe('Stripe status inquiry responses', () => {
     });
   });
 
+  // A failover attempt sent by a release before the mark carries no attempt_key, as the first attempt's PaymentIntent does
+  // not: only its creation tells them apart. The first attempt's was made before the failover (its decline, or its
+  // proven absence, came first); one created at or after the failover's moment is the failover attempt's. Missed, a
+  // miss past the search lag would fail the payment over to a third candidate while this one holds the money.
+  it('after a failover, still finds the failover attempt sent before the mark (no attempt_key), by its creation after the failover', () => {
+    const failedOverAt = 1_692_600_100_500;
+    const ctx = { ...stripeContext('authorize'), idempotencyKey: 'op-stripe-authorize-0001.failover1', attemptSince: failedOverAt };
+    const declined = paymentIntent(ctx, {
+      id: 'pi_first_attempt',
+      status: 'requires_payment_method',
+      created: 1_692_600_100, // the same second as the failover, before it
+      last_payment_error: { type: 'card_error', code: 'card_declined', decline_code: 'insufficient_funds' },
+    });
+    const unmarked = paymentIntent(ctx, { id: NEW_PI_ID, created: 1_692_600_101 });
+    expect(t.parseStatusResponse(ctx, jsonResponse(200, searchResult([declined])), gw)).toBeNull();
+    for (const data of [
+      [declined, unmarked],
+      [unmarked, declined],
+    ]) {
+      expect(t.parseStatusResponse(ctx, jsonResponse(200, searchResult(data)), gw)).toMatchObject({ status: 'SUCCESS', gatewayReference: NEW_PI_ID });
+    }
+    // An attempt marked with another key (a later failover's) is never this one's, whenever it was made.
+    const later = paymentIntent(ctx, {
+      id: 'pi_later_attempt',
+      created: 1_692_600_200,
+      metadata: { operation_id: ctx.operationId, attempt_key: `${ctx.operationId}.failover2` },
+    });
+    expect(t.parseStatusResponse(ctx, jsonResponse(200, searchResult([later, declined])), gw)).toBeNull();
+  });
+
   it('answers null when the search finds nothing', () => {
     const ctx = stripeContext('sale');
     expect(t.parseStatusResponse(ctx, jsonResponse(200, searchResult([])), gw)).toBeNull();
