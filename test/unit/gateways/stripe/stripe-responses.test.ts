@@ -454,11 +454,6 @@ describe('Stripe status inquiry responses', () => {
     expect(t.parseStatusResponse(ctx, jsonResponse(200, paymentIntent(ctx, { status: 'succeeded', amount_received: 2599 })), gw)?.status).toBe('SUCCESS');
   });
 
-  // "You can cancel a PaymentIntent object when it's in one of these statuses: requires_payment_method,
-  // requires_capture, requires_confirmation, requires_action" (API reference, cancel a PaymentIntent): a cancel that
-  // landed leaves it canceled, so one still in any of these shows no trace of the cancel (its answer lost before it
-  // ran): sent again under its key, not FAILED. The bridge cancels such PaymentIntents itself: the void of an action
-  // that expired (requires_action), the reversal of a failed authorization (requires_payment_method).
   // Our capture request stores its operation id on the PaymentIntent (metadata.capture_operation_id), as the webhook
   // reads it (modificationReading). A PaymentIntent captured under another capture's id was not captured by this one:
   // read as this capture's success, the OMS would hear the one capture Stripe made twice.
@@ -476,6 +471,11 @@ describe('Stripe status inquiry responses', () => {
     expect(t.parseStatusResponse(ctx, jsonResponse(200, captured(undefined)), gw)).toMatchObject({ status: 'SUCCESS', amount: 2599 });
   });
 
+  // "You can cancel a PaymentIntent object when it's in one of these statuses: requires_payment_method,
+  // requires_capture, requires_confirmation, requires_action" (API reference, cancel a PaymentIntent): a cancel that
+  // landed leaves it canceled, so one still in any of these shows no trace of the cancel (its answer lost before it
+  // ran): sent again under its key, not FAILED. The bridge cancels such PaymentIntents itself: the void of an action
+  // that expired (requires_action), the reversal of a failed authorization (requires_payment_method).
   it('answers null for a cancel while the PaymentIntent is still in any status a cancel would end', () => {
     const ctx = stripeContext('cancel');
     for (const status of ['requires_payment_method', 'requires_confirmation', 'requires_action', 'requires_capture']) {
