@@ -444,7 +444,9 @@ function hasOperationId(object: Json, operationId: string): boolean {
  * id and carries none. Another entry of the same Stripe account holds the first attempt's PaymentIntent under the
  * same operation id: read for the later attempt, its decline would fail the operation that attempt may yet pay.
  * A failover attempt sent by a release before the mark carries none either: an unmarked one created (`created`,
- * seconds) at or after the failover (`attemptSince`) is it, as an earlier attempt's was made before the failover.
+ * seconds) at or after the failover (`attemptSince`) is it, as an earlier attempt's was made before the failover;
+ * never one declined or cancelled ({@link EARLIER_ATTEMPT_STATUSES}), which is what a failover leaves behind (a
+ * decline is one of its triggers), so a clock of ours behind Stripe's cannot make the first attempt's decline this one's.
  */
 function isAttemptOf(pi: Json, ctx: OperationContext): boolean {
   if (!hasOperationId(pi, ctx.operationId)) return false;
@@ -453,8 +455,12 @@ function isAttemptOf(pi: Json, ctx: OperationContext): boolean {
   const marked = metadata[ATTEMPT_KEY_METADATA];
   if (key === ctx.operationId) return marked === undefined || marked === key;
   if (marked !== undefined) return marked === key;
+  if (EARLIER_ATTEMPT_STATUSES.has(pi.status)) return false;
   return ctx.attemptSince !== undefined && typeof pi.created === 'number' && pi.created * 1000 >= ctx.attemptSince;
 }
+
+/** The statuses of a PaymentIntent a failover leaves behind: declined (`requires_payment_method`) or cancelled. */
+const EARLIER_ATTEMPT_STATUSES: ReadonlySet<unknown> = new Set(['requires_payment_method', 'canceled']);
 
 /**
  * Whether a PaymentIntent names another capture of ours than `operationId` as the one that captured it (the

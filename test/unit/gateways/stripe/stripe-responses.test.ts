@@ -438,6 +438,10 @@ describe('Stripe status inquiry responses', () => {
       metadata: { operation_id: ctx.operationId, attempt_key: `${ctx.operationId}.failover2` },
     });
     expect(t.parseStatusResponse(ctx, jsonResponse(200, searchResult([later, declined])), gw)).toBeNull();
+    // Our clock behind Stripe's: the first attempt's decline may look made after the failover; still never this one's.
+    const skewed = { ...declined, created: 1_692_600_105 };
+    expect(t.parseStatusResponse(ctx, jsonResponse(200, searchResult([skewed])), gw)).toBeNull();
+    expect(t.parseStatusResponse(ctx, jsonResponse(200, searchResult([skewed, unmarked])), gw)).toMatchObject({ gatewayReference: NEW_PI_ID });
   });
 
   it('answers null when the search finds nothing', () => {
