@@ -20,10 +20,10 @@ import { retryAfterMs } from '../../http/retry-after';
  *   says to treat it as indeterminate ("Advanced error handling", https://docs.stripe.com/error-low-level): a blind
  *   resend outliving the key (24 h) would run the request again (a second charge or refund, a capture refused as
  *   made). Answering a read (`read`, a GET): `server_error`, a read is simply asked again. Such an answer replayed
- *   to a resend (`Idempotent-Replayed: true`: Stripe's stored answer, "the idempotency-cached response to a 500
- *   won't change") carries `pspHasRequest`: Stripe holds the request, so a miss is never followed by another resend,
- *   which would only replay it (a resend and an inquiry each poll, for as long as the key lives); the poll schedule
- *   bounds it (UNRESOLVED).
+ *   to a resend (`Idempotent-Replayed: true`, https://docs.stripe.com/error-low-level#sending-idempotency-keys:
+ *   Stripe's stored answer, "the idempotency-cached response to a 500 won't change") carries `pspHasRequest`:
+ *   Stripe holds the request, so a miss is never followed by another resend, which would only replay it (a resend
+ *   and an inquiry each poll, for as long as the key lives); the poll schedule bounds it (UNRESOLVED).
  * - `card_error` (402) → `declined`, gatewayCode = decline_code, else code (parseResponse makes it FAIL).
  * - `code` `rate_limit` or `lock_timeout` on any status (Stripe's SDKs read a 400 `rate_limit` as a rate
  *   limit; the error codes page says to retry a `lock_timeout`) → `rate_limited`: nothing was done, retry later.
