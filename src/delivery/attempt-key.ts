@@ -22,3 +22,12 @@ export function attemptIdempotencyKey(op: Pick<OperationRecord, 'id' | 'routing'
   const failovers = op.routing?.failovers?.length ?? 0;
   return failovers === 0 ? op.id : `${op.id}.failover${failovers}`;
 }
+
+/**
+ * When the operation's current gateway attempt began: the moment of the failover that made it (epoch ms), undefined
+ * for the first attempt (`OperationContext.attemptSince`).
+ */
+export function attemptSince(op: Pick<OperationRecord, 'routing'>): number | undefined {
+  const failovers = op.routing?.failovers ?? [];
+  return failovers.length === 0 ? undefined : failovers[failovers.length - 1]?.at;
+}

@@ -1,4 +1,4 @@
-import { attemptIdempotencyKey } from './attempt-key';
+import { attemptIdempotencyKey, attemptSince } from './attempt-key';
 import { notePspWait } from '../admission/psp-wait';
 import { markOperation } from '../metrics/stage-timing';
 import { RedisClient } from '../redis/redis-connection';
@@ -1045,7 +1045,13 @@ export class DeliveryService {
     countFailover(from, to, trigger);
     this.deps.logger.warn('failover: sending the operation to its next candidate gateway', { operation_id: op.id, command: op.command, from, to, trigger });
     await this.deps.ledger.appendInteraction(op.id, { event: 'failover', from, to, trigger: step.trigger, ...detail });
-    const ctx: OperationContext = { operationId: op.id, command: op.command, payment: routedPayment(moved), idempotencyKey: attemptIdempotencyKey(moved) };
+    const ctx: OperationContext = {
+      operationId: op.id,
+      command: op.command,
+      payment: routedPayment(moved),
+      idempotencyKey: attemptIdempotencyKey(moved),
+      attemptSince: attemptSince(moved),
+    };
     const breaker = this.breaker(route.gateway.name);
     const permit = breaker.permit();
     if (!permit.allowed)

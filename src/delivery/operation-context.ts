@@ -1,4 +1,4 @@
-import { attemptIdempotencyKey } from './attempt-key';
+import { attemptIdempotencyKey, attemptSince } from './attempt-key';
 import { CommandType, Payment } from '../contracts/payment-command';
 import { CapturedByCaptures, CapturedPayment, CapturedRefunds, HeldAmount, OperationContext, uncapturedRemainder } from '../gateways/gateway-adapter';
 import { DependentSummary, Ledger, OperationRecord, RecordedAdjustmentFields, doneAtPsp } from '../ledger/ledger';
@@ -235,11 +235,13 @@ export interface ResolveOptions {
 export async function resolveOperationContext(op: OperationRecord, ledger: Ledger, options: ResolveOptions = {}): Promise<ContextResolution> {
   // The payment as its gateway sees it: the routed gateway (and a converted amount), where one was decided.
   const attemptKey = attemptIdempotencyKey(op);
+  const since = attemptSince(op);
   const context: OperationContext = {
     operationId: op.id,
     command: op.command,
     payment: routedPayment(op),
     ...(attemptKey !== op.id ? { idempotencyKey: attemptKey } : {}),
+    ...(since !== undefined ? { attemptSince: since } : {}),
   };
   if (!DEPENDENT.has(op.command)) return { context };
   const key = op.payment.gateway_key;

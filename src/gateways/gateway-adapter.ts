@@ -228,6 +228,11 @@ export interface OperationContext {
    */
   idempotencyKey?: string;
   /**
+   * When the attempt under `idempotencyKey` began: the moment of the failover that made it (epoch ms, the last
+   * `routing.failovers[].at`). Absent for the first attempt. What an earlier attempt left at the PSP was made before it.
+   */
+  attemptSince?: number;
+  /**
    * validate: what the authorization it names holds at the PSP, when that authorization is one of our
    * records (see `resolveOperationContext`). A PSP whose check of a hold restates its amount (Adyen's
    * amount update sets the authorised amount to what it is sent) must send this, never `payment.amount`.

@@ -8,18 +8,33 @@ import { retryAfterMs } from '../../http/retry-after';
  *
  * - 401 → `authentication`; 403 (restricted key lacks a permission) → `authentication`.
  * - 429 (`rate_limit`) → `rate_limited`, `Retry-After` honoured when sent.
- * - `idempotency_error` → `idempotency_conflict`, except `idempotency_key_in_use` (a request with our key
- *   is still running: retry later with the same key) → `server_error`.
+ * - `idempotency_error` → `idempotency_conflict` (our key reused with other parameters, a 400), except a 409 or
+ *   `idempotency_key_in_use`: a request with our key is still running ("409 Conflict: The request conflicts with
+ *   another request"; no result is saved, "You can retry these requests") → `server_error`, retried later with the
+ *   same key (`outcome_unknown` with `Stripe-Should-Retry: false`).
  * - `Stripe-Should-Retry: true` → `server_error` (retryable); `false` → `outcome_unknown` on a 409, 424 or
  *   5xx (the request began and may have acted), else not retryable (declined for a `card_error`, else
  *   `invalid_request`).
+ * - 5xx / `api_error` answering a write (`call` `write`, a POST): `outcome_unknown`, asked about before any resend.
+ *   Stripe saves a POST's 500 under its idempotency key once the endpoint began, replays it to every retry, and
+ *   says to treat it as indeterminate ("Advanced error handling", https://docs.stripe.com/error-low-level): a blind
+ *   resend outliving the key (24 h) would run the request again (a second charge or refund, a capture refused as
+ *   made). Answering a read (`read`, a GET): `server_error`, a read is simply asked again. Such an answer replayed
+ *   to a resend (`Idempotent-Replayed: true`, https://docs.stripe.com/error-low-level#sending-idempotency-keys:
+ *   Stripe's stored answer, "the idempotency-cached response to a 500 won't change") carries `pspHasRequest`:
+ *   Stripe holds the request, so a miss is never followed by another resend, which would only replay it (a resend
+ *   and an inquiry each poll, for as long as the key lives); the poll schedule bounds it (UNRESOLVED).
  * - `card_error` (402) → `declined`, gatewayCode = decline_code, else code (parseResponse makes it FAIL).
  * - `code` `rate_limit` or `lock_timeout` on any status (Stripe's SDKs read a 400 `rate_limit` as a rate
  *   limit; the error codes page says to retry a `lock_timeout`) → `rate_limited`: nothing was done, retry later.
  * - 424 External Dependency Failed ("a failure in a dependency external to Stripe", https://docs.stripe.com/api/errors)
  *   → `outcome_unknown`: the request reached Stripe and began, so what it did is asked about, never failed.
- * - 404 → `not_found`; 409 (lock timeout) and 5xx / `api_error` → `server_error`; other 4xx → `invalid_request`.
+ * - 404 → `not_found`; 409 (lock timeout, our own request still running) → `server_error`; other 4xx →
+ *   `invalid_request`.
  */
+
+/** What the answered request was: a `write` (a POST, which may have acted) or a `read` (a GET, which changed nothing). */
+export type StripeCall = 'write' | 'read';
 
 export interface StripeErrorBody {
   type?: string;
@@ -80,21 +95,29 @@ export function stripeRefusalCode(response: GatewayResponse): string | undefined
   return undefined;
 }
 
-/** The `GatewayError` for a non-2xx Stripe response. */
-export function classifyStripeError(response: GatewayResponse, gateway: string): GatewayError {
+/** The `GatewayError` for a non-2xx Stripe response to a `call` (a write unless said). */
+export function classifyStripeError(response: GatewayResponse, gateway: string, call: StripeCall = 'write'): GatewayError {
   const err = stripeErrorBody(response.body);
   const status = response.status;
   const gatewayCode = err.declineCode ?? err.code ?? err.type;
+  // A write's unknown outcome answered from Stripe's idempotency layer: the request is held under our key (its
+  // endpoint began) and every resend within the key's life gets this same answer, so it is asked about, never resent.
+  const held = call === 'write' && header(response.headers, 'idempotent-replayed') === 'true';
   const fail = (kind: GatewayErrorKind, extra: { retryAfterMs?: number } = {}): GatewayError =>
     new GatewayError(kind, gateway, `HTTP ${status}${err.type ? ` ${err.type}` : ''}${gatewayCode && gatewayCode !== err.type ? ` ${gatewayCode}` : ''}`, {
       httpStatus: status,
       gatewayCode,
       ...extra,
+      ...(kind === 'outcome_unknown' && held ? { pspHasRequest: true } : {}),
     });
   if (status === 401 || status === 403) return fail('authentication');
   if (status === 429) return fail('rate_limited', { retryAfterMs: retryAfterMs(response.headers) });
-  if (err.type === 'idempotency_error') return fail(err.code === 'idempotency_key_in_use' ? 'server_error' : 'idempotency_conflict');
   const shouldRetry = header(response.headers, 'stripe-should-retry');
+  if (err.type === 'idempotency_error' || err.code === 'idempotency_key_in_use') {
+    // Still running under our key: it may yet act, so never a failure; "do not retry" leaves it to be asked about.
+    if (status === 409 || err.code === 'idempotency_key_in_use') return fail(shouldRetry === 'false' ? 'outcome_unknown' : 'server_error');
+    return fail('idempotency_conflict');
+  }
   if (shouldRetry === 'true') return fail('server_error');
   // On a 5xx "do not retry" still leaves the result indeterminate (Stripe's "Advanced error handling": treat
   // a 500 as indeterminate): ask what happened rather than tell the OMS it failed. So on a 409: the request it
@@ -109,6 +132,8 @@ export function classifyStripeError(response: GatewayResponse, gateway: string):
   if (status === 424) return fail('outcome_unknown');
   if (err.type === 'card_error') return fail('declined');
   if (status === 404) return fail('not_found');
-  if (status === 409 || status >= 500 || err.type === 'api_error') return fail('server_error');
+  // Indeterminate for a write (see above): its replayed 500 would hide what Stripe did, so it is asked about.
+  if (status >= 500 || err.type === 'api_error') return fail(call === 'write' ? 'outcome_unknown' : 'server_error');
+  if (status === 409) return fail('server_error');
   return fail('invalid_request');
 }

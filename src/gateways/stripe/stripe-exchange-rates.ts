@@ -49,7 +49,7 @@ export function plainDecimal(literal: string): string {
  * 0.1 would come back as the nearest float, and money arithmetic downstream must start exact.
  */
 export function parseExchangeRates(response: GatewayResponse, gateway = 'stripe'): StripeExchangeRates {
-  if (response.status < 200 || response.status >= 300) throw classifyStripeError(response, gateway);
+  if (response.status < 200 || response.status >= 300) throw classifyStripeError(response, gateway, 'read');
   let json: unknown;
   try {
     json = JSON.parse(response.body) as unknown;

@@ -11,8 +11,8 @@ import {
   setupIntentOutcome,
 } from './stripe-status-map';
 import { CAPTURE_OPERATION_ID_METADATA, OPERATION_ID_METADATA } from './stripe-requests';
-import { STRIPE_IGNORED_EVENT_TYPES, STRIPE_WEBHOOK_EVENT_TYPES } from './stripe-webhook';
-import { stripeCancelOutcome, stripeCaptureLapseOutcome } from './stripe-responses';
+import { STRIPE_IGNORED_EVENT_TYPES, STRIPE_RELEASE_REFUND_REASON, STRIPE_WEBHOOK_EVENT_TYPES } from './stripe-webhook';
+import { CANCELABLE_STATUSES, stripeCancelOutcome, stripeCaptureLapseOutcome } from './stripe-responses';
 
 const PI_COMMANDS: readonly PaymentIntentCommand[] = ['authorize', 'sale', 'revalidate', 'validate', 'capture', 'cancel'];
 
@@ -20,8 +20,11 @@ const PI_COMMANDS: readonly PaymentIntentCommand[] = ['authorize', 'sale', 'reva
 export function stripeFacts(): FactRow[] {
   const rows: FactRow[] = [];
   for (const status of PAYMENT_INTENT_STATUSES) {
-    for (const command of PI_COMMANDS)
-      rows.push({ fact: `PaymentIntent \`${status}\``, source: RESPONSE_OR_INQUIRY, commands: [command], meaning: paymentIntentOutcome(status, command) });
+    for (const command of PI_COMMANDS) {
+      // A cancel's inquiry reads a PaymentIntent still in a status a cancel ends as no trace of it (a row below).
+      const source = command === 'cancel' && CANCELABLE_STATUSES.has(status) ? 'response' : RESPONSE_OR_INQUIRY;
+      rows.push({ fact: `PaymentIntent \`${status}\``, source, commands: [command], meaning: paymentIntentOutcome(status, command) });
+    }
   }
   for (const status of REFUND_STATUSES) {
     rows.push({
@@ -101,9 +104,17 @@ export function stripeFacts(): FactRow[] {
     meaning: invoice === null ? 'ignore' : invoice.status,
   });
   rows.push({
-    fact: 'PaymentIntent `canceled` for a `cancellation_reason` Stripe does not document, or still `requires_capture`, while a cancel of it is open: no trace of the cancel (sent again while UNKNOWN)',
+    fact:
+      'PaymentIntent `canceled` for a `cancellation_reason` Stripe does not document, or still in a status a cancel ends ' +
+      `(${[...CANCELABLE_STATUSES].map((st) => `\`${String(st)}\``).join(', ')}), while a cancel of it is open: no trace of the cancel (sent again while UNKNOWN)`,
     source: 'status inquiry, webhook `payment_intent.canceled`',
     commands: ['cancel'],
+    meaning: 'ignore',
+  });
+  rows.push({
+    fact: `PaymentIntent \`succeeded\` whose metadata \`${CAPTURE_OPERATION_ID_METADATA}\` names another capture of ours, read for a capture: no trace of this capture (another took the money; sent again while UNKNOWN, Stripe refuses it)`,
+    source: 'status inquiry',
+    commands: ['capture'],
     meaning: 'ignore',
   });
   // The same events when the capture or cancel they show done was recorded FAILED (the OMS was told so): a success
@@ -165,6 +176,15 @@ export function stripeFacts(): FactRow[] {
       'or a `charge.dispute.*` one, about no PaymentIntent, SetupIntent or Charge the ledger indexed, caused by no request of ours ' +
       '(`request.idempotency_key`): another integration of the account, acknowledged and skipped, `not_ours` (an info line)',
     source: 'webhook',
+    commands: [],
+    meaning: 'ignore',
+  });
+  rows.push({
+    fact:
+      `a Refund without our \`${OPERATION_ID_METADATA}\` metadata whose \`reason\` is \`${STRIPE_RELEASE_REFUND_REASON}\` (Stripe's own, of an uncaptured ` +
+      "charge whose authorization expired: no money taken went back, the hold was released, which the PaymentIntent's cancellation " +
+      '`automatic` reports as the `authorization_expired` adjustment): acknowledged, no `refund_outside_bridge` nor `refund_failed`',
+    source: 'webhook `refund.*`, `charge.refund.updated`',
     commands: [],
     meaning: 'ignore',
   });

@@ -10,6 +10,7 @@ import { customAttribute } from './stripe-references';
 import { stripeReconciliation } from './stripe-reconciliation';
 import { stripeTransformer } from './stripe-transformer';
 import { stripeSignatureHeader } from './stripe-webhook';
+import { STRIPE_API_VERSION } from './stripe-requests';
 import { stripeKeyMode } from './stripe-mode';
 
 const HOUR_MS = 3_600_000;
@@ -65,7 +66,8 @@ export const stripeGateway: GatewayDefinition<'stripe', typeof STRIPE_SETTINGS> 
     describe: 'GET /v1/balance',
     credential: 'the API key',
     keys: ['apiKey'],
-    request: () => ({ method: 'GET', path: '/v1/balance', headers: {} }),
+    // Pinned like every other call: the account's default version moves with a Dashboard upgrade.
+    request: () => ({ method: 'GET', path: '/v1/balance', headers: { 'stripe-version': STRIPE_API_VERSION } }),
   },
   certification: {
     // Stripe's test PaymentMethods (https://docs.stripe.com/testing).

@@ -22,6 +22,13 @@ export const OPERATION_ID_METADATA = 'operation_id';
  */
 export const CAPTURE_OPERATION_ID_METADATA = 'capture_operation_id';
 
+/**
+ * Metadata key that carries an attempt's own Idempotency-Key when it is not the operation id (the attempt after a
+ * failover, `<operation id>.failover<n>`): two gateway entries may share one Stripe account, where the first attempt's
+ * PaymentIntent carries the same `operation_id`; the status search of the later attempt matches this key instead.
+ */
+export const ATTEMPT_KEY_METADATA = 'attempt_key';
+
 /** Largest page Stripe lists; a PaymentIntent with more than 100 refunds is beyond our use. */
 const LIST_LIMIT = 100;
 
@@ -43,7 +50,8 @@ function get(path: string): GatewayRequest {
 }
 
 function metadata(ctx: OperationContext, key = OPERATION_ID_METADATA): { [key: string]: StripeFormValue } {
-  return { [key]: ctx.operationId, order_id: ctx.payment.order_id };
+  const attempt = idempotencyKeyOf(ctx);
+  return { [key]: ctx.operationId, order_id: ctx.payment.order_id, ...(attempt !== ctx.operationId ? { [ATTEMPT_KEY_METADATA]: attempt } : {}) };
 }
 
 /**
@@ -170,7 +178,7 @@ export const SEARCHED_COMMANDS: ReadonlySet<CommandType> = new Set<CommandType>(
 /**
  * Status inquiry, by what the command left behind:
  * - authorize / sale / revalidate: search PaymentIntents by `metadata['operation_id']` (its index lags:
- *   {@link STRIPE_SEARCH_LAG_MS}).
+ *   {@link STRIPE_SEARCH_LAG_MS}); an attempt after a failover is the one whose `metadata['attempt_key']` is its key.
  * - capture / cancel / validate: the PaymentIntent itself (`gateway_key`).
  * - refund: the PaymentIntent's refunds, matched by `metadata.operation_id`.
  * - tokenize: the PaymentMethod, attached (the SetupIntent succeeded) or not.

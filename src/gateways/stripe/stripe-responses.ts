@@ -2,14 +2,14 @@ import { isStoredValueCommand } from '../../contracts/stored-value';
 import { unsupportedCommand } from '../unsupported-command';
 import { GatewayError } from '../../errors/gateway-error';
 import { assertNever } from '../assert-never';
-import { AUTHORIZATION_EXPIRED_REASON, AuthorizationLapse, GatewayOutcome, GatewayResponse, OperationContext } from '../gateway-adapter';
+import { AUTHORIZATION_EXPIRED_REASON, AuthorizationLapse, GatewayOutcome, GatewayResponse, OperationContext, idempotencyKeyOf } from '../gateway-adapter';
 import { describeDecline } from '../../errors/decline';
 import { STRIPE_DECLINES } from './stripe-declines';
 import { withConfirmedMoney } from '../../money/psp-currency-table';
 import { stripeConfirmedMoney } from './stripe-amount';
 import { classifyStripeError, stripeErrorBody, stripeRefusalCode } from './stripe-errors';
 import { customAttribute } from './stripe-references';
-import { OPERATION_ID_METADATA } from './stripe-requests';
+import { ATTEMPT_KEY_METADATA, CAPTURE_OPERATION_ID_METADATA, OPERATION_ID_METADATA } from './stripe-requests';
 import { ActionKind, CustomerAction, actionExpiryMs } from '../customer-action';
 import { StoredCard, storedCardOf } from '../stored-card';
 import { pspEpochSecondsMs } from '../psp-time';
@@ -248,6 +248,15 @@ export function stripeCaptureLapseOutcome(pi: Json): GatewayOutcome | undefined 
   return { status: 'FAIL', gatewayStatus: 'canceled', gatewayReference: lapse.pspReference, reason: AUTHORIZATION_EXPIRED_REASON, authorizationLapse: lapse };
 }
 
+/**
+ * The statuses a cancel takes a PaymentIntent out of ("You can cancel a PaymentIntent object when it's in one of these
+ * statuses: requires_payment_method, requires_capture, requires_confirmation, requires_action or, in rare cases,
+ * processing", API reference): one still in them was not cancelled, so shows no trace of a cancel (`processing`, which
+ * Stripe rarely cancels, stays the cancel's PENDING). The bridge's own cancels meet them: an authorization's void (held),
+ * an expired action's (`requires_action`), a failed authorization's reversal (`requires_payment_method`).
+ */
+export const CANCELABLE_STATUSES: ReadonlySet<unknown> = new Set(['requires_payment_method', 'requires_confirmation', 'requires_action', 'requires_capture']);
+
 /** A cancel's decline when the authorization lapsed: the table's, but nothing to do (the hold it asked to release is released). */
 function cancelLapseDecline(): GatewayOutcome['decline'] {
   return { ...describeDecline(STRIPE_DECLINES, AUTHORIZATION_EXPIRED_REASON), suggested_action: 'none' };
@@ -261,13 +270,13 @@ function cancelLapseDecline(): GatewayOutcome['decline'] {
  * "any operations on the PaymentIntent fail with an error"), so it is settled rather than sent again. Its reason:
  * {@link AUTHORIZATION_EXPIRED_REASON} for a manual-capture one cancelled `automatic` (the lapse: "If the authorization
  * expires before you capture the funds, the funds are released and the payment status changes to canceled"), else Stripe's `cancellation_reason`
- * (`failed_invoice`, `void_invoice`). A PaymentIntent still `requires_capture`, or `canceled` for a reason Stripe does
- * not document (neither a canceller's nor its own: nothing guessed), is no trace of the cancel: null. Any other status
- * is read as `paymentIntentToOutcome` reads it for a cancel. Dated, by either path, by the PaymentIntent's own
+ * (`failed_invoice`, `void_invoice`). A PaymentIntent still in a status a cancel ends ({@link CANCELABLE_STATUSES}), or
+ * `canceled` for a reason Stripe does not document (neither a canceller's nor its own: nothing guessed), is no trace of
+ * the cancel: null. Any other status is read as `paymentIntentToOutcome` reads it for a cancel. Dated, by either path, by the PaymentIntent's own
  * `canceled_at` ("the time at which the PaymentIntent was canceled", seconds; `occurredAt`).
  */
 export function stripeCancelOutcome(pi: Json, gateway: string, withAction = true): GatewayOutcome | null {
-  if (pi.status === 'requires_capture') return null;
+  if (CANCELABLE_STATUSES.has(pi.status)) return null;
   const byStripe = isCancelledByStripe(pi);
   if (pi.status === 'canceled' && !byStripe && !isCancelledOnRequest(pi)) return null;
   const outcome = paymentIntentToOutcome(pi, 'cancel', gateway, withAction);
@@ -373,7 +382,8 @@ export function parseStripeResponse(ctx: OperationContext, response: GatewayResp
   if (response.status < 200 || response.status >= 300) {
     const refusal = stripeRefusalCode(response);
     if (refusal === undefined) {
-      const error = classifyStripeError(response, gateway);
+      // validate reads the PaymentIntent (a GET); every other command's request is a POST.
+      const error = classifyStripeError(response, gateway, ctx.command === 'validate' ? 'read' : 'write');
       if (error.kind !== 'declined') throw error;
     }
     // A declined confirm carries the PaymentIntent it left in requires_payment_method.
@@ -429,13 +439,48 @@ function hasOperationId(object: Json, operationId: string): boolean {
 }
 
 /**
+ * Whether a PaymentIntent the status search found is this attempt's: ours (`operation_id`) and made under this
+ * attempt's key. An attempt after a failover carries its key (`attempt_key`); the first attempt's key is the operation
+ * id and carries none. Another entry of the same Stripe account holds the first attempt's PaymentIntent under the
+ * same operation id: read for the later attempt, its decline would fail the operation that attempt may yet pay.
+ * A failover attempt sent by a release before the mark carries none either: an unmarked one created (`created`,
+ * seconds) at or after the failover (`attemptSince`) is it, as an earlier attempt's was made before the failover;
+ * never one declined or cancelled ({@link EARLIER_ATTEMPT_STATUSES}), which is what a failover leaves behind (a
+ * decline is one of its triggers), so a clock of ours behind Stripe's cannot make the first attempt's decline this one's.
+ */
+function isAttemptOf(pi: Json, ctx: OperationContext): boolean {
+  if (!hasOperationId(pi, ctx.operationId)) return false;
+  const metadata = isObject(pi.metadata) ? pi.metadata : {};
+  const key = idempotencyKeyOf(ctx);
+  const marked = metadata[ATTEMPT_KEY_METADATA];
+  if (key === ctx.operationId) return marked === undefined || marked === key;
+  if (marked !== undefined) return marked === key;
+  if (EARLIER_ATTEMPT_STATUSES.has(pi.status)) return false;
+  return ctx.attemptSince !== undefined && typeof pi.created === 'number' && pi.created * 1000 >= ctx.attemptSince;
+}
+
+/** The statuses of a PaymentIntent a failover leaves behind: declined (`requires_payment_method`) or cancelled. */
+const EARLIER_ATTEMPT_STATUSES: ReadonlySet<unknown> = new Set(['requires_payment_method', 'canceled']);
+
+/**
+ * Whether a PaymentIntent names another capture of ours than `operationId` as the one that captured it (the
+ * `capture_operation_id` our capture request stores with the capture): this capture did not take the money, whatever
+ * the PaymentIntent's status says. One captured without the mark (before it, or in the Dashboard) names none.
+ */
+function capturedByAnother(pi: Json, operationId: string): boolean {
+  const by = isObject(pi.metadata) ? str(pi.metadata[CAPTURE_OPERATION_ID_METADATA]) : undefined;
+  return by !== undefined && by !== operationId;
+}
+
+/**
  * The answer to `buildStripeStatusRequest`; `null` when Stripe has no trace of the operation: 404, no
- * search or refund-list match, a PaymentIntent still `requires_capture` after a capture or cancel, or cancelled for
+ * search or refund-list match, a PaymentIntent still `requires_capture` after a capture or cancel (or captured by
+ * another capture of ours, `capture_operation_id`), or cancelled for
  * a reason Stripe does not document (`stripeCancelOutcome`), a PaymentMethod not attached.
  */
 export function parseStripeStatusResponse(ctx: OperationContext, response: GatewayResponse, gateway: string): GatewayOutcome | null {
   if (response.status === 404) return null;
-  if (response.status < 200 || response.status >= 300) throw classifyStripeError(response, gateway);
+  if (response.status < 200 || response.status >= 300) throw classifyStripeError(response, gateway, 'read');
   const json = parseJson(response, gateway);
   // Stored value card commands are not carried here (`supports`); delivery refuses them before this.
   if (isStoredValueCommand(ctx.command)) return unsupportedCommand(ctx.command, gateway);
@@ -443,11 +488,11 @@ export function parseStripeStatusResponse(ctx: OperationContext, response: Gatew
     case 'authorize':
     case 'sale':
     case 'revalidate': {
-      const found = listData(json, gateway).find((pi) => hasOperationId(pi, ctx.operationId));
+      const found = listData(json, gateway).find((pi) => isAttemptOf(pi, ctx));
       return found === undefined ? null : paymentIntentToOutcome(found, ctx.command, gateway);
     }
     case 'capture':
-      if (json.status === 'requires_capture') return null;
+      if (json.status === 'requires_capture' || capturedByAnother(json, ctx.operationId)) return null;
       return stripeCaptureLapseOutcome(json) ?? paymentIntentToOutcome(json, ctx.command, gateway);
     case 'cancel':
       return lapseAnswer('cancel', json, gateway) ?? stripeCancelOutcome(json, gateway);

@@ -22,7 +22,7 @@ import { NO_CREDENTIALS } from '../../support/gateway-credentials';
  */
 
 const ACCOUNT = 'acct_1NconnectTest01';
-const seen: { call: string; account: string | undefined }[] = [];
+const seen: { call: string; account: string | undefined; version: string | undefined }[] = [];
 let server: http.Server;
 let baseUrl: string;
 const closers: { close(): void }[] = [];
@@ -33,7 +33,12 @@ beforeAll(async () => {
     req.on('end', () => {
       const url = new URL(req.url ?? '/', 'http://localhost');
       const account = req.headers['stripe-account'];
-      seen.push({ call: `${req.method} ${url.pathname}`, account: typeof account === 'string' ? account : undefined });
+      const version = req.headers['stripe-version'];
+      seen.push({
+        call: `${req.method} ${url.pathname}`,
+        account: typeof account === 'string' ? account : undefined,
+        version: typeof version === 'string' ? version : undefined,
+      });
       // Lists answer empty; anything else a bare object: only the requests matter here.
       const list = url.pathname === '/v1/balance_transactions' || url.pathname === '/v1/payment_intents' || url.pathname === '/v1/refunds';
       res.writeHead(200, { 'content-type': 'application/json' });
@@ -123,6 +128,15 @@ describe('Stripe with a Connect merchant_account', () => {
       expect(calls).toContain(call);
     }
     expect(seen.filter((s) => s.account !== ACCOUNT)).toEqual([]);
+  });
+
+  // "Stripe-Version" (API reference, versioning): a request without it is answered in the account's default version,
+  // which an upgrade in the Dashboard moves; every call the bridge reads pins the version its readers are written to.
+  it("pins Stripe-Version 2023-08-16 on every call, the doctor's balance read included", async () => {
+    seen.length = 0;
+    await callEverything(gateway(''));
+    expect(seen.length).toBeGreaterThan(0);
+    expect(seen.filter((s) => s.version !== '2023-08-16').map((s) => s.call)).toEqual([]);
   });
 
   it("sends no Stripe-Account without one: the key's own account", async () => {

@@ -1,4 +1,4 @@
-import { attemptIdempotencyKey } from '../../../src/delivery/attempt-key';
+import { attemptIdempotencyKey, attemptSince } from '../../../src/delivery/attempt-key';
 import { adyenTransformer } from '../../../src/gateways/adyen';
 import { stripeTransformer } from '../../../src/gateways/stripe';
 import { simulatorTransformer } from '../../../src/gateways/simulator';
@@ -29,6 +29,19 @@ describe('attemptIdempotencyKey', () => {
 
   it('fits every PSP key limit for the longest operation id (128 characters; Stripe and the simulator take 255)', () => {
     expect(attemptIdempotencyKey({ id: 'x'.repeat(128), routing: routing(9) }).length).toBeLessThanOrEqual(255);
+  });
+});
+
+describe('attemptSince', () => {
+  it('is the moment of the last failover (what an earlier attempt left was made before it), none for the first attempt', () => {
+    expect(attemptSince({})).toBeUndefined();
+    expect(attemptSince({ routing: routing(0) })).toBeUndefined();
+    const twice = routing(2);
+    const failovers = [
+      { ...twice.failovers![0]!, at: 1_000 },
+      { ...twice.failovers![1]!, at: 2_000 },
+    ];
+    expect(attemptSince({ routing: { ...twice, failovers } })).toBe(2_000);
   });
 });
 

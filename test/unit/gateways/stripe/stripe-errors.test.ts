@@ -38,9 +38,55 @@ describe('Stripe error classification', () => {
     expect(err).toMatchObject({ kind: 'server_error', retryable: true });
   });
 
-  it('classifies api_error and 5xx as retryable server errors', () => {
-    expect(classifyStripeError(jsonResponse(500, errorBody('api_error')), 'stripe').kind).toBe('server_error');
-    expect(classifyStripeError(jsonResponse(503, 'unavailable'), 'stripe')).toMatchObject({ kind: 'server_error', retryable: true });
+  // https://docs.stripe.com/api/errors: "409 Conflict: The request conflicts with another request (perhaps due to using
+  // the same idempotent key)"; https://docs.stripe.com/api/idempotent_requests: a request that "conflicts with another
+  // that's executing concurrently" saves no result, "You can retry these requests". Only a key reused with other
+  // parameters (400) is the terminal conflict: a 409 is our own request still running, which may yet move money.
+  it('reads a 409 idempotency_error, whatever its code, as the same request still running: sent again later, never failed', () => {
+    for (const body of [errorBody('idempotency_error'), errorBody('idempotency_error', 'idempotency_error')]) {
+      expect(classifyStripeError(jsonResponse(409, body), 'stripe')).toMatchObject({ kind: 'server_error', retryable: true });
+      expect(() => stripeTransformer.parseResponse(stripeContext('capture'), jsonResponse(409, body), stripeGateway)).toThrow(
+        expect.objectContaining({ kind: 'server_error', retryable: true }),
+      );
+    }
+    expect(classifyStripeError(jsonResponse(409, errorBody('idempotency_error'), { 'Stripe-Should-Retry': 'false' }), 'stripe').kind).toBe('outcome_unknown');
+    expect(classifyStripeError(jsonResponse(400, errorBody('idempotency_error')), 'stripe').kind).toBe('idempotency_conflict');
+  });
+
+  it('classifies api_error and 5xx of a read as retryable server errors', () => {
+    expect(classifyStripeError(jsonResponse(500, errorBody('api_error')), 'stripe', 'read').kind).toBe('server_error');
+    expect(classifyStripeError(jsonResponse(503, 'unavailable'), 'stripe', 'read')).toMatchObject({ kind: 'server_error', retryable: true });
+  });
+
+  // https://docs.stripe.com/error-low-level (server errors): the idempotency layer saves a POST's 500 once the endpoint
+  // began, a retry under the same key gets that 500 back, and "the result of a 500 request should be treated as
+  // indeterminate" (Stripe reconciles what it did and sends webhooks for it). Resent blindly, the request would run
+  // anew once Stripe prunes the key (24 h): a second charge or refund, or a capture refused as already made.
+  it('reads a 5xx or api_error answering a write as an unknown outcome (asked about before any resend), not a plain retry', () => {
+    for (const answer of [jsonResponse(500, errorBody('api_error')), jsonResponse(503, 'unavailable'), jsonResponse(502, errorBody('api_error'))]) {
+      expect(classifyStripeError(answer, 'stripe')).toMatchObject({ kind: 'outcome_unknown', retryable: true });
+    }
+    for (const command of ['authorize', 'sale', 'capture', 'cancel', 'refund', 'revalidate', 'tokenize'] as const) {
+      expect(() => stripeTransformer.parseResponse(stripeContext(command), jsonResponse(500, errorBody('api_error')), stripeGateway)).toThrow(
+        expect.objectContaining({ kind: 'outcome_unknown' }),
+      );
+    }
+    // Stripe says a retry is safe (the request did not run): sent again under its key.
+    expect(classifyStripeError(jsonResponse(500, errorBody('api_error'), { 'Stripe-Should-Retry': 'true' }), 'stripe').kind).toBe('server_error');
+    // A read changes nothing: validate's GET is retried as any read.
+    expect(() => stripeTransformer.parseResponse(stripeContext('validate'), jsonResponse(500, errorBody('api_error')), stripeGateway)).toThrow(
+      expect.objectContaining({ kind: 'server_error' }),
+    );
+  });
+
+  // A 500 replayed under our key (`Idempotent-Replayed: true`) is Stripe's stored answer to a request its endpoint
+  // began: it holds the request, and every resend within the key's life gets the same 500. Asked about, never resent.
+  it('marks a replayed 5xx answering a write as a request Stripe holds (pspHasRequest), a first one not', () => {
+    const replayed = jsonResponse(500, errorBody('api_error'), { 'Idempotent-Replayed': 'true' });
+    expect(classifyStripeError(replayed, 'stripe')).toMatchObject({ kind: 'outcome_unknown', details: expect.objectContaining({ pspHasRequest: true }) });
+    expect(classifyStripeError(jsonResponse(500, errorBody('api_error')), 'stripe').details.pspHasRequest).toBeUndefined();
+    expect(classifyStripeError(replayed, 'stripe', 'read')).toMatchObject({ kind: 'server_error' });
+    expect(classifyStripeError(replayed, 'stripe', 'read').details.pspHasRequest).toBeUndefined();
   });
 
   it('obeys Stripe-Should-Retry: true makes a 400 retryable, false makes a 400 terminal', () => {

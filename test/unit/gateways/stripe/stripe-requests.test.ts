@@ -36,6 +36,15 @@ describe('Stripe requests', () => {
     expect(req.body).toContain('metadata[operation_id]=op-stripe-authorize-0001');
   });
 
+  it('marks the PaymentIntent of an attempt after a failover with its own key (attempt_key), so its status search finds it alone', () => {
+    const ctx = { ...stripeContext('authorize'), idempotencyKey: 'op-stripe-authorize-0001.failover1' };
+    const req = buildStripeRequest(ctx);
+    expect(req.headers['idempotency-key']).toBe('op-stripe-authorize-0001.failover1');
+    expect(form(req.body)).toMatchObject({ 'metadata[operation_id]': ctx.operationId, 'metadata[attempt_key]': 'op-stripe-authorize-0001.failover1' });
+    // The first attempt's request is as it was (its key is the operation id).
+    expect(form(buildStripeRequest(stripeContext('authorize')).body)).not.toHaveProperty(['metadata[attempt_key]']);
+  });
+
   it('sells with an automatic-capture PaymentIntent', () => {
     const body = form(buildStripeRequest(stripeContext('sale')).body);
     expect(body['expand[0]']).toBeUndefined();

@@ -381,6 +381,69 @@ describe('Stripe status inquiry responses', () => {
     expect(outcome).toMatchObject({ status: 'SUCCESS', gatewayReference: PI_ID });
   });
 
+  // Two gateway entries may point at one Stripe account (docs/ARCHITECTURE.md, failover): the attempt after a failover
+  // is a PaymentIntent of its own under its own key, carrying the same operation_id as the first attempt's, which the
+  // search (one account's index) also returns, and returns alone while the new one is not searchable yet ("data is
+  // searchable in less than a minute"). Taken for the failover attempt, the first attempt's decline would FAIL the
+  // operation while the failover PaymentIntent may hold the money.
+  it("after a failover, finds the failover attempt's own PaymentIntent (its attempt_key), never the first attempt's", () => {
+    const ctx = { ...stripeContext('authorize'), idempotencyKey: 'op-stripe-authorize-0001.failover1' };
+    const declined = paymentIntent(ctx, {
+      id: 'pi_first_attempt',
+      status: 'requires_payment_method',
+      last_payment_error: { type: 'card_error', code: 'card_declined', decline_code: 'insufficient_funds' },
+    });
+    // Only the first attempt indexed yet: no trace of this attempt (the index lags; asked again, never failed).
+    expect(t.parseStatusResponse(ctx, jsonResponse(200, searchResult([declined])), gw)).toBeNull();
+    const own = paymentIntent(ctx, { id: NEW_PI_ID, metadata: { operation_id: ctx.operationId, attempt_key: ctx.idempotencyKey } });
+    for (const data of [
+      [declined, own],
+      [own, declined],
+    ]) {
+      expect(t.parseStatusResponse(ctx, jsonResponse(200, searchResult(data)), gw)).toMatchObject({ status: 'SUCCESS', gatewayReference: NEW_PI_ID });
+    }
+    // The first attempt is asked about by its operation id, as before, never by the failover attempt's PaymentIntent.
+    const first = stripeContext('authorize');
+    expect(t.parseStatusResponse(first, jsonResponse(200, searchResult([own, declined])), gw)).toMatchObject({
+      status: 'FAIL',
+      gatewayReference: 'pi_first_attempt',
+    });
+  });
+
+  // A failover attempt sent by a release before the mark carries no attempt_key, as the first attempt's PaymentIntent does
+  // not: only its creation tells them apart. The first attempt's was made before the failover (its decline, or its
+  // proven absence, came first); one created at or after the failover's moment is the failover attempt's. Missed, a
+  // miss past the search lag would fail the payment over to a third candidate while this one holds the money.
+  it('after a failover, still finds the failover attempt sent before the mark (no attempt_key), by its creation after the failover', () => {
+    const failedOverAt = 1_692_600_100_500;
+    const ctx = { ...stripeContext('authorize'), idempotencyKey: 'op-stripe-authorize-0001.failover1', attemptSince: failedOverAt };
+    const declined = paymentIntent(ctx, {
+      id: 'pi_first_attempt',
+      status: 'requires_payment_method',
+      created: 1_692_600_100, // the same second as the failover, before it
+      last_payment_error: { type: 'card_error', code: 'card_declined', decline_code: 'insufficient_funds' },
+    });
+    const unmarked = paymentIntent(ctx, { id: NEW_PI_ID, created: 1_692_600_101 });
+    expect(t.parseStatusResponse(ctx, jsonResponse(200, searchResult([declined])), gw)).toBeNull();
+    for (const data of [
+      [declined, unmarked],
+      [unmarked, declined],
+    ]) {
+      expect(t.parseStatusResponse(ctx, jsonResponse(200, searchResult(data)), gw)).toMatchObject({ status: 'SUCCESS', gatewayReference: NEW_PI_ID });
+    }
+    // An attempt marked with another key (a later failover's) is never this one's, whenever it was made.
+    const later = paymentIntent(ctx, {
+      id: 'pi_later_attempt',
+      created: 1_692_600_200,
+      metadata: { operation_id: ctx.operationId, attempt_key: `${ctx.operationId}.failover2` },
+    });
+    expect(t.parseStatusResponse(ctx, jsonResponse(200, searchResult([later, declined])), gw)).toBeNull();
+    // Our clock behind Stripe's: the first attempt's decline may look made after the failover; still never this one's.
+    const skewed = { ...declined, created: 1_692_600_105 };
+    expect(t.parseStatusResponse(ctx, jsonResponse(200, searchResult([skewed])), gw)).toBeNull();
+    expect(t.parseStatusResponse(ctx, jsonResponse(200, searchResult([skewed, unmarked])), gw)).toMatchObject({ gatewayReference: NEW_PI_ID });
+  });
+
   it('answers null when the search finds nothing', () => {
     const ctx = stripeContext('sale');
     expect(t.parseStatusResponse(ctx, jsonResponse(200, searchResult([])), gw)).toBeNull();
@@ -393,6 +456,36 @@ describe('Stripe status inquiry responses', () => {
     }
     const ctx = stripeContext('capture');
     expect(t.parseStatusResponse(ctx, jsonResponse(200, paymentIntent(ctx, { status: 'succeeded', amount_received: 2599 })), gw)?.status).toBe('SUCCESS');
+  });
+
+  // Our capture request stores its operation id on the PaymentIntent (metadata.capture_operation_id), as the webhook
+  // reads it (modificationReading). A PaymentIntent captured under another capture's id was not captured by this one:
+  // read as this capture's success, the OMS would hear the one capture Stripe made twice.
+  it("reads a capture's inquiry by the capture the PaymentIntent names: another capture's is no trace of this one", () => {
+    const ctx = stripeContext('capture');
+    const captured = (by: string | undefined): Record<string, unknown> =>
+      paymentIntent(ctx, {
+        status: 'succeeded',
+        amount_received: 2599,
+        metadata: { operation_id: 'op-stripe-authorize-0001', ...(by !== undefined ? { capture_operation_id: by } : {}) },
+      });
+    expect(t.parseStatusResponse(ctx, jsonResponse(200, captured('op-stripe-capture-0002')), gw)).toBeNull();
+    expect(t.parseStatusResponse(ctx, jsonResponse(200, captured(ctx.operationId)), gw)).toMatchObject({ status: 'SUCCESS', amount: 2599 });
+    // Captured without our mark (a PaymentIntent captured before the mark, or in the Dashboard): read as before.
+    expect(t.parseStatusResponse(ctx, jsonResponse(200, captured(undefined)), gw)).toMatchObject({ status: 'SUCCESS', amount: 2599 });
+  });
+
+  // "You can cancel a PaymentIntent object when it's in one of these statuses: requires_payment_method,
+  // requires_capture, requires_confirmation, requires_action" (API reference, cancel a PaymentIntent): a cancel that
+  // landed leaves it canceled, so one still in any of these shows no trace of the cancel (its answer lost before it
+  // ran): sent again under its key, not FAILED. The bridge cancels such PaymentIntents itself: the void of an action
+  // that expired (requires_action), the reversal of a failed authorization (requires_payment_method).
+  it('answers null for a cancel while the PaymentIntent is still in any status a cancel would end', () => {
+    const ctx = stripeContext('cancel');
+    for (const status of ['requires_payment_method', 'requires_confirmation', 'requires_action', 'requires_capture']) {
+      expect(t.parseStatusResponse(ctx, jsonResponse(200, paymentIntent(ctx, { status })), gw)).toBeNull();
+    }
+    expect(t.parseStatusResponse(ctx, jsonResponse(200, paymentIntent(ctx, { status: 'succeeded', amount_received: 2599 })), gw)?.status).toBe('FAIL');
   });
 
   it('finds a refund by its operation id among the PaymentIntent refunds, and answers null when absent', () => {

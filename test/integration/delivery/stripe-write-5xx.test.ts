@@ -1,0 +1,131 @@
+import http from 'node:http';
+import { AddressInfo } from 'node:net';
+import { channelCommand } from '../../support/fixtures';
+import { testConfig } from '../../support/test-config';
+import { useDeliveryStacks } from '../../support/delivery-stack';
+import { metricValue } from '../../../src/metrics/metrics-registry';
+import { Poller } from '../../../src/poller/poller';
+import { ConfiguredGatewayRouter } from '../../../src/routing/configured-gateway-router';
+import { createGatewayClients } from '../../../src/gateways/gateway-registry';
+import { silentLogger } from '../../../src/logging/logger';
+
+/**
+ * A Stripe write answered 500: Stripe saves a POST's result under its Idempotency-Key once the endpoint began,
+ * 500 included, and replays it to every request under that key ("Subsequent requests with the same key return the
+ * same result, including 500 errors", API reference, idempotent requests; "the idempotency-cached response to a 500
+ * won't change", Advanced error handling), marking the replay `Idempotent-Replayed: true`. A local stand-in plays
+ * it for a capture: its POST answers 500 api_error, every resend the same 500 replayed, and the PaymentIntent stays
+ * `requires_capture` (Stripe has not reconciled yet). Resending after each miss would spin (a resend and an inquiry
+ * every poll, the poll schedule restarted at each, for as long as Stripe keeps the key); the replay is Stripe
+ * saying it holds the request: asked about, never sent again, so the poll schedule bounds it (UNRESOLVED).
+ */
+const PI = 'pi_3NwriteFiveHundred01';
+const psp = { captures: 0, reads: 0, keys: [] as string[] };
+let server: http.Server;
+let baseUrl: string;
+const stacks = useDeliveryStacks();
+
+function intent(status: string, operationId: string): Record<string, unknown> {
+  return {
+    id: PI,
+    object: 'payment_intent',
+    status,
+    amount: 1000,
+    amount_capturable: status === 'requires_capture' ? 1000 : 0,
+    amount_received: 0,
+    currency: 'eur',
+    capture_method: 'manual',
+    metadata: { operation_id: operationId },
+  };
+}
+
+beforeAll(async () => {
+  let authorization = '';
+  server = http.createServer((req, res) => {
+    let body = '';
+    req.on('data', (chunk: Buffer) => (body += chunk.toString()));
+    req.on('end', () => {
+      const json = (status: number, payload: unknown, headers: Record<string, string> = {}) => {
+        res.writeHead(status, { 'content-type': 'application/json', ...headers });
+        res.end(JSON.stringify(payload));
+      };
+      if (req.method === 'POST' && req.url === '/v1/payment_intents') {
+        authorization = new URLSearchParams(body).get('metadata[operation_id]') ?? '';
+        return json(200, intent('requires_capture', authorization));
+      }
+      if (req.method === 'POST' && req.url === `/v1/payment_intents/${PI}/capture`) {
+        psp.captures += 1;
+        psp.keys.push(String(req.headers['idempotency-key']));
+        const error = { error: { type: 'api_error', message: 'An unknown error occurred' } };
+        // The first answer is the endpoint's own 500; every later one under the key is its replay.
+        return json(500, error, psp.captures === 1 ? {} : { 'Idempotent-Replayed': 'true' });
+      }
+      if (req.method === 'GET' && req.url?.startsWith(`/v1/payment_intents/${PI}`)) {
+        psp.reads += 1;
+        return json(200, intent('requires_capture', authorization));
+      }
+      json(404, { error: { type: 'invalid_request_error', code: 'resource_missing' } });
+    });
+  });
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  baseUrl = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+});
+
+afterAll(async () => {
+  server.closeAllConnections();
+  await new Promise<void>((resolve) => server.close(() => resolve()));
+});
+
+describe('Stripe: a capture answered 500 that every resend gets replayed', () => {
+  it('is sent again once after a miss, then, its 500 replayed, only asked about: never resent again, never failed', async () => {
+    const { service, ledger, events, recorder, config } = stacks.build(
+      testConfig({
+        gateways: { stri: { type: 'stripe', base_url: baseUrl, api_key: 'sk_test_write_500_0123456789', webhook_secret: 'whsec_write_500_0123456789' } },
+      }),
+    );
+    const money = { gateway: 'stri', currency: 'EUR', order_id: `ORD-W5-${Date.now()}` };
+    const auth = channelCommand('authorize', {}, { ...money, gateway_key: 'pm_card_visa', amount: 1000 });
+    const authId = auth.payment.operation_reference!;
+    await ledger.create(authId, auth);
+    expect(await service.deliver(authId)).toEqual({ kind: 'done', state: 'SUCCEEDED' });
+
+    const capture = channelCommand('capture', {}, { ...money, gateway_key: authId, amount: 1000 });
+    const id = capture.payment.operation_reference!;
+    await ledger.create(id, capture);
+    const missesBefore = await metricValue('pb_inquiry_misses_total', { gateway: 'stri', meaning: 'psp_has_request' });
+
+    expect((await service.deliver(id)).kind).toBe('retry'); // the 500: UNKNOWN
+    expect((await ledger.get(id))?.state).toBe('UNKNOWN');
+    expect((await service.deliver(id)).kind).toBe('retry'); // no trace: resent, the 500 replayed
+    expect(psp.keys).toEqual([id, id]);
+    const history = await ledger.interactions(id);
+    expect(history.filter((h) => h.event === 'send_error').at(-1)).toMatchObject({ kind: 'outcome_unknown', http_status: 500, psp_has_request: true });
+
+    // Asked about at every step from now on, never sent again: Stripe would only replay the same 500.
+    for (let step = 0; step < 3; step += 1) expect((await service.deliver(id)).kind).toBe('retry');
+    expect(psp.captures).toBe(2);
+    expect(psp.reads).toBe(4);
+    expect((await ledger.get(id))?.state).toBe('UNKNOWN');
+    expect(await events.load(`${id}.FAILED`)).toBeNull();
+    expect(await metricValue('pb_inquiry_misses_total', { gateway: 'stri', meaning: 'psp_has_request' })).toBe(missesBefore + 3);
+
+    // Bounded: each poll asks, finds nothing and takes its step; past the schedule the operation is UNRESOLVED
+    // (the OMS hears UNRESOLVED, never FAILED), and nothing was sent meanwhile.
+    let clock = Date.now();
+    const poller = new Poller({
+      config,
+      ledger,
+      router: new ConfiguredGatewayRouter(createGatewayClients(config)),
+      recorder,
+      logger: silentLogger(),
+      now: () => clock,
+    });
+    for (let step = 0; step < config.poller.scheduleMs.length && (await ledger.get(id))?.state === 'UNKNOWN'; step += 1) {
+      clock = ((await ledger.get(id))?.nextCheckAt ?? clock) + 1;
+      await poller.runOnce();
+    }
+    expect((await ledger.get(id))?.state).toBe('UNRESOLVED');
+    expect(psp.captures).toBe(2);
+    expect(await events.load(`${id}.FAILED`)).toBeNull();
+  });
+});
