@@ -32,7 +32,7 @@ import { wantsStoredToken } from '../contracts/payment-method';
 import { markOperation } from '../metrics/stage-timing';
 import { CancelReading, DEPENDENT, voidedByCancel } from './operation-context';
 import { CancelEffect } from '../ledger/cancel-effect';
-import { VoidReading, noteVoidReading, readBeforeVoidMove, rereadAfterCaptureFailed, rereadAfterVoid } from './refunded-beyond-alarm';
+import { VoidReading, noteVoidReading, readBeforeVoidMove, rereadAfterCaptureFailed, rereadAfterVoid, sayClaimsOffEvent } from './refunded-beyond-alarm';
 import { markOwnTransactionVoided, noteOwnTransactionVoidDeclined, ownTransactionVoidOf } from './own-transaction-void';
 import { gatewayDefinition } from '../gateways/gateway-registry';
 import { ReleaseHeld, releaseHeldFunds } from './held-funds-release';
@@ -283,13 +283,13 @@ export class OutcomeRecorder {
       if (heldForRetry && moved.state === 'FAILED' && moved.heldForPspRetry !== undefined) this.noteHeldForRetry(moved, gateway, source);
       if (declinedVoid && moved.state === 'FAILED') noteOwnTransactionVoidDeclined(op, declinedVoid, outcome, this.deps.logger, source);
     });
-    // Another recorder's move of the same success applied first (the outcome heard twice at once) with another reading
-    // (a refund fact landed between the two): the figures this reading claimed are on no event, and a fact finding that
-    // claim said nothing; this recorder says them (refunded-beyond-alarm.ts, `noteVoidReading`).
-    if (voidReading && !voidNoted && after.state === 'SUCCEEDED' && after.refundsRereadAfterVoid !== undefined) {
-      if (voidReading.reading.beyond !== null && voidReading.saidBy === undefined && after.refundsRereadAfterVoid !== voidReading.kept) {
-        noteVoidReading(after, voidReading, this.deps.logger);
-      }
+    // Another move than this call's settled the cancel with its reading: this call's (another recorder's move of the same
+    // success applied first, the outcome heard twice at once), or an earlier one (a repeat). A reading whose move did not
+    // apply may have claimed figures no event says (a refund fact landed between the two readings), and a fact finding
+    // that claim said nothing: this reading's, or one killed between its claim and its move, found by its outcome heard
+    // again. Said here, once each (refunded-beyond-alarm.ts, `sayClaimsOffEvent`).
+    if (op.command === 'cancel' && !voidNoted && after.state === 'SUCCEEDED' && after.refundsRereadAfterVoid !== undefined) {
+      await this.sayClaimsOffEvent(after, after.cancelEffect ?? fields.cancelEffect);
     }
     // A void of a capture or sale recorded without its reading (that read failed, or an earlier release moved it): read
     // after the move, once per cancel (refunded-beyond-alarm.ts). No other outcome reads.
@@ -352,6 +352,24 @@ export class OutcomeRecorder {
       });
       return undefined;
     });
+  }
+
+  /**
+   * `sayClaimsOffEvent` for SUCCEEDED cancel `cancel` when its `effect` voided a capture or sale: an alarm, never the
+   * outcome's undoing; a failed read is said, not retried into the outcome job (nothing was marked: the outcome heard
+   * again reads again).
+   */
+  private async sayClaimsOffEvent(cancel: OperationRecord, effect: CancelEffect | undefined): Promise<void> {
+    if (effect === undefined || !('voided' in effect) || effect.command === 'refund') return;
+    await sayClaimsOffEvent(cancel, { id: effect.voided, command: effect.command }, this.deps).catch((err: unknown) =>
+      this.deps.logger.error('reading the claims a void left on its payment failed; check its refunds against what stands captured', {
+        operation_id: cancel.id,
+        command: cancel.command,
+        gateway: gatewayOf(cancel),
+        voided_operation_id: effect.voided,
+        error: err instanceof Error ? err.message : String(err),
+      }),
+    );
   }
 
   /**
@@ -833,6 +851,11 @@ export class OutcomeRecorder {
     // Recording the event clears the settling mark in the same step; with no event, clear it here.
     if (event) await this.emit(event, id);
     else await this.deps.ledger.markSettled(id);
+    // A recorder of a cancel's success killed between its claim and a move that another recorder applied first left a
+    // claim no event says: its delivery job retried settles the cancel, and says it (as `apply` does on a repeat).
+    if (current.command === 'cancel' && current.state === 'SUCCEEDED' && current.refundsRereadAfterVoid !== undefined) {
+      await this.sayClaimsOffEvent(current, current.cancelEffect);
+    }
     return current;
   }
 

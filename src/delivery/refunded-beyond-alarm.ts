@@ -5,6 +5,9 @@ import {
   REFUNDS_REREAD_AFTER_VOID_FIELD,
   REFUNDS_REREAD_FIELD,
   REFUNDS_UNDECIDED_REFS_FIELD,
+  claimSaidOffEventField,
+  figuresOfSaidField,
+  parseRereadAfterVoid,
   refundedBeyondSaidField,
 } from '../ledger/refunds-undecided-mark';
 import { REFUNDED_BEYOND_CAPTURED_FIELD, parseRefundedBeyond } from '../adjustments/adjustment-store';
@@ -153,6 +156,37 @@ export async function rereadAfterVoid(
 }
 
 /**
+ * Cancel `cancel`, SUCCEEDED by a move whose reading (`refundsRereadAfterVoid`, written with it) is what its event says,
+ * whose void of capture or sale `voided` lowered what stands captured: the claims its payment holds under the cancel's id
+ * for other figures are on no event. Each was taken by another reading of the same success whose move did not apply (a
+ * webhook and an inquiry at once, a refund fact recorded between the two readings): the caller that read them, once its
+ * move did not apply, or, killed between its claim and its move, the outcome heard again (its job retried, a webhook
+ * resent) finds them here. A late fact finding such a claim said nothing, so each is said here: the error line and
+ * `pb_refunded_beyond_captured_total{cause="void_after_refund"}` (`off_event`: the cancel's event does not carry them),
+ * once (`claimSaidOffEventField`, set once on the cancel). Costs the payment's lookup and one read of its record, only
+ * for a cancel that voided and is found SUCCEEDED by another move.
+ */
+export async function sayClaimsOffEvent(
+  cancel: OperationRecord,
+  voided: { id: string; command: 'capture' | 'sale' },
+  deps: { ledger: Pick<Ledger, 'get' | 'authorizationByReference' | 'refundedBeyondClaims' | 'setFieldOnceAndGet'>; logger: Logger },
+): Promise<void> {
+  const { ledger, logger } = deps;
+  const auth = await paymentOf(voided.id, ledger, cancel.id);
+  if (auth === null) return;
+  const kept = parseRereadAfterVoid(cancel.refundsRereadAfterVoid);
+  const onEvent = typeof kept === 'object' && kept.saidBy === undefined ? refundedBeyondSaidField(kept.figures) : undefined;
+  const claims = (await ledger.refundedBeyondClaims(auth.id)).filter((c) => c.by === cancel.id && c.field !== onEvent);
+  for (const claim of claims) {
+    const figures = figuresOfSaidField(claim.field);
+    if (figures === undefined) continue;
+    const { set } = await ledger.setFieldOnceAndGet(cancel.id, claimSaidOffEventField(claim.field), '1');
+    // Said already by an earlier call.
+    if (set) sayVoidReading(cancel, voided, auth.id, { beyond: figures }, undefined, logger, true);
+  }
+}
+
+/**
  * What {@link readBeforeVoidMove} found of the payment a cancel's void lowered: `kept`, written with the cancel's move to
  * SUCCEEDED (`refundsRereadAfterVoid`), so its event says the figures unless `saidBy` another fact or move.
  */
@@ -224,7 +258,7 @@ export function noteVoidReading(cancel: OperationRecord, found: VoidReading, log
   sayVoidReading(cancel, found.voided, found.authorizationId, found.reading, found.saidBy, logger);
 }
 
-/** The lines and metric of a void's reading (before its move, or after it: `rereadAfterVoid`). */
+/** The lines and metric of a void's reading (before its move, or after it: `rereadAfterVoid`; `offEvent`: a claim no event says, `sayClaimsOffEvent`). */
 function sayVoidReading(
   cancel: OperationRecord,
   voided: { id: string; command: 'capture' | 'sale' },
@@ -232,6 +266,7 @@ function sayVoidReading(
   reading: RefundedBeyondReading,
   said: string | undefined,
   logger: Logger,
+  offEvent = false,
 ): void {
   const gateway = gatewayOf(cancel);
   const fields = {
@@ -278,6 +313,7 @@ function sayVoidReading(
       ...fields,
       alert: 'refunded_beyond_captured',
       cause: 'void_after_refund',
+      ...(offEvent ? { off_event: true } : {}),
       captured_amount: reading.beyond.capturedAmount,
       refunded_amount: reading.beyond.refundedAmount,
       excess_amount: reading.beyond.excessAmount,

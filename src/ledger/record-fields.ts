@@ -171,7 +171,9 @@ type FieldTable = { [F in keyof OperationRecord]-?: { hash: string; codec: Codec
  * `dependent_wait_noted_at` (`DeliveryService`), and a capture's `refunds_undecided_by`, `refunds_undecided_refs` and `refunds_reread`
  * (refunds-undecided-mark.ts: an undecided refund reading counted it in flight; what its failure's reading found), and a
  * cancel's `refunds_reread_after_void` (what reading its payment after its void of a capture or sale found; also a
- * record field, `refundsRereadAfterVoid`, written with the cancel's success), a capture's or sale's
+ * record field, `refundsRereadAfterVoid`, written with the cancel's success) and its
+ * `refunds_claim_said_off_event:<currency>:<captured>:<refunded>` (a claim of its id no event says, said once:
+ * `claimSaidOffEventField`), a capture's or sale's
  * `refunds_alarm_withdrawn` (a refunded-beyond alarm its failure raised that no longer holds), and a payment's
  * `refunded_beyond_said:<currency>:<captured>:<refunded>` (who says those refunds beyond: `refundedBeyondSaidField`).
  */

@@ -38,6 +38,30 @@ export function refundedBeyondSaidField(figures: RefundedBeyondCaptured): string
 export const REFUNDED_BEYOND_SAID_PREFIX = 'refunded_beyond_said:';
 
 /**
+ * The figures a {@link refundedBeyondSaidField} names (the excess: refunded less captured); undefined when `field` is not
+ * one or its amounts are not integers (never throws).
+ */
+export function figuresOfSaidField(field: string): RefundedBeyondCaptured | undefined {
+  if (!field.startsWith(REFUNDED_BEYOND_SAID_PREFIX)) return undefined;
+  const [currency, captured, refunded, ...rest] = field.slice(REFUNDED_BEYOND_SAID_PREFIX.length).split(':');
+  const capturedAmount = Number(captured);
+  const refundedAmount = Number(refunded);
+  if (!currency || rest.length > 0 || !/^-?\d+$/.test(captured ?? '') || !/^-?\d+$/.test(refunded ?? '')) return undefined;
+  if (!Number.isSafeInteger(capturedAmount) || !Number.isSafeInteger(refundedAmount)) return undefined;
+  return { currency, capturedAmount, refundedAmount, excessAmount: refundedAmount - capturedAmount };
+}
+
+/**
+ * Field on a cancel's record, one per claim (`saidField`, a {@link refundedBeyondSaidField} of its payment held by the
+ * cancel's id) that no event of it says: set once by whoever says that claim's alarm (the error line and metric), so a
+ * repeat says nothing again. Such a claim was taken by a reading of the cancel's success whose move did not apply (another
+ * recorder of the same success moved it first, with an earlier reading): refunded-beyond-alarm.ts, `sayClaimsOffEvent`.
+ */
+export function claimSaidOffEventField(saidField: string): string {
+  return `refunds_claim_said_off_event:${saidField.slice(REFUNDED_BEYOND_SAID_PREFIX.length)}`;
+}
+
+/**
  * Claims {@link refundedBeyondSaidField} `field` of payment `op` for `by` (HSETNX), unless `by` is among the alarms
  * withdrawn on that record ({@link REFUNDS_ALARM_WITHDRAWN_FIELD}, `withdrawn_field`): a repeat of a fact or void whose
  * alarm was withdrawn (its claim given up) must not take the claim back, or the same figures found again later would

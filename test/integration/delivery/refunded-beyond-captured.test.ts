@@ -1033,6 +1033,58 @@ describe('a move that lowers what stands captured after a late refund fact: the 
     expect(lines.filter((l) => l.refunded_amount === 3000)).toHaveLength(1);
   });
 
+  it.each([
+    ['the outcome heard again (a webhook resent)', async (cancelId: string) => void (await recorder.apply((await ledger.get(cancelId))!, voided, 'webhook'))],
+    ['its delivery job retried (the cancel settled)', async (cancelId: string) => void (await service.deliver(cancelId))],
+  ])(
+    "the void's success heard twice at once, the later reading's recorder killed between its claim and its move: %s says the figures, once",
+    async (_, again) => {
+      const { authOp, refund, cancelId } = await voidInFlight();
+      // Both recorders loaded the cancel before either moved it (a webhook and an inquiry at once).
+      const loaded = (await ledger.get(cancelId))!;
+      const raised = async () => (await alarms('succeeded_after_failure')) + (await alarms('void_after_refund'));
+      const before = await raised();
+      // The first reads before the refund fact (the refunds fit: nothing captured is gone yet to them) and moves the cancel.
+      expect((await recorder.apply(loaded, voided, 'inquiry')).state).toBe('SUCCEEDED');
+      expect(await cancelEventBeyond(cancelId)).toBeUndefined();
+
+      // The refund fact is recorded and read (nothing captured stands, 20.00 refunded); before it claims those figures,
+      // the other recorder reads them too, claims them under the cancel's id and is killed before its move (which would
+      // not have applied). The fact finds the cancel's claim and says nothing.
+      const crash = new Error('worker killed');
+      const keep = AdjustmentStore.prototype.recordRefundedBeyondCapturedOnce;
+      const keeps = jest.spyOn(AdjustmentStore.prototype, 'recordRefundedBeyondCapturedOnce').mockImplementation(async function (
+        this: AdjustmentStore,
+        ...args
+      ) {
+        const spies = [jest.spyOn(ledger, 'transitionAndRecord').mockRejectedValue(crash), jest.spyOn(ledger, 'transitionAndGet').mockRejectedValue(crash)];
+        try {
+          await expect(recorder.apply(loaded, voided, 'webhook')).rejects.toThrow('worker killed');
+        } finally {
+          for (const spy of spies) spy.mockRestore();
+        }
+        return keep.apply(this, args);
+      });
+      try {
+        await refundedAfterAll(refund, 2000);
+      } finally {
+        keeps.mockRestore();
+      }
+      expect(await ledger.refundedBeyondClaims(authOp)).toEqual([expect.objectContaining({ by: cancelId })]);
+      expect(await raised()).toBe(before);
+
+      // The killed recorder's job runs again: the cancel stands SUCCEEDED, its event said nothing of these figures.
+      await again(cancelId);
+      await again(cancelId);
+
+      expect(await raised()).toBe(before + 1);
+      const lines = logs.lines.filter((l) => l.includes('"alert":"refunded_beyond_captured"') && l.includes(cancelId)).map((l) => JSON.parse(l) as unknown);
+      expect(lines).toEqual([
+        expect.objectContaining({ level: 'error', operation_id: cancelId, off_event: true, captured_amount: 0, refunded_amount: 2000, excess_amount: 2000 }),
+      ]);
+    },
+  );
+
   it('a refund that still fits what stands captured after the void (another capture stands): nothing raised', async () => {
     const auth = await authorized();
     const authOp = auth.payment.operation_reference!;
