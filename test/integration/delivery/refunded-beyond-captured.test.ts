@@ -1033,6 +1033,28 @@ describe('a move that lowers what stands captured after a late refund fact: the 
     expect(lines.filter((l) => l.refunded_amount === 3000)).toHaveLength(1);
   });
 
+  it("the void's reading claimed the figures, its worker killed before its move: the outcome heard again finds its own claim, its event says them, once", async () => {
+    const { authOp, refund, cancelId } = await voidInFlight();
+    await refundedAfterAll(refund, 2000);
+    const before = await alarms('void_after_refund');
+    const crash = new Error('worker killed');
+    const spies = [jest.spyOn(ledger, 'transitionAndRecord').mockRejectedValue(crash), jest.spyOn(ledger, 'transitionAndGet').mockRejectedValue(crash)];
+    try {
+      await expect(recorder.apply((await ledger.get(cancelId))!, voided, 'webhook')).rejects.toThrow('worker killed');
+    } finally {
+      for (const spy of spies) spy.mockRestore();
+    }
+    expect(await ledger.refundedBeyondClaims(authOp)).toEqual([expect.objectContaining({ by: cancelId })]);
+    expect(await alarms('void_after_refund')).toBe(before);
+
+    expect((await recorder.apply((await ledger.get(cancelId))!, voided, 'webhook')).state).toBe('SUCCEEDED');
+    await recorder.apply((await ledger.get(cancelId))!, voided, 'webhook');
+
+    expect(await cancelEventBeyond(cancelId)).toEqual(beyondBlock);
+    expect(await alarms('void_after_refund')).toBe(before + 1);
+    expect(await eventsSaying(authOp)).toEqual([`${cancelId}.SUCCEEDED`]);
+  });
+
   it.each([
     ['the outcome heard again (a webhook resent)', async (cancelId: string) => void (await recorder.apply((await ledger.get(cancelId))!, voided, 'webhook'))],
     ['its delivery job retried (the cancel settled)', async (cancelId: string) => void (await service.deliver(cancelId))],
