@@ -175,8 +175,10 @@ export async function sayClaimsOffEvent(
   const auth = await paymentOf(voided.id, ledger, cancel.id);
   if (auth === null) return;
   const kept = parseRereadAfterVoid(cancel.refundsRereadAfterVoid);
-  const onEvent = typeof kept === 'object' && kept.saidBy === undefined ? refundedBeyondSaidField(kept.figures) : undefined;
-  const claims = (await ledger.refundedBeyondClaims(auth.id)).filter((c) => c.by === cancel.id && c.field !== onEvent);
+  // The figures the move's own reading kept were decided with it: said by its event, or by the fact `saidBy` names
+  // (one said before claims were kept, whose claim the cancel then took: saidByFact).
+  const decided = typeof kept === 'object' ? refundedBeyondSaidField(kept.figures) : undefined;
+  const claims = (await ledger.refundedBeyondClaims(auth.id)).filter((c) => c.by === cancel.id && c.field !== decided);
   for (const claim of claims) {
     const figures = figuresOfSaidField(claim.field);
     if (figures === undefined) continue;
@@ -328,7 +330,9 @@ function sayVoidReading(
  * that no longer hold: one raised when it failed (its FAILED re-read, `REFUNDS_REREAD_FIELD` holding figures,
  * `capture_failed_after_undecided`, or the reading of a `capture_failed` of it, `capture_failed_after_refund`), and
  * one a late refund fact or a void said of its payment (the claim it holds on the payment's record,
- * `refundedBeyondSaidField`: `succeeded_after_failure`, `refund_outside_bridge`, `void_after_refund`). The payment is read
+ * `refundedBeyondSaidField`: `succeeded_after_failure`, `refund_outside_bridge`, `void_after_refund`; or a refund fact
+ * whose kept figures no claim names: said before claims were kept, an earlier release, and withdrawn the same way, so
+ * its repeat takes no claim and it is no longer taken as having said them, `saidByFact`). The payment is read
  * again, and when the refunds are no longer beyond (`fit`, or `undecided`: a capture in flight could cover them) a warn
  * line says so with the new reading and the alarms withdrawn (`refunds_reread`, `capture_failed` adjustment ids, the
  * saying fact's adjustment id or the void's cancel id), `pb_refunded_beyond_captured_withdrawn_total` counts it, and
@@ -337,7 +341,8 @@ function sayVoidReading(
  * again, while the alarm of a later failure (the PSP failed it again after a re-capture) is withdrawn by the success after
  * it; a payment's claim withdrawn is given up in that step, so the same figures found again later raise a new alarm.
  * Still beyond (other refunds since): an info line, nothing kept (the alarm holds). A capture with no alarm left to
- * withdraw costs four reads (its fields, its adjustments' kinds, its payment, the payment's record), no sums.
+ * withdraw costs six reads (its fields, its adjustments' kinds, its payment, the payment's record, its dependents and
+ * their adjustments), no sums.
  */
 export async function withdrawAfterLateCapture(
   op: OperationRecord,
@@ -366,13 +371,17 @@ export async function withdrawAfterLateCapture(
       .filter(({ fields: [kind, figures] }) => kind === 'capture_failed' && !!figures && parseRefundedBeyond(figures) !== undefined)
       .map(({ id }) => id),
   ].filter((alarm) => !done.has(alarm));
-  // The alarms a late refund fact or a void said of the payment: the claims they hold on its record, kept withdrawn there.
-  const [claims, [[paymentKept]]] = await Promise.all([
+  // The alarms a late refund fact or a void said of the payment: the claims they hold on its record, and the refund facts
+  // whose figures no claim names (said before claims were kept: an earlier release), kept withdrawn there.
+  const [claims, [[paymentKept]], facts] = await Promise.all([
     ledger.refundedBeyondClaims(payment.id),
     ledger.fieldsOf([payment.id], [REFUNDS_ALARM_WITHDRAWN_FIELD]),
+    refundFactReadings(payment, ledger),
   ]);
+  const claimed = new Set(claims.map((c) => c.field));
+  const unclaimed = facts.filter((f) => !claimed.has(refundedBeyondSaidField(f.figures))).map((f) => f.id);
   const paymentDone = new Set(withdrawnOf(paymentKept));
-  const said = [...new Set(claims.map((c) => c.by))].filter((by) => !paymentDone.has(by) && !raised.includes(by));
+  const said = [...new Set([...claims.map((c) => c.by), ...unclaimed])].filter((by) => !paymentDone.has(by) && !raised.includes(by));
   if (raised.length === 0 && said.length === 0) return;
   const reading = await refundedBeyondCapturedReadingOf(payment, ledger);
   const fields = {
@@ -423,7 +432,9 @@ export async function withdrawAfterLateCapture(
  * Claims for `by` (a late refund fact's adjustment id, or a void's cancel id) saying that payment `auth` has refunds
  * `beyond` what stands captured: one atomic set-once on the payment's record keyed by the figures
  * ({@link refundedBeyondSaidField}), so a refund fact and a void racing, each reading after both writes, raise one alarm.
- * Idempotent: `by` asking again (a repeat, a retry after a crash) finds its own claim. `alsoBy`: another id the claim
+ * Idempotent: `by` asking again (a repeat, a retry after a crash) finds its own claim. A fact that says them without
+ * a claim ({@link saidByFact}: one said before claims were kept, or one that kept them and claims next) is looked up
+ * first, and then no claim is taken: the same answer on every call, and that fact's own claim, if it comes, is free. `alsoBy`: another id the claim
  * may hold for the same sayer (a cancel's late success, `by` its adjustment: the cancel's own reading before a move that
  * never applied claimed under the cancel's id). Returns who else says them (the
  * claim's holder, or a fact whose reading said them before claims were kept: {@link saidByFact}), undefined when `by`
@@ -438,12 +449,15 @@ export async function claimRefundedBeyond(
   ledger: Pick<Ledger, 'dependentsOf' | 'adjustmentsOfEach' | 'claimRefundedBeyond' | 'fieldsOf'>,
   alsoBy?: string,
 ): Promise<string | undefined> {
+  // Looked up before claiming: a fact that said them before claims were kept holds no claim, and once `by` claimed the
+  // figures that fact could no longer be told from one that lost the claim to `by` (and said nothing): both said twice.
+  const fact = await saidByFact(auth, beyond, ledger, by);
+  if (fact !== undefined) return fact;
   const claim = await ledger.claimRefundedBeyond(auth.id, refundedBeyondSaidField(beyond), by);
   // `by`'s alarm was withdrawn (a repeat heard after it): it says nothing again, and takes no claim back.
   if (claim === 'withdrawn') return `withdrawn:${by}`;
   if (claim !== null && claim.holder !== by && claim.holder !== alsoBy) return claim.holder;
-  // Claimed now or before by `by`: a fact recorded before claims were kept may have said it already.
-  return saidByFact(auth, beyond, ledger, by);
+  return undefined;
 }
 
 /**
@@ -461,19 +475,10 @@ export async function saidByFact(
   ledger: Pick<Ledger, 'dependentsOf' | 'adjustmentsOfEach' | 'fieldsOf'>,
   except?: string,
 ): Promise<string | undefined> {
-  const dependents = await ledger.dependentsOf(auth.id);
-  const refunds = new Set(dependents.filter((d) => d.command === 'refund').map((d) => d.id));
-  const read = await ledger.adjustmentsOfEach([auth.id, ...refunds], ['kind', REFUNDED_BEYOND_CAPTURED_FIELD]);
-  const found: { id: string; figures: RefundedBeyondCaptured }[] = [];
-  for (const [operationId, list] of read) {
-    const kind = refunds.has(operationId) ? 'succeeded_after_failure' : 'refund_outside_bridge';
-    for (const { id, fields } of list) {
-      if (id === except || fields[0] !== kind || !fields[1]) continue;
-      const f = parseRefundedBeyond(fields[1]);
-      if (f && f.currency === beyond.currency && f.capturedAmount === beyond.capturedAmount && f.refundedAmount >= beyond.refundedAmount)
-        found.push({ id, figures: f });
-    }
-  }
+  const found = (await refundFactReadings(auth, ledger)).filter(
+    ({ id, figures: f }) =>
+      id !== except && f.currency === beyond.currency && f.capturedAmount === beyond.capturedAmount && f.refundedAmount >= beyond.refundedAmount,
+  );
   if (found.length === 0) return undefined;
   // A fact whose figures another holds the claim of said nothing (it lost a race): only one that holds them, or will
   // claim them (none yet: it kept them and has not claimed, or read before claims were kept), says them. One whose
@@ -484,6 +489,30 @@ export async function saidByFact(
   );
   const withdrawn = new Set(withdrawnOf(withdrawnField));
   return found.find((f, i) => !withdrawn.has(f.id) && (claims[i] === null || claims[i] === undefined || claims[i] === f.id))?.id;
+}
+
+/**
+ * The late refund facts of payment `auth` (its `refund_outside_bridge`s, the `succeeded_after_failure`s of its refunds)
+ * whose own reading kept refunds beyond (`REFUNDED_BEYOND_CAPTURED_FIELD` holding figures): their adjustment ids and
+ * figures. Two reads: the payment's dependents, and their adjustments with its own.
+ */
+async function refundFactReadings(
+  auth: OperationRecord,
+  ledger: Pick<Ledger, 'dependentsOf' | 'adjustmentsOfEach'>,
+): Promise<{ id: string; figures: RefundedBeyondCaptured }[]> {
+  const dependents = await ledger.dependentsOf(auth.id);
+  const refunds = new Set(dependents.filter((d) => d.command === 'refund').map((d) => d.id));
+  const read = await ledger.adjustmentsOfEach([auth.id, ...refunds], ['kind', REFUNDED_BEYOND_CAPTURED_FIELD]);
+  const found: { id: string; figures: RefundedBeyondCaptured }[] = [];
+  for (const [operationId, list] of read) {
+    const kind = refunds.has(operationId) ? 'succeeded_after_failure' : 'refund_outside_bridge';
+    for (const { id, fields } of list) {
+      if (fields[0] !== kind || !fields[1]) continue;
+      const figures = parseRefundedBeyond(fields[1]);
+      if (figures) found.push({ id, figures });
+    }
+  }
+  return found;
 }
 
 /** The alarms a stored {@link REFUNDS_ALARM_WITHDRAWN_FIELD} says were withdrawn already (none when absent or garbled). */

@@ -18,6 +18,7 @@ import { Ledger, OperationRecord } from '../../../src/ledger/ledger';
 import { metricValue } from '../../../src/metrics/metrics-registry';
 import { redactText } from '../../../src/logging/redact';
 import { OperationsView } from '../../../src/ops/operations-view';
+import { ShardKeys } from '../../../src/redis/key-layout';
 import { RedisClient, createRedis } from '../../../src/redis/redis-connection';
 import { ConfiguredGatewayRouter } from '../../../src/routing/configured-gateway-router';
 import { purgeNamespace } from '../../../harness/twins/local-stack/local-stack';
@@ -1587,5 +1588,113 @@ describe('a capture the alarm counted as failed that the PSP says succeeded afte
 
     expect(await withdrawn()).toBe(before);
     expect(withdrawnLines(captureId)).toHaveLength(0);
+  });
+});
+
+/**
+ * Alarms a release before claims were kept said: the fact kept its figures and its event carried them, and no claim on
+ * the payment's record names it (simulated by removing the claims a fact took). A move's reading of the same figures, a
+ * repeat of the fact and a withdrawal must neither say it twice nor lose a later alarm.
+ */
+describe('an alarm said before claims were kept (an earlier release): no claim on the payment', () => {
+  const voided = { status: 'SUCCESS' as const, gatewayStatus: 'VOIDED' };
+  const raised = async () => (await alarms('succeeded_after_failure')) + (await alarms('void_after_refund'));
+  const withdrawn = () => metricValue('pb_refunded_beyond_captured_withdrawn_total', { gateway: 'cybs' });
+
+  /** The payment's record as an earlier release left it: no claim on it. */
+  async function forgetClaims(authOp: string): Promise<void> {
+    const key = new ShardKeys(config.redis.keyPrefix, (await ledger.shardOf(authOp)) ?? 0).op(authOp);
+    for (const { field } of await ledger.refundedBeyondClaims(authOp)) await redis.hdel(key, field);
+    expect(await ledger.refundedBeyondClaims(authOp)).toEqual([]);
+  }
+
+  /** A void of `captureId` sent, its answer lost (502): in flight. */
+  async function cancelInFlight(auth: PaymentCommand, captureId: string, amount: number): Promise<string> {
+    psp.dropNextVoid = true;
+    const cancelId = await record(naming('cancel', auth, captureId, { amount }));
+    expect(await service.deliver(cancelId)).toMatchObject({ kind: 'retry' });
+    return cancelId;
+  }
+
+  it("a refund fact said it (read after a void's mark, the void's worker killed before its move); the void's success heard again and the fact resent: said once, by the fact", async () => {
+    const auth = await authorized();
+    const authOp = auth.payment.operation_reference!;
+    const captureId = await delivered(naming('capture', auth, authOp));
+    const refund = await refusedRefund(auth, 2000);
+    const cancelId = await cancelInFlight(auth, captureId, 5000);
+    const crash = new Error('worker killed');
+    const spies = [jest.spyOn(ledger, 'transitionAndRecord').mockRejectedValue(crash), jest.spyOn(ledger, 'transitionAndGet').mockRejectedValue(crash)];
+    try {
+      await expect(recorder.apply((await ledger.get(cancelId))!, voided, 'webhook')).rejects.toThrow('worker killed');
+    } finally {
+      for (const spy of spies) spy.mockRestore();
+    }
+    const before = await raised();
+    const { adjustment } = await refundedAfterAll(refund, 2000);
+    expect(await raised()).toBe(before + 1);
+    await forgetClaims(authOp);
+
+    for (let i = 0; i < 3; i += 1) expect((await recorder.apply((await ledger.get(cancelId))!, voided, 'webhook')).state).toBe('SUCCEEDED');
+    await refundedAfterAll((await ledger.get(refund.id))!, 2000);
+
+    expect(await raised()).toBe(before + 1);
+    expect(await cancelEventBeyond(cancelId)).toBeUndefined();
+    expect(await eventsSaying(authOp)).toEqual([adjustmentEventId(refund.id, adjustment.id)]);
+  });
+
+  it('a capture done after all withdraws it; the fact resent takes no claim, and the same figures found again later (the PSP fails that capture again) are said', async () => {
+    const auth = await authorized();
+    const authOp = auth.payment.operation_reference!;
+    const captureId = await delivered(naming('capture', auth, authOp, { amount: 3000 }));
+    // A second capture the ledger holds FAILED: nothing it took counts, until the PSP says it did it after all.
+    psp.dropNextCapture = true;
+    const second = await record(naming('capture', auth, authOp, { amount: 2000 }));
+    expect(await service.deliver(second)).toMatchObject({ kind: 'retry' });
+    const failure = { status: 'FAIL' as const, gatewayStatus: 'DECLINED', reason: 'PROCESSOR_DECLINED' };
+    expect((await recorder.apply((await ledger.get(second))!, failure, 'webhook')).state).toBe('FAILED');
+    const refund = await refusedRefund(auth, 2000);
+    const cancelId = await cancelInFlight(auth, captureId, 3000);
+    expect((await recorder.apply((await ledger.get(cancelId))!, voided, 'webhook')).state).toBe('SUCCEEDED');
+    const before = await raised();
+    const { adjustment } = await refundedAfterAll(refund, 2000);
+    expect(await adjustmentOfEvent(refund.id, adjustment.id)).toHaveProperty('refunded_beyond_captured');
+    expect(await raised()).toBe(before + 1);
+    await forgetClaims(authOp);
+    const withdrawals = await withdrawn();
+
+    // 20.00 captured stands again, 20.00 refunded: the alarm no longer holds, and is withdrawn like one that holds a claim.
+    await adjustments.recordAdjustment((await ledger.get(second))!, {
+      kind: 'succeeded_after_failure',
+      direction: 'credit',
+      amount: 2000,
+      currency: 'USD',
+      gateway: 'cybs',
+      pspEventId: `evt_saf_${second}`,
+      source: 'webhook',
+    });
+    expect(await withdrawn()).toBe(withdrawals + 1);
+    const line = logs.lines.find((l) => l.includes('refunded beyond captured no longer holds') && l.includes(second));
+    expect(JSON.parse(line!)).toMatchObject({ withdrawn: [logged(adjustment.id)], reading: 'fit' });
+
+    // The fact heard again takes no claim back.
+    await refundedAfterAll((await ledger.get(refund.id))!, 2000);
+    expect(await ledger.refundedBeyondClaims(authOp)).toEqual([]);
+
+    // The PSP fails the capture done after all again: nothing captured stands, 20.00 refunded, the same figures. The
+    // withdrawn fact is no longer taken as having said them: the failure says them.
+    const failedAgain = await alarms('capture_failed_after_refund');
+    const { adjustment: again } = await adjustments.recordAdjustment((await ledger.get(second))!, {
+      kind: 'capture_failed',
+      direction: 'debit',
+      amount: 2000,
+      currency: 'USD',
+      gateway: 'cybs',
+      pspEventId: `evt_cf_${second}`,
+      source: 'webhook',
+    });
+
+    expect(await adjustmentOfEvent(second, again.id)).toMatchObject({ refunded_beyond_captured: beyondBlock });
+    expect(await alarms('capture_failed_after_refund')).toBe(failedAgain + 1);
+    expect(await withdrawn()).toBe(withdrawals + 1);
   });
 });
