@@ -32,7 +32,15 @@ import { wantsStoredToken } from '../contracts/payment-method';
 import { markOperation } from '../metrics/stage-timing';
 import { CancelReading, DEPENDENT, voidedByCancel } from './operation-context';
 import { CancelEffect } from '../ledger/cancel-effect';
-import { VoidReading, noteVoidReading, readBeforeVoidMove, rereadAfterCaptureFailed, rereadAfterVoid, sayClaimsOffEvent } from './refunded-beyond-alarm';
+import {
+  VoidReading,
+  noteVoidReading,
+  readBeforeVoidMove,
+  rereadAfterCaptureFailed,
+  rereadAfterVoid,
+  sayClaimsOffEvent,
+  supersededBeforeMove,
+} from './refunded-beyond-alarm';
 import { markOwnTransactionVoided, noteOwnTransactionVoidDeclined, ownTransactionVoidOf } from './own-transaction-void';
 import { gatewayDefinition } from '../gateways/gateway-registry';
 import { ReleaseHeld, releaseHeldFunds } from './held-funds-release';
@@ -267,6 +275,8 @@ export class OutcomeRecorder {
       // Its void lowered what stands captured: the payment read after the mark, before the move, so the cancel's event
       // says refunded beyond captured (refunded-beyond-alarm.ts). Not on a repeat: the first move wrote it.
       if (op.state !== 'SUCCEEDED') voidReading = await this.readBeforeVoidMove(op, read.effect);
+      // Checked again last thing before the move: a refund fact said more since, its event sequenced before this one.
+      if (voidReading) voidReading = await this.supersededBeforeMove(op, voidReading);
       if (voidReading) fields.refundsRereadAfterVoid = voidReading.kept;
     }
     // Noted by the recorder whose move applied: two applying one outcome at once (a webhook racing an inquiry) note it once.
@@ -351,6 +361,23 @@ export class OutcomeRecorder {
         error: err instanceof Error ? err.message : String(err),
       });
       return undefined;
+    });
+  }
+
+  /**
+   * `supersededBeforeMove` of cancel `cancel`'s reading `found`; `found` as it is when that read fails (a warn line: the
+   * cancelled event may then carry figures older than a refund fact's event sequenced before it).
+   */
+  private async supersededBeforeMove(cancel: OperationRecord, found: VoidReading): Promise<VoidReading> {
+    return supersededBeforeMove(cancel, found, this.deps).catch((err: unknown) => {
+      this.deps.logger.warn("checking a void's reading again before its move failed; its cancelled event says the figures as read", {
+        operation_id: cancel.id,
+        command: cancel.command,
+        gateway: gatewayOf(cancel),
+        authorization_id: found.authorizationId,
+        error: err instanceof Error ? err.message : String(err),
+      });
+      return found;
     });
   }
 

@@ -235,6 +235,28 @@ export async function readBeforeVoidMove(
 }
 
 /**
+ * `found` ({@link readBeforeVoidMove}'s, about to be written with the cancel's move and said by its event) checked again
+ * right before that move: a late refund fact recorded since the reading (after the void's mark) read more refunded of the
+ * same captured standing and said it ({@link saidByFact}: it holds that claim), its event recorded, and so sequenced,
+ * before the cancel's. The cancelled event, after it, must not tell the OMS the older, smaller figures: they are kept
+ * with `saidBy` that fact, so the event says nothing of them and an info line names it (`noteVoidReading`). Unchanged
+ * otherwise, and when the reading says nothing itself (fit, undecided, said by another already). Three reads (the
+ * payment's dependents, their adjustments, its claims), only for a void whose event would say the figures. A fact
+ * sequenced between this check and the move still goes first: not covered.
+ */
+export async function supersededBeforeMove(
+  cancel: OperationRecord,
+  found: VoidReading,
+  deps: { ledger: Pick<Ledger, 'dependentsOf' | 'adjustmentsOfEach' | 'fieldsOf'> },
+): Promise<VoidReading> {
+  const { beyond } = found.reading;
+  if (beyond === null || found.saidBy !== undefined) return found;
+  const later = await saidByFact({ id: found.authorizationId }, beyond, deps.ledger, cancel.id);
+  if (later === undefined) return found;
+  return { ...found, kept: JSON.stringify({ ...beyond, saidBy: later }), saidBy: later };
+}
+
+/**
  * {@link refundedBeyondCapturedReadingOf} of payment `auth` for void `cancelId`; an undecided reading marks each capture it
  * counts in flight (`markRefundsUndecided`, naming the cancel), as a late refund fact's undecided reading does, so such a
  * capture failing for good reads the payment again (`rereadAfterCaptureFailed`); one settled since the read is read again
@@ -470,7 +492,7 @@ export async function claimRefundedBeyond(
  * their adjustments, one read each.
  */
 export async function saidByFact(
-  auth: OperationRecord,
+  auth: Pick<OperationRecord, 'id'>,
   beyond: RefundedBeyondCaptured,
   ledger: Pick<Ledger, 'dependentsOf' | 'adjustmentsOfEach' | 'fieldsOf'>,
   except?: string,
@@ -497,7 +519,7 @@ export async function saidByFact(
  * figures. Two reads: the payment's dependents, and their adjustments with its own.
  */
 async function refundFactReadings(
-  auth: OperationRecord,
+  auth: Pick<OperationRecord, 'id'>,
   ledger: Pick<Ledger, 'dependentsOf' | 'adjustmentsOfEach'>,
 ): Promise<{ id: string; figures: RefundedBeyondCaptured }[]> {
   const dependents = await ledger.dependentsOf(auth.id);

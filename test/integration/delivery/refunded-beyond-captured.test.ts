@@ -995,6 +995,43 @@ describe('a move that lowers what stands captured after a late refund fact: the 
     });
   });
 
+  it("a refund fact recorded, said and sequenced between the void's reading and its move: the cancelled event, sequenced after it, does not say the older figures", async () => {
+    const auth = await authorized();
+    const authOp = auth.payment.operation_reference!;
+    const captureId = await delivered(naming('capture', auth, authOp));
+    const first = await refusedRefund(auth, 2000);
+    const second = await refusedRefund(auth, 1000);
+    psp.dropNextVoid = true;
+    const cancelId = await record(naming('cancel', auth, captureId));
+    expect(await service.deliver(cancelId)).toMatchObject({ kind: 'retry' });
+    await refundedAfterAll(first, 2000);
+    const raised = async () => (await alarms('succeeded_after_failure')) + (await alarms('void_after_refund'));
+    const before = await raised();
+    // The void reads 20.00 refunded of nothing captured; as it claims those figures, the second refund fact is
+    // recorded, reads 30.00 refunded, claims that and its event is recorded, before the void's move.
+    let late: string | undefined;
+    const claim = ledger.claimRefundedBeyond.bind(ledger);
+    const spy = jest.spyOn(ledger, 'claimRefundedBeyond').mockImplementation(async (id, field, by) => {
+      if (by === cancelId && late === undefined) late = (await refundedAfterAll(second, 1000)).adjustment.id;
+      return claim(id, field, by);
+    });
+    try {
+      expect((await recorder.apply((await ledger.get(cancelId))!, voided, 'webhook')).state).toBe('SUCCEEDED');
+    } finally {
+      spy.mockRestore();
+    }
+    const fact = (await events.load(adjustmentEventId(second.id, late!)))!;
+    const cancelled = (await events.load(`${cancelId}.SUCCEEDED`))!;
+    expect((fact.params.adjustment as Record<string, unknown>).refunded_beyond_captured).toMatchObject({ refunded_amount: 3000, excess_amount: 3000 });
+    expect(cancelled.paymentKey).toBe(fact.paymentKey);
+    expect(cancelled.sequence).toBeGreaterThan(fact.sequence);
+
+    // Told after the fact's 30.00, the OMS must not read 20.00 refunded: the cancelled event says nothing of it.
+    expect((cancelled.params.payment as Record<string, unknown>).refunded_beyond_captured).toBeUndefined();
+    expect(await raised()).toBe(before + 1);
+    expect(logs.lines.some((l) => l.includes('said these refunds beyond already') && l.includes(cancelId) && l.includes('"refunded_amount":2000'))).toBe(true);
+  });
+
   it("the void's success heard twice at once, a refund fact landing between the two readings: the figures the late reading claimed are said (error line, metric), not lost", async () => {
     const auth = await authorized();
     const authOp = auth.payment.operation_reference!;
