@@ -7,6 +7,7 @@ import {
   REFUNDS_UNDECIDED_REFS_FIELD,
   claimSaidOffEventField,
   figuresOfSaidField,
+  givenUpClaimField,
   parseRereadAfterVoid,
   refundedBeyondSaidField,
 } from '../ledger/refunds-undecided-mark';
@@ -401,8 +402,17 @@ export async function withdrawAfterLateCapture(
     refundFactReadings(payment, ledger),
   ]);
   const claimed = new Set(claims.map((c) => c.field));
-  const unclaimed = facts.filter((f) => !claimed.has(refundedBeyondSaidField(f.figures))).map((f) => f.id);
   const paymentDone = new Set(withdrawnOf(paymentKept));
+  // Figures no claim names, and no claim given up named (a fact that lost its claim to a sayer withdrawn since).
+  const candidates = facts.filter((f) => !claimed.has(refundedBeyondSaidField(f.figures)) && !paymentDone.has(f.id));
+  const [traces] =
+    candidates.length > 0
+      ? await ledger.fieldsOf(
+          [payment.id],
+          candidates.map((f) => givenUpClaimField(refundedBeyondSaidField(f.figures))),
+        )
+      : [[]];
+  const unclaimed = candidates.filter((_, i) => traces[i] === null || traces[i] === undefined).map((f) => f.id);
   const said = [...new Set([...claims.map((c) => c.by), ...unclaimed])].filter((by) => !paymentDone.has(by) && !raised.includes(by));
   if (raised.length === 0 && said.length === 0) return;
   const reading = await refundedBeyondCapturedReadingOf(payment, ledger);
@@ -505,12 +515,12 @@ export async function saidByFact(
   // A fact whose figures another holds the claim of said nothing (it lost a race): only one that holds them, or will
   // claim them (none yet: it kept them and has not claimed, or read before claims were kept), says them. One whose
   // alarm was withdrawn (its claim given up) says nothing any more: the same figures found again are a new alarm.
-  const [[withdrawnField, ...claims]] = await ledger.fieldsOf(
-    [auth.id],
-    [REFUNDS_ALARM_WITHDRAWN_FIELD, ...found.map((f) => refundedBeyondSaidField(f.figures))],
-  );
+  // A claim given up by a withdrawal leaves its trace: a fact that kept those figures without the claim had lost it.
+  const fields = found.map((f) => refundedBeyondSaidField(f.figures));
+  const [[withdrawnField, ...held]] = await ledger.fieldsOf([auth.id], [REFUNDS_ALARM_WITHDRAWN_FIELD, ...fields, ...fields.map(givenUpClaimField)]);
   const withdrawn = new Set(withdrawnOf(withdrawnField));
-  return found.find((f, i) => !withdrawn.has(f.id) && (claims[i] === null || claims[i] === undefined || claims[i] === f.id))?.id;
+  const free = (v: string | null | undefined): boolean => v === null || v === undefined;
+  return found.find((f, i) => !withdrawn.has(f.id) && (held[i] === f.id || (free(held[i]) && free(held[found.length + i]))))?.id;
 }
 
 /**

@@ -175,7 +175,8 @@ type FieldTable = { [F in keyof OperationRecord]-?: { hash: string; codec: Codec
  * `refunds_claim_said_off_event:<currency>:<captured>:<refunded>` (a claim of its id no event says, said once:
  * `claimSaidOffEventField`), a capture's or sale's
  * `refunds_alarm_withdrawn` (a refunded-beyond alarm its failure raised that no longer holds), and a payment's
- * `refunded_beyond_said:<currency>:<captured>:<refunded>` (who says those refunds beyond: `refundedBeyondSaidField`).
+ * `refunded_beyond_said:<currency>:<captured>:<refunded>` (who says those refunds beyond: `refundedBeyondSaidField`) and
+ * `refunded_beyond_given_up:<currency>:<captured>:<refunded>` (whose such claim a withdrawal gave up: `givenUpClaimField`).
  */
 const FIELDS: FieldTable = {
   id: { hash: 'id', codec: text },

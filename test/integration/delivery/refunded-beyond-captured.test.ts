@@ -1679,6 +1679,79 @@ describe('an alarm said before claims were kept (an earlier release): no claim o
     expect(await eventsSaying(authOp)).toEqual([adjustmentEventId(refund.id, adjustment.id)]);
   });
 
+  it("a refund fact that lost the claim to a void said nothing: the void's alarm withdrawn once, the fact's never (a repeat withdraws nothing more), and the same figures found again are said", async () => {
+    const auth = await authorized();
+    const authOp = auth.payment.operation_reference!;
+    const captureId = await delivered(naming('capture', auth, authOp, { amount: 3000 }));
+    psp.dropNextCapture = true;
+    const second = await record(naming('capture', auth, authOp, { amount: 2000 }));
+    expect(await service.deliver(second)).toMatchObject({ kind: 'retry' });
+    const failure = { status: 'FAIL' as const, gatewayStatus: 'DECLINED', reason: 'PROCESSOR_DECLINED' };
+    expect((await recorder.apply((await ledger.get(second))!, failure, 'webhook')).state).toBe('FAILED');
+    const refund = await refusedRefund(auth, 2000);
+    const cancelId = await cancelInFlight(auth, captureId, 3000);
+    // The void's worker killed past its mark (its reading fit: nothing refunded yet); the refund fact reads after the mark,
+    // and before it claims, the void's success heard again reads the same figures, claims them and says them.
+    const crash = new Error('worker killed');
+    const spies = [jest.spyOn(ledger, 'transitionAndRecord').mockRejectedValue(crash), jest.spyOn(ledger, 'transitionAndGet').mockRejectedValue(crash)];
+    try {
+      await expect(recorder.apply((await ledger.get(cancelId))!, voided, 'webhook')).rejects.toThrow('worker killed');
+    } finally {
+      for (const spy of spies) spy.mockRestore();
+    }
+    const before = await raised();
+    const keep = AdjustmentStore.prototype.recordRefundedBeyondCapturedOnce;
+    const keeps = jest.spyOn(AdjustmentStore.prototype, 'recordRefundedBeyondCapturedOnce').mockImplementation(async function (this: AdjustmentStore, ...args) {
+      await recorder.apply((await ledger.get(cancelId))!, voided, 'webhook');
+      return keep.apply(this, args);
+    });
+    let lost: string;
+    try {
+      lost = (await refundedAfterAll(refund, 2000)).adjustment.id;
+    } finally {
+      keeps.mockRestore();
+    }
+    expect(await cancelEventBeyond(cancelId)).toEqual(beyondBlock);
+    expect(await raised()).toBe(before + 1);
+    expect(await ledger.refundedBeyondClaims(authOp)).toEqual([expect.objectContaining({ by: cancelId })]);
+    const withdrawals = await withdrawn();
+    const capturedAfterAll = async () =>
+      adjustments.recordAdjustment((await ledger.get(second))!, {
+        kind: 'succeeded_after_failure',
+        direction: 'credit',
+        amount: 2000,
+        currency: 'USD',
+        gateway: 'cybs',
+        pspEventId: `evt_saf_${second}`,
+        source: 'webhook',
+      });
+
+    await capturedAfterAll();
+    await capturedAfterAll();
+
+    expect(await withdrawn()).toBe(withdrawals + 1);
+    const lines = logs.lines
+      .filter((l) => l.includes('refunded beyond captured no longer holds') && l.includes(second))
+      .map((l) => JSON.parse(l) as Record<string, unknown>);
+    expect(lines.map((l) => l.withdrawn)).toEqual([[cancelId]]);
+    expect(logs.lines.some((l) => l.includes('no longer holds') && l.includes(logged(lost)))).toBe(false);
+
+    // The PSP fails the capture done after all again: the same figures. The fact that lost the claim said nothing, and is
+    // not taken as having said them: the failure says them.
+    const failedAgain = await alarms('capture_failed_after_refund');
+    const { adjustment: again } = await adjustments.recordAdjustment((await ledger.get(second))!, {
+      kind: 'capture_failed',
+      direction: 'debit',
+      amount: 2000,
+      currency: 'USD',
+      gateway: 'cybs',
+      pspEventId: `evt_cf_${second}`,
+      source: 'webhook',
+    });
+    expect(await adjustmentOfEvent(second, again.id)).toMatchObject({ refunded_beyond_captured: beyondBlock });
+    expect(await alarms('capture_failed_after_refund')).toBe(failedAgain + 1);
+  });
+
   it('a capture done after all withdraws it; the fact resent takes no claim, and the same figures found again later (the PSP fails that capture again) are said', async () => {
     const auth = await authorized();
     const authOp = auth.payment.operation_reference!;
