@@ -176,8 +176,7 @@ export async function sayClaimsOffEvent(
   const auth = await paymentOf(voided.id, ledger, cancel.id);
   if (auth === null) return;
   const kept = parseRereadAfterVoid(cancel.refundsRereadAfterVoid);
-  // The figures the move's own reading kept were decided with it: said by its event, or by the fact `saidBy` names
-  // (one said before claims were kept, whose claim the cancel then took: saidByFact).
+  // The figures the move's own reading kept were decided with it: said by its event, or by whoever `saidBy` names.
   const decided = typeof kept === 'object' ? refundedBeyondSaidField(kept.figures) : undefined;
   const claims = (await ledger.refundedBeyondClaims(auth.id)).filter((c) => c.by === cancel.id && c.field !== decided);
   for (const claim of claims) {
