@@ -464,7 +464,8 @@ export async function withdrawAfterLateCapture(
  * `beyond` what stands captured: one atomic set-once on the payment's record keyed by the figures
  * ({@link refundedBeyondSaidField}), so a refund fact and a void racing, each reading after both writes, raise one alarm.
  * Idempotent: `by` asking again (a repeat, a retry after a crash) finds its own claim. A fact that says them without
- * a claim ({@link saidByFact}: one said before claims were kept, or one that kept them and claims next) is looked up
+ * a claim ({@link saidByFact}: one said before claims were kept, or one that kept them and claims next; for a refund fact
+ * asking, only one recorded before it) is looked up
  * first, and then no claim is taken: the same answer on every call, and that fact's own claim, if it comes, is free. `alsoBy`: another id the claim
  * may hold for the same sayer (a cancel's late success, `by` its adjustment: the cancel's own reading before a move that
  * never applied claimed under the cancel's id). Returns who else says them (the
@@ -506,7 +507,12 @@ export async function saidByFact(
   ledger: Pick<Ledger, 'dependentsOf' | 'adjustmentsOfEach' | 'fieldsOf'>,
   except?: string,
 ): Promise<string | undefined> {
-  const found = (await refundFactReadings(auth, ledger)).filter(
+  const facts = await refundFactReadings(auth, ledger);
+  // A refund fact asking (it kept its figures before it asks): a fact that holds no claim yet is taken as saying them
+  // only when it was recorded before the asker, so two facts that kept the same figures, each asking before either
+  // claims, do not each leave them to the other (the older says them; one recorded before claims were kept is older).
+  const asker = facts.find((f) => f.id === except);
+  const found = facts.filter(
     ({ id, figures: f }) =>
       id !== except && f.currency === beyond.currency && f.capturedAmount === beyond.capturedAmount && f.refundedAmount >= beyond.refundedAmount,
   );
@@ -519,28 +525,36 @@ export async function saidByFact(
   const [[withdrawnField, ...held]] = await ledger.fieldsOf([auth.id], [REFUNDS_ALARM_WITHDRAWN_FIELD, ...fields, ...fields.map(givenUpClaimField)]);
   const withdrawn = new Set(withdrawnOf(withdrawnField));
   const free = (v: string | null | undefined): boolean => v === null || v === undefined;
-  return found.find((f, i) => !withdrawn.has(f.id) && (held[i] === f.id || (free(held[i]) && free(held[found.length + i]))))?.id;
+  const before = (f: RefundFactReading): boolean =>
+    asker === undefined || f.recordedAt < asker.recordedAt || (f.recordedAt === asker.recordedAt && f.id < asker.id);
+  return found.find((f, i) => !withdrawn.has(f.id) && (held[i] === f.id || (free(held[i]) && free(held[found.length + i]) && before(f))))?.id;
+}
+
+/** A late refund fact's own reading that kept refunds beyond ({@link refundFactReadings}). */
+interface RefundFactReading {
+  id: string;
+  figures: RefundedBeyondCaptured;
+  /** When the adjustment was recorded (0 when unreadable: taken as the oldest). */
+  recordedAt: number;
 }
 
 /**
  * The late refund facts of payment `auth` (its `refund_outside_bridge`s, the `succeeded_after_failure`s of its refunds)
- * whose own reading kept refunds beyond (`REFUNDED_BEYOND_CAPTURED_FIELD` holding figures): their adjustment ids and
- * figures. Two reads: the payment's dependents, and their adjustments with its own.
+ * whose own reading kept refunds beyond (`REFUNDED_BEYOND_CAPTURED_FIELD` holding figures): their adjustment ids,
+ * figures and when each was recorded. Two reads: the payment's dependents, and their adjustments with its own.
  */
-async function refundFactReadings(
-  auth: Pick<OperationRecord, 'id'>,
-  ledger: Pick<Ledger, 'dependentsOf' | 'adjustmentsOfEach'>,
-): Promise<{ id: string; figures: RefundedBeyondCaptured }[]> {
+async function refundFactReadings(auth: Pick<OperationRecord, 'id'>, ledger: Pick<Ledger, 'dependentsOf' | 'adjustmentsOfEach'>): Promise<RefundFactReading[]> {
   const dependents = await ledger.dependentsOf(auth.id);
   const refunds = new Set(dependents.filter((d) => d.command === 'refund').map((d) => d.id));
-  const read = await ledger.adjustmentsOfEach([auth.id, ...refunds], ['kind', REFUNDED_BEYOND_CAPTURED_FIELD]);
-  const found: { id: string; figures: RefundedBeyondCaptured }[] = [];
+  const read = await ledger.adjustmentsOfEach([auth.id, ...refunds], ['kind', REFUNDED_BEYOND_CAPTURED_FIELD, 'recorded_at']);
+  const found: RefundFactReading[] = [];
   for (const [operationId, list] of read) {
     const kind = refunds.has(operationId) ? 'succeeded_after_failure' : 'refund_outside_bridge';
     for (const { id, fields } of list) {
       if (fields[0] !== kind || !fields[1]) continue;
       const figures = parseRefundedBeyond(fields[1]);
-      if (figures) found.push({ id, figures });
+      const recordedAt = Number(fields[2]);
+      if (figures) found.push({ id, figures, recordedAt: Number.isFinite(recordedAt) ? recordedAt : 0 });
     }
   }
   return found;

@@ -468,6 +468,55 @@ describe('a late refund fact that leaves the payment refunded beyond what stands
     expect(await alarms('refund_outside_bridge')).toBe(before + 1);
   });
 
+  it('two refund facts landing together, each reading and keeping the same figures before either claims: one alarm, said by one event', async () => {
+    const auth = await authorized();
+    const authOp = auth.payment.operation_reference!;
+    const captureId = await delivered(naming('capture', auth, authOp));
+    const first = await refusedRefund(auth, 2000);
+    const second = await refusedRefund(auth, 1000);
+    await delivered(naming('cancel', auth, captureId));
+    const before = await alarms('succeeded_after_failure');
+    // Both facts are recorded before either reads (each finds 30.00 refunded of nothing captured), and both keep that
+    // reading before either looks for who says it (two outcome workers a few milliseconds apart).
+    const barrier = () => {
+      let arrived = 0;
+      let open: () => void = () => undefined;
+      const all = new Promise<void>((resolve) => (open = resolve));
+      return async () => {
+        arrived += 1;
+        if (arrived === 2) open();
+        await Promise.race([all, new Promise((resolve) => setTimeout(resolve, 3000))]);
+      };
+    };
+    const bothRead = barrier();
+    const bothKept = barrier();
+    const read = operationContext.refundedBeyondCapturedReadingOf;
+    const reads = jest.spyOn(operationContext, 'refundedBeyondCapturedReadingOf').mockImplementation(async (...args) => {
+      await bothRead();
+      return read(...args);
+    });
+    const keep = AdjustmentStore.prototype.recordRefundedBeyondCapturedOnce;
+    const keeps = jest.spyOn(AdjustmentStore.prototype, 'recordRefundedBeyondCapturedOnce').mockImplementation(async function (this: AdjustmentStore, ...args) {
+      const kept = await keep.apply(this, args);
+      await bothKept();
+      return kept;
+    });
+    try {
+      await Promise.all([refundedAfterAll(first, 2000), refundedAfterAll(second, 1000)]);
+    } finally {
+      reads.mockRestore();
+      keeps.mockRestore();
+    }
+
+    expect(await alarms('succeeded_after_failure')).toBe(before + 1);
+    expect(await eventsSaying(authOp)).toHaveLength(1);
+    // Heard again, both: still one.
+    await refundedAfterAll((await ledger.get(first.id))!, 2000);
+    await refundedAfterAll((await ledger.get(second.id))!, 1000);
+    expect(await alarms('succeeded_after_failure')).toBe(before + 1);
+    expect(await eventsSaying(authOp)).toHaveLength(1);
+  });
+
   it('a capture still in flight that would cover the refunds: no alarm, the reading kept undecided, an info line naming it', async () => {
     const auth = await authorized();
     const authOp = auth.payment.operation_reference!;
