@@ -264,7 +264,6 @@ export class OutcomeRecorder {
     // A void leaves the authorization's hold: its reversal is requested here too, before the success is recorded.
     let hold: HoldNote | undefined;
     let voidReading: VoidReading | undefined;
-    let voidNoted = false;
     if (to === 'SUCCEEDED' && op.command === 'cancel' && (op.state === 'SUCCEEDED' || !isTerminal(op.state))) {
       const read = await this.cancelEffect(op, gateway, outcome, source, now);
       if (read.effect) fields.cancelEffect = read.effect;
@@ -284,7 +283,6 @@ export class OutcomeRecorder {
       if (hold && moved.state === 'SUCCEEDED' && op.state !== 'SUCCEEDED') noteHoldAfterVoid(this.deps.logger, moved, hold, source);
       if (voidReading && moved.state === 'SUCCEEDED' && op.state !== 'SUCCEEDED') {
         noteVoidReading(moved, voidReading, this.deps.logger);
-        voidNoted = true;
       }
       this.noteHoldReversal(op, moved, source);
       if (start !== undefined && moved.state === 'SUCCEEDED' && op.state !== 'SUCCEEDED') this.noteExpiryStart(op, start, fields, now, source);
@@ -293,14 +291,9 @@ export class OutcomeRecorder {
       if (heldForRetry && moved.state === 'FAILED' && moved.heldForPspRetry !== undefined) this.noteHeldForRetry(moved, gateway, source);
       if (declinedVoid && moved.state === 'FAILED') noteOwnTransactionVoidDeclined(op, declinedVoid, outcome, this.deps.logger, source);
     });
-    // Another move than this call's settled the cancel with its reading: this call's (another recorder's move of the same
-    // success applied first, the outcome heard twice at once), or an earlier one (a repeat). A reading whose move did not
-    // apply may have claimed figures no event says (a refund fact landed between the two readings), and a fact finding
-    // that claim said nothing: this reading's, or one killed between its claim and its move, found by its outcome heard
-    // again. Said here, once each (refunded-beyond-alarm.ts, `sayClaimsOffEvent`).
-    if (op.command === 'cancel' && !voidNoted && after.state === 'SUCCEEDED' && after.refundsRereadAfterVoid !== undefined) {
-      await this.sayClaimsOffEvent(after, after.cancelEffect ?? fields.cancelEffect);
-    }
+    // Another move than this call's settled the cancel with its reading (another recorder's move of the same success
+    // applied first, the outcome heard twice at once; or an earlier one, a repeat): the move did not apply, and settling
+    // the record it found says the claims of a reading whose move did not apply (`settleRecord`, `sayClaimsOffEvent`).
     // A void of a capture or sale recorded without its reading (that read failed, or an earlier release moved it): read
     // after the move, once per cancel (refunded-beyond-alarm.ts). No other outcome reads.
     if (op.command === 'cancel' && after.state === 'SUCCEEDED' && after.refundsRereadAfterVoid === undefined) {
@@ -878,9 +871,17 @@ export class OutcomeRecorder {
     // Recording the event clears the settling mark in the same step; with no event, clear it here.
     if (event) await this.emit(event, id);
     else await this.deps.ledger.markSettled(id);
-    // A recorder of a cancel's success killed between its claim and a move that another recorder applied first left a
-    // claim no event says: its delivery job retried settles the cancel, and says it (as `apply` does on a repeat).
-    if (current.command === 'cancel' && current.state === 'SUCCEEDED' && current.refundsRereadAfterVoid !== undefined) {
+    // A reading of a cancel's success whose move did not apply (another recorder's applied first) may have claimed
+    // figures no event says (a refund fact landed between the two readings), and a fact finding that claim said nothing:
+    // this call's own (`apply`, its move not applied, settles the record it found), or one killed between its claim and
+    // its move, found by its outcome heard again or its delivery job retried. Said here, once each; only for a cancel a
+    // reading marked before claiming (`voidReadingClaims`), so no other cancel's repeat reads anything more.
+    if (
+      current.command === 'cancel' &&
+      current.state === 'SUCCEEDED' &&
+      current.refundsRereadAfterVoid !== undefined &&
+      current.voidReadingClaims !== undefined
+    ) {
       await this.sayClaimsOffEvent(current, current.cancelEffect);
     }
     return current;

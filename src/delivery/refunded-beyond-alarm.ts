@@ -5,6 +5,7 @@ import {
   REFUNDS_REREAD_AFTER_VOID_FIELD,
   REFUNDS_REREAD_FIELD,
   REFUNDS_UNDECIDED_REFS_FIELD,
+  VOID_READING_CLAIMS_FIELD,
   claimSaidOffEventField,
   figuresOfSaidField,
   givenUpClaimField,
@@ -165,7 +166,8 @@ export async function rereadAfterVoid(
  * resent) finds them here. A late fact finding such a claim said nothing, so each is said here: the error line and
  * `pb_refunded_beyond_captured_total{cause="void_after_refund"}` (`off_event`: the cancel's event does not carry them),
  * once (`claimSaidOffEventField`, set once on the cancel). Costs the payment's lookup and one read of its record, only
- * for a cancel that voided and is found SUCCEEDED by another move.
+ * for a cancel that voided, one of whose readings marked it before claiming (`voidReadingClaims`: the caller checks it on
+ * the record it holds), found SUCCEEDED by another move.
  */
 export async function sayClaimsOffEvent(
   cancel: OperationRecord,
@@ -216,7 +218,14 @@ export async function readBeforeVoidMove(
   deps: {
     ledger: Pick<
       Ledger,
-      'get' | 'authorizationByReference' | 'dependentsOf' | 'adjustmentsOfEach' | 'claimRefundedBeyond' | 'fieldsOf' | 'markRefundsUndecided'
+      | 'get'
+      | 'authorizationByReference'
+      | 'dependentsOf'
+      | 'adjustmentsOfEach'
+      | 'claimRefundedBeyond'
+      | 'fieldsOf'
+      | 'markRefundsUndecided'
+      | 'setFieldOnceAndGet'
     >;
   },
 ): Promise<VoidReading | undefined> {
@@ -224,6 +233,9 @@ export async function readBeforeVoidMove(
   const auth = await paymentOf(voided.id, ledger, cancel.id);
   if (auth === null) return undefined;
   const reading = await readMarkingInFlight(auth, cancel.id, ledger);
+  // Marked on the cancel before the claim: a move of another reading may settle it, and only a cancel so marked looks
+  // for claims of its id no event says (`sayClaimsOffEvent`). One write, only for a reading that finds refunds beyond.
+  if (reading.beyond !== null && cancel.voidReadingClaims === undefined) await ledger.setFieldOnceAndGet(cancel.id, VOID_READING_CLAIMS_FIELD, '1');
   const saidBy = reading.beyond !== null ? await claimRefundedBeyond(auth, reading.beyond, cancel.id, ledger) : undefined;
   const kept =
     reading.beyond !== null

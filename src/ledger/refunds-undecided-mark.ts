@@ -63,6 +63,14 @@ export function givenUpClaimField(saidField: string): string {
 }
 
 /**
+ * Field on a cancel's record (also a record field, `voidReadingClaims`): set (`1`) by a reading of its void's success
+ * before that reading claims figures on its payment (refunded-beyond-alarm.ts, `readBeforeVoidMove`), so only a cancel
+ * one of whose readings may have claimed looks for claims of its id no event says (`sayClaimsOffEvent`): the outcome
+ * heard again, or a job settling the cancel, of any other cancel reads nothing more.
+ */
+export const VOID_READING_CLAIMS_FIELD = 'refunds_void_reading_claims';
+
+/**
  * Field on a cancel's record, one per claim (`saidField`, a {@link refundedBeyondSaidField} of its payment held by the
  * cancel's id) that no event of it says: set once by whoever says that claim's alarm (the error line and metric), so a
  * repeat says nothing again. Such a claim was taken by a reading of the cancel's success whose move did not apply (another

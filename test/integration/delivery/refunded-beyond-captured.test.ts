@@ -998,13 +998,27 @@ describe('a move that lowers what stands captured after a late refund fact: the 
     expect(logs.lines.some((l) => l.includes(cancelId) && l.includes('"alert":"refunded_beyond_captured"'))).toBe(false);
     const detail = await new OperationsView(ledger, new AdjustmentStore(redis, config.redis.keyPrefix)).show(cancelId);
     expect(detail?.marks.some((m) => m.kind === 'refunded_beyond_after_void')).toBe(false);
-    // A repeat of the outcome finds the reading kept: the payment is not read again.
+    // A repeat of the outcome finds the reading kept: the payment is not read again, nor its claims looked for (no
+    // reading of this cancel claimed anything), neither by the outcome heard again nor by its delivery job retried.
     const reads = jest.spyOn(ledger, 'adjustmentsOfEach');
+    const claims = jest.spyOn(ledger, 'refundedBeyondClaims');
+    const gets = jest.spyOn(ledger, 'get');
     try {
-      await recorder.apply((await ledger.get(cancelId))!, voided, 'webhook');
+      const loaded = (await ledger.get(cancelId))!;
+      gets.mockClear();
+      await recorder.apply(loaded, voided, 'webhook');
+      // The one read of the outcome heard again: what the void undid (its effect, found recorded).
+      expect(gets.mock.calls).toEqual([[captureId]]);
+      gets.mockClear();
+      await service.deliver(cancelId);
+      // The cancel itself, read by the job and again to settle it.
+      expect(gets.mock.calls).toEqual([[cancelId], [cancelId]]);
       expect(reads).not.toHaveBeenCalled();
+      expect(claims).not.toHaveBeenCalled();
     } finally {
       reads.mockRestore();
+      claims.mockRestore();
+      gets.mockRestore();
     }
   });
 
