@@ -32,7 +32,15 @@ import { wantsStoredToken } from '../contracts/payment-method';
 import { markOperation } from '../metrics/stage-timing';
 import { CancelReading, DEPENDENT, voidedByCancel } from './operation-context';
 import { CancelEffect } from '../ledger/cancel-effect';
-import { VoidReading, noteVoidReading, readBeforeVoidMove, rereadAfterCaptureFailed, rereadAfterVoid } from './refunded-beyond-alarm';
+import {
+  VoidReading,
+  noteVoidReading,
+  readBeforeVoidMove,
+  rereadAfterCaptureFailed,
+  rereadAfterVoid,
+  sayClaimsOffEvent,
+  supersededBeforeMove,
+} from './refunded-beyond-alarm';
 import { markOwnTransactionVoided, noteOwnTransactionVoidDeclined, ownTransactionVoidOf } from './own-transaction-void';
 import { gatewayDefinition } from '../gateways/gateway-registry';
 import { ReleaseHeld, releaseHeldFunds } from './held-funds-release';
@@ -256,7 +264,6 @@ export class OutcomeRecorder {
     // A void leaves the authorization's hold: its reversal is requested here too, before the success is recorded.
     let hold: HoldNote | undefined;
     let voidReading: VoidReading | undefined;
-    let voidNoted = false;
     if (to === 'SUCCEEDED' && op.command === 'cancel' && (op.state === 'SUCCEEDED' || !isTerminal(op.state))) {
       const read = await this.cancelEffect(op, gateway, outcome, source, now);
       if (read.effect) fields.cancelEffect = read.effect;
@@ -267,6 +274,8 @@ export class OutcomeRecorder {
       // Its void lowered what stands captured: the payment read after the mark, before the move, so the cancel's event
       // says refunded beyond captured (refunded-beyond-alarm.ts). Not on a repeat: the first move wrote it.
       if (op.state !== 'SUCCEEDED') voidReading = await this.readBeforeVoidMove(op, read.effect);
+      // Checked again last thing before the move: a refund fact said more since, its event sequenced before this one.
+      if (voidReading) voidReading = await this.supersededBeforeMove(op, voidReading);
       if (voidReading) fields.refundsRereadAfterVoid = voidReading.kept;
     }
     // Noted by the recorder whose move applied: two applying one outcome at once (a webhook racing an inquiry) note it once.
@@ -274,7 +283,6 @@ export class OutcomeRecorder {
       if (hold && moved.state === 'SUCCEEDED' && op.state !== 'SUCCEEDED') noteHoldAfterVoid(this.deps.logger, moved, hold, source);
       if (voidReading && moved.state === 'SUCCEEDED' && op.state !== 'SUCCEEDED') {
         noteVoidReading(moved, voidReading, this.deps.logger);
-        voidNoted = true;
       }
       this.noteHoldReversal(op, moved, source);
       if (start !== undefined && moved.state === 'SUCCEEDED' && op.state !== 'SUCCEEDED') this.noteExpiryStart(op, start, fields, now, source);
@@ -283,14 +291,9 @@ export class OutcomeRecorder {
       if (heldForRetry && moved.state === 'FAILED' && moved.heldForPspRetry !== undefined) this.noteHeldForRetry(moved, gateway, source);
       if (declinedVoid && moved.state === 'FAILED') noteOwnTransactionVoidDeclined(op, declinedVoid, outcome, this.deps.logger, source);
     });
-    // Another recorder's move of the same success applied first (the outcome heard twice at once) with another reading
-    // (a refund fact landed between the two): the figures this reading claimed are on no event, and a fact finding that
-    // claim said nothing; this recorder says them (refunded-beyond-alarm.ts, `noteVoidReading`).
-    if (voidReading && !voidNoted && after.state === 'SUCCEEDED' && after.refundsRereadAfterVoid !== undefined) {
-      if (voidReading.reading.beyond !== null && voidReading.saidBy === undefined && after.refundsRereadAfterVoid !== voidReading.kept) {
-        noteVoidReading(after, voidReading, this.deps.logger);
-      }
-    }
+    // Another move than this call's settled the cancel with its reading (another recorder's move of the same success
+    // applied first, the outcome heard twice at once; or an earlier one, a repeat): the move did not apply, and settling
+    // the record it found says the claims of a reading whose move did not apply (`settleRecord`, `sayClaimsOffEvent`).
     // A void of a capture or sale recorded without its reading (that read failed, or an earlier release moved it): read
     // after the move, once per cancel (refunded-beyond-alarm.ts). No other outcome reads.
     if (op.command === 'cancel' && after.state === 'SUCCEEDED' && after.refundsRereadAfterVoid === undefined) {
@@ -352,6 +355,41 @@ export class OutcomeRecorder {
       });
       return undefined;
     });
+  }
+
+  /**
+   * `supersededBeforeMove` of cancel `cancel`'s reading `found`; `found` as it is when that read fails (a warn line: the
+   * cancelled event may then carry figures older than a refund fact's event sequenced before it).
+   */
+  private async supersededBeforeMove(cancel: OperationRecord, found: VoidReading): Promise<VoidReading> {
+    return supersededBeforeMove(cancel, found, this.deps).catch((err: unknown) => {
+      this.deps.logger.warn("checking a void's reading again before its move failed; its cancelled event says the figures as read", {
+        operation_id: cancel.id,
+        command: cancel.command,
+        gateway: gatewayOf(cancel),
+        authorization_id: found.authorizationId,
+        error: err instanceof Error ? err.message : String(err),
+      });
+      return found;
+    });
+  }
+
+  /**
+   * `sayClaimsOffEvent` for SUCCEEDED cancel `cancel` when its `effect` voided a capture or sale: an alarm, never the
+   * outcome's undoing; a failed read is said, not retried into the outcome job (nothing was marked: the outcome heard
+   * again reads again).
+   */
+  private async sayClaimsOffEvent(cancel: OperationRecord, effect: CancelEffect | undefined): Promise<void> {
+    if (effect === undefined || !('voided' in effect) || effect.command === 'refund') return;
+    await sayClaimsOffEvent(cancel, { id: effect.voided, command: effect.command }, this.deps).catch((err: unknown) =>
+      this.deps.logger.error('reading the claims a void left on its payment failed; check its refunds against what stands captured', {
+        operation_id: cancel.id,
+        command: cancel.command,
+        gateway: gatewayOf(cancel),
+        voided_operation_id: effect.voided,
+        error: err instanceof Error ? err.message : String(err),
+      }),
+    );
   }
 
   /**
@@ -833,6 +871,19 @@ export class OutcomeRecorder {
     // Recording the event clears the settling mark in the same step; with no event, clear it here.
     if (event) await this.emit(event, id);
     else await this.deps.ledger.markSettled(id);
+    // A reading of a cancel's success whose move did not apply (another recorder's applied first) may have claimed
+    // figures no event says (a refund fact landed between the two readings), and a fact finding that claim said nothing:
+    // this call's own (`apply`, its move not applied, settles the record it found), or one killed between its claim and
+    // its move, found by its outcome heard again or its delivery job retried. Said here, once each; only for a cancel a
+    // reading marked before claiming (`voidReadingClaims`), so no other cancel's repeat reads anything more.
+    if (
+      current.command === 'cancel' &&
+      current.state === 'SUCCEEDED' &&
+      current.refundsRereadAfterVoid !== undefined &&
+      current.voidReadingClaims !== undefined
+    ) {
+      await this.sayClaimsOffEvent(current, current.cancelEffect);
+    }
     return current;
   }
 

@@ -5,6 +5,11 @@ import {
   REFUNDS_REREAD_AFTER_VOID_FIELD,
   REFUNDS_REREAD_FIELD,
   REFUNDS_UNDECIDED_REFS_FIELD,
+  VOID_READING_CLAIMS_FIELD,
+  claimSaidOffEventField,
+  figuresOfSaidField,
+  givenUpClaimField,
+  parseRereadAfterVoid,
   refundedBeyondSaidField,
 } from '../ledger/refunds-undecided-mark';
 import { REFUNDED_BEYOND_CAPTURED_FIELD, parseRefundedBeyond } from '../adjustments/adjustment-store';
@@ -153,6 +158,39 @@ export async function rereadAfterVoid(
 }
 
 /**
+ * Cancel `cancel`, SUCCEEDED by a move whose reading (`refundsRereadAfterVoid`, written with it) is what its event says,
+ * whose void of capture or sale `voided` lowered what stands captured: the claims its payment holds under the cancel's id
+ * for other figures are on no event. Each was taken by another reading of the same success whose move did not apply (a
+ * webhook and an inquiry at once, a refund fact recorded between the two readings): the caller that read them, once its
+ * move did not apply, or, killed between its claim and its move, the outcome heard again (its job retried, a webhook
+ * resent) finds them here. A late fact finding such a claim said nothing, so each is said here: the error line and
+ * `pb_refunded_beyond_captured_total{cause="void_after_refund"}` (`off_event`: the cancel's event does not carry them),
+ * once (`claimSaidOffEventField`, set once on the cancel). Costs the payment's lookup and one read of its record, only
+ * for a cancel that voided, one of whose readings marked it before claiming (`voidReadingClaims`: the caller checks it on
+ * the record it holds), found SUCCEEDED by another move.
+ */
+export async function sayClaimsOffEvent(
+  cancel: OperationRecord,
+  voided: { id: string; command: 'capture' | 'sale' },
+  deps: { ledger: Pick<Ledger, 'get' | 'authorizationByReference' | 'refundedBeyondClaims' | 'setFieldOnceAndGet'>; logger: Logger },
+): Promise<void> {
+  const { ledger, logger } = deps;
+  const auth = await paymentOf(voided.id, ledger, cancel.id);
+  if (auth === null) return;
+  const kept = parseRereadAfterVoid(cancel.refundsRereadAfterVoid);
+  // The figures the move's own reading kept were decided with it: said by its event, or by whoever `saidBy` names.
+  const decided = typeof kept === 'object' ? refundedBeyondSaidField(kept.figures) : undefined;
+  const claims = (await ledger.refundedBeyondClaims(auth.id)).filter((c) => c.by === cancel.id && c.field !== decided);
+  for (const claim of claims) {
+    const figures = figuresOfSaidField(claim.field);
+    if (figures === undefined) continue;
+    const { set } = await ledger.setFieldOnceAndGet(cancel.id, claimSaidOffEventField(claim.field), '1');
+    // Said already by an earlier call.
+    if (set) sayVoidReading(cancel, voided, auth.id, { beyond: figures }, undefined, logger, true);
+  }
+}
+
+/**
  * What {@link readBeforeVoidMove} found of the payment a cancel's void lowered: `kept`, written with the cancel's move to
  * SUCCEEDED (`refundsRereadAfterVoid`), so its event says the figures unless `saidBy` another fact or move.
  */
@@ -180,7 +218,14 @@ export async function readBeforeVoidMove(
   deps: {
     ledger: Pick<
       Ledger,
-      'get' | 'authorizationByReference' | 'dependentsOf' | 'adjustmentsOfEach' | 'claimRefundedBeyond' | 'fieldsOf' | 'markRefundsUndecided'
+      | 'get'
+      | 'authorizationByReference'
+      | 'dependentsOf'
+      | 'adjustmentsOfEach'
+      | 'claimRefundedBeyond'
+      | 'fieldsOf'
+      | 'markRefundsUndecided'
+      | 'setFieldOnceAndGet'
     >;
   },
 ): Promise<VoidReading | undefined> {
@@ -188,6 +233,9 @@ export async function readBeforeVoidMove(
   const auth = await paymentOf(voided.id, ledger, cancel.id);
   if (auth === null) return undefined;
   const reading = await readMarkingInFlight(auth, cancel.id, ledger);
+  // Marked on the cancel before the claim: a move of another reading may settle it, and only a cancel so marked looks
+  // for claims of its id no event says (`sayClaimsOffEvent`). One write, only for a reading that finds refunds beyond.
+  if (reading.beyond !== null && cancel.voidReadingClaims === undefined) await ledger.setFieldOnceAndGet(cancel.id, VOID_READING_CLAIMS_FIELD, '1');
   const saidBy = reading.beyond !== null ? await claimRefundedBeyond(auth, reading.beyond, cancel.id, ledger) : undefined;
   const kept =
     reading.beyond !== null
@@ -196,6 +244,28 @@ export async function readBeforeVoidMove(
         ? 'undecided'
         : 'fit';
   return { kept, authorizationId: auth.id, voided, reading, ...(saidBy !== undefined ? { saidBy } : {}) };
+}
+
+/**
+ * `found` ({@link readBeforeVoidMove}'s, about to be written with the cancel's move and said by its event) checked again
+ * right before that move: a late refund fact recorded since the reading (after the void's mark) read more refunded of the
+ * same captured standing and said it ({@link saidByFact}: it holds that claim), its event recorded, and so sequenced,
+ * before the cancel's. The cancelled event, after it, must not tell the OMS the older, smaller figures: they are kept
+ * with `saidBy` that fact, so the event says nothing of them and an info line names it (`noteVoidReading`). Unchanged
+ * otherwise, and when the reading says nothing itself (fit, undecided, said by another already). Three reads (the
+ * payment's dependents, their adjustments, its claims), only for a void whose event would say the figures. A fact
+ * sequenced between this check and the move still goes first: not covered.
+ */
+export async function supersededBeforeMove(
+  cancel: OperationRecord,
+  found: VoidReading,
+  deps: { ledger: Pick<Ledger, 'dependentsOf' | 'adjustmentsOfEach' | 'fieldsOf'> },
+): Promise<VoidReading> {
+  const { beyond } = found.reading;
+  if (beyond === null || found.saidBy !== undefined) return found;
+  const later = await saidByFact({ id: found.authorizationId }, beyond, deps.ledger, cancel.id);
+  if (later === undefined) return found;
+  return { ...found, kept: JSON.stringify({ ...beyond, saidBy: later }), saidBy: later };
 }
 
 /**
@@ -224,7 +294,7 @@ export function noteVoidReading(cancel: OperationRecord, found: VoidReading, log
   sayVoidReading(cancel, found.voided, found.authorizationId, found.reading, found.saidBy, logger);
 }
 
-/** The lines and metric of a void's reading (before its move, or after it: `rereadAfterVoid`). */
+/** The lines and metric of a void's reading (before its move, or after it: `rereadAfterVoid`; `offEvent`: a claim no event says, `sayClaimsOffEvent`). */
 function sayVoidReading(
   cancel: OperationRecord,
   voided: { id: string; command: 'capture' | 'sale' },
@@ -232,6 +302,7 @@ function sayVoidReading(
   reading: RefundedBeyondReading,
   said: string | undefined,
   logger: Logger,
+  offEvent = false,
 ): void {
   const gateway = gatewayOf(cancel);
   const fields = {
@@ -278,6 +349,7 @@ function sayVoidReading(
       ...fields,
       alert: 'refunded_beyond_captured',
       cause: 'void_after_refund',
+      ...(offEvent ? { off_event: true } : {}),
       captured_amount: reading.beyond.capturedAmount,
       refunded_amount: reading.beyond.refundedAmount,
       excess_amount: reading.beyond.excessAmount,
@@ -292,7 +364,9 @@ function sayVoidReading(
  * that no longer hold: one raised when it failed (its FAILED re-read, `REFUNDS_REREAD_FIELD` holding figures,
  * `capture_failed_after_undecided`, or the reading of a `capture_failed` of it, `capture_failed_after_refund`), and
  * one a late refund fact or a void said of its payment (the claim it holds on the payment's record,
- * `refundedBeyondSaidField`: `succeeded_after_failure`, `refund_outside_bridge`, `void_after_refund`). The payment is read
+ * `refundedBeyondSaidField`: `succeeded_after_failure`, `refund_outside_bridge`, `void_after_refund`; or a refund fact
+ * whose kept figures no claim names: said before claims were kept, an earlier release, and withdrawn the same way, so
+ * its repeat takes no claim and it is no longer taken as having said them, `saidByFact`). The payment is read
  * again, and when the refunds are no longer beyond (`fit`, or `undecided`: a capture in flight could cover them) a warn
  * line says so with the new reading and the alarms withdrawn (`refunds_reread`, `capture_failed` adjustment ids, the
  * saying fact's adjustment id or the void's cancel id), `pb_refunded_beyond_captured_withdrawn_total` counts it, and
@@ -301,7 +375,8 @@ function sayVoidReading(
  * again, while the alarm of a later failure (the PSP failed it again after a re-capture) is withdrawn by the success after
  * it; a payment's claim withdrawn is given up in that step, so the same figures found again later raise a new alarm.
  * Still beyond (other refunds since): an info line, nothing kept (the alarm holds). A capture with no alarm left to
- * withdraw costs four reads (its fields, its adjustments' kinds, its payment, the payment's record), no sums.
+ * withdraw costs six reads (its fields, its adjustments' kinds, its payment, the payment's record, its dependents and
+ * their adjustments), no sums.
  */
 export async function withdrawAfterLateCapture(
   op: OperationRecord,
@@ -330,13 +405,26 @@ export async function withdrawAfterLateCapture(
       .filter(({ fields: [kind, figures] }) => kind === 'capture_failed' && !!figures && parseRefundedBeyond(figures) !== undefined)
       .map(({ id }) => id),
   ].filter((alarm) => !done.has(alarm));
-  // The alarms a late refund fact or a void said of the payment: the claims they hold on its record, kept withdrawn there.
-  const [claims, [[paymentKept]]] = await Promise.all([
+  // The alarms a late refund fact or a void said of the payment: the claims they hold on its record, and the refund facts
+  // whose figures no claim names (said before claims were kept: an earlier release), kept withdrawn there.
+  const [claims, [[paymentKept]], facts] = await Promise.all([
     ledger.refundedBeyondClaims(payment.id),
     ledger.fieldsOf([payment.id], [REFUNDS_ALARM_WITHDRAWN_FIELD]),
+    refundFactReadings(payment, ledger),
   ]);
+  const claimed = new Set(claims.map((c) => c.field));
   const paymentDone = new Set(withdrawnOf(paymentKept));
-  const said = [...new Set(claims.map((c) => c.by))].filter((by) => !paymentDone.has(by) && !raised.includes(by));
+  // Figures no claim names, and no claim given up named (a fact that lost its claim to a sayer withdrawn since).
+  const candidates = facts.filter((f) => !claimed.has(refundedBeyondSaidField(f.figures)) && !paymentDone.has(f.id));
+  const [traces] =
+    candidates.length > 0
+      ? await ledger.fieldsOf(
+          [payment.id],
+          candidates.map((f) => givenUpClaimField(refundedBeyondSaidField(f.figures))),
+        )
+      : [[]];
+  const unclaimed = candidates.filter((_, i) => traces[i] === null || traces[i] === undefined).map((f) => f.id);
+  const said = [...new Set([...claims.map((c) => c.by), ...unclaimed])].filter((by) => !paymentDone.has(by) && !raised.includes(by));
   if (raised.length === 0 && said.length === 0) return;
   const reading = await refundedBeyondCapturedReadingOf(payment, ledger);
   const fields = {
@@ -387,7 +475,10 @@ export async function withdrawAfterLateCapture(
  * Claims for `by` (a late refund fact's adjustment id, or a void's cancel id) saying that payment `auth` has refunds
  * `beyond` what stands captured: one atomic set-once on the payment's record keyed by the figures
  * ({@link refundedBeyondSaidField}), so a refund fact and a void racing, each reading after both writes, raise one alarm.
- * Idempotent: `by` asking again (a repeat, a retry after a crash) finds its own claim. `alsoBy`: another id the claim
+ * Idempotent: `by` asking again (a repeat, a retry after a crash) finds its own claim. A fact that says them without
+ * a claim ({@link saidByFact}: one said before claims were kept, or one that kept them and claims next; for a refund fact
+ * asking, only one recorded before it) is looked up
+ * first, and then no claim is taken: the same answer on every call, and that fact's own claim, if it comes, is free. `alsoBy`: another id the claim
  * may hold for the same sayer (a cancel's late success, `by` its adjustment: the cancel's own reading before a move that
  * never applied claimed under the cancel's id). Returns who else says them (the
  * claim's holder, or a fact whose reading said them before claims were kept: {@link saidByFact}), undefined when `by`
@@ -402,12 +493,15 @@ export async function claimRefundedBeyond(
   ledger: Pick<Ledger, 'dependentsOf' | 'adjustmentsOfEach' | 'claimRefundedBeyond' | 'fieldsOf'>,
   alsoBy?: string,
 ): Promise<string | undefined> {
+  // Looked up before claiming: a fact that said them before claims were kept holds no claim, and once `by` claimed the
+  // figures that fact could no longer be told from one that lost the claim to `by` (and said nothing): both said twice.
+  const fact = await saidByFact(auth, beyond, ledger, by);
+  if (fact !== undefined) return fact;
   const claim = await ledger.claimRefundedBeyond(auth.id, refundedBeyondSaidField(beyond), by);
   // `by`'s alarm was withdrawn (a repeat heard after it): it says nothing again, and takes no claim back.
   if (claim === 'withdrawn') return `withdrawn:${by}`;
   if (claim !== null && claim.holder !== by && claim.holder !== alsoBy) return claim.holder;
-  // Claimed now or before by `by`: a fact recorded before claims were kept may have said it already.
-  return saidByFact(auth, beyond, ledger, by);
+  return undefined;
 }
 
 /**
@@ -420,34 +514,62 @@ export async function claimRefundedBeyond(
  * their adjustments, one read each.
  */
 export async function saidByFact(
-  auth: OperationRecord,
+  auth: Pick<OperationRecord, 'id'>,
   beyond: RefundedBeyondCaptured,
   ledger: Pick<Ledger, 'dependentsOf' | 'adjustmentsOfEach' | 'fieldsOf'>,
   except?: string,
 ): Promise<string | undefined> {
-  const dependents = await ledger.dependentsOf(auth.id);
-  const refunds = new Set(dependents.filter((d) => d.command === 'refund').map((d) => d.id));
-  const read = await ledger.adjustmentsOfEach([auth.id, ...refunds], ['kind', REFUNDED_BEYOND_CAPTURED_FIELD]);
-  const found: { id: string; figures: RefundedBeyondCaptured }[] = [];
-  for (const [operationId, list] of read) {
-    const kind = refunds.has(operationId) ? 'succeeded_after_failure' : 'refund_outside_bridge';
-    for (const { id, fields } of list) {
-      if (id === except || fields[0] !== kind || !fields[1]) continue;
-      const f = parseRefundedBeyond(fields[1]);
-      if (f && f.currency === beyond.currency && f.capturedAmount === beyond.capturedAmount && f.refundedAmount >= beyond.refundedAmount)
-        found.push({ id, figures: f });
-    }
-  }
+  const facts = await refundFactReadings(auth, ledger);
+  // A refund fact asking (it kept its figures before it asks): a fact that holds no claim yet is taken as saying them
+  // only when it was recorded before the asker, so two facts that kept the same figures, each asking before either
+  // claims, do not each leave them to the other (the older says them; one recorded before claims were kept is older).
+  const asker = facts.find((f) => f.id === except);
+  const found = facts.filter(
+    ({ id, figures: f }) =>
+      id !== except && f.currency === beyond.currency && f.capturedAmount === beyond.capturedAmount && f.refundedAmount >= beyond.refundedAmount,
+  );
   if (found.length === 0) return undefined;
   // A fact whose figures another holds the claim of said nothing (it lost a race): only one that holds them, or will
   // claim them (none yet: it kept them and has not claimed, or read before claims were kept), says them. One whose
   // alarm was withdrawn (its claim given up) says nothing any more: the same figures found again are a new alarm.
-  const [[withdrawnField, ...claims]] = await ledger.fieldsOf(
-    [auth.id],
-    [REFUNDS_ALARM_WITHDRAWN_FIELD, ...found.map((f) => refundedBeyondSaidField(f.figures))],
-  );
+  // A claim given up by a withdrawal leaves its trace: a fact that kept those figures without the claim had lost it.
+  const fields = found.map((f) => refundedBeyondSaidField(f.figures));
+  const [[withdrawnField, ...held]] = await ledger.fieldsOf([auth.id], [REFUNDS_ALARM_WITHDRAWN_FIELD, ...fields, ...fields.map(givenUpClaimField)]);
   const withdrawn = new Set(withdrawnOf(withdrawnField));
-  return found.find((f, i) => !withdrawn.has(f.id) && (claims[i] === null || claims[i] === undefined || claims[i] === f.id))?.id;
+  const free = (v: string | null | undefined): boolean => v === null || v === undefined;
+  const before = (f: RefundFactReading): boolean =>
+    asker === undefined || f.recordedAt < asker.recordedAt || (f.recordedAt === asker.recordedAt && f.id < asker.id);
+  return found.find((f, i) => !withdrawn.has(f.id) && (held[i] === f.id || (free(held[i]) && free(held[found.length + i]) && before(f))))?.id;
+}
+
+/** A late refund fact's own reading that kept refunds beyond ({@link refundFactReadings}). */
+interface RefundFactReading {
+  id: string;
+  figures: RefundedBeyondCaptured;
+  /** When the adjustment was recorded (0 when unreadable: taken as the oldest). */
+  recordedAt: number;
+}
+
+/**
+ * The late refund facts of payment `auth` (its `refund_outside_bridge`s, the `succeeded_after_failure`s of its refunds)
+ * whose own reading kept refunds beyond (`REFUNDED_BEYOND_CAPTURED_FIELD` holding figures): their adjustment ids,
+ * figures and when each was recorded. Two reads: the payment's dependents, and their adjustments with its own.
+ */
+async function refundFactReadings(auth: Pick<OperationRecord, 'id'>, ledger: Pick<Ledger, 'dependentsOf' | 'adjustmentsOfEach'>): Promise<RefundFactReading[]> {
+  const dependents = await ledger.dependentsOf(auth.id);
+  const refunds = new Set(dependents.filter((d) => d.command === 'refund').map((d) => d.id));
+  const read = await ledger.adjustmentsOfEach([auth.id, ...refunds], ['kind', REFUNDED_BEYOND_CAPTURED_FIELD, 'recorded_at']);
+  const found: RefundFactReading[] = [];
+  for (const [operationId, list] of read) {
+    const kind = refunds.has(operationId) ? 'succeeded_after_failure' : 'refund_outside_bridge';
+    for (const { id, fields } of list) {
+      if (fields[0] !== kind || !fields[1]) continue;
+      const figures = parseRefundedBeyond(fields[1]);
+      const recordedAt = Number(fields[2]);
+      if (figures) found.push({ id, figures, recordedAt: Number.isFinite(recordedAt) ? recordedAt : 0 });
+    }
+  }
+  return found;
 }
 
 /** The alarms a stored {@link REFUNDS_ALARM_WITHDRAWN_FIELD} says were withdrawn already (none when absent or garbled). */

@@ -34,6 +34,7 @@ import {
   REFUNDS_UNDECIDED_FIELD,
   REFUNDS_UNDECIDED_REFS_FIELD,
   WITHDRAW_REFUND_ALARMS_SCRIPT,
+  givenUpClaimField,
 } from './refunds-undecided-mark';
 import { DependentWaker, TAKE_WAITERS_SCRIPT, WAITERS_FLAG, WAIT_FOR_SCRIPT, WaitedMove } from './dependent-waiters';
 import { RECORD_RECONCILED_WINDOW_SCRIPT, ReconciledWindow, reconciledWindowOf } from './reconciled-mark';
@@ -986,7 +987,7 @@ export class Ledger {
             reading: entry.reading,
             at: String(entry.at),
             // cjson reads [] as an empty table either way.
-            claims: JSON.stringify((entry.claims ?? []).map((c) => [c.field, c.by])),
+            claims: JSON.stringify((entry.claims ?? []).map((c) => [c.field, c.by, givenUpClaimField(c.field)])),
           },
         }),
       (r) => r === -1,

@@ -7,7 +7,7 @@ import { StoredCard, parseStoredCard } from '../gateways/stored-card';
 import { SUCCEEDED_AFTER_FAILURE_FIELD, SuccessAfterFailureMark, UNDONE_FIELD, parseSuccessAfterFailureMark } from '../adjustments/adjustment';
 import { CANCEL_EFFECT_FIELD, CancelEffect, UNDONE_BY_VOID_FIELD, parseCancelEffect } from './cancel-effect';
 import { CancelBasis, parseCancelBasis } from './cancel-basis';
-import { REFUNDS_REREAD_AFTER_VOID_FIELD } from './refunds-undecided-mark';
+import { REFUNDS_REREAD_AFTER_VOID_FIELD, VOID_READING_CLAIMS_FIELD } from './refunds-undecided-mark';
 
 /** One operation as the ledger holds it (docs/ARCHITECTURE.md). Times are epoch milliseconds. */
 export interface OperationRecord {
@@ -118,6 +118,12 @@ export interface OperationRecord {
    * (refunds-undecided-mark.ts, {@link parseRereadAfterVoid}). Absent otherwise.
    */
   refundsRereadAfterVoid?: string;
+  /**
+   * A cancel one of whose readings of its void's success claimed (or was about to claim) refunded-beyond figures on its
+   * payment, before its move (`VOID_READING_CLAIMS_FIELD`, `1`): only such a cancel, found SUCCEEDED by another move,
+   * looks for claims of its id its event does not say (refunded-beyond-alarm.ts, `sayClaimsOffEvent`). Absent otherwise.
+   */
+  voidReadingClaims?: string;
   /** Digest of the command's money fields (`commandDigest`); absent on records older than digests. */
   digest?: string;
   /**
@@ -171,9 +177,12 @@ type FieldTable = { [F in keyof OperationRecord]-?: { hash: string; codec: Codec
  * `dependent_wait_noted_at` (`DeliveryService`), and a capture's `refunds_undecided_by`, `refunds_undecided_refs` and `refunds_reread`
  * (refunds-undecided-mark.ts: an undecided refund reading counted it in flight; what its failure's reading found), and a
  * cancel's `refunds_reread_after_void` (what reading its payment after its void of a capture or sale found; also a
- * record field, `refundsRereadAfterVoid`, written with the cancel's success), a capture's or sale's
+ * record field, `refundsRereadAfterVoid`, written with the cancel's success) and its
+ * `refunds_claim_said_off_event:<currency>:<captured>:<refunded>` (a claim of its id no event says, said once:
+ * `claimSaidOffEventField`), a capture's or sale's
  * `refunds_alarm_withdrawn` (a refunded-beyond alarm its failure raised that no longer holds), and a payment's
- * `refunded_beyond_said:<currency>:<captured>:<refunded>` (who says those refunds beyond: `refundedBeyondSaidField`).
+ * `refunded_beyond_said:<currency>:<captured>:<refunded>` (who says those refunds beyond: `refundedBeyondSaidField`) and
+ * `refunded_beyond_given_up:<currency>:<captured>:<refunded>` (whose such claim a withdrawal gave up: `givenUpClaimField`).
  */
 const FIELDS: FieldTable = {
   id: { hash: 'id', codec: text },
@@ -216,6 +225,7 @@ const FIELDS: FieldTable = {
   pspSucceededAt: { hash: 'psp_succeeded_at', codec: int },
   heldForPspRetry: { hash: HELD_FOR_PSP_RETRY_FIELD, codec: text },
   refundsRereadAfterVoid: { hash: REFUNDS_REREAD_AFTER_VOID_FIELD, codec: text },
+  voidReadingClaims: { hash: VOID_READING_CLAIMS_FIELD, codec: text },
 };
 
 const RECORD_FIELDS = Object.keys(FIELDS) as (keyof OperationRecord)[];
@@ -350,6 +360,7 @@ function blankRecord(): BlankRecord {
     pspSucceededAt: undefined,
     heldForPspRetry: undefined,
     refundsRereadAfterVoid: undefined,
+    voidReadingClaims: undefined,
   };
 }
 

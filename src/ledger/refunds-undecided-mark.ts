@@ -38,6 +38,49 @@ export function refundedBeyondSaidField(figures: RefundedBeyondCaptured): string
 export const REFUNDED_BEYOND_SAID_PREFIX = 'refunded_beyond_said:';
 
 /**
+ * The figures a {@link refundedBeyondSaidField} names (the excess: refunded less captured); undefined when `field` is not
+ * one or its amounts are not integers (never throws).
+ */
+export function figuresOfSaidField(field: string): RefundedBeyondCaptured | undefined {
+  if (!field.startsWith(REFUNDED_BEYOND_SAID_PREFIX)) return undefined;
+  const [currency, captured, refunded, ...rest] = field.slice(REFUNDED_BEYOND_SAID_PREFIX.length).split(':');
+  const capturedAmount = Number(captured);
+  const refundedAmount = Number(refunded);
+  if (!currency || rest.length > 0 || !/^-?\d+$/.test(captured ?? '') || !/^-?\d+$/.test(refunded ?? '')) return undefined;
+  if (!Number.isSafeInteger(capturedAmount) || !Number.isSafeInteger(refundedAmount)) return undefined;
+  return { currency, capturedAmount, refundedAmount, excessAmount: refundedAmount - capturedAmount };
+}
+
+/**
+ * Field on a payment's record: the trace of claim `saidField` ({@link refundedBeyondSaidField}) given up when its
+ * holder's alarm was withdrawn ({@link WITHDRAW_REFUND_ALARMS_SCRIPT}), holding that holder. The claim itself is removed
+ * so the same figures found again raise a new alarm; the trace says a fact that kept those figures without the claim lost
+ * it then (and said nothing), so it is not taken for one said before claims were kept (refunded-beyond-alarm.ts,
+ * `saidByFact`, `withdrawAfterLateCapture`).
+ */
+export function givenUpClaimField(saidField: string): string {
+  return `refunded_beyond_given_up:${saidField.slice(REFUNDED_BEYOND_SAID_PREFIX.length)}`;
+}
+
+/**
+ * Field on a cancel's record (also a record field, `voidReadingClaims`): set (`1`) by a reading of its void's success
+ * before that reading claims figures on its payment (refunded-beyond-alarm.ts, `readBeforeVoidMove`), so only a cancel
+ * one of whose readings may have claimed looks for claims of its id no event says (`sayClaimsOffEvent`): the outcome
+ * heard again, or a job settling the cancel, of any other cancel reads nothing more.
+ */
+export const VOID_READING_CLAIMS_FIELD = 'refunds_void_reading_claims';
+
+/**
+ * Field on a cancel's record, one per claim (`saidField`, a {@link refundedBeyondSaidField} of its payment held by the
+ * cancel's id) that no event of it says: set once by whoever says that claim's alarm (the error line and metric), so a
+ * repeat says nothing again. Such a claim was taken by a reading of the cancel's success whose move did not apply (another
+ * recorder of the same success moved it first, with an earlier reading): refunded-beyond-alarm.ts, `sayClaimsOffEvent`.
+ */
+export function claimSaidOffEventField(saidField: string): string {
+  return `refunds_claim_said_off_event:${saidField.slice(REFUNDED_BEYOND_SAID_PREFIX.length)}`;
+}
+
+/**
  * Claims {@link refundedBeyondSaidField} `field` of payment `op` for `by` (HSETNX), unless `by` is among the alarms
  * withdrawn on that record ({@link REFUNDS_ALARM_WITHDRAWN_FIELD}, `withdrawn_field`): a repeat of a fact or void whose
  * alarm was withdrawn (its claim given up) must not take the claim back, or the same figures found again later would
@@ -94,8 +137,9 @@ export const REFUNDS_ALARM_WITHDRAWN_FIELD = 'refunds_alarm_withdrawn';
  * array of ids: `refunds_reread`, `capture_failed` adjustment ids) not withdrawn already: once per alarm, so a repeat of
  * the success fact withdraws nothing again, while a later failure's alarm, redone by a later success, is withdrawn
  * too. The field then holds the latest withdrawal (`by`, `reading`, `at`) and every alarm withdrawn so far. `claims`
- * (a JSON array of `[field, holder]`: {@link refundedBeyondSaidField}s of a payment's record) whose holder is withdrawn now
- * and still holds it are removed in the same step, so the same figures found again later raise a new alarm. Returns the
+ * (a JSON array of `[field, holder, trace]`: {@link refundedBeyondSaidField}s of a payment's record, and their
+ * {@link givenUpClaimField}) whose holder is withdrawn now and still holds it are removed in the same step, so the same
+ * figures found again later raise a new alarm, their trace set to the holder. Returns the
  * ids withdrawn now (a JSON array, empty when none), or -1 when there is no such operation.
  */
 export const WITHDRAW_REFUND_ALARMS_SCRIPT = new LuaScript(
@@ -130,7 +174,10 @@ redis.call('HSET', K.op, A.field, cjson.encode({ by = A.by, reading = A.reading,
 local now = {}
 for _, a in ipairs(fresh) do now[a] = true end
 for _, c in ipairs(cjson.decode(A.claims)) do
-  if now[c[2]] and redis.call('HGET', K.op, c[1]) == c[2] then redis.call('HDEL', K.op, c[1]) end
+  if now[c[2]] and redis.call('HGET', K.op, c[1]) == c[2] then
+    redis.call('HDEL', K.op, c[1])
+    if c[3] then redis.call('HSET', K.op, c[3], c[2]) end
+  end
 end
 return cjson.encode(fresh)
 `,

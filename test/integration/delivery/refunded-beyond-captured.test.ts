@@ -18,6 +18,7 @@ import { Ledger, OperationRecord } from '../../../src/ledger/ledger';
 import { metricValue } from '../../../src/metrics/metrics-registry';
 import { redactText } from '../../../src/logging/redact';
 import { OperationsView } from '../../../src/ops/operations-view';
+import { ShardKeys } from '../../../src/redis/key-layout';
 import { RedisClient, createRedis } from '../../../src/redis/redis-connection';
 import { ConfiguredGatewayRouter } from '../../../src/routing/configured-gateway-router';
 import { purgeNamespace } from '../../../harness/twins/local-stack/local-stack';
@@ -465,6 +466,55 @@ describe('a late refund fact that leaves the payment refunded beyond what stands
       refunded_beyond_captured: { captured_amount: 0, refunded_amount: 1500, excess_amount: 1500, currency: 'USD', suggested_action: 'contact_support' },
     });
     expect(await alarms('refund_outside_bridge')).toBe(before + 1);
+  });
+
+  it('two refund facts landing together, each reading and keeping the same figures before either claims: one alarm, said by one event', async () => {
+    const auth = await authorized();
+    const authOp = auth.payment.operation_reference!;
+    const captureId = await delivered(naming('capture', auth, authOp));
+    const first = await refusedRefund(auth, 2000);
+    const second = await refusedRefund(auth, 1000);
+    await delivered(naming('cancel', auth, captureId));
+    const before = await alarms('succeeded_after_failure');
+    // Both facts are recorded before either reads (each finds 30.00 refunded of nothing captured), and both keep that
+    // reading before either looks for who says it (two outcome workers a few milliseconds apart).
+    const barrier = () => {
+      let arrived = 0;
+      let open: () => void = () => undefined;
+      const all = new Promise<void>((resolve) => (open = resolve));
+      return async () => {
+        arrived += 1;
+        if (arrived === 2) open();
+        await Promise.race([all, new Promise((resolve) => setTimeout(resolve, 3000))]);
+      };
+    };
+    const bothRead = barrier();
+    const bothKept = barrier();
+    const read = operationContext.refundedBeyondCapturedReadingOf;
+    const reads = jest.spyOn(operationContext, 'refundedBeyondCapturedReadingOf').mockImplementation(async (...args) => {
+      await bothRead();
+      return read(...args);
+    });
+    const keep = AdjustmentStore.prototype.recordRefundedBeyondCapturedOnce;
+    const keeps = jest.spyOn(AdjustmentStore.prototype, 'recordRefundedBeyondCapturedOnce').mockImplementation(async function (this: AdjustmentStore, ...args) {
+      const kept = await keep.apply(this, args);
+      await bothKept();
+      return kept;
+    });
+    try {
+      await Promise.all([refundedAfterAll(first, 2000), refundedAfterAll(second, 1000)]);
+    } finally {
+      reads.mockRestore();
+      keeps.mockRestore();
+    }
+
+    expect(await alarms('succeeded_after_failure')).toBe(before + 1);
+    expect(await eventsSaying(authOp)).toHaveLength(1);
+    // Heard again, both: still one.
+    await refundedAfterAll((await ledger.get(first.id))!, 2000);
+    await refundedAfterAll((await ledger.get(second.id))!, 1000);
+    expect(await alarms('succeeded_after_failure')).toBe(before + 1);
+    expect(await eventsSaying(authOp)).toHaveLength(1);
   });
 
   it('a capture still in flight that would cover the refunds: no alarm, the reading kept undecided, an info line naming it', async () => {
@@ -948,13 +998,27 @@ describe('a move that lowers what stands captured after a late refund fact: the 
     expect(logs.lines.some((l) => l.includes(cancelId) && l.includes('"alert":"refunded_beyond_captured"'))).toBe(false);
     const detail = await new OperationsView(ledger, new AdjustmentStore(redis, config.redis.keyPrefix)).show(cancelId);
     expect(detail?.marks.some((m) => m.kind === 'refunded_beyond_after_void')).toBe(false);
-    // A repeat of the outcome finds the reading kept: the payment is not read again.
+    // A repeat of the outcome finds the reading kept: the payment is not read again, nor its claims looked for (no
+    // reading of this cancel claimed anything), neither by the outcome heard again nor by its delivery job retried.
     const reads = jest.spyOn(ledger, 'adjustmentsOfEach');
+    const claims = jest.spyOn(ledger, 'refundedBeyondClaims');
+    const gets = jest.spyOn(ledger, 'get');
     try {
-      await recorder.apply((await ledger.get(cancelId))!, voided, 'webhook');
+      const loaded = (await ledger.get(cancelId))!;
+      gets.mockClear();
+      await recorder.apply(loaded, voided, 'webhook');
+      // The one read of the outcome heard again: what the void undid (its effect, found recorded).
+      expect(gets.mock.calls).toEqual([[captureId]]);
+      gets.mockClear();
+      await service.deliver(cancelId);
+      // The cancel itself, read by the job and again to settle it.
+      expect(gets.mock.calls).toEqual([[cancelId], [cancelId]]);
       expect(reads).not.toHaveBeenCalled();
+      expect(claims).not.toHaveBeenCalled();
     } finally {
       reads.mockRestore();
+      claims.mockRestore();
+      gets.mockRestore();
     }
   });
 
@@ -992,6 +1056,43 @@ describe('a move that lowers what stands captured after a late refund fact: the 
       refunded_amount: 2000,
       excess_amount: 2000,
     });
+  });
+
+  it("a refund fact recorded, said and sequenced between the void's reading and its move: the cancelled event, sequenced after it, does not say the older figures", async () => {
+    const auth = await authorized();
+    const authOp = auth.payment.operation_reference!;
+    const captureId = await delivered(naming('capture', auth, authOp));
+    const first = await refusedRefund(auth, 2000);
+    const second = await refusedRefund(auth, 1000);
+    psp.dropNextVoid = true;
+    const cancelId = await record(naming('cancel', auth, captureId));
+    expect(await service.deliver(cancelId)).toMatchObject({ kind: 'retry' });
+    await refundedAfterAll(first, 2000);
+    const raised = async () => (await alarms('succeeded_after_failure')) + (await alarms('void_after_refund'));
+    const before = await raised();
+    // The void reads 20.00 refunded of nothing captured; as it claims those figures, the second refund fact is
+    // recorded, reads 30.00 refunded, claims that and its event is recorded, before the void's move.
+    let late: string | undefined;
+    const claim = ledger.claimRefundedBeyond.bind(ledger);
+    const spy = jest.spyOn(ledger, 'claimRefundedBeyond').mockImplementation(async (id, field, by) => {
+      if (by === cancelId && late === undefined) late = (await refundedAfterAll(second, 1000)).adjustment.id;
+      return claim(id, field, by);
+    });
+    try {
+      expect((await recorder.apply((await ledger.get(cancelId))!, voided, 'webhook')).state).toBe('SUCCEEDED');
+    } finally {
+      spy.mockRestore();
+    }
+    const fact = (await events.load(adjustmentEventId(second.id, late!)))!;
+    const cancelled = (await events.load(`${cancelId}.SUCCEEDED`))!;
+    expect((fact.params.adjustment as Record<string, unknown>).refunded_beyond_captured).toMatchObject({ refunded_amount: 3000, excess_amount: 3000 });
+    expect(cancelled.paymentKey).toBe(fact.paymentKey);
+    expect(cancelled.sequence).toBeGreaterThan(fact.sequence);
+
+    // Told after the fact's 30.00, the OMS must not read 20.00 refunded: the cancelled event says nothing of it.
+    expect((cancelled.params.payment as Record<string, unknown>).refunded_beyond_captured).toBeUndefined();
+    expect(await raised()).toBe(before + 1);
+    expect(logs.lines.some((l) => l.includes('said these refunds beyond already') && l.includes(cancelId) && l.includes('"refunded_amount":2000'))).toBe(true);
   });
 
   it("the void's success heard twice at once, a refund fact landing between the two readings: the figures the late reading claimed are said (error line, metric), not lost", async () => {
@@ -1032,6 +1133,80 @@ describe('a move that lowers what stands captured after a late refund fact: the 
       .map((l) => JSON.parse(l) as Record<string, unknown>);
     expect(lines.filter((l) => l.refunded_amount === 3000)).toHaveLength(1);
   });
+
+  it("the void's reading claimed the figures, its worker killed before its move: the outcome heard again finds its own claim, its event says them, once", async () => {
+    const { authOp, refund, cancelId } = await voidInFlight();
+    await refundedAfterAll(refund, 2000);
+    const before = await alarms('void_after_refund');
+    const crash = new Error('worker killed');
+    const spies = [jest.spyOn(ledger, 'transitionAndRecord').mockRejectedValue(crash), jest.spyOn(ledger, 'transitionAndGet').mockRejectedValue(crash)];
+    try {
+      await expect(recorder.apply((await ledger.get(cancelId))!, voided, 'webhook')).rejects.toThrow('worker killed');
+    } finally {
+      for (const spy of spies) spy.mockRestore();
+    }
+    expect(await ledger.refundedBeyondClaims(authOp)).toEqual([expect.objectContaining({ by: cancelId })]);
+    expect(await alarms('void_after_refund')).toBe(before);
+
+    expect((await recorder.apply((await ledger.get(cancelId))!, voided, 'webhook')).state).toBe('SUCCEEDED');
+    await recorder.apply((await ledger.get(cancelId))!, voided, 'webhook');
+
+    expect(await cancelEventBeyond(cancelId)).toEqual(beyondBlock);
+    expect(await alarms('void_after_refund')).toBe(before + 1);
+    expect(await eventsSaying(authOp)).toEqual([`${cancelId}.SUCCEEDED`]);
+  });
+
+  it.each([
+    ['the outcome heard again (a webhook resent)', async (cancelId: string) => void (await recorder.apply((await ledger.get(cancelId))!, voided, 'webhook'))],
+    ['its delivery job retried (the cancel settled)', async (cancelId: string) => void (await service.deliver(cancelId))],
+  ])(
+    "the void's success heard twice at once, the later reading's recorder killed between its claim and its move: %s says the figures, once",
+    async (_, again) => {
+      const { authOp, refund, cancelId } = await voidInFlight();
+      // Both recorders loaded the cancel before either moved it (a webhook and an inquiry at once).
+      const loaded = (await ledger.get(cancelId))!;
+      const raised = async () => (await alarms('succeeded_after_failure')) + (await alarms('void_after_refund'));
+      const before = await raised();
+      // The first reads before the refund fact (the refunds fit: nothing captured is gone yet to them) and moves the cancel.
+      expect((await recorder.apply(loaded, voided, 'inquiry')).state).toBe('SUCCEEDED');
+      expect(await cancelEventBeyond(cancelId)).toBeUndefined();
+
+      // The refund fact is recorded and read (nothing captured stands, 20.00 refunded); before it claims those figures,
+      // the other recorder reads them too, claims them under the cancel's id and is killed before its move (which would
+      // not have applied). The fact finds the cancel's claim and says nothing.
+      const crash = new Error('worker killed');
+      const keep = AdjustmentStore.prototype.recordRefundedBeyondCapturedOnce;
+      const keeps = jest.spyOn(AdjustmentStore.prototype, 'recordRefundedBeyondCapturedOnce').mockImplementation(async function (
+        this: AdjustmentStore,
+        ...args
+      ) {
+        const spies = [jest.spyOn(ledger, 'transitionAndRecord').mockRejectedValue(crash), jest.spyOn(ledger, 'transitionAndGet').mockRejectedValue(crash)];
+        try {
+          await expect(recorder.apply(loaded, voided, 'webhook')).rejects.toThrow('worker killed');
+        } finally {
+          for (const spy of spies) spy.mockRestore();
+        }
+        return keep.apply(this, args);
+      });
+      try {
+        await refundedAfterAll(refund, 2000);
+      } finally {
+        keeps.mockRestore();
+      }
+      expect(await ledger.refundedBeyondClaims(authOp)).toEqual([expect.objectContaining({ by: cancelId })]);
+      expect(await raised()).toBe(before);
+
+      // The killed recorder's job runs again: the cancel stands SUCCEEDED, its event said nothing of these figures.
+      await again(cancelId);
+      await again(cancelId);
+
+      expect(await raised()).toBe(before + 1);
+      const lines = logs.lines.filter((l) => l.includes('"alert":"refunded_beyond_captured"') && l.includes(cancelId)).map((l) => JSON.parse(l) as unknown);
+      expect(lines).toEqual([
+        expect.objectContaining({ level: 'error', operation_id: cancelId, off_event: true, captured_amount: 0, refunded_amount: 2000, excess_amount: 2000 }),
+      ]);
+    },
+  );
 
   it('a refund that still fits what stands captured after the void (another capture stands): nothing raised', async () => {
     const auth = await authorized();
@@ -1513,5 +1688,186 @@ describe('a capture the alarm counted as failed that the PSP says succeeded afte
 
     expect(await withdrawn()).toBe(before);
     expect(withdrawnLines(captureId)).toHaveLength(0);
+  });
+});
+
+/**
+ * Alarms a release before claims were kept said: the fact kept its figures and its event carried them, and no claim on
+ * the payment's record names it (simulated by removing the claims a fact took). A move's reading of the same figures, a
+ * repeat of the fact and a withdrawal must neither say it twice nor lose a later alarm.
+ */
+describe('an alarm said before claims were kept (an earlier release): no claim on the payment', () => {
+  const voided = { status: 'SUCCESS' as const, gatewayStatus: 'VOIDED' };
+  const raised = async () => (await alarms('succeeded_after_failure')) + (await alarms('void_after_refund'));
+  const withdrawn = () => metricValue('pb_refunded_beyond_captured_withdrawn_total', { gateway: 'cybs' });
+
+  /** The payment's record as an earlier release left it: no claim on it. */
+  async function forgetClaims(authOp: string): Promise<void> {
+    const key = new ShardKeys(config.redis.keyPrefix, (await ledger.shardOf(authOp)) ?? 0).op(authOp);
+    for (const { field } of await ledger.refundedBeyondClaims(authOp)) await redis.hdel(key, field);
+    expect(await ledger.refundedBeyondClaims(authOp)).toEqual([]);
+  }
+
+  /** A void of `captureId` sent, its answer lost (502): in flight. */
+  async function cancelInFlight(auth: PaymentCommand, captureId: string, amount: number): Promise<string> {
+    psp.dropNextVoid = true;
+    const cancelId = await record(naming('cancel', auth, captureId, { amount }));
+    expect(await service.deliver(cancelId)).toMatchObject({ kind: 'retry' });
+    return cancelId;
+  }
+
+  it("a refund fact said it (read after a void's mark, the void's worker killed before its move); the void's success heard again and the fact resent: said once, by the fact", async () => {
+    const auth = await authorized();
+    const authOp = auth.payment.operation_reference!;
+    const captureId = await delivered(naming('capture', auth, authOp));
+    const refund = await refusedRefund(auth, 2000);
+    const cancelId = await cancelInFlight(auth, captureId, 5000);
+    const crash = new Error('worker killed');
+    const spies = [jest.spyOn(ledger, 'transitionAndRecord').mockRejectedValue(crash), jest.spyOn(ledger, 'transitionAndGet').mockRejectedValue(crash)];
+    try {
+      await expect(recorder.apply((await ledger.get(cancelId))!, voided, 'webhook')).rejects.toThrow('worker killed');
+    } finally {
+      for (const spy of spies) spy.mockRestore();
+    }
+    const before = await raised();
+    const { adjustment } = await refundedAfterAll(refund, 2000);
+    expect(await raised()).toBe(before + 1);
+    await forgetClaims(authOp);
+
+    for (let i = 0; i < 3; i += 1) expect((await recorder.apply((await ledger.get(cancelId))!, voided, 'webhook')).state).toBe('SUCCEEDED');
+    await refundedAfterAll((await ledger.get(refund.id))!, 2000);
+
+    expect(await raised()).toBe(before + 1);
+    expect(await cancelEventBeyond(cancelId)).toBeUndefined();
+    expect(await eventsSaying(authOp)).toEqual([adjustmentEventId(refund.id, adjustment.id)]);
+  });
+
+  it("a refund fact that lost the claim to a void said nothing: the void's alarm withdrawn once, the fact's never (a repeat withdraws nothing more), and the same figures found again are said", async () => {
+    const auth = await authorized();
+    const authOp = auth.payment.operation_reference!;
+    const captureId = await delivered(naming('capture', auth, authOp, { amount: 3000 }));
+    psp.dropNextCapture = true;
+    const second = await record(naming('capture', auth, authOp, { amount: 2000 }));
+    expect(await service.deliver(second)).toMatchObject({ kind: 'retry' });
+    const failure = { status: 'FAIL' as const, gatewayStatus: 'DECLINED', reason: 'PROCESSOR_DECLINED' };
+    expect((await recorder.apply((await ledger.get(second))!, failure, 'webhook')).state).toBe('FAILED');
+    const refund = await refusedRefund(auth, 2000);
+    const cancelId = await cancelInFlight(auth, captureId, 3000);
+    // The void's worker killed past its mark (its reading fit: nothing refunded yet); the refund fact reads after the mark,
+    // and before it claims, the void's success heard again reads the same figures, claims them and says them.
+    const crash = new Error('worker killed');
+    const spies = [jest.spyOn(ledger, 'transitionAndRecord').mockRejectedValue(crash), jest.spyOn(ledger, 'transitionAndGet').mockRejectedValue(crash)];
+    try {
+      await expect(recorder.apply((await ledger.get(cancelId))!, voided, 'webhook')).rejects.toThrow('worker killed');
+    } finally {
+      for (const spy of spies) spy.mockRestore();
+    }
+    const before = await raised();
+    const keep = AdjustmentStore.prototype.recordRefundedBeyondCapturedOnce;
+    const keeps = jest.spyOn(AdjustmentStore.prototype, 'recordRefundedBeyondCapturedOnce').mockImplementation(async function (this: AdjustmentStore, ...args) {
+      await recorder.apply((await ledger.get(cancelId))!, voided, 'webhook');
+      return keep.apply(this, args);
+    });
+    let lost: string;
+    try {
+      lost = (await refundedAfterAll(refund, 2000)).adjustment.id;
+    } finally {
+      keeps.mockRestore();
+    }
+    expect(await cancelEventBeyond(cancelId)).toEqual(beyondBlock);
+    expect(await raised()).toBe(before + 1);
+    expect(await ledger.refundedBeyondClaims(authOp)).toEqual([expect.objectContaining({ by: cancelId })]);
+    const withdrawals = await withdrawn();
+    const capturedAfterAll = async () =>
+      adjustments.recordAdjustment((await ledger.get(second))!, {
+        kind: 'succeeded_after_failure',
+        direction: 'credit',
+        amount: 2000,
+        currency: 'USD',
+        gateway: 'cybs',
+        pspEventId: `evt_saf_${second}`,
+        source: 'webhook',
+      });
+
+    await capturedAfterAll();
+    await capturedAfterAll();
+
+    expect(await withdrawn()).toBe(withdrawals + 1);
+    const lines = logs.lines
+      .filter((l) => l.includes('refunded beyond captured no longer holds') && l.includes(second))
+      .map((l) => JSON.parse(l) as Record<string, unknown>);
+    expect(lines.map((l) => l.withdrawn)).toEqual([[cancelId]]);
+    expect(logs.lines.some((l) => l.includes('no longer holds') && l.includes(logged(lost)))).toBe(false);
+
+    // The PSP fails the capture done after all again: the same figures. The fact that lost the claim said nothing, and is
+    // not taken as having said them: the failure says them.
+    const failedAgain = await alarms('capture_failed_after_refund');
+    const { adjustment: again } = await adjustments.recordAdjustment((await ledger.get(second))!, {
+      kind: 'capture_failed',
+      direction: 'debit',
+      amount: 2000,
+      currency: 'USD',
+      gateway: 'cybs',
+      pspEventId: `evt_cf_${second}`,
+      source: 'webhook',
+    });
+    expect(await adjustmentOfEvent(second, again.id)).toMatchObject({ refunded_beyond_captured: beyondBlock });
+    expect(await alarms('capture_failed_after_refund')).toBe(failedAgain + 1);
+  });
+
+  it('a capture done after all withdraws it; the fact resent takes no claim, and the same figures found again later (the PSP fails that capture again) are said', async () => {
+    const auth = await authorized();
+    const authOp = auth.payment.operation_reference!;
+    const captureId = await delivered(naming('capture', auth, authOp, { amount: 3000 }));
+    // A second capture the ledger holds FAILED: nothing it took counts, until the PSP says it did it after all.
+    psp.dropNextCapture = true;
+    const second = await record(naming('capture', auth, authOp, { amount: 2000 }));
+    expect(await service.deliver(second)).toMatchObject({ kind: 'retry' });
+    const failure = { status: 'FAIL' as const, gatewayStatus: 'DECLINED', reason: 'PROCESSOR_DECLINED' };
+    expect((await recorder.apply((await ledger.get(second))!, failure, 'webhook')).state).toBe('FAILED');
+    const refund = await refusedRefund(auth, 2000);
+    const cancelId = await cancelInFlight(auth, captureId, 3000);
+    expect((await recorder.apply((await ledger.get(cancelId))!, voided, 'webhook')).state).toBe('SUCCEEDED');
+    const before = await raised();
+    const { adjustment } = await refundedAfterAll(refund, 2000);
+    expect(await adjustmentOfEvent(refund.id, adjustment.id)).toHaveProperty('refunded_beyond_captured');
+    expect(await raised()).toBe(before + 1);
+    await forgetClaims(authOp);
+    const withdrawals = await withdrawn();
+
+    // 20.00 captured stands again, 20.00 refunded: the alarm no longer holds, and is withdrawn like one that holds a claim.
+    await adjustments.recordAdjustment((await ledger.get(second))!, {
+      kind: 'succeeded_after_failure',
+      direction: 'credit',
+      amount: 2000,
+      currency: 'USD',
+      gateway: 'cybs',
+      pspEventId: `evt_saf_${second}`,
+      source: 'webhook',
+    });
+    expect(await withdrawn()).toBe(withdrawals + 1);
+    const line = logs.lines.find((l) => l.includes('refunded beyond captured no longer holds') && l.includes(second));
+    expect(JSON.parse(line!)).toMatchObject({ withdrawn: [logged(adjustment.id)], reading: 'fit' });
+
+    // The fact heard again takes no claim back.
+    await refundedAfterAll((await ledger.get(refund.id))!, 2000);
+    expect(await ledger.refundedBeyondClaims(authOp)).toEqual([]);
+
+    // The PSP fails the capture done after all again: nothing captured stands, 20.00 refunded, the same figures. The
+    // withdrawn fact is no longer taken as having said them: the failure says them.
+    const failedAgain = await alarms('capture_failed_after_refund');
+    const { adjustment: again } = await adjustments.recordAdjustment((await ledger.get(second))!, {
+      kind: 'capture_failed',
+      direction: 'debit',
+      amount: 2000,
+      currency: 'USD',
+      gateway: 'cybs',
+      pspEventId: `evt_cf_${second}`,
+      source: 'webhook',
+    });
+
+    expect(await adjustmentOfEvent(second, again.id)).toMatchObject({ refunded_beyond_captured: beyondBlock });
+    expect(await alarms('capture_failed_after_refund')).toBe(failedAgain + 1);
+    expect(await withdrawn()).toBe(withdrawals + 1);
   });
 });
