@@ -205,6 +205,23 @@ describe('Cybersource responses', () => {
     expect(outcome).toEqual({ status: 'SUCCESS', gatewayStatus: 'REVERSED', gatewayReference: NEW_AUTH_ID, amount: 10221, currency: 'USD' });
   });
 
+  it('maps a PARTIALLY_REVERSED reversal (the 201 status the reversal API documents beside REVERSED) to SUCCESS with the amount it reversed', () => {
+    // Remainder left by partial captures: 52.21 of 102.21 reversed, the authorization partly reversed.
+    const outcome = t.parseResponse(
+      ctx('cancel', { amount: 5221 }),
+      response(201, {
+        id: NEW_AUTH_ID,
+        status: 'PARTIALLY_REVERSED',
+        reversalAmountDetails: { reversedAmount: '52.21', originalTransactionAmount: '102.21', currency: 'USD' },
+      }),
+      gateway,
+    );
+    expect(outcome).toEqual({ status: 'SUCCESS', gatewayStatus: 'PARTIALLY_REVERSED', gatewayReference: NEW_AUTH_ID, amount: 5221, currency: 'USD' });
+    // Not submitted to the processor: the hold stands, as for REVERSED.
+    const notSubmitted = { id: NEW_AUTH_ID, status: 'PARTIALLY_REVERSED', authorizationInformation: { reversalSubmitted: 'N' } };
+    expect(t.parseResponse(ctx('cancel'), response(201, notSubmitted), gateway)).toMatchObject({ status: 'FAIL', reason: 'reversal_not_submitted' });
+  });
+
   it('maps a REVERSED reversal whose reversalSubmitted is N (not submitted: the hold stands) to FAIL', () => {
     const body = { id: NEW_AUTH_ID, status: 'REVERSED', authorizationInformation: { reversalSubmitted: 'N' } };
     expect(t.parseResponse(ctx('cancel'), response(201, body), gateway)).toMatchObject({ status: 'FAIL', reason: 'reversal_not_submitted' });

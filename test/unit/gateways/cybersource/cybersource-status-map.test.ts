@@ -28,6 +28,7 @@ const EXPECTED: Record<CybersourceStatus, CybersourceStatusMeaning> = {
   TRANSMITTED: 'SUCCESS',
   COMPLETED: 'SUCCESS',
   REVERSED: 'SUCCESS',
+  PARTIALLY_REVERSED: 'SUCCESS',
   VOIDED: 'SUCCESS',
   ACCEPTED: 'SUCCESS',
   REJECTED: 'FAIL',
