@@ -11,7 +11,14 @@ import {
 } from './cybersource-status-map';
 import { CYBERSOURCE_AUTHORIZING_COMMANDS } from './cybersource-responses';
 import { CYBERSOURCE_REASON_CODES } from './cybersource-reason-codes';
-import { CYBERSOURCE_WEBHOOK_EVENT_TYPES, REVIEW_ACCEPTED_SETTLES, cybersourceLateFact, webhookEventOutcome, webhookFundsHeld } from './cybersource-webhook';
+import {
+  CYBERSOURCE_WEBHOOK_EVENT_TYPES,
+  REVIEW_ACCEPTED_SETTLES,
+  cybersourceLateFact,
+  webhookEventOutcome,
+  webhookFundsHeld,
+  webhookSettles,
+} from './cybersource-webhook';
 
 /** The statuses of error answers, which a 2xx answer is read by its reason as that error answer is (`throwIfErrorAnswer`). */
 const ERROR_ANSWER_NOTES: Partial<Record<string, string>> = {
@@ -93,13 +100,21 @@ export function cybersourceFacts(): FactRow[] {
     // Failed with the authorization still held (a review rejected): the bridge voids it.
     const held = webhookFundsHeld(type);
     const holds = held ? ` (the funds stay held: the authorization is voided by orphan reversal, reason \`${held}\`)` : '';
-    rows.push({ fact: `\`${type}\`${holds}`, source: 'webhook', commands: [], meaning: webhookEventOutcome(type), ...(late ? { adjustment: late.kind } : {}) });
+    // The commands of the service it reports: named by another operation (a follow-on carrying its payment's merchant
+    // reference), it is that operation's history or late fact, never its outcome.
+    rows.push({
+      fact: `\`${type}\`${holds}`,
+      source: 'webhook',
+      commands: webhookSettles(type),
+      meaning: webhookEventOutcome(type),
+      ...(late ? { adjustment: late.kind } : {}),
+    });
     // Its amount is the one approved, or none: the amount asked is never reported as approved.
     if (type.endsWith('.partial.approval'))
       rows.push({
         fact: `\`${type}\` without \`authorizedAmount\`: no amount confirmed, the status inquiry reads it`,
         source: 'webhook',
-        commands: [],
+        commands: webhookSettles(type),
         meaning: 'PENDING',
       });
   }
