@@ -82,6 +82,13 @@ export function cybersourceFacts(): FactRow[] {
     commands: CYBERSOURCE_AUTHORIZING_COMMANDS,
     meaning: 'FAIL',
   });
+  // A release under the payment's merchant reference that the bridge did not send: never read as "authorized".
+  rows.push({
+    fact: "a reversal (`ics_auth_reversal`) or void (`ics_void`) that succeeded under the operation's merchant reference (Decision Manager's `REVERSE`, the Business Center): no longer authorized, waits for the webhook; a refused one or a refund decides nothing",
+    source: 'status inquiry (transaction search)',
+    commands: CYBERSOURCE_AUTHORIZING_COMMANDS,
+    meaning: 'PENDING',
+  });
   for (const rCode of CYBERSOURCE_RCODES)
     rows.push({
       fact: `rCode \`${rCode}\` (no status, no reason code above)`,

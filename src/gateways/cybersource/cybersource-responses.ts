@@ -427,7 +427,7 @@ export function parseCybersourceSearchResponse(ctx: OperationContext, response: 
   if (response.status < 200 || response.status > 299) throw classifyCybersourceError(response, gateway, { read: true });
   const list = searchSummaries(ctx, parseBody(response, gateway), gateway);
   if (list === null) return null;
-  const newest = newestOf(list);
+  const newest = newestOf(decisiveSummaries(ctx, list));
   const outcome = transactionOutcome(newest, response, gateway);
   const amounts = amountDetailsOf(newest);
   if (!authorizes(ctx)) {
@@ -453,6 +453,14 @@ export function parseCybersourceSearchResponse(ctx: OperationContext, response: 
     outcome.status = 'PENDING';
     outcome.gatewayStatus = `${outcome.gatewayStatus} (not captured)`;
   }
+  // Released since by a reversal or void under its merchant reference that the bridge did not send (Decision Manager's
+  // REVERSE of a rejected review, a Business Center action): what was authorized (or sold) no longer stands, and why
+  // (a review rejected, a person) is not said here. It waits for the webhook that says, never "authorized".
+  if (authorizes(ctx) && outcome.status !== 'FAIL' && list.some(released)) {
+    outcome.status = 'PENDING';
+    outcome.gatewayStatus = `${outcome.gatewayStatus ?? ''} (released)`;
+    delete outcome.newGatewayKey;
+  }
   // The time of the transaction that decides (the newest of the operation's).
   return withSubmittedAt(outcome, newest);
 }
@@ -476,7 +484,7 @@ function detailsTarget(ctx: OperationContext, first: StatusAnswer, gateway: stri
   if (!authorizes(ctx) || (first.outcome.status !== 'SUCCESS' && first.outcome.status !== 'PENDING')) return null;
   const list = searchSummaries(ctx, parseBody(first.response, gateway), gateway);
   if (list === null) return null;
-  const summary = newestOf(list);
+  const summary = newestOf(decisiveSummaries(ctx, list));
   if (str(amountDetailsOf(summary)?.authorizedAmount) !== undefined || partialSignal(summary) === 'whole') return null;
   const id = str(summary.id);
   // A path segment must not be `.` or `..`; an answer naming one is unreadable, not our request's fault.
@@ -541,6 +549,34 @@ export function parseCybersourceDetailsAmount(ctx: OperationContext, first: Stat
 function applicationsOf(summary: Json): Json[] {
   const apps = obj(summary.applicationInformation)?.applications;
   return Array.isArray(apps) ? apps.map(obj).filter((a): a is Json => a !== undefined) : [];
+}
+
+/**
+ * The services of a follow-on that undoes or gives back (a reversal, a void, a refund): one of these alone is never
+ * the authorization's result. A capture (`ics_bill`) is: it is what sells a sale Decision Manager held for review.
+ */
+const FOLLOW_ON_APPLICATIONS: ReadonlySet<string> = new Set(['ics_auth_reversal', 'ics_void', 'ics_credit']);
+
+/**
+ * The summaries whose result is an authorizing command's own (for any other command: all of them). A follow-on under
+ * the payment's merchant reference (a reversal, void or refund the bridge did not send: Decision Manager's case
+ * actions, the Business Center) lists only such services, and its result is not the authorization's: a refused
+ * reversal does not fail it, a refund done does not authorize it (a reversal or void done is read by `released`).
+ * The authorization's own are those that list any other service (`ics_auth`, `ics_bill`…) or none; when none is
+ * left, all of them.
+ */
+function decisiveSummaries(ctx: OperationContext, list: Json[]): Json[] {
+  if (!authorizes(ctx)) return list;
+  const own = list.filter((summary) => {
+    const apps = applicationsOf(summary);
+    return apps.length === 0 || apps.some((a) => typeof a.name !== 'string' || !FOLLOW_ON_APPLICATIONS.has(a.name));
+  });
+  return own.length > 0 ? own : list;
+}
+
+/** Whether a summary shows the authorization (or the sale's capture) released: its reversal or void succeeded (rCode 1). */
+function released(summary: Json): boolean {
+  return applicationsOf(summary).some((a) => (a.name === 'ics_auth_reversal' || a.name === 'ics_void') && String(a.rCode) === '1');
 }
 
 function listsApplications(summary: Json): boolean {

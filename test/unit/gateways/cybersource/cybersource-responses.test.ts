@@ -417,6 +417,59 @@ describe('Cybersource responses', () => {
       expect(t.parseStatusResponse(sale, capturedToo, gateway)?.status).toBe('SUCCESS');
     });
 
+    it('never reads a release of the authorization under its merchant reference (a reversal or void the bridge did not send) as its success: it waits', () => {
+      // Held for review (480), then rejected in case management with REVERSE: Decision Manager's reversal carries the
+      // payment's merchant reference and is the newest transaction of it; the hold is gone.
+      const held = {
+        id: PAYMENT_ID,
+        submitTimeUtc: '2026-11-22T10:00:00Z',
+        clientReferenceInformation: { code: 'op-authorize-1' },
+        applicationInformation: { rCode: '1', rFlag: 'DREVIEW', reasonCode: '480', applications: [{ name: 'ics_auth', rCode: '1' }] },
+        orderInformation: { amountDetails: { totalAmount: '102.21', currency: 'USD' } },
+      };
+      const reversal = {
+        id: NEW_AUTH_ID,
+        submitTimeUtc: '2026-11-22T11:00:00Z',
+        clientReferenceInformation: { code: 'op-authorize-1' },
+        applicationInformation: { rCode: '1', rFlag: 'SOK', reasonCode: '100', applications: [{ name: 'ics_auth_reversal', rCode: '1', rFlag: 'SOK' }] },
+        orderInformation: { amountDetails: { totalAmount: '102.21', currency: 'USD' } },
+      };
+      const res = response(201, { totalCount: 2, _embedded: { transactionSummaries: [reversal, held] } });
+      for (const command of ['authorize', 'sale', 'revalidate'] as const) {
+        const outcome = t.parseStatusResponse(ctx(command, {}, 'op-authorize-1'), res, gateway);
+        expect(outcome?.status).toBe('PENDING');
+        expect(outcome?.gatewayStatus).toMatch(/released/);
+        expect(outcome?.newGatewayKey).toBeUndefined();
+      }
+      // A void of the sale (its capture undone, Business Center) is no sale either.
+      const voided = { ...reversal, applicationInformation: { rCode: '1', reasonCode: '100', applications: [{ name: 'ics_void', rCode: '1' }] } };
+      const sold = {
+        ...held,
+        applicationInformation: {
+          rCode: '1',
+          reasonCode: '100',
+          applications: [
+            { name: 'ics_auth', rCode: '1' },
+            { name: 'ics_bill', rCode: '1' },
+          ],
+        },
+      };
+      const saleVoided = response(201, { totalCount: 2, _embedded: { transactionSummaries: [voided, sold] } });
+      expect(t.parseStatusResponse(ctx('sale', {}, 'op-authorize-1'), saleVoided, gateway)?.status).toBe('PENDING');
+      // A reversal that failed (rCode 0) released nothing: the authorization found stands.
+      const refused = {
+        ...reversal,
+        applicationInformation: { rCode: '0', rFlag: 'DNOAUTH', reasonCode: '233', applications: [{ name: 'ics_auth_reversal', rCode: '0' }] },
+      };
+      const authorized = { ...held, applicationInformation: { rCode: '1', reasonCode: '100', applications: [{ name: 'ics_auth', rCode: '1' }] } };
+      const stands = response(201, { totalCount: 2, _embedded: { transactionSummaries: [refused, authorized] } });
+      expect(t.parseStatusResponse(ctx('authorize', {}, 'op-authorize-1'), stands, gateway)).toMatchObject({ status: 'SUCCESS', gatewayReference: PAYMENT_ID });
+      // A sale held for review and captured by case management's CAPTURE (a follow-on capture): sold, as before.
+      const capture = { ...reversal, applicationInformation: { rCode: '1', reasonCode: '100', applications: [{ name: 'ics_bill', rCode: '1' }] } };
+      const captured = response(201, { totalCount: 2, _embedded: { transactionSummaries: [capture, held] } });
+      expect(t.parseStatusResponse(ctx('sale', {}, 'op-authorize-1'), captured, gateway)?.status).toBe('SUCCESS');
+    });
+
     it('falls back to the rCode of a summary without a status', () => {
       const res = response(201, {
         totalCount: 1,
