@@ -23,6 +23,7 @@ import { isMerchantInitiatedCharge, wantsStoredToken } from '../../contracts/pay
 import { merchantReference } from './cybersource-requests';
 import { StoredCard, storedCardOf } from '../stored-card';
 import { pspIsoTimeMs } from '../psp-time';
+import { counter } from '../../metrics/metrics-registry';
 
 /**
  * Cybersource REST response → our outcome. Pure.
@@ -34,6 +35,12 @@ import { pspIsoTimeMs } from '../psp-time';
  */
 
 type Json = Record<string, unknown>;
+
+const releasedFound = counter(
+  'pb_cybersource_inquiry_released_total',
+  "Cybersource status inquiries that found the authorization (or sale) released by a reversal or void the bridge did not send, under its merchant reference: read PENDING, never authorized (the operation's history shows the status '(released)')",
+  ['gateway'],
+);
 
 /** The 502 reasons that leave the outcome unknown (the request may have been processed): read so in a 2xx as well. */
 const CYBERSOURCE_UNKNOWN_502_REASONS: ReadonlySet<string> = new Set(CYBERSOURCE_502_REASONS.filter((r) => kindOf502Reason(r) === 'outcome_unknown'));
@@ -460,6 +467,7 @@ export function parseCybersourceSearchResponse(ctx: OperationContext, response: 
     outcome.status = 'PENDING';
     outcome.gatewayStatus = `${outcome.gatewayStatus ?? ''} (released)`;
     delete outcome.newGatewayKey;
+    releasedFound.inc({ gateway });
   }
   // The time of the transaction that decides (the newest of the operation's).
   return withSubmittedAt(outcome, newest);

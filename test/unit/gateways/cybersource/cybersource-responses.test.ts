@@ -417,7 +417,8 @@ describe('Cybersource responses', () => {
       expect(t.parseStatusResponse(sale, capturedToo, gateway)?.status).toBe('SUCCESS');
     });
 
-    it('never reads a release of the authorization under its merchant reference (a reversal or void the bridge did not send) as its success: it waits', () => {
+    it('never reads a release of the authorization under its merchant reference (a reversal or void the bridge did not send) as its success: it waits', async () => {
+      const before = await metricValue('pb_cybersource_inquiry_released_total', { gateway: gateway.name });
       // Held for review (480), then rejected in case management with REVERSE: Decision Manager's reversal carries the
       // payment's merchant reference and is the newest transaction of it; the hold is gone.
       const held = {
@@ -468,6 +469,8 @@ describe('Cybersource responses', () => {
       const capture = { ...reversal, applicationInformation: { rCode: '1', reasonCode: '100', applications: [{ name: 'ics_bill', rCode: '1' }] } };
       const captured = response(201, { totalCount: 2, _embedded: { transactionSummaries: [capture, held] } });
       expect(t.parseStatusResponse(ctx('sale', {}, 'op-authorize-1'), captured, gateway)?.status).toBe('SUCCESS');
+      // Counted where an operator looks: the three commands and the voided sale.
+      expect(await metricValue('pb_cybersource_inquiry_released_total', { gateway: gateway.name })).toBe(before + 4);
     });
 
     it('falls back to the rCode of a summary without a status', () => {
