@@ -95,6 +95,8 @@ export const CYBERSOURCE_DECLINES: DeclineTable = {
     DECLINED: 'do_not_honor',
     INVALID_REQUEST: 'invalid_request',
     REJECTED: 'suspected_fraud',
+    // A void answered FAILED (201): not done; the capture or sale stands.
+    FAILED: 'processing_error',
     AUTHORIZED_RISK_DECLINED: 'suspected_fraud',
     CLOSED: { category: 'card_not_supported', action: 'use_another_method' },
     instrumentIdentifierNotFound: 'invalid_request',

@@ -10,7 +10,9 @@ import { OutcomeStatus } from '../gateway-adapter';
  * `status` (payments, reversals, captures, refunds, voids, credits, payouts, risk decisions), the
  * Transaction Search/Details examples (`TRANSMITTED`), and the statuses later API versions added for
  * the same endpoints (`AUTHORIZED_RISK_DECLINED`, `PENDING_AUTHENTICATION`, `PENDING_REVIEW`; the reversal's
- * `PARTIALLY_REVERSED`, cybersource-rest-client `PtsV2PaymentsReversalsPost201Response`).
+ * `PARTIALLY_REVERSED`, the void's `FAILED`: cybersource-rest-client `PtsV2PaymentsReversalsPost201Response`,
+ * `PtsV2PaymentsVoidsPost201Response`). The void's `CANCELLED` is not read: its documentation does not say whether
+ * the void was done, and a guess either way misstates money; it is `outcome_unknown`, the inquiry reads `ics_void`.
  */
 export const CYBERSOURCE_STATUSES = [
   'AUTHORIZED',
@@ -32,6 +34,8 @@ export const CYBERSOURCE_STATUSES = [
   'VOIDED',
   'ACCEPTED',
   'REJECTED',
+  // A void that was not done (201).
+  'FAILED',
   'SERVER_ERROR',
 ] as const;
 export type CybersourceStatus = (typeof CYBERSOURCE_STATUSES)[number];
@@ -64,6 +68,7 @@ export function cybersourceStatusMeaning(status: CybersourceStatus): Cybersource
     case 'DECLINED':
     case 'INVALID_REQUEST':
     case 'REJECTED':
+    case 'FAILED':
       return 'FAIL';
     case 'PENDING':
       // Captures, refunds and credits: accepted and queued for the settlement batch. The money effect

@@ -229,6 +229,16 @@ describe('Cybersource responses', () => {
     expect(t.parseResponse(ctx('cancel'), response(201, submitted), gateway).status).toBe('SUCCESS');
   });
 
+  it('maps a void answered FAILED (a 201 status the void API documents beside VOIDED) to FAIL: nothing was voided', () => {
+    const body = { id: NEW_AUTH_ID, submitTimeUtc: '2026-11-22T10:00:00Z', status: 'FAILED', clientReferenceInformation: { code: 'op-cancel-1' } };
+    const outcome = t.parseResponse({ ...ctx('cancel'), captured: { by: 'sale' } }, response(201, body), gateway);
+    expect(outcome).toMatchObject({ status: 'FAIL', gatewayStatus: 'FAILED', reason: 'FAILED', gatewayReference: NEW_AUTH_ID });
+    expect(outcome.decline?.category).toBe('processing_error');
+    // The void of one of our captures by its own id: a refusal, never a void done.
+    const named = t.parseResponse({ ...ctx('cancel'), voidOf: { command: 'capture', operationId: 'op-capture-1' } }, response(201, body), gateway);
+    expect(named).toMatchObject({ status: 'FAIL', gatewayStatus: 'FAILED' });
+  });
+
   it('maps a VOIDED void (a cancel of a sale or capture) to SUCCESS with the amount it voided', () => {
     const outcome = t.parseResponse(
       { ...ctx('cancel'), captured: { by: 'sale' } },

@@ -29,6 +29,7 @@ const EXPECTED: Record<CybersourceStatus, CybersourceStatusMeaning> = {
   COMPLETED: 'SUCCESS',
   REVERSED: 'SUCCESS',
   PARTIALLY_REVERSED: 'SUCCESS',
+  FAILED: 'FAIL',
   VOIDED: 'SUCCESS',
   ACCEPTED: 'SUCCESS',
   REJECTED: 'FAIL',
