@@ -78,6 +78,8 @@ export const CYBERSOURCE_DECLINES: DeclineTable = {
     EXCEEDS_AUTH_AMOUNT: 'operation_not_permitted',
     CAPTURE_ALREADY_VOIDED: 'operation_not_permitted',
     ACCOUNT_NOT_ALLOWED_CREDIT: 'card_not_supported',
+    // A capture or void the processor or account does not offer: sending it again changes nothing.
+    NOT_SUPPORTED: 'operation_not_permitted',
     // A void of a capture or sale once its batch settled: it stands; a refund (a new transaction) returns the money. A
     // refund's void suggests `none` instead (`withRefundVoidAction`): no new transaction undoes a refund.
     NOT_VOIDABLE: { category: 'operation_not_permitted', action: 'reverse_with_new_transaction' },

@@ -22,7 +22,7 @@ import { retryAfterMs } from '../../http/retry-after';
  *   transaction status"), so they are `outcome_unknown`: a status inquiry comes before any resend.
  */
 
-/** Documented 400 `reason` values of /pts/v2 (payments, captures, reversals, refunds, voids). */
+/** Documented 400 `reason` values of /pts/v2 (payments, captures, reversals, refunds, voids; `NOT_SUPPORTED` from later versions). */
 export const CYBERSOURCE_400_REASONS = [
   'MISSING_FIELD',
   'INVALID_DATA',
@@ -43,6 +43,9 @@ export const CYBERSOURCE_400_REASONS = [
   'CAPTURE_ALREADY_VOIDED',
   'ACCOUNT_NOT_ALLOWED_CREDIT',
   'NOT_VOIDABLE',
+  // Captures and voids (cybersource-rest-client PtsV2PaymentsCapturesPost400Response, PtsV2PaymentsVoidsPost400Response):
+  // the processor or account does not offer it (a second partial capture, a void).
+  'NOT_SUPPORTED',
   // Payer Authentication (its "HTTP Status Codes"): the cardholder could not be authenticated.
   'CONSUMER_AUTHENTICATION_FAILED',
 ] as const;
@@ -80,6 +83,7 @@ export function kindOf400Reason(reason: Cybersource400Reason): GatewayErrorKind 
     case 'CAPTURE_ALREADY_VOIDED':
     case 'ACCOUNT_NOT_ALLOWED_CREDIT':
     case 'NOT_VOIDABLE':
+    case 'NOT_SUPPORTED':
     case 'CONSUMER_AUTHENTICATION_FAILED':
       return 'declined';
   }

@@ -62,6 +62,18 @@ describe('Cybersource error classification', () => {
     });
   });
 
+  it('answers a capture or void refused NOT_SUPPORTED (documented 400 reason of both) as a FAIL outcome with the reason, not an unreadable request', () => {
+    for (const command of ['capture', 'cancel'] as const) {
+      const outcome = t.parseResponse(ctx(command), response(400, { status: 'INVALID_REQUEST', reason: 'NOT_SUPPORTED' }), gateway);
+      expect(outcome).toEqual({
+        status: 'FAIL',
+        gatewayStatus: 'NOT_SUPPORTED',
+        reason: 'NOT_SUPPORTED',
+        decline: declineOf('operation_not_permitted', 'NOT_SUPPORTED'),
+      });
+    }
+  });
+
   it('classifies every documented 400 reason without falling through', () => {
     for (const reason of CYBERSOURCE_400_REASONS) {
       const kind: GatewayErrorKind = classifyCybersourceError(response(400, { reason }), 'x').kind;
