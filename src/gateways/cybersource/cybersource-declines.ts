@@ -92,6 +92,7 @@ export const CYBERSOURCE_DECLINES: DeclineTable = {
     SYSTEM_ERROR: 'processing_error',
     SERVER_TIMEOUT: 'try_again_later',
     SERVICE_TIMEOUT: 'try_again_later',
+    SYSTEM_TIMEOUT: 'try_again_later',
     INVALID_OR_MISSING_CONFIG: 'invalid_request',
     // status (when no reason is given) and the TMS token state / error types
     DECLINED: 'do_not_honor',

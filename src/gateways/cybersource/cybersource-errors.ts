@@ -53,9 +53,17 @@ export type Cybersource400Reason = (typeof CYBERSOURCE_400_REASONS)[number];
 
 /**
  * Documented 502 `reason` values (the API reference's `PtsV2PaymentsPost502Response`; `PROCESSOR_TIMEOUT` is
- * listed there though not in the 2020-02-17 spec's enum).
+ * listed there though not in the 2020-02-17 spec's enum; `SYSTEM_TIMEOUT` is the Payer Authentication guide's, "HTTP
+ * Status Codes": "The request was received but there was a server timeout").
  */
-export const CYBERSOURCE_502_REASONS = ['SYSTEM_ERROR', 'SERVER_TIMEOUT', 'SERVICE_TIMEOUT', 'INVALID_OR_MISSING_CONFIG', 'PROCESSOR_TIMEOUT'] as const;
+export const CYBERSOURCE_502_REASONS = [
+  'SYSTEM_ERROR',
+  'SERVER_TIMEOUT',
+  'SERVICE_TIMEOUT',
+  'INVALID_OR_MISSING_CONFIG',
+  'PROCESSOR_TIMEOUT',
+  'SYSTEM_TIMEOUT',
+] as const;
 export type Cybersource502Reason = (typeof CYBERSOURCE_502_REASONS)[number];
 
 /** The error kind of a documented 400 reason. Exhaustive. */
@@ -102,6 +110,7 @@ export function kindOf502Reason(reason: Cybersource502Reason): GatewayErrorKind 
     case 'SERVER_TIMEOUT':
     case 'SERVICE_TIMEOUT':
     case 'PROCESSOR_TIMEOUT':
+    case 'SYSTEM_TIMEOUT':
       return 'outcome_unknown';
   }
 }

@@ -22,10 +22,11 @@ import {
 
 /** The statuses of error answers, which a 2xx answer is read by its reason as that error answer is (`throwIfErrorAnswer`). */
 const ERROR_ANSWER_NOTES: Partial<Record<string, string>> = {
-  DECLINED: " (a response's with reason `PROCESSOR_TIMEOUT`, `SERVER_TIMEOUT`, `SERVICE_TIMEOUT` or `SYSTEM_ERROR`: unknown, asked about, as the 502 is)",
+  DECLINED:
+    " (a response's with reason `PROCESSOR_TIMEOUT`, `SERVER_TIMEOUT`, `SERVICE_TIMEOUT`, `SYSTEM_TIMEOUT` or `SYSTEM_ERROR`: unknown, asked about, as the 502 is)",
   INVALID_REQUEST: " (a response's with reason `DUPLICATE_REQUEST`: unknown, asked about, as the 400 is; `PROCESSOR_UNAVAILABLE`: retried)",
   SERVER_ERROR:
-    " (a response's with reason `SERVER_TIMEOUT`, `SERVICE_TIMEOUT`, `PROCESSOR_TIMEOUT`, `SYSTEM_ERROR` or none: unknown, asked about before any resend, as the 502 is)",
+    " (a response's with reason `SERVER_TIMEOUT`, `SERVICE_TIMEOUT`, `PROCESSOR_TIMEOUT`, `SYSTEM_TIMEOUT`, `SYSTEM_ERROR` or none: unknown, asked about before any resend, as the 502 is)",
 };
 
 /** Cybersource's fact table (docs/gateways/cybersource.md), read from its status maps and webhook map. */
