@@ -85,7 +85,13 @@ export function cybersourceFacts(): FactRow[] {
   });
   // A release under the payment's merchant reference that the bridge did not send: never read as "authorized".
   rows.push({
-    fact: "a reversal (`ics_auth_reversal`) or void (`ics_void`) that succeeded under the operation's merchant reference (Decision Manager's `REVERSE`, the Business Center): no longer authorized, waits for the webhook; a refused one or a refund decides nothing",
+    fact: "a reversal (`ics_auth_reversal`) or void (`ics_void`) that succeeded under the operation's merchant reference (Decision Manager's `REVERSE`, the Business Center) after its authorization, for the whole of it: no longer authorized, nothing held (reason `AUTH_ALREADY_REVERSED`, `CAPTURE_ALREADY_VOIDED`; `pb_cybersource_inquiry_released_total`); a refused one or a refund decides nothing, one older than the authorization released an earlier attempt",
+    source: 'status inquiry (transaction search)',
+    commands: CYBERSOURCE_AUTHORIZING_COMMANDS,
+    meaning: 'FAIL',
+  });
+  rows.push({
+    fact: 'such a reversal or void of part of it, or whose amount or time cannot be read: what stands cannot be told, it waits (UNRESOLVED when the poll schedule runs out)',
     source: 'status inquiry (transaction search)',
     commands: CYBERSOURCE_AUTHORIZING_COMMANDS,
     meaning: 'PENDING',

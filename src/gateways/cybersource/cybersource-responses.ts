@@ -38,7 +38,7 @@ type Json = Record<string, unknown>;
 
 const releasedFound = counter(
   'pb_cybersource_inquiry_released_total',
-  "Cybersource status inquiries that found the authorization (or sale) released by a reversal or void the bridge did not send, under its merchant reference: read PENDING, never authorized (the operation's history shows the status '(released)')",
+  "Cybersource status inquiries that found the authorization (or sale) released by a reversal or void the bridge did not send, under its merchant reference: never authorized; read FAIL when the whole of it was released after it was made, else PENDING (the operation's history shows the status '(released)')",
   ['gateway'],
 );
 
@@ -461,16 +461,22 @@ export function parseCybersourceSearchResponse(ctx: OperationContext, response: 
     outcome.gatewayStatus = `${outcome.gatewayStatus} (not captured)`;
   }
   // Released since by a reversal or void under its merchant reference that the bridge did not send (Decision Manager's
-  // REVERSE of a rejected review, a Business Center action): what was authorized (or sold) no longer stands, and why
-  // (a review rejected, a person) is not said here. It waits for the webhook that says, never "authorized".
-  if (authorizes(ctx) && outcome.status !== 'FAIL' && list.some(released)) {
-    outcome.status = 'PENDING';
+  // REVERSE of a rejected review, a Business Center action): never "authorized". The whole of it released after it was
+  // made is its FAIL: Cybersource refuses any capture of a reversed authorization (`AUTH_ALREADY_REVERSED`) and any
+  // refund of a voided capture (`CAPTURE_ALREADY_VOIDED`), and nothing is held to release. A release of part of it, or
+  // one whose amount or time cannot be read, leaves what stands unknown: it waits (PENDING, then UNRESOLVED).
+  const release = authorizes(ctx) && outcome.status !== 'FAIL' ? releaseOf(ctx, list, newest, outcome) : null;
+  if (release !== null) {
     outcome.gatewayStatus = `${outcome.gatewayStatus ?? ''} (released)`;
     delete outcome.newGatewayKey;
+    delete outcome.authorizedAt;
+    delete outcome.partialApproval;
+    outcome.status = release.whole ? 'FAIL' : 'PENDING';
+    if (release.whole) outcome.reason = release.reason;
     releasedFound.inc({ gateway });
   }
-  // The time of the transaction that decides (the newest of the operation's).
-  return withSubmittedAt(outcome, newest);
+  // The time of the transaction that decides (the newest of the operation's; the release's when it decides).
+  return withSubmittedAt(outcome, release?.whole ? release.summary : newest);
 }
 
 /**
@@ -569,7 +575,7 @@ const FOLLOW_ON_APPLICATIONS: ReadonlySet<string> = new Set(['ics_auth_reversal'
  * The summaries whose result is an authorizing command's own (for any other command: all of them). A follow-on under
  * the payment's merchant reference (a reversal, void or refund the bridge did not send: Decision Manager's case
  * actions, the Business Center) lists only such services, and its result is not the authorization's: a refused
- * reversal does not fail it, a refund done does not authorize it (a reversal or void done is read by `released`).
+ * reversal does not fail it, a refund done does not authorize it (a reversal or void done is read by `releaseOf`).
  * The authorization's own are those that list any other service (`ics_auth`, `ics_bill`…) or none; when none is
  * left, all of them.
  */
@@ -582,9 +588,41 @@ function decisiveSummaries(ctx: OperationContext, list: Json[]): Json[] {
   return own.length > 0 ? own : list;
 }
 
-/** Whether a summary shows the authorization (or the sale's capture) released: its reversal or void succeeded (rCode 1). */
-function released(summary: Json): boolean {
-  return applicationsOf(summary).some((a) => (a.name === 'ics_auth_reversal' || a.name === 'ics_void') && String(a.rCode) === '1');
+/** The reason Cybersource refuses a follow-on of a transaction released by each service (a capture, a refund). */
+const RELEASE_REASONS: Readonly<Record<string, string>> = { ics_auth_reversal: 'AUTH_ALREADY_REVERSED', ics_void: 'CAPTURE_ALREADY_VOIDED' };
+
+/** The service of a summary that released the authorization (or the sale's capture): its reversal or void succeeded (rCode 1). */
+function releasingService(summary: Json): string | undefined {
+  return applicationsOf(summary).find((a) => typeof a.name === 'string' && RELEASE_REASONS[a.name] !== undefined && String(a.rCode) === '1')?.name as
+    string | undefined;
+}
+
+/**
+ * The release among an authorizing operation's summaries (`list`) that may be of the transaction that decides
+ * (`decisive`, read as `outcome`), or null: a reversal or void done, not older than it (one older released an earlier
+ * attempt). `whole`: made after it and for at least what it holds (its `totalAmount` against the amount `outcome`
+ * confirms, else the amount asked, in one currency); otherwise (or when only follow-ons are listed, the decisive one a
+ * release itself) what stands cannot be told.
+ */
+function releaseOf(ctx: OperationContext, list: Json[], decisive: Json, outcome: GatewayOutcome): { summary: Json; reason: string; whole: boolean } | null {
+  const madeAt = submittedAt(decisive);
+  const releases = list
+    .filter((summary) => releasingService(summary) !== undefined)
+    .filter((summary) => {
+      const at = submittedAt(summary);
+      return madeAt === undefined || at === undefined || at >= madeAt;
+    });
+  if (releases.length === 0) return null;
+  const held = { amount: outcome.amount ?? ctx.payment.amount, currency: (outcome.currency ?? ctx.payment.currency).toUpperCase() };
+  const covers = (summary: Json): boolean => {
+    const money = cybersourceConfirmedMoney(amountDetailsOf(summary), ['totalAmount'], ctx.payment.currency);
+    return money.amount !== undefined && money.currency?.toUpperCase() === held.currency && money.amount >= held.amount;
+  };
+  // Only follow-ons listed (the decisive one a release itself): the authorization is not seen, nothing is compared.
+  const comparable = madeAt !== undefined && releasingService(decisive) === undefined;
+  const whole = comparable ? releases.find((summary) => submittedAt(summary) !== undefined && covers(summary)) : undefined;
+  const summary = whole ?? newestOf(releases);
+  return { summary, reason: RELEASE_REASONS[releasingService(summary)!], whole: whole !== undefined };
 }
 
 function listsApplications(summary: Json): boolean {

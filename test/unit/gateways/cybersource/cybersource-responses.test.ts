@@ -427,10 +427,10 @@ describe('Cybersource responses', () => {
       expect(t.parseStatusResponse(sale, capturedToo, gateway)?.status).toBe('SUCCESS');
     });
 
-    it('never reads a release of the authorization under its merchant reference (a reversal or void the bridge did not send) as its success: it waits', async () => {
+    it('never reads a release of the authorization under its merchant reference (a reversal or void the bridge did not send) as its success', async () => {
       const before = await metricValue('pb_cybersource_inquiry_released_total', { gateway: gateway.name });
       // Held for review (480), then rejected in case management with REVERSE: Decision Manager's reversal carries the
-      // payment's merchant reference and is the newest transaction of it; the hold is gone.
+      // payment's merchant reference and is the newest transaction of it; the hold is gone: the authorization's FAIL.
       const held = {
         id: PAYMENT_ID,
         submitTimeUtc: '2026-11-22T10:00:00Z',
@@ -448,7 +448,7 @@ describe('Cybersource responses', () => {
       const res = response(201, { totalCount: 2, _embedded: { transactionSummaries: [reversal, held] } });
       for (const command of ['authorize', 'sale', 'revalidate'] as const) {
         const outcome = t.parseStatusResponse(ctx(command, {}, 'op-authorize-1'), res, gateway);
-        expect(outcome?.status).toBe('PENDING');
+        expect(outcome).toMatchObject({ status: 'FAIL', reason: 'AUTH_ALREADY_REVERSED' });
         expect(outcome?.gatewayStatus).toMatch(/released/);
         expect(outcome?.newGatewayKey).toBeUndefined();
       }
@@ -466,7 +466,7 @@ describe('Cybersource responses', () => {
         },
       };
       const saleVoided = response(201, { totalCount: 2, _embedded: { transactionSummaries: [voided, sold] } });
-      expect(t.parseStatusResponse(ctx('sale', {}, 'op-authorize-1'), saleVoided, gateway)?.status).toBe('PENDING');
+      expect(t.parseStatusResponse(ctx('sale', {}, 'op-authorize-1'), saleVoided, gateway)?.status).toBe('FAIL');
       // A reversal that failed (rCode 0) released nothing: the authorization found stands.
       const refused = {
         ...reversal,
@@ -481,6 +481,63 @@ describe('Cybersource responses', () => {
       expect(t.parseStatusResponse(ctx('sale', {}, 'op-authorize-1'), captured, gateway)?.status).toBe('SUCCESS');
       // Counted where an operator looks: the three commands and the voided sale.
       expect(await metricValue('pb_cybersource_inquiry_released_total', { gateway: gateway.name })).toBe(before + 4);
+    });
+
+    it('reads a whole release made after the authorization as its FAIL (the PSP refuses any capture of it), a partial or undated one as PENDING', async () => {
+      const before = await metricValue('pb_cybersource_inquiry_released_total', { gateway: gateway.name });
+      const auth = {
+        id: PAYMENT_ID,
+        submitTimeUtc: '2026-11-22T10:00:00Z',
+        clientReferenceInformation: { code: 'op-authorize-1' },
+        applicationInformation: { rCode: '1', reasonCode: '100', applications: [{ name: 'ics_auth', rCode: '1' }] },
+        orderInformation: { amountDetails: { totalAmount: '102.21', currency: 'USD' } },
+      };
+      const reversal = {
+        id: NEW_AUTH_ID,
+        submitTimeUtc: '2026-11-22T11:00:00Z',
+        clientReferenceInformation: { code: 'op-authorize-1' },
+        applicationInformation: { rCode: '1', reasonCode: '100', applications: [{ name: 'ics_auth_reversal', rCode: '1' }] },
+        orderInformation: { amountDetails: { totalAmount: '102.21', currency: 'USD' } },
+      };
+      const search = (...summaries: object[]) => response(201, { totalCount: summaries.length, _embedded: { transactionSummaries: summaries } });
+      // The whole authorization reversed after it was made (a Business Center reversal, Decision Manager's REVERSE): no
+      // longer usable (a capture is refused AUTH_ALREADY_REVERSED), nothing held to release.
+      for (const command of ['authorize', 'revalidate'] as const) {
+        const outcome = t.parseStatusResponse(ctx(command, {}, 'op-authorize-1'), search(reversal, auth), gateway);
+        expect(outcome).toMatchObject({ status: 'FAIL', reason: 'AUTH_ALREADY_REVERSED', gatewayReference: PAYMENT_ID });
+        expect(outcome?.gatewayStatus).toMatch(/released/);
+        expect(outcome?.fundsHeld).toBeUndefined();
+        expect(outcome?.newGatewayKey).toBeUndefined();
+      }
+      // A sale whose capture was voided after it: not sold.
+      const sold = {
+        ...auth,
+        applicationInformation: {
+          rCode: '1',
+          reasonCode: '100',
+          applications: [
+            { name: 'ics_auth', rCode: '1' },
+            { name: 'ics_bill', rCode: '1' },
+          ],
+        },
+      };
+      const voided = { ...reversal, applicationInformation: { rCode: '1', reasonCode: '100', applications: [{ name: 'ics_void', rCode: '1' }] } };
+      expect(t.parseStatusResponse(ctx('sale', {}, 'op-authorize-1'), search(voided, sold), gateway)).toMatchObject({
+        status: 'FAIL',
+        reason: 'CAPTURE_ALREADY_VOIDED',
+      });
+      // Part of it reversed, or an amount that cannot be read: the rest may still be held, nothing is decided.
+      const partial = { ...reversal, orderInformation: { amountDetails: { totalAmount: '50.00', currency: 'USD' } } };
+      const amountless = { ...reversal, orderInformation: undefined };
+      for (const release of [partial, amountless]) {
+        const outcome = t.parseStatusResponse(ctx('authorize', {}, 'op-authorize-1'), search(release, auth), gateway);
+        expect(outcome).toMatchObject({ status: 'PENDING' });
+        expect(outcome?.gatewayStatus).toMatch(/released/);
+      }
+      // A release older than the authorization that decides (an earlier attempt's) released something else: it stands.
+      const earlier = { ...reversal, submitTimeUtc: '2026-11-22T09:00:00Z' };
+      expect(t.parseStatusResponse(ctx('authorize', {}, 'op-authorize-1'), search(auth, earlier), gateway)).toMatchObject({ status: 'SUCCESS' });
+      expect(await metricValue('pb_cybersource_inquiry_released_total', { gateway: gateway.name })).toBe(before + 5);
     });
 
     it('falls back to the rCode of a summary without a status', () => {
