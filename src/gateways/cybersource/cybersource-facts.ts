@@ -1,3 +1,4 @@
+import type { CommandType } from '../../contracts/payment-command';
 import { OutcomeStatus } from '../gateway-adapter';
 import { FactMeaning, FactRow, RESPONSE_OR_INQUIRY } from '../gateway-facts';
 import {
@@ -37,7 +38,15 @@ export function cybersourceFacts(): FactRow[] {
     // Failed while the issuer's approval still holds the funds: the bridge voids that authorization.
     const held = cybersourceStatusHoldsFunds(status) ? ' (the funds stay held: the authorization is voided by orphan reversal, reason `risk_declined`)' : '';
     const note = ERROR_ANSWER_NOTES[status] ?? '';
-    rows.push({ fact: `status \`${status}\`${held}${note}`, source: RESPONSE_OR_INQUIRY, commands: [], meaning: meaning(cybersourceStatusMeaning(status)) });
+    // A void's status only: from any other request, no documented result (asked about).
+    const commands: readonly CommandType[] = status === 'FAILED' ? ['cancel'] : [];
+    const voidOnly = status === 'FAILED' ? " (a void's: of any other request, or a reversal, unknown and asked about)" : '';
+    rows.push({
+      fact: `status \`${status}\`${held}${note}${voidOnly}`,
+      source: RESPONSE_OR_INQUIRY,
+      commands,
+      meaning: meaning(cybersourceStatusMeaning(status)),
+    });
   }
   // Payer Authentication (cybersource-payer-auth.ts): a challenge with its step-up data waits for the customer.
   rows.push({

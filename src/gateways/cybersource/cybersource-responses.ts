@@ -1,7 +1,7 @@
 import { GatewayError } from '../../errors/gateway-error';
 import { ConfirmedMoney, withConfirmedMoney } from '../../money/psp-currency-table';
 import { cybersourceConfirmedMoney } from './cybersource-currencies';
-import { GatewayOutcome, GatewayResponse, NamedVoid, OperationContext, StatusAnswer } from '../gateway-adapter';
+import { GatewayOutcome, GatewayResponse, NamedVoid, OperationContext, StatusAnswer, uncapturedRemainder } from '../gateway-adapter';
 import { CommandType } from '../../contracts/payment-command';
 import { CYBERSOURCE_502_REASONS, classifyCybersourceError, cybersourceErrorCode, kindOf502Reason } from './cybersource-errors';
 import {
@@ -172,9 +172,10 @@ function withSubmittedAt(outcome: GatewayOutcome, transaction: Json | undefined)
  * `rCode` misstates (a review hold, a soft decline: `cybersource-reason-codes.ts`), else the documented
  * `rCode`.
  */
-function transactionOutcome(body: Json, response: GatewayResponse, gateway: string): GatewayOutcome {
+function transactionOutcome(body: Json, response: GatewayResponse, gateway: string, readsFailed = false): GatewayOutcome {
   const app = obj(body.applicationInformation);
-  const status = [body.status, app?.status].find(isCybersourceStatus);
+  // `FAILED` is a void's status only (`sendsVoid`): of any other transaction it is no documented status.
+  const status = [body.status, app?.status].find((s): s is CybersourceStatus => isCybersourceStatus(s) && (s !== 'FAILED' || readsFailed));
   if (status !== undefined) return toOutcome(cybersourceStatusMeaning(status), status, body, response, gateway);
   const rFlag = str(app?.rFlag);
   const reasonCode = code(app?.reasonCode);
@@ -212,6 +213,16 @@ function instrumentCard(body: Json): StoredCard | undefined {
 /** The card a payment stored (`TOKEN_CREATE`): its answer names only the last four digits (`paymentInformation.card.suffix`). */
 function paymentCard(body: Json): StoredCard | undefined {
   return storedCardOf({ lastFour: obj(obj(body.paymentInformation)?.card)?.suffix });
+}
+
+/**
+ * Whether `ctx`'s request is a void (`cancelRequest`): of one of our captures or refunds by its id, of a sale, or of the
+ * one capture that took the whole authorization (nothing left to reverse). A cancel of what is held is a reversal.
+ */
+function sendsVoid(ctx: OperationContext): boolean {
+  if (ctx.command !== 'cancel') return false;
+  const { captured } = ctx;
+  return ctx.voidOf !== undefined || captured?.by === 'sale' || (captured?.by === 'capture' && uncapturedRemainder(captured) === 0);
 }
 
 /**
@@ -273,6 +284,13 @@ export function parseCybersourceResponse(ctx: OperationContext, response: Gatewa
     return outcome;
   } else {
     const status = toCybersourceStatus(body.status, gateway);
+    // `FAILED` is documented for a void's 201 only: from any other request it names no result, asked about (never a FAIL).
+    if (status === 'FAILED' && !sendsVoid(ctx)) {
+      throw new GatewayError('outcome_unknown', gateway, `cybersource status FAILED answering a ${ctx.command}, documented for a void only`, {
+        httpStatus: response.status,
+        gatewayCode: status,
+      });
+    }
     throwIfErrorAnswer(status, response, gateway);
     outcome = toOutcome(cybersourceStatusMeaning(status), status, body, response, gateway);
     // Payer Authentication asked for a challenge: the storefront's step-up (cybersource-payer-auth.ts).
@@ -435,7 +453,7 @@ export function parseCybersourceSearchResponse(ctx: OperationContext, response: 
   const list = searchSummaries(ctx, parseBody(response, gateway), gateway);
   if (list === null) return null;
   const newest = newestOf(decisiveSummaries(ctx, list));
-  const outcome = transactionOutcome(newest, response, gateway);
+  const outcome = transactionOutcome(newest, response, gateway, sendsVoid(ctx));
   const amounts = amountDetailsOf(newest);
   if (!authorizes(ctx)) {
     withConfirmedMoney(outcome, cybersourceConfirmedMoney(amounts, ['totalAmount', 'authorizedAmount'], ctx.payment.currency));

@@ -239,6 +239,25 @@ describe('Cybersource responses', () => {
     expect(named).toMatchObject({ status: 'FAIL', gatewayStatus: 'FAILED' });
   });
 
+  it('reads FAILED (documented for a void only) from any other request as no result: asked about, never a FAIL', () => {
+    const body = { id: NEW_AUTH_ID, submitTimeUtc: '2026-11-22T10:00:00Z', status: 'FAILED' };
+    // A capture, a refund, an authorization, a reversal (a cancel of what is not captured): their 201 documents no FAILED.
+    for (const context of [ctx('capture'), ctx('refund'), ctx('authorize'), ctx('sale'), ctx('cancel')]) {
+      expect(thrownBy(() => t.parseResponse(context, response(201, body), gateway), GatewayError)).toMatchObject({ kind: 'outcome_unknown' });
+    }
+    // Nor is a transaction search summary of an authorization read FAILED: its rCode decides, as before.
+    const summary = { ...body, clientReferenceInformation: { code: 'op-authorize-1' }, applicationInformation: { rCode: '1', reasonCode: '100' } };
+    const search = response(201, { totalCount: 1, _embedded: { transactionSummaries: [summary] } });
+    expect(t.parseStatusResponse(ctx('authorize', {}, 'op-authorize-1'), search, gateway)?.status).toBe('SUCCESS');
+    // The void of a capture that took the whole authorization: its FAIL.
+    const captured = {
+      by: 'capture' as const,
+      authorized: { amount: 10221, currency: 'USD' },
+      captures: [{ id: 'op-capture-1', amount: 10221, reference: PAYMENT_ID }],
+    };
+    expect(t.parseResponse({ ...ctx('cancel'), captured } as never, response(201, body), gateway)).toMatchObject({ status: 'FAIL', gatewayStatus: 'FAILED' });
+  });
+
   it('maps a VOIDED void (a cancel of a sale or capture) to SUCCESS with the amount it voided', () => {
     const outcome = t.parseResponse(
       { ...ctx('cancel'), captured: { by: 'sale' } },
