@@ -41,8 +41,11 @@ export function cybersourceFacts(): FactRow[] {
     // A void's status only: from any other request, no documented result (asked about).
     const commands: readonly CommandType[] = status === 'FAILED' ? ['cancel'] : [];
     const voidOnly = status === 'FAILED' ? " (a void's: of any other request, or a reversal, unknown and asked about)" : '';
+    // A partial reversal confirms the amount it names only.
+    const reversed =
+      status === 'PARTIALLY_REVERSED' ? " (a cancel's: for `reversalAmountDetails.reversedAmount`; naming none readable, unknown and asked about)" : '';
     rows.push({
-      fact: `status \`${status}\`${held}${note}${voidOnly}`,
+      fact: `status \`${status}\`${held}${note}${voidOnly}${reversed}`,
       source: RESPONSE_OR_INQUIRY,
       commands,
       meaning: meaning(cybersourceStatusMeaning(status)),

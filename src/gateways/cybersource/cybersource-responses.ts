@@ -324,7 +324,21 @@ export function parseCybersourceResponse(ctx: OperationContext, response: Gatewa
     }
     if (authorizes(ctx)) withAuthorizedAt(outcome, [body]);
   }
-  return withConfirmedMoney(withSubmittedAt(outcome, body), reportedMoney(ctx, body));
+  const confirmed = withConfirmedMoney(withSubmittedAt(outcome, body), reportedMoney(ctx, body));
+  // A cancel's partial reversal is a success for the amount it names reversed (`reversalAmountDetails.reversedAmount`) only:
+  // naming none that can be read, what it released is unknown (asked about), never the amount asked.
+  if (
+    ctx.command === 'cancel' &&
+    confirmed.status === 'SUCCESS' &&
+    confirmed.gatewayStatus === 'PARTIALLY_REVERSED' &&
+    (str(obj(body.reversalAmountDetails)?.reversedAmount) === undefined || confirmed.amount === undefined)
+  ) {
+    throw new GatewayError('outcome_unknown', gateway, 'PARTIALLY_REVERSED without a readable reversalAmountDetails.reversedAmount', {
+      httpStatus: response.status,
+      gatewayCode: confirmed.gatewayStatus,
+    });
+  }
+  return confirmed;
 }
 
 function namesAuthorizedAmount(body: Json): boolean {

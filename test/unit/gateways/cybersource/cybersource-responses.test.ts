@@ -222,6 +222,13 @@ describe('Cybersource responses', () => {
     expect(t.parseResponse(ctx('cancel'), response(201, notSubmitted), gateway)).toMatchObject({ status: 'FAIL', reason: 'reversal_not_submitted' });
   });
 
+  it('asks about a PARTIALLY_REVERSED reversal that names no amount reversed, instead of confirming the amount asked', () => {
+    const body = { id: NEW_AUTH_ID, status: 'PARTIALLY_REVERSED', reversalAmountDetails: { originalTransactionAmount: '102.21', currency: 'USD' } };
+    expect(thrownBy(() => t.parseResponse(ctx('cancel', { amount: 5221 }), response(201, body), gateway), GatewayError)).toMatchObject({
+      kind: 'outcome_unknown',
+    });
+  });
+
   it('maps a REVERSED reversal whose reversalSubmitted is N (not submitted: the hold stands) to FAIL', () => {
     const body = { id: NEW_AUTH_ID, status: 'REVERSED', authorizationInformation: { reversalSubmitted: 'N' } };
     expect(t.parseResponse(ctx('cancel'), response(201, body), gateway)).toMatchObject({ status: 'FAIL', reason: 'reversal_not_submitted' });
