@@ -78,6 +78,8 @@ export const CYBERSOURCE_DECLINES: DeclineTable = {
     EXCEEDS_AUTH_AMOUNT: 'operation_not_permitted',
     CAPTURE_ALREADY_VOIDED: 'operation_not_permitted',
     ACCOUNT_NOT_ALLOWED_CREDIT: 'card_not_supported',
+    // A capture or void the processor or account does not offer: sending it again changes nothing.
+    NOT_SUPPORTED: 'operation_not_permitted',
     // A void of a capture or sale once its batch settled: it stands; a refund (a new transaction) returns the money. A
     // refund's void suggests `none` instead (`withRefundVoidAction`): no new transaction undoes a refund.
     NOT_VOIDABLE: { category: 'operation_not_permitted', action: 'reverse_with_new_transaction' },
@@ -90,11 +92,14 @@ export const CYBERSOURCE_DECLINES: DeclineTable = {
     SYSTEM_ERROR: 'processing_error',
     SERVER_TIMEOUT: 'try_again_later',
     SERVICE_TIMEOUT: 'try_again_later',
+    SYSTEM_TIMEOUT: 'try_again_later',
     INVALID_OR_MISSING_CONFIG: 'invalid_request',
     // status (when no reason is given) and the TMS token state / error types
     DECLINED: 'do_not_honor',
     INVALID_REQUEST: 'invalid_request',
     REJECTED: 'suspected_fraud',
+    // A void answered FAILED (201): not done; the capture or sale stands.
+    FAILED: 'processing_error',
     AUTHORIZED_RISK_DECLINED: 'suspected_fraud',
     CLOSED: { category: 'card_not_supported', action: 'use_another_method' },
     instrumentIdentifierNotFound: 'invalid_request',

@@ -22,7 +22,7 @@ import { retryAfterMs } from '../../http/retry-after';
  *   transaction status"), so they are `outcome_unknown`: a status inquiry comes before any resend.
  */
 
-/** Documented 400 `reason` values of /pts/v2 (payments, captures, reversals, refunds, voids). */
+/** Documented 400 `reason` values of /pts/v2 (payments, captures, reversals, refunds, voids; `NOT_SUPPORTED` from later versions). */
 export const CYBERSOURCE_400_REASONS = [
   'MISSING_FIELD',
   'INVALID_DATA',
@@ -43,6 +43,9 @@ export const CYBERSOURCE_400_REASONS = [
   'CAPTURE_ALREADY_VOIDED',
   'ACCOUNT_NOT_ALLOWED_CREDIT',
   'NOT_VOIDABLE',
+  // Captures and voids (cybersource-rest-client PtsV2PaymentsCapturesPost400Response, PtsV2PaymentsVoidsPost400Response):
+  // the processor or account does not offer it (a second partial capture, a void).
+  'NOT_SUPPORTED',
   // Payer Authentication (its "HTTP Status Codes"): the cardholder could not be authenticated.
   'CONSUMER_AUTHENTICATION_FAILED',
 ] as const;
@@ -50,9 +53,17 @@ export type Cybersource400Reason = (typeof CYBERSOURCE_400_REASONS)[number];
 
 /**
  * Documented 502 `reason` values (the API reference's `PtsV2PaymentsPost502Response`; `PROCESSOR_TIMEOUT` is
- * listed there though not in the 2020-02-17 spec's enum).
+ * listed there though not in the 2020-02-17 spec's enum; `SYSTEM_TIMEOUT` is the Payer Authentication guide's, "HTTP
+ * Status Codes": "The request was received but there was a server timeout").
  */
-export const CYBERSOURCE_502_REASONS = ['SYSTEM_ERROR', 'SERVER_TIMEOUT', 'SERVICE_TIMEOUT', 'INVALID_OR_MISSING_CONFIG', 'PROCESSOR_TIMEOUT'] as const;
+export const CYBERSOURCE_502_REASONS = [
+  'SYSTEM_ERROR',
+  'SERVER_TIMEOUT',
+  'SERVICE_TIMEOUT',
+  'INVALID_OR_MISSING_CONFIG',
+  'PROCESSOR_TIMEOUT',
+  'SYSTEM_TIMEOUT',
+] as const;
 export type Cybersource502Reason = (typeof CYBERSOURCE_502_REASONS)[number];
 
 /** The error kind of a documented 400 reason. Exhaustive. */
@@ -80,6 +91,7 @@ export function kindOf400Reason(reason: Cybersource400Reason): GatewayErrorKind 
     case 'CAPTURE_ALREADY_VOIDED':
     case 'ACCOUNT_NOT_ALLOWED_CREDIT':
     case 'NOT_VOIDABLE':
+    case 'NOT_SUPPORTED':
     case 'CONSUMER_AUTHENTICATION_FAILED':
       return 'declined';
   }
@@ -98,6 +110,7 @@ export function kindOf502Reason(reason: Cybersource502Reason): GatewayErrorKind 
     case 'SERVER_TIMEOUT':
     case 'SERVICE_TIMEOUT':
     case 'PROCESSOR_TIMEOUT':
+    case 'SYSTEM_TIMEOUT':
       return 'outcome_unknown';
   }
 }

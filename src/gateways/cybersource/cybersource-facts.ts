@@ -1,3 +1,4 @@
+import type { CommandType } from '../../contracts/payment-command';
 import { OutcomeStatus } from '../gateway-adapter';
 import { FactMeaning, FactRow, RESPONSE_OR_INQUIRY } from '../gateway-facts';
 import {
@@ -11,14 +12,22 @@ import {
 } from './cybersource-status-map';
 import { CYBERSOURCE_AUTHORIZING_COMMANDS } from './cybersource-responses';
 import { CYBERSOURCE_REASON_CODES } from './cybersource-reason-codes';
-import { CYBERSOURCE_WEBHOOK_EVENT_TYPES, REVIEW_ACCEPTED_SETTLES, cybersourceLateFact, webhookEventOutcome, webhookFundsHeld } from './cybersource-webhook';
+import {
+  CYBERSOURCE_WEBHOOK_EVENT_TYPES,
+  REVIEW_ACCEPTED_SETTLES,
+  cybersourceLateFact,
+  webhookEventOutcome,
+  webhookFundsHeld,
+  webhookSettles,
+} from './cybersource-webhook';
 
 /** The statuses of error answers, which a 2xx answer is read by its reason as that error answer is (`throwIfErrorAnswer`). */
 const ERROR_ANSWER_NOTES: Partial<Record<string, string>> = {
-  DECLINED: " (a response's with reason `PROCESSOR_TIMEOUT`, `SERVER_TIMEOUT`, `SERVICE_TIMEOUT` or `SYSTEM_ERROR`: unknown, asked about, as the 502 is)",
+  DECLINED:
+    " (a response's with reason `PROCESSOR_TIMEOUT`, `SERVER_TIMEOUT`, `SERVICE_TIMEOUT`, `SYSTEM_TIMEOUT` or `SYSTEM_ERROR`: unknown, asked about, as the 502 is)",
   INVALID_REQUEST: " (a response's with reason `DUPLICATE_REQUEST`: unknown, asked about, as the 400 is; `PROCESSOR_UNAVAILABLE`: retried)",
   SERVER_ERROR:
-    " (a response's with reason `SERVER_TIMEOUT`, `SERVICE_TIMEOUT`, `PROCESSOR_TIMEOUT`, `SYSTEM_ERROR` or none: unknown, asked about before any resend, as the 502 is)",
+    " (a response's with reason `SERVER_TIMEOUT`, `SERVICE_TIMEOUT`, `PROCESSOR_TIMEOUT`, `SYSTEM_TIMEOUT`, `SYSTEM_ERROR` or none: unknown, asked about before any resend, as the 502 is)",
 };
 
 /** Cybersource's fact table (docs/gateways/cybersource.md), read from its status maps and webhook map. */
@@ -29,7 +38,18 @@ export function cybersourceFacts(): FactRow[] {
     // Failed while the issuer's approval still holds the funds: the bridge voids that authorization.
     const held = cybersourceStatusHoldsFunds(status) ? ' (the funds stay held: the authorization is voided by orphan reversal, reason `risk_declined`)' : '';
     const note = ERROR_ANSWER_NOTES[status] ?? '';
-    rows.push({ fact: `status \`${status}\`${held}${note}`, source: RESPONSE_OR_INQUIRY, commands: [], meaning: meaning(cybersourceStatusMeaning(status)) });
+    // A void's status only: from any other request, no documented result (asked about).
+    const commands: readonly CommandType[] = status === 'FAILED' ? ['cancel'] : [];
+    const voidOnly = status === 'FAILED' ? " (a void's: of any other request, or a reversal, unknown and asked about)" : '';
+    // A partial reversal confirms the amount it names only.
+    const reversed =
+      status === 'PARTIALLY_REVERSED' ? " (a cancel's: for `reversalAmountDetails.reversedAmount`; naming none readable, unknown and asked about)" : '';
+    rows.push({
+      fact: `status \`${status}\`${held}${note}${voidOnly}${reversed}`,
+      source: RESPONSE_OR_INQUIRY,
+      commands,
+      meaning: meaning(cybersourceStatusMeaning(status)),
+    });
   }
   // Payer Authentication (cybersource-payer-auth.ts): a challenge with its step-up data waits for the customer.
   rows.push({
@@ -75,6 +95,19 @@ export function cybersourceFacts(): FactRow[] {
     commands: CYBERSOURCE_AUTHORIZING_COMMANDS,
     meaning: 'FAIL',
   });
+  // A release under the payment's merchant reference that the bridge did not send: never read as "authorized".
+  rows.push({
+    fact: "a reversal (`ics_auth_reversal`) or void (`ics_void`) that succeeded under the operation's merchant reference (Decision Manager's `REVERSE`, the Business Center) after its authorization, for the whole of it: no longer authorized, nothing held (reason `AUTH_ALREADY_REVERSED`, `CAPTURE_ALREADY_VOIDED`; `pb_cybersource_inquiry_released_total`); a refused one or a refund decides nothing, one older than the authorization released an earlier attempt",
+    source: 'status inquiry (transaction search)',
+    commands: CYBERSOURCE_AUTHORIZING_COMMANDS,
+    meaning: 'FAIL',
+  });
+  rows.push({
+    fact: 'such a reversal or void of part of it, or whose amount or time cannot be read: what stands cannot be told, it waits (UNRESOLVED when the poll schedule runs out)',
+    source: 'status inquiry (transaction search)',
+    commands: CYBERSOURCE_AUTHORIZING_COMMANDS,
+    meaning: 'PENDING',
+  });
   for (const rCode of CYBERSOURCE_RCODES)
     rows.push({
       fact: `rCode \`${rCode}\` (no status, no reason code above)`,
@@ -93,13 +126,21 @@ export function cybersourceFacts(): FactRow[] {
     // Failed with the authorization still held (a review rejected): the bridge voids it.
     const held = webhookFundsHeld(type);
     const holds = held ? ` (the funds stay held: the authorization is voided by orphan reversal, reason \`${held}\`)` : '';
-    rows.push({ fact: `\`${type}\`${holds}`, source: 'webhook', commands: [], meaning: webhookEventOutcome(type), ...(late ? { adjustment: late.kind } : {}) });
+    // The commands of the service it reports: named by another operation (a follow-on carrying its payment's merchant
+    // reference), it is that operation's history or late fact, never its outcome.
+    rows.push({
+      fact: `\`${type}\`${holds}`,
+      source: 'webhook',
+      commands: webhookSettles(type),
+      meaning: webhookEventOutcome(type),
+      ...(late ? { adjustment: late.kind } : {}),
+    });
     // Its amount is the one approved, or none: the amount asked is never reported as approved.
     if (type.endsWith('.partial.approval'))
       rows.push({
         fact: `\`${type}\` without \`authorizedAmount\`: no amount confirmed, the status inquiry reads it`,
         source: 'webhook',
-        commands: [],
+        commands: webhookSettles(type),
         meaning: 'PENDING',
       });
   }

@@ -1,7 +1,7 @@
 import { GatewayError } from '../../errors/gateway-error';
 import { ConfirmedMoney, withConfirmedMoney } from '../../money/psp-currency-table';
 import { cybersourceConfirmedMoney } from './cybersource-currencies';
-import { GatewayOutcome, GatewayResponse, NamedVoid, OperationContext, StatusAnswer } from '../gateway-adapter';
+import { GatewayOutcome, GatewayResponse, NamedVoid, OperationContext, StatusAnswer, uncapturedRemainder } from '../gateway-adapter';
 import { CommandType } from '../../contracts/payment-command';
 import { CYBERSOURCE_502_REASONS, classifyCybersourceError, cybersourceErrorCode, kindOf502Reason } from './cybersource-errors';
 import {
@@ -23,6 +23,7 @@ import { isMerchantInitiatedCharge, wantsStoredToken } from '../../contracts/pay
 import { merchantReference } from './cybersource-requests';
 import { StoredCard, storedCardOf } from '../stored-card';
 import { pspIsoTimeMs } from '../psp-time';
+import { counter } from '../../metrics/metrics-registry';
 
 /**
  * Cybersource REST response → our outcome. Pure.
@@ -34,6 +35,12 @@ import { pspIsoTimeMs } from '../psp-time';
  */
 
 type Json = Record<string, unknown>;
+
+const releasedFound = counter(
+  'pb_cybersource_inquiry_released_total',
+  "Cybersource status inquiries that found the authorization (or sale) released by a reversal or void the bridge did not send, under its merchant reference: never authorized; read FAIL when the whole of it was released after it was made, else PENDING (the operation's history shows the status '(released)')",
+  ['gateway'],
+);
 
 /** The 502 reasons that leave the outcome unknown (the request may have been processed): read so in a 2xx as well. */
 const CYBERSOURCE_UNKNOWN_502_REASONS: ReadonlySet<string> = new Set(CYBERSOURCE_502_REASONS.filter((r) => kindOf502Reason(r) === 'outcome_unknown'));
@@ -165,9 +172,10 @@ function withSubmittedAt(outcome: GatewayOutcome, transaction: Json | undefined)
  * `rCode` misstates (a review hold, a soft decline: `cybersource-reason-codes.ts`), else the documented
  * `rCode`.
  */
-function transactionOutcome(body: Json, response: GatewayResponse, gateway: string): GatewayOutcome {
+function transactionOutcome(body: Json, response: GatewayResponse, gateway: string, readsFailed = false): GatewayOutcome {
   const app = obj(body.applicationInformation);
-  const status = [body.status, app?.status].find(isCybersourceStatus);
+  // `FAILED` is a void's status only (`sendsVoid`): of any other transaction it is no documented status.
+  const status = [body.status, app?.status].find((s): s is CybersourceStatus => isCybersourceStatus(s) && (s !== 'FAILED' || readsFailed));
   if (status !== undefined) return toOutcome(cybersourceStatusMeaning(status), status, body, response, gateway);
   const rFlag = str(app?.rFlag);
   const reasonCode = code(app?.reasonCode);
@@ -205,6 +213,16 @@ function instrumentCard(body: Json): StoredCard | undefined {
 /** The card a payment stored (`TOKEN_CREATE`): its answer names only the last four digits (`paymentInformation.card.suffix`). */
 function paymentCard(body: Json): StoredCard | undefined {
   return storedCardOf({ lastFour: obj(obj(body.paymentInformation)?.card)?.suffix });
+}
+
+/**
+ * Whether `ctx`'s request is a void (`cancelRequest`): of one of our captures or refunds by its id, of a sale, or of the
+ * one capture that took the whole authorization (nothing left to reverse). A cancel of what is held is a reversal.
+ */
+function sendsVoid(ctx: OperationContext): boolean {
+  if (ctx.command !== 'cancel') return false;
+  const { captured } = ctx;
+  return ctx.voidOf !== undefined || captured?.by === 'sale' || (captured?.by === 'capture' && uncapturedRemainder(captured) === 0);
 }
 
 /**
@@ -266,6 +284,13 @@ export function parseCybersourceResponse(ctx: OperationContext, response: Gatewa
     return outcome;
   } else {
     const status = toCybersourceStatus(body.status, gateway);
+    // `FAILED` is documented for a void's 201 only: from any other request it names no result, asked about (never a FAIL).
+    if (status === 'FAILED' && !sendsVoid(ctx)) {
+      throw new GatewayError('outcome_unknown', gateway, `cybersource status FAILED answering a ${ctx.command}, documented for a void only`, {
+        httpStatus: response.status,
+        gatewayCode: status,
+      });
+    }
     throwIfErrorAnswer(status, response, gateway);
     outcome = toOutcome(cybersourceStatusMeaning(status), status, body, response, gateway);
     // Payer Authentication asked for a challenge: the storefront's step-up (cybersource-payer-auth.ts).
@@ -299,7 +324,21 @@ export function parseCybersourceResponse(ctx: OperationContext, response: Gatewa
     }
     if (authorizes(ctx)) withAuthorizedAt(outcome, [body]);
   }
-  return withConfirmedMoney(withSubmittedAt(outcome, body), reportedMoney(ctx, body));
+  const confirmed = withConfirmedMoney(withSubmittedAt(outcome, body), reportedMoney(ctx, body));
+  // A cancel's partial reversal is a success for the amount it names reversed (`reversalAmountDetails.reversedAmount`) only:
+  // naming none that can be read, what it released is unknown (asked about), never the amount asked.
+  if (
+    ctx.command === 'cancel' &&
+    confirmed.status === 'SUCCESS' &&
+    confirmed.gatewayStatus === 'PARTIALLY_REVERSED' &&
+    (str(obj(body.reversalAmountDetails)?.reversedAmount) === undefined || confirmed.amount === undefined)
+  ) {
+    throw new GatewayError('outcome_unknown', gateway, 'PARTIALLY_REVERSED without a readable reversalAmountDetails.reversedAmount', {
+      httpStatus: response.status,
+      gatewayCode: confirmed.gatewayStatus,
+    });
+  }
+  return confirmed;
 }
 
 function namesAuthorizedAmount(body: Json): boolean {
@@ -427,8 +466,8 @@ export function parseCybersourceSearchResponse(ctx: OperationContext, response: 
   if (response.status < 200 || response.status > 299) throw classifyCybersourceError(response, gateway, { read: true });
   const list = searchSummaries(ctx, parseBody(response, gateway), gateway);
   if (list === null) return null;
-  const newest = newestOf(list);
-  const outcome = transactionOutcome(newest, response, gateway);
+  const newest = newestOf(decisiveSummaries(ctx, list));
+  const outcome = transactionOutcome(newest, response, gateway, sendsVoid(ctx));
   const amounts = amountDetailsOf(newest);
   if (!authorizes(ctx)) {
     withConfirmedMoney(outcome, cybersourceConfirmedMoney(amounts, ['totalAmount', 'authorizedAmount'], ctx.payment.currency));
@@ -453,8 +492,23 @@ export function parseCybersourceSearchResponse(ctx: OperationContext, response: 
     outcome.status = 'PENDING';
     outcome.gatewayStatus = `${outcome.gatewayStatus} (not captured)`;
   }
-  // The time of the transaction that decides (the newest of the operation's).
-  return withSubmittedAt(outcome, newest);
+  // Released since by a reversal or void under its merchant reference that the bridge did not send (Decision Manager's
+  // REVERSE of a rejected review, a Business Center action): never "authorized". The whole of it released after it was
+  // made is its FAIL: Cybersource refuses any capture of a reversed authorization (`AUTH_ALREADY_REVERSED`) and any
+  // refund of a voided capture (`CAPTURE_ALREADY_VOIDED`), and nothing is held to release. A release of part of it, or
+  // one whose amount or time cannot be read, leaves what stands unknown: it waits (PENDING, then UNRESOLVED).
+  const release = authorizes(ctx) && outcome.status !== 'FAIL' ? releaseOf(ctx, list, newest, outcome) : null;
+  if (release !== null) {
+    outcome.gatewayStatus = `${outcome.gatewayStatus ?? ''} (released)`;
+    delete outcome.newGatewayKey;
+    delete outcome.authorizedAt;
+    delete outcome.partialApproval;
+    outcome.status = release.whole ? 'FAIL' : 'PENDING';
+    if (release.whole) outcome.reason = release.reason;
+    releasedFound.inc({ gateway });
+  }
+  // The time of the transaction that decides (the newest of the operation's; the release's when it decides).
+  return withSubmittedAt(outcome, release?.whole ? release.summary : newest);
 }
 
 /**
@@ -476,7 +530,7 @@ function detailsTarget(ctx: OperationContext, first: StatusAnswer, gateway: stri
   if (!authorizes(ctx) || (first.outcome.status !== 'SUCCESS' && first.outcome.status !== 'PENDING')) return null;
   const list = searchSummaries(ctx, parseBody(first.response, gateway), gateway);
   if (list === null) return null;
-  const summary = newestOf(list);
+  const summary = newestOf(decisiveSummaries(ctx, list));
   if (str(amountDetailsOf(summary)?.authorizedAmount) !== undefined || partialSignal(summary) === 'whole') return null;
   const id = str(summary.id);
   // A path segment must not be `.` or `..`; an answer naming one is unreadable, not our request's fault.
@@ -541,6 +595,66 @@ export function parseCybersourceDetailsAmount(ctx: OperationContext, first: Stat
 function applicationsOf(summary: Json): Json[] {
   const apps = obj(summary.applicationInformation)?.applications;
   return Array.isArray(apps) ? apps.map(obj).filter((a): a is Json => a !== undefined) : [];
+}
+
+/**
+ * The services of a follow-on that undoes or gives back (a reversal, a void, a refund): one of these alone is never
+ * the authorization's result. A capture (`ics_bill`) is: it is what sells a sale Decision Manager held for review.
+ */
+const FOLLOW_ON_APPLICATIONS: ReadonlySet<string> = new Set(['ics_auth_reversal', 'ics_void', 'ics_credit']);
+
+/**
+ * The summaries whose result is an authorizing command's own (for any other command: all of them). A follow-on under
+ * the payment's merchant reference (a reversal, void or refund the bridge did not send: Decision Manager's case
+ * actions, the Business Center) lists only such services, and its result is not the authorization's: a refused
+ * reversal does not fail it, a refund done does not authorize it (a reversal or void done is read by `releaseOf`).
+ * The authorization's own are those that list any other service (`ics_auth`, `ics_bill`…) or none; when none is
+ * left, all of them.
+ */
+function decisiveSummaries(ctx: OperationContext, list: Json[]): Json[] {
+  if (!authorizes(ctx)) return list;
+  const own = list.filter((summary) => {
+    const apps = applicationsOf(summary);
+    return apps.length === 0 || apps.some((a) => typeof a.name !== 'string' || !FOLLOW_ON_APPLICATIONS.has(a.name));
+  });
+  return own.length > 0 ? own : list;
+}
+
+/** The reason Cybersource refuses a follow-on of a transaction released by each service (a capture, a refund). */
+const RELEASE_REASONS: Readonly<Record<string, string>> = { ics_auth_reversal: 'AUTH_ALREADY_REVERSED', ics_void: 'CAPTURE_ALREADY_VOIDED' };
+
+/** The service of a summary that released the authorization (or the sale's capture): its reversal or void succeeded (rCode 1). */
+function releasingService(summary: Json): string | undefined {
+  return applicationsOf(summary).find((a) => typeof a.name === 'string' && RELEASE_REASONS[a.name] !== undefined && String(a.rCode) === '1')?.name as
+    string | undefined;
+}
+
+/**
+ * The release among an authorizing operation's summaries (`list`) that may be of the transaction that decides
+ * (`decisive`, read as `outcome`), or null: a reversal or void done, not older than it (one older released an earlier
+ * attempt). `whole`: made after it and for at least what it holds (its `totalAmount` against the amount `outcome`
+ * confirms, else the amount asked, in one currency); otherwise (or when only follow-ons are listed, the decisive one a
+ * release itself) what stands cannot be told.
+ */
+function releaseOf(ctx: OperationContext, list: Json[], decisive: Json, outcome: GatewayOutcome): { summary: Json; reason: string; whole: boolean } | null {
+  const madeAt = submittedAt(decisive);
+  const releases = list
+    .filter((summary) => releasingService(summary) !== undefined)
+    .filter((summary) => {
+      const at = submittedAt(summary);
+      return madeAt === undefined || at === undefined || at >= madeAt;
+    });
+  if (releases.length === 0) return null;
+  const held = { amount: outcome.amount ?? ctx.payment.amount, currency: (outcome.currency ?? ctx.payment.currency).toUpperCase() };
+  const covers = (summary: Json): boolean => {
+    const money = cybersourceConfirmedMoney(amountDetailsOf(summary), ['totalAmount'], ctx.payment.currency);
+    return money.amount !== undefined && money.currency?.toUpperCase() === held.currency && money.amount >= held.amount;
+  };
+  // Only follow-ons listed (the decisive one a release itself): the authorization is not seen, nothing is compared.
+  const comparable = madeAt !== undefined && releasingService(decisive) === undefined;
+  const whole = comparable ? releases.find((summary) => submittedAt(summary) !== undefined && covers(summary)) : undefined;
+  const summary = whole ?? newestOf(releases);
+  return { summary, reason: RELEASE_REASONS[releasingService(summary)!], whole: whole !== undefined };
 }
 
 function listsApplications(summary: Json): boolean {

@@ -9,7 +9,10 @@ import { OutcomeStatus } from '../gateway-adapter';
  * Source: cybersource-payments-2020-02-17.json, the "Possible values" of each 2xx/4xx/5xx response's
  * `status` (payments, reversals, captures, refunds, voids, credits, payouts, risk decisions), the
  * Transaction Search/Details examples (`TRANSMITTED`), and the statuses later API versions added for
- * the same endpoints (`AUTHORIZED_RISK_DECLINED`, `PENDING_AUTHENTICATION`, `PENDING_REVIEW`).
+ * the same endpoints (`AUTHORIZED_RISK_DECLINED`, `PENDING_AUTHENTICATION`, `PENDING_REVIEW`; the reversal's
+ * `PARTIALLY_REVERSED`, the void's `FAILED`: cybersource-rest-client `PtsV2PaymentsReversalsPost201Response`,
+ * `PtsV2PaymentsVoidsPost201Response`). The void's `CANCELLED` is not read: its documentation does not say whether
+ * the void was done, and a guess either way misstates money; it is `outcome_unknown`, the inquiry reads `ics_void`.
  */
 export const CYBERSOURCE_STATUSES = [
   'AUTHORIZED',
@@ -26,9 +29,13 @@ export const CYBERSOURCE_STATUSES = [
   'TRANSMITTED',
   'COMPLETED',
   'REVERSED',
+  // A reversal of part of an authorization (the remainder partial captures left), or of less than asked.
+  'PARTIALLY_REVERSED',
   'VOIDED',
   'ACCEPTED',
   'REJECTED',
+  // A void that was not done (201).
+  'FAILED',
   'SERVER_ERROR',
 ] as const;
 export type CybersourceStatus = (typeof CYBERSOURCE_STATUSES)[number];
@@ -61,14 +68,18 @@ export function cybersourceStatusMeaning(status: CybersourceStatus): Cybersource
     case 'DECLINED':
     case 'INVALID_REQUEST':
     case 'REJECTED':
+    case 'FAILED':
       return 'FAIL';
     case 'PENDING':
       // Captures, refunds and credits: accepted and queued for the settlement batch. The money effect
       // is decided (only a void undoes it), so the OMS hears success now.
       return 'SUCCESS';
+    // PARTIALLY_REVERSED: the reversal was made for `reversalAmountDetails.reversedAmount`, the amount the outcome
+    // confirms; one below the amount asked is reported as the PSP's figure and flagged (outcome-recorder.ts).
     case 'TRANSMITTED':
     case 'COMPLETED':
     case 'REVERSED':
+    case 'PARTIALLY_REVERSED':
     case 'VOIDED':
     case 'ACCEPTED':
       return 'SUCCESS';

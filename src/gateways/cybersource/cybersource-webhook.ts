@@ -161,6 +161,61 @@ export type CybersourceWebhookEventType = (typeof CYBERSOURCE_WEBHOOK_EVENT_TYPE
  */
 export const REVIEW_ACCEPTED_SETTLES: readonly CommandType[] = ['authorize', 'revalidate'];
 
+/** The commands whose operation is a payment (an authorization, with or without its capture). */
+const PAYMENT_COMMANDS: readonly CommandType[] = ['authorize', 'sale', 'revalidate'];
+
+/**
+ * The commands whose operation an event type's outcome settles, SUCCESS or FAIL alike: the service the event reports
+ * (Webhooks guide, "Supported Products and Event Types": payments, reversals, captures, refunds, credits, voids, and
+ * Decision Manager's decisions about a payment). A notification names its operation by the merchant reference
+ * (`clientReferenceInformation.code`), and a follow-on the bridge did not send carries its payment's (a reversal
+ * Decision Manager made for a rejected review, a capture, reversal or refund made in the Business Center): that fact
+ * is not the payment's own outcome. It goes to the operation holding its reference, else into the payment's history
+ * (a late fact as its adjustment), never a reversal read as "authorized" nor a refused void as the payment's failure
+ * (`webhooks/outcome-for-command.ts`). A capture's events settle a sale too: a sale held for review is sold by its
+ * capture (`REVIEW_ACCEPTED_SETTLES`). Exhaustive.
+ */
+export function webhookSettles(type: CybersourceWebhookEventType): readonly CommandType[] {
+  switch (type) {
+    case 'payments.payments.accept':
+    case 'payments.payments.review':
+    case 'payments.payments.reject':
+    case 'payments.payments.partial.approval':
+    case 'payments.payments.accepted':
+    case 'payments.payments.failed':
+    case 'risk.casemanagement.decision.reject':
+    case 'risk.profile.decision.reject':
+      return PAYMENT_COMMANDS;
+    case 'risk.casemanagement.decision.accept':
+      return REVIEW_ACCEPTED_SETTLES;
+    case 'payments.captures.accept':
+    case 'payments.captures.review':
+    case 'payments.captures.reject':
+      return ['capture', 'sale'];
+    case 'payments.refunds.accept':
+    case 'payments.refunds.reject':
+    case 'payments.refunds.partial.approval':
+    case 'payments.credits.accept':
+    case 'payments.credits.review':
+    case 'payments.credits.reject':
+    case 'payments.credits.partial.approval':
+    case 'payments.credits.accepted':
+    case 'payments.credits.failed':
+      return ['refund'];
+    // A cancel of ours is a reversal (an authorization's hold) or a void (a sale's or capture's, or our capture's or
+    // refund's by its own id).
+    case 'payments.reversals.accept':
+    case 'payments.reversals.reject':
+    case 'payments.voids.accept':
+    case 'payments.voids.reject':
+    case 'payments.voids.accepted':
+    case 'payments.voids.failed':
+      return ['cancel'];
+    default:
+      return assertNever(type, 'cybersource webhook event type');
+  }
+}
+
 /**
  * Why a webhook's failure leaves the authorization holding the customer's funds, or undefined. A review
  * rejected (`risk.casemanagement.decision.reject`) fails a payment that was authorized and held for the
@@ -440,7 +495,7 @@ export function parseCybersourceWebhook(
       ...(account !== undefined ? { account } : {}),
       outcome: {
         status,
-        ...(eventType === 'risk.casemanagement.decision.accept' ? { settles: REVIEW_ACCEPTED_SETTLES } : {}),
+        settles: webhookSettles(eventType),
         // The approved amount (authorizedAmount) is below the request: the synchronous PARTIAL_AUTHORIZED's fact.
         ...(partial && !amountless ? { partialApproval: true as const } : {}),
         gatewayStatus: eventType,

@@ -52,6 +52,12 @@ describe('Cybersource error classification', () => {
     expect(missing).toMatchObject({ status: 'FAIL', reason: 'MISSING_FIELD' });
   });
 
+  it('reads SYSTEM_TIMEOUT (the 502 reason Payer Authentication documents for a server or service timeout) as the other timeouts: asked about, never a FAIL', () => {
+    expect(errorOf(502, { status: 'SERVER_ERROR', reason: 'SYSTEM_TIMEOUT' }).kind).toBe('outcome_unknown');
+    const declined = errorOf(201, { id: '1', status: 'DECLINED', errorInformation: { reason: 'SYSTEM_TIMEOUT' } });
+    expect(declined).toMatchObject({ kind: 'outcome_unknown', details: { httpStatus: 201, gatewayCode: 'SYSTEM_TIMEOUT' } });
+  });
+
   it('answers a 400 business refusal (exceeds the authorization) as a FAIL outcome with the reason', () => {
     const outcome = t.parseResponse(ctx('capture'), response(400, { status: 'INVALID_REQUEST', reason: 'EXCEEDS_AUTH_AMOUNT' }), gateway);
     expect(outcome).toEqual({
@@ -60,6 +66,18 @@ describe('Cybersource error classification', () => {
       reason: 'EXCEEDS_AUTH_AMOUNT',
       decline: declineOf('operation_not_permitted', 'EXCEEDS_AUTH_AMOUNT'),
     });
+  });
+
+  it('answers a capture or void refused NOT_SUPPORTED (documented 400 reason of both) as a FAIL outcome with the reason, not an unreadable request', () => {
+    for (const command of ['capture', 'cancel'] as const) {
+      const outcome = t.parseResponse(ctx(command), response(400, { status: 'INVALID_REQUEST', reason: 'NOT_SUPPORTED' }), gateway);
+      expect(outcome).toEqual({
+        status: 'FAIL',
+        gatewayStatus: 'NOT_SUPPORTED',
+        reason: 'NOT_SUPPORTED',
+        decline: declineOf('operation_not_permitted', 'NOT_SUPPORTED'),
+      });
+    }
   });
 
   it('classifies every documented 400 reason without falling through', () => {

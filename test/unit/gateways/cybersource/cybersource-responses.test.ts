@@ -205,11 +205,64 @@ describe('Cybersource responses', () => {
     expect(outcome).toEqual({ status: 'SUCCESS', gatewayStatus: 'REVERSED', gatewayReference: NEW_AUTH_ID, amount: 10221, currency: 'USD' });
   });
 
+  it('maps a PARTIALLY_REVERSED reversal (the 201 status the reversal API documents beside REVERSED) to SUCCESS with the amount it reversed', () => {
+    // Remainder left by partial captures: 52.21 of 102.21 reversed, the authorization partly reversed.
+    const outcome = t.parseResponse(
+      ctx('cancel', { amount: 5221 }),
+      response(201, {
+        id: NEW_AUTH_ID,
+        status: 'PARTIALLY_REVERSED',
+        reversalAmountDetails: { reversedAmount: '52.21', originalTransactionAmount: '102.21', currency: 'USD' },
+      }),
+      gateway,
+    );
+    expect(outcome).toEqual({ status: 'SUCCESS', gatewayStatus: 'PARTIALLY_REVERSED', gatewayReference: NEW_AUTH_ID, amount: 5221, currency: 'USD' });
+    // Not submitted to the processor: the hold stands, as for REVERSED.
+    const notSubmitted = { id: NEW_AUTH_ID, status: 'PARTIALLY_REVERSED', authorizationInformation: { reversalSubmitted: 'N' } };
+    expect(t.parseResponse(ctx('cancel'), response(201, notSubmitted), gateway)).toMatchObject({ status: 'FAIL', reason: 'reversal_not_submitted' });
+  });
+
+  it('asks about a PARTIALLY_REVERSED reversal that names no amount reversed, instead of confirming the amount asked', () => {
+    const body = { id: NEW_AUTH_ID, status: 'PARTIALLY_REVERSED', reversalAmountDetails: { originalTransactionAmount: '102.21', currency: 'USD' } };
+    expect(thrownBy(() => t.parseResponse(ctx('cancel', { amount: 5221 }), response(201, body), gateway), GatewayError)).toMatchObject({
+      kind: 'outcome_unknown',
+    });
+  });
+
   it('maps a REVERSED reversal whose reversalSubmitted is N (not submitted: the hold stands) to FAIL', () => {
     const body = { id: NEW_AUTH_ID, status: 'REVERSED', authorizationInformation: { reversalSubmitted: 'N' } };
     expect(t.parseResponse(ctx('cancel'), response(201, body), gateway)).toMatchObject({ status: 'FAIL', reason: 'reversal_not_submitted' });
     const submitted = { ...body, authorizationInformation: { reversalSubmitted: 'Y' } };
     expect(t.parseResponse(ctx('cancel'), response(201, submitted), gateway).status).toBe('SUCCESS');
+  });
+
+  it('maps a void answered FAILED (a 201 status the void API documents beside VOIDED) to FAIL: nothing was voided', () => {
+    const body = { id: NEW_AUTH_ID, submitTimeUtc: '2026-11-22T10:00:00Z', status: 'FAILED', clientReferenceInformation: { code: 'op-cancel-1' } };
+    const outcome = t.parseResponse({ ...ctx('cancel'), captured: { by: 'sale' } }, response(201, body), gateway);
+    expect(outcome).toMatchObject({ status: 'FAIL', gatewayStatus: 'FAILED', reason: 'FAILED', gatewayReference: NEW_AUTH_ID });
+    expect(outcome.decline?.category).toBe('processing_error');
+    // The void of one of our captures by its own id: a refusal, never a void done.
+    const named = t.parseResponse({ ...ctx('cancel'), voidOf: { command: 'capture', operationId: 'op-capture-1' } }, response(201, body), gateway);
+    expect(named).toMatchObject({ status: 'FAIL', gatewayStatus: 'FAILED' });
+  });
+
+  it('reads FAILED (documented for a void only) from any other request as no result: asked about, never a FAIL', () => {
+    const body = { id: NEW_AUTH_ID, submitTimeUtc: '2026-11-22T10:00:00Z', status: 'FAILED' };
+    // A capture, a refund, an authorization, a reversal (a cancel of what is not captured): their 201 documents no FAILED.
+    for (const context of [ctx('capture'), ctx('refund'), ctx('authorize'), ctx('sale'), ctx('cancel')]) {
+      expect(thrownBy(() => t.parseResponse(context, response(201, body), gateway), GatewayError)).toMatchObject({ kind: 'outcome_unknown' });
+    }
+    // Nor is a transaction search summary of an authorization read FAILED: its rCode decides, as before.
+    const summary = { ...body, clientReferenceInformation: { code: 'op-authorize-1' }, applicationInformation: { rCode: '1', reasonCode: '100' } };
+    const search = response(201, { totalCount: 1, _embedded: { transactionSummaries: [summary] } });
+    expect(t.parseStatusResponse(ctx('authorize', {}, 'op-authorize-1'), search, gateway)?.status).toBe('SUCCESS');
+    // The void of a capture that took the whole authorization: its FAIL.
+    const captured = {
+      by: 'capture' as const,
+      authorized: { amount: 10221, currency: 'USD' },
+      captures: [{ id: 'op-capture-1', amount: 10221, reference: PAYMENT_ID }],
+    };
+    expect(t.parseResponse({ ...ctx('cancel'), captured } as never, response(201, body), gateway)).toMatchObject({ status: 'FAIL', gatewayStatus: 'FAILED' });
   });
 
   it('maps a VOIDED void (a cancel of a sale or capture) to SUCCESS with the amount it voided', () => {
@@ -398,6 +451,119 @@ describe('Cybersource responses', () => {
       sold.applicationInformation.applications.push({ name: 'ics_bill', rCode: '1' });
       const capturedToo = response(201, { totalCount: 1, _embedded: { transactionSummaries: [sold] } });
       expect(t.parseStatusResponse(sale, capturedToo, gateway)?.status).toBe('SUCCESS');
+    });
+
+    it('never reads a release of the authorization under its merchant reference (a reversal or void the bridge did not send) as its success', async () => {
+      const before = await metricValue('pb_cybersource_inquiry_released_total', { gateway: gateway.name });
+      // Held for review (480), then rejected in case management with REVERSE: Decision Manager's reversal carries the
+      // payment's merchant reference and is the newest transaction of it; the hold is gone: the authorization's FAIL.
+      const held = {
+        id: PAYMENT_ID,
+        submitTimeUtc: '2026-11-22T10:00:00Z',
+        clientReferenceInformation: { code: 'op-authorize-1' },
+        applicationInformation: { rCode: '1', rFlag: 'DREVIEW', reasonCode: '480', applications: [{ name: 'ics_auth', rCode: '1' }] },
+        orderInformation: { amountDetails: { totalAmount: '102.21', currency: 'USD' } },
+      };
+      const reversal = {
+        id: NEW_AUTH_ID,
+        submitTimeUtc: '2026-11-22T11:00:00Z',
+        clientReferenceInformation: { code: 'op-authorize-1' },
+        applicationInformation: { rCode: '1', rFlag: 'SOK', reasonCode: '100', applications: [{ name: 'ics_auth_reversal', rCode: '1', rFlag: 'SOK' }] },
+        orderInformation: { amountDetails: { totalAmount: '102.21', currency: 'USD' } },
+      };
+      const res = response(201, { totalCount: 2, _embedded: { transactionSummaries: [reversal, held] } });
+      for (const command of ['authorize', 'sale', 'revalidate'] as const) {
+        const outcome = t.parseStatusResponse(ctx(command, {}, 'op-authorize-1'), res, gateway);
+        expect(outcome).toMatchObject({ status: 'FAIL', reason: 'AUTH_ALREADY_REVERSED' });
+        expect(outcome?.gatewayStatus).toMatch(/released/);
+        expect(outcome?.newGatewayKey).toBeUndefined();
+      }
+      // A void of the sale (its capture undone, Business Center) is no sale either.
+      const voided = { ...reversal, applicationInformation: { rCode: '1', reasonCode: '100', applications: [{ name: 'ics_void', rCode: '1' }] } };
+      const sold = {
+        ...held,
+        applicationInformation: {
+          rCode: '1',
+          reasonCode: '100',
+          applications: [
+            { name: 'ics_auth', rCode: '1' },
+            { name: 'ics_bill', rCode: '1' },
+          ],
+        },
+      };
+      const saleVoided = response(201, { totalCount: 2, _embedded: { transactionSummaries: [voided, sold] } });
+      expect(t.parseStatusResponse(ctx('sale', {}, 'op-authorize-1'), saleVoided, gateway)?.status).toBe('FAIL');
+      // A reversal that failed (rCode 0) released nothing: the authorization found stands.
+      const refused = {
+        ...reversal,
+        applicationInformation: { rCode: '0', rFlag: 'DNOAUTH', reasonCode: '233', applications: [{ name: 'ics_auth_reversal', rCode: '0' }] },
+      };
+      const authorized = { ...held, applicationInformation: { rCode: '1', reasonCode: '100', applications: [{ name: 'ics_auth', rCode: '1' }] } };
+      const stands = response(201, { totalCount: 2, _embedded: { transactionSummaries: [refused, authorized] } });
+      expect(t.parseStatusResponse(ctx('authorize', {}, 'op-authorize-1'), stands, gateway)).toMatchObject({ status: 'SUCCESS', gatewayReference: PAYMENT_ID });
+      // A sale held for review and captured by case management's CAPTURE (a follow-on capture): sold, as before.
+      const capture = { ...reversal, applicationInformation: { rCode: '1', reasonCode: '100', applications: [{ name: 'ics_bill', rCode: '1' }] } };
+      const captured = response(201, { totalCount: 2, _embedded: { transactionSummaries: [capture, held] } });
+      expect(t.parseStatusResponse(ctx('sale', {}, 'op-authorize-1'), captured, gateway)?.status).toBe('SUCCESS');
+      // Counted where an operator looks: the three commands and the voided sale.
+      expect(await metricValue('pb_cybersource_inquiry_released_total', { gateway: gateway.name })).toBe(before + 4);
+    });
+
+    it('reads a whole release made after the authorization as its FAIL (the PSP refuses any capture of it), a partial or undated one as PENDING', async () => {
+      const before = await metricValue('pb_cybersource_inquiry_released_total', { gateway: gateway.name });
+      const auth = {
+        id: PAYMENT_ID,
+        submitTimeUtc: '2026-11-22T10:00:00Z',
+        clientReferenceInformation: { code: 'op-authorize-1' },
+        applicationInformation: { rCode: '1', reasonCode: '100', applications: [{ name: 'ics_auth', rCode: '1' }] },
+        orderInformation: { amountDetails: { totalAmount: '102.21', currency: 'USD' } },
+      };
+      const reversal = {
+        id: NEW_AUTH_ID,
+        submitTimeUtc: '2026-11-22T11:00:00Z',
+        clientReferenceInformation: { code: 'op-authorize-1' },
+        applicationInformation: { rCode: '1', reasonCode: '100', applications: [{ name: 'ics_auth_reversal', rCode: '1' }] },
+        orderInformation: { amountDetails: { totalAmount: '102.21', currency: 'USD' } },
+      };
+      const search = (...summaries: object[]) => response(201, { totalCount: summaries.length, _embedded: { transactionSummaries: summaries } });
+      // The whole authorization reversed after it was made (a Business Center reversal, Decision Manager's REVERSE): no
+      // longer usable (a capture is refused AUTH_ALREADY_REVERSED), nothing held to release.
+      for (const command of ['authorize', 'revalidate'] as const) {
+        const outcome = t.parseStatusResponse(ctx(command, {}, 'op-authorize-1'), search(reversal, auth), gateway);
+        expect(outcome).toMatchObject({ status: 'FAIL', reason: 'AUTH_ALREADY_REVERSED', gatewayReference: PAYMENT_ID });
+        expect(outcome?.gatewayStatus).toMatch(/released/);
+        expect(outcome?.fundsHeld).toBeUndefined();
+        expect(outcome?.newGatewayKey).toBeUndefined();
+      }
+      // A sale whose capture was voided after it: not sold.
+      const sold = {
+        ...auth,
+        applicationInformation: {
+          rCode: '1',
+          reasonCode: '100',
+          applications: [
+            { name: 'ics_auth', rCode: '1' },
+            { name: 'ics_bill', rCode: '1' },
+          ],
+        },
+      };
+      const voided = { ...reversal, applicationInformation: { rCode: '1', reasonCode: '100', applications: [{ name: 'ics_void', rCode: '1' }] } };
+      expect(t.parseStatusResponse(ctx('sale', {}, 'op-authorize-1'), search(voided, sold), gateway)).toMatchObject({
+        status: 'FAIL',
+        reason: 'CAPTURE_ALREADY_VOIDED',
+      });
+      // Part of it reversed, or an amount that cannot be read: the rest may still be held, nothing is decided.
+      const partial = { ...reversal, orderInformation: { amountDetails: { totalAmount: '50.00', currency: 'USD' } } };
+      const amountless = { ...reversal, orderInformation: undefined };
+      for (const release of [partial, amountless]) {
+        const outcome = t.parseStatusResponse(ctx('authorize', {}, 'op-authorize-1'), search(release, auth), gateway);
+        expect(outcome).toMatchObject({ status: 'PENDING' });
+        expect(outcome?.gatewayStatus).toMatch(/released/);
+      }
+      // A release older than the authorization that decides (an earlier attempt's) released something else: it stands.
+      const earlier = { ...reversal, submitTimeUtc: '2026-11-22T09:00:00Z' };
+      expect(t.parseStatusResponse(ctx('authorize', {}, 'op-authorize-1'), search(auth, earlier), gateway)).toMatchObject({ status: 'SUCCESS' });
+      expect(await metricValue('pb_cybersource_inquiry_released_total', { gateway: gateway.name })).toBe(before + 5);
     });
 
     it('falls back to the rCode of a summary without a status', () => {

@@ -3,6 +3,7 @@ import { cybersourceTransformer as t } from '../../../../src/gateways/cybersourc
 import { SkippedWebhookItem } from '../../../../src/gateways/gateway-adapter';
 import { CYBERSOURCE_WEBHOOK_EVENT_TYPES, webhookEventOutcome } from '../../../../src/gateways/cybersource/cybersource-webhook';
 import { cybersourceGateway } from '../../../../src/gateways/cybersource/cybersource-gateway';
+import { settlesCommand } from '../../../../src/webhooks/outcome-for-command';
 import { PAYMENT_ID, PREVIOUS_WEBHOOK_KEY_ID, WEBHOOK_KEY_ID, gateway } from './cybersource-test-fixtures';
 
 const NOW = new Date('2026-11-22T10:00:00.000Z');
@@ -176,6 +177,8 @@ describe('Cybersource webhooks', () => {
         account: 'testrest',
         outcome: {
           status: 'SUCCESS',
+          // A payment's event: the outcome of an authorization or sale, never of a modification named by its reference.
+          settles: ['authorize', 'sale', 'revalidate'],
           gatewayStatus: 'payments.payments.accept',
           gatewayReference: PAYMENT_ID,
           amount: 10221,
@@ -226,13 +229,41 @@ describe('Cybersource webhooks', () => {
   it('marks a review accepted as the success of an authorization only (a sale held for review was not captured)', () => {
     const [event] = t.parseWebhook(notification('risk.casemanagement.decision.accept'), gateway);
     expect(event.outcome).toMatchObject({ status: 'SUCCESS', settles: ['authorize', 'revalidate'] });
-    expect(t.parseWebhook(notification('payments.payments.accept'), gateway)[0].outcome.settles).toBeUndefined();
+    expect(t.parseWebhook(notification('payments.payments.accept'), gateway)[0].outcome.settles).toEqual(['authorize', 'sale', 'revalidate']);
+  });
+
+  // A follow-on the bridge did not send carries its payment's merchant reference (a reversal Decision Manager made for a
+  // rejected review, a Business Center capture or refund): named so, its event must not settle the payment's operation.
+  it.each([
+    ['payments.payments.accept', ['authorize', 'sale', 'revalidate']],
+    ['payments.payments.reject', ['authorize', 'sale', 'revalidate']],
+    ['payments.payments.failed', ['authorize', 'sale', 'revalidate']],
+    ['risk.profile.decision.reject', ['authorize', 'sale', 'revalidate']],
+    ['risk.casemanagement.decision.reject', ['authorize', 'sale', 'revalidate']],
+    ['payments.captures.accept', ['capture', 'sale']],
+    ['payments.captures.reject', ['capture', 'sale']],
+    ['payments.refunds.accept', ['refund']],
+    ['payments.refunds.reject', ['refund']],
+    ['payments.credits.failed', ['refund']],
+    ['payments.reversals.accept', ['cancel']],
+    ['payments.reversals.reject', ['cancel']],
+    ['payments.voids.accept', ['cancel']],
+    ['payments.voids.reject', ['cancel']],
+  ] as const)("lets %s settle only the operations of its service's commands (%j)", (type, commands) => {
+    const [event] = t.parseWebhook(notification(type), gateway);
+    expect(event.outcome.settles).toEqual(commands);
+    // A reversal or a refused void named by an authorization's merchant reference neither authorizes nor fails it.
+    if (!commands.includes('authorize' as never)) expect(settlesCommand(event.outcome, 'authorize')).toBe(false);
+  });
+
+  it('names the commands every event type it lists settles', () => {
+    for (const type of CYBERSOURCE_WEBHOOK_EVENT_TYPES) expect(t.parseWebhook(notification(type), gateway)[0].outcome.settles?.length).toBeGreaterThan(0);
   });
 
   it('says a review rejected leaves the authorization held (review_rejected), and no other failure does', () => {
     const [event] = t.parseWebhook(notification('risk.casemanagement.decision.reject'), gateway);
     expect(event.outcome).toMatchObject({ status: 'FAIL', gatewayStatus: 'risk.casemanagement.decision.reject', fundsHeld: 'review_rejected' });
-    expect(event.outcome.settles).toBeUndefined();
+    expect(event.outcome.settles).toEqual(['authorize', 'sale', 'revalidate']);
     for (const type of CYBERSOURCE_WEBHOOK_EVENT_TYPES.filter((x) => x !== 'risk.casemanagement.decision.reject')) {
       expect(t.parseWebhook(notification(type), gateway)[0].outcome.fundsHeld).toBeUndefined();
     }
