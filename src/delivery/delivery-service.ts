@@ -67,7 +67,7 @@ import { FailoverTrigger, countDecisions, countFailover, reportFxLinesOmitted, r
 import { fxLockOf, linesOmitted } from '../fx/locked-rate';
 import type { Payment, PaymentLine } from '../contracts/payment-command';
 import { FailoverStep, RoutingRecord, gatewayOf, routedPayment } from '../ledger/routing-record';
-import { LONG_WAIT_MS, WaitedOn, dependentWaitDelay, dependentWaits, expiredVoidWait, voidWaitsExpired, waitReason, waitersTtlSeconds } from './dependent-wait';
+import { LONG_WAIT_MS, WaitedOn, dependentWaitDelay, dependentWaits, expiredWait, voidWaitsExpired, waitReason, waitersTtlSeconds } from './dependent-wait';
 
 /** What the caller (the BullMQ worker) must do next with the job. */
 export type DeliveryStep =
@@ -469,8 +469,9 @@ export class DeliveryService {
     if ('wait' in resolved) {
       // Waited since: its creation for an authorization (the first thing it can wait for), its first sibling wait else.
       const since = resolved.siblings ? await this.waitingForSiblings(op, resolved.wait, resolved.siblings, resolved.awaiting) : op.createdAt;
-      // A void of a capture waits for what decides it no longer than its capture could still be voided: then refused unsent.
-      const expired = expiredVoidWait(resolved, since, this.now());
+      // A guard between voids and refunds holds a command no longer than a void could still be done: then refused
+      // unsent. Only a command never sent (these waits come before the first attempt; checked again here).
+      const expired = first ? expiredWait(resolved, since, this.now()) : null;
       if (expired) {
         voidWaitsExpired().inc({ gateway: gatewayOf(op), awaiting: String(expired.detail.awaiting) });
         return expired;

@@ -564,6 +564,87 @@ describe('Cybersource cancel naming our capture or refund: voids that transactio
     }
   });
 
+  /**
+   * `deliver` at `offset` ms from now refuses `id` unsent with `reason`, naming `awaiting` in its warn line, its FAIL
+   * event (bridge_refused, contact_support) and `pb_void_waits_expired_total`; just short of the bound it still waits.
+   */
+  async function refusedPastTheBound(id: string, awaiting: string, reason: string): Promise<void> {
+    const at = (offset: number) => new DeliveryService({ ...serviceDeps, now: () => Date.now() + offset });
+    expect(await at(VOID_WAIT_MAX_MS - 60_000).deliver(id)).toMatchObject({ kind: 'wait' });
+    const expired = await metricValue('pb_void_waits_expired_total', { gateway: 'cybs', awaiting });
+    expect(await at(VOID_WAIT_MAX_MS + 60_000).deliver(id)).toEqual({ kind: 'done', state: 'FAILED' });
+    expect(sentFor(id)).toHaveLength(0);
+    expect(await ledger.get(id)).toMatchObject({ reason, reasonField: 'payment.gateway_key' });
+    expect((await events.load(`${id}.FAILED`))?.params.payment).toMatchObject({
+      status: 'FAIL',
+      reason,
+      field: 'payment.gateway_key',
+      decline: { category: 'bridge_refused', suggested_action: 'contact_support' },
+    });
+    expect(await metricValue('pb_void_waits_expired_total', { gateway: 'cybs', awaiting })).toBe(expired + 1);
+    const line = logs.lines.find((l) => l.includes('operation refused against its authorization') && l.includes(id) && l.includes(reason));
+    expect(line).toContain(`"awaiting":"${awaiting}"`);
+  }
+
+  it('a refund waiting for a void whose answer was lost (UNKNOWN) waits no longer than the bound: refused unsent (WAIT_FOR_VOID_EXPIRED); the void, sent, is never refused', async () => {
+    const auth = await authorized();
+    const authOp = auth.payment.operation_reference!;
+    const captureId = await delivered(naming('capture', auth, authOp));
+    const cancelId = await record(naming('cancel', auth, captureId));
+    psp.loseNextVoidAnswer = true;
+    expect((await service.deliver(cancelId)).kind).not.toBe('done');
+    expect((await ledger.get(cancelId))?.state).toBe('UNKNOWN');
+    const refundId = await record(naming('refund', auth, authOp));
+    expect(await service.deliver(refundId)).toMatchObject({ kind: 'wait' });
+    await refusedPastTheBound(refundId, 'void', 'WAIT_FOR_VOID_EXPIRED');
+    // The cancel may have reached Cybersource: it stays undecided, asked about, never refused by a bound.
+    expect((await ledger.get(cancelId))?.state).toBe('UNKNOWN');
+  });
+
+  it('a second cancel of one capture waiting for the first, undecided, waits no longer than the bound: refused unsent (WAIT_FOR_OTHER_VOID_EXPIRED)', async () => {
+    const auth = await authorized();
+    const authOp = auth.payment.operation_reference!;
+    const captureId = await delivered(naming('capture', auth, authOp));
+    const first = await record(naming('cancel', auth, captureId));
+    psp.loseNextVoidAnswer = true;
+    expect((await service.deliver(first)).kind).not.toBe('done');
+    const second = await record(naming('cancel', auth, captureId));
+    expect(await service.deliver(second)).toMatchObject({ kind: 'wait' });
+    await refusedPastTheBound(second, 'void_in_flight', 'WAIT_FOR_OTHER_VOID_EXPIRED');
+    expect((await ledger.get(first))?.state).toBe('UNKNOWN');
+  });
+
+  it('a cancel voiding the capture that took the authorization, waiting for a refund in flight, waits no longer than the bound: refused unsent (WAIT_FOR_REFUNDS_EXPIRED)', async () => {
+    const auth = await authorized();
+    const authOp = auth.payment.operation_reference!;
+    await delivered(naming('capture', auth, authOp));
+    let release!: () => void;
+    psp.holdNextRefund = new Promise<void>((resolve) => (release = resolve));
+    const refundId = await record(naming('refund', auth, authOp, { amount: 2500 }));
+    const refunding = service.deliver(refundId);
+    try {
+      for (let i = 0; i < 200 && sentFor(refundId).length === 0; i += 1) await new Promise((resolve) => setTimeout(resolve, 5));
+      expect((await ledger.get(refundId))?.state).toBe('SENT');
+      const cancelId = await record(naming('cancel', auth, authOp));
+      expect(await service.deliver(cancelId)).toMatchObject({ kind: 'wait' });
+      await refusedPastTheBound(cancelId, 'refunds', 'WAIT_FOR_REFUNDS_EXPIRED');
+    } finally {
+      release();
+      await refunding;
+    }
+  });
+
+  it('a cancel of the authorization waiting for a capture accepted and never delivered waits no longer than the bound: refused unsent (WAIT_FOR_CAPTURES_EXPIRED)', async () => {
+    const auth = await authorized();
+    const authOp = auth.payment.operation_reference!;
+    const captureId = await record(naming('capture', auth, authOp, { amount: 2000 }));
+    const cancelId = await record(naming('cancel', auth, authOp));
+    expect(await service.deliver(cancelId)).toMatchObject({ kind: 'wait' });
+    await refusedPastTheBound(cancelId, 'undelivered_captures', 'WAIT_FOR_CAPTURES_EXPIRED');
+    // The capture, delivered now, goes: the cancel refused moved nothing.
+    expect(await service.deliver(captureId)).toEqual({ kind: 'done', state: 'SUCCEEDED' });
+  });
+
   it('the void of a capture waiting on a refund in flight is refused CAPTURE_REFUNDED, unsent, once that refund succeeds', async () => {
     const { captureId, cancelId, refunding, release } = await voidBehindRefundInFlight();
     release();
