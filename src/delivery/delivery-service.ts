@@ -471,7 +471,7 @@ export class DeliveryService {
       const since = resolved.siblings ? await this.waitingForSiblings(op, resolved.wait, resolved.siblings, resolved.awaiting) : op.createdAt;
       // A guard between voids and refunds holds a command no longer than a void could still be done: then refused
       // unsent. Only a command never sent (these waits come before the first attempt; checked again here).
-      const expired = first ? expiredWait(resolved, since, this.now()) : null;
+      const expired = first ? expiredWait(resolved, since, this.now(), this.deps.config.delivery.voidWaitMaxMs) : null;
       if (expired) {
         voidWaitsExpired().inc({ gateway: gatewayOf(op), awaiting: String(expired.detail.awaiting) });
         return expired;

@@ -25,8 +25,9 @@ export const WAIT_SHARE = 10;
 export const LONG_WAIT_MS = 10 * 60_000;
 
 /**
- * How long a cancel or refund waits, unsent, on a guard between voids and refunds of its payment (`awaiting`, one of
- * {@link BOUNDED_WAITS}) before it is refused with that wait's code: 24 hours, ms. What it waits for may stay
+ * The default of `delivery.void_wait_max_ms` (`Config.delivery.voidWaitMaxMs`): how long a cancel or refund waits,
+ * unsent, on a guard between voids and refunds of its payment (`awaiting`, one of {@link BOUNDED_WAITS}) before it is
+ * refused with that wait's code: 24 hours, ms. What it waits for may stay
  * undecided for good (an `UNRESOLVED` refund or void settles only by a later PSP fact; a capture parked for replay may
  * never be delivered), and Cybersource voids a capture or refund only until its batch settles, usually within the
  * day: a void sent later would be refused `NOT_VOIDABLE` whatever the wait ended in. Refused unsent, the command moved
@@ -71,8 +72,9 @@ export const BOUNDED_WAITS: Readonly<Record<string, BoundedWait>> = {
 export const WAIT_EXPIRED_REFUSALS: ReadonlySet<string> = new Set(Object.values(BOUNDED_WAITS).map((b) => b.fail));
 
 /**
- * The refusal of a dependent whose wait (`awaiting`, since `since`) ran past `maxMs` ({@link VOID_WAIT_MAX_MS} by
- * default) at `now`, or null: only for the waits {@link BOUNDED_WAITS} names. Pure.
+ * The refusal of a dependent whose wait (`awaiting`, since `since`, epoch ms) ran past `maxMs` (ms: delivery passes
+ * `delivery.void_wait_max_ms`; {@link VOID_WAIT_MAX_MS} by default) at `now`, or null: only for the waits
+ * {@link BOUNDED_WAITS} names. Pure.
  */
 export function expiredWait(
   wait: { wait: string; awaiting?: string; siblings?: readonly string[] },
@@ -159,7 +161,7 @@ export function dependentWaits(): Counter<'reason'> {
 
 /**
  * `pb_void_waits_expired_total{gateway,awaiting}`: cancels and refunds refused unsent because what they waited for on
- * a guard between voids and refunds (`awaiting`, {@link BOUNDED_WAITS}) stayed undecided past {@link VOID_WAIT_MAX_MS}
+ * a guard between voids and refunds (`awaiting`, {@link BOUNDED_WAITS}) stayed undecided past `delivery.void_wait_max_ms`
  * (the code names it). Each one is a payment for a person to settle with the PSP.
  */
 export function voidWaitsExpired(): Counter<'gateway' | 'awaiting'> {

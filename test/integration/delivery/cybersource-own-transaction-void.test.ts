@@ -586,6 +586,21 @@ describe('Cybersource cancel naming our capture or refund: voids that transactio
     expect(line).toContain(`"awaiting":"${awaiting}"`);
   }
 
+  it('the bound is delivery.void_wait_max_ms: a worker configured shorter refuses past its own bound', async () => {
+    const auth = await authorized();
+    const authOp = auth.payment.operation_reference!;
+    await record(naming('capture', auth, authOp, { amount: 2000 }));
+    const cancelId = await record(naming('cancel', auth, authOp));
+    const shorter = { ...config, delivery: { ...config.delivery, voidWaitMaxMs: 120_000 } };
+    const at = (offset: number) => new DeliveryService({ ...serviceDeps, config: shorter, now: () => Date.now() + offset });
+    expect(await at(60_000).deliver(cancelId)).toMatchObject({ kind: 'wait' });
+    expect(await at(180_000).deliver(cancelId)).toEqual({ kind: 'done', state: 'FAILED' });
+    expect(sentFor(cancelId)).toHaveLength(0);
+    expect(await ledger.get(cancelId)).toMatchObject({ reason: 'WAIT_FOR_CAPTURES_EXPIRED' });
+    const line = logs.lines.find((l) => l.includes('operation refused against its authorization') && l.includes(cancelId));
+    expect(line).toContain('"wait_max_ms":120000');
+  });
+
   it('a refund waiting for a void whose answer was lost (UNKNOWN) waits no longer than the bound: refused unsent (WAIT_FOR_VOID_EXPIRED); the void, sent, is never refused', async () => {
     const auth = await authorized();
     const authOp = auth.payment.operation_reference!;
