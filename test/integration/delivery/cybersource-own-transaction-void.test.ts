@@ -11,6 +11,7 @@ import { EventStore } from '../../../src/events/event-store';
 import { OmsEventJobData, createOmsEventsQueue } from '../../../src/events/oms-events-queue';
 import { CYBERSOURCE_SEARCH_LAG_MS } from '../../../src/gateways/cybersource/cybersource-transformer';
 import { VOID_WAIT_MAX_MS } from '../../../src/delivery/dependent-wait';
+import { ownTransactionVoidOf } from '../../../src/delivery/own-transaction-void';
 import { createGatewayClients } from '../../../src/gateways/gateway-registry';
 import { Ledger } from '../../../src/ledger/ledger';
 import { metricValue } from '../../../src/metrics/metrics-registry';
@@ -19,6 +20,7 @@ import { shardKeysOf, shardOfOperation } from '../../../src/redis/key-layout';
 import { ConfiguredGatewayRouter } from '../../../src/routing/configured-gateway-router';
 import { purgeNamespace } from '../../../harness/twins/local-stack/local-stack';
 import { captureLogger } from '../../support/capture-logger';
+import { monitorCommands } from '../../support/redis-monitor';
 import { channelCommand } from '../../support/fixtures';
 import { requiredCredentials } from '../../support/gateway-credentials';
 import { testConfig } from '../../support/test-config';
@@ -859,6 +861,38 @@ describe('Cybersource cancel naming our capture or refund: voids that transactio
 });
 
 describe('Cybersource cancel naming our capture or refund by its Cybersource id: voided as one naming it by our operation id', () => {
+  it('a cancel naming its authorization by the Cybersource reference costs its outcome no Redis command to tell it is no void of ours', async () => {
+    const auth = await authorized();
+    const authOp = auth.payment.operation_reference!;
+    await delivered(naming('capture', auth, authOp));
+    const cancelId = await delivered(naming('cancel', auth, await pspId(authOp)));
+    const cancel = (await ledger.get(cancelId))!;
+    // Linked with its attempt to the authorization its reference named.
+    expect(cancel.authorizationId).toBe(authOp);
+    /** The commands of this test's namespace Redis runs while `run` runs. */
+    const commandsOf = async (run: () => Promise<unknown>): Promise<string[]> => {
+      const seen: string[] = [];
+      const monitor = await monitorCommands(redis, (args) => {
+        if (args.slice(1).some((a) => String(a).includes(config.redis.keyPrefix))) seen.push(String(args[0]).toLowerCase());
+      });
+      try {
+        await run();
+        await monitor.settle();
+      } finally {
+        monitor.stop();
+      }
+      return seen;
+    };
+    let found: unknown;
+    expect(await commandsOf(async () => (found = await ownTransactionVoidOf(cancel, config, ledger)))).toEqual([]);
+    expect(found).toBeNull();
+    // Without the link (as before: the key read as an id, then the reference index, then the operation it names).
+    const { authorizationId: _linked, ...unlinked } = cancel;
+    const before = await commandsOf(async () => (found = await ownTransactionVoidOf(unlinked, config, ledger)));
+    expect(found).toBeNull();
+    expect(before.length).toBeGreaterThanOrEqual(3);
+  });
+
   it('voids a capture named by its Cybersource id: one void under the cancel’s key, the capture marked undone, the same event and metric', async () => {
     const auth = await authorized();
     const authOp = auth.payment.operation_reference!;
