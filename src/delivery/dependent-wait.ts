@@ -43,7 +43,7 @@ export const WAIT_FOR_REFUNDS_EXPIRED = 'WAIT_FOR_REFUNDS_EXPIRED';
 export const WAIT_FOR_VOID_EXPIRED = 'WAIT_FOR_VOID_EXPIRED';
 /** `fail` of a cancel whose wait for another void of the same transaction ran out (`void_in_flight`). */
 export const WAIT_FOR_OTHER_VOID_EXPIRED = 'WAIT_FOR_OTHER_VOID_EXPIRED';
-/** `fail` of a cancel whose wait for captures of its authorization accepted and not yet delivered ran out (`undelivered_captures`). */
+/** `fail` of a cancel whose wait for captures of its authorization in flight, or accepted and not yet delivered, ran out (`captures_in_flight`, `undelivered_captures`). */
 export const WAIT_FOR_CAPTURES_EXPIRED = 'WAIT_FOR_CAPTURES_EXPIRED';
 
 /** A bounded wait: the code it is refused with once it ran out, what it waited for (said in `why`), the command a void names when known. */
@@ -65,6 +65,7 @@ export const BOUNDED_WAITS: Readonly<Record<string, BoundedWait>> = {
   refunds: { fail: WAIT_FOR_REFUNDS_EXPIRED, waitedFor: 'refunds in flight of the captured payment it would void' },
   void: { fail: WAIT_FOR_VOID_EXPIRED, waitedFor: 'a cancel that would void what it refunds' },
   void_in_flight: { fail: WAIT_FOR_OTHER_VOID_EXPIRED, waitedFor: 'another void of the same transaction' },
+  captures_in_flight: { fail: WAIT_FOR_CAPTURES_EXPIRED, waitedFor: 'captures of its authorization in flight' },
   undelivered_captures: { fail: WAIT_FOR_CAPTURES_EXPIRED, waitedFor: 'captures of its authorization accepted and not yet delivered' },
 };
 
@@ -139,7 +140,7 @@ export interface WaitedOn {
 /**
  * Why a dependent waits, the `reason` label of {@link dependentWaits}: `authorization_<state>` (lower case:
  * received, sent, pending, action_required, unknown, unresolved), or what else holds it: `siblings` (captures or
- * refunds of the same authorization in flight ahead of it, or not yet sent), `undelivered_captures`, `refunds`,
+ * refunds of the same authorization in flight ahead of it, or not yet sent), `captures_in_flight`, `undelivered_captures`, `refunds`,
  * `void`, `void_in_flight`, `capture_void`, `refund_in_flight` (`operation-context.ts` `Awaiting`).
  */
 export function waitReason(wait: { authorization?: { state: OperationState }; awaiting?: string }): string {
@@ -154,7 +155,7 @@ export function waitReason(wait: { authorization?: { state: OperationState }; aw
 export function dependentWaits(): Counter<'reason'> {
   return counter(
     'pb_delivery_dependent_waits_total',
-    'Checks of a capture, cancel or refund that could not go yet and were put back with a growing delay, by reason (authorization_<state> of the authorization it waits for, siblings, undelivered_captures, refunds, void, void_in_flight, capture_void, refund_in_flight)',
+    'Checks of a capture, cancel or refund that could not go yet and were put back with a growing delay, by reason (authorization_<state> of the authorization it waits for, siblings, captures_in_flight, undelivered_captures, refunds, void, void_in_flight, capture_void, refund_in_flight)',
     ['reason'],
   );
 }
@@ -167,7 +168,7 @@ export function dependentWaits(): Counter<'reason'> {
 export function voidWaitsExpired(): Counter<'gateway' | 'awaiting'> {
   return counter(
     'pb_void_waits_expired_total',
-    'Cancels and refunds refused unsent because what they waited for between voids and refunds stayed undecided past the bounded wait, by gateway and awaiting (capture_void, refund_in_flight, refunds, void, void_in_flight, undelivered_captures)',
+    'Cancels and refunds refused unsent because what they waited for between voids and refunds stayed undecided past the bounded wait, by gateway and awaiting (capture_void, refund_in_flight, refunds, void, void_in_flight, captures_in_flight, undelivered_captures)',
     ['gateway', 'awaiting'],
   );
 }

@@ -98,7 +98,7 @@ export type ContextResolution =
     }
   /**
    * `siblings`: the captures or refunds of the same authorization in flight ahead of it (`siblingsAhead`), or
-   * what a cancel waits for (`capturesInFlight`; `capturesNotYetDelivered`, with `awaiting: 'undelivered_captures'`;
+   * what a cancel waits for (`capturesInFlight`, with `awaiting: 'captures_in_flight'`; `capturesNotYetDelivered`, with `awaiting: 'undelivered_captures'`;
    * `refundsInFlight`, with `awaiting: 'refunds'`), or the cancel a refund waits for (`voidsAhead`, `awaiting: 'void'`),
    * or another void of the same transaction a cancel waits for (`voidsOfSameTransaction`, `awaiting: 'void_in_flight'`);
    * `siblingsSeen`: the same, each as read (what the dependent registers on to be woken when one moves).
@@ -128,7 +128,9 @@ export interface FailedAuthorizationCancel {
 }
 
 /**
- * What a dependent waits for besides siblings of its own command (see {@link ContextResolution}); `void_in_flight`: a
+ * What a dependent waits for besides siblings of its own command (see {@link ContextResolution}); `captures_in_flight`:
+ * a cancel at a PSP that builds it from the captures standing waits for captures of its authorization in flight
+ * ({@link capturesInFlight}); `void_in_flight`: a
  * cancel waits for another void of the same transaction not yet decided (a second cancel naming the same capture or
  * refund, a cancel of the authorization and one naming its capture), so one transaction is never voided twice;
  * `capture_void`: a cancel voiding a capture waits for the void of another capture of the payment not yet decided,
@@ -136,7 +138,7 @@ export interface FailedAuthorizationCancel {
  * capture waits for refunds of the payment in flight (registered before it, or sent) when only they would make the
  * refunds give back more than the other captures collected.
  */
-export type Awaiting = 'refunds' | 'void' | 'undelivered_captures' | 'void_in_flight' | 'capture_void' | 'refund_in_flight';
+export type Awaiting = 'refunds' | 'void' | 'captures_in_flight' | 'undelivered_captures' | 'void_in_flight' | 'capture_void' | 'refund_in_flight';
 
 /**
  * A wait for other dependents of the same authorization: why (`wait`), their ids (`siblings`), and each as read
@@ -1239,9 +1241,14 @@ export function siblingsAhead(
  * earlier, a reversal of "authorized less the captures standing" would release what an in-flight capture is
  * about to take (that capture then fails at the PSP, or is reported taken while its hold was released), and a
  * capture that fails after all would have left its part held. Captures never wait for a cancel, so the two never
- * wait for each other. A sale has no captures. `null` when none is in flight. Pure.
+ * wait for each other. A sale has no captures. `awaiting: 'captures_in_flight'` (bounded: an `UNRESOLVED` capture may
+ * stay undecided for good). `null` when none is in flight. Pure.
  */
-export function capturesInFlight(op: OperationRecord, auth: OperationRecord, dependents: readonly DependentSummary[]): SiblingWait | null {
+export function capturesInFlight(
+  op: OperationRecord,
+  auth: OperationRecord,
+  dependents: readonly DependentSummary[],
+): (SiblingWait & { awaiting: 'captures_in_flight' }) | null {
   if (op.command !== 'cancel' || auth.command === 'sale') return null;
   const inFlight = dependents.filter((d) => d.command === 'capture' && d.id !== op.id && !isTerminal(d.state));
   if (inFlight.length === 0) return null;
@@ -1250,6 +1257,7 @@ export function capturesInFlight(op: OperationRecord, auth: OperationRecord, dep
     wait: `cancel waits for ${siblings.length} capture(s) of authorization ${auth.id} in flight (${inFlight.map((d) => `${d.id} ${d.state}`).join(', ')}): what it releases is what they leave`,
     siblings,
     siblingsSeen: seen(inFlight),
+    awaiting: 'captures_in_flight',
   };
 }
 

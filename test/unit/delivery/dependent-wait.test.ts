@@ -87,6 +87,7 @@ describe('expiredWait: the bound on the guards between voids and refunds', () =>
     ['refunds', WAIT_FOR_REFUNDS_EXPIRED],
     ['void', WAIT_FOR_VOID_EXPIRED],
     ['void_in_flight', WAIT_FOR_OTHER_VOID_EXPIRED],
+    ['captures_in_flight', WAIT_FOR_CAPTURES_EXPIRED],
     ['undelivered_captures', WAIT_FOR_CAPTURES_EXPIRED],
   ])('refuses a %s wait once it reached the bound with a code naming what it waited for (%s), not before', (awaiting, fail) => {
     const wait = { wait: 'w', awaiting, siblings: ['x1'] };
