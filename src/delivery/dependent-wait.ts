@@ -27,11 +27,11 @@ export const LONG_WAIT_MS = 10 * 60_000;
 /**
  * The default of `delivery.void_wait_max_ms` (`Config.delivery.voidWaitMaxMs`): how long a cancel or refund waits,
  * unsent, on a guard between voids and refunds of its payment (`awaiting`, one of {@link BOUNDED_WAITS}) before it is
- * refused with that wait's code: 24 hours, ms. What it waits for may stay
- * undecided for good (an `UNRESOLVED` refund or void settles only by a later PSP fact; a capture parked for replay may
- * never be delivered), and Cybersource voids a capture or refund only until its batch settles, usually within the
- * day: a void sent later would be refused `NOT_VOIDABLE` whatever the wait ended in. Refused unsent, the command moved
- * nothing, so no money moves on a guess, and what waits behind it goes on.
+ * refused with that wait's code: 24 hours, ms. What it waits for may stay undecided for good (an `UNRESOLVED` refund,
+ * void or capture settles only by a later PSP fact; a capture parked for replay may never be delivered), and
+ * Cybersource voids a capture or refund only until its batch settles, usually within the day: a void sent later would
+ * be refused `NOT_VOIDABLE` whatever the wait ended in. Refused unsent, the command moved nothing, so no money moves on
+ * a guess, and what waits behind it goes on.
  */
 export const VOID_WAIT_MAX_MS = 24 * 60 * 60_000;
 
@@ -68,9 +68,6 @@ export const BOUNDED_WAITS: Readonly<Record<string, BoundedWait>> = {
   captures_in_flight: { fail: WAIT_FOR_CAPTURES_EXPIRED, waitedFor: 'captures of its authorization in flight' },
   undelivered_captures: { fail: WAIT_FOR_CAPTURES_EXPIRED, waitedFor: 'captures of its authorization accepted and not yet delivered' },
 };
-
-/** Every code a bounded wait is refused with ({@link BOUNDED_WAITS}). */
-export const WAIT_EXPIRED_REFUSALS: ReadonlySet<string> = new Set(Object.values(BOUNDED_WAITS).map((b) => b.fail));
 
 /**
  * The refusal of a dependent whose wait (`awaiting`, since `since`, epoch ms) ran past `maxMs` (ms: delivery passes
