@@ -113,6 +113,7 @@ const CANCEL_REFUSAL_LINES: Readonly<Record<string, string>> = {
 const WAIT_GUARDS: Readonly<Record<Awaiting, string | undefined>> = {
   refunds: undefined,
   captures_in_flight: undefined,
+  named_transaction: undefined,
   void: 'refund_waits_for_void',
   undelivered_captures: 'capture_not_yet_delivered',
   void_in_flight: 'void_waits_for_void',
@@ -126,6 +127,7 @@ const WAIT_LINES: Readonly<Record<Awaiting, string | undefined>> = {
     'cancel waits for refunds of the captured payment it would void in flight: a void would return what they return again; refused once one succeeds, sent once they fail',
   void: 'refund waits for a cancel that would void the captured payment it refunds: a void and a refund would return it twice; refused once the void succeeds, sent once the cancel fails',
   captures_in_flight: undefined,
+  named_transaction: undefined,
   undelivered_captures: undefined,
   void_in_flight:
     'cancel waits for another void of the same transaction not yet decided: one transaction is never voided twice; refused once that one voided it, sent once it fails',

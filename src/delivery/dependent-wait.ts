@@ -43,6 +43,8 @@ export const WAIT_FOR_REFUNDS_EXPIRED = 'WAIT_FOR_REFUNDS_EXPIRED';
 export const WAIT_FOR_VOID_EXPIRED = 'WAIT_FOR_VOID_EXPIRED';
 /** `fail` of a cancel whose wait for another void of the same transaction ran out (`void_in_flight`). */
 export const WAIT_FOR_OTHER_VOID_EXPIRED = 'WAIT_FOR_OTHER_VOID_EXPIRED';
+/** `fail` of a cancel voiding one of our captures or refunds by its own id whose wait for that capture or refund to be decided ran out (`named_transaction`). */
+export const WAIT_FOR_TRANSACTION_EXPIRED = 'WAIT_FOR_TRANSACTION_EXPIRED';
 /** `fail` of a cancel whose wait for captures of its authorization in flight, or accepted and not yet delivered, ran out (`captures_in_flight`, `undelivered_captures`). */
 export const WAIT_FOR_CAPTURES_EXPIRED = 'WAIT_FOR_CAPTURES_EXPIRED';
 
@@ -56,8 +58,9 @@ export interface BoundedWait {
 /**
  * The waits {@link VOID_WAIT_MAX_MS} bounds, by `awaiting` (`operation-context.ts` `Awaiting`): every guard between
  * voids and refunds, each refused with a code naming what it waited for. All are checked before the first attempt
- * only (`checkAmounts`), so what they refuse was never sent. Not bounded: a wait for the authorization itself or for
- * siblings of the same command (no `awaiting`).
+ * only (`checkAmounts`; `named_transaction`, before the void is sent: what it names is decided by then), and delivery
+ * refuses only a record never attempted, so what they refuse was never sent. Not bounded: a wait for the authorization
+ * itself or for siblings of the same command (no `awaiting`).
  */
 export const BOUNDED_WAITS: Readonly<Record<string, BoundedWait>> = {
   capture_void: { fail: VOID_WAIT_EXPIRED, waitedFor: 'the void of another capture of the payment', namedCommand: 'capture' },
@@ -67,6 +70,7 @@ export const BOUNDED_WAITS: Readonly<Record<string, BoundedWait>> = {
   void_in_flight: { fail: WAIT_FOR_OTHER_VOID_EXPIRED, waitedFor: 'another void of the same transaction' },
   captures_in_flight: { fail: WAIT_FOR_CAPTURES_EXPIRED, waitedFor: 'captures of its authorization in flight' },
   undelivered_captures: { fail: WAIT_FOR_CAPTURES_EXPIRED, waitedFor: 'captures of its authorization accepted and not yet delivered' },
+  named_transaction: { fail: WAIT_FOR_TRANSACTION_EXPIRED, waitedFor: 'the capture or refund it voids' },
 };
 
 /**
@@ -165,7 +169,7 @@ export function dependentWaits(): Counter<'reason'> {
 export function voidWaitsExpired(): Counter<'gateway' | 'awaiting'> {
   return counter(
     'pb_void_waits_expired_total',
-    'Cancels and refunds refused unsent because what they waited for between voids and refunds stayed undecided past the bounded wait, by gateway and awaiting (capture_void, refund_in_flight, refunds, void, void_in_flight, captures_in_flight, undelivered_captures)',
+    'Cancels and refunds refused unsent because what they waited for between voids and refunds stayed undecided past the bounded wait, by gateway and awaiting (capture_void, refund_in_flight, refunds, void, void_in_flight, captures_in_flight, undelivered_captures, named_transaction)',
     ['gateway', 'awaiting'],
   );
 }

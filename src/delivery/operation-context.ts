@@ -136,9 +136,12 @@ export interface FailedAuthorizationCancel {
  * `capture_void`: a cancel voiding a capture waits for the void of another capture of the payment not yet decided,
  * when both would return what refunds of it need kept ({@link refundsOverVoid}); `refund_in_flight`: a cancel voiding a
  * capture waits for refunds of the payment in flight (registered before it, or sent) when only they would make the
- * refunds give back more than the other captures collected.
+ * refunds give back more than the other captures collected; `named_transaction`: a cancel voiding one of our captures or
+ * refunds as its own transaction waits for that capture or refund to be decided ({@link voidOfDependent}: a wait in the
+ * form of an authorization's, `authorization`, so its `reason` label stays `authorization_<state>`).
  */
-export type Awaiting = 'refunds' | 'void' | 'captures_in_flight' | 'undelivered_captures' | 'void_in_flight' | 'capture_void' | 'refund_in_flight';
+export type Awaiting =
+  'refunds' | 'void' | 'captures_in_flight' | 'undelivered_captures' | 'void_in_flight' | 'capture_void' | 'refund_in_flight' | 'named_transaction';
 
 /**
  * A wait for other dependents of the same authorization: why (`wait`), their ids (`siblings`), and each as read
@@ -402,7 +405,12 @@ async function voidOfDependent(
     case 'ACTION_REQUIRED':
     case 'UNKNOWN':
     case 'UNRESOLVED':
-      return { wait: `${command} ${named.id} is ${named.state}`, authorization: { id: named.id, payment: named.payment, state: named.state } };
+      // Bounded (`named_transaction`): an UNRESOLVED capture or refund may stay undecided for good.
+      return {
+        wait: `${command} ${named.id} is ${named.state}`,
+        authorization: { id: named.id, payment: named.payment, state: named.state },
+        awaiting: 'named_transaction',
+      };
   }
 }
 

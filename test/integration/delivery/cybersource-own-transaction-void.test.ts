@@ -603,6 +603,18 @@ describe('Cybersource cancel naming our capture or refund: voids that transactio
     expect(line).toContain('"wait_max_ms":120000');
   });
 
+  it('a cancel naming our capture while that capture is undecided (SENT, it may end UNRESOLVED) waits no longer than the bound: refused unsent (WAIT_FOR_TRANSACTION_EXPIRED); the capture is left as it is', async () => {
+    const auth = await authorized();
+    const authOp = auth.payment.operation_reference!;
+    // A capture sent and not answered yet: its outcome may never come (UNRESOLVED settles only by a later PSP fact).
+    const captureId = await record(naming('capture', auth, authOp));
+    expect((await ledger.transition(captureId, 'SENT', { event: 'attempt' }, { countAttempt: true })).applied).toBe(true);
+    const cancelId = await record(naming('cancel', auth, captureId));
+    expect(await service.deliver(cancelId)).toMatchObject({ kind: 'wait' });
+    await refusedPastTheBound(cancelId, 'named_transaction', 'WAIT_FOR_TRANSACTION_EXPIRED');
+    expect((await ledger.get(captureId))?.state).toBe('SENT');
+  });
+
   it('a refund waiting for a void whose answer was lost (UNKNOWN) waits no longer than the bound: refused unsent (WAIT_FOR_VOID_EXPIRED); the void, sent, is never refused', async () => {
     const auth = await authorized();
     const authOp = auth.payment.operation_reference!;

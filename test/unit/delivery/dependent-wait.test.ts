@@ -3,6 +3,7 @@ import {
   VOID_WAIT_EXPIRED,
   VOID_WAIT_MAX_MS,
   WAIT_FOR_CAPTURES_EXPIRED,
+  WAIT_FOR_TRANSACTION_EXPIRED,
   WAIT_FOR_OTHER_VOID_EXPIRED,
   WAIT_FOR_REFUNDS_EXPIRED,
   WAIT_FOR_VOID_EXPIRED,
@@ -88,6 +89,7 @@ describe('expiredWait: the bound on the guards between voids and refunds', () =>
     ['void', WAIT_FOR_VOID_EXPIRED],
     ['void_in_flight', WAIT_FOR_OTHER_VOID_EXPIRED],
     ['captures_in_flight', WAIT_FOR_CAPTURES_EXPIRED],
+    ['named_transaction', WAIT_FOR_TRANSACTION_EXPIRED],
     ['undelivered_captures', WAIT_FOR_CAPTURES_EXPIRED],
   ])('refuses a %s wait once it reached the bound with a code naming what it waited for (%s), not before', (awaiting, fail) => {
     const wait = { wait: 'w', awaiting, siblings: ['x1'] };
