@@ -67,7 +67,17 @@ import { FailoverTrigger, countDecisions, countFailover, reportFxLinesOmitted, r
 import { fxLockOf, linesOmitted } from '../fx/locked-rate';
 import type { Payment, PaymentLine } from '../contracts/payment-command';
 import { FailoverStep, RoutingRecord, gatewayOf, routedPayment } from '../ledger/routing-record';
-import { LONG_WAIT_MS, WaitedOn, dependentWaitDelay, dependentWaits, expiredWait, voidWaitsExpired, waitReason, waitersTtlSeconds } from './dependent-wait';
+import {
+  BOUNDED_WAIT_REFUSALS,
+  LONG_WAIT_MS,
+  WaitedOn,
+  dependentWaitDelay,
+  dependentWaits,
+  expiredWait,
+  voidWaitsExpired,
+  waitReason,
+  waitersTtlSeconds,
+} from './dependent-wait';
 
 /** What the caller (the BullMQ worker) must do next with the job. */
 export type DeliveryStep =
@@ -321,8 +331,14 @@ export class DeliveryService {
       }
     }
     if ('fail' in ctx) {
-      // Refused against its authorization (failed, scope, currency, amount): never sent to the PSP.
+      // Refused against its authorization (failed, scope, currency, amount, a bounded wait run out): never sent to the
+      // PSP. Decided on the record as read: one another worker moved meanwhile (sent it, perhaps to the PSP already) is
+      // left as it is, never told FAIL; its sender records what the PSP did.
+      const decline = ctx.action ? { ...bridgeDecline(ctx.fail), suggested_action: ctx.action } : undefined;
+      const failed = await recorder.fail(op, ctx.fail, 'bridge', { details: ctx.detail, field: ctx.field, decline, onlyFrom: op.state });
+      if (failed.state !== 'FAILED') return { kind: 'done', state: failed.state };
       authorizationRefusals().inc({ gateway: route.gateway.name, reason: ctx.fail });
+      if (BOUNDED_WAIT_REFUSALS.has(ctx.fail)) voidWaitsExpired().inc({ gateway: gatewayOf(op), awaiting: String(ctx.detail?.awaiting) });
       if (refusedForOutsideRefunds(op.payment.amount, ctx)) refundsRefusedForOutsideRefunds().inc({ gateway: route.gateway.name });
       const named = ctx.detail?.named_command;
       if (OWN_VOID_REFUSALS.has(ctx.fail) && (named === 'capture' || named === 'refund'))
@@ -332,8 +348,6 @@ export class DeliveryService {
         ...(ctx.field ? { field: ctx.field } : {}),
         ...ctx.detail,
       });
-      const decline = ctx.action ? { ...bridgeDecline(ctx.fail), suggested_action: ctx.action } : undefined;
-      const failed = await recorder.fail(op, ctx.fail, 'bridge', { details: ctx.detail, field: ctx.field, decline });
       return { kind: 'done', state: failed.state };
     }
     const breaker = this.breaker(route.gateway.name);
@@ -475,11 +489,9 @@ export class DeliveryService {
       const since = resolved.siblings ? await this.waitingForSiblings(op, resolved.wait, resolved.siblings, resolved.awaiting) : op.createdAt;
       // A guard between voids and refunds holds a command no longer than a void could still be done: then refused
       // unsent. Only a command never sent (these waits come before the first attempt; checked again here).
+      // Counted once the refusal applied (`deliver`).
       const expired = first ? expiredWait(resolved, since, this.now(), this.deps.config.delivery.voidWaitMaxMs) : null;
-      if (expired) {
-        voidWaitsExpired().inc({ gateway: gatewayOf(op), awaiting: String(expired.detail.awaiting) });
-        return expired;
-      }
+      if (expired) return expired;
       return { wait: await this.dependentWait(op, resolved, since) };
     }
     return resolved;

@@ -73,6 +73,9 @@ export const BOUNDED_WAITS: Readonly<Record<string, BoundedWait>> = {
   named_transaction: { fail: WAIT_FOR_TRANSACTION_EXPIRED, waitedFor: 'the capture or refund it voids' },
 };
 
+/** The codes a bounded wait is refused with ({@link BOUNDED_WAITS}): each refusal counted in {@link voidWaitsExpired}. */
+export const BOUNDED_WAIT_REFUSALS: ReadonlySet<string> = new Set(Object.values(BOUNDED_WAITS).map((b) => b.fail));
+
 /**
  * The refusal of a dependent whose wait (`awaiting`, since `since`, epoch ms) ran past `maxMs` (ms: delivery passes
  * `delivery.void_wait_max_ms`; {@link VOID_WAIT_MAX_MS} by default) at `now`, or null: only for the waits

@@ -663,6 +663,23 @@ describe('Cybersource cancel naming our capture or refund: voids that transactio
     }
   });
 
+  it('a bound never refuses a command another worker moved to SENT after this one read it (it may be at Cybersource): left as it is, no FAIL event', async () => {
+    const auth = await authorized();
+    const authOp = auth.payment.operation_reference!;
+    await record(naming('capture', auth, authOp, { amount: 2000 }));
+    const cancelId = await record(naming('cancel', auth, authOp));
+    expect(await service.deliver(cancelId)).toMatchObject({ kind: 'wait' });
+    // Read RECEIVED, never attempted, past the bound; meanwhile another worker (a stalled job run again) sends it.
+    const read = (await ledger.get(cancelId))!;
+    expect((await ledger.transition(cancelId, 'SENT', { event: 'attempt' }, { countAttempt: true })).applied).toBe(true);
+    const expired = await metricValue('pb_void_waits_expired_total', { gateway: 'cybs', awaiting: 'undelivered_captures' });
+    const at = new DeliveryService({ ...serviceDeps, now: () => Date.now() + VOID_WAIT_MAX_MS + 60_000 });
+    expect(await at.deliver(read)).toEqual({ kind: 'done', state: 'SENT' });
+    expect(await ledger.get(cancelId)).toMatchObject({ state: 'SENT', attempts: 1 });
+    expect(await events.load(`${cancelId}.FAILED`)).toBeNull();
+    expect(await metricValue('pb_void_waits_expired_total', { gateway: 'cybs', awaiting: 'undelivered_captures' })).toBe(expired);
+  });
+
   it('a cancel of the authorization waiting for a capture accepted and never delivered waits no longer than the bound: refused unsent (WAIT_FOR_CAPTURES_EXPIRED)', async () => {
     const auth = await authorized();
     const authOp = auth.payment.operation_reference!;
