@@ -82,7 +82,7 @@ export const BOUNDED_WAIT_REFUSALS: ReadonlySet<string> = new Set(Object.values(
  * {@link BOUNDED_WAITS} names. Pure.
  */
 export function expiredWait(
-  wait: { wait: string; awaiting?: string; siblings?: readonly string[] },
+  wait: { wait: string; awaiting?: string; siblings?: readonly string[]; authorization?: { id: string } },
   since: number,
   now: number,
   maxMs: number = VOID_WAIT_MAX_MS,
@@ -100,7 +100,9 @@ export function expiredWait(
       waited_for: bounded.waitedFor,
       waited_ms: waited,
       wait_max_ms: maxMs,
-      siblings: (wait.siblings ?? []).join(','),
+      // What to settle: the siblings waited for, or the one operation a wait in an authorization's form waited for
+      // (`named_transaction`: the capture or refund the cancel voids).
+      siblings: (wait.siblings ?? (wait.authorization ? [wait.authorization.id] : [])).join(','),
       why: `${wait.wait}; ${bounded.waitedFor} still undecided after ${Math.floor(waited / 3_600_000)} h: refused unsent; settle what it waited for with the PSP, then send what is still owed`,
     },
   };

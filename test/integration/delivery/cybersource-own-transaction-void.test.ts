@@ -613,6 +613,9 @@ describe('Cybersource cancel naming our capture or refund: voids that transactio
     expect(await service.deliver(cancelId)).toMatchObject({ kind: 'wait' });
     await refusedPastTheBound(cancelId, 'named_transaction', 'WAIT_FOR_TRANSACTION_EXPIRED');
     expect((await ledger.get(captureId))?.state).toBe('SENT');
+    // The line names the capture to settle, as the siblings of every other bound.
+    const line = logs.lines.find((l) => l.includes('operation refused against its authorization') && l.includes(cancelId));
+    expect(line).toContain(`"siblings":"${captureId}"`);
   });
 
   it('a refund waiting for a void whose answer was lost (UNKNOWN) waits no longer than the bound: refused unsent (WAIT_FOR_VOID_EXPIRED); the void, sent, is never refused', async () => {

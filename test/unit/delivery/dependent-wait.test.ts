@@ -99,6 +99,11 @@ describe('expiredWait: the bound on the guards between voids and refunds', () =>
     expect(refused?.detail.named_command).toBeUndefined();
   });
 
+  it('names the capture or refund a named_transaction wait waited for as its siblings (the one to settle)', () => {
+    const wait = { wait: 'capture c1 is UNRESOLVED', awaiting: 'named_transaction', authorization: { id: 'c1' } };
+    expect(expiredWait(wait, since, since + VOID_WAIT_MAX_MS)?.detail).toMatchObject({ awaiting: 'named_transaction', siblings: 'c1' });
+  });
+
   it('takes the bound it is given', () => {
     const wait = { wait: 'w', awaiting: 'void' };
     expect(expiredWait(wait, since, since + 59_999, 60_000)).toBeNull();
