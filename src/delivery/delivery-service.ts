@@ -334,20 +334,27 @@ export class DeliveryService {
       // Refused against its authorization (failed, scope, currency, amount, a bounded wait run out): never sent to the
       // PSP. Decided on the record as read: one another worker moved meanwhile (sent it, perhaps to the PSP already) is
       // left as it is, never told FAIL; its sender records what the PSP did.
+      log.warn('operation refused against its authorization; not sent to the gateway', {
+        reason: ctx.fail,
+        ...(ctx.field ? { field: ctx.field } : {}),
+        ...ctx.detail,
+      });
       const decline = ctx.action ? { ...bridgeDecline(ctx.fail), suggested_action: ctx.action } : undefined;
       const failed = await recorder.fail(op, ctx.fail, 'bridge', { details: ctx.detail, field: ctx.field, decline, onlyFrom: op.state });
-      if (failed.state !== 'FAILED') return { kind: 'done', state: failed.state };
+      if (failed.state !== 'FAILED') {
+        log.warn('refusal not recorded: another worker moved the operation meanwhile; it stands as that one left it', {
+          reason: ctx.fail,
+          read_state: op.state,
+          state: failed.state,
+        });
+        return { kind: 'done', state: failed.state };
+      }
       authorizationRefusals().inc({ gateway: route.gateway.name, reason: ctx.fail });
       if (BOUNDED_WAIT_REFUSALS.has(ctx.fail)) voidWaitsExpired().inc({ gateway: gatewayOf(op), awaiting: String(ctx.detail?.awaiting) });
       if (refusedForOutsideRefunds(op.payment.amount, ctx)) refundsRefusedForOutsideRefunds().inc({ gateway: route.gateway.name });
       const named = ctx.detail?.named_command;
       if (OWN_VOID_REFUSALS.has(ctx.fail) && (named === 'capture' || named === 'refund'))
         transactionVoids().inc({ gateway: route.gateway.name, command: named, outcome: 'refused' });
-      log.warn('operation refused against its authorization; not sent to the gateway', {
-        reason: ctx.fail,
-        ...(ctx.field ? { field: ctx.field } : {}),
-        ...ctx.detail,
-      });
       return { kind: 'done', state: failed.state };
     }
     const breaker = this.breaker(route.gateway.name);

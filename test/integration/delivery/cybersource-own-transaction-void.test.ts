@@ -681,6 +681,9 @@ describe('Cybersource cancel naming our capture or refund: voids that transactio
     expect(await ledger.get(cancelId)).toMatchObject({ state: 'SENT', attempts: 1 });
     expect(await events.load(`${cancelId}.FAILED`)).toBeNull();
     expect(await metricValue('pb_void_waits_expired_total', { gateway: 'cybs', awaiting: 'undelivered_captures' })).toBe(expired);
+    expect(logs.lines.find((l) => l.includes('refusal not recorded: another worker moved the operation meanwhile') && l.includes(cancelId))).toContain(
+      '"state":"SENT"',
+    );
   });
 
   it('a cancel of the authorization waiting for a capture accepted and never delivered waits no longer than the bound: refused unsent (WAIT_FOR_CAPTURES_EXPIRED)', async () => {
