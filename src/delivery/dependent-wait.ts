@@ -82,7 +82,7 @@ export const BOUNDED_WAIT_REFUSALS: ReadonlySet<string> = new Set(Object.values(
  * {@link BOUNDED_WAITS} names. Pure.
  */
 export function expiredWait(
-  wait: { wait: string; awaiting?: string; siblings?: readonly string[]; authorization?: { id: string } },
+  wait: { wait: string; awaiting?: string; siblings?: readonly string[]; authorization?: { id: string }; voids?: { id: string; command: string } },
   since: number,
   now: number,
   maxMs: number = VOID_WAIT_MAX_MS,
@@ -95,7 +95,12 @@ export function expiredWait(
     fail: bounded.fail,
     field: 'payment.gateway_key',
     detail: {
-      ...(bounded.namedCommand ? { named_command: bounded.namedCommand } : {}),
+      // A cancel voiding our capture or refund as its own transaction names it, as that void's other refusals do.
+      ...(wait.voids
+        ? { named_operation_id: wait.voids.id, named_command: wait.voids.command }
+        : bounded.namedCommand
+          ? { named_command: bounded.namedCommand }
+          : {}),
       awaiting: wait.awaiting,
       waited_for: bounded.waitedFor,
       waited_ms: waited,

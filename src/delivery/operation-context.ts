@@ -9,7 +9,7 @@ import { OperationState, isTerminal } from '../ledger/operation-state';
 import { atAuthorizationRate, convertedPayment, fxLockOf, heldInOrderCurrency } from '../fx/locked-rate';
 import { orderAmountWithin, type FxLock, type PartsBefore } from '../fx/fx-lock';
 import { CancelBasis, cancelBasisOf } from '../ledger/cancel-basis';
-import { VOID_WAIT_EXPIRED, type WaitedOn } from './dependent-wait';
+import { VOID_WAIT_EXPIRED, WAIT_FOR_OTHER_VOID_EXPIRED, WAIT_FOR_TRANSACTION_EXPIRED, type WaitedOn } from './dependent-wait';
 import { RefundedBeyondCaptured, commandsUndoneBy, isAdjustmentKind, releasesHold } from '../adjustments/adjustment';
 import { laterInPspTime } from '../gateways/psp-time';
 import { GIFT_CARD_METHOD, isStoredValueCommand } from '../contracts/stored-value';
@@ -103,8 +103,17 @@ export type ContextResolution =
    * or another void of the same transaction a cancel waits for (`voidsOfSameTransaction`, `awaiting: 'void_in_flight'`);
    * `siblingsSeen`: the same, each as read (what the dependent registers on to be woken when one moves).
    * `authorization`: the undecided authorization it waits for, as read (what the dependent registers on to be woken).
+   * `voids`: the capture or refund of ours a cancel voids as its own transaction ({@link voidOfDependent}), when it is such
+   * a void: a bound's refusal names it and counts as that void's (`pb_transaction_voids_total{outcome="refused"}`).
    */
-  | { wait: string; siblings?: readonly string[]; siblingsSeen?: readonly WaitedOn[]; awaiting?: Awaiting; authorization?: WaitedOn }
+  | {
+      wait: string;
+      siblings?: readonly string[];
+      siblingsSeen?: readonly WaitedOn[];
+      awaiting?: Awaiting;
+      authorization?: WaitedOn;
+      voids?: { id: string; command: 'capture' | 'refund' };
+    }
   | ContextRefusal;
 
 /**
@@ -352,7 +361,14 @@ export const CAPTURE_REFUNDED = 'CAPTURE_REFUNDED';
 export const VOID_UNCHECKABLE = 'VOID_UNCHECKABLE';
 
 /** The refusals unsent of a cancel voiding one of our captures or refunds by its own id (`pb_transaction_voids_total{outcome=refused}`). */
-export const OWN_VOID_REFUSALS: ReadonlySet<string> = new Set([ALREADY_UNDONE, CAPTURE_REFUNDED, VOID_UNCHECKABLE, VOID_WAIT_EXPIRED]);
+export const OWN_VOID_REFUSALS: ReadonlySet<string> = new Set([
+  ALREADY_UNDONE,
+  CAPTURE_REFUNDED,
+  VOID_UNCHECKABLE,
+  VOID_WAIT_EXPIRED,
+  WAIT_FOR_OTHER_VOID_EXPIRED,
+  WAIT_FOR_TRANSACTION_EXPIRED,
+]);
 
 /**
  * A cancel naming by our operation id capture or refund `named` at a gateway that voids it as its own transaction
@@ -392,7 +408,7 @@ async function voidOfDependent(
       if (!psp) return { fail: 'AUTHORIZATION_REFERENCE_MISSING', field: 'payment.gateway_key', detail };
       if (options.checkAmounts === true) {
         const held = await namedVoidGuards(op, named, command, ledger);
-        if (held) return held;
+        if (held) return 'wait' in held ? { ...held, voids: { id: named.id, command } } : held;
       }
       const payment = { ...context.payment, gateway: gatewayOf(named), gateway_key: psp };
       return { context: { ...context, payment, voidOf: { command, operationId: named.id } } };
@@ -410,6 +426,7 @@ async function voidOfDependent(
         wait: `${command} ${named.id} is ${named.state}`,
         authorization: { id: named.id, payment: named.payment, state: named.state },
         awaiting: 'named_transaction',
+        voids: { id: named.id, command },
       };
   }
 }

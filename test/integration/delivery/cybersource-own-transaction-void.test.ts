@@ -611,11 +611,16 @@ describe('Cybersource cancel naming our capture or refund: voids that transactio
     expect((await ledger.transition(captureId, 'SENT', { event: 'attempt' }, { countAttempt: true })).applied).toBe(true);
     const cancelId = await record(naming('cancel', auth, captureId));
     expect(await service.deliver(cancelId)).toMatchObject({ kind: 'wait' });
+    const refused = await voids('capture', 'refused');
     await refusedPastTheBound(cancelId, 'named_transaction', 'WAIT_FOR_TRANSACTION_EXPIRED');
     expect((await ledger.get(captureId))?.state).toBe('SENT');
-    // The line names the capture to settle, as the siblings of every other bound.
+    // The line names the capture to settle, as the siblings of every other bound, and the void refused is counted as
+    // every refusal of a void of our capture is.
     const line = logs.lines.find((l) => l.includes('operation refused against its authorization') && l.includes(cancelId));
     expect(line).toContain(`"siblings":"${captureId}"`);
+    expect(line).toContain(`"named_operation_id":"${captureId}"`);
+    expect(line).toContain('"named_command":"capture"');
+    expect(await voids('capture', 'refused')).toBe(refused + 1);
   });
 
   it('a refund waiting for a void whose answer was lost (UNKNOWN) waits no longer than the bound: refused unsent (WAIT_FOR_VOID_EXPIRED); the void, sent, is never refused', async () => {
@@ -642,8 +647,12 @@ describe('Cybersource cancel naming our capture or refund: voids that transactio
     expect((await service.deliver(first)).kind).not.toBe('done');
     const second = await record(naming('cancel', auth, captureId));
     expect(await service.deliver(second)).toMatchObject({ kind: 'wait' });
+    const refused = await voids('capture', 'refused');
     await refusedPastTheBound(second, 'void_in_flight', 'WAIT_FOR_OTHER_VOID_EXPIRED');
     expect((await ledger.get(first))?.state).toBe('UNKNOWN');
+    const line = logs.lines.find((l) => l.includes('operation refused against its authorization') && l.includes(second));
+    expect(line).toContain(`"named_operation_id":"${captureId}"`);
+    expect(await voids('capture', 'refused')).toBe(refused + 1);
   });
 
   it('a cancel voiding the capture that took the authorization, waiting for a refund in flight, waits no longer than the bound: refused unsent (WAIT_FOR_REFUNDS_EXPIRED)', async () => {
