@@ -143,6 +143,8 @@ export const configSchema = {
     'delivery.recapture_failure_wait_ms': { ...positiveInt, default: 86400000 },
     // A modification's webhook that came before the answer naming its operation waits this long to be claimed.
     'delivery.parked_outcome_ttl_ms': { ...positiveInt, default: 2592000000 },
+    // A capture void, cancel or refund waiting on a guard between voids and refunds is refused unsent past this wait.
+    'delivery.void_wait_max_ms': { ...positiveInt, default: 86400000 },
 
     'events.concurrency': { ...positiveInt, default: 50 },
     'events.backoff_base_ms': { ...positiveInt, default: 250 },

@@ -191,6 +191,16 @@ export interface Config {
      * 2592000000 (30 days).
      */
     readonly parkedOutcomeTtlMs: number;
+    /**
+     * How long a command waits, unsent, on a guard between voids and refunds of its payment (a Cybersource void of a
+     * capture waiting for another void or refunds in flight; a cancel waiting for refunds, for another void of the same
+     * transaction, for captures in flight or not yet delivered, or for the capture or refund it voids; a refund waiting
+     * for a void: `BOUNDED_WAITS` in delivery/dependent-wait.ts) before it is refused with that wait's code,
+     * milliseconds, counted from its first such wait (from its creation for the capture or refund it voids); a positive
+     * integer. What it waits for may stay undecided for good, and Cybersource voids only until its batch settles,
+     * usually the same day. Default 86400000 (24 h).
+     */
+    readonly voidWaitMaxMs: number;
   };
   readonly events: { readonly concurrency: number; readonly backoffBaseMs: number; readonly backoffMaxMs: number };
   readonly queues: {

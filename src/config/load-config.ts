@@ -255,6 +255,7 @@ function toConfig(p: Params): Config {
       lateFailureConfirmMs: num(p, 'delivery.late_failure_confirm_ms'),
       recaptureFailureWaitMs: num(p, 'delivery.recapture_failure_wait_ms'),
       parkedOutcomeTtlMs: num(p, 'delivery.parked_outcome_ttl_ms'),
+      voidWaitMaxMs: num(p, 'delivery.void_wait_max_ms'),
     },
     events: {
       concurrency: num(p, 'events.concurrency'),
