@@ -293,12 +293,13 @@ export class DeliveryService {
     // Our configuration lacks the gateway: hold (never send, never fail), then park for replay.
     if ('refused' in route && route.refused === UNKNOWN_GATEWAY) return this.configHold.hold(op);
     if ('refused' in route) {
-      const failed = await recorder.fail(op, route.refused, 'bridge');
-      log.warn('operation refused before any gateway call', { reason: route.refused });
+      const failed = await recorder.fail(op, route.refused, 'bridge', { onlyFrom: op.state });
+      if (!this.refusalLost(op, failed, route.refused)) log.warn('operation refused before any gateway call', { reason: route.refused });
       return { kind: 'done', state: failed.state };
     }
     if (!route.transformer.supports.includes(op.command)) {
-      const failed = await recorder.fail(op, 'UNSUPPORTED_COMMAND', 'bridge', { details: { gateway: route.gateway.name } });
+      const failed = await recorder.fail(op, 'UNSUPPORTED_COMMAND', 'bridge', { details: { gateway: route.gateway.name }, onlyFrom: op.state });
+      this.refusalLost(op, failed, 'UNSUPPORTED_COMMAND');
       return { kind: 'done', state: failed.state };
     }
     const ctx = await this.contextFor(op);
@@ -341,14 +342,7 @@ export class DeliveryService {
       });
       const decline = ctx.action ? { ...bridgeDecline(ctx.fail), suggested_action: ctx.action } : undefined;
       const failed = await recorder.fail(op, ctx.fail, 'bridge', { details: ctx.detail, field: ctx.field, decline, onlyFrom: op.state });
-      if (failed.state !== 'FAILED') {
-        log.warn('refusal not recorded: another worker moved the operation meanwhile; it stands as that one left it', {
-          reason: ctx.fail,
-          read_state: op.state,
-          state: failed.state,
-        });
-        return { kind: 'done', state: failed.state };
-      }
+      if (this.refusalLost(op, failed, ctx.fail)) return { kind: 'done', state: failed.state };
       authorizationRefusals().inc({ gateway: route.gateway.name, reason: ctx.fail });
       if (BOUNDED_WAIT_REFUSALS.has(ctx.fail)) voidWaitsExpired().inc({ gateway: gatewayOf(op), awaiting: String(ctx.detail?.awaiting) });
       if (refusedForOutsideRefunds(op.payment.amount, ctx)) refundsRefusedForOutsideRefunds().inc({ gateway: route.gateway.name });
@@ -439,8 +433,9 @@ export class DeliveryService {
         const given = await recorder.unresolve(op, 'delivery.max_age_ms passed', 'bridge', age, this.now() + this.deps.config.poller.scheduleMs[0]);
         return { kind: 'done', state: given.state };
       }
-      const failed = await recorder.fail(op, 'UNRESPONSIVE', 'bridge', { details: age });
-      log.error('operation failed: gateway did not take it within delivery.max_age_ms', { reason: 'UNRESPONSIVE' });
+      const failed = await recorder.fail(op, 'UNRESPONSIVE', 'bridge', { details: age, onlyFrom: op.state });
+      if (!this.refusalLost(op, failed, 'UNRESPONSIVE'))
+        log.error('operation failed: gateway did not take it within delivery.max_age_ms', { reason: 'UNRESPONSIVE' });
       return { kind: 'done', state: failed.state };
     }
     return this.send(op, ctx.context, route, breaker);
@@ -996,9 +991,9 @@ export class DeliveryService {
    */
   private async unsent(op: OperationRecord, planned: PipelineResult): Promise<DeliveryStep | null> {
     if (planned.kind === 'send') return null;
-    countDecisions(planned.decisions);
     const routing = routingRecordOf(op, planned.plan);
     if (planned.kind === 'wait') {
+      countDecisions(planned.decisions);
       await this.deps.ledger.appendInteraction(op.id, { event: 'orchestration', decisions: planned.decisions });
       // Held for review by the risk rules: the OMS hears it, with the deadline (once: idempotent by event id).
       const review = reviewNoticeOf(planned.decisions);
@@ -1009,7 +1004,6 @@ export class DeliveryService {
         delayMs: planned.delayMs,
       };
     }
-    if (op.attempts === 0) reportRouteDrops(this.deps.logger, op, planned.decisions);
     this.deps.logger.warn('operation refused by orchestration; not sent to any gateway', {
       operation_id: op.id,
       command: op.command,
@@ -1020,8 +1014,30 @@ export class DeliveryService {
       details: { decisions: planned.decisions },
       ...(planned.field ? { field: planned.field } : {}),
       routing,
+      onlyFrom: op.state,
     });
+    if (this.refusalLost(op, failed, planned.reason)) return { kind: 'done', state: failed.state };
+    // Counted once the refusal is on record: one another worker sent meanwhile counts with its attempt.
+    countDecisions(planned.decisions);
+    if (op.attempts === 0) reportRouteDrops(this.deps.logger, op, planned.decisions);
     return { kind: 'done', state: failed.state };
+  }
+
+  /**
+   * Whether a refusal of a command not sent, decided on the record as read (`onlyFrom: read.state`), was left
+   * unrecorded because another worker moved the operation meanwhile (sent it, perhaps to the PSP already): that
+   * one's sender records what the PSP did, so the caller counts nothing. Says so in the loser's warn line.
+   */
+  private refusalLost(read: OperationRecord, after: OperationRecord, reason: string): boolean {
+    if (after.state === 'FAILED') return false;
+    this.deps.logger.warn('refusal not recorded: another worker moved the operation meanwhile; it stands as that one left it', {
+      operation_id: read.id,
+      command: read.command,
+      reason,
+      read_state: read.state,
+      state: after.state,
+    });
+    return true;
   }
 
   /** Whether this operation may move to another candidate: failover on, an authorization or sale, a candidate left. */

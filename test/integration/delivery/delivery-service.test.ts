@@ -11,12 +11,13 @@ import { OmsEventJobData, createOmsEventsQueue } from '../../../src/events/oms-e
 import { createGatewayClients } from '../../../src/gateways/gateway-registry';
 import { Ledger } from '../../../src/ledger/ledger';
 import { draftRecord } from '../../../src/ledger/record-fields';
-import { silentLogger } from '../../../src/logging/logger';
+import { Logger, silentLogger } from '../../../src/logging/logger';
 import { createRedis } from '../../../src/redis/redis-connection';
 import { ConfiguredGatewayRouter } from '../../../src/routing/configured-gateway-router';
 import { purgeNamespace } from '../../../harness/twins/local-stack/local-stack';
 import { PspSimulator, startPspSimulator } from '../../../harness/twins/psp-simulator/psp-simulator';
 import { PaymentCommand } from '../../../src/contracts/payment-command';
+import { captureLogger } from '../../support/capture-logger';
 import { channelCommand } from '../../support/fixtures';
 import { testConfig } from '../../support/test-config';
 
@@ -44,7 +45,7 @@ afterEach(() => {
 });
 
 /** A delivery service on real Redis and the real simulator, with its own namespace. */
-function setup(overrides: Record<string, unknown> = {}): { service: DeliveryService; ledger: Ledger; events: EventStore } {
+function setup(overrides: Record<string, unknown> = {}, logger: Logger = silentLogger()): { service: DeliveryService; ledger: Ledger; events: EventStore } {
   const config = testConfig({
     'delivery.breaker_failure_threshold': 3,
     'delivery.breaker_open_ms': 60_000,
@@ -66,7 +67,6 @@ function setup(overrides: Record<string, unknown> = {}): { service: DeliveryServ
   eventsQueue ??= createOmsEventsQueue(redis, config.redis.keyPrefix);
   const ledger = new Ledger(redis, config.redis.keyPrefix);
   const events = new EventStore(redis, config.redis.keyPrefix);
-  const logger = silentLogger();
   const recorder = new OutcomeRecorder({ config, ledger, events, eventsQueue, logger });
   const service = new DeliveryService({ config, ledger, router: new ConfiguredGatewayRouter(createGatewayClients(config)), recorder, logger });
   return { service, ledger, events };
@@ -140,6 +140,22 @@ describe('gateway delivery', () => {
     expect(await service.deliver(id)).toEqual({ kind: 'done', state: 'FAILED' });
     expect((await ledger.get(id))?.reason).toBe('UNRESPONSIVE');
     expect(sim.counters().effects[id]).toBeUndefined();
+  });
+
+  it('never fails as UNRESPONSIVE a command another worker moved to SENT after this one read it (it may be at the PSP): left as it is, no FAIL event', async () => {
+    const logs = captureLogger();
+    const { service, ledger, events } = setup({ 'delivery.max_age_ms': 1000 }, logs.logger);
+    const id = await record(ledger, channelCommand('authorize', { received_at: new Date(Date.now() - 5000).toISOString() }, { gateway_key: 'pm_card_visa' }));
+    // Read RECEIVED, never attempted, too old; meanwhile another worker (a stalled job run again) sends it.
+    const read = (await ledger.get(id))!;
+    expect((await ledger.transition(id, 'SENT', { event: 'attempt', attempt: 1 }, { countAttempt: true })).applied).toBe(true);
+    expect(await service.deliver(read)).toEqual({ kind: 'done', state: 'SENT' });
+    expect(await ledger.get(id)).toMatchObject({ state: 'SENT', attempts: 1 });
+    expect(await events.load(`${id}.FAILED`)).toBeNull();
+    const line = logs.lines.find((l) => l.includes('refusal not recorded: another worker moved the operation meanwhile') && l.includes(id));
+    expect(line).toContain('"reason":"UNRESPONSIVE"');
+    expect(line).toContain('"state":"SENT"');
+    expect(logs.lines.some((l) => l.includes('did not take it within delivery.max_age_ms') && l.includes(id))).toBe(false);
   });
 
   /** An operation received 5 s ago with one attempt on record that ended with `ending` (none: a crash mid-call). */
