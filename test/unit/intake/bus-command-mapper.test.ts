@@ -272,8 +272,48 @@ describe('mapBusCall converts major units when the bus sends them', () => {
     expect(capture.command.payment.splits?.map((p) => p.amount)).toEqual([9000, 1000]);
   });
 
-  it('refuses a fractional major amount, naming the amount', () => {
-    const r = failure(map(call({ params: { payment: payment({ amount: 10.5, currency: 'USD' }) } }), 'major'));
+  // The MIB payment specification types the amounts as floats (12.99): decimal major units, exactly converted.
+  it.each<[number, string, number]>([
+    [10.5, 'USD', 1050],
+    [19.99, 'EUR', 1999],
+    [0.07, 'USD', 7],
+    [1.234, 'KWD', 1234],
+    [0.0001, 'CLF', 1],
+    [999_999_999_999.99, 'USD', 999_999_999_999_99],
+  ])('turns the decimal %d %s into %d minor units, exactly', (major, currency, minor) => {
+    const r = success(map(call({ params: { payment: payment({ amount: major, currency }) } }), 'major'));
+    expect(r.command.payment.amount).toBe(minor);
+  });
+
+  it('converts decimal line amounts too (unit_price_gross 2.5, refund_amount 10.99, tax_amount 0.42)', () => {
+    const lines = [{ line_number: 1, quantity: 3, unit_price_gross: 2.5, refund_amount: 10.99, tax_amount: 0.42, tax_rate: 21.5 }];
+    const r = success(
+      map(call({ method: 'magento.payments.payments_management.refund', params: { payment: payment({ amount: 10.99, currency: 'USD', lines }) } }), 'major'),
+    );
+    expect(r.command.payment.amount).toBe(1099);
+    expect(r.command.payment.lines).toEqual([{ line_number: 1, quantity: 3, unit_price_gross: 250, refund_amount: 1099, tax_amount: 42, tax_rate: 21.5 }]);
+  });
+
+  it.each<[number, string]>([
+    [10.555, 'USD'],
+    [10.5, 'JPY'],
+    [1.0001, 'KWD'],
+    [1e-7, 'USD'],
+  ])('refuses %d %s, more decimals than the currency has (never rounded), naming the amount', (major, currency) => {
+    const r = failure(map(call({ params: { payment: payment({ amount: major, currency }) } }), 'major'));
+    expect(r.code).toBe(JSON_RPC.INVALID_PARAMS);
+    expect(r.error.field).toBe('payment.amount');
+    expect(r.error.reason).toMatch(/decimals/);
+  });
+
+  it('refuses a line amount with more decimals than the currency has, naming the line field', () => {
+    const lines = [{ line_number: 1, unit_price_gross: 2.505 }];
+    const r = failure(map(call({ params: { payment: payment({ amount: 10, currency: 'USD', lines }) } }), 'major'));
+    expect(r.error.field).toBe('payment.lines[0].unit_price_gross');
+  });
+
+  it('still refuses a fractional amount from a bus that sends minor units', () => {
+    const r = failure(map(call({ params: { payment: payment({ amount: 10.5, currency: 'USD' }) } })));
     expect(r.code).toBe(JSON_RPC.INVALID_PARAMS);
     expect(r.error.field).toBe('payment.amount');
   });
