@@ -74,7 +74,17 @@ const payment = {
         method: { type: 'string', maxLength: 64 },
         submethod: { type: 'string', maxLength: 64 },
         card,
-        bank: { type: 'object', maxProperties: 32, additionalProperties: { type: 'string', maxLength: 255 } },
+        // The MIB payment specification's bank: account_holder_name, iban (strings), security_indicator (an integer).
+        bank: {
+          type: 'object',
+          maxProperties: 32,
+          additionalProperties: {
+            anyOf: [
+              { type: 'string', maxLength: 255 },
+              { type: 'integer', minimum: -2_147_483_648, maximum: 2_147_483_647 },
+            ],
+          },
+        },
       },
     },
     splits: {

@@ -53,7 +53,8 @@ export interface MethodDetails {
   method?: string;
   submethod?: string;
   card?: CardDetails;
-  bank?: Record<string, string>;
+  /** A bank account's details: strings (`account_holder_name`, `iban`), and the MIB's integer `security_indicator`. */
+  bank?: Record<string, string | number>;
 }
 
 /**

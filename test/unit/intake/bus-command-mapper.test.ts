@@ -242,6 +242,40 @@ describe('mapBusCall maps a valid call to a canonical command', () => {
   });
 });
 
+describe('mapBusCall takes method_details as the MIB payment specification types them', () => {
+  // The specification's payment: card expiry as strings, the card's authorization, AVS and CVV result codes,
+  // and a bank account's details with an integer security_indicator.
+  const methodDetails = (card: Json, bank?: Json): Json => ({
+    method: 'CREDIT_CARD',
+    submethod: 'VISA',
+    card: { bin: '411111', last_four_digits: '1111', authorization_code: 'A12345', avs_response_code: 'Y', cvv_response_code: 'M', ...card },
+    ...(bank ? { bank } : {}),
+  });
+
+  it.each<[string, string, number, number]>([
+    ['12', '2030', 12, 2030],
+    ['03', '2031', 3, 2031],
+    ['7', '30', 7, 2030],
+  ])('takes expiration_month %p and expiration_year %p as %d/%d', (month, year, m, y) => {
+    const r = success(map(call({ params: { payment: payment({ method_details: methodDetails({ expiration_month: month, expiration_year: year }) }) } })));
+    expect(r.command.payment.method_details?.card).toMatchObject({ expiration_month: m, expiration_year: y, authorization_code: 'A12345' });
+  });
+
+  it('still refuses an expiry that is no month or year, naming the field', () => {
+    const r = failure(map(call({ params: { payment: payment({ method_details: methodDetails({ expiration_month: '13', expiration_year: '2030' }) }) } })));
+    expect(r.code).toBe(JSON_RPC.INVALID_PARAMS);
+    expect(r.error.field).toBe('payment.method_details.card.expiration_month');
+    const y = failure(map(call({ params: { payment: payment({ method_details: methodDetails({ expiration_month: '12', expiration_year: 'soon' }) }) } })));
+    expect(y.error.field).toBe('payment.method_details.card.expiration_year');
+  });
+
+  it('takes a bank account with an integer security_indicator', () => {
+    const bank = { account_holder_name: 'Jane Doe', iban: 'DE89370400440532013000', security_indicator: 1 };
+    const r = success(map(call({ params: { payment: payment({ method_details: methodDetails({}, bank) }) } })));
+    expect(r.command.payment.method_details?.bank).toEqual(bank);
+  });
+});
+
 describe('mapBusCall converts major units when the bus sends them', () => {
   it.each<[number, string, number]>([
     [10, 'USD', 1000],
