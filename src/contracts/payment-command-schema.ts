@@ -47,8 +47,19 @@ const card = {
   properties: {
     bin: { type: 'string', pattern: '^[0-9]{6,8}$' },
     last_four_digits: { type: 'string', pattern: '^[0-9]{4}$' },
-    expiration_month: { type: 'integer', minimum: 1, maximum: 12 },
-    expiration_year: { type: 'integer', minimum: 2000, maximum: 2100 },
+    // Integers, or the strings the MIB payment specification types them with ("03", "2031", a two-digit "31").
+    expiration_month: {
+      anyOf: [
+        { type: 'integer', minimum: 1, maximum: 12 },
+        { type: 'string', pattern: '^(?:0?[1-9]|1[0-2])$' },
+      ],
+    },
+    expiration_year: {
+      anyOf: [
+        { type: 'integer', minimum: 2000, maximum: 2100 },
+        { type: 'string', pattern: '^(?:[0-9]{2}|20[0-9]{2}|2100)$' },
+      ],
+    },
     brand: { type: 'string', maxLength: 32 },
     holder_name: { type: 'string', maxLength: 128 },
   },

@@ -43,10 +43,25 @@ export const LINE_MONEY_FIELDS = ['unit_price_gross', 'refund_amount', 'tax_amou
 export interface CardDetails {
   bin?: string;
   last_four_digits?: string;
-  expiration_month?: number;
-  expiration_year?: number;
+  /** 1–12: an integer, or a string of digits as the MIB payment specification sends it (`"03"`); read with {@link cardExpiryMonth}. */
+  expiration_month?: number | string;
+  /** An integer, or a string of digits (`"2031"`, a two-digit `"31"`) as the MIB sends it; read with {@link cardExpiryYear}. */
+  expiration_year?: number | string;
   brand?: string;
   holder_name?: string;
+}
+
+/** A card's expiry month as a number (the schema admits an integer or a string of digits), or undefined. */
+export function cardExpiryMonth(card: Pick<CardDetails, 'expiration_month'> | undefined): number | undefined {
+  const v = card?.expiration_month;
+  return typeof v === 'number' ? v : typeof v === 'string' && /^[0-9]{1,2}$/.test(v) ? Number(v) : undefined;
+}
+
+/** A card's expiry year as four digits (a two-digit year is 20yy, as the PSPs' are read), or undefined. */
+export function cardExpiryYear(card: Pick<CardDetails, 'expiration_year'> | undefined): number | undefined {
+  const v = card?.expiration_year;
+  const year = typeof v === 'number' ? v : typeof v === 'string' && /^[0-9]{2,4}$/.test(v) ? Number(v) : undefined;
+  return year !== undefined && year < 100 ? 2000 + year : year;
 }
 
 export interface MethodDetails {

@@ -58,9 +58,8 @@ export function mapBusRequest(
   const { params } = named;
   try {
     let payment = params.payment;
-    if (payment !== null && typeof payment === 'object' && !Array.isArray(payment)) {
-      payment = withCardExpiryNumbers(payment as Record<string, unknown>);
-      if (amountUnits === 'major') payment = toMinorUnits(payment as Record<string, unknown>);
+    if (amountUnits === 'major' && payment !== null && typeof payment === 'object' && !Array.isArray(payment)) {
+      payment = toMinorUnits(payment as Record<string, unknown>);
     }
     const candidate = {
       version: 1,
@@ -115,25 +114,6 @@ function toMinorUnits(payment: Record<string, unknown>): Record<string, unknown>
     });
   }
   return out;
-}
-
-/**
- * `method_details.card`'s expiry as the canonical command holds it (integers), from the strings the MIB payment
- * specification types it with (`"expiration_month": "03"`, `"expiration_year": "2031"`, or a two-digit `"31"`,
- * which is 2031). Anything else is left as it came, for the schema to refuse naming the field. Pure: the
- * payment is copied where it changes.
- */
-function withCardExpiryNumbers(payment: Record<string, unknown>): Record<string, unknown> {
-  const details = payment.method_details;
-  if (details === null || typeof details !== 'object' || Array.isArray(details)) return payment;
-  const card = (details as Record<string, unknown>).card;
-  if (card === null || typeof card !== 'object' || Array.isArray(card)) return payment;
-  const { expiration_month: month, expiration_year: year } = card as Record<string, unknown>;
-  const m = typeof month === 'string' && /^[0-9]{1,2}$/.test(month) ? Number(month) : month;
-  const y = typeof year === 'string' && /^(?:[0-9]{2}|[0-9]{4})$/.test(year) ? (year.length === 2 ? 2000 + Number(year) : Number(year)) : year;
-  if (m === month && y === year) return payment;
-  const expiry = { ...(m !== undefined ? { expiration_month: m } : {}), ...(y !== undefined ? { expiration_year: y } : {}) };
-  return { ...payment, method_details: { ...(details as Record<string, unknown>), card: { ...(card as Record<string, unknown>), ...expiry } } };
 }
 
 /** The payment's lists whose items hold money, and the money fields of their items. */

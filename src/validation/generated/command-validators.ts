@@ -4,21 +4,23 @@
 // @ts-nocheck
 "use strict";
 export const payment_command = validate10;
-const schema11 = {"$id":"payment-command","type":"object","additionalProperties":false,"required":["version","command","channel","received_at","payment"],"properties":{"version":{"const":1},"command":{"enum":["validate","revalidate","capture","cancel","refund","authorize","sale","tokenize","balance_inquiry","reload","issue","activate","deactivate","merge_balance"]},"channel":{"enum":["bus","web","pos","marketplace"]},"sequence":{"anyOf":[{"type":"string","minLength":1,"maxLength":64},{"type":"integer","minimum":0,"maximum":9007199254740991}]},"received_at":{"type":"string","format":"date-time"},"payment":{"type":"object","required":["gateway","gateway_account","gateway_key","amount","currency"],"properties":{"gateway":{"type":"string","pattern":"^[a-z][a-z0-9_-]{0,31}$"},"gateway_account":{"type":"string","minLength":1,"maxLength":128},"gateway_key":{"type":"string","minLength":1,"maxLength":255,"not":{"enum":[".",".."]}},"amount":{"type":"integer","minimum":0,"maximum":99999999999999},"currency":{"enum":["AED","AFN","ALL","AMD","ANG","AOA","ARS","AUD","AWG","AZN","BAM","BBD","BDT","BGN","BHD","BIF","BMD","BND","BOB","BRL","BSD","BTN","BWP","BYN","BZD","CAD","CDF","CHF","CLF","CLP","CNY","COP","CRC","CUC","CUP","CVE","CZK","DJF","DKK","DOP","DZD","EGP","ERN","ETB","EUR","FJD","FKP","GBP","GEL","GHS","GIP","GMD","GNF","GTQ","GYD","HKD","HNL","HTG","HUF","IDR","ILS","INR","IQD","IRR","ISK","JMD","JOD","JPY","KES","KGS","KHR","KMF","KPW","KRW","KWD","KYD","KZT","LAK","LBP","LKR","LRD","LSL","LYD","MAD","MDL","MGA","MKD","MMK","MNT","MOP","MRU","MUR","MVR","MWK","MXN","MYR","MZN","NAD","NGN","NIO","NOK","NPR","NZD","OMR","PAB","PEN","PGK","PHP","PKR","PLN","PYG","QAR","RON","RSD","RUB","RWF","SAR","SBD","SCR","SDG","SEK","SGD","SHP","SLE","SOS","SRD","SSP","STN","SVC","SYP","SZL","THB","TJS","TMT","TND","TOP","TRY","TTD","TWD","TZS","UAH","UGX","USD","UYI","UYU","UYW","UZS","VED","VES","VND","VUV","WST","XAF","XCD","XCG","XOF","XPF","YER","ZAR","ZMW","ZWG"]},"order_id":{"type":"string","minLength":1,"maxLength":128},"operation_reference":{"type":"string","pattern":"^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$"},"new_gateway_key":{"type":"string","minLength":1,"maxLength":255,"not":{"enum":[".",".."]}},"lines":{"type":"array","maxItems":500,"items":{"type":"object","properties":{"line_number":{"type":"integer","minimum":0,"maximum":1000000},"item_name":{"type":"string","maxLength":255},"item_sku":{"type":"string","maxLength":128},"item_type":{"type":"string","maxLength":64},"quantity":{"type":"number","minimum":0,"maximum":1000000},"unit_price_gross":{"type":"integer","minimum":0,"maximum":99999999999999},"refund_amount":{"type":"integer","minimum":0,"maximum":99999999999999},"tax_amount":{"type":"integer","minimum":0,"maximum":99999999999999},"tax_rate":{"type":"number","minimum":0,"maximum":100}}}},"method_details":{"type":"object","properties":{"method":{"type":"string","maxLength":64},"submethod":{"type":"string","maxLength":64},"card":{"type":"object","properties":{"bin":{"type":"string","pattern":"^[0-9]{6,8}$"},"last_four_digits":{"type":"string","pattern":"^[0-9]{4}$"},"expiration_month":{"type":"integer","minimum":1,"maximum":12},"expiration_year":{"type":"integer","minimum":2000,"maximum":2100},"brand":{"type":"string","maxLength":32},"holder_name":{"type":"string","maxLength":128}}},"bank":{"type":"object","maxProperties":32,"additionalProperties":{"anyOf":[{"type":"string","maxLength":255},{"type":"integer","minimum":-2147483648,"maximum":2147483647}]}}}},"splits":{"type":"array","minItems":1,"maxItems":51,"items":{"type":"object","additionalProperties":false,"required":["type","amount"],"properties":{"type":{"enum":["seller","marketplace_fee"]},"account":{"type":"string","minLength":1,"maxLength":128},"reference":{"type":"string","pattern":"^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$"},"amount":{"type":"integer","minimum":0,"maximum":99999999999999}}}},"stored_value":{"type":"object","additionalProperties":false,"properties":{"source_gateway_key":{"type":"string","minLength":1,"maxLength":255,"not":{"enum":[".",".."]}}}},"custom_attributes":{"anyOf":[{"type":"object","maxProperties":64},{"type":"array","maxItems":64,"items":{"type":"object","maxProperties":8}}]},"payment_method":{"type":"object","additionalProperties":false,"properties":{"type":{"enum":["stored_card","card","apple_pay","google_pay","klarna","crypto","gift_card"]},"token":{"type":"string","minLength":1,"maxLength":16384},"store":{"type":"boolean"},"encrypted_security_code":{"type":"string","minLength":1,"maxLength":16384},"return_url":{"type":"string","maxLength":1024,"pattern":"^https://[^\\s]+$"},"three_ds_reference_id":{"type":"string","pattern":"^[A-Za-z0-9][A-Za-z0-9._-]{0,49}$"},"shopper":{"type":"object","additionalProperties":false,"properties":{"reference":{"type":"string","minLength":3,"maxLength":256},"email":{"type":"string","maxLength":254,"pattern":"^[^\\s@]+@[^\\s@]+$"},"country":{"type":"string","pattern":"^[A-Z]{2}$"},"locale":{"type":"string","pattern":"^[a-z]{2}([-_][A-Z]{2})?$"},"first_name":{"type":"string","minLength":1,"maxLength":80},"last_name":{"type":"string","minLength":1,"maxLength":80},"telephone":{"type":"string","maxLength":32,"pattern":"^\\+?[0-9 ()-]{4,32}$"},"billing_address":{"type":"object","additionalProperties":false,"properties":{"street":{"type":"string","minLength":1,"maxLength":255},"house_number":{"type":"string","minLength":1,"maxLength":32},"postal_code":{"type":"string","minLength":1,"maxLength":32},"city":{"type":"string","minLength":1,"maxLength":128},"country":{"type":"string","pattern":"^[A-Z]{2}$"}}}}}}},"recurring":{"type":"object","additionalProperties":false,"required":["model"],"properties":{"model":{"enum":["subscription","unscheduled"]},"schedule_id":{"type":"string","pattern":"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$"},"cycle":{"type":"integer","minimum":1,"maximum":100000},"network_transaction_id":{"type":"string","minLength":1,"maxLength":64}}},"tenders":{"type":"array","minItems":2,"maxItems":2,"items":{"type":"object","additionalProperties":false,"required":["type","gateway","gateway_account","gateway_key"],"properties":{"type":{"enum":["gift_card","card"]},"gateway":{"type":"string","pattern":"^[a-z][a-z0-9_-]{0,31}$"},"gateway_account":{"type":"string","minLength":1,"maxLength":128},"gateway_key":{"type":"string","minLength":1,"maxLength":255,"not":{"enum":[".",".."]}},"amount":{"type":"integer","minimum":0,"maximum":99999999999999},"brand":{"type":"string","pattern":"^[A-Za-z0-9_-]{1,64}$"}}}},"split_tender":{"const":true},"three_ds":{"enum":["required"]},"action_result":{"type":"object","additionalProperties":false,"required":["authentication_transaction_id"],"properties":{"authentication_transaction_id":{"type":"string","pattern":"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$"}}}},"allOf":[{"if":{"required":["payment_method"],"properties":{"payment_method":{"required":["type"],"properties":{"type":{"const":"klarna"}}}}},"then":{"required":["lines"],"properties":{"lines":{"minItems":1,"items":{"type":"object","required":["item_name","quantity","unit_price_gross"],"properties":{"quantity":{"type":"number","exclusiveMinimum":0}}}},"payment_method":{"required":["return_url","shopper"],"properties":{"shopper":{"required":["email","country"]}}}}}},{"if":{"required":["payment_method"],"properties":{"payment_method":{"required":["type"],"properties":{"type":{"const":"crypto"}}}}},"then":{"properties":{"currency":{"const":"USD"},"payment_method":{"required":["return_url"]}}}},{"if":{"required":["recurring"]},"then":{"properties":{"payment_method":{"anyOf":[{"properties":{"type":{"const":"stored_card"}}},{"required":["store"],"properties":{"store":{"const":true}}}]}}}}]}},"allOf":[{"if":{"properties":{"command":{"enum":["capture","refund","authorize","sale","reload"]}},"required":["command"]},"then":{"properties":{"payment":{"properties":{"amount":{"type":"integer","minimum":1,"maximum":99999999999999}}}}}},{"if":{"properties":{"command":{"const":"tokenize"}},"required":["command"]},"then":{"properties":{"payment":{"required":["method_details"],"properties":{"method_details":{"type":"object","required":["card"]}}}}}},{"if":{"properties":{"command":{"const":"merge_balance"}},"required":["command"]},"then":{"properties":{"payment":{"required":["stored_value"],"properties":{"stored_value":{"type":"object","required":["source_gateway_key"]}}}}}}]};
+const schema11 = {"$id":"payment-command","type":"object","additionalProperties":false,"required":["version","command","channel","received_at","payment"],"properties":{"version":{"const":1},"command":{"enum":["validate","revalidate","capture","cancel","refund","authorize","sale","tokenize","balance_inquiry","reload","issue","activate","deactivate","merge_balance"]},"channel":{"enum":["bus","web","pos","marketplace"]},"sequence":{"anyOf":[{"type":"string","minLength":1,"maxLength":64},{"type":"integer","minimum":0,"maximum":9007199254740991}]},"received_at":{"type":"string","format":"date-time"},"payment":{"type":"object","required":["gateway","gateway_account","gateway_key","amount","currency"],"properties":{"gateway":{"type":"string","pattern":"^[a-z][a-z0-9_-]{0,31}$"},"gateway_account":{"type":"string","minLength":1,"maxLength":128},"gateway_key":{"type":"string","minLength":1,"maxLength":255,"not":{"enum":[".",".."]}},"amount":{"type":"integer","minimum":0,"maximum":99999999999999},"currency":{"enum":["AED","AFN","ALL","AMD","ANG","AOA","ARS","AUD","AWG","AZN","BAM","BBD","BDT","BGN","BHD","BIF","BMD","BND","BOB","BRL","BSD","BTN","BWP","BYN","BZD","CAD","CDF","CHF","CLF","CLP","CNY","COP","CRC","CUC","CUP","CVE","CZK","DJF","DKK","DOP","DZD","EGP","ERN","ETB","EUR","FJD","FKP","GBP","GEL","GHS","GIP","GMD","GNF","GTQ","GYD","HKD","HNL","HTG","HUF","IDR","ILS","INR","IQD","IRR","ISK","JMD","JOD","JPY","KES","KGS","KHR","KMF","KPW","KRW","KWD","KYD","KZT","LAK","LBP","LKR","LRD","LSL","LYD","MAD","MDL","MGA","MKD","MMK","MNT","MOP","MRU","MUR","MVR","MWK","MXN","MYR","MZN","NAD","NGN","NIO","NOK","NPR","NZD","OMR","PAB","PEN","PGK","PHP","PKR","PLN","PYG","QAR","RON","RSD","RUB","RWF","SAR","SBD","SCR","SDG","SEK","SGD","SHP","SLE","SOS","SRD","SSP","STN","SVC","SYP","SZL","THB","TJS","TMT","TND","TOP","TRY","TTD","TWD","TZS","UAH","UGX","USD","UYI","UYU","UYW","UZS","VED","VES","VND","VUV","WST","XAF","XCD","XCG","XOF","XPF","YER","ZAR","ZMW","ZWG"]},"order_id":{"type":"string","minLength":1,"maxLength":128},"operation_reference":{"type":"string","pattern":"^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$"},"new_gateway_key":{"type":"string","minLength":1,"maxLength":255,"not":{"enum":[".",".."]}},"lines":{"type":"array","maxItems":500,"items":{"type":"object","properties":{"line_number":{"type":"integer","minimum":0,"maximum":1000000},"item_name":{"type":"string","maxLength":255},"item_sku":{"type":"string","maxLength":128},"item_type":{"type":"string","maxLength":64},"quantity":{"type":"number","minimum":0,"maximum":1000000},"unit_price_gross":{"type":"integer","minimum":0,"maximum":99999999999999},"refund_amount":{"type":"integer","minimum":0,"maximum":99999999999999},"tax_amount":{"type":"integer","minimum":0,"maximum":99999999999999},"tax_rate":{"type":"number","minimum":0,"maximum":100}}}},"method_details":{"type":"object","properties":{"method":{"type":"string","maxLength":64},"submethod":{"type":"string","maxLength":64},"card":{"type":"object","properties":{"bin":{"type":"string","pattern":"^[0-9]{6,8}$"},"last_four_digits":{"type":"string","pattern":"^[0-9]{4}$"},"expiration_month":{"anyOf":[{"type":"integer","minimum":1,"maximum":12},{"type":"string","pattern":"^(?:0?[1-9]|1[0-2])$"}]},"expiration_year":{"anyOf":[{"type":"integer","minimum":2000,"maximum":2100},{"type":"string","pattern":"^(?:[0-9]{2}|20[0-9]{2}|2100)$"}]},"brand":{"type":"string","maxLength":32},"holder_name":{"type":"string","maxLength":128}}},"bank":{"type":"object","maxProperties":32,"additionalProperties":{"anyOf":[{"type":"string","maxLength":255},{"type":"integer","minimum":-2147483648,"maximum":2147483647}]}}}},"splits":{"type":"array","minItems":1,"maxItems":51,"items":{"type":"object","additionalProperties":false,"required":["type","amount"],"properties":{"type":{"enum":["seller","marketplace_fee"]},"account":{"type":"string","minLength":1,"maxLength":128},"reference":{"type":"string","pattern":"^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$"},"amount":{"type":"integer","minimum":0,"maximum":99999999999999}}}},"stored_value":{"type":"object","additionalProperties":false,"properties":{"source_gateway_key":{"type":"string","minLength":1,"maxLength":255,"not":{"enum":[".",".."]}}}},"custom_attributes":{"anyOf":[{"type":"object","maxProperties":64},{"type":"array","maxItems":64,"items":{"type":"object","maxProperties":8}}]},"payment_method":{"type":"object","additionalProperties":false,"properties":{"type":{"enum":["stored_card","card","apple_pay","google_pay","klarna","crypto","gift_card"]},"token":{"type":"string","minLength":1,"maxLength":16384},"store":{"type":"boolean"},"encrypted_security_code":{"type":"string","minLength":1,"maxLength":16384},"return_url":{"type":"string","maxLength":1024,"pattern":"^https://[^\\s]+$"},"three_ds_reference_id":{"type":"string","pattern":"^[A-Za-z0-9][A-Za-z0-9._-]{0,49}$"},"shopper":{"type":"object","additionalProperties":false,"properties":{"reference":{"type":"string","minLength":3,"maxLength":256},"email":{"type":"string","maxLength":254,"pattern":"^[^\\s@]+@[^\\s@]+$"},"country":{"type":"string","pattern":"^[A-Z]{2}$"},"locale":{"type":"string","pattern":"^[a-z]{2}([-_][A-Z]{2})?$"},"first_name":{"type":"string","minLength":1,"maxLength":80},"last_name":{"type":"string","minLength":1,"maxLength":80},"telephone":{"type":"string","maxLength":32,"pattern":"^\\+?[0-9 ()-]{4,32}$"},"billing_address":{"type":"object","additionalProperties":false,"properties":{"street":{"type":"string","minLength":1,"maxLength":255},"house_number":{"type":"string","minLength":1,"maxLength":32},"postal_code":{"type":"string","minLength":1,"maxLength":32},"city":{"type":"string","minLength":1,"maxLength":128},"country":{"type":"string","pattern":"^[A-Z]{2}$"}}}}}}},"recurring":{"type":"object","additionalProperties":false,"required":["model"],"properties":{"model":{"enum":["subscription","unscheduled"]},"schedule_id":{"type":"string","pattern":"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$"},"cycle":{"type":"integer","minimum":1,"maximum":100000},"network_transaction_id":{"type":"string","minLength":1,"maxLength":64}}},"tenders":{"type":"array","minItems":2,"maxItems":2,"items":{"type":"object","additionalProperties":false,"required":["type","gateway","gateway_account","gateway_key"],"properties":{"type":{"enum":["gift_card","card"]},"gateway":{"type":"string","pattern":"^[a-z][a-z0-9_-]{0,31}$"},"gateway_account":{"type":"string","minLength":1,"maxLength":128},"gateway_key":{"type":"string","minLength":1,"maxLength":255,"not":{"enum":[".",".."]}},"amount":{"type":"integer","minimum":0,"maximum":99999999999999},"brand":{"type":"string","pattern":"^[A-Za-z0-9_-]{1,64}$"}}}},"split_tender":{"const":true},"three_ds":{"enum":["required"]},"action_result":{"type":"object","additionalProperties":false,"required":["authentication_transaction_id"],"properties":{"authentication_transaction_id":{"type":"string","pattern":"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$"}}}},"allOf":[{"if":{"required":["payment_method"],"properties":{"payment_method":{"required":["type"],"properties":{"type":{"const":"klarna"}}}}},"then":{"required":["lines"],"properties":{"lines":{"minItems":1,"items":{"type":"object","required":["item_name","quantity","unit_price_gross"],"properties":{"quantity":{"type":"number","exclusiveMinimum":0}}}},"payment_method":{"required":["return_url","shopper"],"properties":{"shopper":{"required":["email","country"]}}}}}},{"if":{"required":["payment_method"],"properties":{"payment_method":{"required":["type"],"properties":{"type":{"const":"crypto"}}}}},"then":{"properties":{"currency":{"const":"USD"},"payment_method":{"required":["return_url"]}}}},{"if":{"required":["recurring"]},"then":{"properties":{"payment_method":{"anyOf":[{"properties":{"type":{"const":"stored_card"}}},{"required":["store"],"properties":{"store":{"const":true}}}]}}}}]}},"allOf":[{"if":{"properties":{"command":{"enum":["capture","refund","authorize","sale","reload"]}},"required":["command"]},"then":{"properties":{"payment":{"properties":{"amount":{"type":"integer","minimum":1,"maximum":99999999999999}}}}}},{"if":{"properties":{"command":{"const":"tokenize"}},"required":["command"]},"then":{"properties":{"payment":{"required":["method_details"],"properties":{"method_details":{"type":"object","required":["card"]}}}}}},{"if":{"properties":{"command":{"const":"merge_balance"}},"required":["command"]},"then":{"properties":{"payment":{"required":["stored_value"],"properties":{"stored_value":{"type":"object","required":["source_gateway_key"]}}}}}}]};
 const func2 = require("ajv/dist/runtime/ucs2length").default;
 const formats0 = require("ajv-formats/dist/formats").fullFormats["date-time"];
 const pattern0 = new RegExp("^[a-z][a-z0-9_-]{0,31}$", "u");
 const pattern1 = new RegExp("^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$", "u");
 const pattern2 = new RegExp("^[0-9]{6,8}$", "u");
 const pattern3 = new RegExp("^[0-9]{4}$", "u");
-const pattern5 = new RegExp("^https://[^\\s]+$", "u");
-const pattern6 = new RegExp("^[A-Za-z0-9][A-Za-z0-9._-]{0,49}$", "u");
-const pattern7 = new RegExp("^[^\\s@]+@[^\\s@]+$", "u");
-const pattern8 = new RegExp("^[A-Z]{2}$", "u");
-const pattern9 = new RegExp("^[a-z]{2}([-_][A-Z]{2})?$", "u");
-const pattern10 = new RegExp("^\\+?[0-9 ()-]{4,32}$", "u");
-const pattern12 = new RegExp("^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$", "u");
-const pattern14 = new RegExp("^[A-Za-z0-9_-]{1,64}$", "u");
+const pattern4 = new RegExp("^(?:0?[1-9]|1[0-2])$", "u");
+const pattern5 = new RegExp("^(?:[0-9]{2}|20[0-9]{2}|2100)$", "u");
+const pattern7 = new RegExp("^https://[^\\s]+$", "u");
+const pattern8 = new RegExp("^[A-Za-z0-9][A-Za-z0-9._-]{0,49}$", "u");
+const pattern9 = new RegExp("^[^\\s@]+@[^\\s@]+$", "u");
+const pattern10 = new RegExp("^[A-Z]{2}$", "u");
+const pattern11 = new RegExp("^[a-z]{2}([-_][A-Z]{2})?$", "u");
+const pattern12 = new RegExp("^\\+?[0-9 ()-]{4,32}$", "u");
+const pattern14 = new RegExp("^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$", "u");
+const pattern16 = new RegExp("^[A-Za-z0-9_-]{1,64}$", "u");
 
 function validate10(data, {instancePath="", parentData, parentDataProperty, rootData=data}={}){
 /*# sourceURL="payment-command" */;
@@ -1523,21 +1525,96 @@ if(valid38){
 if(data51.expiration_month !== undefined){
 let data54 = data51.expiration_month;
 const _errs123 = errors;
+const _errs124 = errors;
+let valid39 = false;
+const _errs125 = errors;
 if(!((typeof data54 == "number") && (!(data54 % 1) && !isNaN(data54)))){
-validate10.errors = [{instancePath:instancePath+"/payment/method_details/card/expiration_month",schemaPath:"#/properties/payment/properties/method_details/properties/card/properties/expiration_month/type",keyword:"type",params:{type: "integer"},message:"must be integer"}];
-return false;
+const err32 = {instancePath:instancePath+"/payment/method_details/card/expiration_month",schemaPath:"#/properties/payment/properties/method_details/properties/card/properties/expiration_month/anyOf/0/type",keyword:"type",params:{type: "integer"},message:"must be integer"};
+if(vErrors === null){
+vErrors = [err32];
 }
-if(errors === _errs123){
+else {
+vErrors.push(err32);
+}
+errors++;
+}
+if(errors === _errs125){
 if(typeof data54 == "number"){
 if(data54 > 12 || isNaN(data54)){
-validate10.errors = [{instancePath:instancePath+"/payment/method_details/card/expiration_month",schemaPath:"#/properties/payment/properties/method_details/properties/card/properties/expiration_month/maximum",keyword:"maximum",params:{comparison: "<=", limit: 12},message:"must be <= 12"}];
-return false;
+const err33 = {instancePath:instancePath+"/payment/method_details/card/expiration_month",schemaPath:"#/properties/payment/properties/method_details/properties/card/properties/expiration_month/anyOf/0/maximum",keyword:"maximum",params:{comparison: "<=", limit: 12},message:"must be <= 12"};
+if(vErrors === null){
+vErrors = [err33];
+}
+else {
+vErrors.push(err33);
+}
+errors++;
 }
 else {
 if(data54 < 1 || isNaN(data54)){
-validate10.errors = [{instancePath:instancePath+"/payment/method_details/card/expiration_month",schemaPath:"#/properties/payment/properties/method_details/properties/card/properties/expiration_month/minimum",keyword:"minimum",params:{comparison: ">=", limit: 1},message:"must be >= 1"}];
+const err34 = {instancePath:instancePath+"/payment/method_details/card/expiration_month",schemaPath:"#/properties/payment/properties/method_details/properties/card/properties/expiration_month/anyOf/0/minimum",keyword:"minimum",params:{comparison: ">=", limit: 1},message:"must be >= 1"};
+if(vErrors === null){
+vErrors = [err34];
+}
+else {
+vErrors.push(err34);
+}
+errors++;
+}
+}
+}
+}
+var _valid8 = _errs125 === errors;
+valid39 = valid39 || _valid8;
+if(!valid39){
+const _errs127 = errors;
+if(errors === _errs127){
+if(typeof data54 === "string"){
+if(!pattern4.test(data54)){
+const err35 = {instancePath:instancePath+"/payment/method_details/card/expiration_month",schemaPath:"#/properties/payment/properties/method_details/properties/card/properties/expiration_month/anyOf/1/pattern",keyword:"pattern",params:{pattern: "^(?:0?[1-9]|1[0-2])$"},message:"must match pattern \""+"^(?:0?[1-9]|1[0-2])$"+"\""};
+if(vErrors === null){
+vErrors = [err35];
+}
+else {
+vErrors.push(err35);
+}
+errors++;
+}
+}
+else {
+const err36 = {instancePath:instancePath+"/payment/method_details/card/expiration_month",schemaPath:"#/properties/payment/properties/method_details/properties/card/properties/expiration_month/anyOf/1/type",keyword:"type",params:{type: "string"},message:"must be string"};
+if(vErrors === null){
+vErrors = [err36];
+}
+else {
+vErrors.push(err36);
+}
+errors++;
+}
+}
+var _valid8 = _errs127 === errors;
+valid39 = valid39 || _valid8;
+}
+if(!valid39){
+const err37 = {instancePath:instancePath+"/payment/method_details/card/expiration_month",schemaPath:"#/properties/payment/properties/method_details/properties/card/properties/expiration_month/anyOf",keyword:"anyOf",params:{},message:"must match a schema in anyOf"};
+if(vErrors === null){
+vErrors = [err37];
+}
+else {
+vErrors.push(err37);
+}
+errors++;
+validate10.errors = vErrors;
 return false;
 }
+else {
+errors = _errs124;
+if(vErrors !== null){
+if(_errs124){
+vErrors.length = _errs124;
+}
+else {
+vErrors = null;
 }
 }
 }
@@ -1549,26 +1626,101 @@ var valid38 = true;
 if(valid38){
 if(data51.expiration_year !== undefined){
 let data55 = data51.expiration_year;
-const _errs125 = errors;
+const _errs129 = errors;
+const _errs130 = errors;
+let valid40 = false;
+const _errs131 = errors;
 if(!((typeof data55 == "number") && (!(data55 % 1) && !isNaN(data55)))){
-validate10.errors = [{instancePath:instancePath+"/payment/method_details/card/expiration_year",schemaPath:"#/properties/payment/properties/method_details/properties/card/properties/expiration_year/type",keyword:"type",params:{type: "integer"},message:"must be integer"}];
-return false;
+const err38 = {instancePath:instancePath+"/payment/method_details/card/expiration_year",schemaPath:"#/properties/payment/properties/method_details/properties/card/properties/expiration_year/anyOf/0/type",keyword:"type",params:{type: "integer"},message:"must be integer"};
+if(vErrors === null){
+vErrors = [err38];
 }
-if(errors === _errs125){
+else {
+vErrors.push(err38);
+}
+errors++;
+}
+if(errors === _errs131){
 if(typeof data55 == "number"){
 if(data55 > 2100 || isNaN(data55)){
-validate10.errors = [{instancePath:instancePath+"/payment/method_details/card/expiration_year",schemaPath:"#/properties/payment/properties/method_details/properties/card/properties/expiration_year/maximum",keyword:"maximum",params:{comparison: "<=", limit: 2100},message:"must be <= 2100"}];
-return false;
+const err39 = {instancePath:instancePath+"/payment/method_details/card/expiration_year",schemaPath:"#/properties/payment/properties/method_details/properties/card/properties/expiration_year/anyOf/0/maximum",keyword:"maximum",params:{comparison: "<=", limit: 2100},message:"must be <= 2100"};
+if(vErrors === null){
+vErrors = [err39];
+}
+else {
+vErrors.push(err39);
+}
+errors++;
 }
 else {
 if(data55 < 2000 || isNaN(data55)){
-validate10.errors = [{instancePath:instancePath+"/payment/method_details/card/expiration_year",schemaPath:"#/properties/payment/properties/method_details/properties/card/properties/expiration_year/minimum",keyword:"minimum",params:{comparison: ">=", limit: 2000},message:"must be >= 2000"}];
+const err40 = {instancePath:instancePath+"/payment/method_details/card/expiration_year",schemaPath:"#/properties/payment/properties/method_details/properties/card/properties/expiration_year/anyOf/0/minimum",keyword:"minimum",params:{comparison: ">=", limit: 2000},message:"must be >= 2000"};
+if(vErrors === null){
+vErrors = [err40];
+}
+else {
+vErrors.push(err40);
+}
+errors++;
+}
+}
+}
+}
+var _valid9 = _errs131 === errors;
+valid40 = valid40 || _valid9;
+if(!valid40){
+const _errs133 = errors;
+if(errors === _errs133){
+if(typeof data55 === "string"){
+if(!pattern5.test(data55)){
+const err41 = {instancePath:instancePath+"/payment/method_details/card/expiration_year",schemaPath:"#/properties/payment/properties/method_details/properties/card/properties/expiration_year/anyOf/1/pattern",keyword:"pattern",params:{pattern: "^(?:[0-9]{2}|20[0-9]{2}|2100)$"},message:"must match pattern \""+"^(?:[0-9]{2}|20[0-9]{2}|2100)$"+"\""};
+if(vErrors === null){
+vErrors = [err41];
+}
+else {
+vErrors.push(err41);
+}
+errors++;
+}
+}
+else {
+const err42 = {instancePath:instancePath+"/payment/method_details/card/expiration_year",schemaPath:"#/properties/payment/properties/method_details/properties/card/properties/expiration_year/anyOf/1/type",keyword:"type",params:{type: "string"},message:"must be string"};
+if(vErrors === null){
+vErrors = [err42];
+}
+else {
+vErrors.push(err42);
+}
+errors++;
+}
+}
+var _valid9 = _errs133 === errors;
+valid40 = valid40 || _valid9;
+}
+if(!valid40){
+const err43 = {instancePath:instancePath+"/payment/method_details/card/expiration_year",schemaPath:"#/properties/payment/properties/method_details/properties/card/properties/expiration_year/anyOf",keyword:"anyOf",params:{},message:"must match a schema in anyOf"};
+if(vErrors === null){
+vErrors = [err43];
+}
+else {
+vErrors.push(err43);
+}
+errors++;
+validate10.errors = vErrors;
 return false;
 }
+else {
+errors = _errs130;
+if(vErrors !== null){
+if(_errs130){
+vErrors.length = _errs130;
+}
+else {
+vErrors = null;
 }
 }
 }
-var valid38 = _errs125 === errors;
+var valid38 = _errs129 === errors;
 }
 else {
 var valid38 = true;
@@ -1576,8 +1728,8 @@ var valid38 = true;
 if(valid38){
 if(data51.brand !== undefined){
 let data56 = data51.brand;
-const _errs127 = errors;
-if(errors === _errs127){
+const _errs135 = errors;
+if(errors === _errs135){
 if(typeof data56 === "string"){
 if(func2(data56) > 32){
 validate10.errors = [{instancePath:instancePath+"/payment/method_details/card/brand",schemaPath:"#/properties/payment/properties/method_details/properties/card/properties/brand/maxLength",keyword:"maxLength",params:{limit: 32},message:"must NOT have more than 32 characters"}];
@@ -1589,7 +1741,7 @@ validate10.errors = [{instancePath:instancePath+"/payment/method_details/card/br
 return false;
 }
 }
-var valid38 = _errs127 === errors;
+var valid38 = _errs135 === errors;
 }
 else {
 var valid38 = true;
@@ -1597,8 +1749,8 @@ var valid38 = true;
 if(valid38){
 if(data51.holder_name !== undefined){
 let data57 = data51.holder_name;
-const _errs129 = errors;
-if(errors === _errs129){
+const _errs137 = errors;
+if(errors === _errs137){
 if(typeof data57 === "string"){
 if(func2(data57) > 128){
 validate10.errors = [{instancePath:instancePath+"/payment/method_details/card/holder_name",schemaPath:"#/properties/payment/properties/method_details/properties/card/properties/holder_name/maxLength",keyword:"maxLength",params:{limit: 128},message:"must NOT have more than 128 characters"}];
@@ -1610,7 +1762,7 @@ validate10.errors = [{instancePath:instancePath+"/payment/method_details/card/ho
 return false;
 }
 }
-var valid38 = _errs129 === errors;
+var valid38 = _errs137 === errors;
 }
 else {
 var valid38 = true;
@@ -1634,8 +1786,8 @@ var valid37 = true;
 if(valid37){
 if(data48.bank !== undefined){
 let data58 = data48.bank;
-const _errs131 = errors;
-if(errors === _errs131){
+const _errs139 = errors;
+if(errors === _errs139){
 if(data58 && typeof data58 == "object" && !Array.isArray(data58)){
 if(Object.keys(data58).length > 32){
 validate10.errors = [{instancePath:instancePath+"/payment/method_details/bank",schemaPath:"#/properties/payment/properties/method_details/properties/bank/maxProperties",keyword:"maxProperties",params:{limit: 32},message:"must NOT have more than 32 properties"}];
@@ -1644,102 +1796,102 @@ return false;
 else {
 for(const key1 in data58){
 let data59 = data58[key1];
-const _errs134 = errors;
-const _errs135 = errors;
-let valid40 = false;
-const _errs136 = errors;
-if(errors === _errs136){
+const _errs142 = errors;
+const _errs143 = errors;
+let valid42 = false;
+const _errs144 = errors;
+if(errors === _errs144){
 if(typeof data59 === "string"){
 if(func2(data59) > 255){
-const err32 = {instancePath:instancePath+"/payment/method_details/bank/" + key1.replace(/~/g, "~0").replace(/\//g, "~1"),schemaPath:"#/properties/payment/properties/method_details/properties/bank/additionalProperties/anyOf/0/maxLength",keyword:"maxLength",params:{limit: 255},message:"must NOT have more than 255 characters"};
+const err44 = {instancePath:instancePath+"/payment/method_details/bank/" + key1.replace(/~/g, "~0").replace(/\//g, "~1"),schemaPath:"#/properties/payment/properties/method_details/properties/bank/additionalProperties/anyOf/0/maxLength",keyword:"maxLength",params:{limit: 255},message:"must NOT have more than 255 characters"};
 if(vErrors === null){
-vErrors = [err32];
+vErrors = [err44];
 }
 else {
-vErrors.push(err32);
+vErrors.push(err44);
 }
 errors++;
 }
 }
 else {
-const err33 = {instancePath:instancePath+"/payment/method_details/bank/" + key1.replace(/~/g, "~0").replace(/\//g, "~1"),schemaPath:"#/properties/payment/properties/method_details/properties/bank/additionalProperties/anyOf/0/type",keyword:"type",params:{type: "string"},message:"must be string"};
+const err45 = {instancePath:instancePath+"/payment/method_details/bank/" + key1.replace(/~/g, "~0").replace(/\//g, "~1"),schemaPath:"#/properties/payment/properties/method_details/properties/bank/additionalProperties/anyOf/0/type",keyword:"type",params:{type: "string"},message:"must be string"};
 if(vErrors === null){
-vErrors = [err33];
+vErrors = [err45];
 }
 else {
-vErrors.push(err33);
+vErrors.push(err45);
 }
 errors++;
 }
 }
-var _valid8 = _errs136 === errors;
-valid40 = valid40 || _valid8;
-if(!valid40){
-const _errs138 = errors;
+var _valid10 = _errs144 === errors;
+valid42 = valid42 || _valid10;
+if(!valid42){
+const _errs146 = errors;
 if(!((typeof data59 == "number") && (!(data59 % 1) && !isNaN(data59)))){
-const err34 = {instancePath:instancePath+"/payment/method_details/bank/" + key1.replace(/~/g, "~0").replace(/\//g, "~1"),schemaPath:"#/properties/payment/properties/method_details/properties/bank/additionalProperties/anyOf/1/type",keyword:"type",params:{type: "integer"},message:"must be integer"};
+const err46 = {instancePath:instancePath+"/payment/method_details/bank/" + key1.replace(/~/g, "~0").replace(/\//g, "~1"),schemaPath:"#/properties/payment/properties/method_details/properties/bank/additionalProperties/anyOf/1/type",keyword:"type",params:{type: "integer"},message:"must be integer"};
 if(vErrors === null){
-vErrors = [err34];
+vErrors = [err46];
 }
 else {
-vErrors.push(err34);
+vErrors.push(err46);
 }
 errors++;
 }
-if(errors === _errs138){
+if(errors === _errs146){
 if(typeof data59 == "number"){
 if(data59 > 2147483647 || isNaN(data59)){
-const err35 = {instancePath:instancePath+"/payment/method_details/bank/" + key1.replace(/~/g, "~0").replace(/\//g, "~1"),schemaPath:"#/properties/payment/properties/method_details/properties/bank/additionalProperties/anyOf/1/maximum",keyword:"maximum",params:{comparison: "<=", limit: 2147483647},message:"must be <= 2147483647"};
+const err47 = {instancePath:instancePath+"/payment/method_details/bank/" + key1.replace(/~/g, "~0").replace(/\//g, "~1"),schemaPath:"#/properties/payment/properties/method_details/properties/bank/additionalProperties/anyOf/1/maximum",keyword:"maximum",params:{comparison: "<=", limit: 2147483647},message:"must be <= 2147483647"};
 if(vErrors === null){
-vErrors = [err35];
+vErrors = [err47];
 }
 else {
-vErrors.push(err35);
+vErrors.push(err47);
 }
 errors++;
 }
 else {
 if(data59 < -2147483648 || isNaN(data59)){
-const err36 = {instancePath:instancePath+"/payment/method_details/bank/" + key1.replace(/~/g, "~0").replace(/\//g, "~1"),schemaPath:"#/properties/payment/properties/method_details/properties/bank/additionalProperties/anyOf/1/minimum",keyword:"minimum",params:{comparison: ">=", limit: -2147483648},message:"must be >= -2147483648"};
+const err48 = {instancePath:instancePath+"/payment/method_details/bank/" + key1.replace(/~/g, "~0").replace(/\//g, "~1"),schemaPath:"#/properties/payment/properties/method_details/properties/bank/additionalProperties/anyOf/1/minimum",keyword:"minimum",params:{comparison: ">=", limit: -2147483648},message:"must be >= -2147483648"};
 if(vErrors === null){
-vErrors = [err36];
+vErrors = [err48];
 }
 else {
-vErrors.push(err36);
+vErrors.push(err48);
 }
 errors++;
 }
 }
 }
 }
-var _valid8 = _errs138 === errors;
-valid40 = valid40 || _valid8;
+var _valid10 = _errs146 === errors;
+valid42 = valid42 || _valid10;
 }
-if(!valid40){
-const err37 = {instancePath:instancePath+"/payment/method_details/bank/" + key1.replace(/~/g, "~0").replace(/\//g, "~1"),schemaPath:"#/properties/payment/properties/method_details/properties/bank/additionalProperties/anyOf",keyword:"anyOf",params:{},message:"must match a schema in anyOf"};
+if(!valid42){
+const err49 = {instancePath:instancePath+"/payment/method_details/bank/" + key1.replace(/~/g, "~0").replace(/\//g, "~1"),schemaPath:"#/properties/payment/properties/method_details/properties/bank/additionalProperties/anyOf",keyword:"anyOf",params:{},message:"must match a schema in anyOf"};
 if(vErrors === null){
-vErrors = [err37];
+vErrors = [err49];
 }
 else {
-vErrors.push(err37);
+vErrors.push(err49);
 }
 errors++;
 validate10.errors = vErrors;
 return false;
 }
 else {
-errors = _errs135;
+errors = _errs143;
 if(vErrors !== null){
-if(_errs135){
-vErrors.length = _errs135;
+if(_errs143){
+vErrors.length = _errs143;
 }
 else {
 vErrors = null;
 }
 }
 }
-var valid39 = _errs134 === errors;
-if(!valid39){
+var valid41 = _errs142 === errors;
+if(!valid41){
 break;
 }
 }
@@ -1750,7 +1902,7 @@ validate10.errors = [{instancePath:instancePath+"/payment/method_details/bank",s
 return false;
 }
 }
-var valid37 = _errs131 === errors;
+var valid37 = _errs139 === errors;
 }
 else {
 var valid37 = true;
@@ -1772,8 +1924,8 @@ var valid32 = true;
 if(valid32){
 if(data14.splits !== undefined){
 let data60 = data14.splits;
-const _errs140 = errors;
-if(errors === _errs140){
+const _errs148 = errors;
+if(errors === _errs148){
 if(Array.isArray(data60)){
 if(data60.length > 51){
 validate10.errors = [{instancePath:instancePath+"/payment/splits",schemaPath:"#/properties/payment/properties/splits/maxItems",keyword:"maxItems",params:{limit: 51},message:"must NOT have more than 51 items"}];
@@ -1785,12 +1937,12 @@ validate10.errors = [{instancePath:instancePath+"/payment/splits",schemaPath:"#/
 return false;
 }
 else {
-var valid41 = true;
+var valid43 = true;
 const len2 = data60.length;
 for(let i2=0; i2<len2; i2++){
 let data61 = data60[i2];
-const _errs142 = errors;
-if(errors === _errs142){
+const _errs150 = errors;
+if(errors === _errs150){
 if(data61 && typeof data61 == "object" && !Array.isArray(data61)){
 let missing20;
 if(((data61.type === undefined) && (missing20 = "type")) || ((data61.amount === undefined) && (missing20 = "amount"))){
@@ -1798,7 +1950,7 @@ validate10.errors = [{instancePath:instancePath+"/payment/splits/" + i2,schemaPa
 return false;
 }
 else {
-const _errs144 = errors;
+const _errs152 = errors;
 for(const key2 in data61){
 if(!((((key2 === "type") || (key2 === "account")) || (key2 === "reference")) || (key2 === "amount"))){
 validate10.errors = [{instancePath:instancePath+"/payment/splits/" + i2,schemaPath:"#/properties/payment/properties/splits/items/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key2},message:"must NOT have additional properties"}];
@@ -1806,24 +1958,24 @@ return false;
 break;
 }
 }
-if(_errs144 === errors){
+if(_errs152 === errors){
 if(data61.type !== undefined){
 let data62 = data61.type;
-const _errs145 = errors;
+const _errs153 = errors;
 if(!((data62 === "seller") || (data62 === "marketplace_fee"))){
 validate10.errors = [{instancePath:instancePath+"/payment/splits/" + i2+"/type",schemaPath:"#/properties/payment/properties/splits/items/properties/type/enum",keyword:"enum",params:{allowedValues: schema11.properties.payment.properties.splits.items.properties.type.enum},message:"must be equal to one of the allowed values"}];
 return false;
 }
-var valid42 = _errs145 === errors;
+var valid44 = _errs153 === errors;
 }
 else {
-var valid42 = true;
+var valid44 = true;
 }
-if(valid42){
+if(valid44){
 if(data61.account !== undefined){
 let data63 = data61.account;
-const _errs146 = errors;
-if(errors === _errs146){
+const _errs154 = errors;
+if(errors === _errs154){
 if(typeof data63 === "string"){
 if(func2(data63) > 128){
 validate10.errors = [{instancePath:instancePath+"/payment/splits/" + i2+"/account",schemaPath:"#/properties/payment/properties/splits/items/properties/account/maxLength",keyword:"maxLength",params:{limit: 128},message:"must NOT have more than 128 characters"}];
@@ -1841,16 +1993,16 @@ validate10.errors = [{instancePath:instancePath+"/payment/splits/" + i2+"/accoun
 return false;
 }
 }
-var valid42 = _errs146 === errors;
+var valid44 = _errs154 === errors;
 }
 else {
-var valid42 = true;
+var valid44 = true;
 }
-if(valid42){
+if(valid44){
 if(data61.reference !== undefined){
 let data64 = data61.reference;
-const _errs148 = errors;
-if(errors === _errs148){
+const _errs156 = errors;
+if(errors === _errs156){
 if(typeof data64 === "string"){
 if(!pattern1.test(data64)){
 validate10.errors = [{instancePath:instancePath+"/payment/splits/" + i2+"/reference",schemaPath:"#/properties/payment/properties/splits/items/properties/reference/pattern",keyword:"pattern",params:{pattern: "^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$"},message:"must match pattern \""+"^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$"+"\""}];
@@ -1862,20 +2014,20 @@ validate10.errors = [{instancePath:instancePath+"/payment/splits/" + i2+"/refere
 return false;
 }
 }
-var valid42 = _errs148 === errors;
+var valid44 = _errs156 === errors;
 }
 else {
-var valid42 = true;
+var valid44 = true;
 }
-if(valid42){
+if(valid44){
 if(data61.amount !== undefined){
 let data65 = data61.amount;
-const _errs150 = errors;
+const _errs158 = errors;
 if(!((typeof data65 == "number") && (!(data65 % 1) && !isNaN(data65)))){
 validate10.errors = [{instancePath:instancePath+"/payment/splits/" + i2+"/amount",schemaPath:"#/properties/payment/properties/splits/items/properties/amount/type",keyword:"type",params:{type: "integer"},message:"must be integer"}];
 return false;
 }
-if(errors === _errs150){
+if(errors === _errs158){
 if(typeof data65 == "number"){
 if(data65 > 99999999999999 || isNaN(data65)){
 validate10.errors = [{instancePath:instancePath+"/payment/splits/" + i2+"/amount",schemaPath:"#/properties/payment/properties/splits/items/properties/amount/maximum",keyword:"maximum",params:{comparison: "<=", limit: 99999999999999},message:"must be <= 99999999999999"}];
@@ -1889,10 +2041,10 @@ return false;
 }
 }
 }
-var valid42 = _errs150 === errors;
+var valid44 = _errs158 === errors;
 }
 else {
-var valid42 = true;
+var valid44 = true;
 }
 }
 }
@@ -1905,8 +2057,8 @@ validate10.errors = [{instancePath:instancePath+"/payment/splits/" + i2,schemaPa
 return false;
 }
 }
-var valid41 = _errs142 === errors;
-if(!valid41){
+var valid43 = _errs150 === errors;
+if(!valid43){
 break;
 }
 }
@@ -1918,7 +2070,7 @@ validate10.errors = [{instancePath:instancePath+"/payment/splits",schemaPath:"#/
 return false;
 }
 }
-var valid32 = _errs140 === errors;
+var valid32 = _errs148 === errors;
 }
 else {
 var valid32 = true;
@@ -1926,10 +2078,10 @@ var valid32 = true;
 if(valid32){
 if(data14.stored_value !== undefined){
 let data66 = data14.stored_value;
-const _errs152 = errors;
-if(errors === _errs152){
+const _errs160 = errors;
+if(errors === _errs160){
 if(data66 && typeof data66 == "object" && !Array.isArray(data66)){
-const _errs154 = errors;
+const _errs162 = errors;
 for(const key3 in data66){
 if(!(key3 === "source_gateway_key")){
 validate10.errors = [{instancePath:instancePath+"/payment/stored_value",schemaPath:"#/properties/payment/properties/stored_value/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key3},message:"must NOT have additional properties"}];
@@ -1937,39 +2089,39 @@ return false;
 break;
 }
 }
-if(_errs154 === errors){
+if(_errs162 === errors){
 if(data66.source_gateway_key !== undefined){
 let data67 = data66.source_gateway_key;
-const _errs155 = errors;
-const _errs157 = errors;
-const _errs158 = errors;
+const _errs163 = errors;
+const _errs165 = errors;
+const _errs166 = errors;
 if(!((data67 === ".") || (data67 === ".."))){
-const err38 = {};
+const err50 = {};
 if(vErrors === null){
-vErrors = [err38];
+vErrors = [err50];
 }
 else {
-vErrors.push(err38);
+vErrors.push(err50);
 }
 errors++;
 }
-var valid44 = _errs158 === errors;
-if(valid44){
+var valid46 = _errs166 === errors;
+if(valid46){
 validate10.errors = [{instancePath:instancePath+"/payment/stored_value/source_gateway_key",schemaPath:"#/properties/payment/properties/stored_value/properties/source_gateway_key/not",keyword:"not",params:{},message:"must NOT be valid"}];
 return false;
 }
 else {
-errors = _errs157;
+errors = _errs165;
 if(vErrors !== null){
-if(_errs157){
-vErrors.length = _errs157;
+if(_errs165){
+vErrors.length = _errs165;
 }
 else {
 vErrors = null;
 }
 }
 }
-if(errors === _errs155){
+if(errors === _errs163){
 if(typeof data67 === "string"){
 if(func2(data67) > 255){
 validate10.errors = [{instancePath:instancePath+"/payment/stored_value/source_gateway_key",schemaPath:"#/properties/payment/properties/stored_value/properties/source_gateway_key/maxLength",keyword:"maxLength",params:{limit: 255},message:"must NOT have more than 255 characters"}];
@@ -1995,7 +2147,7 @@ validate10.errors = [{instancePath:instancePath+"/payment/stored_value",schemaPa
 return false;
 }
 }
-var valid32 = _errs152 === errors;
+var valid32 = _errs160 === errors;
 }
 else {
 var valid32 = true;
@@ -2003,125 +2155,125 @@ var valid32 = true;
 if(valid32){
 if(data14.custom_attributes !== undefined){
 let data68 = data14.custom_attributes;
-const _errs159 = errors;
-const _errs160 = errors;
-let valid45 = false;
-const _errs161 = errors;
-if(errors === _errs161){
+const _errs167 = errors;
+const _errs168 = errors;
+let valid47 = false;
+const _errs169 = errors;
+if(errors === _errs169){
 if(data68 && typeof data68 == "object" && !Array.isArray(data68)){
 if(Object.keys(data68).length > 64){
-const err39 = {instancePath:instancePath+"/payment/custom_attributes",schemaPath:"#/properties/payment/properties/custom_attributes/anyOf/0/maxProperties",keyword:"maxProperties",params:{limit: 64},message:"must NOT have more than 64 properties"};
+const err51 = {instancePath:instancePath+"/payment/custom_attributes",schemaPath:"#/properties/payment/properties/custom_attributes/anyOf/0/maxProperties",keyword:"maxProperties",params:{limit: 64},message:"must NOT have more than 64 properties"};
 if(vErrors === null){
-vErrors = [err39];
+vErrors = [err51];
 }
 else {
-vErrors.push(err39);
+vErrors.push(err51);
 }
 errors++;
 }
 }
 else {
-const err40 = {instancePath:instancePath+"/payment/custom_attributes",schemaPath:"#/properties/payment/properties/custom_attributes/anyOf/0/type",keyword:"type",params:{type: "object"},message:"must be object"};
+const err52 = {instancePath:instancePath+"/payment/custom_attributes",schemaPath:"#/properties/payment/properties/custom_attributes/anyOf/0/type",keyword:"type",params:{type: "object"},message:"must be object"};
 if(vErrors === null){
-vErrors = [err40];
+vErrors = [err52];
 }
 else {
-vErrors.push(err40);
+vErrors.push(err52);
 }
 errors++;
 }
 }
-var _valid9 = _errs161 === errors;
-valid45 = valid45 || _valid9;
-if(!valid45){
-const _errs163 = errors;
-if(errors === _errs163){
+var _valid11 = _errs169 === errors;
+valid47 = valid47 || _valid11;
+if(!valid47){
+const _errs171 = errors;
+if(errors === _errs171){
 if(Array.isArray(data68)){
 if(data68.length > 64){
-const err41 = {instancePath:instancePath+"/payment/custom_attributes",schemaPath:"#/properties/payment/properties/custom_attributes/anyOf/1/maxItems",keyword:"maxItems",params:{limit: 64},message:"must NOT have more than 64 items"};
+const err53 = {instancePath:instancePath+"/payment/custom_attributes",schemaPath:"#/properties/payment/properties/custom_attributes/anyOf/1/maxItems",keyword:"maxItems",params:{limit: 64},message:"must NOT have more than 64 items"};
 if(vErrors === null){
-vErrors = [err41];
+vErrors = [err53];
 }
 else {
-vErrors.push(err41);
+vErrors.push(err53);
 }
 errors++;
 }
 else {
-var valid46 = true;
+var valid48 = true;
 const len3 = data68.length;
 for(let i3=0; i3<len3; i3++){
 let data69 = data68[i3];
-const _errs165 = errors;
-if(errors === _errs165){
+const _errs173 = errors;
+if(errors === _errs173){
 if(data69 && typeof data69 == "object" && !Array.isArray(data69)){
 if(Object.keys(data69).length > 8){
-const err42 = {instancePath:instancePath+"/payment/custom_attributes/" + i3,schemaPath:"#/properties/payment/properties/custom_attributes/anyOf/1/items/maxProperties",keyword:"maxProperties",params:{limit: 8},message:"must NOT have more than 8 properties"};
+const err54 = {instancePath:instancePath+"/payment/custom_attributes/" + i3,schemaPath:"#/properties/payment/properties/custom_attributes/anyOf/1/items/maxProperties",keyword:"maxProperties",params:{limit: 8},message:"must NOT have more than 8 properties"};
 if(vErrors === null){
-vErrors = [err42];
+vErrors = [err54];
 }
 else {
-vErrors.push(err42);
+vErrors.push(err54);
 }
 errors++;
 }
 }
 else {
-const err43 = {instancePath:instancePath+"/payment/custom_attributes/" + i3,schemaPath:"#/properties/payment/properties/custom_attributes/anyOf/1/items/type",keyword:"type",params:{type: "object"},message:"must be object"};
+const err55 = {instancePath:instancePath+"/payment/custom_attributes/" + i3,schemaPath:"#/properties/payment/properties/custom_attributes/anyOf/1/items/type",keyword:"type",params:{type: "object"},message:"must be object"};
 if(vErrors === null){
-vErrors = [err43];
+vErrors = [err55];
 }
 else {
-vErrors.push(err43);
+vErrors.push(err55);
 }
 errors++;
 }
 }
-var valid46 = _errs165 === errors;
-if(!valid46){
+var valid48 = _errs173 === errors;
+if(!valid48){
 break;
 }
 }
 }
 }
 else {
-const err44 = {instancePath:instancePath+"/payment/custom_attributes",schemaPath:"#/properties/payment/properties/custom_attributes/anyOf/1/type",keyword:"type",params:{type: "array"},message:"must be array"};
+const err56 = {instancePath:instancePath+"/payment/custom_attributes",schemaPath:"#/properties/payment/properties/custom_attributes/anyOf/1/type",keyword:"type",params:{type: "array"},message:"must be array"};
 if(vErrors === null){
-vErrors = [err44];
+vErrors = [err56];
 }
 else {
-vErrors.push(err44);
+vErrors.push(err56);
 }
 errors++;
 }
 }
-var _valid9 = _errs163 === errors;
-valid45 = valid45 || _valid9;
+var _valid11 = _errs171 === errors;
+valid47 = valid47 || _valid11;
 }
-if(!valid45){
-const err45 = {instancePath:instancePath+"/payment/custom_attributes",schemaPath:"#/properties/payment/properties/custom_attributes/anyOf",keyword:"anyOf",params:{},message:"must match a schema in anyOf"};
+if(!valid47){
+const err57 = {instancePath:instancePath+"/payment/custom_attributes",schemaPath:"#/properties/payment/properties/custom_attributes/anyOf",keyword:"anyOf",params:{},message:"must match a schema in anyOf"};
 if(vErrors === null){
-vErrors = [err45];
+vErrors = [err57];
 }
 else {
-vErrors.push(err45);
+vErrors.push(err57);
 }
 errors++;
 validate10.errors = vErrors;
 return false;
 }
 else {
-errors = _errs160;
+errors = _errs168;
 if(vErrors !== null){
-if(_errs160){
-vErrors.length = _errs160;
+if(_errs168){
+vErrors.length = _errs168;
 }
 else {
 vErrors = null;
 }
 }
 }
-var valid32 = _errs159 === errors;
+var valid32 = _errs167 === errors;
 }
 else {
 var valid32 = true;
@@ -2129,10 +2281,10 @@ var valid32 = true;
 if(valid32){
 if(data14.payment_method !== undefined){
 let data70 = data14.payment_method;
-const _errs167 = errors;
-if(errors === _errs167){
+const _errs175 = errors;
+if(errors === _errs175){
 if(data70 && typeof data70 == "object" && !Array.isArray(data70)){
-const _errs169 = errors;
+const _errs177 = errors;
 for(const key4 in data70){
 if(!(((((((key4 === "type") || (key4 === "token")) || (key4 === "store")) || (key4 === "encrypted_security_code")) || (key4 === "return_url")) || (key4 === "three_ds_reference_id")) || (key4 === "shopper"))){
 validate10.errors = [{instancePath:instancePath+"/payment/payment_method",schemaPath:"#/properties/payment/properties/payment_method/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key4},message:"must NOT have additional properties"}];
@@ -2140,24 +2292,24 @@ return false;
 break;
 }
 }
-if(_errs169 === errors){
+if(_errs177 === errors){
 if(data70.type !== undefined){
 let data71 = data70.type;
-const _errs170 = errors;
+const _errs178 = errors;
 if(!(((((((data71 === "stored_card") || (data71 === "card")) || (data71 === "apple_pay")) || (data71 === "google_pay")) || (data71 === "klarna")) || (data71 === "crypto")) || (data71 === "gift_card"))){
 validate10.errors = [{instancePath:instancePath+"/payment/payment_method/type",schemaPath:"#/properties/payment/properties/payment_method/properties/type/enum",keyword:"enum",params:{allowedValues: schema11.properties.payment.properties.payment_method.properties.type.enum},message:"must be equal to one of the allowed values"}];
 return false;
 }
-var valid47 = _errs170 === errors;
+var valid49 = _errs178 === errors;
 }
 else {
-var valid47 = true;
+var valid49 = true;
 }
-if(valid47){
+if(valid49){
 if(data70.token !== undefined){
 let data72 = data70.token;
-const _errs171 = errors;
-if(errors === _errs171){
+const _errs179 = errors;
+if(errors === _errs179){
 if(typeof data72 === "string"){
 if(func2(data72) > 16384){
 validate10.errors = [{instancePath:instancePath+"/payment/payment_method/token",schemaPath:"#/properties/payment/properties/payment_method/properties/token/maxLength",keyword:"maxLength",params:{limit: 16384},message:"must NOT have more than 16384 characters"}];
@@ -2175,28 +2327,28 @@ validate10.errors = [{instancePath:instancePath+"/payment/payment_method/token",
 return false;
 }
 }
-var valid47 = _errs171 === errors;
+var valid49 = _errs179 === errors;
 }
 else {
-var valid47 = true;
+var valid49 = true;
 }
-if(valid47){
+if(valid49){
 if(data70.store !== undefined){
-const _errs173 = errors;
+const _errs181 = errors;
 if(typeof data70.store !== "boolean"){
 validate10.errors = [{instancePath:instancePath+"/payment/payment_method/store",schemaPath:"#/properties/payment/properties/payment_method/properties/store/type",keyword:"type",params:{type: "boolean"},message:"must be boolean"}];
 return false;
 }
-var valid47 = _errs173 === errors;
+var valid49 = _errs181 === errors;
 }
 else {
-var valid47 = true;
+var valid49 = true;
 }
-if(valid47){
+if(valid49){
 if(data70.encrypted_security_code !== undefined){
 let data74 = data70.encrypted_security_code;
-const _errs175 = errors;
-if(errors === _errs175){
+const _errs183 = errors;
+if(errors === _errs183){
 if(typeof data74 === "string"){
 if(func2(data74) > 16384){
 validate10.errors = [{instancePath:instancePath+"/payment/payment_method/encrypted_security_code",schemaPath:"#/properties/payment/properties/payment_method/properties/encrypted_security_code/maxLength",keyword:"maxLength",params:{limit: 16384},message:"must NOT have more than 16384 characters"}];
@@ -2214,23 +2366,23 @@ validate10.errors = [{instancePath:instancePath+"/payment/payment_method/encrypt
 return false;
 }
 }
-var valid47 = _errs175 === errors;
+var valid49 = _errs183 === errors;
 }
 else {
-var valid47 = true;
+var valid49 = true;
 }
-if(valid47){
+if(valid49){
 if(data70.return_url !== undefined){
 let data75 = data70.return_url;
-const _errs177 = errors;
-if(errors === _errs177){
+const _errs185 = errors;
+if(errors === _errs185){
 if(typeof data75 === "string"){
 if(func2(data75) > 1024){
 validate10.errors = [{instancePath:instancePath+"/payment/payment_method/return_url",schemaPath:"#/properties/payment/properties/payment_method/properties/return_url/maxLength",keyword:"maxLength",params:{limit: 1024},message:"must NOT have more than 1024 characters"}];
 return false;
 }
 else {
-if(!pattern5.test(data75)){
+if(!pattern7.test(data75)){
 validate10.errors = [{instancePath:instancePath+"/payment/payment_method/return_url",schemaPath:"#/properties/payment/properties/payment_method/properties/return_url/pattern",keyword:"pattern",params:{pattern: "^https://[^\\s]+$"},message:"must match pattern \""+"^https://[^\\s]+$"+"\""}];
 return false;
 }
@@ -2241,18 +2393,18 @@ validate10.errors = [{instancePath:instancePath+"/payment/payment_method/return_
 return false;
 }
 }
-var valid47 = _errs177 === errors;
+var valid49 = _errs185 === errors;
 }
 else {
-var valid47 = true;
+var valid49 = true;
 }
-if(valid47){
+if(valid49){
 if(data70.three_ds_reference_id !== undefined){
 let data76 = data70.three_ds_reference_id;
-const _errs179 = errors;
-if(errors === _errs179){
+const _errs187 = errors;
+if(errors === _errs187){
 if(typeof data76 === "string"){
-if(!pattern6.test(data76)){
+if(!pattern8.test(data76)){
 validate10.errors = [{instancePath:instancePath+"/payment/payment_method/three_ds_reference_id",schemaPath:"#/properties/payment/properties/payment_method/properties/three_ds_reference_id/pattern",keyword:"pattern",params:{pattern: "^[A-Za-z0-9][A-Za-z0-9._-]{0,49}$"},message:"must match pattern \""+"^[A-Za-z0-9][A-Za-z0-9._-]{0,49}$"+"\""}];
 return false;
 }
@@ -2262,18 +2414,18 @@ validate10.errors = [{instancePath:instancePath+"/payment/payment_method/three_d
 return false;
 }
 }
-var valid47 = _errs179 === errors;
+var valid49 = _errs187 === errors;
 }
 else {
-var valid47 = true;
+var valid49 = true;
 }
-if(valid47){
+if(valid49){
 if(data70.shopper !== undefined){
 let data77 = data70.shopper;
-const _errs181 = errors;
-if(errors === _errs181){
+const _errs189 = errors;
+if(errors === _errs189){
 if(data77 && typeof data77 == "object" && !Array.isArray(data77)){
-const _errs183 = errors;
+const _errs191 = errors;
 for(const key5 in data77){
 if(!((((((((key5 === "reference") || (key5 === "email")) || (key5 === "country")) || (key5 === "locale")) || (key5 === "first_name")) || (key5 === "last_name")) || (key5 === "telephone")) || (key5 === "billing_address"))){
 validate10.errors = [{instancePath:instancePath+"/payment/payment_method/shopper",schemaPath:"#/properties/payment/properties/payment_method/properties/shopper/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key5},message:"must NOT have additional properties"}];
@@ -2281,11 +2433,11 @@ return false;
 break;
 }
 }
-if(_errs183 === errors){
+if(_errs191 === errors){
 if(data77.reference !== undefined){
 let data78 = data77.reference;
-const _errs184 = errors;
-if(errors === _errs184){
+const _errs192 = errors;
+if(errors === _errs192){
 if(typeof data78 === "string"){
 if(func2(data78) > 256){
 validate10.errors = [{instancePath:instancePath+"/payment/payment_method/shopper/reference",schemaPath:"#/properties/payment/properties/payment_method/properties/shopper/properties/reference/maxLength",keyword:"maxLength",params:{limit: 256},message:"must NOT have more than 256 characters"}];
@@ -2303,23 +2455,23 @@ validate10.errors = [{instancePath:instancePath+"/payment/payment_method/shopper
 return false;
 }
 }
-var valid48 = _errs184 === errors;
+var valid50 = _errs192 === errors;
 }
 else {
-var valid48 = true;
+var valid50 = true;
 }
-if(valid48){
+if(valid50){
 if(data77.email !== undefined){
 let data79 = data77.email;
-const _errs186 = errors;
-if(errors === _errs186){
+const _errs194 = errors;
+if(errors === _errs194){
 if(typeof data79 === "string"){
 if(func2(data79) > 254){
 validate10.errors = [{instancePath:instancePath+"/payment/payment_method/shopper/email",schemaPath:"#/properties/payment/properties/payment_method/properties/shopper/properties/email/maxLength",keyword:"maxLength",params:{limit: 254},message:"must NOT have more than 254 characters"}];
 return false;
 }
 else {
-if(!pattern7.test(data79)){
+if(!pattern9.test(data79)){
 validate10.errors = [{instancePath:instancePath+"/payment/payment_method/shopper/email",schemaPath:"#/properties/payment/properties/payment_method/properties/shopper/properties/email/pattern",keyword:"pattern",params:{pattern: "^[^\\s@]+@[^\\s@]+$"},message:"must match pattern \""+"^[^\\s@]+@[^\\s@]+$"+"\""}];
 return false;
 }
@@ -2330,18 +2482,18 @@ validate10.errors = [{instancePath:instancePath+"/payment/payment_method/shopper
 return false;
 }
 }
-var valid48 = _errs186 === errors;
+var valid50 = _errs194 === errors;
 }
 else {
-var valid48 = true;
+var valid50 = true;
 }
-if(valid48){
+if(valid50){
 if(data77.country !== undefined){
 let data80 = data77.country;
-const _errs188 = errors;
-if(errors === _errs188){
+const _errs196 = errors;
+if(errors === _errs196){
 if(typeof data80 === "string"){
-if(!pattern8.test(data80)){
+if(!pattern10.test(data80)){
 validate10.errors = [{instancePath:instancePath+"/payment/payment_method/shopper/country",schemaPath:"#/properties/payment/properties/payment_method/properties/shopper/properties/country/pattern",keyword:"pattern",params:{pattern: "^[A-Z]{2}$"},message:"must match pattern \""+"^[A-Z]{2}$"+"\""}];
 return false;
 }
@@ -2351,18 +2503,18 @@ validate10.errors = [{instancePath:instancePath+"/payment/payment_method/shopper
 return false;
 }
 }
-var valid48 = _errs188 === errors;
+var valid50 = _errs196 === errors;
 }
 else {
-var valid48 = true;
+var valid50 = true;
 }
-if(valid48){
+if(valid50){
 if(data77.locale !== undefined){
 let data81 = data77.locale;
-const _errs190 = errors;
-if(errors === _errs190){
+const _errs198 = errors;
+if(errors === _errs198){
 if(typeof data81 === "string"){
-if(!pattern9.test(data81)){
+if(!pattern11.test(data81)){
 validate10.errors = [{instancePath:instancePath+"/payment/payment_method/shopper/locale",schemaPath:"#/properties/payment/properties/payment_method/properties/shopper/properties/locale/pattern",keyword:"pattern",params:{pattern: "^[a-z]{2}([-_][A-Z]{2})?$"},message:"must match pattern \""+"^[a-z]{2}([-_][A-Z]{2})?$"+"\""}];
 return false;
 }
@@ -2372,16 +2524,16 @@ validate10.errors = [{instancePath:instancePath+"/payment/payment_method/shopper
 return false;
 }
 }
-var valid48 = _errs190 === errors;
+var valid50 = _errs198 === errors;
 }
 else {
-var valid48 = true;
+var valid50 = true;
 }
-if(valid48){
+if(valid50){
 if(data77.first_name !== undefined){
 let data82 = data77.first_name;
-const _errs192 = errors;
-if(errors === _errs192){
+const _errs200 = errors;
+if(errors === _errs200){
 if(typeof data82 === "string"){
 if(func2(data82) > 80){
 validate10.errors = [{instancePath:instancePath+"/payment/payment_method/shopper/first_name",schemaPath:"#/properties/payment/properties/payment_method/properties/shopper/properties/first_name/maxLength",keyword:"maxLength",params:{limit: 80},message:"must NOT have more than 80 characters"}];
@@ -2399,16 +2551,16 @@ validate10.errors = [{instancePath:instancePath+"/payment/payment_method/shopper
 return false;
 }
 }
-var valid48 = _errs192 === errors;
+var valid50 = _errs200 === errors;
 }
 else {
-var valid48 = true;
+var valid50 = true;
 }
-if(valid48){
+if(valid50){
 if(data77.last_name !== undefined){
 let data83 = data77.last_name;
-const _errs194 = errors;
-if(errors === _errs194){
+const _errs202 = errors;
+if(errors === _errs202){
 if(typeof data83 === "string"){
 if(func2(data83) > 80){
 validate10.errors = [{instancePath:instancePath+"/payment/payment_method/shopper/last_name",schemaPath:"#/properties/payment/properties/payment_method/properties/shopper/properties/last_name/maxLength",keyword:"maxLength",params:{limit: 80},message:"must NOT have more than 80 characters"}];
@@ -2426,23 +2578,23 @@ validate10.errors = [{instancePath:instancePath+"/payment/payment_method/shopper
 return false;
 }
 }
-var valid48 = _errs194 === errors;
+var valid50 = _errs202 === errors;
 }
 else {
-var valid48 = true;
+var valid50 = true;
 }
-if(valid48){
+if(valid50){
 if(data77.telephone !== undefined){
 let data84 = data77.telephone;
-const _errs196 = errors;
-if(errors === _errs196){
+const _errs204 = errors;
+if(errors === _errs204){
 if(typeof data84 === "string"){
 if(func2(data84) > 32){
 validate10.errors = [{instancePath:instancePath+"/payment/payment_method/shopper/telephone",schemaPath:"#/properties/payment/properties/payment_method/properties/shopper/properties/telephone/maxLength",keyword:"maxLength",params:{limit: 32},message:"must NOT have more than 32 characters"}];
 return false;
 }
 else {
-if(!pattern10.test(data84)){
+if(!pattern12.test(data84)){
 validate10.errors = [{instancePath:instancePath+"/payment/payment_method/shopper/telephone",schemaPath:"#/properties/payment/properties/payment_method/properties/shopper/properties/telephone/pattern",keyword:"pattern",params:{pattern: "^\\+?[0-9 ()-]{4,32}$"},message:"must match pattern \""+"^\\+?[0-9 ()-]{4,32}$"+"\""}];
 return false;
 }
@@ -2453,18 +2605,18 @@ validate10.errors = [{instancePath:instancePath+"/payment/payment_method/shopper
 return false;
 }
 }
-var valid48 = _errs196 === errors;
+var valid50 = _errs204 === errors;
 }
 else {
-var valid48 = true;
+var valid50 = true;
 }
-if(valid48){
+if(valid50){
 if(data77.billing_address !== undefined){
 let data85 = data77.billing_address;
-const _errs198 = errors;
-if(errors === _errs198){
+const _errs206 = errors;
+if(errors === _errs206){
 if(data85 && typeof data85 == "object" && !Array.isArray(data85)){
-const _errs200 = errors;
+const _errs208 = errors;
 for(const key6 in data85){
 if(!(((((key6 === "street") || (key6 === "house_number")) || (key6 === "postal_code")) || (key6 === "city")) || (key6 === "country"))){
 validate10.errors = [{instancePath:instancePath+"/payment/payment_method/shopper/billing_address",schemaPath:"#/properties/payment/properties/payment_method/properties/shopper/properties/billing_address/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key6},message:"must NOT have additional properties"}];
@@ -2472,11 +2624,11 @@ return false;
 break;
 }
 }
-if(_errs200 === errors){
+if(_errs208 === errors){
 if(data85.street !== undefined){
 let data86 = data85.street;
-const _errs201 = errors;
-if(errors === _errs201){
+const _errs209 = errors;
+if(errors === _errs209){
 if(typeof data86 === "string"){
 if(func2(data86) > 255){
 validate10.errors = [{instancePath:instancePath+"/payment/payment_method/shopper/billing_address/street",schemaPath:"#/properties/payment/properties/payment_method/properties/shopper/properties/billing_address/properties/street/maxLength",keyword:"maxLength",params:{limit: 255},message:"must NOT have more than 255 characters"}];
@@ -2494,16 +2646,16 @@ validate10.errors = [{instancePath:instancePath+"/payment/payment_method/shopper
 return false;
 }
 }
-var valid49 = _errs201 === errors;
+var valid51 = _errs209 === errors;
 }
 else {
-var valid49 = true;
+var valid51 = true;
 }
-if(valid49){
+if(valid51){
 if(data85.house_number !== undefined){
 let data87 = data85.house_number;
-const _errs203 = errors;
-if(errors === _errs203){
+const _errs211 = errors;
+if(errors === _errs211){
 if(typeof data87 === "string"){
 if(func2(data87) > 32){
 validate10.errors = [{instancePath:instancePath+"/payment/payment_method/shopper/billing_address/house_number",schemaPath:"#/properties/payment/properties/payment_method/properties/shopper/properties/billing_address/properties/house_number/maxLength",keyword:"maxLength",params:{limit: 32},message:"must NOT have more than 32 characters"}];
@@ -2521,16 +2673,16 @@ validate10.errors = [{instancePath:instancePath+"/payment/payment_method/shopper
 return false;
 }
 }
-var valid49 = _errs203 === errors;
+var valid51 = _errs211 === errors;
 }
 else {
-var valid49 = true;
+var valid51 = true;
 }
-if(valid49){
+if(valid51){
 if(data85.postal_code !== undefined){
 let data88 = data85.postal_code;
-const _errs205 = errors;
-if(errors === _errs205){
+const _errs213 = errors;
+if(errors === _errs213){
 if(typeof data88 === "string"){
 if(func2(data88) > 32){
 validate10.errors = [{instancePath:instancePath+"/payment/payment_method/shopper/billing_address/postal_code",schemaPath:"#/properties/payment/properties/payment_method/properties/shopper/properties/billing_address/properties/postal_code/maxLength",keyword:"maxLength",params:{limit: 32},message:"must NOT have more than 32 characters"}];
@@ -2548,16 +2700,16 @@ validate10.errors = [{instancePath:instancePath+"/payment/payment_method/shopper
 return false;
 }
 }
-var valid49 = _errs205 === errors;
+var valid51 = _errs213 === errors;
 }
 else {
-var valid49 = true;
+var valid51 = true;
 }
-if(valid49){
+if(valid51){
 if(data85.city !== undefined){
 let data89 = data85.city;
-const _errs207 = errors;
-if(errors === _errs207){
+const _errs215 = errors;
+if(errors === _errs215){
 if(typeof data89 === "string"){
 if(func2(data89) > 128){
 validate10.errors = [{instancePath:instancePath+"/payment/payment_method/shopper/billing_address/city",schemaPath:"#/properties/payment/properties/payment_method/properties/shopper/properties/billing_address/properties/city/maxLength",keyword:"maxLength",params:{limit: 128},message:"must NOT have more than 128 characters"}];
@@ -2575,18 +2727,18 @@ validate10.errors = [{instancePath:instancePath+"/payment/payment_method/shopper
 return false;
 }
 }
-var valid49 = _errs207 === errors;
+var valid51 = _errs215 === errors;
 }
 else {
-var valid49 = true;
+var valid51 = true;
 }
-if(valid49){
+if(valid51){
 if(data85.country !== undefined){
 let data90 = data85.country;
-const _errs209 = errors;
-if(errors === _errs209){
+const _errs217 = errors;
+if(errors === _errs217){
 if(typeof data90 === "string"){
-if(!pattern8.test(data90)){
+if(!pattern10.test(data90)){
 validate10.errors = [{instancePath:instancePath+"/payment/payment_method/shopper/billing_address/country",schemaPath:"#/properties/payment/properties/payment_method/properties/shopper/properties/billing_address/properties/country/pattern",keyword:"pattern",params:{pattern: "^[A-Z]{2}$"},message:"must match pattern \""+"^[A-Z]{2}$"+"\""}];
 return false;
 }
@@ -2596,10 +2748,10 @@ validate10.errors = [{instancePath:instancePath+"/payment/payment_method/shopper
 return false;
 }
 }
-var valid49 = _errs209 === errors;
+var valid51 = _errs217 === errors;
 }
 else {
-var valid49 = true;
+var valid51 = true;
 }
 }
 }
@@ -2612,10 +2764,10 @@ validate10.errors = [{instancePath:instancePath+"/payment/payment_method/shopper
 return false;
 }
 }
-var valid48 = _errs198 === errors;
+var valid50 = _errs206 === errors;
 }
 else {
-var valid48 = true;
+var valid50 = true;
 }
 }
 }
@@ -2631,10 +2783,10 @@ validate10.errors = [{instancePath:instancePath+"/payment/payment_method/shopper
 return false;
 }
 }
-var valid47 = _errs181 === errors;
+var valid49 = _errs189 === errors;
 }
 else {
-var valid47 = true;
+var valid49 = true;
 }
 }
 }
@@ -2649,7 +2801,7 @@ validate10.errors = [{instancePath:instancePath+"/payment/payment_method",schema
 return false;
 }
 }
-var valid32 = _errs167 === errors;
+var valid32 = _errs175 === errors;
 }
 else {
 var valid32 = true;
@@ -2657,8 +2809,8 @@ var valid32 = true;
 if(valid32){
 if(data14.recurring !== undefined){
 let data91 = data14.recurring;
-const _errs211 = errors;
-if(errors === _errs211){
+const _errs219 = errors;
+if(errors === _errs219){
 if(data91 && typeof data91 == "object" && !Array.isArray(data91)){
 let missing21;
 if((data91.model === undefined) && (missing21 = "model")){
@@ -2666,7 +2818,7 @@ validate10.errors = [{instancePath:instancePath+"/payment/recurring",schemaPath:
 return false;
 }
 else {
-const _errs213 = errors;
+const _errs221 = errors;
 for(const key7 in data91){
 if(!((((key7 === "model") || (key7 === "schedule_id")) || (key7 === "cycle")) || (key7 === "network_transaction_id"))){
 validate10.errors = [{instancePath:instancePath+"/payment/recurring",schemaPath:"#/properties/payment/properties/recurring/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key7},message:"must NOT have additional properties"}];
@@ -2674,26 +2826,26 @@ return false;
 break;
 }
 }
-if(_errs213 === errors){
+if(_errs221 === errors){
 if(data91.model !== undefined){
 let data92 = data91.model;
-const _errs214 = errors;
+const _errs222 = errors;
 if(!((data92 === "subscription") || (data92 === "unscheduled"))){
 validate10.errors = [{instancePath:instancePath+"/payment/recurring/model",schemaPath:"#/properties/payment/properties/recurring/properties/model/enum",keyword:"enum",params:{allowedValues: schema11.properties.payment.properties.recurring.properties.model.enum},message:"must be equal to one of the allowed values"}];
 return false;
 }
-var valid50 = _errs214 === errors;
+var valid52 = _errs222 === errors;
 }
 else {
-var valid50 = true;
+var valid52 = true;
 }
-if(valid50){
+if(valid52){
 if(data91.schedule_id !== undefined){
 let data93 = data91.schedule_id;
-const _errs215 = errors;
-if(errors === _errs215){
+const _errs223 = errors;
+if(errors === _errs223){
 if(typeof data93 === "string"){
-if(!pattern12.test(data93)){
+if(!pattern14.test(data93)){
 validate10.errors = [{instancePath:instancePath+"/payment/recurring/schedule_id",schemaPath:"#/properties/payment/properties/recurring/properties/schedule_id/pattern",keyword:"pattern",params:{pattern: "^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$"},message:"must match pattern \""+"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$"+"\""}];
 return false;
 }
@@ -2703,20 +2855,20 @@ validate10.errors = [{instancePath:instancePath+"/payment/recurring/schedule_id"
 return false;
 }
 }
-var valid50 = _errs215 === errors;
+var valid52 = _errs223 === errors;
 }
 else {
-var valid50 = true;
+var valid52 = true;
 }
-if(valid50){
+if(valid52){
 if(data91.cycle !== undefined){
 let data94 = data91.cycle;
-const _errs217 = errors;
+const _errs225 = errors;
 if(!((typeof data94 == "number") && (!(data94 % 1) && !isNaN(data94)))){
 validate10.errors = [{instancePath:instancePath+"/payment/recurring/cycle",schemaPath:"#/properties/payment/properties/recurring/properties/cycle/type",keyword:"type",params:{type: "integer"},message:"must be integer"}];
 return false;
 }
-if(errors === _errs217){
+if(errors === _errs225){
 if(typeof data94 == "number"){
 if(data94 > 100000 || isNaN(data94)){
 validate10.errors = [{instancePath:instancePath+"/payment/recurring/cycle",schemaPath:"#/properties/payment/properties/recurring/properties/cycle/maximum",keyword:"maximum",params:{comparison: "<=", limit: 100000},message:"must be <= 100000"}];
@@ -2730,16 +2882,16 @@ return false;
 }
 }
 }
-var valid50 = _errs217 === errors;
+var valid52 = _errs225 === errors;
 }
 else {
-var valid50 = true;
+var valid52 = true;
 }
-if(valid50){
+if(valid52){
 if(data91.network_transaction_id !== undefined){
 let data95 = data91.network_transaction_id;
-const _errs219 = errors;
-if(errors === _errs219){
+const _errs227 = errors;
+if(errors === _errs227){
 if(typeof data95 === "string"){
 if(func2(data95) > 64){
 validate10.errors = [{instancePath:instancePath+"/payment/recurring/network_transaction_id",schemaPath:"#/properties/payment/properties/recurring/properties/network_transaction_id/maxLength",keyword:"maxLength",params:{limit: 64},message:"must NOT have more than 64 characters"}];
@@ -2757,10 +2909,10 @@ validate10.errors = [{instancePath:instancePath+"/payment/recurring/network_tran
 return false;
 }
 }
-var valid50 = _errs219 === errors;
+var valid52 = _errs227 === errors;
 }
 else {
-var valid50 = true;
+var valid52 = true;
 }
 }
 }
@@ -2773,7 +2925,7 @@ validate10.errors = [{instancePath:instancePath+"/payment/recurring",schemaPath:
 return false;
 }
 }
-var valid32 = _errs211 === errors;
+var valid32 = _errs219 === errors;
 }
 else {
 var valid32 = true;
@@ -2781,8 +2933,8 @@ var valid32 = true;
 if(valid32){
 if(data14.tenders !== undefined){
 let data96 = data14.tenders;
-const _errs221 = errors;
-if(errors === _errs221){
+const _errs229 = errors;
+if(errors === _errs229){
 if(Array.isArray(data96)){
 if(data96.length > 2){
 validate10.errors = [{instancePath:instancePath+"/payment/tenders",schemaPath:"#/properties/payment/properties/tenders/maxItems",keyword:"maxItems",params:{limit: 2},message:"must NOT have more than 2 items"}];
@@ -2794,12 +2946,12 @@ validate10.errors = [{instancePath:instancePath+"/payment/tenders",schemaPath:"#
 return false;
 }
 else {
-var valid51 = true;
+var valid53 = true;
 const len4 = data96.length;
 for(let i4=0; i4<len4; i4++){
 let data97 = data96[i4];
-const _errs223 = errors;
-if(errors === _errs223){
+const _errs231 = errors;
+if(errors === _errs231){
 if(data97 && typeof data97 == "object" && !Array.isArray(data97)){
 let missing22;
 if(((((data97.type === undefined) && (missing22 = "type")) || ((data97.gateway === undefined) && (missing22 = "gateway"))) || ((data97.gateway_account === undefined) && (missing22 = "gateway_account"))) || ((data97.gateway_key === undefined) && (missing22 = "gateway_key"))){
@@ -2807,7 +2959,7 @@ validate10.errors = [{instancePath:instancePath+"/payment/tenders/" + i4,schemaP
 return false;
 }
 else {
-const _errs225 = errors;
+const _errs233 = errors;
 for(const key8 in data97){
 if(!((((((key8 === "type") || (key8 === "gateway")) || (key8 === "gateway_account")) || (key8 === "gateway_key")) || (key8 === "amount")) || (key8 === "brand"))){
 validate10.errors = [{instancePath:instancePath+"/payment/tenders/" + i4,schemaPath:"#/properties/payment/properties/tenders/items/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key8},message:"must NOT have additional properties"}];
@@ -2815,24 +2967,24 @@ return false;
 break;
 }
 }
-if(_errs225 === errors){
+if(_errs233 === errors){
 if(data97.type !== undefined){
 let data98 = data97.type;
-const _errs226 = errors;
+const _errs234 = errors;
 if(!((data98 === "gift_card") || (data98 === "card"))){
 validate10.errors = [{instancePath:instancePath+"/payment/tenders/" + i4+"/type",schemaPath:"#/properties/payment/properties/tenders/items/properties/type/enum",keyword:"enum",params:{allowedValues: schema11.properties.payment.properties.tenders.items.properties.type.enum},message:"must be equal to one of the allowed values"}];
 return false;
 }
-var valid52 = _errs226 === errors;
+var valid54 = _errs234 === errors;
 }
 else {
-var valid52 = true;
+var valid54 = true;
 }
-if(valid52){
+if(valid54){
 if(data97.gateway !== undefined){
 let data99 = data97.gateway;
-const _errs227 = errors;
-if(errors === _errs227){
+const _errs235 = errors;
+if(errors === _errs235){
 if(typeof data99 === "string"){
 if(!pattern0.test(data99)){
 validate10.errors = [{instancePath:instancePath+"/payment/tenders/" + i4+"/gateway",schemaPath:"#/properties/payment/properties/tenders/items/properties/gateway/pattern",keyword:"pattern",params:{pattern: "^[a-z][a-z0-9_-]{0,31}$"},message:"must match pattern \""+"^[a-z][a-z0-9_-]{0,31}$"+"\""}];
@@ -2844,16 +2996,16 @@ validate10.errors = [{instancePath:instancePath+"/payment/tenders/" + i4+"/gatew
 return false;
 }
 }
-var valid52 = _errs227 === errors;
+var valid54 = _errs235 === errors;
 }
 else {
-var valid52 = true;
+var valid54 = true;
 }
-if(valid52){
+if(valid54){
 if(data97.gateway_account !== undefined){
 let data100 = data97.gateway_account;
-const _errs229 = errors;
-if(errors === _errs229){
+const _errs237 = errors;
+if(errors === _errs237){
 if(typeof data100 === "string"){
 if(func2(data100) > 128){
 validate10.errors = [{instancePath:instancePath+"/payment/tenders/" + i4+"/gateway_account",schemaPath:"#/properties/payment/properties/tenders/items/properties/gateway_account/maxLength",keyword:"maxLength",params:{limit: 128},message:"must NOT have more than 128 characters"}];
@@ -2871,44 +3023,44 @@ validate10.errors = [{instancePath:instancePath+"/payment/tenders/" + i4+"/gatew
 return false;
 }
 }
-var valid52 = _errs229 === errors;
+var valid54 = _errs237 === errors;
 }
 else {
-var valid52 = true;
+var valid54 = true;
 }
-if(valid52){
+if(valid54){
 if(data97.gateway_key !== undefined){
 let data101 = data97.gateway_key;
-const _errs231 = errors;
-const _errs233 = errors;
-const _errs234 = errors;
+const _errs239 = errors;
+const _errs241 = errors;
+const _errs242 = errors;
 if(!((data101 === ".") || (data101 === ".."))){
-const err46 = {};
+const err58 = {};
 if(vErrors === null){
-vErrors = [err46];
+vErrors = [err58];
 }
 else {
-vErrors.push(err46);
+vErrors.push(err58);
 }
 errors++;
 }
-var valid53 = _errs234 === errors;
-if(valid53){
+var valid55 = _errs242 === errors;
+if(valid55){
 validate10.errors = [{instancePath:instancePath+"/payment/tenders/" + i4+"/gateway_key",schemaPath:"#/properties/payment/properties/tenders/items/properties/gateway_key/not",keyword:"not",params:{},message:"must NOT be valid"}];
 return false;
 }
 else {
-errors = _errs233;
+errors = _errs241;
 if(vErrors !== null){
-if(_errs233){
-vErrors.length = _errs233;
+if(_errs241){
+vErrors.length = _errs241;
 }
 else {
 vErrors = null;
 }
 }
 }
-if(errors === _errs231){
+if(errors === _errs239){
 if(typeof data101 === "string"){
 if(func2(data101) > 255){
 validate10.errors = [{instancePath:instancePath+"/payment/tenders/" + i4+"/gateway_key",schemaPath:"#/properties/payment/properties/tenders/items/properties/gateway_key/maxLength",keyword:"maxLength",params:{limit: 255},message:"must NOT have more than 255 characters"}];
@@ -2926,20 +3078,20 @@ validate10.errors = [{instancePath:instancePath+"/payment/tenders/" + i4+"/gatew
 return false;
 }
 }
-var valid52 = _errs231 === errors;
+var valid54 = _errs239 === errors;
 }
 else {
-var valid52 = true;
+var valid54 = true;
 }
-if(valid52){
+if(valid54){
 if(data97.amount !== undefined){
 let data102 = data97.amount;
-const _errs235 = errors;
+const _errs243 = errors;
 if(!((typeof data102 == "number") && (!(data102 % 1) && !isNaN(data102)))){
 validate10.errors = [{instancePath:instancePath+"/payment/tenders/" + i4+"/amount",schemaPath:"#/properties/payment/properties/tenders/items/properties/amount/type",keyword:"type",params:{type: "integer"},message:"must be integer"}];
 return false;
 }
-if(errors === _errs235){
+if(errors === _errs243){
 if(typeof data102 == "number"){
 if(data102 > 99999999999999 || isNaN(data102)){
 validate10.errors = [{instancePath:instancePath+"/payment/tenders/" + i4+"/amount",schemaPath:"#/properties/payment/properties/tenders/items/properties/amount/maximum",keyword:"maximum",params:{comparison: "<=", limit: 99999999999999},message:"must be <= 99999999999999"}];
@@ -2953,18 +3105,18 @@ return false;
 }
 }
 }
-var valid52 = _errs235 === errors;
+var valid54 = _errs243 === errors;
 }
 else {
-var valid52 = true;
+var valid54 = true;
 }
-if(valid52){
+if(valid54){
 if(data97.brand !== undefined){
 let data103 = data97.brand;
-const _errs237 = errors;
-if(errors === _errs237){
+const _errs245 = errors;
+if(errors === _errs245){
 if(typeof data103 === "string"){
-if(!pattern14.test(data103)){
+if(!pattern16.test(data103)){
 validate10.errors = [{instancePath:instancePath+"/payment/tenders/" + i4+"/brand",schemaPath:"#/properties/payment/properties/tenders/items/properties/brand/pattern",keyword:"pattern",params:{pattern: "^[A-Za-z0-9_-]{1,64}$"},message:"must match pattern \""+"^[A-Za-z0-9_-]{1,64}$"+"\""}];
 return false;
 }
@@ -2974,10 +3126,10 @@ validate10.errors = [{instancePath:instancePath+"/payment/tenders/" + i4+"/brand
 return false;
 }
 }
-var valid52 = _errs237 === errors;
+var valid54 = _errs245 === errors;
 }
 else {
-var valid52 = true;
+var valid54 = true;
 }
 }
 }
@@ -2992,8 +3144,8 @@ validate10.errors = [{instancePath:instancePath+"/payment/tenders/" + i4,schemaP
 return false;
 }
 }
-var valid51 = _errs223 === errors;
-if(!valid51){
+var valid53 = _errs231 === errors;
+if(!valid53){
 break;
 }
 }
@@ -3005,31 +3157,31 @@ validate10.errors = [{instancePath:instancePath+"/payment/tenders",schemaPath:"#
 return false;
 }
 }
-var valid32 = _errs221 === errors;
+var valid32 = _errs229 === errors;
 }
 else {
 var valid32 = true;
 }
 if(valid32){
 if(data14.split_tender !== undefined){
-const _errs239 = errors;
+const _errs247 = errors;
 if(true !== data14.split_tender){
 validate10.errors = [{instancePath:instancePath+"/payment/split_tender",schemaPath:"#/properties/payment/properties/split_tender/const",keyword:"const",params:{allowedValue: true},message:"must be equal to constant"}];
 return false;
 }
-var valid32 = _errs239 === errors;
+var valid32 = _errs247 === errors;
 }
 else {
 var valid32 = true;
 }
 if(valid32){
 if(data14.three_ds !== undefined){
-const _errs240 = errors;
+const _errs248 = errors;
 if(!(data14.three_ds === "required")){
 validate10.errors = [{instancePath:instancePath+"/payment/three_ds",schemaPath:"#/properties/payment/properties/three_ds/enum",keyword:"enum",params:{allowedValues: schema11.properties.payment.properties.three_ds.enum},message:"must be equal to one of the allowed values"}];
 return false;
 }
-var valid32 = _errs240 === errors;
+var valid32 = _errs248 === errors;
 }
 else {
 var valid32 = true;
@@ -3037,8 +3189,8 @@ var valid32 = true;
 if(valid32){
 if(data14.action_result !== undefined){
 let data106 = data14.action_result;
-const _errs241 = errors;
-if(errors === _errs241){
+const _errs249 = errors;
+if(errors === _errs249){
 if(data106 && typeof data106 == "object" && !Array.isArray(data106)){
 let missing23;
 if((data106.authentication_transaction_id === undefined) && (missing23 = "authentication_transaction_id")){
@@ -3046,7 +3198,7 @@ validate10.errors = [{instancePath:instancePath+"/payment/action_result",schemaP
 return false;
 }
 else {
-const _errs243 = errors;
+const _errs251 = errors;
 for(const key9 in data106){
 if(!(key9 === "authentication_transaction_id")){
 validate10.errors = [{instancePath:instancePath+"/payment/action_result",schemaPath:"#/properties/payment/properties/action_result/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key9},message:"must NOT have additional properties"}];
@@ -3054,13 +3206,13 @@ return false;
 break;
 }
 }
-if(_errs243 === errors){
+if(_errs251 === errors){
 if(data106.authentication_transaction_id !== undefined){
 let data107 = data106.authentication_transaction_id;
-const _errs244 = errors;
-if(errors === _errs244){
+const _errs252 = errors;
+if(errors === _errs252){
 if(typeof data107 === "string"){
-if(!pattern12.test(data107)){
+if(!pattern14.test(data107)){
 validate10.errors = [{instancePath:instancePath+"/payment/action_result/authentication_transaction_id",schemaPath:"#/properties/payment/properties/action_result/properties/authentication_transaction_id/pattern",keyword:"pattern",params:{pattern: "^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$"},message:"must match pattern \""+"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$"+"\""}];
 return false;
 }
@@ -3079,7 +3231,7 @@ validate10.errors = [{instancePath:instancePath+"/payment/action_result",schemaP
 return false;
 }
 }
-var valid32 = _errs241 === errors;
+var valid32 = _errs249 === errors;
 }
 else {
 var valid32 = true;
@@ -3133,11 +3285,11 @@ return errors === 0;
 
 export const web_order_created_v1 = validate11;
 const schema12 = {"$id":"web.order_created.v1","type":"object","additionalProperties":false,"required":["contract","event_id","occurred_at","order","payment_method"],"properties":{"contract":{"const":"web.order_created.v1"},"event_id":{"type":"string","pattern":"^[A-Za-z0-9][A-Za-z0-9_-]{0,63}$"},"occurred_at":{"type":"string","format":"date-time","maxLength":40},"capture_method":{"enum":["manual","automatic"]},"order":{"type":"object","additionalProperties":false,"required":["order_id","currency","total_amount"],"properties":{"order_id":{"type":"string","pattern":"^[A-Za-z0-9][A-Za-z0-9._-]{0,99}$"},"currency":{"enum":["AED","AFN","ALL","AMD","ANG","AOA","ARS","AUD","AWG","AZN","BAM","BBD","BDT","BGN","BHD","BIF","BMD","BND","BOB","BRL","BSD","BTN","BWP","BYN","BZD","CAD","CDF","CHF","CLF","CLP","CNY","COP","CRC","CUC","CUP","CVE","CZK","DJF","DKK","DOP","DZD","EGP","ERN","ETB","EUR","FJD","FKP","GBP","GEL","GHS","GIP","GMD","GNF","GTQ","GYD","HKD","HNL","HTG","HUF","IDR","ILS","INR","IQD","IRR","ISK","JMD","JOD","JPY","KES","KGS","KHR","KMF","KPW","KRW","KWD","KYD","KZT","LAK","LBP","LKR","LRD","LSL","LYD","MAD","MDL","MGA","MKD","MMK","MNT","MOP","MRU","MUR","MVR","MWK","MXN","MYR","MZN","NAD","NGN","NIO","NOK","NPR","NZD","OMR","PAB","PEN","PGK","PHP","PKR","PLN","PYG","QAR","RON","RSD","RUB","RWF","SAR","SBD","SCR","SDG","SEK","SGD","SHP","SLE","SOS","SRD","SSP","STN","SVC","SYP","SZL","THB","TJS","TMT","TND","TOP","TRY","TTD","TWD","TZS","UAH","UGX","USD","UYI","UYU","UYW","UZS","VED","VES","VND","VUV","WST","XAF","XCD","XCG","XOF","XPF","YER","ZAR","ZMW","ZWG"]},"total_amount":{"type":"integer","minimum":1,"maximum":99999999999999},"subtotal_amount":{"type":"integer","minimum":0,"maximum":99999999999999},"tax_amount":{"type":"integer","minimum":0,"maximum":99999999999999},"shipping_amount":{"type":"integer","minimum":0,"maximum":99999999999999},"discount_amount":{"type":"integer","minimum":0,"maximum":99999999999999},"customer":{"type":"object","additionalProperties":false,"properties":{"customer_id":{"type":"string","pattern":"^[A-Za-z0-9][A-Za-z0-9_-]{0,63}$"},"email":{"type":"string","maxLength":254},"name":{"type":"string","maxLength":128},"locale":{"type":"string","pattern":"^[A-Za-z]{2,3}([_-][A-Za-z0-9]{2,8})?$"}}},"lines":{"type":"array","maxItems":500,"items":{"type":"object","additionalProperties":false,"required":["quantity","unit_price"],"properties":{"line_number":{"type":"integer","minimum":0,"maximum":1000000},"sku":{"type":"string","maxLength":128},"name":{"type":"string","maxLength":255},"type":{"type":"string","maxLength":64},"quantity":{"type":"number","minimum":0,"maximum":1000000},"unit_price":{"type":"integer","minimum":0,"maximum":99999999999999},"tax_amount":{"type":"integer","minimum":0,"maximum":99999999999999},"tax_rate":{"type":"number","minimum":0,"maximum":100}}}},"note":{"type":"string","maxLength":2000},"gift_message":{"type":"string","maxLength":1000},"custom_attributes":{"type":"object","maxProperties":50,"propertyNames":{"maxLength":40},"additionalProperties":{"type":"string","maxLength":500}}}},"payment_method":{"type":"object","additionalProperties":false,"required":["gateway","gateway_account","token"],"properties":{"type":{"enum":["card","wallet","bank_transfer","bnpl","other"]},"gateway":{"type":"string","pattern":"^[a-z][a-z0-9_-]{0,31}$"},"gateway_account":{"type":"string","minLength":1,"maxLength":128},"token":{"type":"string","pattern":"^[A-Za-z0-9][A-Za-z0-9._:+/=-]{0,254}$"},"card":{"type":"object","additionalProperties":false,"properties":{"brand":{"type":"string","pattern":"^[a-z0-9_-]{1,32}$"},"bin":{"type":"string","pattern":"^[0-9]{6,8}$"},"last4":{"type":"string","pattern":"^[0-9]{4}$"},"exp_month":{"type":"integer","minimum":1,"maximum":12},"exp_year":{"type":"integer","minimum":2000,"maximum":2100},"funding":{"enum":["credit","debit","prepaid","unknown"]}}}}},"gift_card":{"type":"object","additionalProperties":false,"required":["gateway","gateway_account","token","amount"],"properties":{"gateway":{"type":"string","pattern":"^[a-z][a-z0-9_-]{0,31}$"},"gateway_account":{"type":"string","minLength":1,"maxLength":128},"token":{"type":"string","pattern":"^[A-Za-z0-9][A-Za-z0-9._:+/=-]{0,254}$"},"brand":{"type":"string","pattern":"^[A-Za-z0-9_-]{1,64}$"},"amount":{"type":"integer","minimum":1,"maximum":99999999999999}}}}};
-const pattern16 = new RegExp("^[A-Za-z0-9][A-Za-z0-9_-]{0,63}$", "u");
-const pattern17 = new RegExp("^[A-Za-z0-9][A-Za-z0-9._-]{0,99}$", "u");
-const pattern19 = new RegExp("^[A-Za-z]{2,3}([_-][A-Za-z0-9]{2,8})?$", "u");
-const pattern21 = new RegExp("^[A-Za-z0-9][A-Za-z0-9._:+/=-]{0,254}$", "u");
-const pattern22 = new RegExp("^[a-z0-9_-]{1,32}$", "u");
+const pattern18 = new RegExp("^[A-Za-z0-9][A-Za-z0-9_-]{0,63}$", "u");
+const pattern19 = new RegExp("^[A-Za-z0-9][A-Za-z0-9._-]{0,99}$", "u");
+const pattern21 = new RegExp("^[A-Za-z]{2,3}([_-][A-Za-z0-9]{2,8})?$", "u");
+const pattern23 = new RegExp("^[A-Za-z0-9][A-Za-z0-9._:+/=-]{0,254}$", "u");
+const pattern24 = new RegExp("^[a-z0-9_-]{1,32}$", "u");
 const func52 = Object.prototype.hasOwnProperty;
 
 function validate11(data, {instancePath="", parentData, parentDataProperty, rootData=data}={}){
@@ -3178,7 +3330,7 @@ let data1 = data.event_id;
 const _errs3 = errors;
 if(errors === _errs3){
 if(typeof data1 === "string"){
-if(!pattern16.test(data1)){
+if(!pattern18.test(data1)){
 validate11.errors = [{instancePath:instancePath+"/event_id",schemaPath:"#/properties/event_id/pattern",keyword:"pattern",params:{pattern: "^[A-Za-z0-9][A-Za-z0-9_-]{0,63}$"},message:"must match pattern \""+"^[A-Za-z0-9][A-Za-z0-9_-]{0,63}$"+"\""}];
 return false;
 }
@@ -3261,7 +3413,7 @@ let data5 = data4.order_id;
 const _errs11 = errors;
 if(errors === _errs11){
 if(typeof data5 === "string"){
-if(!pattern17.test(data5)){
+if(!pattern19.test(data5)){
 validate11.errors = [{instancePath:instancePath+"/order/order_id",schemaPath:"#/properties/order/properties/order_id/pattern",keyword:"pattern",params:{pattern: "^[A-Za-z0-9][A-Za-z0-9._-]{0,99}$"},message:"must match pattern \""+"^[A-Za-z0-9][A-Za-z0-9._-]{0,99}$"+"\""}];
 return false;
 }
@@ -3444,7 +3596,7 @@ let data13 = data12.customer_id;
 const _errs27 = errors;
 if(errors === _errs27){
 if(typeof data13 === "string"){
-if(!pattern16.test(data13)){
+if(!pattern18.test(data13)){
 validate11.errors = [{instancePath:instancePath+"/order/customer/customer_id",schemaPath:"#/properties/order/properties/customer/properties/customer_id/pattern",keyword:"pattern",params:{pattern: "^[A-Za-z0-9][A-Za-z0-9_-]{0,63}$"},message:"must match pattern \""+"^[A-Za-z0-9][A-Za-z0-9_-]{0,63}$"+"\""}];
 return false;
 }
@@ -3507,7 +3659,7 @@ let data16 = data12.locale;
 const _errs33 = errors;
 if(errors === _errs33){
 if(typeof data16 === "string"){
-if(!pattern19.test(data16)){
+if(!pattern21.test(data16)){
 validate11.errors = [{instancePath:instancePath+"/order/customer/locale",schemaPath:"#/properties/order/properties/customer/properties/locale/pattern",keyword:"pattern",params:{pattern: "^[A-Za-z]{2,3}([_-][A-Za-z0-9]{2,8})?$"},message:"must match pattern \""+"^[A-Za-z]{2,3}([_-][A-Za-z0-9]{2,8})?$"+"\""}];
 return false;
 }
@@ -4026,7 +4178,7 @@ let data35 = data31.token;
 const _errs74 = errors;
 if(errors === _errs74){
 if(typeof data35 === "string"){
-if(!pattern21.test(data35)){
+if(!pattern23.test(data35)){
 validate11.errors = [{instancePath:instancePath+"/payment_method/token",schemaPath:"#/properties/payment_method/properties/token/pattern",keyword:"pattern",params:{pattern: "^[A-Za-z0-9][A-Za-z0-9._:+/=-]{0,254}$"},message:"must match pattern \""+"^[A-Za-z0-9][A-Za-z0-9._:+/=-]{0,254}$"+"\""}];
 return false;
 }
@@ -4061,7 +4213,7 @@ let data37 = data36.brand;
 const _errs79 = errors;
 if(errors === _errs79){
 if(typeof data37 === "string"){
-if(!pattern22.test(data37)){
+if(!pattern24.test(data37)){
 validate11.errors = [{instancePath:instancePath+"/payment_method/card/brand",schemaPath:"#/properties/payment_method/properties/card/properties/brand/pattern",keyword:"pattern",params:{pattern: "^[a-z0-9_-]{1,32}$"},message:"must match pattern \""+"^[a-z0-9_-]{1,32}$"+"\""}];
 return false;
 }
@@ -4293,7 +4445,7 @@ let data46 = data43.token;
 const _errs97 = errors;
 if(errors === _errs97){
 if(typeof data46 === "string"){
-if(!pattern21.test(data46)){
+if(!pattern23.test(data46)){
 validate11.errors = [{instancePath:instancePath+"/gift_card/token",schemaPath:"#/properties/gift_card/properties/token/pattern",keyword:"pattern",params:{pattern: "^[A-Za-z0-9][A-Za-z0-9._:+/=-]{0,254}$"},message:"must match pattern \""+"^[A-Za-z0-9][A-Za-z0-9._:+/=-]{0,254}$"+"\""}];
 return false;
 }
@@ -4314,7 +4466,7 @@ let data47 = data43.brand;
 const _errs99 = errors;
 if(errors === _errs99){
 if(typeof data47 === "string"){
-if(!pattern14.test(data47)){
+if(!pattern16.test(data47)){
 validate11.errors = [{instancePath:instancePath+"/gift_card/brand",schemaPath:"#/properties/gift_card/properties/brand/pattern",keyword:"pattern",params:{pattern: "^[A-Za-z0-9_-]{1,64}$"},message:"must match pattern \""+"^[A-Za-z0-9_-]{1,64}$"+"\""}];
 return false;
 }
@@ -4432,7 +4584,7 @@ let data1 = data.intent_id;
 const _errs3 = errors;
 if(errors === _errs3){
 if(typeof data1 === "string"){
-if(!pattern16.test(data1)){
+if(!pattern18.test(data1)){
 validate12.errors = [{instancePath:instancePath+"/intent_id",schemaPath:"#/properties/intent_id/pattern",keyword:"pattern",params:{pattern: "^[A-Za-z0-9][A-Za-z0-9_-]{0,63}$"},message:"must match pattern \""+"^[A-Za-z0-9][A-Za-z0-9_-]{0,63}$"+"\""}];
 return false;
 }
@@ -4482,7 +4634,7 @@ let data3 = data.order_id;
 const _errs7 = errors;
 if(errors === _errs7){
 if(typeof data3 === "string"){
-if(!pattern17.test(data3)){
+if(!pattern19.test(data3)){
 validate12.errors = [{instancePath:instancePath+"/order_id",schemaPath:"#/properties/order_id/pattern",keyword:"pattern",params:{pattern: "^[A-Za-z0-9][A-Za-z0-9._-]{0,99}$"},message:"must match pattern \""+"^[A-Za-z0-9][A-Za-z0-9._-]{0,99}$"+"\""}];
 return false;
 }
@@ -4637,7 +4789,7 @@ let data11 = data7.token;
 const _errs21 = errors;
 if(errors === _errs21){
 if(typeof data11 === "string"){
-if(!pattern21.test(data11)){
+if(!pattern23.test(data11)){
 validate12.errors = [{instancePath:instancePath+"/payment_method/token",schemaPath:"#/properties/payment_method/properties/token/pattern",keyword:"pattern",params:{pattern: "^[A-Za-z0-9][A-Za-z0-9._:+/=-]{0,254}$"},message:"must match pattern \""+"^[A-Za-z0-9][A-Za-z0-9._:+/=-]{0,254}$"+"\""}];
 return false;
 }
@@ -4672,7 +4824,7 @@ let data13 = data12.brand;
 const _errs26 = errors;
 if(errors === _errs26){
 if(typeof data13 === "string"){
-if(!pattern22.test(data13)){
+if(!pattern24.test(data13)){
 validate12.errors = [{instancePath:instancePath+"/payment_method/card/brand",schemaPath:"#/properties/payment_method/properties/card/properties/brand/pattern",keyword:"pattern",params:{pattern: "^[a-z0-9_-]{1,32}$"},message:"must match pattern \""+"^[a-z0-9_-]{1,32}$"+"\""}];
 return false;
 }
@@ -4850,7 +5002,7 @@ let data20 = data19.customer_id;
 const _errs40 = errors;
 if(errors === _errs40){
 if(typeof data20 === "string"){
-if(!pattern16.test(data20)){
+if(!pattern18.test(data20)){
 validate12.errors = [{instancePath:instancePath+"/customer/customer_id",schemaPath:"#/properties/customer/properties/customer_id/pattern",keyword:"pattern",params:{pattern: "^[A-Za-z0-9][A-Za-z0-9_-]{0,63}$"},message:"must match pattern \""+"^[A-Za-z0-9][A-Za-z0-9_-]{0,63}$"+"\""}];
 return false;
 }
@@ -4913,7 +5065,7 @@ let data23 = data19.locale;
 const _errs46 = errors;
 if(errors === _errs46){
 if(typeof data23 === "string"){
-if(!pattern19.test(data23)){
+if(!pattern21.test(data23)){
 validate12.errors = [{instancePath:instancePath+"/customer/locale",schemaPath:"#/properties/customer/properties/locale/pattern",keyword:"pattern",params:{pattern: "^[A-Za-z]{2,3}([_-][A-Za-z0-9]{2,8})?$"},message:"must match pattern \""+"^[A-Za-z]{2,3}([_-][A-Za-z0-9]{2,8})?$"+"\""}];
 return false;
 }
@@ -5062,10 +5214,10 @@ return errors === 0;
 
 export const pos_sale_v1 = validate13;
 const schema14 = {"$id":"pos.sale.v1","type":"object","additionalProperties":false,"required":["contract","store_id","terminal_id","transaction_number","occurred_at","currency","amount","tender"],"properties":{"contract":{"const":"pos.sale.v1"},"store_id":{"type":"string","pattern":"^[A-Za-z0-9][A-Za-z0-9_-]{0,31}$"},"terminal_id":{"type":"string","pattern":"^[A-Za-z0-9][A-Za-z0-9_-]{0,31}$"},"transaction_number":{"type":"string","pattern":"^[A-Za-z0-9][A-Za-z0-9_-]{0,39}$"},"receipt_number":{"type":"string","pattern":"^[A-Za-z0-9][A-Za-z0-9_-]{0,39}$"},"operator_id":{"type":"string","pattern":"^[A-Za-z0-9][A-Za-z0-9_-]{0,31}$"},"occurred_at":{"type":"string","format":"date-time","maxLength":40},"business_date":{"type":"string","pattern":"^[0-9]{4}-[0-9]{2}-[0-9]{2}$"},"currency":{"enum":["AED","AFN","ALL","AMD","ANG","AOA","ARS","AUD","AWG","AZN","BAM","BBD","BDT","BGN","BHD","BIF","BMD","BND","BOB","BRL","BSD","BTN","BWP","BYN","BZD","CAD","CDF","CHF","CLF","CLP","CNY","COP","CRC","CUC","CUP","CVE","CZK","DJF","DKK","DOP","DZD","EGP","ERN","ETB","EUR","FJD","FKP","GBP","GEL","GHS","GIP","GMD","GNF","GTQ","GYD","HKD","HNL","HTG","HUF","IDR","ILS","INR","IQD","IRR","ISK","JMD","JOD","JPY","KES","KGS","KHR","KMF","KPW","KRW","KWD","KYD","KZT","LAK","LBP","LKR","LRD","LSL","LYD","MAD","MDL","MGA","MKD","MMK","MNT","MOP","MRU","MUR","MVR","MWK","MXN","MYR","MZN","NAD","NGN","NIO","NOK","NPR","NZD","OMR","PAB","PEN","PGK","PHP","PKR","PLN","PYG","QAR","RON","RSD","RUB","RWF","SAR","SBD","SCR","SDG","SEK","SGD","SHP","SLE","SOS","SRD","SSP","STN","SVC","SYP","SZL","THB","TJS","TMT","TND","TOP","TRY","TTD","TWD","TZS","UAH","UGX","USD","UYI","UYU","UYW","UZS","VED","VES","VND","VUV","WST","XAF","XCD","XCG","XOF","XPF","YER","ZAR","ZMW","ZWG"]},"amount":{"type":"integer","minimum":1,"maximum":99999999999999},"tip_amount":{"type":"integer","minimum":0,"maximum":99999999999999},"cashback_amount":{"type":"integer","minimum":0,"maximum":99999999999999},"tax_amount":{"type":"integer","minimum":0,"maximum":99999999999999},"tender":{"type":"object","additionalProperties":false,"required":["type","gateway","gateway_account","token"],"properties":{"type":{"enum":["credit","debit","contactless","mobile_wallet","prepaid"]},"entry_mode":{"enum":["chip","contactless","swipe","manual_key_entry","fallback"]},"gateway":{"type":"string","pattern":"^[a-z][a-z0-9_-]{0,31}$"},"gateway_account":{"type":"string","minLength":1,"maxLength":128},"token":{"type":"string","pattern":"^[A-Za-z0-9][A-Za-z0-9._:+/=-]{0,254}$"},"card":{"type":"object","additionalProperties":false,"properties":{"brand":{"type":"string","pattern":"^[a-z0-9_-]{1,32}$"},"bin":{"type":"string","pattern":"^[0-9]{6,8}$"},"last4":{"type":"string","pattern":"^[0-9]{4}$"},"exp_month":{"type":"integer","minimum":1,"maximum":12},"exp_year":{"type":"integer","minimum":2000,"maximum":2100},"funding":{"enum":["credit","debit","prepaid","unknown"]}}}}},"offline":{"type":"boolean"},"offline_approval_code":{"type":"string","pattern":"^[A-Za-z0-9][A-Za-z0-9_-]{0,11}$"},"lines":{"type":"array","maxItems":500,"items":{"type":"object","additionalProperties":false,"required":["quantity","unit_price"],"properties":{"line_number":{"type":"integer","minimum":0,"maximum":1000000},"sku":{"type":"string","maxLength":128},"name":{"type":"string","maxLength":255},"type":{"type":"string","maxLength":64},"quantity":{"type":"number","minimum":0,"maximum":1000000},"unit_price":{"type":"integer","minimum":0,"maximum":99999999999999},"tax_amount":{"type":"integer","minimum":0,"maximum":99999999999999},"tax_rate":{"type":"number","minimum":0,"maximum":100}}}},"note":{"type":"string","maxLength":1000},"custom_attributes":{"type":"object","maxProperties":50,"propertyNames":{"maxLength":40},"additionalProperties":{"type":"string","maxLength":500}}}};
-const pattern37 = new RegExp("^[A-Za-z0-9][A-Za-z0-9_-]{0,31}$", "u");
-const pattern39 = new RegExp("^[A-Za-z0-9][A-Za-z0-9_-]{0,39}$", "u");
-const pattern42 = new RegExp("^[0-9]{4}-[0-9]{2}-[0-9]{2}$", "u");
-const pattern48 = new RegExp("^[A-Za-z0-9][A-Za-z0-9_-]{0,11}$", "u");
+const pattern39 = new RegExp("^[A-Za-z0-9][A-Za-z0-9_-]{0,31}$", "u");
+const pattern41 = new RegExp("^[A-Za-z0-9][A-Za-z0-9_-]{0,39}$", "u");
+const pattern44 = new RegExp("^[0-9]{4}-[0-9]{2}-[0-9]{2}$", "u");
+const pattern50 = new RegExp("^[A-Za-z0-9][A-Za-z0-9_-]{0,11}$", "u");
 
 function validate13(data, {instancePath="", parentData, parentDataProperty, rootData=data}={}){
 /*# sourceURL="pos.sale.v1" */;
@@ -5105,7 +5257,7 @@ let data1 = data.store_id;
 const _errs3 = errors;
 if(errors === _errs3){
 if(typeof data1 === "string"){
-if(!pattern37.test(data1)){
+if(!pattern39.test(data1)){
 validate13.errors = [{instancePath:instancePath+"/store_id",schemaPath:"#/properties/store_id/pattern",keyword:"pattern",params:{pattern: "^[A-Za-z0-9][A-Za-z0-9_-]{0,31}$"},message:"must match pattern \""+"^[A-Za-z0-9][A-Za-z0-9_-]{0,31}$"+"\""}];
 return false;
 }
@@ -5126,7 +5278,7 @@ let data2 = data.terminal_id;
 const _errs5 = errors;
 if(errors === _errs5){
 if(typeof data2 === "string"){
-if(!pattern37.test(data2)){
+if(!pattern39.test(data2)){
 validate13.errors = [{instancePath:instancePath+"/terminal_id",schemaPath:"#/properties/terminal_id/pattern",keyword:"pattern",params:{pattern: "^[A-Za-z0-9][A-Za-z0-9_-]{0,31}$"},message:"must match pattern \""+"^[A-Za-z0-9][A-Za-z0-9_-]{0,31}$"+"\""}];
 return false;
 }
@@ -5147,7 +5299,7 @@ let data3 = data.transaction_number;
 const _errs7 = errors;
 if(errors === _errs7){
 if(typeof data3 === "string"){
-if(!pattern39.test(data3)){
+if(!pattern41.test(data3)){
 validate13.errors = [{instancePath:instancePath+"/transaction_number",schemaPath:"#/properties/transaction_number/pattern",keyword:"pattern",params:{pattern: "^[A-Za-z0-9][A-Za-z0-9_-]{0,39}$"},message:"must match pattern \""+"^[A-Za-z0-9][A-Za-z0-9_-]{0,39}$"+"\""}];
 return false;
 }
@@ -5168,7 +5320,7 @@ let data4 = data.receipt_number;
 const _errs9 = errors;
 if(errors === _errs9){
 if(typeof data4 === "string"){
-if(!pattern39.test(data4)){
+if(!pattern41.test(data4)){
 validate13.errors = [{instancePath:instancePath+"/receipt_number",schemaPath:"#/properties/receipt_number/pattern",keyword:"pattern",params:{pattern: "^[A-Za-z0-9][A-Za-z0-9_-]{0,39}$"},message:"must match pattern \""+"^[A-Za-z0-9][A-Za-z0-9_-]{0,39}$"+"\""}];
 return false;
 }
@@ -5189,7 +5341,7 @@ let data5 = data.operator_id;
 const _errs11 = errors;
 if(errors === _errs11){
 if(typeof data5 === "string"){
-if(!pattern37.test(data5)){
+if(!pattern39.test(data5)){
 validate13.errors = [{instancePath:instancePath+"/operator_id",schemaPath:"#/properties/operator_id/pattern",keyword:"pattern",params:{pattern: "^[A-Za-z0-9][A-Za-z0-9_-]{0,31}$"},message:"must match pattern \""+"^[A-Za-z0-9][A-Za-z0-9_-]{0,31}$"+"\""}];
 return false;
 }
@@ -5239,7 +5391,7 @@ let data7 = data.business_date;
 const _errs15 = errors;
 if(errors === _errs15){
 if(typeof data7 === "string"){
-if(!pattern42.test(data7)){
+if(!pattern44.test(data7)){
 validate13.errors = [{instancePath:instancePath+"/business_date",schemaPath:"#/properties/business_date/pattern",keyword:"pattern",params:{pattern: "^[0-9]{4}-[0-9]{2}-[0-9]{2}$"},message:"must match pattern \""+"^[0-9]{4}-[0-9]{2}-[0-9]{2}$"+"\""}];
 return false;
 }
@@ -5475,7 +5627,7 @@ let data18 = data13.token;
 const _errs35 = errors;
 if(errors === _errs35){
 if(typeof data18 === "string"){
-if(!pattern21.test(data18)){
+if(!pattern23.test(data18)){
 validate13.errors = [{instancePath:instancePath+"/tender/token",schemaPath:"#/properties/tender/properties/token/pattern",keyword:"pattern",params:{pattern: "^[A-Za-z0-9][A-Za-z0-9._:+/=-]{0,254}$"},message:"must match pattern \""+"^[A-Za-z0-9][A-Za-z0-9._:+/=-]{0,254}$"+"\""}];
 return false;
 }
@@ -5510,7 +5662,7 @@ let data20 = data19.brand;
 const _errs40 = errors;
 if(errors === _errs40){
 if(typeof data20 === "string"){
-if(!pattern22.test(data20)){
+if(!pattern24.test(data20)){
 validate13.errors = [{instancePath:instancePath+"/tender/card/brand",schemaPath:"#/properties/tender/properties/card/properties/brand/pattern",keyword:"pattern",params:{pattern: "^[a-z0-9_-]{1,32}$"},message:"must match pattern \""+"^[a-z0-9_-]{1,32}$"+"\""}];
 return false;
 }
@@ -5687,7 +5839,7 @@ let data27 = data.offline_approval_code;
 const _errs53 = errors;
 if(errors === _errs53){
 if(typeof data27 === "string"){
-if(!pattern48.test(data27)){
+if(!pattern50.test(data27)){
 validate13.errors = [{instancePath:instancePath+"/offline_approval_code",schemaPath:"#/properties/offline_approval_code/pattern",keyword:"pattern",params:{pattern: "^[A-Za-z0-9][A-Za-z0-9_-]{0,11}$"},message:"must match pattern \""+"^[A-Za-z0-9][A-Za-z0-9_-]{0,11}$"+"\""}];
 return false;
 }
@@ -6130,7 +6282,7 @@ let data1 = data.marketplace_order_id;
 const _errs3 = errors;
 if(errors === _errs3){
 if(typeof data1 === "string"){
-if(!pattern17.test(data1)){
+if(!pattern19.test(data1)){
 validate14.errors = [{instancePath:instancePath+"/marketplace_order_id",schemaPath:"#/properties/marketplace_order_id/pattern",keyword:"pattern",params:{pattern: "^[A-Za-z0-9][A-Za-z0-9._-]{0,99}$"},message:"must match pattern \""+"^[A-Za-z0-9][A-Za-z0-9._-]{0,99}$"+"\""}];
 return false;
 }
@@ -6341,7 +6493,7 @@ let data11 = data7.token;
 const _errs21 = errors;
 if(errors === _errs21){
 if(typeof data11 === "string"){
-if(!pattern21.test(data11)){
+if(!pattern23.test(data11)){
 validate14.errors = [{instancePath:instancePath+"/payment_method/token",schemaPath:"#/properties/payment_method/properties/token/pattern",keyword:"pattern",params:{pattern: "^[A-Za-z0-9][A-Za-z0-9._:+/=-]{0,254}$"},message:"must match pattern \""+"^[A-Za-z0-9][A-Za-z0-9._:+/=-]{0,254}$"+"\""}];
 return false;
 }
@@ -6376,7 +6528,7 @@ let data13 = data12.brand;
 const _errs26 = errors;
 if(errors === _errs26){
 if(typeof data13 === "string"){
-if(!pattern22.test(data13)){
+if(!pattern24.test(data13)){
 validate14.errors = [{instancePath:instancePath+"/payment_method/card/brand",schemaPath:"#/properties/payment_method/properties/card/properties/brand/pattern",keyword:"pattern",params:{pattern: "^[a-z0-9_-]{1,32}$"},message:"must match pattern \""+"^[a-z0-9_-]{1,32}$"+"\""}];
 return false;
 }
@@ -6577,7 +6729,7 @@ let data21 = data20.seller_id;
 const _errs42 = errors;
 if(errors === _errs42){
 if(typeof data21 === "string"){
-if(!pattern16.test(data21)){
+if(!pattern18.test(data21)){
 validate14.errors = [{instancePath:instancePath+"/splits/" + i0+"/seller_id",schemaPath:"#/properties/splits/items/properties/seller_id/pattern",keyword:"pattern",params:{pattern: "^[A-Za-z0-9][A-Za-z0-9_-]{0,63}$"},message:"must match pattern \""+"^[A-Za-z0-9][A-Za-z0-9_-]{0,63}$"+"\""}];
 return false;
 }
@@ -6652,7 +6804,7 @@ let data24 = data20.seller_order_id;
 const _errs48 = errors;
 if(errors === _errs48){
 if(typeof data24 === "string"){
-if(!pattern17.test(data24)){
+if(!pattern19.test(data24)){
 validate14.errors = [{instancePath:instancePath+"/splits/" + i0+"/seller_order_id",schemaPath:"#/properties/splits/items/properties/seller_order_id/pattern",keyword:"pattern",params:{pattern: "^[A-Za-z0-9][A-Za-z0-9._-]{0,99}$"},message:"must match pattern \""+"^[A-Za-z0-9][A-Za-z0-9._-]{0,99}$"+"\""}];
 return false;
 }
@@ -6738,7 +6890,7 @@ let data27 = data26.customer_id;
 const _errs55 = errors;
 if(errors === _errs55){
 if(typeof data27 === "string"){
-if(!pattern16.test(data27)){
+if(!pattern18.test(data27)){
 validate14.errors = [{instancePath:instancePath+"/customer/customer_id",schemaPath:"#/properties/customer/properties/customer_id/pattern",keyword:"pattern",params:{pattern: "^[A-Za-z0-9][A-Za-z0-9_-]{0,63}$"},message:"must match pattern \""+"^[A-Za-z0-9][A-Za-z0-9_-]{0,63}$"+"\""}];
 return false;
 }
@@ -6801,7 +6953,7 @@ let data30 = data26.locale;
 const _errs61 = errors;
 if(errors === _errs61){
 if(typeof data30 === "string"){
-if(!pattern19.test(data30)){
+if(!pattern21.test(data30)){
 validate14.errors = [{instancePath:instancePath+"/customer/locale",schemaPath:"#/properties/customer/properties/locale/pattern",keyword:"pattern",params:{pattern: "^[A-Za-z]{2,3}([_-][A-Za-z0-9]{2,8})?$"},message:"must match pattern \""+"^[A-Za-z]{2,3}([_-][A-Za-z0-9]{2,8})?$"+"\""}];
 return false;
 }
@@ -7067,7 +7219,7 @@ let data41 = data32.seller_id;
 const _errs84 = errors;
 if(errors === _errs84){
 if(typeof data41 === "string"){
-if(!pattern16.test(data41)){
+if(!pattern18.test(data41)){
 validate14.errors = [{instancePath:instancePath+"/lines/" + i1+"/seller_id",schemaPath:"#/properties/lines/items/properties/seller_id/pattern",keyword:"pattern",params:{pattern: "^[A-Za-z0-9][A-Za-z0-9_-]{0,63}$"},message:"must match pattern \""+"^[A-Za-z0-9][A-Za-z0-9_-]{0,63}$"+"\""}];
 return false;
 }

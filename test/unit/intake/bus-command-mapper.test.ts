@@ -1,6 +1,7 @@
 import { JSON_RPC } from '../../../src/bus/json-rpc';
 import { BusCommandName } from '../../../src/config/config';
 import { commandMethodIndex, mapBusCall, MappedBusCall } from '../../../src/intake/bus-command-mapper';
+import { cardExpiryMonth, cardExpiryYear } from '../../../src/contracts/payment-command';
 import { testConfig } from '../../support/test-config';
 
 const methods = commandMethodIndex(testConfig());
@@ -256,9 +257,11 @@ describe('mapBusCall takes method_details as the MIB payment specification types
     ['12', '2030', 12, 2030],
     ['03', '2031', 3, 2031],
     ['7', '30', 7, 2030],
-  ])('takes expiration_month %p and expiration_year %p as %d/%d', (month, year, m, y) => {
+  ])('takes expiration_month %p and expiration_year %p (%d/%d), kept as sent so the event echoes them so', (month, year, m, y) => {
     const r = success(map(call({ params: { payment: payment({ method_details: methodDetails({ expiration_month: month, expiration_year: year }) }) } })));
-    expect(r.command.payment.method_details?.card).toMatchObject({ expiration_month: m, expiration_year: y, authorization_code: 'A12345' });
+    const card = r.command.payment.method_details?.card;
+    expect(card).toMatchObject({ expiration_month: month, expiration_year: year, authorization_code: 'A12345' });
+    expect([cardExpiryMonth(card), cardExpiryYear(card)]).toEqual([m, y]);
   });
 
   it('still refuses an expiry that is no month or year, naming the field', () => {
