@@ -73,6 +73,12 @@ export interface Config {
     readonly subscribes: readonly string[];
     /** Whether the bus sends amounts in minor units (default) or major units. */
     readonly amountUnits: 'minor' | 'major';
+    /**
+     * Whether a refund's `refund_management.updated` PENDINGRELEASE notice is sent before the PSP is asked (default
+     * false): the OMS sends that message itself, just before it asks a custom payment integration to refund, and the
+     * next one once our refunded notification arrives. For a bus whose OMS waits for it from us.
+     */
+    readonly refundPendingNotice: boolean;
     /** Timeout of each call to the bus, milliseconds. Default 10000. */
     readonly timeoutMs: number;
     readonly methods: {

@@ -246,8 +246,21 @@ describe('gateway delivery', () => {
     expect(sim.counters().effects[captureId]).toBeUndefined();
   });
 
-  it('records the refund PENDINGRELEASE notice before the refund reaches the PSP', async () => {
+  // The OMS itself sends magento.postsales.refund_management.updated PENDINGRELEASE just before it requests a refund
+  // of a custom payment integration, and the next one once our refunded notification arrives (the OMS refunds page).
+  it('sends no refund_management.updated of its own by default: the refund outcome alone reaches the OMS', async () => {
     const { service, ledger, events } = setup();
+    const sale = channelCommand('sale', {}, { gateway_key: 'pm_card_visa', amount: 4000 });
+    const saleId = await record(ledger, sale);
+    expect(await service.deliver(saleId)).toEqual({ kind: 'done', state: 'SUCCEEDED' });
+    const refundId = await record(ledger, channelCommand('refund', {}, { gateway_key: saleId, amount: 1000, order_id: sale.payment.order_id }));
+    expect(await service.deliver(refundId)).toEqual({ kind: 'done', state: 'SUCCEEDED' });
+    expect(await events.load(`${refundId}.refund-pending`)).toBeNull();
+    expect(await events.load(`${refundId}.SUCCEEDED`)).toMatchObject({ params: { payment: { status: 'SUCCESS', gateway_command: 'refund' } } });
+  });
+
+  it('records the refund PENDINGRELEASE notice before the refund reaches the PSP, for a bus that asks for it', async () => {
+    const { service, ledger, events } = setup({ 'service_bus.refund_pending_notice': true });
     const sale = channelCommand('sale', {}, { gateway_key: 'pm_card_visa', amount: 4000 });
     const saleId = await record(ledger, sale);
     expect(await service.deliver(saleId)).toEqual({ kind: 'done', state: 'SUCCEEDED' });

@@ -49,6 +49,8 @@ describe('buildConfig', () => {
       delegatePath: '/delegate/oms',
       subscribes: [],
       amountUnits: 'minor',
+      // The OMS sends refund_management.updated PENDINGRELEASE itself (its refunds page): off unless asked for.
+      refundPendingNotice: false,
       timeoutMs: 10000,
       methods: {
         register: 'magento.service_bus.remote.register',
