@@ -356,6 +356,14 @@ export interface WebhookEvent {
    * release recorded under it is found under it, so a resend after an upgrade records nothing twice.
    */
   formerEventId?: string;
+  /**
+   * A value of the notification that tells it apart from another of the same `eventId` but may be written nowhere
+   * (Adyen: the token a RECURRING_CONTRACT stored): the route appends its keyed digest to `eventId`
+   * (`webhookEventIdOf`), never the value. `formerEventId` is then the whole id releases before this one queued this
+   * very notification under (with an unkeyed digest): a job the route still holds under it is this notification's,
+   * and none is queued again.
+   */
+  eventIdSecret?: string;
   /** Our operation id when the PSP echoes it (metadata, merchant reference). */
   operationId?: string;
   /** The PSP's object id, to find the operation when our id is not echoed. */

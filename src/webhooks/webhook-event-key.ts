@@ -22,17 +22,20 @@ export const EVENT_ID_HMAC_PREFIX = 'hmac:';
 /**
  * The keys of the webhook digests, derived from `service_bus.secret` (the web role, which takes webhooks, has it;
  * so do the operators' tools) for one purpose each, never the secret itself:
- * `HMAC-SHA-256(secret, "payment-bridge webhook value digest v1")` for what a skip line logs, and
- * `HMAC-SHA-256(secret, "payment-bridge webhook event key v1")` for an event id holding a card number. An unkeyed
+ * `HMAC-SHA-256(secret, "payment-bridge webhook value digest v1")` for what a skip line logs,
+ * `HMAC-SHA-256(secret, "payment-bridge webhook event key v1")` for an event id holding a card number, and
+ * `HMAC-SHA-256(secret, "payment-bridge webhook event id secret v1")` for a token an event id tells apart. An unkeyed
  * SHA-256 of a 16-digit card number whose BIN is known is found by trying the rest offline in minutes (PCI DSS
  * 3.5.1 asks for a keyed hash). They stay in the process: never logged, stored or sent. Rotating the secret changes
- * both (see docs/RUNBOOK.md).
+ * them all (see docs/RUNBOOK.md).
  */
 export interface WebhookDigestKeys {
   /** Of the values a skip line logs (`value_hmac`, `key_id_hmac`). */
   readonly value: Buffer;
   /** Of an event id holding a card number (`hmac:<hex>`). */
   readonly eventId: Buffer;
+  /** Of a value that tells a notification apart but may be written nowhere (`WebhookEvent.eventIdSecret`). */
+  readonly idSecret: Buffer;
 }
 
 /** {@link WebhookDigestKeys} of `service_bus.secret`. */
@@ -40,11 +43,28 @@ export function webhookDigestKeys(busSecret: string): WebhookDigestKeys {
   return {
     value: purposeKey(busSecret, 'webhook value digest v1'),
     eventId: purposeKey(busSecret, 'webhook event key v1'),
+    idSecret: purposeKey(busSecret, 'webhook event id secret v1'),
   };
 }
 
 /** A text's UTF-16 code units (little-endian): lossless for a lone surrogate, which UTF-8 cannot carry. */
 const codeUnits = (value: string): Buffer => Buffer.from(value, 'utf16le');
+
+/** Hex digits of the keyed digest {@link webhookEventIdOf} appends: 64 bits tell apart the few values one id may carry. */
+const ID_SECRET_DIGEST_HEX = 16;
+
+/**
+ * The PSP's event id of a notification as the route queues it: `eventId`, and when the gateway names a value that
+ * tells the notification apart but may be written nowhere (`WebhookEvent.eventIdSecret`: an Adyen RECURRING_CONTRACT's
+ * token), `:<the first 16 hex digits of the HMAC-SHA-256 under keys.idSecret of its UTF-16 code units>` (two values
+ * differing in a lone surrogate would otherwise share one id: the second dropped as a repeat). Keyed: an unkeyed
+ * digest of a token made of digits is found by trying them, as a card number's is.
+ */
+export function webhookEventIdOf(keys: WebhookDigestKeys, event: { readonly eventId: string; readonly eventIdSecret?: string }): string {
+  if (event.eventIdSecret === undefined) return event.eventId;
+  const digest = createHmac('sha256', keys.idSecret).update(codeUnits(event.eventIdSecret)).digest('hex').slice(0, ID_SECRET_DIGEST_HEX);
+  return `${event.eventId}:${digest}`;
+}
 
 /**
  * The HMAC-SHA-256 under `keys.value` of a text from a notification, over its UTF-16 code units (two ids differing

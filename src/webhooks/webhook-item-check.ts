@@ -7,7 +7,7 @@ import { HashDigest } from '../logging/hash-digest';
 import { isIsoCurrencyCode } from '../money/currencies';
 import { GatewayOutcomeJobData } from './gateway-outcomes-queue';
 import { configuredAccount } from './outcome-scope';
-import { WebhookDigestKeys, holdsCardNumberBeyond, webhookEventKey, webhookValueDigest } from './webhook-event-key';
+import { WebhookDigestKeys, holdsCardNumberBeyond, webhookEventIdOf, webhookEventKey, webhookValueDigest } from './webhook-event-key';
 
 /**
  * Why the route leaves out an item the gateway read (a label `reason` of `pb_webhook_items_skipped_total`,
@@ -38,7 +38,18 @@ export interface SkippedWebhookOutcome {
 }
 
 /** What becomes of one item: its outcome job's data (its id made of `data.eventId`), or skipped. */
-export type WebhookItemVerdict = { kind: 'queue'; data: GatewayOutcomeJobData } | SkippedWebhookOutcome;
+export type WebhookItemVerdict =
+  | {
+      kind: 'queue';
+      data: GatewayOutcomeJobData;
+      /**
+       * The event id (as `data.eventId` is keyed) an earlier release queued this very notification under, for an event
+       * told apart by its `eventIdSecret`: a job held under it is this notification's. Never in `data` (it holds an
+       * unkeyed digest of the secret).
+       */
+      formerJobEventId?: string;
+    }
+  | SkippedWebhookOutcome;
 
 /** The PSP's references an event carries, by field. */
 function pspReferences(event: WebhookEvent): Array<[string, string]> {
@@ -128,8 +139,8 @@ async function checkedReading(reading: ModificationReading, lookup: WebhookOpera
  *   operation of ours: its operation id is in the ledger, or its reference in the reference index (where
  *   the PSP's synchronous answer put it). The number is then the PSP's reference for our operation (or the
  *   digits of our own id), and the item goes on as any other; otherwise it is skipped, `card_number`;
- * - the event id becomes `webhookEventKey` (a digest when it holds a card number beyond those references,
- *   a lone surrogate, or is very long);
+ * - the event id, with the keyed digest of its `eventIdSecret` (`webhookEventIdOf`), becomes `webhookEventKey` (a
+ *   digest when it holds a card number beyond those references, a lone surrogate, or is very long);
  * - the job's data, the PSP's free text masked (`withSafeReason`), must then hold no card number beyond
  *   those references and the gateway's own account (a currency, an account, a token holding one):
  *   otherwise skipped, `card_number`;
@@ -150,7 +161,7 @@ export async function checkWebhookItem(
     reason,
     field,
     digest: webhookValueDigest(keys, value),
-    eventKey: webhookEventKey(keys, event.eventId),
+    eventKey: webhookEventKey(keys, webhookEventIdOf(keys, event)),
   });
   // A refund names its payment too (`paymentReference`): a merchant reference no operation id can be (typed in the
   // PSP's back office) names nothing of ours, and the payment is found by its reference instead of the item skipped.
@@ -172,13 +183,13 @@ export async function checkWebhookItem(
   const known = suspects.map(([, value]) => value);
   if (ownId) known.push(operationId);
   const modification = await modificationReading(event, lookup, known);
-  const eventId = webhookEventKey(keys, event.eventId, known);
+  const eventId = webhookEventKey(keys, webhookEventIdOf(keys, event), known);
   const data: GatewayOutcomeJobData = {
     gateway: name,
     eventId,
     // Keyed as an earlier release keyed it (`webhookEventKey` is the same for the same id), so it names its adjustment;
     // except a former id holding a card number, which releases before the keyed digest wrote as `sha256:`.
-    ...(event.formerEventId !== undefined ? { formerEventId: webhookEventKey(keys, event.formerEventId, known) } : {}),
+    ...(event.formerEventId !== undefined && event.eventIdSecret === undefined ? { formerEventId: webhookEventKey(keys, event.formerEventId, known) } : {}),
     operationId,
     gatewayReference: event.gatewayReference,
     ...(event.paymentReference !== undefined ? { paymentReference: event.paymentReference } : {}),
@@ -203,6 +214,9 @@ export async function checkWebhookItem(
   ];
   for (const [field, currency] of currencies) {
     if (currency !== undefined && !(typeof currency === 'string' && isIsoCurrencyCode(currency))) return skip('unreadable', field, String(currency));
+  }
+  if (event.eventIdSecret !== undefined && event.formerEventId !== undefined) {
+    return { kind: 'queue', data, formerJobEventId: webhookEventKey(keys, event.formerEventId, known) };
   }
   return { kind: 'queue', data };
 }

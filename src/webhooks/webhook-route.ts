@@ -32,6 +32,13 @@ const itemsSkipped = counter(
   ['gateway', 'reason'],
 );
 
+/** Verified items not queued: an earlier release's job holds the same notification under its former id. */
+const heldUnderFormerId = counter(
+  'pb_webhook_items_held_under_former_id_total',
+  'Items of verified webhooks not queued because a job of an earlier release holds the same notification under its former event id (an Adyen RECURRING_CONTRACT whose id carried an unkeyed digest of its token), by gateway endpoint',
+  ['gateway'],
+);
+
 /** Reachability pings (GET or HEAD) of a gateway's webhook endpoint, answered 200. */
 const webhookPings = counter('pb_webhook_pings_total', "GET or HEAD requests to a gateway's webhook endpoint (a PSP's reachability ping), answered 200", [
   'gateway',
@@ -193,6 +200,8 @@ export class WebhookRoute implements WebRoute {
       return;
     }
     const queued: string[] = [];
+    /** Items an earlier release's job holds under their former id: confirmed with the queued ones, then counted. */
+    const heldFormer: Array<{ jobId: string; eventId: string }> = [];
     for (const item of events) {
       // About a PSP object that carries no mark of ours (another integration sharing the account): queued only when
       // the ledger knows it, else acknowledged here rather than retried as an operation not matched until the failed set.
@@ -212,12 +221,19 @@ export class WebhookRoute implements WebRoute {
         const { operationId, gatewayReference, eventId } = verdict.data;
         noteTrimmedAction(this.deps.logger, trimmed, { gateway: name, source: 'webhook', operationId, gatewayReference, eventId });
       }
+      // Named otherwise by an earlier release (a token it digested unkeyed): a job it queued is this notification's,
+      // confirmed as a job held under the id itself is (below) before the PSP is told it may forget it.
+      const former = verdict.formerJobEventId !== undefined ? await this.heldUnder(name, verdict.formerJobEventId) : undefined;
+      if (former !== undefined) {
+        heldFormer.push({ jobId: former, eventId: verdict.data.eventId });
+        continue;
+      }
       const jobId = bullJobId(`wh.${name}.${verdict.data.eventId}`);
       // BullMQ ignores a job id it holds: that is the dedupe. A job a demoted primary dropped is added again.
       await this.deps.queue.add('outcome', verdict.data, { jobId });
       queued.push(jobId);
     }
-    if (!(await this.confirmed(name, queued))) {
+    if (!(await this.confirmed(name, [...queued, ...heldFormer.map((h) => h.jobId)]))) {
       sendError(res, 503, 'outcome not yet replicated; send the notification again', { 'retry-after': '1' });
       return;
     }
@@ -225,9 +241,29 @@ export class WebhookRoute implements WebRoute {
       if (await this.deps.seen(jobId)) this.stats.duplicates += 1;
       else this.stats.accepted += 1;
     }
+    for (const { eventId } of heldFormer) {
+      this.stats.duplicates += 1;
+      heldUnderFormerId.inc({ gateway: name });
+      this.deps.logger.info('webhook item already queued by an earlier release under its former event id: not queued again', {
+        gateway: name,
+        event_id: eventId,
+      });
+    }
     const ack = transformer.webhookAck();
     res.writeHead(ack.status, { 'content-type': ack.contentType, 'content-length': Buffer.byteLength(ack.body) });
     res.end(ack.body);
+  }
+
+  /**
+   * The job id under which the outcomes queue holds a job queued under `formerEventId`, the id an earlier release
+   * queued this very notification under (`WebhookEvent.eventIdSecret`), or undefined. Such an item is a repeat, not
+   * queued again under its new id; the caller confirms that job as it does the ones it queued (`confirmed`), then
+   * counts it and logs an info line naming the new id (the former one holds the unkeyed digest). A job is held as
+   * long as BullMQ keeps it, as the dedupe by job id is.
+   */
+  private async heldUnder(gateway: string, formerEventId: string): Promise<string | undefined> {
+    const jobId = bullJobId(`wh.${gateway}.${formerEventId}`);
+    return (await this.deps.queue.getJob(jobId)) ? jobId : undefined;
   }
 
   /**

@@ -210,7 +210,19 @@ function readItem(n: Json, amount: { value: number; currency: string | number })
 export interface AdyenEntry {
   signed: AdyenSignedValues;
   hmacSignature?: string;
+  /** An unreadable item's names for its skip line; `pspReference` as {@link skipReference} gives it (never a token). */
   read: { item: AdyenNotificationItem } | (AdyenUnreadableField & { pspReference?: string; merchantAccountCode?: string; eventCode?: string });
+}
+
+/**
+ * The reference a skip line names an item by (`SkippedWebhookItem.reference`, logged): its `pspReference`, except a
+ * RECURRING_CONTRACT's, which is the stored token itself ("the same as the recurringDetailReference"): that one is
+ * named by the payment it was stored with (`originalReference`, else `originalPsp`), or by nothing.
+ */
+function skipReference(n: { eventCode?: unknown; pspReference?: unknown; originalReference?: unknown; originalPsp?: unknown }): string | undefined {
+  const text = (value: unknown): string | undefined => (typeof value === 'string' && value !== '' ? value : undefined);
+  if (n.eventCode === 'RECURRING_CONTRACT') return text(n.originalReference) ?? text(n.originalPsp);
+  return text(n.pspReference);
 }
 
 function toEntry(raw: unknown): AdyenEntry | undefined {
@@ -221,7 +233,7 @@ function toEntry(raw: unknown): AdyenEntry | undefined {
   const unreadable = unreadableField(n);
   if (unreadable !== undefined) {
     const named = {
-      pspReference: optionalString(n, 'pspReference'),
+      pspReference: skipReference(n),
       merchantAccountCode: optionalString(n, 'merchantAccountCode'),
       eventCode: optionalString(n, 'eventCode'),
     };
@@ -458,7 +470,7 @@ export function parseAdyenWebhook(rawBody: Buffer, gateway: GatewayConfig, skipp
       skipped({
         reason: 'other_environment',
         eventType: names.eventCode,
-        reference: names.pspReference,
+        reference: 'item' in read ? skipReference(read.item) : read.pspReference,
         account: names.merchantAccountCode,
         field: 'live',
         problem: `is "${notification.environment === 'live'}" (Adyen's ${notification.environment} environment) while base_url is Adyen's ${ours} environment`,
@@ -478,18 +490,18 @@ export function parseAdyenWebhook(rawBody: Buffer, gateway: GatewayConfig, skipp
     const item = read.item;
     const code = item.eventCode;
     if (!namesOurMerchantAccount(item.merchantAccountCode, gateway)) {
-      skipped({ reason: 'other_account', eventType: code, reference: item.pspReference, account: item.merchantAccountCode });
+      skipped({ reason: 'other_account', eventType: code, reference: skipReference(item), account: item.merchantAccountCode });
       continue;
     }
     if (!isAdyenEventCode(code)) {
-      skipped({ reason: 'unknown_event_type', eventType: code, reference: item.pspReference, account: item.merchantAccountCode });
+      skipped({ reason: 'unknown_event_type', eventType: code, reference: skipReference(item), account: item.merchantAccountCode });
       continue;
     }
     if (item.success !== 'true' && item.success !== 'false') {
       skipped({
         reason: 'unreadable',
         eventType: code,
-        reference: item.pspReference,
+        reference: skipReference(item),
         account: item.merchantAccountCode,
         field: `${path}.success`,
         problem: 'is neither "true" nor "false"',
@@ -506,7 +518,7 @@ export function parseAdyenWebhook(rawBody: Buffer, gateway: GatewayConfig, skipp
       skipped({
         reason: 'unreadable',
         eventType: code,
-        reference: item.pspReference,
+        reference: skipReference(item),
         account: item.merchantAccountCode,
         field: `${path}.amount.currency`,
         problem: currency.problem,
@@ -737,10 +749,15 @@ function noticeEvent(item: AdyenNotificationItem, notice: AdyenNotice, path: str
       });
       return undefined;
     }
-    // Another contract for the same payment is another fact: told apart by a digest of its token, never the token.
-    const tokenDigest = createHash('sha256').update(item.pspReference).digest('hex').slice(0, 16);
+    // Another contract for the same payment is another fact: told apart by its token, which the route digests with a
+    // key (`eventIdSecret`), never written. Releases before this one appended an unkeyed digest of it, which a token of
+    // digits does not hide: that id is the former one, so a resend of a notification they queued is still found.
+    const eventId = `${payment ?? operationId}:${item.eventCode}:${item.success}`;
+    const unkeyedDigest = createHash('sha256').update(item.pspReference).digest('hex').slice(0, 16);
     const event: WebhookEvent = {
-      eventId: `${payment ?? operationId}:${item.eventCode}:${item.success}:${tokenDigest}`,
+      eventId,
+      eventIdSecret: item.pspReference,
+      formerEventId: `${eventId}:${unkeyedDigest}`,
       account: item.merchantAccountCode,
       outcome: { status: 'PENDING', gatewayStatus: item.eventCode, settles: [] },
       storedToken: formatStoredToken({ shopperReference: shopper, storedPaymentMethodId: item.pspReference }),

@@ -8,10 +8,14 @@
  *   the payment's, `additionalData.shopperReference`): the token on first use an AUTHORISATION did not carry, handed
  *   to the OMS as an AUTHORISATION's is (`payment.token`), once, and only to the operation that asked for it.
  */
+import { createHash } from 'node:crypto';
 import { hmacValidator as HmacValidator } from '@adyen/api-library';
 import { Payment } from '../../../src/contracts/payment-command';
-import { adyenWebhookAuthorization } from '../../../src/gateways/adyen';
+import { adyenTransformer, adyenWebhookAuthorization } from '../../../src/gateways/adyen';
 import { OperationRecord } from '../../../src/ledger/ledger';
+import { bullJobId } from '../../../src/queueing/job-id';
+import { webhookDigestKeys } from '../../../src/webhooks/webhook-event-key';
+import { checkWebhookItem } from '../../../src/webhooks/webhook-item-check';
 import { metricValue } from '../../../src/metrics/metrics-registry';
 import { eventually } from '../../support/tcp-proxy';
 import { adjustedNotifications, adyenWebhookGateway, pendingOperation, received, succeededOperation, useBusWebhookStack } from '../../support/webhook-stack';
@@ -205,6 +209,32 @@ describe('an Adyen RECURRING_CONTRACT', () => {
     await eventually(async () => (await history(id, 'stored_token')).length === 1);
     expect((await history(id, 'stored_token'))[0]).toMatchObject({ outcome: 'with_success' });
     expect(received(stack.twin.notifications, `${id}.stored-token`)).toBe(false);
+  });
+
+  it("resent after an upgrade, is not queued again when an earlier release's job holds it under its former id (an unkeyed digest of the token)", async () => {
+    const auth = await succeeded('authorize', 'TOKENAUTH0000004', { payment_method: { type: 'card', store: true } });
+    const item = contract(auth.id, 'TOKENAUTH0000004', 'M5N7TQ4TG5PFWR54');
+    // What a release before the keyed digest queued for it: the same data under `<payment>:RECURRING_CONTRACT:true:<sha256(token)>`.
+    const gateway = stack.config.gateways.adyen;
+    const notification = { live: 'false', notificationItems: [{ NotificationRequestItem: { success: 'true', ...item } }] };
+    const [event] = adyenTransformer.parseWebhook(Buffer.from(JSON.stringify(notification)), gateway);
+    const lookup = { hasOperation: async () => true, operationOfReference: async () => null };
+    const verdict = await checkWebhookItem(event, 'adyen', gateway, lookup, webhookDigestKeys(stack.config.serviceBus.secret));
+    if (verdict.kind !== 'queue' || verdict.formerJobEventId === undefined) throw new Error('the contract was not queued with a former id');
+    const former = verdict.formerJobEventId;
+    expect(former).toBe(`TOKENAUTH0000004:RECURRING_CONTRACT:true:${createHash('sha256').update('M5N7TQ4TG5PFWR54').digest('hex').slice(0, 16)}`);
+    await stack.outcomes.add('outcome', { ...verdict.data, eventId: former }, { jobId: bullJobId(`wh.adyen.${former}`) });
+    await eventually(async () => received(stack.twin.notifications, `${auth.id}.stored-token`));
+    await eventually(async () => (await history(auth.id, 'stored_token')).length === 1);
+
+    const held = await metricValue('pb_webhook_items_held_under_former_id_total', { gateway: 'adyen' });
+    expect(await post(item)).toBe(200);
+    expect(await metricValue('pb_webhook_items_held_under_former_id_total', { gateway: 'adyen' })).toBe(held + 1);
+    expect(await stack.outcomes.getJob(bullJobId(`wh.adyen.${verdict.data.eventId}`))).toBeUndefined();
+    // Another token for the same payment is another notification: queued under its own keyed id.
+    expect(await post(contract(auth.id, 'TOKENAUTH0000004', 'OTHERTOKEN000098'))).toBe(200);
+    await eventually(async () => (await history(auth.id, 'stored_token')).length === 2);
+    expect((await history(auth.id, 'stored_token')).map((h) => h.outcome)).toEqual(['sent', 'other_token_held']);
   });
 
   it('keeps no token for an operation that asked for none', async () => {

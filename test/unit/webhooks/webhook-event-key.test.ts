@@ -5,6 +5,7 @@ import {
   MAX_PLAIN_EVENT_ID,
   holdsCardNumberBeyond,
   webhookDigestKeys,
+  webhookEventIdOf,
   webhookEventKey,
   webhookValueDigest,
 } from '../../../src/webhooks/webhook-event-key';
@@ -83,6 +84,28 @@ describe("webhookValueDigest (the skip line's value_hmac)", () => {
     expect(webhookValueDigest(KEYS, PAN).hex).not.toBe(unkeyed(PAN));
     expect(webhookValueDigest(webhookDigestKeys('another-secret'), PAN).hex).not.toBe(webhookValueDigest(KEYS, PAN).hex);
     expect(webhookValueDigest(KEYS, 'a\ud800b').hex).not.toBe(webhookValueDigest(KEYS, 'a\udc00b').hex);
+  });
+});
+
+describe("webhookEventIdOf (an id told apart by a value written nowhere: an Adyen RECURRING_CONTRACT's token)", () => {
+  const TOKEN = 'M5N7TQ4TG5PFWR50';
+  const ID = 'QFQTPCQ8HXSKGK82:RECURRING_CONTRACT:true';
+
+  it('appends 16 hex digits of the HMAC-SHA-256 of its UTF-16 code units under the key derived for that one use: the same in every process on the secret', () => {
+    expect(webhookEventIdOf(KEYS, { eventId: ID, eventIdSecret: TOKEN })).toBe(`${ID}:${hmacOf('event id secret', TOKEN).slice(0, 16)}`);
+    expect(webhookEventIdOf(webhookDigestKeys(SECRET), { eventId: ID, eventIdSecret: TOKEN })).toBe(
+      webhookEventIdOf(KEYS, { eventId: ID, eventIdSecret: TOKEN }),
+    );
+    expect(webhookEventIdOf(webhookDigestKeys('another-secret'), { eventId: ID, eventIdSecret: TOKEN })).not.toBe(
+      webhookEventIdOf(KEYS, { eventId: ID, eventIdSecret: TOKEN }),
+    );
+    expect(webhookEventIdOf(KEYS, { eventId: ID })).toBe(ID);
+  });
+
+  it('tells apart two values differing in a lone surrogate (UTF-8 would make both U+FFFD: one notification dropped as a repeat of the other)', () => {
+    expect(webhookEventIdOf(KEYS, { eventId: ID, eventIdSecret: 'TOKEN\ud800' })).not.toBe(
+      webhookEventIdOf(KEYS, { eventId: ID, eventIdSecret: 'TOKEN\udc00' }),
+    );
   });
 });
 

@@ -1,4 +1,6 @@
+import { createHash } from 'node:crypto';
 import { GatewayConfig } from '../../../src/config/config';
+import { adyenTransformer } from '../../../src/gateways/adyen';
 import { UnmarkedWebhookItem, WebhookEvent } from '../../../src/gateways/gateway-adapter';
 import { WebhookOperationLookup, checkWebhookItem, isUnmarkedItemOurs } from '../../../src/webhooks/webhook-item-check';
 import { webhookDigestKeys } from '../../../src/webhooks/webhook-event-key';
@@ -226,5 +228,50 @@ describe('an item about a PSP object carrying no mark of ours (isUnmarkedItemOur
     const lookup = ledger();
     expect(await isUnmarkedItemOurs(unmarked({ references: [], requestKey: 'key with spaces' }), 'stripe', lookup)).toBe(false);
     expect(lookup.asked).toEqual([]);
+  });
+});
+
+describe('an event told apart by a value written nowhere (eventIdSecret: an Adyen RECURRING_CONTRACT token)', () => {
+  const TOKEN = 'M5N7TQ4TG5PFWR50';
+  const unkeyed = createHash('sha256').update(TOKEN).digest('hex').slice(0, 16);
+  /** The spec's RECURRING_CONTRACT item, as the Adyen gateway reads it. */
+  const contract = (): WebhookEvent => {
+    const item = {
+      eventCode: 'RECURRING_CONTRACT',
+      merchantAccountCode: MERCHANT,
+      merchantReference: 'opref-token-1',
+      originalReference: 'QFQTPCQ8HXSKGK82',
+      pspReference: TOKEN,
+      amount: { value: 0, currency: 'EUR' },
+      success: 'true',
+      additionalData: { shopperReference: 'shopper-0042' },
+    };
+    const [event] = adyenTransformer.parseWebhook(
+      Buffer.from(JSON.stringify({ live: 'false', notificationItems: [{ NotificationRequestItem: item }] })),
+      adyen,
+    );
+    return event;
+  };
+
+  it('is queued under its id and a keyed digest of the value, never an unkeyed one; the former id (unkeyed) only in the verdict, to find a job queued under it', async () => {
+    const verdict = await checkWebhookItem(contract(), 'adyen', adyen, ledger(), KEYS);
+    if (verdict.kind !== 'queue') throw new Error(`skipped: ${verdict.reason}`);
+    expect(verdict.data.eventId).toMatch(/^QFQTPCQ8HXSKGK82:RECURRING_CONTRACT:true:[0-9a-f]{16}$/);
+    expect(verdict.data.eventId).not.toContain(unkeyed);
+    // Keyed: another bus secret, another digest.
+    const other = await checkWebhookItem(contract(), 'adyen', adyen, ledger(), webhookDigestKeys('another-bus-secret-for-the-tests'));
+    expect(other.kind === 'queue' && other.data.eventId).not.toBe(verdict.data.eventId);
+    // What releases before this one queued it under: found by the route, never written in the job.
+    expect(verdict.formerJobEventId).toBe(`QFQTPCQ8HXSKGK82:RECURRING_CONTRACT:true:${unkeyed}`);
+    expect(JSON.stringify({ ...verdict.data, storedToken: undefined })).not.toContain(unkeyed);
+    expect(JSON.stringify({ ...verdict.data, storedToken: undefined })).not.toContain(TOKEN);
+  });
+
+  it('logs a skip under the same keyed id', async () => {
+    const event = { ...contract(), operationId: 'Order 42 / shop' };
+    const verdict = await checkWebhookItem(event, 'adyen', adyen, ledger(), KEYS);
+    expect(verdict).toMatchObject({ kind: 'skip', reason: 'not_our_operation' });
+    expect(verdict.kind === 'skip' && verdict.eventKey).toMatch(/^QFQTPCQ8HXSKGK82:RECURRING_CONTRACT:true:[0-9a-f]{16}$/);
+    expect(verdict.kind === 'skip' && verdict.eventKey).not.toContain(unkeyed);
   });
 });

@@ -1,4 +1,4 @@
-import { createHmac } from 'node:crypto';
+import { createHash, createHmac } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { hmacValidator as HmacValidator } from '@adyen/api-library';
 import { configWarnings } from '../../../../src/config/cross-field-rules';
@@ -821,9 +821,15 @@ describe('Adyen webhook events', () => {
         outcome: { status: 'PENDING', gatewayStatus: 'RECURRING_CONTRACT', gatewayReference: 'INITIAL_PAYMENT_PSP_REFERENCE', settles: [] },
         storedToken: 'YOUR_SHOPPER_REFERENCE:M5N7TQ4TG5PFWR50',
       });
-      // The token (its pspReference) is in no id or reference: those reach logs and history.
-      expect(contract.eventId).toMatch(/^INITIAL_PAYMENT_PSP_REFERENCE:RECURRING_CONTRACT:true:[0-9a-f]{16}$/);
-      expect(JSON.stringify({ ...contract, storedToken: undefined })).not.toContain('M5N7TQ4TG5PFWR50');
+      // The token (its pspReference) is in no id or reference: those reach logs and history. It tells this contract
+      // from another of the payment as `eventIdSecret`, which the route digests with a key; an unkeyed digest of it,
+      // what releases before appended to the id, is only the former id a resend they queued is found by.
+      expect(contract.eventId).toBe('INITIAL_PAYMENT_PSP_REFERENCE:RECURRING_CONTRACT:true');
+      expect(contract.eventIdSecret).toBe('M5N7TQ4TG5PFWR50');
+      const unkeyed = createHash('sha256').update('M5N7TQ4TG5PFWR50').digest('hex').slice(0, 16);
+      expect(contract.formerEventId).toBe(`INITIAL_PAYMENT_PSP_REFERENCE:RECURRING_CONTRACT:true:${unkeyed}`);
+      expect(JSON.stringify({ ...contract, storedToken: undefined, eventIdSecret: undefined })).not.toContain('M5N7TQ4TG5PFWR50');
+      expect(JSON.stringify({ ...contract, formerEventId: undefined })).not.toContain(unkeyed);
 
       // Without the shopper it is filed under, Adyen cannot charge it: skipped, naming the field.
       const noShopper = example('post-RECURRING_CONTRACT-recurring_contract');
@@ -835,6 +841,56 @@ describe('Adyen webhook events', () => {
       expect(skipped).toEqual([
         expect.objectContaining({ reason: 'unreadable', field: 'notificationItems[0].NotificationRequestItem.additionalData.shopperReference' }),
       ]);
+    });
+
+    it('never names a RECURRING_CONTRACT skipped by its pspReference (the stored token, logged by the skip line), but by the payment it was stored with', () => {
+      const token = 'M5N7TQ4TG5PFWR50';
+      const variants: Array<[string, (n: Notification) => Notification, Parameters<typeof t.parseWebhook>[1]?]> = [
+        ['other_account', (n) => signedBySdk(n, gateway.webhookSecret, 'AnotherMerchantAccount')],
+        ['other_environment', (n) => ({ ...signedBySdk(n), live: 'true' })],
+        [
+          'success unreadable',
+          (n) => {
+            n.notificationItems[0].NotificationRequestItem.success = 'TRUE';
+            return signedBySdk(n);
+          },
+        ],
+        [
+          'currency unreadable',
+          (n) => {
+            n.notificationItems[0].NotificationRequestItem.amount = { value: 0, currency: 'US1' };
+            return signedBySdk(n);
+          },
+        ],
+        [
+          'amount unreadable',
+          (n) => {
+            n.notificationItems[0].NotificationRequestItem.amount = { value: '0', currency: 'USD' };
+            return signedBySdk(n);
+          },
+        ],
+      ];
+      for (const [what, change] of variants) {
+        const skipped: SkippedWebhookItem[] = [];
+        expect(t.parseWebhook(raw(change(example('post-RECURRING_CONTRACT-recurring_contract'))), gateway, (s) => skipped.push(s))).toEqual([]);
+        expect([what, skipped.length]).toEqual([what, 1]);
+        expect([what, skipped[0].reference]).toEqual([what, 'INITIAL_PAYMENT_PSP_REFERENCE']);
+        expect([what, JSON.stringify(skipped)]).not.toEqual([what, expect.stringContaining(token)]);
+      }
+      // Without originalReference, originalPsp names the payment; without either, nothing does.
+      const bare = example('post-RECURRING_CONTRACT-recurring_contract');
+      delete bare.notificationItems[0].NotificationRequestItem.originalReference;
+      const skipped: SkippedWebhookItem[] = [];
+      t.parseWebhook(raw(signedBySdk(bare, gateway.webhookSecret, 'AnotherMerchantAccount')), gateway, (s) => skipped.push(s));
+      delete bare.notificationItems[0].NotificationRequestItem.originalPsp;
+      t.parseWebhook(raw(signedBySdk(bare, gateway.webhookSecret, 'AnotherMerchantAccount')), gateway, (s) => skipped.push(s));
+      expect(skipped.map((s) => s.reference)).toEqual(['PSP_REFERENCE', undefined]);
+      // Every other event is named by its own pspReference, as before.
+      const other: SkippedWebhookItem[] = [];
+      t.parseWebhook(raw(signedBySdk(example('post-CANCELLATION-cancellation'), gateway.webhookSecret, 'AnotherMerchantAccount')), gateway, (s) =>
+        other.push(s),
+      );
+      expect(other[0].reference).toBe(example('post-CANCELLATION-cancellation').notificationItems[0].NotificationRequestItem.pspReference);
     });
 
     it('tells what a CANCELLATION or CANCEL_OR_REFUND success did to the payment (additionalData.modification.action), for one no operation of ours claims', () => {
