@@ -75,8 +75,8 @@ export interface Config {
     readonly amountUnits: 'minor' | 'major';
     /**
      * Whether a refund's `refund_management.updated` PENDINGRELEASE notice is sent before the PSP is asked (default
-     * false): the OMS sends that message itself, just before it asks a custom payment integration to refund, and the
-     * next one once our refunded notification arrives. For a bus whose OMS waits for it from us.
+     * true, as DESIGN.md section 2 asks). A bus that refuses it for good (a JSON-RPC error) has it set aside without
+     * holding the refund's outcome back; false sends none (a bus whose OMS sends that message itself).
      */
     readonly refundPendingNotice: boolean;
     /** Timeout of each call to the bus, milliseconds. Default 10000. */

@@ -737,8 +737,8 @@ export class DeliveryService {
   private async send(op: OperationRecord, ctx: OperationContext, route: GatewayRoute, breaker: CircuitBreaker): Promise<DeliveryStep> {
     const { ledger, recorder } = this.deps;
     if (op.command === 'refund' && op.attempts === 0 && this.deps.config.serviceBus.refundPendingNotice) {
-      // Only for a bus that asks for it (service_bus.refund_pending_notice): the OMS sends PENDINGRELEASE itself
-      // before it asks us to refund. Before the money moves; idempotent by event id.
+      // The OMS hears PENDINGRELEASE before the money moves (unless service_bus.refund_pending_notice is false);
+      // idempotent by event id. One the bus refuses for good is set aside, never holding the outcome back.
       await recorder.emit(refundPendingEvent(op, this.deps.config));
     }
     let request: GatewayRequest;

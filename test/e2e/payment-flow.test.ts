@@ -109,14 +109,15 @@ describe('the payment flow end to end', () => {
     ).toEqual(['authorize', 'capture']);
   });
 
-  // The OMS sends refund_management.updated PENDINGRELEASE itself before it asks us to refund (its refunds page);
-  // a bus that waits for it from us sets service_bus.refund_pending_notice (delivery-service.test.ts).
-  it('tells the OMS the refund outcome alone, no refund_management.updated of its own', async () => {
+  it('sends the refund PENDINGRELEASE notice before the refund outcome', async () => {
     const { records } = await play(workload());
     const refund = records.find((r) => r.command === 'refund');
     expect(refund?.status).toBe('SUCCESS');
     const forRefund = stack.busTwin.notifications.filter((n) => JSON.stringify(n.params).includes(refund?.operationId ?? '?'));
-    expect(forRefund.map((n) => n.method)).toEqual([stack.config.serviceBus.methods.notifications.refunded]);
+    expect(forRefund.map((n) => n.method)).toEqual([
+      stack.config.serviceBus.methods.notifications.refund_updated,
+      stack.config.serviceBus.methods.notifications.refunded,
+    ]);
   });
 
   it('delivers everything exactly once through 5xx, 429 and connection resets', async () => {

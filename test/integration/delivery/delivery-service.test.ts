@@ -246,10 +246,9 @@ describe('gateway delivery', () => {
     expect(sim.counters().effects[captureId]).toBeUndefined();
   });
 
-  // The OMS itself sends magento.postsales.refund_management.updated PENDINGRELEASE just before it requests a refund
-  // of a custom payment integration, and the next one once our refunded notification arrives (the OMS refunds page).
-  it('sends no refund_management.updated of its own by default: the refund outcome alone reaches the OMS', async () => {
-    const { service, ledger, events } = setup();
+  // DESIGN.md section 2 asks for the pre-notice (sent by default); a bus whose OMS sends it itself turns it off.
+  it('sends no refund_management.updated with service_bus.refund_pending_notice false: the refund outcome alone', async () => {
+    const { service, ledger, events } = setup({ 'service_bus.refund_pending_notice': false });
     const sale = channelCommand('sale', {}, { gateway_key: 'pm_card_visa', amount: 4000 });
     const saleId = await record(ledger, sale);
     expect(await service.deliver(saleId)).toEqual({ kind: 'done', state: 'SUCCEEDED' });
@@ -259,8 +258,8 @@ describe('gateway delivery', () => {
     expect(await events.load(`${refundId}.SUCCEEDED`)).toMatchObject({ params: { payment: { status: 'SUCCESS', gateway_command: 'refund' } } });
   });
 
-  it('records the refund PENDINGRELEASE notice before the refund reaches the PSP, for a bus that asks for it', async () => {
-    const { service, ledger, events } = setup({ 'service_bus.refund_pending_notice': true });
+  it('records the refund PENDINGRELEASE notice before the refund reaches the PSP (the default)', async () => {
+    const { service, ledger, events } = setup();
     const sale = channelCommand('sale', {}, { gateway_key: 'pm_card_visa', amount: 4000 });
     const saleId = await record(ledger, sale);
     expect(await service.deliver(saleId)).toEqual({ kind: 'done', state: 'SUCCEEDED' });

@@ -49,8 +49,8 @@ describe('buildConfig', () => {
       delegatePath: '/delegate/oms',
       subscribes: [],
       amountUnits: 'minor',
-      // The OMS sends refund_management.updated PENDINGRELEASE itself (its refunds page): off unless asked for.
-      refundPendingNotice: false,
+      // DESIGN.md section 2: the refund PENDINGRELEASE pre-notice is sent unless turned off.
+      refundPendingNotice: true,
       timeoutMs: 10000,
       methods: {
         register: 'magento.service_bus.remote.register',
