@@ -51,17 +51,39 @@ export interface CardDetails {
   holder_name?: string;
 }
 
+/** An integer, or a string trimmed, as the digits an expiry figure is read from. */
+function expiryDigits(value: unknown): string | undefined {
+  if (typeof value === 'number' && Number.isSafeInteger(value)) return String(value);
+  return typeof value === 'string' ? value.trim() : undefined;
+}
+
+/** An expiry month (an integer, or digits as a string: `3`, `"03"`) as 1–12, or undefined when it is none. */
+export function expiryMonthOf(value: unknown): number | undefined {
+  const digits = expiryDigits(value);
+  if (digits === undefined || !/^\d{1,2}$/.test(digits)) return undefined;
+  const month = Number(digits);
+  return month >= 1 && month <= 12 ? month : undefined;
+}
+
+/** An expiry year (an integer, or digits as a string) as four digits, a two-digit year being 20yy; or undefined. */
+export function expiryYearOf(value: unknown): number | undefined {
+  const digits = expiryDigits(value);
+  if (digits === undefined) return undefined;
+  // Adyen's stored method, and the MIB's card: "the last two digits of the year the card expires".
+  if (/^\d{2}$/.test(digits)) return 2000 + Number(digits);
+  if (!/^\d{4}$/.test(digits)) return undefined;
+  const year = Number(digits);
+  return year >= 2000 && year <= 2199 ? year : undefined;
+}
+
 /** A card's expiry month as a number (the schema admits an integer or a string of digits), or undefined. */
 export function cardExpiryMonth(card: Pick<CardDetails, 'expiration_month'> | undefined): number | undefined {
-  const v = card?.expiration_month;
-  return typeof v === 'number' ? v : typeof v === 'string' && /^[0-9]{1,2}$/.test(v) ? Number(v) : undefined;
+  return expiryMonthOf(card?.expiration_month);
 }
 
 /** A card's expiry year as four digits (a two-digit year is 20yy, as the PSPs' are read), or undefined. */
 export function cardExpiryYear(card: Pick<CardDetails, 'expiration_year'> | undefined): number | undefined {
-  const v = card?.expiration_year;
-  const year = typeof v === 'number' ? v : typeof v === 'string' && /^[0-9]{2,4}$/.test(v) ? Number(v) : undefined;
-  return year !== undefined && year < 100 ? 2000 + year : year;
+  return expiryYearOf(card?.expiration_year);
 }
 
 export interface MethodDetails {
