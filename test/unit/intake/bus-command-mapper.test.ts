@@ -317,6 +317,8 @@ describe('mapBusCall converts major units when the bus sends them', () => {
     [1.234, 'KWD', 1234],
     [0.0001, 'CLF', 1],
     [999_999_999_999.99, 'USD', 999_999_999_999_99],
+    // A writer of 17 significant digits (PHP's serialize_precision 17) sends 19.99 so: the same double.
+    [19.989999999999998, 'USD', 1999],
   ])('turns the decimal %d %s into %d minor units, exactly', (major, currency, minor) => {
     const r = success(map(call({ params: { payment: payment({ amount: major, currency }) } }), 'major'));
     expect(r.command.payment.amount).toBe(minor);
