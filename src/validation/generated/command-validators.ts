@@ -4,7 +4,7 @@
 // @ts-nocheck
 "use strict";
 export const payment_command = validate10;
-const schema11 = {"$id":"payment-command","type":"object","additionalProperties":false,"required":["version","command","channel","received_at","payment"],"properties":{"version":{"const":1},"command":{"enum":["validate","revalidate","capture","cancel","refund","authorize","sale","tokenize","balance_inquiry","reload","issue","activate","deactivate","merge_balance"]},"channel":{"enum":["bus","web","pos","marketplace"]},"sequence":{"anyOf":[{"type":"string","minLength":1,"maxLength":64},{"type":"integer","minimum":0,"maximum":9007199254740991}]},"received_at":{"type":"string","format":"date-time"},"payment":{"type":"object","required":["gateway","gateway_account","gateway_key","amount","currency"],"properties":{"gateway":{"type":"string","pattern":"^[a-z][a-z0-9_-]{0,31}$"},"gateway_account":{"type":"string","minLength":1,"maxLength":128},"gateway_key":{"type":"string","minLength":1,"maxLength":255,"not":{"enum":[".",".."]}},"amount":{"type":"integer","minimum":0,"maximum":99999999999999},"currency":{"enum":["AED","AFN","ALL","AMD","ANG","AOA","ARS","AUD","AWG","AZN","BAM","BBD","BDT","BGN","BHD","BIF","BMD","BND","BOB","BRL","BSD","BTN","BWP","BYN","BZD","CAD","CDF","CHF","CLF","CLP","CNY","COP","CRC","CUC","CUP","CVE","CZK","DJF","DKK","DOP","DZD","EGP","ERN","ETB","EUR","FJD","FKP","GBP","GEL","GHS","GIP","GMD","GNF","GTQ","GYD","HKD","HNL","HTG","HUF","IDR","ILS","INR","IQD","IRR","ISK","JMD","JOD","JPY","KES","KGS","KHR","KMF","KPW","KRW","KWD","KYD","KZT","LAK","LBP","LKR","LRD","LSL","LYD","MAD","MDL","MGA","MKD","MMK","MNT","MOP","MRU","MUR","MVR","MWK","MXN","MYR","MZN","NAD","NGN","NIO","NOK","NPR","NZD","OMR","PAB","PEN","PGK","PHP","PKR","PLN","PYG","QAR","RON","RSD","RUB","RWF","SAR","SBD","SCR","SDG","SEK","SGD","SHP","SLE","SOS","SRD","SSP","STN","SVC","SYP","SZL","THB","TJS","TMT","TND","TOP","TRY","TTD","TWD","TZS","UAH","UGX","USD","UYI","UYU","UYW","UZS","VED","VES","VND","VUV","WST","XAF","XCD","XCG","XOF","XPF","YER","ZAR","ZMW","ZWG"]},"order_id":{"type":"string","minLength":1,"maxLength":128},"operation_reference":{"type":"string","pattern":"^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$"},"new_gateway_key":{"type":"string","minLength":1,"maxLength":255,"not":{"enum":[".",".."]}},"lines":{"type":"array","maxItems":500,"items":{"type":"object","properties":{"line_number":{"type":"integer","minimum":0,"maximum":1000000},"item_name":{"type":"string","maxLength":255},"item_sku":{"type":"string","maxLength":128},"item_type":{"type":"string","maxLength":64},"quantity":{"type":"number","minimum":0,"maximum":1000000},"unit_price_gross":{"type":"integer","minimum":0,"maximum":99999999999999},"refund_amount":{"type":"integer","minimum":0,"maximum":99999999999999},"tax_amount":{"type":"integer","minimum":0,"maximum":99999999999999},"tax_rate":{"type":"number","minimum":0,"maximum":100}}}},"method_details":{"type":"object","properties":{"method":{"type":"string","maxLength":64},"submethod":{"type":"string","maxLength":64},"card":{"type":"object","properties":{"bin":{"type":"string","pattern":"^[0-9]{6,8}$"},"last_four_digits":{"type":"string","pattern":"^[0-9]{4}$"},"expiration_month":{"anyOf":[{"type":"integer","minimum":1,"maximum":12},{"type":"string","pattern":"^(?:0?[1-9]|1[0-2])$"}]},"expiration_year":{"anyOf":[{"type":"integer","minimum":2000,"maximum":2100},{"type":"string","pattern":"^(?:[0-9]{2}|20[0-9]{2}|2100)$"}]},"brand":{"type":"string","maxLength":32},"holder_name":{"type":"string","maxLength":128}}},"bank":{"type":"object","maxProperties":32,"additionalProperties":{"anyOf":[{"type":"string","maxLength":255},{"type":"integer","minimum":-2147483648,"maximum":2147483647}]}}}},"splits":{"type":"array","minItems":1,"maxItems":51,"items":{"type":"object","additionalProperties":false,"required":["type","amount"],"properties":{"type":{"enum":["seller","marketplace_fee"]},"account":{"type":"string","minLength":1,"maxLength":128},"reference":{"type":"string","pattern":"^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$"},"amount":{"type":"integer","minimum":0,"maximum":99999999999999}}}},"stored_value":{"type":"object","additionalProperties":false,"properties":{"source_gateway_key":{"type":"string","minLength":1,"maxLength":255,"not":{"enum":[".",".."]}}}},"custom_attributes":{"anyOf":[{"type":"object","maxProperties":64},{"type":"array","maxItems":64,"items":{"type":"object","maxProperties":8}}]},"payment_method":{"type":"object","additionalProperties":false,"properties":{"type":{"enum":["stored_card","card","apple_pay","google_pay","klarna","crypto","gift_card"]},"token":{"type":"string","minLength":1,"maxLength":16384},"store":{"type":"boolean"},"encrypted_security_code":{"type":"string","minLength":1,"maxLength":16384},"return_url":{"type":"string","maxLength":1024,"pattern":"^https://[^\\s]+$"},"three_ds_reference_id":{"type":"string","pattern":"^[A-Za-z0-9][A-Za-z0-9._-]{0,49}$"},"shopper":{"type":"object","additionalProperties":false,"properties":{"reference":{"type":"string","minLength":3,"maxLength":256},"email":{"type":"string","maxLength":254,"pattern":"^[^\\s@]+@[^\\s@]+$"},"country":{"type":"string","pattern":"^[A-Z]{2}$"},"locale":{"type":"string","pattern":"^[a-z]{2}([-_][A-Z]{2})?$"},"first_name":{"type":"string","minLength":1,"maxLength":80},"last_name":{"type":"string","minLength":1,"maxLength":80},"telephone":{"type":"string","maxLength":32,"pattern":"^\\+?[0-9 ()-]{4,32}$"},"billing_address":{"type":"object","additionalProperties":false,"properties":{"street":{"type":"string","minLength":1,"maxLength":255},"house_number":{"type":"string","minLength":1,"maxLength":32},"postal_code":{"type":"string","minLength":1,"maxLength":32},"city":{"type":"string","minLength":1,"maxLength":128},"country":{"type":"string","pattern":"^[A-Z]{2}$"}}}}}}},"recurring":{"type":"object","additionalProperties":false,"required":["model"],"properties":{"model":{"enum":["subscription","unscheduled"]},"schedule_id":{"type":"string","pattern":"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$"},"cycle":{"type":"integer","minimum":1,"maximum":100000},"network_transaction_id":{"type":"string","minLength":1,"maxLength":64}}},"tenders":{"type":"array","minItems":2,"maxItems":2,"items":{"type":"object","additionalProperties":false,"required":["type","gateway","gateway_account","gateway_key"],"properties":{"type":{"enum":["gift_card","card"]},"gateway":{"type":"string","pattern":"^[a-z][a-z0-9_-]{0,31}$"},"gateway_account":{"type":"string","minLength":1,"maxLength":128},"gateway_key":{"type":"string","minLength":1,"maxLength":255,"not":{"enum":[".",".."]}},"amount":{"type":"integer","minimum":0,"maximum":99999999999999},"brand":{"type":"string","pattern":"^[A-Za-z0-9_-]{1,64}$"}}}},"split_tender":{"const":true},"three_ds":{"enum":["required"]},"action_result":{"type":"object","additionalProperties":false,"required":["authentication_transaction_id"],"properties":{"authentication_transaction_id":{"type":"string","pattern":"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$"}}}},"allOf":[{"if":{"required":["payment_method"],"properties":{"payment_method":{"required":["type"],"properties":{"type":{"const":"klarna"}}}}},"then":{"required":["lines"],"properties":{"lines":{"minItems":1,"items":{"type":"object","required":["item_name","quantity","unit_price_gross"],"properties":{"quantity":{"type":"number","exclusiveMinimum":0}}}},"payment_method":{"required":["return_url","shopper"],"properties":{"shopper":{"required":["email","country"]}}}}}},{"if":{"required":["payment_method"],"properties":{"payment_method":{"required":["type"],"properties":{"type":{"const":"crypto"}}}}},"then":{"properties":{"currency":{"const":"USD"},"payment_method":{"required":["return_url"]}}}},{"if":{"required":["recurring"]},"then":{"properties":{"payment_method":{"anyOf":[{"properties":{"type":{"const":"stored_card"}}},{"required":["store"],"properties":{"store":{"const":true}}}]}}}}]}},"allOf":[{"if":{"properties":{"command":{"enum":["capture","refund","authorize","sale","reload"]}},"required":["command"]},"then":{"properties":{"payment":{"properties":{"amount":{"type":"integer","minimum":1,"maximum":99999999999999}}}}}},{"if":{"properties":{"command":{"const":"tokenize"}},"required":["command"]},"then":{"properties":{"payment":{"required":["method_details"],"properties":{"method_details":{"type":"object","required":["card"]}}}}}},{"if":{"properties":{"command":{"const":"merge_balance"}},"required":["command"]},"then":{"properties":{"payment":{"required":["stored_value"],"properties":{"stored_value":{"type":"object","required":["source_gateway_key"]}}}}}}]};
+const schema11 = {"$id":"payment-command","type":"object","additionalProperties":false,"required":["version","command","channel","received_at","payment"],"properties":{"version":{"const":1},"command":{"enum":["validate","revalidate","capture","cancel","refund","authorize","sale","tokenize","balance_inquiry","reload","issue","activate","deactivate","merge_balance"]},"channel":{"enum":["bus","web","pos","marketplace"]},"sequence":{"anyOf":[{"type":"string","minLength":1,"maxLength":64},{"type":"integer","minimum":0,"maximum":9007199254740991}]},"received_at":{"type":"string","format":"date-time"},"payment":{"type":"object","required":["gateway","gateway_account","gateway_key","amount","currency"],"properties":{"gateway":{"type":"string","pattern":"^[a-z][a-z0-9_-]{0,31}$"},"gateway_account":{"type":"string","minLength":1,"maxLength":128},"gateway_key":{"type":"string","minLength":1,"maxLength":255,"not":{"enum":[".",".."]}},"amount":{"type":"integer","minimum":0,"maximum":99999999999999},"currency":{"enum":["AED","AFN","ALL","AMD","ANG","AOA","ARS","AUD","AWG","AZN","BAM","BBD","BDT","BGN","BHD","BIF","BMD","BND","BOB","BRL","BSD","BTN","BWP","BYN","BZD","CAD","CDF","CHF","CLF","CLP","CNY","COP","CRC","CUC","CUP","CVE","CZK","DJF","DKK","DOP","DZD","EGP","ERN","ETB","EUR","FJD","FKP","GBP","GEL","GHS","GIP","GMD","GNF","GTQ","GYD","HKD","HNL","HTG","HUF","IDR","ILS","INR","IQD","IRR","ISK","JMD","JOD","JPY","KES","KGS","KHR","KMF","KPW","KRW","KWD","KYD","KZT","LAK","LBP","LKR","LRD","LSL","LYD","MAD","MDL","MGA","MKD","MMK","MNT","MOP","MRU","MUR","MVR","MWK","MXN","MYR","MZN","NAD","NGN","NIO","NOK","NPR","NZD","OMR","PAB","PEN","PGK","PHP","PKR","PLN","PYG","QAR","RON","RSD","RUB","RWF","SAR","SBD","SCR","SDG","SEK","SGD","SHP","SLE","SOS","SRD","SSP","STN","SVC","SYP","SZL","THB","TJS","TMT","TND","TOP","TRY","TTD","TWD","TZS","UAH","UGX","USD","UYI","UYU","UYW","UZS","VED","VES","VND","VUV","WST","XAF","XCD","XCG","XOF","XPF","YER","ZAR","ZMW","ZWG"]},"order_id":{"type":"string","minLength":1,"maxLength":128},"operation_reference":{"type":"string","pattern":"^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$"},"new_gateway_key":{"type":"string","minLength":1,"maxLength":255,"not":{"enum":[".",".."]}},"lines":{"type":"array","maxItems":500,"items":{"type":"object","properties":{"line_number":{"type":"integer","minimum":0,"maximum":1000000},"item_name":{"type":"string","maxLength":255},"item_sku":{"type":"string","maxLength":128},"item_type":{"type":"string","maxLength":64},"quantity":{"type":"number","minimum":0,"maximum":1000000},"unit_price_gross":{"type":"integer","minimum":0,"maximum":99999999999999},"refund_amount":{"type":"integer","minimum":0,"maximum":99999999999999},"tax_amount":{"type":"integer","minimum":0,"maximum":99999999999999},"tax_rate":{"type":"number","minimum":0,"maximum":100}}}},"method_details":{"type":"object","properties":{"method":{"type":"string","maxLength":64},"submethod":{"type":"string","maxLength":64},"card":{"type":"object","properties":{"bin":{"type":"string","pattern":"^[0-9]{6,8}$"},"last_four_digits":{"type":"string","pattern":"^[0-9]{4}$"},"expiration_month":{"type":["integer","string"],"minimum":1,"maximum":12,"pattern":"^(?:0?[1-9]|1[0-2])$"},"expiration_year":{"type":["integer","string"],"minimum":2000,"maximum":2100,"pattern":"^(?:[0-9]{2}|20[0-9]{2}|2100)$"},"brand":{"type":"string","maxLength":32},"holder_name":{"type":"string","maxLength":128}}},"bank":{"type":"object","maxProperties":32,"additionalProperties":{"type":["string","integer"],"maxLength":255,"minimum":-2147483648,"maximum":2147483647}}}},"splits":{"type":"array","minItems":1,"maxItems":51,"items":{"type":"object","additionalProperties":false,"required":["type","amount"],"properties":{"type":{"enum":["seller","marketplace_fee"]},"account":{"type":"string","minLength":1,"maxLength":128},"reference":{"type":"string","pattern":"^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$"},"amount":{"type":"integer","minimum":0,"maximum":99999999999999}}}},"stored_value":{"type":"object","additionalProperties":false,"properties":{"source_gateway_key":{"type":"string","minLength":1,"maxLength":255,"not":{"enum":[".",".."]}}}},"custom_attributes":{"anyOf":[{"type":"object","maxProperties":64},{"type":"array","maxItems":64,"items":{"type":"object","maxProperties":8}}]},"payment_method":{"type":"object","additionalProperties":false,"properties":{"type":{"enum":["stored_card","card","apple_pay","google_pay","klarna","crypto","gift_card"]},"token":{"type":"string","minLength":1,"maxLength":16384},"store":{"type":"boolean"},"encrypted_security_code":{"type":"string","minLength":1,"maxLength":16384},"return_url":{"type":"string","maxLength":1024,"pattern":"^https://[^\\s]+$"},"three_ds_reference_id":{"type":"string","pattern":"^[A-Za-z0-9][A-Za-z0-9._-]{0,49}$"},"shopper":{"type":"object","additionalProperties":false,"properties":{"reference":{"type":"string","minLength":3,"maxLength":256},"email":{"type":"string","maxLength":254,"pattern":"^[^\\s@]+@[^\\s@]+$"},"country":{"type":"string","pattern":"^[A-Z]{2}$"},"locale":{"type":"string","pattern":"^[a-z]{2}([-_][A-Z]{2})?$"},"first_name":{"type":"string","minLength":1,"maxLength":80},"last_name":{"type":"string","minLength":1,"maxLength":80},"telephone":{"type":"string","maxLength":32,"pattern":"^\\+?[0-9 ()-]{4,32}$"},"billing_address":{"type":"object","additionalProperties":false,"properties":{"street":{"type":"string","minLength":1,"maxLength":255},"house_number":{"type":"string","minLength":1,"maxLength":32},"postal_code":{"type":"string","minLength":1,"maxLength":32},"city":{"type":"string","minLength":1,"maxLength":128},"country":{"type":"string","pattern":"^[A-Z]{2}$"}}}}}}},"recurring":{"type":"object","additionalProperties":false,"required":["model"],"properties":{"model":{"enum":["subscription","unscheduled"]},"schedule_id":{"type":"string","pattern":"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$"},"cycle":{"type":"integer","minimum":1,"maximum":100000},"network_transaction_id":{"type":"string","minLength":1,"maxLength":64}}},"tenders":{"type":"array","minItems":2,"maxItems":2,"items":{"type":"object","additionalProperties":false,"required":["type","gateway","gateway_account","gateway_key"],"properties":{"type":{"enum":["gift_card","card"]},"gateway":{"type":"string","pattern":"^[a-z][a-z0-9_-]{0,31}$"},"gateway_account":{"type":"string","minLength":1,"maxLength":128},"gateway_key":{"type":"string","minLength":1,"maxLength":255,"not":{"enum":[".",".."]}},"amount":{"type":"integer","minimum":0,"maximum":99999999999999},"brand":{"type":"string","pattern":"^[A-Za-z0-9_-]{1,64}$"}}}},"split_tender":{"const":true},"three_ds":{"enum":["required"]},"action_result":{"type":"object","additionalProperties":false,"required":["authentication_transaction_id"],"properties":{"authentication_transaction_id":{"type":"string","pattern":"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$"}}}},"allOf":[{"if":{"required":["payment_method"],"properties":{"payment_method":{"required":["type"],"properties":{"type":{"const":"klarna"}}}}},"then":{"required":["lines"],"properties":{"lines":{"minItems":1,"items":{"type":"object","required":["item_name","quantity","unit_price_gross"],"properties":{"quantity":{"type":"number","exclusiveMinimum":0}}}},"payment_method":{"required":["return_url","shopper"],"properties":{"shopper":{"required":["email","country"]}}}}}},{"if":{"required":["payment_method"],"properties":{"payment_method":{"required":["type"],"properties":{"type":{"const":"crypto"}}}}},"then":{"properties":{"currency":{"const":"USD"},"payment_method":{"required":["return_url"]}}}},{"if":{"required":["recurring"]},"then":{"properties":{"payment_method":{"anyOf":[{"properties":{"type":{"const":"stored_card"}}},{"required":["store"],"properties":{"store":{"const":true}}}]}}}}]}},"allOf":[{"if":{"properties":{"command":{"enum":["capture","refund","authorize","sale","reload"]}},"required":["command"]},"then":{"properties":{"payment":{"properties":{"amount":{"type":"integer","minimum":1,"maximum":99999999999999}}}}}},{"if":{"properties":{"command":{"const":"tokenize"}},"required":["command"]},"then":{"properties":{"payment":{"required":["method_details"],"properties":{"method_details":{"type":"object","required":["card"]}}}}}},{"if":{"properties":{"command":{"const":"merge_balance"}},"required":["command"]},"then":{"properties":{"payment":{"required":["stored_value"],"properties":{"stored_value":{"type":"object","required":["source_gateway_key"]}}}}}}]};
 const func2 = require("ajv/dist/runtime/ucs2length").default;
 const formats0 = require("ajv-formats/dist/formats").fullFormats["date-time"];
 const pattern0 = new RegExp("^[a-z][a-z0-9_-]{0,31}$", "u");
@@ -1525,96 +1525,29 @@ if(valid38){
 if(data51.expiration_month !== undefined){
 let data54 = data51.expiration_month;
 const _errs123 = errors;
-const _errs124 = errors;
-let valid39 = false;
-const _errs125 = errors;
-if(!((typeof data54 == "number") && (!(data54 % 1) && !isNaN(data54)))){
-const err32 = {instancePath:instancePath+"/payment/method_details/card/expiration_month",schemaPath:"#/properties/payment/properties/method_details/properties/card/properties/expiration_month/anyOf/0/type",keyword:"type",params:{type: "integer"},message:"must be integer"};
-if(vErrors === null){
-vErrors = [err32];
+if((!((typeof data54 == "number") && (!(data54 % 1) && !isNaN(data54)))) && (typeof data54 !== "string")){
+validate10.errors = [{instancePath:instancePath+"/payment/method_details/card/expiration_month",schemaPath:"#/properties/payment/properties/method_details/properties/card/properties/expiration_month/type",keyword:"type",params:{type: schema11.properties.payment.properties.method_details.properties.card.properties.expiration_month.type},message:"must be integer,string"}];
+return false;
 }
-else {
-vErrors.push(err32);
-}
-errors++;
-}
-if(errors === _errs125){
+if(errors === _errs123){
 if(typeof data54 == "number"){
 if(data54 > 12 || isNaN(data54)){
-const err33 = {instancePath:instancePath+"/payment/method_details/card/expiration_month",schemaPath:"#/properties/payment/properties/method_details/properties/card/properties/expiration_month/anyOf/0/maximum",keyword:"maximum",params:{comparison: "<=", limit: 12},message:"must be <= 12"};
-if(vErrors === null){
-vErrors = [err33];
-}
-else {
-vErrors.push(err33);
-}
-errors++;
-}
-else {
-if(data54 < 1 || isNaN(data54)){
-const err34 = {instancePath:instancePath+"/payment/method_details/card/expiration_month",schemaPath:"#/properties/payment/properties/method_details/properties/card/properties/expiration_month/anyOf/0/minimum",keyword:"minimum",params:{comparison: ">=", limit: 1},message:"must be >= 1"};
-if(vErrors === null){
-vErrors = [err34];
-}
-else {
-vErrors.push(err34);
-}
-errors++;
-}
-}
-}
-}
-var _valid8 = _errs125 === errors;
-valid39 = valid39 || _valid8;
-if(!valid39){
-const _errs127 = errors;
-if(errors === _errs127){
-if(typeof data54 === "string"){
-if(!pattern4.test(data54)){
-const err35 = {instancePath:instancePath+"/payment/method_details/card/expiration_month",schemaPath:"#/properties/payment/properties/method_details/properties/card/properties/expiration_month/anyOf/1/pattern",keyword:"pattern",params:{pattern: "^(?:0?[1-9]|1[0-2])$"},message:"must match pattern \""+"^(?:0?[1-9]|1[0-2])$"+"\""};
-if(vErrors === null){
-vErrors = [err35];
-}
-else {
-vErrors.push(err35);
-}
-errors++;
-}
-}
-else {
-const err36 = {instancePath:instancePath+"/payment/method_details/card/expiration_month",schemaPath:"#/properties/payment/properties/method_details/properties/card/properties/expiration_month/anyOf/1/type",keyword:"type",params:{type: "string"},message:"must be string"};
-if(vErrors === null){
-vErrors = [err36];
-}
-else {
-vErrors.push(err36);
-}
-errors++;
-}
-}
-var _valid8 = _errs127 === errors;
-valid39 = valid39 || _valid8;
-}
-if(!valid39){
-const err37 = {instancePath:instancePath+"/payment/method_details/card/expiration_month",schemaPath:"#/properties/payment/properties/method_details/properties/card/properties/expiration_month/anyOf",keyword:"anyOf",params:{},message:"must match a schema in anyOf"};
-if(vErrors === null){
-vErrors = [err37];
-}
-else {
-vErrors.push(err37);
-}
-errors++;
-validate10.errors = vErrors;
+validate10.errors = [{instancePath:instancePath+"/payment/method_details/card/expiration_month",schemaPath:"#/properties/payment/properties/method_details/properties/card/properties/expiration_month/maximum",keyword:"maximum",params:{comparison: "<=", limit: 12},message:"must be <= 12"}];
 return false;
 }
 else {
-errors = _errs124;
-if(vErrors !== null){
-if(_errs124){
-vErrors.length = _errs124;
+if(data54 < 1 || isNaN(data54)){
+validate10.errors = [{instancePath:instancePath+"/payment/method_details/card/expiration_month",schemaPath:"#/properties/payment/properties/method_details/properties/card/properties/expiration_month/minimum",keyword:"minimum",params:{comparison: ">=", limit: 1},message:"must be >= 1"}];
+return false;
 }
-else {
-vErrors = null;
+}
+}
+if(errors === _errs123){
+if(typeof data54 === "string"){
+if(!pattern4.test(data54)){
+validate10.errors = [{instancePath:instancePath+"/payment/method_details/card/expiration_month",schemaPath:"#/properties/payment/properties/method_details/properties/card/properties/expiration_month/pattern",keyword:"pattern",params:{pattern: "^(?:0?[1-9]|1[0-2])$"},message:"must match pattern \""+"^(?:0?[1-9]|1[0-2])$"+"\""}];
+return false;
+}
 }
 }
 }
@@ -1626,101 +1559,34 @@ var valid38 = true;
 if(valid38){
 if(data51.expiration_year !== undefined){
 let data55 = data51.expiration_year;
-const _errs129 = errors;
-const _errs130 = errors;
-let valid40 = false;
-const _errs131 = errors;
-if(!((typeof data55 == "number") && (!(data55 % 1) && !isNaN(data55)))){
-const err38 = {instancePath:instancePath+"/payment/method_details/card/expiration_year",schemaPath:"#/properties/payment/properties/method_details/properties/card/properties/expiration_year/anyOf/0/type",keyword:"type",params:{type: "integer"},message:"must be integer"};
-if(vErrors === null){
-vErrors = [err38];
+const _errs125 = errors;
+if((!((typeof data55 == "number") && (!(data55 % 1) && !isNaN(data55)))) && (typeof data55 !== "string")){
+validate10.errors = [{instancePath:instancePath+"/payment/method_details/card/expiration_year",schemaPath:"#/properties/payment/properties/method_details/properties/card/properties/expiration_year/type",keyword:"type",params:{type: schema11.properties.payment.properties.method_details.properties.card.properties.expiration_year.type},message:"must be integer,string"}];
+return false;
 }
-else {
-vErrors.push(err38);
-}
-errors++;
-}
-if(errors === _errs131){
+if(errors === _errs125){
 if(typeof data55 == "number"){
 if(data55 > 2100 || isNaN(data55)){
-const err39 = {instancePath:instancePath+"/payment/method_details/card/expiration_year",schemaPath:"#/properties/payment/properties/method_details/properties/card/properties/expiration_year/anyOf/0/maximum",keyword:"maximum",params:{comparison: "<=", limit: 2100},message:"must be <= 2100"};
-if(vErrors === null){
-vErrors = [err39];
-}
-else {
-vErrors.push(err39);
-}
-errors++;
-}
-else {
-if(data55 < 2000 || isNaN(data55)){
-const err40 = {instancePath:instancePath+"/payment/method_details/card/expiration_year",schemaPath:"#/properties/payment/properties/method_details/properties/card/properties/expiration_year/anyOf/0/minimum",keyword:"minimum",params:{comparison: ">=", limit: 2000},message:"must be >= 2000"};
-if(vErrors === null){
-vErrors = [err40];
-}
-else {
-vErrors.push(err40);
-}
-errors++;
-}
-}
-}
-}
-var _valid9 = _errs131 === errors;
-valid40 = valid40 || _valid9;
-if(!valid40){
-const _errs133 = errors;
-if(errors === _errs133){
-if(typeof data55 === "string"){
-if(!pattern5.test(data55)){
-const err41 = {instancePath:instancePath+"/payment/method_details/card/expiration_year",schemaPath:"#/properties/payment/properties/method_details/properties/card/properties/expiration_year/anyOf/1/pattern",keyword:"pattern",params:{pattern: "^(?:[0-9]{2}|20[0-9]{2}|2100)$"},message:"must match pattern \""+"^(?:[0-9]{2}|20[0-9]{2}|2100)$"+"\""};
-if(vErrors === null){
-vErrors = [err41];
-}
-else {
-vErrors.push(err41);
-}
-errors++;
-}
-}
-else {
-const err42 = {instancePath:instancePath+"/payment/method_details/card/expiration_year",schemaPath:"#/properties/payment/properties/method_details/properties/card/properties/expiration_year/anyOf/1/type",keyword:"type",params:{type: "string"},message:"must be string"};
-if(vErrors === null){
-vErrors = [err42];
-}
-else {
-vErrors.push(err42);
-}
-errors++;
-}
-}
-var _valid9 = _errs133 === errors;
-valid40 = valid40 || _valid9;
-}
-if(!valid40){
-const err43 = {instancePath:instancePath+"/payment/method_details/card/expiration_year",schemaPath:"#/properties/payment/properties/method_details/properties/card/properties/expiration_year/anyOf",keyword:"anyOf",params:{},message:"must match a schema in anyOf"};
-if(vErrors === null){
-vErrors = [err43];
-}
-else {
-vErrors.push(err43);
-}
-errors++;
-validate10.errors = vErrors;
+validate10.errors = [{instancePath:instancePath+"/payment/method_details/card/expiration_year",schemaPath:"#/properties/payment/properties/method_details/properties/card/properties/expiration_year/maximum",keyword:"maximum",params:{comparison: "<=", limit: 2100},message:"must be <= 2100"}];
 return false;
 }
 else {
-errors = _errs130;
-if(vErrors !== null){
-if(_errs130){
-vErrors.length = _errs130;
-}
-else {
-vErrors = null;
+if(data55 < 2000 || isNaN(data55)){
+validate10.errors = [{instancePath:instancePath+"/payment/method_details/card/expiration_year",schemaPath:"#/properties/payment/properties/method_details/properties/card/properties/expiration_year/minimum",keyword:"minimum",params:{comparison: ">=", limit: 2000},message:"must be >= 2000"}];
+return false;
 }
 }
 }
-var valid38 = _errs129 === errors;
+if(errors === _errs125){
+if(typeof data55 === "string"){
+if(!pattern5.test(data55)){
+validate10.errors = [{instancePath:instancePath+"/payment/method_details/card/expiration_year",schemaPath:"#/properties/payment/properties/method_details/properties/card/properties/expiration_year/pattern",keyword:"pattern",params:{pattern: "^(?:[0-9]{2}|20[0-9]{2}|2100)$"},message:"must match pattern \""+"^(?:[0-9]{2}|20[0-9]{2}|2100)$"+"\""}];
+return false;
+}
+}
+}
+}
+var valid38 = _errs125 === errors;
 }
 else {
 var valid38 = true;
@@ -1728,8 +1594,8 @@ var valid38 = true;
 if(valid38){
 if(data51.brand !== undefined){
 let data56 = data51.brand;
-const _errs135 = errors;
-if(errors === _errs135){
+const _errs127 = errors;
+if(errors === _errs127){
 if(typeof data56 === "string"){
 if(func2(data56) > 32){
 validate10.errors = [{instancePath:instancePath+"/payment/method_details/card/brand",schemaPath:"#/properties/payment/properties/method_details/properties/card/properties/brand/maxLength",keyword:"maxLength",params:{limit: 32},message:"must NOT have more than 32 characters"}];
@@ -1741,7 +1607,7 @@ validate10.errors = [{instancePath:instancePath+"/payment/method_details/card/br
 return false;
 }
 }
-var valid38 = _errs135 === errors;
+var valid38 = _errs127 === errors;
 }
 else {
 var valid38 = true;
@@ -1749,8 +1615,8 @@ var valid38 = true;
 if(valid38){
 if(data51.holder_name !== undefined){
 let data57 = data51.holder_name;
-const _errs137 = errors;
-if(errors === _errs137){
+const _errs129 = errors;
+if(errors === _errs129){
 if(typeof data57 === "string"){
 if(func2(data57) > 128){
 validate10.errors = [{instancePath:instancePath+"/payment/method_details/card/holder_name",schemaPath:"#/properties/payment/properties/method_details/properties/card/properties/holder_name/maxLength",keyword:"maxLength",params:{limit: 128},message:"must NOT have more than 128 characters"}];
@@ -1762,7 +1628,7 @@ validate10.errors = [{instancePath:instancePath+"/payment/method_details/card/ho
 return false;
 }
 }
-var valid38 = _errs137 === errors;
+var valid38 = _errs129 === errors;
 }
 else {
 var valid38 = true;
@@ -1786,8 +1652,8 @@ var valid37 = true;
 if(valid37){
 if(data48.bank !== undefined){
 let data58 = data48.bank;
-const _errs139 = errors;
-if(errors === _errs139){
+const _errs131 = errors;
+if(errors === _errs131){
 if(data58 && typeof data58 == "object" && !Array.isArray(data58)){
 if(Object.keys(data58).length > 32){
 validate10.errors = [{instancePath:instancePath+"/payment/method_details/bank",schemaPath:"#/properties/payment/properties/method_details/properties/bank/maxProperties",keyword:"maxProperties",params:{limit: 32},message:"must NOT have more than 32 properties"}];
@@ -1796,102 +1662,35 @@ return false;
 else {
 for(const key1 in data58){
 let data59 = data58[key1];
-const _errs142 = errors;
-const _errs143 = errors;
-let valid42 = false;
-const _errs144 = errors;
-if(errors === _errs144){
-if(typeof data59 === "string"){
-if(func2(data59) > 255){
-const err44 = {instancePath:instancePath+"/payment/method_details/bank/" + key1.replace(/~/g, "~0").replace(/\//g, "~1"),schemaPath:"#/properties/payment/properties/method_details/properties/bank/additionalProperties/anyOf/0/maxLength",keyword:"maxLength",params:{limit: 255},message:"must NOT have more than 255 characters"};
-if(vErrors === null){
-vErrors = [err44];
+const _errs134 = errors;
+if((typeof data59 !== "string") && (!((typeof data59 == "number") && (!(data59 % 1) && !isNaN(data59))))){
+validate10.errors = [{instancePath:instancePath+"/payment/method_details/bank/" + key1.replace(/~/g, "~0").replace(/\//g, "~1"),schemaPath:"#/properties/payment/properties/method_details/properties/bank/additionalProperties/type",keyword:"type",params:{type: schema11.properties.payment.properties.method_details.properties.bank.additionalProperties.type},message:"must be string,integer"}];
+return false;
 }
-else {
-vErrors.push(err44);
-}
-errors++;
-}
-}
-else {
-const err45 = {instancePath:instancePath+"/payment/method_details/bank/" + key1.replace(/~/g, "~0").replace(/\//g, "~1"),schemaPath:"#/properties/payment/properties/method_details/properties/bank/additionalProperties/anyOf/0/type",keyword:"type",params:{type: "string"},message:"must be string"};
-if(vErrors === null){
-vErrors = [err45];
-}
-else {
-vErrors.push(err45);
-}
-errors++;
-}
-}
-var _valid10 = _errs144 === errors;
-valid42 = valid42 || _valid10;
-if(!valid42){
-const _errs146 = errors;
-if(!((typeof data59 == "number") && (!(data59 % 1) && !isNaN(data59)))){
-const err46 = {instancePath:instancePath+"/payment/method_details/bank/" + key1.replace(/~/g, "~0").replace(/\//g, "~1"),schemaPath:"#/properties/payment/properties/method_details/properties/bank/additionalProperties/anyOf/1/type",keyword:"type",params:{type: "integer"},message:"must be integer"};
-if(vErrors === null){
-vErrors = [err46];
-}
-else {
-vErrors.push(err46);
-}
-errors++;
-}
-if(errors === _errs146){
+if(errors === _errs134){
 if(typeof data59 == "number"){
 if(data59 > 2147483647 || isNaN(data59)){
-const err47 = {instancePath:instancePath+"/payment/method_details/bank/" + key1.replace(/~/g, "~0").replace(/\//g, "~1"),schemaPath:"#/properties/payment/properties/method_details/properties/bank/additionalProperties/anyOf/1/maximum",keyword:"maximum",params:{comparison: "<=", limit: 2147483647},message:"must be <= 2147483647"};
-if(vErrors === null){
-vErrors = [err47];
-}
-else {
-vErrors.push(err47);
-}
-errors++;
-}
-else {
-if(data59 < -2147483648 || isNaN(data59)){
-const err48 = {instancePath:instancePath+"/payment/method_details/bank/" + key1.replace(/~/g, "~0").replace(/\//g, "~1"),schemaPath:"#/properties/payment/properties/method_details/properties/bank/additionalProperties/anyOf/1/minimum",keyword:"minimum",params:{comparison: ">=", limit: -2147483648},message:"must be >= -2147483648"};
-if(vErrors === null){
-vErrors = [err48];
-}
-else {
-vErrors.push(err48);
-}
-errors++;
-}
-}
-}
-}
-var _valid10 = _errs146 === errors;
-valid42 = valid42 || _valid10;
-}
-if(!valid42){
-const err49 = {instancePath:instancePath+"/payment/method_details/bank/" + key1.replace(/~/g, "~0").replace(/\//g, "~1"),schemaPath:"#/properties/payment/properties/method_details/properties/bank/additionalProperties/anyOf",keyword:"anyOf",params:{},message:"must match a schema in anyOf"};
-if(vErrors === null){
-vErrors = [err49];
-}
-else {
-vErrors.push(err49);
-}
-errors++;
-validate10.errors = vErrors;
+validate10.errors = [{instancePath:instancePath+"/payment/method_details/bank/" + key1.replace(/~/g, "~0").replace(/\//g, "~1"),schemaPath:"#/properties/payment/properties/method_details/properties/bank/additionalProperties/maximum",keyword:"maximum",params:{comparison: "<=", limit: 2147483647},message:"must be <= 2147483647"}];
 return false;
 }
 else {
-errors = _errs143;
-if(vErrors !== null){
-if(_errs143){
-vErrors.length = _errs143;
-}
-else {
-vErrors = null;
+if(data59 < -2147483648 || isNaN(data59)){
+validate10.errors = [{instancePath:instancePath+"/payment/method_details/bank/" + key1.replace(/~/g, "~0").replace(/\//g, "~1"),schemaPath:"#/properties/payment/properties/method_details/properties/bank/additionalProperties/minimum",keyword:"minimum",params:{comparison: ">=", limit: -2147483648},message:"must be >= -2147483648"}];
+return false;
 }
 }
 }
-var valid41 = _errs142 === errors;
-if(!valid41){
+if(errors === _errs134){
+if(typeof data59 === "string"){
+if(func2(data59) > 255){
+validate10.errors = [{instancePath:instancePath+"/payment/method_details/bank/" + key1.replace(/~/g, "~0").replace(/\//g, "~1"),schemaPath:"#/properties/payment/properties/method_details/properties/bank/additionalProperties/maxLength",keyword:"maxLength",params:{limit: 255},message:"must NOT have more than 255 characters"}];
+return false;
+}
+}
+}
+}
+var valid39 = _errs134 === errors;
+if(!valid39){
 break;
 }
 }
@@ -1902,7 +1701,7 @@ validate10.errors = [{instancePath:instancePath+"/payment/method_details/bank",s
 return false;
 }
 }
-var valid37 = _errs139 === errors;
+var valid37 = _errs131 === errors;
 }
 else {
 var valid37 = true;
@@ -1924,8 +1723,8 @@ var valid32 = true;
 if(valid32){
 if(data14.splits !== undefined){
 let data60 = data14.splits;
-const _errs148 = errors;
-if(errors === _errs148){
+const _errs136 = errors;
+if(errors === _errs136){
 if(Array.isArray(data60)){
 if(data60.length > 51){
 validate10.errors = [{instancePath:instancePath+"/payment/splits",schemaPath:"#/properties/payment/properties/splits/maxItems",keyword:"maxItems",params:{limit: 51},message:"must NOT have more than 51 items"}];
@@ -1937,12 +1736,12 @@ validate10.errors = [{instancePath:instancePath+"/payment/splits",schemaPath:"#/
 return false;
 }
 else {
-var valid43 = true;
+var valid40 = true;
 const len2 = data60.length;
 for(let i2=0; i2<len2; i2++){
 let data61 = data60[i2];
-const _errs150 = errors;
-if(errors === _errs150){
+const _errs138 = errors;
+if(errors === _errs138){
 if(data61 && typeof data61 == "object" && !Array.isArray(data61)){
 let missing20;
 if(((data61.type === undefined) && (missing20 = "type")) || ((data61.amount === undefined) && (missing20 = "amount"))){
@@ -1950,7 +1749,7 @@ validate10.errors = [{instancePath:instancePath+"/payment/splits/" + i2,schemaPa
 return false;
 }
 else {
-const _errs152 = errors;
+const _errs140 = errors;
 for(const key2 in data61){
 if(!((((key2 === "type") || (key2 === "account")) || (key2 === "reference")) || (key2 === "amount"))){
 validate10.errors = [{instancePath:instancePath+"/payment/splits/" + i2,schemaPath:"#/properties/payment/properties/splits/items/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key2},message:"must NOT have additional properties"}];
@@ -1958,24 +1757,24 @@ return false;
 break;
 }
 }
-if(_errs152 === errors){
+if(_errs140 === errors){
 if(data61.type !== undefined){
 let data62 = data61.type;
-const _errs153 = errors;
+const _errs141 = errors;
 if(!((data62 === "seller") || (data62 === "marketplace_fee"))){
 validate10.errors = [{instancePath:instancePath+"/payment/splits/" + i2+"/type",schemaPath:"#/properties/payment/properties/splits/items/properties/type/enum",keyword:"enum",params:{allowedValues: schema11.properties.payment.properties.splits.items.properties.type.enum},message:"must be equal to one of the allowed values"}];
 return false;
 }
-var valid44 = _errs153 === errors;
+var valid41 = _errs141 === errors;
 }
 else {
-var valid44 = true;
+var valid41 = true;
 }
-if(valid44){
+if(valid41){
 if(data61.account !== undefined){
 let data63 = data61.account;
-const _errs154 = errors;
-if(errors === _errs154){
+const _errs142 = errors;
+if(errors === _errs142){
 if(typeof data63 === "string"){
 if(func2(data63) > 128){
 validate10.errors = [{instancePath:instancePath+"/payment/splits/" + i2+"/account",schemaPath:"#/properties/payment/properties/splits/items/properties/account/maxLength",keyword:"maxLength",params:{limit: 128},message:"must NOT have more than 128 characters"}];
@@ -1993,16 +1792,16 @@ validate10.errors = [{instancePath:instancePath+"/payment/splits/" + i2+"/accoun
 return false;
 }
 }
-var valid44 = _errs154 === errors;
+var valid41 = _errs142 === errors;
 }
 else {
-var valid44 = true;
+var valid41 = true;
 }
-if(valid44){
+if(valid41){
 if(data61.reference !== undefined){
 let data64 = data61.reference;
-const _errs156 = errors;
-if(errors === _errs156){
+const _errs144 = errors;
+if(errors === _errs144){
 if(typeof data64 === "string"){
 if(!pattern1.test(data64)){
 validate10.errors = [{instancePath:instancePath+"/payment/splits/" + i2+"/reference",schemaPath:"#/properties/payment/properties/splits/items/properties/reference/pattern",keyword:"pattern",params:{pattern: "^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$"},message:"must match pattern \""+"^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$"+"\""}];
@@ -2014,20 +1813,20 @@ validate10.errors = [{instancePath:instancePath+"/payment/splits/" + i2+"/refere
 return false;
 }
 }
-var valid44 = _errs156 === errors;
+var valid41 = _errs144 === errors;
 }
 else {
-var valid44 = true;
+var valid41 = true;
 }
-if(valid44){
+if(valid41){
 if(data61.amount !== undefined){
 let data65 = data61.amount;
-const _errs158 = errors;
+const _errs146 = errors;
 if(!((typeof data65 == "number") && (!(data65 % 1) && !isNaN(data65)))){
 validate10.errors = [{instancePath:instancePath+"/payment/splits/" + i2+"/amount",schemaPath:"#/properties/payment/properties/splits/items/properties/amount/type",keyword:"type",params:{type: "integer"},message:"must be integer"}];
 return false;
 }
-if(errors === _errs158){
+if(errors === _errs146){
 if(typeof data65 == "number"){
 if(data65 > 99999999999999 || isNaN(data65)){
 validate10.errors = [{instancePath:instancePath+"/payment/splits/" + i2+"/amount",schemaPath:"#/properties/payment/properties/splits/items/properties/amount/maximum",keyword:"maximum",params:{comparison: "<=", limit: 99999999999999},message:"must be <= 99999999999999"}];
@@ -2041,10 +1840,10 @@ return false;
 }
 }
 }
-var valid44 = _errs158 === errors;
+var valid41 = _errs146 === errors;
 }
 else {
-var valid44 = true;
+var valid41 = true;
 }
 }
 }
@@ -2057,8 +1856,8 @@ validate10.errors = [{instancePath:instancePath+"/payment/splits/" + i2,schemaPa
 return false;
 }
 }
-var valid43 = _errs150 === errors;
-if(!valid43){
+var valid40 = _errs138 === errors;
+if(!valid40){
 break;
 }
 }
@@ -2070,7 +1869,7 @@ validate10.errors = [{instancePath:instancePath+"/payment/splits",schemaPath:"#/
 return false;
 }
 }
-var valid32 = _errs148 === errors;
+var valid32 = _errs136 === errors;
 }
 else {
 var valid32 = true;
@@ -2078,10 +1877,10 @@ var valid32 = true;
 if(valid32){
 if(data14.stored_value !== undefined){
 let data66 = data14.stored_value;
-const _errs160 = errors;
-if(errors === _errs160){
+const _errs148 = errors;
+if(errors === _errs148){
 if(data66 && typeof data66 == "object" && !Array.isArray(data66)){
-const _errs162 = errors;
+const _errs150 = errors;
 for(const key3 in data66){
 if(!(key3 === "source_gateway_key")){
 validate10.errors = [{instancePath:instancePath+"/payment/stored_value",schemaPath:"#/properties/payment/properties/stored_value/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key3},message:"must NOT have additional properties"}];
@@ -2089,39 +1888,39 @@ return false;
 break;
 }
 }
-if(_errs162 === errors){
+if(_errs150 === errors){
 if(data66.source_gateway_key !== undefined){
 let data67 = data66.source_gateway_key;
-const _errs163 = errors;
-const _errs165 = errors;
-const _errs166 = errors;
+const _errs151 = errors;
+const _errs153 = errors;
+const _errs154 = errors;
 if(!((data67 === ".") || (data67 === ".."))){
-const err50 = {};
+const err32 = {};
 if(vErrors === null){
-vErrors = [err50];
+vErrors = [err32];
 }
 else {
-vErrors.push(err50);
+vErrors.push(err32);
 }
 errors++;
 }
-var valid46 = _errs166 === errors;
-if(valid46){
+var valid43 = _errs154 === errors;
+if(valid43){
 validate10.errors = [{instancePath:instancePath+"/payment/stored_value/source_gateway_key",schemaPath:"#/properties/payment/properties/stored_value/properties/source_gateway_key/not",keyword:"not",params:{},message:"must NOT be valid"}];
 return false;
 }
 else {
-errors = _errs165;
+errors = _errs153;
 if(vErrors !== null){
-if(_errs165){
-vErrors.length = _errs165;
+if(_errs153){
+vErrors.length = _errs153;
 }
 else {
 vErrors = null;
 }
 }
 }
-if(errors === _errs163){
+if(errors === _errs151){
 if(typeof data67 === "string"){
 if(func2(data67) > 255){
 validate10.errors = [{instancePath:instancePath+"/payment/stored_value/source_gateway_key",schemaPath:"#/properties/payment/properties/stored_value/properties/source_gateway_key/maxLength",keyword:"maxLength",params:{limit: 255},message:"must NOT have more than 255 characters"}];
@@ -2147,7 +1946,7 @@ validate10.errors = [{instancePath:instancePath+"/payment/stored_value",schemaPa
 return false;
 }
 }
-var valid32 = _errs160 === errors;
+var valid32 = _errs148 === errors;
 }
 else {
 var valid32 = true;
@@ -2155,125 +1954,125 @@ var valid32 = true;
 if(valid32){
 if(data14.custom_attributes !== undefined){
 let data68 = data14.custom_attributes;
-const _errs167 = errors;
-const _errs168 = errors;
-let valid47 = false;
-const _errs169 = errors;
-if(errors === _errs169){
+const _errs155 = errors;
+const _errs156 = errors;
+let valid44 = false;
+const _errs157 = errors;
+if(errors === _errs157){
 if(data68 && typeof data68 == "object" && !Array.isArray(data68)){
 if(Object.keys(data68).length > 64){
-const err51 = {instancePath:instancePath+"/payment/custom_attributes",schemaPath:"#/properties/payment/properties/custom_attributes/anyOf/0/maxProperties",keyword:"maxProperties",params:{limit: 64},message:"must NOT have more than 64 properties"};
+const err33 = {instancePath:instancePath+"/payment/custom_attributes",schemaPath:"#/properties/payment/properties/custom_attributes/anyOf/0/maxProperties",keyword:"maxProperties",params:{limit: 64},message:"must NOT have more than 64 properties"};
 if(vErrors === null){
-vErrors = [err51];
+vErrors = [err33];
 }
 else {
-vErrors.push(err51);
+vErrors.push(err33);
 }
 errors++;
 }
 }
 else {
-const err52 = {instancePath:instancePath+"/payment/custom_attributes",schemaPath:"#/properties/payment/properties/custom_attributes/anyOf/0/type",keyword:"type",params:{type: "object"},message:"must be object"};
+const err34 = {instancePath:instancePath+"/payment/custom_attributes",schemaPath:"#/properties/payment/properties/custom_attributes/anyOf/0/type",keyword:"type",params:{type: "object"},message:"must be object"};
 if(vErrors === null){
-vErrors = [err52];
+vErrors = [err34];
 }
 else {
-vErrors.push(err52);
+vErrors.push(err34);
 }
 errors++;
 }
 }
-var _valid11 = _errs169 === errors;
-valid47 = valid47 || _valid11;
-if(!valid47){
-const _errs171 = errors;
-if(errors === _errs171){
+var _valid8 = _errs157 === errors;
+valid44 = valid44 || _valid8;
+if(!valid44){
+const _errs159 = errors;
+if(errors === _errs159){
 if(Array.isArray(data68)){
 if(data68.length > 64){
-const err53 = {instancePath:instancePath+"/payment/custom_attributes",schemaPath:"#/properties/payment/properties/custom_attributes/anyOf/1/maxItems",keyword:"maxItems",params:{limit: 64},message:"must NOT have more than 64 items"};
+const err35 = {instancePath:instancePath+"/payment/custom_attributes",schemaPath:"#/properties/payment/properties/custom_attributes/anyOf/1/maxItems",keyword:"maxItems",params:{limit: 64},message:"must NOT have more than 64 items"};
 if(vErrors === null){
-vErrors = [err53];
+vErrors = [err35];
 }
 else {
-vErrors.push(err53);
+vErrors.push(err35);
 }
 errors++;
 }
 else {
-var valid48 = true;
+var valid45 = true;
 const len3 = data68.length;
 for(let i3=0; i3<len3; i3++){
 let data69 = data68[i3];
-const _errs173 = errors;
-if(errors === _errs173){
+const _errs161 = errors;
+if(errors === _errs161){
 if(data69 && typeof data69 == "object" && !Array.isArray(data69)){
 if(Object.keys(data69).length > 8){
-const err54 = {instancePath:instancePath+"/payment/custom_attributes/" + i3,schemaPath:"#/properties/payment/properties/custom_attributes/anyOf/1/items/maxProperties",keyword:"maxProperties",params:{limit: 8},message:"must NOT have more than 8 properties"};
+const err36 = {instancePath:instancePath+"/payment/custom_attributes/" + i3,schemaPath:"#/properties/payment/properties/custom_attributes/anyOf/1/items/maxProperties",keyword:"maxProperties",params:{limit: 8},message:"must NOT have more than 8 properties"};
 if(vErrors === null){
-vErrors = [err54];
+vErrors = [err36];
 }
 else {
-vErrors.push(err54);
+vErrors.push(err36);
 }
 errors++;
 }
 }
 else {
-const err55 = {instancePath:instancePath+"/payment/custom_attributes/" + i3,schemaPath:"#/properties/payment/properties/custom_attributes/anyOf/1/items/type",keyword:"type",params:{type: "object"},message:"must be object"};
+const err37 = {instancePath:instancePath+"/payment/custom_attributes/" + i3,schemaPath:"#/properties/payment/properties/custom_attributes/anyOf/1/items/type",keyword:"type",params:{type: "object"},message:"must be object"};
 if(vErrors === null){
-vErrors = [err55];
+vErrors = [err37];
 }
 else {
-vErrors.push(err55);
+vErrors.push(err37);
 }
 errors++;
 }
 }
-var valid48 = _errs173 === errors;
-if(!valid48){
+var valid45 = _errs161 === errors;
+if(!valid45){
 break;
 }
 }
 }
 }
 else {
-const err56 = {instancePath:instancePath+"/payment/custom_attributes",schemaPath:"#/properties/payment/properties/custom_attributes/anyOf/1/type",keyword:"type",params:{type: "array"},message:"must be array"};
+const err38 = {instancePath:instancePath+"/payment/custom_attributes",schemaPath:"#/properties/payment/properties/custom_attributes/anyOf/1/type",keyword:"type",params:{type: "array"},message:"must be array"};
 if(vErrors === null){
-vErrors = [err56];
+vErrors = [err38];
 }
 else {
-vErrors.push(err56);
+vErrors.push(err38);
 }
 errors++;
 }
 }
-var _valid11 = _errs171 === errors;
-valid47 = valid47 || _valid11;
+var _valid8 = _errs159 === errors;
+valid44 = valid44 || _valid8;
 }
-if(!valid47){
-const err57 = {instancePath:instancePath+"/payment/custom_attributes",schemaPath:"#/properties/payment/properties/custom_attributes/anyOf",keyword:"anyOf",params:{},message:"must match a schema in anyOf"};
+if(!valid44){
+const err39 = {instancePath:instancePath+"/payment/custom_attributes",schemaPath:"#/properties/payment/properties/custom_attributes/anyOf",keyword:"anyOf",params:{},message:"must match a schema in anyOf"};
 if(vErrors === null){
-vErrors = [err57];
+vErrors = [err39];
 }
 else {
-vErrors.push(err57);
+vErrors.push(err39);
 }
 errors++;
 validate10.errors = vErrors;
 return false;
 }
 else {
-errors = _errs168;
+errors = _errs156;
 if(vErrors !== null){
-if(_errs168){
-vErrors.length = _errs168;
+if(_errs156){
+vErrors.length = _errs156;
 }
 else {
 vErrors = null;
 }
 }
 }
-var valid32 = _errs167 === errors;
+var valid32 = _errs155 === errors;
 }
 else {
 var valid32 = true;
@@ -2281,10 +2080,10 @@ var valid32 = true;
 if(valid32){
 if(data14.payment_method !== undefined){
 let data70 = data14.payment_method;
-const _errs175 = errors;
-if(errors === _errs175){
+const _errs163 = errors;
+if(errors === _errs163){
 if(data70 && typeof data70 == "object" && !Array.isArray(data70)){
-const _errs177 = errors;
+const _errs165 = errors;
 for(const key4 in data70){
 if(!(((((((key4 === "type") || (key4 === "token")) || (key4 === "store")) || (key4 === "encrypted_security_code")) || (key4 === "return_url")) || (key4 === "three_ds_reference_id")) || (key4 === "shopper"))){
 validate10.errors = [{instancePath:instancePath+"/payment/payment_method",schemaPath:"#/properties/payment/properties/payment_method/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key4},message:"must NOT have additional properties"}];
@@ -2292,24 +2091,24 @@ return false;
 break;
 }
 }
-if(_errs177 === errors){
+if(_errs165 === errors){
 if(data70.type !== undefined){
 let data71 = data70.type;
-const _errs178 = errors;
+const _errs166 = errors;
 if(!(((((((data71 === "stored_card") || (data71 === "card")) || (data71 === "apple_pay")) || (data71 === "google_pay")) || (data71 === "klarna")) || (data71 === "crypto")) || (data71 === "gift_card"))){
 validate10.errors = [{instancePath:instancePath+"/payment/payment_method/type",schemaPath:"#/properties/payment/properties/payment_method/properties/type/enum",keyword:"enum",params:{allowedValues: schema11.properties.payment.properties.payment_method.properties.type.enum},message:"must be equal to one of the allowed values"}];
 return false;
 }
-var valid49 = _errs178 === errors;
+var valid46 = _errs166 === errors;
 }
 else {
-var valid49 = true;
+var valid46 = true;
 }
-if(valid49){
+if(valid46){
 if(data70.token !== undefined){
 let data72 = data70.token;
-const _errs179 = errors;
-if(errors === _errs179){
+const _errs167 = errors;
+if(errors === _errs167){
 if(typeof data72 === "string"){
 if(func2(data72) > 16384){
 validate10.errors = [{instancePath:instancePath+"/payment/payment_method/token",schemaPath:"#/properties/payment/properties/payment_method/properties/token/maxLength",keyword:"maxLength",params:{limit: 16384},message:"must NOT have more than 16384 characters"}];
@@ -2327,28 +2126,28 @@ validate10.errors = [{instancePath:instancePath+"/payment/payment_method/token",
 return false;
 }
 }
-var valid49 = _errs179 === errors;
+var valid46 = _errs167 === errors;
 }
 else {
-var valid49 = true;
+var valid46 = true;
 }
-if(valid49){
+if(valid46){
 if(data70.store !== undefined){
-const _errs181 = errors;
+const _errs169 = errors;
 if(typeof data70.store !== "boolean"){
 validate10.errors = [{instancePath:instancePath+"/payment/payment_method/store",schemaPath:"#/properties/payment/properties/payment_method/properties/store/type",keyword:"type",params:{type: "boolean"},message:"must be boolean"}];
 return false;
 }
-var valid49 = _errs181 === errors;
+var valid46 = _errs169 === errors;
 }
 else {
-var valid49 = true;
+var valid46 = true;
 }
-if(valid49){
+if(valid46){
 if(data70.encrypted_security_code !== undefined){
 let data74 = data70.encrypted_security_code;
-const _errs183 = errors;
-if(errors === _errs183){
+const _errs171 = errors;
+if(errors === _errs171){
 if(typeof data74 === "string"){
 if(func2(data74) > 16384){
 validate10.errors = [{instancePath:instancePath+"/payment/payment_method/encrypted_security_code",schemaPath:"#/properties/payment/properties/payment_method/properties/encrypted_security_code/maxLength",keyword:"maxLength",params:{limit: 16384},message:"must NOT have more than 16384 characters"}];
@@ -2366,16 +2165,16 @@ validate10.errors = [{instancePath:instancePath+"/payment/payment_method/encrypt
 return false;
 }
 }
-var valid49 = _errs183 === errors;
+var valid46 = _errs171 === errors;
 }
 else {
-var valid49 = true;
+var valid46 = true;
 }
-if(valid49){
+if(valid46){
 if(data70.return_url !== undefined){
 let data75 = data70.return_url;
-const _errs185 = errors;
-if(errors === _errs185){
+const _errs173 = errors;
+if(errors === _errs173){
 if(typeof data75 === "string"){
 if(func2(data75) > 1024){
 validate10.errors = [{instancePath:instancePath+"/payment/payment_method/return_url",schemaPath:"#/properties/payment/properties/payment_method/properties/return_url/maxLength",keyword:"maxLength",params:{limit: 1024},message:"must NOT have more than 1024 characters"}];
@@ -2393,16 +2192,16 @@ validate10.errors = [{instancePath:instancePath+"/payment/payment_method/return_
 return false;
 }
 }
-var valid49 = _errs185 === errors;
+var valid46 = _errs173 === errors;
 }
 else {
-var valid49 = true;
+var valid46 = true;
 }
-if(valid49){
+if(valid46){
 if(data70.three_ds_reference_id !== undefined){
 let data76 = data70.three_ds_reference_id;
-const _errs187 = errors;
-if(errors === _errs187){
+const _errs175 = errors;
+if(errors === _errs175){
 if(typeof data76 === "string"){
 if(!pattern8.test(data76)){
 validate10.errors = [{instancePath:instancePath+"/payment/payment_method/three_ds_reference_id",schemaPath:"#/properties/payment/properties/payment_method/properties/three_ds_reference_id/pattern",keyword:"pattern",params:{pattern: "^[A-Za-z0-9][A-Za-z0-9._-]{0,49}$"},message:"must match pattern \""+"^[A-Za-z0-9][A-Za-z0-9._-]{0,49}$"+"\""}];
@@ -2414,18 +2213,18 @@ validate10.errors = [{instancePath:instancePath+"/payment/payment_method/three_d
 return false;
 }
 }
-var valid49 = _errs187 === errors;
+var valid46 = _errs175 === errors;
 }
 else {
-var valid49 = true;
+var valid46 = true;
 }
-if(valid49){
+if(valid46){
 if(data70.shopper !== undefined){
 let data77 = data70.shopper;
-const _errs189 = errors;
-if(errors === _errs189){
+const _errs177 = errors;
+if(errors === _errs177){
 if(data77 && typeof data77 == "object" && !Array.isArray(data77)){
-const _errs191 = errors;
+const _errs179 = errors;
 for(const key5 in data77){
 if(!((((((((key5 === "reference") || (key5 === "email")) || (key5 === "country")) || (key5 === "locale")) || (key5 === "first_name")) || (key5 === "last_name")) || (key5 === "telephone")) || (key5 === "billing_address"))){
 validate10.errors = [{instancePath:instancePath+"/payment/payment_method/shopper",schemaPath:"#/properties/payment/properties/payment_method/properties/shopper/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key5},message:"must NOT have additional properties"}];
@@ -2433,11 +2232,11 @@ return false;
 break;
 }
 }
-if(_errs191 === errors){
+if(_errs179 === errors){
 if(data77.reference !== undefined){
 let data78 = data77.reference;
-const _errs192 = errors;
-if(errors === _errs192){
+const _errs180 = errors;
+if(errors === _errs180){
 if(typeof data78 === "string"){
 if(func2(data78) > 256){
 validate10.errors = [{instancePath:instancePath+"/payment/payment_method/shopper/reference",schemaPath:"#/properties/payment/properties/payment_method/properties/shopper/properties/reference/maxLength",keyword:"maxLength",params:{limit: 256},message:"must NOT have more than 256 characters"}];
@@ -2455,16 +2254,16 @@ validate10.errors = [{instancePath:instancePath+"/payment/payment_method/shopper
 return false;
 }
 }
-var valid50 = _errs192 === errors;
+var valid47 = _errs180 === errors;
 }
 else {
-var valid50 = true;
+var valid47 = true;
 }
-if(valid50){
+if(valid47){
 if(data77.email !== undefined){
 let data79 = data77.email;
-const _errs194 = errors;
-if(errors === _errs194){
+const _errs182 = errors;
+if(errors === _errs182){
 if(typeof data79 === "string"){
 if(func2(data79) > 254){
 validate10.errors = [{instancePath:instancePath+"/payment/payment_method/shopper/email",schemaPath:"#/properties/payment/properties/payment_method/properties/shopper/properties/email/maxLength",keyword:"maxLength",params:{limit: 254},message:"must NOT have more than 254 characters"}];
@@ -2482,16 +2281,16 @@ validate10.errors = [{instancePath:instancePath+"/payment/payment_method/shopper
 return false;
 }
 }
-var valid50 = _errs194 === errors;
+var valid47 = _errs182 === errors;
 }
 else {
-var valid50 = true;
+var valid47 = true;
 }
-if(valid50){
+if(valid47){
 if(data77.country !== undefined){
 let data80 = data77.country;
-const _errs196 = errors;
-if(errors === _errs196){
+const _errs184 = errors;
+if(errors === _errs184){
 if(typeof data80 === "string"){
 if(!pattern10.test(data80)){
 validate10.errors = [{instancePath:instancePath+"/payment/payment_method/shopper/country",schemaPath:"#/properties/payment/properties/payment_method/properties/shopper/properties/country/pattern",keyword:"pattern",params:{pattern: "^[A-Z]{2}$"},message:"must match pattern \""+"^[A-Z]{2}$"+"\""}];
@@ -2503,16 +2302,16 @@ validate10.errors = [{instancePath:instancePath+"/payment/payment_method/shopper
 return false;
 }
 }
-var valid50 = _errs196 === errors;
+var valid47 = _errs184 === errors;
 }
 else {
-var valid50 = true;
+var valid47 = true;
 }
-if(valid50){
+if(valid47){
 if(data77.locale !== undefined){
 let data81 = data77.locale;
-const _errs198 = errors;
-if(errors === _errs198){
+const _errs186 = errors;
+if(errors === _errs186){
 if(typeof data81 === "string"){
 if(!pattern11.test(data81)){
 validate10.errors = [{instancePath:instancePath+"/payment/payment_method/shopper/locale",schemaPath:"#/properties/payment/properties/payment_method/properties/shopper/properties/locale/pattern",keyword:"pattern",params:{pattern: "^[a-z]{2}([-_][A-Z]{2})?$"},message:"must match pattern \""+"^[a-z]{2}([-_][A-Z]{2})?$"+"\""}];
@@ -2524,16 +2323,16 @@ validate10.errors = [{instancePath:instancePath+"/payment/payment_method/shopper
 return false;
 }
 }
-var valid50 = _errs198 === errors;
+var valid47 = _errs186 === errors;
 }
 else {
-var valid50 = true;
+var valid47 = true;
 }
-if(valid50){
+if(valid47){
 if(data77.first_name !== undefined){
 let data82 = data77.first_name;
-const _errs200 = errors;
-if(errors === _errs200){
+const _errs188 = errors;
+if(errors === _errs188){
 if(typeof data82 === "string"){
 if(func2(data82) > 80){
 validate10.errors = [{instancePath:instancePath+"/payment/payment_method/shopper/first_name",schemaPath:"#/properties/payment/properties/payment_method/properties/shopper/properties/first_name/maxLength",keyword:"maxLength",params:{limit: 80},message:"must NOT have more than 80 characters"}];
@@ -2551,16 +2350,16 @@ validate10.errors = [{instancePath:instancePath+"/payment/payment_method/shopper
 return false;
 }
 }
-var valid50 = _errs200 === errors;
+var valid47 = _errs188 === errors;
 }
 else {
-var valid50 = true;
+var valid47 = true;
 }
-if(valid50){
+if(valid47){
 if(data77.last_name !== undefined){
 let data83 = data77.last_name;
-const _errs202 = errors;
-if(errors === _errs202){
+const _errs190 = errors;
+if(errors === _errs190){
 if(typeof data83 === "string"){
 if(func2(data83) > 80){
 validate10.errors = [{instancePath:instancePath+"/payment/payment_method/shopper/last_name",schemaPath:"#/properties/payment/properties/payment_method/properties/shopper/properties/last_name/maxLength",keyword:"maxLength",params:{limit: 80},message:"must NOT have more than 80 characters"}];
@@ -2578,16 +2377,16 @@ validate10.errors = [{instancePath:instancePath+"/payment/payment_method/shopper
 return false;
 }
 }
-var valid50 = _errs202 === errors;
+var valid47 = _errs190 === errors;
 }
 else {
-var valid50 = true;
+var valid47 = true;
 }
-if(valid50){
+if(valid47){
 if(data77.telephone !== undefined){
 let data84 = data77.telephone;
-const _errs204 = errors;
-if(errors === _errs204){
+const _errs192 = errors;
+if(errors === _errs192){
 if(typeof data84 === "string"){
 if(func2(data84) > 32){
 validate10.errors = [{instancePath:instancePath+"/payment/payment_method/shopper/telephone",schemaPath:"#/properties/payment/properties/payment_method/properties/shopper/properties/telephone/maxLength",keyword:"maxLength",params:{limit: 32},message:"must NOT have more than 32 characters"}];
@@ -2605,18 +2404,18 @@ validate10.errors = [{instancePath:instancePath+"/payment/payment_method/shopper
 return false;
 }
 }
-var valid50 = _errs204 === errors;
+var valid47 = _errs192 === errors;
 }
 else {
-var valid50 = true;
+var valid47 = true;
 }
-if(valid50){
+if(valid47){
 if(data77.billing_address !== undefined){
 let data85 = data77.billing_address;
-const _errs206 = errors;
-if(errors === _errs206){
+const _errs194 = errors;
+if(errors === _errs194){
 if(data85 && typeof data85 == "object" && !Array.isArray(data85)){
-const _errs208 = errors;
+const _errs196 = errors;
 for(const key6 in data85){
 if(!(((((key6 === "street") || (key6 === "house_number")) || (key6 === "postal_code")) || (key6 === "city")) || (key6 === "country"))){
 validate10.errors = [{instancePath:instancePath+"/payment/payment_method/shopper/billing_address",schemaPath:"#/properties/payment/properties/payment_method/properties/shopper/properties/billing_address/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key6},message:"must NOT have additional properties"}];
@@ -2624,11 +2423,11 @@ return false;
 break;
 }
 }
-if(_errs208 === errors){
+if(_errs196 === errors){
 if(data85.street !== undefined){
 let data86 = data85.street;
-const _errs209 = errors;
-if(errors === _errs209){
+const _errs197 = errors;
+if(errors === _errs197){
 if(typeof data86 === "string"){
 if(func2(data86) > 255){
 validate10.errors = [{instancePath:instancePath+"/payment/payment_method/shopper/billing_address/street",schemaPath:"#/properties/payment/properties/payment_method/properties/shopper/properties/billing_address/properties/street/maxLength",keyword:"maxLength",params:{limit: 255},message:"must NOT have more than 255 characters"}];
@@ -2646,16 +2445,16 @@ validate10.errors = [{instancePath:instancePath+"/payment/payment_method/shopper
 return false;
 }
 }
-var valid51 = _errs209 === errors;
+var valid48 = _errs197 === errors;
 }
 else {
-var valid51 = true;
+var valid48 = true;
 }
-if(valid51){
+if(valid48){
 if(data85.house_number !== undefined){
 let data87 = data85.house_number;
-const _errs211 = errors;
-if(errors === _errs211){
+const _errs199 = errors;
+if(errors === _errs199){
 if(typeof data87 === "string"){
 if(func2(data87) > 32){
 validate10.errors = [{instancePath:instancePath+"/payment/payment_method/shopper/billing_address/house_number",schemaPath:"#/properties/payment/properties/payment_method/properties/shopper/properties/billing_address/properties/house_number/maxLength",keyword:"maxLength",params:{limit: 32},message:"must NOT have more than 32 characters"}];
@@ -2673,16 +2472,16 @@ validate10.errors = [{instancePath:instancePath+"/payment/payment_method/shopper
 return false;
 }
 }
-var valid51 = _errs211 === errors;
+var valid48 = _errs199 === errors;
 }
 else {
-var valid51 = true;
+var valid48 = true;
 }
-if(valid51){
+if(valid48){
 if(data85.postal_code !== undefined){
 let data88 = data85.postal_code;
-const _errs213 = errors;
-if(errors === _errs213){
+const _errs201 = errors;
+if(errors === _errs201){
 if(typeof data88 === "string"){
 if(func2(data88) > 32){
 validate10.errors = [{instancePath:instancePath+"/payment/payment_method/shopper/billing_address/postal_code",schemaPath:"#/properties/payment/properties/payment_method/properties/shopper/properties/billing_address/properties/postal_code/maxLength",keyword:"maxLength",params:{limit: 32},message:"must NOT have more than 32 characters"}];
@@ -2700,16 +2499,16 @@ validate10.errors = [{instancePath:instancePath+"/payment/payment_method/shopper
 return false;
 }
 }
-var valid51 = _errs213 === errors;
+var valid48 = _errs201 === errors;
 }
 else {
-var valid51 = true;
+var valid48 = true;
 }
-if(valid51){
+if(valid48){
 if(data85.city !== undefined){
 let data89 = data85.city;
-const _errs215 = errors;
-if(errors === _errs215){
+const _errs203 = errors;
+if(errors === _errs203){
 if(typeof data89 === "string"){
 if(func2(data89) > 128){
 validate10.errors = [{instancePath:instancePath+"/payment/payment_method/shopper/billing_address/city",schemaPath:"#/properties/payment/properties/payment_method/properties/shopper/properties/billing_address/properties/city/maxLength",keyword:"maxLength",params:{limit: 128},message:"must NOT have more than 128 characters"}];
@@ -2727,16 +2526,16 @@ validate10.errors = [{instancePath:instancePath+"/payment/payment_method/shopper
 return false;
 }
 }
-var valid51 = _errs215 === errors;
+var valid48 = _errs203 === errors;
 }
 else {
-var valid51 = true;
+var valid48 = true;
 }
-if(valid51){
+if(valid48){
 if(data85.country !== undefined){
 let data90 = data85.country;
-const _errs217 = errors;
-if(errors === _errs217){
+const _errs205 = errors;
+if(errors === _errs205){
 if(typeof data90 === "string"){
 if(!pattern10.test(data90)){
 validate10.errors = [{instancePath:instancePath+"/payment/payment_method/shopper/billing_address/country",schemaPath:"#/properties/payment/properties/payment_method/properties/shopper/properties/billing_address/properties/country/pattern",keyword:"pattern",params:{pattern: "^[A-Z]{2}$"},message:"must match pattern \""+"^[A-Z]{2}$"+"\""}];
@@ -2748,10 +2547,10 @@ validate10.errors = [{instancePath:instancePath+"/payment/payment_method/shopper
 return false;
 }
 }
-var valid51 = _errs217 === errors;
+var valid48 = _errs205 === errors;
 }
 else {
-var valid51 = true;
+var valid48 = true;
 }
 }
 }
@@ -2764,10 +2563,10 @@ validate10.errors = [{instancePath:instancePath+"/payment/payment_method/shopper
 return false;
 }
 }
-var valid50 = _errs206 === errors;
+var valid47 = _errs194 === errors;
 }
 else {
-var valid50 = true;
+var valid47 = true;
 }
 }
 }
@@ -2783,10 +2582,10 @@ validate10.errors = [{instancePath:instancePath+"/payment/payment_method/shopper
 return false;
 }
 }
-var valid49 = _errs189 === errors;
+var valid46 = _errs177 === errors;
 }
 else {
-var valid49 = true;
+var valid46 = true;
 }
 }
 }
@@ -2801,7 +2600,7 @@ validate10.errors = [{instancePath:instancePath+"/payment/payment_method",schema
 return false;
 }
 }
-var valid32 = _errs175 === errors;
+var valid32 = _errs163 === errors;
 }
 else {
 var valid32 = true;
@@ -2809,8 +2608,8 @@ var valid32 = true;
 if(valid32){
 if(data14.recurring !== undefined){
 let data91 = data14.recurring;
-const _errs219 = errors;
-if(errors === _errs219){
+const _errs207 = errors;
+if(errors === _errs207){
 if(data91 && typeof data91 == "object" && !Array.isArray(data91)){
 let missing21;
 if((data91.model === undefined) && (missing21 = "model")){
@@ -2818,7 +2617,7 @@ validate10.errors = [{instancePath:instancePath+"/payment/recurring",schemaPath:
 return false;
 }
 else {
-const _errs221 = errors;
+const _errs209 = errors;
 for(const key7 in data91){
 if(!((((key7 === "model") || (key7 === "schedule_id")) || (key7 === "cycle")) || (key7 === "network_transaction_id"))){
 validate10.errors = [{instancePath:instancePath+"/payment/recurring",schemaPath:"#/properties/payment/properties/recurring/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key7},message:"must NOT have additional properties"}];
@@ -2826,24 +2625,24 @@ return false;
 break;
 }
 }
-if(_errs221 === errors){
+if(_errs209 === errors){
 if(data91.model !== undefined){
 let data92 = data91.model;
-const _errs222 = errors;
+const _errs210 = errors;
 if(!((data92 === "subscription") || (data92 === "unscheduled"))){
 validate10.errors = [{instancePath:instancePath+"/payment/recurring/model",schemaPath:"#/properties/payment/properties/recurring/properties/model/enum",keyword:"enum",params:{allowedValues: schema11.properties.payment.properties.recurring.properties.model.enum},message:"must be equal to one of the allowed values"}];
 return false;
 }
-var valid52 = _errs222 === errors;
+var valid49 = _errs210 === errors;
 }
 else {
-var valid52 = true;
+var valid49 = true;
 }
-if(valid52){
+if(valid49){
 if(data91.schedule_id !== undefined){
 let data93 = data91.schedule_id;
-const _errs223 = errors;
-if(errors === _errs223){
+const _errs211 = errors;
+if(errors === _errs211){
 if(typeof data93 === "string"){
 if(!pattern14.test(data93)){
 validate10.errors = [{instancePath:instancePath+"/payment/recurring/schedule_id",schemaPath:"#/properties/payment/properties/recurring/properties/schedule_id/pattern",keyword:"pattern",params:{pattern: "^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$"},message:"must match pattern \""+"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$"+"\""}];
@@ -2855,20 +2654,20 @@ validate10.errors = [{instancePath:instancePath+"/payment/recurring/schedule_id"
 return false;
 }
 }
-var valid52 = _errs223 === errors;
+var valid49 = _errs211 === errors;
 }
 else {
-var valid52 = true;
+var valid49 = true;
 }
-if(valid52){
+if(valid49){
 if(data91.cycle !== undefined){
 let data94 = data91.cycle;
-const _errs225 = errors;
+const _errs213 = errors;
 if(!((typeof data94 == "number") && (!(data94 % 1) && !isNaN(data94)))){
 validate10.errors = [{instancePath:instancePath+"/payment/recurring/cycle",schemaPath:"#/properties/payment/properties/recurring/properties/cycle/type",keyword:"type",params:{type: "integer"},message:"must be integer"}];
 return false;
 }
-if(errors === _errs225){
+if(errors === _errs213){
 if(typeof data94 == "number"){
 if(data94 > 100000 || isNaN(data94)){
 validate10.errors = [{instancePath:instancePath+"/payment/recurring/cycle",schemaPath:"#/properties/payment/properties/recurring/properties/cycle/maximum",keyword:"maximum",params:{comparison: "<=", limit: 100000},message:"must be <= 100000"}];
@@ -2882,16 +2681,16 @@ return false;
 }
 }
 }
-var valid52 = _errs225 === errors;
+var valid49 = _errs213 === errors;
 }
 else {
-var valid52 = true;
+var valid49 = true;
 }
-if(valid52){
+if(valid49){
 if(data91.network_transaction_id !== undefined){
 let data95 = data91.network_transaction_id;
-const _errs227 = errors;
-if(errors === _errs227){
+const _errs215 = errors;
+if(errors === _errs215){
 if(typeof data95 === "string"){
 if(func2(data95) > 64){
 validate10.errors = [{instancePath:instancePath+"/payment/recurring/network_transaction_id",schemaPath:"#/properties/payment/properties/recurring/properties/network_transaction_id/maxLength",keyword:"maxLength",params:{limit: 64},message:"must NOT have more than 64 characters"}];
@@ -2909,10 +2708,10 @@ validate10.errors = [{instancePath:instancePath+"/payment/recurring/network_tran
 return false;
 }
 }
-var valid52 = _errs227 === errors;
+var valid49 = _errs215 === errors;
 }
 else {
-var valid52 = true;
+var valid49 = true;
 }
 }
 }
@@ -2925,7 +2724,7 @@ validate10.errors = [{instancePath:instancePath+"/payment/recurring",schemaPath:
 return false;
 }
 }
-var valid32 = _errs219 === errors;
+var valid32 = _errs207 === errors;
 }
 else {
 var valid32 = true;
@@ -2933,8 +2732,8 @@ var valid32 = true;
 if(valid32){
 if(data14.tenders !== undefined){
 let data96 = data14.tenders;
-const _errs229 = errors;
-if(errors === _errs229){
+const _errs217 = errors;
+if(errors === _errs217){
 if(Array.isArray(data96)){
 if(data96.length > 2){
 validate10.errors = [{instancePath:instancePath+"/payment/tenders",schemaPath:"#/properties/payment/properties/tenders/maxItems",keyword:"maxItems",params:{limit: 2},message:"must NOT have more than 2 items"}];
@@ -2946,12 +2745,12 @@ validate10.errors = [{instancePath:instancePath+"/payment/tenders",schemaPath:"#
 return false;
 }
 else {
-var valid53 = true;
+var valid50 = true;
 const len4 = data96.length;
 for(let i4=0; i4<len4; i4++){
 let data97 = data96[i4];
-const _errs231 = errors;
-if(errors === _errs231){
+const _errs219 = errors;
+if(errors === _errs219){
 if(data97 && typeof data97 == "object" && !Array.isArray(data97)){
 let missing22;
 if(((((data97.type === undefined) && (missing22 = "type")) || ((data97.gateway === undefined) && (missing22 = "gateway"))) || ((data97.gateway_account === undefined) && (missing22 = "gateway_account"))) || ((data97.gateway_key === undefined) && (missing22 = "gateway_key"))){
@@ -2959,7 +2758,7 @@ validate10.errors = [{instancePath:instancePath+"/payment/tenders/" + i4,schemaP
 return false;
 }
 else {
-const _errs233 = errors;
+const _errs221 = errors;
 for(const key8 in data97){
 if(!((((((key8 === "type") || (key8 === "gateway")) || (key8 === "gateway_account")) || (key8 === "gateway_key")) || (key8 === "amount")) || (key8 === "brand"))){
 validate10.errors = [{instancePath:instancePath+"/payment/tenders/" + i4,schemaPath:"#/properties/payment/properties/tenders/items/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key8},message:"must NOT have additional properties"}];
@@ -2967,24 +2766,24 @@ return false;
 break;
 }
 }
-if(_errs233 === errors){
+if(_errs221 === errors){
 if(data97.type !== undefined){
 let data98 = data97.type;
-const _errs234 = errors;
+const _errs222 = errors;
 if(!((data98 === "gift_card") || (data98 === "card"))){
 validate10.errors = [{instancePath:instancePath+"/payment/tenders/" + i4+"/type",schemaPath:"#/properties/payment/properties/tenders/items/properties/type/enum",keyword:"enum",params:{allowedValues: schema11.properties.payment.properties.tenders.items.properties.type.enum},message:"must be equal to one of the allowed values"}];
 return false;
 }
-var valid54 = _errs234 === errors;
+var valid51 = _errs222 === errors;
 }
 else {
-var valid54 = true;
+var valid51 = true;
 }
-if(valid54){
+if(valid51){
 if(data97.gateway !== undefined){
 let data99 = data97.gateway;
-const _errs235 = errors;
-if(errors === _errs235){
+const _errs223 = errors;
+if(errors === _errs223){
 if(typeof data99 === "string"){
 if(!pattern0.test(data99)){
 validate10.errors = [{instancePath:instancePath+"/payment/tenders/" + i4+"/gateway",schemaPath:"#/properties/payment/properties/tenders/items/properties/gateway/pattern",keyword:"pattern",params:{pattern: "^[a-z][a-z0-9_-]{0,31}$"},message:"must match pattern \""+"^[a-z][a-z0-9_-]{0,31}$"+"\""}];
@@ -2996,16 +2795,16 @@ validate10.errors = [{instancePath:instancePath+"/payment/tenders/" + i4+"/gatew
 return false;
 }
 }
-var valid54 = _errs235 === errors;
+var valid51 = _errs223 === errors;
 }
 else {
-var valid54 = true;
+var valid51 = true;
 }
-if(valid54){
+if(valid51){
 if(data97.gateway_account !== undefined){
 let data100 = data97.gateway_account;
-const _errs237 = errors;
-if(errors === _errs237){
+const _errs225 = errors;
+if(errors === _errs225){
 if(typeof data100 === "string"){
 if(func2(data100) > 128){
 validate10.errors = [{instancePath:instancePath+"/payment/tenders/" + i4+"/gateway_account",schemaPath:"#/properties/payment/properties/tenders/items/properties/gateway_account/maxLength",keyword:"maxLength",params:{limit: 128},message:"must NOT have more than 128 characters"}];
@@ -3023,44 +2822,44 @@ validate10.errors = [{instancePath:instancePath+"/payment/tenders/" + i4+"/gatew
 return false;
 }
 }
-var valid54 = _errs237 === errors;
+var valid51 = _errs225 === errors;
 }
 else {
-var valid54 = true;
+var valid51 = true;
 }
-if(valid54){
+if(valid51){
 if(data97.gateway_key !== undefined){
 let data101 = data97.gateway_key;
-const _errs239 = errors;
-const _errs241 = errors;
-const _errs242 = errors;
+const _errs227 = errors;
+const _errs229 = errors;
+const _errs230 = errors;
 if(!((data101 === ".") || (data101 === ".."))){
-const err58 = {};
+const err40 = {};
 if(vErrors === null){
-vErrors = [err58];
+vErrors = [err40];
 }
 else {
-vErrors.push(err58);
+vErrors.push(err40);
 }
 errors++;
 }
-var valid55 = _errs242 === errors;
-if(valid55){
+var valid52 = _errs230 === errors;
+if(valid52){
 validate10.errors = [{instancePath:instancePath+"/payment/tenders/" + i4+"/gateway_key",schemaPath:"#/properties/payment/properties/tenders/items/properties/gateway_key/not",keyword:"not",params:{},message:"must NOT be valid"}];
 return false;
 }
 else {
-errors = _errs241;
+errors = _errs229;
 if(vErrors !== null){
-if(_errs241){
-vErrors.length = _errs241;
+if(_errs229){
+vErrors.length = _errs229;
 }
 else {
 vErrors = null;
 }
 }
 }
-if(errors === _errs239){
+if(errors === _errs227){
 if(typeof data101 === "string"){
 if(func2(data101) > 255){
 validate10.errors = [{instancePath:instancePath+"/payment/tenders/" + i4+"/gateway_key",schemaPath:"#/properties/payment/properties/tenders/items/properties/gateway_key/maxLength",keyword:"maxLength",params:{limit: 255},message:"must NOT have more than 255 characters"}];
@@ -3078,20 +2877,20 @@ validate10.errors = [{instancePath:instancePath+"/payment/tenders/" + i4+"/gatew
 return false;
 }
 }
-var valid54 = _errs239 === errors;
+var valid51 = _errs227 === errors;
 }
 else {
-var valid54 = true;
+var valid51 = true;
 }
-if(valid54){
+if(valid51){
 if(data97.amount !== undefined){
 let data102 = data97.amount;
-const _errs243 = errors;
+const _errs231 = errors;
 if(!((typeof data102 == "number") && (!(data102 % 1) && !isNaN(data102)))){
 validate10.errors = [{instancePath:instancePath+"/payment/tenders/" + i4+"/amount",schemaPath:"#/properties/payment/properties/tenders/items/properties/amount/type",keyword:"type",params:{type: "integer"},message:"must be integer"}];
 return false;
 }
-if(errors === _errs243){
+if(errors === _errs231){
 if(typeof data102 == "number"){
 if(data102 > 99999999999999 || isNaN(data102)){
 validate10.errors = [{instancePath:instancePath+"/payment/tenders/" + i4+"/amount",schemaPath:"#/properties/payment/properties/tenders/items/properties/amount/maximum",keyword:"maximum",params:{comparison: "<=", limit: 99999999999999},message:"must be <= 99999999999999"}];
@@ -3105,16 +2904,16 @@ return false;
 }
 }
 }
-var valid54 = _errs243 === errors;
+var valid51 = _errs231 === errors;
 }
 else {
-var valid54 = true;
+var valid51 = true;
 }
-if(valid54){
+if(valid51){
 if(data97.brand !== undefined){
 let data103 = data97.brand;
-const _errs245 = errors;
-if(errors === _errs245){
+const _errs233 = errors;
+if(errors === _errs233){
 if(typeof data103 === "string"){
 if(!pattern16.test(data103)){
 validate10.errors = [{instancePath:instancePath+"/payment/tenders/" + i4+"/brand",schemaPath:"#/properties/payment/properties/tenders/items/properties/brand/pattern",keyword:"pattern",params:{pattern: "^[A-Za-z0-9_-]{1,64}$"},message:"must match pattern \""+"^[A-Za-z0-9_-]{1,64}$"+"\""}];
@@ -3126,10 +2925,10 @@ validate10.errors = [{instancePath:instancePath+"/payment/tenders/" + i4+"/brand
 return false;
 }
 }
-var valid54 = _errs245 === errors;
+var valid51 = _errs233 === errors;
 }
 else {
-var valid54 = true;
+var valid51 = true;
 }
 }
 }
@@ -3144,8 +2943,8 @@ validate10.errors = [{instancePath:instancePath+"/payment/tenders/" + i4,schemaP
 return false;
 }
 }
-var valid53 = _errs231 === errors;
-if(!valid53){
+var valid50 = _errs219 === errors;
+if(!valid50){
 break;
 }
 }
@@ -3157,31 +2956,31 @@ validate10.errors = [{instancePath:instancePath+"/payment/tenders",schemaPath:"#
 return false;
 }
 }
-var valid32 = _errs229 === errors;
+var valid32 = _errs217 === errors;
 }
 else {
 var valid32 = true;
 }
 if(valid32){
 if(data14.split_tender !== undefined){
-const _errs247 = errors;
+const _errs235 = errors;
 if(true !== data14.split_tender){
 validate10.errors = [{instancePath:instancePath+"/payment/split_tender",schemaPath:"#/properties/payment/properties/split_tender/const",keyword:"const",params:{allowedValue: true},message:"must be equal to constant"}];
 return false;
 }
-var valid32 = _errs247 === errors;
+var valid32 = _errs235 === errors;
 }
 else {
 var valid32 = true;
 }
 if(valid32){
 if(data14.three_ds !== undefined){
-const _errs248 = errors;
+const _errs236 = errors;
 if(!(data14.three_ds === "required")){
 validate10.errors = [{instancePath:instancePath+"/payment/three_ds",schemaPath:"#/properties/payment/properties/three_ds/enum",keyword:"enum",params:{allowedValues: schema11.properties.payment.properties.three_ds.enum},message:"must be equal to one of the allowed values"}];
 return false;
 }
-var valid32 = _errs248 === errors;
+var valid32 = _errs236 === errors;
 }
 else {
 var valid32 = true;
@@ -3189,8 +2988,8 @@ var valid32 = true;
 if(valid32){
 if(data14.action_result !== undefined){
 let data106 = data14.action_result;
-const _errs249 = errors;
-if(errors === _errs249){
+const _errs237 = errors;
+if(errors === _errs237){
 if(data106 && typeof data106 == "object" && !Array.isArray(data106)){
 let missing23;
 if((data106.authentication_transaction_id === undefined) && (missing23 = "authentication_transaction_id")){
@@ -3198,7 +2997,7 @@ validate10.errors = [{instancePath:instancePath+"/payment/action_result",schemaP
 return false;
 }
 else {
-const _errs251 = errors;
+const _errs239 = errors;
 for(const key9 in data106){
 if(!(key9 === "authentication_transaction_id")){
 validate10.errors = [{instancePath:instancePath+"/payment/action_result",schemaPath:"#/properties/payment/properties/action_result/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key9},message:"must NOT have additional properties"}];
@@ -3206,11 +3005,11 @@ return false;
 break;
 }
 }
-if(_errs251 === errors){
+if(_errs239 === errors){
 if(data106.authentication_transaction_id !== undefined){
 let data107 = data106.authentication_transaction_id;
-const _errs252 = errors;
-if(errors === _errs252){
+const _errs240 = errors;
+if(errors === _errs240){
 if(typeof data107 === "string"){
 if(!pattern14.test(data107)){
 validate10.errors = [{instancePath:instancePath+"/payment/action_result/authentication_transaction_id",schemaPath:"#/properties/payment/properties/action_result/properties/authentication_transaction_id/pattern",keyword:"pattern",params:{pattern: "^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$"},message:"must match pattern \""+"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$"+"\""}];
@@ -3231,7 +3030,7 @@ validate10.errors = [{instancePath:instancePath+"/payment/action_result",schemaP
 return false;
 }
 }
-var valid32 = _errs249 === errors;
+var valid32 = _errs237 === errors;
 }
 else {
 var valid32 = true;

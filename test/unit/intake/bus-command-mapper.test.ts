@@ -268,8 +268,15 @@ describe('mapBusCall takes method_details as the MIB payment specification types
     const r = failure(map(call({ params: { payment: payment({ method_details: methodDetails({ expiration_month: '13', expiration_year: '2030' }) }) } })));
     expect(r.code).toBe(JSON_RPC.INVALID_PARAMS);
     expect(r.error.field).toBe('payment.method_details.card.expiration_month');
+    // The reason says what is wrong with the string, never "must be integer": strings are taken.
+    expect(r.error.reason).toMatch(/^must match pattern/);
     const y = failure(map(call({ params: { payment: payment({ method_details: methodDetails({ expiration_month: '12', expiration_year: 'soon' }) }) } })));
     expect(y.error.field).toBe('payment.method_details.card.expiration_year');
+    expect(y.error.reason).toMatch(/^must match pattern/);
+    const m = failure(map(call({ params: { payment: payment({ method_details: methodDetails({ expiration_month: 13, expiration_year: 2030 }) }) } })));
+    expect([m.error.field, m.error.reason]).toEqual(['payment.method_details.card.expiration_month', 'must be <= 12']);
+    const b = failure(map(call({ params: { payment: payment({ method_details: methodDetails({}, { security_indicator: true }) }) } })));
+    expect([b.error.field, b.error.reason]).toEqual(['payment.method_details.bank.security_indicator', 'must be string,integer']);
   });
 
   it('takes a bank account with an integer security_indicator', () => {
