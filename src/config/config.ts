@@ -73,6 +73,12 @@ export interface Config {
     readonly subscribes: readonly string[];
     /** Whether the bus sends amounts in minor units (default) or major units. */
     readonly amountUnits: 'minor' | 'major';
+    /**
+     * Whether a refund's `refund_management.updated` PENDINGRELEASE notice is sent before the PSP is asked (default
+     * true, as DESIGN.md section 2 asks). A bus that refuses it for good (a JSON-RPC error) has it set aside without
+     * holding the refund's outcome back; false sends none (a bus whose OMS sends that message itself).
+     */
+    readonly refundPendingNotice: boolean;
     /** Timeout of each call to the bus, milliseconds. Default 10000. */
     readonly timeoutMs: number;
     readonly methods: {

@@ -202,6 +202,7 @@ function toConfig(p: Params): Config {
       delegatePath: str(p, 'service_bus.delegate_path'),
       subscribes: p['service_bus.subscribes'] as string[],
       amountUnits: p['service_bus.amount_units'] as 'minor' | 'major',
+      refundPendingNotice: p['service_bus.refund_pending_notice'] as boolean,
       timeoutMs: num(p, 'service_bus.timeout_ms'),
       methods: {
         register: str(p, 'service_bus.method.register'),

@@ -755,8 +755,9 @@ export class DeliveryService {
 
   private async send(op: OperationRecord, ctx: OperationContext, route: GatewayRoute, breaker: CircuitBreaker): Promise<DeliveryStep> {
     const { ledger, recorder } = this.deps;
-    if (op.command === 'refund' && op.attempts === 0) {
-      // The OMS hears PENDINGRELEASE before the money moves; idempotent by event id.
+    if (op.command === 'refund' && op.attempts === 0 && this.deps.config.serviceBus.refundPendingNotice) {
+      // The OMS hears PENDINGRELEASE before the money moves (unless service_bus.refund_pending_notice is false);
+      // idempotent by event id. One the bus refuses for good is set aside, never holding the outcome back.
       await recorder.emit(refundPendingEvent(op, this.deps.config));
     }
     let request: GatewayRequest;

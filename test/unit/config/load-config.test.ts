@@ -50,6 +50,8 @@ describe('buildConfig', () => {
       delegatePath: '/delegate/oms',
       subscribes: [],
       amountUnits: 'minor',
+      // DESIGN.md section 2: the refund PENDINGRELEASE pre-notice is sent unless turned off.
+      refundPendingNotice: true,
       timeoutMs: 10000,
       methods: {
         register: 'magento.service_bus.remote.register',
