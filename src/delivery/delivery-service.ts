@@ -293,11 +293,15 @@ export class DeliveryService {
     // Our configuration lacks the gateway: hold (never send, never fail), then park for replay.
     if ('refused' in route && route.refused === UNKNOWN_GATEWAY) return this.configHold.hold(op);
     if ('refused' in route) {
+      const sent = await this.refusalOfSent(op, route.refused);
+      if (sent) return sent;
       const failed = await recorder.fail(op, route.refused, 'bridge', { onlyFrom: op.state });
       if (!this.refusalLost(op, failed, route.refused)) log.warn('operation refused before any gateway call', { reason: route.refused });
       return { kind: 'done', state: failed.state };
     }
     if (!route.transformer.supports.includes(op.command)) {
+      const sent = await this.refusalOfSent(op, 'UNSUPPORTED_COMMAND', { gateway: route.gateway.name });
+      if (sent) return sent;
       const failed = await recorder.fail(op, 'UNSUPPORTED_COMMAND', 'bridge', { details: { gateway: route.gateway.name }, onlyFrom: op.state });
       this.refusalLost(op, failed, 'UNSUPPORTED_COMMAND');
       return { kind: 'done', state: failed.state };
@@ -1022,6 +1026,36 @@ export class DeliveryService {
     countDecisions(planned.decisions);
     if (op.attempts === 0) reportRouteDrops(this.deps.logger, op, planned.decisions);
     return { kind: 'done', state: failed.state };
+  }
+
+  /**
+   * A refusal by route or gateway (`reason`: a router's, `UNSUPPORTED_COMMAND`) of an operation already sent, after a
+   * configuration change: one whose attempt may have reached the PSP is never told FAIL (the PSP may have done it).
+   * UNKNOWN stays for its status inquiries (the poller's schedule, then UNRESOLVED); SENT, which nothing polls, becomes
+   * UNRESOLVED (as past `delivery.max_age_ms`): alerted, asked about, settled by any later PSP fact. `null` for one
+   * never sent (RECEIVED, no attempt, or every attempt proven not to have landed): the caller fails it unsent.
+   */
+  private async refusalOfSent(op: OperationRecord, reason: string, details: Record<string, unknown> = {}): Promise<DeliveryStep | null> {
+    if (op.state === 'RECEIVED' || op.attempts === 0) return null;
+    if (op.state !== 'UNKNOWN' && !(await this.mayHaveReachedPsp(op.id))) return null;
+    this.deps.logger.warn('refusal withheld: the operation was sent and may be at the PSP; never told FAIL, left to its status inquiries', {
+      operation_id: op.id,
+      command: op.command,
+      reason,
+      state: op.state,
+      gateway: gatewayOf(op),
+      ...details,
+    });
+    if (op.state === 'UNKNOWN') return { kind: 'done', state: op.state };
+    const given = await this.deps.recorder.unresolve(
+      op,
+      `${reason} after an attempt that may have reached the PSP`,
+      'bridge',
+      { reason, ...details },
+      this.now() + this.deps.config.poller.scheduleMs[0],
+      { onlyFrom: op.state },
+    );
+    return { kind: 'done', state: given.state };
   }
 
   /**

@@ -190,6 +190,64 @@ describe('gateway delivery', () => {
     }
   });
 
+  /** A delivery service whose router, after a configuration change, refuses every route (`refused`) or carries no command at all (`unsupported`). */
+  function changedRoutes(ledger: Ledger, events: EventStore, change: 'refused' | 'unsupported', logger: Logger): DeliveryService {
+    const config = testConfig({
+      gateways: { simulator: { type: 'simulator', base_url: sim.url, api_key: API_KEY, webhook_secret: 'whsec-delivery-test-0123456789', timeout_ms: 1000 } },
+    });
+    configs.push(config);
+    const routes = createGatewayClients(config);
+    const router: GatewayRouter = {
+      route: (op) => {
+        if (change === 'refused') return { refused: 'NO_ROUTE' };
+        const route = routes.get(op.payment.gateway)!;
+        return { ...route, transformer: Object.assign(Object.create(route.transformer) as GatewayTransformer, { supports: [] }) };
+      },
+    };
+    const recorder = new OutcomeRecorder({ config, ledger, events, eventsQueue, logger });
+    return new DeliveryService({ config, ledger, router, recorder, logger });
+  }
+
+  it.each(['refused', 'unsupported'] as const)(
+    'never fails a command already sent (it may be at the PSP) when its route is %s after a configuration change: UNKNOWN stays for its inquiries, SENT becomes UNRESOLVED',
+    async (change) => {
+      const logs = captureLogger();
+      const { service, ledger, events } = setup();
+      // UNKNOWN: the PSP did it, the answer was lost.
+      sim.setFaults({ commitThenTimeoutRate: 1 });
+      const unknown = await record(ledger, channelCommand('authorize', {}, { gateway_key: 'pm_card_visa' }));
+      expect((await service.deliver(unknown)).kind).toBe('retry');
+      sim.setFaults({});
+      expect(sim.counters().effects[unknown]).toBe(1);
+      // SENT: an attempt answered by a 5xx, waiting for its retry (it may have moved money).
+      const sent = await record(ledger, channelCommand('authorize', {}, { gateway_key: 'pm_card_visa' }));
+      await ledger.transition(sent, 'SENT', { event: 'attempt', attempt: 1 }, { countAttempt: true });
+      await ledger.appendInteraction(sent, { event: 'send_error', kind: 'server_error', http_status: 503 });
+      // SENT, its attempt proven never to have left: still failed unsent.
+      const never = await record(ledger, channelCommand('authorize', {}, { gateway_key: 'pm_card_visa' }));
+      await ledger.transition(never, 'SENT', { event: 'attempt', attempt: 1 }, { countAttempt: true });
+      await ledger.appendInteraction(never, { event: 'send_error', kind: 'not_sent' });
+      const changed = changedRoutes(ledger, events, change, logs.logger);
+      const reason = change === 'refused' ? 'NO_ROUTE' : 'UNSUPPORTED_COMMAND';
+
+      expect(await changed.deliver(unknown)).toEqual({ kind: 'done', state: 'UNKNOWN' });
+      expect(await ledger.get(unknown)).toMatchObject({ state: 'UNKNOWN', attempts: 1 });
+      expect(await events.load(`${unknown}.FAILED`)).toBeNull();
+
+      expect(await changed.deliver(sent)).toEqual({ kind: 'done', state: 'UNRESOLVED' });
+      expect(await events.load(`${sent}.FAILED`)).toBeNull();
+      expect(await events.load(`${sent}.UNRESOLVED`)).not.toBeNull();
+
+      expect(await changed.deliver(never)).toEqual({ kind: 'done', state: 'FAILED' });
+      expect((await ledger.get(never))?.reason).toBe(reason);
+
+      for (const id of [unknown, sent]) {
+        const line = logs.lines.find((l) => l.includes('refusal withheld: the operation was sent and may be at the PSP') && l.includes(id));
+        expect(line).toContain(`"reason":"${reason}"`);
+      }
+    },
+  );
+
   it('resends an UNKNOWN operation of a webhook-only command with the same idempotency key instead of asking (nothing to ask)', async () => {
     const config = testConfig({
       gateways: { simulator: { type: 'simulator', base_url: sim.url, api_key: API_KEY, webhook_secret: 'whsec-delivery-test-0123456789', timeout_ms: 1000 } },
