@@ -397,3 +397,24 @@ test('an orchestration refusal never fails a command another worker moved to SEN
   expect(line).toContain('"read_state":"RECEIVED"');
   expect(line).toContain('"state":"SENT"');
 }, 60_000);
+
+test('a review expiry never fails a held authorization another worker sent after the pass read it (one whose risk rules no longer hold it, in a rolling deploy): left as it is, no FAIL event, not counted', async () => {
+  const id = await record(channelCommand('authorize', {}, { gateway_key: 'pm_card_visa', amount: 150000, currency: 'CHF' } as Partial<Payment>));
+  expect((await service.deliver(id)).kind).toBe('wait');
+  // The pass reads RECEIVED; right after, another worker records its attempt (it may be at the PSP).
+  const raced = Object.create(ledger) as Ledger;
+  raced.get = async (opId: string) => {
+    const read = await ledger.get(opId);
+    if (opId === id && read?.state === 'RECEIVED') await ledger.transition(id, 'SENT', { event: 'attempt', attempt: 1 }, { countAttempt: true });
+    return read;
+  };
+  const expired = await metricValue('pb_risk_reviews_total', { result: 'expired' });
+  const expiry = new RiskReviewExpiry({ config, redis, ledger: raced, recorder, logger: logs.logger });
+  await expiry.runOnce(Date.now() + 61_000);
+  expect(await ledger.get(id)).toMatchObject({ state: 'SENT', attempts: 1 });
+  expect(await events.load(`${id}.FAILED`)).toBeNull();
+  expect(await metricValue('pb_risk_reviews_total', { result: 'expired' })).toBe(expired);
+  const line = logs.lines.find((l) => l.includes('review expiry not recorded: the operation moved meanwhile') && l.includes(id));
+  expect(line).toContain('"read_state":"RECEIVED"');
+  expect(line).toContain('"state":"SENT"');
+}, 60_000);
