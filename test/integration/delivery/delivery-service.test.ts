@@ -248,6 +248,23 @@ describe('gateway delivery', () => {
     },
   );
 
+  it.each(['refused', 'unsupported'] as const)(
+    'never fails a command read RECEIVED that another worker sent meanwhile when its route is %s: left as it is, no FAIL event',
+    async (change) => {
+      const logs = captureLogger();
+      const { ledger, events } = setup();
+      const id = await record(ledger, channelCommand('authorize', {}, { gateway_key: 'pm_card_visa' }));
+      const read = (await ledger.get(id))!;
+      expect((await ledger.transition(id, 'SENT', { event: 'attempt', attempt: 1 }, { countAttempt: true })).applied).toBe(true);
+      expect(await changedRoutes(ledger, events, change, logs.logger).deliver(read)).toEqual({ kind: 'done', state: 'SENT' });
+      expect(await ledger.get(id)).toMatchObject({ state: 'SENT', attempts: 1 });
+      expect(await events.load(`${id}.FAILED`)).toBeNull();
+      const line = logs.lines.find((l) => l.includes('refusal not recorded: another worker moved the operation meanwhile') && l.includes(id));
+      expect(line).toContain(`"reason":"${change === 'refused' ? 'NO_ROUTE' : 'UNSUPPORTED_COMMAND'}"`);
+      expect(line).toContain('"read_state":"RECEIVED"');
+    },
+  );
+
   it('resends an UNKNOWN operation of a webhook-only command with the same idempotency key instead of asking (nothing to ask)', async () => {
     const config = testConfig({
       gateways: { simulator: { type: 'simulator', base_url: sim.url, api_key: API_KEY, webhook_secret: 'whsec-delivery-test-0123456789', timeout_ms: 1000 } },
