@@ -338,7 +338,10 @@ export class DeliveryService {
     if ('fail' in ctx) {
       // Refused against its authorization (failed, scope, currency, amount, a bounded wait run out): never sent to the
       // PSP. Decided on the record as read: one another worker moved meanwhile (sent it, perhaps to the PSP already) is
-      // left as it is, never told FAIL; its sender records what the PSP did.
+      // left as it is, never told FAIL; its sender records what the PSP did. One already sent (a record an earlier
+      // release or configuration sent) that may be at the PSP is never told FAIL either (`refusalOfSent`).
+      const sent = await this.refusalOfSent(op, ctx.fail, ctx.detail);
+      if (sent) return sent;
       log.warn('operation refused against its authorization; not sent to the gateway', {
         reason: ctx.fail,
         ...(ctx.field ? { field: ctx.field } : {}),
@@ -1029,8 +1032,9 @@ export class DeliveryService {
   }
 
   /**
-   * A refusal by route or gateway (`reason`: a router's, `UNSUPPORTED_COMMAND`) of an operation already sent, after a
-   * configuration change: one whose attempt may have reached the PSP is never told FAIL (the PSP may have done it).
+   * A refusal of an operation already sent (by route or gateway: a router's, `UNSUPPORTED_COMMAND`; against its
+   * authorization), met after a configuration change or a release: one whose attempt may have reached the PSP is never
+   * told FAIL (the PSP may have done it).
    * UNKNOWN stays for its status inquiries (the poller's schedule, then UNRESOLVED); SENT, which nothing polls, becomes
    * UNRESOLVED (as past `delivery.max_age_ms`): alerted, asked about, settled by any later PSP fact. `null` for one
    * never sent (RECEIVED, no attempt, or every attempt proven not to have landed): the caller fails it unsent.

@@ -337,6 +337,21 @@ describe('gateway delivery', () => {
     expect(sim.counters().effects[captureId]).toBeUndefined();
   });
 
+  it('never fails against its authorization a capture already sent that may be at the PSP (a record an earlier release sent): UNRESOLVED, no FAIL event', async () => {
+    const logs = captureLogger();
+    const { service, ledger, events } = setup({}, logs.logger);
+    const auth = channelCommand('authorize', {}, { gateway_key: 'pm_card_declined' });
+    const authId = await record(ledger, auth);
+    expect(await service.deliver(authId)).toEqual({ kind: 'done', state: 'FAILED' });
+    const captureId = await record(ledger, channelCommand('capture', {}, { gateway_key: authId, order_id: auth.payment.order_id }));
+    await ledger.transition(captureId, 'SENT', { event: 'attempt', attempt: 1 }, { countAttempt: true });
+    await ledger.appendInteraction(captureId, { event: 'send_error', kind: 'server_error', http_status: 503 });
+    expect(await service.deliver(captureId)).toEqual({ kind: 'done', state: 'UNRESOLVED' });
+    expect(await events.load(`${captureId}.FAILED`)).toBeNull();
+    const line = logs.lines.find((l) => l.includes('refusal withheld: the operation was sent and may be at the PSP') && l.includes(captureId));
+    expect(line).toContain('"reason":"AUTHORIZATION_FAILED"');
+  });
+
   // DESIGN.md section 2 asks for the pre-notice (sent by default); a bus whose OMS sends it itself turns it off.
   it('sends no refund_management.updated with service_bus.refund_pending_notice false: the refund outcome alone', async () => {
     const { service, ledger, events } = setup({ 'service_bus.refund_pending_notice': false });
