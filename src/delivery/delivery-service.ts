@@ -293,12 +293,17 @@ export class DeliveryService {
     // Our configuration lacks the gateway: hold (never send, never fail), then park for replay.
     if ('refused' in route && route.refused === UNKNOWN_GATEWAY) return this.configHold.hold(op);
     if ('refused' in route) {
-      const failed = await recorder.fail(op, route.refused, 'bridge');
-      log.warn('operation refused before any gateway call', { reason: route.refused });
+      const sent = await this.refusalOfSent(op, route.refused);
+      if (sent) return sent;
+      const failed = await recorder.fail(op, route.refused, 'bridge', { onlyFrom: op.state });
+      if (!this.refusalLost(op, failed, route.refused)) log.warn('operation refused before any gateway call', { reason: route.refused });
       return { kind: 'done', state: failed.state };
     }
     if (!route.transformer.supports.includes(op.command)) {
-      const failed = await recorder.fail(op, 'UNSUPPORTED_COMMAND', 'bridge', { details: { gateway: route.gateway.name } });
+      const sent = await this.refusalOfSent(op, 'UNSUPPORTED_COMMAND', { gateway: route.gateway.name });
+      if (sent) return sent;
+      const failed = await recorder.fail(op, 'UNSUPPORTED_COMMAND', 'bridge', { details: { gateway: route.gateway.name }, onlyFrom: op.state });
+      this.refusalLost(op, failed, 'UNSUPPORTED_COMMAND');
       return { kind: 'done', state: failed.state };
     }
     const ctx = await this.contextFor(op);
@@ -333,7 +338,10 @@ export class DeliveryService {
     if ('fail' in ctx) {
       // Refused against its authorization (failed, scope, currency, amount, a bounded wait run out): never sent to the
       // PSP. Decided on the record as read: one another worker moved meanwhile (sent it, perhaps to the PSP already) is
-      // left as it is, never told FAIL; its sender records what the PSP did.
+      // left as it is, never told FAIL; its sender records what the PSP did. One already sent (a record an earlier
+      // release or configuration sent) that may be at the PSP is never told FAIL either (`refusalOfSent`).
+      const sent = await this.refusalOfSent(op, ctx.fail, ctx.detail);
+      if (sent) return sent;
       log.warn('operation refused against its authorization; not sent to the gateway', {
         reason: ctx.fail,
         ...(ctx.field ? { field: ctx.field } : {}),
@@ -341,14 +349,7 @@ export class DeliveryService {
       });
       const decline = ctx.action ? { ...bridgeDecline(ctx.fail), suggested_action: ctx.action } : undefined;
       const failed = await recorder.fail(op, ctx.fail, 'bridge', { details: ctx.detail, field: ctx.field, decline, onlyFrom: op.state });
-      if (failed.state !== 'FAILED') {
-        log.warn('refusal not recorded: another worker moved the operation meanwhile; it stands as that one left it', {
-          reason: ctx.fail,
-          read_state: op.state,
-          state: failed.state,
-        });
-        return { kind: 'done', state: failed.state };
-      }
+      if (this.refusalLost(op, failed, ctx.fail)) return { kind: 'done', state: failed.state };
       authorizationRefusals().inc({ gateway: route.gateway.name, reason: ctx.fail });
       if (BOUNDED_WAIT_REFUSALS.has(ctx.fail)) voidWaitsExpired().inc({ gateway: gatewayOf(op), awaiting: String(ctx.detail?.awaiting) });
       if (refusedForOutsideRefunds(op.payment.amount, ctx)) refundsRefusedForOutsideRefunds().inc({ gateway: route.gateway.name });
@@ -439,8 +440,9 @@ export class DeliveryService {
         const given = await recorder.unresolve(op, 'delivery.max_age_ms passed', 'bridge', age, this.now() + this.deps.config.poller.scheduleMs[0]);
         return { kind: 'done', state: given.state };
       }
-      const failed = await recorder.fail(op, 'UNRESPONSIVE', 'bridge', { details: age });
-      log.error('operation failed: gateway did not take it within delivery.max_age_ms', { reason: 'UNRESPONSIVE' });
+      const failed = await recorder.fail(op, 'UNRESPONSIVE', 'bridge', { details: age, onlyFrom: op.state });
+      if (!this.refusalLost(op, failed, 'UNRESPONSIVE'))
+        log.error('operation failed: gateway did not take it within delivery.max_age_ms', { reason: 'UNRESPONSIVE' });
       return { kind: 'done', state: failed.state };
     }
     return this.send(op, ctx.context, route, breaker);
@@ -997,9 +999,9 @@ export class DeliveryService {
    */
   private async unsent(op: OperationRecord, planned: PipelineResult): Promise<DeliveryStep | null> {
     if (planned.kind === 'send') return null;
-    countDecisions(planned.decisions);
     const routing = routingRecordOf(op, planned.plan);
     if (planned.kind === 'wait') {
+      countDecisions(planned.decisions);
       await this.deps.ledger.appendInteraction(op.id, { event: 'orchestration', decisions: planned.decisions });
       // Held for review by the risk rules: the OMS hears it, with the deadline (once: idempotent by event id).
       const review = reviewNoticeOf(planned.decisions);
@@ -1010,7 +1012,6 @@ export class DeliveryService {
         delayMs: planned.delayMs,
       };
     }
-    if (op.attempts === 0) reportRouteDrops(this.deps.logger, op, planned.decisions);
     this.deps.logger.warn('operation refused by orchestration; not sent to any gateway', {
       operation_id: op.id,
       command: op.command,
@@ -1021,8 +1022,61 @@ export class DeliveryService {
       details: { decisions: planned.decisions },
       ...(planned.field ? { field: planned.field } : {}),
       routing,
+      onlyFrom: op.state,
     });
+    if (this.refusalLost(op, failed, planned.reason)) return { kind: 'done', state: failed.state };
+    // Counted once the refusal is on record: one another worker sent meanwhile counts with its attempt.
+    countDecisions(planned.decisions);
+    if (op.attempts === 0) reportRouteDrops(this.deps.logger, op, planned.decisions);
     return { kind: 'done', state: failed.state };
+  }
+
+  /**
+   * A refusal of an operation already sent (by route or gateway: a router's, `UNSUPPORTED_COMMAND`; against its
+   * authorization), met after a configuration change or a release: one whose attempt may have reached the PSP is never
+   * told FAIL (the PSP may have done it).
+   * UNKNOWN stays for its status inquiries (the poller's schedule, then UNRESOLVED); SENT, which nothing polls, becomes
+   * UNRESOLVED (as past `delivery.max_age_ms`): alerted, asked about, settled by any later PSP fact. `null` for one
+   * never sent (RECEIVED, no attempt, or every attempt proven not to have landed): the caller fails it unsent.
+   */
+  private async refusalOfSent(op: OperationRecord, reason: string, details: Record<string, unknown> = {}): Promise<DeliveryStep | null> {
+    if (op.state === 'RECEIVED' || op.attempts === 0) return null;
+    if (op.state !== 'UNKNOWN' && !(await this.mayHaveReachedPsp(op.id))) return null;
+    this.deps.logger.warn('refusal withheld: the operation was sent and may be at the PSP; never told FAIL, left to its status inquiries', {
+      operation_id: op.id,
+      command: op.command,
+      reason,
+      state: op.state,
+      gateway: gatewayOf(op),
+      ...details,
+    });
+    if (op.state === 'UNKNOWN') return { kind: 'done', state: op.state };
+    const given = await this.deps.recorder.unresolve(
+      op,
+      `${reason} after an attempt that may have reached the PSP`,
+      'bridge',
+      { reason, ...details },
+      this.now() + this.deps.config.poller.scheduleMs[0],
+      { onlyFrom: op.state },
+    );
+    return { kind: 'done', state: given.state };
+  }
+
+  /**
+   * Whether a refusal of a command not sent, decided on the record as read (`onlyFrom: read.state`), was left
+   * unrecorded because another worker moved the operation meanwhile (sent it, perhaps to the PSP already): that
+   * one's sender records what the PSP did, so the caller counts nothing. Says so in the loser's warn line.
+   */
+  private refusalLost(read: OperationRecord, after: OperationRecord, reason: string): boolean {
+    if (after.state === 'FAILED') return false;
+    this.deps.logger.warn('refusal not recorded: another worker moved the operation meanwhile; it stands as that one left it', {
+      operation_id: read.id,
+      command: read.command,
+      reason,
+      read_state: read.state,
+      state: after.state,
+    });
+    return true;
   }
 
   /** Whether this operation may move to another candidate: failover on, an authorization or sale, a candidate left. */

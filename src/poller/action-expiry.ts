@@ -169,9 +169,16 @@ export class ActionExpiry {
     // The void's intent first: a crash after the failure (which takes the operation off the index this pass
     // reads) would otherwise leave what the PSP holds unvoided, with nothing to come back to it.
     if (reference) await this.deps.redis.hset(this.voidIntentsKey, op.id, reference);
-    const after = await recorder.fail(op, ACTION_EXPIRED, 'poller', { details: { waited_ms: waited } });
+    // Only from the state read: a PSP fact that moved it meanwhile (the inquiry may take the gateway's timeout; a
+    // webhook saying the customer finished, PENDING) stands, never told FAIL nor voided.
+    const after = await recorder.fail(op, ACTION_EXPIRED, 'poller', { details: { waited_ms: waited }, onlyFrom: op.state });
     if (after.state !== 'FAILED' || after.reason !== ACTION_EXPIRED) {
       if (reference) await this.deps.redis.hdel(this.voidIntentsKey, op.id);
+      logger.info('customer action expiry not recorded: the operation moved meanwhile; it stands as that left it, nothing voided', {
+        operation_id: op.id,
+        read_state: op.state,
+        state: after.state,
+      });
       return 'skipped';
     }
     const voided = reference ? await this.queueVoid(op, reference) : false;

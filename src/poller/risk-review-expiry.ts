@@ -18,7 +18,8 @@ const reviews = () =>
  * The poller's automatic void of review holds: an authorization held by the risk rules whose deadline
  * passed without an operator's release is voided. It was never sent (the hold comes before the gateway
  * call), so nothing is asked of the PSP: the operation fails with `RISK_REVIEW_EXPIRED` and the OMS gets
- * its FAIL event. An operation already gone further (released meanwhile, sent) is left alone.
+ * its FAIL event. An operation already gone further (released meanwhile, sent, even between the read and the
+ * failure: it fails only from the state read) is left alone.
  */
 export class RiskReviewExpiry {
   private readonly store: ReviewStore;
@@ -61,10 +62,20 @@ export class RiskReviewExpiry {
       const op = await this.deps.ledger.get(id);
       if (!op || op.state !== 'RECEIVED') return;
       const deadline = hold ? new Date(hold.deadline).toISOString() : null;
+      // Only from the state read (RECEIVED): one another worker sent meanwhile (a worker whose risk rules no longer
+      // hold it, in a rolling deploy) may be at the PSP already; its sender records what the PSP did.
       const failed = await this.deps.recorder.fail(op, RISK_REVIEW_EXPIRED, 'poller', {
         details: { review_deadline: deadline, review_rule: hold?.rule ?? null },
+        onlyFrom: op.state,
       });
-      if (failed.state !== 'FAILED') return;
+      if (failed.state !== 'FAILED') {
+        this.deps.logger.warn('review expiry not recorded: the operation moved meanwhile; it stands as that left it', {
+          operation_id: id,
+          read_state: op.state,
+          state: failed.state,
+        });
+        return;
+      }
       voided++;
       reviews().inc({ result: 'expired' });
       this.deps.logger.warn('review deadline passed without a release; authorization voided (never sent to the PSP)', {

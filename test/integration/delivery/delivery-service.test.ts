@@ -11,12 +11,13 @@ import { OmsEventJobData, createOmsEventsQueue } from '../../../src/events/oms-e
 import { createGatewayClients } from '../../../src/gateways/gateway-registry';
 import { Ledger } from '../../../src/ledger/ledger';
 import { draftRecord } from '../../../src/ledger/record-fields';
-import { silentLogger } from '../../../src/logging/logger';
+import { Logger, silentLogger } from '../../../src/logging/logger';
 import { createRedis } from '../../../src/redis/redis-connection';
 import { ConfiguredGatewayRouter } from '../../../src/routing/configured-gateway-router';
 import { purgeNamespace } from '../../../harness/twins/local-stack/local-stack';
 import { PspSimulator, startPspSimulator } from '../../../harness/twins/psp-simulator/psp-simulator';
 import { PaymentCommand } from '../../../src/contracts/payment-command';
+import { captureLogger } from '../../support/capture-logger';
 import { channelCommand } from '../../support/fixtures';
 import { testConfig } from '../../support/test-config';
 
@@ -44,7 +45,7 @@ afterEach(() => {
 });
 
 /** A delivery service on real Redis and the real simulator, with its own namespace. */
-function setup(overrides: Record<string, unknown> = {}): { service: DeliveryService; ledger: Ledger; events: EventStore } {
+function setup(overrides: Record<string, unknown> = {}, logger: Logger = silentLogger()): { service: DeliveryService; ledger: Ledger; events: EventStore } {
   const config = testConfig({
     'delivery.breaker_failure_threshold': 3,
     'delivery.breaker_open_ms': 60_000,
@@ -66,7 +67,6 @@ function setup(overrides: Record<string, unknown> = {}): { service: DeliveryServ
   eventsQueue ??= createOmsEventsQueue(redis, config.redis.keyPrefix);
   const ledger = new Ledger(redis, config.redis.keyPrefix);
   const events = new EventStore(redis, config.redis.keyPrefix);
-  const logger = silentLogger();
   const recorder = new OutcomeRecorder({ config, ledger, events, eventsQueue, logger });
   const service = new DeliveryService({ config, ledger, router: new ConfiguredGatewayRouter(createGatewayClients(config)), recorder, logger });
   return { service, ledger, events };
@@ -142,6 +142,22 @@ describe('gateway delivery', () => {
     expect(sim.counters().effects[id]).toBeUndefined();
   });
 
+  it('never fails as UNRESPONSIVE a command another worker moved to SENT after this one read it (it may be at the PSP): left as it is, no FAIL event', async () => {
+    const logs = captureLogger();
+    const { service, ledger, events } = setup({ 'delivery.max_age_ms': 1000 }, logs.logger);
+    const id = await record(ledger, channelCommand('authorize', { received_at: new Date(Date.now() - 5000).toISOString() }, { gateway_key: 'pm_card_visa' }));
+    // Read RECEIVED, never attempted, too old; meanwhile another worker (a stalled job run again) sends it.
+    const read = (await ledger.get(id))!;
+    expect((await ledger.transition(id, 'SENT', { event: 'attempt', attempt: 1 }, { countAttempt: true })).applied).toBe(true);
+    expect(await service.deliver(read)).toEqual({ kind: 'done', state: 'SENT' });
+    expect(await ledger.get(id)).toMatchObject({ state: 'SENT', attempts: 1 });
+    expect(await events.load(`${id}.FAILED`)).toBeNull();
+    const line = logs.lines.find((l) => l.includes('refusal not recorded: another worker moved the operation meanwhile') && l.includes(id));
+    expect(line).toContain('"reason":"UNRESPONSIVE"');
+    expect(line).toContain('"state":"SENT"');
+    expect(logs.lines.some((l) => l.includes('did not take it within delivery.max_age_ms') && l.includes(id))).toBe(false);
+  });
+
   /** An operation received 5 s ago with one attempt on record that ended with `ending` (none: a crash mid-call). */
   async function oldAttempt(ledger: Ledger, ending?: Record<string, unknown>): Promise<string> {
     const id = await record(ledger, channelCommand('authorize', { received_at: new Date(Date.now() - 5000).toISOString() }, { gateway_key: 'pm_card_visa' }));
@@ -173,6 +189,81 @@ describe('gateway delivery', () => {
       expect((await ledger.get(id))?.reason).toBe('UNRESPONSIVE');
     }
   });
+
+  /** A delivery service whose router, after a configuration change, refuses every route (`refused`) or carries no command at all (`unsupported`). */
+  function changedRoutes(ledger: Ledger, events: EventStore, change: 'refused' | 'unsupported', logger: Logger): DeliveryService {
+    const config = testConfig({
+      gateways: { simulator: { type: 'simulator', base_url: sim.url, api_key: API_KEY, webhook_secret: 'whsec-delivery-test-0123456789', timeout_ms: 1000 } },
+    });
+    configs.push(config);
+    const routes = createGatewayClients(config);
+    const router: GatewayRouter = {
+      route: (op) => {
+        if (change === 'refused') return { refused: 'NO_ROUTE' };
+        const route = routes.get(op.payment.gateway)!;
+        return { ...route, transformer: Object.assign(Object.create(route.transformer) as GatewayTransformer, { supports: [] }) };
+      },
+    };
+    const recorder = new OutcomeRecorder({ config, ledger, events, eventsQueue, logger });
+    return new DeliveryService({ config, ledger, router, recorder, logger });
+  }
+
+  it.each(['refused', 'unsupported'] as const)(
+    'never fails a command already sent (it may be at the PSP) when its route is %s after a configuration change: UNKNOWN stays for its inquiries, SENT becomes UNRESOLVED',
+    async (change) => {
+      const logs = captureLogger();
+      const { service, ledger, events } = setup();
+      // UNKNOWN: the PSP did it, the answer was lost.
+      sim.setFaults({ commitThenTimeoutRate: 1 });
+      const unknown = await record(ledger, channelCommand('authorize', {}, { gateway_key: 'pm_card_visa' }));
+      expect((await service.deliver(unknown)).kind).toBe('retry');
+      sim.setFaults({});
+      expect(sim.counters().effects[unknown]).toBe(1);
+      // SENT: an attempt answered by a 5xx, waiting for its retry (it may have moved money).
+      const sent = await record(ledger, channelCommand('authorize', {}, { gateway_key: 'pm_card_visa' }));
+      await ledger.transition(sent, 'SENT', { event: 'attempt', attempt: 1 }, { countAttempt: true });
+      await ledger.appendInteraction(sent, { event: 'send_error', kind: 'server_error', http_status: 503 });
+      // SENT, its attempt proven never to have left: still failed unsent.
+      const never = await record(ledger, channelCommand('authorize', {}, { gateway_key: 'pm_card_visa' }));
+      await ledger.transition(never, 'SENT', { event: 'attempt', attempt: 1 }, { countAttempt: true });
+      await ledger.appendInteraction(never, { event: 'send_error', kind: 'not_sent' });
+      const changed = changedRoutes(ledger, events, change, logs.logger);
+      const reason = change === 'refused' ? 'NO_ROUTE' : 'UNSUPPORTED_COMMAND';
+
+      expect(await changed.deliver(unknown)).toEqual({ kind: 'done', state: 'UNKNOWN' });
+      expect(await ledger.get(unknown)).toMatchObject({ state: 'UNKNOWN', attempts: 1 });
+      expect(await events.load(`${unknown}.FAILED`)).toBeNull();
+
+      expect(await changed.deliver(sent)).toEqual({ kind: 'done', state: 'UNRESOLVED' });
+      expect(await events.load(`${sent}.FAILED`)).toBeNull();
+      expect(await events.load(`${sent}.UNRESOLVED`)).not.toBeNull();
+
+      expect(await changed.deliver(never)).toEqual({ kind: 'done', state: 'FAILED' });
+      expect((await ledger.get(never))?.reason).toBe(reason);
+
+      for (const id of [unknown, sent]) {
+        const line = logs.lines.find((l) => l.includes('refusal withheld: the operation was sent and may be at the PSP') && l.includes(id));
+        expect(line).toContain(`"reason":"${reason}"`);
+      }
+    },
+  );
+
+  it.each(['refused', 'unsupported'] as const)(
+    'never fails a command read RECEIVED that another worker sent meanwhile when its route is %s: left as it is, no FAIL event',
+    async (change) => {
+      const logs = captureLogger();
+      const { ledger, events } = setup();
+      const id = await record(ledger, channelCommand('authorize', {}, { gateway_key: 'pm_card_visa' }));
+      const read = (await ledger.get(id))!;
+      expect((await ledger.transition(id, 'SENT', { event: 'attempt', attempt: 1 }, { countAttempt: true })).applied).toBe(true);
+      expect(await changedRoutes(ledger, events, change, logs.logger).deliver(read)).toEqual({ kind: 'done', state: 'SENT' });
+      expect(await ledger.get(id)).toMatchObject({ state: 'SENT', attempts: 1 });
+      expect(await events.load(`${id}.FAILED`)).toBeNull();
+      const line = logs.lines.find((l) => l.includes('refusal not recorded: another worker moved the operation meanwhile') && l.includes(id));
+      expect(line).toContain(`"reason":"${change === 'refused' ? 'NO_ROUTE' : 'UNSUPPORTED_COMMAND'}"`);
+      expect(line).toContain('"read_state":"RECEIVED"');
+    },
+  );
 
   it('resends an UNKNOWN operation of a webhook-only command with the same idempotency key instead of asking (nothing to ask)', async () => {
     const config = testConfig({
@@ -244,6 +335,21 @@ describe('gateway delivery', () => {
     expect(await service.deliver(captureId)).toEqual({ kind: 'done', state: 'FAILED' });
     expect((await ledger.get(captureId))?.reason).toBe('AUTHORIZATION_FAILED');
     expect(sim.counters().effects[captureId]).toBeUndefined();
+  });
+
+  it('never fails against its authorization a capture already sent that may be at the PSP (a record an earlier release sent): UNRESOLVED, no FAIL event', async () => {
+    const logs = captureLogger();
+    const { service, ledger, events } = setup({}, logs.logger);
+    const auth = channelCommand('authorize', {}, { gateway_key: 'pm_card_declined' });
+    const authId = await record(ledger, auth);
+    expect(await service.deliver(authId)).toEqual({ kind: 'done', state: 'FAILED' });
+    const captureId = await record(ledger, channelCommand('capture', {}, { gateway_key: authId, order_id: auth.payment.order_id }));
+    await ledger.transition(captureId, 'SENT', { event: 'attempt', attempt: 1 }, { countAttempt: true });
+    await ledger.appendInteraction(captureId, { event: 'send_error', kind: 'server_error', http_status: 503 });
+    expect(await service.deliver(captureId)).toEqual({ kind: 'done', state: 'UNRESOLVED' });
+    expect(await events.load(`${captureId}.FAILED`)).toBeNull();
+    const line = logs.lines.find((l) => l.includes('refusal withheld: the operation was sent and may be at the PSP') && l.includes(captureId));
+    expect(line).toContain('"reason":"AUTHORIZATION_FAILED"');
   });
 
   // DESIGN.md section 2 asks for the pre-notice (sent by default); a bus whose OMS sends it itself turns it off.

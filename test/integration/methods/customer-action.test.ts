@@ -298,6 +298,48 @@ describe('3-D Secure hand-off (Stripe requires_action)', () => {
   });
 });
 
+describe('an expiry racing a PSP fact', () => {
+  it('never fails ACTION_EXPIRED an operation a webhook moved on after the pass read it (the customer finished: PENDING at the PSP): left as it is, no FAIL event, no void', async () => {
+    const s = setup();
+    const logs = captureLogger();
+    const command = threeDsAuthorize();
+    const id = command.payment.operation_reference!;
+    await s.ledger.create(id, command);
+    await s.service.deliver(id);
+    expect((await s.ledger.get(id))?.state).toBe('ACTION_REQUIRED');
+    // The pass reads ACTION_REQUIRED; right after, Stripe's webhook says the PaymentIntent is processing.
+    const raced = Object.create(s.ledger) as Ledger;
+    raced.get = async (opId: string) => {
+      const read = await s.ledger.get(opId);
+      if (opId === id && read?.state === 'ACTION_REQUIRED')
+        await s.recorder.apply(read, { status: 'PENDING', gatewayStatus: 'processing', gatewayReference: read.gatewayReference }, 'webhook');
+      return read;
+    };
+    const router = new ConfiguredGatewayRouter(createGatewayClients(s.config));
+    const expiry = new ActionExpiry({
+      config: s.config,
+      redis,
+      ledger: raced,
+      router,
+      recorder: s.recorder,
+      deliveryQueue: s.deliveryQueue,
+      logger: logs.logger,
+      now: () => Date.now() + 61_000,
+    });
+
+    const report = await expiry.runOnce();
+
+    expect(report).toMatchObject({ due: 1, expired: 0, voided: 0 });
+    expect(await s.ledger.get(id)).toMatchObject({ state: 'PENDING' });
+    expect(await s.events.load(`${id}.FAILED`)).toBeNull();
+    expect(await s.ledger.get(voidOperationId(id))).toBeNull();
+    expect(await redis.hlen(expiry.voidIntentsKey)).toBe(0);
+    const line = logs.lines.find((l) => l.includes('customer action expiry not recorded: the operation moved meanwhile') && l.includes(id));
+    expect(line).toContain('"read_state":"ACTION_REQUIRED"');
+    expect(line).toContain('"state":"PENDING"');
+  });
+});
+
 describe('a voucher the customer pays later (Stripe Boleto, next_action.boleto_display_details.expires_at)', () => {
   it('keeps a Boleto voucher waiting past the fixed timeout until the deadline Stripe gave plus the grace, then fails it and voids the PaymentIntent', async () => {
     const s = setup();

@@ -378,3 +378,43 @@ test('risk hold declined by an operator: refused before sending with RISK_DECLIN
   expect(await reviews.release(id, 'other@host')).toBe('declined');
   expect(await reviews.decline(id, 'other@host')).toBe('declined');
 }, 60_000);
+
+test('an orchestration refusal never fails a command another worker moved to SENT after this one read it (it may be at the PSP): left as it is, no FAIL event, not counted', async () => {
+  const reviews = new ReviewStore(redis, config.redis.keyPrefix);
+  const id = await record(channelCommand('authorize', {}, { gateway_key: 'pm_card_visa', amount: 150000, currency: 'CHF' } as Partial<Payment>));
+  expect((await service.deliver(id)).kind).toBe('wait');
+  expect(await reviews.decline(id, 'analyst@host')).toBe('held');
+  // Read RECEIVED, never attempted, declined; meanwhile another worker (a stalled job run again) sends it.
+  const read = (await ledger.get(id))!;
+  expect((await ledger.transition(id, 'SENT', { event: 'attempt' }, { countAttempt: true })).applied).toBe(true);
+  const refused = await metricValue('pb_routing_decisions_total', { stage: 'risk', outcome: 'refused' });
+  expect(await service.deliver(read)).toEqual({ kind: 'done', state: 'SENT' });
+  expect(await ledger.get(id)).toMatchObject({ state: 'SENT', attempts: 1 });
+  expect(await events.load(`${id}.FAILED`)).toBeNull();
+  expect(await metricValue('pb_routing_decisions_total', { stage: 'risk', outcome: 'refused' })).toBe(refused);
+  const line = logs.lines.find((l) => l.includes('refusal not recorded: another worker moved the operation meanwhile') && l.includes(id));
+  expect(line).toContain('"reason":"RISK_DECLINED"');
+  expect(line).toContain('"read_state":"RECEIVED"');
+  expect(line).toContain('"state":"SENT"');
+}, 60_000);
+
+test('a review expiry never fails a held authorization another worker sent after the pass read it (one whose risk rules no longer hold it, in a rolling deploy): left as it is, no FAIL event, not counted', async () => {
+  const id = await record(channelCommand('authorize', {}, { gateway_key: 'pm_card_visa', amount: 150000, currency: 'CHF' } as Partial<Payment>));
+  expect((await service.deliver(id)).kind).toBe('wait');
+  // The pass reads RECEIVED; right after, another worker records its attempt (it may be at the PSP).
+  const raced = Object.create(ledger) as Ledger;
+  raced.get = async (opId: string) => {
+    const read = await ledger.get(opId);
+    if (opId === id && read?.state === 'RECEIVED') await ledger.transition(id, 'SENT', { event: 'attempt', attempt: 1 }, { countAttempt: true });
+    return read;
+  };
+  const expired = await metricValue('pb_risk_reviews_total', { result: 'expired' });
+  const expiry = new RiskReviewExpiry({ config, redis, ledger: raced, recorder, logger: logs.logger });
+  await expiry.runOnce(Date.now() + 61_000);
+  expect(await ledger.get(id)).toMatchObject({ state: 'SENT', attempts: 1 });
+  expect(await events.load(`${id}.FAILED`)).toBeNull();
+  expect(await metricValue('pb_risk_reviews_total', { result: 'expired' })).toBe(expired);
+  const line = logs.lines.find((l) => l.includes('review expiry not recorded: the operation moved meanwhile') && l.includes(id));
+  expect(line).toContain('"read_state":"RECEIVED"');
+  expect(line).toContain('"state":"SENT"');
+}, 60_000);
