@@ -130,7 +130,11 @@ if A.listed ~= '' and (A.occurred ~= '' or A.former ~= '') then
   end
 end
 redis.call('HSET', K.adjustment, unpack(ARGV, A_REST))
-redis.call('ZADD', K.op_adjustments, A.now, A.id)
+-- The operation's list is in recording order: one recorded in the same millisecond as the last goes after it.
+local op_score = tonumber(A.now)
+local last = redis.call('ZRANGE', K.op_adjustments, -1, -1, 'WITHSCORES')
+if last[2] and tonumber(last[2]) >= op_score then op_score = tonumber(last[2]) + 1 end
+redis.call('ZADD', K.op_adjustments, string.format('%.0f', op_score), A.id)
 redis.call('RPUSH', K.log, A.history)
 redis.call('ZADD', K.index, A.now, A.id)
 local marked = 0

@@ -70,6 +70,14 @@ describe('AdjustmentStore.recordAdjustment', () => {
     expect(await store.forOperation(id)).toHaveLength(3);
   });
 
+  it("lists an operation's adjustments in the order they were recorded, also when several share one millisecond", async () => {
+    const id = await succeededCapture();
+    // Ids chosen so that their digests do not sort as they are recorded: the millisecond's tie must not fall to the id.
+    const recorded: string[] = [];
+    for (const event of ['z-first', 'a-second', 'm-third', 'b-fourth']) recorded.push((await store.recordAdjustment(input(id, event), 7000)).adjustment.id);
+    expect((await store.forOperation(id)).map((a) => a.id)).toEqual(recorded);
+  });
+
   it('refuses an adjustment of an operation the ledger does not hold', async () => {
     await expect(store.recordAdjustment(input('op-does-not-exist'))).rejects.toBeInstanceOf(OperationNotFoundError);
   });
