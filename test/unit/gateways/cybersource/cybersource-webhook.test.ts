@@ -269,6 +269,18 @@ describe('Cybersource webhooks', () => {
     }
   });
 
+  it("reads a successful reversal or void as the PSP's cancel of the payment it names, and a refund as naming its own id; nothing else", () => {
+    const cancels = ['payments.reversals.accept', 'payments.voids.accept', 'payments.voids.accepted'];
+    const refunds = ['payments.refunds.accept', 'payments.refunds.partial.approval'];
+    for (const type of CYBERSOURCE_WEBHOOK_EVENT_TYPES) {
+      const [event] = t.parseWebhook(notification(type, { orderInformation: { amountDetails: { authorizedAmount: '1.00', currency: 'USD' } } }), gateway);
+      expect([type, event.outcome.pspReversal]).toEqual([type, cancels.includes(type) ? 'cancel' : undefined]);
+      expect([type, event.outcome.referenceIsModification]).toEqual([type, refunds.includes(type) ? true : undefined]);
+    }
+    // A refused reversal or void released nothing.
+    expect(t.parseWebhook(notification('payments.reversals.reject'), gateway)[0].outcome.pspReversal).toBeUndefined();
+  });
+
   it('maps a rejected payment to FAIL with the reason', () => {
     const [event] = t.parseWebhook(notification('payments.payments.reject', { errorInformation: { reason: 'INSUFFICIENT_FUND' } }), gateway);
     expect(event.outcome).toMatchObject({ status: 'FAIL', reason: 'INSUFFICIENT_FUND' });
