@@ -1,6 +1,6 @@
 import { describeContractBody } from '../contracts/channel-contracts';
 import { isKnownCurrency } from '../money/currencies';
-import { majorToMinor } from '../money/minor-units';
+import { decimalMajorToMinor } from '../money/minor-units';
 
 /**
  * What a (redacted) dead-lettered body is about, as far as it can be read: a canonical command, a channel
@@ -31,8 +31,9 @@ const str = (v: unknown, max = 128): string | undefined => (typeof v === 'string
 
 /**
  * @param busAmountUnits `service_bus.amount_units` (default `minor`): a bus call's `params.payment.amount` in
- *   major units is read in minor units, as the intake would have (150 EUR is 15000, not 1.50 EUR under the
- *   triage threshold); one that is no amount in minor units (too large, an unknown currency) is left out.
+ *   major units (decimals, as the MIB types them) is read in minor units, as the intake would have (150 EUR is
+ *   15000, not 1.50 EUR under the triage threshold; 149.99 EUR 14999); one that is no amount in minor units (too
+ *   large, an unknown currency, more decimals than it has) is left out.
  */
 export function describeDeadLetterBody(body: string | Buffer, busAmountUnits: 'minor' | 'major' = 'minor'): DeadLetterBodyFacts {
   let doc: Json | undefined;
@@ -69,18 +70,24 @@ export function describeDeadLetterBody(body: string | Buffer, busAmountUnits: 'm
   set('operationReference', str(payment?.operation_reference));
   set('gateway', str(payment?.gateway, 64));
   set('account', str(payment?.gateway_account));
-  const amount = typeof payment?.amount === 'number' && Number.isSafeInteger(payment.amount) ? payment.amount : undefined;
+  const raw = typeof payment?.amount === 'number' && Number.isFinite(payment.amount) ? payment.amount : undefined;
   const currency = str(payment?.currency, 3);
-  set('amount', channel === 'bus' && busAmountUnits === 'major' && amount !== undefined ? busMinor(amount, currency) : amount);
+  const majorBus = channel === 'bus' && busAmountUnits === 'major';
+  // A major-unit bus sends decimals (the MIB's floats, 149.99); minor units are integers only.
+  const amount = raw !== undefined && (majorBus || Number.isSafeInteger(raw)) ? raw : undefined;
+  set('amount', majorBus && amount !== undefined ? busMinor(amount, currency) : amount);
   set('currency', currency);
   return facts;
 }
 
-/** Whole major units of a bus call in minor units; undefined when they are none (unknown currency, too large). */
+/**
+ * Major units of a bus call (decimals, as the intake reads them) in minor units; undefined when they are none
+ * (unknown currency, too large, more decimals than the currency has).
+ */
 function busMinor(major: number, currency: string | undefined): number | undefined {
   if (currency === undefined || !isKnownCurrency(currency)) return undefined;
   try {
-    return majorToMinor(major, currency);
+    return decimalMajorToMinor(major, currency);
   } catch {
     return undefined;
   }

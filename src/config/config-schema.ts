@@ -46,6 +46,8 @@ export const configSchema = {
     'service_bus.delegate_path': { type: 'string', pattern: '^/', default: '/delegate/oms' },
     'service_bus.subscribes': { type: 'array', items: jsonRpcMethod, default: [] },
     'service_bus.amount_units': { enum: ['minor', 'major'], default: 'minor' },
+    // DESIGN.md section 2: before the gateway refund, refund_management.updated PENDINGRELEASE (false: not sent).
+    'service_bus.refund_pending_notice': { type: 'boolean', default: true },
     'service_bus.timeout_ms': { ...positiveInt, default: 10000 },
     'service_bus.method.register': { ...jsonRpcMethod, default: 'magento.service_bus.remote.register' },
     'service_bus.method.unregister': { ...jsonRpcMethod, default: 'magento.service_bus.remote.unregister' },
@@ -143,6 +145,8 @@ export const configSchema = {
     'delivery.recapture_failure_wait_ms': { ...positiveInt, default: 86400000 },
     // A modification's webhook that came before the answer naming its operation waits this long to be claimed.
     'delivery.parked_outcome_ttl_ms': { ...positiveInt, default: 2592000000 },
+    // A capture void, cancel or refund waiting on a guard between voids and refunds is refused unsent past this wait.
+    'delivery.void_wait_max_ms': { ...positiveInt, default: 86400000 },
 
     'events.concurrency': { ...positiveInt, default: 50 },
     'events.backoff_base_ms': { ...positiveInt, default: 250 },

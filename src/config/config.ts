@@ -73,6 +73,12 @@ export interface Config {
     readonly subscribes: readonly string[];
     /** Whether the bus sends amounts in minor units (default) or major units. */
     readonly amountUnits: 'minor' | 'major';
+    /**
+     * Whether a refund's `refund_management.updated` PENDINGRELEASE notice is sent before the PSP is asked (default
+     * true, as DESIGN.md section 2 asks). A bus that refuses it for good (a JSON-RPC error) has it set aside without
+     * holding the refund's outcome back; false sends none (a bus whose OMS sends that message itself).
+     */
+    readonly refundPendingNotice: boolean;
     /** Timeout of each call to the bus, milliseconds. Default 10000. */
     readonly timeoutMs: number;
     readonly methods: {
@@ -191,6 +197,16 @@ export interface Config {
      * 2592000000 (30 days).
      */
     readonly parkedOutcomeTtlMs: number;
+    /**
+     * How long a command waits, unsent, on a guard between voids and refunds of its payment (a Cybersource void of a
+     * capture waiting for another void or refunds in flight; a cancel waiting for refunds, for another void of the same
+     * transaction, for captures in flight or not yet delivered, or for the capture or refund it voids; a refund waiting
+     * for a void: `BOUNDED_WAITS` in delivery/dependent-wait.ts) before it is refused with that wait's code,
+     * milliseconds, counted from its first such wait (from its creation for the capture or refund it voids); a positive
+     * integer. What it waits for may stay undecided for good, and Cybersource voids only until its batch settles,
+     * usually the same day. Default 86400000 (24 h).
+     */
+    readonly voidWaitMaxMs: number;
   };
   readonly events: { readonly concurrency: number; readonly backoffBaseMs: number; readonly backoffMaxMs: number };
   readonly queues: {

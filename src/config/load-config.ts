@@ -202,6 +202,7 @@ function toConfig(p: Params): Config {
       delegatePath: str(p, 'service_bus.delegate_path'),
       subscribes: p['service_bus.subscribes'] as string[],
       amountUnits: p['service_bus.amount_units'] as 'minor' | 'major',
+      refundPendingNotice: p['service_bus.refund_pending_notice'] as boolean,
       timeoutMs: num(p, 'service_bus.timeout_ms'),
       methods: {
         register: str(p, 'service_bus.method.register'),
@@ -255,6 +256,7 @@ function toConfig(p: Params): Config {
       lateFailureConfirmMs: num(p, 'delivery.late_failure_confirm_ms'),
       recaptureFailureWaitMs: num(p, 'delivery.recapture_failure_wait_ms'),
       parkedOutcomeTtlMs: num(p, 'delivery.parked_outcome_ttl_ms'),
+      voidWaitMaxMs: num(p, 'delivery.void_wait_max_ms'),
     },
     events: {
       concurrency: num(p, 'events.concurrency'),

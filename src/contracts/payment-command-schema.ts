@@ -47,8 +47,11 @@ const card = {
   properties: {
     bin: { type: 'string', pattern: '^[0-9]{6,8}$' },
     last_four_digits: { type: 'string', pattern: '^[0-9]{4}$' },
-    expiration_month: { type: 'integer', minimum: 1, maximum: 12 },
-    expiration_year: { type: 'integer', minimum: 2000, maximum: 2100 },
+    // Integers, or the strings the MIB payment specification types them with ("03", "2031", a two-digit "31"). One
+    // schema of two types, not an anyOf: the first error (the one the refusal names) is then the value's own
+    // (`minimum` applies to a number only, `pattern` to a string only), never "must be integer" for a string.
+    expiration_month: { type: ['integer', 'string'], minimum: 1, maximum: 12, pattern: '^(?:0?[1-9]|1[0-2])$' },
+    expiration_year: { type: ['integer', 'string'], minimum: 2000, maximum: 2100, pattern: '^(?:[0-9]{2}|20[0-9]{2}|2100)$' },
     brand: { type: 'string', maxLength: 32 },
     holder_name: { type: 'string', maxLength: 128 },
   },
@@ -74,7 +77,13 @@ const payment = {
         method: { type: 'string', maxLength: 64 },
         submethod: { type: 'string', maxLength: 64 },
         card,
-        bank: { type: 'object', maxProperties: 32, additionalProperties: { type: 'string', maxLength: 255 } },
+        // The MIB payment specification's bank: account_holder_name, iban (strings), security_indicator (an integer).
+        bank: {
+          type: 'object',
+          maxProperties: 32,
+          // One schema of two types (see the card's expiry): `maxLength` applies to a string, the bounds to an integer.
+          additionalProperties: { type: ['string', 'integer'], maxLength: 255, minimum: -2_147_483_648, maximum: 2_147_483_647 },
+        },
       },
     },
     splits: {

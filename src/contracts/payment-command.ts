@@ -43,17 +43,55 @@ export const LINE_MONEY_FIELDS = ['unit_price_gross', 'refund_amount', 'tax_amou
 export interface CardDetails {
   bin?: string;
   last_four_digits?: string;
-  expiration_month?: number;
-  expiration_year?: number;
+  /** 1–12: an integer, or a string of digits as the MIB payment specification sends it (`"03"`); read with {@link cardExpiryMonth}. */
+  expiration_month?: number | string;
+  /** An integer, or a string of digits (`"2031"`, a two-digit `"31"`) as the MIB sends it; read with {@link cardExpiryYear}. */
+  expiration_year?: number | string;
   brand?: string;
   holder_name?: string;
+}
+
+/** An integer, or a string trimmed, as the digits an expiry figure is read from. */
+function expiryDigits(value: unknown): string | undefined {
+  if (typeof value === 'number' && Number.isSafeInteger(value)) return String(value);
+  return typeof value === 'string' ? value.trim() : undefined;
+}
+
+/** An expiry month (an integer, or digits as a string: `3`, `"03"`) as 1–12, or undefined when it is none. */
+export function expiryMonthOf(value: unknown): number | undefined {
+  const digits = expiryDigits(value);
+  if (digits === undefined || !/^\d{1,2}$/.test(digits)) return undefined;
+  const month = Number(digits);
+  return month >= 1 && month <= 12 ? month : undefined;
+}
+
+/** An expiry year (an integer, or digits as a string) as four digits, a two-digit year being 20yy; or undefined. */
+export function expiryYearOf(value: unknown): number | undefined {
+  const digits = expiryDigits(value);
+  if (digits === undefined) return undefined;
+  // Adyen's stored method, and the MIB's card: "the last two digits of the year the card expires".
+  if (/^\d{2}$/.test(digits)) return 2000 + Number(digits);
+  if (!/^\d{4}$/.test(digits)) return undefined;
+  const year = Number(digits);
+  return year >= 2000 && year <= 2199 ? year : undefined;
+}
+
+/** A card's expiry month as a number (the schema admits an integer or a string of digits), or undefined. */
+export function cardExpiryMonth(card: Pick<CardDetails, 'expiration_month'> | undefined): number | undefined {
+  return expiryMonthOf(card?.expiration_month);
+}
+
+/** A card's expiry year as four digits (a two-digit year is 20yy, as the PSPs' are read), or undefined. */
+export function cardExpiryYear(card: Pick<CardDetails, 'expiration_year'> | undefined): number | undefined {
+  return expiryYearOf(card?.expiration_year);
 }
 
 export interface MethodDetails {
   method?: string;
   submethod?: string;
   card?: CardDetails;
-  bank?: Record<string, string>;
+  /** A bank account's details: strings (`account_holder_name`, `iban`), and the MIB's integer `security_indicator`. */
+  bank?: Record<string, string | number>;
 }
 
 /**

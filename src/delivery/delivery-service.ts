@@ -67,7 +67,17 @@ import { FailoverTrigger, countDecisions, countFailover, reportFxLinesOmitted, r
 import { fxLockOf, linesOmitted } from '../fx/locked-rate';
 import type { Payment, PaymentLine } from '../contracts/payment-command';
 import { FailoverStep, RoutingRecord, gatewayOf, routedPayment } from '../ledger/routing-record';
-import { LONG_WAIT_MS, WaitedOn, dependentWaitDelay, dependentWaits, expiredVoidWait, voidWaitsExpired, waitReason, waitersTtlSeconds } from './dependent-wait';
+import {
+  BOUNDED_WAIT_REFUSALS,
+  LONG_WAIT_MS,
+  WaitedOn,
+  dependentWaitDelay,
+  dependentWaits,
+  expiredWait,
+  voidWaitsExpired,
+  waitReason,
+  waitersTtlSeconds,
+} from './dependent-wait';
 
 /** What the caller (the BullMQ worker) must do next with the job. */
 export type DeliveryStep =
@@ -112,6 +122,8 @@ const CANCEL_REFUSAL_LINES: Readonly<Record<string, string>> = {
  */
 const WAIT_GUARDS: Readonly<Record<Awaiting, string | undefined>> = {
   refunds: undefined,
+  captures_in_flight: undefined,
+  named_transaction: undefined,
   void: 'refund_waits_for_void',
   undelivered_captures: 'capture_not_yet_delivered',
   void_in_flight: 'void_waits_for_void',
@@ -124,6 +136,8 @@ const WAIT_LINES: Readonly<Record<Awaiting, string | undefined>> = {
   refunds:
     'cancel waits for refunds of the captured payment it would void in flight: a void would return what they return again; refused once one succeeds, sent once they fail',
   void: 'refund waits for a cancel that would void the captured payment it refunds: a void and a refund would return it twice; refused once the void succeeds, sent once the cancel fails',
+  captures_in_flight: undefined,
+  named_transaction: undefined,
   undelivered_captures: undefined,
   void_in_flight:
     'cancel waits for another void of the same transaction not yet decided: one transaction is never voided twice; refused once that one voided it, sent once it fails',
@@ -317,19 +331,30 @@ export class DeliveryService {
       }
     }
     if ('fail' in ctx) {
-      // Refused against its authorization (failed, scope, currency, amount): never sent to the PSP.
-      authorizationRefusals().inc({ gateway: route.gateway.name, reason: ctx.fail });
-      if (refusedForOutsideRefunds(op.payment.amount, ctx)) refundsRefusedForOutsideRefunds().inc({ gateway: route.gateway.name });
-      const named = ctx.detail?.named_command;
-      if (OWN_VOID_REFUSALS.has(ctx.fail) && (named === 'capture' || named === 'refund'))
-        transactionVoids().inc({ gateway: route.gateway.name, command: named, outcome: 'refused' });
+      // Refused against its authorization (failed, scope, currency, amount, a bounded wait run out): never sent to the
+      // PSP. Decided on the record as read: one another worker moved meanwhile (sent it, perhaps to the PSP already) is
+      // left as it is, never told FAIL; its sender records what the PSP did.
       log.warn('operation refused against its authorization; not sent to the gateway', {
         reason: ctx.fail,
         ...(ctx.field ? { field: ctx.field } : {}),
         ...ctx.detail,
       });
       const decline = ctx.action ? { ...bridgeDecline(ctx.fail), suggested_action: ctx.action } : undefined;
-      const failed = await recorder.fail(op, ctx.fail, 'bridge', { details: ctx.detail, field: ctx.field, decline });
+      const failed = await recorder.fail(op, ctx.fail, 'bridge', { details: ctx.detail, field: ctx.field, decline, onlyFrom: op.state });
+      if (failed.state !== 'FAILED') {
+        log.warn('refusal not recorded: another worker moved the operation meanwhile; it stands as that one left it', {
+          reason: ctx.fail,
+          read_state: op.state,
+          state: failed.state,
+        });
+        return { kind: 'done', state: failed.state };
+      }
+      authorizationRefusals().inc({ gateway: route.gateway.name, reason: ctx.fail });
+      if (BOUNDED_WAIT_REFUSALS.has(ctx.fail)) voidWaitsExpired().inc({ gateway: gatewayOf(op), awaiting: String(ctx.detail?.awaiting) });
+      if (refusedForOutsideRefunds(op.payment.amount, ctx)) refundsRefusedForOutsideRefunds().inc({ gateway: route.gateway.name });
+      const named = ctx.detail?.named_command;
+      if (OWN_VOID_REFUSALS.has(ctx.fail) && (named === 'capture' || named === 'refund'))
+        transactionVoids().inc({ gateway: route.gateway.name, command: named, outcome: 'refused' });
       return { kind: 'done', state: failed.state };
     }
     const breaker = this.breaker(route.gateway.name);
@@ -469,12 +494,11 @@ export class DeliveryService {
     if ('wait' in resolved) {
       // Waited since: its creation for an authorization (the first thing it can wait for), its first sibling wait else.
       const since = resolved.siblings ? await this.waitingForSiblings(op, resolved.wait, resolved.siblings, resolved.awaiting) : op.createdAt;
-      // A void of a capture waits for what decides it no longer than its capture could still be voided: then refused unsent.
-      const expired = expiredVoidWait(resolved, since, this.now());
-      if (expired) {
-        voidWaitsExpired().inc({ gateway: gatewayOf(op), awaiting: String(expired.detail.awaiting) });
-        return expired;
-      }
+      // A guard between voids and refunds holds a command no longer than a void could still be done: then refused
+      // unsent. Only a command never sent (these waits come before the first attempt; checked again here).
+      // Counted once the refusal applied (`deliver`).
+      const expired = first ? expiredWait(resolved, since, this.now(), this.deps.config.delivery.voidWaitMaxMs) : null;
+      if (expired) return expired;
       return { wait: await this.dependentWait(op, resolved, since) };
     }
     return resolved;
@@ -736,8 +760,9 @@ export class DeliveryService {
 
   private async send(op: OperationRecord, ctx: OperationContext, route: GatewayRoute, breaker: CircuitBreaker): Promise<DeliveryStep> {
     const { ledger, recorder } = this.deps;
-    if (op.command === 'refund' && op.attempts === 0) {
-      // The OMS hears PENDINGRELEASE before the money moves; idempotent by event id.
+    if (op.command === 'refund' && op.attempts === 0 && this.deps.config.serviceBus.refundPendingNotice) {
+      // The OMS hears PENDINGRELEASE before the money moves (unless service_bus.refund_pending_notice is false);
+      // idempotent by event id. One the bus refuses for good is set aside, never holding the outcome back.
       await recorder.emit(refundPendingEvent(op, this.deps.config));
     }
     let request: GatewayRequest;

@@ -25,43 +25,90 @@ export const WAIT_SHARE = 10;
 export const LONG_WAIT_MS = 10 * 60_000;
 
 /**
- * How long a cancel voiding one of our captures waits, unsent, for what decides whether refunds of its payment still
- * need that capture (`awaiting` {@link BOUNDED_VOID_WAITS}: another capture's void, refunds in flight) before it is
- * refused ({@link VOID_WAIT_EXPIRED}): 24 hours, ms. What it waits for may stay undecided for good (an `UNRESOLVED`
- * refund or void settles only by a later PSP fact), and Cybersource voids a capture only until its batch settles,
- * usually within the day: a void sent later would be refused `NOT_VOIDABLE` whatever the wait ended in. Refused unsent,
- * the cancel moved nothing, so no money moves on a guess, and a refund registered after it, which waits for it, goes on.
+ * The default of `delivery.void_wait_max_ms` (`Config.delivery.voidWaitMaxMs`): how long a cancel or refund waits,
+ * unsent, on a guard between voids and refunds of its payment (`awaiting`, one of {@link BOUNDED_WAITS}) before it is
+ * refused with that wait's code: 24 hours, ms. What it waits for may stay undecided for good (an `UNRESOLVED` refund,
+ * void or capture settles only by a later PSP fact; a capture parked for replay may never be delivered), and
+ * Cybersource voids a capture or refund only until its batch settles, usually within the day: a void sent later would
+ * be refused `NOT_VOIDABLE` whatever the wait ended in. Refused unsent, the command moved nothing, so no money moves on
+ * a guess, and what waits behind it goes on.
  */
 export const VOID_WAIT_MAX_MS = 24 * 60 * 60_000;
 
-/** The waits {@link VOID_WAIT_MAX_MS} bounds (`operation-context.ts` `Awaiting`). */
-export const BOUNDED_VOID_WAITS: ReadonlySet<string> = new Set(['capture_void', 'refund_in_flight']);
-
-/** `fail` of a cancel voiding a capture whose bounded wait ({@link VOID_WAIT_MAX_MS}) ran out: refused unsent, for a person to settle. */
+/** `fail` of a cancel voiding a capture whose wait for another capture's void or for refunds in flight ran out. */
 export const VOID_WAIT_EXPIRED = 'VOID_WAIT_EXPIRED';
+/** `fail` of a cancel that would void a captured payment whose wait for refunds of it in flight ran out (`refunds`). */
+export const WAIT_FOR_REFUNDS_EXPIRED = 'WAIT_FOR_REFUNDS_EXPIRED';
+/** `fail` of a refund whose wait for a cancel that would void what it refunds ran out (`void`). */
+export const WAIT_FOR_VOID_EXPIRED = 'WAIT_FOR_VOID_EXPIRED';
+/** `fail` of a cancel whose wait for another void of the same transaction ran out (`void_in_flight`). */
+export const WAIT_FOR_OTHER_VOID_EXPIRED = 'WAIT_FOR_OTHER_VOID_EXPIRED';
+/** `fail` of a cancel voiding one of our captures or refunds by its own id whose wait for that capture or refund to be decided ran out (`named_transaction`). */
+export const WAIT_FOR_TRANSACTION_EXPIRED = 'WAIT_FOR_TRANSACTION_EXPIRED';
+/** `fail` of a cancel whose wait for captures of its authorization in flight, or accepted and not yet delivered, ran out (`captures_in_flight`, `undelivered_captures`). */
+export const WAIT_FOR_CAPTURES_EXPIRED = 'WAIT_FOR_CAPTURES_EXPIRED';
+
+/** A bounded wait: the code it is refused with once it ran out, what it waited for (said in `why`), the command a void names when known. */
+export interface BoundedWait {
+  fail: string;
+  waitedFor: string;
+  namedCommand?: 'capture';
+}
 
 /**
- * The refusal of a cancel whose wait (`awaiting`, since `since`) ran past {@link VOID_WAIT_MAX_MS} at `now`,
- * or null: only for the waits {@link BOUNDED_VOID_WAITS} names. Pure.
+ * The waits {@link VOID_WAIT_MAX_MS} bounds, by `awaiting` (`operation-context.ts` `Awaiting`): every guard between
+ * voids and refunds, each refused with a code naming what it waited for. All are checked before the first attempt
+ * only (`checkAmounts`; `named_transaction`, before the void is sent: what it names is decided by then), and delivery
+ * refuses only a record never attempted, so what they refuse was never sent. Not bounded: a wait for the authorization
+ * itself or for siblings of the same command (no `awaiting`).
  */
-export function expiredVoidWait(
-  wait: { wait: string; awaiting?: string; siblings?: readonly string[] },
+export const BOUNDED_WAITS: Readonly<Record<string, BoundedWait>> = {
+  capture_void: { fail: VOID_WAIT_EXPIRED, waitedFor: 'the void of another capture of the payment', namedCommand: 'capture' },
+  refund_in_flight: { fail: VOID_WAIT_EXPIRED, waitedFor: 'refunds of the payment in flight', namedCommand: 'capture' },
+  refunds: { fail: WAIT_FOR_REFUNDS_EXPIRED, waitedFor: 'refunds in flight of the captured payment it would void' },
+  void: { fail: WAIT_FOR_VOID_EXPIRED, waitedFor: 'a cancel that would void what it refunds' },
+  void_in_flight: { fail: WAIT_FOR_OTHER_VOID_EXPIRED, waitedFor: 'another void of the same transaction' },
+  captures_in_flight: { fail: WAIT_FOR_CAPTURES_EXPIRED, waitedFor: 'captures of its authorization in flight' },
+  undelivered_captures: { fail: WAIT_FOR_CAPTURES_EXPIRED, waitedFor: 'captures of its authorization accepted and not yet delivered' },
+  named_transaction: { fail: WAIT_FOR_TRANSACTION_EXPIRED, waitedFor: 'the capture or refund it voids' },
+};
+
+/** The codes a bounded wait is refused with ({@link BOUNDED_WAITS}): each refusal counted in {@link voidWaitsExpired}. */
+export const BOUNDED_WAIT_REFUSALS: ReadonlySet<string> = new Set(Object.values(BOUNDED_WAITS).map((b) => b.fail));
+
+/**
+ * The refusal of a dependent whose wait (`awaiting`, since `since`, epoch ms) ran past `maxMs` (ms: delivery passes
+ * `delivery.void_wait_max_ms`; {@link VOID_WAIT_MAX_MS} by default) at `now`, or null: only for the waits
+ * {@link BOUNDED_WAITS} names. Pure.
+ */
+export function expiredWait(
+  wait: { wait: string; awaiting?: string; siblings?: readonly string[]; authorization?: { id: string }; voids?: { id: string; command: string } },
   since: number,
   now: number,
+  maxMs: number = VOID_WAIT_MAX_MS,
 ): { fail: string; field: string; detail: Record<string, unknown> } | null {
-  if (wait.awaiting === undefined || !BOUNDED_VOID_WAITS.has(wait.awaiting)) return null;
+  const bounded = wait.awaiting === undefined ? undefined : BOUNDED_WAITS[wait.awaiting];
+  if (bounded === undefined) return null;
   const waited = now - since;
-  if (waited < VOID_WAIT_MAX_MS) return null;
+  if (waited < maxMs) return null;
   return {
-    fail: VOID_WAIT_EXPIRED,
+    fail: bounded.fail,
     field: 'payment.gateway_key',
     detail: {
-      named_command: 'capture',
+      // A cancel voiding our capture or refund as its own transaction names it, as that void's other refusals do.
+      ...(wait.voids
+        ? { named_operation_id: wait.voids.id, named_command: wait.voids.command }
+        : bounded.namedCommand
+          ? { named_command: bounded.namedCommand }
+          : {}),
       awaiting: wait.awaiting,
+      waited_for: bounded.waitedFor,
       waited_ms: waited,
-      wait_max_ms: VOID_WAIT_MAX_MS,
-      siblings: (wait.siblings ?? []).join(','),
-      why: `${wait.wait}; still undecided after ${Math.floor(waited / 3_600_000)} h: refused unsent (a void this late would find the capture settled); settle what it waited for with the PSP, then refund what is owed`,
+      wait_max_ms: maxMs,
+      // What to settle: the siblings waited for, or the one operation a wait in an authorization's form waited for
+      // (`named_transaction`: the capture or refund the cancel voids).
+      siblings: (wait.siblings ?? (wait.authorization ? [wait.authorization.id] : [])).join(','),
+      why: `${wait.wait}; ${bounded.waitedFor} still undecided after ${Math.floor(waited / 3_600_000)} h: refused unsent; settle what it waited for with the PSP, then send what is still owed`,
     },
   };
 }
@@ -104,7 +151,7 @@ export interface WaitedOn {
 /**
  * Why a dependent waits, the `reason` label of {@link dependentWaits}: `authorization_<state>` (lower case:
  * received, sent, pending, action_required, unknown, unresolved), or what else holds it: `siblings` (captures or
- * refunds of the same authorization in flight ahead of it, or not yet sent), `undelivered_captures`, `refunds`,
+ * refunds of the same authorization in flight ahead of it, or not yet sent), `captures_in_flight`, `undelivered_captures`, `refunds`,
  * `void`, `void_in_flight`, `capture_void`, `refund_in_flight` (`operation-context.ts` `Awaiting`).
  */
 export function waitReason(wait: { authorization?: { state: OperationState }; awaiting?: string }): string {
@@ -119,20 +166,20 @@ export function waitReason(wait: { authorization?: { state: OperationState }; aw
 export function dependentWaits(): Counter<'reason'> {
   return counter(
     'pb_delivery_dependent_waits_total',
-    'Checks of a capture, cancel or refund that could not go yet and were put back with a growing delay, by reason (authorization_<state> of the authorization it waits for, siblings, undelivered_captures, refunds, void, void_in_flight, capture_void, refund_in_flight)',
+    'Checks of a capture, cancel or refund that could not go yet and were put back with a growing delay, by reason (authorization_<state> of the authorization it waits for, siblings, captures_in_flight, undelivered_captures, refunds, void, void_in_flight, capture_void, refund_in_flight)',
     ['reason'],
   );
 }
 
 /**
- * `pb_void_waits_expired_total{gateway,awaiting}`: cancels voiding a capture refused unsent ({@link VOID_WAIT_EXPIRED})
- * because what they waited for (`awaiting`: `capture_void`, `refund_in_flight`) stayed undecided past
- * {@link VOID_WAIT_MAX_MS}. Each one is a payment for a person to settle with the PSP.
+ * `pb_void_waits_expired_total{gateway,awaiting}`: cancels and refunds refused unsent because what they waited for on
+ * a guard between voids and refunds (`awaiting`, {@link BOUNDED_WAITS}) stayed undecided past `delivery.void_wait_max_ms`
+ * (the code names it). Each one is a payment for a person to settle with the PSP.
  */
 export function voidWaitsExpired(): Counter<'gateway' | 'awaiting'> {
   return counter(
     'pb_void_waits_expired_total',
-    'Cancels voiding a capture refused unsent because what they waited for (another capture void, refunds in flight) stayed undecided past the bounded wait, by gateway and awaiting (capture_void, refund_in_flight)',
+    'Cancels and refunds refused unsent because what they waited for between voids and refunds stayed undecided past the bounded wait, by gateway and awaiting (capture_void, refund_in_flight, refunds, void, void_in_flight, captures_in_flight, undelivered_captures, named_transaction)',
     ['gateway', 'awaiting'],
   );
 }

@@ -9,7 +9,7 @@ import { OperationState, isTerminal } from '../ledger/operation-state';
 import { atAuthorizationRate, convertedPayment, fxLockOf, heldInOrderCurrency } from '../fx/locked-rate';
 import { orderAmountWithin, type FxLock, type PartsBefore } from '../fx/fx-lock';
 import { CancelBasis, cancelBasisOf } from '../ledger/cancel-basis';
-import { VOID_WAIT_EXPIRED, type WaitedOn } from './dependent-wait';
+import { VOID_WAIT_EXPIRED, WAIT_FOR_OTHER_VOID_EXPIRED, WAIT_FOR_TRANSACTION_EXPIRED, type WaitedOn } from './dependent-wait';
 import { RefundedBeyondCaptured, commandsUndoneBy, isAdjustmentKind, releasesHold } from '../adjustments/adjustment';
 import { laterInPspTime } from '../gateways/psp-time';
 import { GIFT_CARD_METHOD, isStoredValueCommand } from '../contracts/stored-value';
@@ -98,13 +98,22 @@ export type ContextResolution =
     }
   /**
    * `siblings`: the captures or refunds of the same authorization in flight ahead of it (`siblingsAhead`), or
-   * what a cancel waits for (`capturesInFlight`; `capturesNotYetDelivered`, with `awaiting: 'undelivered_captures'`;
+   * what a cancel waits for (`capturesInFlight`, with `awaiting: 'captures_in_flight'`; `capturesNotYetDelivered`, with `awaiting: 'undelivered_captures'`;
    * `refundsInFlight`, with `awaiting: 'refunds'`), or the cancel a refund waits for (`voidsAhead`, `awaiting: 'void'`),
    * or another void of the same transaction a cancel waits for (`voidsOfSameTransaction`, `awaiting: 'void_in_flight'`);
    * `siblingsSeen`: the same, each as read (what the dependent registers on to be woken when one moves).
    * `authorization`: the undecided authorization it waits for, as read (what the dependent registers on to be woken).
+   * `voids`: the capture or refund of ours a cancel voids as its own transaction ({@link voidOfDependent}), when it is such
+   * a void: a bound's refusal names it and counts as that void's (`pb_transaction_voids_total{outcome="refused"}`).
    */
-  | { wait: string; siblings?: readonly string[]; siblingsSeen?: readonly WaitedOn[]; awaiting?: Awaiting; authorization?: WaitedOn }
+  | {
+      wait: string;
+      siblings?: readonly string[];
+      siblingsSeen?: readonly WaitedOn[];
+      awaiting?: Awaiting;
+      authorization?: WaitedOn;
+      voids?: { id: string; command: 'capture' | 'refund' };
+    }
   | ContextRefusal;
 
 /**
@@ -128,15 +137,20 @@ export interface FailedAuthorizationCancel {
 }
 
 /**
- * What a dependent waits for besides siblings of its own command (see {@link ContextResolution}); `void_in_flight`: a
+ * What a dependent waits for besides siblings of its own command (see {@link ContextResolution}); `captures_in_flight`:
+ * a cancel at a PSP that builds it from the captures standing waits for captures of its authorization in flight
+ * ({@link capturesInFlight}); `void_in_flight`: a
  * cancel waits for another void of the same transaction not yet decided (a second cancel naming the same capture or
  * refund, a cancel of the authorization and one naming its capture), so one transaction is never voided twice;
  * `capture_void`: a cancel voiding a capture waits for the void of another capture of the payment not yet decided,
  * when both would return what refunds of it need kept ({@link refundsOverVoid}); `refund_in_flight`: a cancel voiding a
  * capture waits for refunds of the payment in flight (registered before it, or sent) when only they would make the
- * refunds give back more than the other captures collected.
+ * refunds give back more than the other captures collected; `named_transaction`: a cancel voiding one of our captures or
+ * refunds as its own transaction waits for that capture or refund to be decided ({@link voidOfDependent}: a wait in the
+ * form of an authorization's, `authorization`, so its `reason` label stays `authorization_<state>`).
  */
-export type Awaiting = 'refunds' | 'void' | 'undelivered_captures' | 'void_in_flight' | 'capture_void' | 'refund_in_flight';
+export type Awaiting =
+  'refunds' | 'void' | 'captures_in_flight' | 'undelivered_captures' | 'void_in_flight' | 'capture_void' | 'refund_in_flight' | 'named_transaction';
 
 /**
  * A wait for other dependents of the same authorization: why (`wait`), their ids (`siblings`), and each as read
@@ -349,7 +363,14 @@ export const CAPTURE_REFUNDED = 'CAPTURE_REFUNDED';
 export const VOID_UNCHECKABLE = 'VOID_UNCHECKABLE';
 
 /** The refusals unsent of a cancel voiding one of our captures or refunds by its own id (`pb_transaction_voids_total{outcome=refused}`). */
-export const OWN_VOID_REFUSALS: ReadonlySet<string> = new Set([ALREADY_UNDONE, CAPTURE_REFUNDED, VOID_UNCHECKABLE, VOID_WAIT_EXPIRED]);
+export const OWN_VOID_REFUSALS: ReadonlySet<string> = new Set([
+  ALREADY_UNDONE,
+  CAPTURE_REFUNDED,
+  VOID_UNCHECKABLE,
+  VOID_WAIT_EXPIRED,
+  WAIT_FOR_OTHER_VOID_EXPIRED,
+  WAIT_FOR_TRANSACTION_EXPIRED,
+]);
 
 /**
  * A cancel naming by our operation id capture or refund `named` at a gateway that voids it as its own transaction
@@ -389,7 +410,7 @@ async function voidOfDependent(
       if (!psp) return { fail: 'AUTHORIZATION_REFERENCE_MISSING', field: 'payment.gateway_key', detail };
       if (options.checkAmounts === true) {
         const held = await namedVoidGuards(op, named, command, ledger);
-        if (held) return held;
+        if (held) return 'wait' in held ? { ...held, voids: { id: named.id, command } } : held;
       }
       const payment = { ...context.payment, gateway: gatewayOf(named), gateway_key: psp };
       return { context: { ...context, payment, voidOf: { command, operationId: named.id } } };
@@ -402,7 +423,13 @@ async function voidOfDependent(
     case 'ACTION_REQUIRED':
     case 'UNKNOWN':
     case 'UNRESOLVED':
-      return { wait: `${command} ${named.id} is ${named.state}`, authorization: { id: named.id, payment: named.payment, state: named.state } };
+      // Bounded (`named_transaction`): an UNRESOLVED capture or refund may stay undecided for good.
+      return {
+        wait: `${command} ${named.id} is ${named.state}`,
+        authorization: { id: named.id, payment: named.payment, state: named.state },
+        awaiting: 'named_transaction',
+        voids: { id: named.id, command },
+      };
   }
 }
 
@@ -1241,9 +1268,14 @@ export function siblingsAhead(
  * earlier, a reversal of "authorized less the captures standing" would release what an in-flight capture is
  * about to take (that capture then fails at the PSP, or is reported taken while its hold was released), and a
  * capture that fails after all would have left its part held. Captures never wait for a cancel, so the two never
- * wait for each other. A sale has no captures. `null` when none is in flight. Pure.
+ * wait for each other. A sale has no captures. `awaiting: 'captures_in_flight'` (bounded: an `UNRESOLVED` capture may
+ * stay undecided for good). `null` when none is in flight. Pure.
  */
-export function capturesInFlight(op: OperationRecord, auth: OperationRecord, dependents: readonly DependentSummary[]): SiblingWait | null {
+export function capturesInFlight(
+  op: OperationRecord,
+  auth: OperationRecord,
+  dependents: readonly DependentSummary[],
+): (SiblingWait & { awaiting: 'captures_in_flight' }) | null {
   if (op.command !== 'cancel' || auth.command === 'sale') return null;
   const inFlight = dependents.filter((d) => d.command === 'capture' && d.id !== op.id && !isTerminal(d.state));
   if (inFlight.length === 0) return null;
@@ -1252,6 +1284,7 @@ export function capturesInFlight(op: OperationRecord, auth: OperationRecord, dep
     wait: `cancel waits for ${siblings.length} capture(s) of authorization ${auth.id} in flight (${inFlight.map((d) => `${d.id} ${d.state}`).join(', ')}): what it releases is what they leave`,
     siblings,
     siblingsSeen: seen(inFlight),
+    awaiting: 'captures_in_flight',
   };
 }
 

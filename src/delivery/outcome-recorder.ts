@@ -491,14 +491,17 @@ export class OutcomeRecorder {
    * @param options.decline the normalized decline when the caller has the PSP's (a terminal gateway error);
    *   default the bridge's decline of `reason` (see `src/errors/bridge-declines.ts`).
    * @param options.field the command field at fault (`payment.currency`), reported on the record and the event.
+   * @param options.onlyFrom fail only if the operation is still in this state (the caller decided on a record read
+   *   earlier: a refusal before the first attempt, which another worker may have sent meanwhile); otherwise it is left
+   *   as it is and returned as it stands.
    */
   async fail(
     op: OperationRecord,
     reason: string,
     source: OutcomeSource,
-    options: { details?: Record<string, unknown>; decline?: Decline; field?: string; routing?: RoutingRecord } = {},
+    options: { details?: Record<string, unknown>; decline?: Decline; field?: string; routing?: RoutingRecord; onlyFrom?: OperationState } = {},
   ): Promise<OperationRecord> {
-    const { details = {}, decline, field, routing } = options;
+    const { details = {}, decline, field, routing, onlyFrom } = options;
     const fields: TransitionFields = {
       reason,
       decline: this.decline(op, declineOfFailure(reason, decline)),
@@ -507,6 +510,7 @@ export class OutcomeRecorder {
       ...(routing ? { routing } : {}),
       // Leaving ACTION_REQUIRED: the client secret is not kept past its use.
       ...(op.state === 'ACTION_REQUIRED' && op.action ? { action: { kind: op.action.kind } } : {}),
+      ...(onlyFrom ? { onlyFrom } : {}),
     };
     return this.decide(op, 'FAILED', { event: 'failed', source, reason, ...(field ? { field } : {}), ...details }, fields, null, (moved) =>
       this.noteHoldReversal(op, moved, source),

@@ -46,8 +46,10 @@ export function transactionVoids(): Counter<'gateway' | 'command' | 'outcome'> {
  * its own transaction (its type in `config`); null for any other cancel (one naming an authorization, by our id or its
  * PSP reference, or a stored value transaction). One named by reference is taken only when that reference is its own
  * and it is of the cancel's gateway and account (`scopeRefusal`, as delivery checked before sending): an outcome never
- * marks an operation of another. One read for a cancel whose key is not its own id; two more only for one naming a
- * reference at such a gateway.
+ * marks an operation of another. No read for a cancel linked to the authorization it acts on (`authorizationId`,
+ * recorded with its attempt when its key, a PSP reference, resolved to that authorization: the common cancel by the
+ * reference our SUCCESS event returned); else one read for a cancel whose key is not its own id, two more only for one
+ * naming a reference at such a gateway.
  */
 export async function ownTransactionVoidOf(
   op: OperationRecord,
@@ -55,6 +57,9 @@ export async function ownTransactionVoidOf(
   ledger: Pick<Ledger, 'get' | 'findByReference'>,
 ): Promise<OwnTransactionVoid | null> {
   if (op.command !== 'cancel' || op.payment.gateway_key === op.id) return null;
+  // Its attempt went to the authorization its key named (a void of a capture or refund never records one): the request
+  // sent was that authorization's cancel, whatever the reference index holds now. No read on the common path.
+  if (op.authorizationId !== undefined) return null;
   const key = op.payment.gateway_key;
   const named = (await ledger.get(key)) ?? (await namedByReference(op, key, config, ledger));
   if (!named || (named.command !== 'capture' && named.command !== 'refund')) return null;

@@ -27,6 +27,15 @@ export const BRIDGE_DECLINES: DeclineTable = {
     // A cancel voiding one of our captures whose wait for another void or refunds in flight ran out (src/delivery/dependent-wait.ts
     // VOID_WAIT_MAX_MS): nothing sent; what the payment owes is for a person to settle with the PSP.
     VOID_WAIT_EXPIRED: { category: 'bridge_refused', action: 'contact_support' },
+    // A cancel or refund whose wait on another guard between voids and refunds ran out (the same bound, BOUNDED_WAITS):
+    // the code names what it waited for (refunds in flight, a void of what it refunds, another void of the same
+    // transaction, captures in flight or not yet delivered, the capture or refund a void names); nothing sent, a person
+    // settles that with the PSP first.
+    WAIT_FOR_REFUNDS_EXPIRED: { category: 'bridge_refused', action: 'contact_support' },
+    WAIT_FOR_VOID_EXPIRED: { category: 'bridge_refused', action: 'contact_support' },
+    WAIT_FOR_OTHER_VOID_EXPIRED: { category: 'bridge_refused', action: 'contact_support' },
+    WAIT_FOR_CAPTURES_EXPIRED: { category: 'bridge_refused', action: 'contact_support' },
+    WAIT_FOR_TRANSACTION_EXPIRED: { category: 'bridge_refused', action: 'contact_support' },
     // A gift card refund naming the card by its number where a payment's reference goes (src/delivery/operation-context.ts).
     CARD_DATA_REJECTED: { category: 'bridge_refused', action: 'fix_request' },
     // A cancel of a FAILED authorization the PSP released after its late success: nothing held to void.

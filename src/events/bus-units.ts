@@ -1,6 +1,6 @@
 import { LINE_MONEY_FIELDS } from '../contracts/payment-command';
 import { isKnownCurrency } from '../money/currencies';
-import { minorToWholeMajor } from '../money/minor-units';
+import { minorToDecimalMajor } from '../money/minor-units';
 import type { PaymentEvent } from './payment-event';
 
 type Json = Record<string, unknown>;
@@ -63,9 +63,9 @@ function moneyFields(params: Json): MoneyField[] {
 /**
  * An event in the bus's amount units. Minor units (the default): the event as built. Major units (a bus
  * configured with `service_bus.amount_units: major`, which sends its commands so): every money field
- * converted back to whole major units, and `payment.amount_units` saying which the event uses. A figure that
- * is not a whole number of major units (a PSP that confirmed 19.99 of a whole-unit amount) cannot be said in
- * the bus's unit and is never rounded: that event keeps every figure in minor units and says `minor`.
+ * converted back to major units, as the MIB payment specification types amounts (floats: 1999 USD is `19.99`,
+ * exactly, in the JSON text), and `payment.amount_units` saying which the event uses. A figure in a currency we
+ * do not know the exponent of cannot be converted: that event keeps every figure in minor units and says `minor`.
  */
 export function inBusUnits(event: PaymentEvent, units: 'minor' | 'major'): PaymentEvent {
   if (units === 'minor') return event;
@@ -75,7 +75,9 @@ export function inBusUnits(event: PaymentEvent, units: 'minor' | 'major'): Payme
   const says = isObject(params.payment) ? params.payment : fields.length > 0 ? params : null;
   if (says === null) return event;
   const converted = fields.map((f) =>
-    typeof f.currency === 'string' && isKnownCurrency(f.currency) ? minorToWholeMajor(f.holder[f.key] as number, f.currency) : undefined,
+    typeof f.currency === 'string' && isKnownCurrency(f.currency) && Number.isSafeInteger(f.holder[f.key])
+      ? minorToDecimalMajor(f.holder[f.key] as number, f.currency)
+      : undefined,
   );
   const whole = converted.every((v) => v !== undefined);
   if (whole) fields.forEach((f, i) => (f.holder[f.key] = converted[i]));

@@ -38,3 +38,14 @@ const rejections = counter(
 export function countEventRejection(reason: string, outcome: 'retried' | 'set_aside'): void {
   rejections.inc({ reason, outcome });
 }
+
+const refundNoticesSetAside = counter(
+  'pb_refund_notices_set_aside_total',
+  "Refund pre-notices (refund_management.updated PENDINGRELEASE) the bus answered with a JSON-RPC error, set aside at once so the refund's outcome goes on, by reason (rpc_<code>)",
+  ['reason'],
+);
+
+/** Counts one refund pre-notice set aside on the bus's JSON-RPC error (`pb_refund_notices_set_aside_total{reason}`). */
+export function countRefundNoticeSetAside(reason: string): void {
+  refundNoticesSetAside.inc({ reason });
+}

@@ -9,7 +9,8 @@ import { Logger } from '../logging/logger';
 import { NotificationSender, sendLeaseMs, sendLeasedEvent } from './event-send';
 import { EventStore, StoredEvent, UnreadableEventError } from './event-store';
 import { BusRpcError } from '../bus/bus-errors';
-import { EVENT_REJECTION_TRIES, contentRejection, countEventRejection } from './event-rejection';
+import { EVENT_REJECTION_TRIES, contentRejection, countEventRejection, countRefundNoticeSetAside } from './event-rejection';
+import { isRefundPendingEventId } from './payment-event';
 import { OMS_EVENTS_QUEUE, OmsEventJobData } from './oms-events-queue';
 import { eventReplicaShortfall } from './event-replicas';
 import { ReplicaShortfall, unreplicatedMessage } from '../ledger/replica-acks';
@@ -80,6 +81,7 @@ export function startEventSender(
       try {
         await sendLeasedEvent(deps.events, deps.sender, event, event.sequence);
       } catch (err) {
+        if (isRefusedRefundNotice(event, err, config)) return setAsideRefundNotice(event, err, deps);
         return afterRefusal(job, event, err, deps);
       }
       return 'sent';
@@ -133,6 +135,32 @@ async function confirmBeforeSend(job: Job<OmsEventJobData>, event: StoredEvent, 
  */
 function orderWaitMs(job: Job<OmsEventJobData>, config: Config): number {
   return Math.min(config.events.backoffMaxMs, Math.max(ORDER_WAIT_MS, Math.round((Date.now() - job.timestamp) / 10)));
+}
+
+/**
+ * Whether `err` is the bus's JSON-RPC error answer to a refund pre-notice (`refundPendingEvent`, the
+ * `service_bus.method.refund_updated` method): the bus answered, and the same call gets the same answer (-32601
+ * method not found for a bus that does not know the method). Retried, it would hold the refund's own outcome,
+ * next in its payment's sequence, back for ever. A transient failure (unreachable, 5xx, 429) is no such answer.
+ */
+function isRefusedRefundNotice(event: StoredEvent, err: unknown, config: Config): err is BusRpcError {
+  return err instanceof BusRpcError && event.method === config.serviceBus.methods.notifications.refund_updated && isRefundPendingEventId(event.eventId);
+}
+
+/**
+ * Sets a refund pre-notice the bus refused aside at once (`EventStore.setAside`, reason `rpc_<code>`: listed for an
+ * operator, resendable), so the refund's outcome goes on: counted in `pb_refund_notices_set_aside_total{reason}`,
+ * a warn line naming the event, the method and the bus's error (made safe by `BusRpcError`).
+ */
+async function setAsideRefundNotice(event: StoredEvent, err: BusRpcError, deps: { events: EventStore; logger: Logger }): Promise<string> {
+  const reason = `rpc_${err.rpcCode}`;
+  await deps.events.setAside(event, reason);
+  countRefundNoticeSetAside(reason);
+  deps.logger.warn(
+    "refund pre-notice set aside: the bus refused it (a JSON-RPC error); the refund's outcome goes on. Set service_bus.refund_pending_notice: false if the bus does not take it",
+    { event_id: event.eventId, method: event.method, sequence: event.sequence, payment_key: event.paymentKey, reason, error: err.message },
+  );
+  return 'set-aside';
 }
 
 /**

@@ -302,9 +302,17 @@ export function failDecline(op: OperationRecord, config: Config): Decline {
   return outcomeDecline(declineTableFor(type), { status: 'FAIL', gatewayStatus: code });
 }
 
+/** The suffix of a refund pre-notice's event id (`<operation id>.refund-pending`). */
+const REFUND_PENDING_SUFFIX = '.refund-pending';
+
+/** Whether `eventId` is a refund pre-notice's ({@link refundPendingEvent}). */
+export function isRefundPendingEventId(eventId: string): boolean {
+  return eventId.endsWith(REFUND_PENDING_SUFFIX);
+}
+
 /** The refund pre-notice sent before the gateway refund: `PENDINGRELEASE` / `REQUESTED`. */
 export function refundPendingEvent(op: OperationRecord, config: Config): PaymentEvent {
-  const eventId = `${op.id}.refund-pending`;
+  const eventId = `${op.id}${REFUND_PENDING_SUFFIX}`;
   return {
     eventId,
     ...eventAnchor(op.payment),

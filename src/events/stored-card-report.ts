@@ -1,4 +1,4 @@
-import type { CardDetails } from '../contracts/payment-command';
+import { CardDetails, cardExpiryMonth, cardExpiryYear } from '../contracts/payment-command';
 import type { OperationRecord } from '../ledger/ledger';
 import type { StoredCard } from '../gateways/stored-card';
 
@@ -7,11 +7,6 @@ export const CARD_MISMATCH = 'card_mismatch';
 
 /** The command's card fields a PSP-confirmed stored card can contradict. */
 export type StoredCardField = 'last_four_digits' | 'expiration_month' | 'expiration_year';
-
-/** A year as four digits (a two-digit year the OMS sent is 20yy, as the PSPs' are read). */
-function fullYear(year: number): number {
-  return year < 100 ? 2000 + year : year;
-}
 
 /**
  * The fields of the card the OMS described (`method_details.card`) that the PSP confirmed otherwise, in a
@@ -24,10 +19,13 @@ export function storedCardMismatches(sent: CardDetails | undefined, confirmed: S
   if (confirmed.lastFour !== undefined && typeof sent.last_four_digits === 'string' && sent.last_four_digits.trim() !== confirmed.lastFour) {
     fields.push('last_four_digits');
   }
-  if (confirmed.expiryMonth !== undefined && typeof sent.expiration_month === 'number' && sent.expiration_month !== confirmed.expiryMonth) {
+  // The OMS may send the expiry as integers or as the MIB's strings ("03", "31"): compared as numbers.
+  const month = cardExpiryMonth(sent);
+  if (confirmed.expiryMonth !== undefined && month !== undefined && month !== confirmed.expiryMonth) {
     fields.push('expiration_month');
   }
-  if (confirmed.expiryYear !== undefined && typeof sent.expiration_year === 'number' && fullYear(sent.expiration_year) !== confirmed.expiryYear) {
+  const year = cardExpiryYear(sent);
+  if (confirmed.expiryYear !== undefined && year !== undefined && year !== confirmed.expiryYear) {
     fields.push('expiration_year');
   }
   return fields;

@@ -1,3 +1,5 @@
+import { expiryMonthOf, expiryYearOf } from '../contracts/payment-command';
+
 /**
  * The card a PSP stored (a tokenize, or an authorize or sale with `payment_method.store: true`), as the PSP
  * itself described it: what the OMS is told it holds under the token. Never a card number or a security
@@ -25,11 +27,6 @@ export interface StoredCardFigures {
 // Starts with a letter and is short: a brand, never digits that could be part of a card number.
 const BRAND = /^[a-z][a-z0-9 _.-]{0,39}$/;
 
-function text(value: unknown): string | undefined {
-  if (typeof value === 'number' && Number.isSafeInteger(value)) return String(value);
-  return typeof value === 'string' ? value.trim() : undefined;
-}
-
 function brandOf(value: unknown): string | undefined {
   const brand = typeof value === 'string' ? value.trim().toLowerCase() : undefined;
   return brand !== undefined && BRAND.test(brand) ? brand : undefined;
@@ -38,23 +35,6 @@ function brandOf(value: unknown): string | undefined {
 function lastFourOf(value: unknown): string | undefined {
   // A string only: a number would have lost its leading zeros.
   return typeof value === 'string' && /^\d{4}$/.test(value.trim()) ? value.trim() : undefined;
-}
-
-function monthOf(value: unknown): number | undefined {
-  const digits = text(value);
-  if (digits === undefined || !/^\d{1,2}$/.test(digits)) return undefined;
-  const month = Number(digits);
-  return month >= 1 && month <= 12 ? month : undefined;
-}
-
-function yearOf(value: unknown): number | undefined {
-  const digits = text(value);
-  if (digits === undefined) return undefined;
-  // Adyen's stored method: "the last two digits of the year the card expires".
-  if (/^\d{2}$/.test(digits)) return 2000 + Number(digits);
-  if (!/^\d{4}$/.test(digits)) return undefined;
-  const year = Number(digits);
-  return year >= 2000 && year <= 2199 ? year : undefined;
 }
 
 /**
@@ -67,9 +47,9 @@ export function storedCardOf(figures: StoredCardFigures): StoredCard | undefined
   if (brand !== undefined) card.brand = brand;
   const lastFour = lastFourOf(figures.lastFour);
   if (lastFour !== undefined) card.lastFour = lastFour;
-  const month = monthOf(figures.expiryMonth);
+  const month = expiryMonthOf(figures.expiryMonth);
   if (month !== undefined) card.expiryMonth = month;
-  const year = yearOf(figures.expiryYear);
+  const year = expiryYearOf(figures.expiryYear);
   if (year !== undefined) card.expiryYear = year;
   return Object.keys(card).length > 0 ? card : undefined;
 }

@@ -1,6 +1,6 @@
 import { CommandValidationError } from '../errors/command-validation-error';
 import { isKnownCurrency } from '../money/currencies';
-import { MAX_MINOR_AMOUNT, majorToMinor, minorToWholeMajor } from '../money/minor-units';
+import { MAX_MINOR_AMOUNT, currencyDecimalsText, decimalMajorToMinor, majorToMinor, minorToWholeMajor } from '../money/minor-units';
 import type { ScheduleView } from '../recurring/recurring-management';
 
 /**
@@ -22,6 +22,28 @@ export function busAmountInMinor(value: unknown, currency: unknown, field: strin
     return majorToMinor(value, currency);
   } catch {
     throw new CommandValidationError(field, `must be at most ${MAX_MINOR_AMOUNT} in minor units`);
+  }
+}
+
+/**
+ * A payment command's money field (`payment.amount`, a line's `unit_price_gross`…) from a bus configured with
+ * `service_bus.amount_units: major`, in minor units. The MIB payment specification types these amounts as floats
+ * (`"amount": 12.99`): decimal major units, read exactly ({@link decimalMajorToMinor}). Anything that is no finite
+ * number, or is of a currency we do not know, comes back as it came: the command's validation refuses it naming
+ * the field.
+ * @throws CommandValidationError naming `field`: more decimals than the currency has (never rounded: a sub-minor
+ *   amount cannot be charged), or past `MAX_MINOR_AMOUNT` in minor units.
+ */
+export function busPaymentAmountInMinor(value: unknown, currency: unknown, field: string): unknown {
+  if (typeof value !== 'number' || !Number.isFinite(value) || typeof currency !== 'string' || !isKnownCurrency(currency)) return value;
+  try {
+    return decimalMajorToMinor(value, currency);
+  } catch (err) {
+    const tooPrecise = err instanceof RangeError && /decimals/.test(err.message);
+    throw new CommandValidationError(
+      field,
+      tooPrecise ? `must have at most ${currencyDecimalsText(currency)} in ${currency} (major units)` : `must be at most ${MAX_MINOR_AMOUNT} in minor units`,
+    );
   }
 }
 

@@ -8,7 +8,7 @@ import { JsonRpcEnvelope, paramsOf, readJsonRpcEnvelope } from './json-rpc-envel
 import { CommandValidationError } from '../errors/command-validation-error';
 import { MAX_SEQUENCE_LENGTH } from '../contracts/payment-command-schema';
 import { isKnownCurrency } from '../money/currencies';
-import { busAmountInMinor } from './bus-amounts';
+import { busPaymentAmountInMinor } from './bus-amounts';
 
 /** A JSON-RPC request from the bus, turned into a canonical command (or a JSON-RPC error to answer). */
 export type MappedBusCall =
@@ -89,14 +89,16 @@ function sequenceOf(id: string | number): string | number {
 }
 
 /**
- * Major → minor units for the amount fields; leaves anything that is not an integer for the schema to
- * reject. An integer too large to convert is refused here: left as it is, it would pass as minor units.
+ * Major → minor units for the amount fields: decimal major units, as the MIB payment specification types them
+ * (`12.99`), converted exactly; anything that is no number is left for the schema to reject. An amount with
+ * more decimals than the currency, or too large to convert, is refused here: left as it is, it would pass as
+ * minor units (or be rounded).
  * @throws CommandValidationError naming the field.
  */
 function toMinorUnits(payment: Record<string, unknown>): Record<string, unknown> {
   const currency = payment.currency;
   if (typeof currency !== 'string' || !isKnownCurrency(currency)) return payment;
-  const convert = (v: unknown, field: string): unknown => busAmountInMinor(v, currency, field);
+  const convert = (v: unknown, field: string): unknown => busPaymentAmountInMinor(v, currency, field);
   const out: Record<string, unknown> = { ...payment, amount: convert(payment.amount, 'payment.amount') };
   // Every money field of the command, in the payment's currency: line amounts and a marketplace order's
   // splits. One left in major units would be read as minor (a seller's part of 90 EUR paid out as 0.90).

@@ -15,6 +15,38 @@ export function majorToMinor(major: number, currency: string): number {
 }
 
 /**
+ * A decimal amount in major units, as the MIB payment specification types its amounts (a JSON number such as
+ * `12.99`), in integer minor units, exactly: read from the number's shortest decimal form (`String(12.99)` is
+ * "12.99"), never multiplied as a float (12.99 × 100 is 1298.9999…). Throws a RangeError when the number has
+ * more decimals than the currency (nothing is rounded) or leaves the safe range.
+ */
+export function decimalMajorToMinor(major: number, currency: string): number {
+  if (!Number.isFinite(major)) throw new RangeError('amount must be a finite number');
+  if (Number.isSafeInteger(major)) return majorToMinor(major, currency);
+  // A number past 1e21, or below 1e-6, prints with an exponent: too large, or more decimals than any currency has.
+  const text = String(major);
+  if (/e/i.test(text)) throw new RangeError(Math.abs(major) >= 1 ? 'amount out of range' : `${currency} has ${currencyExponent(currency)} decimals`);
+  const minor = parseMajor(text, currency);
+  if (Math.abs(minor) > MAX_MINOR_AMOUNT) throw new RangeError('amount out of range');
+  return minor;
+}
+
+/** "2 decimals", "1 decimal", "no decimals": what a currency's exponent allows, for a refusal's reason. */
+export function currencyDecimalsText(currency: string): string {
+  const exp = currencyExponent(currency);
+  return exp === 0 ? 'no decimals' : `${exp} decimal${exp === 1 ? '' : 's'}`;
+}
+
+/**
+ * Integer minor units as a decimal number of major units (1999 USD → 19.99, 1500 JPY → 1500, 1234 KWD → 1.234),
+ * for a bus that reads amounts as the MIB payment specification types them (floats). Exact: the number is read
+ * from the exact decimal text, so it serialises to JSON as that text ("19.99").
+ */
+export function minorToDecimalMajor(minor: number, currency: string): number {
+  return Number(formatMinor(minor, currency));
+}
+
+/**
  * Integer minor units as integer major units (a bus configured with `amount_units: major`), or undefined
  * when the amount is not a whole number of major units (a figure the bus's unit cannot express). Exact.
  */

@@ -51,6 +51,11 @@ export interface BusTwinOptions {
   keepParams?: (params: Record<string, unknown>) => Record<string, unknown>;
   /** Called with each recorded notification as it arrives (e.g. to forward it to another process). */
   onNotification?: (notification: Notification) => void;
+  /**
+   * Notification methods this bus does not know: the delegate answers them 200 with a JSON-RPC -32601 (method not
+   * found) error and keeps them in `refused`, not in `notifications`. Default none.
+   */
+  unknownMethods?: readonly string[];
 }
 
 /**
@@ -77,6 +82,8 @@ export interface BusTwin {
   readonly url: string;
   /** Notifications received on the delegate path, in order. */
   readonly notifications: Notification[];
+  /** Notifications refused as of a method not found (`unknownMethods`), in order. */
+  readonly refused: Notification[];
   /** Current registrations by endpoint id. */
   readonly registrations: Map<string, Registration>;
   /** Tokens issued so far. */
@@ -112,6 +119,8 @@ export async function startBusTwin(options: BusTwinOptions): Promise<BusTwin> {
   const unregisterMethod = options.unregisterMethod ?? 'magento.service_bus.remote.unregister';
 
   const notifications: Notification[] = [];
+  const refused: Notification[] = [];
+  const unknownMethods = new Set(options.unknownMethods ?? []);
   const registrations = new Map<string, Registration>();
   /** token → expiry, ms since the epoch. */
   const tokens = new Map<string, number>();
@@ -227,6 +236,11 @@ export async function startBusTwin(options: BusTwinOptions): Promise<BusTwin> {
     const receivedAt = preciseNow();
     const params = isObject(request.params) ? request.params : {};
     const notification: Notification = { method: request.method, params: keepParams ? keepParams(params) : params, receivedAt };
+    if (unknownMethods.has(request.method)) {
+      refused.push(notification);
+      sendJson(res, 200, jsonRpcError(null, JSON_RPC.METHOD_NOT_FOUND, 'Method not found'));
+      return;
+    }
     notifications.push(notification);
     onNotification?.(notification);
     if (waiters.length > 0) {
@@ -241,6 +255,7 @@ export async function startBusTwin(options: BusTwinOptions): Promise<BusTwin> {
 
   const reset = (): void => {
     notifications.length = 0;
+    refused.length = 0;
     registrations.clear();
     tokens.clear();
     delegateDown = false;
@@ -303,6 +318,7 @@ export async function startBusTwin(options: BusTwinOptions): Promise<BusTwin> {
   return {
     url: `http://127.0.0.1:${port}`,
     notifications,
+    refused,
     registrations,
     get tokensIssued() {
       return tokensIssued;

@@ -2,7 +2,7 @@ import { isStoredValueCommand } from '../../contracts/stored-value';
 import { unsupportedCommand } from '../unsupported-command';
 import { createHash } from 'node:crypto';
 import type { GatewayConfig } from '../gateway-config';
-import { Payment } from '../../contracts/payment-command';
+import { Payment, cardExpiryMonth, cardExpiryYear } from '../../contracts/payment-command';
 import { GatewayError } from '../../errors/gateway-error';
 import { toCybersourceAmount } from './cybersource-currencies';
 import { assertNever } from '../assert-never';
@@ -152,10 +152,10 @@ function tokenizeRequest(ctx: OperationContext, gateway: GatewayConfig): Gateway
       gatewayCode: 'CARD_BRAND_REQUIRED',
     });
   }
-  const expiry =
-    card?.expiration_month !== undefined && card.expiration_year !== undefined
-      ? { expirationMonth: String(card.expiration_month).padStart(2, '0'), expirationYear: String(card.expiration_year) }
-      : {};
+  // Read as numbers: the expiry may come as the MIB's strings ("3", "31"); TMS wants "03" and "2031".
+  const month = cardExpiryMonth(card);
+  const year = cardExpiryYear(card);
+  const expiry = month !== undefined && year !== undefined ? { expirationMonth: String(month).padStart(2, '0'), expirationYear: String(year) } : {};
   return post(
     '/tms/v1/paymentinstruments',
     {

@@ -4,21 +4,23 @@
 // @ts-nocheck
 "use strict";
 export const payment_command = validate10;
-const schema11 = {"$id":"payment-command","type":"object","additionalProperties":false,"required":["version","command","channel","received_at","payment"],"properties":{"version":{"const":1},"command":{"enum":["validate","revalidate","capture","cancel","refund","authorize","sale","tokenize","balance_inquiry","reload","issue","activate","deactivate","merge_balance"]},"channel":{"enum":["bus","web","pos","marketplace"]},"sequence":{"anyOf":[{"type":"string","minLength":1,"maxLength":64},{"type":"integer","minimum":0,"maximum":9007199254740991}]},"received_at":{"type":"string","format":"date-time"},"payment":{"type":"object","required":["gateway","gateway_account","gateway_key","amount","currency"],"properties":{"gateway":{"type":"string","pattern":"^[a-z][a-z0-9_-]{0,31}$"},"gateway_account":{"type":"string","minLength":1,"maxLength":128},"gateway_key":{"type":"string","minLength":1,"maxLength":255,"not":{"enum":[".",".."]}},"amount":{"type":"integer","minimum":0,"maximum":99999999999999},"currency":{"enum":["AED","AFN","ALL","AMD","ANG","AOA","ARS","AUD","AWG","AZN","BAM","BBD","BDT","BGN","BHD","BIF","BMD","BND","BOB","BRL","BSD","BTN","BWP","BYN","BZD","CAD","CDF","CHF","CLF","CLP","CNY","COP","CRC","CUC","CUP","CVE","CZK","DJF","DKK","DOP","DZD","EGP","ERN","ETB","EUR","FJD","FKP","GBP","GEL","GHS","GIP","GMD","GNF","GTQ","GYD","HKD","HNL","HTG","HUF","IDR","ILS","INR","IQD","IRR","ISK","JMD","JOD","JPY","KES","KGS","KHR","KMF","KPW","KRW","KWD","KYD","KZT","LAK","LBP","LKR","LRD","LSL","LYD","MAD","MDL","MGA","MKD","MMK","MNT","MOP","MRU","MUR","MVR","MWK","MXN","MYR","MZN","NAD","NGN","NIO","NOK","NPR","NZD","OMR","PAB","PEN","PGK","PHP","PKR","PLN","PYG","QAR","RON","RSD","RUB","RWF","SAR","SBD","SCR","SDG","SEK","SGD","SHP","SLE","SOS","SRD","SSP","STN","SVC","SYP","SZL","THB","TJS","TMT","TND","TOP","TRY","TTD","TWD","TZS","UAH","UGX","USD","UYI","UYU","UYW","UZS","VED","VES","VND","VUV","WST","XAF","XCD","XCG","XOF","XPF","YER","ZAR","ZMW","ZWG"]},"order_id":{"type":"string","minLength":1,"maxLength":128},"operation_reference":{"type":"string","pattern":"^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$"},"new_gateway_key":{"type":"string","minLength":1,"maxLength":255,"not":{"enum":[".",".."]}},"lines":{"type":"array","maxItems":500,"items":{"type":"object","properties":{"line_number":{"type":"integer","minimum":0,"maximum":1000000},"item_name":{"type":"string","maxLength":255},"item_sku":{"type":"string","maxLength":128},"item_type":{"type":"string","maxLength":64},"quantity":{"type":"number","minimum":0,"maximum":1000000},"unit_price_gross":{"type":"integer","minimum":0,"maximum":99999999999999},"refund_amount":{"type":"integer","minimum":0,"maximum":99999999999999},"tax_amount":{"type":"integer","minimum":0,"maximum":99999999999999},"tax_rate":{"type":"number","minimum":0,"maximum":100}}}},"method_details":{"type":"object","properties":{"method":{"type":"string","maxLength":64},"submethod":{"type":"string","maxLength":64},"card":{"type":"object","properties":{"bin":{"type":"string","pattern":"^[0-9]{6,8}$"},"last_four_digits":{"type":"string","pattern":"^[0-9]{4}$"},"expiration_month":{"type":"integer","minimum":1,"maximum":12},"expiration_year":{"type":"integer","minimum":2000,"maximum":2100},"brand":{"type":"string","maxLength":32},"holder_name":{"type":"string","maxLength":128}}},"bank":{"type":"object","maxProperties":32,"additionalProperties":{"type":"string","maxLength":255}}}},"splits":{"type":"array","minItems":1,"maxItems":51,"items":{"type":"object","additionalProperties":false,"required":["type","amount"],"properties":{"type":{"enum":["seller","marketplace_fee"]},"account":{"type":"string","minLength":1,"maxLength":128},"reference":{"type":"string","pattern":"^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$"},"amount":{"type":"integer","minimum":0,"maximum":99999999999999}}}},"stored_value":{"type":"object","additionalProperties":false,"properties":{"source_gateway_key":{"type":"string","minLength":1,"maxLength":255,"not":{"enum":[".",".."]}}}},"custom_attributes":{"anyOf":[{"type":"object","maxProperties":64},{"type":"array","maxItems":64,"items":{"type":"object","maxProperties":8}}]},"payment_method":{"type":"object","additionalProperties":false,"properties":{"type":{"enum":["stored_card","card","apple_pay","google_pay","klarna","crypto","gift_card"]},"token":{"type":"string","minLength":1,"maxLength":16384},"store":{"type":"boolean"},"encrypted_security_code":{"type":"string","minLength":1,"maxLength":16384},"return_url":{"type":"string","maxLength":1024,"pattern":"^https://[^\\s]+$"},"three_ds_reference_id":{"type":"string","pattern":"^[A-Za-z0-9][A-Za-z0-9._-]{0,49}$"},"shopper":{"type":"object","additionalProperties":false,"properties":{"reference":{"type":"string","minLength":3,"maxLength":256},"email":{"type":"string","maxLength":254,"pattern":"^[^\\s@]+@[^\\s@]+$"},"country":{"type":"string","pattern":"^[A-Z]{2}$"},"locale":{"type":"string","pattern":"^[a-z]{2}([-_][A-Z]{2})?$"},"first_name":{"type":"string","minLength":1,"maxLength":80},"last_name":{"type":"string","minLength":1,"maxLength":80},"telephone":{"type":"string","maxLength":32,"pattern":"^\\+?[0-9 ()-]{4,32}$"},"billing_address":{"type":"object","additionalProperties":false,"properties":{"street":{"type":"string","minLength":1,"maxLength":255},"house_number":{"type":"string","minLength":1,"maxLength":32},"postal_code":{"type":"string","minLength":1,"maxLength":32},"city":{"type":"string","minLength":1,"maxLength":128},"country":{"type":"string","pattern":"^[A-Z]{2}$"}}}}}}},"recurring":{"type":"object","additionalProperties":false,"required":["model"],"properties":{"model":{"enum":["subscription","unscheduled"]},"schedule_id":{"type":"string","pattern":"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$"},"cycle":{"type":"integer","minimum":1,"maximum":100000},"network_transaction_id":{"type":"string","minLength":1,"maxLength":64}}},"tenders":{"type":"array","minItems":2,"maxItems":2,"items":{"type":"object","additionalProperties":false,"required":["type","gateway","gateway_account","gateway_key"],"properties":{"type":{"enum":["gift_card","card"]},"gateway":{"type":"string","pattern":"^[a-z][a-z0-9_-]{0,31}$"},"gateway_account":{"type":"string","minLength":1,"maxLength":128},"gateway_key":{"type":"string","minLength":1,"maxLength":255,"not":{"enum":[".",".."]}},"amount":{"type":"integer","minimum":0,"maximum":99999999999999},"brand":{"type":"string","pattern":"^[A-Za-z0-9_-]{1,64}$"}}}},"split_tender":{"const":true},"three_ds":{"enum":["required"]},"action_result":{"type":"object","additionalProperties":false,"required":["authentication_transaction_id"],"properties":{"authentication_transaction_id":{"type":"string","pattern":"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$"}}}},"allOf":[{"if":{"required":["payment_method"],"properties":{"payment_method":{"required":["type"],"properties":{"type":{"const":"klarna"}}}}},"then":{"required":["lines"],"properties":{"lines":{"minItems":1,"items":{"type":"object","required":["item_name","quantity","unit_price_gross"],"properties":{"quantity":{"type":"number","exclusiveMinimum":0}}}},"payment_method":{"required":["return_url","shopper"],"properties":{"shopper":{"required":["email","country"]}}}}}},{"if":{"required":["payment_method"],"properties":{"payment_method":{"required":["type"],"properties":{"type":{"const":"crypto"}}}}},"then":{"properties":{"currency":{"const":"USD"},"payment_method":{"required":["return_url"]}}}},{"if":{"required":["recurring"]},"then":{"properties":{"payment_method":{"anyOf":[{"properties":{"type":{"const":"stored_card"}}},{"required":["store"],"properties":{"store":{"const":true}}}]}}}}]}},"allOf":[{"if":{"properties":{"command":{"enum":["capture","refund","authorize","sale","reload"]}},"required":["command"]},"then":{"properties":{"payment":{"properties":{"amount":{"type":"integer","minimum":1,"maximum":99999999999999}}}}}},{"if":{"properties":{"command":{"const":"tokenize"}},"required":["command"]},"then":{"properties":{"payment":{"required":["method_details"],"properties":{"method_details":{"type":"object","required":["card"]}}}}}},{"if":{"properties":{"command":{"const":"merge_balance"}},"required":["command"]},"then":{"properties":{"payment":{"required":["stored_value"],"properties":{"stored_value":{"type":"object","required":["source_gateway_key"]}}}}}}]};
+const schema11 = {"$id":"payment-command","type":"object","additionalProperties":false,"required":["version","command","channel","received_at","payment"],"properties":{"version":{"const":1},"command":{"enum":["validate","revalidate","capture","cancel","refund","authorize","sale","tokenize","balance_inquiry","reload","issue","activate","deactivate","merge_balance"]},"channel":{"enum":["bus","web","pos","marketplace"]},"sequence":{"anyOf":[{"type":"string","minLength":1,"maxLength":64},{"type":"integer","minimum":0,"maximum":9007199254740991}]},"received_at":{"type":"string","format":"date-time"},"payment":{"type":"object","required":["gateway","gateway_account","gateway_key","amount","currency"],"properties":{"gateway":{"type":"string","pattern":"^[a-z][a-z0-9_-]{0,31}$"},"gateway_account":{"type":"string","minLength":1,"maxLength":128},"gateway_key":{"type":"string","minLength":1,"maxLength":255,"not":{"enum":[".",".."]}},"amount":{"type":"integer","minimum":0,"maximum":99999999999999},"currency":{"enum":["AED","AFN","ALL","AMD","ANG","AOA","ARS","AUD","AWG","AZN","BAM","BBD","BDT","BGN","BHD","BIF","BMD","BND","BOB","BRL","BSD","BTN","BWP","BYN","BZD","CAD","CDF","CHF","CLF","CLP","CNY","COP","CRC","CUC","CUP","CVE","CZK","DJF","DKK","DOP","DZD","EGP","ERN","ETB","EUR","FJD","FKP","GBP","GEL","GHS","GIP","GMD","GNF","GTQ","GYD","HKD","HNL","HTG","HUF","IDR","ILS","INR","IQD","IRR","ISK","JMD","JOD","JPY","KES","KGS","KHR","KMF","KPW","KRW","KWD","KYD","KZT","LAK","LBP","LKR","LRD","LSL","LYD","MAD","MDL","MGA","MKD","MMK","MNT","MOP","MRU","MUR","MVR","MWK","MXN","MYR","MZN","NAD","NGN","NIO","NOK","NPR","NZD","OMR","PAB","PEN","PGK","PHP","PKR","PLN","PYG","QAR","RON","RSD","RUB","RWF","SAR","SBD","SCR","SDG","SEK","SGD","SHP","SLE","SOS","SRD","SSP","STN","SVC","SYP","SZL","THB","TJS","TMT","TND","TOP","TRY","TTD","TWD","TZS","UAH","UGX","USD","UYI","UYU","UYW","UZS","VED","VES","VND","VUV","WST","XAF","XCD","XCG","XOF","XPF","YER","ZAR","ZMW","ZWG"]},"order_id":{"type":"string","minLength":1,"maxLength":128},"operation_reference":{"type":"string","pattern":"^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$"},"new_gateway_key":{"type":"string","minLength":1,"maxLength":255,"not":{"enum":[".",".."]}},"lines":{"type":"array","maxItems":500,"items":{"type":"object","properties":{"line_number":{"type":"integer","minimum":0,"maximum":1000000},"item_name":{"type":"string","maxLength":255},"item_sku":{"type":"string","maxLength":128},"item_type":{"type":"string","maxLength":64},"quantity":{"type":"number","minimum":0,"maximum":1000000},"unit_price_gross":{"type":"integer","minimum":0,"maximum":99999999999999},"refund_amount":{"type":"integer","minimum":0,"maximum":99999999999999},"tax_amount":{"type":"integer","minimum":0,"maximum":99999999999999},"tax_rate":{"type":"number","minimum":0,"maximum":100}}}},"method_details":{"type":"object","properties":{"method":{"type":"string","maxLength":64},"submethod":{"type":"string","maxLength":64},"card":{"type":"object","properties":{"bin":{"type":"string","pattern":"^[0-9]{6,8}$"},"last_four_digits":{"type":"string","pattern":"^[0-9]{4}$"},"expiration_month":{"type":["integer","string"],"minimum":1,"maximum":12,"pattern":"^(?:0?[1-9]|1[0-2])$"},"expiration_year":{"type":["integer","string"],"minimum":2000,"maximum":2100,"pattern":"^(?:[0-9]{2}|20[0-9]{2}|2100)$"},"brand":{"type":"string","maxLength":32},"holder_name":{"type":"string","maxLength":128}}},"bank":{"type":"object","maxProperties":32,"additionalProperties":{"type":["string","integer"],"maxLength":255,"minimum":-2147483648,"maximum":2147483647}}}},"splits":{"type":"array","minItems":1,"maxItems":51,"items":{"type":"object","additionalProperties":false,"required":["type","amount"],"properties":{"type":{"enum":["seller","marketplace_fee"]},"account":{"type":"string","minLength":1,"maxLength":128},"reference":{"type":"string","pattern":"^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$"},"amount":{"type":"integer","minimum":0,"maximum":99999999999999}}}},"stored_value":{"type":"object","additionalProperties":false,"properties":{"source_gateway_key":{"type":"string","minLength":1,"maxLength":255,"not":{"enum":[".",".."]}}}},"custom_attributes":{"anyOf":[{"type":"object","maxProperties":64},{"type":"array","maxItems":64,"items":{"type":"object","maxProperties":8}}]},"payment_method":{"type":"object","additionalProperties":false,"properties":{"type":{"enum":["stored_card","card","apple_pay","google_pay","klarna","crypto","gift_card"]},"token":{"type":"string","minLength":1,"maxLength":16384},"store":{"type":"boolean"},"encrypted_security_code":{"type":"string","minLength":1,"maxLength":16384},"return_url":{"type":"string","maxLength":1024,"pattern":"^https://[^\\s]+$"},"three_ds_reference_id":{"type":"string","pattern":"^[A-Za-z0-9][A-Za-z0-9._-]{0,49}$"},"shopper":{"type":"object","additionalProperties":false,"properties":{"reference":{"type":"string","minLength":3,"maxLength":256},"email":{"type":"string","maxLength":254,"pattern":"^[^\\s@]+@[^\\s@]+$"},"country":{"type":"string","pattern":"^[A-Z]{2}$"},"locale":{"type":"string","pattern":"^[a-z]{2}([-_][A-Z]{2})?$"},"first_name":{"type":"string","minLength":1,"maxLength":80},"last_name":{"type":"string","minLength":1,"maxLength":80},"telephone":{"type":"string","maxLength":32,"pattern":"^\\+?[0-9 ()-]{4,32}$"},"billing_address":{"type":"object","additionalProperties":false,"properties":{"street":{"type":"string","minLength":1,"maxLength":255},"house_number":{"type":"string","minLength":1,"maxLength":32},"postal_code":{"type":"string","minLength":1,"maxLength":32},"city":{"type":"string","minLength":1,"maxLength":128},"country":{"type":"string","pattern":"^[A-Z]{2}$"}}}}}}},"recurring":{"type":"object","additionalProperties":false,"required":["model"],"properties":{"model":{"enum":["subscription","unscheduled"]},"schedule_id":{"type":"string","pattern":"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$"},"cycle":{"type":"integer","minimum":1,"maximum":100000},"network_transaction_id":{"type":"string","minLength":1,"maxLength":64}}},"tenders":{"type":"array","minItems":2,"maxItems":2,"items":{"type":"object","additionalProperties":false,"required":["type","gateway","gateway_account","gateway_key"],"properties":{"type":{"enum":["gift_card","card"]},"gateway":{"type":"string","pattern":"^[a-z][a-z0-9_-]{0,31}$"},"gateway_account":{"type":"string","minLength":1,"maxLength":128},"gateway_key":{"type":"string","minLength":1,"maxLength":255,"not":{"enum":[".",".."]}},"amount":{"type":"integer","minimum":0,"maximum":99999999999999},"brand":{"type":"string","pattern":"^[A-Za-z0-9_-]{1,64}$"}}}},"split_tender":{"const":true},"three_ds":{"enum":["required"]},"action_result":{"type":"object","additionalProperties":false,"required":["authentication_transaction_id"],"properties":{"authentication_transaction_id":{"type":"string","pattern":"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$"}}}},"allOf":[{"if":{"required":["payment_method"],"properties":{"payment_method":{"required":["type"],"properties":{"type":{"const":"klarna"}}}}},"then":{"required":["lines"],"properties":{"lines":{"minItems":1,"items":{"type":"object","required":["item_name","quantity","unit_price_gross"],"properties":{"quantity":{"type":"number","exclusiveMinimum":0}}}},"payment_method":{"required":["return_url","shopper"],"properties":{"shopper":{"required":["email","country"]}}}}}},{"if":{"required":["payment_method"],"properties":{"payment_method":{"required":["type"],"properties":{"type":{"const":"crypto"}}}}},"then":{"properties":{"currency":{"const":"USD"},"payment_method":{"required":["return_url"]}}}},{"if":{"required":["recurring"]},"then":{"properties":{"payment_method":{"anyOf":[{"properties":{"type":{"const":"stored_card"}}},{"required":["store"],"properties":{"store":{"const":true}}}]}}}}]}},"allOf":[{"if":{"properties":{"command":{"enum":["capture","refund","authorize","sale","reload"]}},"required":["command"]},"then":{"properties":{"payment":{"properties":{"amount":{"type":"integer","minimum":1,"maximum":99999999999999}}}}}},{"if":{"properties":{"command":{"const":"tokenize"}},"required":["command"]},"then":{"properties":{"payment":{"required":["method_details"],"properties":{"method_details":{"type":"object","required":["card"]}}}}}},{"if":{"properties":{"command":{"const":"merge_balance"}},"required":["command"]},"then":{"properties":{"payment":{"required":["stored_value"],"properties":{"stored_value":{"type":"object","required":["source_gateway_key"]}}}}}}]};
 const func2 = require("ajv/dist/runtime/ucs2length").default;
 const formats0 = require("ajv-formats/dist/formats").fullFormats["date-time"];
 const pattern0 = new RegExp("^[a-z][a-z0-9_-]{0,31}$", "u");
 const pattern1 = new RegExp("^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$", "u");
 const pattern2 = new RegExp("^[0-9]{6,8}$", "u");
 const pattern3 = new RegExp("^[0-9]{4}$", "u");
-const pattern5 = new RegExp("^https://[^\\s]+$", "u");
-const pattern6 = new RegExp("^[A-Za-z0-9][A-Za-z0-9._-]{0,49}$", "u");
-const pattern7 = new RegExp("^[^\\s@]+@[^\\s@]+$", "u");
-const pattern8 = new RegExp("^[A-Z]{2}$", "u");
-const pattern9 = new RegExp("^[a-z]{2}([-_][A-Z]{2})?$", "u");
-const pattern10 = new RegExp("^\\+?[0-9 ()-]{4,32}$", "u");
-const pattern12 = new RegExp("^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$", "u");
-const pattern14 = new RegExp("^[A-Za-z0-9_-]{1,64}$", "u");
+const pattern4 = new RegExp("^(?:0?[1-9]|1[0-2])$", "u");
+const pattern5 = new RegExp("^(?:[0-9]{2}|20[0-9]{2}|2100)$", "u");
+const pattern7 = new RegExp("^https://[^\\s]+$", "u");
+const pattern8 = new RegExp("^[A-Za-z0-9][A-Za-z0-9._-]{0,49}$", "u");
+const pattern9 = new RegExp("^[^\\s@]+@[^\\s@]+$", "u");
+const pattern10 = new RegExp("^[A-Z]{2}$", "u");
+const pattern11 = new RegExp("^[a-z]{2}([-_][A-Z]{2})?$", "u");
+const pattern12 = new RegExp("^\\+?[0-9 ()-]{4,32}$", "u");
+const pattern14 = new RegExp("^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$", "u");
+const pattern16 = new RegExp("^[A-Za-z0-9_-]{1,64}$", "u");
 
 function validate10(data, {instancePath="", parentData, parentDataProperty, rootData=data}={}){
 /*# sourceURL="payment-command" */;
@@ -1523,8 +1525,8 @@ if(valid38){
 if(data51.expiration_month !== undefined){
 let data54 = data51.expiration_month;
 const _errs123 = errors;
-if(!((typeof data54 == "number") && (!(data54 % 1) && !isNaN(data54)))){
-validate10.errors = [{instancePath:instancePath+"/payment/method_details/card/expiration_month",schemaPath:"#/properties/payment/properties/method_details/properties/card/properties/expiration_month/type",keyword:"type",params:{type: "integer"},message:"must be integer"}];
+if((!((typeof data54 == "number") && (!(data54 % 1) && !isNaN(data54)))) && (typeof data54 !== "string")){
+validate10.errors = [{instancePath:instancePath+"/payment/method_details/card/expiration_month",schemaPath:"#/properties/payment/properties/method_details/properties/card/properties/expiration_month/type",keyword:"type",params:{type: schema11.properties.payment.properties.method_details.properties.card.properties.expiration_month.type},message:"must be integer,string"}];
 return false;
 }
 if(errors === _errs123){
@@ -1540,6 +1542,14 @@ return false;
 }
 }
 }
+if(errors === _errs123){
+if(typeof data54 === "string"){
+if(!pattern4.test(data54)){
+validate10.errors = [{instancePath:instancePath+"/payment/method_details/card/expiration_month",schemaPath:"#/properties/payment/properties/method_details/properties/card/properties/expiration_month/pattern",keyword:"pattern",params:{pattern: "^(?:0?[1-9]|1[0-2])$"},message:"must match pattern \""+"^(?:0?[1-9]|1[0-2])$"+"\""}];
+return false;
+}
+}
+}
 }
 var valid38 = _errs123 === errors;
 }
@@ -1550,8 +1560,8 @@ if(valid38){
 if(data51.expiration_year !== undefined){
 let data55 = data51.expiration_year;
 const _errs125 = errors;
-if(!((typeof data55 == "number") && (!(data55 % 1) && !isNaN(data55)))){
-validate10.errors = [{instancePath:instancePath+"/payment/method_details/card/expiration_year",schemaPath:"#/properties/payment/properties/method_details/properties/card/properties/expiration_year/type",keyword:"type",params:{type: "integer"},message:"must be integer"}];
+if((!((typeof data55 == "number") && (!(data55 % 1) && !isNaN(data55)))) && (typeof data55 !== "string")){
+validate10.errors = [{instancePath:instancePath+"/payment/method_details/card/expiration_year",schemaPath:"#/properties/payment/properties/method_details/properties/card/properties/expiration_year/type",keyword:"type",params:{type: schema11.properties.payment.properties.method_details.properties.card.properties.expiration_year.type},message:"must be integer,string"}];
 return false;
 }
 if(errors === _errs125){
@@ -1563,6 +1573,14 @@ return false;
 else {
 if(data55 < 2000 || isNaN(data55)){
 validate10.errors = [{instancePath:instancePath+"/payment/method_details/card/expiration_year",schemaPath:"#/properties/payment/properties/method_details/properties/card/properties/expiration_year/minimum",keyword:"minimum",params:{comparison: ">=", limit: 2000},message:"must be >= 2000"}];
+return false;
+}
+}
+}
+if(errors === _errs125){
+if(typeof data55 === "string"){
+if(!pattern5.test(data55)){
+validate10.errors = [{instancePath:instancePath+"/payment/method_details/card/expiration_year",schemaPath:"#/properties/payment/properties/method_details/properties/card/properties/expiration_year/pattern",keyword:"pattern",params:{pattern: "^(?:[0-9]{2}|20[0-9]{2}|2100)$"},message:"must match pattern \""+"^(?:[0-9]{2}|20[0-9]{2}|2100)$"+"\""}];
 return false;
 }
 }
@@ -1645,6 +1663,23 @@ else {
 for(const key1 in data58){
 let data59 = data58[key1];
 const _errs134 = errors;
+if((typeof data59 !== "string") && (!((typeof data59 == "number") && (!(data59 % 1) && !isNaN(data59))))){
+validate10.errors = [{instancePath:instancePath+"/payment/method_details/bank/" + key1.replace(/~/g, "~0").replace(/\//g, "~1"),schemaPath:"#/properties/payment/properties/method_details/properties/bank/additionalProperties/type",keyword:"type",params:{type: schema11.properties.payment.properties.method_details.properties.bank.additionalProperties.type},message:"must be string,integer"}];
+return false;
+}
+if(errors === _errs134){
+if(typeof data59 == "number"){
+if(data59 > 2147483647 || isNaN(data59)){
+validate10.errors = [{instancePath:instancePath+"/payment/method_details/bank/" + key1.replace(/~/g, "~0").replace(/\//g, "~1"),schemaPath:"#/properties/payment/properties/method_details/properties/bank/additionalProperties/maximum",keyword:"maximum",params:{comparison: "<=", limit: 2147483647},message:"must be <= 2147483647"}];
+return false;
+}
+else {
+if(data59 < -2147483648 || isNaN(data59)){
+validate10.errors = [{instancePath:instancePath+"/payment/method_details/bank/" + key1.replace(/~/g, "~0").replace(/\//g, "~1"),schemaPath:"#/properties/payment/properties/method_details/properties/bank/additionalProperties/minimum",keyword:"minimum",params:{comparison: ">=", limit: -2147483648},message:"must be >= -2147483648"}];
+return false;
+}
+}
+}
 if(errors === _errs134){
 if(typeof data59 === "string"){
 if(func2(data59) > 255){
@@ -1652,9 +1687,6 @@ validate10.errors = [{instancePath:instancePath+"/payment/method_details/bank/" 
 return false;
 }
 }
-else {
-validate10.errors = [{instancePath:instancePath+"/payment/method_details/bank/" + key1.replace(/~/g, "~0").replace(/\//g, "~1"),schemaPath:"#/properties/payment/properties/method_details/properties/bank/additionalProperties/type",keyword:"type",params:{type: "string"},message:"must be string"}];
-return false;
 }
 }
 var valid39 = _errs134 === errors;
@@ -2149,7 +2181,7 @@ validate10.errors = [{instancePath:instancePath+"/payment/payment_method/return_
 return false;
 }
 else {
-if(!pattern5.test(data75)){
+if(!pattern7.test(data75)){
 validate10.errors = [{instancePath:instancePath+"/payment/payment_method/return_url",schemaPath:"#/properties/payment/properties/payment_method/properties/return_url/pattern",keyword:"pattern",params:{pattern: "^https://[^\\s]+$"},message:"must match pattern \""+"^https://[^\\s]+$"+"\""}];
 return false;
 }
@@ -2171,7 +2203,7 @@ let data76 = data70.three_ds_reference_id;
 const _errs175 = errors;
 if(errors === _errs175){
 if(typeof data76 === "string"){
-if(!pattern6.test(data76)){
+if(!pattern8.test(data76)){
 validate10.errors = [{instancePath:instancePath+"/payment/payment_method/three_ds_reference_id",schemaPath:"#/properties/payment/properties/payment_method/properties/three_ds_reference_id/pattern",keyword:"pattern",params:{pattern: "^[A-Za-z0-9][A-Za-z0-9._-]{0,49}$"},message:"must match pattern \""+"^[A-Za-z0-9][A-Za-z0-9._-]{0,49}$"+"\""}];
 return false;
 }
@@ -2238,7 +2270,7 @@ validate10.errors = [{instancePath:instancePath+"/payment/payment_method/shopper
 return false;
 }
 else {
-if(!pattern7.test(data79)){
+if(!pattern9.test(data79)){
 validate10.errors = [{instancePath:instancePath+"/payment/payment_method/shopper/email",schemaPath:"#/properties/payment/properties/payment_method/properties/shopper/properties/email/pattern",keyword:"pattern",params:{pattern: "^[^\\s@]+@[^\\s@]+$"},message:"must match pattern \""+"^[^\\s@]+@[^\\s@]+$"+"\""}];
 return false;
 }
@@ -2260,7 +2292,7 @@ let data80 = data77.country;
 const _errs184 = errors;
 if(errors === _errs184){
 if(typeof data80 === "string"){
-if(!pattern8.test(data80)){
+if(!pattern10.test(data80)){
 validate10.errors = [{instancePath:instancePath+"/payment/payment_method/shopper/country",schemaPath:"#/properties/payment/properties/payment_method/properties/shopper/properties/country/pattern",keyword:"pattern",params:{pattern: "^[A-Z]{2}$"},message:"must match pattern \""+"^[A-Z]{2}$"+"\""}];
 return false;
 }
@@ -2281,7 +2313,7 @@ let data81 = data77.locale;
 const _errs186 = errors;
 if(errors === _errs186){
 if(typeof data81 === "string"){
-if(!pattern9.test(data81)){
+if(!pattern11.test(data81)){
 validate10.errors = [{instancePath:instancePath+"/payment/payment_method/shopper/locale",schemaPath:"#/properties/payment/properties/payment_method/properties/shopper/properties/locale/pattern",keyword:"pattern",params:{pattern: "^[a-z]{2}([-_][A-Z]{2})?$"},message:"must match pattern \""+"^[a-z]{2}([-_][A-Z]{2})?$"+"\""}];
 return false;
 }
@@ -2361,7 +2393,7 @@ validate10.errors = [{instancePath:instancePath+"/payment/payment_method/shopper
 return false;
 }
 else {
-if(!pattern10.test(data84)){
+if(!pattern12.test(data84)){
 validate10.errors = [{instancePath:instancePath+"/payment/payment_method/shopper/telephone",schemaPath:"#/properties/payment/properties/payment_method/properties/shopper/properties/telephone/pattern",keyword:"pattern",params:{pattern: "^\\+?[0-9 ()-]{4,32}$"},message:"must match pattern \""+"^\\+?[0-9 ()-]{4,32}$"+"\""}];
 return false;
 }
@@ -2505,7 +2537,7 @@ let data90 = data85.country;
 const _errs205 = errors;
 if(errors === _errs205){
 if(typeof data90 === "string"){
-if(!pattern8.test(data90)){
+if(!pattern10.test(data90)){
 validate10.errors = [{instancePath:instancePath+"/payment/payment_method/shopper/billing_address/country",schemaPath:"#/properties/payment/properties/payment_method/properties/shopper/properties/billing_address/properties/country/pattern",keyword:"pattern",params:{pattern: "^[A-Z]{2}$"},message:"must match pattern \""+"^[A-Z]{2}$"+"\""}];
 return false;
 }
@@ -2612,7 +2644,7 @@ let data93 = data91.schedule_id;
 const _errs211 = errors;
 if(errors === _errs211){
 if(typeof data93 === "string"){
-if(!pattern12.test(data93)){
+if(!pattern14.test(data93)){
 validate10.errors = [{instancePath:instancePath+"/payment/recurring/schedule_id",schemaPath:"#/properties/payment/properties/recurring/properties/schedule_id/pattern",keyword:"pattern",params:{pattern: "^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$"},message:"must match pattern \""+"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$"+"\""}];
 return false;
 }
@@ -2883,7 +2915,7 @@ let data103 = data97.brand;
 const _errs233 = errors;
 if(errors === _errs233){
 if(typeof data103 === "string"){
-if(!pattern14.test(data103)){
+if(!pattern16.test(data103)){
 validate10.errors = [{instancePath:instancePath+"/payment/tenders/" + i4+"/brand",schemaPath:"#/properties/payment/properties/tenders/items/properties/brand/pattern",keyword:"pattern",params:{pattern: "^[A-Za-z0-9_-]{1,64}$"},message:"must match pattern \""+"^[A-Za-z0-9_-]{1,64}$"+"\""}];
 return false;
 }
@@ -2979,7 +3011,7 @@ let data107 = data106.authentication_transaction_id;
 const _errs240 = errors;
 if(errors === _errs240){
 if(typeof data107 === "string"){
-if(!pattern12.test(data107)){
+if(!pattern14.test(data107)){
 validate10.errors = [{instancePath:instancePath+"/payment/action_result/authentication_transaction_id",schemaPath:"#/properties/payment/properties/action_result/properties/authentication_transaction_id/pattern",keyword:"pattern",params:{pattern: "^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$"},message:"must match pattern \""+"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$"+"\""}];
 return false;
 }
@@ -3052,11 +3084,11 @@ return errors === 0;
 
 export const web_order_created_v1 = validate11;
 const schema12 = {"$id":"web.order_created.v1","type":"object","additionalProperties":false,"required":["contract","event_id","occurred_at","order","payment_method"],"properties":{"contract":{"const":"web.order_created.v1"},"event_id":{"type":"string","pattern":"^[A-Za-z0-9][A-Za-z0-9_-]{0,63}$"},"occurred_at":{"type":"string","format":"date-time","maxLength":40},"capture_method":{"enum":["manual","automatic"]},"order":{"type":"object","additionalProperties":false,"required":["order_id","currency","total_amount"],"properties":{"order_id":{"type":"string","pattern":"^[A-Za-z0-9][A-Za-z0-9._-]{0,99}$"},"currency":{"enum":["AED","AFN","ALL","AMD","ANG","AOA","ARS","AUD","AWG","AZN","BAM","BBD","BDT","BGN","BHD","BIF","BMD","BND","BOB","BRL","BSD","BTN","BWP","BYN","BZD","CAD","CDF","CHF","CLF","CLP","CNY","COP","CRC","CUC","CUP","CVE","CZK","DJF","DKK","DOP","DZD","EGP","ERN","ETB","EUR","FJD","FKP","GBP","GEL","GHS","GIP","GMD","GNF","GTQ","GYD","HKD","HNL","HTG","HUF","IDR","ILS","INR","IQD","IRR","ISK","JMD","JOD","JPY","KES","KGS","KHR","KMF","KPW","KRW","KWD","KYD","KZT","LAK","LBP","LKR","LRD","LSL","LYD","MAD","MDL","MGA","MKD","MMK","MNT","MOP","MRU","MUR","MVR","MWK","MXN","MYR","MZN","NAD","NGN","NIO","NOK","NPR","NZD","OMR","PAB","PEN","PGK","PHP","PKR","PLN","PYG","QAR","RON","RSD","RUB","RWF","SAR","SBD","SCR","SDG","SEK","SGD","SHP","SLE","SOS","SRD","SSP","STN","SVC","SYP","SZL","THB","TJS","TMT","TND","TOP","TRY","TTD","TWD","TZS","UAH","UGX","USD","UYI","UYU","UYW","UZS","VED","VES","VND","VUV","WST","XAF","XCD","XCG","XOF","XPF","YER","ZAR","ZMW","ZWG"]},"total_amount":{"type":"integer","minimum":1,"maximum":99999999999999},"subtotal_amount":{"type":"integer","minimum":0,"maximum":99999999999999},"tax_amount":{"type":"integer","minimum":0,"maximum":99999999999999},"shipping_amount":{"type":"integer","minimum":0,"maximum":99999999999999},"discount_amount":{"type":"integer","minimum":0,"maximum":99999999999999},"customer":{"type":"object","additionalProperties":false,"properties":{"customer_id":{"type":"string","pattern":"^[A-Za-z0-9][A-Za-z0-9_-]{0,63}$"},"email":{"type":"string","maxLength":254},"name":{"type":"string","maxLength":128},"locale":{"type":"string","pattern":"^[A-Za-z]{2,3}([_-][A-Za-z0-9]{2,8})?$"}}},"lines":{"type":"array","maxItems":500,"items":{"type":"object","additionalProperties":false,"required":["quantity","unit_price"],"properties":{"line_number":{"type":"integer","minimum":0,"maximum":1000000},"sku":{"type":"string","maxLength":128},"name":{"type":"string","maxLength":255},"type":{"type":"string","maxLength":64},"quantity":{"type":"number","minimum":0,"maximum":1000000},"unit_price":{"type":"integer","minimum":0,"maximum":99999999999999},"tax_amount":{"type":"integer","minimum":0,"maximum":99999999999999},"tax_rate":{"type":"number","minimum":0,"maximum":100}}}},"note":{"type":"string","maxLength":2000},"gift_message":{"type":"string","maxLength":1000},"custom_attributes":{"type":"object","maxProperties":50,"propertyNames":{"maxLength":40},"additionalProperties":{"type":"string","maxLength":500}}}},"payment_method":{"type":"object","additionalProperties":false,"required":["gateway","gateway_account","token"],"properties":{"type":{"enum":["card","wallet","bank_transfer","bnpl","other"]},"gateway":{"type":"string","pattern":"^[a-z][a-z0-9_-]{0,31}$"},"gateway_account":{"type":"string","minLength":1,"maxLength":128},"token":{"type":"string","pattern":"^[A-Za-z0-9][A-Za-z0-9._:+/=-]{0,254}$"},"card":{"type":"object","additionalProperties":false,"properties":{"brand":{"type":"string","pattern":"^[a-z0-9_-]{1,32}$"},"bin":{"type":"string","pattern":"^[0-9]{6,8}$"},"last4":{"type":"string","pattern":"^[0-9]{4}$"},"exp_month":{"type":"integer","minimum":1,"maximum":12},"exp_year":{"type":"integer","minimum":2000,"maximum":2100},"funding":{"enum":["credit","debit","prepaid","unknown"]}}}}},"gift_card":{"type":"object","additionalProperties":false,"required":["gateway","gateway_account","token","amount"],"properties":{"gateway":{"type":"string","pattern":"^[a-z][a-z0-9_-]{0,31}$"},"gateway_account":{"type":"string","minLength":1,"maxLength":128},"token":{"type":"string","pattern":"^[A-Za-z0-9][A-Za-z0-9._:+/=-]{0,254}$"},"brand":{"type":"string","pattern":"^[A-Za-z0-9_-]{1,64}$"},"amount":{"type":"integer","minimum":1,"maximum":99999999999999}}}}};
-const pattern16 = new RegExp("^[A-Za-z0-9][A-Za-z0-9_-]{0,63}$", "u");
-const pattern17 = new RegExp("^[A-Za-z0-9][A-Za-z0-9._-]{0,99}$", "u");
-const pattern19 = new RegExp("^[A-Za-z]{2,3}([_-][A-Za-z0-9]{2,8})?$", "u");
-const pattern21 = new RegExp("^[A-Za-z0-9][A-Za-z0-9._:+/=-]{0,254}$", "u");
-const pattern22 = new RegExp("^[a-z0-9_-]{1,32}$", "u");
+const pattern18 = new RegExp("^[A-Za-z0-9][A-Za-z0-9_-]{0,63}$", "u");
+const pattern19 = new RegExp("^[A-Za-z0-9][A-Za-z0-9._-]{0,99}$", "u");
+const pattern21 = new RegExp("^[A-Za-z]{2,3}([_-][A-Za-z0-9]{2,8})?$", "u");
+const pattern23 = new RegExp("^[A-Za-z0-9][A-Za-z0-9._:+/=-]{0,254}$", "u");
+const pattern24 = new RegExp("^[a-z0-9_-]{1,32}$", "u");
 const func52 = Object.prototype.hasOwnProperty;
 
 function validate11(data, {instancePath="", parentData, parentDataProperty, rootData=data}={}){
@@ -3097,7 +3129,7 @@ let data1 = data.event_id;
 const _errs3 = errors;
 if(errors === _errs3){
 if(typeof data1 === "string"){
-if(!pattern16.test(data1)){
+if(!pattern18.test(data1)){
 validate11.errors = [{instancePath:instancePath+"/event_id",schemaPath:"#/properties/event_id/pattern",keyword:"pattern",params:{pattern: "^[A-Za-z0-9][A-Za-z0-9_-]{0,63}$"},message:"must match pattern \""+"^[A-Za-z0-9][A-Za-z0-9_-]{0,63}$"+"\""}];
 return false;
 }
@@ -3180,7 +3212,7 @@ let data5 = data4.order_id;
 const _errs11 = errors;
 if(errors === _errs11){
 if(typeof data5 === "string"){
-if(!pattern17.test(data5)){
+if(!pattern19.test(data5)){
 validate11.errors = [{instancePath:instancePath+"/order/order_id",schemaPath:"#/properties/order/properties/order_id/pattern",keyword:"pattern",params:{pattern: "^[A-Za-z0-9][A-Za-z0-9._-]{0,99}$"},message:"must match pattern \""+"^[A-Za-z0-9][A-Za-z0-9._-]{0,99}$"+"\""}];
 return false;
 }
@@ -3363,7 +3395,7 @@ let data13 = data12.customer_id;
 const _errs27 = errors;
 if(errors === _errs27){
 if(typeof data13 === "string"){
-if(!pattern16.test(data13)){
+if(!pattern18.test(data13)){
 validate11.errors = [{instancePath:instancePath+"/order/customer/customer_id",schemaPath:"#/properties/order/properties/customer/properties/customer_id/pattern",keyword:"pattern",params:{pattern: "^[A-Za-z0-9][A-Za-z0-9_-]{0,63}$"},message:"must match pattern \""+"^[A-Za-z0-9][A-Za-z0-9_-]{0,63}$"+"\""}];
 return false;
 }
@@ -3426,7 +3458,7 @@ let data16 = data12.locale;
 const _errs33 = errors;
 if(errors === _errs33){
 if(typeof data16 === "string"){
-if(!pattern19.test(data16)){
+if(!pattern21.test(data16)){
 validate11.errors = [{instancePath:instancePath+"/order/customer/locale",schemaPath:"#/properties/order/properties/customer/properties/locale/pattern",keyword:"pattern",params:{pattern: "^[A-Za-z]{2,3}([_-][A-Za-z0-9]{2,8})?$"},message:"must match pattern \""+"^[A-Za-z]{2,3}([_-][A-Za-z0-9]{2,8})?$"+"\""}];
 return false;
 }
@@ -3945,7 +3977,7 @@ let data35 = data31.token;
 const _errs74 = errors;
 if(errors === _errs74){
 if(typeof data35 === "string"){
-if(!pattern21.test(data35)){
+if(!pattern23.test(data35)){
 validate11.errors = [{instancePath:instancePath+"/payment_method/token",schemaPath:"#/properties/payment_method/properties/token/pattern",keyword:"pattern",params:{pattern: "^[A-Za-z0-9][A-Za-z0-9._:+/=-]{0,254}$"},message:"must match pattern \""+"^[A-Za-z0-9][A-Za-z0-9._:+/=-]{0,254}$"+"\""}];
 return false;
 }
@@ -3980,7 +4012,7 @@ let data37 = data36.brand;
 const _errs79 = errors;
 if(errors === _errs79){
 if(typeof data37 === "string"){
-if(!pattern22.test(data37)){
+if(!pattern24.test(data37)){
 validate11.errors = [{instancePath:instancePath+"/payment_method/card/brand",schemaPath:"#/properties/payment_method/properties/card/properties/brand/pattern",keyword:"pattern",params:{pattern: "^[a-z0-9_-]{1,32}$"},message:"must match pattern \""+"^[a-z0-9_-]{1,32}$"+"\""}];
 return false;
 }
@@ -4212,7 +4244,7 @@ let data46 = data43.token;
 const _errs97 = errors;
 if(errors === _errs97){
 if(typeof data46 === "string"){
-if(!pattern21.test(data46)){
+if(!pattern23.test(data46)){
 validate11.errors = [{instancePath:instancePath+"/gift_card/token",schemaPath:"#/properties/gift_card/properties/token/pattern",keyword:"pattern",params:{pattern: "^[A-Za-z0-9][A-Za-z0-9._:+/=-]{0,254}$"},message:"must match pattern \""+"^[A-Za-z0-9][A-Za-z0-9._:+/=-]{0,254}$"+"\""}];
 return false;
 }
@@ -4233,7 +4265,7 @@ let data47 = data43.brand;
 const _errs99 = errors;
 if(errors === _errs99){
 if(typeof data47 === "string"){
-if(!pattern14.test(data47)){
+if(!pattern16.test(data47)){
 validate11.errors = [{instancePath:instancePath+"/gift_card/brand",schemaPath:"#/properties/gift_card/properties/brand/pattern",keyword:"pattern",params:{pattern: "^[A-Za-z0-9_-]{1,64}$"},message:"must match pattern \""+"^[A-Za-z0-9_-]{1,64}$"+"\""}];
 return false;
 }
@@ -4351,7 +4383,7 @@ let data1 = data.intent_id;
 const _errs3 = errors;
 if(errors === _errs3){
 if(typeof data1 === "string"){
-if(!pattern16.test(data1)){
+if(!pattern18.test(data1)){
 validate12.errors = [{instancePath:instancePath+"/intent_id",schemaPath:"#/properties/intent_id/pattern",keyword:"pattern",params:{pattern: "^[A-Za-z0-9][A-Za-z0-9_-]{0,63}$"},message:"must match pattern \""+"^[A-Za-z0-9][A-Za-z0-9_-]{0,63}$"+"\""}];
 return false;
 }
@@ -4401,7 +4433,7 @@ let data3 = data.order_id;
 const _errs7 = errors;
 if(errors === _errs7){
 if(typeof data3 === "string"){
-if(!pattern17.test(data3)){
+if(!pattern19.test(data3)){
 validate12.errors = [{instancePath:instancePath+"/order_id",schemaPath:"#/properties/order_id/pattern",keyword:"pattern",params:{pattern: "^[A-Za-z0-9][A-Za-z0-9._-]{0,99}$"},message:"must match pattern \""+"^[A-Za-z0-9][A-Za-z0-9._-]{0,99}$"+"\""}];
 return false;
 }
@@ -4556,7 +4588,7 @@ let data11 = data7.token;
 const _errs21 = errors;
 if(errors === _errs21){
 if(typeof data11 === "string"){
-if(!pattern21.test(data11)){
+if(!pattern23.test(data11)){
 validate12.errors = [{instancePath:instancePath+"/payment_method/token",schemaPath:"#/properties/payment_method/properties/token/pattern",keyword:"pattern",params:{pattern: "^[A-Za-z0-9][A-Za-z0-9._:+/=-]{0,254}$"},message:"must match pattern \""+"^[A-Za-z0-9][A-Za-z0-9._:+/=-]{0,254}$"+"\""}];
 return false;
 }
@@ -4591,7 +4623,7 @@ let data13 = data12.brand;
 const _errs26 = errors;
 if(errors === _errs26){
 if(typeof data13 === "string"){
-if(!pattern22.test(data13)){
+if(!pattern24.test(data13)){
 validate12.errors = [{instancePath:instancePath+"/payment_method/card/brand",schemaPath:"#/properties/payment_method/properties/card/properties/brand/pattern",keyword:"pattern",params:{pattern: "^[a-z0-9_-]{1,32}$"},message:"must match pattern \""+"^[a-z0-9_-]{1,32}$"+"\""}];
 return false;
 }
@@ -4769,7 +4801,7 @@ let data20 = data19.customer_id;
 const _errs40 = errors;
 if(errors === _errs40){
 if(typeof data20 === "string"){
-if(!pattern16.test(data20)){
+if(!pattern18.test(data20)){
 validate12.errors = [{instancePath:instancePath+"/customer/customer_id",schemaPath:"#/properties/customer/properties/customer_id/pattern",keyword:"pattern",params:{pattern: "^[A-Za-z0-9][A-Za-z0-9_-]{0,63}$"},message:"must match pattern \""+"^[A-Za-z0-9][A-Za-z0-9_-]{0,63}$"+"\""}];
 return false;
 }
@@ -4832,7 +4864,7 @@ let data23 = data19.locale;
 const _errs46 = errors;
 if(errors === _errs46){
 if(typeof data23 === "string"){
-if(!pattern19.test(data23)){
+if(!pattern21.test(data23)){
 validate12.errors = [{instancePath:instancePath+"/customer/locale",schemaPath:"#/properties/customer/properties/locale/pattern",keyword:"pattern",params:{pattern: "^[A-Za-z]{2,3}([_-][A-Za-z0-9]{2,8})?$"},message:"must match pattern \""+"^[A-Za-z]{2,3}([_-][A-Za-z0-9]{2,8})?$"+"\""}];
 return false;
 }
@@ -4981,10 +5013,10 @@ return errors === 0;
 
 export const pos_sale_v1 = validate13;
 const schema14 = {"$id":"pos.sale.v1","type":"object","additionalProperties":false,"required":["contract","store_id","terminal_id","transaction_number","occurred_at","currency","amount","tender"],"properties":{"contract":{"const":"pos.sale.v1"},"store_id":{"type":"string","pattern":"^[A-Za-z0-9][A-Za-z0-9_-]{0,31}$"},"terminal_id":{"type":"string","pattern":"^[A-Za-z0-9][A-Za-z0-9_-]{0,31}$"},"transaction_number":{"type":"string","pattern":"^[A-Za-z0-9][A-Za-z0-9_-]{0,39}$"},"receipt_number":{"type":"string","pattern":"^[A-Za-z0-9][A-Za-z0-9_-]{0,39}$"},"operator_id":{"type":"string","pattern":"^[A-Za-z0-9][A-Za-z0-9_-]{0,31}$"},"occurred_at":{"type":"string","format":"date-time","maxLength":40},"business_date":{"type":"string","pattern":"^[0-9]{4}-[0-9]{2}-[0-9]{2}$"},"currency":{"enum":["AED","AFN","ALL","AMD","ANG","AOA","ARS","AUD","AWG","AZN","BAM","BBD","BDT","BGN","BHD","BIF","BMD","BND","BOB","BRL","BSD","BTN","BWP","BYN","BZD","CAD","CDF","CHF","CLF","CLP","CNY","COP","CRC","CUC","CUP","CVE","CZK","DJF","DKK","DOP","DZD","EGP","ERN","ETB","EUR","FJD","FKP","GBP","GEL","GHS","GIP","GMD","GNF","GTQ","GYD","HKD","HNL","HTG","HUF","IDR","ILS","INR","IQD","IRR","ISK","JMD","JOD","JPY","KES","KGS","KHR","KMF","KPW","KRW","KWD","KYD","KZT","LAK","LBP","LKR","LRD","LSL","LYD","MAD","MDL","MGA","MKD","MMK","MNT","MOP","MRU","MUR","MVR","MWK","MXN","MYR","MZN","NAD","NGN","NIO","NOK","NPR","NZD","OMR","PAB","PEN","PGK","PHP","PKR","PLN","PYG","QAR","RON","RSD","RUB","RWF","SAR","SBD","SCR","SDG","SEK","SGD","SHP","SLE","SOS","SRD","SSP","STN","SVC","SYP","SZL","THB","TJS","TMT","TND","TOP","TRY","TTD","TWD","TZS","UAH","UGX","USD","UYI","UYU","UYW","UZS","VED","VES","VND","VUV","WST","XAF","XCD","XCG","XOF","XPF","YER","ZAR","ZMW","ZWG"]},"amount":{"type":"integer","minimum":1,"maximum":99999999999999},"tip_amount":{"type":"integer","minimum":0,"maximum":99999999999999},"cashback_amount":{"type":"integer","minimum":0,"maximum":99999999999999},"tax_amount":{"type":"integer","minimum":0,"maximum":99999999999999},"tender":{"type":"object","additionalProperties":false,"required":["type","gateway","gateway_account","token"],"properties":{"type":{"enum":["credit","debit","contactless","mobile_wallet","prepaid"]},"entry_mode":{"enum":["chip","contactless","swipe","manual_key_entry","fallback"]},"gateway":{"type":"string","pattern":"^[a-z][a-z0-9_-]{0,31}$"},"gateway_account":{"type":"string","minLength":1,"maxLength":128},"token":{"type":"string","pattern":"^[A-Za-z0-9][A-Za-z0-9._:+/=-]{0,254}$"},"card":{"type":"object","additionalProperties":false,"properties":{"brand":{"type":"string","pattern":"^[a-z0-9_-]{1,32}$"},"bin":{"type":"string","pattern":"^[0-9]{6,8}$"},"last4":{"type":"string","pattern":"^[0-9]{4}$"},"exp_month":{"type":"integer","minimum":1,"maximum":12},"exp_year":{"type":"integer","minimum":2000,"maximum":2100},"funding":{"enum":["credit","debit","prepaid","unknown"]}}}}},"offline":{"type":"boolean"},"offline_approval_code":{"type":"string","pattern":"^[A-Za-z0-9][A-Za-z0-9_-]{0,11}$"},"lines":{"type":"array","maxItems":500,"items":{"type":"object","additionalProperties":false,"required":["quantity","unit_price"],"properties":{"line_number":{"type":"integer","minimum":0,"maximum":1000000},"sku":{"type":"string","maxLength":128},"name":{"type":"string","maxLength":255},"type":{"type":"string","maxLength":64},"quantity":{"type":"number","minimum":0,"maximum":1000000},"unit_price":{"type":"integer","minimum":0,"maximum":99999999999999},"tax_amount":{"type":"integer","minimum":0,"maximum":99999999999999},"tax_rate":{"type":"number","minimum":0,"maximum":100}}}},"note":{"type":"string","maxLength":1000},"custom_attributes":{"type":"object","maxProperties":50,"propertyNames":{"maxLength":40},"additionalProperties":{"type":"string","maxLength":500}}}};
-const pattern37 = new RegExp("^[A-Za-z0-9][A-Za-z0-9_-]{0,31}$", "u");
-const pattern39 = new RegExp("^[A-Za-z0-9][A-Za-z0-9_-]{0,39}$", "u");
-const pattern42 = new RegExp("^[0-9]{4}-[0-9]{2}-[0-9]{2}$", "u");
-const pattern48 = new RegExp("^[A-Za-z0-9][A-Za-z0-9_-]{0,11}$", "u");
+const pattern39 = new RegExp("^[A-Za-z0-9][A-Za-z0-9_-]{0,31}$", "u");
+const pattern41 = new RegExp("^[A-Za-z0-9][A-Za-z0-9_-]{0,39}$", "u");
+const pattern44 = new RegExp("^[0-9]{4}-[0-9]{2}-[0-9]{2}$", "u");
+const pattern50 = new RegExp("^[A-Za-z0-9][A-Za-z0-9_-]{0,11}$", "u");
 
 function validate13(data, {instancePath="", parentData, parentDataProperty, rootData=data}={}){
 /*# sourceURL="pos.sale.v1" */;
@@ -5024,7 +5056,7 @@ let data1 = data.store_id;
 const _errs3 = errors;
 if(errors === _errs3){
 if(typeof data1 === "string"){
-if(!pattern37.test(data1)){
+if(!pattern39.test(data1)){
 validate13.errors = [{instancePath:instancePath+"/store_id",schemaPath:"#/properties/store_id/pattern",keyword:"pattern",params:{pattern: "^[A-Za-z0-9][A-Za-z0-9_-]{0,31}$"},message:"must match pattern \""+"^[A-Za-z0-9][A-Za-z0-9_-]{0,31}$"+"\""}];
 return false;
 }
@@ -5045,7 +5077,7 @@ let data2 = data.terminal_id;
 const _errs5 = errors;
 if(errors === _errs5){
 if(typeof data2 === "string"){
-if(!pattern37.test(data2)){
+if(!pattern39.test(data2)){
 validate13.errors = [{instancePath:instancePath+"/terminal_id",schemaPath:"#/properties/terminal_id/pattern",keyword:"pattern",params:{pattern: "^[A-Za-z0-9][A-Za-z0-9_-]{0,31}$"},message:"must match pattern \""+"^[A-Za-z0-9][A-Za-z0-9_-]{0,31}$"+"\""}];
 return false;
 }
@@ -5066,7 +5098,7 @@ let data3 = data.transaction_number;
 const _errs7 = errors;
 if(errors === _errs7){
 if(typeof data3 === "string"){
-if(!pattern39.test(data3)){
+if(!pattern41.test(data3)){
 validate13.errors = [{instancePath:instancePath+"/transaction_number",schemaPath:"#/properties/transaction_number/pattern",keyword:"pattern",params:{pattern: "^[A-Za-z0-9][A-Za-z0-9_-]{0,39}$"},message:"must match pattern \""+"^[A-Za-z0-9][A-Za-z0-9_-]{0,39}$"+"\""}];
 return false;
 }
@@ -5087,7 +5119,7 @@ let data4 = data.receipt_number;
 const _errs9 = errors;
 if(errors === _errs9){
 if(typeof data4 === "string"){
-if(!pattern39.test(data4)){
+if(!pattern41.test(data4)){
 validate13.errors = [{instancePath:instancePath+"/receipt_number",schemaPath:"#/properties/receipt_number/pattern",keyword:"pattern",params:{pattern: "^[A-Za-z0-9][A-Za-z0-9_-]{0,39}$"},message:"must match pattern \""+"^[A-Za-z0-9][A-Za-z0-9_-]{0,39}$"+"\""}];
 return false;
 }
@@ -5108,7 +5140,7 @@ let data5 = data.operator_id;
 const _errs11 = errors;
 if(errors === _errs11){
 if(typeof data5 === "string"){
-if(!pattern37.test(data5)){
+if(!pattern39.test(data5)){
 validate13.errors = [{instancePath:instancePath+"/operator_id",schemaPath:"#/properties/operator_id/pattern",keyword:"pattern",params:{pattern: "^[A-Za-z0-9][A-Za-z0-9_-]{0,31}$"},message:"must match pattern \""+"^[A-Za-z0-9][A-Za-z0-9_-]{0,31}$"+"\""}];
 return false;
 }
@@ -5158,7 +5190,7 @@ let data7 = data.business_date;
 const _errs15 = errors;
 if(errors === _errs15){
 if(typeof data7 === "string"){
-if(!pattern42.test(data7)){
+if(!pattern44.test(data7)){
 validate13.errors = [{instancePath:instancePath+"/business_date",schemaPath:"#/properties/business_date/pattern",keyword:"pattern",params:{pattern: "^[0-9]{4}-[0-9]{2}-[0-9]{2}$"},message:"must match pattern \""+"^[0-9]{4}-[0-9]{2}-[0-9]{2}$"+"\""}];
 return false;
 }
@@ -5394,7 +5426,7 @@ let data18 = data13.token;
 const _errs35 = errors;
 if(errors === _errs35){
 if(typeof data18 === "string"){
-if(!pattern21.test(data18)){
+if(!pattern23.test(data18)){
 validate13.errors = [{instancePath:instancePath+"/tender/token",schemaPath:"#/properties/tender/properties/token/pattern",keyword:"pattern",params:{pattern: "^[A-Za-z0-9][A-Za-z0-9._:+/=-]{0,254}$"},message:"must match pattern \""+"^[A-Za-z0-9][A-Za-z0-9._:+/=-]{0,254}$"+"\""}];
 return false;
 }
@@ -5429,7 +5461,7 @@ let data20 = data19.brand;
 const _errs40 = errors;
 if(errors === _errs40){
 if(typeof data20 === "string"){
-if(!pattern22.test(data20)){
+if(!pattern24.test(data20)){
 validate13.errors = [{instancePath:instancePath+"/tender/card/brand",schemaPath:"#/properties/tender/properties/card/properties/brand/pattern",keyword:"pattern",params:{pattern: "^[a-z0-9_-]{1,32}$"},message:"must match pattern \""+"^[a-z0-9_-]{1,32}$"+"\""}];
 return false;
 }
@@ -5606,7 +5638,7 @@ let data27 = data.offline_approval_code;
 const _errs53 = errors;
 if(errors === _errs53){
 if(typeof data27 === "string"){
-if(!pattern48.test(data27)){
+if(!pattern50.test(data27)){
 validate13.errors = [{instancePath:instancePath+"/offline_approval_code",schemaPath:"#/properties/offline_approval_code/pattern",keyword:"pattern",params:{pattern: "^[A-Za-z0-9][A-Za-z0-9_-]{0,11}$"},message:"must match pattern \""+"^[A-Za-z0-9][A-Za-z0-9_-]{0,11}$"+"\""}];
 return false;
 }
@@ -6049,7 +6081,7 @@ let data1 = data.marketplace_order_id;
 const _errs3 = errors;
 if(errors === _errs3){
 if(typeof data1 === "string"){
-if(!pattern17.test(data1)){
+if(!pattern19.test(data1)){
 validate14.errors = [{instancePath:instancePath+"/marketplace_order_id",schemaPath:"#/properties/marketplace_order_id/pattern",keyword:"pattern",params:{pattern: "^[A-Za-z0-9][A-Za-z0-9._-]{0,99}$"},message:"must match pattern \""+"^[A-Za-z0-9][A-Za-z0-9._-]{0,99}$"+"\""}];
 return false;
 }
@@ -6260,7 +6292,7 @@ let data11 = data7.token;
 const _errs21 = errors;
 if(errors === _errs21){
 if(typeof data11 === "string"){
-if(!pattern21.test(data11)){
+if(!pattern23.test(data11)){
 validate14.errors = [{instancePath:instancePath+"/payment_method/token",schemaPath:"#/properties/payment_method/properties/token/pattern",keyword:"pattern",params:{pattern: "^[A-Za-z0-9][A-Za-z0-9._:+/=-]{0,254}$"},message:"must match pattern \""+"^[A-Za-z0-9][A-Za-z0-9._:+/=-]{0,254}$"+"\""}];
 return false;
 }
@@ -6295,7 +6327,7 @@ let data13 = data12.brand;
 const _errs26 = errors;
 if(errors === _errs26){
 if(typeof data13 === "string"){
-if(!pattern22.test(data13)){
+if(!pattern24.test(data13)){
 validate14.errors = [{instancePath:instancePath+"/payment_method/card/brand",schemaPath:"#/properties/payment_method/properties/card/properties/brand/pattern",keyword:"pattern",params:{pattern: "^[a-z0-9_-]{1,32}$"},message:"must match pattern \""+"^[a-z0-9_-]{1,32}$"+"\""}];
 return false;
 }
@@ -6496,7 +6528,7 @@ let data21 = data20.seller_id;
 const _errs42 = errors;
 if(errors === _errs42){
 if(typeof data21 === "string"){
-if(!pattern16.test(data21)){
+if(!pattern18.test(data21)){
 validate14.errors = [{instancePath:instancePath+"/splits/" + i0+"/seller_id",schemaPath:"#/properties/splits/items/properties/seller_id/pattern",keyword:"pattern",params:{pattern: "^[A-Za-z0-9][A-Za-z0-9_-]{0,63}$"},message:"must match pattern \""+"^[A-Za-z0-9][A-Za-z0-9_-]{0,63}$"+"\""}];
 return false;
 }
@@ -6571,7 +6603,7 @@ let data24 = data20.seller_order_id;
 const _errs48 = errors;
 if(errors === _errs48){
 if(typeof data24 === "string"){
-if(!pattern17.test(data24)){
+if(!pattern19.test(data24)){
 validate14.errors = [{instancePath:instancePath+"/splits/" + i0+"/seller_order_id",schemaPath:"#/properties/splits/items/properties/seller_order_id/pattern",keyword:"pattern",params:{pattern: "^[A-Za-z0-9][A-Za-z0-9._-]{0,99}$"},message:"must match pattern \""+"^[A-Za-z0-9][A-Za-z0-9._-]{0,99}$"+"\""}];
 return false;
 }
@@ -6657,7 +6689,7 @@ let data27 = data26.customer_id;
 const _errs55 = errors;
 if(errors === _errs55){
 if(typeof data27 === "string"){
-if(!pattern16.test(data27)){
+if(!pattern18.test(data27)){
 validate14.errors = [{instancePath:instancePath+"/customer/customer_id",schemaPath:"#/properties/customer/properties/customer_id/pattern",keyword:"pattern",params:{pattern: "^[A-Za-z0-9][A-Za-z0-9_-]{0,63}$"},message:"must match pattern \""+"^[A-Za-z0-9][A-Za-z0-9_-]{0,63}$"+"\""}];
 return false;
 }
@@ -6720,7 +6752,7 @@ let data30 = data26.locale;
 const _errs61 = errors;
 if(errors === _errs61){
 if(typeof data30 === "string"){
-if(!pattern19.test(data30)){
+if(!pattern21.test(data30)){
 validate14.errors = [{instancePath:instancePath+"/customer/locale",schemaPath:"#/properties/customer/properties/locale/pattern",keyword:"pattern",params:{pattern: "^[A-Za-z]{2,3}([_-][A-Za-z0-9]{2,8})?$"},message:"must match pattern \""+"^[A-Za-z]{2,3}([_-][A-Za-z0-9]{2,8})?$"+"\""}];
 return false;
 }
@@ -6986,7 +7018,7 @@ let data41 = data32.seller_id;
 const _errs84 = errors;
 if(errors === _errs84){
 if(typeof data41 === "string"){
-if(!pattern16.test(data41)){
+if(!pattern18.test(data41)){
 validate14.errors = [{instancePath:instancePath+"/lines/" + i1+"/seller_id",schemaPath:"#/properties/lines/items/properties/seller_id/pattern",keyword:"pattern",params:{pattern: "^[A-Za-z0-9][A-Za-z0-9_-]{0,63}$"},message:"must match pattern \""+"^[A-Za-z0-9][A-Za-z0-9_-]{0,63}$"+"\""}];
 return false;
 }

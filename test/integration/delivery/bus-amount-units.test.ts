@@ -27,7 +27,7 @@ describe('events to a bus that counts in major units', () => {
     expect(await captured('units-1', 2500)).toMatchObject({ amount: 25, requested_amount: 25, currency: 'USD', amount_units: 'major' });
   });
 
-  it('keep a PSP figure that is no whole major unit exact, in minor units, saying so (never rounded)', async () => {
-    expect(await captured('units-2', 2499)).toMatchObject({ amount: 2499, requested_amount: 2500, discrepancy: 'amount_mismatch', amount_units: 'minor' });
+  it('say a PSP figure that is no whole major unit in decimal major units, exactly, as the MIB types amounts (floats)', async () => {
+    expect(await captured('units-2', 2499)).toMatchObject({ amount: 24.99, requested_amount: 25, discrepancy: 'amount_mismatch', amount_units: 'major' });
   });
 });

@@ -670,6 +670,38 @@ describe('Cybersource cancel while a capture of its authorization is in flight: 
     });
   });
 
+  it('waits no longer than delivery.void_wait_max_ms for a capture in flight (it may stay UNRESOLVED for good): then refused unsent, WAIT_FOR_CAPTURES_EXPIRED', async () => {
+    const auth = await paid('authorize');
+    const captureId = await captureInFlight(auth, 3000);
+    const cancelId = await record(dependent('cancel', auth));
+    expect(await service.deliver(cancelId)).toMatchObject({ kind: 'wait' });
+    const waits = await metricValue('pb_delivery_dependent_waits_total', { reason: 'captures_in_flight' });
+    const at = (offset: number) =>
+      new DeliveryService({
+        config,
+        ledger,
+        router: new ConfiguredGatewayRouter(createGatewayClients(config)),
+        recorder: newRecorder(),
+        logger: logs.logger,
+        now: () => Date.now() + offset,
+      });
+    expect(await at(config.delivery.voidWaitMaxMs - 60_000).deliver(cancelId)).toMatchObject({ kind: 'wait' });
+    expect(await metricValue('pb_delivery_dependent_waits_total', { reason: 'captures_in_flight' })).toBe(waits + 1);
+    const expired = await metricValue('pb_void_waits_expired_total', { gateway: 'cybs', awaiting: 'captures_in_flight' });
+    expect(await at(config.delivery.voidWaitMaxMs + 60_000).deliver(cancelId)).toEqual({ kind: 'done', state: 'FAILED' });
+    expect(sentFor(cancelId)).toHaveLength(0);
+    expect(await ledger.get(cancelId)).toMatchObject({ reason: 'WAIT_FOR_CAPTURES_EXPIRED', reasonField: 'payment.gateway_key' });
+    expect((await events.load(`${cancelId}.FAILED`))?.params.payment).toMatchObject({
+      reason: 'WAIT_FOR_CAPTURES_EXPIRED',
+      decline: { category: 'bridge_refused', suggested_action: 'contact_support' },
+    });
+    expect(await metricValue('pb_void_waits_expired_total', { gateway: 'cybs', awaiting: 'captures_in_flight' })).toBe(expired + 1);
+    const line = logs.lines.find((l) => l.includes('operation refused against its authorization') && l.includes(cancelId));
+    expect(line).toContain(`"siblings":"${captureId}"`);
+    // The capture, in flight, is never refused by the bound: it goes on and takes its part.
+    expect(await service.deliver(captureId)).toEqual({ kind: 'done', state: 'SUCCEEDED' });
+  });
+
   it('releases the whole hold when the capture it waited for fails after all (counting it as taken would have left it held)', async () => {
     const auth = await paid('authorize');
     const authPspId = await pspId(auth.payment.operation_reference!);

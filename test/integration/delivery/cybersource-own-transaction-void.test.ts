@@ -11,6 +11,7 @@ import { EventStore } from '../../../src/events/event-store';
 import { OmsEventJobData, createOmsEventsQueue } from '../../../src/events/oms-events-queue';
 import { CYBERSOURCE_SEARCH_LAG_MS } from '../../../src/gateways/cybersource/cybersource-transformer';
 import { VOID_WAIT_MAX_MS } from '../../../src/delivery/dependent-wait';
+import { ownTransactionVoidOf } from '../../../src/delivery/own-transaction-void';
 import { createGatewayClients } from '../../../src/gateways/gateway-registry';
 import { Ledger } from '../../../src/ledger/ledger';
 import { metricValue } from '../../../src/metrics/metrics-registry';
@@ -19,6 +20,7 @@ import { shardKeysOf, shardOfOperation } from '../../../src/redis/key-layout';
 import { ConfiguredGatewayRouter } from '../../../src/routing/configured-gateway-router';
 import { purgeNamespace } from '../../../harness/twins/local-stack/local-stack';
 import { captureLogger } from '../../support/capture-logger';
+import { monitorCommands } from '../../support/redis-monitor';
 import { channelCommand } from '../../support/fixtures';
 import { requiredCredentials } from '../../support/gateway-credentials';
 import { testConfig } from '../../support/test-config';
@@ -564,6 +566,146 @@ describe('Cybersource cancel naming our capture or refund: voids that transactio
     }
   });
 
+  /**
+   * `deliver` at `offset` ms from now refuses `id` unsent with `reason`, naming `awaiting` in its warn line, its FAIL
+   * event (bridge_refused, contact_support) and `pb_void_waits_expired_total`; just short of the bound it still waits.
+   */
+  async function refusedPastTheBound(id: string, awaiting: string, reason: string): Promise<void> {
+    const at = (offset: number) => new DeliveryService({ ...serviceDeps, now: () => Date.now() + offset });
+    expect(await at(VOID_WAIT_MAX_MS - 60_000).deliver(id)).toMatchObject({ kind: 'wait' });
+    const expired = await metricValue('pb_void_waits_expired_total', { gateway: 'cybs', awaiting });
+    expect(await at(VOID_WAIT_MAX_MS + 60_000).deliver(id)).toEqual({ kind: 'done', state: 'FAILED' });
+    expect(sentFor(id)).toHaveLength(0);
+    expect(await ledger.get(id)).toMatchObject({ reason, reasonField: 'payment.gateway_key' });
+    expect((await events.load(`${id}.FAILED`))?.params.payment).toMatchObject({
+      status: 'FAIL',
+      reason,
+      field: 'payment.gateway_key',
+      decline: { category: 'bridge_refused', suggested_action: 'contact_support' },
+    });
+    expect(await metricValue('pb_void_waits_expired_total', { gateway: 'cybs', awaiting })).toBe(expired + 1);
+    const line = logs.lines.find((l) => l.includes('operation refused against its authorization') && l.includes(id) && l.includes(reason));
+    expect(line).toContain(`"awaiting":"${awaiting}"`);
+  }
+
+  it('the bound is delivery.void_wait_max_ms: a worker configured shorter refuses past its own bound', async () => {
+    const auth = await authorized();
+    const authOp = auth.payment.operation_reference!;
+    await record(naming('capture', auth, authOp, { amount: 2000 }));
+    const cancelId = await record(naming('cancel', auth, authOp));
+    const shorter = { ...config, delivery: { ...config.delivery, voidWaitMaxMs: 120_000 } };
+    const at = (offset: number) => new DeliveryService({ ...serviceDeps, config: shorter, now: () => Date.now() + offset });
+    expect(await at(60_000).deliver(cancelId)).toMatchObject({ kind: 'wait' });
+    expect(await at(180_000).deliver(cancelId)).toEqual({ kind: 'done', state: 'FAILED' });
+    expect(sentFor(cancelId)).toHaveLength(0);
+    expect(await ledger.get(cancelId)).toMatchObject({ reason: 'WAIT_FOR_CAPTURES_EXPIRED' });
+    const line = logs.lines.find((l) => l.includes('operation refused against its authorization') && l.includes(cancelId));
+    expect(line).toContain('"wait_max_ms":120000');
+  });
+
+  it('a cancel naming our capture while that capture is undecided (SENT, it may end UNRESOLVED) waits no longer than the bound: refused unsent (WAIT_FOR_TRANSACTION_EXPIRED); the capture is left as it is', async () => {
+    const auth = await authorized();
+    const authOp = auth.payment.operation_reference!;
+    // A capture sent and not answered yet: its outcome may never come (UNRESOLVED settles only by a later PSP fact).
+    const captureId = await record(naming('capture', auth, authOp));
+    expect((await ledger.transition(captureId, 'SENT', { event: 'attempt' }, { countAttempt: true })).applied).toBe(true);
+    const cancelId = await record(naming('cancel', auth, captureId));
+    expect(await service.deliver(cancelId)).toMatchObject({ kind: 'wait' });
+    const refused = await voids('capture', 'refused');
+    await refusedPastTheBound(cancelId, 'named_transaction', 'WAIT_FOR_TRANSACTION_EXPIRED');
+    expect((await ledger.get(captureId))?.state).toBe('SENT');
+    // The line names the capture to settle, as the siblings of every other bound, and the void refused is counted as
+    // every refusal of a void of our capture is.
+    const line = logs.lines.find((l) => l.includes('operation refused against its authorization') && l.includes(cancelId));
+    expect(line).toContain(`"siblings":"${captureId}"`);
+    expect(line).toContain(`"named_operation_id":"${captureId}"`);
+    expect(line).toContain('"named_command":"capture"');
+    expect(await voids('capture', 'refused')).toBe(refused + 1);
+  });
+
+  it('a refund waiting for a void whose answer was lost (UNKNOWN) waits no longer than the bound: refused unsent (WAIT_FOR_VOID_EXPIRED); the void, sent, is never refused', async () => {
+    const auth = await authorized();
+    const authOp = auth.payment.operation_reference!;
+    const captureId = await delivered(naming('capture', auth, authOp));
+    const cancelId = await record(naming('cancel', auth, captureId));
+    psp.loseNextVoidAnswer = true;
+    expect((await service.deliver(cancelId)).kind).not.toBe('done');
+    expect((await ledger.get(cancelId))?.state).toBe('UNKNOWN');
+    const refundId = await record(naming('refund', auth, authOp));
+    expect(await service.deliver(refundId)).toMatchObject({ kind: 'wait' });
+    await refusedPastTheBound(refundId, 'void', 'WAIT_FOR_VOID_EXPIRED');
+    // The cancel may have reached Cybersource: it stays undecided, asked about, never refused by a bound.
+    expect((await ledger.get(cancelId))?.state).toBe('UNKNOWN');
+  });
+
+  it('a second cancel of one capture waiting for the first, undecided, waits no longer than the bound: refused unsent (WAIT_FOR_OTHER_VOID_EXPIRED)', async () => {
+    const auth = await authorized();
+    const authOp = auth.payment.operation_reference!;
+    const captureId = await delivered(naming('capture', auth, authOp));
+    const first = await record(naming('cancel', auth, captureId));
+    psp.loseNextVoidAnswer = true;
+    expect((await service.deliver(first)).kind).not.toBe('done');
+    const second = await record(naming('cancel', auth, captureId));
+    expect(await service.deliver(second)).toMatchObject({ kind: 'wait' });
+    const refused = await voids('capture', 'refused');
+    await refusedPastTheBound(second, 'void_in_flight', 'WAIT_FOR_OTHER_VOID_EXPIRED');
+    expect((await ledger.get(first))?.state).toBe('UNKNOWN');
+    const line = logs.lines.find((l) => l.includes('operation refused against its authorization') && l.includes(second));
+    expect(line).toContain(`"named_operation_id":"${captureId}"`);
+    expect(await voids('capture', 'refused')).toBe(refused + 1);
+  });
+
+  it('a cancel voiding the capture that took the authorization, waiting for a refund in flight, waits no longer than the bound: refused unsent (WAIT_FOR_REFUNDS_EXPIRED)', async () => {
+    const auth = await authorized();
+    const authOp = auth.payment.operation_reference!;
+    await delivered(naming('capture', auth, authOp));
+    let release!: () => void;
+    psp.holdNextRefund = new Promise<void>((resolve) => (release = resolve));
+    const refundId = await record(naming('refund', auth, authOp, { amount: 2500 }));
+    const refunding = service.deliver(refundId);
+    try {
+      for (let i = 0; i < 200 && sentFor(refundId).length === 0; i += 1) await new Promise((resolve) => setTimeout(resolve, 5));
+      expect((await ledger.get(refundId))?.state).toBe('SENT');
+      const cancelId = await record(naming('cancel', auth, authOp));
+      expect(await service.deliver(cancelId)).toMatchObject({ kind: 'wait' });
+      await refusedPastTheBound(cancelId, 'refunds', 'WAIT_FOR_REFUNDS_EXPIRED');
+    } finally {
+      release();
+      await refunding;
+    }
+  });
+
+  it('a bound never refuses a command another worker moved to SENT after this one read it (it may be at Cybersource): left as it is, no FAIL event', async () => {
+    const auth = await authorized();
+    const authOp = auth.payment.operation_reference!;
+    await record(naming('capture', auth, authOp, { amount: 2000 }));
+    const cancelId = await record(naming('cancel', auth, authOp));
+    expect(await service.deliver(cancelId)).toMatchObject({ kind: 'wait' });
+    // Read RECEIVED, never attempted, past the bound; meanwhile another worker (a stalled job run again) sends it.
+    const read = (await ledger.get(cancelId))!;
+    expect((await ledger.transition(cancelId, 'SENT', { event: 'attempt' }, { countAttempt: true })).applied).toBe(true);
+    const expired = await metricValue('pb_void_waits_expired_total', { gateway: 'cybs', awaiting: 'undelivered_captures' });
+    const at = new DeliveryService({ ...serviceDeps, now: () => Date.now() + VOID_WAIT_MAX_MS + 60_000 });
+    expect(await at.deliver(read)).toEqual({ kind: 'done', state: 'SENT' });
+    expect(await ledger.get(cancelId)).toMatchObject({ state: 'SENT', attempts: 1 });
+    expect(await events.load(`${cancelId}.FAILED`)).toBeNull();
+    expect(await metricValue('pb_void_waits_expired_total', { gateway: 'cybs', awaiting: 'undelivered_captures' })).toBe(expired);
+    expect(logs.lines.find((l) => l.includes('refusal not recorded: another worker moved the operation meanwhile') && l.includes(cancelId))).toContain(
+      '"state":"SENT"',
+    );
+  });
+
+  it('a cancel of the authorization waiting for a capture accepted and never delivered waits no longer than the bound: refused unsent (WAIT_FOR_CAPTURES_EXPIRED)', async () => {
+    const auth = await authorized();
+    const authOp = auth.payment.operation_reference!;
+    const captureId = await record(naming('capture', auth, authOp, { amount: 2000 }));
+    const cancelId = await record(naming('cancel', auth, authOp));
+    expect(await service.deliver(cancelId)).toMatchObject({ kind: 'wait' });
+    await refusedPastTheBound(cancelId, 'undelivered_captures', 'WAIT_FOR_CAPTURES_EXPIRED');
+    // The capture, delivered now, goes: the cancel refused moved nothing.
+    expect(await service.deliver(captureId)).toEqual({ kind: 'done', state: 'SUCCEEDED' });
+  });
+
   it('the void of a capture waiting on a refund in flight is refused CAPTURE_REFUNDED, unsent, once that refund succeeds', async () => {
     const { captureId, cancelId, refunding, release } = await voidBehindRefundInFlight();
     release();
@@ -763,6 +905,38 @@ describe('Cybersource cancel naming our capture or refund: voids that transactio
 });
 
 describe('Cybersource cancel naming our capture or refund by its Cybersource id: voided as one naming it by our operation id', () => {
+  it('a cancel naming its authorization by the Cybersource reference costs its outcome no Redis command to tell it is no void of ours', async () => {
+    const auth = await authorized();
+    const authOp = auth.payment.operation_reference!;
+    await delivered(naming('capture', auth, authOp));
+    const cancelId = await delivered(naming('cancel', auth, await pspId(authOp)));
+    const cancel = (await ledger.get(cancelId))!;
+    // Linked with its attempt to the authorization its reference named.
+    expect(cancel.authorizationId).toBe(authOp);
+    /** The commands of this test's namespace Redis runs while `run` runs. */
+    const commandsOf = async (run: () => Promise<unknown>): Promise<string[]> => {
+      const seen: string[] = [];
+      const monitor = await monitorCommands(redis, (args) => {
+        if (args.slice(1).some((a) => String(a).includes(config.redis.keyPrefix))) seen.push(String(args[0]).toLowerCase());
+      });
+      try {
+        await run();
+        await monitor.settle();
+      } finally {
+        monitor.stop();
+      }
+      return seen;
+    };
+    let found: unknown;
+    expect(await commandsOf(async () => (found = await ownTransactionVoidOf(cancel, config, ledger)))).toEqual([]);
+    expect(found).toBeNull();
+    // Without the link (as before: the key read as an id, then the reference index, then the operation it names).
+    const { authorizationId: _linked, ...unlinked } = cancel;
+    const before = await commandsOf(async () => (found = await ownTransactionVoidOf(unlinked, config, ledger)));
+    expect(found).toBeNull();
+    expect(before.length).toBeGreaterThanOrEqual(3);
+  });
+
   it('voids a capture named by its Cybersource id: one void under the cancel’s key, the capture marked undone, the same event and metric', async () => {
     const auth = await authorized();
     const authOp = auth.payment.operation_reference!;

@@ -246,7 +246,19 @@ describe('gateway delivery', () => {
     expect(sim.counters().effects[captureId]).toBeUndefined();
   });
 
-  it('records the refund PENDINGRELEASE notice before the refund reaches the PSP', async () => {
+  // DESIGN.md section 2 asks for the pre-notice (sent by default); a bus whose OMS sends it itself turns it off.
+  it('sends no refund_management.updated with service_bus.refund_pending_notice false: the refund outcome alone', async () => {
+    const { service, ledger, events } = setup({ 'service_bus.refund_pending_notice': false });
+    const sale = channelCommand('sale', {}, { gateway_key: 'pm_card_visa', amount: 4000 });
+    const saleId = await record(ledger, sale);
+    expect(await service.deliver(saleId)).toEqual({ kind: 'done', state: 'SUCCEEDED' });
+    const refundId = await record(ledger, channelCommand('refund', {}, { gateway_key: saleId, amount: 1000, order_id: sale.payment.order_id }));
+    expect(await service.deliver(refundId)).toEqual({ kind: 'done', state: 'SUCCEEDED' });
+    expect(await events.load(`${refundId}.refund-pending`)).toBeNull();
+    expect(await events.load(`${refundId}.SUCCEEDED`)).toMatchObject({ params: { payment: { status: 'SUCCESS', gateway_command: 'refund' } } });
+  });
+
+  it('records the refund PENDINGRELEASE notice before the refund reaches the PSP (the default)', async () => {
     const { service, ledger, events } = setup();
     const sale = channelCommand('sale', {}, { gateway_key: 'pm_card_visa', amount: 4000 });
     const saleId = await record(ledger, sale);

@@ -1,5 +1,5 @@
 /**
- * A bus configured with `service_bus.amount_units: major` sends whole major units in every call to the intake,
+ * A bus configured with `service_bus.amount_units: major` sends major units in every call to the intake,
  * not only in payment commands: a recurring schedule's `amount` and a payment method query's `amount` are
  * converted to minor units too (the schedule is stored and charged in minor units, the caps compare minor
  * units), and the schedules the bus is answered with are in its unit again. Real intake over HTTP, the real
@@ -21,6 +21,7 @@ import { PaymentMethodOptions } from '../../../src/routing/payment-method-option
 import { WebServer, startWebServer } from '../../../src/web/web-server';
 import { purgeNamespace } from '../../../harness/twins/local-stack/local-stack';
 import { testConfig } from '../../support/test-config';
+import { PaymentCommand } from '../../../src/contracts/payment-command';
 
 describe('intake: a bus that counts in major units, in its recurring and payment method calls', () => {
   let config: Config;
@@ -29,6 +30,7 @@ describe('intake: a bus that counts in major units, in its recurring and payment
   let store: RecurringStore;
   let url: string;
   const deadLettered: Array<{ field: string }> = [];
+  const published: PaymentCommand[] = [];
 
   const call = async (method: string, params: Record<string, unknown>): Promise<Record<string, unknown>> => {
     const raw = JSON.stringify({ jsonrpc: '2.0', id: `rpc-${method}`, method, params });
@@ -60,7 +62,10 @@ describe('intake: a bus that counts in major units, in its recurring and payment
     });
     redis = createRedis(config.redis, 'commands', silentLogger());
     store = new RecurringStore(redis, config.redis.keyPrefix);
-    const publisher = { publish: () => Promise.resolve() } as unknown as ConfirmPublisher;
+    const publisher = {
+      publish: (_exchange: string, _key: string, content: Buffer) =>
+        Promise.resolve(void published.push(JSON.parse(content.toString('utf8')) as PaymentCommand)),
+    } as unknown as ConfirmPublisher;
     const deadLetters = {
       write: (_raw: Buffer, why: { field: string }) => Promise.resolve(void deadLettered.push(why)),
     } as unknown as DeadLetterWriter;
@@ -118,6 +123,30 @@ describe('intake: a bus that counts in major units, in its recurring and payment
     const under = (await call(config.routing.paymentMethods.rpcMethod, { amount: 40, currency: 'EUR', gateway_account: 'acme-eu', gateway: 'simulator' }))
       .result as { explanation: { candidates: string[] } };
     expect(under.explanation.candidates).toEqual(['simulator']);
+  });
+
+  // The MIB payment specification types the payment's amounts as floats: a capture of 19.99 EUR, as the bus sends it.
+  it('takes a capture of 19.99 EUR with decimal line amounts, answers result {} and queues 1999 minor units', async () => {
+    const payment = {
+      gateway: 'simulator',
+      gateway_account: 'acme-eu',
+      gateway_key: 'auth_major_1',
+      amount: 19.99,
+      currency: 'EUR',
+      order_id: 'ORD-MAJOR-1',
+      operation_reference: 'major-capture-1',
+      lines: [{ line_number: 1, item_sku: 'SKU1', quantity: 2, unit_price_gross: 9.995, tax_amount: 3.47, tax_rate: 21 }],
+    };
+    const refused = await call(config.serviceBus.methods.commands.capture, { payment });
+    expect(refused.error).toMatchObject({ code: -32602, data: { field: 'payment.lines[0].unit_price_gross' } });
+    payment.lines[0].unit_price_gross = 9.99;
+    const answer = await call(config.serviceBus.methods.commands.capture, { payment });
+    expect(answer).toEqual({ jsonrpc: '2.0', id: `rpc-${config.serviceBus.methods.commands.capture}`, result: {} });
+    expect(published.at(-1)?.payment).toMatchObject({
+      amount: 1999,
+      currency: 'EUR',
+      lines: [{ quantity: 2, unit_price_gross: 999, tax_amount: 347, tax_rate: 21 }],
+    });
   });
 
   it('refuses a payment method query whose amount in minor units passes the largest amount, naming it', async () => {

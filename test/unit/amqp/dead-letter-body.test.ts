@@ -100,7 +100,10 @@ describe('a dead letter from a bus that counts in major units (service_bus.amoun
     ['EUR', 150, 15_000, 450],
     ['KWD', 2, 2_000, 6],
     ['JPY', 1500, 1500, 4500],
-  ])('reads %s %i (major) as %i minor units, in the triage summary and the archive record', (currency, major, minor, impact) => {
+    // The MIB types amounts as floats: a refused capture of 149.99 EUR is 14 999 minor units, not left out.
+    ['EUR', 149.99, 14_999, 449.97],
+    ['KWD', 1.234, 1_234, 3.7],
+  ])('reads %s %d (major) as %i minor units, in the triage summary and the archive record', (currency, major, minor, impact) => {
     expect(describeDeadLetterBody(call(major, currency), 'major').amount).toBe(minor);
     const record = recordFromMessage(
       { content: call(major, currency), properties: { headers }, fields: {} } as unknown as Parameters<typeof recordFromMessage>[0],
@@ -121,6 +124,7 @@ describe('a dead letter from a bus that counts in major units (service_bus.amoun
 
   it('leaves out an amount that is none in minor units; a channel command is minor units whatever the bus counts in', () => {
     expect(describeDeadLetterBody(call(99_999_999_999_999, 'EUR'), 'major').amount).toBeUndefined();
+    expect(describeDeadLetterBody(call(10.555, 'EUR'), 'major').amount).toBeUndefined();
     expect(describeDeadLetterBody(JSON.stringify({ version: 1, command: 'capture', channel: 'web', payment }), 'major').amount).toBe(1250);
   });
 });

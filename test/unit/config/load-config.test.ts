@@ -3,6 +3,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { buildConfig, loadConfig, resolveEnvReferences } from '../../../src/config/load-config';
 import { ConfigError } from '../../../src/errors/config-error';
+import { VOID_WAIT_MAX_MS } from '../../../src/delivery/dependent-wait';
 import { minimalParameters } from '../../support/minimal-parameters';
 
 /** Runs `fn`, expects a ConfigError, returns it. */
@@ -49,6 +50,8 @@ describe('buildConfig', () => {
       delegatePath: '/delegate/oms',
       subscribes: [],
       amountUnits: 'minor',
+      // DESIGN.md section 2: the refund PENDINGRELEASE pre-notice is sent unless turned off.
+      refundPendingNotice: true,
       timeoutMs: 10000,
       methods: {
         register: 'magento.service_bus.remote.register',
@@ -134,6 +137,7 @@ describe('buildConfig', () => {
       lateFailureConfirmMs: 30000,
       recaptureFailureWaitMs: 86400000,
       parkedOutcomeTtlMs: 2592000000,
+      voidWaitMaxMs: 86400000,
     });
     expect(config.events).toEqual({ concurrency: 50, backoffBaseMs: 250, backoffMaxMs: 30000 });
     expect(config.poller).toEqual({
@@ -217,6 +221,16 @@ describe('buildConfig', () => {
   it('names the key of a value out of range', () => {
     const err = configError(() => buildConfig({ ...minimalParameters(), 'service_bus.secret': 'too-short' }, {}));
     expect(err.key).toBe('service_bus.secret');
+  });
+
+  it.each([0, -1, 1.5, '24h'])('refuses delivery.void_wait_max_ms %p (a positive integer of milliseconds), naming the key', (value) => {
+    const err = configError(() => buildConfig({ ...minimalParameters(), 'delivery.void_wait_max_ms': value }, {}));
+    expect(err.key).toBe('delivery.void_wait_max_ms');
+  });
+
+  it('takes delivery.void_wait_max_ms as given, its default the bound delivery applied before it was configurable', () => {
+    expect(buildConfig({ ...minimalParameters(), 'delivery.void_wait_max_ms': 3_600_000 }, {}).delivery.voidWaitMaxMs).toBe(3_600_000);
+    expect(buildConfig(minimalParameters(), {}).delivery.voidWaitMaxMs).toBe(VOID_WAIT_MAX_MS);
   });
 
   it('names a missing required key', () => {

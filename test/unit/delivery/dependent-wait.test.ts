@@ -2,8 +2,13 @@ import {
   LONG_WAIT_MS,
   VOID_WAIT_EXPIRED,
   VOID_WAIT_MAX_MS,
+  WAIT_FOR_CAPTURES_EXPIRED,
+  WAIT_FOR_TRANSACTION_EXPIRED,
+  WAIT_FOR_OTHER_VOID_EXPIRED,
+  WAIT_FOR_REFUNDS_EXPIRED,
+  WAIT_FOR_VOID_EXPIRED,
   dependentWaitDelay,
-  expiredVoidWait,
+  expiredWait,
   waitReason,
   waitersTtlSeconds,
 } from '../../../src/delivery/dependent-wait';
@@ -67,20 +72,46 @@ describe('waitReason and waitersTtlSeconds', () => {
   });
 });
 
-describe('expiredVoidWait: the bound on a capture void waiting for another void or for refunds in flight', () => {
+describe('expiredWait: the bound on the guards between voids and refunds', () => {
   const since = 1_000_000;
-  it.each(['capture_void', 'refund_in_flight'])('refuses a %s wait once it reached VOID_WAIT_MAX_MS, not before', (awaiting) => {
+  it.each(['capture_void', 'refund_in_flight'])('refuses a capture void waiting on %s once it reached VOID_WAIT_MAX_MS, not before', (awaiting) => {
     const wait = { wait: 'void of capture c1 waits for …', awaiting, siblings: ['r1', 'r2'] };
-    expect(expiredVoidWait(wait, since, since + VOID_WAIT_MAX_MS - 1)).toBeNull();
-    expect(expiredVoidWait(wait, since, since + VOID_WAIT_MAX_MS)).toMatchObject({
+    expect(expiredWait(wait, since, since + VOID_WAIT_MAX_MS - 1)).toBeNull();
+    expect(expiredWait(wait, since, since + VOID_WAIT_MAX_MS)).toMatchObject({
       fail: VOID_WAIT_EXPIRED,
       field: 'payment.gateway_key',
       detail: { named_command: 'capture', awaiting, waited_ms: VOID_WAIT_MAX_MS, siblings: 'r1,r2' },
     });
   });
 
-  it.each([undefined, 'refunds', 'void', 'void_in_flight', 'undelivered_captures'])('leaves any other wait (%s) unbounded', (awaiting) => {
-    expect(expiredVoidWait({ wait: 'w', ...(awaiting ? { awaiting } : {}) }, since, since + 10 * VOID_WAIT_MAX_MS)).toBeNull();
+  it.each([
+    ['refunds', WAIT_FOR_REFUNDS_EXPIRED],
+    ['void', WAIT_FOR_VOID_EXPIRED],
+    ['void_in_flight', WAIT_FOR_OTHER_VOID_EXPIRED],
+    ['captures_in_flight', WAIT_FOR_CAPTURES_EXPIRED],
+    ['named_transaction', WAIT_FOR_TRANSACTION_EXPIRED],
+    ['undelivered_captures', WAIT_FOR_CAPTURES_EXPIRED],
+  ])('refuses a %s wait once it reached the bound with a code naming what it waited for (%s), not before', (awaiting, fail) => {
+    const wait = { wait: 'w', awaiting, siblings: ['x1'] };
+    expect(expiredWait(wait, since, since + VOID_WAIT_MAX_MS - 1)).toBeNull();
+    const refused = expiredWait(wait, since, since + VOID_WAIT_MAX_MS);
+    expect(refused).toMatchObject({ fail, field: 'payment.gateway_key', detail: { awaiting, waited_ms: VOID_WAIT_MAX_MS, siblings: 'x1' } });
+    expect(refused?.detail.named_command).toBeUndefined();
+  });
+
+  it('names the capture or refund a named_transaction wait waited for as its siblings (the one to settle)', () => {
+    const wait = { wait: 'capture c1 is UNRESOLVED', awaiting: 'named_transaction', authorization: { id: 'c1' } };
+    expect(expiredWait(wait, since, since + VOID_WAIT_MAX_MS)?.detail).toMatchObject({ awaiting: 'named_transaction', siblings: 'c1' });
+  });
+
+  it('takes the bound it is given', () => {
+    const wait = { wait: 'w', awaiting: 'void' };
+    expect(expiredWait(wait, since, since + 59_999, 60_000)).toBeNull();
+    expect(expiredWait(wait, since, since + 60_000, 60_000)).toMatchObject({ fail: WAIT_FOR_VOID_EXPIRED, detail: { wait_max_ms: 60_000 } });
+  });
+
+  it('leaves a wait for the authorization or for siblings of the same command (no awaiting) unbounded', () => {
+    expect(expiredWait({ wait: 'w' }, since, since + 10 * VOID_WAIT_MAX_MS)).toBeNull();
   });
 
   it('is longer than the long-wait warning', () => {

@@ -43,7 +43,7 @@ describe('events in the bus amount units', () => {
     });
     expect(inBusUnits(cancelled, 'major').params.payment).toMatchObject({ amount: 40, amount_units: 'major', gateway_response: { released: { amount: 40 } } });
     const odd = event({ amount: 4000, currency: 'USD', gateway_response: { status: 'REVERSED', released: { amount: 3999, currency: 'USD' } } });
-    expect(inBusUnits(odd, 'major').params.payment).toMatchObject({ amount: 4000, amount_units: 'minor', gateway_response: { released: { amount: 3999 } } });
+    expect(inBusUnits(odd, 'major').params.payment).toMatchObject({ amount: 40, amount_units: 'major', gateway_response: { released: { amount: 39.99 } } });
   });
 
   it('uses each currency exponent (JPY 0, KWD 3)', () => {
@@ -51,9 +51,23 @@ describe('events in the bus amount units', () => {
     expect(inBusUnits(event({ amount: 7000, currency: 'KWD' }), 'major').params.payment).toMatchObject({ amount: 7, amount_units: 'major' });
   });
 
-  it('never rounds: a figure that is not a whole major unit keeps the whole event in minor units, and says so', () => {
-    const out = inBusUnits(event({ ...payment, amount: 1999 }), 'major');
-    expect(out.params.payment).toMatchObject({ amount: 1999, requested_amount: 1000, amount_units: 'minor' });
+  // The MIB payment specification types amounts as floats: a figure of cents is said in decimal major units, exactly.
+  it('says a figure that is not a whole major unit in decimal major units, exactly (1999 USD is 19.99 in the JSON text)', () => {
+    const out = inBusUnits(event({ ...payment, amount: 1999, lines: [{ line_number: 1, unit_price_gross: 1, tax_amount: 33 }] }), 'major');
+    expect(out.params.payment).toMatchObject({
+      amount: 19.99,
+      requested_amount: 10,
+      amount_units: 'major',
+      lines: [{ unit_price_gross: 0.01, tax_amount: 0.33 }],
+    });
+    expect(JSON.stringify(out.params.payment)).toContain('"amount":19.99,');
+    expect(inBusUnits(event({ amount: 1234, currency: 'KWD' }), 'major').params.payment).toMatchObject({ amount: 1.234, amount_units: 'major' });
+    expect(inBusUnits(event({ amount: 123_456_789_012_34, currency: 'EUR' }), 'major').params.payment).toMatchObject({ amount: 123_456_789_012.34 });
+  });
+
+  it('keeps the event in minor units, and says so, when a figure is in a currency it does not know', () => {
+    const out = inBusUnits(event({ amount: 1000, currency: 'USD', balance: { amount: 55, currency: 'XYZ' } }), 'major');
+    expect(out.params.payment).toMatchObject({ amount: 1000, amount_units: 'minor', balance: { amount: 55 } });
   });
 
   it('does not change the event it was given', () => {
@@ -93,7 +107,7 @@ describe('events in the bus amount units', () => {
       params: { code: 'PENDINGRELEASE', reason_code: 'REQUESTED', amount: 2500, currency: 'USD', event_id: 'op-1.refund-pending' },
     };
     expect(inBusUnits(notice, 'major').params).toMatchObject({ amount: 25, currency: 'USD', amount_units: 'major' });
-    expect(inBusUnits({ ...notice, params: { ...notice.params, amount: 2550 } }, 'major').params).toMatchObject({ amount: 2550, amount_units: 'minor' });
+    expect(inBusUnits({ ...notice, params: { ...notice.params, amount: 2550 } }, 'major').params).toMatchObject({ amount: 25.5, amount_units: 'major' });
   });
 
   it('leaves an event with no money as it was built', () => {

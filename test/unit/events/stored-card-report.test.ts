@@ -72,3 +72,28 @@ describe('stored card on the outcome event', () => {
     expect(storedCardMismatches({ last_four_digits: '5454', expiration_month: 1 }, { lastFour: '5454', expiryMonth: 2 })).toEqual(['expiration_month']);
   });
 });
+
+describe('stored card compared with an expiry the OMS sent as the MIB strings', () => {
+  const card = (expiration_month: string, expiration_year: string) => ({ last_four_digits: '4242', expiration_month, expiration_year });
+  const confirmed = { brand: 'visa', lastFour: '4242', expiryMonth: 3, expiryYear: 2031 };
+
+  it('reads "03" / "2031" and "3" / "31" as 3/2031: no mismatch', () => {
+    expect(storedCardMismatches(card('03', '2031'), confirmed)).toEqual([]);
+    expect(storedCardMismatches(card('3', '31'), confirmed)).toEqual([]);
+  });
+
+  it('flags "04" / "2032" against a PSP that stored 3/2031', () => {
+    expect(storedCardMismatches(card('04', '2032'), confirmed)).toEqual(['expiration_month', 'expiration_year']);
+  });
+
+  it('echoes the expiry as the OMS sent it on the event', () => {
+    const op = tokenize();
+    op.payment.method_details = { method: 'card', card: { brand: 'visa', ...card('03', '2031') } };
+    op.storedCard = confirmed;
+    expect(paymentOf(op)).toMatchObject({
+      method_details: { card: { expiration_month: '03', expiration_year: '2031' } },
+      stored_card: { expiration_month: 3 },
+    });
+    expect(paymentOf(op).stored_card).not.toHaveProperty('discrepancy');
+  });
+});

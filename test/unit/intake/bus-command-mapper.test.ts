@@ -1,6 +1,7 @@
 import { JSON_RPC } from '../../../src/bus/json-rpc';
 import { BusCommandName } from '../../../src/config/config';
 import { commandMethodIndex, mapBusCall, MappedBusCall } from '../../../src/intake/bus-command-mapper';
+import { cardExpiryMonth, cardExpiryYear } from '../../../src/contracts/payment-command';
 import { testConfig } from '../../support/test-config';
 
 const methods = commandMethodIndex(testConfig());
@@ -242,6 +243,49 @@ describe('mapBusCall maps a valid call to a canonical command', () => {
   });
 });
 
+describe('mapBusCall takes method_details as the MIB payment specification types them', () => {
+  // The specification's payment: card expiry as strings, the card's authorization, AVS and CVV result codes,
+  // and a bank account's details with an integer security_indicator.
+  const methodDetails = (card: Json, bank?: Json): Json => ({
+    method: 'CREDIT_CARD',
+    submethod: 'VISA',
+    card: { bin: '411111', last_four_digits: '1111', authorization_code: 'A12345', avs_response_code: 'Y', cvv_response_code: 'M', ...card },
+    ...(bank ? { bank } : {}),
+  });
+
+  it.each<[string, string, number, number]>([
+    ['12', '2030', 12, 2030],
+    ['03', '2031', 3, 2031],
+    ['7', '30', 7, 2030],
+  ])('takes expiration_month %p and expiration_year %p (%d/%d), kept as sent so the event echoes them so', (month, year, m, y) => {
+    const r = success(map(call({ params: { payment: payment({ method_details: methodDetails({ expiration_month: month, expiration_year: year }) }) } })));
+    const card = r.command.payment.method_details?.card;
+    expect(card).toMatchObject({ expiration_month: month, expiration_year: year, authorization_code: 'A12345' });
+    expect([cardExpiryMonth(card), cardExpiryYear(card)]).toEqual([m, y]);
+  });
+
+  it('still refuses an expiry that is no month or year, naming the field', () => {
+    const r = failure(map(call({ params: { payment: payment({ method_details: methodDetails({ expiration_month: '13', expiration_year: '2030' }) }) } })));
+    expect(r.code).toBe(JSON_RPC.INVALID_PARAMS);
+    expect(r.error.field).toBe('payment.method_details.card.expiration_month');
+    // The reason says what is wrong with the string, never "must be integer": strings are taken.
+    expect(r.error.reason).toMatch(/^must match pattern/);
+    const y = failure(map(call({ params: { payment: payment({ method_details: methodDetails({ expiration_month: '12', expiration_year: 'soon' }) }) } })));
+    expect(y.error.field).toBe('payment.method_details.card.expiration_year');
+    expect(y.error.reason).toMatch(/^must match pattern/);
+    const m = failure(map(call({ params: { payment: payment({ method_details: methodDetails({ expiration_month: 13, expiration_year: 2030 }) }) } })));
+    expect([m.error.field, m.error.reason]).toEqual(['payment.method_details.card.expiration_month', 'must be <= 12']);
+    const b = failure(map(call({ params: { payment: payment({ method_details: methodDetails({}, { security_indicator: true }) }) } })));
+    expect([b.error.field, b.error.reason]).toEqual(['payment.method_details.bank.security_indicator', 'must be string,integer']);
+  });
+
+  it('takes a bank account with an integer security_indicator', () => {
+    const bank = { account_holder_name: 'Jane Doe', iban: 'DE89370400440532013000', security_indicator: 1 };
+    const r = success(map(call({ params: { payment: payment({ method_details: methodDetails({}, bank) }) } })));
+    expect(r.command.payment.method_details?.bank).toEqual(bank);
+  });
+});
+
 describe('mapBusCall converts major units when the bus sends them', () => {
   it.each<[number, string, number]>([
     [10, 'USD', 1000],
@@ -272,8 +316,50 @@ describe('mapBusCall converts major units when the bus sends them', () => {
     expect(capture.command.payment.splits?.map((p) => p.amount)).toEqual([9000, 1000]);
   });
 
-  it('refuses a fractional major amount, naming the amount', () => {
-    const r = failure(map(call({ params: { payment: payment({ amount: 10.5, currency: 'USD' }) } }), 'major'));
+  // The MIB payment specification types the amounts as floats (12.99): decimal major units, exactly converted.
+  it.each<[number, string, number]>([
+    [10.5, 'USD', 1050],
+    [19.99, 'EUR', 1999],
+    [0.07, 'USD', 7],
+    [1.234, 'KWD', 1234],
+    [0.0001, 'CLF', 1],
+    [999_999_999_999.99, 'USD', 999_999_999_999_99],
+    // A writer of 17 significant digits (PHP's serialize_precision 17) sends 19.99 so: the same double.
+    [19.989999999999998, 'USD', 1999],
+  ])('turns the decimal %d %s into %d minor units, exactly', (major, currency, minor) => {
+    const r = success(map(call({ params: { payment: payment({ amount: major, currency }) } }), 'major'));
+    expect(r.command.payment.amount).toBe(minor);
+  });
+
+  it('converts decimal line amounts too (unit_price_gross 2.5, refund_amount 10.99, tax_amount 0.42)', () => {
+    const lines = [{ line_number: 1, quantity: 3, unit_price_gross: 2.5, refund_amount: 10.99, tax_amount: 0.42, tax_rate: 21.5 }];
+    const r = success(
+      map(call({ method: 'magento.payments.payments_management.refund', params: { payment: payment({ amount: 10.99, currency: 'USD', lines }) } }), 'major'),
+    );
+    expect(r.command.payment.amount).toBe(1099);
+    expect(r.command.payment.lines).toEqual([{ line_number: 1, quantity: 3, unit_price_gross: 250, refund_amount: 1099, tax_amount: 42, tax_rate: 21.5 }]);
+  });
+
+  it.each<[number, string]>([
+    [10.555, 'USD'],
+    [10.5, 'JPY'],
+    [1.0001, 'KWD'],
+    [1e-7, 'USD'],
+  ])('refuses %d %s, more decimals than the currency has (never rounded), naming the amount', (major, currency) => {
+    const r = failure(map(call({ params: { payment: payment({ amount: major, currency }) } }), 'major'));
+    expect(r.code).toBe(JSON_RPC.INVALID_PARAMS);
+    expect(r.error.field).toBe('payment.amount');
+    expect(r.error.reason).toMatch(/decimals/);
+  });
+
+  it('refuses a line amount with more decimals than the currency has, naming the line field', () => {
+    const lines = [{ line_number: 1, unit_price_gross: 2.505 }];
+    const r = failure(map(call({ params: { payment: payment({ amount: 10, currency: 'USD', lines }) } }), 'major'));
+    expect(r.error.field).toBe('payment.lines[0].unit_price_gross');
+  });
+
+  it('still refuses a fractional amount from a bus that sends minor units', () => {
+    const r = failure(map(call({ params: { payment: payment({ amount: 10.5, currency: 'USD' }) } })));
     expect(r.code).toBe(JSON_RPC.INVALID_PARAMS);
     expect(r.error.field).toBe('payment.amount');
   });

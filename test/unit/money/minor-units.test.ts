@@ -1,5 +1,13 @@
 import { CURRENCY_CODES, currencyExponent, isKnownCurrency } from '../../../src/money/currencies';
-import { MAX_MINOR_AMOUNT, formatMinor, majorToMinor, parseMajor, withoutTrailingZeros } from '../../../src/money/minor-units';
+import {
+  MAX_MINOR_AMOUNT,
+  decimalMajorToMinor,
+  formatMinor,
+  majorToMinor,
+  minorToDecimalMajor,
+  parseMajor,
+  withoutTrailingZeros,
+} from '../../../src/money/minor-units';
 
 describe('currencyExponent', () => {
   it.each<[string, number]>([
@@ -174,5 +182,36 @@ describe('majorToMinor', () => {
 
   it('keeps the maximum below 2^53 so integer arithmetic never loses a unit', () => {
     expect(Number.isSafeInteger(MAX_MINOR_AMOUNT * 10)).toBe(true);
+  });
+});
+
+describe('decimalMajorToMinor and minorToDecimalMajor (the MIB types amounts as floats)', () => {
+  it.each<[number, string, number]>([
+    [12.99, 'USD', 1299],
+    [0.1, 'USD', 10],
+    [0.29, 'USD', 29],
+    [1.005, 'KWD', 1005],
+    [100, 'JPY', 100],
+    [-3.5, 'EUR', -350],
+  ])('reads %d %s as %d minor units, from its decimal text, never as a float product', (major, currency, minor) => {
+    expect(decimalMajorToMinor(major, currency)).toBe(minor);
+    expect(minorToDecimalMajor(minor, currency)).toBe(major);
+  });
+
+  it.each<[number, string]>([
+    [0.001, 'USD'],
+    [1.5, 'JPY'],
+    [1e-7, 'EUR'],
+    [1e21, 'USD'],
+    [Number.NaN, 'USD'],
+    [Number.POSITIVE_INFINITY, 'USD'],
+    [9_000_000_000_000.5, 'USD'],
+  ])('refuses %d %s (more decimals than the currency, out of range, or no number)', (major, currency) => {
+    expect(() => decimalMajorToMinor(major, currency)).toThrow(RangeError);
+  });
+
+  it('says every amount of the safe range exactly in JSON', () => {
+    expect(JSON.stringify(minorToDecimalMajor(MAX_MINOR_AMOUNT, 'USD'))).toBe('999999999999.99');
+    expect(JSON.stringify(minorToDecimalMajor(1, 'CLF'))).toBe('0.0001');
   });
 });
