@@ -252,6 +252,19 @@ export function webhookIsRefund(type: CybersourceWebhookEventType): boolean {
   return type === 'payments.refunds.accept' || type === 'payments.refunds.partial.approval';
 }
 
+/**
+ * The event id of a successful reversal, void or refund (`pspReversal`, `referenceIsModification`): its transaction's own
+ * id (`data.id`, `<id>:succeeded`), not the notification's (`notified`, kept when it names none). Cybersource may tell
+ * one transaction under several notifications, each with its own `notificationId` (a void as `payments.voids.accept` and
+ * `payments.voids.accepted`, a second subscription of the organization, a refund's partial approval and its accept),
+ * while the adjustment it becomes (`refund_outside_bridge`, `failed_after_success`, `capture_failed`) is one fact per
+ * transaction: keyed by it, as Adyen's and Stripe's refunds outside the bridge are keyed by their refund. A resend keeps
+ * it too.
+ */
+function transactionEventId(reference: string | undefined, notified: string): string {
+  return reference === undefined ? notified : `${reference}:succeeded`;
+}
+
 /** Exhaustive map of an event type to the outcome of the transaction it is about. */
 export function webhookEventOutcome(type: CybersourceWebhookEventType): OutcomeStatus {
   switch (type) {
@@ -510,9 +523,10 @@ export function parseCybersourceWebhook(
           },
         }
       : {};
+    const notified = entries.length > 1 ? `${base}:${i}` : base;
     return {
       ...adjustment,
-      eventId: entries.length > 1 ? `${base}:${i}` : base,
+      eventId: reversal !== undefined || refund ? transactionEventId(reference, notified) : notified,
       // A digested reference names no operation: the outcome is then found by the PSP's id.
       operationId: operationIdFromReference(str(obj(data.clientReferenceInformation)?.code)),
       gatewayReference: reference,

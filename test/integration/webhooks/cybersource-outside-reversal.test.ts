@@ -7,8 +7,10 @@
  *   search confirms the whole release (`AUTH_ALREADY_REVERSED`); `payments.voids.accept` of a sale: its `capture_failed`
  *   (direction `debit`, `CAPTURE_ALREADY_VOIDED`). Once, however often Cybersource resends the notification.
  * - `payments.refunds.accept` of a sale: its `refund_outside_bridge` (direction `debit`), once.
- * - the reversal of a cancel of ours, naming that cancel: settles it, no adjustment; the same reversal named by the
- *   authorization once that cancel succeeded: the cancel seen again, no adjustment.
+ * - the reversal of a cancel of ours, naming that cancel: settles it, no adjustment; the same reversal told again naming
+ *   the authorization: one transaction, nothing new; a reversal named by the authorization once that cancel succeeded:
+ *   the cancel seen again, no adjustment.
+ * - one refund or void told under two notifications (two notificationIds): one adjustment, keyed by its transaction.
  */
 import http from 'node:http';
 import { AddressInfo } from 'node:net';
@@ -171,6 +173,35 @@ describe('a Cybersource reversal, void or refund the bridge did not send, of a p
     expect(await stack.worker.adjustmentStore.forOperation(sale.id)).toHaveLength(1);
   });
 
+  it('one refund told under two notifications (another notificationId: a second subscription, a later update) is one refund_outside_bridge', async () => {
+    const sale = await succeeded('sale', '7000000000000000000071');
+    expect(await post('payments.refunds.accept', 'n-refund-twice-a', sale.id, '7000000000000000000072')).toBe(200);
+    await eventually(async () => eventsOf(sale.id).length === 1, 20_000);
+    expect(await post('payments.refunds.accept', 'n-refund-twice-b', sale.id, '7000000000000000000072')).toBe(200);
+    await settle();
+    expect(eventsOf(sale.id)).toHaveLength(1);
+    expect(await stack.worker.adjustmentStore.forOperation(sale.id)).toHaveLength(1);
+    // Another refund of the same payment is another fact.
+    expect(await post('payments.refunds.accept', 'n-refund-twice-c', sale.id, '7000000000000000000073')).toBe(200);
+    await eventually(async () => eventsOf(sale.id).length === 2, 20_000);
+    expect(eventsOf(sale.id).map((e) => e.adjustment.psp_reference)).toEqual(['7000000000000000000072', '7000000000000000000073']);
+  });
+
+  it('one void told as payments.voids.accept and payments.voids.accepted (two notifications) is one capture_failed', async () => {
+    const sale = await succeeded('sale', '7000000000000000000081');
+    const made = Date.now() - 60_000;
+    summaries.set(sale.id, [
+      summary('7000000000000000000082', sale.id, made + 30_000, ['ics_void']),
+      summary('7000000000000000000081', sale.id, made, ['ics_auth', 'ics_bill']),
+    ]);
+    expect(await post('payments.voids.accept', 'n-void-twice-a', sale.id, '7000000000000000000082')).toBe(200);
+    await eventually(async () => eventsOf(sale.id).length === 1, 20_000);
+    expect(await post('payments.voids.accepted', 'n-void-twice-b', sale.id, '7000000000000000000082')).toBe(200);
+    await settle();
+    expect(eventsOf(sale.id)).toHaveLength(1);
+    expect(await stack.worker.adjustmentStore.forOperation(sale.id)).toHaveLength(1);
+  });
+
   it('the reversal of a cancel of ours settles that cancel and reports no adjustment, even named by the authorization after', async () => {
     const auth = await succeeded('authorize', '7000000000000000000061');
     const cmd = channelCommand('cancel', {}, { gateway: 'cybs', gateway_key: auth.id, amount: 10221, currency: 'USD', order_id: auth.payment.order_id });
@@ -196,8 +227,10 @@ describe('a Cybersource reversal, void or refund the bridge did not send, of a p
     expect(await post('payments.reversals.accept', 'n-reversal-own-a', cancel, '7000000000000000000062')).toBe(200);
     await eventually(async () => (await stack.worker.ledger.get(cancel))?.state === 'SUCCEEDED', 20_000);
 
-    // The same reversal named by the authorization (a second notification): the cancel of ours seen again.
+    // The same reversal told again under another notification, naming the authorization: one transaction, one fact.
     expect(await post('payments.reversals.accept', 'n-reversal-own-b', auth.id, '7000000000000000000062')).toBe(200);
+    // A reversal of the authorization once our cancel of it succeeded: the cancel of ours seen again.
+    expect(await post('payments.reversals.accept', 'n-reversal-own-c', auth.id, '7000000000000000000063')).toBe(200);
     await eventually(async () => log.lines.some((l) => l.includes('the bridge or the OMS voided') && l.includes(auth.id)), 20_000);
     await settle();
     expect(eventsOf(auth.id)).toHaveLength(0);
