@@ -228,7 +228,7 @@ async function applyOutcome(config: Config, deps: OutcomeWorkerDeps, job: Job<Ga
     const reversal = deps.router && !data.adjustment ? reversalAsFailure(op, data) : null;
     if (reversal && deps.router) {
       const confirmAfterMs = config.delivery.lateFailureConfirmMs;
-      await handled(await handleFailureAfterSuccess(op, reversal, job.timestamp, { ...deps, router: deps.router, confirmAfterMs }), job, token);
+      await handled(await handleFailureAfterSuccess(op, reversal, job.timestamp, { ...deps, router: deps.router, confirmAfterMs, finalAttempt }), job, token);
     }
     // A refund of the payment that no refund of ours holds (the PSP's back office, the PSP itself): an adjustment of
     // the payment, once, never while a refund of ours that may be it is open.
@@ -257,7 +257,12 @@ async function applyOutcome(config: Config, deps: OutcomeWorkerDeps, job: Job<Ga
     // confirms it, never applied; a success the PSP no longer holds is an older event, recorded only.
     if (await handled(await handleSuccessAfterFailure(op, arrived, job.timestamp, { ...deps, router }), job, token)) return op.state;
     // Failure for what the OMS was told SUCCEEDED: reported once the PSP confirms it, never applied.
-    const verdict = await handleFailureAfterSuccess(op, arrived, job.timestamp, { ...deps, router, confirmAfterMs: config.delivery.lateFailureConfirmMs });
+    const verdict = await handleFailureAfterSuccess(op, arrived, job.timestamp, {
+      ...deps,
+      router,
+      confirmAfterMs: config.delivery.lateFailureConfirmMs,
+      finalAttempt,
+    });
     if (await handled(verdict, job, token)) return op.state;
   } else if (isSuccessAfterFailure(op, arrived)) {
     await reportContradiction(op, arrived, 'signed_webhook', deps);

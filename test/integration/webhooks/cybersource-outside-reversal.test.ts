@@ -202,6 +202,35 @@ describe('a Cybersource reversal, void or refund the bridge did not send, of a p
     expect(await stack.worker.adjustmentStore.forOperation(sale.id)).toHaveLength(1);
   });
 
+  it('a partial reversal of an authorization, never confirmed whole through the attempts, is counted, logged at error and kept in its history, not dropped silently', async () => {
+    const auth = await succeeded('authorize', '7000000000000000000091');
+    const made = Date.now() - 60_000;
+    const part = summary('7000000000000000000092', auth.id, made + 30_000, ['ics_auth_reversal']);
+    summaries.set(auth.id, [
+      { ...part, orderInformation: { amountDetails: { totalAmount: '50.00', currency: 'USD' } } },
+      summary('7000000000000000000091', auth.id, made, ['ics_auth']),
+    ]);
+    const left = await metricValue('pb_webhook_failures_after_success_total', { gateway: 'cybs', outcome: 'left' });
+    expect(await post('payments.reversals.accept', 'n-reversal-partial-a', auth.id, '7000000000000000000092')).toBe(200);
+    // Its search answer is believed only once the search's lag (15 minutes) has passed since the webhook arrived: put
+    // off until then, the job is queued again as if it had arrived that long ago.
+    const jobId = 'wh.cybs.7000000000000000000092~succeeded';
+    await eventually(async () => (await stack.outcomes.getJob(jobId))?.delay !== undefined && (await stack.outcomes.getJobState(jobId)) === 'delayed', 20_000);
+    const queued = (await stack.outcomes.getJob(jobId))!;
+    await queued.remove();
+    await stack.outcomes.add('outcome', queued.data, { jobId, timestamp: Date.now() - 16 * 60_000 });
+
+    await eventually(async () => (await metricValue('pb_webhook_failures_after_success_total', { gateway: 'cybs', outcome: 'left' })) === left + 1, 40_000);
+    await eventually(async () => (await stack.outcomes.getJobState(jobId)) === 'failed', 10_000);
+    const unconfirmed = (await stack.worker.ledger.interactions(auth.id)).filter((h) => h.event === 'webhook_failure_unconfirmed');
+    expect(unconfirmed).toHaveLength(1);
+    expect(unconfirmed[0]).toMatchObject({ psp_status: 'payments.reversals.accept', why: expect.stringContaining('PENDING') });
+    expect(log.lines.some((l) => l.includes('"level":"error"') && l.includes('never confirmed') && l.includes(auth.id))).toBe(true);
+    // Not reported: what stands of the authorization is not known.
+    expect(eventsOf(auth.id)).toHaveLength(0);
+    expect((await stack.worker.ledger.get(auth.id))?.state).toBe('SUCCEEDED');
+  });
+
   it('the reversal of a cancel of ours settles that cancel and reports no adjustment, even named by the authorization after', async () => {
     const auth = await succeeded('authorize', '7000000000000000000061');
     const cmd = channelCommand('cancel', {}, { gateway: 'cybs', gateway_key: auth.id, amount: 10221, currency: 'USD', order_id: auth.payment.order_id });
