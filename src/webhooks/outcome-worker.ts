@@ -36,7 +36,7 @@ import { GatewayRouter } from '../routing/gateway-router';
 import { recordReviewDecision } from './review-decision';
 import { applyLateToken } from './late-token';
 import { reversalAsFailure } from './psp-reversal';
-import { isRefundOfAnotherPayment, outsideRefundFailure, withOutsideRefund } from './outside-refund';
+import { isRefundOfAnotherPayment, outsideRefundFailure, refundedPaymentOf, withOutsideRefund } from './outside-refund';
 
 const partialApprovals = counter(
   'pb_webhook_partial_approvals_total',
@@ -232,10 +232,13 @@ async function applyOutcome(config: Config, deps: OutcomeWorkerDeps, job: Job<Ga
     }
     // A refund of the payment that no refund of ours holds (the PSP's back office, the PSP itself): an adjustment of
     // the payment, once, never while a refund of ours that may be it is open.
-    const outside = reversal ? null : await withOutsideRefund(op, data, deps, finalAttempt);
+    // Named by a capture of ours (a Cybersource credit of it), the refund gives money back from its authorization.
+    const paid = reversal ? null : await refundedPaymentOf(op, data, deps);
+    const outside = paid ? await withOutsideRefund(paid, data, deps, finalAttempt) : null;
     await recordOutcomeNotForCommand(op, data, deps);
     const fact = outside?.adjustment ?? data.adjustment;
     if (!fact) return op.state;
+    if (outside && paid) op = paid;
     // A late fact about another command's operation (a capture failing, named by its authorization) is
     // an adjustment of the operation named, never its failure.
     arrived = { ...data, adjustment: { ...fact, failsOpenOperation: false } };

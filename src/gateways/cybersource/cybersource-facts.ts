@@ -159,7 +159,7 @@ export function cybersourceFacts(): FactRow[] {
     }
     if (webhookIsRefund(type))
       rows.push({
-        fact: `\`${type}\` naming an authorization or sale the PSP holds, whose refund id (\`data.id\`) no refund of ours holds (the Business Center), none of ours open: direction \`debit\`, once (\`pb_webhook_outside_refunds_total\`); a refund of ours names itself and settles as above`,
+        fact: `\`${type}\` naming an authorization or sale the PSP holds, or a capture of ours of one (a follow-on credit carries the merchant reference of the capture it credits: the authorization's), whose refund id (\`data.id\`) no refund of ours holds (the Business Center), none of ours open: direction \`debit\`, once (\`pb_webhook_outside_refunds_total\`); a refund of ours names itself and settles as above`,
         source: 'webhook',
         commands: ['authorize', 'revalidate', 'sale'],
         meaning: 'ignore',

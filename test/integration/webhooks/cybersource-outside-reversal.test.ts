@@ -6,7 +6,8 @@
  * - `payments.reversals.accept` of an authorization: its `failed_after_success` (direction `none`), once the transaction
  *   search confirms the whole release (`AUTH_ALREADY_REVERSED`); `payments.voids.accept` of a sale: its `capture_failed`
  *   (direction `debit`, `CAPTURE_ALREADY_VOIDED`). Once, however often Cybersource resends the notification.
- * - `payments.refunds.accept` of a sale: its `refund_outside_bridge` (direction `debit`), once.
+ * - `payments.refunds.accept` of a sale: its `refund_outside_bridge` (direction `debit`), once; of a capture of ours (a
+ *   follow-on credit carries the capture's merchant reference): its authorization's.
  * - the reversal of a cancel of ours, naming that cancel: settles it, no adjustment; the same reversal told again naming
  *   the authorization: one transaction, nothing new; a reversal named by the authorization once that cancel succeeded:
  *   the cancel seen again, no adjustment.
@@ -171,6 +172,29 @@ describe('a Cybersource reversal, void or refund the bridge did not send, of a p
     await settle();
     expect(eventsOf(sale.id)).toHaveLength(1);
     expect(await stack.worker.adjustmentStore.forOperation(sale.id)).toHaveLength(1);
+  });
+
+  it("a Business Center credit of a capture of ours (a follow-on credit carries the capture's merchant reference) is the authorization's refund_outside_bridge", async () => {
+    const auth = await succeeded('authorize', '7000000000000000000101');
+    const capture = await succeededOperation(
+      stack.worker,
+      'capture',
+      { gateway: 'cybs', gateway_key: '7000000000000000000101', amount: 10221, currency: 'USD', order_id: auth.payment.order_id },
+      '7000000000000000000102',
+    );
+    expect(capture.state).toBe('SUCCEEDED');
+    expect(await post('payments.refunds.accept', 'n-refund-of-capture-a', capture.id, '7000000000000000000103')).toBe(200);
+
+    await eventually(async () => eventsOf(auth.id).length === 1, 20_000);
+    expect(eventsOf(auth.id)[0].adjustment).toMatchObject({
+      kind: 'refund_outside_bridge',
+      direction: 'debit',
+      amount: 10221,
+      psp_reference: '7000000000000000000103',
+    });
+    await settle();
+    expect(eventsOf(capture.id)).toHaveLength(0);
+    expect(await stack.worker.adjustmentStore.forOperation(capture.id)).toHaveLength(0);
   });
 
   it('one refund told under two notifications (another notificationId: a second subscription, a later update) is one refund_outside_bridge', async () => {
