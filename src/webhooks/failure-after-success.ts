@@ -14,7 +14,7 @@ import { ContradictionVerdict, believableAt, readPspState } from './psp-current-
 
 const failuresAfterSuccess = counter(
   'pb_webhook_failures_after_success_total',
-  'Webhooks reporting the failure of an operation the OMS was told succeeded, by gateway and what the bridge found: own_void (a void the bridge or the OMS asked for), stale (an out-of-order event: the PSP confirms success, or dates the failure before the success recorded), confirmed (the PSP confirms the failure: reported as an adjustment), webhook_only (no status inquiry for the command: reported on the signed webhook alone), waiting (asked again later)',
+  "Webhooks reporting the failure of an operation the OMS was told succeeded, by gateway and what the bridge found: own_void (a void the bridge or the OMS asked for), stale (an out-of-order event: the PSP confirms success, or dates the failure before the success recorded), confirmed (the PSP confirms the failure: reported as an adjustment), webhook_only (no status inquiry for the command: reported on the signed webhook alone), waiting (asked again later), left (still not confirmed at the job's last attempt, a partial release say: not reported, an error line and a history entry, the job kept in the failed set)",
   ['gateway', 'outcome'],
 );
 
@@ -29,6 +29,8 @@ export interface FailureAfterSuccessDeps {
   /** How long after the webhook arrived the PSP is asked, ms (`delivery.late_failure_confirm_ms`). */
   confirmAfterMs: number;
   now?: () => number;
+  /** Whether this is the outcome job's last attempt: a failure still not confirmed is then left (`recordUnconfirmedFailure`). */
+  finalAttempt?: boolean;
 }
 
 /**
@@ -54,6 +56,54 @@ export interface FailureAfterSuccessDeps {
  *   it would answer what the request did, and could perform it again), is reported on the signed webhook alone.
  */
 export async function handleFailureAfterSuccess(
+  op: OperationRecord,
+  job: GatewayOutcomeJobData,
+  receivedAt: number,
+  deps: FailureAfterSuccessDeps,
+): Promise<FailureAfterSuccessVerdict> {
+  try {
+    return await decideFailureAfterSuccess(op, job, receivedAt, deps);
+  } catch (err) {
+    if (deps.finalAttempt === true && err instanceof FailureNotConfirmedError) await recordUnconfirmedFailure(op, job, err, deps);
+    throw err;
+  }
+}
+
+/**
+ * A failure of SUCCEEDED `op` still not confirmed at the outcome job's last attempt (`why`: pending, a partial release
+ * of a Cybersource authorization, no trace, unreachable, a cancel of it still open): a fact that contradicts the ledger,
+ * never dropped silently. Not reported (the PSP never said what stands), but counted
+ * (`pb_webhook_failures_after_success_total{outcome="left"}`), logged at error with the operation, and kept in its
+ * history (`webhook_failure_unconfirmed`); the caller rethrows, so the job stays in the failed set for
+ * `payment-bridge ops webhooks retry` (docs/RUNBOOK.md).
+ */
+async function recordUnconfirmedFailure(
+  op: OperationRecord,
+  job: GatewayOutcomeJobData,
+  why: Error,
+  deps: { ledger: Pick<Ledger, 'appendInteraction'>; logger: Logger },
+): Promise<void> {
+  failuresAfterSuccess.inc({ gateway: job.gateway, outcome: 'left' });
+  await deps.ledger.appendInteraction(op.id, {
+    event: 'webhook_failure_unconfirmed',
+    psp_status: job.outcome.gatewayStatus,
+    why: why.message,
+    provider_event_id: job.eventId,
+  });
+  deps.logger.error(
+    "webhook reports the failure of an operation the OMS was told succeeded, never confirmed by the PSP through the job's attempts: not reported; the job is kept in the failed set",
+    {
+      operation_id: op.id,
+      gateway: job.gateway,
+      command: op.command,
+      webhook_status: job.outcome.gatewayStatus,
+      why: why.message,
+      event_id: job.eventId,
+    },
+  );
+}
+
+async function decideFailureAfterSuccess(
   op: OperationRecord,
   job: GatewayOutcomeJobData,
   receivedAt: number,

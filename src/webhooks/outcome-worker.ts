@@ -36,7 +36,7 @@ import { GatewayRouter } from '../routing/gateway-router';
 import { recordReviewDecision } from './review-decision';
 import { applyLateToken } from './late-token';
 import { reversalAsFailure } from './psp-reversal';
-import { isRefundOfAnotherPayment, outsideRefundFailure, withOutsideRefund } from './outside-refund';
+import { isRefundOfAnotherPayment, outsideRefundFailure, refundedPaymentOf, withOutsideRefund } from './outside-refund';
 
 const partialApprovals = counter(
   'pb_webhook_partial_approvals_total',
@@ -228,14 +228,17 @@ async function applyOutcome(config: Config, deps: OutcomeWorkerDeps, job: Job<Ga
     const reversal = deps.router && !data.adjustment ? reversalAsFailure(op, data) : null;
     if (reversal && deps.router) {
       const confirmAfterMs = config.delivery.lateFailureConfirmMs;
-      await handled(await handleFailureAfterSuccess(op, reversal, job.timestamp, { ...deps, router: deps.router, confirmAfterMs }), job, token);
+      await handled(await handleFailureAfterSuccess(op, reversal, job.timestamp, { ...deps, router: deps.router, confirmAfterMs, finalAttempt }), job, token);
     }
     // A refund of the payment that no refund of ours holds (the PSP's back office, the PSP itself): an adjustment of
     // the payment, once, never while a refund of ours that may be it is open.
-    const outside = reversal ? null : await withOutsideRefund(op, data, deps, finalAttempt);
+    // Named by a capture of ours (a Cybersource credit of it), the refund gives money back from its authorization.
+    const paid = reversal ? null : await refundedPaymentOf(op, data, deps);
+    const outside = paid ? await withOutsideRefund(paid, data, deps, finalAttempt) : null;
     await recordOutcomeNotForCommand(op, data, deps);
     const fact = outside?.adjustment ?? data.adjustment;
     if (!fact) return op.state;
+    if (outside && paid) op = paid;
     // A late fact about another command's operation (a capture failing, named by its authorization) is
     // an adjustment of the operation named, never its failure.
     arrived = { ...data, adjustment: { ...fact, failsOpenOperation: false } };
@@ -257,7 +260,12 @@ async function applyOutcome(config: Config, deps: OutcomeWorkerDeps, job: Job<Ga
     // confirms it, never applied; a success the PSP no longer holds is an older event, recorded only.
     if (await handled(await handleSuccessAfterFailure(op, arrived, job.timestamp, { ...deps, router }), job, token)) return op.state;
     // Failure for what the OMS was told SUCCEEDED: reported once the PSP confirms it, never applied.
-    const verdict = await handleFailureAfterSuccess(op, arrived, job.timestamp, { ...deps, router, confirmAfterMs: config.delivery.lateFailureConfirmMs });
+    const verdict = await handleFailureAfterSuccess(op, arrived, job.timestamp, {
+      ...deps,
+      router,
+      confirmAfterMs: config.delivery.lateFailureConfirmMs,
+      finalAttempt,
+    });
     if (await handled(verdict, job, token)) return op.state;
   } else if (isSuccessAfterFailure(op, arrived)) {
     await reportContradiction(op, arrived, 'signed_webhook', deps);

@@ -64,6 +64,28 @@ export function outsideRefundReading(
   return { fact, needsCapture: reversal === 'cancel_or_refund', ...(reversal !== undefined ? { amountIsPayment: true as const } : {}) };
 }
 
+/**
+ * The payment a refund named by `op` gives money back from, to read it as a refund outside the bridge: `op` itself, or,
+ * for a capture of ours, its authorization (`authorizationId`, else the one its `gateway_key` is indexed to). A
+ * Cybersource follow-on credit carries the merchant reference of the capture it credits ("merchantReferenceCode value
+ * used in corresponding capture"), so a Business Center credit of an authorization the bridge captured names our
+ * capture, not the payment. Only for an outcome read as a refund (`referenceIsModification`, settling `refund`);
+ * `op` when no authorization is found.
+ */
+export async function refundedPaymentOf(
+  op: OperationRecord,
+  job: GatewayOutcomeJobData,
+  deps: { ledger: Pick<Ledger, 'get' | 'authorizationByReference'> },
+): Promise<OperationRecord> {
+  const { outcome } = job;
+  if (op.command !== 'capture' || outcome.referenceIsModification !== true || !(outcome.settles ?? []).includes('refund')) return op;
+  const auth =
+    op.authorizationId !== undefined
+      ? await deps.ledger.get(op.authorizationId)
+      : ((await deps.ledger.authorizationByReference(job.gateway, op.payment.gateway_key))?.record ?? null);
+  return auth ?? op;
+}
+
 /** How {@link refundedAmount} read a cancel-or-refund's amount (`pb_webhook_outside_refund_payment_amounts_total`). */
 export type PaymentAmountReading = 'stated' | 'left' | 'unknown' | 'unbounded';
 

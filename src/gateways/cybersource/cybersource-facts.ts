@@ -18,6 +18,8 @@ import {
   cybersourceLateFact,
   webhookEventOutcome,
   webhookFundsHeld,
+  webhookIsRefund,
+  webhookPspReversal,
   webhookSettles,
 } from './cybersource-webhook';
 
@@ -135,6 +137,34 @@ export function cybersourceFacts(): FactRow[] {
       meaning: webhookEventOutcome(type),
       ...(late ? { adjustment: late.kind } : {}),
     });
+    // Named by a payment the OMS was told SUCCEEDED (a follow-on made outside the bridge carries its payment's merchant
+    // reference): that payment's adjustment, never dropped as history (webhooks/psp-reversal.ts, outside-refund.ts).
+    if (webhookPspReversal(type) !== undefined) {
+      const outside = (payment: string): string =>
+        `\`${type}\` naming ${payment} the OMS was told SUCCEEDED, no cancel of ours standing on it (the Business Center, Decision Manager's \`REVERSE\`), once the status inquiry confirms the whole release (\`pb_webhook_failures_after_success_total\`); a cancel of ours names itself and settles as above`;
+      rows.push({
+        fact: `${outside('an authorization')}: the hold released`,
+        source: 'webhook',
+        commands: ['authorize', 'revalidate'],
+        meaning: 'ignore',
+        adjustment: 'failed_after_success',
+      });
+      rows.push({
+        fact: `${outside('a sale')}: the sale undone, direction \`debit\``,
+        source: 'webhook',
+        commands: ['sale'],
+        meaning: 'ignore',
+        adjustment: 'capture_failed',
+      });
+    }
+    if (webhookIsRefund(type))
+      rows.push({
+        fact: `\`${type}\` naming an authorization or sale the PSP holds, or a capture of ours of one (a follow-on credit carries the merchant reference of the capture it credits: the authorization's), whose refund id (\`data.id\`) no refund of ours holds (the Business Center), none of ours open: direction \`debit\`, once (\`pb_webhook_outside_refunds_total\`); a refund of ours names itself and settles as above`,
+        source: 'webhook',
+        commands: ['authorize', 'revalidate', 'sale'],
+        meaning: 'ignore',
+        adjustment: 'refund_outside_bridge',
+      });
     // Its amount is the one approved, or none: the amount asked is never reported as approved.
     if (type.endsWith('.partial.approval'))
       rows.push({

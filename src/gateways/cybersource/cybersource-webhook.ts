@@ -6,7 +6,7 @@ import { cybersourceConfirmedMoney } from './cybersource-currencies';
 import { operationIdFromReference } from './cybersource-requests';
 import { assertNever } from '../assert-never';
 import { JweError, decryptCompactJwe, isCompactJwe } from './cybersource-mle';
-import { FundsHeldReason, OutcomeStatus, SkippedWebhookItem, WebhookEvent } from '../gateway-adapter';
+import { FundsHeldReason, OutcomeStatus, PspReversal, SkippedWebhookItem, WebhookEvent } from '../gateway-adapter';
 import type { CommandType } from '../../contracts/payment-command';
 import { AdjustmentKind, MoneyDirection } from '../../adjustments/adjustment';
 import { pspIsoTimeMs } from '../psp-time';
@@ -228,6 +228,41 @@ export function webhookSettles(type: CybersourceWebhookEventType): readonly Comm
  */
 export function webhookFundsHeld(type: CybersourceWebhookEventType): FundsHeldReason | undefined {
   return type === 'risk.casemanagement.decision.reject' ? 'review_rejected' : undefined;
+}
+
+/**
+ * What a successful reversal or void says of the payment it names when no cancel of ours takes it: `cancel` (the
+ * `pspReversal` of `GatewayOutcome`). A cancel of ours names itself (its own merchant reference), so one naming an
+ * authorization or sale the OMS was told SUCCEEDED is a Business Center or Decision Manager reversal or void (Webhooks
+ * guide: a follow-on carries its payment's merchant reference): that payment's failure after success, confirmed by the
+ * status inquiry, which reads a whole release as `AUTH_ALREADY_REVERSED` / `CAPTURE_ALREADY_VOIDED`
+ * (`webhooks/psp-reversal.ts`); a cancel of ours of it, closed or in flight, is that cancel seen again, never reported.
+ */
+export function webhookPspReversal(type: CybersourceWebhookEventType): PspReversal | undefined {
+  return type === 'payments.reversals.accept' || type === 'payments.voids.accept' || type === 'payments.voids.accepted' ? 'cancel' : undefined;
+}
+
+/**
+ * Whether an event type's success is a follow-on refund whose `data.id` is the refund's own id (its
+ * `referenceIsModification`): a refund of ours names itself and settles as today, one naming the payment that no
+ * refund of ours holds (the Business Center's) is that payment's `refund_outside_bridge` (`webhooks/outside-refund.ts`).
+ * Credits are not: a stand-alone credit refunds no payment.
+ */
+export function webhookIsRefund(type: CybersourceWebhookEventType): boolean {
+  return type === 'payments.refunds.accept' || type === 'payments.refunds.partial.approval';
+}
+
+/**
+ * The event id of a successful reversal, void or refund (`pspReversal`, `referenceIsModification`): its transaction's own
+ * id (`data.id`, `<id>:succeeded`), not the notification's (`notified`, kept when it names none). Cybersource may tell
+ * one transaction under several notifications, each with its own `notificationId` (a void as `payments.voids.accept` and
+ * `payments.voids.accepted`, a second subscription of the organization, a refund's partial approval and its accept),
+ * while the adjustment it becomes (`refund_outside_bridge`, `failed_after_success`, `capture_failed`) is one fact per
+ * transaction: keyed by it, as Adyen's and Stripe's refunds outside the bridge are keyed by their refund. A resend keeps
+ * it too.
+ */
+function transactionEventId(reference: string | undefined, notified: string): string {
+  return reference === undefined ? notified : `${reference}:succeeded`;
 }
 
 /** Exhaustive map of an event type to the outcome of the transaction it is about. */
@@ -471,6 +506,8 @@ export function parseCybersourceWebhook(
     const base = notificationId ?? `${eventType}:${reference ?? 'unknown'}`;
     const reason = status === 'FAIL' ? (str(obj(data.errorInformation)?.reason) ?? str(data.status) ?? eventType) : undefined;
     const late = cybersourceLateFact(eventType);
+    const reversal = status === 'SUCCESS' ? webhookPspReversal(eventType) : undefined;
+    const refund = status === 'SUCCESS' && reference !== undefined && webhookIsRefund(eventType);
     const held = status === 'FAIL' ? webhookFundsHeld(eventType) : undefined;
     const dated = pspIsoTimeMs(body.eventDate);
     const adjustment = late
@@ -486,9 +523,10 @@ export function parseCybersourceWebhook(
           },
         }
       : {};
+    const notified = entries.length > 1 ? `${base}:${i}` : base;
     return {
       ...adjustment,
-      eventId: entries.length > 1 ? `${base}:${i}` : base,
+      eventId: reversal !== undefined || refund ? transactionEventId(reference, notified) : notified,
       // A digested reference names no operation: the outcome is then found by the PSP's id.
       operationId: operationIdFromReference(str(obj(data.clientReferenceInformation)?.code)),
       gatewayReference: reference,
@@ -502,6 +540,8 @@ export function parseCybersourceWebhook(
         ...(reference ? { gatewayReference: reference } : {}),
         ...(reason ? { reason } : {}),
         ...(held !== undefined ? { fundsHeld: held } : {}),
+        ...(reversal !== undefined ? { pspReversal: reversal } : {}),
+        ...(refund ? { referenceIsModification: true as const } : {}),
         ...(money.amount !== undefined ? { amount: money.amount } : {}),
         ...(money.currency !== undefined ? { currency: money.currency } : {}),
         // "The timestamp of when the event occurred" (Webhooks guide, notification fields): a success is ordered by it

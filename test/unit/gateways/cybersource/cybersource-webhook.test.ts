@@ -269,6 +269,32 @@ describe('Cybersource webhooks', () => {
     }
   });
 
+  it("reads a successful reversal or void as the PSP's cancel of the payment it names, and a refund as naming its own id; nothing else", () => {
+    const cancels = ['payments.reversals.accept', 'payments.voids.accept', 'payments.voids.accepted'];
+    const refunds = ['payments.refunds.accept', 'payments.refunds.partial.approval'];
+    for (const type of CYBERSOURCE_WEBHOOK_EVENT_TYPES) {
+      const [event] = t.parseWebhook(notification(type, { orderInformation: { amountDetails: { authorizedAmount: '1.00', currency: 'USD' } } }), gateway);
+      expect([type, event.outcome.pspReversal]).toEqual([type, cancels.includes(type) ? 'cancel' : undefined]);
+      expect([type, event.outcome.referenceIsModification]).toEqual([type, refunds.includes(type) ? true : undefined]);
+    }
+    // A refused reversal or void released nothing.
+    expect(t.parseWebhook(notification('payments.reversals.reject'), gateway)[0].outcome.pspReversal).toBeUndefined();
+  });
+
+  it('keys a successful reversal, void or refund by its transaction (data.id), whatever notification tells it; anything else by the notification', () => {
+    const told = (type: string, notificationId: string, id: string): string => {
+      const body = JSON.parse(notification(type, { id }).toString('utf8')) as Record<string, unknown>;
+      return t.parseWebhook(Buffer.from(JSON.stringify({ ...body, notificationId })), gateway)[0].eventId;
+    };
+    expect(told('payments.voids.accept', 'n-1', '7000000000000000000082')).toBe(told('payments.voids.accepted', 'n-2', '7000000000000000000082'));
+    expect(told('payments.refunds.accept', 'n-1', '7000000000000000000072')).toBe(told('payments.refunds.accept', 'n-2', '7000000000000000000072'));
+    expect(told('payments.refunds.accept', 'n-1', '7000000000000000000072')).not.toBe(told('payments.refunds.accept', 'n-1', '7000000000000000000073'));
+    expect(told('payments.reversals.accept', 'n-1', '7000000000000000000032')).toBe('7000000000000000000032:succeeded');
+    // A refusal, a capture, a payment: one fact per notification, as before.
+    expect(told('payments.refunds.reject', 'n-1', '7000000000000000000072')).toBe('n-1');
+    expect(told('payments.captures.accept', 'n-3', '7000000000000000000072')).toBe('n-3');
+  });
+
   it('maps a rejected payment to FAIL with the reason', () => {
     const [event] = t.parseWebhook(notification('payments.payments.reject', { errorInformation: { reason: 'INSUFFICIENT_FUND' } }), gateway);
     expect(event.outcome).toMatchObject({ status: 'FAIL', reason: 'INSUFFICIENT_FUND' });
