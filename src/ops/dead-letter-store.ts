@@ -5,7 +5,16 @@ import { ConfirmChannel, GetMessage } from 'amqplib';
 import { RedisClient } from '../redis/redis-connection';
 import { AmqpConnection } from '../amqp/amqp-connection';
 import { AUTHENTICATED_CHANNEL_HEADER, redactBody } from '../amqp/dead-letter-writer';
-import { BusSecrets, StampKeys, busSecretsInUse, parkedStampHolds, parkedStampOf, stampSigningKey, stampedChannel } from '../amqp/dead-letter-stamp';
+import {
+  BusSecrets,
+  StampKeys,
+  busSecretsInUse,
+  deadLetterStampKeys,
+  parkedStampHolds,
+  parkedStampOf,
+  stampSigningKey,
+  stampedChannel,
+} from '../amqp/dead-letter-stamp';
 import { declareTopology, parkedQueueOf } from '../amqp/topology';
 import { closeChannelWithin } from '../amqp/channel-close';
 import { BrokerTimeoutPolicy, openChannelWithin, withTimeout } from '../amqp/broker-deadline';
@@ -266,6 +275,15 @@ export class DeadLetterStore {
     redis.defineCommand('pbDeadLetterArchive', { lua: ARCHIVE_LUA });
     redis.defineCommand('pbDeadLetterPage', { numberOfKeys: 1, lua: PAGE_LUA });
     this.keys = deadLetterArchiveKeys(prefix);
+  }
+
+  /**
+   * The archive a deployment's processes share: stamps and stand-in ids keyed from `service_bus`'s secrets, amounts read
+   * in `service_bus.amount_units`, at most {@link DEAD_LETTER_ARCHIVE_MAX} records.
+   */
+  static forConfig(redis: RedisClient, config: Pick<Config, 'redis' | 'serviceBus'>): DeadLetterStore {
+    const bus = config.serviceBus;
+    return new DeadLetterStore(redis, config.redis.keyPrefix, deadLetterStampKeys(bus), undefined, bus.amountUnits, deadLetterStandInKeys(bus));
   }
 
   private key(id: string): string {

@@ -1,5 +1,4 @@
 import { Writable } from 'node:stream';
-import { deadLetterStampKeys } from '../amqp/dead-letter-stamp';
 import { RedisClient } from '../redis/redis-connection';
 import { AmqpConnection, nodeOf } from '../amqp/amqp-connection';
 import { connectionDropped } from '../amqp/broker-deadline';
@@ -14,7 +13,7 @@ import { Logger } from '../logging/logger';
 import { createRedis } from '../redis/redis-connection';
 import { DeadLetterReplay } from './dead-letter-replay';
 import { moveDeadLetters } from './dead-letter-archiver';
-import { ARCHIVE_BATCH, DeadLetterStore, ParkedDeadLetter, deadLetterStandInKeys } from './dead-letter-store';
+import { ARCHIVE_BATCH, DeadLetterStore, ParkedDeadLetter } from './dead-letter-store';
 import { OperationsView } from './operations-view';
 import { UnparkResult, unparkDeadLetters } from './dead-letter-unpark';
 
@@ -76,14 +75,7 @@ export function openOps(
     service: options.service,
     stream: options.auditStream,
   });
-  const deadLetters = new DeadLetterStore(
-    redis,
-    config.redis.keyPrefix,
-    deadLetterStampKeys(config.serviceBus),
-    undefined,
-    config.serviceBus.amountUnits,
-    deadLetterStandInKeys(config.serviceBus),
-  );
+  const deadLetters = DeadLetterStore.forConfig(redis, config);
   let connection: AmqpConnection | null = null;
   let publisher: ConfirmPublisher | null = null;
   /**

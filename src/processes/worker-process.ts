@@ -1,6 +1,6 @@
 import { buildOutcomeRecorder } from '../poller/outcome-recorder-wiring';
 import { ActionCompletion } from '../delivery/action-completion';
-import { deadLetterStampKey, deadLetterStampKeys } from '../amqp/dead-letter-stamp';
+import { deadLetterStampKey } from '../amqp/dead-letter-stamp';
 import { Queue } from 'bullmq';
 import { RedisClient } from '../redis/redis-connection';
 import { AmqpConnection } from '../amqp/amqp-connection';
@@ -13,7 +13,7 @@ import { BrokerDeadLetterRedactor } from '../amqp/broker-dead-letter-redactor';
 import { ShutdownBudget, countAbandoned, recordAbandoned } from '../amqp/shutdown-budget';
 import { declareTopology } from '../amqp/topology';
 import { DeadLetterArchiver } from '../ops/dead-letter-archiver';
-import { DeadLetterStore, deadLetterStandInKeys } from '../ops/dead-letter-store';
+import { DeadLetterStore } from '../ops/dead-letter-store';
 import { queueMismatch } from '../amqp/queue-mismatch';
 import { Config } from '../config/config';
 import { DeliveryJobData, createDeliveryQueue } from '../delivery/delivery-queue';
@@ -204,14 +204,7 @@ export async function startWorkerProcess(config: Config, logger: Logger, options
   const brokerDeadLetters = new BrokerDeadLetterRedactor({ config, connection, deadLetters, logger });
   // The dead-letter queue moves into the archive here, so the console's pages only read Redis.
   const archiver = new DeadLetterArchiver({
-    store: new DeadLetterStore(
-      redis,
-      config.redis.keyPrefix,
-      deadLetterStampKeys(config.serviceBus),
-      undefined,
-      config.serviceBus.amountUnits,
-      deadLetterStandInKeys(config.serviceBus),
-    ),
+    store: DeadLetterStore.forConfig(redis, config),
     connection,
     amqp: config.amqp,
     logger,
