@@ -22,7 +22,7 @@ import { bridgeDecline, gatewayErrorDecline } from '../gateways/gateway-declines
 import { configuredVoidsOwnTransaction, declineTableFor, gatewayDefinition } from '../gateways/gateway-registry';
 import { Interaction, Ledger, OperationRecord, TransitionFields } from '../ledger/ledger';
 import { afterTransition } from '../ledger/record-fields';
-import { isTerminal } from '../ledger/operation-state';
+import { OperationState, isTerminal } from '../ledger/operation-state';
 import { Logger } from '../logging/logger';
 import { BreakerBoard } from './breaker-board';
 import { CircuitBreaker } from './circuit-breaker';
@@ -778,7 +778,15 @@ export class DeliveryService {
       // names is the command's (nothing was answered): the FAIL event names it, as our other refusals do.
       const refusal = commandRefused(err, route.gateway.name);
       if (op.attempts === 0 && ctx.captured) this.noteCancelOfCaptured(op, ctx.captured, route.gateway.name, refusal.details.gatewayCode ?? refusal.code);
-      return this.onError(op, refusal, breaker, 'send', undefined, refusal.details.field);
+      // A resend (an UNKNOWN webhook-only command, a retry) whose request no longer builds (a release changed the
+      // builder, data it needs was erased): its earlier attempt may be at the PSP, so it is never told FAIL.
+      const sent = await this.refusalOfSent(op, refusal.details.gatewayCode ?? refusal.code, { kind: refusal.kind });
+      if (sent) {
+        breaker.success(); // release a probe reservation: we did not call
+        return sent;
+      }
+      // Decided on the record as read: one another worker sent meanwhile is left as that one leaves it.
+      return this.onError(op, refusal, breaker, 'send', undefined, refusal.details.field, op.state);
     }
     // Noted once the request is built: a cancel refused unsent is counted and logged as refused (above).
     if (op.attempts === 0 && ctx.captured) this.noteCancelOfCaptured(op, ctx.captured, route.gateway.name);
@@ -918,6 +926,8 @@ export class DeliveryService {
     response?: GatewayResponse,
     /** The command field a refusal before any call names, for the record and the FAIL event (`field`). */
     field?: string,
+    /** A refusal before any call, decided on the record as read: FAIL only if the operation is still in this state. */
+    onlyFrom?: OperationState,
   ): Promise<DeliveryStep> {
     if (!(err instanceof GatewayError)) throw err;
     const { ledger, recorder, logger } = this.deps;
@@ -988,7 +998,13 @@ export class DeliveryService {
     // The table of the gateway that answered (GatewayError names it as configured).
     const type = this.deps.config.gateways[err.gateway]?.type;
     const decline = type === undefined ? undefined : gatewayErrorDecline(declineTableFor(type), err);
-    const failed = await recorder.fail(op, reason, phase === 'send' ? 'response' : 'inquiry', { details: detail, decline, ...(field ? { field } : {}) });
+    const failed = await recorder.fail(op, reason, phase === 'send' ? 'response' : 'inquiry', {
+      details: detail,
+      decline,
+      ...(field ? { field } : {}),
+      ...(onlyFrom ? { onlyFrom } : {}),
+    });
+    if (onlyFrom && this.refusalLost(op, failed, reason)) return { kind: 'done', state: failed.state };
     if (failed.state === 'FAILED') await this.released(op, 'failed');
     return { kind: 'done', state: failed.state };
   }
