@@ -1040,7 +1040,9 @@ export class DeliveryService {
       routing,
       onlyFrom: op.state,
     });
+    // Released only once the refusal is on record: one another worker sent meanwhile keeps the reservation it sent on.
     if (this.refusalLost(op, failed, planned.reason)) return { kind: 'done', state: failed.state };
+    await this.pipeline.releaseRefused({ ...op, routing }, planned.plan);
     // Counted once the refusal is on record: one another worker sent meanwhile counts with its attempt.
     countDecisions(planned.decisions);
     if (op.attempts === 0) reportRouteDrops(this.deps.logger, op, planned.decisions);

@@ -101,6 +101,14 @@ export class OrchestrationPipeline {
     if (op.routing && this.stages.some((s) => s.active() && s.release)) await this.release(op, planOf(op), 'failed');
   }
 
+  /**
+   * Releases what the stages reserved for an operation whose refusal (`plan`'s `refuse`) is on record. Only then: a
+   * refusal that lost to another worker's send must leave the reservation that send holds (caps would undercount).
+   */
+  async releaseRefused(op: OperationRecord, plan: OrchestrationPlan): Promise<void> {
+    await this.release(op, plan, 'refused');
+  }
+
   /** Releases what the stages reserved for `plan` (an attempt that failed for good, a refusal, a failover). */
   async release(op: OperationRecord, plan: OrchestrationPlan, why: 'failed' | 'failover' | 'refused'): Promise<void> {
     for (const stage of this.stages) if (stage.active() && stage.release) await stage.release(op, plan, why);
@@ -111,8 +119,14 @@ export class OrchestrationPipeline {
     for (const stage of this.stages.slice(from)) {
       if (!stage.active()) continue;
       const next = afterStage(plan, await stage.decide({ op, plan, now }));
+      if (next.kind === 'refuse') {
+        // Not released here: the reservations are the operation's, not this attempt's (a reservation is idempotent by
+        // operation id), and the refusal may lose to another worker that sent it on them. The caller releases them
+        // once its refusal is on record (`releaseRefused`).
+        return next;
+      }
       if (next.kind !== 'send') {
-        // A later stage refused or held: what earlier stages reserved for this attempt is not used.
+        // A later stage held: what earlier stages reserved for this attempt is not used.
         await this.release(op, plan, 'refused');
         return next;
       }
