@@ -116,6 +116,7 @@ export class OrchestrationPipeline {
 
   private async run(op: OperationRecord, start: OrchestrationPlan, now: number, from: number): Promise<PipelineResult> {
     let plan = start;
+    const ran: OrchestrationStage[] = [];
     for (const stage of this.stages.slice(from)) {
       if (!stage.active()) continue;
       const next = afterStage(plan, await stage.decide({ op, plan, now }));
@@ -126,10 +127,13 @@ export class OrchestrationPipeline {
         return next;
       }
       if (next.kind !== 'send') {
-        // A later stage held: what earlier stages reserved for this attempt is not used.
-        await this.release(op, plan, 'refused');
+        // A stage held: only the stages that ran before it in this run may have reserved for this attempt (caps, the one
+        // stage that reserves, runs last: in practice none). Never a later stage's: a reservation is the operation's, and
+        // one this run did not make may be the one another worker sent on (a hold decided on a stale read).
+        for (const earlier of ran) if (earlier.release) await earlier.release(op, plan, 'refused');
         return next;
       }
+      ran.push(stage);
       plan = next.plan;
     }
     return { kind: 'send', plan };

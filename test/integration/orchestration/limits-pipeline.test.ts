@@ -510,3 +510,48 @@ test('a refusal on record still gives back what was reserved for the operation (
     await purgeNamespace(held).catch(() => undefined);
   }
 }, 60_000);
+
+test("a stale hold that loses to another worker's send never gives back the cap reservation that send holds", async () => {
+  // As above, a rolling deploy: the old release holds big CHF authorizations for review, the new one sends them.
+  const caps = { 'caps.rules': [{ scope: 'merchant', name: 'one-a-day', currency: 'CHF', daily_count: 1 }] };
+  const gateways = { simulator: { type: 'simulator', base_url: sim.url, api_key: API_KEY, webhook_secret: 'whsec-limits-0123456789', timeout_ms: 30000 } };
+  const oldConfig = testConfig({
+    gateways,
+    ...caps,
+    'risk.rules': [{ name: 'big-chf', when: ['high_amount'], action: 'hold' }],
+    'risk.amount_thresholds': { CHF: 100000 },
+    'risk.review_window_ms': 60000,
+  });
+  const newConfig = testConfig({ gateways, ...caps, 'redis.key_prefix': oldConfig.redis.keyPrefix });
+  const shared = new Ledger(redis, oldConfig.redis.keyPrefix);
+  const sharedEvents = new EventStore(redis, oldConfig.redis.keyPrefix);
+  const serviceOf = (c: Config): DeliveryService => {
+    const routes = createGatewayClients(c);
+    const rec = new OutcomeRecorder({ config: c, ledger: shared, events: sharedEvents, eventsQueue, logger: logs.logger });
+    return new DeliveryService({ config: c, ledger: shared, router: new ConfiguredGatewayRouter(routes), recorder: rec, logger: logs.logger, redis, routes });
+  };
+  const oldRelease = serviceOf(oldConfig);
+  const newRelease = serviceOf(newConfig);
+  try {
+    const payment = { gateway_account: 'one-a-day', gateway_key: 'pm_card_visa', amount: 150000, currency: 'CHF' } as Partial<Payment>;
+    const command = channelCommand('authorize', {}, payment);
+    const id = command.payment.operation_reference!;
+    await shared.create(id, command);
+    expect((await oldRelease.deliver(id)).kind).toBe('wait');
+    // The old release reads it RECEIVED (still held); meanwhile the new one reserves the day's one authorization and sends it.
+    const read = (await shared.get(id))!;
+    expect(await newRelease.deliver(id)).toEqual({ kind: 'done', state: 'SUCCEEDED' });
+    const released = await metricValue('pb_caps_releases_total', { gateway: 'simulator', why: 'refused' });
+    expect((await oldRelease.deliver(read)).kind).toBe('wait');
+    expect(await metricValue('pb_caps_releases_total', { gateway: 'simulator', why: 'refused' })).toBe(released);
+    // The day's one authorization is still counted: the next one is refused unsent.
+    const next = channelCommand('authorize', {}, { ...payment, amount: 5000 } as Partial<Payment>);
+    const nextId = next.payment.operation_reference!;
+    await shared.create(nextId, next);
+    expect(await newRelease.deliver(nextId)).toEqual({ kind: 'done', state: 'FAILED' });
+    expect((await shared.get(nextId))?.reason).toBe('CAP_EXCEEDED');
+    expect(sim.counters().effects[nextId]).toBeUndefined();
+  } finally {
+    await purgeNamespace(oldConfig).catch(() => undefined);
+  }
+}, 60_000);

@@ -122,6 +122,19 @@ describe('orchestration pipeline', () => {
     expect(risk.released).toEqual(['a:refused']);
   });
 
+  test('a hold releases nothing a later stage holds for the operation: it did not run, and its reservation may be the one another worker sent on', async () => {
+    const fx = new CountingStage('fx', () => ({
+      verdict: 'wait',
+      delayMs: 1000,
+      decision: { stage: 'fx', outcome: 'held', reasons: ['fx_rates_unreachable'] },
+    }));
+    const caps = new CountingStage('caps', allow('caps'));
+    const pipeline = buildOrchestrationPipeline({ config: config() }, [fx, caps]);
+    expect(await pipeline.plan(op(), NOW)).toMatchObject({ kind: 'wait', delayMs: 1000 });
+    expect(caps.released).toEqual([]);
+    expect(fx.released).toEqual([]);
+  });
+
   test('failover: next candidate, later stages run again for it, the previous reservation is released', async () => {
     const caps = new CountingStage('caps', allow('caps'));
     const pipeline = buildOrchestrationPipeline({ config: config({ 'routing.rules': [{ name: 'ab', gateways: ['a', 'b'] }] }) }, [caps]);
