@@ -989,12 +989,16 @@ export class DeliveryService {
     }
     breaker.success();
     const reason = err.details.gatewayCode ?? err.code;
-    logger.warn('gateway refused the operation for good', {
-      operation_id: op.id,
-      kind: err.kind,
-      reason,
-      ...(err.details.field ? { field: err.details.field } : {}),
-    });
+    const refusedForGood = (): void => {
+      logger.warn('gateway refused the operation for good', {
+        operation_id: op.id,
+        kind: err.kind,
+        reason,
+        ...(err.details.field ? { field: err.details.field } : {}),
+      });
+    };
+    // A refusal decided on the record as read says so only once it is on record (one that lost says that instead).
+    if (!onlyFrom) refusedForGood();
     // The table of the gateway that answered (GatewayError names it as configured).
     const type = this.deps.config.gateways[err.gateway]?.type;
     const decline = type === undefined ? undefined : gatewayErrorDecline(declineTableFor(type), err);
@@ -1004,7 +1008,10 @@ export class DeliveryService {
       ...(field ? { field } : {}),
       ...(onlyFrom ? { onlyFrom } : {}),
     });
-    if (onlyFrom && this.refusalLost(op, failed, reason)) return { kind: 'done', state: failed.state };
+    if (onlyFrom) {
+      if (this.refusalLost(op, failed, reason)) return { kind: 'done', state: failed.state };
+      refusedForGood();
+    }
     if (failed.state === 'FAILED') await this.released(op, 'failed');
     return { kind: 'done', state: failed.state };
   }

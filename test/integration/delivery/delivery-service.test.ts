@@ -349,6 +349,8 @@ describe('gateway delivery', () => {
     expect(await events.load(`${id}.FAILED`)).toBeNull();
     const line = logs.lines.find((l) => l.includes('refusal not recorded: another worker moved the operation meanwhile') && l.includes(id));
     expect(line).toContain('"read_state":"RECEIVED"');
+    // An operator never reads "refused for good" for a refusal that did not apply.
+    expect(logs.lines.filter((l) => l.includes('gateway refused the operation for good') && l.includes(id))).toEqual([]);
   });
 
   it('resolves an UNKNOWN operation by a status inquiry and never resends it when the PSP has it', async () => {
