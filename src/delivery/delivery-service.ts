@@ -777,7 +777,6 @@ export class DeliveryService {
       // same refusal. Non-gateway errors become invalid_request with gatewayCode COMMAND_REFUSED. The field it
       // names is the command's (nothing was answered): the FAIL event names it, as our other refusals do.
       const refusal = commandRefused(err, route.gateway.name);
-      if (op.attempts === 0 && ctx.captured) this.noteCancelOfCaptured(op, ctx.captured, route.gateway.name, refusal.details.gatewayCode ?? refusal.code);
       // A resend (an UNKNOWN webhook-only command, a retry) whose request no longer builds (a release changed the
       // builder, data it needs was erased): its earlier attempt may be at the PSP, so it is never told FAIL.
       const sent = await this.refusalOfSent(op, refusal.details.gatewayCode ?? refusal.code, { kind: refusal.kind });
@@ -785,8 +784,13 @@ export class DeliveryService {
         breaker.success(); // release a probe reservation: we did not call
         return sent;
       }
-      // Decided on the record as read: one another worker sent meanwhile is left as that one leaves it.
-      return this.onError(op, refusal, breaker, 'send', undefined, refusal.details.field, op.state);
+      // Decided on the record as read: one another worker sent meanwhile is left as that one leaves it. A cancel of a
+      // captured payment is counted and logged as refused only once the refusal is on record.
+      const captured = op.attempts === 0 ? ctx.captured : undefined;
+      return this.onError(op, refusal, breaker, 'send', undefined, refusal.details.field, {
+        onlyFrom: op.state,
+        ...(captured ? { recorded: () => this.noteCancelOfCaptured(op, captured, route.gateway.name, refusal.details.gatewayCode ?? refusal.code) } : {}),
+      });
     }
     // Noted once the request is built: a cancel refused unsent is counted and logged as refused (above).
     if (op.attempts === 0 && ctx.captured) this.noteCancelOfCaptured(op, ctx.captured, route.gateway.name);
@@ -926,8 +930,11 @@ export class DeliveryService {
     response?: GatewayResponse,
     /** The command field a refusal before any call names, for the record and the FAIL event (`field`). */
     field?: string,
-    /** A refusal before any call, decided on the record as read: FAIL only if the operation is still in this state. */
-    onlyFrom?: OperationState,
+    /**
+     * A refusal before any call, decided on the record as read: FAIL only if the operation is still in `onlyFrom`;
+     * `recorded` runs once that FAIL is on record (before the warn line), never for one another worker moved meanwhile.
+     */
+    stale?: { onlyFrom: OperationState; recorded?: () => void },
   ): Promise<DeliveryStep> {
     if (!(err instanceof GatewayError)) throw err;
     const { ledger, recorder, logger } = this.deps;
@@ -998,7 +1005,7 @@ export class DeliveryService {
       });
     };
     // A refusal decided on the record as read says so only once it is on record (one that lost says that instead).
-    if (!onlyFrom) refusedForGood();
+    if (!stale) refusedForGood();
     // The table of the gateway that answered (GatewayError names it as configured).
     const type = this.deps.config.gateways[err.gateway]?.type;
     const decline = type === undefined ? undefined : gatewayErrorDecline(declineTableFor(type), err);
@@ -1006,10 +1013,11 @@ export class DeliveryService {
       details: detail,
       decline,
       ...(field ? { field } : {}),
-      ...(onlyFrom ? { onlyFrom } : {}),
+      ...(stale ? { onlyFrom: stale.onlyFrom } : {}),
     });
-    if (onlyFrom) {
+    if (stale) {
       if (this.refusalLost(op, failed, reason)) return { kind: 'done', state: failed.state };
+      stale.recorded?.();
       refusedForGood();
     }
     if (failed.state === 'FAILED') await this.released(op, 'failed');
