@@ -279,6 +279,9 @@ export class DeliveryService {
     if (isTerminal(read.state) || read.state === 'PENDING' || read.state === 'ACTION_REQUIRED' || read.state === 'UNRESOLVED') {
       // Already decided (or waiting for a webhook/the poller; UNRESOLVED is never sent again): make sure its event is on its way.
       const settled = await recorder.settle(read.id);
+      // A FAILED one gives back what the orchestration still holds for it (idempotent: nothing when already given back),
+      // so a worker killed between a refusal on record and its release (`unsent`) leaks no cap reservation.
+      if (settled.state === 'FAILED') await this.pipeline.releaseFailed(settled);
       return { kind: 'done', state: settled.state };
     }
     // Orchestrate a new operation once (a decided route stands through retries, inquiries and webhooks).

@@ -17,6 +17,7 @@ import { metricValue } from '../../../src/metrics/metrics-registry';
 import { RiskReviewExpiry } from '../../../src/poller/risk-review-expiry';
 import { ReviewStore } from '../../../src/risk/review-store';
 import { CapReservations } from '../../../src/caps/cap-reservations';
+import { OrchestrationPipeline } from '../../../src/orchestration/orchestration-pipeline';
 import { captureLogger } from '../../support/capture-logger';
 import { channelCommand } from '../../support/fixtures';
 import { testConfig } from '../../support/test-config';
@@ -553,5 +554,50 @@ test("a stale hold that loses to another worker's send never gives back the cap 
     expect(sim.counters().effects[nextId]).toBeUndefined();
   } finally {
     await purgeNamespace(oldConfig).catch(() => undefined);
+  }
+}, 60_000);
+
+test('a refusal on record whose release was lost (a crash between the two) gives the reservation back when its job runs again', async () => {
+  const rule = { scope: 'merchant' as const, name: 'one-a-day', currency: 'CHF', daily_count: 1 };
+  const held = testConfig({
+    gateways: { simulator: { type: 'simulator', base_url: sim.url, api_key: API_KEY, webhook_secret: 'whsec-limits-0123456789', timeout_ms: 30000 } },
+    'caps.rules': [rule],
+    'risk.rules': [{ name: 'big-chf', when: ['high_amount'], action: 'hold' }],
+    'risk.amount_thresholds': { CHF: 100000 },
+    'risk.review_window_ms': 60000,
+  });
+  const shared = new Ledger(redis, held.redis.keyPrefix);
+  const routes = createGatewayClients(held);
+  const rec = new OutcomeRecorder({ config: held, ledger: shared, events: new EventStore(redis, held.redis.keyPrefix), eventsQueue, logger: logs.logger });
+  const svc = new DeliveryService({
+    config: held,
+    ledger: shared,
+    router: new ConfiguredGatewayRouter(routes),
+    recorder: rec,
+    logger: logs.logger,
+    redis,
+    routes,
+  });
+  const crash = jest.spyOn(OrchestrationPipeline.prototype, 'releaseRefused').mockRejectedValueOnce(new Error('worker killed'));
+  try {
+    const payment = { gateway_account: 'one-a-day', gateway_key: 'pm_card_visa', amount: 150000, currency: 'CHF' } as Partial<Payment>;
+    const command = channelCommand('authorize', {}, payment);
+    const id = command.payment.operation_reference!;
+    await shared.create(id, command);
+    expect((await svc.deliver(id)).kind).toBe('wait');
+    const caps = new CapReservations(redis, held.redis.keyPrefix, held.limits.caps.rules);
+    expect((await caps.reserve(id, [{ index: 0, gateway: 'simulator', account: 'one-a-day', amount: 150000, currency: 'CHF' }])).kind).toBe('reserved');
+    expect(await new ReviewStore(redis, held.redis.keyPrefix).decline(id, 'analyst@host')).toBe('held');
+    await expect(svc.deliver(id)).rejects.toThrow('worker killed');
+    expect((await shared.get(id))?.state).toBe('FAILED');
+    // The job runs again (redelivered after the crash): the FAILED operation gives back what it still holds.
+    expect(await svc.deliver(id)).toEqual({ kind: 'done', state: 'FAILED' });
+    const next = channelCommand('authorize', {}, { ...payment, amount: 5000 } as Partial<Payment>);
+    const nextId = next.payment.operation_reference!;
+    await shared.create(nextId, next);
+    expect(await svc.deliver(nextId)).toEqual({ kind: 'done', state: 'SUCCEEDED' });
+  } finally {
+    crash.mockRestore();
+    await purgeNamespace(held).catch(() => undefined);
   }
 }, 60_000);
