@@ -22,7 +22,7 @@ import { bridgeDecline, gatewayErrorDecline } from '../gateways/gateway-declines
 import { configuredVoidsOwnTransaction, declineTableFor, gatewayDefinition } from '../gateways/gateway-registry';
 import { Interaction, Ledger, OperationRecord, TransitionFields } from '../ledger/ledger';
 import { afterTransition } from '../ledger/record-fields';
-import { isTerminal } from '../ledger/operation-state';
+import { OperationState, isTerminal } from '../ledger/operation-state';
 import { Logger } from '../logging/logger';
 import { BreakerBoard } from './breaker-board';
 import { CircuitBreaker } from './circuit-breaker';
@@ -279,6 +279,9 @@ export class DeliveryService {
     if (isTerminal(read.state) || read.state === 'PENDING' || read.state === 'ACTION_REQUIRED' || read.state === 'UNRESOLVED') {
       // Already decided (or waiting for a webhook/the poller; UNRESOLVED is never sent again): make sure its event is on its way.
       const settled = await recorder.settle(read.id);
+      // A FAILED one gives back what the orchestration still holds for it (idempotent: nothing when already given back),
+      // so a worker killed between a refusal on record and its release (`unsent`) leaks no cap reservation.
+      if (settled.state === 'FAILED') await this.pipeline.releaseFailed(settled);
       return { kind: 'done', state: settled.state };
     }
     // Orchestrate a new operation once (a decided route stands through retries, inquiries and webhooks).
@@ -777,8 +780,20 @@ export class DeliveryService {
       // same refusal. Non-gateway errors become invalid_request with gatewayCode COMMAND_REFUSED. The field it
       // names is the command's (nothing was answered): the FAIL event names it, as our other refusals do.
       const refusal = commandRefused(err, route.gateway.name);
-      if (op.attempts === 0 && ctx.captured) this.noteCancelOfCaptured(op, ctx.captured, route.gateway.name, refusal.details.gatewayCode ?? refusal.code);
-      return this.onError(op, refusal, breaker, 'send', undefined, refusal.details.field);
+      // A resend (an UNKNOWN webhook-only command, a retry) whose request no longer builds (a release changed the
+      // builder, data it needs was erased): its earlier attempt may be at the PSP, so it is never told FAIL.
+      const sent = await this.refusalOfSent(op, refusal.details.gatewayCode ?? refusal.code, { kind: refusal.kind });
+      if (sent) {
+        breaker.success(); // release a probe reservation: we did not call
+        return sent;
+      }
+      // Decided on the record as read: one another worker sent meanwhile is left as that one leaves it. A cancel of a
+      // captured payment is counted and logged as refused only once the refusal is on record.
+      const captured = op.attempts === 0 ? ctx.captured : undefined;
+      return this.onError(op, refusal, breaker, 'send', undefined, refusal.details.field, {
+        onlyFrom: op.state,
+        ...(captured ? { recorded: () => this.noteCancelOfCaptured(op, captured, route.gateway.name, refusal.details.gatewayCode ?? refusal.code) } : {}),
+      });
     }
     // Noted once the request is built: a cancel refused unsent is counted and logged as refused (above).
     if (op.attempts === 0 && ctx.captured) this.noteCancelOfCaptured(op, ctx.captured, route.gateway.name);
@@ -918,6 +933,11 @@ export class DeliveryService {
     response?: GatewayResponse,
     /** The command field a refusal before any call names, for the record and the FAIL event (`field`). */
     field?: string,
+    /**
+     * A refusal before any call, decided on the record as read: FAIL only if the operation is still in `onlyFrom`;
+     * `recorded` runs once that FAIL is on record (before the warn line), never for one another worker moved meanwhile.
+     */
+    stale?: { onlyFrom: OperationState; recorded?: () => void },
   ): Promise<DeliveryStep> {
     if (!(err instanceof GatewayError)) throw err;
     const { ledger, recorder, logger } = this.deps;
@@ -979,16 +999,30 @@ export class DeliveryService {
     }
     breaker.success();
     const reason = err.details.gatewayCode ?? err.code;
-    logger.warn('gateway refused the operation for good', {
-      operation_id: op.id,
-      kind: err.kind,
-      reason,
-      ...(err.details.field ? { field: err.details.field } : {}),
-    });
+    const refusedForGood = (): void => {
+      logger.warn('gateway refused the operation for good', {
+        operation_id: op.id,
+        kind: err.kind,
+        reason,
+        ...(err.details.field ? { field: err.details.field } : {}),
+      });
+    };
+    // A refusal decided on the record as read says so only once it is on record (one that lost says that instead).
+    if (!stale) refusedForGood();
     // The table of the gateway that answered (GatewayError names it as configured).
     const type = this.deps.config.gateways[err.gateway]?.type;
     const decline = type === undefined ? undefined : gatewayErrorDecline(declineTableFor(type), err);
-    const failed = await recorder.fail(op, reason, phase === 'send' ? 'response' : 'inquiry', { details: detail, decline, ...(field ? { field } : {}) });
+    const failed = await recorder.fail(op, reason, phase === 'send' ? 'response' : 'inquiry', {
+      details: detail,
+      decline,
+      ...(field ? { field } : {}),
+      ...(stale ? { onlyFrom: stale.onlyFrom } : {}),
+    });
+    if (stale) {
+      if (this.refusalLost(op, failed, reason)) return { kind: 'done', state: failed.state };
+      stale.recorded?.();
+      refusedForGood();
+    }
     if (failed.state === 'FAILED') await this.released(op, 'failed');
     return { kind: 'done', state: failed.state };
   }
@@ -1024,7 +1058,9 @@ export class DeliveryService {
       routing,
       onlyFrom: op.state,
     });
+    // Released only once the refusal is on record: one another worker sent meanwhile keeps the reservation it sent on.
     if (this.refusalLost(op, failed, planned.reason)) return { kind: 'done', state: failed.state };
+    await this.pipeline.releaseRefused({ ...op, routing }, planned.plan);
     // Counted once the refusal is on record: one another worker sent meanwhile counts with its attempt.
     countDecisions(planned.decisions);
     if (op.attempts === 0) reportRouteDrops(this.deps.logger, op, planned.decisions);

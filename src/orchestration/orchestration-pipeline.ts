@@ -101,6 +101,14 @@ export class OrchestrationPipeline {
     if (op.routing && this.stages.some((s) => s.active() && s.release)) await this.release(op, planOf(op), 'failed');
   }
 
+  /**
+   * Releases what the stages reserved for an operation whose refusal (`plan`'s `refuse`) is on record. Only then: a
+   * refusal that lost to another worker's send must leave the reservation that send holds (caps would undercount).
+   */
+  async releaseRefused(op: OperationRecord, plan: OrchestrationPlan): Promise<void> {
+    await this.release(op, plan, 'refused');
+  }
+
   /** Releases what the stages reserved for `plan` (an attempt that failed for good, a refusal, a failover). */
   async release(op: OperationRecord, plan: OrchestrationPlan, why: 'failed' | 'failover' | 'refused'): Promise<void> {
     for (const stage of this.stages) if (stage.active() && stage.release) await stage.release(op, plan, why);
@@ -108,14 +116,24 @@ export class OrchestrationPipeline {
 
   private async run(op: OperationRecord, start: OrchestrationPlan, now: number, from: number): Promise<PipelineResult> {
     let plan = start;
+    const ran: OrchestrationStage[] = [];
     for (const stage of this.stages.slice(from)) {
       if (!stage.active()) continue;
       const next = afterStage(plan, await stage.decide({ op, plan, now }));
-      if (next.kind !== 'send') {
-        // A later stage refused or held: what earlier stages reserved for this attempt is not used.
-        await this.release(op, plan, 'refused');
+      if (next.kind === 'refuse') {
+        // Not released here: the reservations are the operation's, not this attempt's (a reservation is idempotent by
+        // operation id), and the refusal may lose to another worker that sent it on them. The caller releases them
+        // once its refusal is on record (`releaseRefused`).
         return next;
       }
+      if (next.kind !== 'send') {
+        // A stage held: only the stages that ran before it in this run may have reserved for this attempt (caps, the one
+        // stage that reserves, runs last: in practice none). Never a later stage's: a reservation is the operation's, and
+        // one this run did not make may be the one another worker sent on (a hold decided on a stale read).
+        for (const earlier of ran) if (earlier.release) await earlier.release(op, plan, 'refused');
+        return next;
+      }
+      ran.push(stage);
       plan = next.plan;
     }
     return { kind: 'send', plan };

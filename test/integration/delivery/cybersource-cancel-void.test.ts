@@ -447,6 +447,23 @@ describe('Cybersource cancel of a captured payment: a void, not an authorization
     expect(await service.deliver(refundId)).toEqual({ kind: 'done', state: 'SUCCEEDED' });
   });
 
+  it("a cancel refused unsent on a stale read that loses to another worker's send is neither counted nor logged as refused: that worker's attempt stands", async () => {
+    const auth = await paid('authorize');
+    await delivered(dependent('capture', auth, { amount: 2000 }));
+    await delivered(dependent('capture', auth, { amount: 3000 }));
+    const refusal = { gateway: 'cybs', captured_by: 'several_captures', outcome: 'refused', reason: 'SEVERAL_CAPTURES_TO_VOID' };
+    const refused = await metricValue('pb_cancels_of_captured_total', refusal);
+    const cancelId = await record(dependent('cancel', auth));
+    // Read RECEIVED; meanwhile another worker (another release) sends it.
+    const read = (await ledger.get(cancelId))!;
+    expect((await ledger.transition(cancelId, 'SENT', { event: 'attempt', attempt: 1 }, { countAttempt: true })).applied).toBe(true);
+    expect(await service.deliver(read)).toEqual({ kind: 'done', state: 'SENT' });
+    expect(await events.load(`${cancelId}.FAILED`)).toBeNull();
+    expect(await metricValue('pb_cancels_of_captured_total', refusal)).toBe(refused);
+    expect(logs.lines.filter((l) => l.includes('cancel of an authorization several captures took in full') && l.includes(cancelId))).toEqual([]);
+    expect(logs.lines.some((l) => l.includes('refusal not recorded: another worker moved the operation meanwhile') && l.includes(cancelId))).toBe(true);
+  });
+
   it('counts and logs any other refusal unsent as refused with its reason (a capture with no Cybersource id on record), never as a void asked for', async () => {
     const auth = await paid('authorize');
     psp.nextCaptureWithoutId = true;

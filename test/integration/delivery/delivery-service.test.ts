@@ -300,6 +300,59 @@ describe('gateway delivery', () => {
     expect(sim.counters().effects[id]).toBe(1);
   });
 
+  /** A delivery service whose transformer (webhook-only) can no longer build a request, as after a release changed its builder. */
+  function unbuildable(ledger: Ledger, events: EventStore, logger: Logger): DeliveryService {
+    const config = testConfig({
+      gateways: { simulator: { type: 'simulator', base_url: sim.url, api_key: API_KEY, webhook_secret: 'whsec-delivery-test-0123456789', timeout_ms: 1000 } },
+    });
+    configs.push(config);
+    const routes = createGatewayClients(config);
+    const router: GatewayRouter = {
+      route: (op) => {
+        const route = routes.get(op.payment.gateway)!;
+        const transformer: GatewayTransformer = Object.assign(Object.create(route.transformer) as GatewayTransformer, {
+          inquiry: () => 'webhook-only' as const,
+          buildRequest: () => {
+            throw new TypeError('the request builder of this release needs a field the record lacks');
+          },
+        });
+        return { ...route, transformer };
+      },
+    };
+    const recorder = new OutcomeRecorder({ config, ledger, events, eventsQueue, logger });
+    return new DeliveryService({ config, ledger, router, recorder, logger });
+  }
+
+  it('never fails an UNKNOWN webhook-only command whose resend cannot be built (it may be at the PSP): UNKNOWN stays, no FAIL event', async () => {
+    const logs = captureLogger();
+    const { service, ledger, events } = setup();
+    sim.setFaults({ commitThenTimeoutRate: 1 });
+    const id = await record(ledger, channelCommand('authorize', {}, { gateway_key: 'pm_card_visa' }));
+    expect((await service.deliver(id)).kind).toBe('retry');
+    sim.setFaults({});
+    expect(sim.counters().effects[id]).toBe(1);
+    expect(await unbuildable(ledger, events, logs.logger).deliver(id)).toEqual({ kind: 'done', state: 'UNKNOWN' });
+    expect(await ledger.get(id)).toMatchObject({ state: 'UNKNOWN', attempts: 1 });
+    expect(await events.load(`${id}.FAILED`)).toBeNull();
+    const line = logs.lines.find((l) => l.includes('refusal withheld: the operation was sent and may be at the PSP') && l.includes(id));
+    expect(line).toContain('"reason":"COMMAND_REFUSED"');
+  });
+
+  it('never fails a command read RECEIVED that another worker sent meanwhile when its request cannot be built: left as it is, no FAIL event', async () => {
+    const logs = captureLogger();
+    const { ledger, events } = setup();
+    const id = await record(ledger, channelCommand('authorize', {}, { gateway_key: 'pm_card_visa' }));
+    const read = (await ledger.get(id))!;
+    expect((await ledger.transition(id, 'SENT', { event: 'attempt', attempt: 1 }, { countAttempt: true })).applied).toBe(true);
+    expect(await unbuildable(ledger, events, logs.logger).deliver(read)).toEqual({ kind: 'done', state: 'SENT' });
+    expect(await ledger.get(id)).toMatchObject({ state: 'SENT', attempts: 1 });
+    expect(await events.load(`${id}.FAILED`)).toBeNull();
+    const line = logs.lines.find((l) => l.includes('refusal not recorded: another worker moved the operation meanwhile') && l.includes(id));
+    expect(line).toContain('"read_state":"RECEIVED"');
+    // An operator never reads "refused for good" for a refusal that did not apply.
+    expect(logs.lines.filter((l) => l.includes('gateway refused the operation for good') && l.includes(id))).toEqual([]);
+  });
+
   it('resolves an UNKNOWN operation by a status inquiry and never resends it when the PSP has it', async () => {
     const { service, ledger } = setup();
     sim.setFaults({ commitThenTimeoutRate: 1 });

@@ -105,7 +105,7 @@ describe('orchestration pipeline', () => {
     expect(pipeline.planNow(op(), NOW)).toMatchObject({ kind: 'send', plan: { decisions: [] } });
   });
 
-  test('a refusal by a later stage releases what earlier stages reserved and carries every decision', async () => {
+  test('a refusal by a later stage carries every decision and releases nothing until its caller has it on record (releaseRefused)', async () => {
     const risk = new CountingStage('risk', allow('risk'));
     const caps = new CountingStage('caps', () => ({
       verdict: 'refuse',
@@ -116,7 +116,23 @@ describe('orchestration pipeline', () => {
     const result = await pipeline.plan(op(), NOW);
     expect(result).toMatchObject({ kind: 'refuse', reason: 'CAP_EXCEEDED' });
     expect(result.kind === 'refuse' && result.decisions.map((d) => `${d.stage}:${d.outcome}`)).toEqual(['risk:allowed', 'caps:refused']);
+    // The refusal may lose to another worker's send on the same reservations (idempotent by operation id).
+    expect(risk.released).toEqual([]);
+    if (result.kind === 'refuse') await pipeline.releaseRefused(op(), result.plan);
     expect(risk.released).toEqual(['a:refused']);
+  });
+
+  test('a hold releases nothing a later stage holds for the operation: it did not run, and its reservation may be the one another worker sent on', async () => {
+    const fx = new CountingStage('fx', () => ({
+      verdict: 'wait',
+      delayMs: 1000,
+      decision: { stage: 'fx', outcome: 'held', reasons: ['fx_rates_unreachable'] },
+    }));
+    const caps = new CountingStage('caps', allow('caps'));
+    const pipeline = buildOrchestrationPipeline({ config: config() }, [fx, caps]);
+    expect(await pipeline.plan(op(), NOW)).toMatchObject({ kind: 'wait', delayMs: 1000 });
+    expect(caps.released).toEqual([]);
+    expect(fx.released).toEqual([]);
   });
 
   test('failover: next candidate, later stages run again for it, the previous reservation is released', async () => {
