@@ -421,181 +421,135 @@ test('a review expiry never fails a held authorization another worker sent after
   expect(line).toContain('"state":"SENT"');
 }, 60_000);
 
-test("a refusal that loses to another worker's send never gives back the cap reservation that send holds: the cap still counts it", async () => {
-  // One namespace, two releases in a rolling deploy: the old one holds big CHF authorizations for review, the new one
-  // has no such rule. Both cap the account at one authorization a day.
-  const caps = { 'caps.rules': [{ scope: 'merchant', name: 'one-a-day', currency: 'CHF', daily_count: 1 }] };
-  const gateways = { simulator: { type: 'simulator', base_url: sim.url, api_key: API_KEY, webhook_secret: 'whsec-limits-0123456789', timeout_ms: 30000 } };
-  const oldConfig = testConfig({
-    gateways,
-    ...caps,
-    'risk.rules': [{ name: 'big-chf', when: ['high_amount'], action: 'hold' }],
-    'risk.amount_thresholds': { CHF: 100000 },
-    'risk.review_window_ms': 60000,
+/** A CHF account capped at one authorization a day; with `hold`, big CHF authorizations are held for review too. */
+function oneADayConfig(hold: boolean, prefix?: string): Config {
+  return testConfig({
+    gateways: { simulator: { type: 'simulator', base_url: sim.url, api_key: API_KEY, webhook_secret: 'whsec-limits-0123456789', timeout_ms: 30000 } },
+    'caps.rules': [{ scope: 'merchant', name: 'one-a-day', currency: 'CHF', daily_count: 1 }],
+    ...(hold
+      ? {
+          'risk.rules': [{ name: 'big-chf', when: ['high_amount'], action: 'hold' }],
+          'risk.amount_thresholds': { CHF: 100000 },
+          'risk.review_window_ms': 60000,
+        }
+      : {}),
+    ...(prefix ? { 'redis.key_prefix': prefix } : {}),
   });
-  const newConfig = testConfig({ gateways, ...caps, 'redis.key_prefix': oldConfig.redis.keyPrefix });
-  const serviceOf = (c: Config): DeliveryService => {
-    const routes = createGatewayClients(c);
-    const rec = new OutcomeRecorder({ config: c, ledger: shared, events: sharedEvents, eventsQueue, logger: logs.logger });
-    return new DeliveryService({ config: c, ledger: shared, router: new ConfiguredGatewayRouter(routes), recorder: rec, logger: logs.logger, redis, routes });
-  };
+}
+
+/** A delivery service of `c` over the one ledger and event store a namespace's releases share. */
+function deliveryOf(c: Config, shared: Ledger, sharedEvents: EventStore): DeliveryService {
+  const routes = createGatewayClients(c);
+  const rec = new OutcomeRecorder({ config: c, ledger: shared, events: sharedEvents, eventsQueue, logger: logs.logger });
+  return new DeliveryService({ config: c, ledger: shared, router: new ConfiguredGatewayRouter(routes), recorder: rec, logger: logs.logger, redis, routes });
+}
+
+const bigChf = { gateway_account: 'one-a-day', gateway_key: 'pm_card_visa', amount: 150000, currency: 'CHF' } as Partial<Payment>;
+
+/** Creates an authorization of `payment` RECEIVED; its operation id. */
+async function created(shared: Ledger, payment: Partial<Payment>): Promise<string> {
+  const command = channelCommand('authorize', {}, payment);
+  await shared.create(command.payment.operation_reference!, command);
+  return command.payment.operation_reference!;
+}
+
+const refusedReleases = () => metricValue('pb_caps_releases_total', { gateway: 'simulator', why: 'refused' });
+
+/** Reserves the day's one authorization for `id`, as a release without the hold rule that stopped before its attempt. */
+async function reservedFor(c: Config, id: string): Promise<void> {
+  const caps = new CapReservations(redis, c.redis.keyPrefix, c.limits.caps.rules);
+  expect((await caps.reserve(id, [{ index: 0, gateway: 'simulator', account: 'one-a-day', amount: 150000, currency: 'CHF' }])).kind).toBe('reserved');
+}
+
+/**
+ * One namespace, two releases in a rolling deploy: the old one holds big CHF authorizations for review, the new one
+ * has no such rule. Both cap the account at one authorization a day.
+ */
+function rollingDeploy(): { oldConfig: Config; shared: Ledger; oldRelease: DeliveryService; newRelease: DeliveryService } {
+  const oldConfig = oneADayConfig(true);
   const shared = new Ledger(redis, oldConfig.redis.keyPrefix);
   const sharedEvents = new EventStore(redis, oldConfig.redis.keyPrefix);
-  const oldRelease = serviceOf(oldConfig);
-  const newRelease = serviceOf(newConfig);
+  const newRelease = deliveryOf(oneADayConfig(false, oldConfig.redis.keyPrefix), shared, sharedEvents);
+  return { oldConfig, shared, oldRelease: deliveryOf(oldConfig, shared, sharedEvents), newRelease };
+}
+
+/** The day's one authorization is still counted: the next one is refused unsent. */
+async function nextRefusedUnsent(shared: Ledger, release: DeliveryService): Promise<void> {
+  const nextId = await created(shared, { ...bigChf, amount: 5000 });
+  expect(await release.deliver(nextId)).toEqual({ kind: 'done', state: 'FAILED' });
+  expect((await shared.get(nextId))?.reason).toBe('CAP_EXCEEDED');
+  expect(sim.counters().effects[nextId]).toBeUndefined();
+}
+
+test("a refusal that loses to another worker's send never gives back the cap reservation that send holds: the cap still counts it", async () => {
+  const { oldConfig, shared, oldRelease, newRelease } = rollingDeploy();
   try {
-    const payment = { gateway_account: 'one-a-day', gateway_key: 'pm_card_visa', amount: 150000, currency: 'CHF' } as Partial<Payment>;
-    const command = channelCommand('authorize', {}, payment);
-    const id = command.payment.operation_reference!;
-    await shared.create(id, command);
+    const id = await created(shared, bigChf);
     expect((await oldRelease.deliver(id)).kind).toBe('wait');
     expect(await new ReviewStore(redis, oldConfig.redis.keyPrefix).decline(id, 'analyst@host')).toBe('held');
     // The old release reads it RECEIVED (declined); meanwhile the new one reserves the day's one authorization and sends it.
     const read = (await shared.get(id))!;
     expect(await newRelease.deliver(id)).toEqual({ kind: 'done', state: 'SUCCEEDED' });
-    const released = await metricValue('pb_caps_releases_total', { gateway: 'simulator', why: 'refused' });
+    const released = await refusedReleases();
     expect(await oldRelease.deliver(read)).toEqual({ kind: 'done', state: 'SUCCEEDED' });
-    expect(await metricValue('pb_caps_releases_total', { gateway: 'simulator', why: 'refused' })).toBe(released);
-    // The day's one authorization is still counted: the next one is refused unsent.
-    const next = channelCommand('authorize', {}, { ...payment, amount: 5000 } as Partial<Payment>);
-    const nextId = next.payment.operation_reference!;
-    await shared.create(nextId, next);
-    expect(await newRelease.deliver(nextId)).toEqual({ kind: 'done', state: 'FAILED' });
-    expect((await shared.get(nextId))?.reason).toBe('CAP_EXCEEDED');
-    expect(sim.counters().effects[nextId]).toBeUndefined();
+    expect(await refusedReleases()).toBe(released);
+    await nextRefusedUnsent(shared, newRelease);
   } finally {
     await purgeNamespace(oldConfig).catch(() => undefined);
   }
 }, 60_000);
 
 test('a refusal on record still gives back what was reserved for the operation (a worker that reserved, then stopped before its attempt)', async () => {
-  const rule = { scope: 'merchant' as const, name: 'one-a-day', currency: 'CHF', daily_count: 1 };
-  const held = testConfig({
-    gateways: { simulator: { type: 'simulator', base_url: sim.url, api_key: API_KEY, webhook_secret: 'whsec-limits-0123456789', timeout_ms: 30000 } },
-    'caps.rules': [rule],
-    'risk.rules': [{ name: 'big-chf', when: ['high_amount'], action: 'hold' }],
-    'risk.amount_thresholds': { CHF: 100000 },
-    'risk.review_window_ms': 60000,
-  });
+  const held = oneADayConfig(true);
   const shared = new Ledger(redis, held.redis.keyPrefix);
-  const routes = createGatewayClients(held);
-  const rec = new OutcomeRecorder({ config: held, ledger: shared, events: new EventStore(redis, held.redis.keyPrefix), eventsQueue, logger: logs.logger });
-  const svc = new DeliveryService({
-    config: held,
-    ledger: shared,
-    router: new ConfiguredGatewayRouter(routes),
-    recorder: rec,
-    logger: logs.logger,
-    redis,
-    routes,
-  });
+  const svc = deliveryOf(held, shared, new EventStore(redis, held.redis.keyPrefix));
   try {
-    const payment = { gateway_account: 'one-a-day', gateway_key: 'pm_card_visa', amount: 150000, currency: 'CHF' } as Partial<Payment>;
-    const command = channelCommand('authorize', {}, payment);
-    const id = command.payment.operation_reference!;
-    await shared.create(id, command);
+    const id = await created(shared, bigChf);
     expect((await svc.deliver(id)).kind).toBe('wait');
-    // The day's one authorization reserved for it (by a release without the hold rule that stopped before its attempt).
-    const caps = new CapReservations(redis, held.redis.keyPrefix, held.limits.caps.rules);
-    expect((await caps.reserve(id, [{ index: 0, gateway: 'simulator', account: 'one-a-day', amount: 150000, currency: 'CHF' }])).kind).toBe('reserved');
+    await reservedFor(held, id);
     expect(await new ReviewStore(redis, held.redis.keyPrefix).decline(id, 'analyst@host')).toBe('held');
-    const released = await metricValue('pb_caps_releases_total', { gateway: 'simulator', why: 'refused' });
+    const released = await refusedReleases();
     expect(await svc.deliver(id)).toEqual({ kind: 'done', state: 'FAILED' });
-    expect(await metricValue('pb_caps_releases_total', { gateway: 'simulator', why: 'refused' })).toBe(released + 1);
+    expect(await refusedReleases()).toBe(released + 1);
     // Given back: the day's one authorization goes to the next one.
-    const next = channelCommand('authorize', {}, { ...payment, amount: 5000 } as Partial<Payment>);
-    const nextId = next.payment.operation_reference!;
-    await shared.create(nextId, next);
-    expect(await svc.deliver(nextId)).toEqual({ kind: 'done', state: 'SUCCEEDED' });
+    expect(await svc.deliver(await created(shared, { ...bigChf, amount: 5000 }))).toEqual({ kind: 'done', state: 'SUCCEEDED' });
   } finally {
     await purgeNamespace(held).catch(() => undefined);
   }
 }, 60_000);
 
 test("a stale hold that loses to another worker's send never gives back the cap reservation that send holds", async () => {
-  // As above, a rolling deploy: the old release holds big CHF authorizations for review, the new one sends them.
-  const caps = { 'caps.rules': [{ scope: 'merchant', name: 'one-a-day', currency: 'CHF', daily_count: 1 }] };
-  const gateways = { simulator: { type: 'simulator', base_url: sim.url, api_key: API_KEY, webhook_secret: 'whsec-limits-0123456789', timeout_ms: 30000 } };
-  const oldConfig = testConfig({
-    gateways,
-    ...caps,
-    'risk.rules': [{ name: 'big-chf', when: ['high_amount'], action: 'hold' }],
-    'risk.amount_thresholds': { CHF: 100000 },
-    'risk.review_window_ms': 60000,
-  });
-  const newConfig = testConfig({ gateways, ...caps, 'redis.key_prefix': oldConfig.redis.keyPrefix });
-  const shared = new Ledger(redis, oldConfig.redis.keyPrefix);
-  const sharedEvents = new EventStore(redis, oldConfig.redis.keyPrefix);
-  const serviceOf = (c: Config): DeliveryService => {
-    const routes = createGatewayClients(c);
-    const rec = new OutcomeRecorder({ config: c, ledger: shared, events: sharedEvents, eventsQueue, logger: logs.logger });
-    return new DeliveryService({ config: c, ledger: shared, router: new ConfiguredGatewayRouter(routes), recorder: rec, logger: logs.logger, redis, routes });
-  };
-  const oldRelease = serviceOf(oldConfig);
-  const newRelease = serviceOf(newConfig);
+  const { oldConfig, shared, oldRelease, newRelease } = rollingDeploy();
   try {
-    const payment = { gateway_account: 'one-a-day', gateway_key: 'pm_card_visa', amount: 150000, currency: 'CHF' } as Partial<Payment>;
-    const command = channelCommand('authorize', {}, payment);
-    const id = command.payment.operation_reference!;
-    await shared.create(id, command);
+    const id = await created(shared, bigChf);
     expect((await oldRelease.deliver(id)).kind).toBe('wait');
     // The old release reads it RECEIVED (still held); meanwhile the new one reserves the day's one authorization and sends it.
     const read = (await shared.get(id))!;
     expect(await newRelease.deliver(id)).toEqual({ kind: 'done', state: 'SUCCEEDED' });
-    const released = await metricValue('pb_caps_releases_total', { gateway: 'simulator', why: 'refused' });
+    const released = await refusedReleases();
     expect((await oldRelease.deliver(read)).kind).toBe('wait');
-    expect(await metricValue('pb_caps_releases_total', { gateway: 'simulator', why: 'refused' })).toBe(released);
-    // The day's one authorization is still counted: the next one is refused unsent.
-    const next = channelCommand('authorize', {}, { ...payment, amount: 5000 } as Partial<Payment>);
-    const nextId = next.payment.operation_reference!;
-    await shared.create(nextId, next);
-    expect(await newRelease.deliver(nextId)).toEqual({ kind: 'done', state: 'FAILED' });
-    expect((await shared.get(nextId))?.reason).toBe('CAP_EXCEEDED');
-    expect(sim.counters().effects[nextId]).toBeUndefined();
+    expect(await refusedReleases()).toBe(released);
+    await nextRefusedUnsent(shared, newRelease);
   } finally {
     await purgeNamespace(oldConfig).catch(() => undefined);
   }
 }, 60_000);
 
 test('a refusal on record whose release was lost (a crash between the two) gives the reservation back when its job runs again', async () => {
-  const rule = { scope: 'merchant' as const, name: 'one-a-day', currency: 'CHF', daily_count: 1 };
-  const held = testConfig({
-    gateways: { simulator: { type: 'simulator', base_url: sim.url, api_key: API_KEY, webhook_secret: 'whsec-limits-0123456789', timeout_ms: 30000 } },
-    'caps.rules': [rule],
-    'risk.rules': [{ name: 'big-chf', when: ['high_amount'], action: 'hold' }],
-    'risk.amount_thresholds': { CHF: 100000 },
-    'risk.review_window_ms': 60000,
-  });
+  const held = oneADayConfig(true);
   const shared = new Ledger(redis, held.redis.keyPrefix);
-  const routes = createGatewayClients(held);
-  const rec = new OutcomeRecorder({ config: held, ledger: shared, events: new EventStore(redis, held.redis.keyPrefix), eventsQueue, logger: logs.logger });
-  const svc = new DeliveryService({
-    config: held,
-    ledger: shared,
-    router: new ConfiguredGatewayRouter(routes),
-    recorder: rec,
-    logger: logs.logger,
-    redis,
-    routes,
-  });
+  const svc = deliveryOf(held, shared, new EventStore(redis, held.redis.keyPrefix));
   const crash = jest.spyOn(OrchestrationPipeline.prototype, 'releaseRefused').mockRejectedValueOnce(new Error('worker killed'));
   try {
-    const payment = { gateway_account: 'one-a-day', gateway_key: 'pm_card_visa', amount: 150000, currency: 'CHF' } as Partial<Payment>;
-    const command = channelCommand('authorize', {}, payment);
-    const id = command.payment.operation_reference!;
-    await shared.create(id, command);
+    const id = await created(shared, bigChf);
     expect((await svc.deliver(id)).kind).toBe('wait');
-    const caps = new CapReservations(redis, held.redis.keyPrefix, held.limits.caps.rules);
-    expect((await caps.reserve(id, [{ index: 0, gateway: 'simulator', account: 'one-a-day', amount: 150000, currency: 'CHF' }])).kind).toBe('reserved');
+    await reservedFor(held, id);
     expect(await new ReviewStore(redis, held.redis.keyPrefix).decline(id, 'analyst@host')).toBe('held');
     await expect(svc.deliver(id)).rejects.toThrow('worker killed');
     expect((await shared.get(id))?.state).toBe('FAILED');
     // The job runs again (redelivered after the crash): the FAILED operation gives back what it still holds.
     expect(await svc.deliver(id)).toEqual({ kind: 'done', state: 'FAILED' });
-    const next = channelCommand('authorize', {}, { ...payment, amount: 5000 } as Partial<Payment>);
-    const nextId = next.payment.operation_reference!;
-    await shared.create(nextId, next);
-    expect(await svc.deliver(nextId)).toEqual({ kind: 'done', state: 'SUCCEEDED' });
+    expect(await svc.deliver(await created(shared, { ...bigChf, amount: 5000 }))).toEqual({ kind: 'done', state: 'SUCCEEDED' });
   } finally {
     crash.mockRestore();
     await purgeNamespace(held).catch(() => undefined);
