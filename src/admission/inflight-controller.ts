@@ -117,8 +117,11 @@ const MEMORY_EFFECT_SHARE = 0.02;
 const LAG_INTERVALS = 2;
 /** Multiplicative cut on event-loop lag. */
 const LAG_CUT = 0.8;
-/** Growth per interval below the last cut's level (slow start; up to it, as TCP's ssthresh). */
-const SLOW_START = 1.5;
+/**
+ * Growth per interval below the last cut's level (slow start; up to it, as TCP's ssthresh): doubling, as TCP
+ * per round trip. At ×1.5 a fresh worker facing a backlog took 2.5 s to reach the ~250 commands a 250 ms PSP needs.
+ */
+const SLOW_START = 2;
 /** Additive growth per interval after the first cut, as a share of the limit (at least 1). */
 const ADDITIVE_SHARE = 0.1;
 /** A command time this far above its recent level holds growth. */
@@ -129,10 +132,12 @@ const BASELINE_WEIGHT = 0.2;
  * The worker's own time per command (command time less PSP time) above which commands are queueing in
  * the worker: this many milliseconds, or this share of the PSP time if more. Unloaded, a command's own time
  * is a few Redis round trips and a bus call (a few ms); when it climbs past this, the CPU (or Redis) is
- * what the commands in flight wait for, and more of them would only wait longer there.
+ * what the commands in flight wait for, and more of them would only wait longer there. Half, not a quarter:
+ * at 250 ms PSP latency the bench's workers ran their best rate with 25-130 ms of their own per command, and a
+ * quarter (62 ms) held a fresh worker's growth for seconds at the start of a backlog.
  */
 const QUEUE_FLOOR_MS = 20;
-const QUEUE_SHARE = 0.25;
+const QUEUE_SHARE = 0.5;
 /**
  * Queueing this deep (the worker's own time over the PSP time, and over 4 × QUEUE_FLOOR_MS) trims a limit
  * grown past it by this factor per interval, never below the initial limit: the extra commands in flight

@@ -36,7 +36,7 @@ describe('InflightController', () => {
     const controller = new InflightController(settings);
     const limits: number[] = [];
     for (let i = 0; i < 12; i++) limits.push(controller.next(saturated(controller.limit)).limit);
-    expect(limits.slice(0, 3)).toEqual([96, 144, 216]);
+    expect(limits.slice(0, 3)).toEqual([128, 256, 512]); // doubling each interval, as TCP's slow start
     expect(limits[limits.length - 1]).toBe(512);
     for (let i = 1; i < limits.length; i++) expect(limits[i]).toBeGreaterThanOrEqual(limits[i - 1]);
   });
@@ -130,11 +130,11 @@ describe('InflightController', () => {
   it('keeps growing through event-loop delay under the limit (a scavenge or one slow step), while commands do not queue in the worker', () => {
     // Sampled every 10 ms, an interval's p99 is its longest stall: 60 ms is one GC pause, not a CPU at its ceiling.
     const busy = new InflightController({ ...settings, initial: 200 });
-    expect(busy.next(saturated(200, 250, { eventLoopLagMs: 60, meanExternalMs: 245 }))).toMatchObject({ reason: 'grow', limit: 300 });
+    expect(busy.next(saturated(200, 250, { eventLoopLagMs: 60, meanExternalMs: 245 }))).toMatchObject({ reason: 'grow', limit: 400 });
     expect(busy.next(saturated(300, 250, { eventLoopLagMs: 90 }))).toMatchObject({ reason: 'grow' });
   });
 
-  it("holds growth while commands queue in the worker: its own time (command time less the PSP's) over 20 ms and a quarter of the PSP time", () => {
+  it("holds growth while commands queue in the worker: its own time (command time less the PSP's) over 20 ms and half the PSP time", () => {
     const controller = new InflightController({ ...settings, initial: 200 });
     // 400 ms per command of which the PSP took 250: 150 ms waiting for the CPU or Redis.
     const decision = controller.next(saturated(200, 400, { meanExternalMs: 250 }));
@@ -142,6 +142,8 @@ describe('InflightController', () => {
     expect(decision.workerTimeMs).toBeCloseTo(150, 5);
     // 30 ms of its own at 250 ms PSP latency is a few round trips, not a queue: growth goes on.
     expect(new InflightController({ ...settings, initial: 200 }).next(saturated(200, 280, { meanExternalMs: 250 }))).toMatchObject({ reason: 'grow' });
+    // 100 ms of its own at 250 ms is under half: growth goes on (the bench's workers ran their best rate there).
+    expect(new InflightController({ ...settings, initial: 200 }).next(saturated(200, 350, { meanExternalMs: 250 }))).toMatchObject({ reason: 'grow' });
     // At 0 ms PSP latency the floor applies: 15 ms of its own is no queue, 40 ms is.
     expect(new InflightController(settings).next(saturated(64, 17, { meanExternalMs: 2 })).reason).toBe('grow');
     expect(new InflightController(settings).next(saturated(64, 42, { meanExternalMs: 2 })).reason).toBe('queueing');
@@ -179,7 +181,9 @@ describe('InflightController', () => {
     expect(run(20)).toBeLessThanOrEqual(64);
     const slow = run(250);
     expect(slow).toBeGreaterThanOrEqual(250);
-    expect(slow).toBeLessThan(420);
+    // Growth stops once its own time passes half the PSP's (375 here); a doubling that overshoots is trimmed
+    // while its own time exceeds the PSP's, so the limit ends under twice rate × latency.
+    expect(slow).toBeLessThan(500);
   });
 
   it('does not cut for one stall alone (a full GC, one slow step): the p99 of an interval is its longest pause', () => {
@@ -197,7 +201,7 @@ describe('InflightController', () => {
 
   it('holds growth while the command time is well above its recent level (a PSP slowing down is not pushed harder), then resumes', () => {
     const controller = new InflightController(settings);
-    for (let i = 0; i < 3; i++) controller.next(saturated(controller.limit, 200));
+    for (let i = 0; i < 2; i++) controller.next(saturated(controller.limit, 200));
     const before = controller.limit;
     const slowed = controller.next(saturated(before, 800));
     expect(slowed).toMatchObject({ reason: 'latency_rise', limit: before });
