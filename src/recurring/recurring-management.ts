@@ -29,7 +29,8 @@ export interface ScheduleView {
   last_reason?: string;
   /**
    * Only in answers to a bus configured with `service_bus.amount_units: major`: the unit of
-   * `definition.amount` (`major`, or `minor` when it is no whole number of major units). Absent: minor units.
+   * `definition.amount` (`major`: decimal major units, 19.99; `minor` only for a currency whose exponent is
+   * unknown). Absent: minor units.
    */
   amount_units?: 'major' | 'minor';
   definition: ScheduleDefinition;
