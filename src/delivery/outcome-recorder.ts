@@ -248,6 +248,10 @@ export class OutcomeRecorder {
     // again): a failure of it the PSP dates earlier, however late it arrives, is then an older event, not an undo.
     const pspSucceededAt = to === 'SUCCEEDED' ? pspEpochMs(outcome.occurredAt) : undefined;
     if (pspSucceededAt !== undefined) fields.pspSucceededAt = pspSucceededAt;
+    // The PSP's round trip of the call whose answer this is, for the event's `gateway_response_time` (not the
+    // operation's age: queueing, retries and a webhook's wait are not the PSP's response time).
+    const pspResponseMs = source === 'response' || source === 'inquiry' ? wholeMs(details.elapsed_ms) : undefined;
+    if (pspResponseMs !== undefined) fields.pspResponseMs = pspResponseMs;
     // A refused command on an earlier PSP object (a capture or cancel the PSP turned down) leaves that object
     // indexed to the operation holding it, so a later fact about it (a dispute) does not land on the refusal.
     // A validate only reads its authorization's object (Stripe answers with the PaymentIntent): it never takes it over either.
@@ -987,4 +991,9 @@ export class OutcomeRecorder {
     const data: OmsEventJobData = this.deps.config.redis.replicaAcks ? { eventId, replicated: true } : { eventId };
     await this.deps.eventsQueue.add('notify', data, { jobId: bullJobId(eventId) });
   }
+}
+
+/** A measured duration (fractional ms, as the HTTP client times a call) as whole ms; undefined when it is none. */
+function wholeMs(value: unknown): number | undefined {
+  return typeof value === 'number' && Number.isFinite(value) && value >= 0 ? Math.round(value) : undefined;
 }
