@@ -250,7 +250,7 @@ export class OutcomeRecorder {
     if (pspSucceededAt !== undefined) fields.pspSucceededAt = pspSucceededAt;
     // The PSP's round trip of the call whose answer this is, for the event's `gateway_response_time` (not the
     // operation's age: queueing, retries and a webhook's wait are not the PSP's response time).
-    const pspResponseMs = source === 'response' || source === 'inquiry' ? wholeMs(details.elapsed_ms) : undefined;
+    const pspResponseMs = pspResponseMsOf(source, details);
     if (pspResponseMs !== undefined) fields.pspResponseMs = pspResponseMs;
     // A refused command on an earlier PSP object (a capture or cancel the PSP turned down) leaves that object
     // indexed to the operation holding it, so a later fact about it (a dispute) does not land on the refusal.
@@ -991,6 +991,18 @@ export class OutcomeRecorder {
     const data: OmsEventJobData = this.deps.config.redis.replicaAcks ? { eventId, replicated: true } : { eventId };
     await this.deps.eventsQueue.add('notify', data, { jobId: bullJobId(eventId) });
   }
+}
+
+/**
+ * Sources whose history entry's `elapsed_ms` is the round trip of a call of ours the PSP answered: the request's
+ * answer, delivery's status inquiry, and the poller's (PENDING/UNKNOWN/UNRESOLVED checks, action expiry), which asks
+ * as delivery's does. A webhook's, a report's or the bridge's own outcome times no call.
+ */
+const TIMED_SOURCES: ReadonlySet<OutcomeSource> = new Set<OutcomeSource>(['response', 'inquiry', 'poller']);
+
+/** The PSP's response time an outcome from `source` carries (whole ms), for the record's `pspResponseMs`; undefined when it times no call. */
+function pspResponseMsOf(source: OutcomeSource, details: Record<string, unknown>): number | undefined {
+  return TIMED_SOURCES.has(source) ? wholeMs(details.elapsed_ms) : undefined;
 }
 
 /** A measured duration (fractional ms, as the HTTP client times a call) as whole ms; undefined when it is none. */

@@ -105,8 +105,8 @@ export interface OperationRecord {
   pspSucceededAt?: number;
   /**
    * The PSP's response time (whole ms): the round trip of the last PSP call whose answer was recorded as this
-   * operation's outcome (the request's answer, or the status inquiry's: two calls for a gateway whose inquiry
-   * takes two), as the history's `elapsed_ms` of that outcome entry says it. The event's `gateway_response_time`.
+   * operation's outcome (the request's answer, or a status inquiry's, delivery's or the poller's: two calls for a
+   * gateway whose inquiry takes two), as the history's `elapsed_ms` of that outcome entry says it. The event's `gateway_response_time`.
    * Absent when no answer of a call of ours was recorded (refused unsent, settled by a webhook or report only).
    */
   pspResponseMs?: number;

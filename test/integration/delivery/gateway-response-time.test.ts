@@ -63,6 +63,22 @@ describe("an event's gateway_response_time", () => {
     expect((await paymentOf(`${id}.SUCCEEDED`)).gateway_response_time).toBe(42);
   });
 
+  it("a PENDING answer settled by the poller's status inquiry: the SUCCESS event says that inquiry's round trip", async () => {
+    const command = channelCommand('authorize', {}, { gateway: 'simulator', gateway_key: 'pm_card_visa', amount: 500, currency: 'EUR' });
+    const id = command.payment.operation_reference!;
+    await stack.ledger.create(id, command);
+    await stack.ledger.transition(id, 'SENT', { event: 'attempt' }, { countAttempt: true });
+    await stack.recorder.apply((await stack.ledger.get(id))!, { status: 'PENDING', gatewayStatus: 'processing', gatewayReference: `pi_${id}` }, 'response', {
+      elapsed_ms: 41.6,
+    });
+    // The poller asks as delivery's inquiry does (src/poller/poller.ts, action-expiry.ts): a call of ours, timed, answered.
+    await stack.recorder.apply((await stack.ledger.get(id))!, { status: 'SUCCESS', gatewayStatus: 'succeeded', gatewayReference: `pi_${id}` }, 'poller', {
+      elapsed_ms: 87.2,
+    });
+    expect((await stack.ledger.get(id))?.pspResponseMs).toBe(87);
+    expect((await paymentOf(`${id}.SUCCEEDED`)).gateway_response_time).toBe(87);
+  });
+
   it('is 0 when no call of ours was answered (an outcome the PSP told by webhook only)', async () => {
     const command = channelCommand('authorize', {}, { gateway: 'simulator', gateway_key: 'pm_card_visa', amount: 500, currency: 'EUR' });
     const id = command.payment.operation_reference!;
