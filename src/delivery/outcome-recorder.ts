@@ -516,6 +516,10 @@ export class OutcomeRecorder {
       ...(op.state === 'ACTION_REQUIRED' && op.action ? { action: { kind: op.action.kind } } : {}),
       ...(onlyFrom ? { onlyFrom } : {}),
     };
+    // A refusal the PSP answered (a terminal gateway error read from its answer, `elapsed_ms` in the details): its round
+    // trip is the FAIL event's `gateway_response_time`, as an answer read as FAIL would say.
+    const pspResponseMs = pspResponseMsOf(source, details);
+    if (pspResponseMs !== undefined) fields.pspResponseMs = pspResponseMs;
     return this.decide(op, 'FAILED', { event: 'failed', source, reason, ...(field ? { field } : {}), ...details }, fields, null, (moved) =>
       this.noteHoldReversal(op, moved, source),
     );

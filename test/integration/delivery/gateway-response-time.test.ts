@@ -79,6 +79,18 @@ describe("an event's gateway_response_time", () => {
     expect((await paymentOf(`${id}.SUCCEEDED`)).gateway_response_time).toBe(87);
   });
 
+  it("a PSP's refusal answered as an error (a terminal gateway error read from its answer): the FAIL event says that answer's round trip", async () => {
+    const command = channelCommand('authorize', {}, { gateway: 'simulator', gateway_key: 'pm_card_visa', amount: 500, currency: 'EUR' });
+    const id = command.payment.operation_reference!;
+    await stack.ledger.create(id, command);
+    await stack.ledger.transition(id, 'SENT', { event: 'attempt' }, { countAttempt: true });
+    // As delivery's onError records a terminal GatewayError the transformer read from the PSP's answer.
+    await stack.recorder.fail((await stack.ledger.get(id))!, 'invalid_request', 'response', {
+      details: { event: 'send_error', kind: 'invalid_request', http_status: 400, elapsed_ms: 63.4 },
+    });
+    expect((await paymentOf(`${id}.FAILED`)).gateway_response_time).toBe(63);
+  });
+
   it('is 0 when no call of ours was answered (an outcome the PSP told by webhook only)', async () => {
     const command = channelCommand('authorize', {}, { gateway: 'simulator', gateway_key: 'pm_card_visa', amount: 500, currency: 'EUR' });
     const id = command.payment.operation_reference!;
