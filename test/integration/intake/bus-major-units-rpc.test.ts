@@ -13,6 +13,7 @@ import { Config } from '../../../src/config/config';
 import { createGatewayClients } from '../../../src/gateways/gateway-registry';
 import { IntakeRoute } from '../../../src/intake/intake-route';
 import { silentLogger } from '../../../src/logging/logger';
+import { metricValue } from '../../../src/metrics/metrics-registry';
 import { RecurringManagement } from '../../../src/recurring/recurring-management';
 import { RecurringStore } from '../../../src/recurring/recurring-store';
 import { ScheduleDefinition } from '../../../src/recurring/recurring-schedule';
@@ -112,7 +113,10 @@ describe('intake: a bus that counts in major units, in its recurring and payment
   });
 
   it('refuses a schedule of 19.999 EUR naming params.schedule.amount (never rounded), and stores nothing', async () => {
+    const refusedBefore = await metricValue('pb_recurring_schedule_requests_total', { action: 'create', result: 'refused' });
     const answer = await call(config.recurring.rpcMethods.create, { schedule: schedule('major-sub-cent', 19.999, 'EUR') });
+    // Counted as the schedule management's refusal, as any other refused definition is.
+    expect(await metricValue('pb_recurring_schedule_requests_total', { action: 'create', result: 'refused' })).toBe(refusedBefore + 1);
     expect(answer.error).toMatchObject({
       code: -32602,
       data: { field: 'params.schedule.amount', reason: 'must have at most 2 decimals in EUR (major units)' },
