@@ -85,6 +85,17 @@ const CHANNELS: readonly Channel[] = ['bus', 'web', 'pos', 'marketplace'];
  *   The query is answered in minor units either way: the caps and the gateways' lists read them.
  */
 export function methodsQueryOf(params: Record<string, unknown>, amountUnits: 'minor' | 'major' = 'minor'): MethodsQuery {
+  try {
+    return readMethodsQuery(params, amountUnits);
+  } catch (err) {
+    // `pb_payment_methods_requests_total{result="refused"}`: a query the caller got wrong (an amount too precise included).
+    if (err instanceof MethodsQueryError) answersTotal.inc({ result: 'refused' });
+    throw err;
+  }
+}
+
+/** {@link methodsQueryOf}'s reading, uncounted. */
+function readMethodsQuery(params: Record<string, unknown>, amountUnits: 'minor' | 'major'): MethodsQuery {
   const order = (typeof params.order === 'object' && params.order !== null ? params.order : params) as Record<string, unknown>;
   const at = (f: string) => (order === params ? f : `order.${f}`);
   const { amount, currency, country, channel, gateway } = order;

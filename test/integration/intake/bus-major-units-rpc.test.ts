@@ -149,7 +149,9 @@ describe('intake: a bus that counts in major units, in its recurring and payment
   });
 
   it('refuses a payment method query of 19.999 EUR naming params.amount', async () => {
+    const refusedBefore = await metricValue('pb_payment_methods_requests_total', { result: 'refused' });
     const answer = await call(config.routing.paymentMethods.rpcMethod, { amount: 19.999, currency: 'EUR', gateway_account: 'acme-eu' });
+    expect(await metricValue('pb_payment_methods_requests_total', { result: 'refused' })).toBe(refusedBefore + 1);
     expect(answer.error).toMatchObject({ code: -32602, data: { field: 'params.amount' } });
     expect(answer.error).toMatchObject({ message: 'amount must have at most 2 decimals in EUR (major units)' });
   });
