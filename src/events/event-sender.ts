@@ -157,7 +157,7 @@ async function setAsideRefundNotice(event: StoredEvent, err: BusRpcError, deps: 
   await deps.events.setAside(event, reason);
   countRefundNoticeSetAside(reason);
   deps.logger.warn(
-    "refund pre-notice set aside: the bus refused it (a JSON-RPC error); the refund's outcome goes on. Set service_bus.refund_pending_notice: false if the bus does not take it",
+    "refund pre-notice set aside: the bus refused it (a JSON-RPC error); the refund's outcome goes on. Set service_bus.refund_pending_notice: false if the bus does not take it, then dismiss it (payment-bridge ops events dismiss --reason)",
     { event_id: event.eventId, method: event.method, sequence: event.sequence, payment_key: event.paymentKey, reason, error: err.message },
   );
   return 'set-aside';
@@ -186,7 +186,7 @@ async function afterRefusal(job: Job<OmsEventJobData>, event: StoredEvent, err: 
   await deps.events.setAside(event, reason);
   countEventRejection(reason, 'set_aside');
   deps.logger.error(
-    "event set aside: the bus refused its content (or it does not decode) every time; the payment's later events go on. Fix the cause, then resend it (payment-bridge ops events resend)",
+    "event set aside: the bus refused its content (or it does not decode) every time; the payment's later events go on. Fix the cause, then resend it (payment-bridge ops events resend), or dismiss it if the bus will never take it (ops events dismiss)",
     {
       ...meta,
       payment_key: event.paymentKey,
