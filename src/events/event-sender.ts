@@ -35,7 +35,8 @@ const ORDER_WAIT_MS = 100;
  * spending an attempt, looking again less often the longer it has waited); a repeat of an event already
  * delivered is dropped. The notification carries its `event_id` and `sequence`, so the OMS drops the rare
  * duplicate (sent, then a crash before the ack). An event the bus refuses for its content
- * {@link EVENT_REJECTION_TRIES} times is set aside (`EventStore.setAside`), so the payment's later events go on.
+ * {@link EVENT_REJECTION_TRIES} times is set aside (`EventStore.setAside`), so the payment's later events go on; one an
+ * operator then dismissed (`EventStore.dismiss`) is never sent, whatever job names it.
  * With `redis.replica_acks`, an event queued without the outcome recorder's confirmation on the replicas (the
  * recovery sweep's revival, an operator's resend) is held until they acknowledge it (`confirmBeforeSend`).
  */
@@ -57,6 +58,16 @@ export function startEventSender(
       if (!event) {
         deps.logger.error('event job without a recorded event; dropping it', { event_id: job.data.eventId });
         return 'missing';
+      }
+      // Dismissed by an operator (the bus will never take it): whatever job names it, a resend's included, it stays
+      // unsent; out of the unsent index too, should anything have put it back there, so no sweep revives it.
+      if (event.dismissed) {
+        await deps.events.markSent(event.paymentKey, event.sequence, event.eventId);
+        deps.logger.info('dismissed event not sent: an operator dismissed it (ops events rejected --dismissed)', {
+          event_id: event.eventId,
+          sequence: event.sequence,
+        });
+        return 'dismissed';
       }
       // An operator's resend goes out although the watermark passed it when it was set aside.
       if (!job.data.resend && !event.resent) {

@@ -217,6 +217,8 @@ export interface StoredEvent extends PaymentEvent {
   sequence: number;
   /** An operator resent it after it was set aside: sent although the payment's watermark is past it. */
   resent?: boolean;
+  /** An operator dismissed it after it was set aside (`EventStore.dismiss`): never sent, whatever job names it. */
+  dismissed?: boolean;
 }
 
 /**
@@ -423,6 +425,7 @@ export class EventStore {
     this.payments.set(h.payment_key, keys.shard);
     const event: StoredEvent = { eventId, paymentKey: h.payment_key, shard: keys.shard, method: h.method, params: {}, sequence: Number(h.sequence) };
     if (h.resend_at) event.resent = true;
+    if (h.dismissed_at) event.dismissed = true;
     try {
       event.params = JSON.parse(h.params) as Record<string, unknown>;
     } catch {

@@ -1,9 +1,12 @@
 import { PassThrough } from 'node:stream';
+import { Worker } from 'bullmq';
 import { AuditEntry, auditStreamKey } from '../../../src/audit/audit-log';
 import { opsDismissEvents, opsRejectedEvents, opsResendEvents } from '../../../src/cli/event-commands';
 import { Config } from '../../../src/config/config';
 import { EventStore } from '../../../src/events/event-store';
 import { createOmsEventsQueue } from '../../../src/events/oms-events-queue';
+import { NotificationSender } from '../../../src/events/event-send';
+import { startEventSender } from '../../../src/events/event-sender';
 import { PaymentEvent } from '../../../src/events/payment-event';
 import { metricValue } from '../../../src/metrics/metrics-registry';
 import { setScrapeCollector } from '../../../src/metrics/scrape-gauges';
@@ -15,6 +18,7 @@ import { ShardKeys } from '../../../src/redis/key-layout';
 import { RedisClient, createRedis } from '../../../src/redis/redis-connection';
 import { purgeNamespace } from '../../../harness/twins/local-stack/local-stack';
 import { captureLogger } from '../../support/capture-logger';
+import { eventually } from '../../support/tcp-proxy';
 import { redisText } from '../../support/redis-text';
 import { testConfig } from '../../support/test-config';
 
@@ -207,5 +211,36 @@ describe('a resend and a dismissal racing on one set-aside event', () => {
       outcomes[resent ? 'resent' : 'dismissed'] += 1;
     }
     expect(outcomes.resent + outcomes.dismissed).toBe(20);
+  });
+});
+
+describe('a job naming a dismissed event', () => {
+  it('sends nothing, a resend job included: the sender drops it and takes it out of the unsent index', async () => {
+    const event = await setAside('dismiss-stale-job');
+    expect(await opsDismissEvents(ctx, opsOutput(), { ids: [event.eventId], reason: REASON })).toBe(0);
+    // As if something had put it back: in the unsent index, a resend job queued.
+    const shard = (await events.load(event.eventId))!.shard!;
+    await redis.zadd(new ShardKeys(config.redis.keyPrefix, shard).unsentEvents, Date.now(), event.eventId);
+    const calls: string[] = [];
+    const sender: NotificationSender = {
+      notify: async (_method, params) => {
+        calls.push(String((params.payment as Record<string, unknown>).event_id));
+      },
+    };
+    const blocking = createRedis(config.redis, 'blocking');
+    const queue = createOmsEventsQueue(redis, config.redis.keyPrefix);
+    let worker: Worker | undefined;
+    try {
+      worker = startEventSender(config, blocking, { events, sender, logger: logs.logger });
+      const job = await queue.add('notify', { eventId: event.eventId, resend: true }, { jobId: bullJobId(event.eventId) });
+      await eventually(async () => (await queue.getJob(job.id!))?.returnvalue === 'dismissed', 15_000);
+    } finally {
+      await worker?.close();
+      await queue.close();
+      blocking.disconnect();
+    }
+    expect(calls).toEqual([]);
+    expect(await events.unsentBefore(Date.now() + 1000)).not.toContain(event.eventId);
+    expect(logs.lines.some((l) => l.includes('dismissed event not sent') && l.includes(event.eventId))).toBe(true);
   });
 });
