@@ -53,22 +53,15 @@ export function startEventSender(
         event = await deps.events.load(job.data.eventId);
       } catch (err) {
         if (!(err instanceof UnreadableEventError)) throw err;
+        // One set aside as unreadable and then dismissed: dropped, never counted as refused and set aside again.
+        if (err.event.dismissed) return dropDismissed(err.event, deps);
         return afterRefusal(job, err.event, err, deps);
       }
       if (!event) {
         deps.logger.error('event job without a recorded event; dropping it', { event_id: job.data.eventId });
         return 'missing';
       }
-      // Dismissed by an operator (the bus will never take it): whatever job names it, a resend's included, it stays
-      // unsent; out of the unsent index too, should anything have put it back there, so no sweep revives it.
-      if (event.dismissed) {
-        await deps.events.markSent(event.paymentKey, event.sequence, event.eventId);
-        deps.logger.info('dismissed event not sent: an operator dismissed it (ops events rejected --dismissed)', {
-          event_id: event.eventId,
-          sequence: event.sequence,
-        });
-        return 'dismissed';
-      }
+      if (event.dismissed) return dropDismissed(event, deps);
       // An operator's resend goes out although the watermark passed it when it was set aside.
       if (!job.data.resend && !event.resent) {
         const sent = await deps.events.sentWatermark(event.paymentKey);
@@ -113,6 +106,20 @@ export function startEventSender(
       deps.logger.warn('event not delivered yet; retrying', { event_id: job.data.eventId, attempts: job.attemptsMade, error: err.message });
   });
   return worker;
+}
+
+/**
+ * An event an operator dismissed (the bus will never take it): whatever job names it, a resend's included, it stays
+ * unsent; out of the unsent index too, should anything have put it back there, so no sweep revives it. Its params are
+ * not read: one set aside because they do not decode is dropped the same way.
+ */
+async function dropDismissed(event: StoredEvent, deps: { events: EventStore; logger: Logger }): Promise<string> {
+  await deps.events.markSent(event.paymentKey, event.sequence, event.eventId);
+  deps.logger.info('dismissed event not sent: an operator dismissed it (ops events rejected --dismissed)', {
+    event_id: event.eventId,
+    sequence: event.sequence,
+  });
+  return 'dismissed';
 }
 
 /**

@@ -243,4 +243,34 @@ describe('a job naming a dismissed event', () => {
     expect(await events.unsentBefore(Date.now() + 1000)).not.toContain(event.eventId);
     expect(logs.lines.some((l) => l.includes('dismissed event not sent') && l.includes(event.eventId))).toBe(true);
   });
+
+  it('drops one set aside because its params do not decode too: never set aside again, so the page stays clear', async () => {
+    const event = eventOf('dismiss-unreadable');
+    const { sequence } = await events.recordAndCheck(event, Date.now());
+    const shard = (await events.load(event.eventId))!.shard!;
+    const keys = new ShardKeys(config.redis.keyPrefix, shard);
+    await redis.hset(keys.event(event.eventId), 'params', '{"payment":');
+    expect(await events.setAside({ ...event, shard, sequence }, 'unreadable')).toBe(true);
+    expect(await opsDismissEvents(ctx, opsOutput(), { ids: [event.eventId], reason: REASON })).toBe(0);
+    const blocking = createRedis(config.redis, 'blocking');
+    const queue = createOmsEventsQueue(redis, config.redis.keyPrefix);
+    let worker: Worker | undefined;
+    let outcome: { returned?: unknown; failed?: string } = {};
+    try {
+      worker = startEventSender(config, blocking, { events, sender: { notify: async () => undefined }, logger: logs.logger });
+      const job = await queue.add('notify', { eventId: event.eventId, resend: true }, { jobId: bullJobId(event.eventId), attempts: 5 });
+      await eventually(async () => {
+        const now = await queue.getJob(job.id!);
+        outcome = { returned: now?.returnvalue ?? undefined, failed: now?.failedReason || undefined };
+        return outcome.returned !== undefined || outcome.failed !== undefined;
+      }, 15_000);
+    } finally {
+      await worker?.close();
+      await queue.close();
+      blocking.disconnect();
+    }
+    expect(outcome).toEqual({ returned: 'dismissed', failed: undefined });
+    expect((await events.rejected(1000)).map((e) => e.eventId)).not.toContain(event.eventId);
+    expect((await events.dismissed(1000)).map((e) => e.eventId)).toContain(event.eventId);
+  });
 });
