@@ -9,6 +9,9 @@ import type { RedisClient } from '../redis/redis-connection';
 /** Longest reason a dismissal takes (`ops events dismiss --reason`, the console's field): one is refused, never cut. */
 export const EVENT_DISMISS_REASON_MAX = 500;
 
+/** Longest reason an `event.dismiss` audit entry keeps (the event's hash keeps it whole): a held-retry release's, 200. */
+const AUDIT_REASON_MAX = 200;
+
 /** Why a dismissal's reason is refused: none given (blank), or longer than {@link EVENT_DISMISS_REASON_MAX}. */
 export type DismissReasonRefusal = 'missing' | 'too_long';
 
@@ -47,7 +50,7 @@ const dismissedTotal = counter(
  * index for good in one script (`EventStore.dismiss`), its record kept with `actor`, when and `reason` (masked and
  * bounded: {@link keptDismissReason}), listed by `ops events rejected --dismissed`. An id that names no set-aside
  * event (never set aside, resent, dismissed already) is left alone. Each id is audit-logged (`event.dismiss`, with
- * the actor and the reason), each dismissal counted (`pb_events_dismissed_total{by}`) and logged (one warn line).
+ * the actor and the reason's first 200 characters, as a held-retry release), each dismissal counted (`pb_events_dismissed_total{by}`) and logged (one warn line).
  * The `ops` CLI and the console both dismiss through here; they refuse a reason {@link dismissReasonRefusal} refuses.
  * @throws when `opts.reason` is one of those (nothing dismissed).
  */
@@ -83,7 +86,8 @@ export async function dismissSetAsideEvents(
       actor: opts.actor,
       outcome: done ? 'ok' : 'refused',
       target: id,
-      detail: { result, by: opts.by, reason },
+      // Cut from the masked reason: a cut through a card number would leave digits no scan recognises as one.
+      detail: { result, by: opts.by, reason: reason.slice(0, AUDIT_REASON_MAX) },
     });
   }
   return results;

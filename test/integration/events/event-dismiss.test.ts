@@ -191,6 +191,17 @@ describe('ops events dismiss', () => {
   });
 });
 
+describe('a long dismissal reason', () => {
+  it('is kept whole on the event (up to the bound) and cut at 200 characters in the audit log, as a held-retry release', async () => {
+    const event = await setAside('dismiss-long-reason');
+    const long = `${REASON}; ${'the bus team confirmed it will not add the method '.repeat(6)}`.slice(0, 450).trim();
+    expect(await opsDismissEvents(ctx, opsOutput(), { ids: [event.eventId], reason: long })).toBe(0);
+    expect((await events.dismissed(1000)).find((e) => e.eventId === event.eventId)?.dismissedReason).toBe(long);
+    const [entry] = await audited('event.dismiss', event.eventId);
+    expect(entry.detail?.reason).toBe(long.slice(0, 200));
+  });
+});
+
 describe('a resend and a dismissal racing on one set-aside event', () => {
   it('end in exactly one of the two, every time', async () => {
     const store = new EventStore(other, config.redis.keyPrefix);
