@@ -255,6 +255,36 @@ describe('a job naming a dismissed event', () => {
     expect(logs.lines.some((l) => l.includes('dismissed event not sent') && l.includes(event.eventId))).toBe(true);
   });
 
+  it("holds none of its payment's later events: the next one goes, the watermark stays where the set-aside put it", async () => {
+    const dismissed = await setAside('dismiss-ordering');
+    expect(await opsDismissEvents(ctx, opsOutput(), { ids: [dismissed.eventId], reason: REASON })).toBe(0);
+    const next: PaymentEvent = { ...eventOf('dismiss-ordering'), eventId: 'dismiss-ordering.refund.SUCCEEDED' };
+    const { sequence } = await events.recordAndCheck(next, Date.now());
+    expect(sequence).toBe(2);
+    const calls: string[] = [];
+    const sender: NotificationSender = {
+      notify: async (_method, params) => {
+        calls.push(String((params.payment as Record<string, unknown>).event_id));
+      },
+    };
+    const blocking = createRedis(config.redis, 'blocking');
+    const queue = createOmsEventsQueue(redis, config.redis.keyPrefix);
+    let worker: Worker | undefined;
+    try {
+      worker = startEventSender(config, blocking, { events, sender, logger: logs.logger });
+      // A stale job of the dismissed event first, then the next event's.
+      await queue.add('notify', { eventId: dismissed.eventId }, { jobId: bullJobId(dismissed.eventId) });
+      const job = await queue.add('notify', { eventId: next.eventId }, { jobId: bullJobId(next.eventId) });
+      await eventually(async () => (await queue.getJob(job.id!))?.returnvalue === 'sent', 15_000);
+    } finally {
+      await worker?.close();
+      await queue.close();
+      blocking.disconnect();
+    }
+    expect(calls).toEqual([next.eventId]);
+    expect(await events.sentWatermark(next.paymentKey)).toBe(2);
+  });
+
   it('drops one set aside because its params do not decode too: never set aside again, so the page stays clear', async () => {
     const event = eventOf('dismiss-unreadable');
     const { sequence } = await events.recordAndCheck(event, Date.now());
