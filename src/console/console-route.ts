@@ -771,8 +771,23 @@ export class ConsoleRoute implements WebRoute {
     });
   }
 
-  /** Sends the selected set-aside events again (`resendSetAsideEvents`: each audit-logged). */
-  private resendEvents(req: IncomingMessage, res: ServerResponse, page: PageContext, session: ConsoleSession, form: URLSearchParams): Promise<void> {
+  /**
+   * Sends the selected set-aside events again (`resendSetAsideEvents`: each audit-logged). A form carrying a dismissal
+   * reason is refused with 400, nothing resent or echoed: Enter in the reason field submits through the form's first
+   * button, Resend, where the operator meant Dismiss.
+   */
+  private async resendEvents(req: IncomingMessage, res: ServerResponse, page: PageContext, session: ConsoleSession, form: URLSearchParams): Promise<void> {
+    if ((form.get('reason') ?? '').trim() !== '')
+      return send(
+        res,
+        400,
+        'text/html; charset=utf-8',
+        messagePage(
+          page,
+          'Not resent: a reason was given',
+          'A reason goes with Dismiss: press Dismiss to dismiss the selected events, or clear the field to resend them.',
+        ),
+      );
     return this.listAction(req, res, page, session, form, {
       noun: 'event',
       parse: (id) => (PRINTABLE_ID.test(id) ? id : null),

@@ -70,6 +70,17 @@ describe('console: dismiss the events the bus will never take', () => {
     expect(await dismissAudit()).toEqual([]);
   });
 
+  it('refuses a resend that carries a reason (Enter in the reason field submits through Resend, the first button): 400, nothing resent', async () => {
+    const csrf = await session.csrf();
+    const res = await session.post('events/resend', `csrf=${csrf}&id=${encodeURIComponent(eventId)}&reason=${encodeURIComponent(reason)}`);
+    expect(res.status).toBe(400);
+    expect(await res.text()).not.toContain(reason);
+    expect(await stillSetAside()).toBe(true);
+    expect(await session.audited('event.resend')).toEqual([]);
+    // The Resend button's own post carries the field empty: that resend is the form's.
+    expect((await session.post('events/resend', `csrf=${csrf}&id=no-such-event.SUCCEEDED&reason=`)).status).toBe(200);
+  });
+
   it('dismisses each selected set-aside event, says what became of each, audit-logs each with the console user and the reason', async () => {
     const before = await metricValue('pb_events_dismissed_total', { by: 'console' });
     const csrf = await session.csrf();
