@@ -91,10 +91,15 @@ return cur
 
 // The bus refused the event's content for good: it leaves the unsent index for the rejected one, with its
 // reason on its hash, and the payment's watermark rises past it so the events after it are not held for ever.
+// One an operator dismissed (`dismissed_at`, DISMISS_SCRIPT) is never set aside again, only kept out of the unsent index.
 const SET_ASIDE_SCRIPT = new LuaScript(
   luaInputs(['event', 'sent', 'unsent', 'rejected'], ['sequence', 'event_id', 'reason', 'now']),
   `
 if redis.call('EXISTS', K.event) == 0 then return 0 end
+if redis.call('HEXISTS', K.event, 'dismissed_at') == 1 then
+  redis.call('ZREM', K.unsent, A.event_id)
+  return 0
+end
 local cur = tonumber(redis.call('GET', K.sent) or '0')
 if cur < tonumber(A.sequence) then redis.call('SET', K.sent, A.sequence) end
 redis.call('ZREM', K.unsent, A.event_id)
@@ -452,7 +457,8 @@ export class EventStore {
   /**
    * Sets aside an event the bus refused for its content (`reason`: `http_<status>` or `rpc_<code>`): out of
    * the unsent index into the rejected one, the reason on its hash, the payment's sent watermark raised past
-   * it so the payment's later events go on. False when the event no longer exists.
+   * it so the payment's later events go on. False when the event no longer exists, or an operator dismissed it
+   * (`dismiss`: never set aside again).
    */
   async setAside(event: StoredEvent, reason: string, now = Date.now()): Promise<boolean> {
     const keys = this.shards[event.shard ?? (await this.keysOfEventId(event.eventId)).shard];

@@ -191,6 +191,17 @@ describe('ops events dismiss', () => {
   });
 });
 
+describe('a dismissed event refused again (a send already under way when it was dismissed)', () => {
+  it('is not set aside again: it stays out of the set-aside index and what pb_events_set_aside counts', async () => {
+    const event = await setAside('dismiss-set-aside-again');
+    expect(await opsDismissEvents(ctx, opsOutput(), { ids: [event.eventId], reason: REASON })).toBe(0);
+    const stored = (await events.load(event.eventId))!;
+    expect(await events.setAside(stored, 'rpc_-32601')).toBe(false);
+    expect((await events.rejected(1000)).map((e) => e.eventId)).not.toContain(event.eventId);
+    expect((await events.dismissed(1000)).map((e) => e.eventId)).toContain(event.eventId);
+  });
+});
+
 describe('a long dismissal reason', () => {
   it('is kept whole on the event (up to the bound) and cut at 200 characters in the audit log, as a held-retry release', async () => {
     const event = await setAside('dismiss-long-reason');
