@@ -99,11 +99,11 @@ async function pendingIndexed(pspReference: string): Promise<string> {
 }
 
 /** What `payment-bridge ops webhooks digest` prints for `value` with the stack's configuration. */
-async function digestCommand(value: string): Promise<string> {
+async function digestCommand(value: string, opts: { token?: boolean } = {}): Promise<string> {
   let printed = '';
   const out = new Writable({ write: (chunk: Buffer, _enc, done) => ((printed += chunk.toString()), done()) });
   const ctx = { config: stack.config, audit: { record: async () => ({}) as AuditRecord } };
-  await opsWebhookDigest(ctx, { out, err: process.stderr, actor: 'ops@test' }, Readable.from([Buffer.from(value, 'utf8')]), {});
+  await opsWebhookDigest(ctx, { out, err: process.stderr, actor: 'ops@test' }, Readable.from([Buffer.from(value, 'utf8')]), opts);
   return printed.trim();
 }
 
@@ -306,6 +306,8 @@ describe('an Adyen stored token (storedPaymentMethodId / recurringDetailReferenc
       value_hmac: digest,
       psp_status: 'RECURRING_CONTRACT',
     });
+    // Its event id names the payment and ends in the token's keyed digest, which `ops webhooks digest --token` gives.
+    expect(JSON.parse(line!).event_id).toBe(`TOKENIDSNOTOURS1:RECURRING_CONTRACT:true:${await digestCommand(token, { token: true })}`);
     expect(logged(token)).toEqual([]);
   });
 
