@@ -214,6 +214,13 @@ describe('an Adyen stored token (storedPaymentMethodId / recurringDetailReferenc
   const sentEvent = (eventId: string) => sent.find((p) => p.event_id === eventId);
   /** Every log line of both processes holding `text`. */
   const logged = (text: string) => [...webLogs.lines, ...workerLogs.lines].filter((l) => l.includes(text));
+  /**
+   * Where both logs stand, for `maskedSince`: the logger masks a Luhn-valid token, so `logged(token)` alone cannot
+   * see one logged; a line holding the mask, or the shopper reference a token is filed under, can.
+   */
+  const logMark = () => ({ web: webLogs.lines.length, worker: workerLogs.lines.length });
+  const maskedSince = (from: { web: number; worker: number }, shopper = SHOPPER) =>
+    [...webLogs.lines.slice(from.web), ...workerLogs.lines.slice(from.worker)].filter((l) => l.includes('[PAN REDACTED]') || l.includes(`${shopper}:`));
 
   /** A RECURRING_CONTRACT: `token` as its pspReference, the payment's as originalReference, filed under `shopper`. */
   function contract(token: string, merchantReference: string, payment: string, shopper = SHOPPER): Record<string, unknown> {
@@ -245,6 +252,7 @@ describe('an Adyen stored token (storedPaymentMethodId / recurringDetailReferenc
   }
 
   it('on an AUTHORISATION of ours reaches the outcome: the operation succeeds and its SUCCESS event hands the OMS the token; logged nowhere, in no history', async () => {
+    const mark = logMark();
     const token = cardLikeReference(5);
     const [before, kept] = [await skipped('adyen', 'card_number'), await cardLikeTokens()];
     const id = await pendingOperation(
@@ -272,11 +280,13 @@ describe('an Adyen stored token (storedPaymentMethodId / recurringDetailReferenc
     expect((await stack.worker.ledger.get(id))?.storedToken).toBe(`${SHOPPER}:${token}`);
     expect(JSON.stringify(await stack.worker.ledger.interactions(id))).not.toContain(token);
     expect(logged(token)).toEqual([]);
+    expect(maskedSince(mark)).toEqual([]);
     // The route's info line names the item, never the token.
     expect(logged("queued as the PSP's token").some((l) => l.includes('TOKENIDSAUTHORSA:AUTHORISATION:true'))).toBe(true);
   });
 
   it('on a RECURRING_CONTRACT of ours reaches the outcome: the OMS gets the token on an event of its own', async () => {
+    const mark = logMark();
     const token = cardLikeReference(6);
     const id = await succeededStoring('TOKENIDSCONTRACT');
     const before = await skipped('adyen', 'card_number');
@@ -287,9 +297,11 @@ describe('an Adyen stored token (storedPaymentMethodId / recurringDetailReferenc
     expect((await stack.worker.ledger.get(id))?.storedToken).toBe(`${SHOPPER}:${token}`);
     expect(JSON.stringify(await stack.worker.ledger.interactions(id))).not.toContain(token);
     expect(logged(token)).toEqual([]);
+    expect(maskedSince(mark)).toEqual([]);
   });
 
   it('on an item naming nothing of ours is acknowledged and skipped (card_number), leaving no trace of the token in Redis or the log', async () => {
+    const mark = logMark();
     const token = cardLikeReference(5);
     const [before, kept] = [await skipped('adyen', 'card_number'), await cardLikeTokens()];
     expect(await postAdyenBatch(stack, 'adyen', [contract(token, 'opref-not-ours-2', 'TOKENIDSNOTOURS1')])).toEqual({ status: 200, body: '[accepted]' });
@@ -309,9 +321,11 @@ describe('an Adyen stored token (storedPaymentMethodId / recurringDetailReferenc
     // Its event id names the payment and ends in the token's keyed digest, which `ops webhooks digest --token` gives.
     expect(JSON.parse(line!).event_id).toBe(`TOKENIDSNOTOURS1:RECURRING_CONTRACT:true:${await digestCommand(token, { token: true })}`);
     expect(logged(token)).toEqual([]);
+    expect(maskedSince(mark)).toEqual([]);
   });
 
   it('still skips an item of ours holding a card number in another field (its shopper reference): nothing kept or sent', async () => {
+    const mark = logMark();
     const token = cardLikeReference(5);
     const id = await succeededStoring('TOKENIDSPANSHOPR');
     const before = await skipped('adyen', 'card_number');
@@ -322,5 +336,6 @@ describe('an Adyen stored token (storedPaymentMethodId / recurringDetailReferenc
     await new Promise((r) => setTimeout(r, 300));
     expect(sentEvent(`${id}.stored-token`)).toBeUndefined();
     expect(logged(PAN)).toEqual([]);
+    expect(maskedSince(mark, PAN)).toEqual([]);
   });
 });
