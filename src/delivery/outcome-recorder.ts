@@ -466,8 +466,9 @@ export class OutcomeRecorder {
    * told UNRESOLVED, operators are alerted (`alert: payment_unresolved`), and the poller keeps asking
    * every `poller.unresolved_interval_ms` from `nextCheckAt` on, while a webhook may settle it any time.
    * @param nextCheckAt when the poller asks first, epoch ms. Default: now + `poller.unresolved_interval_ms`.
-   * @param options.onlyFrom give up only if the operation is still in this state (the caller decided on a record
-   *   read earlier); otherwise it is left as it is and returned as it stands.
+   * @param options.onlyFrom give up only if the operation is still in this state at `op`'s attempt count (the caller
+   *   decided on `op`, a record read earlier: another worker's resend meanwhile, same state, one more attempt, counts as
+   *   a move); otherwise it is left as it is and returned as it stands.
    */
   async unresolve(
     op: OperationRecord,
@@ -478,7 +479,7 @@ export class OutcomeRecorder {
     options: { onlyFrom?: OperationState } = {},
   ): Promise<OperationRecord> {
     const at = nextCheckAt ?? Date.now() + this.deps.config.poller.unresolvedIntervalMs;
-    const fields: TransitionFields = options.onlyFrom ? { nextCheckAt: at, onlyFrom: options.onlyFrom } : { nextCheckAt: at };
+    const fields: TransitionFields = options.onlyFrom ? { nextCheckAt: at, onlyFrom: options.onlyFrom, onlyAttempts: op.attempts } : { nextCheckAt: at };
     return this.decide(op, 'UNRESOLVED', { event: 'unresolved', source, cause, ...details }, fields, null, (moved) => {
       if (moved.state === 'UNRESOLVED' && op.state !== 'UNRESOLVED') alertUnresolved(this.deps.logger, op, cause, details);
     });
@@ -491,9 +492,10 @@ export class OutcomeRecorder {
    * @param options.decline the normalized decline when the caller has the PSP's (a terminal gateway error);
    *   default the bridge's decline of `reason` (see `src/errors/bridge-declines.ts`).
    * @param options.field the command field at fault (`payment.currency`), reported on the record and the event.
-   * @param options.onlyFrom fail only if the operation is still in this state (the caller decided on a record read
-   *   earlier: a refusal before the first attempt, which another worker may have sent meanwhile); otherwise it is left
-   *   as it is and returned as it stands.
+   * @param options.onlyFrom fail only if the operation is still in this state at `op`'s attempt count (the caller
+   *   decided on `op`, a record read earlier: a refusal before the first attempt, which another worker may have sent
+   *   meanwhile, or of one already sent, which another worker may have sent again: same state, one more attempt);
+   *   otherwise it is left as it is and returned as it stands.
    */
   async fail(
     op: OperationRecord,
@@ -510,7 +512,7 @@ export class OutcomeRecorder {
       ...(routing ? { routing } : {}),
       // Leaving ACTION_REQUIRED: the client secret is not kept past its use.
       ...(op.state === 'ACTION_REQUIRED' && op.action ? { action: { kind: op.action.kind } } : {}),
-      ...(onlyFrom ? { onlyFrom } : {}),
+      ...(onlyFrom ? { onlyFrom, onlyAttempts: op.attempts } : {}),
     };
     return this.decide(op, 'FAILED', { event: 'failed', source, reason, ...(field ? { field } : {}), ...details }, fields, null, (moved) =>
       this.noteHoldReversal(op, moved, source),

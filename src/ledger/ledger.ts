@@ -676,6 +676,7 @@ export class Ledger {
         // the one-time method data only served to send the command, and an ended operation is never sent again.
         scrubbed_payment: payment && dropsMethodData(to, payment) ? JSON.stringify(withoutMethodToken(payment)) : '',
         only_from: fields.onlyFrom ?? '',
+        only_attempts: fields.onlyAttempts === undefined ? '' : String(fields.onlyAttempts),
       },
     };
   }

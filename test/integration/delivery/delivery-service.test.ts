@@ -190,6 +190,31 @@ describe('gateway delivery', () => {
     }
   });
 
+  it('never fails as UNRESPONSIVE a command sent, its attempt proven unsent, that another worker sends again between the read and the FAIL: left as it is, no FAIL event', async () => {
+    const logs = captureLogger();
+    const { service, ledger, events } = setup({ 'delivery.max_age_ms': 1000 }, logs.logger);
+    const id = await oldAttempt(ledger, { event: 'send_error', kind: 'not_sent' });
+    const read = (await ledger.get(id))!;
+    // Forced between this worker's checks (state SENT, no attempt that may have landed) and its FAIL: another worker
+    // resends it (SENT to SENT, a second attempt, which may be at the PSP). The state alone does not show it.
+    const write = ledger.transitionAndRecord.bind(ledger);
+    const race = jest.spyOn(ledger, 'transitionAndRecord').mockImplementationOnce(async (...args) => {
+      expect((await ledger.transition(id, 'SENT', { event: 'attempt', attempt: 2 }, { countAttempt: true })).applied).toBe(true);
+      return write(...args);
+    });
+    try {
+      expect(await service.deliver(read)).toEqual({ kind: 'done', state: 'SENT' });
+    } finally {
+      race.mockRestore();
+    }
+    expect(await ledger.get(id)).toMatchObject({ state: 'SENT', attempts: 2, reason: undefined });
+    expect(await events.load(`${id}.FAILED`)).toBeNull();
+    const line = logs.lines.find((l) => l.includes('refusal not recorded: another worker moved the operation meanwhile') && l.includes(id));
+    expect(line).toContain('"reason":"UNRESPONSIVE"');
+    expect(line).toContain('"read_state":"SENT"');
+    expect(logs.lines.some((l) => l.includes('did not take it within delivery.max_age_ms') && l.includes(id))).toBe(false);
+  });
+
   /** A delivery service whose router, after a configuration change, refuses every route (`refused`) or carries no command at all (`unsupported`). */
   function changedRoutes(ledger: Ledger, events: EventStore, change: 'refused' | 'unsupported', logger: Logger): DeliveryService {
     const config = testConfig({
