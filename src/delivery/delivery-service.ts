@@ -63,7 +63,14 @@ import { reviewNoticeOf, withRiskReviewFields } from '../orchestration/risk-stag
 import { riskReviewEvent } from '../events/risk-review-event';
 import { FxLock, lockDetails } from '../fx/fx-lock';
 import { StageDecision } from '../orchestration/orchestration-stage';
-import { FailoverTrigger, countDecisions, countFailover, reportFxLinesOmitted, reportRouteDrops } from '../orchestration/orchestration-metrics';
+import {
+  FailoverTrigger,
+  countDecisions,
+  countFailover,
+  reportFxLinesOmitted,
+  reportRouteDrops,
+  riskReviewNoticesWithheld,
+} from '../orchestration/orchestration-metrics';
 import { fxLockOf, linesOmitted } from '../fx/locked-rate';
 import type { Payment, PaymentLine } from '../contracts/payment-command';
 import { FailoverStep, RoutingRecord, gatewayOf, routedPayment } from '../ledger/routing-record';
@@ -1037,9 +1044,19 @@ export class DeliveryService {
     if (planned.kind === 'wait') {
       countDecisions(planned.decisions);
       await this.deps.ledger.appendInteraction(op.id, { event: 'orchestration', decisions: planned.decisions });
-      // Held for review by the risk rules: the OMS hears it, with the deadline (once: idempotent by event id).
+      // Held for review by the risk rules: the OMS hears it, with the deadline (once: idempotent by event id), only while
+      // the operation stands as read. A hold decided on a stale read (another worker sent it meanwhile) tells the OMS
+      // nothing: a PENDING RISK_REVIEW after its attempt would contradict what that attempt reports.
       const review = reviewNoticeOf(planned.decisions);
-      if (review) await this.deps.recorder.emit(riskReviewEvent(op, this.deps.config, review));
+      if (review && !(await this.deps.recorder.emitAsRead(riskReviewEvent(op, this.deps.config, review), op))) {
+        riskReviewNoticesWithheld().inc();
+        this.deps.logger.warn('risk review notice not sent: another worker moved the operation meanwhile; it stands as that one left it', {
+          operation_id: op.id,
+          command: op.command,
+          read_state: op.state,
+          read_attempts: op.attempts,
+        });
+      }
       return {
         kind: 'wait',
         reason: `held by orchestration (${planned.decisions[planned.decisions.length - 1]?.reasons[0] ?? 'hold'})`,

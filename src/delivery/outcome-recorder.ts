@@ -927,6 +927,22 @@ export class OutcomeRecorder {
   }
 
   /**
+   * `emit`, only while operation `read` stands as the caller read it (its state and attempt count, checked in the script
+   * that records the event: `Ledger.runAsRead`): for a notice decided on that read without moving the operation (a risk
+   * hold's PENDING), which an operation another worker sent meanwhile must never get.
+   * @returns whether the event is on record now (recorded by this call or before it); false: the operation moved, nothing
+   *   was recorded or sent.
+   */
+  async emitAsRead(built: PaymentEvent, read: OperationRecord): Promise<boolean> {
+    const event = inBusUnits(built, this.deps.config.serviceBus.amountUnits);
+    const recorded = await this.deps.ledger.runAsRead(read, this.deps.events.recordStep(event, Date.now(), this.leaseMs()));
+    if (recorded === null) return false;
+    await this.confirmEvent(event, recorded);
+    await this.dispatch(event, recorded);
+    return true;
+  }
+
+  /**
    * With `redis.replica_acks`: the recorded event (and, with `settles`, the operation whose state it reports) on
    * its primary and acknowledged by that many replicas before it is sent or queued, as `decide` does for an
    * outcome's move: a primary demoted after a failover drops what it took meanwhile, and the OMS must not hear of

@@ -272,6 +272,26 @@ end`,
   );
 }
 
+/** The record as the caller read it: another module's step runs only while the operation still stands so. */
+const AS_READ_INPUTS = luaInputs(['op'], ['read_state', 'read_attempts']);
+
+/**
+ * Another module's step (the event store's recording of an event: a hold's notice to the OMS) run only while the
+ * operation is in the state, at the attempt count, its caller decided on: one another worker moved or sent again
+ * meanwhile gets nothing. No move, no history entry. `reply` is {ran (0|1), the step's own reply}. The step's keys must
+ * be in the operation's shard (an event's are: its payment's).
+ */
+export function asReadStepScript(step: LuaFragment<string, string>, call: string): LuaScript<string, string> {
+  return new LuaScript<string, string>(
+    mergeInputs(AS_READ_INPUTS, step.inputs),
+    `${step.lua}
+local current = redis.call('HMGET', K.op, 'state', 'attempts')
+if current[1] ~= A.read_state or (tonumber(current[2]) or 0) ~= tonumber(A.read_attempts) then return {0} end
+return {1, ${call}}
+`,
+  );
+}
+
 const ONE_RECORD = luaInputs(['op'], ['now']);
 
 /** Hold marks (see `Ledger.markHeld`): only on an operation still RECEIVED (never sent). */

@@ -535,6 +535,28 @@ test("a stale hold that loses to another worker's send never gives back the cap 
   }
 }, 60_000);
 
+test('a hold decided on a stale read never tells the OMS PENDING RISK_REVIEW for an operation another worker sent meanwhile', async () => {
+  const { oldConfig, shared, oldRelease, newRelease } = rollingDeploy();
+  const sharedEvents = new EventStore(redis, oldConfig.redis.keyPrefix);
+  try {
+    const id = await created(shared, bigChf);
+    // The old release reads it RECEIVED; meanwhile the new one (no hold rule) sends it and records its outcome.
+    const read = (await shared.get(id))!;
+    expect(await newRelease.deliver(id)).toEqual({ kind: 'done', state: 'SUCCEEDED' });
+    const withheld = (await metricValue('pb_risk_review_notices_withheld_total')) ?? 0;
+    // Its risk rules hold it on what it read: a hold of its own, but no notice of it.
+    expect((await oldRelease.deliver(read)).kind).toBe('wait');
+    expect(await sharedEvents.load(`${id}.risk-review`)).toBeNull();
+    expect(await sharedEvents.load(`${id}.SUCCEEDED`)).not.toBeNull();
+    expect(await shared.get(id)).toMatchObject({ state: 'SUCCEEDED', attempts: 1 });
+    expect(await metricValue('pb_risk_review_notices_withheld_total')).toBe(withheld + 1);
+    const line = logs.lines.find((l) => l.includes('risk review notice not sent: another worker moved the operation meanwhile') && l.includes(id));
+    expect(line).toContain('"read_state":"RECEIVED"');
+  } finally {
+    await purgeNamespace(oldConfig).catch(() => undefined);
+  }
+}, 60_000);
+
 test('a refusal on record whose release was lost (a crash between the two) gives the reservation back when its job runs again', async () => {
   const held = oneADayConfig(true);
   const shared = new Ledger(redis, held.redis.keyPrefix);
