@@ -1076,9 +1076,14 @@ export class DeliveryService {
       onlyFrom: op.state,
     });
     // Released only once the refusal is on record: one another worker sent meanwhile keeps the reservation it sent on.
-    if (this.refusalLost(op, failed, planned.reason)) return { kind: 'done', state: failed.state };
+    if (this.refusalLost(op, failed, planned.reason)) {
+      // The refusing stage counts it apart (`refusal_lost`), never as a refusal that applied.
+      planned.tally?.(false);
+      return { kind: 'done', state: failed.state };
+    }
     await this.pipeline.releaseRefused({ ...op, routing }, planned.plan);
     // Counted once the refusal is on record: one another worker sent meanwhile counts with its attempt.
+    planned.tally?.(true);
     countDecisions(planned.decisions);
     if (op.attempts === 0) reportRouteDrops(this.deps.logger, op, planned.decisions);
     return { kind: 'done', state: failed.state };

@@ -124,6 +124,8 @@ describe('routing and failover (authorize, sale)', () => {
     // simB settles in EUR and no rate is configured: the failover to it is refused (FX_RATE_UNAVAILABLE), unsent.
     const { service, ledger, events } = setup({ 'fx.settlement_currencies': { simb: ['EUR'] } }, logs.logger);
     const id = await record(ledger, authorize({ currency: 'USD' }));
+    const fx = (result: string) => metricValue('pb_fx_decisions_total', { gateway: 'simb', result, source: 'none' });
+    const [refused, lost] = [await fx('refused'), await fx('refusal_lost')];
     // Between the failover's refusal and its FAIL, another worker (a stalled job run again) sends the command once more
     // (SENT to SENT, a second attempt, which may be at the PSP): the state this one read is still the state on record.
     const write = ledger.transitionAndRecord.bind(ledger);
@@ -146,6 +148,9 @@ describe('routing and failover (authorize, sale)', () => {
     const line = logs.lines.find((l) => l.includes('refusal not recorded: another worker moved the operation meanwhile') && l.includes(id));
     expect(line).toContain('"reason":"FX_RATE_UNAVAILABLE"');
     expect(line).toContain('"read_state":"SENT"');
+    // The FX stage's own counter: a refusal that lost, never one that applied.
+    expect(await fx('refused')).toBe(refused);
+    expect(await fx('refusal_lost')).toBe(lost + 1);
   });
 
   it('commit-then-timeout: never fails over while the first attempt may be live; its status inquiry finds the charge', async () => {

@@ -557,6 +557,29 @@ test('a hold decided on a stale read never tells the OMS PENDING RISK_REVIEW for
   }
 }, 60_000);
 
+test("pb_caps_decisions_total counts a cap refusal as refused once on record; one that lost to another worker's send as refusal_lost", async () => {
+  const c = oneADayConfig(false);
+  const shared = new Ledger(redis, c.redis.keyPrefix);
+  const svc = deliveryOf(c, shared, new EventStore(redis, c.redis.keyPrefix));
+  const count = (result: string) => metricValue('pb_caps_decisions_total', { gateway: 'simulator', result, limit: 'daily_count' });
+  try {
+    expect(await svc.deliver(await created(shared, bigChf))).toEqual({ kind: 'done', state: 'SUCCEEDED' });
+    const [refused, lost] = [await count('refused'), await count('refusal_lost')];
+    // Over the day's one, on record.
+    expect(await svc.deliver(await created(shared, bigChf))).toEqual({ kind: 'done', state: 'FAILED' });
+    expect(await count('refused')).toBe(refused + 1);
+    // Over the day's one, read RECEIVED; meanwhile another worker (a stalled job run again) sends it.
+    const id = await created(shared, bigChf);
+    const read = (await shared.get(id))!;
+    expect((await shared.transition(id, 'SENT', { event: 'attempt', attempt: 1 }, { countAttempt: true })).applied).toBe(true);
+    expect(await svc.deliver(read)).toEqual({ kind: 'done', state: 'SENT' });
+    expect(await count('refused')).toBe(refused + 1);
+    expect(await count('refusal_lost')).toBe(lost + 1);
+  } finally {
+    await purgeNamespace(c).catch(() => undefined);
+  }
+}, 60_000);
+
 test('a refusal on record whose release was lost (a crash between the two) gives the reservation back when its job runs again', async () => {
   const held = oneADayConfig(true);
   const shared = new Ledger(redis, held.redis.keyPrefix);
