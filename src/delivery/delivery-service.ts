@@ -48,6 +48,7 @@ import {
   cancelsOfCaptured,
   cancelsOfFailedAuthorizations,
   dependentsWaiting,
+  refundNoticesWithheld,
 } from './authorization-metrics';
 import { CancelBasis, cancelBasisOf } from '../ledger/cancel-basis';
 import { InquiryResult, inquireStatus } from './status-inquiry';
@@ -774,8 +775,19 @@ export class DeliveryService {
     const { ledger, recorder } = this.deps;
     if (op.command === 'refund' && op.attempts === 0 && this.deps.config.serviceBus.refundPendingNotice) {
       // The OMS hears PENDINGRELEASE before the money moves (unless service_bus.refund_pending_notice is false);
-      // idempotent by event id. One the bus refuses for good is set aside, never holding the outcome back.
-      await recorder.emit(refundPendingEvent(op, this.deps.config));
+      // idempotent by event id. One the bus refuses for good is set aside, never holding the outcome back. Only while the
+      // refund stands as read: one another worker refused, sent or settled meanwhile (a release with the notice off, in a
+      // rolling deploy) gets none after what that worker reported. The move to SENT below goes on as on any read (it does not apply to
+      // one decided meanwhile).
+      if (!(await recorder.emitAsRead(refundPendingEvent(op, this.deps.config), op))) {
+        refundNoticesWithheld().inc({ gateway: route.gateway.name });
+        this.deps.logger.warn('refund pre-notice not sent: another worker moved the refund after the read it was decided on', {
+          operation_id: op.id,
+          command: op.command,
+          read_state: op.state,
+          read_attempts: op.attempts,
+        });
+      }
     }
     let request: GatewayRequest;
     try {

@@ -18,6 +18,7 @@ import { purgeNamespace } from '../../../harness/twins/local-stack/local-stack';
 import { PspSimulator, startPspSimulator } from '../../../harness/twins/psp-simulator/psp-simulator';
 import { PaymentCommand } from '../../../src/contracts/payment-command';
 import { captureLogger } from '../../support/capture-logger';
+import { metricValue } from '../../../src/metrics/metrics-registry';
 import { channelCommand } from '../../support/fixtures';
 import { testConfig } from '../../support/test-config';
 
@@ -455,6 +456,30 @@ describe('gateway delivery', () => {
     sim.setDown(false);
     expect(await service.deliver(refundId)).toEqual({ kind: 'done', state: 'SUCCEEDED' });
     expect((await events.load(`${refundId}.SUCCEEDED`))!.sequence).toBeGreaterThan(notice!.sequence);
+  });
+
+  it('never records the refund PENDINGRELEASE notice on a stale read: a refund another worker decided meanwhile gets no notice after its outcome', async () => {
+    const logs = captureLogger();
+    const { service, ledger, events } = setup({}, logs.logger);
+    const sale = channelCommand('sale', {}, { gateway_key: 'pm_card_visa', amount: 4000 });
+    const saleId = await record(ledger, sale);
+    expect(await service.deliver(saleId)).toEqual({ kind: 'done', state: 'SUCCEEDED' });
+    const refundId = await record(ledger, channelCommand('refund', {}, { gateway_key: saleId, amount: 1000, order_id: sale.payment.order_id }));
+    // This worker reads it RECEIVED; meanwhile another one decides it (refused unsent, e.g. past delivery.max_age_ms by its
+    // clock; or sent and settled by a release with service_bus.refund_pending_notice false): FAILED, its event on record.
+    const read = (await ledger.get(refundId))!;
+    const recorder = new OutcomeRecorder({ config: testConfig(), ledger, events, eventsQueue, logger: silentLogger() });
+    expect((await recorder.fail(read, 'UNRESPONSIVE', 'bridge', { onlyFrom: 'RECEIVED' })).state).toBe('FAILED');
+    const withheld = await metricValue('pb_refund_notices_withheld_total');
+    const requestsBefore = sim.counters().requests;
+    expect(await service.deliver(read)).toEqual({ kind: 'done', state: 'FAILED' });
+    // The OMS heard FAILED: a PENDINGRELEASE after it would say the refund is under way.
+    expect(await events.load(`${refundId}.refund-pending`)).toBeNull();
+    expect(await events.load(`${refundId}.FAILED`)).not.toBeNull();
+    expect(sim.counters().requests).toBe(requestsBefore);
+    expect(await metricValue('pb_refund_notices_withheld_total')).toBe(withheld + 1);
+    const line = logs.lines.find((l) => l.includes('refund pre-notice not sent: another worker moved the refund after the read') && l.includes(refundId));
+    expect(line).toContain('"read_state":"RECEIVED"');
   });
 
   it.each([
