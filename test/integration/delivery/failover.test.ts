@@ -153,6 +153,19 @@ describe('routing and failover (authorize, sale)', () => {
     expect(await fx('refusal_lost')).toBe(lost + 1);
   });
 
+  it("a failover refused by the next candidate's stages after this worker's own attempt FAILs unsent: the attempt it counted is the one it read", async () => {
+    const logs = captureLogger();
+    // The first candidate (dead) is provably not sent; simB settles in EUR with no rate: the failover is refused.
+    const { service, ledger, events } = setup({ 'fx.settlement_currencies': { simb: ['EUR'] } }, logs.logger);
+    const id = await record(ledger, authorize({ currency: 'USD' }));
+    const refused = await metricValue('pb_fx_decisions_total', { gateway: 'simb', result: 'refused', source: 'none' });
+    expect(await service.deliver(id)).toEqual({ kind: 'done', state: 'FAILED' });
+    expect(await ledger.get(id)).toMatchObject({ state: 'FAILED', attempts: 1, reason: 'FX_RATE_UNAVAILABLE' });
+    expect(await events.load(`${id}.FAILED`)).not.toBeNull();
+    expect(logs.lines.some((l) => l.includes('refusal not recorded') && l.includes(id))).toBe(false);
+    expect(await metricValue('pb_fx_decisions_total', { gateway: 'simb', result: 'refused', source: 'none' })).toBe(refused + 1);
+  });
+
   it('commit-then-timeout: never fails over while the first attempt may be live; its status inquiry finds the charge', async () => {
     const { service, ledger } = setup();
     simA.setFaults({ commitThenTimeoutRate: 1 });
