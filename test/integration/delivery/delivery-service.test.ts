@@ -431,6 +431,30 @@ describe('gateway delivery', () => {
     expect(line).toContain('"reason":"AUTHORIZATION_FAILED"');
   });
 
+  it('never gives up as UNRESOLVED a capture already sent that another worker sends again between the read and the move: SENT, no UNRESOLVED event', async () => {
+    const { service, ledger, events } = setup();
+    const auth = channelCommand('authorize', {}, { gateway_key: 'pm_card_declined' });
+    const authId = await record(ledger, auth);
+    expect(await service.deliver(authId)).toEqual({ kind: 'done', state: 'FAILED' });
+    const captureId = await record(ledger, channelCommand('capture', {}, { gateway_key: authId, order_id: auth.payment.order_id }));
+    await ledger.transition(captureId, 'SENT', { event: 'attempt', attempt: 1 }, { countAttempt: true });
+    await ledger.appendInteraction(captureId, { event: 'send_error', kind: 'server_error', http_status: 503 });
+    const read = (await ledger.get(captureId))!;
+    // Between this worker's refusal of the sent capture (UNRESOLVED, from SENT) and its move, another worker sends it again.
+    const write = ledger.transitionAndRecord.bind(ledger);
+    const race = jest.spyOn(ledger, 'transitionAndRecord').mockImplementationOnce(async (...args) => {
+      expect((await ledger.transition(captureId, 'SENT', { event: 'attempt', attempt: 2 }, { countAttempt: true })).applied).toBe(true);
+      return write(...args);
+    });
+    try {
+      expect(await service.deliver(read)).toEqual({ kind: 'done', state: 'SENT' });
+    } finally {
+      race.mockRestore();
+    }
+    expect(await ledger.get(captureId)).toMatchObject({ state: 'SENT', attempts: 2 });
+    expect(await events.load(`${captureId}.UNRESOLVED`)).toBeNull();
+  });
+
   // The bus contract asks for the pre-notice (docs/EVENTS.md) (sent by default); a bus whose OMS sends it itself turns it off.
   it('sends no refund_management.updated with service_bus.refund_pending_notice false: the refund outcome alone', async () => {
     const { service, ledger, events } = setup({ 'service_bus.refund_pending_notice': false });
