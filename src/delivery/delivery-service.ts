@@ -48,6 +48,7 @@ import {
   cancelsOfCaptured,
   cancelsOfFailedAuthorizations,
   dependentsWaiting,
+  refundNoticesWithheld,
 } from './authorization-metrics';
 import { CancelBasis, cancelBasisOf } from '../ledger/cancel-basis';
 import { InquiryResult, inquireStatus } from './status-inquiry';
@@ -63,7 +64,14 @@ import { reviewNoticeOf, withRiskReviewFields } from '../orchestration/risk-stag
 import { riskReviewEvent } from '../events/risk-review-event';
 import { FxLock, lockDetails } from '../fx/fx-lock';
 import { StageDecision } from '../orchestration/orchestration-stage';
-import { FailoverTrigger, countDecisions, countFailover, reportFxLinesOmitted, reportRouteDrops } from '../orchestration/orchestration-metrics';
+import {
+  FailoverTrigger,
+  countDecisions,
+  countFailover,
+  reportFxLinesOmitted,
+  reportRouteDrops,
+  riskReviewNoticesWithheld,
+} from '../orchestration/orchestration-metrics';
 import { fxLockOf, linesOmitted } from '../fx/locked-rate';
 import type { Payment, PaymentLine } from '../contracts/payment-command';
 import { FailoverStep, RoutingRecord, gatewayOf, routedPayment } from '../ledger/routing-record';
@@ -767,8 +775,19 @@ export class DeliveryService {
     const { ledger, recorder } = this.deps;
     if (op.command === 'refund' && op.attempts === 0 && this.deps.config.serviceBus.refundPendingNotice) {
       // The OMS hears PENDINGRELEASE before the money moves (unless service_bus.refund_pending_notice is false);
-      // idempotent by event id. One the bus refuses for good is set aside, never holding the outcome back.
-      await recorder.emit(refundPendingEvent(op, this.deps.config));
+      // idempotent by event id. One the bus refuses for good is set aside, never holding the outcome back. Only while the
+      // refund stands as read: one another worker refused, sent or settled meanwhile (a release with the notice off, in a
+      // rolling deploy) gets none after what that worker reported. The move to SENT below goes on as on any read (it does not apply to
+      // one decided meanwhile).
+      if (!(await recorder.emitAsRead(refundPendingEvent(op, this.deps.config), op))) {
+        refundNoticesWithheld().inc({ gateway: route.gateway.name });
+        this.deps.logger.warn('refund pre-notice not sent: another worker moved the refund after the read it was decided on', {
+          operation_id: op.id,
+          command: op.command,
+          read_state: op.state,
+          read_attempts: op.attempts,
+        });
+      }
     }
     let request: GatewayRequest;
     try {
@@ -1037,9 +1056,19 @@ export class DeliveryService {
     if (planned.kind === 'wait') {
       countDecisions(planned.decisions);
       await this.deps.ledger.appendInteraction(op.id, { event: 'orchestration', decisions: planned.decisions });
-      // Held for review by the risk rules: the OMS hears it, with the deadline (once: idempotent by event id).
+      // Held for review by the risk rules: the OMS hears it, with the deadline (once: idempotent by event id), only while
+      // the operation stands as read. A hold decided on a stale read (another worker sent it meanwhile) tells the OMS
+      // nothing: a PENDING RISK_REVIEW after its attempt would contradict what that attempt reports.
       const review = reviewNoticeOf(planned.decisions);
-      if (review) await this.deps.recorder.emit(riskReviewEvent(op, this.deps.config, review));
+      if (review && !(await this.deps.recorder.emitAsRead(riskReviewEvent(op, this.deps.config, review), op))) {
+        riskReviewNoticesWithheld().inc();
+        this.deps.logger.warn('risk review notice not sent: another worker moved the operation meanwhile; it stands as that one left it', {
+          operation_id: op.id,
+          command: op.command,
+          read_state: op.state,
+          read_attempts: op.attempts,
+        });
+      }
       return {
         kind: 'wait',
         reason: `held by orchestration (${planned.decisions[planned.decisions.length - 1]?.reasons[0] ?? 'hold'})`,
@@ -1059,9 +1088,14 @@ export class DeliveryService {
       onlyFrom: op.state,
     });
     // Released only once the refusal is on record: one another worker sent meanwhile keeps the reservation it sent on.
-    if (this.refusalLost(op, failed, planned.reason)) return { kind: 'done', state: failed.state };
+    if (this.refusalLost(op, failed, planned.reason)) {
+      // The refusing stage counts it apart (`refusal_lost`), never as a refusal that applied.
+      planned.tally?.(false);
+      return { kind: 'done', state: failed.state };
+    }
     await this.pipeline.releaseRefused({ ...op, routing }, planned.plan);
     // Counted once the refusal is on record: one another worker sent meanwhile counts with its attempt.
+    planned.tally?.(true);
     countDecisions(planned.decisions);
     if (op.attempts === 0) reportRouteDrops(this.deps.logger, op, planned.decisions);
     return { kind: 'done', state: failed.state };

@@ -284,6 +284,12 @@ export type TransitionFields = Partial<Pick<OperationRecord, (typeof TRANSITION_
    * that may take the gateway's timeout) leaves an operation someone else moved meanwhile as it is.
    */
   onlyFrom?: OperationState;
+  /**
+   * Move only while the operation still counts this many gateway attempts (with `onlyFrom`: the record the caller
+   * read). The state alone misses another worker's resend in between (SENT to SENT, one more attempt, which may be
+   * at the PSP): a refusal decided before it must change nothing.
+   */
+  onlyAttempts?: number;
 };
 
 /** Appends `field`'s hash name and encoded value to `out` when `value` is defined. */
