@@ -675,7 +675,7 @@ export class DeliveryService {
     let inquiry: InquiryResult;
     const started = performance.now();
     try {
-      inquiry = await inquireStatus(route, ctx);
+      inquiry = await inquireStatus(route, ctx, this.deps.logger);
     } catch (err) {
       noteGatewayCall(route.gateway.name, 'inquiry', resultOf(err), started);
       return this.onError(op, err, breaker, 'inquiry');
