@@ -55,6 +55,7 @@ import { InquiryMiss, NOT_LANDED, inquiryMisses, readInquiryMiss } from './inqui
 import { OutcomeRecorder } from './outcome-recorder';
 import { IDEMPOTENT_RESEND_WINDOW_MS, replayInquiriesWithheld, replayInquiryExpired } from './resend-window';
 import { idempotencyConflictsOnResend } from './resend-conflict';
+import { SAME_ANSWER_HELD_AFTER, sameAnswersHeld, sameUnknownAnswersInARow } from './repeated-answer';
 import { retryAfterCapped } from './retry-after-metrics';
 import { BackoffPolicy } from '../queueing/backoff';
 import { OrchestrationPipeline, PipelineResult, planOf, routingRecordOf } from '../orchestration/orchestration-pipeline';
@@ -969,12 +970,19 @@ export class DeliveryService {
     }
     if (err.kind === 'outcome_unknown') {
       // Retryable, but the request may have landed: UNKNOWN, asked about before it is ever sent again.
+      const inARow = phase === 'send' && !err.details.pspHasRequest ? await this.sameAnswerHeld(op, err, detail.http_status) : 0;
+      const held = err.details.pspHasRequest === true || inARow > 0;
       // A PSP that answered "I already have it" is up: only silence counts against its breaker.
-      if (err.details.pspHasRequest) breaker.success();
+      if (held) breaker.success();
       else breaker.failure();
       this.health.retryableFailure(err, op.id);
       const firstCheck = this.deps.config.poller.scheduleMs[0];
-      await ledger.transition(op.id, 'UNKNOWN', detail, op.state === 'UNKNOWN' ? {} : { nextCheckAt: this.now() + firstCheck, pollStep: 0 });
+      // A resend the PSP answered from what it holds keeps the schedule its first UNKNOWN began: restarting it at each
+      // resend kept the operation from ever reaching UNRESOLVED.
+      const kept = held && op.attempts > 1 && op.nextCheckAt !== undefined && op.pollStep !== undefined;
+      const schedule =
+        op.state === 'UNKNOWN' ? {} : kept ? { nextCheckAt: op.nextCheckAt, pollStep: op.pollStep } : { nextCheckAt: this.now() + firstCheck, pollStep: 0 };
+      await ledger.transition(op.id, 'UNKNOWN', inARow > 0 ? { ...detail, psp_has_request: true, same_answer_in_a_row: inARow } : detail, schedule);
       return { kind: 'retry', reason: `outcome unknown (${phase})` };
     }
     if (phase === 'send' && this.mayFailOver(op)) {
@@ -1025,6 +1033,25 @@ export class DeliveryService {
     }
     if (failed.state === 'FAILED') await this.released(op, 'failed');
     return { kind: 'done', state: failed.state };
+  }
+
+  /**
+   * For a resend answered `outcome_unknown` with a 5xx by a PSP that replays a key's first answer (`resendReplays`)
+   * without marking it a replay: how many attempts in a row under its key got this same answer, when at least
+   * {@link SAME_ANSWER_HELD_AFTER} (the PSP's saved answer: it holds the request; counted and logged), else 0.
+   */
+  private async sameAnswerHeld(op: OperationRecord, err: GatewayError, httpStatus: number | undefined): Promise<number> {
+    const type = this.deps.config.gateways[err.gateway]?.type;
+    if (type === undefined || gatewayDefinition(type).transformer.resendReplays !== true) return 0;
+    if (op.attempts < SAME_ANSWER_HELD_AFTER || httpStatus === undefined || httpStatus < 500) return 0;
+    const inARow = sameUnknownAnswersInARow(await this.deps.ledger.interactions(op.id), op.id, { httpStatus, gatewayCode: err.details.gatewayCode });
+    if (inARow < SAME_ANSWER_HELD_AFTER) return 0;
+    sameAnswersHeld().inc({ gateway: err.gateway });
+    this.deps.logger.warn(
+      'gateway answered the same idempotency key with the same 5xx several times in a row: read as its saved answer (it holds the request); asking about it, never sending it again',
+      { operation_id: op.id, command: op.command, gateway: err.gateway, http_status: httpStatus, gateway_code: err.details.gatewayCode, in_a_row: inARow },
+    );
+    return inARow;
   }
 
   /**
