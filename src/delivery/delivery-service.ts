@@ -433,8 +433,9 @@ export class DeliveryService {
         );
         return { kind: 'done', state: given.state };
       }
-      // Never resend before asking: the first attempt may have moved money.
-      return this.inquireThenMaybeResend(op, ctx.context, route, breaker);
+      // Never resend before asking: the first attempt may have moved money. Past delivery.max_age_ms it is still
+      // asked, once, and then UNRESOLVED unless that settles it: never sent again.
+      return this.inquireThenMaybeResend(op, ctx.context, route, breaker, tooOld);
     }
     if (tooOld) {
       breaker.success(); // release a probe reservation: we did not call
@@ -450,6 +451,21 @@ export class DeliveryService {
       return { kind: 'done', state: failed.state };
     }
     return this.send(op, ctx.context, route, breaker);
+  }
+
+  /**
+   * An UNKNOWN operation past `delivery.max_age_ms` whose status inquiry did not settle it (a miss of any meaning, a
+   * failed inquiry): UNRESOLVED, never sent again nor failed; the poller keeps asking. Even a miss that would allow a
+   * resend is no proof for a FAIL here: its last attempt's outcome is unknown (a timeout, a 5xx), and a PSP may still
+   * act on a request it answered 5xx (Stripe reconciles them and calls their result indeterminate). `inquiry`: what
+   * the inquiry found (the miss's meaning, or `inquiry_error`), for the history and the alert.
+   */
+  private async unresolvedPastMaxAge(op: OperationRecord, inquiry: string): Promise<DeliveryStep> {
+    const details = { age_ms: this.now() - op.receivedAt, inquiry };
+    const given = await this.deps.recorder.unresolve(op, 'delivery.max_age_ms passed', 'bridge', details, this.now() + this.deps.config.poller.scheduleMs[0], {
+      onlyFrom: 'UNKNOWN',
+    });
+    return { kind: 'done', state: given.state };
   }
 
   /**
@@ -672,14 +688,26 @@ export class DeliveryService {
     }
   }
 
-  private async inquireThenMaybeResend(op: OperationRecord, ctx: OperationContext, route: GatewayRoute, breaker: CircuitBreaker): Promise<DeliveryStep> {
+  /**
+   * Asks about an UNKNOWN operation and acts on the answer: settles it, asks again later, or, when the PSP has no trace
+   * of it, sends it again under the same idempotency key. `pastMaxAge` (`delivery.max_age_ms` passed): never sent
+   * again; what the inquiry does not settle is UNRESOLVED (`unresolvedPastMaxAge`).
+   */
+  private async inquireThenMaybeResend(
+    op: OperationRecord,
+    ctx: OperationContext,
+    route: GatewayRoute,
+    breaker: CircuitBreaker,
+    pastMaxAge = false,
+  ): Promise<DeliveryStep> {
     let inquiry: InquiryResult;
     const started = performance.now();
     try {
       inquiry = await inquireStatus(route, ctx, this.deps.logger);
     } catch (err) {
       noteGatewayCall(route.gateway.name, 'inquiry', resultOf(err), started);
-      return this.onError(op, err, breaker, 'inquiry');
+      const step = await this.onError(op, err, breaker, 'inquiry');
+      return pastMaxAge && step.kind === 'retry' ? this.unresolvedPastMaxAge(op, 'inquiry_error') : step;
     }
     noteGatewayCall(route.gateway.name, 'inquiry', 'ok', started);
     const { outcome, elapsedMs } = inquiry;
@@ -697,6 +725,7 @@ export class DeliveryService {
         // The PSP answered an earlier attempt with "I already have this" (e.g. Cybersource
         // DUPLICATE_REQUEST): the miss is its search index lagging. Ask again later, never resend.
         await this.deps.ledger.appendInteraction(op.id, { event: 'inquiry_lag', found: false, elapsed_ms: elapsedMs });
+        if (pastMaxAge) return this.unresolvedPastMaxAge(op, miss.kind);
         return { kind: 'retry', reason: 'the PSP has the request but its status search does not show it yet' };
       }
       if (miss.kind === 'beyond_horizon') {
@@ -719,7 +748,9 @@ export class DeliveryService {
         );
         return { kind: 'done', state: given.state };
       }
-      if (miss.kind === 'index_lag') return this.afterLaggingMiss(op, ctx, route, breaker, miss, elapsedMs);
+      if (miss.kind === 'index_lag') return this.afterLaggingMiss(op, ctx, route, breaker, miss, elapsedMs, pastMaxAge);
+      // Past delivery.max_age_ms nothing is sent again, here or to another gateway.
+      if (pastMaxAge) return this.unresolvedPastMaxAge(op, miss.kind);
       // The PSP has no trace: the first attempt never landed. Resend, with the same idempotency key.
       await this.deps.ledger.transition(op.id, 'SENT', { event: 'inquiry', found: false, elapsed_ms: elapsedMs });
       const again = await this.deps.ledger.get(op.id);
@@ -746,9 +777,15 @@ export class DeliveryService {
     breaker: CircuitBreaker,
     miss: Extract<InquiryMiss, { kind: 'index_lag' }>,
     elapsedMs: number,
+    pastMaxAge: boolean,
   ): Promise<DeliveryStep> {
     const entry = { event: 'inquiry_lag', found: false, elapsed_ms: elapsedMs, attempt_age_ms: miss.attemptAgeMs, lag_ms: miss.lagMs };
     const line = { operation_id: op.id, gateway: route.gateway.name, command: op.command, attempt_age_ms: miss.attemptAgeMs, lag_ms: miss.lagMs };
+    if (pastMaxAge) {
+      // Proves nothing, and nothing is sent past delivery.max_age_ms: the attempt may be at the PSP.
+      await this.deps.ledger.appendInteraction(op.id, entry);
+      return this.unresolvedPastMaxAge(op, miss.kind);
+    }
     if (!miss.resend) {
       await this.deps.ledger.appendInteraction(op.id, entry);
       this.deps.logger.info('status search has no trace of the attempt yet; asking again, not resending (the PSP may not show it yet)', line);
