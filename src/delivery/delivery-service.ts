@@ -55,7 +55,7 @@ import { InquiryMiss, NOT_LANDED, inquiryMisses, readInquiryMiss } from './inqui
 import { OutcomeRecorder } from './outcome-recorder';
 import { IDEMPOTENT_RESEND_WINDOW_MS, replayInquiriesWithheld, replayInquiryExpired } from './resend-window';
 import { idempotencyConflictsOnResend } from './resend-conflict';
-import { SAME_ANSWER_HELD_AFTER, sameAnswersHeld, sameUnknownAnswersInARow } from './repeated-answer';
+import { SAME_ANSWER_HELD_AFTER, maybeSavedAnswer, sameAnswersHeld, sameUnknownAnswersInARow } from './repeated-answer';
 import { retryAfterCapped } from './retry-after-metrics';
 import { BackoffPolicy } from '../queueing/backoff';
 import { OrchestrationPipeline, PipelineResult, planOf, routingRecordOf } from '../orchestration/orchestration-pipeline';
@@ -1073,15 +1073,17 @@ export class DeliveryService {
   }
 
   /**
-   * For a resend answered `outcome_unknown` with a 5xx by a PSP that replays a key's first answer (`resendReplays`)
-   * without marking it a replay: how many attempts in a row under its key got this same answer, when at least
-   * {@link SAME_ANSWER_HELD_AFTER} (the PSP's saved answer: it holds the request; counted and logged), else 0.
+   * For a resend answered `outcome_unknown` with a 500 in the PSP's own error body (`maybeSavedAnswer`: never a proxy's
+   * 502/503/504) by a PSP that replays a key's first answer (`resendReplays`) without marking it a replay: how many
+   * attempts in a row under its key got this same answer, when at least {@link SAME_ANSWER_HELD_AFTER} (the PSP's saved
+   * answer: it holds the request; counted and logged), else 0.
    */
   private async sameAnswerHeld(op: OperationRecord, err: GatewayError, httpStatus: number | undefined): Promise<number> {
     const type = this.deps.config.gateways[err.gateway]?.type;
     if (type === undefined || gatewayDefinition(type).transformer.resendReplays !== true) return 0;
-    if (op.attempts < SAME_ANSWER_HELD_AFTER || httpStatus === undefined || httpStatus < 500) return 0;
-    const inARow = sameUnknownAnswersInARow(await this.deps.ledger.interactions(op.id), op.id, { httpStatus, gatewayCode: err.details.gatewayCode });
+    const answer = { httpStatus, gatewayCode: err.details.gatewayCode };
+    if (op.attempts < SAME_ANSWER_HELD_AFTER || !maybeSavedAnswer(answer)) return 0;
+    const inARow = sameUnknownAnswersInARow(await this.deps.ledger.interactions(op.id), op.id, answer);
     if (inARow < SAME_ANSWER_HELD_AFTER) return 0;
     sameAnswersHeld().inc({ gateway: err.gateway });
     this.deps.logger.warn(

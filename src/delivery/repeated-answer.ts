@@ -3,8 +3,8 @@ import { counter } from '../metrics/metrics-registry';
 import type { Interaction } from '../ledger/ledger';
 
 /**
- * How many attempts in a row under one idempotency key answered with the same 5xx (status and PSP code) make the
- * answer read as the PSP's saved one: 3. A PSP that replays a key's first answer (`resendReplays`, Stripe: "saving
+ * How many attempts in a row under one idempotency key answered with the same 500 (status and PSP code; only an answer
+ * the PSP may have saved, `maybeSavedAnswer`) make the answer read as the PSP's saved one: 3. A PSP that replays a key's first answer (`resendReplays`, Stripe: "saving
  * the resulting status code and body of the first request… Subsequent requests with the same key return the same
  * result, including 500 errors") marks a replay (`Idempotent-Replayed: true`), but a proxy may strip the header, and
  * without it every miss resent the request, each resend restarting the poll schedule, for as long as the PSP kept the
@@ -17,6 +17,17 @@ export const SAME_ANSWER_HELD_AFTER = 3;
 export interface UnknownAnswer {
   httpStatus?: number;
   gatewayCode?: string;
+}
+
+/**
+ * Whether an `outcome_unknown` answer can be a PSP's saved answer replayed: a 500 carrying the PSP's own error body
+ * (a `gatewayCode`, Stripe's `api_error`). Stripe saves a result once the endpoint began ("including 500 errors");
+ * a 502, 503 or 504, or a body that is not Stripe's, is a proxy's or load balancer's own answer in front of Stripe's
+ * idempotency layer, where nothing is saved: repeated through an outage, it is no proof that Stripe holds the request,
+ * and reading it so would leave a request that never landed UNRESOLVED instead of sending it again.
+ */
+export function maybeSavedAnswer(answer: UnknownAnswer): boolean {
+  return answer.httpStatus === 500 && answer.gatewayCode !== undefined;
 }
 
 /**

@@ -27,6 +27,12 @@ const psp = { captures: 0, reads: 0, keys: [] as string[] };
  */
 const STRIPPED_PI = 'pi_3NwriteFiveHundred02';
 const stripped = { captures: 0, reads: 0 };
+/**
+ * A capture that never reaches Stripe: a proxy in between answers 502 with a page of its own each time (nothing saved
+ * under the key), while reads get through: the PaymentIntent of an order whose id starts with `ORD-WP-`.
+ */
+const PROXIED_PI = 'pi_3NwriteFiveHundred03';
+const proxied = { captures: 0 };
 let server: http.Server;
 let baseUrl: string;
 const stacks = useDeliveryStacks();
@@ -48,6 +54,7 @@ function intent(status: string, operationId: string, id = PI): Record<string, un
 beforeAll(async () => {
   let authorization = '';
   let strippedAuthorization = '';
+  let proxiedAuthorization = '';
   server = http.createServer((req, res) => {
     let body = '';
     req.on('data', (chunk: Buffer) => (body += chunk.toString()));
@@ -58,12 +65,24 @@ beforeAll(async () => {
       };
       if (req.method === 'POST' && req.url === '/v1/payment_intents') {
         const form = new URLSearchParams(body);
+        if (form.get('metadata[order_id]')?.startsWith('ORD-WP-')) {
+          proxiedAuthorization = form.get('metadata[operation_id]') ?? '';
+          return json(200, intent('requires_capture', proxiedAuthorization, PROXIED_PI));
+        }
         if (form.get('metadata[order_id]')?.startsWith('ORD-WS-')) {
           strippedAuthorization = form.get('metadata[operation_id]') ?? '';
           return json(200, intent('requires_capture', strippedAuthorization, STRIPPED_PI));
         }
         authorization = form.get('metadata[operation_id]') ?? '';
         return json(200, intent('requires_capture', authorization));
+      }
+      if (req.method === 'POST' && req.url === `/v1/payment_intents/${PROXIED_PI}/capture`) {
+        proxied.captures += 1;
+        res.writeHead(502, { 'content-type': 'text/html' });
+        return res.end('<html><body><h1>502 Bad Gateway</h1></body></html>');
+      }
+      if (req.method === 'GET' && req.url?.startsWith(`/v1/payment_intents/${PROXIED_PI}`)) {
+        return json(200, intent('requires_capture', proxiedAuthorization, PROXIED_PI));
       }
       if (req.method === 'POST' && req.url === `/v1/payment_intents/${STRIPPED_PI}/capture`) {
         stripped.captures += 1;
@@ -212,5 +231,37 @@ describe('Stripe: a capture answered 500 that every resend gets replayed without
     expect((await ledger.get(id))?.state).toBe('UNRESOLVED');
     expect(stripped.captures).toBe(3);
     expect(await events.load(`${id}.FAILED`)).toBeNull();
+  });
+});
+
+describe('Stripe: a capture a proxy answers 502 of its own each time (it never reached Stripe)', () => {
+  it('is no saved answer, however often it repeats: each miss is still followed by a resend under the same key', async () => {
+    const { service, ledger, config } = stacks.build(
+      testConfig({
+        gateways: {
+          stri: { type: 'stripe', base_url: baseUrl, api_key: 'sk_test_write_502_proxy_abcdef', webhook_secret: 'whsec_write_502_proxy_abcdef' },
+        },
+      }),
+    );
+    expect(config.delivery.maxAgeMs).toBe(0);
+    const money = { gateway: 'stri', currency: 'EUR', order_id: `ORD-WP-${Date.now()}` };
+    const auth = channelCommand('authorize', {}, { ...money, gateway_key: 'pm_card_visa', amount: 1000 });
+    const authId = auth.payment.operation_reference!;
+    await ledger.create(authId, auth);
+    expect(await service.deliver(authId)).toEqual({ kind: 'done', state: 'SUCCEEDED' });
+
+    const capture = channelCommand('capture', {}, { ...money, gateway_key: authId, amount: 1000 });
+    const id = capture.payment.operation_reference!;
+    await ledger.create(id, capture);
+    const heldBefore = await metricValue('pb_same_answer_held_total', { gateway: 'stri' });
+
+    expect((await service.deliver(id)).kind).toBe('retry'); // the proxy's 502: UNKNOWN
+    for (let resend = 2; resend <= 4; resend += 1) {
+      expect((await service.deliver(id)).kind).toBe('retry'); // no trace: resent, the proxy's 502 again
+      expect(proxied.captures).toBe(resend);
+    }
+    const history = await ledger.interactions(id);
+    expect(history.filter((h) => h.event === 'send_error').every((h) => h.psp_has_request === undefined)).toBe(true);
+    expect(await metricValue('pb_same_answer_held_total', { gateway: 'stri' })).toBe(heldBefore);
   });
 });

@@ -1,5 +1,5 @@
 import { Interaction } from '../../../src/ledger/ledger';
-import { sameUnknownAnswersInARow } from '../../../src/delivery/repeated-answer';
+import { maybeSavedAnswer, sameUnknownAnswersInARow } from '../../../src/delivery/repeated-answer';
 
 /** History entries at increasing times. */
 function history(...entries: Omit<Interaction, 'at'>[]): Interaction[] {
@@ -37,5 +37,15 @@ describe('sameUnknownAnswersInARow', () => {
     expect(sameUnknownAnswersInARow(failover, 'op', answer)).toBe(1);
     const sameFailover = history(attempt('op.failover1'), unknown(500, 'api_error'), miss, attempt('op.failover1'));
     expect(sameUnknownAnswersInARow(sameFailover, 'op', answer)).toBe(2);
+  });
+
+  it("reads only a 500 in the PSP's own error body as an answer it may have saved, never a proxy's 502/503/504 or bare 500", () => {
+    expect(maybeSavedAnswer({ httpStatus: 500, gatewayCode: 'api_error' })).toBe(true);
+    expect(maybeSavedAnswer({ httpStatus: 500 })).toBe(false);
+    for (const httpStatus of [502, 503, 504]) {
+      expect(maybeSavedAnswer({ httpStatus })).toBe(false);
+      expect(maybeSavedAnswer({ httpStatus, gatewayCode: 'api_error' })).toBe(false);
+    }
+    expect(maybeSavedAnswer({})).toBe(false);
   });
 });
