@@ -3,6 +3,10 @@ import { AddressInfo } from 'node:net';
 import { channelCommand } from '../../support/fixtures';
 import { testConfig } from '../../support/test-config';
 import { useDeliveryStacks } from '../../support/delivery-stack';
+import { Poller } from '../../../src/poller/poller';
+import { ConfiguredGatewayRouter } from '../../../src/routing/configured-gateway-router';
+import { createGatewayClients } from '../../../src/gateways/gateway-registry';
+import { silentLogger } from '../../../src/logging/logger';
 
 /**
  * `delivery.max_age_ms` bounds an attempt that may have reached the PSP (a 5xx, a timeout) by making it UNRESOLVED
@@ -106,6 +110,32 @@ describe('delivery.max_age_ms on the UNKNOWN path (status inquiry, then resend)'
     expect(await events.load(`${id}.FAILED`)).toBeNull();
     // Its job, run again, sends nothing: UNRESOLVED is never sent again.
     expect(await service.deliver(id)).toEqual({ kind: 'done', state: 'UNRESOLVED' });
+    expect(psp.captures).toBe(captures);
+  });
+
+  it('made UNRESOLVED past it, is still asked by the poller, and settled when the PSP shows the outcome', async () => {
+    const { service, ledger, events, recorder, config, id, clock } = await unknownCapture('later');
+    const captures = psp.captures;
+    clock.now += MAX_AGE_MS + 1_000;
+    expect(await service.deliver(id)).toEqual({ kind: 'done', state: 'UNRESOLVED' });
+    const poller = new Poller({
+      config,
+      ledger,
+      router: new ConfiguredGatewayRouter(createGatewayClients(config)),
+      recorder,
+      logger: silentLogger(),
+      now: () => clock.now,
+    });
+    // A poll that still finds nothing keeps it UNRESOLVED and sends nothing.
+    clock.now = ((await ledger.get(id))?.nextCheckAt ?? clock.now) + 1;
+    await poller.runOnce();
+    expect((await ledger.get(id))?.state).toBe('UNRESOLVED');
+    // Stripe reconciles the capture: the next poll settles it, and the OMS hears it.
+    psp.intent = 'succeeded';
+    clock.now = ((await ledger.get(id))?.nextCheckAt ?? clock.now) + 1;
+    await poller.runOnce();
+    expect((await ledger.get(id))?.state).toBe('SUCCEEDED');
+    expect(await events.load(`${id}.SUCCEEDED`)).not.toBeNull();
     expect(psp.captures).toBe(captures);
   });
 
