@@ -135,9 +135,12 @@ describe('Stripe: a capture answered 500 that every resend gets replayed', () =>
     const missesBefore = await metricValue('pb_inquiry_misses_total', { gateway: 'stri', meaning: 'psp_has_request' });
 
     expect((await service.deliver(id)).kind).toBe('retry'); // the 500: UNKNOWN
-    expect((await ledger.get(id))?.state).toBe('UNKNOWN');
+    const unknown = await ledger.get(id);
+    expect(unknown?.state).toBe('UNKNOWN');
     expect((await service.deliver(id)).kind).toBe('retry'); // no trace: resent, the 500 replayed
     expect(psp.keys).toEqual([id, id]);
+    // The replayed answer keeps the poll schedule the first UNKNOWN began: a restart at each resend never ends.
+    expect(await ledger.get(id)).toMatchObject({ state: 'UNKNOWN', pollStep: unknown?.pollStep, nextCheckAt: unknown?.nextCheckAt });
     const history = await ledger.interactions(id);
     expect(history.filter((h) => h.event === 'send_error').at(-1)).toMatchObject({ kind: 'outcome_unknown', http_status: 500, psp_has_request: true });
 
