@@ -56,6 +56,7 @@ import { InquiryMiss, NOT_LANDED, inquiryMisses, readInquiryMiss } from './inqui
 import { OutcomeRecorder } from './outcome-recorder';
 import { IDEMPOTENT_RESEND_WINDOW_MS, replayInquiriesWithheld, replayInquiryExpired } from './resend-window';
 import { idempotencyConflictsOnResend } from './resend-conflict';
+import { SAME_ANSWER_HELD_AFTER, maybeSavedAnswer, sameAnswersHeld, sameUnknownAnswersInARow } from './repeated-answer';
 import { retryAfterCapped } from './retry-after-metrics';
 import { BackoffPolicy } from '../queueing/backoff';
 import { OrchestrationPipeline, PipelineResult, planOf, routingRecordOf } from '../orchestration/orchestration-pipeline';
@@ -440,8 +441,9 @@ export class DeliveryService {
         );
         return { kind: 'done', state: given.state };
       }
-      // Never resend before asking: the first attempt may have moved money.
-      return this.inquireThenMaybeResend(op, ctx.context, route, breaker);
+      // Never resend before asking: the first attempt may have moved money. Past delivery.max_age_ms it is still
+      // asked, once, and then UNRESOLVED unless that settles it: never sent again.
+      return this.inquireThenMaybeResend(op, ctx.context, route, breaker, tooOld);
     }
     if (tooOld) {
       breaker.success(); // release a probe reservation: we did not call
@@ -457,6 +459,21 @@ export class DeliveryService {
       return { kind: 'done', state: failed.state };
     }
     return this.send(op, ctx.context, route, breaker);
+  }
+
+  /**
+   * An UNKNOWN operation past `delivery.max_age_ms` whose status inquiry did not settle it (a miss of any meaning, a
+   * failed inquiry): UNRESOLVED, never sent again nor failed; the poller keeps asking. Even a miss that would allow a
+   * resend is no proof for a FAIL here: its last attempt's outcome is unknown (a timeout, a 5xx), and a PSP may still
+   * act on a request it answered 5xx (Stripe reconciles them and calls their result indeterminate). `inquiry`: what
+   * the inquiry found (the miss's meaning, or `inquiry_error`), for the history and the alert.
+   */
+  private async unresolvedPastMaxAge(op: OperationRecord, inquiry: string): Promise<DeliveryStep> {
+    const details = { age_ms: this.now() - op.receivedAt, inquiry };
+    const given = await this.deps.recorder.unresolve(op, 'delivery.max_age_ms passed', 'bridge', details, this.now() + this.deps.config.poller.scheduleMs[0], {
+      onlyFrom: 'UNKNOWN',
+    });
+    return { kind: 'done', state: given.state };
   }
 
   /**
@@ -679,14 +696,26 @@ export class DeliveryService {
     }
   }
 
-  private async inquireThenMaybeResend(op: OperationRecord, ctx: OperationContext, route: GatewayRoute, breaker: CircuitBreaker): Promise<DeliveryStep> {
+  /**
+   * Asks about an UNKNOWN operation and acts on the answer: settles it, asks again later, or, when the PSP has no trace
+   * of it, sends it again under the same idempotency key. `pastMaxAge` (`delivery.max_age_ms` passed): never sent
+   * again; what the inquiry does not settle is UNRESOLVED (`unresolvedPastMaxAge`).
+   */
+  private async inquireThenMaybeResend(
+    op: OperationRecord,
+    ctx: OperationContext,
+    route: GatewayRoute,
+    breaker: CircuitBreaker,
+    pastMaxAge = false,
+  ): Promise<DeliveryStep> {
     let inquiry: InquiryResult;
     const started = performance.now();
     try {
-      inquiry = await inquireStatus(route, ctx);
+      inquiry = await inquireStatus(route, ctx, this.deps.logger);
     } catch (err) {
       noteGatewayCall(route.gateway.name, 'inquiry', resultOf(err), started);
-      return this.onError(op, err, breaker, 'inquiry');
+      const step = await this.onError(op, err, breaker, 'inquiry');
+      return pastMaxAge && step.kind === 'retry' ? this.unresolvedPastMaxAge(op, 'inquiry_error') : step;
     }
     noteGatewayCall(route.gateway.name, 'inquiry', 'ok', started);
     const { outcome, elapsedMs } = inquiry;
@@ -704,6 +733,7 @@ export class DeliveryService {
         // The PSP answered an earlier attempt with "I already have this" (e.g. Cybersource
         // DUPLICATE_REQUEST): the miss is its search index lagging. Ask again later, never resend.
         await this.deps.ledger.appendInteraction(op.id, { event: 'inquiry_lag', found: false, elapsed_ms: elapsedMs });
+        if (pastMaxAge) return this.unresolvedPastMaxAge(op, miss.kind);
         return { kind: 'retry', reason: 'the PSP has the request but its status search does not show it yet' };
       }
       if (miss.kind === 'beyond_horizon') {
@@ -726,7 +756,9 @@ export class DeliveryService {
         );
         return { kind: 'done', state: given.state };
       }
-      if (miss.kind === 'index_lag') return this.afterLaggingMiss(op, ctx, route, breaker, miss, elapsedMs);
+      if (miss.kind === 'index_lag') return this.afterLaggingMiss(op, ctx, route, breaker, miss, elapsedMs, pastMaxAge);
+      // Past delivery.max_age_ms nothing is sent again, here or to another gateway.
+      if (pastMaxAge) return this.unresolvedPastMaxAge(op, miss.kind);
       // The PSP has no trace: the first attempt never landed. Resend, with the same idempotency key.
       await this.deps.ledger.transition(op.id, 'SENT', { event: 'inquiry', found: false, elapsed_ms: elapsedMs });
       const again = await this.deps.ledger.get(op.id);
@@ -753,9 +785,15 @@ export class DeliveryService {
     breaker: CircuitBreaker,
     miss: Extract<InquiryMiss, { kind: 'index_lag' }>,
     elapsedMs: number,
+    pastMaxAge: boolean,
   ): Promise<DeliveryStep> {
     const entry = { event: 'inquiry_lag', found: false, elapsed_ms: elapsedMs, attempt_age_ms: miss.attemptAgeMs, lag_ms: miss.lagMs };
     const line = { operation_id: op.id, gateway: route.gateway.name, command: op.command, attempt_age_ms: miss.attemptAgeMs, lag_ms: miss.lagMs };
+    if (pastMaxAge) {
+      // Proves nothing, and nothing is sent past delivery.max_age_ms: the attempt may be at the PSP.
+      await this.deps.ledger.appendInteraction(op.id, entry);
+      return this.unresolvedPastMaxAge(op, miss.kind);
+    }
     if (!miss.resend) {
       await this.deps.ledger.appendInteraction(op.id, entry);
       this.deps.logger.info('status search has no trace of the attempt yet; asking again, not resending (the PSP may not show it yet)', line);
@@ -988,12 +1026,19 @@ export class DeliveryService {
     }
     if (err.kind === 'outcome_unknown') {
       // Retryable, but the request may have landed: UNKNOWN, asked about before it is ever sent again.
+      const inARow = phase === 'send' && !err.details.pspHasRequest ? await this.sameAnswerHeld(op, err, detail.http_status) : 0;
+      const held = err.details.pspHasRequest === true || inARow > 0;
       // A PSP that answered "I already have it" is up: only silence counts against its breaker.
-      if (err.details.pspHasRequest) breaker.success();
+      if (held) breaker.success();
       else breaker.failure();
       this.health.retryableFailure(err, op.id);
       const firstCheck = this.deps.config.poller.scheduleMs[0];
-      await ledger.transition(op.id, 'UNKNOWN', detail, op.state === 'UNKNOWN' ? {} : { nextCheckAt: this.now() + firstCheck, pollStep: 0 });
+      // A resend the PSP answered from what it holds keeps the schedule its first UNKNOWN began: restarting it at each
+      // resend kept the operation from ever reaching UNRESOLVED.
+      const kept = held && op.attempts > 1 && op.nextCheckAt !== undefined && op.pollStep !== undefined;
+      const schedule =
+        op.state === 'UNKNOWN' ? {} : kept ? { nextCheckAt: op.nextCheckAt, pollStep: op.pollStep } : { nextCheckAt: this.now() + firstCheck, pollStep: 0 };
+      await ledger.transition(op.id, 'UNKNOWN', inARow > 0 ? { ...detail, psp_has_request: true, same_answer_in_a_row: inARow } : detail, schedule);
       return { kind: 'retry', reason: `outcome unknown (${phase})` };
     }
     if (phase === 'send' && this.mayFailOver(op)) {
@@ -1044,6 +1089,27 @@ export class DeliveryService {
     }
     if (failed.state === 'FAILED') await this.released(op, 'failed');
     return { kind: 'done', state: failed.state };
+  }
+
+  /**
+   * For a resend answered `outcome_unknown` with a 500 in the PSP's own error body (`maybeSavedAnswer`: never a proxy's
+   * 502/503/504) by a PSP that replays a key's first answer (`resendReplays`) without marking it a replay: how many
+   * attempts in a row under its key got this same answer, when at least {@link SAME_ANSWER_HELD_AFTER} (the PSP's saved
+   * answer: it holds the request; counted and logged), else 0.
+   */
+  private async sameAnswerHeld(op: OperationRecord, err: GatewayError, httpStatus: number | undefined): Promise<number> {
+    const type = this.deps.config.gateways[err.gateway]?.type;
+    if (type === undefined || gatewayDefinition(type).transformer.resendReplays !== true) return 0;
+    const answer = { httpStatus, gatewayCode: err.details.gatewayCode };
+    if (op.attempts < SAME_ANSWER_HELD_AFTER || !maybeSavedAnswer(answer)) return 0;
+    const inARow = sameUnknownAnswersInARow(await this.deps.ledger.interactions(op.id), op.id, answer);
+    if (inARow < SAME_ANSWER_HELD_AFTER) return 0;
+    sameAnswersHeld().inc({ gateway: err.gateway });
+    this.deps.logger.warn(
+      'gateway answered the same idempotency key with the same 5xx several times in a row: read as its saved answer (it holds the request); asking about it, never sending it again',
+      { operation_id: op.id, command: op.command, gateway: err.gateway, http_status: httpStatus, gateway_code: err.details.gatewayCode, in_a_row: inARow },
+    );
+    return inARow;
   }
 
   /**
