@@ -22,7 +22,14 @@ const PI = 'pi_3NinquiryErrorCapture';
 const adyen = { answer: 'refused' as 'refused' | 'merchant_invalid', payments: 0 };
 let adyenServer: http.Server;
 let adyenUrl: string;
-const psp = { captures: 0, reads: 0, read: 'invalid' as 'invalid' | 'card_error' | 'requires_capture' | 'succeeded', authorization: '' };
+const psp = {
+  captures: 0,
+  reads: 0,
+  read: 'invalid' as 'invalid' | 'card_error' | 'requires_capture' | 'succeeded',
+  authorization: '',
+  /** Run once before the next status read is answered (another worker acting meanwhile). */
+  beforeRead: undefined as (() => Promise<void>) | undefined,
+};
 let server: http.Server;
 let baseUrl: string;
 const stacks = useDeliveryStacks();
@@ -45,7 +52,7 @@ beforeAll(async () => {
   server = http.createServer((req, res) => {
     let body = '';
     req.on('data', (chunk: Buffer) => (body += chunk.toString()));
-    req.on('end', () => {
+    req.on('end', async () => {
       const json = (status: number, payload: unknown) => {
         res.writeHead(status, { 'content-type': 'application/json' });
         res.end(JSON.stringify(payload));
@@ -60,6 +67,9 @@ beforeAll(async () => {
       }
       if (req.method === 'GET' && req.url?.startsWith(`/v1/payment_intents/${PI}`)) {
         psp.reads += 1;
+        const before = psp.beforeRead;
+        psp.beforeRead = undefined;
+        if (before) await before();
         if (psp.read === 'invalid') return json(400, { error: { type: 'invalid_request_error', code: 'parameter_unknown', param: 'expand' } });
         if (psp.read === 'card_error') return json(402, { error: { type: 'card_error', code: 'card_declined', decline_code: 'generic_decline' } });
         return json(200, intent(psp.read));
@@ -176,6 +186,21 @@ describe('an UNKNOWN operation whose status inquiry is refused for good', () => 
     expect(await events.load(`${id}.SUCCEEDED`)).not.toBeNull();
     expect(await events.load(`${id}.FAILED`)).toBeNull();
     expect(psp.captures).toBe(captures);
+  });
+
+  it('only from the state and attempt count read: one another worker sent again during the inquiry is left as that one left it', async () => {
+    const { service, ledger, events, id } = await unknownCapture('raced');
+    psp.read = 'invalid';
+    // Another worker's resend while this inquiry is on the wire: SENT, one more attempt.
+    psp.beforeRead = async () => {
+      await ledger.transition(id, 'SENT', { event: 'attempt' }, { countAttempt: true });
+    };
+    const before = await metricValue('pb_inquiry_errors_unresolved_total', { gateway: 'stri', kind: 'invalid_request' });
+    expect(await service.deliver(id)).toEqual({ kind: 'done', state: 'SENT' });
+    expect((await ledger.get(id))?.attempts).toBe(2);
+    expect(await events.load(`${id}.UNRESOLVED`)).toBeNull();
+    expect(await events.load(`${id}.FAILED`)).toBeNull();
+    expect(await metricValue('pb_inquiry_errors_unresolved_total', { gateway: 'stri', kind: 'invalid_request' })).toBe(before);
   });
 
   it('a decline code answering a status read (not a replay of the request) is no answer about the operation: UNRESOLVED', async () => {
