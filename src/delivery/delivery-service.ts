@@ -53,6 +53,7 @@ import {
 import { CancelBasis, cancelBasisOf } from '../ledger/cancel-basis';
 import { InquiryResult, inquireStatus } from './status-inquiry';
 import { InquiryMiss, NOT_LANDED, inquiryMisses, readInquiryMiss } from './inquiry-miss';
+import { inquiryErrorIsAnswer, inquiryErrorsUnresolved } from './inquiry-error';
 import { OutcomeRecorder } from './outcome-recorder';
 import { IDEMPOTENT_RESEND_WINDOW_MS, replayInquiriesWithheld, replayInquiryExpired } from './resend-window';
 import { idempotencyConflictsOnResend } from './resend-conflict';
@@ -1062,6 +1063,12 @@ export class DeliveryService {
       return { kind: 'retry', reason: err.kind, retryAfterMs: this.retryAfter(op, err) };
     }
     breaker.success();
+    if (phase === 'inquiry') {
+      // Only an answer about the operation may fail it; an error about the question (a status read refused, a
+      // replay refused as invalid) leaves one that may be at the PSP UNRESOLVED, asked on by the poller.
+      const route = this.deps.router.route(op);
+      if ('refused' in route || !inquiryErrorIsAnswer(route.transformer, err)) return this.unresolvedByInquiryError(op, err, detail.http_status);
+    }
     const reason = err.details.gatewayCode ?? err.code;
     const refusedForGood = (): void => {
       logger.warn('gateway refused the operation for good', {
@@ -1089,6 +1096,44 @@ export class DeliveryService {
     }
     if (failed.state === 'FAILED') await this.released(op, 'failed');
     return { kind: 'done', state: failed.state };
+  }
+
+  /**
+   * An UNKNOWN operation whose status inquiry was refused for good with an error that is no answer about the operation
+   * (`inquiryErrorIsAnswer`): the operation may be at the PSP, so it is never failed on it. UNRESOLVED (alert, OMS
+   * event), only from the state and attempt count read (another worker's resend meanwhile stands), asked again by the
+   * poller at `poller.unresolved_interval_ms`; counted and logged once recorded.
+   */
+  private async unresolvedByInquiryError(op: OperationRecord, err: GatewayError, httpStatus: number | undefined): Promise<DeliveryStep> {
+    const details = {
+      inquiry: 'inquiry_error',
+      kind: err.kind,
+      ...(httpStatus !== undefined ? { http_status: httpStatus } : {}),
+      ...(err.details.gatewayCode !== undefined ? { gateway_code: err.details.gatewayCode } : {}),
+    };
+    const given = await this.deps.recorder.unresolve(
+      op,
+      'status inquiry refused: an error about the question, not the operation',
+      'inquiry',
+      details,
+      this.now() + this.deps.config.poller.unresolvedIntervalMs,
+      { onlyFrom: op.state },
+    );
+    const line = { operation_id: op.id, gateway: err.gateway, command: op.command, ...details };
+    if (given.state === 'UNRESOLVED' && op.state !== 'UNRESOLVED') {
+      inquiryErrorsUnresolved().inc({ gateway: err.gateway, kind: err.kind });
+      this.deps.logger.warn(
+        'status inquiry refused for good: no answer about the operation, which may be at the PSP; UNRESOLVED, never failed, the poller asks again',
+        line,
+      );
+    } else {
+      this.deps.logger.info('status inquiry refused for good, but another worker moved the operation meanwhile; it stands as that one left it', {
+        ...line,
+        read_state: op.state,
+        state: given.state,
+      });
+    }
+    return { kind: 'done', state: given.state };
   }
 
   /**
