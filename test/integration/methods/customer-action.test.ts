@@ -16,6 +16,7 @@ import { ACTION_EXPIRED, ActionExpiry } from '../../../src/poller/action-expiry'
 import { voidOperationId } from '../../../src/poller/orphan-reversal';
 import { createRedis } from '../../../src/redis/redis-connection';
 import { ConfiguredGatewayRouter } from '../../../src/routing/configured-gateway-router';
+import { Poller } from '../../../src/poller/poller';
 import { purgeNamespace } from '../../../harness/twins/local-stack/local-stack';
 import { channelCommand } from '../../support/fixtures';
 import { testConfig } from '../../support/test-config';
@@ -49,6 +50,8 @@ const cancels: string[] = [];
 let counter = 0;
 /** The `expires_at` (Unix seconds) the fake gives a Boleto voucher it creates; null: none yet, as the spec allows. */
 let boletoExpiresAt: number | null = null;
+/** An HTTP status the fake answers every search with (a status inquiry that errs), with Stripe's error body; null: answers. */
+let searchFailsWith: number | null = null;
 const DAY_MS = 24 * 3600 * 1000;
 let redis: RedisClient;
 const configs: Config[] = [];
@@ -115,6 +118,11 @@ async function handle(req: IncomingMessage, res: ServerResponse): Promise<void> 
     return answer(res, 200, intent);
   }
   if (req.method === 'GET' && url.pathname === '/v1/payment_intents/search') {
+    if (searchFailsWith !== null)
+      return answer(res, searchFailsWith, {
+        error:
+          searchFailsWith >= 500 ? { type: 'api_error', message: 'An unknown error occurred' } : { type: 'invalid_request_error', code: 'parameter_invalid' },
+      });
     const op = /metadata\['operation_id'\]:'(.+)'/.exec(url.searchParams.get('query') ?? '')?.[1];
     return answer(res, 200, { object: 'search_result', data: [...intents.values()].filter((i) => i.metadata.operation_id === op), has_more: false });
   }
@@ -144,7 +152,7 @@ afterAll(async () => {
 
 function setup(
   logger: Logger = silentLogger(),
-  waits: Record<string, number> = { 'authentication.action_timeout_ms': 60_000, 'authentication.voucher_timeout_ms': 60_000 },
+  waits: Record<string, number | number[]> = { 'authentication.action_timeout_ms': 60_000, 'authentication.voucher_timeout_ms': 60_000 },
 ) {
   const config = testConfig({
     ...waits,
@@ -337,6 +345,100 @@ describe('an expiry racing a PSP fact', () => {
     const line = logs.lines.find((l) => l.includes('customer action expiry not recorded: the operation moved meanwhile') && l.includes(id));
     expect(line).toContain('"read_state":"ACTION_REQUIRED"');
     expect(line).toContain('"state":"PENDING"');
+  });
+});
+
+describe("an expiry whose status inquiry errs (Stripe's search answers 5xx, or refuses the read)", () => {
+  afterEach(() => {
+    searchFailsWith = null;
+  });
+
+  const waits = {
+    'authentication.action_timeout_ms': 60_000,
+    'authentication.voucher_timeout_ms': 60_000,
+    'poller.schedule_ms': [60_000, 300_000],
+    'poller.action_expiry_inquiry_max_ms': 600_000,
+  };
+
+  it('stays ACTION_REQUIRED on a 5xx (no FAIL event, no void), asked again along the poll schedule; past poller.action_expiry_inquiry_max_ms UNRESOLVED, no void; then settled SUCCEEDED when Stripe shows the customer completed', async () => {
+    const logs = captureLogger();
+    const s = setup(logs.logger, waits);
+    const command = threeDsAuthorize();
+    const id = command.payment.operation_reference!;
+    await s.ledger.create(id, command);
+    await s.service.deliver(id);
+    const waiting = (await s.ledger.get(id))!;
+    expect(waiting.state).toBe('ACTION_REQUIRED');
+    const retried = await metricValue('pb_action_expiry_inquiry_failures_total', { gateway: 'stripe', result: 'retried' });
+    const unresolved = await metricValue('pb_action_expiry_inquiry_failures_total', { gateway: 'stripe', result: 'unresolved' });
+    const noFailure = async (): Promise<void> => {
+      expect(await s.events.load(`${id}.FAILED`)).toBeNull();
+      expect(await s.ledger.get(voidOperationId(id))).toBeNull();
+      expect(await s.deliveryQueue.getJob(voidOperationId(id))).toBeUndefined();
+      expect(await redis.hlen(s.expiry(0).voidIntentsKey)).toBe(0);
+      expect(cancels).not.toContain(waiting.gatewayReference);
+    };
+
+    searchFailsWith = 500;
+    const first = Date.now();
+    expect(await s.expiry(61_000).runOnce()).toMatchObject({ due: 1, expired: 0, voided: 0, deferred: 1, unresolved: 0 });
+    const deferred = (await s.ledger.get(id))!;
+    expect(deferred).toMatchObject({ state: 'ACTION_REQUIRED', attempts: waiting.attempts });
+    // Asked again after the schedule's first step, not at the next pass: no hot loop.
+    expect(deferred.nextCheckAt).toBeGreaterThanOrEqual(first + 61_000 + 60_000);
+    await noFailure();
+    expect(await metricValue('pb_action_expiry_inquiry_failures_total', { gateway: 'stripe', result: 'retried' })).toBe(retried + 1);
+    expect(logs.lines.find((l) => l.includes('customer action expiry deferred') && l.includes(id))).toContain('"kind":"server_error"');
+    expect((await s.expiry(61_000).runOnce()).due).toBe(0);
+
+    // Still erring at the next step: deferred again, the next check no later than the bound.
+    expect(await s.expiry(125_000).runOnce()).toMatchObject({ due: 1, deferred: 1 });
+    expect((await s.ledger.get(id))!.nextCheckAt).toBeLessThanOrEqual(Date.now() + 61_000 + 600_000);
+    expect(await metricValue('pb_action_expiry_inquiry_failures_total', { gateway: 'stripe', result: 'retried' })).toBe(retried + 2);
+    await noFailure();
+
+    // Erring past the bound: UNRESOLVED (its event), nothing voided.
+    expect(await s.expiry(700_000).runOnce()).toMatchObject({ due: 1, expired: 0, voided: 0, deferred: 0, unresolved: 1 });
+    expect(await s.ledger.get(id)).toMatchObject({ state: 'UNRESOLVED' });
+    expect((await s.events.load(`${id}.UNRESOLVED`))?.params.payment).toMatchObject({ status: 'UNRESOLVED' });
+    expect(await metricValue('pb_action_expiry_inquiry_failures_total', { gateway: 'stripe', result: 'unresolved' })).toBe(unresolved + 1);
+    await noFailure();
+    expect((await s.expiry(700_000).runOnce()).due).toBe(0);
+
+    // The customer had completed: the poller's UNRESOLVED check finds the authorization and settles it.
+    searchFailsWith = null;
+    Object.assign(intents.get(waiting.gatewayReference!)!, { status: 'requires_capture', amount_capturable: waiting.payment.amount, next_action: null });
+    const poller = new Poller({
+      config: s.config,
+      ledger: s.ledger,
+      router: new ConfiguredGatewayRouter(createGatewayClients(s.config)),
+      recorder: s.recorder,
+      logger: silentLogger(),
+      now: () => Date.now() + 700_000 + s.config.poller.unresolvedIntervalMs + 1_000,
+    });
+    await poller.runOnce();
+    expect(await s.ledger.get(id)).toMatchObject({ state: 'SUCCEEDED' });
+    expect((await s.events.load(`${id}.SUCCEEDED`))?.params.payment).toMatchObject({ status: 'SUCCESS' });
+    await noFailure();
+  });
+
+  it('an inquiry refused for good (a 400: no answer about the operation) makes it UNRESOLVED at once, with no FAIL event and no void', async () => {
+    const s = setup(silentLogger(), waits);
+    const command = threeDsAuthorize();
+    const id = command.payment.operation_reference!;
+    await s.ledger.create(id, command);
+    await s.service.deliver(id);
+    const waiting = (await s.ledger.get(id))!;
+    const unresolved = await metricValue('pb_action_expiry_inquiry_failures_total', { gateway: 'stripe', result: 'unresolved' });
+
+    searchFailsWith = 400;
+    expect(await s.expiry(61_000).runOnce()).toMatchObject({ due: 1, expired: 0, voided: 0, deferred: 0, unresolved: 1 });
+    expect(await s.ledger.get(id)).toMatchObject({ state: 'UNRESOLVED' });
+    expect(await s.events.load(`${id}.UNRESOLVED`)).not.toBeNull();
+    expect(await s.events.load(`${id}.FAILED`)).toBeNull();
+    expect(await s.ledger.get(voidOperationId(id))).toBeNull();
+    expect(cancels).not.toContain(waiting.gatewayReference);
+    expect(await metricValue('pb_action_expiry_inquiry_failures_total', { gateway: 'stripe', result: 'unresolved' })).toBe(unresolved + 1);
   });
 });
 
