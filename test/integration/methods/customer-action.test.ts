@@ -442,6 +442,62 @@ describe("an expiry whose status inquiry errs (Stripe's search answers 5xx, or r
   });
 });
 
+describe('an erring expiry inquiry racing a PSP fact', () => {
+  afterEach(() => {
+    searchFailsWith = null;
+  });
+
+  it.each([
+    [500, 'deferred'],
+    [400, 'unresolved'],
+  ])(
+    'an inquiry answering %i leaves an operation a webhook moved on after the pass read it as that left it: not %s, no event of ours, not counted',
+    async (status) => {
+      const s = setup(silentLogger(), { 'authentication.action_timeout_ms': 60_000, 'poller.action_expiry_inquiry_max_ms': 600_000 });
+      const logs = captureLogger();
+      const command = threeDsAuthorize();
+      const id = command.payment.operation_reference!;
+      await s.ledger.create(id, command);
+      await s.service.deliver(id);
+      expect((await s.ledger.get(id))?.state).toBe('ACTION_REQUIRED');
+      const raced = Object.create(s.ledger) as Ledger;
+      raced.get = async (opId: string) => {
+        const read = await s.ledger.get(opId);
+        if (opId === id && read?.state === 'ACTION_REQUIRED')
+          await s.recorder.apply(read, { status: 'PENDING', gatewayStatus: 'processing', gatewayReference: read.gatewayReference }, 'webhook');
+        return read;
+      };
+      const expiry = new ActionExpiry({
+        config: s.config,
+        redis,
+        ledger: raced,
+        router: new ConfiguredGatewayRouter(createGatewayClients(s.config)),
+        recorder: s.recorder,
+        deliveryQueue: s.deliveryQueue,
+        logger: logs.logger,
+        now: () => Date.now() + 61_000,
+      });
+      const counted = async (): Promise<number> =>
+        (await metricValue('pb_action_expiry_inquiry_failures_total', { gateway: 'stripe', result: 'retried' })) +
+        (await metricValue('pb_action_expiry_inquiry_failures_total', { gateway: 'stripe', result: 'unresolved' }));
+      const before = await counted();
+
+      searchFailsWith = status;
+      expect(await expiry.runOnce()).toMatchObject({ due: 1, expired: 0, voided: 0, deferred: 0, unresolved: 0 });
+
+      expect(await s.ledger.get(id)).toMatchObject({ state: 'PENDING' });
+      expect(await s.events.load(`${id}.UNRESOLVED`)).toBeNull();
+      expect(await s.events.load(`${id}.FAILED`)).toBeNull();
+      expect(await s.ledger.get(voidOperationId(id))).toBeNull();
+      expect((await s.ledger.interactions(id)).some((h) => h.event === 'action_expiry_deferred' || h.event === 'unresolved')).toBe(false);
+      expect(await counted()).toBe(before);
+      expect(logs.lines.find((l) => l.includes('customer action expiry not recorded: the operation moved meanwhile') && l.includes(id))).toContain(
+        '"state":"PENDING"',
+      );
+    },
+  );
+});
+
 describe('a voucher the customer pays later (Stripe Boleto, next_action.boleto_display_details.expires_at)', () => {
   it('keeps a Boleto voucher waiting past the fixed timeout until the deadline Stripe gave plus the grace, then fails it and voids the PaymentIntent', async () => {
     const s = setup();
