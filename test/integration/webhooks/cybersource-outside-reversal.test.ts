@@ -145,7 +145,13 @@ describe('a Cybersource reversal, void or refund the bridge did not send, of a p
     ]);
     expect(await post('payments.voids.accept', 'n-void-outside-a', sale.id, '7000000000000000000042')).toBe(200);
     await eventually(async () => eventsOf(sale.id).length === 1, 20_000);
-    expect(eventsOf(sale.id)[0].adjustment).toMatchObject({ kind: 'capture_failed', direction: 'debit', gateway: 'cybs' });
+    // Dated by the void the search found (its submitTimeUtc), as the PSP says it.
+    expect(eventsOf(sale.id)[0].adjustment).toMatchObject({
+      kind: 'capture_failed',
+      direction: 'debit',
+      gateway: 'cybs',
+      occurred_at: new Date(Math.floor((made + 30_000) / 1000) * 1000).toISOString(),
+    });
     expect(await post('payments.voids.accept', 'n-void-outside-a', sale.id, '7000000000000000000042', 1)).toBe(200);
     await settle();
     expect(eventsOf(sale.id)).toHaveLength(1);
