@@ -110,6 +110,13 @@ export function cybersourceFacts(): FactRow[] {
     commands: CYBERSOURCE_AUTHORIZING_COMMANDS,
     meaning: 'PENDING',
   });
+  // A Business Center void of a capture of ours carries the capture's merchant reference: never read as its success.
+  rows.push({
+    fact: "a void that succeeded (`ics_void`, or status `VOIDED`) under a capture's merchant reference (the Business Center: a void of ours carries the cancel's own), not older than the capture: nothing collected (reason `CAPTURE_ALREADY_VOIDED`, `pb_cybersource_inquiry_voided_total`); a refused void or a refund under it decides nothing, the capture's own transaction does",
+    source: 'status inquiry (transaction search)',
+    commands: ['capture'],
+    meaning: 'FAIL',
+  });
   for (const rCode of CYBERSOURCE_RCODES)
     rows.push({
       fact: `rCode \`${rCode}\` (no status, no reason code above)`,
@@ -156,6 +163,15 @@ export function cybersourceFacts(): FactRow[] {
         meaning: 'ignore',
         adjustment: 'capture_failed',
       });
+      // A void of a capture carries the capture's merchant reference; a reversal releases an authorization only.
+      if (type.startsWith('payments.voids.'))
+        rows.push({
+          fact: `${outside('a capture of ours')}: nothing collected, direction \`debit\`, dated by the void's \`submitTimeUtc\``,
+          source: 'webhook',
+          commands: ['capture'],
+          meaning: 'ignore',
+          adjustment: 'capture_failed',
+        });
     }
     if (webhookIsRefund(type))
       rows.push({

@@ -12,6 +12,9 @@
  *   the authorization: one transaction, nothing new; a reversal named by the authorization once that cancel succeeded:
  *   the cancel seen again, no adjustment.
  * - one refund or void told under two notifications (two notificationIds): one adjustment, keyed by its transaction.
+ * - `payments.voids.accept` of a capture of ours (a Business Center void carries the capture's merchant reference): the
+ *   capture's `capture_failed` (direction `debit`), once the search shows it voided (`CAPTURE_ALREADY_VOIDED`), dated by
+ *   the void (`occurred_at`, its `submitTimeUtc`), once.
  */
 import http from 'node:http';
 import { AddressInfo } from 'node:net';
@@ -155,6 +158,44 @@ describe('a Cybersource reversal, void or refund the bridge did not send, of a p
     expect(await post('payments.voids.accept', 'n-void-outside-a', sale.id, '7000000000000000000042', 1)).toBe(200);
     await settle();
     expect(eventsOf(sale.id)).toHaveLength(1);
+  });
+
+  it("a Business Center void of a capture of ours (it carries the capture's merchant reference) is the capture's capture_failed, dated by the void, once", async () => {
+    const auth = await succeeded('authorize', '7000000000000000000111');
+    const capture = await succeededOperation(
+      stack.worker,
+      'capture',
+      { gateway: 'cybs', gateway_key: '7000000000000000000111', amount: 10221, currency: 'USD', order_id: auth.payment.order_id },
+      '7000000000000000000112',
+    );
+    expect(capture.state).toBe('SUCCEEDED');
+    const made = Date.now() - 60_000;
+    summaries.set(capture.id, [
+      summary('7000000000000000000113', capture.id, made + 30_000, ['ics_void']),
+      summary('7000000000000000000112', capture.id, made, ['ics_bill']),
+    ]);
+    const before = await metricValue('pb_webhook_failures_after_success_total', { gateway: 'cybs', outcome: 'confirmed' });
+    expect(await post('payments.voids.accept', 'n-void-of-capture-a', capture.id, '7000000000000000000113')).toBe(200);
+
+    await eventually(async () => eventsOf(capture.id).length === 1, 20_000);
+    expect(eventsOf(capture.id)[0].adjustment).toMatchObject({
+      kind: 'capture_failed',
+      direction: 'debit',
+      amount: 10221,
+      currency: 'USD',
+      gateway: 'cybs',
+      reason: 'payments.voids.accept',
+      occurred_at: new Date(Math.floor((made + 30_000) / 1000) * 1000).toISOString(),
+    });
+    expect(await metricValue('pb_webhook_failures_after_success_total', { gateway: 'cybs', outcome: 'confirmed' })).toBe(before + 1);
+    expect((await stack.worker.ledger.get(capture.id))?.state).toBe('SUCCEEDED');
+    // Told again (a resend, and the same void as payments.voids.accepted): one transaction, one fact.
+    expect(await post('payments.voids.accept', 'n-void-of-capture-a', capture.id, '7000000000000000000113', 1)).toBe(200);
+    expect(await post('payments.voids.accepted', 'n-void-of-capture-b', capture.id, '7000000000000000000113')).toBe(200);
+    await settle();
+    expect(eventsOf(capture.id)).toHaveLength(1);
+    expect(await stack.worker.adjustmentStore.forOperation(capture.id)).toHaveLength(1);
+    expect(eventsOf(auth.id)).toHaveLength(0);
   });
 
   it('a refund of a sale made in the Business Center is its refund_outside_bridge (debit, the refund id), once', async () => {

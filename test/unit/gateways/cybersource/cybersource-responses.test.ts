@@ -566,6 +566,44 @@ describe('Cybersource responses', () => {
       expect(await metricValue('pb_cybersource_inquiry_released_total', { gateway: gateway.name })).toBe(before + 5);
     });
 
+    it('reads a capture of ours voided after it under its merchant reference (a Business Center void) as its FAIL, dated by the void, never as its success', async () => {
+      const before = await metricValue('pb_cybersource_inquiry_voided_total', { gateway: gateway.name });
+      const capture = {
+        id: PAYMENT_ID,
+        submitTimeUtc: '2026-11-22T10:00:00Z',
+        status: 'PENDING',
+        clientReferenceInformation: { code: 'op-capture-1' },
+        applicationInformation: { rCode: '1', reasonCode: '100', applications: [{ name: 'ics_bill', rCode: '1' }] },
+        orderInformation: { amountDetails: { totalAmount: '102.21', currency: 'USD' } },
+      };
+      const voidOf = {
+        id: NEW_AUTH_ID,
+        submitTimeUtc: '2026-11-22T11:00:00Z',
+        clientReferenceInformation: { code: 'op-capture-1' },
+        applicationInformation: { rCode: '1', reasonCode: '100', applications: [{ name: 'ics_void', rCode: '1' }] },
+        orderInformation: { amountDetails: { totalAmount: '102.21', currency: 'USD' } },
+      };
+      const search = (...summaries: object[]) => response(201, { totalCount: summaries.length, _embedded: { transactionSummaries: summaries } });
+      const asked = ctx('capture', {}, 'op-capture-1');
+      // Its void listed (a successful ics_void), or named VOIDED by its status, or the capture's own status VOIDED.
+      const statusVoided = { ...voidOf, status: 'VOIDED', applicationInformation: undefined };
+      const captureVoided = { ...capture, status: 'VOIDED' };
+      for (const res of [search(voidOf, capture), search(statusVoided, capture), search(captureVoided), search(voidOf)]) {
+        const outcome = t.parseStatusResponse(asked, res, gateway);
+        expect(outcome).toMatchObject({ status: 'FAIL', reason: 'CAPTURE_ALREADY_VOIDED', amount: 10221, currency: 'USD' });
+        expect(outcome?.gatewayStatus).toMatch(/voided/);
+        expect(outcome?.decline?.category).toBe('operation_not_permitted');
+      }
+      // Dated by the void: the PSP's time of what undid it.
+      expect(t.parseStatusResponse(asked, search(voidOf, capture), gateway)?.occurredAt).toBe(Date.parse('2026-11-22T11:00:00Z'));
+      // A void refused (rCode 0) undid nothing; one older than the capture voided an earlier attempt: the capture stands.
+      const refused = { ...voidOf, applicationInformation: { rCode: '0', reasonCode: '246', applications: [{ name: 'ics_void', rCode: '0' }] } };
+      const earlier = { ...voidOf, submitTimeUtc: '2026-11-22T09:00:00Z' };
+      expect(t.parseStatusResponse(asked, search(refused, capture), gateway)).toMatchObject({ status: 'SUCCESS', gatewayStatus: 'PENDING' });
+      expect(t.parseStatusResponse(asked, search(capture, earlier), gateway)).toMatchObject({ status: 'SUCCESS', gatewayStatus: 'PENDING' });
+      expect(await metricValue('pb_cybersource_inquiry_voided_total', { gateway: gateway.name })).toBe(before + 5);
+    });
+
     it('falls back to the rCode of a summary without a status', () => {
       const res = response(201, {
         totalCount: 1,
