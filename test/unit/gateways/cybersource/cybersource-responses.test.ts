@@ -265,6 +265,20 @@ describe('Cybersource responses', () => {
     expect(t.parseResponse({ ...ctx('cancel'), captured } as never, response(201, body), gateway)).toMatchObject({ status: 'FAIL', gatewayStatus: 'FAILED' });
   });
 
+  it.each([
+    ['DAGGREJECTED', 'suspected_fraud'],
+    ['DAGGDENIED', 'suspected_fraud'],
+    ['DSYSREJECTED', 'processing_error'],
+    ['DECISION_PROFILE_CHALLENGE', 'authentication_required'],
+  ])('gives the documented errorInformation.reason %s its decline category (%s), never unknown', (reason, category) => {
+    for (const command of ['authorize', 'refund'] as const) {
+      const body = { id: NEW_AUTH_ID, status: 'DECLINED', errorInformation: { reason, message: 'Declined' } };
+      const outcome = t.parseResponse(ctx(command), response(201, body), gateway);
+      expect(outcome).toMatchObject({ status: 'FAIL', reason });
+      expect(outcome.decline?.category).toBe(category);
+    }
+  });
+
   it('maps a VOIDED void (a cancel of a sale or capture) to SUCCESS with the amount it voided', () => {
     const outcome = t.parseResponse(
       { ...ctx('cancel'), captured: { by: 'sale' } },
