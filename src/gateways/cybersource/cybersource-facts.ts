@@ -4,6 +4,7 @@ import { FactMeaning, FactRow, RESPONSE_OR_INQUIRY } from '../gateway-facts';
 import {
   CYBERSOURCE_RCODES,
   CYBERSOURCE_STATUSES,
+  CYBERSOURCE_VOID_ONLY_STATUSES,
   CYBERSOURCE_TOKEN_STATES,
   cybersourceRCodeMeaning,
   cybersourceStatusHoldsFunds,
@@ -41,13 +42,15 @@ export function cybersourceFacts(): FactRow[] {
     const held = cybersourceStatusHoldsFunds(status) ? ' (the funds stay held: the authorization is voided by orphan reversal, reason `risk_declined`)' : '';
     const note = ERROR_ANSWER_NOTES[status] ?? '';
     // A void's status only: from any other request, no documented result (asked about).
-    const commands: readonly CommandType[] = status === 'FAILED' ? ['cancel'] : [];
-    const voidOnly = status === 'FAILED' ? " (a void's: of any other request, or a reversal, unknown and asked about)" : '';
+    const commands: readonly CommandType[] = CYBERSOURCE_VOID_ONLY_STATUSES.has(status) ? ['cancel'] : [];
+    const voidOnly = CYBERSOURCE_VOID_ONLY_STATUSES.has(status) ? " (a void's: of any other request, or a reversal, unknown and asked about)" : '';
+    // Its meaning undocumented: decided by the status inquiry (a void of our capture or refund counts only where VOIDED).
+    const undecided = status === 'CANCELLED' ? ' (the status inquiry finds the void done, `ics_void`, or not)' : '';
     // A partial reversal confirms the amount it names only.
     const reversed =
       status === 'PARTIALLY_REVERSED' ? " (a cancel's: for `reversalAmountDetails.reversedAmount`; naming none readable, unknown and asked about)" : '';
     rows.push({
-      fact: `status \`${status}\`${held}${note}${voidOnly}${reversed}`,
+      fact: `status \`${status}\`${held}${note}${voidOnly}${undecided}${reversed}`,
       source: RESPONSE_OR_INQUIRY,
       commands,
       meaning: meaning(cybersourceStatusMeaning(status)),

@@ -5,6 +5,7 @@ import { GatewayOutcome, GatewayResponse, NamedVoid, OperationContext, StatusAns
 import { CommandType } from '../../contracts/payment-command';
 import { CYBERSOURCE_502_REASONS, classifyCybersourceError, cybersourceErrorCode, kindOf502Reason } from './cybersource-errors';
 import {
+  CYBERSOURCE_VOID_ONLY_STATUSES,
   CybersourceStatus,
   CybersourceStatusMeaning,
   cybersourceRCodeMeaning,
@@ -178,10 +179,12 @@ function withSubmittedAt(outcome: GatewayOutcome, transaction: Json | undefined)
  * `rCode` misstates (a review hold, a soft decline: `cybersource-reason-codes.ts`), else the documented
  * `rCode`.
  */
-function transactionOutcome(body: Json, response: GatewayResponse, gateway: string, readsFailed = false): GatewayOutcome {
+function transactionOutcome(body: Json, response: GatewayResponse, gateway: string, readsVoidOnly = false): GatewayOutcome {
   const app = obj(body.applicationInformation);
-  // `FAILED` is a void's status only (`sendsVoid`): of any other transaction it is no documented status.
-  const status = [body.status, app?.status].find((s): s is CybersourceStatus => isCybersourceStatus(s) && (s !== 'FAILED' || readsFailed));
+  // `FAILED` and `CANCELLED` are a void's statuses only (`sendsVoid`): of any other transaction they are no documented status.
+  const status = [body.status, app?.status].find(
+    (s): s is CybersourceStatus => isCybersourceStatus(s) && (!CYBERSOURCE_VOID_ONLY_STATUSES.has(s) || readsVoidOnly),
+  );
   if (status !== undefined) return toOutcome(cybersourceStatusMeaning(status), status, body, response, gateway);
   const rFlag = str(app?.rFlag);
   const reasonCode = code(app?.reasonCode);
@@ -290,9 +293,10 @@ export function parseCybersourceResponse(ctx: OperationContext, response: Gatewa
     return outcome;
   } else {
     const status = toCybersourceStatus(body.status, gateway);
-    // `FAILED` is documented for a void's 201 only: from any other request it names no result, asked about (never a FAIL).
-    if (status === 'FAILED' && !sendsVoid(ctx)) {
-      throw new GatewayError('outcome_unknown', gateway, `cybersource status FAILED answering a ${ctx.command}, documented for a void only`, {
+    // `FAILED` and `CANCELLED` are documented for a void's 201 only: from any other request they name no result, asked
+    // about (never a FAIL).
+    if (CYBERSOURCE_VOID_ONLY_STATUSES.has(status) && !sendsVoid(ctx)) {
+      throw new GatewayError('outcome_unknown', gateway, `cybersource status ${status} answering a ${ctx.command}, documented for a void only`, {
         httpStatus: response.status,
         gatewayCode: status,
       });

@@ -265,6 +265,29 @@ describe('Cybersource responses', () => {
     expect(t.parseResponse({ ...ctx('cancel'), captured } as never, response(201, body), gateway)).toMatchObject({ status: 'FAIL', gatewayStatus: 'FAILED' });
   });
 
+  it('reads a void answered CANCELLED (a 201 status the void API documents beside VOIDED and FAILED, saying neither) as PENDING: the status inquiry decides, never a guess', () => {
+    const body = { id: NEW_AUTH_ID, submitTimeUtc: '2026-11-22T10:00:00Z', status: 'CANCELLED', clientReferenceInformation: { code: 'op-cancel-1' } };
+    const outcome = t.parseResponse({ ...ctx('cancel'), captured: { by: 'sale' } }, response(201, body), gateway);
+    expect(outcome).toMatchObject({ status: 'PENDING', gatewayStatus: 'CANCELLED', gatewayReference: NEW_AUTH_ID });
+    expect(outcome.reason).toBeUndefined();
+    // The void of one of our captures by its own id counts only where VOIDED is said: asked about.
+    const named = { ...ctx('cancel'), voidOf: { command: 'capture' as const, operationId: 'op-capture-1' } };
+    expect(thrownBy(() => t.parseResponse(named, response(201, body), gateway), GatewayError)).toMatchObject({ kind: 'outcome_unknown' });
+    // Documented for a void only: from any other request (a reversal included) no result, asked about.
+    for (const context of [ctx('capture'), ctx('refund'), ctx('authorize'), ctx('cancel')]) {
+      expect(thrownBy(() => t.parseResponse(context, response(201, body), gateway), GatewayError)).toMatchObject({ kind: 'outcome_unknown' });
+    }
+    // A search summary of the void saying CANCELLED decides nothing either; of an authorization, its rCode decides.
+    const summary = { ...body, applicationInformation: { rCode: '1', reasonCode: '100' } };
+    const search = response(201, { totalCount: 1, _embedded: { transactionSummaries: [summary] } });
+    expect(t.parseStatusResponse({ ...ctx('cancel'), captured: { by: 'sale' } }, search, gateway)?.status).toBe('PENDING');
+    const authSearch = response(201, {
+      totalCount: 1,
+      _embedded: { transactionSummaries: [{ ...summary, clientReferenceInformation: { code: 'op-authorize-1' } }] },
+    });
+    expect(t.parseStatusResponse(ctx('authorize', {}, 'op-authorize-1'), authSearch, gateway)?.status).toBe('SUCCESS');
+  });
+
   it.each([
     ['DAGGREJECTED', 'suspected_fraud'],
     ['DAGGDENIED', 'suspected_fraud'],
