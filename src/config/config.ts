@@ -198,13 +198,14 @@ export interface Config {
      */
     readonly parkedOutcomeTtlMs: number;
     /**
-     * How long a command waits, unsent, on a guard between voids and refunds of its payment (a Cybersource void of a
-     * capture waiting for another void or refunds in flight; a cancel waiting for refunds, for another void of the same
-     * transaction, for captures in flight or not yet delivered, or for the capture or refund it voids; a refund waiting
-     * for a void: `BOUNDED_WAITS` in delivery/dependent-wait.ts) before it is refused with that wait's code,
-     * milliseconds, counted from its first such wait (from its creation for the capture or refund it voids); a positive
-     * integer. What it waits for may stay undecided for good, and Cybersource voids only until its batch settles,
-     * usually the same day. Default 86400000 (24 h).
+     * How long a dependent command waits, unsent, before it is refused with that wait's code, milliseconds: on a guard
+     * between voids and refunds of its payment (a Cybersource void of a capture waiting for another void or refunds in
+     * flight; a cancel waiting for refunds, for another void of the same transaction, for captures in flight or not yet
+     * delivered, or for the capture or refund it voids; a refund waiting for a void), on its undecided authorization
+     * (any gateway) or on siblings of its own command ahead of it (`BOUNDED_WAITS` in delivery/dependent-wait.ts).
+     * Counted from that wait's own start: its first wait of that kind, or its creation for its authorization and for
+     * the capture or refund it voids; a positive integer. What it waits for may stay undecided for good, and
+     * Cybersource voids only until its batch settles, usually the same day. Default 86400000 (24 h).
      */
     readonly voidWaitMaxMs: number;
   };
