@@ -187,7 +187,11 @@ describe('a Cybersource reversal, void or refund the bridge did not send, of a p
       reason: 'payments.voids.accept',
       occurred_at: new Date(Math.floor((made + 30_000) / 1000) * 1000).toISOString(),
     });
-    expect(await metricValue('pb_webhook_failures_after_success_total', { gateway: 'cybs', outcome: 'confirmed' })).toBe(before + 1);
+    // Counted once the adjustment is recorded, which the event may overtake.
+    await eventually(
+      async () => (await metricValue('pb_webhook_failures_after_success_total', { gateway: 'cybs', outcome: 'confirmed' })) === before + 1,
+      5_000,
+    );
     expect((await stack.worker.ledger.get(capture.id))?.state).toBe('SUCCEEDED');
     // Told again (a resend, and the same void as payments.voids.accepted): one transaction, one fact.
     expect(await post('payments.voids.accept', 'n-void-of-capture-a', capture.id, '7000000000000000000113', 1)).toBe(200);
