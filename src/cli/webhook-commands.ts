@@ -3,7 +3,7 @@ import type { OpsContext } from '../ops/ops-context';
 import { FailedWebhookPlace, failedWebhooks, formatFailedWebhookPlace, parseFailedWebhookPlace, retryFailedWebhooks } from '../ops/failed-webhooks';
 import { OpsOutput, OpsWriter, WithOpsContext, jsonOption } from './ops-output';
 import { parseLimit } from './limit-option';
-import { webhookDigestKeys, webhookEventIdHmac, webhookValueDigest } from '../webhooks/webhook-event-key';
+import { webhookDigestKeys, webhookEventIdHmac, webhookIdSecretDigest, webhookValueDigest } from '../webhooks/webhook-event-key';
 
 /** The `--before` of `ops webhooks failed`, as the `older:` line under a page prints it; undefined when not given. */
 function beforeOption(text: string | undefined): FailedWebhookPlace | undefined {
@@ -84,17 +84,23 @@ const DIGEST_USAGE = "give the value on standard input: printf %s 'VALUE' | paym
 /**
  * `ops webhooks digest`: the keyed digest of the value on standard input (its bytes as UTF-8, taken whole: give it with
  * `printf %s`, never `echo`), as the web role computes it from `service_bus.secret` of the same configuration: the
- * `value_hmac` (or `key_id_hmac`) of a skip line, or with `eventKey` the `hmac:<hex>` an event id holding a card number
- * is queued, deduplicated and recorded under. Prints only the digest; the value is read from standard input so that
- * it stays out of the shell's history and the process list; from a terminal (the value would be echoed) or empty, refused
- * (exit 2). Audit-logged without the value or the digest.
+ * `value_hmac` (or `key_id_hmac`) of a skip line, with `eventKey` the `hmac:<hex>` an event id holding a card number
+ * is queued, deduplicated and recorded under, or with `token` the 16 hex digits an Adyen RECURRING_CONTRACT's event id
+ * ends in for its token (`webhookIdSecretDigest`: the item is found by its token in a skip line's `event_id`, the
+ * failed set, a history's `provider_event_id`). Prints only the digest, never the key; the value is read from standard
+ * input so that it stays out of the shell's history and the process list; from a terminal (the value would be echoed),
+ * empty, or with both `eventKey` and `token`, refused (exit 2). Audit-logged without the value or the digest.
  */
 export async function opsWebhookDigest(
   ctx: { config: Pick<OpsContext['config'], 'serviceBus'>; audit: Pick<OpsContext['audit'], 'record'> },
   io: Pick<OpsOutput, 'out' | 'err' | 'actor'>,
   input: AsyncIterable<Buffer | string> & { isTTY?: boolean },
-  opts: { eventKey?: boolean; json?: boolean },
+  opts: { eventKey?: boolean; token?: boolean; json?: boolean },
 ): Promise<number> {
+  if (opts.eventKey && opts.token) {
+    io.err.write('payment-bridge: --event-key and --token are two digests of two keys: give one of them\n');
+    return 2;
+  }
   // A terminal echoes what is typed: the card number would be on screen (and in its scrollback), so piped input only.
   if (input.isTTY === true) {
     io.err.write(`payment-bridge: ${DIGEST_USAGE}, not typed at the terminal (it would be echoed)\n`);
@@ -108,10 +114,10 @@ export async function opsWebhookDigest(
     io.err.write(`payment-bridge: no value on standard input; ${DIGEST_USAGE}\n`);
     return 2;
   }
-  const kind = opts.eventKey ? 'event_key' : 'value_hmac';
+  const kind = opts.eventKey ? 'event_key' : opts.token ? 'token_digest' : 'value_hmac';
   await ctx.audit.record({ action: 'ops.webhook_digest', actor: io.actor, outcome: 'ok', detail: { kind } });
   const keys = webhookDigestKeys(ctx.config.serviceBus.secret);
-  const digest = opts.eventKey ? webhookEventIdHmac(keys, value) : webhookValueDigest(keys, value).hex;
+  const digest = opts.eventKey ? webhookEventIdHmac(keys, value) : opts.token ? webhookIdSecretDigest(keys, value) : webhookValueDigest(keys, value).hex;
   io.out.write(opts.json ? `${JSON.stringify({ [kind]: digest })}\n` : `${digest}\n`);
   return 0;
 }
@@ -135,9 +141,10 @@ export function addWebhookCommands(ops: Command, withContext: WithOpsContext): v
   webhooks
     .command('digest')
     .description(
-      "the keyed digest of the value on standard input (printf %s VALUE | ...): a skip line's value_hmac or key_id_hmac, or with --event-key the hmac:<hex> key of an event id holding a card number",
+      "the keyed digest of the value on standard input (printf %s VALUE | ...): a skip line's value_hmac or key_id_hmac, with --event-key the hmac:<hex> key of an event id holding a card number, with --token the digest an Adyen RECURRING_CONTRACT's event id ends in for its token",
     )
     .option('--event-key', 'print the event key (hmac:<hex>) an event id holding a card number is queued and recorded under')
+    .option('--token', "print the 16 hex digits an Adyen RECURRING_CONTRACT's event id ends in for the token (its pspReference) on standard input")
     .addOption(jsonOption())
-    .action((opts: { eventKey?: boolean; json?: boolean }) => withContext((ctx, io) => opsWebhookDigest(ctx, io, process.stdin, opts)));
+    .action((opts: { eventKey?: boolean; token?: boolean; json?: boolean }) => withContext((ctx, io) => opsWebhookDigest(ctx, io, process.stdin, opts)));
 }

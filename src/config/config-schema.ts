@@ -46,7 +46,7 @@ export const configSchema = {
     'service_bus.delegate_path': { type: 'string', pattern: '^/', default: '/delegate/oms' },
     'service_bus.subscribes': { type: 'array', items: jsonRpcMethod, default: [] },
     'service_bus.amount_units': { enum: ['minor', 'major'], default: 'minor' },
-    // DESIGN.md section 2: before the gateway refund, refund_management.updated PENDINGRELEASE (false: not sent).
+    // docs/EVENTS.md "Refund pre-notice": before the gateway refund, refund_management.updated PENDINGRELEASE (false: not sent).
     'service_bus.refund_pending_notice': { type: 'boolean', default: true },
     'service_bus.timeout_ms': { ...positiveInt, default: 10000 },
     'service_bus.method.register': { ...jsonRpcMethod, default: 'magento.service_bus.remote.register' },

@@ -75,7 +75,7 @@ export interface Config {
     readonly amountUnits: 'minor' | 'major';
     /**
      * Whether a refund's `refund_management.updated` PENDINGRELEASE notice is sent before the PSP is asked (default
-     * true, as DESIGN.md section 2 asks). A bus that refuses it for good (a JSON-RPC error) has it set aside without
+     * true, as the bus contract in docs/EVENTS.md "Refund pre-notice" has it). A bus that refuses it for good (a JSON-RPC error) has it set aside without
      * holding the refund's outcome back; false sends none (a bus whose OMS sends that message itself).
      */
     readonly refundPendingNotice: boolean;

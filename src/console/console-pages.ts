@@ -11,6 +11,7 @@ import { OperationDetail, OperationView, confirmedText } from '../ops/operation-
 import { ConsoleSnapshot, DEAD_LETTERS_PER_PAGE } from './console-snapshot';
 import type { RejectedEvent } from '../events/event-store';
 import type { EventResendResult } from '../ops/event-resend';
+import { EVENT_DISMISS_REASON_MAX, EventDismissResult } from '../ops/event-dismiss';
 import type { FailedWebhook, WebhookRetryResult } from '../ops/failed-webhooks';
 import type { ReviewDecisionResult } from '../poller/risk-review-expiry';
 import type { ReviewHold } from '../risk/review-store';
@@ -224,6 +225,11 @@ function lookupLink(ctx: PageContext, id: string): SafeHtml {
   return html`<a href="${operationPath(ctx.base, id)}">${id}</a>`;
 }
 
+/**
+ * The set-aside events: "Resend" posts the selected to the resend action (`ops events resend`); "Dismiss" posts them with
+ * the reason field to the dismiss action (`formaction`; `ops events dismiss`: the reason is required there, so the field
+ * is not `required` here, which would block a resend).
+ */
 function rejectedEventsForm(ctx: PageContext, events: RejectedEvent[]): SafeHtml {
   return actionForm(ctx, {
     id: 'rejected-events',
@@ -231,7 +237,16 @@ function rejectedEventsForm(ctx: PageContext, events: RejectedEvent[]): SafeHtml
     rowKey: 'event',
     headers: ['event', 'method', 'sequence', 'payment', 'reason', 'since'],
     rows: events.map((e) => ({ value: e.eventId, cells: [e.eventId, e.method, { num: e.sequence }, e.paymentKey, e.reason, time(e.rejectedAt)] })),
-    buttons: html`<button type="submit" class="danger">Resend</button>`,
+    buttons: html`<button type="submit" class="danger">Resend</button>
+      <label for="dismiss-reason">reason</label>
+      <input
+        type="text"
+        id="dismiss-reason"
+        name="reason"
+        maxlength="${String(EVENT_DISMISS_REASON_MAX)}"
+        placeholder="to dismiss: why the bus will never take them"
+      />
+      <button type="submit" formaction="${ctx.base}/events/dismiss" class="danger">Dismiss: the bus will never take them</button>`,
   });
 }
 
@@ -553,7 +568,10 @@ export function dashboardPage(
       <section>
         <h2>
           Events the bus refused
-          <small>set aside: the OMS has not heard them; resend the selected once the cause is fixed (or <code>payment-bridge ops events resend</code>)</small>
+          <small
+            >set aside: the OMS has not heard them; resend the selected once the cause is fixed (or <code>payment-bridge ops events resend</code>), or dismiss
+            those the bus will never take, saying why (or <code>payment-bridge ops events dismiss</code>)</small
+          >
         </h2>
         ${rejectedEventsForm(ctx, s.rejectedEvents)}
       </section>
@@ -890,6 +908,20 @@ export function eventResendResultPage(ctx: PageContext, results: readonly EventR
       value: r.event_id,
       result: r.result,
       cells: [r.event_id, r.result === 'queued' ? 'queued: it goes to the bus again' : 'not set aside: left alone'],
+    })),
+  });
+}
+
+/** What a dismissal from the console did with each selected set-aside event. */
+export function eventDismissResultPage(ctx: PageContext, results: readonly EventDismissResult[]): string {
+  return actionResultPage(ctx, 'Dismiss', {
+    id: 'event-dismiss-results',
+    rowKey: 'event',
+    headers: ['event', 'result'],
+    rows: results.map((r) => ({
+      value: r.event_id,
+      result: r.result,
+      cells: [r.event_id, r.result === 'dismissed' ? 'dismissed: never sent, no longer listed or counted' : 'not set aside: left alone'],
     })),
   });
 }

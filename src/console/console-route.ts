@@ -15,6 +15,7 @@ import {
   dashboardPage,
   HELD_RELEASE_REASON_MAX,
   deadLetterPage,
+  eventDismissResultPage,
   eventResendResultPage,
   heldRetryReleaseResultPage,
   lookupPage,
@@ -30,6 +31,7 @@ import {
   webhookRetryResultPage,
 } from './console-pages';
 import { resendSetAsideEvents } from '../ops/event-resend';
+import { EVENT_DISMISS_REASON_MAX, dismissReasonRefusal, dismissSetAsideEvents } from '../ops/event-dismiss';
 import { WebhookRef, retryFailedWebhooks } from '../ops/failed-webhooks';
 import { decideHeldReview } from '../ops/risk-reviews';
 import { resumeParkedSplitTender } from '../ops/parked-split-tenders';
@@ -338,6 +340,7 @@ export class ConsoleRoute implements WebRoute {
       if (sub === '/dead-letters/replay') return this.replay(req, res, page, session, form);
       if (sub === '/dead-letters/archive') return this.archive(req, res, page, session);
       if (sub === '/events/resend') return this.resendEvents(req, res, page, session, form);
+      if (sub === '/events/dismiss') return this.dismissEvents(req, res, page, session, form);
       if (sub === '/webhooks/retry') return this.retryWebhooks(req, res, page, session, form);
       if (sub === '/risk-reviews/decide') return this.decideReviews(req, res, page, session, form);
       if (sub === '/split-tenders/resume') return this.resumeSplits(req, res, page, session, form);
@@ -768,8 +771,23 @@ export class ConsoleRoute implements WebRoute {
     });
   }
 
-  /** Sends the selected set-aside events again (`resendSetAsideEvents`: each audit-logged). */
-  private resendEvents(req: IncomingMessage, res: ServerResponse, page: PageContext, session: ConsoleSession, form: URLSearchParams): Promise<void> {
+  /**
+   * Sends the selected set-aside events again (`resendSetAsideEvents`: each audit-logged). A form carrying a dismissal
+   * reason is refused with 400, nothing resent or echoed: Enter in the reason field submits through the form's first
+   * button, Resend, where the operator meant Dismiss.
+   */
+  private async resendEvents(req: IncomingMessage, res: ServerResponse, page: PageContext, session: ConsoleSession, form: URLSearchParams): Promise<void> {
+    if ((form.get('reason') ?? '').trim() !== '')
+      return send(
+        res,
+        400,
+        'text/html; charset=utf-8',
+        messagePage(
+          page,
+          'Not resent: a reason was given',
+          'A reason goes with Dismiss: press Dismiss to dismiss the selected events, or clear the field to resend them.',
+        ),
+      );
     return this.listAction(req, res, page, session, form, {
       noun: 'event',
       parse: (id) => (PRINTABLE_ID.test(id) ? id : null),
@@ -777,6 +795,31 @@ export class ConsoleRoute implements WebRoute {
       took: (r) => r.result === 'queued',
       done: 'set-aside events resent',
       render: eventResendResultPage,
+    });
+  }
+
+  /**
+   * Dismisses the selected set-aside events the bus will never take (`dismissSetAsideEvents`, as `ops events dismiss`:
+   * each audit-logged as `event.dismiss` with the console user and the reason, counted, logged). `reason` required, at
+   * most {@link EVENT_DISMISS_REASON_MAX} characters, never a card number: refused with 400, nothing done and nothing
+   * echoed, as the held-retry release's.
+   */
+  private async dismissEvents(req: IncomingMessage, res: ServerResponse, page: PageContext, session: ConsoleSession, form: URLSearchParams): Promise<void> {
+    const refuse = (title: string, message: string) => send(res, 400, 'text/html; charset=utf-8', messagePage(page, title, message));
+    const reason = form.get('reason') ?? '';
+    const refused = dismissReasonRefusal(reason);
+    if (refused === 'missing') return refuse('Reason required', 'The field reason is required: why the bus will never take these events.');
+    if (refused === 'too_long') return refuse('Reason too long', `The field reason is longer than ${EVENT_DISMISS_REASON_MAX} characters.`);
+    // Kept on the event and in the audit log: a card number has no place there (refused, never echoed or logged).
+    if (containsCardNumber(reason))
+      return refuse('Not dismissed: a card number?', 'The field reason looks like it holds a card number. Describe the case without it.');
+    return this.listAction(req, res, page, session, form, {
+      noun: 'event',
+      parse: (id) => (PRINTABLE_ID.test(id) ? id : null),
+      act: (ids, actor) => dismissSetAsideEvents(this.deps.ops, ids, { actor, reason, by: 'console' }),
+      took: (r) => r.result === 'dismissed',
+      done: 'set-aside events dismissed',
+      render: eventDismissResultPage,
     });
   }
 

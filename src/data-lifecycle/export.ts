@@ -183,12 +183,52 @@ function maskCardData(value: unknown, key = ''): unknown {
 }
 
 /**
+ * The PSP's identifiers a snapshot's record holds that read as card numbers: its `gateway_reference` and
+ * `new_gateway_key` (Adyen's pspReference: 16 characters, no first-digit rule) and the id of its `stored_token` (after
+ * the last `:`; Adyen's storedPaymentMethodId, often all digits), about one in ten of them Luhn-valid. The ledger
+ * holds them as the PSP's (a webhook's only when its item names the operation: `webhooks/webhook-item-check.ts`), so
+ * they are no card data, there or where the line repeats them (its reference entries, its events); the shopper
+ * reference beside the id is not exempt. Empty for almost every line.
+ */
+function pspIdentifiersOf(snap: OperationSnapshot): string[] {
+  const record: Record<string, string> = snap.record ?? {};
+  const token = record.stored_token;
+  const values = [record.gateway_reference, record.new_gateway_key, token?.slice(token.lastIndexOf(':') + 1)];
+  return values.filter((v): v is string => typeof v === 'string' && v.length >= 12 && containsCardNumber(v));
+}
+
+/** `value` with every occurrence of each `from[i]` in its strings replaced by `to[i]`, nothing else changed. */
+function replacedIn(value: unknown, from: readonly string[], to: readonly string[]): unknown {
+  if (typeof value === 'string') return from.reduce((text, f, i) => text.split(f).join(to[i]), value);
+  if (Array.isArray(value)) return value.map((v) => replacedIn(v, from, to));
+  if (value === null || typeof value !== 'object') return value;
+  const out: Record<string, unknown> = {};
+  for (const [k, v] of Object.entries(value as Record<string, unknown>)) out[k] = replacedIn(v, from, to);
+  return out;
+}
+
+/**
+ * A stand-in for the i-th PSP identifier while a line is scanned: letters between `~` (no digit, no separator the
+ * card scan reads through), so it ends any digit run beside it as the identifier's own digits no longer count.
+ */
+function identifierStandIn(i: number): string {
+  return `~pbpspid${String.fromCharCode(0x61 + i)}~`;
+}
+
+/**
  * A snapshot with its card data masked (see `maskCardData`), and where it was found (paths, never values);
- * the snapshot itself when it holds none. Export and import both pass every line through it.
+ * the snapshot itself when it holds none. The record's PSP identifiers (`pspIdentifiersOf`) are no card data:
+ * they are set aside while the line is scanned and masked, and put back as they were. Export, retention's archive
+ * and import pass every line through it.
  */
 export function maskedSnapshot(snap: OperationSnapshot): { snap: OperationSnapshot; paths: string[] } {
-  const paths = [...new Set([...findCardData(snap), ...embeddedCardFieldPaths(snap, '', [])])];
-  return paths.length === 0 ? { snap, paths } : { snap: maskCardData(snap) as OperationSnapshot, paths };
+  const identifiers = pspIdentifiersOf(snap);
+  const standIns = identifiers.map((_, i) => identifierStandIn(i));
+  const scanned = identifiers.length === 0 ? snap : (replacedIn(snap, identifiers, standIns) as OperationSnapshot);
+  const paths = [...new Set([...findCardData(scanned), ...embeddedCardFieldPaths(scanned, '', [])])];
+  if (paths.length === 0) return { snap, paths };
+  const masked = maskCardData(scanned);
+  return { snap: (identifiers.length === 0 ? masked : replacedIn(masked, standIns, identifiers)) as OperationSnapshot, paths };
 }
 
 /**

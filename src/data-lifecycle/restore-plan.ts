@@ -35,7 +35,8 @@ export function snapshotShard(snap: OperationSnapshot): number {
  * exported scores, else the ones the record implies), the index of those held for their PSP's retry when the record
  * is still held ({@link heldForPspRetrySince}), the dependents, the PSP reference entries (with their
  * absolute expiry), the adjustments and their indexes, the outbox events (undelivered ones back in the
- * unsent index, where the recovery sweep sends them) and the payment's sequence counters (raised, never
+ * unsent index, where the recovery sweep sends them; set-aside and dismissed ones, as their marks say, back in
+ * `events:rejected` and `events:dismissed`) and the payment's sequence counters (raised, never
  * lowered, since the payment's other operations may be restored in any order).
  */
 export function restorePlan(snap: OperationSnapshot, keys: OperationKeys): RestoreStep[] {
@@ -70,6 +71,10 @@ export function restorePlan(snap: OperationSnapshot, keys: OperationKeys): Resto
   for (const e of snap.events) {
     steps.push({ c: 'hset', k: keys.event(e.id), f: flat(e.hash) });
     if (e.unsent !== undefined) steps.push({ c: 'zadd', k: keys.unsentEvents, s: e.unsent, m: e.id });
+    // Set aside (the bus refused it; a resend clears the mark) or then dismissed by an operator: back in the index its
+    // marks name, scored as then, so it is still listed (and a set-aside one counted, paged and resendable).
+    else if (e.hash.dismissed_at !== undefined) steps.push({ c: 'zadd', k: keys.dismissedEvents, s: e.hash.dismissed_at, m: e.id });
+    else if (e.hash.rejected_at !== undefined) steps.push({ c: 'zadd', k: keys.rejectedEvents, s: e.hash.rejected_at, m: e.id });
   }
   if (snap.payment) {
     if (snap.payment.seq !== undefined) steps.push({ c: 'max', k: keys.paymentSequence(snap.payment.key), v: snap.payment.seq });

@@ -248,6 +248,10 @@ export class OutcomeRecorder {
     // again): a failure of it the PSP dates earlier, however late it arrives, is then an older event, not an undo.
     const pspSucceededAt = to === 'SUCCEEDED' ? pspEpochMs(outcome.occurredAt) : undefined;
     if (pspSucceededAt !== undefined) fields.pspSucceededAt = pspSucceededAt;
+    // The PSP's round trip of the call whose answer this is, for the event's `gateway_response_time` (not the
+    // operation's age: queueing, retries and a webhook's wait are not the PSP's response time).
+    const pspResponseMs = pspResponseMsOf(source, details);
+    if (pspResponseMs !== undefined) fields.pspResponseMs = pspResponseMs;
     // A refused command on an earlier PSP object (a capture or cancel the PSP turned down) leaves that object
     // indexed to the operation holding it, so a later fact about it (a dispute) does not land on the refusal.
     // A validate only reads its authorization's object (Stripe answers with the PaymentIntent): it never takes it over either.
@@ -512,6 +516,10 @@ export class OutcomeRecorder {
       ...(op.state === 'ACTION_REQUIRED' && op.action ? { action: { kind: op.action.kind } } : {}),
       ...(onlyFrom ? { onlyFrom } : {}),
     };
+    // A refusal the PSP answered (a terminal gateway error read from its answer, `elapsed_ms` in the details): its round
+    // trip is the FAIL event's `gateway_response_time`, as an answer read as FAIL would say.
+    const pspResponseMs = pspResponseMsOf(source, details);
+    if (pspResponseMs !== undefined) fields.pspResponseMs = pspResponseMs;
     return this.decide(op, 'FAILED', { event: 'failed', source, reason, ...(field ? { field } : {}), ...details }, fields, null, (moved) =>
       this.noteHoldReversal(op, moved, source),
     );
@@ -987,4 +995,21 @@ export class OutcomeRecorder {
     const data: OmsEventJobData = this.deps.config.redis.replicaAcks ? { eventId, replicated: true } : { eventId };
     await this.deps.eventsQueue.add('notify', data, { jobId: bullJobId(eventId) });
   }
+}
+
+/**
+ * Sources whose history entry's `elapsed_ms` is the round trip of a call of ours the PSP answered: the request's
+ * answer, delivery's status inquiry, and the poller's (PENDING/UNKNOWN/UNRESOLVED checks, action expiry), which asks
+ * as delivery's does. A webhook's, a report's or the bridge's own outcome times no call.
+ */
+const TIMED_SOURCES: ReadonlySet<OutcomeSource> = new Set<OutcomeSource>(['response', 'inquiry', 'poller']);
+
+/** The PSP's response time an outcome from `source` carries (whole ms), for the record's `pspResponseMs`; undefined when it times no call. */
+function pspResponseMsOf(source: OutcomeSource, details: Record<string, unknown>): number | undefined {
+  return TIMED_SOURCES.has(source) ? wholeMs(details.elapsed_ms) : undefined;
+}
+
+/** A measured duration (fractional ms, as the HTTP client times a call) as whole ms; undefined when it is none. */
+function wholeMs(value: unknown): number | undefined {
+  return typeof value === 'number' && Number.isFinite(value) && value >= 0 ? Math.round(value) : undefined;
 }

@@ -38,6 +38,10 @@ function moneyFields(params: Json): MoneyField[] {
     const beyond = payment.refunded_beyond_captured;
     if (isObject(beyond))
       for (const key of ['captured_amount', 'refunded_amount', 'excess_amount']) fields.push({ holder: beyond, key, currency: beyond.currency });
+    // The orchestration's decisions (`payment.routing.decisions[].details`): an FX lock's amounts and a cap's bound
+    // and figure are money too, each in its own currency, said in the event's units like the rest.
+    if (isObject(payment.routing) && Array.isArray(payment.routing.decisions))
+      for (const decision of payment.routing.decisions) if (isObject(decision) && isObject(decision.details)) fields.push(...decisionMoney(decision));
     // A split tender's totals are in the order's currency; each tender's operation says its own.
     for (const split of [payment.split_tender, payment.split_tender_refund]) {
       if (!isObject(split)) continue;
@@ -58,6 +62,33 @@ function moneyFields(params: Json): MoneyField[] {
       for (const key of ['captured_amount', 'refunded_amount', 'excess_amount']) fields.push({ holder: beyond, key, currency: beyond.currency });
   }
   return fields.filter((f) => typeof f.holder[f.key] === 'number');
+}
+
+/** Cap limits whose bound and figure are amounts (the others count commands). */
+const AMOUNT_CAP_LIMITS: ReadonlySet<unknown> = new Set(['min_amount', 'max_amount', 'daily_volume', 'monthly_volume']);
+
+/**
+ * The money fields of one orchestration decision's details (src/ledger/routing-record.ts): the FX stage's lock
+ * (`from_amount` in `from_currency`; `to_amount` and the gateway's `to_step` in `to_currency`) and a caps
+ * decision's `cap_max` and `cap_current` when its limit is an amount (`cap_limit`), in the currency its cap's
+ * name ends with (`<scope>:<name>:<currency>:<limit>`). Counts and rates are no money.
+ */
+function decisionMoney(decision: Json): MoneyField[] {
+  const details = decision.details as Json;
+  if (decision.stage === 'fx')
+    return [
+      { holder: details, key: 'from_amount', currency: details.from_currency },
+      { holder: details, key: 'to_amount', currency: details.to_currency },
+      { holder: details, key: 'to_step', currency: details.to_currency },
+    ];
+  if (decision.stage === 'caps' && AMOUNT_CAP_LIMITS.has(details.cap_limit) && typeof details.cap === 'string') {
+    const currency = details.cap.split(':').at(-2);
+    return [
+      { holder: details, key: 'cap_max', currency },
+      { holder: details, key: 'cap_current', currency },
+    ];
+  }
+  return [];
 }
 
 /**

@@ -35,7 +35,8 @@ const ORDER_WAIT_MS = 100;
  * spending an attempt, looking again less often the longer it has waited); a repeat of an event already
  * delivered is dropped. The notification carries its `event_id` and `sequence`, so the OMS drops the rare
  * duplicate (sent, then a crash before the ack). An event the bus refuses for its content
- * {@link EVENT_REJECTION_TRIES} times is set aside (`EventStore.setAside`), so the payment's later events go on.
+ * {@link EVENT_REJECTION_TRIES} times is set aside (`EventStore.setAside`), so the payment's later events go on; one an
+ * operator then dismissed (`EventStore.dismiss`) is never sent, whatever job names it.
  * With `redis.replica_acks`, an event queued without the outcome recorder's confirmation on the replicas (the
  * recovery sweep's revival, an operator's resend) is held until they acknowledge it (`confirmBeforeSend`).
  */
@@ -52,12 +53,15 @@ export function startEventSender(
         event = await deps.events.load(job.data.eventId);
       } catch (err) {
         if (!(err instanceof UnreadableEventError)) throw err;
+        // One set aside as unreadable and then dismissed: dropped, never counted as refused and set aside again.
+        if (err.event.dismissed) return dropDismissed(err.event, deps);
         return afterRefusal(job, err.event, err, deps);
       }
       if (!event) {
         deps.logger.error('event job without a recorded event; dropping it', { event_id: job.data.eventId });
         return 'missing';
       }
+      if (event.dismissed) return dropDismissed(event, deps);
       // An operator's resend goes out although the watermark passed it when it was set aside.
       if (!job.data.resend && !event.resent) {
         const sent = await deps.events.sentWatermark(event.paymentKey);
@@ -102,6 +106,20 @@ export function startEventSender(
       deps.logger.warn('event not delivered yet; retrying', { event_id: job.data.eventId, attempts: job.attemptsMade, error: err.message });
   });
   return worker;
+}
+
+/**
+ * An event an operator dismissed (the bus will never take it): whatever job names it, a resend's included, it stays
+ * unsent; out of the unsent index too, should anything have put it back there, so no sweep revives it. Its params are
+ * not read: one set aside because they do not decode is dropped the same way.
+ */
+async function dropDismissed(event: StoredEvent, deps: { events: EventStore; logger: Logger }): Promise<string> {
+  await deps.events.markSent(event.paymentKey, event.sequence, event.eventId);
+  deps.logger.info('dismissed event not sent: an operator dismissed it (ops events rejected --dismissed)', {
+    event_id: event.eventId,
+    sequence: event.sequence,
+  });
+  return 'dismissed';
 }
 
 /**
@@ -157,7 +175,7 @@ async function setAsideRefundNotice(event: StoredEvent, err: BusRpcError, deps: 
   await deps.events.setAside(event, reason);
   countRefundNoticeSetAside(reason);
   deps.logger.warn(
-    "refund pre-notice set aside: the bus refused it (a JSON-RPC error); the refund's outcome goes on. Set service_bus.refund_pending_notice: false if the bus does not take it",
+    "refund pre-notice set aside: the bus refused it (a JSON-RPC error); the refund's outcome goes on. Set service_bus.refund_pending_notice: false if the bus does not take it, then dismiss it (payment-bridge ops events dismiss --reason)",
     { event_id: event.eventId, method: event.method, sequence: event.sequence, payment_key: event.paymentKey, reason, error: err.message },
   );
   return 'set-aside';
@@ -186,7 +204,7 @@ async function afterRefusal(job: Job<OmsEventJobData>, event: StoredEvent, err: 
   await deps.events.setAside(event, reason);
   countEventRejection(reason, 'set_aside');
   deps.logger.error(
-    "event set aside: the bus refused its content (or it does not decode) every time; the payment's later events go on. Fix the cause, then resend it (payment-bridge ops events resend)",
+    "event set aside: the bus refused its content (or it does not decode) every time; the payment's later events go on. Fix the cause, then resend it (payment-bridge ops events resend), or dismiss it if the bus will never take it (ops events dismiss)",
     {
       ...meta,
       payment_key: event.paymentKey,

@@ -91,10 +91,15 @@ return cur
 
 // The bus refused the event's content for good: it leaves the unsent index for the rejected one, with its
 // reason on its hash, and the payment's watermark rises past it so the events after it are not held for ever.
+// One an operator dismissed (`dismissed_at`, DISMISS_SCRIPT) is never set aside again, only kept out of the unsent index.
 const SET_ASIDE_SCRIPT = new LuaScript(
   luaInputs(['event', 'sent', 'unsent', 'rejected'], ['sequence', 'event_id', 'reason', 'now']),
   `
 if redis.call('EXISTS', K.event) == 0 then return 0 end
+if redis.call('HEXISTS', K.event, 'dismissed_at') == 1 then
+  redis.call('ZREM', K.unsent, A.event_id)
+  return 0
+end
 local cur = tonumber(redis.call('GET', K.sent) or '0')
 if cur < tonumber(A.sequence) then redis.call('SET', K.sent, A.sequence) end
 redis.call('ZREM', K.unsent, A.event_id)
@@ -118,6 +123,22 @@ return 1
 `,
 );
 
+// An operator's dismissal of a set-aside event the bus will never take: out of the rejected index for good (so
+// neither the gauge nor a later resend sees it), into the dismissed one, who, when and why on its hash, whose
+// set-aside marks stay (why the bus refused it). The ZREM decides: of a resend and a dismissal racing on one
+// event, exactly one takes it out. Returns {1, method, sequence, payment key, set-aside reason}, or {0}.
+const DISMISS_SCRIPT = new LuaScript(
+  luaInputs(['event', 'rejected', 'dismissed'], ['event_id', 'now', 'by', 'reason']),
+  `
+if redis.call('ZREM', K.rejected, A.event_id) == 0 then return {0} end
+if redis.call('EXISTS', K.event) == 0 then return {0} end
+redis.call('HSET', K.event, 'dismissed_at', A.now, 'dismissed_by', A.by, 'dismissed_reason', A.reason)
+redis.call('ZADD', K.dismissed, A.now, A.event_id)
+local h = redis.call('HMGET', K.event, 'method', 'sequence', 'payment_key', 'rejected_reason')
+return {1, h[1] or '', h[2] or '0', h[3] or '', h[4] or ''}
+`,
+);
+
 export { REPLICA_PROBE_TTL_MS };
 
 /**
@@ -130,6 +151,18 @@ function sequencesRaised() {
     'pb_event_sequences_raised_total',
     "Events recorded with a sequence raised past their payment's sent watermark: the counter was behind it (writes lost in a Redis failover)",
   );
+}
+
+/** A set-aside event as its hash reads (`EventStore.rejected`, `dismissed`). */
+function rejectedOf(eventId: string, h: Record<string, string>): RejectedEvent {
+  return {
+    eventId,
+    paymentKey: h.payment_key,
+    method: h.method,
+    sequence: Number(h.sequence),
+    rejectedAt: Number(h.rejected_at ?? 0),
+    reason: h.rejected_reason ?? '',
+  };
 }
 
 /** A recorded event whose params do not decode: it can be placed (payment, sequence) but not sent. */
@@ -155,6 +188,26 @@ export interface RejectedEvent {
   reason: string;
 }
 
+/** A set-aside event an operator dismissed for good (`EventStore.dismiss`): the OMS never hears it. */
+export interface DismissedEvent extends RejectedEvent {
+  /** When it was dismissed, epoch ms. */
+  dismissedAt: number;
+  /** Who dismissed it (the audit log's actor). */
+  dismissedBy: string;
+  /** Why, as the operator said it (card numbers masked, bounded). */
+  dismissedReason: string;
+}
+
+/** What dismissing a set-aside event took out of the rejected index (`EventStore.dismiss`). */
+export interface EventDismissal {
+  eventId: string;
+  paymentKey: string;
+  method: string;
+  sequence: number;
+  /** Why it had been set aside (`http_<status>`, `rpc_<code>`, `unreadable`). */
+  reason: string;
+}
+
 /** What recording an event found: its sequence, the payment's sent watermark, whether the send lease was taken. */
 export interface RecordResult {
   sequence: number;
@@ -169,6 +222,8 @@ export interface StoredEvent extends PaymentEvent {
   sequence: number;
   /** An operator resent it after it was set aside: sent although the payment's watermark is past it. */
   resent?: boolean;
+  /** An operator dismissed it after it was set aside (`EventStore.dismiss`): never sent, whatever job names it. */
+  dismissed?: boolean;
 }
 
 /**
@@ -181,6 +236,8 @@ export interface StoredEvent extends PaymentEvent {
  *   S payment:{key}:sent    highest sequence delivered to the bus
  *   S event:{eventId}:sending  send lease (expiring): someone is sending it now
  *   S events:unsent         sorted set of recorded, not yet delivered event ids; score = recorded at (ms)
+ *   S events:rejected       sorted set of set-aside event ids (the bus refused them); score = set aside at (ms)
+ *   S events:dismissed      sorted set of set-aside event ids an operator dismissed for good; score = dismissed at (ms)
  * Callers that name an event by id alone find its shard in a bounded in-process memo, else by asking every
  * shard at once (rare paths: a queued send after a restart).
  */
@@ -373,6 +430,7 @@ export class EventStore {
     this.payments.set(h.payment_key, keys.shard);
     const event: StoredEvent = { eventId, paymentKey: h.payment_key, shard: keys.shard, method: h.method, params: {}, sequence: Number(h.sequence) };
     if (h.resend_at) event.resent = true;
+    if (h.dismissed_at) event.dismissed = true;
     try {
       event.params = JSON.parse(h.params) as Record<string, unknown>;
     } catch {
@@ -399,7 +457,8 @@ export class EventStore {
   /**
    * Sets aside an event the bus refused for its content (`reason`: `http_<status>` or `rpc_<code>`): out of
    * the unsent index into the rejected one, the reason on its hash, the payment's sent watermark raised past
-   * it so the payment's later events go on. False when the event no longer exists.
+   * it so the payment's later events go on. False when the event no longer exists, or an operator dismissed it
+   * (`dismiss`: never set aside again).
    */
   async setAside(event: StoredEvent, reason: string, now = Date.now()): Promise<boolean> {
     const keys = this.shards[event.shard ?? (await this.keysOfEventId(event.eventId)).shard];
@@ -412,31 +471,43 @@ export class EventStore {
 
   /** Set-aside events, oldest first, from every shard; an entry whose event is gone is dropped from the index. */
   async rejected(limit = 100): Promise<RejectedEvent[]> {
-    const ids = await lowestAcrossKeys(
-      this.redis,
-      this.shards.map((keys) => keys.rejectedEvents),
-      '-inf',
-      '+inf',
+    return this.listed(
       limit,
-      (id, shard) => this.events.set(id, shard),
+      (keys) => keys.rejectedEvents,
+      (eventId, h) => rejectedOf(eventId, h),
     );
-    const found: RejectedEvent[] = [];
+  }
+
+  /**
+   * Set-aside events an operator dismissed (`dismiss`), oldest dismissal first, from every shard, with who, when and
+   * why; an entry whose event is gone (retention) is dropped from the index.
+   */
+  async dismissed(limit = 100): Promise<DismissedEvent[]> {
+    return this.listed(
+      limit,
+      (keys) => keys.dismissedEvents,
+      (eventId, h) => ({
+        ...rejectedOf(eventId, h),
+        dismissedAt: Number(h.dismissed_at ?? 0),
+        dismissedBy: h.dismissed_by ?? '',
+        dismissedReason: h.dismissed_reason ?? '',
+      }),
+    );
+  }
+
+  /** The events of one index (`rejected`, `dismissed`), lowest score first, read as `read` says; gone ones dropped. */
+  private async listed<T>(limit: number, index: (keys: ShardKeys) => string, read: (eventId: string, h: Record<string, string>) => T): Promise<T[]> {
+    const ids = await lowestAcrossKeys(this.redis, this.shards.map(index), '-inf', '+inf', limit, (id, shard) => this.events.set(id, shard));
+    const found: T[] = [];
     for (const eventId of ids) {
       const keys = await this.keysOfEventId(eventId);
       const h = await this.redis.hgetall(keys.event(eventId));
       if (!h.sequence) {
-        // Expired with its operation (retention) or erased: nothing left to resend.
-        await this.redis.zrem(keys.rejectedEvents, eventId);
+        // Expired with its operation (retention) or erased: nothing left to resend or show.
+        await this.redis.zrem(index(keys), eventId);
         continue;
       }
-      found.push({
-        eventId,
-        paymentKey: h.payment_key,
-        method: h.method,
-        sequence: Number(h.sequence),
-        rejectedAt: Number(h.rejected_at ?? 0),
-        reason: h.rejected_reason ?? '',
-      });
+      found.push(read(eventId, h));
     }
     return found;
   }
@@ -453,6 +524,24 @@ export class EventStore {
       args: { event_id: eventId, now },
     });
     return done === 1;
+  }
+
+  /**
+   * Takes a set-aside event out of the rejected index for good (an operator's dismissal of one the bus will never
+   * take, e.g. a refund pre-notice on a bus without that method), in one script in the event's shard: the event's
+   * hash keeps its set-aside marks and gains `dismissed_at`, `dismissed_by` (`by`) and `dismissed_reason`
+   * (`reason`, as given: the caller masks and bounds it), and it enters the dismissed index. A later resend finds it
+   * not set aside. Null, nothing changed, when it was not set aside (never was, resent, dismissed already, gone).
+   */
+  async dismiss(eventId: string, by: string, reason: string, now = Date.now()): Promise<EventDismissal | null> {
+    const keys = await this.keysOfEventId(eventId);
+    const reply = (await DISMISS_SCRIPT.run(this.redis, {
+      keys: { event: keys.event(eventId), rejected: keys.rejectedEvents, dismissed: keys.dismissedEvents },
+      args: { event_id: eventId, now, by, reason },
+    })) as [number, string?, string?, string?, string?];
+    if (Number(reply[0]) !== 1) return null;
+    const [, method = '', sequence = '0', paymentKey = '', setAsideReason = ''] = reply;
+    return { eventId, paymentKey, method, sequence: Number(sequence), reason: setAsideReason };
   }
 
   /**

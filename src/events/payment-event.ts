@@ -196,7 +196,8 @@ export function outcomeEvent(op: OperationRecord, config: Config): PaymentEvent 
   // A cancel's void that left the payment refunded beyond what stands captured, said by this event (no other fact says it).
   const beyond = status === 'SUCCESS' ? saidAfterVoid(op) : undefined;
   if (beyond) payment.refunded_beyond_captured = refundedBeyondCapturedBlock(beyond);
-  payment.gateway_response_time = op.updatedAt - op.createdAt;
+  // The PSP's response time (ms) as the worker timed its call, not the operation's lifetime; 0: no call of ours answered.
+  payment.gateway_response_time = op.pspResponseMs ?? 0;
   payment.new_gateway_key = op.newGatewayKey ?? payment.new_gateway_key ?? null;
   // Where the orchestration sent it and why (rules, agreements, failovers), when anything decided.
   if (op.routing) payment.routing = routingEventField(op.routing);

@@ -427,6 +427,14 @@ export interface WebhookEvent {
    */
   storedToken?: string;
   /**
+   * The ids the PSP gave the method it stored, as they stand inside `storedToken` or `outcome.storedToken` (Adyen: the
+   * `storedPaymentMethodId` / `recurringDetailReference`, 16 characters, often all digits, so about one in ten passes the
+   * Luhn check). The route takes such an id as the PSP's, no card number, only on an item that names an operation of
+   * ours, as it does a PSP reference (`checkWebhookItem`); on any other item it is a card number and the item is skipped.
+   * Never queued itself: the token carries it.
+   */
+  storedTokenIds?: readonly string[];
+  /**
    * Set when the PSP object the notification is about carries no mark of ours (Stripe: a PaymentIntent or SetupIntent
    * without the metadata our requests set, a Dispute): it is another integration's of the same PSP account (Checkout,
    * Billing, Payment Links, the Dashboard) unless the ledger knows it by what `unmarked` names. The route asks before

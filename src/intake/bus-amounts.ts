@@ -1,6 +1,6 @@
 import { CommandValidationError } from '../errors/command-validation-error';
 import { isKnownCurrency } from '../money/currencies';
-import { MAX_MINOR_AMOUNT, currencyDecimalsText, decimalMajorToMinor, majorToMinor, minorToWholeMajor } from '../money/minor-units';
+import { MAX_MINOR_AMOUNT, currencyDecimalsText, decimalMajorToMinor, minorToDecimalMajor } from '../money/minor-units';
 import type { ScheduleView } from '../recurring/recurring-management';
 
 /**
@@ -11,23 +11,8 @@ import type { ScheduleView } from '../recurring/recurring-management';
  */
 
 /**
- * `value`, whole major units of `currency`, in minor units. Anything that is not a safe integer, or is of a
- * currency we do not know, comes back as it came: the call's validation refuses it naming the field.
- * @throws CommandValidationError naming `field` when the amount in minor units would pass `MAX_MINOR_AMOUNT`
- *   (left as it is, it would pass as minor units).
- */
-export function busAmountInMinor(value: unknown, currency: unknown, field: string): unknown {
-  if (typeof value !== 'number' || !Number.isSafeInteger(value) || typeof currency !== 'string' || !isKnownCurrency(currency)) return value;
-  try {
-    return majorToMinor(value, currency);
-  } catch {
-    throw new CommandValidationError(field, `must be at most ${MAX_MINOR_AMOUNT} in minor units`);
-  }
-}
-
-/**
- * A payment command's money field (`payment.amount`, a line's `unit_price_gross`…) from a bus configured with
- * `service_bus.amount_units: major`, in minor units. The MIB payment specification types these amounts as floats
+ * A money field of a bus call (a payment command's `payment.amount` or a line's `unit_price_gross`, a recurring
+ * schedule's `schedule.amount`) from a bus configured with `service_bus.amount_units: major`, in minor units. The MIB payment specification types these amounts as floats
  * (`"amount": 12.99`): decimal major units, read exactly ({@link decimalMajorToMinor}). Anything that is no finite
  * number, or is of a currency we do not know, comes back as it came: the command's validation refuses it naming
  * the field.
@@ -48,26 +33,27 @@ export function busPaymentAmountInMinor(value: unknown, currency: unknown, field
 }
 
 /**
- * The params of a bus's `recurring.rpc_method.create` with `schedule.amount` in minor units (see
- * {@link busAmountInMinor}); a schedule without an amount, or that is no object, as it came.
- * @throws CommandValidationError `schedule.amount`.
+ * The params of a bus's `recurring.rpc_method.create` with `schedule.amount` in minor units: decimal major units
+ * read exactly as a payment command's are ({@link busPaymentAmountInMinor}: 19.99 EUR is 1999, 1.234 KWD 1234);
+ * a schedule without an amount, or that is no object, as it came.
+ * @throws CommandValidationError `schedule.amount`: more decimals than the currency has, or too large.
  */
 export function scheduleParamsInMinor(params: Record<string, unknown>): Record<string, unknown> {
   const schedule = params.schedule;
   if (schedule === null || typeof schedule !== 'object' || Array.isArray(schedule) || !Object.hasOwn(schedule, 'amount')) return params;
   const s = schedule as Record<string, unknown>;
-  return { ...params, schedule: { ...s, amount: busAmountInMinor(s.amount, s.currency, 'schedule.amount') } };
+  return { ...params, schedule: { ...s, amount: busPaymentAmountInMinor(s.amount, s.currency, 'schedule.amount') } };
 }
 
 /**
- * A schedule's view as the bus is answered: with `units` major, the definition's amount in whole major units
- * and `amount_units: "major"`; an amount that is no whole number of major units (a schedule an operator created
- * in minor units) is never rounded: it stays in minor units and the view says `"minor"`. Minor units: as it is.
+ * A schedule's view as the bus is answered: with `units` major, the definition's amount in decimal major units
+ * (1999 EUR is 19.99, 1234 KWD 1.234, 1500 JPY 1500: formatted from the integer, never divided as a float) and
+ * `amount_units: "major"`; a currency whose exponent we do not know (none a schedule can be created in) leaves the
+ * amount in minor units and says `"minor"`. Minor units: as it is.
  */
 export function scheduleViewInBusUnits(view: ScheduleView, units: 'minor' | 'major'): ScheduleView {
   if (units === 'minor') return view;
   const { amount, currency } = view.definition;
-  const major = isKnownCurrency(currency) ? minorToWholeMajor(amount, currency) : undefined;
-  if (major === undefined) return { ...view, amount_units: 'minor' };
-  return { ...view, amount_units: 'major', definition: { ...view.definition, amount: major } };
+  if (!isKnownCurrency(currency) || !Number.isSafeInteger(amount)) return { ...view, amount_units: 'minor' };
+  return { ...view, amount_units: 'major', definition: { ...view.definition, amount: minorToDecimalMajor(amount, currency) } };
 }

@@ -346,7 +346,7 @@ export class IntakeRoute implements WebRoute {
       // and answered in the bus's unit again.
       const answer =
         action === 'create'
-          ? await recurring.create(units === 'major' ? scheduleParamsInMinor(params) : params, actor)
+          ? await recurring.create(params, actor, units === 'major' ? scheduleParamsInMinor : undefined)
           : action === 'list'
             ? await recurring.list(params)
             : await recurring.cancel(params, actor);

@@ -104,6 +104,13 @@ export interface OperationRecord {
    */
   pspSucceededAt?: number;
   /**
+   * The PSP's response time (whole ms): the round trip of the last PSP call whose answer was recorded as this
+   * operation's outcome (the request's answer, or a status inquiry's, delivery's or the poller's: two calls for a
+   * gateway whose inquiry takes two), as the history's `elapsed_ms` of that outcome entry says it. The event's `gateway_response_time`.
+   * Absent when no answer of a call of ours was recorded (refused unsent, settled by a webhook or report only).
+   */
+  pspResponseMs?: number;
+  /**
    * A capture or refund recorded FAILED whose PSP documents that it retries it itself (`GatewayOutcome.retriedByPsp`:
    * Adyen's technical issue): the PSP's reason, kept. A capture's amount stays claimed of the authorization (a second
    * capture of it is refused `amount_held_by_failed_capture`), though nothing was collected (no refund can give it
@@ -223,6 +230,7 @@ const FIELDS: FieldTable = {
   cancelEffect: { hash: CANCEL_EFFECT_FIELD, codec: json(parseCancelEffect) },
   cancelBasis: { hash: 'cancel_basis', codec: json(parseCancelBasis) },
   pspSucceededAt: { hash: 'psp_succeeded_at', codec: int },
+  pspResponseMs: { hash: 'psp_response_ms', codec: int },
   heldForPspRetry: { hash: HELD_FOR_PSP_RETRY_FIELD, codec: text },
   refundsRereadAfterVoid: { hash: REFUNDS_REREAD_AFTER_VOID_FIELD, codec: text },
   voidReadingClaims: { hash: VOID_READING_CLAIMS_FIELD, codec: text },
@@ -253,6 +261,7 @@ export const TRANSITION_SETTABLE = [
   'cancelEffect',
   'cancelBasis',
   'pspSucceededAt',
+  'pspResponseMs',
   'heldForPspRetry',
   'refundsRereadAfterVoid',
 ] as const satisfies readonly (keyof OperationRecord)[];
@@ -358,6 +367,7 @@ function blankRecord(): BlankRecord {
     cancelEffect: undefined,
     cancelBasis: undefined,
     pspSucceededAt: undefined,
+    pspResponseMs: undefined,
     heldForPspRetry: undefined,
     refundsRereadAfterVoid: undefined,
     voidReadingClaims: undefined,

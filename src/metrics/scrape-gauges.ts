@@ -14,7 +14,7 @@ export interface ScrapeSnapshot {
   /** Recorded events not yet accepted by the bus, and the age of the oldest, seconds (0 when none). */
   eventsUnsent: number;
   eventLagSeconds: number;
-  /** Events the bus refused for their content and the sender set aside: the OMS has not heard them. */
+  /** Events the bus refused for their content and the sender set aside, not resent or dismissed: the OMS has not heard them. */
   eventsSetAside: number;
   /** Re-captures held on their capture past `delivery.recapture_failure_wait_ms` without the capture failure they follow. */
   recapturesAwaitingFailure: number;
@@ -77,7 +77,7 @@ const queueDepth = gauge(
 const eventsUnsent = gauge('pb_events_unsent', 'Events recorded in the outbox and not yet accepted by the bus, at scrape');
 const eventsSetAside = gauge(
   'pb_events_set_aside',
-  'Events the bus refused for their content, set aside and not resent yet (the OMS has not heard them), at scrape: `payment-bridge ops events rejected`',
+  'Events the bus refused for their content, set aside and neither resent nor dismissed yet (the OMS has not heard them), at scrape: `payment-bridge ops events rejected`',
 );
 const recapturesAwaitingFailure = gauge(
   'pb_recaptures_awaiting_failure',

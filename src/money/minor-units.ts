@@ -47,16 +47,6 @@ export function minorToDecimalMajor(minor: number, currency: string): number {
 }
 
 /**
- * Integer minor units as integer major units (a bus configured with `amount_units: major`), or undefined
- * when the amount is not a whole number of major units (a figure the bus's unit cannot express). Exact.
- */
-export function minorToWholeMajor(minor: number, currency: string): number | undefined {
-  if (!Number.isSafeInteger(minor)) return undefined;
-  const unit = 10 ** currencyExponent(currency);
-  return minor % unit === 0 ? minor / unit : undefined;
-}
-
-/**
  * Formats integer minor units as a decimal string in major units ("10.00", "1000", "1.500"), exactly, by
  * string arithmetic: Cybersource and humans want this form, and a float would lose cents.
  */

@@ -29,7 +29,8 @@ export interface ScheduleView {
   last_reason?: string;
   /**
    * Only in answers to a bus configured with `service_bus.amount_units: major`: the unit of
-   * `definition.amount` (`major`, or `minor` when it is no whole number of major units). Absent: minor units.
+   * `definition.amount` (`major`: decimal major units, 19.99; `minor` only for a currency whose exponent is
+   * unknown). Absent: minor units.
    */
   amount_units?: 'major' | 'minor';
   definition: ScheduleDefinition;
@@ -170,10 +171,18 @@ export class RecurringManagement {
     },
   ) {}
 
-  /** @throws CommandValidationError naming the field at fault. */
-  async create(params: Record<string, unknown>, actor: string): Promise<{ created: boolean; schedule: ScheduleView }> {
+  /**
+   * @param inMinor the params with their amount in minor units, when the caller's are in another unit (a bus with
+   *   `service_bus.amount_units: major`: `scheduleParamsInMinor`); its refusal is this call's, counted as any other.
+   * @throws CommandValidationError naming the field at fault.
+   */
+  async create(
+    params: Record<string, unknown>,
+    actor: string,
+    inMinor?: (params: Record<string, unknown>) => Record<string, unknown>,
+  ): Promise<{ created: boolean; schedule: ScheduleView }> {
     try {
-      const definition = scheduleDefinitionOf(params.schedule, this.deps.config);
+      const definition = scheduleDefinitionOf((inMinor ? inMinor(params) : params).schedule, this.deps.config);
       const { created, schedule } = await this.deps.store.add(definition, this.deps.now?.() ?? Date.now());
       managed.inc({ action: 'create', result: created ? 'created' : 'exists' });
       if (created) {

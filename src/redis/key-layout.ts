@@ -32,6 +32,7 @@ import { firstExisting } from './shard-probe';
  *                             (not of its payment), so one id under two payments is refused as a conflict; or
  *                             which split tender record holds <id> as a split's or split refund's own reference
  *   S events:rejected         zset: events the bus refused for their content, set aside
+ *   S events:dismissed        zset: set-aside events an operator dismissed for good (out of events:rejected)
  *   S parked:<gateway>:<ref>  hash: webhook outcomes of a modification no operation held the PSP reference of yet, by
  *                             event id (expiring), in the shard of `<gateway>:<ref>` itself (webhooks/parked-outcomes.ts)
  *   S replica-probe           string (expiring): a write made before a WAIT on the shard's node (`redis.replica_acks`)
@@ -196,6 +197,13 @@ export class ShardKeys {
   /** Sorted set: events the bus refused for their content, set aside (score = when, ms). */
   get rejectedEvents(): string {
     return `${this.base}events:rejected`;
+  }
+  /**
+   * Sorted set: set-aside events an operator dismissed for good (`EventStore.dismiss`; score = when, ms): what
+   * `ops events rejected --dismissed` lists. Who, when and why are on the event's hash.
+   */
+  get dismissedEvents(): string {
+    return `${this.base}events:dismissed`;
   }
   paymentSequence(paymentKey: string): string {
     return `${this.base}payment:${paymentKey}:seq`;

@@ -6,7 +6,7 @@ import type { RuleEvaluation } from '../ledger/routing-record';
 import type { Logger } from '../logging/logger';
 import { counter } from '../metrics/metrics-registry';
 import { isKnownCurrency } from '../money/currencies';
-import { MAX_MINOR_AMOUNT, majorToMinor } from '../money/minor-units';
+import { MAX_MINOR_AMOUNT, currencyDecimalsText, decimalMajorToMinor } from '../money/minor-units';
 import { RoutingTable } from './routing-rules';
 import { amountRefusal, applicableRules } from '../caps/cap-rules';
 import { CapReservations } from '../caps/cap-reservations';
@@ -79,16 +79,31 @@ const CHANNELS: readonly Channel[] = ['bus', 'web', 'pos', 'marketplace'];
 
 /**
  * A query from JSON-RPC params or CLI flags; throws `MethodsQueryError` naming the field.
- * @param amountUnits the unit of `amount`: `minor` (default, the CLI's), or `major` for a bus configured with
- *   `service_bus.amount_units: major` (whole major units, converted here: the query is answered in minor units).
+ * @param amountUnits the unit of `amount`: `minor` (default, the CLI's: an integer), or `major` for a bus configured
+ *   with `service_bus.amount_units: major`: decimal major units as the MIB types amounts (`19.99`), read exactly
+ *   (`decimalMajorToMinor`: 1999 EUR, never a float multiplication), more decimals than the currency has refused.
+ *   The query is answered in minor units either way: the caps and the gateways' lists read them.
  */
 export function methodsQueryOf(params: Record<string, unknown>, amountUnits: 'minor' | 'major' = 'minor'): MethodsQuery {
+  try {
+    return readMethodsQuery(params, amountUnits);
+  } catch (err) {
+    // `pb_payment_methods_requests_total{result="refused"}`: a query the caller got wrong (an amount too precise included).
+    if (err instanceof MethodsQueryError) answersTotal.inc({ result: 'refused' });
+    throw err;
+  }
+}
+
+/** {@link methodsQueryOf}'s reading, uncounted. */
+function readMethodsQuery(params: Record<string, unknown>, amountUnits: 'minor' | 'major'): MethodsQuery {
   const order = (typeof params.order === 'object' && params.order !== null ? params.order : params) as Record<string, unknown>;
   const at = (f: string) => (order === params ? f : `order.${f}`);
   const { amount, currency, country, channel, gateway } = order;
   const merchant = order.gateway_account ?? order.merchant;
-  if (typeof amount !== 'number' || !Number.isInteger(amount) || amount < 0 || amount > MAX_MINOR_AMOUNT)
+  if (amountUnits === 'minor' && (typeof amount !== 'number' || !Number.isInteger(amount) || amount < 0 || amount > MAX_MINOR_AMOUNT))
     throw new MethodsQueryError(at('amount'), 'must be an integer of minor units');
+  if (amountUnits === 'major' && (typeof amount !== 'number' || !Number.isFinite(amount) || amount < 0))
+    throw new MethodsQueryError(at('amount'), 'must be a number of major units, at least 0');
   if (typeof currency !== 'string' || !isKnownCurrency(currency.toUpperCase())) throw new MethodsQueryError(at('currency'), 'must be an ISO 4217 code');
   if (typeof merchant !== 'string' || merchant.length === 0 || merchant.length > 128)
     throw new MethodsQueryError(at('gateway_account'), 'is required (the merchant account)');
@@ -97,17 +112,22 @@ export function methodsQueryOf(params: Record<string, unknown>, amountUnits: 'mi
   if (channel !== undefined && !CHANNELS.includes(channel as Channel)) throw new MethodsQueryError(at('channel'), `must be one of ${CHANNELS.join(', ')}`);
   if (gateway !== undefined && (typeof gateway !== 'string' || !/^[a-z][a-z0-9_-]{0,31}$/.test(gateway)))
     throw new MethodsQueryError(at('gateway'), 'is not a gateway name');
-  let minor = amount;
+  const code = currency.toUpperCase();
+  let minor = amount as number;
   if (amountUnits === 'major') {
     try {
-      minor = majorToMinor(amount, currency.toUpperCase());
-    } catch {
-      throw new MethodsQueryError(at('amount'), `must be at most ${MAX_MINOR_AMOUNT} in minor units`);
+      minor = decimalMajorToMinor(minor, code);
+    } catch (err) {
+      const tooPrecise = err instanceof RangeError && /decimals/.test(err.message);
+      throw new MethodsQueryError(
+        at('amount'),
+        tooPrecise ? `must have at most ${currencyDecimalsText(code)} in ${code} (major units)` : `must be at most ${MAX_MINOR_AMOUNT} in minor units`,
+      );
     }
   }
   return {
     amount: minor,
-    currency: currency.toUpperCase(),
+    currency: code,
     merchant,
     channel: (channel as Channel | undefined) ?? 'web',
     ...(typeof country === 'string' ? { country: country.toUpperCase() } : {}),

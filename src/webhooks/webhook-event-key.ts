@@ -62,8 +62,16 @@ const ID_SECRET_DIGEST_HEX = 16;
  */
 export function webhookEventIdOf(keys: WebhookDigestKeys, event: { readonly eventId: string; readonly eventIdSecret?: string }): string {
   if (event.eventIdSecret === undefined) return event.eventId;
-  const digest = createHmac('sha256', keys.idSecret).update(codeUnits(event.eventIdSecret)).digest('hex').slice(0, ID_SECRET_DIGEST_HEX);
-  return `${event.eventId}:${digest}`;
+  return `${event.eventId}:${webhookIdSecretDigest(keys, event.eventIdSecret)}`;
+}
+
+/**
+ * What {@link webhookEventIdOf} appends for `value` (`WebhookEvent.eventIdSecret`: an Adyen RECURRING_CONTRACT's token):
+ * the first 16 hex digits of its HMAC-SHA-256 under `keys.idSecret`, over its UTF-16 code units.
+ * `payment-bridge ops webhooks digest --token` gives the same for a token an operator has in hand.
+ */
+export function webhookIdSecretDigest(keys: WebhookDigestKeys, value: string): string {
+  return createHmac('sha256', keys.idSecret).update(codeUnits(value)).digest('hex').slice(0, ID_SECRET_DIGEST_HEX);
 }
 
 /**

@@ -48,6 +48,11 @@ export type WebhookItemVerdict =
        * unkeyed digest of the secret).
        */
       formerJobEventId?: string;
+      /**
+       * Set when a stored method's id the item carries (`WebhookEvent.storedTokenIds`) reads as a card number and was
+       * taken as the PSP's, the item naming an operation of ours: the route counts it and says so on an info line.
+       */
+      cardLikeToken?: true;
     }
   | SkippedWebhookOutcome;
 
@@ -139,14 +144,19 @@ async function checkedReading(reading: ModificationReading, lookup: WebhookOpera
  *   operation of ours: its operation id is in the ledger, or its reference in the reference index (where
  *   the PSP's synchronous answer put it). The number is then the PSP's reference for our operation (or the
  *   digits of our own id), and the item goes on as any other; otherwise it is skipped, `card_number`;
+ * - so is the id of a method the PSP stored (`storedTokenIds`: Adyen's `storedPaymentMethodId` /
+ *   `recurringDetailReference`, 16 characters, often all digits) that reads as a card number: taken as the PSP's
+ *   inside the token (`storedToken`, `outcome.storedToken`) on an item naming an operation of ours (`cardLikeToken`),
+ *   a card number on any other, which the scan below then skips (`card_number`, the token's field). Only the id: a
+ *   card number elsewhere in the token (its shopper reference) still skips the item;
  * - the event id, with the keyed digest of its `eventIdSecret` (`webhookEventIdOf`), becomes `webhookEventKey` (a
  *   digest when it holds a card number beyond those references, a lone surrogate, or is very long);
  * - the job's data, the PSP's free text masked (`withSafeReason`), must then hold no card number beyond
- *   those references and the gateway's own account (a currency, an account, a token holding one):
+ *   those references, those stored method ids and the gateway's own account (a currency, an account, a token holding one):
  *   otherwise skipped, `card_number`;
  * - a modification reading naming an operation id that fails the rules above is left out (`modificationReading`);
  * - an outcome's, adjustment's or modification's currency that is no upper-case ISO 4217 code: skipped, `unreadable`.
- * The ledger is asked only about an item with a card-number-like identifier (`holdsCardNumber` first
+ * The ledger is asked only about an item with a card-number-like identifier or stored method id (`holdsCardNumber` first
  * checks for 12 digits), so the ordinary item costs no round trip. `keys` ({@link webhookDigestKeys}) key the digests.
  */
 export async function checkWebhookItem(
@@ -173,14 +183,20 @@ export async function checkWebhookItem(
   const ownId = operationId !== undefined && holdsCardNumber(operationId);
   if (ownId && !(await operationIsOurs())) return skip('card_number', 'operationId', operationId);
   const suspects = pspReferences(event).filter(([, value]) => holdsCardNumber(value));
-  if (suspects.length > 0) {
-    const named =
+  // The PSP's id of a method it stored (Adyen's 16 characters, often all digits) that reads as a card number.
+  const tokenIds = (event.storedTokenIds ?? []).filter((id) => holdsCardNumber(id));
+  let named = false;
+  if (suspects.length > 0 || tokenIds.length > 0) {
+    named =
       (await operationIsOurs()) ||
       (await referenceIsOurs(lookup, name, event.gatewayReference)) ||
       (await referenceIsOurs(lookup, name, event.paymentReference));
-    if (!named) return skip('card_number', suspects[0][0], suspects[0][1]);
+    if (!named && suspects.length > 0) return skip('card_number', suspects[0][0], suspects[0][1]);
   }
   const known = suspects.map(([, value]) => value);
+  // Taken as the PSP's only for an item naming an operation of ours; elsewhere the scan below finds it and skips the
+  // item. Kept out of `known` for the event key: an event id holding a token in clear is still digested (it is logged).
+  const tokens = named ? tokenIds : [];
   if (ownId) known.push(operationId);
   const modification = await modificationReading(event, lookup, known);
   const eventId = webhookEventKey(keys, webhookEventIdOf(keys, event), known);
@@ -203,7 +219,7 @@ export async function checkWebhookItem(
     ...(event.storedToken !== undefined ? { storedToken: event.storedToken } : {}),
   };
   // The event id was decided above (a digest's hex is no text to scan); the gateway's own account is ours.
-  const found = cardNumberIn({ ...data, eventId: '', formerEventId: '' }, [...known, configuredAccount(gateway)], '');
+  const found = cardNumberIn({ ...data, eventId: '', formerEventId: '' }, [...known, ...tokens, configuredAccount(gateway)], '');
   if (found !== null) return skip('card_number', found.path, found.text);
   // Money in a currency that is no ISO 4217 code reaches no outcome, adjustment or event.
   const currencies: Array<readonly [string, unknown]> = [
@@ -215,8 +231,9 @@ export async function checkWebhookItem(
   for (const [field, currency] of currencies) {
     if (currency !== undefined && !(typeof currency === 'string' && isIsoCurrencyCode(currency))) return skip('unreadable', field, String(currency));
   }
+  const cardLike = tokens.length > 0 ? { cardLikeToken: true as const } : {};
   if (event.eventIdSecret !== undefined && event.formerEventId !== undefined) {
-    return { kind: 'queue', data, formerJobEventId: webhookEventKey(keys, event.formerEventId, known) };
+    return { kind: 'queue', data, formerJobEventId: webhookEventKey(keys, event.formerEventId, known), ...cardLike };
   }
-  return { kind: 'queue', data };
+  return { kind: 'queue', data, ...cardLike };
 }

@@ -39,6 +39,13 @@ const heldUnderFormerId = counter(
   ['gateway'],
 );
 
+/** Stored method ids that read as card numbers, queued as the PSP's because their item names an operation of ours. */
+const cardLikeTokens = counter(
+  'pb_webhook_card_like_tokens_total',
+  'Items of verified webhooks queued with a stored method id that reads as a card number (Adyen storedPaymentMethodId / recurringDetailReference: 16 characters, often all digits, about one in ten Luhn-valid), taken as the PSP\'s token because the item names an operation of ours, by gateway endpoint (one naming nothing of ours is skipped: pb_webhook_items_skipped_total{reason="card_number"})',
+  ['gateway'],
+);
+
 /** Reachability pings (GET or HEAD) of a gateway's webhook endpoint, answered 200. */
 const webhookPings = counter('pb_webhook_pings_total', "GET or HEAD requests to a gateway's webhook endpoint (a PSP's reachability ping), answered 200", [
   'gateway',
@@ -217,6 +224,7 @@ export class WebhookRoute implements WebRoute {
         this.refuse(name, verdict, event.outcome.gatewayStatus);
         continue;
       }
+      if (verdict.cardLikeToken) this.noteCardLikeToken(name, verdict.data);
       if (trimmed) {
         const { operationId, gatewayReference, eventId } = verdict.data;
         noteTrimmedAction(this.deps.logger, trimmed, { gateway: name, source: 'webhook', operationId, gatewayReference, eventId });
@@ -304,6 +312,22 @@ export class WebhookRoute implements WebRoute {
           : 'webhook item acknowledged and skipped: its operation id is of no shape the bridge makes',
       { gateway: name, reason: verdict.reason, field: verdict.field, value_hmac: verdict.digest, event_id: verdict.eventKey, psp_status: pspStatus },
     );
+  }
+
+  /**
+   * A verified item queued with a stored method id that reads as a card number, taken as the PSP's (its item names an
+   * operation of ours, see `checkWebhookItem`): counted, and an info line naming the item, never the token.
+   */
+  private noteCardLikeToken(name: string, data: GatewayOutcomeJobData): void {
+    cardLikeTokens.inc({ gateway: name });
+    this.deps.logger.info("webhook item's stored token reads as a card number: queued as the PSP's token, the item names an operation of ours", {
+      gateway: name,
+      event_id: data.eventId,
+      operation_id: data.operationId,
+      gateway_reference: data.gatewayReference,
+      field: data.storedToken !== undefined ? 'storedToken' : 'outcome.storedToken',
+      psp_status: data.outcome.gatewayStatus,
+    });
   }
 
   /** A verified item left out: counted by reason, and a line naming what to look up at the PSP. */

@@ -151,6 +151,8 @@ export interface AdyenItemFields {
   reason?: string;
   /** Adyen's `eventDate` (ISO 8601); absent: now. */
   eventDate?: string;
+  /** More of Adyen's `additionalData` (e.g. `tokenization.storedPaymentMethodId`); `hmacSignature` is added. */
+  additionalData?: Record<string, string>;
 }
 
 /** One notification item, signed with `hmacKey` as Adyen signs it (its own library's `calculateHmac`). */
@@ -165,7 +167,7 @@ export function signedAdyenItem(fields: AdyenItemFields, hmacKey: string): Recor
     success: fields.success ?? 'true',
     ...(fields.reason !== undefined ? { reason: fields.reason } : {}),
     eventDate: fields.eventDate ?? new Date().toISOString(),
-    additionalData: {},
+    additionalData: { ...fields.additionalData },
   };
   (item.additionalData as Record<string, string>).hmacSignature = adyenSigner.calculateHmac(item as never, hmacKey);
   return { NotificationRequestItem: item };

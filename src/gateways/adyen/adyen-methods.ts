@@ -257,14 +257,24 @@ export function newTokenShopperReference(payment: Payment, operationId: string):
 }
 
 /**
+ * The stored method's id Adyen reports in `additionalData` (`tokenization.storedPaymentMethodId`, older accounts
+ * `recurring.recurringDetailReference`): the id part of {@link adyenStoredToken}'s key, or undefined when there is none.
+ */
+export function adyenStoredMethodId(additionalData: unknown): string | undefined {
+  if (additionalData === null || typeof additionalData !== 'object' || Array.isArray(additionalData)) return undefined;
+  const data = additionalData as Json;
+  const id = data['tokenization.storedPaymentMethodId'] ?? data['recurring.recurringDetailReference'];
+  return typeof id === 'string' && id.length > 0 ? id : undefined;
+}
+
+/**
  * Token on first use: the stored method's id Adyen reports (`additionalData['tokenization.storedPaymentMethodId']`,
  * older accounts `recurring.recurringDetailReference`), as the key the OMS keeps (`<shopperReference>:<id>`).
  */
 export function adyenStoredToken(additionalData: unknown, shopperReference: string): string | undefined {
-  if (additionalData === null || typeof additionalData !== 'object' || Array.isArray(additionalData)) return undefined;
+  const id = adyenStoredMethodId(additionalData);
+  if (id === undefined) return undefined;
   const data = additionalData as Json;
-  const id = data['tokenization.storedPaymentMethodId'] ?? data['recurring.recurringDetailReference'];
-  if (typeof id !== 'string' || id.length === 0) return undefined;
   const shopper = data['tokenization.shopperReference'] ?? data['recurring.shopperReference'];
   return formatStoredToken({ shopperReference: typeof shopper === 'string' && shopper.length >= 3 ? shopper : shopperReference, storedPaymentMethodId: id });
 }

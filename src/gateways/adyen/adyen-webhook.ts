@@ -10,7 +10,7 @@ import { AdyenEventCode, AdyenNotice, eventNotice, eventOutcome, eventSettles, i
 import type { CommandType } from '../../contracts/payment-command';
 import { AdyenLateFact, adyenLateFact } from './adyen-adjustments';
 import { adyenSchemeRejection, adyenTechnicalIssue } from './adyen-declines';
-import { adyenStoredCard, adyenStoredToken } from './adyen-methods';
+import { adyenStoredCard, adyenStoredMethodId, adyenStoredToken } from './adyen-methods';
 import { formatStoredToken } from './adyen-stored-token';
 import type { StoredCard } from '../stored-card';
 import { AdjustmentFact } from '../../adjustments/adjustment';
@@ -84,6 +84,8 @@ export interface AdyenNotificationItem extends AdyenSignedValues {
    * `tokenization.shopperReference` / `recurring.shopperReference`).
    */
   storedToken?: string;
+  /** The stored method's id inside `storedToken` (Adyen's 16 characters, often all digits), with it. */
+  storedTokenId?: string;
   /**
    * AUTHORISATION of a payment that stored its card (a stored method's id in `additionalData`): the card as
    * Adyen describes it (`cardSummary`, `expiryDate`, the item's `paymentMethod`), read as a /payments answer's.
@@ -106,9 +108,12 @@ function optionalString(o: Json, key: string): string | undefined {
   return typeof o[key] === 'string' ? (o[key] as string) : undefined;
 }
 
-function webhookStoredToken(additional: Json): string | undefined {
+/** The token an item's `additionalData` names, with the stored method's id inside it (see `AdyenNotificationItem.storedToken`). */
+function webhookStoredToken(additional: Json): { storedToken?: string; storedTokenId?: string } {
   const shopper = optionalString(additional, 'tokenization.shopperReference') ?? optionalString(additional, 'recurring.shopperReference');
-  return shopper ? adyenStoredToken(additional, shopper) : undefined;
+  const token = shopper ? adyenStoredToken(additional, shopper) : undefined;
+  const id = adyenStoredMethodId(additional);
+  return token !== undefined && id !== undefined ? { storedToken: token, storedTokenId: id } : {};
 }
 
 /** The card of an item that stored a method (its id present): the rest of Adyen's notifications describe a card used, not kept. */
@@ -195,7 +200,7 @@ function readItem(n: Json, amount: { value: number; currency: string | number })
     eventDate: optionalString(n, 'eventDate'),
     chargebackReasonCode: optionalString(additional, 'chargebackReasonCode'),
     modificationAction: optionalString(additional, 'modification.action'),
-    storedToken: webhookStoredToken(additional),
+    ...webhookStoredToken(additional),
     storedCard: webhookStoredCard(n, additional),
     originalPsp: optionalString(n, 'originalPsp'),
     contractShopperReference: optionalString(additional, 'shopperReference') ?? optionalString(additional, 'recurring.shopperReference'),
@@ -573,6 +578,8 @@ export function parseAdyenWebhook(rawBody: Buffer, gateway: GatewayConfig, skipp
       account: item.merchantAccountCode,
       outcome,
     };
+    // Its id may pass the Luhn check: the route takes it as Adyen's only on an item naming an operation of ours.
+    if (outcome.storedToken !== undefined && item.storedTokenId !== undefined) event.storedTokenIds = [item.storedTokenId];
     if (late !== null) event.adjustment = adjustmentFact(item, late);
     if (isRecapture(item)) {
       const recapturedAt = eventTime(item);
@@ -761,6 +768,8 @@ function noticeEvent(item: AdyenNotificationItem, notice: AdyenNotice, path: str
       account: item.merchantAccountCode,
       outcome: { status: 'PENDING', gatewayStatus: item.eventCode, settles: [] },
       storedToken: formatStoredToken({ shopperReference: shopper, storedPaymentMethodId: item.pspReference }),
+      // Often all digits, so it may pass the Luhn check: the route takes it as Adyen's only on an item naming an operation of ours.
+      storedTokenIds: [item.pspReference],
     };
     if (payment !== undefined) {
       event.gatewayReference = payment;

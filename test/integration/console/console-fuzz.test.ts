@@ -25,6 +25,7 @@ const CASES = Number(process.env.PB_FUZZ_CASES ?? 200);
 const FORMS = [
   'dead-letters/replay',
   'events/resend',
+  'events/dismiss',
   'webhooks/retry',
   'risk-reviews/decide',
   'split-tenders/resume',

@@ -290,6 +290,43 @@ describe('export → import → export', () => {
     expect(await store.forOperation(fact.operationId)).toHaveLength(count);
   });
 
+  it("carries the PSP's identifiers of a record that read as card numbers as stored (an Adyen pspReference, a stored token's id: one in ten passes the Luhn check), unflagged, through export and import; a card number beside them is still masked", async () => {
+    const prefix = freshPrefix();
+    const seededHere = await seedLedger(redis, prefix);
+    const keys = new ShardKeys(prefix, shardOfOrder(seededHere.order));
+    // Luhn-valid, 16 digits, starting with 5 and 4: what Adyen's storedPaymentMethodId and pspReference can be.
+    const tokenId = '5300912374650184';
+    const pspReference = '4929381726354651';
+    expect([tokenId, pspReference].every((v) => containsCardNumber(v))).toBe(true);
+    await redis.hset(keys.op(seededHere.auth), { stored_token: `shopper-0042:${tokenId}`, gateway_reference: pspReference });
+    await redis.set(keys.reference(`simulator:${pspReference}`), seededHere.auth, 'PX', 86400_000);
+    const before = await metricValue('pb_export_card_data_total');
+    const text = await exportText(prefix);
+    expect(await metricValue('pb_export_card_data_total')).toBe(before);
+    const line = text.split('\n').find((l) => l.includes(`"id":"${seededHere.auth}"`))!;
+    const snap = JSON.parse(line) as { record: Record<string, string>; references: { key: string }[] };
+    expect(snap.record).toMatchObject({ stored_token: `shopper-0042:${tokenId}`, gateway_reference: pspReference });
+    expect(snap.references.map((r) => r.key)).toContain(`simulator:${pspReference}`);
+    expect(line).not.toContain('[PAN REDACTED]');
+    const target = freshPrefix();
+    expect(await importOperations(redis, target, Readable.from([text]))).toMatchObject({ complete: true, cardDataFound: 0 });
+    expect(await new Ledger(redis, target).get(seededHere.auth)).toMatchObject({ storedToken: `shopper-0042:${tokenId}`, gatewayReference: pspReference });
+    expect(await new Ledger(redis, target).findByReference('simulator', pspReference)).toBe(seededHere.auth);
+    // Only those values of that record: a card number elsewhere in the line (a shopper reference that is one, a
+    // history note) is still masked, on export and on import.
+    const pan = '4532019384756127';
+    const planted = line
+      .replace(`"stored_token":"shopper-0042:${tokenId}"`, `"stored_token":"${pan}:${tokenId}"`)
+      .replace('"history":[', `"history":["{\\"event\\":\\"note\\",\\"text\\":\\"card ${pan}\\",\\"at\\":1}",`);
+    expect(planted).not.toBe(line);
+    const restoredText = text.replace(line, planted);
+    const again = freshPrefix();
+    expect(await importOperations(redis, again, Readable.from([restoredText]))).toMatchObject({ complete: true, cardDataFound: 1 });
+    const { findings } = await scanRedis(redis, again, [pan]);
+    expect(findings).toEqual([]);
+    expect((await new Ledger(redis, again).get(seededHere.auth))?.storedToken).toBe(`[PAN REDACTED]:${tokenId}`);
+  });
+
   it('runs the redaction check on every imported line: a card number or CVV in the file (a value, a key, a history entry) never reaches Redis', async () => {
     // A file from elsewhere, or edited by hand: not every export file was made by a check that masked it.
     const pan = '4532019384756127';

@@ -405,7 +405,7 @@ describe('gateway delivery', () => {
     expect(line).toContain('"reason":"AUTHORIZATION_FAILED"');
   });
 
-  // DESIGN.md section 2 asks for the pre-notice (sent by default); a bus whose OMS sends it itself turns it off.
+  // The bus contract asks for the pre-notice (docs/EVENTS.md) (sent by default); a bus whose OMS sends it itself turns it off.
   it('sends no refund_management.updated with service_bus.refund_pending_notice false: the refund outcome alone', async () => {
     const { service, ledger, events } = setup({ 'service_bus.refund_pending_notice': false });
     const sale = channelCommand('sale', {}, { gateway_key: 'pm_card_visa', amount: 4000 });

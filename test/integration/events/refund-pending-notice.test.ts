@@ -22,7 +22,7 @@ import { eventually } from '../../support/tcp-proxy';
 import { testConfig } from '../../support/test-config';
 
 /**
- * The refund pre-notice (`magento.postsales.refund_management.updated` PENDINGRELEASE, DESIGN.md section 2) goes
+ * The refund pre-notice (`magento.postsales.refund_management.updated` PENDINGRELEASE, docs/EVENTS.md) goes
  * before the refund's outcome in its payment's sequence. A bus that refuses it for good (a JSON-RPC error: -32601
  * method not found) must not hold the refund's own `…refunded` notification behind it for ever: the pre-notice
  * is set aside at once (counted, a warn line naming the method and the error) and the outcome is delivered. A

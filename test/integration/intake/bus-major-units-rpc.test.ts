@@ -13,6 +13,7 @@ import { Config } from '../../../src/config/config';
 import { createGatewayClients } from '../../../src/gateways/gateway-registry';
 import { IntakeRoute } from '../../../src/intake/intake-route';
 import { silentLogger } from '../../../src/logging/logger';
+import { metricValue } from '../../../src/metrics/metrics-registry';
 import { RecurringManagement } from '../../../src/recurring/recurring-management';
 import { RecurringStore } from '../../../src/recurring/recurring-store';
 import { ScheduleDefinition } from '../../../src/recurring/recurring-schedule';
@@ -88,12 +89,14 @@ describe('intake: a bus that counts in major units, in its recurring and payment
   });
 
   it.each([
-    ['EUR', 15, 1500],
-    ['KWD', 2, 2000],
-    ['JPY', 1500, 1500],
-    ['CLF', 3, 30000],
-  ])('stores a schedule of %s %i (major) as %i minor units, and answers it in major units', async (currency, major, minor) => {
-    const id = `major-${currency.toLowerCase()}`;
+    ['EUR', 15, 1500, 'whole'],
+    ['EUR', 19.99, 1999, 'cents'],
+    ['KWD', 2, 2000, 'whole'],
+    ['KWD', 1.234, 1234, 'fils'],
+    ['JPY', 1500, 1500, 'whole'],
+    ['CLF', 3, 30000, 'whole'],
+  ])('stores a schedule of %s %p (major) as %i minor units, and answers it in major units (%s)', async (currency, major, minor, kind) => {
+    const id = `major-${currency.toLowerCase()}-${kind}`;
     const answer = await call(config.recurring.rpcMethods.create, { schedule: schedule(id, major, currency) });
     expect(answer.result).toMatchObject({ created: true, schedule: { id, amount_units: 'major', definition: { amount: major, currency } } });
     expect((await store.get(id))?.definition.amount).toBe(minor);
@@ -103,10 +106,23 @@ describe('intake: a bus that counts in major units, in its recurring and payment
     expect(listed.schedules.find((s) => s.id === id)).toMatchObject({ amount_units: 'major', definition: { amount: major } });
   });
 
-  it('answers a schedule an operator created in minor units that is no whole major amount in minor units, saying so', async () => {
+  it('answers a schedule an operator created in minor units (1999 EUR) in decimal major units, 19.99', async () => {
     await store.add(schedule('minor-eur', 1999, 'EUR') as unknown as ScheduleDefinition);
     const answer = await call(config.recurring.rpcMethods.cancel, { id: 'minor-eur' });
-    expect(answer.result).toMatchObject({ cancelled: true, schedule: { amount_units: 'minor', definition: { amount: 1999 } } });
+    expect(answer.result).toMatchObject({ cancelled: true, schedule: { amount_units: 'major', definition: { amount: 19.99 } } });
+  });
+
+  it('refuses a schedule of 19.999 EUR naming params.schedule.amount (never rounded), and stores nothing', async () => {
+    const refusedBefore = await metricValue('pb_recurring_schedule_requests_total', { action: 'create', result: 'refused' });
+    const answer = await call(config.recurring.rpcMethods.create, { schedule: schedule('major-sub-cent', 19.999, 'EUR') });
+    // Counted as the schedule management's refusal, as any other refused definition is.
+    expect(await metricValue('pb_recurring_schedule_requests_total', { action: 'create', result: 'refused' })).toBe(refusedBefore + 1);
+    expect(answer.error).toMatchObject({
+      code: -32602,
+      data: { field: 'params.schedule.amount', reason: 'must have at most 2 decimals in EUR (major units)' },
+    });
+    expect(deadLettered.at(-1)).toMatchObject({ field: 'params.schedule.amount' });
+    expect(await store.get('major-sub-cent')).toBeNull();
   });
 
   it('refuses a schedule whose amount in minor units passes the largest amount, naming params.schedule.amount', async () => {
@@ -123,6 +139,21 @@ describe('intake: a bus that counts in major units, in its recurring and payment
     const under = (await call(config.routing.paymentMethods.rpcMethod, { amount: 40, currency: 'EUR', gateway_account: 'acme-eu', gateway: 'simulator' }))
       .result as { explanation: { candidates: string[] } };
     expect(under.explanation.candidates).toEqual(['simulator']);
+    // Decimal major units, read exactly: 50.01 EUR is one cent over the cap, 50.00 is not.
+    const cent = (await call(config.routing.paymentMethods.rpcMethod, { amount: 50.01, currency: 'EUR', gateway_account: 'acme-eu', gateway: 'simulator' }))
+      .result as { explanation: { dropped: string[] } };
+    expect(cent.explanation.dropped).toEqual(['cap_max_amount:simulator']);
+    const at = (await call(config.routing.paymentMethods.rpcMethod, { amount: 50, currency: 'EUR', gateway_account: 'acme-eu', gateway: 'simulator' }))
+      .result as { explanation: { candidates: string[] } };
+    expect(at.explanation.candidates).toEqual(['simulator']);
+  });
+
+  it('refuses a payment method query of 19.999 EUR naming params.amount', async () => {
+    const refusedBefore = await metricValue('pb_payment_methods_requests_total', { result: 'refused' });
+    const answer = await call(config.routing.paymentMethods.rpcMethod, { amount: 19.999, currency: 'EUR', gateway_account: 'acme-eu' });
+    expect(await metricValue('pb_payment_methods_requests_total', { result: 'refused' })).toBe(refusedBefore + 1);
+    expect(answer.error).toMatchObject({ code: -32602, data: { field: 'params.amount' } });
+    expect(answer.error).toMatchObject({ message: 'amount must have at most 2 decimals in EUR (major units)' });
   });
 
   // The MIB payment specification types the payment's amounts as floats: a capture of 19.99 EUR, as the bus sends it.

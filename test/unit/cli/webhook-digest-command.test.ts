@@ -4,6 +4,7 @@ import { opsWebhookDigest } from '../../../src/cli/webhook-commands';
 import { AuditEntry, AuditRecord } from '../../../src/audit/audit-log';
 import { Config, GatewayConfig } from '../../../src/config/config';
 import { WebhookEvent } from '../../../src/gateways/gateway-adapter';
+import { adyenTransformer } from '../../../src/gateways/adyen';
 import { checkWebhookItem } from '../../../src/webhooks/webhook-item-check';
 import { webhookDigestKeys } from '../../../src/webhooks/webhook-event-key';
 
@@ -14,7 +15,7 @@ const adyen = { name: 'adyen', type: 'adyen', merchantAccount: MERCHANT } as Gat
 const nothingOurs = { hasOperation: async () => false, operationOfReference: async () => null };
 
 /** Runs `ops webhooks digest` on `value` as standard input; what it printed and audit-logged. */
-async function digestCommand(value: string, opts: { eventKey?: boolean; json?: boolean } = {}, secret = SECRET) {
+async function digestCommand(value: string, opts: { eventKey?: boolean; token?: boolean; json?: boolean } = {}, secret = SECRET) {
   let printed = '';
   const out = new Writable({ write: (chunk: Buffer, _enc, done) => ((printed += chunk.toString()), done()) });
   const audited: AuditEntry[] = [];
@@ -61,6 +62,43 @@ describe('payment-bridge ops webhooks digest', () => {
     const { printed } = await digestCommand(eventId, { eventKey: true });
     expect(printed).toBe(`${verdict.kind === 'skip' ? verdict.eventKey : ''}\n`);
     expect(JSON.parse((await digestCommand(eventId, { eventKey: true, json: true })).printed)).toEqual({ event_key: printed.trim() });
+  });
+
+  it("with --token prints the keyed digest an Adyen RECURRING_CONTRACT's event id ends in for its token, as the route queues and logs it", async () => {
+    // A token of digits (Adyen's often are), its contract naming nothing of ours: skipped, its line's event_id ending in the digest.
+    const token = '5300912374650184';
+    const item = {
+      eventCode: 'RECURRING_CONTRACT',
+      merchantAccountCode: MERCHANT,
+      merchantReference: 'opref-unknown',
+      originalReference: 'QFQTPCQ8HXSKGK82',
+      pspReference: token,
+      amount: { value: 0, currency: 'EUR' },
+      success: 'true',
+      additionalData: { shopperReference: 'shopper-0042' },
+    };
+    const [event] = adyenTransformer.parseWebhook(
+      Buffer.from(JSON.stringify({ live: 'false', notificationItems: [{ NotificationRequestItem: item }] })),
+      adyen,
+    );
+    const skipped = await checkWebhookItem(event, 'adyen', adyen, nothingOurs, webhookDigestKeys(SECRET));
+    const ours = await checkWebhookItem(event, 'adyen', adyen, { ...nothingOurs, hasOperation: async () => true }, webhookDigestKeys(SECRET));
+    if (skipped.kind !== 'skip' || ours.kind !== 'queue') throw new Error('the contract was not skipped when not ours and queued when ours');
+    const { code, printed, audited } = await digestCommand(token, { token: true });
+    expect(code).toBe(0);
+    expect(printed).toMatch(/^[0-9a-f]{16}\n$/);
+    expect(skipped.eventKey).toBe(`QFQTPCQ8HXSKGK82:RECURRING_CONTRACT:true:${printed.trim()}`);
+    expect(ours.data.eventId).toBe(skipped.eventKey);
+    // Keyed by service_bus.secret, never the unkeyed SHA-256 earlier releases appended; the key itself is never printed.
+    expect(printed).not.toContain(createHash('sha256').update(token).digest('hex').slice(0, 16));
+    expect((await digestCommand(token, { token: true }, 'another-secret')).printed).not.toBe(printed);
+    expect(printed).not.toContain(webhookDigestKeys(SECRET).idSecret.toString('hex').slice(0, 16));
+    expect(JSON.parse((await digestCommand(token, { token: true, json: true })).printed)).toEqual({ token_digest: printed.trim() });
+    expect(audited).toEqual([expect.objectContaining({ action: 'ops.webhook_digest', outcome: 'ok', detail: { kind: 'token_digest' } })]);
+    expect(JSON.stringify(audited)).not.toContain(token);
+    // Two digests of two keys at once: refused, nothing printed or audited.
+    const both = await digestCommand(token, { token: true, eventKey: true });
+    expect(both).toMatchObject({ code: 2, printed: '', audited: [] });
   });
 
   it('refuses standard input from a terminal (the typed value would be echoed on screen) and an empty one, printing and auditing nothing', async () => {

@@ -50,7 +50,7 @@ describe('buildConfig', () => {
       delegatePath: '/delegate/oms',
       subscribes: [],
       amountUnits: 'minor',
-      // DESIGN.md section 2: the refund PENDINGRELEASE pre-notice is sent unless turned off.
+      // docs/EVENTS.md: the refund PENDINGRELEASE pre-notice is sent unless turned off.
       refundPendingNotice: true,
       timeoutMs: 10000,
       methods: {

@@ -110,6 +110,59 @@ describe('events in the bus amount units', () => {
     expect(inBusUnits({ ...notice, params: { ...notice.params, amount: 2550 } }, 'major').params).toMatchObject({ amount: 25.5, amount_units: 'major' });
   });
 
+  it("converts the orchestration's money in payment.routing: an FX lock's amounts and step, each in its currency, and an amount cap's bound and figure", () => {
+    const routed = event({
+      amount: 11280,
+      currency: 'EUR',
+      requested_amount: 12345,
+      requested_currency: 'USD',
+      routing: {
+        gateway: 'adyen',
+        decisions: [
+          { stage: 'route', outcome: 'allowed', reasons: ['rule:eu'] },
+          {
+            stage: 'fx',
+            outcome: 'changed',
+            reasons: ['converted'],
+            details: { fx_rate: '0.9137', from_amount: 12345, from_currency: 'USD', to_amount: 1128, to_currency: 'KWD', to_step: 10 },
+          },
+          {
+            stage: 'caps',
+            outcome: 'fallback',
+            reasons: ['cap_exceeded:daily_volume'],
+            details: { cap: 'gateway:stripe:JPY:daily_volume', cap_limit: 'daily_volume', cap_max: 500000, cap_current: 499999, fallback: 'adyen' },
+          },
+          {
+            stage: 'caps',
+            outcome: 'fallback',
+            reasons: ['cap_exceeded:daily_count'],
+            details: { cap: 'account:acme:a:EUR:daily_count', cap_limit: 'daily_count', cap_max: 100, cap_current: 100 },
+          },
+          {
+            stage: 'caps',
+            outcome: 'fallback',
+            reasons: ['cap_exceeded:max_amount'],
+            details: { cap: 'account:acme:a:EUR:max_amount', cap_limit: 'max_amount', cap_max: 5000, cap_current: 5001 },
+          },
+        ],
+      },
+    });
+    const out = inBusUnits(routed, 'major').params.payment as { routing: { decisions: Array<{ details?: Record<string, unknown> }> } };
+    expect(out).toMatchObject({ amount: 112.8, requested_amount: 123.45, amount_units: 'major' });
+    expect(out.routing.decisions.map((d) => d.details)).toEqual([
+      undefined,
+      { fx_rate: '0.9137', from_amount: 123.45, from_currency: 'USD', to_amount: 1.128, to_currency: 'KWD', to_step: 0.01 },
+      { cap: 'gateway:stripe:JPY:daily_volume', cap_limit: 'daily_volume', cap_max: 500000, cap_current: 499999, fallback: 'adyen' },
+      // A count is no money.
+      { cap: 'account:acme:a:EUR:daily_count', cap_limit: 'daily_count', cap_max: 100, cap_current: 100 },
+      { cap: 'account:acme:a:EUR:max_amount', cap_limit: 'max_amount', cap_max: 50, cap_current: 50.01 },
+    ]);
+    // The ledger's routing record (the event's source) is left in minor units.
+    expect((routed.params.payment as { routing: { decisions: Array<{ details?: Record<string, unknown> }> } }).routing.decisions[1].details).toMatchObject({
+      from_amount: 12345,
+    });
+  });
+
   it('leaves an event with no money as it was built', () => {
     const built: PaymentEvent = { eventId: 'e', paymentKey: 'k', method: 'm', params: { code: 'X' } };
     expect(inBusUnits(built, 'major')).toBe(built);

@@ -17,6 +17,7 @@ function op(overrides: Partial<OperationRecord> = {}): OperationRecord {
     attempts: 1,
     gatewayStatus: 'captured',
     gatewayReference: 'cap_1',
+    pspResponseMs: 250,
     ...overrides,
   };
 }
@@ -65,6 +66,14 @@ describe('payment events', () => {
       event_id: 'op-1.SUCCEEDED',
     });
     expect(outcomeEvent(op(), config)).toEqual(event);
+  });
+
+  it("says the PSP's response time the worker timed as gateway_response_time, not the operation's lifetime (updatedAt - createdAt)", () => {
+    expect(outcomeEvent(op({ pspResponseMs: 87, updatedAt: 9_000 }), config)?.params.payment).toMatchObject({ gateway_response_time: 87 });
+    // No call of ours answered (refused unsent, told by webhook only): 0, as the events of nothing asked say.
+    expect(outcomeEvent(op({ state: 'FAILED', reason: 'card_declined', pspResponseMs: undefined }), config)?.params.payment).toMatchObject({
+      gateway_response_time: 0,
+    });
   });
 
   it('carries the reason of a failure and the new gateway key of a revalidation', () => {

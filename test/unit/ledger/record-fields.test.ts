@@ -38,6 +38,7 @@ describe('the one table of record fields', () => {
     confirmedAmount: 1500,
     confirmedCurrency: 'EUR',
     pspSucceededAt: 4_000,
+    pspResponseMs: 87,
     digest: 'd1',
   };
 
@@ -51,6 +52,7 @@ describe('the one table of record fields', () => {
       closed_by: 'op-2',
       confirmed_amount: '1500',
       psp_succeeded_at: '4000',
+      psp_response_ms: '87',
       sequence: '7',
     });
     expect(JSON.parse(hash.payment)).toEqual(command.payment);

@@ -47,6 +47,8 @@ describe('Redis Cluster key layout', () => {
         k.event('op-1.SUCCEEDED'),
         k.eventLease('op-1.SUCCEEDED'),
         k.unsentEvents,
+        k.rejectedEvents,
+        k.dismissedEvents,
         k.paymentSequence('stripe:acct:ORDER-1'),
         k.paymentSent('stripe:acct:ORDER-1'),
         k.retentionHold,

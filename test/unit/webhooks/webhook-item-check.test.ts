@@ -3,7 +3,7 @@ import { GatewayConfig } from '../../../src/config/config';
 import { adyenTransformer } from '../../../src/gateways/adyen';
 import { UnmarkedWebhookItem, WebhookEvent } from '../../../src/gateways/gateway-adapter';
 import { WebhookOperationLookup, checkWebhookItem, isUnmarkedItemOurs } from '../../../src/webhooks/webhook-item-check';
-import { webhookDigestKeys } from '../../../src/webhooks/webhook-event-key';
+import { webhookDigestKeys, webhookValueDigest } from '../../../src/webhooks/webhook-event-key';
 
 const PAN = '4111111111111111';
 /** Luhn-valid, starting with 4: what a 16-digit Adyen pspReference can be. */
@@ -273,5 +273,87 @@ describe('an event told apart by a value written nowhere (eventIdSecret: an Adye
     expect(verdict).toMatchObject({ kind: 'skip', reason: 'not_our_operation' });
     expect(verdict.kind === 'skip' && verdict.eventKey).toMatch(/^QFQTPCQ8HXSKGK82:RECURRING_CONTRACT:true:[0-9a-f]{16}$/);
     expect(verdict.kind === 'skip' && verdict.eventKey).not.toContain(unkeyed);
+  });
+});
+
+describe("a stored method's id that reads as a card number (storedTokenIds: Adyen's storedPaymentMethodId / recurringDetailReference)", () => {
+  /** 16 digits starting with 5 and passing the Luhn check: a card number to every scan, as some of Adyen's all-digit ids are. */
+  const TOKEN = '5300912374650184';
+  /** A RECURRING_CONTRACT storing `token` for the payment QFQTPCQ8HXSKGK82, filed under `shopper`, as the Adyen gateway reads it. */
+  const contract = (token = TOKEN, shopper = 'shopper-0042', merchantReference = 'opref-token-1'): WebhookEvent => {
+    const item = {
+      eventCode: 'RECURRING_CONTRACT',
+      merchantAccountCode: MERCHANT,
+      merchantReference,
+      originalReference: 'QFQTPCQ8HXSKGK82',
+      pspReference: token,
+      amount: { value: 0, currency: 'EUR' },
+      success: 'true',
+      additionalData: { shopperReference: shopper, 'recurring.recurringDetailReference': token },
+    };
+    const [event] = adyenTransformer.parseWebhook(
+      Buffer.from(JSON.stringify({ live: 'false', notificationItems: [{ NotificationRequestItem: item }] })),
+      adyen,
+    );
+    return event;
+  };
+  /** An AUTHORISATION of payment QFQTPCQ8HXSKGK82 that stored its method as `token` (the tokenization.* additionalData). */
+  const storing = (token = TOKEN, merchantReference = 'opref-token-1'): WebhookEvent => {
+    const item = {
+      eventCode: 'AUTHORISATION',
+      merchantAccountCode: MERCHANT,
+      merchantReference,
+      pspReference: 'QFQTPCQ8HXSKGK82',
+      amount: { value: 5000, currency: 'EUR' },
+      success: 'true',
+      additionalData: { 'tokenization.storedPaymentMethodId': token, 'tokenization.shopperReference': 'shopper-0042' },
+    };
+    const [event] = adyenTransformer.parseWebhook(
+      Buffer.from(JSON.stringify({ live: 'false', notificationItems: [{ NotificationRequestItem: item }] })),
+      adyen,
+    );
+    return event;
+  };
+
+  it('queues the token of an item naming an operation of ours, by its merchant reference or by its payment in the reference index', async () => {
+    for (const lookup of [ledger(['opref-token-1']), ledger([], { QFQTPCQ8HXSKGK82: 'opref-token-1' })]) {
+      const verdict = await checkWebhookItem(contract(), 'adyen', adyen, lookup, KEYS);
+      expect(verdict).toMatchObject({ kind: 'queue', cardLikeToken: true, data: { operationId: 'opref-token-1', storedToken: `shopper-0042:${TOKEN}` } });
+      // The id is the token's only: no event id, reference or other field of the job carries it.
+      expect(JSON.stringify({ ...(verdict.kind === 'queue' ? verdict.data : {}), storedToken: undefined })).not.toContain(TOKEN);
+    }
+    const authorised = await checkWebhookItem(storing(), 'adyen', adyen, ledger(['opref-token-1']), KEYS);
+    expect(authorised).toMatchObject({ kind: 'queue', cardLikeToken: true, data: { outcome: { status: 'SUCCESS', storedToken: `shopper-0042:${TOKEN}` } } });
+  });
+
+  it('skips, as card_number, the same on an item naming nothing of ours, naming the field and its keyed digest, never the token', async () => {
+    const lookup = ledger();
+    const verdict = await checkWebhookItem(contract(), 'adyen', adyen, lookup, KEYS);
+    expect(verdict).toMatchObject({ kind: 'skip', reason: 'card_number', field: 'storedToken' });
+    expect(verdict.kind === 'skip' && verdict.digest.hex).toBe(webhookValueDigest(KEYS, `shopper-0042:${TOKEN}`).hex);
+    expect(JSON.stringify(verdict)).not.toContain(TOKEN);
+    expect(lookup.asked).toEqual(['op opref-token-1', 'ref adyen QFQTPCQ8HXSKGK82']);
+    const authorised = await checkWebhookItem(storing(TOKEN, 'opref-unknown'), 'adyen', adyen, ledger(), KEYS);
+    expect(authorised).toMatchObject({ kind: 'skip', reason: 'card_number', field: 'outcome.storedToken' });
+  });
+
+  it('still skips an item of ours holding a card number beside the token (a shopper reference that is a card number)', async () => {
+    const verdict = await checkWebhookItem(contract(TOKEN, PAN), 'adyen', adyen, ledger(['opref-token-1']), KEYS);
+    expect(verdict).toMatchObject({ kind: 'skip', reason: 'card_number', field: 'storedToken' });
+    expect(JSON.stringify(verdict)).not.toContain(PAN);
+  });
+
+  it('asks the ledger nothing about a token that reads as no card number, and marks nothing', async () => {
+    const lookup = ledger();
+    const verdict = await checkWebhookItem(contract('M5N7TQ4TG5PFWR50'), 'adyen', adyen, lookup, KEYS);
+    expect(verdict).toMatchObject({ kind: 'queue', data: { storedToken: 'shopper-0042:M5N7TQ4TG5PFWR50' } });
+    expect(verdict.kind === 'queue' && verdict.cardLikeToken).toBeUndefined();
+    expect(lookup.asked).toEqual([]);
+  });
+
+  it('keeps an event id holding the token in clear under its keyed digest (an event id is logged; the token is not)', async () => {
+    const event = { ...storing(), eventId: `evt_${TOKEN}` };
+    const verdict = await checkWebhookItem(event, 'adyen', adyen, ledger(['opref-token-1']), KEYS);
+    expect(verdict).toMatchObject({ kind: 'queue', data: { eventId: expect.stringMatching(/^hmac:[0-9a-f]{64}$/) } });
   });
 });

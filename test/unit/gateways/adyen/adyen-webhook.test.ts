@@ -359,6 +359,9 @@ describe('Adyen webhook events', () => {
           authorizedAt: 1609459200000,
           occurredAt: 1609459200000,
         },
+        // The stored method's id inside the token: the route takes it as Adyen's, should it read as a card number, only
+        // for an item naming an operation of ours.
+        storedTokenIds: ['M5N7TQ4TG5PFWR50'],
       },
     ]);
   });
@@ -820,6 +823,7 @@ describe('Adyen webhook events', () => {
         account: 'UnitMerchantAccount',
         outcome: { status: 'PENDING', gatewayStatus: 'RECURRING_CONTRACT', gatewayReference: 'INITIAL_PAYMENT_PSP_REFERENCE', settles: [] },
         storedToken: 'YOUR_SHOPPER_REFERENCE:M5N7TQ4TG5PFWR50',
+        storedTokenIds: ['M5N7TQ4TG5PFWR50'],
       });
       // The token (its pspReference) is in no id or reference: those reach logs and history. It tells this contract
       // from another of the payment as `eventIdSecret`, which the route digests with a key; an unkeyed digest of it,
@@ -828,7 +832,7 @@ describe('Adyen webhook events', () => {
       expect(contract.eventIdSecret).toBe('M5N7TQ4TG5PFWR50');
       const unkeyed = createHash('sha256').update('M5N7TQ4TG5PFWR50').digest('hex').slice(0, 16);
       expect(contract.formerEventId).toBe(`INITIAL_PAYMENT_PSP_REFERENCE:RECURRING_CONTRACT:true:${unkeyed}`);
-      expect(JSON.stringify({ ...contract, storedToken: undefined, eventIdSecret: undefined })).not.toContain('M5N7TQ4TG5PFWR50');
+      expect(JSON.stringify({ ...contract, storedToken: undefined, storedTokenIds: undefined, eventIdSecret: undefined })).not.toContain('M5N7TQ4TG5PFWR50');
       expect(JSON.stringify({ ...contract, formerEventId: undefined })).not.toContain(unkeyed);
 
       // Without the shopper it is filed under, Adyen cannot charge it: skipped, naming the field.
