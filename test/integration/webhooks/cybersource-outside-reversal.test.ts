@@ -128,7 +128,11 @@ describe('a Cybersource reversal, void or refund the bridge did not send, of a p
 
     await eventually(async () => eventsOf(auth.id).length === 1, 20_000);
     expect(eventsOf(auth.id)[0].adjustment).toMatchObject({ kind: 'failed_after_success', direction: 'none', gateway: 'cybs', source: 'webhook' });
-    expect(await metricValue('pb_webhook_failures_after_success_total', { gateway: 'cybs', outcome: 'confirmed' })).toBe(before + 1);
+    // Counted once the adjustment is recorded, which the event may overtake.
+    await eventually(
+      async () => (await metricValue('pb_webhook_failures_after_success_total', { gateway: 'cybs', outcome: 'confirmed' })) === before + 1,
+      5_000,
+    );
     // The ledger never moves back; the OMS was told by the adjustment.
     expect((await stack.worker.ledger.get(auth.id))?.state).toBe('SUCCEEDED');
 
@@ -216,7 +220,8 @@ describe('a Cybersource reversal, void or refund the bridge did not send, of a p
       gateway: 'cybs',
       psp_reference: '7000000000000000000052',
     });
-    expect(await metricValue('pb_webhook_outside_refunds_total', { gateway: 'cybs', outcome: 'reported' })).toBe(before + 1);
+    // Counted once the adjustment is recorded, which the event may overtake.
+    await eventually(async () => (await metricValue('pb_webhook_outside_refunds_total', { gateway: 'cybs', outcome: 'reported' })) === before + 1, 5_000);
     expect((await stack.worker.ledger.get(sale.id))?.state).toBe('SUCCEEDED');
 
     expect(await post('payments.refunds.accept', 'n-refund-outside-a', sale.id, '7000000000000000000052', 1)).toBe(200);
