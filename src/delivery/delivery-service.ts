@@ -76,6 +76,7 @@ import {
   expiredWait,
   voidWaitsExpired,
   waitKind,
+  waitMaxMs,
   waitReason,
   waitStartField,
   waitersTtlSeconds,
@@ -502,11 +503,13 @@ export class DeliveryService {
       // Waited since the start of this wait: its creation for an authorization (the first thing it can wait for), else its
       // first wait of the same kind (`waitStartField`), never an earlier wait for something else.
       const since = resolved.siblings ? await this.waitingForSiblings(op, resolved.wait, resolved.siblings, resolved.awaiting) : op.createdAt;
-      // A wait holds a command no longer than `delivery.void_wait_max_ms` (a guard between voids and refunds no longer
-      // than a void could still be done; an authorization or siblings that may stay undecided for good): then refused
-      // unsent. Only a command never sent (these waits come before the first attempt; checked again here).
+      // A wait holds a command no longer than its bound (`waitMaxMs`): `delivery.void_wait_max_ms` for a guard between
+      // voids and refunds (no longer than a void could still be done) and siblings that may stay undecided for good;
+      // `delivery.authorization_wait_max_ms` for its authorization (an asynchronous method's customer pays days later):
+      // then refused unsent. Only a command never sent (these waits come before the first attempt; checked again here).
       // Counted once the refusal applied (`deliver`).
-      const expired = first ? expiredWait(resolved, since, this.now(), this.deps.config.delivery.voidWaitMaxMs) : null;
+      const maxMs = waitMaxMs(waitKind(resolved), this.deps.config.delivery);
+      const expired = first ? expiredWait(resolved, since, this.now(), maxMs) : null;
       if (expired) return expired;
       return { wait: await this.dependentWait(op, resolved, since) };
     }

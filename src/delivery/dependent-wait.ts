@@ -36,6 +36,23 @@ export const LONG_WAIT_MS = 10 * 60_000;
  */
 export const VOID_WAIT_MAX_MS = 24 * 60 * 60_000;
 
+/**
+ * The default of `delivery.authorization_wait_max_ms` (`Config.delivery.authorizationWaitMaxMs`): how long a dependent
+ * waits, unsent, for its authorization to be decided before it is refused `WAIT_FOR_AUTH_EXPIRED`: 65 days, ms. An
+ * asynchronous method's authorization waits for its customer for days (a voucher, a bank transfer: up to
+ * `authentication.max_action_wait_ms`, 62 days, then PENDING while the PSP confirms it; the action's grace, 3 days):
+ * its capture must not be refused while the payment may still go through. Past it, no card authorization is valid.
+ */
+export const AUTHORIZATION_WAIT_MAX_MS = 65 * 24 * 60 * 60_000;
+
+/**
+ * The bound of a wait of kind `kind` ({@link waitKind}), ms: `delivery.authorization_wait_max_ms` for its authorization,
+ * `delivery.void_wait_max_ms` for every other. Pure.
+ */
+export function waitMaxMs(kind: string, delivery: { voidWaitMaxMs: number; authorizationWaitMaxMs: number }): number {
+  return kind === 'authorization' ? delivery.authorizationWaitMaxMs : delivery.voidWaitMaxMs;
+}
+
 /** `fail` of a cancel voiding a capture whose wait for another capture's void or for refunds in flight ran out. */
 export const VOID_WAIT_EXPIRED = 'VOID_WAIT_EXPIRED';
 /** `fail` of a cancel that would void a captured payment whose wait for refunds of it in flight ran out (`refunds`). */
@@ -61,7 +78,8 @@ export interface BoundedWait {
 }
 
 /**
- * The waits {@link VOID_WAIT_MAX_MS} bounds, by kind ({@link waitKind}: `awaiting`, `operation-context.ts` `Awaiting`;
+ * The bounded waits (by {@link waitMaxMs}: `delivery.authorization_wait_max_ms` for `authorization`, else
+ * `delivery.void_wait_max_ms`), by kind ({@link waitKind}: `awaiting`, `operation-context.ts` `Awaiting`;
  * else `authorization` or `siblings`): every guard between voids and refunds, the wait for an undecided authorization
  * (it may stay `UNRESOLVED` for good, settled only by a later PSP fact) and the wait for siblings of the same command
  * ahead of it (one may), each refused with a code naming what it waited for. All are checked before the first attempt
@@ -95,7 +113,7 @@ export function waitKind(wait: { awaiting?: string; authorization?: unknown }): 
 
 /**
  * The refusal of a dependent whose wait (of kind {@link waitKind}, since `since`, epoch ms: when that wait began) ran
- * past `maxMs` (ms: delivery passes `delivery.void_wait_max_ms`; {@link VOID_WAIT_MAX_MS} by default) at `now`, or
+ * past `maxMs` (ms: delivery passes {@link waitMaxMs} of its kind; {@link VOID_WAIT_MAX_MS} by default) at `now`, or
  * null: only for the waits {@link BOUNDED_WAITS} names. Pure.
  */
 export function expiredWait(
@@ -203,13 +221,13 @@ export function dependentWaits(): Counter<'reason'> {
 /**
  * `pb_void_waits_expired_total{gateway,awaiting}`: dependents refused unsent because what they waited for (`awaiting`,
  * a kind of {@link BOUNDED_WAITS}: a guard between voids and refunds, their authorization, siblings ahead of them)
- * stayed undecided past `delivery.void_wait_max_ms` (the code names it). Each one is a payment for a person to settle
+ * stayed undecided past their bound ({@link waitMaxMs}; the code names it). Each one is a payment for a person to settle
  * with the PSP.
  */
 export function voidWaitsExpired(): Counter<'gateway' | 'awaiting'> {
   return counter(
     'pb_void_waits_expired_total',
-    'Captures, cancels, refunds, validates and revalidates refused unsent because what they waited for stayed undecided past the bounded wait (delivery.void_wait_max_ms), by gateway and awaiting (capture_void, refund_in_flight, refunds, void, void_in_flight, captures_in_flight, undelivered_captures, named_transaction, authorization, siblings)',
+    'Captures, cancels, refunds, validates and revalidates refused unsent because what they waited for stayed undecided past the bounded wait (delivery.void_wait_max_ms; delivery.authorization_wait_max_ms for the authorization), by gateway and awaiting (capture_void, refund_in_flight, refunds, void, void_in_flight, captures_in_flight, undelivered_captures, named_transaction, authorization, siblings)',
     ['gateway', 'awaiting'],
   );
 }

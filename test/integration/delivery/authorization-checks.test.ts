@@ -223,18 +223,34 @@ describe('currency and amount: a dependent command is checked against what our a
     expect(line).toContain(`"siblings":"${waitedOn}"`);
   }
 
-  it('a capture waiting for an authorization that stays undecided (UNRESOLVED settles only by a later PSP fact) waits no longer than delivery.void_wait_max_ms from its creation: refused unsent, WAIT_FOR_AUTH_EXPIRED', async () => {
+  it('a capture waiting for an authorization that stays undecided (UNRESOLVED settles only by a later PSP fact) waits no longer than delivery.authorization_wait_max_ms from its creation: refused unsent, WAIT_FOR_AUTH_EXPIRED', async () => {
     const auth = channelCommand('authorize', {}, { gateway_key: 'pm_card_visa', amount: 5000 });
     const authId = await record(auth);
     await ledger.transition(authId, 'SENT', { event: 'attempt' });
     await ledger.transition(authId, 'UNRESOLVED', { event: 'unresolved' });
     const captureId = await record(dependent('capture', auth, { amount: 3000 }));
     expect(await service.deliver(captureId)).toMatchObject({ kind: 'wait' });
-    expect(await at(config.delivery.voidWaitMaxMs - 60_000).deliver(captureId)).toMatchObject({ kind: 'wait' });
-    await refusedUnsent(captureId, config.delivery.voidWaitMaxMs + 60_000, 'WAIT_FOR_AUTH_EXPIRED', 'authorization', authId);
+    expect(await at(config.delivery.authorizationWaitMaxMs - 60_000).deliver(captureId)).toMatchObject({ kind: 'wait' });
+    await refusedUnsent(captureId, config.delivery.authorizationWaitMaxMs + 60_000, 'WAIT_FOR_AUTH_EXPIRED', 'authorization', authId);
     // The authorization is left as it is: only what waited on it was refused.
     expect((await ledger.get(authId))?.state).toBe('UNRESOLVED');
   });
+
+  it.each(['ACTION_REQUIRED', 'PENDING'] as const)(
+    'a capture waiting for an authorization of an asynchronous method (%s: a voucher, a bank transfer the customer pays days later) is not refused after delivery.void_wait_max_ms: the authorization has its own bound, delivery.authorization_wait_max_ms',
+    async (state) => {
+      const auth = channelCommand('authorize', {}, { gateway_key: 'pm_card_visa', amount: 5000 });
+      const authId = await record(auth);
+      await ledger.transition(authId, 'SENT', { event: 'attempt' });
+      await ledger.transition(authId, state, { event: 'outcome' });
+      const captureId = await record(dependent('capture', auth, { amount: 3000 }));
+      // Three days on (a Boleto's or Konbini's default expiry), the customer may still pay: the capture waits.
+      expect(await at(3 * config.delivery.voidWaitMaxMs).deliver(captureId)).toMatchObject({ kind: 'wait' });
+      expect((await ledger.get(captureId))?.state).toBe('RECEIVED');
+      expect(await at(config.delivery.authorizationWaitMaxMs - 60_000).deliver(captureId)).toMatchObject({ kind: 'wait' });
+      await refusedUnsent(captureId, config.delivery.authorizationWaitMaxMs + 60_000, 'WAIT_FOR_AUTH_EXPIRED', 'authorization', authId);
+    },
+  );
 
   it('a capture waiting for a sibling ahead of it that stays undecided waits no longer than delivery.void_wait_max_ms from its first wait: refused unsent, WAIT_FOR_SIBLINGS_EXPIRED; the sibling goes on', async () => {
     const auth = await authorized({ amount: 5000 });
