@@ -97,6 +97,8 @@ export const CYBERSOURCE_DECLINES: DeclineTable = {
     CAPTURE_REFERENCE_MISSING: 'operation_not_permitted',
     CAPTURED_AMOUNT_UNKNOWN: 'operation_not_permitted',
     CAPTURE_REFUNDED: 'operation_not_permitted',
+    // Our reading of a refund of ours its status inquiry found voided since (a Business Center void): nothing went back.
+    REFUND_VOIDED: 'operation_not_permitted',
     // 502 reason
     SYSTEM_ERROR: 'processing_error',
     SERVER_TIMEOUT: 'try_again_later',

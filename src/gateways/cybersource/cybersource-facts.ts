@@ -113,11 +113,17 @@ export function cybersourceFacts(): FactRow[] {
     commands: CYBERSOURCE_AUTHORIZING_COMMANDS,
     meaning: 'PENDING',
   });
-  // A Business Center void of a capture of ours carries the capture's merchant reference: never read as its success.
+  // A Business Center void of a capture or refund of ours carries its merchant reference: never read as its success.
   rows.push({
     fact: "a void that succeeded (`ics_void`, or status `VOIDED`) under a capture's merchant reference (the Business Center: a void of ours carries the cancel's own), not older than the capture: nothing collected (reason `CAPTURE_ALREADY_VOIDED`, `pb_cybersource_inquiry_voided_total`); a refused void or a refund under it decides nothing, the capture's own transaction does",
     source: 'status inquiry (transaction search)',
     commands: ['capture'],
+    meaning: 'FAIL',
+  });
+  rows.push({
+    fact: "a void that succeeded (`ics_void`, or status `VOIDED`) under a refund's merchant reference (the Business Center), not older than the refund (`ics_credit`): nothing given back (reason `REFUND_VOIDED`, `pb_cybersource_inquiry_voided_total`); a refused void decides nothing, the refund's own transaction does",
+    source: 'status inquiry (transaction search)',
+    commands: ['refund'],
     meaning: 'FAIL',
   });
   for (const rCode of CYBERSOURCE_RCODES)
@@ -174,6 +180,15 @@ export function cybersourceFacts(): FactRow[] {
           commands: ['capture'],
           meaning: 'ignore',
           adjustment: 'capture_failed',
+        });
+      // So does a void of a refund: the refund's.
+      if (type.startsWith('payments.voids.'))
+        rows.push({
+          fact: `${outside('a refund of ours')}: nothing given back, direction \`credit\`, dated by the void's \`submitTimeUtc\``,
+          source: 'webhook',
+          commands: ['refund'],
+          meaning: 'ignore',
+          adjustment: 'refund_failed',
         });
     }
     if (webhookIsRefund(type))

@@ -206,6 +206,47 @@ describe('a Cybersource reversal, void or refund the bridge did not send, of a p
     expect(eventsOf(auth.id)).toHaveLength(0);
   });
 
+  it("a Business Center void of a refund of ours (it carries the refund's merchant reference) is the refund's refund_failed, dated by the void, once", async () => {
+    const sale = await succeeded('sale', '7000000000000000000121');
+    const refund = await succeededOperation(
+      stack.worker,
+      'refund',
+      { gateway: 'cybs', gateway_key: '7000000000000000000121', amount: 10221, currency: 'USD', order_id: sale.payment.order_id },
+      '7000000000000000000122',
+    );
+    expect(refund.state).toBe('SUCCEEDED');
+    const made = Date.now() - 60_000;
+    summaries.set(refund.id, [
+      summary('7000000000000000000123', refund.id, made + 30_000, ['ics_void']),
+      summary('7000000000000000000122', refund.id, made, ['ics_credit']),
+    ]);
+    const before = await metricValue('pb_webhook_failures_after_success_total', { gateway: 'cybs', outcome: 'confirmed' });
+    expect(await post('payments.voids.accept', 'n-void-of-refund-a', refund.id, '7000000000000000000123')).toBe(200);
+
+    await eventually(async () => eventsOf(refund.id).length === 1, 20_000);
+    expect(eventsOf(refund.id)[0].adjustment).toMatchObject({
+      kind: 'refund_failed',
+      direction: 'credit',
+      amount: 10221,
+      currency: 'USD',
+      gateway: 'cybs',
+      reason: 'payments.voids.accept',
+      occurred_at: new Date(Math.floor((made + 30_000) / 1000) * 1000).toISOString(),
+    });
+    await eventually(
+      async () => (await metricValue('pb_webhook_failures_after_success_total', { gateway: 'cybs', outcome: 'confirmed' })) === before + 1,
+      5_000,
+    );
+    expect((await stack.worker.ledger.get(refund.id))?.state).toBe('SUCCEEDED');
+    // Told again (a resend, and the same void as payments.voids.accepted): one transaction, one fact.
+    expect(await post('payments.voids.accept', 'n-void-of-refund-a', refund.id, '7000000000000000000123', 1)).toBe(200);
+    expect(await post('payments.voids.accepted', 'n-void-of-refund-b', refund.id, '7000000000000000000123')).toBe(200);
+    await settle();
+    expect(eventsOf(refund.id)).toHaveLength(1);
+    expect(await stack.worker.adjustmentStore.forOperation(refund.id)).toHaveLength(1);
+    expect(eventsOf(sale.id)).toHaveLength(0);
+  });
+
   it('a refund of a sale made in the Business Center is its refund_outside_bridge (debit, the refund id), once', async () => {
     const sale = await succeeded('sale', '7000000000000000000051');
     const before = await metricValue('pb_webhook_outside_refunds_total', { gateway: 'cybs', outcome: 'reported' });

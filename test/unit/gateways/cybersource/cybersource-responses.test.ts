@@ -641,6 +641,43 @@ describe('Cybersource responses', () => {
       expect(await metricValue('pb_cybersource_inquiry_voided_total', { gateway: gateway.name })).toBe(before + 5);
     });
 
+    it('reads a refund of ours voided after it under its merchant reference (a Business Center void) as its FAIL, dated by the void, never as its success', async () => {
+      const before = await metricValue('pb_cybersource_inquiry_voided_total', { gateway: gateway.name });
+      const refund = {
+        id: PAYMENT_ID,
+        submitTimeUtc: '2026-11-22T10:00:00Z',
+        status: 'PENDING',
+        clientReferenceInformation: { code: 'op-refund-1' },
+        applicationInformation: { rCode: '1', reasonCode: '100', applications: [{ name: 'ics_credit', rCode: '1' }] },
+        orderInformation: { amountDetails: { totalAmount: '40.00', currency: 'USD' } },
+      };
+      const voidOf = {
+        id: NEW_AUTH_ID,
+        submitTimeUtc: '2026-11-22T11:00:00Z',
+        clientReferenceInformation: { code: 'op-refund-1' },
+        applicationInformation: { rCode: '1', reasonCode: '100', applications: [{ name: 'ics_void', rCode: '1' }] },
+        orderInformation: { amountDetails: { totalAmount: '40.00', currency: 'USD' } },
+      };
+      const search = (...summaries: object[]) => response(201, { totalCount: summaries.length, _embedded: { transactionSummaries: summaries } });
+      const asked = ctx('refund', {}, 'op-refund-1');
+      const statusVoided = { ...voidOf, status: 'VOIDED', applicationInformation: undefined };
+      const refundVoided = { ...refund, status: 'VOIDED' };
+      for (const res of [search(voidOf, refund), search(statusVoided, refund), search(refundVoided), search(voidOf)]) {
+        const outcome = t.parseStatusResponse(asked, res, gateway);
+        expect(outcome).toMatchObject({ status: 'FAIL', reason: 'REFUND_VOIDED', amount: 4000, currency: 'USD' });
+        expect(outcome?.gatewayStatus).toMatch(/voided/);
+        expect(outcome?.decline?.category).toBe('operation_not_permitted');
+      }
+      expect(t.parseStatusResponse(asked, search(voidOf, refund), gateway)?.occurredAt).toBe(Date.parse('2026-11-22T11:00:00Z'));
+      // A void refused (rCode 0) undid nothing; one older than the refund voided an earlier attempt: the refund stands.
+      const refused = { ...voidOf, applicationInformation: { rCode: '0', reasonCode: '246', applications: [{ name: 'ics_void', rCode: '0' }] } };
+      const earlier = { ...voidOf, submitTimeUtc: '2026-11-22T09:00:00Z' };
+      expect(t.parseStatusResponse(asked, search(refused, refund), gateway)).toMatchObject({ status: 'SUCCESS', gatewayStatus: 'PENDING' });
+      expect(t.parseStatusResponse(asked, search(refund, earlier), gateway)).toMatchObject({ status: 'SUCCESS', gatewayStatus: 'PENDING' });
+      expect(t.parseStatusResponse(asked, search(refund), gateway)).toMatchObject({ status: 'SUCCESS', gatewayStatus: 'PENDING' });
+      expect(await metricValue('pb_cybersource_inquiry_voided_total', { gateway: gateway.name })).toBe(before + 5);
+    });
+
     it('falls back to the rCode of a summary without a status', () => {
       const res = response(201, {
         totalCount: 1,
