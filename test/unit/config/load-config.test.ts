@@ -235,18 +235,22 @@ describe('buildConfig', () => {
   });
 
   it('takes delivery.authorization_wait_max_ms as given, its default outlasting the longest customer action (65 days)', () => {
-    expect(buildConfig({ ...minimalParameters(), 'delivery.authorization_wait_max_ms': 6_000_000_000 }, {}).delivery.authorizationWaitMaxMs).toBe(6_000_000_000);
+    expect(buildConfig({ ...minimalParameters(), 'delivery.authorization_wait_max_ms': 6_000_000_000 }, {}).delivery.authorizationWaitMaxMs).toBe(
+      6_000_000_000,
+    );
     const config = buildConfig(minimalParameters(), {});
     expect(config.delivery.authorizationWaitMaxMs).toBe(AUTHORIZATION_WAIT_MAX_MS);
     expect(config.delivery.authorizationWaitMaxMs).toBeGreaterThan(config.authentication.maxActionWaitMs);
   });
 
-  it('refuses at start delivery.authorization_wait_max_ms shorter than authentication.max_action_wait_ms (a voucher payment\'s capture refused while its customer may still pay), naming the key', () => {
+  it("refuses at start delivery.authorization_wait_max_ms shorter than authentication.max_action_wait_ms (a voucher payment's capture refused while its customer may still pay), naming the key", () => {
     const err = configError(() => buildConfig({ ...minimalParameters(), 'delivery.authorization_wait_max_ms': 86_400_000 }, {}));
     expect(err.key).toBe('delivery.authorization_wait_max_ms');
     expect(err.message).toContain('must not be shorter than authentication.max_action_wait_ms');
     // As long as the longest customer action: taken.
-    expect(buildConfig({ ...minimalParameters(), 'delivery.authorization_wait_max_ms': 5_356_800_000 }, {}).delivery.authorizationWaitMaxMs).toBe(5_356_800_000);
+    expect(buildConfig({ ...minimalParameters(), 'delivery.authorization_wait_max_ms': 5_356_800_000 }, {}).delivery.authorizationWaitMaxMs).toBe(
+      5_356_800_000,
+    );
   });
 
   it('names a missing required key', () => {
