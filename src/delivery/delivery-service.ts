@@ -85,7 +85,10 @@ import {
   dependentWaits,
   expiredWait,
   voidWaitsExpired,
+  waitKind,
+  waitMaxMs,
   waitReason,
+  waitStartField,
   waitersTtlSeconds,
 } from './dependent-wait';
 
@@ -523,12 +526,16 @@ export class DeliveryService {
       ...(first && op.command === 'cancel' ? { voidWindow: { now: this.now(), windowMs: (gateway: string) => this.voidWindowMs(gateway) } } : {}),
     });
     if ('wait' in resolved) {
-      // Waited since: its creation for an authorization (the first thing it can wait for), its first sibling wait else.
+      // Waited since the start of this wait: its creation for an authorization (the first thing it can wait for), else its
+      // first wait of the same kind (`waitStartField`), never an earlier wait for something else.
       const since = resolved.siblings ? await this.waitingForSiblings(op, resolved.wait, resolved.siblings, resolved.awaiting) : op.createdAt;
-      // A guard between voids and refunds holds a command no longer than a void could still be done: then refused
-      // unsent. Only a command never sent (these waits come before the first attempt; checked again here).
+      // A wait holds a command no longer than its bound (`waitMaxMs`): `delivery.void_wait_max_ms` for a guard between
+      // voids and refunds (no longer than a void could still be done) and siblings that may stay undecided for good;
+      // `delivery.authorization_wait_max_ms` for its authorization (an asynchronous method's customer pays days later):
+      // then refused unsent. Only a command never sent (these waits come before the first attempt; checked again here).
       // Counted once the refusal applied (`deliver`).
-      const expired = first ? expiredWait(resolved, since, this.now(), this.deps.config.delivery.voidWaitMaxMs) : null;
+      const maxMs = waitMaxMs(waitKind(resolved), this.deps.config.delivery);
+      const expired = first ? expiredWait(resolved, since, this.now(), maxMs) : null;
       if (expired) return expired;
       return { wait: await this.dependentWait(op, resolved, since) };
     }
@@ -622,7 +629,9 @@ export class DeliveryService {
    * (`awaiting: 'capture_void'`), or for refunds of the payment in flight that alone would make its refunds exceed
    * (`awaiting: 'refund_in_flight'`); those guards also in `pb_cancel_void_guards_total`. Its first wait also
    * goes to its history and an info line (a wait on a sibling stuck UNKNOWN may be long: the operator sees why).
-   * @returns when it first waited for siblings (epoch ms, `waited_for_siblings_at`): what its delay grows from.
+   * @returns when it first waited for what it waits for now (epoch ms, `waitStartField` of its kind: `siblings`, or its
+   * `awaiting`): what its delay grows from and its bound counts from. Each kind's first wait goes to the history and its
+   * info line once.
    */
   private async waitingForSiblings(op: OperationRecord, reason: string, siblings: readonly string[], awaiting?: Awaiting): Promise<number> {
     const gateway = gatewayOf(op);
@@ -630,9 +639,10 @@ export class DeliveryService {
     const guard = awaiting === undefined ? undefined : WAIT_GUARDS[awaiting];
     if (guard !== undefined) cancelVoidGuards().inc({ gateway, guard });
     const now = this.now();
-    const first = await this.deps.ledger.setFieldOnceAndGet(op.id, 'waited_for_siblings_at', String(now));
+    const kind = waitKind({ awaiting });
+    const first = await this.deps.ledger.setFieldOnceAndGet(op.id, waitStartField(kind), String(now));
     if (!first.set) return Number.isFinite(Number(first.value)) ? Number(first.value) : now;
-    await this.deps.ledger.appendInteraction(op.id, { event: 'waiting_for_siblings', siblings: siblings.join(',') });
+    await this.deps.ledger.appendInteraction(op.id, { event: 'waiting_for_siblings', siblings: siblings.join(','), awaiting: kind });
     this.deps.logger.info(
       (awaiting === undefined ? undefined : WAIT_LINES[awaiting]) ??
         (op.command === 'cancel'

@@ -210,6 +210,11 @@ export function paymentIntentToOutcome(pi: Json, command: PaymentIntentCommand, 
   }
   if (outcome === 'FAIL') {
     result.reason = lastPaymentError(pi) ?? (status === 'canceled' ? str(pi.cancellation_reason) : undefined) ?? status;
+    // A cancelled PaymentIntent's failure happened at its `canceled_at` ("the time at which the PaymentIntent was
+    // canceled"), as a cancel's outcome is dated (`stripeCancelOutcome`): a Dashboard cancel of a payment the OMS was told
+    // SUCCEEDED is dated by it, not by when its webhook was made.
+    const canceledAt = status === 'canceled' ? epochMs(pi.canceled_at) : undefined;
+    if (canceledAt !== undefined) result.occurredAt = canceledAt;
   }
   return result;
 }

@@ -80,7 +80,7 @@ const pendingAdyen = (pspReference: string) =>
   pendingOperation(
     stack.worker,
     'authorize',
-    { gateway: 'adyen', amount: AMOUNT, currency: 'EUR', order_id: `order-ids-${Date.now()}-${++seq}` },
+    { gateway: 'adyen', amount: AMOUNT, currency: 'EUR', order_id: `order-ids-${Date.now().toString(36)}-s${++seq}` },
     pspReference,
   );
 
@@ -243,7 +243,7 @@ describe('an Adyen stored token (storedPaymentMethodId / recurringDetailReferenc
     const op = await succeededOperation(
       stack.worker,
       'authorize',
-      { gateway: 'adyen', order_id: `order-ids-${Date.now()}-${++seq}`, payment_method: { type: 'card', store: true } },
+      { gateway: 'adyen', order_id: `order-ids-${Date.now().toString(36)}-s${++seq}`, payment_method: { type: 'card', store: true } },
       reference,
     );
     expect(op.state).toBe('SUCCEEDED');
@@ -258,7 +258,13 @@ describe('an Adyen stored token (storedPaymentMethodId / recurringDetailReferenc
     const id = await pendingOperation(
       stack.worker,
       'authorize',
-      { gateway: 'adyen', amount: AMOUNT, currency: 'EUR', order_id: `order-ids-${Date.now()}-${++seq}`, payment_method: { type: 'card', store: true } },
+      {
+        gateway: 'adyen',
+        amount: AMOUNT,
+        currency: 'EUR',
+        order_id: `order-ids-${Date.now().toString(36)}-s${++seq}`,
+        payment_method: { type: 'card', store: true },
+      },
       'TOKENIDSAUTHORSA',
     );
     const item = signedAdyenItem(
