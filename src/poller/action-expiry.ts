@@ -273,15 +273,21 @@ export class ActionExpiry {
   }
 
   /**
-   * When the expiry's inquiry errors in a row began, and how many: from the last deferral in `id`'s history, if
-   * nothing but inquiry errors came after it (any other entry, a PSP notice, a move, starts a new run).
+   * When the expiry's inquiry errors in a row began, and how many: from the last deferral in `id`'s history, unless
+   * the operation left ACTION_REQUIRED since (a move to another state) or the PSP answered the poller's inquiry since
+   * (an outcome of source `poller`, such as a later deadline taken): either starts a new run. Anything else in
+   * between (an inquiry error, a repeated ACTION_REQUIRED notice by webhook) keeps the run, so notices that keep
+   * coming cannot hold the operation deferred past `poller.action_expiry_inquiry_max_ms`.
    */
   private async erringSince(id: string): Promise<{ since: number; failures: number } | undefined> {
     const history = await this.deps.ledger.interactions(id);
     for (let i = history.length - 1; i >= 0; i -= 1) {
       const entry = history[i];
-      if (entry.event === 'poll_error') continue;
-      if (entry.event !== DEFERRED) return undefined;
+      if (entry.event !== DEFERRED) {
+        if (entry.to !== undefined && entry.to !== 'ACTION_REQUIRED') return undefined;
+        if (entry.event === 'outcome' && entry.source === 'poller') return undefined;
+        continue;
+      }
       const since = typeof entry.failing_since === 'string' ? Date.parse(entry.failing_since) : NaN;
       const failures = Number(entry.failures);
       return Number.isFinite(since) && Number.isFinite(failures) ? { since, failures } : undefined;

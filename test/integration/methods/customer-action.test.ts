@@ -422,6 +422,39 @@ describe("an expiry whose status inquiry errs (Stripe's search answers 5xx, or r
     await noFailure();
   });
 
+  it("a repeated ACTION_REQUIRED notice (a webhook) between two erring inquiries does not restart the bound: UNRESOLVED once the errors have lasted poller.action_expiry_inquiry_max_ms", async () => {
+    const s = setup(silentLogger(), waits);
+    const command = threeDsAuthorize();
+    const id = command.payment.operation_reference!;
+    await s.ledger.create(id, command);
+    await s.service.deliver(id);
+    const waiting = (await s.ledger.get(id))!;
+    expect(waiting.state).toBe('ACTION_REQUIRED');
+    const notice = async (): Promise<void> => {
+      const read = (await s.ledger.get(id))!;
+      const after = await s.recorder.apply(
+        read,
+        { status: 'ACTION_REQUIRED', gatewayStatus: 'requires_action', gatewayReference: read.gatewayReference, action: waiting.action },
+        'webhook',
+      );
+      expect(after.state).toBe('ACTION_REQUIRED');
+    };
+
+    searchFailsWith = 500;
+    expect(await s.expiry(61_000).runOnce()).toMatchObject({ due: 1, deferred: 1 });
+    await notice();
+    expect(await s.expiry(125_000).runOnce()).toMatchObject({ due: 1, deferred: 1 });
+    const second = (await s.ledger.interactions(id)).filter((h) => h.event === 'action_expiry_deferred');
+    expect(second.map((h) => h.failures)).toEqual([1, 2]);
+    expect(second[1].failing_since).toBe(second[0].failing_since);
+    await notice();
+    // 700 s after the deadline, past the 600 s bound counted from the first error: given up, not deferred anew.
+    expect(await s.expiry(700_000).runOnce()).toMatchObject({ due: 1, deferred: 0, unresolved: 1 });
+    expect(await s.ledger.get(id)).toMatchObject({ state: 'UNRESOLVED' });
+    expect(await s.events.load(`${id}.FAILED`)).toBeNull();
+    expect(await s.ledger.get(voidOperationId(id))).toBeNull();
+  });
+
   it('an inquiry refused for good (a 400: no answer about the operation) makes it UNRESOLVED at once, with no FAIL event and no void', async () => {
     const s = setup(silentLogger(), waits);
     const command = threeDsAuthorize();
