@@ -455,6 +455,21 @@ describe("an expiry whose status inquiry errs (Stripe's search answers 5xx, or r
     expect(await s.ledger.get(voidOperationId(id))).toBeNull();
   });
 
+  it("drops the action's client secret from the record when it is given up as UNRESOLVED (kept only while ACTION_REQUIRED)", async () => {
+    const s = setup(silentLogger(), waits);
+    const command = threeDsAuthorize();
+    const id = command.payment.operation_reference!;
+    await s.ledger.create(id, command);
+    await s.service.deliver(id);
+    expect((await s.ledger.get(id))?.action?.client_secret).toEqual(expect.any(String));
+
+    searchFailsWith = 400;
+    expect(await s.expiry(61_000).runOnce()).toMatchObject({ unresolved: 1 });
+    const after = (await s.ledger.get(id))!;
+    expect(after.state).toBe('UNRESOLVED');
+    expect(after.action).toEqual({ kind: 'three_ds' });
+  });
+
   it('an inquiry refused for good (a 400: no answer about the operation) makes it UNRESOLVED at once, with no FAIL event and no void', async () => {
     const s = setup(silentLogger(), waits);
     const command = threeDsAuthorize();
