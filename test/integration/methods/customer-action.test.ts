@@ -470,6 +470,50 @@ describe("an expiry whose status inquiry errs (Stripe's search answers 5xx, or r
     expect(after.action).toEqual({ kind: 'three_ds' });
   });
 
+  it('UNRESOLVED, then Stripe still waiting at the poller\'s check: ACTION_REQUIRED again with no second event; erring again, UNRESOLVED again with no second event; answered still waiting at its expiry, FAILED ACTION_EXPIRED and voided', async () => {
+    const s = setup(silentLogger(), waits);
+    const command = threeDsAuthorize();
+    const id = command.payment.operation_reference!;
+    await s.ledger.create(id, command);
+    await s.service.deliver(id);
+    const poller = new Poller({
+      config: s.config,
+      ledger: s.ledger,
+      router: new ConfiguredGatewayRouter(createGatewayClients(s.config)),
+      recorder: s.recorder,
+      logger: silentLogger(),
+      now: () => Date.now() + s.config.poller.unresolvedIntervalMs + 1_000,
+    });
+    const sequences = async (): Promise<(number | undefined)[]> =>
+      Promise.all(['ACTION_REQUIRED', 'UNRESOLVED'].map(async (state) => (await s.events.load(`${id}.${state}`))?.sequence));
+
+    searchFailsWith = 400;
+    expect(await s.expiry(61_000).runOnce()).toMatchObject({ unresolved: 1 });
+    const told = await sequences();
+    expect(told.every((n) => typeof n === 'number')).toBe(true);
+
+    // The poller's check is answered: the PSP still waits for the customer.
+    searchFailsWith = null;
+    await poller.runOnce();
+    expect(await s.ledger.get(id)).toMatchObject({ state: 'ACTION_REQUIRED' });
+    // Its expiry errs again: UNRESOLVED again. The OMS heard each state once: no event repeated, nothing failed.
+    searchFailsWith = 400;
+    expect(await s.expiry(61_000).runOnce()).toMatchObject({ unresolved: 1 });
+    expect(await s.ledger.get(id)).toMatchObject({ state: 'UNRESOLVED' });
+    expect(await sequences()).toEqual(told);
+    expect(await s.events.load(`${id}.FAILED`)).toBeNull();
+    expect(await s.ledger.get(voidOperationId(id))).toBeNull();
+
+    // Back to ACTION_REQUIRED, and this time its expiry's inquiry is answered still waiting: FAILED, voided.
+    searchFailsWith = null;
+    await poller.runOnce();
+    expect(await s.ledger.get(id)).toMatchObject({ state: 'ACTION_REQUIRED' });
+    expect(await s.expiry(61_000).runOnce()).toMatchObject({ expired: 1, voided: 1 });
+    expect(await s.ledger.get(id)).toMatchObject({ state: 'FAILED', reason: ACTION_EXPIRED });
+    expect(await s.ledger.get(voidOperationId(id))).toMatchObject({ command: 'cancel' });
+    expect(await sequences()).toEqual(told);
+  });
+
   it('an inquiry refused for good (a 400: no answer about the operation) makes it UNRESOLVED at once, with no FAIL event and no void', async () => {
     const s = setup(silentLogger(), waits);
     const command = threeDsAuthorize();
