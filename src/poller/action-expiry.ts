@@ -229,7 +229,7 @@ export class ActionExpiry {
   private async inquiryFailed(op: OperationRecord, err: GatewayError, gateway: string): Promise<'deferred' | 'unresolved' | 'skipped'> {
     const { config, ledger, recorder, logger } = this.deps;
     const now = this.now();
-    const run = await this.erringSince(op.id);
+    const run = await this.erringSince(op);
     const since = run?.since ?? now;
     const failures = (run?.failures ?? 0) + 1;
     const maxMs = config.poller.actionExpiryInquiryMaxMs;
@@ -242,7 +242,14 @@ export class ActionExpiry {
         op.id,
         'ACTION_REQUIRED',
         // An ISO time, not epoch ms: the history's card-number scan would mask one epoch-ms number in ten.
-        { event: DEFERRED, cause: 'inquiry_error', ...error, failures, failing_since: new Date(since).toISOString() },
+        {
+          event: DEFERRED,
+          cause: 'inquiry_error',
+          ...error,
+          failures,
+          failing_since: new Date(since).toISOString(),
+          next_check_at: new Date(nextCheckAt).toISOString(),
+        },
         { nextCheckAt, onlyFrom: op.state, onlyAttempts: op.attempts },
         now,
       );
@@ -273,14 +280,15 @@ export class ActionExpiry {
   }
 
   /**
-   * When the expiry's inquiry errors in a row began, and how many: from the last deferral in `id`'s history, unless
-   * the operation left ACTION_REQUIRED since (a move to another state) or the PSP answered the poller's inquiry since
-   * (an outcome of source `poller`, such as a later deadline taken): either starts a new run. Anything else in
-   * between (an inquiry error, a repeated ACTION_REQUIRED notice by webhook) keeps the run, so notices that keep
+   * When the expiry's inquiry errors in a row began, and how many: from the last deferral in `op`'s history, unless
+   * the operation left ACTION_REQUIRED since (a move to another state), the PSP answered the poller's inquiry since
+   * (an outcome of source `poller`, such as a later deadline taken), or its next check is no longer the one that
+   * deferral set (a notice named a later deadline): each starts a new run. Anything else in between (an inquiry
+   * error, a repeated ACTION_REQUIRED notice by webhook keeping the deadline) keeps the run, so notices that keep
    * coming cannot hold the operation deferred past `poller.action_expiry_inquiry_max_ms`.
    */
-  private async erringSince(id: string): Promise<{ since: number; failures: number } | undefined> {
-    const history = await this.deps.ledger.interactions(id);
+  private async erringSince(op: OperationRecord): Promise<{ since: number; failures: number } | undefined> {
+    const history = await this.deps.ledger.interactions(op.id);
     for (let i = history.length - 1; i >= 0; i -= 1) {
       const entry = history[i];
       if (entry.event !== DEFERRED) {
@@ -288,6 +296,7 @@ export class ActionExpiry {
         if (entry.event === 'outcome' && entry.source === 'poller') return undefined;
         continue;
       }
+      if (typeof entry.next_check_at === 'string' && Date.parse(entry.next_check_at) !== op.nextCheckAt) return undefined;
       const since = typeof entry.failing_since === 'string' ? Date.parse(entry.failing_since) : NaN;
       const failures = Number(entry.failures);
       return Number.isFinite(since) && Number.isFinite(failures) ? { since, failures } : undefined;

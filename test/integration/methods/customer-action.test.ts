@@ -422,7 +422,7 @@ describe("an expiry whose status inquiry errs (Stripe's search answers 5xx, or r
     await noFailure();
   });
 
-  it("a repeated ACTION_REQUIRED notice (a webhook) between two erring inquiries does not restart the bound: UNRESOLVED once the errors have lasted poller.action_expiry_inquiry_max_ms", async () => {
+  it('a repeated ACTION_REQUIRED notice (a webhook) between two erring inquiries does not restart the bound: UNRESOLVED once the errors have lasted poller.action_expiry_inquiry_max_ms', async () => {
     const s = setup(silentLogger(), waits);
     const command = threeDsAuthorize();
     const id = command.payment.operation_reference!;
@@ -455,6 +455,39 @@ describe("an expiry whose status inquiry errs (Stripe's search answers 5xx, or r
     expect(await s.ledger.get(voidOperationId(id))).toBeNull();
   });
 
+  it("a notice naming a later deadline of the PSP's between two erring inquiries starts a new run: at that deadline an erring inquiry defers it again, not UNRESOLVED at once", async () => {
+    const s = setup(silentLogger(), waits);
+    const command = threeDsAuthorize();
+    const id = command.payment.operation_reference!;
+    await s.ledger.create(id, command);
+    await s.service.deliver(id);
+    const waiting = (await s.ledger.get(id))!;
+
+    searchFailsWith = 500;
+    expect(await s.expiry(61_000).runOnce()).toMatchObject({ due: 1, deferred: 1 });
+    // A webhook names the PSP's deadline, a day ahead: the operation waits for it.
+    const read = (await s.ledger.get(id))!;
+    const pspDeadline = Date.now() + DAY_MS;
+    const extended = await s.recorder.apply(
+      read,
+      {
+        status: 'ACTION_REQUIRED',
+        gatewayStatus: 'requires_action',
+        gatewayReference: read.gatewayReference,
+        action: waiting.action,
+        actionExpiresAt: pspDeadline,
+      },
+      'webhook',
+    );
+    expect(extended.nextCheckAt).toBeGreaterThan(pspDeadline);
+    const offset = extended.nextCheckAt! - Date.now() + 1_000;
+    // At that deadline the inquiry errs again: a new run (its first error), deferred, not given up on an old run.
+    expect(await s.expiry(offset).runOnce()).toMatchObject({ due: 1, deferred: 1, unresolved: 0 });
+    const deferrals = (await s.ledger.interactions(id)).filter((h) => h.event === 'action_expiry_deferred');
+    expect(deferrals.map((h) => h.failures)).toEqual([1, 1]);
+    expect(await s.ledger.get(id)).toMatchObject({ state: 'ACTION_REQUIRED' });
+  });
+
   it("drops the action's client secret from the record when it is given up as UNRESOLVED (kept only while ACTION_REQUIRED)", async () => {
     const s = setup(silentLogger(), waits);
     const command = threeDsAuthorize();
@@ -470,7 +503,7 @@ describe("an expiry whose status inquiry errs (Stripe's search answers 5xx, or r
     expect(after.action).toEqual({ kind: 'three_ds' });
   });
 
-  it('UNRESOLVED, then Stripe still waiting at the poller\'s check: ACTION_REQUIRED again with no second event; erring again, UNRESOLVED again with no second event; answered still waiting at its expiry, FAILED ACTION_EXPIRED and voided', async () => {
+  it("UNRESOLVED, then Stripe still waiting at the poller's check: ACTION_REQUIRED again with no second event; erring again, UNRESOLVED again with no second event; answered still waiting at its expiry, FAILED ACTION_EXPIRED and voided", async () => {
     const s = setup(silentLogger(), waits);
     const command = threeDsAuthorize();
     const id = command.payment.operation_reference!;
