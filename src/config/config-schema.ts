@@ -172,6 +172,7 @@ export const configSchema = {
     // Giving up and webhook-only operations.
     'poller.unresolved_interval_ms': { ...positiveInt, default: 3600000 },
     'poller.webhook_wait_alert_ms': { ...positiveInt, default: 86400000 },
+    'poller.action_expiry_inquiry_max_ms': { ...positiveInt, default: 3600000 },
 
     'registration.attempts': { ...positiveInt, default: 5 },
     'registration.backoff_base_ms': { ...positiveInt, default: 500 },

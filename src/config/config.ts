@@ -249,6 +249,13 @@ export interface Config {
      * than this raises one `payment_awaiting_webhook` alert, ms. Default 86 400 000 (24 h).
      */
     readonly webhookWaitAlertMs: number;
+    /**
+     * How long a customer action past its expiry may keep meeting an error asking the PSP about it (a timeout, a
+     * 5xx, a refused read) before it is given up as UNRESOLVED, ms; until then it stays ACTION_REQUIRED and is asked
+     * again along `scheduleMs`. It is never FAILED on an inquiry error: the customer may have completed it.
+     * Default 3 600 000 (1 h).
+     */
+    readonly actionExpiryInquiryMaxMs: number;
   };
   readonly registration: { readonly attempts: number; readonly backoffBaseMs: number };
   readonly authorizations: AuthorizationsConfig;

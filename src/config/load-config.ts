@@ -271,6 +271,7 @@ function toConfig(p: Params): Config {
       inProcessIntervalMs: num(p, 'poller.in_process_interval_ms'),
       unresolvedIntervalMs: num(p, 'poller.unresolved_interval_ms'),
       webhookWaitAlertMs: num(p, 'poller.webhook_wait_alert_ms'),
+      actionExpiryInquiryMaxMs: num(p, 'poller.action_expiry_inquiry_max_ms'),
     },
     authentication: {
       actionTimeoutMs: num(p, 'authentication.action_timeout_ms'),

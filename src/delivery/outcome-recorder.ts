@@ -484,6 +484,8 @@ export class OutcomeRecorder {
   ): Promise<OperationRecord> {
     const at = nextCheckAt ?? Date.now() + this.deps.config.poller.unresolvedIntervalMs;
     const fields: TransitionFields = options.onlyFrom ? { nextCheckAt: at, onlyFrom: options.onlyFrom, onlyAttempts: op.attempts } : { nextCheckAt: at };
+    // Leaving ACTION_REQUIRED (an expiry whose inquiry keeps erring): the client secret is not kept past its use.
+    if (op.state === 'ACTION_REQUIRED' && op.action) fields.action = { kind: op.action.kind };
     return this.decide(op, 'UNRESOLVED', { event: 'unresolved', source, cause, ...details }, fields, null, (moved) => {
       if (moved.state === 'UNRESOLVED' && op.state !== 'UNRESOLVED') alertUnresolved(this.deps.logger, op, cause, details);
     });

@@ -9,7 +9,7 @@
  *   UNRESOLVED → SUCCEEDED | FAILED | PENDING  (a later PSP fact: webhook, slow inquiry, reconciliation)
  *   RECEIVED   → FAILED      (refused before any gateway call: no route, unsupported)
  *   SENT | PENDING | UNKNOWN | UNRESOLVED → ACTION_REQUIRED  (the PSP waits for the customer: 3-D Secure, a redirect)
- *   ACTION_REQUIRED → SUCCEEDED | FAILED | PENDING | UNRESOLVED  (webhook, inquiry, or the poller's expiry: FAILED)
+ *   ACTION_REQUIRED → SUCCEEDED | FAILED | PENDING | UNRESOLVED  (webhook, inquiry, or the poller's expiry: FAILED; UNRESOLVED when its inquiry keeps erring)
  *
  * UNRESOLVED is where an operation goes when we stop expecting an answer (the poll schedule ran out):
  * not terminal, because the PSP may still have moved the money; it is reported and alerted, and any later

@@ -8,6 +8,7 @@ import { inquireStatus } from '../delivery/status-inquiry';
 import { replayInquiriesWithheld, replayInquiryExpired } from '../delivery/resend-window';
 import { GatewayRoute } from '../gateways/gateway-route';
 import { GatewayError } from '../errors/gateway-error';
+import { inquiryErrorIsAnswer } from '../delivery/inquiry-error';
 import { GatewayOutcome, inquirySupport } from '../gateways/gateway-adapter';
 import { Ledger, OperationRecord } from '../ledger/ledger';
 import { Logger } from '../logging/logger';
@@ -35,12 +36,25 @@ export interface ActionExpiryReport {
   expired: number;
   /** Of those, voids queued for what the PSP holds. */
   voided: number;
+  /** Its inquiry erred (retryably, within `poller.action_expiry_inquiry_max_ms`): left ACTION_REQUIRED, asked again later. */
+  deferred: number;
+  /** Its inquiry kept erring past `poller.action_expiry_inquiry_max_ms`, or was refused for good: UNRESOLVED, nothing voided. */
+  unresolved: number;
   errors: number;
 }
 
 const resumedVoids = counter(
   'pb_customer_action_voids_resumed_total',
   'Voids of expired customer actions queued by a later pass from their recorded intent (the pass that failed the operation stopped before queueing it)',
+);
+
+/** The history entry of an expiry deferred because its inquiry erred; it carries when the erring began. */
+const DEFERRED = 'action_expiry_deferred';
+
+const inquiryFailures = counter(
+  'pb_action_expiry_inquiry_failures_total',
+  'Customer actions past their expiry whose status inquiry erred, so not failed (the customer may have completed), by gateway and what followed (retried: left ACTION_REQUIRED, asked again | unresolved: UNRESOLVED, no void)',
+  ['gateway', 'result'],
 );
 
 const expiredActions = counter(
@@ -56,6 +70,11 @@ const expiredActions = counter(
  * 1. asked about once more where the PSP can be asked: the customer may have finished while the webhook
  *    was lost; a PSP answer other than "still waiting" is applied as any inquiry's; "still waiting" with a
  *    deadline of the PSP's the record lacks, still ahead, is applied too (the operation waits for it);
+ *    An inquiry that errs is no answer: the customer may have completed (a sale captured), so the operation is
+ *    not failed. A retryable error leaves it ACTION_REQUIRED, asked again along `poller.schedule_ms`; once the
+ *    erring has lasted `poller.action_expiry_inquiry_max_ms`, or at once on an error that is no answer about the
+ *    operation and will not pass (`inquiryErrorIsAnswer`), it is UNRESOLVED (alerted, the poller asks on), with
+ *    no void: a void is only for what the PSP told us was not completed (a captured sale's is refused);
  * 2. otherwise FAILED with reason `ACTION_EXPIRED` (the OMS gets the FAIL event), and
  * 3. what the PSP holds is voided: a cancel `_<id>.void` of the PSP object (`payment.orphan_reversal:
  *    action_expired`), delivered and reported like any cancel, so an authentication completed after the
@@ -101,7 +120,7 @@ export class ActionExpiry {
    */
   async runOnce(limit = 500): Promise<ActionExpiryReport> {
     const { ledger } = this.deps;
-    const report: ActionExpiryReport = { due: 0, settled: 0, extended: 0, expired: 0, voided: 0, errors: 0 };
+    const report: ActionExpiryReport = { due: 0, settled: 0, extended: 0, expired: 0, voided: 0, deferred: 0, unresolved: 0, errors: 0 };
     report.voided += await this.resumeVoids();
     const ids = await ledger.idsInState('ACTION_REQUIRED', this.now(), limit);
     report.due = ids.length;
@@ -111,6 +130,8 @@ export class ActionExpiry {
       if (result === 'extended') report.extended += 1;
       if (result === 'expired' || result === 'voided') report.expired += 1;
       if (result === 'voided') report.voided += 1;
+      if (result === 'deferred') report.deferred += 1;
+      if (result === 'unresolved') report.unresolved += 1;
     };
     report.errors = await this.items.each(
       ids,
@@ -121,7 +142,7 @@ export class ActionExpiry {
     return report;
   }
 
-  private async check(id: string): Promise<'settled' | 'extended' | 'expired' | 'voided' | 'skipped'> {
+  private async check(id: string): Promise<'settled' | 'extended' | 'expired' | 'voided' | 'deferred' | 'unresolved' | 'skipped'> {
     const { ledger, router, recorder, logger } = this.deps;
     const op = await ledger.get(id);
     if (!op) {
@@ -154,7 +175,6 @@ export class ActionExpiry {
           }
           reference = outcome?.gatewayReference ?? reference;
         } catch (err) {
-          // The PSP cannot be asked now: expire anyway, the void settles what it holds.
           if (!(err instanceof GatewayError)) throw err;
           await ledger.appendInteraction(op.id, {
             event: 'poll_error',
@@ -162,6 +182,9 @@ export class ActionExpiry {
             http_status: err.details.httpStatus,
             gateway_code: err.details.gatewayCode,
           });
+          // Only a decline answered to a replaying inquiry is the PSP's word on the operation (not completed): it
+          // expires as before. Any other error is no answer: the customer may have completed, so never FAILED.
+          if (err.retryable || !inquiryErrorIsAnswer(route.transformer, err)) return this.inquiryFailed(op, err, route.gateway.name);
         }
       }
     }
@@ -195,6 +218,90 @@ export class ActionExpiry {
       void_operation_id: voided ? voidOperationId(op.id) : undefined,
     });
     return voided ? 'voided' : 'expired';
+  }
+
+  /**
+   * `op`'s expiry met an inquiry error that is no answer about it: left ACTION_REQUIRED and asked again after the
+   * next step of `poller.schedule_ms` (counted by the errors in a row, the last step repeated, never past the
+   * bound) while the error is retryable and the erring began less than `poller.action_expiry_inquiry_max_ms`
+   * ago; otherwise UNRESOLVED, with no void. Either move applies only at the state and attempt count read.
+   */
+  private async inquiryFailed(op: OperationRecord, err: GatewayError, gateway: string): Promise<'deferred' | 'unresolved' | 'skipped'> {
+    const { config, ledger, recorder, logger } = this.deps;
+    const now = this.now();
+    const run = await this.erringSince(op);
+    const since = run?.since ?? now;
+    const failures = (run?.failures ?? 0) + 1;
+    const maxMs = config.poller.actionExpiryInquiryMaxMs;
+    const error = { kind: err.kind, http_status: err.details.httpStatus, gateway_code: err.details.gatewayCode };
+    const log = { operation_id: op.id, gateway, action_kind: op.action?.kind, ...error, failures, erring_ms: now - since };
+    if (err.retryable && now - since < maxMs) {
+      const schedule = config.poller.scheduleMs;
+      const nextCheckAt = Math.min(now + schedule[Math.min(failures - 1, schedule.length - 1)], since + maxMs);
+      const moved = await ledger.transition(
+        op.id,
+        'ACTION_REQUIRED',
+        // An ISO time, not epoch ms: the history's card-number scan would mask one epoch-ms number in ten.
+        {
+          event: DEFERRED,
+          cause: 'inquiry_error',
+          ...error,
+          failures,
+          failing_since: new Date(since).toISOString(),
+          next_check_at: new Date(nextCheckAt).toISOString(),
+        },
+        { nextCheckAt, onlyFrom: op.state, onlyAttempts: op.attempts },
+        now,
+      );
+      if (!moved.applied) return this.movedMeanwhile(op, moved.from);
+      inquiryFailures.inc({ gateway, result: 'retried' });
+      logger.warn('customer action expiry deferred: the PSP could not be asked whether the customer completed it; not failed, asked again', {
+        ...log,
+        next_check_at: new Date(nextCheckAt).toISOString(),
+      });
+      return 'deferred';
+    }
+    const cause = err.retryable ? 'customer action expiry: status inquiry kept failing' : 'customer action expiry: status inquiry refused';
+    const after = await recorder.unresolve(op, cause, 'poller', { ...error, failures, erring_ms: now - since }, undefined, { onlyFrom: op.state });
+    if (after.state !== 'UNRESOLVED') return this.movedMeanwhile(op, after.state);
+    inquiryFailures.inc({ gateway, result: 'unresolved' });
+    logger.warn('customer action expiry given up as UNRESOLVED: the PSP could not be asked whether the customer completed it; not failed, nothing voided', log);
+    return 'unresolved';
+  }
+
+  /** An expiry's move that did not apply: the operation left the state or attempt count read; it stands as that left it. */
+  private movedMeanwhile(op: OperationRecord, state: string | null): 'skipped' {
+    this.deps.logger.info('customer action expiry not recorded: the operation moved meanwhile; it stands as that left it, nothing voided', {
+      operation_id: op.id,
+      read_state: op.state,
+      state: state ?? 'missing',
+    });
+    return 'skipped';
+  }
+
+  /**
+   * When the expiry's inquiry errors in a row began, and how many: from the last deferral in `op`'s history, unless
+   * the operation left ACTION_REQUIRED since (a move to another state), the PSP answered the poller's inquiry since
+   * (an outcome of source `poller`, such as a later deadline taken), or its next check is no longer the one that
+   * deferral set (a notice named a later deadline): each starts a new run. Anything else in between (an inquiry
+   * error, a repeated ACTION_REQUIRED notice by webhook keeping the deadline) keeps the run, so notices that keep
+   * coming cannot hold the operation deferred past `poller.action_expiry_inquiry_max_ms`.
+   */
+  private async erringSince(op: OperationRecord): Promise<{ since: number; failures: number } | undefined> {
+    const history = await this.deps.ledger.interactions(op.id);
+    for (let i = history.length - 1; i >= 0; i -= 1) {
+      const entry = history[i];
+      if (entry.event !== DEFERRED) {
+        if (entry.to !== undefined && entry.to !== 'ACTION_REQUIRED') return undefined;
+        if (entry.event === 'outcome' && entry.source === 'poller') return undefined;
+        continue;
+      }
+      if (typeof entry.next_check_at === 'string' && Date.parse(entry.next_check_at) !== op.nextCheckAt) return undefined;
+      const since = typeof entry.failing_since === 'string' ? Date.parse(entry.failing_since) : NaN;
+      const failures = Number(entry.failures);
+      return Number.isFinite(since) && Number.isFinite(failures) ? { since, failures } : undefined;
+    }
+    return undefined;
   }
 
   /**

@@ -16,6 +16,7 @@ import { ACTION_EXPIRED, ActionExpiry } from '../../../src/poller/action-expiry'
 import { voidOperationId } from '../../../src/poller/orphan-reversal';
 import { createRedis } from '../../../src/redis/redis-connection';
 import { ConfiguredGatewayRouter } from '../../../src/routing/configured-gateway-router';
+import { Poller } from '../../../src/poller/poller';
 import { purgeNamespace } from '../../../harness/twins/local-stack/local-stack';
 import { channelCommand } from '../../support/fixtures';
 import { testConfig } from '../../support/test-config';
@@ -49,6 +50,8 @@ const cancels: string[] = [];
 let counter = 0;
 /** The `expires_at` (Unix seconds) the fake gives a Boleto voucher it creates; null: none yet, as the spec allows. */
 let boletoExpiresAt: number | null = null;
+/** An HTTP status the fake answers every search with (a status inquiry that errs), with Stripe's error body; null: answers. */
+let searchFailsWith: number | null = null;
 const DAY_MS = 24 * 3600 * 1000;
 let redis: RedisClient;
 const configs: Config[] = [];
@@ -115,6 +118,11 @@ async function handle(req: IncomingMessage, res: ServerResponse): Promise<void> 
     return answer(res, 200, intent);
   }
   if (req.method === 'GET' && url.pathname === '/v1/payment_intents/search') {
+    if (searchFailsWith !== null)
+      return answer(res, searchFailsWith, {
+        error:
+          searchFailsWith >= 500 ? { type: 'api_error', message: 'An unknown error occurred' } : { type: 'invalid_request_error', code: 'parameter_invalid' },
+      });
     const op = /metadata\['operation_id'\]:'(.+)'/.exec(url.searchParams.get('query') ?? '')?.[1];
     return answer(res, 200, { object: 'search_result', data: [...intents.values()].filter((i) => i.metadata.operation_id === op), has_more: false });
   }
@@ -144,7 +152,7 @@ afterAll(async () => {
 
 function setup(
   logger: Logger = silentLogger(),
-  waits: Record<string, number> = { 'authentication.action_timeout_ms': 60_000, 'authentication.voucher_timeout_ms': 60_000 },
+  waits: Record<string, number | number[]> = { 'authentication.action_timeout_ms': 60_000, 'authentication.voucher_timeout_ms': 60_000 },
 ) {
   const config = testConfig({
     ...waits,
@@ -338,6 +346,281 @@ describe('an expiry racing a PSP fact', () => {
     expect(line).toContain('"read_state":"ACTION_REQUIRED"');
     expect(line).toContain('"state":"PENDING"');
   });
+});
+
+describe("an expiry whose status inquiry errs (Stripe's search answers 5xx, or refuses the read)", () => {
+  afterEach(() => {
+    searchFailsWith = null;
+  });
+
+  const waits = {
+    'authentication.action_timeout_ms': 60_000,
+    'authentication.voucher_timeout_ms': 60_000,
+    'poller.schedule_ms': [60_000, 300_000],
+    'poller.action_expiry_inquiry_max_ms': 600_000,
+  };
+
+  it('stays ACTION_REQUIRED on a 5xx (no FAIL event, no void), asked again along the poll schedule; past poller.action_expiry_inquiry_max_ms UNRESOLVED, no void; then settled SUCCEEDED when Stripe shows the customer completed', async () => {
+    const logs = captureLogger();
+    const s = setup(logs.logger, waits);
+    const command = threeDsAuthorize();
+    const id = command.payment.operation_reference!;
+    await s.ledger.create(id, command);
+    await s.service.deliver(id);
+    const waiting = (await s.ledger.get(id))!;
+    expect(waiting.state).toBe('ACTION_REQUIRED');
+    const retried = await metricValue('pb_action_expiry_inquiry_failures_total', { gateway: 'stripe', result: 'retried' });
+    const unresolved = await metricValue('pb_action_expiry_inquiry_failures_total', { gateway: 'stripe', result: 'unresolved' });
+    const noFailure = async (): Promise<void> => {
+      expect(await s.events.load(`${id}.FAILED`)).toBeNull();
+      expect(await s.ledger.get(voidOperationId(id))).toBeNull();
+      expect(await s.deliveryQueue.getJob(voidOperationId(id))).toBeUndefined();
+      expect(await redis.hlen(s.expiry(0).voidIntentsKey)).toBe(0);
+      expect(cancels).not.toContain(waiting.gatewayReference);
+    };
+
+    searchFailsWith = 500;
+    const first = Date.now();
+    expect(await s.expiry(61_000).runOnce()).toMatchObject({ due: 1, expired: 0, voided: 0, deferred: 1, unresolved: 0 });
+    const deferred = (await s.ledger.get(id))!;
+    expect(deferred).toMatchObject({ state: 'ACTION_REQUIRED', attempts: waiting.attempts });
+    // Asked again after the schedule's first step, not at the next pass: no hot loop.
+    expect(deferred.nextCheckAt).toBeGreaterThanOrEqual(first + 61_000 + 60_000);
+    await noFailure();
+    expect(await metricValue('pb_action_expiry_inquiry_failures_total', { gateway: 'stripe', result: 'retried' })).toBe(retried + 1);
+    expect(logs.lines.find((l) => l.includes('customer action expiry deferred') && l.includes(id))).toContain('"kind":"server_error"');
+    expect((await s.expiry(61_000).runOnce()).due).toBe(0);
+
+    // Still erring at the next step: deferred again, the next check no later than the bound.
+    expect(await s.expiry(125_000).runOnce()).toMatchObject({ due: 1, deferred: 1 });
+    expect((await s.ledger.get(id))!.nextCheckAt).toBeLessThanOrEqual(Date.now() + 61_000 + 600_000);
+    expect(await metricValue('pb_action_expiry_inquiry_failures_total', { gateway: 'stripe', result: 'retried' })).toBe(retried + 2);
+    await noFailure();
+
+    // Erring past the bound: UNRESOLVED (its event), nothing voided.
+    expect(await s.expiry(700_000).runOnce()).toMatchObject({ due: 1, expired: 0, voided: 0, deferred: 0, unresolved: 1 });
+    expect(await s.ledger.get(id)).toMatchObject({ state: 'UNRESOLVED' });
+    expect((await s.events.load(`${id}.UNRESOLVED`))?.params.payment).toMatchObject({ status: 'UNRESOLVED' });
+    expect(await metricValue('pb_action_expiry_inquiry_failures_total', { gateway: 'stripe', result: 'unresolved' })).toBe(unresolved + 1);
+    await noFailure();
+    expect((await s.expiry(700_000).runOnce()).due).toBe(0);
+
+    // The customer had completed: the poller's UNRESOLVED check finds the authorization and settles it.
+    searchFailsWith = null;
+    Object.assign(intents.get(waiting.gatewayReference!)!, { status: 'requires_capture', amount_capturable: waiting.payment.amount, next_action: null });
+    const poller = new Poller({
+      config: s.config,
+      ledger: s.ledger,
+      router: new ConfiguredGatewayRouter(createGatewayClients(s.config)),
+      recorder: s.recorder,
+      logger: silentLogger(),
+      now: () => Date.now() + 700_000 + s.config.poller.unresolvedIntervalMs + 1_000,
+    });
+    await poller.runOnce();
+    expect(await s.ledger.get(id)).toMatchObject({ state: 'SUCCEEDED' });
+    expect((await s.events.load(`${id}.SUCCEEDED`))?.params.payment).toMatchObject({ status: 'SUCCESS' });
+    await noFailure();
+  });
+
+  it('a repeated ACTION_REQUIRED notice (a webhook) between two erring inquiries does not restart the bound: UNRESOLVED once the errors have lasted poller.action_expiry_inquiry_max_ms', async () => {
+    const s = setup(silentLogger(), waits);
+    const command = threeDsAuthorize();
+    const id = command.payment.operation_reference!;
+    await s.ledger.create(id, command);
+    await s.service.deliver(id);
+    const waiting = (await s.ledger.get(id))!;
+    expect(waiting.state).toBe('ACTION_REQUIRED');
+    const notice = async (): Promise<void> => {
+      const read = (await s.ledger.get(id))!;
+      const after = await s.recorder.apply(
+        read,
+        { status: 'ACTION_REQUIRED', gatewayStatus: 'requires_action', gatewayReference: read.gatewayReference, action: waiting.action },
+        'webhook',
+      );
+      expect(after.state).toBe('ACTION_REQUIRED');
+    };
+
+    searchFailsWith = 500;
+    expect(await s.expiry(61_000).runOnce()).toMatchObject({ due: 1, deferred: 1 });
+    await notice();
+    expect(await s.expiry(125_000).runOnce()).toMatchObject({ due: 1, deferred: 1 });
+    const second = (await s.ledger.interactions(id)).filter((h) => h.event === 'action_expiry_deferred');
+    expect(second.map((h) => h.failures)).toEqual([1, 2]);
+    expect(second[1].failing_since).toBe(second[0].failing_since);
+    await notice();
+    // 700 s after the deadline, past the 600 s bound counted from the first error: given up, not deferred anew.
+    expect(await s.expiry(700_000).runOnce()).toMatchObject({ due: 1, deferred: 0, unresolved: 1 });
+    expect(await s.ledger.get(id)).toMatchObject({ state: 'UNRESOLVED' });
+    expect(await s.events.load(`${id}.FAILED`)).toBeNull();
+    expect(await s.ledger.get(voidOperationId(id))).toBeNull();
+  });
+
+  it("a notice naming a later deadline of the PSP's between two erring inquiries starts a new run: at that deadline an erring inquiry defers it again, not UNRESOLVED at once", async () => {
+    const s = setup(silentLogger(), waits);
+    const command = threeDsAuthorize();
+    const id = command.payment.operation_reference!;
+    await s.ledger.create(id, command);
+    await s.service.deliver(id);
+    const waiting = (await s.ledger.get(id))!;
+
+    searchFailsWith = 500;
+    expect(await s.expiry(61_000).runOnce()).toMatchObject({ due: 1, deferred: 1 });
+    // A webhook names the PSP's deadline, a day ahead: the operation waits for it.
+    const read = (await s.ledger.get(id))!;
+    const pspDeadline = Date.now() + DAY_MS;
+    const extended = await s.recorder.apply(
+      read,
+      {
+        status: 'ACTION_REQUIRED',
+        gatewayStatus: 'requires_action',
+        gatewayReference: read.gatewayReference,
+        action: waiting.action,
+        actionExpiresAt: pspDeadline,
+      },
+      'webhook',
+    );
+    expect(extended.nextCheckAt).toBeGreaterThan(pspDeadline);
+    const offset = extended.nextCheckAt! - Date.now() + 1_000;
+    // At that deadline the inquiry errs again: a new run (its first error), deferred, not given up on an old run.
+    expect(await s.expiry(offset).runOnce()).toMatchObject({ due: 1, deferred: 1, unresolved: 0 });
+    const deferrals = (await s.ledger.interactions(id)).filter((h) => h.event === 'action_expiry_deferred');
+    expect(deferrals.map((h) => h.failures)).toEqual([1, 1]);
+    expect(await s.ledger.get(id)).toMatchObject({ state: 'ACTION_REQUIRED' });
+  });
+
+  it("drops the action's client secret from the record when it is given up as UNRESOLVED (kept only while ACTION_REQUIRED)", async () => {
+    const s = setup(silentLogger(), waits);
+    const command = threeDsAuthorize();
+    const id = command.payment.operation_reference!;
+    await s.ledger.create(id, command);
+    await s.service.deliver(id);
+    expect((await s.ledger.get(id))?.action?.client_secret).toEqual(expect.any(String));
+
+    searchFailsWith = 400;
+    expect(await s.expiry(61_000).runOnce()).toMatchObject({ unresolved: 1 });
+    const after = (await s.ledger.get(id))!;
+    expect(after.state).toBe('UNRESOLVED');
+    expect(after.action).toEqual({ kind: 'three_ds' });
+  });
+
+  it("UNRESOLVED, then Stripe still waiting at the poller's check: ACTION_REQUIRED again with no second event; erring again, UNRESOLVED again with no second event; answered still waiting at its expiry, FAILED ACTION_EXPIRED and voided", async () => {
+    const s = setup(silentLogger(), waits);
+    const command = threeDsAuthorize();
+    const id = command.payment.operation_reference!;
+    await s.ledger.create(id, command);
+    await s.service.deliver(id);
+    const poller = new Poller({
+      config: s.config,
+      ledger: s.ledger,
+      router: new ConfiguredGatewayRouter(createGatewayClients(s.config)),
+      recorder: s.recorder,
+      logger: silentLogger(),
+      now: () => Date.now() + s.config.poller.unresolvedIntervalMs + 1_000,
+    });
+    const sequences = async (): Promise<(number | undefined)[]> =>
+      Promise.all(['ACTION_REQUIRED', 'UNRESOLVED'].map(async (state) => (await s.events.load(`${id}.${state}`))?.sequence));
+
+    searchFailsWith = 400;
+    expect(await s.expiry(61_000).runOnce()).toMatchObject({ unresolved: 1 });
+    const told = await sequences();
+    expect(told.every((n) => typeof n === 'number')).toBe(true);
+
+    // The poller's check is answered: the PSP still waits for the customer.
+    searchFailsWith = null;
+    await poller.runOnce();
+    expect(await s.ledger.get(id)).toMatchObject({ state: 'ACTION_REQUIRED' });
+    // Its expiry errs again: UNRESOLVED again. The OMS heard each state once: no event repeated, nothing failed.
+    searchFailsWith = 400;
+    expect(await s.expiry(61_000).runOnce()).toMatchObject({ unresolved: 1 });
+    expect(await s.ledger.get(id)).toMatchObject({ state: 'UNRESOLVED' });
+    expect(await sequences()).toEqual(told);
+    expect(await s.events.load(`${id}.FAILED`)).toBeNull();
+    expect(await s.ledger.get(voidOperationId(id))).toBeNull();
+
+    // Back to ACTION_REQUIRED, and this time its expiry's inquiry is answered still waiting: FAILED, voided.
+    searchFailsWith = null;
+    await poller.runOnce();
+    expect(await s.ledger.get(id)).toMatchObject({ state: 'ACTION_REQUIRED' });
+    expect(await s.expiry(61_000).runOnce()).toMatchObject({ expired: 1, voided: 1 });
+    expect(await s.ledger.get(id)).toMatchObject({ state: 'FAILED', reason: ACTION_EXPIRED });
+    expect(await s.ledger.get(voidOperationId(id))).toMatchObject({ command: 'cancel' });
+    expect(await sequences()).toEqual(told);
+  });
+
+  it('an inquiry refused for good (a 400: no answer about the operation) makes it UNRESOLVED at once, with no FAIL event and no void', async () => {
+    const s = setup(silentLogger(), waits);
+    const command = threeDsAuthorize();
+    const id = command.payment.operation_reference!;
+    await s.ledger.create(id, command);
+    await s.service.deliver(id);
+    const waiting = (await s.ledger.get(id))!;
+    const unresolved = await metricValue('pb_action_expiry_inquiry_failures_total', { gateway: 'stripe', result: 'unresolved' });
+
+    searchFailsWith = 400;
+    expect(await s.expiry(61_000).runOnce()).toMatchObject({ due: 1, expired: 0, voided: 0, deferred: 0, unresolved: 1 });
+    expect(await s.ledger.get(id)).toMatchObject({ state: 'UNRESOLVED' });
+    expect(await s.events.load(`${id}.UNRESOLVED`)).not.toBeNull();
+    expect(await s.events.load(`${id}.FAILED`)).toBeNull();
+    expect(await s.ledger.get(voidOperationId(id))).toBeNull();
+    expect(cancels).not.toContain(waiting.gatewayReference);
+    expect(await metricValue('pb_action_expiry_inquiry_failures_total', { gateway: 'stripe', result: 'unresolved' })).toBe(unresolved + 1);
+  });
+});
+
+describe('an erring expiry inquiry racing a PSP fact', () => {
+  afterEach(() => {
+    searchFailsWith = null;
+  });
+
+  it.each([
+    [500, 'deferred'],
+    [400, 'unresolved'],
+  ])(
+    'an inquiry answering %i leaves an operation a webhook moved on after the pass read it as that left it: not %s, no event of ours, not counted',
+    async (status) => {
+      const s = setup(silentLogger(), { 'authentication.action_timeout_ms': 60_000, 'poller.action_expiry_inquiry_max_ms': 600_000 });
+      const logs = captureLogger();
+      const command = threeDsAuthorize();
+      const id = command.payment.operation_reference!;
+      await s.ledger.create(id, command);
+      await s.service.deliver(id);
+      expect((await s.ledger.get(id))?.state).toBe('ACTION_REQUIRED');
+      const raced = Object.create(s.ledger) as Ledger;
+      raced.get = async (opId: string) => {
+        const read = await s.ledger.get(opId);
+        if (opId === id && read?.state === 'ACTION_REQUIRED')
+          await s.recorder.apply(read, { status: 'PENDING', gatewayStatus: 'processing', gatewayReference: read.gatewayReference }, 'webhook');
+        return read;
+      };
+      const expiry = new ActionExpiry({
+        config: s.config,
+        redis,
+        ledger: raced,
+        router: new ConfiguredGatewayRouter(createGatewayClients(s.config)),
+        recorder: s.recorder,
+        deliveryQueue: s.deliveryQueue,
+        logger: logs.logger,
+        now: () => Date.now() + 61_000,
+      });
+      const counted = async (): Promise<number> =>
+        (await metricValue('pb_action_expiry_inquiry_failures_total', { gateway: 'stripe', result: 'retried' })) +
+        (await metricValue('pb_action_expiry_inquiry_failures_total', { gateway: 'stripe', result: 'unresolved' }));
+      const before = await counted();
+
+      searchFailsWith = status;
+      expect(await expiry.runOnce()).toMatchObject({ due: 1, expired: 0, voided: 0, deferred: 0, unresolved: 0 });
+
+      expect(await s.ledger.get(id)).toMatchObject({ state: 'PENDING' });
+      expect(await s.events.load(`${id}.UNRESOLVED`)).toBeNull();
+      expect(await s.events.load(`${id}.FAILED`)).toBeNull();
+      expect(await s.ledger.get(voidOperationId(id))).toBeNull();
+      expect((await s.ledger.interactions(id)).some((h) => h.event === 'action_expiry_deferred' || h.event === 'unresolved')).toBe(false);
+      expect(await counted()).toBe(before);
+      expect(logs.lines.find((l) => l.includes('customer action expiry not recorded: the operation moved meanwhile') && l.includes(id))).toContain(
+        '"state":"PENDING"',
+      );
+    },
+  );
 });
 
 describe('a voucher the customer pays later (Stripe Boleto, next_action.boleto_display_details.expires_at)', () => {

@@ -146,6 +146,7 @@ describe('buildConfig', () => {
       inProcessIntervalMs: 0,
       unresolvedIntervalMs: 3600000,
       webhookWaitAlertMs: 86400000,
+      actionExpiryInquiryMaxMs: 3600000,
     });
     expect(config.registration).toEqual({ attempts: 5, backoffBaseMs: 500 });
     expect(config.authorizations).toEqual({
