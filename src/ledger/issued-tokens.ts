@@ -1,0 +1,129 @@
+import { createHmac } from 'node:crypto';
+import { purposeKey } from '../config/purpose-key';
+import { IssuedTokenValues, cardLikeTokenOf, holdsCardNumber } from '../contracts/card-data-policy';
+import { Logger } from '../logging/logger';
+import { counter } from '../metrics/metrics-registry';
+import type { Ledger } from './ledger';
+
+/** What `purposeKey` derives the index's digest key for, from `service_bus.secret`. */
+const PURPOSE = 'issued token index v1';
+
+const recorded = counter(
+  'pb_issued_tokens_indexed_total',
+  'Stored tokens that read as a card number noted in the issued-token index as the bridge hands them to the OMS (so the intake accepts them back in payment.gateway_key), by gateway',
+  ['gateway'],
+);
+
+/** The bus secrets the index digests under: the current one, and the one before it while a rotation is under way. */
+export interface IssuedTokenSecrets {
+  readonly secret: string;
+  /** '' when no rotation is under way. */
+  readonly secretPrevious: string;
+}
+
+/**
+ * The index of the stored tokens the bridge handed the OMS that read as a card number (an Adyen
+ * `storedPaymentMethodId` of 16 digits passing the Luhn check, about one in ten), so the intake can tell such a
+ * token, sent back in `payment.gateway_key`, from a card number, which it still refuses. Only those tokens are
+ * noted (any other passes the card scan anyway), and never the token itself: the key is its HMAC-SHA-256 under a
+ * key derived from `service_bus.secret` for this one purpose (an unkeyed digest of 16 digits is found by trying
+ * them), the value its gateway. A rotation of the secret keeps the previous one as `secret_previous`: an entry
+ * found under it is written again under the current one at its next use (docs/RUNBOOK.md).
+ */
+export class IssuedTokens {
+  private readonly keys: readonly Buffer[];
+
+  constructor(
+    private readonly ledger: Pick<Ledger, 'indexIssuedToken' | 'issuedTokenGateway' | 'dropIssuedToken'>,
+    secrets: IssuedTokenSecrets,
+  ) {
+    this.keys = [secrets.secret, secrets.secretPrevious].filter((s) => s !== '').map((s) => purposeKey(s, PURPOSE));
+  }
+
+  /** Whether `token` reads as a card number, so only the index lets it through the intake (the others never ask). */
+  static cardLike(token: string): boolean {
+    return holdsCardNumber(token);
+  }
+
+  /** The token's keyed digest (hex) under the current key, or under `keys[i]`; over its UTF-16 code units, lossless. */
+  digest(token: string, i = 0): string {
+    return createHmac('sha256', this.keys[i]).update(Buffer.from(token, 'utf16le')).digest('hex');
+  }
+
+  /**
+   * Notes `token` of `gateway`, before the bridge records it for the OMS (so a token the OMS holds is always
+   * indexed). A token that does not read as a card number is not noted (no write).
+   * @returns whether it was noted.
+   */
+  async record(token: string, gateway: string): Promise<boolean> {
+    if (!IssuedTokens.cardLike(token)) return false;
+    await this.ledger.indexIssuedToken(this.digest(token), gateway);
+    recorded.inc({ gateway });
+    return true;
+  }
+
+  /**
+   * The gateway of `token` when the bridge issued it, else null: one GET, a second under the previous secret
+   * during a rotation (then written again under the current one).
+   */
+  async gatewayOf(token: string): Promise<string | null> {
+    const current = await this.ledger.issuedTokenGateway(this.digest(token));
+    if (current !== null || this.keys.length < 2) return current;
+    const previous = await this.ledger.issuedTokenGateway(this.digest(token, 1));
+    if (previous !== null) await this.ledger.indexIssuedToken(this.digest(token), previous);
+    return previous;
+  }
+
+  /** Drops `token`'s entry, under every key (erasure). @returns whether one was there. */
+  async drop(token: string): Promise<boolean> {
+    let dropped = false;
+    for (let i = 0; i < this.keys.length; i += 1) if (await this.ledger.dropIssuedToken(this.digest(token, i))) dropped = true;
+    return dropped;
+  }
+}
+
+/** `pb_card_like_tokens_accepted_total{gateway,step}`. */
+function acceptedTotal() {
+  return counter(
+    'pb_card_like_tokens_accepted_total',
+    "Commands accepted with a stored token in payment.gateway_key that reads as a card number but that the bridge issued (its issued-token index holds it), by the token's gateway and the step (intake: the bus's HTTP intake; consumer: the command consumer; schedule: a recurring schedule created naming it)",
+    ['gateway', 'step'] as const,
+  );
+}
+
+/** What the issued-token index says about a message's card-like token (see {@link issuedTokenOf}). */
+export interface IssuedTokenLookup {
+  /** The values the card-data policy lets through in the token fields; undefined: none (the policy refuses as ever). */
+  readonly values?: IssuedTokenValues;
+  /** The issued token's gateway, for the metric and the log line. */
+  readonly gateway?: string;
+}
+
+const NONE: IssuedTokenLookup = {};
+
+/**
+ * Asks the issued-token index about `message`'s `payment.gateway_key` only when it reads as a card number (one
+ * GET then; the ordinary command asks Redis nothing). Without an index, nothing is let through.
+ */
+export async function issuedTokenOf(tokens: Pick<IssuedTokens, 'gatewayOf'> | undefined, message: unknown): Promise<IssuedTokenLookup> {
+  const token = tokens === undefined ? undefined : cardLikeTokenOf(message);
+  if (token === undefined || tokens === undefined) return NONE;
+  const gateway = await tokens.gatewayOf(token);
+  return gateway === null ? NONE : { values: new Set([token]), gateway };
+}
+
+/**
+ * The metric and the info line of a command accepted with a card-like token the bridge issued: names the field and the
+ * token's gateway, never the token (which the logger would mask anyway).
+ */
+export function reportIssuedToken(
+  logger: Logger,
+  step: 'intake' | 'consumer' | 'schedule',
+  lookup: IssuedTokenLookup,
+  issued: readonly string[],
+  details: Record<string, unknown>,
+): void {
+  if (issued.length === 0 || lookup.gateway === undefined) return;
+  acceptedTotal().inc({ gateway: lookup.gateway, step });
+  logger.info('card-like stored token the bridge issued accepted in a token field', { step, fields: issued, token_gateway: lookup.gateway, ...details });
+}
