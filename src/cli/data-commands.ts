@@ -104,6 +104,8 @@ export async function dataImport(ctx: OpsContext, io: OpsOutput, args: { file: s
     const summary = await importOperations(ctx.redis, ctx.config.redis.keyPrefix, createReadStream(args.file), {
       // With the command's other lines on stderr: which operations of the file held card data (paths, never values).
       logger: createLogger({ service: 'import', level: 'warn', stream: io.err }),
+      // The issued-token index is rebuilt from the records' stored tokens, keyed with this configuration's bus secret.
+      issuedTokens: ctx.config.serviceBus,
       onProgress: (bytes) => bar?.update(bytes, { rate: Math.round(bytes / Math.max(0.001, (Date.now() - started) / 1000)) }),
     });
     bar?.update(size);
@@ -156,7 +158,7 @@ export async function dataImport(ctx: OpsContext, io: OpsOutput, args: { file: s
 export async function dataErase(ctx: OpsContext, io: OpsOutput, args: { order: string; json?: boolean }): Promise<number> {
   let summary;
   try {
-    summary = await eraseOrder(ctx.redis, ctx.config.redis.keyPrefix, args.order);
+    summary = await eraseOrder(ctx.redis, ctx.config.redis.keyPrefix, args.order, Date.now(), ctx.config.serviceBus);
   } catch (err) {
     await ctx.audit.record({
       action: 'data.erase',
@@ -175,7 +177,8 @@ export async function dataErase(ctx: OpsContext, io: OpsOutput, args: { order: s
       : summary.operations === 0
         ? `no operations for order ${args.order} (dead letters scrubbed: ${summary.deadLetters})\n`
         : `order ${args.order}: ${summary.operations} operation(s); scrubbed ${summary.records} record(s), ${summary.historyEntries} history entr(y/ies), ` +
-          `${summary.events} stored event(s), ${summary.deadLetters} dead letter(s); ids, amounts, currencies, states and times kept\n`,
+          `${summary.events} stored event(s), ${summary.deadLetters} dead letter(s), ${summary.issuedTokens} issued token(s) no longer accepted; ` +
+          `ids, amounts, currencies, states and times kept\n`,
   );
   return summary.operations === 0 && summary.deadLetters === 0 ? 1 : 0;
 }

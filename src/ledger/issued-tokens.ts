@@ -127,3 +127,27 @@ export function reportIssuedToken(
   acceptedTotal().inc({ gateway: lookup.gateway, step });
   logger.info('card-like stored token the bridge issued accepted in a token field', { step, fields: issued, token_gateway: lookup.gateway, ...details });
 }
+
+/**
+ * The tokens a stored record (its Redis hash, as export and erasure read it) handed the OMS, with their gateway: its
+ * `stored_token`, and a tokenize's `new_gateway_key`. Only those reading as a card number: the ones the index holds.
+ */
+export function issuedTokensOfRecord(record: Readonly<Record<string, string>>): { tokens: string[]; gateway: string } {
+  const tokens = [record.stored_token, record.command === 'tokenize' ? record.new_gateway_key : undefined].filter(
+    (t): t is string => typeof t === 'string' && IssuedTokens.cardLike(t),
+  );
+  return { tokens, gateway: tokens.length === 0 ? '' : recordGateway(record) };
+}
+
+/** The gateway a stored record's operation is at: its routing's, else its payment's (`gatewayOf` on the raw hash). */
+function recordGateway(record: Readonly<Record<string, string>>): string {
+  for (const field of ['routing', 'payment']) {
+    try {
+      const gateway = (JSON.parse(record[field] ?? 'null') as { gateway?: unknown } | null)?.gateway;
+      if (typeof gateway === 'string' && gateway !== '') return gateway;
+    } catch {
+      // Unreadable: the next source.
+    }
+  }
+  return 'unknown';
+}
