@@ -148,6 +148,10 @@ describe('a card-like stored token the bridge issued, sent back by the OMS in pa
     expect(op?.payment.gateway_key).toBe(token);
     expect(op?.gatewayReference).toMatch(/^AUTH/);
     expect(await accepted('consumer')).toBe(before + 1);
+    // The OMS is told of the charge with the token as it sent it.
+    await eventually(async () => sent.some((n) => (n.params.payment as Record<string, unknown>).operation_reference === opId));
+    const told = sent.filter((n) => (n.params.payment as Record<string, unknown>).operation_reference === opId);
+    expect(told.map((n) => (n.params.payment as Record<string, unknown>).gateway_key)).toEqual(told.map(() => token));
     // Its line names the field and the gateway, never the token (nor a mask of it: it is not there to mask).
     const lines = logs.lines.slice(mark);
     expect(lines.some((l) => l.includes('card-like stored token the bridge issued accepted') && l.includes('payment.gateway_key'))).toBe(true);
