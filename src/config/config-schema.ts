@@ -147,6 +147,9 @@ export const configSchema = {
     'delivery.parked_outcome_ttl_ms': { ...positiveInt, default: 2592000000 },
     // A capture void, cancel or refund waiting on a guard between voids and refunds is refused unsent past this wait.
     'delivery.void_wait_max_ms': { ...positiveInt, default: 86400000 },
+    // A dependent waiting for its undecided authorization is refused unsent past this wait (at least
+    // authentication.max_action_wait_ms: an asynchronous method's customer may pay that late).
+    'delivery.authorization_wait_max_ms': { ...positiveInt, maximum: 31536000000, default: 5616000000 },
 
     'events.concurrency': { ...positiveInt, default: 50 },
     'events.backoff_base_ms': { ...positiveInt, default: 250 },

@@ -198,15 +198,27 @@ export interface Config {
      */
     readonly parkedOutcomeTtlMs: number;
     /**
-     * How long a command waits, unsent, on a guard between voids and refunds of its payment (a Cybersource void of a
-     * capture waiting for another void or refunds in flight; a cancel waiting for refunds, for another void of the same
-     * transaction, for captures in flight or not yet delivered, or for the capture or refund it voids; a refund waiting
-     * for a void: `BOUNDED_WAITS` in delivery/dependent-wait.ts) before it is refused with that wait's code,
-     * milliseconds, counted from its first such wait (from its creation for the capture or refund it voids); a positive
-     * integer. What it waits for may stay undecided for good, and Cybersource voids only until its batch settles,
-     * usually the same day. Default 86400000 (24 h).
+     * How long a dependent command waits, unsent, before it is refused with that wait's code, milliseconds: on a guard
+     * between voids and refunds of its payment (a Cybersource void of a capture waiting for another void or refunds in
+     * flight; a cancel waiting for refunds, for another void of the same transaction, for captures in flight or not yet
+     * delivered, or for the capture or refund it voids; a refund waiting for a void) or on siblings of its own command
+     * ahead of it (`BOUNDED_WAITS` in delivery/dependent-wait.ts); its wait for its authorization has its own bound,
+     * {@link authorizationWaitMaxMs}. Counted from that wait's own start: its first wait of that kind, or its creation
+     * for the capture or refund it voids; a positive integer. What it waits for may stay undecided for good, and
+     * Cybersource voids only until its batch settles, usually the same day. Default 86400000 (24 h).
      */
     readonly voidWaitMaxMs: number;
+    /**
+     * How long a capture, cancel, refund, validate or revalidate waits, unsent, for its authorization to be decided
+     * before it is refused `WAIT_FOR_AUTH_EXPIRED`, milliseconds, counted from its creation; a positive integer, at
+     * least `authentication.max_action_wait_ms` (refused at start otherwise). An asynchronous method's authorization
+     * (a voucher such as Boleto or Konbini, a bank transfer) waits for its customer for days, ACTION_REQUIRED and then
+     * PENDING until the PSP confirms the payment: a capture sent in the meantime must outlast that, or the OMS is told
+     * it FAILED while the payment goes through. Past it the authorization is one that may stay `UNRESOLVED` for good
+     * (settled only by a later PSP fact), and no card authorization is valid that long. Default 5616000000 (65 days:
+     * the longest customer action, 62 days, and its grace of 3).
+     */
+    readonly authorizationWaitMaxMs: number;
   };
   readonly events: { readonly concurrency: number; readonly backoffBaseMs: number; readonly backoffMaxMs: number };
   readonly queues: {

@@ -86,6 +86,20 @@ const actionWaitsWithinMaximum: Rule = (c) => {
 };
 
 /**
+ * A dependent's wait for its authorization shorter than the longest customer action would refuse the capture of a
+ * voucher or bank transfer payment the customer may still pay (the OMS told it FAILED while the payment goes through).
+ */
+const authorizationWaitOutlastsActions: Rule = (c) =>
+  c.delivery.authorizationWaitMaxMs < c.authentication.maxActionWaitMs
+    ? [
+        [
+          'delivery.authorization_wait_max_ms',
+          `(${c.delivery.authorizationWaitMaxMs}) must not be shorter than authentication.max_action_wait_ms (${c.authentication.maxActionWaitMs}): a capture would be refused while its customer may still pay`,
+        ],
+      ]
+    : [];
+
+/**
  * The simulator moves no money: a command routed to it "succeeds" without a PSP. Said at every start (and
  * by check-config) unless the configuration says it is a development one (the switch that allows plain http).
  */
@@ -127,6 +141,7 @@ const RULES: readonly Rule[] = [
   proxyPair,
   accountOverridesNameGateways,
   actionWaitsWithinMaximum,
+  authorizationWaitOutlastsActions,
   edgeProblems,
   consoleCredentialProblems,
   channelsBlock,

@@ -257,6 +257,7 @@ function toConfig(p: Params): Config {
       recaptureFailureWaitMs: num(p, 'delivery.recapture_failure_wait_ms'),
       parkedOutcomeTtlMs: num(p, 'delivery.parked_outcome_ttl_ms'),
       voidWaitMaxMs: num(p, 'delivery.void_wait_max_ms'),
+      authorizationWaitMaxMs: num(p, 'delivery.authorization_wait_max_ms'),
     },
     events: {
       concurrency: num(p, 'events.concurrency'),

@@ -58,7 +58,7 @@ export class ActionCompletion {
     const request = route.transformer.buildActionCompletionRequest(ctx, result, route.gateway);
     try {
       if (!(await ledger.claimActionCompletion(op.id))) {
-        const { outcome, elapsedMs } = await inquireStatus(route, ctx);
+        const { outcome, elapsedMs } = await inquireStatus(route, ctx, logger);
         if (outcome) await recorder.apply(op, outcome, 'inquiry', { elapsed_ms: elapsedMs, cause: 'action_completion_repeated' });
         return this.count(gateway, 'inquired');
       }

@@ -18,6 +18,19 @@ export function authorizationRefusals(): Counter<'gateway' | 'reason'> {
 }
 
 /**
+ * `pb_refund_notices_withheld_total{gateway}`: refund pre-notices (PENDINGRELEASE) not recorded because the refund had
+ * moved since the read the notice was decided on (another worker refused, sent or settled it meanwhile): the OMS hears
+ * what that worker reports instead, never a PENDINGRELEASE after it.
+ */
+export function refundNoticesWithheld(): Counter<'gateway'> {
+  return counter(
+    'pb_refund_notices_withheld_total',
+    'Refund pre-notices (PENDINGRELEASE) not recorded because another worker moved the refund after the read they were decided on, by gateway',
+    ['gateway'],
+  );
+}
+
+/**
  * `pb_psp_discrepancies_total{gateway,field}`: outcomes whose PSP-confirmed amount or currency differs from
  * the command's (`field`: amount | currency). The event reports the PSP's figure with a `discrepancy` flag.
  */

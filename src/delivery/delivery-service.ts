@@ -48,13 +48,16 @@ import {
   cancelsOfCaptured,
   cancelsOfFailedAuthorizations,
   dependentsWaiting,
+  refundNoticesWithheld,
 } from './authorization-metrics';
 import { CancelBasis, cancelBasisOf } from '../ledger/cancel-basis';
 import { InquiryResult, inquireStatus } from './status-inquiry';
 import { InquiryMiss, NOT_LANDED, inquiryMisses, readInquiryMiss } from './inquiry-miss';
+import { inquiryErrorIsAnswer, inquiryErrorsUnresolved } from './inquiry-error';
 import { OutcomeRecorder } from './outcome-recorder';
 import { IDEMPOTENT_RESEND_WINDOW_MS, replayInquiriesWithheld, replayInquiryExpired } from './resend-window';
 import { idempotencyConflictsOnResend } from './resend-conflict';
+import { SAME_ANSWER_HELD_AFTER, maybeSavedAnswer, sameAnswersHeld, sameUnknownAnswersInARow } from './repeated-answer';
 import { retryAfterCapped } from './retry-after-metrics';
 import { BackoffPolicy } from '../queueing/backoff';
 import { OrchestrationPipeline, PipelineResult, planOf, routingRecordOf } from '../orchestration/orchestration-pipeline';
@@ -63,7 +66,14 @@ import { reviewNoticeOf, withRiskReviewFields } from '../orchestration/risk-stag
 import { riskReviewEvent } from '../events/risk-review-event';
 import { FxLock, lockDetails } from '../fx/fx-lock';
 import { StageDecision } from '../orchestration/orchestration-stage';
-import { FailoverTrigger, countDecisions, countFailover, reportFxLinesOmitted, reportRouteDrops } from '../orchestration/orchestration-metrics';
+import {
+  FailoverTrigger,
+  countDecisions,
+  countFailover,
+  reportFxLinesOmitted,
+  reportRouteDrops,
+  riskReviewNoticesWithheld,
+} from '../orchestration/orchestration-metrics';
 import { fxLockOf, linesOmitted } from '../fx/locked-rate';
 import type { Payment, PaymentLine } from '../contracts/payment-command';
 import { FailoverStep, RoutingRecord, gatewayOf, routedPayment } from '../ledger/routing-record';
@@ -75,7 +85,10 @@ import {
   dependentWaits,
   expiredWait,
   voidWaitsExpired,
+  waitKind,
+  waitMaxMs,
   waitReason,
+  waitStartField,
   waitersTtlSeconds,
 } from './dependent-wait';
 
@@ -432,8 +445,9 @@ export class DeliveryService {
         );
         return { kind: 'done', state: given.state };
       }
-      // Never resend before asking: the first attempt may have moved money.
-      return this.inquireThenMaybeResend(op, ctx.context, route, breaker);
+      // Never resend before asking: the first attempt may have moved money. Past delivery.max_age_ms it is still
+      // asked, once, and then UNRESOLVED unless that settles it: never sent again.
+      return this.inquireThenMaybeResend(op, ctx.context, route, breaker, tooOld);
     }
     if (tooOld) {
       breaker.success(); // release a probe reservation: we did not call
@@ -449,6 +463,21 @@ export class DeliveryService {
       return { kind: 'done', state: failed.state };
     }
     return this.send(op, ctx.context, route, breaker);
+  }
+
+  /**
+   * An UNKNOWN operation past `delivery.max_age_ms` whose status inquiry did not settle it (a miss of any meaning, a
+   * failed inquiry): UNRESOLVED, never sent again nor failed; the poller keeps asking. Even a miss that would allow a
+   * resend is no proof for a FAIL here: its last attempt's outcome is unknown (a timeout, a 5xx), and a PSP may still
+   * act on a request it answered 5xx (Stripe reconciles them and calls their result indeterminate). `inquiry`: what
+   * the inquiry found (the miss's meaning, or `inquiry_error`), for the history and the alert.
+   */
+  private async unresolvedPastMaxAge(op: OperationRecord, inquiry: string): Promise<DeliveryStep> {
+    const details = { age_ms: this.now() - op.receivedAt, inquiry };
+    const given = await this.deps.recorder.unresolve(op, 'delivery.max_age_ms passed', 'bridge', details, this.now() + this.deps.config.poller.scheduleMs[0], {
+      onlyFrom: 'UNKNOWN',
+    });
+    return { kind: 'done', state: given.state };
   }
 
   /**
@@ -497,12 +526,16 @@ export class DeliveryService {
       ...(first && op.command === 'cancel' ? { voidWindow: { now: this.now(), windowMs: (gateway: string) => this.voidWindowMs(gateway) } } : {}),
     });
     if ('wait' in resolved) {
-      // Waited since: its creation for an authorization (the first thing it can wait for), its first sibling wait else.
+      // Waited since the start of this wait: its creation for an authorization (the first thing it can wait for), else its
+      // first wait of the same kind (`waitStartField`), never an earlier wait for something else.
       const since = resolved.siblings ? await this.waitingForSiblings(op, resolved.wait, resolved.siblings, resolved.awaiting) : op.createdAt;
-      // A guard between voids and refunds holds a command no longer than a void could still be done: then refused
-      // unsent. Only a command never sent (these waits come before the first attempt; checked again here).
+      // A wait holds a command no longer than its bound (`waitMaxMs`): `delivery.void_wait_max_ms` for a guard between
+      // voids and refunds (no longer than a void could still be done) and siblings that may stay undecided for good;
+      // `delivery.authorization_wait_max_ms` for its authorization (an asynchronous method's customer pays days later):
+      // then refused unsent. Only a command never sent (these waits come before the first attempt; checked again here).
       // Counted once the refusal applied (`deliver`).
-      const expired = first ? expiredWait(resolved, since, this.now(), this.deps.config.delivery.voidWaitMaxMs) : null;
+      const maxMs = waitMaxMs(waitKind(resolved), this.deps.config.delivery);
+      const expired = first ? expiredWait(resolved, since, this.now(), maxMs) : null;
       if (expired) return expired;
       return { wait: await this.dependentWait(op, resolved, since) };
     }
@@ -596,7 +629,9 @@ export class DeliveryService {
    * (`awaiting: 'capture_void'`), or for refunds of the payment in flight that alone would make its refunds exceed
    * (`awaiting: 'refund_in_flight'`); those guards also in `pb_cancel_void_guards_total`. Its first wait also
    * goes to its history and an info line (a wait on a sibling stuck UNKNOWN may be long: the operator sees why).
-   * @returns when it first waited for siblings (epoch ms, `waited_for_siblings_at`): what its delay grows from.
+   * @returns when it first waited for what it waits for now (epoch ms, `waitStartField` of its kind: `siblings`, or its
+   * `awaiting`): what its delay grows from and its bound counts from. Each kind's first wait goes to the history and its
+   * info line once.
    */
   private async waitingForSiblings(op: OperationRecord, reason: string, siblings: readonly string[], awaiting?: Awaiting): Promise<number> {
     const gateway = gatewayOf(op);
@@ -604,9 +639,10 @@ export class DeliveryService {
     const guard = awaiting === undefined ? undefined : WAIT_GUARDS[awaiting];
     if (guard !== undefined) cancelVoidGuards().inc({ gateway, guard });
     const now = this.now();
-    const first = await this.deps.ledger.setFieldOnceAndGet(op.id, 'waited_for_siblings_at', String(now));
+    const kind = waitKind({ awaiting });
+    const first = await this.deps.ledger.setFieldOnceAndGet(op.id, waitStartField(kind), String(now));
     if (!first.set) return Number.isFinite(Number(first.value)) ? Number(first.value) : now;
-    await this.deps.ledger.appendInteraction(op.id, { event: 'waiting_for_siblings', siblings: siblings.join(',') });
+    await this.deps.ledger.appendInteraction(op.id, { event: 'waiting_for_siblings', siblings: siblings.join(','), awaiting: kind });
     this.deps.logger.info(
       (awaiting === undefined ? undefined : WAIT_LINES[awaiting]) ??
         (op.command === 'cancel'
@@ -671,14 +707,26 @@ export class DeliveryService {
     }
   }
 
-  private async inquireThenMaybeResend(op: OperationRecord, ctx: OperationContext, route: GatewayRoute, breaker: CircuitBreaker): Promise<DeliveryStep> {
+  /**
+   * Asks about an UNKNOWN operation and acts on the answer: settles it, asks again later, or, when the PSP has no trace
+   * of it, sends it again under the same idempotency key. `pastMaxAge` (`delivery.max_age_ms` passed): never sent
+   * again; what the inquiry does not settle is UNRESOLVED (`unresolvedPastMaxAge`).
+   */
+  private async inquireThenMaybeResend(
+    op: OperationRecord,
+    ctx: OperationContext,
+    route: GatewayRoute,
+    breaker: CircuitBreaker,
+    pastMaxAge = false,
+  ): Promise<DeliveryStep> {
     let inquiry: InquiryResult;
     const started = performance.now();
     try {
-      inquiry = await inquireStatus(route, ctx);
+      inquiry = await inquireStatus(route, ctx, this.deps.logger);
     } catch (err) {
       noteGatewayCall(route.gateway.name, 'inquiry', resultOf(err), started);
-      return this.onError(op, err, breaker, 'inquiry');
+      const step = await this.onError(op, err, breaker, 'inquiry');
+      return pastMaxAge && step.kind === 'retry' ? this.unresolvedPastMaxAge(op, 'inquiry_error') : step;
     }
     noteGatewayCall(route.gateway.name, 'inquiry', 'ok', started);
     const { outcome, elapsedMs } = inquiry;
@@ -696,6 +744,7 @@ export class DeliveryService {
         // The PSP answered an earlier attempt with "I already have this" (e.g. Cybersource
         // DUPLICATE_REQUEST): the miss is its search index lagging. Ask again later, never resend.
         await this.deps.ledger.appendInteraction(op.id, { event: 'inquiry_lag', found: false, elapsed_ms: elapsedMs });
+        if (pastMaxAge) return this.unresolvedPastMaxAge(op, miss.kind);
         return { kind: 'retry', reason: 'the PSP has the request but its status search does not show it yet' };
       }
       if (miss.kind === 'beyond_horizon') {
@@ -718,7 +767,9 @@ export class DeliveryService {
         );
         return { kind: 'done', state: given.state };
       }
-      if (miss.kind === 'index_lag') return this.afterLaggingMiss(op, ctx, route, breaker, miss, elapsedMs);
+      if (miss.kind === 'index_lag') return this.afterLaggingMiss(op, ctx, route, breaker, miss, elapsedMs, pastMaxAge);
+      // Past delivery.max_age_ms nothing is sent again, here or to another gateway.
+      if (pastMaxAge) return this.unresolvedPastMaxAge(op, miss.kind);
       // The PSP has no trace: the first attempt never landed. Resend, with the same idempotency key.
       await this.deps.ledger.transition(op.id, 'SENT', { event: 'inquiry', found: false, elapsed_ms: elapsedMs });
       const again = await this.deps.ledger.get(op.id);
@@ -745,9 +796,15 @@ export class DeliveryService {
     breaker: CircuitBreaker,
     miss: Extract<InquiryMiss, { kind: 'index_lag' }>,
     elapsedMs: number,
+    pastMaxAge: boolean,
   ): Promise<DeliveryStep> {
     const entry = { event: 'inquiry_lag', found: false, elapsed_ms: elapsedMs, attempt_age_ms: miss.attemptAgeMs, lag_ms: miss.lagMs };
     const line = { operation_id: op.id, gateway: route.gateway.name, command: op.command, attempt_age_ms: miss.attemptAgeMs, lag_ms: miss.lagMs };
+    if (pastMaxAge) {
+      // Proves nothing, and nothing is sent past delivery.max_age_ms: the attempt may be at the PSP.
+      await this.deps.ledger.appendInteraction(op.id, entry);
+      return this.unresolvedPastMaxAge(op, miss.kind);
+    }
     if (!miss.resend) {
       await this.deps.ledger.appendInteraction(op.id, entry);
       this.deps.logger.info('status search has no trace of the attempt yet; asking again, not resending (the PSP may not show it yet)', line);
@@ -767,8 +824,19 @@ export class DeliveryService {
     const { ledger, recorder } = this.deps;
     if (op.command === 'refund' && op.attempts === 0 && this.deps.config.serviceBus.refundPendingNotice) {
       // The OMS hears PENDINGRELEASE before the money moves (unless service_bus.refund_pending_notice is false);
-      // idempotent by event id. One the bus refuses for good is set aside, never holding the outcome back.
-      await recorder.emit(refundPendingEvent(op, this.deps.config));
+      // idempotent by event id. One the bus refuses for good is set aside, never holding the outcome back. Only while the
+      // refund stands as read: one another worker refused, sent or settled meanwhile (a release with the notice off, in a
+      // rolling deploy) gets none after what that worker reported. The move to SENT below goes on as on any read (it does not apply to
+      // one decided meanwhile).
+      if (!(await recorder.emitAsRead(refundPendingEvent(op, this.deps.config), op))) {
+        refundNoticesWithheld().inc({ gateway: route.gateway.name });
+        this.deps.logger.warn('refund pre-notice not sent: another worker moved the refund after the read it was decided on', {
+          operation_id: op.id,
+          command: op.command,
+          read_state: op.state,
+          read_attempts: op.attempts,
+        });
+      }
     }
     let request: GatewayRequest;
     try {
@@ -969,12 +1037,19 @@ export class DeliveryService {
     }
     if (err.kind === 'outcome_unknown') {
       // Retryable, but the request may have landed: UNKNOWN, asked about before it is ever sent again.
+      const inARow = phase === 'send' && !err.details.pspHasRequest ? await this.sameAnswerHeld(op, err, detail.http_status) : 0;
+      const held = err.details.pspHasRequest === true || inARow > 0;
       // A PSP that answered "I already have it" is up: only silence counts against its breaker.
-      if (err.details.pspHasRequest) breaker.success();
+      if (held) breaker.success();
       else breaker.failure();
       this.health.retryableFailure(err, op.id);
       const firstCheck = this.deps.config.poller.scheduleMs[0];
-      await ledger.transition(op.id, 'UNKNOWN', detail, op.state === 'UNKNOWN' ? {} : { nextCheckAt: this.now() + firstCheck, pollStep: 0 });
+      // A resend the PSP answered from what it holds keeps the schedule its first UNKNOWN began: restarting it at each
+      // resend kept the operation from ever reaching UNRESOLVED.
+      const kept = held && op.attempts > 1 && op.nextCheckAt !== undefined && op.pollStep !== undefined;
+      const schedule =
+        op.state === 'UNKNOWN' ? {} : kept ? { nextCheckAt: op.nextCheckAt, pollStep: op.pollStep } : { nextCheckAt: this.now() + firstCheck, pollStep: 0 };
+      await ledger.transition(op.id, 'UNKNOWN', inARow > 0 ? { ...detail, psp_has_request: true, same_answer_in_a_row: inARow } : detail, schedule);
       return { kind: 'retry', reason: `outcome unknown (${phase})` };
     }
     if (phase === 'send' && this.mayFailOver(op)) {
@@ -998,6 +1073,12 @@ export class DeliveryService {
       return { kind: 'retry', reason: err.kind, retryAfterMs: this.retryAfter(op, err) };
     }
     breaker.success();
+    if (phase === 'inquiry') {
+      // Only an answer about the operation may fail it; an error about the question (a status read refused, a
+      // replay refused as invalid) leaves one that may be at the PSP UNRESOLVED, asked on by the poller.
+      const route = this.deps.router.route(op);
+      if ('refused' in route || !inquiryErrorIsAnswer(route.transformer, err)) return this.unresolvedByInquiryError(op, err, detail.http_status);
+    }
     const reason = err.details.gatewayCode ?? err.code;
     const refusedForGood = (): void => {
       logger.warn('gateway refused the operation for good', {
@@ -1028,6 +1109,65 @@ export class DeliveryService {
   }
 
   /**
+   * An UNKNOWN operation whose status inquiry was refused for good with an error that is no answer about the operation
+   * (`inquiryErrorIsAnswer`): the operation may be at the PSP, so it is never failed on it. UNRESOLVED (alert, OMS
+   * event), only from the state and attempt count read (another worker's resend meanwhile stands), asked again by the
+   * poller at `poller.unresolved_interval_ms`; counted and logged once recorded.
+   */
+  private async unresolvedByInquiryError(op: OperationRecord, err: GatewayError, httpStatus: number | undefined): Promise<DeliveryStep> {
+    const details = {
+      inquiry: 'inquiry_error',
+      kind: err.kind,
+      ...(httpStatus !== undefined ? { http_status: httpStatus } : {}),
+      ...(err.details.gatewayCode !== undefined ? { gateway_code: err.details.gatewayCode } : {}),
+    };
+    const given = await this.deps.recorder.unresolve(
+      op,
+      'status inquiry refused: an error about the question, not the operation',
+      'inquiry',
+      details,
+      this.now() + this.deps.config.poller.unresolvedIntervalMs,
+      { onlyFrom: op.state },
+    );
+    const line = { operation_id: op.id, gateway: err.gateway, command: op.command, ...details };
+    if (given.state === 'UNRESOLVED' && op.state !== 'UNRESOLVED') {
+      inquiryErrorsUnresolved().inc({ gateway: err.gateway, kind: err.kind });
+      this.deps.logger.warn(
+        'status inquiry refused for good: no answer about the operation, which may be at the PSP; UNRESOLVED, never failed, the poller asks again',
+        line,
+      );
+    } else {
+      this.deps.logger.info('status inquiry refused for good, but another worker moved the operation meanwhile; it stands as that one left it', {
+        ...line,
+        read_state: op.state,
+        state: given.state,
+      });
+    }
+    return { kind: 'done', state: given.state };
+  }
+
+  /**
+   * For a resend answered `outcome_unknown` with a 500 in the PSP's own error body (`maybeSavedAnswer`: never a proxy's
+   * 502/503/504) by a PSP that replays a key's first answer (`resendReplays`) without marking it a replay: how many
+   * attempts in a row under its key got this same answer, when at least {@link SAME_ANSWER_HELD_AFTER} (the PSP's saved
+   * answer: it holds the request; counted and logged), else 0.
+   */
+  private async sameAnswerHeld(op: OperationRecord, err: GatewayError, httpStatus: number | undefined): Promise<number> {
+    const type = this.deps.config.gateways[err.gateway]?.type;
+    if (type === undefined || gatewayDefinition(type).transformer.resendReplays !== true) return 0;
+    const answer = { httpStatus, gatewayCode: err.details.gatewayCode };
+    if (op.attempts < SAME_ANSWER_HELD_AFTER || !maybeSavedAnswer(answer)) return 0;
+    const inARow = sameUnknownAnswersInARow(await this.deps.ledger.interactions(op.id), op.id, answer);
+    if (inARow < SAME_ANSWER_HELD_AFTER) return 0;
+    sameAnswersHeld().inc({ gateway: err.gateway });
+    this.deps.logger.warn(
+      'gateway answered the same idempotency key with the same 5xx several times in a row: read as its saved answer (it holds the request); asking about it, never sending it again',
+      { operation_id: op.id, command: op.command, gateway: err.gateway, http_status: httpStatus, gateway_code: err.details.gatewayCode, in_a_row: inARow },
+    );
+    return inARow;
+  }
+
+  /**
    * A plan that does not send: a refusal fails the operation unsent (its decisions on record), a hold makes
    * it wait. `null` for a plan to send.
    */
@@ -1037,9 +1177,19 @@ export class DeliveryService {
     if (planned.kind === 'wait') {
       countDecisions(planned.decisions);
       await this.deps.ledger.appendInteraction(op.id, { event: 'orchestration', decisions: planned.decisions });
-      // Held for review by the risk rules: the OMS hears it, with the deadline (once: idempotent by event id).
+      // Held for review by the risk rules: the OMS hears it, with the deadline (once: idempotent by event id), only while
+      // the operation stands as read. A hold decided on a stale read (another worker sent it meanwhile) tells the OMS
+      // nothing: a PENDING RISK_REVIEW after its attempt would contradict what that attempt reports.
       const review = reviewNoticeOf(planned.decisions);
-      if (review) await this.deps.recorder.emit(riskReviewEvent(op, this.deps.config, review));
+      if (review && !(await this.deps.recorder.emitAsRead(riskReviewEvent(op, this.deps.config, review), op))) {
+        riskReviewNoticesWithheld().inc();
+        this.deps.logger.warn('risk review notice not sent: another worker moved the operation meanwhile; it stands as that one left it', {
+          operation_id: op.id,
+          command: op.command,
+          read_state: op.state,
+          read_attempts: op.attempts,
+        });
+      }
       return {
         kind: 'wait',
         reason: `held by orchestration (${planned.decisions[planned.decisions.length - 1]?.reasons[0] ?? 'hold'})`,
@@ -1059,9 +1209,14 @@ export class DeliveryService {
       onlyFrom: op.state,
     });
     // Released only once the refusal is on record: one another worker sent meanwhile keeps the reservation it sent on.
-    if (this.refusalLost(op, failed, planned.reason)) return { kind: 'done', state: failed.state };
+    if (this.refusalLost(op, failed, planned.reason)) {
+      // The refusing stage counts it apart (`refusal_lost`), never as a refusal that applied.
+      planned.tally?.(false);
+      return { kind: 'done', state: failed.state };
+    }
     await this.pipeline.releaseRefused({ ...op, routing }, planned.plan);
     // Counted once the refusal is on record: one another worker sent meanwhile counts with its attempt.
+    planned.tally?.(true);
     countDecisions(planned.decisions);
     if (op.attempts === 0) reportRouteDrops(this.deps.logger, op, planned.decisions);
     return { kind: 'done', state: failed.state };

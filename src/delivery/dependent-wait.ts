@@ -17,7 +17,8 @@ import type { Logger } from '../logging/logger';
  * The share of the wait so far a dependent's next check waits: a tenth. A check then adds at most 10 % to a
  * wait that nothing ends early, and a wait of T costs about 10·ln(T / (10 × base)) checks until the cap
  * instead of T / base: from 5 s to 10 min some 50 checks instead of 1 200, then one per
- * `delivery.backoff_max_ms`. Stateless: read from the record's creation (or first sibling wait) at each check.
+ * `delivery.backoff_max_ms`. Stateless: read from the start of the wait (the record's creation for its authorization, else
+ * the first wait of its kind: `waitStartField`) at each check.
  */
 export const WAIT_SHARE = 10;
 
@@ -35,6 +36,23 @@ export const LONG_WAIT_MS = 10 * 60_000;
  */
 export const VOID_WAIT_MAX_MS = 24 * 60 * 60_000;
 
+/**
+ * The default of `delivery.authorization_wait_max_ms` (`Config.delivery.authorizationWaitMaxMs`): how long a dependent
+ * waits, unsent, for its authorization to be decided before it is refused `WAIT_FOR_AUTH_EXPIRED`: 65 days, ms. An
+ * asynchronous method's authorization waits for its customer for days (a voucher, a bank transfer: up to
+ * `authentication.max_action_wait_ms`, 62 days, then PENDING while the PSP confirms it; the action's grace, 3 days):
+ * its capture must not be refused while the payment may still go through. Past it, no card authorization is valid.
+ */
+export const AUTHORIZATION_WAIT_MAX_MS = 65 * 24 * 60 * 60_000;
+
+/**
+ * The bound of a wait of kind `kind` ({@link waitKind}), ms: `delivery.authorization_wait_max_ms` for its authorization,
+ * `delivery.void_wait_max_ms` for every other. Pure.
+ */
+export function waitMaxMs(kind: string, delivery: { voidWaitMaxMs: number; authorizationWaitMaxMs: number }): number {
+  return kind === 'authorization' ? delivery.authorizationWaitMaxMs : delivery.voidWaitMaxMs;
+}
+
 /** `fail` of a cancel voiding a capture whose wait for another capture's void or for refunds in flight ran out. */
 export const VOID_WAIT_EXPIRED = 'VOID_WAIT_EXPIRED';
 /** `fail` of a cancel that would void a captured payment whose wait for refunds of it in flight ran out (`refunds`). */
@@ -47,6 +65,10 @@ export const WAIT_FOR_OTHER_VOID_EXPIRED = 'WAIT_FOR_OTHER_VOID_EXPIRED';
 export const WAIT_FOR_TRANSACTION_EXPIRED = 'WAIT_FOR_TRANSACTION_EXPIRED';
 /** `fail` of a cancel whose wait for captures of its authorization in flight, or accepted and not yet delivered, ran out (`captures_in_flight`, `undelivered_captures`). */
 export const WAIT_FOR_CAPTURES_EXPIRED = 'WAIT_FOR_CAPTURES_EXPIRED';
+/** `fail` of a capture, cancel, refund, validate or revalidate whose wait for its authorization to be decided ran out (`authorization`). */
+export const WAIT_FOR_AUTH_EXPIRED = 'WAIT_FOR_AUTH_EXPIRED';
+/** `fail` of a capture or refund whose wait for others of the same command of its authorization in flight ahead of it ran out (`siblings`). */
+export const WAIT_FOR_SIBLINGS_EXPIRED = 'WAIT_FOR_SIBLINGS_EXPIRED';
 
 /** A bounded wait: the code it is refused with once it ran out, what it waited for (said in `why`), the command a void names when known. */
 export interface BoundedWait {
@@ -56,13 +78,17 @@ export interface BoundedWait {
 }
 
 /**
- * The waits {@link VOID_WAIT_MAX_MS} bounds, by `awaiting` (`operation-context.ts` `Awaiting`): every guard between
- * voids and refunds, each refused with a code naming what it waited for. All are checked before the first attempt
- * only (`checkAmounts`; `named_transaction`, before the void is sent: what it names is decided by then), and delivery
- * refuses only a record never attempted, so what they refuse was never sent. Not bounded: a wait for the authorization
- * itself or for siblings of the same command (no `awaiting`).
+ * The bounded waits (by {@link waitMaxMs}: `delivery.authorization_wait_max_ms` for `authorization`, else
+ * `delivery.void_wait_max_ms`), by kind ({@link waitKind}: `awaiting`, `operation-context.ts` `Awaiting`;
+ * else `authorization` or `siblings`): every guard between voids and refunds, the wait for an undecided authorization
+ * (it may stay `UNRESOLVED` for good, settled only by a later PSP fact) and the wait for siblings of the same command
+ * ahead of it (one may), each refused with a code naming what it waited for. All are checked before the first attempt
+ * only (`checkAmounts`; `named_transaction` and `authorization`, before the command is sent: what it names is decided by
+ * then), and delivery refuses only a record never attempted, so what they refuse was never sent.
  */
 export const BOUNDED_WAITS: Readonly<Record<string, BoundedWait>> = {
+  authorization: { fail: WAIT_FOR_AUTH_EXPIRED, waitedFor: 'its authorization to be decided' },
+  siblings: { fail: WAIT_FOR_SIBLINGS_EXPIRED, waitedFor: 'others of its authorization in flight ahead of it' },
   capture_void: { fail: VOID_WAIT_EXPIRED, waitedFor: 'the void of another capture of the payment', namedCommand: 'capture' },
   refund_in_flight: { fail: VOID_WAIT_EXPIRED, waitedFor: 'refunds of the payment in flight', namedCommand: 'capture' },
   refunds: { fail: WAIT_FOR_REFUNDS_EXPIRED, waitedFor: 'refunds in flight of the captured payment it would void' },
@@ -77,9 +103,18 @@ export const BOUNDED_WAITS: Readonly<Record<string, BoundedWait>> = {
 export const BOUNDED_WAIT_REFUSALS: ReadonlySet<string> = new Set(Object.values(BOUNDED_WAITS).map((b) => b.fail));
 
 /**
- * The refusal of a dependent whose wait (`awaiting`, since `since`, epoch ms) ran past `maxMs` (ms: delivery passes
- * `delivery.void_wait_max_ms`; {@link VOID_WAIT_MAX_MS} by default) at `now`, or null: only for the waits
- * {@link BOUNDED_WAITS} names. Pure.
+ * What a dependent's wait is for, the key of {@link BOUNDED_WAITS} and of its start (`waitStartField`): its `awaiting`
+ * when it has one (a guard between voids and refunds, or `named_transaction`), else `authorization` (its undecided
+ * authorization), else `siblings` (others of the same command of its authorization ahead of it). Pure.
+ */
+export function waitKind(wait: { awaiting?: string; authorization?: unknown }): string {
+  return wait.awaiting ?? (wait.authorization !== undefined ? 'authorization' : 'siblings');
+}
+
+/**
+ * The refusal of a dependent whose wait (of kind {@link waitKind}, since `since`, epoch ms: when that wait began) ran
+ * past `maxMs` (ms: delivery passes {@link waitMaxMs} of its kind; {@link VOID_WAIT_MAX_MS} by default) at `now`, or
+ * null: only for the waits {@link BOUNDED_WAITS} names. Pure.
  */
 export function expiredWait(
   wait: { wait: string; awaiting?: string; siblings?: readonly string[]; authorization?: { id: string }; voids?: { id: string; command: string } },
@@ -87,7 +122,8 @@ export function expiredWait(
   now: number,
   maxMs: number = VOID_WAIT_MAX_MS,
 ): { fail: string; field: string; detail: Record<string, unknown> } | null {
-  const bounded = wait.awaiting === undefined ? undefined : BOUNDED_WAITS[wait.awaiting];
+  const kind = waitKind(wait);
+  const bounded = BOUNDED_WAITS[kind];
   if (bounded === undefined) return null;
   const waited = now - since;
   if (waited < maxMs) return null;
@@ -101,16 +137,27 @@ export function expiredWait(
         : bounded.namedCommand
           ? { named_command: bounded.namedCommand }
           : {}),
-      awaiting: wait.awaiting,
+      awaiting: kind,
       waited_for: bounded.waitedFor,
       waited_ms: waited,
       wait_max_ms: maxMs,
       // What to settle: the siblings waited for, or the one operation a wait in an authorization's form waited for
-      // (`named_transaction`: the capture or refund the cancel voids).
+      // (its authorization; `named_transaction`: the capture or refund the cancel voids).
       siblings: (wait.siblings ?? (wait.authorization ? [wait.authorization.id] : [])).join(','),
       why: `${wait.wait}; ${bounded.waitedFor} still undecided after ${Math.floor(waited / 3_600_000)} h: refused unsent; settle what it waited for with the PSP, then send what is still owed`,
     },
   };
+}
+
+/**
+ * The hash field on a dependent's record that holds when its first wait of kind `kind` ({@link waitKind}) began (epoch ms,
+ * written once): each wait is bounded and backed off from its own start, so a refund that waited hours for siblings ahead
+ * of it and then waits for a void is given the whole bound for the void. A wait for the authorization needs none: it is
+ * the first thing a dependent can wait for (what follows reads the authorization decided, which it stays), so it counts
+ * from the record's creation.
+ */
+export function waitStartField(kind: string): string {
+  return `wait_started_at:${kind}`;
 }
 
 /**
@@ -172,14 +219,15 @@ export function dependentWaits(): Counter<'reason'> {
 }
 
 /**
- * `pb_void_waits_expired_total{gateway,awaiting}`: cancels and refunds refused unsent because what they waited for on
- * a guard between voids and refunds (`awaiting`, {@link BOUNDED_WAITS}) stayed undecided past `delivery.void_wait_max_ms`
- * (the code names it). Each one is a payment for a person to settle with the PSP.
+ * `pb_void_waits_expired_total{gateway,awaiting}`: dependents refused unsent because what they waited for (`awaiting`,
+ * a kind of {@link BOUNDED_WAITS}: a guard between voids and refunds, their authorization, siblings ahead of them)
+ * stayed undecided past their bound ({@link waitMaxMs}; the code names it). Each one is a payment for a person to settle
+ * with the PSP.
  */
 export function voidWaitsExpired(): Counter<'gateway' | 'awaiting'> {
   return counter(
     'pb_void_waits_expired_total',
-    'Cancels and refunds refused unsent because what they waited for between voids and refunds stayed undecided past the bounded wait, by gateway and awaiting (capture_void, refund_in_flight, refunds, void, void_in_flight, captures_in_flight, undelivered_captures, named_transaction)',
+    'Captures, cancels, refunds, validates and revalidates refused unsent because what they waited for stayed undecided past the bounded wait (delivery.void_wait_max_ms; delivery.authorization_wait_max_ms for the authorization), by gateway and awaiting (capture_void, refund_in_flight, refunds, void, void_in_flight, captures_in_flight, undelivered_captures, named_transaction, authorization, siblings)',
     ['gateway', 'awaiting'],
   );
 }

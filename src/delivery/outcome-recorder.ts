@@ -488,8 +488,9 @@ export class OutcomeRecorder {
    * told UNRESOLVED, operators are alerted (`alert: payment_unresolved`), and the poller keeps asking
    * every `poller.unresolved_interval_ms` from `nextCheckAt` on, while a webhook may settle it any time.
    * @param nextCheckAt when the poller asks first, epoch ms. Default: now + `poller.unresolved_interval_ms`.
-   * @param options.onlyFrom give up only if the operation is still in this state (the caller decided on a record
-   *   read earlier); otherwise it is left as it is and returned as it stands.
+   * @param options.onlyFrom give up only if the operation is still in this state at `op`'s attempt count (the caller
+   *   decided on `op`, a record read earlier: another worker's resend meanwhile, same state, one more attempt, counts as
+   *   a move); otherwise it is left as it is and returned as it stands.
    */
   async unresolve(
     op: OperationRecord,
@@ -500,7 +501,7 @@ export class OutcomeRecorder {
     options: { onlyFrom?: OperationState } = {},
   ): Promise<OperationRecord> {
     const at = nextCheckAt ?? Date.now() + this.deps.config.poller.unresolvedIntervalMs;
-    const fields: TransitionFields = options.onlyFrom ? { nextCheckAt: at, onlyFrom: options.onlyFrom } : { nextCheckAt: at };
+    const fields: TransitionFields = options.onlyFrom ? { nextCheckAt: at, onlyFrom: options.onlyFrom, onlyAttempts: op.attempts } : { nextCheckAt: at };
     return this.decide(op, 'UNRESOLVED', { event: 'unresolved', source, cause, ...details }, fields, null, (moved) => {
       if (moved.state === 'UNRESOLVED' && op.state !== 'UNRESOLVED') alertUnresolved(this.deps.logger, op, cause, details);
     });
@@ -513,9 +514,10 @@ export class OutcomeRecorder {
    * @param options.decline the normalized decline when the caller has the PSP's (a terminal gateway error);
    *   default the bridge's decline of `reason` (see `src/errors/bridge-declines.ts`).
    * @param options.field the command field at fault (`payment.currency`), reported on the record and the event.
-   * @param options.onlyFrom fail only if the operation is still in this state (the caller decided on a record read
-   *   earlier: a refusal before the first attempt, which another worker may have sent meanwhile); otherwise it is left
-   *   as it is and returned as it stands.
+   * @param options.onlyFrom fail only if the operation is still in this state at `op`'s attempt count (the caller
+   *   decided on `op`, a record read earlier: a refusal before the first attempt, which another worker may have sent
+   *   meanwhile, or of one already sent, which another worker may have sent again: same state, one more attempt);
+   *   otherwise it is left as it is and returned as it stands.
    */
   async fail(
     op: OperationRecord,
@@ -532,7 +534,7 @@ export class OutcomeRecorder {
       ...(routing ? { routing } : {}),
       // Leaving ACTION_REQUIRED: the client secret is not kept past its use.
       ...(op.state === 'ACTION_REQUIRED' && op.action ? { action: { kind: op.action.kind } } : {}),
-      ...(onlyFrom ? { onlyFrom } : {}),
+      ...(onlyFrom ? { onlyFrom, onlyAttempts: op.attempts } : {}),
     };
     // A refusal the PSP answered (a terminal gateway error read from its answer, `elapsed_ms` in the details): its round
     // trip is the FAIL event's `gateway_response_time`, as an answer read as FAIL would say.
@@ -948,6 +950,22 @@ export class OutcomeRecorder {
     const recorded = await this.deps.events.recordAndCheck(event, Date.now(), this.leaseMs(), settles);
     await this.confirmEvent(event, recorded, settles);
     await this.dispatch(event, recorded);
+  }
+
+  /**
+   * `emit`, only while operation `read` stands as the caller read it (its state and attempt count, checked in the script
+   * that records the event: `Ledger.runAsRead`): for a notice decided on that read without moving the operation (a risk
+   * hold's PENDING), which an operation another worker sent meanwhile must never get.
+   * @returns whether the event is on record now (recorded by this call or before it); false: the operation moved, nothing
+   *   was recorded or sent.
+   */
+  async emitAsRead(built: PaymentEvent, read: OperationRecord): Promise<boolean> {
+    const event = inBusUnits(built, this.deps.config.serviceBus.amountUnits);
+    const recorded = await this.deps.ledger.runAsRead(read, this.deps.events.recordStep(event, Date.now(), this.leaseMs()));
+    if (recorded === null) return false;
+    await this.confirmEvent(event, recorded);
+    await this.dispatch(event, recorded);
+    return true;
   }
 
   /**

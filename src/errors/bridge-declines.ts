@@ -36,6 +36,10 @@ export const BRIDGE_DECLINES: DeclineTable = {
     WAIT_FOR_OTHER_VOID_EXPIRED: { category: 'bridge_refused', action: 'contact_support' },
     WAIT_FOR_CAPTURES_EXPIRED: { category: 'bridge_refused', action: 'contact_support' },
     WAIT_FOR_TRANSACTION_EXPIRED: { category: 'bridge_refused', action: 'contact_support' },
+    // Any dependent whose wait for its authorization to be decided, or for others of the same command ahead of it, ran
+    // out (the same bound): nothing sent; a person settles what it waited for with the PSP, then sends what is owed.
+    WAIT_FOR_AUTH_EXPIRED: { category: 'bridge_refused', action: 'contact_support' },
+    WAIT_FOR_SIBLINGS_EXPIRED: { category: 'bridge_refused', action: 'contact_support' },
     // A gift card refund naming the card by its number where a payment's reference goes (src/delivery/operation-context.ts).
     CARD_DATA_REJECTED: { category: 'bridge_refused', action: 'fix_request' },
     // A cancel of a FAILED authorization the PSP released after its late success: nothing held to void.

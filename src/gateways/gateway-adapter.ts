@@ -627,6 +627,14 @@ export interface GatewayTransformer {
   /** `null` when the PSP has no trace of the operation (it never landed: safe to send again). */
   parseStatusResponse(ctx: OperationContext, response: GatewayResponse, gateway: GatewayConfig): GatewayOutcome | null;
   /**
+   * A status inquiry whose answer is one page of a list the PSP pages (Stripe's refunds of a PaymentIntent, 100 a
+   * page): the request for the page after `response`, when `parseStatusResponse` found nothing on it and the PSP
+   * says more follow; `null` when the list ends there. An answer that says neither throws a `GatewayError`: a miss
+   * on a page is no proof of "no trace" while later pages may hold the operation. The inquiry reads at most
+   * `STATUS_INQUIRY_MAX_PAGES` pages (`delivery/status-inquiry.ts`). Optional: every answer is the whole answer.
+   */
+  nextStatusPage?(ctx: OperationContext, response: GatewayResponse, gateway: GatewayConfig): GatewayRequest | null;
+  /**
    * A second request an inquiry sends when its first answer asks for one (see `StatusFollowUp`). Optional: a
    * transformer that declares none answers every inquiry with one request.
    */

@@ -117,6 +117,8 @@ export const TRANSITION_INPUTS = luaInputs(
     'scrubbed_payment',
     // The state the move applies from only ('' for any allowed one: `TransitionFields.onlyFrom`).
     'only_from',
+    // The attempt count the move applies at only ('' for any: `TransitionFields.onlyAttempts`).
+    'only_attempts',
   ],
 );
 
@@ -143,7 +145,8 @@ local function state_key(s)
 end`;
 
 /**
- * The transition: moves the state forward only along ALLOWED_TRANSITIONS (and only from `only_from` when given); `reply` is {applied(0|1), from,
+ * The transition: moves the state forward only along ALLOWED_TRANSITIONS (and only from `only_from` at `only_attempts` attempts when
+ * given); `reply` is {applied(0|1), from,
  * record as a flat HGETALL per `read_back` ({} for none), (step), (step reply), closing, waiters (1 when the move
  * applied, changed the state, and dependents wait for it: dependent-waiters.ts), the record's undecided refund mark
  * ('' for none: refunds-undecided-mark.ts)}, or {0, ''} for no
@@ -176,7 +179,10 @@ if A.settle == '1' and not steps then redis.call('ZADD', K.settling, A.now, A.id
 local applied = 0
 local closing = ''
 
-if may(from, to) and (A.only_from == '' or A.only_from == from) then
+-- A caller that decided on a record it read names its state and attempt count: another worker's resend meanwhile
+-- (SENT to SENT, one more attempt) leaves the state as read but not the attempt, and the move must not apply.
+local as_read = (A.only_from == '' or A.only_from == from) and (A.only_attempts == '' or tonumber(A.only_attempts) == (tonumber(before[2]) or 0))
+if may(from, to) and as_read then
   -- Only a move claims the PSP reference: a late or repeated outcome (a PaymentIntent's success after its
   -- capture took it over) must not take it back from the operation holding it.
   if A.has_ref == '1' then ref_before = redis.call('SET', K.ref, A.id, 'EX', A.ref_ttl, 'GET')
@@ -263,6 +269,26 @@ else
   reply[4] = 0
 end`,
 )}`,
+  );
+}
+
+/** The record as the caller read it: another module's step runs only while the operation still stands so. */
+const AS_READ_INPUTS = luaInputs(['op'], ['read_state', 'read_attempts']);
+
+/**
+ * Another module's step (the event store's recording of an event: a hold's notice to the OMS) run only while the
+ * operation is in the state, at the attempt count, its caller decided on: one another worker moved or sent again
+ * meanwhile gets nothing. No move, no history entry. `reply` is {ran (0|1), the step's own reply}. The step's keys must
+ * be in the operation's shard (an event's are: its payment's).
+ */
+export function asReadStepScript(step: LuaFragment<string, string>, call: string): LuaScript<string, string> {
+  return new LuaScript<string, string>(
+    mergeInputs(AS_READ_INPUTS, step.inputs),
+    `${step.lua}
+local current = redis.call('HMGET', K.op, 'state', 'attempts')
+if current[1] ~= A.read_state or (tonumber(current[2]) or 0) ~= tonumber(A.read_attempts) then return {0} end
+return {1, ${call}}
+`,
   );
 }
 

@@ -23,6 +23,7 @@ import {
   STATE_INDEX_INPUTS,
   TRANSITION_INPUTS,
   TRANSITION_SCRIPT,
+  asReadStepScript,
   transitionWithStepScript,
 } from './ledger-scripts';
 import { ERASE_SCRIPT, EXPIRE_SCRIPT, RESTORE_SCRIPT } from './lifecycle-scripts';
@@ -114,6 +115,8 @@ interface TransitionValues {
 
 /** The transition script with a step attached, one per step fragment (built once, on first use). */
 const withStepScripts = new WeakMap<LuaFragment<string, string>, LuaScript<string, string>>();
+/** Another module's step run only on the record as read (`Ledger.runAsRead`), one per step fragment. */
+const asReadScripts = new WeakMap<LuaFragment<string, string>, LuaScript<string, string>>();
 
 /** A command acting on an authorization, as `Ledger.authorizationView` lists it. */
 export interface DependentSummary {
@@ -632,6 +635,28 @@ export class Ledger {
   }
 
   /**
+   * Runs another module's step (the event store's recording of an event, `EventStore.recordStep`) only while operation
+   * `read` still stands as the caller read it: the same state and attempt count in Redis, checked in the same atomic
+   * script. For what a decision on that read sends on its own, without moving the operation: a risk hold's PENDING
+   * notice, which must not reach the OMS for an operation another worker sent meanwhile. Nothing else is written.
+   * @returns the step's reply, or null when the operation moved (or is gone) and the step did not run.
+   */
+  async runAsRead<R>(read: OperationRecord, step: LuaStep<R>): Promise<R | null> {
+    let script = asReadScripts.get(step.fragment);
+    if (!script) {
+      script = asReadStepScript(step.fragment, step.call);
+      asReadScripts.set(step.fragment, script);
+    }
+    const op = this.keysFor(read.id, read.payment).op(read.id);
+    const reply = (await script.runParts(
+      this.redis,
+      [step.values.keys, { op }],
+      [step.values.args, { read_state: read.state, read_attempts: String(read.attempts) }],
+    )) as [number, unknown?];
+    return reply[0] === 1 ? step.read(reply[1]) : null;
+  }
+
+  /**
    * The transition script's inputs, by name (ledger-scripts.ts `TRANSITION_INPUTS`), in `keys`' shard: its keys
    * in two parts (the shard's state indexes, built once, and the operation's own), for `LuaScript.runParts`.
    */
@@ -684,6 +709,7 @@ export class Ledger {
         // the one-time method data only served to send the command, and an ended operation is never sent again.
         scrubbed_payment: payment && dropsMethodData(to, payment) ? JSON.stringify(withoutMethodToken(payment)) : '',
         only_from: fields.onlyFrom ?? '',
+        only_attempts: fields.onlyAttempts === undefined ? '' : String(fields.onlyAttempts),
       },
     };
   }

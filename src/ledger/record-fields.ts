@@ -180,7 +180,7 @@ type FieldTable = { [F in keyof OperationRecord]-?: { hash: string; codec: Codec
  * `orphan_dry_run_at` and `orphan_nothing_left_at`, a re-capture that arrived before the capture failure it follows,
  * `recaptured_at` and `recapture` (`AdjustmentStore.holdRecapture`), an operator's release of a hold for the PSP's retry
  * `held_for_psp_retry_released` (`Ledger.releaseHeldForPspRetry`), the `dependents_waiting` flag of an operation
- * others wait for (`Ledger.waitFor`), a dependent's wait marks `waited_for_siblings_at` and
+ * others wait for (`Ledger.waitFor`), a dependent's wait marks `wait_started_at:<kind>` (one per kind of wait) and
  * `dependent_wait_noted_at` (`DeliveryService`), and a capture's `refunds_undecided_by`, `refunds_undecided_refs` and `refunds_reread`
  * (refunds-undecided-mark.ts: an undecided refund reading counted it in flight; what its failure's reading found), and a
  * cancel's `refunds_reread_after_void` (what reading its payment after its void of a capture or sale found; also a
@@ -284,6 +284,12 @@ export type TransitionFields = Partial<Pick<OperationRecord, (typeof TRANSITION_
    * that may take the gateway's timeout) leaves an operation someone else moved meanwhile as it is.
    */
   onlyFrom?: OperationState;
+  /**
+   * Move only while the operation still counts this many gateway attempts (with `onlyFrom`: the record the caller
+   * read). The state alone misses another worker's resend in between (SENT to SENT, one more attempt, which may be
+   * at the PSP): a refusal decided before it must change nothing.
+   */
+  onlyAttempts?: number;
 };
 
 /** Appends `field`'s hash name and encoded value to `out` when `value` is defined. */

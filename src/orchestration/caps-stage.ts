@@ -6,7 +6,7 @@ import { CapCandidate, CapDecision, CapReservations } from '../caps/cap-reservat
 import { CapRefusal } from '../caps/cap-rules';
 import { settlementCurrency } from '../fx/fx-lock';
 import { counter } from '../metrics/metrics-registry';
-import { OrchestrationPlan, OrchestrationStage, StageDecision, StageInput, StageResult } from './orchestration-stage';
+import { OrchestrationPlan, OrchestrationStage, REFUSAL_LOST, StageDecision, StageInput, StageResult } from './orchestration-stage';
 
 /** Commands caps apply to: the ones that commit volume at the PSP. */
 const CAPPED = new Set(['authorize', 'sale']);
@@ -15,11 +15,11 @@ const CAPPED = new Set(['authorize', 'sale']);
 export const CAP_EXCEEDED = 'CAP_EXCEEDED';
 
 const decisions = () =>
-  counter('pb_caps_decisions_total', 'Transaction cap decisions, by gateway tried first, result and the limit that refused (none when within)', [
-    'gateway',
-    'result',
-    'limit',
-  ]);
+  counter(
+    'pb_caps_decisions_total',
+    'Transaction cap decisions, by gateway tried first, result (refused once on record, refusal_lost) and the limit that refused (none when within)',
+    ['gateway', 'result', 'limit'],
+  );
 const releases = () => counter('pb_caps_releases_total', 'Cap reservations given back, by gateway and why (failed, failover, refused)', ['gateway', 'why']);
 
 /**
@@ -103,7 +103,7 @@ export class CapsStage implements OrchestrationStage {
     const refusedDetails = result.refusals[0] ? refusalDetails(result.refusals[0]) : {};
     if (result.kind === 'over') {
       const main = result.refusals[0];
-      decisions().inc({ gateway: first, result: 'refused', limit: main?.limit ?? 'none' });
+      const limit = main?.limit ?? 'none';
       this.logger?.warn('transaction cap exceeded on every candidate; refused before any gateway call', {
         operation_id: op.id,
         gateway: first,
@@ -116,7 +116,9 @@ export class CapsStage implements OrchestrationStage {
         reasons: refusals.length > 0 ? refusals : ['cap_exceeded'],
         details: refusedDetails,
       };
-      return { verdict: 'refuse', decision, reason: CAP_EXCEEDED };
+      // Counted once its fate is known: on record (`refused`), or lost to another worker's move (`refusal_lost`).
+      const tally = (recorded: boolean): void => decisions().inc({ gateway: first, result: recorded ? 'refused' : REFUSAL_LOST, limit });
+      return { verdict: 'refuse', decision, reason: CAP_EXCEEDED, tally };
     }
     const chosen = candidates.find((c) => c.index === result.index);
     const gateway = plan.candidates[result.index];

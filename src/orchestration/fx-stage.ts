@@ -7,17 +7,17 @@ import { convertedPayment, linesOmitted } from '../fx/locked-rate';
 import { RateBook, RateGateway, RateQuote, RateRefusal } from '../fx/rate-book';
 import { counter } from '../metrics/metrics-registry';
 import { reportFxLinesOmitted } from './orchestration-metrics';
-import { OrchestrationStage, StageInput, StageResult } from './orchestration-stage';
+import { OrchestrationStage, REFUSAL_LOST, RefusalTally, StageInput, StageResult } from './orchestration-stage';
 
 /** Commands FX converts here: the ones that open a payment. Captures and refunds reuse its locked rate (operation-context). */
 const CONVERTED = new Set(['authorize', 'sale']);
 
 const conversions = () =>
-  counter('pb_fx_decisions_total', 'Currency conversion decisions, by gateway, result (native, converted, refused) and rate source', [
-    'gateway',
-    'result',
-    'source',
-  ]);
+  counter(
+    'pb_fx_decisions_total',
+    'Currency conversion decisions, by gateway, result (native, converted, refused once on record, refusal_lost) and rate source',
+    ['gateway', 'result', 'source'],
+  );
 
 /**
  * The FX stage: when the order's currency is not one the routed gateway (and account) settles in
@@ -87,13 +87,13 @@ export class FxStage implements OrchestrationStage {
     const gateway = plan.candidates[plan.index];
     const { amount, currency } = plan.payment;
     if (typeof quote === 'string') {
-      conversions().inc({ gateway, result: 'refused', source: 'none' });
       this.logger?.warn('currency conversion refused: no usable rate', { operation_id: op.id, gateway, from: currency, to: target, reason: quote });
       return {
         verdict: 'refuse',
         reason: quote,
         field: 'payment.currency',
         decision: { stage: 'fx', outcome: 'refused', reasons: [quote.toLowerCase()], details: { from_currency: currency, to_currency: target } },
+        tally: refusalTally(gateway),
       };
     }
     // Rounded to what this gateway takes, or its adapter would refuse the converted amount as unrepresentable.
@@ -125,13 +125,18 @@ export class FxStage implements OrchestrationStage {
    * amount and rate fail the same way every time, so a refusal naming the amount, never a retry.
    */
   private outOfRange(operationId: string, gateway: string, from: string, to: string, amount: number, why: string): StageResult {
-    conversions().inc({ gateway, result: 'refused', source: 'none' });
     this.logger?.warn(`currency conversion refused: ${why}`, { operation_id: operationId, gateway, from, to, amount });
     return {
       verdict: 'refuse',
       reason: 'FX_AMOUNT_OUT_OF_RANGE',
       field: 'payment.amount',
       decision: { stage: 'fx', outcome: 'refused', reasons: ['fx_amount_out_of_range'], details: { from_currency: from, to_currency: to } },
+      tally: refusalTally(gateway),
     };
   }
+}
+
+/** A conversion refused at `gateway`, counted once its fate is known (`RefusalTally`): `refused`, or `refusal_lost`. */
+function refusalTally(gateway: string): RefusalTally {
+  return (recorded) => conversions().inc({ gateway, result: recorded ? 'refused' : REFUSAL_LOST, source: 'none' });
 }

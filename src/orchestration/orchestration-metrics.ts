@@ -1,5 +1,6 @@
 import type { Logger } from '../logging/logger';
 import type { VaultGroup } from '../gateways/gateway-vaults';
+import type { Counter } from 'prom-client';
 import { counter, gauge } from '../metrics/metrics-registry';
 import { METHOD_BOUND } from '../routing/method-binding';
 import { StageDecision } from './orchestration-stage';
@@ -14,6 +15,17 @@ const failoversTotal = counter(
   'Authorizations and sales moved to their next candidate gateway, by the gateway left, the one tried next and the trigger',
   ['from', 'to', 'trigger'],
 );
+
+/**
+ * `pb_risk_review_notices_withheld_total`: risk holds decided on a stale read whose PENDING `RISK_REVIEW` notice was not
+ * sent, the operation having moved meanwhile (another worker sent it): the OMS hears what that attempt reports instead.
+ */
+export function riskReviewNoticesWithheld(): Counter {
+  return counter(
+    'pb_risk_review_notices_withheld_total',
+    "Risk review holds whose PENDING RISK_REVIEW notice was not sent because another worker moved the operation after the hold's read",
+  );
+}
 
 /** Counts the decisions recorded for one attempt (once, where they are written to the ledger). */
 export function countDecisions(decisions: readonly StageDecision[]): void {

@@ -2,16 +2,17 @@ import type { OperationRecord } from '../ledger/record-fields';
 import type { Logger } from '../logging/logger';
 import type { MethodBinding } from '../routing/method-binding';
 import { SkippedCandidate, reportFailoverSkips } from './orchestration-metrics';
-import { OrchestrationPlan, OrchestrationStage, StageDecision, StageResult } from './orchestration-stage';
+import { OrchestrationPlan, OrchestrationStage, RefusalTally, StageDecision, StageResult } from './orchestration-stage';
 import { FailoverStep, RoutingRecord, routedPayment } from '../ledger/routing-record';
 
 /**
  * What the pipeline decided for one attempt: send it (with this plan), refuse it (fail unsent, with the
- * reason), or wait (come back after `delayMs`). `decisions` is everything decided, in stage order.
+ * reason), or wait (come back after `delayMs`). `decisions` is everything decided, in stage order. A refusal's
+ * `tally` is the refusing stage's count, for the caller to call once it knows whether the refusal is on record.
  */
 export type PipelineResult =
   | { kind: 'send'; plan: OrchestrationPlan }
-  | { kind: 'refuse'; reason: string; field?: string; decisions: StageDecision[]; plan: OrchestrationPlan }
+  | { kind: 'refuse'; reason: string; field?: string; decisions: StageDecision[]; plan: OrchestrationPlan; tally?: RefusalTally }
   | { kind: 'wait'; delayMs: number; decisions: StageDecision[]; plan: OrchestrationPlan };
 
 /**
@@ -189,7 +190,14 @@ function afterStage(plan: OrchestrationPlan, result: StageResult): PipelineResul
       return { kind: 'send', plan: { ...next, payment, decisions } };
     }
     case 'refuse':
-      return { kind: 'refuse', reason: result.reason, ...(result.field ? { field: result.field } : {}), decisions, plan: { ...plan, decisions } };
+      return {
+        kind: 'refuse',
+        reason: result.reason,
+        ...(result.field ? { field: result.field } : {}),
+        decisions,
+        plan: { ...plan, decisions },
+        ...(result.tally ? { tally: result.tally } : {}),
+      };
     case 'wait':
       return { kind: 'wait', delayMs: result.delayMs, decisions, plan: { ...plan, decisions } };
   }

@@ -42,13 +42,24 @@ export interface StageInput {
 }
 
 /**
+ * Counts a stage's refusal in the stage's own metric once its fate is known: `true` when the refusal is on record (the
+ * operation FAILED unsent), `false` when it lost to another worker that moved the operation meanwhile (counted apart,
+ * under its own label value). A stage counts nothing for a refusal itself: a refusal decided on a stale read, or on
+ * the fast path that the plain path decides again, must not count as one that applied.
+ */
+export type RefusalTally = (recorded: boolean) => void;
+
+/** The label value a stage's own metric counts a refusal under when it lost to another worker's move (`RefusalTally`). */
+export const REFUSAL_LOST = 'refusal_lost';
+
+/**
  * A stage's answer: its decision and the plan to go on with (the one it was given when it changed
  * nothing), and whether the operation goes on (`continue`), fails unsent (`refuse`, with the decision's
  * first reason as the operation's reason), or waits (`wait`: come back after `delayMs`, e.g. a hold).
  */
 export type StageResult =
   | { verdict: 'continue'; decision: StageDecision; plan: OrchestrationPlan }
-  | { verdict: 'refuse'; decision: StageDecision; reason: string; field?: string }
+  | { verdict: 'refuse'; decision: StageDecision; reason: string; field?: string; tally?: RefusalTally }
   | { verdict: 'wait'; decision: StageDecision; delayMs: number };
 
 /**

@@ -10,13 +10,17 @@ import type { GatewayRequest } from '../gateways/gateway-adapter';
 import type { ReviewNotice } from '../events/risk-review-event';
 import { ReviewHold, ReviewStore } from '../risk/review-store';
 import { RISK_DECLINED, RISK_REVIEW_EXPIRED } from '../risk/risk-reasons';
-import { OrchestrationStage, StageDecision, StageInput, StageResult } from './orchestration-stage';
+import { OrchestrationStage, REFUSAL_LOST, RefusalTally, StageDecision, StageInput, StageResult } from './orchestration-stage';
 
 /** Commands the risk rules run before: the ones that open a payment. */
 const ASSESSED = new Set(['authorize', 'sale']);
 
 const decisions = () =>
-  counter('pb_risk_decisions_total', 'Risk rule decisions, by action and the rule that decided (none: allowed by default)', ['action', 'rule']);
+  counter(
+    'pb_risk_decisions_total',
+    'Risk rule decisions, by action and the rule that decided (none: allowed by default); a decline is counted once on record, one that lost to another worker as action refusal_lost',
+    ['action', 'rule'],
+  );
 
 /**
  * The risk stage: local rules before an authorization or a sale (amount threshold per currency, velocity per
@@ -89,7 +93,9 @@ export class RiskStage implements OrchestrationStage {
   private resultOf({ op, plan }: StageInput, decision: RiskDecision): StageResult {
     const base = { stage: 'risk' as const, details: detailsOf(decision) };
     const rule = decision.rule ? `rule:${decision.rule}` : 'no_rule_matched';
-    decisions().inc({ action: decision.action, rule: decision.rule ?? 'none' });
+    const labels = { action: decision.action, rule: decision.rule ?? 'none' };
+    // What goes on is counted now; a refusal by its caller, once its fate is known (`refusalTally`).
+    if (decision.action === 'allow' || decision.action === 'psp_review') decisions().inc(labels);
     switch (decision.action) {
       case 'allow':
         return { verdict: 'continue', plan, decision: { ...base, outcome: 'allowed', reasons: [rule, ...signalReasons(decision)] } };
@@ -102,13 +108,19 @@ export class RiskStage implements OrchestrationStage {
           rule: decision.rule,
           signals: decision.signals.map((s) => s.detail),
         });
-        return { verdict: 'refuse', reason: RISK_DECLINED, decision: { ...base, outcome: 'refused', reasons: ['decline', rule, ...signalReasons(decision)] } };
+        return {
+          verdict: 'refuse',
+          reason: RISK_DECLINED,
+          decision: { ...base, outcome: 'refused', reasons: ['decline', rule, ...signalReasons(decision)] },
+          tally: refusalTally(labels),
+        };
       case 'hold':
         // No review store (no Redis): a hold cannot be kept, so it is not sent either.
         return {
           verdict: 'refuse',
           reason: RISK_DECLINED,
           decision: { ...base, outcome: 'refused', reasons: ['hold_unavailable', rule, ...signalReasons(decision)] },
+          tally: refusalTally(labels),
         };
     }
   }
@@ -154,6 +166,11 @@ export class RiskStage implements OrchestrationStage {
     // Come back at the deadline; an operator's release or the poller's void requeue it sooner.
     return { verdict: 'wait', decision: held, delayMs: Math.max(deadline - now, 1000) };
   }
+}
+
+/** A refusal's count once its fate is known (`RefusalTally`): under its action on record, `refusal_lost` when it lost. */
+function refusalTally(labels: { action: string; rule: string }): RefusalTally {
+  return (recorded) => decisions().inc(recorded ? labels : { ...labels, action: REFUSAL_LOST });
 }
 
 function signalReasons(d: RiskDecision): string[] {

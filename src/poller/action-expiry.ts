@@ -138,7 +138,7 @@ export class ActionExpiry {
       const resolved = await resolveOperationContext(op, ledger);
       if ('context' in resolved) {
         try {
-          const { outcome, elapsedMs } = await inquireStatus(route, resolved.context);
+          const { outcome, elapsedMs } = await inquireStatus(route, resolved.context, logger);
           if (outcome && outcome.status !== 'ACTION_REQUIRED') {
             await recorder.apply(op, outcome, 'poller', { elapsed_ms: elapsedMs, cause: 'action_timeout' });
             return 'settled';

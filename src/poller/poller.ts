@@ -162,7 +162,7 @@ export class Poller {
       let noTrace = false;
       if ('context' in resolved) {
         try {
-          const { outcome, elapsedMs } = await inquireStatus(route, resolved.context);
+          const { outcome, elapsedMs } = await inquireStatus(route, resolved.context, logger);
           noTrace = outcome === null;
           if (outcome && outcome.status !== 'PENDING') {
             const after = await recorder.apply(op, outcome, 'poller', { elapsed_ms: elapsedMs });

@@ -236,7 +236,10 @@ export async function recordOlderFailure(
   });
 }
 
-/** Records the failure the PSP confirmed (or, webhook-only, signed) as an adjustment and its OMS event. */
+/**
+ * Records the failure the PSP confirmed (or, webhook-only, signed) as an adjustment and its OMS event, dated
+ * (`occurred_at`) by the PSP's time of it when the PSP says one.
+ */
 async function report(
   op: OperationRecord,
   job: GatewayOutcomeJobData,
@@ -249,6 +252,9 @@ async function report(
   const amount = psp.amount ?? job.outcome.amount ?? ledgerAmount(op);
   const currency = psp.currency ?? job.outcome.currency ?? ledgerCurrency(op);
   const reference = job.outcome.gatewayReference ?? psp.gatewayReference;
+  // When the PSP says it failed: the time of the transaction the PSP's answer found (a Cybersource void's
+  // `submitTimeUtc`, a Stripe `canceled_at`), else the webhook's own date.
+  const occurredAt = psp.occurredAt ?? job.outcome.occurredAt;
   const { created } = await deps.adjustments.recordAdjustment(op, {
     kind,
     direction,
@@ -256,6 +262,7 @@ async function report(
     currency,
     reason: job.outcome.reason ?? psp.reason ?? job.outcome.gatewayStatus,
     ...(reference !== undefined ? { pspReference: reference } : {}),
+    ...(occurredAt !== undefined ? { occurredAt } : {}),
     gateway: job.gateway,
     pspEventId: job.eventId,
     source: 'webhook',

@@ -12,7 +12,11 @@ import { GatewayOutcomeJobData } from './gateway-outcomes-queue';
  * (idempotent by the notification's id):
  * - an authorization (or revalidation) cancelled: `failed_after_success`, direction `none`, the hold released;
  * - a sale cancelled or refunded: `capture_failed`, direction `debit` (the money went back to the shopper), the sale
- *   marked undone so no refund of it is sent again.
+ *   marked undone so no refund of it is sent again;
+ * - a capture of ours cancelled (voided: a Cybersource Business Center void names the capture it voids by the capture's
+ *   merchant reference): `capture_failed`, direction `debit` (nothing was collected), the capture marked undone;
+ * - a refund of ours cancelled (voided the same way, by the refund's merchant reference): `refund_failed`, direction
+ *   `credit` (nothing went back to the shopper), the refund marked undone.
  * An authorization refunded (or cancelled-or-refunded without saying which, once captured) is no release: it is a
  * refund outside the bridge, read by `webhooks/outside-refund.ts` (`refund_outside_bridge`). Only of the gateway the operation is routed to: one it
  * failed over from cancelled its own attempt's payment, not the one the OMS was told SUCCEEDED (history only). `null`
@@ -24,7 +28,9 @@ export function reversalAsFailure(op: OperationRecord, job: GatewayOutcomeJobDat
   // An earlier attempt's PSP (a failover) undid that attempt's payment: the SUCCEEDED one stands at the current gateway.
   if (gatewayOf(op) !== job.gateway) return null;
   const authorization = op.command === 'authorize' || op.command === 'revalidate';
-  if (op.command !== 'sale' && !(authorization && reversal === 'cancel')) return null;
+  // A capture or refund of ours voided (a Cybersource Business Center void carries its merchant reference): no money moved.
+  const cancelled = authorization || op.command === 'capture' || op.command === 'refund';
+  if (op.command !== 'sale' && !(cancelled && reversal === 'cancel')) return null;
   // The reason is the PSP's event (`CANCEL_OR_REFUND`: a refund of a captured sale, read so by the refunded-beyond alarm).
   return { ...job, outcome: { ...job.outcome, status: 'FAIL', reason: job.outcome.gatewayStatus, settles: [op.command] } };
 }

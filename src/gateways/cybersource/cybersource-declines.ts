@@ -60,6 +60,15 @@ export const CYBERSOURCE_DECLINES: DeclineTable = {
     PROCESSOR_RISK_CONTROL_DECLINE: 'suspected_fraud',
     INVALID_PIN: 'invalid_card_data',
     DEBIT_CARD_USAGE_LIMIT_EXCEEDED: 'limit_exceeded',
+    // Later versions of the same list (PtsV2PaymentsPost201ResponseErrorInformation, PtsV2PaymentsRefundPost201ResponseErrorInformation),
+    // documented by name only: refused by the acquirer's or aggregator's own rules (a custom rule set, not the issuer),
+    // so another card or method, not a retry; and a system refusal at the processor, an error there.
+    DAGGREJECTED: 'suspected_fraud',
+    DAGGDENIED: 'suspected_fraud',
+    DSYSREJECTED: 'processing_error',
+    // Decision Manager's decision asks for a challenge (PtsV2PaymentsPost201ResponseEmbeddedActionsDECISION,
+    // RiskV1DecisionsPost201ResponseErrorInformation): the cardholder must authenticate.
+    DECISION_PROFILE_CHALLENGE: 'authentication_required',
     // 400 reason
     MISSING_FIELD: 'invalid_request',
     INVALID_DATA: 'invalid_request',
@@ -88,6 +97,8 @@ export const CYBERSOURCE_DECLINES: DeclineTable = {
     CAPTURE_REFERENCE_MISSING: 'operation_not_permitted',
     CAPTURED_AMOUNT_UNKNOWN: 'operation_not_permitted',
     CAPTURE_REFUNDED: 'operation_not_permitted',
+    // Our reading of a refund of ours its status inquiry found voided since (a Business Center void): nothing went back.
+    REFUND_VOIDED: 'operation_not_permitted',
     // 502 reason
     SYSTEM_ERROR: 'processing_error',
     SERVER_TIMEOUT: 'try_again_later',

@@ -4,6 +4,7 @@ import { FactMeaning, FactRow, RESPONSE_OR_INQUIRY } from '../gateway-facts';
 import {
   CYBERSOURCE_RCODES,
   CYBERSOURCE_STATUSES,
+  CYBERSOURCE_VOID_ONLY_STATUSES,
   CYBERSOURCE_TOKEN_STATES,
   cybersourceRCodeMeaning,
   cybersourceStatusHoldsFunds,
@@ -41,13 +42,15 @@ export function cybersourceFacts(): FactRow[] {
     const held = cybersourceStatusHoldsFunds(status) ? ' (the funds stay held: the authorization is voided by orphan reversal, reason `risk_declined`)' : '';
     const note = ERROR_ANSWER_NOTES[status] ?? '';
     // A void's status only: from any other request, no documented result (asked about).
-    const commands: readonly CommandType[] = status === 'FAILED' ? ['cancel'] : [];
-    const voidOnly = status === 'FAILED' ? " (a void's: of any other request, or a reversal, unknown and asked about)" : '';
+    const commands: readonly CommandType[] = CYBERSOURCE_VOID_ONLY_STATUSES.has(status) ? ['cancel'] : [];
+    const voidOnly = CYBERSOURCE_VOID_ONLY_STATUSES.has(status) ? " (a void's: of any other request, or a reversal, unknown and asked about)" : '';
+    // Its meaning undocumented: decided by the status inquiry (a void of our capture or refund counts only where VOIDED).
+    const undecided = status === 'CANCELLED' ? ' (the status inquiry finds the void done, `ics_void`, or not)' : '';
     // A partial reversal confirms the amount it names only.
     const reversed =
       status === 'PARTIALLY_REVERSED' ? " (a cancel's: for `reversalAmountDetails.reversedAmount`; naming none readable, unknown and asked about)" : '';
     rows.push({
-      fact: `status \`${status}\`${held}${note}${voidOnly}${reversed}`,
+      fact: `status \`${status}\`${held}${note}${voidOnly}${undecided}${reversed}`,
       source: RESPONSE_OR_INQUIRY,
       commands,
       meaning: meaning(cybersourceStatusMeaning(status)),
@@ -110,6 +113,19 @@ export function cybersourceFacts(): FactRow[] {
     commands: CYBERSOURCE_AUTHORIZING_COMMANDS,
     meaning: 'PENDING',
   });
+  // A Business Center void of a capture or refund of ours carries its merchant reference: never read as its success.
+  rows.push({
+    fact: "a void that succeeded (`ics_void`, or status `VOIDED`) under a capture's merchant reference (the Business Center: a void of ours carries the cancel's own), not older than the capture: nothing collected (reason `CAPTURE_ALREADY_VOIDED`, `pb_cybersource_inquiry_voided_total`); a refused void or a refund under it decides nothing, the capture's own transaction does",
+    source: 'status inquiry (transaction search)',
+    commands: ['capture'],
+    meaning: 'FAIL',
+  });
+  rows.push({
+    fact: "a void that succeeded (`ics_void`, or status `VOIDED`) under a refund's merchant reference (the Business Center), not older than the refund (`ics_credit`): nothing given back (reason `REFUND_VOIDED`, `pb_cybersource_inquiry_voided_total`); a refused void decides nothing, the refund's own transaction does",
+    source: 'status inquiry (transaction search)',
+    commands: ['refund'],
+    meaning: 'FAIL',
+  });
   for (const rCode of CYBERSOURCE_RCODES)
     rows.push({
       fact: `rCode \`${rCode}\` (no status, no reason code above)`,
@@ -156,6 +172,24 @@ export function cybersourceFacts(): FactRow[] {
         meaning: 'ignore',
         adjustment: 'capture_failed',
       });
+      // A void of a capture carries the capture's merchant reference; a reversal releases an authorization only.
+      if (type.startsWith('payments.voids.'))
+        rows.push({
+          fact: `${outside('a capture of ours')}: nothing collected, direction \`debit\`, dated by the void's \`submitTimeUtc\``,
+          source: 'webhook',
+          commands: ['capture'],
+          meaning: 'ignore',
+          adjustment: 'capture_failed',
+        });
+      // So does a void of a refund: the refund's.
+      if (type.startsWith('payments.voids.'))
+        rows.push({
+          fact: `${outside('a refund of ours')}: nothing given back, direction \`credit\`, dated by the void's \`submitTimeUtc\``,
+          source: 'webhook',
+          commands: ['refund'],
+          meaning: 'ignore',
+          adjustment: 'refund_failed',
+        });
     }
     if (webhookIsRefund(type))
       rows.push({

@@ -5,6 +5,7 @@ import { GatewayOutcome, GatewayResponse, NamedVoid, OperationContext, StatusAns
 import { CommandType } from '../../contracts/payment-command';
 import { CYBERSOURCE_502_REASONS, classifyCybersourceError, cybersourceErrorCode, kindOf502Reason } from './cybersource-errors';
 import {
+  CYBERSOURCE_VOID_ONLY_STATUSES,
   CybersourceStatus,
   CybersourceStatusMeaning,
   cybersourceRCodeMeaning,
@@ -39,6 +40,12 @@ type Json = Record<string, unknown>;
 const releasedFound = counter(
   'pb_cybersource_inquiry_released_total',
   "Cybersource status inquiries that found the authorization (or sale) released by a reversal or void the bridge did not send, under its merchant reference: never authorized; read FAIL when the whole of it was released after it was made, else PENDING (the operation's history shows the status '(released)')",
+  ['gateway'],
+);
+
+const voidedFound = counter(
+  'pb_cybersource_inquiry_voided_total',
+  "Cybersource status inquiries of a capture or refund of ours that found it voided by a void the bridge did not send (a Business Center void carries the capture's or refund's merchant reference): no money moved; read FAIL, reason CAPTURE_ALREADY_VOIDED or REFUND_VOIDED (the operation's history shows the status '(voided)'; of one the OMS was told SUCCEEDED, its capture_failed or refund_failed)",
   ['gateway'],
 );
 
@@ -172,10 +179,12 @@ function withSubmittedAt(outcome: GatewayOutcome, transaction: Json | undefined)
  * `rCode` misstates (a review hold, a soft decline: `cybersource-reason-codes.ts`), else the documented
  * `rCode`.
  */
-function transactionOutcome(body: Json, response: GatewayResponse, gateway: string, readsFailed = false): GatewayOutcome {
+function transactionOutcome(body: Json, response: GatewayResponse, gateway: string, readsVoidOnly = false): GatewayOutcome {
   const app = obj(body.applicationInformation);
-  // `FAILED` is a void's status only (`sendsVoid`): of any other transaction it is no documented status.
-  const status = [body.status, app?.status].find((s): s is CybersourceStatus => isCybersourceStatus(s) && (s !== 'FAILED' || readsFailed));
+  // `FAILED` and `CANCELLED` are a void's statuses only (`sendsVoid`): of any other transaction they are no documented status.
+  const status = [body.status, app?.status].find(
+    (s): s is CybersourceStatus => isCybersourceStatus(s) && (!CYBERSOURCE_VOID_ONLY_STATUSES.has(s) || readsVoidOnly),
+  );
   if (status !== undefined) return toOutcome(cybersourceStatusMeaning(status), status, body, response, gateway);
   const rFlag = str(app?.rFlag);
   const reasonCode = code(app?.reasonCode);
@@ -284,9 +293,10 @@ export function parseCybersourceResponse(ctx: OperationContext, response: Gatewa
     return outcome;
   } else {
     const status = toCybersourceStatus(body.status, gateway);
-    // `FAILED` is documented for a void's 201 only: from any other request it names no result, asked about (never a FAIL).
-    if (status === 'FAILED' && !sendsVoid(ctx)) {
-      throw new GatewayError('outcome_unknown', gateway, `cybersource status FAILED answering a ${ctx.command}, documented for a void only`, {
+    // `FAILED` and `CANCELLED` are documented for a void's 201 only: from any other request they name no result, asked
+    // about (never a FAIL).
+    if (CYBERSOURCE_VOID_ONLY_STATUSES.has(status) && !sendsVoid(ctx)) {
+      throw new GatewayError('outcome_unknown', gateway, `cybersource status ${status} answering a ${ctx.command}, documented for a void only`, {
         httpStatus: response.status,
         gatewayCode: status,
       });
@@ -507,8 +517,48 @@ export function parseCybersourceSearchResponse(ctx: OperationContext, response: 
     if (release.whole) outcome.reason = release.reason;
     releasedFound.inc({ gateway });
   }
-  // The time of the transaction that decides (the newest of the operation's; the release's when it decides).
-  return withSubmittedAt(outcome, release?.whole ? release.summary : newest);
+  // A capture or refund of ours voided since by a void under its merchant reference that the bridge did not send (a
+  // Business Center void: its void carries the capture's or refund's reference, ours carry the cancel's own): no money
+  // moved. Its FAIL, as a whole release is an authorization's: Cybersource refuses any refund of a voided capture
+  // (`CAPTURE_ALREADY_VOIDED`); a voided refund gave nothing back (`REFUND_VOIDED`).
+  const voidable = VOIDED_TRANSACTIONS[ctx.command];
+  const voided = voidable !== undefined ? voidOfOwn(list, voidable.service) : null;
+  if (voidable !== undefined && voided !== null) {
+    outcome.status = 'FAIL';
+    outcome.gatewayStatus = `${outcome.gatewayStatus ?? ''} (voided)`;
+    outcome.reason = voidable.reason;
+    voidedFound.inc({ gateway });
+  }
+  // The time of the transaction that decides (the newest of the operation's; the release's or void's when it decides).
+  return withSubmittedAt(outcome, release?.whole ? release.summary : (voided ?? newest));
+}
+
+/**
+ * The commands whose own transaction Cybersource voids (a capture, a refund): the service of that transaction, and the
+ * reason one found voided fails with: the one Cybersource refuses a refund of a voided capture with, and for a voided
+ * refund ours (no money went back).
+ */
+const VOIDED_TRANSACTIONS: Partial<Record<CommandType, { service: string; reason: string }>> = {
+  capture: { service: 'ics_bill', reason: 'CAPTURE_ALREADY_VOIDED' },
+  refund: { service: 'ics_credit', reason: 'REFUND_VOIDED' },
+};
+
+/**
+ * The void among a capture's or refund's summaries (`list`, those under its merchant reference), or null: a summary that
+ * shows it `VOIDED` ({@link showsVoided}: its status, or a successful `ics_void`) not older than its own transaction
+ * (one listing another service, `service`: `ics_bill`, `ics_credit`, or none; one older voided an earlier attempt). A
+ * void undoes its transaction whole (it takes no amount), so any one found is its undoing. The newest such void when
+ * several are listed.
+ */
+function voidOfOwn(list: Json[], service: string): Json | null {
+  const own = list.filter((summary) => !showsVoided(summary) || applicationsOf(summary).some((a) => a.name === service));
+  const madeAt = own.length > 0 ? submittedAt(newestOf(own)) : undefined;
+  const voids = list.filter((summary) => {
+    if (!showsVoided(summary)) return false;
+    const at = submittedAt(summary);
+    return madeAt === undefined || at === undefined || at >= madeAt;
+  });
+  return voids.length > 0 ? newestOf(voids) : null;
 }
 
 /**
@@ -604,18 +654,20 @@ function applicationsOf(summary: Json): Json[] {
 const FOLLOW_ON_APPLICATIONS: ReadonlySet<string> = new Set(['ics_auth_reversal', 'ics_void', 'ics_credit']);
 
 /**
- * The summaries whose result is an authorizing command's own (for any other command: all of them). A follow-on under
- * the payment's merchant reference (a reversal, void or refund the bridge did not send: Decision Manager's case
- * actions, the Business Center) lists only such services, and its result is not the authorization's: a refused
- * reversal does not fail it, a refund done does not authorize it (a reversal or void done is read by `releaseOf`).
- * The authorization's own are those that list any other service (`ics_auth`, `ics_bill`…) or none; when none is
- * left, all of them.
+ * The summaries whose result is an authorizing command's, a capture's or a refund's own (for any other command: all of
+ * them). A follow-on under the payment's merchant reference (a reversal, void or refund the bridge did not send:
+ * Decision Manager's case actions, the Business Center; a follow-on of a capture or refund carries the capture's or
+ * refund's) lists only such services, and its result is not the authorization's, capture's or refund's: a refused
+ * reversal or void does not fail it, a refund done does not authorize it (a reversal or void done is read by
+ * `releaseOf`, a capture's or refund's void by `voidOfOwn`). The own are those that list any other service (`ics_auth`,
+ * `ics_bill`…; for a refund its `ics_credit`) or none; when none is left, all of them.
  */
 function decisiveSummaries(ctx: OperationContext, list: Json[]): Json[] {
-  if (!authorizes(ctx)) return list;
+  const voidable = VOIDED_TRANSACTIONS[ctx.command];
+  if (!authorizes(ctx) && voidable === undefined) return list;
   const own = list.filter((summary) => {
     const apps = applicationsOf(summary);
-    return apps.length === 0 || apps.some((a) => typeof a.name !== 'string' || !FOLLOW_ON_APPLICATIONS.has(a.name));
+    return apps.length === 0 || apps.some((a) => typeof a.name !== 'string' || a.name === voidable?.service || !FOLLOW_ON_APPLICATIONS.has(a.name));
   });
   return own.length > 0 ? own : list;
 }

@@ -10,9 +10,10 @@ import { OutcomeStatus } from '../gateway-adapter';
  * `status` (payments, reversals, captures, refunds, voids, credits, payouts, risk decisions), the
  * Transaction Search/Details examples (`TRANSMITTED`), and the statuses later API versions added for
  * the same endpoints (`AUTHORIZED_RISK_DECLINED`, `PENDING_AUTHENTICATION`, `PENDING_REVIEW`; the reversal's
- * `PARTIALLY_REVERSED`, the void's `FAILED`: cybersource-rest-client `PtsV2PaymentsReversalsPost201Response`,
- * `PtsV2PaymentsVoidsPost201Response`). The void's `CANCELLED` is not read: its documentation does not say whether
- * the void was done, and a guess either way misstates money; it is `outcome_unknown`, the inquiry reads `ics_void`.
+ * `PARTIALLY_REVERSED`, the void's `FAILED` and `CANCELLED`: cybersource-rest-client `PtsV2PaymentsReversalsPost201Response`,
+ * `PtsV2PaymentsVoidsPost201Response`, "VOIDED, CANCELLED, FAILED"). The void's `CANCELLED` is documented without its
+ * meaning: it says neither that the void was done nor that it was not, and a guess either way misstates money, so it
+ * decides nothing (`PENDING`): the status inquiry reads the void's `ics_void`.
  */
 export const CYBERSOURCE_STATUSES = [
   'AUTHORIZED',
@@ -36,9 +37,17 @@ export const CYBERSOURCE_STATUSES = [
   'REJECTED',
   // A void that was not done (201).
   'FAILED',
+  // A void's 201, its meaning undocumented.
+  'CANCELLED',
   'SERVER_ERROR',
 ] as const;
 export type CybersourceStatus = (typeof CYBERSOURCE_STATUSES)[number];
+
+/**
+ * The statuses documented for a void's answer only (`PtsV2PaymentsVoidsPost201Response`): from any other request, or
+ * in a search summary of any other transaction, they are no documented result (asked about, never read).
+ */
+export const CYBERSOURCE_VOID_ONLY_STATUSES: ReadonlySet<CybersourceStatus> = new Set<CybersourceStatus>(['FAILED', 'CANCELLED']);
 
 /** What a status means: an outcome, or `ERROR` (the PSP failed; classify as a retryable error). */
 export type CybersourceStatusMeaning = OutcomeStatus | 'ERROR';
@@ -83,6 +92,10 @@ export function cybersourceStatusMeaning(status: CybersourceStatus): Cybersource
     case 'VOIDED':
     case 'ACCEPTED':
       return 'SUCCESS';
+    case 'CANCELLED':
+      // A void's: documented beside VOIDED and FAILED without saying whether it voided. Decides nothing: the status
+      // inquiry finds the void done (`ics_void`, VOIDED) or not.
+      return 'PENDING';
     case 'SERVER_ERROR':
       return 'ERROR';
     default:

@@ -29,7 +29,10 @@ export const CAPTURE_OPERATION_ID_METADATA = 'capture_operation_id';
  */
 export const ATTEMPT_KEY_METADATA = 'attempt_key';
 
-/** Largest page Stripe lists; a PaymentIntent with more than 100 refunds is beyond our use. */
+/**
+ * Largest page Stripe lists ("Limit can range between 1 and 100", List all refunds): a PaymentIntent's refunds past
+ * the first 100 are read on through `starting_after` (`stripeStatusNextPage`).
+ */
 const LIST_LIMIT = 100;
 
 function post(ctx: OperationContext, path: string, fields: { [key: string]: StripeFormValue }): GatewayRequest {
@@ -180,7 +183,7 @@ export const SEARCHED_COMMANDS: ReadonlySet<CommandType> = new Set<CommandType>(
  * - authorize / sale / revalidate: search PaymentIntents by `metadata['operation_id']` (its index lags:
  *   {@link STRIPE_SEARCH_LAG_MS}); an attempt after a failover is the one whose `metadata['attempt_key']` is its key.
  * - capture / cancel / validate: the PaymentIntent itself (`gateway_key`).
- * - refund: the PaymentIntent's refunds, matched by `metadata.operation_id`.
+ * - refund: the PaymentIntent's refunds, matched by `metadata.operation_id`, page by page (`refundListPage`).
  * - tokenize: the PaymentMethod, attached (the SetupIntent succeeded) or not.
  */
 export function buildStripeStatusRequest(ctx: OperationContext): GatewayRequest {
@@ -197,10 +200,19 @@ export function buildStripeStatusRequest(ctx: OperationContext): GatewayRequest 
     case 'validate':
       return get(intentPath(ctx));
     case 'refund':
-      return get(`/v1/refunds?payment_intent=${stripeId(payment.gateway_key, 'payment.gateway_key')}&limit=${LIST_LIMIT}`);
+      return refundListPage(ctx);
     case 'tokenize':
       return get(`/v1/payment_methods/${stripeId(payment.gateway_key, 'payment.gateway_key')}`);
     default:
       return assertNever(ctx.command, 'command');
   }
+}
+
+/**
+ * A page of the refunds of the refund's PaymentIntent, newest first: the first, or the one after the refund
+ * `startingAfter` (the last of the page before: "List all refunds", `starting_after`).
+ */
+export function refundListPage(ctx: OperationContext, startingAfter?: string): GatewayRequest {
+  const after = startingAfter === undefined ? '' : `&starting_after=${encodeURIComponent(startingAfter)}`;
+  return get(`/v1/refunds?payment_intent=${stripeId(ctx.payment.gateway_key, 'payment.gateway_key')}&limit=${LIST_LIMIT}${after}`);
 }

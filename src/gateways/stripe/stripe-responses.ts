@@ -2,14 +2,22 @@ import { isStoredValueCommand } from '../../contracts/stored-value';
 import { unsupportedCommand } from '../unsupported-command';
 import { GatewayError } from '../../errors/gateway-error';
 import { assertNever } from '../assert-never';
-import { AUTHORIZATION_EXPIRED_REASON, AuthorizationLapse, GatewayOutcome, GatewayResponse, OperationContext, idempotencyKeyOf } from '../gateway-adapter';
+import {
+  AUTHORIZATION_EXPIRED_REASON,
+  AuthorizationLapse,
+  GatewayOutcome,
+  GatewayRequest,
+  GatewayResponse,
+  OperationContext,
+  idempotencyKeyOf,
+} from '../gateway-adapter';
 import { describeDecline } from '../../errors/decline';
 import { STRIPE_DECLINES } from './stripe-declines';
 import { withConfirmedMoney } from '../../money/psp-currency-table';
 import { stripeConfirmedMoney } from './stripe-amount';
 import { classifyStripeError, stripeErrorBody, stripeRefusalCode } from './stripe-errors';
 import { customAttribute } from './stripe-references';
-import { ATTEMPT_KEY_METADATA, CAPTURE_OPERATION_ID_METADATA, OPERATION_ID_METADATA } from './stripe-requests';
+import { ATTEMPT_KEY_METADATA, CAPTURE_OPERATION_ID_METADATA, OPERATION_ID_METADATA, refundListPage } from './stripe-requests';
 import { ActionKind, CustomerAction, actionExpiryMs } from '../customer-action';
 import { StoredCard, storedCardOf } from '../stored-card';
 import { pspEpochSecondsMs } from '../psp-time';
@@ -202,6 +210,11 @@ export function paymentIntentToOutcome(pi: Json, command: PaymentIntentCommand, 
   }
   if (outcome === 'FAIL') {
     result.reason = lastPaymentError(pi) ?? (status === 'canceled' ? str(pi.cancellation_reason) : undefined) ?? status;
+    // A cancelled PaymentIntent's failure happened at its `canceled_at` ("the time at which the PaymentIntent was
+    // canceled"), as a cancel's outcome is dated (`stripeCancelOutcome`): a Dashboard cancel of a payment the OMS was told
+    // SUCCEEDED is dated by it, not by when its webhook was made.
+    const canceledAt = status === 'canceled' ? epochMs(pi.canceled_at) : undefined;
+    if (canceledAt !== undefined) result.occurredAt = canceledAt;
   }
   return result;
 }
@@ -507,4 +520,23 @@ export function parseStripeStatusResponse(ctx: OperationContext, response: Gatew
     default:
       return assertNever(ctx.command, 'command');
   }
+}
+
+/**
+ * The page after `response` of a refund's status inquiry (`GatewayTransformer.nextStatusPage`): Stripe lists a
+ * PaymentIntent's refunds 100 a page, newest first, and says whether more follow (`has_more`, "True if this list has
+ * another page of items after this one that can be fetched"); the next page starts after the page's last refund
+ * (`starting_after`). `null` when the list ends there, or for any other command (one object, or a search whose
+ * match is one of a few PaymentIntents). A page that says neither (no `has_more`, or more without a last id) throws
+ * `outcome_unknown`: the refund may be on a page not read, so the miss is no proof that it never landed.
+ */
+export function stripeStatusNextPage(ctx: OperationContext, response: GatewayResponse, gateway: string): GatewayRequest | null {
+  if (ctx.command !== 'refund' || response.status < 200 || response.status >= 300) return null;
+  const json = parseJson(response, gateway);
+  if (json.has_more === false) return null;
+  if (json.has_more !== true) throw new GatewayError('outcome_unknown', gateway, 'refund list answer without has_more');
+  const last = listData(json, gateway).at(-1);
+  const id = last === undefined ? undefined : str(last.id);
+  if (id === undefined) throw new GatewayError('outcome_unknown', gateway, 'refund list says has_more without a last refund id');
+  return refundListPage(ctx, id);
 }

@@ -13,7 +13,7 @@ import {
   WebhookEvent,
 } from '../gateway-adapter';
 import { SEARCHED_COMMANDS, STRIPE_SEARCH_LAG_MS, buildStripeRequest, buildStripeStatusRequest } from './stripe-requests';
-import { parseStripeResponse, parseStripeStatusResponse } from './stripe-responses';
+import { parseStripeResponse, parseStripeStatusResponse, stripeStatusNextPage } from './stripe-responses';
 import { parseStripeWebhook, verifyStripeWebhook } from './stripe-webhook';
 
 const SUPPORTED: readonly CommandType[] = ['authorize', 'sale', 'capture', 'cancel', 'refund', 'validate', 'revalidate', 'tokenize'];
@@ -59,6 +59,10 @@ export const stripeTransformer: GatewayTransformer = {
   parseStatusResponse(ctx: OperationContext, response: GatewayResponse, gateway: GatewayConfig): GatewayOutcome | null {
     const outcome = parseStripeStatusResponse(ctx, response, gateway.name);
     return outcome === null ? null : withDecline(outcome, STRIPE_DECLINES);
+  },
+
+  nextStatusPage(ctx: OperationContext, response: GatewayResponse, gateway: GatewayConfig): GatewayRequest | null {
+    return stripeStatusNextPage(ctx, response, gateway.name);
   },
 
   authenticate(request: GatewayRequest, gateway: GatewayConfig): GatewayRequest {

@@ -4,7 +4,7 @@
 // @ts-nocheck
 "use strict";
 export const parameters = validate21;
-const schema6 = {"type":"object","additionalProperties":false,"required":["service_bus.url","service_bus.endpoint_name","service_bus.secret","service_bus.public_url","mom_client.client_id","mom_client.client_secret","mom_client.oauth_server_url","amqp.url","redis.url"],"properties":{"service_bus.url":{"$ref":"#/definitions/p0"},"service_bus.rpc_path":{"$ref":"#/definitions/p1","default":"/"},"service_bus.endpoint_name":{"$ref":"#/definitions/p2"},"service_bus.secret":{"$ref":"#/definitions/p3"},"service_bus.public_url":{"$ref":"#/definitions/p4"},"service_bus.delegate_path":{"$ref":"#/definitions/p5","default":"/delegate/oms"},"service_bus.subscribes":{"$ref":"#/definitions/p6","default":[]},"service_bus.amount_units":{"$ref":"#/definitions/p7","default":"minor"},"service_bus.refund_pending_notice":{"$ref":"#/definitions/p8","default":true},"service_bus.timeout_ms":{"$ref":"#/definitions/p9","default":10000},"service_bus.method.register":{"$ref":"#/definitions/p10","default":"magento.service_bus.remote.register"},"service_bus.method.unregister":{"$ref":"#/definitions/p11","default":"magento.service_bus.remote.unregister"},"service_bus.method.validate":{"$ref":"#/definitions/p12","default":"magento.payments.payments_management.validate"},"service_bus.method.revalidate":{"$ref":"#/definitions/p13","default":"magento.payments.payments_management.revalidate"},"service_bus.method.capture":{"$ref":"#/definitions/p14","default":"magento.payments.payments_management.capture"},"service_bus.method.cancel":{"$ref":"#/definitions/p15","default":"magento.payments.payments_management.cancel"},"service_bus.method.refund":{"$ref":"#/definitions/p16","default":"magento.payments.payments_management.refund"},"service_bus.method.validated":{"$ref":"#/definitions/p17","default":"magento.payments.payments_management.validated"},"service_bus.method.revalidated":{"$ref":"#/definitions/p18","default":"magento.payments.payments_management.revalidated"},"service_bus.method.captured":{"$ref":"#/definitions/p19","default":"magento.payments.payments_management.captured"},"service_bus.method.cancelled":{"$ref":"#/definitions/p20","default":"magento.payments.payments_management.cancelled"},"service_bus.method.refunded":{"$ref":"#/definitions/p21","default":"magento.payments.payments_management.refunded"},"service_bus.method.authorized":{"$ref":"#/definitions/p22","default":"magento.payments.payments_management.authorized"},"service_bus.method.sold":{"$ref":"#/definitions/p23","default":"magento.payments.payments_management.sold"},"service_bus.method.tokenized":{"$ref":"#/definitions/p24","default":"magento.payments.payments_management.tokenized"},"service_bus.method.refund_updated":{"$ref":"#/definitions/p25","default":"magento.postsales.refund_management.updated"},"service_bus.method.authorization_expiring":{"$ref":"#/definitions/p26","default":"magento.payments.payments_management.authorization_expiring"},"service_bus.method.adjusted":{"$ref":"#/definitions/p27","default":"magento.payments.payments_management.adjusted"},"service_bus.method.balance_inquiry":{"$ref":"#/definitions/p28","default":"magento.payments.payments_management.balance_inquiry"},"service_bus.method.reload":{"$ref":"#/definitions/p29","default":"magento.payments.payments_management.reload"},"service_bus.method.issue":{"$ref":"#/definitions/p30","default":"magento.payments.payments_management.issue"},"service_bus.method.activate":{"$ref":"#/definitions/p31","default":"magento.payments.payments_management.activate"},"service_bus.method.deactivate":{"$ref":"#/definitions/p32","default":"magento.payments.payments_management.deactivate"},"service_bus.method.merge_balance":{"$ref":"#/definitions/p33","default":"magento.payments.payments_management.merge_balance"},"service_bus.method.balance_reported":{"$ref":"#/definitions/p34","default":"magento.payments.payments_management.balance_reported"},"service_bus.method.reloaded":{"$ref":"#/definitions/p35","default":"magento.payments.payments_management.reloaded"},"service_bus.method.issued":{"$ref":"#/definitions/p36","default":"magento.payments.payments_management.issued"},"service_bus.method.activated":{"$ref":"#/definitions/p37","default":"magento.payments.payments_management.activated"},"service_bus.method.deactivated":{"$ref":"#/definitions/p38","default":"magento.payments.payments_management.deactivated"},"service_bus.method.balance_merged":{"$ref":"#/definitions/p39","default":"magento.payments.payments_management.balance_merged"},"service_bus.method.recurring_failed":{"$ref":"#/definitions/p40","default":"magento.payments.payments_management.recurring_failed"},"service_bus.method.split_tender_settled":{"$ref":"#/definitions/p41","default":"magento.payments.payments_management.split_tender_settled"},"mom_client.client_id":{"$ref":"#/definitions/p42"},"mom_client.client_secret":{"$ref":"#/definitions/p43"},"mom_client.oauth_server_url":{"$ref":"#/definitions/p44"},"mom_client.token_path":{"$ref":"#/definitions/p45","default":"/oauth/token"},"mom_client.scope":{"$ref":"#/definitions/p46","default":""},"mom_client.client_auth":{"$ref":"#/definitions/p47","default":"header"},"mom_client.refresh_margin_s":{"$ref":"#/definitions/p48","default":60},"amqp.url":{"$ref":"#/definitions/p49"},"amqp.exchange.commands":{"$ref":"#/definitions/p50","default":"payment-bridge.commands"},"amqp.queue.commands":{"$ref":"#/definitions/p51","default":"worker:payment:command"},"amqp.queue.type":{"$ref":"#/definitions/p52","default":"quorum"},"amqp.exchange.dead_letter":{"$ref":"#/definitions/p53","default":"payment-bridge.dead-letter"},"amqp.queue.dead_letter":{"$ref":"#/definitions/p54","default":"worker:payment:dead-letter"},"amqp.prefetch":{"$ref":"#/definitions/p55","default":50},"amqp.publish_timeout_ms":{"$ref":"#/definitions/p56","default":5000},"amqp.reconnect_ms":{"$ref":"#/definitions/p57","default":1000},"amqp.urls":{"$ref":"#/definitions/p58","default":[]},"amqp.queue.dead_letter_strategy":{"$ref":"#/definitions/p59","default":"at-most-once"},"amqp.dead_letter_archive_interval_ms":{"$ref":"#/definitions/p60","default":10000},"redis.url":{"$ref":"#/definitions/p61"},"redis.key_prefix":{"$ref":"#/definitions/p62","default":"pb:"},"redis.cluster.nodes":{"$ref":"#/definitions/p63","default":[]},"redis.cluster.retry_delay_ms":{"$ref":"#/definitions/p64","default":400},"redis.cluster.retry_delay_on_moved_ms":{"$ref":"#/definitions/p65","default":100},"redis.cluster.max_redirections":{"$ref":"#/definitions/p66","default":16},"redis.cluster.slots_refresh_interval_ms":{"$ref":"#/definitions/p67","default":5000},"redis.replica_acks":{"$ref":"#/definitions/p68","default":0},"redis.replica_ack_timeout_ms":{"$ref":"#/definitions/p69","default":1000},"http.host":{"$ref":"#/definitions/p70","default":"127.0.0.1"},"http.port":{"$ref":"#/definitions/p71","default":8080},"http.intake_path":{"$ref":"#/definitions/p72","default":"/bus"},"http.body_limit_bytes":{"$ref":"#/definitions/p73","default":262144},"http.discard_limit_bytes":{"$ref":"#/definitions/p74","default":4194304},"http.discard_timeout_ms":{"$ref":"#/definitions/p75","default":5000},"proxy.host":{"$ref":"#/definitions/p76","default":""},"proxy.port":{"$ref":"#/definitions/p77","default":0},"delivery.concurrency":{"$ref":"#/definitions/p78","default":100},"delivery.backoff_base_ms":{"$ref":"#/definitions/p79","default":500},"delivery.backoff_max_ms":{"$ref":"#/definitions/p80","default":60000},"delivery.max_age_ms":{"$ref":"#/definitions/p81","default":0},"delivery.breaker_failure_threshold":{"$ref":"#/definitions/p82","default":20},"delivery.breaker_open_ms":{"$ref":"#/definitions/p83","default":1000},"delivery.config_grace_ms":{"$ref":"#/definitions/p84","default":1800000},"delivery.retry_after_max_ms":{"$ref":"#/definitions/p85","default":300000},"delivery.late_failure_confirm_ms":{"$ref":"#/definitions/p86","default":30000},"delivery.recapture_failure_wait_ms":{"$ref":"#/definitions/p87","default":86400000},"delivery.parked_outcome_ttl_ms":{"$ref":"#/definitions/p88","default":2592000000},"delivery.void_wait_max_ms":{"$ref":"#/definitions/p89","default":86400000},"events.concurrency":{"$ref":"#/definitions/p90","default":50},"events.backoff_base_ms":{"$ref":"#/definitions/p91","default":250},"events.backoff_max_ms":{"$ref":"#/definitions/p92","default":30000},"queues.watchdog_interval_ms":{"$ref":"#/definitions/p93","default":15000},"leases.holder_ttl_ms":{"$ref":"#/definitions/p94","default":2000},"poller.schedule_ms":{"$ref":"#/definitions/p95","default":[60000,300000,1800000,7200000,86400000]},"poller.in_process_interval_ms":{"$ref":"#/definitions/p96","default":0},"poller.unresolved_interval_ms":{"$ref":"#/definitions/p97","default":3600000},"poller.webhook_wait_alert_ms":{"$ref":"#/definitions/p98","default":86400000},"registration.attempts":{"$ref":"#/definitions/p99","default":5},"registration.backoff_base_ms":{"$ref":"#/definitions/p100","default":500},"authorizations.validity_ms":{"$ref":"#/definitions/p101","default":{}},"authorizations.expiry_warning_ms":{"$ref":"#/definitions/p102","default":86400000},"authorizations.orphan_reversal":{"$ref":"#/definitions/p103","default":"dry_run"},"authorizations.orphan_void_after_ms":{"$ref":"#/definitions/p104","default":345600000},"authorizations.orphan_void_after_ms_by_account":{"$ref":"#/definitions/p105","default":{}},"authorizations.sweep_limit":{"$ref":"#/definitions/p106","default":1000},"monitoring.host":{"$ref":"#/definitions/p107","default":"127.0.0.1"},"monitoring.worker_port":{"$ref":"#/definitions/p108","default":0},"monitoring.poller_port":{"$ref":"#/definitions/p109","default":0},"monitoring.ready_max_event_lag_ms":{"$ref":"#/definitions/p110","default":60000},"shutdown.deadline_ms":{"$ref":"#/definitions/p111","default":30000},"poller.interval_ms":{"$ref":"#/definitions/p112","default":30000},"log.level":{"$ref":"#/definitions/p113","default":"info"},"split_tender.refund_order":{"$ref":"#/definitions/p114","default":"card_first"},"split_tender.sweep_interval_ms":{"$ref":"#/definitions/p115","default":500},"security.allow_insecure_http":{"$ref":"#/definitions/p116","default":false},"edge.max_connections":{"$ref":"#/definitions/p117","default":4000},"edge.max_connections_per_ip":{"$ref":"#/definitions/p118","default":512},"edge.headers_timeout_ms":{"$ref":"#/definitions/p119","default":10000},"edge.request_timeout_ms":{"$ref":"#/definitions/p120","default":30000},"edge.keep_alive_timeout_ms":{"$ref":"#/definitions/p121","default":30000},"edge.trusted_proxies":{"$ref":"#/definitions/p122","default":[]},"edge.allow.intake":{"$ref":"#/definitions/p123","default":[]},"edge.allow.webhooks":{"$ref":"#/definitions/p124","default":{}},"edge.allow.admin":{"$ref":"#/definitions/p125","default":[]},"edge.tls.cert_file":{"$ref":"#/definitions/p126","default":""},"edge.tls.key_file":{"$ref":"#/definitions/p127","default":""},"edge.tls.ca_file":{"$ref":"#/definitions/p128","default":""},"service_bus.secret_previous":{"$ref":"#/definitions/p129","default":""},"service_bus.secret_next":{"$ref":"#/definitions/p130","default":""},"audit.stream_max_len":{"$ref":"#/definitions/p131","default":10000},"console.enabled":{"$ref":"#/definitions/p132","default":false},"console.bind":{"$ref":"#/definitions/p133","default":"127.0.0.1"},"console.port":{"$ref":"#/definitions/p134","default":8081},"console.path":{"$ref":"#/definitions/p135","default":"/console"},"console.username":{"$ref":"#/definitions/p136","default":"operator"},"console.password":{"$ref":"#/definitions/p137","default":""},"console.session_ttl_ms":{"$ref":"#/definitions/p138","default":28800000},"console.session_idle_ms":{"$ref":"#/definitions/p139","default":900000},"console.stuck_after_ms":{"$ref":"#/definitions/p140","default":300000},"console.secure_cookie":{"$ref":"#/definitions/p141","default":"auto"},"console.allowed_hosts":{"$ref":"#/definitions/p142","default":[]},"channels.credentials":{"$ref":"#/definitions/p143","default":{}},"channels.free_text_fields":{"$ref":"#/definitions/p144","default":["payment.custom_attributes","payment.note","payment.notes","payment.comment","payment.gift_message","payment.lines[].item_name"]},"channels.profiles":{"$ref":"#/definitions/p145","default":[]},"channels.triage.min_amount":{"$ref":"#/definitions/p146","default":100000},"channels.triage.min_amount_by_currency":{"$ref":"#/definitions/p147","default":{}},"channels.triage.commands":{"$ref":"#/definitions/p148","default":["capture","refund"]},"channels.triage.channels":{"$ref":"#/definitions/p149","default":[]},"channels.triage.index_size":{"$ref":"#/definitions/p150","default":10000},"channels.triage.retention_ms":{"$ref":"#/definitions/p151","default":2592000000},"routing.rules":{"$ref":"#/definitions/p152","default":[]},"routing.agreements":{"$ref":"#/definitions/p153","default":[]},"routing.require_agreement":{"$ref":"#/definitions/p154","default":false},"routing.country_attributes":{"$ref":"#/definitions/p155","default":["country","billing_country","country_code"]},"routing.failover.enabled":{"$ref":"#/definitions/p156","default":false},"routing.failover.decline_codes":{"$ref":"#/definitions/p157","default":[]},"routing.payment_methods.rpc_method":{"$ref":"#/definitions/p158","default":"magento.payments.payments_management.payment_methods"},"routing.payment_methods.cache_ms":{"$ref":"#/definitions/p159","default":30000},"routing.payment_methods.by_gateway":{"$ref":"#/definitions/p160","default":{}},"routing.payment_methods.gateway_timeout_ms":{"$ref":"#/definitions/p161","default":3000},"rate_limits.enabled":{"$ref":"#/definitions/p162","default":true},"rate_limits.channel_per_s":{"$ref":"#/definitions/p163","default":10000},"rate_limits.channel_burst":{"$ref":"#/definitions/p164","default":20000},"rate_limits.account_per_s":{"$ref":"#/definitions/p165","default":5000},"rate_limits.account_burst":{"$ref":"#/definitions/p166","default":10000},"rate_limits.by_channel":{"$ref":"#/definitions/p167","default":{}},"rate_limits.by_account":{"$ref":"#/definitions/p168","default":{}},"rate_limits.lease_tokens":{"$ref":"#/definitions/p169","default":8},"rate_limits.take_deadline_ms":{"$ref":"#/definitions/p170","default":500},"backpressure.max_backlog":{"$ref":"#/definitions/p171","default":20000},"backpressure.retry_after_s":{"$ref":"#/definitions/p172","default":5},"backpressure.depth_cache_ms":{"$ref":"#/definitions/p173","default":500},"backpressure.priority_lane":{"$ref":"#/definitions/p174","default":true},"inflight.adaptive":{"$ref":"#/definitions/p175","default":true},"inflight.min":{"$ref":"#/definitions/p176","default":16},"inflight.max":{"$ref":"#/definitions/p177","default":512},"inflight.initial":{"$ref":"#/definitions/p178","default":64},"inflight.memory_budget_mib":{"$ref":"#/definitions/p179","default":143},"inflight.lag_limit_ms":{"$ref":"#/definitions/p180","default":100},"inflight.interval_ms":{"$ref":"#/definitions/p181","default":500},"caps.rules":{"$ref":"#/definitions/p182","default":[]},"risk.rules":{"$ref":"#/definitions/p183","default":[]},"risk.amount_thresholds":{"$ref":"#/definitions/p184","default":{}},"risk.velocity":{"$ref":"#/definitions/p185","default":[]},"risk.new_token_amounts":{"$ref":"#/definitions/p186","default":{}},"risk.token_memory_ms":{"$ref":"#/definitions/p187","default":15552000000},"risk.review_window_ms":{"$ref":"#/definitions/p188","default":86400000},"risk.hash_key":{"$ref":"#/definitions/p189","default":""},"fx.settlement_currencies":{"$ref":"#/definitions/p190","default":{}},"fx.gateway_rates":{"$ref":"#/definitions/p191","default":true},"fx.rates":{"$ref":"#/definitions/p192","default":[]},"fx.max_rate_age_ms":{"$ref":"#/definitions/p193","default":3600000},"fx.cache_ms":{"$ref":"#/definitions/p194","default":60000},"reconciliation.schedule":{"$ref":"#/definitions/p195","default":"off"},"reconciliation.interval_ms":{"$ref":"#/definitions/p196","default":3600000},"reconciliation.window_ms":{"$ref":"#/definitions/p197","default":3600000},"reconciliation.lag_ms":{"$ref":"#/definitions/p198","default":7200000},"reconciliation.gateways":{"$ref":"#/definitions/p199","default":[]},"reconciliation.request_timeout_ms":{"$ref":"#/definitions/p200","default":30000},"reconciliation.state_ttl_days":{"$ref":"#/definitions/p201","default":35},"reconciliation.lookups_per_run":{"$ref":"#/definitions/p202","default":500},"reconciliation.report_dir":{"$ref":"#/definitions/p203","default":""},"retention.enabled":{"$ref":"#/definitions/p204","default":true},"retention.expire_after_days":{"$ref":"#/definitions/p205","default":400},"retention.archive_dir":{"$ref":"#/definitions/p206","default":"var/archive"},"retention.batch":{"$ref":"#/definitions/p207","default":500},"retention.require_reconciliation":{"$ref":"#/definitions/p208","default":false},"authentication.action_timeout_ms":{"$ref":"#/definitions/p209","default":900000},"authentication.qr_code_timeout_ms":{"$ref":"#/definitions/p210","default":86400000},"authentication.voucher_timeout_ms":{"$ref":"#/definitions/p211","default":604800000},"authentication.bank_transfer_timeout_ms":{"$ref":"#/definitions/p212","default":1209600000},"authentication.action_deadline_grace_ms":{"$ref":"#/definitions/p213","default":259200000},"authentication.max_action_wait_ms":{"$ref":"#/definitions/p214","default":5356800000},"recurring.retry_schedule_ms":{"$ref":"#/definitions/p215","default":[86400000,259200000,432000000]},"recurring.run_limit":{"$ref":"#/definitions/p216","default":500},"recurring.rpc_method.create":{"$ref":"#/definitions/p217","default":"magento.payments.recurring_management.create"},"recurring.rpc_method.list":{"$ref":"#/definitions/p218","default":"magento.payments.recurring_management.list"},"recurring.rpc_method.cancel":{"$ref":"#/definitions/p219","default":"magento.payments.recurring_management.cancel"},"gateways":{"$ref":"#/definitions/p220","default":{}}},"definitions":{"p0":{"type":"string","pattern":"^https?://[^\\s]+$"},"p1":{"type":"string","pattern":"^/"},"p2":{"type":"string","minLength":1},"p3":{"type":"string","minLength":16},"p4":{"type":"string","pattern":"^https?://[^\\s]+$"},"p5":{"type":"string","pattern":"^/"},"p6":{"type":"array","items":{"type":"string","pattern":"^[A-Za-z0-9_.]+$"}},"p7":{"enum":["minor","major"]},"p8":{"type":"boolean"},"p9":{"type":"integer","minimum":1},"p10":{"type":"string","pattern":"^[A-Za-z0-9_.]+$"},"p11":{"type":"string","pattern":"^[A-Za-z0-9_.]+$"},"p12":{"type":"string","pattern":"^[A-Za-z0-9_.]+$"},"p13":{"type":"string","pattern":"^[A-Za-z0-9_.]+$"},"p14":{"type":"string","pattern":"^[A-Za-z0-9_.]+$"},"p15":{"type":"string","pattern":"^[A-Za-z0-9_.]+$"},"p16":{"type":"string","pattern":"^[A-Za-z0-9_.]+$"},"p17":{"type":"string","pattern":"^[A-Za-z0-9_.]+$"},"p18":{"type":"string","pattern":"^[A-Za-z0-9_.]+$"},"p19":{"type":"string","pattern":"^[A-Za-z0-9_.]+$"},"p20":{"type":"string","pattern":"^[A-Za-z0-9_.]+$"},"p21":{"type":"string","pattern":"^[A-Za-z0-9_.]+$"},"p22":{"type":"string","pattern":"^[A-Za-z0-9_.]+$"},"p23":{"type":"string","pattern":"^[A-Za-z0-9_.]+$"},"p24":{"type":"string","pattern":"^[A-Za-z0-9_.]+$"},"p25":{"type":"string","pattern":"^[A-Za-z0-9_.]+$"},"p26":{"type":"string","pattern":"^[A-Za-z0-9_.]+$"},"p27":{"type":"string","pattern":"^[A-Za-z0-9_.]+$"},"p28":{"type":"string","pattern":"^[A-Za-z0-9_.]+$"},"p29":{"type":"string","pattern":"^[A-Za-z0-9_.]+$"},"p30":{"type":"string","pattern":"^[A-Za-z0-9_.]+$"},"p31":{"type":"string","pattern":"^[A-Za-z0-9_.]+$"},"p32":{"type":"string","pattern":"^[A-Za-z0-9_.]+$"},"p33":{"type":"string","pattern":"^[A-Za-z0-9_.]+$"},"p34":{"type":"string","pattern":"^[A-Za-z0-9_.]+$"},"p35":{"type":"string","pattern":"^[A-Za-z0-9_.]+$"},"p36":{"type":"string","pattern":"^[A-Za-z0-9_.]+$"},"p37":{"type":"string","pattern":"^[A-Za-z0-9_.]+$"},"p38":{"type":"string","pattern":"^[A-Za-z0-9_.]+$"},"p39":{"type":"string","pattern":"^[A-Za-z0-9_.]+$"},"p40":{"type":"string","pattern":"^[A-Za-z0-9_.]+$"},"p41":{"type":"string","pattern":"^[A-Za-z0-9_.]+$"},"p42":{"type":"string","minLength":1},"p43":{"type":"string","minLength":1},"p44":{"type":"string","pattern":"^https?://[^\\s]+$"},"p45":{"type":"string","pattern":"^/"},"p46":{"type":"string"},"p47":{"enum":["header","body"]},"p48":{"type":"integer","minimum":0},"p49":{"type":"string","pattern":"^amqps?://"},"p50":{"type":"string","minLength":1},"p51":{"type":"string","minLength":1},"p52":{"enum":["quorum","classic"]},"p53":{"type":"string","minLength":1},"p54":{"type":"string","minLength":1},"p55":{"type":"integer","minimum":1},"p56":{"type":"integer","minimum":1},"p57":{"type":"integer","minimum":1},"p58":{"type":"array","items":{"type":"string","pattern":"^amqps?://"}},"p59":{"enum":["at-most-once","at-least-once"]},"p60":{"type":"integer","minimum":0},"p61":{"type":"string","pattern":"^rediss?://"},"p62":{"type":"string","pattern":"^[A-Za-z0-9:_-]+$"},"p63":{"type":"array","items":{"type":"string","pattern":"^[^\\s:/]+:[0-9]{1,5}$"}},"p64":{"type":"integer","minimum":1},"p65":{"type":"integer","minimum":0},"p66":{"type":"integer","minimum":1},"p67":{"type":"integer","minimum":1},"p68":{"type":"integer","minimum":0},"p69":{"type":"integer","minimum":1},"p70":{"type":"string"},"p71":{"type":"integer","minimum":0,"maximum":65535},"p72":{"type":"string","pattern":"^/"},"p73":{"type":"integer","minimum":1},"p74":{"type":"integer","minimum":0},"p75":{"type":"integer","minimum":0},"p76":{"type":"string"},"p77":{"type":"integer","minimum":0,"maximum":65535},"p78":{"type":"integer","minimum":1},"p79":{"type":"integer","minimum":1},"p80":{"type":"integer","minimum":1},"p81":{"type":"integer","minimum":0},"p82":{"type":"integer","minimum":1},"p83":{"type":"integer","minimum":1},"p84":{"type":"integer","minimum":0},"p85":{"type":"integer","minimum":1},"p86":{"type":"integer","minimum":0},"p87":{"type":"integer","minimum":1},"p88":{"type":"integer","minimum":1},"p89":{"type":"integer","minimum":1},"p90":{"type":"integer","minimum":1},"p91":{"type":"integer","minimum":1},"p92":{"type":"integer","minimum":1},"p93":{"type":"integer","minimum":0},"p94":{"type":"integer","minimum":200},"p95":{"type":"array","items":{"type":"integer","minimum":1},"minItems":1},"p96":{"type":"integer","minimum":0},"p97":{"type":"integer","minimum":1},"p98":{"type":"integer","minimum":1},"p99":{"type":"integer","minimum":1},"p100":{"type":"integer","minimum":1},"p101":{"type":"object","propertyNames":{"pattern":"^[a-z][a-z0-9_-]*(\\.[a-z0-9_-]+)?$"},"additionalProperties":{"type":"integer","minimum":1}},"p102":{"type":"integer","minimum":0},"p103":{"enum":["off","dry_run","on"]},"p104":{"type":"integer","minimum":0},"p105":{"type":"object","propertyNames":{"pattern":"^[a-z][a-z0-9_-]*:.+$"},"additionalProperties":{"type":"integer","minimum":0}},"p106":{"type":"integer","minimum":1},"p107":{"type":"string","minLength":1},"p108":{"type":"integer","minimum":0,"maximum":65535},"p109":{"type":"integer","minimum":0,"maximum":65535},"p110":{"type":"integer","minimum":1},"p111":{"type":"integer","minimum":1},"p112":{"type":"integer","minimum":1},"p113":{"enum":["error","warn","info","debug"]},"p114":{"enum":["card_first","gift_card_first"]},"p115":{"type":"integer","minimum":50,"maximum":600000},"p116":{"type":"boolean"},"p117":{"type":"integer","minimum":1},"p118":{"type":"integer","minimum":1},"p119":{"type":"integer","minimum":1},"p120":{"type":"integer","minimum":1},"p121":{"type":"integer","minimum":1},"p122":{"type":"array","items":{"type":"string","minLength":1}},"p123":{"type":"array","items":{"type":"string","minLength":1}},"p124":{"type":"object","propertyNames":{"pattern":"^([a-z][a-z0-9_-]*|\\*)$"},"additionalProperties":{"type":"array","items":{"type":"string","minLength":1}}},"p125":{"type":"array","items":{"type":"string","minLength":1}},"p126":{"type":"string"},"p127":{"type":"string"},"p128":{"type":"string"},"p129":{"type":"string"},"p130":{"type":"string"},"p131":{"type":"integer","minimum":1},"p132":{"type":"boolean"},"p133":{"type":"string","minLength":1},"p134":{"type":"integer","minimum":0,"maximum":65535},"p135":{"type":"string","pattern":"^/[A-Za-z0-9_-]+$"},"p136":{"type":"string","pattern":"^[A-Za-z0-9._@-]{1,64}$"},"p137":{"type":"string"},"p138":{"type":"integer","minimum":1},"p139":{"type":"integer","minimum":60000},"p140":{"type":"integer","minimum":1},"p141":{"enum":["auto","always"]},"p142":{"type":"array","items":{"type":"string","pattern":"^(\\[[0-9A-Fa-f:.]+\\]|[A-Za-z0-9]([A-Za-z0-9.-]*[A-Za-z0-9])?)\\.?(:[0-9]{1,5})?$"}},"p143":{"type":"object","propertyNames":{"enum":["web","pos","marketplace"]},"additionalProperties":{"type":"array","minItems":1,"maxItems":3,"items":{"type":"object","additionalProperties":false,"required":["key_id","secret"],"properties":{"key_id":{"type":"string","pattern":"^[A-Za-z0-9._-]{1,64}$"},"secret":{"type":"string","minLength":32}}}}},"p144":{"type":"array","items":{"type":"string","pattern":"^[a-z_][a-z0-9_]*(\\[\\])?(\\.[A-Za-z_][A-Za-z0-9_]*(\\[\\])?)*$"}},"p145":{"type":"array","items":{"type":"object","additionalProperties":false,"required":["channel"],"properties":{"channel":{"enum":["bus","web","pos","marketplace"]},"account":{"type":"string","minLength":1,"default":"*"},"required_fields":{"type":"array","items":{"type":"string","pattern":"^[a-z_][a-z0-9_]*(\\[\\])?(\\.[A-Za-z_][A-Za-z0-9_]*(\\[\\])?)*$"},"default":[]},"min_amount":{"type":["integer","object"],"minimum":0,"maximum":99999999999999,"additionalProperties":{"type":"integer","minimum":0,"maximum":99999999999999}},"max_amount":{"type":["integer","object"],"minimum":0,"maximum":99999999999999,"additionalProperties":{"type":"integer","minimum":0,"maximum":99999999999999}},"currencies":{"type":"array","items":{"enum":["AED","AFN","ALL","AMD","ANG","AOA","ARS","AUD","AWG","AZN","BAM","BBD","BDT","BGN","BHD","BIF","BMD","BND","BOB","BRL","BSD","BTN","BWP","BYN","BZD","CAD","CDF","CHF","CLF","CLP","CNY","COP","CRC","CUC","CUP","CVE","CZK","DJF","DKK","DOP","DZD","EGP","ERN","ETB","EUR","FJD","FKP","GBP","GEL","GHS","GIP","GMD","GNF","GTQ","GYD","HKD","HNL","HTG","HUF","IDR","ILS","INR","IQD","IRR","ISK","JMD","JOD","JPY","KES","KGS","KHR","KMF","KPW","KRW","KWD","KYD","KZT","LAK","LBP","LKR","LRD","LSL","LYD","MAD","MDL","MGA","MKD","MMK","MNT","MOP","MRU","MUR","MVR","MWK","MXN","MYR","MZN","NAD","NGN","NIO","NOK","NPR","NZD","OMR","PAB","PEN","PGK","PHP","PKR","PLN","PYG","QAR","RON","RSD","RUB","RWF","SAR","SBD","SCR","SDG","SEK","SGD","SHP","SLE","SOS","SRD","SSP","STN","SVC","SYP","SZL","THB","TJS","TMT","TND","TOP","TRY","TTD","TWD","TZS","UAH","UGX","USD","UYI","UYU","UYW","UZS","VED","VES","VND","VUV","WST","XAF","XCD","XCG","XOF","XPF","YER","ZAR","ZMW","ZWG"]},"default":[]},"commands":{"type":"array","items":{"enum":["validate","revalidate","capture","cancel","refund","authorize","sale","tokenize","balance_inquiry","reload","issue","activate","deactivate","merge_balance"]},"default":[]},"free_text_card_data":{"enum":["mask","refuse"],"default":"mask"},"free_text_fields":{"type":"array","items":{"type":"string","pattern":"^[a-z_][a-z0-9_]*(\\[\\])?(\\.[A-Za-z_][A-Za-z0-9_]*(\\[\\])?)*$"},"default":[]}}}},"p146":{"type":"integer","minimum":0,"maximum":99999999999999},"p147":{"type":"object","propertyNames":{"enum":["AED","AFN","ALL","AMD","ANG","AOA","ARS","AUD","AWG","AZN","BAM","BBD","BDT","BGN","BHD","BIF","BMD","BND","BOB","BRL","BSD","BTN","BWP","BYN","BZD","CAD","CDF","CHF","CLF","CLP","CNY","COP","CRC","CUC","CUP","CVE","CZK","DJF","DKK","DOP","DZD","EGP","ERN","ETB","EUR","FJD","FKP","GBP","GEL","GHS","GIP","GMD","GNF","GTQ","GYD","HKD","HNL","HTG","HUF","IDR","ILS","INR","IQD","IRR","ISK","JMD","JOD","JPY","KES","KGS","KHR","KMF","KPW","KRW","KWD","KYD","KZT","LAK","LBP","LKR","LRD","LSL","LYD","MAD","MDL","MGA","MKD","MMK","MNT","MOP","MRU","MUR","MVR","MWK","MXN","MYR","MZN","NAD","NGN","NIO","NOK","NPR","NZD","OMR","PAB","PEN","PGK","PHP","PKR","PLN","PYG","QAR","RON","RSD","RUB","RWF","SAR","SBD","SCR","SDG","SEK","SGD","SHP","SLE","SOS","SRD","SSP","STN","SVC","SYP","SZL","THB","TJS","TMT","TND","TOP","TRY","TTD","TWD","TZS","UAH","UGX","USD","UYI","UYU","UYW","UZS","VED","VES","VND","VUV","WST","XAF","XCD","XCG","XOF","XPF","YER","ZAR","ZMW","ZWG"]},"additionalProperties":{"type":"integer","minimum":0,"maximum":99999999999999}},"p148":{"type":"array","items":{"enum":["validate","revalidate","capture","cancel","refund","authorize","sale","tokenize","balance_inquiry","reload","issue","activate","deactivate","merge_balance"]}},"p149":{"type":"array","items":{"enum":["bus","web","pos","marketplace"]}},"p150":{"type":"integer","minimum":1},"p151":{"type":"integer","minimum":1},"p152":{"type":"array","items":{"type":"object","additionalProperties":false,"required":["name","gateways"],"properties":{"name":{"type":"string","pattern":"^[A-Za-z0-9._-]{1,64}$"},"when":{"type":"object","additionalProperties":false,"default":{},"properties":{"commands":{"type":"array","items":{"enum":["validate","revalidate","capture","cancel","refund","authorize","sale","tokenize","balance_inquiry","reload","issue","activate","deactivate","merge_balance"]},"default":[]},"currencies":{"type":"array","items":{"enum":["AED","AFN","ALL","AMD","ANG","AOA","ARS","AUD","AWG","AZN","BAM","BBD","BDT","BGN","BHD","BIF","BMD","BND","BOB","BRL","BSD","BTN","BWP","BYN","BZD","CAD","CDF","CHF","CLF","CLP","CNY","COP","CRC","CUC","CUP","CVE","CZK","DJF","DKK","DOP","DZD","EGP","ERN","ETB","EUR","FJD","FKP","GBP","GEL","GHS","GIP","GMD","GNF","GTQ","GYD","HKD","HNL","HTG","HUF","IDR","ILS","INR","IQD","IRR","ISK","JMD","JOD","JPY","KES","KGS","KHR","KMF","KPW","KRW","KWD","KYD","KZT","LAK","LBP","LKR","LRD","LSL","LYD","MAD","MDL","MGA","MKD","MMK","MNT","MOP","MRU","MUR","MVR","MWK","MXN","MYR","MZN","NAD","NGN","NIO","NOK","NPR","NZD","OMR","PAB","PEN","PGK","PHP","PKR","PLN","PYG","QAR","RON","RSD","RUB","RWF","SAR","SBD","SCR","SDG","SEK","SGD","SHP","SLE","SOS","SRD","SSP","STN","SVC","SYP","SZL","THB","TJS","TMT","TND","TOP","TRY","TTD","TWD","TZS","UAH","UGX","USD","UYI","UYU","UYW","UZS","VED","VES","VND","VUV","WST","XAF","XCD","XCG","XOF","XPF","YER","ZAR","ZMW","ZWG"]},"default":[]},"min_amount":{"type":["integer","object"],"minimum":0,"maximum":99999999999999,"additionalProperties":{"type":"integer","minimum":0,"maximum":99999999999999}},"max_amount":{"type":["integer","object"],"minimum":0,"maximum":99999999999999,"additionalProperties":{"type":"integer","minimum":0,"maximum":99999999999999}},"channels":{"type":"array","items":{"enum":["bus","web","pos","marketplace"]},"default":[]},"countries":{"type":"array","items":{"type":"string","pattern":"^[A-Za-z]{2}$"},"default":[]},"methods":{"type":"array","items":{"type":"string","minLength":1,"maxLength":64},"default":[]},"merchants":{"type":"array","items":{"type":"string","minLength":1},"default":[]},"gateways":{"type":"array","items":{"type":"string","pattern":"^[a-z][a-z0-9_-]{0,31}$"},"default":[]},"agreement_status":{"type":"array","items":{"enum":["active","suspended","expired","pending","none"]},"default":[]},"agreement_gateway":{"type":"string","pattern":"^[a-z][a-z0-9_-]{0,31}$"}}},"gateways":{"type":"array","items":{"type":"string","pattern":"^[a-z][a-z0-9_-]{0,31}$"},"minItems":1,"maxItems":8}}}},"p153":{"type":"array","items":{"type":"object","additionalProperties":false,"required":["merchant","gateway","status"],"properties":{"merchant":{"type":"string","minLength":1},"gateway":{"type":"string","pattern":"^[a-z][a-z0-9_-]{0,31}$"},"status":{"enum":["active","suspended","expired"]},"valid_from":{"type":"string","pattern":"^\\d{4}-\\d{2}-\\d{2}(T\\d{2}:\\d{2}(:\\d{2}(\\.\\d+)?)?(Z|[+-]\\d{2}:\\d{2})?)?$"},"valid_until":{"type":"string","pattern":"^\\d{4}-\\d{2}-\\d{2}(T\\d{2}:\\d{2}(:\\d{2}(\\.\\d+)?)?(Z|[+-]\\d{2}:\\d{2})?)?$"}}}},"p154":{"type":"boolean"},"p155":{"type":"array","items":{"type":"string","minLength":1}},"p156":{"type":"boolean"},"p157":{"type":"array","items":{"type":"string","minLength":1,"maxLength":64}},"p158":{"type":"string","pattern":"^[A-Za-z0-9_.]+$"},"p159":{"type":"integer","minimum":0},"p160":{"type":"object","propertyNames":{"type":"string","pattern":"^[a-z][a-z0-9_-]{0,31}$"},"additionalProperties":{"type":"array","items":{"type":"string","minLength":1,"maxLength":64}}},"p161":{"type":"integer","minimum":1},"p162":{"type":"boolean"},"p163":{"type":"integer","minimum":1},"p164":{"type":"integer","minimum":1},"p165":{"type":"integer","minimum":1},"p166":{"type":"integer","minimum":1},"p167":{"type":"object","propertyNames":{"enum":["bus","web","pos","marketplace"]},"additionalProperties":{"type":"object","additionalProperties":false,"required":["per_s","burst"],"properties":{"per_s":{"type":"integer","minimum":1},"burst":{"type":"integer","minimum":1}}}},"p168":{"type":"object","propertyNames":{"pattern":"^[a-z][a-z0-9_-]*:.+$"},"additionalProperties":{"type":"object","additionalProperties":false,"required":["per_s","burst"],"properties":{"per_s":{"type":"integer","minimum":1},"burst":{"type":"integer","minimum":1}}}},"p169":{"type":"integer","minimum":1,"maximum":100},"p170":{"type":"integer","minimum":50,"maximum":5000},"p171":{"type":"integer","minimum":0},"p172":{"type":"integer","minimum":1,"maximum":3600},"p173":{"type":"integer","minimum":1},"p174":{"type":"boolean"},"p175":{"type":"boolean"},"p176":{"type":"integer","minimum":1},"p177":{"type":"integer","minimum":1,"maximum":65535},"p178":{"type":"integer","minimum":1},"p179":{"type":"integer","minimum":1},"p180":{"type":"integer","minimum":1},"p181":{"type":"integer","minimum":100},"p182":{"type":"array","items":{"type":"object","additionalProperties":false,"required":["scope","name","currency"],"properties":{"scope":{"enum":["gateway","merchant"]},"name":{"type":"string","minLength":1},"gateway":{"type":"string","minLength":1,"default":"*"},"currency":{"enum":["AED","AFN","ALL","AMD","ANG","AOA","ARS","AUD","AWG","AZN","BAM","BBD","BDT","BGN","BHD","BIF","BMD","BND","BOB","BRL","BSD","BTN","BWP","BYN","BZD","CAD","CDF","CHF","CLF","CLP","CNY","COP","CRC","CUC","CUP","CVE","CZK","DJF","DKK","DOP","DZD","EGP","ERN","ETB","EUR","FJD","FKP","GBP","GEL","GHS","GIP","GMD","GNF","GTQ","GYD","HKD","HNL","HTG","HUF","IDR","ILS","INR","IQD","IRR","ISK","JMD","JOD","JPY","KES","KGS","KHR","KMF","KPW","KRW","KWD","KYD","KZT","LAK","LBP","LKR","LRD","LSL","LYD","MAD","MDL","MGA","MKD","MMK","MNT","MOP","MRU","MUR","MVR","MWK","MXN","MYR","MZN","NAD","NGN","NIO","NOK","NPR","NZD","OMR","PAB","PEN","PGK","PHP","PKR","PLN","PYG","QAR","RON","RSD","RUB","RWF","SAR","SBD","SCR","SDG","SEK","SGD","SHP","SLE","SOS","SRD","SSP","STN","SVC","SYP","SZL","THB","TJS","TMT","TND","TOP","TRY","TTD","TWD","TZS","UAH","UGX","USD","UYI","UYU","UYW","UZS","VED","VES","VND","VUV","WST","XAF","XCD","XCG","XOF","XPF","YER","ZAR","ZMW","ZWG"]},"min_amount":{"type":"integer","minimum":0,"maximum":99999999999999},"max_amount":{"type":"integer","minimum":0,"maximum":99999999999999},"daily_volume":{"type":"integer","minimum":0,"maximum":99999999999999},"daily_count":{"type":"integer","minimum":0},"monthly_volume":{"type":"integer","minimum":0,"maximum":99999999999999},"monthly_count":{"type":"integer","minimum":0}}}},"p183":{"type":"array","items":{"type":"object","additionalProperties":false,"required":["name","when","action"],"properties":{"name":{"type":"string","pattern":"^[A-Za-z0-9_.-]{1,64}$"},"when":{"type":"array","minItems":1,"items":{"enum":["high_amount","velocity_customer","velocity_token","velocity_ip","velocity_email","country_mismatch","new_token_high_amount"]}},"action":{"enum":["allow","psp_review","hold","decline"]}}}},"p184":{"type":"object","propertyNames":{"enum":["AED","AFN","ALL","AMD","ANG","AOA","ARS","AUD","AWG","AZN","BAM","BBD","BDT","BGN","BHD","BIF","BMD","BND","BOB","BRL","BSD","BTN","BWP","BYN","BZD","CAD","CDF","CHF","CLF","CLP","CNY","COP","CRC","CUC","CUP","CVE","CZK","DJF","DKK","DOP","DZD","EGP","ERN","ETB","EUR","FJD","FKP","GBP","GEL","GHS","GIP","GMD","GNF","GTQ","GYD","HKD","HNL","HTG","HUF","IDR","ILS","INR","IQD","IRR","ISK","JMD","JOD","JPY","KES","KGS","KHR","KMF","KPW","KRW","KWD","KYD","KZT","LAK","LBP","LKR","LRD","LSL","LYD","MAD","MDL","MGA","MKD","MMK","MNT","MOP","MRU","MUR","MVR","MWK","MXN","MYR","MZN","NAD","NGN","NIO","NOK","NPR","NZD","OMR","PAB","PEN","PGK","PHP","PKR","PLN","PYG","QAR","RON","RSD","RUB","RWF","SAR","SBD","SCR","SDG","SEK","SGD","SHP","SLE","SOS","SRD","SSP","STN","SVC","SYP","SZL","THB","TJS","TMT","TND","TOP","TRY","TTD","TWD","TZS","UAH","UGX","USD","UYI","UYU","UYW","UZS","VED","VES","VND","VUV","WST","XAF","XCD","XCG","XOF","XPF","YER","ZAR","ZMW","ZWG"]},"additionalProperties":{"type":"integer","minimum":0,"maximum":99999999999999}},"p185":{"type":"array","items":{"type":"object","additionalProperties":false,"required":["by","window_ms","max_count"],"properties":{"by":{"enum":["customer","token","ip","email"]},"window_ms":{"type":"integer","minimum":1000},"max_count":{"type":"integer","minimum":0}}}},"p186":{"type":"object","propertyNames":{"enum":["AED","AFN","ALL","AMD","ANG","AOA","ARS","AUD","AWG","AZN","BAM","BBD","BDT","BGN","BHD","BIF","BMD","BND","BOB","BRL","BSD","BTN","BWP","BYN","BZD","CAD","CDF","CHF","CLF","CLP","CNY","COP","CRC","CUC","CUP","CVE","CZK","DJF","DKK","DOP","DZD","EGP","ERN","ETB","EUR","FJD","FKP","GBP","GEL","GHS","GIP","GMD","GNF","GTQ","GYD","HKD","HNL","HTG","HUF","IDR","ILS","INR","IQD","IRR","ISK","JMD","JOD","JPY","KES","KGS","KHR","KMF","KPW","KRW","KWD","KYD","KZT","LAK","LBP","LKR","LRD","LSL","LYD","MAD","MDL","MGA","MKD","MMK","MNT","MOP","MRU","MUR","MVR","MWK","MXN","MYR","MZN","NAD","NGN","NIO","NOK","NPR","NZD","OMR","PAB","PEN","PGK","PHP","PKR","PLN","PYG","QAR","RON","RSD","RUB","RWF","SAR","SBD","SCR","SDG","SEK","SGD","SHP","SLE","SOS","SRD","SSP","STN","SVC","SYP","SZL","THB","TJS","TMT","TND","TOP","TRY","TTD","TWD","TZS","UAH","UGX","USD","UYI","UYU","UYW","UZS","VED","VES","VND","VUV","WST","XAF","XCD","XCG","XOF","XPF","YER","ZAR","ZMW","ZWG"]},"additionalProperties":{"type":"integer","minimum":0,"maximum":99999999999999}},"p187":{"type":"integer","minimum":1},"p188":{"type":"integer","minimum":1},"p189":{"type":"string"},"p190":{"type":"object","propertyNames":{"pattern":"^[a-z][a-z0-9_-]*(:.+)?$"},"additionalProperties":{"type":"array","minItems":1,"items":{"enum":["AED","AFN","ALL","AMD","ANG","AOA","ARS","AUD","AWG","AZN","BAM","BBD","BDT","BGN","BHD","BIF","BMD","BND","BOB","BRL","BSD","BTN","BWP","BYN","BZD","CAD","CDF","CHF","CLF","CLP","CNY","COP","CRC","CUC","CUP","CVE","CZK","DJF","DKK","DOP","DZD","EGP","ERN","ETB","EUR","FJD","FKP","GBP","GEL","GHS","GIP","GMD","GNF","GTQ","GYD","HKD","HNL","HTG","HUF","IDR","ILS","INR","IQD","IRR","ISK","JMD","JOD","JPY","KES","KGS","KHR","KMF","KPW","KRW","KWD","KYD","KZT","LAK","LBP","LKR","LRD","LSL","LYD","MAD","MDL","MGA","MKD","MMK","MNT","MOP","MRU","MUR","MVR","MWK","MXN","MYR","MZN","NAD","NGN","NIO","NOK","NPR","NZD","OMR","PAB","PEN","PGK","PHP","PKR","PLN","PYG","QAR","RON","RSD","RUB","RWF","SAR","SBD","SCR","SDG","SEK","SGD","SHP","SLE","SOS","SRD","SSP","STN","SVC","SYP","SZL","THB","TJS","TMT","TND","TOP","TRY","TTD","TWD","TZS","UAH","UGX","USD","UYI","UYU","UYW","UZS","VED","VES","VND","VUV","WST","XAF","XCD","XCG","XOF","XPF","YER","ZAR","ZMW","ZWG"]}}},"p191":{"type":"boolean"},"p192":{"type":"array","items":{"type":"object","additionalProperties":false,"required":["from","to","rate","as_of"],"properties":{"from":{"enum":["AED","AFN","ALL","AMD","ANG","AOA","ARS","AUD","AWG","AZN","BAM","BBD","BDT","BGN","BHD","BIF","BMD","BND","BOB","BRL","BSD","BTN","BWP","BYN","BZD","CAD","CDF","CHF","CLF","CLP","CNY","COP","CRC","CUC","CUP","CVE","CZK","DJF","DKK","DOP","DZD","EGP","ERN","ETB","EUR","FJD","FKP","GBP","GEL","GHS","GIP","GMD","GNF","GTQ","GYD","HKD","HNL","HTG","HUF","IDR","ILS","INR","IQD","IRR","ISK","JMD","JOD","JPY","KES","KGS","KHR","KMF","KPW","KRW","KWD","KYD","KZT","LAK","LBP","LKR","LRD","LSL","LYD","MAD","MDL","MGA","MKD","MMK","MNT","MOP","MRU","MUR","MVR","MWK","MXN","MYR","MZN","NAD","NGN","NIO","NOK","NPR","NZD","OMR","PAB","PEN","PGK","PHP","PKR","PLN","PYG","QAR","RON","RSD","RUB","RWF","SAR","SBD","SCR","SDG","SEK","SGD","SHP","SLE","SOS","SRD","SSP","STN","SVC","SYP","SZL","THB","TJS","TMT","TND","TOP","TRY","TTD","TWD","TZS","UAH","UGX","USD","UYI","UYU","UYW","UZS","VED","VES","VND","VUV","WST","XAF","XCD","XCG","XOF","XPF","YER","ZAR","ZMW","ZWG"]},"to":{"enum":["AED","AFN","ALL","AMD","ANG","AOA","ARS","AUD","AWG","AZN","BAM","BBD","BDT","BGN","BHD","BIF","BMD","BND","BOB","BRL","BSD","BTN","BWP","BYN","BZD","CAD","CDF","CHF","CLF","CLP","CNY","COP","CRC","CUC","CUP","CVE","CZK","DJF","DKK","DOP","DZD","EGP","ERN","ETB","EUR","FJD","FKP","GBP","GEL","GHS","GIP","GMD","GNF","GTQ","GYD","HKD","HNL","HTG","HUF","IDR","ILS","INR","IQD","IRR","ISK","JMD","JOD","JPY","KES","KGS","KHR","KMF","KPW","KRW","KWD","KYD","KZT","LAK","LBP","LKR","LRD","LSL","LYD","MAD","MDL","MGA","MKD","MMK","MNT","MOP","MRU","MUR","MVR","MWK","MXN","MYR","MZN","NAD","NGN","NIO","NOK","NPR","NZD","OMR","PAB","PEN","PGK","PHP","PKR","PLN","PYG","QAR","RON","RSD","RUB","RWF","SAR","SBD","SCR","SDG","SEK","SGD","SHP","SLE","SOS","SRD","SSP","STN","SVC","SYP","SZL","THB","TJS","TMT","TND","TOP","TRY","TTD","TWD","TZS","UAH","UGX","USD","UYI","UYU","UYW","UZS","VED","VES","VND","VUV","WST","XAF","XCD","XCG","XOF","XPF","YER","ZAR","ZMW","ZWG"]},"rate":{"type":"string","pattern":"^(\\d+(\\.\\d+)?|\\d+/\\d+)$"},"as_of":{"type":"string","minLength":10}}}},"p193":{"type":"integer","minimum":1},"p194":{"type":"integer","minimum":0},"p195":{"enum":["off","dry_run","on"]},"p196":{"type":"integer","minimum":1},"p197":{"type":"integer","minimum":1},"p198":{"type":"integer","minimum":0},"p199":{"type":"array","items":{"type":"string","minLength":1},"uniqueItems":true},"p200":{"type":"integer","minimum":1},"p201":{"type":"integer","minimum":1},"p202":{"type":"integer","minimum":0,"maximum":100000},"p203":{"type":"string"},"p204":{"type":"boolean"},"p205":{"type":"integer","minimum":30,"maximum":3650},"p206":{"type":"string"},"p207":{"type":"integer","minimum":1,"maximum":10000},"p208":{"type":"boolean"},"p209":{"type":"integer","minimum":1},"p210":{"type":"integer","minimum":1,"maximum":31536000000},"p211":{"type":"integer","minimum":1,"maximum":31536000000},"p212":{"type":"integer","minimum":1,"maximum":31536000000},"p213":{"type":"integer","minimum":0,"maximum":31536000000},"p214":{"type":"integer","minimum":1,"maximum":31536000000},"p215":{"type":"array","maxItems":10,"items":{"type":"integer","minimum":1}},"p216":{"type":"integer","minimum":1},"p217":{"type":"string","pattern":"^[A-Za-z0-9_.]+$"},"p218":{"type":"string","pattern":"^[A-Za-z0-9_.]+$"},"p219":{"type":"string","pattern":"^[A-Za-z0-9_.]+$"},"p220":{"type":"object","propertyNames":{"pattern":"^[a-z][a-z0-9_-]*$"},"additionalProperties":{"type":"object","required":["type"],"properties":{"type":{"enum":["stripe","adyen","adyen-stored-value","cybersource","simulator"]}},"allOf":[{"if":{"properties":{"type":{"const":"stripe"}},"required":["type"]},"then":{"type":"object","additionalProperties":false,"required":["type","base_url","api_key"],"properties":{"type":{"const":"stripe"},"base_url":{"type":"string","pattern":"^https?://[^\\s]+$"},"timeout_ms":{"type":"integer","minimum":1,"default":10000},"max_sockets":{"type":"integer","minimum":1,"default":512},"connect_timeout_ms":{"type":"integer","minimum":1,"default":2000},"warm_sockets":{"type":"integer","minimum":0,"default":16},"keep_warm_interval_ms":{"type":"integer","minimum":1000,"default":30000},"store_payment_methods":{"type":"boolean","default":false},"payer_authentication":{"type":"boolean","default":false},"vault":{"type":"string","pattern":"^[A-Za-z0-9][A-Za-z0-9_.:-]{0,99}$"},"api_key":{"type":"string","minLength":1},"webhook_secret":{"type":"string","default":""},"webhook_secret_previous":{"type":"string","default":""},"merchant_account":{"type":"string","default":""}}}},{"if":{"properties":{"type":{"const":"adyen"}},"required":["type"]},"then":{"type":"object","additionalProperties":false,"required":["type","base_url","api_key","merchant_account"],"properties":{"type":{"const":"adyen"},"base_url":{"type":"string","pattern":"^https?://[^\\s]+$"},"timeout_ms":{"type":"integer","minimum":1,"default":10000},"max_sockets":{"type":"integer","minimum":1,"default":512},"connect_timeout_ms":{"type":"integer","minimum":1,"default":2000},"warm_sockets":{"type":"integer","minimum":0,"default":16},"keep_warm_interval_ms":{"type":"integer","minimum":1000,"default":30000},"store_payment_methods":{"type":"boolean","default":false},"payer_authentication":{"type":"boolean","default":false},"vault":{"type":"string","pattern":"^[A-Za-z0-9][A-Za-z0-9_.:-]{0,99}$"},"api_key":{"type":"string","minLength":1},"merchant_account":{"type":"string","minLength":1},"webhook_secret":{"type":"string","default":""},"webhook_secret_previous":{"type":"string","default":""},"key_id":{"type":"string","default":""},"shared_secret":{"type":"string","default":""},"report_username":{"type":"string","default":""},"report_password":{"type":"string","default":""},"authorisation_type":{"type":"string","default":""},"report_base_url":{"type":"string","default":""}}}},{"if":{"properties":{"type":{"const":"adyen-stored-value"}},"required":["type"]},"then":{"type":"object","additionalProperties":false,"required":["type","base_url","api_key","merchant_account"],"properties":{"type":{"const":"adyen-stored-value"},"base_url":{"type":"string","pattern":"^https?://[^\\s]+$"},"timeout_ms":{"type":"integer","minimum":1,"default":10000},"max_sockets":{"type":"integer","minimum":1,"default":512},"connect_timeout_ms":{"type":"integer","minimum":1,"default":2000},"warm_sockets":{"type":"integer","minimum":0,"default":16},"keep_warm_interval_ms":{"type":"integer","minimum":1000,"default":30000},"store_payment_methods":{"type":"boolean","default":false},"payer_authentication":{"type":"boolean","default":false},"vault":{"type":"string","pattern":"^[A-Za-z0-9][A-Za-z0-9_.:-]{0,99}$"},"api_key":{"type":"string","minLength":1},"merchant_account":{"type":"string","minLength":1},"webhook_secret":{"type":"string","default":""},"webhook_secret_previous":{"type":"string","default":""},"key_id":{"type":"string","default":""},"shared_secret":{"type":"string","default":""},"issue_svs":{"type":"boolean","default":false}}}},{"if":{"properties":{"type":{"const":"cybersource"}},"required":["type"]},"then":{"type":"object","additionalProperties":false,"required":["type","base_url","merchant_id","key_id","shared_secret"],"properties":{"type":{"const":"cybersource"},"base_url":{"type":"string","pattern":"^https?://[^\\s]+$"},"timeout_ms":{"type":"integer","minimum":1,"default":10000},"max_sockets":{"type":"integer","minimum":1,"default":512},"connect_timeout_ms":{"type":"integer","minimum":1,"default":2000},"warm_sockets":{"type":"integer","minimum":0,"default":16},"keep_warm_interval_ms":{"type":"integer","minimum":1000,"default":30000},"store_payment_methods":{"type":"boolean","default":false},"payer_authentication":{"type":"boolean","default":false},"vault":{"type":"string","pattern":"^[A-Za-z0-9][A-Za-z0-9_.:-]{0,99}$"},"merchant_id":{"type":"string","minLength":1},"key_id":{"type":"string","minLength":1},"shared_secret":{"type":"string","minLength":1},"webhook_secret":{"type":"string","default":""},"webhook_secret_previous":{"type":"string","default":""},"webhook_key_id":{"type":"string","default":""},"webhook_key_id_previous":{"type":"string","default":""},"merchant_account":{"type":"string","default":""},"webhook_private_key":{"type":"string","default":""},"reverse_after_void":{"type":"boolean","default":false}}}},{"if":{"properties":{"type":{"const":"simulator"}},"required":["type"]},"then":{"type":"object","additionalProperties":false,"required":["type","base_url"],"properties":{"type":{"const":"simulator"},"base_url":{"type":"string","pattern":"^https?://[^\\s]+$"},"timeout_ms":{"type":"integer","minimum":1,"default":10000},"max_sockets":{"type":"integer","minimum":1,"default":512},"connect_timeout_ms":{"type":"integer","minimum":1,"default":2000},"warm_sockets":{"type":"integer","minimum":0,"default":16},"keep_warm_interval_ms":{"type":"integer","minimum":1000,"default":30000},"store_payment_methods":{"type":"boolean","default":false},"payer_authentication":{"type":"boolean","default":false},"vault":{"type":"string","pattern":"^[A-Za-z0-9][A-Za-z0-9_.:-]{0,99}$"},"api_key":{"type":"string","default":""},"webhook_secret":{"type":"string","default":""},"webhook_secret_previous":{"type":"string","default":""},"merchant_account":{"type":"string","default":""}}}}]}}}};
+const schema6 = {"type":"object","additionalProperties":false,"required":["service_bus.url","service_bus.endpoint_name","service_bus.secret","service_bus.public_url","mom_client.client_id","mom_client.client_secret","mom_client.oauth_server_url","amqp.url","redis.url"],"properties":{"service_bus.url":{"$ref":"#/definitions/p0"},"service_bus.rpc_path":{"$ref":"#/definitions/p1","default":"/"},"service_bus.endpoint_name":{"$ref":"#/definitions/p2"},"service_bus.secret":{"$ref":"#/definitions/p3"},"service_bus.public_url":{"$ref":"#/definitions/p4"},"service_bus.delegate_path":{"$ref":"#/definitions/p5","default":"/delegate/oms"},"service_bus.subscribes":{"$ref":"#/definitions/p6","default":[]},"service_bus.amount_units":{"$ref":"#/definitions/p7","default":"minor"},"service_bus.refund_pending_notice":{"$ref":"#/definitions/p8","default":true},"service_bus.timeout_ms":{"$ref":"#/definitions/p9","default":10000},"service_bus.method.register":{"$ref":"#/definitions/p10","default":"magento.service_bus.remote.register"},"service_bus.method.unregister":{"$ref":"#/definitions/p11","default":"magento.service_bus.remote.unregister"},"service_bus.method.validate":{"$ref":"#/definitions/p12","default":"magento.payments.payments_management.validate"},"service_bus.method.revalidate":{"$ref":"#/definitions/p13","default":"magento.payments.payments_management.revalidate"},"service_bus.method.capture":{"$ref":"#/definitions/p14","default":"magento.payments.payments_management.capture"},"service_bus.method.cancel":{"$ref":"#/definitions/p15","default":"magento.payments.payments_management.cancel"},"service_bus.method.refund":{"$ref":"#/definitions/p16","default":"magento.payments.payments_management.refund"},"service_bus.method.validated":{"$ref":"#/definitions/p17","default":"magento.payments.payments_management.validated"},"service_bus.method.revalidated":{"$ref":"#/definitions/p18","default":"magento.payments.payments_management.revalidated"},"service_bus.method.captured":{"$ref":"#/definitions/p19","default":"magento.payments.payments_management.captured"},"service_bus.method.cancelled":{"$ref":"#/definitions/p20","default":"magento.payments.payments_management.cancelled"},"service_bus.method.refunded":{"$ref":"#/definitions/p21","default":"magento.payments.payments_management.refunded"},"service_bus.method.authorized":{"$ref":"#/definitions/p22","default":"magento.payments.payments_management.authorized"},"service_bus.method.sold":{"$ref":"#/definitions/p23","default":"magento.payments.payments_management.sold"},"service_bus.method.tokenized":{"$ref":"#/definitions/p24","default":"magento.payments.payments_management.tokenized"},"service_bus.method.refund_updated":{"$ref":"#/definitions/p25","default":"magento.postsales.refund_management.updated"},"service_bus.method.authorization_expiring":{"$ref":"#/definitions/p26","default":"magento.payments.payments_management.authorization_expiring"},"service_bus.method.adjusted":{"$ref":"#/definitions/p27","default":"magento.payments.payments_management.adjusted"},"service_bus.method.balance_inquiry":{"$ref":"#/definitions/p28","default":"magento.payments.payments_management.balance_inquiry"},"service_bus.method.reload":{"$ref":"#/definitions/p29","default":"magento.payments.payments_management.reload"},"service_bus.method.issue":{"$ref":"#/definitions/p30","default":"magento.payments.payments_management.issue"},"service_bus.method.activate":{"$ref":"#/definitions/p31","default":"magento.payments.payments_management.activate"},"service_bus.method.deactivate":{"$ref":"#/definitions/p32","default":"magento.payments.payments_management.deactivate"},"service_bus.method.merge_balance":{"$ref":"#/definitions/p33","default":"magento.payments.payments_management.merge_balance"},"service_bus.method.balance_reported":{"$ref":"#/definitions/p34","default":"magento.payments.payments_management.balance_reported"},"service_bus.method.reloaded":{"$ref":"#/definitions/p35","default":"magento.payments.payments_management.reloaded"},"service_bus.method.issued":{"$ref":"#/definitions/p36","default":"magento.payments.payments_management.issued"},"service_bus.method.activated":{"$ref":"#/definitions/p37","default":"magento.payments.payments_management.activated"},"service_bus.method.deactivated":{"$ref":"#/definitions/p38","default":"magento.payments.payments_management.deactivated"},"service_bus.method.balance_merged":{"$ref":"#/definitions/p39","default":"magento.payments.payments_management.balance_merged"},"service_bus.method.recurring_failed":{"$ref":"#/definitions/p40","default":"magento.payments.payments_management.recurring_failed"},"service_bus.method.split_tender_settled":{"$ref":"#/definitions/p41","default":"magento.payments.payments_management.split_tender_settled"},"mom_client.client_id":{"$ref":"#/definitions/p42"},"mom_client.client_secret":{"$ref":"#/definitions/p43"},"mom_client.oauth_server_url":{"$ref":"#/definitions/p44"},"mom_client.token_path":{"$ref":"#/definitions/p45","default":"/oauth/token"},"mom_client.scope":{"$ref":"#/definitions/p46","default":""},"mom_client.client_auth":{"$ref":"#/definitions/p47","default":"header"},"mom_client.refresh_margin_s":{"$ref":"#/definitions/p48","default":60},"amqp.url":{"$ref":"#/definitions/p49"},"amqp.exchange.commands":{"$ref":"#/definitions/p50","default":"payment-bridge.commands"},"amqp.queue.commands":{"$ref":"#/definitions/p51","default":"worker:payment:command"},"amqp.queue.type":{"$ref":"#/definitions/p52","default":"quorum"},"amqp.exchange.dead_letter":{"$ref":"#/definitions/p53","default":"payment-bridge.dead-letter"},"amqp.queue.dead_letter":{"$ref":"#/definitions/p54","default":"worker:payment:dead-letter"},"amqp.prefetch":{"$ref":"#/definitions/p55","default":50},"amqp.publish_timeout_ms":{"$ref":"#/definitions/p56","default":5000},"amqp.reconnect_ms":{"$ref":"#/definitions/p57","default":1000},"amqp.urls":{"$ref":"#/definitions/p58","default":[]},"amqp.queue.dead_letter_strategy":{"$ref":"#/definitions/p59","default":"at-most-once"},"amqp.dead_letter_archive_interval_ms":{"$ref":"#/definitions/p60","default":10000},"redis.url":{"$ref":"#/definitions/p61"},"redis.key_prefix":{"$ref":"#/definitions/p62","default":"pb:"},"redis.cluster.nodes":{"$ref":"#/definitions/p63","default":[]},"redis.cluster.retry_delay_ms":{"$ref":"#/definitions/p64","default":400},"redis.cluster.retry_delay_on_moved_ms":{"$ref":"#/definitions/p65","default":100},"redis.cluster.max_redirections":{"$ref":"#/definitions/p66","default":16},"redis.cluster.slots_refresh_interval_ms":{"$ref":"#/definitions/p67","default":5000},"redis.replica_acks":{"$ref":"#/definitions/p68","default":0},"redis.replica_ack_timeout_ms":{"$ref":"#/definitions/p69","default":1000},"http.host":{"$ref":"#/definitions/p70","default":"127.0.0.1"},"http.port":{"$ref":"#/definitions/p71","default":8080},"http.intake_path":{"$ref":"#/definitions/p72","default":"/bus"},"http.body_limit_bytes":{"$ref":"#/definitions/p73","default":262144},"http.discard_limit_bytes":{"$ref":"#/definitions/p74","default":4194304},"http.discard_timeout_ms":{"$ref":"#/definitions/p75","default":5000},"proxy.host":{"$ref":"#/definitions/p76","default":""},"proxy.port":{"$ref":"#/definitions/p77","default":0},"delivery.concurrency":{"$ref":"#/definitions/p78","default":100},"delivery.backoff_base_ms":{"$ref":"#/definitions/p79","default":500},"delivery.backoff_max_ms":{"$ref":"#/definitions/p80","default":60000},"delivery.max_age_ms":{"$ref":"#/definitions/p81","default":0},"delivery.breaker_failure_threshold":{"$ref":"#/definitions/p82","default":20},"delivery.breaker_open_ms":{"$ref":"#/definitions/p83","default":1000},"delivery.config_grace_ms":{"$ref":"#/definitions/p84","default":1800000},"delivery.retry_after_max_ms":{"$ref":"#/definitions/p85","default":300000},"delivery.late_failure_confirm_ms":{"$ref":"#/definitions/p86","default":30000},"delivery.recapture_failure_wait_ms":{"$ref":"#/definitions/p87","default":86400000},"delivery.parked_outcome_ttl_ms":{"$ref":"#/definitions/p88","default":2592000000},"delivery.void_wait_max_ms":{"$ref":"#/definitions/p89","default":86400000},"delivery.authorization_wait_max_ms":{"$ref":"#/definitions/p90","default":5616000000},"events.concurrency":{"$ref":"#/definitions/p91","default":50},"events.backoff_base_ms":{"$ref":"#/definitions/p92","default":250},"events.backoff_max_ms":{"$ref":"#/definitions/p93","default":30000},"queues.watchdog_interval_ms":{"$ref":"#/definitions/p94","default":15000},"leases.holder_ttl_ms":{"$ref":"#/definitions/p95","default":2000},"poller.schedule_ms":{"$ref":"#/definitions/p96","default":[60000,300000,1800000,7200000,86400000]},"poller.in_process_interval_ms":{"$ref":"#/definitions/p97","default":0},"poller.unresolved_interval_ms":{"$ref":"#/definitions/p98","default":3600000},"poller.webhook_wait_alert_ms":{"$ref":"#/definitions/p99","default":86400000},"registration.attempts":{"$ref":"#/definitions/p100","default":5},"registration.backoff_base_ms":{"$ref":"#/definitions/p101","default":500},"authorizations.validity_ms":{"$ref":"#/definitions/p102","default":{}},"authorizations.expiry_warning_ms":{"$ref":"#/definitions/p103","default":86400000},"authorizations.orphan_reversal":{"$ref":"#/definitions/p104","default":"dry_run"},"authorizations.orphan_void_after_ms":{"$ref":"#/definitions/p105","default":345600000},"authorizations.orphan_void_after_ms_by_account":{"$ref":"#/definitions/p106","default":{}},"authorizations.sweep_limit":{"$ref":"#/definitions/p107","default":1000},"monitoring.host":{"$ref":"#/definitions/p108","default":"127.0.0.1"},"monitoring.worker_port":{"$ref":"#/definitions/p109","default":0},"monitoring.poller_port":{"$ref":"#/definitions/p110","default":0},"monitoring.ready_max_event_lag_ms":{"$ref":"#/definitions/p111","default":60000},"shutdown.deadline_ms":{"$ref":"#/definitions/p112","default":30000},"poller.interval_ms":{"$ref":"#/definitions/p113","default":30000},"log.level":{"$ref":"#/definitions/p114","default":"info"},"split_tender.refund_order":{"$ref":"#/definitions/p115","default":"card_first"},"split_tender.sweep_interval_ms":{"$ref":"#/definitions/p116","default":500},"security.allow_insecure_http":{"$ref":"#/definitions/p117","default":false},"edge.max_connections":{"$ref":"#/definitions/p118","default":4000},"edge.max_connections_per_ip":{"$ref":"#/definitions/p119","default":512},"edge.headers_timeout_ms":{"$ref":"#/definitions/p120","default":10000},"edge.request_timeout_ms":{"$ref":"#/definitions/p121","default":30000},"edge.keep_alive_timeout_ms":{"$ref":"#/definitions/p122","default":30000},"edge.trusted_proxies":{"$ref":"#/definitions/p123","default":[]},"edge.allow.intake":{"$ref":"#/definitions/p124","default":[]},"edge.allow.webhooks":{"$ref":"#/definitions/p125","default":{}},"edge.allow.admin":{"$ref":"#/definitions/p126","default":[]},"edge.tls.cert_file":{"$ref":"#/definitions/p127","default":""},"edge.tls.key_file":{"$ref":"#/definitions/p128","default":""},"edge.tls.ca_file":{"$ref":"#/definitions/p129","default":""},"service_bus.secret_previous":{"$ref":"#/definitions/p130","default":""},"service_bus.secret_next":{"$ref":"#/definitions/p131","default":""},"audit.stream_max_len":{"$ref":"#/definitions/p132","default":10000},"console.enabled":{"$ref":"#/definitions/p133","default":false},"console.bind":{"$ref":"#/definitions/p134","default":"127.0.0.1"},"console.port":{"$ref":"#/definitions/p135","default":8081},"console.path":{"$ref":"#/definitions/p136","default":"/console"},"console.username":{"$ref":"#/definitions/p137","default":"operator"},"console.password":{"$ref":"#/definitions/p138","default":""},"console.session_ttl_ms":{"$ref":"#/definitions/p139","default":28800000},"console.session_idle_ms":{"$ref":"#/definitions/p140","default":900000},"console.stuck_after_ms":{"$ref":"#/definitions/p141","default":300000},"console.secure_cookie":{"$ref":"#/definitions/p142","default":"auto"},"console.allowed_hosts":{"$ref":"#/definitions/p143","default":[]},"channels.credentials":{"$ref":"#/definitions/p144","default":{}},"channels.free_text_fields":{"$ref":"#/definitions/p145","default":["payment.custom_attributes","payment.note","payment.notes","payment.comment","payment.gift_message","payment.lines[].item_name"]},"channels.profiles":{"$ref":"#/definitions/p146","default":[]},"channels.triage.min_amount":{"$ref":"#/definitions/p147","default":100000},"channels.triage.min_amount_by_currency":{"$ref":"#/definitions/p148","default":{}},"channels.triage.commands":{"$ref":"#/definitions/p149","default":["capture","refund"]},"channels.triage.channels":{"$ref":"#/definitions/p150","default":[]},"channels.triage.index_size":{"$ref":"#/definitions/p151","default":10000},"channels.triage.retention_ms":{"$ref":"#/definitions/p152","default":2592000000},"routing.rules":{"$ref":"#/definitions/p153","default":[]},"routing.agreements":{"$ref":"#/definitions/p154","default":[]},"routing.require_agreement":{"$ref":"#/definitions/p155","default":false},"routing.country_attributes":{"$ref":"#/definitions/p156","default":["country","billing_country","country_code"]},"routing.failover.enabled":{"$ref":"#/definitions/p157","default":false},"routing.failover.decline_codes":{"$ref":"#/definitions/p158","default":[]},"routing.payment_methods.rpc_method":{"$ref":"#/definitions/p159","default":"magento.payments.payments_management.payment_methods"},"routing.payment_methods.cache_ms":{"$ref":"#/definitions/p160","default":30000},"routing.payment_methods.by_gateway":{"$ref":"#/definitions/p161","default":{}},"routing.payment_methods.gateway_timeout_ms":{"$ref":"#/definitions/p162","default":3000},"rate_limits.enabled":{"$ref":"#/definitions/p163","default":true},"rate_limits.channel_per_s":{"$ref":"#/definitions/p164","default":10000},"rate_limits.channel_burst":{"$ref":"#/definitions/p165","default":20000},"rate_limits.account_per_s":{"$ref":"#/definitions/p166","default":5000},"rate_limits.account_burst":{"$ref":"#/definitions/p167","default":10000},"rate_limits.by_channel":{"$ref":"#/definitions/p168","default":{}},"rate_limits.by_account":{"$ref":"#/definitions/p169","default":{}},"rate_limits.lease_tokens":{"$ref":"#/definitions/p170","default":8},"rate_limits.take_deadline_ms":{"$ref":"#/definitions/p171","default":500},"backpressure.max_backlog":{"$ref":"#/definitions/p172","default":20000},"backpressure.retry_after_s":{"$ref":"#/definitions/p173","default":5},"backpressure.depth_cache_ms":{"$ref":"#/definitions/p174","default":500},"backpressure.priority_lane":{"$ref":"#/definitions/p175","default":true},"inflight.adaptive":{"$ref":"#/definitions/p176","default":true},"inflight.min":{"$ref":"#/definitions/p177","default":16},"inflight.max":{"$ref":"#/definitions/p178","default":512},"inflight.initial":{"$ref":"#/definitions/p179","default":64},"inflight.memory_budget_mib":{"$ref":"#/definitions/p180","default":143},"inflight.lag_limit_ms":{"$ref":"#/definitions/p181","default":100},"inflight.interval_ms":{"$ref":"#/definitions/p182","default":500},"caps.rules":{"$ref":"#/definitions/p183","default":[]},"risk.rules":{"$ref":"#/definitions/p184","default":[]},"risk.amount_thresholds":{"$ref":"#/definitions/p185","default":{}},"risk.velocity":{"$ref":"#/definitions/p186","default":[]},"risk.new_token_amounts":{"$ref":"#/definitions/p187","default":{}},"risk.token_memory_ms":{"$ref":"#/definitions/p188","default":15552000000},"risk.review_window_ms":{"$ref":"#/definitions/p189","default":86400000},"risk.hash_key":{"$ref":"#/definitions/p190","default":""},"fx.settlement_currencies":{"$ref":"#/definitions/p191","default":{}},"fx.gateway_rates":{"$ref":"#/definitions/p192","default":true},"fx.rates":{"$ref":"#/definitions/p193","default":[]},"fx.max_rate_age_ms":{"$ref":"#/definitions/p194","default":3600000},"fx.cache_ms":{"$ref":"#/definitions/p195","default":60000},"reconciliation.schedule":{"$ref":"#/definitions/p196","default":"off"},"reconciliation.interval_ms":{"$ref":"#/definitions/p197","default":3600000},"reconciliation.window_ms":{"$ref":"#/definitions/p198","default":3600000},"reconciliation.lag_ms":{"$ref":"#/definitions/p199","default":7200000},"reconciliation.gateways":{"$ref":"#/definitions/p200","default":[]},"reconciliation.request_timeout_ms":{"$ref":"#/definitions/p201","default":30000},"reconciliation.state_ttl_days":{"$ref":"#/definitions/p202","default":35},"reconciliation.lookups_per_run":{"$ref":"#/definitions/p203","default":500},"reconciliation.report_dir":{"$ref":"#/definitions/p204","default":""},"retention.enabled":{"$ref":"#/definitions/p205","default":true},"retention.expire_after_days":{"$ref":"#/definitions/p206","default":400},"retention.archive_dir":{"$ref":"#/definitions/p207","default":"var/archive"},"retention.batch":{"$ref":"#/definitions/p208","default":500},"retention.require_reconciliation":{"$ref":"#/definitions/p209","default":false},"authentication.action_timeout_ms":{"$ref":"#/definitions/p210","default":900000},"authentication.qr_code_timeout_ms":{"$ref":"#/definitions/p211","default":86400000},"authentication.voucher_timeout_ms":{"$ref":"#/definitions/p212","default":604800000},"authentication.bank_transfer_timeout_ms":{"$ref":"#/definitions/p213","default":1209600000},"authentication.action_deadline_grace_ms":{"$ref":"#/definitions/p214","default":259200000},"authentication.max_action_wait_ms":{"$ref":"#/definitions/p215","default":5356800000},"recurring.retry_schedule_ms":{"$ref":"#/definitions/p216","default":[86400000,259200000,432000000]},"recurring.run_limit":{"$ref":"#/definitions/p217","default":500},"recurring.rpc_method.create":{"$ref":"#/definitions/p218","default":"magento.payments.recurring_management.create"},"recurring.rpc_method.list":{"$ref":"#/definitions/p219","default":"magento.payments.recurring_management.list"},"recurring.rpc_method.cancel":{"$ref":"#/definitions/p220","default":"magento.payments.recurring_management.cancel"},"gateways":{"$ref":"#/definitions/p221","default":{}}},"definitions":{"p0":{"type":"string","pattern":"^https?://[^\\s]+$"},"p1":{"type":"string","pattern":"^/"},"p2":{"type":"string","minLength":1},"p3":{"type":"string","minLength":16},"p4":{"type":"string","pattern":"^https?://[^\\s]+$"},"p5":{"type":"string","pattern":"^/"},"p6":{"type":"array","items":{"type":"string","pattern":"^[A-Za-z0-9_.]+$"}},"p7":{"enum":["minor","major"]},"p8":{"type":"boolean"},"p9":{"type":"integer","minimum":1},"p10":{"type":"string","pattern":"^[A-Za-z0-9_.]+$"},"p11":{"type":"string","pattern":"^[A-Za-z0-9_.]+$"},"p12":{"type":"string","pattern":"^[A-Za-z0-9_.]+$"},"p13":{"type":"string","pattern":"^[A-Za-z0-9_.]+$"},"p14":{"type":"string","pattern":"^[A-Za-z0-9_.]+$"},"p15":{"type":"string","pattern":"^[A-Za-z0-9_.]+$"},"p16":{"type":"string","pattern":"^[A-Za-z0-9_.]+$"},"p17":{"type":"string","pattern":"^[A-Za-z0-9_.]+$"},"p18":{"type":"string","pattern":"^[A-Za-z0-9_.]+$"},"p19":{"type":"string","pattern":"^[A-Za-z0-9_.]+$"},"p20":{"type":"string","pattern":"^[A-Za-z0-9_.]+$"},"p21":{"type":"string","pattern":"^[A-Za-z0-9_.]+$"},"p22":{"type":"string","pattern":"^[A-Za-z0-9_.]+$"},"p23":{"type":"string","pattern":"^[A-Za-z0-9_.]+$"},"p24":{"type":"string","pattern":"^[A-Za-z0-9_.]+$"},"p25":{"type":"string","pattern":"^[A-Za-z0-9_.]+$"},"p26":{"type":"string","pattern":"^[A-Za-z0-9_.]+$"},"p27":{"type":"string","pattern":"^[A-Za-z0-9_.]+$"},"p28":{"type":"string","pattern":"^[A-Za-z0-9_.]+$"},"p29":{"type":"string","pattern":"^[A-Za-z0-9_.]+$"},"p30":{"type":"string","pattern":"^[A-Za-z0-9_.]+$"},"p31":{"type":"string","pattern":"^[A-Za-z0-9_.]+$"},"p32":{"type":"string","pattern":"^[A-Za-z0-9_.]+$"},"p33":{"type":"string","pattern":"^[A-Za-z0-9_.]+$"},"p34":{"type":"string","pattern":"^[A-Za-z0-9_.]+$"},"p35":{"type":"string","pattern":"^[A-Za-z0-9_.]+$"},"p36":{"type":"string","pattern":"^[A-Za-z0-9_.]+$"},"p37":{"type":"string","pattern":"^[A-Za-z0-9_.]+$"},"p38":{"type":"string","pattern":"^[A-Za-z0-9_.]+$"},"p39":{"type":"string","pattern":"^[A-Za-z0-9_.]+$"},"p40":{"type":"string","pattern":"^[A-Za-z0-9_.]+$"},"p41":{"type":"string","pattern":"^[A-Za-z0-9_.]+$"},"p42":{"type":"string","minLength":1},"p43":{"type":"string","minLength":1},"p44":{"type":"string","pattern":"^https?://[^\\s]+$"},"p45":{"type":"string","pattern":"^/"},"p46":{"type":"string"},"p47":{"enum":["header","body"]},"p48":{"type":"integer","minimum":0},"p49":{"type":"string","pattern":"^amqps?://"},"p50":{"type":"string","minLength":1},"p51":{"type":"string","minLength":1},"p52":{"enum":["quorum","classic"]},"p53":{"type":"string","minLength":1},"p54":{"type":"string","minLength":1},"p55":{"type":"integer","minimum":1},"p56":{"type":"integer","minimum":1},"p57":{"type":"integer","minimum":1},"p58":{"type":"array","items":{"type":"string","pattern":"^amqps?://"}},"p59":{"enum":["at-most-once","at-least-once"]},"p60":{"type":"integer","minimum":0},"p61":{"type":"string","pattern":"^rediss?://"},"p62":{"type":"string","pattern":"^[A-Za-z0-9:_-]+$"},"p63":{"type":"array","items":{"type":"string","pattern":"^[^\\s:/]+:[0-9]{1,5}$"}},"p64":{"type":"integer","minimum":1},"p65":{"type":"integer","minimum":0},"p66":{"type":"integer","minimum":1},"p67":{"type":"integer","minimum":1},"p68":{"type":"integer","minimum":0},"p69":{"type":"integer","minimum":1},"p70":{"type":"string"},"p71":{"type":"integer","minimum":0,"maximum":65535},"p72":{"type":"string","pattern":"^/"},"p73":{"type":"integer","minimum":1},"p74":{"type":"integer","minimum":0},"p75":{"type":"integer","minimum":0},"p76":{"type":"string"},"p77":{"type":"integer","minimum":0,"maximum":65535},"p78":{"type":"integer","minimum":1},"p79":{"type":"integer","minimum":1},"p80":{"type":"integer","minimum":1},"p81":{"type":"integer","minimum":0},"p82":{"type":"integer","minimum":1},"p83":{"type":"integer","minimum":1},"p84":{"type":"integer","minimum":0},"p85":{"type":"integer","minimum":1},"p86":{"type":"integer","minimum":0},"p87":{"type":"integer","minimum":1},"p88":{"type":"integer","minimum":1},"p89":{"type":"integer","minimum":1},"p90":{"type":"integer","minimum":1,"maximum":31536000000},"p91":{"type":"integer","minimum":1},"p92":{"type":"integer","minimum":1},"p93":{"type":"integer","minimum":1},"p94":{"type":"integer","minimum":0},"p95":{"type":"integer","minimum":200},"p96":{"type":"array","items":{"type":"integer","minimum":1},"minItems":1},"p97":{"type":"integer","minimum":0},"p98":{"type":"integer","minimum":1},"p99":{"type":"integer","minimum":1},"p100":{"type":"integer","minimum":1},"p101":{"type":"integer","minimum":1},"p102":{"type":"object","propertyNames":{"pattern":"^[a-z][a-z0-9_-]*(\\.[a-z0-9_-]+)?$"},"additionalProperties":{"type":"integer","minimum":1}},"p103":{"type":"integer","minimum":0},"p104":{"enum":["off","dry_run","on"]},"p105":{"type":"integer","minimum":0},"p106":{"type":"object","propertyNames":{"pattern":"^[a-z][a-z0-9_-]*:.+$"},"additionalProperties":{"type":"integer","minimum":0}},"p107":{"type":"integer","minimum":1},"p108":{"type":"string","minLength":1},"p109":{"type":"integer","minimum":0,"maximum":65535},"p110":{"type":"integer","minimum":0,"maximum":65535},"p111":{"type":"integer","minimum":1},"p112":{"type":"integer","minimum":1},"p113":{"type":"integer","minimum":1},"p114":{"enum":["error","warn","info","debug"]},"p115":{"enum":["card_first","gift_card_first"]},"p116":{"type":"integer","minimum":50,"maximum":600000},"p117":{"type":"boolean"},"p118":{"type":"integer","minimum":1},"p119":{"type":"integer","minimum":1},"p120":{"type":"integer","minimum":1},"p121":{"type":"integer","minimum":1},"p122":{"type":"integer","minimum":1},"p123":{"type":"array","items":{"type":"string","minLength":1}},"p124":{"type":"array","items":{"type":"string","minLength":1}},"p125":{"type":"object","propertyNames":{"pattern":"^([a-z][a-z0-9_-]*|\\*)$"},"additionalProperties":{"type":"array","items":{"type":"string","minLength":1}}},"p126":{"type":"array","items":{"type":"string","minLength":1}},"p127":{"type":"string"},"p128":{"type":"string"},"p129":{"type":"string"},"p130":{"type":"string"},"p131":{"type":"string"},"p132":{"type":"integer","minimum":1},"p133":{"type":"boolean"},"p134":{"type":"string","minLength":1},"p135":{"type":"integer","minimum":0,"maximum":65535},"p136":{"type":"string","pattern":"^/[A-Za-z0-9_-]+$"},"p137":{"type":"string","pattern":"^[A-Za-z0-9._@-]{1,64}$"},"p138":{"type":"string"},"p139":{"type":"integer","minimum":1},"p140":{"type":"integer","minimum":60000},"p141":{"type":"integer","minimum":1},"p142":{"enum":["auto","always"]},"p143":{"type":"array","items":{"type":"string","pattern":"^(\\[[0-9A-Fa-f:.]+\\]|[A-Za-z0-9]([A-Za-z0-9.-]*[A-Za-z0-9])?)\\.?(:[0-9]{1,5})?$"}},"p144":{"type":"object","propertyNames":{"enum":["web","pos","marketplace"]},"additionalProperties":{"type":"array","minItems":1,"maxItems":3,"items":{"type":"object","additionalProperties":false,"required":["key_id","secret"],"properties":{"key_id":{"type":"string","pattern":"^[A-Za-z0-9._-]{1,64}$"},"secret":{"type":"string","minLength":32}}}}},"p145":{"type":"array","items":{"type":"string","pattern":"^[a-z_][a-z0-9_]*(\\[\\])?(\\.[A-Za-z_][A-Za-z0-9_]*(\\[\\])?)*$"}},"p146":{"type":"array","items":{"type":"object","additionalProperties":false,"required":["channel"],"properties":{"channel":{"enum":["bus","web","pos","marketplace"]},"account":{"type":"string","minLength":1,"default":"*"},"required_fields":{"type":"array","items":{"type":"string","pattern":"^[a-z_][a-z0-9_]*(\\[\\])?(\\.[A-Za-z_][A-Za-z0-9_]*(\\[\\])?)*$"},"default":[]},"min_amount":{"type":["integer","object"],"minimum":0,"maximum":99999999999999,"additionalProperties":{"type":"integer","minimum":0,"maximum":99999999999999}},"max_amount":{"type":["integer","object"],"minimum":0,"maximum":99999999999999,"additionalProperties":{"type":"integer","minimum":0,"maximum":99999999999999}},"currencies":{"type":"array","items":{"enum":["AED","AFN","ALL","AMD","ANG","AOA","ARS","AUD","AWG","AZN","BAM","BBD","BDT","BGN","BHD","BIF","BMD","BND","BOB","BRL","BSD","BTN","BWP","BYN","BZD","CAD","CDF","CHF","CLF","CLP","CNY","COP","CRC","CUC","CUP","CVE","CZK","DJF","DKK","DOP","DZD","EGP","ERN","ETB","EUR","FJD","FKP","GBP","GEL","GHS","GIP","GMD","GNF","GTQ","GYD","HKD","HNL","HTG","HUF","IDR","ILS","INR","IQD","IRR","ISK","JMD","JOD","JPY","KES","KGS","KHR","KMF","KPW","KRW","KWD","KYD","KZT","LAK","LBP","LKR","LRD","LSL","LYD","MAD","MDL","MGA","MKD","MMK","MNT","MOP","MRU","MUR","MVR","MWK","MXN","MYR","MZN","NAD","NGN","NIO","NOK","NPR","NZD","OMR","PAB","PEN","PGK","PHP","PKR","PLN","PYG","QAR","RON","RSD","RUB","RWF","SAR","SBD","SCR","SDG","SEK","SGD","SHP","SLE","SOS","SRD","SSP","STN","SVC","SYP","SZL","THB","TJS","TMT","TND","TOP","TRY","TTD","TWD","TZS","UAH","UGX","USD","UYI","UYU","UYW","UZS","VED","VES","VND","VUV","WST","XAF","XCD","XCG","XOF","XPF","YER","ZAR","ZMW","ZWG"]},"default":[]},"commands":{"type":"array","items":{"enum":["validate","revalidate","capture","cancel","refund","authorize","sale","tokenize","balance_inquiry","reload","issue","activate","deactivate","merge_balance"]},"default":[]},"free_text_card_data":{"enum":["mask","refuse"],"default":"mask"},"free_text_fields":{"type":"array","items":{"type":"string","pattern":"^[a-z_][a-z0-9_]*(\\[\\])?(\\.[A-Za-z_][A-Za-z0-9_]*(\\[\\])?)*$"},"default":[]}}}},"p147":{"type":"integer","minimum":0,"maximum":99999999999999},"p148":{"type":"object","propertyNames":{"enum":["AED","AFN","ALL","AMD","ANG","AOA","ARS","AUD","AWG","AZN","BAM","BBD","BDT","BGN","BHD","BIF","BMD","BND","BOB","BRL","BSD","BTN","BWP","BYN","BZD","CAD","CDF","CHF","CLF","CLP","CNY","COP","CRC","CUC","CUP","CVE","CZK","DJF","DKK","DOP","DZD","EGP","ERN","ETB","EUR","FJD","FKP","GBP","GEL","GHS","GIP","GMD","GNF","GTQ","GYD","HKD","HNL","HTG","HUF","IDR","ILS","INR","IQD","IRR","ISK","JMD","JOD","JPY","KES","KGS","KHR","KMF","KPW","KRW","KWD","KYD","KZT","LAK","LBP","LKR","LRD","LSL","LYD","MAD","MDL","MGA","MKD","MMK","MNT","MOP","MRU","MUR","MVR","MWK","MXN","MYR","MZN","NAD","NGN","NIO","NOK","NPR","NZD","OMR","PAB","PEN","PGK","PHP","PKR","PLN","PYG","QAR","RON","RSD","RUB","RWF","SAR","SBD","SCR","SDG","SEK","SGD","SHP","SLE","SOS","SRD","SSP","STN","SVC","SYP","SZL","THB","TJS","TMT","TND","TOP","TRY","TTD","TWD","TZS","UAH","UGX","USD","UYI","UYU","UYW","UZS","VED","VES","VND","VUV","WST","XAF","XCD","XCG","XOF","XPF","YER","ZAR","ZMW","ZWG"]},"additionalProperties":{"type":"integer","minimum":0,"maximum":99999999999999}},"p149":{"type":"array","items":{"enum":["validate","revalidate","capture","cancel","refund","authorize","sale","tokenize","balance_inquiry","reload","issue","activate","deactivate","merge_balance"]}},"p150":{"type":"array","items":{"enum":["bus","web","pos","marketplace"]}},"p151":{"type":"integer","minimum":1},"p152":{"type":"integer","minimum":1},"p153":{"type":"array","items":{"type":"object","additionalProperties":false,"required":["name","gateways"],"properties":{"name":{"type":"string","pattern":"^[A-Za-z0-9._-]{1,64}$"},"when":{"type":"object","additionalProperties":false,"default":{},"properties":{"commands":{"type":"array","items":{"enum":["validate","revalidate","capture","cancel","refund","authorize","sale","tokenize","balance_inquiry","reload","issue","activate","deactivate","merge_balance"]},"default":[]},"currencies":{"type":"array","items":{"enum":["AED","AFN","ALL","AMD","ANG","AOA","ARS","AUD","AWG","AZN","BAM","BBD","BDT","BGN","BHD","BIF","BMD","BND","BOB","BRL","BSD","BTN","BWP","BYN","BZD","CAD","CDF","CHF","CLF","CLP","CNY","COP","CRC","CUC","CUP","CVE","CZK","DJF","DKK","DOP","DZD","EGP","ERN","ETB","EUR","FJD","FKP","GBP","GEL","GHS","GIP","GMD","GNF","GTQ","GYD","HKD","HNL","HTG","HUF","IDR","ILS","INR","IQD","IRR","ISK","JMD","JOD","JPY","KES","KGS","KHR","KMF","KPW","KRW","KWD","KYD","KZT","LAK","LBP","LKR","LRD","LSL","LYD","MAD","MDL","MGA","MKD","MMK","MNT","MOP","MRU","MUR","MVR","MWK","MXN","MYR","MZN","NAD","NGN","NIO","NOK","NPR","NZD","OMR","PAB","PEN","PGK","PHP","PKR","PLN","PYG","QAR","RON","RSD","RUB","RWF","SAR","SBD","SCR","SDG","SEK","SGD","SHP","SLE","SOS","SRD","SSP","STN","SVC","SYP","SZL","THB","TJS","TMT","TND","TOP","TRY","TTD","TWD","TZS","UAH","UGX","USD","UYI","UYU","UYW","UZS","VED","VES","VND","VUV","WST","XAF","XCD","XCG","XOF","XPF","YER","ZAR","ZMW","ZWG"]},"default":[]},"min_amount":{"type":["integer","object"],"minimum":0,"maximum":99999999999999,"additionalProperties":{"type":"integer","minimum":0,"maximum":99999999999999}},"max_amount":{"type":["integer","object"],"minimum":0,"maximum":99999999999999,"additionalProperties":{"type":"integer","minimum":0,"maximum":99999999999999}},"channels":{"type":"array","items":{"enum":["bus","web","pos","marketplace"]},"default":[]},"countries":{"type":"array","items":{"type":"string","pattern":"^[A-Za-z]{2}$"},"default":[]},"methods":{"type":"array","items":{"type":"string","minLength":1,"maxLength":64},"default":[]},"merchants":{"type":"array","items":{"type":"string","minLength":1},"default":[]},"gateways":{"type":"array","items":{"type":"string","pattern":"^[a-z][a-z0-9_-]{0,31}$"},"default":[]},"agreement_status":{"type":"array","items":{"enum":["active","suspended","expired","pending","none"]},"default":[]},"agreement_gateway":{"type":"string","pattern":"^[a-z][a-z0-9_-]{0,31}$"}}},"gateways":{"type":"array","items":{"type":"string","pattern":"^[a-z][a-z0-9_-]{0,31}$"},"minItems":1,"maxItems":8}}}},"p154":{"type":"array","items":{"type":"object","additionalProperties":false,"required":["merchant","gateway","status"],"properties":{"merchant":{"type":"string","minLength":1},"gateway":{"type":"string","pattern":"^[a-z][a-z0-9_-]{0,31}$"},"status":{"enum":["active","suspended","expired"]},"valid_from":{"type":"string","pattern":"^\\d{4}-\\d{2}-\\d{2}(T\\d{2}:\\d{2}(:\\d{2}(\\.\\d+)?)?(Z|[+-]\\d{2}:\\d{2})?)?$"},"valid_until":{"type":"string","pattern":"^\\d{4}-\\d{2}-\\d{2}(T\\d{2}:\\d{2}(:\\d{2}(\\.\\d+)?)?(Z|[+-]\\d{2}:\\d{2})?)?$"}}}},"p155":{"type":"boolean"},"p156":{"type":"array","items":{"type":"string","minLength":1}},"p157":{"type":"boolean"},"p158":{"type":"array","items":{"type":"string","minLength":1,"maxLength":64}},"p159":{"type":"string","pattern":"^[A-Za-z0-9_.]+$"},"p160":{"type":"integer","minimum":0},"p161":{"type":"object","propertyNames":{"type":"string","pattern":"^[a-z][a-z0-9_-]{0,31}$"},"additionalProperties":{"type":"array","items":{"type":"string","minLength":1,"maxLength":64}}},"p162":{"type":"integer","minimum":1},"p163":{"type":"boolean"},"p164":{"type":"integer","minimum":1},"p165":{"type":"integer","minimum":1},"p166":{"type":"integer","minimum":1},"p167":{"type":"integer","minimum":1},"p168":{"type":"object","propertyNames":{"enum":["bus","web","pos","marketplace"]},"additionalProperties":{"type":"object","additionalProperties":false,"required":["per_s","burst"],"properties":{"per_s":{"type":"integer","minimum":1},"burst":{"type":"integer","minimum":1}}}},"p169":{"type":"object","propertyNames":{"pattern":"^[a-z][a-z0-9_-]*:.+$"},"additionalProperties":{"type":"object","additionalProperties":false,"required":["per_s","burst"],"properties":{"per_s":{"type":"integer","minimum":1},"burst":{"type":"integer","minimum":1}}}},"p170":{"type":"integer","minimum":1,"maximum":100},"p171":{"type":"integer","minimum":50,"maximum":5000},"p172":{"type":"integer","minimum":0},"p173":{"type":"integer","minimum":1,"maximum":3600},"p174":{"type":"integer","minimum":1},"p175":{"type":"boolean"},"p176":{"type":"boolean"},"p177":{"type":"integer","minimum":1},"p178":{"type":"integer","minimum":1,"maximum":65535},"p179":{"type":"integer","minimum":1},"p180":{"type":"integer","minimum":1},"p181":{"type":"integer","minimum":1},"p182":{"type":"integer","minimum":100},"p183":{"type":"array","items":{"type":"object","additionalProperties":false,"required":["scope","name","currency"],"properties":{"scope":{"enum":["gateway","merchant"]},"name":{"type":"string","minLength":1},"gateway":{"type":"string","minLength":1,"default":"*"},"currency":{"enum":["AED","AFN","ALL","AMD","ANG","AOA","ARS","AUD","AWG","AZN","BAM","BBD","BDT","BGN","BHD","BIF","BMD","BND","BOB","BRL","BSD","BTN","BWP","BYN","BZD","CAD","CDF","CHF","CLF","CLP","CNY","COP","CRC","CUC","CUP","CVE","CZK","DJF","DKK","DOP","DZD","EGP","ERN","ETB","EUR","FJD","FKP","GBP","GEL","GHS","GIP","GMD","GNF","GTQ","GYD","HKD","HNL","HTG","HUF","IDR","ILS","INR","IQD","IRR","ISK","JMD","JOD","JPY","KES","KGS","KHR","KMF","KPW","KRW","KWD","KYD","KZT","LAK","LBP","LKR","LRD","LSL","LYD","MAD","MDL","MGA","MKD","MMK","MNT","MOP","MRU","MUR","MVR","MWK","MXN","MYR","MZN","NAD","NGN","NIO","NOK","NPR","NZD","OMR","PAB","PEN","PGK","PHP","PKR","PLN","PYG","QAR","RON","RSD","RUB","RWF","SAR","SBD","SCR","SDG","SEK","SGD","SHP","SLE","SOS","SRD","SSP","STN","SVC","SYP","SZL","THB","TJS","TMT","TND","TOP","TRY","TTD","TWD","TZS","UAH","UGX","USD","UYI","UYU","UYW","UZS","VED","VES","VND","VUV","WST","XAF","XCD","XCG","XOF","XPF","YER","ZAR","ZMW","ZWG"]},"min_amount":{"type":"integer","minimum":0,"maximum":99999999999999},"max_amount":{"type":"integer","minimum":0,"maximum":99999999999999},"daily_volume":{"type":"integer","minimum":0,"maximum":99999999999999},"daily_count":{"type":"integer","minimum":0},"monthly_volume":{"type":"integer","minimum":0,"maximum":99999999999999},"monthly_count":{"type":"integer","minimum":0}}}},"p184":{"type":"array","items":{"type":"object","additionalProperties":false,"required":["name","when","action"],"properties":{"name":{"type":"string","pattern":"^[A-Za-z0-9_.-]{1,64}$"},"when":{"type":"array","minItems":1,"items":{"enum":["high_amount","velocity_customer","velocity_token","velocity_ip","velocity_email","country_mismatch","new_token_high_amount"]}},"action":{"enum":["allow","psp_review","hold","decline"]}}}},"p185":{"type":"object","propertyNames":{"enum":["AED","AFN","ALL","AMD","ANG","AOA","ARS","AUD","AWG","AZN","BAM","BBD","BDT","BGN","BHD","BIF","BMD","BND","BOB","BRL","BSD","BTN","BWP","BYN","BZD","CAD","CDF","CHF","CLF","CLP","CNY","COP","CRC","CUC","CUP","CVE","CZK","DJF","DKK","DOP","DZD","EGP","ERN","ETB","EUR","FJD","FKP","GBP","GEL","GHS","GIP","GMD","GNF","GTQ","GYD","HKD","HNL","HTG","HUF","IDR","ILS","INR","IQD","IRR","ISK","JMD","JOD","JPY","KES","KGS","KHR","KMF","KPW","KRW","KWD","KYD","KZT","LAK","LBP","LKR","LRD","LSL","LYD","MAD","MDL","MGA","MKD","MMK","MNT","MOP","MRU","MUR","MVR","MWK","MXN","MYR","MZN","NAD","NGN","NIO","NOK","NPR","NZD","OMR","PAB","PEN","PGK","PHP","PKR","PLN","PYG","QAR","RON","RSD","RUB","RWF","SAR","SBD","SCR","SDG","SEK","SGD","SHP","SLE","SOS","SRD","SSP","STN","SVC","SYP","SZL","THB","TJS","TMT","TND","TOP","TRY","TTD","TWD","TZS","UAH","UGX","USD","UYI","UYU","UYW","UZS","VED","VES","VND","VUV","WST","XAF","XCD","XCG","XOF","XPF","YER","ZAR","ZMW","ZWG"]},"additionalProperties":{"type":"integer","minimum":0,"maximum":99999999999999}},"p186":{"type":"array","items":{"type":"object","additionalProperties":false,"required":["by","window_ms","max_count"],"properties":{"by":{"enum":["customer","token","ip","email"]},"window_ms":{"type":"integer","minimum":1000},"max_count":{"type":"integer","minimum":0}}}},"p187":{"type":"object","propertyNames":{"enum":["AED","AFN","ALL","AMD","ANG","AOA","ARS","AUD","AWG","AZN","BAM","BBD","BDT","BGN","BHD","BIF","BMD","BND","BOB","BRL","BSD","BTN","BWP","BYN","BZD","CAD","CDF","CHF","CLF","CLP","CNY","COP","CRC","CUC","CUP","CVE","CZK","DJF","DKK","DOP","DZD","EGP","ERN","ETB","EUR","FJD","FKP","GBP","GEL","GHS","GIP","GMD","GNF","GTQ","GYD","HKD","HNL","HTG","HUF","IDR","ILS","INR","IQD","IRR","ISK","JMD","JOD","JPY","KES","KGS","KHR","KMF","KPW","KRW","KWD","KYD","KZT","LAK","LBP","LKR","LRD","LSL","LYD","MAD","MDL","MGA","MKD","MMK","MNT","MOP","MRU","MUR","MVR","MWK","MXN","MYR","MZN","NAD","NGN","NIO","NOK","NPR","NZD","OMR","PAB","PEN","PGK","PHP","PKR","PLN","PYG","QAR","RON","RSD","RUB","RWF","SAR","SBD","SCR","SDG","SEK","SGD","SHP","SLE","SOS","SRD","SSP","STN","SVC","SYP","SZL","THB","TJS","TMT","TND","TOP","TRY","TTD","TWD","TZS","UAH","UGX","USD","UYI","UYU","UYW","UZS","VED","VES","VND","VUV","WST","XAF","XCD","XCG","XOF","XPF","YER","ZAR","ZMW","ZWG"]},"additionalProperties":{"type":"integer","minimum":0,"maximum":99999999999999}},"p188":{"type":"integer","minimum":1},"p189":{"type":"integer","minimum":1},"p190":{"type":"string"},"p191":{"type":"object","propertyNames":{"pattern":"^[a-z][a-z0-9_-]*(:.+)?$"},"additionalProperties":{"type":"array","minItems":1,"items":{"enum":["AED","AFN","ALL","AMD","ANG","AOA","ARS","AUD","AWG","AZN","BAM","BBD","BDT","BGN","BHD","BIF","BMD","BND","BOB","BRL","BSD","BTN","BWP","BYN","BZD","CAD","CDF","CHF","CLF","CLP","CNY","COP","CRC","CUC","CUP","CVE","CZK","DJF","DKK","DOP","DZD","EGP","ERN","ETB","EUR","FJD","FKP","GBP","GEL","GHS","GIP","GMD","GNF","GTQ","GYD","HKD","HNL","HTG","HUF","IDR","ILS","INR","IQD","IRR","ISK","JMD","JOD","JPY","KES","KGS","KHR","KMF","KPW","KRW","KWD","KYD","KZT","LAK","LBP","LKR","LRD","LSL","LYD","MAD","MDL","MGA","MKD","MMK","MNT","MOP","MRU","MUR","MVR","MWK","MXN","MYR","MZN","NAD","NGN","NIO","NOK","NPR","NZD","OMR","PAB","PEN","PGK","PHP","PKR","PLN","PYG","QAR","RON","RSD","RUB","RWF","SAR","SBD","SCR","SDG","SEK","SGD","SHP","SLE","SOS","SRD","SSP","STN","SVC","SYP","SZL","THB","TJS","TMT","TND","TOP","TRY","TTD","TWD","TZS","UAH","UGX","USD","UYI","UYU","UYW","UZS","VED","VES","VND","VUV","WST","XAF","XCD","XCG","XOF","XPF","YER","ZAR","ZMW","ZWG"]}}},"p192":{"type":"boolean"},"p193":{"type":"array","items":{"type":"object","additionalProperties":false,"required":["from","to","rate","as_of"],"properties":{"from":{"enum":["AED","AFN","ALL","AMD","ANG","AOA","ARS","AUD","AWG","AZN","BAM","BBD","BDT","BGN","BHD","BIF","BMD","BND","BOB","BRL","BSD","BTN","BWP","BYN","BZD","CAD","CDF","CHF","CLF","CLP","CNY","COP","CRC","CUC","CUP","CVE","CZK","DJF","DKK","DOP","DZD","EGP","ERN","ETB","EUR","FJD","FKP","GBP","GEL","GHS","GIP","GMD","GNF","GTQ","GYD","HKD","HNL","HTG","HUF","IDR","ILS","INR","IQD","IRR","ISK","JMD","JOD","JPY","KES","KGS","KHR","KMF","KPW","KRW","KWD","KYD","KZT","LAK","LBP","LKR","LRD","LSL","LYD","MAD","MDL","MGA","MKD","MMK","MNT","MOP","MRU","MUR","MVR","MWK","MXN","MYR","MZN","NAD","NGN","NIO","NOK","NPR","NZD","OMR","PAB","PEN","PGK","PHP","PKR","PLN","PYG","QAR","RON","RSD","RUB","RWF","SAR","SBD","SCR","SDG","SEK","SGD","SHP","SLE","SOS","SRD","SSP","STN","SVC","SYP","SZL","THB","TJS","TMT","TND","TOP","TRY","TTD","TWD","TZS","UAH","UGX","USD","UYI","UYU","UYW","UZS","VED","VES","VND","VUV","WST","XAF","XCD","XCG","XOF","XPF","YER","ZAR","ZMW","ZWG"]},"to":{"enum":["AED","AFN","ALL","AMD","ANG","AOA","ARS","AUD","AWG","AZN","BAM","BBD","BDT","BGN","BHD","BIF","BMD","BND","BOB","BRL","BSD","BTN","BWP","BYN","BZD","CAD","CDF","CHF","CLF","CLP","CNY","COP","CRC","CUC","CUP","CVE","CZK","DJF","DKK","DOP","DZD","EGP","ERN","ETB","EUR","FJD","FKP","GBP","GEL","GHS","GIP","GMD","GNF","GTQ","GYD","HKD","HNL","HTG","HUF","IDR","ILS","INR","IQD","IRR","ISK","JMD","JOD","JPY","KES","KGS","KHR","KMF","KPW","KRW","KWD","KYD","KZT","LAK","LBP","LKR","LRD","LSL","LYD","MAD","MDL","MGA","MKD","MMK","MNT","MOP","MRU","MUR","MVR","MWK","MXN","MYR","MZN","NAD","NGN","NIO","NOK","NPR","NZD","OMR","PAB","PEN","PGK","PHP","PKR","PLN","PYG","QAR","RON","RSD","RUB","RWF","SAR","SBD","SCR","SDG","SEK","SGD","SHP","SLE","SOS","SRD","SSP","STN","SVC","SYP","SZL","THB","TJS","TMT","TND","TOP","TRY","TTD","TWD","TZS","UAH","UGX","USD","UYI","UYU","UYW","UZS","VED","VES","VND","VUV","WST","XAF","XCD","XCG","XOF","XPF","YER","ZAR","ZMW","ZWG"]},"rate":{"type":"string","pattern":"^(\\d+(\\.\\d+)?|\\d+/\\d+)$"},"as_of":{"type":"string","minLength":10}}}},"p194":{"type":"integer","minimum":1},"p195":{"type":"integer","minimum":0},"p196":{"enum":["off","dry_run","on"]},"p197":{"type":"integer","minimum":1},"p198":{"type":"integer","minimum":1},"p199":{"type":"integer","minimum":0},"p200":{"type":"array","items":{"type":"string","minLength":1},"uniqueItems":true},"p201":{"type":"integer","minimum":1},"p202":{"type":"integer","minimum":1},"p203":{"type":"integer","minimum":0,"maximum":100000},"p204":{"type":"string"},"p205":{"type":"boolean"},"p206":{"type":"integer","minimum":30,"maximum":3650},"p207":{"type":"string"},"p208":{"type":"integer","minimum":1,"maximum":10000},"p209":{"type":"boolean"},"p210":{"type":"integer","minimum":1},"p211":{"type":"integer","minimum":1,"maximum":31536000000},"p212":{"type":"integer","minimum":1,"maximum":31536000000},"p213":{"type":"integer","minimum":1,"maximum":31536000000},"p214":{"type":"integer","minimum":0,"maximum":31536000000},"p215":{"type":"integer","minimum":1,"maximum":31536000000},"p216":{"type":"array","maxItems":10,"items":{"type":"integer","minimum":1}},"p217":{"type":"integer","minimum":1},"p218":{"type":"string","pattern":"^[A-Za-z0-9_.]+$"},"p219":{"type":"string","pattern":"^[A-Za-z0-9_.]+$"},"p220":{"type":"string","pattern":"^[A-Za-z0-9_.]+$"},"p221":{"type":"object","propertyNames":{"pattern":"^[a-z][a-z0-9_-]*$"},"additionalProperties":{"type":"object","required":["type"],"properties":{"type":{"enum":["stripe","adyen","adyen-stored-value","cybersource","simulator"]}},"allOf":[{"if":{"properties":{"type":{"const":"stripe"}},"required":["type"]},"then":{"type":"object","additionalProperties":false,"required":["type","base_url","api_key"],"properties":{"type":{"const":"stripe"},"base_url":{"type":"string","pattern":"^https?://[^\\s]+$"},"timeout_ms":{"type":"integer","minimum":1,"default":10000},"max_sockets":{"type":"integer","minimum":1,"default":512},"connect_timeout_ms":{"type":"integer","minimum":1,"default":2000},"warm_sockets":{"type":"integer","minimum":0,"default":16},"keep_warm_interval_ms":{"type":"integer","minimum":1000,"default":30000},"store_payment_methods":{"type":"boolean","default":false},"payer_authentication":{"type":"boolean","default":false},"vault":{"type":"string","pattern":"^[A-Za-z0-9][A-Za-z0-9_.:-]{0,99}$"},"api_key":{"type":"string","minLength":1},"webhook_secret":{"type":"string","default":""},"webhook_secret_previous":{"type":"string","default":""},"merchant_account":{"type":"string","default":""}}}},{"if":{"properties":{"type":{"const":"adyen"}},"required":["type"]},"then":{"type":"object","additionalProperties":false,"required":["type","base_url","api_key","merchant_account"],"properties":{"type":{"const":"adyen"},"base_url":{"type":"string","pattern":"^https?://[^\\s]+$"},"timeout_ms":{"type":"integer","minimum":1,"default":10000},"max_sockets":{"type":"integer","minimum":1,"default":512},"connect_timeout_ms":{"type":"integer","minimum":1,"default":2000},"warm_sockets":{"type":"integer","minimum":0,"default":16},"keep_warm_interval_ms":{"type":"integer","minimum":1000,"default":30000},"store_payment_methods":{"type":"boolean","default":false},"payer_authentication":{"type":"boolean","default":false},"vault":{"type":"string","pattern":"^[A-Za-z0-9][A-Za-z0-9_.:-]{0,99}$"},"api_key":{"type":"string","minLength":1},"merchant_account":{"type":"string","minLength":1},"webhook_secret":{"type":"string","default":""},"webhook_secret_previous":{"type":"string","default":""},"key_id":{"type":"string","default":""},"shared_secret":{"type":"string","default":""},"report_username":{"type":"string","default":""},"report_password":{"type":"string","default":""},"authorisation_type":{"type":"string","default":""},"report_base_url":{"type":"string","default":""}}}},{"if":{"properties":{"type":{"const":"adyen-stored-value"}},"required":["type"]},"then":{"type":"object","additionalProperties":false,"required":["type","base_url","api_key","merchant_account"],"properties":{"type":{"const":"adyen-stored-value"},"base_url":{"type":"string","pattern":"^https?://[^\\s]+$"},"timeout_ms":{"type":"integer","minimum":1,"default":10000},"max_sockets":{"type":"integer","minimum":1,"default":512},"connect_timeout_ms":{"type":"integer","minimum":1,"default":2000},"warm_sockets":{"type":"integer","minimum":0,"default":16},"keep_warm_interval_ms":{"type":"integer","minimum":1000,"default":30000},"store_payment_methods":{"type":"boolean","default":false},"payer_authentication":{"type":"boolean","default":false},"vault":{"type":"string","pattern":"^[A-Za-z0-9][A-Za-z0-9_.:-]{0,99}$"},"api_key":{"type":"string","minLength":1},"merchant_account":{"type":"string","minLength":1},"webhook_secret":{"type":"string","default":""},"webhook_secret_previous":{"type":"string","default":""},"key_id":{"type":"string","default":""},"shared_secret":{"type":"string","default":""},"issue_svs":{"type":"boolean","default":false}}}},{"if":{"properties":{"type":{"const":"cybersource"}},"required":["type"]},"then":{"type":"object","additionalProperties":false,"required":["type","base_url","merchant_id","key_id","shared_secret"],"properties":{"type":{"const":"cybersource"},"base_url":{"type":"string","pattern":"^https?://[^\\s]+$"},"timeout_ms":{"type":"integer","minimum":1,"default":10000},"max_sockets":{"type":"integer","minimum":1,"default":512},"connect_timeout_ms":{"type":"integer","minimum":1,"default":2000},"warm_sockets":{"type":"integer","minimum":0,"default":16},"keep_warm_interval_ms":{"type":"integer","minimum":1000,"default":30000},"store_payment_methods":{"type":"boolean","default":false},"payer_authentication":{"type":"boolean","default":false},"vault":{"type":"string","pattern":"^[A-Za-z0-9][A-Za-z0-9_.:-]{0,99}$"},"merchant_id":{"type":"string","minLength":1},"key_id":{"type":"string","minLength":1},"shared_secret":{"type":"string","minLength":1},"webhook_secret":{"type":"string","default":""},"webhook_secret_previous":{"type":"string","default":""},"webhook_key_id":{"type":"string","default":""},"webhook_key_id_previous":{"type":"string","default":""},"merchant_account":{"type":"string","default":""},"webhook_private_key":{"type":"string","default":""},"reverse_after_void":{"type":"boolean","default":false}}}},{"if":{"properties":{"type":{"const":"simulator"}},"required":["type"]},"then":{"type":"object","additionalProperties":false,"required":["type","base_url"],"properties":{"type":{"const":"simulator"},"base_url":{"type":"string","pattern":"^https?://[^\\s]+$"},"timeout_ms":{"type":"integer","minimum":1,"default":10000},"max_sockets":{"type":"integer","minimum":1,"default":512},"connect_timeout_ms":{"type":"integer","minimum":1,"default":2000},"warm_sockets":{"type":"integer","minimum":0,"default":16},"keep_warm_interval_ms":{"type":"integer","minimum":1000,"default":30000},"store_payment_methods":{"type":"boolean","default":false},"payer_authentication":{"type":"boolean","default":false},"vault":{"type":"string","pattern":"^[A-Za-z0-9][A-Za-z0-9_.:-]{0,99}$"},"api_key":{"type":"string","default":""},"webhook_secret":{"type":"string","default":""},"webhook_secret_previous":{"type":"string","default":""},"merchant_account":{"type":"string","default":""}}}}]}}}};
 const func2 = Object.prototype.hasOwnProperty;
 const schema7 = {"type":"string","pattern":"^https?://[^\\s]+$"};
 const pattern0 = new RegExp("^https?://[^\\s]+$", "u");
@@ -2776,7 +2776,7 @@ validate200.errors = vErrors;
 return errors === 0;
 }
 
-const schema97 = {"type":"integer","minimum":1};
+const schema97 = {"type":"integer","minimum":1,"maximum":31536000000};
 
 function validate202(data, {instancePath="", parentData, parentDataProperty, rootData=data}={}){
 let vErrors = null;
@@ -2792,13 +2792,23 @@ vErrors.push(err0);
 errors++;
 }
 if((typeof data == "number") && (isFinite(data))){
-if(data < 1 || isNaN(data)){
-const err1 = {instancePath,schemaPath:"#/minimum",keyword:"minimum",params:{comparison: ">=", limit: 1},message:"must be >= 1"};
+if(data > 31536000000 || isNaN(data)){
+const err1 = {instancePath,schemaPath:"#/maximum",keyword:"maximum",params:{comparison: "<=", limit: 31536000000},message:"must be <= 31536000000"};
 if(vErrors === null){
 vErrors = [err1];
 }
 else {
 vErrors.push(err1);
+}
+errors++;
+}
+if(data < 1 || isNaN(data)){
+const err2 = {instancePath,schemaPath:"#/minimum",keyword:"minimum",params:{comparison: ">=", limit: 1},message:"must be >= 1"};
+if(vErrors === null){
+vErrors = [err2];
+}
+else {
+vErrors.push(err2);
 }
 errors++;
 }
@@ -2869,9 +2879,40 @@ validate206.errors = vErrors;
 return errors === 0;
 }
 
-const schema100 = {"type":"integer","minimum":0};
+const schema100 = {"type":"integer","minimum":1};
 
 function validate208(data, {instancePath="", parentData, parentDataProperty, rootData=data}={}){
+let vErrors = null;
+let errors = 0;
+if(!(((typeof data == "number") && (!(data % 1) && !isNaN(data))) && (isFinite(data)))){
+const err0 = {instancePath,schemaPath:"#/type",keyword:"type",params:{type: "integer"},message:"must be integer"};
+if(vErrors === null){
+vErrors = [err0];
+}
+else {
+vErrors.push(err0);
+}
+errors++;
+}
+if((typeof data == "number") && (isFinite(data))){
+if(data < 1 || isNaN(data)){
+const err1 = {instancePath,schemaPath:"#/minimum",keyword:"minimum",params:{comparison: ">=", limit: 1},message:"must be >= 1"};
+if(vErrors === null){
+vErrors = [err1];
+}
+else {
+vErrors.push(err1);
+}
+errors++;
+}
+}
+validate208.errors = vErrors;
+return errors === 0;
+}
+
+const schema101 = {"type":"integer","minimum":0};
+
+function validate210(data, {instancePath="", parentData, parentDataProperty, rootData=data}={}){
 let vErrors = null;
 let errors = 0;
 if(!(((typeof data == "number") && (!(data % 1) && !isNaN(data))) && (isFinite(data)))){
@@ -2896,13 +2937,13 @@ vErrors.push(err1);
 errors++;
 }
 }
-validate208.errors = vErrors;
+validate210.errors = vErrors;
 return errors === 0;
 }
 
-const schema101 = {"type":"integer","minimum":200};
+const schema102 = {"type":"integer","minimum":200};
 
-function validate210(data, {instancePath="", parentData, parentDataProperty, rootData=data}={}){
+function validate212(data, {instancePath="", parentData, parentDataProperty, rootData=data}={}){
 let vErrors = null;
 let errors = 0;
 if(!(((typeof data == "number") && (!(data % 1) && !isNaN(data))) && (isFinite(data)))){
@@ -2927,13 +2968,13 @@ vErrors.push(err1);
 errors++;
 }
 }
-validate210.errors = vErrors;
+validate212.errors = vErrors;
 return errors === 0;
 }
 
-const schema102 = {"type":"array","items":{"type":"integer","minimum":1},"minItems":1};
+const schema103 = {"type":"array","items":{"type":"integer","minimum":1},"minItems":1};
 
-function validate212(data, {instancePath="", parentData, parentDataProperty, rootData=data}={}){
+function validate214(data, {instancePath="", parentData, parentDataProperty, rootData=data}={}){
 let vErrors = null;
 let errors = 0;
 if(Array.isArray(data)){
@@ -2984,42 +3025,11 @@ vErrors.push(err3);
 }
 errors++;
 }
-validate212.errors = vErrors;
-return errors === 0;
-}
-
-const schema103 = {"type":"integer","minimum":0};
-
-function validate214(data, {instancePath="", parentData, parentDataProperty, rootData=data}={}){
-let vErrors = null;
-let errors = 0;
-if(!(((typeof data == "number") && (!(data % 1) && !isNaN(data))) && (isFinite(data)))){
-const err0 = {instancePath,schemaPath:"#/type",keyword:"type",params:{type: "integer"},message:"must be integer"};
-if(vErrors === null){
-vErrors = [err0];
-}
-else {
-vErrors.push(err0);
-}
-errors++;
-}
-if((typeof data == "number") && (isFinite(data))){
-if(data < 0 || isNaN(data)){
-const err1 = {instancePath,schemaPath:"#/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0"};
-if(vErrors === null){
-vErrors = [err1];
-}
-else {
-vErrors.push(err1);
-}
-errors++;
-}
-}
 validate214.errors = vErrors;
 return errors === 0;
 }
 
-const schema104 = {"type":"integer","minimum":1};
+const schema104 = {"type":"integer","minimum":0};
 
 function validate216(data, {instancePath="", parentData, parentDataProperty, rootData=data}={}){
 let vErrors = null;
@@ -3035,8 +3045,8 @@ vErrors.push(err0);
 errors++;
 }
 if((typeof data == "number") && (isFinite(data))){
-if(data < 1 || isNaN(data)){
-const err1 = {instancePath,schemaPath:"#/minimum",keyword:"minimum",params:{comparison: ">=", limit: 1},message:"must be >= 1"};
+if(data < 0 || isNaN(data)){
+const err1 = {instancePath,schemaPath:"#/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0"};
 if(vErrors === null){
 vErrors = [err1];
 }
@@ -3143,10 +3153,41 @@ validate222.errors = vErrors;
 return errors === 0;
 }
 
-const schema108 = {"type":"object","propertyNames":{"pattern":"^[a-z][a-z0-9_-]*(\\.[a-z0-9_-]+)?$"},"additionalProperties":{"type":"integer","minimum":1}};
-const pattern45 = new RegExp("^[a-z][a-z0-9_-]*(\\.[a-z0-9_-]+)?$", "u");
+const schema108 = {"type":"integer","minimum":1};
 
 function validate224(data, {instancePath="", parentData, parentDataProperty, rootData=data}={}){
+let vErrors = null;
+let errors = 0;
+if(!(((typeof data == "number") && (!(data % 1) && !isNaN(data))) && (isFinite(data)))){
+const err0 = {instancePath,schemaPath:"#/type",keyword:"type",params:{type: "integer"},message:"must be integer"};
+if(vErrors === null){
+vErrors = [err0];
+}
+else {
+vErrors.push(err0);
+}
+errors++;
+}
+if((typeof data == "number") && (isFinite(data))){
+if(data < 1 || isNaN(data)){
+const err1 = {instancePath,schemaPath:"#/minimum",keyword:"minimum",params:{comparison: ">=", limit: 1},message:"must be >= 1"};
+if(vErrors === null){
+vErrors = [err1];
+}
+else {
+vErrors.push(err1);
+}
+errors++;
+}
+}
+validate224.errors = vErrors;
+return errors === 0;
+}
+
+const schema109 = {"type":"object","propertyNames":{"pattern":"^[a-z][a-z0-9_-]*(\\.[a-z0-9_-]+)?$"},"additionalProperties":{"type":"integer","minimum":1}};
+const pattern45 = new RegExp("^[a-z][a-z0-9_-]*(\\.[a-z0-9_-]+)?$", "u");
+
+function validate226(data, {instancePath="", parentData, parentDataProperty, rootData=data}={}){
 let vErrors = null;
 let errors = 0;
 if(data && typeof data == "object" && !Array.isArray(data)){
@@ -3212,13 +3253,13 @@ vErrors.push(err4);
 }
 errors++;
 }
-validate224.errors = vErrors;
+validate226.errors = vErrors;
 return errors === 0;
 }
 
-const schema109 = {"type":"integer","minimum":0};
+const schema110 = {"type":"integer","minimum":0};
 
-function validate226(data, {instancePath="", parentData, parentDataProperty, rootData=data}={}){
+function validate228(data, {instancePath="", parentData, parentDataProperty, rootData=data}={}){
 let vErrors = null;
 let errors = 0;
 if(!(((typeof data == "number") && (!(data % 1) && !isNaN(data))) && (isFinite(data)))){
@@ -3242,33 +3283,33 @@ vErrors.push(err1);
 }
 errors++;
 }
-}
-validate226.errors = vErrors;
-return errors === 0;
-}
-
-const schema110 = {"enum":["off","dry_run","on"]};
-
-function validate228(data, {instancePath="", parentData, parentDataProperty, rootData=data}={}){
-let vErrors = null;
-let errors = 0;
-if(!(((data === "off") || (data === "dry_run")) || (data === "on"))){
-const err0 = {instancePath,schemaPath:"#/enum",keyword:"enum",params:{allowedValues: schema110.enum},message:"must be equal to one of the allowed values"};
-if(vErrors === null){
-vErrors = [err0];
-}
-else {
-vErrors.push(err0);
-}
-errors++;
 }
 validate228.errors = vErrors;
 return errors === 0;
 }
 
-const schema111 = {"type":"integer","minimum":0};
+const schema111 = {"enum":["off","dry_run","on"]};
 
 function validate230(data, {instancePath="", parentData, parentDataProperty, rootData=data}={}){
+let vErrors = null;
+let errors = 0;
+if(!(((data === "off") || (data === "dry_run")) || (data === "on"))){
+const err0 = {instancePath,schemaPath:"#/enum",keyword:"enum",params:{allowedValues: schema111.enum},message:"must be equal to one of the allowed values"};
+if(vErrors === null){
+vErrors = [err0];
+}
+else {
+vErrors.push(err0);
+}
+errors++;
+}
+validate230.errors = vErrors;
+return errors === 0;
+}
+
+const schema112 = {"type":"integer","minimum":0};
+
+function validate232(data, {instancePath="", parentData, parentDataProperty, rootData=data}={}){
 let vErrors = null;
 let errors = 0;
 if(!(((typeof data == "number") && (!(data % 1) && !isNaN(data))) && (isFinite(data)))){
@@ -3293,14 +3334,14 @@ vErrors.push(err1);
 errors++;
 }
 }
-validate230.errors = vErrors;
+validate232.errors = vErrors;
 return errors === 0;
 }
 
-const schema112 = {"type":"object","propertyNames":{"pattern":"^[a-z][a-z0-9_-]*:.+$"},"additionalProperties":{"type":"integer","minimum":0}};
+const schema113 = {"type":"object","propertyNames":{"pattern":"^[a-z][a-z0-9_-]*:.+$"},"additionalProperties":{"type":"integer","minimum":0}};
 const pattern46 = new RegExp("^[a-z][a-z0-9_-]*:.+$", "u");
 
-function validate232(data, {instancePath="", parentData, parentDataProperty, rootData=data}={}){
+function validate234(data, {instancePath="", parentData, parentDataProperty, rootData=data}={}){
 let vErrors = null;
 let errors = 0;
 if(data && typeof data == "object" && !Array.isArray(data)){
@@ -3366,13 +3407,13 @@ vErrors.push(err4);
 }
 errors++;
 }
-validate232.errors = vErrors;
+validate234.errors = vErrors;
 return errors === 0;
 }
 
-const schema113 = {"type":"integer","minimum":1};
+const schema114 = {"type":"integer","minimum":1};
 
-function validate234(data, {instancePath="", parentData, parentDataProperty, rootData=data}={}){
+function validate236(data, {instancePath="", parentData, parentDataProperty, rootData=data}={}){
 let vErrors = null;
 let errors = 0;
 if(!(((typeof data == "number") && (!(data % 1) && !isNaN(data))) && (isFinite(data)))){
@@ -3397,13 +3438,13 @@ vErrors.push(err1);
 errors++;
 }
 }
-validate234.errors = vErrors;
+validate236.errors = vErrors;
 return errors === 0;
 }
 
-const schema114 = {"type":"string","minLength":1};
+const schema115 = {"type":"string","minLength":1};
 
-function validate236(data, {instancePath="", parentData, parentDataProperty, rootData=data}={}){
+function validate238(data, {instancePath="", parentData, parentDataProperty, rootData=data}={}){
 let vErrors = null;
 let errors = 0;
 if(typeof data === "string"){
@@ -3427,47 +3468,6 @@ else {
 vErrors.push(err1);
 }
 errors++;
-}
-validate236.errors = vErrors;
-return errors === 0;
-}
-
-const schema115 = {"type":"integer","minimum":0,"maximum":65535};
-
-function validate238(data, {instancePath="", parentData, parentDataProperty, rootData=data}={}){
-let vErrors = null;
-let errors = 0;
-if(!(((typeof data == "number") && (!(data % 1) && !isNaN(data))) && (isFinite(data)))){
-const err0 = {instancePath,schemaPath:"#/type",keyword:"type",params:{type: "integer"},message:"must be integer"};
-if(vErrors === null){
-vErrors = [err0];
-}
-else {
-vErrors.push(err0);
-}
-errors++;
-}
-if((typeof data == "number") && (isFinite(data))){
-if(data > 65535 || isNaN(data)){
-const err1 = {instancePath,schemaPath:"#/maximum",keyword:"maximum",params:{comparison: "<=", limit: 65535},message:"must be <= 65535"};
-if(vErrors === null){
-vErrors = [err1];
-}
-else {
-vErrors.push(err1);
-}
-errors++;
-}
-if(data < 0 || isNaN(data)){
-const err2 = {instancePath,schemaPath:"#/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0"};
-if(vErrors === null){
-vErrors = [err2];
-}
-else {
-vErrors.push(err2);
-}
-errors++;
-}
 }
 validate238.errors = vErrors;
 return errors === 0;
@@ -3514,7 +3514,7 @@ validate240.errors = vErrors;
 return errors === 0;
 }
 
-const schema117 = {"type":"integer","minimum":1};
+const schema117 = {"type":"integer","minimum":0,"maximum":65535};
 
 function validate242(data, {instancePath="", parentData, parentDataProperty, rootData=data}={}){
 let vErrors = null;
@@ -3530,13 +3530,23 @@ vErrors.push(err0);
 errors++;
 }
 if((typeof data == "number") && (isFinite(data))){
-if(data < 1 || isNaN(data)){
-const err1 = {instancePath,schemaPath:"#/minimum",keyword:"minimum",params:{comparison: ">=", limit: 1},message:"must be >= 1"};
+if(data > 65535 || isNaN(data)){
+const err1 = {instancePath,schemaPath:"#/maximum",keyword:"maximum",params:{comparison: "<=", limit: 65535},message:"must be <= 65535"};
 if(vErrors === null){
 vErrors = [err1];
 }
 else {
 vErrors.push(err1);
+}
+errors++;
+}
+if(data < 0 || isNaN(data)){
+const err2 = {instancePath,schemaPath:"#/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0"};
+if(vErrors === null){
+vErrors = [err2];
+}
+else {
+vErrors.push(err2);
 }
 errors++;
 }
@@ -3607,13 +3617,13 @@ validate246.errors = vErrors;
 return errors === 0;
 }
 
-const schema120 = {"enum":["error","warn","info","debug"]};
+const schema120 = {"type":"integer","minimum":1};
 
 function validate248(data, {instancePath="", parentData, parentDataProperty, rootData=data}={}){
 let vErrors = null;
 let errors = 0;
-if(!((((data === "error") || (data === "warn")) || (data === "info")) || (data === "debug"))){
-const err0 = {instancePath,schemaPath:"#/enum",keyword:"enum",params:{allowedValues: schema120.enum},message:"must be equal to one of the allowed values"};
+if(!(((typeof data == "number") && (!(data % 1) && !isNaN(data))) && (isFinite(data)))){
+const err0 = {instancePath,schemaPath:"#/type",keyword:"type",params:{type: "integer"},message:"must be integer"};
 if(vErrors === null){
 vErrors = [err0];
 }
@@ -3622,16 +3632,28 @@ vErrors.push(err0);
 }
 errors++;
 }
+if((typeof data == "number") && (isFinite(data))){
+if(data < 1 || isNaN(data)){
+const err1 = {instancePath,schemaPath:"#/minimum",keyword:"minimum",params:{comparison: ">=", limit: 1},message:"must be >= 1"};
+if(vErrors === null){
+vErrors = [err1];
+}
+else {
+vErrors.push(err1);
+}
+errors++;
+}
+}
 validate248.errors = vErrors;
 return errors === 0;
 }
 
-const schema121 = {"enum":["card_first","gift_card_first"]};
+const schema121 = {"enum":["error","warn","info","debug"]};
 
 function validate250(data, {instancePath="", parentData, parentDataProperty, rootData=data}={}){
 let vErrors = null;
 let errors = 0;
-if(!((data === "card_first") || (data === "gift_card_first"))){
+if(!((((data === "error") || (data === "warn")) || (data === "info")) || (data === "debug"))){
 const err0 = {instancePath,schemaPath:"#/enum",keyword:"enum",params:{allowedValues: schema121.enum},message:"must be equal to one of the allowed values"};
 if(vErrors === null){
 vErrors = [err0];
@@ -3645,9 +3667,28 @@ validate250.errors = vErrors;
 return errors === 0;
 }
 
-const schema122 = {"type":"integer","minimum":50,"maximum":600000};
+const schema122 = {"enum":["card_first","gift_card_first"]};
 
 function validate252(data, {instancePath="", parentData, parentDataProperty, rootData=data}={}){
+let vErrors = null;
+let errors = 0;
+if(!((data === "card_first") || (data === "gift_card_first"))){
+const err0 = {instancePath,schemaPath:"#/enum",keyword:"enum",params:{allowedValues: schema122.enum},message:"must be equal to one of the allowed values"};
+if(vErrors === null){
+vErrors = [err0];
+}
+else {
+vErrors.push(err0);
+}
+errors++;
+}
+validate252.errors = vErrors;
+return errors === 0;
+}
+
+const schema123 = {"type":"integer","minimum":50,"maximum":600000};
+
+function validate254(data, {instancePath="", parentData, parentDataProperty, rootData=data}={}){
 let vErrors = null;
 let errors = 0;
 if(!(((typeof data == "number") && (!(data % 1) && !isNaN(data))) && (isFinite(data)))){
@@ -3682,13 +3723,13 @@ vErrors.push(err2);
 errors++;
 }
 }
-validate252.errors = vErrors;
+validate254.errors = vErrors;
 return errors === 0;
 }
 
-const schema123 = {"type":"boolean"};
+const schema124 = {"type":"boolean"};
 
-function validate254(data, {instancePath="", parentData, parentDataProperty, rootData=data}={}){
+function validate256(data, {instancePath="", parentData, parentDataProperty, rootData=data}={}){
 let vErrors = null;
 let errors = 0;
 if(typeof data !== "boolean"){
@@ -3700,37 +3741,6 @@ else {
 vErrors.push(err0);
 }
 errors++;
-}
-validate254.errors = vErrors;
-return errors === 0;
-}
-
-const schema124 = {"type":"integer","minimum":1};
-
-function validate256(data, {instancePath="", parentData, parentDataProperty, rootData=data}={}){
-let vErrors = null;
-let errors = 0;
-if(!(((typeof data == "number") && (!(data % 1) && !isNaN(data))) && (isFinite(data)))){
-const err0 = {instancePath,schemaPath:"#/type",keyword:"type",params:{type: "integer"},message:"must be integer"};
-if(vErrors === null){
-vErrors = [err0];
-}
-else {
-vErrors.push(err0);
-}
-errors++;
-}
-if((typeof data == "number") && (isFinite(data))){
-if(data < 1 || isNaN(data)){
-const err1 = {instancePath,schemaPath:"#/minimum",keyword:"minimum",params:{comparison: ">=", limit: 1},message:"must be >= 1"};
-if(vErrors === null){
-vErrors = [err1];
-}
-else {
-vErrors.push(err1);
-}
-errors++;
-}
 }
 validate256.errors = vErrors;
 return errors === 0;
@@ -3860,18 +3870,13 @@ validate264.errors = vErrors;
 return errors === 0;
 }
 
-const schema129 = {"type":"array","items":{"type":"string","minLength":1}};
+const schema129 = {"type":"integer","minimum":1};
 
 function validate266(data, {instancePath="", parentData, parentDataProperty, rootData=data}={}){
 let vErrors = null;
 let errors = 0;
-if(Array.isArray(data)){
-const len0 = data.length;
-for(let i0=0; i0<len0; i0++){
-let data0 = data[i0];
-if(typeof data0 === "string"){
-if(func3(data0) < 1){
-const err0 = {instancePath:instancePath+"/" + i0,schemaPath:"#/items/minLength",keyword:"minLength",params:{limit: 1},message:"must NOT have fewer than 1 characters"};
+if(!(((typeof data == "number") && (!(data % 1) && !isNaN(data))) && (isFinite(data)))){
+const err0 = {instancePath,schemaPath:"#/type",keyword:"type",params:{type: "integer"},message:"must be integer"};
 if(vErrors === null){
 vErrors = [err0];
 }
@@ -3880,9 +3885,9 @@ vErrors.push(err0);
 }
 errors++;
 }
-}
-else {
-const err1 = {instancePath:instancePath+"/" + i0,schemaPath:"#/items/type",keyword:"type",params:{type: "string"},message:"must be string"};
+if((typeof data == "number") && (isFinite(data))){
+if(data < 1 || isNaN(data)){
+const err1 = {instancePath,schemaPath:"#/minimum",keyword:"minimum",params:{comparison: ">=", limit: 1},message:"must be >= 1"};
 if(vErrors === null){
 vErrors = [err1];
 }
@@ -3891,17 +3896,6 @@ vErrors.push(err1);
 }
 errors++;
 }
-}
-}
-else {
-const err2 = {instancePath,schemaPath:"#/type",keyword:"type",params:{type: "array"},message:"must be array"};
-if(vErrors === null){
-vErrors = [err2];
-}
-else {
-vErrors.push(err2);
-}
-errors++;
 }
 validate266.errors = vErrors;
 return errors === 0;
@@ -3954,10 +3948,57 @@ validate268.errors = vErrors;
 return errors === 0;
 }
 
-const schema131 = {"type":"object","propertyNames":{"pattern":"^([a-z][a-z0-9_-]*|\\*)$"},"additionalProperties":{"type":"array","items":{"type":"string","minLength":1}}};
-const pattern47 = new RegExp("^([a-z][a-z0-9_-]*|\\*)$", "u");
+const schema131 = {"type":"array","items":{"type":"string","minLength":1}};
 
 function validate270(data, {instancePath="", parentData, parentDataProperty, rootData=data}={}){
+let vErrors = null;
+let errors = 0;
+if(Array.isArray(data)){
+const len0 = data.length;
+for(let i0=0; i0<len0; i0++){
+let data0 = data[i0];
+if(typeof data0 === "string"){
+if(func3(data0) < 1){
+const err0 = {instancePath:instancePath+"/" + i0,schemaPath:"#/items/minLength",keyword:"minLength",params:{limit: 1},message:"must NOT have fewer than 1 characters"};
+if(vErrors === null){
+vErrors = [err0];
+}
+else {
+vErrors.push(err0);
+}
+errors++;
+}
+}
+else {
+const err1 = {instancePath:instancePath+"/" + i0,schemaPath:"#/items/type",keyword:"type",params:{type: "string"},message:"must be string"};
+if(vErrors === null){
+vErrors = [err1];
+}
+else {
+vErrors.push(err1);
+}
+errors++;
+}
+}
+}
+else {
+const err2 = {instancePath,schemaPath:"#/type",keyword:"type",params:{type: "array"},message:"must be array"};
+if(vErrors === null){
+vErrors = [err2];
+}
+else {
+vErrors.push(err2);
+}
+errors++;
+}
+validate270.errors = vErrors;
+return errors === 0;
+}
+
+const schema132 = {"type":"object","propertyNames":{"pattern":"^([a-z][a-z0-9_-]*|\\*)$"},"additionalProperties":{"type":"array","items":{"type":"string","minLength":1}}};
+const pattern47 = new RegExp("^([a-z][a-z0-9_-]*|\\*)$", "u");
+
+function validate272(data, {instancePath="", parentData, parentDataProperty, rootData=data}={}){
 let vErrors = null;
 let errors = 0;
 if(data && typeof data == "object" && !Array.isArray(data)){
@@ -4039,13 +4080,13 @@ vErrors.push(err5);
 }
 errors++;
 }
-validate270.errors = vErrors;
+validate272.errors = vErrors;
 return errors === 0;
 }
 
-const schema132 = {"type":"array","items":{"type":"string","minLength":1}};
+const schema133 = {"type":"array","items":{"type":"string","minLength":1}};
 
-function validate272(data, {instancePath="", parentData, parentDataProperty, rootData=data}={}){
+function validate274(data, {instancePath="", parentData, parentDataProperty, rootData=data}={}){
 let vErrors = null;
 let errors = 0;
 if(Array.isArray(data)){
@@ -4083,25 +4124,6 @@ vErrors = [err2];
 }
 else {
 vErrors.push(err2);
-}
-errors++;
-}
-validate272.errors = vErrors;
-return errors === 0;
-}
-
-const schema133 = {"type":"string"};
-
-function validate274(data, {instancePath="", parentData, parentDataProperty, rootData=data}={}){
-let vErrors = null;
-let errors = 0;
-if(typeof data !== "string"){
-const err0 = {instancePath,schemaPath:"#/type",keyword:"type",params:{type: "string"},message:"must be string"};
-if(vErrors === null){
-vErrors = [err0];
-}
-else {
-vErrors.push(err0);
 }
 errors++;
 }
@@ -4185,9 +4207,28 @@ validate282.errors = vErrors;
 return errors === 0;
 }
 
-const schema138 = {"type":"integer","minimum":1};
+const schema138 = {"type":"string"};
 
 function validate284(data, {instancePath="", parentData, parentDataProperty, rootData=data}={}){
+let vErrors = null;
+let errors = 0;
+if(typeof data !== "string"){
+const err0 = {instancePath,schemaPath:"#/type",keyword:"type",params:{type: "string"},message:"must be string"};
+if(vErrors === null){
+vErrors = [err0];
+}
+else {
+vErrors.push(err0);
+}
+errors++;
+}
+validate284.errors = vErrors;
+return errors === 0;
+}
+
+const schema139 = {"type":"integer","minimum":1};
+
+function validate286(data, {instancePath="", parentData, parentDataProperty, rootData=data}={}){
 let vErrors = null;
 let errors = 0;
 if(!(((typeof data == "number") && (!(data % 1) && !isNaN(data))) && (isFinite(data)))){
@@ -4212,13 +4253,13 @@ vErrors.push(err1);
 errors++;
 }
 }
-validate284.errors = vErrors;
+validate286.errors = vErrors;
 return errors === 0;
 }
 
-const schema139 = {"type":"boolean"};
+const schema140 = {"type":"boolean"};
 
-function validate286(data, {instancePath="", parentData, parentDataProperty, rootData=data}={}){
+function validate288(data, {instancePath="", parentData, parentDataProperty, rootData=data}={}){
 let vErrors = null;
 let errors = 0;
 if(typeof data !== "boolean"){
@@ -4231,13 +4272,13 @@ vErrors.push(err0);
 }
 errors++;
 }
-validate286.errors = vErrors;
+validate288.errors = vErrors;
 return errors === 0;
 }
 
-const schema140 = {"type":"string","minLength":1};
+const schema141 = {"type":"string","minLength":1};
 
-function validate288(data, {instancePath="", parentData, parentDataProperty, rootData=data}={}){
+function validate290(data, {instancePath="", parentData, parentDataProperty, rootData=data}={}){
 let vErrors = null;
 let errors = 0;
 if(typeof data === "string"){
@@ -4262,13 +4303,13 @@ vErrors.push(err1);
 }
 errors++;
 }
-validate288.errors = vErrors;
+validate290.errors = vErrors;
 return errors === 0;
 }
 
-const schema141 = {"type":"integer","minimum":0,"maximum":65535};
+const schema142 = {"type":"integer","minimum":0,"maximum":65535};
 
-function validate290(data, {instancePath="", parentData, parentDataProperty, rootData=data}={}){
+function validate292(data, {instancePath="", parentData, parentDataProperty, rootData=data}={}){
 let vErrors = null;
 let errors = 0;
 if(!(((typeof data == "number") && (!(data % 1) && !isNaN(data))) && (isFinite(data)))){
@@ -4303,14 +4344,14 @@ vErrors.push(err2);
 errors++;
 }
 }
-validate290.errors = vErrors;
+validate292.errors = vErrors;
 return errors === 0;
 }
 
-const schema142 = {"type":"string","pattern":"^/[A-Za-z0-9_-]+$"};
+const schema143 = {"type":"string","pattern":"^/[A-Za-z0-9_-]+$"};
 const pattern48 = new RegExp("^/[A-Za-z0-9_-]+$", "u");
 
-function validate292(data, {instancePath="", parentData, parentDataProperty, rootData=data}={}){
+function validate294(data, {instancePath="", parentData, parentDataProperty, rootData=data}={}){
 let vErrors = null;
 let errors = 0;
 if(typeof data === "string"){
@@ -4335,14 +4376,14 @@ vErrors.push(err1);
 }
 errors++;
 }
-validate292.errors = vErrors;
+validate294.errors = vErrors;
 return errors === 0;
 }
 
-const schema143 = {"type":"string","pattern":"^[A-Za-z0-9._@-]{1,64}$"};
+const schema144 = {"type":"string","pattern":"^[A-Za-z0-9._@-]{1,64}$"};
 const pattern49 = new RegExp("^[A-Za-z0-9._@-]{1,64}$", "u");
 
-function validate294(data, {instancePath="", parentData, parentDataProperty, rootData=data}={}){
+function validate296(data, {instancePath="", parentData, parentDataProperty, rootData=data}={}){
 let vErrors = null;
 let errors = 0;
 if(typeof data === "string"){
@@ -4367,13 +4408,13 @@ vErrors.push(err1);
 }
 errors++;
 }
-validate294.errors = vErrors;
+validate296.errors = vErrors;
 return errors === 0;
 }
 
-const schema144 = {"type":"string"};
+const schema145 = {"type":"string"};
 
-function validate296(data, {instancePath="", parentData, parentDataProperty, rootData=data}={}){
+function validate298(data, {instancePath="", parentData, parentDataProperty, rootData=data}={}){
 let vErrors = null;
 let errors = 0;
 if(typeof data !== "string"){
@@ -4386,13 +4427,13 @@ vErrors.push(err0);
 }
 errors++;
 }
-validate296.errors = vErrors;
+validate298.errors = vErrors;
 return errors === 0;
 }
 
-const schema145 = {"type":"integer","minimum":1};
+const schema146 = {"type":"integer","minimum":1};
 
-function validate298(data, {instancePath="", parentData, parentDataProperty, rootData=data}={}){
+function validate300(data, {instancePath="", parentData, parentDataProperty, rootData=data}={}){
 let vErrors = null;
 let errors = 0;
 if(!(((typeof data == "number") && (!(data % 1) && !isNaN(data))) && (isFinite(data)))){
@@ -4417,13 +4458,13 @@ vErrors.push(err1);
 errors++;
 }
 }
-validate298.errors = vErrors;
+validate300.errors = vErrors;
 return errors === 0;
 }
 
-const schema146 = {"type":"integer","minimum":60000};
+const schema147 = {"type":"integer","minimum":60000};
 
-function validate300(data, {instancePath="", parentData, parentDataProperty, rootData=data}={}){
+function validate302(data, {instancePath="", parentData, parentDataProperty, rootData=data}={}){
 let vErrors = null;
 let errors = 0;
 if(!(((typeof data == "number") && (!(data % 1) && !isNaN(data))) && (isFinite(data)))){
@@ -4448,13 +4489,13 @@ vErrors.push(err1);
 errors++;
 }
 }
-validate300.errors = vErrors;
+validate302.errors = vErrors;
 return errors === 0;
 }
 
-const schema147 = {"type":"integer","minimum":1};
+const schema148 = {"type":"integer","minimum":1};
 
-function validate302(data, {instancePath="", parentData, parentDataProperty, rootData=data}={}){
+function validate304(data, {instancePath="", parentData, parentDataProperty, rootData=data}={}){
 let vErrors = null;
 let errors = 0;
 if(!(((typeof data == "number") && (!(data % 1) && !isNaN(data))) && (isFinite(data)))){
@@ -4479,17 +4520,17 @@ vErrors.push(err1);
 errors++;
 }
 }
-validate302.errors = vErrors;
+validate304.errors = vErrors;
 return errors === 0;
 }
 
-const schema148 = {"enum":["auto","always"]};
+const schema149 = {"enum":["auto","always"]};
 
-function validate304(data, {instancePath="", parentData, parentDataProperty, rootData=data}={}){
+function validate306(data, {instancePath="", parentData, parentDataProperty, rootData=data}={}){
 let vErrors = null;
 let errors = 0;
 if(!((data === "auto") || (data === "always"))){
-const err0 = {instancePath,schemaPath:"#/enum",keyword:"enum",params:{allowedValues: schema148.enum},message:"must be equal to one of the allowed values"};
+const err0 = {instancePath,schemaPath:"#/enum",keyword:"enum",params:{allowedValues: schema149.enum},message:"must be equal to one of the allowed values"};
 if(vErrors === null){
 vErrors = [err0];
 }
@@ -4498,14 +4539,14 @@ vErrors.push(err0);
 }
 errors++;
 }
-validate304.errors = vErrors;
+validate306.errors = vErrors;
 return errors === 0;
 }
 
-const schema149 = {"type":"array","items":{"type":"string","pattern":"^(\\[[0-9A-Fa-f:.]+\\]|[A-Za-z0-9]([A-Za-z0-9.-]*[A-Za-z0-9])?)\\.?(:[0-9]{1,5})?$"}};
+const schema150 = {"type":"array","items":{"type":"string","pattern":"^(\\[[0-9A-Fa-f:.]+\\]|[A-Za-z0-9]([A-Za-z0-9.-]*[A-Za-z0-9])?)\\.?(:[0-9]{1,5})?$"}};
 const pattern50 = new RegExp("^(\\[[0-9A-Fa-f:.]+\\]|[A-Za-z0-9]([A-Za-z0-9.-]*[A-Za-z0-9])?)\\.?(:[0-9]{1,5})?$", "u");
 
-function validate306(data, {instancePath="", parentData, parentDataProperty, rootData=data}={}){
+function validate308(data, {instancePath="", parentData, parentDataProperty, rootData=data}={}){
 let vErrors = null;
 let errors = 0;
 if(Array.isArray(data)){
@@ -4546,21 +4587,21 @@ vErrors.push(err2);
 }
 errors++;
 }
-validate306.errors = vErrors;
+validate308.errors = vErrors;
 return errors === 0;
 }
 
-const schema150 = {"type":"object","propertyNames":{"enum":["web","pos","marketplace"]},"additionalProperties":{"type":"array","minItems":1,"maxItems":3,"items":{"type":"object","additionalProperties":false,"required":["key_id","secret"],"properties":{"key_id":{"type":"string","pattern":"^[A-Za-z0-9._-]{1,64}$"},"secret":{"type":"string","minLength":32}}}}};
+const schema151 = {"type":"object","propertyNames":{"enum":["web","pos","marketplace"]},"additionalProperties":{"type":"array","minItems":1,"maxItems":3,"items":{"type":"object","additionalProperties":false,"required":["key_id","secret"],"properties":{"key_id":{"type":"string","pattern":"^[A-Za-z0-9._-]{1,64}$"},"secret":{"type":"string","minLength":32}}}}};
 const pattern51 = new RegExp("^[A-Za-z0-9._-]{1,64}$", "u");
 
-function validate308(data, {instancePath="", parentData, parentDataProperty, rootData=data}={}){
+function validate310(data, {instancePath="", parentData, parentDataProperty, rootData=data}={}){
 let vErrors = null;
 let errors = 0;
 if(data && typeof data == "object" && !Array.isArray(data)){
 for(const key0 in data){
 const _errs1 = errors;
 if(!(((key0 === "web") || (key0 === "pos")) || (key0 === "marketplace"))){
-const err0 = {instancePath,schemaPath:"#/propertyNames/enum",keyword:"enum",params:{allowedValues: schema150.propertyNames.enum},message:"must be equal to one of the allowed values",propertyName:key0};
+const err0 = {instancePath,schemaPath:"#/propertyNames/enum",keyword:"enum",params:{allowedValues: schema151.propertyNames.enum},message:"must be equal to one of the allowed values",propertyName:key0};
 if(vErrors === null){
 vErrors = [err0];
 }
@@ -4725,14 +4766,14 @@ vErrors.push(err13);
 }
 errors++;
 }
-validate308.errors = vErrors;
+validate310.errors = vErrors;
 return errors === 0;
 }
 
-const schema151 = {"type":"array","items":{"type":"string","pattern":"^[a-z_][a-z0-9_]*(\\[\\])?(\\.[A-Za-z_][A-Za-z0-9_]*(\\[\\])?)*$"}};
+const schema152 = {"type":"array","items":{"type":"string","pattern":"^[a-z_][a-z0-9_]*(\\[\\])?(\\.[A-Za-z_][A-Za-z0-9_]*(\\[\\])?)*$"}};
 const pattern52 = new RegExp("^[a-z_][a-z0-9_]*(\\[\\])?(\\.[A-Za-z_][A-Za-z0-9_]*(\\[\\])?)*$", "u");
 
-function validate310(data, {instancePath="", parentData, parentDataProperty, rootData=data}={}){
+function validate312(data, {instancePath="", parentData, parentDataProperty, rootData=data}={}){
 let vErrors = null;
 let errors = 0;
 if(Array.isArray(data)){
@@ -4773,13 +4814,13 @@ vErrors.push(err2);
 }
 errors++;
 }
-validate310.errors = vErrors;
+validate312.errors = vErrors;
 return errors === 0;
 }
 
-const schema152 = {"type":"array","items":{"type":"object","additionalProperties":false,"required":["channel"],"properties":{"channel":{"enum":["bus","web","pos","marketplace"]},"account":{"type":"string","minLength":1,"default":"*"},"required_fields":{"type":"array","items":{"type":"string","pattern":"^[a-z_][a-z0-9_]*(\\[\\])?(\\.[A-Za-z_][A-Za-z0-9_]*(\\[\\])?)*$"},"default":[]},"min_amount":{"type":["integer","object"],"minimum":0,"maximum":99999999999999,"additionalProperties":{"type":"integer","minimum":0,"maximum":99999999999999}},"max_amount":{"type":["integer","object"],"minimum":0,"maximum":99999999999999,"additionalProperties":{"type":"integer","minimum":0,"maximum":99999999999999}},"currencies":{"type":"array","items":{"enum":["AED","AFN","ALL","AMD","ANG","AOA","ARS","AUD","AWG","AZN","BAM","BBD","BDT","BGN","BHD","BIF","BMD","BND","BOB","BRL","BSD","BTN","BWP","BYN","BZD","CAD","CDF","CHF","CLF","CLP","CNY","COP","CRC","CUC","CUP","CVE","CZK","DJF","DKK","DOP","DZD","EGP","ERN","ETB","EUR","FJD","FKP","GBP","GEL","GHS","GIP","GMD","GNF","GTQ","GYD","HKD","HNL","HTG","HUF","IDR","ILS","INR","IQD","IRR","ISK","JMD","JOD","JPY","KES","KGS","KHR","KMF","KPW","KRW","KWD","KYD","KZT","LAK","LBP","LKR","LRD","LSL","LYD","MAD","MDL","MGA","MKD","MMK","MNT","MOP","MRU","MUR","MVR","MWK","MXN","MYR","MZN","NAD","NGN","NIO","NOK","NPR","NZD","OMR","PAB","PEN","PGK","PHP","PKR","PLN","PYG","QAR","RON","RSD","RUB","RWF","SAR","SBD","SCR","SDG","SEK","SGD","SHP","SLE","SOS","SRD","SSP","STN","SVC","SYP","SZL","THB","TJS","TMT","TND","TOP","TRY","TTD","TWD","TZS","UAH","UGX","USD","UYI","UYU","UYW","UZS","VED","VES","VND","VUV","WST","XAF","XCD","XCG","XOF","XPF","YER","ZAR","ZMW","ZWG"]},"default":[]},"commands":{"type":"array","items":{"enum":["validate","revalidate","capture","cancel","refund","authorize","sale","tokenize","balance_inquiry","reload","issue","activate","deactivate","merge_balance"]},"default":[]},"free_text_card_data":{"enum":["mask","refuse"],"default":"mask"},"free_text_fields":{"type":"array","items":{"type":"string","pattern":"^[a-z_][a-z0-9_]*(\\[\\])?(\\.[A-Za-z_][A-Za-z0-9_]*(\\[\\])?)*$"},"default":[]}}}};
+const schema153 = {"type":"array","items":{"type":"object","additionalProperties":false,"required":["channel"],"properties":{"channel":{"enum":["bus","web","pos","marketplace"]},"account":{"type":"string","minLength":1,"default":"*"},"required_fields":{"type":"array","items":{"type":"string","pattern":"^[a-z_][a-z0-9_]*(\\[\\])?(\\.[A-Za-z_][A-Za-z0-9_]*(\\[\\])?)*$"},"default":[]},"min_amount":{"type":["integer","object"],"minimum":0,"maximum":99999999999999,"additionalProperties":{"type":"integer","minimum":0,"maximum":99999999999999}},"max_amount":{"type":["integer","object"],"minimum":0,"maximum":99999999999999,"additionalProperties":{"type":"integer","minimum":0,"maximum":99999999999999}},"currencies":{"type":"array","items":{"enum":["AED","AFN","ALL","AMD","ANG","AOA","ARS","AUD","AWG","AZN","BAM","BBD","BDT","BGN","BHD","BIF","BMD","BND","BOB","BRL","BSD","BTN","BWP","BYN","BZD","CAD","CDF","CHF","CLF","CLP","CNY","COP","CRC","CUC","CUP","CVE","CZK","DJF","DKK","DOP","DZD","EGP","ERN","ETB","EUR","FJD","FKP","GBP","GEL","GHS","GIP","GMD","GNF","GTQ","GYD","HKD","HNL","HTG","HUF","IDR","ILS","INR","IQD","IRR","ISK","JMD","JOD","JPY","KES","KGS","KHR","KMF","KPW","KRW","KWD","KYD","KZT","LAK","LBP","LKR","LRD","LSL","LYD","MAD","MDL","MGA","MKD","MMK","MNT","MOP","MRU","MUR","MVR","MWK","MXN","MYR","MZN","NAD","NGN","NIO","NOK","NPR","NZD","OMR","PAB","PEN","PGK","PHP","PKR","PLN","PYG","QAR","RON","RSD","RUB","RWF","SAR","SBD","SCR","SDG","SEK","SGD","SHP","SLE","SOS","SRD","SSP","STN","SVC","SYP","SZL","THB","TJS","TMT","TND","TOP","TRY","TTD","TWD","TZS","UAH","UGX","USD","UYI","UYU","UYW","UZS","VED","VES","VND","VUV","WST","XAF","XCD","XCG","XOF","XPF","YER","ZAR","ZMW","ZWG"]},"default":[]},"commands":{"type":"array","items":{"enum":["validate","revalidate","capture","cancel","refund","authorize","sale","tokenize","balance_inquiry","reload","issue","activate","deactivate","merge_balance"]},"default":[]},"free_text_card_data":{"enum":["mask","refuse"],"default":"mask"},"free_text_fields":{"type":"array","items":{"type":"string","pattern":"^[a-z_][a-z0-9_]*(\\[\\])?(\\.[A-Za-z_][A-Za-z0-9_]*(\\[\\])?)*$"},"default":[]}}}};
 
-function validate312(data, {instancePath="", parentData, parentDataProperty, rootData=data}={}){
+function validate314(data, {instancePath="", parentData, parentDataProperty, rootData=data}={}){
 let vErrors = null;
 let errors = 0;
 if(Array.isArray(data)){
@@ -4816,7 +4857,7 @@ vErrors.push(err0);
 errors++;
 }
 for(const key0 in data0){
-if(!(func2.call(schema152.items.properties, key0))){
+if(!(func2.call(schema153.items.properties, key0))){
 const err1 = {instancePath:instancePath+"/" + i0,schemaPath:"#/items/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key0},message:"must NOT have additional properties"};
 if(vErrors === null){
 vErrors = [err1];
@@ -4830,7 +4871,7 @@ errors++;
 if(data0.channel !== undefined){
 let data1 = data0.channel;
 if(!((((data1 === "bus") || (data1 === "web")) || (data1 === "pos")) || (data1 === "marketplace"))){
-const err2 = {instancePath:instancePath+"/" + i0+"/channel",schemaPath:"#/items/properties/channel/enum",keyword:"enum",params:{allowedValues: schema152.items.properties.channel.enum},message:"must be equal to one of the allowed values"};
+const err2 = {instancePath:instancePath+"/" + i0+"/channel",schemaPath:"#/items/properties/channel/enum",keyword:"enum",params:{allowedValues: schema153.items.properties.channel.enum},message:"must be equal to one of the allowed values"};
 if(vErrors === null){
 vErrors = [err2];
 }
@@ -4905,7 +4946,7 @@ errors++;
 if(data0.min_amount !== undefined){
 let data5 = data0.min_amount;
 if((!(((typeof data5 == "number") && (!(data5 % 1) && !isNaN(data5))) && (isFinite(data5)))) && (!(data5 && typeof data5 == "object" && !Array.isArray(data5)))){
-const err8 = {instancePath:instancePath+"/" + i0+"/min_amount",schemaPath:"#/items/properties/min_amount/type",keyword:"type",params:{type: schema152.items.properties.min_amount.type},message:"must be integer,object"};
+const err8 = {instancePath:instancePath+"/" + i0+"/min_amount",schemaPath:"#/items/properties/min_amount/type",keyword:"type",params:{type: schema153.items.properties.min_amount.type},message:"must be integer,object"};
 if(vErrors === null){
 vErrors = [err8];
 }
@@ -4977,7 +5018,7 @@ errors++;
 if(data0.max_amount !== undefined){
 let data7 = data0.max_amount;
 if((!(((typeof data7 == "number") && (!(data7 % 1) && !isNaN(data7))) && (isFinite(data7)))) && (!(data7 && typeof data7 == "object" && !Array.isArray(data7)))){
-const err14 = {instancePath:instancePath+"/" + i0+"/max_amount",schemaPath:"#/items/properties/max_amount/type",keyword:"type",params:{type: schema152.items.properties.max_amount.type},message:"must be integer,object"};
+const err14 = {instancePath:instancePath+"/" + i0+"/max_amount",schemaPath:"#/items/properties/max_amount/type",keyword:"type",params:{type: schema153.items.properties.max_amount.type},message:"must be integer,object"};
 if(vErrors === null){
 vErrors = [err14];
 }
@@ -5052,7 +5093,7 @@ const len2 = data9.length;
 for(let i2=0; i2<len2; i2++){
 let data10 = data9[i2];
 if(!(((((((((((((((((((((((((((((((((((((((((((((((((((((((((((((((((((((((((((((((((((((((((((((((((((((((((((((((((((((((((((((((((((((((((((((((((((((((((((((((((data10 === "AED") || (data10 === "AFN")) || (data10 === "ALL")) || (data10 === "AMD")) || (data10 === "ANG")) || (data10 === "AOA")) || (data10 === "ARS")) || (data10 === "AUD")) || (data10 === "AWG")) || (data10 === "AZN")) || (data10 === "BAM")) || (data10 === "BBD")) || (data10 === "BDT")) || (data10 === "BGN")) || (data10 === "BHD")) || (data10 === "BIF")) || (data10 === "BMD")) || (data10 === "BND")) || (data10 === "BOB")) || (data10 === "BRL")) || (data10 === "BSD")) || (data10 === "BTN")) || (data10 === "BWP")) || (data10 === "BYN")) || (data10 === "BZD")) || (data10 === "CAD")) || (data10 === "CDF")) || (data10 === "CHF")) || (data10 === "CLF")) || (data10 === "CLP")) || (data10 === "CNY")) || (data10 === "COP")) || (data10 === "CRC")) || (data10 === "CUC")) || (data10 === "CUP")) || (data10 === "CVE")) || (data10 === "CZK")) || (data10 === "DJF")) || (data10 === "DKK")) || (data10 === "DOP")) || (data10 === "DZD")) || (data10 === "EGP")) || (data10 === "ERN")) || (data10 === "ETB")) || (data10 === "EUR")) || (data10 === "FJD")) || (data10 === "FKP")) || (data10 === "GBP")) || (data10 === "GEL")) || (data10 === "GHS")) || (data10 === "GIP")) || (data10 === "GMD")) || (data10 === "GNF")) || (data10 === "GTQ")) || (data10 === "GYD")) || (data10 === "HKD")) || (data10 === "HNL")) || (data10 === "HTG")) || (data10 === "HUF")) || (data10 === "IDR")) || (data10 === "ILS")) || (data10 === "INR")) || (data10 === "IQD")) || (data10 === "IRR")) || (data10 === "ISK")) || (data10 === "JMD")) || (data10 === "JOD")) || (data10 === "JPY")) || (data10 === "KES")) || (data10 === "KGS")) || (data10 === "KHR")) || (data10 === "KMF")) || (data10 === "KPW")) || (data10 === "KRW")) || (data10 === "KWD")) || (data10 === "KYD")) || (data10 === "KZT")) || (data10 === "LAK")) || (data10 === "LBP")) || (data10 === "LKR")) || (data10 === "LRD")) || (data10 === "LSL")) || (data10 === "LYD")) || (data10 === "MAD")) || (data10 === "MDL")) || (data10 === "MGA")) || (data10 === "MKD")) || (data10 === "MMK")) || (data10 === "MNT")) || (data10 === "MOP")) || (data10 === "MRU")) || (data10 === "MUR")) || (data10 === "MVR")) || (data10 === "MWK")) || (data10 === "MXN")) || (data10 === "MYR")) || (data10 === "MZN")) || (data10 === "NAD")) || (data10 === "NGN")) || (data10 === "NIO")) || (data10 === "NOK")) || (data10 === "NPR")) || (data10 === "NZD")) || (data10 === "OMR")) || (data10 === "PAB")) || (data10 === "PEN")) || (data10 === "PGK")) || (data10 === "PHP")) || (data10 === "PKR")) || (data10 === "PLN")) || (data10 === "PYG")) || (data10 === "QAR")) || (data10 === "RON")) || (data10 === "RSD")) || (data10 === "RUB")) || (data10 === "RWF")) || (data10 === "SAR")) || (data10 === "SBD")) || (data10 === "SCR")) || (data10 === "SDG")) || (data10 === "SEK")) || (data10 === "SGD")) || (data10 === "SHP")) || (data10 === "SLE")) || (data10 === "SOS")) || (data10 === "SRD")) || (data10 === "SSP")) || (data10 === "STN")) || (data10 === "SVC")) || (data10 === "SYP")) || (data10 === "SZL")) || (data10 === "THB")) || (data10 === "TJS")) || (data10 === "TMT")) || (data10 === "TND")) || (data10 === "TOP")) || (data10 === "TRY")) || (data10 === "TTD")) || (data10 === "TWD")) || (data10 === "TZS")) || (data10 === "UAH")) || (data10 === "UGX")) || (data10 === "USD")) || (data10 === "UYI")) || (data10 === "UYU")) || (data10 === "UYW")) || (data10 === "UZS")) || (data10 === "VED")) || (data10 === "VES")) || (data10 === "VND")) || (data10 === "VUV")) || (data10 === "WST")) || (data10 === "XAF")) || (data10 === "XCD")) || (data10 === "XCG")) || (data10 === "XOF")) || (data10 === "XPF")) || (data10 === "YER")) || (data10 === "ZAR")) || (data10 === "ZMW")) || (data10 === "ZWG"))){
-const err20 = {instancePath:instancePath+"/" + i0+"/currencies/" + i2,schemaPath:"#/items/properties/currencies/items/enum",keyword:"enum",params:{allowedValues: schema152.items.properties.currencies.items.enum},message:"must be equal to one of the allowed values"};
+const err20 = {instancePath:instancePath+"/" + i0+"/currencies/" + i2,schemaPath:"#/items/properties/currencies/items/enum",keyword:"enum",params:{allowedValues: schema153.items.properties.currencies.items.enum},message:"must be equal to one of the allowed values"};
 if(vErrors === null){
 vErrors = [err20];
 }
@@ -5079,7 +5120,7 @@ const len3 = data11.length;
 for(let i3=0; i3<len3; i3++){
 let data12 = data11[i3];
 if(!((((((((((((((data12 === "validate") || (data12 === "revalidate")) || (data12 === "capture")) || (data12 === "cancel")) || (data12 === "refund")) || (data12 === "authorize")) || (data12 === "sale")) || (data12 === "tokenize")) || (data12 === "balance_inquiry")) || (data12 === "reload")) || (data12 === "issue")) || (data12 === "activate")) || (data12 === "deactivate")) || (data12 === "merge_balance"))){
-const err22 = {instancePath:instancePath+"/" + i0+"/commands/" + i3,schemaPath:"#/items/properties/commands/items/enum",keyword:"enum",params:{allowedValues: schema152.items.properties.commands.items.enum},message:"must be equal to one of the allowed values"};
+const err22 = {instancePath:instancePath+"/" + i0+"/commands/" + i3,schemaPath:"#/items/properties/commands/items/enum",keyword:"enum",params:{allowedValues: schema153.items.properties.commands.items.enum},message:"must be equal to one of the allowed values"};
 if(vErrors === null){
 vErrors = [err22];
 }
@@ -5102,7 +5143,7 @@ errors++;
 }
 let data13 = data0.free_text_card_data;
 if(!((data13 === "mask") || (data13 === "refuse"))){
-const err24 = {instancePath:instancePath+"/" + i0+"/free_text_card_data",schemaPath:"#/items/properties/free_text_card_data/enum",keyword:"enum",params:{allowedValues: schema152.items.properties.free_text_card_data.enum},message:"must be equal to one of the allowed values"};
+const err24 = {instancePath:instancePath+"/" + i0+"/free_text_card_data",schemaPath:"#/items/properties/free_text_card_data/enum",keyword:"enum",params:{allowedValues: schema153.items.properties.free_text_card_data.enum},message:"must be equal to one of the allowed values"};
 if(vErrors === null){
 vErrors = [err24];
 }
@@ -5173,13 +5214,13 @@ vErrors.push(err29);
 }
 errors++;
 }
-validate312.errors = vErrors;
+validate314.errors = vErrors;
 return errors === 0;
 }
 
-const schema153 = {"type":"integer","minimum":0,"maximum":99999999999999};
+const schema154 = {"type":"integer","minimum":0,"maximum":99999999999999};
 
-function validate314(data, {instancePath="", parentData, parentDataProperty, rootData=data}={}){
+function validate316(data, {instancePath="", parentData, parentDataProperty, rootData=data}={}){
 let vErrors = null;
 let errors = 0;
 if(!(((typeof data == "number") && (!(data % 1) && !isNaN(data))) && (isFinite(data)))){
@@ -5214,20 +5255,20 @@ vErrors.push(err2);
 errors++;
 }
 }
-validate314.errors = vErrors;
+validate316.errors = vErrors;
 return errors === 0;
 }
 
-const schema154 = {"type":"object","propertyNames":{"enum":["AED","AFN","ALL","AMD","ANG","AOA","ARS","AUD","AWG","AZN","BAM","BBD","BDT","BGN","BHD","BIF","BMD","BND","BOB","BRL","BSD","BTN","BWP","BYN","BZD","CAD","CDF","CHF","CLF","CLP","CNY","COP","CRC","CUC","CUP","CVE","CZK","DJF","DKK","DOP","DZD","EGP","ERN","ETB","EUR","FJD","FKP","GBP","GEL","GHS","GIP","GMD","GNF","GTQ","GYD","HKD","HNL","HTG","HUF","IDR","ILS","INR","IQD","IRR","ISK","JMD","JOD","JPY","KES","KGS","KHR","KMF","KPW","KRW","KWD","KYD","KZT","LAK","LBP","LKR","LRD","LSL","LYD","MAD","MDL","MGA","MKD","MMK","MNT","MOP","MRU","MUR","MVR","MWK","MXN","MYR","MZN","NAD","NGN","NIO","NOK","NPR","NZD","OMR","PAB","PEN","PGK","PHP","PKR","PLN","PYG","QAR","RON","RSD","RUB","RWF","SAR","SBD","SCR","SDG","SEK","SGD","SHP","SLE","SOS","SRD","SSP","STN","SVC","SYP","SZL","THB","TJS","TMT","TND","TOP","TRY","TTD","TWD","TZS","UAH","UGX","USD","UYI","UYU","UYW","UZS","VED","VES","VND","VUV","WST","XAF","XCD","XCG","XOF","XPF","YER","ZAR","ZMW","ZWG"]},"additionalProperties":{"type":"integer","minimum":0,"maximum":99999999999999}};
+const schema155 = {"type":"object","propertyNames":{"enum":["AED","AFN","ALL","AMD","ANG","AOA","ARS","AUD","AWG","AZN","BAM","BBD","BDT","BGN","BHD","BIF","BMD","BND","BOB","BRL","BSD","BTN","BWP","BYN","BZD","CAD","CDF","CHF","CLF","CLP","CNY","COP","CRC","CUC","CUP","CVE","CZK","DJF","DKK","DOP","DZD","EGP","ERN","ETB","EUR","FJD","FKP","GBP","GEL","GHS","GIP","GMD","GNF","GTQ","GYD","HKD","HNL","HTG","HUF","IDR","ILS","INR","IQD","IRR","ISK","JMD","JOD","JPY","KES","KGS","KHR","KMF","KPW","KRW","KWD","KYD","KZT","LAK","LBP","LKR","LRD","LSL","LYD","MAD","MDL","MGA","MKD","MMK","MNT","MOP","MRU","MUR","MVR","MWK","MXN","MYR","MZN","NAD","NGN","NIO","NOK","NPR","NZD","OMR","PAB","PEN","PGK","PHP","PKR","PLN","PYG","QAR","RON","RSD","RUB","RWF","SAR","SBD","SCR","SDG","SEK","SGD","SHP","SLE","SOS","SRD","SSP","STN","SVC","SYP","SZL","THB","TJS","TMT","TND","TOP","TRY","TTD","TWD","TZS","UAH","UGX","USD","UYI","UYU","UYW","UZS","VED","VES","VND","VUV","WST","XAF","XCD","XCG","XOF","XPF","YER","ZAR","ZMW","ZWG"]},"additionalProperties":{"type":"integer","minimum":0,"maximum":99999999999999}};
 
-function validate316(data, {instancePath="", parentData, parentDataProperty, rootData=data}={}){
+function validate318(data, {instancePath="", parentData, parentDataProperty, rootData=data}={}){
 let vErrors = null;
 let errors = 0;
 if(data && typeof data == "object" && !Array.isArray(data)){
 for(const key0 in data){
 const _errs1 = errors;
 if(!(((((((((((((((((((((((((((((((((((((((((((((((((((((((((((((((((((((((((((((((((((((((((((((((((((((((((((((((((((((((((((((((((((((((((((((((((((((((((((((((((key0 === "AED") || (key0 === "AFN")) || (key0 === "ALL")) || (key0 === "AMD")) || (key0 === "ANG")) || (key0 === "AOA")) || (key0 === "ARS")) || (key0 === "AUD")) || (key0 === "AWG")) || (key0 === "AZN")) || (key0 === "BAM")) || (key0 === "BBD")) || (key0 === "BDT")) || (key0 === "BGN")) || (key0 === "BHD")) || (key0 === "BIF")) || (key0 === "BMD")) || (key0 === "BND")) || (key0 === "BOB")) || (key0 === "BRL")) || (key0 === "BSD")) || (key0 === "BTN")) || (key0 === "BWP")) || (key0 === "BYN")) || (key0 === "BZD")) || (key0 === "CAD")) || (key0 === "CDF")) || (key0 === "CHF")) || (key0 === "CLF")) || (key0 === "CLP")) || (key0 === "CNY")) || (key0 === "COP")) || (key0 === "CRC")) || (key0 === "CUC")) || (key0 === "CUP")) || (key0 === "CVE")) || (key0 === "CZK")) || (key0 === "DJF")) || (key0 === "DKK")) || (key0 === "DOP")) || (key0 === "DZD")) || (key0 === "EGP")) || (key0 === "ERN")) || (key0 === "ETB")) || (key0 === "EUR")) || (key0 === "FJD")) || (key0 === "FKP")) || (key0 === "GBP")) || (key0 === "GEL")) || (key0 === "GHS")) || (key0 === "GIP")) || (key0 === "GMD")) || (key0 === "GNF")) || (key0 === "GTQ")) || (key0 === "GYD")) || (key0 === "HKD")) || (key0 === "HNL")) || (key0 === "HTG")) || (key0 === "HUF")) || (key0 === "IDR")) || (key0 === "ILS")) || (key0 === "INR")) || (key0 === "IQD")) || (key0 === "IRR")) || (key0 === "ISK")) || (key0 === "JMD")) || (key0 === "JOD")) || (key0 === "JPY")) || (key0 === "KES")) || (key0 === "KGS")) || (key0 === "KHR")) || (key0 === "KMF")) || (key0 === "KPW")) || (key0 === "KRW")) || (key0 === "KWD")) || (key0 === "KYD")) || (key0 === "KZT")) || (key0 === "LAK")) || (key0 === "LBP")) || (key0 === "LKR")) || (key0 === "LRD")) || (key0 === "LSL")) || (key0 === "LYD")) || (key0 === "MAD")) || (key0 === "MDL")) || (key0 === "MGA")) || (key0 === "MKD")) || (key0 === "MMK")) || (key0 === "MNT")) || (key0 === "MOP")) || (key0 === "MRU")) || (key0 === "MUR")) || (key0 === "MVR")) || (key0 === "MWK")) || (key0 === "MXN")) || (key0 === "MYR")) || (key0 === "MZN")) || (key0 === "NAD")) || (key0 === "NGN")) || (key0 === "NIO")) || (key0 === "NOK")) || (key0 === "NPR")) || (key0 === "NZD")) || (key0 === "OMR")) || (key0 === "PAB")) || (key0 === "PEN")) || (key0 === "PGK")) || (key0 === "PHP")) || (key0 === "PKR")) || (key0 === "PLN")) || (key0 === "PYG")) || (key0 === "QAR")) || (key0 === "RON")) || (key0 === "RSD")) || (key0 === "RUB")) || (key0 === "RWF")) || (key0 === "SAR")) || (key0 === "SBD")) || (key0 === "SCR")) || (key0 === "SDG")) || (key0 === "SEK")) || (key0 === "SGD")) || (key0 === "SHP")) || (key0 === "SLE")) || (key0 === "SOS")) || (key0 === "SRD")) || (key0 === "SSP")) || (key0 === "STN")) || (key0 === "SVC")) || (key0 === "SYP")) || (key0 === "SZL")) || (key0 === "THB")) || (key0 === "TJS")) || (key0 === "TMT")) || (key0 === "TND")) || (key0 === "TOP")) || (key0 === "TRY")) || (key0 === "TTD")) || (key0 === "TWD")) || (key0 === "TZS")) || (key0 === "UAH")) || (key0 === "UGX")) || (key0 === "USD")) || (key0 === "UYI")) || (key0 === "UYU")) || (key0 === "UYW")) || (key0 === "UZS")) || (key0 === "VED")) || (key0 === "VES")) || (key0 === "VND")) || (key0 === "VUV")) || (key0 === "WST")) || (key0 === "XAF")) || (key0 === "XCD")) || (key0 === "XCG")) || (key0 === "XOF")) || (key0 === "XPF")) || (key0 === "YER")) || (key0 === "ZAR")) || (key0 === "ZMW")) || (key0 === "ZWG"))){
-const err0 = {instancePath,schemaPath:"#/propertyNames/enum",keyword:"enum",params:{allowedValues: schema154.propertyNames.enum},message:"must be equal to one of the allowed values",propertyName:key0};
+const err0 = {instancePath,schemaPath:"#/propertyNames/enum",keyword:"enum",params:{allowedValues: schema155.propertyNames.enum},message:"must be equal to one of the allowed values",propertyName:key0};
 if(vErrors === null){
 vErrors = [err0];
 }
@@ -5294,46 +5335,11 @@ vErrors.push(err5);
 }
 errors++;
 }
-validate316.errors = vErrors;
-return errors === 0;
-}
-
-const schema155 = {"type":"array","items":{"enum":["validate","revalidate","capture","cancel","refund","authorize","sale","tokenize","balance_inquiry","reload","issue","activate","deactivate","merge_balance"]}};
-
-function validate318(data, {instancePath="", parentData, parentDataProperty, rootData=data}={}){
-let vErrors = null;
-let errors = 0;
-if(Array.isArray(data)){
-const len0 = data.length;
-for(let i0=0; i0<len0; i0++){
-let data0 = data[i0];
-if(!((((((((((((((data0 === "validate") || (data0 === "revalidate")) || (data0 === "capture")) || (data0 === "cancel")) || (data0 === "refund")) || (data0 === "authorize")) || (data0 === "sale")) || (data0 === "tokenize")) || (data0 === "balance_inquiry")) || (data0 === "reload")) || (data0 === "issue")) || (data0 === "activate")) || (data0 === "deactivate")) || (data0 === "merge_balance"))){
-const err0 = {instancePath:instancePath+"/" + i0,schemaPath:"#/items/enum",keyword:"enum",params:{allowedValues: schema155.items.enum},message:"must be equal to one of the allowed values"};
-if(vErrors === null){
-vErrors = [err0];
-}
-else {
-vErrors.push(err0);
-}
-errors++;
-}
-}
-}
-else {
-const err1 = {instancePath,schemaPath:"#/type",keyword:"type",params:{type: "array"},message:"must be array"};
-if(vErrors === null){
-vErrors = [err1];
-}
-else {
-vErrors.push(err1);
-}
-errors++;
-}
 validate318.errors = vErrors;
 return errors === 0;
 }
 
-const schema156 = {"type":"array","items":{"enum":["bus","web","pos","marketplace"]}};
+const schema156 = {"type":"array","items":{"enum":["validate","revalidate","capture","cancel","refund","authorize","sale","tokenize","balance_inquiry","reload","issue","activate","deactivate","merge_balance"]}};
 
 function validate320(data, {instancePath="", parentData, parentDataProperty, rootData=data}={}){
 let vErrors = null;
@@ -5342,7 +5348,7 @@ if(Array.isArray(data)){
 const len0 = data.length;
 for(let i0=0; i0<len0; i0++){
 let data0 = data[i0];
-if(!((((data0 === "bus") || (data0 === "web")) || (data0 === "pos")) || (data0 === "marketplace"))){
+if(!((((((((((((((data0 === "validate") || (data0 === "revalidate")) || (data0 === "capture")) || (data0 === "cancel")) || (data0 === "refund")) || (data0 === "authorize")) || (data0 === "sale")) || (data0 === "tokenize")) || (data0 === "balance_inquiry")) || (data0 === "reload")) || (data0 === "issue")) || (data0 === "activate")) || (data0 === "deactivate")) || (data0 === "merge_balance"))){
 const err0 = {instancePath:instancePath+"/" + i0,schemaPath:"#/items/enum",keyword:"enum",params:{allowedValues: schema156.items.enum},message:"must be equal to one of the allowed values"};
 if(vErrors === null){
 vErrors = [err0];
@@ -5368,13 +5374,17 @@ validate320.errors = vErrors;
 return errors === 0;
 }
 
-const schema157 = {"type":"integer","minimum":1};
+const schema157 = {"type":"array","items":{"enum":["bus","web","pos","marketplace"]}};
 
 function validate322(data, {instancePath="", parentData, parentDataProperty, rootData=data}={}){
 let vErrors = null;
 let errors = 0;
-if(!(((typeof data == "number") && (!(data % 1) && !isNaN(data))) && (isFinite(data)))){
-const err0 = {instancePath,schemaPath:"#/type",keyword:"type",params:{type: "integer"},message:"must be integer"};
+if(Array.isArray(data)){
+const len0 = data.length;
+for(let i0=0; i0<len0; i0++){
+let data0 = data[i0];
+if(!((((data0 === "bus") || (data0 === "web")) || (data0 === "pos")) || (data0 === "marketplace"))){
+const err0 = {instancePath:instancePath+"/" + i0,schemaPath:"#/items/enum",keyword:"enum",params:{allowedValues: schema157.items.enum},message:"must be equal to one of the allowed values"};
 if(vErrors === null){
 vErrors = [err0];
 }
@@ -5383,9 +5393,10 @@ vErrors.push(err0);
 }
 errors++;
 }
-if((typeof data == "number") && (isFinite(data))){
-if(data < 1 || isNaN(data)){
-const err1 = {instancePath,schemaPath:"#/minimum",keyword:"minimum",params:{comparison: ">=", limit: 1},message:"must be >= 1"};
+}
+}
+else {
+const err1 = {instancePath,schemaPath:"#/type",keyword:"type",params:{type: "array"},message:"must be array"};
 if(vErrors === null){
 vErrors = [err1];
 }
@@ -5393,7 +5404,6 @@ else {
 vErrors.push(err1);
 }
 errors++;
-}
 }
 validate322.errors = vErrors;
 return errors === 0;
@@ -5430,11 +5440,42 @@ validate324.errors = vErrors;
 return errors === 0;
 }
 
-const schema159 = {"type":"array","items":{"type":"object","additionalProperties":false,"required":["name","gateways"],"properties":{"name":{"type":"string","pattern":"^[A-Za-z0-9._-]{1,64}$"},"when":{"type":"object","additionalProperties":false,"default":{},"properties":{"commands":{"type":"array","items":{"enum":["validate","revalidate","capture","cancel","refund","authorize","sale","tokenize","balance_inquiry","reload","issue","activate","deactivate","merge_balance"]},"default":[]},"currencies":{"type":"array","items":{"enum":["AED","AFN","ALL","AMD","ANG","AOA","ARS","AUD","AWG","AZN","BAM","BBD","BDT","BGN","BHD","BIF","BMD","BND","BOB","BRL","BSD","BTN","BWP","BYN","BZD","CAD","CDF","CHF","CLF","CLP","CNY","COP","CRC","CUC","CUP","CVE","CZK","DJF","DKK","DOP","DZD","EGP","ERN","ETB","EUR","FJD","FKP","GBP","GEL","GHS","GIP","GMD","GNF","GTQ","GYD","HKD","HNL","HTG","HUF","IDR","ILS","INR","IQD","IRR","ISK","JMD","JOD","JPY","KES","KGS","KHR","KMF","KPW","KRW","KWD","KYD","KZT","LAK","LBP","LKR","LRD","LSL","LYD","MAD","MDL","MGA","MKD","MMK","MNT","MOP","MRU","MUR","MVR","MWK","MXN","MYR","MZN","NAD","NGN","NIO","NOK","NPR","NZD","OMR","PAB","PEN","PGK","PHP","PKR","PLN","PYG","QAR","RON","RSD","RUB","RWF","SAR","SBD","SCR","SDG","SEK","SGD","SHP","SLE","SOS","SRD","SSP","STN","SVC","SYP","SZL","THB","TJS","TMT","TND","TOP","TRY","TTD","TWD","TZS","UAH","UGX","USD","UYI","UYU","UYW","UZS","VED","VES","VND","VUV","WST","XAF","XCD","XCG","XOF","XPF","YER","ZAR","ZMW","ZWG"]},"default":[]},"min_amount":{"type":["integer","object"],"minimum":0,"maximum":99999999999999,"additionalProperties":{"type":"integer","minimum":0,"maximum":99999999999999}},"max_amount":{"type":["integer","object"],"minimum":0,"maximum":99999999999999,"additionalProperties":{"type":"integer","minimum":0,"maximum":99999999999999}},"channels":{"type":"array","items":{"enum":["bus","web","pos","marketplace"]},"default":[]},"countries":{"type":"array","items":{"type":"string","pattern":"^[A-Za-z]{2}$"},"default":[]},"methods":{"type":"array","items":{"type":"string","minLength":1,"maxLength":64},"default":[]},"merchants":{"type":"array","items":{"type":"string","minLength":1},"default":[]},"gateways":{"type":"array","items":{"type":"string","pattern":"^[a-z][a-z0-9_-]{0,31}$"},"default":[]},"agreement_status":{"type":"array","items":{"enum":["active","suspended","expired","pending","none"]},"default":[]},"agreement_gateway":{"type":"string","pattern":"^[a-z][a-z0-9_-]{0,31}$"}}},"gateways":{"type":"array","items":{"type":"string","pattern":"^[a-z][a-z0-9_-]{0,31}$"},"minItems":1,"maxItems":8}}}};
+const schema159 = {"type":"integer","minimum":1};
+
+function validate326(data, {instancePath="", parentData, parentDataProperty, rootData=data}={}){
+let vErrors = null;
+let errors = 0;
+if(!(((typeof data == "number") && (!(data % 1) && !isNaN(data))) && (isFinite(data)))){
+const err0 = {instancePath,schemaPath:"#/type",keyword:"type",params:{type: "integer"},message:"must be integer"};
+if(vErrors === null){
+vErrors = [err0];
+}
+else {
+vErrors.push(err0);
+}
+errors++;
+}
+if((typeof data == "number") && (isFinite(data))){
+if(data < 1 || isNaN(data)){
+const err1 = {instancePath,schemaPath:"#/minimum",keyword:"minimum",params:{comparison: ">=", limit: 1},message:"must be >= 1"};
+if(vErrors === null){
+vErrors = [err1];
+}
+else {
+vErrors.push(err1);
+}
+errors++;
+}
+}
+validate326.errors = vErrors;
+return errors === 0;
+}
+
+const schema160 = {"type":"array","items":{"type":"object","additionalProperties":false,"required":["name","gateways"],"properties":{"name":{"type":"string","pattern":"^[A-Za-z0-9._-]{1,64}$"},"when":{"type":"object","additionalProperties":false,"default":{},"properties":{"commands":{"type":"array","items":{"enum":["validate","revalidate","capture","cancel","refund","authorize","sale","tokenize","balance_inquiry","reload","issue","activate","deactivate","merge_balance"]},"default":[]},"currencies":{"type":"array","items":{"enum":["AED","AFN","ALL","AMD","ANG","AOA","ARS","AUD","AWG","AZN","BAM","BBD","BDT","BGN","BHD","BIF","BMD","BND","BOB","BRL","BSD","BTN","BWP","BYN","BZD","CAD","CDF","CHF","CLF","CLP","CNY","COP","CRC","CUC","CUP","CVE","CZK","DJF","DKK","DOP","DZD","EGP","ERN","ETB","EUR","FJD","FKP","GBP","GEL","GHS","GIP","GMD","GNF","GTQ","GYD","HKD","HNL","HTG","HUF","IDR","ILS","INR","IQD","IRR","ISK","JMD","JOD","JPY","KES","KGS","KHR","KMF","KPW","KRW","KWD","KYD","KZT","LAK","LBP","LKR","LRD","LSL","LYD","MAD","MDL","MGA","MKD","MMK","MNT","MOP","MRU","MUR","MVR","MWK","MXN","MYR","MZN","NAD","NGN","NIO","NOK","NPR","NZD","OMR","PAB","PEN","PGK","PHP","PKR","PLN","PYG","QAR","RON","RSD","RUB","RWF","SAR","SBD","SCR","SDG","SEK","SGD","SHP","SLE","SOS","SRD","SSP","STN","SVC","SYP","SZL","THB","TJS","TMT","TND","TOP","TRY","TTD","TWD","TZS","UAH","UGX","USD","UYI","UYU","UYW","UZS","VED","VES","VND","VUV","WST","XAF","XCD","XCG","XOF","XPF","YER","ZAR","ZMW","ZWG"]},"default":[]},"min_amount":{"type":["integer","object"],"minimum":0,"maximum":99999999999999,"additionalProperties":{"type":"integer","minimum":0,"maximum":99999999999999}},"max_amount":{"type":["integer","object"],"minimum":0,"maximum":99999999999999,"additionalProperties":{"type":"integer","minimum":0,"maximum":99999999999999}},"channels":{"type":"array","items":{"enum":["bus","web","pos","marketplace"]},"default":[]},"countries":{"type":"array","items":{"type":"string","pattern":"^[A-Za-z]{2}$"},"default":[]},"methods":{"type":"array","items":{"type":"string","minLength":1,"maxLength":64},"default":[]},"merchants":{"type":"array","items":{"type":"string","minLength":1},"default":[]},"gateways":{"type":"array","items":{"type":"string","pattern":"^[a-z][a-z0-9_-]{0,31}$"},"default":[]},"agreement_status":{"type":"array","items":{"enum":["active","suspended","expired","pending","none"]},"default":[]},"agreement_gateway":{"type":"string","pattern":"^[a-z][a-z0-9_-]{0,31}$"}}},"gateways":{"type":"array","items":{"type":"string","pattern":"^[a-z][a-z0-9_-]{0,31}$"},"minItems":1,"maxItems":8}}}};
 const pattern56 = new RegExp("^[A-Za-z]{2}$", "u");
 const pattern57 = new RegExp("^[a-z][a-z0-9_-]{0,31}$", "u");
 
-function validate326(data, {instancePath="", parentData, parentDataProperty, rootData=data}={}){
+function validate328(data, {instancePath="", parentData, parentDataProperty, rootData=data}={}){
 let vErrors = null;
 let errors = 0;
 if(Array.isArray(data)){
@@ -5529,7 +5570,7 @@ if(data2.agreement_status === undefined){
 data2.agreement_status = [];
 }
 for(const key1 in data2){
-if(!(func2.call(schema159.items.properties.when.properties, key1))){
+if(!(func2.call(schema160.items.properties.when.properties, key1))){
 const err5 = {instancePath:instancePath+"/" + i0+"/when",schemaPath:"#/items/properties/when/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key1},message:"must NOT have additional properties"};
 if(vErrors === null){
 vErrors = [err5];
@@ -5546,7 +5587,7 @@ const len1 = data3.length;
 for(let i1=0; i1<len1; i1++){
 let data4 = data3[i1];
 if(!((((((((((((((data4 === "validate") || (data4 === "revalidate")) || (data4 === "capture")) || (data4 === "cancel")) || (data4 === "refund")) || (data4 === "authorize")) || (data4 === "sale")) || (data4 === "tokenize")) || (data4 === "balance_inquiry")) || (data4 === "reload")) || (data4 === "issue")) || (data4 === "activate")) || (data4 === "deactivate")) || (data4 === "merge_balance"))){
-const err6 = {instancePath:instancePath+"/" + i0+"/when/commands/" + i1,schemaPath:"#/items/properties/when/properties/commands/items/enum",keyword:"enum",params:{allowedValues: schema159.items.properties.when.properties.commands.items.enum},message:"must be equal to one of the allowed values"};
+const err6 = {instancePath:instancePath+"/" + i0+"/when/commands/" + i1,schemaPath:"#/items/properties/when/properties/commands/items/enum",keyword:"enum",params:{allowedValues: schema160.items.properties.when.properties.commands.items.enum},message:"must be equal to one of the allowed values"};
 if(vErrors === null){
 vErrors = [err6];
 }
@@ -5573,7 +5614,7 @@ const len2 = data5.length;
 for(let i2=0; i2<len2; i2++){
 let data6 = data5[i2];
 if(!(((((((((((((((((((((((((((((((((((((((((((((((((((((((((((((((((((((((((((((((((((((((((((((((((((((((((((((((((((((((((((((((((((((((((((((((((((((((((((((((((data6 === "AED") || (data6 === "AFN")) || (data6 === "ALL")) || (data6 === "AMD")) || (data6 === "ANG")) || (data6 === "AOA")) || (data6 === "ARS")) || (data6 === "AUD")) || (data6 === "AWG")) || (data6 === "AZN")) || (data6 === "BAM")) || (data6 === "BBD")) || (data6 === "BDT")) || (data6 === "BGN")) || (data6 === "BHD")) || (data6 === "BIF")) || (data6 === "BMD")) || (data6 === "BND")) || (data6 === "BOB")) || (data6 === "BRL")) || (data6 === "BSD")) || (data6 === "BTN")) || (data6 === "BWP")) || (data6 === "BYN")) || (data6 === "BZD")) || (data6 === "CAD")) || (data6 === "CDF")) || (data6 === "CHF")) || (data6 === "CLF")) || (data6 === "CLP")) || (data6 === "CNY")) || (data6 === "COP")) || (data6 === "CRC")) || (data6 === "CUC")) || (data6 === "CUP")) || (data6 === "CVE")) || (data6 === "CZK")) || (data6 === "DJF")) || (data6 === "DKK")) || (data6 === "DOP")) || (data6 === "DZD")) || (data6 === "EGP")) || (data6 === "ERN")) || (data6 === "ETB")) || (data6 === "EUR")) || (data6 === "FJD")) || (data6 === "FKP")) || (data6 === "GBP")) || (data6 === "GEL")) || (data6 === "GHS")) || (data6 === "GIP")) || (data6 === "GMD")) || (data6 === "GNF")) || (data6 === "GTQ")) || (data6 === "GYD")) || (data6 === "HKD")) || (data6 === "HNL")) || (data6 === "HTG")) || (data6 === "HUF")) || (data6 === "IDR")) || (data6 === "ILS")) || (data6 === "INR")) || (data6 === "IQD")) || (data6 === "IRR")) || (data6 === "ISK")) || (data6 === "JMD")) || (data6 === "JOD")) || (data6 === "JPY")) || (data6 === "KES")) || (data6 === "KGS")) || (data6 === "KHR")) || (data6 === "KMF")) || (data6 === "KPW")) || (data6 === "KRW")) || (data6 === "KWD")) || (data6 === "KYD")) || (data6 === "KZT")) || (data6 === "LAK")) || (data6 === "LBP")) || (data6 === "LKR")) || (data6 === "LRD")) || (data6 === "LSL")) || (data6 === "LYD")) || (data6 === "MAD")) || (data6 === "MDL")) || (data6 === "MGA")) || (data6 === "MKD")) || (data6 === "MMK")) || (data6 === "MNT")) || (data6 === "MOP")) || (data6 === "MRU")) || (data6 === "MUR")) || (data6 === "MVR")) || (data6 === "MWK")) || (data6 === "MXN")) || (data6 === "MYR")) || (data6 === "MZN")) || (data6 === "NAD")) || (data6 === "NGN")) || (data6 === "NIO")) || (data6 === "NOK")) || (data6 === "NPR")) || (data6 === "NZD")) || (data6 === "OMR")) || (data6 === "PAB")) || (data6 === "PEN")) || (data6 === "PGK")) || (data6 === "PHP")) || (data6 === "PKR")) || (data6 === "PLN")) || (data6 === "PYG")) || (data6 === "QAR")) || (data6 === "RON")) || (data6 === "RSD")) || (data6 === "RUB")) || (data6 === "RWF")) || (data6 === "SAR")) || (data6 === "SBD")) || (data6 === "SCR")) || (data6 === "SDG")) || (data6 === "SEK")) || (data6 === "SGD")) || (data6 === "SHP")) || (data6 === "SLE")) || (data6 === "SOS")) || (data6 === "SRD")) || (data6 === "SSP")) || (data6 === "STN")) || (data6 === "SVC")) || (data6 === "SYP")) || (data6 === "SZL")) || (data6 === "THB")) || (data6 === "TJS")) || (data6 === "TMT")) || (data6 === "TND")) || (data6 === "TOP")) || (data6 === "TRY")) || (data6 === "TTD")) || (data6 === "TWD")) || (data6 === "TZS")) || (data6 === "UAH")) || (data6 === "UGX")) || (data6 === "USD")) || (data6 === "UYI")) || (data6 === "UYU")) || (data6 === "UYW")) || (data6 === "UZS")) || (data6 === "VED")) || (data6 === "VES")) || (data6 === "VND")) || (data6 === "VUV")) || (data6 === "WST")) || (data6 === "XAF")) || (data6 === "XCD")) || (data6 === "XCG")) || (data6 === "XOF")) || (data6 === "XPF")) || (data6 === "YER")) || (data6 === "ZAR")) || (data6 === "ZMW")) || (data6 === "ZWG"))){
-const err8 = {instancePath:instancePath+"/" + i0+"/when/currencies/" + i2,schemaPath:"#/items/properties/when/properties/currencies/items/enum",keyword:"enum",params:{allowedValues: schema159.items.properties.when.properties.currencies.items.enum},message:"must be equal to one of the allowed values"};
+const err8 = {instancePath:instancePath+"/" + i0+"/when/currencies/" + i2,schemaPath:"#/items/properties/when/properties/currencies/items/enum",keyword:"enum",params:{allowedValues: schema160.items.properties.when.properties.currencies.items.enum},message:"must be equal to one of the allowed values"};
 if(vErrors === null){
 vErrors = [err8];
 }
@@ -5597,7 +5638,7 @@ errors++;
 if(data2.min_amount !== undefined){
 let data7 = data2.min_amount;
 if((!(((typeof data7 == "number") && (!(data7 % 1) && !isNaN(data7))) && (isFinite(data7)))) && (!(data7 && typeof data7 == "object" && !Array.isArray(data7)))){
-const err10 = {instancePath:instancePath+"/" + i0+"/when/min_amount",schemaPath:"#/items/properties/when/properties/min_amount/type",keyword:"type",params:{type: schema159.items.properties.when.properties.min_amount.type},message:"must be integer,object"};
+const err10 = {instancePath:instancePath+"/" + i0+"/when/min_amount",schemaPath:"#/items/properties/when/properties/min_amount/type",keyword:"type",params:{type: schema160.items.properties.when.properties.min_amount.type},message:"must be integer,object"};
 if(vErrors === null){
 vErrors = [err10];
 }
@@ -5669,7 +5710,7 @@ errors++;
 if(data2.max_amount !== undefined){
 let data9 = data2.max_amount;
 if((!(((typeof data9 == "number") && (!(data9 % 1) && !isNaN(data9))) && (isFinite(data9)))) && (!(data9 && typeof data9 == "object" && !Array.isArray(data9)))){
-const err16 = {instancePath:instancePath+"/" + i0+"/when/max_amount",schemaPath:"#/items/properties/when/properties/max_amount/type",keyword:"type",params:{type: schema159.items.properties.when.properties.max_amount.type},message:"must be integer,object"};
+const err16 = {instancePath:instancePath+"/" + i0+"/when/max_amount",schemaPath:"#/items/properties/when/properties/max_amount/type",keyword:"type",params:{type: schema160.items.properties.when.properties.max_amount.type},message:"must be integer,object"};
 if(vErrors === null){
 vErrors = [err16];
 }
@@ -5744,7 +5785,7 @@ const len3 = data11.length;
 for(let i3=0; i3<len3; i3++){
 let data12 = data11[i3];
 if(!((((data12 === "bus") || (data12 === "web")) || (data12 === "pos")) || (data12 === "marketplace"))){
-const err22 = {instancePath:instancePath+"/" + i0+"/when/channels/" + i3,schemaPath:"#/items/properties/when/properties/channels/items/enum",keyword:"enum",params:{allowedValues: schema159.items.properties.when.properties.channels.items.enum},message:"must be equal to one of the allowed values"};
+const err22 = {instancePath:instancePath+"/" + i0+"/when/channels/" + i3,schemaPath:"#/items/properties/when/properties/channels/items/enum",keyword:"enum",params:{allowedValues: schema160.items.properties.when.properties.channels.items.enum},message:"must be equal to one of the allowed values"};
 if(vErrors === null){
 vErrors = [err22];
 }
@@ -5937,7 +5978,7 @@ const len8 = data21.length;
 for(let i8=0; i8<len8; i8++){
 let data22 = data21[i8];
 if(!(((((data22 === "active") || (data22 === "suspended")) || (data22 === "expired")) || (data22 === "pending")) || (data22 === "none"))){
-const err37 = {instancePath:instancePath+"/" + i0+"/when/agreement_status/" + i8,schemaPath:"#/items/properties/when/properties/agreement_status/items/enum",keyword:"enum",params:{allowedValues: schema159.items.properties.when.properties.agreement_status.items.enum},message:"must be equal to one of the allowed values"};
+const err37 = {instancePath:instancePath+"/" + i0+"/when/agreement_status/" + i8,schemaPath:"#/items/properties/when/properties/agreement_status/items/enum",keyword:"enum",params:{allowedValues: schema160.items.properties.when.properties.agreement_status.items.enum},message:"must be equal to one of the allowed values"};
 if(vErrors === null){
 vErrors = [err37];
 }
@@ -6078,14 +6119,14 @@ vErrors.push(err48);
 }
 errors++;
 }
-validate326.errors = vErrors;
+validate328.errors = vErrors;
 return errors === 0;
 }
 
-const schema160 = {"type":"array","items":{"type":"object","additionalProperties":false,"required":["merchant","gateway","status"],"properties":{"merchant":{"type":"string","minLength":1},"gateway":{"type":"string","pattern":"^[a-z][a-z0-9_-]{0,31}$"},"status":{"enum":["active","suspended","expired"]},"valid_from":{"type":"string","pattern":"^\\d{4}-\\d{2}-\\d{2}(T\\d{2}:\\d{2}(:\\d{2}(\\.\\d+)?)?(Z|[+-]\\d{2}:\\d{2})?)?$"},"valid_until":{"type":"string","pattern":"^\\d{4}-\\d{2}-\\d{2}(T\\d{2}:\\d{2}(:\\d{2}(\\.\\d+)?)?(Z|[+-]\\d{2}:\\d{2})?)?$"}}}};
+const schema161 = {"type":"array","items":{"type":"object","additionalProperties":false,"required":["merchant","gateway","status"],"properties":{"merchant":{"type":"string","minLength":1},"gateway":{"type":"string","pattern":"^[a-z][a-z0-9_-]{0,31}$"},"status":{"enum":["active","suspended","expired"]},"valid_from":{"type":"string","pattern":"^\\d{4}-\\d{2}-\\d{2}(T\\d{2}:\\d{2}(:\\d{2}(\\.\\d+)?)?(Z|[+-]\\d{2}:\\d{2})?)?$"},"valid_until":{"type":"string","pattern":"^\\d{4}-\\d{2}-\\d{2}(T\\d{2}:\\d{2}(:\\d{2}(\\.\\d+)?)?(Z|[+-]\\d{2}:\\d{2})?)?$"}}}};
 const pattern61 = new RegExp("^\\d{4}-\\d{2}-\\d{2}(T\\d{2}:\\d{2}(:\\d{2}(\\.\\d+)?)?(Z|[+-]\\d{2}:\\d{2})?)?$", "u");
 
-function validate328(data, {instancePath="", parentData, parentDataProperty, rootData=data}={}){
+function validate330(data, {instancePath="", parentData, parentDataProperty, rootData=data}={}){
 let vErrors = null;
 let errors = 0;
 if(Array.isArray(data)){
@@ -6188,7 +6229,7 @@ errors++;
 if(data0.status !== undefined){
 let data3 = data0.status;
 if(!(((data3 === "active") || (data3 === "suspended")) || (data3 === "expired"))){
-const err8 = {instancePath:instancePath+"/" + i0+"/status",schemaPath:"#/items/properties/status/enum",keyword:"enum",params:{allowedValues: schema160.items.properties.status.enum},message:"must be equal to one of the allowed values"};
+const err8 = {instancePath:instancePath+"/" + i0+"/status",schemaPath:"#/items/properties/status/enum",keyword:"enum",params:{allowedValues: schema161.items.properties.status.enum},message:"must be equal to one of the allowed values"};
 if(vErrors === null){
 vErrors = [err8];
 }
@@ -6271,13 +6312,13 @@ vErrors.push(err14);
 }
 errors++;
 }
-validate328.errors = vErrors;
+validate330.errors = vErrors;
 return errors === 0;
 }
 
-const schema161 = {"type":"boolean"};
+const schema162 = {"type":"boolean"};
 
-function validate330(data, {instancePath="", parentData, parentDataProperty, rootData=data}={}){
+function validate332(data, {instancePath="", parentData, parentDataProperty, rootData=data}={}){
 let vErrors = null;
 let errors = 0;
 if(typeof data !== "boolean"){
@@ -6290,13 +6331,13 @@ vErrors.push(err0);
 }
 errors++;
 }
-validate330.errors = vErrors;
+validate332.errors = vErrors;
 return errors === 0;
 }
 
-const schema162 = {"type":"array","items":{"type":"string","minLength":1}};
+const schema163 = {"type":"array","items":{"type":"string","minLength":1}};
 
-function validate332(data, {instancePath="", parentData, parentDataProperty, rootData=data}={}){
+function validate334(data, {instancePath="", parentData, parentDataProperty, rootData=data}={}){
 let vErrors = null;
 let errors = 0;
 if(Array.isArray(data)){
@@ -6337,13 +6378,13 @@ vErrors.push(err2);
 }
 errors++;
 }
-validate332.errors = vErrors;
+validate334.errors = vErrors;
 return errors === 0;
 }
 
-const schema163 = {"type":"boolean"};
+const schema164 = {"type":"boolean"};
 
-function validate334(data, {instancePath="", parentData, parentDataProperty, rootData=data}={}){
+function validate336(data, {instancePath="", parentData, parentDataProperty, rootData=data}={}){
 let vErrors = null;
 let errors = 0;
 if(typeof data !== "boolean"){
@@ -6356,13 +6397,13 @@ vErrors.push(err0);
 }
 errors++;
 }
-validate334.errors = vErrors;
+validate336.errors = vErrors;
 return errors === 0;
 }
 
-const schema164 = {"type":"array","items":{"type":"string","minLength":1,"maxLength":64}};
+const schema165 = {"type":"array","items":{"type":"string","minLength":1,"maxLength":64}};
 
-function validate336(data, {instancePath="", parentData, parentDataProperty, rootData=data}={}){
+function validate338(data, {instancePath="", parentData, parentDataProperty, rootData=data}={}){
 let vErrors = null;
 let errors = 0;
 if(Array.isArray(data)){
@@ -6413,13 +6454,13 @@ vErrors.push(err3);
 }
 errors++;
 }
-validate336.errors = vErrors;
+validate338.errors = vErrors;
 return errors === 0;
 }
 
-const schema165 = {"type":"string","pattern":"^[A-Za-z0-9_.]+$"};
+const schema166 = {"type":"string","pattern":"^[A-Za-z0-9_.]+$"};
 
-function validate338(data, {instancePath="", parentData, parentDataProperty, rootData=data}={}){
+function validate340(data, {instancePath="", parentData, parentDataProperty, rootData=data}={}){
 let vErrors = null;
 let errors = 0;
 if(typeof data === "string"){
@@ -6444,13 +6485,13 @@ vErrors.push(err1);
 }
 errors++;
 }
-validate338.errors = vErrors;
+validate340.errors = vErrors;
 return errors === 0;
 }
 
-const schema166 = {"type":"integer","minimum":0};
+const schema167 = {"type":"integer","minimum":0};
 
-function validate340(data, {instancePath="", parentData, parentDataProperty, rootData=data}={}){
+function validate342(data, {instancePath="", parentData, parentDataProperty, rootData=data}={}){
 let vErrors = null;
 let errors = 0;
 if(!(((typeof data == "number") && (!(data % 1) && !isNaN(data))) && (isFinite(data)))){
@@ -6475,13 +6516,13 @@ vErrors.push(err1);
 errors++;
 }
 }
-validate340.errors = vErrors;
+validate342.errors = vErrors;
 return errors === 0;
 }
 
-const schema167 = {"type":"object","propertyNames":{"type":"string","pattern":"^[a-z][a-z0-9_-]{0,31}$"},"additionalProperties":{"type":"array","items":{"type":"string","minLength":1,"maxLength":64}}};
+const schema168 = {"type":"object","propertyNames":{"type":"string","pattern":"^[a-z][a-z0-9_-]{0,31}$"},"additionalProperties":{"type":"array","items":{"type":"string","minLength":1,"maxLength":64}}};
 
-function validate342(data, {instancePath="", parentData, parentDataProperty, rootData=data}={}){
+function validate344(data, {instancePath="", parentData, parentDataProperty, rootData=data}={}){
 let vErrors = null;
 let errors = 0;
 if(data && typeof data == "object" && !Array.isArray(data)){
@@ -6583,13 +6624,13 @@ vErrors.push(err7);
 }
 errors++;
 }
-validate342.errors = vErrors;
+validate344.errors = vErrors;
 return errors === 0;
 }
 
-const schema168 = {"type":"integer","minimum":1};
+const schema169 = {"type":"integer","minimum":1};
 
-function validate344(data, {instancePath="", parentData, parentDataProperty, rootData=data}={}){
+function validate346(data, {instancePath="", parentData, parentDataProperty, rootData=data}={}){
 let vErrors = null;
 let errors = 0;
 if(!(((typeof data == "number") && (!(data % 1) && !isNaN(data))) && (isFinite(data)))){
@@ -6614,13 +6655,13 @@ vErrors.push(err1);
 errors++;
 }
 }
-validate344.errors = vErrors;
+validate346.errors = vErrors;
 return errors === 0;
 }
 
-const schema169 = {"type":"boolean"};
+const schema170 = {"type":"boolean"};
 
-function validate346(data, {instancePath="", parentData, parentDataProperty, rootData=data}={}){
+function validate348(data, {instancePath="", parentData, parentDataProperty, rootData=data}={}){
 let vErrors = null;
 let errors = 0;
 if(typeof data !== "boolean"){
@@ -6632,37 +6673,6 @@ else {
 vErrors.push(err0);
 }
 errors++;
-}
-validate346.errors = vErrors;
-return errors === 0;
-}
-
-const schema170 = {"type":"integer","minimum":1};
-
-function validate348(data, {instancePath="", parentData, parentDataProperty, rootData=data}={}){
-let vErrors = null;
-let errors = 0;
-if(!(((typeof data == "number") && (!(data % 1) && !isNaN(data))) && (isFinite(data)))){
-const err0 = {instancePath,schemaPath:"#/type",keyword:"type",params:{type: "integer"},message:"must be integer"};
-if(vErrors === null){
-vErrors = [err0];
-}
-else {
-vErrors.push(err0);
-}
-errors++;
-}
-if((typeof data == "number") && (isFinite(data))){
-if(data < 1 || isNaN(data)){
-const err1 = {instancePath,schemaPath:"#/minimum",keyword:"minimum",params:{comparison: ">=", limit: 1},message:"must be >= 1"};
-if(vErrors === null){
-vErrors = [err1];
-}
-else {
-vErrors.push(err1);
-}
-errors++;
-}
 }
 validate348.errors = vErrors;
 return errors === 0;
@@ -6761,16 +6771,47 @@ validate354.errors = vErrors;
 return errors === 0;
 }
 
-const schema174 = {"type":"object","propertyNames":{"enum":["bus","web","pos","marketplace"]},"additionalProperties":{"type":"object","additionalProperties":false,"required":["per_s","burst"],"properties":{"per_s":{"type":"integer","minimum":1},"burst":{"type":"integer","minimum":1}}}};
+const schema174 = {"type":"integer","minimum":1};
 
 function validate356(data, {instancePath="", parentData, parentDataProperty, rootData=data}={}){
+let vErrors = null;
+let errors = 0;
+if(!(((typeof data == "number") && (!(data % 1) && !isNaN(data))) && (isFinite(data)))){
+const err0 = {instancePath,schemaPath:"#/type",keyword:"type",params:{type: "integer"},message:"must be integer"};
+if(vErrors === null){
+vErrors = [err0];
+}
+else {
+vErrors.push(err0);
+}
+errors++;
+}
+if((typeof data == "number") && (isFinite(data))){
+if(data < 1 || isNaN(data)){
+const err1 = {instancePath,schemaPath:"#/minimum",keyword:"minimum",params:{comparison: ">=", limit: 1},message:"must be >= 1"};
+if(vErrors === null){
+vErrors = [err1];
+}
+else {
+vErrors.push(err1);
+}
+errors++;
+}
+}
+validate356.errors = vErrors;
+return errors === 0;
+}
+
+const schema175 = {"type":"object","propertyNames":{"enum":["bus","web","pos","marketplace"]},"additionalProperties":{"type":"object","additionalProperties":false,"required":["per_s","burst"],"properties":{"per_s":{"type":"integer","minimum":1},"burst":{"type":"integer","minimum":1}}}};
+
+function validate358(data, {instancePath="", parentData, parentDataProperty, rootData=data}={}){
 let vErrors = null;
 let errors = 0;
 if(data && typeof data == "object" && !Array.isArray(data)){
 for(const key0 in data){
 const _errs1 = errors;
 if(!((((key0 === "bus") || (key0 === "web")) || (key0 === "pos")) || (key0 === "marketplace"))){
-const err0 = {instancePath,schemaPath:"#/propertyNames/enum",keyword:"enum",params:{allowedValues: schema174.propertyNames.enum},message:"must be equal to one of the allowed values",propertyName:key0};
+const err0 = {instancePath,schemaPath:"#/propertyNames/enum",keyword:"enum",params:{allowedValues: schema175.propertyNames.enum},message:"must be equal to one of the allowed values",propertyName:key0};
 if(vErrors === null){
 vErrors = [err0];
 }
@@ -6899,13 +6940,13 @@ vErrors.push(err10);
 }
 errors++;
 }
-validate356.errors = vErrors;
+validate358.errors = vErrors;
 return errors === 0;
 }
 
-const schema175 = {"type":"object","propertyNames":{"pattern":"^[a-z][a-z0-9_-]*:.+$"},"additionalProperties":{"type":"object","additionalProperties":false,"required":["per_s","burst"],"properties":{"per_s":{"type":"integer","minimum":1},"burst":{"type":"integer","minimum":1}}}};
+const schema176 = {"type":"object","propertyNames":{"pattern":"^[a-z][a-z0-9_-]*:.+$"},"additionalProperties":{"type":"object","additionalProperties":false,"required":["per_s","burst"],"properties":{"per_s":{"type":"integer","minimum":1},"burst":{"type":"integer","minimum":1}}}};
 
-function validate358(data, {instancePath="", parentData, parentDataProperty, rootData=data}={}){
+function validate360(data, {instancePath="", parentData, parentDataProperty, rootData=data}={}){
 let vErrors = null;
 let errors = 0;
 if(data && typeof data == "object" && !Array.isArray(data)){
@@ -7043,13 +7084,13 @@ vErrors.push(err10);
 }
 errors++;
 }
-validate358.errors = vErrors;
+validate360.errors = vErrors;
 return errors === 0;
 }
 
-const schema176 = {"type":"integer","minimum":1,"maximum":100};
+const schema177 = {"type":"integer","minimum":1,"maximum":100};
 
-function validate360(data, {instancePath="", parentData, parentDataProperty, rootData=data}={}){
+function validate362(data, {instancePath="", parentData, parentDataProperty, rootData=data}={}){
 let vErrors = null;
 let errors = 0;
 if(!(((typeof data == "number") && (!(data % 1) && !isNaN(data))) && (isFinite(data)))){
@@ -7084,13 +7125,13 @@ vErrors.push(err2);
 errors++;
 }
 }
-validate360.errors = vErrors;
+validate362.errors = vErrors;
 return errors === 0;
 }
 
-const schema177 = {"type":"integer","minimum":50,"maximum":5000};
+const schema178 = {"type":"integer","minimum":50,"maximum":5000};
 
-function validate362(data, {instancePath="", parentData, parentDataProperty, rootData=data}={}){
+function validate364(data, {instancePath="", parentData, parentDataProperty, rootData=data}={}){
 let vErrors = null;
 let errors = 0;
 if(!(((typeof data == "number") && (!(data % 1) && !isNaN(data))) && (isFinite(data)))){
@@ -7125,13 +7166,13 @@ vErrors.push(err2);
 errors++;
 }
 }
-validate362.errors = vErrors;
+validate364.errors = vErrors;
 return errors === 0;
 }
 
-const schema178 = {"type":"integer","minimum":0};
+const schema179 = {"type":"integer","minimum":0};
 
-function validate364(data, {instancePath="", parentData, parentDataProperty, rootData=data}={}){
+function validate366(data, {instancePath="", parentData, parentDataProperty, rootData=data}={}){
 let vErrors = null;
 let errors = 0;
 if(!(((typeof data == "number") && (!(data % 1) && !isNaN(data))) && (isFinite(data)))){
@@ -7156,13 +7197,13 @@ vErrors.push(err1);
 errors++;
 }
 }
-validate364.errors = vErrors;
+validate366.errors = vErrors;
 return errors === 0;
 }
 
-const schema179 = {"type":"integer","minimum":1,"maximum":3600};
+const schema180 = {"type":"integer","minimum":1,"maximum":3600};
 
-function validate366(data, {instancePath="", parentData, parentDataProperty, rootData=data}={}){
+function validate368(data, {instancePath="", parentData, parentDataProperty, rootData=data}={}){
 let vErrors = null;
 let errors = 0;
 if(!(((typeof data == "number") && (!(data % 1) && !isNaN(data))) && (isFinite(data)))){
@@ -7197,13 +7238,13 @@ vErrors.push(err2);
 errors++;
 }
 }
-validate366.errors = vErrors;
+validate368.errors = vErrors;
 return errors === 0;
 }
 
-const schema180 = {"type":"integer","minimum":1};
+const schema181 = {"type":"integer","minimum":1};
 
-function validate368(data, {instancePath="", parentData, parentDataProperty, rootData=data}={}){
+function validate370(data, {instancePath="", parentData, parentDataProperty, rootData=data}={}){
 let vErrors = null;
 let errors = 0;
 if(!(((typeof data == "number") && (!(data % 1) && !isNaN(data))) && (isFinite(data)))){
@@ -7227,25 +7268,6 @@ vErrors.push(err1);
 }
 errors++;
 }
-}
-validate368.errors = vErrors;
-return errors === 0;
-}
-
-const schema181 = {"type":"boolean"};
-
-function validate370(data, {instancePath="", parentData, parentDataProperty, rootData=data}={}){
-let vErrors = null;
-let errors = 0;
-if(typeof data !== "boolean"){
-const err0 = {instancePath,schemaPath:"#/type",keyword:"type",params:{type: "boolean"},message:"must be boolean"};
-if(vErrors === null){
-vErrors = [err0];
-}
-else {
-vErrors.push(err0);
-}
-errors++;
 }
 validate370.errors = vErrors;
 return errors === 0;
@@ -7270,9 +7292,28 @@ validate372.errors = vErrors;
 return errors === 0;
 }
 
-const schema183 = {"type":"integer","minimum":1};
+const schema183 = {"type":"boolean"};
 
 function validate374(data, {instancePath="", parentData, parentDataProperty, rootData=data}={}){
+let vErrors = null;
+let errors = 0;
+if(typeof data !== "boolean"){
+const err0 = {instancePath,schemaPath:"#/type",keyword:"type",params:{type: "boolean"},message:"must be boolean"};
+if(vErrors === null){
+vErrors = [err0];
+}
+else {
+vErrors.push(err0);
+}
+errors++;
+}
+validate374.errors = vErrors;
+return errors === 0;
+}
+
+const schema184 = {"type":"integer","minimum":1};
+
+function validate376(data, {instancePath="", parentData, parentDataProperty, rootData=data}={}){
 let vErrors = null;
 let errors = 0;
 if(!(((typeof data == "number") && (!(data % 1) && !isNaN(data))) && (isFinite(data)))){
@@ -7297,13 +7338,13 @@ vErrors.push(err1);
 errors++;
 }
 }
-validate374.errors = vErrors;
+validate376.errors = vErrors;
 return errors === 0;
 }
 
-const schema184 = {"type":"integer","minimum":1,"maximum":65535};
+const schema185 = {"type":"integer","minimum":1,"maximum":65535};
 
-function validate376(data, {instancePath="", parentData, parentDataProperty, rootData=data}={}){
+function validate378(data, {instancePath="", parentData, parentDataProperty, rootData=data}={}){
 let vErrors = null;
 let errors = 0;
 if(!(((typeof data == "number") && (!(data % 1) && !isNaN(data))) && (isFinite(data)))){
@@ -7334,37 +7375,6 @@ vErrors = [err2];
 }
 else {
 vErrors.push(err2);
-}
-errors++;
-}
-}
-validate376.errors = vErrors;
-return errors === 0;
-}
-
-const schema185 = {"type":"integer","minimum":1};
-
-function validate378(data, {instancePath="", parentData, parentDataProperty, rootData=data}={}){
-let vErrors = null;
-let errors = 0;
-if(!(((typeof data == "number") && (!(data % 1) && !isNaN(data))) && (isFinite(data)))){
-const err0 = {instancePath,schemaPath:"#/type",keyword:"type",params:{type: "integer"},message:"must be integer"};
-if(vErrors === null){
-vErrors = [err0];
-}
-else {
-vErrors.push(err0);
-}
-errors++;
-}
-if((typeof data == "number") && (isFinite(data))){
-if(data < 1 || isNaN(data)){
-const err1 = {instancePath,schemaPath:"#/minimum",keyword:"minimum",params:{comparison: ">=", limit: 1},message:"must be >= 1"};
-if(vErrors === null){
-vErrors = [err1];
-}
-else {
-vErrors.push(err1);
 }
 errors++;
 }
@@ -7435,9 +7445,40 @@ validate382.errors = vErrors;
 return errors === 0;
 }
 
-const schema188 = {"type":"integer","minimum":100};
+const schema188 = {"type":"integer","minimum":1};
 
 function validate384(data, {instancePath="", parentData, parentDataProperty, rootData=data}={}){
+let vErrors = null;
+let errors = 0;
+if(!(((typeof data == "number") && (!(data % 1) && !isNaN(data))) && (isFinite(data)))){
+const err0 = {instancePath,schemaPath:"#/type",keyword:"type",params:{type: "integer"},message:"must be integer"};
+if(vErrors === null){
+vErrors = [err0];
+}
+else {
+vErrors.push(err0);
+}
+errors++;
+}
+if((typeof data == "number") && (isFinite(data))){
+if(data < 1 || isNaN(data)){
+const err1 = {instancePath,schemaPath:"#/minimum",keyword:"minimum",params:{comparison: ">=", limit: 1},message:"must be >= 1"};
+if(vErrors === null){
+vErrors = [err1];
+}
+else {
+vErrors.push(err1);
+}
+errors++;
+}
+}
+validate384.errors = vErrors;
+return errors === 0;
+}
+
+const schema189 = {"type":"integer","minimum":100};
+
+function validate386(data, {instancePath="", parentData, parentDataProperty, rootData=data}={}){
 let vErrors = null;
 let errors = 0;
 if(!(((typeof data == "number") && (!(data % 1) && !isNaN(data))) && (isFinite(data)))){
@@ -7462,13 +7503,13 @@ vErrors.push(err1);
 errors++;
 }
 }
-validate384.errors = vErrors;
+validate386.errors = vErrors;
 return errors === 0;
 }
 
-const schema189 = {"type":"array","items":{"type":"object","additionalProperties":false,"required":["scope","name","currency"],"properties":{"scope":{"enum":["gateway","merchant"]},"name":{"type":"string","minLength":1},"gateway":{"type":"string","minLength":1,"default":"*"},"currency":{"enum":["AED","AFN","ALL","AMD","ANG","AOA","ARS","AUD","AWG","AZN","BAM","BBD","BDT","BGN","BHD","BIF","BMD","BND","BOB","BRL","BSD","BTN","BWP","BYN","BZD","CAD","CDF","CHF","CLF","CLP","CNY","COP","CRC","CUC","CUP","CVE","CZK","DJF","DKK","DOP","DZD","EGP","ERN","ETB","EUR","FJD","FKP","GBP","GEL","GHS","GIP","GMD","GNF","GTQ","GYD","HKD","HNL","HTG","HUF","IDR","ILS","INR","IQD","IRR","ISK","JMD","JOD","JPY","KES","KGS","KHR","KMF","KPW","KRW","KWD","KYD","KZT","LAK","LBP","LKR","LRD","LSL","LYD","MAD","MDL","MGA","MKD","MMK","MNT","MOP","MRU","MUR","MVR","MWK","MXN","MYR","MZN","NAD","NGN","NIO","NOK","NPR","NZD","OMR","PAB","PEN","PGK","PHP","PKR","PLN","PYG","QAR","RON","RSD","RUB","RWF","SAR","SBD","SCR","SDG","SEK","SGD","SHP","SLE","SOS","SRD","SSP","STN","SVC","SYP","SZL","THB","TJS","TMT","TND","TOP","TRY","TTD","TWD","TZS","UAH","UGX","USD","UYI","UYU","UYW","UZS","VED","VES","VND","VUV","WST","XAF","XCD","XCG","XOF","XPF","YER","ZAR","ZMW","ZWG"]},"min_amount":{"type":"integer","minimum":0,"maximum":99999999999999},"max_amount":{"type":"integer","minimum":0,"maximum":99999999999999},"daily_volume":{"type":"integer","minimum":0,"maximum":99999999999999},"daily_count":{"type":"integer","minimum":0},"monthly_volume":{"type":"integer","minimum":0,"maximum":99999999999999},"monthly_count":{"type":"integer","minimum":0}}}};
+const schema190 = {"type":"array","items":{"type":"object","additionalProperties":false,"required":["scope","name","currency"],"properties":{"scope":{"enum":["gateway","merchant"]},"name":{"type":"string","minLength":1},"gateway":{"type":"string","minLength":1,"default":"*"},"currency":{"enum":["AED","AFN","ALL","AMD","ANG","AOA","ARS","AUD","AWG","AZN","BAM","BBD","BDT","BGN","BHD","BIF","BMD","BND","BOB","BRL","BSD","BTN","BWP","BYN","BZD","CAD","CDF","CHF","CLF","CLP","CNY","COP","CRC","CUC","CUP","CVE","CZK","DJF","DKK","DOP","DZD","EGP","ERN","ETB","EUR","FJD","FKP","GBP","GEL","GHS","GIP","GMD","GNF","GTQ","GYD","HKD","HNL","HTG","HUF","IDR","ILS","INR","IQD","IRR","ISK","JMD","JOD","JPY","KES","KGS","KHR","KMF","KPW","KRW","KWD","KYD","KZT","LAK","LBP","LKR","LRD","LSL","LYD","MAD","MDL","MGA","MKD","MMK","MNT","MOP","MRU","MUR","MVR","MWK","MXN","MYR","MZN","NAD","NGN","NIO","NOK","NPR","NZD","OMR","PAB","PEN","PGK","PHP","PKR","PLN","PYG","QAR","RON","RSD","RUB","RWF","SAR","SBD","SCR","SDG","SEK","SGD","SHP","SLE","SOS","SRD","SSP","STN","SVC","SYP","SZL","THB","TJS","TMT","TND","TOP","TRY","TTD","TWD","TZS","UAH","UGX","USD","UYI","UYU","UYW","UZS","VED","VES","VND","VUV","WST","XAF","XCD","XCG","XOF","XPF","YER","ZAR","ZMW","ZWG"]},"min_amount":{"type":"integer","minimum":0,"maximum":99999999999999},"max_amount":{"type":"integer","minimum":0,"maximum":99999999999999},"daily_volume":{"type":"integer","minimum":0,"maximum":99999999999999},"daily_count":{"type":"integer","minimum":0},"monthly_volume":{"type":"integer","minimum":0,"maximum":99999999999999},"monthly_count":{"type":"integer","minimum":0}}}};
 
-function validate386(data, {instancePath="", parentData, parentDataProperty, rootData=data}={}){
+function validate388(data, {instancePath="", parentData, parentDataProperty, rootData=data}={}){
 let vErrors = null;
 let errors = 0;
 if(Array.isArray(data)){
@@ -7510,7 +7551,7 @@ vErrors.push(err2);
 errors++;
 }
 for(const key0 in data0){
-if(!(func2.call(schema189.items.properties, key0))){
+if(!(func2.call(schema190.items.properties, key0))){
 const err3 = {instancePath:instancePath+"/" + i0,schemaPath:"#/items/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key0},message:"must NOT have additional properties"};
 if(vErrors === null){
 vErrors = [err3];
@@ -7524,7 +7565,7 @@ errors++;
 if(data0.scope !== undefined){
 let data1 = data0.scope;
 if(!((data1 === "gateway") || (data1 === "merchant"))){
-const err4 = {instancePath:instancePath+"/" + i0+"/scope",schemaPath:"#/items/properties/scope/enum",keyword:"enum",params:{allowedValues: schema189.items.properties.scope.enum},message:"must be equal to one of the allowed values"};
+const err4 = {instancePath:instancePath+"/" + i0+"/scope",schemaPath:"#/items/properties/scope/enum",keyword:"enum",params:{allowedValues: schema190.items.properties.scope.enum},message:"must be equal to one of the allowed values"};
 if(vErrors === null){
 vErrors = [err4];
 }
@@ -7585,7 +7626,7 @@ errors++;
 if(data0.currency !== undefined){
 let data4 = data0.currency;
 if(!(((((((((((((((((((((((((((((((((((((((((((((((((((((((((((((((((((((((((((((((((((((((((((((((((((((((((((((((((((((((((((((((((((((((((((((((((((((((((((((((((data4 === "AED") || (data4 === "AFN")) || (data4 === "ALL")) || (data4 === "AMD")) || (data4 === "ANG")) || (data4 === "AOA")) || (data4 === "ARS")) || (data4 === "AUD")) || (data4 === "AWG")) || (data4 === "AZN")) || (data4 === "BAM")) || (data4 === "BBD")) || (data4 === "BDT")) || (data4 === "BGN")) || (data4 === "BHD")) || (data4 === "BIF")) || (data4 === "BMD")) || (data4 === "BND")) || (data4 === "BOB")) || (data4 === "BRL")) || (data4 === "BSD")) || (data4 === "BTN")) || (data4 === "BWP")) || (data4 === "BYN")) || (data4 === "BZD")) || (data4 === "CAD")) || (data4 === "CDF")) || (data4 === "CHF")) || (data4 === "CLF")) || (data4 === "CLP")) || (data4 === "CNY")) || (data4 === "COP")) || (data4 === "CRC")) || (data4 === "CUC")) || (data4 === "CUP")) || (data4 === "CVE")) || (data4 === "CZK")) || (data4 === "DJF")) || (data4 === "DKK")) || (data4 === "DOP")) || (data4 === "DZD")) || (data4 === "EGP")) || (data4 === "ERN")) || (data4 === "ETB")) || (data4 === "EUR")) || (data4 === "FJD")) || (data4 === "FKP")) || (data4 === "GBP")) || (data4 === "GEL")) || (data4 === "GHS")) || (data4 === "GIP")) || (data4 === "GMD")) || (data4 === "GNF")) || (data4 === "GTQ")) || (data4 === "GYD")) || (data4 === "HKD")) || (data4 === "HNL")) || (data4 === "HTG")) || (data4 === "HUF")) || (data4 === "IDR")) || (data4 === "ILS")) || (data4 === "INR")) || (data4 === "IQD")) || (data4 === "IRR")) || (data4 === "ISK")) || (data4 === "JMD")) || (data4 === "JOD")) || (data4 === "JPY")) || (data4 === "KES")) || (data4 === "KGS")) || (data4 === "KHR")) || (data4 === "KMF")) || (data4 === "KPW")) || (data4 === "KRW")) || (data4 === "KWD")) || (data4 === "KYD")) || (data4 === "KZT")) || (data4 === "LAK")) || (data4 === "LBP")) || (data4 === "LKR")) || (data4 === "LRD")) || (data4 === "LSL")) || (data4 === "LYD")) || (data4 === "MAD")) || (data4 === "MDL")) || (data4 === "MGA")) || (data4 === "MKD")) || (data4 === "MMK")) || (data4 === "MNT")) || (data4 === "MOP")) || (data4 === "MRU")) || (data4 === "MUR")) || (data4 === "MVR")) || (data4 === "MWK")) || (data4 === "MXN")) || (data4 === "MYR")) || (data4 === "MZN")) || (data4 === "NAD")) || (data4 === "NGN")) || (data4 === "NIO")) || (data4 === "NOK")) || (data4 === "NPR")) || (data4 === "NZD")) || (data4 === "OMR")) || (data4 === "PAB")) || (data4 === "PEN")) || (data4 === "PGK")) || (data4 === "PHP")) || (data4 === "PKR")) || (data4 === "PLN")) || (data4 === "PYG")) || (data4 === "QAR")) || (data4 === "RON")) || (data4 === "RSD")) || (data4 === "RUB")) || (data4 === "RWF")) || (data4 === "SAR")) || (data4 === "SBD")) || (data4 === "SCR")) || (data4 === "SDG")) || (data4 === "SEK")) || (data4 === "SGD")) || (data4 === "SHP")) || (data4 === "SLE")) || (data4 === "SOS")) || (data4 === "SRD")) || (data4 === "SSP")) || (data4 === "STN")) || (data4 === "SVC")) || (data4 === "SYP")) || (data4 === "SZL")) || (data4 === "THB")) || (data4 === "TJS")) || (data4 === "TMT")) || (data4 === "TND")) || (data4 === "TOP")) || (data4 === "TRY")) || (data4 === "TTD")) || (data4 === "TWD")) || (data4 === "TZS")) || (data4 === "UAH")) || (data4 === "UGX")) || (data4 === "USD")) || (data4 === "UYI")) || (data4 === "UYU")) || (data4 === "UYW")) || (data4 === "UZS")) || (data4 === "VED")) || (data4 === "VES")) || (data4 === "VND")) || (data4 === "VUV")) || (data4 === "WST")) || (data4 === "XAF")) || (data4 === "XCD")) || (data4 === "XCG")) || (data4 === "XOF")) || (data4 === "XPF")) || (data4 === "YER")) || (data4 === "ZAR")) || (data4 === "ZMW")) || (data4 === "ZWG"))){
-const err9 = {instancePath:instancePath+"/" + i0+"/currency",schemaPath:"#/items/properties/currency/enum",keyword:"enum",params:{allowedValues: schema189.items.properties.currency.enum},message:"must be equal to one of the allowed values"};
+const err9 = {instancePath:instancePath+"/" + i0+"/currency",schemaPath:"#/items/properties/currency/enum",keyword:"enum",params:{allowedValues: schema190.items.properties.currency.enum},message:"must be equal to one of the allowed values"};
 if(vErrors === null){
 vErrors = [err9];
 }
@@ -7808,14 +7849,14 @@ vErrors.push(err27);
 }
 errors++;
 }
-validate386.errors = vErrors;
+validate388.errors = vErrors;
 return errors === 0;
 }
 
-const schema190 = {"type":"array","items":{"type":"object","additionalProperties":false,"required":["name","when","action"],"properties":{"name":{"type":"string","pattern":"^[A-Za-z0-9_.-]{1,64}$"},"when":{"type":"array","minItems":1,"items":{"enum":["high_amount","velocity_customer","velocity_token","velocity_ip","velocity_email","country_mismatch","new_token_high_amount"]}},"action":{"enum":["allow","psp_review","hold","decline"]}}}};
+const schema191 = {"type":"array","items":{"type":"object","additionalProperties":false,"required":["name","when","action"],"properties":{"name":{"type":"string","pattern":"^[A-Za-z0-9_.-]{1,64}$"},"when":{"type":"array","minItems":1,"items":{"enum":["high_amount","velocity_customer","velocity_token","velocity_ip","velocity_email","country_mismatch","new_token_high_amount"]}},"action":{"enum":["allow","psp_review","hold","decline"]}}}};
 const pattern66 = new RegExp("^[A-Za-z0-9_.-]{1,64}$", "u");
 
-function validate388(data, {instancePath="", parentData, parentDataProperty, rootData=data}={}){
+function validate390(data, {instancePath="", parentData, parentDataProperty, rootData=data}={}){
 let vErrors = null;
 let errors = 0;
 if(Array.isArray(data)){
@@ -7907,7 +7948,7 @@ const len1 = data2.length;
 for(let i1=0; i1<len1; i1++){
 let data3 = data2[i1];
 if(!(((((((data3 === "high_amount") || (data3 === "velocity_customer")) || (data3 === "velocity_token")) || (data3 === "velocity_ip")) || (data3 === "velocity_email")) || (data3 === "country_mismatch")) || (data3 === "new_token_high_amount"))){
-const err7 = {instancePath:instancePath+"/" + i0+"/when/" + i1,schemaPath:"#/items/properties/when/items/enum",keyword:"enum",params:{allowedValues: schema190.items.properties.when.items.enum},message:"must be equal to one of the allowed values"};
+const err7 = {instancePath:instancePath+"/" + i0+"/when/" + i1,schemaPath:"#/items/properties/when/items/enum",keyword:"enum",params:{allowedValues: schema191.items.properties.when.items.enum},message:"must be equal to one of the allowed values"};
 if(vErrors === null){
 vErrors = [err7];
 }
@@ -7932,7 +7973,7 @@ errors++;
 if(data0.action !== undefined){
 let data4 = data0.action;
 if(!((((data4 === "allow") || (data4 === "psp_review")) || (data4 === "hold")) || (data4 === "decline"))){
-const err9 = {instancePath:instancePath+"/" + i0+"/action",schemaPath:"#/items/properties/action/enum",keyword:"enum",params:{allowedValues: schema190.items.properties.action.enum},message:"must be equal to one of the allowed values"};
+const err9 = {instancePath:instancePath+"/" + i0+"/action",schemaPath:"#/items/properties/action/enum",keyword:"enum",params:{allowedValues: schema191.items.properties.action.enum},message:"must be equal to one of the allowed values"};
 if(vErrors === null){
 vErrors = [err9];
 }
@@ -7965,20 +8006,20 @@ vErrors.push(err11);
 }
 errors++;
 }
-validate388.errors = vErrors;
+validate390.errors = vErrors;
 return errors === 0;
 }
 
-const schema191 = {"type":"object","propertyNames":{"enum":["AED","AFN","ALL","AMD","ANG","AOA","ARS","AUD","AWG","AZN","BAM","BBD","BDT","BGN","BHD","BIF","BMD","BND","BOB","BRL","BSD","BTN","BWP","BYN","BZD","CAD","CDF","CHF","CLF","CLP","CNY","COP","CRC","CUC","CUP","CVE","CZK","DJF","DKK","DOP","DZD","EGP","ERN","ETB","EUR","FJD","FKP","GBP","GEL","GHS","GIP","GMD","GNF","GTQ","GYD","HKD","HNL","HTG","HUF","IDR","ILS","INR","IQD","IRR","ISK","JMD","JOD","JPY","KES","KGS","KHR","KMF","KPW","KRW","KWD","KYD","KZT","LAK","LBP","LKR","LRD","LSL","LYD","MAD","MDL","MGA","MKD","MMK","MNT","MOP","MRU","MUR","MVR","MWK","MXN","MYR","MZN","NAD","NGN","NIO","NOK","NPR","NZD","OMR","PAB","PEN","PGK","PHP","PKR","PLN","PYG","QAR","RON","RSD","RUB","RWF","SAR","SBD","SCR","SDG","SEK","SGD","SHP","SLE","SOS","SRD","SSP","STN","SVC","SYP","SZL","THB","TJS","TMT","TND","TOP","TRY","TTD","TWD","TZS","UAH","UGX","USD","UYI","UYU","UYW","UZS","VED","VES","VND","VUV","WST","XAF","XCD","XCG","XOF","XPF","YER","ZAR","ZMW","ZWG"]},"additionalProperties":{"type":"integer","minimum":0,"maximum":99999999999999}};
+const schema192 = {"type":"object","propertyNames":{"enum":["AED","AFN","ALL","AMD","ANG","AOA","ARS","AUD","AWG","AZN","BAM","BBD","BDT","BGN","BHD","BIF","BMD","BND","BOB","BRL","BSD","BTN","BWP","BYN","BZD","CAD","CDF","CHF","CLF","CLP","CNY","COP","CRC","CUC","CUP","CVE","CZK","DJF","DKK","DOP","DZD","EGP","ERN","ETB","EUR","FJD","FKP","GBP","GEL","GHS","GIP","GMD","GNF","GTQ","GYD","HKD","HNL","HTG","HUF","IDR","ILS","INR","IQD","IRR","ISK","JMD","JOD","JPY","KES","KGS","KHR","KMF","KPW","KRW","KWD","KYD","KZT","LAK","LBP","LKR","LRD","LSL","LYD","MAD","MDL","MGA","MKD","MMK","MNT","MOP","MRU","MUR","MVR","MWK","MXN","MYR","MZN","NAD","NGN","NIO","NOK","NPR","NZD","OMR","PAB","PEN","PGK","PHP","PKR","PLN","PYG","QAR","RON","RSD","RUB","RWF","SAR","SBD","SCR","SDG","SEK","SGD","SHP","SLE","SOS","SRD","SSP","STN","SVC","SYP","SZL","THB","TJS","TMT","TND","TOP","TRY","TTD","TWD","TZS","UAH","UGX","USD","UYI","UYU","UYW","UZS","VED","VES","VND","VUV","WST","XAF","XCD","XCG","XOF","XPF","YER","ZAR","ZMW","ZWG"]},"additionalProperties":{"type":"integer","minimum":0,"maximum":99999999999999}};
 
-function validate390(data, {instancePath="", parentData, parentDataProperty, rootData=data}={}){
+function validate392(data, {instancePath="", parentData, parentDataProperty, rootData=data}={}){
 let vErrors = null;
 let errors = 0;
 if(data && typeof data == "object" && !Array.isArray(data)){
 for(const key0 in data){
 const _errs1 = errors;
 if(!(((((((((((((((((((((((((((((((((((((((((((((((((((((((((((((((((((((((((((((((((((((((((((((((((((((((((((((((((((((((((((((((((((((((((((((((((((((((((((((((((key0 === "AED") || (key0 === "AFN")) || (key0 === "ALL")) || (key0 === "AMD")) || (key0 === "ANG")) || (key0 === "AOA")) || (key0 === "ARS")) || (key0 === "AUD")) || (key0 === "AWG")) || (key0 === "AZN")) || (key0 === "BAM")) || (key0 === "BBD")) || (key0 === "BDT")) || (key0 === "BGN")) || (key0 === "BHD")) || (key0 === "BIF")) || (key0 === "BMD")) || (key0 === "BND")) || (key0 === "BOB")) || (key0 === "BRL")) || (key0 === "BSD")) || (key0 === "BTN")) || (key0 === "BWP")) || (key0 === "BYN")) || (key0 === "BZD")) || (key0 === "CAD")) || (key0 === "CDF")) || (key0 === "CHF")) || (key0 === "CLF")) || (key0 === "CLP")) || (key0 === "CNY")) || (key0 === "COP")) || (key0 === "CRC")) || (key0 === "CUC")) || (key0 === "CUP")) || (key0 === "CVE")) || (key0 === "CZK")) || (key0 === "DJF")) || (key0 === "DKK")) || (key0 === "DOP")) || (key0 === "DZD")) || (key0 === "EGP")) || (key0 === "ERN")) || (key0 === "ETB")) || (key0 === "EUR")) || (key0 === "FJD")) || (key0 === "FKP")) || (key0 === "GBP")) || (key0 === "GEL")) || (key0 === "GHS")) || (key0 === "GIP")) || (key0 === "GMD")) || (key0 === "GNF")) || (key0 === "GTQ")) || (key0 === "GYD")) || (key0 === "HKD")) || (key0 === "HNL")) || (key0 === "HTG")) || (key0 === "HUF")) || (key0 === "IDR")) || (key0 === "ILS")) || (key0 === "INR")) || (key0 === "IQD")) || (key0 === "IRR")) || (key0 === "ISK")) || (key0 === "JMD")) || (key0 === "JOD")) || (key0 === "JPY")) || (key0 === "KES")) || (key0 === "KGS")) || (key0 === "KHR")) || (key0 === "KMF")) || (key0 === "KPW")) || (key0 === "KRW")) || (key0 === "KWD")) || (key0 === "KYD")) || (key0 === "KZT")) || (key0 === "LAK")) || (key0 === "LBP")) || (key0 === "LKR")) || (key0 === "LRD")) || (key0 === "LSL")) || (key0 === "LYD")) || (key0 === "MAD")) || (key0 === "MDL")) || (key0 === "MGA")) || (key0 === "MKD")) || (key0 === "MMK")) || (key0 === "MNT")) || (key0 === "MOP")) || (key0 === "MRU")) || (key0 === "MUR")) || (key0 === "MVR")) || (key0 === "MWK")) || (key0 === "MXN")) || (key0 === "MYR")) || (key0 === "MZN")) || (key0 === "NAD")) || (key0 === "NGN")) || (key0 === "NIO")) || (key0 === "NOK")) || (key0 === "NPR")) || (key0 === "NZD")) || (key0 === "OMR")) || (key0 === "PAB")) || (key0 === "PEN")) || (key0 === "PGK")) || (key0 === "PHP")) || (key0 === "PKR")) || (key0 === "PLN")) || (key0 === "PYG")) || (key0 === "QAR")) || (key0 === "RON")) || (key0 === "RSD")) || (key0 === "RUB")) || (key0 === "RWF")) || (key0 === "SAR")) || (key0 === "SBD")) || (key0 === "SCR")) || (key0 === "SDG")) || (key0 === "SEK")) || (key0 === "SGD")) || (key0 === "SHP")) || (key0 === "SLE")) || (key0 === "SOS")) || (key0 === "SRD")) || (key0 === "SSP")) || (key0 === "STN")) || (key0 === "SVC")) || (key0 === "SYP")) || (key0 === "SZL")) || (key0 === "THB")) || (key0 === "TJS")) || (key0 === "TMT")) || (key0 === "TND")) || (key0 === "TOP")) || (key0 === "TRY")) || (key0 === "TTD")) || (key0 === "TWD")) || (key0 === "TZS")) || (key0 === "UAH")) || (key0 === "UGX")) || (key0 === "USD")) || (key0 === "UYI")) || (key0 === "UYU")) || (key0 === "UYW")) || (key0 === "UZS")) || (key0 === "VED")) || (key0 === "VES")) || (key0 === "VND")) || (key0 === "VUV")) || (key0 === "WST")) || (key0 === "XAF")) || (key0 === "XCD")) || (key0 === "XCG")) || (key0 === "XOF")) || (key0 === "XPF")) || (key0 === "YER")) || (key0 === "ZAR")) || (key0 === "ZMW")) || (key0 === "ZWG"))){
-const err0 = {instancePath,schemaPath:"#/propertyNames/enum",keyword:"enum",params:{allowedValues: schema191.propertyNames.enum},message:"must be equal to one of the allowed values",propertyName:key0};
+const err0 = {instancePath,schemaPath:"#/propertyNames/enum",keyword:"enum",params:{allowedValues: schema192.propertyNames.enum},message:"must be equal to one of the allowed values",propertyName:key0};
 if(vErrors === null){
 vErrors = [err0];
 }
@@ -8045,13 +8086,13 @@ vErrors.push(err5);
 }
 errors++;
 }
-validate390.errors = vErrors;
+validate392.errors = vErrors;
 return errors === 0;
 }
 
-const schema192 = {"type":"array","items":{"type":"object","additionalProperties":false,"required":["by","window_ms","max_count"],"properties":{"by":{"enum":["customer","token","ip","email"]},"window_ms":{"type":"integer","minimum":1000},"max_count":{"type":"integer","minimum":0}}}};
+const schema193 = {"type":"array","items":{"type":"object","additionalProperties":false,"required":["by","window_ms","max_count"],"properties":{"by":{"enum":["customer","token","ip","email"]},"window_ms":{"type":"integer","minimum":1000},"max_count":{"type":"integer","minimum":0}}}};
 
-function validate392(data, {instancePath="", parentData, parentDataProperty, rootData=data}={}){
+function validate394(data, {instancePath="", parentData, parentDataProperty, rootData=data}={}){
 let vErrors = null;
 let errors = 0;
 if(Array.isArray(data)){
@@ -8104,7 +8145,7 @@ errors++;
 if(data0.by !== undefined){
 let data1 = data0.by;
 if(!((((data1 === "customer") || (data1 === "token")) || (data1 === "ip")) || (data1 === "email"))){
-const err4 = {instancePath:instancePath+"/" + i0+"/by",schemaPath:"#/items/properties/by/enum",keyword:"enum",params:{allowedValues: schema192.items.properties.by.enum},message:"must be equal to one of the allowed values"};
+const err4 = {instancePath:instancePath+"/" + i0+"/by",schemaPath:"#/items/properties/by/enum",keyword:"enum",params:{allowedValues: schema193.items.properties.by.enum},message:"must be equal to one of the allowed values"};
 if(vErrors === null){
 vErrors = [err4];
 }
@@ -8187,20 +8228,20 @@ vErrors.push(err10);
 }
 errors++;
 }
-validate392.errors = vErrors;
+validate394.errors = vErrors;
 return errors === 0;
 }
 
-const schema193 = {"type":"object","propertyNames":{"enum":["AED","AFN","ALL","AMD","ANG","AOA","ARS","AUD","AWG","AZN","BAM","BBD","BDT","BGN","BHD","BIF","BMD","BND","BOB","BRL","BSD","BTN","BWP","BYN","BZD","CAD","CDF","CHF","CLF","CLP","CNY","COP","CRC","CUC","CUP","CVE","CZK","DJF","DKK","DOP","DZD","EGP","ERN","ETB","EUR","FJD","FKP","GBP","GEL","GHS","GIP","GMD","GNF","GTQ","GYD","HKD","HNL","HTG","HUF","IDR","ILS","INR","IQD","IRR","ISK","JMD","JOD","JPY","KES","KGS","KHR","KMF","KPW","KRW","KWD","KYD","KZT","LAK","LBP","LKR","LRD","LSL","LYD","MAD","MDL","MGA","MKD","MMK","MNT","MOP","MRU","MUR","MVR","MWK","MXN","MYR","MZN","NAD","NGN","NIO","NOK","NPR","NZD","OMR","PAB","PEN","PGK","PHP","PKR","PLN","PYG","QAR","RON","RSD","RUB","RWF","SAR","SBD","SCR","SDG","SEK","SGD","SHP","SLE","SOS","SRD","SSP","STN","SVC","SYP","SZL","THB","TJS","TMT","TND","TOP","TRY","TTD","TWD","TZS","UAH","UGX","USD","UYI","UYU","UYW","UZS","VED","VES","VND","VUV","WST","XAF","XCD","XCG","XOF","XPF","YER","ZAR","ZMW","ZWG"]},"additionalProperties":{"type":"integer","minimum":0,"maximum":99999999999999}};
+const schema194 = {"type":"object","propertyNames":{"enum":["AED","AFN","ALL","AMD","ANG","AOA","ARS","AUD","AWG","AZN","BAM","BBD","BDT","BGN","BHD","BIF","BMD","BND","BOB","BRL","BSD","BTN","BWP","BYN","BZD","CAD","CDF","CHF","CLF","CLP","CNY","COP","CRC","CUC","CUP","CVE","CZK","DJF","DKK","DOP","DZD","EGP","ERN","ETB","EUR","FJD","FKP","GBP","GEL","GHS","GIP","GMD","GNF","GTQ","GYD","HKD","HNL","HTG","HUF","IDR","ILS","INR","IQD","IRR","ISK","JMD","JOD","JPY","KES","KGS","KHR","KMF","KPW","KRW","KWD","KYD","KZT","LAK","LBP","LKR","LRD","LSL","LYD","MAD","MDL","MGA","MKD","MMK","MNT","MOP","MRU","MUR","MVR","MWK","MXN","MYR","MZN","NAD","NGN","NIO","NOK","NPR","NZD","OMR","PAB","PEN","PGK","PHP","PKR","PLN","PYG","QAR","RON","RSD","RUB","RWF","SAR","SBD","SCR","SDG","SEK","SGD","SHP","SLE","SOS","SRD","SSP","STN","SVC","SYP","SZL","THB","TJS","TMT","TND","TOP","TRY","TTD","TWD","TZS","UAH","UGX","USD","UYI","UYU","UYW","UZS","VED","VES","VND","VUV","WST","XAF","XCD","XCG","XOF","XPF","YER","ZAR","ZMW","ZWG"]},"additionalProperties":{"type":"integer","minimum":0,"maximum":99999999999999}};
 
-function validate394(data, {instancePath="", parentData, parentDataProperty, rootData=data}={}){
+function validate396(data, {instancePath="", parentData, parentDataProperty, rootData=data}={}){
 let vErrors = null;
 let errors = 0;
 if(data && typeof data == "object" && !Array.isArray(data)){
 for(const key0 in data){
 const _errs1 = errors;
 if(!(((((((((((((((((((((((((((((((((((((((((((((((((((((((((((((((((((((((((((((((((((((((((((((((((((((((((((((((((((((((((((((((((((((((((((((((((((((((((((((((((key0 === "AED") || (key0 === "AFN")) || (key0 === "ALL")) || (key0 === "AMD")) || (key0 === "ANG")) || (key0 === "AOA")) || (key0 === "ARS")) || (key0 === "AUD")) || (key0 === "AWG")) || (key0 === "AZN")) || (key0 === "BAM")) || (key0 === "BBD")) || (key0 === "BDT")) || (key0 === "BGN")) || (key0 === "BHD")) || (key0 === "BIF")) || (key0 === "BMD")) || (key0 === "BND")) || (key0 === "BOB")) || (key0 === "BRL")) || (key0 === "BSD")) || (key0 === "BTN")) || (key0 === "BWP")) || (key0 === "BYN")) || (key0 === "BZD")) || (key0 === "CAD")) || (key0 === "CDF")) || (key0 === "CHF")) || (key0 === "CLF")) || (key0 === "CLP")) || (key0 === "CNY")) || (key0 === "COP")) || (key0 === "CRC")) || (key0 === "CUC")) || (key0 === "CUP")) || (key0 === "CVE")) || (key0 === "CZK")) || (key0 === "DJF")) || (key0 === "DKK")) || (key0 === "DOP")) || (key0 === "DZD")) || (key0 === "EGP")) || (key0 === "ERN")) || (key0 === "ETB")) || (key0 === "EUR")) || (key0 === "FJD")) || (key0 === "FKP")) || (key0 === "GBP")) || (key0 === "GEL")) || (key0 === "GHS")) || (key0 === "GIP")) || (key0 === "GMD")) || (key0 === "GNF")) || (key0 === "GTQ")) || (key0 === "GYD")) || (key0 === "HKD")) || (key0 === "HNL")) || (key0 === "HTG")) || (key0 === "HUF")) || (key0 === "IDR")) || (key0 === "ILS")) || (key0 === "INR")) || (key0 === "IQD")) || (key0 === "IRR")) || (key0 === "ISK")) || (key0 === "JMD")) || (key0 === "JOD")) || (key0 === "JPY")) || (key0 === "KES")) || (key0 === "KGS")) || (key0 === "KHR")) || (key0 === "KMF")) || (key0 === "KPW")) || (key0 === "KRW")) || (key0 === "KWD")) || (key0 === "KYD")) || (key0 === "KZT")) || (key0 === "LAK")) || (key0 === "LBP")) || (key0 === "LKR")) || (key0 === "LRD")) || (key0 === "LSL")) || (key0 === "LYD")) || (key0 === "MAD")) || (key0 === "MDL")) || (key0 === "MGA")) || (key0 === "MKD")) || (key0 === "MMK")) || (key0 === "MNT")) || (key0 === "MOP")) || (key0 === "MRU")) || (key0 === "MUR")) || (key0 === "MVR")) || (key0 === "MWK")) || (key0 === "MXN")) || (key0 === "MYR")) || (key0 === "MZN")) || (key0 === "NAD")) || (key0 === "NGN")) || (key0 === "NIO")) || (key0 === "NOK")) || (key0 === "NPR")) || (key0 === "NZD")) || (key0 === "OMR")) || (key0 === "PAB")) || (key0 === "PEN")) || (key0 === "PGK")) || (key0 === "PHP")) || (key0 === "PKR")) || (key0 === "PLN")) || (key0 === "PYG")) || (key0 === "QAR")) || (key0 === "RON")) || (key0 === "RSD")) || (key0 === "RUB")) || (key0 === "RWF")) || (key0 === "SAR")) || (key0 === "SBD")) || (key0 === "SCR")) || (key0 === "SDG")) || (key0 === "SEK")) || (key0 === "SGD")) || (key0 === "SHP")) || (key0 === "SLE")) || (key0 === "SOS")) || (key0 === "SRD")) || (key0 === "SSP")) || (key0 === "STN")) || (key0 === "SVC")) || (key0 === "SYP")) || (key0 === "SZL")) || (key0 === "THB")) || (key0 === "TJS")) || (key0 === "TMT")) || (key0 === "TND")) || (key0 === "TOP")) || (key0 === "TRY")) || (key0 === "TTD")) || (key0 === "TWD")) || (key0 === "TZS")) || (key0 === "UAH")) || (key0 === "UGX")) || (key0 === "USD")) || (key0 === "UYI")) || (key0 === "UYU")) || (key0 === "UYW")) || (key0 === "UZS")) || (key0 === "VED")) || (key0 === "VES")) || (key0 === "VND")) || (key0 === "VUV")) || (key0 === "WST")) || (key0 === "XAF")) || (key0 === "XCD")) || (key0 === "XCG")) || (key0 === "XOF")) || (key0 === "XPF")) || (key0 === "YER")) || (key0 === "ZAR")) || (key0 === "ZMW")) || (key0 === "ZWG"))){
-const err0 = {instancePath,schemaPath:"#/propertyNames/enum",keyword:"enum",params:{allowedValues: schema193.propertyNames.enum},message:"must be equal to one of the allowed values",propertyName:key0};
+const err0 = {instancePath,schemaPath:"#/propertyNames/enum",keyword:"enum",params:{allowedValues: schema194.propertyNames.enum},message:"must be equal to one of the allowed values",propertyName:key0};
 if(vErrors === null){
 vErrors = [err0];
 }
@@ -8267,37 +8308,6 @@ vErrors.push(err5);
 }
 errors++;
 }
-validate394.errors = vErrors;
-return errors === 0;
-}
-
-const schema194 = {"type":"integer","minimum":1};
-
-function validate396(data, {instancePath="", parentData, parentDataProperty, rootData=data}={}){
-let vErrors = null;
-let errors = 0;
-if(!(((typeof data == "number") && (!(data % 1) && !isNaN(data))) && (isFinite(data)))){
-const err0 = {instancePath,schemaPath:"#/type",keyword:"type",params:{type: "integer"},message:"must be integer"};
-if(vErrors === null){
-vErrors = [err0];
-}
-else {
-vErrors.push(err0);
-}
-errors++;
-}
-if((typeof data == "number") && (isFinite(data))){
-if(data < 1 || isNaN(data)){
-const err1 = {instancePath,schemaPath:"#/minimum",keyword:"minimum",params:{comparison: ">=", limit: 1},message:"must be >= 1"};
-if(vErrors === null){
-vErrors = [err1];
-}
-else {
-vErrors.push(err1);
-}
-errors++;
-}
-}
 validate396.errors = vErrors;
 return errors === 0;
 }
@@ -8333,9 +8343,40 @@ validate398.errors = vErrors;
 return errors === 0;
 }
 
-const schema196 = {"type":"string"};
+const schema196 = {"type":"integer","minimum":1};
 
 function validate400(data, {instancePath="", parentData, parentDataProperty, rootData=data}={}){
+let vErrors = null;
+let errors = 0;
+if(!(((typeof data == "number") && (!(data % 1) && !isNaN(data))) && (isFinite(data)))){
+const err0 = {instancePath,schemaPath:"#/type",keyword:"type",params:{type: "integer"},message:"must be integer"};
+if(vErrors === null){
+vErrors = [err0];
+}
+else {
+vErrors.push(err0);
+}
+errors++;
+}
+if((typeof data == "number") && (isFinite(data))){
+if(data < 1 || isNaN(data)){
+const err1 = {instancePath,schemaPath:"#/minimum",keyword:"minimum",params:{comparison: ">=", limit: 1},message:"must be >= 1"};
+if(vErrors === null){
+vErrors = [err1];
+}
+else {
+vErrors.push(err1);
+}
+errors++;
+}
+}
+validate400.errors = vErrors;
+return errors === 0;
+}
+
+const schema197 = {"type":"string"};
+
+function validate402(data, {instancePath="", parentData, parentDataProperty, rootData=data}={}){
 let vErrors = null;
 let errors = 0;
 if(typeof data !== "string"){
@@ -8348,14 +8389,14 @@ vErrors.push(err0);
 }
 errors++;
 }
-validate400.errors = vErrors;
+validate402.errors = vErrors;
 return errors === 0;
 }
 
-const schema197 = {"type":"object","propertyNames":{"pattern":"^[a-z][a-z0-9_-]*(:.+)?$"},"additionalProperties":{"type":"array","minItems":1,"items":{"enum":["AED","AFN","ALL","AMD","ANG","AOA","ARS","AUD","AWG","AZN","BAM","BBD","BDT","BGN","BHD","BIF","BMD","BND","BOB","BRL","BSD","BTN","BWP","BYN","BZD","CAD","CDF","CHF","CLF","CLP","CNY","COP","CRC","CUC","CUP","CVE","CZK","DJF","DKK","DOP","DZD","EGP","ERN","ETB","EUR","FJD","FKP","GBP","GEL","GHS","GIP","GMD","GNF","GTQ","GYD","HKD","HNL","HTG","HUF","IDR","ILS","INR","IQD","IRR","ISK","JMD","JOD","JPY","KES","KGS","KHR","KMF","KPW","KRW","KWD","KYD","KZT","LAK","LBP","LKR","LRD","LSL","LYD","MAD","MDL","MGA","MKD","MMK","MNT","MOP","MRU","MUR","MVR","MWK","MXN","MYR","MZN","NAD","NGN","NIO","NOK","NPR","NZD","OMR","PAB","PEN","PGK","PHP","PKR","PLN","PYG","QAR","RON","RSD","RUB","RWF","SAR","SBD","SCR","SDG","SEK","SGD","SHP","SLE","SOS","SRD","SSP","STN","SVC","SYP","SZL","THB","TJS","TMT","TND","TOP","TRY","TTD","TWD","TZS","UAH","UGX","USD","UYI","UYU","UYW","UZS","VED","VES","VND","VUV","WST","XAF","XCD","XCG","XOF","XPF","YER","ZAR","ZMW","ZWG"]}}};
+const schema198 = {"type":"object","propertyNames":{"pattern":"^[a-z][a-z0-9_-]*(:.+)?$"},"additionalProperties":{"type":"array","minItems":1,"items":{"enum":["AED","AFN","ALL","AMD","ANG","AOA","ARS","AUD","AWG","AZN","BAM","BBD","BDT","BGN","BHD","BIF","BMD","BND","BOB","BRL","BSD","BTN","BWP","BYN","BZD","CAD","CDF","CHF","CLF","CLP","CNY","COP","CRC","CUC","CUP","CVE","CZK","DJF","DKK","DOP","DZD","EGP","ERN","ETB","EUR","FJD","FKP","GBP","GEL","GHS","GIP","GMD","GNF","GTQ","GYD","HKD","HNL","HTG","HUF","IDR","ILS","INR","IQD","IRR","ISK","JMD","JOD","JPY","KES","KGS","KHR","KMF","KPW","KRW","KWD","KYD","KZT","LAK","LBP","LKR","LRD","LSL","LYD","MAD","MDL","MGA","MKD","MMK","MNT","MOP","MRU","MUR","MVR","MWK","MXN","MYR","MZN","NAD","NGN","NIO","NOK","NPR","NZD","OMR","PAB","PEN","PGK","PHP","PKR","PLN","PYG","QAR","RON","RSD","RUB","RWF","SAR","SBD","SCR","SDG","SEK","SGD","SHP","SLE","SOS","SRD","SSP","STN","SVC","SYP","SZL","THB","TJS","TMT","TND","TOP","TRY","TTD","TWD","TZS","UAH","UGX","USD","UYI","UYU","UYW","UZS","VED","VES","VND","VUV","WST","XAF","XCD","XCG","XOF","XPF","YER","ZAR","ZMW","ZWG"]}}};
 const pattern67 = new RegExp("^[a-z][a-z0-9_-]*(:.+)?$", "u");
 
-function validate402(data, {instancePath="", parentData, parentDataProperty, rootData=data}={}){
+function validate404(data, {instancePath="", parentData, parentDataProperty, rootData=data}={}){
 let vErrors = null;
 let errors = 0;
 if(data && typeof data == "object" && !Array.isArray(data)){
@@ -8402,7 +8443,7 @@ const len0 = data0.length;
 for(let i0=0; i0<len0; i0++){
 let data1 = data0[i0];
 if(!(((((((((((((((((((((((((((((((((((((((((((((((((((((((((((((((((((((((((((((((((((((((((((((((((((((((((((((((((((((((((((((((((((((((((((((((((((((((((((((((((data1 === "AED") || (data1 === "AFN")) || (data1 === "ALL")) || (data1 === "AMD")) || (data1 === "ANG")) || (data1 === "AOA")) || (data1 === "ARS")) || (data1 === "AUD")) || (data1 === "AWG")) || (data1 === "AZN")) || (data1 === "BAM")) || (data1 === "BBD")) || (data1 === "BDT")) || (data1 === "BGN")) || (data1 === "BHD")) || (data1 === "BIF")) || (data1 === "BMD")) || (data1 === "BND")) || (data1 === "BOB")) || (data1 === "BRL")) || (data1 === "BSD")) || (data1 === "BTN")) || (data1 === "BWP")) || (data1 === "BYN")) || (data1 === "BZD")) || (data1 === "CAD")) || (data1 === "CDF")) || (data1 === "CHF")) || (data1 === "CLF")) || (data1 === "CLP")) || (data1 === "CNY")) || (data1 === "COP")) || (data1 === "CRC")) || (data1 === "CUC")) || (data1 === "CUP")) || (data1 === "CVE")) || (data1 === "CZK")) || (data1 === "DJF")) || (data1 === "DKK")) || (data1 === "DOP")) || (data1 === "DZD")) || (data1 === "EGP")) || (data1 === "ERN")) || (data1 === "ETB")) || (data1 === "EUR")) || (data1 === "FJD")) || (data1 === "FKP")) || (data1 === "GBP")) || (data1 === "GEL")) || (data1 === "GHS")) || (data1 === "GIP")) || (data1 === "GMD")) || (data1 === "GNF")) || (data1 === "GTQ")) || (data1 === "GYD")) || (data1 === "HKD")) || (data1 === "HNL")) || (data1 === "HTG")) || (data1 === "HUF")) || (data1 === "IDR")) || (data1 === "ILS")) || (data1 === "INR")) || (data1 === "IQD")) || (data1 === "IRR")) || (data1 === "ISK")) || (data1 === "JMD")) || (data1 === "JOD")) || (data1 === "JPY")) || (data1 === "KES")) || (data1 === "KGS")) || (data1 === "KHR")) || (data1 === "KMF")) || (data1 === "KPW")) || (data1 === "KRW")) || (data1 === "KWD")) || (data1 === "KYD")) || (data1 === "KZT")) || (data1 === "LAK")) || (data1 === "LBP")) || (data1 === "LKR")) || (data1 === "LRD")) || (data1 === "LSL")) || (data1 === "LYD")) || (data1 === "MAD")) || (data1 === "MDL")) || (data1 === "MGA")) || (data1 === "MKD")) || (data1 === "MMK")) || (data1 === "MNT")) || (data1 === "MOP")) || (data1 === "MRU")) || (data1 === "MUR")) || (data1 === "MVR")) || (data1 === "MWK")) || (data1 === "MXN")) || (data1 === "MYR")) || (data1 === "MZN")) || (data1 === "NAD")) || (data1 === "NGN")) || (data1 === "NIO")) || (data1 === "NOK")) || (data1 === "NPR")) || (data1 === "NZD")) || (data1 === "OMR")) || (data1 === "PAB")) || (data1 === "PEN")) || (data1 === "PGK")) || (data1 === "PHP")) || (data1 === "PKR")) || (data1 === "PLN")) || (data1 === "PYG")) || (data1 === "QAR")) || (data1 === "RON")) || (data1 === "RSD")) || (data1 === "RUB")) || (data1 === "RWF")) || (data1 === "SAR")) || (data1 === "SBD")) || (data1 === "SCR")) || (data1 === "SDG")) || (data1 === "SEK")) || (data1 === "SGD")) || (data1 === "SHP")) || (data1 === "SLE")) || (data1 === "SOS")) || (data1 === "SRD")) || (data1 === "SSP")) || (data1 === "STN")) || (data1 === "SVC")) || (data1 === "SYP")) || (data1 === "SZL")) || (data1 === "THB")) || (data1 === "TJS")) || (data1 === "TMT")) || (data1 === "TND")) || (data1 === "TOP")) || (data1 === "TRY")) || (data1 === "TTD")) || (data1 === "TWD")) || (data1 === "TZS")) || (data1 === "UAH")) || (data1 === "UGX")) || (data1 === "USD")) || (data1 === "UYI")) || (data1 === "UYU")) || (data1 === "UYW")) || (data1 === "UZS")) || (data1 === "VED")) || (data1 === "VES")) || (data1 === "VND")) || (data1 === "VUV")) || (data1 === "WST")) || (data1 === "XAF")) || (data1 === "XCD")) || (data1 === "XCG")) || (data1 === "XOF")) || (data1 === "XPF")) || (data1 === "YER")) || (data1 === "ZAR")) || (data1 === "ZMW")) || (data1 === "ZWG"))){
-const err3 = {instancePath:instancePath+"/" + key1.replace(/~/g, "~0").replace(/\//g, "~1")+"/" + i0,schemaPath:"#/additionalProperties/items/enum",keyword:"enum",params:{allowedValues: schema197.additionalProperties.items.enum},message:"must be equal to one of the allowed values"};
+const err3 = {instancePath:instancePath+"/" + key1.replace(/~/g, "~0").replace(/\//g, "~1")+"/" + i0,schemaPath:"#/additionalProperties/items/enum",keyword:"enum",params:{allowedValues: schema198.additionalProperties.items.enum},message:"must be equal to one of the allowed values"};
 if(vErrors === null){
 vErrors = [err3];
 }
@@ -8435,13 +8476,13 @@ vErrors.push(err5);
 }
 errors++;
 }
-validate402.errors = vErrors;
+validate404.errors = vErrors;
 return errors === 0;
 }
 
-const schema198 = {"type":"boolean"};
+const schema199 = {"type":"boolean"};
 
-function validate404(data, {instancePath="", parentData, parentDataProperty, rootData=data}={}){
+function validate406(data, {instancePath="", parentData, parentDataProperty, rootData=data}={}){
 let vErrors = null;
 let errors = 0;
 if(typeof data !== "boolean"){
@@ -8454,14 +8495,14 @@ vErrors.push(err0);
 }
 errors++;
 }
-validate404.errors = vErrors;
+validate406.errors = vErrors;
 return errors === 0;
 }
 
-const schema199 = {"type":"array","items":{"type":"object","additionalProperties":false,"required":["from","to","rate","as_of"],"properties":{"from":{"enum":["AED","AFN","ALL","AMD","ANG","AOA","ARS","AUD","AWG","AZN","BAM","BBD","BDT","BGN","BHD","BIF","BMD","BND","BOB","BRL","BSD","BTN","BWP","BYN","BZD","CAD","CDF","CHF","CLF","CLP","CNY","COP","CRC","CUC","CUP","CVE","CZK","DJF","DKK","DOP","DZD","EGP","ERN","ETB","EUR","FJD","FKP","GBP","GEL","GHS","GIP","GMD","GNF","GTQ","GYD","HKD","HNL","HTG","HUF","IDR","ILS","INR","IQD","IRR","ISK","JMD","JOD","JPY","KES","KGS","KHR","KMF","KPW","KRW","KWD","KYD","KZT","LAK","LBP","LKR","LRD","LSL","LYD","MAD","MDL","MGA","MKD","MMK","MNT","MOP","MRU","MUR","MVR","MWK","MXN","MYR","MZN","NAD","NGN","NIO","NOK","NPR","NZD","OMR","PAB","PEN","PGK","PHP","PKR","PLN","PYG","QAR","RON","RSD","RUB","RWF","SAR","SBD","SCR","SDG","SEK","SGD","SHP","SLE","SOS","SRD","SSP","STN","SVC","SYP","SZL","THB","TJS","TMT","TND","TOP","TRY","TTD","TWD","TZS","UAH","UGX","USD","UYI","UYU","UYW","UZS","VED","VES","VND","VUV","WST","XAF","XCD","XCG","XOF","XPF","YER","ZAR","ZMW","ZWG"]},"to":{"enum":["AED","AFN","ALL","AMD","ANG","AOA","ARS","AUD","AWG","AZN","BAM","BBD","BDT","BGN","BHD","BIF","BMD","BND","BOB","BRL","BSD","BTN","BWP","BYN","BZD","CAD","CDF","CHF","CLF","CLP","CNY","COP","CRC","CUC","CUP","CVE","CZK","DJF","DKK","DOP","DZD","EGP","ERN","ETB","EUR","FJD","FKP","GBP","GEL","GHS","GIP","GMD","GNF","GTQ","GYD","HKD","HNL","HTG","HUF","IDR","ILS","INR","IQD","IRR","ISK","JMD","JOD","JPY","KES","KGS","KHR","KMF","KPW","KRW","KWD","KYD","KZT","LAK","LBP","LKR","LRD","LSL","LYD","MAD","MDL","MGA","MKD","MMK","MNT","MOP","MRU","MUR","MVR","MWK","MXN","MYR","MZN","NAD","NGN","NIO","NOK","NPR","NZD","OMR","PAB","PEN","PGK","PHP","PKR","PLN","PYG","QAR","RON","RSD","RUB","RWF","SAR","SBD","SCR","SDG","SEK","SGD","SHP","SLE","SOS","SRD","SSP","STN","SVC","SYP","SZL","THB","TJS","TMT","TND","TOP","TRY","TTD","TWD","TZS","UAH","UGX","USD","UYI","UYU","UYW","UZS","VED","VES","VND","VUV","WST","XAF","XCD","XCG","XOF","XPF","YER","ZAR","ZMW","ZWG"]},"rate":{"type":"string","pattern":"^(\\d+(\\.\\d+)?|\\d+/\\d+)$"},"as_of":{"type":"string","minLength":10}}}};
+const schema200 = {"type":"array","items":{"type":"object","additionalProperties":false,"required":["from","to","rate","as_of"],"properties":{"from":{"enum":["AED","AFN","ALL","AMD","ANG","AOA","ARS","AUD","AWG","AZN","BAM","BBD","BDT","BGN","BHD","BIF","BMD","BND","BOB","BRL","BSD","BTN","BWP","BYN","BZD","CAD","CDF","CHF","CLF","CLP","CNY","COP","CRC","CUC","CUP","CVE","CZK","DJF","DKK","DOP","DZD","EGP","ERN","ETB","EUR","FJD","FKP","GBP","GEL","GHS","GIP","GMD","GNF","GTQ","GYD","HKD","HNL","HTG","HUF","IDR","ILS","INR","IQD","IRR","ISK","JMD","JOD","JPY","KES","KGS","KHR","KMF","KPW","KRW","KWD","KYD","KZT","LAK","LBP","LKR","LRD","LSL","LYD","MAD","MDL","MGA","MKD","MMK","MNT","MOP","MRU","MUR","MVR","MWK","MXN","MYR","MZN","NAD","NGN","NIO","NOK","NPR","NZD","OMR","PAB","PEN","PGK","PHP","PKR","PLN","PYG","QAR","RON","RSD","RUB","RWF","SAR","SBD","SCR","SDG","SEK","SGD","SHP","SLE","SOS","SRD","SSP","STN","SVC","SYP","SZL","THB","TJS","TMT","TND","TOP","TRY","TTD","TWD","TZS","UAH","UGX","USD","UYI","UYU","UYW","UZS","VED","VES","VND","VUV","WST","XAF","XCD","XCG","XOF","XPF","YER","ZAR","ZMW","ZWG"]},"to":{"enum":["AED","AFN","ALL","AMD","ANG","AOA","ARS","AUD","AWG","AZN","BAM","BBD","BDT","BGN","BHD","BIF","BMD","BND","BOB","BRL","BSD","BTN","BWP","BYN","BZD","CAD","CDF","CHF","CLF","CLP","CNY","COP","CRC","CUC","CUP","CVE","CZK","DJF","DKK","DOP","DZD","EGP","ERN","ETB","EUR","FJD","FKP","GBP","GEL","GHS","GIP","GMD","GNF","GTQ","GYD","HKD","HNL","HTG","HUF","IDR","ILS","INR","IQD","IRR","ISK","JMD","JOD","JPY","KES","KGS","KHR","KMF","KPW","KRW","KWD","KYD","KZT","LAK","LBP","LKR","LRD","LSL","LYD","MAD","MDL","MGA","MKD","MMK","MNT","MOP","MRU","MUR","MVR","MWK","MXN","MYR","MZN","NAD","NGN","NIO","NOK","NPR","NZD","OMR","PAB","PEN","PGK","PHP","PKR","PLN","PYG","QAR","RON","RSD","RUB","RWF","SAR","SBD","SCR","SDG","SEK","SGD","SHP","SLE","SOS","SRD","SSP","STN","SVC","SYP","SZL","THB","TJS","TMT","TND","TOP","TRY","TTD","TWD","TZS","UAH","UGX","USD","UYI","UYU","UYW","UZS","VED","VES","VND","VUV","WST","XAF","XCD","XCG","XOF","XPF","YER","ZAR","ZMW","ZWG"]},"rate":{"type":"string","pattern":"^(\\d+(\\.\\d+)?|\\d+/\\d+)$"},"as_of":{"type":"string","minLength":10}}}};
 const pattern68 = new RegExp("^(\\d+(\\.\\d+)?|\\d+/\\d+)$", "u");
 
-function validate406(data, {instancePath="", parentData, parentDataProperty, rootData=data}={}){
+function validate408(data, {instancePath="", parentData, parentDataProperty, rootData=data}={}){
 let vErrors = null;
 let errors = 0;
 if(Array.isArray(data)){
@@ -8524,7 +8565,7 @@ errors++;
 if(data0.from !== undefined){
 let data1 = data0.from;
 if(!(((((((((((((((((((((((((((((((((((((((((((((((((((((((((((((((((((((((((((((((((((((((((((((((((((((((((((((((((((((((((((((((((((((((((((((((((((((((((((((((((data1 === "AED") || (data1 === "AFN")) || (data1 === "ALL")) || (data1 === "AMD")) || (data1 === "ANG")) || (data1 === "AOA")) || (data1 === "ARS")) || (data1 === "AUD")) || (data1 === "AWG")) || (data1 === "AZN")) || (data1 === "BAM")) || (data1 === "BBD")) || (data1 === "BDT")) || (data1 === "BGN")) || (data1 === "BHD")) || (data1 === "BIF")) || (data1 === "BMD")) || (data1 === "BND")) || (data1 === "BOB")) || (data1 === "BRL")) || (data1 === "BSD")) || (data1 === "BTN")) || (data1 === "BWP")) || (data1 === "BYN")) || (data1 === "BZD")) || (data1 === "CAD")) || (data1 === "CDF")) || (data1 === "CHF")) || (data1 === "CLF")) || (data1 === "CLP")) || (data1 === "CNY")) || (data1 === "COP")) || (data1 === "CRC")) || (data1 === "CUC")) || (data1 === "CUP")) || (data1 === "CVE")) || (data1 === "CZK")) || (data1 === "DJF")) || (data1 === "DKK")) || (data1 === "DOP")) || (data1 === "DZD")) || (data1 === "EGP")) || (data1 === "ERN")) || (data1 === "ETB")) || (data1 === "EUR")) || (data1 === "FJD")) || (data1 === "FKP")) || (data1 === "GBP")) || (data1 === "GEL")) || (data1 === "GHS")) || (data1 === "GIP")) || (data1 === "GMD")) || (data1 === "GNF")) || (data1 === "GTQ")) || (data1 === "GYD")) || (data1 === "HKD")) || (data1 === "HNL")) || (data1 === "HTG")) || (data1 === "HUF")) || (data1 === "IDR")) || (data1 === "ILS")) || (data1 === "INR")) || (data1 === "IQD")) || (data1 === "IRR")) || (data1 === "ISK")) || (data1 === "JMD")) || (data1 === "JOD")) || (data1 === "JPY")) || (data1 === "KES")) || (data1 === "KGS")) || (data1 === "KHR")) || (data1 === "KMF")) || (data1 === "KPW")) || (data1 === "KRW")) || (data1 === "KWD")) || (data1 === "KYD")) || (data1 === "KZT")) || (data1 === "LAK")) || (data1 === "LBP")) || (data1 === "LKR")) || (data1 === "LRD")) || (data1 === "LSL")) || (data1 === "LYD")) || (data1 === "MAD")) || (data1 === "MDL")) || (data1 === "MGA")) || (data1 === "MKD")) || (data1 === "MMK")) || (data1 === "MNT")) || (data1 === "MOP")) || (data1 === "MRU")) || (data1 === "MUR")) || (data1 === "MVR")) || (data1 === "MWK")) || (data1 === "MXN")) || (data1 === "MYR")) || (data1 === "MZN")) || (data1 === "NAD")) || (data1 === "NGN")) || (data1 === "NIO")) || (data1 === "NOK")) || (data1 === "NPR")) || (data1 === "NZD")) || (data1 === "OMR")) || (data1 === "PAB")) || (data1 === "PEN")) || (data1 === "PGK")) || (data1 === "PHP")) || (data1 === "PKR")) || (data1 === "PLN")) || (data1 === "PYG")) || (data1 === "QAR")) || (data1 === "RON")) || (data1 === "RSD")) || (data1 === "RUB")) || (data1 === "RWF")) || (data1 === "SAR")) || (data1 === "SBD")) || (data1 === "SCR")) || (data1 === "SDG")) || (data1 === "SEK")) || (data1 === "SGD")) || (data1 === "SHP")) || (data1 === "SLE")) || (data1 === "SOS")) || (data1 === "SRD")) || (data1 === "SSP")) || (data1 === "STN")) || (data1 === "SVC")) || (data1 === "SYP")) || (data1 === "SZL")) || (data1 === "THB")) || (data1 === "TJS")) || (data1 === "TMT")) || (data1 === "TND")) || (data1 === "TOP")) || (data1 === "TRY")) || (data1 === "TTD")) || (data1 === "TWD")) || (data1 === "TZS")) || (data1 === "UAH")) || (data1 === "UGX")) || (data1 === "USD")) || (data1 === "UYI")) || (data1 === "UYU")) || (data1 === "UYW")) || (data1 === "UZS")) || (data1 === "VED")) || (data1 === "VES")) || (data1 === "VND")) || (data1 === "VUV")) || (data1 === "WST")) || (data1 === "XAF")) || (data1 === "XCD")) || (data1 === "XCG")) || (data1 === "XOF")) || (data1 === "XPF")) || (data1 === "YER")) || (data1 === "ZAR")) || (data1 === "ZMW")) || (data1 === "ZWG"))){
-const err5 = {instancePath:instancePath+"/" + i0+"/from",schemaPath:"#/items/properties/from/enum",keyword:"enum",params:{allowedValues: schema199.items.properties.from.enum},message:"must be equal to one of the allowed values"};
+const err5 = {instancePath:instancePath+"/" + i0+"/from",schemaPath:"#/items/properties/from/enum",keyword:"enum",params:{allowedValues: schema200.items.properties.from.enum},message:"must be equal to one of the allowed values"};
 if(vErrors === null){
 vErrors = [err5];
 }
@@ -8537,7 +8578,7 @@ errors++;
 if(data0.to !== undefined){
 let data2 = data0.to;
 if(!(((((((((((((((((((((((((((((((((((((((((((((((((((((((((((((((((((((((((((((((((((((((((((((((((((((((((((((((((((((((((((((((((((((((((((((((((((((((((((((((((data2 === "AED") || (data2 === "AFN")) || (data2 === "ALL")) || (data2 === "AMD")) || (data2 === "ANG")) || (data2 === "AOA")) || (data2 === "ARS")) || (data2 === "AUD")) || (data2 === "AWG")) || (data2 === "AZN")) || (data2 === "BAM")) || (data2 === "BBD")) || (data2 === "BDT")) || (data2 === "BGN")) || (data2 === "BHD")) || (data2 === "BIF")) || (data2 === "BMD")) || (data2 === "BND")) || (data2 === "BOB")) || (data2 === "BRL")) || (data2 === "BSD")) || (data2 === "BTN")) || (data2 === "BWP")) || (data2 === "BYN")) || (data2 === "BZD")) || (data2 === "CAD")) || (data2 === "CDF")) || (data2 === "CHF")) || (data2 === "CLF")) || (data2 === "CLP")) || (data2 === "CNY")) || (data2 === "COP")) || (data2 === "CRC")) || (data2 === "CUC")) || (data2 === "CUP")) || (data2 === "CVE")) || (data2 === "CZK")) || (data2 === "DJF")) || (data2 === "DKK")) || (data2 === "DOP")) || (data2 === "DZD")) || (data2 === "EGP")) || (data2 === "ERN")) || (data2 === "ETB")) || (data2 === "EUR")) || (data2 === "FJD")) || (data2 === "FKP")) || (data2 === "GBP")) || (data2 === "GEL")) || (data2 === "GHS")) || (data2 === "GIP")) || (data2 === "GMD")) || (data2 === "GNF")) || (data2 === "GTQ")) || (data2 === "GYD")) || (data2 === "HKD")) || (data2 === "HNL")) || (data2 === "HTG")) || (data2 === "HUF")) || (data2 === "IDR")) || (data2 === "ILS")) || (data2 === "INR")) || (data2 === "IQD")) || (data2 === "IRR")) || (data2 === "ISK")) || (data2 === "JMD")) || (data2 === "JOD")) || (data2 === "JPY")) || (data2 === "KES")) || (data2 === "KGS")) || (data2 === "KHR")) || (data2 === "KMF")) || (data2 === "KPW")) || (data2 === "KRW")) || (data2 === "KWD")) || (data2 === "KYD")) || (data2 === "KZT")) || (data2 === "LAK")) || (data2 === "LBP")) || (data2 === "LKR")) || (data2 === "LRD")) || (data2 === "LSL")) || (data2 === "LYD")) || (data2 === "MAD")) || (data2 === "MDL")) || (data2 === "MGA")) || (data2 === "MKD")) || (data2 === "MMK")) || (data2 === "MNT")) || (data2 === "MOP")) || (data2 === "MRU")) || (data2 === "MUR")) || (data2 === "MVR")) || (data2 === "MWK")) || (data2 === "MXN")) || (data2 === "MYR")) || (data2 === "MZN")) || (data2 === "NAD")) || (data2 === "NGN")) || (data2 === "NIO")) || (data2 === "NOK")) || (data2 === "NPR")) || (data2 === "NZD")) || (data2 === "OMR")) || (data2 === "PAB")) || (data2 === "PEN")) || (data2 === "PGK")) || (data2 === "PHP")) || (data2 === "PKR")) || (data2 === "PLN")) || (data2 === "PYG")) || (data2 === "QAR")) || (data2 === "RON")) || (data2 === "RSD")) || (data2 === "RUB")) || (data2 === "RWF")) || (data2 === "SAR")) || (data2 === "SBD")) || (data2 === "SCR")) || (data2 === "SDG")) || (data2 === "SEK")) || (data2 === "SGD")) || (data2 === "SHP")) || (data2 === "SLE")) || (data2 === "SOS")) || (data2 === "SRD")) || (data2 === "SSP")) || (data2 === "STN")) || (data2 === "SVC")) || (data2 === "SYP")) || (data2 === "SZL")) || (data2 === "THB")) || (data2 === "TJS")) || (data2 === "TMT")) || (data2 === "TND")) || (data2 === "TOP")) || (data2 === "TRY")) || (data2 === "TTD")) || (data2 === "TWD")) || (data2 === "TZS")) || (data2 === "UAH")) || (data2 === "UGX")) || (data2 === "USD")) || (data2 === "UYI")) || (data2 === "UYU")) || (data2 === "UYW")) || (data2 === "UZS")) || (data2 === "VED")) || (data2 === "VES")) || (data2 === "VND")) || (data2 === "VUV")) || (data2 === "WST")) || (data2 === "XAF")) || (data2 === "XCD")) || (data2 === "XCG")) || (data2 === "XOF")) || (data2 === "XPF")) || (data2 === "YER")) || (data2 === "ZAR")) || (data2 === "ZMW")) || (data2 === "ZWG"))){
-const err6 = {instancePath:instancePath+"/" + i0+"/to",schemaPath:"#/items/properties/to/enum",keyword:"enum",params:{allowedValues: schema199.items.properties.to.enum},message:"must be equal to one of the allowed values"};
+const err6 = {instancePath:instancePath+"/" + i0+"/to",schemaPath:"#/items/properties/to/enum",keyword:"enum",params:{allowedValues: schema200.items.properties.to.enum},message:"must be equal to one of the allowed values"};
 if(vErrors === null){
 vErrors = [err6];
 }
@@ -8620,13 +8661,13 @@ vErrors.push(err12);
 }
 errors++;
 }
-validate406.errors = vErrors;
+validate408.errors = vErrors;
 return errors === 0;
 }
 
-const schema200 = {"type":"integer","minimum":1};
+const schema201 = {"type":"integer","minimum":1};
 
-function validate408(data, {instancePath="", parentData, parentDataProperty, rootData=data}={}){
+function validate410(data, {instancePath="", parentData, parentDataProperty, rootData=data}={}){
 let vErrors = null;
 let errors = 0;
 if(!(((typeof data == "number") && (!(data % 1) && !isNaN(data))) && (isFinite(data)))){
@@ -8651,13 +8692,13 @@ vErrors.push(err1);
 errors++;
 }
 }
-validate408.errors = vErrors;
+validate410.errors = vErrors;
 return errors === 0;
 }
 
-const schema201 = {"type":"integer","minimum":0};
+const schema202 = {"type":"integer","minimum":0};
 
-function validate410(data, {instancePath="", parentData, parentDataProperty, rootData=data}={}){
+function validate412(data, {instancePath="", parentData, parentDataProperty, rootData=data}={}){
 let vErrors = null;
 let errors = 0;
 if(!(((typeof data == "number") && (!(data % 1) && !isNaN(data))) && (isFinite(data)))){
@@ -8682,36 +8723,17 @@ vErrors.push(err1);
 errors++;
 }
 }
-validate410.errors = vErrors;
-return errors === 0;
-}
-
-const schema202 = {"enum":["off","dry_run","on"]};
-
-function validate412(data, {instancePath="", parentData, parentDataProperty, rootData=data}={}){
-let vErrors = null;
-let errors = 0;
-if(!(((data === "off") || (data === "dry_run")) || (data === "on"))){
-const err0 = {instancePath,schemaPath:"#/enum",keyword:"enum",params:{allowedValues: schema202.enum},message:"must be equal to one of the allowed values"};
-if(vErrors === null){
-vErrors = [err0];
-}
-else {
-vErrors.push(err0);
-}
-errors++;
-}
 validate412.errors = vErrors;
 return errors === 0;
 }
 
-const schema203 = {"type":"integer","minimum":1};
+const schema203 = {"enum":["off","dry_run","on"]};
 
 function validate414(data, {instancePath="", parentData, parentDataProperty, rootData=data}={}){
 let vErrors = null;
 let errors = 0;
-if(!(((typeof data == "number") && (!(data % 1) && !isNaN(data))) && (isFinite(data)))){
-const err0 = {instancePath,schemaPath:"#/type",keyword:"type",params:{type: "integer"},message:"must be integer"};
+if(!(((data === "off") || (data === "dry_run")) || (data === "on"))){
+const err0 = {instancePath,schemaPath:"#/enum",keyword:"enum",params:{allowedValues: schema203.enum},message:"must be equal to one of the allowed values"};
 if(vErrors === null){
 vErrors = [err0];
 }
@@ -8719,18 +8741,6 @@ else {
 vErrors.push(err0);
 }
 errors++;
-}
-if((typeof data == "number") && (isFinite(data))){
-if(data < 1 || isNaN(data)){
-const err1 = {instancePath,schemaPath:"#/minimum",keyword:"minimum",params:{comparison: ">=", limit: 1},message:"must be >= 1"};
-if(vErrors === null){
-vErrors = [err1];
-}
-else {
-vErrors.push(err1);
-}
-errors++;
-}
 }
 validate414.errors = vErrors;
 return errors === 0;
@@ -8767,9 +8777,40 @@ validate416.errors = vErrors;
 return errors === 0;
 }
 
-const schema205 = {"type":"integer","minimum":0};
+const schema205 = {"type":"integer","minimum":1};
 
 function validate418(data, {instancePath="", parentData, parentDataProperty, rootData=data}={}){
+let vErrors = null;
+let errors = 0;
+if(!(((typeof data == "number") && (!(data % 1) && !isNaN(data))) && (isFinite(data)))){
+const err0 = {instancePath,schemaPath:"#/type",keyword:"type",params:{type: "integer"},message:"must be integer"};
+if(vErrors === null){
+vErrors = [err0];
+}
+else {
+vErrors.push(err0);
+}
+errors++;
+}
+if((typeof data == "number") && (isFinite(data))){
+if(data < 1 || isNaN(data)){
+const err1 = {instancePath,schemaPath:"#/minimum",keyword:"minimum",params:{comparison: ">=", limit: 1},message:"must be >= 1"};
+if(vErrors === null){
+vErrors = [err1];
+}
+else {
+vErrors.push(err1);
+}
+errors++;
+}
+}
+validate418.errors = vErrors;
+return errors === 0;
+}
+
+const schema206 = {"type":"integer","minimum":0};
+
+function validate420(data, {instancePath="", parentData, parentDataProperty, rootData=data}={}){
 let vErrors = null;
 let errors = 0;
 if(!(((typeof data == "number") && (!(data % 1) && !isNaN(data))) && (isFinite(data)))){
@@ -8794,13 +8835,13 @@ vErrors.push(err1);
 errors++;
 }
 }
-validate418.errors = vErrors;
+validate420.errors = vErrors;
 return errors === 0;
 }
 
-const schema206 = {"type":"array","items":{"type":"string","minLength":1},"uniqueItems":true};
+const schema207 = {"type":"array","items":{"type":"string","minLength":1},"uniqueItems":true};
 
-function validate420(data, {instancePath="", parentData, parentDataProperty, rootData=data}={}){
+function validate422(data, {instancePath="", parentData, parentDataProperty, rootData=data}={}){
 let vErrors = null;
 let errors = 0;
 if(Array.isArray(data)){
@@ -8865,37 +8906,6 @@ vErrors.push(err3);
 }
 errors++;
 }
-validate420.errors = vErrors;
-return errors === 0;
-}
-
-const schema207 = {"type":"integer","minimum":1};
-
-function validate422(data, {instancePath="", parentData, parentDataProperty, rootData=data}={}){
-let vErrors = null;
-let errors = 0;
-if(!(((typeof data == "number") && (!(data % 1) && !isNaN(data))) && (isFinite(data)))){
-const err0 = {instancePath,schemaPath:"#/type",keyword:"type",params:{type: "integer"},message:"must be integer"};
-if(vErrors === null){
-vErrors = [err0];
-}
-else {
-vErrors.push(err0);
-}
-errors++;
-}
-if((typeof data == "number") && (isFinite(data))){
-if(data < 1 || isNaN(data)){
-const err1 = {instancePath,schemaPath:"#/minimum",keyword:"minimum",params:{comparison: ">=", limit: 1},message:"must be >= 1"};
-if(vErrors === null){
-vErrors = [err1];
-}
-else {
-vErrors.push(err1);
-}
-errors++;
-}
-}
 validate422.errors = vErrors;
 return errors === 0;
 }
@@ -8931,9 +8941,40 @@ validate424.errors = vErrors;
 return errors === 0;
 }
 
-const schema209 = {"type":"integer","minimum":0,"maximum":100000};
+const schema209 = {"type":"integer","minimum":1};
 
 function validate426(data, {instancePath="", parentData, parentDataProperty, rootData=data}={}){
+let vErrors = null;
+let errors = 0;
+if(!(((typeof data == "number") && (!(data % 1) && !isNaN(data))) && (isFinite(data)))){
+const err0 = {instancePath,schemaPath:"#/type",keyword:"type",params:{type: "integer"},message:"must be integer"};
+if(vErrors === null){
+vErrors = [err0];
+}
+else {
+vErrors.push(err0);
+}
+errors++;
+}
+if((typeof data == "number") && (isFinite(data))){
+if(data < 1 || isNaN(data)){
+const err1 = {instancePath,schemaPath:"#/minimum",keyword:"minimum",params:{comparison: ">=", limit: 1},message:"must be >= 1"};
+if(vErrors === null){
+vErrors = [err1];
+}
+else {
+vErrors.push(err1);
+}
+errors++;
+}
+}
+validate426.errors = vErrors;
+return errors === 0;
+}
+
+const schema210 = {"type":"integer","minimum":0,"maximum":100000};
+
+function validate428(data, {instancePath="", parentData, parentDataProperty, rootData=data}={}){
 let vErrors = null;
 let errors = 0;
 if(!(((typeof data == "number") && (!(data % 1) && !isNaN(data))) && (isFinite(data)))){
@@ -8968,13 +9009,13 @@ vErrors.push(err2);
 errors++;
 }
 }
-validate426.errors = vErrors;
+validate428.errors = vErrors;
 return errors === 0;
 }
 
-const schema210 = {"type":"string"};
+const schema211 = {"type":"string"};
 
-function validate428(data, {instancePath="", parentData, parentDataProperty, rootData=data}={}){
+function validate430(data, {instancePath="", parentData, parentDataProperty, rootData=data}={}){
 let vErrors = null;
 let errors = 0;
 if(typeof data !== "string"){
@@ -8987,13 +9028,13 @@ vErrors.push(err0);
 }
 errors++;
 }
-validate428.errors = vErrors;
+validate430.errors = vErrors;
 return errors === 0;
 }
 
-const schema211 = {"type":"boolean"};
+const schema212 = {"type":"boolean"};
 
-function validate430(data, {instancePath="", parentData, parentDataProperty, rootData=data}={}){
+function validate432(data, {instancePath="", parentData, parentDataProperty, rootData=data}={}){
 let vErrors = null;
 let errors = 0;
 if(typeof data !== "boolean"){
@@ -9006,13 +9047,13 @@ vErrors.push(err0);
 }
 errors++;
 }
-validate430.errors = vErrors;
+validate432.errors = vErrors;
 return errors === 0;
 }
 
-const schema212 = {"type":"integer","minimum":30,"maximum":3650};
+const schema213 = {"type":"integer","minimum":30,"maximum":3650};
 
-function validate432(data, {instancePath="", parentData, parentDataProperty, rootData=data}={}){
+function validate434(data, {instancePath="", parentData, parentDataProperty, rootData=data}={}){
 let vErrors = null;
 let errors = 0;
 if(!(((typeof data == "number") && (!(data % 1) && !isNaN(data))) && (isFinite(data)))){
@@ -9047,13 +9088,13 @@ vErrors.push(err2);
 errors++;
 }
 }
-validate432.errors = vErrors;
+validate434.errors = vErrors;
 return errors === 0;
 }
 
-const schema213 = {"type":"string"};
+const schema214 = {"type":"string"};
 
-function validate434(data, {instancePath="", parentData, parentDataProperty, rootData=data}={}){
+function validate436(data, {instancePath="", parentData, parentDataProperty, rootData=data}={}){
 let vErrors = null;
 let errors = 0;
 if(typeof data !== "string"){
@@ -9066,13 +9107,13 @@ vErrors.push(err0);
 }
 errors++;
 }
-validate434.errors = vErrors;
+validate436.errors = vErrors;
 return errors === 0;
 }
 
-const schema214 = {"type":"integer","minimum":1,"maximum":10000};
+const schema215 = {"type":"integer","minimum":1,"maximum":10000};
 
-function validate436(data, {instancePath="", parentData, parentDataProperty, rootData=data}={}){
+function validate438(data, {instancePath="", parentData, parentDataProperty, rootData=data}={}){
 let vErrors = null;
 let errors = 0;
 if(!(((typeof data == "number") && (!(data % 1) && !isNaN(data))) && (isFinite(data)))){
@@ -9107,13 +9148,13 @@ vErrors.push(err2);
 errors++;
 }
 }
-validate436.errors = vErrors;
+validate438.errors = vErrors;
 return errors === 0;
 }
 
-const schema215 = {"type":"boolean"};
+const schema216 = {"type":"boolean"};
 
-function validate438(data, {instancePath="", parentData, parentDataProperty, rootData=data}={}){
+function validate440(data, {instancePath="", parentData, parentDataProperty, rootData=data}={}){
 let vErrors = null;
 let errors = 0;
 if(typeof data !== "boolean"){
@@ -9126,13 +9167,13 @@ vErrors.push(err0);
 }
 errors++;
 }
-validate438.errors = vErrors;
+validate440.errors = vErrors;
 return errors === 0;
 }
 
-const schema216 = {"type":"integer","minimum":1};
+const schema217 = {"type":"integer","minimum":1};
 
-function validate440(data, {instancePath="", parentData, parentDataProperty, rootData=data}={}){
+function validate442(data, {instancePath="", parentData, parentDataProperty, rootData=data}={}){
 let vErrors = null;
 let errors = 0;
 if(!(((typeof data == "number") && (!(data % 1) && !isNaN(data))) && (isFinite(data)))){
@@ -9153,47 +9194,6 @@ vErrors = [err1];
 }
 else {
 vErrors.push(err1);
-}
-errors++;
-}
-}
-validate440.errors = vErrors;
-return errors === 0;
-}
-
-const schema217 = {"type":"integer","minimum":1,"maximum":31536000000};
-
-function validate442(data, {instancePath="", parentData, parentDataProperty, rootData=data}={}){
-let vErrors = null;
-let errors = 0;
-if(!(((typeof data == "number") && (!(data % 1) && !isNaN(data))) && (isFinite(data)))){
-const err0 = {instancePath,schemaPath:"#/type",keyword:"type",params:{type: "integer"},message:"must be integer"};
-if(vErrors === null){
-vErrors = [err0];
-}
-else {
-vErrors.push(err0);
-}
-errors++;
-}
-if((typeof data == "number") && (isFinite(data))){
-if(data > 31536000000 || isNaN(data)){
-const err1 = {instancePath,schemaPath:"#/maximum",keyword:"maximum",params:{comparison: "<=", limit: 31536000000},message:"must be <= 31536000000"};
-if(vErrors === null){
-vErrors = [err1];
-}
-else {
-vErrors.push(err1);
-}
-errors++;
-}
-if(data < 1 || isNaN(data)){
-const err2 = {instancePath,schemaPath:"#/minimum",keyword:"minimum",params:{comparison: ">=", limit: 1},message:"must be >= 1"};
-if(vErrors === null){
-vErrors = [err2];
-}
-else {
-vErrors.push(err2);
 }
 errors++;
 }
@@ -9284,50 +9284,9 @@ validate446.errors = vErrors;
 return errors === 0;
 }
 
-const schema220 = {"type":"integer","minimum":0,"maximum":31536000000};
+const schema220 = {"type":"integer","minimum":1,"maximum":31536000000};
 
 function validate448(data, {instancePath="", parentData, parentDataProperty, rootData=data}={}){
-let vErrors = null;
-let errors = 0;
-if(!(((typeof data == "number") && (!(data % 1) && !isNaN(data))) && (isFinite(data)))){
-const err0 = {instancePath,schemaPath:"#/type",keyword:"type",params:{type: "integer"},message:"must be integer"};
-if(vErrors === null){
-vErrors = [err0];
-}
-else {
-vErrors.push(err0);
-}
-errors++;
-}
-if((typeof data == "number") && (isFinite(data))){
-if(data > 31536000000 || isNaN(data)){
-const err1 = {instancePath,schemaPath:"#/maximum",keyword:"maximum",params:{comparison: "<=", limit: 31536000000},message:"must be <= 31536000000"};
-if(vErrors === null){
-vErrors = [err1];
-}
-else {
-vErrors.push(err1);
-}
-errors++;
-}
-if(data < 0 || isNaN(data)){
-const err2 = {instancePath,schemaPath:"#/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0"};
-if(vErrors === null){
-vErrors = [err2];
-}
-else {
-vErrors.push(err2);
-}
-errors++;
-}
-}
-validate448.errors = vErrors;
-return errors === 0;
-}
-
-const schema221 = {"type":"integer","minimum":1,"maximum":31536000000};
-
-function validate450(data, {instancePath="", parentData, parentDataProperty, rootData=data}={}){
 let vErrors = null;
 let errors = 0;
 if(!(((typeof data == "number") && (!(data % 1) && !isNaN(data))) && (isFinite(data)))){
@@ -9362,13 +9321,95 @@ vErrors.push(err2);
 errors++;
 }
 }
+validate448.errors = vErrors;
+return errors === 0;
+}
+
+const schema221 = {"type":"integer","minimum":0,"maximum":31536000000};
+
+function validate450(data, {instancePath="", parentData, parentDataProperty, rootData=data}={}){
+let vErrors = null;
+let errors = 0;
+if(!(((typeof data == "number") && (!(data % 1) && !isNaN(data))) && (isFinite(data)))){
+const err0 = {instancePath,schemaPath:"#/type",keyword:"type",params:{type: "integer"},message:"must be integer"};
+if(vErrors === null){
+vErrors = [err0];
+}
+else {
+vErrors.push(err0);
+}
+errors++;
+}
+if((typeof data == "number") && (isFinite(data))){
+if(data > 31536000000 || isNaN(data)){
+const err1 = {instancePath,schemaPath:"#/maximum",keyword:"maximum",params:{comparison: "<=", limit: 31536000000},message:"must be <= 31536000000"};
+if(vErrors === null){
+vErrors = [err1];
+}
+else {
+vErrors.push(err1);
+}
+errors++;
+}
+if(data < 0 || isNaN(data)){
+const err2 = {instancePath,schemaPath:"#/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0"};
+if(vErrors === null){
+vErrors = [err2];
+}
+else {
+vErrors.push(err2);
+}
+errors++;
+}
+}
 validate450.errors = vErrors;
 return errors === 0;
 }
 
-const schema222 = {"type":"array","maxItems":10,"items":{"type":"integer","minimum":1}};
+const schema222 = {"type":"integer","minimum":1,"maximum":31536000000};
 
 function validate452(data, {instancePath="", parentData, parentDataProperty, rootData=data}={}){
+let vErrors = null;
+let errors = 0;
+if(!(((typeof data == "number") && (!(data % 1) && !isNaN(data))) && (isFinite(data)))){
+const err0 = {instancePath,schemaPath:"#/type",keyword:"type",params:{type: "integer"},message:"must be integer"};
+if(vErrors === null){
+vErrors = [err0];
+}
+else {
+vErrors.push(err0);
+}
+errors++;
+}
+if((typeof data == "number") && (isFinite(data))){
+if(data > 31536000000 || isNaN(data)){
+const err1 = {instancePath,schemaPath:"#/maximum",keyword:"maximum",params:{comparison: "<=", limit: 31536000000},message:"must be <= 31536000000"};
+if(vErrors === null){
+vErrors = [err1];
+}
+else {
+vErrors.push(err1);
+}
+errors++;
+}
+if(data < 1 || isNaN(data)){
+const err2 = {instancePath,schemaPath:"#/minimum",keyword:"minimum",params:{comparison: ">=", limit: 1},message:"must be >= 1"};
+if(vErrors === null){
+vErrors = [err2];
+}
+else {
+vErrors.push(err2);
+}
+errors++;
+}
+}
+validate452.errors = vErrors;
+return errors === 0;
+}
+
+const schema223 = {"type":"array","maxItems":10,"items":{"type":"integer","minimum":1}};
+
+function validate454(data, {instancePath="", parentData, parentDataProperty, rootData=data}={}){
 let vErrors = null;
 let errors = 0;
 if(Array.isArray(data)){
@@ -9419,13 +9460,13 @@ vErrors.push(err3);
 }
 errors++;
 }
-validate452.errors = vErrors;
+validate454.errors = vErrors;
 return errors === 0;
 }
 
-const schema223 = {"type":"integer","minimum":1};
+const schema224 = {"type":"integer","minimum":1};
 
-function validate454(data, {instancePath="", parentData, parentDataProperty, rootData=data}={}){
+function validate456(data, {instancePath="", parentData, parentDataProperty, rootData=data}={}){
 let vErrors = null;
 let errors = 0;
 if(!(((typeof data == "number") && (!(data % 1) && !isNaN(data))) && (isFinite(data)))){
@@ -9449,37 +9490,6 @@ vErrors.push(err1);
 }
 errors++;
 }
-}
-validate454.errors = vErrors;
-return errors === 0;
-}
-
-const schema224 = {"type":"string","pattern":"^[A-Za-z0-9_.]+$"};
-
-function validate456(data, {instancePath="", parentData, parentDataProperty, rootData=data}={}){
-let vErrors = null;
-let errors = 0;
-if(typeof data === "string"){
-if(!pattern4.test(data)){
-const err0 = {instancePath,schemaPath:"#/pattern",keyword:"pattern",params:{pattern: "^[A-Za-z0-9_.]+$"},message:"must match pattern \""+"^[A-Za-z0-9_.]+$"+"\""};
-if(vErrors === null){
-vErrors = [err0];
-}
-else {
-vErrors.push(err0);
-}
-errors++;
-}
-}
-else {
-const err1 = {instancePath,schemaPath:"#/type",keyword:"type",params:{type: "string"},message:"must be string"};
-if(vErrors === null){
-vErrors = [err1];
-}
-else {
-vErrors.push(err1);
-}
-errors++;
 }
 validate456.errors = vErrors;
 return errors === 0;
@@ -9547,11 +9557,42 @@ validate460.errors = vErrors;
 return errors === 0;
 }
 
-const schema227 = {"type":"object","propertyNames":{"pattern":"^[a-z][a-z0-9_-]*$"},"additionalProperties":{"type":"object","required":["type"],"properties":{"type":{"enum":["stripe","adyen","adyen-stored-value","cybersource","simulator"]}},"allOf":[{"if":{"properties":{"type":{"const":"stripe"}},"required":["type"]},"then":{"type":"object","additionalProperties":false,"required":["type","base_url","api_key"],"properties":{"type":{"const":"stripe"},"base_url":{"type":"string","pattern":"^https?://[^\\s]+$"},"timeout_ms":{"type":"integer","minimum":1,"default":10000},"max_sockets":{"type":"integer","minimum":1,"default":512},"connect_timeout_ms":{"type":"integer","minimum":1,"default":2000},"warm_sockets":{"type":"integer","minimum":0,"default":16},"keep_warm_interval_ms":{"type":"integer","minimum":1000,"default":30000},"store_payment_methods":{"type":"boolean","default":false},"payer_authentication":{"type":"boolean","default":false},"vault":{"type":"string","pattern":"^[A-Za-z0-9][A-Za-z0-9_.:-]{0,99}$"},"api_key":{"type":"string","minLength":1},"webhook_secret":{"type":"string","default":""},"webhook_secret_previous":{"type":"string","default":""},"merchant_account":{"type":"string","default":""}}}},{"if":{"properties":{"type":{"const":"adyen"}},"required":["type"]},"then":{"type":"object","additionalProperties":false,"required":["type","base_url","api_key","merchant_account"],"properties":{"type":{"const":"adyen"},"base_url":{"type":"string","pattern":"^https?://[^\\s]+$"},"timeout_ms":{"type":"integer","minimum":1,"default":10000},"max_sockets":{"type":"integer","minimum":1,"default":512},"connect_timeout_ms":{"type":"integer","minimum":1,"default":2000},"warm_sockets":{"type":"integer","minimum":0,"default":16},"keep_warm_interval_ms":{"type":"integer","minimum":1000,"default":30000},"store_payment_methods":{"type":"boolean","default":false},"payer_authentication":{"type":"boolean","default":false},"vault":{"type":"string","pattern":"^[A-Za-z0-9][A-Za-z0-9_.:-]{0,99}$"},"api_key":{"type":"string","minLength":1},"merchant_account":{"type":"string","minLength":1},"webhook_secret":{"type":"string","default":""},"webhook_secret_previous":{"type":"string","default":""},"key_id":{"type":"string","default":""},"shared_secret":{"type":"string","default":""},"report_username":{"type":"string","default":""},"report_password":{"type":"string","default":""},"authorisation_type":{"type":"string","default":""},"report_base_url":{"type":"string","default":""}}}},{"if":{"properties":{"type":{"const":"adyen-stored-value"}},"required":["type"]},"then":{"type":"object","additionalProperties":false,"required":["type","base_url","api_key","merchant_account"],"properties":{"type":{"const":"adyen-stored-value"},"base_url":{"type":"string","pattern":"^https?://[^\\s]+$"},"timeout_ms":{"type":"integer","minimum":1,"default":10000},"max_sockets":{"type":"integer","minimum":1,"default":512},"connect_timeout_ms":{"type":"integer","minimum":1,"default":2000},"warm_sockets":{"type":"integer","minimum":0,"default":16},"keep_warm_interval_ms":{"type":"integer","minimum":1000,"default":30000},"store_payment_methods":{"type":"boolean","default":false},"payer_authentication":{"type":"boolean","default":false},"vault":{"type":"string","pattern":"^[A-Za-z0-9][A-Za-z0-9_.:-]{0,99}$"},"api_key":{"type":"string","minLength":1},"merchant_account":{"type":"string","minLength":1},"webhook_secret":{"type":"string","default":""},"webhook_secret_previous":{"type":"string","default":""},"key_id":{"type":"string","default":""},"shared_secret":{"type":"string","default":""},"issue_svs":{"type":"boolean","default":false}}}},{"if":{"properties":{"type":{"const":"cybersource"}},"required":["type"]},"then":{"type":"object","additionalProperties":false,"required":["type","base_url","merchant_id","key_id","shared_secret"],"properties":{"type":{"const":"cybersource"},"base_url":{"type":"string","pattern":"^https?://[^\\s]+$"},"timeout_ms":{"type":"integer","minimum":1,"default":10000},"max_sockets":{"type":"integer","minimum":1,"default":512},"connect_timeout_ms":{"type":"integer","minimum":1,"default":2000},"warm_sockets":{"type":"integer","minimum":0,"default":16},"keep_warm_interval_ms":{"type":"integer","minimum":1000,"default":30000},"store_payment_methods":{"type":"boolean","default":false},"payer_authentication":{"type":"boolean","default":false},"vault":{"type":"string","pattern":"^[A-Za-z0-9][A-Za-z0-9_.:-]{0,99}$"},"merchant_id":{"type":"string","minLength":1},"key_id":{"type":"string","minLength":1},"shared_secret":{"type":"string","minLength":1},"webhook_secret":{"type":"string","default":""},"webhook_secret_previous":{"type":"string","default":""},"webhook_key_id":{"type":"string","default":""},"webhook_key_id_previous":{"type":"string","default":""},"merchant_account":{"type":"string","default":""},"webhook_private_key":{"type":"string","default":""},"reverse_after_void":{"type":"boolean","default":false}}}},{"if":{"properties":{"type":{"const":"simulator"}},"required":["type"]},"then":{"type":"object","additionalProperties":false,"required":["type","base_url"],"properties":{"type":{"const":"simulator"},"base_url":{"type":"string","pattern":"^https?://[^\\s]+$"},"timeout_ms":{"type":"integer","minimum":1,"default":10000},"max_sockets":{"type":"integer","minimum":1,"default":512},"connect_timeout_ms":{"type":"integer","minimum":1,"default":2000},"warm_sockets":{"type":"integer","minimum":0,"default":16},"keep_warm_interval_ms":{"type":"integer","minimum":1000,"default":30000},"store_payment_methods":{"type":"boolean","default":false},"payer_authentication":{"type":"boolean","default":false},"vault":{"type":"string","pattern":"^[A-Za-z0-9][A-Za-z0-9_.:-]{0,99}$"},"api_key":{"type":"string","default":""},"webhook_secret":{"type":"string","default":""},"webhook_secret_previous":{"type":"string","default":""},"merchant_account":{"type":"string","default":""}}}}]}};
+const schema227 = {"type":"string","pattern":"^[A-Za-z0-9_.]+$"};
+
+function validate462(data, {instancePath="", parentData, parentDataProperty, rootData=data}={}){
+let vErrors = null;
+let errors = 0;
+if(typeof data === "string"){
+if(!pattern4.test(data)){
+const err0 = {instancePath,schemaPath:"#/pattern",keyword:"pattern",params:{pattern: "^[A-Za-z0-9_.]+$"},message:"must match pattern \""+"^[A-Za-z0-9_.]+$"+"\""};
+if(vErrors === null){
+vErrors = [err0];
+}
+else {
+vErrors.push(err0);
+}
+errors++;
+}
+}
+else {
+const err1 = {instancePath,schemaPath:"#/type",keyword:"type",params:{type: "string"},message:"must be string"};
+if(vErrors === null){
+vErrors = [err1];
+}
+else {
+vErrors.push(err1);
+}
+errors++;
+}
+validate462.errors = vErrors;
+return errors === 0;
+}
+
+const schema228 = {"type":"object","propertyNames":{"pattern":"^[a-z][a-z0-9_-]*$"},"additionalProperties":{"type":"object","required":["type"],"properties":{"type":{"enum":["stripe","adyen","adyen-stored-value","cybersource","simulator"]}},"allOf":[{"if":{"properties":{"type":{"const":"stripe"}},"required":["type"]},"then":{"type":"object","additionalProperties":false,"required":["type","base_url","api_key"],"properties":{"type":{"const":"stripe"},"base_url":{"type":"string","pattern":"^https?://[^\\s]+$"},"timeout_ms":{"type":"integer","minimum":1,"default":10000},"max_sockets":{"type":"integer","minimum":1,"default":512},"connect_timeout_ms":{"type":"integer","minimum":1,"default":2000},"warm_sockets":{"type":"integer","minimum":0,"default":16},"keep_warm_interval_ms":{"type":"integer","minimum":1000,"default":30000},"store_payment_methods":{"type":"boolean","default":false},"payer_authentication":{"type":"boolean","default":false},"vault":{"type":"string","pattern":"^[A-Za-z0-9][A-Za-z0-9_.:-]{0,99}$"},"api_key":{"type":"string","minLength":1},"webhook_secret":{"type":"string","default":""},"webhook_secret_previous":{"type":"string","default":""},"merchant_account":{"type":"string","default":""}}}},{"if":{"properties":{"type":{"const":"adyen"}},"required":["type"]},"then":{"type":"object","additionalProperties":false,"required":["type","base_url","api_key","merchant_account"],"properties":{"type":{"const":"adyen"},"base_url":{"type":"string","pattern":"^https?://[^\\s]+$"},"timeout_ms":{"type":"integer","minimum":1,"default":10000},"max_sockets":{"type":"integer","minimum":1,"default":512},"connect_timeout_ms":{"type":"integer","minimum":1,"default":2000},"warm_sockets":{"type":"integer","minimum":0,"default":16},"keep_warm_interval_ms":{"type":"integer","minimum":1000,"default":30000},"store_payment_methods":{"type":"boolean","default":false},"payer_authentication":{"type":"boolean","default":false},"vault":{"type":"string","pattern":"^[A-Za-z0-9][A-Za-z0-9_.:-]{0,99}$"},"api_key":{"type":"string","minLength":1},"merchant_account":{"type":"string","minLength":1},"webhook_secret":{"type":"string","default":""},"webhook_secret_previous":{"type":"string","default":""},"key_id":{"type":"string","default":""},"shared_secret":{"type":"string","default":""},"report_username":{"type":"string","default":""},"report_password":{"type":"string","default":""},"authorisation_type":{"type":"string","default":""},"report_base_url":{"type":"string","default":""}}}},{"if":{"properties":{"type":{"const":"adyen-stored-value"}},"required":["type"]},"then":{"type":"object","additionalProperties":false,"required":["type","base_url","api_key","merchant_account"],"properties":{"type":{"const":"adyen-stored-value"},"base_url":{"type":"string","pattern":"^https?://[^\\s]+$"},"timeout_ms":{"type":"integer","minimum":1,"default":10000},"max_sockets":{"type":"integer","minimum":1,"default":512},"connect_timeout_ms":{"type":"integer","minimum":1,"default":2000},"warm_sockets":{"type":"integer","minimum":0,"default":16},"keep_warm_interval_ms":{"type":"integer","minimum":1000,"default":30000},"store_payment_methods":{"type":"boolean","default":false},"payer_authentication":{"type":"boolean","default":false},"vault":{"type":"string","pattern":"^[A-Za-z0-9][A-Za-z0-9_.:-]{0,99}$"},"api_key":{"type":"string","minLength":1},"merchant_account":{"type":"string","minLength":1},"webhook_secret":{"type":"string","default":""},"webhook_secret_previous":{"type":"string","default":""},"key_id":{"type":"string","default":""},"shared_secret":{"type":"string","default":""},"issue_svs":{"type":"boolean","default":false}}}},{"if":{"properties":{"type":{"const":"cybersource"}},"required":["type"]},"then":{"type":"object","additionalProperties":false,"required":["type","base_url","merchant_id","key_id","shared_secret"],"properties":{"type":{"const":"cybersource"},"base_url":{"type":"string","pattern":"^https?://[^\\s]+$"},"timeout_ms":{"type":"integer","minimum":1,"default":10000},"max_sockets":{"type":"integer","minimum":1,"default":512},"connect_timeout_ms":{"type":"integer","minimum":1,"default":2000},"warm_sockets":{"type":"integer","minimum":0,"default":16},"keep_warm_interval_ms":{"type":"integer","minimum":1000,"default":30000},"store_payment_methods":{"type":"boolean","default":false},"payer_authentication":{"type":"boolean","default":false},"vault":{"type":"string","pattern":"^[A-Za-z0-9][A-Za-z0-9_.:-]{0,99}$"},"merchant_id":{"type":"string","minLength":1},"key_id":{"type":"string","minLength":1},"shared_secret":{"type":"string","minLength":1},"webhook_secret":{"type":"string","default":""},"webhook_secret_previous":{"type":"string","default":""},"webhook_key_id":{"type":"string","default":""},"webhook_key_id_previous":{"type":"string","default":""},"merchant_account":{"type":"string","default":""},"webhook_private_key":{"type":"string","default":""},"reverse_after_void":{"type":"boolean","default":false}}}},{"if":{"properties":{"type":{"const":"simulator"}},"required":["type"]},"then":{"type":"object","additionalProperties":false,"required":["type","base_url"],"properties":{"type":{"const":"simulator"},"base_url":{"type":"string","pattern":"^https?://[^\\s]+$"},"timeout_ms":{"type":"integer","minimum":1,"default":10000},"max_sockets":{"type":"integer","minimum":1,"default":512},"connect_timeout_ms":{"type":"integer","minimum":1,"default":2000},"warm_sockets":{"type":"integer","minimum":0,"default":16},"keep_warm_interval_ms":{"type":"integer","minimum":1000,"default":30000},"store_payment_methods":{"type":"boolean","default":false},"payer_authentication":{"type":"boolean","default":false},"vault":{"type":"string","pattern":"^[A-Za-z0-9][A-Za-z0-9_.:-]{0,99}$"},"api_key":{"type":"string","default":""},"webhook_secret":{"type":"string","default":""},"webhook_secret_previous":{"type":"string","default":""},"merchant_account":{"type":"string","default":""}}}}]}};
 const pattern72 = new RegExp("^[a-z][a-z0-9_-]*$", "u");
 const pattern74 = new RegExp("^[A-Za-z0-9][A-Za-z0-9_.:-]{0,99}$", "u");
 
-function validate462(data, {instancePath="", parentData, parentDataProperty, rootData=data}={}){
+function validate464(data, {instancePath="", parentData, parentDataProperty, rootData=data}={}){
 let vErrors = null;
 let errors = 0;
 if(data && typeof data == "object" && !Array.isArray(data)){
@@ -9687,7 +9728,7 @@ vErrors.push(err6);
 errors++;
 }
 for(const key2 in data0){
-if(!(func2.call(schema227.additionalProperties.allOf[0].then.properties, key2))){
+if(!(func2.call(schema228.additionalProperties.allOf[0].then.properties, key2))){
 const err7 = {instancePath:instancePath+"/" + key1.replace(/~/g, "~0").replace(/\//g, "~1"),schemaPath:"#/additionalProperties/allOf/0/then/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key2},message:"must NOT have additional properties"};
 if(vErrors === null){
 vErrors = [err7];
@@ -10103,7 +10144,7 @@ vErrors.push(err37);
 errors++;
 }
 for(const key3 in data0){
-if(!(func2.call(schema227.additionalProperties.allOf[1].then.properties, key3))){
+if(!(func2.call(schema228.additionalProperties.allOf[1].then.properties, key3))){
 const err38 = {instancePath:instancePath+"/" + key1.replace(/~/g, "~0").replace(/\//g, "~1"),schemaPath:"#/additionalProperties/allOf/1/then/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key3},message:"must NOT have additional properties"};
 if(vErrors === null){
 vErrors = [err38];
@@ -10585,7 +10626,7 @@ vErrors.push(err75);
 errors++;
 }
 for(const key4 in data0){
-if(!(func2.call(schema227.additionalProperties.allOf[2].then.properties, key4))){
+if(!(func2.call(schema228.additionalProperties.allOf[2].then.properties, key4))){
 const err76 = {instancePath:instancePath+"/" + key1.replace(/~/g, "~0").replace(/\//g, "~1"),schemaPath:"#/additionalProperties/allOf/2/then/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key4},message:"must NOT have additional properties"};
 if(vErrors === null){
 vErrors = [err76];
@@ -11053,7 +11094,7 @@ vErrors.push(err111);
 errors++;
 }
 for(const key5 in data0){
-if(!(func2.call(schema227.additionalProperties.allOf[3].then.properties, key5))){
+if(!(func2.call(schema228.additionalProperties.allOf[3].then.properties, key5))){
 const err112 = {instancePath:instancePath+"/" + key1.replace(/~/g, "~0").replace(/\//g, "~1"),schemaPath:"#/additionalProperties/allOf/3/then/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key5},message:"must NOT have additional properties"};
 if(vErrors === null){
 vErrors = [err112];
@@ -11527,7 +11568,7 @@ vErrors.push(err148);
 errors++;
 }
 for(const key6 in data0){
-if(!(func2.call(schema227.additionalProperties.allOf[4].then.properties, key6))){
+if(!(func2.call(schema228.additionalProperties.allOf[4].then.properties, key6))){
 const err149 = {instancePath:instancePath+"/" + key1.replace(/~/g, "~0").replace(/\//g, "~1"),schemaPath:"#/additionalProperties/allOf/4/then/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key6},message:"must NOT have additional properties"};
 if(vErrors === null){
 vErrors = [err149];
@@ -11813,7 +11854,7 @@ errors++;
 if(data0.type !== undefined){
 let data91 = data0.type;
 if(!(((((data91 === "stripe") || (data91 === "adyen")) || (data91 === "adyen-stored-value")) || (data91 === "cybersource")) || (data91 === "simulator"))){
-const err174 = {instancePath:instancePath+"/" + key1.replace(/~/g, "~0").replace(/\//g, "~1")+"/type",schemaPath:"#/additionalProperties/properties/type/enum",keyword:"enum",params:{allowedValues: schema227.additionalProperties.properties.type.enum},message:"must be equal to one of the allowed values"};
+const err174 = {instancePath:instancePath+"/" + key1.replace(/~/g, "~0").replace(/\//g, "~1")+"/type",schemaPath:"#/additionalProperties/properties/type/enum",keyword:"enum",params:{allowedValues: schema228.additionalProperties.properties.type.enum},message:"must be equal to one of the allowed values"};
 if(vErrors === null){
 vErrors = [err174];
 }
@@ -11846,7 +11887,7 @@ vErrors.push(err176);
 }
 errors++;
 }
-validate462.errors = vErrors;
+validate464.errors = vErrors;
 return errors === 0;
 }
 
@@ -12097,6 +12138,9 @@ data["delivery.parked_outcome_ttl_ms"] = 2592000000;
 }
 if(data["delivery.void_wait_max_ms"] === undefined){
 data["delivery.void_wait_max_ms"] = 86400000;
+}
+if(data["delivery.authorization_wait_max_ms"] === undefined){
+data["delivery.authorization_wait_max_ms"] = 5616000000;
 }
 if(data["events.concurrency"] === undefined){
 data["events.concurrency"] = 50;
@@ -12971,528 +13015,532 @@ if(!(validate200(data["delivery.void_wait_max_ms"], {instancePath:instancePath+"
 vErrors = vErrors === null ? validate200.errors : vErrors.concat(validate200.errors);
 errors = vErrors.length;
 }
-if(!(validate202(data["events.concurrency"], {instancePath:instancePath+"/events.concurrency",parentData:data,parentDataProperty:"events.concurrency",rootData}))){
+if(!(validate202(data["delivery.authorization_wait_max_ms"], {instancePath:instancePath+"/delivery.authorization_wait_max_ms",parentData:data,parentDataProperty:"delivery.authorization_wait_max_ms",rootData}))){
 vErrors = vErrors === null ? validate202.errors : vErrors.concat(validate202.errors);
 errors = vErrors.length;
 }
-if(!(validate204(data["events.backoff_base_ms"], {instancePath:instancePath+"/events.backoff_base_ms",parentData:data,parentDataProperty:"events.backoff_base_ms",rootData}))){
+if(!(validate204(data["events.concurrency"], {instancePath:instancePath+"/events.concurrency",parentData:data,parentDataProperty:"events.concurrency",rootData}))){
 vErrors = vErrors === null ? validate204.errors : vErrors.concat(validate204.errors);
 errors = vErrors.length;
 }
-if(!(validate206(data["events.backoff_max_ms"], {instancePath:instancePath+"/events.backoff_max_ms",parentData:data,parentDataProperty:"events.backoff_max_ms",rootData}))){
+if(!(validate206(data["events.backoff_base_ms"], {instancePath:instancePath+"/events.backoff_base_ms",parentData:data,parentDataProperty:"events.backoff_base_ms",rootData}))){
 vErrors = vErrors === null ? validate206.errors : vErrors.concat(validate206.errors);
 errors = vErrors.length;
 }
-if(!(validate208(data["queues.watchdog_interval_ms"], {instancePath:instancePath+"/queues.watchdog_interval_ms",parentData:data,parentDataProperty:"queues.watchdog_interval_ms",rootData}))){
+if(!(validate208(data["events.backoff_max_ms"], {instancePath:instancePath+"/events.backoff_max_ms",parentData:data,parentDataProperty:"events.backoff_max_ms",rootData}))){
 vErrors = vErrors === null ? validate208.errors : vErrors.concat(validate208.errors);
 errors = vErrors.length;
 }
-if(!(validate210(data["leases.holder_ttl_ms"], {instancePath:instancePath+"/leases.holder_ttl_ms",parentData:data,parentDataProperty:"leases.holder_ttl_ms",rootData}))){
+if(!(validate210(data["queues.watchdog_interval_ms"], {instancePath:instancePath+"/queues.watchdog_interval_ms",parentData:data,parentDataProperty:"queues.watchdog_interval_ms",rootData}))){
 vErrors = vErrors === null ? validate210.errors : vErrors.concat(validate210.errors);
 errors = vErrors.length;
 }
-if(!(validate212(data["poller.schedule_ms"], {instancePath:instancePath+"/poller.schedule_ms",parentData:data,parentDataProperty:"poller.schedule_ms",rootData}))){
+if(!(validate212(data["leases.holder_ttl_ms"], {instancePath:instancePath+"/leases.holder_ttl_ms",parentData:data,parentDataProperty:"leases.holder_ttl_ms",rootData}))){
 vErrors = vErrors === null ? validate212.errors : vErrors.concat(validate212.errors);
 errors = vErrors.length;
 }
-if(!(validate214(data["poller.in_process_interval_ms"], {instancePath:instancePath+"/poller.in_process_interval_ms",parentData:data,parentDataProperty:"poller.in_process_interval_ms",rootData}))){
+if(!(validate214(data["poller.schedule_ms"], {instancePath:instancePath+"/poller.schedule_ms",parentData:data,parentDataProperty:"poller.schedule_ms",rootData}))){
 vErrors = vErrors === null ? validate214.errors : vErrors.concat(validate214.errors);
 errors = vErrors.length;
 }
-if(!(validate216(data["poller.unresolved_interval_ms"], {instancePath:instancePath+"/poller.unresolved_interval_ms",parentData:data,parentDataProperty:"poller.unresolved_interval_ms",rootData}))){
+if(!(validate216(data["poller.in_process_interval_ms"], {instancePath:instancePath+"/poller.in_process_interval_ms",parentData:data,parentDataProperty:"poller.in_process_interval_ms",rootData}))){
 vErrors = vErrors === null ? validate216.errors : vErrors.concat(validate216.errors);
 errors = vErrors.length;
 }
-if(!(validate218(data["poller.webhook_wait_alert_ms"], {instancePath:instancePath+"/poller.webhook_wait_alert_ms",parentData:data,parentDataProperty:"poller.webhook_wait_alert_ms",rootData}))){
+if(!(validate218(data["poller.unresolved_interval_ms"], {instancePath:instancePath+"/poller.unresolved_interval_ms",parentData:data,parentDataProperty:"poller.unresolved_interval_ms",rootData}))){
 vErrors = vErrors === null ? validate218.errors : vErrors.concat(validate218.errors);
 errors = vErrors.length;
 }
-if(!(validate220(data["registration.attempts"], {instancePath:instancePath+"/registration.attempts",parentData:data,parentDataProperty:"registration.attempts",rootData}))){
+if(!(validate220(data["poller.webhook_wait_alert_ms"], {instancePath:instancePath+"/poller.webhook_wait_alert_ms",parentData:data,parentDataProperty:"poller.webhook_wait_alert_ms",rootData}))){
 vErrors = vErrors === null ? validate220.errors : vErrors.concat(validate220.errors);
 errors = vErrors.length;
 }
-if(!(validate222(data["registration.backoff_base_ms"], {instancePath:instancePath+"/registration.backoff_base_ms",parentData:data,parentDataProperty:"registration.backoff_base_ms",rootData}))){
+if(!(validate222(data["registration.attempts"], {instancePath:instancePath+"/registration.attempts",parentData:data,parentDataProperty:"registration.attempts",rootData}))){
 vErrors = vErrors === null ? validate222.errors : vErrors.concat(validate222.errors);
 errors = vErrors.length;
 }
-if(!(validate224(data["authorizations.validity_ms"], {instancePath:instancePath+"/authorizations.validity_ms",parentData:data,parentDataProperty:"authorizations.validity_ms",rootData}))){
+if(!(validate224(data["registration.backoff_base_ms"], {instancePath:instancePath+"/registration.backoff_base_ms",parentData:data,parentDataProperty:"registration.backoff_base_ms",rootData}))){
 vErrors = vErrors === null ? validate224.errors : vErrors.concat(validate224.errors);
 errors = vErrors.length;
 }
-if(!(validate226(data["authorizations.expiry_warning_ms"], {instancePath:instancePath+"/authorizations.expiry_warning_ms",parentData:data,parentDataProperty:"authorizations.expiry_warning_ms",rootData}))){
+if(!(validate226(data["authorizations.validity_ms"], {instancePath:instancePath+"/authorizations.validity_ms",parentData:data,parentDataProperty:"authorizations.validity_ms",rootData}))){
 vErrors = vErrors === null ? validate226.errors : vErrors.concat(validate226.errors);
 errors = vErrors.length;
 }
-if(!(validate228(data["authorizations.orphan_reversal"], {instancePath:instancePath+"/authorizations.orphan_reversal",parentData:data,parentDataProperty:"authorizations.orphan_reversal",rootData}))){
+if(!(validate228(data["authorizations.expiry_warning_ms"], {instancePath:instancePath+"/authorizations.expiry_warning_ms",parentData:data,parentDataProperty:"authorizations.expiry_warning_ms",rootData}))){
 vErrors = vErrors === null ? validate228.errors : vErrors.concat(validate228.errors);
 errors = vErrors.length;
 }
-if(!(validate230(data["authorizations.orphan_void_after_ms"], {instancePath:instancePath+"/authorizations.orphan_void_after_ms",parentData:data,parentDataProperty:"authorizations.orphan_void_after_ms",rootData}))){
+if(!(validate230(data["authorizations.orphan_reversal"], {instancePath:instancePath+"/authorizations.orphan_reversal",parentData:data,parentDataProperty:"authorizations.orphan_reversal",rootData}))){
 vErrors = vErrors === null ? validate230.errors : vErrors.concat(validate230.errors);
 errors = vErrors.length;
 }
-if(!(validate232(data["authorizations.orphan_void_after_ms_by_account"], {instancePath:instancePath+"/authorizations.orphan_void_after_ms_by_account",parentData:data,parentDataProperty:"authorizations.orphan_void_after_ms_by_account",rootData}))){
+if(!(validate232(data["authorizations.orphan_void_after_ms"], {instancePath:instancePath+"/authorizations.orphan_void_after_ms",parentData:data,parentDataProperty:"authorizations.orphan_void_after_ms",rootData}))){
 vErrors = vErrors === null ? validate232.errors : vErrors.concat(validate232.errors);
 errors = vErrors.length;
 }
-if(!(validate234(data["authorizations.sweep_limit"], {instancePath:instancePath+"/authorizations.sweep_limit",parentData:data,parentDataProperty:"authorizations.sweep_limit",rootData}))){
+if(!(validate234(data["authorizations.orphan_void_after_ms_by_account"], {instancePath:instancePath+"/authorizations.orphan_void_after_ms_by_account",parentData:data,parentDataProperty:"authorizations.orphan_void_after_ms_by_account",rootData}))){
 vErrors = vErrors === null ? validate234.errors : vErrors.concat(validate234.errors);
 errors = vErrors.length;
 }
-if(!(validate236(data["monitoring.host"], {instancePath:instancePath+"/monitoring.host",parentData:data,parentDataProperty:"monitoring.host",rootData}))){
+if(!(validate236(data["authorizations.sweep_limit"], {instancePath:instancePath+"/authorizations.sweep_limit",parentData:data,parentDataProperty:"authorizations.sweep_limit",rootData}))){
 vErrors = vErrors === null ? validate236.errors : vErrors.concat(validate236.errors);
 errors = vErrors.length;
 }
-if(!(validate238(data["monitoring.worker_port"], {instancePath:instancePath+"/monitoring.worker_port",parentData:data,parentDataProperty:"monitoring.worker_port",rootData}))){
+if(!(validate238(data["monitoring.host"], {instancePath:instancePath+"/monitoring.host",parentData:data,parentDataProperty:"monitoring.host",rootData}))){
 vErrors = vErrors === null ? validate238.errors : vErrors.concat(validate238.errors);
 errors = vErrors.length;
 }
-if(!(validate240(data["monitoring.poller_port"], {instancePath:instancePath+"/monitoring.poller_port",parentData:data,parentDataProperty:"monitoring.poller_port",rootData}))){
+if(!(validate240(data["monitoring.worker_port"], {instancePath:instancePath+"/monitoring.worker_port",parentData:data,parentDataProperty:"monitoring.worker_port",rootData}))){
 vErrors = vErrors === null ? validate240.errors : vErrors.concat(validate240.errors);
 errors = vErrors.length;
 }
-if(!(validate242(data["monitoring.ready_max_event_lag_ms"], {instancePath:instancePath+"/monitoring.ready_max_event_lag_ms",parentData:data,parentDataProperty:"monitoring.ready_max_event_lag_ms",rootData}))){
+if(!(validate242(data["monitoring.poller_port"], {instancePath:instancePath+"/monitoring.poller_port",parentData:data,parentDataProperty:"monitoring.poller_port",rootData}))){
 vErrors = vErrors === null ? validate242.errors : vErrors.concat(validate242.errors);
 errors = vErrors.length;
 }
-if(!(validate244(data["shutdown.deadline_ms"], {instancePath:instancePath+"/shutdown.deadline_ms",parentData:data,parentDataProperty:"shutdown.deadline_ms",rootData}))){
+if(!(validate244(data["monitoring.ready_max_event_lag_ms"], {instancePath:instancePath+"/monitoring.ready_max_event_lag_ms",parentData:data,parentDataProperty:"monitoring.ready_max_event_lag_ms",rootData}))){
 vErrors = vErrors === null ? validate244.errors : vErrors.concat(validate244.errors);
 errors = vErrors.length;
 }
-if(!(validate246(data["poller.interval_ms"], {instancePath:instancePath+"/poller.interval_ms",parentData:data,parentDataProperty:"poller.interval_ms",rootData}))){
+if(!(validate246(data["shutdown.deadline_ms"], {instancePath:instancePath+"/shutdown.deadline_ms",parentData:data,parentDataProperty:"shutdown.deadline_ms",rootData}))){
 vErrors = vErrors === null ? validate246.errors : vErrors.concat(validate246.errors);
 errors = vErrors.length;
 }
-if(!(validate248(data["log.level"], {instancePath:instancePath+"/log.level",parentData:data,parentDataProperty:"log.level",rootData}))){
+if(!(validate248(data["poller.interval_ms"], {instancePath:instancePath+"/poller.interval_ms",parentData:data,parentDataProperty:"poller.interval_ms",rootData}))){
 vErrors = vErrors === null ? validate248.errors : vErrors.concat(validate248.errors);
 errors = vErrors.length;
 }
-if(!(validate250(data["split_tender.refund_order"], {instancePath:instancePath+"/split_tender.refund_order",parentData:data,parentDataProperty:"split_tender.refund_order",rootData}))){
+if(!(validate250(data["log.level"], {instancePath:instancePath+"/log.level",parentData:data,parentDataProperty:"log.level",rootData}))){
 vErrors = vErrors === null ? validate250.errors : vErrors.concat(validate250.errors);
 errors = vErrors.length;
 }
-if(!(validate252(data["split_tender.sweep_interval_ms"], {instancePath:instancePath+"/split_tender.sweep_interval_ms",parentData:data,parentDataProperty:"split_tender.sweep_interval_ms",rootData}))){
+if(!(validate252(data["split_tender.refund_order"], {instancePath:instancePath+"/split_tender.refund_order",parentData:data,parentDataProperty:"split_tender.refund_order",rootData}))){
 vErrors = vErrors === null ? validate252.errors : vErrors.concat(validate252.errors);
 errors = vErrors.length;
 }
-if(!(validate254(data["security.allow_insecure_http"], {instancePath:instancePath+"/security.allow_insecure_http",parentData:data,parentDataProperty:"security.allow_insecure_http",rootData}))){
+if(!(validate254(data["split_tender.sweep_interval_ms"], {instancePath:instancePath+"/split_tender.sweep_interval_ms",parentData:data,parentDataProperty:"split_tender.sweep_interval_ms",rootData}))){
 vErrors = vErrors === null ? validate254.errors : vErrors.concat(validate254.errors);
 errors = vErrors.length;
 }
-if(!(validate256(data["edge.max_connections"], {instancePath:instancePath+"/edge.max_connections",parentData:data,parentDataProperty:"edge.max_connections",rootData}))){
+if(!(validate256(data["security.allow_insecure_http"], {instancePath:instancePath+"/security.allow_insecure_http",parentData:data,parentDataProperty:"security.allow_insecure_http",rootData}))){
 vErrors = vErrors === null ? validate256.errors : vErrors.concat(validate256.errors);
 errors = vErrors.length;
 }
-if(!(validate258(data["edge.max_connections_per_ip"], {instancePath:instancePath+"/edge.max_connections_per_ip",parentData:data,parentDataProperty:"edge.max_connections_per_ip",rootData}))){
+if(!(validate258(data["edge.max_connections"], {instancePath:instancePath+"/edge.max_connections",parentData:data,parentDataProperty:"edge.max_connections",rootData}))){
 vErrors = vErrors === null ? validate258.errors : vErrors.concat(validate258.errors);
 errors = vErrors.length;
 }
-if(!(validate260(data["edge.headers_timeout_ms"], {instancePath:instancePath+"/edge.headers_timeout_ms",parentData:data,parentDataProperty:"edge.headers_timeout_ms",rootData}))){
+if(!(validate260(data["edge.max_connections_per_ip"], {instancePath:instancePath+"/edge.max_connections_per_ip",parentData:data,parentDataProperty:"edge.max_connections_per_ip",rootData}))){
 vErrors = vErrors === null ? validate260.errors : vErrors.concat(validate260.errors);
 errors = vErrors.length;
 }
-if(!(validate262(data["edge.request_timeout_ms"], {instancePath:instancePath+"/edge.request_timeout_ms",parentData:data,parentDataProperty:"edge.request_timeout_ms",rootData}))){
+if(!(validate262(data["edge.headers_timeout_ms"], {instancePath:instancePath+"/edge.headers_timeout_ms",parentData:data,parentDataProperty:"edge.headers_timeout_ms",rootData}))){
 vErrors = vErrors === null ? validate262.errors : vErrors.concat(validate262.errors);
 errors = vErrors.length;
 }
-if(!(validate264(data["edge.keep_alive_timeout_ms"], {instancePath:instancePath+"/edge.keep_alive_timeout_ms",parentData:data,parentDataProperty:"edge.keep_alive_timeout_ms",rootData}))){
+if(!(validate264(data["edge.request_timeout_ms"], {instancePath:instancePath+"/edge.request_timeout_ms",parentData:data,parentDataProperty:"edge.request_timeout_ms",rootData}))){
 vErrors = vErrors === null ? validate264.errors : vErrors.concat(validate264.errors);
 errors = vErrors.length;
 }
-if(!(validate266(data["edge.trusted_proxies"], {instancePath:instancePath+"/edge.trusted_proxies",parentData:data,parentDataProperty:"edge.trusted_proxies",rootData}))){
+if(!(validate266(data["edge.keep_alive_timeout_ms"], {instancePath:instancePath+"/edge.keep_alive_timeout_ms",parentData:data,parentDataProperty:"edge.keep_alive_timeout_ms",rootData}))){
 vErrors = vErrors === null ? validate266.errors : vErrors.concat(validate266.errors);
 errors = vErrors.length;
 }
-if(!(validate268(data["edge.allow.intake"], {instancePath:instancePath+"/edge.allow.intake",parentData:data,parentDataProperty:"edge.allow.intake",rootData}))){
+if(!(validate268(data["edge.trusted_proxies"], {instancePath:instancePath+"/edge.trusted_proxies",parentData:data,parentDataProperty:"edge.trusted_proxies",rootData}))){
 vErrors = vErrors === null ? validate268.errors : vErrors.concat(validate268.errors);
 errors = vErrors.length;
 }
-if(!(validate270(data["edge.allow.webhooks"], {instancePath:instancePath+"/edge.allow.webhooks",parentData:data,parentDataProperty:"edge.allow.webhooks",rootData}))){
+if(!(validate270(data["edge.allow.intake"], {instancePath:instancePath+"/edge.allow.intake",parentData:data,parentDataProperty:"edge.allow.intake",rootData}))){
 vErrors = vErrors === null ? validate270.errors : vErrors.concat(validate270.errors);
 errors = vErrors.length;
 }
-if(!(validate272(data["edge.allow.admin"], {instancePath:instancePath+"/edge.allow.admin",parentData:data,parentDataProperty:"edge.allow.admin",rootData}))){
+if(!(validate272(data["edge.allow.webhooks"], {instancePath:instancePath+"/edge.allow.webhooks",parentData:data,parentDataProperty:"edge.allow.webhooks",rootData}))){
 vErrors = vErrors === null ? validate272.errors : vErrors.concat(validate272.errors);
 errors = vErrors.length;
 }
-if(!(validate274(data["edge.tls.cert_file"], {instancePath:instancePath+"/edge.tls.cert_file",parentData:data,parentDataProperty:"edge.tls.cert_file",rootData}))){
+if(!(validate274(data["edge.allow.admin"], {instancePath:instancePath+"/edge.allow.admin",parentData:data,parentDataProperty:"edge.allow.admin",rootData}))){
 vErrors = vErrors === null ? validate274.errors : vErrors.concat(validate274.errors);
 errors = vErrors.length;
 }
-if(!(validate276(data["edge.tls.key_file"], {instancePath:instancePath+"/edge.tls.key_file",parentData:data,parentDataProperty:"edge.tls.key_file",rootData}))){
+if(!(validate276(data["edge.tls.cert_file"], {instancePath:instancePath+"/edge.tls.cert_file",parentData:data,parentDataProperty:"edge.tls.cert_file",rootData}))){
 vErrors = vErrors === null ? validate276.errors : vErrors.concat(validate276.errors);
 errors = vErrors.length;
 }
-if(!(validate278(data["edge.tls.ca_file"], {instancePath:instancePath+"/edge.tls.ca_file",parentData:data,parentDataProperty:"edge.tls.ca_file",rootData}))){
+if(!(validate278(data["edge.tls.key_file"], {instancePath:instancePath+"/edge.tls.key_file",parentData:data,parentDataProperty:"edge.tls.key_file",rootData}))){
 vErrors = vErrors === null ? validate278.errors : vErrors.concat(validate278.errors);
 errors = vErrors.length;
 }
-if(!(validate280(data["service_bus.secret_previous"], {instancePath:instancePath+"/service_bus.secret_previous",parentData:data,parentDataProperty:"service_bus.secret_previous",rootData}))){
+if(!(validate280(data["edge.tls.ca_file"], {instancePath:instancePath+"/edge.tls.ca_file",parentData:data,parentDataProperty:"edge.tls.ca_file",rootData}))){
 vErrors = vErrors === null ? validate280.errors : vErrors.concat(validate280.errors);
 errors = vErrors.length;
 }
-if(!(validate282(data["service_bus.secret_next"], {instancePath:instancePath+"/service_bus.secret_next",parentData:data,parentDataProperty:"service_bus.secret_next",rootData}))){
+if(!(validate282(data["service_bus.secret_previous"], {instancePath:instancePath+"/service_bus.secret_previous",parentData:data,parentDataProperty:"service_bus.secret_previous",rootData}))){
 vErrors = vErrors === null ? validate282.errors : vErrors.concat(validate282.errors);
 errors = vErrors.length;
 }
-if(!(validate284(data["audit.stream_max_len"], {instancePath:instancePath+"/audit.stream_max_len",parentData:data,parentDataProperty:"audit.stream_max_len",rootData}))){
+if(!(validate284(data["service_bus.secret_next"], {instancePath:instancePath+"/service_bus.secret_next",parentData:data,parentDataProperty:"service_bus.secret_next",rootData}))){
 vErrors = vErrors === null ? validate284.errors : vErrors.concat(validate284.errors);
 errors = vErrors.length;
 }
-if(!(validate286(data["console.enabled"], {instancePath:instancePath+"/console.enabled",parentData:data,parentDataProperty:"console.enabled",rootData}))){
+if(!(validate286(data["audit.stream_max_len"], {instancePath:instancePath+"/audit.stream_max_len",parentData:data,parentDataProperty:"audit.stream_max_len",rootData}))){
 vErrors = vErrors === null ? validate286.errors : vErrors.concat(validate286.errors);
 errors = vErrors.length;
 }
-if(!(validate288(data["console.bind"], {instancePath:instancePath+"/console.bind",parentData:data,parentDataProperty:"console.bind",rootData}))){
+if(!(validate288(data["console.enabled"], {instancePath:instancePath+"/console.enabled",parentData:data,parentDataProperty:"console.enabled",rootData}))){
 vErrors = vErrors === null ? validate288.errors : vErrors.concat(validate288.errors);
 errors = vErrors.length;
 }
-if(!(validate290(data["console.port"], {instancePath:instancePath+"/console.port",parentData:data,parentDataProperty:"console.port",rootData}))){
+if(!(validate290(data["console.bind"], {instancePath:instancePath+"/console.bind",parentData:data,parentDataProperty:"console.bind",rootData}))){
 vErrors = vErrors === null ? validate290.errors : vErrors.concat(validate290.errors);
 errors = vErrors.length;
 }
-if(!(validate292(data["console.path"], {instancePath:instancePath+"/console.path",parentData:data,parentDataProperty:"console.path",rootData}))){
+if(!(validate292(data["console.port"], {instancePath:instancePath+"/console.port",parentData:data,parentDataProperty:"console.port",rootData}))){
 vErrors = vErrors === null ? validate292.errors : vErrors.concat(validate292.errors);
 errors = vErrors.length;
 }
-if(!(validate294(data["console.username"], {instancePath:instancePath+"/console.username",parentData:data,parentDataProperty:"console.username",rootData}))){
+if(!(validate294(data["console.path"], {instancePath:instancePath+"/console.path",parentData:data,parentDataProperty:"console.path",rootData}))){
 vErrors = vErrors === null ? validate294.errors : vErrors.concat(validate294.errors);
 errors = vErrors.length;
 }
-if(!(validate296(data["console.password"], {instancePath:instancePath+"/console.password",parentData:data,parentDataProperty:"console.password",rootData}))){
+if(!(validate296(data["console.username"], {instancePath:instancePath+"/console.username",parentData:data,parentDataProperty:"console.username",rootData}))){
 vErrors = vErrors === null ? validate296.errors : vErrors.concat(validate296.errors);
 errors = vErrors.length;
 }
-if(!(validate298(data["console.session_ttl_ms"], {instancePath:instancePath+"/console.session_ttl_ms",parentData:data,parentDataProperty:"console.session_ttl_ms",rootData}))){
+if(!(validate298(data["console.password"], {instancePath:instancePath+"/console.password",parentData:data,parentDataProperty:"console.password",rootData}))){
 vErrors = vErrors === null ? validate298.errors : vErrors.concat(validate298.errors);
 errors = vErrors.length;
 }
-if(!(validate300(data["console.session_idle_ms"], {instancePath:instancePath+"/console.session_idle_ms",parentData:data,parentDataProperty:"console.session_idle_ms",rootData}))){
+if(!(validate300(data["console.session_ttl_ms"], {instancePath:instancePath+"/console.session_ttl_ms",parentData:data,parentDataProperty:"console.session_ttl_ms",rootData}))){
 vErrors = vErrors === null ? validate300.errors : vErrors.concat(validate300.errors);
 errors = vErrors.length;
 }
-if(!(validate302(data["console.stuck_after_ms"], {instancePath:instancePath+"/console.stuck_after_ms",parentData:data,parentDataProperty:"console.stuck_after_ms",rootData}))){
+if(!(validate302(data["console.session_idle_ms"], {instancePath:instancePath+"/console.session_idle_ms",parentData:data,parentDataProperty:"console.session_idle_ms",rootData}))){
 vErrors = vErrors === null ? validate302.errors : vErrors.concat(validate302.errors);
 errors = vErrors.length;
 }
-if(!(validate304(data["console.secure_cookie"], {instancePath:instancePath+"/console.secure_cookie",parentData:data,parentDataProperty:"console.secure_cookie",rootData}))){
+if(!(validate304(data["console.stuck_after_ms"], {instancePath:instancePath+"/console.stuck_after_ms",parentData:data,parentDataProperty:"console.stuck_after_ms",rootData}))){
 vErrors = vErrors === null ? validate304.errors : vErrors.concat(validate304.errors);
 errors = vErrors.length;
 }
-if(!(validate306(data["console.allowed_hosts"], {instancePath:instancePath+"/console.allowed_hosts",parentData:data,parentDataProperty:"console.allowed_hosts",rootData}))){
+if(!(validate306(data["console.secure_cookie"], {instancePath:instancePath+"/console.secure_cookie",parentData:data,parentDataProperty:"console.secure_cookie",rootData}))){
 vErrors = vErrors === null ? validate306.errors : vErrors.concat(validate306.errors);
 errors = vErrors.length;
 }
-if(!(validate308(data["channels.credentials"], {instancePath:instancePath+"/channels.credentials",parentData:data,parentDataProperty:"channels.credentials",rootData}))){
+if(!(validate308(data["console.allowed_hosts"], {instancePath:instancePath+"/console.allowed_hosts",parentData:data,parentDataProperty:"console.allowed_hosts",rootData}))){
 vErrors = vErrors === null ? validate308.errors : vErrors.concat(validate308.errors);
 errors = vErrors.length;
 }
-if(!(validate310(data["channels.free_text_fields"], {instancePath:instancePath+"/channels.free_text_fields",parentData:data,parentDataProperty:"channels.free_text_fields",rootData}))){
+if(!(validate310(data["channels.credentials"], {instancePath:instancePath+"/channels.credentials",parentData:data,parentDataProperty:"channels.credentials",rootData}))){
 vErrors = vErrors === null ? validate310.errors : vErrors.concat(validate310.errors);
 errors = vErrors.length;
 }
-if(!(validate312(data["channels.profiles"], {instancePath:instancePath+"/channels.profiles",parentData:data,parentDataProperty:"channels.profiles",rootData}))){
+if(!(validate312(data["channels.free_text_fields"], {instancePath:instancePath+"/channels.free_text_fields",parentData:data,parentDataProperty:"channels.free_text_fields",rootData}))){
 vErrors = vErrors === null ? validate312.errors : vErrors.concat(validate312.errors);
 errors = vErrors.length;
 }
-if(!(validate314(data["channels.triage.min_amount"], {instancePath:instancePath+"/channels.triage.min_amount",parentData:data,parentDataProperty:"channels.triage.min_amount",rootData}))){
+if(!(validate314(data["channels.profiles"], {instancePath:instancePath+"/channels.profiles",parentData:data,parentDataProperty:"channels.profiles",rootData}))){
 vErrors = vErrors === null ? validate314.errors : vErrors.concat(validate314.errors);
 errors = vErrors.length;
 }
-if(!(validate316(data["channels.triage.min_amount_by_currency"], {instancePath:instancePath+"/channels.triage.min_amount_by_currency",parentData:data,parentDataProperty:"channels.triage.min_amount_by_currency",rootData}))){
+if(!(validate316(data["channels.triage.min_amount"], {instancePath:instancePath+"/channels.triage.min_amount",parentData:data,parentDataProperty:"channels.triage.min_amount",rootData}))){
 vErrors = vErrors === null ? validate316.errors : vErrors.concat(validate316.errors);
 errors = vErrors.length;
 }
-if(!(validate318(data["channels.triage.commands"], {instancePath:instancePath+"/channels.triage.commands",parentData:data,parentDataProperty:"channels.triage.commands",rootData}))){
+if(!(validate318(data["channels.triage.min_amount_by_currency"], {instancePath:instancePath+"/channels.triage.min_amount_by_currency",parentData:data,parentDataProperty:"channels.triage.min_amount_by_currency",rootData}))){
 vErrors = vErrors === null ? validate318.errors : vErrors.concat(validate318.errors);
 errors = vErrors.length;
 }
-if(!(validate320(data["channels.triage.channels"], {instancePath:instancePath+"/channels.triage.channels",parentData:data,parentDataProperty:"channels.triage.channels",rootData}))){
+if(!(validate320(data["channels.triage.commands"], {instancePath:instancePath+"/channels.triage.commands",parentData:data,parentDataProperty:"channels.triage.commands",rootData}))){
 vErrors = vErrors === null ? validate320.errors : vErrors.concat(validate320.errors);
 errors = vErrors.length;
 }
-if(!(validate322(data["channels.triage.index_size"], {instancePath:instancePath+"/channels.triage.index_size",parentData:data,parentDataProperty:"channels.triage.index_size",rootData}))){
+if(!(validate322(data["channels.triage.channels"], {instancePath:instancePath+"/channels.triage.channels",parentData:data,parentDataProperty:"channels.triage.channels",rootData}))){
 vErrors = vErrors === null ? validate322.errors : vErrors.concat(validate322.errors);
 errors = vErrors.length;
 }
-if(!(validate324(data["channels.triage.retention_ms"], {instancePath:instancePath+"/channels.triage.retention_ms",parentData:data,parentDataProperty:"channels.triage.retention_ms",rootData}))){
+if(!(validate324(data["channels.triage.index_size"], {instancePath:instancePath+"/channels.triage.index_size",parentData:data,parentDataProperty:"channels.triage.index_size",rootData}))){
 vErrors = vErrors === null ? validate324.errors : vErrors.concat(validate324.errors);
 errors = vErrors.length;
 }
-if(!(validate326(data["routing.rules"], {instancePath:instancePath+"/routing.rules",parentData:data,parentDataProperty:"routing.rules",rootData}))){
+if(!(validate326(data["channels.triage.retention_ms"], {instancePath:instancePath+"/channels.triage.retention_ms",parentData:data,parentDataProperty:"channels.triage.retention_ms",rootData}))){
 vErrors = vErrors === null ? validate326.errors : vErrors.concat(validate326.errors);
 errors = vErrors.length;
 }
-if(!(validate328(data["routing.agreements"], {instancePath:instancePath+"/routing.agreements",parentData:data,parentDataProperty:"routing.agreements",rootData}))){
+if(!(validate328(data["routing.rules"], {instancePath:instancePath+"/routing.rules",parentData:data,parentDataProperty:"routing.rules",rootData}))){
 vErrors = vErrors === null ? validate328.errors : vErrors.concat(validate328.errors);
 errors = vErrors.length;
 }
-if(!(validate330(data["routing.require_agreement"], {instancePath:instancePath+"/routing.require_agreement",parentData:data,parentDataProperty:"routing.require_agreement",rootData}))){
+if(!(validate330(data["routing.agreements"], {instancePath:instancePath+"/routing.agreements",parentData:data,parentDataProperty:"routing.agreements",rootData}))){
 vErrors = vErrors === null ? validate330.errors : vErrors.concat(validate330.errors);
 errors = vErrors.length;
 }
-if(!(validate332(data["routing.country_attributes"], {instancePath:instancePath+"/routing.country_attributes",parentData:data,parentDataProperty:"routing.country_attributes",rootData}))){
+if(!(validate332(data["routing.require_agreement"], {instancePath:instancePath+"/routing.require_agreement",parentData:data,parentDataProperty:"routing.require_agreement",rootData}))){
 vErrors = vErrors === null ? validate332.errors : vErrors.concat(validate332.errors);
 errors = vErrors.length;
 }
-if(!(validate334(data["routing.failover.enabled"], {instancePath:instancePath+"/routing.failover.enabled",parentData:data,parentDataProperty:"routing.failover.enabled",rootData}))){
+if(!(validate334(data["routing.country_attributes"], {instancePath:instancePath+"/routing.country_attributes",parentData:data,parentDataProperty:"routing.country_attributes",rootData}))){
 vErrors = vErrors === null ? validate334.errors : vErrors.concat(validate334.errors);
 errors = vErrors.length;
 }
-if(!(validate336(data["routing.failover.decline_codes"], {instancePath:instancePath+"/routing.failover.decline_codes",parentData:data,parentDataProperty:"routing.failover.decline_codes",rootData}))){
+if(!(validate336(data["routing.failover.enabled"], {instancePath:instancePath+"/routing.failover.enabled",parentData:data,parentDataProperty:"routing.failover.enabled",rootData}))){
 vErrors = vErrors === null ? validate336.errors : vErrors.concat(validate336.errors);
 errors = vErrors.length;
 }
-if(!(validate338(data["routing.payment_methods.rpc_method"], {instancePath:instancePath+"/routing.payment_methods.rpc_method",parentData:data,parentDataProperty:"routing.payment_methods.rpc_method",rootData}))){
+if(!(validate338(data["routing.failover.decline_codes"], {instancePath:instancePath+"/routing.failover.decline_codes",parentData:data,parentDataProperty:"routing.failover.decline_codes",rootData}))){
 vErrors = vErrors === null ? validate338.errors : vErrors.concat(validate338.errors);
 errors = vErrors.length;
 }
-if(!(validate340(data["routing.payment_methods.cache_ms"], {instancePath:instancePath+"/routing.payment_methods.cache_ms",parentData:data,parentDataProperty:"routing.payment_methods.cache_ms",rootData}))){
+if(!(validate340(data["routing.payment_methods.rpc_method"], {instancePath:instancePath+"/routing.payment_methods.rpc_method",parentData:data,parentDataProperty:"routing.payment_methods.rpc_method",rootData}))){
 vErrors = vErrors === null ? validate340.errors : vErrors.concat(validate340.errors);
 errors = vErrors.length;
 }
-if(!(validate342(data["routing.payment_methods.by_gateway"], {instancePath:instancePath+"/routing.payment_methods.by_gateway",parentData:data,parentDataProperty:"routing.payment_methods.by_gateway",rootData}))){
+if(!(validate342(data["routing.payment_methods.cache_ms"], {instancePath:instancePath+"/routing.payment_methods.cache_ms",parentData:data,parentDataProperty:"routing.payment_methods.cache_ms",rootData}))){
 vErrors = vErrors === null ? validate342.errors : vErrors.concat(validate342.errors);
 errors = vErrors.length;
 }
-if(!(validate344(data["routing.payment_methods.gateway_timeout_ms"], {instancePath:instancePath+"/routing.payment_methods.gateway_timeout_ms",parentData:data,parentDataProperty:"routing.payment_methods.gateway_timeout_ms",rootData}))){
+if(!(validate344(data["routing.payment_methods.by_gateway"], {instancePath:instancePath+"/routing.payment_methods.by_gateway",parentData:data,parentDataProperty:"routing.payment_methods.by_gateway",rootData}))){
 vErrors = vErrors === null ? validate344.errors : vErrors.concat(validate344.errors);
 errors = vErrors.length;
 }
-if(!(validate346(data["rate_limits.enabled"], {instancePath:instancePath+"/rate_limits.enabled",parentData:data,parentDataProperty:"rate_limits.enabled",rootData}))){
+if(!(validate346(data["routing.payment_methods.gateway_timeout_ms"], {instancePath:instancePath+"/routing.payment_methods.gateway_timeout_ms",parentData:data,parentDataProperty:"routing.payment_methods.gateway_timeout_ms",rootData}))){
 vErrors = vErrors === null ? validate346.errors : vErrors.concat(validate346.errors);
 errors = vErrors.length;
 }
-if(!(validate348(data["rate_limits.channel_per_s"], {instancePath:instancePath+"/rate_limits.channel_per_s",parentData:data,parentDataProperty:"rate_limits.channel_per_s",rootData}))){
+if(!(validate348(data["rate_limits.enabled"], {instancePath:instancePath+"/rate_limits.enabled",parentData:data,parentDataProperty:"rate_limits.enabled",rootData}))){
 vErrors = vErrors === null ? validate348.errors : vErrors.concat(validate348.errors);
 errors = vErrors.length;
 }
-if(!(validate350(data["rate_limits.channel_burst"], {instancePath:instancePath+"/rate_limits.channel_burst",parentData:data,parentDataProperty:"rate_limits.channel_burst",rootData}))){
+if(!(validate350(data["rate_limits.channel_per_s"], {instancePath:instancePath+"/rate_limits.channel_per_s",parentData:data,parentDataProperty:"rate_limits.channel_per_s",rootData}))){
 vErrors = vErrors === null ? validate350.errors : vErrors.concat(validate350.errors);
 errors = vErrors.length;
 }
-if(!(validate352(data["rate_limits.account_per_s"], {instancePath:instancePath+"/rate_limits.account_per_s",parentData:data,parentDataProperty:"rate_limits.account_per_s",rootData}))){
+if(!(validate352(data["rate_limits.channel_burst"], {instancePath:instancePath+"/rate_limits.channel_burst",parentData:data,parentDataProperty:"rate_limits.channel_burst",rootData}))){
 vErrors = vErrors === null ? validate352.errors : vErrors.concat(validate352.errors);
 errors = vErrors.length;
 }
-if(!(validate354(data["rate_limits.account_burst"], {instancePath:instancePath+"/rate_limits.account_burst",parentData:data,parentDataProperty:"rate_limits.account_burst",rootData}))){
+if(!(validate354(data["rate_limits.account_per_s"], {instancePath:instancePath+"/rate_limits.account_per_s",parentData:data,parentDataProperty:"rate_limits.account_per_s",rootData}))){
 vErrors = vErrors === null ? validate354.errors : vErrors.concat(validate354.errors);
 errors = vErrors.length;
 }
-if(!(validate356(data["rate_limits.by_channel"], {instancePath:instancePath+"/rate_limits.by_channel",parentData:data,parentDataProperty:"rate_limits.by_channel",rootData}))){
+if(!(validate356(data["rate_limits.account_burst"], {instancePath:instancePath+"/rate_limits.account_burst",parentData:data,parentDataProperty:"rate_limits.account_burst",rootData}))){
 vErrors = vErrors === null ? validate356.errors : vErrors.concat(validate356.errors);
 errors = vErrors.length;
 }
-if(!(validate358(data["rate_limits.by_account"], {instancePath:instancePath+"/rate_limits.by_account",parentData:data,parentDataProperty:"rate_limits.by_account",rootData}))){
+if(!(validate358(data["rate_limits.by_channel"], {instancePath:instancePath+"/rate_limits.by_channel",parentData:data,parentDataProperty:"rate_limits.by_channel",rootData}))){
 vErrors = vErrors === null ? validate358.errors : vErrors.concat(validate358.errors);
 errors = vErrors.length;
 }
-if(!(validate360(data["rate_limits.lease_tokens"], {instancePath:instancePath+"/rate_limits.lease_tokens",parentData:data,parentDataProperty:"rate_limits.lease_tokens",rootData}))){
+if(!(validate360(data["rate_limits.by_account"], {instancePath:instancePath+"/rate_limits.by_account",parentData:data,parentDataProperty:"rate_limits.by_account",rootData}))){
 vErrors = vErrors === null ? validate360.errors : vErrors.concat(validate360.errors);
 errors = vErrors.length;
 }
-if(!(validate362(data["rate_limits.take_deadline_ms"], {instancePath:instancePath+"/rate_limits.take_deadline_ms",parentData:data,parentDataProperty:"rate_limits.take_deadline_ms",rootData}))){
+if(!(validate362(data["rate_limits.lease_tokens"], {instancePath:instancePath+"/rate_limits.lease_tokens",parentData:data,parentDataProperty:"rate_limits.lease_tokens",rootData}))){
 vErrors = vErrors === null ? validate362.errors : vErrors.concat(validate362.errors);
 errors = vErrors.length;
 }
-if(!(validate364(data["backpressure.max_backlog"], {instancePath:instancePath+"/backpressure.max_backlog",parentData:data,parentDataProperty:"backpressure.max_backlog",rootData}))){
+if(!(validate364(data["rate_limits.take_deadline_ms"], {instancePath:instancePath+"/rate_limits.take_deadline_ms",parentData:data,parentDataProperty:"rate_limits.take_deadline_ms",rootData}))){
 vErrors = vErrors === null ? validate364.errors : vErrors.concat(validate364.errors);
 errors = vErrors.length;
 }
-if(!(validate366(data["backpressure.retry_after_s"], {instancePath:instancePath+"/backpressure.retry_after_s",parentData:data,parentDataProperty:"backpressure.retry_after_s",rootData}))){
+if(!(validate366(data["backpressure.max_backlog"], {instancePath:instancePath+"/backpressure.max_backlog",parentData:data,parentDataProperty:"backpressure.max_backlog",rootData}))){
 vErrors = vErrors === null ? validate366.errors : vErrors.concat(validate366.errors);
 errors = vErrors.length;
 }
-if(!(validate368(data["backpressure.depth_cache_ms"], {instancePath:instancePath+"/backpressure.depth_cache_ms",parentData:data,parentDataProperty:"backpressure.depth_cache_ms",rootData}))){
+if(!(validate368(data["backpressure.retry_after_s"], {instancePath:instancePath+"/backpressure.retry_after_s",parentData:data,parentDataProperty:"backpressure.retry_after_s",rootData}))){
 vErrors = vErrors === null ? validate368.errors : vErrors.concat(validate368.errors);
 errors = vErrors.length;
 }
-if(!(validate370(data["backpressure.priority_lane"], {instancePath:instancePath+"/backpressure.priority_lane",parentData:data,parentDataProperty:"backpressure.priority_lane",rootData}))){
+if(!(validate370(data["backpressure.depth_cache_ms"], {instancePath:instancePath+"/backpressure.depth_cache_ms",parentData:data,parentDataProperty:"backpressure.depth_cache_ms",rootData}))){
 vErrors = vErrors === null ? validate370.errors : vErrors.concat(validate370.errors);
 errors = vErrors.length;
 }
-if(!(validate372(data["inflight.adaptive"], {instancePath:instancePath+"/inflight.adaptive",parentData:data,parentDataProperty:"inflight.adaptive",rootData}))){
+if(!(validate372(data["backpressure.priority_lane"], {instancePath:instancePath+"/backpressure.priority_lane",parentData:data,parentDataProperty:"backpressure.priority_lane",rootData}))){
 vErrors = vErrors === null ? validate372.errors : vErrors.concat(validate372.errors);
 errors = vErrors.length;
 }
-if(!(validate374(data["inflight.min"], {instancePath:instancePath+"/inflight.min",parentData:data,parentDataProperty:"inflight.min",rootData}))){
+if(!(validate374(data["inflight.adaptive"], {instancePath:instancePath+"/inflight.adaptive",parentData:data,parentDataProperty:"inflight.adaptive",rootData}))){
 vErrors = vErrors === null ? validate374.errors : vErrors.concat(validate374.errors);
 errors = vErrors.length;
 }
-if(!(validate376(data["inflight.max"], {instancePath:instancePath+"/inflight.max",parentData:data,parentDataProperty:"inflight.max",rootData}))){
+if(!(validate376(data["inflight.min"], {instancePath:instancePath+"/inflight.min",parentData:data,parentDataProperty:"inflight.min",rootData}))){
 vErrors = vErrors === null ? validate376.errors : vErrors.concat(validate376.errors);
 errors = vErrors.length;
 }
-if(!(validate378(data["inflight.initial"], {instancePath:instancePath+"/inflight.initial",parentData:data,parentDataProperty:"inflight.initial",rootData}))){
+if(!(validate378(data["inflight.max"], {instancePath:instancePath+"/inflight.max",parentData:data,parentDataProperty:"inflight.max",rootData}))){
 vErrors = vErrors === null ? validate378.errors : vErrors.concat(validate378.errors);
 errors = vErrors.length;
 }
-if(!(validate380(data["inflight.memory_budget_mib"], {instancePath:instancePath+"/inflight.memory_budget_mib",parentData:data,parentDataProperty:"inflight.memory_budget_mib",rootData}))){
+if(!(validate380(data["inflight.initial"], {instancePath:instancePath+"/inflight.initial",parentData:data,parentDataProperty:"inflight.initial",rootData}))){
 vErrors = vErrors === null ? validate380.errors : vErrors.concat(validate380.errors);
 errors = vErrors.length;
 }
-if(!(validate382(data["inflight.lag_limit_ms"], {instancePath:instancePath+"/inflight.lag_limit_ms",parentData:data,parentDataProperty:"inflight.lag_limit_ms",rootData}))){
+if(!(validate382(data["inflight.memory_budget_mib"], {instancePath:instancePath+"/inflight.memory_budget_mib",parentData:data,parentDataProperty:"inflight.memory_budget_mib",rootData}))){
 vErrors = vErrors === null ? validate382.errors : vErrors.concat(validate382.errors);
 errors = vErrors.length;
 }
-if(!(validate384(data["inflight.interval_ms"], {instancePath:instancePath+"/inflight.interval_ms",parentData:data,parentDataProperty:"inflight.interval_ms",rootData}))){
+if(!(validate384(data["inflight.lag_limit_ms"], {instancePath:instancePath+"/inflight.lag_limit_ms",parentData:data,parentDataProperty:"inflight.lag_limit_ms",rootData}))){
 vErrors = vErrors === null ? validate384.errors : vErrors.concat(validate384.errors);
 errors = vErrors.length;
 }
-if(!(validate386(data["caps.rules"], {instancePath:instancePath+"/caps.rules",parentData:data,parentDataProperty:"caps.rules",rootData}))){
+if(!(validate386(data["inflight.interval_ms"], {instancePath:instancePath+"/inflight.interval_ms",parentData:data,parentDataProperty:"inflight.interval_ms",rootData}))){
 vErrors = vErrors === null ? validate386.errors : vErrors.concat(validate386.errors);
 errors = vErrors.length;
 }
-if(!(validate388(data["risk.rules"], {instancePath:instancePath+"/risk.rules",parentData:data,parentDataProperty:"risk.rules",rootData}))){
+if(!(validate388(data["caps.rules"], {instancePath:instancePath+"/caps.rules",parentData:data,parentDataProperty:"caps.rules",rootData}))){
 vErrors = vErrors === null ? validate388.errors : vErrors.concat(validate388.errors);
 errors = vErrors.length;
 }
-if(!(validate390(data["risk.amount_thresholds"], {instancePath:instancePath+"/risk.amount_thresholds",parentData:data,parentDataProperty:"risk.amount_thresholds",rootData}))){
+if(!(validate390(data["risk.rules"], {instancePath:instancePath+"/risk.rules",parentData:data,parentDataProperty:"risk.rules",rootData}))){
 vErrors = vErrors === null ? validate390.errors : vErrors.concat(validate390.errors);
 errors = vErrors.length;
 }
-if(!(validate392(data["risk.velocity"], {instancePath:instancePath+"/risk.velocity",parentData:data,parentDataProperty:"risk.velocity",rootData}))){
+if(!(validate392(data["risk.amount_thresholds"], {instancePath:instancePath+"/risk.amount_thresholds",parentData:data,parentDataProperty:"risk.amount_thresholds",rootData}))){
 vErrors = vErrors === null ? validate392.errors : vErrors.concat(validate392.errors);
 errors = vErrors.length;
 }
-if(!(validate394(data["risk.new_token_amounts"], {instancePath:instancePath+"/risk.new_token_amounts",parentData:data,parentDataProperty:"risk.new_token_amounts",rootData}))){
+if(!(validate394(data["risk.velocity"], {instancePath:instancePath+"/risk.velocity",parentData:data,parentDataProperty:"risk.velocity",rootData}))){
 vErrors = vErrors === null ? validate394.errors : vErrors.concat(validate394.errors);
 errors = vErrors.length;
 }
-if(!(validate396(data["risk.token_memory_ms"], {instancePath:instancePath+"/risk.token_memory_ms",parentData:data,parentDataProperty:"risk.token_memory_ms",rootData}))){
+if(!(validate396(data["risk.new_token_amounts"], {instancePath:instancePath+"/risk.new_token_amounts",parentData:data,parentDataProperty:"risk.new_token_amounts",rootData}))){
 vErrors = vErrors === null ? validate396.errors : vErrors.concat(validate396.errors);
 errors = vErrors.length;
 }
-if(!(validate398(data["risk.review_window_ms"], {instancePath:instancePath+"/risk.review_window_ms",parentData:data,parentDataProperty:"risk.review_window_ms",rootData}))){
+if(!(validate398(data["risk.token_memory_ms"], {instancePath:instancePath+"/risk.token_memory_ms",parentData:data,parentDataProperty:"risk.token_memory_ms",rootData}))){
 vErrors = vErrors === null ? validate398.errors : vErrors.concat(validate398.errors);
 errors = vErrors.length;
 }
-if(!(validate400(data["risk.hash_key"], {instancePath:instancePath+"/risk.hash_key",parentData:data,parentDataProperty:"risk.hash_key",rootData}))){
+if(!(validate400(data["risk.review_window_ms"], {instancePath:instancePath+"/risk.review_window_ms",parentData:data,parentDataProperty:"risk.review_window_ms",rootData}))){
 vErrors = vErrors === null ? validate400.errors : vErrors.concat(validate400.errors);
 errors = vErrors.length;
 }
-if(!(validate402(data["fx.settlement_currencies"], {instancePath:instancePath+"/fx.settlement_currencies",parentData:data,parentDataProperty:"fx.settlement_currencies",rootData}))){
+if(!(validate402(data["risk.hash_key"], {instancePath:instancePath+"/risk.hash_key",parentData:data,parentDataProperty:"risk.hash_key",rootData}))){
 vErrors = vErrors === null ? validate402.errors : vErrors.concat(validate402.errors);
 errors = vErrors.length;
 }
-if(!(validate404(data["fx.gateway_rates"], {instancePath:instancePath+"/fx.gateway_rates",parentData:data,parentDataProperty:"fx.gateway_rates",rootData}))){
+if(!(validate404(data["fx.settlement_currencies"], {instancePath:instancePath+"/fx.settlement_currencies",parentData:data,parentDataProperty:"fx.settlement_currencies",rootData}))){
 vErrors = vErrors === null ? validate404.errors : vErrors.concat(validate404.errors);
 errors = vErrors.length;
 }
-if(!(validate406(data["fx.rates"], {instancePath:instancePath+"/fx.rates",parentData:data,parentDataProperty:"fx.rates",rootData}))){
+if(!(validate406(data["fx.gateway_rates"], {instancePath:instancePath+"/fx.gateway_rates",parentData:data,parentDataProperty:"fx.gateway_rates",rootData}))){
 vErrors = vErrors === null ? validate406.errors : vErrors.concat(validate406.errors);
 errors = vErrors.length;
 }
-if(!(validate408(data["fx.max_rate_age_ms"], {instancePath:instancePath+"/fx.max_rate_age_ms",parentData:data,parentDataProperty:"fx.max_rate_age_ms",rootData}))){
+if(!(validate408(data["fx.rates"], {instancePath:instancePath+"/fx.rates",parentData:data,parentDataProperty:"fx.rates",rootData}))){
 vErrors = vErrors === null ? validate408.errors : vErrors.concat(validate408.errors);
 errors = vErrors.length;
 }
-if(!(validate410(data["fx.cache_ms"], {instancePath:instancePath+"/fx.cache_ms",parentData:data,parentDataProperty:"fx.cache_ms",rootData}))){
+if(!(validate410(data["fx.max_rate_age_ms"], {instancePath:instancePath+"/fx.max_rate_age_ms",parentData:data,parentDataProperty:"fx.max_rate_age_ms",rootData}))){
 vErrors = vErrors === null ? validate410.errors : vErrors.concat(validate410.errors);
 errors = vErrors.length;
 }
-if(!(validate412(data["reconciliation.schedule"], {instancePath:instancePath+"/reconciliation.schedule",parentData:data,parentDataProperty:"reconciliation.schedule",rootData}))){
+if(!(validate412(data["fx.cache_ms"], {instancePath:instancePath+"/fx.cache_ms",parentData:data,parentDataProperty:"fx.cache_ms",rootData}))){
 vErrors = vErrors === null ? validate412.errors : vErrors.concat(validate412.errors);
 errors = vErrors.length;
 }
-if(!(validate414(data["reconciliation.interval_ms"], {instancePath:instancePath+"/reconciliation.interval_ms",parentData:data,parentDataProperty:"reconciliation.interval_ms",rootData}))){
+if(!(validate414(data["reconciliation.schedule"], {instancePath:instancePath+"/reconciliation.schedule",parentData:data,parentDataProperty:"reconciliation.schedule",rootData}))){
 vErrors = vErrors === null ? validate414.errors : vErrors.concat(validate414.errors);
 errors = vErrors.length;
 }
-if(!(validate416(data["reconciliation.window_ms"], {instancePath:instancePath+"/reconciliation.window_ms",parentData:data,parentDataProperty:"reconciliation.window_ms",rootData}))){
+if(!(validate416(data["reconciliation.interval_ms"], {instancePath:instancePath+"/reconciliation.interval_ms",parentData:data,parentDataProperty:"reconciliation.interval_ms",rootData}))){
 vErrors = vErrors === null ? validate416.errors : vErrors.concat(validate416.errors);
 errors = vErrors.length;
 }
-if(!(validate418(data["reconciliation.lag_ms"], {instancePath:instancePath+"/reconciliation.lag_ms",parentData:data,parentDataProperty:"reconciliation.lag_ms",rootData}))){
+if(!(validate418(data["reconciliation.window_ms"], {instancePath:instancePath+"/reconciliation.window_ms",parentData:data,parentDataProperty:"reconciliation.window_ms",rootData}))){
 vErrors = vErrors === null ? validate418.errors : vErrors.concat(validate418.errors);
 errors = vErrors.length;
 }
-if(!(validate420(data["reconciliation.gateways"], {instancePath:instancePath+"/reconciliation.gateways",parentData:data,parentDataProperty:"reconciliation.gateways",rootData}))){
+if(!(validate420(data["reconciliation.lag_ms"], {instancePath:instancePath+"/reconciliation.lag_ms",parentData:data,parentDataProperty:"reconciliation.lag_ms",rootData}))){
 vErrors = vErrors === null ? validate420.errors : vErrors.concat(validate420.errors);
 errors = vErrors.length;
 }
-if(!(validate422(data["reconciliation.request_timeout_ms"], {instancePath:instancePath+"/reconciliation.request_timeout_ms",parentData:data,parentDataProperty:"reconciliation.request_timeout_ms",rootData}))){
+if(!(validate422(data["reconciliation.gateways"], {instancePath:instancePath+"/reconciliation.gateways",parentData:data,parentDataProperty:"reconciliation.gateways",rootData}))){
 vErrors = vErrors === null ? validate422.errors : vErrors.concat(validate422.errors);
 errors = vErrors.length;
 }
-if(!(validate424(data["reconciliation.state_ttl_days"], {instancePath:instancePath+"/reconciliation.state_ttl_days",parentData:data,parentDataProperty:"reconciliation.state_ttl_days",rootData}))){
+if(!(validate424(data["reconciliation.request_timeout_ms"], {instancePath:instancePath+"/reconciliation.request_timeout_ms",parentData:data,parentDataProperty:"reconciliation.request_timeout_ms",rootData}))){
 vErrors = vErrors === null ? validate424.errors : vErrors.concat(validate424.errors);
 errors = vErrors.length;
 }
-if(!(validate426(data["reconciliation.lookups_per_run"], {instancePath:instancePath+"/reconciliation.lookups_per_run",parentData:data,parentDataProperty:"reconciliation.lookups_per_run",rootData}))){
+if(!(validate426(data["reconciliation.state_ttl_days"], {instancePath:instancePath+"/reconciliation.state_ttl_days",parentData:data,parentDataProperty:"reconciliation.state_ttl_days",rootData}))){
 vErrors = vErrors === null ? validate426.errors : vErrors.concat(validate426.errors);
 errors = vErrors.length;
 }
-if(!(validate428(data["reconciliation.report_dir"], {instancePath:instancePath+"/reconciliation.report_dir",parentData:data,parentDataProperty:"reconciliation.report_dir",rootData}))){
+if(!(validate428(data["reconciliation.lookups_per_run"], {instancePath:instancePath+"/reconciliation.lookups_per_run",parentData:data,parentDataProperty:"reconciliation.lookups_per_run",rootData}))){
 vErrors = vErrors === null ? validate428.errors : vErrors.concat(validate428.errors);
 errors = vErrors.length;
 }
-if(!(validate430(data["retention.enabled"], {instancePath:instancePath+"/retention.enabled",parentData:data,parentDataProperty:"retention.enabled",rootData}))){
+if(!(validate430(data["reconciliation.report_dir"], {instancePath:instancePath+"/reconciliation.report_dir",parentData:data,parentDataProperty:"reconciliation.report_dir",rootData}))){
 vErrors = vErrors === null ? validate430.errors : vErrors.concat(validate430.errors);
 errors = vErrors.length;
 }
-if(!(validate432(data["retention.expire_after_days"], {instancePath:instancePath+"/retention.expire_after_days",parentData:data,parentDataProperty:"retention.expire_after_days",rootData}))){
+if(!(validate432(data["retention.enabled"], {instancePath:instancePath+"/retention.enabled",parentData:data,parentDataProperty:"retention.enabled",rootData}))){
 vErrors = vErrors === null ? validate432.errors : vErrors.concat(validate432.errors);
 errors = vErrors.length;
 }
-if(!(validate434(data["retention.archive_dir"], {instancePath:instancePath+"/retention.archive_dir",parentData:data,parentDataProperty:"retention.archive_dir",rootData}))){
+if(!(validate434(data["retention.expire_after_days"], {instancePath:instancePath+"/retention.expire_after_days",parentData:data,parentDataProperty:"retention.expire_after_days",rootData}))){
 vErrors = vErrors === null ? validate434.errors : vErrors.concat(validate434.errors);
 errors = vErrors.length;
 }
-if(!(validate436(data["retention.batch"], {instancePath:instancePath+"/retention.batch",parentData:data,parentDataProperty:"retention.batch",rootData}))){
+if(!(validate436(data["retention.archive_dir"], {instancePath:instancePath+"/retention.archive_dir",parentData:data,parentDataProperty:"retention.archive_dir",rootData}))){
 vErrors = vErrors === null ? validate436.errors : vErrors.concat(validate436.errors);
 errors = vErrors.length;
 }
-if(!(validate438(data["retention.require_reconciliation"], {instancePath:instancePath+"/retention.require_reconciliation",parentData:data,parentDataProperty:"retention.require_reconciliation",rootData}))){
+if(!(validate438(data["retention.batch"], {instancePath:instancePath+"/retention.batch",parentData:data,parentDataProperty:"retention.batch",rootData}))){
 vErrors = vErrors === null ? validate438.errors : vErrors.concat(validate438.errors);
 errors = vErrors.length;
 }
-if(!(validate440(data["authentication.action_timeout_ms"], {instancePath:instancePath+"/authentication.action_timeout_ms",parentData:data,parentDataProperty:"authentication.action_timeout_ms",rootData}))){
+if(!(validate440(data["retention.require_reconciliation"], {instancePath:instancePath+"/retention.require_reconciliation",parentData:data,parentDataProperty:"retention.require_reconciliation",rootData}))){
 vErrors = vErrors === null ? validate440.errors : vErrors.concat(validate440.errors);
 errors = vErrors.length;
 }
-if(!(validate442(data["authentication.qr_code_timeout_ms"], {instancePath:instancePath+"/authentication.qr_code_timeout_ms",parentData:data,parentDataProperty:"authentication.qr_code_timeout_ms",rootData}))){
+if(!(validate442(data["authentication.action_timeout_ms"], {instancePath:instancePath+"/authentication.action_timeout_ms",parentData:data,parentDataProperty:"authentication.action_timeout_ms",rootData}))){
 vErrors = vErrors === null ? validate442.errors : vErrors.concat(validate442.errors);
 errors = vErrors.length;
 }
-if(!(validate444(data["authentication.voucher_timeout_ms"], {instancePath:instancePath+"/authentication.voucher_timeout_ms",parentData:data,parentDataProperty:"authentication.voucher_timeout_ms",rootData}))){
+if(!(validate444(data["authentication.qr_code_timeout_ms"], {instancePath:instancePath+"/authentication.qr_code_timeout_ms",parentData:data,parentDataProperty:"authentication.qr_code_timeout_ms",rootData}))){
 vErrors = vErrors === null ? validate444.errors : vErrors.concat(validate444.errors);
 errors = vErrors.length;
 }
-if(!(validate446(data["authentication.bank_transfer_timeout_ms"], {instancePath:instancePath+"/authentication.bank_transfer_timeout_ms",parentData:data,parentDataProperty:"authentication.bank_transfer_timeout_ms",rootData}))){
+if(!(validate446(data["authentication.voucher_timeout_ms"], {instancePath:instancePath+"/authentication.voucher_timeout_ms",parentData:data,parentDataProperty:"authentication.voucher_timeout_ms",rootData}))){
 vErrors = vErrors === null ? validate446.errors : vErrors.concat(validate446.errors);
 errors = vErrors.length;
 }
-if(!(validate448(data["authentication.action_deadline_grace_ms"], {instancePath:instancePath+"/authentication.action_deadline_grace_ms",parentData:data,parentDataProperty:"authentication.action_deadline_grace_ms",rootData}))){
+if(!(validate448(data["authentication.bank_transfer_timeout_ms"], {instancePath:instancePath+"/authentication.bank_transfer_timeout_ms",parentData:data,parentDataProperty:"authentication.bank_transfer_timeout_ms",rootData}))){
 vErrors = vErrors === null ? validate448.errors : vErrors.concat(validate448.errors);
 errors = vErrors.length;
 }
-if(!(validate450(data["authentication.max_action_wait_ms"], {instancePath:instancePath+"/authentication.max_action_wait_ms",parentData:data,parentDataProperty:"authentication.max_action_wait_ms",rootData}))){
+if(!(validate450(data["authentication.action_deadline_grace_ms"], {instancePath:instancePath+"/authentication.action_deadline_grace_ms",parentData:data,parentDataProperty:"authentication.action_deadline_grace_ms",rootData}))){
 vErrors = vErrors === null ? validate450.errors : vErrors.concat(validate450.errors);
 errors = vErrors.length;
 }
-if(!(validate452(data["recurring.retry_schedule_ms"], {instancePath:instancePath+"/recurring.retry_schedule_ms",parentData:data,parentDataProperty:"recurring.retry_schedule_ms",rootData}))){
+if(!(validate452(data["authentication.max_action_wait_ms"], {instancePath:instancePath+"/authentication.max_action_wait_ms",parentData:data,parentDataProperty:"authentication.max_action_wait_ms",rootData}))){
 vErrors = vErrors === null ? validate452.errors : vErrors.concat(validate452.errors);
 errors = vErrors.length;
 }
-if(!(validate454(data["recurring.run_limit"], {instancePath:instancePath+"/recurring.run_limit",parentData:data,parentDataProperty:"recurring.run_limit",rootData}))){
+if(!(validate454(data["recurring.retry_schedule_ms"], {instancePath:instancePath+"/recurring.retry_schedule_ms",parentData:data,parentDataProperty:"recurring.retry_schedule_ms",rootData}))){
 vErrors = vErrors === null ? validate454.errors : vErrors.concat(validate454.errors);
 errors = vErrors.length;
 }
-if(!(validate456(data["recurring.rpc_method.create"], {instancePath:instancePath+"/recurring.rpc_method.create",parentData:data,parentDataProperty:"recurring.rpc_method.create",rootData}))){
+if(!(validate456(data["recurring.run_limit"], {instancePath:instancePath+"/recurring.run_limit",parentData:data,parentDataProperty:"recurring.run_limit",rootData}))){
 vErrors = vErrors === null ? validate456.errors : vErrors.concat(validate456.errors);
 errors = vErrors.length;
 }
-if(!(validate458(data["recurring.rpc_method.list"], {instancePath:instancePath+"/recurring.rpc_method.list",parentData:data,parentDataProperty:"recurring.rpc_method.list",rootData}))){
+if(!(validate458(data["recurring.rpc_method.create"], {instancePath:instancePath+"/recurring.rpc_method.create",parentData:data,parentDataProperty:"recurring.rpc_method.create",rootData}))){
 vErrors = vErrors === null ? validate458.errors : vErrors.concat(validate458.errors);
 errors = vErrors.length;
 }
-if(!(validate460(data["recurring.rpc_method.cancel"], {instancePath:instancePath+"/recurring.rpc_method.cancel",parentData:data,parentDataProperty:"recurring.rpc_method.cancel",rootData}))){
+if(!(validate460(data["recurring.rpc_method.list"], {instancePath:instancePath+"/recurring.rpc_method.list",parentData:data,parentDataProperty:"recurring.rpc_method.list",rootData}))){
 vErrors = vErrors === null ? validate460.errors : vErrors.concat(validate460.errors);
 errors = vErrors.length;
 }
-if(!(validate462(data.gateways, {instancePath:instancePath+"/gateways",parentData:data,parentDataProperty:"gateways",rootData}))){
+if(!(validate462(data["recurring.rpc_method.cancel"], {instancePath:instancePath+"/recurring.rpc_method.cancel",parentData:data,parentDataProperty:"recurring.rpc_method.cancel",rootData}))){
 vErrors = vErrors === null ? validate462.errors : vErrors.concat(validate462.errors);
+errors = vErrors.length;
+}
+if(!(validate464(data.gateways, {instancePath:instancePath+"/gateways",parentData:data,parentDataProperty:"gateways",rootData}))){
+vErrors = vErrors === null ? validate464.errors : vErrors.concat(validate464.errors);
 errors = vErrors.length;
 }
 }

@@ -195,6 +195,77 @@ describe('currency and amount: a dependent command is checked against what our a
     expect(await service.deliver(b)).toEqual({ kind: 'done', state: 'SUCCEEDED' });
   });
 
+  /** Delivery as at `offset` ms from now (the same ledger and PSP). */
+  const at = (offset: number) =>
+    new DeliveryService({
+      config,
+      ledger,
+      router: new ConfiguredGatewayRouter(createGatewayClients(config)),
+      recorder,
+      logger: logs.logger,
+      now: () => Date.now() + offset,
+    });
+
+  /** `id` refused unsent with `reason` (a bounded wait run out, `awaiting`): the record, its FAIL event, the metric, the warn line naming `waitedOn`. */
+  async function refusedUnsent(id: string, offset: number, reason: string, awaiting: string, waitedOn: string): Promise<void> {
+    const expired = await metricValue('pb_void_waits_expired_total', { gateway: 'simulator', awaiting });
+    expect(await at(offset).deliver(id)).toEqual({ kind: 'done', state: 'FAILED' });
+    expect(sim.counters().effects[id]).toBeUndefined();
+    expect(await ledger.get(id)).toMatchObject({ reason, reasonField: 'payment.gateway_key' });
+    expect((await events.load(`${id}.FAILED`))?.params.payment).toMatchObject({
+      status: 'FAIL',
+      reason,
+      decline: { category: 'bridge_refused', suggested_action: 'contact_support' },
+    });
+    expect(await metricValue('pb_void_waits_expired_total', { gateway: 'simulator', awaiting })).toBe(expired + 1);
+    const line = logs.lines.find((l) => l.includes('operation refused against its authorization') && l.includes(id) && l.includes(reason));
+    expect(line).toContain(`"awaiting":"${awaiting}"`);
+    expect(line).toContain(`"siblings":"${waitedOn}"`);
+  }
+
+  it('a capture waiting for an authorization that stays undecided (UNRESOLVED settles only by a later PSP fact) waits no longer than delivery.authorization_wait_max_ms from its creation: refused unsent, WAIT_FOR_AUTH_EXPIRED', async () => {
+    const auth = channelCommand('authorize', {}, { gateway_key: 'pm_card_visa', amount: 5000 });
+    const authId = await record(auth);
+    await ledger.transition(authId, 'SENT', { event: 'attempt' });
+    await ledger.transition(authId, 'UNRESOLVED', { event: 'unresolved' });
+    const captureId = await record(dependent('capture', auth, { amount: 3000 }));
+    expect(await service.deliver(captureId)).toMatchObject({ kind: 'wait' });
+    expect(await at(config.delivery.authorizationWaitMaxMs - 60_000).deliver(captureId)).toMatchObject({ kind: 'wait' });
+    await refusedUnsent(captureId, config.delivery.authorizationWaitMaxMs + 60_000, 'WAIT_FOR_AUTH_EXPIRED', 'authorization', authId);
+    // The authorization is left as it is: only what waited on it was refused.
+    expect((await ledger.get(authId))?.state).toBe('UNRESOLVED');
+  });
+
+  it.each(['ACTION_REQUIRED', 'PENDING'] as const)(
+    'a capture waiting for an authorization of an asynchronous method (%s: a voucher, a bank transfer the customer pays days later) is not refused after delivery.void_wait_max_ms: the authorization has its own bound, delivery.authorization_wait_max_ms',
+    async (state) => {
+      const auth = channelCommand('authorize', {}, { gateway_key: 'pm_card_visa', amount: 5000 });
+      const authId = await record(auth);
+      await ledger.transition(authId, 'SENT', { event: 'attempt' });
+      await ledger.transition(authId, state, { event: 'outcome' });
+      const captureId = await record(dependent('capture', auth, { amount: 3000 }));
+      // Three days on (a Boleto's or Konbini's default expiry), the customer may still pay: the capture waits.
+      expect(await at(3 * config.delivery.voidWaitMaxMs).deliver(captureId)).toMatchObject({ kind: 'wait' });
+      expect((await ledger.get(captureId))?.state).toBe('RECEIVED');
+      expect(await at(config.delivery.authorizationWaitMaxMs - 60_000).deliver(captureId)).toMatchObject({ kind: 'wait' });
+      await refusedUnsent(captureId, config.delivery.authorizationWaitMaxMs + 60_000, 'WAIT_FOR_AUTH_EXPIRED', 'authorization', authId);
+    },
+  );
+
+  it('a capture waiting for a sibling ahead of it that stays undecided waits no longer than delivery.void_wait_max_ms from its first wait: refused unsent, WAIT_FOR_SIBLINGS_EXPIRED; the sibling goes on', async () => {
+    const auth = await authorized({ amount: 5000 });
+    const a = await record(dependent('capture', auth, { amount: 4000 }));
+    await ledger.authorizationView(auth.payment.operation_reference!, a);
+    await ledger.transition(a, 'SENT', { event: 'attempt' });
+    await ledger.transition(a, 'UNRESOLVED', { event: 'unresolved' });
+    const b = await record(dependent('capture', auth, { amount: 3000 }));
+    // Its first wait an hour after its creation: the bound counts from there.
+    expect(await at(3_600_000).deliver(b)).toMatchObject({ kind: 'wait' });
+    expect(await at(config.delivery.voidWaitMaxMs + 60_000).deliver(b)).toMatchObject({ kind: 'wait' });
+    await refusedUnsent(b, 3_600_000 + config.delivery.voidWaitMaxMs + 60_000, 'WAIT_FOR_SIBLINGS_EXPIRED', 'siblings', a);
+    expect((await ledger.get(a))?.state).toBe('UNRESOLVED');
+  });
+
   it('refuses a refund above what was captured (less what was refunded)', async () => {
     const sale = await authorized({ amount: 4000 }, 'sale');
     const part = await record(dependent('refund', sale, { amount: 3000 }));

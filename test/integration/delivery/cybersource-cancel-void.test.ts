@@ -960,6 +960,46 @@ describe('Cybersource cancel racing a refund or a capture: never a void and a re
     expect(sentFor(refundId)).toHaveLength(0);
   });
 
+  it('a refund that waited for refunds ahead of it, then for a cancel that would void what it refunds, has each wait bounded from its own start (WAIT_FOR_VOID_EXPIRED a whole bound after its void wait began)', async () => {
+    const auth = await paid('authorize');
+    await delivered(dependent('capture', auth, { amount: 5000 }));
+    const hour = 3_600_000;
+    const at = (offset: number) =>
+      new DeliveryService({
+        config,
+        ledger,
+        router: new ConfiguredGatewayRouter(createGatewayClients(config)),
+        recorder: newRecorder(),
+        logger: logs.logger,
+        now: () => Date.now() + offset,
+      });
+    // A refund in flight, a cancel behind it (it waits for that refund), and a refund of 3000 behind both.
+    const early = await record(dependent('refund', auth, { amount: 3000 }));
+    psp.rateLimitNextRefund = true;
+    expect((await service.deliver(early)).kind).toBe('retry');
+    const cancelId = await record(dependent('cancel', auth));
+    expect(await service.deliver(cancelId)).toMatchObject({ kind: 'wait' });
+    const refundId = await record(dependent('refund', auth, { amount: 3000 }));
+    // First it waits for the refund ahead of it (both would give back more than was captured)…
+    const first = await service.deliver(refundId);
+    expect(first.kind === 'wait' && first.reason).toContain(early);
+    // …which fails 20 hours later: now it waits for the cancel, which would void what it refunds.
+    await ledger.transition(early, 'FAILED', { event: 'outcome', source: 'response' }, { reason: 'INVALID_DATA' });
+    const second = await at(20 * hour).deliver(refundId);
+    expect(second.kind === 'wait' && second.reason).toContain(cancelId);
+    // 25 hours after its first wait, 5 after its wait for the void began: still waiting (it was refused here).
+    expect(await at(25 * hour).deliver(refundId)).toMatchObject({ kind: 'wait' });
+    expect((await ledger.get(refundId))?.state).toBe('RECEIVED');
+    // A whole bound after the void wait began: refused unsent, naming the cancel it waited for.
+    expect(await at(20 * hour + config.delivery.voidWaitMaxMs + 60_000).deliver(refundId)).toEqual({ kind: 'done', state: 'FAILED' });
+    expect(await ledger.get(refundId)).toMatchObject({ reason: 'WAIT_FOR_VOID_EXPIRED' });
+    expect(sentFor(refundId)).toHaveLength(0);
+    const line = logs.lines.find((l) => l.includes('operation refused against its authorization') && l.includes(refundId));
+    expect(line).toContain(`"siblings":"${cancelId}"`);
+    // Each wait's first check is in its history.
+    expect((await ledger.interactions(refundId)).filter((i) => i.event === 'waiting_for_siblings').map((i) => i.awaiting)).toEqual(['siblings', 'void']);
+  });
+
   it('the same for a refund of a sale whose void is retried', async () => {
     const sale = await paid('sale');
     const cancelId = await cancelRetrying(sale, 'void');

@@ -18,6 +18,7 @@ import { purgeNamespace } from '../../../harness/twins/local-stack/local-stack';
 import { PspSimulator, startPspSimulator } from '../../../harness/twins/psp-simulator/psp-simulator';
 import { PaymentCommand } from '../../../src/contracts/payment-command';
 import { captureLogger } from '../../support/capture-logger';
+import { metricValue } from '../../../src/metrics/metrics-registry';
 import { channelCommand } from '../../support/fixtures';
 import { testConfig } from '../../support/test-config';
 
@@ -188,6 +189,31 @@ describe('gateway delivery', () => {
       expect(await service.deliver(id)).toEqual({ kind: 'done', state: 'FAILED' });
       expect((await ledger.get(id))?.reason).toBe('UNRESPONSIVE');
     }
+  });
+
+  it('never fails as UNRESPONSIVE a command sent, its attempt proven unsent, that another worker sends again between the read and the FAIL: left as it is, no FAIL event', async () => {
+    const logs = captureLogger();
+    const { service, ledger, events } = setup({ 'delivery.max_age_ms': 1000 }, logs.logger);
+    const id = await oldAttempt(ledger, { event: 'send_error', kind: 'not_sent' });
+    const read = (await ledger.get(id))!;
+    // Forced between this worker's checks (state SENT, no attempt that may have landed) and its FAIL: another worker
+    // resends it (SENT to SENT, a second attempt, which may be at the PSP). The state alone does not show it.
+    const write = ledger.transitionAndRecord.bind(ledger);
+    const race = jest.spyOn(ledger, 'transitionAndRecord').mockImplementationOnce(async (...args) => {
+      expect((await ledger.transition(id, 'SENT', { event: 'attempt', attempt: 2 }, { countAttempt: true })).applied).toBe(true);
+      return write(...args);
+    });
+    try {
+      expect(await service.deliver(read)).toEqual({ kind: 'done', state: 'SENT' });
+    } finally {
+      race.mockRestore();
+    }
+    expect(await ledger.get(id)).toMatchObject({ state: 'SENT', attempts: 2, reason: undefined });
+    expect(await events.load(`${id}.FAILED`)).toBeNull();
+    const line = logs.lines.find((l) => l.includes('refusal not recorded: another worker moved the operation meanwhile') && l.includes(id));
+    expect(line).toContain('"reason":"UNRESPONSIVE"');
+    expect(line).toContain('"read_state":"SENT"');
+    expect(logs.lines.some((l) => l.includes('did not take it within delivery.max_age_ms') && l.includes(id))).toBe(false);
   });
 
   /** A delivery service whose router, after a configuration change, refuses every route (`refused`) or carries no command at all (`unsupported`). */
@@ -405,6 +431,30 @@ describe('gateway delivery', () => {
     expect(line).toContain('"reason":"AUTHORIZATION_FAILED"');
   });
 
+  it('never gives up as UNRESOLVED a capture already sent that another worker sends again between the read and the move: SENT, no UNRESOLVED event', async () => {
+    const { service, ledger, events } = setup();
+    const auth = channelCommand('authorize', {}, { gateway_key: 'pm_card_declined' });
+    const authId = await record(ledger, auth);
+    expect(await service.deliver(authId)).toEqual({ kind: 'done', state: 'FAILED' });
+    const captureId = await record(ledger, channelCommand('capture', {}, { gateway_key: authId, order_id: auth.payment.order_id }));
+    await ledger.transition(captureId, 'SENT', { event: 'attempt', attempt: 1 }, { countAttempt: true });
+    await ledger.appendInteraction(captureId, { event: 'send_error', kind: 'server_error', http_status: 503 });
+    const read = (await ledger.get(captureId))!;
+    // Between this worker's refusal of the sent capture (UNRESOLVED, from SENT) and its move, another worker sends it again.
+    const write = ledger.transitionAndRecord.bind(ledger);
+    const race = jest.spyOn(ledger, 'transitionAndRecord').mockImplementationOnce(async (...args) => {
+      expect((await ledger.transition(captureId, 'SENT', { event: 'attempt', attempt: 2 }, { countAttempt: true })).applied).toBe(true);
+      return write(...args);
+    });
+    try {
+      expect(await service.deliver(read)).toEqual({ kind: 'done', state: 'SENT' });
+    } finally {
+      race.mockRestore();
+    }
+    expect(await ledger.get(captureId)).toMatchObject({ state: 'SENT', attempts: 2 });
+    expect(await events.load(`${captureId}.UNRESOLVED`)).toBeNull();
+  });
+
   // The bus contract asks for the pre-notice (docs/EVENTS.md) (sent by default); a bus whose OMS sends it itself turns it off.
   it('sends no refund_management.updated with service_bus.refund_pending_notice false: the refund outcome alone', async () => {
     const { service, ledger, events } = setup({ 'service_bus.refund_pending_notice': false });
@@ -430,6 +480,30 @@ describe('gateway delivery', () => {
     sim.setDown(false);
     expect(await service.deliver(refundId)).toEqual({ kind: 'done', state: 'SUCCEEDED' });
     expect((await events.load(`${refundId}.SUCCEEDED`))!.sequence).toBeGreaterThan(notice!.sequence);
+  });
+
+  it('never records the refund PENDINGRELEASE notice on a stale read: a refund another worker decided meanwhile gets no notice after its outcome', async () => {
+    const logs = captureLogger();
+    const { service, ledger, events } = setup({}, logs.logger);
+    const sale = channelCommand('sale', {}, { gateway_key: 'pm_card_visa', amount: 4000 });
+    const saleId = await record(ledger, sale);
+    expect(await service.deliver(saleId)).toEqual({ kind: 'done', state: 'SUCCEEDED' });
+    const refundId = await record(ledger, channelCommand('refund', {}, { gateway_key: saleId, amount: 1000, order_id: sale.payment.order_id }));
+    // This worker reads it RECEIVED; meanwhile another one decides it (refused unsent, e.g. past delivery.max_age_ms by its
+    // clock; or sent and settled by a release with service_bus.refund_pending_notice false): FAILED, its event on record.
+    const read = (await ledger.get(refundId))!;
+    const recorder = new OutcomeRecorder({ config: testConfig(), ledger, events, eventsQueue, logger: silentLogger() });
+    expect((await recorder.fail(read, 'UNRESPONSIVE', 'bridge', { onlyFrom: 'RECEIVED' })).state).toBe('FAILED');
+    const withheld = await metricValue('pb_refund_notices_withheld_total');
+    const requestsBefore = sim.counters().requests;
+    expect(await service.deliver(read)).toEqual({ kind: 'done', state: 'FAILED' });
+    // The OMS heard FAILED: a PENDINGRELEASE after it would say the refund is under way.
+    expect(await events.load(`${refundId}.refund-pending`)).toBeNull();
+    expect(await events.load(`${refundId}.FAILED`)).not.toBeNull();
+    expect(sim.counters().requests).toBe(requestsBefore);
+    expect(await metricValue('pb_refund_notices_withheld_total')).toBe(withheld + 1);
+    const line = logs.lines.find((l) => l.includes('refund pre-notice not sent: another worker moved the refund after the read') && l.includes(refundId));
+    expect(line).toContain('"read_state":"RECEIVED"');
   });
 
   it.each([

@@ -119,6 +119,53 @@ describe('routing and failover (authorize, sale)', () => {
     expect(await metricValue('pb_routing_failovers_total', { from: 'dead', to: 'simb', trigger: 'not_sent' })).toBe(before + 1);
   });
 
+  it("a failover refused by the next candidate's stages never fails a command another worker sent again meanwhile: left as it is, no FAIL event", async () => {
+    const logs = captureLogger();
+    // simB settles in EUR and no rate is configured: the failover to it is refused (FX_RATE_UNAVAILABLE), unsent.
+    const { service, ledger, events } = setup({ 'fx.settlement_currencies': { simb: ['EUR'] } }, logs.logger);
+    const id = await record(ledger, authorize({ currency: 'USD' }));
+    const fx = (result: string) => metricValue('pb_fx_decisions_total', { gateway: 'simb', result, source: 'none' });
+    const [refused, lost] = [await fx('refused'), await fx('refusal_lost')];
+    // Between the failover's refusal and its FAIL, another worker (a stalled job run again) sends the command once more
+    // (SENT to SENT, a second attempt, which may be at the PSP): the state this one read is still the state on record.
+    const write = ledger.transitionAndRecord.bind(ledger);
+    let raced = false;
+    const race = jest.spyOn(ledger, 'transitionAndRecord').mockImplementation(async (...args) => {
+      if (!raced && args[1] === 'FAILED') {
+        raced = true;
+        expect((await ledger.transition(id, 'SENT', { event: 'attempt', attempt: 2 }, { countAttempt: true })).applied).toBe(true);
+      }
+      return write(...args);
+    });
+    try {
+      expect(await service.deliver(id)).toEqual({ kind: 'done', state: 'SENT' });
+    } finally {
+      race.mockRestore();
+    }
+    expect(raced).toBe(true);
+    expect(await ledger.get(id)).toMatchObject({ state: 'SENT', attempts: 2, reason: undefined });
+    expect(await events.load(`${id}.FAILED`)).toBeNull();
+    const line = logs.lines.find((l) => l.includes('refusal not recorded: another worker moved the operation meanwhile') && l.includes(id));
+    expect(line).toContain('"reason":"FX_RATE_UNAVAILABLE"');
+    expect(line).toContain('"read_state":"SENT"');
+    // The FX stage's own counter: a refusal that lost, never one that applied.
+    expect(await fx('refused')).toBe(refused);
+    expect(await fx('refusal_lost')).toBe(lost + 1);
+  });
+
+  it("a failover refused by the next candidate's stages after this worker's own attempt FAILs unsent: the attempt it counted is the one it read", async () => {
+    const logs = captureLogger();
+    // The first candidate (dead) is provably not sent; simB settles in EUR with no rate: the failover is refused.
+    const { service, ledger, events } = setup({ 'fx.settlement_currencies': { simb: ['EUR'] } }, logs.logger);
+    const id = await record(ledger, authorize({ currency: 'USD' }));
+    const refused = await metricValue('pb_fx_decisions_total', { gateway: 'simb', result: 'refused', source: 'none' });
+    expect(await service.deliver(id)).toEqual({ kind: 'done', state: 'FAILED' });
+    expect(await ledger.get(id)).toMatchObject({ state: 'FAILED', attempts: 1, reason: 'FX_RATE_UNAVAILABLE' });
+    expect(await events.load(`${id}.FAILED`)).not.toBeNull();
+    expect(logs.lines.some((l) => l.includes('refusal not recorded') && l.includes(id))).toBe(false);
+    expect(await metricValue('pb_fx_decisions_total', { gateway: 'simb', result: 'refused', source: 'none' })).toBe(refused + 1);
+  });
+
   it('commit-then-timeout: never fails over while the first attempt may be live; its status inquiry finds the charge', async () => {
     const { service, ledger } = setup();
     simA.setFaults({ commitThenTimeoutRate: 1 });

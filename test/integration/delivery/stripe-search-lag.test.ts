@@ -149,4 +149,32 @@ describe('Stripe: an authorization whose answer was lost and whose search misses
       psp.conflictOnResend = false;
     }
   });
+
+  it('past delivery.max_age_ms, a miss of the lagging search is not resent: UNRESOLVED, never FAILED', async () => {
+    psp.creates = 0;
+    psp.searches = 0;
+    psp.keys = [];
+    const clock = { now: Date.now() };
+    const { service, ledger, events } = stacks.build(
+      testConfig({
+        'delivery.max_age_ms': 60_000,
+        gateways: {
+          stri: { type: 'stripe', base_url: baseUrl, api_key: 'sk_test_search_lag_0123456789', webhook_secret: 'whsec_search_lag_0123456789', timeout_ms: 600 },
+        },
+      }),
+      { now: () => clock.now },
+    );
+    const command = channelCommand('authorize', {}, { gateway: 'stri', gateway_key: 'pm_card_visa', currency: 'EUR', amount: 1000 });
+    const id = command.payment.operation_reference!;
+    await ledger.create(id, command);
+    expect((await service.deliver(id)).kind).toBe('retry'); // the first answer is lost: UNKNOWN
+
+    // Past max_age_ms, within the search's lag: the miss proves nothing, and nothing is sent past the bound.
+    clock.now += 61_000;
+    expect(await service.deliver(id)).toEqual({ kind: 'done', state: 'UNRESOLVED' });
+    expect(psp.keys).toEqual([id]);
+    expect(psp.searches).toBe(1);
+    expect((await ledger.interactions(id)).at(-1)).toMatchObject({ event: 'unresolved', cause: 'delivery.max_age_ms passed', inquiry: 'index_lag' });
+    expect(await events.load(`${id}.FAILED`)).toBeNull();
+  });
 });

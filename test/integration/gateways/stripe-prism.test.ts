@@ -53,6 +53,16 @@ describe('Stripe requests against the official spec (Prism)', () => {
     expect(status).toBeLessThan(400);
   });
 
+  // Stripe lists a PaymentIntent's refunds 100 a page: the inquiry reads on from the last refund of a page (`starting_after`).
+  it("sends the next page of a refund's status inquiry the spec accepts", async () => {
+    const page = { object: 'list', url: '/v1/refunds', has_more: true, data: [{ id: 're_3NgB1r2eZvKYlo2C0pQrStUv', object: 'refund', metadata: {} }] };
+    const next = t.nextStatusPage?.(ctx('refund'), { status: 200, headers: {}, body: JSON.stringify(page), elapsedMs: 1 }, suite.gateway);
+    expect(next?.path).toContain('starting_after=re_3NgB1r2eZvKYlo2C0pQrStUv');
+    const { status, violations } = await send(next!);
+    expect(violations).toBeUndefined();
+    expect(status).toBeLessThan(400);
+  });
+
   it('sends an exchange rate request the spec accepts', async () => {
     const { status, violations } = await send(buildExchangeRateRequest('USD'));
     expect(violations).toBeUndefined();

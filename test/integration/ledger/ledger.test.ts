@@ -204,6 +204,27 @@ describe('the operation ledger on a real Redis', () => {
     expect(await ledger.transition(id, 'UNKNOWN', { event: 'timeout' }, { onlyFrom: 'SENT' }, 6_000)).toEqual({ applied: true, from: 'SENT' });
   });
 
+  it('moves only at the attempt count a caller names (onlyAttempts): a resend meanwhile, SENT to SENT, leaves a stale FAIL unapplied', async () => {
+    const id = nextId();
+    await ledger.create(id, command(), 1_000);
+    await ledger.transition(id, 'SENT', { event: 'attempt', attempt: 1 }, { countAttempt: true }, 2_000);
+    // Read SENT with one attempt; another worker sends it again (same state, a second attempt that may be at the PSP).
+    await ledger.transition(id, 'SENT', { event: 'attempt', attempt: 2 }, { countAttempt: true }, 3_000);
+    const stale = await ledger.transition(id, 'FAILED', { event: 'failed' }, { reason: 'UNRESPONSIVE', onlyFrom: 'SENT', onlyAttempts: 1 }, 4_000);
+    expect(stale).toEqual({ applied: false, from: 'SENT' });
+    expect(await ledger.get(id)).toMatchObject({ state: 'SENT', attempts: 2, updatedAt: 3_000, reason: undefined });
+    expect(await members('FAILED')).not.toContain(id);
+    expect((await ledger.interactions(id)).map((h) => h.event)).toEqual(['received', 'attempt', 'attempt']);
+    // At the count on record it applies; a record without attempts counts none.
+    expect(await ledger.transition(id, 'UNKNOWN', { event: 'timeout' }, { onlyFrom: 'SENT', onlyAttempts: 2 }, 5_000)).toEqual({ applied: true, from: 'SENT' });
+    const fresh = nextId();
+    await ledger.create(fresh, command(), 1_000);
+    expect(await ledger.transition(fresh, 'FAILED', { event: 'failed' }, { reason: 'NO_ROUTE', onlyFrom: 'RECEIVED', onlyAttempts: 0 }, 2_000)).toEqual({
+      applied: true,
+      from: 'RECEIVED',
+    });
+  });
+
   it('never changes a terminal state: SUCCEEDED → FAILED is refused with from SUCCEEDED', async () => {
     const id = nextId();
     await ledger.create(id, command(), 1_000);

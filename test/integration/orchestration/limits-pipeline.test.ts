@@ -535,6 +535,51 @@ test("a stale hold that loses to another worker's send never gives back the cap 
   }
 }, 60_000);
 
+test('a hold decided on a stale read never tells the OMS PENDING RISK_REVIEW for an operation another worker sent meanwhile', async () => {
+  const { oldConfig, shared, oldRelease, newRelease } = rollingDeploy();
+  const sharedEvents = new EventStore(redis, oldConfig.redis.keyPrefix);
+  try {
+    const id = await created(shared, bigChf);
+    // The old release reads it RECEIVED; meanwhile the new one (no hold rule) sends it and records its outcome.
+    const read = (await shared.get(id))!;
+    expect(await newRelease.deliver(id)).toEqual({ kind: 'done', state: 'SUCCEEDED' });
+    const withheld = (await metricValue('pb_risk_review_notices_withheld_total')) ?? 0;
+    // Its risk rules hold it on what it read: a hold of its own, but no notice of it.
+    expect((await oldRelease.deliver(read)).kind).toBe('wait');
+    expect(await sharedEvents.load(`${id}.risk-review`)).toBeNull();
+    expect(await sharedEvents.load(`${id}.SUCCEEDED`)).not.toBeNull();
+    expect(await shared.get(id)).toMatchObject({ state: 'SUCCEEDED', attempts: 1 });
+    expect(await metricValue('pb_risk_review_notices_withheld_total')).toBe(withheld + 1);
+    const line = logs.lines.find((l) => l.includes('risk review notice not sent: another worker moved the operation meanwhile') && l.includes(id));
+    expect(line).toContain('"read_state":"RECEIVED"');
+  } finally {
+    await purgeNamespace(oldConfig).catch(() => undefined);
+  }
+}, 60_000);
+
+test("pb_caps_decisions_total counts a cap refusal as refused once on record; one that lost to another worker's send as refusal_lost", async () => {
+  const c = oneADayConfig(false);
+  const shared = new Ledger(redis, c.redis.keyPrefix);
+  const svc = deliveryOf(c, shared, new EventStore(redis, c.redis.keyPrefix));
+  const count = (result: string) => metricValue('pb_caps_decisions_total', { gateway: 'simulator', result, limit: 'daily_count' });
+  try {
+    expect(await svc.deliver(await created(shared, bigChf))).toEqual({ kind: 'done', state: 'SUCCEEDED' });
+    const [refused, lost] = [await count('refused'), await count('refusal_lost')];
+    // Over the day's one, on record.
+    expect(await svc.deliver(await created(shared, bigChf))).toEqual({ kind: 'done', state: 'FAILED' });
+    expect(await count('refused')).toBe(refused + 1);
+    // Over the day's one, read RECEIVED; meanwhile another worker (a stalled job run again) sends it.
+    const id = await created(shared, bigChf);
+    const read = (await shared.get(id))!;
+    expect((await shared.transition(id, 'SENT', { event: 'attempt', attempt: 1 }, { countAttempt: true })).applied).toBe(true);
+    expect(await svc.deliver(read)).toEqual({ kind: 'done', state: 'SENT' });
+    expect(await count('refused')).toBe(refused + 1);
+    expect(await count('refusal_lost')).toBe(lost + 1);
+  } finally {
+    await purgeNamespace(c).catch(() => undefined);
+  }
+}, 60_000);
+
 test('a refusal on record whose release was lost (a crash between the two) gives the reservation back when its job runs again', async () => {
   const held = oneADayConfig(true);
   const shared = new Ledger(redis, held.redis.keyPrefix);

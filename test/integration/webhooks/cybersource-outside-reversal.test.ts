@@ -12,6 +12,9 @@
  *   the authorization: one transaction, nothing new; a reversal named by the authorization once that cancel succeeded:
  *   the cancel seen again, no adjustment.
  * - one refund or void told under two notifications (two notificationIds): one adjustment, keyed by its transaction.
+ * - `payments.voids.accept` of a capture of ours (a Business Center void carries the capture's merchant reference): the
+ *   capture's `capture_failed` (direction `debit`), once the search shows it voided (`CAPTURE_ALREADY_VOIDED`), dated by
+ *   the void (`occurred_at`, its `submitTimeUtc`), once.
  */
 import http from 'node:http';
 import { AddressInfo } from 'node:net';
@@ -125,7 +128,11 @@ describe('a Cybersource reversal, void or refund the bridge did not send, of a p
 
     await eventually(async () => eventsOf(auth.id).length === 1, 20_000);
     expect(eventsOf(auth.id)[0].adjustment).toMatchObject({ kind: 'failed_after_success', direction: 'none', gateway: 'cybs', source: 'webhook' });
-    expect(await metricValue('pb_webhook_failures_after_success_total', { gateway: 'cybs', outcome: 'confirmed' })).toBe(before + 1);
+    // Counted once the adjustment is recorded, which the event may overtake.
+    await eventually(
+      async () => (await metricValue('pb_webhook_failures_after_success_total', { gateway: 'cybs', outcome: 'confirmed' })) === before + 1,
+      5_000,
+    );
     // The ledger never moves back; the OMS was told by the adjustment.
     expect((await stack.worker.ledger.get(auth.id))?.state).toBe('SUCCEEDED');
 
@@ -145,10 +152,99 @@ describe('a Cybersource reversal, void or refund the bridge did not send, of a p
     ]);
     expect(await post('payments.voids.accept', 'n-void-outside-a', sale.id, '7000000000000000000042')).toBe(200);
     await eventually(async () => eventsOf(sale.id).length === 1, 20_000);
-    expect(eventsOf(sale.id)[0].adjustment).toMatchObject({ kind: 'capture_failed', direction: 'debit', gateway: 'cybs' });
+    // Dated by the void the search found (its submitTimeUtc), as the PSP says it.
+    expect(eventsOf(sale.id)[0].adjustment).toMatchObject({
+      kind: 'capture_failed',
+      direction: 'debit',
+      gateway: 'cybs',
+      occurred_at: new Date(Math.floor((made + 30_000) / 1000) * 1000).toISOString(),
+    });
     expect(await post('payments.voids.accept', 'n-void-outside-a', sale.id, '7000000000000000000042', 1)).toBe(200);
     await settle();
     expect(eventsOf(sale.id)).toHaveLength(1);
+  });
+
+  it("a Business Center void of a capture of ours (it carries the capture's merchant reference) is the capture's capture_failed, dated by the void, once", async () => {
+    const auth = await succeeded('authorize', '7000000000000000000111');
+    const capture = await succeededOperation(
+      stack.worker,
+      'capture',
+      { gateway: 'cybs', gateway_key: '7000000000000000000111', amount: 10221, currency: 'USD', order_id: auth.payment.order_id },
+      '7000000000000000000112',
+    );
+    expect(capture.state).toBe('SUCCEEDED');
+    const made = Date.now() - 60_000;
+    summaries.set(capture.id, [
+      summary('7000000000000000000113', capture.id, made + 30_000, ['ics_void']),
+      summary('7000000000000000000112', capture.id, made, ['ics_bill']),
+    ]);
+    const before = await metricValue('pb_webhook_failures_after_success_total', { gateway: 'cybs', outcome: 'confirmed' });
+    expect(await post('payments.voids.accept', 'n-void-of-capture-a', capture.id, '7000000000000000000113')).toBe(200);
+
+    await eventually(async () => eventsOf(capture.id).length === 1, 20_000);
+    expect(eventsOf(capture.id)[0].adjustment).toMatchObject({
+      kind: 'capture_failed',
+      direction: 'debit',
+      amount: 10221,
+      currency: 'USD',
+      gateway: 'cybs',
+      reason: 'payments.voids.accept',
+      occurred_at: new Date(Math.floor((made + 30_000) / 1000) * 1000).toISOString(),
+    });
+    // Counted once the adjustment is recorded, which the event may overtake.
+    await eventually(
+      async () => (await metricValue('pb_webhook_failures_after_success_total', { gateway: 'cybs', outcome: 'confirmed' })) === before + 1,
+      5_000,
+    );
+    expect((await stack.worker.ledger.get(capture.id))?.state).toBe('SUCCEEDED');
+    // Told again (a resend, and the same void as payments.voids.accepted): one transaction, one fact.
+    expect(await post('payments.voids.accept', 'n-void-of-capture-a', capture.id, '7000000000000000000113', 1)).toBe(200);
+    expect(await post('payments.voids.accepted', 'n-void-of-capture-b', capture.id, '7000000000000000000113')).toBe(200);
+    await settle();
+    expect(eventsOf(capture.id)).toHaveLength(1);
+    expect(await stack.worker.adjustmentStore.forOperation(capture.id)).toHaveLength(1);
+    expect(eventsOf(auth.id)).toHaveLength(0);
+  });
+
+  it("a Business Center void of a refund of ours (it carries the refund's merchant reference) is the refund's refund_failed, dated by the void, once", async () => {
+    const sale = await succeeded('sale', '7000000000000000000121');
+    const refund = await succeededOperation(
+      stack.worker,
+      'refund',
+      { gateway: 'cybs', gateway_key: '7000000000000000000121', amount: 10221, currency: 'USD', order_id: sale.payment.order_id },
+      '7000000000000000000122',
+    );
+    expect(refund.state).toBe('SUCCEEDED');
+    const made = Date.now() - 60_000;
+    summaries.set(refund.id, [
+      summary('7000000000000000000123', refund.id, made + 30_000, ['ics_void']),
+      summary('7000000000000000000122', refund.id, made, ['ics_credit']),
+    ]);
+    const before = await metricValue('pb_webhook_failures_after_success_total', { gateway: 'cybs', outcome: 'confirmed' });
+    expect(await post('payments.voids.accept', 'n-void-of-refund-a', refund.id, '7000000000000000000123')).toBe(200);
+
+    await eventually(async () => eventsOf(refund.id).length === 1, 20_000);
+    expect(eventsOf(refund.id)[0].adjustment).toMatchObject({
+      kind: 'refund_failed',
+      direction: 'credit',
+      amount: 10221,
+      currency: 'USD',
+      gateway: 'cybs',
+      reason: 'payments.voids.accept',
+      occurred_at: new Date(Math.floor((made + 30_000) / 1000) * 1000).toISOString(),
+    });
+    await eventually(
+      async () => (await metricValue('pb_webhook_failures_after_success_total', { gateway: 'cybs', outcome: 'confirmed' })) === before + 1,
+      5_000,
+    );
+    expect((await stack.worker.ledger.get(refund.id))?.state).toBe('SUCCEEDED');
+    // Told again (a resend, and the same void as payments.voids.accepted): one transaction, one fact.
+    expect(await post('payments.voids.accept', 'n-void-of-refund-a', refund.id, '7000000000000000000123', 1)).toBe(200);
+    expect(await post('payments.voids.accepted', 'n-void-of-refund-b', refund.id, '7000000000000000000123')).toBe(200);
+    await settle();
+    expect(eventsOf(refund.id)).toHaveLength(1);
+    expect(await stack.worker.adjustmentStore.forOperation(refund.id)).toHaveLength(1);
+    expect(eventsOf(sale.id)).toHaveLength(0);
   });
 
   it('a refund of a sale made in the Business Center is its refund_outside_bridge (debit, the refund id), once', async () => {
@@ -165,7 +261,8 @@ describe('a Cybersource reversal, void or refund the bridge did not send, of a p
       gateway: 'cybs',
       psp_reference: '7000000000000000000052',
     });
-    expect(await metricValue('pb_webhook_outside_refunds_total', { gateway: 'cybs', outcome: 'reported' })).toBe(before + 1);
+    // Counted once the adjustment is recorded, which the event may overtake.
+    await eventually(async () => (await metricValue('pb_webhook_outside_refunds_total', { gateway: 'cybs', outcome: 'reported' })) === before + 1, 5_000);
     expect((await stack.worker.ledger.get(sale.id))?.state).toBe('SUCCEEDED');
 
     expect(await post('payments.refunds.accept', 'n-refund-outside-a', sale.id, '7000000000000000000052', 1)).toBe(200);

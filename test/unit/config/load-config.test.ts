@@ -3,7 +3,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { buildConfig, loadConfig, resolveEnvReferences } from '../../../src/config/load-config';
 import { ConfigError } from '../../../src/errors/config-error';
-import { VOID_WAIT_MAX_MS } from '../../../src/delivery/dependent-wait';
+import { AUTHORIZATION_WAIT_MAX_MS, VOID_WAIT_MAX_MS } from '../../../src/delivery/dependent-wait';
 import { minimalParameters } from '../../support/minimal-parameters';
 
 /** Runs `fn`, expects a ConfigError, returns it. */
@@ -138,6 +138,7 @@ describe('buildConfig', () => {
       recaptureFailureWaitMs: 86400000,
       parkedOutcomeTtlMs: 2592000000,
       voidWaitMaxMs: 86400000,
+      authorizationWaitMaxMs: 5616000000,
     });
     expect(config.events).toEqual({ concurrency: 50, backoffBaseMs: 250, backoffMaxMs: 30000 });
     expect(config.poller).toEqual({
@@ -231,6 +232,25 @@ describe('buildConfig', () => {
   it('takes delivery.void_wait_max_ms as given, its default the bound delivery applied before it was configurable', () => {
     expect(buildConfig({ ...minimalParameters(), 'delivery.void_wait_max_ms': 3_600_000 }, {}).delivery.voidWaitMaxMs).toBe(3_600_000);
     expect(buildConfig(minimalParameters(), {}).delivery.voidWaitMaxMs).toBe(VOID_WAIT_MAX_MS);
+  });
+
+  it('takes delivery.authorization_wait_max_ms as given, its default outlasting the longest customer action (65 days)', () => {
+    expect(buildConfig({ ...minimalParameters(), 'delivery.authorization_wait_max_ms': 6_000_000_000 }, {}).delivery.authorizationWaitMaxMs).toBe(
+      6_000_000_000,
+    );
+    const config = buildConfig(minimalParameters(), {});
+    expect(config.delivery.authorizationWaitMaxMs).toBe(AUTHORIZATION_WAIT_MAX_MS);
+    expect(config.delivery.authorizationWaitMaxMs).toBeGreaterThan(config.authentication.maxActionWaitMs);
+  });
+
+  it("refuses at start delivery.authorization_wait_max_ms shorter than authentication.max_action_wait_ms (a voucher payment's capture refused while its customer may still pay), naming the key", () => {
+    const err = configError(() => buildConfig({ ...minimalParameters(), 'delivery.authorization_wait_max_ms': 86_400_000 }, {}));
+    expect(err.key).toBe('delivery.authorization_wait_max_ms');
+    expect(err.message).toContain('must not be shorter than authentication.max_action_wait_ms');
+    // As long as the longest customer action: taken.
+    expect(buildConfig({ ...minimalParameters(), 'delivery.authorization_wait_max_ms': 5_356_800_000 }, {}).delivery.authorizationWaitMaxMs).toBe(
+      5_356_800_000,
+    );
   });
 
   it('names a missing required key', () => {

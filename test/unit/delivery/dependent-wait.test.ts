@@ -1,4 +1,5 @@
 import {
+  BOUNDED_WAIT_REFUSALS,
   LONG_WAIT_MS,
   VOID_WAIT_EXPIRED,
   VOID_WAIT_MAX_MS,
@@ -7,9 +8,13 @@ import {
   WAIT_FOR_OTHER_VOID_EXPIRED,
   WAIT_FOR_REFUNDS_EXPIRED,
   WAIT_FOR_VOID_EXPIRED,
+  WAIT_FOR_AUTH_EXPIRED,
+  WAIT_FOR_SIBLINGS_EXPIRED,
   dependentWaitDelay,
   expiredWait,
+  waitKind,
   waitReason,
+  waitStartField,
   waitersTtlSeconds,
 } from '../../../src/delivery/dependent-wait';
 
@@ -110,8 +115,28 @@ describe('expiredWait: the bound on the guards between voids and refunds', () =>
     expect(expiredWait(wait, since, since + 60_000, 60_000)).toMatchObject({ fail: WAIT_FOR_VOID_EXPIRED, detail: { wait_max_ms: 60_000 } });
   });
 
-  it('leaves a wait for the authorization or for siblings of the same command (no awaiting) unbounded', () => {
-    expect(expiredWait({ wait: 'w' }, since, since + 10 * VOID_WAIT_MAX_MS)).toBeNull();
+  it('bounds a wait for the authorization (WAIT_FOR_AUTH_EXPIRED, naming it) and for siblings of the same command (WAIT_FOR_SIBLINGS_EXPIRED) alike', () => {
+    const onAuthorization = { wait: 'authorization a1 is UNRESOLVED', authorization: { id: 'a1' } };
+    expect(expiredWait(onAuthorization, since, since + VOID_WAIT_MAX_MS - 1)).toBeNull();
+    expect(expiredWait(onAuthorization, since, since + VOID_WAIT_MAX_MS)).toMatchObject({
+      fail: WAIT_FOR_AUTH_EXPIRED,
+      field: 'payment.gateway_key',
+      detail: { awaiting: 'authorization', siblings: 'a1', waited_ms: VOID_WAIT_MAX_MS },
+    });
+    const onSiblings = { wait: 'capture of 3000 waits for 1 capture(s)…', siblings: ['c1'] };
+    expect(expiredWait(onSiblings, since, since + VOID_WAIT_MAX_MS - 1)).toBeNull();
+    expect(expiredWait(onSiblings, since, since + VOID_WAIT_MAX_MS)).toMatchObject({
+      fail: WAIT_FOR_SIBLINGS_EXPIRED,
+      detail: { awaiting: 'siblings', siblings: 'c1' },
+    });
+    expect(BOUNDED_WAIT_REFUSALS.has(WAIT_FOR_AUTH_EXPIRED) && BOUNDED_WAIT_REFUSALS.has(WAIT_FOR_SIBLINGS_EXPIRED)).toBe(true);
+  });
+
+  it('keys each wait by its kind, and so its start: its awaiting, else authorization, else siblings', () => {
+    expect(waitKind({ awaiting: 'void', authorization: { id: 'x' } })).toBe('void');
+    expect(waitKind({ authorization: { id: 'a1' } })).toBe('authorization');
+    expect(waitKind({})).toBe('siblings');
+    expect(new Set(['void', 'refunds', 'siblings'].map(waitStartField)).size).toBe(3);
   });
 
   it('is longer than the long-wait warning', () => {

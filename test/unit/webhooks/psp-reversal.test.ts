@@ -3,7 +3,7 @@ import { reversalAsFailure } from '../../../src/webhooks/psp-reversal';
 import { GatewayOutcomeJobData } from '../../../src/webhooks/gateway-outcomes-queue';
 import { channelCommand } from '../../support/fixtures';
 
-function succeeded(command: 'authorize' | 'sale', gateway: string): OperationRecord {
+function succeeded(command: 'authorize' | 'sale' | 'capture' | 'refund', gateway: string): OperationRecord {
   const c = channelCommand(command, {}, { gateway, amount: 5000, currency: 'EUR' });
   return { ...draftRecord(c.payment.operation_reference!, c, Date.now()), state: 'SUCCEEDED' };
 }
@@ -28,6 +28,16 @@ describe("reversalAsFailure: a PSP's own cancel or refund of a payment the OMS w
     expect(reversalAsFailure(succeeded('sale', 'adyen'), reversal('adyen', 'refund'))?.outcome).toMatchObject({ status: 'FAIL', settles: ['sale'] });
     // An authorization refunded was captured: what its captures took is not read here.
     expect(reversalAsFailure(succeeded('authorize', 'adyen'), reversal('adyen', 'refund'))).toBeNull();
+  });
+
+  it('reads a void of a SUCCEEDED capture of ours (a Cybersource Business Center void names the capture) as its failure, never a refund', () => {
+    expect(reversalAsFailure(succeeded('capture', 'cybs'), reversal('cybs', 'cancel'))?.outcome).toMatchObject({ status: 'FAIL', settles: ['capture'] });
+    expect(reversalAsFailure(succeeded('capture', 'cybs'), reversal('cybs', 'refund'))).toBeNull();
+  });
+
+  it('reads a void of a SUCCEEDED refund of ours (a Cybersource Business Center void names the refund) as its failure', () => {
+    expect(reversalAsFailure(succeeded('refund', 'cybs'), reversal('cybs', 'cancel'))?.outcome).toMatchObject({ status: 'FAIL', settles: ['refund'] });
+    expect(reversalAsFailure(succeeded('refund', 'cybs'), reversal('cybs', 'refund'))).toBeNull();
   });
 
   it('never from a gateway the operation failed over from: that gateway undid its own attempt, not the payment that stands', () => {

@@ -265,6 +265,43 @@ describe('Cybersource responses', () => {
     expect(t.parseResponse({ ...ctx('cancel'), captured } as never, response(201, body), gateway)).toMatchObject({ status: 'FAIL', gatewayStatus: 'FAILED' });
   });
 
+  it('reads a void answered CANCELLED (a 201 status the void API documents beside VOIDED and FAILED, saying neither) as PENDING: the status inquiry decides, never a guess', () => {
+    const body = { id: NEW_AUTH_ID, submitTimeUtc: '2026-11-22T10:00:00Z', status: 'CANCELLED', clientReferenceInformation: { code: 'op-cancel-1' } };
+    const outcome = t.parseResponse({ ...ctx('cancel'), captured: { by: 'sale' } }, response(201, body), gateway);
+    expect(outcome).toMatchObject({ status: 'PENDING', gatewayStatus: 'CANCELLED', gatewayReference: NEW_AUTH_ID });
+    expect(outcome.reason).toBeUndefined();
+    // The void of one of our captures by its own id counts only where VOIDED is said: asked about.
+    const named = { ...ctx('cancel'), voidOf: { command: 'capture' as const, operationId: 'op-capture-1' } };
+    expect(thrownBy(() => t.parseResponse(named, response(201, body), gateway), GatewayError)).toMatchObject({ kind: 'outcome_unknown' });
+    // Documented for a void only: from any other request (a reversal included) no result, asked about.
+    for (const context of [ctx('capture'), ctx('refund'), ctx('authorize'), ctx('cancel')]) {
+      expect(thrownBy(() => t.parseResponse(context, response(201, body), gateway), GatewayError)).toMatchObject({ kind: 'outcome_unknown' });
+    }
+    // A search summary of the void saying CANCELLED decides nothing either; of an authorization, its rCode decides.
+    const summary = { ...body, applicationInformation: { rCode: '1', reasonCode: '100' } };
+    const search = response(201, { totalCount: 1, _embedded: { transactionSummaries: [summary] } });
+    expect(t.parseStatusResponse({ ...ctx('cancel'), captured: { by: 'sale' } }, search, gateway)?.status).toBe('PENDING');
+    const authSearch = response(201, {
+      totalCount: 1,
+      _embedded: { transactionSummaries: [{ ...summary, clientReferenceInformation: { code: 'op-authorize-1' } }] },
+    });
+    expect(t.parseStatusResponse(ctx('authorize', {}, 'op-authorize-1'), authSearch, gateway)?.status).toBe('SUCCESS');
+  });
+
+  it.each([
+    ['DAGGREJECTED', 'suspected_fraud'],
+    ['DAGGDENIED', 'suspected_fraud'],
+    ['DSYSREJECTED', 'processing_error'],
+    ['DECISION_PROFILE_CHALLENGE', 'authentication_required'],
+  ])('gives the documented errorInformation.reason %s its decline category (%s), never unknown', (reason, category) => {
+    for (const command of ['authorize', 'refund'] as const) {
+      const body = { id: NEW_AUTH_ID, status: 'DECLINED', errorInformation: { reason, message: 'Declined' } };
+      const outcome = t.parseResponse(ctx(command), response(201, body), gateway);
+      expect(outcome).toMatchObject({ status: 'FAIL', reason });
+      expect(outcome.decline?.category).toBe(category);
+    }
+  });
+
   it('maps a VOIDED void (a cancel of a sale or capture) to SUCCESS with the amount it voided', () => {
     const outcome = t.parseResponse(
       { ...ctx('cancel'), captured: { by: 'sale' } },
@@ -564,6 +601,81 @@ describe('Cybersource responses', () => {
       const earlier = { ...reversal, submitTimeUtc: '2026-11-22T09:00:00Z' };
       expect(t.parseStatusResponse(ctx('authorize', {}, 'op-authorize-1'), search(auth, earlier), gateway)).toMatchObject({ status: 'SUCCESS' });
       expect(await metricValue('pb_cybersource_inquiry_released_total', { gateway: gateway.name })).toBe(before + 5);
+    });
+
+    it('reads a capture of ours voided after it under its merchant reference (a Business Center void) as its FAIL, dated by the void, never as its success', async () => {
+      const before = await metricValue('pb_cybersource_inquiry_voided_total', { gateway: gateway.name });
+      const capture = {
+        id: PAYMENT_ID,
+        submitTimeUtc: '2026-11-22T10:00:00Z',
+        status: 'PENDING',
+        clientReferenceInformation: { code: 'op-capture-1' },
+        applicationInformation: { rCode: '1', reasonCode: '100', applications: [{ name: 'ics_bill', rCode: '1' }] },
+        orderInformation: { amountDetails: { totalAmount: '102.21', currency: 'USD' } },
+      };
+      const voidOf = {
+        id: NEW_AUTH_ID,
+        submitTimeUtc: '2026-11-22T11:00:00Z',
+        clientReferenceInformation: { code: 'op-capture-1' },
+        applicationInformation: { rCode: '1', reasonCode: '100', applications: [{ name: 'ics_void', rCode: '1' }] },
+        orderInformation: { amountDetails: { totalAmount: '102.21', currency: 'USD' } },
+      };
+      const search = (...summaries: object[]) => response(201, { totalCount: summaries.length, _embedded: { transactionSummaries: summaries } });
+      const asked = ctx('capture', {}, 'op-capture-1');
+      // Its void listed (a successful ics_void), or named VOIDED by its status, or the capture's own status VOIDED.
+      const statusVoided = { ...voidOf, status: 'VOIDED', applicationInformation: undefined };
+      const captureVoided = { ...capture, status: 'VOIDED' };
+      for (const res of [search(voidOf, capture), search(statusVoided, capture), search(captureVoided), search(voidOf)]) {
+        const outcome = t.parseStatusResponse(asked, res, gateway);
+        expect(outcome).toMatchObject({ status: 'FAIL', reason: 'CAPTURE_ALREADY_VOIDED', amount: 10221, currency: 'USD' });
+        expect(outcome?.gatewayStatus).toMatch(/voided/);
+        expect(outcome?.decline?.category).toBe('operation_not_permitted');
+      }
+      // Dated by the void: the PSP's time of what undid it.
+      expect(t.parseStatusResponse(asked, search(voidOf, capture), gateway)?.occurredAt).toBe(Date.parse('2026-11-22T11:00:00Z'));
+      // A void refused (rCode 0) undid nothing; one older than the capture voided an earlier attempt: the capture stands.
+      const refused = { ...voidOf, applicationInformation: { rCode: '0', reasonCode: '246', applications: [{ name: 'ics_void', rCode: '0' }] } };
+      const earlier = { ...voidOf, submitTimeUtc: '2026-11-22T09:00:00Z' };
+      expect(t.parseStatusResponse(asked, search(refused, capture), gateway)).toMatchObject({ status: 'SUCCESS', gatewayStatus: 'PENDING' });
+      expect(t.parseStatusResponse(asked, search(capture, earlier), gateway)).toMatchObject({ status: 'SUCCESS', gatewayStatus: 'PENDING' });
+      expect(await metricValue('pb_cybersource_inquiry_voided_total', { gateway: gateway.name })).toBe(before + 5);
+    });
+
+    it('reads a refund of ours voided after it under its merchant reference (a Business Center void) as its FAIL, dated by the void, never as its success', async () => {
+      const before = await metricValue('pb_cybersource_inquiry_voided_total', { gateway: gateway.name });
+      const refund = {
+        id: PAYMENT_ID,
+        submitTimeUtc: '2026-11-22T10:00:00Z',
+        status: 'PENDING',
+        clientReferenceInformation: { code: 'op-refund-1' },
+        applicationInformation: { rCode: '1', reasonCode: '100', applications: [{ name: 'ics_credit', rCode: '1' }] },
+        orderInformation: { amountDetails: { totalAmount: '40.00', currency: 'USD' } },
+      };
+      const voidOf = {
+        id: NEW_AUTH_ID,
+        submitTimeUtc: '2026-11-22T11:00:00Z',
+        clientReferenceInformation: { code: 'op-refund-1' },
+        applicationInformation: { rCode: '1', reasonCode: '100', applications: [{ name: 'ics_void', rCode: '1' }] },
+        orderInformation: { amountDetails: { totalAmount: '40.00', currency: 'USD' } },
+      };
+      const search = (...summaries: object[]) => response(201, { totalCount: summaries.length, _embedded: { transactionSummaries: summaries } });
+      const asked = ctx('refund', {}, 'op-refund-1');
+      const statusVoided = { ...voidOf, status: 'VOIDED', applicationInformation: undefined };
+      const refundVoided = { ...refund, status: 'VOIDED' };
+      for (const res of [search(voidOf, refund), search(statusVoided, refund), search(refundVoided), search(voidOf)]) {
+        const outcome = t.parseStatusResponse(asked, res, gateway);
+        expect(outcome).toMatchObject({ status: 'FAIL', reason: 'REFUND_VOIDED', amount: 4000, currency: 'USD' });
+        expect(outcome?.gatewayStatus).toMatch(/voided/);
+        expect(outcome?.decline?.category).toBe('operation_not_permitted');
+      }
+      expect(t.parseStatusResponse(asked, search(voidOf, refund), gateway)?.occurredAt).toBe(Date.parse('2026-11-22T11:00:00Z'));
+      // A void refused (rCode 0) undid nothing; one older than the refund voided an earlier attempt: the refund stands.
+      const refused = { ...voidOf, applicationInformation: { rCode: '0', reasonCode: '246', applications: [{ name: 'ics_void', rCode: '0' }] } };
+      const earlier = { ...voidOf, submitTimeUtc: '2026-11-22T09:00:00Z' };
+      expect(t.parseStatusResponse(asked, search(refused, refund), gateway)).toMatchObject({ status: 'SUCCESS', gatewayStatus: 'PENDING' });
+      expect(t.parseStatusResponse(asked, search(refund, earlier), gateway)).toMatchObject({ status: 'SUCCESS', gatewayStatus: 'PENDING' });
+      expect(t.parseStatusResponse(asked, search(refund), gateway)).toMatchObject({ status: 'SUCCESS', gatewayStatus: 'PENDING' });
+      expect(await metricValue('pb_cybersource_inquiry_voided_total', { gateway: gateway.name })).toBe(before + 5);
     });
 
     it('falls back to the rCode of a summary without a status', () => {

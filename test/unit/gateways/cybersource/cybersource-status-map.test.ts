@@ -30,6 +30,8 @@ const EXPECTED: Record<CybersourceStatus, CybersourceStatusMeaning> = {
   REVERSED: 'SUCCESS',
   PARTIALLY_REVERSED: 'SUCCESS',
   FAILED: 'FAIL',
+  // A void's, undocumented meaning: decided by the status inquiry.
+  CANCELLED: 'PENDING',
   VOIDED: 'SUCCESS',
   ACCEPTED: 'SUCCESS',
   REJECTED: 'FAIL',
@@ -47,8 +49,8 @@ describe('Cybersource status map', () => {
     });
 
     it('reaches the same outcome through parseResponse of a 201', () => {
-      // FAILED is a void's status only (a cancel of a sale): any other request's answer of it is asked about.
-      const c = status === 'FAILED' ? { ...ctx('cancel'), captured: { by: 'sale' as const } } : ctx('authorize');
+      // FAILED and CANCELLED are a void's statuses only (a cancel of a sale): any other request's answer of them is asked about.
+      const c = status === 'FAILED' || status === 'CANCELLED' ? { ...ctx('cancel'), captured: { by: 'sale' as const } } : ctx('authorize');
       // With the amount authorized: a partial approval without one waits for it (cybersource-responses.test.ts).
       const amountDetails = { authorizedAmount: '50.00', currency: 'USD' };
       const res = response(201, { id: PAYMENT_ID, status, errorInformation: { reason: 'GENERAL_DECLINE' }, orderInformation: { amountDetails } });

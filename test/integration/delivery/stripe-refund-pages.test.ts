@@ -1,0 +1,102 @@
+import http from 'node:http';
+import { AddressInfo } from 'node:net';
+import { channelCommand } from '../../support/fixtures';
+import { testConfig } from '../../support/test-config';
+import { useDeliveryStacks } from '../../support/delivery-stack';
+
+/**
+ * A refund of a PaymentIntent that has more refunds than one page of Stripe's list (100, newest first: "List all
+ * refunds", `has_more`, `starting_after`). A local Stripe stand-in plays it: the refund's POST is performed but
+ * answered 500 (Stripe: indeterminate), and its list shows 100 refunds of others newer than ours on the first page,
+ * ours on the second. Read as "no trace" from the first page alone, the refund was sent again (once Stripe pruned
+ * the key, a second refund); read on through the list, it is SUCCEEDED from the inquiry and sent once.
+ */
+const PI = 'pi_3NrefundPagesSale01';
+const psp = { refundPosts: 0, listReads: [] as string[], ours: undefined as Record<string, unknown> | undefined };
+let server: http.Server;
+let baseUrl: string;
+const stacks = useDeliveryStacks();
+
+function refundObject(id: string, operationId: string, amount: number): Record<string, unknown> {
+  return {
+    id,
+    object: 'refund',
+    amount,
+    currency: 'eur',
+    created: 1765000000,
+    payment_intent: PI,
+    status: 'succeeded',
+    metadata: { operation_id: operationId },
+  };
+}
+
+beforeAll(async () => {
+  const others = Array.from({ length: 130 }, (_, n) => refundObject(`re_other_${n}`, `op-other-${n}`, 1));
+  server = http.createServer((req, res) => {
+    let body = '';
+    req.on('data', (chunk: Buffer) => (body += chunk.toString()));
+    req.on('end', () => {
+      const json = (status: number, payload: unknown) => {
+        res.writeHead(status, { 'content-type': 'application/json' });
+        res.end(JSON.stringify(payload));
+      };
+      const url = new URL(req.url ?? '/', 'http://stand-in');
+      if (req.method === 'POST' && url.pathname === '/v1/payment_intents') {
+        const operationId = new URLSearchParams(body).get('metadata[operation_id]') ?? '';
+        const pi = { id: PI, object: 'payment_intent', status: 'succeeded', amount: 5000, amount_received: 5000, currency: 'eur', capture_method: 'automatic' };
+        return json(200, { ...pi, metadata: { operation_id: operationId } });
+      }
+      if (req.method === 'POST' && url.pathname === '/v1/refunds') {
+        psp.refundPosts += 1;
+        const form = new URLSearchParams(body);
+        // Performed, then answered 500: the refund exists, its answer says nothing (Stripe replays the 500).
+        psp.ours ??= refundObject('re_ours_1', form.get('metadata[operation_id]') ?? '', Number(form.get('amount')));
+        return json(500, { error: { type: 'api_error', message: 'An unknown error occurred' } });
+      }
+      if (req.method === 'GET' && url.pathname === '/v1/refunds' && url.searchParams.get('payment_intent') === PI) {
+        psp.listReads.push(url.search);
+        // Newest first: the 130 refunds of others came after ours.
+        const all = [...others, ...(psp.ours ? [psp.ours] : [])];
+        const after = url.searchParams.get('starting_after');
+        const start = after === null ? 0 : all.findIndex((r) => r.id === after) + 1;
+        const limit = Number(url.searchParams.get('limit') ?? 10);
+        return json(200, { object: 'list', url: '/v1/refunds', has_more: start + limit < all.length, data: all.slice(start, start + limit) });
+      }
+      json(404, { error: { type: 'invalid_request_error', code: 'resource_missing' } });
+    });
+  });
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  baseUrl = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+});
+
+afterAll(async () => {
+  server.closeAllConnections();
+  await new Promise<void>((resolve) => server.close(() => resolve()));
+});
+
+describe('Stripe: a refund answered 500 on a PaymentIntent with more refunds than one page', () => {
+  it('is found on the second page of the refunds (starting_after the first page’s last), SUCCEEDED, never sent again', async () => {
+    const { service, ledger, events } = stacks.build(
+      testConfig({
+        gateways: { stri: { type: 'stripe', base_url: baseUrl, api_key: 'sk_test_refund_pages_abcdefgh', webhook_secret: 'whsec_refund_pages_abcdefgh' } },
+      }),
+    );
+    const money = { gateway: 'stri', currency: 'EUR', order_id: `ORD-RP-${Date.now()}` };
+    const sale = channelCommand('sale', {}, { ...money, gateway_key: 'pm_card_visa', amount: 5000 });
+    const saleId = sale.payment.operation_reference!;
+    await ledger.create(saleId, sale);
+    expect(await service.deliver(saleId)).toEqual({ kind: 'done', state: 'SUCCEEDED' });
+
+    const refund = channelCommand('refund', {}, { ...money, gateway_key: saleId, amount: 700 });
+    const id = refund.payment.operation_reference!;
+    await ledger.create(id, refund);
+    expect((await service.deliver(id)).kind).toBe('retry'); // the 500: UNKNOWN, asked about before any resend
+    expect((await ledger.get(id))?.state).toBe('UNKNOWN');
+
+    expect(await service.deliver(id)).toEqual({ kind: 'done', state: 'SUCCEEDED' });
+    expect(psp.refundPosts).toBe(1);
+    expect(psp.listReads).toEqual([`?payment_intent=${PI}&limit=100`, `?payment_intent=${PI}&limit=100&starting_after=re_other_99`]);
+    expect(await ledger.get(id)).toMatchObject({ state: 'SUCCEEDED', gatewayReference: 're_ours_1' });
+    expect(await events.load(`${id}.SUCCEEDED`)).not.toBeNull();
+  });
+});

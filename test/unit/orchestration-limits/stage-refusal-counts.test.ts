@@ -1,0 +1,76 @@
+import { FxStage } from '../../../src/orchestration/fx-stage';
+import { RiskStage } from '../../../src/orchestration/risk-stage';
+import { OperationRecord } from '../../../src/ledger/ledger';
+import { OrchestrationPlan, StageInput, StageResult } from '../../../src/orchestration/orchestration-stage';
+import { metricValue } from '../../../src/metrics/metrics-registry';
+import { testConfig } from '../../support/test-config';
+
+/**
+ * A stage's own counter counts a refusal once its caller knows its fate (`tally`): on record as refused, lost to another
+ * worker's move as `refusal_lost`; never when the stage decides it (a stale read's refusal, or the fast path's that the
+ * plain path decides again).
+ */
+const NOW = Date.parse('2026-03-01T12:00:00Z');
+const config = testConfig({
+  'fx.settlement_currencies': { sim: ['EUR'] },
+  'risk.rules': [{ name: 'big-decline', when: ['high_amount'], action: 'decline' }],
+  'risk.amount_thresholds': { CHF: 100000 },
+  gateways: { sim: { type: 'simulator', base_url: 'http://127.0.0.1:1', api_key: 'k-0123456789', webhook_secret: 'whsec-0123456789abcdef' } },
+});
+
+function input(amount: number, currency: string): StageInput {
+  const payment = { gateway: 'sim', gateway_account: 'acme', gateway_key: 'pm_1', amount, currency };
+  const op = {
+    id: 'op-1',
+    command: 'authorize',
+    channel: 'web',
+    state: 'RECEIVED',
+    payment,
+    receivedAt: NOW,
+    createdAt: NOW,
+    updatedAt: NOW,
+    attempts: 0,
+  } as OperationRecord;
+  const plan: OrchestrationPlan = { candidates: ['sim'], index: 0, payment, decisions: [] };
+  return { op, plan, now: NOW };
+}
+
+function tallyOf(r: StageResult | undefined): (recorded: boolean) => void {
+  if (r?.verdict !== 'refuse' || !r.tally) throw new Error(`no refusal to tally: ${JSON.stringify(r)}`);
+  return r.tally;
+}
+
+test('a risk decline counts in pb_risk_decisions_total only once on record; one that lost counts as action refusal_lost', async () => {
+  const stage = new RiskStage(config, undefined);
+  const declined = () => metricValue('pb_risk_decisions_total', { action: 'decline', rule: 'big-decline' });
+  const lost = () => metricValue('pb_risk_decisions_total', { action: 'refusal_lost', rule: 'big-decline' });
+  const [before, lostBefore] = [await declined(), await lost()];
+  const onRecord = tallyOf(await stage.decide(input(150000, 'CHF')));
+  const stale = tallyOf(stage.decideNow(input(150000, 'CHF')));
+  expect(await declined()).toBe(before);
+  onRecord(true);
+  stale(false);
+  expect(await declined()).toBe(before + 1);
+  expect(await lost()).toBe(lostBefore + 1);
+  // What goes on is counted as decided.
+  const allowed = () => metricValue('pb_risk_decisions_total', { action: 'allow', rule: 'none' });
+  const allowedBefore = await allowed();
+  expect((await stage.decide(input(1000, 'CHF'))).verdict).toBe('continue');
+  expect(await allowed()).toBe(allowedBefore + 1);
+});
+
+test('a conversion refused counts in pb_fx_decisions_total only once on record; one that lost counts as result refusal_lost', async () => {
+  const stage = new FxStage(config, new Map(), undefined, () => NOW);
+  const labels = { gateway: 'sim', source: 'none' };
+  const refused = () => metricValue('pb_fx_decisions_total', { ...labels, result: 'refused' });
+  const lost = () => metricValue('pb_fx_decisions_total', { ...labels, result: 'refusal_lost' });
+  const [before, lostBefore] = [await refused(), await lost()];
+  // No rate configured for USD into EUR: FX_RATE_UNAVAILABLE.
+  const result = await stage.decide(input(12345, 'USD'));
+  expect(result).toMatchObject({ verdict: 'refuse', reason: 'FX_RATE_UNAVAILABLE' });
+  expect(await refused()).toBe(before);
+  tallyOf(result)(true);
+  tallyOf(stage.decideNow(input(12345, 'USD')))(false);
+  expect(await refused()).toBe(before + 1);
+  expect(await lost()).toBe(lostBefore + 1);
+});
