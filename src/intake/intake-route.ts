@@ -240,7 +240,7 @@ export class IntakeRoute implements WebRoute {
     if (await this.answeredPaymentMethods(res, raw, envelope)) return;
     if (await this.answeredRecurring(res, raw, envelope)) return;
     const named = paramsOf(envelope);
-    const token = named.ok ? await issuedTokenOf(this.deps.issuedTokens, named.params) : {};
+    const token = named.ok ? await issuedTokenOf(this.deps.issuedTokens, named.params, config.gateways) : {};
     const mapped = mapBusRequest(envelope, this.methods, config.serviceBus.amountUnits, new Date().toISOString(), config.channels, token.values);
     if (!mapped.ok) {
       await this.reject(res, raw, mapped.id, mapped.code, mapped.error.code, mapped.error.field, mapped.error.reason, { notification });

@@ -1,6 +1,8 @@
 import { createHmac } from 'node:crypto';
 import { purposeKey } from '../config/purpose-key';
 import { IssuedTokenValues, cardLikeTokenOf, holdsCardNumber } from '../contracts/card-data-policy';
+import type { GatewayConfig } from '../gateways/gateway-config';
+import { gatewayVaults } from '../gateways/gateway-vaults';
 import { Logger } from '../logging/logger';
 import { counter } from '../metrics/metrics-registry';
 import type { Ledger } from './ledger';
@@ -103,13 +105,37 @@ const NONE: IssuedTokenLookup = {};
 
 /**
  * Asks the issued-token index about `message`'s `payment.gateway_key` only when it reads as a card number (one
- * GET then; the ordinary command asks Redis nothing). Without an index, nothing is let through.
+ * GET then; the ordinary command asks Redis nothing). Without an index, nothing is let through; nor is a token
+ * issued at a gateway of another vault than the one the command names (`payment.gateway`,
+ * src/gateways/gateway-vaults.ts): a token of one PSP account is never handed to another (src/routing/method-binding.ts).
+ * @param gateways the configured gateway entries (without them, only the token's own gateway entry is its vault).
  */
-export async function issuedTokenOf(tokens: Pick<IssuedTokens, 'gatewayOf'> | undefined, message: unknown): Promise<IssuedTokenLookup> {
+export async function issuedTokenOf(
+  tokens: Pick<IssuedTokens, 'gatewayOf'> | undefined,
+  message: unknown,
+  gateways?: Readonly<Record<string, GatewayConfig>>,
+): Promise<IssuedTokenLookup> {
   const token = tokens === undefined ? undefined : cardLikeTokenOf(message);
   if (token === undefined || tokens === undefined) return NONE;
   const gateway = await tokens.gatewayOf(token);
-  return gateway === null ? NONE : { values: new Set([token]), gateway };
+  if (gateway === null || !sameVault(gateway, namedGatewayOf(message), gateways)) return NONE;
+  return { values: new Set([token]), gateway };
+}
+
+/** `message.payment.gateway` when it is a string. */
+function namedGatewayOf(message: unknown): string | undefined {
+  const payment = (message as { payment?: { gateway?: unknown } } | null)?.payment;
+  return typeof payment?.gateway === 'string' ? payment.gateway : undefined;
+}
+
+/** Whether entries `a` and `b` are one vault (the same entry, or configured as one: `gatewayVaults`). */
+function sameVault(a: string, b: string | undefined, gateways?: Readonly<Record<string, GatewayConfig>>): boolean {
+  if (b === undefined) return false;
+  if (a === b) return true;
+  if (gateways === undefined) return false;
+  const { vaultOf } = gatewayVaults(gateways);
+  const vault = vaultOf.get(a);
+  return vault !== undefined && vault === vaultOf.get(b);
 }
 
 /**

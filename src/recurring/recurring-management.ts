@@ -191,7 +191,7 @@ export class RecurringManagement {
     try {
       const raw = (inMinor ? inMinor(params) : params).schedule;
       // Its `gateway_key` is every cycle's `payment.gateway_key`: a card-like one asks the issued-token index (one GET).
-      const token = await issuedTokenOf(this.deps.issuedTokens, { payment: raw });
+      const token = await issuedTokenOf(this.deps.issuedTokens, { payment: raw }, this.deps.config.gateways);
       const definition = scheduleDefinitionOf(raw, this.deps.config, token.values);
       const { created, schedule } = await this.deps.store.add(definition, this.deps.now?.() ?? Date.now(), token.values);
       reportIssuedToken(this.deps.logger, 'schedule', token, token.values ? ['schedule.gateway_key'] : [], { schedule_id: definition.id, actor });

@@ -64,7 +64,7 @@ describe('a card-like stored token in a token field (the issued-token index)', (
     const gatewayOf = jest.fn(async () => 'adyen');
     expect(await issuedTokenOf({ gatewayOf }, charge('tok_ordinary'))).toEqual({});
     expect(gatewayOf).not.toHaveBeenCalled();
-    expect(await issuedTokenOf({ gatewayOf }, charge(TOKEN))).toEqual({ values: new Set([TOKEN]), gateway: 'adyen' });
+    expect(await issuedTokenOf({ gatewayOf }, charge(TOKEN, { gateway: 'adyen' }))).toEqual({ values: new Set([TOKEN]), gateway: 'adyen' });
     expect(gatewayOf).toHaveBeenCalledTimes(1);
   });
 });
@@ -104,5 +104,26 @@ describe('IssuedTokens', () => {
     expect(ledger.entries.get(rotated.digest(TOKEN))).toBe('adyen');
     expect(await rotated.drop(TOKEN)).toBe(true);
     expect(ledger.entries.size).toBe(0);
+  });
+});
+
+describe('an issued token is let through only for a command of its own vault', () => {
+  const gateways = {
+    adyen: { type: 'adyen', apiKey: 'k-adyen', merchantAccount: 'Acme' },
+    'adyen-failover': { type: 'adyen', apiKey: 'k-adyen', merchantAccount: 'Acme' },
+    'adyen-other': { type: 'adyen', apiKey: 'k-other', merchantAccount: 'Other' },
+    stripe: { type: 'stripe', apiKey: 'sk_test_x', merchantAccount: '' },
+  } as unknown as Parameters<typeof issuedTokenOf>[2];
+  const gatewayOf = async () => 'adyen';
+
+  it('a token the bridge issued at Adyen, sent in a command naming Stripe or another Adyen account, is not let through', async () => {
+    expect(await issuedTokenOf({ gatewayOf }, charge(TOKEN, { gateway: 'stripe' }), gateways)).toEqual({});
+    expect(await issuedTokenOf({ gatewayOf }, charge(TOKEN, { gateway: 'adyen-other' }), gateways)).toEqual({});
+    expect(thrown(() => validateCommandReport(charge(TOKEN, { gateway: 'stripe' }), undefined, undefined))).toMatchObject({ code: 'CARD_DATA_REJECTED' });
+  });
+
+  it('is let through for its own gateway and an entry of its vault', async () => {
+    expect(await issuedTokenOf({ gatewayOf }, charge(TOKEN, { gateway: 'adyen' }), gateways)).toEqual({ values: new Set([TOKEN]), gateway: 'adyen' });
+    expect(await issuedTokenOf({ gatewayOf }, charge(TOKEN, { gateway: 'adyen-failover' }), gateways)).toEqual({ values: new Set([TOKEN]), gateway: 'adyen' });
   });
 });
