@@ -178,7 +178,7 @@ export class OutcomeRecorder {
       lapseRecorded?: LapseRecorded;
     },
   ) {
-    this.issuedTokens = new IssuedTokens(this.deps.ledger, this.deps.config.serviceBus);
+    this.issuedTokens = new IssuedTokens(this.deps.ledger, this.deps.config.serviceBus, this.deps.config.redis);
   }
 
   /** A capture's failure as `failedOnRecordedLapse` reads it when its authorization's release is recorded; else as it is. */

@@ -5,7 +5,9 @@ import type { GatewayConfig } from '../gateways/gateway-config';
 import { gatewayVaults } from '../gateways/gateway-vaults';
 import { Logger } from '../logging/logger';
 import { counter } from '../metrics/metrics-registry';
+import type { RedisConfig } from '../redis/redis-config';
 import type { Ledger } from './ledger';
+import { replicaShortfall, unreplicatedError } from './replica-acks';
 
 /** What `purposeKey` derives the index's digest key for, from `service_bus.secret`. */
 const PURPOSE = 'issued token index v1';
@@ -35,9 +37,15 @@ export interface IssuedTokenSecrets {
 export class IssuedTokens {
   private readonly keys: readonly Buffer[];
 
+  /**
+   * @param redis with `replica_acks`, an entry written is confirmed on that many replicas before `record` resolves: the
+   *   entry lives in the digest's shard, on another node than the operation whose event later tells the OMS the token,
+   *   and that event's own confirmation does not cover it.
+   */
   constructor(
-    private readonly ledger: Pick<Ledger, 'indexIssuedToken' | 'issuedTokenGateway' | 'dropIssuedToken'>,
+    private readonly ledger: Pick<Ledger, 'indexIssuedToken' | 'issuedTokenGateway' | 'dropIssuedToken'> & Partial<Pick<Ledger, 'issuedTokenAcknowledged'>>,
     secrets: IssuedTokenSecrets,
+    private readonly redis: Pick<RedisConfig, 'replicaAcks'> = {},
   ) {
     this.keys = [secrets.secret, secrets.secretPrevious].filter((s) => s !== '').map((s) => purposeKey(s, PURPOSE));
   }
@@ -59,9 +67,23 @@ export class IssuedTokens {
    */
   async record(token: string, gateway: string): Promise<boolean> {
     if (!IssuedTokens.cardLike(token)) return false;
-    await this.ledger.indexIssuedToken(this.digest(token), gateway);
+    const digest = this.digest(token);
+    await this.ledger.indexIssuedToken(digest, gateway);
+    await this.confirmReplicated(digest);
     recorded.inc({ gateway });
     return true;
+  }
+
+  /**
+   * With `redis.replica_acks`: the entry of `digest` on that many replicas, else a Redis outage thrown (the caller's
+   * job retried, the record not yet given the token), as an outcome's move is confirmed before the OMS hears of it:
+   * an entry a demoted primary dropped would leave the OMS holding a token the intake refuses as card data.
+   */
+  private async confirmReplicated(digest: string): Promise<void> {
+    const acknowledged = this.ledger.issuedTokenAcknowledged?.bind(this.ledger);
+    if (acknowledged === undefined) return;
+    const short = await replicaShortfall(this.redis as RedisConfig, 'issued_token', (replicas, timeoutMs) => acknowledged(digest, replicas, timeoutMs));
+    if (short) throw unreplicatedError('issued_token', 'an issued-token index entry', short);
   }
 
   /**

@@ -1683,6 +1683,15 @@ export class Ledger {
     await this.redis.set(issuedTokenKeyOf(this.prefix, digest), gateway, 'EX', ISSUED_TOKEN_TTL_S);
   }
 
+  /**
+   * Whether the issued-token entry of `digest` is on its primary and how many replicas acknowledged it (the shard's
+   * probe, `EXISTS`, `WAIT`: `replicaAcknowledgedKeys`, on the confirmation connection). Takes up to `timeoutMs`.
+   */
+  async issuedTokenAcknowledged(digest: string, replicas: number, timeoutMs: number): Promise<{ present: boolean; acks: number }> {
+    const shard = shardKeysOf(this.prefix)[shardOfAnchor(digest)];
+    return replicaAcknowledgedKeys(this.redis, [shard.issuedToken(digest)], replicas, timeoutMs, { key: shard.replicaProbe, ttlMs: REPLICA_PROBE_TTL_MS });
+  }
+
   /** The gateway of the issued token whose keyed digest is `digest`, or null when the bridge issued none such (one GET). */
   async issuedTokenGateway(digest: string): Promise<string | null> {
     return this.redis.get(issuedTokenKeyOf(this.prefix, digest));

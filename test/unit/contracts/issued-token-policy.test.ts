@@ -1,6 +1,7 @@
 import { validateCommandReport } from '../../../src/contracts/command-validator';
 import { ISSUED_TOKEN_FIELDS, cardLikeTokenOf, holdsCardNumber } from '../../../src/contracts/card-data-policy';
 import { CommandValidationError } from '../../../src/errors/command-validation-error';
+import { DependencyUnavailableError } from '../../../src/errors/dependency-unavailable-error';
 import { IssuedTokens, issuedTokenOf } from '../../../src/ledger/issued-tokens';
 import { channelCommand } from '../../support/fixtures';
 import { thrownBy } from '../../support/thrown';
@@ -125,5 +126,39 @@ describe('an issued token is let through only for a command of its own vault', (
   it('is let through for its own gateway and an entry of its vault', async () => {
     expect(await issuedTokenOf({ gatewayOf }, charge(TOKEN, { gateway: 'adyen' }), gateways)).toEqual({ values: new Set([TOKEN]), gateway: 'adyen' });
     expect(await issuedTokenOf({ gatewayOf }, charge(TOKEN, { gateway: 'adyen-failover' }), gateways)).toEqual({ values: new Set([TOKEN]), gateway: 'adyen' });
+  });
+});
+
+describe('IssuedTokens with redis.replica_acks', () => {
+  /** A ledger whose entry writes are acknowledged by `acks` replicas; its calls in order. */
+  function ledgerWith(acks: number) {
+    const steps: string[] = [];
+    return {
+      steps,
+      indexIssuedToken: async () => void steps.push('set'),
+      issuedTokenGateway: async () => null,
+      dropIssuedToken: async () => false,
+      issuedTokenAcknowledged: async (_digest: string, replicas: number, timeoutMs: number) => {
+        steps.push(`wait ${replicas} ${timeoutMs}`);
+        return { present: true, acks };
+      },
+    };
+  }
+  const SECRETS = { secret: 'bus-secret-for-issued-token-tests-0123456789', secretPrevious: '' };
+  const ACKS = { replicaAcks: { replicas: 1, timeoutMs: 50 } };
+
+  it('an entry no replica acknowledged fails the recording as a Redis outage (the record never gets the token), naming no token', async () => {
+    const ledger = ledgerWith(0);
+    const err = await new IssuedTokens(ledger, SECRETS, ACKS).record(TOKEN, 'adyen').catch((e: unknown) => e);
+    expect(err).toBeInstanceOf(DependencyUnavailableError);
+    expect(String((err as Error).message)).not.toContain('5300912374650184');
+    expect(ledger.steps).toEqual(['set', 'wait 1 50']);
+  });
+
+  it('an acknowledged entry is recorded; without the setting there is no wait', async () => {
+    const ledger = ledgerWith(1);
+    expect(await new IssuedTokens(ledger, SECRETS, ACKS).record(TOKEN, 'adyen')).toBe(true);
+    expect(await new IssuedTokens(ledger, SECRETS, {}).record(TOKEN, 'adyen')).toBe(true);
+    expect(ledger.steps).toEqual(['set', 'wait 1 50', 'set']);
   });
 });
