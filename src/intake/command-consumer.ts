@@ -638,8 +638,10 @@ export class CommandConsumer {
       authenticated.set(msg, auth.channel);
       // The time of receipt is a contract message's `received_at`; a canonical command carries its own.
       const receivedAt = resolved === CANONICAL ? '' : new Date().toISOString();
-      // A card-like `payment.gateway_key` (and only that) asks the issued-token index: one GET, never for an ordinary command.
-      const token = resolved === CANONICAL ? await issuedTokenOf(this.issuedTokens, message, this.deps.config.gateways) : {};
+      // A card-like `payment.gateway_key` (and only that) asks the issued-token index: one GET, never for an ordinary command;
+      // held and retried while Redis is down, as every ledger read here (never dead-lettered as an unexpected error).
+      const token =
+        resolved === CANONICAL ? await this.retrying('issued-token index', () => issuedTokenOf(this.issuedTokens, message, this.deps.config.gateways)) : {};
       const validated = readChannelMessage(message, this.deps.config.channels, receivedAt, token.values);
       command = validated.command;
       reportMaskedCardData(this.deps.logger, command.channel, validated.masked, { routing_key: msg.fields.routingKey, contract });
