@@ -122,11 +122,14 @@ export async function dataImport(ctx: OpsContext, io: OpsOutput, args: { file: s
         complete: summary.complete,
         bytes: size,
         card_data_found: summary.cardDataFound,
+        // Card-like stored tokens of the restored records noted in the issued-token index again (accepted back as tokens).
+        issued_tokens: summary.issuedTokens,
       },
     });
     io.err.write(
       `imported ${summary.operations} operation(s) from ${args.file} (${summary.format}) into "${ctx.config.redis.keyPrefix}" in ${summary.durationMs} ms` +
         (summary.duplicates > 0 ? `; ${summary.duplicates} repeated line(s) skipped` : '') +
+        (summary.issuedTokens > 0 ? `; ${summary.issuedTokens} card-like stored token(s) noted as issued again` : '') +
         '\n',
     );
     if (summary.cardDataFound > 0)
