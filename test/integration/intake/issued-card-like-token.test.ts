@@ -192,6 +192,15 @@ describe('a card-like stored token the bridge issued, sent back by the OMS in pa
     expect(await deadLetterOf(opId)).toMatchObject({ 'x-pb-code': 'CARD_DATA_REJECTED', 'x-pb-field': 'payment.gateway_key' });
   });
 
+  it('an issued token sent for another gateway (not of its vault) is refused, by the intake and the consumer: never handed to a PSP account that did not issue it', async () => {
+    const token = await issuedThroughWebhook(cardLikeId());
+    const elsewhere = { ...paymentOf(token), gateway: 'simulator' };
+    expect((await busCall('validate', elsewhere)).error).toMatchObject(CARD_DATA_AT_GATEWAY_KEY);
+    const command = channelCommand('sale', {}, elsewhere);
+    await client.publish('web.payment.sale', command);
+    expect(await deadLetterOf(command.payment.operation_reference!)).toMatchObject({ 'x-pb-code': 'CARD_DATA_REJECTED', 'x-pb-field': 'payment.gateway_key' });
+  });
+
   it('a real card number in payment.gateway_key is refused', async () => {
     expect((await busCall('validate', paymentOf(PAN))).error).toMatchObject(CARD_DATA_AT_GATEWAY_KEY);
     const opId = await publishedSale(PAN);
