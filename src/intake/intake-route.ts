@@ -243,7 +243,10 @@ export class IntakeRoute implements WebRoute {
     if (token === null) return;
     const mapped = mapBusRequest(envelope, this.methods, config.serviceBus.amountUnits, new Date().toISOString(), config.channels, token.values);
     if (!mapped.ok) {
-      await this.reject(res, raw, mapped.id, mapped.code, mapped.error.code, mapped.error.field, mapped.error.reason, { notification });
+      await this.reject(res, raw, mapped.id, mapped.code, mapped.error.code, mapped.error.field, mapped.error.reason, {
+        notification,
+        minorReason: mapped.error.minorReason,
+      });
       return;
     }
     const command = mapped.command;
@@ -557,8 +560,9 @@ export class IntakeRoute implements WebRoute {
     /**
      * A refusal about a known operation (an idempotency conflict): its id goes on the log line, the dead
      * letter and the error's data. `notification`: the request had no `id`, so it gets no reply body.
+     * `minorReason`: the reason in minor units when `reason` is told in a major-unit bus's units (the log line's).
      */
-    about: { operationId?: string; message?: string; notification?: boolean } = {},
+    about: { operationId?: string; message?: string; notification?: boolean; minorReason?: string } = {},
   ): Promise<void> {
     const { operationId } = about;
     const ids = { ...refusalIdentifiers(raw), ...(id !== null ? { rpc_id: id } : {}) };
@@ -607,7 +611,15 @@ export class IntakeRoute implements WebRoute {
     }
     this.stats.rejected += 1;
     intakeRejects.inc({ code });
-    this.deps.logger.warn(about.message ?? 'intake rejected a command', { code, field, reason, ...ids, ...(operationId ? { operation_id: operationId } : {}) });
+    // The log keeps minor units, as the configuration says them; a reason told to a major-unit bus goes alongside.
+    const said = about.minorReason !== undefined ? { reason: about.minorReason, reason_to_bus: reason } : { reason };
+    this.deps.logger.warn(about.message ?? 'intake rejected a command', {
+      code,
+      field,
+      ...said,
+      ...ids,
+      ...(operationId ? { operation_id: operationId } : {}),
+    });
     if (about.notification === true) noReply(res);
     else
       sendJson(

@@ -60,6 +60,8 @@ describe('intake: a bus that counts in major units, in its recurring and payment
       gateways: { simulator: { type: 'simulator', base_url: 'http://127.0.0.1:9', api_key: 'sim-major-units-key-0123456789' } },
       // 50.00 EUR at most per transaction at the simulator.
       'caps.rules': [{ scope: 'gateway', name: 'simulator', currency: 'EUR', max_amount: 5000 }],
+      // The bus's commands for one merchant: 5000.00 EUR at most (500000 minor units, as the configuration says it).
+      'channels.profiles': [{ channel: 'bus', account: 'acme-capped', max_amount: { EUR: 500000 } }],
     });
     redis = createRedis(config.redis, 'commands', silentLogger());
     store = new RecurringStore(redis, config.redis.keyPrefix);
@@ -178,6 +180,52 @@ describe('intake: a bus that counts in major units, in its recurring and payment
       currency: 'EUR',
       lines: [{ quantity: 2, unit_price_gross: 999, tax_amount: 347, tax_rate: 21 }],
     });
+  });
+
+  // A refusal's reason quotes amounts as the bus sent them: 20.00 EUR, not 2000 (docs/EVENTS.md, "Units").
+  it('refuses a refund of 20.00 EUR whose lines add to 19.99 with a reason in major units, naming the field, and queues nothing', async () => {
+    const queued = published.length;
+    const payment = {
+      gateway: 'simulator',
+      gateway_account: 'acme-eu',
+      gateway_key: 'cap_major_1',
+      amount: 20,
+      currency: 'EUR',
+      order_id: 'ORD-MAJOR-2',
+      operation_reference: 'major-refund-lines',
+      lines: [
+        { line_number: 1, item_sku: 'SKU1', quantity: 1, refund_amount: 9.99 },
+        { line_number: 2, item_sku: 'SKU2', quantity: 1, refund_amount: 10 },
+      ],
+    };
+    const answer = await call(config.serviceBus.methods.commands.refund, { payment });
+    expect(answer.error).toMatchObject({
+      code: -32602,
+      data: { field: 'payment.lines[].refund_amount', reason: 'add up to 19.99 EUR, not payment.amount (20.00)' },
+    });
+    expect(JSON.stringify(answer.error)).not.toMatch(/1999|2000|minor units/);
+    expect(deadLettered.at(-1)).toMatchObject({ field: 'payment.lines[].refund_amount' });
+    expect(published).toHaveLength(queued);
+  });
+
+  it("refuses a capture over the bus profile's cap saying the cap in major units, 5000.00 EUR, with the same code and field", async () => {
+    const payment = {
+      gateway: 'simulator',
+      gateway_account: 'acme-capped',
+      gateway_key: 'auth_major_capped',
+      amount: 5000.01,
+      currency: 'EUR',
+      order_id: 'ORD-MAJOR-3',
+      operation_reference: 'major-capped',
+    };
+    const answer = await call(config.serviceBus.methods.commands.capture, { payment });
+    expect(answer.error).toMatchObject({
+      code: -32602,
+      data: { field: 'payment.amount', reason: 'must be at most 5000.00 EUR (profile bus/acme-capped)' },
+    });
+    expect(JSON.stringify(answer.error)).not.toMatch(/500000|minor units/);
+    // 5000.00 EUR is the cap itself: taken.
+    expect((await call(config.serviceBus.methods.commands.capture, { payment: { ...payment, amount: 5000 } })).result).toEqual({});
   });
 
   it('refuses a payment method query whose amount in minor units passes the largest amount, naming it', async () => {
