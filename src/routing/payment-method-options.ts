@@ -1,3 +1,4 @@
+import { amountWithUnitForBus } from '../money/bus-amount-text';
 import type { Config } from '../config/config';
 import type { Channel } from '../contracts/payment-command';
 import { GatewayRoute } from '../gateways/gateway-route';
@@ -121,7 +122,9 @@ function readMethodsQuery(params: Record<string, unknown>, amountUnits: 'minor' 
       const tooPrecise = err instanceof RangeError && /decimals/.test(err.message);
       throw new MethodsQueryError(
         at('amount'),
-        tooPrecise ? `must have at most ${currencyDecimalsText(code)} in ${code} (major units)` : `must be at most ${MAX_MINOR_AMOUNT} in minor units`,
+        tooPrecise
+          ? `must have at most ${currencyDecimalsText(code)} in ${code} (major units)`
+          : `must be at most ${amountWithUnitForBus(MAX_MINOR_AMOUNT, code, 'major')}`,
       );
     }
   }

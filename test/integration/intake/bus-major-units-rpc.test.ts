@@ -129,7 +129,7 @@ describe('intake: a bus that counts in major units, in its recurring and payment
 
   it('refuses a schedule whose amount in minor units passes the largest amount, naming params.schedule.amount', async () => {
     const answer = await call(config.recurring.rpcMethods.create, { schedule: schedule('major-huge', 99_999_999_999_999, 'EUR') });
-    expect(answer.error).toMatchObject({ code: -32602, data: { field: 'params.schedule.amount' } });
+    expect(answer.error).toMatchObject({ code: -32602, data: { field: 'params.schedule.amount', reason: 'must be at most 999999999999.99 EUR' } });
     expect(deadLettered.at(-1)).toMatchObject({ field: 'params.schedule.amount' });
     expect(await store.get('major-huge')).toBeNull();
   });
@@ -230,6 +230,7 @@ describe('intake: a bus that counts in major units, in its recurring and payment
 
   it('refuses a payment method query whose amount in minor units passes the largest amount, naming it', async () => {
     const answer = await call(config.routing.paymentMethods.rpcMethod, { amount: 99_999_999_999_999, currency: 'EUR', gateway_account: 'acme-eu' });
-    expect(answer.error).toMatchObject({ code: -32602, data: { field: 'params.amount' } });
+    // The largest amount in the bus's units, not 99999999999999 minor units.
+    expect(answer.error).toMatchObject({ code: -32602, message: 'amount must be at most 999999999999.99 EUR', data: { field: 'params.amount' } });
   });
 });
