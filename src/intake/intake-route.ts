@@ -6,7 +6,7 @@ import { ConfirmPublisher } from '../amqp/confirm-publisher';
 import { commandRoutingKey } from '../amqp/topology';
 import { BusCommandName, Config } from '../config/config';
 import { JSON_RPC, JsonRpcId, JsonRpcResponse, jsonRpcError, jsonRpcResult } from '../bus/json-rpc';
-import { MethodsQueryError, PaymentMethodOptions, methodsQueryOf } from '../routing/payment-method-options';
+import { MethodsQueryError, PaymentMethodOptions, methodsAnswerInBusUnits, methodsQueryOf } from '../routing/payment-method-options';
 import { RecurringManagement } from '../recurring/recurring-management';
 import { matchSignature } from '../bus/x-signature';
 import { MAX_JSON_DEPTH, decodeJsonText, parseBoundedJson } from '../contracts/json-limits';
@@ -318,7 +318,10 @@ export class IntakeRoute implements WebRoute {
     }
     try {
       // The bus's amount in its own unit (`service_bus.amount_units`): the caps and the gateways' lists read minor units.
-      const answer = await paymentMethods.list(methodsQueryOf(named.params, config.serviceBus.amountUnits));
+      const units = config.serviceBus.amountUnits;
+      const query = methodsQueryOf(named.params, units);
+      // The rules' reasons in the bus's unit too (`amount 19.99 EUR > max_amount.EUR 15.00 EUR` to a major-unit bus).
+      const answer = methodsAnswerInBusUnits(await paymentMethods.list(query), query.currency, units);
       sendJson(res, 200, jsonRpcResult(id, answer));
     } catch (err) {
       if (err instanceof MethodsQueryError) {

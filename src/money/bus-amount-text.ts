@@ -28,3 +28,29 @@ export function amountWithUnitForBus(minor: number | bigint, currency: string, u
   if (units === 'major' && isKnownCurrency(currency)) return `${amountForBus(minor, currency, units)} ${currency}`;
   return ofCurrency ? `${String(minor)} minor units of ${currency}` : `${String(minor)} minor units`;
 }
+
+/** A routing rule's amount bound the payment broke, as {@link amountBoundWhy} words it (in minor units). */
+const AMOUNT_BOUND_WHY = /^amount (-?\d+) ([<>]) ((?:min|max)_amount(?:\.([A-Z]{3}))?) (-?\d+)$/;
+
+/**
+ * Why a routing rule's amount bound did not hold, in minor units, as the routing record keeps it and operators read
+ * it against the configuration: "amount 1999 > max_amount.EUR 1500" (`key` is the bound's configuration key).
+ */
+export function amountBoundWhy(amount: number, side: '<' | '>', key: string, limit: number): string {
+  return `amount ${amount} ${side} ${key} ${limit}`;
+}
+
+/**
+ * A routing rule's `why` ({@link amountBoundWhy}) as a bus reads it: on a `major` bus both figures in decimal major
+ * units with their currency ("amount 19.99 EUR > max_amount.EUR 15.00 EUR"; the bound's own currency when its key
+ * names one, else `currency`, the payment's, which the rule compared it in). Any other `why`, and every `why` to a
+ * `minor` bus, as it is.
+ */
+export function amountBoundWhyForBus(why: string, currency: string, units: BusAmountUnits): string {
+  const m = units === 'major' ? AMOUNT_BOUND_WHY.exec(why) : null;
+  if (m === null) return why;
+  const [, amount, side, key, keyCurrency, limit] = m;
+  const cur = keyCurrency ?? currency;
+  if (!isKnownCurrency(cur)) return why;
+  return `amount ${amountWithUnitForBus(BigInt(amount), cur, units)} ${side} ${key} ${amountWithUnitForBus(BigInt(limit), cur, units)}`;
+}

@@ -62,6 +62,9 @@ describe('intake: a bus that counts in major units, in its recurring and payment
       'caps.rules': [{ scope: 'gateway', name: 'simulator', currency: 'EUR', max_amount: 5000 }],
       // The bus's commands for one merchant: 5000.00 EUR at most (500000 minor units, as the configuration says it).
       'channels.profiles': [{ channel: 'bus', account: 'acme-capped', max_amount: { EUR: 500000 } }],
+      // A rule for small EUR payments of another merchant: 15.00 EUR at most (1500 minor units). Its amount bound is
+      // checked before its merchant, so a query of this file's merchant reads why it missed; none matches either way.
+      'routing.rules': [{ name: 'small-eu', when: { merchants: ['acme-small'], max_amount: { EUR: 1500 } }, gateways: ['simulator'] }],
     });
     redis = createRedis(config.redis, 'commands', silentLogger());
     store = new RecurringStore(redis, config.redis.keyPrefix);
@@ -148,6 +151,19 @@ describe('intake: a bus that counts in major units, in its recurring and payment
     const at = (await call(config.routing.paymentMethods.rpcMethod, { amount: 50, currency: 'EUR', gateway_account: 'acme-eu', gateway: 'simulator' }))
       .result as { explanation: { candidates: string[] } };
     expect(at.explanation.candidates).toEqual(['simulator']);
+  });
+
+  it("tells a routing rule's amount bound in major units in a payment method answer: 19.99 EUR > 15.00 EUR", async () => {
+    const answer = (await call(config.routing.paymentMethods.rpcMethod, { amount: 19.99, currency: 'EUR', gateway_account: 'acme-eu', gateway: 'simulator' }))
+      .result as { explanation: { rules: Array<Record<string, unknown>>; candidates: string[] } };
+    expect(answer.explanation.rules).toEqual([
+      { rule: 'small-eu', matched: false, why: 'amount 19.99 EUR > max_amount.EUR 15.00 EUR', bound: 'max_amount.EUR' },
+    ]);
+    expect(answer.explanation.candidates).toEqual(['simulator']);
+    // Asked again, the answer comes from the cache: told in major units all the same.
+    const again = (await call(config.routing.paymentMethods.rpcMethod, { amount: 19.99, currency: 'EUR', gateway_account: 'acme-eu', gateway: 'simulator' }))
+      .result as { explanation: { rules: Array<Record<string, unknown>> } };
+    expect(again.explanation.rules[0]?.why).toBe('amount 19.99 EUR > max_amount.EUR 15.00 EUR');
   });
 
   it('refuses a payment method query of 19.999 EUR naming params.amount', async () => {
