@@ -1,3 +1,4 @@
+import { BusAmountUnits, amountForBus, amountWithUnitForBus } from '../money/bus-amount-text';
 import type { ErrorObject } from 'ajv';
 import { CommandValidationError } from '../errors/command-validation-error';
 import type { ChannelsConfig } from '../config/channels-config';
@@ -70,9 +71,16 @@ export interface ValidatedCommand {
  * profile's own rules.
  * @param issued card-like tokens the bridge issued (its issued-token index said so), let through in the token
  *   fields (`ISSUED_TOKEN_FIELDS`); without it every card-like value there is refused.
+ * @param units the unit the sender reads amounts in (`service_bus.amount_units` for the bus; `minor` for every
+ *   other sender): the amounts a refusal's reason quotes are told in it (the command itself is in minor units).
  * @throws CommandValidationError naming the field at fault (never quoting its value).
  */
-export function validateCommandReport(message: unknown, channels?: ChannelsConfig, issued?: IssuedTokenValues): ValidatedCommand {
+export function validateCommandReport(
+  message: unknown,
+  channels?: ChannelsConfig,
+  issued?: IssuedTokenValues,
+  units: BusAmountUnits = 'minor',
+): ValidatedCommand {
   // Everything below recurses: bound the depth first (parsed text was checked already; this covers values built in code).
   if (exceedsDepth(message, MAX_JSON_DEPTH)) {
     throw new CommandValidationError('(root)', `nests objects or arrays deeper than ${MAX_JSON_DEPTH} levels`, 'INVALID_REQUEST');
@@ -93,34 +101,50 @@ export function validateCommandReport(message: unknown, channels?: ChannelsConfi
     // A lone surrogate cannot be encoded into a URL or UTF-8 body: the gateway call would fail forever.
     throw new CommandValidationError(broken, 'holds malformed unicode (a lone surrogate)', 'INVALID_PARAMS');
   }
-  checkSplits(value);
-  checkRefundLines(value);
+  checkSplits(value, units);
+  checkRefundLines(value, units);
   checkTenders(value);
-  checkProfile(value, profile);
+  checkProfile(value, profile, units);
   return { command: value, masked, issued: kept };
 }
 
 /** The parts of a split payment add up to its amount exactly: money that does not add up never moves. */
-function checkSplits(command: PaymentCommand): void {
+function checkSplits(command: PaymentCommand, units: BusAmountUnits): void {
   const splits = command.payment.splits;
   if (!splits) return;
   const parts = splits.reduce((sum, s) => sum + BigInt(s.amount), 0n);
   if (parts !== BigInt(command.payment.amount)) {
-    throw new CommandValidationError('payment.splits', `amounts add up to ${parts} minor units, not payment.amount (${command.payment.amount})`);
+    throw inUnits(units, (u) => new CommandValidationError('payment.splits', `amounts add up to ${partsNotAmount(parts, command, u)}`));
   }
+}
+
+/**
+ * A refusal whose reason quotes amounts, told in `units` (the sender's), with its minor-unit text alongside when
+ * that is another (`minorReason`: for our log lines).
+ */
+function inUnits(units: BusAmountUnits, refusal: (u: BusAmountUnits) => CommandValidationError): CommandValidationError {
+  const told = refusal(units);
+  if (units === 'minor') return told;
+  return new CommandValidationError(told.field, told.reason, told.code, refusal('minor').reason);
+}
+
+/** "1999 minor units, not payment.amount (2000)"; to a major-unit bus "19.99 EUR, not payment.amount (20.00)", as it sent them. */
+function partsNotAmount(parts: bigint, command: PaymentCommand, units: BusAmountUnits): string {
+  const { amount, currency } = command.payment;
+  return `${amountWithUnitForBus(parts, currency, units, false)}, not payment.amount (${amountForBus(amount, currency, units)})`;
 }
 
 /**
  * A refund by lines (`lines[].refund_amount`) refunds what its lines add up to, which must be its
  * `amount`: every gateway is asked for, and the ledger, caps and events hold, that one figure.
  */
-function checkRefundLines(command: PaymentCommand): void {
+function checkRefundLines(command: PaymentCommand, units: BusAmountUnits): void {
   if (command.command !== 'refund') return;
   const lines = (command.payment.lines ?? []).filter((l) => l.refund_amount !== undefined);
   if (lines.length === 0) return;
   const total = lines.reduce((sum, l) => sum + BigInt(l.refund_amount ?? 0), 0n);
   if (total !== BigInt(command.payment.amount)) {
-    throw new CommandValidationError('payment.lines[].refund_amount', `add up to ${total} minor units, not payment.amount (${command.payment.amount})`);
+    throw inUnits(units, (u) => new CommandValidationError('payment.lines[].refund_amount', `add up to ${partsNotAmount(total, command, u)}`));
   }
 }
 

@@ -1,3 +1,4 @@
+import { BusAmountUnits, amountWithUnitForBus } from '../money/bus-amount-text';
 import type { ChannelsConfig, ValidationProfile } from '../config/channels-config';
 import { DEFAULT_FREE_TEXT_FIELDS } from './free-text-fields';
 import { CommandValidationError } from '../errors/command-validation-error';
@@ -62,10 +63,12 @@ function valueAt(root: unknown, path: string): unknown {
  * Checks a schema-valid command against its profile's rules. Amount limits: `max_amount` bounds every
  * money-moving command (authorize, sale, capture, refund), `min_amount` only those that open a payment
  * (authorize, sale); a money-moving command in a currency per-currency limits do not name is refused.
+ * @param units the unit the sender reads amounts in (`service_bus.amount_units` for the bus, else `minor`): a
+ *   limit the reason quotes is told in it.
  * @throws CommandValidationError `PROFILE_REJECTED` naming the field and the rule (never the value, except
  *   the limits the configuration sets).
  */
-export function checkProfile(command: PaymentCommand, profile: ValidationProfile | null): void {
+export function checkProfile(command: PaymentCommand, profile: ValidationProfile | null, units: BusAmountUnits = 'minor'): void {
   if (!profile) return;
   const where = `(profile ${profile.channel}/${profile.account})`;
   if (profile.commands.length > 0 && !profile.commands.includes(command.command)) {
@@ -88,9 +91,10 @@ export function checkProfile(command: PaymentCommand, profile: ValidationProfile
     // A floor bounds opening a payment, not a partial capture or refund of one. Under the floor is under the
     // ceiling too (the configuration refuses a floor above its ceiling), so nothing else is missed here.
     if (miss !== null && (miss.bound === 'max_amount' || OPENING_COMMANDS.has(command.command))) {
-      const unit = miss.key.includes('.') ? `minor units of ${miss.currency}` : 'minor units';
+      // In the sender's unit: a major-unit bus that sent 6000.00 EUR reads "at most 5000.00 EUR", not 500000.
       const least = miss.bound === 'min_amount' ? 'at least' : 'at most';
-      throw new CommandValidationError('payment.amount', `must be ${least} ${miss.limit ?? 0} ${unit} ${where}`, 'PROFILE_REJECTED');
+      const reason = (u: BusAmountUnits): string => `must be ${least} ${amountWithUnitForBus(miss.limit ?? 0, currency, u, miss.key.includes('.'))} ${where}`;
+      throw new CommandValidationError('payment.amount', reason(units), 'PROFILE_REJECTED', units === 'major' ? reason('minor') : undefined);
     }
   }
 }

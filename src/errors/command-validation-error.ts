@@ -33,6 +33,11 @@ export class CommandValidationError extends PaymentBridgeError {
     /** Human-readable reason without the offending value. */
     readonly reason: string,
     readonly code: CommandValidationCode = 'INVALID_PARAMS',
+    /**
+     * The same reason in minor units, when `reason` quotes amounts in the sender's major units (a bus configured
+     * with `service_bus.amount_units: major`): our log lines keep minor units, as the configuration says them.
+     */
+    readonly minorReason?: string,
   ) {
     const bounded = boundedFieldPath(field);
     super(`${bounded}: ${reason}`);

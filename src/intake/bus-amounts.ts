@@ -1,3 +1,4 @@
+import { amountWithUnitForBus } from '../money/bus-amount-text';
 import { CommandValidationError } from '../errors/command-validation-error';
 import { isKnownCurrency } from '../money/currencies';
 import { MAX_MINOR_AMOUNT, currencyDecimalsText, decimalMajorToMinor, minorToDecimalMajor } from '../money/minor-units';
@@ -27,7 +28,9 @@ export function busPaymentAmountInMinor(value: unknown, currency: unknown, field
     const tooPrecise = err instanceof RangeError && /decimals/.test(err.message);
     throw new CommandValidationError(
       field,
-      tooPrecise ? `must have at most ${currencyDecimalsText(currency)} in ${currency} (major units)` : `must be at most ${MAX_MINOR_AMOUNT} in minor units`,
+      tooPrecise
+        ? `must have at most ${currencyDecimalsText(currency)} in ${currency} (major units)`
+        : `must be at most ${amountWithUnitForBus(MAX_MINOR_AMOUNT, currency, 'major')}`,
     );
   }
 }

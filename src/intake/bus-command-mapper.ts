@@ -82,7 +82,7 @@ export function mapBusRequest(
       received_at: receivedAt,
       payment,
     };
-    const { command: valid, masked, issued: kept } = validateCommandReport(candidate, channels, issued);
+    const { command: valid, masked, issued: kept } = validateCommandReport(candidate, channels, issued, amountUnits);
     return { ok: true, id, command: valid, masked, issued: kept };
   } catch (err) {
     if (err instanceof CommandValidationError) return { ok: false, id, code: JSON_RPC.INVALID_PARAMS, error: err };

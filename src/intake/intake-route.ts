@@ -6,7 +6,7 @@ import { ConfirmPublisher } from '../amqp/confirm-publisher';
 import { commandRoutingKey } from '../amqp/topology';
 import { BusCommandName, Config } from '../config/config';
 import { JSON_RPC, JsonRpcId, JsonRpcResponse, jsonRpcError, jsonRpcResult } from '../bus/json-rpc';
-import { MethodsQueryError, PaymentMethodOptions, methodsQueryOf } from '../routing/payment-method-options';
+import { MethodsQueryError, PaymentMethodOptions, methodsAnswerInBusUnits, methodsQueryOf } from '../routing/payment-method-options';
 import { RecurringManagement } from '../recurring/recurring-management';
 import { matchSignature } from '../bus/x-signature';
 import { MAX_JSON_DEPTH, decodeJsonText, parseBoundedJson } from '../contracts/json-limits';
@@ -243,7 +243,10 @@ export class IntakeRoute implements WebRoute {
     if (token === null) return;
     const mapped = mapBusRequest(envelope, this.methods, config.serviceBus.amountUnits, new Date().toISOString(), config.channels, token.values);
     if (!mapped.ok) {
-      await this.reject(res, raw, mapped.id, mapped.code, mapped.error.code, mapped.error.field, mapped.error.reason, { notification });
+      await this.reject(res, raw, mapped.id, mapped.code, mapped.error.code, mapped.error.field, mapped.error.reason, {
+        notification,
+        minorReason: mapped.error.minorReason,
+      });
       return;
     }
     const command = mapped.command;
@@ -315,7 +318,10 @@ export class IntakeRoute implements WebRoute {
     }
     try {
       // The bus's amount in its own unit (`service_bus.amount_units`): the caps and the gateways' lists read minor units.
-      const answer = await paymentMethods.list(methodsQueryOf(named.params, config.serviceBus.amountUnits));
+      const units = config.serviceBus.amountUnits;
+      const query = methodsQueryOf(named.params, units);
+      // The rules' reasons in the bus's unit too (`amount 19.99 EUR > max_amount.EUR 15.00 EUR` to a major-unit bus).
+      const answer = methodsAnswerInBusUnits(await paymentMethods.list(query), query.currency, units);
       sendJson(res, 200, jsonRpcResult(id, answer));
     } catch (err) {
       if (err instanceof MethodsQueryError) {
@@ -557,8 +563,9 @@ export class IntakeRoute implements WebRoute {
     /**
      * A refusal about a known operation (an idempotency conflict): its id goes on the log line, the dead
      * letter and the error's data. `notification`: the request had no `id`, so it gets no reply body.
+     * `minorReason`: the reason in minor units when `reason` is told in a major-unit bus's units (the log line's).
      */
-    about: { operationId?: string; message?: string; notification?: boolean } = {},
+    about: { operationId?: string; message?: string; notification?: boolean; minorReason?: string } = {},
   ): Promise<void> {
     const { operationId } = about;
     const ids = { ...refusalIdentifiers(raw), ...(id !== null ? { rpc_id: id } : {}) };
@@ -607,7 +614,15 @@ export class IntakeRoute implements WebRoute {
     }
     this.stats.rejected += 1;
     intakeRejects.inc({ code });
-    this.deps.logger.warn(about.message ?? 'intake rejected a command', { code, field, reason, ...ids, ...(operationId ? { operation_id: operationId } : {}) });
+    // The log keeps minor units, as the configuration says them; a reason told to a major-unit bus goes alongside.
+    const said = about.minorReason !== undefined ? { reason: about.minorReason, reason_to_bus: reason } : { reason };
+    this.deps.logger.warn(about.message ?? 'intake rejected a command', {
+      code,
+      field,
+      ...said,
+      ...ids,
+      ...(operationId ? { operation_id: operationId } : {}),
+    });
     if (about.notification === true) noReply(res);
     else
       sendJson(

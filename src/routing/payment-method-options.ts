@@ -1,3 +1,4 @@
+import { BusAmountUnits, amountBoundWhyForBus, amountWithUnitForBus } from '../money/bus-amount-text';
 import type { Config } from '../config/config';
 import type { Channel } from '../contracts/payment-command';
 import { GatewayRoute } from '../gateways/gateway-route';
@@ -57,6 +58,17 @@ export interface MethodsAnswer {
   };
   /** Whether this answer came from the cache (`routing.payment_methods.cache_ms`). */
   cached: boolean;
+}
+
+/**
+ * An answer as a bus reads it: the routing rules' `why` in its units ({@link amountBoundWhyForBus}: "amount 19.99 EUR >
+ * max_amount.EUR 15.00 EUR" to a major-unit bus, for "amount 1999 > max_amount.EUR 1500"), in `currency`, the
+ * query's. Everything else, and every answer to a minor-unit bus, as it is; a cached answer is never changed.
+ */
+export function methodsAnswerInBusUnits(answer: MethodsAnswer, currency: string, units: BusAmountUnits): MethodsAnswer {
+  if (units === 'minor') return answer;
+  const rules = answer.explanation.rules.map((r) => (r.why === undefined ? r : { ...r, why: amountBoundWhyForBus(r.why, currency, units) }));
+  return { ...answer, explanation: { ...answer.explanation, rules } };
 }
 
 /** A query the caller got wrong: the field and why. */
@@ -121,7 +133,9 @@ function readMethodsQuery(params: Record<string, unknown>, amountUnits: 'minor' 
       const tooPrecise = err instanceof RangeError && /decimals/.test(err.message);
       throw new MethodsQueryError(
         at('amount'),
-        tooPrecise ? `must have at most ${currencyDecimalsText(code)} in ${code} (major units)` : `must be at most ${MAX_MINOR_AMOUNT} in minor units`,
+        tooPrecise
+          ? `must have at most ${currencyDecimalsText(code)} in ${code} (major units)`
+          : `must be at most ${amountWithUnitForBus(MAX_MINOR_AMOUNT, code, 'major')}`,
       );
     }
   }

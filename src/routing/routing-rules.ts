@@ -1,3 +1,4 @@
+import { amountBoundWhy } from '../money/bus-amount-text';
 import type { RoutingConfig, RoutingCondition, RoutingRule } from '../config/routing-config';
 import { amountBoundMiss } from '../money/amount-bounds';
 import type { Channel, CommandType, Payment } from '../contracts/payment-command';
@@ -93,7 +94,7 @@ export class RoutingTable {
         why:
           miss.limit === null
             ? `amount bounds name no ${p.currency} bound`
-            : `amount ${p.amount} ${miss.bound === 'min_amount' ? '<' : '>'} ${miss.key} ${miss.limit}`,
+            : amountBoundWhy(p.amount, miss.bound === 'min_amount' ? '<' : '>', miss.key, miss.limit),
         bound: miss.key,
       };
     if (when.channels.length > 0 && !when.channels.includes(f.channel)) return `channel ${f.channel} not in [${when.channels.join(',')}]`;

@@ -60,6 +60,11 @@ describe('intake: a bus that counts in major units, in its recurring and payment
       gateways: { simulator: { type: 'simulator', base_url: 'http://127.0.0.1:9', api_key: 'sim-major-units-key-0123456789' } },
       // 50.00 EUR at most per transaction at the simulator.
       'caps.rules': [{ scope: 'gateway', name: 'simulator', currency: 'EUR', max_amount: 5000 }],
+      // The bus's commands for one merchant: 5000.00 EUR at most (500000 minor units, as the configuration says it).
+      'channels.profiles': [{ channel: 'bus', account: 'acme-capped', max_amount: { EUR: 500000 } }],
+      // A rule for small EUR payments of another merchant: 15.00 EUR at most (1500 minor units). Its amount bound is
+      // checked before its merchant, so a query of this file's merchant reads why it missed; none matches either way.
+      'routing.rules': [{ name: 'small-eu', when: { merchants: ['acme-small'], max_amount: { EUR: 1500 } }, gateways: ['simulator'] }],
     });
     redis = createRedis(config.redis, 'commands', silentLogger());
     store = new RecurringStore(redis, config.redis.keyPrefix);
@@ -127,7 +132,7 @@ describe('intake: a bus that counts in major units, in its recurring and payment
 
   it('refuses a schedule whose amount in minor units passes the largest amount, naming params.schedule.amount', async () => {
     const answer = await call(config.recurring.rpcMethods.create, { schedule: schedule('major-huge', 99_999_999_999_999, 'EUR') });
-    expect(answer.error).toMatchObject({ code: -32602, data: { field: 'params.schedule.amount' } });
+    expect(answer.error).toMatchObject({ code: -32602, data: { field: 'params.schedule.amount', reason: 'must be at most 999999999999.99 EUR' } });
     expect(deadLettered.at(-1)).toMatchObject({ field: 'params.schedule.amount' });
     expect(await store.get('major-huge')).toBeNull();
   });
@@ -146,6 +151,19 @@ describe('intake: a bus that counts in major units, in its recurring and payment
     const at = (await call(config.routing.paymentMethods.rpcMethod, { amount: 50, currency: 'EUR', gateway_account: 'acme-eu', gateway: 'simulator' }))
       .result as { explanation: { candidates: string[] } };
     expect(at.explanation.candidates).toEqual(['simulator']);
+  });
+
+  it("tells a routing rule's amount bound in major units in a payment method answer: 19.99 EUR > 15.00 EUR", async () => {
+    const answer = (await call(config.routing.paymentMethods.rpcMethod, { amount: 19.99, currency: 'EUR', gateway_account: 'acme-eu', gateway: 'simulator' }))
+      .result as { explanation: { rules: Array<Record<string, unknown>>; candidates: string[] } };
+    expect(answer.explanation.rules).toEqual([
+      { rule: 'small-eu', matched: false, why: 'amount 19.99 EUR > max_amount.EUR 15.00 EUR', bound: 'max_amount.EUR' },
+    ]);
+    expect(answer.explanation.candidates).toEqual(['simulator']);
+    // Asked again, the answer comes from the cache: told in major units all the same.
+    const again = (await call(config.routing.paymentMethods.rpcMethod, { amount: 19.99, currency: 'EUR', gateway_account: 'acme-eu', gateway: 'simulator' }))
+      .result as { explanation: { rules: Array<Record<string, unknown>> } };
+    expect(again.explanation.rules[0]?.why).toBe('amount 19.99 EUR > max_amount.EUR 15.00 EUR');
   });
 
   it('refuses a payment method query of 19.999 EUR naming params.amount', async () => {
@@ -180,8 +198,55 @@ describe('intake: a bus that counts in major units, in its recurring and payment
     });
   });
 
+  // A refusal's reason quotes amounts as the bus sent them: 20.00 EUR, not 2000 (docs/EVENTS.md, "Units").
+  it('refuses a refund of 20.00 EUR whose lines add to 19.99 with a reason in major units, naming the field, and queues nothing', async () => {
+    const queued = published.length;
+    const payment = {
+      gateway: 'simulator',
+      gateway_account: 'acme-eu',
+      gateway_key: 'cap_major_1',
+      amount: 20,
+      currency: 'EUR',
+      order_id: 'ORD-MAJOR-2',
+      operation_reference: 'major-refund-lines',
+      lines: [
+        { line_number: 1, item_sku: 'SKU1', quantity: 1, refund_amount: 9.99 },
+        { line_number: 2, item_sku: 'SKU2', quantity: 1, refund_amount: 10 },
+      ],
+    };
+    const answer = await call(config.serviceBus.methods.commands.refund, { payment });
+    expect(answer.error).toMatchObject({
+      code: -32602,
+      data: { field: 'payment.lines[].refund_amount', reason: 'add up to 19.99 EUR, not payment.amount (20.00)' },
+    });
+    expect(JSON.stringify(answer.error)).not.toMatch(/1999|2000|minor units/);
+    expect(deadLettered.at(-1)).toMatchObject({ field: 'payment.lines[].refund_amount' });
+    expect(published).toHaveLength(queued);
+  });
+
+  it("refuses a capture over the bus profile's cap saying the cap in major units, 5000.00 EUR, with the same code and field", async () => {
+    const payment = {
+      gateway: 'simulator',
+      gateway_account: 'acme-capped',
+      gateway_key: 'auth_major_capped',
+      amount: 5000.01,
+      currency: 'EUR',
+      order_id: 'ORD-MAJOR-3',
+      operation_reference: 'major-capped',
+    };
+    const answer = await call(config.serviceBus.methods.commands.capture, { payment });
+    expect(answer.error).toMatchObject({
+      code: -32602,
+      data: { field: 'payment.amount', reason: 'must be at most 5000.00 EUR (profile bus/acme-capped)' },
+    });
+    expect(JSON.stringify(answer.error)).not.toMatch(/500000|minor units/);
+    // 5000.00 EUR is the cap itself: taken.
+    expect((await call(config.serviceBus.methods.commands.capture, { payment: { ...payment, amount: 5000 } })).result).toEqual({});
+  });
+
   it('refuses a payment method query whose amount in minor units passes the largest amount, naming it', async () => {
     const answer = await call(config.routing.paymentMethods.rpcMethod, { amount: 99_999_999_999_999, currency: 'EUR', gateway_account: 'acme-eu' });
-    expect(answer.error).toMatchObject({ code: -32602, data: { field: 'params.amount' } });
+    // The largest amount in the bus's units, not 99999999999999 minor units.
+    expect(answer.error).toMatchObject({ code: -32602, message: 'amount must be at most 999999999999.99 EUR', data: { field: 'params.amount' } });
   });
 });

@@ -54,7 +54,8 @@ describe('a major-unit bus: a recurring schedule amount, read and answered exact
     [19.999, 'EUR', 'must have at most 2 decimals in EUR (major units)'],
     [1.5, 'JPY', 'must have at most no decimals in JPY (major units)'],
     [1.2345, 'KWD', 'must have at most 3 decimals in KWD (major units)'],
-    [99_999_999_999_999, 'EUR', 'must be at most 99999999999999 in minor units'],
+    [99_999_999_999_999, 'EUR', 'must be at most 999999999999.99 EUR'],
+    [100_000_000_000, 'KWD', 'must be at most 99999999999.999 KWD'],
   ])('refuses schedule.amount %p %s naming the field, never rounded', (major, currency, reason) => {
     const err = refusal(() => scheduleParamsInMinor({ schedule: definition(major, currency) }));
     expect(err).toMatchObject({ field: 'schedule.amount', reason });

@@ -382,3 +382,56 @@ describe('mapBusCall converts major units when the bus sends them', () => {
     expect(r.error.field).toBe('payment.currency');
   });
 });
+
+// A refusal's reason quotes amounts as the bus sent them: an OMS operator on a major-unit bus who sent 20.00 EUR
+// reads 20.00, not 2000 (nor 100 times its lines). Machine-readable fields (code, field) stay as they are.
+describe('mapBusCall tells the amounts of a refusal in the unit the bus uses', () => {
+  const REFUND = 'magento.payments.payments_management.refund';
+  const refundOf = (amount: number, refunds: number[], currency = 'EUR'): Json =>
+    call({
+      method: REFUND,
+      params: { payment: payment({ amount, currency, lines: refunds.map((r, i) => ({ line_number: i + 1, refund_amount: r })) }) },
+    });
+  const splitsOf = (amount: number, parts: number[]): Json =>
+    call({ params: { payment: payment({ amount, splits: parts.map((p, i) => ({ type: 'seller', account: `s${i}`, reference: `r${i}`, amount: p })) }) } });
+
+  it('a refund of 20.00 EUR whose lines add to 19.99, on a major-unit bus: 19.99 EUR, not payment.amount (20.00)', () => {
+    const r = failure(map(refundOf(20, [9.99, 10]), 'major'));
+    expect(r.code).toBe(JSON_RPC.INVALID_PARAMS);
+    expect(r.error.field).toBe('payment.lines[].refund_amount');
+    expect(r.error.reason).toBe('add up to 19.99 EUR, not payment.amount (20.00)');
+    // Our log line keeps minor units, as the configuration says them.
+    expect(r.error.minorReason).toBe('add up to 1999 minor units, not payment.amount (2000)');
+  });
+
+  it('the same refund in KWD (3 decimals) and JPY (none), each with its own exponent', () => {
+    expect(failure(map(refundOf(2, [1.999], 'KWD'), 'major')).error.reason).toBe('add up to 1.999 KWD, not payment.amount (2.000)');
+    expect(failure(map(refundOf(2000, [1999], 'JPY'), 'major')).error.reason).toBe('add up to 1999 JPY, not payment.amount (2000)');
+  });
+
+  it('on a minor-unit bus, keeps the text in minor units', () => {
+    const minor = failure(map(refundOf(2000, [999, 1000])));
+    expect(minor.error.reason).toBe('add up to 1999 minor units, not payment.amount (2000)');
+    expect(minor.error.minorReason).toBeUndefined();
+  });
+
+  it("a marketplace order's splits that do not add up, in the bus's unit", () => {
+    const major = failure(map(splitsOf(100, [89.99, 10]), 'major'));
+    expect(major.error.field).toBe('payment.splits');
+    expect(major.error.reason).toBe('amounts add up to 99.99 EUR, not payment.amount (100.00)');
+    expect(failure(map(splitsOf(10000, [8999, 1000]))).error.reason).toBe('amounts add up to 9999 minor units, not payment.amount (10000)');
+  });
+
+  it("a bus profile's cap: at most 5000.00 EUR on a major-unit bus, 500000 minor units of EUR on a minor-unit one", () => {
+    const channels = testConfig({
+      'channels.profiles': [{ channel: 'bus', account: 'acme-eu', max_amount: { EUR: 500000 }, currencies: ['EUR'] }],
+    }).channels;
+    const capture = (amount: number): Json => call({ params: { payment: payment({ amount }) } });
+    const major = failure(mapBusCall(capture(6000), methods, 'major', RECEIVED_AT, channels));
+    expect(major.error).toMatchObject({ code: 'PROFILE_REJECTED', field: 'payment.amount' });
+    expect(major.error.reason).toBe('must be at most 5000.00 EUR (profile bus/acme-eu)');
+    expect(major.error.minorReason).toBe('must be at most 500000 minor units of EUR (profile bus/acme-eu)');
+    const minor = failure(mapBusCall(capture(600000), methods, 'minor', RECEIVED_AT, channels));
+    expect(minor.error.reason).toBe('must be at most 500000 minor units of EUR (profile bus/acme-eu)');
+  });
+});

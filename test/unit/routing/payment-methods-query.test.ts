@@ -30,7 +30,8 @@ describe('methodsQueryOf: a payment method query amount in the bus unit', () => 
     [19.999, 'EUR', 'must have at most 2 decimals in EUR (major units)'],
     [1.5, 'JPY', 'must have at most no decimals in JPY (major units)'],
     [0.0001, 'KWD', 'must have at most 3 decimals in KWD (major units)'],
-    [99_999_999_999_999, 'EUR', 'must be at most 99999999999999 in minor units'],
+    [99_999_999_999_999, 'EUR', 'must be at most 999999999999.99 EUR'],
+    [100_000_000_000, 'KWD', 'must be at most 99999999999.999 KWD'],
     [-1, 'EUR', 'must be a number of major units, at least 0'],
     ['19.99', 'EUR', 'must be a number of major units, at least 0'],
   ])('a major-unit bus: refuses %p %s naming the amount, never rounded', (amount, currency, reason) => {
