@@ -49,7 +49,7 @@ return 1
  * the cutoff restarts the clock), `live_dependent` (a capture or refund of it still moving),
  * `live_in_order` (another operation of its order is not terminal: the order's money is still moving).
  * Expired (reply `{1}`): the record, history, dependents, adjustment links and every index entry (the index of
- * captures and refunds held for their PSP's retry included: gone, nothing reads it as held) are deleted with the companions' keys: events, adjustments, reference entries still naming it, and the
+ * captures and refunds held for their PSP's retry included: gone, nothing reads it as held) are deleted with the companions' keys: events (with their entries in the shard's set-aside and dismissed event indexes), adjustments, reference entries still naming it, and the
  * payment's sequence counters once its order has no operation left.
  * Every key is declared: the named ones (the operation's own keys and its shard's indexes; `order` is the
  * record's own key when `has_order` is 0), and as extra keys the companions and the records of its
@@ -79,6 +79,8 @@ export const EXPIRE_SCRIPT = new LuaScript(
       'recaptures_held',
       'recaptures_surfaced',
       'held_psp_retry',
+      'rejected',
+      'dismissed',
     ],
     ['id', 'cutoff', 'require_reconciled', 'reconciled_through', 'has_order', 'related', 'companions'],
   ),
@@ -116,7 +118,13 @@ for _, o in ipairs(c.order) do
   local os = redis.call('HGET', XK(o), 'state')
   if os and os ~= 'SUCCEEDED' and os ~= 'FAILED' then return {0, 'live_in_order'} end
 end
-for _, e in ipairs(c.events) do redis.call('DEL', XK(e.k)) end
+-- An event's entries in the set-aside and dismissed indexes go with its record: left behind, they were counted by
+-- pb_events_set_aside (its page on for ever) for an event nobody could list, resend or dismiss any more.
+for _, e in ipairs(c.events) do
+  redis.call('DEL', XK(e.k))
+  redis.call('ZREM', K.rejected, e.id)
+  redis.call('ZREM', K.dismissed, e.id)
+end
 for _, a in ipairs(c.adjustments) do
   redis.call('DEL', XK(a.k))
   redis.call('ZREM', K.adjustments, a.id)
