@@ -139,6 +139,32 @@ return {1, h[1] or '', h[2] or '0', h[3] or '', h[4] or ''}
 `,
 );
 
+// Takes out of one index (set-aside or dismissed) those of the ids given (ARGV from A_REST on) whose event hash (the
+// extra key at the same position) no longer exists: entries an earlier release's retention left behind. Returns
+// the ids it took out. The EXISTS and the ZREM are one step, so an event restored meanwhile keeps its entry.
+const TRIM_SCRIPT = new LuaScript(
+  luaInputs(['index'], []),
+  `
+local out = {}
+for i = A_REST, #ARGV do
+  local id = ARGV[i]
+  if redis.call('EXISTS', XK(i - A_REST + 1)) == 0 and redis.call('ZREM', K.index, id) == 1 then out[#out + 1] = id end
+end
+return out
+`,
+  true,
+);
+
+/** The two indexes of set-aside events: `events:rejected` (set aside) and `events:dismissed` (dismissed by an operator). */
+export type SetAsideIndex = 'rejected' | 'dismissed';
+
+/** Index entries whose event is gone, taken out by `EventStore.trimDangling`. */
+export interface TrimmedEntry {
+  index: SetAsideIndex;
+  eventId: string;
+  shard: number;
+}
+
 export { REPLICA_PROBE_TTL_MS };
 
 /**
@@ -510,6 +536,37 @@ export class EventStore {
       found.push(read(eventId, h));
     }
     return found;
+  }
+
+  /**
+   * Takes out of the set-aside and dismissed indexes of every shard the entries whose event no longer exists
+   * (retention expired it before it took the entries with it, in an earlier release), `pageSize` ids a script, each
+   * script in its shard checking that the event is still gone before it removes the entry. Reads every entry: the
+   * indexes hold what an operator has still to look at, and what was dismissed within the retention window.
+   * @returns the entries it took out.
+   */
+  async trimDangling(pageSize = 200): Promise<TrimmedEntry[]> {
+    const trimmed: TrimmedEntry[] = [];
+    for (const keys of this.shards) {
+      for (const index of ['rejected', 'dismissed'] as const) {
+        const key = index === 'rejected' ? keys.rejectedEvents : keys.dismissedEvents;
+        for (let offset = 0; ;) {
+          const ids = await this.redis.zrange(key, offset, offset + pageSize - 1);
+          if (ids.length === 0) break;
+          const gone = (await TRIM_SCRIPT.run(
+            this.redis,
+            { keys: { index: key }, args: {} },
+            ids,
+            ids.map((id) => keys.event(id)),
+          )) as string[];
+          for (const eventId of gone) trimmed.push({ index, eventId, shard: keys.shard });
+          // The entries taken out no longer count in the ranks: the next page starts after those kept.
+          offset += ids.length - gone.length;
+          if (ids.length < pageSize) break;
+        }
+      }
+    }
+    return trimmed;
   }
 
   /**

@@ -3,6 +3,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Config } from '../../../src/config/config';
 import { RetentionSweep } from '../../../src/data-lifecycle/retention-sweep';
+import { EVENT_INDEX_TRIM_INTERVAL_MS, EventIndexTrim } from '../../../src/events/event-index-trim';
 import { EventStore } from '../../../src/events/event-store';
 import { PaymentEvent, eventAnchor } from '../../../src/events/payment-event';
 import { Ledger } from '../../../src/ledger/ledger';
@@ -13,6 +14,7 @@ import { scrapeSnapshot } from '../../../src/processes/scrape-snapshot';
 import { ShardKeys } from '../../../src/redis/key-layout';
 import { unlinkMatching } from '../../../src/redis/key-scan';
 import { RedisClient } from '../../../src/redis/redis-connection';
+import { captureLogger } from '../../support/capture-logger';
 import { channelCommand } from '../../support/fixtures';
 import { testConfig } from '../../support/test-config';
 import { testRedis } from '../../support/test-redis';
@@ -90,5 +92,45 @@ describe('retention of a set-aside or dismissed event', () => {
       expect(await redis.zscore(keys.dismissedEvents, event.eventId)).toBeNull();
     }
     expect(await setAsideGauge(config)).toBe(0);
+  });
+});
+
+describe('an entry an earlier release left behind (its event expired by retention, the entry kept)', () => {
+  it("is trimmed by the poller's index trim, counted and logged, and no longer counted by the gauge; live entries stay", async () => {
+    const { config, ledger, events } = setup();
+    const now = Date.now();
+    const live = await failedSaleSetAside(ledger, events, now - DAY);
+    // What the earlier release's retention left: entries in both indexes, their events' records gone.
+    const keys = new ShardKeys(config.redis.keyPrefix, 5);
+    await redis.zadd(keys.rejectedEvents, now - 300 * DAY, 'gone-set-aside.FAILED');
+    await redis.zadd(keys.dismissedEvents, now - 300 * DAY, 'gone-dismissed.FAILED');
+    expect(await setAsideGauge(config)).toBe(2);
+    const before = {
+      rejected: await metricValue('pb_events_index_entries_trimmed_total', { index: 'rejected' }),
+      dismissed: await metricValue('pb_events_index_entries_trimmed_total', { index: 'dismissed' }),
+    };
+
+    const logs = captureLogger('info');
+    let at = now;
+    const trim = new EventIndexTrim({ events, logger: logs.logger, now: () => at });
+    expect(await trim.runIfDue()).toEqual({ rejected: 1, dismissed: 1 });
+
+    expect(await setAsideGauge(config)).toBe(1);
+    expect(await redis.zscore(keys.rejectedEvents, 'gone-set-aside.FAILED')).toBeNull();
+    expect(await redis.zscore(keys.dismissedEvents, 'gone-dismissed.FAILED')).toBeNull();
+    expect(await redis.zscore(live.keys.rejectedEvents, live.event.eventId)).not.toBeNull();
+    expect((await events.rejected()).map((e) => e.eventId)).toEqual([live.event.eventId]);
+    expect(await metricValue('pb_events_index_entries_trimmed_total', { index: 'rejected' })).toBe(before.rejected + 1);
+    expect(await metricValue('pb_events_index_entries_trimmed_total', { index: 'dismissed' })).toBe(before.dismissed + 1);
+    const line = logs.lines.find((l) => l.includes('event indexes: entries of events no longer recorded trimmed'));
+    expect(line).toContain('"level":"warn"');
+    expect(line).toContain('gone-set-aside.FAILED');
+
+    // Not due again within its interval; due after it, finding nothing more to take.
+    await redis.zadd(keys.rejectedEvents, now - 300 * DAY, 'gone-later.FAILED');
+    expect(await trim.runIfDue()).toBeNull();
+    at = now + EVENT_INDEX_TRIM_INTERVAL_MS;
+    expect(await trim.runIfDue()).toEqual({ rejected: 1, dismissed: 0 });
+    expect(await setAsideGauge(config)).toBe(1);
   });
 });
