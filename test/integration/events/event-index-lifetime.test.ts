@@ -5,6 +5,11 @@ import { Config } from '../../../src/config/config';
 import { RetentionSweep } from '../../../src/data-lifecycle/retention-sweep';
 import { EVENT_INDEX_TRIM_INTERVAL_MS, EventIndexTrim } from '../../../src/events/event-index-trim';
 import { EventStore } from '../../../src/events/event-store';
+import { createOmsEventsQueue } from '../../../src/events/oms-events-queue';
+import { opsDismissEvents, opsResendEvents } from '../../../src/cli/event-commands';
+import { openOps } from '../../../src/ops/ops-context';
+import { bullJobId } from '../../../src/queueing/job-id';
+import { PassThrough } from 'node:stream';
 import { PaymentEvent, eventAnchor } from '../../../src/events/payment-event';
 import { Ledger } from '../../../src/ledger/ledger';
 import { silentLogger } from '../../../src/logging/logger';
@@ -132,5 +137,51 @@ describe('an entry an earlier release left behind (its event expired by retentio
     at = now + EVENT_INDEX_TRIM_INTERVAL_MS;
     expect(await trim.runIfDue()).toEqual({ rejected: 1, dismissed: 0 });
     expect(await setAsideGauge(config)).toBe(1);
+  });
+});
+
+describe('an operator resending or dismissing an event whose record is gone', () => {
+  function opsOutput(): { out: PassThrough; err: PassThrough; actor: string; text: () => string } {
+    const out = new PassThrough();
+    let text = '';
+    out.on('data', (c: Buffer) => (text += c.toString()));
+    return { out, err: new PassThrough(), actor: 'operator@host', text: () => text };
+  }
+
+  it('is told `expired` for an entry left behind (taken out, nothing queued), `not found` once no entry is left: exit 1', async () => {
+    const { config, ledger, events } = setup();
+    const ctx = openOps(config, silentLogger(), { service: 'ops', redis, auditStream: new PassThrough() });
+    const now = Date.now();
+    const keys = new ShardKeys(config.redis.keyPrefix, 11);
+    await redis.zadd(keys.rejectedEvents, now - 300 * DAY, 'gone-resent.FAILED');
+    await redis.zadd(keys.rejectedEvents, now - 300 * DAY, 'gone-dismissed.FAILED');
+    await redis.zadd(keys.dismissedEvents, now - 300 * DAY, 'gone-twice.FAILED');
+
+    const resend = opsOutput();
+    expect(await opsResendEvents(ctx, resend, { ids: ['gone-resent.FAILED'] })).toBe(1);
+    expect(resend.text()).toBe('gone-resent.FAILED: expired\n');
+    const dismiss = opsOutput();
+    expect(await opsDismissEvents(ctx, dismiss, { ids: ['gone-dismissed.FAILED', 'gone-twice.FAILED'], reason: 'the bus will never take it' })).toBe(1);
+    expect(dismiss.text()).toBe('gone-dismissed.FAILED: expired\ngone-twice.FAILED: expired\n');
+    expect(await redis.zcard(keys.rejectedEvents)).toBe(0);
+    expect(await redis.zcard(keys.dismissedEvents)).toBe(0);
+    expect(await redis.exists(keys.event('gone-resent.FAILED'), keys.event('gone-dismissed.FAILED'))).toBe(0);
+    expect(await setAsideGauge(config)).toBe(0);
+    const queue = createOmsEventsQueue(redis, config.redis.keyPrefix);
+    try {
+      expect(await queue.getJob(bullJobId('gone-resent.FAILED'))).toBeUndefined();
+    } finally {
+      await queue.close();
+    }
+
+    // Expired by retention now: its entry went with it, so nothing names it any more.
+    const expired = await failedSaleSetAside(ledger, events, now - 500 * DAY);
+    expect(await new RetentionSweep({ config, redis, logger: silentLogger(), now: () => now }).runOnce()).toMatchObject({ expired: 1 });
+    const again = opsOutput();
+    expect(await opsResendEvents(ctx, again, { ids: [expired.event.eventId] })).toBe(1);
+    expect(again.text()).toBe(`${expired.event.eventId}: not found\n`);
+    const dismissAgain = opsOutput();
+    expect(await opsDismissEvents(ctx, dismissAgain, { ids: [expired.event.eventId], reason: 'the bus will never take it' })).toBe(1);
+    expect(dismissAgain.text()).toBe(`${expired.event.eventId}: not found\n`);
   });
 });
