@@ -104,6 +104,8 @@ export async function dataImport(ctx: OpsContext, io: OpsOutput, args: { file: s
     const summary = await importOperations(ctx.redis, ctx.config.redis.keyPrefix, createReadStream(args.file), {
       // With the command's other lines on stderr: which operations of the file held card data (paths, never values).
       logger: createLogger({ service: 'import', level: 'warn', stream: io.err }),
+      // The issued-token index is rebuilt from the records' stored tokens, keyed with this configuration's bus secret.
+      issuedTokens: ctx.config.serviceBus,
       onProgress: (bytes) => bar?.update(bytes, { rate: Math.round(bytes / Math.max(0.001, (Date.now() - started) / 1000)) }),
     });
     bar?.update(size);
@@ -120,11 +122,14 @@ export async function dataImport(ctx: OpsContext, io: OpsOutput, args: { file: s
         complete: summary.complete,
         bytes: size,
         card_data_found: summary.cardDataFound,
+        // Card-like stored tokens of the restored records noted in the issued-token index again (accepted back as tokens).
+        issued_tokens: summary.issuedTokens,
       },
     });
     io.err.write(
       `imported ${summary.operations} operation(s) from ${args.file} (${summary.format}) into "${ctx.config.redis.keyPrefix}" in ${summary.durationMs} ms` +
         (summary.duplicates > 0 ? `; ${summary.duplicates} repeated line(s) skipped` : '') +
+        (summary.issuedTokens > 0 ? `; ${summary.issuedTokens} card-like stored token(s) noted as issued again` : '') +
         '\n',
     );
     if (summary.cardDataFound > 0)
@@ -156,7 +161,7 @@ export async function dataImport(ctx: OpsContext, io: OpsOutput, args: { file: s
 export async function dataErase(ctx: OpsContext, io: OpsOutput, args: { order: string; json?: boolean }): Promise<number> {
   let summary;
   try {
-    summary = await eraseOrder(ctx.redis, ctx.config.redis.keyPrefix, args.order);
+    summary = await eraseOrder(ctx.redis, ctx.config.redis.keyPrefix, args.order, Date.now(), ctx.config.serviceBus);
   } catch (err) {
     await ctx.audit.record({
       action: 'data.erase',
@@ -175,7 +180,8 @@ export async function dataErase(ctx: OpsContext, io: OpsOutput, args: { order: s
       : summary.operations === 0
         ? `no operations for order ${args.order} (dead letters scrubbed: ${summary.deadLetters})\n`
         : `order ${args.order}: ${summary.operations} operation(s); scrubbed ${summary.records} record(s), ${summary.historyEntries} history entr(y/ies), ` +
-          `${summary.events} stored event(s), ${summary.deadLetters} dead letter(s); ids, amounts, currencies, states and times kept\n`,
+          `${summary.events} stored event(s), ${summary.deadLetters} dead letter(s), ${summary.issuedTokens} issued token(s) no longer accepted; ` +
+          `ids, amounts, currencies, states and times kept\n`,
   );
   return summary.operations === 0 && summary.deadLetters === 0 ? 1 : 0;
 }

@@ -1,4 +1,6 @@
 import { Command } from 'commander';
+import { IssuedTokens } from '../ledger/issued-tokens';
+import { Ledger } from '../ledger/ledger';
 import { CommandValidationError } from '../errors/command-validation-error';
 import { createLogger } from '../logging/logger';
 import type { OpsContext } from '../ops/ops-context';
@@ -91,6 +93,8 @@ function management(ctx: OpsContext): RecurringManagement {
     config: ctx.config,
     store: new RecurringStore(ctx.redis, ctx.config.redis.keyPrefix),
     logger: createLogger({ service: 'ops', level: 'warn', stream: process.stderr }),
+    // A card-like stored token the bridge issued is accepted in `--gateway-key`, as over the bus.
+    issuedTokens: new IssuedTokens(new Ledger(ctx.redis, ctx.config.redis.keyPrefix), ctx.config.serviceBus),
   });
 }
 

@@ -17,11 +17,42 @@ export interface CardDataPolicy {
   readonly freeTextFields: readonly string[];
 }
 
+/**
+ * The structured fields the contract names as a stored-payment token the bridge handed the OMS (the only ones a
+ * card-like value may pass in, when the bridge issued it: {@link IssuedTokenValues}). Not free text, no other field.
+ */
+export const ISSUED_TOKEN_FIELDS: readonly string[] = ['payment.gateway_key'];
+
+/** The token field of a recurring schedule's definition (`schedule.gateway_key`: its cycles' `payment.gateway_key`). */
+export const SCHEDULE_TOKEN_FIELDS: readonly string[] = ['gateway_key'];
+
+/**
+ * Values of {@link ISSUED_TOKEN_FIELDS} that read as a card number but are stored tokens the bridge issued (its
+ * issued-token index said so: `ledger/issued-tokens.ts`): the policy lets exactly these through in exactly those
+ * fields. Empty (the default): every card-like value is refused, as before the index.
+ */
+export type IssuedTokenValues = ReadonlySet<string>;
+
+/**
+ * The value of the token field of `message` (`payment.gateway_key`) when it reads as a card number, else undefined:
+ * the one value whose issuance the caller asks the index about before the policy runs. Cheap for every other
+ * command (two property reads and the quick digit count), so the ordinary command asks Redis nothing.
+ */
+export function cardLikeTokenOf(message: unknown): string | undefined {
+  if (message === null || typeof message !== 'object') return undefined;
+  const payment = (message as Record<string, unknown>).payment;
+  if (payment === null || typeof payment !== 'object') return undefined;
+  const key = (payment as Record<string, unknown>).gateway_key;
+  return typeof key === 'string' && holdsCardNumber(key) ? key : undefined;
+}
+
 /** What the policy did: the value to carry on with (a masked copy, or the input itself) and the masked paths. */
 export interface CardDataPolicyResult {
   value: unknown;
   /** Paths of the free-text fields whose card numbers were masked (never quoting a value). */
   masked: string[];
+  /** Paths of the token fields holding a card-like token the bridge issued, let through whole (never quoting a value). */
+  issued: string[];
 }
 
 /** `payment.lines[3].item_name` → `payment.lines[].item_name`. */
@@ -123,9 +154,19 @@ function refuseInexact(path: string, v: number): never {
  * @throws CommandValidationError `CARD_DATA_REJECTED` naming the first field that holds card data where it
  *   may not (never quoting the value), or a number that was not carried exactly (see {@link isExact}):
  *   `CARD_DATA_REJECTED` when it may have been a card number, else `INVALID_REQUEST`.
+ * @param issued card-like values of {@link ISSUED_TOKEN_FIELDS} the bridge issued: kept whole there (not masked: the
+ *   PSP needs the token as it is); the same value in any other field is refused or masked as ever.
+ * @param tokenFields the token fields of `message` (default {@link ISSUED_TOKEN_FIELDS}; a recurring schedule's is its
+ *   own `gateway_key`, {@link SCHEDULE_TOKEN_FIELDS}).
  */
-export function applyCardDataPolicy(message: unknown, policy: CardDataPolicy): CardDataPolicyResult {
+export function applyCardDataPolicy(
+  message: unknown,
+  policy: CardDataPolicy,
+  issued?: IssuedTokenValues,
+  tokenFields: readonly string[] = ISSUED_TOKEN_FIELDS,
+): CardDataPolicyResult {
   const masked: string[] = [];
+  const kept: string[] = [];
   // Keys and indexes from the root to the value being walked (a card-number key is kept as PAN_MASK).
   const trail: (string | number)[] = [];
   const refuse = (path: string): never => {
@@ -137,6 +178,10 @@ export function applyCardDataPolicy(message: unknown, policy: CardDataPolicy): C
       const s = typeof v === 'string' ? v : String(v);
       if (!holdsCardNumber(s)) return v;
       const path = pathOf(trail);
+      if (typeof v === 'string' && issued !== undefined && issued.has(v) && tokenFields.includes(path)) {
+        kept.push(path);
+        return v;
+      }
       if (policy.freeText === 'refuse' || !isFreeText(path, policy.freeTextFields)) return refuse(path);
       masked.push(path);
       return typeof v === 'string' ? maskCardNumbers(v, true) : PAN_MASK;
@@ -169,5 +214,5 @@ export function applyCardDataPolicy(message: unknown, policy: CardDataPolicy): C
     return copy ?? v;
   };
   const value = walk(message);
-  return { value, masked };
+  return { value, masked, issued: kept };
 }

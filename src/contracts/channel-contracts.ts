@@ -1,5 +1,5 @@
 import type { ChannelsConfig } from '../config/channels-config';
-import { applyCardDataPolicy } from './card-data-policy';
+import { IssuedTokenValues, applyCardDataPolicy } from './card-data-policy';
 import { ValidatedCommand, validateCommandReport } from './command-validator';
 import { profileFor } from './validation-profile';
 import { CommandValidationError } from '../errors/command-validation-error';
@@ -79,16 +79,18 @@ export interface ReadChannelMessage extends ValidatedCommand {
  * Pure. The channel's signature has been checked before (the caller also checks that the contract belongs
  * to the signing channel).
  * @param receivedAt ISO 8601 time of receipt: the command's `received_at` for contract messages (unused for a canonical command).
+ * @param issued card-like tokens the bridge issued, let through in a canonical command's token fields
+ *   (`validateCommandReport`); a channel contract's own fields are checked without them.
  * @throws CommandValidationError naming the field at fault, never quoting its value.
  */
-export function readChannelMessage(message: unknown, channels: ChannelsConfig | undefined, receivedAt: string): ReadChannelMessage {
+export function readChannelMessage(message: unknown, channels: ChannelsConfig | undefined, receivedAt: string, issued?: IssuedTokenValues): ReadChannelMessage {
   const contract = contractOf(message);
-  if (contract === CANONICAL) return { ...validateCommandReport(message, channels), contract: CANONICAL };
+  if (contract === CANONICAL) return { ...validateCommandReport(message, channels, issued), contract: CANONICAL };
   const profile = profileFor(channels, contract.channel, valueAt(message, contract.accountPath));
   const checked = applyCardDataPolicy(message, { freeText: profile?.freeTextCardData ?? 'mask', freeTextFields: contract.freeTextFields });
   const command = contract.adapt(checked.value, receivedAt);
   const validated = validateCommandReport(command, channels);
-  return { command: validated.command, masked: [...checked.masked, ...validated.masked], contract: contract.name };
+  return { command: validated.command, masked: [...checked.masked, ...validated.masked], issued: [], contract: contract.name };
 }
 
 /**

@@ -1,7 +1,7 @@
 import type { ErrorObject } from 'ajv';
 import { CommandValidationError } from '../errors/command-validation-error';
 import type { ChannelsConfig } from '../config/channels-config';
-import { applyCardDataPolicy } from './card-data-policy';
+import { IssuedTokenValues, applyCardDataPolicy } from './card-data-policy';
 import { refuseGiftCardNumberKeys } from './gift-card-keys';
 import { cardDataPolicyOf, checkProfile, profileFor } from './validation-profile';
 import { MAX_JSON_DEPTH, exceedsDepth } from './json-limits';
@@ -58,6 +58,8 @@ export interface ValidatedCommand {
   command: PaymentCommand;
   /** Paths of free-text fields masked by the card-data policy (empty: nothing was masked). */
   masked: string[];
+  /** Paths of token fields holding a card-like token the bridge issued, let through (empty for almost every command). */
+  issued: string[];
 }
 
 /**
@@ -66,9 +68,11 @@ export interface ValidatedCommand {
  * Card data is handled first, so no later step (ledger, queue, log) ever holds one: refused in structured
  * fields, masked in free text (the returned command holds the masked text). Then the base schema, then the
  * profile's own rules.
+ * @param issued card-like tokens the bridge issued (its issued-token index said so), let through in the token
+ *   fields (`ISSUED_TOKEN_FIELDS`); without it every card-like value there is refused.
  * @throws CommandValidationError naming the field at fault (never quoting its value).
  */
-export function validateCommandReport(message: unknown, channels?: ChannelsConfig): ValidatedCommand {
+export function validateCommandReport(message: unknown, channels?: ChannelsConfig, issued?: IssuedTokenValues): ValidatedCommand {
   // Everything below recurses: bound the depth first (parsed text was checked already; this covers values built in code).
   if (exceedsDepth(message, MAX_JSON_DEPTH)) {
     throw new CommandValidationError('(root)', `nests objects or arrays deeper than ${MAX_JSON_DEPTH} levels`, 'INVALID_REQUEST');
@@ -76,7 +80,7 @@ export function validateCommandReport(message: unknown, channels?: ChannelsConfi
   const envelope = message !== null && typeof message === 'object' && !Array.isArray(message) ? (message as Record<string, unknown>) : {};
   const payment = envelope.payment !== null && typeof envelope.payment === 'object' ? (envelope.payment as Record<string, unknown>) : {};
   const profile = profileFor(channels, envelope.channel, payment.gateway_account);
-  const { value, masked } = applyCardDataPolicy(message, cardDataPolicyOf(channels, profile));
+  const { value, masked, issued: kept } = applyCardDataPolicy(message, cardDataPolicyOf(channels, profile), issued);
   refuseGiftCardNumberKeys(value);
   validate ??= commandSchemaValidator<PaymentCommand>(paymentCommandSchema.$id);
   if (!validate(value)) {
@@ -93,7 +97,7 @@ export function validateCommandReport(message: unknown, channels?: ChannelsConfi
   checkRefundLines(value);
   checkTenders(value);
   checkProfile(value, profile);
-  return { command: value, masked };
+  return { command: value, masked, issued: kept };
 }
 
 /** The parts of a split payment add up to its amount exactly: money that does not add up never moves. */
@@ -121,8 +125,8 @@ function checkRefundLines(command: PaymentCommand): void {
 }
 
 /** {@link validateCommandReport} without the report: the valid (possibly masked) command. */
-export function validateCommand(message: unknown, channels?: ChannelsConfig): PaymentCommand {
-  return validateCommandReport(message, channels).command;
+export function validateCommand(message: unknown, channels?: ChannelsConfig, issued?: IssuedTokenValues): PaymentCommand {
+  return validateCommandReport(message, channels, issued).command;
 }
 
 const LONE_SURROGATE = /[\uD800-\uDBFF](?![\uDC00-\uDFFF])|(?<![\uD800-\uDBFF])[\uDC00-\uDFFF]/;

@@ -1,6 +1,7 @@
 import { RedisClient } from '../redis/redis-connection';
 import { Payment } from '../contracts/payment-command';
 import { ErasurePatch, Ledger } from '../ledger/ledger';
+import { IssuedTokenSecrets, IssuedTokens, issuedTokensOfRecord } from '../ledger/issued-tokens';
 import { operationIdsOfOrder } from '../ledger/order-index';
 import { counter } from '../metrics/metrics-registry';
 import { scrubJsonText, scrubPayment, scrubStoredCardText } from './customer-data';
@@ -23,6 +24,8 @@ export interface ErasureSummary {
   deadLetters: number;
   /** Split tender records (plan and refund commands) of the order scrubbed. */
   splitTenders: number;
+  /** Issued-token index entries of the order's stored tokens dropped (`ledger/issued-tokens.ts`): the OMS can no longer charge them through the bridge. */
+  issuedTokens: number;
 }
 
 const erased = counter('pb_erasure_items_total', 'Items scrubbed of customer data by erasure, by kind', ['kind']);
@@ -68,12 +71,14 @@ async function eraseDeadLetters(redis: RedisClient, prefix: string, orderId: str
  * Erases the customer data of order `orderId` (docs/DATA.md, "Erasure"): every operation of the order
  * (its order index) keeps its ids, amounts, currencies, states, times and references, and loses what
  * describes the customer (`scrubPayment`, `scrubStoredCardText`, `scrubStored`) in its record, its history, its stored outbox
- * events, the order's archived dead letters, and its split tenders' records (`eraseSplitTender`). Each operation is rewritten in one atomic ledger step
+ * events, the order's archived dead letters, and its split tenders' records (`eraseSplitTender`); with `secrets` (the
+ * bus secrets), the issued-token index entries of its stored tokens go too. Each operation is rewritten in one atomic ledger step
  * that replaces only what is still as read; `erased_at` marks the record. Idempotent: a repeat changes
  * nothing. Not on the hot path.
  */
-export async function eraseOrder(redis: RedisClient, prefix: string, orderId: string, now = Date.now()): Promise<ErasureSummary> {
+export async function eraseOrder(redis: RedisClient, prefix: string, orderId: string, now = Date.now(), secrets?: IssuedTokenSecrets): Promise<ErasureSummary> {
   const ledger = new Ledger(redis, prefix);
+  const issued = secrets ? new IssuedTokens(ledger, secrets) : undefined;
   // The order's operations live in the order's shard (src/redis/key-layout.ts).
   const keys = new OperationKeys(prefix, shardOfOrder(orderId));
   const ids = await operationIdsOfOrder(redis, prefix, orderId, 100_000);
@@ -81,7 +86,7 @@ export async function eraseOrder(redis: RedisClient, prefix: string, orderId: st
   const unsent = new Map<string, string>();
   const flatUnsent = await redis.zrange(keys.unsentEvents, 0, -1, 'WITHSCORES');
   for (let i = 0; i + 1 < flatUnsent.length; i += 2) unsent.set(flatUnsent[i], flatUnsent[i + 1]);
-  const summary: ErasureSummary = { orderId, operations: 0, records: 0, historyEntries: 0, events: 0, deadLetters: 0, splitTenders: 0 };
+  const summary: ErasureSummary = { orderId, operations: 0, records: 0, historyEntries: 0, events: 0, deadLetters: 0, splitTenders: 0, issuedTokens: 0 };
   // The order's split tenders, named by their steps' records as read before they are scrubbed.
   const splits = new Set<string>();
   for (let i = 0; i < ids.length; i += 200) {
@@ -112,6 +117,8 @@ export async function eraseOrder(redis: RedisClient, prefix: string, orderId: st
         const scrubbed = scrubJsonText(params);
         if (scrubbed !== params) patch.events.push([keys.event(e.id), params, scrubbed]);
       }
+      // The customer's stored tokens stop being accepted back as tokens (each dropped under every key; idempotent).
+      if (issued) for (const token of issuedTokensOfRecord(snap.record).tokens) if (await issued.drop(token)) summary.issuedTokens += 1;
       const changed = await ledger.eraseCustomerData(snap.id, patch, now);
       if (!changed) continue;
       if (changed.record) summary.records += 1;
@@ -126,5 +133,6 @@ export async function eraseOrder(redis: RedisClient, prefix: string, orderId: st
   erased.inc({ kind: 'event' }, summary.events);
   erased.inc({ kind: 'dead_letter' }, summary.deadLetters);
   erased.inc({ kind: 'split_tender' }, summary.splitTenders);
+  erased.inc({ kind: 'issued_token' }, summary.issuedTokens);
   return summary;
 }

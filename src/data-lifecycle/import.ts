@@ -2,6 +2,7 @@ import { Readable } from 'node:stream';
 import { StringDecoder } from 'node:string_decoder';
 import { RedisClient } from '../redis/redis-connection';
 import { Ledger } from '../ledger/ledger';
+import { IssuedTokenSecrets, IssuedTokens, issuedTokensOfRecord } from '../ledger/issued-tokens';
 import { OPERATION_STATES } from '../ledger/operation-state';
 import { counter } from '../metrics/metrics-registry';
 import { CsvRows } from './csv';
@@ -24,6 +25,8 @@ export interface ImportSummary {
   duplicates: number;
   /** Operations in which the redaction check found card data (masked before writing to Redis; should be 0). */
   cardDataFound: number;
+  /** Issued-token index entries rebuilt from the restored records' stored tokens (`ImportOptions.issuedTokens`). */
+  issuedTokens: number;
   /** The ndjson export's header window, when it had one. */
   window?: { from: number; to: number };
   /** ndjson: the `end` line was read and its count matches (false: the file is truncated). csv: always true. */
@@ -37,7 +40,11 @@ export interface ImportOptions {
   /** Called after each batch with the bytes read so far. */
   onProgress?: (bytesRead: number) => void;
   /** Where the error line of a line holding card data goes (its operation and paths, never the values). Default: none. */
-  logger?: Logger;
+  logger?: Logger; /**
+   * The bus secrets the issued-token index is keyed with (`service_bus.secret`): each restored record's card-like stored
+   * token is noted there again, so the OMS can still charge it. Without them, the index is not rebuilt.
+   */
+  issuedTokens?: IssuedTokenSecrets;
 }
 
 const imported = counter('pb_import_operations_total', 'Operations restored from an export file');
@@ -163,6 +170,8 @@ export async function importOperations(redis: RedisClient, prefix: string, input
     throw new NamespaceNotEmptyError(`the namespace "${prefix}" already holds ledger data: import restores into an empty namespace only`);
   }
   const ledger = new Ledger(redis, prefix);
+  const issued = options.issuedTokens ? new IssuedTokens(ledger, options.issuedTokens) : undefined;
+  let issuedTokens = 0;
   const keysOf = operationKeysOf(prefix);
   const batchSize = options.batch ?? 200;
   const seen: { format: 'ndjson' | 'csv' } = { format: 'ndjson' };
@@ -180,6 +189,11 @@ export async function importOperations(redis: RedisClient, prefix: string, input
         const restored = await ledger.restoreOperation(s.id, shard, restorePlan(s, keysOf[shard]));
         // Its split's record, once (every step's line carries it; the first one written wins, the same data).
         if (s.split_tender) await restoreSplitTender(redis, prefix, s.split_tender);
+        // The tokens it handed the OMS, noted as issued again (the export names no key: the index is derived).
+        if (issued && s.record) {
+          const { tokens, gateway } = issuedTokensOfRecord(s.record);
+          for (const token of tokens) if (await issued.record(token, gateway)) issuedTokens += 1;
+        }
         return restored;
       }),
     );
@@ -214,6 +228,7 @@ export async function importOperations(redis: RedisClient, prefix: string, input
     operations,
     duplicates,
     cardDataFound,
+    issuedTokens,
     ...(header ? { window: { from: header.from, to: header.to } } : {}),
     complete,
     durationMs: Date.now() - started,

@@ -7,6 +7,7 @@ import { EventStore, RecordResult } from '../events/event-store';
 import { eventReplicaShortfall } from '../events/event-replicas';
 import { OmsEventJobData } from '../events/oms-events-queue';
 import { PaymentEvent, outcomeEvent, storedTokenEvent } from '../events/payment-event';
+import { IssuedTokens } from '../ledger/issued-tokens';
 import { NotificationSender, sendLeaseMs, sendLeasedEvent } from '../events/event-send';
 import { AUTHORIZATION_EXPIRED_REASON, GatewayOutcome, OutcomeStatus } from '../gateways/gateway-adapter';
 import { pspEpochMs } from '../gateways/psp-time';
@@ -127,6 +128,9 @@ export interface LateCancelEffect {
  * unsent index lets the recovery sweep re-queue one whose sender died in between.
  */
 export class OutcomeRecorder {
+  /** Where a stored token that reads as a card number is noted as issued (see {@link indexIssuedToken}). */
+  private readonly issuedTokens: IssuedTokens;
+
   constructor(
     private readonly deps: {
       config: Config;
@@ -173,7 +177,9 @@ export class OutcomeRecorder {
        */
       lapseRecorded?: LapseRecorded;
     },
-  ) {}
+  ) {
+    this.issuedTokens = new IssuedTokens(this.deps.ledger, this.deps.config.serviceBus, this.deps.config.redis);
+  }
 
   /** A capture's failure as `failedOnRecordedLapse` reads it when its authorization's release is recorded; else as it is. */
   private async onRecordedLapse(op: OperationRecord, outcome: GatewayOutcome, source: OutcomeSource): Promise<GatewayOutcome> {
@@ -190,6 +196,14 @@ export class OutcomeRecorder {
       });
       return outcome;
     }
+  }
+
+  /**
+   * Notes `token` (a stored token of `gateway` the bridge is about to hand the OMS) in the issued-token index when it
+   * reads as a card number (`ledger/issued-tokens.ts`); nothing for any other token, nor for none.
+   */
+  async indexIssuedToken(token: string | undefined, gateway: string): Promise<void> {
+    if (token !== undefined && IssuedTokens.cardLike(token)) await this.issuedTokens.record(token, gateway);
   }
 
   /** Applies a gateway outcome to an operation; returns the record as it now stands. */
@@ -240,6 +254,10 @@ export class OutcomeRecorder {
     }
     // Token on first use: only when the command asked for it (a PSP may name a method stored otherwise).
     fields.storedToken = wantsStoredToken(op.payment) ? outcome.storedToken : undefined;
+    // A token that reads as a card number is noted in the issued-token index before the record (and so the OMS) gets it:
+    // the OMS sending it back in payment.gateway_key is then accepted (only such a token costs this one write).
+    await this.indexIssuedToken(fields.storedToken, gateway);
+    if (op.command === 'tokenize') await this.indexIssuedToken(fields.newGatewayKey, gateway);
     // The stored card as the PSP described it: for a command that stores one (the OMS is told what the token holds).
     fields.storedCard = op.command === 'tokenize' || wantsStoredToken(op.payment) ? outcome.storedCard : undefined;
     // Expiry of an authorization, or the authorization a capture/cancel closes: same transition, no extra call.

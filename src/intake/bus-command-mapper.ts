@@ -1,6 +1,7 @@
 import { createHash } from 'node:crypto';
 import { BusCommandName, Config } from '../config/config';
 import { validateCommandReport } from '../contracts/command-validator';
+import { IssuedTokenValues } from '../contracts/card-data-policy';
 import { ChannelsConfig } from '../config/channels-config';
 import { LINE_MONEY_FIELDS, PaymentCommand } from '../contracts/payment-command';
 import { JSON_RPC, JsonRpcId } from '../bus/json-rpc';
@@ -12,7 +13,15 @@ import { busPaymentAmountInMinor } from './bus-amounts';
 
 /** A JSON-RPC request from the bus, turned into a canonical command (or a JSON-RPC error to answer). */
 export type MappedBusCall =
-  | { ok: true; id: JsonRpcId; command: PaymentCommand; /** Free-text fields whose card numbers were masked. */ masked: string[] }
+  | {
+      ok: true;
+      id: JsonRpcId;
+      command: PaymentCommand;
+      /** Free-text fields whose card numbers were masked. */
+      masked: string[];
+      /** Token fields holding a card-like token the bridge issued, let through. */
+      issued: string[];
+    }
   | { ok: false; id: JsonRpcId; code: number; error: CommandValidationError };
 
 /** Reverse index of configured method names → command, built once per configuration. */
@@ -42,13 +51,17 @@ export function mapBusCall(
   return envelope.ok ? mapBusRequest(envelope, methods, amountUnits, receivedAt, channels) : envelope;
 }
 
-/** {@link mapBusCall} for a request whose envelope {@link readJsonRpcEnvelope} already checked. */
+/**
+ * {@link mapBusCall} for a request whose envelope {@link readJsonRpcEnvelope} already checked.
+ * @param issued card-like tokens the bridge issued, let through in the token fields (`validateCommandReport`).
+ */
 export function mapBusRequest(
   envelope: JsonRpcEnvelope,
   methods: ReadonlyMap<string, BusCommandName>,
   amountUnits: 'minor' | 'major',
   receivedAt: string,
   channels?: ChannelsConfig,
+  issued?: IssuedTokenValues,
 ): MappedBusCall {
   const { id } = envelope;
   const command = methods.get(envelope.method);
@@ -69,8 +82,8 @@ export function mapBusRequest(
       received_at: receivedAt,
       payment,
     };
-    const { command: valid, masked } = validateCommandReport(candidate, channels);
-    return { ok: true, id, command: valid, masked };
+    const { command: valid, masked, issued: kept } = validateCommandReport(candidate, channels, issued);
+    return { ok: true, id, command: valid, masked, issued: kept };
   } catch (err) {
     if (err instanceof CommandValidationError) return { ok: false, id, code: JSON_RPC.INVALID_PARAMS, error: err };
     throw err;

@@ -26,6 +26,7 @@ import { requeueDelivery } from '../delivery/requeue-delivery';
 import { CommandValidationError } from '../errors/command-validation-error';
 import { Ledger, OperationRecord } from '../ledger/ledger';
 import { draftRecord } from '../ledger/record-fields';
+import { IssuedTokens, issuedTokenOf, reportIssuedToken } from '../ledger/issued-tokens';
 import { confirmReplicated } from '../ledger/replica-acks';
 import { operationIdOf } from '../ledger/operation-id';
 import { Logger } from '../logging/logger';
@@ -194,9 +195,12 @@ export class CommandConsumer {
   private readonly authRefusals: LogThrottle;
   /** Keys its dead letters' identities (`deadLetterIdentityKey`): never logged or stored. */
   private readonly identityKey: Buffer;
+  /** Asked only for a command whose `payment.gateway_key` reads as a card number. */
+  private readonly issuedTokens: IssuedTokens;
 
   constructor(private readonly deps: CommandConsumerDeps) {
     this.identityKey = deadLetterIdentityKey(deps.config.serviceBus.secret);
+    this.issuedTokens = new IssuedTokens(deps.ledger, deps.config.serviceBus);
     this.keyring = new ChannelKeyring(deps.config.channels.credentials, deps.config.serviceBus.secret, deps.config.serviceBus.secretPrevious);
     this.authRefusals = new LogThrottle(deps.logger);
     // Declares the topology on each new channel, as every publisher does: a demotion the broker returned
@@ -634,9 +638,14 @@ export class CommandConsumer {
       authenticated.set(msg, auth.channel);
       // The time of receipt is a contract message's `received_at`; a canonical command carries its own.
       const receivedAt = resolved === CANONICAL ? '' : new Date().toISOString();
-      const validated = readChannelMessage(message, this.deps.config.channels, receivedAt);
+      // A card-like `payment.gateway_key` (and only that) asks the issued-token index: one GET, never for an ordinary command;
+      // held and retried while Redis is down, as every ledger read here (never dead-lettered as an unexpected error).
+      const token =
+        resolved === CANONICAL ? await this.retrying('issued-token index', () => issuedTokenOf(this.issuedTokens, message, this.deps.config.gateways)) : {};
+      const validated = readChannelMessage(message, this.deps.config.channels, receivedAt, token.values);
       command = validated.command;
       reportMaskedCardData(this.deps.logger, command.channel, validated.masked, { routing_key: msg.fields.routingKey, contract });
+      reportIssuedToken(this.deps.logger, 'consumer', token, validated.issued, { channel: command.channel, routing_key: msg.fields.routingKey });
     } catch (err) {
       if (!(err instanceof CommandValidationError)) throw err;
       await this.deadLetter(msg, { code: err.code, field: err.field, reason: err.reason }, err.code.toLowerCase());

@@ -15,6 +15,7 @@ import { DependencyUnavailableError } from '../errors/dependency-unavailable-err
 import { operationIdOf } from '../ledger/operation-id';
 import { commandDigest } from '../ledger/command-digest';
 import { Ledger } from '../ledger/ledger';
+import { IssuedTokenLookup, IssuedTokens, issuedTokenOf, reportIssuedToken } from '../ledger/issued-tokens';
 import { IDEMPOTENCY_CONFLICT } from '../events/idempotency-conflict-event';
 import { PaymentCommand } from '../contracts/payment-command';
 import { idempotencyConflicts } from './idempotency-metrics';
@@ -115,6 +116,11 @@ export class IntakeRoute implements WebRoute {
        * idempotency conflict at once. Without it every conflict is left to the consumer.
        */
       ledger?: Pick<Ledger, 'digestOf'>;
+      /**
+       * The issued-token index, asked only when a command's `payment.gateway_key` reads as a card number: a stored token
+       * the bridge issued is accepted there, anything else refused as card data. Without it, every such value is refused.
+       */
+      issuedTokens?: Pick<IssuedTokens, 'gatewayOf'>;
       /** Rate limits per channel and account (429 + Retry-After over them). Without it nothing is limited. */
       rateLimiter?: Pick<RateLimiter, 'take'>;
       /** The commands queue's depth, for backpressure (503 + Retry-After past the backlog). Without it, none. */
@@ -233,7 +239,9 @@ export class IntakeRoute implements WebRoute {
     call.notification = notification;
     if (await this.answeredPaymentMethods(res, raw, envelope)) return;
     if (await this.answeredRecurring(res, raw, envelope)) return;
-    const mapped = mapBusRequest(envelope, this.methods, config.serviceBus.amountUnits, new Date().toISOString(), config.channels);
+    const token = await this.issuedTokenLookup(res, envelope);
+    if (token === null) return;
+    const mapped = mapBusRequest(envelope, this.methods, config.serviceBus.amountUnits, new Date().toISOString(), config.channels, token.values);
     if (!mapped.ok) {
       await this.reject(res, raw, mapped.id, mapped.code, mapped.error.code, mapped.error.field, mapped.error.reason, { notification });
       return;
@@ -241,6 +249,7 @@ export class IntakeRoute implements WebRoute {
     const command = mapped.command;
     reportMaskedCardData(logger, 'bus', mapped.masked);
     const operationId = operationIdOf(command);
+    reportIssuedToken(logger, 'intake', token, mapped.issued, { channel: 'bus', operation_id: operationId });
     if (await this.overBacklog(res, mapped.id, command, notification)) return;
     if (await this.overRateLimit(res, mapped.id, command, notification)) return;
     if (await this.conflicts(command, operationId)) {
@@ -427,6 +436,35 @@ export class IntakeRoute implements WebRoute {
       },
     );
     return true;
+  }
+
+  /**
+   * What the issued-token index says of a payment command's card-like `payment.gateway_key` (one GET, only for such a
+   * value of a command this endpoint handles). Redis unable to answer: 503 with Retry-After answered here, and null
+   * (the command not processed: the bus sends it again), never a refusal as card data nor an internal error.
+   */
+  private async issuedTokenLookup(res: ServerResponse, envelope: JsonRpcEnvelope): Promise<IssuedTokenLookup | null> {
+    const named = paramsOf(envelope);
+    if (!named.ok || !this.methods.has(envelope.method)) return {};
+    try {
+      return await issuedTokenOf(this.deps.issuedTokens, named.params, this.deps.config.gateways);
+    } catch (err) {
+      this.stats.unavailable += 1;
+      this.deps.logger.warn('intake could not ask the issued-token index; answering 503 so the bus sends the command again', {
+        ...(envelope.id !== null ? { rpc_id: envelope.id } : {}),
+        error: (err as Error).message,
+      });
+      refuse(
+        res,
+        envelope.notification,
+        503,
+        jsonRpcError(envelope.id, JSON_RPC.UNAVAILABLE, 'command not processed: the ledger is unavailable, send it again later'),
+        {
+          'retry-after': '1',
+        },
+      );
+      return null;
+    }
   }
 
   /**

@@ -4,7 +4,7 @@ import { CommandType, Payment, PaymentCommand } from '../contracts/payment-comma
 import { holdsOneTimeMethodData, withoutMethodToken } from '../contracts/payment-method';
 import { LuaFragment, LuaScript, LuaStep } from '../redis/lua-script';
 import { redact } from '../logging/redact';
-import { ShardKeys, ShardMemo, probeShard, shardKeysOf, shardMemoOf, shardOfAnchor, shardOfOrder, shardOfPayment } from '../redis/key-layout';
+import { ShardKeys, ShardMemo, issuedTokenKeyOf, probeShard, shardKeysOf, shardMemoOf, shardOfAnchor, shardOfOrder, shardOfPayment } from '../redis/key-layout';
 import { scoredEntries } from '../redis/scored-entries';
 import { getEach, lowestAcrossKeys, scoredAcrossKeys } from '../redis/shard-probe';
 import { entriesAfter } from '../redis/sorted-set-cursor';
@@ -293,6 +293,14 @@ export const REFERENCE_TTL_S = (RECORD_MAX_DAYS + 30) * 86_400;
  * an event id) then found one of the two.
  */
 export const ID_CLAIM_TTL_S = REFERENCE_TTL_S;
+
+/**
+ * How long an issued-token index entry (`ShardKeys.issuedToken`) lives, seconds, from the token's last recording:
+ * {@link REFERENCE_TTL_S}, past any card's validity, so past the token's use. Not tied to the record that got the
+ * token: the OMS charges a stored token for years (a subscription), long after retention expired the payment that
+ * stored it. Erasure of the order drops the entry (docs/DATA.md).
+ */
+export const ISSUED_TOKEN_TTL_S = REFERENCE_TTL_S;
 
 /**
  * The operation ledger in Redis, in SHARD_COUNT shards (src/redis/key-layout.ts: the layout, and why an
@@ -1664,6 +1672,34 @@ export class Ledger {
    */
   async findByReference(gateway: string, reference: string): Promise<string | null> {
     return (await this.locateReference(gateway, reference))?.id ?? null;
+  }
+
+  /**
+   * Notes that the bridge hands the OMS a stored token of `gateway` whose keyed digest is `digest`
+   * (`ledger/issued-tokens.ts`; never the token itself): one SET in the digest's own shard, living
+   * {@link ISSUED_TOKEN_TTL_S} from now.
+   */
+  async indexIssuedToken(digest: string, gateway: string): Promise<void> {
+    await this.redis.set(issuedTokenKeyOf(this.prefix, digest), gateway, 'EX', ISSUED_TOKEN_TTL_S);
+  }
+
+  /**
+   * Whether the issued-token entry of `digest` is on its primary and how many replicas acknowledged it (the shard's
+   * probe, `EXISTS`, `WAIT`: `replicaAcknowledgedKeys`, on the confirmation connection). Takes up to `timeoutMs`.
+   */
+  async issuedTokenAcknowledged(digest: string, replicas: number, timeoutMs: number): Promise<{ present: boolean; acks: number }> {
+    const shard = shardKeysOf(this.prefix)[shardOfAnchor(digest)];
+    return replicaAcknowledgedKeys(this.redis, [shard.issuedToken(digest)], replicas, timeoutMs, { key: shard.replicaProbe, ttlMs: REPLICA_PROBE_TTL_MS });
+  }
+
+  /** The gateway of the issued token whose keyed digest is `digest`, or null when the bridge issued none such (one GET). */
+  async issuedTokenGateway(digest: string): Promise<string | null> {
+    return this.redis.get(issuedTokenKeyOf(this.prefix, digest));
+  }
+
+  /** Drops the issued-token entry of `digest` (erasure); true when there was one. */
+  async dropIssuedToken(digest: string): Promise<boolean> {
+    return (await this.redis.del(issuedTokenKeyOf(this.prefix, digest))) > 0;
   }
 
   /**

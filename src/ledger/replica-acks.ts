@@ -9,9 +9,10 @@ import type { Ledger } from './ledger';
  * webhook's queued outcome jobs (before the PSP is answered 2xx), an event recorded outside an outcome's move
  * (`OutcomeRecorder.emit`: a settled operation's event, with its record; adjustments, risk reviews… before they
  * are sent or queued), or a queued event the `oms-events` sender is about to send without that confirmation
- * behind it (`queued_event`: revived by the recovery sweep, resent by an operator).
+ * behind it (`queued_event`: revived by the recovery sweep, resent by an operator), or an issued-token index entry
+ * (`issued_token`, `ledger/issued-tokens.ts`) before the record gets its token.
  */
-export type ReplicatedWrite = 'record' | 'outcome' | 'webhook' | 'event' | 'queued_event';
+export type ReplicatedWrite = 'record' | 'outcome' | 'webhook' | 'event' | 'queued_event' | 'issued_token';
 
 /**
  * `pb_ledger_writes_unreplicated_total{write,outcome}`: ledger writes not confirmed by `redis.replica_acks`
@@ -22,7 +23,7 @@ export type ReplicatedWrite = 'record' | 'outcome' | 'webhook' | 'event' | 'queu
 function unreplicatedWrites() {
   return counter(
     'pb_ledger_writes_unreplicated_total',
-    'Ledger writes (record, outcome, webhook, event, queued_event) not acknowledged by redis.replica_acks replicas before they were acted on (unacknowledged, lost); made again or held',
+    'Ledger writes (record, outcome, webhook, event, queued_event, issued_token) not acknowledged by redis.replica_acks replicas before they were acted on (unacknowledged, lost); made again or held',
     ['write', 'outcome'] as const,
   );
 }
@@ -36,7 +37,7 @@ function unreplicatedWrites() {
 function replicaWaitSeconds() {
   return histogram(
     'pb_redis_replica_wait_seconds',
-    'How long confirming a ledger write (record, outcome, webhook, event, queued_event) on redis.replica_acks replicas took (probe, EXISTS, WAIT), confirmed or not',
+    'How long confirming a ledger write (record, outcome, webhook, event, queued_event, issued_token) on redis.replica_acks replicas took (probe, EXISTS, WAIT), confirmed or not',
     ['write'] as const,
     [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5],
   );

@@ -21,6 +21,7 @@ import { Logger } from '../logging/logger';
 import { RecurringManagement } from '../recurring/recurring-management';
 import { RecurringStore } from '../recurring/recurring-store';
 import { Ledger } from '../ledger/ledger';
+import { IssuedTokens } from '../ledger/issued-tokens';
 import { MetricsRoute } from '../web/metrics-route';
 import { createRedis } from '../redis/redis-connection';
 import { GatewayConfig } from '../config/config';
@@ -98,17 +99,20 @@ export async function startWebProcess(config: Config, logger: Logger, options: W
   // Payment method options are answered by the intake at once (gateways' own lists asked when they have one).
   const paymentMethods = new PaymentMethodOptions({ config, routes: createGatewayClients(config), logger, redis });
   const ledger = new Ledger(redis, config.redis.keyPrefix);
+  // Asked only for a card-like `payment.gateway_key` (or schedule's `gateway_key`): the ordinary command never does.
+  const issuedTokens = new IssuedTokens(ledger, config.serviceBus);
   const intake = new IntakeRoute({
     config,
     publisher,
     deadLetters,
     logger,
     ledger,
+    issuedTokens,
     rateLimiter,
     backlog,
     paymentMethods,
     // Recurring schedules: created, listed and cancelled by the OMS over the bus (answered at once).
-    recurring: new RecurringManagement({ config, store: new RecurringStore(redis, config.redis.keyPrefix), logger }),
+    recurring: new RecurringManagement({ config, store: new RecurringStore(redis, config.redis.keyPrefix), logger, issuedTokens }),
   });
   const health = new HealthRoute(
     {

@@ -4,7 +4,8 @@ import { Logger } from '../logging/logger';
 import { counter } from '../metrics/metrics-registry';
 import { Schedule, ScheduleDefinition, ScheduleState, cycleCommandToValidate } from './recurring-schedule';
 import { validateCommandReport } from '../contracts/command-validator';
-import { applyCardDataPolicy } from '../contracts/card-data-policy';
+import { IssuedTokenValues, SCHEDULE_TOKEN_FIELDS, applyCardDataPolicy } from '../contracts/card-data-policy';
+import { IssuedTokens, issuedTokenOf, reportIssuedToken } from '../ledger/issued-tokens';
 import { RecurringStore } from './recurring-store';
 import { gatewayDefinition, transformerFor } from '../gateways/gateway-registry';
 
@@ -80,14 +81,15 @@ function isObject(value: unknown): value is Record<string, unknown> {
  * gateway that carries the schedule's command (`GatewayTransformer.supports`), the first cycle's command
  * validated as a channel's would be, and what the gateway needs to charge the stored credential without the
  * customer (`GatewayDefinition.checkMerchantInitiatedCharge`).
+ * @param issued a card-like `gateway_key` the bridge issued (its issued-token index said so): accepted there, as a token.
  * @throws CommandValidationError naming the field (`schedule.<field>`).
  */
-export function scheduleDefinitionOf(value: unknown, config: Pick<Config, 'gateways'>): ScheduleDefinition {
+export function scheduleDefinitionOf(value: unknown, config: Pick<Config, 'gateways'>, issued?: IssuedTokenValues): ScheduleDefinition {
   if (!isObject(value)) throw new CommandValidationError('schedule', 'must be an object', 'INVALID_PARAMS');
   // Card data before any other check: the refusals below name keys as they were sent, and a card number
   // used as a key must never be quoted (the card check names it masked). Free text is refused too.
   try {
-    applyCardDataPolicy(value, { freeText: 'refuse', freeTextFields: [] });
+    applyCardDataPolicy(value, { freeText: 'refuse', freeTextFields: [] }, issued, SCHEDULE_TOKEN_FIELDS);
   } catch (err) {
     if (err instanceof CommandValidationError) throw new CommandValidationError(`schedule.${err.field}`, err.reason, err.code);
     throw err;
@@ -142,7 +144,7 @@ export function scheduleDefinitionOf(value: unknown, config: Pick<Config, 'gatew
   let masked: string[];
   const cycle = cycleCommandToValidate(definition);
   try {
-    masked = validateCommandReport(cycle).masked;
+    masked = validateCommandReport(cycle, undefined, issued).masked;
     // Every cycle is a merchant-initiated charge of the stored credential: what the gateway needs for one
     // (Stripe the Customer, Adyen the shopperReference) is refused now, not at every cycle.
     if (masked.length === 0) gatewayDefinition(gateway.type).checkMerchantInitiatedCharge?.(cycle.payment);
@@ -167,6 +169,11 @@ export class RecurringManagement {
       config: Config;
       store: RecurringStore;
       logger: Logger;
+      /**
+       * The issued-token index, asked only when a schedule's `gateway_key` reads as a card number: a stored token the
+       * bridge issued is accepted, anything else refused as card data. Without it, every such value is refused.
+       */
+      issuedTokens?: Pick<IssuedTokens, 'gatewayOf'>;
       now?: () => number;
     },
   ) {}
@@ -182,8 +189,12 @@ export class RecurringManagement {
     inMinor?: (params: Record<string, unknown>) => Record<string, unknown>,
   ): Promise<{ created: boolean; schedule: ScheduleView }> {
     try {
-      const definition = scheduleDefinitionOf((inMinor ? inMinor(params) : params).schedule, this.deps.config);
-      const { created, schedule } = await this.deps.store.add(definition, this.deps.now?.() ?? Date.now());
+      const raw = (inMinor ? inMinor(params) : params).schedule;
+      // Its `gateway_key` is every cycle's `payment.gateway_key`: a card-like one asks the issued-token index (one GET).
+      const token = await issuedTokenOf(this.deps.issuedTokens, { payment: raw }, this.deps.config.gateways);
+      const definition = scheduleDefinitionOf(raw, this.deps.config, token.values);
+      const { created, schedule } = await this.deps.store.add(definition, this.deps.now?.() ?? Date.now(), token.values);
+      reportIssuedToken(this.deps.logger, 'schedule', token, token.values ? ['schedule.gateway_key'] : [], { schedule_id: definition.id, actor });
       managed.inc({ action: 'create', result: created ? 'created' : 'exists' });
       if (created) {
         this.deps.logger.info('recurring schedule created', {

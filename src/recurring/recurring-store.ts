@@ -1,4 +1,5 @@
 import { RedisClient } from '../redis/redis-connection';
+import { IssuedTokenValues } from '../contracts/card-data-policy';
 import { validateCommand } from '../contracts/command-validator';
 import { CommandValidationError } from '../errors/command-validation-error';
 import { Schedule, ScheduleDefinition, ScheduleState, CyclePhase, cycleCommandToValidate, cycleDueAt } from './recurring-schedule';
@@ -46,9 +47,10 @@ export class RecurringStore {
    * different definition under a known id is refused (an id names one agreement with the customer).
    * @throws CommandValidationError naming the field at fault (the first cycle's command is validated as a
    *   channel's would be: a schedule that could never charge is refused now, not at its first cycle).
+   * @param issued a card-like `gateway_key` the bridge issued (the issued-token index said so), accepted as a token.
    */
-  async add(definition: ScheduleDefinition, now = Date.now()): Promise<{ created: boolean; schedule: Schedule }> {
-    validateDefinition(definition);
+  async add(definition: ScheduleDefinition, now = Date.now(), issued?: IssuedTokenValues): Promise<{ created: boolean; schedule: Schedule }> {
+    validateDefinition(definition, issued);
     const key = this.key(definition.id);
     const json = JSON.stringify(definition);
     const existing = await this.redis.hget(key, 'definition');
@@ -130,7 +132,7 @@ export class RecurringStore {
 }
 
 /** Checks a definition by the command its first cycle would send (with a channel's rules). */
-export function validateDefinition(d: ScheduleDefinition): void {
+export function validateDefinition(d: ScheduleDefinition, issued?: IssuedTokenValues): void {
   if (typeof d.id !== 'string' || !SCHEDULE_ID.test(d.id)) throw new CommandValidationError('schedule.id', 'must be 1 to 64 letters, digits, ., _ or -');
   if (typeof d.start_at !== 'string' || Number.isNaN(Date.parse(d.start_at))) throw new CommandValidationError('schedule.start_at', 'must be an ISO 8601 time');
   const i = d.interval as Partial<ScheduleDefinition['interval']> | undefined;
@@ -142,7 +144,7 @@ export function validateDefinition(d: ScheduleDefinition): void {
   if (d.command !== undefined && d.command !== 'sale' && d.command !== 'authorize')
     throw new CommandValidationError('schedule.command', 'must be sale or authorize');
   try {
-    validateCommand(cycleCommandToValidate(d));
+    validateCommand(cycleCommandToValidate(d), undefined, issued);
   } catch (err) {
     if (err instanceof CommandValidationError) throw new CommandValidationError(err.field.replace(/^payment\./, 'schedule.'), err.reason, err.code);
     throw err;

@@ -36,6 +36,8 @@ import { firstExisting } from './shard-probe';
  *   S parked:<gateway>:<ref>  hash: webhook outcomes of a modification no operation held the PSP reference of yet, by
  *                             event id (expiring), in the shard of `<gateway>:<ref>` itself (webhooks/parked-outcomes.ts)
  *   S replica-probe           string (expiring): a write made before a WAIT on the shard's node (`redis.replica_acks`)
+ *   S issued-token:<hmac>     string (expiring): a card-like stored token the bridge handed the OMS → its gateway, by the
+ *                             token's keyed digest, in the shard of the digest itself (ledger/issued-tokens.ts)
  * Sweeps (recovery, poller, retention, export, reconciliation, console counts) read every shard.
  *
  * The shard count is part of the data's layout: changing it moves every operation to another key, so it
@@ -124,6 +126,13 @@ export class ShardKeys {
    */
   idClaim(id: string): string {
     return `${this.base}claim:${id}`;
+  }
+  /**
+   * String (expiring): the gateway of a stored token that reads as a card number and that the bridge handed the OMS,
+   * by `digest`, the token's keyed digest (never the token), in the shard of the digest itself (`issuedTokenKeyOf`).
+   */
+  issuedToken(digest: string): string {
+    return `${this.base}issued-token:${digest}`;
   }
   /** List: the redacted history. */
   history(id: string): string {
@@ -253,6 +262,11 @@ export class ShardKeys {
  */
 export function idClaimKeyOf(prefix: string, id: string): string {
   return shardKeysOf(prefix)[shardOfAnchor(id)].idClaim(id);
+}
+
+/** The issued-token index entry of a token's keyed digest `digest` under `prefix` (`ShardKeys.issuedToken`, in the digest's own shard). */
+export function issuedTokenKeyOf(prefix: string, digest: string): string {
+  return shardKeysOf(prefix)[shardOfAnchor(digest)].issuedToken(digest);
 }
 
 /**

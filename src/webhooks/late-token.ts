@@ -35,14 +35,19 @@ function heldToken(op: OperationRecord): string | undefined {
  *   event of its own restating that success with the token (`OutcomeRecorder.reportStoredToken`). A FAILED operation's
  *   token is reported nowhere. Until the operation has its final outcome the job is retried
  *   (`OperationNotFoundError`): a success built while the token was being written might not carry it.
- * History entry `stored_token` (`outcome`, never the token), `pb_webhook_stored_tokens_total`, an info line (a warn one
+ * A token that reads as a card number is noted in the issued-token index before it is written (the OMS may send it back
+ * in `payment.gateway_key`). History entry `stored_token` (`outcome`, never the token), `pb_webhook_stored_tokens_total`, an info line (a warn one
  * when another token is held); the token itself is never logged.
  * @returns the operation's state (unchanged).
  */
 export async function applyLateToken(
   op: OperationRecord,
   job: GatewayOutcomeJobData,
-  deps: { ledger: Pick<Ledger, 'appendInteraction' | 'setFieldOnceAndGet' | 'get'>; recorder: Pick<OutcomeRecorder, 'reportStoredToken'>; logger: Logger },
+  deps: {
+    ledger: Pick<Ledger, 'appendInteraction' | 'setFieldOnceAndGet' | 'get'>;
+    recorder: Pick<OutcomeRecorder, 'reportStoredToken' | 'indexIssuedToken'>;
+    logger: Logger;
+  },
 ): Promise<string> {
   const token = job.storedToken;
   if (token === undefined) return op.state;
@@ -69,6 +74,8 @@ export async function applyLateToken(
   if (held !== undefined && held !== token) return note('other_token_held', op);
   if (held === undefined) {
     if (op.state === 'FAILED') return note('operation_failed', op);
+    // Noted as issued before the record holds it (so before the OMS can get it): see `OutcomeRecorder.indexIssuedToken`.
+    await deps.recorder.indexIssuedToken(token, job.gateway);
     const written = await deps.ledger.setFieldOnceAndGet(op.id, 'stored_token', token);
     if (!written.set && written.value !== token) return note('other_token_held', op);
   }

@@ -28,6 +28,8 @@ describe('payment-bridge export / import', () => {
   it('writes the export file atomically, restores it into an empty namespace, and audit-logs both with counts and the file digest', async () => {
     const source = context();
     const seeded = await seedLedger(source.redis, source.config.redis.keyPrefix);
+    // A stored token the authorization handed the OMS that reads as a card number: the import notes it as issued again.
+    await source.ledger.setFieldOnceAndGet(seeded.auth, 'stored_token', 'shopper-cli-0042:5300912374650184');
     const dir = mkdtempSync(join(tmpdir(), 'pb-export-'));
     const file = join(dir, 'ledger.ndjson');
     expect(await dataExport(source, io(), { format: 'ndjson', out: file, to: String(Date.now() + 60_000) })).toBe(0);
@@ -40,7 +42,12 @@ describe('payment-bridge export / import', () => {
     expect(await dataImport(target, io(), { file })).toBe(0);
     expect((await target.ledger.get(seeded.auth))?.state).toBe('SUCCEEDED');
     const [imported] = await target.audit.recent(1);
-    expect(imported).toMatchObject({ action: 'data.import', outcome: 'ok', target: file, detail: { operations: seeded.all.length, complete: true } });
+    expect(imported).toMatchObject({
+      action: 'data.import',
+      outcome: 'ok',
+      target: file,
+      detail: { operations: seeded.all.length, complete: true, card_data_found: 0, issued_tokens: 1 },
+    });
 
     // A second import into the now non-empty namespace is refused (exit 2) and audited as refused.
     expect(await dataImport(target, io(), { file })).toBe(2);

@@ -1,5 +1,6 @@
 import axios from 'axios';
 import { signBody } from '../../../src/bus/x-signature';
+import { IssuedTokens } from '../../../src/ledger/issued-tokens';
 import { startWebProcess } from '../../../src/processes/web-process';
 import { amqpClient } from '../../support/amqp-helpers';
 import { captureLogger } from '../../support/capture-logger';
@@ -170,6 +171,33 @@ describe('outages lose nothing', () => {
       }
       expect(worker.consumer.stats.deadLettered).toBe(0);
       expect(await client.queueDepth(config.amqp.commandsQueue)).toBe(0);
+    } finally {
+      await worker.stop();
+      await client.deleteNamespace();
+      await client.close();
+      await redisProxy.close();
+    }
+  });
+
+  it('holds a command whose card-like gateway_key asks the issued-token index while Redis is down, and takes it when Redis returns, nothing dead-lettered', async () => {
+    const redisProxy = await startTcpProxy(6379);
+    const config = testConfig({ 'redis.url': redisProxy.url('redis') });
+    const { logger } = captureLogger('error');
+    const client = await amqpClient(config);
+    const worker = await startIntakeProcess(config, logger);
+    // A stored token the bridge issued whose id passes the Luhn check: only the index lets it through.
+    const token = 'shopper-outage-0042:5300912374650184';
+    try {
+      expect(await new IssuedTokens(worker.ledger, config.serviceBus).record(token, 'simulator')).toBe(true);
+      redisProxy.cut();
+      const command = channelCommand('sale', {}, { gateway_key: token });
+      await client.publish('web.payment.sale', command);
+      await eventually(() => worker.consumer.stats.dependencyRetries > 0 || worker.consumer.stats.deadLettered > 0);
+      expect(worker.consumer.stats.deadLettered).toBe(0);
+      redisProxy.restore();
+      await eventually(() => worker.consumer.stats.accepted === 1, 45000);
+      expect((await worker.ledger.get(command.payment.operation_reference!))?.payment.gateway_key).toBe(token);
+      expect(worker.consumer.stats.deadLettered).toBe(0);
     } finally {
       await worker.stop();
       await client.deleteNamespace();

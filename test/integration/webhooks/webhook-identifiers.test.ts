@@ -11,6 +11,7 @@ import { Readable, Writable } from 'node:stream';
 import { opsWebhookDigest } from '../../../src/cli/webhook-commands';
 import { AuditRecord } from '../../../src/audit/audit-log';
 import Stripe from 'stripe';
+import { IssuedTokens } from '../../../src/ledger/issued-tokens';
 import { metricValue } from '../../../src/metrics/metrics-registry';
 import { bullJobId } from '../../../src/queueing/job-id';
 import { scanRedis } from '../../../harness/workload/card-data-scan';
@@ -301,6 +302,8 @@ describe('an Adyen stored token (storedPaymentMethodId / recurringDetailReferenc
     await eventually(async () => sentEvent(`${id}.stored-token`) !== undefined);
     expect(sentEvent(`${id}.stored-token`)).toMatchObject({ status: 'SUCCESS', token: `${SHOPPER}:${token}`, token_update: true });
     expect((await stack.worker.ledger.get(id))?.storedToken).toBe(`${SHOPPER}:${token}`);
+    // Noted as issued (by its keyed digest), so the OMS sending it back in payment.gateway_key is accepted.
+    expect(await new IssuedTokens(stack.worker.ledger, stack.config.serviceBus).gatewayOf(`${SHOPPER}:${token}`)).toBe('adyen');
     expect(JSON.stringify(await stack.worker.ledger.interactions(id))).not.toContain(token);
     expect(logged(token)).toEqual([]);
     expect(maskedSince(mark)).toEqual([]);

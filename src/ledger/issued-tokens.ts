@@ -1,0 +1,201 @@
+import { createHmac } from 'node:crypto';
+import { purposeKey } from '../config/purpose-key';
+import { IssuedTokenValues, cardLikeTokenOf, holdsCardNumber } from '../contracts/card-data-policy';
+import type { GatewayConfig } from '../gateways/gateway-config';
+import { gatewayVaults } from '../gateways/gateway-vaults';
+import { Logger } from '../logging/logger';
+import { counter } from '../metrics/metrics-registry';
+import type { RedisConfig } from '../redis/redis-config';
+import type { Ledger } from './ledger';
+import { replicaShortfall, unreplicatedError } from './replica-acks';
+
+/** What `purposeKey` derives the index's digest key for, from `service_bus.secret`. */
+const PURPOSE = 'issued token index v1';
+
+const recorded = counter(
+  'pb_issued_tokens_indexed_total',
+  'Stored tokens that read as a card number noted in the issued-token index as the bridge hands them to the OMS (so the intake accepts them back in payment.gateway_key), by gateway',
+  ['gateway'],
+);
+
+/** The bus secrets the index digests under: the current one, and the one before it while a rotation is under way. */
+export interface IssuedTokenSecrets {
+  readonly secret: string;
+  /** '' when no rotation is under way. */
+  readonly secretPrevious: string;
+}
+
+/**
+ * The index of the stored tokens the bridge handed the OMS that read as a card number (an Adyen
+ * `storedPaymentMethodId` of 16 digits passing the Luhn check, about one in ten), so the intake can tell such a
+ * token, sent back in `payment.gateway_key`, from a card number, which it still refuses. Only those tokens are
+ * noted (any other passes the card scan anyway), and never the token itself: the key is its HMAC-SHA-256 under a
+ * key derived from `service_bus.secret` for this one purpose (an unkeyed digest of 16 digits is found by trying
+ * them), the value its gateway. A rotation of the secret keeps the previous one as `secret_previous`: an entry
+ * found under it is written again under the current one at its next use (docs/RUNBOOK.md).
+ */
+export class IssuedTokens {
+  private readonly keys: readonly Buffer[];
+
+  /**
+   * @param redis with `replica_acks`, an entry written is confirmed on that many replicas before `record` resolves: the
+   *   entry lives in the digest's shard, on another node than the operation whose event later tells the OMS the token,
+   *   and that event's own confirmation does not cover it.
+   */
+  constructor(
+    private readonly ledger: Pick<Ledger, 'indexIssuedToken' | 'issuedTokenGateway' | 'dropIssuedToken'> & Partial<Pick<Ledger, 'issuedTokenAcknowledged'>>,
+    secrets: IssuedTokenSecrets,
+    private readonly redis: Pick<RedisConfig, 'replicaAcks'> = {},
+  ) {
+    this.keys = [secrets.secret, secrets.secretPrevious].filter((s) => s !== '').map((s) => purposeKey(s, PURPOSE));
+  }
+
+  /** Whether `token` reads as a card number, so only the index lets it through the intake (the others never ask). */
+  static cardLike(token: string): boolean {
+    return holdsCardNumber(token);
+  }
+
+  /** The token's keyed digest (hex) under the current key, or under `keys[i]`; over its UTF-16 code units, lossless. */
+  digest(token: string, i = 0): string {
+    return createHmac('sha256', this.keys[i]).update(Buffer.from(token, 'utf16le')).digest('hex');
+  }
+
+  /**
+   * Notes `token` of `gateway`, before the bridge records it for the OMS (so a token the OMS holds is always
+   * indexed). A token that does not read as a card number is not noted (no write).
+   * @returns whether it was noted.
+   */
+  async record(token: string, gateway: string): Promise<boolean> {
+    if (!IssuedTokens.cardLike(token)) return false;
+    const digest = this.digest(token);
+    await this.ledger.indexIssuedToken(digest, gateway);
+    await this.confirmReplicated(digest);
+    recorded.inc({ gateway });
+    return true;
+  }
+
+  /**
+   * With `redis.replica_acks`: the entry of `digest` on that many replicas, else a Redis outage thrown (the caller's
+   * job retried, the record not yet given the token), as an outcome's move is confirmed before the OMS hears of it:
+   * an entry a demoted primary dropped would leave the OMS holding a token the intake refuses as card data.
+   */
+  private async confirmReplicated(digest: string): Promise<void> {
+    const acknowledged = this.ledger.issuedTokenAcknowledged?.bind(this.ledger);
+    if (acknowledged === undefined) return;
+    const short = await replicaShortfall(this.redis as RedisConfig, 'issued_token', (replicas, timeoutMs) => acknowledged(digest, replicas, timeoutMs));
+    if (short) throw unreplicatedError('issued_token', 'an issued-token index entry', short);
+  }
+
+  /**
+   * The gateway of `token` when the bridge issued it, else null: one GET, a second under the previous secret
+   * during a rotation (then written again under the current one).
+   */
+  async gatewayOf(token: string): Promise<string | null> {
+    const current = await this.ledger.issuedTokenGateway(this.digest(token));
+    if (current !== null || this.keys.length < 2) return current;
+    const previous = await this.ledger.issuedTokenGateway(this.digest(token, 1));
+    if (previous !== null) await this.ledger.indexIssuedToken(this.digest(token), previous);
+    return previous;
+  }
+
+  /** Drops `token`'s entry, under every key (erasure). @returns whether one was there. */
+  async drop(token: string): Promise<boolean> {
+    let dropped = false;
+    for (let i = 0; i < this.keys.length; i += 1) if (await this.ledger.dropIssuedToken(this.digest(token, i))) dropped = true;
+    return dropped;
+  }
+}
+
+/** `pb_card_like_tokens_accepted_total{gateway,step}`. */
+function acceptedTotal() {
+  return counter(
+    'pb_card_like_tokens_accepted_total',
+    "Commands accepted with a stored token in payment.gateway_key that reads as a card number but that the bridge issued (its issued-token index holds it), by the token's gateway and the step (intake: the bus's HTTP intake; consumer: the command consumer; schedule: a recurring schedule created naming it)",
+    ['gateway', 'step'] as const,
+  );
+}
+
+/** What the issued-token index says about a message's card-like token (see {@link issuedTokenOf}). */
+export interface IssuedTokenLookup {
+  /** The values the card-data policy lets through in the token fields; undefined: none (the policy refuses as ever). */
+  readonly values?: IssuedTokenValues;
+  /** The issued token's gateway, for the metric and the log line. */
+  readonly gateway?: string;
+}
+
+const NONE: IssuedTokenLookup = {};
+
+/**
+ * Asks the issued-token index about `message`'s `payment.gateway_key` only when it reads as a card number (one
+ * GET then; the ordinary command asks Redis nothing). Without an index, nothing is let through; nor is a token
+ * issued at a gateway of another vault than the one the command names (`payment.gateway`,
+ * src/gateways/gateway-vaults.ts): a token of one PSP account is never handed to another (src/routing/method-binding.ts).
+ * @param gateways the configured gateway entries (without them, only the token's own gateway entry is its vault).
+ */
+export async function issuedTokenOf(
+  tokens: Pick<IssuedTokens, 'gatewayOf'> | undefined,
+  message: unknown,
+  gateways?: Readonly<Record<string, GatewayConfig>>,
+): Promise<IssuedTokenLookup> {
+  const token = tokens === undefined ? undefined : cardLikeTokenOf(message);
+  if (token === undefined || tokens === undefined) return NONE;
+  const gateway = await tokens.gatewayOf(token);
+  if (gateway === null || !sameVault(gateway, namedGatewayOf(message), gateways)) return NONE;
+  return { values: new Set([token]), gateway };
+}
+
+/** `message.payment.gateway` when it is a string. */
+function namedGatewayOf(message: unknown): string | undefined {
+  const payment = (message as { payment?: { gateway?: unknown } } | null)?.payment;
+  return typeof payment?.gateway === 'string' ? payment.gateway : undefined;
+}
+
+/** Whether entries `a` and `b` are one vault (the same entry, or configured as one: `gatewayVaults`). */
+function sameVault(a: string, b: string | undefined, gateways?: Readonly<Record<string, GatewayConfig>>): boolean {
+  if (b === undefined) return false;
+  if (a === b) return true;
+  if (gateways === undefined) return false;
+  const { vaultOf } = gatewayVaults(gateways);
+  const vault = vaultOf.get(a);
+  return vault !== undefined && vault === vaultOf.get(b);
+}
+
+/**
+ * The metric and the info line of a command accepted with a card-like token the bridge issued: names the field and the
+ * token's gateway, never the token (which the logger would mask anyway).
+ */
+export function reportIssuedToken(
+  logger: Logger,
+  step: 'intake' | 'consumer' | 'schedule',
+  lookup: IssuedTokenLookup,
+  issued: readonly string[],
+  details: Record<string, unknown>,
+): void {
+  if (issued.length === 0 || lookup.gateway === undefined) return;
+  acceptedTotal().inc({ gateway: lookup.gateway, step });
+  logger.info('card-like stored token the bridge issued accepted in a token field', { step, fields: issued, token_gateway: lookup.gateway, ...details });
+}
+
+/**
+ * The tokens a stored record (its Redis hash, as export and erasure read it) handed the OMS, with their gateway: its
+ * `stored_token`, and a tokenize's `new_gateway_key`. Only those reading as a card number: the ones the index holds.
+ */
+export function issuedTokensOfRecord(record: Readonly<Record<string, string>>): { tokens: string[]; gateway: string } {
+  const tokens = [record.stored_token, record.command === 'tokenize' ? record.new_gateway_key : undefined].filter(
+    (t): t is string => typeof t === 'string' && IssuedTokens.cardLike(t),
+  );
+  return { tokens, gateway: tokens.length === 0 ? '' : recordGateway(record) };
+}
+
+/** The gateway a stored record's operation is at: its routing's, else its payment's (`gatewayOf` on the raw hash). */
+function recordGateway(record: Readonly<Record<string, string>>): string {
+  for (const field of ['routing', 'payment']) {
+    try {
+      const gateway = (JSON.parse(record[field] ?? 'null') as { gateway?: unknown } | null)?.gateway;
+      if (typeof gateway === 'string' && gateway !== '') return gateway;
+    } catch {
+      // Unreadable: the next source.
+    }
+  }
+  return 'unknown';
+}
