@@ -2,7 +2,7 @@ import { Logger } from '../logging/logger';
 import { counter } from '../metrics/metrics-registry';
 import { EventStore, SetAsideIndex } from './event-store';
 
-/** How often the trim walks the two indexes, at most: every 15 minutes (the first poll pass of a process always does). */
+/** How often the trim walks the two indexes, at most, across the fleet: every 15 minutes (a mark in Redis, `EventStore.takeTrimTurn`). */
 export const EVENT_INDEX_TRIM_INTERVAL_MS = 15 * 60_000;
 
 /** Event ids a trim's log line names, at most (the count is always whole). */
@@ -28,8 +28,6 @@ export interface EventIndexTrimReport {
  * events nobody could list, resend or dismiss. At most every {@link EVENT_INDEX_TRIM_INTERVAL_MS}.
  */
 export class EventIndexTrim {
-  private lastRunAt = Number.NEGATIVE_INFINITY;
-
   constructor(
     private readonly deps: {
       events: EventStore;
@@ -38,13 +36,14 @@ export class EventIndexTrim {
     },
   ) {}
 
-  /** Trims when the last trim of this process is {@link EVENT_INDEX_TRIM_INTERVAL_MS} old or more; null when not due. */
+  /**
+   * Trims when no process of the fleet (the poller, every worker's in-process poller) took the trim within the last
+   * {@link EVENT_INDEX_TRIM_INTERVAL_MS}; null when not due.
+   */
   async runIfDue(): Promise<EventIndexTrimReport | null> {
     const now = this.deps.now ? this.deps.now() : Date.now();
-    if (now - this.lastRunAt < EVENT_INDEX_TRIM_INTERVAL_MS) return null;
-    const report = await this.runOnce();
-    this.lastRunAt = now;
-    return report;
+    if (!(await this.deps.events.takeTrimTurn(EVENT_INDEX_TRIM_INTERVAL_MS, now))) return null;
+    return this.runOnce();
   }
 
   /** Walks both indexes of every shard now, taking out the entries whose event is gone. */

@@ -164,6 +164,17 @@ return out
   true,
 );
 
+// The fleet's turn at the index trim (`EventStore.takeTrimTurn`): due when the mark, the time the next trim is due (epoch
+// ms), is absent or past; the taker moves it one interval on (expiring then, so a clock far ahead holds it no longer).
+const TRIM_TURN_SCRIPT = new LuaScript(
+  luaInputs(['mark'], ['now', 'interval']),
+  `
+if tonumber(redis.call('GET', K.mark) or '0') > tonumber(A.now) then return 0 end
+redis.call('SET', K.mark, tonumber(A.now) + tonumber(A.interval), 'PX', A.interval)
+return 1
+`,
+);
+
 /** The two indexes of set-aside events: `events:rejected` (set aside) and `events:dismissed` (dismissed by an operator). */
 export type SetAsideIndex = 'rejected' | 'dismissed';
 
@@ -293,6 +304,8 @@ export class EventStore {
   private readonly shards: readonly ShardKeys[];
   private readonly events: ShardMemo;
   private readonly payments: ShardMemo;
+  /** `<prefix>events:index_trim:next`: when the fleet's next index trim is due (`takeTrimTurn`; unsharded, read alone). */
+  private readonly trimMark: string;
 
   /**
    * @param holder this process's lease identity: the send leases it takes name it, and a lease found held
@@ -308,6 +321,7 @@ export class EventStore {
     this.shards = shardKeysOf(prefix);
     this.events = shardMemoOf(prefix, 'events');
     this.payments = shardMemoOf(prefix, 'payments');
+    this.trimMark = `${prefix}events:index_trim:next`;
   }
 
   /** The shard of `event`, remembered for its id and payment. */
@@ -575,6 +589,14 @@ export class EventStore {
       found.push(read(eventId, h));
     }
     return found;
+  }
+
+  /**
+   * Whether the index trim (`trimDangling`) is this caller's to run now: true, and the next one due `intervalMs` later,
+   * when no process of the fleet took it within the last `intervalMs` (one mark in Redis, one script); false otherwise.
+   */
+  async takeTrimTurn(intervalMs: number, now = Date.now()): Promise<boolean> {
+    return (await TRIM_TURN_SCRIPT.run(this.redis, { keys: { mark: this.trimMark }, args: { now, interval: intervalMs } })) === 1;
   }
 
   /**

@@ -140,6 +140,23 @@ describe('an entry an earlier release left behind (its event expired by retentio
   });
 });
 
+describe('the trim across processes (the poller and every worker running the in-process poller)', () => {
+  it('runs once an interval for the whole fleet: another process within it finds it not due, the next interval one of them runs it', async () => {
+    const { config, events } = setup();
+    const now = Date.now();
+    const keys = new ShardKeys(config.redis.keyPrefix, 3);
+    await redis.zadd(keys.rejectedEvents, now - 300 * DAY, 'gone-fleet.FAILED');
+    let at = now;
+    const first = new EventIndexTrim({ events, logger: silentLogger(), now: () => at });
+    const second = new EventIndexTrim({ events: new EventStore(redis, config.redis.keyPrefix), logger: silentLogger(), now: () => at });
+    expect(await first.runIfDue()).toEqual({ rejected: 1, dismissed: 0 });
+    expect(await second.runIfDue()).toBeNull();
+    at = now + EVENT_INDEX_TRIM_INTERVAL_MS;
+    expect(await second.runIfDue()).toEqual({ rejected: 0, dismissed: 0 });
+    expect(await first.runIfDue()).toBeNull();
+  });
+});
+
 describe('an operator resending or dismissing an event whose record is gone', () => {
   function opsOutput(): { out: PassThrough; err: PassThrough; actor: string; text: () => string } {
     const out = new PassThrough();
