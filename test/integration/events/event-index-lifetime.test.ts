@@ -61,14 +61,19 @@ async function setAsideGauge(config: Config): Promise<number> {
 }
 
 /** A sale FAILED `at`, its FAILED event recorded in its shard and set aside as the sender does on the bus's -32602. */
-async function failedSaleSetAside(ledger: Ledger, events: EventStore, at: number): Promise<{ id: string; event: PaymentEvent; keys: ShardKeys }> {
+async function failedSaleSetAside(
+  ledger: Ledger,
+  events: EventStore,
+  at: number,
+  suffix = 'FAILED',
+): Promise<{ id: string; event: PaymentEvent; keys: ShardKeys }> {
   const cmd = channelCommand('sale');
   const id = cmd.payment.operation_reference!;
   await ledger.create(id, cmd, at, { event: 'attempt' });
   await ledger.transition(id, 'FAILED', { event: 'outcome' }, {}, at);
   const anchor = eventAnchor(cmd.payment);
   const event: PaymentEvent = {
-    eventId: `${id}.FAILED`,
+    eventId: `${id}.${suffix}`,
     ...anchor,
     method: 'magento.payments.payments_management.validated',
     params: { payment: { operation_reference: id } },
@@ -96,6 +101,22 @@ describe('retention of a set-aside or dismissed event', () => {
       expect(await redis.zscore(keys.rejectedEvents, event.eventId)).toBeNull();
       expect(await redis.zscore(keys.dismissedEvents, event.eventId)).toBeNull();
     }
+    expect(await setAsideGauge(config)).toBe(0);
+  });
+});
+
+describe('retention of a set-aside event whose id is not a state outcome (risk review held, token restated)', () => {
+  it.each(['risk-review', 'stored-token'])('expires the `.%s` event with its operation, its set-aside entry with it', async (suffix) => {
+    const { config, ledger, events } = setup();
+    const now = Date.now();
+    const setAside = await failedSaleSetAside(ledger, events, now - 500 * DAY, suffix);
+    expect(await setAsideGauge(config)).toBe(1);
+
+    expect(await new RetentionSweep({ config, redis, logger: silentLogger(), now: () => now }).runOnce()).toMatchObject({ expired: 1 });
+
+    expect(await ledger.get(setAside.id)).toBeNull();
+    expect(await redis.exists(setAside.keys.event(setAside.event.eventId))).toBe(0);
+    expect(await redis.zscore(setAside.keys.rejectedEvents, setAside.event.eventId)).toBeNull();
     expect(await setAsideGauge(config)).toBe(0);
   });
 });
