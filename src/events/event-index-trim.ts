@@ -46,7 +46,7 @@ export class EventIndexTrim {
     return this.runOnce();
   }
 
-  /** Walks both indexes of every shard now, taking out the entries whose event is gone. */
+  /** Walks both indexes of every shard now (at most `EventStore.trimDangling`'s page budget, resumed next time), taking out the entries whose event is gone. */
   async runOnce(): Promise<EventIndexTrimReport> {
     const trimmed = await this.deps.events.trimDangling();
     const report: EventIndexTrimReport = { rejected: 0, dismissed: 0 };

@@ -306,6 +306,8 @@ export class EventStore {
   private readonly payments: ShardMemo;
   /** `<prefix>events:index_trim:next`: when the fleet's next index trim is due (`takeTrimTurn`; unsharded, read alone). */
   private readonly trimMark: string;
+  /** `<prefix>events:index_trim:cursor`: where a trim walk cut short by its page budget resumes (`trimDangling`). */
+  private readonly trimCursor: string;
 
   /**
    * @param holder this process's lease identity: the send leases it takes name it, and a lease found held
@@ -322,6 +324,7 @@ export class EventStore {
     this.events = shardMemoOf(prefix, 'events');
     this.payments = shardMemoOf(prefix, 'payments');
     this.trimMark = `${prefix}events:index_trim:next`;
+    this.trimCursor = `${prefix}events:index_trim:cursor`;
   }
 
   /** The shard of `event`, remembered for its id and payment. */
@@ -602,31 +605,48 @@ export class EventStore {
   /**
    * Takes out of the set-aside and dismissed indexes of every shard the entries whose event no longer exists
    * (retention expired it before it took the entries with it, in an earlier release), `pageSize` ids a script, each
-   * script in its shard checking that the event is still gone before it removes the entry. Reads every entry: the
-   * indexes hold what an operator has still to look at, and what was dismissed within the retention window.
+   * script in its shard checking that the event is still gone before it removes the entry. Reads every entry in
+   * turn (the indexes hold what an operator has still to look at, and what was dismissed within the retention
+   * window: a large one after a bulk dismissal), at most `maxPages` pages a call: a walk a call does not finish is
+   * resumed by the next one, whichever process makes it, from where it stopped (`<prefix>events:index_trim:cursor`).
    * @returns the entries it took out.
    */
-  async trimDangling(pageSize = 200): Promise<TrimmedEntry[]> {
+  async trimDangling(pageSize = 200, maxPages = 50): Promise<TrimmedEntry[]> {
     const trimmed: TrimmedEntry[] = [];
-    for (const keys of this.shards) {
-      for (const index of ['rejected', 'dismissed'] as const) {
-        const key = index === 'rejected' ? keys.rejectedEvents : keys.dismissedEvents;
-        for (let offset = 0; ;) {
-          const ids = await this.redis.zrange(key, offset, offset + pageSize - 1);
-          if (ids.length === 0) break;
-          const gone = (await TRIM_SCRIPT.run(
-            this.redis,
-            { keys: { index: key }, args: {} },
-            ids,
-            ids.map((id) => keys.event(id)),
-          )) as string[];
-          for (const eventId of gone) trimmed.push({ index, eventId, shard: keys.shard });
-          // The entries taken out no longer count in the ranks: the next page starts after those kept.
-          offset += ids.length - gone.length;
-          if (ids.length < pageSize) break;
+    const walks = this.shards.flatMap((keys) => (['rejected', 'dismissed'] as const).map((index) => ({ keys, index })));
+    const [from = '', at = '0'] = ((await this.redis.get(this.trimCursor)) ?? '').split('|');
+    let pages = 0;
+    for (
+      let w = Math.max(
+        0,
+        walks.findIndex(({ keys, index }) => `${keys.shard}:${index}` === from),
+      );
+      w < walks.length;
+      w++
+    ) {
+      const { keys, index } = walks[w];
+      const key = index === 'rejected' ? keys.rejectedEvents : keys.dismissedEvents;
+      for (let offset = `${keys.shard}:${index}` === from ? Number(at) || 0 : 0; ;) {
+        if (pages >= maxPages) {
+          await this.redis.set(this.trimCursor, `${keys.shard}:${index}|${offset}`);
+          return trimmed;
         }
+        const ids = await this.redis.zrange(key, offset, offset + pageSize - 1);
+        if (ids.length === 0) break;
+        pages += 1;
+        const gone = (await TRIM_SCRIPT.run(
+          this.redis,
+          { keys: { index: key }, args: {} },
+          ids,
+          ids.map((id) => keys.event(id)),
+        )) as string[];
+        for (const eventId of gone) trimmed.push({ index, eventId, shard: keys.shard });
+        // The entries taken out no longer count in the ranks: the next page starts after those kept.
+        offset += ids.length - gone.length;
+        if (ids.length < pageSize) break;
       }
     }
+    await this.redis.del(this.trimCursor);
     return trimmed;
   }
 

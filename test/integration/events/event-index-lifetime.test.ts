@@ -178,6 +178,24 @@ describe('the trim across processes (the poller and every worker running the in-
   });
 });
 
+describe('the trim of a large index', () => {
+  it('reads at most its page budget a call and resumes the walk where it stopped at the next call', async () => {
+    const { config, events } = setup();
+    const now = Date.now();
+    const keys = new ShardKeys(config.redis.keyPrefix, 4);
+    await redis.hset(keys.event('live.FAILED'), 'sequence', '1');
+    await redis.zadd(keys.rejectedEvents, now - 301 * DAY, 'live.FAILED');
+    for (const id of ['gone-a', 'gone-b', 'gone-c', 'gone-d', 'gone-e']) await redis.zadd(keys.rejectedEvents, now - 300 * DAY, `${id}.FAILED`);
+
+    expect((await events.trimDangling(2, 2)).map((e) => e.eventId)).toEqual(['gone-a.FAILED', 'gone-b.FAILED', 'gone-c.FAILED']);
+    expect(await redis.zrange(keys.rejectedEvents, 0, -1)).toEqual(['live.FAILED', 'gone-d.FAILED', 'gone-e.FAILED']);
+    expect((await events.trimDangling(2, 2)).map((e) => e.eventId)).toEqual(['gone-d.FAILED', 'gone-e.FAILED']);
+    expect(await redis.zrange(keys.rejectedEvents, 0, -1)).toEqual(['live.FAILED']);
+    // The walk finished: the next one starts again from the first shard.
+    expect(await redis.exists(`${config.redis.keyPrefix}events:index_trim:cursor`)).toBe(0);
+  });
+});
+
 describe('an operator resending or dismissing an event whose record is gone', () => {
   function opsOutput(): { out: PassThrough; err: PassThrough; actor: string; text: () => string } {
     const out = new PassThrough();
