@@ -45,7 +45,8 @@ return 1
  * waiting for the capture failure it follows: checked here too, as a re-capture held after the sweep's read would
  * otherwise leave its index entry behind),
  * `awaiting_reconciliation` (updated after its gateway's reconciled-through mark, when one is required),
- * `unsent_event` (the OMS has not been told yet), `recent_adjustment` (a chargeback or correction after
+ * `unsent_event` (the OMS has not been told yet), `set_aside_event` (an event of it the bus refused, set aside,
+ * neither resent nor dismissed: the OMS has not heard it and an operator has still to decide), `recent_adjustment` (a chargeback or correction after
  * the cutoff restarts the clock), `live_dependent` (a capture or refund of it still moving),
  * `live_in_order` (another operation of its order is not terminal: the order's money is still moving).
  * Expired (reply `{1}`): the record, history, dependents, adjustment links and every index entry (the index of
@@ -101,6 +102,7 @@ end
 local c = cjson.decode(A.companions)
 for _, e in ipairs(c.events) do
   if redis.call('ZSCORE', K.unsent, e.id) then return {0, 'unsent_event'} end
+  if redis.call('ZSCORE', K.rejected, e.id) then return {0, 'set_aside_event'} end
 end
 local last = redis.call('ZRANGE', K.op_adjustments, -1, -1, 'WITHSCORES')
 if last[2] and tonumber(last[2]) > cutoff then return {0, 'recent_adjustment'} end

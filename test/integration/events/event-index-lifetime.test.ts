@@ -84,7 +84,7 @@ async function failedSaleSetAside(
 }
 
 describe('retention of a set-aside or dismissed event', () => {
-  it('takes its entry out of the set-aside and dismissed indexes with its record: nothing left, the gauge reads 0', async () => {
+  it('takes a dismissed event out of the dismissed index with its record; keeps the operation of one still set aside (the OMS has not heard it)', async () => {
     const { config, ledger, events } = setup();
     const now = Date.now();
     const setAside = await failedSaleSetAside(ledger, events, now - 500 * DAY);
@@ -93,30 +93,46 @@ describe('retention of a set-aside or dismissed event', () => {
     expect(await setAsideGauge(config)).toBe(1);
 
     const report = await new RetentionSweep({ config, redis, logger: silentLogger(), now: () => now }).runOnce();
-    expect(report).toMatchObject({ archived: 2, expired: 2 });
+    expect(report).toMatchObject({ expired: 1, kept: { set_aside_event: 1 } });
 
-    for (const { id, event, keys } of [setAside, dismissed]) {
-      expect(await ledger.get(id)).toBeNull();
-      expect(await redis.exists(keys.event(event.eventId))).toBe(0);
-      expect(await redis.zscore(keys.rejectedEvents, event.eventId)).toBeNull();
-      expect(await redis.zscore(keys.dismissedEvents, event.eventId)).toBeNull();
-    }
+    expect(await ledger.get(dismissed.id)).toBeNull();
+    expect(await redis.exists(dismissed.keys.event(dismissed.event.eventId))).toBe(0);
+    expect(await redis.zscore(dismissed.keys.rejectedEvents, dismissed.event.eventId)).toBeNull();
+    expect(await redis.zscore(dismissed.keys.dismissedEvents, dismissed.event.eventId)).toBeNull();
+    expect(await ledger.get(setAside.id)).not.toBeNull();
+    expect((await events.rejected()).map((e) => e.eventId)).toEqual([setAside.event.eventId]);
+    expect(await setAsideGauge(config)).toBe(1);
+
+    // Kept in the expiry step itself too: an event set aside after the sweep read the operation.
+    const kept = await ledger.expireTerminal(
+      setAside.id,
+      now - 400 * DAY,
+      { events: [{ k: setAside.keys.event(setAside.event.eventId), id: setAside.event.eventId }], adjustments: [], refs: [], payment: [] },
+      { orderKey: '', requireReconciled: false },
+    );
+    expect(kept).toEqual({ expired: false, kept: 'set_aside_event' });
+
+    // Once an operator dismissed it, the next pass expires it, its entries with it.
+    expect(await events.dismiss(setAside.event.eventId, 'operator@host', 'the bus will never take it', now)).not.toBeNull();
+    expect(await new RetentionSweep({ config, redis, logger: silentLogger(), now: () => now }).runOnce()).toMatchObject({ expired: 1 });
+    expect(await redis.zscore(setAside.keys.dismissedEvents, setAside.event.eventId)).toBeNull();
     expect(await setAsideGauge(config)).toBe(0);
   });
 });
 
 describe('retention of a set-aside event whose id is not a state outcome (risk review held, token restated)', () => {
-  it.each(['risk-review', 'stored-token'])('expires the `.%s` event with its operation, its set-aside entry with it', async (suffix) => {
+  it.each(['risk-review', 'stored-token'])('expires the dismissed `.%s` event with its operation, its index entries with it', async (suffix) => {
     const { config, ledger, events } = setup();
     const now = Date.now();
     const setAside = await failedSaleSetAside(ledger, events, now - 500 * DAY, suffix);
     expect(await setAsideGauge(config)).toBe(1);
+    expect(await events.dismiss(setAside.event.eventId, 'operator@host', 'the bus will never take it', now - 499 * DAY)).not.toBeNull();
 
     expect(await new RetentionSweep({ config, redis, logger: silentLogger(), now: () => now }).runOnce()).toMatchObject({ expired: 1 });
 
     expect(await ledger.get(setAside.id)).toBeNull();
     expect(await redis.exists(setAside.keys.event(setAside.event.eventId))).toBe(0);
-    expect(await redis.zscore(setAside.keys.rejectedEvents, setAside.event.eventId)).toBeNull();
+    expect(await redis.zscore(setAside.keys.dismissedEvents, setAside.event.eventId)).toBeNull();
     expect(await setAsideGauge(config)).toBe(0);
   });
 });
@@ -232,6 +248,7 @@ describe('an operator resending or dismissing an event whose record is gone', ()
 
     // Expired by retention now: its entry went with it, so nothing names it any more.
     const expired = await failedSaleSetAside(ledger, events, now - 500 * DAY);
+    expect(await events.dismiss(expired.event.eventId, 'operator@host', 'the bus will never take it', now - 499 * DAY)).not.toBeNull();
     expect(await new RetentionSweep({ config, redis, logger: silentLogger(), now: () => now }).runOnce()).toMatchObject({ expired: 1 });
     const again = opsOutput();
     expect(await opsResendEvents(ctx, again, { ids: [expired.event.eventId] })).toBe(1);
