@@ -9,7 +9,7 @@ import { DeadLetterCursor, DeadLetterRecord } from '../ops/dead-letter-store';
 import { formatDeadLetterCursor } from '../ops/dead-letter-cursor';
 import { OperationDetail, OperationView, confirmedText } from '../ops/operation-detail';
 import { ConsoleSnapshot, DEAD_LETTERS_PER_PAGE } from './console-snapshot';
-import type { RejectedEvent } from '../events/event-store';
+import type { RejectedEvent, SetAsideMiss } from '../events/event-store';
 import type { EventResendResult } from '../ops/event-resend';
 import { EVENT_DISMISS_REASON_MAX, EventDismissResult } from '../ops/event-dismiss';
 import type { FailedWebhook, WebhookRetryResult } from '../ops/failed-webhooks';
@@ -898,6 +898,13 @@ export function recheckResultPage(ctx: PageContext, results: readonly RecheckRes
   });
 }
 
+/** Why a resend or dismissal from the console left a selected event alone. */
+const SET_ASIDE_MISSES: Record<SetAsideMiss, string> = {
+  not_set_aside: 'not set aside: left alone',
+  expired: 'expired: its record went with its operation (retention); its leftover entry is removed',
+  not_found: 'not found: no record of it (never recorded, or expired with its operation)',
+};
+
 /** What a resend from the console did with each selected event. */
 export function eventResendResultPage(ctx: PageContext, results: readonly EventResendResult[]): string {
   return actionResultPage(ctx, 'Resend', {
@@ -907,7 +914,7 @@ export function eventResendResultPage(ctx: PageContext, results: readonly EventR
     rows: results.map((r) => ({
       value: r.event_id,
       result: r.result,
-      cells: [r.event_id, r.result === 'queued' ? 'queued: it goes to the bus again' : 'not set aside: left alone'],
+      cells: [r.event_id, r.result === 'queued' ? 'queued: it goes to the bus again' : SET_ASIDE_MISSES[r.result]],
     })),
   });
 }
@@ -921,7 +928,7 @@ export function eventDismissResultPage(ctx: PageContext, results: readonly Event
     rows: results.map((r) => ({
       value: r.event_id,
       result: r.result,
-      cells: [r.event_id, r.result === 'dismissed' ? 'dismissed: never sent, no longer listed or counted' : 'not set aside: left alone'],
+      cells: [r.event_id, r.result === 'dismissed' ? 'dismissed: never sent, no longer listed or counted' : SET_ASIDE_MISSES[r.result]],
     })),
   });
 }

@@ -26,11 +26,12 @@ export function operationKeysOf(prefix: string): OperationKeys[] {
 
 /**
  * Suffixes of the event ids an operation's events carry after `<operation id>.` (src/events/): one per
- * reported state, the refund pre-notice, the expiry warning. Adjustment events (`adj.<id>`) are found from
+ * reported state, the refund pre-notice, the expiry warning, the review hold (`risk-review`), the success restated
+ * with its token (`stored-token`). Adjustment events (`adj.<id>`) are found from
  * the operation's adjustments; idempotency-conflict events (`idempotency-conflict.<digest>`) from the
  * unsent index while undelivered (once delivered nothing reads them again).
  */
-export const FIXED_EVENT_SUFFIXES = ['SUCCEEDED', 'FAILED', 'PENDING', 'UNRESOLVED', 'refund-pending', 'expiring'] as const;
+export const FIXED_EVENT_SUFFIXES = ['SUCCEEDED', 'FAILED', 'PENDING', 'UNRESOLVED', 'refund-pending', 'expiring', 'risk-review', 'stored-token'] as const;
 
 /** Whether `eventId` is one of operation `id`'s events (and not of an operation whose id merely starts with it). */
 export function isEventOf(id: string, eventId: string): boolean {

@@ -55,6 +55,8 @@ function keptBySnapshot(snap: OperationSnapshot, cutoff: number): string | null 
   // A PSP re-capture still waiting for the failure it follows: what the PSP did is not settled yet.
   if (indexes.recaptures_held !== undefined) return 'recapture_awaiting_failure';
   if (snap.events.some((e) => e.unsent !== undefined)) return 'unsent_event';
+  // Set aside (the bus refused it), neither resent nor dismissed: the OMS has not heard it, an operator decides.
+  if (snap.events.some((e) => e.hash.rejected_at !== undefined && e.hash.dismissed_at === undefined)) return 'set_aside_event';
   if (snap.adjustments.some((a) => Number(a.score) > cutoff)) return 'recent_adjustment';
   // A step of a split tender still open (a refund in progress): the split's sweep reads its steps.
   if (snap.split_tender && Object.keys(snap.split_tender.open).length > 0) return 'open_split_tender';

@@ -111,11 +111,16 @@ return 1
 
 // An operator's resend of a set-aside event: back in the unsent index, its marks cleared, and marked as resent
 // (`resend_at`), so a sender that picks it up without the resend job (the recovery sweep's revival) still sends it.
+// Returns 1 (resent), 0 (not set aside), or, its record gone: -1 when an entry of it was left in either index (taken
+// out now), -2 when none was (see GONE_LUA).
 const RESEND_SCRIPT = new LuaScript(
-  luaInputs(['event', 'unsent', 'rejected'], ['event_id', 'now']),
+  luaInputs(['event', 'unsent', 'rejected', 'dismissed'], ['event_id', 'now']),
   `
+if redis.call('EXISTS', K.event) == 0 then
+  if redis.call('ZREM', K.rejected, A.event_id) + redis.call('ZREM', K.dismissed, A.event_id) > 0 then return -1 end
+  return -2
+end
 if redis.call('ZREM', K.rejected, A.event_id) == 0 then return 0 end
-if redis.call('EXISTS', K.event) == 0 then return 0 end
 redis.call('HDEL', K.event, 'rejected_at', 'rejected_reason')
 redis.call('HSET', K.event, 'resend_at', A.now)
 redis.call('ZADD', K.unsent, A.now, A.event_id)
@@ -126,18 +131,59 @@ return 1
 // An operator's dismissal of a set-aside event the bus will never take: out of the rejected index for good (so
 // neither the gauge nor a later resend sees it), into the dismissed one, who, when and why on its hash, whose
 // set-aside marks stay (why the bus refused it). The ZREM decides: of a resend and a dismissal racing on one
-// event, exactly one takes it out. Returns {1, method, sequence, payment key, set-aside reason}, or {0}.
+// event, exactly one takes it out. Returns {1, method, sequence, payment key, set-aside reason}, {0} (not set
+// aside), or, its record gone, {-1} (an entry of it was left in either index: taken out now) or {-2} (none was).
 const DISMISS_SCRIPT = new LuaScript(
   luaInputs(['event', 'rejected', 'dismissed'], ['event_id', 'now', 'by', 'reason']),
   `
+if redis.call('EXISTS', K.event) == 0 then
+  if redis.call('ZREM', K.rejected, A.event_id) + redis.call('ZREM', K.dismissed, A.event_id) > 0 then return {-1} end
+  return {-2}
+end
 if redis.call('ZREM', K.rejected, A.event_id) == 0 then return {0} end
-if redis.call('EXISTS', K.event) == 0 then return {0} end
 redis.call('HSET', K.event, 'dismissed_at', A.now, 'dismissed_by', A.by, 'dismissed_reason', A.reason)
 redis.call('ZADD', K.dismissed, A.now, A.event_id)
 local h = redis.call('HMGET', K.event, 'method', 'sequence', 'payment_key', 'rejected_reason')
 return {1, h[1] or '', h[2] or '0', h[3] or '', h[4] or ''}
 `,
 );
+
+// Takes out of one index (set-aside or dismissed) those of the ids given (ARGV from A_REST on) whose event hash (the
+// extra key at the same position) no longer exists: entries an earlier release's retention left behind. Returns
+// the ids it took out. The EXISTS and the ZREM are one step, so an event restored meanwhile keeps its entry.
+const TRIM_SCRIPT = new LuaScript(
+  luaInputs(['index'], []),
+  `
+local out = {}
+for i = A_REST, #ARGV do
+  local id = ARGV[i]
+  if redis.call('EXISTS', XK(i - A_REST + 1)) == 0 and redis.call('ZREM', K.index, id) == 1 then out[#out + 1] = id end
+end
+return out
+`,
+  true,
+);
+
+// The fleet's turn at the index trim (`EventStore.takeTrimTurn`): due when the mark, the time the next trim is due (epoch
+// ms), is absent or past; the taker moves it one interval on (expiring then, so a clock far ahead holds it no longer).
+const TRIM_TURN_SCRIPT = new LuaScript(
+  luaInputs(['mark'], ['now', 'interval']),
+  `
+if tonumber(redis.call('GET', K.mark) or '0') > tonumber(A.now) then return 0 end
+redis.call('SET', K.mark, tonumber(A.now) + tonumber(A.interval), 'PX', A.interval)
+return 1
+`,
+);
+
+/** The two indexes of set-aside events: `events:rejected` (set aside) and `events:dismissed` (dismissed by an operator). */
+export type SetAsideIndex = 'rejected' | 'dismissed';
+
+/** Index entries whose event is gone, taken out by `EventStore.trimDangling`. */
+export interface TrimmedEntry {
+  index: SetAsideIndex;
+  eventId: string;
+  shard: number;
+}
 
 export { REPLICA_PROBE_TTL_MS };
 
@@ -198,6 +244,19 @@ export interface DismissedEvent extends RejectedEvent {
   dismissedReason: string;
 }
 
+/**
+ * Why an operator's resend or dismissal of an event id took nothing: `not_set_aside` (its record exists, not in the
+ * set-aside index: never set aside, resent, dismissed already), `expired` (its record is gone, retention expired it
+ * with its operation, while an entry of it was left in the set-aside or dismissed index: taken out now), `not_found`
+ * (no record of it and no entry: never recorded, or expired with its operation).
+ */
+export type SetAsideMiss = 'not_set_aside' | 'expired' | 'not_found';
+
+function missOf(code: number): SetAsideMiss {
+  if (code === -1) return 'expired';
+  return code === -2 ? 'not_found' : 'not_set_aside';
+}
+
 /** What dismissing a set-aside event took out of the rejected index (`EventStore.dismiss`). */
 export interface EventDismissal {
   eventId: string;
@@ -245,6 +304,10 @@ export class EventStore {
   private readonly shards: readonly ShardKeys[];
   private readonly events: ShardMemo;
   private readonly payments: ShardMemo;
+  /** `<prefix>events:index_trim:next`: when the fleet's next index trim is due (`takeTrimTurn`; unsharded, read alone). */
+  private readonly trimMark: string;
+  /** `<prefix>events:index_trim:cursor`: where a trim walk cut short by its page budget resumes (`trimDangling`). */
+  private readonly trimCursor: string;
 
   /**
    * @param holder this process's lease identity: the send leases it takes name it, and a lease found held
@@ -260,6 +323,8 @@ export class EventStore {
     this.shards = shardKeysOf(prefix);
     this.events = shardMemoOf(prefix, 'events');
     this.payments = shardMemoOf(prefix, 'payments');
+    this.trimMark = `${prefix}events:index_trim:next`;
+    this.trimCursor = `${prefix}events:index_trim:cursor`;
   }
 
   /** The shard of `event`, remembered for its id and payment. */
@@ -276,6 +341,23 @@ export class EventStore {
     if (known !== undefined) return this.shards[known];
     // Shard 0 when no shard holds it: reads there find nothing, as anywhere.
     return this.shards[Math.max(0, await probeShard(this.redis, this.shards, (keys) => keys.event(eventId), this.events, eventId))];
+  }
+
+  /**
+   * The shard of event `eventId` for an operator's resend or dismissal: the memo, else the shard holding its record,
+   * else the shard whose set-aside or dismissed index still names it (its record expired: an entry an earlier
+   * release's retention left), every shard asked at once; shard 0 when none does.
+   */
+  private async keysOfEventOrEntry(eventId: string): Promise<ShardKeys> {
+    const known = this.events.get(eventId);
+    if (known !== undefined) return this.shards[known];
+    const shard = await probeShard(this.redis, this.shards, (keys) => keys.event(eventId), this.events, eventId);
+    if (shard >= 0) return this.shards[shard];
+    const scores = await Promise.all(
+      this.shards.map(async (keys) => (await this.redis.zscore(keys.rejectedEvents, eventId)) ?? (await this.redis.zscore(keys.dismissedEvents, eventId))),
+    );
+    const indexed = scores.findIndex((score) => score !== null);
+    return this.shards[Math.max(0, indexed)];
   }
 
   /** The shard of a payment's counters: the memo, else the shard of `eventId` (one of its events), else asked. */
@@ -513,17 +595,80 @@ export class EventStore {
   }
 
   /**
+   * Whether the index trim (`trimDangling`) is this caller's to run now: true, and the next one due `intervalMs` later,
+   * when no process of the fleet took it within the last `intervalMs` (one mark in Redis, one script); false otherwise.
+   */
+  async takeTrimTurn(intervalMs: number, now = Date.now()): Promise<boolean> {
+    return (await TRIM_TURN_SCRIPT.run(this.redis, { keys: { mark: this.trimMark }, args: { now, interval: intervalMs } })) === 1;
+  }
+
+  /**
+   * Takes out of the set-aside and dismissed indexes of every shard the entries whose event no longer exists
+   * (retention expired it before it took the entries with it, in an earlier release), `pageSize` ids a script, each
+   * script in its shard checking that the event is still gone before it removes the entry. Reads every entry in
+   * turn (the indexes hold what an operator has still to look at, and what was dismissed within the retention
+   * window: a large one after a bulk dismissal), at most `maxPages` pages a call: a walk a call does not finish is
+   * resumed by the next one, whichever process makes it, from where it stopped (`<prefix>events:index_trim:cursor`).
+   * @returns the entries it took out.
+   */
+  async trimDangling(pageSize = 200, maxPages = 50): Promise<TrimmedEntry[]> {
+    const trimmed: TrimmedEntry[] = [];
+    const walks = this.shards.flatMap((keys) => (['rejected', 'dismissed'] as const).map((index) => ({ keys, index })));
+    const [from = '', at = '0'] = ((await this.redis.get(this.trimCursor)) ?? '').split('|');
+    let pages = 0;
+    for (
+      let w = Math.max(
+        0,
+        walks.findIndex(({ keys, index }) => `${keys.shard}:${index}` === from),
+      );
+      w < walks.length;
+      w++
+    ) {
+      const { keys, index } = walks[w];
+      const key = index === 'rejected' ? keys.rejectedEvents : keys.dismissedEvents;
+      for (let offset = `${keys.shard}:${index}` === from ? Number(at) || 0 : 0; ;) {
+        if (pages >= maxPages) {
+          await this.redis.set(this.trimCursor, `${keys.shard}:${index}|${offset}`);
+          return trimmed;
+        }
+        const ids = await this.redis.zrange(key, offset, offset + pageSize - 1);
+        if (ids.length === 0) break;
+        pages += 1;
+        const gone = (await TRIM_SCRIPT.run(
+          this.redis,
+          { keys: { index: key }, args: {} },
+          ids,
+          ids.map((id) => keys.event(id)),
+        )) as string[];
+        for (const eventId of gone) trimmed.push({ index, eventId, shard: keys.shard });
+        // The entries taken out no longer count in the ranks: the next page starts after those kept.
+        offset += ids.length - gone.length;
+        if (ids.length < pageSize) break;
+      }
+    }
+    await this.redis.del(this.trimCursor);
+    return trimmed;
+  }
+
+  /**
    * Puts a set-aside event back in the unsent index (an operator's resend, once the cause is fixed): the
    * caller then queues it with `resend` so that the payment's watermark, already past it, does not drop it.
-   * False when it was not set aside.
+   * False when it was not set aside (`resendOrMiss` says why).
    */
   async resend(eventId: string, now = Date.now()): Promise<boolean> {
-    const keys = await this.keysOfEventId(eventId);
-    const done = await RESEND_SCRIPT.run(this.redis, {
-      keys: { event: keys.event(eventId), unsent: keys.unsentEvents, rejected: keys.rejectedEvents },
-      args: { event_id: eventId, now },
-    });
-    return done === 1;
+    return (await this.resendOrMiss(eventId, now)) === 'resent';
+  }
+
+  /** `resend`, saying why nothing was resent: `resent`, or a {@link SetAsideMiss}. */
+  async resendOrMiss(eventId: string, now = Date.now()): Promise<'resent' | SetAsideMiss> {
+    const keys = await this.keysOfEventOrEntry(eventId);
+    const done = Number(
+      await RESEND_SCRIPT.run(this.redis, {
+        keys: { event: keys.event(eventId), unsent: keys.unsentEvents, rejected: keys.rejectedEvents, dismissed: keys.dismissedEvents },
+        args: { event_id: eventId, now },
+      }),
+    );
+    return done === 1 ? 'resent' : missOf(done);
   }
 
   /**
@@ -531,15 +676,22 @@ export class EventStore {
    * take, e.g. a refund pre-notice on a bus without that method), in one script in the event's shard: the event's
    * hash keeps its set-aside marks and gains `dismissed_at`, `dismissed_by` (`by`) and `dismissed_reason`
    * (`reason`, as given: the caller masks and bounds it), and it enters the dismissed index. A later resend finds it
-   * not set aside. Null, nothing changed, when it was not set aside (never was, resent, dismissed already, gone).
+   * not set aside. Null, nothing changed, when it was not set aside (never was, resent, dismissed already, gone;
+   * `dismissOrMiss` says which).
    */
   async dismiss(eventId: string, by: string, reason: string, now = Date.now()): Promise<EventDismissal | null> {
-    const keys = await this.keysOfEventId(eventId);
+    const done = await this.dismissOrMiss(eventId, by, reason, now);
+    return typeof done === 'string' ? null : done;
+  }
+
+  /** `dismiss`, saying why nothing was dismissed: the dismissal, or a {@link SetAsideMiss}. */
+  async dismissOrMiss(eventId: string, by: string, reason: string, now = Date.now()): Promise<EventDismissal | SetAsideMiss> {
+    const keys = await this.keysOfEventOrEntry(eventId);
     const reply = (await DISMISS_SCRIPT.run(this.redis, {
       keys: { event: keys.event(eventId), rejected: keys.rejectedEvents, dismissed: keys.dismissedEvents },
       args: { event_id: eventId, now, by, reason },
     })) as [number, string?, string?, string?, string?];
-    if (Number(reply[0]) !== 1) return null;
+    if (Number(reply[0]) !== 1) return missOf(Number(reply[0]));
     const [, method = '', sequence = '0', paymentKey = '', setAsideReason = ''] = reply;
     return { eventId, paymentKey, method, sequence: Number(sequence), reason: setAsideReason };
   }

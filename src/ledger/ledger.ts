@@ -1898,6 +1898,8 @@ export class Ledger {
           recaptures_held: keys.heldRecaptures,
           recaptures_surfaced: keys.surfacedRecaptures,
           held_psp_retry: keys.heldForPspRetry,
+          rejected: keys.rejectedEvents,
+          dismissed: keys.dismissedEvents,
         },
         args: {
           id,

@@ -45,11 +45,12 @@ return 1
  * waiting for the capture failure it follows: checked here too, as a re-capture held after the sweep's read would
  * otherwise leave its index entry behind),
  * `awaiting_reconciliation` (updated after its gateway's reconciled-through mark, when one is required),
- * `unsent_event` (the OMS has not been told yet), `recent_adjustment` (a chargeback or correction after
+ * `unsent_event` (the OMS has not been told yet), `set_aside_event` (an event of it the bus refused, set aside,
+ * neither resent nor dismissed: the OMS has not heard it and an operator has still to decide), `recent_adjustment` (a chargeback or correction after
  * the cutoff restarts the clock), `live_dependent` (a capture or refund of it still moving),
  * `live_in_order` (another operation of its order is not terminal: the order's money is still moving).
  * Expired (reply `{1}`): the record, history, dependents, adjustment links and every index entry (the index of
- * captures and refunds held for their PSP's retry included: gone, nothing reads it as held) are deleted with the companions' keys: events, adjustments, reference entries still naming it, and the
+ * captures and refunds held for their PSP's retry included: gone, nothing reads it as held) are deleted with the companions' keys: events (with their entries in the shard's set-aside and dismissed event indexes), adjustments, reference entries still naming it, and the
  * payment's sequence counters once its order has no operation left.
  * Every key is declared: the named ones (the operation's own keys and its shard's indexes; `order` is the
  * record's own key when `has_order` is 0), and as extra keys the companions and the records of its
@@ -79,6 +80,8 @@ export const EXPIRE_SCRIPT = new LuaScript(
       'recaptures_held',
       'recaptures_surfaced',
       'held_psp_retry',
+      'rejected',
+      'dismissed',
     ],
     ['id', 'cutoff', 'require_reconciled', 'reconciled_through', 'has_order', 'related', 'companions'],
   ),
@@ -99,6 +102,7 @@ end
 local c = cjson.decode(A.companions)
 for _, e in ipairs(c.events) do
   if redis.call('ZSCORE', K.unsent, e.id) then return {0, 'unsent_event'} end
+  if redis.call('ZSCORE', K.rejected, e.id) then return {0, 'set_aside_event'} end
 end
 local last = redis.call('ZRANGE', K.op_adjustments, -1, -1, 'WITHSCORES')
 if last[2] and tonumber(last[2]) > cutoff then return {0, 'recent_adjustment'} end
@@ -116,7 +120,13 @@ for _, o in ipairs(c.order) do
   local os = redis.call('HGET', XK(o), 'state')
   if os and os ~= 'SUCCEEDED' and os ~= 'FAILED' then return {0, 'live_in_order'} end
 end
-for _, e in ipairs(c.events) do redis.call('DEL', XK(e.k)) end
+-- An event's entries in the set-aside and dismissed indexes go with its record: left behind, they were counted by
+-- pb_events_set_aside (its page on for ever) for an event nobody could list, resend or dismiss any more.
+for _, e in ipairs(c.events) do
+  redis.call('DEL', XK(e.k))
+  redis.call('ZREM', K.rejected, e.id)
+  redis.call('ZREM', K.dismissed, e.id)
+end
 for _, a in ipairs(c.adjustments) do
   redis.call('DEL', XK(a.k))
   redis.call('ZREM', K.adjustments, a.id)

@@ -1,7 +1,7 @@
 import type { AuditLog } from '../audit/audit-log';
 import type { Config } from '../config/config';
 import { boundedSafeText } from '../errors/psp-text';
-import { EventStore } from '../events/event-store';
+import { EventStore, SetAsideMiss } from '../events/event-store';
 import type { Logger } from '../logging/logger';
 import { counter } from '../metrics/metrics-registry';
 import type { RedisClient } from '../redis/redis-connection';
@@ -34,8 +34,12 @@ export function keptDismissReason(reason: string): string {
 /** What an operator's dismissal did with one event id. */
 export interface EventDismissResult {
   event_id: string;
-  /** `dismissed`: out of the set-aside index for good; `not_set_aside`: no such event was set aside (left alone). */
-  result: 'dismissed' | 'not_set_aside';
+  /**
+   * `dismissed`: out of the set-aside index for good; else left alone: `not_set_aside` (recorded, not set aside),
+   * `expired` (its record expired with its operation, an index entry of it left behind: taken out), `not_found` (no
+   * record of it: never recorded, or expired with its operation).
+   */
+  result: 'dismissed' | SetAsideMiss;
 }
 
 const dismissedTotal = counter(
@@ -49,7 +53,8 @@ const dismissedTotal = counter(
  * `service_bus.refund_pending_notice` is off), so `pb_events_set_aside` and its page clear: each leaves the set-aside
  * index for good in one script (`EventStore.dismiss`), its record kept with `actor`, when and `reason` (masked and
  * bounded: {@link keptDismissReason}), listed by `ops events rejected --dismissed`. An id that names no set-aside
- * event (never set aside, resent, dismissed already) is left alone. Each id is audit-logged (`event.dismiss`, with
+ * event (never set aside, resent, dismissed already; its record expired with its operation; no record at all) is left
+ * alone, the result saying which. Each id is audit-logged (`event.dismiss`, with
  * the actor and the reason's first 200 characters, as a held-retry release), each dismissal counted (`pb_events_dismissed_total{by}`) and logged (one warn line).
  * The `ops` CLI and the console both dismiss through here; they refuse a reason {@link dismissReasonRefusal} refuses.
  * @throws when `opts.reason` is one of those (nothing dismissed).
@@ -65,8 +70,9 @@ export async function dismissSetAsideEvents(
   const reason = keptDismissReason(opts.reason);
   const results: EventDismissResult[] = [];
   for (const id of ids) {
-    const done = await store.dismiss(id, opts.actor, reason);
-    const result = done ? 'dismissed' : 'not_set_aside';
+    const reply = await store.dismissOrMiss(id, opts.actor, reason);
+    const done = typeof reply === 'string' ? null : reply;
+    const result = done ? 'dismissed' : (reply as SetAsideMiss);
     if (done) {
       dismissedTotal.inc({ by: opts.by });
       deps.logger.warn('set-aside event dismissed by an operator: the OMS will never hear it', {

@@ -4,6 +4,8 @@ import { Config } from '../config/config';
 import { DeliveryJobData } from '../delivery/delivery-queue';
 import { OutcomeRecorder } from '../delivery/outcome-recorder';
 import { RetentionSweep } from '../data-lifecycle/retention-sweep';
+import { EventIndexTrim } from '../events/event-index-trim';
+import { EventStore } from '../events/event-store';
 import { Ledger } from '../ledger/ledger';
 import { LeaseHolder } from '../leases/lease-holder';
 import { Logger } from '../logging/logger';
@@ -26,7 +28,15 @@ const lockTakeovers = counter(
 const jobFailures = counter('pb_periodic_job_failures_total', 'Periodic jobs of a poll pass that threw, by job (the pass goes on with the next job)', ['job']);
 
 /** The names of the periodic jobs, in the order a pass runs them. */
-export const PERIODIC_JOB_NAMES = ['authorization_lifecycle', 'retention', 'risk_review_expiry', 'action_expiry', 'recurring', 'recapture_wait'] as const;
+export const PERIODIC_JOB_NAMES = [
+  'authorization_lifecycle',
+  'retention',
+  'event_index_trim',
+  'risk_review_expiry',
+  'action_expiry',
+  'recurring',
+  'recapture_wait',
+] as const;
 export type PeriodicJobName = (typeof PERIODIC_JOB_NAMES)[number];
 
 /** One periodic job: what it did, as log fields, or null when there is nothing worth a log line. */
@@ -62,6 +72,7 @@ export class PeriodicJobs {
     this.poller = new Poller({ config, ledger, router, recorder, logger, deliveryQueue });
     this.lifecycle = new LifecycleSweep({ config, redis, ledger, recorder, deliveryQueue, logger });
     const retention = new RetentionSweep({ config, redis, logger });
+    const indexTrim = new EventIndexTrim({ events: new EventStore(redis, config.redis.keyPrefix), logger });
     const reviews = new RiskReviewExpiry({ config, redis, ledger, recorder, logger, deliveryQueue });
     const actions = new ActionExpiry({ config, redis, ledger, router, recorder, deliveryQueue, logger });
     const recurring = new RecurringRunner({ config, store: new RecurringStore(redis, config.redis.keyPrefix), ledger, recorder, deliveryQueue, logger });
@@ -75,6 +86,11 @@ export class PeriodicJobs {
       // Archive then expire terminal operations past retention (nothing live, nothing unarchived).
       retention: async () => {
         await retention.runOnce();
+        return null;
+      },
+      // Set-aside and dismissed index entries whose event an earlier release's retention expired (it logs what it took).
+      event_index_trim: async () => {
+        await indexTrim.runIfDue();
         return null;
       },
       // Authorizations held for review past their deadline are voided.
@@ -105,6 +121,7 @@ export class PeriodicJobs {
 const LOG_LINES: Record<PeriodicJobName, string> = {
   authorization_lifecycle: 'authorization lifecycle sweep',
   retention: 'retention sweep',
+  event_index_trim: 'event index trim',
   risk_review_expiry: 'risk review expiry',
   action_expiry: 'customer action expiry',
   recurring: 'recurring schedules',

@@ -88,7 +88,7 @@ describe('console: dismiss the events the bus will never take', () => {
     expect(res.status).toBe(200);
     const page = await res.text();
     expect(page).toContain(`data-event="${eventId}" data-result="dismissed"`);
-    expect(page).toContain('data-event="no-such-event.SUCCEEDED" data-result="not_set_aside"');
+    expect(page).toContain('data-event="no-such-event.SUCCEEDED" data-result="not_found"');
     expect(await stillSetAside()).toBe(false);
     expect(await events.unsentBefore(Date.now() + 1000)).not.toContain(eventId);
     const [dismissed] = await events.dismissed();

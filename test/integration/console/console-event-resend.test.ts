@@ -69,7 +69,7 @@ describe('console: resend the events the bus refused', () => {
     expect(res.status).toBe(200);
     const page = await res.text();
     expect(page).toContain(`data-event="${eventId}" data-result="queued"`);
-    expect(page).toContain('data-event="no-such-event.SUCCEEDED" data-result="not_set_aside"');
+    expect(page).toContain('data-event="no-such-event.SUCCEEDED" data-result="not_found"');
     expect((await events.rejected()).map((e) => e.eventId)).not.toContain(eventId);
     expect(await events.unsentBefore(Date.now() + 1000)).toContain(eventId);
     const queue = createOmsEventsQueue(stack.redis, stack.config.redis.keyPrefix);

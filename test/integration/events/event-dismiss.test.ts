@@ -167,7 +167,7 @@ describe('ops events dismiss', () => {
 
     const io = opsOutput();
     expect(await opsDismissEvents(ctx, io, { ids: [unsent.eventId, resent.eventId, 'no-such-event.SUCCEEDED'], reason: REASON })).toBe(1);
-    expect(io.text()).toBe(`${unsent.eventId}: not set aside\n${resent.eventId}: not set aside\nno-such-event.SUCCEEDED: not set aside\n`);
+    expect(io.text()).toBe(`${unsent.eventId}: not set aside\n${resent.eventId}: not set aside\nno-such-event.SUCCEEDED: not found\n`);
     expect([await eventHash(unsent.eventId), await eventHash(resent.eventId)]).toEqual(hashes);
     expect(await events.unsentBefore(Date.now() + 1000)).toEqual(expect.arrayContaining([unsent.eventId, resent.eventId]));
     const dismissed = (await events.dismissed(1000)).map((e) => e.eventId);

@@ -145,7 +145,7 @@ describe('an event the bus refuses for its content', () => {
     const io = opsOutput();
     expect(await opsResendEvents(ctx, io, { ids: [second.eventId, 'no-such-event.SUCCEEDED'] })).toBe(1);
     expect(io.text()).toContain(`${second.eventId}: queued`);
-    expect(io.text()).toContain('no-such-event.SUCCEEDED: not set aside');
+    expect(io.text()).toContain('no-such-event.SUCCEEDED: not found');
     await eventually(async () => b.taken.includes(second.eventId), 15_000);
     expect(b.taken.filter((id) => id === second.eventId)).toEqual([second.eventId]);
     expect((await events.rejected()).map((e) => e.eventId)).not.toContain(second.eventId);

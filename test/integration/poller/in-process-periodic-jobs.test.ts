@@ -52,7 +52,15 @@ afterAll(async () => {
 });
 
 test('the periodic job list names every job the poller role runs', () => {
-  expect([...PERIODIC_JOB_NAMES]).toEqual(['authorization_lifecycle', 'retention', 'risk_review_expiry', 'action_expiry', 'recurring', 'recapture_wait']);
+  expect([...PERIODIC_JOB_NAMES]).toEqual([
+    'authorization_lifecycle',
+    'retention',
+    'event_index_trim',
+    'risk_review_expiry',
+    'action_expiry',
+    'recurring',
+    'recapture_wait',
+  ]);
 });
 
 test('a worker with the in-process poller alone expires customer actions and review holds and starts due recurring cycles', async () => {
