@@ -256,7 +256,8 @@ export class OutcomeRecorder {
     fields.storedToken = wantsStoredToken(op.payment) ? outcome.storedToken : undefined;
     // A token that reads as a card number is noted in the issued-token index before the record (and so the OMS) gets it:
     // the OMS sending it back in payment.gateway_key is then accepted (only such a token costs this one write).
-    await this.indexIssuedToken(fields.storedToken, gateway);
+    // Checked here first: the ordinary outcome (no token, or one that reads as no card number) makes no async call.
+    if (fields.storedToken !== undefined && IssuedTokens.cardLike(fields.storedToken)) await this.indexIssuedToken(fields.storedToken, gateway);
     if (op.command === 'tokenize') await this.indexIssuedToken(fields.newGatewayKey, gateway);
     // The stored card as the PSP described it: for a command that stores one (the OMS is told what the token holds).
     fields.storedCard = op.command === 'tokenize' || wantsStoredToken(op.payment) ? outcome.storedCard : undefined;

@@ -26,7 +26,7 @@ import { requeueDelivery } from '../delivery/requeue-delivery';
 import { CommandValidationError } from '../errors/command-validation-error';
 import { Ledger, OperationRecord } from '../ledger/ledger';
 import { draftRecord } from '../ledger/record-fields';
-import { IssuedTokens, issuedTokenOf, reportIssuedToken } from '../ledger/issued-tokens';
+import { IssuedTokens, NO_ISSUED_TOKEN, asksIssuedTokenIndex, issuedTokenOf, reportIssuedToken } from '../ledger/issued-tokens';
 import { confirmReplicated } from '../ledger/replica-acks';
 import { operationIdOf } from '../ledger/operation-id';
 import { Logger } from '../logging/logger';
@@ -641,7 +641,9 @@ export class CommandConsumer {
       // A card-like `payment.gateway_key` (and only that) asks the issued-token index: one GET, never for an ordinary command;
       // held and retried while Redis is down, as every ledger read here (never dead-lettered as an unexpected error).
       const token =
-        resolved === CANONICAL ? await this.retrying('issued-token index', () => issuedTokenOf(this.issuedTokens, message, this.deps.config.gateways)) : {};
+        resolved === CANONICAL && asksIssuedTokenIndex(message)
+          ? await this.retrying('issued-token index', () => issuedTokenOf(this.issuedTokens, message, this.deps.config.gateways))
+          : NO_ISSUED_TOKEN;
       const validated = readChannelMessage(message, this.deps.config.channels, receivedAt, token.values);
       command = validated.command;
       reportMaskedCardData(this.deps.logger, command.channel, validated.masked, { routing_key: msg.fields.routingKey, contract });

@@ -123,7 +123,17 @@ export interface IssuedTokenLookup {
   readonly gateway?: string;
 }
 
-const NONE: IssuedTokenLookup = {};
+/** No card-like token, or none the index holds: the policy refuses card data as ever. */
+export const NO_ISSUED_TOKEN: IssuedTokenLookup = {};
+const NONE = NO_ISSUED_TOKEN;
+
+/**
+ * Whether `message` has a card-like `payment.gateway_key`, so {@link issuedTokenOf} would ask the index: checked
+ * synchronously first on the hot path, so the ordinary command makes no async call, closure or promise for it.
+ */
+export function asksIssuedTokenIndex(message: unknown): boolean {
+  return cardLikeTokenOf(message) !== undefined;
+}
 
 /**
  * Asks the issued-token index about `message`'s `payment.gateway_key` only when it reads as a card number (one
