@@ -1,4 +1,5 @@
-import { currencyExponent, isKnownCurrency } from './currencies';
+import { isKnownCurrency } from './currencies';
+import { formatMinor } from './minor-units';
 
 /** The unit a service bus sends and reads amounts in (`service_bus.amount_units`). */
 export type BusAmountUnits = 'minor' | 'major';
@@ -12,11 +13,7 @@ export type BusAmountUnits = 'minor' | 'major';
  */
 export function amountForBus(minor: number | bigint, currency: string, units: BusAmountUnits): string {
   if (units === 'minor' || !isKnownCurrency(currency) || (typeof minor === 'number' && !Number.isSafeInteger(minor))) return String(minor);
-  const exp = currencyExponent(currency);
-  const n = BigInt(minor);
-  const sign = n < 0n ? '-' : '';
-  const digits = (n < 0n ? -n : n).toString().padStart(exp + 1, '0');
-  return exp === 0 ? `${sign}${digits}` : `${sign}${digits.slice(0, -exp)}.${digits.slice(-exp)}`;
+  return formatMinor(minor, currency);
 }
 
 /**

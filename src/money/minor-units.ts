@@ -48,13 +48,14 @@ export function minorToDecimalMajor(minor: number, currency: string): number {
 
 /**
  * Formats integer minor units as a decimal string in major units ("10.00", "1000", "1.500"), exactly, by
- * string arithmetic: Cybersource and humans want this form, and a float would lose cents.
+ * string arithmetic: Cybersource and humans want this form, and a float would lose cents. A bigint is taken too
+ * (a sum of parts may pass the safe range).
  */
-export function formatMinor(minor: number, currency: string): string {
-  if (!Number.isSafeInteger(minor)) throw new RangeError('amount must be an integer of minor units');
+export function formatMinor(minor: number | bigint, currency: string): string {
+  if (typeof minor === 'number' && !Number.isSafeInteger(minor)) throw new RangeError('amount must be an integer of minor units');
   const exp = currencyExponent(currency);
   const sign = minor < 0 ? '-' : '';
-  const digits = String(Math.abs(minor)).padStart(exp + 1, '0');
+  const digits = (minor < 0 ? -minor : minor).toString().padStart(exp + 1, '0');
   return exp === 0 ? `${sign}${digits}` : `${sign}${digits.slice(0, -exp)}.${digits.slice(-exp)}`;
 }
 
