@@ -16,6 +16,8 @@ import { ACTION_EXPIRED, ActionExpiry } from '../../../src/poller/action-expiry'
 import { voidOperationId } from '../../../src/poller/orphan-reversal';
 import { createRedis } from '../../../src/redis/redis-connection';
 import { ConfiguredGatewayRouter } from '../../../src/routing/configured-gateway-router';
+import { GatewayRouter } from '../../../src/routing/gateway-router';
+import { GatewayRoute } from '../../../src/gateways/gateway-route';
 import { Poller } from '../../../src/poller/poller';
 import { purgeNamespace } from '../../../harness/twins/local-stack/local-stack';
 import { channelCommand } from '../../support/fixtures';
@@ -784,5 +786,106 @@ describe('a bank transfer the customer makes later (Stripe customer_balance, nex
     expect(await s.ledger.get(voidOperationId(id))).toBeNull();
     // Its wait over, the next pass expires it (no second extension).
     expect(await expiry(entered.createdAt + 14 * DAY_MS - Date.now() + 1_000).runOnce()).toMatchObject({ due: 1, extended: 0, expired: 1, voided: 1 });
+  });
+});
+
+describe('an expiry where the PSP is not asked (the route refused, a webhook-only command, a replay withheld)', () => {
+  const waits = {
+    'authentication.action_timeout_ms': 60_000,
+    'poller.schedule_ms': [60_000, 300_000],
+    'poller.action_expiry_inquiry_max_ms': 600_000,
+  };
+
+  /** An expiry whose router answers `route` for every operation (a refusal, or the real route with its transformer altered). */
+  function expiryWith(s: ReturnType<typeof setup>, offsetMs: number, route: (real: GatewayRoute) => GatewayRoute | { refused: string }) {
+    const real = new ConfiguredGatewayRouter(createGatewayClients(s.config));
+    const router: GatewayRouter = {
+      route: (op) => {
+        const found = real.route(op);
+        return 'refused' in found ? found : route(found);
+      },
+    };
+    return new ActionExpiry({
+      config: s.config,
+      redis,
+      ledger: s.ledger,
+      router,
+      recorder: s.recorder,
+      deliveryQueue: s.deliveryQueue,
+      logger: silentLogger(),
+      now: () => Date.now() + offsetMs,
+    });
+  }
+
+  function altered(real: GatewayRoute, fields: Partial<GatewayRoute['transformer']>): GatewayRoute {
+    return { ...real, transformer: Object.assign(Object.create(real.transformer) as GatewayRoute['transformer'], fields) };
+  }
+
+  async function waiting(s: ReturnType<typeof setup>): Promise<string> {
+    const command = threeDsAuthorize();
+    const id = command.payment.operation_reference!;
+    await s.ledger.create(id, command);
+    await s.service.deliver(id);
+    expect((await s.ledger.get(id))?.state).toBe('ACTION_REQUIRED');
+    return id;
+  }
+
+  async function noFailure(s: ReturnType<typeof setup>, id: string): Promise<void> {
+    expect(await s.events.load(`${id}.FAILED`)).toBeNull();
+    expect(await s.ledger.get(voidOperationId(id))).toBeNull();
+    expect(await redis.hlen(s.expiry(0).voidIntentsKey)).toBe(0);
+  }
+
+  const count = (result: string, cause: string) => metricValue('pb_action_expiry_inquiry_failures_total', { gateway: 'stripe', result, cause });
+
+  it('a refused route (gateway disabled, removed, breaker open) is no answer: deferred along the poll schedule, UNRESOLVED past poller.action_expiry_inquiry_max_ms, never FAILED nor voided', async () => {
+    const s = setup(silentLogger(), waits);
+    const id = await waiting(s);
+    const retried = await count('retried', 'route_refused');
+    const unresolved = await count('unresolved', 'route_refused');
+    const refused = () => ({ refused: 'GATEWAY_DISABLED' });
+
+    expect(await expiryWith(s, 61_000, refused).runOnce()).toMatchObject({ due: 1, expired: 0, voided: 0, deferred: 1, unresolved: 0 });
+    expect(await s.ledger.get(id)).toMatchObject({ state: 'ACTION_REQUIRED' });
+    expect((await s.ledger.interactions(id)).find((h) => h.event === 'action_expiry_deferred')).toMatchObject({
+      cause: 'route_refused',
+      refused: 'GATEWAY_DISABLED',
+    });
+    expect(await count('retried', 'route_refused')).toBe(retried + 1);
+    await noFailure(s, id);
+
+    expect(await expiryWith(s, 700_000, refused).runOnce()).toMatchObject({ due: 1, expired: 0, deferred: 0, unresolved: 1 });
+    expect(await s.ledger.get(id)).toMatchObject({ state: 'UNRESOLVED' });
+    expect(await count('unresolved', 'route_refused')).toBe(unresolved + 1);
+    await noFailure(s, id);
+  });
+
+  it('a webhook-only command (the PSP cannot be asked) is UNRESOLVED at once with its cause, never FAILED nor voided', async () => {
+    const s = setup(silentLogger(), waits);
+    const id = await waiting(s);
+    const unresolved = await count('unresolved', 'not_askable');
+
+    const report = await expiryWith(s, 61_000, (real) => altered(real, { inquiry: () => 'webhook-only' })).runOnce();
+
+    expect(report).toMatchObject({ due: 1, expired: 0, voided: 0, deferred: 0, unresolved: 1 });
+    expect(await s.ledger.get(id)).toMatchObject({ state: 'UNRESOLVED' });
+    expect((await s.ledger.interactions(id)).find((h) => h.event === 'unresolved')).toMatchObject({
+      cause: 'customer action expiry: the PSP cannot be asked about this command (webhook only)',
+    });
+    expect(await count('unresolved', 'not_askable')).toBe(unresolved + 1);
+    await noFailure(s, id);
+  });
+
+  it('an inquiry withheld for replaying the request past its key (older than the resend window) is UNRESOLVED at once, never FAILED nor voided', async () => {
+    const s = setup(silentLogger(), waits);
+    const id = await waiting(s);
+    const unresolved = await count('unresolved', 'replay_withheld');
+
+    const report = await expiryWith(s, 8 * DAY_MS, (real) => altered(real, { inquiryReplaysRequest: true })).runOnce();
+
+    expect(report).toMatchObject({ due: 1, expired: 0, voided: 0, deferred: 0, unresolved: 1 });
+    expect(await s.ledger.get(id)).toMatchObject({ state: 'UNRESOLVED' });
+    expect(await count('unresolved', 'replay_withheld')).toBe(unresolved + 1);
+    await noFailure(s, id);
   });
 });
