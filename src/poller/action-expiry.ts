@@ -9,7 +9,8 @@ import { replayInquiriesWithheld, replayInquiryExpired } from '../delivery/resen
 import { GatewayRoute } from '../gateways/gateway-route';
 import { GatewayError } from '../errors/gateway-error';
 import { inquiryErrorIsAnswer } from '../delivery/inquiry-error';
-import { GatewayOutcome, inquirySupport } from '../gateways/gateway-adapter';
+import { GatewayOutcome, inquiryHorizonOf, inquiryLagOf, inquirySupport } from '../gateways/gateway-adapter';
+import { InquiryMiss, inquiryMisses, readInquiryMiss } from '../delivery/inquiry-miss';
 import { Ledger, OperationRecord } from '../ledger/ledger';
 import { Logger } from '../logging/logger';
 import { counter } from '../metrics/metrics-registry';
@@ -81,6 +82,18 @@ const UNRESOLVED_CAUSES: Readonly<Record<NoAnswerCause, (retryable: boolean) => 
   not_askable: () => 'customer action expiry: the PSP cannot be asked about this command (webhook only)',
   replay_withheld: () => 'customer action expiry: status inquiry withheld (idempotency key too old to ask by replaying the request)',
 };
+
+/** A miss that proves nothing as the expiry's no answer: a lag that passes (asked again), a horizon that never will. */
+function missNoAnswer(miss: Exclude<InquiryMiss, { kind: 'no_trace' }>): NoAnswer {
+  switch (miss.kind) {
+    case 'index_lag':
+      return { cause: 'search_lag', retryable: true, details: { miss: miss.kind, attempt_age_ms: miss.attemptAgeMs, lag_ms: miss.lagMs } };
+    case 'psp_has_request':
+      return { cause: 'search_lag', retryable: true, details: { miss: miss.kind } };
+    case 'beyond_horizon':
+      return { cause: 'beyond_horizon', retryable: false, details: { miss: miss.kind, attempt_age_ms: miss.attemptAgeMs, horizon_ms: miss.horizonMs } };
+  }
+}
 
 const inquiryFailures = counter(
   'pb_action_expiry_inquiry_failures_total',
@@ -187,6 +200,8 @@ export class ActionExpiry {
     if (op.state !== 'ACTION_REQUIRED') return 'skipped';
     const route = router.route(op);
     let reference = op.gatewayReference;
+    /** What the PSP said that lets the expiry fail it: still waiting (or a decline to a replay), or no trace of it. */
+    let pspAnswer: 'still_waiting' | 'no_trace' = 'still_waiting';
     // Where the PSP is not asked it has not said the customer did not complete: never FAILED on our clock alone.
     if ('refused' in route) {
       // A gateway disabled, removed from the configuration or behind an open breaker may come back: asked again.
@@ -207,6 +222,14 @@ export class ActionExpiry {
     }
     try {
       const { outcome, elapsedMs } = await inquireStatus(route, resolved.context, logger);
+      if (outcome === null) {
+        // "No trace" is the PSP's word that nothing happened only where its inquiry is authoritative: a search
+        // younger than its lag (Stripe's, up to an hour behind), one the PSP said holds the request, or one
+        // that cannot reach the attempt proves nothing, as delivery reads a miss (`readInquiryMiss`).
+        const miss = await this.readMiss(op, route);
+        if (miss.kind !== 'no_trace') return this.noAnswer(op, missNoAnswer(miss), gateway);
+        pspAnswer = 'no_trace';
+      }
       if (outcome && outcome.status !== 'ACTION_REQUIRED') {
         await recorder.apply(op, outcome, 'poller', { elapsed_ms: elapsedMs, cause: 'action_timeout' });
         return 'settled';
@@ -264,6 +287,7 @@ export class ActionExpiry {
       waited_ms: waited,
       psp_action_expires_at: op.actionExpiresAt !== undefined ? new Date(op.actionExpiresAt).toISOString() : undefined,
       void_operation_id: voided ? voidOperationId(op.id) : undefined,
+      psp_answer: pspAnswer,
     });
     return voided ? 'voided' : 'expired';
   }
@@ -370,6 +394,19 @@ export class ActionExpiry {
     if (actionDeadline(outcome.actionExpiresAt, op, now, auth).pspExpiresAt !== undefined) return 'action_deadline_from_psp';
     if (waitFromCreation(op, auth, outcome.action ?? op.action).at > now) return 'action_wait_by_kind';
     return undefined;
+  }
+
+  /** What the PSP's "no trace" of `op` proves now (`readInquiryMiss`, as delivery reads it): counted in `pb_inquiry_misses_total`. */
+  private async readMiss(op: OperationRecord, route: GatewayRoute): Promise<InquiryMiss> {
+    const { transformer } = route;
+    const rules = {
+      lagMs: inquiryLagOf(transformer, op.command),
+      resendReplays: transformer.resendReplays === true,
+      horizonMs: inquiryHorizonOf(transformer, op.command),
+    };
+    const miss = readInquiryMiss(await this.deps.ledger.interactions(op.id), rules, this.now());
+    inquiryMisses().inc({ gateway: route.gateway.name, meaning: miss.kind });
+    return miss;
   }
 
   /** Whether the inquiry about `op` is withheld (`replayInquiryExpired`): counted. */

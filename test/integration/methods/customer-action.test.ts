@@ -54,6 +54,8 @@ let counter = 0;
 let boletoExpiresAt: number | null = null;
 /** An HTTP status the fake answers every search with (a status inquiry that errs), with Stripe's error body; null: answers. */
 let searchFailsWith: number | null = null;
+/** Whether the fake's search leaves every PaymentIntent out (its index behind, as Stripe documents during an outage). */
+let searchMisses = false;
 const DAY_MS = 24 * 3600 * 1000;
 let redis: RedisClient;
 const configs: Config[] = [];
@@ -126,7 +128,8 @@ async function handle(req: IncomingMessage, res: ServerResponse): Promise<void> 
           searchFailsWith >= 500 ? { type: 'api_error', message: 'An unknown error occurred' } : { type: 'invalid_request_error', code: 'parameter_invalid' },
       });
     const op = /metadata\['operation_id'\]:'(.+)'/.exec(url.searchParams.get('query') ?? '')?.[1];
-    return answer(res, 200, { object: 'search_result', data: [...intents.values()].filter((i) => i.metadata.operation_id === op), has_more: false });
+    const found = searchMisses ? [] : [...intents.values()].filter((i) => i.metadata.operation_id === op);
+    return answer(res, 200, { object: 'search_result', data: found, has_more: false });
   }
   const cancel = /^\/v1\/payment_intents\/([A-Za-z0-9_]+)\/cancel$/.exec(url.pathname);
   if (req.method === 'POST' && cancel) {
@@ -887,5 +890,61 @@ describe('an expiry where the PSP is not asked (the route refused, a webhook-onl
     expect(await s.ledger.get(id)).toMatchObject({ state: 'UNRESOLVED' });
     expect(await count('unresolved', 'replay_withheld')).toBe(unresolved + 1);
     await noFailure(s, id);
+  });
+});
+
+describe("an expiry whose inquiry finds no trace (Stripe's search: searchable within a minute, up to an hour behind during outages)", () => {
+  afterEach(() => {
+    searchMisses = false;
+  });
+
+  const waits = {
+    'authentication.action_timeout_ms': 60_000,
+    'poller.schedule_ms': [60_000, 300_000],
+    'poller.action_expiry_inquiry_max_ms': 600_000,
+  };
+
+  async function waiting(s: ReturnType<typeof setup>): Promise<string> {
+    const command = threeDsAuthorize();
+    const id = command.payment.operation_reference!;
+    await s.ledger.create(id, command);
+    await s.service.deliver(id);
+    expect((await s.ledger.get(id))?.state).toBe('ACTION_REQUIRED');
+    return id;
+  }
+
+  it('a miss younger than the search lag proves nothing: deferred (cause search_lag), never FAILED nor voided; past the bound still lagging, UNRESOLVED', async () => {
+    const logs = captureLogger();
+    const s = setup(logs.logger, waits);
+    const id = await waiting(s);
+    const lagging = await metricValue('pb_inquiry_misses_total', { gateway: 'stripe', meaning: 'index_lag' });
+    const retried = await metricValue('pb_action_expiry_inquiry_failures_total', { gateway: 'stripe', result: 'retried', cause: 'search_lag' });
+
+    searchMisses = true;
+    expect(await s.expiry(61_000).runOnce()).toMatchObject({ due: 1, expired: 0, voided: 0, deferred: 1, unresolved: 0 });
+    expect(await s.ledger.get(id)).toMatchObject({ state: 'ACTION_REQUIRED' });
+    expect((await s.ledger.interactions(id)).find((h) => h.event === 'action_expiry_deferred')).toMatchObject({ cause: 'search_lag', miss: 'index_lag' });
+    expect(await metricValue('pb_inquiry_misses_total', { gateway: 'stripe', meaning: 'index_lag' })).toBe(lagging + 1);
+    expect(await metricValue('pb_action_expiry_inquiry_failures_total', { gateway: 'stripe', result: 'retried', cause: 'search_lag' })).toBe(retried + 1);
+    expect(logs.lines.find((l) => l.includes('customer action expiry deferred') && l.includes(id))).toContain('"cause":"search_lag"');
+    expect(await s.events.load(`${id}.FAILED`)).toBeNull();
+    expect(await s.ledger.get(voidOperationId(id))).toBeNull();
+
+    // Still within the hour, past poller.action_expiry_inquiry_max_ms (600 s): an operator decides.
+    expect(await s.expiry(700_000).runOnce()).toMatchObject({ due: 1, expired: 0, deferred: 0, unresolved: 1 });
+    expect(await s.ledger.get(id)).toMatchObject({ state: 'UNRESOLVED' });
+    expect(await s.events.load(`${id}.FAILED`)).toBeNull();
+    expect(await s.ledger.get(voidOperationId(id))).toBeNull();
+  });
+
+  it('a miss older than the search lag is the PSP saying nothing happened: FAILED ACTION_EXPIRED, its line saying psp_answer no_trace', async () => {
+    const logs = captureLogger();
+    const s = setup(logs.logger, waits);
+    const id = await waiting(s);
+
+    searchMisses = true;
+    expect(await s.expiry(3_700_000).runOnce()).toMatchObject({ due: 1, expired: 1, deferred: 0, unresolved: 0 });
+    expect(await s.ledger.get(id)).toMatchObject({ state: 'FAILED', reason: ACTION_EXPIRED });
+    expect(logs.lines.find((l) => l.includes('customer action expired') && l.includes(id))).toContain('"psp_answer":"no_trace"');
   });
 });
