@@ -552,6 +552,40 @@ describe("an expiry whose status inquiry errs (Stripe's search answers 5xx, or r
     expect(await sequences()).toEqual(told);
   });
 
+  it("UNRESOLVED, then Stripe still waiting at the poller's check: the wait is not restarted (counted from creation, over), so the next expiry pass asks once more and fails it ACTION_EXPIRED with its void", async () => {
+    const logs = captureLogger();
+    const s = setup(logs.logger, waits);
+    const command = threeDsAuthorize();
+    const id = command.payment.operation_reference!;
+    // Created half an hour ago: its 60 s wait, counted from then, is long over.
+    const createdAt = Date.now() - 1_800_000;
+    await s.ledger.create(id, command, createdAt);
+    await s.service.deliver(id);
+    const since = await metricValue('pb_action_deadlines_total', { gateway: 'stripe', from: 'since_creation' });
+
+    searchFailsWith = 400;
+    expect(await s.expiry(61_000).runOnce()).toMatchObject({ unresolved: 1 });
+    searchFailsWith = null;
+    await new Poller({
+      config: s.config,
+      ledger: s.ledger,
+      router: new ConfiguredGatewayRouter(createGatewayClients(s.config)),
+      recorder: s.recorder,
+      logger: silentLogger(),
+      now: () => Date.now() + s.config.poller.unresolvedIntervalMs + 1_000,
+    }).runOnce();
+    const back = (await s.ledger.get(id))!;
+    expect(back.state).toBe('ACTION_REQUIRED');
+    expect(back.nextCheckAt).toBe(createdAt + 60_000);
+    expect(await metricValue('pb_action_deadlines_total', { gateway: 'stripe', from: 'since_creation' })).toBe(since + 1);
+    expect(logs.lines.find((l) => l.includes('customer action waiting again after UNRESOLVED') && l.includes(id))).toBeDefined();
+
+    // Due now, not after a fresh wait: asked once more, still waiting, so FAILED and voided.
+    expect(await s.expiry(0).runOnce()).toMatchObject({ due: 1, expired: 1, voided: 1 });
+    expect(await s.ledger.get(id)).toMatchObject({ state: 'FAILED', reason: ACTION_EXPIRED });
+    expect(await s.ledger.get(voidOperationId(id))).toMatchObject({ command: 'cancel' });
+  });
+
   it('an inquiry refused for good (a 400: no answer about the operation) makes it UNRESOLVED at once, with no FAIL event and no void', async () => {
     const s = setup(silentLogger(), waits);
     const command = threeDsAuthorize();

@@ -1,4 +1,4 @@
-import { ActionWait, actionDeadline, actionWait, waitFromCreation } from '../../../src/delivery/action-deadline';
+import { ActionWait, actionDeadline, actionWait, deadlineAfterUnresolved, waitFromCreation } from '../../../src/delivery/action-deadline';
 import { CustomerAction } from '../../../src/gateways/customer-action';
 
 const MIN = 60_000;
@@ -98,5 +98,20 @@ describe('the fixed wait of an action the PSP names no deadline for', () => {
     expect(waitFromCreation({ createdAt: created }, auth, transfer).at).toBeLessThanOrEqual(
       actionDeadline(undefined, { createdAt: created }, now, auth, transfer).at,
     );
+  });
+});
+
+describe('the deadline of an action the PSP still waits for after UNRESOLVED', () => {
+  const later = created + 3 * 3600_000;
+
+  it("is the fixed wait counted from the operation's creation, not restarted: over already, so due at once", () => {
+    expect(deadlineAfterUnresolved(undefined, { createdAt: created }, later, auth)).toEqual({ at: created + 15 * MIN, from: 'since_creation', wait: 'action' });
+  });
+
+  it("keeps a bank transfer's days counted from creation, and takes a PSP's deadline still ahead as on entering", () => {
+    const transfer: CustomerAction = { kind: 'other', psp_action: { type: 'display_bank_transfer_instructions' } };
+    expect(deadlineAfterUnresolved(undefined, { createdAt: created }, later, auth, transfer)).toMatchObject({ at: created + 14 * DAY, from: 'since_creation' });
+    const boleto = later + DAY;
+    expect(deadlineAfterUnresolved(boleto, { createdAt: created }, later, auth)).toEqual(actionDeadline(boleto, { createdAt: created }, later, auth));
   });
 });
