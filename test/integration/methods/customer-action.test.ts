@@ -897,6 +897,26 @@ describe('an expiry where the PSP is not asked (the route refused, a webhook-onl
     await noFailure(s, id);
   });
 
+  it("a context that cannot be resolved (a validate naming another account's authorization) is no answer: deferred, never FAILED nor voided", async () => {
+    const s = setup(silentLogger(), waits);
+    const auth = channelCommand('authorize', {}, { gateway: 'stripe', gateway_account: 'other-account' });
+    const authId = auth.payment.operation_reference!;
+    await s.ledger.create(authId, auth);
+    await s.ledger.transition(authId, 'SENT', { event: 'attempt' }, {});
+    await s.ledger.transition(authId, 'SUCCEEDED', { event: 'outcome' }, { gatewayReference: 'pi_other_account' });
+    const command = channelCommand('validate', {}, { gateway: 'stripe', gateway_key: authId });
+    const id = command.payment.operation_reference!;
+    await s.ledger.create(id, command);
+    await s.ledger.transition(id, 'SENT', { event: 'attempt' }, {});
+    await s.ledger.transition(id, 'ACTION_REQUIRED', { event: 'outcome' }, { nextCheckAt: Date.now() - 1_000, action: { kind: 'three_ds' } });
+    const retried = await count('retried', 'context_unresolved');
+
+    expect(await expiryWith(s, 0, (real) => real).runOnce()).toMatchObject({ due: 1, expired: 0, voided: 0, deferred: 1, unresolved: 0 });
+    expect(await s.ledger.get(id)).toMatchObject({ state: 'ACTION_REQUIRED' });
+    expect(await count('retried', 'context_unresolved')).toBe(retried + 1);
+    await noFailure(s, id);
+  });
+
   it('a webhook-only command (the PSP cannot be asked) is UNRESOLVED at once with its cause, never FAILED nor voided', async () => {
     const s = setup(silentLogger(), waits);
     const id = await waiting(s);
