@@ -50,7 +50,7 @@ const resumedVoids = counter(
   'Voids of expired customer actions queued by a later pass from their recorded intent (the pass that failed the operation stopped before queueing it)',
 );
 
-/** The history entry of an expiry deferred because its inquiry erred; it carries when the erring began. */
+/** The history entry of an expiry deferred because the PSP gave no answer (`cause`); it carries when the run of them began. */
 const DEFERRED = 'action_expiry_deferred';
 
 /**
