@@ -56,8 +56,8 @@ const DEFERRED = 'action_expiry_deferred';
 /**
  * Why an expiry got no answer from the PSP (the `cause` label of `pb_action_expiry_inquiry_failures_total`):
  * - `inquiry_error`: its status inquiry erred (no answer about the operation);
- * - `route_refused`: the gateway is disabled, gone from the configuration or behind an open breaker: not asked;
- * - `context_unresolved`: the request could not be built (its authorization not resolved): not asked;
+ * - `route_refused`: the router refuses the gateway (`UNKNOWN_GATEWAY`: missing from this process's configuration): not asked;
+ * - `context_unresolved`: the request could not be built (its authorization not resolved; `reason` says why): not asked;
  * - `search_lag`: the PSP's search missed it while a miss proves nothing (`readInquiryMiss`: index lag, the PSP holds the request);
  * - `beyond_horizon`: the PSP's search cannot reach its attempt: its miss proves nothing, and never will;
  * - `not_askable`: the gateway settles the command by webhook only (`inquiry`: webhook-only): it can never be asked;
@@ -75,7 +75,7 @@ interface NoAnswer {
 /** The cause of the UNRESOLVED move (its event and alert), by why the PSP gave no answer and whether that may pass. */
 const UNRESOLVED_CAUSES: Readonly<Record<NoAnswerCause, (retryable: boolean) => string>> = {
   inquiry_error: (retryable) => (retryable ? 'customer action expiry: status inquiry kept failing' : 'customer action expiry: status inquiry refused'),
-  route_refused: () => 'customer action expiry: gateway refused by the routing (disabled, removed or breaker open) past the bound',
+  route_refused: () => "customer action expiry: gateway missing from this process's configuration past the bound",
   context_unresolved: () => 'customer action expiry: status inquiry could not be built (operation context unresolved) past the bound',
   search_lag: () => "customer action expiry: the PSP's status search kept missing it while a miss proves nothing",
   beyond_horizon: () => "customer action expiry: attempt older than the PSP's status search reaches",
@@ -116,7 +116,7 @@ const expiredActions = counter(
  *    deadline of the PSP's the record lacks, still ahead, is applied too (the operation waits for it);
  *    Anything but the PSP's answer is no answer: the customer may have completed (a sale captured), so the
  *    operation is not failed on our clock alone (`NoAnswerCause`). What may pass (an inquiry error that is
- *    retryable, a route refused: a gateway disabled, removed or behind its breaker, a context not resolved)
+ *    retryable, a route refused: a gateway missing from this process's configuration, a context not resolved)
  *    leaves it ACTION_REQUIRED, asked again along `poller.schedule_ms`; once that has lasted
  *    `poller.action_expiry_inquiry_max_ms`, or at once on what will not pass (an error that is no answer about
  *    the operation, `inquiryErrorIsAnswer`; a webhook-only command; an inquiry withheld past the idempotency
@@ -204,7 +204,7 @@ export class ActionExpiry {
     let pspAnswer: 'still_waiting' | 'no_trace' = 'still_waiting';
     // Where the PSP is not asked it has not said the customer did not complete: never FAILED on our clock alone.
     if ('refused' in route) {
-      // A gateway disabled, removed from the configuration or behind an open breaker may come back: asked again.
+      // A gateway missing from this process's configuration (`UNKNOWN_GATEWAY`) may come back with it: asked again.
       return this.noAnswer(op, { cause: 'route_refused', retryable: true, details: { refused: route.refused } }, gatewayOf(op));
     }
     const gateway = route.gateway.name;
@@ -218,7 +218,9 @@ export class ActionExpiry {
     }
     const resolved = await resolveOperationContext(op, ledger);
     if (!('context' in resolved)) {
-      return this.noAnswer(op, { cause: 'context_unresolved', retryable: true, details: {} }, gateway);
+      // Why, as the poller's `poll_skipped` says it: an authorization undecided (`wait`) or refused (`fail`).
+      const reason = 'wait' in resolved ? resolved.wait : resolved.fail;
+      return this.noAnswer(op, { cause: 'context_unresolved', retryable: true, details: { reason } }, gateway);
     }
     try {
       const { outcome, elapsedMs } = await inquireStatus(route, resolved.context, logger);

@@ -16,7 +16,7 @@ import { ACTION_EXPIRED, ActionExpiry } from '../../../src/poller/action-expiry'
 import { voidOperationId } from '../../../src/poller/orphan-reversal';
 import { createRedis } from '../../../src/redis/redis-connection';
 import { ConfiguredGatewayRouter } from '../../../src/routing/configured-gateway-router';
-import { GatewayRouter } from '../../../src/routing/gateway-router';
+import { GatewayRouter, UNKNOWN_GATEWAY } from '../../../src/routing/gateway-router';
 import { GatewayRoute } from '../../../src/gateways/gateway-route';
 import { Poller } from '../../../src/poller/poller';
 import { purgeNamespace } from '../../../harness/twins/local-stack/local-stack';
@@ -875,24 +875,31 @@ describe('an expiry where the PSP is not asked (the route refused, a webhook-onl
 
   const count = (result: string, cause: string) => metricValue('pb_action_expiry_inquiry_failures_total', { gateway: 'stripe', result, cause });
 
-  it('a refused route (gateway disabled, removed, breaker open) is no answer: deferred along the poll schedule, UNRESOLVED past poller.action_expiry_inquiry_max_ms, never FAILED nor voided', async () => {
+  it("a refused route (the gateway missing from this process's configuration) is no answer: deferred along the poll schedule, UNRESOLVED past poller.action_expiry_inquiry_max_ms, never FAILED nor voided", async () => {
     const s = setup(silentLogger(), waits);
     const id = await waiting(s);
     const retried = await count('retried', 'route_refused');
     const unresolved = await count('unresolved', 'route_refused');
-    const refused = () => ({ refused: 'GATEWAY_DISABLED' });
+    // The one refusal the configured router answers (src/routing/configured-gateway-router.ts).
+    const refused = () => ({ refused: UNKNOWN_GATEWAY });
 
     expect(await expiryWith(s, 61_000, refused).runOnce()).toMatchObject({ due: 1, expired: 0, voided: 0, deferred: 1, unresolved: 0 });
     expect(await s.ledger.get(id)).toMatchObject({ state: 'ACTION_REQUIRED' });
     expect((await s.ledger.interactions(id)).find((h) => h.event === 'action_expiry_deferred')).toMatchObject({
       cause: 'route_refused',
-      refused: 'GATEWAY_DISABLED',
+      refused: UNKNOWN_GATEWAY,
     });
     expect(await count('retried', 'route_refused')).toBe(retried + 1);
     await noFailure(s, id);
 
     expect(await expiryWith(s, 700_000, refused).runOnce()).toMatchObject({ due: 1, expired: 0, deferred: 0, unresolved: 1 });
     expect(await s.ledger.get(id)).toMatchObject({ state: 'UNRESOLVED' });
+    // Its cause (the alert line's) says what an operator can act on: the gateway is not configured here.
+    expect((await s.ledger.interactions(id)).find((h) => h.event === 'unresolved')).toMatchObject({
+      cause: "customer action expiry: gateway missing from this process's configuration past the bound",
+      no_answer: 'route_refused',
+      refused: UNKNOWN_GATEWAY,
+    });
     expect(await count('unresolved', 'route_refused')).toBe(unresolved + 1);
     await noFailure(s, id);
   });
@@ -913,6 +920,11 @@ describe('an expiry where the PSP is not asked (the route refused, a webhook-onl
 
     expect(await expiryWith(s, 0, (real) => real).runOnce()).toMatchObject({ due: 1, expired: 0, voided: 0, deferred: 1, unresolved: 0 });
     expect(await s.ledger.get(id)).toMatchObject({ state: 'ACTION_REQUIRED' });
+    // Why the request could not be built is on record, as the poller's poll_skipped says it.
+    expect((await s.ledger.interactions(id)).find((h) => h.event === 'action_expiry_deferred')).toMatchObject({
+      cause: 'context_unresolved',
+      reason: 'authorization_scope_mismatch',
+    });
     expect(await count('retried', 'context_unresolved')).toBe(retried + 1);
     await noFailure(s, id);
   });
