@@ -957,6 +957,46 @@ describe('an expiry where the PSP is not asked (the route refused, a webhook-onl
     expect(await count('unresolved', 'replay_withheld')).toBe(unresolved + 1);
     await noFailure(s, id);
   });
+
+  it("a miss beyond the PSP's search horizon (the attempt older than it reaches) proves nothing, and never will: UNRESOLVED at once, never FAILED nor voided", async () => {
+    const s = setup(silentLogger(), waits);
+    const id = await waiting(s);
+    const beyond = await metricValue('pb_inquiry_misses_total', { gateway: 'stripe', meaning: 'beyond_horizon' });
+    const unresolved = await count('unresolved', 'beyond_horizon');
+    searchMisses = true;
+    try {
+      const report = await expiryWith(s, 61_000, (real) => altered(real, { inquiryHorizonMs: () => 60_000 })).runOnce();
+      expect(report).toMatchObject({ due: 1, expired: 0, voided: 0, deferred: 0, unresolved: 1 });
+    } finally {
+      searchMisses = false;
+    }
+    expect(await s.ledger.get(id)).toMatchObject({ state: 'UNRESOLVED' });
+    expect((await s.ledger.interactions(id)).find((h) => h.event === 'unresolved')).toMatchObject({
+      cause: "customer action expiry: attempt older than the PSP's status search reaches",
+      no_answer: 'beyond_horizon',
+      horizon_ms: 60_000,
+    });
+    expect(await metricValue('pb_inquiry_misses_total', { gateway: 'stripe', meaning: 'beyond_horizon' })).toBe(beyond + 1);
+    expect(await count('unresolved', 'beyond_horizon')).toBe(unresolved + 1);
+    await noFailure(s, id);
+  });
+
+  it('a miss where the PSP said it holds the request (its index lagging) proves nothing past the search lag too: deferred, never FAILED nor voided', async () => {
+    const s = setup(silentLogger(), waits);
+    const id = await waiting(s);
+    await s.ledger.appendInteraction(id, { event: 'send_error', kind: 'outcome_unknown', psp_has_request: true });
+    const retried = await count('retried', 'search_lag');
+    searchMisses = true;
+    try {
+      expect(await expiryWith(s, 3_700_000, (real) => real).runOnce()).toMatchObject({ due: 1, expired: 0, voided: 0, deferred: 1, unresolved: 0 });
+    } finally {
+      searchMisses = false;
+    }
+    expect(await s.ledger.get(id)).toMatchObject({ state: 'ACTION_REQUIRED' });
+    expect((await s.ledger.interactions(id)).find((h) => h.event === 'action_expiry_deferred')).toMatchObject({ cause: 'search_lag', miss: 'psp_has_request' });
+    expect(await count('retried', 'search_lag')).toBe(retried + 1);
+    await noFailure(s, id);
+  });
 });
 
 describe("an expiry whose inquiry finds no trace (Stripe's search: searchable within a minute, up to an hour behind during outages)", () => {
