@@ -9,8 +9,8 @@ import { replayInquiriesWithheld, replayInquiryExpired } from '../delivery/resen
 import { GatewayRoute } from '../gateways/gateway-route';
 import { GatewayError } from '../errors/gateway-error';
 import { inquiryErrorIsAnswer } from '../delivery/inquiry-error';
-import { GatewayOutcome, inquiryHorizonOf, inquiryLagOf, inquirySupport } from '../gateways/gateway-adapter';
-import { InquiryMiss, inquiryMisses, readInquiryMiss } from '../delivery/inquiry-miss';
+import { GatewayOutcome, inquirySupport } from '../gateways/gateway-adapter';
+import { InquiryMiss, inquiryMissRules, inquiryMisses, readInquiryMiss } from '../delivery/inquiry-miss';
 import { Ledger, OperationRecord } from '../ledger/ledger';
 import { Logger } from '../logging/logger';
 import { counter } from '../metrics/metrics-registry';
@@ -400,13 +400,7 @@ export class ActionExpiry {
 
   /** What the PSP's "no trace" of `op` proves now (`readInquiryMiss`, as delivery reads it): counted in `pb_inquiry_misses_total`. */
   private async readMiss(op: OperationRecord, route: GatewayRoute): Promise<InquiryMiss> {
-    const { transformer } = route;
-    const rules = {
-      lagMs: inquiryLagOf(transformer, op.command),
-      resendReplays: transformer.resendReplays === true,
-      horizonMs: inquiryHorizonOf(transformer, op.command),
-    };
-    const miss = readInquiryMiss(await this.deps.ledger.interactions(op.id), rules, this.now());
+    const miss = readInquiryMiss(await this.deps.ledger.interactions(op.id), inquiryMissRules(route.transformer, op.command), this.now());
     inquiryMisses().inc({ gateway: route.gateway.name, meaning: miss.kind });
     return miss;
   }
