@@ -28,7 +28,7 @@ describe('payment-bridge export / import', () => {
   it('writes the export file atomically, restores it into an empty namespace, and audit-logs both with counts and the file digest', async () => {
     const source = context();
     const seeded = await seedLedger(source.redis, source.config.redis.keyPrefix);
-    // A stored token the authorization handed the OMS that reads as a card number: the import notes it as issued again.
+    // A stored token the authorization handed the OMS that reads as a card number: its record's own, kept; the import writes no index entry.
     await source.ledger.setFieldOnceAndGet(seeded.auth, 'stored_token', 'shopper-cli-0042:5300912374650184');
     const dir = mkdtempSync(join(tmpdir(), 'pb-export-'));
     const file = join(dir, 'ledger.ndjson');
@@ -46,7 +46,7 @@ describe('payment-bridge export / import', () => {
       action: 'data.import',
       outcome: 'ok',
       target: file,
-      detail: { operations: seeded.all.length, complete: true, card_data_found: 0, issued_tokens: 1 },
+      detail: { operations: seeded.all.length, complete: true, card_data_found: 0, issued_tokens_kept: 0 },
     });
 
     // A second import into the now non-empty namespace is refused (exit 2) and audited as refused.
