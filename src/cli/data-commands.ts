@@ -115,7 +115,8 @@ export async function dataImport(ctx: OpsContext, io: OpsOutput, args: { file: s
     const summary = await importOperations(ctx.redis, ctx.config.redis.keyPrefix, createReadStream(args.file), {
       // With the command's other lines on stderr: which operations of the file held card data (paths, never values).
       logger: createLogger({ service: 'import', level: 'warn', stream: io.err }),
-      // Read, never written: a card-like token field is kept only when this namespace's index already knows it.
+      // A card-like stored token is kept when this namespace's index knows it, or noted there again when the line carries
+      // its keyed digest under this configuration's bus secret (an export by the bridge); else masked as card data.
       issuedTokens: { secrets: ctx.config.serviceBus, gateways: ctx.config.gateways },
       onProgress: (bytes) => bar?.update(bytes, { rate: Math.round(bytes / Math.max(0.001, (Date.now() - started) / 1000)) }),
     });
@@ -135,12 +136,15 @@ export async function dataImport(ctx: OpsContext, io: OpsOutput, args: { file: s
         card_data_found: summary.cardDataFound,
         // Card-like stored tokens the namespace's issued-token index knew, kept as they are (the import writes no entry).
         issued_tokens_kept: summary.issuedTokensKept,
+        // Card-like stored tokens the file vouched for (their keyed digest), noted in the issued-token index again.
+        issued_tokens_indexed: summary.issuedTokensIndexed,
       },
     });
     io.err.write(
       `imported ${summary.operations} operation(s) from ${args.file} (${summary.format}) into "${ctx.config.redis.keyPrefix}" in ${summary.durationMs} ms` +
         (summary.duplicates > 0 ? `; ${summary.duplicates} repeated line(s) skipped` : '') +
         (summary.issuedTokensKept > 0 ? `; ${summary.issuedTokensKept} card-like stored token(s) the issued-token index knows kept` : '') +
+        (summary.issuedTokensIndexed > 0 ? `; ${summary.issuedTokensIndexed} card-like stored token(s) noted as issued again` : '') +
         '\n',
     );
     if (summary.cardDataFound > 0)

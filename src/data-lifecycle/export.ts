@@ -9,7 +9,7 @@ import { Logger } from '../logging/logger';
 import { PAN_MASK, SECRET_MASK, containsCardNumber, findCardData, isCardFieldName, maskCardNumbers } from '../logging/redact';
 import { counter } from '../metrics/metrics-registry';
 import { csvField } from './csv';
-import { IssuedTokenIndexOptions, issuedTokensOfLines, lineTokenIndex, pspIdentifiersOf } from './issued-token-fields';
+import { IssuedTokenIndexOptions, issuedTokensOfLines, lineTokenIndex, pspIdentifiersOf, withIssuedTokenVouchers } from './issued-token-fields';
 import { operationKeysOf } from './key-families';
 import { ExportHeader, OperationSnapshot, canonicalJson, readSnapshots } from './operation-snapshot';
 
@@ -229,10 +229,15 @@ function identifierStandIn(i: number): string {
  * and import pass every line through it.
  * @param issued the card-like stored tokens of the line's token fields the issued-token index knows for its gateway
  *   (`issuedTokensOfLines`): set aside the same way, so kept whole and not counted.
+ * @param distrusted the record's card-like stored tokens an import could not verify (`importedTokensOf`): not exempt.
  */
-export function maskedSnapshot(snap: OperationSnapshot, issued: readonly string[] = []): { snap: OperationSnapshot; paths: string[] } {
+export function maskedSnapshot(
+  snap: OperationSnapshot,
+  issued: readonly string[] = [],
+  distrusted?: ReadonlySet<string>,
+): { snap: OperationSnapshot; paths: string[] } {
   // Longest first: a stored token holds its id, which must not be set aside inside it first.
-  const identifiers = [...new Set([...issued, ...pspIdentifiersOf(snap)])].sort((a, b) => b.length - a.length);
+  const identifiers = [...new Set([...issued, ...pspIdentifiersOf(snap, distrusted)])].sort((a, b) => b.length - a.length);
   const standIns = identifiers.map((_, i) => identifierStandIn(i));
   const scanned = identifiers.length === 0 ? snap : (replacedIn(snap, identifiers, standIns) as OperationSnapshot);
   const paths = [...new Set([...findCardData(scanned), ...embeddedCardFieldPaths(scanned, '', [])])];
@@ -306,9 +311,10 @@ export async function exportOperations(redis: RedisClient, prefix: string, out: 
       const page = await readSnapshots(redis, keys, ids, unsent);
       const issued = await issuedTokensOfLines(index, page);
       for (const [n, raw] of page.entries()) {
-        tokensKept += issued[n].length;
-        const { snap, cardData } = checkedSnapshot(raw, options.logger, issued[n], 'export');
-        if (cardData) cardDataFound += 1;
+        tokensKept += issued[n].kept.length;
+        const checked = checkedSnapshot(raw, options.logger, issued[n].kept, 'export');
+        if (checked.cardData) cardDataFound += 1;
+        const snap = withIssuedTokenVouchers(checked.snap, index, issued[n]);
         const json = canonicalJson(snap);
         chunk += format === 'ndjson' ? `${json}\n` : csvRow(snap, json);
         operations += 1;

@@ -6,7 +6,7 @@ import { OPERATION_STATES } from '../ledger/operation-state';
 import { counter } from '../metrics/metrics-registry';
 import { CsvRows } from './csv';
 import { CSV_COLUMNS, countIssuedTokensKept, maskedSnapshot } from './export';
-import { IssuedTokenIndexOptions, issuedTokensOfLines, lineTokenIndex } from './issued-token-fields';
+import { IssuedTokenIndexOptions, importedTokensOf, lineTokenIndex } from './issued-token-fields';
 import { Logger } from '../logging/logger';
 import { shardKeysOf } from '../redis/key-layout';
 import { operationKeysOf } from './key-families';
@@ -30,6 +30,12 @@ export interface ImportSummary {
    * line's gateway, kept as they are (`ImportOptions.issuedTokens`); the import writes no index entry.
    */
   issuedTokensKept: number;
+  /**
+   * Card-like stored tokens noted in the namespace's issued-token index again: the line vouched for them with their keyed
+   * digest under this deployment's current or previous bus secret (`OperationSnapshot.issued_tokens`), which only an
+   * export by the bridge can write; a token without one is masked as card data.
+   */
+  issuedTokensIndexed: number;
   /** The ndjson export's header window, when it had one. */
   window?: { from: number; to: number };
   /** ndjson: the `end` line was read and its count matches (false: the file is truncated). csv: always true. */
@@ -45,9 +51,10 @@ export interface ImportOptions {
   /** Where the error line of a line holding card data goes (its operation and paths, never the values). Default: none. */
   logger?: Logger;
   /**
-   * The issued-token index to ask (the importing configuration's bus secrets and gateway entries): a card-like value in
-   * a token field is kept only when the namespace's index already holds it for the line's gateway, else masked and
-   * counted as card data. Only read: a file never writes an index entry (it could name a card number as a token).
+   * The issued-token index to ask (the importing configuration's bus secrets and gateway entries): a card-like stored
+   * token is kept only when the namespace's index already holds it for the line's gateway, or when the line carries its
+   * keyed digest under this configuration's current or previous bus secret (an export by the bridge: then it is noted in
+   * the index again); else masked and counted as card data. Without it, every card-like stored token is masked.
    */
   issuedTokens?: IssuedTokenIndexOptions;
 }
@@ -177,6 +184,7 @@ export async function importOperations(redis: RedisClient, prefix: string, input
   const ledger = new Ledger(redis, prefix);
   const index = lineTokenIndex(redis, prefix, options.issuedTokens);
   let issuedTokensKept = 0;
+  let issuedTokensIndexed = 0;
   const keysOf = operationKeysOf(prefix);
   const batchSize = options.batch ?? 200;
   const seen: { format: 'ndjson' | 'csv' } = { format: 'ndjson' };
@@ -189,12 +197,16 @@ export async function importOperations(redis: RedisClient, prefix: string, input
   let lastBytes = 0;
   const flush = async () => {
     // The index is read for the whole batch at once, before anything of it is written.
-    const issued = await issuedTokensOfLines(index, batch);
+    const tokens = await importedTokensOf(index, batch);
+    // Tokens the lines vouch for are noted before their records are written (a crash between leaves an entry of a
+    // token the bridge issued, never a record whose token the intake refuses).
+    const toIndex = new Map(tokens.flatMap((t) => t.toIndex.map(({ token, gateway }) => [token, gateway] as const)));
+    for (const [token, gateway] of toIndex) if (index && (await index.tokens.record(token, gateway))) issuedTokensIndexed += 1;
     const checked = batch.map((line, n) => {
       // The file may come from elsewhere or have been edited: what export masks, import masks before Redis holds it.
-      const masked = maskedSnapshot(line, issued[n]);
-      issuedTokensKept += issued[n].length;
-      countIssuedTokensKept('import', issued[n].length);
+      const masked = maskedSnapshot(line, tokens[n].kept, tokens[n].distrusted);
+      issuedTokensKept += tokens[n].fieldsKept;
+      countIssuedTokensKept('import', tokens[n].fieldsKept);
       if (masked.paths.length > 0) {
         cardDataFound += 1;
         cardDataInImport.inc();
@@ -236,6 +248,7 @@ export async function importOperations(redis: RedisClient, prefix: string, input
     duplicates,
     cardDataFound,
     issuedTokensKept,
+    issuedTokensIndexed,
     ...(header ? { window: { from: header.from, to: header.to } } : {}),
     complete,
     durationMs: Date.now() - started,

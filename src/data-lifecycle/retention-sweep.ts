@@ -8,7 +8,7 @@ import { gatewayOf, parseRoutingRecord } from '../ledger/routing-record';
 import { counter, gauge } from '../metrics/metrics-registry';
 import { PeriodicItems } from '../periodic/periodic-items';
 import { checkedSnapshot } from './export';
-import { LineTokenIndex, issuedTokensOfLines, lineTokenIndex } from './issued-token-fields';
+import { LineTokenIndex, issuedTokensOfLines, lineTokenIndex, withIssuedTokenVouchers } from './issued-token-fields';
 import { writeSnapshotFile } from './export-file';
 import { OperationKeys, operationKeysOf } from './key-families';
 import { OperationSnapshot, readSnapshots } from './operation-snapshot';
@@ -267,7 +267,7 @@ export class RetentionSweep {
             reason = 'awaiting_reconciliation';
           }
           if (reason) keep(reason);
-          else if (due.length < room) due.push(checkedSnapshot(raw, logger, issued[n], 'archive').snap);
+          else if (due.length < room) due.push(withIssuedTokenVouchers(checkedSnapshot(raw, logger, issued[n].kept, 'archive').snap, this.index, issued[n]));
         }
         if (ids.length < batch) break;
       }

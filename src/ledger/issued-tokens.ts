@@ -112,6 +112,15 @@ export class IssuedTokens {
     return tokens.map((_t, n) => this.keys.map((_k, i) => found[i * tokens.length + n]).find((g) => g !== null) ?? null);
   }
 
+  /**
+   * Which of `digests` (hex, from an export line: `OperationSnapshot.issued_tokens`) is `token`'s keyed digest under the
+   * current or the previous secret, if any: only an export made with this deployment's bus secret can name it, never a
+   * file edited to hold a card number as a token. One HMAC a key, whatever the number of digests.
+   */
+  vouchingDigest(token: string, digests: ReadonlySet<string>): string | undefined {
+    return this.keys.map((_k, i) => this.digest(token, i)).find((d) => digests.has(d));
+  }
+
   /** Drops `token`'s entry, under every key (erasure). @returns whether one was there. */
   async drop(token: string): Promise<boolean> {
     let dropped = false;

@@ -15,7 +15,7 @@ import { exportOperations } from '../../../src/data-lifecycle/export';
 import { importOperations } from '../../../src/data-lifecycle/import';
 import { canonicalJson } from '../../../src/data-lifecycle/operation-snapshot';
 import { RetentionSweep } from '../../../src/data-lifecycle/retention-sweep';
-import { IssuedTokens } from '../../../src/ledger/issued-tokens';
+import { IssuedTokens, issuedTokenOf } from '../../../src/ledger/issued-tokens';
 import { Ledger } from '../../../src/ledger/ledger';
 import { silentLogger } from '../../../src/logging/logger';
 import { metricValue } from '../../../src/metrics/metrics-registry';
@@ -223,7 +223,115 @@ describe('card-like stored tokens the bridge issued, through the data lifecycle'
     const summary = await importOperations(redis, config.redis.keyPrefix, Readable.from([file]), {
       issuedTokens: { secrets: config.serviceBus, gateways: config.gateways },
     });
-    expect(summary).toMatchObject({ operations: 1, issuedTokensKept: 0 });
+    expect(summary).toMatchObject({ operations: 1, issuedTokensKept: 0, issuedTokensIndexed: 0, cardDataFound: 1 });
     expect(await index.gatewayOf(forged)).toBeNull();
+    // Without the export's digest the card number is no stored token of ours: masked before Redis holds it.
+    const stored = (await new Ledger(redis, config.redis.keyPrefix).get(idOf(cmd)))?.storedToken ?? '';
+    expect(stored).not.toContain(PAN);
+    expect(stored).toContain(PAN_MASK);
+  });
+
+  it('a token exported with its index digest is indexed again by the import after Redis lost it, and the intake accepts it again', async () => {
+    const { config, ledger, index } = setup();
+    const now = Date.now();
+    // The authorization that stored KNOWN (noted in the index before the record got it), and a later charge of it.
+    const auth = channelCommand(
+      'authorize',
+      {},
+      { gateway: 'adyen', order_id: `order-tokexport-${process.pid}`, payment_method: { type: 'card', store: true } },
+    );
+    await ledger.create(idOf(auth), auth, now);
+    expect(await index.record(KNOWN, 'adyen')).toBe(true);
+    await ledger.setFieldOnceAndGet(idOf(auth), 'stored_token', KNOWN);
+    const charge = charges().known;
+    await ledger.create(idOf(charge), charge, now);
+    const chunks: Buffer[] = [];
+    const out = new Writable({ write: (chunk: Buffer, _e, done) => (chunks.push(chunk), done()) });
+    const options = { issuedTokens: { secrets: config.serviceBus, gateways: config.gateways } };
+    await exportOperations(redis, config.redis.keyPrefix, out, { from: 0, to: now + 60_000, ...options });
+    const file = Buffer.concat(chunks).toString('utf8');
+    // The file names the token's keyed digest (the index's own), never an unkeyed one.
+    expect(file).toContain(index.digest(KNOWN));
+
+    // Redis loses everything, the index included; the export is imported into the same namespace.
+    await unlinkMatching(redis, `${config.redis.keyPrefix}*`);
+    expect(await index.gatewayOf(KNOWN)).toBeNull();
+    const before = await metricValue('pb_issued_tokens_indexed_total', { gateway: 'adyen' });
+    const summary = await importOperations(redis, config.redis.keyPrefix, Readable.from([file]), options);
+    expect(summary).toMatchObject({ operations: 2, cardDataFound: 0, issuedTokensIndexed: 1 });
+    expect((await metricValue('pb_issued_tokens_indexed_total', { gateway: 'adyen' })) - before).toBe(1);
+    expect(await index.gatewayOf(KNOWN)).toBe('adyen');
+    expect((await ledger.get(idOf(auth)))?.storedToken).toBe(KNOWN);
+    expect((await ledger.get(idOf(charge)))?.payment.gateway_key).toBe(KNOWN);
+    // The intake's question about a new charge of the token: it is a stored token of ours again.
+    const again = channelCommand('sale', {}, { gateway: 'adyen', gateway_key: KNOWN, payment_method: { type: 'card' } });
+    expect(await issuedTokenOf(index, again, config.gateways)).toEqual({ values: new Set([KNOWN]), gateway: 'adyen' });
+
+    // A deployment whose secret rotated since (the export's is its previous one) verifies the digest too.
+    const rotated = setup({ 'service_bus.secret': 'a-rotated-bus-secret-0123456789abcdef', 'service_bus.secret_previous': config.serviceBus.secret });
+    const moved = await importOperations(redis, rotated.config.redis.keyPrefix, Readable.from([file]), {
+      issuedTokens: { secrets: rotated.config.serviceBus, gateways: rotated.config.gateways },
+    });
+    expect(moved).toMatchObject({ operations: 2, cardDataFound: 0, issuedTokensIndexed: 1 });
+    expect(await rotated.index.gatewayOf(KNOWN)).toBe('adyen');
+  });
+
+  it('a stored_token with a made-up digest, or with the digest of another token, is not indexed and is masked as card data', async () => {
+    const now = Date.now();
+    const { config, index } = setup();
+    const line = (cmd: PaymentCommand, token: string, digest: string) =>
+      canonicalJson({
+        type: 'operation',
+        id: idOf(cmd),
+        record: {
+          state: 'SUCCEEDED',
+          command: 'authorize',
+          channel: 'web',
+          payment: JSON.stringify(cmd.payment),
+          stored_token: token,
+          created_at: String(now),
+          updated_at: String(now),
+        },
+        history: [],
+        issued_tokens: [{ digest, gateway: 'adyen' }],
+      });
+    const a = channelCommand('authorize', {}, { gateway: 'adyen', payment_method: { type: 'card', store: true } });
+    const b = channelCommand('authorize', {}, { gateway: 'adyen', payment_method: { type: 'card', store: true } });
+    const forged = `shopper-tokexport-e:${PAN}`;
+    // The digest of KNOWN under this very secret, beside a card number: it vouches for KNOWN, not for the card number.
+    const file = `${line(a, forged, 'ab'.repeat(32))}\n${line(b, forged, index.digest(KNOWN))}\n`;
+    const summary = await importOperations(redis, config.redis.keyPrefix, Readable.from([file]), {
+      issuedTokens: { secrets: config.serviceBus, gateways: config.gateways },
+    });
+    expect(summary).toMatchObject({ operations: 2, cardDataFound: 2, issuedTokensIndexed: 0 });
+    expect(await index.gatewayOf(forged)).toBeNull();
+    expect(await index.gatewayOf(KNOWN)).toBeNull();
+    const restored = new Ledger(redis, config.redis.keyPrefix);
+    for (const cmd of [a, b]) expect((await restored.get(idOf(cmd)))?.storedToken).toBe(`shopper-tokexport-e:${PAN_MASK}`);
+  });
+
+  it('export writes no digest for a stored token the index no longer holds (an erased order’s): its import masks it', async () => {
+    const { config, ledger, index } = setup();
+    const now = Date.now();
+    const auth = channelCommand('authorize', {}, { gateway: 'adyen', payment_method: { type: 'card', store: true } });
+    await ledger.create(idOf(auth), auth, now);
+    expect(await index.record(UNKNOWN, 'adyen')).toBe(true);
+    await ledger.setFieldOnceAndGet(idOf(auth), 'stored_token', UNKNOWN);
+    expect(await index.drop(UNKNOWN)).toBe(true);
+    const chunks: Buffer[] = [];
+    const out = new Writable({ write: (chunk: Buffer, _e, done) => (chunks.push(chunk), done()) });
+    const options = { issuedTokens: { secrets: config.serviceBus, gateways: config.gateways } };
+    await exportOperations(redis, config.redis.keyPrefix, out, { from: 0, to: now + 60_000, ...options });
+    const file = Buffer.concat(chunks).toString('utf8');
+    expect(file).not.toContain(index.digest(UNKNOWN));
+    expect(file).not.toContain('issued_tokens');
+
+    const target = setup();
+    const summary = await importOperations(redis, target.config.redis.keyPrefix, Readable.from([file]), {
+      issuedTokens: { secrets: target.config.serviceBus, gateways: target.config.gateways },
+    });
+    expect(summary).toMatchObject({ operations: 1, cardDataFound: 1, issuedTokensIndexed: 0 });
+    expect(await target.index.gatewayOf(UNKNOWN)).toBeNull();
+    expect((await new Ledger(redis, target.config.redis.keyPrefix).get(idOf(auth)))?.storedToken).toBe(`shopper-tokexport-b:${PAN_MASK}`);
   });
 });
