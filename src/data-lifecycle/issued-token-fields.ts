@@ -43,9 +43,10 @@ function readsAsCardNumber(v: unknown): v is string {
  *   they nor their id are exempt.
  */
 export function pspIdentifiersOf(snap: OperationSnapshot, distrusted: ReadonlySet<string> = NONE): string[] {
-  const record: Record<string, string> = snap.record ?? {};
-  const token = distrusted.has(record.stored_token) ? undefined : record.stored_token;
-  const newKey = distrusted.has(record.new_gateway_key) ? undefined : record.new_gateway_key;
+  const record: Record<string, unknown> = snap.record ?? {};
+  // A file's record may hold anything there (a number, an object): only a string is an identifier.
+  const token = typeof record.stored_token !== 'string' || distrusted.has(record.stored_token) ? undefined : record.stored_token;
+  const newKey = typeof record.new_gateway_key !== 'string' || distrusted.has(record.new_gateway_key) ? undefined : record.new_gateway_key;
   const values = [record.gateway_reference, newKey, token?.slice(token.lastIndexOf(':') + 1)];
   return values.filter(readsAsCardNumber);
 }

@@ -231,6 +231,27 @@ describe('card-like stored tokens the bridge issued, through the data lifecycle'
     expect(stored).toContain(PAN_MASK);
   });
 
+  it('a line whose record holds a non-string where a stored token or PSP reference belongs is imported, not a crash', async () => {
+    const now = Date.now();
+    const cmd = charges().known;
+    const record = {
+      state: 'FAILED',
+      command: 'sale',
+      channel: 'web',
+      payment: JSON.stringify(cmd.payment),
+      stored_token: 4111,
+      new_gateway_key: 7,
+      created_at: String(now),
+      updated_at: String(now),
+    };
+    const file = `${canonicalJson({ type: 'operation', id: idOf(cmd), record, history: [], issued_tokens: 'x' })}\n`;
+    const { config } = setup();
+    const summary = await importOperations(redis, config.redis.keyPrefix, Readable.from([file]), {
+      issuedTokens: { secrets: config.serviceBus, gateways: config.gateways },
+    });
+    expect(summary).toMatchObject({ operations: 1, issuedTokensIndexed: 0 });
+  });
+
   it('a token exported with its index digest is indexed again by the import after Redis lost it, and the intake accepts it again', async () => {
     const { config, ledger, index } = setup();
     const now = Date.now();
