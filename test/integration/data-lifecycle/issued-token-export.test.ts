@@ -14,6 +14,7 @@ import { PaymentCommand } from '../../../src/contracts/payment-command';
 import { exportOperations } from '../../../src/data-lifecycle/export';
 import { importOperations } from '../../../src/data-lifecycle/import';
 import { canonicalJson } from '../../../src/data-lifecycle/operation-snapshot';
+import { validateCommand } from '../../../src/contracts/command-validator';
 import { RetentionSweep } from '../../../src/data-lifecycle/retention-sweep';
 import { IssuedTokens, issuedTokenOf } from '../../../src/ledger/issued-tokens';
 import { Ledger } from '../../../src/ledger/ledger';
@@ -277,6 +278,10 @@ describe('card-like stored tokens the bridge issued, through the data lifecycle'
     // Redis loses everything, the index included; the export is imported into the same namespace.
     await unlinkMatching(redis, `${config.redis.keyPrefix}*`);
     expect(await index.gatewayOf(KNOWN)).toBeNull();
+    // The intake's question before the restore: the token is refused as card data.
+    const refused = channelCommand('sale', {}, { gateway: 'adyen', gateway_key: KNOWN, payment_method: { type: 'card' } });
+    const lost = await issuedTokenOf(index, refused, config.gateways);
+    expect(() => validateCommand(refused, undefined, lost.values)).toThrow(/card data/);
     const before = await metricValue('pb_issued_tokens_indexed_total', { gateway: 'adyen' });
     const summary = await importOperations(redis, config.redis.keyPrefix, Readable.from([file]), options);
     expect(summary).toMatchObject({ operations: 2, cardDataFound: 0, issuedTokensIndexed: 1 });
@@ -286,7 +291,9 @@ describe('card-like stored tokens the bridge issued, through the data lifecycle'
     expect((await ledger.get(idOf(charge)))?.payment.gateway_key).toBe(KNOWN);
     // The intake's question about a new charge of the token: it is a stored token of ours again.
     const again = channelCommand('sale', {}, { gateway: 'adyen', gateway_key: KNOWN, payment_method: { type: 'card' } });
-    expect(await issuedTokenOf(index, again, config.gateways)).toEqual({ values: new Set([KNOWN]), gateway: 'adyen' });
+    const lookup = await issuedTokenOf(index, again, config.gateways);
+    expect(lookup).toEqual({ values: new Set([KNOWN]), gateway: 'adyen' });
+    expect(validateCommand(again, undefined, lookup.values).payment.gateway_key).toBe(KNOWN);
 
     // A deployment whose secret rotated since (the export's is its previous one) verifies the digest too.
     const rotated = setup({ 'service_bus.secret': 'a-rotated-bus-secret-0123456789abcdef', 'service_bus.secret_previous': config.serviceBus.secret });
