@@ -321,6 +321,15 @@ describe('export → import → export', () => {
     });
     expect(await new Ledger(redis, target).get(seededHere.auth)).toMatchObject({ storedToken: `shopper-0042:${tokenId}`, gatewayReference: pspReference });
     expect(await new Ledger(redis, target).findByReference('simulator', pspReference)).toBe(seededHere.auth);
+    // The CSV export carries the digest in its snapshot column as well.
+    const fromCsv = freshPrefix();
+    const csv = await exportText(prefix, 'csv', 2, issuedTokens);
+    expect(await importOperations(redis, fromCsv, Readable.from([csv]), issuedTokens)).toMatchObject({
+      complete: true,
+      cardDataFound: 0,
+      issuedTokensIndexed: 1,
+    });
+    expect(await new Ledger(redis, fromCsv).get(seededHere.auth)).toMatchObject({ storedToken: `shopper-0042:${tokenId}` });
     // Without the bus secret to check the export's digest with, the stored token is masked as card data.
     const unchecked = freshPrefix();
     expect(await importOperations(redis, unchecked, Readable.from([text]))).toMatchObject({ complete: true, cardDataFound: 1, issuedTokensIndexed: 0 });
