@@ -114,4 +114,19 @@ describe('the deadline of an action the PSP still waits for after UNRESOLVED', (
     const boleto = later + DAY;
     expect(deadlineAfterUnresolved(boleto, { createdAt: created }, later, auth)).toEqual(actionDeadline(boleto, { createdAt: created }, later, auth));
   });
+
+  it("sets aside a PSP deadline already past (the voucher's fixed wait from creation instead), and cuts one past authentication.max_action_wait_ms from now, as on entering", () => {
+    const voucher: CustomerAction = { kind: 'voucher' };
+    expect(deadlineAfterUnresolved(later - DAY, { createdAt: created }, later, auth, voucher)).toEqual({
+      at: created + 7 * DAY,
+      from: 'since_creation',
+      wait: 'voucher',
+    });
+    const konbini = later + 90 * DAY;
+    expect(deadlineAfterUnresolved(konbini, { createdAt: created }, later, auth, voucher)).toEqual({
+      at: later + 62 * DAY,
+      from: 'psp_capped',
+      pspExpiresAt: konbini,
+    });
+  });
 });
