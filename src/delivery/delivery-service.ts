@@ -51,7 +51,7 @@ import {
   refundNoticesWithheld,
 } from './authorization-metrics';
 import { CancelBasis, cancelBasisOf } from '../ledger/cancel-basis';
-import { InquiryResult, inquireStatus } from './status-inquiry';
+import { InquiryResult, STATUS_PAGES_CAPPED, inquireStatus } from './status-inquiry';
 import { InquiryMiss, NOT_LANDED, inquiryMisses, readInquiryMiss } from './inquiry-miss';
 import { inquiryErrorIsAnswer, inquiryErrorsUnresolved } from './inquiry-error';
 import { OutcomeRecorder } from './outcome-recorder';
@@ -1044,10 +1044,12 @@ export class DeliveryService {
       // Retryable, but the request may have landed: UNKNOWN, asked about before it is ever sent again.
       const inARow = phase === 'send' && !err.details.pspHasRequest ? await this.sameAnswerHeld(op, err, detail.http_status) : 0;
       const held = err.details.pspHasRequest === true || inARow > 0;
-      // A PSP that answered "I already have it" is up: only silence counts against its breaker.
-      if (held) breaker.success();
+      // A PSP that answered "I already have it" is up: only silence counts against its breaker. So is one whose
+      // list the inquiry read to its page cap: every page was answered (the cap has its own counter and warning).
+      const capped = err.details.gatewayCode === STATUS_PAGES_CAPPED;
+      if (held || capped) breaker.success();
       else breaker.failure();
-      this.health.retryableFailure(err, op.id);
+      if (!capped) this.health.retryableFailure(err, op.id);
       const firstCheck = this.deps.config.poller.scheduleMs[0];
       // A resend the PSP answered from what it holds keeps the schedule its first UNKNOWN began: restarting it at each
       // resend kept the operation from ever reaching UNRESOLVED.
