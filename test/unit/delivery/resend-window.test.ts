@@ -20,7 +20,7 @@ describe('replayInquiryExpired', () => {
 });
 
 describe('replayWithheldReason', () => {
-  const op = { createdAt: 1_700_000_000_000, receivedAt: 1_700_000_000_000 - 5_000 };
+  const op = { command: 'authorize', createdAt: 1_700_000_000_000, receivedAt: 1_700_000_000_000 - 5_000 } as const;
   const maxAgeMs = 3600_000;
   const replays = { inquiryReplaysRequest: true };
 
@@ -36,6 +36,12 @@ describe('replayWithheldReason', () => {
 
   it('has no max age bound when delivery.max_age_ms is 0', () => {
     expect(replayWithheldReason(replays, op, op.createdAt + IDEMPOTENT_RESEND_WINDOW_MS - 1, 0)).toBeNull();
+  });
+
+  it('never withholds the replay of a balance inquiry: it reads the balance, moves nothing, however late or often', () => {
+    const balance = { ...op, command: 'balance_inquiry' } as const;
+    expect(replayWithheldReason(replays, balance, op.receivedAt + 10 * maxAgeMs, maxAgeMs)).toBeNull();
+    expect(replayWithheldReason(replays, balance, op.createdAt + 10 * IDEMPOTENT_RESEND_WINDOW_MS, maxAgeMs)).toBeNull();
   });
 
   it('never withholds an inquiry that reads the PSP state (Stripe, Cybersource)', () => {
