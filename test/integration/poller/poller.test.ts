@@ -273,7 +273,6 @@ describe('the poller', () => {
   });
 
   describe('an Adyen operation, whose inquiry replays its request under its Idempotency-Key', () => {
-    /** A poller at `ageMs` past now that notes the operations it builds status requests for (nothing listens at Adyen's address). */
     /** The configured gateways' router, noting the operations it builds status requests for. */
     function countingRouter(counter: { asked: string[] }, cfg: Config): GatewayRouter {
       const routes = createGatewayClients(cfg);
@@ -294,6 +293,7 @@ describe('the poller', () => {
       };
     }
 
+    /** A poller at `ageMs` past now that notes the operations it builds status requests for (nothing listens at Adyen's address). */
     function countingPoller(counter: { asked: string[] }, ageMs: number, logger = captureLogger('info').logger, cfg: Config = config): Poller {
       const recorder = new OutcomeRecorder({ config: cfg, ledger, events, eventsQueue, logger });
       return new Poller({ config: cfg, ledger, router: countingRouter(counter, cfg), recorder, logger, now: () => Date.now() + ageMs });
@@ -356,7 +356,9 @@ describe('the poller', () => {
           expect(history.find((h) => h.event === 'poll_skipped')?.reason).toMatch(/delivery\.max_age_ms/);
           expect(lines.some((l) => l.includes('status inquiry withheld') && l.includes(id) && l.includes('max_age'))).toBe(true);
         }
-        expect(await metricValue('pb_replay_inquiries_withheld_total', { gateway: 'adyen', by: 'poller', reason: 'max_age' })).toBeGreaterThanOrEqual(before + 2);
+        expect(await metricValue('pb_replay_inquiries_withheld_total', { gateway: 'adyen', by: 'poller', reason: 'max_age' })).toBeGreaterThanOrEqual(
+          before + 2,
+        );
         const op = await ledger.get(unresolved);
         expect(op?.state).toBe('UNRESOLVED');
         expect(op?.nextCheckAt).toBeGreaterThan(Date.now());
