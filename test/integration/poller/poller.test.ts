@@ -11,6 +11,7 @@ import { Ledger } from '../../../src/ledger/ledger';
 import { Poller } from '../../../src/poller/poller';
 import { ACTION_EXPIRED, ActionExpiry } from '../../../src/poller/action-expiry';
 import { createDeliveryQueue } from '../../../src/delivery/delivery-queue';
+import { bullJobId } from '../../../src/queueing/job-id';
 import { metricValue } from '../../../src/metrics/metrics-registry';
 import { ConfiguredGatewayRouter } from '../../../src/routing/configured-gateway-router';
 import { PspSimulator } from '../../../harness/twins/psp-simulator/psp-simulator';
@@ -299,12 +300,15 @@ describe('the poller', () => {
       return new Poller({ config: cfg, ledger, router: countingRouter(counter, cfg), recorder, logger, now: () => Date.now() + ageMs });
     }
 
-    async function unresolvedAdyenAuthorization(): Promise<string> {
+    /** An Adyen authorization sent once and now `state` (UNRESOLVED unless named), due for the poller. */
+    async function unresolvedAdyenAuthorization(state: 'UNRESOLVED' | 'UNKNOWN' | 'PENDING' = 'UNRESOLVED'): Promise<string> {
       const command = channelCommand('authorize', {}, { gateway: 'adyen', gateway_key: 'shopper-poller-replay:8415718415718415' });
       const id = command.payment.operation_reference!;
       await ledger.create(id, command);
       await ledger.transition(id, 'SENT', { event: 'attempt' }, { countAttempt: true });
-      await ledger.transition(id, 'UNRESOLVED', { event: 'test' }, { nextCheckAt: Date.now() - 1 });
+      // From SENT: UNRESOLVED never moves back to UNKNOWN.
+      await ledger.transition(id, state, { event: 'test' }, { nextCheckAt: Date.now() - 1, pollStep: 0 });
+      expect((await ledger.get(id))?.state).toBe(state);
       return id;
     }
 
@@ -342,8 +346,7 @@ describe('the poller', () => {
 
       it('an UNRESOLVED or UNKNOWN Adyen operation is never asked (the replay would perform what the OMS stopped expecting): noted, counted, logged', async () => {
         const unresolved = await unresolvedAdyenAuthorization();
-        const unknown = await unresolvedAdyenAuthorization();
-        await ledger.transition(unknown, 'UNKNOWN', { event: 'test' }, { nextCheckAt: Date.now() - 1, pollStep: 0 });
+        const unknown = await unresolvedAdyenAuthorization('UNKNOWN');
         const counter = { asked: [] as string[] };
         const before = await metricValue('pb_replay_inquiries_withheld_total', { gateway: 'adyen', by: 'poller', reason: 'max_age' });
         const { logger, lines } = captureLogger('info');
@@ -362,6 +365,38 @@ describe('the poller', () => {
         const op = await ledger.get(unresolved);
         expect(op?.state).toBe('UNRESOLVED');
         expect(op?.nextCheckAt).toBeGreaterThan(Date.now());
+      });
+
+      it('a PENDING one is not asked either (its schedule goes on); an UNKNOWN one gets its delivery job queued to run now (which makes it UNRESOLVED unasked)', async () => {
+        const pending = await unresolvedAdyenAuthorization('PENDING');
+        const unknown = await unresolvedAdyenAuthorization('UNKNOWN');
+        const counter = { asked: [] as string[] };
+        const cfg = { ...config, delivery: { ...config.delivery, maxAgeMs: MAX_AGE_MS } };
+        const deliveryQueue = createDeliveryQueue(redis, config.redis.keyPrefix);
+        try {
+          const logger = captureLogger('info').logger;
+          const recorder = new OutcomeRecorder({ config: cfg, ledger, events, eventsQueue, logger });
+          const poller = new Poller({
+            config: cfg,
+            ledger,
+            router: countingRouter(counter, cfg),
+            recorder,
+            logger,
+            deliveryQueue,
+            now: () => Date.now() + 2 * MAX_AGE_MS,
+          });
+          await poller.runOnce();
+          expect(counter.asked).not.toContain(pending);
+          expect(counter.asked).not.toContain(unknown);
+          expect((await ledger.interactions(pending)).find((h) => h.event === 'poll_skipped')?.reason).toMatch(/delivery\.max_age_ms/);
+          expect(await ledger.get(pending)).toMatchObject({ state: 'PENDING', pollStep: 1 });
+          const job = await deliveryQueue.getJob(bullJobId(unknown));
+          expect(job?.data).toEqual({ operationId: unknown });
+          expect(['waiting', 'prioritized']).toContain(await job?.getState());
+        } finally {
+          await deliveryQueue.obliterate({ force: true });
+          await deliveryQueue.close();
+        }
       });
 
       it("an Adyen authorization past its customer action's expiry is not asked either: expired on what the bridge knows, counted", async () => {
