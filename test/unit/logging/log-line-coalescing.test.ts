@@ -5,6 +5,14 @@ import { setImmediate as nextTurn } from 'node:timers/promises';
 import { coalescedLines } from '../../../src/logging/log-line-coalescing';
 import { createLogger } from '../../../src/logging/logger';
 
+/** The messages of the JSON lines of one write, in order. */
+function messagesOf(write: string): string[] {
+  return write
+    .split('\n')
+    .filter(Boolean)
+    .map((line) => (JSON.parse(line) as { message: string }).message);
+}
+
 /** A destination that records each write it is handed (not each line). */
 function recordingStream(): { stream: Writable; writes: string[] } {
   const writes: string[] = [];
@@ -27,12 +35,7 @@ describe('coalescedLines', () => {
     expect(writes).toEqual([]);
     await nextTurn();
     expect(writes).toHaveLength(1);
-    expect(
-      writes[0]
-        .split('\n')
-        .filter(Boolean)
-        .map((line) => (JSON.parse(line) as { message: string }).message),
-    ).toEqual(['first', 'second', 'third']);
+    expect(messagesOf(writes[0])).toEqual(['first', 'second', 'third']);
   });
 
   it('writes each turn apart, and nothing for a turn without lines', async () => {
@@ -64,12 +67,7 @@ describe('coalescedLines', () => {
     web.info('three');
     await nextTurn();
     expect(writes).toHaveLength(1);
-    expect(
-      writes[0]
-        .split('\n')
-        .filter(Boolean)
-        .map((line) => (JSON.parse(line) as { message: string }).message),
-    ).toEqual(['one', 'two', 'three']);
+    expect(messagesOf(writes[0])).toEqual(['one', 'two', 'three']);
   });
 
   it('without coalesce a logger writes each line at once', () => {
