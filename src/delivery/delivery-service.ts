@@ -395,7 +395,7 @@ export class DeliveryService {
     if (op.state === 'UNKNOWN') {
       if (inquirySupport(route.transformer, op.command) === 'webhook-only') {
         if (tooOld || this.now() - op.createdAt > IDEMPOTENT_RESEND_WINDOW_MS) {
-          breaker.success(); // release a probe reservation: we did not call
+          breaker.release(); // we did not call: a reserved probe is freed, the breaker stays as it is
           const cause = tooOld ? 'delivery.max_age_ms passed' : 'idempotency key too old to resend safely';
           const given = await recorder.unresolve(
             op,
@@ -409,7 +409,7 @@ export class DeliveryService {
         if ((await this.deps.ledger.interactions(op.id)).some((h) => h.psp_has_request === true)) {
           // The PSP said it holds the request (a resend refused as an idempotency conflict): its webhook settles
           // it; sending again would only be refused again.
-          breaker.success(); // release a probe reservation: we did not call
+          breaker.release(); // we did not call: a reserved probe is freed, the breaker stays as it is
           await this.deps.ledger.transition(
             op.id,
             'PENDING',
@@ -431,7 +431,7 @@ export class DeliveryService {
       return this.inquireThenMaybeResend(op, ctx.context, route, breaker, tooOld);
     }
     if (tooOld) {
-      breaker.success(); // release a probe reservation: we did not call
+      breaker.release(); // we did not call: a reserved probe is freed, the breaker stays as it is
       const age = { age_ms: this.now() - op.receivedAt };
       if (op.attempts > 0 && (await this.mayHaveReachedPsp(op.id))) {
         // An attempt may have moved money: giving up must not tell the OMS it failed.
@@ -455,7 +455,7 @@ export class DeliveryService {
    * logged with its reason.
    */
   private async replayWithheld(op: OperationRecord, route: GatewayRoute, breaker: CircuitBreaker, reason: ReplayWithheldReason): Promise<DeliveryStep> {
-    breaker.success(); // release a probe reservation: we did not call
+    breaker.release(); // we did not call: a reserved probe is freed, the breaker stays as it is
     replayInquiriesWithheld().inc({ gateway: route.gateway.name, by: 'delivery', reason });
     const pastMaxAge = reason === 'max_age';
     const details = pastMaxAge ? { age_ms: this.now() - op.receivedAt, inquiry: 'replay_withheld' } : { age_ms: this.now() - op.createdAt };
@@ -857,7 +857,7 @@ export class DeliveryService {
       // builder, data it needs was erased): its earlier attempt may be at the PSP, so it is never told FAIL.
       const sent = await this.refusalOfSent(op, refusal.details.gatewayCode ?? refusal.code, { kind: refusal.kind });
       if (sent) {
-        breaker.success(); // release a probe reservation: we did not call
+        breaker.release(); // we did not call: a reserved probe is freed, the breaker stays as it is
         return sent;
       }
       // Decided on the record as read: one another worker sent meanwhile is left as that one leaves it. A cancel of a
@@ -1059,6 +1059,7 @@ export class DeliveryService {
       await ledger.transition(op.id, 'UNKNOWN', inARow > 0 ? { ...detail, psp_has_request: true, same_answer_in_a_row: inARow } : detail, schedule);
       return { kind: 'retry', reason: `outcome unknown (${phase})` };
     }
+    let counted = false;
     if (phase === 'send' && this.mayFailOver(op)) {
       // Provably not sent, or a decline configured as "try elsewhere": the next candidate may take it.
       const code = err.details.gatewayCode ?? err.code;
@@ -1066,15 +1067,17 @@ export class DeliveryService {
       if (trigger) {
         if (err.kind === 'not_sent') breaker.failure();
         else breaker.success();
+        counted = true;
         const moved = await this.failover(op, trigger, { gateway: err.gateway, kind: err.kind, gateway_code: err.details.gatewayCode });
         if (moved) return moved;
-        if (err.kind === 'not_sent') breaker.success(); // undo: the plain handling below counts it once
       }
     }
     // Whether to try again is the error's to say (`GatewayError.retryable`), never a list kept here.
     if (err.retryable) {
-      // Refused credentials say nothing about the PSP's health: they do not count against its breaker.
-      if (err.kind !== 'authentication') breaker.failure();
+      // Refused credentials say nothing about the PSP's health: they do not count against its breaker. Counted once:
+      // a failover that found no candidate counted it already (an "undo" by success() here closed a breaker it had
+      // just opened and cleared the failures in a row, so a black-holed PSP with failover on never opened it).
+      if (err.kind !== 'authentication' && !counted) breaker.failure();
       this.health.retryableFailure(err, op.id);
       await ledger.appendInteraction(op.id, detail);
       return { kind: 'retry', reason: err.kind, retryAfterMs: this.retryAfter(op, err) };
