@@ -461,8 +461,8 @@ export class DeliveryService {
     const details = pastMaxAge ? { age_ms: this.now() - op.receivedAt, inquiry: 'replay_withheld' } : { age_ms: this.now() - op.createdAt };
     this.deps.logger.warn(
       pastMaxAge
-        ? 'status inquiry withheld: it would replay the request past delivery.max_age_ms (a request that never landed would be performed now); UNRESOLVED, settles by webhook or reconciliation'
-        : "status inquiry withheld: it would replay the request past its idempotency key's validity; UNRESOLVED, settles by webhook or reconciliation",
+        ? 'status inquiry withheld: it would replay the request past delivery.max_age_ms (a request that never landed would be performed now); UNRESOLVED: its webhook or reconciliation settles it where the gateway has them, else an operator (docs/RUNBOOK.md)'
+        : "status inquiry withheld: it would replay the request past its idempotency key's validity; UNRESOLVED: its webhook or reconciliation settles it where the gateway has them, else an operator (docs/RUNBOOK.md)",
       { operation_id: op.id, gateway: route.gateway.name, command: op.command, reason, ...details },
     );
     const cause = pastMaxAge ? 'delivery.max_age_ms passed' : 'idempotency key too old to ask by replaying the request';

@@ -264,14 +264,17 @@ export class Poller {
         ? 'inquiry would replay the request past delivery.max_age_ms (a request that never landed would be performed now)'
         : "inquiry would replay the request past its idempotency key's validity";
     await ledger.appendInteraction(op.id, { event: 'poll_skipped', reason });
-    logger.info('poll: status inquiry withheld; the operation settles by webhook or reconciliation', {
-      operation_id: op.id,
-      gateway: route.gateway.name,
-      state: op.state,
-      age_ms: this.now() - (why === 'max_age' ? op.receivedAt : op.createdAt),
-      withheld: why,
-      reason,
-    });
+    logger.info(
+      'poll: status inquiry withheld; its webhook or reconciliation settles the operation where the gateway has them, else an operator (docs/RUNBOOK.md)',
+      {
+        operation_id: op.id,
+        gateway: route.gateway.name,
+        state: op.state,
+        age_ms: this.now() - (why === 'max_age' ? op.receivedAt : op.createdAt),
+        withheld: why,
+        reason,
+      },
+    );
     if (op.state === 'UNKNOWN') await this.keepDelivering(op, true);
     return this.advance(op);
   }
