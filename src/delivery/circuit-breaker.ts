@@ -60,6 +60,16 @@ export class CircuitBreaker {
     });
   }
 
+  /**
+   * Gives back a `permit()` whose caller did not call the gateway after all (it settled the operation without a call,
+   * or refused it): a reserved probe is freed, so the next `permit()` may probe at once, and nothing else changes.
+   * Unlike `success()`, it neither closes an open breaker on no evidence nor clears the count of failures in a row.
+   */
+  release(): void {
+    if (!this.probeInFlight) return;
+    this.track(() => (this.probeInFlight = false));
+  }
+
   failure(): void {
     this.failures += 1;
     if (this.probeInFlight || this.failures >= this.failureThreshold) {

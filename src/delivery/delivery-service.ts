@@ -46,7 +46,7 @@ import { InquiryResult, STATUS_PAGES_CAPPED, inquireStatus } from './status-inqu
 import { InquiryMiss, NOT_LANDED, inquiryMissRules, inquiryMisses, readInquiryMiss } from './inquiry-miss';
 import { inquiryErrorIsAnswer, inquiryErrorsUnresolved } from './inquiry-error';
 import { OutcomeRecorder } from './outcome-recorder';
-import { IDEMPOTENT_RESEND_WINDOW_MS, replayInquiriesWithheld, replayInquiryExpired } from './resend-window';
+import { IDEMPOTENT_RESEND_WINDOW_MS, ReplayWithheldReason, replayInquiriesWithheld, replayWithheldReason } from './resend-window';
 import { idempotencyConflictsOnResend } from './resend-conflict';
 import { SAME_ANSWER_HELD_AFTER, maybeSavedAnswer, sameAnswersHeld, sameUnknownAnswersInARow } from './repeated-answer';
 import { retryAfterCapped } from './retry-after-metrics';
@@ -386,7 +386,7 @@ export class DeliveryService {
     if (op.state === 'UNKNOWN') {
       if (inquirySupport(route.transformer, op.command) === 'webhook-only') {
         if (tooOld || this.now() - op.createdAt > IDEMPOTENT_RESEND_WINDOW_MS) {
-          breaker.success(); // release a probe reservation: we did not call
+          breaker.release(); // we did not call: a reserved probe is freed, the breaker stays as it is
           const cause = tooOld ? 'delivery.max_age_ms passed' : 'idempotency key too old to resend safely';
           const given = await recorder.unresolve(
             op,
@@ -400,7 +400,7 @@ export class DeliveryService {
         if ((await this.deps.ledger.interactions(op.id)).some((h) => h.psp_has_request === true)) {
           // The PSP said it holds the request (a resend refused as an idempotency conflict): its webhook settles
           // it; sending again would only be refused again.
-          breaker.success(); // release a probe reservation: we did not call
+          breaker.release(); // we did not call: a reserved probe is freed, the breaker stays as it is
           await this.deps.ledger.transition(
             op.id,
             'PENDING',
@@ -414,34 +414,15 @@ export class DeliveryService {
         // replays its stored answer for a request it already has and performs it once otherwise.
         return this.send(op, ctx.context, route, breaker);
       }
-      if (replayInquiryExpired(route.transformer, op.createdAt, this.now())) {
-        // Asking would send the request again after its idempotency key may have lapsed: it could be
-        // performed twice. Only the PSP's webhook or its reports can settle it now.
-        breaker.success(); // release a probe reservation: we did not call
-        replayInquiriesWithheld().inc({ gateway: route.gateway.name, by: 'delivery' });
-        this.deps.logger.warn(
-          "status inquiry withheld: it would replay the request past its idempotency key's validity; UNRESOLVED, settles by webhook or reconciliation",
-          {
-            operation_id: op.id,
-            gateway: route.gateway.name,
-            age_ms: this.now() - op.createdAt,
-          },
-        );
-        const given = await recorder.unresolve(
-          op,
-          'idempotency key too old to ask by replaying the request',
-          'bridge',
-          { age_ms: this.now() - op.createdAt },
-          this.now() + this.deps.config.poller.scheduleMs[0],
-        );
-        return { kind: 'done', state: given.state };
-      }
+      const withheld = replayWithheldReason(route.transformer, op, this.now(), maxAgeMs);
+      if (withheld) return this.replayWithheld(op, route, breaker, withheld);
       // Never resend before asking: the first attempt may have moved money. Past delivery.max_age_ms it is still
-      // asked, once, and then UNRESOLVED unless that settles it: never sent again.
+      // asked, once, and then UNRESOLVED unless that settles it: never sent again (an inquiry that replays the request
+      // is a send, withheld above).
       return this.inquireThenMaybeResend(op, ctx.context, route, breaker, tooOld);
     }
     if (tooOld) {
-      breaker.success(); // release a probe reservation: we did not call
+      breaker.release(); // we did not call: a reserved probe is freed, the breaker stays as it is
       const age = { age_ms: this.now() - op.receivedAt };
       if (op.attempts > 0 && (await this.mayHaveReachedPsp(op.id))) {
         // An attempt may have moved money: giving up must not tell the OMS it failed.
@@ -454,6 +435,30 @@ export class DeliveryService {
       return { kind: 'done', state: failed.state };
     }
     return this.send(op, ctx.context, route, breaker);
+  }
+
+  /**
+   * An UNKNOWN operation whose status inquiry would replay its request (`replayWithheldReason`): never asked. Past
+   * the key's validity the replay could be performed twice; past `delivery.max_age_ms` it would perform, now, a
+   * request that never landed, after the bridge gave up on it. UNRESOLVED (alerted, the OMS told), never FAILED: the
+   * first attempt may have landed. It settles by the PSP's webhook (Adyen sends AUTHORISATION for what happened) or
+   * by reconciliation; the poller does not replay it either. Counted (`pb_replay_inquiries_withheld_total`) and
+   * logged with its reason.
+   */
+  private async replayWithheld(op: OperationRecord, route: GatewayRoute, breaker: CircuitBreaker, reason: ReplayWithheldReason): Promise<DeliveryStep> {
+    breaker.release(); // we did not call: a reserved probe is freed, the breaker stays as it is
+    replayInquiriesWithheld().inc({ gateway: route.gateway.name, by: 'delivery', reason });
+    const pastMaxAge = reason === 'max_age';
+    const details = pastMaxAge ? { age_ms: this.now() - op.receivedAt, inquiry: 'replay_withheld' } : { age_ms: this.now() - op.createdAt };
+    this.deps.logger.warn(
+      pastMaxAge
+        ? 'status inquiry withheld: it would replay the request past delivery.max_age_ms (a request that never landed would be performed now); UNRESOLVED: its webhook or reconciliation settles it where the gateway has them, else an operator (docs/RUNBOOK.md)'
+        : "status inquiry withheld: it would replay the request past its idempotency key's validity; UNRESOLVED: its webhook or reconciliation settles it where the gateway has them, else an operator (docs/RUNBOOK.md)",
+      { operation_id: op.id, gateway: route.gateway.name, command: op.command, reason, ...details },
+    );
+    const cause = pastMaxAge ? 'delivery.max_age_ms passed' : 'idempotency key too old to ask by replaying the request';
+    const given = await this.deps.recorder.unresolve(op, cause, 'bridge', details, this.now() + this.deps.config.poller.scheduleMs[0], { onlyFrom: 'UNKNOWN' });
+    return { kind: 'done', state: given.state };
   }
 
   /**
@@ -837,7 +842,7 @@ export class DeliveryService {
       // builder, data it needs was erased): its earlier attempt may be at the PSP, so it is never told FAIL.
       const sent = await this.refusalOfSent(op, refusal.details.gatewayCode ?? refusal.code, { kind: refusal.kind });
       if (sent) {
-        breaker.success(); // release a probe reservation: we did not call
+        breaker.release(); // we did not call: a reserved probe is freed, the breaker stays as it is
         return sent;
       }
       // Decided on the record as read: one another worker sent meanwhile is left as that one leaves it. A cancel of a
@@ -1039,6 +1044,7 @@ export class DeliveryService {
       await ledger.transition(op.id, 'UNKNOWN', inARow > 0 ? { ...detail, psp_has_request: true, same_answer_in_a_row: inARow } : detail, schedule);
       return { kind: 'retry', reason: `outcome unknown (${phase})` };
     }
+    let counted = false;
     if (phase === 'send' && this.mayFailOver(op)) {
       // Provably not sent, or a decline configured as "try elsewhere": the next candidate may take it.
       const code = err.details.gatewayCode ?? err.code;
@@ -1046,15 +1052,17 @@ export class DeliveryService {
       if (trigger) {
         if (err.kind === 'not_sent') breaker.failure();
         else breaker.success();
+        counted = true;
         const moved = await this.failover(op, trigger, { gateway: err.gateway, kind: err.kind, gateway_code: err.details.gatewayCode });
         if (moved) return moved;
-        if (err.kind === 'not_sent') breaker.success(); // undo: the plain handling below counts it once
       }
     }
     // Whether to try again is the error's to say (`GatewayError.retryable`), never a list kept here.
     if (err.retryable) {
-      // Refused credentials say nothing about the PSP's health: they do not count against its breaker.
-      if (err.kind !== 'authentication') breaker.failure();
+      // Refused credentials say nothing about the PSP's health: they do not count against its breaker. Counted once:
+      // a failover that found no candidate counted it already (an "undo" by success() here closed a breaker it had
+      // just opened and cleared the failures in a row, so a black-holed PSP with failover on never opened it).
+      if (err.kind !== 'authentication' && !counted) breaker.failure();
       this.health.retryableFailure(err, op.id);
       await ledger.appendInteraction(op.id, detail);
       return { kind: 'retry', reason: err.kind, retryAfterMs: this.retryAfter(op, err) };

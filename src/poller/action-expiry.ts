@@ -5,7 +5,7 @@ import { OutcomeRecorder } from '../delivery/outcome-recorder';
 import { actionDeadline, waitFromCreation } from '../delivery/action-deadline';
 import { resolveOperationContext } from '../delivery/operation-context';
 import { inquireStatus } from '../delivery/status-inquiry';
-import { replayInquiriesWithheld, replayInquiryExpired } from '../delivery/resend-window';
+import { ReplayWithheldReason, replayInquiriesWithheld, replayWithheldReason } from '../delivery/resend-window';
 import { GatewayRoute } from '../gateways/gateway-route';
 import { GatewayError } from '../errors/gateway-error';
 import { inquiryErrorIsAnswer } from '../delivery/inquiry-error';
@@ -61,7 +61,8 @@ const DEFERRED = 'action_expiry_deferred';
  * - `search_lag`: the PSP's search missed it while a miss proves nothing (`readInquiryMiss`: index lag, the PSP holds the request);
  * - `beyond_horizon`: the PSP's search cannot reach its attempt: its miss proves nothing, and never will;
  * - `not_askable`: the gateway settles the command by webhook only (`inquiry`: webhook-only): it can never be asked;
- * - `replay_withheld`: the inquiry would replay the request past its idempotency key's validity: never asked again.
+ * - `replay_withheld`: the inquiry would replay the request past its idempotency key's validity or past
+ *   `delivery.max_age_ms` (`replayWithheldReason`; the entry's `withheld`): never asked again.
  */
 type NoAnswerCause = 'inquiry_error' | 'route_refused' | 'context_unresolved' | 'search_lag' | 'beyond_horizon' | 'not_askable' | 'replay_withheld';
 
@@ -73,14 +74,17 @@ interface NoAnswer {
 }
 
 /** The cause of the UNRESOLVED move (its event and alert), by why the PSP gave no answer and whether that may pass. */
-const UNRESOLVED_CAUSES: Readonly<Record<NoAnswerCause, (retryable: boolean) => string>> = {
-  inquiry_error: (retryable) => (retryable ? 'customer action expiry: status inquiry kept failing' : 'customer action expiry: status inquiry refused'),
+const UNRESOLVED_CAUSES: Readonly<Record<NoAnswerCause, (why: NoAnswer) => string>> = {
+  inquiry_error: (why) => (why.retryable ? 'customer action expiry: status inquiry kept failing' : 'customer action expiry: status inquiry refused'),
   route_refused: () => "customer action expiry: gateway missing from this process's configuration past the bound",
   context_unresolved: () => 'customer action expiry: status inquiry could not be built (operation context unresolved) past the bound',
   search_lag: () => "customer action expiry: the PSP's status search kept missing it while a miss proves nothing",
   beyond_horizon: () => "customer action expiry: attempt older than the PSP's status search reaches",
   not_askable: () => 'customer action expiry: the PSP cannot be asked about this command (webhook only)',
-  replay_withheld: () => 'customer action expiry: status inquiry withheld (idempotency key too old to ask by replaying the request)',
+  replay_withheld: (why) =>
+    why.details.withheld === 'max_age'
+      ? 'customer action expiry: status inquiry withheld (delivery.max_age_ms passed: replaying the request would send it again)'
+      : 'customer action expiry: status inquiry withheld (idempotency key too old to ask by replaying the request)',
 };
 
 /** A miss that proves nothing as the expiry's no answer: a lag that passes (asked again), a horizon that never will. */
@@ -120,8 +124,8 @@ const expiredActions = counter(
  *    leaves it ACTION_REQUIRED, asked again along `poller.schedule_ms`; once that has lasted
  *    `poller.action_expiry_inquiry_max_ms`, or at once on what will not pass (an error that is no answer about
  *    the operation, `inquiryErrorIsAnswer`; a webhook-only command; an inquiry withheld past the idempotency
- *    key's validity), it is UNRESOLVED (alerted, the poller asks on), with no void: a void is only for what the
- *    PSP told us was not completed (a captured sale's is refused);
+ *    key's validity or `delivery.max_age_ms`), it is UNRESOLVED (alerted, the poller asks on), with no void: a
+ *    void is only for what the PSP told us was not completed (a captured sale's is refused);
  * 2. otherwise FAILED with reason `ACTION_EXPIRED` (the OMS gets the FAIL event), and
  * 3. what the PSP holds is voided: a cancel `_<id>.void` of the PSP object (`payment.orphan_reversal:
  *    action_expired`), delivered and reported like any cancel, so an authentication completed after the
@@ -209,12 +213,15 @@ export class ActionExpiry {
     }
     const gateway = route.gateway.name;
     // A command the PSP settles only by webhook (`inquiry`: webhook-only) can never be asked, and an inquiry
-    // withheld past the key's validity never will be again: an operator decides (UNRESOLVED, the alert).
+    // withheld (a replay past the key's validity or delivery.max_age_ms) never will be again: an operator decides
+    // (UNRESOLVED, the alert).
     if (inquirySupport(route.transformer, op.command) !== 'supported') {
       return this.noAnswer(op, { cause: 'not_askable', retryable: false, details: {} }, gateway);
     }
-    if (this.replayWithheld(op, route)) {
-      return this.noAnswer(op, { cause: 'replay_withheld', retryable: false, details: { created_at: new Date(op.createdAt).toISOString() } }, gateway);
+    const withheld = this.replayWithheld(op, route);
+    if (withheld !== null) {
+      const details = { withheld, created_at: new Date(op.createdAt).toISOString(), received_at: new Date(op.receivedAt).toISOString() };
+      return this.noAnswer(op, { cause: 'replay_withheld', retryable: false, details }, gateway);
     }
     const resolved = await resolveOperationContext(op, ledger);
     if (!('context' in resolved)) {
@@ -337,7 +344,7 @@ export class ActionExpiry {
     }
     const after = await recorder.unresolve(
       op,
-      UNRESOLVED_CAUSES[cause](why.retryable),
+      UNRESOLVED_CAUSES[cause](why),
       'poller',
       // `cause` is the move's own (the text above); why, by its label, is `no_answer`.
       { no_answer: cause, ...details, failures, erring_ms: now - since },
@@ -405,11 +412,17 @@ export class ActionExpiry {
     return miss;
   }
 
-  /** Whether the inquiry about `op` is withheld (`replayInquiryExpired`): counted. */
-  private replayWithheld(op: OperationRecord, route: GatewayRoute): boolean {
-    if (!replayInquiryExpired(route.transformer, op.createdAt, this.now())) return false;
-    replayInquiriesWithheld().inc({ gateway: route.gateway.name, by: 'action_expiry' });
-    return true;
+  /**
+   * Why the inquiry about `op` is withheld (`replayWithheldReason`: a replay past the key's validity or past
+   * `delivery.max_age_ms`), counted in `pb_replay_inquiries_withheld_total{by="action_expiry",reason}`; null when it
+   * is asked. An operation waiting for its customer's action has Adyen's answer (the action), so its replay would
+   * read that answer back; past `delivery.max_age_ms` it is withheld all the same, as every replay is: one rule, no
+   * send after the bridge gave up. Withheld, the expiry has no answer to come: UNRESOLVED, never FAILED nor voided.
+   */
+  private replayWithheld(op: OperationRecord, route: GatewayRoute): ReplayWithheldReason | null {
+    const reason = replayWithheldReason(route.transformer, op, this.now(), this.deps.config.delivery.maxAgeMs);
+    if (reason !== null) replayInquiriesWithheld().inc({ gateway: route.gateway.name, by: 'action_expiry', reason });
+    return reason;
   }
 
   /**

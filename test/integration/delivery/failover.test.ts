@@ -1,6 +1,7 @@
 import { Config } from '../../../src/config/config';
 import { Logger } from '../../../src/logging/logger';
 import { DeliveryService } from '../../../src/delivery/delivery-service';
+import { GatewayRouter } from '../../../src/routing/gateway-router';
 import { EventStore } from '../../../src/events/event-store';
 import { Ledger } from '../../../src/ledger/ledger';
 import { metricValue } from '../../../src/metrics/metrics-registry';
@@ -42,7 +43,11 @@ afterEach(() => {
   }
 });
 
-function setup(overrides: Record<string, unknown> = {}, logger?: Logger): { service: DeliveryService; ledger: Ledger; events: EventStore; config: Config } {
+function setup(
+  overrides: Record<string, unknown> = {},
+  logger?: Logger,
+  router?: (real: GatewayRouter) => GatewayRouter,
+): { service: DeliveryService; ledger: Ledger; events: EventStore; config: Config } {
   const config = testConfig({
     'delivery.breaker_failure_threshold': 3,
     'delivery.breaker_open_ms': 60_000,
@@ -66,7 +71,7 @@ function setup(overrides: Record<string, unknown> = {}, logger?: Logger): { serv
       },
     },
   });
-  return stacks.build(config, { logger });
+  return stacks.build(config, { logger, router });
 }
 
 async function record(ledger: Ledger, command: PaymentCommand): Promise<string> {
@@ -117,6 +122,19 @@ describe('routing and failover (authorize, sale)', () => {
     const numbers = (await ledger.interactions(id)).filter((h) => h.event === 'attempt').map((h) => (h as { attempt?: unknown }).attempt);
     expect(numbers).toEqual([1, 2]);
     expect(await metricValue('pb_routing_failovers_total', { from: 'dead', to: 'simb', trigger: 'not_sent' })).toBe(before + 1);
+  });
+
+  it('a not-sent attempt whose failover finds no usable candidate counts once against its breaker: a black-holed PSP opens it at the threshold', async () => {
+    // simb's route is refused (as a gateway our configuration lost): every failover from dead finds nothing.
+    const { service, ledger } = setup({}, undefined, (real) => ({
+      route: (op) => (op.routing?.gateway === 'simb' || op.payment.gateway === 'simb' ? { refused: 'UNKNOWN_GATEWAY' } : real.route(op)),
+    }));
+    const breaker = service.breaker('dead');
+    for (let i = 1; i <= 3; i += 1) {
+      const id = await record(ledger, authorize({ currency: 'USD' }));
+      expect((await service.deliver(id)).kind).toBe('retry');
+      expect(breaker.state).toBe(i < 3 ? 'closed' : 'open');
+    }
   });
 
   it("a failover refused by the next candidate's stages never fails a command another worker sent again meanwhile: left as it is, no FAIL event", async () => {

@@ -949,12 +949,20 @@ describe('an expiry where the PSP is not asked (the route refused, a webhook-onl
     const s = setup(silentLogger(), waits);
     const id = await waiting(s);
     const unresolved = await count('unresolved', 'replay_withheld');
+    const withheld = { gateway: 'stripe', by: 'action_expiry', reason: 'key_validity' };
+    const withheldBefore = await metricValue('pb_replay_inquiries_withheld_total', withheld);
 
     const report = await expiryWith(s, 8 * DAY_MS, (real) => altered(real, { inquiryReplaysRequest: true })).runOnce();
 
     expect(report).toMatchObject({ due: 1, expired: 0, voided: 0, deferred: 0, unresolved: 1 });
     expect(await s.ledger.get(id)).toMatchObject({ state: 'UNRESOLVED' });
+    expect((await s.ledger.interactions(id)).find((h) => h.event === 'unresolved')).toMatchObject({
+      cause: 'customer action expiry: status inquiry withheld (idempotency key too old to ask by replaying the request)',
+      no_answer: 'replay_withheld',
+      withheld: 'key_validity',
+    });
     expect(await count('unresolved', 'replay_withheld')).toBe(unresolved + 1);
+    expect(await metricValue('pb_replay_inquiries_withheld_total', withheld)).toBe(withheldBefore + 1);
     await noFailure(s, id);
   });
 

@@ -56,4 +56,24 @@ describe('CircuitBreaker', () => {
     now = 1500;
     expect(b.permit().allowed).toBe(false);
   });
+
+  it('release frees a reserved probe without closing the breaker: the next permit probes at once, still half-open', () => {
+    const b = new CircuitBreaker(1, 1000, clock);
+    b.failure();
+    now = 1000;
+    expect(b.permit()).toEqual({ allowed: true });
+    b.release();
+    expect(b.state).toBe('open');
+    expect(b.permit()).toEqual({ allowed: true });
+    expect(b.state).toBe('half-open');
+  });
+
+  it('release on a closed breaker keeps the failures in a row (no call was made)', () => {
+    const b = new CircuitBreaker(3, 1000, clock);
+    b.failure();
+    b.failure();
+    b.release();
+    b.failure();
+    expect(b.state).toBe('open');
+  });
 });
