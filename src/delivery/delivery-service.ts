@@ -59,6 +59,7 @@ import { IDEMPOTENT_RESEND_WINDOW_MS, replayInquiriesWithheld, replayInquiryExpi
 import { idempotencyConflictsOnResend } from './resend-conflict';
 import { SAME_ANSWER_HELD_AFTER, maybeSavedAnswer, sameAnswersHeld, sameUnknownAnswersInARow } from './repeated-answer';
 import { retryAfterCapped } from './retry-after-metrics';
+import { maxAgeGiveUpResult, maxAgeGiveUps } from './max-age-give-up';
 import { BackoffPolicy } from '../queueing/backoff';
 import { OrchestrationPipeline, PipelineResult, planOf, routingRecordOf } from '../orchestration/orchestration-pipeline';
 import { buildOrchestrationPipeline } from '../orchestration/orchestration-stages';
@@ -397,13 +398,16 @@ export class DeliveryService {
         if (tooOld || this.now() - op.createdAt > IDEMPOTENT_RESEND_WINDOW_MS) {
           breaker.success(); // release a probe reservation: we did not call
           const cause = tooOld ? 'delivery.max_age_ms passed' : 'idempotency key too old to resend safely';
+          // Decided on the record as read: a webhook meanwhile (PENDING, ACTION_REQUIRED) is a PSP fact it must not overwrite.
           const given = await recorder.unresolve(
             op,
             cause,
             'bridge',
             { age_ms: this.now() - op.receivedAt },
             this.now() + this.deps.config.poller.scheduleMs[0],
+            { onlyFrom: op.state },
           );
+          this.gaveUp(op, given, cause, tooOld);
           return { kind: 'done', state: given.state };
         }
         if ((await this.deps.ledger.interactions(op.id)).some((h) => h.psp_has_request === true)) {
@@ -436,13 +440,11 @@ export class DeliveryService {
             age_ms: this.now() - op.createdAt,
           },
         );
-        const given = await recorder.unresolve(
-          op,
-          'idempotency key too old to ask by replaying the request',
-          'bridge',
-          { age_ms: this.now() - op.createdAt },
-          this.now() + this.deps.config.poller.scheduleMs[0],
-        );
+        const cause = 'idempotency key too old to ask by replaying the request';
+        const given = await recorder.unresolve(op, cause, 'bridge', { age_ms: this.now() - op.createdAt }, this.now() + this.deps.config.poller.scheduleMs[0], {
+          onlyFrom: op.state,
+        });
+        this.gaveUp(op, given, cause, false);
         return { kind: 'done', state: given.state };
       }
       // Never resend before asking: the first attempt may have moved money. Past delivery.max_age_ms it is still
@@ -453,11 +455,16 @@ export class DeliveryService {
       breaker.success(); // release a probe reservation: we did not call
       const age = { age_ms: this.now() - op.receivedAt };
       if (op.attempts > 0 && (await this.mayHaveReachedPsp(op.id))) {
-        // An attempt may have moved money: giving up must not tell the OMS it failed.
-        const given = await recorder.unresolve(op, 'delivery.max_age_ms passed', 'bridge', age, this.now() + this.deps.config.poller.scheduleMs[0]);
+        // An attempt may have moved money: giving up must not tell the OMS it failed. Only from the state and attempt
+        // count read: a webhook's PENDING or ACTION_REQUIRED meanwhile is a PSP fact an UNRESOLVED must not overwrite.
+        const given = await recorder.unresolve(op, 'delivery.max_age_ms passed', 'bridge', age, this.now() + this.deps.config.poller.scheduleMs[0], {
+          onlyFrom: op.state,
+        });
+        this.gaveUp(op, given, 'delivery.max_age_ms passed', true);
         return { kind: 'done', state: given.state };
       }
       const failed = await recorder.fail(op, 'UNRESPONSIVE', 'bridge', { details: age, onlyFrom: op.state });
+      maxAgeGiveUps().inc({ gateway: gatewayOf(op), result: maxAgeGiveUpResult('FAILED', failed.state) });
       if (!this.refusalLost(op, failed, 'UNRESPONSIVE'))
         log.error('operation failed: gateway did not take it within delivery.max_age_ms', { reason: 'UNRESPONSIVE' });
       return { kind: 'done', state: failed.state };
@@ -477,7 +484,27 @@ export class DeliveryService {
     const given = await this.deps.recorder.unresolve(op, 'delivery.max_age_ms passed', 'bridge', details, this.now() + this.deps.config.poller.scheduleMs[0], {
       onlyFrom: 'UNKNOWN',
     });
+    this.gaveUp(op, given, 'delivery.max_age_ms passed', true);
     return { kind: 'done', state: given.state };
+  }
+
+  /**
+   * A give-up as UNRESOLVED decided on the record as read (`read`), as it stands after the move (`after`): past
+   * `delivery.max_age_ms` (`pastMaxAge`) counted by result in `pb_max_age_give_ups_total`; one that did not apply (the
+   * operation moved meanwhile: a webhook's PSP fact, another worker) said at info, nothing else done.
+   */
+  private gaveUp(read: OperationRecord, after: OperationRecord, cause: string, pastMaxAge: boolean): void {
+    if (pastMaxAge) maxAgeGiveUps().inc({ gateway: gatewayOf(read), result: maxAgeGiveUpResult('UNRESOLVED', after.state) });
+    if (after.state === 'UNRESOLVED') return;
+    this.deps.logger.info('give-up not recorded: the operation moved meanwhile (a PSP fact, another worker); it stands as that move left it', {
+      operation_id: read.id,
+      command: read.command,
+      cause,
+      read_state: read.state,
+      read_attempts: read.attempts,
+      state: after.state,
+      attempts: after.attempts,
+    });
   }
 
   /**

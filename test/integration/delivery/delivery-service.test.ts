@@ -182,6 +182,39 @@ describe('gateway delivery', () => {
     }
   });
 
+  it("never gives up past delivery.max_age_ms over a PSP fact recorded between the read and the give-up (a webhook's PENDING): PENDING stays, no UNRESOLVED event, counted refusal_lost", async () => {
+    const logs = captureLogger();
+    const { service, ledger, events } = setup({ 'delivery.max_age_ms': 1000 }, logs.logger);
+    const id = await oldAttempt(ledger, { event: 'send_error', kind: 'server_error', http_status: 503 });
+    const read = (await ledger.get(id))!;
+    const lost = () => metricValue('pb_max_age_give_ups_total', { gateway: 'simulator', result: 'refusal_lost' });
+    const before = await lost();
+    // Between this worker's read (SENT, an attempt that may have landed, too old) and its UNRESOLVED, the PSP's webhook
+    // says the payment is pending: SENT to PENDING, the same attempt count. Only the state read shows it.
+    const write = ledger.transitionAndRecord.bind(ledger);
+    const race = jest.spyOn(ledger, 'transitionAndRecord').mockImplementationOnce(async (...args) => {
+      const now = Date.now();
+      expect(
+        (await ledger.transition(id, 'PENDING', { event: 'outcome', source: 'webhook', status: 'PENDING' }, { nextCheckAt: now + 60_000, pollStep: 0 }))
+          .applied,
+      ).toBe(true);
+      return write(...args);
+    });
+    try {
+      expect(await service.deliver(read)).toEqual({ kind: 'done', state: 'PENDING' });
+    } finally {
+      race.mockRestore();
+    }
+    expect(await ledger.get(id)).toMatchObject({ state: 'PENDING', attempts: 1 });
+    expect(await events.load(`${id}.UNRESOLVED`)).toBeNull();
+    expect(await lost()).toBe(before + 1);
+    const line = logs.lines.find((l) => l.includes('give-up not recorded: the operation moved meanwhile') && l.includes(id));
+    expect(line).toContain('"level":"info"');
+    expect(line).toContain('"read_state":"SENT"');
+    expect(line).toContain('"state":"PENDING"');
+    expect(logs.lines.some((l) => l.includes('payment_unresolved') && l.includes(id))).toBe(false);
+  });
+
   it('fails past delivery.max_age_ms only when no attempt can have reached the PSP (never sent, refused before processing)', async () => {
     const { service, ledger } = setup({ 'delivery.max_age_ms': 1000 });
     for (const kind of ['not_sent', 'rate_limited']) {
@@ -324,6 +357,47 @@ describe('gateway delivery', () => {
     expect(inquiries).toBe(0);
     expect((await ledger.interactions(id)).filter((h) => h.event === 'attempt')).toHaveLength(2);
     expect(sim.counters().effects[id]).toBe(1);
+  });
+
+  it("never gives up an UNKNOWN webhook-only command past delivery.max_age_ms over a webhook's PENDING recorded between the read and the give-up", async () => {
+    const config = testConfig({
+      'delivery.max_age_ms': 1000,
+      gateways: { simulator: { type: 'simulator', base_url: sim.url, api_key: API_KEY, webhook_secret: 'whsec-delivery-test-0123456789', timeout_ms: 1000 } },
+    });
+    configs.push(config);
+    const { ledger, events } = setup();
+    const routes = createGatewayClients(config);
+    const router: GatewayRouter = {
+      route: (op) => {
+        const route = routes.get(op.payment.gateway)!;
+        const transformer: GatewayTransformer = Object.assign(Object.create(route.transformer) as GatewayTransformer, {
+          inquiry: () => 'webhook-only' as const,
+        });
+        return { ...route, transformer };
+      },
+    };
+    const logs = captureLogger();
+    const recorder = new OutcomeRecorder({ config, ledger, events, eventsQueue, logger: logs.logger });
+    const service = new DeliveryService({ config, ledger, router, recorder, logger: logs.logger });
+    const id = await record(ledger, channelCommand('authorize', { received_at: new Date(Date.now() - 5000).toISOString() }, { gateway_key: 'pm_card_visa' }));
+    await ledger.transition(id, 'SENT', { event: 'attempt', attempt: 1 }, { countAttempt: true });
+    await ledger.transition(id, 'UNKNOWN', { event: 'send_error', kind: 'outcome_unknown' }, { nextCheckAt: Date.now() + 60_000, pollStep: 0 });
+    const read = (await ledger.get(id))!;
+    const write = ledger.transitionAndRecord.bind(ledger);
+    const race = jest.spyOn(ledger, 'transitionAndRecord').mockImplementationOnce(async (...args) => {
+      expect(
+        (await ledger.transition(id, 'PENDING', { event: 'outcome', source: 'webhook', status: 'PENDING' }, { nextCheckAt: Date.now() + 60_000 })).applied,
+      ).toBe(true);
+      return write(...args);
+    });
+    try {
+      expect(await service.deliver(read)).toEqual({ kind: 'done', state: 'PENDING' });
+    } finally {
+      race.mockRestore();
+    }
+    expect((await ledger.get(id))?.state).toBe('PENDING');
+    expect(await events.load(`${id}.UNRESOLVED`)).toBeNull();
+    expect(logs.lines.some((l) => l.includes('give-up not recorded') && l.includes('"read_state":"UNKNOWN"') && l.includes(id))).toBe(true);
   });
 
   /** A delivery service whose transformer (webhook-only) can no longer build a request, as after a release changed its builder. */
