@@ -1202,26 +1202,30 @@ export class DeliveryService {
     if (planned.kind === 'send') return null;
     const routing = routingRecordOf(op, planned.plan);
     if (planned.kind === 'wait') {
-      countDecisions(planned.decisions);
-      await this.deps.ledger.appendInteraction(op.id, { event: 'orchestration', decisions: planned.decisions });
+      const waiting: DeliveryStep = {
+        kind: 'wait',
+        reason: `held by orchestration (${planned.decisions[planned.decisions.length - 1]?.reasons[0] ?? 'hold'})`,
+        delayMs: planned.delayMs,
+      };
       // Held for review by the risk rules: the OMS hears it, with the deadline (once: idempotent by event id), only while
       // the operation stands as read. A hold decided on a stale read (another worker sent it meanwhile) tells the OMS
-      // nothing: a PENDING RISK_REVIEW after its attempt would contradict what that attempt reports.
+      // nothing (a PENDING RISK_REVIEW after its attempt would contradict what that attempt reports), and writes nothing:
+      // no history entry, no count, no review record (`applied`) an operator would be asked to release.
       const review = reviewNoticeOf(planned.decisions);
       if (review && !(await this.deps.recorder.emitAsRead(riskReviewEvent(op, this.deps.config, review), op))) {
         riskReviewNoticesWithheld().inc();
-        this.deps.logger.warn('risk review notice not sent: another worker moved the operation meanwhile; it stands as that one left it', {
+        this.deps.logger.warn('risk review notice not sent: another worker moved the operation meanwhile; no hold recorded, it stands as that one left it', {
           operation_id: op.id,
           command: op.command,
           read_state: op.state,
           read_attempts: op.attempts,
         });
+        return waiting;
       }
-      return {
-        kind: 'wait',
-        reason: `held by orchestration (${planned.decisions[planned.decisions.length - 1]?.reasons[0] ?? 'hold'})`,
-        delayMs: planned.delayMs,
-      };
+      countDecisions(planned.decisions);
+      await this.deps.ledger.appendInteraction(op.id, { event: 'orchestration', decisions: planned.decisions });
+      await planned.applied?.();
+      return waiting;
     }
     this.deps.logger.warn('operation refused by orchestration; not sent to any gateway', {
       operation_id: op.id,

@@ -60,7 +60,14 @@ export const REFUSAL_LOST = 'refusal_lost';
 export type StageResult =
   | { verdict: 'continue'; decision: StageDecision; plan: OrchestrationPlan }
   | { verdict: 'refuse'; decision: StageDecision; reason: string; field?: string; tally?: RefusalTally }
-  | { verdict: 'wait'; decision: StageDecision; delayMs: number };
+  | { verdict: 'wait'; decision: StageDecision; delayMs: number; applied?: HoldApplied };
+
+/**
+ * What a hold writes once it applied, for the caller to run only then: the hold's notice is on record while the
+ * operation stood as the stage read it (`OutcomeRecorder.emitAsRead`). A hold decided on a stale read (another worker
+ * sent the operation meanwhile) writes nothing of its own: no review record for an operator to release, no count.
+ */
+export type HoldApplied = () => Promise<void>;
 
 /**
  * One stage of the orchestration pipeline. Implementations: `RouteStage` (routing rules and merchant

@@ -70,17 +70,26 @@ export class RiskStage implements OrchestrationStage {
     if (existing) return this.reviewed(input, existing);
     const counts: RiskCounts = this.counters && this.needsCounters(input) ? await this.counters.count(op.id, plan.payment, now) : { velocity: {} };
     const decision = decideRisk(this.config.limits.risk, riskSignals(this.config.limits.risk, plan.payment, counts));
-    if (decision.action === 'hold' && this.reviews) {
+    const reviews = this.reviews;
+    if (decision.action === 'hold' && reviews) {
       const deadline = now + this.config.limits.risk.reviewWindowMs;
-      const hold = await this.reviews.hold(op.id, deadline, decision.rule ?? '', decision.signals.map((s) => s.signal).join(' '), now);
-      this.logger?.warn('authorization held for review by the risk rules', {
-        operation_id: op.id,
-        rule: decision.rule,
-        signals: decision.signals.map((s) => s.detail),
-        review_deadline: new Date(hold.deadline).toISOString(),
-      });
-      decisions().inc({ action: 'hold', rule: decision.rule ?? 'none' });
-      return this.reviewed(input, hold, decision);
+      const rule = decision.rule ?? '';
+      const signals = decision.signals.map((s) => s.signal).join(' ');
+      const held = this.reviewed(input, { operationId: op.id, state: 'held', deadline, rule, signals, createdAt: now }, decision);
+      if (held.verdict !== 'wait') return held;
+      // Written only once the hold applied (its notice on record as read: `HoldApplied`): a hold decided on a stale read
+      // would leave a review record for an operation another worker sent, listed for an operator to release.
+      const applied = async (): Promise<void> => {
+        const hold = await reviews.hold(op.id, deadline, rule, signals, now);
+        this.logger?.warn('authorization held for review by the risk rules', {
+          operation_id: op.id,
+          rule: decision.rule,
+          signals: decision.signals.map((s) => s.detail),
+          review_deadline: new Date(hold.deadline).toISOString(),
+        });
+        decisions().inc({ action: 'hold', rule: decision.rule ?? 'none' });
+      };
+      return { ...held, applied };
     }
     return this.resultOf(input, decision);
   }
