@@ -117,6 +117,8 @@ export interface PreparedAttempt {
   interaction: Omit<Interaction, 'at'>;
   /** What the orchestration decided, for `Ledger.create` (`extra.routing`); absent when nothing is configured. */
   routing?: RoutingRecord;
+  /** The stages' own counts of that plan, run by `deliver` once it sends this attempt (`DecisionCount`). */
+  count?: () => void;
 }
 
 /**
@@ -246,11 +248,13 @@ export class DeliveryService {
     const { maxAgeMs } = this.deps.config.delivery;
     if (maxAgeMs > 0 && this.now() - draft.receivedAt > maxAgeMs) return null;
     let routed = draft;
+    let count: (() => void) | undefined;
     if (this.pipeline.active) {
       // Only a plan every active stage can make without I/O; refusals and holds take the plain path, which records them.
       const planned = this.pipeline.planNow(draft, this.now());
       if (!planned || planned.kind !== 'send') return null;
       if (planned.plan.decisions.length > 0) routed = { ...draft, routing: routingRecordOf(draft, planned.plan) };
+      count = planned.count;
     }
     const route = this.deps.router.route(routed);
     if ('refused' in route || !route.transformer.supports.includes(draft.command)) return null;
@@ -263,7 +267,11 @@ export class DeliveryService {
       return null; // the plain path meets the same error where it is handled
     }
     const interaction = attemptInteraction(draft.id, 1, route, request, routed.routing?.decisions);
-    return routed.routing ? { route, context, request, interaction, routing: routed.routing } : { route, context, request, interaction };
+    const prepared: PreparedAttempt = routed.routing
+      ? { route, context, request, interaction, routing: routed.routing }
+      : { route, context, request, interaction };
+    if (count) prepared.count = count;
+    return prepared;
   }
 
   /**
@@ -274,6 +282,8 @@ export class DeliveryService {
   async deliver(operation: string | OperationRecord, prepared?: PreparedAttempt): Promise<DeliveryStep> {
     const { ledger, recorder, logger } = this.deps;
     if (prepared && typeof operation !== 'string' && operation.state === 'SENT' && operation.attempts === 1) {
+      // Counted here, once the prepared plan is used: one the fast path dropped is counted by the plain path.
+      prepared.count?.();
       if (prepared.routing) {
         countDecisions(prepared.routing.decisions);
         reportRouteDrops(logger, operation, prepared.routing.decisions);
