@@ -424,12 +424,24 @@ export class DeliveryService {
           // The PSP said it holds the request (a resend refused as an idempotency conflict): its webhook settles
           // it; sending again would only be refused again.
           breaker.success(); // release a probe reservation: we did not call
-          await this.deps.ledger.transition(
+          // Only from the state and attempt count read: the webhook itself may have come meanwhile (ACTION_REQUIRED, a
+          // resend's outcome), and PENDING must not overwrite it.
+          const waiting = await this.deps.ledger.transition(
             op.id,
             'PENDING',
             { event: 'awaiting_webhook', cause: 'psp_has_request' },
-            { nextCheckAt: this.now() + this.deps.config.poller.scheduleMs[0], pollStep: 0 },
+            { nextCheckAt: this.now() + this.deps.config.poller.scheduleMs[0], pollStep: 0, onlyFrom: op.state, onlyAttempts: op.attempts },
           );
+          if (!waiting.applied) {
+            this.deps.logger.info('wait for the webhook not recorded: the operation moved meanwhile; it stands as that move left it', {
+              operation_id: op.id,
+              command: op.command,
+              read_state: op.state,
+              read_attempts: op.attempts,
+              state: waiting.from ?? 'missing',
+            });
+            return { kind: 'done', state: waiting.from ?? op.state };
+          }
           return { kind: 'done', state: 'PENDING' };
         }
         // Nothing can be asked about this command (it settles by webhook), so the only way to learn whether

@@ -400,6 +400,53 @@ describe('gateway delivery', () => {
     expect(logs.lines.some((l) => l.includes('give-up not recorded') && l.includes('"read_state":"UNKNOWN"') && l.includes(id))).toBe(true);
   });
 
+  it('never puts back to PENDING an UNKNOWN webhook-only command the PSP holds whose webhook asked for a customer action between the read and the wait', async () => {
+    const config = testConfig({
+      gateways: { simulator: { type: 'simulator', base_url: sim.url, api_key: API_KEY, webhook_secret: 'whsec-delivery-test-0123456789', timeout_ms: 1000 } },
+    });
+    configs.push(config);
+    const { ledger, events } = setup();
+    const routes = createGatewayClients(config);
+    const router: GatewayRouter = {
+      route: (op) => {
+        const route = routes.get(op.payment.gateway)!;
+        const transformer: GatewayTransformer = Object.assign(Object.create(route.transformer) as GatewayTransformer, {
+          inquiry: () => 'webhook-only' as const,
+        });
+        return { ...route, transformer };
+      },
+    };
+    const logs = captureLogger();
+    const recorder = new OutcomeRecorder({ config, ledger, events, eventsQueue, logger: logs.logger });
+    const service = new DeliveryService({ config, ledger, router, recorder, logger: logs.logger });
+    const id = await record(ledger, channelCommand('authorize', {}, { gateway_key: 'pm_card_visa' }));
+    await ledger.transition(id, 'SENT', { event: 'attempt', attempt: 1 }, { countAttempt: true });
+    await ledger.transition(
+      id,
+      'UNKNOWN',
+      { event: 'send_error', kind: 'idempotency_conflict', psp_has_request: true },
+      { nextCheckAt: Date.now() + 60_000, pollStep: 0 },
+    );
+    const read = (await ledger.get(id))!;
+    const write = ledger.transition.bind(ledger);
+    const race = jest.spyOn(ledger, 'transition').mockImplementation(async (...args) => {
+      if (args[0] === id && args[2].event === 'awaiting_webhook') {
+        race.mockRestore();
+        // The PSP's webhook: the customer must act (3-D Secure), UNKNOWN to ACTION_REQUIRED.
+        await write(id, 'ACTION_REQUIRED', { event: 'outcome', source: 'webhook', status: 'ACTION_REQUIRED' }, { nextCheckAt: Date.now() + 600_000 });
+      }
+      return write(...args);
+    });
+    try {
+      expect(await service.deliver(read)).toEqual({ kind: 'done', state: 'ACTION_REQUIRED' });
+    } finally {
+      race.mockRestore();
+    }
+    expect((await ledger.get(id))?.state).toBe('ACTION_REQUIRED');
+    expect((await ledger.interactions(id)).some((h) => h.event === 'awaiting_webhook')).toBe(false);
+    expect(logs.lines.some((l) => l.includes('wait for the webhook not recorded') && l.includes(id))).toBe(true);
+  });
+
   /** A delivery service whose transformer (webhook-only) can no longer build a request, as after a release changed its builder. */
   function unbuildable(ledger: Ledger, events: EventStore, logger: Logger): DeliveryService {
     const config = testConfig({
