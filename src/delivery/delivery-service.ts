@@ -281,9 +281,10 @@ export class DeliveryService {
    */
   async deliver(operation: string | OperationRecord, prepared?: PreparedAttempt): Promise<DeliveryStep> {
     const { ledger, recorder, logger } = this.deps;
+    // The prepared plan went on record with the creation (never planned again): its stages count it now, once. One the
+    // fast path dropped is counted by the plain path that plans it.
+    prepared?.count?.();
     if (prepared && typeof operation !== 'string' && operation.state === 'SENT' && operation.attempts === 1) {
-      // Counted here, once the prepared plan is used: one the fast path dropped is counted by the plain path.
-      prepared.count?.();
       if (prepared.routing) {
         countDecisions(prepared.routing.decisions);
         reportRouteDrops(logger, operation, prepared.routing.decisions);

@@ -668,6 +668,32 @@ describe('gateway delivery', () => {
       expect((await ledger.interactions(id)).map((h) => h.event)).toEqual(['received', 'attempt', 'outcome']);
     });
 
+    it("counts the risk stage's allow once: not when a plan the fast path drops (an open breaker) is made, once by the plain path, once for a plan it sends", async () => {
+      const risk = { 'risk.rules': [{ name: 'big-chf', when: ['high_amount'], action: 'hold' }], 'risk.amount_thresholds': { CHF: 100000 } };
+      const allowed = () => metricValue('pb_risk_decisions_total', { action: 'allow', rule: 'none' });
+      const before = await allowed();
+      // Planned on the fast path, then dropped (the breaker is open): nothing counted.
+      const down = setup(risk).service;
+      for (let i = 0; i < 3; i++) down.breaker('simulator').failure();
+      const dropped = channelCommand('authorize', {}, { gateway_key: 'pm_card_visa' });
+      expect(down.prepareFirstAttempt(draftRecord(dropped.payment.operation_reference!, dropped, Date.now()))).toBeNull();
+      expect(await allowed()).toBe(before);
+      // The plain path plans it again (here a worker whose breaker is closed): counted once.
+      const { service, ledger } = setup(risk);
+      const droppedId = await record(ledger, dropped);
+      expect(await service.deliver(droppedId)).toEqual({ kind: 'done', state: 'SUCCEEDED' });
+      expect(await allowed()).toBe(before + 1);
+      // A plan the fast path sends: counted when its attempt goes out, not when it is made.
+      const command = channelCommand('authorize', {}, { gateway_key: 'pm_card_visa' });
+      const id = command.payment.operation_reference!;
+      const now = Date.now();
+      const prepared = service.prepareFirstAttempt(draftRecord(id, command, now))!;
+      expect(await allowed()).toBe(before + 1);
+      const created = await ledger.create(id, command, now, prepared.interaction, prepared.routing ? { routing: prepared.routing } : undefined);
+      expect(await service.deliver(created.record!, prepared)).toEqual({ kind: 'done', state: 'SUCCEEDED' });
+      expect(await allowed()).toBe(before + 2);
+    });
+
     it('prepares nothing when something must be read, emitted or waited for first', async () => {
       const { service } = setup();
       const draft = (command: PaymentCommand) => draftRecord(command.payment.operation_reference!, command, Date.now());
