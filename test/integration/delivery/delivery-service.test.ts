@@ -21,6 +21,7 @@ import { captureLogger } from '../../support/capture-logger';
 import { metricValue } from '../../../src/metrics/metrics-registry';
 import { channelCommand } from '../../support/fixtures';
 import { testConfig } from '../../support/test-config';
+import { IDEMPOTENT_RESEND_WINDOW_MS } from '../../../src/delivery/resend-window';
 
 const API_KEY = 'sim-delivery-test-key-0123456789';
 
@@ -445,6 +446,47 @@ describe('gateway delivery', () => {
     expect((await ledger.get(id))?.state).toBe('ACTION_REQUIRED');
     expect((await ledger.interactions(id)).some((h) => h.event === 'awaiting_webhook')).toBe(false);
     expect(logs.lines.some((l) => l.includes('wait for the webhook not recorded') && l.includes(id))).toBe(true);
+  });
+
+  it("never gives up as UNRESOLVED an UNKNOWN command whose replaying inquiry outlived its key over a webhook's PENDING recorded between the read and the give-up", async () => {
+    const config = testConfig({
+      gateways: { simulator: { type: 'simulator', base_url: sim.url, api_key: API_KEY, webhook_secret: 'whsec-delivery-test-0123456789', timeout_ms: 1000 } },
+    });
+    configs.push(config);
+    const { ledger, events } = setup();
+    const routes = createGatewayClients(config);
+    const router: GatewayRouter = {
+      route: (op) => {
+        const route = routes.get(op.payment.gateway)!;
+        const transformer: GatewayTransformer = Object.assign(Object.create(route.transformer) as GatewayTransformer, { inquiryReplaysRequest: true });
+        return { ...route, transformer };
+      },
+    };
+    const logs = captureLogger();
+    const recorder = new OutcomeRecorder({ config, ledger, events, eventsQueue, logger: logs.logger });
+    const service = new DeliveryService({ config, ledger, router, recorder, logger: logs.logger });
+    const command = channelCommand('authorize', {}, { gateway_key: 'pm_card_visa' });
+    const id = command.payment.operation_reference!;
+    // Created past the idempotency key's validity: asking would replay the request.
+    await ledger.create(id, command, Date.now() - IDEMPOTENT_RESEND_WINDOW_MS - 60_000);
+    await ledger.transition(id, 'SENT', { event: 'attempt', attempt: 1 }, { countAttempt: true });
+    await ledger.transition(id, 'UNKNOWN', { event: 'send_error', kind: 'outcome_unknown' }, { nextCheckAt: Date.now() + 60_000, pollStep: 0 });
+    const read = (await ledger.get(id))!;
+    const write = ledger.transitionAndRecord.bind(ledger);
+    const race = jest.spyOn(ledger, 'transitionAndRecord').mockImplementationOnce(async (...args) => {
+      expect(
+        (await ledger.transition(id, 'PENDING', { event: 'outcome', source: 'webhook', status: 'PENDING' }, { nextCheckAt: Date.now() + 60_000 })).applied,
+      ).toBe(true);
+      return write(...args);
+    });
+    try {
+      expect(await service.deliver(read)).toEqual({ kind: 'done', state: 'PENDING' });
+    } finally {
+      race.mockRestore();
+    }
+    expect((await ledger.get(id))?.state).toBe('PENDING');
+    expect(await events.load(`${id}.UNRESOLVED`)).toBeNull();
+    expect(logs.lines.some((l) => l.includes('give-up not recorded') && l.includes('idempotency key too old to ask') && l.includes(id))).toBe(true);
   });
 
   /** A delivery service whose transformer (webhook-only) can no longer build a request, as after a release changed its builder. */
