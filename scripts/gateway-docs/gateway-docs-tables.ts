@@ -115,6 +115,43 @@ function renderReconciliation(type: GatewayType): string[] {
   return lines;
 }
 
+/**
+ * For a gateway whose status inquiry sends the request again (`inquiryReplaysRequest`): what that inquiry is, and
+ * where the bridge withholds it (`replayWithheldReason`). Nothing for a gateway whose inquiry reads the PSP's state.
+ */
+function renderReplayingInquiry(type: GatewayType): string[] {
+  const definition = gatewayDefinition(type);
+  if (definition.transformer.inquiryReplaysRequest !== true) return [];
+  // What can still settle a withheld operation at this gateway: a webhook row in its fact table, a reader of its records.
+  const byWebhook = definition.facts().some((row) => row.source.includes('webhook'));
+  const reconcilable = definition.reconciliation !== undefined;
+  const left =
+    byWebhook && reconcilable
+      ? 'the operation is left to its webhook and to reconciliation'
+      : byWebhook
+        ? 'the operation is left to its webhook (this gateway is not reconcilable yet)'
+        : reconcilable
+          ? 'the operation is left to reconciliation (this PSP settles nothing by webhook)'
+          : "nothing else settles it: this PSP settles nothing by webhook (no webhook row above) and the gateway is not reconcilable yet, so it stays UNRESOLVED, alerted, until an operator looks it up in the PSP's back office by its operation id and settles it with the merchant";
+  const balance = definition.transformer.supports.includes('balance_inquiry')
+    ? ['A balance inquiry is never withheld: its request moves nothing, so its replay is a read however late.', '']
+    : [];
+  return [
+    '## Status inquiry: the request replayed',
+    '',
+    'This PSP has no status read: the status inquiry of a command it can be asked about (after an UNKNOWN answer, by',
+    "the poller, at a customer action's expiry) sends the operation's own request again under its `Idempotency-Key`.",
+    'A key the PSP holds answers with its first answer; a key it never executed is processed as a new request, so the',
+    'inquiry performs a request that never landed. It is therefore a send, withheld past 7 days after the operation was created',
+    "(the key's validity) and past `delivery.max_age_ms` after it was received (the bridge gave up sending it, the OMS",
+    `was told UNRESOLVED): ${left}`,
+    '(`pb_replay_inquiries_withheld_total{gateway,by,reason}`; see',
+    '[UNRESOLVED-AND-WEBHOOK-ONLY.md](../UNRESOLVED-AND-WEBHOOK-ONLY.md)).',
+    '',
+    ...balance,
+  ];
+}
+
 /** The page of one gateway: its fact table and its decline table. */
 export function renderGatewayPage(type: GatewayType): string {
   const definition = gatewayDefinition(type);
@@ -158,6 +195,7 @@ export function renderGatewayPage(type: GatewayType): string {
     '',
     renderFactTable(definition.facts()),
     '',
+    ...renderReplayingInquiry(type),
     ...renderSettings(type),
     ...renderReconciliation(type),
     '## Declines',

@@ -60,7 +60,9 @@ export async function dataExport(ctx: OpsContext, io: OpsOutput, args: { from?: 
   if (to < from) throw new Error(`--to (${new Date(to).toISOString()}) is before --from (${new Date(from).toISOString()})`);
   // No bar when the export itself goes to the terminal's stdout.
   const bar = args.out ? progressBar(io, 'export', 'operations') : null;
-  const options = { from, to, format, onProgress: ticker(bar, Date.now()) };
+  // A card-like stored token the bridge issued (its index, as the consumer asks it) is kept, not counted as card data.
+  const issuedTokens = { secrets: ctx.config.serviceBus, gateways: ctx.config.gateways };
+  const options = { from, to, format, onProgress: ticker(bar, Date.now()), issuedTokens };
   const target = args.out ?? 'stdout';
   let summary: ExportSummary;
   try {
@@ -84,7 +86,16 @@ export async function dataExport(ctx: OpsContext, io: OpsOutput, args: { from?: 
     actor: io.actor,
     outcome: 'ok',
     target,
-    detail: { format, from, to, operations: summary.operations, bytes: summary.bytes, sha256: summary.sha256, card_data_found: summary.cardDataFound },
+    detail: {
+      format,
+      from,
+      to,
+      operations: summary.operations,
+      bytes: summary.bytes,
+      sha256: summary.sha256,
+      card_data_found: summary.cardDataFound,
+      issued_tokens_kept: summary.issuedTokensKept,
+    },
   });
   io.err.write(
     `exported ${summary.operations} operation(s) created ${new Date(from).toISOString()} .. ${new Date(to).toISOString()} as ${format} to ${target}` +
@@ -104,8 +115,9 @@ export async function dataImport(ctx: OpsContext, io: OpsOutput, args: { file: s
     const summary = await importOperations(ctx.redis, ctx.config.redis.keyPrefix, createReadStream(args.file), {
       // With the command's other lines on stderr: which operations of the file held card data (paths, never values).
       logger: createLogger({ service: 'import', level: 'warn', stream: io.err }),
-      // The issued-token index is rebuilt from the records' stored tokens, keyed with this configuration's bus secret.
-      issuedTokens: ctx.config.serviceBus,
+      // A card-like stored token is kept when this namespace's index knows it, or noted there again when the line carries
+      // its keyed digest under this configuration's bus secret (an export by the bridge); else masked as card data.
+      issuedTokens: { secrets: ctx.config.serviceBus, gateways: ctx.config.gateways },
       onProgress: (bytes) => bar?.update(bytes, { rate: Math.round(bytes / Math.max(0.001, (Date.now() - started) / 1000)) }),
     });
     bar?.update(size);
@@ -122,14 +134,17 @@ export async function dataImport(ctx: OpsContext, io: OpsOutput, args: { file: s
         complete: summary.complete,
         bytes: size,
         card_data_found: summary.cardDataFound,
-        // Card-like stored tokens of the restored records noted in the issued-token index again (accepted back as tokens).
-        issued_tokens: summary.issuedTokens,
+        // Card-like stored tokens the namespace's issued-token index knew, kept as they are (the import writes no entry).
+        issued_tokens_kept: summary.issuedTokensKept,
+        // Card-like stored tokens the file vouched for (their keyed digest), noted in the issued-token index again.
+        issued_tokens_indexed: summary.issuedTokensIndexed,
       },
     });
     io.err.write(
       `imported ${summary.operations} operation(s) from ${args.file} (${summary.format}) into "${ctx.config.redis.keyPrefix}" in ${summary.durationMs} ms` +
         (summary.duplicates > 0 ? `; ${summary.duplicates} repeated line(s) skipped` : '') +
-        (summary.issuedTokens > 0 ? `; ${summary.issuedTokens} card-like stored token(s) noted as issued again` : '') +
+        (summary.issuedTokensKept > 0 ? `; ${summary.issuedTokensKept} card-like stored token(s) the issued-token index knows kept` : '') +
+        (summary.issuedTokensIndexed > 0 ? `; ${summary.issuedTokensIndexed} card-like stored token(s) noted as issued again` : '') +
         '\n',
     );
     if (summary.cardDataFound > 0)

@@ -442,7 +442,7 @@ export async function opsRecheck(ctx: OpsContext, io: OpsWriter, opts: { ids: st
   io.out.write(
     opts.json
       ? `${JSON.stringify(results)}\n`
-      : results.map((r) => `${r.operation_id}: ${r.result.replace(/_/g, ' ')}${r.state ? ` (${r.state})` : ''}\n`).join(''),
+      : results.map((r) => `${r.operation_id}: ${r.result.replace(/_/g, ' ')}${r.reason ? ` [${r.reason}]` : ''}${r.state ? ` (${r.state})` : ''}\n`).join(''),
   );
   return results.every((r) => r.result === 'due_now') ? 0 : 1;
 }

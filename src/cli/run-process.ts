@@ -51,9 +51,9 @@ export function configOrExit(path: string | undefined, logger: Logger, audit: { 
   }
 }
 
-/** A logger for the process role, at the configured level once the configuration is known. */
+/** A logger for the process role, at the configured level once the configuration is known; a turn's lines in one write. */
 export function processLogger(service: string, level?: string): Logger {
-  return createLogger({ service, level });
+  return createLogger({ service, level, coalesce: true });
 }
 
 /**

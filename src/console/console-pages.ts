@@ -884,6 +884,8 @@ export function replayResultPage(ctx: PageContext, execute: boolean, plans: Repl
 
 const RECHECK_RESULTS: Record<RecheckResult['result'], string> = {
   due_now: "due now: the poller's next pass asks the PSP",
+  withheld:
+    "not asked: its status inquiry would send the request again (Adyen) past its key's validity or delivery.max_age_ms; left to its webhook, reconciliation or an operator (RUNBOOK)",
   not_polled: 'not PENDING, UNKNOWN or UNRESOLVED: left alone',
   not_found: 'no such operation',
 };

@@ -9,6 +9,7 @@ import { Logger } from '../logging/logger';
 import { PAN_MASK, SECRET_MASK, containsCardNumber, findCardData, isCardFieldName, maskCardNumbers } from '../logging/redact';
 import { counter } from '../metrics/metrics-registry';
 import { csvField } from './csv';
+import { IssuedTokenIndexOptions, issuedTokensOfLines, lineTokenIndex, pspIdentifiersOf, withIssuedTokenVouchers } from './issued-token-fields';
 import { operationKeysOf } from './key-families';
 import { ExportHeader, OperationSnapshot, canonicalJson, readSnapshots } from './operation-snapshot';
 
@@ -26,6 +27,11 @@ export interface ExportOptions {
   /** Called after each page with the operations written so far and the total in the window. */
   onProgress?: (done: number, total: number) => void;
   logger?: Logger;
+  /**
+   * The issued-token index to ask (the bus secrets and gateway entries of the configuration): a card-like value in a
+   * token field that the bridge issued for the line's gateway is kept, not counted as card data. Without it, masked.
+   */
+  issuedTokens?: IssuedTokenIndexOptions;
 }
 
 export interface ExportSummary {
@@ -35,6 +41,8 @@ export interface ExportSummary {
   sha256: HashDigest;
   /** Operations in which the redaction check found card data (masked before writing; should be 0). */
   cardDataFound: number;
+  /** Card-like stored tokens the issued-token index knows, kept as they are (`ExportOptions.issuedTokens`). */
+  issuedTokensKept: number;
   durationMs: number;
 }
 
@@ -43,6 +51,20 @@ const cardDataInExport = counter(
   'pb_export_card_data_total',
   'Operations in which the export redaction check found card data (masked before writing; anything above 0 is a defect upstream)',
 );
+
+const issuedTokensKept = counter(
+  'pb_export_issued_tokens_kept_total',
+  "Card-like stored tokens in a token field (a charge's gateway_key, an event's token) that the issued-token index knows for the line's gateway: kept as they are, not card data; by path (export, archive, import)",
+  ['path'],
+);
+
+/** Where a line passes the card-data check: `pb_export_issued_tokens_kept_total{path}`. */
+export type CheckPath = 'export' | 'archive' | 'import';
+
+/** Counts `n` issued tokens kept on `path`. */
+export function countIssuedTokensKept(path: CheckPath, n: number): void {
+  if (n > 0) issuedTokensKept.inc({ path }, n);
+}
 
 /** Columns of the CSV export: the accounting view first, then the whole snapshot (what `import` reads). */
 export const CSV_COLUMNS = [
@@ -182,21 +204,6 @@ function maskCardData(value: unknown, key = ''): unknown {
   return out;
 }
 
-/**
- * The PSP's identifiers a snapshot's record holds that read as card numbers: its `gateway_reference` and
- * `new_gateway_key` (Adyen's pspReference: 16 characters, no first-digit rule) and the id of its `stored_token` (after
- * the last `:`; Adyen's storedPaymentMethodId, often all digits), about one in ten of them Luhn-valid. The ledger
- * holds them as the PSP's (a webhook's only when its item names the operation: `webhooks/webhook-item-check.ts`), so
- * they are no card data, there or where the line repeats them (its reference entries, its events); the shopper
- * reference beside the id is not exempt. Empty for almost every line.
- */
-function pspIdentifiersOf(snap: OperationSnapshot): string[] {
-  const record: Record<string, string> = snap.record ?? {};
-  const token = record.stored_token;
-  const values = [record.gateway_reference, record.new_gateway_key, token?.slice(token.lastIndexOf(':') + 1)];
-  return values.filter((v): v is string => typeof v === 'string' && v.length >= 12 && containsCardNumber(v));
-}
-
 /** `value` with every occurrence of each `from[i]` in its strings replaced by `to[i]`, nothing else changed. */
 function replacedIn(value: unknown, from: readonly string[], to: readonly string[]): unknown {
   if (typeof value === 'string') return from.reduce((text, f, i) => text.split(f).join(to[i]), value);
@@ -220,9 +227,17 @@ function identifierStandIn(i: number): string {
  * the snapshot itself when it holds none. The record's PSP identifiers (`pspIdentifiersOf`) are no card data:
  * they are set aside while the line is scanned and masked, and put back as they were. Export, retention's archive
  * and import pass every line through it.
+ * @param issued the card-like stored tokens of the line's token fields the issued-token index knows for its gateway
+ *   (`issuedTokensOfLines`): set aside the same way, so kept whole and not counted.
+ * @param distrusted the record's card-like stored tokens an import could not verify (`importedTokensOf`): not exempt.
  */
-export function maskedSnapshot(snap: OperationSnapshot): { snap: OperationSnapshot; paths: string[] } {
-  const identifiers = pspIdentifiersOf(snap);
+export function maskedSnapshot(
+  snap: OperationSnapshot,
+  issued: readonly string[] = [],
+  distrusted?: ReadonlySet<string>,
+): { snap: OperationSnapshot; paths: string[] } {
+  // Longest first: a stored token holds its id, which must not be set aside inside it first.
+  const identifiers = [...new Set([...issued, ...pspIdentifiersOf(snap, distrusted)])].sort((a, b) => b.length - a.length);
   const standIns = identifiers.map((_, i) => identifierStandIn(i));
   const scanned = identifiers.length === 0 ? snap : (replacedIn(snap, identifiers, standIns) as OperationSnapshot);
   const paths = [...new Set([...findCardData(scanned), ...embeddedCardFieldPaths(scanned, '', [])])];
@@ -236,8 +251,14 @@ export function maskedSnapshot(snap: OperationSnapshot): { snap: OperationSnapsh
  * intake refuses it) has it masked before it is written (only the card data: every other value, times and
  * scores included, stays as stored), counted and logged with the paths, never the values.
  */
-export function checkedSnapshot(snap: OperationSnapshot, logger?: Logger): { snap: OperationSnapshot; cardData: boolean } {
-  const checked = maskedSnapshot(snap);
+export function checkedSnapshot(
+  snap: OperationSnapshot,
+  logger?: Logger,
+  issued: readonly string[] = [],
+  path: CheckPath = 'export',
+): { snap: OperationSnapshot; cardData: boolean } {
+  countIssuedTokensKept(path, issued.length);
+  const checked = maskedSnapshot(snap, issued);
   if (checked.paths.length === 0) return { snap, cardData: false };
   cardDataInExport.inc();
   logger?.error('card data found in a stored operation: masked in the export', { operation_id: snap.id, paths: checked.paths.slice(0, 10) });
@@ -261,6 +282,8 @@ export async function exportOperations(redis: RedisClient, prefix: string, out: 
   let bytes = 0;
   let operations = 0;
   let cardDataFound = 0;
+  let tokensKept = 0;
+  const index = lineTokenIndex(redis, prefix, options.issuedTokens);
   const total = (await Promise.all(shards.map((keys) => redis.zcount(keys.created, String(options.from), String(options.to))))).reduce((a, b) => a + b, 0);
 
   if (format === 'ndjson') {
@@ -285,9 +308,13 @@ export async function exportOperations(redis: RedisClient, prefix: string, out: 
       const ids = entries.map((e) => e.id);
       let chunk = '';
       let written = 0;
-      for (const raw of await readSnapshots(redis, keys, ids, unsent)) {
-        const { snap, cardData } = checkedSnapshot(raw, options.logger);
-        if (cardData) cardDataFound += 1;
+      const page = await readSnapshots(redis, keys, ids, unsent);
+      const issued = await issuedTokensOfLines(index, page);
+      for (const [n, raw] of page.entries()) {
+        tokensKept += issued[n].kept.length;
+        const checked = checkedSnapshot(raw, options.logger, issued[n].kept, 'export');
+        if (checked.cardData) cardDataFound += 1;
+        const snap = withIssuedTokenVouchers(checked.snap, index, issued[n]);
         const json = canonicalJson(snap);
         chunk += format === 'ndjson' ? `${json}\n` : csvRow(snap, json);
         operations += 1;
@@ -300,5 +327,5 @@ export async function exportOperations(redis: RedisClient, prefix: string, out: 
     }
   }
   if (format === 'ndjson') bytes += await put(out, `${canonicalJson({ type: 'end', operations })}\n`, hash);
-  return { operations, bytes, sha256: HashDigest.of(hash), cardDataFound, durationMs: Date.now() - started };
+  return { operations, bytes, sha256: HashDigest.of(hash), cardDataFound, issuedTokensKept: tokensKept, durationMs: Date.now() - started };
 }

@@ -2,11 +2,11 @@ import { Readable } from 'node:stream';
 import { StringDecoder } from 'node:string_decoder';
 import { RedisClient } from '../redis/redis-connection';
 import { Ledger } from '../ledger/ledger';
-import { IssuedTokenSecrets, IssuedTokens, issuedTokensOfRecord } from '../ledger/issued-tokens';
 import { OPERATION_STATES } from '../ledger/operation-state';
 import { counter } from '../metrics/metrics-registry';
 import { CsvRows } from './csv';
-import { CSV_COLUMNS, maskedSnapshot } from './export';
+import { CSV_COLUMNS, countIssuedTokensKept, maskedSnapshot } from './export';
+import { IssuedTokenIndexOptions, importedTokensOf, lineTokenIndex } from './issued-token-fields';
 import { Logger } from '../logging/logger';
 import { shardKeysOf } from '../redis/key-layout';
 import { operationKeysOf } from './key-families';
@@ -25,8 +25,17 @@ export interface ImportSummary {
   duplicates: number;
   /** Operations in which the redaction check found card data (masked before writing to Redis; should be 0). */
   cardDataFound: number;
-  /** Issued-token index entries rebuilt from the restored records' stored tokens (`ImportOptions.issuedTokens`). */
-  issuedTokens: number;
+  /**
+   * Card-like stored tokens in the file's token fields that the namespace's issued-token index already knows for their
+   * line's gateway, kept as they are (`ImportOptions.issuedTokens`); the import writes no index entry.
+   */
+  issuedTokensKept: number;
+  /**
+   * Card-like stored tokens noted in the namespace's issued-token index again: the line vouched for them with their keyed
+   * digest under this deployment's current or previous bus secret (`OperationSnapshot.issued_tokens`), which only an
+   * export by the bridge can write; a token without one is masked as card data.
+   */
+  issuedTokensIndexed: number;
   /** The ndjson export's header window, when it had one. */
   window?: { from: number; to: number };
   /** ndjson: the `end` line was read and its count matches (false: the file is truncated). csv: always true. */
@@ -40,11 +49,14 @@ export interface ImportOptions {
   /** Called after each batch with the bytes read so far. */
   onProgress?: (bytesRead: number) => void;
   /** Where the error line of a line holding card data goes (its operation and paths, never the values). Default: none. */
-  logger?: Logger; /**
-   * The bus secrets the issued-token index is keyed with (`service_bus.secret`): each restored record's card-like stored
-   * token is noted there again, so the OMS can still charge it. Without them, the index is not rebuilt.
+  logger?: Logger;
+  /**
+   * The issued-token index to ask (the importing configuration's bus secrets and gateway entries): a card-like stored
+   * token is kept only when the namespace's index already holds it for the line's gateway, or when the line carries its
+   * keyed digest under this configuration's current or previous bus secret (an export by the bridge: then it is noted in
+   * the index again); else masked and counted as card data. Without it, every card-like stored token is masked.
    */
-  issuedTokens?: IssuedTokenSecrets;
+  issuedTokens?: IssuedTokenIndexOptions;
 }
 
 const imported = counter('pb_import_operations_total', 'Operations restored from an export file');
@@ -170,8 +182,9 @@ export async function importOperations(redis: RedisClient, prefix: string, input
     throw new NamespaceNotEmptyError(`the namespace "${prefix}" already holds ledger data: import restores into an empty namespace only`);
   }
   const ledger = new Ledger(redis, prefix);
-  const issued = options.issuedTokens ? new IssuedTokens(ledger, options.issuedTokens) : undefined;
-  let issuedTokens = 0;
+  const index = lineTokenIndex(redis, prefix, options.issuedTokens);
+  let issuedTokensKept = 0;
+  let issuedTokensIndexed = 0;
   const keysOf = operationKeysOf(prefix);
   const batchSize = options.batch ?? 200;
   const seen: { format: 'ndjson' | 'csv' } = { format: 'ndjson' };
@@ -183,17 +196,30 @@ export async function importOperations(redis: RedisClient, prefix: string, input
   let batch: OperationSnapshot[] = [];
   let lastBytes = 0;
   const flush = async () => {
+    // The index is read for the whole batch at once, before anything of it is written.
+    const tokens = await importedTokensOf(index, batch);
+    // Tokens the lines vouch for are noted before their records are written (a crash between leaves an entry of a
+    // token the bridge issued, never a record whose token the intake refuses).
+    const toIndex = new Map(tokens.flatMap((t) => t.toIndex.map(({ token, gateway }) => [token, gateway] as const)));
+    for (const [token, gateway] of toIndex) if (index && (await index.tokens.record(token, gateway))) issuedTokensIndexed += 1;
+    const checked = batch.map((line, n) => {
+      // The file may come from elsewhere or have been edited: what export masks, import masks before Redis holds it.
+      const masked = maskedSnapshot(line, tokens[n].kept, tokens[n].distrusted);
+      issuedTokensKept += tokens[n].fieldsKept;
+      countIssuedTokensKept('import', tokens[n].fieldsKept);
+      if (masked.paths.length > 0) {
+        cardDataFound += 1;
+        cardDataInImport.inc();
+        options.logger?.error('card data found in an import file: masked before it was written', { operation_id: line.id, paths: masked.paths.slice(0, 10) });
+      }
+      return masked.snap;
+    });
     const results = await Promise.all(
-      batch.map(async (s) => {
+      checked.map(async (s) => {
         const shard = snapshotShard(s);
         const restored = await ledger.restoreOperation(s.id, shard, restorePlan(s, keysOf[shard]));
         // Its split's record, once (every step's line carries it; the first one written wins, the same data).
         if (s.split_tender) await restoreSplitTender(redis, prefix, s.split_tender);
-        // The tokens it handed the OMS, noted as issued again (the export names no key: the index is derived).
-        if (issued && s.record) {
-          const { tokens, gateway } = issuedTokensOfRecord(s.record);
-          for (const token of tokens) if (await issued.record(token, gateway)) issuedTokens += 1;
-        }
         return restored;
       }),
     );
@@ -209,14 +235,7 @@ export async function importOperations(redis: RedisClient, prefix: string, input
     if (line.type === 'header') header = line;
     else if (line.type === 'end') trailerCount = line.operations;
     else {
-      // The file may come from elsewhere or have been edited: what export masks, import masks before Redis holds it.
-      const checked = maskedSnapshot(line);
-      if (checked.paths.length > 0) {
-        cardDataFound += 1;
-        cardDataInImport.inc();
-        options.logger?.error('card data found in an import file: masked before it was written', { operation_id: line.id, paths: checked.paths.slice(0, 10) });
-      }
-      batch.push(checked.snap);
+      batch.push(line);
       if (batch.length >= batchSize) await flush();
     }
   }
@@ -228,7 +247,8 @@ export async function importOperations(redis: RedisClient, prefix: string, input
     operations,
     duplicates,
     cardDataFound,
-    issuedTokens,
+    issuedTokensKept,
+    issuedTokensIndexed,
     ...(header ? { window: { from: header.from, to: header.to } } : {}),
     complete,
     durationMs: Date.now() - started,

@@ -49,6 +49,13 @@ export interface OperationSnapshot {
   payment: { key: string; seq?: string; sent?: string } | null;
   /** The split tender the operation is a step of (its record and open index entries): on every step's line. */
   split_tender?: SplitTenderSnapshot;
+  /**
+   * The card-like stored tokens of the line the issued-token index held for its gateway at export (the record's
+   * `stored_token`, a tokenize's `new_gateway_key`, a charge's `payment.gateway_key`), each as its keyed digest under the
+   * exporting deployment's current bus secret (never the token) with the entry's gateway: an import verifying the digest
+   * notes the token as issued again (`src/data-lifecycle/issued-token-fields.ts`). Absent on almost every line.
+   */
+  issued_tokens?: { digest: string; gateway: string }[];
 }
 
 /** First line of an export file. */

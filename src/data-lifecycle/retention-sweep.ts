@@ -8,6 +8,7 @@ import { gatewayOf, parseRoutingRecord } from '../ledger/routing-record';
 import { counter, gauge } from '../metrics/metrics-registry';
 import { PeriodicItems } from '../periodic/periodic-items';
 import { checkedSnapshot } from './export';
+import { LineTokenIndex, issuedTokensOfLines, lineTokenIndex, withIssuedTokenVouchers } from './issued-token-fields';
 import { writeSnapshotFile } from './export-file';
 import { OperationKeys, operationKeysOf } from './key-families';
 import { OperationSnapshot, readSnapshots } from './operation-snapshot';
@@ -107,6 +108,8 @@ function companions(snap: OperationSnapshot, keys: OperationKeys): ExpiryCompani
 export class RetentionSweep {
   /** Operations whose expiry faulted: skipped as candidates until their backoff ends (their index is the ledger's, by age). */
   private readonly items: PeriodicItems;
+  /** The issued-token index, so an archived charge keeps its card-like stored token (as the consumer accepted it). */
+  private readonly index: LineTokenIndex | undefined;
 
   constructor(
     private readonly deps: {
@@ -117,6 +120,7 @@ export class RetentionSweep {
     },
   ) {
     this.items = new PeriodicItems('retention', 'operation_id', deps.logger, () => (deps.now ? deps.now() : Date.now()));
+    this.index = lineTokenIndex(deps.redis, deps.config.redis.keyPrefix, { secrets: deps.config.serviceBus, gateways: deps.config.gateways });
   }
 
   async runOnce(): Promise<RetentionReport> {
@@ -255,13 +259,15 @@ export class RetentionSweep {
         // One whose expiry faulted lately waits out its backoff, leaving its room to the next ones.
         const fresh = ids.filter((id) => !this.items.waiting(id));
         for (let k = fresh.length; k < ids.length; k += 1) keep('fault_backoff');
-        for (const raw of await readSnapshots(redis, keys, fresh, await unsentEvents())) {
+        const page = await readSnapshots(redis, keys, fresh, await unsentEvents());
+        const issued = await issuedTokensOfLines(this.index, page);
+        for (const [n, raw] of page.entries()) {
           let reason = keptBySnapshot(raw, cutoff);
           if (!reason && config.retention.requireReconciliation && Number(raw.record.updated_at ?? 0) > (await reconciledThrough(raw))) {
             reason = 'awaiting_reconciliation';
           }
           if (reason) keep(reason);
-          else if (due.length < room) due.push(checkedSnapshot(raw, logger).snap);
+          else if (due.length < room) due.push(withIssuedTokenVouchers(checkedSnapshot(raw, logger, issued[n].kept, 'archive').snap, this.index, issued[n]));
         }
         if (ids.length < batch) break;
       }

@@ -51,11 +51,11 @@ import {
   refundNoticesWithheld,
 } from './authorization-metrics';
 import { CancelBasis, cancelBasisOf } from '../ledger/cancel-basis';
-import { InquiryResult, inquireStatus } from './status-inquiry';
+import { InquiryResult, STATUS_PAGES_CAPPED, inquireStatus } from './status-inquiry';
 import { InquiryMiss, NOT_LANDED, inquiryMisses, readInquiryMiss } from './inquiry-miss';
 import { inquiryErrorIsAnswer, inquiryErrorsUnresolved } from './inquiry-error';
 import { OutcomeRecorder } from './outcome-recorder';
-import { IDEMPOTENT_RESEND_WINDOW_MS, replayInquiriesWithheld, replayInquiryExpired } from './resend-window';
+import { IDEMPOTENT_RESEND_WINDOW_MS, ReplayWithheldReason, replayInquiriesWithheld, replayWithheldReason } from './resend-window';
 import { idempotencyConflictsOnResend } from './resend-conflict';
 import { SAME_ANSWER_HELD_AFTER, maybeSavedAnswer, sameAnswersHeld, sameUnknownAnswersInARow } from './repeated-answer';
 import { retryAfterCapped } from './retry-after-metrics';
@@ -450,28 +450,11 @@ export class DeliveryService {
         // replays its stored answer for a request it already has and performs it once otherwise.
         return this.send(op, ctx.context, route, breaker);
       }
-      if (replayInquiryExpired(route.transformer, op.createdAt, this.now())) {
-        // Asking would send the request again after its idempotency key may have lapsed: it could be
-        // performed twice. Only the PSP's webhook or its reports can settle it now.
-        breaker.success(); // release a probe reservation: we did not call
-        replayInquiriesWithheld().inc({ gateway: route.gateway.name, by: 'delivery' });
-        this.deps.logger.warn(
-          "status inquiry withheld: it would replay the request past its idempotency key's validity; UNRESOLVED, settles by webhook or reconciliation",
-          {
-            operation_id: op.id,
-            gateway: route.gateway.name,
-            age_ms: this.now() - op.createdAt,
-          },
-        );
-        const cause = 'idempotency key too old to ask by replaying the request';
-        const given = await recorder.unresolve(op, cause, 'bridge', { age_ms: this.now() - op.createdAt }, this.now() + this.deps.config.poller.scheduleMs[0], {
-          onlyFrom: op.state,
-        });
-        this.gaveUp(op, given, cause, false);
-        return { kind: 'done', state: given.state };
-      }
+      const withheld = replayWithheldReason(route.transformer, op, this.now(), maxAgeMs);
+      if (withheld) return this.replayWithheld(op, route, breaker, withheld);
       // Never resend before asking: the first attempt may have moved money. Past delivery.max_age_ms it is still
-      // asked, once, and then UNRESOLVED unless that settles it: never sent again.
+      // asked, once, and then UNRESOLVED unless that settles it: never sent again (an inquiry that replays the request
+      // is a send, withheld above).
       return this.inquireThenMaybeResend(op, ctx.context, route, breaker, tooOld);
     }
     if (tooOld) {
@@ -493,6 +476,31 @@ export class DeliveryService {
       return { kind: 'done', state: failed.state };
     }
     return this.send(op, ctx.context, route, breaker);
+  }
+
+  /**
+   * An UNKNOWN operation whose status inquiry would replay its request (`replayWithheldReason`): never asked. Past
+   * the key's validity the replay could be performed twice; past `delivery.max_age_ms` it would perform, now, a
+   * request that never landed, after the bridge gave up on it. UNRESOLVED (alerted, the OMS told), never FAILED: the
+   * first attempt may have landed. It settles by the PSP's webhook (Adyen sends AUTHORISATION for what happened) or
+   * by reconciliation; the poller does not replay it either. Counted (`pb_replay_inquiries_withheld_total`) and
+   * logged with its reason.
+   */
+  private async replayWithheld(op: OperationRecord, route: GatewayRoute, breaker: CircuitBreaker, reason: ReplayWithheldReason): Promise<DeliveryStep> {
+    breaker.success(); // release a probe reservation: we did not call
+    replayInquiriesWithheld().inc({ gateway: route.gateway.name, by: 'delivery', reason });
+    const pastMaxAge = reason === 'max_age';
+    const details = pastMaxAge ? { age_ms: this.now() - op.receivedAt, inquiry: 'replay_withheld' } : { age_ms: this.now() - op.createdAt };
+    this.deps.logger.warn(
+      pastMaxAge
+        ? 'status inquiry withheld: it would replay the request past delivery.max_age_ms (a request that never landed would be performed now); UNRESOLVED, settles by webhook or reconciliation'
+        : "status inquiry withheld: it would replay the request past its idempotency key's validity; UNRESOLVED, settles by webhook or reconciliation",
+      { operation_id: op.id, gateway: route.gateway.name, command: op.command, reason, ...details },
+    );
+    const cause = pastMaxAge ? 'delivery.max_age_ms passed' : 'idempotency key too old to ask by replaying the request';
+    const given = await this.deps.recorder.unresolve(op, cause, 'bridge', details, this.now() + this.deps.config.poller.scheduleMs[0], { onlyFrom: 'UNKNOWN' });
+    this.gaveUp(op, given, cause, pastMaxAge);
+    return { kind: 'done', state: given.state };
   }
 
   /**
@@ -1089,10 +1097,12 @@ export class DeliveryService {
       // Retryable, but the request may have landed: UNKNOWN, asked about before it is ever sent again.
       const inARow = phase === 'send' && !err.details.pspHasRequest ? await this.sameAnswerHeld(op, err, detail.http_status) : 0;
       const held = err.details.pspHasRequest === true || inARow > 0;
-      // A PSP that answered "I already have it" is up: only silence counts against its breaker.
-      if (held) breaker.success();
+      // A PSP that answered "I already have it" is up: only silence counts against its breaker. So is one whose
+      // list the inquiry read to its page cap: every page was answered (the cap has its own counter and warning).
+      const capped = err.details.gatewayCode === STATUS_PAGES_CAPPED;
+      if (held || capped) breaker.success();
       else breaker.failure();
-      this.health.retryableFailure(err, op.id);
+      if (!capped) this.health.retryableFailure(err, op.id);
       const firstCheck = this.deps.config.poller.scheduleMs[0];
       // A resend the PSP answered from what it holds keeps the schedule its first UNKNOWN began: restarting it at each
       // resend kept the operation from ever reaching UNRESOLVED.

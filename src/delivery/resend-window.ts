@@ -1,6 +1,7 @@
 import { Counter } from 'prom-client';
 import { counter } from '../metrics/metrics-registry';
 import type { GatewayTransformer } from '../gateways/gateway-adapter';
+import type { CommandType } from '../contracts/payment-command';
 
 /**
  * How long after an operation's creation its request may still be sent again under its idempotency key, ms:
@@ -22,14 +23,53 @@ export function replayInquiryExpired(transformer: Pick<GatewayTransformer, 'inqu
 }
 
 /**
- * `pb_replay_inquiries_withheld_total{gateway,by}`: status inquiries not made because they would replay the
- * operation's request past its idempotency key's validity (`by`: delivery, poller, action_expiry). Each such
- * operation is UNRESOLVED and settles by webhook or reconciliation only.
+ * Why a status inquiry that replays the request (`inquiryReplaysRequest`) is withheld:
+ * - `key_validity`: the operation is older than `IDEMPOTENT_RESEND_WINDOW_MS`; the PSP may have dropped the
+ *   key, and the replay would be performed a second time;
+ * - `max_age`: `delivery.max_age_ms` has passed since the bridge received the command. The bridge has given up
+ *   sending it (UNRESOLVED, the OMS told), and a replay is a send: Adyen performs a request under a key it never
+ *   executed as a new one (its idempotency only returns "the response to the first attempt" for a request it
+ *   already processed; "API idempotency"), so a payment, capture or refund that never landed would be performed
+ *   now, hours after the OMS stopped expecting it.
  */
-export function replayInquiriesWithheld(): Counter<'gateway' | 'by'> {
+export type ReplayWithheldReason = 'key_validity' | 'max_age';
+
+/**
+ * Commands whose request performs nothing at the PSP, so that its replay is a read however late and however often:
+ * a balance inquiry (Adyen Stored Value `/checkBalance`) moves no money and changes no card. Withheld, it would stay
+ * UNRESOLVED for good: the Stored Value API settles nothing by webhook and a read is in no PSP report.
+ */
+const REPLAY_PERFORMS_NOTHING: ReadonlySet<CommandType> = new Set<CommandType>(['balance_inquiry']);
+
+/**
+ * Whether, and why, asking the gateway about `op` now (epoch ms) is withheld: only an inquiry that replays the
+ * request (`inquiryReplaysRequest`: Adyen, Adyen Stored Value), past `IDEMPOTENT_RESEND_WINDOW_MS` after its
+ * creation or past `maxAgeMs` (`delivery.max_age_ms`; 0: no bound) after its receipt, and never for a command whose
+ * request performs nothing (a balance inquiry). An inquiry that reads the PSP's state (Stripe, Cybersource, the
+ * simulator) is never withheld. Pure.
+ */
+export function replayWithheldReason(
+  transformer: Pick<GatewayTransformer, 'inquiryReplaysRequest'>,
+  op: { readonly command: CommandType; readonly createdAt: number; readonly receivedAt: number },
+  now: number,
+  maxAgeMs: number,
+): ReplayWithheldReason | null {
+  if (REPLAY_PERFORMS_NOTHING.has(op.command)) return null;
+  if (replayInquiryExpired(transformer, op.createdAt, now)) return 'key_validity';
+  if (transformer.inquiryReplaysRequest === true && maxAgeMs > 0 && now - op.receivedAt > maxAgeMs) return 'max_age';
+  return null;
+}
+
+/**
+ * `pb_replay_inquiries_withheld_total{gateway,by,reason}`: status inquiries not made because they would replay the
+ * operation's request past its idempotency key's validity (`reason="key_validity"`) or past `delivery.max_age_ms`
+ * (`reason="max_age"`), `by`: delivery, poller, action_expiry. Each such operation settles by webhook or
+ * reconciliation only (delivery makes an UNKNOWN one UNRESOLVED).
+ */
+export function replayInquiriesWithheld(): Counter<'gateway' | 'by' | 'reason'> {
   return counter(
     'pb_replay_inquiries_withheld_total',
-    "Status inquiries withheld because replaying the operation's request would outlive its idempotency key, by gateway and caller",
-    ['gateway', 'by'],
+    "Status inquiries withheld because replaying the operation's request would outlive its idempotency key (reason key_validity) or come after delivery.max_age_ms (reason max_age), by gateway and caller",
+    ['gateway', 'by', 'reason'],
   );
 }

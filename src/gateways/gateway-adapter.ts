@@ -597,7 +597,8 @@ export interface GatewayTransformer {
    * answer is the replay of what the request did, never what became of the operation afterwards, and past
    * the key's validity it would perform the request again. Such an inquiry resolves an UNKNOWN outcome, but
    * cannot confirm a later fact (a failure reported after success), and it never answers `null`: a replay that
-   * never landed performs the request now, so a 404 to it is an edge's, an `outcome_unknown` error. Default
+   * never landed performs the request now, so a 404 to it is an edge's, an `outcome_unknown` error. Being a send,
+   * it is withheld past the key window and past `delivery.max_age_ms` (`replayWithheldReason`). Default
    * false: the inquiry reads the operation's current state at the PSP.
    */
   readonly inquiryReplaysRequest?: boolean;

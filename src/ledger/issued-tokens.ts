@@ -43,7 +43,8 @@ export class IssuedTokens {
    *   and that event's own confirmation does not cover it.
    */
   constructor(
-    private readonly ledger: Pick<Ledger, 'indexIssuedToken' | 'issuedTokenGateway' | 'dropIssuedToken'> & Partial<Pick<Ledger, 'issuedTokenAcknowledged'>>,
+    private readonly ledger: Pick<Ledger, 'indexIssuedToken' | 'issuedTokenGateway' | 'dropIssuedToken'> &
+      Partial<Pick<Ledger, 'issuedTokenAcknowledged' | 'issuedTokenGateways'>>,
     secrets: IssuedTokenSecrets,
     private readonly redis: Pick<RedisConfig, 'replicaAcks'> = {},
   ) {
@@ -96,6 +97,28 @@ export class IssuedTokens {
     const previous = await this.ledger.issuedTokenGateway(this.digest(token, 1));
     if (previous !== null) await this.ledger.indexIssuedToken(this.digest(token), previous);
     return previous;
+  }
+
+  /**
+   * The gateway of each of `tokens` the bridge issued, else null, in the order asked: one batched read for all of them
+   * (`Ledger.issuedTokenGateways`: one MGET per shard, sent together), under the current and the previous secret at
+   * once. Reads only: an entry found under the previous secret is not written again (export and import read a page).
+   */
+  async gatewaysOf(tokens: readonly string[]): Promise<(string | null)[]> {
+    if (tokens.length === 0) return [];
+    const digests = this.keys.flatMap((_k, i) => tokens.map((token) => this.digest(token, i)));
+    const batched = this.ledger.issuedTokenGateways?.bind(this.ledger);
+    const found = batched ? await batched(digests) : await Promise.all(digests.map((d) => this.ledger.issuedTokenGateway(d)));
+    return tokens.map((_t, n) => this.keys.map((_k, i) => found[i * tokens.length + n]).find((g) => g !== null) ?? null);
+  }
+
+  /**
+   * Which of `digests` (hex, from an export line: `OperationSnapshot.issued_tokens`) is `token`'s keyed digest under the
+   * current or the previous secret, if any: only an export made with this deployment's bus secret can name it, never a
+   * file edited to hold a card number as a token. One HMAC a key, whatever the number of digests.
+   */
+  vouchingDigest(token: string, digests: ReadonlySet<string>): string | undefined {
+    return this.keys.map((_k, i) => this.digest(token, i)).find((d) => digests.has(d));
   }
 
   /** Drops `token`'s entry, under every key (erasure). @returns whether one was there. */
@@ -161,7 +184,7 @@ function namedGatewayOf(message: unknown): string | undefined {
 }
 
 /** Whether entries `a` and `b` are one vault (the same entry, or configured as one: `gatewayVaults`). */
-function sameVault(a: string, b: string | undefined, gateways?: Readonly<Record<string, GatewayConfig>>): boolean {
+export function sameVault(a: string, b: string | undefined, gateways?: Readonly<Record<string, GatewayConfig>>): boolean {
   if (b === undefined) return false;
   if (a === b) return true;
   if (gateways === undefined) return false;

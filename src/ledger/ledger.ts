@@ -1697,6 +1697,26 @@ export class Ledger {
     return this.redis.get(issuedTokenKeyOf(this.prefix, digest));
   }
 
+  /**
+   * The gateways of the issued tokens whose keyed digests are `digests` (null: none such), in the order asked: one MGET
+   * per shard holding any of them (an entry lives in its digest's own shard, `issuedTokenKeyOf`), all sent together.
+   */
+  async issuedTokenGateways(digests: readonly string[]): Promise<(string | null)[]> {
+    if (digests.length === 0) return [];
+    const shards = digests.map((digest) => shardOfAnchor(digest));
+    const replies = await this.pipelineEach((keys, p) => {
+      const mine = digests.filter((_d, i) => shards[i] === keys.shard);
+      if (mine.length === 0) return 0;
+      p.mget(...mine.map((digest) => keys.issuedToken(digest)));
+      return 1;
+    });
+    const next = replies.map(() => 0);
+    return digests.map((_d, i) => {
+      const values = replies[shards[i]][0] as (string | null)[];
+      return values[next[shards[i]]++] ?? null;
+    });
+  }
+
   /** Drops the issued-token entry of `digest` (erasure); true when there was one. */
   async dropIssuedToken(digest: string): Promise<boolean> {
     return (await this.redis.del(issuedTokenKeyOf(this.prefix, digest))) > 0;

@@ -1,5 +1,6 @@
 import { Writable } from 'node:stream';
 import winston from 'winston';
+import { coalescedLines } from './log-line-coalescing';
 import { SECRET_MASK, isSensitiveKey, redact, redactKey } from './redact';
 
 /** The bridge's logger type: winston's, so `child({ operation_id })` gives a correlated logger. */
@@ -72,6 +73,12 @@ export interface LoggerOptions {
   service?: string;
   /** Where JSON lines go. Default stdout. Tests pass a stream to capture output. */
   stream?: Writable;
+  /**
+   * Hand the destination the lines of one turn of the event loop in one write (`log-line-coalescing.ts`), and
+   * every line still held when the process exits. Default false: each line is written at once. The process
+   * roles set it: a line a command on a file or pipe was one system call.
+   */
+  coalesce?: boolean;
 }
 
 /**
@@ -91,7 +98,7 @@ export function createLogger(options: LoggerOptions = {}): Logger {
     transports: [new winston.transports.Stream({ stream: destination })],
   });
   skipDisabledLevels(logger);
-  writeLinesDirectly(logger, destination);
+  writeLinesDirectly(logger, options.coalesce === true ? coalescedLines(destination) : (text) => destination.write(text));
   return logger;
 }
 
@@ -108,7 +115,7 @@ const LEVEL = Symbol.for('level');
  * The format (redaction included), the level check the transport made and the one synchronous write are
  * kept; the transport stays in `logger.transports` for anything that looks, and is never written through.
  */
-function writeLinesDirectly(logger: Logger, destination: Writable): void {
+function writeLinesDirectly(logger: Logger, writeLine: (text: string) => void): void {
   logger.write = function (this: Logger, info: unknown): boolean {
     const self = this ?? logger;
     const entry = info as Record<string | symbol, unknown>;
@@ -119,7 +126,7 @@ function writeLinesDirectly(logger: Logger, destination: Writable): void {
     const level = entry[LEVEL];
     if (typeof level !== 'string' || !levelEnabled(self, level)) return true;
     const line = self.format.transform(entry as winston.Logform.TransformableInfo, self.format.options) as Record<string | symbol, unknown> | false;
-    if (line) destination.write(`${String(line[MESSAGE])}\n`);
+    if (line) writeLine(`${String(line[MESSAGE])}\n`);
     return true;
   } as Logger['write'];
 }

@@ -5,7 +5,7 @@ import { OutcomeRecorder } from '../delivery/outcome-recorder';
 import { actionDeadline, waitFromCreation } from '../delivery/action-deadline';
 import { resolveOperationContext } from '../delivery/operation-context';
 import { inquireStatus } from '../delivery/status-inquiry';
-import { replayInquiriesWithheld, replayInquiryExpired } from '../delivery/resend-window';
+import { replayInquiriesWithheld, replayWithheldReason } from '../delivery/resend-window';
 import { GatewayRoute } from '../gateways/gateway-route';
 import { GatewayError } from '../errors/gateway-error';
 import { inquiryErrorIsAnswer } from '../delivery/inquiry-error';
@@ -153,8 +153,8 @@ export class ActionExpiry {
     if (op.state !== 'ACTION_REQUIRED') return 'skipped';
     const route = router.route(op);
     let reference = op.gatewayReference;
-    // An inquiry that would replay the request past its idempotency key's validity is withheld (it could be
-    // performed twice): the expiry voids by the reference it has.
+    // An inquiry that would replay the request past its idempotency key's validity (it could be performed twice) or
+    // past delivery.max_age_ms (a send after the bridge gave up) is withheld: the expiry voids by the reference it has.
     if (!('refused' in route) && inquirySupport(route.transformer, op.command) === 'supported' && !this.replayWithheld(op, route)) {
       const resolved = await resolveOperationContext(op, ledger);
       if ('context' in resolved) {
@@ -317,10 +317,21 @@ export class ActionExpiry {
     return undefined;
   }
 
-  /** Whether the inquiry about `op` is withheld (`replayInquiryExpired`): counted. */
+  /**
+   * Whether the inquiry about `op` is withheld (`replayWithheldReason`): counted, and logged with its reason. An
+   * operation waiting for its customer's action has Adyen's answer (the action), so its replay would read that
+   * answer back; past `delivery.max_age_ms` it is withheld all the same, as every replay is: one rule, no send after
+   * the bridge gave up.
+   */
   private replayWithheld(op: OperationRecord, route: GatewayRoute): boolean {
-    if (!replayInquiryExpired(route.transformer, op.createdAt, this.now())) return false;
-    replayInquiriesWithheld().inc({ gateway: route.gateway.name, by: 'action_expiry' });
+    const reason = replayWithheldReason(route.transformer, op, this.now(), this.deps.config.delivery.maxAgeMs);
+    if (reason === null) return false;
+    replayInquiriesWithheld().inc({ gateway: route.gateway.name, by: 'action_expiry', reason });
+    this.deps.logger.info('customer action expiry: status inquiry withheld (it would replay the request); expired on what the bridge knows', {
+      operation_id: op.id,
+      gateway: route.gateway.name,
+      reason,
+    });
     return true;
   }
 

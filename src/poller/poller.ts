@@ -9,7 +9,7 @@ import { OutcomeRecorder } from '../delivery/outcome-recorder';
 import { resolveOperationContext } from '../delivery/operation-context';
 import { voidsOwnTransactionAt } from '../gateways/gateway-registry';
 import { inquireStatus } from '../delivery/status-inquiry';
-import { replayInquiriesWithheld, replayInquiryExpired } from '../delivery/resend-window';
+import { ReplayWithheldReason, replayInquiriesWithheld, replayWithheldReason } from '../delivery/resend-window';
 import { alertAwaitingWebhook, unresolvedGauge } from '../delivery/unresolved-operations';
 import { errorClassOf, isDependencyOutage } from '../errors/dependency-outage';
 import { GatewayError } from '../errors/gateway-error';
@@ -153,7 +153,8 @@ export class Poller {
     // No route: nothing to ask; the schedule runs out and the operation becomes UNRESOLVED, alerting operators.
     if (!('refused' in route)) {
       if (inquirySupport(route.transformer, op.command) === 'webhook-only') return this.withoutInquiry(op, route);
-      if (replayInquiryExpired(route.transformer, op.createdAt, this.now())) return this.replayWithheld(op, route);
+      const withheld = replayWithheldReason(route.transformer, op, this.now(), this.deps.config.delivery.maxAgeMs);
+      if (withheld) return this.replayWithheld(op, route, withheld);
       // The same context delivery sent with: a capture naming our authorization asks about the PSP's object.
       // A cancel naming our capture or refund its gateway voids by its own id asks about that void.
       const resolved = await resolveOperationContext(op, ledger, {
@@ -253,21 +254,26 @@ export class Poller {
   }
 
   /**
-   * An operation whose inquiry would replay its request past its idempotency key's validity
-   * (`replayInquiryExpired`): never asked, it could be performed twice. UNKNOWN: its delivery job makes it
-   * UNRESOLVED without asking. PENDING / UNRESOLVED: noted, and the schedule goes on; the PSP's webhook or
+   * An operation whose inquiry would replay its request (`replayWithheldReason`): never asked. Past its idempotency
+   * key's validity the replay could be performed twice; past `delivery.max_age_ms` (the bridge gave up sending it,
+   * the OMS was told UNRESOLVED) it would perform, now, a request that never landed. UNKNOWN: its delivery job makes
+   * it UNRESOLVED without asking. PENDING / UNRESOLVED: noted, and the schedule goes on; the PSP's webhook or
    * reconciliation settles it.
    */
-  private async replayWithheld(op: OperationRecord, route: GatewayRoute): Promise<'stillOpen' | 'unresolved'> {
+  private async replayWithheld(op: OperationRecord, route: GatewayRoute, why: ReplayWithheldReason): Promise<'stillOpen' | 'unresolved'> {
     const { ledger, logger } = this.deps;
-    replayInquiriesWithheld().inc({ gateway: route.gateway.name, by: 'poller' });
-    const reason = "inquiry would replay the request past its idempotency key's validity";
+    replayInquiriesWithheld().inc({ gateway: route.gateway.name, by: 'poller', reason: why });
+    const reason =
+      why === 'max_age'
+        ? 'inquiry would replay the request past delivery.max_age_ms (a request that never landed would be performed now)'
+        : "inquiry would replay the request past its idempotency key's validity";
     await ledger.appendInteraction(op.id, { event: 'poll_skipped', reason });
     logger.info('poll: status inquiry withheld; the operation settles by webhook or reconciliation', {
       operation_id: op.id,
       gateway: route.gateway.name,
       state: op.state,
-      age_ms: this.now() - op.createdAt,
+      age_ms: this.now() - (why === 'max_age' ? op.receivedAt : op.createdAt),
+      withheld: why,
       reason,
     });
     if (op.state === 'UNKNOWN') await this.keepDelivering(op, true);

@@ -30,6 +30,13 @@ import { adyenWebhookAck, parseAdyenWebhook, verifyAdyenWebhook } from './adyen-
  * happens twice. If the original never reached Adyen, this request performs it now, and its answer is the
  * outcome: either way the operation is resolved exactly once. No answer of Adyen's means "never landed": a
  * 404 comes from a route or an edge, and reads as `outcome_unknown` (asked again; never resent elsewhere).
+ * Adyen's "API idempotency" page: "If the Adyen payments platform already processed the request, the response to
+ * the first attempt will be returned without duplication"; keys are "valid for a minimum period of 31 days after
+ * first submission" (its legacy page: 7). A key it never executed is no replay to it: the request is processed as
+ * a new one. So the inquiry is a send, and is withheld where a send is not allowed
+ * (`replayWithheldReason`, `src/delivery/resend-window.ts`): past 7 days after creation, and past
+ * `delivery.max_age_ms` (the bridge gave up; the OMS was told UNRESOLVED). Such an operation is left to its
+ * webhook (AUTHORISATION for what Adyen did) and to reconciliation.
  *
  * Modifications (capture, cancel, refund, and validate's amount update) are different: Adyen only
  * acknowledges them (`received`) and settles them by webhook (CAPTURE, CANCELLATION, REFUND,

@@ -194,7 +194,7 @@ export function buildStripeStatusRequest(ctx: OperationContext): GatewayRequest 
     case 'authorize':
     case 'sale':
     case 'revalidate':
-      return get(`/v1/payment_intents/search?query=${encodeURIComponent(operationSearchQuery(ctx.operationId))}`);
+      return operationSearchPage(ctx);
     case 'capture':
     case 'cancel':
     case 'validate':
@@ -206,6 +206,16 @@ export function buildStripeStatusRequest(ctx: OperationContext): GatewayRequest 
     default:
       return assertNever(ctx.command, 'command');
   }
+}
+
+/**
+ * A page of the PaymentIntents that carry the operation's id, 100 a page (Stripe's most; its default is 10): the first,
+ * or the one `page` names (the `next_page` cursor of the page before: "Search PaymentIntents", `page`). Every attempt
+ * of the operation (a failover's, a resend's after its key expired) is a PaymentIntent of its own under that id.
+ */
+export function operationSearchPage(ctx: OperationContext, page?: string): GatewayRequest {
+  const cursor = page === undefined ? '' : `&page=${encodeURIComponent(page)}`;
+  return get(`/v1/payment_intents/search?query=${encodeURIComponent(operationSearchQuery(ctx.operationId))}&limit=100${cursor}`);
 }
 
 /**

@@ -17,7 +17,14 @@ import { withConfirmedMoney } from '../../money/psp-currency-table';
 import { stripeConfirmedMoney } from './stripe-amount';
 import { classifyStripeError, stripeErrorBody, stripeRefusalCode } from './stripe-errors';
 import { customAttribute } from './stripe-references';
-import { ATTEMPT_KEY_METADATA, CAPTURE_OPERATION_ID_METADATA, OPERATION_ID_METADATA, refundListPage } from './stripe-requests';
+import {
+  ATTEMPT_KEY_METADATA,
+  CAPTURE_OPERATION_ID_METADATA,
+  OPERATION_ID_METADATA,
+  SEARCHED_COMMANDS,
+  operationSearchPage,
+  refundListPage,
+} from './stripe-requests';
 import { ActionKind, CustomerAction, actionExpiryMs } from '../customer-action';
 import { StoredCard, storedCardOf } from '../stored-card';
 import { pspEpochSecondsMs } from '../psp-time';
@@ -523,15 +530,18 @@ export function parseStripeStatusResponse(ctx: OperationContext, response: Gatew
 }
 
 /**
- * The page after `response` of a refund's status inquiry (`GatewayTransformer.nextStatusPage`): Stripe lists a
- * PaymentIntent's refunds 100 a page, newest first, and says whether more follow (`has_more`, "True if this list has
- * another page of items after this one that can be fetched"); the next page starts after the page's last refund
- * (`starting_after`). `null` when the list ends there, or for any other command (one object, or a search whose
- * match is one of a few PaymentIntents). A page that says neither (no `has_more`, or more without a last id) throws
- * `outcome_unknown`: the refund may be on a page not read, so the miss is no proof that it never landed.
+ * The page after `response` of a status inquiry that lists (`GatewayTransformer.nextStatusPage`), when this attempt was
+ * not on it. A refund's: Stripe lists a PaymentIntent's refunds 100 a page, newest first, and says whether more follow
+ * (`has_more`, "True if this list has another page of items after this one that can be fetched"); the next page
+ * starts after the page's last refund (`starting_after`). An authorize's, sale's or revalidate's search: 100
+ * PaymentIntents a page, the next one named by the page's `next_page` cursor (`page`). `null` when the list ends there,
+ * or for any other command (one object). A page that says neither (no `has_more`, or more without a last id or
+ * cursor) throws `outcome_unknown`: the attempt may be on a page not read, so the miss is no proof that it never landed.
  */
 export function stripeStatusNextPage(ctx: OperationContext, response: GatewayResponse, gateway: string): GatewayRequest | null {
-  if (ctx.command !== 'refund' || response.status < 200 || response.status >= 300) return null;
+  if (response.status < 200 || response.status >= 300) return null;
+  if (SEARCHED_COMMANDS.has(ctx.command)) return nextSearchPage(ctx, parseJson(response, gateway), gateway);
+  if (ctx.command !== 'refund') return null;
   const json = parseJson(response, gateway);
   if (json.has_more === false) return null;
   if (json.has_more !== true) throw new GatewayError('outcome_unknown', gateway, 'refund list answer without has_more');
@@ -539,4 +549,13 @@ export function stripeStatusNextPage(ctx: OperationContext, response: GatewayRes
   const id = last === undefined ? undefined : str(last.id);
   if (id === undefined) throw new GatewayError('outcome_unknown', gateway, 'refund list says has_more without a last refund id');
   return refundListPage(ctx, id);
+}
+
+/** The search page after `json` (its `next_page` cursor), `null` after the last; see {@link stripeStatusNextPage}. */
+function nextSearchPage(ctx: OperationContext, json: Json, gateway: string): GatewayRequest | null {
+  if (json.has_more === false) return null;
+  if (json.has_more !== true) throw new GatewayError('outcome_unknown', gateway, 'PaymentIntent search answer without has_more');
+  const cursor = str(json.next_page);
+  if (cursor === undefined || cursor === '') throw new GatewayError('outcome_unknown', gateway, 'PaymentIntent search says has_more without next_page');
+  return operationSearchPage(ctx, cursor);
 }

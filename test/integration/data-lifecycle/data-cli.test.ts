@@ -3,6 +3,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { PassThrough } from 'node:stream';
 import { dataExport, dataImport, parseTimeArgument } from '../../../src/cli/data-commands';
+import { IssuedTokens } from '../../../src/ledger/issued-tokens';
 import { silentLogger } from '../../../src/logging/logger';
 import { OpsContext, openOps } from '../../../src/ops/ops-context';
 import { seedLedger } from '../../support/ledger-scenario';
@@ -28,7 +29,9 @@ describe('payment-bridge export / import', () => {
   it('writes the export file atomically, restores it into an empty namespace, and audit-logs both with counts and the file digest', async () => {
     const source = context();
     const seeded = await seedLedger(source.redis, source.config.redis.keyPrefix);
-    // A stored token the authorization handed the OMS that reads as a card number: the import notes it as issued again.
+    // A stored token the authorization handed the OMS that reads as a card number (noted in the index first, as the
+    // outcome recorder does): the export vouches for it, and the import notes it as issued again.
+    expect(await new IssuedTokens(source.ledger, source.config.serviceBus).record('shopper-cli-0042:5300912374650184', 'simulator')).toBe(true);
     await source.ledger.setFieldOnceAndGet(seeded.auth, 'stored_token', 'shopper-cli-0042:5300912374650184');
     const dir = mkdtempSync(join(tmpdir(), 'pb-export-'));
     const file = join(dir, 'ledger.ndjson');
@@ -46,7 +49,7 @@ describe('payment-bridge export / import', () => {
       action: 'data.import',
       outcome: 'ok',
       target: file,
-      detail: { operations: seeded.all.length, complete: true, card_data_found: 0, issued_tokens: 1 },
+      detail: { operations: seeded.all.length, complete: true, card_data_found: 0, issued_tokens_kept: 0, issued_tokens_indexed: 1 },
     });
 
     // A second import into the now non-empty namespace is refused (exit 2) and audited as refused.

@@ -4,9 +4,10 @@ import { PassThrough, Readable, Writable } from 'node:stream';
 import { RedisClient } from '../../../src/redis/redis-connection';
 import { AdjustmentStore, adjustmentIdFor } from '../../../src/adjustments/adjustment-store';
 import { containsCardNumber } from '../../../src/logging/redact';
-import { ExportFormat, exportOperations } from '../../../src/data-lifecycle/export';
+import { ExportFormat, ExportOptions, exportOperations } from '../../../src/data-lifecycle/export';
 import { NamespaceNotEmptyError, importOperations } from '../../../src/data-lifecycle/import';
 import { EventStore } from '../../../src/events/event-store';
+import { IssuedTokens } from '../../../src/ledger/issued-tokens';
 import { Ledger } from '../../../src/ledger/ledger';
 import { OPERATION_STATES } from '../../../src/ledger/operation-state';
 import { operationIdsOfOrder } from '../../../src/ledger/order-index';
@@ -31,7 +32,7 @@ function freshPrefix(): string {
   return p;
 }
 
-async function exportText(prefix: string, format: ExportFormat = 'ndjson', pageSize = 2): Promise<string> {
+async function exportText(prefix: string, format: ExportFormat = 'ndjson', pageSize = 2, more: Partial<ExportOptions> = {}): Promise<string> {
   const chunks: Buffer[] = [];
   const out = new Writable({
     write(chunk: Buffer, _enc, done) {
@@ -39,7 +40,7 @@ async function exportText(prefix: string, format: ExportFormat = 'ndjson', pageS
       done();
     },
   });
-  await exportOperations(redis, prefix, out, { from: 0, to: TO, format, pageSize });
+  await exportOperations(redis, prefix, out, { from: 0, to: TO, format, pageSize, ...more });
   return Buffer.concat(chunks).toString('utf8');
 }
 
@@ -300,8 +301,12 @@ describe('export → import → export', () => {
     expect([tokenId, pspReference].every((v) => containsCardNumber(v))).toBe(true);
     await redis.hset(keys.op(seededHere.auth), { stored_token: `shopper-0042:${tokenId}`, gateway_reference: pspReference });
     await redis.set(keys.reference(`simulator:${pspReference}`), seededHere.auth, 'PX', 86400_000);
+    // The stored token, noted in the issued-token index as the outcome recorder notes it: the export vouches for it.
+    const secrets = { secret: 'export-import-bus-secret-0123456789', secretPrevious: '' };
+    expect(await new IssuedTokens(new Ledger(redis, prefix), secrets).record(`shopper-0042:${tokenId}`, 'simulator')).toBe(true);
+    const issuedTokens = { issuedTokens: { secrets } };
     const before = await metricValue('pb_export_card_data_total');
-    const text = await exportText(prefix);
+    const text = await exportText(prefix, 'ndjson', 2, issuedTokens);
     expect(await metricValue('pb_export_card_data_total')).toBe(before);
     const line = text.split('\n').find((l) => l.includes(`"id":"${seededHere.auth}"`))!;
     const snap = JSON.parse(line) as { record: Record<string, string>; references: { key: string }[] };
@@ -309,11 +314,32 @@ describe('export → import → export', () => {
     expect(snap.references.map((r) => r.key)).toContain(`simulator:${pspReference}`);
     expect(line).not.toContain('[PAN REDACTED]');
     const target = freshPrefix();
-    expect(await importOperations(redis, target, Readable.from([text]))).toMatchObject({ complete: true, cardDataFound: 0 });
+    expect(await importOperations(redis, target, Readable.from([text]), issuedTokens)).toMatchObject({
+      complete: true,
+      cardDataFound: 0,
+      issuedTokensIndexed: 1,
+    });
     expect(await new Ledger(redis, target).get(seededHere.auth)).toMatchObject({ storedToken: `shopper-0042:${tokenId}`, gatewayReference: pspReference });
     expect(await new Ledger(redis, target).findByReference('simulator', pspReference)).toBe(seededHere.auth);
+    // The CSV export carries the digest in its snapshot column as well.
+    const fromCsv = freshPrefix();
+    const csv = await exportText(prefix, 'csv', 2, issuedTokens);
+    expect(await importOperations(redis, fromCsv, Readable.from([csv]), issuedTokens)).toMatchObject({
+      complete: true,
+      cardDataFound: 0,
+      issuedTokensIndexed: 1,
+    });
+    expect(await new Ledger(redis, fromCsv).get(seededHere.auth)).toMatchObject({ storedToken: `shopper-0042:${tokenId}` });
+    // Without the bus secret to check the export's digest with, the stored token is masked as card data.
+    const unchecked = freshPrefix();
+    expect(await importOperations(redis, unchecked, Readable.from([text]))).toMatchObject({ complete: true, cardDataFound: 1, issuedTokensIndexed: 0 });
+    expect(await new Ledger(redis, unchecked).get(seededHere.auth)).toMatchObject({
+      storedToken: 'shopper-0042:[PAN REDACTED]',
+      gatewayReference: pspReference,
+    });
     // Only those values of that record: a card number elsewhere in the line (a shopper reference that is one, a
-    // history note) is still masked, on export and on import.
+    // history note) is still masked, on export and on import; the edited stored token, which the line's digest no
+    // longer vouches for, too.
     const pan = '4532019384756127';
     const planted = line
       .replace(`"stored_token":"shopper-0042:${tokenId}"`, `"stored_token":"${pan}:${tokenId}"`)
@@ -321,10 +347,14 @@ describe('export → import → export', () => {
     expect(planted).not.toBe(line);
     const restoredText = text.replace(line, planted);
     const again = freshPrefix();
-    expect(await importOperations(redis, again, Readable.from([restoredText]))).toMatchObject({ complete: true, cardDataFound: 1 });
-    const { findings } = await scanRedis(redis, again, [pan]);
+    expect(await importOperations(redis, again, Readable.from([restoredText]), issuedTokens)).toMatchObject({
+      complete: true,
+      cardDataFound: 1,
+      issuedTokensIndexed: 0,
+    });
+    const { findings } = await scanRedis(redis, again, [pan, tokenId]);
     expect(findings).toEqual([]);
-    expect((await new Ledger(redis, again).get(seededHere.auth))?.storedToken).toBe(`[PAN REDACTED]:${tokenId}`);
+    expect((await new Ledger(redis, again).get(seededHere.auth))?.storedToken).toBe('[PAN REDACTED]:[PAN REDACTED]');
   });
 
   it('runs the redaction check on every imported line: a card number or CVV in the file (a value, a key, a history entry) never reaches Redis', async () => {

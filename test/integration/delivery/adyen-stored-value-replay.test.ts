@@ -59,17 +59,23 @@ afterAll(async () => {
   await new Promise<void>((resolve) => server.close(() => resolve()));
 }, 60_000);
 
-function config() {
+function config(extra: Record<string, unknown> = {}) {
   return testConfig({
+    ...extra,
     gateways: {
       gc: { type: 'adyen-stored-value', base_url: baseUrl, api_key: 'adyen-sv-replay-key-0123456789', merchant_account: 'AcmeEU', timeout_ms: 2000 },
     },
   });
 }
 
-/** A Stored Value `command` sent once whose answer was lost (UNKNOWN). */
-async function lost(command: CommandType, gatewayKey: string, logger = captureLogger('info').logger) {
-  const stack = stacks.build(config(), { logger });
+/**
+ * A Stored Value `command` sent once whose answer was lost (UNKNOWN). `pastMaxAge`: delivered (and polled) two hours
+ * after its receipt, with `delivery.max_age_ms` one hour.
+ */
+async function lost(command: CommandType, gatewayKey: string, logger = captureLogger('info').logger, pastMaxAge = false) {
+  const stack = pastMaxAge
+    ? stacks.build(config({ 'delivery.max_age_ms': 3600_000 }), { logger, now: () => Date.now() + 2 * 3600_000 })
+    : stacks.build(config(), { logger });
   const cmd = channelCommand(
     command,
     {},
@@ -192,6 +198,47 @@ describe('Adyen Stored Value: an UNKNOWN operation resolved by replaying its req
       kind: 'outcome_unknown',
       gateway_code: 'ADYEN_SV_REPLAY_UNCONFIRMED',
     });
+  });
+});
+
+describe('Adyen Stored Value: an UNKNOWN operation past delivery.max_age_ms (within the key window)', () => {
+  it('a reload is never asked by replaying its request (it would load the card now): UNRESOLVED, nothing sent', async () => {
+    const { service, ledger, id } = await lost('reload', 'shopper-0043:8316039902646531', undefined, true);
+    psp.echo = true;
+    psp.resultCode = 'Success';
+    expect(await service.deliver(id)).toEqual({ kind: 'done', state: 'UNRESOLVED' });
+    expect(psp.calls).toEqual([]);
+    expect((await ledger.interactions(id)).at(-1)).toMatchObject({ event: 'unresolved', cause: 'delivery.max_age_ms passed', inquiry: 'replay_withheld' });
+  });
+
+  it('a balance inquiry is asked (its replay reads the balance, it moves nothing) and settles: no UNRESOLVED that nothing would ever settle', async () => {
+    const { service, ledger, events, id } = await lost('balance_inquiry', 'shopper-0044:8316039902646531', undefined, true);
+    psp.echo = false;
+    psp.resultCode = 'Success';
+    const before = await metricValue('pb_replay_inquiries_withheld_total', { gateway: 'gc', by: 'delivery', reason: 'max_age' });
+    expect(await service.deliver(id)).toEqual({ kind: 'done', state: 'SUCCEEDED' });
+    expect(psp.calls).toEqual([{ path: '/pal/servlet/StoredValue/v46/checkBalance', key: id }]);
+    expect(await events.load(`${id}.UNRESOLVED`)).toBeNull();
+    expect((await ledger.get(id))?.state).toBe('SUCCEEDED');
+    expect(await metricValue('pb_replay_inquiries_withheld_total', { gateway: 'gc', by: 'delivery', reason: 'max_age' })).toBe(before);
+  });
+
+  it('the poller asks an UNRESOLVED balance inquiry too, and settles it', async () => {
+    const { config: cfg, ledger, recorder, id } = await lost('balance_inquiry', 'shopper-0045:8316039902646531', undefined, true);
+    await ledger.transition(id, 'UNRESOLVED', { event: 'test' }, { nextCheckAt: Date.now() - 1 });
+    psp.echo = false;
+    psp.resultCode = 'Success';
+    const poller = new Poller({
+      config: cfg,
+      ledger,
+      router: new ConfiguredGatewayRouter(createGatewayClients(cfg)),
+      recorder,
+      logger: captureLogger('info').logger,
+      now: () => Date.now() + 2 * 3600_000,
+    });
+    await poller.runOnce();
+    expect(psp.calls.map((c) => c.key)).toContain(id);
+    expect((await ledger.get(id))?.state).toBe('SUCCEEDED');
   });
 });
 

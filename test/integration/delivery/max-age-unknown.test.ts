@@ -126,10 +126,12 @@ describe('delivery.max_age_ms on the UNKNOWN path (status inquiry, then resend)'
       logger: silentLogger(),
       now: () => clock.now,
     });
-    // A poll that still finds nothing keeps it UNRESOLVED and sends nothing.
+    // A poll that still finds nothing keeps it UNRESOLVED and sends nothing; it did ask (a read, not a replay).
+    const reads = psp.reads;
     clock.now = ((await ledger.get(id))?.nextCheckAt ?? clock.now) + 1;
     await poller.runOnce();
     expect((await ledger.get(id))?.state).toBe('UNRESOLVED');
+    expect(psp.reads).toBe(reads + 1);
     // Stripe reconciles the capture: the next poll settles it, and the OMS hears it.
     psp.intent = 'succeeded';
     clock.now = ((await ledger.get(id))?.nextCheckAt ?? clock.now) + 1;
@@ -152,10 +154,13 @@ describe('delivery.max_age_ms on the UNKNOWN path (status inquiry, then resend)'
   it('past it, an inquiry that finds the outcome still settles it', async () => {
     const { service, id, clock } = await unknownCapture('found');
     const captures = psp.captures;
+    const reads = psp.reads;
     psp.intent = 'succeeded';
     clock.now += MAX_AGE_MS + 1_000;
     expect(await service.deliver(id)).toEqual({ kind: 'done', state: 'SUCCEEDED' });
     expect(psp.captures).toBe(captures);
+    // Stripe's inquiry reads (GET), it never replays the capture: not withheld past max age as Adyen's is.
+    expect(psp.reads).toBe(reads + 1);
   });
 
   it('within it, a miss is still sent again under the same key', async () => {

@@ -56,8 +56,9 @@ afterAll(async () => {
   await new Promise<void>((resolve) => server.close(() => resolve()));
 }, 60_000);
 
-function config() {
+function config(extra: Record<string, unknown> = {}) {
   return testConfig({
+    ...extra,
     gateways: {
       ady: { type: 'adyen', base_url: baseUrl, api_key: 'adyen-replay-window-key-0123456789', merchant_account: 'AcmeEU', timeout_ms: 2000 },
     },
@@ -65,9 +66,9 @@ function config() {
 }
 
 /** An Adyen authorization sent once whose answer was lost (UNKNOWN), delivered again `ageMs` after its creation. */
-async function lostAuthorization(ageMs: number, logger = captureLogger('info').logger) {
+async function lostAuthorization(ageMs: number, logger = captureLogger('info').logger, maxAgeMs = 0) {
   const now = () => Date.now() + ageMs;
-  const stack = stacks.build(config(), { logger, now });
+  const stack = stacks.build(config({ 'delivery.max_age_ms': maxAgeMs }), { logger, now });
   const command = channelCommand('authorize', {}, { gateway: 'ady', gateway_key: 'shopper-replay-window:8415718415718415', currency: 'EUR', amount: 1000 });
   const id = command.payment.operation_reference!;
   await stack.ledger.create(id, command);
@@ -99,6 +100,34 @@ describe('Adyen: an UNKNOWN operation whose inquiry replays its request', () => 
     expect(unresolved).not.toBeNull();
     expect(await events.load(`${id}.FAILED`)).toBeNull();
     expect((await ledger.get(id))?.state).toBe('UNRESOLVED');
+  });
+});
+
+describe('Adyen: an UNKNOWN operation past delivery.max_age_ms (within the key window)', () => {
+  const MAX_AGE_MS = 3600_000;
+
+  it('is never asked by replaying its request (a replay of a request Adyen never had performs it now): UNRESOLVED with its cause, counted and logged', async () => {
+    const { logger, lines } = captureLogger('info');
+    const before = await metricValue('pb_replay_inquiries_withheld_total', { gateway: 'ady', by: 'delivery', reason: 'max_age' });
+    const { service, ledger, events, id } = await lostAuthorization(2 * MAX_AGE_MS, logger, MAX_AGE_MS);
+    expect(await service.deliver(id)).toEqual({ kind: 'done', state: 'UNRESOLVED' });
+    expect(psp.payments).toBe(0);
+    expect(await metricValue('pb_replay_inquiries_withheld_total', { gateway: 'ady', by: 'delivery', reason: 'max_age' })).toBe(before + 1);
+    const warn = lines.map((l) => JSON.parse(l) as Record<string, unknown>).find((l) => l.operation_id === id && l.level === 'warn');
+    expect(String(warn?.message)).toMatch(/status inquiry withheld/);
+    expect(warn?.reason).toBe('max_age');
+    expect((await ledger.interactions(id)).at(-1)).toMatchObject({ event: 'unresolved', cause: 'delivery.max_age_ms passed', inquiry: 'replay_withheld' });
+    expect(await events.load(`${id}.UNRESOLVED`)).not.toBeNull();
+    expect(await events.load(`${id}.FAILED`)).toBeNull();
+    // Its job, run again, sends nothing: UNRESOLVED is never sent again.
+    expect(await service.deliver(id)).toEqual({ kind: 'done', state: 'UNRESOLVED' });
+    expect(psp.payments).toBe(0);
+  });
+
+  it('within it, is still asked by replaying its request', async () => {
+    const { service, id } = await lostAuthorization(MAX_AGE_MS / 2, undefined, MAX_AGE_MS);
+    expect(await service.deliver(id)).toEqual({ kind: 'done', state: 'SUCCEEDED' });
+    expect(psp.keys).toEqual([id]);
   });
 });
 

@@ -10,6 +10,7 @@ import { auditStreamKey } from '../../../src/audit/audit-log';
 import { opsCounts, opsDeadLetterList, opsDeadLetterReplay, opsDeadLetterShow, opsList, opsRecheck, opsShow } from '../../../src/cli/ops-commands';
 import { Config } from '../../../src/config/config';
 import { OpsContext, openOps } from '../../../src/ops/ops-context';
+import { recheckOperations } from '../../../src/ops/recheck';
 import { bullJobId } from '../../../src/queueing/job-id';
 import { silentLogger } from '../../../src/logging/logger';
 import { amqpClient } from '../../support/amqp-helpers';
@@ -247,6 +248,30 @@ describe('payment-bridge ops (real Redis and RabbitMQ, own namespace)', () => {
         [d, 'refused'],
       ]),
     );
+  });
+
+  it("recheck says 'withheld' for an Adyen operation past delivery.max_age_ms (the poller would not replay its request), and leaves it as it is", async () => {
+    const adyen = {
+      ...config,
+      delivery: { ...config.delivery, maxAgeMs: 3_600_000 },
+      gateways: { ...config.gateways, ady: { ...config.gateways.simulator, name: 'ady', type: 'adyen' as const } },
+    };
+    const command = channelCommand('authorize', {}, { order_id: 'ORD-OPS-RECHECK-ADYEN', gateway: 'ady' });
+    const id = command.payment.operation_reference as string;
+    const hourAhead = Date.now() + 3_600_000;
+    await ctx.ledger.create(id, command);
+    await ctx.ledger.transition(id, 'SENT', { event: 'sent' }, {});
+    await ctx.ledger.transition(id, 'UNKNOWN', { event: 'timeout' }, { nextCheckAt: hourAhead });
+    await ctx.ledger.transition(id, 'UNRESOLVED', { event: 'gave_up' }, { nextCheckAt: hourAhead });
+    const results = await recheckOperations({ ...ctx, config: adyen }, [id], 'tester@ci', 'ops', Date.now() + 2 * 3_600_000);
+    expect(results).toEqual([{ operation_id: id, result: 'withheld', reason: 'max_age', state: 'UNRESOLVED' }]);
+    expect((await ctx.ledger.get(id))?.nextCheckAt).toBe(hourAhead);
+    expect((await ctx.ledger.interactions(id)).some((h) => h.event === 'recheck_requested')).toBe(false);
+    const audit = (await ctx.audit.recent(10)).find((e) => e.action === 'operation.recheck' && e.target === id);
+    expect(audit).toMatchObject({ outcome: 'refused', detail: { result: 'withheld', reason: 'max_age' } });
+    // Within delivery.max_age_ms it is asked: made due as any other.
+    const within = await recheckOperations({ ...ctx, config: adyen }, [id], 'tester@ci', 'ops', Date.now());
+    expect(within).toEqual([{ operation_id: id, result: 'due_now', state: 'UNRESOLVED' }]);
   });
 
   it('moves dead letters into the archive, triages them, lists them by time or impact, and shows one without card data', async () => {

@@ -9,6 +9,9 @@ import { OmsEventJobData } from '../../../src/events/oms-events-queue';
 import { createGatewayClients } from '../../../src/gateways/gateway-registry';
 import { Ledger } from '../../../src/ledger/ledger';
 import { Poller } from '../../../src/poller/poller';
+import { ACTION_EXPIRED, ActionExpiry } from '../../../src/poller/action-expiry';
+import { createDeliveryQueue } from '../../../src/delivery/delivery-queue';
+import { bullJobId } from '../../../src/queueing/job-id';
 import { metricValue } from '../../../src/metrics/metrics-registry';
 import { ConfiguredGatewayRouter } from '../../../src/routing/configured-gateway-router';
 import { PspSimulator } from '../../../harness/twins/psp-simulator/psp-simulator';
@@ -296,10 +299,10 @@ describe('the poller', () => {
   });
 
   describe('an Adyen operation, whose inquiry replays its request under its Idempotency-Key', () => {
-    /** A poller at `ageMs` past now that notes the operations it builds status requests for (nothing listens at Adyen's address). */
-    function countingPoller(counter: { asked: string[] }, ageMs: number, logger = captureLogger('info').logger): Poller {
-      const routes = createGatewayClients(config);
-      const router: GatewayRouter = {
+    /** The configured gateways' router, noting the operations it builds status requests for. */
+    function countingRouter(counter: { asked: string[] }, cfg: Config): GatewayRouter {
+      const routes = createGatewayClients(cfg);
+      return {
         route: (op) => {
           const route = routes.get(op.payment.gateway)!;
           // Adyen's transformer is frozen: the counting method is defined on an object inheriting from it.
@@ -314,16 +317,23 @@ describe('the poller', () => {
           return { ...route, transformer };
         },
       };
-      const recorder = new OutcomeRecorder({ config, ledger, events, eventsQueue, logger });
-      return new Poller({ config, ledger, router, recorder, logger, now: () => Date.now() + ageMs });
     }
 
-    async function unresolvedAdyenAuthorization(): Promise<string> {
+    /** A poller at `ageMs` past now that notes the operations it builds status requests for (nothing listens at Adyen's address). */
+    function countingPoller(counter: { asked: string[] }, ageMs: number, logger = captureLogger('info').logger, cfg: Config = config): Poller {
+      const recorder = new OutcomeRecorder({ config: cfg, ledger, events, eventsQueue, logger });
+      return new Poller({ config: cfg, ledger, router: countingRouter(counter, cfg), recorder, logger, now: () => Date.now() + ageMs });
+    }
+
+    /** An Adyen authorization sent once and now `state` (UNRESOLVED unless named), due for the poller. */
+    async function unresolvedAdyenAuthorization(state: 'UNRESOLVED' | 'UNKNOWN' | 'PENDING' = 'UNRESOLVED'): Promise<string> {
       const command = channelCommand('authorize', {}, { gateway: 'adyen', gateway_key: 'shopper-poller-replay:8415718415718415' });
       const id = command.payment.operation_reference!;
       await ledger.create(id, command);
       await ledger.transition(id, 'SENT', { event: 'attempt' }, { countAttempt: true });
-      await ledger.transition(id, 'UNRESOLVED', { event: 'test' }, { nextCheckAt: Date.now() - 1 });
+      // From SENT: UNRESOLVED never moves back to UNKNOWN.
+      await ledger.transition(id, state, { event: 'test' }, { nextCheckAt: Date.now() - 1, pollStep: 0 });
+      expect((await ledger.get(id))?.state).toBe(state);
       return id;
     }
 
@@ -350,6 +360,100 @@ describe('the poller', () => {
       const op = await ledger.get(id);
       expect(op?.state).toBe('UNRESOLVED');
       expect(op?.nextCheckAt).toBeGreaterThan(Date.now());
+    });
+
+    describe('past delivery.max_age_ms (the bridge gave up sending; within the key window)', () => {
+      const MAX_AGE_MS = 3600_000;
+      /** `countingPoller` two hours on, with delivery.max_age_ms one hour: past it, well within the key's 7 days. */
+      function pastMaxAgePoller(counter: { asked: string[] }, logger = captureLogger('info').logger): Poller {
+        return countingPoller(counter, 2 * MAX_AGE_MS, logger, { ...config, delivery: { ...config.delivery, maxAgeMs: MAX_AGE_MS } });
+      }
+
+      it('an UNRESOLVED or UNKNOWN Adyen operation is never asked (the replay would perform what the OMS stopped expecting): noted, counted, logged', async () => {
+        const unresolved = await unresolvedAdyenAuthorization();
+        const unknown = await unresolvedAdyenAuthorization('UNKNOWN');
+        const counter = { asked: [] as string[] };
+        const before = await metricValue('pb_replay_inquiries_withheld_total', { gateway: 'adyen', by: 'poller', reason: 'max_age' });
+        const { logger, lines } = captureLogger('info');
+        await pastMaxAgePoller(counter, logger).runOnce();
+        expect(counter.asked).not.toContain(unresolved);
+        expect(counter.asked).not.toContain(unknown);
+        for (const id of [unresolved, unknown]) {
+          const history = await ledger.interactions(id);
+          expect(history.some((h) => h.event === 'poll_error')).toBe(false);
+          expect(history.find((h) => h.event === 'poll_skipped')?.reason).toMatch(/delivery\.max_age_ms/);
+          expect(lines.some((l) => l.includes('status inquiry withheld') && l.includes(id) && l.includes('max_age'))).toBe(true);
+        }
+        expect(await metricValue('pb_replay_inquiries_withheld_total', { gateway: 'adyen', by: 'poller', reason: 'max_age' })).toBeGreaterThanOrEqual(
+          before + 2,
+        );
+        const op = await ledger.get(unresolved);
+        expect(op?.state).toBe('UNRESOLVED');
+        expect(op?.nextCheckAt).toBeGreaterThan(Date.now());
+      });
+
+      it('a PENDING one is not asked either (its schedule goes on); an UNKNOWN one gets its delivery job queued to run now (which makes it UNRESOLVED unasked)', async () => {
+        const pending = await unresolvedAdyenAuthorization('PENDING');
+        const unknown = await unresolvedAdyenAuthorization('UNKNOWN');
+        const counter = { asked: [] as string[] };
+        const cfg = { ...config, delivery: { ...config.delivery, maxAgeMs: MAX_AGE_MS } };
+        const deliveryQueue = createDeliveryQueue(redis, config.redis.keyPrefix);
+        try {
+          const logger = captureLogger('info').logger;
+          const recorder = new OutcomeRecorder({ config: cfg, ledger, events, eventsQueue, logger });
+          const poller = new Poller({
+            config: cfg,
+            ledger,
+            router: countingRouter(counter, cfg),
+            recorder,
+            logger,
+            deliveryQueue,
+            now: () => Date.now() + 2 * MAX_AGE_MS,
+          });
+          await poller.runOnce();
+          expect(counter.asked).not.toContain(pending);
+          expect(counter.asked).not.toContain(unknown);
+          expect((await ledger.interactions(pending)).find((h) => h.event === 'poll_skipped')?.reason).toMatch(/delivery\.max_age_ms/);
+          expect(await ledger.get(pending)).toMatchObject({ state: 'PENDING', pollStep: 1 });
+          const job = await deliveryQueue.getJob(bullJobId(unknown));
+          expect(job?.data).toEqual({ operationId: unknown });
+          expect(['waiting', 'prioritized']).toContain(await job?.getState());
+        } finally {
+          await deliveryQueue.obliterate({ force: true });
+          await deliveryQueue.close();
+        }
+      });
+
+      it("an Adyen authorization past its customer action's expiry is not asked either: expired on what the bridge knows, counted", async () => {
+        const id = await unresolvedAdyenAuthorization();
+        await ledger.transition(id, 'ACTION_REQUIRED', { event: 'test' }, { nextCheckAt: Date.now() - 1 });
+        const counter = { asked: [] as string[] };
+        const cfg = { ...config, delivery: { ...config.delivery, maxAgeMs: MAX_AGE_MS } };
+        const before = await metricValue('pb_replay_inquiries_withheld_total', { gateway: 'adyen', by: 'action_expiry', reason: 'max_age' });
+        const deliveryQueue = createDeliveryQueue(redis, config.redis.keyPrefix);
+        try {
+          const logger = captureLogger('info').logger;
+          const recorder = new OutcomeRecorder({ config: cfg, ledger, events, eventsQueue, logger });
+          const router = countingRouter(counter, cfg);
+          const expiry = new ActionExpiry({ config: cfg, redis, ledger, router, recorder, deliveryQueue, logger, now: () => Date.now() + 2 * MAX_AGE_MS });
+          await expiry.runOnce();
+        } finally {
+          await deliveryQueue.close();
+        }
+        expect(counter.asked).not.toContain(id);
+        expect(await metricValue('pb_replay_inquiries_withheld_total', { gateway: 'adyen', by: 'action_expiry', reason: 'max_age' })).toBe(before + 1);
+        expect(await ledger.get(id)).toMatchObject({ state: 'FAILED', reason: ACTION_EXPIRED });
+      });
+
+      it('an operation whose inquiry reads the PSP (the simulator) is still asked, and settled', async () => {
+        const id = await landedAuthorization('pm_card_visa', 'UNKNOWN');
+        await ledger.transition(id, 'UNRESOLVED', { event: 'test' }, { nextCheckAt: Date.now() - 1 });
+        const counter = { asked: [] as string[] };
+        await pastMaxAgePoller(counter).runOnce();
+        expect(counter.asked).toContain(id);
+        expect((await ledger.get(id))?.state).toBe('SUCCEEDED');
+        expect(sim.counters().effects[id]).toBe(1);
+      });
     });
   });
 });

@@ -106,6 +106,26 @@ describe('IssuedTokens', () => {
     expect(await rotated.drop(TOKEN)).toBe(true);
     expect(ledger.entries.size).toBe(0);
   });
+
+  it('looks a page of tokens up in one batched read, under both secrets during a rotation, writing nothing', async () => {
+    const ledger = fakeLedger();
+    const other = 'shopper-0043:4000000000000002';
+    await new IssuedTokens(ledger, { secret: SECRET, secretPrevious: '' }).record(TOKEN, 'adyen');
+    const rotated = new IssuedTokens(ledger, { secret: 'the-next-bus-secret-0123456789abcdef', secretPrevious: SECRET });
+    await rotated.record(other, 'stripe');
+    const asked: string[][] = [];
+    const batched = Object.assign(ledger, {
+      issuedTokenGateways: async (digests: readonly string[]) => (asked.push([...digests]), digests.map((d) => ledger.entries.get(d) ?? null)),
+    });
+    const before = new Map(ledger.entries);
+    const tokens = new IssuedTokens(batched, { secret: 'the-next-bus-secret-0123456789abcdef', secretPrevious: SECRET });
+    expect(await tokens.gatewaysOf([TOKEN, 'shopper-0044:5555555555554444', other])).toEqual(['adyen', null, 'stripe']);
+    expect(asked).toHaveLength(1);
+    expect(asked[0]).toHaveLength(6);
+    expect(ledger.entries).toEqual(before);
+    expect(await tokens.gatewaysOf([])).toEqual([]);
+    expect(asked).toHaveLength(1);
+  });
 });
 
 describe('an issued token is let through only for a command of its own vault', () => {

@@ -1,4 +1,4 @@
-import { IDEMPOTENT_RESEND_WINDOW_MS, replayInquiryExpired } from '../../../src/delivery/resend-window';
+import { IDEMPOTENT_RESEND_WINDOW_MS, replayInquiryExpired, replayWithheldReason } from '../../../src/delivery/resend-window';
 
 describe('replayInquiryExpired', () => {
   const createdAt = 1_700_000_000_000;
@@ -16,5 +16,36 @@ describe('replayInquiryExpired', () => {
 
   it('keeps to 7 days, under the 31 days Adyen documents for a key', () => {
     expect(IDEMPOTENT_RESEND_WINDOW_MS).toBe(7 * 24 * 3600 * 1000);
+  });
+});
+
+describe('replayWithheldReason', () => {
+  const op = { command: 'authorize', createdAt: 1_700_000_000_000, receivedAt: 1_700_000_000_000 - 5_000 } as const;
+  const maxAgeMs = 3600_000;
+  const replays = { inquiryReplaysRequest: true };
+
+  it('withholds a replaying inquiry past delivery.max_age_ms (counted from receipt), within the key window', () => {
+    expect(replayWithheldReason(replays, op, op.receivedAt + maxAgeMs, maxAgeMs)).toBeNull();
+    expect(replayWithheldReason(replays, op, op.receivedAt + maxAgeMs + 1, maxAgeMs)).toBe('max_age');
+  });
+
+  it('says key_validity past the key window, whatever the max age', () => {
+    expect(replayWithheldReason(replays, op, op.createdAt + IDEMPOTENT_RESEND_WINDOW_MS + 1, maxAgeMs)).toBe('key_validity');
+    expect(replayWithheldReason(replays, op, op.createdAt + IDEMPOTENT_RESEND_WINDOW_MS + 1, 0)).toBe('key_validity');
+  });
+
+  it('has no max age bound when delivery.max_age_ms is 0', () => {
+    expect(replayWithheldReason(replays, op, op.createdAt + IDEMPOTENT_RESEND_WINDOW_MS - 1, 0)).toBeNull();
+  });
+
+  it('never withholds the replay of a balance inquiry: it reads the balance, moves nothing, however late or often', () => {
+    const balance = { ...op, command: 'balance_inquiry' } as const;
+    expect(replayWithheldReason(replays, balance, op.receivedAt + 10 * maxAgeMs, maxAgeMs)).toBeNull();
+    expect(replayWithheldReason(replays, balance, op.createdAt + 10 * IDEMPOTENT_RESEND_WINDOW_MS, maxAgeMs)).toBeNull();
+  });
+
+  it('never withholds an inquiry that reads the PSP state (Stripe, Cybersource)', () => {
+    expect(replayWithheldReason({}, op, op.receivedAt + 10 * maxAgeMs, maxAgeMs)).toBeNull();
+    expect(replayWithheldReason({ inquiryReplaysRequest: false }, op, op.createdAt + 10 * IDEMPOTENT_RESEND_WINDOW_MS, maxAgeMs)).toBeNull();
   });
 });

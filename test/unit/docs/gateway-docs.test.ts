@@ -4,7 +4,7 @@ import { GatewayType } from '../../../src/config/config';
 import { BRIDGE_DECLINES } from '../../../src/errors/bridge-declines';
 import { DeclineTable, describeDecline } from '../../../src/errors/decline';
 import { eventStatusOf } from '../../../src/events/payment-event';
-import { declineTableFor } from '../../../src/gateways/gateway-registry';
+import { declineTableFor, gatewayDefinition } from '../../../src/gateways/gateway-registry';
 import { OperationState } from '../../../src/ledger/operation-state';
 import { EXTRA_DECLINE_TABLES, GATEWAY_FACTS, renderGatewayDocs } from '../../../scripts/gateway-docs/gateway-docs-tables';
 
@@ -68,6 +68,17 @@ describe('docs/gateways', () => {
 
   it.each(GATEWAYS)('%s: every further decline table of the page (raw responses…) maps as the code does', (type) => {
     for (const extra of EXTRA_DECLINE_TABLES[type] ?? []) checkDeclineRows(tableRows(read(`docs/gateways/${type}.md`), extra.heading), extra.table);
+  });
+
+  it.each(GATEWAYS)('%s: a replaying status inquiry withheld is left only to what settles it at that gateway (its webhooks, reconciliation)', (type) => {
+    const page = read(`docs/gateways/${type}.md`);
+    const section = page.split('## Status inquiry: the request replayed')[1]?.split('\n## ')[0];
+    if (section === undefined) return; // its inquiry reads the PSP's state: never withheld
+    const definition = gatewayDefinition(type);
+    const byWebhook = definition.facts().some((row) => row.source.includes('webhook'));
+    expect(/its webhooks?\b/.test(section)).toBe(byWebhook);
+    expect(/\band to reconciliation|\bor reconciliation/.test(section)).toBe(definition.reconciliation !== undefined);
+    expect(section.includes('balance inquiry')).toBe(definition.transformer.supports.includes('balance_inquiry'));
   });
 
   it('the bridge refusals on the index page map as the code does', () => {

@@ -213,6 +213,9 @@ describe('Stripe status inquiry requests', () => {
       const url = new URL(req.path, 'https://api.stripe.com');
       expect(url.pathname).toBe('/v1/payment_intents/search');
       expect(url.searchParams.get('query')).toBe(`metadata['operation_id']:'${ctx.operationId}'`);
+      // Stripe's most a page (its default is 10): every attempt of the operation is a PaymentIntent under its id.
+      expect(url.searchParams.get('limit')).toBe('100');
+      expect(url.searchParams.get('page')).toBeNull();
     }
   });
 

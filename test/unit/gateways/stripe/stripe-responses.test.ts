@@ -510,6 +510,48 @@ describe('Stripe status inquiry responses', () => {
   });
 });
 
+describe('Stripe status search past its first page (has_more, next_page)', () => {
+  const page = (data: unknown[], more: boolean, next: string | null): unknown => ({
+    object: 'search_result',
+    data,
+    has_more: more,
+    next_page: next,
+    url: '/v1/payment_intents/search',
+  });
+
+  it('asks for the next page by its cursor while the attempt is not on the page read and more follow', () => {
+    const ctx = stripeContext('authorize');
+    const others = [paymentIntent(ctx, { id: 'pi_attempt_other', metadata: { operation_id: ctx.operationId, attempt_key: 'another-key' } })];
+    const first = jsonResponse(200, page(others, true, 'cursor+2/x'));
+    expect(t.parseStatusResponse(ctx, first, gw)).toBeNull();
+    const next = t.nextStatusPage!(ctx, first, gw);
+    const url = new URL(next!.path, 'https://api.stripe.com');
+    expect(next!.method).toBe('GET');
+    expect(url.pathname).toBe('/v1/payment_intents/search');
+    expect(url.searchParams.get('query')).toBe(`metadata['operation_id']:'${ctx.operationId}'`);
+    expect(url.searchParams.get('limit')).toBe('100');
+    expect(url.searchParams.get('page')).toBe('cursor+2/x');
+  });
+
+  it('ends at the last page (has_more false): the miss stands', () => {
+    const ctx = stripeContext('sale');
+    expect(t.nextStatusPage!(ctx, jsonResponse(200, page([], false, null)), gw)).toBeNull();
+  });
+
+  it('a page that says more follow without a cursor, or says nothing, is no miss: outcome unknown', () => {
+    const ctx = stripeContext('revalidate');
+    expect(() => t.nextStatusPage!(ctx, jsonResponse(200, page([], true, null)), gw)).toThrow(expect.objectContaining({ kind: 'outcome_unknown' }));
+    expect(() => t.nextStatusPage!(ctx, jsonResponse(200, { object: 'search_result', data: [] }), gw)).toThrow(
+      expect.objectContaining({ kind: 'outcome_unknown' }),
+    );
+  });
+
+  it('a PaymentIntent read by its id (capture, cancel, validate) has no next page', () => {
+    const ctx = stripeContext('capture');
+    expect(t.nextStatusPage!(ctx, jsonResponse(200, paymentIntent(ctx)), gw)).toBeNull();
+  });
+});
+
 describe('a canceled manual-capture PaymentIntent read for an open cancel: the status inquiry agrees with the webhook', () => {
   const auth = stripeContext('authorize');
   const cancel = stripeContext('cancel');
