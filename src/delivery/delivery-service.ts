@@ -1090,7 +1090,15 @@ export class DeliveryService {
       breaker.success();
       const firstCheck = this.deps.config.poller.scheduleMs[0];
       const schedule = op.state === 'UNKNOWN' ? {} : { nextCheckAt: this.now() + firstCheck, pollStep: 0 };
-      await ledger.transition(op.id, 'UNKNOWN', { ...detail, psp_has_request: true }, schedule);
+      // Only from the state and attempt count read: a webhook's PENDING recorded since the call is a PSP fact UNKNOWN
+      // must not overwrite.
+      const moved = await ledger.transition(
+        op.id,
+        'UNKNOWN',
+        { ...detail, psp_has_request: true },
+        { ...schedule, onlyFrom: op.state, onlyAttempts: op.attempts },
+      );
+      if (!moved.applied) return this.unknownNotRecorded(op, err, moved.from);
       return { kind: 'retry', reason: 'the PSP holds an earlier attempt under this key' };
     }
     if (err.kind === 'outcome_unknown') {
@@ -1109,7 +1117,13 @@ export class DeliveryService {
       const kept = held && op.attempts > 1 && op.nextCheckAt !== undefined && op.pollStep !== undefined;
       const schedule =
         op.state === 'UNKNOWN' ? {} : kept ? { nextCheckAt: op.nextCheckAt, pollStep: op.pollStep } : { nextCheckAt: this.now() + firstCheck, pollStep: 0 };
-      await ledger.transition(op.id, 'UNKNOWN', inARow > 0 ? { ...detail, psp_has_request: true, same_answer_in_a_row: inARow } : detail, schedule);
+      // Only from the state and attempt count read (as for the idempotency conflict above).
+      const moved = await ledger.transition(op.id, 'UNKNOWN', inARow > 0 ? { ...detail, psp_has_request: true, same_answer_in_a_row: inARow } : detail, {
+        ...schedule,
+        onlyFrom: op.state,
+        onlyAttempts: op.attempts,
+      });
+      if (!moved.applied) return this.unknownNotRecorded(op, err, moved.from);
       return { kind: 'retry', reason: `outcome unknown (${phase})` };
     }
     if (phase === 'send' && this.mayFailOver(op)) {
@@ -1166,6 +1180,27 @@ export class DeliveryService {
     }
     if (failed.state === 'FAILED') await this.released(op, 'failed');
     return { kind: 'done', state: failed.state };
+  }
+
+  /**
+   * A move to UNKNOWN (an outcome unknown, a resend refused as an idempotency conflict) that did not apply: the operation
+   * left the state or attempt count the call was made on (a webhook's PENDING, SUCCEEDED or FAILED recorded during the
+   * call; another worker's move). It stands as that move left it: said at info, its event made sure of and, FAILED, what
+   * the orchestration holds for it given back, as a delivery of an operation already decided does; the job done.
+   */
+  private async unknownNotRecorded(op: OperationRecord, err: GatewayError, now: OperationState | null): Promise<DeliveryStep> {
+    this.deps.logger.info('outcome unknown not recorded: the operation moved meanwhile (a PSP fact, another worker); it stands as that move left it', {
+      operation_id: op.id,
+      command: op.command,
+      gateway: err.gateway,
+      kind: err.kind,
+      read_state: op.state,
+      read_attempts: op.attempts,
+      state: now ?? 'missing',
+    });
+    const settled = await this.deps.recorder.settle(op.id);
+    if (settled.state === 'FAILED') await this.pipeline.releaseFailed(settled);
+    return { kind: 'done', state: settled.state };
   }
 
   /**

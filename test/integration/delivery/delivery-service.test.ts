@@ -4,7 +4,9 @@ import { Queue } from 'bullmq';
 import { Config, GatewayConfig } from '../../../src/config/config';
 import { DeliveryService } from '../../../src/delivery/delivery-service';
 import { GatewayRouter } from '../../../src/routing/gateway-router';
-import { GatewayTransformer, OperationContext } from '../../../src/gateways/gateway-adapter';
+import { GatewayResponse, GatewayTransformer, OperationContext } from '../../../src/gateways/gateway-adapter';
+import { GatewaySender } from '../../../src/gateways/gateway-route';
+import { GatewayError } from '../../../src/errors/gateway-error';
 import { OutcomeRecorder } from '../../../src/delivery/outcome-recorder';
 import { EventStore } from '../../../src/events/event-store';
 import { OmsEventJobData, createOmsEventsQueue } from '../../../src/events/oms-events-queue';
@@ -487,6 +489,74 @@ describe('gateway delivery', () => {
     expect((await ledger.get(id))?.state).toBe('PENDING');
     expect(await events.load(`${id}.UNRESOLVED`)).toBeNull();
     expect(logs.lines.some((l) => l.includes('give-up not recorded') && l.includes('idempotency key too old to ask') && l.includes(id))).toBe(true);
+  });
+
+  /**
+   * A delivery service whose gateway call, while it is under way, has the PSP's webhook record `webhook` (a PSP fact:
+   * SENT to PENDING, the same attempt count) and then ends in `err`, as a call whose answer was lost would.
+   */
+  function raced(ledger: Ledger, events: EventStore, logger: Logger, id: string, webhook: 'PENDING', err: () => GatewayError): DeliveryService {
+    const config = testConfig({
+      gateways: { simulator: { type: 'simulator', base_url: sim.url, api_key: API_KEY, webhook_secret: 'whsec-delivery-test-0123456789', timeout_ms: 1000 } },
+    });
+    configs.push(config);
+    const routes = createGatewayClients(config);
+    const router: GatewayRouter = {
+      route: (op) => {
+        const route = routes.get(op.payment.gateway)!;
+        const client: GatewaySender = Object.assign(Object.create(route.client) as GatewaySender, {
+          send: async (): Promise<GatewayResponse> => {
+            const moved = await ledger.transition(id, webhook, { event: 'outcome', source: 'webhook', status: webhook }, { nextCheckAt: Date.now() + 60_000 });
+            expect(moved.applied).toBe(true);
+            throw err();
+          },
+        });
+        return { ...route, client };
+      },
+    };
+    const recorder = new OutcomeRecorder({ config, ledger, events, eventsQueue, logger });
+    return new DeliveryService({ config, ledger, router, recorder, logger });
+  }
+
+  it("never makes UNKNOWN (outcome unknown) a command whose webhook's PENDING was recorded between the send and that write", async () => {
+    const { ledger, events } = setup();
+    const logs = captureLogger();
+    const id = await record(ledger, channelCommand('authorize', {}, { gateway_key: 'pm_card_visa' }));
+    const service = raced(
+      ledger,
+      events,
+      logs.logger,
+      id,
+      'PENDING',
+      () => new GatewayError('outcome_unknown', 'simulator', 'outcome unknown: timeout after the request was sent'),
+    );
+    expect(await service.deliver(id)).toEqual({ kind: 'done', state: 'PENDING' });
+    expect(await ledger.get(id)).toMatchObject({ state: 'PENDING', attempts: 1 });
+    expect((await ledger.interactions(id)).some((h) => h.event === 'send_error')).toBe(false);
+    const line = logs.lines.find((l) => l.includes('outcome unknown not recorded: the operation moved meanwhile') && l.includes(id));
+    expect(line).toContain('"read_state":"SENT"');
+    expect(line).toContain('"state":"PENDING"');
+  });
+
+  it("never makes UNKNOWN (a resend refused as an idempotency conflict) a command whose webhook's PENDING was recorded between the resend and that write", async () => {
+    const { ledger, events } = setup();
+    const logs = captureLogger();
+    const id = await record(ledger, channelCommand('authorize', {}, { gateway_key: 'pm_card_visa' }));
+    const service = raced(
+      ledger,
+      events,
+      logs.logger,
+      id,
+      'PENDING',
+      () => new GatewayError('idempotency_conflict', 'simulator', 'another request under this key'),
+    );
+    // A first attempt that never left (a retry): this is its resend, the second attempt.
+    await ledger.transition(id, 'SENT', { event: 'attempt', attempt: 1 }, { countAttempt: true });
+    await ledger.appendInteraction(id, { event: 'send_error', kind: 'not_sent' });
+    expect(await service.deliver(id)).toEqual({ kind: 'done', state: 'PENDING' });
+    expect(await ledger.get(id)).toMatchObject({ state: 'PENDING', attempts: 2 });
+    expect((await ledger.interactions(id)).some((h) => h.event === 'send_error' && h.kind === 'idempotency_conflict')).toBe(false);
+    expect(logs.lines.some((l) => l.includes('outcome unknown not recorded: the operation moved meanwhile') && l.includes(id))).toBe(true);
   });
 
   /** A delivery service whose transformer (webhook-only) can no longer build a request, as after a release changed its builder. */
