@@ -1280,7 +1280,8 @@ export class DeliveryService {
       // nothing (a PENDING RISK_REVIEW after its attempt would contradict what that attempt reports), and writes nothing:
       // no history entry, no count, no review record (`applied`) an operator would be asked to release.
       const review = reviewNoticeOf(planned.decisions);
-      if (review && !(await this.deps.recorder.emitAsRead(riskReviewEvent(op, this.deps.config, review), op))) {
+      const notice = review ? riskReviewEvent(op, this.deps.config, review) : undefined;
+      if (notice && !(await this.deps.recorder.emitAsRead(notice, op))) {
         riskReviewNoticesWithheld().inc();
         this.deps.logger.warn('risk review notice not sent: another worker moved the operation meanwhile; no hold recorded, it stands as that one left it', {
           operation_id: op.id,
@@ -1292,7 +1293,11 @@ export class DeliveryService {
       }
       countDecisions(planned.decisions);
       await this.deps.ledger.appendInteraction(op.id, { event: 'orchestration', decisions: planned.decisions });
-      await planned.applied?.();
+      if (planned.applied) {
+        // The notice on record may be an earlier pass's (it failed before the review record): the OMS holds its deadline.
+        const told = notice ? await this.deps.recorder.toldReviewDeadline(notice.eventId) : undefined;
+        await planned.applied(told !== undefined && told !== review?.deadline ? told : undefined);
+      }
       return waiting;
     }
     this.deps.logger.warn('operation refused by orchestration; not sent to any gateway', {

@@ -80,8 +80,10 @@ export type StageResult =
  * What a hold writes once it applied, for the caller to run only then: the hold's notice is on record while the
  * operation stood as the stage read it (`OutcomeRecorder.emitAsRead`). A hold decided on a stale read (another worker
  * sent the operation meanwhile) writes nothing of its own: no review record for an operator to release, no count.
+ * `told`: the deadline the notice on record told the OMS, when an earlier pass recorded it and then failed before its
+ * review record (a crash, a Redis error): the record keeps that deadline, not the one this later pass decided.
  */
-export type HoldApplied = () => Promise<void>;
+export type HoldApplied = (told?: number) => Promise<void>;
 
 /**
  * One stage of the orchestration pipeline. Implementations: `RouteStage` (routing rules and merchant

@@ -79,8 +79,8 @@ export class RiskStage implements OrchestrationStage {
       if (held.verdict !== 'wait') return held;
       // Written only once the hold applied (its notice on record as read: `HoldApplied`): a hold decided on a stale read
       // would leave a review record for an operation another worker sent, listed for an operator to release.
-      const applied = async (): Promise<void> => {
-        const hold = await reviews.hold(op.id, deadline, rule, signals, now);
+      const applied = async (told?: number): Promise<void> => {
+        const hold = await reviews.hold(op.id, told ?? deadline, rule, signals, now);
         this.logger?.warn('authorization held for review by the risk rules', {
           operation_id: op.id,
           rule: decision.rule,

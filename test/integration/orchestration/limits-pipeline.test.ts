@@ -587,6 +587,45 @@ test('a hold decided on a stale read writes no review record, history entry or h
   }
 }, 60_000);
 
+test('a hold whose notice is on record but whose review record a failure kept it from writing keeps, at its next pass, the deadline the OMS was told', async () => {
+  const c = oneADayConfig(true);
+  const shared = new Ledger(redis, c.redis.keyPrefix);
+  const events = new EventStore(redis, c.redis.keyPrefix);
+  const reviews = new ReviewStore(redis, c.redis.keyPrefix);
+  let clock = Date.now();
+  const routes = createGatewayClients(c);
+  const rec = new OutcomeRecorder({ config: c, ledger: shared, events, eventsQueue, logger: logs.logger });
+  const svc = new DeliveryService({
+    config: c,
+    ledger: shared,
+    router: new ConfiguredGatewayRouter(routes),
+    recorder: rec,
+    logger: logs.logger,
+    redis,
+    routes,
+    now: () => clock,
+  });
+  try {
+    const id = await created(shared, bigChf);
+    // The notice goes out; then Redis fails before the hold's own writes (its history entry, its review record).
+    const failing = jest.spyOn(shared, 'appendInteraction').mockRejectedValueOnce(new Error('redis: connection lost'));
+    try {
+      await expect(svc.deliver(id)).rejects.toThrow('connection lost');
+    } finally {
+      failing.mockRestore();
+    }
+    const notice = await events.load(`${id}.risk-review`);
+    const told = Date.parse(String((notice?.params.payment as { review: { deadline: string } }).review.deadline));
+    expect(await reviews.get(id)).toBeNull();
+    // The job's retry, 20 s later: the hold decided again writes its record with the deadline the OMS holds, not its own.
+    clock += 20_000;
+    expect((await svc.deliver(id)).kind).toBe('wait');
+    expect(await reviews.get(id)).toMatchObject({ state: 'held', deadline: told });
+  } finally {
+    await purgeNamespace(c).catch(() => undefined);
+  }
+}, 60_000);
+
 test("pb_caps_decisions_total counts a cap refusal as refused once on record; one that lost to another worker's send as refusal_lost", async () => {
   const c = oneADayConfig(false);
   const shared = new Ledger(redis, c.redis.keyPrefix);
