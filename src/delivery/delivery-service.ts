@@ -816,13 +816,13 @@ export class DeliveryService {
           command: op.command,
           ...details,
         });
-        const given = await this.deps.recorder.unresolve(
-          op,
-          'attempt older than the status search reaches',
-          'bridge',
-          details,
-          this.now() + this.deps.config.poller.scheduleMs[0],
-        );
+        // Only from the state and attempt count read: a webhook's fact recorded during the inquiry (PENDING,
+        // ACTION_REQUIRED) stands.
+        const cause = 'attempt older than the status search reaches';
+        const given = await this.deps.recorder.unresolve(op, cause, 'bridge', details, this.now() + this.deps.config.poller.scheduleMs[0], {
+          onlyFrom: op.state,
+        });
+        this.gaveUp(op, given, cause, false);
         return { kind: 'done', state: given.state };
       }
       if (miss.kind === 'index_lag') return this.afterLaggingMiss(op, ctx, route, breaker, miss, elapsedMs, pastMaxAge);

@@ -491,6 +491,49 @@ describe('gateway delivery', () => {
     expect(logs.lines.some((l) => l.includes('give-up not recorded') && l.includes('idempotency key too old to ask') && l.includes(id))).toBe(true);
   });
 
+  it("never gives up as UNRESOLVED an UNKNOWN command whose attempt the status search cannot reach over a webhook's PENDING recorded during the inquiry", async () => {
+    const config = testConfig({
+      gateways: { simulator: { type: 'simulator', base_url: sim.url, api_key: API_KEY, webhook_secret: 'whsec-delivery-test-0123456789', timeout_ms: 1000 } },
+    });
+    configs.push(config);
+    const { ledger, events } = setup();
+    const routes = createGatewayClients(config);
+    const router: GatewayRouter = {
+      route: (op) => {
+        const route = routes.get(op.payment.gateway)!;
+        // A status search that reaches back 1 ms: every attempt is older than what it searches.
+        const transformer: GatewayTransformer = Object.assign(Object.create(route.transformer) as GatewayTransformer, { inquiryHorizonMs: () => 1 });
+        return { ...route, transformer };
+      },
+    };
+    const logs = captureLogger();
+    const recorder = new OutcomeRecorder({ config, ledger, events, eventsQueue, logger: logs.logger });
+    const service = new DeliveryService({ config, ledger, router, recorder, logger: logs.logger });
+    const id = await record(ledger, channelCommand('authorize', {}, { gateway_key: 'pm_card_visa' }));
+    await ledger.transition(id, 'SENT', { event: 'attempt', attempt: 1 }, { countAttempt: true });
+    await ledger.transition(id, 'UNKNOWN', { event: 'send_error', kind: 'outcome_unknown' }, { nextCheckAt: Date.now() + 60_000, pollStep: 0 });
+    await new Promise((resolve) => setTimeout(resolve, 10));
+    const read = (await ledger.get(id))!;
+    // The PSP's webhook, while the inquiry is under way: the payment is pending (UNKNOWN to PENDING).
+    const write = ledger.transitionAndRecord.bind(ledger);
+    const race = jest.spyOn(ledger, 'transitionAndRecord').mockImplementationOnce(async (...args) => {
+      expect(
+        (await ledger.transition(id, 'PENDING', { event: 'outcome', source: 'webhook', status: 'PENDING' }, { nextCheckAt: Date.now() + 60_000 })).applied,
+      ).toBe(true);
+      return write(...args);
+    });
+    try {
+      expect(await service.deliver(read)).toEqual({ kind: 'done', state: 'PENDING' });
+    } finally {
+      race.mockRestore();
+    }
+    expect((await ledger.get(id))?.state).toBe('PENDING');
+    expect(await events.load(`${id}.UNRESOLVED`)).toBeNull();
+    expect(logs.lines.some((l) => l.includes('give-up not recorded') && l.includes('attempt older than the status search reaches') && l.includes(id))).toBe(
+      true,
+    );
+  });
+
   /**
    * A delivery service whose gateway call, while it is under way, has the PSP's webhook record `webhook` (a PSP fact:
    * SENT to PENDING, the same attempt count) and then ends in `err`, as a call whose answer was lost would.
