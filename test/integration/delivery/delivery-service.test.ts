@@ -139,9 +139,12 @@ describe('gateway delivery', () => {
 
   it('fails an operation the gateway never took within delivery.max_age_ms as UNRESPONSIVE', async () => {
     const { service, ledger } = setup({ 'delivery.max_age_ms': 1000 });
+    const failed = () => metricValue('pb_max_age_give_ups_total', { gateway: 'simulator', result: 'failed' });
+    const before = await failed();
     // Received by the channel 5 s ago (the age counts from `received_at`), e.g. held while the PSP was down.
     const id = await record(ledger, channelCommand('authorize', { received_at: new Date(Date.now() - 5000).toISOString() }, { gateway_key: 'pm_card_visa' }));
     expect(await service.deliver(id)).toEqual({ kind: 'done', state: 'FAILED' });
+    expect(await failed()).toBe(before + 1);
     expect((await ledger.get(id))?.reason).toBe('UNRESPONSIVE');
     expect(sim.counters().effects[id]).toBeUndefined();
   });
@@ -153,7 +156,10 @@ describe('gateway delivery', () => {
     // Read RECEIVED, never attempted, too old; meanwhile another worker (a stalled job run again) sends it.
     const read = (await ledger.get(id))!;
     expect((await ledger.transition(id, 'SENT', { event: 'attempt', attempt: 1 }, { countAttempt: true })).applied).toBe(true);
+    const lost = () => metricValue('pb_max_age_give_ups_total', { gateway: 'simulator', result: 'refusal_lost' });
+    const lostBefore = await lost();
     expect(await service.deliver(read)).toEqual({ kind: 'done', state: 'SENT' });
+    expect(await lost()).toBe(lostBefore + 1);
     expect(await ledger.get(id)).toMatchObject({ state: 'SENT', attempts: 1 });
     expect(await events.load(`${id}.FAILED`)).toBeNull();
     const line = logs.lines.find((l) => l.includes('refusal not recorded: another worker moved the operation meanwhile') && l.includes(id));
@@ -172,16 +178,20 @@ describe('gateway delivery', () => {
 
   it('gives up past delivery.max_age_ms as UNRESOLVED, not FAILED, when an attempt may have reached the PSP (5xx, timeout, crash)', async () => {
     const { service, ledger, events } = setup({ 'delivery.max_age_ms': 1000 });
+    const givenUp = () => metricValue('pb_max_age_give_ups_total', { gateway: 'simulator', result: 'unresolved' });
     for (const ending of [{ event: 'send_error', kind: 'server_error', http_status: 503 }, { event: 'send_error', kind: 'outcome_unknown' }, undefined]) {
       const id = await oldAttempt(ledger, ending);
+      const before = await givenUp();
       expect(await service.deliver(id)).toEqual({ kind: 'done', state: 'UNRESOLVED' });
+      expect(await givenUp()).toBe(before + 1);
       expect(await events.load(`${id}.UNRESOLVED`)).not.toBeNull();
       expect(await events.load(`${id}.FAILED`)).toBeNull();
       // The poller asks about it soon (first step of the schedule), then at the slow cadence.
       expect((await ledger.get(id))?.nextCheckAt).toBeLessThan(Date.now() + 120_000);
-      // And delivery never sends it again.
+      // And delivery never sends it again (nor counts it again).
       expect(await service.deliver(id)).toEqual({ kind: 'done', state: 'UNRESOLVED' });
       expect(sim.counters().effects[id]).toBeUndefined();
+      expect(await givenUp()).toBe(before + 1);
     }
   });
 
