@@ -50,6 +50,7 @@ import { IDEMPOTENT_RESEND_WINDOW_MS, ReplayWithheldReason, replayInquiriesWithh
 import { idempotencyConflictsOnResend } from './resend-conflict';
 import { SAME_ANSWER_HELD_AFTER, maybeSavedAnswer, sameAnswersHeld, sameUnknownAnswersInARow } from './repeated-answer';
 import { retryAfterCapped } from './retry-after-metrics';
+import { maxAgeGiveUpResult, maxAgeGiveUps } from './max-age-give-up';
 import { BackoffPolicy } from '../queueing/backoff';
 import { OrchestrationPipeline, PipelineResult, planOf, routingRecordOf } from '../orchestration/orchestration-pipeline';
 import { buildOrchestrationPipeline } from '../orchestration/orchestration-stages';
@@ -107,6 +108,8 @@ export interface PreparedAttempt {
   interaction: Omit<Interaction, 'at'>;
   /** What the orchestration decided, for `Ledger.create` (`extra.routing`); absent when nothing is configured. */
   routing?: RoutingRecord;
+  /** The stages' own counts of that plan, run by `deliver` once it sends this attempt (`DecisionCount`). */
+  count?: () => void;
 }
 
 /**
@@ -236,11 +239,13 @@ export class DeliveryService {
     const { maxAgeMs } = this.deps.config.delivery;
     if (maxAgeMs > 0 && this.now() - draft.receivedAt > maxAgeMs) return null;
     let routed = draft;
+    let count: (() => void) | undefined;
     if (this.pipeline.active) {
       // Only a plan every active stage can make without I/O; refusals and holds take the plain path, which records them.
       const planned = this.pipeline.planNow(draft, this.now());
       if (!planned || planned.kind !== 'send') return null;
       if (planned.plan.decisions.length > 0) routed = { ...draft, routing: routingRecordOf(draft, planned.plan) };
+      count = planned.count;
     }
     const route = this.deps.router.route(routed);
     if ('refused' in route || !route.transformer.supports.includes(draft.command)) return null;
@@ -253,7 +258,11 @@ export class DeliveryService {
       return null; // the plain path meets the same error where it is handled
     }
     const interaction = attemptInteraction(draft.id, 1, route, request, routed.routing?.decisions);
-    return routed.routing ? { route, context, request, interaction, routing: routed.routing } : { route, context, request, interaction };
+    const prepared: PreparedAttempt = routed.routing
+      ? { route, context, request, interaction, routing: routed.routing }
+      : { route, context, request, interaction };
+    if (count) prepared.count = count;
+    return prepared;
   }
 
   /**
@@ -263,6 +272,9 @@ export class DeliveryService {
    */
   async deliver(operation: string | OperationRecord, prepared?: PreparedAttempt): Promise<DeliveryStep> {
     const { ledger, recorder, logger } = this.deps;
+    // The prepared plan went on record with the creation (never planned again): its stages count it now, once. One the
+    // fast path dropped is counted by the plain path that plans it.
+    prepared?.count?.();
     if (prepared && typeof operation !== 'string' && operation.state === 'SENT' && operation.attempts === 1) {
       if (prepared.routing) {
         countDecisions(prepared.routing.decisions);
@@ -388,25 +400,40 @@ export class DeliveryService {
         if (tooOld || this.now() - op.createdAt > IDEMPOTENT_RESEND_WINDOW_MS) {
           breaker.release(); // we did not call: a reserved probe is freed, the breaker stays as it is
           const cause = tooOld ? 'delivery.max_age_ms passed' : 'idempotency key too old to resend safely';
+          // Decided on the record as read: a webhook meanwhile (PENDING, ACTION_REQUIRED) is a PSP fact it must not overwrite.
           const given = await recorder.unresolve(
             op,
             cause,
             'bridge',
             { age_ms: this.now() - op.receivedAt },
             this.now() + this.deps.config.poller.scheduleMs[0],
+            { onlyFrom: op.state },
           );
+          this.gaveUp(op, given, cause, tooOld);
           return { kind: 'done', state: given.state };
         }
         if ((await this.deps.ledger.interactions(op.id)).some((h) => h.psp_has_request === true)) {
           // The PSP said it holds the request (a resend refused as an idempotency conflict): its webhook settles
           // it; sending again would only be refused again.
           breaker.release(); // we did not call: a reserved probe is freed, the breaker stays as it is
-          await this.deps.ledger.transition(
+          // Only from the state and attempt count read: the webhook itself may have come meanwhile (ACTION_REQUIRED, a
+          // resend's outcome), and PENDING must not overwrite it.
+          const waiting = await this.deps.ledger.transition(
             op.id,
             'PENDING',
             { event: 'awaiting_webhook', cause: 'psp_has_request' },
-            { nextCheckAt: this.now() + this.deps.config.poller.scheduleMs[0], pollStep: 0 },
+            { nextCheckAt: this.now() + this.deps.config.poller.scheduleMs[0], pollStep: 0, onlyFrom: op.state, onlyAttempts: op.attempts },
           );
+          if (!waiting.applied) {
+            this.deps.logger.info('wait for the webhook not recorded: the operation moved meanwhile; it stands as that move left it', {
+              operation_id: op.id,
+              command: op.command,
+              read_state: op.state,
+              read_attempts: op.attempts,
+              state: waiting.from ?? 'missing',
+            });
+            return { kind: 'done', state: waiting.from ?? op.state };
+          }
           return { kind: 'done', state: 'PENDING' };
         }
         // Nothing can be asked about this command (it settles by webhook), so the only way to learn whether
@@ -425,11 +452,16 @@ export class DeliveryService {
       breaker.release(); // we did not call: a reserved probe is freed, the breaker stays as it is
       const age = { age_ms: this.now() - op.receivedAt };
       if (op.attempts > 0 && (await this.mayHaveReachedPsp(op.id))) {
-        // An attempt may have moved money: giving up must not tell the OMS it failed.
-        const given = await recorder.unresolve(op, 'delivery.max_age_ms passed', 'bridge', age, this.now() + this.deps.config.poller.scheduleMs[0]);
+        // An attempt may have moved money: giving up must not tell the OMS it failed. Only from the state and attempt
+        // count read: a webhook's PENDING or ACTION_REQUIRED meanwhile is a PSP fact an UNRESOLVED must not overwrite.
+        const given = await recorder.unresolve(op, 'delivery.max_age_ms passed', 'bridge', age, this.now() + this.deps.config.poller.scheduleMs[0], {
+          onlyFrom: op.state,
+        });
+        this.gaveUp(op, given, 'delivery.max_age_ms passed', true);
         return { kind: 'done', state: given.state };
       }
       const failed = await recorder.fail(op, 'UNRESPONSIVE', 'bridge', { details: age, onlyFrom: op.state });
+      maxAgeGiveUps().inc({ gateway: gatewayOf(op), result: maxAgeGiveUpResult('FAILED', failed.state) });
       if (!this.refusalLost(op, failed, 'UNRESPONSIVE'))
         log.error('operation failed: gateway did not take it within delivery.max_age_ms', { reason: 'UNRESPONSIVE' });
       return { kind: 'done', state: failed.state };
@@ -458,6 +490,7 @@ export class DeliveryService {
     );
     const cause = pastMaxAge ? 'delivery.max_age_ms passed' : 'idempotency key too old to ask by replaying the request';
     const given = await this.deps.recorder.unresolve(op, cause, 'bridge', details, this.now() + this.deps.config.poller.scheduleMs[0], { onlyFrom: 'UNKNOWN' });
+    this.gaveUp(op, given, cause, pastMaxAge);
     return { kind: 'done', state: given.state };
   }
 
@@ -473,7 +506,27 @@ export class DeliveryService {
     const given = await this.deps.recorder.unresolve(op, 'delivery.max_age_ms passed', 'bridge', details, this.now() + this.deps.config.poller.scheduleMs[0], {
       onlyFrom: 'UNKNOWN',
     });
+    this.gaveUp(op, given, 'delivery.max_age_ms passed', true);
     return { kind: 'done', state: given.state };
+  }
+
+  /**
+   * A give-up as UNRESOLVED decided on the record as read (`read`), as it stands after the move (`after`): past
+   * `delivery.max_age_ms` (`pastMaxAge`) counted by result in `pb_max_age_give_ups_total`; one that did not apply (the
+   * operation moved meanwhile: a webhook's PSP fact, another worker) said at info, nothing else done.
+   */
+  private gaveUp(read: OperationRecord, after: OperationRecord, cause: string, pastMaxAge: boolean): void {
+    if (pastMaxAge) maxAgeGiveUps().inc({ gateway: gatewayOf(read), result: maxAgeGiveUpResult('UNRESOLVED', after.state) });
+    if (after.state === 'UNRESOLVED') return;
+    this.deps.logger.info('give-up not recorded: the operation moved meanwhile (a PSP fact, another worker); it stands as that move left it', {
+      operation_id: read.id,
+      command: read.command,
+      cause,
+      read_state: read.state,
+      read_attempts: read.attempts,
+      state: after.state,
+      attempts: after.attempts,
+    });
   }
 
   /**
@@ -748,13 +801,13 @@ export class DeliveryService {
           command: op.command,
           ...details,
         });
-        const given = await this.deps.recorder.unresolve(
-          op,
-          'attempt older than the status search reaches',
-          'bridge',
-          details,
-          this.now() + this.deps.config.poller.scheduleMs[0],
-        );
+        // Only from the state and attempt count read: a webhook's fact recorded during the inquiry (PENDING,
+        // ACTION_REQUIRED) stands.
+        const cause = 'attempt older than the status search reaches';
+        const given = await this.deps.recorder.unresolve(op, cause, 'bridge', details, this.now() + this.deps.config.poller.scheduleMs[0], {
+          onlyFrom: op.state,
+        });
+        this.gaveUp(op, given, cause, false);
         return { kind: 'done', state: given.state };
       }
       if (miss.kind === 'index_lag') return this.afterLaggingMiss(op, ctx, route, breaker, miss, elapsedMs, pastMaxAge);
@@ -1022,7 +1075,15 @@ export class DeliveryService {
       breaker.success();
       const firstCheck = this.deps.config.poller.scheduleMs[0];
       const schedule = op.state === 'UNKNOWN' ? {} : { nextCheckAt: this.now() + firstCheck, pollStep: 0 };
-      await ledger.transition(op.id, 'UNKNOWN', { ...detail, psp_has_request: true }, schedule);
+      // Only from the state and attempt count read: a webhook's PENDING recorded since the call is a PSP fact UNKNOWN
+      // must not overwrite.
+      const moved = await ledger.transition(
+        op.id,
+        'UNKNOWN',
+        { ...detail, psp_has_request: true },
+        { ...schedule, onlyFrom: op.state, onlyAttempts: op.attempts },
+      );
+      if (!moved.applied) return this.unknownNotRecorded(op, err, moved.from);
       return { kind: 'retry', reason: 'the PSP holds an earlier attempt under this key' };
     }
     if (err.kind === 'outcome_unknown') {
@@ -1041,7 +1102,13 @@ export class DeliveryService {
       const kept = held && op.attempts > 1 && op.nextCheckAt !== undefined && op.pollStep !== undefined;
       const schedule =
         op.state === 'UNKNOWN' ? {} : kept ? { nextCheckAt: op.nextCheckAt, pollStep: op.pollStep } : { nextCheckAt: this.now() + firstCheck, pollStep: 0 };
-      await ledger.transition(op.id, 'UNKNOWN', inARow > 0 ? { ...detail, psp_has_request: true, same_answer_in_a_row: inARow } : detail, schedule);
+      // Only from the state and attempt count read (as for the idempotency conflict above).
+      const moved = await ledger.transition(op.id, 'UNKNOWN', inARow > 0 ? { ...detail, psp_has_request: true, same_answer_in_a_row: inARow } : detail, {
+        ...schedule,
+        onlyFrom: op.state,
+        onlyAttempts: op.attempts,
+      });
+      if (!moved.applied) return this.unknownNotRecorded(op, err, moved.from);
       return { kind: 'retry', reason: `outcome unknown (${phase})` };
     }
     let counted = false;
@@ -1101,6 +1168,27 @@ export class DeliveryService {
     }
     if (failed.state === 'FAILED') await this.released(op, 'failed');
     return { kind: 'done', state: failed.state };
+  }
+
+  /**
+   * A move to UNKNOWN (an outcome unknown, a resend refused as an idempotency conflict) that did not apply: the operation
+   * left the state or attempt count the call was made on (a webhook's PENDING, SUCCEEDED or FAILED recorded during the
+   * call; another worker's move). It stands as that move left it: said at info, its event made sure of and, FAILED, what
+   * the orchestration holds for it given back, as a delivery of an operation already decided does; the job done.
+   */
+  private async unknownNotRecorded(op: OperationRecord, err: GatewayError, now: OperationState | null): Promise<DeliveryStep> {
+    this.deps.logger.info('outcome unknown not recorded: the operation moved meanwhile (a PSP fact, another worker); it stands as that move left it', {
+      operation_id: op.id,
+      command: op.command,
+      gateway: err.gateway,
+      kind: err.kind,
+      read_state: op.state,
+      read_attempts: op.attempts,
+      state: now ?? 'missing',
+    });
+    const settled = await this.deps.recorder.settle(op.id);
+    if (settled.state === 'FAILED') await this.pipeline.releaseFailed(settled);
+    return { kind: 'done', state: settled.state };
   }
 
   /**
@@ -1170,26 +1258,35 @@ export class DeliveryService {
     if (planned.kind === 'send') return null;
     const routing = routingRecordOf(op, planned.plan);
     if (planned.kind === 'wait') {
-      countDecisions(planned.decisions);
-      await this.deps.ledger.appendInteraction(op.id, { event: 'orchestration', decisions: planned.decisions });
+      const waiting: DeliveryStep = {
+        kind: 'wait',
+        reason: `held by orchestration (${planned.decisions[planned.decisions.length - 1]?.reasons[0] ?? 'hold'})`,
+        delayMs: planned.delayMs,
+      };
       // Held for review by the risk rules: the OMS hears it, with the deadline (once: idempotent by event id), only while
       // the operation stands as read. A hold decided on a stale read (another worker sent it meanwhile) tells the OMS
-      // nothing: a PENDING RISK_REVIEW after its attempt would contradict what that attempt reports.
+      // nothing (a PENDING RISK_REVIEW after its attempt would contradict what that attempt reports), and writes nothing:
+      // no history entry, no count, no review record (`applied`) an operator would be asked to release.
       const review = reviewNoticeOf(planned.decisions);
-      if (review && !(await this.deps.recorder.emitAsRead(riskReviewEvent(op, this.deps.config, review), op))) {
+      const notice = review ? riskReviewEvent(op, this.deps.config, review) : undefined;
+      if (notice && !(await this.deps.recorder.emitAsRead(notice, op))) {
         riskReviewNoticesWithheld().inc();
-        this.deps.logger.warn('risk review notice not sent: another worker moved the operation meanwhile; it stands as that one left it', {
+        this.deps.logger.warn('risk review notice not sent: another worker moved the operation meanwhile; no hold recorded, it stands as that one left it', {
           operation_id: op.id,
           command: op.command,
           read_state: op.state,
           read_attempts: op.attempts,
         });
+        return waiting;
       }
-      return {
-        kind: 'wait',
-        reason: `held by orchestration (${planned.decisions[planned.decisions.length - 1]?.reasons[0] ?? 'hold'})`,
-        delayMs: planned.delayMs,
-      };
+      countDecisions(planned.decisions);
+      await this.deps.ledger.appendInteraction(op.id, { event: 'orchestration', decisions: planned.decisions });
+      if (planned.applied) {
+        // The notice on record may be an earlier pass's (it failed before the review record): the OMS holds its deadline.
+        const told = notice ? await this.deps.recorder.toldReviewDeadline(notice.eventId) : undefined;
+        await planned.applied(told !== undefined && told !== review?.deadline ? told : undefined);
+      }
+      return waiting;
     }
     this.deps.logger.warn('operation refused by orchestration; not sent to any gateway', {
       operation_id: op.id,

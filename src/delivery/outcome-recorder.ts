@@ -14,6 +14,7 @@ import { pspEpochMs } from '../gateways/psp-time';
 import { withSafeReason } from '../gateways/outcome-text';
 import { askedMoney, pspDiscrepancy } from '../events/psp-discrepancy';
 import { inBusUnits } from '../events/bus-units';
+import { toldReviewDeadline } from '../events/risk-review-event';
 import { confirmsBalance } from '../contracts/stored-value';
 import { authorizationExpiryStarts, capturesUndone, heldForPspRetry, pspDiscrepancies, storedCardDiscrepancies } from './authorization-metrics';
 import { storedCardMismatches } from '../events/stored-card-report';
@@ -958,6 +959,15 @@ export class OutcomeRecorder {
     const recorded = await this.deps.events.recordAndCheck(event, Date.now(), this.leaseMs(), settles);
     await this.confirmEvent(event, recorded, settles);
     await this.dispatch(event, recorded);
+  }
+
+  /**
+   * The deadline the event `eventId` on record (a review notice, `riskReviewEvent`) told the OMS, if it is on record:
+   * one recorded by an earlier pass stands (events are idempotent by id), whatever a later pass built.
+   */
+  async toldReviewDeadline(eventId: string): Promise<number | undefined> {
+    const told = await this.deps.events.load(eventId);
+    return told ? toldReviewDeadline(told) : undefined;
   }
 
   /**

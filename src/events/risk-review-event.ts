@@ -53,3 +53,13 @@ export function riskReviewEvent(op: OperationRecord, config: Config, notice: Rev
     },
   };
 }
+
+/**
+ * The deadline (epoch ms) a review notice on record told the OMS (`riskReviewEvent`'s `review.deadline`), or undefined
+ * for an event that carries none.
+ */
+export function toldReviewDeadline(event: Pick<PaymentEvent, 'params'>): number | undefined {
+  const payment = (event.params as { payment?: { review?: { deadline?: unknown } } }).payment;
+  const deadline = typeof payment?.review?.deadline === 'string' ? Date.parse(payment.review.deadline) : NaN;
+  return Number.isFinite(deadline) ? deadline : undefined;
+}

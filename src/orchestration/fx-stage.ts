@@ -7,7 +7,7 @@ import { convertedPayment, linesOmitted } from '../fx/locked-rate';
 import { RateBook, RateGateway, RateQuote, RateRefusal } from '../fx/rate-book';
 import { counter } from '../metrics/metrics-registry';
 import { reportFxLinesOmitted } from './orchestration-metrics';
-import { OrchestrationStage, REFUSAL_LOST, RefusalTally, StageInput, StageResult } from './orchestration-stage';
+import { OrchestrationStage, REFUSAL_LOST, RefusalTally, StageInput, StageResult, countedNow } from './orchestration-stage';
 
 /** Commands FX converts here: the ones that open a payment. Captures and refunds reuse its locked rate (operation-context). */
 const CONVERTED = new Set(['authorize', 'sale']);
@@ -54,10 +54,10 @@ export class FxStage implements OrchestrationStage {
 
   async decide(input: StageInput): Promise<StageResult> {
     const target = this.target(input);
-    if (target === null) return this.native(input);
+    if (target === null) return countedNow(this.native(input));
     const gateway = input.plan.candidates[input.plan.index];
     try {
-      return this.converted(input, target, await this.book.quote(gateway, input.plan.payment.currency, target));
+      return countedNow(this.converted(input, target, await this.book.quote(gateway, input.plan.payment.currency, target)));
     } catch (err) {
       if (!(err instanceof GatewayError) || !err.retryable) throw err;
       // The gateway's rates are out of reach for now and nothing else is configured: try again shortly.
@@ -79,8 +79,9 @@ export class FxStage implements OrchestrationStage {
   private native({ op, plan }: StageInput): StageResult {
     // A capture or refund of a converted payment is converted at its authorization's locked rate by delivery (operation-context).
     if (!CONVERTED.has(op.command)) return { verdict: 'continue', plan, decision: { stage: 'fx', outcome: 'default', reasons: ['not_an_opening_command'] } };
-    conversions().inc({ gateway: plan.candidates[plan.index], result: 'native', source: 'none' });
-    return { verdict: 'continue', plan, decision: { stage: 'fx', outcome: 'allowed', reasons: ['settles_in_currency'] } };
+    // Counted once its plan is used (`DecisionCount`), as a conversion is.
+    const count = (): void => void conversions().inc({ gateway: plan.candidates[plan.index], result: 'native', source: 'none' });
+    return { verdict: 'continue', plan, decision: { stage: 'fx', outcome: 'allowed', reasons: ['settles_in_currency'] }, count };
   }
 
   private converted({ op, plan }: StageInput, target: string, quote: RateQuote | RateRefusal): StageResult {
@@ -108,7 +109,8 @@ export class FxStage implements OrchestrationStage {
     // Less than half the gateway's step rounds to 0: a payment of nothing, which Adyen would even take as a
     // zero-value authorization (a card check that holds no money) while the OMS thinks the amount is held.
     if (lock.to.amount <= 0) return this.outOfRange(op.id, gateway, currency, target, amount, 'the converted amount rounds to nothing');
-    conversions().inc({ gateway, result: 'converted', source: quote.source.startsWith('gateway:') ? 'gateway' : 'configured' });
+    const source = quote.source.startsWith('gateway:') ? 'gateway' : 'configured';
+    const count = (): void => void conversions().inc({ gateway, result: 'converted', source });
     this.logger?.info('payment converted at a locked rate', { operation_id: op.id, gateway, ...lockDetails(lock) });
     // Its lines go in the converted currency too, or not at all (never in the order's beside a converted amount).
     const payment = convertedPayment(plan.payment, lock, lock.to.amount);
@@ -117,7 +119,7 @@ export class FxStage implements OrchestrationStage {
       reasons.push('lines_not_convertible');
       reportFxLinesOmitted(this.logger, op, gateway, plan.payment.lines?.length ?? 0);
     }
-    return { verdict: 'continue', plan: { ...plan, payment }, decision: { stage: 'fx', outcome: 'changed', reasons, details: lockDetails(lock) } };
+    return { verdict: 'continue', plan: { ...plan, payment }, decision: { stage: 'fx', outcome: 'changed', reasons, details: lockDetails(lock) }, count };
   }
 
   /**

@@ -2,18 +2,19 @@ import type { OperationRecord } from '../ledger/record-fields';
 import type { Logger } from '../logging/logger';
 import type { MethodBinding } from '../routing/method-binding';
 import { SkippedCandidate, reportFailoverSkips } from './orchestration-metrics';
-import { OrchestrationPlan, OrchestrationStage, RefusalTally, StageDecision, StageResult } from './orchestration-stage';
+import { DecisionCount, HoldApplied, OrchestrationPlan, OrchestrationStage, RefusalTally, StageDecision, StageResult } from './orchestration-stage';
 import { FailoverStep, RoutingRecord, routedPayment } from '../ledger/routing-record';
 
 /**
  * What the pipeline decided for one attempt: send it (with this plan), refuse it (fail unsent, with the
  * reason), or wait (come back after `delayMs`). `decisions` is everything decided, in stage order. A refusal's
- * `tally` is the refusing stage's count, for the caller to call once it knows whether the refusal is on record.
+ * `tally` is the refusing stage's count, for the caller to call once it knows whether the refusal is on record; a new
+ * hold's `applied`, its writes, for the caller to run once its notice is on record (`HoldApplied`).
  */
 export type PipelineResult =
-  | { kind: 'send'; plan: OrchestrationPlan }
+  | { kind: 'send'; plan: OrchestrationPlan; count?: DecisionCount }
   | { kind: 'refuse'; reason: string; field?: string; decisions: StageDecision[]; plan: OrchestrationPlan; tally?: RefusalTally }
-  | { kind: 'wait'; delayMs: number; decisions: StageDecision[]; plan: OrchestrationPlan };
+  | { kind: 'wait'; delayMs: number; decisions: StageDecision[]; plan: OrchestrationPlan; applied?: HoldApplied };
 
 /**
  * Runs the orchestration stages in order (route ▸ risk ▸ FX ▸ caps) for one attempt of an operation.
@@ -55,6 +56,7 @@ export class OrchestrationPipeline {
    */
   planNow(op: OperationRecord, now: number, pinned?: string): PipelineResult | undefined {
     let plan = initialPlan(op, pinned);
+    const counts: DecisionCount[] = [];
     for (const stage of this.stages) {
       if (!stage.active()) continue;
       if (!stage.decideNow) return undefined;
@@ -62,9 +64,11 @@ export class OrchestrationPipeline {
       if (result === undefined) return undefined;
       const next = afterStage(plan, result);
       if (next.kind !== 'send') return next;
+      if (result.verdict === 'continue' && result.count) counts.push(result.count);
       plan = next.plan;
     }
-    return { kind: 'send', plan };
+    // The stages' counts of this plan, for the caller to run once it is used (`DecisionCount`).
+    return counts.length > 0 ? { kind: 'send', plan, count: () => counts.forEach((c) => c()) } : { kind: 'send', plan };
   }
 
   /** The plan, with whatever I/O the active stages need (the plain path). */
@@ -199,6 +203,6 @@ function afterStage(plan: OrchestrationPlan, result: StageResult): PipelineResul
         ...(result.tally ? { tally: result.tally } : {}),
       };
     case 'wait':
-      return { kind: 'wait', delayMs: result.delayMs, decisions, plan: { ...plan, decisions } };
+      return { kind: 'wait', delayMs: result.delayMs, decisions, plan: { ...plan, decisions }, ...(result.applied ? { applied: result.applied } : {}) };
   }
 }

@@ -49,6 +49,20 @@ export interface StageInput {
  */
 export type RefusalTally = (recorded: boolean) => void;
 
+/**
+ * A stage's own count of a decision to go on that `decideNow` made (the fast path), for the caller to run once that plan
+ * is used (its attempt recorded with the creation): a plan the fast path then drops (no route, an open breaker, a
+ * duplicate command) is planned again by the plain path, whose `decide` counts it. `decide` counts its own at once.
+ */
+export type DecisionCount = () => void;
+
+/** What `decide` returns for `result`: counted now (its `count` run and dropped). */
+export function countedNow(result: StageResult): StageResult {
+  if (result.verdict !== 'continue' || !result.count) return result;
+  result.count();
+  return { verdict: 'continue', decision: result.decision, plan: result.plan };
+}
+
 /** The label value a stage's own metric counts a refusal under when it lost to another worker's move (`RefusalTally`). */
 export const REFUSAL_LOST = 'refusal_lost';
 
@@ -58,9 +72,18 @@ export const REFUSAL_LOST = 'refusal_lost';
  * first reason as the operation's reason), or waits (`wait`: come back after `delayMs`, e.g. a hold).
  */
 export type StageResult =
-  | { verdict: 'continue'; decision: StageDecision; plan: OrchestrationPlan }
+  | { verdict: 'continue'; decision: StageDecision; plan: OrchestrationPlan; count?: DecisionCount }
   | { verdict: 'refuse'; decision: StageDecision; reason: string; field?: string; tally?: RefusalTally }
-  | { verdict: 'wait'; decision: StageDecision; delayMs: number };
+  | { verdict: 'wait'; decision: StageDecision; delayMs: number; applied?: HoldApplied };
+
+/**
+ * What a hold writes once it applied, for the caller to run only then: the hold's notice is on record while the
+ * operation stood as the stage read it (`OutcomeRecorder.emitAsRead`). A hold decided on a stale read (another worker
+ * sent the operation meanwhile) writes nothing of its own: no review record for an operator to release, no count.
+ * `told`: the deadline the notice on record told the OMS, when an earlier pass recorded it and then failed before its
+ * review record (a crash, a Redis error): the record keeps that deadline, not the one this later pass decided.
+ */
+export type HoldApplied = (told?: number) => Promise<void>;
 
 /**
  * One stage of the orchestration pipeline. Implementations: `RouteStage` (routing rules and merchant

@@ -10,7 +10,7 @@ import type { GatewayRequest } from '../gateways/gateway-adapter';
 import type { ReviewNotice } from '../events/risk-review-event';
 import { ReviewHold, ReviewStore } from '../risk/review-store';
 import { RISK_DECLINED, RISK_REVIEW_EXPIRED } from '../risk/risk-reasons';
-import { OrchestrationStage, REFUSAL_LOST, RefusalTally, StageDecision, StageInput, StageResult } from './orchestration-stage';
+import { OrchestrationStage, REFUSAL_LOST, RefusalTally, StageDecision, StageInput, StageResult, countedNow } from './orchestration-stage';
 
 /** Commands the risk rules run before: the ones that open a payment. */
 const ASSESSED = new Set(['authorize', 'sale']);
@@ -63,26 +63,35 @@ export class RiskStage implements OrchestrationStage {
   }
 
   async decide(input: StageInput): Promise<StageResult> {
-    if (!ASSESSED.has(input.op.command)) return this.decideNow(input)!;
+    if (!ASSESSED.has(input.op.command)) return countedNow(this.decideNow(input)!);
     const { op, plan, now } = input;
     // A hold already decided stands (its counters are not counted again): released, declined, expired or still held.
     const existing = this.reviews ? await this.reviews.get(op.id) : null;
     if (existing) return this.reviewed(input, existing);
     const counts: RiskCounts = this.counters && this.needsCounters(input) ? await this.counters.count(op.id, plan.payment, now) : { velocity: {} };
     const decision = decideRisk(this.config.limits.risk, riskSignals(this.config.limits.risk, plan.payment, counts));
-    if (decision.action === 'hold' && this.reviews) {
+    const reviews = this.reviews;
+    if (decision.action === 'hold' && reviews) {
       const deadline = now + this.config.limits.risk.reviewWindowMs;
-      const hold = await this.reviews.hold(op.id, deadline, decision.rule ?? '', decision.signals.map((s) => s.signal).join(' '), now);
-      this.logger?.warn('authorization held for review by the risk rules', {
-        operation_id: op.id,
-        rule: decision.rule,
-        signals: decision.signals.map((s) => s.detail),
-        review_deadline: new Date(hold.deadline).toISOString(),
-      });
-      decisions().inc({ action: 'hold', rule: decision.rule ?? 'none' });
-      return this.reviewed(input, hold, decision);
+      const rule = decision.rule ?? '';
+      const signals = decision.signals.map((s) => s.signal).join(' ');
+      const held = this.reviewed(input, { operationId: op.id, state: 'held', deadline, rule, signals, createdAt: now }, decision);
+      if (held.verdict !== 'wait') return held;
+      // Written only once the hold applied (its notice on record as read: `HoldApplied`): a hold decided on a stale read
+      // would leave a review record for an operation another worker sent, listed for an operator to release.
+      const applied = async (told?: number): Promise<void> => {
+        const hold = await reviews.hold(op.id, told ?? deadline, rule, signals, now);
+        this.logger?.warn('authorization held for review by the risk rules', {
+          operation_id: op.id,
+          rule: decision.rule,
+          signals: decision.signals.map((s) => s.detail),
+          review_deadline: new Date(hold.deadline).toISOString(),
+        });
+        decisions().inc({ action: 'hold', rule: decision.rule ?? 'none' });
+      };
+      return { ...held, applied };
     }
-    return this.resultOf(input, decision);
+    return countedNow(this.resultOf(input, decision));
   }
 
   private needsCounters({ plan }: StageInput): boolean {
@@ -94,14 +103,15 @@ export class RiskStage implements OrchestrationStage {
     const base = { stage: 'risk' as const, details: detailsOf(decision) };
     const rule = decision.rule ? `rule:${decision.rule}` : 'no_rule_matched';
     const labels = { action: decision.action, rule: decision.rule ?? 'none' };
-    // What goes on is counted now; a refusal by its caller, once its fate is known (`refusalTally`).
-    if (decision.action === 'allow' || decision.action === 'psp_review') decisions().inc(labels);
+    // What goes on is counted once its plan is used (`count`: at once on the plain path); a refusal by its caller, once its
+    // fate is known (`refusalTally`).
+    const count = (): void => void decisions().inc(labels);
     switch (decision.action) {
       case 'allow':
-        return { verdict: 'continue', plan, decision: { ...base, outcome: 'allowed', reasons: [rule, ...signalReasons(decision)] } };
+        return { verdict: 'continue', plan, decision: { ...base, outcome: 'allowed', reasons: [rule, ...signalReasons(decision)] }, count };
       case 'psp_review':
         this.logger?.info('risk rules ask the PSP risk engine', { operation_id: op.id, rule: decision.rule, signals: decision.signals.map((s) => s.detail) });
-        return { verdict: 'continue', plan, decision: { ...base, outcome: 'changed', reasons: ['psp_review', rule, ...signalReasons(decision)] } };
+        return { verdict: 'continue', plan, decision: { ...base, outcome: 'changed', reasons: ['psp_review', rule, ...signalReasons(decision)] }, count };
       case 'decline':
         this.logger?.warn('authorization declined by the risk rules; not sent', {
           operation_id: op.id,

@@ -14,7 +14,7 @@ import { alertAwaitingWebhook, unresolvedGauge } from '../delivery/unresolved-op
 import { errorClassOf, isDependencyOutage } from '../errors/dependency-outage';
 import { GatewayError } from '../errors/gateway-error';
 import { inquirySupport } from '../gateways/gateway-adapter';
-import { Ledger, OperationRecord } from '../ledger/ledger';
+import { Ledger, OperationRecord, TransitionResult } from '../ledger/ledger';
 import { OperationState, POLLED_STATES } from '../ledger/operation-state';
 import { Logger } from '../logging/logger';
 import { counter } from '../metrics/metrics-registry';
@@ -233,19 +233,23 @@ export class Poller {
     await this.deps.recorder.releaseParked(op, 'poller');
     const now = this.now();
     const alertAt = op.createdAt + config.poller.webhookWaitAlertMs;
+    // Only at the state and attempt count read: a webhook meanwhile (ACTION_REQUIRED, UNKNOWN) must not be put back to PENDING.
+    const asRead = { onlyFrom: op.state, onlyAttempts: op.attempts };
+    let moved: TransitionResult;
     if (op.pollStep === WEBHOOK_WAIT_ALERTED) {
-      await ledger.transition(op.id, 'PENDING', { event: 'awaiting_webhook' }, { nextCheckAt: now + config.poller.unresolvedIntervalMs });
+      moved = await ledger.transition(op.id, 'PENDING', { event: 'awaiting_webhook' }, { nextCheckAt: now + config.poller.unresolvedIntervalMs, ...asRead });
     } else if (now < alertAt) {
-      await ledger.transition(op.id, 'PENDING', { event: 'awaiting_webhook', alert_at: alertAt }, { nextCheckAt: alertAt });
+      moved = await ledger.transition(op.id, 'PENDING', { event: 'awaiting_webhook', alert_at: alertAt }, { nextCheckAt: alertAt, ...asRead });
     } else {
-      const moved = await ledger.transition(
+      moved = await ledger.transition(
         op.id,
         'PENDING',
         { event: 'awaiting_webhook_alert', age_ms: now - op.createdAt },
-        { nextCheckAt: now + config.poller.unresolvedIntervalMs, pollStep: WEBHOOK_WAIT_ALERTED },
+        { nextCheckAt: now + config.poller.unresolvedIntervalMs, pollStep: WEBHOOK_WAIT_ALERTED, ...asRead },
       );
       if (moved.applied) alertAwaitingWebhook(logger, op, now - op.createdAt);
     }
+    if (!moved.applied) this.movedMeanwhile(op, moved.from);
     return 'stillOpen';
   }
 
@@ -339,17 +343,19 @@ export class Poller {
     const { config, ledger, recorder } = this.deps;
     const fault = faultClass === undefined ? {} : { error_class: faultClass };
     const event = faultClass === undefined ? 'poll' : POLL_FAULT;
-    // Every move here is from the state read before the inquiry, which may have taken the gateway's timeout: an
-    // operation moved meanwhile (its delivery job found no trace and is sending it again: SENT; a webhook) is
-    // left to whoever moved it. Moved from SENT, it would be back to UNKNOWN with nobody sending it, or UNRESOLVED,
-    // never sent again, though the PSP never had it.
+    // Every move here is from the state and attempt count read before the inquiry, which may have taken the gateway's
+    // timeout: an operation moved meanwhile (its delivery job found no trace and is sending it again: SENT; a webhook)
+    // is left to whoever moved it. Moved from SENT, it would be back to UNKNOWN with nobody sending it, or UNRESOLVED,
+    // never sent again, though the PSP never had it. Sent again and back to UNKNOWN (same state, one more attempt, its
+    // own schedule from step 0), a step from the old record would spend the resend's schedule on the old attempt's.
     const onlyFrom = op.state;
+    const onlyAttempts = op.attempts;
     if (op.state === 'UNRESOLVED') {
       const moved = await ledger.transition(
         op.id,
         'UNRESOLVED',
         { event, ...fault },
-        { nextCheckAt: this.now() + config.poller.unresolvedIntervalMs, onlyFrom },
+        { nextCheckAt: this.now() + config.poller.unresolvedIntervalMs, onlyFrom, onlyAttempts },
       );
       if (!moved.applied) this.movedMeanwhile(op, moved.from);
       return 'stillOpen';
@@ -371,18 +377,26 @@ export class Poller {
       this.movedMeanwhile(op, after.state);
       return 'stillOpen';
     }
-    const moved = await ledger.transition(op.id, op.state, { event, step, ...fault }, { nextCheckAt: this.now() + schedule[step], pollStep: step, onlyFrom });
+    const moved = await ledger.transition(
+      op.id,
+      op.state,
+      { event, step, ...fault },
+      { nextCheckAt: this.now() + schedule[step], pollStep: step, onlyFrom, onlyAttempts },
+    );
     if (!moved.applied) this.movedMeanwhile(op, moved.from);
     return 'stillOpen';
   }
 
-  /** A poll whose step did not apply: the operation left the state the poll read (counted with the superseded polls, logged). */
+  /**
+   * A poll whose step did not apply: the operation left the state or the attempt count the poll read (the same state:
+   * sent again meanwhile), counted with the superseded polls and logged.
+   */
   private movedMeanwhile(op: OperationRecord, now: OperationState | null): void {
-    if (now === op.state) return;
     pollsSuperseded.inc();
     this.deps.logger.info('poll: the operation moved on during the poll; its schedule is left to whoever moved it', {
       operation_id: op.id,
       state_read: op.state,
+      attempts_read: op.attempts,
       state: now ?? 'missing',
     });
   }

@@ -4,7 +4,9 @@ import { Queue } from 'bullmq';
 import { Config, GatewayConfig } from '../../../src/config/config';
 import { DeliveryService } from '../../../src/delivery/delivery-service';
 import { GatewayRouter } from '../../../src/routing/gateway-router';
-import { GatewayTransformer, OperationContext } from '../../../src/gateways/gateway-adapter';
+import { GatewayResponse, GatewayTransformer, OperationContext } from '../../../src/gateways/gateway-adapter';
+import { GatewaySender } from '../../../src/gateways/gateway-route';
+import { GatewayError } from '../../../src/errors/gateway-error';
 import { OutcomeRecorder } from '../../../src/delivery/outcome-recorder';
 import { EventStore } from '../../../src/events/event-store';
 import { OmsEventJobData, createOmsEventsQueue } from '../../../src/events/oms-events-queue';
@@ -21,6 +23,7 @@ import { captureLogger } from '../../support/capture-logger';
 import { metricValue } from '../../../src/metrics/metrics-registry';
 import { channelCommand } from '../../support/fixtures';
 import { testConfig } from '../../support/test-config';
+import { IDEMPOTENT_RESEND_WINDOW_MS } from '../../../src/delivery/resend-window';
 
 const API_KEY = 'sim-delivery-test-key-0123456789';
 
@@ -136,9 +139,12 @@ describe('gateway delivery', () => {
 
   it('fails an operation the gateway never took within delivery.max_age_ms as UNRESPONSIVE', async () => {
     const { service, ledger } = setup({ 'delivery.max_age_ms': 1000 });
+    const failed = () => metricValue('pb_max_age_give_ups_total', { gateway: 'simulator', result: 'failed' });
+    const before = await failed();
     // Received by the channel 5 s ago (the age counts from `received_at`), e.g. held while the PSP was down.
     const id = await record(ledger, channelCommand('authorize', { received_at: new Date(Date.now() - 5000).toISOString() }, { gateway_key: 'pm_card_visa' }));
     expect(await service.deliver(id)).toEqual({ kind: 'done', state: 'FAILED' });
+    expect(await failed()).toBe(before + 1);
     expect((await ledger.get(id))?.reason).toBe('UNRESPONSIVE');
     expect(sim.counters().effects[id]).toBeUndefined();
   });
@@ -150,7 +156,10 @@ describe('gateway delivery', () => {
     // Read RECEIVED, never attempted, too old; meanwhile another worker (a stalled job run again) sends it.
     const read = (await ledger.get(id))!;
     expect((await ledger.transition(id, 'SENT', { event: 'attempt', attempt: 1 }, { countAttempt: true })).applied).toBe(true);
+    const lost = () => metricValue('pb_max_age_give_ups_total', { gateway: 'simulator', result: 'refusal_lost' });
+    const lostBefore = await lost();
     expect(await service.deliver(read)).toEqual({ kind: 'done', state: 'SENT' });
+    expect(await lost()).toBe(lostBefore + 1);
     expect(await ledger.get(id)).toMatchObject({ state: 'SENT', attempts: 1 });
     expect(await events.load(`${id}.FAILED`)).toBeNull();
     const line = logs.lines.find((l) => l.includes('refusal not recorded: another worker moved the operation meanwhile') && l.includes(id));
@@ -169,17 +178,54 @@ describe('gateway delivery', () => {
 
   it('gives up past delivery.max_age_ms as UNRESOLVED, not FAILED, when an attempt may have reached the PSP (5xx, timeout, crash)', async () => {
     const { service, ledger, events } = setup({ 'delivery.max_age_ms': 1000 });
+    const givenUp = () => metricValue('pb_max_age_give_ups_total', { gateway: 'simulator', result: 'unresolved' });
     for (const ending of [{ event: 'send_error', kind: 'server_error', http_status: 503 }, { event: 'send_error', kind: 'outcome_unknown' }, undefined]) {
       const id = await oldAttempt(ledger, ending);
+      const before = await givenUp();
       expect(await service.deliver(id)).toEqual({ kind: 'done', state: 'UNRESOLVED' });
+      expect(await givenUp()).toBe(before + 1);
       expect(await events.load(`${id}.UNRESOLVED`)).not.toBeNull();
       expect(await events.load(`${id}.FAILED`)).toBeNull();
       // The poller asks about it soon (first step of the schedule), then at the slow cadence.
       expect((await ledger.get(id))?.nextCheckAt).toBeLessThan(Date.now() + 120_000);
-      // And delivery never sends it again.
+      // And delivery never sends it again (nor counts it again).
       expect(await service.deliver(id)).toEqual({ kind: 'done', state: 'UNRESOLVED' });
       expect(sim.counters().effects[id]).toBeUndefined();
+      expect(await givenUp()).toBe(before + 1);
     }
+  });
+
+  it("never gives up past delivery.max_age_ms over a PSP fact recorded between the read and the give-up (a webhook's PENDING): PENDING stays, no UNRESOLVED event, counted refusal_lost", async () => {
+    const logs = captureLogger();
+    const { service, ledger, events } = setup({ 'delivery.max_age_ms': 1000 }, logs.logger);
+    const id = await oldAttempt(ledger, { event: 'send_error', kind: 'server_error', http_status: 503 });
+    const read = (await ledger.get(id))!;
+    const lost = () => metricValue('pb_max_age_give_ups_total', { gateway: 'simulator', result: 'refusal_lost' });
+    const before = await lost();
+    // Between this worker's read (SENT, an attempt that may have landed, too old) and its UNRESOLVED, the PSP's webhook
+    // says the payment is pending: SENT to PENDING, the same attempt count. Only the state read shows it.
+    const write = ledger.transitionAndRecord.bind(ledger);
+    const race = jest.spyOn(ledger, 'transitionAndRecord').mockImplementationOnce(async (...args) => {
+      const now = Date.now();
+      expect(
+        (await ledger.transition(id, 'PENDING', { event: 'outcome', source: 'webhook', status: 'PENDING' }, { nextCheckAt: now + 60_000, pollStep: 0 }))
+          .applied,
+      ).toBe(true);
+      return write(...args);
+    });
+    try {
+      expect(await service.deliver(read)).toEqual({ kind: 'done', state: 'PENDING' });
+    } finally {
+      race.mockRestore();
+    }
+    expect(await ledger.get(id)).toMatchObject({ state: 'PENDING', attempts: 1 });
+    expect(await events.load(`${id}.UNRESOLVED`)).toBeNull();
+    expect(await lost()).toBe(before + 1);
+    const line = logs.lines.find((l) => l.includes('give-up not recorded: the operation moved meanwhile') && l.includes(id));
+    expect(line).toContain('"level":"info"');
+    expect(line).toContain('"read_state":"SENT"');
+    expect(line).toContain('"state":"PENDING"');
+    expect(logs.lines.some((l) => l.includes('payment_unresolved') && l.includes(id))).toBe(false);
   });
 
   it('fails past delivery.max_age_ms only when no attempt can have reached the PSP (never sent, refused before processing)', async () => {
@@ -324,6 +370,246 @@ describe('gateway delivery', () => {
     expect(inquiries).toBe(0);
     expect((await ledger.interactions(id)).filter((h) => h.event === 'attempt')).toHaveLength(2);
     expect(sim.counters().effects[id]).toBe(1);
+  });
+
+  it("never gives up an UNKNOWN webhook-only command past delivery.max_age_ms over a webhook's PENDING recorded between the read and the give-up", async () => {
+    const config = testConfig({
+      'delivery.max_age_ms': 1000,
+      gateways: { simulator: { type: 'simulator', base_url: sim.url, api_key: API_KEY, webhook_secret: 'whsec-delivery-test-0123456789', timeout_ms: 1000 } },
+    });
+    configs.push(config);
+    const { ledger, events } = setup();
+    const routes = createGatewayClients(config);
+    const router: GatewayRouter = {
+      route: (op) => {
+        const route = routes.get(op.payment.gateway)!;
+        const transformer: GatewayTransformer = Object.assign(Object.create(route.transformer) as GatewayTransformer, {
+          inquiry: () => 'webhook-only' as const,
+        });
+        return { ...route, transformer };
+      },
+    };
+    const logs = captureLogger();
+    const recorder = new OutcomeRecorder({ config, ledger, events, eventsQueue, logger: logs.logger });
+    const service = new DeliveryService({ config, ledger, router, recorder, logger: logs.logger });
+    const id = await record(ledger, channelCommand('authorize', { received_at: new Date(Date.now() - 5000).toISOString() }, { gateway_key: 'pm_card_visa' }));
+    await ledger.transition(id, 'SENT', { event: 'attempt', attempt: 1 }, { countAttempt: true });
+    await ledger.transition(id, 'UNKNOWN', { event: 'send_error', kind: 'outcome_unknown' }, { nextCheckAt: Date.now() + 60_000, pollStep: 0 });
+    const read = (await ledger.get(id))!;
+    const write = ledger.transitionAndRecord.bind(ledger);
+    const race = jest.spyOn(ledger, 'transitionAndRecord').mockImplementationOnce(async (...args) => {
+      expect(
+        (await ledger.transition(id, 'PENDING', { event: 'outcome', source: 'webhook', status: 'PENDING' }, { nextCheckAt: Date.now() + 60_000 })).applied,
+      ).toBe(true);
+      return write(...args);
+    });
+    try {
+      expect(await service.deliver(read)).toEqual({ kind: 'done', state: 'PENDING' });
+    } finally {
+      race.mockRestore();
+    }
+    expect((await ledger.get(id))?.state).toBe('PENDING');
+    expect(await events.load(`${id}.UNRESOLVED`)).toBeNull();
+    expect(logs.lines.some((l) => l.includes('give-up not recorded') && l.includes('"read_state":"UNKNOWN"') && l.includes(id))).toBe(true);
+  });
+
+  it('never puts back to PENDING an UNKNOWN webhook-only command the PSP holds whose webhook asked for a customer action between the read and the wait', async () => {
+    const config = testConfig({
+      gateways: { simulator: { type: 'simulator', base_url: sim.url, api_key: API_KEY, webhook_secret: 'whsec-delivery-test-0123456789', timeout_ms: 1000 } },
+    });
+    configs.push(config);
+    const { ledger, events } = setup();
+    const routes = createGatewayClients(config);
+    const router: GatewayRouter = {
+      route: (op) => {
+        const route = routes.get(op.payment.gateway)!;
+        const transformer: GatewayTransformer = Object.assign(Object.create(route.transformer) as GatewayTransformer, {
+          inquiry: () => 'webhook-only' as const,
+        });
+        return { ...route, transformer };
+      },
+    };
+    const logs = captureLogger();
+    const recorder = new OutcomeRecorder({ config, ledger, events, eventsQueue, logger: logs.logger });
+    const service = new DeliveryService({ config, ledger, router, recorder, logger: logs.logger });
+    const id = await record(ledger, channelCommand('authorize', {}, { gateway_key: 'pm_card_visa' }));
+    await ledger.transition(id, 'SENT', { event: 'attempt', attempt: 1 }, { countAttempt: true });
+    await ledger.transition(
+      id,
+      'UNKNOWN',
+      { event: 'send_error', kind: 'idempotency_conflict', psp_has_request: true },
+      { nextCheckAt: Date.now() + 60_000, pollStep: 0 },
+    );
+    const read = (await ledger.get(id))!;
+    const write = ledger.transition.bind(ledger);
+    const race = jest.spyOn(ledger, 'transition').mockImplementation(async (...args) => {
+      if (args[0] === id && args[2].event === 'awaiting_webhook') {
+        race.mockRestore();
+        // The PSP's webhook: the customer must act (3-D Secure), UNKNOWN to ACTION_REQUIRED.
+        await write(id, 'ACTION_REQUIRED', { event: 'outcome', source: 'webhook', status: 'ACTION_REQUIRED' }, { nextCheckAt: Date.now() + 600_000 });
+      }
+      return write(...args);
+    });
+    try {
+      expect(await service.deliver(read)).toEqual({ kind: 'done', state: 'ACTION_REQUIRED' });
+    } finally {
+      race.mockRestore();
+    }
+    expect((await ledger.get(id))?.state).toBe('ACTION_REQUIRED');
+    expect((await ledger.interactions(id)).some((h) => h.event === 'awaiting_webhook')).toBe(false);
+    expect(logs.lines.some((l) => l.includes('wait for the webhook not recorded') && l.includes(id))).toBe(true);
+  });
+
+  it("never gives up as UNRESOLVED an UNKNOWN command whose replaying inquiry outlived its key over a webhook's PENDING recorded between the read and the give-up", async () => {
+    const config = testConfig({
+      gateways: { simulator: { type: 'simulator', base_url: sim.url, api_key: API_KEY, webhook_secret: 'whsec-delivery-test-0123456789', timeout_ms: 1000 } },
+    });
+    configs.push(config);
+    const { ledger, events } = setup();
+    const routes = createGatewayClients(config);
+    const router: GatewayRouter = {
+      route: (op) => {
+        const route = routes.get(op.payment.gateway)!;
+        const transformer: GatewayTransformer = Object.assign(Object.create(route.transformer) as GatewayTransformer, { inquiryReplaysRequest: true });
+        return { ...route, transformer };
+      },
+    };
+    const logs = captureLogger();
+    const recorder = new OutcomeRecorder({ config, ledger, events, eventsQueue, logger: logs.logger });
+    const service = new DeliveryService({ config, ledger, router, recorder, logger: logs.logger });
+    const command = channelCommand('authorize', {}, { gateway_key: 'pm_card_visa' });
+    const id = command.payment.operation_reference!;
+    // Created past the idempotency key's validity: asking would replay the request.
+    await ledger.create(id, command, Date.now() - IDEMPOTENT_RESEND_WINDOW_MS - 60_000);
+    await ledger.transition(id, 'SENT', { event: 'attempt', attempt: 1 }, { countAttempt: true });
+    await ledger.transition(id, 'UNKNOWN', { event: 'send_error', kind: 'outcome_unknown' }, { nextCheckAt: Date.now() + 60_000, pollStep: 0 });
+    const read = (await ledger.get(id))!;
+    const write = ledger.transitionAndRecord.bind(ledger);
+    const race = jest.spyOn(ledger, 'transitionAndRecord').mockImplementationOnce(async (...args) => {
+      expect(
+        (await ledger.transition(id, 'PENDING', { event: 'outcome', source: 'webhook', status: 'PENDING' }, { nextCheckAt: Date.now() + 60_000 })).applied,
+      ).toBe(true);
+      return write(...args);
+    });
+    try {
+      expect(await service.deliver(read)).toEqual({ kind: 'done', state: 'PENDING' });
+    } finally {
+      race.mockRestore();
+    }
+    expect((await ledger.get(id))?.state).toBe('PENDING');
+    expect(await events.load(`${id}.UNRESOLVED`)).toBeNull();
+    expect(logs.lines.some((l) => l.includes('give-up not recorded') && l.includes('idempotency key too old to ask') && l.includes(id))).toBe(true);
+  });
+
+  it("never gives up as UNRESOLVED an UNKNOWN command whose attempt the status search cannot reach over a webhook's PENDING recorded during the inquiry", async () => {
+    const config = testConfig({
+      gateways: { simulator: { type: 'simulator', base_url: sim.url, api_key: API_KEY, webhook_secret: 'whsec-delivery-test-0123456789', timeout_ms: 1000 } },
+    });
+    configs.push(config);
+    const { ledger, events } = setup();
+    const routes = createGatewayClients(config);
+    const router: GatewayRouter = {
+      route: (op) => {
+        const route = routes.get(op.payment.gateway)!;
+        // A status search that reaches back 1 ms: every attempt is older than what it searches.
+        const transformer: GatewayTransformer = Object.assign(Object.create(route.transformer) as GatewayTransformer, { inquiryHorizonMs: () => 1 });
+        return { ...route, transformer };
+      },
+    };
+    const logs = captureLogger();
+    const recorder = new OutcomeRecorder({ config, ledger, events, eventsQueue, logger: logs.logger });
+    const service = new DeliveryService({ config, ledger, router, recorder, logger: logs.logger });
+    const id = await record(ledger, channelCommand('authorize', {}, { gateway_key: 'pm_card_visa' }));
+    await ledger.transition(id, 'SENT', { event: 'attempt', attempt: 1 }, { countAttempt: true });
+    await ledger.transition(id, 'UNKNOWN', { event: 'send_error', kind: 'outcome_unknown' }, { nextCheckAt: Date.now() + 60_000, pollStep: 0 });
+    await new Promise((resolve) => setTimeout(resolve, 10));
+    const read = (await ledger.get(id))!;
+    // The PSP's webhook, while the inquiry is under way: the payment is pending (UNKNOWN to PENDING).
+    const write = ledger.transitionAndRecord.bind(ledger);
+    const race = jest.spyOn(ledger, 'transitionAndRecord').mockImplementationOnce(async (...args) => {
+      expect(
+        (await ledger.transition(id, 'PENDING', { event: 'outcome', source: 'webhook', status: 'PENDING' }, { nextCheckAt: Date.now() + 60_000 })).applied,
+      ).toBe(true);
+      return write(...args);
+    });
+    try {
+      expect(await service.deliver(read)).toEqual({ kind: 'done', state: 'PENDING' });
+    } finally {
+      race.mockRestore();
+    }
+    expect((await ledger.get(id))?.state).toBe('PENDING');
+    expect(await events.load(`${id}.UNRESOLVED`)).toBeNull();
+    expect(logs.lines.some((l) => l.includes('give-up not recorded') && l.includes('attempt older than the status search reaches') && l.includes(id))).toBe(
+      true,
+    );
+  });
+
+  /**
+   * A delivery service whose gateway call, while it is under way, has the PSP's webhook record `webhook` (a PSP fact:
+   * SENT to PENDING, the same attempt count) and then ends in `err`, as a call whose answer was lost would.
+   */
+  function raced(ledger: Ledger, events: EventStore, logger: Logger, id: string, webhook: 'PENDING', err: () => GatewayError): DeliveryService {
+    const config = testConfig({
+      gateways: { simulator: { type: 'simulator', base_url: sim.url, api_key: API_KEY, webhook_secret: 'whsec-delivery-test-0123456789', timeout_ms: 1000 } },
+    });
+    configs.push(config);
+    const routes = createGatewayClients(config);
+    const router: GatewayRouter = {
+      route: (op) => {
+        const route = routes.get(op.payment.gateway)!;
+        const client: GatewaySender = Object.assign(Object.create(route.client) as GatewaySender, {
+          send: async (): Promise<GatewayResponse> => {
+            const moved = await ledger.transition(id, webhook, { event: 'outcome', source: 'webhook', status: webhook }, { nextCheckAt: Date.now() + 60_000 });
+            expect(moved.applied).toBe(true);
+            throw err();
+          },
+        });
+        return { ...route, client };
+      },
+    };
+    const recorder = new OutcomeRecorder({ config, ledger, events, eventsQueue, logger });
+    return new DeliveryService({ config, ledger, router, recorder, logger });
+  }
+
+  it("never makes UNKNOWN (outcome unknown) a command whose webhook's PENDING was recorded between the send and that write", async () => {
+    const { ledger, events } = setup();
+    const logs = captureLogger();
+    const id = await record(ledger, channelCommand('authorize', {}, { gateway_key: 'pm_card_visa' }));
+    const service = raced(
+      ledger,
+      events,
+      logs.logger,
+      id,
+      'PENDING',
+      () => new GatewayError('outcome_unknown', 'simulator', 'outcome unknown: timeout after the request was sent'),
+    );
+    expect(await service.deliver(id)).toEqual({ kind: 'done', state: 'PENDING' });
+    expect(await ledger.get(id)).toMatchObject({ state: 'PENDING', attempts: 1 });
+    expect((await ledger.interactions(id)).some((h) => h.event === 'send_error')).toBe(false);
+    const line = logs.lines.find((l) => l.includes('outcome unknown not recorded: the operation moved meanwhile') && l.includes(id));
+    expect(line).toContain('"read_state":"SENT"');
+    expect(line).toContain('"state":"PENDING"');
+  });
+
+  it("never makes UNKNOWN (a resend refused as an idempotency conflict) a command whose webhook's PENDING was recorded between the resend and that write", async () => {
+    const { ledger, events } = setup();
+    const logs = captureLogger();
+    const id = await record(ledger, channelCommand('authorize', {}, { gateway_key: 'pm_card_visa' }));
+    const service = raced(
+      ledger,
+      events,
+      logs.logger,
+      id,
+      'PENDING',
+      () => new GatewayError('idempotency_conflict', 'simulator', 'another request under this key'),
+    );
+    // A first attempt that never left (a retry): this is its resend, the second attempt.
+    await ledger.transition(id, 'SENT', { event: 'attempt', attempt: 1 }, { countAttempt: true });
+    await ledger.appendInteraction(id, { event: 'send_error', kind: 'not_sent' });
+    expect(await service.deliver(id)).toEqual({ kind: 'done', state: 'PENDING' });
+    expect(await ledger.get(id)).toMatchObject({ state: 'PENDING', attempts: 2 });
+    expect((await ledger.interactions(id)).some((h) => h.event === 'send_error' && h.kind === 'idempotency_conflict')).toBe(false);
+    expect(logs.lines.some((l) => l.includes('outcome unknown not recorded: the operation moved meanwhile') && l.includes(id))).toBe(true);
   });
 
   /** A delivery service whose transformer (webhook-only) can no longer build a request, as after a release changed its builder. */
@@ -545,6 +831,32 @@ describe('gateway delivery', () => {
       expect(await ledger.get(id)).toMatchObject({ state: 'SUCCEEDED', attempts: 1 });
       expect(sim.counters().effects[id]).toBe(1);
       expect((await ledger.interactions(id)).map((h) => h.event)).toEqual(['received', 'attempt', 'outcome']);
+    });
+
+    it("counts the risk stage's allow once: not when a plan the fast path drops (an open breaker) is made, once by the plain path, once for a plan it sends", async () => {
+      const risk = { 'risk.rules': [{ name: 'big-chf', when: ['high_amount'], action: 'hold' }], 'risk.amount_thresholds': { CHF: 100000 } };
+      const allowed = () => metricValue('pb_risk_decisions_total', { action: 'allow', rule: 'none' });
+      const before = await allowed();
+      // Planned on the fast path, then dropped (the breaker is open): nothing counted.
+      const down = setup(risk).service;
+      for (let i = 0; i < 3; i++) down.breaker('simulator').failure();
+      const dropped = channelCommand('authorize', {}, { gateway_key: 'pm_card_visa' });
+      expect(down.prepareFirstAttempt(draftRecord(dropped.payment.operation_reference!, dropped, Date.now()))).toBeNull();
+      expect(await allowed()).toBe(before);
+      // The plain path plans it again (here a worker whose breaker is closed): counted once.
+      const { service, ledger } = setup(risk);
+      const droppedId = await record(ledger, dropped);
+      expect(await service.deliver(droppedId)).toEqual({ kind: 'done', state: 'SUCCEEDED' });
+      expect(await allowed()).toBe(before + 1);
+      // A plan the fast path sends: counted when its attempt goes out, not when it is made.
+      const command = channelCommand('authorize', {}, { gateway_key: 'pm_card_visa' });
+      const id = command.payment.operation_reference!;
+      const now = Date.now();
+      const prepared = service.prepareFirstAttempt(draftRecord(id, command, now))!;
+      expect(await allowed()).toBe(before + 1);
+      const created = await ledger.create(id, command, now, prepared.interaction, prepared.routing ? { routing: prepared.routing } : undefined);
+      expect(await service.deliver(created.record!, prepared)).toEqual({ kind: 'done', state: 'SUCCEEDED' });
+      expect(await allowed()).toBe(before + 2);
     });
 
     it('prepares nothing when something must be read, emitted or waited for first', async () => {

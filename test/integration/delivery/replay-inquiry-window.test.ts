@@ -109,6 +109,8 @@ describe('Adyen: an UNKNOWN operation past delivery.max_age_ms (within the key w
   it('is never asked by replaying its request (a replay of a request Adyen never had performs it now): UNRESOLVED with its cause, counted and logged', async () => {
     const { logger, lines } = captureLogger('info');
     const before = await metricValue('pb_replay_inquiries_withheld_total', { gateway: 'ady', by: 'delivery', reason: 'max_age' });
+    const givenUp = () => metricValue('pb_max_age_give_ups_total', { gateway: 'ady', result: 'unresolved' });
+    const givenUpBefore = await givenUp();
     const { service, ledger, events, id } = await lostAuthorization(2 * MAX_AGE_MS, logger, MAX_AGE_MS);
     expect(await service.deliver(id)).toEqual({ kind: 'done', state: 'UNRESOLVED' });
     expect(psp.payments).toBe(0);
@@ -119,9 +121,12 @@ describe('Adyen: an UNKNOWN operation past delivery.max_age_ms (within the key w
     expect((await ledger.interactions(id)).at(-1)).toMatchObject({ event: 'unresolved', cause: 'delivery.max_age_ms passed', inquiry: 'replay_withheld' });
     expect(await events.load(`${id}.UNRESOLVED`)).not.toBeNull();
     expect(await events.load(`${id}.FAILED`)).toBeNull();
-    // Its job, run again, sends nothing: UNRESOLVED is never sent again.
+    // A give-up past delivery.max_age_ms as every other one: counted once in pb_max_age_give_ups_total.
+    expect(await givenUp()).toBe(givenUpBefore + 1);
+    // Its job, run again, sends nothing: UNRESOLVED is never sent again (nor counted again).
     expect(await service.deliver(id)).toEqual({ kind: 'done', state: 'UNRESOLVED' });
     expect(psp.payments).toBe(0);
+    expect(await givenUp()).toBe(givenUpBefore + 1);
   });
 
   it('within it, is still asked by replaying its request', async () => {

@@ -557,6 +557,75 @@ test('a hold decided on a stale read never tells the OMS PENDING RISK_REVIEW for
   }
 }, 60_000);
 
+test('a hold decided on a stale read writes no review record, history entry or hold count for an operation another worker sent meanwhile', async () => {
+  const { oldConfig, shared, oldRelease, newRelease } = rollingDeploy();
+  const reviews = new ReviewStore(redis, oldConfig.redis.keyPrefix);
+  const holds = () => metricValue('pb_risk_decisions_total', { action: 'hold', rule: 'big-chf' });
+  const riskHeld = () => metricValue('pb_routing_decisions_total', { stage: 'risk', outcome: 'held' });
+  try {
+    const id = await created(shared, bigChf);
+    // The old release reads it RECEIVED; meanwhile the new one (no hold rule) sends it and records its outcome.
+    const read = (await shared.get(id))!;
+    expect(await newRelease.deliver(id)).toEqual({ kind: 'done', state: 'SUCCEEDED' });
+    const [holdsBefore, heldBefore] = [await holds(), await riskHeld()];
+    expect((await oldRelease.deliver(read)).kind).toBe('wait');
+    // Nothing of the hold: an operator listing the holds (ops risk-reviews) would be asked to release a sent payment.
+    expect(await reviews.get(id)).toBeNull();
+    expect(await reviews.held()).not.toContain(id);
+    expect((await shared.interactions(id)).filter((h) => h.event === 'orchestration')).toEqual([]);
+    expect(await holds()).toBe(holdsBefore);
+    expect(await riskHeld()).toBe(heldBefore);
+    expect(logs.lines.some((l) => l.includes('authorization held for review by the risk rules') && l.includes(id))).toBe(false);
+    // A hold that applies still writes all of it.
+    const heldId = await created(shared, bigChf);
+    expect((await oldRelease.deliver(heldId)).kind).toBe('wait');
+    expect(await reviews.get(heldId)).toMatchObject({ state: 'held', rule: 'big-chf' });
+    expect((await shared.interactions(heldId)).filter((h) => h.event === 'orchestration')).toHaveLength(1);
+    expect(await holds()).toBe(holdsBefore + 1);
+  } finally {
+    await purgeNamespace(oldConfig).catch(() => undefined);
+  }
+}, 60_000);
+
+test('a hold whose notice is on record but whose review record a failure kept it from writing keeps, at its next pass, the deadline the OMS was told', async () => {
+  const c = oneADayConfig(true);
+  const shared = new Ledger(redis, c.redis.keyPrefix);
+  const events = new EventStore(redis, c.redis.keyPrefix);
+  const reviews = new ReviewStore(redis, c.redis.keyPrefix);
+  let clock = Date.now();
+  const routes = createGatewayClients(c);
+  const rec = new OutcomeRecorder({ config: c, ledger: shared, events, eventsQueue, logger: logs.logger });
+  const svc = new DeliveryService({
+    config: c,
+    ledger: shared,
+    router: new ConfiguredGatewayRouter(routes),
+    recorder: rec,
+    logger: logs.logger,
+    redis,
+    routes,
+    now: () => clock,
+  });
+  try {
+    const id = await created(shared, bigChf);
+    // The notice goes out; then Redis fails before the hold's own writes (its history entry, its review record).
+    const failing = jest.spyOn(shared, 'appendInteraction').mockRejectedValueOnce(new Error('redis: connection lost'));
+    try {
+      await expect(svc.deliver(id)).rejects.toThrow('connection lost');
+    } finally {
+      failing.mockRestore();
+    }
+    const notice = await events.load(`${id}.risk-review`);
+    const told = Date.parse(String((notice?.params.payment as { review: { deadline: string } }).review.deadline));
+    expect(await reviews.get(id)).toBeNull();
+    // The job's retry, 20 s later: the hold decided again writes its record with the deadline the OMS holds, not its own.
+    clock += 20_000;
+    expect((await svc.deliver(id)).kind).toBe('wait');
+    expect(await reviews.get(id)).toMatchObject({ state: 'held', deadline: told });
+  } finally {
+    await purgeNamespace(c).catch(() => undefined);
+  }
+}, 60_000);
+
 test("pb_caps_decisions_total counts a cap refusal as refused once on record; one that lost to another worker's send as refusal_lost", async () => {
   const c = oneADayConfig(false);
   const shared = new Ledger(redis, c.redis.keyPrefix);

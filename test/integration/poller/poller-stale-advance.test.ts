@@ -155,3 +155,37 @@ describe.each([
     expect(await metricValue('pb_poll_superseded_total')).toBe(superseded + 1);
   });
 });
+
+/**
+ * The same race after the poller's own check that the operation was not sent again (`sentAgainMeanwhile`, one read):
+ * the delivery job sends it again between that read and the poll's step, and the resend's outcome is unknown too
+ * (UNKNOWN again, one more attempt, its own schedule from step 0). The state read alone does not show it; a step from
+ * the old record spent the resend's schedule on the old attempt's (a step further, nearer UNRESOLVED). The step
+ * applies only at the attempt count read as well.
+ */
+it('leaves the schedule of an operation the delivery sent again between the poll’s last read and its step (same state, one more attempt)', async () => {
+  const cfg: Config = { ...config, poller: { ...config.poller, scheduleMs: [1, 60_000, 60_000] } };
+  const { ledger, poller } = pollerOn(cfg);
+  const id = await unknownAndDue(ledger, channelCommand('sale', {}, { gateway: 'simulator', gateway_key: 'pm_card_visa' }));
+  const superseded = (await metricValue('pb_poll_superseded_total')) ?? 0;
+  const reschedule = Date.now() + 600_000;
+  const write = ledger.transition.bind(ledger);
+  const race = jest.spyOn(ledger, 'transition').mockImplementation(async (...args) => {
+    if (args[0] === id && args[2].event === 'poll') {
+      race.mockRestore();
+      // The delivery job: no trace, sent again, outcome unknown again, its schedule from step 0.
+      await write(id, 'SENT', { event: 'inquiry', found: false });
+      await write(id, 'SENT', { event: 'attempt', attempt: 2 }, { countAttempt: true });
+      await write(id, 'UNKNOWN', { event: 'send_error', kind: 'outcome_unknown' }, { nextCheckAt: reschedule, pollStep: 0 });
+    }
+    return write(...args);
+  });
+  try {
+    await poller.runOnce();
+  } finally {
+    race.mockRestore();
+  }
+  expect(await ledger.get(id)).toMatchObject({ state: 'UNKNOWN', attempts: 2, pollStep: 0, nextCheckAt: reschedule });
+  expect((await ledger.interactions(id)).map((h) => h.event)).not.toContain('poll');
+  expect(await metricValue('pb_poll_superseded_total')).toBe(superseded + 1);
+});

@@ -216,6 +216,31 @@ describe('the poller', () => {
       expect(await events.load(`${id}.FAILED`)).toBeNull();
       expect(await events.load(`${id}.UNRESOLVED`)).toBeNull();
     });
+
+    it("never puts back to PENDING a webhook-only operation whose webhook asked for a customer action between the poll's read and its step", async () => {
+      const id = await landedAuthorization('pm_async', 'PENDING');
+      await ledger.transition(id, 'PENDING', { event: 'test' }, { nextCheckAt: Date.now() - 1 });
+      const { logger, lines } = captureLogger('info');
+      const write = ledger.transition.bind(ledger);
+      const race = jest.spyOn(ledger, 'transition').mockImplementation(async (...args) => {
+        if (args[0] === id && String(args[2].event).startsWith('awaiting_webhook')) {
+          race.mockRestore();
+          // The PSP's webhook: the customer must act (3-D Secure), PENDING to ACTION_REQUIRED.
+          await write(id, 'ACTION_REQUIRED', { event: 'outcome', source: 'webhook', status: 'ACTION_REQUIRED' }, { nextCheckAt: Date.now() + 600_000 });
+        }
+        return write(...args);
+      });
+      try {
+        await webhookOnlyPoller({ inquiries: 0 }, logger).runOnce();
+      } finally {
+        race.mockRestore();
+      }
+      expect((await ledger.get(id))?.state).toBe('ACTION_REQUIRED');
+      expect((await ledger.interactions(id)).some((h) => String(h.event).startsWith('awaiting_webhook'))).toBe(false);
+      expect(lines.some((l) => l.includes('poll: the operation moved on during the poll') && l.includes(id) && l.includes('"state":"ACTION_REQUIRED"'))).toBe(
+        true,
+      );
+    });
   });
 
   describe('a command naming one of our own authorizations', () => {

@@ -1,5 +1,6 @@
 import { FxStage } from '../../../src/orchestration/fx-stage';
 import { RiskStage } from '../../../src/orchestration/risk-stage';
+import { OrchestrationPipeline } from '../../../src/orchestration/orchestration-pipeline';
 import { OperationRecord } from '../../../src/ledger/ledger';
 import { OrchestrationPlan, StageInput, StageResult } from '../../../src/orchestration/orchestration-stage';
 import { metricValue } from '../../../src/metrics/metrics-registry';
@@ -73,4 +74,22 @@ test('a conversion refused counts in pb_fx_decisions_total only once on record; 
   tallyOf(stage.decideNow(input(12345, 'USD')))(false);
   expect(await refused()).toBe(before + 1);
   expect(await lost()).toBe(lostBefore + 1);
+});
+
+test('a decision to go on the fast path made (planNow) counts only once its plan is used (count); the plain path counts at once', async () => {
+  const pipeline = new OrchestrationPipeline([new RiskStage(config, undefined), new FxStage(config, new Map(), undefined, () => NOW)]);
+  const allowed = () => metricValue('pb_risk_decisions_total', { action: 'allow', rule: 'none' });
+  const native = () => metricValue('pb_fx_decisions_total', { gateway: 'sim', result: 'native', source: 'none' });
+  const [allowedBefore, nativeBefore] = [await allowed(), await native()];
+  // The fast path plans it, then drops the plan (an open breaker, no route, a duplicate command): nothing counted.
+  const fast = pipeline.planNow(input(1000, 'EUR').op, NOW);
+  expect(fast?.kind).toBe('send');
+  expect([await allowed(), await native()]).toEqual([allowedBefore, nativeBefore]);
+  // The plain path plans it again: counted once.
+  expect((await pipeline.plan(input(1000, 'EUR').op, NOW)).kind).toBe('send');
+  expect([await allowed(), await native()]).toEqual([allowedBefore + 1, nativeBefore + 1]);
+  // A fast path plan used: counted when its caller sends it.
+  if (fast?.kind !== 'send') throw new Error('not a plan to send');
+  fast.count?.();
+  expect([await allowed(), await native()]).toEqual([allowedBefore + 2, nativeBefore + 2]);
 });
