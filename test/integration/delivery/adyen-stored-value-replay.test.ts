@@ -6,6 +6,7 @@ import { metricValue } from '../../../src/metrics/metrics-registry';
 import { Poller } from '../../../src/poller/poller';
 import { ConfiguredGatewayRouter } from '../../../src/routing/configured-gateway-router';
 import { captureLogger } from '../../support/capture-logger';
+import { redisText } from '../../support/redis-text';
 import { channelCommand } from '../../support/fixtures';
 import { testConfig } from '../../support/test-config';
 import { useDeliveryStacks } from '../../support/delivery-stack';
@@ -21,7 +22,9 @@ const psp = {
   echo: false,
   resultCode: 'Refused',
   /** HTTP statuses to answer first, one per call (Adyen's ServiceError, `internal` unless named), before the `resultCode` answers. */
-  failures: [] as Array<number | { status: number; errorType: string }>,
+  failures: [] as Array<number | { status: number; errorType: string; message?: string }>,
+  /** Fields the 200 answers carry beyond pspReference, resultCode and currentBalance (an issued card's paymentMethod). */
+  extra: {} as Record<string, unknown>,
   calls: [] as Array<{ path: string; key: string }>,
   /** The request bodies, in order (what a void names as `originalReference`). */
   bodies: [] as Array<Record<string, unknown>>,
@@ -42,12 +45,13 @@ beforeAll(async () => {
       if (shifted !== undefined) {
         const failure = typeof shifted === 'number' ? { status: shifted, errorType: 'internal' } : shifted;
         res.writeHead(failure.status, { 'content-type': 'application/json' });
-        res.end(JSON.stringify({ status: failure.status, errorCode: '905', message: 'Payment details are not supported', errorType: failure.errorType }));
+        const message = failure.message ?? 'Payment details are not supported';
+        res.end(JSON.stringify({ status: failure.status, errorCode: '905', message, errorType: failure.errorType }));
         return;
       }
       const headers: Record<string, string> = { 'content-type': 'application/json', ...(psp.echo ? { 'idempotency-key': key } : {}) };
       res.writeHead(200, headers);
-      res.end(JSON.stringify({ pspReference: 'SVREPLAY00000001', resultCode: psp.resultCode, currentBalance: { currency: 'EUR', value: 5000 } }));
+      res.end(JSON.stringify({ pspReference: 'SVREPLAY00000001', resultCode: psp.resultCode, currentBalance: { currency: 'EUR', value: 5000 }, ...psp.extra }));
     });
   });
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
@@ -506,5 +510,68 @@ describe("Adyen Stored Value: a void past Adyen's 24-hour window", () => {
     const { step } = await cancelLater(cfg, reloadId, reload.payment.order_id, DAY_MS - 60_000);
     expect(step).toEqual({ kind: 'done', state: 'SUCCEEDED' });
     expect(psp.bodies).toEqual([expect.objectContaining({ originalReference: 'SVREPLAY00000001' })]);
+  });
+});
+
+describe('Adyen Stored Value: a 5xx is never a refusal for good (Adyen: "errors with Adyen\'s servers")', () => {
+  it('a reload answered HTTP 500 of errorType validation is UNKNOWN (it may have been loaded), never FAILED', async () => {
+    const stack = stacks.build(config());
+    const cmd = channelCommand(
+      'reload',
+      {},
+      {
+        gateway: 'gc',
+        gateway_key: 'shopper-0046:8316039902646531',
+        currency: 'EUR',
+        amount: 1000,
+        method_details: { method: 'giftcard', submethod: 'givex' },
+      },
+    );
+    const id = cmd.payment.operation_reference!;
+    await stack.ledger.create(id, cmd);
+    psp.calls = [];
+    psp.failures = [{ status: 500, errorType: 'validation' }];
+    expect((await stack.service.deliver(id)).kind).toBe('retry');
+    expect(psp.calls).toHaveLength(1);
+    expect((await stack.ledger.get(id))?.state).toBe('UNKNOWN');
+    expect(await stack.events.load(`${id}.FAILED`)).toBeNull();
+    expect((await stack.ledger.interactions(id)).find((h) => h.event === 'send_error')).toMatchObject({ kind: 'outcome_unknown', http_status: 500 });
+  });
+});
+
+describe('Adyen Stored Value: a gift card number and PIN in no sink', () => {
+  // Adyen's /issue answers with the new card in paymentMethod (number, securityCode): card data, never kept.
+  const cardNumber = '6036280000000917351';
+  const pin = '86420975';
+
+  it("an issue answered with the new card's number and PIN, after a ServiceError echoing them: neither in a log line, Redis (record, history, events, queued jobs) or the event", async () => {
+    const { logger, lines } = captureLogger('debug');
+    const stack = stacks.build(config(), { logger });
+    const cmd = channelCommand('issue', {}, { gateway: 'gc', currency: 'EUR', amount: 5000, method_details: { method: 'giftcard', submethod: 'givex' } });
+    const id = cmd.payment.operation_reference!;
+    await stack.ledger.create(id, cmd);
+    psp.calls = [];
+    psp.echo = true;
+    psp.resultCode = 'Success';
+    psp.failures = [{ status: 500, errorType: 'internal', message: `card ${cardNumber} pin ${pin} not processed` }];
+    psp.extra = { paymentMethod: { type: 'givex', number: cardNumber, securityCode: pin, expiryMonth: '12', expiryYear: '2030' } };
+    try {
+      expect((await stack.service.deliver(id)).kind).toBe('retry');
+      expect(await stack.service.deliver(id)).toEqual({ kind: 'done', state: 'SUCCEEDED' });
+    } finally {
+      psp.extra = {};
+    }
+    expect(psp.calls).toHaveLength(2);
+    const event = await stack.events.load(`${id}.SUCCEEDED`);
+    expect(event).not.toBeNull();
+    const everything = [
+      lines.join('\n'),
+      JSON.stringify(event),
+      JSON.stringify(await stack.ledger.interactions(id)),
+      await redisText(stack.redis, stack.config.redis.keyPrefix),
+    ].join('\n');
+    expect(everything).toContain(id);
+    expect(everything).not.toContain(cardNumber);
+    expect(everything).not.toContain(pin);
   });
 });
