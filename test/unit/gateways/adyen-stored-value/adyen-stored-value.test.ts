@@ -164,6 +164,57 @@ describe('Adyen Stored Value requests', () => {
   });
 });
 
+describe("Adyen Stored Value amounts in the currency's exponent (Adyen's currency table)", () => {
+  const inCurrency = (command: OperationContext['command'], currency: string, amount: number): OperationContext => {
+    const ctx = fixtures.context(command);
+    return { ...ctx, payment: { ...ctx.payment, currency, amount } };
+  };
+
+  // [currency, ISO minor units, Adyen's value]: KWD and BHD 3 decimals, JPY 0; CLP is 2 at Adyen (ISO 0), IDR 0 (ISO 2).
+  it.each([
+    ['KWD', 12345, 12345],
+    ['BHD', 500, 500],
+    ['JPY', 5000, 5000],
+    ['CLP', 5000, 500000],
+    ['IDR', 1500000, 15000],
+  ])('sends a %s load of %i ISO minor units as value %i', (currency, iso, adyen) => {
+    for (const command of ['reload', 'refund'] as const) expect(body(inCurrency(command, currency, iso)).amount).toEqual({ currency, value: adyen });
+    expect(body(inCurrency('balance_inquiry', currency, iso)).amount).toEqual({ currency, value: adyen });
+  });
+
+  it('refuses unsent an IDR amount Adyen cannot express (a fraction of its 0-decimal unit), naming payment.amount', () => {
+    expect(() => t.buildRequest(inCurrency('reload', 'IDR', 150050), gateway)).toThrow(expect.objectContaining({ kind: 'invalid_request' }));
+  });
+
+  it.each([
+    ['KWD', 12345, 12345],
+    ['JPY', 5000, 5000],
+    ['CLP', 500000, 5000],
+    ['IDR', 15000, 1500000],
+  ])("reports a %s balance of Adyen's value %i as %i ISO minor units, the event's balance as the PSP confirmed it", (currency, adyen, iso) => {
+    const ctx = inCurrency('balance_inquiry', currency, 0);
+    const outcome = t.parseResponse(ctx, answer({ resultCode: 'Success', pspReference: 'P9', currentBalance: { value: adyen, currency } }), gateway);
+    expect(outcome).toMatchObject({ status: 'SUCCESS', amount: iso, currency });
+    const record: OperationRecord = {
+      id: ctx.operationId,
+      command: 'balance_inquiry',
+      channel: 'web',
+      state: 'SUCCEEDED',
+      payment: ctx.payment,
+      receivedAt: 1,
+      createdAt: 1,
+      updatedAt: 2,
+      attempts: 1,
+      gatewayStatus: outcome.gatewayStatus,
+      confirmedAmount: outcome.amount,
+      confirmedCurrency: outcome.currency,
+    };
+    const payment = outcomeEvent(record, testConfig())?.params.payment as Record<string, unknown>;
+    expect(payment.balance).toEqual({ amount: iso, currency });
+    expect(payment.discrepancy).toBeUndefined();
+  });
+});
+
 describe('Adyen Stored Value answers', () => {
   it("reports a balance inquiry's currentBalance as the confirmed figure (the event's balance)", () => {
     const outcome = t.parseResponse(
