@@ -13,7 +13,7 @@ import { mapSvResultCode } from './adyen-stored-value-status-map';
  * Reading Stored Value API v46 answers. Every 200 is a `StoredValue*Response` (`resultCode`, `pspReference`,
  * `currentBalance`, `refusalReason`); anything else is a `ServiceError`, classified like Checkout's
  * (`classifyAdyenError`: 401/403 authentication, 429 rate limited, 5xx retryable, 4xx invalid request), except
- * a 5xx (`classifyAdyenSvError`: never a refusal, whatever its errorType).
+ * a 5xx to a request that changes a card (`classifyAdyenSvError`).
  *
  * What an outcome confirms:
  * - balance_inquiry: `amount`/`currency` are the card's balance (`currentBalance`), which the event reports
@@ -54,22 +54,19 @@ export function currentBalanceOf(body: Json): { amount?: number; currency?: stri
 }
 
 /**
- * A non-2xx answer as a `GatewayError`: `classifyAdyenError` for a 4xx; a 5xx is never a refusal for good, whatever
- * its `errorType` (`validation` included): "5xx - The request failed because of errors with Adyen's servers"
- * (https://docs.adyen.com/errors). A 5xx to a request that changes a card (any command but a balance inquiry)
- * without `Transient-Error: true` (Adyen's mark of a request it did not process) may have been performed, so it is
- * `outcome_unknown`, resolved by the status inquiry, whose replay is trusted as one only when Adyen echoes the key
- * (`parseAdyenSvStatusResponse`). As a `server_error` it would be sent again and its answer read as the first: a
- * void done before the 500 then refused the second time would be FAILED. A balance inquiry's or a transient 5xx is
- * `server_error` (sent again).
+ * A non-2xx answer as a `GatewayError`: `classifyAdyenError`, except a 5xx to a request that changes a card
+ * (any command but a balance inquiry) without `Transient-Error: true` (Adyen's mark of a request it did not
+ * process): the request may have been performed, so it is `outcome_unknown`, resolved by the status inquiry,
+ * whose replay is trusted as one only when Adyen echoes the key (`parseAdyenSvStatusResponse`). As a
+ * `server_error` it would be sent again and its answer read as the first: a void done before the 500 then
+ * refused the second time would be FAILED. A 5xx of errorType `validation` stays `classifyAdyenError`'s
+ * `invalid_request`: Adyen's incorrect request, not performed ("Our servers may return a 500 status code also when the
+ * request is incorrect", https://docs.adyen.com/development-resources/response-handling; the v46 spec documents no
+ * 422). docs.adyen.com/errors ("5xx: errors with Adyen's servers") describes other APIs' RFC 7807 answers.
  */
 export function classifyAdyenSvError(ctx: OperationContext, response: GatewayResponse, gateway: string): GatewayError {
   const err = classifyAdyenError(response, gateway);
-  if (response.status < 500) return err;
-  if (ctx.command === 'balance_inquiry' || isTransient(response)) {
-    if (err.kind === 'server_error') return err;
-    return new GatewayError('server_error', gateway, `server error (HTTP ${response.status}, errorCode ${err.details.gatewayCode ?? '-'})`, err.details);
-  }
+  if (err.kind !== 'server_error' || response.status < 500 || ctx.command === 'balance_inquiry' || isTransient(response)) return err;
   return new GatewayError(
     'outcome_unknown',
     gateway,
@@ -143,7 +140,7 @@ export function replayConfirmed(ctx: OperationContext, response: GatewayResponse
  * second request that the first one's effect made fail (a void or a status change already done, a merge's
  * source card already emptied): `outcome_unknown` (`ADYEN_SV_REPLAY_UNCONFIRMED`), asked again and, if it
  * stays so, UNRESOLVED with its alert; never FAILED on it, whether Adyen refused it with a `resultCode` or with a
- * ServiceError (`invalid_request`: a 4xx). A balance inquiry moves nothing: its answer is read
+ * ServiceError (`invalid_request`: a 4xx, a 5xx of errorType `validation`). A balance inquiry moves nothing: its answer is read
  * as it is. A `Success` is what Adyen did (recorded), counted when unconfirmed: a load may then have been
  * performed twice (docs/UNRESOLVED-AND-WEBHOOK-ONLY.md).
  */
@@ -154,7 +151,7 @@ export function parseAdyenSvStatusResponse(ctx: OperationContext, response: Gate
   try {
     outcome = parseAdyenSvResponse(ctx, response, gateway);
   } catch (err) {
-    // A refusal as a ServiceError (a 4xx; a 5xx never is one) is a refusal too: the second void, status
+    // A refusal as a ServiceError (a 4xx, a 5xx of errorType validation) is a refusal too: the second void, status
     // change or merge refused because the first one landed would otherwise fail the operation for good.
     if (trusted || !(err instanceof GatewayError) || err.kind !== 'invalid_request') throw err;
     unconfirmedReplays.inc({ gateway: gateway.name, result: 'refused' });

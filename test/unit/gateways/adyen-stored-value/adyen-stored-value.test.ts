@@ -333,22 +333,21 @@ describe('Adyen Stored Value answers', () => {
       expect(kindOf('reload', serviceError(403, 'security')).kind).toBe('authentication');
     });
 
-    // Adyen: "5xx - The request failed because of errors with Adyen's servers" (https://docs.adyen.com/errors),
-    // whatever its errorType: never a refusal for good of a request that may have changed a card.
-    it.each<OperationContext['command']>(['reload', 'refund', 'issue', 'activate', 'deactivate', 'merge_balance', 'cancel'])(
-      'never fails a %s on a 5xx, errorType validation included: outcome unknown, or resent when Adyen marks it transient',
+    // Adyen's "HTTP status codes" page (https://docs.adyen.com/development-resources/response-handling), for the
+    // APIs that answer a ServiceError (status, errorCode, message, errorType): 500 "Our servers may return a 500
+    // status code also when the request is incorrect, for example because of a missing or not filled in mandatory
+    // field", which errorType validation says. The Stored Value v46 spec documents no 422 at all: a 500 of errorType
+    // validation is how it refuses an incorrect request. (https://docs.adyen.com/errors, "5xx: errors with Adyen's
+    // servers", describes the RFC 7807 problem answers of other Adyen APIs: type, title, detail, invalidFields.)
+    it.each<OperationContext['command']>(['reload', 'refund', 'issue', 'activate', 'deactivate', 'merge_balance', 'cancel', 'balance_inquiry'])(
+      'fails a %s answered a 5xx of errorType validation (an incorrect request, not performed) for good; resends one Adyen marks transient',
       (command) => {
         for (const status of [500, 503]) {
-          expect(kindOf(command, serviceError(status, 'validation'))).toEqual({ kind: 'outcome_unknown', retryable: true });
+          expect(kindOf(command, serviceError(status, 'validation'))).toEqual({ kind: 'invalid_request', retryable: false });
           expect(kindOf(command, serviceError(status, 'validation', { 'Transient-Error': 'true' }))).toEqual({ kind: 'server_error', retryable: true });
         }
       },
     );
-
-    it('resends a balance inquiry answered with a 5xx of errorType validation (it moves nothing), never fails it', () => {
-      expect(kindOf('balance_inquiry', serviceError(500, 'validation'))).toEqual({ kind: 'server_error', retryable: true });
-      expect(kindOf('balance_inquiry', serviceError(500, 'validation'), true)).toEqual({ kind: 'server_error', retryable: true });
-    });
   });
 
   it('reads a 404 to the replayed request (the status inquiry) as outcome_unknown, never as null (never landed)', () => {
@@ -376,10 +375,10 @@ describe('Adyen Stored Value answers', () => {
       expect(t.parseResponse(ctx, refused, gateway).status).toBe('FAIL');
     });
 
-    it('reads a replay refused with a ServiceError (a 4xx) and no key echoed as outcome unknown, never a failure for good', async () => {
+    it('reads a replay refused with a ServiceError (a 4xx, a 5xx of errorType validation) and no key echoed as outcome unknown, never a failure for good', async () => {
       const ctx = fixtures.context('cancel');
       const before = await metricValue('pb_adyen_sv_replays_unconfirmed_total', { gateway: gateway.name, result: 'refused' });
-      for (const status of [422, 400]) {
+      for (const status of [422, 400, 500]) {
         const refused = answer({ status, errorCode: '167', message: 'Original pspReference required for this operation', errorType: 'validation' }, status);
         expect(() => t.parseStatusResponse(ctx, refused, gateway)).toThrow(
           expect.objectContaining({ kind: 'outcome_unknown', retryable: true, details: expect.objectContaining({ gatewayCode: ADYEN_SV_REPLAY_UNCONFIRMED }) }),
@@ -391,7 +390,7 @@ describe('Adyen Stored Value answers', () => {
           expect.objectContaining({ kind: 'invalid_request' }),
         );
       }
-      expect(await metricValue('pb_adyen_sv_replays_unconfirmed_total', { gateway: gateway.name, result: 'refused' })).toBe(before + 2);
+      expect(await metricValue('pb_adyen_sv_replays_unconfirmed_total', { gateway: gateway.name, result: 'refused' })).toBe(before + 3);
     });
 
     it('keeps a refusal Adyen confirmed as the replay of the first attempt (its key echoed, any header case): FAIL', () => {
