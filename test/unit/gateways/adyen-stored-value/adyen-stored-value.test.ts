@@ -183,7 +183,12 @@ describe("Adyen Stored Value amounts in the currency's exponent (Adyen's currenc
   });
 
   it('refuses unsent an IDR amount Adyen cannot express (a fraction of its 0-decimal unit), naming payment.amount', () => {
-    expect(() => t.buildRequest(inCurrency('reload', 'IDR', 150050), gateway)).toThrow(expect.objectContaining({ kind: 'invalid_request' }));
+    expect(() => t.buildRequest(inCurrency('reload', 'IDR', 150050), gateway)).toThrow(
+      expect.objectContaining({
+        kind: 'invalid_request',
+        details: expect.objectContaining({ gatewayCode: 'amount_not_representable', field: 'payment.amount' }),
+      }),
+    );
   });
 
   it.each([
