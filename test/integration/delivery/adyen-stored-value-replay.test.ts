@@ -22,7 +22,7 @@ const psp = {
   echo: false,
   resultCode: 'Refused',
   /** HTTP statuses to answer first, one per call (Adyen's ServiceError, `internal` unless named), before the `resultCode` answers. */
-  failures: [] as Array<number | { status: number; errorType: string; message?: string }>,
+  failures: [] as Array<number | { status: number; errorType: string; message?: string; transient?: boolean }>,
   /** Fields the 200 answers carry beyond pspReference, resultCode and currentBalance (an issued card's paymentMethod). */
   extra: {} as Record<string, unknown>,
   calls: [] as Array<{ path: string; key: string }>,
@@ -44,7 +44,10 @@ beforeAll(async () => {
       const shifted = psp.failures.shift();
       if (shifted !== undefined) {
         const failure = typeof shifted === 'number' ? { status: shifted, errorType: 'internal' } : shifted;
-        res.writeHead(failure.status, { 'content-type': 'application/json' });
+        res.writeHead(failure.status, {
+          'content-type': 'application/json',
+          ...('transient' in failure && failure.transient ? { 'transient-error': 'true' } : {}),
+        });
         const message = failure.message ?? 'Payment details are not supported';
         res.end(JSON.stringify({ status: failure.status, errorCode: '905', message, errorType: failure.errorType }));
         return;
@@ -541,6 +544,68 @@ describe('Adyen Stored Value: a 5xx of errorType validation is the incorrect req
       http_status: 500,
       gateway_code: '905',
     });
+  });
+});
+
+describe('Adyen Stored Value: a resend after an attempt with no recorded end (a worker killed mid-call) is read as the replay it is', () => {
+  async function unfinished(command: CommandType, gatewayKey: string) {
+    const stack = stacks.build(config());
+    const cmd = channelCommand(
+      command,
+      {},
+      { gateway: 'gc', gateway_key: gatewayKey, currency: 'EUR', amount: 1000, method_details: { method: 'giftcard', submethod: 'givex' } },
+    );
+    const id = cmd.payment.operation_reference!;
+    await stack.ledger.create(id, cmd);
+    // The attempt is on record before the request leaves; the worker died before its answer was.
+    await stack.ledger.transition(id, 'SENT', { event: 'attempt', attempt: 1, gateway: 'gc' }, { countAttempt: true });
+    psp.calls = [];
+    psp.failures = [];
+    return { ...stack, id };
+  }
+
+  it('a void refused on the resend without the key echoed (the first void may have landed) is UNKNOWN, never FAILED, counted', async () => {
+    const { service, ledger, events, id } = await unfinished('cancel', 'QFQTPCQ8HXSKGK91');
+    psp.echo = false;
+    psp.resultCode = 'Refused';
+    const before = await metricValue('pb_adyen_sv_replays_unconfirmed_total', { gateway: 'gc', result: 'refused' });
+    expect((await service.deliver(id)).kind).toBe('retry');
+    expect(psp.calls).toEqual([{ path: '/pal/servlet/StoredValue/v46/voidTransaction', key: id }]);
+    expect((await ledger.get(id))?.state).toBe('UNKNOWN');
+    expect(await events.load(`${id}.FAILED`)).toBeNull();
+    const history = await ledger.interactions(id);
+    expect(history.filter((h) => h.event === 'attempt').pop()).toMatchObject({ attempt: 2, read_as_replay: true });
+    expect(history.find((h) => h.event === 'send_error')).toMatchObject({ kind: 'outcome_unknown', gateway_code: 'ADYEN_SV_REPLAY_UNCONFIRMED' });
+    expect(await metricValue('pb_adyen_sv_replays_unconfirmed_total', { gateway: 'gc', result: 'refused' })).toBe(before + 1);
+  });
+
+  it("a refusal Adyen confirms as the replay (its key echoed) is the first attempt's: FAILED", async () => {
+    const { service, events, id } = await unfinished('cancel', 'QFQTPCQ8HXSKGK92');
+    psp.echo = true;
+    psp.resultCode = 'Refused';
+    expect(await service.deliver(id)).toEqual({ kind: 'done', state: 'FAILED' });
+    expect(psp.calls).toHaveLength(1);
+    expect(await events.load(`${id}.FAILED`)).not.toBeNull();
+  });
+
+  it('a resend after an answer on record (a 5xx Adyen marked Transient-Error: not processed) is read as the request it is: refused, FAILED', async () => {
+    const stack = stacks.build(config());
+    const cmd = channelCommand(
+      'cancel',
+      {},
+      { gateway: 'gc', gateway_key: 'QFQTPCQ8HXSKGK93', currency: 'EUR', amount: 1000, method_details: { method: 'giftcard', submethod: 'givex' } },
+    );
+    const id = cmd.payment.operation_reference!;
+    await stack.ledger.create(id, cmd);
+    psp.calls = [];
+    psp.failures = [{ status: 503, errorType: 'internal', transient: true }];
+    psp.echo = false;
+    psp.resultCode = 'Refused';
+    expect((await stack.service.deliver(id)).kind).toBe('retry');
+    expect((await stack.ledger.interactions(id)).find((h) => h.event === 'send_error')).toMatchObject({ kind: 'server_error', http_status: 503 });
+    expect(await stack.service.deliver(id)).toEqual({ kind: 'done', state: 'FAILED' });
+    expect(psp.calls).toHaveLength(2);
+    expect((await stack.ledger.interactions(id)).filter((h) => h.event === 'attempt').pop()).not.toHaveProperty('read_as_replay');
   });
 });
 
