@@ -6,7 +6,15 @@ import { Config } from '../config/config';
 import { refundPendingEvent } from '../events/payment-event';
 import { GatewayError } from '../errors/gateway-error';
 import { commandRefused } from '../errors/command-refused';
-import { CapturedPayment, GatewayRequest, GatewayResponse, OperationContext, inquirySupport, uncapturedRemainder } from '../gateways/gateway-adapter';
+import {
+  CapturedPayment,
+  GatewayOutcome,
+  GatewayRequest,
+  GatewayResponse,
+  OperationContext,
+  inquirySupport,
+  uncapturedRemainder,
+} from '../gateways/gateway-adapter';
 import { GatewayRoute } from '../gateways/gateway-route';
 import { GatewayRouter, UNKNOWN_GATEWAY } from '../routing/gateway-router';
 import { bridgeDecline, gatewayErrorDecline } from '../gateways/gateway-declines';
@@ -916,8 +924,23 @@ export class DeliveryService {
     // What a cancel built on the captures standing was built on, pinned with its first attempt: retries send it again.
     if (op.command === 'cancel' && op.attempts === 0 && !ctx.voidOf && this.cancelFollowsCaptures(route.gateway.name))
       fields.cancelBasis = cancelBasisOf(ctx.captured);
+    // A resend after an attempt with no recorded end is that attempt's replay: read as one where the gateway says so.
+    const asReplay =
+      op.attempts > 0 &&
+      route.transformer.readsUnfinishedResendAsReplay === true &&
+      route.transformer.inquiryReplaysRequest === true &&
+      lastAttemptUnfinished(await ledger.interactions(op.id));
+    if (asReplay) {
+      this.deps.logger.info('resending after an attempt with no recorded end: its answer is read as the replay of that attempt', {
+        operation_id: op.id,
+        command: op.command,
+        gateway: route.gateway.name,
+        attempts: op.attempts,
+      });
+    }
     const now = Date.now();
-    const moved = await ledger.transition(op.id, 'SENT', attemptInteraction(op.id, op.attempts + 1, route, request, decided?.decisions), fields, now);
+    const entry = attemptInteraction(op.id, op.attempts + 1, route, request, decided?.decisions);
+    const moved = await ledger.transition(op.id, 'SENT', asReplay ? { ...entry, read_as_replay: true } : entry, fields, now);
     if (decided) {
       fresh.delete(decided);
       countDecisions(decided.decisions);
@@ -933,7 +956,7 @@ export class DeliveryService {
     // trip (`Ledger.transitionAndRecord` applies it only to exactly that record; with the record as read
     // before the move, every command the web intake had created, RECEIVED, took the slower path: the move,
     // then the event in a second script), and a failover numbers its attempt after this one.
-    return this.exchange(afterTransition(op, 'SENT', fields, now), ctx, route, breaker, request);
+    return this.exchange(afterTransition(op, 'SENT', fields, now), ctx, route, breaker, request, asReplay);
   }
 
   /**
@@ -1002,6 +1025,8 @@ export class DeliveryService {
     route: GatewayRoute,
     breaker: CircuitBreaker,
     request: GatewayRequest,
+    /** Read the answer as the replay of an earlier attempt (`readsUnfinishedResendAsReplay`). */
+    asReplay = false,
   ): Promise<DeliveryStep> {
     const { recorder } = this.deps;
     let response: GatewayResponse;
@@ -1018,7 +1043,7 @@ export class DeliveryService {
     notePspWait(performance.now() - started);
     markOperation(op.id, 'psp_end');
     try {
-      const outcome = route.transformer.parseResponse(ctx, response, route.gateway);
+      const outcome = asReplay ? replayOutcome(route, ctx, response) : route.transformer.parseResponse(ctx, response, route.gateway);
       noteGatewayCall(route.gateway.name, 'send', 'ok', started);
       breaker.success();
       if (outcome.status === 'FAIL' && this.mayFailOver(op) && this.triesElsewhere(outcome.reason ?? outcome.gatewayStatus)) {
@@ -1461,6 +1486,36 @@ function basisLine(basis: CancelBasis): string {
   if (c === null) return 'none';
   if (c.by === 'sale') return 'sale';
   return `captures ${c.captures.map((x) => `${x.id}:${x.amount ?? '?'}`).join(',')} of ${c.authorized.amount} ${c.authorized.currency}`;
+}
+
+/**
+ * Whether the operation's latest attempt has no recorded end: no answer, error or inquiry after its `attempt` entry
+ * (a worker killed mid-call, or one that lost the answer before it was on record). The PSP may have performed it.
+ */
+function lastAttemptUnfinished(history: readonly Interaction[]): boolean {
+  for (let i = history.length - 1; i >= 0; i--) {
+    const event = history[i].event;
+    if (event === 'attempt') return true;
+    if (ATTEMPT_ENDS.has(event)) return false;
+  }
+  return false;
+}
+
+/** History entries that end an attempt: its answer, its error, or a status inquiry about it. */
+const ATTEMPT_ENDS: ReadonlySet<string> = new Set(['outcome', 'send_error', 'inquiry', 'inquiry_error', 'inquiry_lag', 'failover']);
+
+/** A resend's answer read as the replay of the attempt before it; a replay never answers "never landed". */
+function replayOutcome(route: GatewayRoute, ctx: OperationContext, response: GatewayResponse): GatewayOutcome {
+  const outcome = route.transformer.parseStatusResponse(ctx, response, route.gateway);
+  if (outcome) return outcome;
+  throw new GatewayError(
+    'outcome_unknown',
+    route.gateway.name,
+    `the resend (the replay of an attempt with no recorded end) answered HTTP ${response.status} with no trace of it`,
+    {
+      httpStatus: response.status,
+    },
+  );
 }
 
 /** The history entry of a gateway attempt: which one, where to, which call (the path is redacted on write). */

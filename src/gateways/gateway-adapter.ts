@@ -603,6 +603,14 @@ export interface GatewayTransformer {
    */
   readonly inquiryReplaysRequest?: boolean;
   /**
+   * Whether a resend after an attempt with no recorded end (a worker killed mid-call, an answer lost before it was
+   * on record) is read by `parseStatusResponse`, as the replay of that attempt it is, rather than by `parseResponse`
+   * as a first answer: where a replay's refusal counts only once the PSP confirms it as one (Adyen Stored Value,
+   * whose spec declares no Idempotency-Key), the resend's refusal may be a second request's, made to fail by the
+   * first one's effect (a second void). Needs `inquiryReplaysRequest`. Default false.
+   */
+  readonly readsUnfinishedResendAsReplay?: boolean;
+  /**
    * How long after an attempt a status inquiry about `command` may still miss an operation the PSP holds,
    * ms: the inquiry searches an index the PSP fills after the fact (Stripe's search API, Cybersource's
    * transaction search). A younger miss is not proof that the attempt never landed: delivery neither fails

@@ -59,7 +59,10 @@ export function currentBalanceOf(body: Json): { amount?: number; currency?: stri
  * process): the request may have been performed, so it is `outcome_unknown`, resolved by the status inquiry,
  * whose replay is trusted as one only when Adyen echoes the key (`parseAdyenSvStatusResponse`). As a
  * `server_error` it would be sent again and its answer read as the first: a void done before the 500 then
- * refused the second time would be FAILED.
+ * refused the second time would be FAILED. A 5xx of errorType `validation` stays `classifyAdyenError`'s
+ * `invalid_request`: Adyen's incorrect request, not performed ("Our servers may return a 500 status code also when the
+ * request is incorrect", https://docs.adyen.com/development-resources/response-handling; the v46 spec documents no
+ * 422). docs.adyen.com/errors ("5xx: errors with Adyen's servers") describes other APIs' RFC 7807 answers.
  */
 export function classifyAdyenSvError(ctx: OperationContext, response: GatewayResponse, gateway: string): GatewayError {
   const err = classifyAdyenError(response, gateway);

@@ -50,6 +50,8 @@ export const adyenStoredValueTransformer: GatewayTransformer = Object.freeze({
 
   // The inquiry is the request sent again under its key: Adyen replays its stored answer.
   inquiryReplaysRequest: true,
+  // So is a resend after an attempt with no recorded end: its refusal counts only with the key echoed.
+  readsUnfinishedResendAsReplay: true,
 
   buildStatusRequest(ctx: OperationContext, gateway: GatewayConfig): GatewayRequest {
     return buildAdyenSvRequest(ctx, gateway);

@@ -6,6 +6,7 @@ import { metricValue } from '../../../src/metrics/metrics-registry';
 import { Poller } from '../../../src/poller/poller';
 import { ConfiguredGatewayRouter } from '../../../src/routing/configured-gateway-router';
 import { captureLogger } from '../../support/capture-logger';
+import { redisText } from '../../support/redis-text';
 import { channelCommand } from '../../support/fixtures';
 import { testConfig } from '../../support/test-config';
 import { useDeliveryStacks } from '../../support/delivery-stack';
@@ -21,7 +22,9 @@ const psp = {
   echo: false,
   resultCode: 'Refused',
   /** HTTP statuses to answer first, one per call (Adyen's ServiceError, `internal` unless named), before the `resultCode` answers. */
-  failures: [] as Array<number | { status: number; errorType: string }>,
+  failures: [] as Array<number | { status: number; errorType: string; message?: string; transient?: boolean }>,
+  /** Fields the 200 answers carry beyond pspReference, resultCode and currentBalance (an issued card's paymentMethod). */
+  extra: {} as Record<string, unknown>,
   calls: [] as Array<{ path: string; key: string }>,
   /** The request bodies, in order (what a void names as `originalReference`). */
   bodies: [] as Array<Record<string, unknown>>,
@@ -41,13 +44,17 @@ beforeAll(async () => {
       const shifted = psp.failures.shift();
       if (shifted !== undefined) {
         const failure = typeof shifted === 'number' ? { status: shifted, errorType: 'internal' } : shifted;
-        res.writeHead(failure.status, { 'content-type': 'application/json' });
-        res.end(JSON.stringify({ status: failure.status, errorCode: '905', message: 'Payment details are not supported', errorType: failure.errorType }));
+        res.writeHead(failure.status, {
+          'content-type': 'application/json',
+          ...('transient' in failure && failure.transient ? { 'transient-error': 'true' } : {}),
+        });
+        const message = failure.message ?? 'Payment details are not supported';
+        res.end(JSON.stringify({ status: failure.status, errorCode: '905', message, errorType: failure.errorType }));
         return;
       }
       const headers: Record<string, string> = { 'content-type': 'application/json', ...(psp.echo ? { 'idempotency-key': key } : {}) };
       res.writeHead(200, headers);
-      res.end(JSON.stringify({ pspReference: 'SVREPLAY00000001', resultCode: psp.resultCode, currentBalance: { currency: 'EUR', value: 5000 } }));
+      res.end(JSON.stringify({ pspReference: 'SVREPLAY00000001', resultCode: psp.resultCode, currentBalance: { currency: 'EUR', value: 5000 }, ...psp.extra }));
     });
   });
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
@@ -506,5 +513,135 @@ describe("Adyen Stored Value: a void past Adyen's 24-hour window", () => {
     const { step } = await cancelLater(cfg, reloadId, reload.payment.order_id, DAY_MS - 60_000);
     expect(step).toEqual({ kind: 'done', state: 'SUCCEEDED' });
     expect(psp.bodies).toEqual([expect.objectContaining({ originalReference: 'SVREPLAY00000001' })]);
+  });
+});
+
+describe('Adyen Stored Value: a 5xx of errorType validation is the incorrect request Adyen says it is', () => {
+  // Adyen's "HTTP status codes" page: a 500 "also when the request is incorrect, for example because of a missing or
+  // not filled in mandatory field" (errorType validation); the Stored Value v46 spec documents no 422.
+  it('a reload answered HTTP 500 of errorType validation on its first send is FAILED for good, sent once, never replayed', async () => {
+    const stack = stacks.build(config());
+    const cmd = channelCommand(
+      'reload',
+      {},
+      {
+        gateway: 'gc',
+        gateway_key: 'shopper-0046:8316039902646531',
+        currency: 'EUR',
+        amount: 1000,
+        method_details: { method: 'giftcard', submethod: 'givex' },
+      },
+    );
+    const id = cmd.payment.operation_reference!;
+    await stack.ledger.create(id, cmd);
+    psp.calls = [];
+    psp.failures = [{ status: 500, errorType: 'validation' }];
+    expect(await stack.service.deliver(id)).toEqual({ kind: 'done', state: 'FAILED' });
+    expect(psp.calls).toHaveLength(1);
+    expect(await stack.events.load(`${id}.FAILED`)).not.toBeNull();
+    expect((await stack.ledger.interactions(id)).find((h) => h.event === 'send_error')).toMatchObject({
+      kind: 'invalid_request',
+      http_status: 500,
+      gateway_code: '905',
+    });
+  });
+});
+
+describe('Adyen Stored Value: a resend after an attempt with no recorded end (a worker killed mid-call) is read as the replay it is', () => {
+  async function unfinished(command: CommandType, gatewayKey: string) {
+    const stack = stacks.build(config());
+    const cmd = channelCommand(
+      command,
+      {},
+      { gateway: 'gc', gateway_key: gatewayKey, currency: 'EUR', amount: 1000, method_details: { method: 'giftcard', submethod: 'givex' } },
+    );
+    const id = cmd.payment.operation_reference!;
+    await stack.ledger.create(id, cmd);
+    // The attempt is on record before the request leaves; the worker died before its answer was.
+    await stack.ledger.transition(id, 'SENT', { event: 'attempt', attempt: 1, gateway: 'gc' }, { countAttempt: true });
+    psp.calls = [];
+    psp.failures = [];
+    return { ...stack, id };
+  }
+
+  it('a void refused on the resend without the key echoed (the first void may have landed) is UNKNOWN, never FAILED, counted', async () => {
+    const { service, ledger, events, id } = await unfinished('cancel', 'QFQTPCQ8HXSKGK91');
+    psp.echo = false;
+    psp.resultCode = 'Refused';
+    const before = await metricValue('pb_adyen_sv_replays_unconfirmed_total', { gateway: 'gc', result: 'refused' });
+    expect((await service.deliver(id)).kind).toBe('retry');
+    expect(psp.calls).toEqual([{ path: '/pal/servlet/StoredValue/v46/voidTransaction', key: id }]);
+    expect((await ledger.get(id))?.state).toBe('UNKNOWN');
+    expect(await events.load(`${id}.FAILED`)).toBeNull();
+    const history = await ledger.interactions(id);
+    expect(history.filter((h) => h.event === 'attempt').pop()).toMatchObject({ attempt: 2, read_as_replay: true });
+    expect(history.find((h) => h.event === 'send_error')).toMatchObject({ kind: 'outcome_unknown', gateway_code: 'ADYEN_SV_REPLAY_UNCONFIRMED' });
+    expect(await metricValue('pb_adyen_sv_replays_unconfirmed_total', { gateway: 'gc', result: 'refused' })).toBe(before + 1);
+  });
+
+  it("a refusal Adyen confirms as the replay (its key echoed) is the first attempt's: FAILED", async () => {
+    const { service, events, id } = await unfinished('cancel', 'QFQTPCQ8HXSKGK92');
+    psp.echo = true;
+    psp.resultCode = 'Refused';
+    expect(await service.deliver(id)).toEqual({ kind: 'done', state: 'FAILED' });
+    expect(psp.calls).toHaveLength(1);
+    expect(await events.load(`${id}.FAILED`)).not.toBeNull();
+  });
+
+  it('a resend after an answer on record (a 5xx Adyen marked Transient-Error: not processed) is read as the request it is: refused, FAILED', async () => {
+    const stack = stacks.build(config());
+    const cmd = channelCommand(
+      'cancel',
+      {},
+      { gateway: 'gc', gateway_key: 'QFQTPCQ8HXSKGK93', currency: 'EUR', amount: 1000, method_details: { method: 'giftcard', submethod: 'givex' } },
+    );
+    const id = cmd.payment.operation_reference!;
+    await stack.ledger.create(id, cmd);
+    psp.calls = [];
+    psp.failures = [{ status: 503, errorType: 'internal', transient: true }];
+    psp.echo = false;
+    psp.resultCode = 'Refused';
+    expect((await stack.service.deliver(id)).kind).toBe('retry');
+    expect((await stack.ledger.interactions(id)).find((h) => h.event === 'send_error')).toMatchObject({ kind: 'server_error', http_status: 503 });
+    expect(await stack.service.deliver(id)).toEqual({ kind: 'done', state: 'FAILED' });
+    expect(psp.calls).toHaveLength(2);
+    expect((await stack.ledger.interactions(id)).filter((h) => h.event === 'attempt').pop()).not.toHaveProperty('read_as_replay');
+  });
+});
+
+describe('Adyen Stored Value: a gift card number and PIN in no sink', () => {
+  // Adyen's /issue answers with the new card in paymentMethod (number, securityCode): card data, never kept.
+  const cardNumber = '6036280000000917351';
+  const pin = '86420975';
+
+  it("an issue answered with the new card's number and PIN, after a ServiceError echoing them: neither in a log line, Redis (record, history, events, queued jobs) or the event", async () => {
+    const { logger, lines } = captureLogger('debug');
+    const stack = stacks.build(config(), { logger });
+    const cmd = channelCommand('issue', {}, { gateway: 'gc', currency: 'EUR', amount: 5000, method_details: { method: 'giftcard', submethod: 'givex' } });
+    const id = cmd.payment.operation_reference!;
+    await stack.ledger.create(id, cmd);
+    psp.calls = [];
+    psp.echo = true;
+    psp.resultCode = 'Success';
+    psp.failures = [{ status: 500, errorType: 'internal', message: `card ${cardNumber} pin ${pin} not processed` }];
+    psp.extra = { paymentMethod: { type: 'givex', number: cardNumber, securityCode: pin, expiryMonth: '12', expiryYear: '2030' } };
+    try {
+      expect((await stack.service.deliver(id)).kind).toBe('retry');
+      expect(await stack.service.deliver(id)).toEqual({ kind: 'done', state: 'SUCCEEDED' });
+    } finally {
+      psp.extra = {};
+    }
+    expect(psp.calls).toHaveLength(2);
+    const event = await stack.events.load(`${id}.SUCCEEDED`);
+    expect(event).not.toBeNull();
+    const everything = [
+      lines.join('\n'),
+      JSON.stringify(event),
+      JSON.stringify(await stack.ledger.interactions(id)),
+      await redisText(stack.redis, stack.config.redis.keyPrefix),
+    ].join('\n');
+    expect(everything).toContain(id);
+    expect(everything).not.toContain(cardNumber);
+    expect(everything).not.toContain(pin);
   });
 });

@@ -164,6 +164,62 @@ describe('Adyen Stored Value requests', () => {
   });
 });
 
+describe("Adyen Stored Value amounts in the currency's exponent (Adyen's currency table)", () => {
+  const inCurrency = (command: OperationContext['command'], currency: string, amount: number): OperationContext => {
+    const ctx = fixtures.context(command);
+    return { ...ctx, payment: { ...ctx.payment, currency, amount } };
+  };
+
+  // [currency, ISO minor units, Adyen's value]: KWD and BHD 3 decimals, JPY 0; CLP is 2 at Adyen (ISO 0), IDR 0 (ISO 2).
+  it.each([
+    ['KWD', 12345, 12345],
+    ['BHD', 500, 500],
+    ['JPY', 5000, 5000],
+    ['CLP', 5000, 500000],
+    ['IDR', 1500000, 15000],
+  ])('sends a %s load of %i ISO minor units as value %i', (currency, iso, adyen) => {
+    for (const command of ['reload', 'refund'] as const) expect(body(inCurrency(command, currency, iso)).amount).toEqual({ currency, value: adyen });
+    expect(body(inCurrency('balance_inquiry', currency, iso)).amount).toEqual({ currency, value: adyen });
+  });
+
+  it('refuses unsent an IDR amount Adyen cannot express (a fraction of its 0-decimal unit), naming payment.amount', () => {
+    expect(() => t.buildRequest(inCurrency('reload', 'IDR', 150050), gateway)).toThrow(
+      expect.objectContaining({
+        kind: 'invalid_request',
+        details: expect.objectContaining({ gatewayCode: 'amount_not_representable', field: 'payment.amount' }),
+      }),
+    );
+  });
+
+  it.each([
+    ['KWD', 12345, 12345],
+    ['JPY', 5000, 5000],
+    ['CLP', 500000, 5000],
+    ['IDR', 15000, 1500000],
+  ])("reports a %s balance of Adyen's value %i as %i ISO minor units, the event's balance as the PSP confirmed it", (currency, adyen, iso) => {
+    const ctx = inCurrency('balance_inquiry', currency, 0);
+    const outcome = t.parseResponse(ctx, answer({ resultCode: 'Success', pspReference: 'P9', currentBalance: { value: adyen, currency } }), gateway);
+    expect(outcome).toMatchObject({ status: 'SUCCESS', amount: iso, currency });
+    const record: OperationRecord = {
+      id: ctx.operationId,
+      command: 'balance_inquiry',
+      channel: 'web',
+      state: 'SUCCEEDED',
+      payment: ctx.payment,
+      receivedAt: 1,
+      createdAt: 1,
+      updatedAt: 2,
+      attempts: 1,
+      gatewayStatus: outcome.gatewayStatus,
+      confirmedAmount: outcome.amount,
+      confirmedCurrency: outcome.currency,
+    };
+    const payment = outcomeEvent(record, testConfig())?.params.payment as Record<string, unknown>;
+    expect(payment.balance).toEqual({ amount: iso, currency });
+    expect(payment.discrepancy).toBeUndefined();
+  });
+});
+
 describe('Adyen Stored Value answers', () => {
   it("reports a balance inquiry's currentBalance as the confirmed figure (the event's balance)", () => {
     const outcome = t.parseResponse(
@@ -276,12 +332,27 @@ describe('Adyen Stored Value answers', () => {
       expect(kindOf('balance_inquiry', serviceError(500, 'internal'))).toEqual({ kind: 'server_error', retryable: true });
     });
 
-    it('fails a 422 and a 5xx of errorType validation (an incorrect request) for good, and refuses credentials as authentication', () => {
+    it('fails a 4xx (an incorrect request) for good, and refuses credentials as authentication', () => {
       expect(kindOf('reload', serviceError(422, 'validation'))).toEqual({ kind: 'invalid_request', retryable: false });
       expect(kindOf('reload', serviceError(400, 'validation'))).toEqual({ kind: 'invalid_request', retryable: false });
-      expect(kindOf('reload', serviceError(500, 'validation'))).toEqual({ kind: 'invalid_request', retryable: false });
       expect(kindOf('reload', serviceError(403, 'security')).kind).toBe('authentication');
     });
+
+    // Adyen's "HTTP status codes" page (https://docs.adyen.com/development-resources/response-handling), for the
+    // APIs that answer a ServiceError (status, errorCode, message, errorType): 500 "Our servers may return a 500
+    // status code also when the request is incorrect, for example because of a missing or not filled in mandatory
+    // field", which errorType validation says. The Stored Value v46 spec documents no 422 at all: a 500 of errorType
+    // validation is how it refuses an incorrect request. (https://docs.adyen.com/errors, "5xx: errors with Adyen's
+    // servers", describes the RFC 7807 problem answers of other Adyen APIs: type, title, detail, invalidFields.)
+    it.each<OperationContext['command']>(['reload', 'refund', 'issue', 'activate', 'deactivate', 'merge_balance', 'cancel', 'balance_inquiry'])(
+      'fails a %s answered a 5xx of errorType validation (an incorrect request, not performed) for good; resends one Adyen marks transient',
+      (command) => {
+        for (const status of [500, 503]) {
+          expect(kindOf(command, serviceError(status, 'validation'))).toEqual({ kind: 'invalid_request', retryable: false });
+          expect(kindOf(command, serviceError(status, 'validation', { 'Transient-Error': 'true' }))).toEqual({ kind: 'server_error', retryable: true });
+        }
+      },
+    );
   });
 
   it('reads a 404 to the replayed request (the status inquiry) as outcome_unknown, never as null (never landed)', () => {
@@ -309,7 +380,7 @@ describe('Adyen Stored Value answers', () => {
       expect(t.parseResponse(ctx, refused, gateway).status).toBe('FAIL');
     });
 
-    it('reads a replay refused with a ServiceError (a 422, a 5xx of errorType validation) and no key echoed as outcome unknown, never a failure for good', async () => {
+    it('reads a replay refused with a ServiceError (a 4xx, a 5xx of errorType validation) and no key echoed as outcome unknown, never a failure for good', async () => {
       const ctx = fixtures.context('cancel');
       const before = await metricValue('pb_adyen_sv_replays_unconfirmed_total', { gateway: gateway.name, result: 'refused' });
       for (const status of [422, 400, 500]) {
