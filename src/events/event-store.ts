@@ -109,15 +109,27 @@ return 1
 `,
 );
 
+// The record of the event is gone (retention expired it with its operation): an entry an earlier release's retention
+// left in either index is taken out now, and the reply says which index held it, so the caller counts it as the
+// poller's trim does (`missOf`, `indexEntriesTrimmedTotal`): -1 the set-aside index, -3 the dismissed one, -4 both. `reply` wraps a
+// code as the script returns it (a number, or a table's first element).
+function goneLua(reply: (code: number) => string): string {
+  return `  local gone_r = redis.call('ZREM', K.rejected, A.event_id)
+  local gone_d = redis.call('ZREM', K.dismissed, A.event_id)
+  if gone_r == 1 and gone_d == 1 then return ${reply(-4)} end
+  if gone_r == 1 then return ${reply(-1)} end
+  if gone_d == 1 then return ${reply(-3)} end`;
+}
+
 // An operator's resend of a set-aside event: back in the unsent index, its marks cleared, and marked as resent
 // (`resend_at`), so a sender that picks it up without the resend job (the recovery sweep's revival) still sends it.
-// Returns 1 (resent), 0 (not set aside), or, its record gone: -1 when an entry of it was left in either index (taken
-// out now), -2 when none was (see GONE_LUA).
+// Returns 1 (resent), 0 (not set aside), or, its record gone: -1, -3 or -4 when an entry of it was left in an index
+// (taken out now; see goneLua), -2 when none was.
 const RESEND_SCRIPT = new LuaScript(
   luaInputs(['event', 'unsent', 'rejected', 'dismissed'], ['event_id', 'now']),
   `
 if redis.call('EXISTS', K.event) == 0 then
-  if redis.call('ZREM', K.rejected, A.event_id) + redis.call('ZREM', K.dismissed, A.event_id) > 0 then return -1 end
+${goneLua((code) => String(code))}
   return -2
 end
 if redis.call('ZREM', K.rejected, A.event_id) == 0 then return 0 end
@@ -132,12 +144,13 @@ return 1
 // neither the gauge nor a later resend sees it), into the dismissed one, who, when and why on its hash, whose
 // set-aside marks stay (why the bus refused it). The ZREM decides: of a resend and a dismissal racing on one
 // event, exactly one takes it out. Returns {1, method, sequence, payment key, set-aside reason}, {0} (not set
-// aside), or, its record gone, {-1} (an entry of it was left in either index: taken out now) or {-2} (none was).
+// aside), or, its record gone, {-1}, {-3} or {-4} (an entry of it was left in an index: taken out now; see goneLua) or
+// {-2} (none was).
 const DISMISS_SCRIPT = new LuaScript(
   luaInputs(['event', 'rejected', 'dismissed'], ['event_id', 'now', 'by', 'reason']),
   `
 if redis.call('EXISTS', K.event) == 0 then
-  if redis.call('ZREM', K.rejected, A.event_id) + redis.call('ZREM', K.dismissed, A.event_id) > 0 then return {-1} end
+${goneLua((code) => `{${code}}`)}
   return {-2}
 end
 if redis.call('ZREM', K.rejected, A.event_id) == 0 then return {0} end
@@ -252,8 +265,28 @@ export interface DismissedEvent extends RejectedEvent {
  */
 export type SetAsideMiss = 'not_set_aside' | 'expired' | 'not_found';
 
+/** The indexes an entry was taken out of, by the gone-record reply of the resend or dismiss script (`goneLua`). */
+const GONE_INDEXES: Readonly<Record<number, readonly SetAsideIndex[]>> = { [-1]: ['rejected'], [-3]: ['dismissed'], [-4]: ['rejected', 'dismissed'] };
+
+/**
+ * `pb_events_index_entries_trimmed_total{index}`: entries of the set-aside or dismissed index whose event no longer
+ * exists, taken out by the poller's trim (`EventIndexTrim`) or by an operator's resend or dismissal naming the event.
+ */
+export function indexEntriesTrimmedTotal() {
+  return counter(
+    'pb_events_index_entries_trimmed_total',
+    "Entries of the set-aside (rejected) or dismissed event index whose event no longer exists (expired by retention in an earlier release), taken out by the poller's trim or by an operator's resend or dismissal of the event, so pb_events_set_aside no longer counts them, by index",
+    ['index'],
+  );
+}
+
 function missOf(code: number): SetAsideMiss {
-  if (code === -1) return 'expired';
+  const gone = GONE_INDEXES[code];
+  if (gone !== undefined) {
+    // Taken out as the trim would have: counted with the trim's removals (the trim never sees this entry now).
+    for (const index of gone) indexEntriesTrimmedTotal().inc({ index });
+    return 'expired';
+  }
   return code === -2 ? 'not_found' : 'not_set_aside';
 }
 

@@ -228,6 +228,8 @@ describe('an operator resending or dismissing an event whose record is gone', ()
     await redis.zadd(keys.rejectedEvents, now - 300 * DAY, 'gone-resent.FAILED');
     await redis.zadd(keys.rejectedEvents, now - 300 * DAY, 'gone-dismissed.FAILED');
     await redis.zadd(keys.dismissedEvents, now - 300 * DAY, 'gone-twice.FAILED');
+    const trimmed = async (index: 'rejected' | 'dismissed') => metricValue('pb_events_index_entries_trimmed_total', { index });
+    const before = { rejected: await trimmed('rejected'), dismissed: await trimmed('dismissed') };
 
     const resend = opsOutput();
     expect(await opsResendEvents(ctx, resend, { ids: ['gone-resent.FAILED'] })).toBe(1);
@@ -235,6 +237,9 @@ describe('an operator resending or dismissing an event whose record is gone', ()
     const dismiss = opsOutput();
     expect(await opsDismissEvents(ctx, dismiss, { ids: ['gone-dismissed.FAILED', 'gone-twice.FAILED'], reason: 'the bus will never take it' })).toBe(1);
     expect(dismiss.text()).toBe('gone-dismissed.FAILED: expired\ngone-twice.FAILED: expired\n');
+    // Counted with the trim's removals, by the index that held each entry: the trim will never see them now.
+    expect(await trimmed('rejected')).toBe(before.rejected + 2);
+    expect(await trimmed('dismissed')).toBe(before.dismissed + 1);
     expect(await redis.zcard(keys.rejectedEvents)).toBe(0);
     expect(await redis.zcard(keys.dismissedEvents)).toBe(0);
     expect(await redis.exists(keys.event('gone-resent.FAILED'), keys.event('gone-dismissed.FAILED'))).toBe(0);
@@ -256,5 +261,7 @@ describe('an operator resending or dismissing an event whose record is gone', ()
     const dismissAgain = opsOutput();
     expect(await opsDismissEvents(ctx, dismissAgain, { ids: [expired.event.eventId], reason: 'the bus will never take it' })).toBe(1);
     expect(dismissAgain.text()).toBe(`${expired.event.eventId}: not found\n`);
+    expect(await trimmed('rejected')).toBe(before.rejected + 2);
+    expect(await trimmed('dismissed')).toBe(before.dismissed + 1);
   });
 });
