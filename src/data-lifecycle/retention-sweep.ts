@@ -3,6 +3,7 @@ import { RedisClient } from '../redis/redis-connection';
 import { Config } from '../config/config';
 import { Payment } from '../contracts/payment-command';
 import { ExpiryCompanions, Ledger } from '../ledger/ledger';
+import { EventStore } from '../events/event-store';
 import { Logger } from '../logging/logger';
 import { gatewayOf, parseRoutingRecord } from '../ledger/routing-record';
 import { counter, gauge } from '../metrics/metrics-registry';
@@ -155,6 +156,16 @@ export class RetentionSweep {
       report.examined += found.examined;
       due.push(...found.due.map((snap) => ({ snap, keys })));
     }
+    // Idempotency-conflict events of the candidates, in any shard (the refused command's): one unsent or set aside keeps
+    // its operation as its own events do; the others go with it.
+    const events = new EventStore(redis, prefix);
+    const conflicts = await events.conflictEventsOf(due.map((d) => d.snap.id));
+    for (let i = due.length - 1; i >= 0; i -= 1) {
+      const pending = conflicts.get(due[i].snap.id)?.find((e) => e.index !== 'dismissed');
+      if (!pending) continue;
+      keep(pending.index === 'unsent' ? 'unsent_event' : 'set_aside_event');
+      due.splice(i, 1);
+    }
     if (due.length > 0) {
       const day = new Date(now).toISOString().slice(0, 10);
       const file = resolve(join(config.retention.archiveDir, day, `retention-${new Date(now).toISOString().replace(/[:.]/g, '-')}-${due.length}.ndjson`));
@@ -168,7 +179,22 @@ export class RetentionSweep {
       const expire = async ({ snap, keys }: (typeof due)[number]): Promise<void> => {
         // Before the step goes: whatever stops this pass after it, the next one still finds its split's record.
         if (snap.split_tender) await markSplitTenderRetiring(redis, prefix, snap.split_tender.id, now);
-        const result = await ledger.expireTerminal(snap.id, cutoff, companions(snap, keys), {
+        const own = companions(snap, keys);
+        // Its conflict events: in its shard, with it in the expiry script (which checks them again); in another, each
+        // in a script of its shard first, which keeps it (and so the operation) if it was set aside meanwhile. A dismissed
+        // one gone before an expiry the script then refuses (a dependent moved) was the OMS's never-to-be-heard event.
+        for (const e of conflicts.get(snap.id) ?? []) {
+          if (e.shard === keys.shard) {
+            if (!own.events.some((c) => c.id === e.eventId)) own.events.push({ k: keys.event(e.eventId), id: e.eventId });
+            continue;
+          }
+          const dropped = await events.dropConflictEvent(e);
+          if (dropped !== 'expired') {
+            keep(dropped);
+            return;
+          }
+        }
+        const result = await ledger.expireTerminal(snap.id, cutoff, own, {
           orderKey: keys.orderOf(orderOf(snap)),
           requireReconciled: config.retention.requireReconciliation,
         });

@@ -177,6 +177,21 @@ return out
   true,
 );
 
+// Retention's expiry of an idempotency-conflict event recorded in another shard than its operation (the refused command's
+// anchor: see `EventStore.conflictEventsOf`): its record and dismissed entry go, unless it is set aside or unsent (the
+// OMS has not heard it: the operation is kept for it). Returns 'expired' (gone, or was already), else why it is kept:
+// 'unsent_event', 'set_aside_event' (retention's reasons).
+const DROP_CONFLICT_EVENT_SCRIPT = new LuaScript(
+  luaInputs(['event', 'unsent', 'rejected', 'dismissed'], ['event_id']),
+  `
+if redis.call('ZSCORE', K.unsent, A.event_id) then return 'unsent_event' end
+if redis.call('ZSCORE', K.rejected, A.event_id) then return 'set_aside_event' end
+redis.call('DEL', K.event)
+redis.call('ZREM', K.dismissed, A.event_id)
+return 'expired'
+`,
+);
+
 // The fleet's turn at the index trim (`EventStore.takeTrimTurn`): due when the mark, the time the next trim is due (epoch
 // ms), is absent or past; the taker moves it one interval on (expiring then, so a clock far ahead holds it no longer).
 const TRIM_TURN_SCRIPT = new LuaScript(
@@ -190,6 +205,20 @@ return 1
 
 /** The two indexes of set-aside events: `events:rejected` (set aside) and `events:dismissed` (dismissed by an operator). */
 export type SetAsideIndex = 'rejected' | 'dismissed';
+
+/** The infix of an idempotency-conflict event's id: `<operation id>.idempotency-conflict.<digest>` (`idempotencyConflictEvent`). */
+const CONFLICT_INFIX = '.idempotency-conflict.';
+
+/**
+ * An idempotency-conflict event found in an index (`EventStore.conflictEventsOf`): its shard is the refused
+ * command's (its payment's anchor), which may be another than the operation's it names.
+ */
+export interface ConflictEventEntry {
+  eventId: string;
+  shard: number;
+  /** The index it is in: `unsent` (not delivered yet), `rejected` (set aside), `dismissed`. */
+  index: 'unsent' | SetAsideIndex;
+}
 
 /** Index entries whose event is gone, taken out by `EventStore.trimDangling`. */
 export interface TrimmedEntry {
@@ -582,6 +611,52 @@ export class EventStore {
       args: { sequence: event.sequence, event_id: event.eventId, reason, now },
     });
     return done === 1;
+  }
+
+  /**
+   * The idempotency-conflict events (`<operation id>.idempotency-conflict.<digest>`) of the operations `ids` that an
+   * index of any shard holds (unsent, set aside, dismissed), by operation id. Such an event lives in the shard of the
+   * refused command's payment, not always its operation's, so retention and erasure find it here (one ZSCAN walk of
+   * each index, matching the infix: not on the hot path). A delivered one is in no index and is not found.
+   */
+  async conflictEventsOf(ids: Iterable<string>): Promise<Map<string, ConflictEventEntry[]>> {
+    const wanted = new Set(ids);
+    const found = new Map<string, ConflictEventEntry[]>();
+    if (wanted.size === 0) return found;
+    for (const keys of this.shards) {
+      for (const index of ['unsent', 'rejected', 'dismissed'] as const) {
+        const key = index === 'unsent' ? keys.unsentEvents : index === 'rejected' ? keys.rejectedEvents : keys.dismissedEvents;
+        let cursor = '0';
+        do {
+          const [next, flat] = await this.redis.zscan(key, cursor, 'MATCH', `*${CONFLICT_INFIX}*`, 'COUNT', 500);
+          cursor = next;
+          for (let i = 0; i < flat.length; i += 2) {
+            const eventId = flat[i];
+            const at = eventId.lastIndexOf(CONFLICT_INFIX);
+            const id = eventId.slice(0, at);
+            if (at <= 0 || !wanted.has(id)) continue;
+            const list = found.get(id) ?? [];
+            if (!list.some((e) => e.eventId === eventId && e.index === index)) list.push({ eventId, shard: keys.shard, index });
+            found.set(id, list);
+          }
+        } while (cursor !== '0');
+      }
+    }
+    return found;
+  }
+
+  /**
+   * Deletes an idempotency-conflict event's record and its dismissed entry in its shard, with its operation's expiry
+   * (retention), unless it is unsent or set aside (checked in the same script): `expired`, else why it is kept
+   * (`unsent_event`, `set_aside_event`: its operation is kept for it).
+   */
+  async dropConflictEvent(entry: Pick<ConflictEventEntry, 'eventId' | 'shard'>): Promise<'expired' | 'unsent_event' | 'set_aside_event'> {
+    const keys = this.shards[entry.shard];
+    const done = await DROP_CONFLICT_EVENT_SCRIPT.run(this.redis, {
+      keys: { event: keys.event(entry.eventId), unsent: keys.unsentEvents, rejected: keys.rejectedEvents, dismissed: keys.dismissedEvents },
+      args: { event_id: entry.eventId },
+    });
+    return done === 'unsent_event' || done === 'set_aside_event' ? done : 'expired';
   }
 
   /** Set-aside events, oldest first, from every shard; an entry whose event is gone is dropped from the index. */

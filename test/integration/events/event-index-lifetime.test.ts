@@ -16,7 +16,9 @@ import { silentLogger } from '../../../src/logging/logger';
 import { metricValue } from '../../../src/metrics/metrics-registry';
 import { setScrapeCollector } from '../../../src/metrics/scrape-gauges';
 import { scrapeSnapshot } from '../../../src/processes/scrape-snapshot';
-import { ShardKeys } from '../../../src/redis/key-layout';
+import { ShardKeys, shardOfPayment } from '../../../src/redis/key-layout';
+import { idempotencyConflictEvent } from '../../../src/events/idempotency-conflict-event';
+import { commandDigest } from '../../../src/ledger/command-digest';
 import { unlinkMatching } from '../../../src/redis/key-scan';
 import { RedisClient } from '../../../src/redis/redis-connection';
 import { captureLogger } from '../../support/capture-logger';
@@ -118,6 +120,45 @@ describe('retention of a set-aside or dismissed event', () => {
     expect(await redis.zscore(setAside.keys.dismissedEvents, setAside.event.eventId)).toBeNull();
     expect(await setAsideGauge(config)).toBe(0);
   });
+});
+
+describe("retention of a set-aside idempotency-conflict event (in the refused command's shard, not always its operation's)", () => {
+  it.each(['another shard', 'its shard'])(
+    'keeps the operation while the event is set aside; once dismissed, expires it with the event and its entry (%s)',
+    async (where) => {
+      const { config, ledger, events } = setup();
+      const now = Date.now();
+      const at = now - 500 * DAY;
+      const cmd = channelCommand('sale');
+      const id = cmd.payment.operation_reference!;
+      await ledger.create(id, cmd, at, { event: 'attempt' });
+      await ledger.transition(id, 'FAILED', { event: 'outcome' }, {}, at);
+      // The same operation id with other money, under another order (another anchor: another shard) or the same one.
+      let refused = channelCommand('sale', {}, { operation_reference: id, amount: 2999, order_id: cmd.payment.order_id });
+      for (let n = 0; where === 'another shard' && shardOfPayment(refused.payment) === shardOfPayment(cmd.payment); n += 1) {
+        refused = channelCommand('sale', {}, { operation_reference: id, amount: 2999, order_id: `${cmd.payment.order_id}-other-${n}` });
+      }
+      expect(shardOfPayment(refused.payment) !== shardOfPayment(cmd.payment)).toBe(where === 'another shard');
+      const conflict = idempotencyConflictEvent(id, refused, commandDigest(refused), config);
+      const { sequence } = await events.recordAndCheck(conflict, at);
+      expect(await events.setAside({ ...conflict, sequence }, 'rpc_-32602', at)).toBe(true);
+      const eventKeys = new ShardKeys(config.redis.keyPrefix, shardOfPayment(refused.payment));
+      const sweep = new RetentionSweep({ config, redis, logger: silentLogger(), now: () => now });
+
+      // Set aside: the OMS has not heard it, an operator decides; its operation stays.
+      expect(await sweep.runOnce()).toMatchObject({ expired: 0, kept: { set_aside_event: 1 } });
+      expect(await ledger.get(id)).not.toBeNull();
+      expect((await events.rejected()).map((e) => e.eventId)).toEqual([conflict.eventId]);
+
+      // Dismissed: it goes with its operation, its record and its entry.
+      expect(await events.dismiss(conflict.eventId, 'operator@host', 'the bus will never take it', now - 499 * DAY)).not.toBeNull();
+      expect(await sweep.runOnce()).toMatchObject({ expired: 1 });
+      expect(await ledger.get(id)).toBeNull();
+      expect(await redis.exists(eventKeys.event(conflict.eventId))).toBe(0);
+      expect(await redis.zscore(eventKeys.dismissedEvents, conflict.eventId)).toBeNull();
+      expect(await events.dismissed()).toEqual([]);
+    },
+  );
 });
 
 describe('retention of a set-aside event whose id is not a state outcome (risk review held, token restated)', () => {
