@@ -192,6 +192,16 @@ return 'expired'
 `,
 );
 
+// Erasure of one event's params (`EventStore.scrubConflictEvent`): replaced only if they still read as the caller read them.
+const REPLACE_PARAMS_SCRIPT = new LuaScript(
+  luaInputs(['event'], ['old', 'new']),
+  `
+if redis.call('HGET', K.event, 'params') ~= A.old then return 0 end
+redis.call('HSET', K.event, 'params', A.new)
+return 1
+`,
+);
+
 // The fleet's turn at the index trim (`EventStore.takeTrimTurn`): due when the mark, the time the next trim is due (epoch
 // ms), is absent or past; the taker moves it one interval on (expiring then, so a clock far ahead holds it no longer).
 const TRIM_TURN_SCRIPT = new LuaScript(
@@ -623,9 +633,27 @@ export class EventStore {
     const wanted = new Set(ids);
     const found = new Map<string, ConflictEventEntry[]>();
     if (wanted.size === 0) return found;
-    for (const keys of this.shards) {
+    for (const { operationId, entry } of await this.conflictEntries(this.shards, (id) => wanted.has(id))) {
+      found.set(operationId, [...(found.get(operationId) ?? []), entry]);
+    }
+    return found;
+  }
+
+  /** Every idempotency-conflict event an index (unsent, set aside, dismissed) of shard `shard` holds: erasure's look at a refused command's order. */
+  async conflictEventsInShard(shard: number): Promise<ConflictEventEntry[]> {
+    return (await this.conflictEntries([this.shards[shard]], () => true)).map((f) => f.entry);
+  }
+
+  /** The walk of `conflictEventsOf`: each index of `shards`, ZSCAN matching the infix, an entry once per event and index. */
+  private async conflictEntries(
+    shards: readonly ShardKeys[],
+    accept: (operationId: string) => boolean,
+  ): Promise<{ operationId: string; entry: ConflictEventEntry }[]> {
+    const found: { operationId: string; entry: ConflictEventEntry }[] = [];
+    for (const keys of shards) {
       for (const index of ['unsent', 'rejected', 'dismissed'] as const) {
         const key = index === 'unsent' ? keys.unsentEvents : index === 'rejected' ? keys.rejectedEvents : keys.dismissedEvents;
+        const seen = new Set<string>();
         let cursor = '0';
         do {
           const [next, flat] = await this.redis.zscan(key, cursor, 'MATCH', `*${CONFLICT_INFIX}*`, 'COUNT', 500);
@@ -633,16 +661,34 @@ export class EventStore {
           for (let i = 0; i < flat.length; i += 2) {
             const eventId = flat[i];
             const at = eventId.lastIndexOf(CONFLICT_INFIX);
-            const id = eventId.slice(0, at);
-            if (at <= 0 || !wanted.has(id)) continue;
-            const list = found.get(id) ?? [];
-            if (!list.some((e) => e.eventId === eventId && e.index === index)) list.push({ eventId, shard: keys.shard, index });
-            found.set(id, list);
+            const operationId = eventId.slice(0, at);
+            // ZSCAN may return an entry twice (a rehash meanwhile).
+            if (at <= 0 || seen.has(eventId) || !accept(operationId)) continue;
+            seen.add(eventId);
+            found.push({ operationId, entry: { eventId, shard: keys.shard, index } });
           }
         } while (cursor !== '0');
       }
     }
     return found;
+  }
+
+  /**
+   * Erasure of an idempotency-conflict event found in an index (`conflictEventsOf`, `conflictEventsInShard`): its
+   * params replaced by `scrub`'s, in its shard, only if they still read as they did. `pick` sees the params first:
+   * false leaves it alone. True when it changed.
+   */
+  async scrubConflictEvent(
+    entry: Pick<ConflictEventEntry, 'eventId' | 'shard'>,
+    scrub: (params: string) => string,
+    pick: (params: string) => boolean = () => true,
+  ): Promise<boolean> {
+    const key = this.shards[entry.shard].event(entry.eventId);
+    const params = await this.redis.hget(key, 'params');
+    if (params === null || !pick(params)) return false;
+    const scrubbed = scrub(params);
+    if (scrubbed === params) return false;
+    return Number(await REPLACE_PARAMS_SCRIPT.run(this.redis, { keys: { event: key }, args: { old: params, new: scrubbed } })) === 1;
   }
 
   /**
