@@ -77,9 +77,11 @@ export function actionWaitMs(wait: ActionWait, auth: Config['authentication']): 
  * - `psp_capped`: that lay past `authentication.max_action_wait_ms` from now, and was cut to it;
  * - `config`: the PSP gave none: the fixed wait of the action ({@link actionWait}) from now;
  * - `config_fallback`: the PSP gave one the bridge cannot take (already past, or before the operation was
- *   created: a clock or a reading gone wrong), so the fixed wait applies as if it had given none.
+ *   created: a clock or a reading gone wrong), so the fixed wait applies as if it had given none;
+ * - `since_creation`: back from UNRESOLVED with no deadline of the PSP's to take: the fixed wait counted from the
+ *   operation's creation, not restarted ({@link deadlineAfterUnresolved}).
  */
-export type ActionDeadlineSource = 'psp' | 'psp_capped' | 'config' | 'config_fallback';
+export type ActionDeadlineSource = 'psp' | 'psp_capped' | 'config' | 'config_fallback' | 'since_creation';
 
 /** When the bridge stops waiting for a customer's action, and why then. */
 export interface ActionDeadline {
@@ -89,7 +91,7 @@ export interface ActionDeadline {
    */
   at: number;
   from: ActionDeadlineSource;
-  /** `config`, `config_fallback`: the fixed wait that applies. */
+  /** `config`, `config_fallback`, `since_creation`: the fixed wait that applies. */
   wait?: ActionWait;
   /** The PSP's deadline, when the bridge took it (`psp`, `psp_capped`): the record's `actionExpiresAt`. */
   pspExpiresAt?: number;
@@ -135,9 +137,30 @@ export function waitFromCreation(op: { createdAt: number }, auth: Config['authen
   return { at: op.createdAt + actionWaitMs(wait, auth), from: 'config', wait };
 }
 
+/**
+ * The deadline of `action` entering ACTION_REQUIRED at `now` from UNRESOLVED (the PSP, asked by the poller or in
+ * a webhook, says it still waits for the customer): the PSP's own deadline when it names one the bridge takes
+ * ({@link actionDeadline}), else the fixed wait counted from the operation's creation ({@link waitFromCreation}),
+ * which may be over already. A fresh wait from `now` would give a customer whose action already expired (the
+ * expiry got no answer, so UNRESOLVED) another wait at every UNRESOLVED check answered "still waiting", and the
+ * operation would go back and forth for good; counted from its creation, the expiry asks once more at once and,
+ * answered still waiting, fails it with its void. Pure.
+ */
+export function deadlineAfterUnresolved(
+  pspExpiresAt: number | undefined,
+  op: { createdAt: number },
+  now: number,
+  auth: Config['authentication'],
+  action?: CustomerAction,
+): ActionDeadline {
+  const fresh = actionDeadline(pspExpiresAt, op, now, auth, action);
+  if (fresh.pspExpiresAt !== undefined) return fresh;
+  return { ...waitFromCreation(op, auth, action), from: 'since_creation' };
+}
+
 const deadlines = counter(
   'pb_action_deadlines_total',
-  'Customer actions (ACTION_REQUIRED) given their deadline, by gateway, where it came from (psp | psp_capped | config | config_fallback) and the fixed wait that applied (action | qr_code | voucher | bank_transfer; none for a PSP deadline)',
+  'Customer actions (ACTION_REQUIRED) given their deadline, by gateway, where it came from (psp | psp_capped | config | config_fallback | since_creation) and the fixed wait that applied (action | qr_code | voucher | bank_transfer; none for a PSP deadline)',
   ['gateway', 'from', 'wait'],
 );
 
@@ -172,6 +195,12 @@ export function noteActionDeadline(logger: Logger, deadline: ActionDeadline, op:
         refused: deadline.refused,
         psp_gave: deadline.pspGave !== undefined ? new Date(deadline.pspGave).toISOString() : undefined,
       });
+      return;
+    case 'since_creation':
+      logger.info(
+        `customer action waiting again after UNRESOLVED: ${ACTION_WAIT_KEYS[deadline.wait ?? 'action']} counted from the operation's creation, not restarted (due at once when over)`,
+        fields,
+      );
       return;
     case 'config':
       if (deadline.wait === undefined || deadline.wait === 'action') {

@@ -6,16 +6,7 @@ import { Config } from '../config/config';
 import { refundPendingEvent } from '../events/payment-event';
 import { GatewayError } from '../errors/gateway-error';
 import { commandRefused } from '../errors/command-refused';
-import {
-  CapturedPayment,
-  GatewayRequest,
-  GatewayResponse,
-  OperationContext,
-  inquiryHorizonOf,
-  inquiryLagOf,
-  inquirySupport,
-  uncapturedRemainder,
-} from '../gateways/gateway-adapter';
+import { CapturedPayment, GatewayRequest, GatewayResponse, OperationContext, inquirySupport, uncapturedRemainder } from '../gateways/gateway-adapter';
 import { GatewayRoute } from '../gateways/gateway-route';
 import { GatewayRouter, UNKNOWN_GATEWAY } from '../routing/gateway-router';
 import { bridgeDecline, gatewayErrorDecline } from '../gateways/gateway-declines';
@@ -52,7 +43,7 @@ import {
 } from './authorization-metrics';
 import { CancelBasis, cancelBasisOf } from '../ledger/cancel-basis';
 import { InquiryResult, STATUS_PAGES_CAPPED, inquireStatus } from './status-inquiry';
-import { InquiryMiss, NOT_LANDED, inquiryMisses, readInquiryMiss } from './inquiry-miss';
+import { InquiryMiss, NOT_LANDED, inquiryMissRules, inquiryMisses, readInquiryMiss } from './inquiry-miss';
 import { inquiryErrorIsAnswer, inquiryErrorsUnresolved } from './inquiry-error';
 import { OutcomeRecorder } from './outcome-recorder';
 import { IDEMPOTENT_RESEND_WINDOW_MS, ReplayWithheldReason, replayInquiriesWithheld, replayWithheldReason } from './resend-window';
@@ -737,13 +728,7 @@ export class DeliveryService {
     const { outcome, elapsedMs } = inquiry;
     breaker.success();
     if (outcome === null) {
-      const { transformer } = route;
-      const rules = {
-        lagMs: inquiryLagOf(transformer, op.command),
-        resendReplays: transformer.resendReplays === true,
-        horizonMs: inquiryHorizonOf(transformer, op.command),
-      };
-      const miss = readInquiryMiss(await this.deps.ledger.interactions(op.id), rules, this.now());
+      const miss = readInquiryMiss(await this.deps.ledger.interactions(op.id), inquiryMissRules(route.transformer, op.command), this.now());
       inquiryMisses().inc({ gateway: route.gateway.name, meaning: miss.kind });
       if (miss.kind === 'psp_has_request') {
         // The PSP answered an earlier attempt with "I already have this" (e.g. Cybersource

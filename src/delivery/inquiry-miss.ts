@@ -1,6 +1,8 @@
 import { Counter } from 'prom-client';
 import { counter } from '../metrics/metrics-registry';
 import type { Interaction } from '../ledger/ledger';
+import type { CommandType } from '../contracts/payment-command';
+import { GatewayTransformer, inquiryHorizonOf, inquiryLagOf } from '../gateways/gateway-adapter';
 
 /**
  * What a status inquiry that found no trace of an operation proves, read from the operation's history:
@@ -33,6 +35,11 @@ export interface InquiryMissRules {
   readonly resendReplays: boolean;
   /** How far back the inquiry searches, ms; 0 or absent: it sees every attempt, however old. */
   readonly horizonMs?: number;
+}
+
+/** The rules by which a miss of `transformer`'s status inquiry about `command` is read (its lag, replays, horizon). */
+export function inquiryMissRules(transformer: GatewayTransformer, command: CommandType): InquiryMissRules {
+  return { lagMs: inquiryLagOf(transformer, command), resendReplays: transformer.resendReplays === true, horizonMs: inquiryHorizonOf(transformer, command) };
 }
 
 /**

@@ -28,7 +28,7 @@ import { alertUnresolved, noteUnresolvedSettled } from './unresolved-operations'
 import { commandOutcome, noteOutcome } from '../metrics/outcome-metrics';
 import { assertNever } from '../gateways/assert-never';
 import { noteTrimmedAction, withBoundedAction } from '../gateways/action-trimming';
-import { ActionDeadline, actionDeadline, actionWait, actionWaitMs, noteActionDeadline, waitFromCreation } from './action-deadline';
+import { ActionDeadline, actionDeadline, actionWait, actionWaitMs, deadlineAfterUnresolved, noteActionDeadline, waitFromCreation } from './action-deadline';
 import { wantsStoredToken } from '../contracts/payment-method';
 import { markOperation } from '../metrics/stage-timing';
 import { CancelReading, DEPENDENT, voidedByCancel } from './operation-context';
@@ -68,7 +68,8 @@ export function ledgerStateOf(status: OutcomeStatus): OperationState {
 /**
  * The action fields of a move: entering ACTION_REQUIRED stores what the storefront needs and its deadline
  * (`actionDeadline`: the PSP's own plus the grace when it named one, else the action's fixed wait from now:
- * minutes for 3-D Secure, days for a bank transfer); a repeated notice keeps the deadline it has, unless it
+ * minutes for 3-D Secure, days for a bank transfer; from UNRESOLVED, counted from creation:
+ * `deadlineAfterUnresolved`); a repeated notice keeps the deadline it has, unless it
  * is the first to bring the PSP's (a webhook reported the wait first, or the operation entered before the
  * bridge read PSP deadlines) or its action's fixed wait, counted from the operation's creation, ends later
  * (it entered before the waits by kind, with the 3-D Secure minutes). Leaving it keeps only the action's
@@ -93,7 +94,11 @@ function actionFields(
       }
       return { fields: { nextCheckAt: op.nextCheckAt ?? now + actionWaitMs(actionWait(outcome.action ?? op.action), auth), action: outcome.action } };
     }
-    const deadline = actionDeadline(outcome.actionExpiresAt, op, now, auth, outcome.action);
+    // Back from UNRESOLVED (still waiting at a later check): the wait it had is not restarted.
+    const deadline =
+      op.state === 'UNRESOLVED'
+        ? deadlineAfterUnresolved(outcome.actionExpiresAt, op, now, auth, outcome.action)
+        : actionDeadline(outcome.actionExpiresAt, op, now, auth, outcome.action);
     const fields: TransitionFields = { nextCheckAt: deadline.at, pollStep: 0, action: outcome.action };
     if (deadline.pspExpiresAt !== undefined) fields.actionExpiresAt = deadline.pspExpiresAt;
     return { fields, deadline };

@@ -5,11 +5,12 @@ import { OutcomeRecorder } from '../delivery/outcome-recorder';
 import { actionDeadline, waitFromCreation } from '../delivery/action-deadline';
 import { resolveOperationContext } from '../delivery/operation-context';
 import { inquireStatus } from '../delivery/status-inquiry';
-import { replayInquiriesWithheld, replayWithheldReason } from '../delivery/resend-window';
+import { ReplayWithheldReason, replayInquiriesWithheld, replayWithheldReason } from '../delivery/resend-window';
 import { GatewayRoute } from '../gateways/gateway-route';
 import { GatewayError } from '../errors/gateway-error';
 import { inquiryErrorIsAnswer } from '../delivery/inquiry-error';
 import { GatewayOutcome, inquirySupport } from '../gateways/gateway-adapter';
+import { InquiryMiss, inquiryMissRules, inquiryMisses, readInquiryMiss } from '../delivery/inquiry-miss';
 import { Ledger, OperationRecord } from '../ledger/ledger';
 import { Logger } from '../logging/logger';
 import { counter } from '../metrics/metrics-registry';
@@ -17,6 +18,7 @@ import { PeriodicItems } from '../periodic/periodic-items';
 import { RedisClient } from '../redis/redis-connection';
 import { bullJobId } from '../queueing/job-id';
 import { GatewayRouter } from '../routing/gateway-router';
+import { gatewayOf } from '../ledger/routing-record';
 import { existingVoid, voidCommand, voidOperationId } from './orphan-reversal';
 
 /** The reason a FAIL event of an expired customer action carries. */
@@ -36,9 +38,9 @@ export interface ActionExpiryReport {
   expired: number;
   /** Of those, voids queued for what the PSP holds. */
   voided: number;
-  /** Its inquiry erred (retryably, within `poller.action_expiry_inquiry_max_ms`): left ACTION_REQUIRED, asked again later. */
+  /** No answer from the PSP that may pass (an inquiry error, a route refused…), within `poller.action_expiry_inquiry_max_ms`: left ACTION_REQUIRED, asked again later. */
   deferred: number;
-  /** Its inquiry kept erring past `poller.action_expiry_inquiry_max_ms`, or was refused for good: UNRESOLVED, nothing voided. */
+  /** No answer from the PSP past `poller.action_expiry_inquiry_max_ms`, or none to come (refused for good, webhook only, withheld): UNRESOLVED, nothing voided. */
   unresolved: number;
   errors: number;
 }
@@ -48,13 +50,59 @@ const resumedVoids = counter(
   'Voids of expired customer actions queued by a later pass from their recorded intent (the pass that failed the operation stopped before queueing it)',
 );
 
-/** The history entry of an expiry deferred because its inquiry erred; it carries when the erring began. */
+/** The history entry of an expiry deferred because the PSP gave no answer (`cause`); it carries when the run of them began. */
 const DEFERRED = 'action_expiry_deferred';
+
+/**
+ * Why an expiry got no answer from the PSP (the `cause` label of `pb_action_expiry_inquiry_failures_total`):
+ * - `inquiry_error`: its status inquiry erred (no answer about the operation);
+ * - `route_refused`: the router refuses the gateway (`UNKNOWN_GATEWAY`: missing from this process's configuration): not asked;
+ * - `context_unresolved`: the request could not be built (its authorization not resolved; `reason` says why): not asked;
+ * - `search_lag`: the PSP's search missed it while a miss proves nothing (`readInquiryMiss`: index lag, the PSP holds the request);
+ * - `beyond_horizon`: the PSP's search cannot reach its attempt: its miss proves nothing, and never will;
+ * - `not_askable`: the gateway settles the command by webhook only (`inquiry`: webhook-only): it can never be asked;
+ * - `replay_withheld`: the inquiry would replay the request past its idempotency key's validity or past
+ *   `delivery.max_age_ms` (`replayWithheldReason`; the entry's `withheld`): never asked again.
+ */
+type NoAnswerCause = 'inquiry_error' | 'route_refused' | 'context_unresolved' | 'search_lag' | 'beyond_horizon' | 'not_askable' | 'replay_withheld';
+
+/** No answer from the PSP at an expiry: why, whether it may pass (asked again until the bound), what to record. */
+interface NoAnswer {
+  cause: NoAnswerCause;
+  retryable: boolean;
+  details: Record<string, string | number | undefined>;
+}
+
+/** The cause of the UNRESOLVED move (its event and alert), by why the PSP gave no answer and whether that may pass. */
+const UNRESOLVED_CAUSES: Readonly<Record<NoAnswerCause, (why: NoAnswer) => string>> = {
+  inquiry_error: (why) => (why.retryable ? 'customer action expiry: status inquiry kept failing' : 'customer action expiry: status inquiry refused'),
+  route_refused: () => "customer action expiry: gateway missing from this process's configuration past the bound",
+  context_unresolved: () => 'customer action expiry: status inquiry could not be built (operation context unresolved) past the bound',
+  search_lag: () => "customer action expiry: the PSP's status search kept missing it while a miss proves nothing",
+  beyond_horizon: () => "customer action expiry: attempt older than the PSP's status search reaches",
+  not_askable: () => 'customer action expiry: the PSP cannot be asked about this command (webhook only)',
+  replay_withheld: (why) =>
+    why.details.withheld === 'max_age'
+      ? 'customer action expiry: status inquiry withheld (delivery.max_age_ms passed: replaying the request would send it again)'
+      : 'customer action expiry: status inquiry withheld (idempotency key too old to ask by replaying the request)',
+};
+
+/** A miss that proves nothing as the expiry's no answer: a lag that passes (asked again), a horizon that never will. */
+function missNoAnswer(miss: Exclude<InquiryMiss, { kind: 'no_trace' }>): NoAnswer {
+  switch (miss.kind) {
+    case 'index_lag':
+      return { cause: 'search_lag', retryable: true, details: { miss: miss.kind, attempt_age_ms: miss.attemptAgeMs, lag_ms: miss.lagMs } };
+    case 'psp_has_request':
+      return { cause: 'search_lag', retryable: true, details: { miss: miss.kind } };
+    case 'beyond_horizon':
+      return { cause: 'beyond_horizon', retryable: false, details: { miss: miss.kind, attempt_age_ms: miss.attemptAgeMs, horizon_ms: miss.horizonMs } };
+  }
+}
 
 const inquiryFailures = counter(
   'pb_action_expiry_inquiry_failures_total',
-  'Customer actions past their expiry whose status inquiry erred, so not failed (the customer may have completed), by gateway and what followed (retried: left ACTION_REQUIRED, asked again | unresolved: UNRESOLVED, no void)',
-  ['gateway', 'result'],
+  'Customer actions past their expiry the PSP gave no answer about, so not failed (the customer may have completed), by gateway, what followed (retried: left ACTION_REQUIRED, asked again | unresolved: UNRESOLVED, no void) and why (inquiry_error | route_refused | context_unresolved | search_lag | beyond_horizon | not_askable | replay_withheld)',
+  ['gateway', 'result', 'cause'],
 );
 
 const expiredActions = counter(
@@ -70,11 +118,14 @@ const expiredActions = counter(
  * 1. asked about once more where the PSP can be asked: the customer may have finished while the webhook
  *    was lost; a PSP answer other than "still waiting" is applied as any inquiry's; "still waiting" with a
  *    deadline of the PSP's the record lacks, still ahead, is applied too (the operation waits for it);
- *    An inquiry that errs is no answer: the customer may have completed (a sale captured), so the operation is
- *    not failed. A retryable error leaves it ACTION_REQUIRED, asked again along `poller.schedule_ms`; once the
- *    erring has lasted `poller.action_expiry_inquiry_max_ms`, or at once on an error that is no answer about the
- *    operation and will not pass (`inquiryErrorIsAnswer`), it is UNRESOLVED (alerted, the poller asks on), with
- *    no void: a void is only for what the PSP told us was not completed (a captured sale's is refused);
+ *    Anything but the PSP's answer is no answer: the customer may have completed (a sale captured), so the
+ *    operation is not failed on our clock alone (`NoAnswerCause`). What may pass (an inquiry error that is
+ *    retryable, a route refused: a gateway missing from this process's configuration, a context not resolved)
+ *    leaves it ACTION_REQUIRED, asked again along `poller.schedule_ms`; once that has lasted
+ *    `poller.action_expiry_inquiry_max_ms`, or at once on what will not pass (an error that is no answer about
+ *    the operation, `inquiryErrorIsAnswer`; a webhook-only command; an inquiry withheld past the idempotency
+ *    key's validity or `delivery.max_age_ms`), it is UNRESOLVED (alerted, the poller asks on), with no void: a
+ *    void is only for what the PSP told us was not completed (a captured sale's is refused);
  * 2. otherwise FAILED with reason `ACTION_EXPIRED` (the OMS gets the FAIL event), and
  * 3. what the PSP holds is voided: a cancel `_<id>.void` of the PSP object (`payment.orphan_reversal:
  *    action_expired`), delivered and reported like any cancel, so an authentication completed after the
@@ -153,39 +204,68 @@ export class ActionExpiry {
     if (op.state !== 'ACTION_REQUIRED') return 'skipped';
     const route = router.route(op);
     let reference = op.gatewayReference;
-    // An inquiry that would replay the request past its idempotency key's validity (it could be performed twice) or
-    // past delivery.max_age_ms (a send after the bridge gave up) is withheld: the expiry voids by the reference it has.
-    if (!('refused' in route) && inquirySupport(route.transformer, op.command) === 'supported' && !this.replayWithheld(op, route)) {
-      const resolved = await resolveOperationContext(op, ledger);
-      if ('context' in resolved) {
-        try {
-          const { outcome, elapsedMs } = await inquireStatus(route, resolved.context, logger);
-          if (outcome && outcome.status !== 'ACTION_REQUIRED') {
-            await recorder.apply(op, outcome, 'poller', { elapsed_ms: elapsedMs, cause: 'action_timeout' });
-            return 'settled';
-          }
-          // The PSP gives the customer longer than the fixed timeout this operation got (it entered before the
-          // PSP's deadline was read, or by a notice that named none), or its action's wait does (it entered
-          // before the waits by kind: a bank transfer given the 3-D Secure minutes): cancelling now would void a
-          // payment the customer may still make. The recorder takes either as a repeated notice's.
-          const longer = outcome && op.actionExpiresAt === undefined ? this.longerWait(op, outcome) : undefined;
-          if (outcome && longer) {
-            const after = await recorder.apply(op, outcome, 'poller', { elapsed_ms: elapsedMs, cause: longer });
-            if (after.state === 'ACTION_REQUIRED' && (after.nextCheckAt ?? 0) > this.now()) return 'extended';
-          }
-          reference = outcome?.gatewayReference ?? reference;
-        } catch (err) {
-          if (!(err instanceof GatewayError)) throw err;
-          await ledger.appendInteraction(op.id, {
-            event: 'poll_error',
-            kind: err.kind,
-            http_status: err.details.httpStatus,
-            gateway_code: err.details.gatewayCode,
-          });
-          // Only a decline answered to a replaying inquiry is the PSP's word on the operation (not completed): it
-          // expires as before. Any other error is no answer: the customer may have completed, so never FAILED.
-          if (err.retryable || !inquiryErrorIsAnswer(route.transformer, err)) return this.inquiryFailed(op, err, route.gateway.name);
-        }
+    /** What the PSP said that lets the expiry fail it: still waiting (or a decline to a replay), or no trace of it. */
+    let pspAnswer: 'still_waiting' | 'no_trace' = 'still_waiting';
+    // Where the PSP is not asked it has not said the customer did not complete: never FAILED on our clock alone.
+    if ('refused' in route) {
+      // A gateway missing from this process's configuration (`UNKNOWN_GATEWAY`) may come back with it: asked again.
+      return this.noAnswer(op, { cause: 'route_refused', retryable: true, details: { refused: route.refused } }, gatewayOf(op));
+    }
+    const gateway = route.gateway.name;
+    // A command the PSP settles only by webhook (`inquiry`: webhook-only) can never be asked, and an inquiry
+    // withheld (a replay past the key's validity or delivery.max_age_ms) never will be again: an operator decides
+    // (UNRESOLVED, the alert).
+    if (inquirySupport(route.transformer, op.command) !== 'supported') {
+      return this.noAnswer(op, { cause: 'not_askable', retryable: false, details: {} }, gateway);
+    }
+    const withheld = this.replayWithheld(op, route);
+    if (withheld !== null) {
+      const details = { withheld, created_at: new Date(op.createdAt).toISOString(), received_at: new Date(op.receivedAt).toISOString() };
+      return this.noAnswer(op, { cause: 'replay_withheld', retryable: false, details }, gateway);
+    }
+    const resolved = await resolveOperationContext(op, ledger);
+    if (!('context' in resolved)) {
+      // Why, as the poller's `poll_skipped` says it: an authorization undecided (`wait`) or refused (`fail`).
+      const reason = 'wait' in resolved ? resolved.wait : resolved.fail;
+      return this.noAnswer(op, { cause: 'context_unresolved', retryable: true, details: { reason } }, gateway);
+    }
+    try {
+      const { outcome, elapsedMs } = await inquireStatus(route, resolved.context, logger);
+      if (outcome === null) {
+        // "No trace" is the PSP's word that nothing happened only where its inquiry is authoritative: a search
+        // younger than its lag (Stripe's, up to an hour behind), one the PSP said holds the request, or one
+        // that cannot reach the attempt proves nothing, as delivery reads a miss (`readInquiryMiss`).
+        const miss = await this.readMiss(op, route);
+        if (miss.kind !== 'no_trace') return this.noAnswer(op, missNoAnswer(miss), gateway);
+        pspAnswer = 'no_trace';
+      }
+      if (outcome && outcome.status !== 'ACTION_REQUIRED') {
+        await recorder.apply(op, outcome, 'poller', { elapsed_ms: elapsedMs, cause: 'action_timeout' });
+        return 'settled';
+      }
+      // The PSP gives the customer longer than the fixed timeout this operation got (it entered before the
+      // PSP's deadline was read, or by a notice that named none), or its action's wait does (it entered
+      // before the waits by kind: a bank transfer given the 3-D Secure minutes): cancelling now would void a
+      // payment the customer may still make. The recorder takes either as a repeated notice's.
+      const longer = outcome && op.actionExpiresAt === undefined ? this.longerWait(op, outcome) : undefined;
+      if (outcome && longer) {
+        const after = await recorder.apply(op, outcome, 'poller', { elapsed_ms: elapsedMs, cause: longer });
+        if (after.state === 'ACTION_REQUIRED' && (after.nextCheckAt ?? 0) > this.now()) return 'extended';
+      }
+      reference = outcome?.gatewayReference ?? reference;
+    } catch (err) {
+      if (!(err instanceof GatewayError)) throw err;
+      await ledger.appendInteraction(op.id, {
+        event: 'poll_error',
+        kind: err.kind,
+        http_status: err.details.httpStatus,
+        gateway_code: err.details.gatewayCode,
+      });
+      // Only a decline answered to a replaying inquiry is the PSP's word on the operation (not completed): it
+      // expires as before. Any other error is no answer: the customer may have completed, so never FAILED.
+      if (err.retryable || !inquiryErrorIsAnswer(route.transformer, err)) {
+        const error = { kind: err.kind, http_status: err.details.httpStatus, gateway_code: err.details.gatewayCode };
+        return this.noAnswer(op, { cause: 'inquiry_error', retryable: err.retryable, details: error }, gateway);
       }
     }
     const waited = this.now() - op.updatedAt;
@@ -216,26 +296,27 @@ export class ActionExpiry {
       waited_ms: waited,
       psp_action_expires_at: op.actionExpiresAt !== undefined ? new Date(op.actionExpiresAt).toISOString() : undefined,
       void_operation_id: voided ? voidOperationId(op.id) : undefined,
+      psp_answer: pspAnswer,
     });
     return voided ? 'voided' : 'expired';
   }
 
   /**
-   * `op`'s expiry met an inquiry error that is no answer about it: left ACTION_REQUIRED and asked again after the
-   * next step of `poller.schedule_ms` (counted by the errors in a row, the last step repeated, never past the
-   * bound) while the error is retryable and the erring began less than `poller.action_expiry_inquiry_max_ms`
-   * ago; otherwise UNRESOLVED, with no void. Either move applies only at the state and attempt count read.
+   * `op`'s expiry got no answer from the PSP about it (`why`): left ACTION_REQUIRED and asked again after the
+   * next step of `poller.schedule_ms` (counted by the answers missed in a row, the last step repeated, never past
+   * the bound) while `why` may pass and the first miss was less than `poller.action_expiry_inquiry_max_ms` ago;
+   * otherwise UNRESOLVED, with no void. Either move applies only at the state and attempt count read.
    */
-  private async inquiryFailed(op: OperationRecord, err: GatewayError, gateway: string): Promise<'deferred' | 'unresolved' | 'skipped'> {
+  private async noAnswer(op: OperationRecord, why: NoAnswer, gateway: string): Promise<'deferred' | 'unresolved' | 'skipped'> {
     const { config, ledger, recorder, logger } = this.deps;
     const now = this.now();
     const run = await this.erringSince(op);
     const since = run?.since ?? now;
     const failures = (run?.failures ?? 0) + 1;
     const maxMs = config.poller.actionExpiryInquiryMaxMs;
-    const error = { kind: err.kind, http_status: err.details.httpStatus, gateway_code: err.details.gatewayCode };
-    const log = { operation_id: op.id, gateway, action_kind: op.action?.kind, ...error, failures, erring_ms: now - since };
-    if (err.retryable && now - since < maxMs) {
+    const { cause, details } = why;
+    const log = { operation_id: op.id, gateway, action_kind: op.action?.kind, cause, ...details, failures, erring_ms: now - since };
+    if (why.retryable && now - since < maxMs) {
       const schedule = config.poller.scheduleMs;
       const nextCheckAt = Math.min(now + schedule[Math.min(failures - 1, schedule.length - 1)], since + maxMs);
       const moved = await ledger.transition(
@@ -244,8 +325,8 @@ export class ActionExpiry {
         // An ISO time, not epoch ms: the history's card-number scan would mask one epoch-ms number in ten.
         {
           event: DEFERRED,
-          cause: 'inquiry_error',
-          ...error,
+          cause,
+          ...details,
           failures,
           failing_since: new Date(since).toISOString(),
           next_check_at: new Date(nextCheckAt).toISOString(),
@@ -254,17 +335,24 @@ export class ActionExpiry {
         now,
       );
       if (!moved.applied) return this.movedMeanwhile(op, moved.from);
-      inquiryFailures.inc({ gateway, result: 'retried' });
+      inquiryFailures.inc({ gateway, result: 'retried', cause });
       logger.warn('customer action expiry deferred: the PSP could not be asked whether the customer completed it; not failed, asked again', {
         ...log,
         next_check_at: new Date(nextCheckAt).toISOString(),
       });
       return 'deferred';
     }
-    const cause = err.retryable ? 'customer action expiry: status inquiry kept failing' : 'customer action expiry: status inquiry refused';
-    const after = await recorder.unresolve(op, cause, 'poller', { ...error, failures, erring_ms: now - since }, undefined, { onlyFrom: op.state });
+    const after = await recorder.unresolve(
+      op,
+      UNRESOLVED_CAUSES[cause](why),
+      'poller',
+      // `cause` is the move's own (the text above); why, by its label, is `no_answer`.
+      { no_answer: cause, ...details, failures, erring_ms: now - since },
+      undefined,
+      { onlyFrom: op.state },
+    );
     if (after.state !== 'UNRESOLVED') return this.movedMeanwhile(op, after.state);
-    inquiryFailures.inc({ gateway, result: 'unresolved' });
+    inquiryFailures.inc({ gateway, result: 'unresolved', cause });
     logger.warn('customer action expiry given up as UNRESOLVED: the PSP could not be asked whether the customer completed it; not failed, nothing voided', log);
     return 'unresolved';
   }
@@ -317,22 +405,24 @@ export class ActionExpiry {
     return undefined;
   }
 
+  /** What the PSP's "no trace" of `op` proves now (`readInquiryMiss`, as delivery reads it): counted in `pb_inquiry_misses_total`. */
+  private async readMiss(op: OperationRecord, route: GatewayRoute): Promise<InquiryMiss> {
+    const miss = readInquiryMiss(await this.deps.ledger.interactions(op.id), inquiryMissRules(route.transformer, op.command), this.now());
+    inquiryMisses().inc({ gateway: route.gateway.name, meaning: miss.kind });
+    return miss;
+  }
+
   /**
-   * Whether the inquiry about `op` is withheld (`replayWithheldReason`): counted, and logged with its reason. An
-   * operation waiting for its customer's action has Adyen's answer (the action), so its replay would read that
-   * answer back; past `delivery.max_age_ms` it is withheld all the same, as every replay is: one rule, no send after
-   * the bridge gave up.
+   * Why the inquiry about `op` is withheld (`replayWithheldReason`: a replay past the key's validity or past
+   * `delivery.max_age_ms`), counted in `pb_replay_inquiries_withheld_total{by="action_expiry",reason}`; null when it
+   * is asked. An operation waiting for its customer's action has Adyen's answer (the action), so its replay would
+   * read that answer back; past `delivery.max_age_ms` it is withheld all the same, as every replay is: one rule, no
+   * send after the bridge gave up. Withheld, the expiry has no answer to come: UNRESOLVED, never FAILED nor voided.
    */
-  private replayWithheld(op: OperationRecord, route: GatewayRoute): boolean {
+  private replayWithheld(op: OperationRecord, route: GatewayRoute): ReplayWithheldReason | null {
     const reason = replayWithheldReason(route.transformer, op, this.now(), this.deps.config.delivery.maxAgeMs);
-    if (reason === null) return false;
-    replayInquiriesWithheld().inc({ gateway: route.gateway.name, by: 'action_expiry', reason });
-    this.deps.logger.info('customer action expiry: status inquiry withheld (it would replay the request); expired on what the bridge knows', {
-      operation_id: op.id,
-      gateway: route.gateway.name,
-      reason,
-    });
-    return true;
+    if (reason !== null) replayInquiriesWithheld().inc({ gateway: route.gateway.name, by: 'action_expiry', reason });
+    return reason;
   }
 
   /**

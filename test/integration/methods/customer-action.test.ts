@@ -16,6 +16,8 @@ import { ACTION_EXPIRED, ActionExpiry } from '../../../src/poller/action-expiry'
 import { voidOperationId } from '../../../src/poller/orphan-reversal';
 import { createRedis } from '../../../src/redis/redis-connection';
 import { ConfiguredGatewayRouter } from '../../../src/routing/configured-gateway-router';
+import { GatewayRouter, UNKNOWN_GATEWAY } from '../../../src/routing/gateway-router';
+import { GatewayRoute } from '../../../src/gateways/gateway-route';
 import { Poller } from '../../../src/poller/poller';
 import { purgeNamespace } from '../../../harness/twins/local-stack/local-stack';
 import { channelCommand } from '../../support/fixtures';
@@ -52,6 +54,8 @@ let counter = 0;
 let boletoExpiresAt: number | null = null;
 /** An HTTP status the fake answers every search with (a status inquiry that errs), with Stripe's error body; null: answers. */
 let searchFailsWith: number | null = null;
+/** Whether the fake's search leaves every PaymentIntent out (its index behind, as Stripe documents during an outage). */
+let searchMisses = false;
 const DAY_MS = 24 * 3600 * 1000;
 let redis: RedisClient;
 const configs: Config[] = [];
@@ -124,7 +128,8 @@ async function handle(req: IncomingMessage, res: ServerResponse): Promise<void> 
           searchFailsWith >= 500 ? { type: 'api_error', message: 'An unknown error occurred' } : { type: 'invalid_request_error', code: 'parameter_invalid' },
       });
     const op = /metadata\['operation_id'\]:'(.+)'/.exec(url.searchParams.get('query') ?? '')?.[1];
-    return answer(res, 200, { object: 'search_result', data: [...intents.values()].filter((i) => i.metadata.operation_id === op), has_more: false });
+    const found = searchMisses ? [] : [...intents.values()].filter((i) => i.metadata.operation_id === op);
+    return answer(res, 200, { object: 'search_result', data: found, has_more: false });
   }
   const cancel = /^\/v1\/payment_intents\/([A-Za-z0-9_]+)\/cancel$/.exec(url.pathname);
   if (req.method === 'POST' && cancel) {
@@ -547,6 +552,40 @@ describe("an expiry whose status inquiry errs (Stripe's search answers 5xx, or r
     expect(await sequences()).toEqual(told);
   });
 
+  it("UNRESOLVED, then Stripe still waiting at the poller's check: the wait is not restarted (counted from creation, over), so the next expiry pass asks once more and fails it ACTION_EXPIRED with its void", async () => {
+    const logs = captureLogger();
+    const s = setup(logs.logger, waits);
+    const command = threeDsAuthorize();
+    const id = command.payment.operation_reference!;
+    // Created half an hour ago: its 60 s wait, counted from then, is long over.
+    const createdAt = Date.now() - 1_800_000;
+    await s.ledger.create(id, command, createdAt);
+    await s.service.deliver(id);
+    const since = await metricValue('pb_action_deadlines_total', { gateway: 'stripe', from: 'since_creation' });
+
+    searchFailsWith = 400;
+    expect(await s.expiry(61_000).runOnce()).toMatchObject({ unresolved: 1 });
+    searchFailsWith = null;
+    await new Poller({
+      config: s.config,
+      ledger: s.ledger,
+      router: new ConfiguredGatewayRouter(createGatewayClients(s.config)),
+      recorder: s.recorder,
+      logger: silentLogger(),
+      now: () => Date.now() + s.config.poller.unresolvedIntervalMs + 1_000,
+    }).runOnce();
+    const back = (await s.ledger.get(id))!;
+    expect(back.state).toBe('ACTION_REQUIRED');
+    expect(back.nextCheckAt).toBe(createdAt + 60_000);
+    expect(await metricValue('pb_action_deadlines_total', { gateway: 'stripe', from: 'since_creation' })).toBe(since + 1);
+    expect(logs.lines.find((l) => l.includes('customer action waiting again after UNRESOLVED') && l.includes(id))).toBeDefined();
+
+    // Due now, not after a fresh wait: asked once more, still waiting, so FAILED and voided.
+    expect(await s.expiry(0).runOnce()).toMatchObject({ due: 1, expired: 1, voided: 1 });
+    expect(await s.ledger.get(id)).toMatchObject({ state: 'FAILED', reason: ACTION_EXPIRED });
+    expect(await s.ledger.get(voidOperationId(id))).toMatchObject({ command: 'cancel' });
+  });
+
   it('an inquiry refused for good (a 400: no answer about the operation) makes it UNRESOLVED at once, with no FAIL event and no void', async () => {
     const s = setup(silentLogger(), waits);
     const command = threeDsAuthorize();
@@ -784,5 +823,242 @@ describe('a bank transfer the customer makes later (Stripe customer_balance, nex
     expect(await s.ledger.get(voidOperationId(id))).toBeNull();
     // Its wait over, the next pass expires it (no second extension).
     expect(await expiry(entered.createdAt + 14 * DAY_MS - Date.now() + 1_000).runOnce()).toMatchObject({ due: 1, extended: 0, expired: 1, voided: 1 });
+  });
+});
+
+describe('an expiry where the PSP is not asked (the route refused, a webhook-only command, a replay withheld)', () => {
+  const waits = {
+    'authentication.action_timeout_ms': 60_000,
+    'poller.schedule_ms': [60_000, 300_000],
+    'poller.action_expiry_inquiry_max_ms': 600_000,
+  };
+
+  /** An expiry whose router answers `route` for every operation (a refusal, or the real route with its transformer altered). */
+  function expiryWith(s: ReturnType<typeof setup>, offsetMs: number, route: (real: GatewayRoute) => GatewayRoute | { refused: string }) {
+    const real = new ConfiguredGatewayRouter(createGatewayClients(s.config));
+    const router: GatewayRouter = {
+      route: (op) => {
+        const found = real.route(op);
+        return 'refused' in found ? found : route(found);
+      },
+    };
+    return new ActionExpiry({
+      config: s.config,
+      redis,
+      ledger: s.ledger,
+      router,
+      recorder: s.recorder,
+      deliveryQueue: s.deliveryQueue,
+      logger: silentLogger(),
+      now: () => Date.now() + offsetMs,
+    });
+  }
+
+  function altered(real: GatewayRoute, fields: Partial<GatewayRoute['transformer']>): GatewayRoute {
+    return { ...real, transformer: Object.assign(Object.create(real.transformer) as GatewayRoute['transformer'], fields) };
+  }
+
+  async function waiting(s: ReturnType<typeof setup>): Promise<string> {
+    const command = threeDsAuthorize();
+    const id = command.payment.operation_reference!;
+    await s.ledger.create(id, command);
+    await s.service.deliver(id);
+    expect((await s.ledger.get(id))?.state).toBe('ACTION_REQUIRED');
+    return id;
+  }
+
+  async function noFailure(s: ReturnType<typeof setup>, id: string): Promise<void> {
+    expect(await s.events.load(`${id}.FAILED`)).toBeNull();
+    expect(await s.ledger.get(voidOperationId(id))).toBeNull();
+    expect(await redis.hlen(s.expiry(0).voidIntentsKey)).toBe(0);
+  }
+
+  const count = (result: string, cause: string) => metricValue('pb_action_expiry_inquiry_failures_total', { gateway: 'stripe', result, cause });
+
+  it("a refused route (the gateway missing from this process's configuration) is no answer: deferred along the poll schedule, UNRESOLVED past poller.action_expiry_inquiry_max_ms, never FAILED nor voided", async () => {
+    const s = setup(silentLogger(), waits);
+    const id = await waiting(s);
+    const retried = await count('retried', 'route_refused');
+    const unresolved = await count('unresolved', 'route_refused');
+    // The one refusal the configured router answers (src/routing/configured-gateway-router.ts).
+    const refused = () => ({ refused: UNKNOWN_GATEWAY });
+
+    expect(await expiryWith(s, 61_000, refused).runOnce()).toMatchObject({ due: 1, expired: 0, voided: 0, deferred: 1, unresolved: 0 });
+    expect(await s.ledger.get(id)).toMatchObject({ state: 'ACTION_REQUIRED' });
+    expect((await s.ledger.interactions(id)).find((h) => h.event === 'action_expiry_deferred')).toMatchObject({
+      cause: 'route_refused',
+      refused: UNKNOWN_GATEWAY,
+    });
+    expect(await count('retried', 'route_refused')).toBe(retried + 1);
+    await noFailure(s, id);
+
+    expect(await expiryWith(s, 700_000, refused).runOnce()).toMatchObject({ due: 1, expired: 0, deferred: 0, unresolved: 1 });
+    expect(await s.ledger.get(id)).toMatchObject({ state: 'UNRESOLVED' });
+    // Its cause (the alert line's) says what an operator can act on: the gateway is not configured here.
+    expect((await s.ledger.interactions(id)).find((h) => h.event === 'unresolved')).toMatchObject({
+      cause: "customer action expiry: gateway missing from this process's configuration past the bound",
+      no_answer: 'route_refused',
+      refused: UNKNOWN_GATEWAY,
+    });
+    expect(await count('unresolved', 'route_refused')).toBe(unresolved + 1);
+    await noFailure(s, id);
+  });
+
+  it("a context that cannot be resolved (a validate naming another account's authorization) is no answer: deferred, never FAILED nor voided", async () => {
+    const s = setup(silentLogger(), waits);
+    const auth = channelCommand('authorize', {}, { gateway: 'stripe', gateway_account: 'other-account' });
+    const authId = auth.payment.operation_reference!;
+    await s.ledger.create(authId, auth);
+    await s.ledger.transition(authId, 'SENT', { event: 'attempt' }, {});
+    await s.ledger.transition(authId, 'SUCCEEDED', { event: 'outcome' }, { gatewayReference: 'pi_other_account' });
+    const command = channelCommand('validate', {}, { gateway: 'stripe', gateway_key: authId });
+    const id = command.payment.operation_reference!;
+    await s.ledger.create(id, command);
+    await s.ledger.transition(id, 'SENT', { event: 'attempt' }, {});
+    await s.ledger.transition(id, 'ACTION_REQUIRED', { event: 'outcome' }, { nextCheckAt: Date.now() - 1_000, action: { kind: 'three_ds' } });
+    const retried = await count('retried', 'context_unresolved');
+
+    expect(await expiryWith(s, 0, (real) => real).runOnce()).toMatchObject({ due: 1, expired: 0, voided: 0, deferred: 1, unresolved: 0 });
+    expect(await s.ledger.get(id)).toMatchObject({ state: 'ACTION_REQUIRED' });
+    // Why the request could not be built is on record, as the poller's poll_skipped says it.
+    expect((await s.ledger.interactions(id)).find((h) => h.event === 'action_expiry_deferred')).toMatchObject({
+      cause: 'context_unresolved',
+      reason: 'authorization_scope_mismatch',
+    });
+    expect(await count('retried', 'context_unresolved')).toBe(retried + 1);
+    await noFailure(s, id);
+  });
+
+  it('a webhook-only command (the PSP cannot be asked) is UNRESOLVED at once with its cause, never FAILED nor voided', async () => {
+    const s = setup(silentLogger(), waits);
+    const id = await waiting(s);
+    const unresolved = await count('unresolved', 'not_askable');
+
+    const report = await expiryWith(s, 61_000, (real) => altered(real, { inquiry: () => 'webhook-only' })).runOnce();
+
+    expect(report).toMatchObject({ due: 1, expired: 0, voided: 0, deferred: 0, unresolved: 1 });
+    expect(await s.ledger.get(id)).toMatchObject({ state: 'UNRESOLVED' });
+    expect((await s.ledger.interactions(id)).find((h) => h.event === 'unresolved')).toMatchObject({
+      cause: 'customer action expiry: the PSP cannot be asked about this command (webhook only)',
+    });
+    expect(await count('unresolved', 'not_askable')).toBe(unresolved + 1);
+    await noFailure(s, id);
+  });
+
+  it('an inquiry withheld for replaying the request past its key (older than the resend window) is UNRESOLVED at once, never FAILED nor voided', async () => {
+    const s = setup(silentLogger(), waits);
+    const id = await waiting(s);
+    const unresolved = await count('unresolved', 'replay_withheld');
+    const withheld = { gateway: 'stripe', by: 'action_expiry', reason: 'key_validity' };
+    const withheldBefore = await metricValue('pb_replay_inquiries_withheld_total', withheld);
+
+    const report = await expiryWith(s, 8 * DAY_MS, (real) => altered(real, { inquiryReplaysRequest: true })).runOnce();
+
+    expect(report).toMatchObject({ due: 1, expired: 0, voided: 0, deferred: 0, unresolved: 1 });
+    expect(await s.ledger.get(id)).toMatchObject({ state: 'UNRESOLVED' });
+    expect((await s.ledger.interactions(id)).find((h) => h.event === 'unresolved')).toMatchObject({
+      cause: 'customer action expiry: status inquiry withheld (idempotency key too old to ask by replaying the request)',
+      no_answer: 'replay_withheld',
+      withheld: 'key_validity',
+    });
+    expect(await count('unresolved', 'replay_withheld')).toBe(unresolved + 1);
+    expect(await metricValue('pb_replay_inquiries_withheld_total', withheld)).toBe(withheldBefore + 1);
+    await noFailure(s, id);
+  });
+
+  it("a miss beyond the PSP's search horizon (the attempt older than it reaches) proves nothing, and never will: UNRESOLVED at once, never FAILED nor voided", async () => {
+    const s = setup(silentLogger(), waits);
+    const id = await waiting(s);
+    const beyond = await metricValue('pb_inquiry_misses_total', { gateway: 'stripe', meaning: 'beyond_horizon' });
+    const unresolved = await count('unresolved', 'beyond_horizon');
+    searchMisses = true;
+    try {
+      const report = await expiryWith(s, 61_000, (real) => altered(real, { inquiryHorizonMs: () => 60_000 })).runOnce();
+      expect(report).toMatchObject({ due: 1, expired: 0, voided: 0, deferred: 0, unresolved: 1 });
+    } finally {
+      searchMisses = false;
+    }
+    expect(await s.ledger.get(id)).toMatchObject({ state: 'UNRESOLVED' });
+    expect((await s.ledger.interactions(id)).find((h) => h.event === 'unresolved')).toMatchObject({
+      cause: "customer action expiry: attempt older than the PSP's status search reaches",
+      no_answer: 'beyond_horizon',
+      horizon_ms: 60_000,
+    });
+    expect(await metricValue('pb_inquiry_misses_total', { gateway: 'stripe', meaning: 'beyond_horizon' })).toBe(beyond + 1);
+    expect(await count('unresolved', 'beyond_horizon')).toBe(unresolved + 1);
+    await noFailure(s, id);
+  });
+
+  it('a miss where the PSP said it holds the request (its index lagging) proves nothing past the search lag too: deferred, never FAILED nor voided', async () => {
+    const s = setup(silentLogger(), waits);
+    const id = await waiting(s);
+    await s.ledger.appendInteraction(id, { event: 'send_error', kind: 'outcome_unknown', psp_has_request: true });
+    const retried = await count('retried', 'search_lag');
+    searchMisses = true;
+    try {
+      expect(await expiryWith(s, 3_700_000, (real) => real).runOnce()).toMatchObject({ due: 1, expired: 0, voided: 0, deferred: 1, unresolved: 0 });
+    } finally {
+      searchMisses = false;
+    }
+    expect(await s.ledger.get(id)).toMatchObject({ state: 'ACTION_REQUIRED' });
+    expect((await s.ledger.interactions(id)).find((h) => h.event === 'action_expiry_deferred')).toMatchObject({ cause: 'search_lag', miss: 'psp_has_request' });
+    expect(await count('retried', 'search_lag')).toBe(retried + 1);
+    await noFailure(s, id);
+  });
+});
+
+describe("an expiry whose inquiry finds no trace (Stripe's search: searchable within a minute, up to an hour behind during outages)", () => {
+  afterEach(() => {
+    searchMisses = false;
+  });
+
+  const waits = {
+    'authentication.action_timeout_ms': 60_000,
+    'poller.schedule_ms': [60_000, 300_000],
+    'poller.action_expiry_inquiry_max_ms': 600_000,
+  };
+
+  async function waiting(s: ReturnType<typeof setup>): Promise<string> {
+    const command = threeDsAuthorize();
+    const id = command.payment.operation_reference!;
+    await s.ledger.create(id, command);
+    await s.service.deliver(id);
+    expect((await s.ledger.get(id))?.state).toBe('ACTION_REQUIRED');
+    return id;
+  }
+
+  it('a miss younger than the search lag proves nothing: deferred (cause search_lag), never FAILED nor voided; past the bound still lagging, UNRESOLVED', async () => {
+    const logs = captureLogger();
+    const s = setup(logs.logger, waits);
+    const id = await waiting(s);
+    const lagging = await metricValue('pb_inquiry_misses_total', { gateway: 'stripe', meaning: 'index_lag' });
+    const retried = await metricValue('pb_action_expiry_inquiry_failures_total', { gateway: 'stripe', result: 'retried', cause: 'search_lag' });
+
+    searchMisses = true;
+    expect(await s.expiry(61_000).runOnce()).toMatchObject({ due: 1, expired: 0, voided: 0, deferred: 1, unresolved: 0 });
+    expect(await s.ledger.get(id)).toMatchObject({ state: 'ACTION_REQUIRED' });
+    expect((await s.ledger.interactions(id)).find((h) => h.event === 'action_expiry_deferred')).toMatchObject({ cause: 'search_lag', miss: 'index_lag' });
+    expect(await metricValue('pb_inquiry_misses_total', { gateway: 'stripe', meaning: 'index_lag' })).toBe(lagging + 1);
+    expect(await metricValue('pb_action_expiry_inquiry_failures_total', { gateway: 'stripe', result: 'retried', cause: 'search_lag' })).toBe(retried + 1);
+    expect(logs.lines.find((l) => l.includes('customer action expiry deferred') && l.includes(id))).toContain('"cause":"search_lag"');
+    expect(await s.events.load(`${id}.FAILED`)).toBeNull();
+    expect(await s.ledger.get(voidOperationId(id))).toBeNull();
+
+    // Still within the hour, past poller.action_expiry_inquiry_max_ms (600 s): an operator decides.
+    expect(await s.expiry(700_000).runOnce()).toMatchObject({ due: 1, expired: 0, deferred: 0, unresolved: 1 });
+    expect(await s.ledger.get(id)).toMatchObject({ state: 'UNRESOLVED' });
+    expect(await s.events.load(`${id}.FAILED`)).toBeNull();
+    expect(await s.ledger.get(voidOperationId(id))).toBeNull();
+  });
+
+  it('a miss older than the search lag is the PSP saying nothing happened: FAILED ACTION_EXPIRED, its line saying psp_answer no_trace', async () => {
+    const logs = captureLogger();
+    const s = setup(logs.logger, waits);
+    const id = await waiting(s);
+
+    searchMisses = true;
+    expect(await s.expiry(3_700_000).runOnce()).toMatchObject({ due: 1, expired: 1, deferred: 0, unresolved: 0 });
+    expect(await s.ledger.get(id)).toMatchObject({ state: 'FAILED', reason: ACTION_EXPIRED });
+    expect(logs.lines.find((l) => l.includes('customer action expired') && l.includes(id))).toContain('"psp_answer":"no_trace"');
   });
 });

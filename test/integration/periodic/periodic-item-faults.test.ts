@@ -201,7 +201,7 @@ describe('periodic job items that fault', () => {
     expect(faultLines(lines, 'orphan_reversal').map((l) => l.operation_id)).toEqual(bad);
   });
 
-  it('action expiry: two records that do not decode at the head of the index are put back, the operation behind them is expired, an entry without a record is removed', async () => {
+  it('action expiry: two records that do not decode at the head of the index are put back, the operation behind them is decided, an entry without a record is removed', async () => {
     const now = Date.now();
     const bad: string[] = [];
     for (let i = 0; i < 2; i += 1) {
@@ -217,8 +217,10 @@ describe('periodic job items that fault', () => {
     const expiry = new ActionExpiry({ config, redis, ledger, router, recorder, deliveryQueue, logger });
     const faults = await metricValue('pb_periodic_item_faults_total', { job: 'action_expiry' });
     expect(await expiry.runOnce(2)).toMatchObject({ due: 2, errors: 2, expired: 0 });
-    expect(await expiry.runOnce(2)).toMatchObject({ due: 2, errors: 0, expired: 1 });
-    expect(await ledger.get(good)).toMatchObject({ state: 'FAILED', reason: 'ACTION_EXPIRED' });
+    // This configuration has no gateway: its route is refused, so the PSP is not asked and the operation is deferred, not failed.
+    expect(await expiry.runOnce(2)).toMatchObject({ due: 2, errors: 0, expired: 0, deferred: 1 });
+    expect(await ledger.get(good)).toMatchObject({ state: 'ACTION_REQUIRED' });
+    expect((await ledger.interactions(good)).at(-1)).toMatchObject({ event: 'action_expiry_deferred', cause: 'route_refused' });
     expect(await redis.zscore(keys.state('ACTION_REQUIRED'), 'gone-op')).toBeNull();
     expect(await metricValue('pb_periodic_item_faults_total', { job: 'action_expiry' })).toBe(faults + 2);
     expect(faultLines(lines, 'action_expiry').map((l) => l.operation_id)).toEqual(bad);

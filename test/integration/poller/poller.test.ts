@@ -9,7 +9,8 @@ import { OmsEventJobData } from '../../../src/events/oms-events-queue';
 import { createGatewayClients } from '../../../src/gateways/gateway-registry';
 import { Ledger } from '../../../src/ledger/ledger';
 import { Poller } from '../../../src/poller/poller';
-import { ACTION_EXPIRED, ActionExpiry } from '../../../src/poller/action-expiry';
+import { ActionExpiry } from '../../../src/poller/action-expiry';
+import { voidOperationId } from '../../../src/poller/orphan-reversal';
 import { createDeliveryQueue } from '../../../src/delivery/delivery-queue';
 import { bullJobId } from '../../../src/queueing/job-id';
 import { metricValue } from '../../../src/metrics/metrics-registry';
@@ -399,12 +400,14 @@ describe('the poller', () => {
         }
       });
 
-      it("an Adyen authorization past its customer action's expiry is not asked either: expired on what the bridge knows, counted", async () => {
+      it("an Adyen authorization past its customer action's expiry is not asked either: UNRESOLVED at once with its reason, never FAILED nor voided, counted by both metrics", async () => {
         const id = await unresolvedAdyenAuthorization();
         await ledger.transition(id, 'ACTION_REQUIRED', { event: 'test' }, { nextCheckAt: Date.now() - 1 });
         const counter = { asked: [] as string[] };
         const cfg = { ...config, delivery: { ...config.delivery, maxAgeMs: MAX_AGE_MS } };
         const before = await metricValue('pb_replay_inquiries_withheld_total', { gateway: 'adyen', by: 'action_expiry', reason: 'max_age' });
+        const noAnswer = { gateway: 'adyen', result: 'unresolved', cause: 'replay_withheld' };
+        const unresolvedBefore = await metricValue('pb_action_expiry_inquiry_failures_total', noAnswer);
         const deliveryQueue = createDeliveryQueue(redis, config.redis.keyPrefix);
         try {
           const logger = captureLogger('info').logger;
@@ -417,7 +420,16 @@ describe('the poller', () => {
         }
         expect(counter.asked).not.toContain(id);
         expect(await metricValue('pb_replay_inquiries_withheld_total', { gateway: 'adyen', by: 'action_expiry', reason: 'max_age' })).toBe(before + 1);
-        expect(await ledger.get(id)).toMatchObject({ state: 'FAILED', reason: ACTION_EXPIRED });
+        expect(await metricValue('pb_action_expiry_inquiry_failures_total', noAnswer)).toBe(unresolvedBefore + 1);
+        // Nothing the PSP said: no FAIL told, nothing voided; its webhook, reconciliation or an operator settles it.
+        expect(await ledger.get(id)).toMatchObject({ state: 'UNRESOLVED' });
+        expect((await ledger.interactions(id)).find((h) => h.event === 'unresolved')).toMatchObject({
+          cause: 'customer action expiry: status inquiry withheld (delivery.max_age_ms passed: replaying the request would send it again)',
+          no_answer: 'replay_withheld',
+          withheld: 'max_age',
+        });
+        expect(await events.load(`${id}.FAILED`)).toBeNull();
+        expect(await ledger.get(voidOperationId(id))).toBeNull();
       });
 
       it('an operation whose inquiry reads the PSP (the simulator) is still asked, and settled', async () => {

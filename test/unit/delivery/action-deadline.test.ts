@@ -1,4 +1,4 @@
-import { ActionWait, actionDeadline, actionWait, waitFromCreation } from '../../../src/delivery/action-deadline';
+import { ActionWait, actionDeadline, actionWait, deadlineAfterUnresolved, waitFromCreation } from '../../../src/delivery/action-deadline';
 import { CustomerAction } from '../../../src/gateways/customer-action';
 
 const MIN = 60_000;
@@ -98,5 +98,35 @@ describe('the fixed wait of an action the PSP names no deadline for', () => {
     expect(waitFromCreation({ createdAt: created }, auth, transfer).at).toBeLessThanOrEqual(
       actionDeadline(undefined, { createdAt: created }, now, auth, transfer).at,
     );
+  });
+});
+
+describe('the deadline of an action the PSP still waits for after UNRESOLVED', () => {
+  const later = created + 3 * 3600_000;
+
+  it("is the fixed wait counted from the operation's creation, not restarted: over already, so due at once", () => {
+    expect(deadlineAfterUnresolved(undefined, { createdAt: created }, later, auth)).toEqual({ at: created + 15 * MIN, from: 'since_creation', wait: 'action' });
+  });
+
+  it("keeps a bank transfer's days counted from creation, and takes a PSP's deadline still ahead as on entering", () => {
+    const transfer: CustomerAction = { kind: 'other', psp_action: { type: 'display_bank_transfer_instructions' } };
+    expect(deadlineAfterUnresolved(undefined, { createdAt: created }, later, auth, transfer)).toMatchObject({ at: created + 14 * DAY, from: 'since_creation' });
+    const boleto = later + DAY;
+    expect(deadlineAfterUnresolved(boleto, { createdAt: created }, later, auth)).toEqual(actionDeadline(boleto, { createdAt: created }, later, auth));
+  });
+
+  it("sets aside a PSP deadline already past (the voucher's fixed wait from creation instead), and cuts one past authentication.max_action_wait_ms from now, as on entering", () => {
+    const voucher: CustomerAction = { kind: 'voucher' };
+    expect(deadlineAfterUnresolved(later - DAY, { createdAt: created }, later, auth, voucher)).toEqual({
+      at: created + 7 * DAY,
+      from: 'since_creation',
+      wait: 'voucher',
+    });
+    const konbini = later + 90 * DAY;
+    expect(deadlineAfterUnresolved(konbini, { createdAt: created }, later, auth, voucher)).toEqual({
+      at: later + 62 * DAY,
+      from: 'psp_capped',
+      pspExpiresAt: konbini,
+    });
   });
 });
