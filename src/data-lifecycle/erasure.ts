@@ -129,7 +129,7 @@ export async function eraseOrder(redis: RedisClient, prefix: string, orderId: st
   }
   // Idempotency-conflict events: of the order's operations (in the refused command's shard, any one), and of commands of
   // this order refused under another order's operation id (in this order's shard, naming it). Found in the event indexes,
-  // set aside or dismissed ones too; a delivered one is in none and is not found.
+  // set aside, dismissed and delivered ones too (one delivered before the index of delivered ones existed is not found).
   const store = new EventStore(redis, prefix);
   const conflicts = [...(await store.conflictEventsOf(ids)).values()].flat();
   const ofOrder = (params: string): boolean => {

@@ -30,8 +30,8 @@ export function operationKeysOf(prefix: string): OperationKeys[] {
  * with its token (`stored-token`). Adjustment events (`adj.<id>`) are found from
  * the operation's adjustments; idempotency-conflict events (`idempotency-conflict.<digest>`, in the refused command's
  * shard, not always the operation's) from the unsent index while undelivered (export), and from every shard's unsent,
- * set-aside and dismissed indexes by retention and erasure (`EventStore.conflictEventsOf`); once delivered nothing
- * reads them again.
+ * set-aside, dismissed and delivered (`events:conflicts_delivered`) indexes by retention and erasure
+ * (`EventStore.conflictEventsOf`).
  */
 export const FIXED_EVENT_SUFFIXES = ['SUCCEEDED', 'FAILED', 'PENDING', 'UNRESOLVED', 'refund-pending', 'expiring', 'risk-review', 'stored-token'] as const;
 

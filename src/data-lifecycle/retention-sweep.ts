@@ -161,7 +161,7 @@ export class RetentionSweep {
     const events = new EventStore(redis, prefix);
     const conflicts = await events.conflictEventsOf(due.map((d) => d.snap.id));
     for (let i = due.length - 1; i >= 0; i -= 1) {
-      const pending = conflicts.get(due[i].snap.id)?.find((e) => e.index !== 'dismissed');
+      const pending = conflicts.get(due[i].snap.id)?.find((e) => e.index === 'unsent' || e.index === 'rejected');
       if (!pending) continue;
       keep(pending.index === 'unsent' ? 'unsent_event' : 'set_aside_event');
       due.splice(i, 1);
@@ -180,11 +180,13 @@ export class RetentionSweep {
         // Before the step goes: whatever stops this pass after it, the next one still finds its split's record.
         if (snap.split_tender) await markSplitTenderRetiring(redis, prefix, snap.split_tender.id, now);
         const own = companions(snap, keys);
-        // Its conflict events: in its shard, with it in the expiry script (which checks them again); in another, each
-        // in a script of its shard first, which keeps it (and so the operation) if it was set aside meanwhile. A dismissed
-        // one gone before an expiry the script then refuses (a dependent moved) was the OMS's never-to-be-heard event.
+        // Its conflict events: a dismissed one in its shard, with it in the expiry script (which checks them again); one
+        // in another shard, or delivered (its entry in the index of delivered ones, which the expiry script does not
+        // declare), each in a script of its shard first, which keeps it (and so the operation) if it was set aside
+        // meanwhile, and drops its payment's counters when nothing else uses them. A dismissed or delivered one gone
+        // before an expiry the script then refuses (a dependent moved) is one the OMS never hears or already has.
         for (const e of conflicts.get(snap.id) ?? []) {
-          if (e.shard === keys.shard) {
+          if (e.shard === keys.shard && e.index !== 'delivered') {
             if (!own.events.some((c) => c.id === e.eventId)) own.events.push({ k: keys.event(e.eventId), id: e.eventId });
             continue;
           }

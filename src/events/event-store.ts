@@ -7,6 +7,7 @@ import { PaymentEvent, shardOfEvent } from './payment-event';
 import { paramsJson } from './event-json';
 import { LeaseHolder, isHolderId } from '../leases/lease-holder';
 import { counter } from '../metrics/metrics-registry';
+import { orderKeyPart } from '../ledger/order-index';
 
 // The recording of an event, as a Lua function `pb_record_event()` (reading the script's K and A) so that the ledger's outcome
 // transition can record the outcome's event in the same atomic step (`EventStore.recordStep`); RECORD_SCRIPT
@@ -77,14 +78,18 @@ return 0
 );
 
 const MARK_SENT_SCRIPT = new LuaScript(
-  luaInputs(['sent', 'unsent'], ['sequence', 'event_id']),
+  luaInputs(['sent', 'unsent', 'conflicts'], ['sequence', 'event_id', 'conflict', 'now']),
   // Raises the payment's sent watermark, never lowers it, and takes the event ('' for none) out of the unsent index.
   // Events are marked in order almost always: one SET ... GET raises the mark and reads the old one (one
-  // command, not a GET then a SET), and the rare older event marked late puts the higher mark back.
+  // command, not a GET then a SET), and the rare older event marked late puts the higher mark back. An
+  // idempotency-conflict event (`conflict` '1') taken out of the unsent index enters the index of delivered ones
+  // (`ShardKeys.deliveredConflictEvents`): nothing else names it once delivered, and retention and erasure find it there.
   `
 local cur = tonumber(redis.call('SET', K.sent, A.sequence, 'GET') or '0')
 if cur > tonumber(A.sequence) then redis.call('SET', K.sent, cur) end
-if A.event_id ~= '' then redis.call('ZREM', K.unsent, A.event_id) end
+if A.event_id ~= '' and redis.call('ZREM', K.unsent, A.event_id) == 1 and A.conflict == '1' then
+  redis.call('ZADD', K.conflicts, A.now, A.event_id)
+end
 return cur
 `,
 );
@@ -178,16 +183,23 @@ return out
 );
 
 // Retention's expiry of an idempotency-conflict event recorded in another shard than its operation (the refused command's
-// anchor: see `EventStore.conflictEventsOf`): its record and dismissed entry go, unless it is set aside or unsent (the
-// OMS has not heard it: the operation is kept for it). Returns 'expired' (gone, or was already), else why it is kept:
-// 'unsent_event', 'set_aside_event' (retention's reasons).
+// anchor: see `EventStore.conflictEventsOf`), or delivered: its record and its dismissed or delivered entry go, unless it
+// is set aside or unsent (the OMS has not heard it: the operation is kept for it). Its payment's sequence counters go too
+// when nothing else will use them: the refused command's order (`has_order` '1'; its key, else the record's) has no
+// operation and every event of the payment recorded is delivered or set aside (sequence at the sent watermark).
+// Returns 'expired' (gone, or was already), else why it is kept: 'unsent_event', 'set_aside_event' (retention's reasons).
 const DROP_CONFLICT_EVENT_SCRIPT = new LuaScript(
-  luaInputs(['event', 'unsent', 'rejected', 'dismissed'], ['event_id']),
+  luaInputs(['event', 'unsent', 'rejected', 'dismissed', 'delivered', 'seq', 'sent', 'order'], ['event_id', 'has_order']),
   `
 if redis.call('ZSCORE', K.unsent, A.event_id) then return 'unsent_event' end
 if redis.call('ZSCORE', K.rejected, A.event_id) then return 'set_aside_event' end
 redis.call('DEL', K.event)
 redis.call('ZREM', K.dismissed, A.event_id)
+redis.call('ZREM', K.delivered, A.event_id)
+if A.has_order == '1' and redis.call('EXISTS', K.order) == 0 then
+  local seq = tonumber(redis.call('GET', K.seq) or '0')
+  if seq <= tonumber(redis.call('GET', K.sent) or '0') then redis.call('DEL', K.seq, K.sent) end
+end
 return 'expired'
 `,
 );
@@ -226,8 +238,8 @@ const CONFLICT_INFIX = '.idempotency-conflict.';
 export interface ConflictEventEntry {
   eventId: string;
   shard: number;
-  /** The index it is in: `unsent` (not delivered yet), `rejected` (set aside), `dismissed`. */
-  index: 'unsent' | SetAsideIndex;
+  /** The index it is in: `unsent` (not delivered yet), `rejected` (set aside), `dismissed`, `delivered` (the bus has it). */
+  index: 'unsent' | SetAsideIndex | 'delivered';
 }
 
 /** Index entries whose event is gone, taken out by `EventStore.trimDangling`. */
@@ -303,6 +315,17 @@ export interface DismissedEvent extends RejectedEvent {
  * (no record of it and no entry: never recorded, or expired with its operation).
  */
 export type SetAsideMiss = 'not_set_aside' | 'expired' | 'not_found';
+
+/** The order id of an event's params (`payment.order_id`), undefined when it names none or they do not decode. */
+function orderIdOfParams(params: string | null): string | undefined {
+  if (params === null) return undefined;
+  try {
+    const orderId = (JSON.parse(params) as { payment?: { order_id?: unknown } }).payment?.order_id;
+    return typeof orderId === 'string' && orderId !== '' ? orderId : undefined;
+  } catch {
+    return undefined;
+  }
+}
 
 /** The indexes an entry was taken out of, by the gone-record reply of the resend or dismiss script (`goneLua`). */
 const GONE_INDEXES: Readonly<Record<number, readonly SetAsideIndex[]>> = { [-1]: ['rejected'], [-3]: ['dismissed'], [-4]: ['rejected', 'dismissed'] };
@@ -600,11 +623,11 @@ export class EventStore {
   }
 
   /** Raises the payment's sent watermark to `sequence`; with `eventId`, also drops it from the unsent index. */
-  async markSent(paymentKey: string, sequence: number, eventId = ''): Promise<void> {
+  async markSent(paymentKey: string, sequence: number, eventId = '', now = Date.now()): Promise<void> {
     const keys = await this.keysOfPayment(paymentKey, eventId);
     await MARK_SENT_SCRIPT.run(this.redis, {
-      keys: { sent: keys.paymentSent(paymentKey), unsent: keys.unsentEvents },
-      args: { sequence, event_id: eventId },
+      keys: { sent: keys.paymentSent(paymentKey), unsent: keys.unsentEvents, conflicts: keys.deliveredConflictEvents },
+      args: { sequence, event_id: eventId, conflict: eventId.includes(CONFLICT_INFIX) ? '1' : '', now },
     });
   }
 
@@ -625,9 +648,10 @@ export class EventStore {
 
   /**
    * The idempotency-conflict events (`<operation id>.idempotency-conflict.<digest>`) of the operations `ids` that an
-   * index of any shard holds (unsent, set aside, dismissed), by operation id. Such an event lives in the shard of the
-   * refused command's payment, not always its operation's, so retention and erasure find it here (one ZSCAN walk of
-   * each index, matching the infix: not on the hot path). A delivered one is in no index and is not found.
+   * index of any shard holds (unsent, set aside, dismissed, delivered), by operation id. Such an event lives in the
+   * shard of the refused command's payment, not always its operation's, so retention and erasure find it here (one
+   * ZSCAN walk of each index, matching the infix: not on the hot path). A delivered one is in the index of delivered
+   * conflict events (`markSent`); one delivered before that index existed is in none and is not found.
    */
   async conflictEventsOf(ids: Iterable<string>): Promise<Map<string, ConflictEventEntry[]>> {
     const wanted = new Set(ids);
@@ -639,7 +663,7 @@ export class EventStore {
     return found;
   }
 
-  /** Every idempotency-conflict event an index (unsent, set aside, dismissed) of shard `shard` holds: erasure's look at a refused command's order. */
+  /** Every idempotency-conflict event an index (unsent, set aside, dismissed, delivered) of shard `shard` holds: erasure's look at a refused command's order. */
   async conflictEventsInShard(shard: number): Promise<ConflictEventEntry[]> {
     return (await this.conflictEntries([this.shards[shard]], () => true)).map((f) => f.entry);
   }
@@ -651,8 +675,10 @@ export class EventStore {
   ): Promise<{ operationId: string; entry: ConflictEventEntry }[]> {
     const found: { operationId: string; entry: ConflictEventEntry }[] = [];
     for (const keys of shards) {
-      for (const index of ['unsent', 'rejected', 'dismissed'] as const) {
-        const key = index === 'unsent' ? keys.unsentEvents : index === 'rejected' ? keys.rejectedEvents : keys.dismissedEvents;
+      for (const index of ['unsent', 'rejected', 'dismissed', 'delivered'] as const) {
+        const key = { unsent: keys.unsentEvents, rejected: keys.rejectedEvents, dismissed: keys.dismissedEvents, delivered: keys.deliveredConflictEvents }[
+          index
+        ];
         const seen = new Set<string>();
         let cursor = '0';
         do {
@@ -692,15 +718,30 @@ export class EventStore {
   }
 
   /**
-   * Deletes an idempotency-conflict event's record and its dismissed entry in its shard, with its operation's expiry
-   * (retention), unless it is unsent or set aside (checked in the same script): `expired`, else why it is kept
-   * (`unsent_event`, `set_aside_event`: its operation is kept for it).
+   * Deletes an idempotency-conflict event's record and its dismissed or delivered entry in its shard, with its
+   * operation's expiry (retention), unless it is unsent or set aside (checked in the same script), and its payment's
+   * sequence counters when the refused command's order has no operation and nothing of the payment is undelivered
+   * (see DROP_CONFLICT_EVENT_SCRIPT): `expired`, else why it is kept (`unsent_event`, `set_aside_event`: its
+   * operation is kept for it).
    */
   async dropConflictEvent(entry: Pick<ConflictEventEntry, 'eventId' | 'shard'>): Promise<'expired' | 'unsent_event' | 'set_aside_event'> {
     const keys = this.shards[entry.shard];
+    const eventKey = keys.event(entry.eventId);
+    // The refused command's payment and order, as recorded (its order in this shard: the event's anchor).
+    const [paymentKey, params] = await this.redis.hmget(eventKey, 'payment_key', 'params');
+    const orderId = orderIdOfParams(params);
     const done = await DROP_CONFLICT_EVENT_SCRIPT.run(this.redis, {
-      keys: { event: keys.event(entry.eventId), unsent: keys.unsentEvents, rejected: keys.rejectedEvents, dismissed: keys.dismissedEvents },
-      args: { event_id: entry.eventId },
+      keys: {
+        event: eventKey,
+        unsent: keys.unsentEvents,
+        rejected: keys.rejectedEvents,
+        dismissed: keys.dismissedEvents,
+        delivered: keys.deliveredConflictEvents,
+        seq: keys.paymentSequence(paymentKey ?? ''),
+        sent: keys.paymentSent(paymentKey ?? ''),
+        order: orderId === undefined ? eventKey : keys.order(orderKeyPart(orderId)),
+      },
+      args: { event_id: entry.eventId, has_order: orderId !== undefined && paymentKey !== null ? '1' : '0' },
     });
     return done === 'unsent_event' || done === 'set_aside_event' ? done : 'expired';
   }

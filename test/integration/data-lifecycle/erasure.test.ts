@@ -241,3 +241,34 @@ describe('erasure of idempotency-conflict events (in the refused command shard, 
     expect((await eraseOrder(ctx.redis, prefix, original.payment.order_id!, now)).events).toBe(0);
   });
 });
+
+describe('erasure of a delivered idempotency-conflict event', () => {
+  it("scrubs one of the order's operations and one of its own refused commands once the bus has them", async () => {
+    const prefix = ctx.config.redis.keyPrefix;
+    const ledger = new Ledger(ctx.redis, prefix);
+    const events = new EventStore(ctx.redis, prefix);
+    const now = Date.now();
+    const tag = `${now.toString(36)}-d`;
+    const customer = { custom_attributes: { email: 'ada@example.com' } };
+    const original = channelCommand('sale', {}, { order_id: `ERASE-DA-${tag}` });
+    const id = original.payment.operation_reference!;
+    await ledger.create(id, original, now, { event: 'attempt' });
+    const refused = channelCommand('sale', {}, { ...customer, operation_reference: id, amount: 2999, order_id: `ERASE-DB-${tag}` });
+    const own = channelCommand('sale', {}, { ...customer, amount: 2999, order_id: `ERASE-DC-${tag}` });
+    const delivered = async (cmd: PaymentCommand, opId: string): Promise<string> => {
+      const event = idempotencyConflictEvent(opId, cmd, commandDigest(cmd), ctx.config);
+      const { sequence } = await events.recordAndCheck(event, now);
+      await events.markSent(event.paymentKey, sequence, event.eventId);
+      const key = new ShardKeys(prefix, shardOfOrder(cmd.payment.order_id!)).event(event.eventId);
+      expect(await ctx.redis.hget(key, 'params')).toMatch(PERSONAL);
+      return key;
+    };
+    const ofOperation = await delivered(refused, id);
+    const ofCommand = await delivered(own, `opref-of-another-order-${tag}`);
+
+    expect((await eraseOrder(ctx.redis, prefix, original.payment.order_id!, now)).events).toBe(1);
+    expect(await ctx.redis.hget(ofOperation, 'params')).not.toMatch(PERSONAL);
+    expect((await eraseOrder(ctx.redis, prefix, own.payment.order_id!, now)).events).toBe(1);
+    expect(await ctx.redis.hget(ofCommand, 'params')).not.toMatch(PERSONAL);
+  });
+});

@@ -161,6 +161,64 @@ describe("retention of a set-aside idempotency-conflict event (in the refused co
   );
 });
 
+describe('retention of a delivered idempotency-conflict event (in no index of undelivered or set-aside events)', () => {
+  it.each(['another shard', 'its shard'])(
+    'expires it with its operation, with its entry and (another order, no operation of its own) its payment counters (%s)',
+    async (where) => {
+      const { config, ledger, events } = setup();
+      const now = Date.now();
+      const at = now - 500 * DAY;
+      const cmd = channelCommand('sale');
+      const id = cmd.payment.operation_reference!;
+      await ledger.create(id, cmd, at, { event: 'attempt' });
+      await ledger.transition(id, 'FAILED', { event: 'outcome' }, {}, at);
+      let refused = channelCommand('sale', {}, { operation_reference: id, amount: 2999, order_id: cmd.payment.order_id });
+      for (let n = 0; where === 'another shard' && shardOfPayment(refused.payment) === shardOfPayment(cmd.payment); n += 1) {
+        refused = channelCommand('sale', {}, { operation_reference: id, amount: 2999, order_id: `${cmd.payment.order_id}-other-${n}` });
+      }
+      const conflict = idempotencyConflictEvent(id, refused, commandDigest(refused), config);
+      const { sequence } = await events.recordAndCheck(conflict, at);
+      // Delivered, as the sender marks it: in no index of undelivered or set-aside events any more.
+      await events.markSent(conflict.paymentKey, sequence, conflict.eventId);
+      const eventKeys = new ShardKeys(config.redis.keyPrefix, shardOfPayment(refused.payment));
+      expect(await redis.exists(eventKeys.event(conflict.eventId))).toBe(1);
+      const sweep = new RetentionSweep({ config, redis, logger: silentLogger(), now: () => now });
+
+      expect(await sweep.runOnce()).toMatchObject({ expired: 1 });
+      expect(await ledger.get(id)).toBeNull();
+      expect(await redis.exists(eventKeys.event(conflict.eventId))).toBe(0);
+      expect(await redis.exists(eventKeys.paymentSequence(conflict.paymentKey), eventKeys.paymentSent(conflict.paymentKey))).toBe(0);
+      expect(await redis.exists(eventKeys.deliveredConflictEvents)).toBe(0);
+    },
+  );
+
+  it('keeps the counters of a payment whose order still has an operation', async () => {
+    const { config, ledger, events } = setup();
+    const now = Date.now();
+    const at = now - 500 * DAY;
+    const cmd = channelCommand('sale');
+    const id = cmd.payment.operation_reference!;
+    await ledger.create(id, cmd, at, { event: 'attempt' });
+    await ledger.transition(id, 'FAILED', { event: 'outcome' }, {}, at);
+    let refused = channelCommand('sale', {}, { operation_reference: id, amount: 2999, order_id: `${cmd.payment.order_id}-b` });
+    for (let n = 0; shardOfPayment(refused.payment) === shardOfPayment(cmd.payment); n += 1) {
+      refused = channelCommand('sale', {}, { operation_reference: id, amount: 2999, order_id: `${cmd.payment.order_id}-b${n}` });
+    }
+    // Order B has an operation of its own (recent, live): its counters are that operation's too.
+    const own = channelCommand('sale', {}, { order_id: refused.payment.order_id });
+    await ledger.create(own.payment.operation_reference!, own, now, { event: 'attempt' });
+    const conflict = idempotencyConflictEvent(id, refused, commandDigest(refused), config);
+    const { sequence } = await events.recordAndCheck(conflict, at);
+    await events.markSent(conflict.paymentKey, sequence, conflict.eventId);
+    const keys = new ShardKeys(config.redis.keyPrefix, shardOfPayment(refused.payment));
+
+    expect(await new RetentionSweep({ config, redis, logger: silentLogger(), now: () => now }).runOnce()).toMatchObject({ expired: 1 });
+    expect(await redis.exists(keys.event(conflict.eventId))).toBe(0);
+    expect(await redis.get(keys.paymentSequence(conflict.paymentKey))).toBe(String(sequence));
+    expect(await redis.get(keys.paymentSent(conflict.paymentKey))).toBe(String(sequence));
+  });
+});
+
 describe('retention of a set-aside event whose id is not a state outcome (risk review held, token restated)', () => {
   it.each(['risk-review', 'stored-token'])('expires the dismissed `.%s` event with its operation, its index entries with it', async (suffix) => {
     const { config, ledger, events } = setup();
