@@ -180,16 +180,11 @@ export class RetentionSweep {
         // Before the step goes: whatever stops this pass after it, the next one still finds its split's record.
         if (snap.split_tender) await markSplitTenderRetiring(redis, prefix, snap.split_tender.id, now);
         const own = companions(snap, keys);
-        // Its conflict events: a dismissed one in its shard, with it in the expiry script (which checks them again); one
-        // in another shard, or delivered (its entry in the index of delivered ones, which the expiry script does not
-        // declare), each in a script of its shard first, which keeps it (and so the operation) if it was set aside
-        // meanwhile, and drops its payment's counters when nothing else uses them. A dismissed or delivered one gone
-        // before an expiry the script then refuses (a dependent moved) is one the OMS never hears or already has.
+        // Its conflict events (dismissed or delivered: final), each in a script of its shard first, which keeps it (and so
+        // the operation) if it was set aside meanwhile, and deletes the refused payment's counters when nothing else uses
+        // them (another order's, in this shard or another, the expiry script would not). One gone before an expiry the
+        // script then refuses (a dependent moved) is one the OMS never hears or already has.
         for (const e of conflicts.get(snap.id) ?? []) {
-          if (e.shard === keys.shard && e.index !== 'delivered') {
-            if (!own.events.some((c) => c.id === e.eventId)) own.events.push({ k: keys.event(e.eventId), id: e.eventId });
-            continue;
-          }
           const dropped = await events.dropConflictEvent(e);
           if (dropped !== 'expired') {
             keep(dropped);

@@ -192,6 +192,30 @@ describe('retention of a delivered idempotency-conflict event (in no index of un
     },
   );
 
+  it("deletes the counters of a dismissed one's payment, another order with no operation in the operation's shard", async () => {
+    const { config, ledger, events } = setup();
+    const now = Date.now();
+    const at = now - 500 * DAY;
+    const cmd = channelCommand('sale');
+    const id = cmd.payment.operation_reference!;
+    await ledger.create(id, cmd, at, { event: 'attempt' });
+    await ledger.transition(id, 'FAILED', { event: 'outcome' }, {}, at);
+    let refused = channelCommand('sale', {}, { operation_reference: id, amount: 2999, order_id: `${cmd.payment.order_id}-s0` });
+    for (let n = 1; shardOfPayment(refused.payment) !== shardOfPayment(cmd.payment); n += 1) {
+      refused = channelCommand('sale', {}, { operation_reference: id, amount: 2999, order_id: `${cmd.payment.order_id}-s${n}` });
+    }
+    const conflict = idempotencyConflictEvent(id, refused, commandDigest(refused), config);
+    const { sequence } = await events.recordAndCheck(conflict, at);
+    expect(await events.setAside({ ...conflict, sequence }, 'rpc_-32602', at)).toBe(true);
+    expect(await events.dismiss(conflict.eventId, 'operator@host', 'the bus will never take it', at)).not.toBeNull();
+    const keys = new ShardKeys(config.redis.keyPrefix, shardOfPayment(refused.payment));
+    expect(await redis.exists(keys.paymentSequence(conflict.paymentKey), keys.paymentSent(conflict.paymentKey))).toBe(2);
+
+    expect(await new RetentionSweep({ config, redis, logger: silentLogger(), now: () => now }).runOnce()).toMatchObject({ expired: 1 });
+    expect(await redis.exists(keys.event(conflict.eventId))).toBe(0);
+    expect(await redis.exists(keys.paymentSequence(conflict.paymentKey), keys.paymentSent(conflict.paymentKey))).toBe(0);
+  });
+
   it('keeps the counters of a payment whose order still has an operation', async () => {
     const { config, ledger, events } = setup();
     const now = Date.now();
