@@ -27,6 +27,11 @@ export interface RetentionReport {
   splitTendersExpired?: number;
   /** Operations whose expiry threw a fault of their own, left for a later pass (absent: none). */
   faulted?: number;
+  /**
+   * Idempotency-conflict events delivered before the cutoff deleted on their own (their operation went without them:
+   * recorded after the pass that expired it read its events; absent: none).
+   */
+  conflictEventsExpired?: number;
   /** The archive file written this pass (none when nothing was due). */
   archiveFile?: string;
   /** Set when the pass did not run: `disabled`, `no_archive_dir`. */
@@ -208,10 +213,15 @@ export class RetentionSweep {
       const faulted = await this.items.each(due, (d) => d.snap.id, expire);
       if (faulted > 0) report.faulted = faulted;
     }
+    // Delivered conflict events past the cutoff, whatever became of their operation: one recorded after the pass that
+    // expired its operation read that operation's events is found by nothing else.
+    for (const e of await events.deliveredConflictEventsBefore(cutoff, batch)) {
+      if ((await events.dropConflictEvent(e)) === 'expired') report.conflictEventsExpired = (report.conflictEventsExpired ?? 0) + 1;
+    }
     const retired = await this.retireLeftSplits(prefix, now, batch);
     if (retired > 0) report.splitTendersExpired = (report.splitTendersExpired ?? 0) + retired;
     lastRun.set(Math.floor(now / 1000));
-    if (report.examined > 0) {
+    if (report.examined > 0 || report.conflictEventsExpired !== undefined) {
       logger.info('retention sweep', { cutoff: new Date(cutoff).toISOString(), ...report });
     }
     return report;

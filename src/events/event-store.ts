@@ -700,6 +700,19 @@ export class EventStore {
   }
 
   /**
+   * Idempotency-conflict events delivered at or before `before` (epoch ms), at most `limit` a shard, from every shard's
+   * index of delivered ones: retention's own clock for them, whatever became of their operation.
+   */
+  async deliveredConflictEventsBefore(before: number, limit: number): Promise<ConflictEventEntry[]> {
+    const found: ConflictEventEntry[] = [];
+    for (const keys of this.shards) {
+      const ids = await this.redis.zrangebyscore(keys.deliveredConflictEvents, '-inf', String(before), 'LIMIT', 0, limit);
+      for (const eventId of ids) found.push({ eventId, shard: keys.shard, index: 'delivered' });
+    }
+    return found;
+  }
+
+  /**
    * Erasure of an idempotency-conflict event found in an index (`conflictEventsOf`, `conflictEventsInShard`): its
    * params replaced by `scrub`'s, in its shard, only if they still read as they did. `pick` sees the params first:
    * false leaves it alone. True when it changed.

@@ -216,6 +216,25 @@ describe('retention of a delivered idempotency-conflict event (in no index of un
     expect(await redis.exists(keys.paymentSequence(conflict.paymentKey), keys.paymentSent(conflict.paymentKey))).toBe(0);
   });
 
+  it('expires one delivered past the retention period whose operation is gone (it was recorded after the sweep read)', async () => {
+    const { config, events } = setup();
+    const now = Date.now();
+    const at = now - 500 * DAY;
+    const refused = channelCommand('sale', {}, { amount: 2999 });
+    const conflict = idempotencyConflictEvent(`opref-expired-${now.toString(36)}`, refused, commandDigest(refused), config);
+    const { sequence } = await events.recordAndCheck(conflict, at);
+    await events.markSent(conflict.paymentKey, sequence, conflict.eventId, at);
+    const young = idempotencyConflictEvent(`opref-expired-${now.toString(36)}-2`, refused, commandDigest(refused), config);
+    const second = await events.recordAndCheck(young, now);
+    await events.markSent(young.paymentKey, second.sequence, young.eventId, now);
+    const keys = new ShardKeys(config.redis.keyPrefix, shardOfPayment(refused.payment));
+
+    await new RetentionSweep({ config, redis, logger: silentLogger(), now: () => now }).runOnce();
+    expect(await redis.exists(keys.event(conflict.eventId))).toBe(0);
+    expect(await redis.zrange(keys.deliveredConflictEvents, 0, -1)).toEqual([young.eventId]);
+    expect(await redis.exists(keys.event(young.eventId))).toBe(1);
+  });
+
   it('keeps the counters of a payment whose order still has an operation', async () => {
     const { config, ledger, events } = setup();
     const now = Date.now();
