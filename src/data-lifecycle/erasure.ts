@@ -11,6 +11,7 @@ import { entriesAfter } from '../redis/sorted-set-cursor';
 import { readSnapshots } from './operation-snapshot';
 import { eraseSplitTender } from './split-tender-records';
 import { deadLetterArchiveKeys } from '../ops/dead-letter-store';
+import { EventStore } from '../events/event-store';
 
 /** What an erasure changed (all zero on a repeat: it is idempotent). */
 export interface ErasureSummary {
@@ -125,6 +126,23 @@ export async function eraseOrder(redis: RedisClient, prefix: string, orderId: st
       summary.historyEntries += changed.history;
       summary.events += changed.events;
     }
+  }
+  // Idempotency-conflict events: of the order's operations (in the refused command's shard, any one), and of commands of
+  // this order refused under another order's operation id (in this order's shard, naming it). Found in the event indexes,
+  // set aside, dismissed and delivered ones too (one delivered before the index of delivered ones existed is not found).
+  const store = new EventStore(redis, prefix);
+  const conflicts = [...(await store.conflictEventsOf(ids)).values()].flat();
+  const ofOrder = (params: string): boolean => {
+    try {
+      return (JSON.parse(params) as { payment?: { order_id?: unknown } }).payment?.order_id === orderId;
+    } catch {
+      return false;
+    }
+  };
+  for (const e of conflicts) if (await store.scrubConflictEvent(e, scrubJsonText)) summary.events += 1;
+  for (const e of await store.conflictEventsInShard(keys.shard)) {
+    if (conflicts.some((c) => c.eventId === e.eventId)) continue;
+    if (await store.scrubConflictEvent(e, scrubJsonText, ofOrder)) summary.events += 1;
   }
   for (const split of splits) if (await eraseSplitTender(redis, prefix, split, now)) summary.splitTenders += 1;
   summary.deadLetters = await eraseDeadLetters(redis, prefix, orderId);

@@ -28,8 +28,10 @@ export function operationKeysOf(prefix: string): OperationKeys[] {
  * Suffixes of the event ids an operation's events carry after `<operation id>.` (src/events/): one per
  * reported state, the refund pre-notice, the expiry warning, the review hold (`risk-review`), the success restated
  * with its token (`stored-token`). Adjustment events (`adj.<id>`) are found from
- * the operation's adjustments; idempotency-conflict events (`idempotency-conflict.<digest>`) from the
- * unsent index while undelivered (once delivered nothing reads them again).
+ * the operation's adjustments; idempotency-conflict events (`idempotency-conflict.<digest>`, in the refused command's
+ * shard, not always the operation's) from the unsent index while undelivered (export), and from every shard's unsent,
+ * set-aside, dismissed and delivered (`events:conflicts_delivered`) indexes by retention and erasure
+ * (`EventStore.conflictEventsOf`).
  */
 export const FIXED_EVENT_SUFFIXES = ['SUCCEEDED', 'FAILED', 'PENDING', 'UNRESOLVED', 'refund-pending', 'expiring', 'risk-review', 'stored-token'] as const;
 

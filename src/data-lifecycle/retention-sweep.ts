@@ -3,6 +3,7 @@ import { RedisClient } from '../redis/redis-connection';
 import { Config } from '../config/config';
 import { Payment } from '../contracts/payment-command';
 import { ExpiryCompanions, Ledger } from '../ledger/ledger';
+import { EventStore } from '../events/event-store';
 import { Logger } from '../logging/logger';
 import { gatewayOf, parseRoutingRecord } from '../ledger/routing-record';
 import { counter, gauge } from '../metrics/metrics-registry';
@@ -26,6 +27,11 @@ export interface RetentionReport {
   splitTendersExpired?: number;
   /** Operations whose expiry threw a fault of their own, left for a later pass (absent: none). */
   faulted?: number;
+  /**
+   * Idempotency-conflict events delivered before the cutoff deleted on their own (their operation went without them:
+   * recorded after the pass that expired it read its events; absent: none).
+   */
+  conflictEventsExpired?: number;
   /** The archive file written this pass (none when nothing was due). */
   archiveFile?: string;
   /** Set when the pass did not run: `disabled`, `no_archive_dir`. */
@@ -155,6 +161,16 @@ export class RetentionSweep {
       report.examined += found.examined;
       due.push(...found.due.map((snap) => ({ snap, keys })));
     }
+    // Idempotency-conflict events of the candidates, in any shard (the refused command's): one unsent or set aside keeps
+    // its operation as its own events do; the others go with it.
+    const events = new EventStore(redis, prefix);
+    const conflicts = await events.conflictEventsOf(due.map((d) => d.snap.id));
+    for (let i = due.length - 1; i >= 0; i -= 1) {
+      const pending = conflicts.get(due[i].snap.id)?.find((e) => e.index === 'unsent' || e.index === 'rejected');
+      if (!pending) continue;
+      keep(pending.index === 'unsent' ? 'unsent_event' : 'set_aside_event');
+      due.splice(i, 1);
+    }
     if (due.length > 0) {
       const day = new Date(now).toISOString().slice(0, 10);
       const file = resolve(join(config.retention.archiveDir, day, `retention-${new Date(now).toISOString().replace(/[:.]/g, '-')}-${due.length}.ndjson`));
@@ -168,7 +184,19 @@ export class RetentionSweep {
       const expire = async ({ snap, keys }: (typeof due)[number]): Promise<void> => {
         // Before the step goes: whatever stops this pass after it, the next one still finds its split's record.
         if (snap.split_tender) await markSplitTenderRetiring(redis, prefix, snap.split_tender.id, now);
-        const result = await ledger.expireTerminal(snap.id, cutoff, companions(snap, keys), {
+        const own = companions(snap, keys);
+        // Its conflict events (dismissed or delivered: final), each in a script of its shard first, which keeps it (and so
+        // the operation) if it was set aside meanwhile, and deletes the refused payment's counters when nothing else uses
+        // them (another order's, in this shard or another, the expiry script would not). One gone before an expiry the
+        // script then refuses (a dependent moved) is one the OMS never hears or already has.
+        for (const e of conflicts.get(snap.id) ?? []) {
+          const dropped = await events.dropConflictEvent(e);
+          if (dropped !== 'expired') {
+            keep(dropped);
+            return;
+          }
+        }
+        const result = await ledger.expireTerminal(snap.id, cutoff, own, {
           orderKey: keys.orderOf(orderOf(snap)),
           requireReconciled: config.retention.requireReconciliation,
         });
@@ -185,10 +213,15 @@ export class RetentionSweep {
       const faulted = await this.items.each(due, (d) => d.snap.id, expire);
       if (faulted > 0) report.faulted = faulted;
     }
+    // Delivered conflict events past the cutoff, whatever became of their operation: one recorded after the pass that
+    // expired its operation read that operation's events is found by nothing else.
+    for (const e of await events.deliveredConflictEventsBefore(cutoff, batch)) {
+      if ((await events.dropConflictEvent(e)) === 'expired') report.conflictEventsExpired = (report.conflictEventsExpired ?? 0) + 1;
+    }
     const retired = await this.retireLeftSplits(prefix, now, batch);
     if (retired > 0) report.splitTendersExpired = (report.splitTendersExpired ?? 0) + retired;
     lastRun.set(Math.floor(now / 1000));
-    if (report.examined > 0) {
+    if (report.examined > 0 || report.conflictEventsExpired !== undefined) {
       logger.info('retention sweep', { cutoff: new Date(cutoff).toISOString(), ...report });
     }
     return report;

@@ -1,6 +1,5 @@
 import { Logger } from '../logging/logger';
-import { counter } from '../metrics/metrics-registry';
-import { EventStore, SetAsideIndex } from './event-store';
+import { EventStore, SetAsideIndex, indexEntriesTrimmedTotal } from './event-store';
 
 /** How often the trim walks the two indexes, at most, across the fleet: every 15 minutes (a mark in Redis, `EventStore.takeTrimTurn`). */
 export const EVENT_INDEX_TRIM_INTERVAL_MS = 15 * 60_000;
@@ -8,11 +7,7 @@ export const EVENT_INDEX_TRIM_INTERVAL_MS = 15 * 60_000;
 /** Event ids a trim's log line names, at most (the count is always whole). */
 const LOGGED_IDS_MAX = 20;
 
-const trimmedTotal = counter(
-  'pb_events_index_entries_trimmed_total',
-  'Entries of the set-aside (rejected) or dismissed event index whose event no longer exists (expired by retention in an earlier release), taken out so pb_events_set_aside no longer counts them, by index',
-  ['index'],
-);
+const trimmedTotal = indexEntriesTrimmedTotal();
 
 /** What one trim did: entries taken out, by index. */
 export interface EventIndexTrimReport {

@@ -7,6 +7,7 @@ import { PaymentEvent, shardOfEvent } from './payment-event';
 import { paramsJson } from './event-json';
 import { LeaseHolder, isHolderId } from '../leases/lease-holder';
 import { counter } from '../metrics/metrics-registry';
+import { orderKeyPart } from '../ledger/order-index';
 
 // The recording of an event, as a Lua function `pb_record_event()` (reading the script's K and A) so that the ledger's outcome
 // transition can record the outcome's event in the same atomic step (`EventStore.recordStep`); RECORD_SCRIPT
@@ -77,14 +78,18 @@ return 0
 );
 
 const MARK_SENT_SCRIPT = new LuaScript(
-  luaInputs(['sent', 'unsent'], ['sequence', 'event_id']),
+  luaInputs(['sent', 'unsent', 'conflicts'], ['sequence', 'event_id', 'conflict', 'now']),
   // Raises the payment's sent watermark, never lowers it, and takes the event ('' for none) out of the unsent index.
   // Events are marked in order almost always: one SET ... GET raises the mark and reads the old one (one
-  // command, not a GET then a SET), and the rare older event marked late puts the higher mark back.
+  // command, not a GET then a SET), and the rare older event marked late puts the higher mark back. An
+  // idempotency-conflict event (`conflict` '1') taken out of the unsent index enters the index of delivered ones
+  // (`ShardKeys.deliveredConflictEvents`): nothing else names it once delivered, and retention and erasure find it there.
   `
 local cur = tonumber(redis.call('SET', K.sent, A.sequence, 'GET') or '0')
 if cur > tonumber(A.sequence) then redis.call('SET', K.sent, cur) end
-if A.event_id ~= '' then redis.call('ZREM', K.unsent, A.event_id) end
+if A.event_id ~= '' and redis.call('ZREM', K.unsent, A.event_id) == 1 and A.conflict == '1' then
+  redis.call('ZADD', K.conflicts, A.now, A.event_id)
+end
 return cur
 `,
 );
@@ -109,15 +114,27 @@ return 1
 `,
 );
 
+// The record of the event is gone (retention expired it with its operation): an entry an earlier release's retention
+// left in either index is taken out now, and the reply says which index held it, so the caller counts it as the
+// poller's trim does (`missOf`, `indexEntriesTrimmedTotal`): -1 the set-aside index, -3 the dismissed one, -4 both. `reply` wraps a
+// code as the script returns it (a number, or a table's first element).
+function goneLua(reply: (code: number) => string): string {
+  return `  local gone_r = redis.call('ZREM', K.rejected, A.event_id)
+  local gone_d = redis.call('ZREM', K.dismissed, A.event_id)
+  if gone_r == 1 and gone_d == 1 then return ${reply(-4)} end
+  if gone_r == 1 then return ${reply(-1)} end
+  if gone_d == 1 then return ${reply(-3)} end`;
+}
+
 // An operator's resend of a set-aside event: back in the unsent index, its marks cleared, and marked as resent
 // (`resend_at`), so a sender that picks it up without the resend job (the recovery sweep's revival) still sends it.
-// Returns 1 (resent), 0 (not set aside), or, its record gone: -1 when an entry of it was left in either index (taken
-// out now), -2 when none was (see GONE_LUA).
+// Returns 1 (resent), 0 (not set aside), or, its record gone: -1, -3 or -4 when an entry of it was left in an index
+// (taken out now; see goneLua), -2 when none was.
 const RESEND_SCRIPT = new LuaScript(
   luaInputs(['event', 'unsent', 'rejected', 'dismissed'], ['event_id', 'now']),
   `
 if redis.call('EXISTS', K.event) == 0 then
-  if redis.call('ZREM', K.rejected, A.event_id) + redis.call('ZREM', K.dismissed, A.event_id) > 0 then return -1 end
+${goneLua((code) => String(code))}
   return -2
 end
 if redis.call('ZREM', K.rejected, A.event_id) == 0 then return 0 end
@@ -132,12 +149,13 @@ return 1
 // neither the gauge nor a later resend sees it), into the dismissed one, who, when and why on its hash, whose
 // set-aside marks stay (why the bus refused it). The ZREM decides: of a resend and a dismissal racing on one
 // event, exactly one takes it out. Returns {1, method, sequence, payment key, set-aside reason}, {0} (not set
-// aside), or, its record gone, {-1} (an entry of it was left in either index: taken out now) or {-2} (none was).
+// aside), or, its record gone, {-1}, {-3} or {-4} (an entry of it was left in an index: taken out now; see goneLua) or
+// {-2} (none was).
 const DISMISS_SCRIPT = new LuaScript(
   luaInputs(['event', 'rejected', 'dismissed'], ['event_id', 'now', 'by', 'reason']),
   `
 if redis.call('EXISTS', K.event) == 0 then
-  if redis.call('ZREM', K.rejected, A.event_id) + redis.call('ZREM', K.dismissed, A.event_id) > 0 then return {-1} end
+${goneLua((code) => `{${code}}`)}
   return {-2}
 end
 if redis.call('ZREM', K.rejected, A.event_id) == 0 then return {0} end
@@ -164,6 +182,38 @@ return out
   true,
 );
 
+// Retention's expiry of an idempotency-conflict event recorded in another shard than its operation (the refused command's
+// anchor: see `EventStore.conflictEventsOf`), or delivered: its record and its dismissed or delivered entry go, unless it
+// is set aside or unsent (the OMS has not heard it: the operation is kept for it). Its payment's sequence counters go too
+// when nothing else will use them: the refused command's order (`has_order` '1'; its key, else the record's) has no
+// operation and every event of the payment recorded is delivered or set aside (sequence at the sent watermark).
+// Returns 'expired' (gone, or was already), else why it is kept: 'unsent_event', 'set_aside_event' (retention's reasons).
+const DROP_CONFLICT_EVENT_SCRIPT = new LuaScript(
+  luaInputs(['event', 'unsent', 'rejected', 'dismissed', 'delivered', 'seq', 'sent', 'order'], ['event_id', 'has_order']),
+  `
+if redis.call('ZSCORE', K.unsent, A.event_id) then return 'unsent_event' end
+if redis.call('ZSCORE', K.rejected, A.event_id) then return 'set_aside_event' end
+redis.call('DEL', K.event)
+redis.call('ZREM', K.dismissed, A.event_id)
+redis.call('ZREM', K.delivered, A.event_id)
+if A.has_order == '1' and redis.call('EXISTS', K.order) == 0 then
+  local seq = tonumber(redis.call('GET', K.seq) or '0')
+  if seq <= tonumber(redis.call('GET', K.sent) or '0') then redis.call('DEL', K.seq, K.sent) end
+end
+return 'expired'
+`,
+);
+
+// Erasure of one event's params (`EventStore.scrubConflictEvent`): replaced only if they still read as the caller read them.
+const REPLACE_PARAMS_SCRIPT = new LuaScript(
+  luaInputs(['event'], ['old', 'new']),
+  `
+if redis.call('HGET', K.event, 'params') ~= A.old then return 0 end
+redis.call('HSET', K.event, 'params', A.new)
+return 1
+`,
+);
+
 // The fleet's turn at the index trim (`EventStore.takeTrimTurn`): due when the mark, the time the next trim is due (epoch
 // ms), is absent or past; the taker moves it one interval on (expiring then, so a clock far ahead holds it no longer).
 const TRIM_TURN_SCRIPT = new LuaScript(
@@ -177,6 +227,20 @@ return 1
 
 /** The two indexes of set-aside events: `events:rejected` (set aside) and `events:dismissed` (dismissed by an operator). */
 export type SetAsideIndex = 'rejected' | 'dismissed';
+
+/** The infix of an idempotency-conflict event's id: `<operation id>.idempotency-conflict.<digest>` (`idempotencyConflictEvent`). */
+const CONFLICT_INFIX = '.idempotency-conflict.';
+
+/**
+ * An idempotency-conflict event found in an index (`EventStore.conflictEventsOf`): its shard is the refused
+ * command's (its payment's anchor), which may be another than the operation's it names.
+ */
+export interface ConflictEventEntry {
+  eventId: string;
+  shard: number;
+  /** The index it is in: `unsent` (not delivered yet), `rejected` (set aside), `dismissed`, `delivered` (the bus has it). */
+  index: 'unsent' | SetAsideIndex | 'delivered';
+}
 
 /** Index entries whose event is gone, taken out by `EventStore.trimDangling`. */
 export interface TrimmedEntry {
@@ -252,8 +316,39 @@ export interface DismissedEvent extends RejectedEvent {
  */
 export type SetAsideMiss = 'not_set_aside' | 'expired' | 'not_found';
 
+/** The order id of an event's params (`payment.order_id`), undefined when it names none or they do not decode. */
+function orderIdOfParams(params: string | null): string | undefined {
+  if (params === null) return undefined;
+  try {
+    const orderId = (JSON.parse(params) as { payment?: { order_id?: unknown } }).payment?.order_id;
+    return typeof orderId === 'string' && orderId !== '' ? orderId : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+/** The indexes an entry was taken out of, by the gone-record reply of the resend or dismiss script (`goneLua`). */
+const GONE_INDEXES: Readonly<Record<number, readonly SetAsideIndex[]>> = { [-1]: ['rejected'], [-3]: ['dismissed'], [-4]: ['rejected', 'dismissed'] };
+
+/**
+ * `pb_events_index_entries_trimmed_total{index}`: entries of the set-aside or dismissed index whose event no longer
+ * exists, taken out by the poller's trim (`EventIndexTrim`) or by an operator's resend or dismissal naming the event.
+ */
+export function indexEntriesTrimmedTotal() {
+  return counter(
+    'pb_events_index_entries_trimmed_total',
+    "Entries of the set-aside (rejected) or dismissed event index whose event no longer exists (expired by retention in an earlier release), taken out by the poller's trim or by an operator's resend or dismissal of the event, so pb_events_set_aside no longer counts them, by index",
+    ['index'],
+  );
+}
+
 function missOf(code: number): SetAsideMiss {
-  if (code === -1) return 'expired';
+  const gone = GONE_INDEXES[code];
+  if (gone !== undefined) {
+    // Taken out as the trim would have: counted with the trim's removals (the trim never sees this entry now).
+    for (const index of gone) indexEntriesTrimmedTotal().inc({ index });
+    return 'expired';
+  }
   return code === -2 ? 'not_found' : 'not_set_aside';
 }
 
@@ -528,11 +623,11 @@ export class EventStore {
   }
 
   /** Raises the payment's sent watermark to `sequence`; with `eventId`, also drops it from the unsent index. */
-  async markSent(paymentKey: string, sequence: number, eventId = ''): Promise<void> {
+  async markSent(paymentKey: string, sequence: number, eventId = '', now = Date.now()): Promise<void> {
     const keys = await this.keysOfPayment(paymentKey, eventId);
     await MARK_SENT_SCRIPT.run(this.redis, {
-      keys: { sent: keys.paymentSent(paymentKey), unsent: keys.unsentEvents },
-      args: { sequence, event_id: eventId },
+      keys: { sent: keys.paymentSent(paymentKey), unsent: keys.unsentEvents, conflicts: keys.deliveredConflictEvents },
+      args: { sequence, event_id: eventId, conflict: eventId.includes(CONFLICT_INFIX) ? '1' : '', now },
     });
   }
 
@@ -549,6 +644,119 @@ export class EventStore {
       args: { sequence: event.sequence, event_id: event.eventId, reason, now },
     });
     return done === 1;
+  }
+
+  /**
+   * The idempotency-conflict events (`<operation id>.idempotency-conflict.<digest>`) of the operations `ids` that an
+   * index of any shard holds (unsent, set aside, dismissed, delivered), by operation id. Such an event lives in the
+   * shard of the refused command's payment, not always its operation's, so retention and erasure find it here (one
+   * ZSCAN walk of each index, matching the infix: not on the hot path). A delivered one is in the index of delivered
+   * conflict events (`markSent`); one delivered before that index existed is in none and is not found.
+   */
+  async conflictEventsOf(ids: Iterable<string>): Promise<Map<string, ConflictEventEntry[]>> {
+    const wanted = new Set(ids);
+    const found = new Map<string, ConflictEventEntry[]>();
+    if (wanted.size === 0) return found;
+    for (const { operationId, entry } of await this.conflictEntries(this.shards, (id) => wanted.has(id))) {
+      found.set(operationId, [...(found.get(operationId) ?? []), entry]);
+    }
+    return found;
+  }
+
+  /** Every idempotency-conflict event an index (unsent, set aside, dismissed, delivered) of shard `shard` holds: erasure's look at a refused command's order. */
+  async conflictEventsInShard(shard: number): Promise<ConflictEventEntry[]> {
+    return (await this.conflictEntries([this.shards[shard]], () => true)).map((f) => f.entry);
+  }
+
+  /** The walk of `conflictEventsOf`: each index of `shards`, ZSCAN matching the infix, an entry once per event and index. */
+  private async conflictEntries(
+    shards: readonly ShardKeys[],
+    accept: (operationId: string) => boolean,
+  ): Promise<{ operationId: string; entry: ConflictEventEntry }[]> {
+    const found: { operationId: string; entry: ConflictEventEntry }[] = [];
+    for (const keys of shards) {
+      for (const index of ['unsent', 'rejected', 'dismissed', 'delivered'] as const) {
+        const key = { unsent: keys.unsentEvents, rejected: keys.rejectedEvents, dismissed: keys.dismissedEvents, delivered: keys.deliveredConflictEvents }[
+          index
+        ];
+        const seen = new Set<string>();
+        let cursor = '0';
+        do {
+          const [next, flat] = await this.redis.zscan(key, cursor, 'MATCH', `*${CONFLICT_INFIX}*`, 'COUNT', 500);
+          cursor = next;
+          for (let i = 0; i < flat.length; i += 2) {
+            const eventId = flat[i];
+            const at = eventId.lastIndexOf(CONFLICT_INFIX);
+            const operationId = eventId.slice(0, at);
+            // ZSCAN may return an entry twice (a rehash meanwhile).
+            if (at <= 0 || seen.has(eventId) || !accept(operationId)) continue;
+            seen.add(eventId);
+            found.push({ operationId, entry: { eventId, shard: keys.shard, index } });
+          }
+        } while (cursor !== '0');
+      }
+    }
+    return found;
+  }
+
+  /**
+   * Idempotency-conflict events delivered at or before `before` (epoch ms), at most `limit` a shard, from every shard's
+   * index of delivered ones: retention's own clock for them, whatever became of their operation.
+   */
+  async deliveredConflictEventsBefore(before: number, limit: number): Promise<ConflictEventEntry[]> {
+    const found: ConflictEventEntry[] = [];
+    for (const keys of this.shards) {
+      const ids = await this.redis.zrangebyscore(keys.deliveredConflictEvents, '-inf', String(before), 'LIMIT', 0, limit);
+      for (const eventId of ids) found.push({ eventId, shard: keys.shard, index: 'delivered' });
+    }
+    return found;
+  }
+
+  /**
+   * Erasure of an idempotency-conflict event found in an index (`conflictEventsOf`, `conflictEventsInShard`): its
+   * params replaced by `scrub`'s, in its shard, only if they still read as they did. `pick` sees the params first:
+   * false leaves it alone. True when it changed.
+   */
+  async scrubConflictEvent(
+    entry: Pick<ConflictEventEntry, 'eventId' | 'shard'>,
+    scrub: (params: string) => string,
+    pick: (params: string) => boolean = () => true,
+  ): Promise<boolean> {
+    const key = this.shards[entry.shard].event(entry.eventId);
+    const params = await this.redis.hget(key, 'params');
+    if (params === null || !pick(params)) return false;
+    const scrubbed = scrub(params);
+    if (scrubbed === params) return false;
+    return Number(await REPLACE_PARAMS_SCRIPT.run(this.redis, { keys: { event: key }, args: { old: params, new: scrubbed } })) === 1;
+  }
+
+  /**
+   * Deletes an idempotency-conflict event's record and its dismissed or delivered entry in its shard, with its
+   * operation's expiry (retention), unless it is unsent or set aside (checked in the same script), and its payment's
+   * sequence counters when the refused command's order has no operation and nothing of the payment is undelivered
+   * (see DROP_CONFLICT_EVENT_SCRIPT): `expired`, else why it is kept (`unsent_event`, `set_aside_event`: its
+   * operation is kept for it).
+   */
+  async dropConflictEvent(entry: Pick<ConflictEventEntry, 'eventId' | 'shard'>): Promise<'expired' | 'unsent_event' | 'set_aside_event'> {
+    const keys = this.shards[entry.shard];
+    const eventKey = keys.event(entry.eventId);
+    // The refused command's payment and order, as recorded (its order in this shard: the event's anchor).
+    const [paymentKey, params] = await this.redis.hmget(eventKey, 'payment_key', 'params');
+    const orderId = orderIdOfParams(params);
+    const done = await DROP_CONFLICT_EVENT_SCRIPT.run(this.redis, {
+      keys: {
+        event: eventKey,
+        unsent: keys.unsentEvents,
+        rejected: keys.rejectedEvents,
+        dismissed: keys.dismissedEvents,
+        delivered: keys.deliveredConflictEvents,
+        seq: keys.paymentSequence(paymentKey ?? ''),
+        sent: keys.paymentSent(paymentKey ?? ''),
+        order: orderId === undefined ? eventKey : keys.order(orderKeyPart(orderId)),
+      },
+      args: { event_id: entry.eventId, has_order: orderId !== undefined && paymentKey !== null ? '1' : '0' },
+    });
+    return done === 'unsent_event' || done === 'set_aside_event' ? done : 'expired';
   }
 
   /** Set-aside events, oldest first, from every shard; an entry whose event is gone is dropped from the index. */

@@ -214,6 +214,14 @@ export class ShardKeys {
   get dismissedEvents(): string {
     return `${this.base}events:dismissed`;
   }
+  /**
+   * Sorted set: idempotency-conflict events delivered to the bus (`EventStore.markSent`; score = when, ms), which no
+   * other index names once delivered: retention expires them with their operation, erasure scrubs them
+   * (`EventStore.conflictEventsOf`).
+   */
+  get deliveredConflictEvents(): string {
+    return `${this.base}events:conflicts_delivered`;
+  }
   paymentSequence(paymentKey: string): string {
     return `${this.base}payment:${paymentKey}:seq`;
   }

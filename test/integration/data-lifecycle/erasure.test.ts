@@ -13,6 +13,10 @@ import { eraseOrder } from '../../../src/data-lifecycle/erasure';
 import { RedisClient } from '../../../src/redis/redis-connection';
 import { testNamespace } from '../../support/test-config';
 import { channelCommand } from '../../support/fixtures';
+import { Ledger } from '../../../src/ledger/ledger';
+import { PaymentCommand } from '../../../src/contracts/payment-command';
+import { idempotencyConflictEvent } from '../../../src/events/idempotency-conflict-event';
+import { commandDigest } from '../../../src/ledger/command-digest';
 
 let ctx: OpsContext;
 let seeded: SeededLedger;
@@ -197,5 +201,74 @@ describe("erasure of an order's dead letters", () => {
     } finally {
       await unlinkMatching(ctx.redis, `${prefix}*`);
     }
+  });
+});
+
+describe('erasure of idempotency-conflict events (in the refused command shard, not always the operation one)', () => {
+  it("scrubs those of the order's operations and those of its own refused commands, set aside or dismissed, in any shard", async () => {
+    const prefix = ctx.config.redis.keyPrefix;
+    const ledger = new Ledger(ctx.redis, prefix);
+    const events = new EventStore(ctx.redis, prefix);
+    const now = Date.now();
+    const customer = { custom_attributes: { email: 'ada@example.com' } };
+    // An operation of order A, and a command under its id with other money and order B (another shard).
+    const original = channelCommand('sale', {}, { order_id: `ERASE-A-${now.toString(36)}` });
+    const id = original.payment.operation_reference!;
+    await ledger.create(id, original, now, { event: 'attempt' });
+    let refused = channelCommand('sale', {}, { ...customer, operation_reference: id, amount: 2999, order_id: `ERASE-B-${now.toString(36)}` });
+    for (let n = 0; shardOfOrder(refused.payment.order_id!) === shardOfOrder(original.payment.order_id!); n += 1) {
+      refused = channelCommand('sale', {}, { ...customer, operation_reference: id, amount: 2999, order_id: `ERASE-B-${now.toString(36)}-${n}` });
+    }
+    const record = async (cmd: PaymentCommand, opId: string, dismiss: boolean): Promise<{ key: string; eventId: string }> => {
+      const event = idempotencyConflictEvent(opId, cmd, commandDigest(cmd), ctx.config);
+      const { sequence } = await events.recordAndCheck(event, now);
+      expect(await events.setAside({ ...event, sequence }, 'rpc_-32602', now)).toBe(true);
+      if (dismiss) expect(await events.dismiss(event.eventId, 'operator@host', 'the bus will never take it', now)).not.toBeNull();
+      return { key: new ShardKeys(prefix, shardOfOrder(cmd.payment.order_id!)).event(event.eventId), eventId: event.eventId };
+    };
+    const ofOperation = await record(refused, id, false);
+    // A command of order C refused under an operation of order D: C's event, in C's shard, names C.
+    const own = channelCommand('sale', {}, { ...customer, amount: 2999, order_id: `ERASE-C-${now.toString(36)}` });
+    const ofCommand = await record(own, `opref-of-another-order-${now.toString(36)}`, true);
+    for (const e of [ofOperation, ofCommand]) expect(await ctx.redis.hget(e.key, 'params')).toMatch(PERSONAL);
+
+    expect((await eraseOrder(ctx.redis, prefix, original.payment.order_id!, now)).events).toBe(1);
+    expect(await ctx.redis.hget(ofOperation.key, 'params')).not.toMatch(PERSONAL);
+    expect((await eraseOrder(ctx.redis, prefix, own.payment.order_id!, now)).events).toBe(1);
+    expect(await ctx.redis.hget(ofCommand.key, 'params')).not.toMatch(PERSONAL);
+    // Still listed, as set aside and dismissed: only what describes the customer went.
+    expect((await events.rejected(1000)).map((e) => e.eventId)).toContain(ofOperation.eventId);
+    expect((await eraseOrder(ctx.redis, prefix, original.payment.order_id!, now)).events).toBe(0);
+  });
+});
+
+describe('erasure of a delivered idempotency-conflict event', () => {
+  it("scrubs one of the order's operations and one of its own refused commands once the bus has them", async () => {
+    const prefix = ctx.config.redis.keyPrefix;
+    const ledger = new Ledger(ctx.redis, prefix);
+    const events = new EventStore(ctx.redis, prefix);
+    const now = Date.now();
+    const tag = `${now.toString(36)}-d`;
+    const customer = { custom_attributes: { email: 'ada@example.com' } };
+    const original = channelCommand('sale', {}, { order_id: `ERASE-DA-${tag}` });
+    const id = original.payment.operation_reference!;
+    await ledger.create(id, original, now, { event: 'attempt' });
+    const refused = channelCommand('sale', {}, { ...customer, operation_reference: id, amount: 2999, order_id: `ERASE-DB-${tag}` });
+    const own = channelCommand('sale', {}, { ...customer, amount: 2999, order_id: `ERASE-DC-${tag}` });
+    const delivered = async (cmd: PaymentCommand, opId: string): Promise<string> => {
+      const event = idempotencyConflictEvent(opId, cmd, commandDigest(cmd), ctx.config);
+      const { sequence } = await events.recordAndCheck(event, now);
+      await events.markSent(event.paymentKey, sequence, event.eventId);
+      const key = new ShardKeys(prefix, shardOfOrder(cmd.payment.order_id!)).event(event.eventId);
+      expect(await ctx.redis.hget(key, 'params')).toMatch(PERSONAL);
+      return key;
+    };
+    const ofOperation = await delivered(refused, id);
+    const ofCommand = await delivered(own, `opref-of-another-order-${tag}`);
+
+    expect((await eraseOrder(ctx.redis, prefix, original.payment.order_id!, now)).events).toBe(1);
+    expect(await ctx.redis.hget(ofOperation, 'params')).not.toMatch(PERSONAL);
+    expect((await eraseOrder(ctx.redis, prefix, own.payment.order_id!, now)).events).toBe(1);
+    expect(await ctx.redis.hget(ofCommand, 'params')).not.toMatch(PERSONAL);
   });
 });

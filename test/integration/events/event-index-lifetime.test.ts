@@ -16,7 +16,9 @@ import { silentLogger } from '../../../src/logging/logger';
 import { metricValue } from '../../../src/metrics/metrics-registry';
 import { setScrapeCollector } from '../../../src/metrics/scrape-gauges';
 import { scrapeSnapshot } from '../../../src/processes/scrape-snapshot';
-import { ShardKeys } from '../../../src/redis/key-layout';
+import { ShardKeys, shardOfPayment } from '../../../src/redis/key-layout';
+import { idempotencyConflictEvent } from '../../../src/events/idempotency-conflict-event';
+import { commandDigest } from '../../../src/ledger/command-digest';
 import { unlinkMatching } from '../../../src/redis/key-scan';
 import { RedisClient } from '../../../src/redis/redis-connection';
 import { captureLogger } from '../../support/capture-logger';
@@ -117,6 +119,146 @@ describe('retention of a set-aside or dismissed event', () => {
     expect(await new RetentionSweep({ config, redis, logger: silentLogger(), now: () => now }).runOnce()).toMatchObject({ expired: 1 });
     expect(await redis.zscore(setAside.keys.dismissedEvents, setAside.event.eventId)).toBeNull();
     expect(await setAsideGauge(config)).toBe(0);
+  });
+});
+
+describe("retention of a set-aside idempotency-conflict event (in the refused command's shard, not always its operation's)", () => {
+  it.each(['another shard', 'its shard'])(
+    'keeps the operation while the event is set aside; once dismissed, expires it with the event and its entry (%s)',
+    async (where) => {
+      const { config, ledger, events } = setup();
+      const now = Date.now();
+      const at = now - 500 * DAY;
+      const cmd = channelCommand('sale');
+      const id = cmd.payment.operation_reference!;
+      await ledger.create(id, cmd, at, { event: 'attempt' });
+      await ledger.transition(id, 'FAILED', { event: 'outcome' }, {}, at);
+      // The same operation id with other money, under another order (another anchor: another shard) or the same one.
+      let refused = channelCommand('sale', {}, { operation_reference: id, amount: 2999, order_id: cmd.payment.order_id });
+      for (let n = 0; where === 'another shard' && shardOfPayment(refused.payment) === shardOfPayment(cmd.payment); n += 1) {
+        refused = channelCommand('sale', {}, { operation_reference: id, amount: 2999, order_id: `${cmd.payment.order_id}-other-${n}` });
+      }
+      expect(shardOfPayment(refused.payment) !== shardOfPayment(cmd.payment)).toBe(where === 'another shard');
+      const conflict = idempotencyConflictEvent(id, refused, commandDigest(refused), config);
+      const { sequence } = await events.recordAndCheck(conflict, at);
+      expect(await events.setAside({ ...conflict, sequence }, 'rpc_-32602', at)).toBe(true);
+      const eventKeys = new ShardKeys(config.redis.keyPrefix, shardOfPayment(refused.payment));
+      const sweep = new RetentionSweep({ config, redis, logger: silentLogger(), now: () => now });
+
+      // Set aside: the OMS has not heard it, an operator decides; its operation stays.
+      expect(await sweep.runOnce()).toMatchObject({ expired: 0, kept: { set_aside_event: 1 } });
+      expect(await ledger.get(id)).not.toBeNull();
+      expect((await events.rejected()).map((e) => e.eventId)).toEqual([conflict.eventId]);
+
+      // Dismissed: it goes with its operation, its record and its entry.
+      expect(await events.dismiss(conflict.eventId, 'operator@host', 'the bus will never take it', now - 499 * DAY)).not.toBeNull();
+      expect(await sweep.runOnce()).toMatchObject({ expired: 1 });
+      expect(await ledger.get(id)).toBeNull();
+      expect(await redis.exists(eventKeys.event(conflict.eventId))).toBe(0);
+      expect(await redis.zscore(eventKeys.dismissedEvents, conflict.eventId)).toBeNull();
+      expect(await events.dismissed()).toEqual([]);
+    },
+  );
+});
+
+describe('retention of a delivered idempotency-conflict event (in no index of undelivered or set-aside events)', () => {
+  it.each(['another shard', 'its shard'])(
+    'expires it with its operation, with its entry and (another order, no operation of its own) its payment counters (%s)',
+    async (where) => {
+      const { config, ledger, events } = setup();
+      const now = Date.now();
+      const at = now - 500 * DAY;
+      const cmd = channelCommand('sale');
+      const id = cmd.payment.operation_reference!;
+      await ledger.create(id, cmd, at, { event: 'attempt' });
+      await ledger.transition(id, 'FAILED', { event: 'outcome' }, {}, at);
+      let refused = channelCommand('sale', {}, { operation_reference: id, amount: 2999, order_id: cmd.payment.order_id });
+      for (let n = 0; where === 'another shard' && shardOfPayment(refused.payment) === shardOfPayment(cmd.payment); n += 1) {
+        refused = channelCommand('sale', {}, { operation_reference: id, amount: 2999, order_id: `${cmd.payment.order_id}-other-${n}` });
+      }
+      const conflict = idempotencyConflictEvent(id, refused, commandDigest(refused), config);
+      const { sequence } = await events.recordAndCheck(conflict, at);
+      // Delivered, as the sender marks it: in no index of undelivered or set-aside events any more.
+      await events.markSent(conflict.paymentKey, sequence, conflict.eventId);
+      const eventKeys = new ShardKeys(config.redis.keyPrefix, shardOfPayment(refused.payment));
+      expect(await redis.exists(eventKeys.event(conflict.eventId))).toBe(1);
+      const sweep = new RetentionSweep({ config, redis, logger: silentLogger(), now: () => now });
+
+      expect(await sweep.runOnce()).toMatchObject({ expired: 1 });
+      expect(await ledger.get(id)).toBeNull();
+      expect(await redis.exists(eventKeys.event(conflict.eventId))).toBe(0);
+      expect(await redis.exists(eventKeys.paymentSequence(conflict.paymentKey), eventKeys.paymentSent(conflict.paymentKey))).toBe(0);
+      expect(await redis.exists(eventKeys.deliveredConflictEvents)).toBe(0);
+    },
+  );
+
+  it("deletes the counters of a dismissed one's payment, another order with no operation in the operation's shard", async () => {
+    const { config, ledger, events } = setup();
+    const now = Date.now();
+    const at = now - 500 * DAY;
+    const cmd = channelCommand('sale');
+    const id = cmd.payment.operation_reference!;
+    await ledger.create(id, cmd, at, { event: 'attempt' });
+    await ledger.transition(id, 'FAILED', { event: 'outcome' }, {}, at);
+    let refused = channelCommand('sale', {}, { operation_reference: id, amount: 2999, order_id: `${cmd.payment.order_id}-s0` });
+    for (let n = 1; shardOfPayment(refused.payment) !== shardOfPayment(cmd.payment); n += 1) {
+      refused = channelCommand('sale', {}, { operation_reference: id, amount: 2999, order_id: `${cmd.payment.order_id}-s${n}` });
+    }
+    const conflict = idempotencyConflictEvent(id, refused, commandDigest(refused), config);
+    const { sequence } = await events.recordAndCheck(conflict, at);
+    expect(await events.setAside({ ...conflict, sequence }, 'rpc_-32602', at)).toBe(true);
+    expect(await events.dismiss(conflict.eventId, 'operator@host', 'the bus will never take it', at)).not.toBeNull();
+    const keys = new ShardKeys(config.redis.keyPrefix, shardOfPayment(refused.payment));
+    expect(await redis.exists(keys.paymentSequence(conflict.paymentKey), keys.paymentSent(conflict.paymentKey))).toBe(2);
+
+    expect(await new RetentionSweep({ config, redis, logger: silentLogger(), now: () => now }).runOnce()).toMatchObject({ expired: 1 });
+    expect(await redis.exists(keys.event(conflict.eventId))).toBe(0);
+    expect(await redis.exists(keys.paymentSequence(conflict.paymentKey), keys.paymentSent(conflict.paymentKey))).toBe(0);
+  });
+
+  it('expires one delivered past the retention period whose operation is gone (it was recorded after the sweep read)', async () => {
+    const { config, events } = setup();
+    const now = Date.now();
+    const at = now - 500 * DAY;
+    const refused = channelCommand('sale', {}, { amount: 2999 });
+    const conflict = idempotencyConflictEvent(`opref-expired-${now.toString(36)}`, refused, commandDigest(refused), config);
+    const { sequence } = await events.recordAndCheck(conflict, at);
+    await events.markSent(conflict.paymentKey, sequence, conflict.eventId, at);
+    const young = idempotencyConflictEvent(`opref-expired-${now.toString(36)}-2`, refused, commandDigest(refused), config);
+    const second = await events.recordAndCheck(young, now);
+    await events.markSent(young.paymentKey, second.sequence, young.eventId, now);
+    const keys = new ShardKeys(config.redis.keyPrefix, shardOfPayment(refused.payment));
+
+    await new RetentionSweep({ config, redis, logger: silentLogger(), now: () => now }).runOnce();
+    expect(await redis.exists(keys.event(conflict.eventId))).toBe(0);
+    expect(await redis.zrange(keys.deliveredConflictEvents, 0, -1)).toEqual([young.eventId]);
+    expect(await redis.exists(keys.event(young.eventId))).toBe(1);
+  });
+
+  it('keeps the counters of a payment whose order still has an operation', async () => {
+    const { config, ledger, events } = setup();
+    const now = Date.now();
+    const at = now - 500 * DAY;
+    const cmd = channelCommand('sale');
+    const id = cmd.payment.operation_reference!;
+    await ledger.create(id, cmd, at, { event: 'attempt' });
+    await ledger.transition(id, 'FAILED', { event: 'outcome' }, {}, at);
+    let refused = channelCommand('sale', {}, { operation_reference: id, amount: 2999, order_id: `${cmd.payment.order_id}-b` });
+    for (let n = 0; shardOfPayment(refused.payment) === shardOfPayment(cmd.payment); n += 1) {
+      refused = channelCommand('sale', {}, { operation_reference: id, amount: 2999, order_id: `${cmd.payment.order_id}-b${n}` });
+    }
+    // Order B has an operation of its own (recent, live): its counters are that operation's too.
+    const own = channelCommand('sale', {}, { order_id: refused.payment.order_id });
+    await ledger.create(own.payment.operation_reference!, own, now, { event: 'attempt' });
+    const conflict = idempotencyConflictEvent(id, refused, commandDigest(refused), config);
+    const { sequence } = await events.recordAndCheck(conflict, at);
+    await events.markSent(conflict.paymentKey, sequence, conflict.eventId);
+    const keys = new ShardKeys(config.redis.keyPrefix, shardOfPayment(refused.payment));
+
+    expect(await new RetentionSweep({ config, redis, logger: silentLogger(), now: () => now }).runOnce()).toMatchObject({ expired: 1 });
+    expect(await redis.exists(keys.event(conflict.eventId))).toBe(0);
+    expect(await redis.get(keys.paymentSequence(conflict.paymentKey))).toBe(String(sequence));
+    expect(await redis.get(keys.paymentSent(conflict.paymentKey))).toBe(String(sequence));
   });
 });
 
@@ -228,6 +370,8 @@ describe('an operator resending or dismissing an event whose record is gone', ()
     await redis.zadd(keys.rejectedEvents, now - 300 * DAY, 'gone-resent.FAILED');
     await redis.zadd(keys.rejectedEvents, now - 300 * DAY, 'gone-dismissed.FAILED');
     await redis.zadd(keys.dismissedEvents, now - 300 * DAY, 'gone-twice.FAILED');
+    const trimmed = async (index: 'rejected' | 'dismissed') => metricValue('pb_events_index_entries_trimmed_total', { index });
+    const before = { rejected: await trimmed('rejected'), dismissed: await trimmed('dismissed') };
 
     const resend = opsOutput();
     expect(await opsResendEvents(ctx, resend, { ids: ['gone-resent.FAILED'] })).toBe(1);
@@ -235,6 +379,9 @@ describe('an operator resending or dismissing an event whose record is gone', ()
     const dismiss = opsOutput();
     expect(await opsDismissEvents(ctx, dismiss, { ids: ['gone-dismissed.FAILED', 'gone-twice.FAILED'], reason: 'the bus will never take it' })).toBe(1);
     expect(dismiss.text()).toBe('gone-dismissed.FAILED: expired\ngone-twice.FAILED: expired\n');
+    // Counted with the trim's removals, by the index that held each entry: the trim will never see them now.
+    expect(await trimmed('rejected')).toBe(before.rejected + 2);
+    expect(await trimmed('dismissed')).toBe(before.dismissed + 1);
     expect(await redis.zcard(keys.rejectedEvents)).toBe(0);
     expect(await redis.zcard(keys.dismissedEvents)).toBe(0);
     expect(await redis.exists(keys.event('gone-resent.FAILED'), keys.event('gone-dismissed.FAILED'))).toBe(0);
@@ -256,5 +403,7 @@ describe('an operator resending or dismissing an event whose record is gone', ()
     const dismissAgain = opsOutput();
     expect(await opsDismissEvents(ctx, dismissAgain, { ids: [expired.event.eventId], reason: 'the bus will never take it' })).toBe(1);
     expect(dismissAgain.text()).toBe(`${expired.event.eventId}: not found\n`);
+    expect(await trimmed('rejected')).toBe(before.rejected + 2);
+    expect(await trimmed('dismissed')).toBe(before.dismissed + 1);
   });
 });

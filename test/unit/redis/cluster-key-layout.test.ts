@@ -49,6 +49,7 @@ describe('Redis Cluster key layout', () => {
         k.unsentEvents,
         k.rejectedEvents,
         k.dismissedEvents,
+        k.deliveredConflictEvents,
         k.paymentSequence('stripe:acct:ORDER-1'),
         k.paymentSent('stripe:acct:ORDER-1'),
         k.retentionHold,
