@@ -77,19 +77,30 @@ return 0
 `,
 );
 
-const MARK_SENT_SCRIPT = new LuaScript(
-  luaInputs(['sent', 'unsent', 'conflicts'], ['sequence', 'event_id', 'conflict', 'now']),
-  // Raises the payment's sent watermark, never lowers it, and takes the event ('' for none) out of the unsent index.
-  // Events are marked in order almost always: one SET ... GET raises the mark and reads the old one (one
-  // command, not a GET then a SET), and the rare older event marked late puts the higher mark back. An
-  // idempotency-conflict event (`conflict` '1') taken out of the unsent index enters the index of delivered ones
-  // (`ShardKeys.deliveredConflictEvents`): nothing else names it once delivered, and retention and erasure find it there.
-  `
+/** Raises the payment's sent watermark, never lowers it: `cur`, the mark before (the mark-sent scripts' start). */
+const RAISE_SENT_MARK_LUA = `
 local cur = tonumber(redis.call('SET', K.sent, A.sequence, 'GET') or '0')
 if cur > tonumber(A.sequence) then redis.call('SET', K.sent, cur) end
-if A.event_id ~= '' and redis.call('ZREM', K.unsent, A.event_id) == 1 and A.conflict == '1' then
-  redis.call('ZADD', K.conflicts, A.now, A.event_id)
-end
+`;
+
+const MARK_SENT_SCRIPT = new LuaScript(
+  luaInputs(['sent', 'unsent'], ['sequence', 'event_id']),
+  // Raises the payment's sent watermark, never lowers it, and takes the event ('' for none) out of the unsent index.
+  // Events are marked in order almost always: one SET ... GET raises the mark and reads the old one (one
+  // command, not a GET then a SET), and the rare older event marked late puts the higher mark back.
+  `${RAISE_SENT_MARK_LUA}
+if A.event_id ~= '' then redis.call('ZREM', K.unsent, A.event_id) end
+return cur
+`,
+);
+
+// An idempotency-conflict event taken out of the unsent index also enters the index of delivered ones
+// (`ShardKeys.deliveredConflictEvents`): nothing else names it once delivered, and retention and erasure find it there.
+// A script of its own: every other event (one a command) keeps the two keys and two arguments above.
+const MARK_CONFLICT_SENT_SCRIPT = new LuaScript(
+  luaInputs(['sent', 'unsent', 'conflicts'], ['sequence', 'event_id', 'now']),
+  `${RAISE_SENT_MARK_LUA}
+if redis.call('ZREM', K.unsent, A.event_id) == 1 then redis.call('ZADD', K.conflicts, A.now, A.event_id) end
 return cur
 `,
 );
@@ -625,10 +636,14 @@ export class EventStore {
   /** Raises the payment's sent watermark to `sequence`; with `eventId`, also drops it from the unsent index. */
   async markSent(paymentKey: string, sequence: number, eventId = '', now = Date.now()): Promise<void> {
     const keys = await this.keysOfPayment(paymentKey, eventId);
-    await MARK_SENT_SCRIPT.run(this.redis, {
-      keys: { sent: keys.paymentSent(paymentKey), unsent: keys.unsentEvents, conflicts: keys.deliveredConflictEvents },
-      args: { sequence, event_id: eventId, conflict: eventId.includes(CONFLICT_INFIX) ? '1' : '', now },
-    });
+    if (eventId.includes(CONFLICT_INFIX)) {
+      await MARK_CONFLICT_SENT_SCRIPT.run(this.redis, {
+        keys: { sent: keys.paymentSent(paymentKey), unsent: keys.unsentEvents, conflicts: keys.deliveredConflictEvents },
+        args: { sequence, event_id: eventId, now },
+      });
+      return;
+    }
+    await MARK_SENT_SCRIPT.run(this.redis, { keys: { sent: keys.paymentSent(paymentKey), unsent: keys.unsentEvents }, args: { sequence, event_id: eventId } });
   }
 
   /**
