@@ -1,3 +1,5 @@
+import { Counter } from 'prom-client';
+import { counter } from '../metrics/metrics-registry';
 import { attemptIdempotencyKey, attemptSince } from './attempt-key';
 import { notePspWait } from '../admission/psp-wait';
 import { markOperation } from '../metrics/stage-timing';
@@ -474,7 +476,44 @@ export class DeliveryService {
         log.error('operation failed: gateway did not take it within delivery.max_age_ms', { reason: 'UNRESPONSIVE' });
       return { kind: 'done', state: failed.state };
     }
+    if (
+      op.state === 'SENT' &&
+      op.attempts > 0 &&
+      route.transformer.resendIsNewRequest === true &&
+      inquirySupport(route.transformer, op.command) === 'supported' &&
+      lastAttemptUnfinished(await this.deps.ledger.interactions(op.id))
+    ) {
+      breaker.release(); // we did not call: a reserved probe is freed, the breaker stays as it is
+      return this.unfinishedAttemptUnknown(op, route);
+    }
     return this.send(op, ctx.context, route, breaker);
+  }
+
+  /**
+   * A SENT operation whose last attempt has no recorded end (its worker died mid-call; the recovery sweep revived it) at
+   * a PSP that takes no idempotency key (`resendIsNewRequest`): sent again, it would be a new request, which the PSP's
+   * duplicate check catches only for a while (Cybersource: 15 minutes), so a revival after every worker was down
+   * longer could move the money twice. It becomes UNKNOWN instead (only from the state and attempt count read), and
+   * its next delivery asks first, as for any outcome unknown: settled by what the PSP holds, resent only on a miss
+   * that proves it never landed. Counted (`pb_unfinished_attempts_asked_total`) and logged.
+   */
+  private async unfinishedAttemptUnknown(op: OperationRecord, route: GatewayRoute): Promise<DeliveryStep> {
+    const detail = { event: 'unfinished_attempt', cause: 'no idempotency key at the PSP: asked about before any resend' };
+    const moved = await this.deps.ledger.transition(op.id, 'UNKNOWN', detail, {
+      nextCheckAt: this.now() + this.deps.config.poller.scheduleMs[0],
+      pollStep: 0,
+      onlyFrom: 'SENT',
+      onlyAttempts: op.attempts,
+    });
+    if (!moved.applied) return { kind: 'done', state: moved.from ?? op.state };
+    unfinishedAttemptsAsked().inc({ gateway: route.gateway.name });
+    this.deps.logger.warn('attempt with no recorded end at a PSP that takes no idempotency key: UNKNOWN, asked about before it is ever sent again', {
+      operation_id: op.id,
+      gateway: route.gateway.name,
+      command: op.command,
+      attempts: op.attempts,
+    });
+    return { kind: 'retry', reason: 'an attempt with no recorded end: asked about before any resend' };
   }
 
   /**
@@ -1503,6 +1542,18 @@ function lastAttemptUnfinished(history: readonly Interaction[]): boolean {
 
 /** History entries that end an attempt: its answer, its error, or a status inquiry about it. */
 const ATTEMPT_ENDS: ReadonlySet<string> = new Set(['outcome', 'send_error', 'inquiry', 'inquiry_error', 'inquiry_lag', 'failover']);
+
+/**
+ * `pb_unfinished_attempts_asked_total{gateway}`: attempts with no recorded end (a worker killed mid-call) at a PSP that
+ * takes no idempotency key, made UNKNOWN so that a status inquiry comes before any resend (`resendIsNewRequest`).
+ */
+function unfinishedAttemptsAsked(): Counter<'gateway'> {
+  return counter(
+    'pb_unfinished_attempts_asked_total',
+    'Attempts with no recorded end (a worker killed mid-call) at a PSP that takes no idempotency key, made UNKNOWN so that a status inquiry comes before any resend, by gateway',
+    ['gateway'],
+  );
+}
 
 /** A resend's answer read as the replay of the attempt before it; a replay never answers "never landed". */
 function replayOutcome(route: GatewayRoute, ctx: OperationContext, response: GatewayResponse): GatewayOutcome {

@@ -631,6 +631,14 @@ export interface GatewayTransformer {
    * while a status inquiry cannot tell yet (`inquiryLagMs`). Default false.
    */
   readonly resendReplays?: boolean;
+  /**
+   * Whether the PSP takes no idempotency key, so that a request sent again is a new request (Cybersource: only its
+   * duplicate check, the merchant reference within 15 minutes, stands between a resend and a second transaction). An
+   * attempt with no recorded end (a worker killed mid-call, revived by the recovery sweep, maybe after every worker
+   * was down for longer than that check) is then never sent again before a status inquiry: the operation becomes
+   * UNKNOWN and takes that path (its search lag and horizon included). Default false.
+   */
+  readonly resendIsNewRequest?: boolean;
   /** Status inquiry for an operation whose outcome is PENDING, UNKNOWN or UNRESOLVED. */
   buildStatusRequest(ctx: OperationContext, gateway: GatewayConfig): GatewayRequest;
   /** `null` when the PSP has no trace of the operation (it never landed: safe to send again). */

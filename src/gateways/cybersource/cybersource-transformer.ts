@@ -86,6 +86,8 @@ function webhookKeys(gateway: GatewayConfig): CybersourceWebhookKey[] {
 export const cybersourceTransformer: GatewayTransformer = {
   type: 'cybersource',
   supports: SUPPORTED,
+  // The 2020-02-17 API takes no idempotency key: a resend after an attempt with no recorded end asks first.
+  resendIsNewRequest: true,
 
   buildRequest(ctx: OperationContext, gateway: GatewayConfig): GatewayRequest {
     return buildCybersourceRequest(ctx, gateway);

@@ -11,6 +11,7 @@ import { createGatewayClients } from '../../../src/gateways/gateway-registry';
 import { CYBERSOURCE_SEARCH_HORIZON_MS, CYBERSOURCE_SEARCH_LAG_MS } from '../../../src/gateways/cybersource/cybersource-transformer';
 import { Ledger } from '../../../src/ledger/ledger';
 import { silentLogger } from '../../../src/logging/logger';
+import { metricValue } from '../../../src/metrics/metrics-registry';
 import { createRedis } from '../../../src/redis/redis-connection';
 import { ConfiguredGatewayRouter } from '../../../src/routing/configured-gateway-router';
 import { purgeNamespace } from '../../../harness/twins/local-stack/local-stack';
@@ -191,5 +192,30 @@ describe('Cybersource: a status-search miss of an attempt older than the search 
     const history = await ledger.interactions(id);
     expect(history.find((h) => h.event === 'inquiry_lag')).toMatchObject({ found: false, horizon_ms: CYBERSOURCE_SEARCH_HORIZON_MS });
     expect(history.some((h) => h.event === 'inquiry')).toBe(false);
+  });
+});
+
+describe('Cybersource: an attempt with no recorded end (its worker killed mid-call), revived after the duplicate window', () => {
+  it('is never sent again before a status inquiry: UNKNOWN first, then settled by what the search finds, no second capture', async () => {
+    psp.indexed = true;
+    const captures = psp.captures;
+    const ledger = new Ledger(redis, config.redis.keyPrefix);
+    const { service, events } = deliveryService(ledger);
+    const command = channelCommand('capture', {}, { gateway: 'cybs', gateway_key: PAYMENT_ID, currency: 'USD' });
+    const id = command.payment.operation_reference!;
+    await ledger.create(id, command);
+    // Sent 20 minutes ago (past Cybersource's 15-minute duplicate check) and nothing after: the worker died mid-call.
+    await ledger.transition(id, 'SENT', { event: 'attempt', attempt: 1 }, { countAttempt: true }, Date.now() - 20 * 60_000);
+    const before = (await metricValue('pb_unfinished_attempts_asked_total', { gateway: 'cybs' })) ?? 0;
+
+    expect(await service.deliver(id)).toEqual({ kind: 'retry', reason: 'an attempt with no recorded end: asked about before any resend' });
+    expect((await ledger.get(id))?.state).toBe('UNKNOWN');
+    expect(psp.captures).toBe(captures);
+    expect(await metricValue('pb_unfinished_attempts_asked_total', { gateway: 'cybs' })).toBe(before + 1);
+    expect((await ledger.interactions(id)).at(-1)).toMatchObject({ event: 'unfinished_attempt' });
+
+    expect(await service.deliver(id)).toEqual({ kind: 'done', state: 'SUCCEEDED' });
+    expect(await events.load(`${id}.SUCCEEDED`)).not.toBeNull();
+    expect(psp.captures).toBe(captures);
   });
 });
