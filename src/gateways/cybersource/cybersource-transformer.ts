@@ -86,8 +86,11 @@ function webhookKeys(gateway: GatewayConfig): CybersourceWebhookKey[] {
 export const cybersourceTransformer: GatewayTransformer = {
   type: 'cybersource',
   supports: SUPPORTED,
-  // The 2020-02-17 API takes no idempotency key: a resend after an attempt with no recorded end asks first.
-  resendIsNewRequest: true,
+  // The 2020-02-17 API takes no idempotency key: a resend after an attempt with no recorded end asks first. Not a
+  // tokenize: its search never finds it, and a second payment instrument moves no money (resent as before).
+  resendIsNewRequest(command: CommandType): boolean {
+    return command !== 'tokenize';
+  },
 
   buildRequest(ctx: OperationContext, gateway: GatewayConfig): GatewayRequest {
     return buildCybersourceRequest(ctx, gateway);

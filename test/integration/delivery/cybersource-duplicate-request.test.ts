@@ -27,7 +27,7 @@ const PAYMENT_ID = '6381278241084565908266';
  * 400 `DUPLICATE_REQUEST`, as Cybersource documents (reason 104: the merchant reference matches another
  * transaction sent in the last 15 minutes).
  */
-const psp = { indexed: false, captures: 0, searches: 0 };
+const psp = { indexed: false, captures: 0, searches: 0, tokenizes: 0 };
 let server: http.Server;
 let baseUrl: string;
 let config: Config;
@@ -51,6 +51,10 @@ beforeAll(async () => {
           reason: 'DUPLICATE_REQUEST',
           message: 'Declined - The merchant reference number was already used',
         });
+      }
+      if (req.method === 'POST' && req.url === '/tms/v1/paymentinstruments') {
+        psp.tokenizes += 1;
+        return json(201, { id: 'F1A2B3C4D5E6F7A8B9C0D1E2F3A4B5C6', state: 'ACTIVE' });
       }
       if (req.method === 'POST' && req.url === '/tss/v2/searches') {
         psp.searches += 1;
@@ -217,5 +221,24 @@ describe('Cybersource: an attempt with no recorded end (its worker killed mid-ca
     expect(await service.deliver(id)).toEqual({ kind: 'done', state: 'SUCCEEDED' });
     expect(await events.load(`${id}.SUCCEEDED`)).not.toBeNull();
     expect(psp.captures).toBe(captures);
+  });
+});
+
+describe('Cybersource: a tokenize with no recorded end (its worker killed mid-call)', () => {
+  it('is sent again at once, as before: its search never finds it and a second payment instrument moves no money', async () => {
+    const { tokenizes, searches } = psp;
+    const ledger = new Ledger(redis, config.redis.keyPrefix);
+    const { service } = deliveryService(ledger);
+    const command = channelCommand('tokenize', {}, { gateway: 'cybs', gateway_key: PAYMENT_ID, method_details: { card: { brand: 'visa' } } });
+    const id = command.payment.operation_reference!;
+    await ledger.create(id, command);
+    await ledger.transition(id, 'SENT', { event: 'attempt', attempt: 1 }, { countAttempt: true }, Date.now() - 20 * 60_000);
+    const before = (await metricValue('pb_unfinished_attempts_asked_total', { gateway: 'cybs' })) ?? 0;
+
+    expect(await service.deliver(id)).toEqual({ kind: 'done', state: 'SUCCEEDED' });
+    expect(psp.tokenizes).toBe(tokenizes + 1);
+    expect(psp.searches).toBe(searches);
+    expect((await ledger.interactions(id)).some((h) => h.event === 'unfinished_attempt')).toBe(false);
+    expect((await metricValue('pb_unfinished_attempts_asked_total', { gateway: 'cybs' })) ?? 0).toBe(before);
   });
 });
