@@ -114,11 +114,15 @@ async function lostCapture(ledger: Ledger, attemptAgeMs: number): Promise<string
   return id;
 }
 
-function deliveryService(ledger: Ledger): { service: DeliveryService; events: EventStore } {
+function deliveryService(ledger: Ledger): { service: DeliveryService; events: EventStore; recorder: OutcomeRecorder } {
   const events = new EventStore(redis, config.redis.keyPrefix);
   const logger = silentLogger();
   const recorder = new OutcomeRecorder({ config, ledger, events, eventsQueue, logger });
-  return { service: new DeliveryService({ config, ledger, router: new ConfiguredGatewayRouter(createGatewayClients(config)), recorder, logger }), events };
+  return {
+    service: new DeliveryService({ config, ledger, router: new ConfiguredGatewayRouter(createGatewayClients(config)), recorder, logger }),
+    events,
+    recorder,
+  };
 }
 
 describe('Cybersource: a status-search miss younger than the search lag', () => {
@@ -240,5 +244,34 @@ describe('Cybersource: a tokenize with no recorded end (its worker killed mid-ca
     expect(psp.searches).toBe(searches);
     expect((await ledger.interactions(id)).some((h) => h.event === 'unfinished_attempt')).toBe(false);
     expect((await metricValue('pb_unfinished_attempts_asked_total', { gateway: 'cybs' })) ?? 0).toBe(before);
+  });
+});
+
+describe('Cybersource: an attempt with no recorded end whose worker is still waiting for the answer (its job lock lapsed)', () => {
+  it("made UNKNOWN by the worker that took the job over, still takes the live worker's late answer, once, with its event", async () => {
+    psp.indexed = false;
+    const captures = psp.captures;
+    const ledger = new Ledger(redis, config.redis.keyPrefix);
+    const { service, events, recorder } = deliveryService(ledger);
+    const command = channelCommand('capture', {}, { gateway: 'cybs', gateway_key: PAYMENT_ID, currency: 'USD' });
+    const id = command.payment.operation_reference!;
+    await ledger.create(id, command);
+    await ledger.transition(id, 'SENT', { event: 'attempt', attempt: 1 }, { countAttempt: true }, Date.now() - 30_000);
+    // The live worker's read: the record as its move to SENT left it.
+    const sent = (await ledger.get(id))!;
+
+    expect((await service.deliver(id)).kind).toBe('retry');
+    // UNKNOWN with the poll schedule's first check: a lost job retry still leaves the poller to ask (never wedged).
+    const unknown = (await ledger.get(id))!;
+    expect(unknown).toMatchObject({ state: 'UNKNOWN', attempts: 1, pollStep: 0 });
+    expect(unknown.nextCheckAt).toBeGreaterThan(Date.now());
+    const outcome = { status: 'SUCCESS' as const, gatewayStatus: 'PENDING', gatewayReference: '7000000000000000000002', amount: 1000, currency: 'USD' };
+    expect((await recorder.apply(sent, outcome, 'response')).state).toBe('SUCCEEDED');
+    expect(await events.load(`${id}.SUCCEEDED`)).not.toBeNull();
+    // Decided: the job's retry only settles it (no inquiry, no resend).
+    const searches = psp.searches;
+    expect(await service.deliver(id)).toEqual({ kind: 'done', state: 'SUCCEEDED' });
+    expect(psp.searches).toBe(searches);
+    expect(psp.captures).toBe(captures);
   });
 });
