@@ -87,9 +87,10 @@ export const cybersourceTransformer: GatewayTransformer = {
   type: 'cybersource',
   supports: SUPPORTED,
   // The 2020-02-17 API takes no idempotency key: a resend after an attempt with no recorded end asks first. Not a
-  // tokenize: its search never finds it, and a second payment instrument moves no money (resent as before).
+  // tokenize nor a validate (a Transaction Details GET): their search never finds them, and sent again they move no
+  // money (a second payment instrument, a second read): resent as before.
   resendIsNewRequest(command: CommandType): boolean {
-    return command !== 'tokenize';
+    return command !== 'tokenize' && command !== 'validate';
   },
 
   buildRequest(ctx: OperationContext, gateway: GatewayConfig): GatewayRequest {

@@ -27,7 +27,7 @@ const PAYMENT_ID = '6381278241084565908266';
  * 400 `DUPLICATE_REQUEST`, as Cybersource documents (reason 104: the merchant reference matches another
  * transaction sent in the last 15 minutes).
  */
-const psp = { indexed: false, captures: 0, searches: 0, tokenizes: 0 };
+const psp = { indexed: false, captures: 0, searches: 0, tokenizes: 0, validates: 0 };
 let server: http.Server;
 let baseUrl: string;
 let config: Config;
@@ -51,6 +51,10 @@ beforeAll(async () => {
           reason: 'DUPLICATE_REQUEST',
           message: 'Declined - The merchant reference number was already used',
         });
+      }
+      if (req.method === 'GET' && req.url === `/tss/v2/transactions/${PAYMENT_ID}`) {
+        psp.validates += 1;
+        return json(200, { id: PAYMENT_ID, submitTimeUtc: '2026-11-29T13:00:00Z', applicationInformation: { rCode: '1', rFlag: 'SOK', reasonCode: '100' } });
       }
       if (req.method === 'POST' && req.url === '/tms/v1/paymentinstruments') {
         psp.tokenizes += 1;
@@ -273,5 +277,24 @@ describe('Cybersource: an attempt with no recorded end whose worker is still wai
     expect(await service.deliver(id)).toEqual({ kind: 'done', state: 'SUCCEEDED' });
     expect(psp.searches).toBe(searches);
     expect(psp.captures).toBe(captures);
+  });
+});
+
+describe('Cybersource: a validate with no recorded end (its worker killed mid-call)', () => {
+  it('is read again at once, as before: a transaction details GET moves nothing, and its search never finds it', async () => {
+    const { validates, searches } = psp;
+    const ledger = new Ledger(redis, config.redis.keyPrefix);
+    const { service } = deliveryService(ledger);
+    const command = channelCommand('validate', {}, { gateway: 'cybs', gateway_key: PAYMENT_ID, currency: 'USD' });
+    const id = command.payment.operation_reference!;
+    await ledger.create(id, command);
+    await ledger.transition(id, 'SENT', { event: 'attempt', attempt: 1 }, { countAttempt: true }, Date.now() - 60_000);
+    const before = (await metricValue('pb_unfinished_attempts_asked_total', { gateway: 'cybs' })) ?? 0;
+
+    expect((await service.deliver(id)).kind).toBe('done');
+    expect(psp.validates).toBe(validates + 1);
+    expect(psp.searches).toBe(searches);
+    expect((await ledger.interactions(id)).some((h) => h.event === 'unfinished_attempt')).toBe(false);
+    expect((await metricValue('pb_unfinished_attempts_asked_total', { gateway: 'cybs' })) ?? 0).toBe(before);
   });
 });
