@@ -479,7 +479,7 @@ export class DeliveryService {
     if (
       op.state === 'SENT' &&
       op.attempts > 0 &&
-      route.transformer.resendIsNewRequest === true &&
+      route.transformer.resendIsNewRequest?.(op.command) === true &&
       inquirySupport(route.transformer, op.command) === 'supported' &&
       lastAttemptUnfinished(await this.deps.ledger.interactions(op.id))
     ) {

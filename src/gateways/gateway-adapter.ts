@@ -636,9 +636,10 @@ export interface GatewayTransformer {
    * duplicate check, the merchant reference within 15 minutes, stands between a resend and a second transaction). An
    * attempt with no recorded end (a worker killed mid-call, revived by the recovery sweep, maybe after every worker
    * was down for longer than that check) is then never sent again before a status inquiry: the operation becomes
-   * UNKNOWN and takes that path (its search lag and horizon included). Default false.
+   * UNKNOWN and takes that path (its search lag and horizon included). Per command: one whose resend moves no money
+   * and whose inquiry cannot find it (Cybersource's tokenize) is sent again as before. Default: for none.
    */
-  readonly resendIsNewRequest?: boolean;
+  resendIsNewRequest?(command: CommandType): boolean;
   /** Status inquiry for an operation whose outcome is PENDING, UNKNOWN or UNRESOLVED. */
   buildStatusRequest(ctx: OperationContext, gateway: GatewayConfig): GatewayRequest;
   /** `null` when the PSP has no trace of the operation (it never landed: safe to send again). */

@@ -86,8 +86,12 @@ function webhookKeys(gateway: GatewayConfig): CybersourceWebhookKey[] {
 export const cybersourceTransformer: GatewayTransformer = {
   type: 'cybersource',
   supports: SUPPORTED,
-  // The 2020-02-17 API takes no idempotency key: a resend after an attempt with no recorded end asks first.
-  resendIsNewRequest: true,
+  // The 2020-02-17 API takes no idempotency key: a resend after an attempt with no recorded end asks first. Not a
+  // tokenize nor a validate (a Transaction Details GET): their search never finds them, and sent again they move no
+  // money (a second payment instrument, a second read): resent as before.
+  resendIsNewRequest(command: CommandType): boolean {
+    return command !== 'tokenize' && command !== 'validate';
+  },
 
   buildRequest(ctx: OperationContext, gateway: GatewayConfig): GatewayRequest {
     return buildCybersourceRequest(ctx, gateway);

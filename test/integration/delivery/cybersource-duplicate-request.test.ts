@@ -27,7 +27,7 @@ const PAYMENT_ID = '6381278241084565908266';
  * 400 `DUPLICATE_REQUEST`, as Cybersource documents (reason 104: the merchant reference matches another
  * transaction sent in the last 15 minutes).
  */
-const psp = { indexed: false, captures: 0, searches: 0 };
+const psp = { indexed: false, captures: 0, searches: 0, tokenizes: 0, validates: 0 };
 let server: http.Server;
 let baseUrl: string;
 let config: Config;
@@ -51,6 +51,14 @@ beforeAll(async () => {
           reason: 'DUPLICATE_REQUEST',
           message: 'Declined - The merchant reference number was already used',
         });
+      }
+      if (req.method === 'GET' && req.url === `/tss/v2/transactions/${PAYMENT_ID}`) {
+        psp.validates += 1;
+        return json(200, { id: PAYMENT_ID, submitTimeUtc: '2026-11-29T13:00:00Z', applicationInformation: { rCode: '1', rFlag: 'SOK', reasonCode: '100' } });
+      }
+      if (req.method === 'POST' && req.url === '/tms/v1/paymentinstruments') {
+        psp.tokenizes += 1;
+        return json(201, { id: 'F1A2B3C4D5E6F7A8B9C0D1E2F3A4B5C6', state: 'ACTIVE' });
       }
       if (req.method === 'POST' && req.url === '/tss/v2/searches') {
         psp.searches += 1;
@@ -110,11 +118,15 @@ async function lostCapture(ledger: Ledger, attemptAgeMs: number): Promise<string
   return id;
 }
 
-function deliveryService(ledger: Ledger): { service: DeliveryService; events: EventStore } {
+function deliveryService(ledger: Ledger): { service: DeliveryService; events: EventStore; recorder: OutcomeRecorder } {
   const events = new EventStore(redis, config.redis.keyPrefix);
   const logger = silentLogger();
   const recorder = new OutcomeRecorder({ config, ledger, events, eventsQueue, logger });
-  return { service: new DeliveryService({ config, ledger, router: new ConfiguredGatewayRouter(createGatewayClients(config)), recorder, logger }), events };
+  return {
+    service: new DeliveryService({ config, ledger, router: new ConfiguredGatewayRouter(createGatewayClients(config)), recorder, logger }),
+    events,
+    recorder,
+  };
 }
 
 describe('Cybersource: a status-search miss younger than the search lag', () => {
@@ -217,5 +229,72 @@ describe('Cybersource: an attempt with no recorded end (its worker killed mid-ca
     expect(await service.deliver(id)).toEqual({ kind: 'done', state: 'SUCCEEDED' });
     expect(await events.load(`${id}.SUCCEEDED`)).not.toBeNull();
     expect(psp.captures).toBe(captures);
+  });
+});
+
+describe('Cybersource: a tokenize with no recorded end (its worker killed mid-call)', () => {
+  it('is sent again at once, as before: its search never finds it and a second payment instrument moves no money', async () => {
+    const { tokenizes, searches } = psp;
+    const ledger = new Ledger(redis, config.redis.keyPrefix);
+    const { service } = deliveryService(ledger);
+    const command = channelCommand('tokenize', {}, { gateway: 'cybs', gateway_key: PAYMENT_ID, method_details: { card: { brand: 'visa' } } });
+    const id = command.payment.operation_reference!;
+    await ledger.create(id, command);
+    await ledger.transition(id, 'SENT', { event: 'attempt', attempt: 1 }, { countAttempt: true }, Date.now() - 20 * 60_000);
+    const before = (await metricValue('pb_unfinished_attempts_asked_total', { gateway: 'cybs' })) ?? 0;
+
+    expect(await service.deliver(id)).toEqual({ kind: 'done', state: 'SUCCEEDED' });
+    expect(psp.tokenizes).toBe(tokenizes + 1);
+    expect(psp.searches).toBe(searches);
+    expect((await ledger.interactions(id)).some((h) => h.event === 'unfinished_attempt')).toBe(false);
+    expect((await metricValue('pb_unfinished_attempts_asked_total', { gateway: 'cybs' })) ?? 0).toBe(before);
+  });
+});
+
+describe('Cybersource: an attempt with no recorded end whose worker is still waiting for the answer (its job lock lapsed)', () => {
+  it("made UNKNOWN by the worker that took the job over, still takes the live worker's late answer, once, with its event", async () => {
+    psp.indexed = false;
+    const captures = psp.captures;
+    const ledger = new Ledger(redis, config.redis.keyPrefix);
+    const { service, events, recorder } = deliveryService(ledger);
+    const command = channelCommand('capture', {}, { gateway: 'cybs', gateway_key: PAYMENT_ID, currency: 'USD' });
+    const id = command.payment.operation_reference!;
+    await ledger.create(id, command);
+    await ledger.transition(id, 'SENT', { event: 'attempt', attempt: 1 }, { countAttempt: true }, Date.now() - 30_000);
+    // The live worker's read: the record as its move to SENT left it.
+    const sent = (await ledger.get(id))!;
+
+    expect((await service.deliver(id)).kind).toBe('retry');
+    // UNKNOWN with the poll schedule's first check: a lost job retry still leaves the poller to ask (never wedged).
+    const unknown = (await ledger.get(id))!;
+    expect(unknown).toMatchObject({ state: 'UNKNOWN', attempts: 1, pollStep: 0 });
+    expect(unknown.nextCheckAt).toBeGreaterThan(Date.now());
+    const outcome = { status: 'SUCCESS' as const, gatewayStatus: 'PENDING', gatewayReference: '7000000000000000000002', amount: 1000, currency: 'USD' };
+    expect((await recorder.apply(sent, outcome, 'response')).state).toBe('SUCCEEDED');
+    expect(await events.load(`${id}.SUCCEEDED`)).not.toBeNull();
+    // Decided: the job's retry only settles it (no inquiry, no resend).
+    const searches = psp.searches;
+    expect(await service.deliver(id)).toEqual({ kind: 'done', state: 'SUCCEEDED' });
+    expect(psp.searches).toBe(searches);
+    expect(psp.captures).toBe(captures);
+  });
+});
+
+describe('Cybersource: a validate with no recorded end (its worker killed mid-call)', () => {
+  it('is read again at once, as before: a transaction details GET moves nothing, and its search never finds it', async () => {
+    const { validates, searches } = psp;
+    const ledger = new Ledger(redis, config.redis.keyPrefix);
+    const { service } = deliveryService(ledger);
+    const command = channelCommand('validate', {}, { gateway: 'cybs', gateway_key: PAYMENT_ID, currency: 'USD' });
+    const id = command.payment.operation_reference!;
+    await ledger.create(id, command);
+    await ledger.transition(id, 'SENT', { event: 'attempt', attempt: 1 }, { countAttempt: true }, Date.now() - 60_000);
+    const before = (await metricValue('pb_unfinished_attempts_asked_total', { gateway: 'cybs' })) ?? 0;
+
+    expect((await service.deliver(id)).kind).toBe('done');
+    expect(psp.validates).toBe(validates + 1);
+    expect(psp.searches).toBe(searches);
+    expect((await ledger.interactions(id)).some((h) => h.event === 'unfinished_attempt')).toBe(false);
+    expect((await metricValue('pb_unfinished_attempts_asked_total', { gateway: 'cybs' })) ?? 0).toBe(before);
   });
 });
