@@ -505,7 +505,15 @@ export class DeliveryService {
       onlyFrom: 'SENT',
       onlyAttempts: op.attempts,
     });
-    if (!moved.applied) return { kind: 'done', state: moved.from ?? op.state };
+    if (!moved.applied) {
+      // Another worker or a PSP fact moved it meanwhile: whoever did records its event and its schedule.
+      this.deps.logger.info('move to UNKNOWN before a resend not recorded: the operation moved meanwhile; it stands as that move left it', {
+        operation_id: op.id,
+        read_attempts: op.attempts,
+        state: moved.from ?? 'missing',
+      });
+      return { kind: 'done', state: moved.from ?? op.state };
+    }
     unfinishedAttemptsAsked().inc({ gateway: route.gateway.name });
     this.deps.logger.warn('attempt with no recorded end at a PSP that takes no idempotency key: UNKNOWN, asked about before it is ever sent again', {
       operation_id: op.id,
