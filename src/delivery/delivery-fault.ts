@@ -106,7 +106,20 @@ export class DeliveryFaults {
     }
     if (op.state === 'RECEIVED') return this.park(op, errorClass, message);
     const detail = { error_class: errorClass, tries: DELIVERY_FAULT_TRIES };
-    const given = await this.deps.recorder.unresolve(op, DELIVERY_FAULT, 'bridge', detail, this.now() + this.deps.config.poller.scheduleMs[0]);
+    // Only from the state and attempt count read: a PSP fact recorded meanwhile (a webhook's PENDING, its outcome) stands.
+    const given = await this.deps.recorder.unresolve(op, DELIVERY_FAULT, 'bridge', detail, this.now() + this.deps.config.poller.scheduleMs[0], {
+      onlyFrom: op.state,
+    });
+    if (given.state !== 'UNRESOLVED') {
+      countDeliveryFault('settled');
+      logger.info('delivery fault: not set aside, the operation moved meanwhile; it stands as that move left it', {
+        operation_id: id,
+        read_state: op.state,
+        read_attempts: op.attempts,
+        state: given.state,
+      });
+      return { kind: 'done', state: given.state };
+    }
     countDeliveryFault('unresolved');
     logger.error('delivery fault: the operation may have reached its PSP, so it is left UNRESOLVED for the poller to settle from the PSP', {
       operation_id: id,

@@ -5,7 +5,7 @@
  * UNRESOLVED, never sent again, settled from the PSP by the poller.
  */
 import { Config } from '../../../src/config/config';
-import { DELIVERY_FAULT_TRIES } from '../../../src/delivery/delivery-fault';
+import { DELIVERY_FAULT_TRIES, DeliveryFaults } from '../../../src/delivery/delivery-fault';
 import { OutcomeRecorder } from '../../../src/delivery/outcome-recorder';
 import { EventStore } from '../../../src/events/event-store';
 import { createOmsEventsQueue } from '../../../src/events/oms-events-queue';
@@ -164,5 +164,38 @@ describe('a delivery that keeps throwing a fault of the bridge', () => {
     expect(statusesOf(notes, id)).not.toContain('FAIL');
     await client.deleteNamespace();
     await client.close();
+  });
+});
+
+describe('a delivery fault set aside on a stale read', () => {
+  it('a PSP fact recorded between the read and the set-aside (a webhook PENDING) stands: not UNRESOLVED, counted settled', async () => {
+    const config = faultConfig();
+    const redis = createRedis(config.redis, 'commands');
+    const eventsQueue = createOmsEventsQueue(redis, config.redis.keyPrefix);
+    try {
+      const ledger = new Ledger(redis, config.redis.keyPrefix);
+      const events = new EventStore(redis, config.redis.keyPrefix);
+      const recorder = new OutcomeRecorder({ config, ledger, events, eventsQueue, logger: silentLogger() });
+      const command = channelCommand('authorize', {}, { gateway: 'simulator', gateway_key: 'pm_card_visa', currency: 'EUR' });
+      const id = command.payment.operation_reference!;
+      await ledger.create(id, command);
+      await ledger.transition(id, 'SENT', { event: 'attempt', attempt: 1 }, { countAttempt: true });
+      // The read the set-aside decides on is SENT; the webhook's PENDING lands right after it.
+      const stale: Ledger = Object.assign(Object.create(ledger) as Ledger, {
+        get: async (opId: string) => {
+          const read = await ledger.get(opId);
+          await ledger.transition(opId, 'PENDING', { event: 'outcome', source: 'webhook' }, { nextCheckAt: Date.now() + 60_000, pollStep: 0 });
+          return read;
+        },
+      });
+      const settled = (await metricValue('pb_delivery_faults_total', { outcome: 'settled' })) ?? 0;
+      const step = await new DeliveryFaults({ config, ledger: stale, recorder, logger: silentLogger() }).setAside(id, new TypeError('a bug'));
+      expect(step).toEqual({ kind: 'done', state: 'PENDING' });
+      expect((await ledger.get(id))?.state).toBe('PENDING');
+      expect(await metricValue('pb_delivery_faults_total', { outcome: 'settled' })).toBe(settled + 1);
+    } finally {
+      await eventsQueue.close();
+      redis.disconnect();
+    }
   });
 });
