@@ -85,3 +85,12 @@ export const ofOrder =
   (orderId: string | undefined) =>
   (letter: GetMessage): boolean =>
     orderId !== undefined && letter.properties.headers?.['x-pb-order-id'] === orderId;
+
+/**
+ * Whether `letter`'s body holds `value` as a whole JSON string (`"…"`, so one reference is never taken for a longer
+ * one): a command's operation reference tells its dead letter where no order id header does (a body not parsed).
+ */
+export const holding =
+  (value: string | undefined) =>
+  (letter: GetMessage): boolean =>
+    value !== undefined && letter.content.toString('utf8').includes(JSON.stringify(value));
