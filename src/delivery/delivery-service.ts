@@ -52,7 +52,7 @@ import {
   refundNoticesWithheld,
 } from './authorization-metrics';
 import { CancelBasis, cancelBasisOf } from '../ledger/cancel-basis';
-import { InquiryResult, STATUS_PAGES_CAPPED, inquireStatus } from './status-inquiry';
+import { InquiryResult, inquireStatus } from './status-inquiry';
 import { InquiryMiss, NOT_LANDED, inquiryMissRules, inquiryMisses, readInquiryMiss } from './inquiry-miss';
 import { inquiryErrorIsAnswer, inquiryErrorsUnresolved } from './inquiry-error';
 import { OutcomeRecorder } from './outcome-recorder';
@@ -1107,6 +1107,7 @@ export class DeliveryService {
   ): Promise<DeliveryStep> {
     if (!(err instanceof GatewayError)) throw err;
     const { ledger, recorder, logger } = this.deps;
+    const answered = err.details.pspAnswered === true;
     const detail = {
       event: `${phase}_error`,
       kind: err.kind,
@@ -1145,12 +1146,11 @@ export class DeliveryService {
       // Retryable, but the request may have landed: UNKNOWN, asked about before it is ever sent again.
       const inARow = phase === 'send' && !err.details.pspHasRequest ? await this.sameAnswerHeld(op, err, detail.http_status) : 0;
       const held = err.details.pspHasRequest === true || inARow > 0;
-      // A PSP that answered "I already have it" is up: only silence counts against its breaker. So is one whose
-      // list the inquiry read to its page cap: every page was answered (the cap has its own counter and warning).
-      const capped = err.details.gatewayCode === STATUS_PAGES_CAPPED;
-      if (held || capped) breaker.success();
+      // A PSP that answered "I already have it" is up: only silence counts against its breaker. So is one whose every
+      // request was answered (`pspAnswered`: a status walk stopped at our page cap, which has its own counter and warning).
+      if (held || answered) breaker.success();
       else breaker.failure();
-      if (!capped) this.health.retryableFailure(err, op.id);
+      if (!answered) this.health.retryableFailure(err, op.id);
       const firstCheck = this.deps.config.poller.scheduleMs[0];
       // A resend the PSP answered from what it holds keeps the schedule its first UNKNOWN began: restarting it at each
       // resend kept the operation from ever reaching UNRESOLVED.
@@ -1184,8 +1184,10 @@ export class DeliveryService {
       // Refused credentials say nothing about the PSP's health: they do not count against its breaker. Counted once:
       // a failover that found no candidate counted it already (an "undo" by success() here closed a breaker it had
       // just opened and cleared the failures in a row, so a black-holed PSP with failover on never opened it).
-      if (err.kind !== 'authentication' && !counted) breaker.failure();
-      this.health.retryableFailure(err, op.id);
+      // An error whose every request the PSP answered (`pspAnswered`) is no fault of the PSP's: it is up.
+      if (!counted && answered) breaker.success();
+      else if (err.kind !== 'authentication' && !counted) breaker.failure();
+      if (!answered) this.health.retryableFailure(err, op.id);
       await ledger.appendInteraction(op.id, detail);
       return { kind: 'retry', reason: err.kind, retryAfterMs: this.retryAfter(op, err) };
     }
