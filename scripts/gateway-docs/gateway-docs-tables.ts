@@ -133,9 +133,14 @@ function renderReplayingInquiry(type: GatewayType): string[] {
         : reconcilable
           ? 'the operation is left to reconciliation (this PSP settles nothing by webhook)'
           : "nothing else settles it: this PSP settles nothing by webhook (no webhook row above) and the gateway is not reconcilable yet, so it stays UNRESOLVED, alerted, until an operator looks it up in the PSP's back office by its operation id and settles it with the merchant";
-  const balance = definition.transformer.supports.includes('balance_inquiry')
-    ? ['A balance inquiry is never withheld: its request moves nothing, so its replay is a read however late.', '']
-    : [];
+  // The gateway's own declaration (`replayPerformsNothing`), as `replayWithheldReason` reads it.
+  const reads = definition.transformer.replayPerformsNothing ?? [];
+  const balance =
+    reads.length === 0
+      ? []
+      : reads.length === 1
+        ? [`A ${reads[0].replace(/_/g, ' ')} is never withheld: its request moves nothing, so its replay is a read however late.`, '']
+        : [`${reads.map((c) => c.replace(/_/g, ' ')).join(', ')}: never withheld: their requests move nothing, so their replays are reads however late.`, ''];
   return [
     '## Status inquiry: the request replayed',
     '',

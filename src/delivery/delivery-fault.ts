@@ -5,6 +5,7 @@ import { isTerminal } from '../ledger/operation-state';
 import { Logger } from '../logging/logger';
 import { counter } from '../metrics/metrics-registry';
 import { DeadLetterSink, HoldStep, parkForReplay } from './config-hold';
+import { logMovedMeanwhile } from './moved-meanwhile';
 import { OutcomeRecorder } from './outcome-recorder';
 
 /**
@@ -112,12 +113,7 @@ export class DeliveryFaults {
     });
     if (given.state !== 'UNRESOLVED') {
       countDeliveryFault('settled');
-      logger.info('delivery fault: not set aside, the operation moved meanwhile; it stands as that move left it', {
-        operation_id: id,
-        read_state: op.state,
-        read_attempts: op.attempts,
-        state: given.state,
-      });
+      logMovedMeanwhile(logger, 'delivery fault set-aside', op, given.state);
       return { kind: 'done', state: given.state };
     }
     countDeliveryFault('unresolved');

@@ -52,10 +52,11 @@ import {
   refundNoticesWithheld,
 } from './authorization-metrics';
 import { CancelBasis, cancelBasisOf } from '../ledger/cancel-basis';
-import { InquiryResult, STATUS_PAGES_CAPPED, inquireStatus } from './status-inquiry';
+import { InquiryResult, inquireStatus } from './status-inquiry';
 import { InquiryMiss, NOT_LANDED, inquiryMissRules, inquiryMisses, readInquiryMiss } from './inquiry-miss';
 import { inquiryErrorIsAnswer, inquiryErrorsUnresolved } from './inquiry-error';
 import { OutcomeRecorder } from './outcome-recorder';
+import { logMovedMeanwhile } from './moved-meanwhile';
 import { IDEMPOTENT_RESEND_WINDOW_MS, ReplayWithheldReason, replayInquiriesWithheld, replayWithheldReason } from './resend-window';
 import { idempotencyConflictsOnResend } from './resend-conflict';
 import { SAME_ANSWER_HELD_AFTER, maybeSavedAnswer, sameAnswersHeld, sameUnknownAnswersInARow } from './repeated-answer';
@@ -435,13 +436,7 @@ export class DeliveryService {
             { nextCheckAt: this.now() + this.deps.config.poller.scheduleMs[0], pollStep: 0, onlyFrom: op.state, onlyAttempts: op.attempts },
           );
           if (!waiting.applied) {
-            this.deps.logger.info('wait for the webhook not recorded: the operation moved meanwhile; it stands as that move left it', {
-              operation_id: op.id,
-              command: op.command,
-              read_state: op.state,
-              read_attempts: op.attempts,
-              state: waiting.from ?? 'missing',
-            });
+            logMovedMeanwhile(this.deps.logger, 'wait for the webhook', op, waiting.from, { command: op.command });
             return { kind: 'done', state: waiting.from ?? op.state };
           }
           return { kind: 'done', state: 'PENDING' };
@@ -507,11 +502,7 @@ export class DeliveryService {
     });
     if (!moved.applied) {
       // Another worker or a PSP fact moved it meanwhile: whoever did records its event and its schedule.
-      this.deps.logger.info('move to UNKNOWN before a resend not recorded: the operation moved meanwhile; it stands as that move left it', {
-        operation_id: op.id,
-        read_attempts: op.attempts,
-        state: moved.from ?? 'missing',
-      });
+      logMovedMeanwhile(this.deps.logger, 'move to UNKNOWN before a resend', op, moved.from);
       return { kind: 'done', state: moved.from ?? op.state };
     }
     unfinishedAttemptsAsked().inc({ gateway: route.gateway.name });
@@ -573,15 +564,7 @@ export class DeliveryService {
   private gaveUp(read: OperationRecord, after: OperationRecord, cause: string, pastMaxAge: boolean): void {
     if (pastMaxAge) maxAgeGiveUps().inc({ gateway: gatewayOf(read), result: maxAgeGiveUpResult('UNRESOLVED', after.state) });
     if (after.state === 'UNRESOLVED') return;
-    this.deps.logger.info('give-up not recorded: the operation moved meanwhile (a PSP fact, another worker); it stands as that move left it', {
-      operation_id: read.id,
-      command: read.command,
-      cause,
-      read_state: read.state,
-      read_attempts: read.attempts,
-      state: after.state,
-      attempts: after.attempts,
-    });
+    logMovedMeanwhile(this.deps.logger, 'give-up', read, after.state, { command: read.command, cause, attempts: after.attempts });
   }
 
   /**
@@ -1124,6 +1107,7 @@ export class DeliveryService {
   ): Promise<DeliveryStep> {
     if (!(err instanceof GatewayError)) throw err;
     const { ledger, recorder, logger } = this.deps;
+    const answered = err.details.pspAnswered === true;
     const detail = {
       event: `${phase}_error`,
       kind: err.kind,
@@ -1162,12 +1146,11 @@ export class DeliveryService {
       // Retryable, but the request may have landed: UNKNOWN, asked about before it is ever sent again.
       const inARow = phase === 'send' && !err.details.pspHasRequest ? await this.sameAnswerHeld(op, err, detail.http_status) : 0;
       const held = err.details.pspHasRequest === true || inARow > 0;
-      // A PSP that answered "I already have it" is up: only silence counts against its breaker. So is one whose
-      // list the inquiry read to its page cap: every page was answered (the cap has its own counter and warning).
-      const capped = err.details.gatewayCode === STATUS_PAGES_CAPPED;
-      if (held || capped) breaker.success();
+      // A PSP that answered "I already have it" is up: only silence counts against its breaker. So is one whose every
+      // request was answered (`pspAnswered`: a status walk stopped at our page cap, which has its own counter and warning).
+      if (held || answered) breaker.success();
       else breaker.failure();
-      if (!capped) this.health.retryableFailure(err, op.id);
+      if (!answered) this.health.retryableFailure(err, op.id);
       const firstCheck = this.deps.config.poller.scheduleMs[0];
       // A resend the PSP answered from what it holds keeps the schedule its first UNKNOWN began: restarting it at each
       // resend kept the operation from ever reaching UNRESOLVED.
@@ -1201,8 +1184,10 @@ export class DeliveryService {
       // Refused credentials say nothing about the PSP's health: they do not count against its breaker. Counted once:
       // a failover that found no candidate counted it already (an "undo" by success() here closed a breaker it had
       // just opened and cleared the failures in a row, so a black-holed PSP with failover on never opened it).
-      if (err.kind !== 'authentication' && !counted) breaker.failure();
-      this.health.retryableFailure(err, op.id);
+      // An error whose every request the PSP answered (`pspAnswered`) is no fault of the PSP's: it is up.
+      if (!counted && answered) breaker.success();
+      else if (err.kind !== 'authentication' && !counted) breaker.failure();
+      if (!answered) this.health.retryableFailure(err, op.id);
       await ledger.appendInteraction(op.id, detail);
       return { kind: 'retry', reason: err.kind, retryAfterMs: this.retryAfter(op, err) };
     }
@@ -1249,15 +1234,7 @@ export class DeliveryService {
    * the orchestration holds for it given back, as a delivery of an operation already decided does; the job done.
    */
   private async unknownNotRecorded(op: OperationRecord, err: GatewayError, now: OperationState | null): Promise<DeliveryStep> {
-    this.deps.logger.info('outcome unknown not recorded: the operation moved meanwhile (a PSP fact, another worker); it stands as that move left it', {
-      operation_id: op.id,
-      command: op.command,
-      gateway: err.gateway,
-      kind: err.kind,
-      read_state: op.state,
-      read_attempts: op.attempts,
-      state: now ?? 'missing',
-    });
+    logMovedMeanwhile(this.deps.logger, 'outcome unknown', op, now, { command: op.command, gateway: err.gateway, kind: err.kind });
     const settled = await this.deps.recorder.settle(op.id);
     if (settled.state === 'FAILED') await this.pipeline.releaseFailed(settled);
     return { kind: 'done', state: settled.state };

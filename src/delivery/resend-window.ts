@@ -35,26 +35,19 @@ export function replayInquiryExpired(transformer: Pick<GatewayTransformer, 'inqu
 export type ReplayWithheldReason = 'key_validity' | 'max_age';
 
 /**
- * Commands whose request performs nothing at the PSP, so that its replay is a read however late and however often:
- * a balance inquiry (Adyen Stored Value `/checkBalance`) moves no money and changes no card. Withheld, it would stay
- * UNRESOLVED for good: the Stored Value API settles nothing by webhook and a read is in no PSP report.
- */
-const REPLAY_PERFORMS_NOTHING: ReadonlySet<CommandType> = new Set<CommandType>(['balance_inquiry']);
-
-/**
  * Whether, and why, asking the gateway about `op` now (epoch ms) is withheld: only an inquiry that replays the
  * request (`inquiryReplaysRequest`: Adyen, Adyen Stored Value), past `IDEMPOTENT_RESEND_WINDOW_MS` after its
  * creation or past `maxAgeMs` (`delivery.max_age_ms`; 0: no bound) after its receipt, and never for a command whose
- * request performs nothing (a balance inquiry). An inquiry that reads the PSP's state (Stripe, Cybersource, the
- * simulator) is never withheld. Pure.
+ * request the gateway declares performs nothing (`replayPerformsNothing`: Adyen Stored Value's balance inquiry). An
+ * inquiry that reads the PSP's state (Stripe, Cybersource, the simulator) is never withheld. Pure.
  */
 export function replayWithheldReason(
-  transformer: Pick<GatewayTransformer, 'inquiryReplaysRequest'>,
+  transformer: Pick<GatewayTransformer, 'inquiryReplaysRequest' | 'replayPerformsNothing'>,
   op: { readonly command: CommandType; readonly createdAt: number; readonly receivedAt: number },
   now: number,
   maxAgeMs: number,
 ): ReplayWithheldReason | null {
-  if (REPLAY_PERFORMS_NOTHING.has(op.command)) return null;
+  if (transformer.replayPerformsNothing?.includes(op.command) === true) return null;
   if (replayInquiryExpired(transformer, op.createdAt, now)) return 'key_validity';
   if (transformer.inquiryReplaysRequest === true && maxAgeMs > 0 && now - op.receivedAt > maxAgeMs) return 'max_age';
   return null;

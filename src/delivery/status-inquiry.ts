@@ -45,7 +45,7 @@ export function statusPagesCapped(): Counter<'gateway' | 'command'> {
  * answers the transformer cannot read both throw a GatewayError, classified once, for the caller's policy.
  * A paged answer that does not show the operation is read on through its next pages
  * (`nextStatusPage`), at most {@link STATUS_INQUIRY_MAX_PAGES}; past them a GatewayError (`outcome_unknown`,
- * {@link STATUS_PAGES_CAPPED}), counted and logged to `logger`. A second request is sent only when the
+ * {@link STATUS_PAGES_CAPPED}, `pspAnswered`), counted and logged to `logger`. A second request is sent only when the
  * transformer's `statusFollowUp` asks for one from the first answer (a Cybersource partial authorization's
  * amount); every other inquiry is one round trip.
  */
@@ -68,8 +68,10 @@ export async function inquireStatus(route: GatewayRoute, ctx: OperationContext, 
           pages,
         },
       );
+      // Every page was answered: the cap is ours, so it counts against neither the breaker nor the gateway's health.
       throw new GatewayError('outcome_unknown', gateway.name, `status list longer than ${STATUS_INQUIRY_MAX_PAGES} pages without the operation`, {
         gatewayCode: STATUS_PAGES_CAPPED,
+        pspAnswered: true,
       });
     }
     response = await client.send(next);

@@ -49,6 +49,12 @@ export interface GatewayErrorDetails {
    * must not lead to a resend.
    */
   pspHasRequest?: boolean;
+  /**
+   * The PSP answered every request of the call: what failed is the bridge's own limit (a status walk stopped at its
+   * page cap), not the PSP. Such an error never counts against the gateway's circuit breaker nor its health: the PSP
+   * is up. Set where the error is raised; the kind and `retryable` still decide what delivery does next.
+   */
+  pspAnswered?: boolean;
   cause?: unknown;
 }
 

@@ -611,6 +611,14 @@ export interface GatewayTransformer {
    */
   readonly readsUnfinishedResendAsReplay?: boolean;
   /**
+   * Commands whose request performs nothing at the PSP (a read: it moves no money and changes no card, as Adyen Stored
+   * Value's `/checkBalance` for `balance_inquiry`), so that a status inquiry replaying it is a read however late and
+   * however often: never withheld (`replayWithheldReason`). Withheld, such an operation would stay UNRESOLVED for good
+   * where the PSP settles nothing by webhook and a read is in no report. Each is one of `supports`; declared only with
+   * `inquiryReplaysRequest` (the conformance suite checks both). Default: none.
+   */
+  readonly replayPerformsNothing?: readonly CommandType[];
+  /**
    * How long after an attempt a status inquiry about `command` may still miss an operation the PSP holds,
    * ms: the inquiry searches an index the PSP fills after the fact (Stripe's search API, Cybersource's
    * transaction search). A younger miss is not proof that the attempt never landed: delivery neither fails

@@ -1,5 +1,6 @@
 import { readdirSync } from 'node:fs';
 import path from 'node:path';
+import { CommandType } from '../../src/contracts/payment-command';
 import { GatewayError } from '../../src/errors/gateway-error';
 import { GATEWAYS } from '../../src/gateways/gateway-registry';
 import { containsCardNumber } from '../../src/logging/redact';
@@ -17,6 +18,12 @@ const all: ConformanceFixtures[] = GATEWAYS.map(
 );
 
 if (all.length === 0) throw new Error('no gateways registered in src/gateways/gateway-registry.ts');
+
+/**
+ * The commands of the canonical model whose request changes nothing at any PSP (src/contracts/stored-value.ts: a
+ * balance inquiry reads the card): the only ones a gateway may declare `replayPerformsNothing`.
+ */
+const READS: readonly CommandType[] = ['balance_inquiry'];
 
 describe('conformance fixtures', () => {
   it('every registered gateway names a fixture whose transformer is its own', () => {
@@ -132,6 +139,16 @@ describe.each(all.map((f) => [f.name, f] as const))('gateway adapter %s', (_name
     } else {
       expect(t.parseStatusResponse(ctx, fx.statusNotFoundResponse(ctx), fx.gateway)).toBeNull();
     }
+  });
+
+  it('declares a replay that performs nothing only for reads it carries, with an inquiry that replays, and for every such read', () => {
+    const declared = t.replayPerformsNothing ?? [];
+    // Each is a command it carries and a read: a replay of anything else past the key or max age could perform it again.
+    expect(declared.filter((c) => !t.supports.includes(c) || !READS.includes(c))).toEqual([]);
+    // Only a replaying inquiry is ever withheld, so the declaration means nothing elsewhere.
+    if (t.inquiryReplaysRequest !== true) expect(declared).toEqual([]);
+    // A replaying gateway's read left undeclared would be withheld, UNRESOLVED for good where no webhook settles it.
+    else expect(t.supports.filter((c) => READS.includes(c) && !declared.includes(c))).toEqual([]);
   });
 
   it('verifies a correctly signed webhook and maps it to the expected outcome', () => {

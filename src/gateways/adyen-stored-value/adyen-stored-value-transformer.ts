@@ -52,6 +52,8 @@ export const adyenStoredValueTransformer: GatewayTransformer = Object.freeze({
   inquiryReplaysRequest: true,
   // So is a resend after an attempt with no recorded end: its refusal counts only with the key echoed.
   readsUnfinishedResendAsReplay: true,
+  // /checkBalance reads the card: its replay is a read however late (Stored Value settles nothing by webhook).
+  replayPerformsNothing: ['balance_inquiry'] as const,
 
   buildStatusRequest(ctx: OperationContext, gateway: GatewayConfig): GatewayRequest {
     return buildAdyenSvRequest(ctx, gateway);

@@ -1,5 +1,7 @@
 import http from 'node:http';
 import { AddressInfo } from 'node:net';
+import * as statusInquiry from '../../../src/delivery/status-inquiry';
+import { GatewayError } from '../../../src/errors/gateway-error';
 import { channelCommand } from '../../support/fixtures';
 import { testConfig } from '../../support/test-config';
 import { useDeliveryStacks } from '../../support/delivery-stack';
@@ -136,5 +138,25 @@ describe('Stripe: a refund answered 500 on a PaymentIntent with more refunds tha
     expect(psp.refundPosts).toBe(postsBefore); // never sent again on it
     expect((await ledger.get(id))?.state).toBe('UNKNOWN');
     expect(service.breaker('stri').state).toBe('closed');
+  });
+
+  // The breaker reads the error's `pspAnswered`, not the page cap's code: any error of ours after the PSP answered
+  // every request (here another code, another retryable kind) is skipped alike, while the same error without it counts.
+  it.each([
+    ['outcome_unknown', true, 'closed'],
+    ['server_error', true, 'closed'],
+    ['outcome_unknown', false, 'open'],
+  ] as const)('an inquiry error %s with pspAnswered %s leaves the breaker %s', async (kind, pspAnswered, breakerState) => {
+    const { service, id } = await refundAnswered500(`ORD-RP-ANS-${Date.now()}`, { 'delivery.breaker_failure_threshold': 1 });
+    service.breaker('stri').success(); // the 500 of the refund's POST counted; what follows is the inquiry's
+    const error = new GatewayError(kind, 'stri', 'a limit of ours after every answer', { gatewayCode: 'SOME_LIMIT_OF_OURS', pspAnswered });
+    const inquiry = jest.spyOn(statusInquiry, 'inquireStatus').mockRejectedValueOnce(error);
+    try {
+      expect((await service.deliver(id)).kind).toBe('retry');
+      expect(inquiry).toHaveBeenCalledTimes(1);
+    } finally {
+      inquiry.mockRestore();
+    }
+    expect(service.breaker('stri').state).toBe(breakerState);
   });
 });

@@ -1,4 +1,5 @@
 import { IDEMPOTENT_RESEND_WINDOW_MS, replayInquiryExpired, replayWithheldReason } from '../../../src/delivery/resend-window';
+import { adyenStoredValueTransformer } from '../../../src/gateways/adyen-stored-value/adyen-stored-value-transformer';
 
 describe('replayInquiryExpired', () => {
   const createdAt = 1_700_000_000_000;
@@ -39,9 +40,21 @@ describe('replayWithheldReason', () => {
   });
 
   it('never withholds the replay of a balance inquiry: it reads the balance, moves nothing, however late or often', () => {
+    // The gateway declares it (Adyen Stored Value's /checkBalance): the rule reads the declaration, not a list of its own.
+    const declares = { ...replays, replayPerformsNothing: ['balance_inquiry'] } as const;
     const balance = { ...op, command: 'balance_inquiry' } as const;
-    expect(replayWithheldReason(replays, balance, op.receivedAt + 10 * maxAgeMs, maxAgeMs)).toBeNull();
-    expect(replayWithheldReason(replays, balance, op.createdAt + 10 * IDEMPOTENT_RESEND_WINDOW_MS, maxAgeMs)).toBeNull();
+    expect(replayWithheldReason(declares, balance, op.receivedAt + 10 * maxAgeMs, maxAgeMs)).toBeNull();
+    expect(replayWithheldReason(declares, balance, op.createdAt + 10 * IDEMPOTENT_RESEND_WINDOW_MS, maxAgeMs)).toBeNull();
+    expect(replayWithheldReason(adyenStoredValueTransformer, balance, op.createdAt + 10 * IDEMPOTENT_RESEND_WINDOW_MS, maxAgeMs)).toBeNull();
+    // Only the commands declared: the same gateway's reload is withheld as any replay.
+    expect(replayWithheldReason(declares, op, op.receivedAt + maxAgeMs + 1, maxAgeMs)).toBe('max_age');
+    expect(replayWithheldReason(adyenStoredValueTransformer, { ...op, command: 'reload' }, op.receivedAt + maxAgeMs + 1, maxAgeMs)).toBe('max_age');
+  });
+
+  it('withholds the replay of a command its gateway does not declare as performing nothing, a balance inquiry too', () => {
+    const balance = { ...op, command: 'balance_inquiry' } as const;
+    expect(replayWithheldReason(replays, balance, op.receivedAt + maxAgeMs + 1, maxAgeMs)).toBe('max_age');
+    expect(replayWithheldReason(replays, balance, op.createdAt + IDEMPOTENT_RESEND_WINDOW_MS + 1, 0)).toBe('key_validity');
   });
 
   it('never withholds an inquiry that reads the PSP state (Stripe, Cybersource)', () => {

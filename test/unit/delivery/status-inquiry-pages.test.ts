@@ -70,6 +70,8 @@ describe('status inquiry: a paged list read on while it does not show the operat
     const before = await metricValue('pb_status_inquiry_pages_capped_total', { gateway: stripeGateway.name, command: 'refund' });
     const err = await rejectionOf(inquireStatus(route, ctx, logger), GatewayError);
     expect(err).toMatchObject({ kind: 'outcome_unknown', details: expect.objectContaining({ gatewayCode: STATUS_PAGES_CAPPED }) });
+    // Every page was answered: the error says so, and the breaker reads that, not the code.
+    expect(err.details.pspAnswered).toBe(true);
     expect(asked).toHaveLength(STATUS_INQUIRY_MAX_PAGES);
     expect(await metricValue('pb_status_inquiry_pages_capped_total', { gateway: stripeGateway.name, command: 'refund' })).toBe(before + 1);
     const line = lines.map((l) => JSON.parse(l) as Record<string, unknown>).find((l) => String(l.message).includes('page cap'));
