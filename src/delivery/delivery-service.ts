@@ -1185,8 +1185,11 @@ export class DeliveryService {
       // a failover that found no candidate counted it already (an "undo" by success() here closed a breaker it had
       // just opened and cleared the failures in a row, so a black-holed PSP with failover on never opened it).
       // An error whose every request the PSP answered (`pspAnswered`) is no fault of the PSP's: it is up.
+      // A probe refused for our credentials is handed back: kept reserved, it held the breaker half-open for good and
+      // the gateway waited in this worker until a restart.
       if (!counted && answered) breaker.success();
-      else if (err.kind !== 'authentication' && !counted) breaker.failure();
+      else if (err.kind === 'authentication' && !counted) breaker.release();
+      else if (!counted) breaker.failure();
       if (!answered) this.health.retryableFailure(err, op.id);
       await ledger.appendInteraction(op.id, detail);
       return { kind: 'retry', reason: err.kind, retryAfterMs: this.retryAfter(op, err) };

@@ -49,13 +49,17 @@ afterEach(() => {
 });
 
 /** A delivery service on real Redis and the real simulator, with its own namespace. */
-function setup(overrides: Record<string, unknown> = {}, logger: Logger = silentLogger()): { service: DeliveryService; ledger: Ledger; events: EventStore } {
+function setup(
+  overrides: Record<string, unknown> = {},
+  logger: Logger = silentLogger(),
+  simulatorApiKey = API_KEY,
+): { service: DeliveryService; ledger: Ledger; events: EventStore } {
   const config = testConfig({
     'delivery.breaker_failure_threshold': 3,
     'delivery.breaker_open_ms': 60_000,
     ...overrides,
     gateways: {
-      simulator: { type: 'simulator', base_url: sim.url, api_key: API_KEY, webhook_secret: 'whsec-delivery-test-0123456789', timeout_ms: 1000 },
+      simulator: { type: 'simulator', base_url: sim.url, api_key: simulatorApiKey, webhook_secret: 'whsec-delivery-test-0123456789', timeout_ms: 1000 },
       // Nothing listens on this port: a request that left would be `not_sent` (a retry), never a FAIL.
       stripe: {
         type: 'stripe',
@@ -115,6 +119,20 @@ describe('gateway delivery', () => {
     // when the outcome was checked against the record as read before the move.
     expect(scripts).toEqual(['evalsha', 'evalsha']);
     expect(await events.load(`${id}.SUCCEEDED`)).not.toBeNull();
+  });
+
+  it('hands back a half-open probe the PSP refused for our credentials: the breaker probes again instead of staying half-open for good', async () => {
+    const { service, ledger } = setup({ 'delivery.breaker_open_ms': 50 }, silentLogger(), 'sk_wrong_key_for_the_probe');
+    const breaker = service.breaker('simulator');
+    for (let i = 0; i < 3; i++) breaker.failure();
+    await new Promise((r) => setTimeout(r, 60));
+    const id = await record(ledger, channelCommand('authorize', {}, { gateway_key: 'pm_card_visa' }));
+    const step = await service.deliver(id);
+    expect(step).toMatchObject({ kind: 'retry', reason: 'authentication' });
+    // The probe went and was answered 401: it is free again, so the next call may probe at once.
+    expect(breaker.state).toBe('open');
+    expect(breaker.permit()).toEqual({ allowed: true });
+    expect((await ledger.get(id))?.state).toBe('SENT');
   });
 
   it('holds a command whose gateway is not configured (waits, never fails, calls no one)', async () => {
@@ -265,7 +283,9 @@ describe('gateway delivery', () => {
   /** A delivery service whose router, after a configuration change, refuses every route (`refused`) or carries no command at all (`unsupported`). */
   function changedRoutes(ledger: Ledger, events: EventStore, change: 'refused' | 'unsupported', logger: Logger): DeliveryService {
     const config = testConfig({
-      gateways: { simulator: { type: 'simulator', base_url: sim.url, api_key: API_KEY, webhook_secret: 'whsec-delivery-test-0123456789', timeout_ms: 1000 } },
+      gateways: {
+        simulator: { type: 'simulator', base_url: sim.url, api_key: API_KEY, webhook_secret: 'whsec-delivery-test-0123456789', timeout_ms: 1000 },
+      },
     });
     configs.push(config);
     const routes = createGatewayClients(config);
@@ -339,7 +359,9 @@ describe('gateway delivery', () => {
 
   it('resends an UNKNOWN operation of a webhook-only command with the same idempotency key instead of asking (nothing to ask)', async () => {
     const config = testConfig({
-      gateways: { simulator: { type: 'simulator', base_url: sim.url, api_key: API_KEY, webhook_secret: 'whsec-delivery-test-0123456789', timeout_ms: 1000 } },
+      gateways: {
+        simulator: { type: 'simulator', base_url: sim.url, api_key: API_KEY, webhook_secret: 'whsec-delivery-test-0123456789', timeout_ms: 1000 },
+      },
     });
     configs.push(config);
     const { ledger, events } = setup();
@@ -375,7 +397,9 @@ describe('gateway delivery', () => {
   it("never gives up an UNKNOWN webhook-only command past delivery.max_age_ms over a webhook's PENDING recorded between the read and the give-up", async () => {
     const config = testConfig({
       'delivery.max_age_ms': 1000,
-      gateways: { simulator: { type: 'simulator', base_url: sim.url, api_key: API_KEY, webhook_secret: 'whsec-delivery-test-0123456789', timeout_ms: 1000 } },
+      gateways: {
+        simulator: { type: 'simulator', base_url: sim.url, api_key: API_KEY, webhook_secret: 'whsec-delivery-test-0123456789', timeout_ms: 1000 },
+      },
     });
     configs.push(config);
     const { ledger, events } = setup();
@@ -415,7 +439,9 @@ describe('gateway delivery', () => {
 
   it('never puts back to PENDING an UNKNOWN webhook-only command the PSP holds whose webhook asked for a customer action between the read and the wait', async () => {
     const config = testConfig({
-      gateways: { simulator: { type: 'simulator', base_url: sim.url, api_key: API_KEY, webhook_secret: 'whsec-delivery-test-0123456789', timeout_ms: 1000 } },
+      gateways: {
+        simulator: { type: 'simulator', base_url: sim.url, api_key: API_KEY, webhook_secret: 'whsec-delivery-test-0123456789', timeout_ms: 1000 },
+      },
     });
     configs.push(config);
     const { ledger, events } = setup();
@@ -462,7 +488,9 @@ describe('gateway delivery', () => {
 
   it("never gives up as UNRESOLVED an UNKNOWN command whose replaying inquiry outlived its key over a webhook's PENDING recorded between the read and the give-up", async () => {
     const config = testConfig({
-      gateways: { simulator: { type: 'simulator', base_url: sim.url, api_key: API_KEY, webhook_secret: 'whsec-delivery-test-0123456789', timeout_ms: 1000 } },
+      gateways: {
+        simulator: { type: 'simulator', base_url: sim.url, api_key: API_KEY, webhook_secret: 'whsec-delivery-test-0123456789', timeout_ms: 1000 },
+      },
     });
     configs.push(config);
     const { ledger, events } = setup();
@@ -503,7 +531,9 @@ describe('gateway delivery', () => {
 
   it("never gives up as UNRESOLVED an UNKNOWN command whose attempt the status search cannot reach over a webhook's PENDING recorded during the inquiry", async () => {
     const config = testConfig({
-      gateways: { simulator: { type: 'simulator', base_url: sim.url, api_key: API_KEY, webhook_secret: 'whsec-delivery-test-0123456789', timeout_ms: 1000 } },
+      gateways: {
+        simulator: { type: 'simulator', base_url: sim.url, api_key: API_KEY, webhook_secret: 'whsec-delivery-test-0123456789', timeout_ms: 1000 },
+      },
     });
     configs.push(config);
     const { ledger, events } = setup();
@@ -550,7 +580,9 @@ describe('gateway delivery', () => {
    */
   function raced(ledger: Ledger, events: EventStore, logger: Logger, id: string, webhook: 'PENDING', err: () => GatewayError): DeliveryService {
     const config = testConfig({
-      gateways: { simulator: { type: 'simulator', base_url: sim.url, api_key: API_KEY, webhook_secret: 'whsec-delivery-test-0123456789', timeout_ms: 1000 } },
+      gateways: {
+        simulator: { type: 'simulator', base_url: sim.url, api_key: API_KEY, webhook_secret: 'whsec-delivery-test-0123456789', timeout_ms: 1000 },
+      },
     });
     configs.push(config);
     const routes = createGatewayClients(config);
@@ -615,7 +647,9 @@ describe('gateway delivery', () => {
   /** A delivery service whose transformer (webhook-only) can no longer build a request, as after a release changed its builder. */
   function unbuildable(ledger: Ledger, events: EventStore, logger: Logger): DeliveryService {
     const config = testConfig({
-      gateways: { simulator: { type: 'simulator', base_url: sim.url, api_key: API_KEY, webhook_secret: 'whsec-delivery-test-0123456789', timeout_ms: 1000 } },
+      gateways: {
+        simulator: { type: 'simulator', base_url: sim.url, api_key: API_KEY, webhook_secret: 'whsec-delivery-test-0123456789', timeout_ms: 1000 },
+      },
     });
     configs.push(config);
     const routes = createGatewayClients(config);
