@@ -283,9 +283,7 @@ describe('gateway delivery', () => {
   /** A delivery service whose router, after a configuration change, refuses every route (`refused`) or carries no command at all (`unsupported`). */
   function changedRoutes(ledger: Ledger, events: EventStore, change: 'refused' | 'unsupported', logger: Logger): DeliveryService {
     const config = testConfig({
-      gateways: {
-        simulator: { type: 'simulator', base_url: sim.url, api_key: API_KEY, webhook_secret: 'whsec-delivery-test-0123456789', timeout_ms: 1000 },
-      },
+      gateways: { simulator: { type: 'simulator', base_url: sim.url, api_key: API_KEY, webhook_secret: 'whsec-delivery-test-0123456789', timeout_ms: 1000 } },
     });
     configs.push(config);
     const routes = createGatewayClients(config);
@@ -359,9 +357,7 @@ describe('gateway delivery', () => {
 
   it('resends an UNKNOWN operation of a webhook-only command with the same idempotency key instead of asking (nothing to ask)', async () => {
     const config = testConfig({
-      gateways: {
-        simulator: { type: 'simulator', base_url: sim.url, api_key: API_KEY, webhook_secret: 'whsec-delivery-test-0123456789', timeout_ms: 1000 },
-      },
+      gateways: { simulator: { type: 'simulator', base_url: sim.url, api_key: API_KEY, webhook_secret: 'whsec-delivery-test-0123456789', timeout_ms: 1000 } },
     });
     configs.push(config);
     const { ledger, events } = setup();
@@ -397,9 +393,7 @@ describe('gateway delivery', () => {
   it("never gives up an UNKNOWN webhook-only command past delivery.max_age_ms over a webhook's PENDING recorded between the read and the give-up", async () => {
     const config = testConfig({
       'delivery.max_age_ms': 1000,
-      gateways: {
-        simulator: { type: 'simulator', base_url: sim.url, api_key: API_KEY, webhook_secret: 'whsec-delivery-test-0123456789', timeout_ms: 1000 },
-      },
+      gateways: { simulator: { type: 'simulator', base_url: sim.url, api_key: API_KEY, webhook_secret: 'whsec-delivery-test-0123456789', timeout_ms: 1000 } },
     });
     configs.push(config);
     const { ledger, events } = setup();
@@ -439,9 +433,7 @@ describe('gateway delivery', () => {
 
   it('never puts back to PENDING an UNKNOWN webhook-only command the PSP holds whose webhook asked for a customer action between the read and the wait', async () => {
     const config = testConfig({
-      gateways: {
-        simulator: { type: 'simulator', base_url: sim.url, api_key: API_KEY, webhook_secret: 'whsec-delivery-test-0123456789', timeout_ms: 1000 },
-      },
+      gateways: { simulator: { type: 'simulator', base_url: sim.url, api_key: API_KEY, webhook_secret: 'whsec-delivery-test-0123456789', timeout_ms: 1000 } },
     });
     configs.push(config);
     const { ledger, events } = setup();
@@ -488,9 +480,7 @@ describe('gateway delivery', () => {
 
   it("never gives up as UNRESOLVED an UNKNOWN command whose replaying inquiry outlived its key over a webhook's PENDING recorded between the read and the give-up", async () => {
     const config = testConfig({
-      gateways: {
-        simulator: { type: 'simulator', base_url: sim.url, api_key: API_KEY, webhook_secret: 'whsec-delivery-test-0123456789', timeout_ms: 1000 },
-      },
+      gateways: { simulator: { type: 'simulator', base_url: sim.url, api_key: API_KEY, webhook_secret: 'whsec-delivery-test-0123456789', timeout_ms: 1000 } },
     });
     configs.push(config);
     const { ledger, events } = setup();
@@ -531,9 +521,7 @@ describe('gateway delivery', () => {
 
   it("never gives up as UNRESOLVED an UNKNOWN command whose attempt the status search cannot reach over a webhook's PENDING recorded during the inquiry", async () => {
     const config = testConfig({
-      gateways: {
-        simulator: { type: 'simulator', base_url: sim.url, api_key: API_KEY, webhook_secret: 'whsec-delivery-test-0123456789', timeout_ms: 1000 },
-      },
+      gateways: { simulator: { type: 'simulator', base_url: sim.url, api_key: API_KEY, webhook_secret: 'whsec-delivery-test-0123456789', timeout_ms: 1000 } },
     });
     configs.push(config);
     const { ledger, events } = setup();
@@ -580,9 +568,7 @@ describe('gateway delivery', () => {
    */
   function raced(ledger: Ledger, events: EventStore, logger: Logger, id: string, webhook: 'PENDING', err: () => GatewayError): DeliveryService {
     const config = testConfig({
-      gateways: {
-        simulator: { type: 'simulator', base_url: sim.url, api_key: API_KEY, webhook_secret: 'whsec-delivery-test-0123456789', timeout_ms: 1000 },
-      },
+      gateways: { simulator: { type: 'simulator', base_url: sim.url, api_key: API_KEY, webhook_secret: 'whsec-delivery-test-0123456789', timeout_ms: 1000 } },
     });
     configs.push(config);
     const routes = createGatewayClients(config);
@@ -647,9 +633,7 @@ describe('gateway delivery', () => {
   /** A delivery service whose transformer (webhook-only) can no longer build a request, as after a release changed its builder. */
   function unbuildable(ledger: Ledger, events: EventStore, logger: Logger): DeliveryService {
     const config = testConfig({
-      gateways: {
-        simulator: { type: 'simulator', base_url: sim.url, api_key: API_KEY, webhook_secret: 'whsec-delivery-test-0123456789', timeout_ms: 1000 },
-      },
+      gateways: { simulator: { type: 'simulator', base_url: sim.url, api_key: API_KEY, webhook_secret: 'whsec-delivery-test-0123456789', timeout_ms: 1000 } },
     });
     configs.push(config);
     const routes = createGatewayClients(config);
