@@ -6,9 +6,14 @@ import { testConfig } from '../../support/test-config';
 import { purgeNamespace } from '../../../harness/twins/local-stack/local-stack';
 import { Config } from '../../../src/config/config';
 import { keysMatching } from '../../../src/redis/key-scan';
+import { RiskStage } from '../../../src/orchestration/risk-stage';
+import { StageInput } from '../../../src/orchestration/orchestration-stage';
+import { OperationRecord } from '../../../src/ledger/ledger';
 
 let redis: RedisClient;
 let config: Config;
+/** Every namespace a test built, purged after the file. */
+const configs: Config[] = [];
 beforeAll(() => {
   config = testConfig();
   redis = createRedis(config.redis, 'commands');
@@ -16,6 +21,7 @@ beforeAll(() => {
 afterAll(async () => {
   redis.disconnect();
   await purgeNamespace(config).catch(() => undefined);
+  for (const c of configs) await purgeNamespace(c).catch(() => undefined);
 });
 
 const risk: RiskConfig = {
@@ -60,4 +66,60 @@ test('nothing configured for the payment: no Redis call, no key', async () => {
   const counters = new RiskCounters(redis, prefix, { ...risk, velocity: [], newTokenAmounts: {} }, 'k');
   expect(await counters.count('op-3', payment('a@b.c'))).toEqual({ velocity: {} });
   expect(await keysMatching(redis, `${prefix}*`)).toEqual([]);
+});
+
+describe('the risk stage on velocity, against real Redis', () => {
+  const NOW = Date.parse('2026-03-01T10:00:00Z');
+  const clients: RedisClient[] = [];
+  afterAll(() => clients.forEach((c) => c.disconnect()));
+
+  /** `n` risk stages as `n` workers have them, each on its own Redis connection, sharing `config`'s namespace. */
+  function workers(config: Config, n: number): RiskStage[] {
+    configs.push(config);
+    return Array.from({ length: n }, () => {
+      const client = createRedis(config.redis, 'commands');
+      clients.push(client);
+      return new RiskStage(config, client);
+    });
+  }
+
+  function authorize(id: string, customer: string, now = NOW): StageInput {
+    const p = {
+      gateway: 'sim',
+      gateway_account: 'acme',
+      gateway_key: 'pm_card_visa',
+      amount: 1000,
+      currency: 'EUR',
+      custom_attributes: { customer_id: customer },
+    };
+    const op = {
+      id,
+      command: 'authorize',
+      channel: 'web',
+      state: 'RECEIVED',
+      payment: p,
+      receivedAt: now,
+      createdAt: now,
+      updatedAt: now,
+      attempts: 0,
+    } as OperationRecord;
+    return { op, plan: { candidates: ['sim'], index: 0, payment: p, decisions: [] }, now };
+  }
+
+  test('concurrent commands of one customer from four workers: exactly max_count pass; each redelivered concurrently is counted once and decided the same', async () => {
+    const config = testConfig({
+      'risk.rules': [{ name: 'busy-customer', when: ['velocity_customer'], action: 'decline' }],
+      'risk.velocity': [{ by: 'customer', window_ms: 3600000, max_count: 5 }],
+    });
+    const fleet = workers(config, 4);
+    const ids = Array.from({ length: 40 }, (_, i) => `op-velocity-${String.fromCharCode(97 + (i % 26))}${i >= 26 ? 'x' : ''}`);
+    const first = await Promise.all(ids.map((id, i) => fleet[i % 4].decide(authorize(id, 'cust-busy'))));
+    const verdicts = first.map((r) => r.verdict);
+    expect([verdicts.filter((v) => v === 'continue').length, verdicts.filter((v) => v === 'refuse').length]).toEqual([5, 35]);
+    // Every command redelivered twice at once, to other workers: the same decision, nothing counted again.
+    const again = await Promise.all([...ids, ...ids].map((id, i) => fleet[(i + 1) % 4].decide(authorize(id, 'cust-busy'))));
+    expect(again.map((r) => r.verdict)).toEqual([...first, ...first].map((r) => r.verdict));
+    const [counter] = await keysMatching(redis, `${config.redis.keyPrefix}{risk}:v:customer:*`);
+    expect(await redis.get(counter)).toBe('40');
+  });
 });
