@@ -2,13 +2,13 @@ import { createHmac } from 'node:crypto';
 import { RedisClient } from '../redis/redis-connection';
 import { Payment } from '../contracts/payment-command';
 import { LuaScript, luaInputs } from '../redis/lua-script';
-import { RiskConfig, RiskCounts, VelocityDimension, needsTokenCheck, velocityValue } from './risk-rules';
+import { RiskConfig, RiskCounts, VelocityDimension, needsTokenCheck, velocityCounter, velocityValue } from './risk-rules';
 
 /**
  * Counts, in ONE script: KEYS[1] the operation's mark, KEYS[2..] one fixed-window counter per velocity
- * limit that has a value, then (optional) the token's seen-key. ARGV: mark TTL (ms), then per counter its
- * window TTL (ms), then the token memory (ms) when a token key is given. A mark already present returns what
- * was counted the first time (a retry counts nothing twice).
+ * counter (`velocityCounter`) that has a value, then (optional) the token's seen-key. ARGV: mark TTL (ms), then
+ * per counter its window TTL (ms), then the token memory (ms) when a token key is given. A mark already present
+ * returns what was counted the first time (a retry counts nothing twice).
  */
 const COUNT_BODY = `
 local held = redis.call('GET', KEYS[1])
@@ -69,20 +69,25 @@ export class RiskCounters {
     return createHmac('sha256', this.hashKey).update(`${by}\u0000${value}`).digest('hex').slice(0, 32);
   }
 
-  /** Counts this operation (once) and says what its counters stand at. No Redis call when nothing applies. */
+  /**
+   * Counts this operation (once) and says what its counters stand at, per counter (`velocityCounter`: limits of one
+   * dimension and window share one, counted once). No Redis call when nothing applies.
+   */
   async count(operationId: string, payment: Payment, now = Date.now()): Promise<RiskCounts> {
     const keys = [`${this.prefix}{risk}:op:${operationId}`];
     const args: (string | number)[] = [MARK_TTL_MS, 0];
-    const dims: VelocityDimension[] = [];
+    const names: string[] = [];
     for (const limit of this.config.velocity) {
       const value = velocityValue(payment, limit.by);
       if (value === undefined) continue;
+      const name = velocityCounter(limit);
+      if (names.includes(name)) continue;
       const window = Math.floor(now / limit.windowMs);
       keys.push(`${this.prefix}{risk}:v:${limit.by}:${limit.windowMs}:${this.hashed(limit.by, value)}:${window}`);
       args.push(limit.windowMs - (now % limit.windowMs) + 1000);
-      dims.push(limit.by);
+      names.push(name);
     }
-    args[1] = dims.length;
+    args[1] = names.length;
     const token = needsTokenCheck(this.config, payment) && payment.gateway_key ? payment.gateway_key : undefined;
     if (token !== undefined) {
       keys.push(`${this.prefix}{risk}:tok:${this.hashed('token', token)}`);
@@ -91,11 +96,9 @@ export class RiskCounters {
     if (keys.length === 1) return { velocity: {} };
     const script = scriptFor(keys.length);
     const reply = String(await script.run(this.redis, { keys: Object.fromEntries(script.inputs.keys.map((k, i) => [k, keys[i]])), args: {} }, args)).split(',');
+    // Each limit reads its own counter's count: never another window's (a day's count against an hour's limit).
     const velocity: RiskCounts['velocity'] = {};
-    dims.forEach((by, i) => {
-      const n = Number(reply[i]);
-      velocity[by] = Math.max(velocity[by] ?? 0, n);
-    });
-    return { velocity, ...(token !== undefined ? { newToken: reply[dims.length] === 'new' } : {}) };
+    names.forEach((name, i) => (velocity[name] = Number(reply[i])));
+    return { velocity, ...(token !== undefined ? { newToken: reply[names.length] === 'new' } : {}) };
   }
 }

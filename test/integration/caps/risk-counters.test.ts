@@ -49,10 +49,10 @@ test('velocity counts each operation once, by e-mail (case-insensitive) and IP, 
   const prefix = `${config.redis.keyPrefix}r1:`;
   const counters = new RiskCounters(redis, prefix, risk, risk.hashKey);
   const first = await counters.count('op-1', payment('Shopper@Example.com'));
-  expect(first).toEqual({ velocity: { email: 1, ip: 1 }, newToken: true });
+  expect(first).toEqual({ velocity: { 'email:3600000': 1, 'ip:3600000': 1 }, newToken: true });
   expect(await counters.count('op-1', payment('Shopper@Example.com'))).toEqual(first); // a retry counts nothing twice
   const second = await counters.count('op-2', payment('shopper@example.com'));
-  expect(second).toEqual({ velocity: { email: 2, ip: 2 }, newToken: false });
+  expect(second).toEqual({ velocity: { 'email:3600000': 2, 'ip:3600000': 2 }, newToken: false });
   const keys = await keysMatching(redis, `${prefix}*`);
   expect(keys.length).toBeGreaterThan(0);
   for (const k of keys) {
@@ -121,5 +121,30 @@ describe('the risk stage on velocity, against real Redis', () => {
     expect(again.map((r) => r.verdict)).toEqual([...first, ...first].map((r) => r.verdict));
     const [counter] = await keysMatching(redis, `${config.redis.keyPrefix}{risk}:v:customer:*`);
     expect(await redis.get(counter)).toBe('40');
+  });
+
+  test('each velocity limit is checked against its own window: a day limit of one customer does not lend its count to an hour limit, nor two alike count twice', async () => {
+    const config = testConfig({
+      'risk.rules': [{ name: 'busy-customer', when: ['velocity_customer'], action: 'decline' }],
+      'risk.velocity': [
+        { by: 'customer', window_ms: 3600000, max_count: 1 },
+        { by: 'customer', window_ms: 86400000, max_count: 10 },
+        // The same window again (a stricter and a looser bound): one counter, counted once per operation.
+        { by: 'customer', window_ms: 86400000, max_count: 12 },
+      ],
+    });
+    const [stage] = workers(config, 1);
+    const hour = 3600000;
+    // 10:00, first of the day and of the hour: on. 11:00, second of the day, first of its hour: on (the day's 2 is within 10).
+    expect((await stage.decide(authorize('op-ten', 'cust-day', NOW))).verdict).toBe('continue');
+    const eleven = await stage.decide(authorize('op-eleven', 'cust-day', NOW + hour));
+    expect(eleven.verdict).toBe('continue');
+    expect(eleven.decision.reasons).toEqual(['no_rule_matched']);
+    // 11:30, second of that hour: refused, naming the hour's count and the day's left alone.
+    const half = await stage.decide(authorize('op-half', 'cust-day', NOW + hour + hour / 2));
+    expect(half).toMatchObject({ verdict: 'refuse', decision: { reasons: ['decline', 'rule:busy-customer', 'signal:velocity_customer'] } });
+    expect(half.decision.details?.risk_signals).toBe('2 authorizations by customer within 3600000 ms (max 1)');
+    const [day] = await keysMatching(redis, `${config.redis.keyPrefix}{risk}:v:customer:86400000:*`);
+    expect(await redis.get(day)).toBe('3');
   });
 });
