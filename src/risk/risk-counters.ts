@@ -6,9 +6,11 @@ import { RiskConfig, RiskCounts, VelocityDimension, needsTokenCheck, velocityCou
 
 /**
  * Counts, in ONE script: KEYS[1] the operation's mark, KEYS[2..] one fixed-window counter per velocity
- * counter (`velocityCounter`) that has a value, then (optional) the token's seen-key. ARGV: mark TTL (ms), then
- * per counter its window TTL (ms), then the token memory (ms) when a token key is given. A mark already present
- * returns what was counted the first time (a retry counts nothing twice).
+ * counter that has a value, then (optional) the token's seen-key. ARGV: mark TTL (ms), the number of counters, per
+ * counter its window TTL (ms) and its name (`velocityCounter`), then the token memory (ms) when a token key is given.
+ * The reply, kept as the mark, names what it counted (`customer:3600000=3,new_token=new`): a mark already present
+ * returns what was counted the first time (a retry counts nothing twice), and is read by name, so a retry under
+ * another configuration (limits added, removed or reordered) never reads one counter's count as another's.
  */
 const COUNT_BODY = `
 local held = redis.call('GET', KEYS[1])
@@ -18,17 +20,20 @@ local counters = tonumber(ARGV[2])
 for i = 1, counters do
   local key = KEYS[i + 1]
   local n = redis.call('INCR', key)
-  if n == 1 then redis.call('PEXPIRE', key, ARGV[i + 2]) end
-  table.insert(out, n)
+  if n == 1 then redis.call('PEXPIRE', key, ARGV[2 * i + 1]) end
+  table.insert(out, ARGV[2 * i + 2] .. '=' .. n)
 end
 if #KEYS > counters + 1 then
-  local fresh = redis.call('SET', KEYS[#KEYS], '1', 'NX', 'PX', ARGV[counters + 3])
-  if fresh then table.insert(out, 'new') else table.insert(out, 'seen') end
+  local fresh = redis.call('SET', KEYS[#KEYS], '1', 'NX', 'PX', ARGV[2 * counters + 3])
+  if fresh then table.insert(out, 'new_token=new') else table.insert(out, 'new_token=seen') end
 end
 local reply = table.concat(out, ',')
 redis.call('SET', KEYS[1], reply, 'PX', ARGV[1])
 return reply
 `;
+
+/** The name the seen-token answer goes by in a count's reply. */
+const NEW_TOKEN = 'new_token';
 
 const scripts = new Map<number, LuaScript<string, string>>();
 function scriptFor(keyCount: number): LuaScript<string, string> {
@@ -77,14 +82,17 @@ export class RiskCounters {
     const keys = [`${this.prefix}{risk}:op:${operationId}`];
     const args: (string | number)[] = [MARK_TTL_MS, 0];
     const names: string[] = [];
+    // Per limit with a value, as the release before named counters wrote its marks (by position): a retry may read one.
+    const positions: string[] = [];
     for (const limit of this.config.velocity) {
       const value = velocityValue(payment, limit.by);
       if (value === undefined) continue;
       const name = velocityCounter(limit);
+      positions.push(name);
       if (names.includes(name)) continue;
       const window = Math.floor(now / limit.windowMs);
       keys.push(`${this.prefix}{risk}:v:${limit.by}:${limit.windowMs}:${this.hashed(limit.by, value)}:${window}`);
-      args.push(limit.windowMs - (now % limit.windowMs) + 1000);
+      args.push(limit.windowMs - (now % limit.windowMs) + 1000, name);
       names.push(name);
     }
     args[1] = names.length;
@@ -95,10 +103,31 @@ export class RiskCounters {
     }
     if (keys.length === 1) return { velocity: {} };
     const script = scriptFor(keys.length);
-    const reply = String(await script.run(this.redis, { keys: Object.fromEntries(script.inputs.keys.map((k, i) => [k, keys[i]])), args: {} }, args)).split(',');
-    // Each limit reads its own counter's count: never another window's (a day's count against an hour's limit).
-    const velocity: RiskCounts['velocity'] = {};
-    names.forEach((name, i) => (velocity[name] = Number(reply[i])));
-    return { velocity, ...(token !== undefined ? { newToken: reply[names.length] === 'new' } : {}) };
+    const reply = String(await script.run(this.redis, { keys: Object.fromEntries(script.inputs.keys.map((k, i) => [k, keys[i]])), args: {} }, args));
+    return readCounts(reply, names, positions, token !== undefined);
   }
+}
+
+/**
+ * The counts a reply (or an operation's mark) names, for the counters asked now; a counter it does not name (a limit
+ * added since the operation was first counted) is left out: not counted, so not checked. A mark without names (written
+ * by the release before) is read by `positions`, its counters' order then; its seen-token answer after them.
+ */
+function readCounts(reply: string, names: readonly string[], positions: readonly string[], tokenAsked: boolean): RiskCounts {
+  const parts = reply.split(',');
+  const velocity: RiskCounts['velocity'] = {};
+  let newToken: boolean | undefined;
+  if (parts.every((p) => p.includes('='))) {
+    for (const part of parts) {
+      const at = part.lastIndexOf('=');
+      const [name, value] = [part.slice(0, at), part.slice(at + 1)];
+      if (name === NEW_TOKEN) newToken = value === 'new';
+      else if (names.includes(name)) velocity[name] = Number(value);
+    }
+  } else {
+    // Limits alike each had a counter of their own there (the same key counted twice): the larger is the later count.
+    positions.forEach((name, i) => (velocity[name] = Math.max(velocity[name] ?? 0, Number(parts[i]))));
+    if (parts.length > positions.length) newToken = parts[positions.length] === 'new';
+  }
+  return { velocity, ...(tokenAsked && newToken !== undefined ? { newToken } : {}) };
 }

@@ -61,6 +61,21 @@ test('velocity counts each operation once, by e-mail (case-insensitive) and IP, 
   for (const k of keys.filter((x) => x.includes(':v:'))) expect(await redis.pttl(k)).toBeGreaterThan(0);
 });
 
+test('a retry under another configuration reads its first counts by name: limits reordered keep their own, one added is not counted', async () => {
+  const prefix = `${config.redis.keyPrefix}rn:`;
+  const counters = new RiskCounters(redis, prefix, risk, risk.hashKey);
+  // Another IP first (and the token): the e-mail counter stands at 2, the IP counter at 1, for op-b.
+  await counters.count('op-a', { ...payment('named@example.com'), custom_attributes: { email: 'named@example.com', ip_address: '198.51.100.7' } });
+  expect(await counters.count('op-b', payment('named@example.com'))).toEqual({ velocity: { 'email:3600000': 2, 'ip:3600000': 1 }, newToken: false });
+  const reordered: RiskConfig = { ...risk, velocity: [risk.velocity[1], { by: 'customer', windowMs: 60000, maxCount: 1 }, risk.velocity[0]] };
+  const retried = new RiskCounters(redis, prefix, reordered, risk.hashKey);
+  const b = { ...payment('named@example.com'), custom_attributes: { email: 'named@example.com', ip_address: '203.0.113.9', customer_id: 'c' } };
+  expect(await retried.count('op-b', b)).toEqual({ velocity: { 'email:3600000': 2, 'ip:3600000': 1 }, newToken: false });
+  // A mark the release before wrote (counts by position, no names) is read by the positions of the limits then.
+  await redis.set(`${prefix}{risk}:op:op-old`, '4,3,seen', 'PX', 60000);
+  expect(await counters.count('op-old', payment('named@example.com'))).toEqual({ velocity: { 'email:3600000': 4, 'ip:3600000': 3 }, newToken: false });
+});
+
 test('nothing configured for the payment: no Redis call, no key', async () => {
   const prefix = `${config.redis.keyPrefix}r2:`;
   const counters = new RiskCounters(redis, prefix, { ...risk, velocity: [], newTokenAmounts: {} }, 'k');
