@@ -3,6 +3,7 @@ import { Config } from '../../src/config/config';
 import { brokerRejectedQueueOf, declareTopology, parkedQueueOf, triageQueueOf } from '../../src/amqp/topology';
 import { priorityExchangeOf, priorityQueueOf } from '../../src/admission/command-priority';
 import { ChannelKeyring, channelSignatureHeaders, routingChannel } from '../../src/channels/channel-signature';
+import { eventually } from './tcp-proxy';
 
 /**
  * A plain AMQP client for tests: publish as another channel would (signed with the current key of the
@@ -60,3 +61,36 @@ export async function amqpClient(config: Config): Promise<{
     },
   };
 }
+
+/**
+ * Drains the dead-letter queue until what it has read satisfies `done` (e.g. holds the test's own dead letter),
+ * and returns all it read. A dead-letter count alone cannot tell whose letter it counted: another test's dead
+ * letter confirmed late in the same namespace counts too, and a single drain after it may miss the test's own.
+ */
+export async function deadLettersUntil(
+  client: { drainDeadLetters(): Promise<GetMessage[]> },
+  done: (seen: GetMessage[]) => boolean,
+  timeoutMs = 10_000,
+): Promise<GetMessage[]> {
+  const seen: GetMessage[] = [];
+  await eventually(async () => {
+    seen.push(...(await client.drainDeadLetters()));
+    return done(seen);
+  }, timeoutMs);
+  return seen;
+}
+
+/** Whether `letter` is the dead letter of the command whose order id is `orderId` (the consumer's `x-pb-order-id`). */
+export const ofOrder =
+  (orderId: string | undefined) =>
+  (letter: GetMessage): boolean =>
+    orderId !== undefined && letter.properties.headers?.['x-pb-order-id'] === orderId;
+
+/**
+ * Whether `letter`'s body holds `value` as a whole JSON string (`"…"`, so one reference is never taken for a longer
+ * one): a command's operation reference tells its dead letter where no order id header does (a body not parsed).
+ */
+export const holding =
+  (value: string | undefined) =>
+  (letter: GetMessage): boolean =>
+    value !== undefined && letter.content.toString('utf8').includes(JSON.stringify(value));

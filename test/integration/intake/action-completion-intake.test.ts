@@ -1,7 +1,8 @@
 import { Config } from '../../../src/config/config';
 import { ActionCompletionResult } from '../../../src/delivery/action-completion';
 import { ActionResult } from '../../../src/contracts/three-ds';
-import { amqpClient } from '../../support/amqp-helpers';
+import { PaymentCommand } from '../../../src/contracts/payment-command';
+import { amqpClient, deadLettersUntil, ofOrder } from '../../support/amqp-helpers';
 import { captureLogger } from '../../support/capture-logger';
 import { channelCommand } from '../../support/fixtures';
 import { testConfig } from '../../support/test-config';
@@ -49,11 +50,12 @@ describe('intake of a customer action completion (payment.action_result)', () =>
     await client.drainDeadLetters();
   });
 
-  async function deadLetterOf(body: object): Promise<Record<string, unknown>> {
+  /** Publishes `body` and returns the headers of its dead letter: the one of its order, not the first one a count meets (another test's may be confirmed late). */
+  async function deadLetterOf(body: PaymentCommand): Promise<Record<string, unknown>> {
     const before = worker.consumer.stats.deadLettered;
     await client.publish('web.payment.authorize', body);
     await eventually(() => worker.consumer.stats.deadLettered > before);
-    const dead = await client.drainDeadLetters();
+    const dead = (await deadLettersUntil(client, (seen) => seen.some(ofOrder(body.payment.order_id)))).filter(ofOrder(body.payment.order_id));
     expect(dead).toHaveLength(1);
     return dead[0].properties.headers ?? {};
   }

@@ -1,7 +1,8 @@
 import { channelSignatureHeaders } from '../../../src/channels/channel-signature';
 import { Config } from '../../../src/config/config';
+import { PaymentCommand } from '../../../src/contracts/payment-command';
 import { metricValue } from '../../../src/metrics/metrics-registry';
-import { amqpClient } from '../../support/amqp-helpers';
+import { amqpClient, deadLettersUntil, ofOrder } from '../../support/amqp-helpers';
 import { captureLogger } from '../../support/capture-logger';
 import { channelCommand } from '../../support/fixtures';
 import { eventually } from '../../support/tcp-proxy';
@@ -26,11 +27,12 @@ describe('a channel cannot claim to be another: every message is checked against
     await client.close();
   });
 
-  async function deadLetterOf(publish: () => Promise<void>): Promise<Record<string, unknown>> {
+  /** Publishes `command` with `publish` and returns the headers of its dead letter: the one of its order, not the first one a count meets (another test's may be confirmed late). */
+  async function deadLetterOf(command: PaymentCommand, publish: () => Promise<void>): Promise<Record<string, unknown>> {
     const before = worker.consumer.stats.deadLettered;
     await publish();
     await eventually(() => worker.consumer.stats.deadLettered > before);
-    const dead = await client.drainDeadLetters();
+    const dead = (await deadLettersUntil(client, (seen) => seen.some(ofOrder(command.payment.order_id)))).filter(ofOrder(command.payment.order_id));
     expect(dead).toHaveLength(1);
     return dead[0].properties.headers ?? {};
   }
@@ -64,7 +66,7 @@ describe('a channel cannot claim to be another: every message is checked against
     const command = channelCommand('sale');
     const body = Buffer.from(JSON.stringify(command));
     const before = await metricValue('pb_channel_messages_refused_total', { channel: 'web', reason });
-    const headers = await deadLetterOf(() => client.publish('web.payment.sale', body, headersFor(body)));
+    const headers = await deadLetterOf(command, () => client.publish('web.payment.sale', body, headersFor(body)));
     expect(headers['x-pb-code']).toBe('UNAUTHENTICATED_CHANNEL');
     expect(headers['x-pb-field']).toBe('x-pb-signature');
     expect(String(headers['x-pb-reason'])).toContain(`channel_auth_${reason}`);
@@ -76,7 +78,7 @@ describe('a channel cannot claim to be another: every message is checked against
   it('dead-letters a web-signed message whose body claims to come from the bus', async () => {
     const command = channelCommand('capture', { channel: 'bus' });
     const body = Buffer.from(JSON.stringify(command));
-    const headers = await deadLetterOf(() => client.publish('web.payment.capture', body));
+    const headers = await deadLetterOf(command, () => client.publish('web.payment.capture', body));
     expect(headers['x-pb-code']).toBe('UNAUTHENTICATED_CHANNEL');
     expect(String(headers['x-pb-reason'])).toContain('channel_auth_channel_mismatch');
     expect(await worker.ledger.get(command.payment.operation_reference!)).toBeNull();
@@ -86,15 +88,18 @@ describe('a channel cannot claim to be another: every message is checked against
     const command = channelCommand('capture', { channel: 'bus' });
     const body = Buffer.from(JSON.stringify(command));
     const web = config.channels.credentials.web![0];
-    const headers = await deadLetterOf(() => client.publish('bus.payment.capture', body, channelSignatureHeaders(body, web)));
+    const headers = await deadLetterOf(command, () => client.publish('bus.payment.capture', body, channelSignatureHeaders(body, web)));
     expect(String(headers['x-pb-reason'])).toContain('channel_auth_channel_mismatch');
   });
 
   it('keeps consuming signed commands behind a flood of unsigned ones', async () => {
+    const before = worker.consumer.stats.deadLettered;
     for (let i = 0; i < 20; i += 1) await client.publish('pos.payment.sale', channelCommand('sale', { channel: 'pos' }), null);
     const good = channelCommand('sale', { channel: 'pos' });
     await client.publish('pos.payment.sale', good);
     await eventually(async () => (await worker.ledger.get(good.payment.operation_reference!)) !== null);
+    // The good one may be recorded before the last unsigned ones are dead-lettered: wait for all 20, so none is a later test's.
+    await eventually(() => worker.consumer.stats.deadLettered >= before + 20);
     await client.drainDeadLetters();
   });
 });

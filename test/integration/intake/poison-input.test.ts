@@ -1,11 +1,12 @@
 import { ShardKeys, shardOfPayment } from '../../../src/redis/key-layout';
 import axios from 'axios';
+import { GetMessage } from 'amqplib';
 import { RedisClient } from '../../../src/redis/redis-connection';
 import { signBody } from '../../../src/bus/x-signature';
 import { Config } from '../../../src/config/config';
 import { metricValue } from '../../../src/metrics/metrics-registry';
 import { WebProcess, startWebProcess } from '../../../src/processes/web-process';
-import { amqpClient } from '../../support/amqp-helpers';
+import { amqpClient, deadLettersUntil, holding } from '../../support/amqp-helpers';
 import { captureLogger } from '../../support/capture-logger';
 import { busCall, channelCommand, payment } from '../../support/fixtures';
 import { testConfig } from '../../support/test-config';
@@ -16,9 +17,8 @@ import { testRedis } from '../../support/test-redis';
 const CAPTURE = 'magento.payments.payments_management.capture';
 const VISA = '4111111111111111';
 
-/** `{"a":{"a":…"x"…}}` nested `levels` deep around a canonical command's custom attributes. */
-function deepCommandText(levels: number): string {
-  const command = channelCommand('authorize', {}, { custom_attributes: { note: '@@' } });
+/** `{"a":{"a":…"x"…}}` nested `levels` deep in place of `command`'s custom attribute `'@@'`. */
+function deepCommandText(levels: number, command: object): string {
   return JSON.stringify(command).replace('"@@"', `${'{"a":'.repeat(levels)}"x"${'}'.repeat(levels)}`);
 }
 
@@ -51,14 +51,23 @@ describe('poison input: no message wedges, crashes or spins the consumer', () =>
     await client.drainDeadLetters();
   });
 
+  /**
+   * The dead letters of the command with operation reference `ref`, collected until one is there: the count a test
+   * waited for may have been met by another test's dead letter confirmed late, and a single drain then misses its own.
+   */
+  async function deadLetterOf(ref: string | undefined): Promise<GetMessage[]> {
+    return (await deadLettersUntil(client, (seen) => seen.some(holding(ref)))).filter(holding(ref));
+  }
+
   it('dead-letters a command nested 5000 levels deep (reason names the limit) and keeps consuming behind it', async () => {
     const before = worker.consumer.stats.deadLettered;
+    const deep = channelCommand('authorize', {}, { custom_attributes: { note: '@@' } });
     const good = channelCommand('capture');
-    await client.publish('web.payment.authorize', Buffer.from(deepCommandText(5000)));
+    await client.publish('web.payment.authorize', Buffer.from(deepCommandText(5000, deep)));
     await client.publish('web.payment.capture', good);
     await eventually(async () => (await worker.deliveryQueue.getJob(good.payment.operation_reference!)) !== undefined);
     await eventually(() => worker.consumer.stats.deadLettered > before);
-    const [dead] = await client.drainDeadLetters();
+    const [dead] = await deadLetterOf(deep.payment.operation_reference);
     expect(dead.properties.headers?.['x-pb-code']).toBe('INVALID_REQUEST');
     expect(String(dead.properties.headers?.['x-pb-reason'])).toMatch(/deeper than 32 levels/);
     expect(worker.consumer.stats.requeued).toBe(0);
@@ -89,7 +98,7 @@ describe('poison input: no message wedges, crashes or spins the consumer', () =>
     const squatter = channelCommand('authorize', {}, { operation_reference: `${existing.payment.operation_reference}:interactions` });
     await client.publish('web.payment.authorize', squatter);
     await eventually(() => worker.consumer.stats.deadLettered > before);
-    const [dead] = await client.drainDeadLetters();
+    const [dead] = await deadLetterOf(squatter.payment.operation_reference);
     expect(dead.properties.headers?.['x-pb-field']).toBe('payment.operation_reference');
     expect((await worker.ledger.interactions(existing.payment.operation_reference!)).length).toBeGreaterThan(0);
   });
@@ -112,7 +121,7 @@ describe('poison input: no message wedges, crashes or spins the consumer', () =>
     await client.publish('web.payment.capture', command);
     await client.publish('web.payment.capture', good);
     await eventually(async () => (await metricValue('pb_commands_dead_lettered_total', { reason: 'unexpected_error' })) > before, 15000);
-    const [dead] = await client.drainDeadLetters();
+    const [dead] = await deadLetterOf(ref);
     expect(dead.properties.headers?.['x-pb-reason']).toBe('unexpected_error: ReplyError');
     expect(dead.properties.headers?.['x-pb-code']).toBe('UNEXPECTED_ERROR');
     expect(logs.lines.some((l) => l.includes('command dead-lettered after an unexpected error') && l.includes('ReplyError'))).toBe(true);
@@ -125,7 +134,7 @@ describe('poison input: no message wedges, crashes or spins the consumer', () =>
     const command = channelCommand('sale', {}, { custom_attributes: { [VISA]: 'gift', [`4111.1111.1111.1111`]: 'x' } });
     await client.publish('web.payment.sale', command);
     await eventually(() => worker.consumer.stats.deadLettered > before);
-    const [dead] = await client.drainDeadLetters();
+    const [dead] = await deadLetterOf(command.payment.operation_reference);
     expect(dead.properties.headers?.['x-pb-code']).toBe('CARD_DATA_REJECTED');
     const everything = [dead.content.toString(), JSON.stringify(dead.properties.headers), ...logs.lines].join('\n');
     expect(everything).not.toContain(VISA);
@@ -134,7 +143,8 @@ describe('poison input: no message wedges, crashes or spins the consumer', () =>
 
   it('dead-letters a command with a 150,000-character member name, naming it in a bounded field, and keeps consuming behind it', async () => {
     const before = worker.consumer.stats.deadLettered;
-    const bad = channelCommand('capture') as unknown as Record<string, unknown>;
+    const command = channelCommand('capture');
+    const bad = command as unknown as Record<string, unknown>;
     bad['m'.repeat(150_000)] = 1;
     const good = channelCommand('capture');
     await client.publish('web.payment.capture', bad);
@@ -142,7 +152,7 @@ describe('poison input: no message wedges, crashes or spins the consumer', () =>
     await eventually(async () => (await worker.deliveryQueue.getJob(good.payment.operation_reference!)) !== undefined);
     // Its field went in the dead letter's headers: unbounded, the frame was refused and the message held for ever.
     await eventually(() => worker.consumer.stats.deadLettered > before, 5000);
-    const [dead] = await client.drainDeadLetters();
+    const [dead] = await deadLetterOf(command.payment.operation_reference);
     expect(dead.properties.headers).toMatchObject({ 'x-pb-code': 'INVALID_PARAMS', 'x-pb-field': `${'m'.repeat(32)}…(150000 characters)` });
     expect(worker.consumer.stats.requeued).toBe(0);
   });
@@ -255,7 +265,7 @@ describe('poison input: no message wedges, crashes or spins the consumer', () =>
     await client.publish('web.payment.capture', good);
     await eventually(async () => (await worker.deliveryQueue.getJob(good.payment.operation_reference!)) !== undefined);
     await eventually(() => worker.consumer.stats.deadLettered > before);
-    const [dead] = await client.drainDeadLetters();
+    const [dead] = await deadLetterOf(bad.payment.operation_reference);
     expect(dead.properties.headers).toMatchObject({ 'x-pb-code': 'INVALID_REQUEST', 'x-pb-field': 'payment.amount' });
     expect(await worker.ledger.get(bad.payment.operation_reference!)).toBeNull();
   });
@@ -274,7 +284,7 @@ describe('poison input: no message wedges, crashes or spins the consumer', () =>
     await client.publish('web.payment.capture', good);
     await eventually(async () => (await worker.deliveryQueue.getJob(good.payment.operation_reference!)) !== undefined);
     await eventually(() => worker.consumer.stats.deadLettered > before);
-    const [dead] = await client.drainDeadLetters();
+    const [dead] = await deadLetterOf(bad.payment.operation_reference);
     expect(dead.properties.headers).toMatchObject({ 'x-pb-code': 'PARSE_ERROR', 'x-pb-field': '(root)', 'x-pb-reason': 'is not valid UTF-8' });
     expect(await worker.ledger.get(bad.payment.operation_reference!)).toBeNull();
   });
