@@ -7,26 +7,37 @@ import { RiskConfig, RiskCounts, VelocityDimension, needsTokenCheck, velocityCou
 /**
  * Counts, in ONE script: KEYS[1] the operation's mark, KEYS[2..] one fixed-window counter per velocity
  * counter that has a value, then (optional) the token's seen-key. ARGV: mark TTL (ms), the number of counters, per
- * counter its window TTL (ms) and its name (`velocityCounter`), then the token memory (ms) when a token key is given.
- * The reply, kept as the mark, names what it counted (`customer:3600000=3,new_token=new`): a mark already present
- * returns what was counted the first time (a retry counts nothing twice), and is read by name, so a retry under
+ * counter its window TTL (ms) and its name (`velocityCounter`), then the token memory (ms) when a token key is given,
+ * then per limit with a value (in configuration order) the number of its counter. The reply, kept as the mark, first
+ * says what the release before wrote (one count per limit with a value, then `new`/`seen`), which that release reads by
+ * position during a rolling upgrade, then names what it counted (`customer:3600000=3,new_token=new`): a mark already
+ * present returns what was counted the first time (a retry counts nothing twice), and is read by name, so a retry under
  * another configuration (limits added, removed or reordered) never reads one counter's count as another's.
  */
 const COUNT_BODY = `
 local held = redis.call('GET', KEYS[1])
 if held then return held end
-local out = {}
+local counts = {}
+local named = {}
 local counters = tonumber(ARGV[2])
 for i = 1, counters do
   local key = KEYS[i + 1]
   local n = redis.call('INCR', key)
   if n == 1 then redis.call('PEXPIRE', key, ARGV[2 * i + 1]) end
-  table.insert(out, ARGV[2 * i + 2] .. '=' .. n)
+  counts[i] = n
+  table.insert(named, ARGV[2 * i + 2] .. '=' .. n)
 end
+local positions = 2 * counters + 3
+local token
 if #KEYS > counters + 1 then
-  local fresh = redis.call('SET', KEYS[#KEYS], '1', 'NX', 'PX', ARGV[2 * counters + 3])
-  if fresh then table.insert(out, 'new_token=new') else table.insert(out, 'new_token=seen') end
+  if redis.call('SET', KEYS[#KEYS], '1', 'NX', 'PX', ARGV[positions]) then token = 'new' else token = 'seen' end
+  positions = positions + 1
+  table.insert(named, 'new_token=' .. token)
 end
+local out = {}
+for a = positions, #ARGV do table.insert(out, counts[tonumber(ARGV[a])]) end
+if token then table.insert(out, token) end
+for _, part in ipairs(named) do table.insert(out, part) end
 local reply = table.concat(out, ',')
 redis.call('SET', KEYS[1], reply, 'PX', ARGV[1])
 return reply
@@ -84,12 +95,18 @@ export class RiskCounters {
     const names: string[] = [];
     // Per limit with a value, as the release before named counters wrote its marks (by position): a retry may read one.
     const positions: string[] = [];
+    /** Per position, the number (1-based) of its counter: the script writes the release before's counts first. */
+    const counterOf: number[] = [];
     for (const limit of this.config.velocity) {
       const value = velocityValue(payment, limit.by);
       if (value === undefined) continue;
       const name = velocityCounter(limit);
       positions.push(name);
-      if (names.includes(name)) continue;
+      if (names.includes(name)) {
+        counterOf.push(names.indexOf(name) + 1);
+        continue;
+      }
+      counterOf.push(names.length + 1);
       const window = Math.floor(now / limit.windowMs);
       keys.push(`${this.prefix}{risk}:v:${limit.by}:${limit.windowMs}:${this.hashed(limit.by, value)}:${window}`);
       args.push(limit.windowMs - (now % limit.windowMs) + 1000, name);
@@ -101,6 +118,7 @@ export class RiskCounters {
       keys.push(`${this.prefix}{risk}:tok:${this.hashed('token', token)}`);
       args.push(this.config.tokenMemoryMs);
     }
+    args.push(...counterOf);
     if (keys.length === 1) return { velocity: {} };
     const script = scriptFor(keys.length);
     const reply = String(await script.run(this.redis, { keys: Object.fromEntries(script.inputs.keys.map((k, i) => [k, keys[i]])), args: {} }, args));
@@ -110,15 +128,16 @@ export class RiskCounters {
 
 /**
  * The counts a reply (or an operation's mark) names, for the counters asked now; a counter it does not name (a limit
- * added since the operation was first counted) is left out: not counted, so not checked. A mark without names (written
- * by the release before) is read by `positions`, its counters' order then; its seen-token answer after them.
+ * added since the operation was first counted) is left out: not counted, so not checked. Its parts without a name are
+ * the release before's (read there by position) and skipped. A mark without names (written by the release before) is
+ * read by `positions`, its counters' order then; its seen-token answer after them.
  */
 function readCounts(reply: string, names: readonly string[], positions: readonly string[], tokenAsked: boolean): RiskCounts {
   const parts = reply.split(',');
   const velocity: RiskCounts['velocity'] = {};
   let newToken: boolean | undefined;
-  if (parts.every((p) => p.includes('='))) {
-    for (const part of parts) {
+  if (parts.some((p) => p.includes('='))) {
+    for (const part of parts.filter((p) => p.includes('='))) {
       const at = part.lastIndexOf('=');
       const [name, value] = [part.slice(0, at), part.slice(at + 1)];
       if (name === NEW_TOKEN) newToken = value === 'new';

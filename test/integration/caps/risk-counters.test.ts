@@ -76,6 +76,37 @@ test('a retry under another configuration reads its first counts by name: limits
   expect(await counters.count('op-old', payment('named@example.com'))).toEqual({ velocity: { 'email:3600000': 4, 'ip:3600000': 3 }, newToken: false });
 });
 
+test('a mark this release writes reads right in the release before (a rolling upgrade): its counts by position, then its seen-token answer', async () => {
+  const prefix = `${config.redis.keyPrefix}ro:`;
+  // Two limits alike (one counter now; the release before counted its key twice) between two others.
+  const alike: RiskConfig = {
+    ...risk,
+    velocity: [risk.velocity[0], { by: 'ip', windowMs: 3600000, maxCount: 5 }, risk.velocity[1], { by: 'email', windowMs: 86400000, maxCount: 9 }],
+  };
+  const counters = new RiskCounters(redis, prefix, alike, risk.hashKey);
+  await counters.count('op-1', payment('upgrade@example.com'));
+  expect(await counters.count('op-2', payment('upgrade@example.com'))).toEqual({
+    velocity: { 'email:3600000': 2, 'ip:3600000': 2, 'email:86400000': 2 },
+    newToken: false,
+  });
+  /** How the release before read a mark it found (src/risk/risk-counters.ts there): one count per limit with a value. */
+  const readBefore = (mark: string, dims: string[], tokenAsked: boolean) => {
+    const reply = mark.split(',');
+    const velocity: Record<string, number> = {};
+    dims.forEach((by, i) => (velocity[by] = Math.max(velocity[by] ?? 0, Number(reply[i]))));
+    return { velocity, ...(tokenAsked ? { newToken: reply[dims.length] === 'new' } : {}) };
+  };
+  const mark = (await redis.get(`${prefix}{risk}:op:op-2`))!;
+  expect(readBefore(mark, ['email', 'ip', 'ip', 'email'], true)).toEqual({ velocity: { email: 2, ip: 2 }, newToken: false });
+  const first = (await redis.get(`${prefix}{risk}:op:op-1`))!;
+  expect(readBefore(first, ['email', 'ip', 'ip', 'email'], true)).toEqual({ velocity: { email: 1, ip: 1 }, newToken: true });
+  // Without a token asked, and this release still reads its own mark by name.
+  const noToken = new RiskCounters(redis, prefix, { ...alike, newTokenAmounts: {} }, risk.hashKey);
+  expect(await noToken.count('op-3', payment('upgrade@example.com'))).toEqual({ velocity: { 'email:3600000': 3, 'ip:3600000': 3, 'email:86400000': 3 } });
+  expect(readBefore((await redis.get(`${prefix}{risk}:op:op-3`))!, ['email', 'ip', 'ip', 'email'], false)).toEqual({ velocity: { email: 3, ip: 3 } });
+  expect(await noToken.count('op-3', payment('upgrade@example.com'))).toEqual({ velocity: { 'email:3600000': 3, 'ip:3600000': 3, 'email:86400000': 3 } });
+});
+
 test('nothing configured for the payment: no Redis call, no key', async () => {
   const prefix = `${config.redis.keyPrefix}r2:`;
   const counters = new RiskCounters(redis, prefix, { ...risk, velocity: [], newTokenAmounts: {} }, 'k');
