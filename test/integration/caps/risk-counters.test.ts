@@ -105,6 +105,12 @@ test('a mark this release writes reads right in the release before (a rolling up
   expect(await noToken.count('op-3', payment('upgrade@example.com'))).toEqual({ velocity: { 'email:3600000': 3, 'ip:3600000': 3, 'email:86400000': 3 } });
   expect(readBefore((await redis.get(`${prefix}{risk}:op:op-3`))!, ['email', 'ip', 'ip', 'email'], false)).toEqual({ velocity: { email: 3, ip: 3 } });
   expect(await noToken.count('op-3', payment('upgrade@example.com'))).toEqual({ velocity: { 'email:3600000': 3, 'ip:3600000': 3, 'email:86400000': 3 } });
+  // And the other way: a mark of the release before, whose limits alike counted their one key twice (the larger is the later).
+  await redis.set(`${prefix}{risk}:op:op-old`, '2,3,4,5,new', 'PX', 60000);
+  expect(await counters.count('op-old', payment('upgrade@example.com'))).toEqual({
+    velocity: { 'email:3600000': 2, 'ip:3600000': 4, 'email:86400000': 5 },
+    newToken: true,
+  });
 });
 
 test('nothing configured for the payment: no Redis call, no key', async () => {
