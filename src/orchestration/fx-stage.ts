@@ -49,7 +49,7 @@ export class FxStage implements OrchestrationStage {
     const target = this.target(input);
     if (target === null) return this.native(input);
     const quote = this.book.quoteNow(input.plan.candidates[input.plan.index], input.plan.payment.currency, target);
-    return quote === undefined ? undefined : this.converted(input, target, quote);
+    return quote === undefined ? undefined : this.converted(input, target, quote, true);
   }
 
   async decide(input: StageInput): Promise<StageResult> {
@@ -57,7 +57,7 @@ export class FxStage implements OrchestrationStage {
     if (target === null) return countedNow(this.native(input));
     const gateway = input.plan.candidates[input.plan.index];
     try {
-      return countedNow(this.converted(input, target, await this.book.quote(gateway, input.plan.payment.currency, target)));
+      return countedNow(this.converted(input, target, await this.book.quote(gateway, input.plan.payment.currency, target), false));
     } catch (err) {
       if (!(err instanceof GatewayError) || !err.retryable) throw err;
       // The gateway's rates are out of reach for now and nothing else is configured: try again shortly.
@@ -84,11 +84,16 @@ export class FxStage implements OrchestrationStage {
     return { verdict: 'continue', plan, decision: { stage: 'fx', outcome: 'allowed', reasons: ['settles_in_currency'] }, count };
   }
 
-  private converted({ op, plan }: StageInput, target: string, quote: RateQuote | RateRefusal): StageResult {
+  /**
+   * @param fastPath decided by `decideNow`: its plan may be dropped, and a refusal always is (the plain path decides it
+   *   again), so it logs nothing itself: a conversion logs with its `count`, once its plan is used.
+   */
+  private converted({ op, plan }: StageInput, target: string, quote: RateQuote | RateRefusal, fastPath: boolean): StageResult {
     const gateway = plan.candidates[plan.index];
     const { amount, currency } = plan.payment;
+    const logger = fastPath ? undefined : this.logger;
     if (typeof quote === 'string') {
-      this.logger?.warn('currency conversion refused: no usable rate', { operation_id: op.id, gateway, from: currency, to: target, reason: quote });
+      logger?.warn('currency conversion refused: no usable rate', { operation_id: op.id, gateway, from: currency, to: target, reason: quote });
       return {
         verdict: 'refuse',
         reason: quote,
@@ -104,21 +109,23 @@ export class FxStage implements OrchestrationStage {
       lock = lockAt(quote, amount, currency, target, type === undefined ? 1 : isoAmountStepFor(type, target));
     } catch (err) {
       if (!(err instanceof RangeError)) throw err;
-      return this.outOfRange(op.id, gateway, currency, target, amount, 'the converted amount is out of range');
+      return this.outOfRange(logger, op.id, gateway, currency, target, amount, 'the converted amount is out of range');
     }
     // Less than half the gateway's step rounds to 0: a payment of nothing, which Adyen would even take as a
     // zero-value authorization (a card check that holds no money) while the OMS thinks the amount is held.
-    if (lock.to.amount <= 0) return this.outOfRange(op.id, gateway, currency, target, amount, 'the converted amount rounds to nothing');
+    if (lock.to.amount <= 0) return this.outOfRange(logger, op.id, gateway, currency, target, amount, 'the converted amount rounds to nothing');
     const source = quote.source.startsWith('gateway:') ? 'gateway' : 'configured';
-    const count = (): void => void conversions().inc({ gateway, result: 'converted', source });
-    this.logger?.info('payment converted at a locked rate', { operation_id: op.id, gateway, ...lockDetails(lock) });
     // Its lines go in the converted currency too, or not at all (never in the order's beside a converted amount).
     const payment = convertedPayment(plan.payment, lock, lock.to.amount);
     const reasons = [`converted:${currency}->${target}`];
-    if (linesOmitted(plan.payment, payment)) {
-      reasons.push('lines_not_convertible');
-      reportFxLinesOmitted(this.logger, op, gateway, plan.payment.lines?.length ?? 0);
-    }
+    const omitted = linesOmitted(plan.payment, payment);
+    if (omitted) reasons.push('lines_not_convertible');
+    // Counted and logged once its plan is used (at once on the plain path): one conversion line per command.
+    const count = (): void => {
+      conversions().inc({ gateway, result: 'converted', source });
+      this.logger?.info('payment converted at a locked rate', { operation_id: op.id, gateway, ...lockDetails(lock) });
+      if (omitted) reportFxLinesOmitted(this.logger, op, gateway, plan.payment.lines?.length ?? 0);
+    };
     return { verdict: 'continue', plan: { ...plan, payment }, decision: { stage: 'fx', outcome: 'changed', reasons, details: lockDetails(lock) }, count };
   }
 
@@ -126,8 +133,8 @@ export class FxStage implements OrchestrationStage {
    * A conversion refused for its amount (beyond the largest minor amount, or rounding to nothing): the same
    * amount and rate fail the same way every time, so a refusal naming the amount, never a retry.
    */
-  private outOfRange(operationId: string, gateway: string, from: string, to: string, amount: number, why: string): StageResult {
-    this.logger?.warn(`currency conversion refused: ${why}`, { operation_id: operationId, gateway, from, to, amount });
+  private outOfRange(logger: Logger | undefined, operationId: string, gateway: string, from: string, to: string, amount: number, why: string): StageResult {
+    logger?.warn(`currency conversion refused: ${why}`, { operation_id: operationId, gateway, from, to, amount });
     return {
       verdict: 'refuse',
       reason: 'FX_AMOUNT_OUT_OF_RANGE',

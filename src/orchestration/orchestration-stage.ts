@@ -50,9 +50,10 @@ export interface StageInput {
 export type RefusalTally = (recorded: boolean) => void;
 
 /**
- * A stage's own count of a decision to go on that `decideNow` made (the fast path), for the caller to run once that plan
- * is used (its attempt recorded with the creation): a plan the fast path then drops (no route, an open breaker, a
- * duplicate command) is planned again by the plain path, whose `decide` counts it. `decide` counts its own at once.
+ * A stage's own count and log lines of a decision to go on that `decideNow` made (the fast path), for the caller to run
+ * once that plan is used (its attempt recorded with the creation): a plan the fast path then drops (no route, an open
+ * breaker, a duplicate command) is planned again by the plain path, whose `decide` counts and logs it, so an operator
+ * reads one decision per command. `decide` runs its own at once (`countedNow`).
  */
 export type DecisionCount = () => void;
 
@@ -101,7 +102,8 @@ export interface OrchestrationStage {
   active(): boolean;
   /**
    * The decision without I/O, when the stage can make it so; `undefined` when it needs `decide`. Must not
-   * reserve anything (it may run for a command that is then not sent on the fast path). Optional.
+   * reserve, count or log anything (it may run for a command that is then not sent on the fast path): what goes on
+   * counts and logs in its `count`; a refusal or a hold is always decided again by `decide`, which logs it. Optional.
    */
   decideNow?(input: StageInput): StageResult | undefined;
   /**

@@ -59,7 +59,7 @@ export class RiskStage implements OrchestrationStage {
       return { verdict: 'continue', plan: input.plan, decision: { stage: 'risk', outcome: 'default', reasons: ['not_assessed_command'] } };
     if (this.needsCounters(input)) return undefined;
     const decision = decideRisk(this.config.limits.risk, riskSignals(this.config.limits.risk, input.plan.payment, { velocity: {} }));
-    return decision.action === 'hold' ? undefined : this.resultOf(input, decision);
+    return decision.action === 'hold' ? undefined : this.resultOf(input, decision, true);
   }
 
   async decide(input: StageInput): Promise<StageResult> {
@@ -91,7 +91,7 @@ export class RiskStage implements OrchestrationStage {
       };
       return { ...held, applied };
     }
-    return countedNow(this.resultOf(input, decision));
+    return countedNow(this.resultOf(input, decision, false));
   }
 
   private needsCounters({ plan }: StageInput): boolean {
@@ -99,25 +99,40 @@ export class RiskStage implements OrchestrationStage {
     return risk.velocity.some((v) => velocityValue(plan.payment, v.by) !== undefined) || needsTokenCheck(risk, plan.payment);
   }
 
-  private resultOf({ op, plan }: StageInput, decision: RiskDecision): StageResult {
+  /**
+   * @param fastPath decided by `decideNow`: its plan may be dropped, and a refusal always is (the plain path decides it
+   *   again), so it logs nothing itself: what goes on logs with its `count`, once its plan is used.
+   */
+  private resultOf({ op, plan }: StageInput, decision: RiskDecision, fastPath: boolean): StageResult {
     const base = { stage: 'risk' as const, details: detailsOf(decision) };
     const rule = decision.rule ? `rule:${decision.rule}` : 'no_rule_matched';
     const labels = { action: decision.action, rule: decision.rule ?? 'none' };
-    // What goes on is counted once its plan is used (`count`: at once on the plain path); a refusal by its caller, once its
-    // fate is known (`refusalTally`).
+    // What goes on is counted and logged once its plan is used (`count`: at once on the plain path), so an operator reads
+    // one decision per command; a refusal is counted by its caller, once its fate is known (`refusalTally`).
     const count = (): void => void decisions().inc(labels);
     switch (decision.action) {
       case 'allow':
         return { verdict: 'continue', plan, decision: { ...base, outcome: 'allowed', reasons: [rule, ...signalReasons(decision)] }, count };
-      case 'psp_review':
-        this.logger?.info('risk rules ask the PSP risk engine', { operation_id: op.id, rule: decision.rule, signals: decision.signals.map((s) => s.detail) });
-        return { verdict: 'continue', plan, decision: { ...base, outcome: 'changed', reasons: ['psp_review', rule, ...signalReasons(decision)] }, count };
+      case 'psp_review': {
+        const reviewed = (): void => {
+          count();
+          this.logger?.info('risk rules ask the PSP risk engine', { operation_id: op.id, rule: decision.rule, signals: decision.signals.map((s) => s.detail) });
+        };
+        return {
+          verdict: 'continue',
+          plan,
+          decision: { ...base, outcome: 'changed', reasons: ['psp_review', rule, ...signalReasons(decision)] },
+          count: reviewed,
+        };
+      }
       case 'decline':
-        this.logger?.warn('authorization declined by the risk rules; not sent', {
-          operation_id: op.id,
-          rule: decision.rule,
-          signals: decision.signals.map((s) => s.detail),
-        });
+        if (!fastPath) {
+          this.logger?.warn('authorization declined by the risk rules; not sent', {
+            operation_id: op.id,
+            rule: decision.rule,
+            signals: decision.signals.map((s) => s.detail),
+          });
+        }
         return {
           verdict: 'refuse',
           reason: RISK_DECLINED,

@@ -2,33 +2,49 @@ import { createHmac } from 'node:crypto';
 import { RedisClient } from '../redis/redis-connection';
 import { Payment } from '../contracts/payment-command';
 import { LuaScript, luaInputs } from '../redis/lua-script';
-import { RiskConfig, RiskCounts, VelocityDimension, needsTokenCheck, velocityValue } from './risk-rules';
+import { RiskConfig, RiskCounts, VelocityDimension, needsTokenCheck, velocityCounter, velocityValue } from './risk-rules';
 
 /**
  * Counts, in ONE script: KEYS[1] the operation's mark, KEYS[2..] one fixed-window counter per velocity
- * limit that has a value, then (optional) the token's seen-key. ARGV: mark TTL (ms), then per counter its
- * window TTL (ms), then the token memory (ms) when a token key is given. A mark already present returns what
- * was counted the first time (a retry counts nothing twice).
+ * counter that has a value, then (optional) the token's seen-key. ARGV: mark TTL (ms), the number of counters, per
+ * counter its window TTL (ms) and its name (`velocityCounter`), then the token memory (ms) when a token key is given,
+ * then per limit with a value (in configuration order) the number of its counter. The reply, kept as the mark, first
+ * says what the release before wrote (one count per limit with a value, then `new`/`seen`), which that release reads by
+ * position during a rolling upgrade, then names what it counted (`customer:3600000=3,new_token=new`): a mark already
+ * present returns what was counted the first time (a retry counts nothing twice), and is read by name, so a retry under
+ * another configuration (limits added, removed or reordered) never reads one counter's count as another's.
  */
 const COUNT_BODY = `
 local held = redis.call('GET', KEYS[1])
 if held then return held end
-local out = {}
+local counts = {}
+local named = {}
 local counters = tonumber(ARGV[2])
 for i = 1, counters do
   local key = KEYS[i + 1]
   local n = redis.call('INCR', key)
-  if n == 1 then redis.call('PEXPIRE', key, ARGV[i + 2]) end
-  table.insert(out, n)
+  if n == 1 then redis.call('PEXPIRE', key, ARGV[2 * i + 1]) end
+  counts[i] = n
+  table.insert(named, ARGV[2 * i + 2] .. '=' .. n)
 end
+local positions = 2 * counters + 3
+local token
 if #KEYS > counters + 1 then
-  local fresh = redis.call('SET', KEYS[#KEYS], '1', 'NX', 'PX', ARGV[counters + 3])
-  if fresh then table.insert(out, 'new') else table.insert(out, 'seen') end
+  if redis.call('SET', KEYS[#KEYS], '1', 'NX', 'PX', ARGV[positions]) then token = 'new' else token = 'seen' end
+  positions = positions + 1
+  table.insert(named, 'new_token=' .. token)
 end
+local out = {}
+for a = positions, #ARGV do table.insert(out, counts[tonumber(ARGV[a])]) end
+if token then table.insert(out, token) end
+for _, part in ipairs(named) do table.insert(out, part) end
 local reply = table.concat(out, ',')
 redis.call('SET', KEYS[1], reply, 'PX', ARGV[1])
 return reply
 `;
+
+/** The name the seen-token answer goes by in a count's reply. */
+const NEW_TOKEN = 'new_token';
 
 const scripts = new Map<number, LuaScript<string, string>>();
 function scriptFor(keyCount: number): LuaScript<string, string> {
@@ -69,33 +85,68 @@ export class RiskCounters {
     return createHmac('sha256', this.hashKey).update(`${by}\u0000${value}`).digest('hex').slice(0, 32);
   }
 
-  /** Counts this operation (once) and says what its counters stand at. No Redis call when nothing applies. */
+  /**
+   * Counts this operation (once) and says what its counters stand at, per counter (`velocityCounter`: limits of one
+   * dimension and window share one, counted once). No Redis call when nothing applies.
+   */
   async count(operationId: string, payment: Payment, now = Date.now()): Promise<RiskCounts> {
     const keys = [`${this.prefix}{risk}:op:${operationId}`];
     const args: (string | number)[] = [MARK_TTL_MS, 0];
-    const dims: VelocityDimension[] = [];
+    const names: string[] = [];
+    // Per limit with a value, as the release before named counters wrote its marks (by position): a retry may read one.
+    const positions: string[] = [];
+    /** Per position, the number (1-based) of its counter: the script writes the release before's counts first. */
+    const counterOf: number[] = [];
     for (const limit of this.config.velocity) {
       const value = velocityValue(payment, limit.by);
       if (value === undefined) continue;
+      const name = velocityCounter(limit);
+      positions.push(name);
+      if (names.includes(name)) {
+        counterOf.push(names.indexOf(name) + 1);
+        continue;
+      }
+      counterOf.push(names.length + 1);
       const window = Math.floor(now / limit.windowMs);
       keys.push(`${this.prefix}{risk}:v:${limit.by}:${limit.windowMs}:${this.hashed(limit.by, value)}:${window}`);
-      args.push(limit.windowMs - (now % limit.windowMs) + 1000);
-      dims.push(limit.by);
+      args.push(limit.windowMs - (now % limit.windowMs) + 1000, name);
+      names.push(name);
     }
-    args[1] = dims.length;
+    args[1] = names.length;
     const token = needsTokenCheck(this.config, payment) && payment.gateway_key ? payment.gateway_key : undefined;
     if (token !== undefined) {
       keys.push(`${this.prefix}{risk}:tok:${this.hashed('token', token)}`);
       args.push(this.config.tokenMemoryMs);
     }
+    args.push(...counterOf);
     if (keys.length === 1) return { velocity: {} };
     const script = scriptFor(keys.length);
-    const reply = String(await script.run(this.redis, { keys: Object.fromEntries(script.inputs.keys.map((k, i) => [k, keys[i]])), args: {} }, args)).split(',');
-    const velocity: RiskCounts['velocity'] = {};
-    dims.forEach((by, i) => {
-      const n = Number(reply[i]);
-      velocity[by] = Math.max(velocity[by] ?? 0, n);
-    });
-    return { velocity, ...(token !== undefined ? { newToken: reply[dims.length] === 'new' } : {}) };
+    const reply = String(await script.run(this.redis, { keys: Object.fromEntries(script.inputs.keys.map((k, i) => [k, keys[i]])), args: {} }, args));
+    return readCounts(reply, names, positions, token !== undefined);
   }
+}
+
+/**
+ * The counts a reply (or an operation's mark) names, for the counters asked now; a counter it does not name (a limit
+ * added since the operation was first counted) is left out: not counted, so not checked. Its parts without a name are
+ * the release before's (read there by position) and skipped. A mark without names (written by the release before) is
+ * read by `positions`, its counters' order then; its seen-token answer after them.
+ */
+function readCounts(reply: string, names: readonly string[], positions: readonly string[], tokenAsked: boolean): RiskCounts {
+  const parts = reply.split(',');
+  const velocity: RiskCounts['velocity'] = {};
+  let newToken: boolean | undefined;
+  if (parts.some((p) => p.includes('='))) {
+    for (const part of parts.filter((p) => p.includes('='))) {
+      const at = part.lastIndexOf('=');
+      const [name, value] = [part.slice(0, at), part.slice(at + 1)];
+      if (name === NEW_TOKEN) newToken = value === 'new';
+      else if (names.includes(name)) velocity[name] = Number(value);
+    }
+  } else {
+    // Limits alike each had a counter of their own there (the same key counted twice): the larger is the later count.
+    positions.forEach((name, i) => (velocity[name] = Math.max(velocity[name] ?? 0, Number(parts[i]))));
+    if (parts.length > positions.length) newToken = parts[positions.length] === 'new';
+  }
+  return { velocity, ...(tokenAsked && newToken !== undefined ? { newToken } : {}) };
 }

@@ -1,5 +1,5 @@
 import { Payment } from '../contracts/payment-command';
-import { RISK_ACTIONS, RiskAction, RiskConfig, RiskRule, RiskSignal, VelocityDimension } from '../config/limits-config';
+import { RISK_ACTIONS, RiskAction, RiskConfig, RiskRule, RiskSignal, VelocityDimension, VelocityLimit } from '../config/limits-config';
 
 export { RISK_ACTIONS, RISK_SIGNALS, VELOCITY_DIMENSIONS } from '../config/limits-config';
 export type { RiskAction, RiskConfig, RiskRule, RiskSignal, VelocityDimension, VelocityLimit } from '../config/limits-config';
@@ -23,10 +23,21 @@ export const RISK_ATTRIBUTES = {
   radarSession: 'radar_session',
 } as const;
 
+/**
+ * The counter a velocity limit is checked against: its dimension and window (`customer:3600000`). Limits alike (one
+ * dimension and window, another `max_count`) share it, so an operation is counted once there.
+ */
+export function velocityCounter(limit: Pick<VelocityLimit, 'by' | 'windowMs'>): string {
+  return `${limit.by}:${limit.windowMs}`;
+}
+
 /** What the Redis counters said about one payment. */
 export interface RiskCounts {
-  /** Authorizations in the current window per dimension, this one included (absent: no value or no limit). */
-  velocity: Partial<Record<VelocityDimension, number>>;
+  /**
+   * Authorizations in the current window per counter (`velocityCounter`: each limit's own window, never another
+   * window's count), this one included (absent: no value for its dimension, or not counted).
+   */
+  velocity: Partial<Record<string, number>>;
   /** Whether the token was seen for the first time (absent: not asked). */
   newToken?: boolean;
 }
@@ -68,7 +79,7 @@ export function riskSignals(config: RiskConfig, payment: Payment, counts: RiskCo
   if (threshold !== undefined && payment.amount >= threshold)
     out.push({ signal: 'high_amount', detail: `amount ${payment.amount} >= ${threshold} ${payment.currency}` });
   for (const limit of config.velocity) {
-    const count = counts.velocity[limit.by];
+    const count = counts.velocity[velocityCounter(limit)];
     if (count !== undefined && count > limit.maxCount)
       out.push({ signal: `velocity_${limit.by}`, detail: `${count} authorizations by ${limit.by} within ${limit.windowMs} ms (max ${limit.maxCount})` });
   }

@@ -877,6 +877,58 @@ describe('gateway delivery', () => {
       expect(await allowed()).toBe(before + 2);
     });
 
+    it("logs a plan's decision lines once, for the plan that stands: not for the plan the fast path drops (an open breaker), once when the plain path plans it, once when a fast path plan goes out", async () => {
+      const limits = {
+        'risk.rules': [
+          { name: 'big-usd', when: ['high_amount'], action: 'psp_review' },
+          { name: 'big-usd-far', when: ['high_amount', 'country_mismatch'], action: 'decline' },
+        ],
+        'risk.amount_thresholds': { USD: 10000 },
+        'fx.settlement_currencies': { simulator: ['EUR'] },
+        'fx.rates': [{ from: 'USD', to: 'EUR', rate: '0.9137', as_of: new Date().toISOString() }],
+      };
+      const reviewed = (lines: string[]) => lines.filter((l) => l.includes('risk rules ask the PSP risk engine'));
+      const converted = (lines: string[]) => lines.filter((l) => l.includes('payment converted at a locked rate'));
+      const declined = (lines: string[]) => lines.filter((l) => l.includes('authorization declined by the risk rules'));
+      // Planned on the fast path, then dropped (the breaker is open): no decision logged.
+      const fast = captureLogger('info');
+      const down = setup(limits, fast.logger).service;
+      for (let i = 0; i < 3; i++) down.breaker('simulator').failure();
+      const dropped = channelCommand('authorize', {}, { gateway_key: 'pm_card_visa', amount: 12345, currency: 'USD' });
+      expect(down.prepareFirstAttempt(draftRecord(dropped.payment.operation_reference!, dropped, Date.now()))).toBeNull();
+      // A refusal the fast path decides is always decided again by the plain path: not logged here either.
+      const far = channelCommand(
+        'authorize',
+        {},
+        { gateway_key: 'pm_card_visa', amount: 12345, currency: 'USD', custom_attributes: { billing_country: 'FR', card_country: 'BR' } },
+      );
+      expect(down.prepareFirstAttempt(draftRecord(far.payment.operation_reference!, far, Date.now()))).toBeNull();
+      expect([reviewed(fast.lines), converted(fast.lines), declined(fast.lines)]).toEqual([[], [], []]);
+      // The plain path plans both again (here a worker whose breaker is closed): each decision logged once, with its operation.
+      const plain = captureLogger('info');
+      const { service, ledger } = setup(limits, plain.logger);
+      const droppedId = await record(ledger, dropped);
+      expect(await service.deliver(droppedId)).toEqual({ kind: 'done', state: 'SUCCEEDED' });
+      expect(await service.deliver(await record(ledger, far))).toEqual({ kind: 'done', state: 'FAILED' });
+      expect(reviewed(plain.lines)).toHaveLength(1);
+      expect(converted(plain.lines)).toHaveLength(1);
+      expect(declined(plain.lines)).toHaveLength(1);
+      expect(JSON.parse(reviewed(plain.lines)[0])).toMatchObject({ level: 'info', operation_id: droppedId, rule: 'big-usd' });
+      // A plan the fast path sends: logged when its attempt goes out, not when it is made.
+      const command = channelCommand('authorize', {}, { gateway_key: 'pm_card_visa', amount: 12345, currency: 'USD' });
+      const id = command.payment.operation_reference!;
+      const now = Date.now();
+      const sent = captureLogger('info');
+      const { service: quick, ledger: quickLedger } = setup(limits, sent.logger);
+      const prepared = quick.prepareFirstAttempt(draftRecord(id, command, now))!;
+      expect(prepared).not.toBeNull();
+      expect([reviewed(sent.lines), converted(sent.lines)]).toEqual([[], []]);
+      const created = await quickLedger.create(id, command, now, prepared.interaction, prepared.routing ? { routing: prepared.routing } : undefined);
+      expect(await quick.deliver(created.record!, prepared)).toEqual({ kind: 'done', state: 'SUCCEEDED' });
+      expect(reviewed(sent.lines)).toHaveLength(1);
+      expect(converted(sent.lines)).toHaveLength(1);
+    });
+
     it('prepares nothing when something must be read, emitted or waited for first', async () => {
       const { service } = setup();
       const draft = (command: PaymentCommand) => draftRecord(command.payment.operation_reference!, command, Date.now());

@@ -26,8 +26,8 @@ describe('risk signals', () => {
     expect(riskSignals(base, payment({ amount: 10_000_000, currency: 'JPY' }), { velocity: {} })).toEqual([]);
   });
   test('velocity fires above max_count, not at it', () => {
-    expect(riskSignals(base, payment(), { velocity: { email: 3 } })).toEqual([]);
-    expect(riskSignals(base, payment(), { velocity: { email: 4 } }).map((s) => s.signal)).toEqual(['velocity_email']);
+    expect(riskSignals(base, payment(), { velocity: { 'email:3600000': 3 } })).toEqual([]);
+    expect(riskSignals(base, payment(), { velocity: { 'email:3600000': 4 } }).map((s) => s.signal)).toEqual(['velocity_email']);
   });
   test('country mismatch: billing vs card or IP country, case-insensitive; absent countries do not fire', () => {
     const attrs = (a: Record<string, string>) => payment({ custom_attributes: a });
