@@ -17,8 +17,7 @@
  * work), trims a limit grown past that point back towards what the PSP latency needs, and when demand is
  * well below the limit it eases the limit down towards twice what is used (Little's estimate; never
  * below the start value), so a
- * sudden backlog does not start hundreds of commands at once on a limit that was never tested. A worker with
- * no work at all keeps the limit it last used for a while first (`idle`): that limit was tested moments ago.
+ * sudden backlog does not start hundreds of commands at once on a limit that was never tested.
  */
 
 /** What one interval looked like. */
@@ -60,7 +59,7 @@ export interface InflightSettings {
 
 /** Why the limit moved (or did not): bounded values, the label of `pb_worker_inflight_adjustments_total`. */
 export type InflightReason =
-  'grow' | 'memory' | 'memory_wait' | 'memory_floor' | 'lag' | 'latency_rise' | 'memory_near' | 'lag_near' | 'queueing' | 'ease' | 'idle' | 'steady';
+  'grow' | 'memory' | 'memory_wait' | 'memory_floor' | 'lag' | 'latency_rise' | 'memory_near' | 'lag_near' | 'queueing' | 'ease' | 'steady';
 
 /** Every reason, for zeroed metric series and reports. */
 export const INFLIGHT_REASONS: readonly InflightReason[] = [
@@ -74,7 +73,6 @@ export const INFLIGHT_REASONS: readonly InflightReason[] = [
   'lag_near',
   'queueing',
   'ease',
-  'idle',
   'steady',
 ];
 
@@ -150,16 +148,6 @@ const QUEUE_TRIM = 0.9;
 const EASE_BELOW = 0.5;
 /** Easing never cuts more than this share per interval. */
 const EASE_MAX_CUT = 0.2;
-/**
- * How long a worker with no work at all (nothing finished, in flight or waiting) keeps its limit before
- * easing it, milliseconds. Payment traffic comes in bursts with pauses between them: easing through a pause
- * of two seconds halved a limit used and tested just before it, and the next burst spent its first seconds
- * growing it back (at 250 ms PSP latency the first tenth of a 20 000-command backlog ran at 40 % of the
- * steady rate). An idle limit holds no memory. As TCP's congestion window since RFC 7661, which keeps it
- * through idle and application-limited periods for minutes instead of decaying it (RFC 2861); after this
- * long, easing goes on as before, so a worker idle for longer starts a backlog as a fresh one would.
- */
-const IDLE_HOLD_MS = 30_000;
 
 export class InflightController {
   private current: number;
@@ -170,8 +158,6 @@ export class InflightController {
   private memoryCut: { rssBytes: number; intervals: number } | null = null;
   /** Intervals in a row whose event-loop delay was over the limit. */
   private lagging = 0;
-  /** Time spent with no work at all since the last interval that had some, milliseconds. */
-  private idleMs = 0;
 
   constructor(private readonly settings: InflightSettings) {
     if (settings.min < 1 || settings.max < settings.min) throw new Error('inflight limits need 1 <= min <= max');
@@ -202,8 +188,6 @@ export class InflightController {
     // A cut only helps when the limit is what fills memory or the CPU: an idle worker whose RSS is high
     // (V8 returns pages lazily) keeps its limit and only stops growing.
     const inUse = sample.peakInFlight >= previous * IN_USE_SHARE;
-    const noWork = sample.completed === 0 && sample.peakInFlight === 0 && sample.waiting === 0;
-    this.idleMs = noWork ? this.idleMs + sample.intervalMs : 0;
     let reason: InflightReason;
     let next = previous;
     if (sample.rssBytes <= memoryBudgetBytes) this.memoryCut = null;
@@ -243,8 +227,6 @@ export class InflightController {
         const additive = previous + Math.max(1, Math.ceil(previous * ADDITIVE_SHARE));
         next = previous < this.threshold ? Math.max(additive, Math.min(this.threshold, Math.ceil(previous * SLOW_START))) : additive;
       }
-    } else if (noWork && this.idleMs <= IDLE_HOLD_MS) {
-      reason = 'idle';
     } else if (sample.peakInFlight < previous * EASE_BELOW) {
       reason = 'ease';
       const wanted = Math.max(Math.ceil(2 * littleEstimate), 2 * sample.peakInFlight);

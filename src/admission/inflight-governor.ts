@@ -140,7 +140,7 @@ function waitingGauge() {
 function decisions() {
   return counter(
     'pb_worker_inflight_decisions_total',
-    'In-flight intervals by decision (grow, steady, ease, idle, lag_near, memory_near, latency_rise, queueing, lag, memory, memory_wait, memory_floor): why the limit moved or held',
+    'In-flight intervals by decision (grow, steady, ease, lag_near, memory_near, latency_rise, queueing, lag, memory, memory_wait, memory_floor): why the limit moved or held',
     ['reason'] as const,
   );
 }
