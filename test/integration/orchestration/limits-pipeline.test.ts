@@ -38,7 +38,10 @@ beforeAll(async () => {
   config = testConfig({
     gateways: { simulator: { type: 'simulator', base_url: sim.url, api_key: API_KEY, webhook_secret: 'whsec-limits-0123456789', timeout_ms: 30000 } },
     // Caps only for the caps account; conversion only for the fx account; risk only in CHF: the tests do not meet each other's limits.
-    'caps.rules': [{ scope: 'merchant', name: 'capped', currency: 'EUR', daily_count: 100 }],
+    'caps.rules': [
+      { scope: 'merchant', name: 'capped', currency: 'EUR', daily_count: 100 },
+      { scope: 'merchant', name: 'capped-waits', currency: 'EUR', daily_count: 100 },
+    ],
     'fx.settlement_currencies': { 'simulator:fx-shop': ['EUR'] },
     'fx.rates': [{ from: 'USD', to: 'EUR', rate: '0.9137', as_of: new Date().toISOString() }],
     'risk.rules': [{ name: 'big-chf', when: ['high_amount'], action: 'hold' }],
@@ -66,6 +69,24 @@ async function record(command: PaymentCommand): Promise<string> {
   await ledger.create(id, command);
   return id;
 }
+
+test('a plan decided again on each delivery behind an open breaker counts its caps and risk decisions once, when its attempt goes out', async () => {
+  const within = () => metricValue('pb_caps_decisions_total', { gateway: 'simulator', result: 'within', limit: 'none' });
+  const allowed = () => metricValue('pb_risk_decisions_total', { action: 'allow', rule: 'none' });
+  const breaker = service.breaker('simulator');
+  for (let i = 0; i < config.delivery.breakerFailureThreshold; i++) breaker.failure();
+  try {
+    const before = [await within(), await allowed()];
+    const id = await record(channelCommand('authorize', {}, { gateway_account: 'capped-waits', gateway_key: 'pm_card_visa', amount: 1000 }));
+    for (let i = 0; i < 3; i++) expect((await service.deliver(id)).kind).toBe('wait');
+    expect([await within(), await allowed()]).toEqual(before);
+    breaker.success();
+    expect(await service.deliver(id)).toEqual({ kind: 'done', state: 'SUCCEEDED' });
+    expect([await within(), await allowed()]).toEqual([before[0] + 1, before[1] + 1]);
+  } finally {
+    breaker.success();
+  }
+});
 
 test('1,000 concurrent authorizations against a cap of 100 let exactly 100 through; the others fail CAP_EXCEEDED naming the cap, unsent', async () => {
   const ids = await Promise.all(
