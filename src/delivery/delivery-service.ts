@@ -358,8 +358,17 @@ export class DeliveryService {
       // Recorded with the attempt (see `send`): the outcome, whoever reports it, closes it in one script.
       if (ctx.authorizationId !== undefined && ctx.authorizationId !== op.authorizationId) op = { ...op, authorizationId: ctx.authorizationId };
       if (ctx.fxLock && !read.routing) {
-        op = { ...op, routing: freshly(atLockedRateRouting(op, holder, ctx.context.payment, ctx.fxLock), countOf(op.routing)) };
-        if (linesOmitted(op.payment, ctx.context.payment)) reportFxLinesOmitted(logger, op, holder, op.payment.lines?.length ?? 0);
+        // Lines left out are counted and logged with the rest of the plan, once its attempt is on record (`send`): not
+        // for each pass that waits (an open breaker).
+        const planned = countOf(op.routing);
+        const unlined = linesOmitted(op.payment, ctx.context.payment) ? { id: op.id, command: op.command, lines: op.payment.lines?.length ?? 0 } : undefined;
+        const count = unlined
+          ? (): void => {
+              planned?.();
+              reportFxLinesOmitted(logger, unlined, holder, unlined.lines);
+            }
+          : planned;
+        op = { ...op, routing: freshly(atLockedRateRouting(op, holder, ctx.context.payment, ctx.fxLock), count) };
       }
       if (gatewayOf(op) !== route.gateway.name) {
         route = this.deps.router.route(op);

@@ -193,6 +193,43 @@ test('a capture naming a converted authorization by its PSP reference goes out a
   expect(event?.params.payment).toMatchObject({ amount: 11280, currency: 'EUR', requested_amount: 12345, requested_currency: 'USD' });
 }, 60_000);
 
+test("a capture at its authorization's locked rate whose lines cannot be converted counts and logs their omission once, when its attempt goes out: not for each delivery behind an open breaker", async () => {
+  // 823 × 1.5 USD: converted, no unit price in whole euro cents adds up to the EUR 112.80 (11280 / 823): sent without lines.
+  const lines = [{ item_sku: 'A', unit_price_gross: 15, quantity: 823 }];
+  const auth = channelCommand('authorize', {}, {
+    gateway_account: 'fx-shop',
+    gateway_key: 'pm_card_visa',
+    amount: 12345,
+    currency: 'USD',
+    lines,
+  } as Partial<Payment>);
+  const authId = await record(auth);
+  expect(await service.deliver(authId)).toEqual({ kind: 'done', state: 'SUCCEEDED' });
+  const omitted = () => metricValue('pb_fx_lines_omitted_total', { gateway: 'simulator', command: 'capture' });
+  const capture = channelCommand('capture', {}, {
+    gateway_account: 'fx-shop',
+    gateway_key: (await ledger.get(authId))?.gatewayReference,
+    order_id: auth.payment.order_id,
+    amount: 12345,
+    currency: 'USD',
+    lines,
+  } as Partial<Payment>);
+  const captureId = await record(capture);
+  const lineOf = () => logs.lines.filter((l) => l.includes('converted payment sent without its lines') && l.includes(captureId));
+  const before = await omitted();
+  const breaker = service.breaker('simulator');
+  for (let i = 0; i < config.delivery.breakerFailureThreshold; i++) breaker.failure();
+  try {
+    for (let i = 0; i < 3; i++) expect((await service.deliver(captureId)).kind).toBe('wait');
+    expect([await omitted(), lineOf().length]).toEqual([before, 0]);
+  } finally {
+    breaker.success();
+  }
+  expect(await service.deliver(captureId)).toEqual({ kind: 'done', state: 'SUCCEEDED' });
+  expect((await ledger.get(captureId))?.routing).toMatchObject({ amount: 11280, currency: 'EUR' });
+  expect([await omitted(), lineOf().length]).toEqual([before + 1, 1]);
+}, 60_000);
+
 test('captures of a converted authorization after one in flight failed: the parts sent add up to the EUR 112.80 held, and the last one is taken', async () => {
   const auth = channelCommand('authorize', {}, { gateway_account: 'fx-shop', gateway_key: 'pm_card_visa', amount: 12345, currency: 'USD' } as Partial<Payment>);
   const authId = await record(auth);
