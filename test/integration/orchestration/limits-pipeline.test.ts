@@ -421,6 +421,7 @@ test('risk hold declined by an operator: refused before sending with RISK_DECLIN
   expect(await reviews.get(id)).toMatchObject({ state: 'declined', declinedBy: 'analyst@host' });
   expect(await reviews.held()).not.toContain(id);
   expect(await service.deliver(id)).toEqual({ kind: 'done', state: 'FAILED' });
+  expect(logs.lines.filter((l) => l.includes('review hold declined by an operator') && l.includes(id))).toHaveLength(1);
   const declined = await ledger.get(id);
   expect(declined).toMatchObject({ state: 'FAILED', reason: 'RISK_DECLINED' });
   expect(declined?.routing?.decisions.find((d) => d.stage === 'risk')).toMatchObject({
@@ -456,6 +457,8 @@ test('an orchestration refusal never fails a command another worker moved to SEN
   expect(line).toContain('"reason":"RISK_DECLINED"');
   expect(line).toContain('"read_state":"RECEIVED"');
   expect(line).toContain('"state":"SENT"');
+  // The operator's decline is logged only once a refusal is on record: not for this one, which lost.
+  expect(logs.lines.filter((l) => l.includes('review hold declined by an operator') && l.includes(id))).toEqual([]);
 }, 60_000);
 
 test('a review expiry never fails a held authorization another worker sent after the pass read it (one whose risk rules no longer hold it, in a rolling deploy): left as it is, no FAIL event, not counted', async () => {
@@ -693,8 +696,11 @@ test("pb_caps_decisions_total counts a cap refusal as refused once on record; on
     expect(await svc.deliver(await created(shared, bigChf))).toEqual({ kind: 'done', state: 'SUCCEEDED' });
     const [refused, lost] = [await count('refused'), await count('refusal_lost')];
     // Over the day's one, on record.
-    expect(await svc.deliver(await created(shared, bigChf))).toEqual({ kind: 'done', state: 'FAILED' });
+    const capLines = (opId: string) => logs.lines.filter((l) => l.includes('transaction cap exceeded on every candidate') && l.includes(opId));
+    const onRecord = await created(shared, bigChf);
+    expect(await svc.deliver(onRecord)).toEqual({ kind: 'done', state: 'FAILED' });
     expect(await count('refused')).toBe(refused + 1);
+    expect(capLines(onRecord)).toHaveLength(1);
     // Over the day's one, read RECEIVED; meanwhile another worker (a stalled job run again) sends it.
     const id = await created(shared, bigChf);
     const read = (await shared.get(id))!;
@@ -702,6 +708,8 @@ test("pb_caps_decisions_total counts a cap refusal as refused once on record; on
     expect(await svc.deliver(read)).toEqual({ kind: 'done', state: 'SENT' });
     expect(await count('refused')).toBe(refused + 1);
     expect(await count('refusal_lost')).toBe(lost + 1);
+    // Its line is logged only for a refusal on record: the lost one says so in delivery's own line instead.
+    expect(capLines(id)).toEqual([]);
   } finally {
     await purgeNamespace(c).catch(() => undefined);
   }
