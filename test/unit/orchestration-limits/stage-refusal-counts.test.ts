@@ -6,6 +6,7 @@ import { OrchestrationPlan, StageInput, StageResult } from '../../../src/orchest
 import { metricValue } from '../../../src/metrics/metrics-registry';
 import { GatewayError } from '../../../src/errors/gateway-error';
 import { testConfig } from '../../support/test-config';
+import { captureLogger } from '../../support/capture-logger';
 
 /**
  * A stage's own counter counts a refusal once its caller knows its fate (`tally`): on record as refused, lost to another
@@ -65,7 +66,9 @@ test('a risk decline counts in pb_risk_decisions_total only once on record; one 
 });
 
 test('a conversion refused counts in pb_fx_decisions_total only once on record; one that lost counts as result refusal_lost', async () => {
-  const stage = new FxStage(config, new Map(), undefined, () => NOW);
+  const logs = captureLogger('info');
+  const stage = new FxStage(config, new Map(), logs.logger, () => NOW);
+  const refusedLines = () => logs.lines.filter((l) => l.includes('currency conversion refused'));
   const labels = { gateway: 'sim', source: 'none' };
   const refused = () => metricValue('pb_fx_decisions_total', { ...labels, result: 'refused' });
   const lost = () => metricValue('pb_fx_decisions_total', { ...labels, result: 'refusal_lost' });
@@ -74,10 +77,16 @@ test('a conversion refused counts in pb_fx_decisions_total only once on record; 
   const result = await stage.decide(input(12345, 'USD'));
   expect(result).toMatchObject({ verdict: 'refuse', reason: 'FX_RATE_UNAVAILABLE' });
   expect(await refused()).toBe(before);
+  // Its line too, once on record: nothing for a refusal as decided, nor for one that lost.
+  expect(refusedLines()).toEqual([]);
+  tallyOf(await stage.decide(input(12345, 'USD')))(false);
+  expect(refusedLines()).toEqual([]);
   tallyOf(result)(true);
   tallyOf(stage.decideNow(input(12345, 'USD')))(false);
   expect(await refused()).toBe(before + 1);
-  expect(await lost()).toBe(lostBefore + 1);
+  expect(await lost()).toBe(lostBefore + 2);
+  expect(refusedLines()).toHaveLength(1);
+  expect(JSON.parse(refusedLines()[0])).toMatchObject({ level: 'warn', operation_id: 'op-1', reason: 'FX_RATE_UNAVAILABLE' });
 });
 
 test('a decision to go on counts only once its plan is used (count), on the fast path (planNow) and the plain path (plan) alike', async () => {
