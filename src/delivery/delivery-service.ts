@@ -984,13 +984,15 @@ export class DeliveryService {
     if (decided) {
       fresh.delete(decided);
       // The stages' own counts and lines of the plan this attempt carries (`DecisionCount`), once it is on record: one
-      // another worker moved meanwhile is that one's to count.
+      // another worker moved meanwhile is that one's to count, its routing decisions too.
       const count = planCounts.get(decided);
       planCounts.delete(decided);
-      if (moved.applied) count?.();
-      countDecisions(decided.decisions);
-      // The route is decided once per operation; a failover's attempt records it again.
-      if (op.attempts === 0) reportRouteDrops(this.deps.logger, op, decided.decisions);
+      if (moved.applied) {
+        count?.();
+        countDecisions(decided.decisions);
+        // The route is decided once per operation; a failover's attempt records it again.
+        if (op.attempts === 0) reportRouteDrops(this.deps.logger, op, decided.decisions);
+      }
     }
     if (!moved.applied) {
       // A webhook or another worker decided it meanwhile.

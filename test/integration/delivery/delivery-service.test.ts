@@ -987,6 +987,38 @@ describe('gateway delivery', () => {
       expect([reviewed(logs.lines), converted(logs.lines)].map((l) => l.length)).toEqual([1, 1]);
     });
 
+    it("counts and logs nothing of a plain-path plan whose move to SENT did not apply (another worker decided the operation meanwhile): that attempt is the other's to count", async () => {
+      const limits = {
+        'risk.rules': [{ name: 'big-usd-raced', when: ['high_amount'], action: 'psp_review' }],
+        'risk.amount_thresholds': { USD: 10000 },
+      };
+      const reviewedCount = () => metricValue('pb_risk_decisions_total', { action: 'psp_review', rule: 'big-usd-raced' });
+      const routed = () => metricValue('pb_routing_decisions_total', { stage: 'risk', outcome: 'changed' });
+      const logs = captureLogger('info');
+      const { service, ledger } = setup(limits, logs.logger);
+      const before = [await reviewedCount(), await routed()];
+      const id = await record(ledger, channelCommand('authorize', {}, { gateway_key: 'pm_card_visa', amount: 12345, currency: 'USD' }));
+      // Between this worker's plan and its move to SENT, another sends it and records its outcome.
+      const move = ledger.transition.bind(ledger);
+      let raced = false;
+      const race = jest.spyOn(ledger, 'transition').mockImplementation(async (...args) => {
+        if (!raced && args[0] === id && args[1] === 'SENT') {
+          raced = true;
+          expect((await move(id, 'SENT', { event: 'attempt', attempt: 1 }, { countAttempt: true })).applied).toBe(true);
+          expect((await move(id, 'SUCCEEDED', { event: 'outcome' })).applied).toBe(true);
+        }
+        return move(...args);
+      });
+      try {
+        expect(await service.deliver(id)).toEqual({ kind: 'done', state: 'SUCCEEDED' });
+      } finally {
+        race.mockRestore();
+      }
+      expect(raced).toBe(true);
+      expect([await reviewedCount(), await routed()]).toEqual(before);
+      expect(logs.lines.filter((l) => l.includes('risk rules ask the PSP risk engine') && l.includes(id))).toEqual([]);
+    });
+
     it('counts and logs a plain-path risk decline once, when its refusal is on record: not when it lost to another worker that sent the operation meanwhile', async () => {
       const limits = {
         'risk.rules': [{ name: 'far-usd-plain', when: ['high_amount', 'country_mismatch'], action: 'decline' }],
