@@ -1357,12 +1357,6 @@ export class DeliveryService {
       }
       return waiting;
     }
-    this.deps.logger.warn('operation refused by orchestration; not sent to any gateway', {
-      operation_id: op.id,
-      command: op.command,
-      reason: planned.reason,
-      decisions: planned.decisions.map((d) => `${d.stage}:${d.outcome}:${d.reasons.join('|')}`),
-    });
     const failed = await this.deps.recorder.fail({ ...op, routing }, planned.reason, 'bridge', {
       details: { decisions: planned.decisions },
       ...(planned.field ? { field: planned.field } : {}),
@@ -1375,6 +1369,13 @@ export class DeliveryService {
       planned.tally?.(false);
       return { kind: 'done', state: failed.state };
     }
+    // Logged once the refusal is on record: one that lost says so in `refusalLost`'s line instead.
+    this.deps.logger.warn('operation refused by orchestration; not sent to any gateway', {
+      operation_id: op.id,
+      command: op.command,
+      reason: planned.reason,
+      decisions: planned.decisions.map((d) => `${d.stage}:${d.outcome}:${d.reasons.join('|')}`),
+    });
     await this.pipeline.releaseRefused({ ...op, routing }, planned.plan);
     // Counted once the refusal is on record: one another worker sent meanwhile counts with its attempt.
     planned.tally?.(true);

@@ -1053,6 +1053,9 @@ describe('gateway delivery', () => {
       }
       expect(raced).toBe(true);
       expect(declined(logs.lines)).toEqual([]);
+      // Nor delivery's own refusal line: that worker's attempt stands, not this refusal.
+      const refusedLine = (opId: string) => logs.lines.filter((l) => l.includes('operation refused by orchestration') && l.includes(opId));
+      expect(refusedLine(lostId)).toEqual([]);
       expect([await declinedCount('decline'), await declinedCount('refusal_lost')]).toEqual([before, lostBefore + 1]);
       // On record: counted and logged once.
       const id = await record(ledger, far());
@@ -1060,6 +1063,7 @@ describe('gateway delivery', () => {
       expect(await service.deliver(id)).toEqual({ kind: 'done', state: 'FAILED' });
       expect(declined(logs.lines)).toHaveLength(1);
       expect(JSON.parse(declined(logs.lines)[0])).toMatchObject({ level: 'warn', operation_id: id, rule: 'far-usd-plain' });
+      expect(refusedLine(id)).toHaveLength(1);
       expect(await declinedCount('decline')).toBe(before + 1);
     });
   });
