@@ -68,7 +68,7 @@ import { buildOrchestrationPipeline } from '../orchestration/orchestration-stage
 import { reviewNoticeOf, withRiskReviewFields } from '../orchestration/risk-stage';
 import { riskReviewEvent } from '../events/risk-review-event';
 import { FxLock, lockDetails } from '../fx/fx-lock';
-import { StageDecision } from '../orchestration/orchestration-stage';
+import { DecisionCount, StageDecision } from '../orchestration/orchestration-stage';
 import {
   FailoverTrigger,
   countDecisions,
@@ -317,7 +317,8 @@ export class DeliveryService {
       const planned = await this.pipeline.plan(read, this.now());
       const unsent = await this.unsent(read, planned);
       if (unsent) return unsent;
-      if (planned.plan.decisions.length > 0) op = { ...read, routing: freshly(routingRecordOf(read, planned.plan)) };
+      // Its stages' counts and lines run once the attempt carrying it is on record (`send`), not on each pass that waits.
+      if (planned.plan.decisions.length > 0) op = { ...read, routing: freshly(routingRecordOf(read, planned.plan), sendCount(planned)) };
     }
     let route = this.deps.router.route(op);
     // Our configuration lacks the gateway: hold (never send, never fail), then park for replay.
@@ -346,19 +347,28 @@ export class DeliveryService {
         const unsent = await this.unsent(op, planned);
         if (unsent) return unsent;
         if (planned.plan.decisions.length > 0) {
-          op = { ...op, routing: freshly(routingRecordOf(op, planned.plan)) };
+          op = { ...op, routing: freshly(routingRecordOf(op, planned.plan), sendCount(planned)) };
           const { amount, currency } = planned.plan.payment;
           // A stage's own change only: a converted authorization's rate (below) is not undone.
           if (amount !== read.payment.amount || currency !== read.payment.currency)
             ctx.context = { ...ctx.context, payment: { ...ctx.context.payment, amount, currency } };
         }
       }
-      if (holder !== gatewayOf(op)) op = { ...op, routing: freshly(followRouting(op, holder)) };
+      if (holder !== gatewayOf(op)) op = { ...op, routing: freshly(followRouting(op, holder), countOf(op.routing)) };
       // Recorded with the attempt (see `send`): the outcome, whoever reports it, closes it in one script.
       if (ctx.authorizationId !== undefined && ctx.authorizationId !== op.authorizationId) op = { ...op, authorizationId: ctx.authorizationId };
       if (ctx.fxLock && !read.routing) {
-        op = { ...op, routing: freshly(atLockedRateRouting(op, holder, ctx.context.payment, ctx.fxLock)) };
-        if (linesOmitted(op.payment, ctx.context.payment)) reportFxLinesOmitted(logger, op, holder, op.payment.lines?.length ?? 0);
+        // Lines left out are counted and logged with the rest of the plan, once its attempt is on record (`send`): not
+        // for each pass that waits (an open breaker).
+        const planned = countOf(op.routing);
+        const unlined = linesOmitted(op.payment, ctx.context.payment) ? { id: op.id, command: op.command, lines: op.payment.lines?.length ?? 0 } : undefined;
+        const count = unlined
+          ? (): void => {
+              planned?.();
+              reportFxLinesOmitted(logger, unlined, holder, unlined.lines);
+            }
+          : planned;
+        op = { ...op, routing: freshly(atLockedRateRouting(op, holder, ctx.context.payment, ctx.fxLock), count) };
       }
       if (gatewayOf(op) !== route.gateway.name) {
         route = this.deps.router.route(op);
@@ -973,9 +983,16 @@ export class DeliveryService {
     const moved = await ledger.transition(op.id, 'SENT', asReplay ? { ...entry, read_as_replay: true } : entry, fields, now);
     if (decided) {
       fresh.delete(decided);
-      countDecisions(decided.decisions);
-      // The route is decided once per operation; a failover's attempt records it again.
-      if (op.attempts === 0) reportRouteDrops(this.deps.logger, op, decided.decisions);
+      // The stages' own counts and lines of the plan this attempt carries (`DecisionCount`), once it is on record: one
+      // another worker moved meanwhile is that one's to count, its routing decisions too.
+      const count = planCounts.get(decided);
+      planCounts.delete(decided);
+      if (moved.applied) {
+        count?.();
+        countDecisions(decided.decisions);
+        // The route is decided once per operation; a failover's attempt records it again.
+        if (op.attempts === 0) reportRouteDrops(this.deps.logger, op, decided.decisions);
+      }
     }
     if (!moved.applied) {
       // A webhook or another worker decided it meanwhile.
@@ -1340,12 +1357,6 @@ export class DeliveryService {
       }
       return waiting;
     }
-    this.deps.logger.warn('operation refused by orchestration; not sent to any gateway', {
-      operation_id: op.id,
-      command: op.command,
-      reason: planned.reason,
-      decisions: planned.decisions.map((d) => `${d.stage}:${d.outcome}:${d.reasons.join('|')}`),
-    });
     const failed = await this.deps.recorder.fail({ ...op, routing }, planned.reason, 'bridge', {
       details: { decisions: planned.decisions },
       ...(planned.field ? { field: planned.field } : {}),
@@ -1358,6 +1369,13 @@ export class DeliveryService {
       planned.tally?.(false);
       return { kind: 'done', state: failed.state };
     }
+    // Logged once the refusal is on record: one that lost says so in `refusalLost`'s line instead.
+    this.deps.logger.warn('operation refused by orchestration; not sent to any gateway', {
+      operation_id: op.id,
+      command: op.command,
+      reason: planned.reason,
+      decisions: planned.decisions.map((d) => `${d.stage}:${d.outcome}:${d.reasons.join('|')}`),
+    });
     await this.pipeline.releaseRefused({ ...op, routing }, planned.plan);
     // Counted once the refusal is on record: one another worker sent meanwhile counts with its attempt.
     planned.tally?.(true);
@@ -1452,7 +1470,8 @@ export class DeliveryService {
       at: this.now(),
       ...(left ? { fx: lockDetails(left) } : {}),
     };
-    const routing = freshly(routingRecordOf(op, next.plan, [...(op.routing?.failovers ?? []), step]));
+    // Counted for the attempt that goes there (`send`); the plan left behind, when not yet sent, counts nothing.
+    const routing = freshly(routingRecordOf(op, next.plan, [...(op.routing?.failovers ?? []), step]), next.count);
     const moved: OperationRecord = { ...op, routing };
     const route = this.deps.router.route(moved);
     if ('refused' in route || !route.transformer.supports.includes(op.command)) return null;
@@ -1601,10 +1620,24 @@ function atLockedRateRouting(
 }
 
 const fresh = new WeakSet<RoutingRecord>();
+/** The stages' counts of a fresh routing record's plan (`DecisionCount`), run by `send` once its attempt is on record. */
+const planCounts = new WeakMap<RoutingRecord, DecisionCount>();
 
-function freshly(routing: RoutingRecord): RoutingRecord {
+/** `routing` decided in this pass, recorded with its attempt (`send`), with its stages' `count` run then. */
+function freshly(routing: RoutingRecord, count?: DecisionCount): RoutingRecord {
   fresh.add(routing);
+  if (count) planCounts.set(routing, count);
   return routing;
+}
+
+/** The stages' counts of a plan to send (`unsent` has handled the others). */
+function sendCount(planned: PipelineResult): DecisionCount | undefined {
+  return planned.kind === 'send' ? planned.count : undefined;
+}
+
+/** The stages' counts of `routing`'s plan when it was decided in this pass and not yet recorded. */
+function countOf(routing: RoutingRecord | undefined): DecisionCount | undefined {
+  return routing ? planCounts.get(routing) : undefined;
 }
 
 /** The routing record of a capture, cancel, refund or revalidate that follows its authorization to `gateway`. */

@@ -104,31 +104,38 @@ export class CapsStage implements OrchestrationStage {
     if (result.kind === 'over') {
       const main = result.refusals[0];
       const limit = main?.limit ?? 'none';
-      this.logger?.warn('transaction cap exceeded on every candidate; refused before any gateway call', {
-        operation_id: op.id,
-        gateway: first,
-        caps: refusals,
-        ...refusedDetails,
-      });
       const decision: StageDecision = {
         stage: 'caps',
         outcome: 'refused',
         reasons: refusals.length > 0 ? refusals : ['cap_exceeded'],
         details: refusedDetails,
       };
-      // Counted once its fate is known: on record (`refused`), or lost to another worker's move (`refusal_lost`).
-      const tally = (recorded: boolean): void => decisions().inc({ gateway: first, result: recorded ? 'refused' : REFUSAL_LOST, limit });
+      // Counted once its fate is known: on record (`refused`, and logged), or lost to another worker's move (`refusal_lost`).
+      const tally = (recorded: boolean): void => {
+        decisions().inc({ gateway: first, result: recorded ? 'refused' : REFUSAL_LOST, limit });
+        if (!recorded) return; // the caller logs that it lost
+        this.logger?.warn('transaction cap exceeded on every candidate; refused before any gateway call', {
+          operation_id: op.id,
+          gateway: first,
+          caps: refusals,
+          ...refusedDetails,
+        });
+      };
       return { verdict: 'refuse', decision, reason: CAP_EXCEEDED, tally };
     }
     const chosen = candidates.find((c) => c.index === result.index);
     const gateway = plan.candidates[result.index];
+    // What goes on is counted (and a fallback logged) once its plan is used (`DecisionCount`): not for each pass that
+    // reserves again (idempotently) and then waits.
     if (result.index === plan.index || !chosen) {
-      decisions().inc({ gateway: first, result: result.kind === 'unlimited' ? 'unlimited' : 'within', limit: 'none' });
+      const count = (): void => void decisions().inc({ gateway: first, result: result.kind === 'unlimited' ? 'unlimited' : 'within', limit: 'none' });
       const reasons = [result.kind === 'unlimited' ? 'no_cap_applies' : result.kind === 'already' ? 'already_reserved' : 'within_caps'];
-      return { verdict: 'continue', plan, decision: { stage: 'caps', outcome: 'allowed', reasons, candidates: plan.candidates.slice(plan.index) } };
+      return { verdict: 'continue', plan, decision: { stage: 'caps', outcome: 'allowed', reasons, candidates: plan.candidates.slice(plan.index) }, count };
     }
-    decisions().inc({ gateway: first, result: 'fallback', limit: result.refusals[0]?.limit ?? 'none' });
-    this.logger?.info('transaction cap exceeded; falling back to the next route', { operation_id: op.id, from: first, to: gateway, caps: refusals });
+    const count = (): void => {
+      decisions().inc({ gateway: first, result: 'fallback', limit: result.refusals[0]?.limit ?? 'none' });
+      this.logger?.info('transaction cap exceeded; falling back to the next route', { operation_id: op.id, from: first, to: gateway, caps: refusals });
+    };
     const next: OrchestrationPlan = { ...plan, index: result.index, payment: { ...plan.payment, gateway, amount: chosen.amount, currency: chosen.currency } };
     return {
       verdict: 'continue',
@@ -140,6 +147,7 @@ export class CapsStage implements OrchestrationStage {
         candidates: plan.candidates.slice(result.index),
         details: { ...refusedDetails, fallback: gateway },
       },
+      count,
     };
   }
 }

@@ -7,7 +7,7 @@ import { convertedPayment, linesOmitted } from '../fx/locked-rate';
 import { RateBook, RateGateway, RateQuote, RateRefusal } from '../fx/rate-book';
 import { counter } from '../metrics/metrics-registry';
 import { reportFxLinesOmitted } from './orchestration-metrics';
-import { OrchestrationStage, REFUSAL_LOST, RefusalTally, StageInput, StageResult, countedNow } from './orchestration-stage';
+import { OrchestrationStage, REFUSAL_LOST, RefusalTally, StageInput, StageResult } from './orchestration-stage';
 
 /** Commands FX converts here: the ones that open a payment. Captures and refunds reuse its locked rate (operation-context). */
 const CONVERTED = new Set(['authorize', 'sale']);
@@ -49,15 +49,15 @@ export class FxStage implements OrchestrationStage {
     const target = this.target(input);
     if (target === null) return this.native(input);
     const quote = this.book.quoteNow(input.plan.candidates[input.plan.index], input.plan.payment.currency, target);
-    return quote === undefined ? undefined : this.converted(input, target, quote, true);
+    return quote === undefined ? undefined : this.converted(input, target, quote);
   }
 
   async decide(input: StageInput): Promise<StageResult> {
     const target = this.target(input);
-    if (target === null) return countedNow(this.native(input));
+    if (target === null) return this.native(input);
     const gateway = input.plan.candidates[input.plan.index];
     try {
-      return countedNow(this.converted(input, target, await this.book.quote(gateway, input.plan.payment.currency, target), false));
+      return this.converted(input, target, await this.book.quote(gateway, input.plan.payment.currency, target));
     } catch (err) {
       if (!(err instanceof GatewayError) || !err.retryable) throw err;
       // The gateway's rates are out of reach for now and nothing else is configured: try again shortly.
@@ -85,21 +85,22 @@ export class FxStage implements OrchestrationStage {
   }
 
   /**
-   * @param fastPath decided by `decideNow`: its plan may be dropped, and a refusal always is (the plain path decides it
-   *   again), so it logs nothing itself: a conversion logs with its `count`, once its plan is used.
+   * The conversion at `quote`, counting and logging nothing itself: a conversion counts and logs with its `count`, once
+   * its plan is used; a refusal with its `tally`, once it is on record (a plan decided again after a wait, or dropped by
+   * the fast path, is never counted or logged twice).
    */
-  private converted({ op, plan }: StageInput, target: string, quote: RateQuote | RateRefusal, fastPath: boolean): StageResult {
+  private converted({ op, plan }: StageInput, target: string, quote: RateQuote | RateRefusal): StageResult {
     const gateway = plan.candidates[plan.index];
     const { amount, currency } = plan.payment;
-    const logger = fastPath ? undefined : this.logger;
     if (typeof quote === 'string') {
-      logger?.warn('currency conversion refused: no usable rate', { operation_id: op.id, gateway, from: currency, to: target, reason: quote });
+      const line = (): void =>
+        void this.logger?.warn('currency conversion refused: no usable rate', { operation_id: op.id, gateway, from: currency, to: target, reason: quote });
       return {
         verdict: 'refuse',
         reason: quote,
         field: 'payment.currency',
         decision: { stage: 'fx', outcome: 'refused', reasons: [quote.toLowerCase()], details: { from_currency: currency, to_currency: target } },
-        tally: refusalTally(gateway),
+        tally: refusalTally(gateway, line),
       };
     }
     // Rounded to what this gateway takes, or its adapter would refuse the converted amount as unrepresentable.
@@ -109,18 +110,18 @@ export class FxStage implements OrchestrationStage {
       lock = lockAt(quote, amount, currency, target, type === undefined ? 1 : isoAmountStepFor(type, target));
     } catch (err) {
       if (!(err instanceof RangeError)) throw err;
-      return this.outOfRange(logger, op.id, gateway, currency, target, amount, 'the converted amount is out of range');
+      return this.outOfRange(op.id, gateway, currency, target, amount, 'the converted amount is out of range');
     }
     // Less than half the gateway's step rounds to 0: a payment of nothing, which Adyen would even take as a
     // zero-value authorization (a card check that holds no money) while the OMS thinks the amount is held.
-    if (lock.to.amount <= 0) return this.outOfRange(logger, op.id, gateway, currency, target, amount, 'the converted amount rounds to nothing');
+    if (lock.to.amount <= 0) return this.outOfRange(op.id, gateway, currency, target, amount, 'the converted amount rounds to nothing');
     const source = quote.source.startsWith('gateway:') ? 'gateway' : 'configured';
     // Its lines go in the converted currency too, or not at all (never in the order's beside a converted amount).
     const payment = convertedPayment(plan.payment, lock, lock.to.amount);
     const reasons = [`converted:${currency}->${target}`];
     const omitted = linesOmitted(plan.payment, payment);
     if (omitted) reasons.push('lines_not_convertible');
-    // Counted and logged once its plan is used (at once on the plain path): one conversion line per command.
+    // Counted and logged once its plan is used: one conversion line per command.
     const count = (): void => {
       conversions().inc({ gateway, result: 'converted', source });
       this.logger?.info('payment converted at a locked rate', { operation_id: op.id, gateway, ...lockDetails(lock) });
@@ -133,19 +134,25 @@ export class FxStage implements OrchestrationStage {
    * A conversion refused for its amount (beyond the largest minor amount, or rounding to nothing): the same
    * amount and rate fail the same way every time, so a refusal naming the amount, never a retry.
    */
-  private outOfRange(logger: Logger | undefined, operationId: string, gateway: string, from: string, to: string, amount: number, why: string): StageResult {
-    logger?.warn(`currency conversion refused: ${why}`, { operation_id: operationId, gateway, from, to, amount });
+  private outOfRange(operationId: string, gateway: string, from: string, to: string, amount: number, why: string): StageResult {
+    const line = (): void => void this.logger?.warn(`currency conversion refused: ${why}`, { operation_id: operationId, gateway, from, to, amount });
     return {
       verdict: 'refuse',
       reason: 'FX_AMOUNT_OUT_OF_RANGE',
       field: 'payment.amount',
       decision: { stage: 'fx', outcome: 'refused', reasons: ['fx_amount_out_of_range'], details: { from_currency: from, to_currency: to } },
-      tally: refusalTally(gateway),
+      tally: refusalTally(gateway, line),
     };
   }
 }
 
-/** A conversion refused at `gateway`, counted once its fate is known (`RefusalTally`): `refused`, or `refusal_lost`. */
-function refusalTally(gateway: string): RefusalTally {
-  return (recorded) => conversions().inc({ gateway, result: recorded ? 'refused' : REFUSAL_LOST, source: 'none' });
+/**
+ * A conversion refused at `gateway`, counted once its fate is known (`RefusalTally`): `refused`, with its `line` logged,
+ * or `refusal_lost` (the caller logs that it lost).
+ */
+function refusalTally(gateway: string, line: () => void): RefusalTally {
+  return (recorded) => {
+    conversions().inc({ gateway, result: recorded ? 'refused' : REFUSAL_LOST, source: 'none' });
+    if (recorded) line();
+  };
 }

@@ -7,9 +7,11 @@ import { FailoverStep, RoutingRecord, routedPayment } from '../ledger/routing-re
 
 /**
  * What the pipeline decided for one attempt: send it (with this plan), refuse it (fail unsent, with the
- * reason), or wait (come back after `delayMs`). `decisions` is everything decided, in stage order. A refusal's
- * `tally` is the refusing stage's count, for the caller to call once it knows whether the refusal is on record; a new
- * hold's `applied`, its writes, for the caller to run once its notice is on record (`HoldApplied`).
+ * reason), or wait (come back after `delayMs`). `decisions` is everything decided, in stage order. A plan's `count` is
+ * the stages' counts and log lines of it, for the caller to run once it records the attempt that carries it
+ * (`DecisionCount`); a refusal's `tally` the refusing stage's (and the stages' before it), for the caller to call once it
+ * knows whether the refusal is on record; a new hold's `applied`, its writes, for the caller to run once its notice is on
+ * record (`HoldApplied`). A wait counts nothing of what the stages before it decided: it is decided again.
  */
 export type PipelineResult =
   | { kind: 'send'; plan: OrchestrationPlan; count?: DecisionCount }
@@ -71,7 +73,10 @@ export class OrchestrationPipeline {
     return counts.length > 0 ? { kind: 'send', plan, count: () => counts.forEach((c) => c()) } : { kind: 'send', plan };
   }
 
-  /** The plan, with whatever I/O the active stages need (the plain path). */
+  /**
+   * The plan, with whatever I/O the active stages need (the plain path). Nothing is counted or logged for a decision to go
+   * on: the caller runs the result's `count` once the attempt carrying it is on record (`tally` for a refusal).
+   */
   async plan(op: OperationRecord, now: number, pinned?: string): Promise<PipelineResult> {
     return this.run(op, initialPlan(op, pinned), now, 0);
   }
@@ -122,14 +127,18 @@ export class OrchestrationPipeline {
   private async run(op: OperationRecord, start: OrchestrationPlan, now: number, from: number): Promise<PipelineResult> {
     let plan = start;
     const ran: OrchestrationStage[] = [];
+    // The stages' counts of what goes on, run by the caller once the plan is used (a plan decided again after a wait
+    // would count and log each pass otherwise: an operation behind an open breaker, once per retry).
+    const counts: DecisionCount[] = [];
     for (const stage of this.stages.slice(from)) {
       if (!stage.active()) continue;
-      const next = afterStage(plan, await stage.decide({ op, plan, now }));
+      const result = await stage.decide({ op, plan, now });
+      const next = afterStage(plan, result);
       if (next.kind === 'refuse') {
         // Not released here: the reservations are the operation's, not this attempt's (a reservation is idempotent by
         // operation id), and the refusal may lose to another worker that sent it on them. The caller releases them
-        // once its refusal is on record (`releaseRefused`).
-        return next;
+        // once its refusal is on record (`releaseRefused`). The decisions before it count with it, once it is on record.
+        return counts.length > 0 ? { ...next, tally: withCounts(counts, next.tally) } : next;
       }
       if (next.kind !== 'send') {
         // A stage held: only the stages that ran before it in this run may have reserved for this attempt (caps, the one
@@ -139,9 +148,10 @@ export class OrchestrationPipeline {
         return next;
       }
       ran.push(stage);
+      if (result.verdict === 'continue' && result.count) counts.push(result.count);
       plan = next.plan;
     }
-    return { kind: 'send', plan };
+    return counts.length > 0 ? { kind: 'send', plan, count: () => counts.forEach((c) => c()) } : { kind: 'send', plan };
   }
 }
 
@@ -180,6 +190,14 @@ export function routingRecordOf(op: OperationRecord, plan: OrchestrationPlan, fa
     ...(converted ? { amount: plan.payment.amount, currency: plan.payment.currency } : {}),
     // In another currency, the lines are the converted ones (or none): the command's are in the order's.
     ...(plan.payment.currency !== op.payment.currency && plan.payment.lines ? { lines: plan.payment.lines } : {}),
+  };
+}
+
+/** A refusal's tally that also runs, once the refusal is on record, the counts of the decisions before it. */
+function withCounts(counts: readonly DecisionCount[], tally: RefusalTally | undefined): RefusalTally {
+  return (recorded) => {
+    if (recorded) counts.forEach((c) => c());
+    tally?.(recorded);
   };
 }
 

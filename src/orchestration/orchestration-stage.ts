@@ -42,27 +42,23 @@ export interface StageInput {
 }
 
 /**
- * Counts a stage's refusal in the stage's own metric once its fate is known: `true` when the refusal is on record (the
- * operation FAILED unsent), `false` when it lost to another worker that moved the operation meanwhile (counted apart,
- * under its own label value). A stage counts nothing for a refusal itself: a refusal decided on a stale read, or on
- * the fast path that the plain path decides again, must not count as one that applied.
+ * Counts a stage's refusal in the stage's own metric once its fate is known, and logs it: `true` when the refusal is on
+ * record (the operation FAILED unsent: counted and logged as refused), `false` when it lost to another worker that moved
+ * the operation meanwhile (counted apart, under its own label value; the caller logs that it lost). A stage counts and
+ * logs nothing for a refusal itself: a refusal decided on a stale read, or on the fast path that the plain path decides
+ * again, must not read as one that applied.
  */
 export type RefusalTally = (recorded: boolean) => void;
 
 /**
- * A stage's own count and log lines of a decision to go on that `decideNow` made (the fast path), for the caller to run
- * once that plan is used (its attempt recorded with the creation): a plan the fast path then drops (no route, an open
- * breaker, a duplicate command) is planned again by the plain path, whose `decide` counts and logs it, so an operator
- * reads one decision per command. `decide` runs its own at once (`countedNow`).
+ * A stage's own count and log lines of a decision to go on, for the caller to run once that plan is used: its attempt
+ * recorded (`DeliveryService.deliver`: the fast path's with the creation, the plain path's when it records the attempt
+ * that carries the plan, a failover's for the attempt that goes to the next candidate), or the refusal of a later stage
+ * on record. A plan that is not used (the fast path drops it: no route, an open breaker, a duplicate command; the plain
+ * path waits: an open breaker, a rate source out of reach, a hold) counts and logs nothing, and is decided again, so an
+ * operator reads one decision per command. `decide` and `decideNow` never count or log a decision to go on themselves.
  */
 export type DecisionCount = () => void;
-
-/** What `decide` returns for `result`: counted now (its `count` run and dropped). */
-export function countedNow(result: StageResult): StageResult {
-  if (result.verdict !== 'continue' || !result.count) return result;
-  result.count();
-  return { verdict: 'continue', decision: result.decision, plan: result.plan };
-}
 
 /** The label value a stage's own metric counts a refusal under when it lost to another worker's move (`RefusalTally`). */
 export const REFUSAL_LOST = 'refusal_lost';
@@ -103,11 +99,12 @@ export interface OrchestrationStage {
   /**
    * The decision without I/O, when the stage can make it so; `undefined` when it needs `decide`. Must not
    * reserve, count or log anything (it may run for a command that is then not sent on the fast path): what goes on
-   * counts and logs in its `count`; a refusal or a hold is always decided again by `decide`, which logs it. Optional.
+   * counts and logs in its `count`; a refusal or a hold is always decided again by `decide`. Optional.
    */
   decideNow?(input: StageInput): StageResult | undefined;
   /**
-   * The decision, with whatever I/O it needs (Redis counters, a rate source). Must be idempotent per
+   * The decision, with whatever I/O it needs (Redis counters, a rate source); like `decideNow`, it counts and logs what
+   * goes on in its `count` and a refusal in its `tally`, for the caller to run once their fate is known. Must be idempotent per
    * operation and candidate: the same operation may be planned again (after a wait, a crash, a redelivery)
    * before its attempt is recorded, so a reservation is keyed by operation id and gateway, never counted twice.
    */

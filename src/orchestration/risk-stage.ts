@@ -10,7 +10,7 @@ import type { GatewayRequest } from '../gateways/gateway-adapter';
 import type { ReviewNotice } from '../events/risk-review-event';
 import { ReviewHold, ReviewStore } from '../risk/review-store';
 import { RISK_DECLINED, RISK_REVIEW_EXPIRED } from '../risk/risk-reasons';
-import { OrchestrationStage, REFUSAL_LOST, RefusalTally, StageDecision, StageInput, StageResult, countedNow } from './orchestration-stage';
+import { OrchestrationStage, REFUSAL_LOST, RefusalTally, StageDecision, StageInput, StageResult } from './orchestration-stage';
 
 /** Commands the risk rules run before: the ones that open a payment. */
 const ASSESSED = new Set(['authorize', 'sale']);
@@ -59,11 +59,11 @@ export class RiskStage implements OrchestrationStage {
       return { verdict: 'continue', plan: input.plan, decision: { stage: 'risk', outcome: 'default', reasons: ['not_assessed_command'] } };
     if (this.needsCounters(input)) return undefined;
     const decision = decideRisk(this.config.limits.risk, riskSignals(this.config.limits.risk, input.plan.payment, { velocity: {} }));
-    return decision.action === 'hold' ? undefined : this.resultOf(input, decision, true);
+    return decision.action === 'hold' ? undefined : this.resultOf(input, decision);
   }
 
   async decide(input: StageInput): Promise<StageResult> {
-    if (!ASSESSED.has(input.op.command)) return countedNow(this.decideNow(input)!);
+    if (!ASSESSED.has(input.op.command)) return this.decideNow(input)!;
     const { op, plan, now } = input;
     // A hold already decided stands (its counters are not counted again): released, declined, expired or still held.
     const existing = this.reviews ? await this.reviews.get(op.id) : null;
@@ -91,7 +91,7 @@ export class RiskStage implements OrchestrationStage {
       };
       return { ...held, applied };
     }
-    return countedNow(this.resultOf(input, decision, false));
+    return this.resultOf(input, decision);
   }
 
   private needsCounters({ plan }: StageInput): boolean {
@@ -100,15 +100,16 @@ export class RiskStage implements OrchestrationStage {
   }
 
   /**
-   * @param fastPath decided by `decideNow`: its plan may be dropped, and a refusal always is (the plain path decides it
-   *   again), so it logs nothing itself: what goes on logs with its `count`, once its plan is used.
+   * The result of `decision`, counting and logging nothing itself: what goes on counts and logs with its `count`, once its
+   * plan is used; a refusal with its `tally`, once it is on record (a plan decided again after a wait, or dropped by the
+   * fast path, is never counted or logged twice).
    */
-  private resultOf({ op, plan }: StageInput, decision: RiskDecision, fastPath: boolean): StageResult {
+  private resultOf({ op, plan }: StageInput, decision: RiskDecision): StageResult {
     const base = { stage: 'risk' as const, details: detailsOf(decision) };
     const rule = decision.rule ? `rule:${decision.rule}` : 'no_rule_matched';
     const labels = { action: decision.action, rule: decision.rule ?? 'none' };
-    // What goes on is counted and logged once its plan is used (`count`: at once on the plain path), so an operator reads
-    // one decision per command; a refusal is counted by its caller, once its fate is known (`refusalTally`).
+    // What goes on is counted and logged once its plan is used (`count`), so an operator reads one decision per command; a
+    // refusal once its fate is known (`refusalTally`).
     const count = (): void => void decisions().inc(labels);
     switch (decision.action) {
       case 'allow':
@@ -125,20 +126,24 @@ export class RiskStage implements OrchestrationStage {
           count: reviewed,
         };
       }
-      case 'decline':
-        if (!fastPath) {
+      case 'decline': {
+        const counted = refusalTally(labels);
+        const tally = (recorded: boolean): void => {
+          counted(recorded);
+          if (!recorded) return; // the caller logs that it lost
           this.logger?.warn('authorization declined by the risk rules; not sent', {
             operation_id: op.id,
             rule: decision.rule,
             signals: decision.signals.map((s) => s.detail),
           });
-        }
+        };
         return {
           verdict: 'refuse',
           reason: RISK_DECLINED,
           decision: { ...base, outcome: 'refused', reasons: ['decline', rule, ...signalReasons(decision)] },
-          tally: refusalTally(labels),
+          tally,
         };
+      }
       case 'hold':
         // No review store (no Redis): a hold cannot be kept, so it is not sent either.
         return {
@@ -167,7 +172,10 @@ export class RiskStage implements OrchestrationStage {
       };
     }
     if (state === 'declined') {
-      this.logger?.warn('review hold declined by an operator; authorization refused before it was sent', { operation_id: op.id, rule });
+      // Logged once the refusal is on record (`tally`), as a decline is: not for a pass that lost to another worker.
+      const tally = (recorded: boolean): void => {
+        if (recorded) this.logger?.warn('review hold declined by an operator; authorization refused before it was sent', { operation_id: op.id, rule });
+      };
       return {
         verdict: 'refuse',
         reason: RISK_DECLINED,
@@ -177,14 +185,18 @@ export class RiskStage implements OrchestrationStage {
           reasons: ['review_declined', `rule:${rule}`],
           details: { ...details, declined_by: hold.declinedBy ?? null },
         },
+        tally,
       };
     }
     if (state === 'expired' || now >= deadline) {
-      this.logger?.warn('review deadline passed; authorization voided before it was sent', { operation_id: op.id, rule });
+      const tally = (recorded: boolean): void => {
+        if (recorded) this.logger?.warn('review deadline passed; authorization voided before it was sent', { operation_id: op.id, rule });
+      };
       return {
         verdict: 'refuse',
         reason: RISK_REVIEW_EXPIRED,
         decision: { stage: 'risk', outcome: 'refused', reasons: ['review_expired', `rule:${rule}`], details },
+        tally,
       };
     }
     const held: StageDecision = { stage: 'risk', outcome: 'held', reasons: ['hold_for_review', `rule:${rule}`], details };

@@ -948,4 +948,123 @@ describe('gateway delivery', () => {
       expect(service.prepareFirstAttempt(draftRecord(command.payment.operation_reference!, command, Date.now()))).toBeNull();
     });
   });
+
+  describe('a plan the plain path makes (created first, then delivered)', () => {
+    it("counts and logs a plain-path plan's risk and FX decisions once, when its attempt goes out: not for each delivery that waits behind an open breaker", async () => {
+      const limits = {
+        'risk.rules': [{ name: 'big-usd-plain', when: ['high_amount'], action: 'psp_review' }],
+        'risk.amount_thresholds': { USD: 10000 },
+        'fx.settlement_currencies': { simulator: ['EUR'] },
+        'fx.rates': [{ from: 'USD', to: 'EUR', rate: '0.9137', as_of: new Date().toISOString() }],
+      };
+      const reviewedCount = () => metricValue('pb_risk_decisions_total', { action: 'psp_review', rule: 'big-usd-plain' });
+      const convertedCount = () => metricValue('pb_fx_decisions_total', { gateway: 'simulator', result: 'converted', source: 'configured' });
+      const routed = () => metricValue('pb_routing_decisions_total', { stage: 'risk', outcome: 'changed' });
+      const reviewed = (lines: string[]) => lines.filter((l) => l.includes('risk rules ask the PSP risk engine'));
+      const converted = (lines: string[]) => lines.filter((l) => l.includes('payment converted at a locked rate'));
+      const logs = captureLogger('info');
+      const { service, ledger } = setup(limits, logs.logger);
+      const breaker = service.breaker('simulator');
+      for (let i = 0; i < 3; i++) breaker.failure();
+      const before = [await reviewedCount(), await convertedCount(), await routed()];
+      // The plain path (created first, then delivered), decided again on each delivery behind the open breaker: nothing
+      // went out, so nothing is counted or logged for its decisions.
+      const id = await record(ledger, channelCommand('authorize', {}, { gateway_key: 'pm_card_visa', amount: 12345, currency: 'USD' }));
+      for (let i = 0; i < 3; i++) expect((await service.deliver(id)).kind).toBe('wait');
+      expect([await reviewedCount(), await convertedCount(), await routed()]).toEqual(before);
+      expect([reviewed(logs.lines), converted(logs.lines)]).toEqual([[], []]);
+      // The breaker closes: the attempt that goes out carries the plan, counted and logged once, with its operation.
+      breaker.success();
+      expect(await service.deliver(id)).toEqual({ kind: 'done', state: 'SUCCEEDED' });
+      expect([await reviewedCount(), await convertedCount(), await routed()]).toEqual(before.map((n) => n + 1));
+      expect(reviewed(logs.lines)).toHaveLength(1);
+      expect(converted(logs.lines)).toHaveLength(1);
+      expect(JSON.parse(reviewed(logs.lines)[0])).toMatchObject({ level: 'info', operation_id: id, rule: 'big-usd-plain' });
+      expect(JSON.parse(converted(logs.lines)[0])).toMatchObject({ level: 'info', operation_id: id, gateway: 'simulator' });
+      // Delivered again once decided (a duplicate job): nothing more.
+      expect(await service.deliver(id)).toEqual({ kind: 'done', state: 'SUCCEEDED' });
+      expect([await reviewedCount(), await convertedCount()]).toEqual([before[0] + 1, before[1] + 1]);
+      expect([reviewed(logs.lines), converted(logs.lines)].map((l) => l.length)).toEqual([1, 1]);
+    });
+
+    it("counts and logs nothing of a plain-path plan whose move to SENT did not apply (another worker decided the operation meanwhile): that attempt is the other's to count", async () => {
+      const limits = {
+        'risk.rules': [{ name: 'big-usd-raced', when: ['high_amount'], action: 'psp_review' }],
+        'risk.amount_thresholds': { USD: 10000 },
+      };
+      const reviewedCount = () => metricValue('pb_risk_decisions_total', { action: 'psp_review', rule: 'big-usd-raced' });
+      const routed = () => metricValue('pb_routing_decisions_total', { stage: 'risk', outcome: 'changed' });
+      const logs = captureLogger('info');
+      const { service, ledger } = setup(limits, logs.logger);
+      const before = [await reviewedCount(), await routed()];
+      const id = await record(ledger, channelCommand('authorize', {}, { gateway_key: 'pm_card_visa', amount: 12345, currency: 'USD' }));
+      // Between this worker's plan and its move to SENT, another sends it and records its outcome.
+      const move = ledger.transition.bind(ledger);
+      let raced = false;
+      const race = jest.spyOn(ledger, 'transition').mockImplementation(async (...args) => {
+        if (!raced && args[0] === id && args[1] === 'SENT') {
+          raced = true;
+          expect((await move(id, 'SENT', { event: 'attempt', attempt: 1 }, { countAttempt: true })).applied).toBe(true);
+          expect((await move(id, 'SUCCEEDED', { event: 'outcome' })).applied).toBe(true);
+        }
+        return move(...args);
+      });
+      try {
+        expect(await service.deliver(id)).toEqual({ kind: 'done', state: 'SUCCEEDED' });
+      } finally {
+        race.mockRestore();
+      }
+      expect(raced).toBe(true);
+      expect([await reviewedCount(), await routed()]).toEqual(before);
+      expect(logs.lines.filter((l) => l.includes('risk rules ask the PSP risk engine') && l.includes(id))).toEqual([]);
+    });
+
+    it('counts and logs a plain-path risk decline once, when its refusal is on record: not when it lost to another worker that sent the operation meanwhile', async () => {
+      const limits = {
+        'risk.rules': [{ name: 'far-usd-plain', when: ['high_amount', 'country_mismatch'], action: 'decline' }],
+        'risk.amount_thresholds': { USD: 10000 },
+      };
+      const far = () =>
+        channelCommand(
+          'authorize',
+          {},
+          { gateway_key: 'pm_card_visa', amount: 12345, currency: 'USD', custom_attributes: { billing_country: 'FR', card_country: 'BR' } },
+        );
+      const declinedCount = (action: string) => metricValue('pb_risk_decisions_total', { action, rule: 'far-usd-plain' });
+      const declined = (lines: string[]) => lines.filter((l) => l.includes('authorization declined by the risk rules'));
+      const logs = captureLogger('info');
+      const { service, ledger } = setup(limits, logs.logger);
+      const [before, lostBefore] = [await declinedCount('decline'), await declinedCount('refusal_lost')];
+      // Lost: another worker sends it between this worker's decision and its FAIL. Not declined: no line, counted apart.
+      const lostId = await record(ledger, far());
+      const write = ledger.transitionAndRecord.bind(ledger);
+      let raced = false;
+      const race = jest.spyOn(ledger, 'transitionAndRecord').mockImplementation(async (...args) => {
+        if (!raced && args[1] === 'FAILED') {
+          raced = true;
+          expect((await ledger.transition(lostId, 'SENT', { event: 'attempt', attempt: 1 }, { countAttempt: true })).applied).toBe(true);
+        }
+        return write(...args);
+      });
+      try {
+        expect(await service.deliver(lostId)).toEqual({ kind: 'done', state: 'SENT' });
+      } finally {
+        race.mockRestore();
+      }
+      expect(raced).toBe(true);
+      expect(declined(logs.lines)).toEqual([]);
+      // Nor delivery's own refusal line: that worker's attempt stands, not this refusal.
+      const refusedLine = (opId: string) => logs.lines.filter((l) => l.includes('operation refused by orchestration') && l.includes(opId));
+      expect(refusedLine(lostId)).toEqual([]);
+      expect([await declinedCount('decline'), await declinedCount('refusal_lost')]).toEqual([before, lostBefore + 1]);
+      // On record: counted and logged once.
+      const id = await record(ledger, far());
+      expect(await service.deliver(id)).toEqual({ kind: 'done', state: 'FAILED' });
+      expect(await service.deliver(id)).toEqual({ kind: 'done', state: 'FAILED' });
+      expect(declined(logs.lines)).toHaveLength(1);
+      expect(JSON.parse(declined(logs.lines)[0])).toMatchObject({ level: 'warn', operation_id: id, rule: 'far-usd-plain' });
+      expect(refusedLine(id)).toHaveLength(1);
+      expect(await declinedCount('decline')).toBe(before + 1);
+    });
+  });
 });

@@ -137,6 +137,54 @@ describe('routing and failover (authorize, sale)', () => {
     }
   });
 
+  it('a plan moved to another candidate before any attempt (an open breaker) counts and logs its risk and FX decisions once, for the attempt that goes', async () => {
+    const logs = captureLogger('info');
+    const { service, ledger } = setup(
+      {
+        'risk.rules': [{ name: 'big-usd-failover', when: ['high_amount'], action: 'psp_review' }],
+        'risk.amount_thresholds': { USD: 10000 },
+        'fx.settlement_currencies': { simb: ['EUR'] },
+        'fx.rates': [{ from: 'USD', to: 'EUR', rate: '0.9137', as_of: new Date().toISOString() }],
+      },
+      logs.logger,
+    );
+    const reviewed = () => metricValue('pb_risk_decisions_total', { action: 'psp_review', rule: 'big-usd-failover' });
+    const fx = (gateway: string, result: string, source: string) => metricValue('pb_fx_decisions_total', { gateway, result, source });
+    const before = [await reviewed(), await fx('dead', 'native', 'none'), await fx('simb', 'converted', 'configured')];
+    for (let i = 0; i < 3; i++) service.breaker('dead').failure();
+    const id = await record(ledger, authorize({ currency: 'USD', amount: 12345 }));
+    expect(await service.deliver(id)).toEqual({ kind: 'done', state: 'SUCCEEDED' });
+    expect(await ledger.get(id)).toMatchObject({
+      attempts: 1,
+      routing: { gateway: 'simb', failovers: [{ from: 'dead', to: 'simb', trigger: 'breaker_open' }] },
+    });
+    // The plan for dead never went out: nothing of it counted. The one for simb went: counted once.
+    expect([await reviewed(), await fx('dead', 'native', 'none'), await fx('simb', 'converted', 'configured')]).toEqual([
+      before[0] + 1,
+      before[1],
+      before[2] + 1,
+    ]);
+    expect(logs.lines.filter((l) => l.includes('risk rules ask the PSP risk engine') && l.includes(id))).toHaveLength(1);
+    expect(logs.lines.filter((l) => l.includes('payment converted at a locked rate') && l.includes(id))).toHaveLength(1);
+  });
+
+  it("a cap fallback to the route's next candidate counts and logs once, when its attempt goes out: not for each delivery behind that candidate's open breaker", async () => {
+    const logs = captureLogger('info');
+    const { service, ledger } = setup({ 'caps.rules': [{ scope: 'gateway', name: 'sima', currency: 'EUR', max_amount: 5000 }] }, logs.logger);
+    const fallbacks = () => metricValue('pb_caps_decisions_total', { gateway: 'sima', result: 'fallback', limit: 'max_amount' });
+    const before = await fallbacks();
+    const id = await record(ledger, authorize({ amount: 12345 }));
+    const lines = () => logs.lines.filter((l) => l.includes('transaction cap exceeded; falling back to the next route') && l.includes(id));
+    for (let i = 0; i < 3; i++) service.breaker('simb').failure();
+    // Over sima's cap, to simb, whose breaker is open (no candidate after it): a wait on each delivery, nothing counted.
+    for (let i = 0; i < 3; i++) expect((await service.deliver(id)).kind).toBe('wait');
+    expect([await fallbacks(), lines().length]).toEqual([before, 0]);
+    service.breaker('simb').success();
+    expect(await service.deliver(id)).toEqual({ kind: 'done', state: 'SUCCEEDED' });
+    expect(await ledger.get(id)).toMatchObject({ attempts: 1, routing: { gateway: 'simb' } });
+    expect([await fallbacks(), lines().length]).toEqual([before + 1, 1]);
+  });
+
   it("a failover refused by the next candidate's stages never fails a command another worker sent again meanwhile: left as it is, no FAIL event", async () => {
     const logs = captureLogger();
     // simB settles in EUR and no rate is configured: the failover to it is refused (FX_RATE_UNAVAILABLE), unsent.

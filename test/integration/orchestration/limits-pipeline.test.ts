@@ -38,7 +38,10 @@ beforeAll(async () => {
   config = testConfig({
     gateways: { simulator: { type: 'simulator', base_url: sim.url, api_key: API_KEY, webhook_secret: 'whsec-limits-0123456789', timeout_ms: 30000 } },
     // Caps only for the caps account; conversion only for the fx account; risk only in CHF: the tests do not meet each other's limits.
-    'caps.rules': [{ scope: 'merchant', name: 'capped', currency: 'EUR', daily_count: 100 }],
+    'caps.rules': [
+      { scope: 'merchant', name: 'capped', currency: 'EUR', daily_count: 100 },
+      { scope: 'merchant', name: 'capped-waits', currency: 'EUR', daily_count: 100 },
+    ],
     'fx.settlement_currencies': { 'simulator:fx-shop': ['EUR'] },
     'fx.rates': [{ from: 'USD', to: 'EUR', rate: '0.9137', as_of: new Date().toISOString() }],
     'risk.rules': [{ name: 'big-chf', when: ['high_amount'], action: 'hold' }],
@@ -66,6 +69,24 @@ async function record(command: PaymentCommand): Promise<string> {
   await ledger.create(id, command);
   return id;
 }
+
+test('a plan decided again on each delivery behind an open breaker counts its caps and risk decisions once, when its attempt goes out', async () => {
+  const within = () => metricValue('pb_caps_decisions_total', { gateway: 'simulator', result: 'within', limit: 'none' });
+  const allowed = () => metricValue('pb_risk_decisions_total', { action: 'allow', rule: 'none' });
+  const breaker = service.breaker('simulator');
+  for (let i = 0; i < config.delivery.breakerFailureThreshold; i++) breaker.failure();
+  try {
+    const before = [await within(), await allowed()];
+    const id = await record(channelCommand('authorize', {}, { gateway_account: 'capped-waits', gateway_key: 'pm_card_visa', amount: 1000 }));
+    for (let i = 0; i < 3; i++) expect((await service.deliver(id)).kind).toBe('wait');
+    expect([await within(), await allowed()]).toEqual(before);
+    breaker.success();
+    expect(await service.deliver(id)).toEqual({ kind: 'done', state: 'SUCCEEDED' });
+    expect([await within(), await allowed()]).toEqual([before[0] + 1, before[1] + 1]);
+  } finally {
+    breaker.success();
+  }
+});
 
 test('1,000 concurrent authorizations against a cap of 100 let exactly 100 through; the others fail CAP_EXCEEDED naming the cap, unsent', async () => {
   const ids = await Promise.all(
@@ -170,6 +191,43 @@ test('a capture naming a converted authorization by its PSP reference goes out a
   expect(lock).toMatchObject({ reasons: ['locked_rate_of_authorization'], details: { fx_rate: '0.9137', from_amount: 12345, to_amount: 11280 } });
   const event = await events.load(`${captureId}.SUCCEEDED`);
   expect(event?.params.payment).toMatchObject({ amount: 11280, currency: 'EUR', requested_amount: 12345, requested_currency: 'USD' });
+}, 60_000);
+
+test("a capture at its authorization's locked rate whose lines cannot be converted counts and logs their omission once, when its attempt goes out: not for each delivery behind an open breaker", async () => {
+  // 823 × 1.5 USD: converted, no unit price in whole euro cents adds up to the EUR 112.80 (11280 / 823): sent without lines.
+  const lines = [{ item_sku: 'A', unit_price_gross: 15, quantity: 823 }];
+  const auth = channelCommand('authorize', {}, {
+    gateway_account: 'fx-shop',
+    gateway_key: 'pm_card_visa',
+    amount: 12345,
+    currency: 'USD',
+    lines,
+  } as Partial<Payment>);
+  const authId = await record(auth);
+  expect(await service.deliver(authId)).toEqual({ kind: 'done', state: 'SUCCEEDED' });
+  const omitted = () => metricValue('pb_fx_lines_omitted_total', { gateway: 'simulator', command: 'capture' });
+  const capture = channelCommand('capture', {}, {
+    gateway_account: 'fx-shop',
+    gateway_key: (await ledger.get(authId))?.gatewayReference,
+    order_id: auth.payment.order_id,
+    amount: 12345,
+    currency: 'USD',
+    lines,
+  } as Partial<Payment>);
+  const captureId = await record(capture);
+  const lineOf = () => logs.lines.filter((l) => l.includes('converted payment sent without its lines') && l.includes(captureId));
+  const before = await omitted();
+  const breaker = service.breaker('simulator');
+  for (let i = 0; i < config.delivery.breakerFailureThreshold; i++) breaker.failure();
+  try {
+    for (let i = 0; i < 3; i++) expect((await service.deliver(captureId)).kind).toBe('wait');
+    expect([await omitted(), lineOf().length]).toEqual([before, 0]);
+  } finally {
+    breaker.success();
+  }
+  expect(await service.deliver(captureId)).toEqual({ kind: 'done', state: 'SUCCEEDED' });
+  expect((await ledger.get(captureId))?.routing).toMatchObject({ amount: 11280, currency: 'EUR' });
+  expect([await omitted(), lineOf().length]).toEqual([before + 1, 1]);
 }, 60_000);
 
 test('captures of a converted authorization after one in flight failed: the parts sent add up to the EUR 112.80 held, and the last one is taken', async () => {
@@ -363,6 +421,7 @@ test('risk hold declined by an operator: refused before sending with RISK_DECLIN
   expect(await reviews.get(id)).toMatchObject({ state: 'declined', declinedBy: 'analyst@host' });
   expect(await reviews.held()).not.toContain(id);
   expect(await service.deliver(id)).toEqual({ kind: 'done', state: 'FAILED' });
+  expect(logs.lines.filter((l) => l.includes('review hold declined by an operator') && l.includes(id))).toHaveLength(1);
   const declined = await ledger.get(id);
   expect(declined).toMatchObject({ state: 'FAILED', reason: 'RISK_DECLINED' });
   expect(declined?.routing?.decisions.find((d) => d.stage === 'risk')).toMatchObject({
@@ -398,6 +457,8 @@ test('an orchestration refusal never fails a command another worker moved to SEN
   expect(line).toContain('"reason":"RISK_DECLINED"');
   expect(line).toContain('"read_state":"RECEIVED"');
   expect(line).toContain('"state":"SENT"');
+  // The operator's decline is logged only once a refusal is on record: not for this one, which lost.
+  expect(logs.lines.filter((l) => l.includes('review hold declined by an operator') && l.includes(id))).toEqual([]);
 }, 60_000);
 
 test('a review expiry never fails a held authorization another worker sent after the pass read it (one whose risk rules no longer hold it, in a rolling deploy): left as it is, no FAIL event, not counted', async () => {
@@ -635,8 +696,11 @@ test("pb_caps_decisions_total counts a cap refusal as refused once on record; on
     expect(await svc.deliver(await created(shared, bigChf))).toEqual({ kind: 'done', state: 'SUCCEEDED' });
     const [refused, lost] = [await count('refused'), await count('refusal_lost')];
     // Over the day's one, on record.
-    expect(await svc.deliver(await created(shared, bigChf))).toEqual({ kind: 'done', state: 'FAILED' });
+    const capLines = (opId: string) => logs.lines.filter((l) => l.includes('transaction cap exceeded on every candidate') && l.includes(opId));
+    const onRecord = await created(shared, bigChf);
+    expect(await svc.deliver(onRecord)).toEqual({ kind: 'done', state: 'FAILED' });
     expect(await count('refused')).toBe(refused + 1);
+    expect(capLines(onRecord)).toHaveLength(1);
     // Over the day's one, read RECEIVED; meanwhile another worker (a stalled job run again) sends it.
     const id = await created(shared, bigChf);
     const read = (await shared.get(id))!;
@@ -644,6 +708,8 @@ test("pb_caps_decisions_total counts a cap refusal as refused once on record; on
     expect(await svc.deliver(read)).toEqual({ kind: 'done', state: 'SENT' });
     expect(await count('refused')).toBe(refused + 1);
     expect(await count('refusal_lost')).toBe(lost + 1);
+    // Its line is logged only for a refusal on record: the lost one says so in delivery's own line instead.
+    expect(capLines(id)).toEqual([]);
   } finally {
     await purgeNamespace(c).catch(() => undefined);
   }
