@@ -142,10 +142,10 @@ describe('a consumer lane the broker closes or cancels while the connection stay
       const ch = await client.model.createChannel();
       await ch.deleteQueue(queue);
       await ch.close();
-      await eventually(() => !intake.consumer.attached, 2000, 10);
+      await eventually(() => !intake.consumer.attached, 10000, 10);
       await eventually(
         () => logs.lines.some((l) => l.includes('command consumer lost its lane: consumer_cancelled; subscribing again') && l.includes(queue)),
-        2000,
+        10000,
       );
       expect(await lost(role, 'consumer_cancelled')).toBe(before + 1);
       await consumesAgain();
@@ -159,7 +159,7 @@ describe('a consumer lane the broker closes or cancels while the connection stay
     const ch = await client.model.createChannel();
     await ch.deleteQueue(queue);
     await ch.close();
-    await eventually(() => logs.lines.some((l) => l.includes('broker dead-letter redactor lost its lane: consumer_cancelled; subscribing again')), 2000);
+    await eventually(() => logs.lines.some((l) => l.includes('broker dead-letter redactor lost its lane: consumer_cancelled; subscribing again')), 10000);
     expect(await lost('broker_rejected', 'consumer_cancelled')).toBe(before + 1);
     await eventually(async () => (await consumers(queue).catch(() => 0)) === 1, 10000);
     await new Promise((r) => setTimeout(r, 1200));
@@ -199,7 +199,7 @@ describe('a consumer lane the broker closes or cancels while the connection stay
     const ch = await client.model.createChannel();
     await ch.deleteQueue(config.amqp.commandsQueue);
     await ch.close();
-    await eventually(() => !intake.consumer.attached, 2000, 10);
+    await eventually(() => !intake.consumer.attached, 10000, 10);
     await eventually(() => intake.consumer.attached, 10000);
     await new Promise((r) => setTimeout(r, 300));
     // Its message unacked: closing the channel now would have the broker requeue it while its work goes on.
@@ -228,7 +228,7 @@ describe('a consumer lane the broker closes or cancels while the connection stay
     const ch = await client.model.createChannel();
     await ch.deleteQueue(priorityQueueOf(config.amqp));
     await ch.close();
-    await eventually(() => !intake.consumer.attached, 2000, 10);
+    await eventually(() => !intake.consumer.attached, 10000, 10);
     await intake.stop();
     stopped = true;
     await new Promise((r) => setTimeout(r, 2500));
@@ -243,7 +243,7 @@ describe('a consumer lane the broker closes or cancels while the connection stay
     const other = await client.model.createChannel();
     await other.deleteQueue(queue);
     await other.assertQueue(queue, { exclusive: true, durable: false });
-    await eventually(() => !intake.consumer.attached, 2000, 10);
+    await eventually(() => !intake.consumer.attached, 10000, 10);
     await new Promise((r) => setTimeout(r, 6000));
     // 1 s after the loss, then 1, 2, 4 s after each refusal: three tries in 6 s, never a spin, never given up.
     const tries = logs.lines.filter((l) => l.includes('command consumer cannot subscribe; not consuming, retrying')).length;

@@ -9,6 +9,7 @@
  */
 import axios from 'axios';
 import http from 'node:http';
+import { ConfirmPublisher } from '../../../src/amqp/confirm-publisher';
 import { ShutdownBudget } from '../../../src/amqp/shutdown-budget';
 import { signBody } from '../../../src/bus/x-signature';
 import { Config } from '../../../src/config/config';
@@ -76,13 +77,24 @@ describe('a web stop with a silent broker shares the shutdown deadline (real Rab
     // The channel is open and the topology declared; the keep-alive socket stays, idle.
     await eventually(async () => (await post(first, busCall(CAPTURE, payment()))).status === 200, 10_000);
     proxy.hold();
-    const call = busCall(CAPTURE, payment(), 'awaiting-confirm');
+    const awaiting = payment();
+    // Its publish is called once the intake has checked it; slept on instead, a loaded machine could begin the stop
+    // before the request reached the intake (its idle socket then closed: a reset, not an answer).
+    const publish = ConfirmPublisher.prototype.publish;
+    let publishing = (): void => undefined;
+    const published = new Promise<void>((resolve) => (publishing = resolve));
+    const spy = jest.spyOn(ConfirmPublisher.prototype, 'publish').mockImplementation(function (this: ConfirmPublisher, ...args) {
+      if (args[2].includes(JSON.stringify(awaiting.operation_reference))) publishing();
+      return publish.apply(this, args);
+    });
+    const call = busCall(CAPTURE, awaiting, 'awaiting-confirm');
     const underWay = post(first, call).then(
       (res) => ({ status: res.status, code: (res.data as { error?: { code?: number } }).error?.code }),
       (err: Error) => ({ status: 0, error: err.message }),
     );
     // Its publish is sent (to a broker that reads nothing more): waiting for the confirm.
-    await new Promise((r) => setTimeout(r, 500));
+    await published;
+    spy.mockRestore();
     const started = Date.now();
     const stopping = first.stop(ShutdownBudget.of(DEADLINE_MS));
     const outcome = await Promise.race([stopping.then(() => 'stopped'), new Promise((r) => setTimeout(() => r('hung'), 30_000).unref())]);

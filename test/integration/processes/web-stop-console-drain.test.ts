@@ -25,6 +25,8 @@ describe('a web stop answers the console requests under way (real RabbitMQ, Redi
 
   it('a login whose form is still arriving when the stop begins is answered, not dropped; the stop ends within the deadline', async () => {
     const url = new URL(`${stack.base}/login`);
+    // The console's listener emits 'request' once it has read a request's headers: from then on it is under way.
+    const underWay = new Promise<void>((resolve) => stack.web.console!.server.once('request', () => resolve()));
     const socket = net.connect(Number(url.port), url.hostname);
     await new Promise<void>((resolve) => socket.once('connect', () => resolve()));
     let received = '';
@@ -35,8 +37,9 @@ describe('a web stop answers the console requests under way (real RabbitMQ, Redi
       `POST ${url.pathname} HTTP/1.1\r\nHost: ${url.host}\r\nOrigin: ${url.origin}\r\nContent-Type: application/x-www-form-urlencoded\r\nContent-Length: ${form.length}\r\n\r\n`,
     );
     socket.write(form.slice(0, 10));
-    // The console's handler has the request (its headers read) and waits for the rest of the form.
-    await new Promise((r) => setTimeout(r, 200));
+    // The console's handler has the request (its headers read) and waits for the rest of the form. Waited for, not
+    // slept on: a loaded machine may run a due timer before it reads the socket, and nothing would be under way.
+    await underWay;
     const started = Date.now();
     const stopping = stack.web.stop(ShutdownBudget.of(DEADLINE_MS));
     await new Promise((r) => setTimeout(r, 200));

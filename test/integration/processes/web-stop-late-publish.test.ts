@@ -67,6 +67,8 @@ describe('a web stop whose wait for the requests ends by its own bound (real Rab
     // Headers and half the body before the stop, the rest after: its publish begins once the stop has.
     const { raw, signature } = signed(busCall(CAPTURE, payment(), 'late-body'));
     const url = new URL(w.intakeUrl);
+    // The listener emits 'request' once it has read a request's headers: from then on it is under way.
+    const underWay = new Promise<void>((resolve) => w.server.server.once('request', () => resolve()));
     const socket = net.connect({ host: url.hostname, port: Number(url.port) });
     let answer = '';
     socket.on('data', (d: Buffer) => (answer += d.toString('latin1')));
@@ -77,7 +79,9 @@ describe('a web stop whose wait for the requests ends by its own bound (real Rab
     socket.write(
       `POST ${url.pathname} HTTP/1.1\r\nHost: ${url.host}\r\ncontent-type: application/json\r\nx-signature: ${signature}\r\ncontent-length: ${Buffer.byteLength(raw)}\r\n\r\n${raw.slice(0, half)}`,
     );
-    await new Promise((r) => setTimeout(r, 200));
+    // Waited for, not slept on: a loaded machine may run a due timer before it reads the socket, and the stop would
+    // find nothing under way.
+    await underWay;
     const stopping = w.stop(ShutdownBudget.of(DEADLINE_MS));
     await new Promise((r) => setTimeout(r, 300));
     socket.write(raw.slice(half));

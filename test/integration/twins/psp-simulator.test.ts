@@ -279,12 +279,14 @@ describe('PSP simulator idempotency', () => {
   });
 
   it('answers 409 to a request whose key is still in flight', async () => {
-    sim.setFaults({ latencyMs: { min: 300, max: 300 } });
+    // In flight for a second: the second request must arrive meanwhile, a loaded machine's round trip included.
+    sim.setFaults({ latencyMs: { min: 1000, max: 1000 } });
     const key = ref();
+    // The file's simulator counts every test's requests: wait for this one's, not for any (the earlier tests' are).
+    const requests = sim.counters().requests;
     const first = authorize({}, key);
-    await waitFor(() => (sim.counters().requests > 0 ? true : undefined), 'the first request');
-    // The first request sleeps in its injected latency: the same key now is in flight.
-    await new Promise((r) => setTimeout(r, 50));
+    // Counted as its key is marked in flight; it then sleeps in its injected latency.
+    await waitFor(() => (sim.counters().requests > requests ? true : undefined), 'the first request');
     const second = await authorize({}, key);
     expect(second).toMatchObject({ status: 409, json: { error: { code: 'idempotency_in_flight' } } });
     expect((await first).status).toBe(201);

@@ -14,13 +14,19 @@ jest.setTimeout(20_000);
 /** Longer than any wait these tests expect: a drain still waiting at this bound was held by a request not under way. */
 const DRAIN_BOUND_MS = 5000;
 
+/** Called when a `/slow` request's handler starts: the request is under way from then on. */
+let slowStarted: () => void = () => undefined;
+
 /** `/slow` answers after 500 ms, `/refused` at once with `Connection: close` (as the allowlist's 403), anything else at once. */
 const routes: WebRoute[] = [
   {
     matches: () => true,
     handle: async (_req: IncomingMessage, res: ServerResponse, path: string) => {
       if (path === '/refused') return sendJson(res, 403, { error: 'forbidden' }, { connection: 'close' });
-      if (path === '/slow') await new Promise((r) => setTimeout(r, 500));
+      if (path === '/slow') {
+        slowStarted();
+        await new Promise((r) => setTimeout(r, 500));
+      }
       sendJson(res, 200, { path });
     },
   },
@@ -67,8 +73,10 @@ it('a request pipelined behind an answer that closed the connection is not under
 });
 
 it('a request pipelined behind one under way at the stop does not hold the drain once its connection is closed', async () => {
+  const started = new Promise<void>((r) => (slowStarted = r));
   const { received } = await pipelined(GET('/slow') + GET('/next'));
-  await new Promise((r) => setTimeout(r, 100));
+  // Under way once its handler runs (a fixed sleep could end first on a loaded machine: then nothing is under way).
+  await started;
   const waited = await drainMs();
   // The one under way is answered (with Connection: close); the drain ends with it.
   expect(await received).toMatch(/^HTTP\/1\.1 200 OK\r\nconnection: close\r\n/i);

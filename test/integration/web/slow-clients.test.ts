@@ -4,6 +4,7 @@ import { silentLogger } from '../../../src/logging/logger';
 import { metricValue } from '../../../src/metrics/metrics-registry';
 import { BodyReader } from '../../../src/web/read-body';
 import { EdgeLimits, WebRoute, WebServer, sendJson, startWebServer } from '../../../src/web/web-server';
+import { eventually } from '../../support/tcp-proxy';
 
 /** Slow clients come from 127.0.0.2 (and .3), legitimate ones from 127.0.0.1: all loopback on Linux. */
 const SLOW_ADDRESS = '127.0.0.2';
@@ -169,7 +170,9 @@ describe('web server edge: connection caps', () => {
     const before = await metricValue('pb_http_connections_refused_total', { cap: 'per_ip' });
     const sockets: SlowSocket[] = [];
     for (let i = 0; i < 30; i++) sockets.push(await openSocket(SLOW_ADDRESS));
-    await sleep(200);
+    // Waited for, not slept on: a loaded machine may read the closes well after a fixed sleep. Within 4 s, before
+    // the headers timeout (5 s) would close the others too.
+    await eventually(() => sockets.filter((s) => s.closedAt !== undefined).length >= 10, 4000);
     const closed = sockets.filter((s) => s.closedAt !== undefined);
     expect(closed).toHaveLength(10);
     // The refused ones are the last ten, closed without a byte of answer.
@@ -179,9 +182,10 @@ describe('web server edge: connection caps', () => {
     expect(await metricValue('pb_http_connections_refused_total', { cap: 'per_ip' })).toBe(before + 10);
     // A slot frees when one closes.
     sockets[0].socket.destroy();
-    await sleep(100);
+    await eventually(() => server.openConnections() === 19, 4000);
     const again = await openSocket(SLOW_ADDRESS);
-    await sleep(100);
+    // Taken (counted among the open ones), not refused.
+    await eventually(() => server.openConnections() === 20, 4000);
     expect(again.closedAt).toBeUndefined();
   });
 
@@ -191,13 +195,13 @@ describe('web server edge: connection caps', () => {
     const sockets: SlowSocket[] = [];
     for (let i = 0; i < 15; i++) sockets.push(await openSocket(SLOW_ADDRESS));
     for (let i = 0; i < 15; i++) sockets.push(await openSocket('127.0.0.3'));
-    await sleep(200);
+    await eventually(() => sockets.filter((s) => s.closedAt !== undefined).length >= 5, 4000);
     expect(sockets.filter((s) => s.closedAt !== undefined)).toHaveLength(5);
     expect(server.openConnections()).toBe(25);
     expect(await metricValue('pb_http_connections_refused_total', { cap: 'total' })).toBe(before + 5);
     await expect(legitRequest()).rejects.toThrow();
     for (const s of sockets.slice(0, 5)) s.socket.destroy();
-    await sleep(100);
+    await eventually(() => server.openConnections() === 20, 4000);
     expect((await legitRequest()).status).toBe(200);
   });
 
