@@ -10,6 +10,7 @@ import { ChannelPublisher } from '../../harness/workload/channel-publisher';
 import { FlowCheck, checkFlow } from '../../harness/workload/flow-checks';
 import { PaymentScenario, SCENARIO_KINDS, buildScenarios } from '../../harness/workload/payment-scenarios';
 import { StepRecord, runWorkload } from '../../harness/workload/workload-driver';
+import { eventually } from '../support/tcp-proxy';
 import { testNamespace } from '../support/test-config';
 import { RedisClient } from '../../src/redis/redis-connection';
 import { Interaction, Ledger } from '../../src/ledger/ledger';
@@ -167,6 +168,9 @@ describe('the payment flow end to end', () => {
     stack.simulator.setDown('503');
     const playing = play(workload(20));
     await new Promise((r) => setTimeout(r, 2000));
+    // Down until it has refused a call of this workload (the only traffic now): on a loaded machine its first
+    // calls can come after the 2 s, and the outage then happened to nothing the test asserts about.
+    await eventually(async () => (await stack.simulator.counters()).outageRefusals > before.outageRefusals, 30_000, 100);
     stack.simulator.setDown(false);
     const { records, checks } = await playing;
     expectAllHeld(checks);

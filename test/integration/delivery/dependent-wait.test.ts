@@ -159,6 +159,9 @@ describe('a capture waiting for its authorization', () => {
     await queuedCapture(s, old, 20_000);
     startWorker(s);
     await sleep(3_000);
+    // Stopped (its job in hand finished) before reading: a check is listed when it starts and counted once it
+    // decides, so one running between the two reads made them differ.
+    await s.worker!.close();
     const freshChecks = s.checks.get(fresh.id) ?? [];
     const oldChecks = s.checks.get(old.id) ?? [];
     // At a fixed delay each would have been checked about every 100 ms here (the base, plus what moving a delayed job takes): ~30 times in 3 s.
@@ -189,7 +192,8 @@ describe('a capture waiting for its authorization', () => {
     await authorizationSucceeds(s, auth.id);
     expect(await until(async () => (await s.ledger.get(captureId))?.state === 'SUCCEEDED', 4_000)).toBe(true);
     const tookMs = Date.now() - recordedAt;
-    expect(tookMs).toBeLessThan(1_500);
+    // Without the wake: 5 s after its first check, at least 4.7 s after the outcome. A loaded machine adds its delays.
+    expect(tookMs).toBeLessThan(3_000);
     expect(sim.counters().effects[captureId]).toBe(1);
     // Checked once before the outcome, once after the wake: nothing in between.
     expect(s.checks.get(auth.id)).toHaveLength(2);
@@ -219,7 +223,7 @@ describe('a capture waiting for its authorization', () => {
     const pendingAt = Date.now();
     await s.ledger.transition(auth.id, 'PENDING', { event: 'awaiting_webhook', cause: 'psp_has_request' }, { nextCheckAt: pendingAt + 60_000, pollStep: 0 });
     expect(await until(async () => (s.checks.get(auth.id) ?? []).length >= 2, 4_000)).toBe(true);
-    expect(s.checks.get(auth.id)![1] - pendingAt).toBeLessThan(1_500);
+    expect(s.checks.get(auth.id)![1] - pendingAt).toBeLessThan(3_000);
     expect(await until(async () => (await s.redis.sismember(waitersKey(keys, auth.id), captureId)) === 1, 2_000)).toBe(true);
     expect(await metricValue('pb_delivery_dependents_woken_total', { state: 'PENDING' })).toBe(wokenPending + 1);
     expect(s.lines.some((l) => l.includes('dependents woken') && l.includes(auth.id) && l.includes(captureId) && l.includes('awaiting_webhook'))).toBe(true);
@@ -228,7 +232,7 @@ describe('a capture waiting for its authorization', () => {
     const failedAt = Date.now();
     await s.ledger.transition(auth.id, 'FAILED', { event: 'outcome', source: 'operator' }, { reason: 'declined' });
     expect(await until(async () => (await s.ledger.get(captureId))?.state === 'FAILED', 4_000)).toBe(true);
-    expect(Date.now() - failedAt).toBeLessThan(1_500);
+    expect(Date.now() - failedAt).toBeLessThan(3_000);
     expect(s.checks.get(auth.id)).toHaveLength(3);
     expect(sim.counters().effects[captureId]).toBeUndefined();
     expect(await metricValue('pb_delivery_dependents_woken_total', { state: 'FAILED' })).toBe(wokenFailed + 1);
@@ -297,7 +301,7 @@ describe('a capture waiting for a sibling ahead of it', () => {
     const failedAt = Date.now();
     await s.recorder.apply((await s.ledger.get(firstId))!, { status: 'FAIL', gatewayStatus: 'declined', reason: 'card_declined' }, 'webhook');
     expect(await until(async () => (await s.ledger.get(captureId))?.state === 'SUCCEEDED', 4_000)).toBe(true);
-    expect(Date.now() - failedAt).toBeLessThan(1_500);
+    expect(Date.now() - failedAt).toBeLessThan(3_000);
     expect(sim.counters().effects[captureId]).toBe(1);
     expect(await metricValue('pb_delivery_dependents_woken_total', { state: 'FAILED' })).toBe(woken + 1);
     expect(s.lines.some((l) => l.includes('dependents woken') && l.includes(firstId) && l.includes(captureId))).toBe(true);

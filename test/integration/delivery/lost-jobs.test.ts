@@ -95,7 +95,9 @@ async function completedJob(queueName: string, name: string, data: object, jobId
   await queue.close();
 }
 
-async function until(what: () => Promise<boolean>, ms = 8000): Promise<void> {
+// Each wait crosses BullMQ and the PSP simulator (a job picked up by a worker just started, its HTTP call): 8 s was
+// within reach of a loaded CI machine.
+async function until(what: () => Promise<boolean>, ms = 15_000): Promise<void> {
   const deadline = Date.now() + ms;
   while (Date.now() < deadline) {
     if (await what()) return;

@@ -66,6 +66,10 @@ describe('a command for a gateway the configuration lacks', () => {
     const id = command.payment.operation_reference!;
     await client.publish('web.payment.authorize', command);
     await eventually(async () => (await first.ledger.get(id)) !== null);
+    // Held and alerted on its first delivery try, which a loaded machine may run later than a fixed pause: waited
+    // for; the pause after it is for what must not follow (a send, a FAIL, an alert per retry).
+    const alerted = () => logs.lines.some((l) => l.includes('"level":"error"') && l.includes('gateways.backup'));
+    await eventually(async () => (await metricValue('pb_operations_held_total', { reason: 'gateway_not_configured' })) > heldBefore && alerted(), 15_000);
     await new Promise((r) => setTimeout(r, 800));
     expect((await first.ledger.get(id))?.state).toBe('RECEIVED');
     expect(stack.sim.counters().effects[id]).toBeUndefined();

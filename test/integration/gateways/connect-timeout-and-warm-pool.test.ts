@@ -65,13 +65,18 @@ const failure = (promise: Promise<unknown>): Promise<GatewayError> => rejectionO
  * further SYNs, so a new connect to it hangs exactly like one to an address that swallows packets.
  */
 async function blackHole(): Promise<{ port: number; close: () => void }> {
-  const script = `const s=require('net').createServer();s.listen({port:0,host:'127.0.0.1',backlog:1},()=>{process.stdout.write(s.address().port+'\\n');setTimeout(()=>Atomics.wait(new Int32Array(new SharedArrayBuffer(4)),0,0),20)})`;
+  // It says `parked` just before it parks (a write to a pipe is synchronous on Linux): a fixed pause instead let a
+  // loaded machine run the filler connects below before it parked, so it accepted them and the queue stayed open.
+  const script = `const s=require('net').createServer();s.listen({port:0,host:'127.0.0.1',backlog:1},()=>{setTimeout(()=>{process.stdout.write(s.address().port+' parked\\n');Atomics.wait(new Int32Array(new SharedArrayBuffer(4)),0,0)},20)})`;
   const child: ChildProcess = spawn(process.execPath, ['-e', script], { stdio: ['ignore', 'pipe', 'inherit'] });
   const port = await new Promise<number>((resolve, reject) => {
-    child.stdout?.once('data', (d: Buffer) => resolve(Number(String(d).trim())));
+    let out = '';
+    child.stdout?.on('data', (d: Buffer) => {
+      out += String(d);
+      if (out.includes(' parked\n')) resolve(Number(out.split(' ')[0]));
+    });
     child.once('exit', (code) => reject(new Error(`black hole exited early (${code})`)));
   });
-  await new Promise((r) => setTimeout(r, 200)); // the child is parked now
   // Fill the accept queue: these complete the handshake in the kernel and stay queued, never accepted.
   const fillers: net.Socket[] = [];
   for (let i = 0; i < 4; i++) {

@@ -7,6 +7,7 @@ import { Ledger } from '../../../src/ledger/ledger';
 import { afterTransition } from '../../../src/ledger/record-fields';
 import { testNamespace } from '../../support/test-config';
 import { channelCommand } from '../../support/fixtures';
+import { eventually } from '../../support/tcp-proxy';
 
 /**
  * The scripts of the outcome path (fewer round trips: docs/BENCHMARKS.md). The settling mark rides inside them: the
@@ -107,6 +108,7 @@ describe('the outcome scripts on a real Redis', () => {
     const step = events.recordStep(eventFor('sm-5'), 2_000, 10_000, { operationId: 'sm-5' });
     // redis-cli's MONITOR (ioredis' own loses track of a busy shared server's stream): the commands naming this record.
     const seen: string[] = [];
+    let ended = false;
     const monitor = spawn('redis-cli', ['-u', process.env.PB_TEST_REDIS_URL ?? 'redis://127.0.0.1:6379', 'monitor']);
     let buffered = '';
     monitor.stdout.on('data', (chunk: Buffer) => {
@@ -115,7 +117,8 @@ describe('the outcome scripts on a real Redis', () => {
       buffered = lines.pop() ?? '';
       for (const line of lines) {
         const command = /^[\d.]+ \[[^\]]*\] "([a-zA-Z]+)"/.exec(line);
-        if (command && line.includes(`"${prefix}`) && line.includes('op:sm-5')) seen.push(command[1].toLowerCase());
+        if (line.includes(`"${prefix}op:sm-5:monitor-end"`)) ended = true;
+        else if (command && line.includes(`"${prefix}`) && line.includes('op:sm-5')) seen.push(command[1].toLowerCase());
       }
     });
     await new Promise<void>((resolve) => monitor.stdout.once('data', () => resolve()));
@@ -123,7 +126,10 @@ describe('the outcome scripts on a real Redis', () => {
       const result = await ledger.transitionAndRecord(record!, 'SUCCEEDED', { event: 'outcome' }, { gatewayReference: 'psp-5' }, step, { now: 2_000 });
       expect(result.recorded).not.toBeNull();
       expect(result.record).toEqual(afterTransition(record!, 'SUCCEEDED', { gatewayReference: 'psp-5' }, 2_000));
-      await new Promise((r) => setTimeout(r, 500));
+      // A command of the test's own after the step: MONITOR reports in the server's order, so once it shows, every
+      // command of the step has (a fixed pause could end before redis-cli's output, another process, came through).
+      await redis.exists(`${prefix}op:sm-5:monitor-end`);
+      await eventually(() => ended, 10_000);
     } finally {
       monitor.kill();
     }

@@ -146,6 +146,9 @@ describe("an Adyen modification's notification naming the payment, before the mo
     await deliver(capture);
 
     await eventually(async () => (await stack.worker.ledger.get(capture))?.state === 'FAILED');
+    // Its event follows the state (as settledOnce waits for the success's): waited for, the pause is for a second one.
+    const payments = () => sent.slice(sentBefore).map((n) => (n.params.payment ?? {}) as { operation_reference?: string; status?: string });
+    await eventually(() => payments().some((p) => p.operation_reference === capture && p.status === 'FAIL'));
     // A release, or the authorization's adjustment, would show as a second event about the one failure.
     await new Promise((resolve) => setTimeout(resolve, 1000));
     // The events about either operation after the capture's PENDING (its `received` answer): the failure's alone.

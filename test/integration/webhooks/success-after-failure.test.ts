@@ -66,11 +66,19 @@ async function failed(command: PaymentCommand['command'], gateway: string, refer
 const adjustedFor = (operationId: string) => adjustedNotifications(stack.twin.notifications, stack.config, operationId);
 const counted = (gateway: string, outcome: string) => metricValue('pb_webhook_successes_after_failure_total', { gateway, outcome });
 
-/** Waits until a webhook's success of a FAILED operation was handled at `gateway` with `outcome`, and for anything it would send. */
-async function finished(gateway: string, outcome: string, before: number): Promise<void> {
-  await eventually(async () => (await counted(gateway, outcome)) > before, 15000);
+/**
+ * Waits until a webhook's success of a FAILED operation was handled at `gateway` with `outcome` and `done` holds
+ * (what the test's own webhook leaves: its event at the bus, its history entry), then for anything more it would
+ * send. The count alone is the file's, not the test's: an earlier test's job retried late moves it too, and the
+ * event goes to the bus through the outbox after the count, later than a fixed pause on a loaded machine.
+ */
+async function finished(gateway: string, outcome: string, before: number, done: () => boolean | Promise<boolean> = () => true): Promise<void> {
+  await eventually(async () => (await counted(gateway, outcome)) > before && (await done()), 15000);
   await new Promise((r) => setTimeout(r, 300));
 }
+
+/** Whether the history of operation `id` holds an entry `event`. */
+const inHistory = (id: string, event: string) => async () => (await history(id)).includes(event);
 
 /** Waits until the outcome job of the Adyen notification `eventId` (as the webhook parser names it) has run to its end. */
 async function adyenOutcomeApplied(eventId: string): Promise<void> {
@@ -120,7 +128,7 @@ describe('a webhook success of an operation the OMS was told failed', () => {
     answers.set(pi, failedRefund);
     const before = await counted('stripe', 'stale');
     await postStripe('refund.updated', stripeRefund(refundRef, id, pi, 'succeeded'), `evt_saf_refund_succeeded_${id}`, succeededAt);
-    await finished('stripe', 'stale', before);
+    await finished('stripe', 'stale', before, inHistory(id, 'webhook_success_stale'));
     expect(inquiries).toContain(pi);
     expect(adjustedFor(id)).toHaveLength(0);
     expect(await history(id)).toContain('webhook_success_stale');
@@ -151,7 +159,7 @@ describe('a webhook success of an operation the OMS was told failed', () => {
     await postStripe('payment_intent.amount_capturable_updated', pi, `evt_saf_retry_${auth.id}`);
     await postStripe('payment_intent.amount_capturable_updated', pi, `evt_saf_retry_${auth.id}`);
     await eventually(async () => adjustedFor(auth.id).length >= 1, 15000);
-    await finished('stripe', 'confirmed', before);
+    await finished('stripe', 'confirmed', before, () => adjustedFor(auth.id).length >= 1);
     expect(inquiries).toContain(auth.id);
     expect(adjustedFor(auth.id)).toHaveLength(1);
     expect((adjustedFor(auth.id)[0].params as { adjustment: unknown }).adjustment).toMatchObject({
@@ -172,7 +180,7 @@ describe('a webhook success of an operation the OMS was told failed', () => {
     const waiting = await counted('stripe', 'waiting');
     const stale = await counted('stripe', 'stale');
     await postStripe('payment_intent.amount_capturable_updated', paymentIntent(auth.gatewayReference!, auth.id, 'requires_capture'), `evt_saf_lag_${auth.id}`);
-    await finished('stripe', 'waiting', waiting);
+    await finished('stripe', 'waiting', waiting, () => inquiries.includes(auth.id));
     expect(inquiries).toContain(auth.id);
     expect(await counted('stripe', 'stale')).toBe(stale);
     expect(await history(auth.id)).not.toContain('webhook_success_stale');
@@ -186,11 +194,11 @@ describe('a webhook success of an operation the OMS was told failed', () => {
     const before = await counted('simulator', 'stale');
     const authorized = { id: auth.gatewayReference, object: 'authorization', status: 'authorized', amount: 5000, currency: 'EUR', reference: auth.id };
     await postSimulator('authorization.succeeded', authorized, `evt_saf_sim_${auth.id}`);
-    await finished('simulator', 'waiting', waiting);
+    await finished('simulator', 'waiting', waiting, () => inquiries.includes(auth.id));
     expect(adjustedFor(auth.id)).toHaveLength(0);
     expect(await history(auth.id)).not.toContain('webhook_success_stale');
     answers.set(auth.id, { ...authorized, status: 'declined', decline_code: 'do_not_honor' });
-    await finished('simulator', 'stale', before);
+    await finished('simulator', 'stale', before, inHistory(auth.id, 'webhook_success_stale'));
     expect(adjustedFor(auth.id)).toHaveLength(0);
     expect(await history(auth.id)).toContain('webhook_success_stale');
     expect((await stack.worker.ledger.get(auth.id))?.state).toBe('FAILED');
@@ -282,7 +290,7 @@ describe('a webhook success of an operation the OMS was told failed', () => {
     const redone = await metricValue('pb_undone_operations_redone_total', { gateway: 'adyen', command: 'capture' });
     const before = await counted('adyen', 'webhook_only');
     expect((await postAdyenBatch(stack, 'adyen', [item('CAPTURE', 'Transaction Recaptured')])).status).toBe(200);
-    await finished('adyen', 'webhook_only', before);
+    await finished('adyen', 'webhook_only', before, () => adjustedKinds(capture.id).length >= 2);
     const after = await stack.worker.ledger.get(capture.id);
     expect(after).toMatchObject({ state: 'SUCCEEDED' });
     expect(after?.undoneBy).toBeUndefined();
@@ -323,7 +331,7 @@ describe('a webhook success of an operation the OMS was told failed', () => {
     // Later, a plain CAPTURE success (no re-capture reason): it counts as captured, dated by its eventDate.
     const before = await counted('adyen', 'webhook_only');
     expect((await postAdyenBatch(stack, 'adyen', [item('CAPTURE', capturedAt)])).status).toBe(200);
-    await finished('adyen', 'webhook_only', before);
+    await finished('adyen', 'webhook_only', before, () => adjustedFor(capture.id).length >= 1);
     expect(await refundCheck()).toBe('allowed');
     const [success] = adjustedFor(capture.id).map((n) => (n.params as { adjustment: { id: string; kind: string; occurred_at: string | null } }).adjustment);
     expect(success).toMatchObject({ kind: 'succeeded_after_failure', occurred_at: capturedAt });
@@ -454,7 +462,7 @@ describe('a webhook success of an operation the OMS was told failed', () => {
     const undone = await metricValue('pb_refunds_undone_total', { gateway: 'stripe', kind: 'refund_failed' });
     const stale = await staleFailures('stripe');
     await postStripe('refund.failed', failedRefund, `evt_pt_refund_older_${id}`, succeededAt - 30);
-    await eventually(async () => (await staleFailures('stripe')) > stale, 15000);
+    await eventually(async () => (await staleFailures('stripe')) > stale && (await inHistory(id, 'webhook_failure_stale')()), 15000);
     await new Promise((r) => setTimeout(r, 300));
     expect(await stack.worker.ledger.get(id)).toMatchObject({ state: 'SUCCEEDED', undoneBy: undefined });
     expect(adjustedFor(id)).toHaveLength(0);
@@ -511,7 +519,7 @@ describe('a webhook success of an operation the OMS was told failed', () => {
       ADYEN_HMAC,
     );
     expect((await postAdyenBatch(stack, 'adyen', [item])).status).toBe(200);
-    await finished('adyen', 'webhook_only', before);
+    await finished('adyen', 'webhook_only', before, () => adjustedFor(cancel.id).length >= 1);
     const [adjustment] = adjustedFor(cancel.id).map((n) => (n.params as { adjustment: { id: string; kind: string } }).adjustment);
     expect(adjustment.kind).toBe('succeeded_after_failure');
     expect(await stack.worker.ledger.get(cancel.id)).toMatchObject({ state: 'FAILED', succeededAfterFailure: { by: adjustment.id } });
@@ -531,7 +539,8 @@ describe('a webhook success of an operation the OMS was told failed', () => {
     expect(await refundCheck()).toBe('allowed');
     // Then the failure it follows.
     expect((await postAdyenBatch(stack, 'adyen', [item('CAPTURE_FAILED', 'Capture rejected by card scheme', failedAt)])).status).toBe(200);
-    await eventually(async () => adjustedKinds(capture.id).length >= 1, 15000);
+    // Both events: the failure's, then the held re-capture's, which the outbox sends after it.
+    await eventually(async () => adjustedKinds(capture.id).length >= 2, 15000);
     await new Promise((r) => setTimeout(r, 500));
     const after = await stack.worker.ledger.get(capture.id);
     expect(after).toMatchObject({ state: 'SUCCEEDED' });
@@ -558,6 +567,8 @@ describe('a webhook success of an operation the OMS was told failed', () => {
     await adyenOutcomeApplied(`${capture.gatewayReference}:CAPTURE:true:recaptured:${recapturedAt}`);
     expect((await postAdyenBatch(stack, 'adyen', [item('CAPTURE_FAILED', 'Capture rejected by card scheme', failedAt)])).status).toBe(200);
     await eventually(async () => (await stack.worker.ledger.get(capture.id))?.undoneBy !== undefined, 15000);
+    // The mark is written with the adjustment; its event reaches the bus through the outbox after it.
+    await eventually(async () => adjustedKinds(capture.id).length >= 1, 15000);
     await new Promise((r) => setTimeout(r, 300));
     expect(adjustedKinds(capture.id)).toEqual(['capture_failed']);
     expect(await refundCheck()).toBe('amount_exceeds_captured');
