@@ -9,7 +9,7 @@ import { AMQP_METHOD, AmqpStallProxy, startAmqpStallProxy } from '../../support/
 import { eventually } from '../../support/tcp-proxy';
 import { testConfig } from '../../support/test-config';
 
-jest.setTimeout(20000);
+jest.setTimeout(40_000);
 
 describe('amqp stall proxy: holding the broker replies (real RabbitMQ)', () => {
   let proxy: AmqpStallProxy;
@@ -36,9 +36,17 @@ describe('amqp stall proxy: holding the broker replies (real RabbitMQ)', () => {
       for (const b of bodies) ch.sendToQueue(queue, b);
       const got: Buffer[] = [];
       proxy.holdRepliesAt(AMQP_METHOD.basicConsumeOk);
+      const holdStarted = Date.now();
       let answered = false;
       const consuming = ch.consume(queue, (m) => m && got.push(m.content), { noAck: true }).then(() => (answered = true));
-      await new Promise((r) => setTimeout(r, 4500));
+      // Every delivery reaches the proxy and is held: waited for, not assumed after a fixed sleep (3 MB through
+      // the broker and the frame parser can take a loaded CI machine longer than a quiet one).
+      await eventually(() => proxy.heldReplies(AMQP_METHOD.basicDeliver) === bodies.length, 15_000, 20);
+      // Then the hold lasts at least 4.5 s in all, past two missed heartbeats (2 s): a hold that kept the
+      // heartbeats back too would have had the connection ended by now (`errors`). A least duration: load only
+      // makes it longer.
+      const left = 4500 - (Date.now() - holdStarted);
+      if (left > 0) await new Promise((r) => setTimeout(r, left));
       expect(proxy.repliesHeld).toBe(1);
       expect(proxy.heldReplies(AMQP_METHOD.basicDeliver)).toBe(bodies.length);
       expect(answered).toBe(false);

@@ -615,9 +615,12 @@ describe('consumer subscription and shutdown with a broker that stops answering 
       // 600 ms left of an 800 ms deadline (a quarter kept back); the write never ends within it.
       const budget = ShutdownBudget.of(800);
       const { outcome, ms } = await within(redacting.stop(budget));
+      // The wait for writes in flight has no bound of its own: a stop that ignored the budget would hang on this
+      // write until within() gives up (5 s). The budget cut it (`cut`); how fast the stop then ends is no part of
+      // it, so the bound is wide enough for a stalled CI machine and still far from a hang.
       expect(outcome).toBeUndefined();
-      expect(ms).toBeLessThan(800);
       expect(budget.cut).toContain('redactor_in_flight');
+      expect(ms).toBeLessThan(3_000);
       expect(await metricValue('pb_shutdown_inflight_abandoned_total', { role: 'worker', work: 'dead_letter' })).toBe(abandoned + 1);
       const warn = logs.lines.find((l) => l.includes('broker dead-letter redactor stop: writes in flight abandoned at shutdown.deadline_ms'));
       expect(warn).toBeDefined();
