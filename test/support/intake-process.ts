@@ -30,6 +30,8 @@ export interface IntakeProcess {
   redis: RedisClient;
   /** The redaction of what the broker dead-letters by itself, started with the consumer. */
   brokerDeadLetters: BrokerDeadLetterRedactor;
+  /** The AMQP connection the consumer and the redactor share (its `lost` and `ready` events). */
+  connection: AmqpConnection;
   stop(): Promise<void>;
 }
 
@@ -95,6 +97,7 @@ export async function startIntakeProcess(
     events,
     redis,
     brokerDeadLetters,
+    connection,
     stop: async () => {
       await consumer.stop();
       await brokerDeadLetters.stop();

@@ -164,6 +164,11 @@ export interface PspSimulator {
   setFaults(faults: SimulatorFaults): void;
   setDown(mode: DownMode | false): void;
   counters(): SimulatorCounters;
+  /**
+   * Status inquiries received about `reference` (answered or not; forgotten by `reset`): a test waits on its own
+   * operation's inquiry with it, where the global `inquiries` count is moved by any other operation's.
+   */
+  inquiriesOf(reference: string): number;
   /** Forgets state, idempotency keys and counters (faults and down mode stay). */
   reset(): void;
   /** Completes the 3-D Secure challenge of authorization `id` as the customer would (`POST /3ds/:id`). */
@@ -280,6 +285,8 @@ export async function startPspSimulator(options: PspSimulatorOptions): Promise<P
   let idempotency = new Map<string, IdempotencyRecord>();
   let effects = new Map<string, number>();
   let counters = { maxEffectsPerKey: 0, totalEffects: 0, requests: 0, replays: 0, inquiries: 0, unansweredCommits: 0, outageRefusals: 0 };
+  /** Status inquiries by reference (`inquiriesOf`). */
+  const inquiriesByReference = new Map<string, number>();
   const held = new Set<http.ServerResponse>();
   /** References whose answers are held; the value is the landed result's webhook, once there is one. */
   const heldReferences = new Map<string, { event: string; body: unknown } | null>();
@@ -408,7 +415,19 @@ export async function startPspSimulator(options: PspSimulatorOptions): Promise<P
     };
   }
 
+  /** `encoded`: the reference as it stands in the inquiry's path. */
+  function countInquiry(encoded: string): void {
+    let reference = encoded;
+    try {
+      reference = decodeURIComponent(encoded);
+    } catch {
+      // A malformed escape: counted under the path's text as it came.
+    }
+    inquiriesByReference.set(reference, (inquiriesByReference.get(reference) ?? 0) + 1);
+  }
+
   function reset(): void {
+    inquiriesByReference.clear();
     state.clear();
     report.clear();
     idempotency = new Map();
@@ -572,7 +591,10 @@ export async function startPspSimulator(options: PspSimulatorOptions): Promise<P
 
   async function handleApi(req: http.IncomingMessage, res: http.ServerResponse, method: string, path: string, text: string): Promise<void> {
     counters.requests += 1;
-    if (method === 'GET' && path.startsWith('/v1/operations/')) counters.inquiries += 1;
+    if (method === 'GET' && path.startsWith('/v1/operations/')) {
+      counters.inquiries += 1;
+      countInquiry(path.slice('/v1/operations/'.length));
+    }
     if (down !== false) counters.outageRefusals += 1;
     if (down === '503') return send(res, 503, errorJson('service_unavailable', 'the PSP is down'));
     if (down === 'reset') {
@@ -720,6 +742,7 @@ export async function startPspSimulator(options: PspSimulatorOptions): Promise<P
       down = mode;
     },
     counters: counterSnapshot,
+    inquiriesOf: (reference: string) => inquiriesByReference.get(reference) ?? 0,
     reset,
     hold: holdReference,
     release: releaseReference,

@@ -50,18 +50,19 @@ function config(inflight: Record<string, unknown>): Config {
   return c;
 }
 
-async function worker(c: Config, logger = captureLogger('info').logger): Promise<WorkerProcess> {
-  const w = await startWorkerProcess(c, logger, { routes: createGatewayClients(c), notifier: { notify: async () => undefined } });
+async function worker(c: Config, logger = captureLogger('info').logger, routes = createGatewayClients(c)): Promise<WorkerProcess> {
+  const w = await startWorkerProcess(c, logger, { routes, notifier: { notify: async () => undefined } });
   workers.push(w);
   return w;
 }
 
-async function backlog(c: Config, count: number): Promise<void> {
+/** Publishes `count` authorizations; `beforePublish` sees their operation ids first. */
+async function backlog(c: Config, count: number, beforePublish: (ids: string[]) => void = () => undefined): Promise<void> {
   const client = await amqpClient(c);
   try {
-    const publishes: Promise<void>[] = [];
-    for (let i = 0; i < count; i++) publishes.push(client.publish('web.payment.authorize', channelCommand('authorize', {}, { gateway_key: 'pm_card_visa' })));
-    await Promise.all(publishes);
+    const commands = Array.from({ length: count }, () => channelCommand('authorize', {}, { gateway_key: 'pm_card_visa' }));
+    beforePublish(commands.map((command) => command.payment.operation_reference!));
+    await Promise.all(commands.map((command) => client.publish('web.payment.authorize', command)));
   } finally {
     await client.close();
   }
@@ -120,8 +121,8 @@ describe('adaptive in-flight', () => {
 });
 
 describe('the priority lane under the adaptive in-flight limit', () => {
-  /** Publishes captures to the priority exchange, signed as the web channel signs. */
-  async function publishPriority(c: Config, count: number): Promise<string[]> {
+  /** Publishes captures to the priority exchange, signed as the web channel signs; `beforePublish` sees each id first. */
+  async function publishPriority(c: Config, count: number, beforePublish: (id: string) => void = () => undefined): Promise<string[]> {
     const client = await amqpClient(c);
     const channel = await client.model.createConfirmChannel();
     const refs: string[] = [];
@@ -129,6 +130,7 @@ describe('the priority lane under the adaptive in-flight limit', () => {
       for (let i = 0; i < count; i++) {
         const command = channelCommand('capture', {}, { gateway_key: `pi_priority_${i}` });
         refs.push(command.payment.operation_reference!);
+        beforePublish(command.payment.operation_reference!);
         const content = Buffer.from(JSON.stringify(command));
         channel.publish(priorityExchangeOf(c.amqp), 'web.payment.capture', content, {
           persistent: true,
@@ -166,24 +168,55 @@ describe('the priority lane under the adaptive in-flight limit', () => {
   it('starts a capture at the next free slot, ahead of the authorizations waiting in the worker, never above the limit', async () => {
     // A limit of 4 that holds (no interval ends within the test); the prefetch (inflight.max) lets the rest wait in the worker.
     const c = config({ 'inflight.initial': 4, 'inflight.min': 4, 'inflight.max': 64, 'inflight.interval_ms': 600_000, 'inflight.memory_budget_mib': 100_000 });
-    const w = await worker(c);
+    // The PSP calls wait at a gate the test opens one call at a time: which command takes the slot freed is then
+    // the worker's choice alone, not a race between the backlog's pace and the capture's arrival on a loaded machine.
+    const authorizations = new Set<string>();
+    let capture = '';
+    let authorizationsStarted = 0;
+    let captureStarted = false;
+    const heldCalls: Array<() => void> = [];
+    let gateOpen = false;
+    const routes = createGatewayClients(c);
+    const simulator = routes.get('simulator')!.client;
+    const send = simulator.send.bind(simulator);
+    jest.spyOn(simulator, 'send').mockImplementation(async (request) => {
+      const reference = request.body === undefined ? undefined : (JSON.parse(request.body) as { reference?: unknown }).reference;
+      if (typeof reference === 'string' && authorizations.has(reference)) authorizationsStarted += 1;
+      else if (reference === capture) captureStarted = true;
+      else return send(request);
+      if (!gateOpen) await new Promise<void>((resolve) => heldCalls.push(resolve));
+      return send(request);
+    });
+    const w = await worker(c, undefined, routes);
+    const priorityWaiting = () => (w.inflight?.gate as unknown as { priorityWaiters: unknown[] } | undefined)?.priorityWaiters.length ?? 0;
     const redis = createRedis(c.redis, 'commands');
     const ledger = new Ledger(redis, c.redis.keyPrefix);
     try {
-      await backlog(c, 40); // ten rounds of 300 ms at four at a time
-      await eventually(() => (w.inflight?.gate.waiting ?? 0) > 0, 30_000, 10);
+      await backlog(c, 40, (ids) => ids.forEach((id) => authorizations.add(id)));
+      // Four authorizations hold the four slots at the gate; the 36 others wait in the worker.
+      await eventually(() => authorizationsStarted === 4 && (w.inflight?.gate.waiting ?? 0) === 36, 30_000, 10);
       let peak = 0;
       const sampler = setInterval(() => (peak = Math.max(peak, w.inflight?.gate.inFlight ?? 0)), 5);
-      const [capture] = await publishPriority(c, 1);
       try {
-        await eventually(async () => (await ledger.get(capture)) !== null, 30_000, 20);
+        // The capture is published once its id is known to the gate (its call is held too: it keeps its slot).
+        const [published] = await publishPriority(c, 1, (id) => (capture = id));
+        expect(published).toBe(capture);
+        // The capture waits for a slot too (the gate's priority line, reached into: the one sign that it is the
+        // capture waiting, not one more authorization); then one authorization's call goes on and frees its slot.
+        await eventually(() => priorityWaiting() === 1, 30_000, 10);
+        heldCalls.shift()!();
+        await eventually(() => captureStarted, 30_000, 10);
+        expect(await ledger.get(capture)).not.toBeNull();
       } finally {
         clearInterval(sampler);
       }
-      // Started within a round or two, while most of the backlog still waits in the worker.
+      // The freed slot went to the capture: no waiting authorization started before it, and most still wait.
+      expect(authorizationsStarted).toBe(4);
       expect(w.inflight?.gate.waiting ?? 0).toBeGreaterThan(10);
       expect(peak).toBeLessThanOrEqual(4);
     } finally {
+      gateOpen = true;
+      for (const release of heldCalls.splice(0)) release();
       redis.disconnect();
       await w.stop();
     }

@@ -21,6 +21,13 @@ import { eventually } from '../../support/tcp-proxy';
 import { testConfig } from '../../support/test-config';
 
 const BOUND_MS = 300;
+/**
+ * A wait for what RabbitMQ (another process) does: a delivery, answers once resumed, a channel's close. Generous,
+ * as CI runs this file beside others on a loaded machine; the bounds the tests prove are asserted on their own (`ms`).
+ */
+const BROKER_MS = 15_000;
+// Above the sum of one test's broker waits (two at most, plus a 5 s hang guard); the hooks have their own.
+jest.setTimeout(60_000);
 
 describe('background passes on a consumer’s connection with a broker that stops answering (real RabbitMQ and Redis)', () => {
   let proxy: AmqpStallProxy;
@@ -59,7 +66,7 @@ describe('background passes on a consumer’s connection with a broker that stop
       if (msg) held.push(msg);
     });
     await sendTo(config.amqp.commandsQueue, 'ORD-LANE-1');
-    await eventually(() => held.length === 1, 5000);
+    await eventually(() => held.length === 1, BROKER_MS);
     expect(held[0].fields.redelivered).toBe(false);
   });
 
@@ -130,9 +137,9 @@ describe('background passes on a consumer’s connection with a broker that stop
     await eventually(async () => {
       await archiver.runOnce();
       return (await store.count()) === 1;
-    }, 5000);
+    }, BROKER_MS);
     // Only the consumer lane's is left: the channel that opened after its bound was closed, not left on the connection.
-    await eventually(() => openChannels() === 1, 5000);
+    await eventually(() => openChannels() === 1, BROKER_MS);
     expect(await client.queueDepth(config.amqp.deadLetterQueue)).toBe(0);
     expect(held).toHaveLength(1);
     expect(lost).toBe(0);
@@ -162,7 +169,7 @@ describe('background passes on a consumer’s connection with a broker that stop
     await eventually(async () => {
       await archiver.runOnce();
       return (await store.count()) === 1;
-    }, 5000);
+    }, BROKER_MS);
     expect(await client.queueDepth(config.amqp.deadLetterQueue)).toBe(0);
     expect(held).toHaveLength(1);
     expect(lost).toBe(0);
@@ -188,7 +195,7 @@ describe('background passes on a consumer’s connection with a broker that stop
     await eventually(async () => {
       const { queues } = await snapshot();
       return queues.some((q) => q.queue === 'dead_letter' && q.count === 1);
-    }, 5000);
+    }, BROKER_MS);
     expect(held).toHaveLength(1);
     expect(lost).toBe(0);
   });
@@ -203,7 +210,7 @@ describe('background passes on a consumer’s connection with a broker that stop
     expect(await metricValue('pb_amqp_channel_close_timeouts_total', { what: 'scrape_snapshot' })).toBe(before + 1);
     await laneKeptItsMessage();
     proxy.resume();
-    await eventually(async () => (await snapshot()).queues.length === 2, 5000);
+    await eventually(async () => (await snapshot()).queues.length === 2, BROKER_MS);
     expect(held).toHaveLength(1);
   });
 });

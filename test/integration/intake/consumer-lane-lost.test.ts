@@ -33,13 +33,33 @@ describe('a consumer lane the broker closes or cancels while the connection stay
   let intake: IntakeProcess;
   /** A test that stops the process itself. */
   let stopped: boolean;
+  /**
+   * Each lane loss as the consumer handled it, with readiness read right then. The drop lasts only until the retry
+   * (~1 s): a poll of readiness on a stalled machine can miss it, a record of the loss cannot.
+   */
+  let losses: Array<{ queue: string; reason: string; attached: boolean }>;
+  /** Runs right after a loss is handled, in the same tick (a test that stops at once). */
+  let afterLoss: () => void;
 
   beforeEach(async () => {
     stopped = false;
+    losses = [];
+    afterLoss = () => undefined;
     config = testConfig({ 'backpressure.priority_lane': true });
     client = await amqpClient(config);
     logs = captureLogger('info');
     intake = await startIntakeProcess(config, logs.logger);
+    // The consumer's one place a lane is lost, reached into as `lanes` is.
+    const consumer = intake.consumer as unknown as { loseLane(lane: LaneView, reason: string, detail: string): void };
+    const loseLane = consumer.loseLane.bind(consumer);
+    jest.spyOn(consumer, 'loseLane').mockImplementation((lane, reason, detail) => {
+      const held = lanesOf().includes(lane);
+      loseLane(lane, reason, detail);
+      // Only a lane it held and let go is lost (a lane of a stop, or one already gone, is not).
+      if (!held || lanesOf().includes(lane)) return;
+      losses.push({ queue: lane.queue, reason, attached: intake.consumer.attached });
+      afterLoss();
+    });
   });
 
   afterEach(async () => {
@@ -142,7 +162,9 @@ describe('a consumer lane the broker closes or cancels while the connection stay
       const ch = await client.model.createChannel();
       await ch.deleteQueue(queue);
       await ch.close();
-      await eventually(() => !intake.consumer.attached, 10000, 10);
+      // Readiness dropped with the loss (read when the consumer handled it, not polled: the drop lasts ~1 s).
+      await eventually(() => losses.length > 0, 10000, 10);
+      expect(losses).toEqual([{ queue, reason: 'consumer_cancelled', attached: false }]);
       await eventually(
         () => logs.lines.some((l) => l.includes('command consumer lost its lane: consumer_cancelled; subscribing again') && l.includes(queue)),
         10000,
@@ -199,7 +221,8 @@ describe('a consumer lane the broker closes or cancels while the connection stay
     const ch = await client.model.createChannel();
     await ch.deleteQueue(config.amqp.commandsQueue);
     await ch.close();
-    await eventually(() => !intake.consumer.attached, 10000, 10);
+    await eventually(() => losses.length > 0, 10000, 10);
+    expect(losses).toEqual([{ queue: config.amqp.commandsQueue, reason: 'consumer_cancelled', attached: false }]);
     await eventually(() => intake.consumer.attached, 10000);
     await new Promise((r) => setTimeout(r, 300));
     // Its message unacked: closing the channel now would have the broker requeue it while its work goes on.
@@ -215,9 +238,12 @@ describe('a consumer lane the broker closes or cancels while the connection stay
 
   it('a lost connection is not a lost lane: nothing counted or logged as one, and every lane consumes again once', async () => {
     const before = await lostAnyLane();
+    // Readiness read when the connection's loss is handled (not polled: it is back after the reconnect delay).
+    const dropped = new Promise<boolean>((resolve) => intake.connection.once('lost', () => resolve(intake.consumer.attached)));
     dropConnectionOf(lanesOf()[0].channel, 'dropped by the test');
-    await eventually(() => !intake.consumer.attached, 2000, 10);
+    expect(await dropped).toBe(false);
     await eventually(() => intake.consumer.attached, 15000);
+    expect(losses).toEqual([]);
     expect(await lostAnyLane()).toBe(before);
     expect(logs.lines.some((l) => l.includes('lost its lane'))).toBe(false);
     expect(await consumers(config.amqp.commandsQueue)).toBe(1);
@@ -225,12 +251,19 @@ describe('a consumer lane the broker closes or cancels while the connection stay
   });
 
   it('a stop right after a lane is lost leaves no retry behind: the lane is neither subscribed nor its queue declared again', async () => {
+    // The stop begins in the tick the loss is handled: its retry (~1 s later) is never due before it, however slow
+    // the machine (a poll of readiness could miss the drop, or stop after the retry).
+    let stopping: Promise<void> | undefined;
+    afterLoss = () => {
+      stopped = true;
+      stopping = intake.stop();
+    };
     const ch = await client.model.createChannel();
     await ch.deleteQueue(priorityQueueOf(config.amqp));
     await ch.close();
-    await eventually(() => !intake.consumer.attached, 10000, 10);
-    await intake.stop();
-    stopped = true;
+    await eventually(() => stopping !== undefined, 10000, 10);
+    expect(losses).toEqual([{ queue: priorityQueueOf(config.amqp), reason: 'consumer_cancelled', attached: false }]);
+    await stopping;
     await new Promise((r) => setTimeout(r, 2500));
     expect(await consumers(config.amqp.commandsQueue)).toBe(0);
     // Still deleted: its 404 closes the checking channel.

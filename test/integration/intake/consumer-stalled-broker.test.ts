@@ -34,7 +34,14 @@ import { channelCommand } from '../../support/fixtures';
 import { eventually } from '../../support/tcp-proxy';
 import { testConfig } from '../../support/test-config';
 
-jest.setTimeout(20000);
+/**
+ * A wait for what RabbitMQ (another process) does: a delivery, a requeue, a consumer registered or gone, a lane's
+ * loss notified. Generous, as CI runs this file beside others on a loaded machine; the bounds the tests prove are
+ * asserted on their own (`ms`), never through these waits.
+ */
+const BROKER_MS = 15_000;
+// Above the sum of one test's broker waits (five at most, plus the fixed pauses and 5 s hang guards).
+jest.setTimeout(120_000);
 
 const BOUND_MS = 300;
 
@@ -72,7 +79,7 @@ describe('consumer subscription and shutdown with a broker that stops answering 
     ch.sendToQueue(config.amqp.deadLetterQueue, Buffer.from('{"order_id":"ORD-HELD"}'), { persistent: true });
     await ch.waitForConfirms();
     await ch.close();
-    await eventually(() => held.length === 1, 5000);
+    await eventually(() => held.length === 1, BROKER_MS);
   });
 
   afterEach(async () => {
@@ -186,14 +193,14 @@ describe('consumer subscription and shutdown with a broker that stops answering 
       await laneKeptItsMessage();
       // The broker answers again: a late consume is ended by its channel's close; the retry subscribes what is missing.
       proxy.resume();
-      await eventually(() => commands.attached, 5000);
-      await eventually(async () => (await consumers(config.amqp.commandsQueue)) === 1 && (await consumers(priorityQueueOf(config.amqp))) === 1, 5000);
+      await eventually(() => commands.attached, BROKER_MS);
+      await eventually(async () => (await consumers(config.amqp.commandsQueue)) === 1 && (await consumers(priorityQueueOf(config.amqp))) === 1, BROKER_MS);
       // Still one each well after the retry's backoff, and the consumer works.
       await new Promise((r) => setTimeout(r, 1200));
       expect(await consumers(config.amqp.commandsQueue)).toBe(1);
       expect(await consumers(priorityQueueOf(config.amqp))).toBe(1);
       await client.publish('web.payment.authorize', channelCommand('authorize'));
-      await eventually(() => commands.stats.accepted === 1, 5000);
+      await eventually(() => commands.stats.accepted === 1, BROKER_MS);
       await laneKeptItsMessage();
     },
   );
@@ -224,12 +231,12 @@ describe('consumer subscription and shutdown with a broker that stops answering 
       ),
     ).toBe(true);
     // Nobody tracks the consumer the broker registered: it must be gone, and what it was delivered back in the queue.
-    await eventually(async () => (await consumers(queue)) === 0 && (await client.queueDepth(queue)) === orders.length, 5000);
+    await eventually(async () => (await consumers(queue)) === 0 && (await client.queueDepth(queue)) === orders.length, BROKER_MS);
     expect(commands.stats.accepted).toBe(0);
     // The late answers arrive: the retry subscribes once, and each message is handled once.
     proxy.resume();
-    await eventually(() => commands.attached, 8000);
-    await eventually(() => commands.stats.accepted === orders.length, 5000);
+    await eventually(() => commands.attached, BROKER_MS);
+    await eventually(() => commands.stats.accepted === orders.length, BROKER_MS);
     await new Promise((r) => setTimeout(r, 1200));
     expect(await consumers(queue)).toBe(1);
     expect(await consumers(priorityQueueOf(config.amqp))).toBe(1);
@@ -243,7 +250,7 @@ describe('consumer subscription and shutdown with a broker that stops answering 
     const commands = consumer();
     proxy.stallAt(AMQP_METHOD.basicConsume);
     const starting = commands.start();
-    await eventually(() => proxy.stalled === 1, 5000);
+    await eventually(() => proxy.stalled === 1, BROKER_MS);
     const stopping = await within(commands.stop());
     expect(stopping.outcome).toBeUndefined();
     expect(stopping.ms).toBeLessThan(2 * BOUND_MS + 1000);
@@ -261,7 +268,7 @@ describe('consumer subscription and shutdown with a broker that stops answering 
     const commands = consumer();
     proxy.stallAt(AMQP_METHOD.basicConsume);
     const starting = commands.start();
-    await eventually(() => proxy.stalled === 1, 5000);
+    await eventually(() => proxy.stalled === 1, BROKER_MS);
     // 180 ms left (a quarter kept back as the margin): less than the consume's bound and its channel's close.
     const budget = ShutdownBudget.of(240);
     const stopping = await within(commands.stop(budget));
@@ -292,11 +299,11 @@ describe('consumer subscription and shutdown with a broker that stops answering 
       return create.apply(this, args);
     });
     await client.publish('web.payment.authorize', channelCommand('authorize'));
-    await eventually(() => calls === 1, 5000);
+    await eventually(() => calls === 1, BROKER_MS);
     const ch = await client.model.createChannel();
     await ch.deleteQueue(config.amqp.commandsQueue);
     await ch.close();
-    await eventually(() => logs.lines.some((l) => l.includes('command consumer lost its lane: consumer_cancelled')), 5000);
+    await eventually(() => logs.lines.some((l) => l.includes('command consumer lost its lane: consumer_cancelled')), BROKER_MS);
     // The broker goes silent from the next channel close on: the retiring lane's, once its message is acked.
     proxy.stallAt(AMQP_METHOD.channelClose);
     // 150 ms left (a quarter kept back as the margin): less than the close's own bound.
@@ -329,7 +336,7 @@ describe('consumer subscription and shutdown with a broker that stops answering 
     });
     const commands = consumer();
     const starting = commands.start();
-    await eventually(() => wedged, 5000);
+    await eventually(() => wedged, BROKER_MS);
     const stopping = commands.stop();
     await client.publish('web.payment.authorize', channelCommand('authorize'));
     expect((await within(stopping)).outcome).toBeUndefined();
@@ -346,7 +353,7 @@ describe('consumer subscription and shutdown with a broker that stops answering 
     await commands.start();
     expect(commands.attached).toBe(true);
     await client.publish('web.payment.authorize', channelCommand('authorize'));
-    await eventually(() => commands.stats.accepted === 1, 5000);
+    await eventually(() => commands.stats.accepted === 1, BROKER_MS);
     const cancels = await metricValue('pb_amqp_call_timeouts_total', { what: 'consumer_cancel' });
     const closes = await metricValue('pb_amqp_channel_close_timeouts_total', { what: 'command_consumer' });
     proxy.stallAt(AMQP_METHOD.basicCancel);
@@ -368,13 +375,13 @@ describe('consumer subscription and shutdown with a broker that stops answering 
     const stopping = commands.stop();
     // The broker never read the cancel: it still delivers to the consumer.
     await client.publish('web.payment.authorize', channelCommand('authorize'));
-    await eventually(() => commands.stats.requeued === 1, 5000);
+    await eventually(() => commands.stats.requeued === 1, BROKER_MS);
     expect((await within(stopping)).outcome).toBeUndefined();
     expect(commands.stats.accepted).toBe(0);
     await laneKeptItsMessage();
     // Once the broker reads the cancel and the channel's close, the message waits in its queue for the next consumer.
     proxy.resume();
-    await eventually(async () => (await client.queueDepth(config.amqp.commandsQueue)) === 1, 5000);
+    await eventually(async () => (await client.queueDepth(config.amqp.commandsQueue)) === 1, BROKER_MS);
     expect(commands.stats.accepted).toBe(0);
   });
 
@@ -388,7 +395,7 @@ describe('consumer subscription and shutdown with a broker that stops answering 
     const stopping = commands.stop();
     const orders = ['ORD-LATE-A', 'ORD-LATE-B', 'ORD-LATE-C'];
     for (const order of orders) await client.publish('web.payment.authorize', channelCommand('authorize', {}, { order_id: order }));
-    await eventually(() => orders.every((o) => deliveries.has(o)), 5000);
+    await eventually(() => orders.every((o) => deliveries.has(o)), BROKER_MS);
     // Longer than a loop needs to go round many times.
     await new Promise((r) => setTimeout(r, 300));
     expect((await within(stopping)).outcome).toBeUndefined();
@@ -397,13 +404,13 @@ describe('consumer subscription and shutdown with a broker that stops answering 
     expect(commands.stats.accepted).toBe(0);
     expect(commands.stats.requeued).toBe(orders.length);
     // The stop's channel close returned them to the queue.
-    await eventually(async () => (await client.queueDepth(config.amqp.commandsQueue)) === orders.length, 5000);
+    await eventually(async () => (await client.queueDepth(config.amqp.commandsQueue)) === orders.length, BROKER_MS);
     await laneKeptItsMessage();
     // A restart: each is handled once, and none is delivered a third time.
     proxy.withhold(null);
     const again = consumer();
     await again.start();
-    await eventually(() => again.stats.accepted === orders.length, 5000);
+    await eventually(() => again.stats.accepted === orders.length, BROKER_MS);
     await new Promise((r) => setTimeout(r, 300));
     expect(again.stats).toMatchObject({ accepted: orders.length, duplicates: 0, requeued: 0, deadLettered: 0 });
     for (const order of orders) expect(deliveries.get(order)).toBe(2);
@@ -420,18 +427,18 @@ describe('consumer subscription and shutdown with a broker that stops answering 
     await commands.start();
     const orders = ['ORD-SLOT-A', 'ORD-SLOT-B', 'ORD-SLOT-C'];
     for (const order of orders) await client.publish('web.payment.authorize', channelCommand('authorize', {}, { order_id: order }));
-    await eventually(() => orders.every((o) => deliveries.has(o)), 5000);
+    await eventually(() => orders.every((o) => deliveries.has(o)), BROKER_MS);
     // The broker never reads the cancel: the messages given back from the slot queue come straight back here.
     proxy.withhold(AMQP_METHOD.basicCancel);
     const stopping = commands.stop();
     const waited = orders.length - 1;
-    await eventually(() => orders.filter((o) => deliveries.get(o) === 2).length === waited, 5000);
+    await eventually(() => orders.filter((o) => deliveries.get(o) === 2).length === waited, BROKER_MS);
     release();
     expect((await within(stopping)).outcome).toBeUndefined();
     // Each given back once and left for the close once: one message handed back, counted once.
     expect(commands.stats.accepted).toBe(1);
     expect(commands.stats.requeued).toBe(waited);
-    await eventually(async () => (await client.queueDepth(config.amqp.commandsQueue)) === waited, 5000);
+    await eventually(async () => (await client.queueDepth(config.amqp.commandsQueue)) === waited, BROKER_MS);
     proxy.withhold(null);
   });
 
@@ -444,10 +451,10 @@ describe('consumer subscription and shutdown with a broker that stops answering 
     await commands.start();
     const orders = ['ORD-KEPT-A', 'ORD-KEPT-B'];
     for (const order of orders) await client.publish('web.payment.authorize', channelCommand('authorize', {}, { order_id: order }));
-    await eventually(() => orders.every((o) => deliveries.has(o)), 5000);
+    await eventually(() => orders.every((o) => deliveries.has(o)), BROKER_MS);
     // The cancel answered: the message given back goes to the queue, not here again, and stays remembered until the exit.
     const stopping = commands.stop();
-    await eventually(() => commands.stats.requeued === 1, 5000);
+    await eventually(() => commands.stats.requeued === 1, BROKER_MS);
     release();
     expect((await within(stopping)).outcome).toBeUndefined();
     const kept = [...(commands as unknown as { handedBack: Map<string, number> }).handedBack.keys()];
@@ -514,7 +521,7 @@ describe('consumer subscription and shutdown with a broker that stops answering 
       );
       await laneKeptItsMessage();
       proxy.resume();
-      await eventually(async () => (await consumers(brokerRejectedQueueOf(config.amqp))) === 1, 5000);
+      await eventually(async () => (await consumers(brokerRejectedQueueOf(config.amqp))) === 1, BROKER_MS);
       await new Promise((r) => setTimeout(r, 1200));
       expect(await consumers(brokerRejectedQueueOf(config.amqp))).toBe(1);
       await laneKeptItsMessage();
@@ -536,10 +543,10 @@ describe('consumer subscription and shutdown with a broker that stops answering 
       expect(logs.lines.some((l) => l.includes('broker dead-letter redactor gave up a consume not answered in time') && l.includes(`"queue":"${queue}"`))).toBe(
         true,
       );
-      await eventually(async () => (await consumers(queue)) === 0 && (await client.queueDepth(queue)) === 1, 5000);
+      await eventually(async () => (await consumers(queue)) === 0 && (await client.queueDepth(queue)) === 1, BROKER_MS);
       proxy.resume();
-      await eventually(() => writer.writes === 1, 8000);
-      await eventually(async () => (await client.queueDepth(queue)) === 0, 5000);
+      await eventually(() => writer.writes === 1, BROKER_MS);
+      await eventually(async () => (await client.queueDepth(queue)) === 0, BROKER_MS);
       await new Promise((r) => setTimeout(r, 1200));
       expect(await consumers(queue)).toBe(1);
       expect(writer.writes).toBe(1);
@@ -553,7 +560,7 @@ describe('consumer subscription and shutdown with a broker that stops answering 
       const redacting = redactor();
       proxy.stallAt(AMQP_METHOD.basicConsume);
       const starting = redacting.start();
-      await eventually(() => proxy.stalled === 1, 5000);
+      await eventually(() => proxy.stalled === 1, BROKER_MS);
       const stopping = await within(redacting.stop());
       expect(stopping.outcome).toBeUndefined();
       expect(stopping.ms).toBeLessThan(2 * BOUND_MS + 1000);
@@ -571,7 +578,7 @@ describe('consumer subscription and shutdown with a broker that stops answering 
       await ch.assertQueue(side, { durable: false, autoDelete: false, arguments: { 'x-dead-letter-exchange': config.amqp.deadLetterExchange } });
       ch.sendToQueue(side, Buffer.from(JSON.stringify({ order_id: order })));
       let got: Awaited<ReturnType<Channel['get']>> = false;
-      await eventually(async () => (got = await ch.get(side)) !== false, 5000);
+      await eventually(async () => (got = await ch.get(side)) !== false, BROKER_MS);
       ch.nack(got as unknown as ConsumeMessage, false, false);
       await ch.deleteQueue(side);
       await ch.close();
@@ -584,12 +591,12 @@ describe('consumer subscription and shutdown with a broker that stops answering 
       let release!: () => void;
       writer.release = new Promise((r) => (release = r));
       await brokerDeadLetters('ORD-RETIRING');
-      await eventually(() => writer.writes === 1, 5000);
+      await eventually(() => writer.writes === 1, BROKER_MS);
       // Its consumer cancelled (the queue deleted) while the message is being written: closed once that is done.
       const ch = await client.model.createChannel();
       await ch.deleteQueue(brokerRejectedQueueOf(config.amqp));
       await ch.close();
-      await eventually(() => logs.lines.some((l) => l.includes('broker dead-letter redactor lost its lane: consumer_cancelled')), 5000);
+      await eventually(() => logs.lines.some((l) => l.includes('broker dead-letter redactor lost its lane: consumer_cancelled')), BROKER_MS);
       // The broker goes silent from the next channel close on.
       proxy.stallAt(AMQP_METHOD.channelClose);
       // 150 ms left (a quarter kept back as the margin): less than the close's own bound.
@@ -611,7 +618,7 @@ describe('consumer subscription and shutdown with a broker that stops answering 
       writer.release = new Promise((r) => (release = r));
       const abandoned = await metricValue('pb_shutdown_inflight_abandoned_total', { role: 'worker', work: 'dead_letter' });
       await brokerDeadLetters('ORD-ABANDONED-WRITE');
-      await eventually(() => writer.writes === 1, 5000);
+      await eventually(() => writer.writes === 1, BROKER_MS);
       // 600 ms left of an 800 ms deadline (a quarter kept back); the write never ends within it.
       const budget = ShutdownBudget.of(800);
       const { outcome, ms } = await within(redacting.stop(budget));
@@ -626,11 +633,11 @@ describe('consumer subscription and shutdown with a broker that stops answering 
       expect(warn).toBeDefined();
       expect(JSON.parse(warn as string)).toMatchObject({ level: 'warn', abandoned: 1 });
       // The channel's close gave it back to the broker-rejected queue.
-      await eventually(async () => (await client.queueDepth(brokerRejectedQueueOf(config.amqp))) === 1, 5000);
+      await eventually(async () => (await client.queueDepth(brokerRejectedQueueOf(config.amqp))) === 1, BROKER_MS);
       await laneKeptItsMessage();
       // Its write ends late: the record is written (its mark keeps a redelivery's second one out), the message not acked.
       release();
-      await eventually(async () => (await client.queueDepth(config.amqp.deadLetterQueue)) === 1, 5000);
+      await eventually(async () => (await client.queueDepth(config.amqp.deadLetterQueue)) === 1, BROKER_MS);
       expect(await client.queueDepth(brokerRejectedQueueOf(config.amqp))).toBe(1);
       expect(lost).toBe(0);
     });
@@ -642,7 +649,7 @@ describe('consumer subscription and shutdown with a broker that stops answering 
       let release!: () => void;
       writer.release = new Promise((r) => (release = r));
       await brokerDeadLetters('ORD-IN-FLIGHT');
-      await eventually(() => writer.writes === 1, 5000);
+      await eventually(() => writer.writes === 1, BROKER_MS);
       const stopping = redacting.stop();
       // Let the cancel reach the broker, then dead-letter another message while the first is still being written.
       await new Promise((r) => setTimeout(r, 200));
@@ -678,7 +685,7 @@ describe('consumer subscription and shutdown with a broker that stops answering 
       await laneKeptItsMessage();
       // Once the broker reads the cancel and the channel's close, the message waits in its queue for the next redactor.
       proxy.resume();
-      await eventually(async () => (await client.queueDepth(brokerRejectedQueueOf(config.amqp))) === 1, 5000);
+      await eventually(async () => (await client.queueDepth(brokerRejectedQueueOf(config.amqp))) === 1, BROKER_MS);
       expect(writer.writes).toBe(0);
     });
 
@@ -690,19 +697,19 @@ describe('consumer subscription and shutdown with a broker that stops answering 
       proxy.withhold(AMQP_METHOD.basicCancel);
       const stopping = redacting.stop();
       await brokerDeadLetters('ORD-LATE-REDACT');
-      await eventually(() => deliveries.has('ORD-LATE-REDACT'), 5000);
+      await eventually(() => deliveries.has('ORD-LATE-REDACT'), BROKER_MS);
       await new Promise((r) => setTimeout(r, 300));
       expect((await within(stopping)).outcome).toBeUndefined();
       expect(proxy.withheld).toBe(1);
       expect(deliveries.get('ORD-LATE-REDACT')).toBe(1);
       expect(writer.writes).toBe(0);
       expect(logs.lines.some((l) => l.includes('broker dead-letter redactor stopped') && l.includes('"given_back":1'))).toBe(true);
-      await eventually(async () => (await client.queueDepth(brokerRejectedQueueOf(config.amqp))) === 1, 5000);
+      await eventually(async () => (await client.queueDepth(brokerRejectedQueueOf(config.amqp))) === 1, BROKER_MS);
       proxy.withhold(null);
       let rewriter!: HeldWriter;
       const again = redactor((w) => (rewriter = w));
       await again.start();
-      await eventually(async () => (await client.queueDepth(brokerRejectedQueueOf(config.amqp))) === 0, 5000);
+      await eventually(async () => (await client.queueDepth(brokerRejectedQueueOf(config.amqp))) === 0, BROKER_MS);
       await new Promise((r) => setTimeout(r, 300));
       expect(rewriter.writes).toBe(1);
       expect(deliveries.get('ORD-LATE-REDACT')).toBe(2);

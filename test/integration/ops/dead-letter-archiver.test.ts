@@ -25,6 +25,14 @@ import { DependencyUnavailableError } from '../../../src/errors/dependency-unava
 import { notedWorker } from '../../support/noted-worker';
 import { purgeNamespace } from '../../../harness/twins/local-stack/local-stack';
 
+/**
+ * A wait for what RabbitMQ (another process) does: a requeue, a get, a reconnection, another process's archiving pass.
+ * Generous, as CI runs this file beside others on a loaded machine; the bounds the tests prove are asserted on their own.
+ */
+const BROKER_MS = 15_000;
+// Above the sum of one test's broker waits (two at most, plus a 5 s hang guard).
+jest.setTimeout(60_000);
+
 describe('DeadLetterArchiver (real RabbitMQ and Redis, own namespace)', () => {
   let config: Config;
   let client: Awaited<ReturnType<typeof amqpClient>>;
@@ -72,7 +80,7 @@ describe('DeadLetterArchiver (real RabbitMQ and Redis, own namespace)', () => {
     const archiver = new DeadLetterArchiver({ store, connection, amqp: config.amqp, logger: silentLogger(), intervalMs: 100 });
     archiver.start();
     try {
-      await eventually(async () => (await store.list({ order: 'time' })).length === 2, 5000);
+      await eventually(async () => (await store.list({ order: 'time' })).length === 2, BROKER_MS);
     } finally {
       await archiver.stop();
     }
@@ -275,7 +283,7 @@ describe('DeadLetterArchiver (real RabbitMQ and Redis, own namespace)', () => {
       spy.mockRestore();
     }
     // Not acked: back at the head of the dead-letter queue (the pass's channel closed), whole.
-    await eventually(async () => (await client.queueDepth(config.amqp.deadLetterQueue)) === 1, 5000);
+    await eventually(async () => (await client.queueDepth(config.amqp.deadLetterQueue)) === 1, BROKER_MS);
     const kept = await ch.get(config.amqp.deadLetterQueue, { noAck: false });
     expect(kept && kept.content.equals(body)).toBe(true);
     if (kept) ch.nack(kept, false, true);
@@ -401,11 +409,11 @@ describe('DeadLetterArchiver (real RabbitMQ and Redis, own namespace)', () => {
     expect(await metricValue('pb_dead_letter_archive_failures_total')).toBe(before + 1);
     expect(warn.mock.calls.map((c) => c[0])).toEqual(['dead-letter archiving failed; the next pass retries']);
     // Not acked: back in the queue for the next pass (the channel's close returns it).
-    await eventually(async () => (await client.queueDepth(config.amqp.deadLetterQueue)) === 1, 5000);
+    await eventually(async () => (await client.queueDepth(config.amqp.deadLetterQueue)) === 1, BROKER_MS);
     await archiver.runOnce();
     // The broker requeues what a closed channel got with basic.get after its close-ok (when the channel process
     // ends): read at once, the queue can still look empty.
-    await eventually(async () => (await client.queueDepth(config.amqp.deadLetterQueue)) === 1, 5000);
+    await eventually(async () => (await client.queueDepth(config.amqp.deadLetterQueue)) === 1, BROKER_MS);
     await new DeadLetterArchiver({ store, connection, amqp: config.amqp, logger: silentLogger(), intervalMs: 0 }).runOnce();
     expect(await client.queueDepth(config.amqp.deadLetterQueue)).toBe(0);
     expect((await store.list({ order: 'time' })).some((r) => r.orderId === 'ORD-ARCH-REDIS')).toBe(true);
@@ -454,9 +462,9 @@ describe('DeadLetterArchiver (real RabbitMQ and Redis, own namespace)', () => {
       // The silent node's sockets go (the broker sees the connection end and requeues what the channel held).
       proxy.cut();
       proxy.restore();
-      await eventually(async () => (await client.queueDepth(config.amqp.deadLetterQueue)) === 1, 5000);
+      await eventually(async () => (await client.queueDepth(config.amqp.deadLetterQueue)) === 1, BROKER_MS);
       // The connection comes back on its own; the next pass (Redis back) archives the dead letter.
-      await eventually(() => silent.connected, 5000);
+      await eventually(() => silent.connected, BROKER_MS);
       await new DeadLetterArchiver({ store, connection: silent, amqp, logger: silentLogger(), intervalMs: 0 }).runOnce();
       expect(await client.queueDepth(config.amqp.deadLetterQueue)).toBe(0);
       expect((await store.list({ order: 'time' })).some((r) => r.orderId === 'ORD-ARCH-SILENT')).toBe(true);
@@ -485,7 +493,7 @@ describe('DeadLetterArchiver (real RabbitMQ and Redis, own namespace)', () => {
       const archive = new DeadLetterStore(workerRedis, workerConfig.redis.keyPrefix, deadLetterStampKey(workerConfig.serviceBus.secret));
       // Not JSON: the consumer dead-letters it (PARSE_ERROR), the worker's pass moves it into the archive.
       await workerClient.publish('web.payment.authorize', Buffer.from('{"not json'));
-      await eventually(async () => (await archive.list({ order: 'time' })).some((r) => r.code === 'PARSE_ERROR'), 10_000);
+      await eventually(async () => (await archive.list({ order: 'time' })).some((r) => r.code === 'PARSE_ERROR'), BROKER_MS);
       expect(await workerClient.queueDepth(workerConfig.amqp.deadLetterQueue)).toBe(0);
     } finally {
       await worker.stop();

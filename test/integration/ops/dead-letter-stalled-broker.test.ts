@@ -26,6 +26,14 @@ import { eventually } from '../../support/tcp-proxy';
 import { testConfig } from '../../support/test-config';
 
 const BOUND_MS = 300;
+/**
+ * A wait for what another process does (RabbitMQ requeueing, answering a connection, the socket's close reaching
+ * the proxy): generous, as CI runs this file beside others on a loaded machine; a bound the test proves is asserted
+ * on its own (`ms`), never through these waits.
+ */
+const BROKER_MS = 15_000;
+// Above the sum of one test's broker waits (up to three, plus `within`'s 5 s hang guards).
+jest.setTimeout(90_000);
 
 describe('dead-letter paths and the backlog probe with a broker that stops answering (real RabbitMQ and Redis)', () => {
   let proxy: AmqpStallProxy;
@@ -106,7 +114,7 @@ describe('dead-letter paths and the backlog probe with a broker that stops answe
     // The command's exit (its connection's close) does not hang either.
     expect((await within(ctx.close())).outcome).toBeUndefined();
     // Once the broker sees the connection go, what it handed out unacked is back: 1 moved, 2 parked, 3 in all.
-    await eventually(async () => (await depth(parkedQueueOf(config.amqp))) === 2, 5000);
+    await eventually(async () => (await depth(parkedQueueOf(config.amqp))) === 2, BROKER_MS);
     expect(await depth(config.amqp.deadLetterQueue)).toBe(1);
   });
 
@@ -141,7 +149,7 @@ describe('dead-letter paths and the backlog probe with a broker that stops answe
     // The broker never answers the archive's read (nor anything after it on that connection).
     proxy.stallAt(AMQP_METHOD.basicGet);
     const archiving = within(ctx.importDeadLetters().catch((err: unknown) => err));
-    await eventually(() => proxy.stalled === 1, 5000);
+    await eventually(() => proxy.stalled === 1, BROKER_MS);
     const replaying = await within(publisher.publish('', config.amqp.commandsQueue, Buffer.from('{"order_id":"ORD-REPLAY-DURING"}')).then(() => 'confirmed'));
     expect(replaying.outcome).toBe('confirmed');
     const archived = await archiving;
@@ -149,7 +157,7 @@ describe('dead-letter paths and the backlog probe with a broker that stops answe
     expect(archived.ms).toBeLessThan(2 * BOUND_MS + 1000);
     expect(await depth(config.amqp.commandsQueue)).toBe(2);
     // The archive's own connection was ended, and the broker requeued its read.
-    await eventually(async () => (await depth(config.amqp.deadLetterQueue)) === 1, 5000);
+    await eventually(async () => (await depth(config.amqp.deadLetterQueue)) === 1, BROKER_MS);
     // The next archive-now works (a new connection of its own).
     expect(await ctx.importDeadLetters()).toMatchObject({ moved: 1, created: 1 });
   });
@@ -165,7 +173,7 @@ describe('dead-letter paths and the backlog probe with a broker that stops answe
     opened.push(ctx);
     proxy.stallAt(AMQP_METHOD.basicGet);
     const archiving = ctx.importDeadLetters().catch((err: unknown) => err);
-    await eventually(() => proxy.stalled === 1, 5000);
+    await eventually(() => proxy.stalled === 1, BROKER_MS);
     expect(proxy.open).toBe(1);
     const closing = await within(ctx.close());
     expect(closing.outcome).toBeUndefined();
@@ -173,13 +181,13 @@ describe('dead-letter paths and the backlog probe with a broker that stops answe
     expect(closing.ms).toBeLessThan(bound + 1000);
     // The dropped socket reaches the proxy as a close event; one left open never does, so a generous wait still
     // tells them apart where 500 ms lost to a stalled CI machine did not.
-    await eventually(() => proxy.open === 0, 10_000, 10);
+    await eventually(() => proxy.open === 0, BROKER_MS, 10);
     expect(await archiving).toBeInstanceOf(Error);
     // An action after the close opens nothing.
     await expect(ctx.importDeadLetters()).rejects.toThrow('rabbitmq: connection closed');
     expect(proxy.open).toBe(0);
     // The broker requeued the read once the connection went.
-    await eventually(async () => (await depth(config.amqp.deadLetterQueue)) === 1, 5000);
+    await eventually(async () => (await depth(config.amqp.deadLetterQueue)) === 1, BROKER_MS);
   });
 
   describe('console on a cluster: an archive-now after one whose node went silent goes to another node, not the silent one again', () => {
@@ -206,7 +214,7 @@ describe('dead-letter paths and the backlog probe with a broker that stops answe
       proxy.stallAt(AMQP_METHOD.basicGet);
       const first = await within(ctx.importDeadLetters().catch((err: unknown) => err));
       expect(first.outcome).toBeInstanceOf(BrokerTimeoutError);
-      await eventually(async () => (await depth(config.amqp.deadLetterQueue)) === 2, 5000);
+      await eventually(async () => (await depth(config.amqp.deadLetterQueue)) === 2, BROKER_MS);
       // The node is still silent: an archive-now that went back to it would time out again.
       proxy.stallAt(AMQP_METHOD.basicGet);
       const second = await within(ctx.importDeadLetters().catch((err: unknown) => err));
@@ -258,7 +266,7 @@ describe('dead-letter paths and the backlog probe with a broker that stops answe
     expect(logs.lines.some((l) => l.includes('dead-letter archiving failed') && l.includes(`timed out reading ${config.amqp.deadLetterQueue}`))).toBe(true);
     // The worker's shutdown is not held either.
     expect((await within(archiver.stop())).outcome).toBeUndefined();
-    await eventually(async () => (await depth(config.amqp.deadLetterQueue)) === 1, 5000);
+    await eventually(async () => (await depth(config.amqp.deadLetterQueue)) === 1, BROKER_MS);
     expect(await store.count()).toBe(0);
   });
 
@@ -277,9 +285,9 @@ describe('dead-letter paths and the backlog probe with a broker that stops answe
     expect(first.ms).toBeLessThan(BOUND_MS + 1000);
     expect(logs.lines.some((l) => l.includes('commands queue depth unreadable') && l.includes('timed out opening a channel'))).toBe(true);
     // A read on a channel that opened (on the connection come back): the count itself is never answered.
-    await eventually(() => connection.connected, 5000);
+    await eventually(() => connection.connected, BROKER_MS);
     proxy.stallAt(AMQP_METHOD.queueDeclare);
-    await eventually(async () => (await within(probe.depth())).outcome === null && proxy.stalled === 2, 5000);
+    await eventually(async () => (await within(probe.depth())).outcome === null && proxy.stalled === 2, BROKER_MS);
     expect(await metricValue('pb_amqp_call_timeouts_total', { what: 'backlog_probe' })).toBeGreaterThanOrEqual(before + 2);
     expect(logs.lines.some((l) => l.includes('rabbitmq did not answer in time') && l.includes(`"call":"counting ${config.amqp.commandsQueue}"`))).toBe(true);
     // Reads go on once the broker answers again (the silent connection was dropped and came back).
@@ -287,7 +295,7 @@ describe('dead-letter paths and the backlog probe with a broker that stops answe
     ch.sendToQueue(config.amqp.commandsQueue, Buffer.from('{}'), { persistent: true });
     await ch.waitForConfirms();
     await ch.close();
-    await eventually(async () => (await probe.depth()) === 1, 5000);
+    await eventually(async () => (await probe.depth()) === 1, BROKER_MS);
   });
 
   it('a connection whose close is not answered is closed within its bound (the socket dropped)', async () => {

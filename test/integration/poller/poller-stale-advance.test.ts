@@ -56,13 +56,16 @@ async function unknownAndDue(ledger: Ledger, command: ReturnType<typeof channelC
   return id;
 }
 
-/** Starts `poller`'s pass with its inquiry about `id` held at the simulator; resolves once that inquiry is under way. */
+/**
+ * Starts `poller`'s pass with its inquiry about `id` held at the simulator; resolves once that inquiry is under way.
+ * It waits on the inquiries about `id` alone: the simulator's global count is moved by any other operation due.
+ */
 async function pollHeld(poller: Poller, id: string): Promise<{ polling: Promise<unknown>; superseded: number }> {
   sim.hold(id);
   const superseded = (await metricValue('pb_poll_superseded_total')) ?? 0;
-  const inquiriesBefore = sim.counters().inquiries;
+  const inquiriesBefore = sim.inquiriesOf(id);
   const polling = poller.runOnce();
-  while (sim.counters().inquiries === inquiriesBefore) await new Promise((r) => setTimeout(r, 10));
+  while (sim.inquiriesOf(id) === inquiriesBefore) await new Promise((r) => setTimeout(r, 10));
   return { polling, superseded };
 }
 
