@@ -5,13 +5,13 @@ import { Config, GatewayConfig } from '../../../src/config/config';
 import { DeliveryService } from '../../../src/delivery/delivery-service';
 import { GatewayRouter } from '../../../src/routing/gateway-router';
 import { GatewayResponse, GatewayTransformer, OperationContext } from '../../../src/gateways/gateway-adapter';
-import { GatewaySender } from '../../../src/gateways/gateway-route';
+import { GatewayRoute, GatewaySender } from '../../../src/gateways/gateway-route';
 import { GatewayError } from '../../../src/errors/gateway-error';
 import { OutcomeRecorder } from '../../../src/delivery/outcome-recorder';
 import { EventStore } from '../../../src/events/event-store';
 import { OmsEventJobData, createOmsEventsQueue } from '../../../src/events/oms-events-queue';
 import { createGatewayClients } from '../../../src/gateways/gateway-registry';
-import { Ledger } from '../../../src/ledger/ledger';
+import { Ledger, OperationRecord } from '../../../src/ledger/ledger';
 import { draftRecord } from '../../../src/ledger/record-fields';
 import { Logger, silentLogger } from '../../../src/logging/logger';
 import { createRedis } from '../../../src/redis/redis-connection';
@@ -47,6 +47,11 @@ afterEach(() => {
   sim.setDown(false);
   sim.setFaults({});
 });
+
+/** The simulator's gateway configuration of these tests (its URL known once it started). */
+function simulatorOnly(): Record<string, unknown> {
+  return { type: 'simulator', base_url: sim.url, api_key: API_KEY, webhook_secret: 'whsec-delivery-test-0123456789', timeout_ms: 1000 };
+}
 
 /** A delivery service on real Redis and the real simulator, with its own namespace. */
 function setup(
@@ -84,6 +89,30 @@ async function record(ledger: Ledger, command: PaymentCommand): Promise<string> 
   const id = command.payment.operation_reference!;
   await ledger.create(id, command);
   return id;
+}
+
+/**
+ * A delivery service on the simulator alone whose router answers `route(op, real)`, `real` being the route the
+ * configuration gives: a transformer or client of the test's own, built over the real one, stages a race or a release's
+ * change. `overrides` as `testConfig`'s.
+ */
+function serviceRouting(
+  ledger: Ledger,
+  events: EventStore,
+  logger: Logger,
+  route: (op: OperationRecord, real: GatewayRoute) => ReturnType<GatewayRouter['route']>,
+  overrides: Record<string, unknown> = {},
+): DeliveryService {
+  const config = testConfig({ ...overrides, gateways: { simulator: simulatorOnly() } });
+  configs.push(config);
+  const routes = createGatewayClients(config);
+  const recorder = new OutcomeRecorder({ config, ledger, events, eventsQueue, logger });
+  return new DeliveryService({ config, ledger, router: { route: (op) => route(op, routes.get(op.payment.gateway)!) }, recorder, logger });
+}
+
+/** `route` with the members `over` of its transformer replaced, the rest the real transformer's. */
+function withTransformer(route: GatewayRoute, over: Partial<GatewayTransformer>): GatewayRoute {
+  return { ...route, transformer: Object.assign(Object.create(route.transformer) as GatewayTransformer, over) };
 }
 
 describe('gateway delivery', () => {
@@ -282,20 +311,7 @@ describe('gateway delivery', () => {
 
   /** A delivery service whose router, after a configuration change, refuses every route (`refused`) or carries no command at all (`unsupported`). */
   function changedRoutes(ledger: Ledger, events: EventStore, change: 'refused' | 'unsupported', logger: Logger): DeliveryService {
-    const config = testConfig({
-      gateways: { simulator: { type: 'simulator', base_url: sim.url, api_key: API_KEY, webhook_secret: 'whsec-delivery-test-0123456789', timeout_ms: 1000 } },
-    });
-    configs.push(config);
-    const routes = createGatewayClients(config);
-    const router: GatewayRouter = {
-      route: (op) => {
-        if (change === 'refused') return { refused: 'NO_ROUTE' };
-        const route = routes.get(op.payment.gateway)!;
-        return { ...route, transformer: Object.assign(Object.create(route.transformer) as GatewayTransformer, { supports: [] }) };
-      },
-    };
-    const recorder = new OutcomeRecorder({ config, ledger, events, eventsQueue, logger });
-    return new DeliveryService({ config, ledger, router, recorder, logger });
+    return serviceRouting(ledger, events, logger, (_op, route) => (change === 'refused' ? { refused: 'NO_ROUTE' } : withTransformer(route, { supports: [] })));
   }
 
   it.each(['refused', 'unsupported'] as const)(
@@ -356,29 +372,17 @@ describe('gateway delivery', () => {
   );
 
   it('resends an UNKNOWN operation of a webhook-only command with the same idempotency key instead of asking (nothing to ask)', async () => {
-    const config = testConfig({
-      gateways: { simulator: { type: 'simulator', base_url: sim.url, api_key: API_KEY, webhook_secret: 'whsec-delivery-test-0123456789', timeout_ms: 1000 } },
-    });
-    configs.push(config);
     const { ledger, events } = setup();
-    const routes = createGatewayClients(config);
     let inquiries = 0;
-    const router: GatewayRouter = {
-      route: (op) => {
-        const route = routes.get(op.payment.gateway)!;
-        const transformer: GatewayTransformer = Object.assign(Object.create(route.transformer) as GatewayTransformer, {
-          inquiry: () => 'webhook-only' as const,
-          buildStatusRequest: (ctx: OperationContext, gateway: GatewayConfig) => {
-            inquiries += 1;
-            return route.transformer.buildStatusRequest(ctx, gateway);
-          },
-        });
-        return { ...route, transformer };
-      },
-    };
-    const logger = silentLogger();
-    const recorder = new OutcomeRecorder({ config, ledger, events, eventsQueue, logger });
-    const service = new DeliveryService({ config, ledger, router, recorder, logger });
+    const service = serviceRouting(ledger, events, silentLogger(), (_op, route) =>
+      withTransformer(route, {
+        inquiry: () => 'webhook-only' as const,
+        buildStatusRequest: (ctx: OperationContext, gateway: GatewayConfig) => {
+          inquiries += 1;
+          return route.transformer.buildStatusRequest(ctx, gateway);
+        },
+      }),
+    );
     sim.setFaults({ commitThenTimeoutRate: 1 });
     const id = await record(ledger, channelCommand('authorize', {}, { gateway_key: 'pm_card_visa' }));
     expect((await service.deliver(id)).kind).toBe('retry');
@@ -391,25 +395,18 @@ describe('gateway delivery', () => {
   });
 
   it("never gives up an UNKNOWN webhook-only command past delivery.max_age_ms over a webhook's PENDING recorded between the read and the give-up", async () => {
-    const config = testConfig({
-      'delivery.max_age_ms': 1000,
-      gateways: { simulator: { type: 'simulator', base_url: sim.url, api_key: API_KEY, webhook_secret: 'whsec-delivery-test-0123456789', timeout_ms: 1000 } },
-    });
-    configs.push(config);
     const { ledger, events } = setup();
-    const routes = createGatewayClients(config);
-    const router: GatewayRouter = {
-      route: (op) => {
-        const route = routes.get(op.payment.gateway)!;
-        const transformer: GatewayTransformer = Object.assign(Object.create(route.transformer) as GatewayTransformer, {
-          inquiry: () => 'webhook-only' as const,
-        });
-        return { ...route, transformer };
-      },
-    };
     const logs = captureLogger();
-    const recorder = new OutcomeRecorder({ config, ledger, events, eventsQueue, logger: logs.logger });
-    const service = new DeliveryService({ config, ledger, router, recorder, logger: logs.logger });
+    const service = serviceRouting(
+      ledger,
+      events,
+      logs.logger,
+      (_op, route) =>
+        withTransformer(route, {
+          inquiry: () => 'webhook-only' as const,
+        }),
+      { 'delivery.max_age_ms': 1000 },
+    );
     const id = await record(ledger, channelCommand('authorize', { received_at: new Date(Date.now() - 5000).toISOString() }, { gateway_key: 'pm_card_visa' }));
     await ledger.transition(id, 'SENT', { event: 'attempt', attempt: 1 }, { countAttempt: true });
     await ledger.transition(id, 'UNKNOWN', { event: 'send_error', kind: 'outcome_unknown' }, { nextCheckAt: Date.now() + 60_000, pollStep: 0 });
@@ -432,24 +429,13 @@ describe('gateway delivery', () => {
   });
 
   it('never puts back to PENDING an UNKNOWN webhook-only command the PSP holds whose webhook asked for a customer action between the read and the wait', async () => {
-    const config = testConfig({
-      gateways: { simulator: { type: 'simulator', base_url: sim.url, api_key: API_KEY, webhook_secret: 'whsec-delivery-test-0123456789', timeout_ms: 1000 } },
-    });
-    configs.push(config);
     const { ledger, events } = setup();
-    const routes = createGatewayClients(config);
-    const router: GatewayRouter = {
-      route: (op) => {
-        const route = routes.get(op.payment.gateway)!;
-        const transformer: GatewayTransformer = Object.assign(Object.create(route.transformer) as GatewayTransformer, {
-          inquiry: () => 'webhook-only' as const,
-        });
-        return { ...route, transformer };
-      },
-    };
     const logs = captureLogger();
-    const recorder = new OutcomeRecorder({ config, ledger, events, eventsQueue, logger: logs.logger });
-    const service = new DeliveryService({ config, ledger, router, recorder, logger: logs.logger });
+    const service = serviceRouting(ledger, events, logs.logger, (_op, route) =>
+      withTransformer(route, {
+        inquiry: () => 'webhook-only' as const,
+      }),
+    );
     const id = await record(ledger, channelCommand('authorize', {}, { gateway_key: 'pm_card_visa' }));
     await ledger.transition(id, 'SENT', { event: 'attempt', attempt: 1 }, { countAttempt: true });
     await ledger.transition(
@@ -479,22 +465,9 @@ describe('gateway delivery', () => {
   });
 
   it("never gives up as UNRESOLVED an UNKNOWN command whose replaying inquiry outlived its key over a webhook's PENDING recorded between the read and the give-up", async () => {
-    const config = testConfig({
-      gateways: { simulator: { type: 'simulator', base_url: sim.url, api_key: API_KEY, webhook_secret: 'whsec-delivery-test-0123456789', timeout_ms: 1000 } },
-    });
-    configs.push(config);
     const { ledger, events } = setup();
-    const routes = createGatewayClients(config);
-    const router: GatewayRouter = {
-      route: (op) => {
-        const route = routes.get(op.payment.gateway)!;
-        const transformer: GatewayTransformer = Object.assign(Object.create(route.transformer) as GatewayTransformer, { inquiryReplaysRequest: true });
-        return { ...route, transformer };
-      },
-    };
     const logs = captureLogger();
-    const recorder = new OutcomeRecorder({ config, ledger, events, eventsQueue, logger: logs.logger });
-    const service = new DeliveryService({ config, ledger, router, recorder, logger: logs.logger });
+    const service = serviceRouting(ledger, events, logs.logger, (_op, route) => withTransformer(route, { inquiryReplaysRequest: true }));
     const command = channelCommand('authorize', {}, { gateway_key: 'pm_card_visa' });
     const id = command.payment.operation_reference!;
     // Created past the idempotency key's validity: asking would replay the request.
@@ -520,23 +493,10 @@ describe('gateway delivery', () => {
   });
 
   it("never gives up as UNRESOLVED an UNKNOWN command whose attempt the status search cannot reach over a webhook's PENDING recorded during the inquiry", async () => {
-    const config = testConfig({
-      gateways: { simulator: { type: 'simulator', base_url: sim.url, api_key: API_KEY, webhook_secret: 'whsec-delivery-test-0123456789', timeout_ms: 1000 } },
-    });
-    configs.push(config);
     const { ledger, events } = setup();
-    const routes = createGatewayClients(config);
-    const router: GatewayRouter = {
-      route: (op) => {
-        const route = routes.get(op.payment.gateway)!;
-        // A status search that reaches back 1 ms: every attempt is older than what it searches.
-        const transformer: GatewayTransformer = Object.assign(Object.create(route.transformer) as GatewayTransformer, { inquiryHorizonMs: () => 1 });
-        return { ...route, transformer };
-      },
-    };
     const logs = captureLogger();
-    const recorder = new OutcomeRecorder({ config, ledger, events, eventsQueue, logger: logs.logger });
-    const service = new DeliveryService({ config, ledger, router, recorder, logger: logs.logger });
+    // A status search that reaches back 1 ms: every attempt is older than what it searches.
+    const service = serviceRouting(ledger, events, logs.logger, (_op, route) => withTransformer(route, { inquiryHorizonMs: () => 1 }));
     const id = await record(ledger, channelCommand('authorize', {}, { gateway_key: 'pm_card_visa' }));
     await ledger.transition(id, 'SENT', { event: 'attempt', attempt: 1 }, { countAttempt: true });
     await ledger.transition(id, 'UNKNOWN', { event: 'send_error', kind: 'outcome_unknown' }, { nextCheckAt: Date.now() + 60_000, pollStep: 0 });
@@ -567,26 +527,16 @@ describe('gateway delivery', () => {
    * SENT to PENDING, the same attempt count) and then ends in `err`, as a call whose answer was lost would.
    */
   function raced(ledger: Ledger, events: EventStore, logger: Logger, id: string, webhook: 'PENDING', err: () => GatewayError): DeliveryService {
-    const config = testConfig({
-      gateways: { simulator: { type: 'simulator', base_url: sim.url, api_key: API_KEY, webhook_secret: 'whsec-delivery-test-0123456789', timeout_ms: 1000 } },
+    return serviceRouting(ledger, events, logger, (_op, route) => {
+      const client: GatewaySender = Object.assign(Object.create(route.client) as GatewaySender, {
+        send: async (): Promise<GatewayResponse> => {
+          const moved = await ledger.transition(id, webhook, { event: 'outcome', source: 'webhook', status: webhook }, { nextCheckAt: Date.now() + 60_000 });
+          expect(moved.applied).toBe(true);
+          throw err();
+        },
+      });
+      return { ...route, client };
     });
-    configs.push(config);
-    const routes = createGatewayClients(config);
-    const router: GatewayRouter = {
-      route: (op) => {
-        const route = routes.get(op.payment.gateway)!;
-        const client: GatewaySender = Object.assign(Object.create(route.client) as GatewaySender, {
-          send: async (): Promise<GatewayResponse> => {
-            const moved = await ledger.transition(id, webhook, { event: 'outcome', source: 'webhook', status: webhook }, { nextCheckAt: Date.now() + 60_000 });
-            expect(moved.applied).toBe(true);
-            throw err();
-          },
-        });
-        return { ...route, client };
-      },
-    };
-    const recorder = new OutcomeRecorder({ config, ledger, events, eventsQueue, logger });
-    return new DeliveryService({ config, ledger, router, recorder, logger });
   }
 
   it("never makes UNKNOWN (outcome unknown) a command whose webhook's PENDING was recorded between the send and that write", async () => {
@@ -632,25 +582,14 @@ describe('gateway delivery', () => {
 
   /** A delivery service whose transformer (webhook-only) can no longer build a request, as after a release changed its builder. */
   function unbuildable(ledger: Ledger, events: EventStore, logger: Logger): DeliveryService {
-    const config = testConfig({
-      gateways: { simulator: { type: 'simulator', base_url: sim.url, api_key: API_KEY, webhook_secret: 'whsec-delivery-test-0123456789', timeout_ms: 1000 } },
-    });
-    configs.push(config);
-    const routes = createGatewayClients(config);
-    const router: GatewayRouter = {
-      route: (op) => {
-        const route = routes.get(op.payment.gateway)!;
-        const transformer: GatewayTransformer = Object.assign(Object.create(route.transformer) as GatewayTransformer, {
-          inquiry: () => 'webhook-only' as const,
-          buildRequest: () => {
-            throw new TypeError('the request builder of this release needs a field the record lacks');
-          },
-        });
-        return { ...route, transformer };
-      },
-    };
-    const recorder = new OutcomeRecorder({ config, ledger, events, eventsQueue, logger });
-    return new DeliveryService({ config, ledger, router, recorder, logger });
+    return serviceRouting(ledger, events, logger, (_op, route) =>
+      withTransformer(route, {
+        inquiry: () => 'webhook-only' as const,
+        buildRequest: () => {
+          throw new TypeError('the request builder of this release needs a field the record lacks');
+        },
+      }),
+    );
   }
 
   it('never fails an UNKNOWN webhook-only command whose resend cannot be built (it may be at the PSP): UNKNOWN stays, no FAIL event', async () => {
