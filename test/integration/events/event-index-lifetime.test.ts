@@ -23,6 +23,7 @@ import { unlinkMatching } from '../../../src/redis/key-scan';
 import { RedisClient } from '../../../src/redis/redis-connection';
 import { captureLogger } from '../../support/capture-logger';
 import { channelCommand } from '../../support/fixtures';
+import { PaymentCommand } from '../../../src/contracts/payment-command';
 import { testConfig } from '../../support/test-config';
 import { testRedis } from '../../support/test-redis';
 
@@ -51,6 +52,28 @@ function setup(): { config: Config; ledger: Ledger; events: EventStore } {
   const config = testConfig({ 'retention.archive_dir': mkdtempSync(join(tmpdir(), 'pb-archive-')) });
   prefixes.push(config.redis.keyPrefix);
   return { config, ledger: new Ledger(redis, config.redis.keyPrefix), events: new EventStore(redis, config.redis.keyPrefix) };
+}
+
+/**
+ * A sale recorded and FAILED 500 days before now, and a command refused for reusing its operation id with other money
+ * (2999), under the first of the order ids `orderIdAt(0)`, `orderIdAt(1)`, … whose shard is the sale's (`sameShard`)
+ * or another one; `base` is the sale's order id.
+ */
+async function saleAndRefusedReuse(
+  ledger: Ledger,
+  sameShard: boolean,
+  orderIdAt: (base: string, n: number) => string,
+): Promise<{ id: string; sale: PaymentCommand; refused: PaymentCommand; now: number; at: number }> {
+  const now = Date.now();
+  const at = now - 500 * DAY;
+  const cmd = channelCommand('sale');
+  const id = cmd.payment.operation_reference!;
+  await ledger.create(id, cmd, at, { event: 'attempt' });
+  await ledger.transition(id, 'FAILED', { event: 'outcome' }, {}, at);
+  const reuse = (n: number) => channelCommand('sale', {}, { operation_reference: id, amount: 2999, order_id: orderIdAt(cmd.payment.order_id!, n) });
+  let refused = reuse(0);
+  for (let n = 1; (shardOfPayment(refused.payment) === shardOfPayment(cmd.payment)) !== sameShard; n += 1) refused = reuse(n);
+  return { id, sale: cmd, refused, now, at };
 }
 
 async function setAsideGauge(config: Config): Promise<number> {
@@ -127,18 +150,9 @@ describe("retention of a set-aside idempotency-conflict event (in the refused co
     'keeps the operation while the event is set aside; once dismissed, expires it with the event and its entry (%s)',
     async (where) => {
       const { config, ledger, events } = setup();
-      const now = Date.now();
-      const at = now - 500 * DAY;
-      const cmd = channelCommand('sale');
-      const id = cmd.payment.operation_reference!;
-      await ledger.create(id, cmd, at, { event: 'attempt' });
-      await ledger.transition(id, 'FAILED', { event: 'outcome' }, {}, at);
       // The same operation id with other money, under another order (another anchor: another shard) or the same one.
-      let refused = channelCommand('sale', {}, { operation_reference: id, amount: 2999, order_id: cmd.payment.order_id });
-      for (let n = 0; where === 'another shard' && shardOfPayment(refused.payment) === shardOfPayment(cmd.payment); n += 1) {
-        refused = channelCommand('sale', {}, { operation_reference: id, amount: 2999, order_id: `${cmd.payment.order_id}-other-${n}` });
-      }
-      expect(shardOfPayment(refused.payment) !== shardOfPayment(cmd.payment)).toBe(where === 'another shard');
+      const { id, sale, refused, now, at } = await saleAndRefusedReuse(ledger, where === 'its shard', (base, n) => (n === 0 ? base : `${base}-other-${n - 1}`));
+      expect(shardOfPayment(refused.payment) !== shardOfPayment(sale.payment)).toBe(where === 'another shard');
       const conflict = idempotencyConflictEvent(id, refused, commandDigest(refused), config);
       const { sequence } = await events.recordAndCheck(conflict, at);
       expect(await events.setAside({ ...conflict, sequence }, 'rpc_-32602', at)).toBe(true);
@@ -166,16 +180,7 @@ describe('retention of a delivered idempotency-conflict event (in no index of un
     'expires it with its operation, with its entry and (another order, no operation of its own) its payment counters (%s)',
     async (where) => {
       const { config, ledger, events } = setup();
-      const now = Date.now();
-      const at = now - 500 * DAY;
-      const cmd = channelCommand('sale');
-      const id = cmd.payment.operation_reference!;
-      await ledger.create(id, cmd, at, { event: 'attempt' });
-      await ledger.transition(id, 'FAILED', { event: 'outcome' }, {}, at);
-      let refused = channelCommand('sale', {}, { operation_reference: id, amount: 2999, order_id: cmd.payment.order_id });
-      for (let n = 0; where === 'another shard' && shardOfPayment(refused.payment) === shardOfPayment(cmd.payment); n += 1) {
-        refused = channelCommand('sale', {}, { operation_reference: id, amount: 2999, order_id: `${cmd.payment.order_id}-other-${n}` });
-      }
+      const { id, refused, now, at } = await saleAndRefusedReuse(ledger, where === 'its shard', (base, n) => (n === 0 ? base : `${base}-other-${n - 1}`));
       const conflict = idempotencyConflictEvent(id, refused, commandDigest(refused), config);
       const { sequence } = await events.recordAndCheck(conflict, at);
       // Delivered, as the sender marks it: in no index of undelivered or set-aside events any more.
@@ -194,16 +199,7 @@ describe('retention of a delivered idempotency-conflict event (in no index of un
 
   it("deletes the counters of a dismissed one's payment, another order with no operation in the operation's shard", async () => {
     const { config, ledger, events } = setup();
-    const now = Date.now();
-    const at = now - 500 * DAY;
-    const cmd = channelCommand('sale');
-    const id = cmd.payment.operation_reference!;
-    await ledger.create(id, cmd, at, { event: 'attempt' });
-    await ledger.transition(id, 'FAILED', { event: 'outcome' }, {}, at);
-    let refused = channelCommand('sale', {}, { operation_reference: id, amount: 2999, order_id: `${cmd.payment.order_id}-s0` });
-    for (let n = 1; shardOfPayment(refused.payment) !== shardOfPayment(cmd.payment); n += 1) {
-      refused = channelCommand('sale', {}, { operation_reference: id, amount: 2999, order_id: `${cmd.payment.order_id}-s${n}` });
-    }
+    const { id, refused, now, at } = await saleAndRefusedReuse(ledger, true, (base, n) => `${base}-s${n}`);
     const conflict = idempotencyConflictEvent(id, refused, commandDigest(refused), config);
     const { sequence } = await events.recordAndCheck(conflict, at);
     expect(await events.setAside({ ...conflict, sequence }, 'rpc_-32602', at)).toBe(true);
@@ -237,16 +233,7 @@ describe('retention of a delivered idempotency-conflict event (in no index of un
 
   it('keeps the counters of a payment whose order still has an operation', async () => {
     const { config, ledger, events } = setup();
-    const now = Date.now();
-    const at = now - 500 * DAY;
-    const cmd = channelCommand('sale');
-    const id = cmd.payment.operation_reference!;
-    await ledger.create(id, cmd, at, { event: 'attempt' });
-    await ledger.transition(id, 'FAILED', { event: 'outcome' }, {}, at);
-    let refused = channelCommand('sale', {}, { operation_reference: id, amount: 2999, order_id: `${cmd.payment.order_id}-b` });
-    for (let n = 0; shardOfPayment(refused.payment) === shardOfPayment(cmd.payment); n += 1) {
-      refused = channelCommand('sale', {}, { operation_reference: id, amount: 2999, order_id: `${cmd.payment.order_id}-b${n}` });
-    }
+    const { id, refused, now, at } = await saleAndRefusedReuse(ledger, false, (base, n) => (n === 0 ? `${base}-b` : `${base}-b${n - 1}`));
     // Order B has an operation of its own (recent, live): its counters are that operation's too.
     const own = channelCommand('sale', {}, { order_id: refused.payment.order_id });
     await ledger.create(own.payment.operation_reference!, own, now, { event: 'attempt' });
