@@ -187,9 +187,10 @@ export function splitRefundEvent(plan: SplitTenderPlan, refund: StoredRefund, op
 
 /**
  * The FAIL `refunded` event of a split refund the bridge refused before sending anything (unknown split,
- * split not DONE, amount above what is left): the command echoed with the reason and the field.
+ * split not DONE, outside the split's scope, another currency, amount above what is left): the command echoed with
+ * the reason and `field`, the command's field at fault.
  */
-export function splitRefundRefusedEvent(refundId: string, command: PaymentCommand, reason: string, config: Config): PaymentEvent {
+export function splitRefundRefusedEvent(refundId: string, command: PaymentCommand, reason: string, field: string, config: Config): PaymentEvent {
   const eventId = `${refundId}.split-refund.refused`;
   return {
     eventId,
@@ -201,7 +202,7 @@ export function splitRefundRefusedEvent(refundId: string, command: PaymentComman
         operation_reference: refundId,
         status: 'FAIL',
         reason,
-        field: reason === 'amount_exceeds_refundable' ? 'payment.amount' : 'payment.gateway_key',
+        field,
         gateway_command: 'refund',
         gateway_response: { status: null, reference: null },
         gateway_response_time: 0,

@@ -4,7 +4,8 @@ import { AdjustmentStore } from '../adjustments/adjustment-store';
 import { Config } from '../config/config';
 import { PaymentCommand } from '../contracts/payment-command';
 import { DeliveryJobData } from '../delivery/delivery-queue';
-import { refundedOutsideBridgeOf } from '../delivery/operation-context';
+import { authorizationRefusals } from '../delivery/authorization-metrics';
+import { AUTHORIZATION_REFUSALS, refundedOutsideBridgeOf } from '../delivery/operation-context';
 import { PaymentEvent } from '../events/payment-event';
 import { errorClassOf, isDependencyOutage } from '../errors/dependency-outage';
 import { commandDigest } from '../ledger/command-digest';
@@ -17,7 +18,7 @@ import { ledgerStepOutcome } from './ledger-step-outcome';
 import { SplitTenderCoordinator } from './split-tender';
 import { FINAL_SPLIT_STATES } from './split-tender-decision';
 import { splitRefundEvent, splitRefundRefusedEvent, splitSettledEvent } from './split-tender-event';
-import { SplitTenderPlan, planDigest, planOf, refundReferences, stepReferences } from './split-tender-plan';
+import { SplitTenderPlan, planDigest, planOf, refundReferences, refundScopeField, stepReferences } from './split-tender-plan';
 import { OpenMember, StoredRefund, describeReferenceHolder, splitIdOf } from './split-tender-store';
 
 export interface SplitTenderServiceDeps {
@@ -46,6 +47,9 @@ export interface SplitTenderIntake {
    */
   startRefund(refundId: string, command: PaymentCommand): Promise<{ refused?: string; conflict?: { digest: string; existing: string } }>;
 }
+
+/** A split refund naming a split outside its scope: the reason an ordinary refund of another merchant's or order's payment gets. */
+const SCOPE_MISMATCH = AUTHORIZATION_REFUSALS.scope;
 
 /** What holds a split's id when an operation of the ledger does (the `state` of a refused start). */
 export const TAKEN_BY_OPERATION = 'operation';
@@ -167,11 +171,17 @@ export class SplitTenderService implements SplitTenderIntake {
   async startRefund(refundId: string, command: PaymentCommand): Promise<{ refused?: string; conflict?: { digest: string; existing: string } }> {
     const splitId = command.payment.gateway_key;
     const plan = await this.coordinator.store.plan(splitId);
-    const refusal = (reason: string) => this.refuse(refundId, command, reason);
-    if (!plan) return refusal('split_tender_not_found');
-    if (plan.currency !== command.payment.currency) return refusal('currency_mismatch');
+    const refusal = (reason: string, field: string) => this.refuse(refundId, command, reason, field);
+    if (!plan) return refusal('split_tender_not_found', 'payment.gateway_key');
+    // Its parts go out with the split's own gateways and accounts: never for a command of another merchant or order.
+    const outOfScope = refundScopeField(plan, command.payment);
+    if (outOfScope) {
+      authorizationRefusals().inc({ gateway: plan.card.gateway, reason: SCOPE_MISMATCH });
+      return refusal(SCOPE_MISMATCH, outOfScope);
+    }
+    if (plan.currency !== command.payment.currency) return refusal('currency_mismatch', 'payment.currency');
     const begun = await this.coordinator.beginRefund(plan, refundId, command.payment.amount, this.deps.config.splitTender.refundOrder, command);
-    if ('refused' in begun) return refusal(begun.refused);
+    if ('refused' in begun) return refusal(begun.refused, begun.refused === 'amount_exceeds_refundable' ? 'payment.amount' : 'payment.gateway_key');
     if ('conflict' in begun) return { conflict: { digest: commandDigest(command), existing: `split refund of ${begun.conflict}` } };
     if ('operation' in begun) return { conflict: { digest: commandDigest(command), existing: `${TAKEN_BY_OPERATION} of shard ${begun.operation}` } };
     if ('taken' in begun) return { conflict: { digest: commandDigest(command), existing: describeReferenceHolder(begun.taken) } };
@@ -186,9 +196,9 @@ export class SplitTenderService implements SplitTenderIntake {
     return {};
   }
 
-  private async refuse(refundId: string, command: PaymentCommand, reason: string): Promise<{ refused: string }> {
-    this.deps.logger.warn('split tender refund refused', { refund: refundId, split: command.payment.gateway_key, reason });
-    await this.deps.emit(splitRefundRefusedEvent(refundId, command, reason, this.deps.config));
+  private async refuse(refundId: string, command: PaymentCommand, reason: string, field: string): Promise<{ refused: string }> {
+    this.deps.logger.warn('split tender refund refused', { refund: refundId, split: command.payment.gateway_key, reason, field });
+    await this.deps.emit(splitRefundRefusedEvent(refundId, command, reason, field, this.deps.config));
     return { refused: reason };
   }
 

@@ -1,0 +1,139 @@
+import { Queue } from 'bullmq';
+import { Config } from '../../../src/config/config';
+import { PaymentCommand } from '../../../src/contracts/payment-command';
+import { DeliveryJobData, createDeliveryQueue } from '../../../src/delivery/delivery-queue';
+import { PaymentEvent } from '../../../src/events/payment-event';
+import { Ledger } from '../../../src/ledger/ledger';
+import { metricValue } from '../../../src/metrics/metrics-registry';
+import { RedisClient } from '../../../src/redis/redis-connection';
+import { SplitTenderService } from '../../../src/split-tender/split-tender-service';
+import { SplitTenderPlan } from '../../../src/split-tender/split-tender-plan';
+import { purgeNamespace } from '../../../harness/twins/local-stack/local-stack';
+import { captureLogger } from '../../support/capture-logger';
+import { testConfig, testNamespace } from '../../support/test-config';
+import { testRedis } from '../../support/test-redis';
+
+/**
+ * What the bridge checks of a split refund's command before it reserves or sends anything: it must name the split
+ * within its scope (a gateway and account of the split's tenders, its order) and in its currency; a refusal's FAIL
+ * `refunded` event names the field at fault.
+ */
+
+let config: Config;
+let redis: RedisClient;
+let queue: Queue<DeliveryJobData>;
+let ledger: Ledger;
+
+beforeAll(() => {
+  config = testConfig();
+  redis = testRedis(config);
+  queue = createDeliveryQueue(redis, config.redis.keyPrefix);
+  ledger = new Ledger(redis, config.redis.keyPrefix);
+});
+
+afterAll(async () => {
+  await queue.close();
+  redis.disconnect();
+  await purgeNamespace(config).catch(() => undefined);
+});
+
+/** A service whose events are kept, and its log lines. */
+function service(): { service: SplitTenderService; events: PaymentEvent[]; lines: string[] } {
+  const events: PaymentEvent[] = [];
+  const { logger, lines } = captureLogger();
+  const emit = async (event: PaymentEvent) => {
+    events.push(event);
+  };
+  return { service: new SplitTenderService({ config, ledger, redis, deliveryQueue: queue, emit, logger }), events, lines };
+}
+
+function plan(id: string, capture = true): SplitTenderPlan {
+  return {
+    id,
+    channel: 'web',
+    order_id: `O-${id}`,
+    currency: 'EUR',
+    total: 10000,
+    capture,
+    gift_card: { gateway: 'sim', gateway_account: 'acme-gifts', gateway_key: 'gc_tok', amount: 3000 },
+    card: { gateway: 'sim', gateway_account: 'acme', gateway_key: 'pm_card_visa' },
+    step_ids: 'namespaced',
+  };
+}
+
+function refund(p: SplitTenderPlan, refundId: string, amount: number, payment: Partial<PaymentCommand['payment']> = {}): PaymentCommand {
+  return {
+    version: 1,
+    command: 'refund',
+    channel: 'web',
+    received_at: new Date().toISOString(),
+    payment: {
+      gateway: p.card.gateway,
+      gateway_account: p.card.gateway_account,
+      gateway_key: p.id,
+      amount,
+      currency: p.currency,
+      order_id: p.order_id,
+      operation_reference: refundId,
+      split_tender: true,
+      ...payment,
+    },
+  };
+}
+
+/** A split recorded and moved to DONE (its steps are not read by the refusals before the reservation). */
+async function doneSplit(s: SplitTenderService, p: SplitTenderPlan): Promise<void> {
+  await s.coordinator.begin(p);
+  await s.coordinator.store.move(p.id, 'REDEEMING', 'DONE');
+  await s.coordinator.store.close({ kind: 'split', id: p.id });
+}
+
+describe('split refund checks before anything is reserved', () => {
+  it("a refund naming another merchant account, gateway or order than the split's is refused authorization_scope_mismatch naming the field: nothing reserved or sent, counted, logged", async () => {
+    const { service: s, events, lines } = service();
+    const p = plan(`scope-${testNamespace()}`);
+    await doneSplit(s, p);
+    const before = (await metricValue('pb_authorization_refusals_total', { gateway: 'sim', reason: 'authorization_scope_mismatch' })) ?? 0;
+    const cases: Array<[Partial<PaymentCommand['payment']>, string]> = [
+      [{ gateway_account: 'other-merchant' }, 'payment.gateway_account'],
+      [{ gateway: 'other' }, 'payment.gateway'],
+      [{ order_id: 'O-someone-else' }, 'payment.order_id'],
+      // The gift card's gateway with the card's account: no tender of the split is paid there.
+      [{ gateway_account: 'acme-gifts-x' }, 'payment.gateway_account'],
+    ];
+    for (const [i, [payment, field]] of cases.entries()) {
+      const refundId = `${p.id}.r${String.fromCharCode(97 + i)}`;
+      expect(await s.startRefund(refundId, refund(p, refundId, 1000, payment))).toEqual({ refused: 'authorization_scope_mismatch' });
+      const event = events.find((e) => e.eventId === `${refundId}.split-refund.refused`);
+      expect(event?.params.payment).toMatchObject({ status: 'FAIL', reason: 'authorization_scope_mismatch', field, operation_reference: refundId });
+      expect(await s.coordinator.store.refund(p.id, refundId)).toBeNull();
+      expect(lines.some((l) => l.includes('split tender refund refused') && l.includes(refundId) && l.includes(field))).toBe(true);
+    }
+    expect(await metricValue('pb_authorization_refusals_total', { gateway: 'sim', reason: 'authorization_scope_mismatch' })).toBe(before + cases.length);
+    // Nothing was reserved: the whole order is still refundable.
+    expect(await redis.hget(s.coordinator.store.key(p.id), 'refunded_card')).toBeNull();
+    expect(await redis.hget(s.coordinator.store.key(p.id), 'refunded_gift_card')).toBeNull();
+  });
+
+  it("a refund naming the gift card tender's gateway and account, or no order, is in scope", async () => {
+    const { service: s } = service();
+    const p = plan(`inscope-${testNamespace()}`);
+    await doneSplit(s, p);
+    expect(await s.startRefund(`${p.id}.ra`, refund(p, `${p.id}.ra`, 1000, { gateway_account: 'acme-gifts' }))).toEqual({});
+    expect(await s.startRefund(`${p.id}.rb`, refund(p, `${p.id}.rb`, 1000, { order_id: undefined }))).toEqual({});
+    expect(await s.coordinator.store.refund(p.id, `${p.id}.ra`)).toMatchObject({ card: 1000, gift_card: 0 });
+  });
+
+  it('a refund in another currency than the split is refused currency_mismatch naming payment.currency', async () => {
+    const { service: s, events } = service();
+    const p = plan(`cur-${testNamespace()}`);
+    await doneSplit(s, p);
+    const refundId = `${p.id}.r`;
+    expect(await s.startRefund(refundId, refund(p, refundId, 1000, { currency: 'USD' }))).toEqual({ refused: 'currency_mismatch' });
+    expect(events.find((e) => e.eventId === `${refundId}.split-refund.refused`)?.params.payment).toMatchObject({
+      status: 'FAIL',
+      reason: 'currency_mismatch',
+      field: 'payment.currency',
+    });
+  });
+});
