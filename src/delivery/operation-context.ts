@@ -1792,6 +1792,17 @@ export function leftToRefund(auth: OperationRecord, dependents: readonly Depende
 }
 
 /**
+ * What a refund of payment `auth` may give back before the refunds of it (`capturedToRefund`: a sale's amount, none
+ * once its PSP undid it; an authorization's succeeded captures, none the PSP undid), minor units of the order's
+ * currency; null when that cannot be summed (`closedUnregistered`, or a record from before dependents were
+ * registered: no digest). A split tender refund caps each tender's part with it (`split-tender-service.ts`). Pure.
+ */
+export function collectedForRefund(auth: OperationRecord, dependents: readonly DependentSummary[]): number | null {
+  if (auth.digest === undefined || closedUnregistered(auth, dependents)) return null;
+  return capturedToRefund(auth, dependents);
+}
+
+/**
  * The `reason` of the `capture_failed` adjustment the webhook records for a sale its PSP cancelled-or-refunded itself
  * (`webhooks/psp-reversal.ts`, `reversalAsFailure`: the outcome's `gatewayStatus`, Adyen's event code). Of a sale
  * captured, Adyen's `CANCEL_OR_REFUND` is a refund at the PSP (of what was left to refund), not a capture that failed.

@@ -5,7 +5,7 @@ import { Config } from '../config/config';
 import { PaymentCommand } from '../contracts/payment-command';
 import { DeliveryJobData } from '../delivery/delivery-queue';
 import { authorizationRefusals } from '../delivery/authorization-metrics';
-import { AUTHORIZATION_REFUSALS, refundedOutsideBridgeOf } from '../delivery/operation-context';
+import { AUTHORIZATION_REFUSALS, collectedForRefund, refundedOutsideBridgeOf } from '../delivery/operation-context';
 import { PaymentEvent } from '../events/payment-event';
 import { errorClassOf, isDependencyOutage } from '../errors/dependency-outage';
 import { commandDigest } from '../ledger/command-digest';
@@ -123,6 +123,11 @@ export class SplitTenderService implements SplitTenderIntake {
       refundedOutside: async (id) => {
         const card = await deps.ledger.get(id);
         return card ? refundedOutsideBridgeOf(card, deps.ledger) : 0;
+      },
+      collected: async (id) => {
+        const step = await deps.ledger.get(id);
+        if (step?.state !== 'SUCCEEDED') return null;
+        return collectedForRefund(step, step.command === 'sale' ? [] : await deps.ledger.dependentsOf(id));
       },
     });
   }

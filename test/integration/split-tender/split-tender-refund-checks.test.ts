@@ -7,7 +7,7 @@ import { Ledger } from '../../../src/ledger/ledger';
 import { metricValue } from '../../../src/metrics/metrics-registry';
 import { RedisClient } from '../../../src/redis/redis-connection';
 import { SplitTenderService } from '../../../src/split-tender/split-tender-service';
-import { SplitTenderPlan } from '../../../src/split-tender/split-tender-plan';
+import { SplitTenderPlan, cardAmount, stepCommand, stepReferences } from '../../../src/split-tender/split-tender-plan';
 import { purgeNamespace } from '../../../harness/twins/local-stack/local-stack';
 import { captureLogger } from '../../support/capture-logger';
 import { testConfig, testNamespace } from '../../support/test-config';
@@ -16,7 +16,8 @@ import { testRedis } from '../../support/test-redis';
 /**
  * What the bridge checks of a split refund's command before it reserves or sends anything: it must name the split
  * within its scope (a gateway and account of the split's tenders, its order) and in its currency; a refusal's FAIL
- * `refunded` event names the field at fault.
+ * `refunded` event names the field at fault. What each tender may give back: of an `authorize` split, what the OMS
+ * captured of it.
  */
 
 let config: Config;
@@ -135,5 +136,77 @@ describe('split refund checks before anything is reserved', () => {
       reason: 'currency_mismatch',
       field: 'payment.currency',
     });
+  });
+});
+
+/** A step of `p` recorded SUCCEEDED in the ledger for `confirmed` (the PSP's figure). */
+async function succeededStep(p: SplitTenderPlan, part: 'gift_card' | 'card', confirmed: number): Promise<string> {
+  const refs = stepReferences(p);
+  const id = part === 'card' ? refs.card : refs.giftCard;
+  const asked = part === 'card' ? cardAmount(p) : p.gift_card.amount;
+  await ledger.create(id, stepCommand(p, p.capture === true ? 'sale' : 'authorize', id, part, asked), Date.now(), { event: 'attempt', gateway: 'sim' });
+  await ledger.transitionAndGet(
+    id,
+    'SUCCEEDED',
+    { event: 'outcome', status: 'SUCCESS' },
+    { gatewayReference: `psp_${id}`, confirmedAmount: confirmed, confirmedCurrency: p.currency },
+    { reference: { gateway: 'sim', reference: `psp_${id}` } },
+  );
+  return id;
+}
+
+/** A capture of `amount` of authorization `authId` (named by our id, as the OMS does), recorded SUCCEEDED. */
+async function captured(p: SplitTenderPlan, authId: string, captureId: string, amount: number): Promise<void> {
+  const part = authId === stepReferences(p).card ? 'card' : 'gift_card';
+  const command: PaymentCommand = { ...stepCommand(p, 'capture', captureId, part, amount, { key: authId }) };
+  await ledger.create(captureId, command, Date.now(), { event: 'attempt' });
+  await ledger.authorizationView(authId, captureId);
+  await ledger.transition(
+    captureId,
+    'SUCCEEDED',
+    { event: 'outcome' },
+    { gatewayReference: `cap_${captureId}`, closesAuthorization: { gateway: 'sim', key: authId } },
+  );
+}
+
+describe('what a refund of an authorize split may give back per tender', () => {
+  it('is what the OMS captured of each authorization, not what it holds: the card captured in part, the rest goes to the gift card', async () => {
+    const { service: s, lines } = service();
+    const p = plan(`capt-${testNamespace()}`, false);
+    await doneSplit(s, p);
+    const gc = await succeededStep(p, 'gift_card', 3000);
+    const card = await succeededStep(p, 'card', 7000);
+    // The OMS shipped part of the order: 5000 of the card's 7000 captured, the gift card's 3000 in full.
+    await captured(p, card, `${p.id}-cap-card`, 5000);
+    await captured(p, gc, `${p.id}-cap-gc`, 3000);
+    // 8000 is all that was collected: card first takes the card's 5000, the gift card the rest.
+    const before = (await metricValue('pb_authorization_refusals_total', { gateway: 'sim', reason: 'amount_exceeds_captured' })) ?? 0;
+    expect(await s.startRefund(`${p.id}.ra`, refund(p, `${p.id}.ra`, 8001))).toEqual({ refused: 'amount_exceeds_refundable' });
+    expect(await metricValue('pb_authorization_refusals_total', { gateway: 'sim', reason: 'amount_exceeds_captured' })).toBe(before + 1);
+    expect(lines.some((l) => l.includes('more than was captured of its authorizations') && l.includes('"card_captured":5000'))).toBe(true);
+    expect(await s.startRefund(`${p.id}.rb`, refund(p, `${p.id}.rb`, 8000))).toEqual({});
+    expect(await s.coordinator.store.refund(p.id, `${p.id}.rb`)).toMatchObject({ card: 5000, gift_card: 3000 });
+  });
+
+  it('nothing captured yet: a refund is refused amount_exceeds_refundable, nothing reserved or sent (an authorization is cancelled, not refunded)', async () => {
+    const { service: s, events } = service();
+    const p = plan(`uncapt-${testNamespace()}`, false);
+    await doneSplit(s, p);
+    await succeededStep(p, 'gift_card', 3000);
+    await succeededStep(p, 'card', 7000);
+    const refundId = `${p.id}.r`;
+    expect(await s.startRefund(refundId, refund(p, refundId, 1000))).toEqual({ refused: 'amount_exceeds_refundable' });
+    expect(events.find((e) => e.eventId === `${refundId}.split-refund.refused`)?.params.payment).toMatchObject({ field: 'payment.amount' });
+    expect(await s.coordinator.store.refund(p.id, refundId)).toBeNull();
+  });
+
+  it('a sale split gives back what its PSPs confirmed, as before', async () => {
+    const { service: s } = service();
+    const p = plan(`sale-${testNamespace()}`, true);
+    await doneSplit(s, p);
+    await succeededStep(p, 'gift_card', 3000);
+    await succeededStep(p, 'card', 7000);
+    expect(await s.startRefund(`${p.id}.r`, refund(p, `${p.id}.r`, 10000))).toEqual({});
+    expect(await s.coordinator.store.refund(p.id, `${p.id}.r`)).toMatchObject({ card: 7000, gift_card: 3000 });
   });
 });
