@@ -1803,6 +1803,14 @@ export function collectedForRefund(auth: OperationRecord, dependents: readonly D
 }
 
 /**
+ * The refunds among `dependents` that gave money back (succeeded, or done by the PSP after a recorded failure, none it
+ * undid: what a refund check sums), each with its amount in minor units of the order's currency. Pure.
+ */
+export function refundsGivenBack(dependents: readonly DependentSummary[]): Array<{ id: string; amount: number }> {
+  return dependents.filter((d) => settled(d, 'refund')).map((d) => ({ id: d.id, amount: d.amount }));
+}
+
+/**
  * The `reason` of the `capture_failed` adjustment the webhook records for a sale its PSP cancelled-or-refunded itself
  * (`webhooks/psp-reversal.ts`, `reversalAsFailure`: the outcome's `gatewayStatus`, Adyen's event code). Of a sale
  * captured, Adyen's `CANCEL_OR_REFUND` is a refund at the PSP (of what was left to refund), not a capture that failed.

@@ -5,7 +5,7 @@ import { Config } from '../config/config';
 import { PaymentCommand } from '../contracts/payment-command';
 import { DeliveryJobData } from '../delivery/delivery-queue';
 import { authorizationRefusals } from '../delivery/authorization-metrics';
-import { AUTHORIZATION_REFUSALS, collectedForRefund, refundedOutsideBridgeOf } from '../delivery/operation-context';
+import { AUTHORIZATION_REFUSALS, collectedForRefund, refundedOutsideBridgeOf, refundsGivenBack } from '../delivery/operation-context';
 import { PaymentEvent } from '../events/payment-event';
 import { errorClassOf, isDependencyOutage } from '../errors/dependency-outage';
 import { commandDigest } from '../ledger/command-digest';
@@ -18,7 +18,7 @@ import { ledgerStepOutcome } from './ledger-step-outcome';
 import { SplitTenderCoordinator } from './split-tender';
 import { FINAL_SPLIT_STATES } from './split-tender-decision';
 import { splitRefundEvent, splitRefundRefusedEvent, splitSettledEvent } from './split-tender-event';
-import { SplitTenderPlan, planDigest, planOf, refundReferences, refundScopeField, stepReferences } from './split-tender-plan';
+import { SplitTenderPlan, planDigest, planOf, refundIdOfPart, refundReferences, refundScopeField, stepReferences } from './split-tender-plan';
 import { OpenMember, StoredRefund, describeReferenceHolder, splitIdOf } from './split-tender-store';
 
 export interface SplitTenderServiceDeps {
@@ -124,12 +124,30 @@ export class SplitTenderService implements SplitTenderIntake {
         const card = await deps.ledger.get(id);
         return card ? refundedOutsideBridgeOf(card, deps.ledger) : 0;
       },
-      collected: async (id) => {
-        const step = await deps.ledger.get(id);
-        if (step?.state !== 'SUCCEEDED') return null;
-        return collectedForRefund(step, step.command === 'sale' ? [] : await deps.ledger.dependentsOf(id));
-      },
+      collected: (id, splitId) => this.collected(id, splitId),
     });
+  }
+
+  /**
+   * What a refund of split `splitId`'s step `id` may give back before the split's own refunds: what was collected
+   * (`collectedForRefund`) less what refunds of it that are no part of the split's refunds gave back (the OMS may refund
+   * a step by its reference, as it captures one). Null when it cannot be told.
+   */
+  private async collected(id: string, splitId: string): Promise<number | null> {
+    const step = await this.deps.ledger.get(id);
+    if (step?.state !== 'SUCCEEDED') return null;
+    const dependents = await this.deps.ledger.dependentsOf(id);
+    const collected = collectedForRefund(step, dependents);
+    if (collected === null) return null;
+    let elsewhere = 0;
+    for (const refund of refundsGivenBack(dependents)) {
+      // A part of one of the split's own refunds is already in its reservations (`refunded_card`, `refunded_gift_card`).
+      const refundId = refundIdOfPart(refund.id);
+      const own = refundId === null ? null : await this.coordinator.store.refund(splitId, refundId);
+      if (own && Object.values(refundReferences(own)).includes(refund.id)) continue;
+      elsewhere += refund.amount;
+    }
+    return collected - elsewhere;
   }
 
   /** Records a step as an operation (idempotent by its reference) and queues its delivery when it is new. */

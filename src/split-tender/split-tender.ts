@@ -80,12 +80,13 @@ export interface SplitTenderPorts {
    */
   refundedOutside?(operationId: string): Promise<number>;
   /**
-   * What a refund of a step's payment operation may give back before its refunds, minor units of the order's
-   * currency (`collectedForRefund`): a sale's confirmed amount, an authorization's succeeded captures (an `authorize`
-   * split is captured per tender by the OMS, in part or not yet); null when it cannot be told (not recorded, not
-   * SUCCEEDED, closed by a command the ledger did not register). Absent or null: what the PSP confirmed of the step.
+   * What a refund of split `splitId`'s step `operationId` may give back before the split's own refunds, minor units of
+   * the order's currency: what was collected (`collectedForRefund`: a sale's confirmed amount, an authorization's
+   * succeeded captures; an `authorize` split is captured per tender by the OMS, in part or not yet) less what other
+   * refunds of that operation gave back (an OMS refund naming the step); null when it cannot be told (not recorded,
+   * not SUCCEEDED, closed by a command the ledger did not register). Absent or null: what the PSP confirmed of the step.
    */
-  collected?(operationId: string): Promise<number | null>;
+  collected?(operationId: string, splitId: string): Promise<number | null>;
 }
 
 function startedTotal() {
@@ -295,14 +296,15 @@ export class SplitTenderCoordinator {
     // less what failed refund parts gave back after all (their reservation was released when they failed).
     // Less what the PSP refunded of the card part outside the bridge (a Customer Area or Dashboard refund), as a refund
     // of ours of that payment counts it (`refundedOutsideBridge`).
-    // Of an `authorize` split, only what the OMS captured of each tender: a refund beyond it would be refused at its
-    // part's delivery (amount_exceeds_captured), the refund failing where the other tender could have given it back.
+    // Of an `authorize` split, only what the OMS captured of each tender, and never what other refunds of a tender's
+    // operation gave back: a part beyond it would be refused at its delivery (amount_exceeds_captured), the refund
+    // failing where the other tender could have given it back.
     const refs = stepReferences(plan);
     const late = await this.refundedAfterFailure(plan);
     const outside = cardAmount(plan) > 0 && this.ports.refundedOutside ? await this.ports.refundedOutside(refs.card) : 0;
     const held = {
-      card: cardAmount(plan) > 0 ? await this.heldBy(refs.card, cardAmount(plan)) : null,
-      gift_card: await this.heldBy(refs.giftCard, plan.gift_card.amount),
+      card: cardAmount(plan) > 0 ? await this.heldBy(plan, refs.card, cardAmount(plan)) : null,
+      gift_card: await this.heldBy(plan, refs.giftCard, plan.gift_card.amount),
     };
     const caps = {
       card: (held.card?.refundable ?? 0) - late.card - outside,
@@ -313,7 +315,7 @@ export class SplitTenderCoordinator {
     if (uncaptured > 0 && 'refused' in begun && begun.refused === 'amount_exceeds_refundable') {
       // Counted as the card part's delivery counted it before (when only the uncaptured part kept it from fitting).
       if (amount <= Number(begun.detail) + uncaptured) authorizationRefusals().inc({ gateway: plan.card.gateway, reason: AUTHORIZATION_REFUSALS.refund });
-      this.ports.logger.warn('split tender refund refused: more than was captured of its authorizations', {
+      this.ports.logger.warn('split tender refund refused: more than was captured of its tenders, less their other refunds', {
         split: plan.id,
         refund: refundId,
         amount,
@@ -341,11 +343,12 @@ export class SplitTenderCoordinator {
 
   /**
    * What a step's payment operation holds (`confirmed`: what its PSP confirmed, else the `planned` part) and what a
-   * refund of it may give back before its refunds (`refundable`: of that, what was collected, {@link SplitTenderPorts.collected}).
+   * refund of it may give back before the split's own refunds (`refundable`: of that, what was collected less other
+   * refunds of it, {@link SplitTenderPorts.collected}).
    */
-  private async heldBy(operationId: string, planned: number): Promise<{ confirmed: number; refundable: number }> {
+  private async heldBy(plan: SplitTenderPlan, operationId: string, planned: number): Promise<{ confirmed: number; refundable: number }> {
     const confirmed = confirmedOrPlanned(await this.ports.outcome(operationId), planned);
-    const collected = this.ports.collected ? await this.ports.collected(operationId) : null;
+    const collected = this.ports.collected ? await this.ports.collected(operationId, plan.id) : null;
     return { confirmed, refundable: collected === null ? confirmed : Math.min(confirmed, collected) };
   }
 

@@ -7,7 +7,7 @@ import { Ledger } from '../../../src/ledger/ledger';
 import { metricValue } from '../../../src/metrics/metrics-registry';
 import { RedisClient } from '../../../src/redis/redis-connection';
 import { SplitTenderService } from '../../../src/split-tender/split-tender-service';
-import { SplitTenderPlan, cardAmount, stepCommand, stepReferences } from '../../../src/split-tender/split-tender-plan';
+import { SplitTenderPlan, cardAmount, refundReferences, stepCommand, stepReferences } from '../../../src/split-tender/split-tender-plan';
 import { purgeNamespace } from '../../../harness/twins/local-stack/local-stack';
 import { captureLogger } from '../../support/capture-logger';
 import { testConfig, testNamespace } from '../../support/test-config';
@@ -155,18 +155,14 @@ async function succeededStep(p: SplitTenderPlan, part: 'gift_card' | 'card', con
   return id;
 }
 
-/** A capture of `amount` of authorization `authId` (named by our id, as the OMS does), recorded SUCCEEDED. */
-async function captured(p: SplitTenderPlan, authId: string, captureId: string, amount: number): Promise<void> {
+/** A capture (or refund) of `amount` of step `authId` (named by our id, as the OMS does), recorded SUCCEEDED. */
+async function captured(p: SplitTenderPlan, authId: string, captureId: string, amount: number, type: 'capture' | 'refund' = 'capture'): Promise<void> {
   const part = authId === stepReferences(p).card ? 'card' : 'gift_card';
-  const command: PaymentCommand = { ...stepCommand(p, 'capture', captureId, part, amount, { key: authId }) };
+  const command: PaymentCommand = { ...stepCommand(p, type, captureId, part, amount, { key: authId }) };
   await ledger.create(captureId, command, Date.now(), { event: 'attempt' });
   await ledger.authorizationView(authId, captureId);
-  await ledger.transition(
-    captureId,
-    'SUCCEEDED',
-    { event: 'outcome' },
-    { gatewayReference: `cap_${captureId}`, closesAuthorization: { gateway: 'sim', key: authId } },
-  );
+  const closes = type === 'capture' ? { closesAuthorization: { gateway: 'sim', key: authId } } : {};
+  await ledger.transition(captureId, 'SUCCEEDED', { event: 'outcome' }, { gatewayReference: `psp_${captureId}`, ...closes });
 }
 
 describe('what a refund of an authorize split may give back per tender', () => {
@@ -183,7 +179,7 @@ describe('what a refund of an authorize split may give back per tender', () => {
     const before = (await metricValue('pb_authorization_refusals_total', { gateway: 'sim', reason: 'amount_exceeds_captured' })) ?? 0;
     expect(await s.startRefund(`${p.id}.ra`, refund(p, `${p.id}.ra`, 8001))).toEqual({ refused: 'amount_exceeds_refundable' });
     expect(await metricValue('pb_authorization_refusals_total', { gateway: 'sim', reason: 'amount_exceeds_captured' })).toBe(before + 1);
-    expect(lines.some((l) => l.includes('more than was captured of its authorizations') && l.includes('"card_captured":5000'))).toBe(true);
+    expect(lines.some((l) => l.includes('more than was captured of its tenders') && l.includes('"card_captured":5000'))).toBe(true);
     expect(await s.startRefund(`${p.id}.rb`, refund(p, `${p.id}.rb`, 8000))).toEqual({});
     expect(await s.coordinator.store.refund(p.id, `${p.id}.rb`)).toMatchObject({ card: 5000, gift_card: 3000 });
   });
@@ -198,6 +194,25 @@ describe('what a refund of an authorize split may give back per tender', () => {
     expect(await s.startRefund(refundId, refund(p, refundId, 1000))).toEqual({ refused: 'amount_exceeds_refundable' });
     expect(events.find((e) => e.eventId === `${refundId}.split-refund.refused`)?.params.payment).toMatchObject({ field: 'payment.amount' });
     expect(await s.coordinator.store.refund(p.id, refundId)).toBeNull();
+  });
+
+  it("less what refunds of a tender's own operation gave back outside the split's refunds (an OMS refund of `_<id>.card`); the split's own refund parts are counted once", async () => {
+    const { service: s } = service();
+    const p = plan(`ord-${testNamespace()}`, true);
+    await doneSplit(s, p);
+    await succeededStep(p, 'gift_card', 3000);
+    const card = await succeededStep(p, 'card', 7000);
+    // The OMS refunded 2000 of the card part by an ordinary refund naming the step.
+    await captured(p, card, `${p.id}-refund-card`, 2000, 'refund');
+    // A split refund of 1000, its card part done.
+    const r1 = `${p.id}.ra`;
+    expect('refund' in (await s.coordinator.beginRefund(p, r1, 1000, 'card_first', null))).toBe(true);
+    await captured(p, card, refundReferences({ refundId: r1, stepIds: 'namespaced' }).card, 1000, 'refund');
+    await s.coordinator.store.finishRefund(p.id, r1, 'REFUNDED', { card: 0, gift_card: 0 });
+    // Left: the card's 7000 less 2000 and 1000, the gift card's 3000.
+    expect(await s.startRefund(`${p.id}.rb`, refund(p, `${p.id}.rb`, 7001))).toEqual({ refused: 'amount_exceeds_refundable' });
+    expect(await s.startRefund(`${p.id}.rc`, refund(p, `${p.id}.rc`, 7000))).toEqual({});
+    expect(await s.coordinator.store.refund(p.id, `${p.id}.rc`)).toMatchObject({ card: 4000, gift_card: 3000 });
   });
 
   it('a sale split gives back what its PSPs confirmed, as before', async () => {
