@@ -321,9 +321,9 @@ export class SplitTenderCoordinator {
         amount,
         refundable: Number(begun.detail),
         card_confirmed: held.card?.confirmed ?? 0,
-        card_captured: held.card?.refundable ?? 0,
+        card_refundable: held.card?.refundable ?? 0,
         gift_card_confirmed: held.gift_card.confirmed,
-        gift_card_captured: held.gift_card.refundable,
+        gift_card_refundable: held.gift_card.refundable,
       });
     }
     if (outside > 0 && 'refused' in begun && begun.refused === 'amount_exceeds_refundable') {

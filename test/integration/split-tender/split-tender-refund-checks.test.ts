@@ -179,7 +179,7 @@ describe('what a refund of an authorize split may give back per tender', () => {
     const before = (await metricValue('pb_authorization_refusals_total', { gateway: 'sim', reason: 'amount_exceeds_captured' })) ?? 0;
     expect(await s.startRefund(`${p.id}.ra`, refund(p, `${p.id}.ra`, 8001))).toEqual({ refused: 'amount_exceeds_refundable' });
     expect(await metricValue('pb_authorization_refusals_total', { gateway: 'sim', reason: 'amount_exceeds_captured' })).toBe(before + 1);
-    expect(lines.some((l) => l.includes('more than was captured of its tenders') && l.includes('"card_captured":5000'))).toBe(true);
+    expect(lines.some((l) => l.includes('more than was captured of its tenders') && l.includes('"card_refundable":5000'))).toBe(true);
     expect(await s.startRefund(`${p.id}.rb`, refund(p, `${p.id}.rb`, 8000))).toEqual({});
     expect(await s.coordinator.store.refund(p.id, `${p.id}.rb`)).toMatchObject({ card: 5000, gift_card: 3000 });
   });
