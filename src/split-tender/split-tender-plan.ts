@@ -146,10 +146,19 @@ export function planOf(id: string, command: PaymentCommand): SplitTenderPlan {
  * another merchant's account or another order would otherwise give back money of a payment it does not own, which an
  * ordinary refund of an authorization is refused for (`authorization_scope_mismatch`, `scopeRefusal`). Pure.
  */
-export function refundScopeField(plan: SplitTenderPlan, payment: Pick<Payment, 'gateway' | 'gateway_account' | 'order_id'>): string | null {
-  const tenders = [plan.card, plan.gift_card];
-  if (!tenders.some((t) => t.gateway === payment.gateway)) return 'payment.gateway';
-  if (!tenders.some((t) => t.gateway === payment.gateway && t.gateway_account === payment.gateway_account)) return 'payment.gateway_account';
+export function refundScopeField(
+  plan: SplitTenderPlan,
+  payment: Pick<Payment, 'gateway' | 'gateway_account' | 'order_id'>,
+  /** The gateway each tender's step was routed to, where known: the OMS may name it, as its step's event did (`payment.routing`). */
+  routed: Partial<Record<TenderPart, string>> = {},
+): string | null {
+  const tenders = [
+    { ...plan.card, routed: routed.card },
+    { ...plan.gift_card, routed: routed.gift_card },
+  ];
+  const named = (t: (typeof tenders)[number]) => t.gateway === payment.gateway || t.routed === payment.gateway;
+  if (!tenders.some(named)) return 'payment.gateway';
+  if (!tenders.some((t) => named(t) && t.gateway_account === payment.gateway_account)) return 'payment.gateway_account';
   const splitHasOrder = plan.order_id !== plan.id;
   if (payment.order_id !== undefined && splitHasOrder && payment.order_id !== plan.order_id) return 'payment.order_id';
   return null;

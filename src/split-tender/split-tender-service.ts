@@ -10,6 +10,7 @@ import { PaymentEvent } from '../events/payment-event';
 import { errorClassOf, isDependencyOutage } from '../errors/dependency-outage';
 import { commandDigest } from '../ledger/command-digest';
 import { Ledger, OperationRecord } from '../ledger/ledger';
+import { gatewayOf } from '../ledger/routing-record';
 import { Logger } from '../logging/logger';
 import { counter, gauge } from '../metrics/metrics-registry';
 import { bullJobId } from '../queueing/job-id';
@@ -197,7 +198,7 @@ export class SplitTenderService implements SplitTenderIntake {
     const refusal = (reason: string, field: string) => this.refuse(refundId, command, reason, field);
     if (!plan) return refusal('split_tender_not_found', 'payment.gateway_key');
     // Its parts go out with the split's own gateways and accounts: never for a command of another merchant or order.
-    const outOfScope = refundScopeField(plan, command.payment);
+    const outOfScope = refundScopeField(plan, command.payment) && refundScopeField(plan, command.payment, await this.routedGateways(plan));
     if (outOfScope) {
       authorizationRefusals().inc({ gateway: plan.card.gateway, reason: SCOPE_MISMATCH });
       return refusal(SCOPE_MISMATCH, outOfScope);
@@ -217,6 +218,13 @@ export class SplitTenderService implements SplitTenderIntake {
     });
     this.kick({ kind: 'refund', splitId: plan.id, refundId });
     return {};
+  }
+
+  /** The gateway each tender's step was routed to (read only for a refund that names neither tender's own gateway and account). */
+  private async routedGateways(plan: SplitTenderPlan): Promise<{ card?: string; gift_card?: string }> {
+    const refs = stepReferences(plan);
+    const [card, giftCard] = [await this.deps.ledger.get(refs.card), await this.deps.ledger.get(refs.giftCard)];
+    return { ...(card ? { card: gatewayOf(card) } : {}), ...(giftCard ? { gift_card: gatewayOf(giftCard) } : {}) };
   }
 
   private async refuse(refundId: string, command: PaymentCommand, reason: string, field: string): Promise<{ refused: string }> {

@@ -125,6 +125,17 @@ describe('split refund checks before anything is reserved', () => {
     expect(await s.coordinator.store.refund(p.id, `${p.id}.ra`)).toMatchObject({ card: 1000, gift_card: 0 });
   });
 
+  it("a refund naming the gateway the card part was routed to (as its step's event reported it) is in scope", async () => {
+    const { service: s } = service();
+    const p = plan(`routed-${testNamespace()}`);
+    await doneSplit(s, p);
+    const card = stepReferences(p).card;
+    const routing = { gateway: 'sim-b', requested: 'sim', candidates: ['sim', 'sim-b'], index: 1, decisions: [] };
+    await ledger.create(card, stepCommand(p, 'sale', card, 'card', cardAmount(p)), Date.now(), undefined, { routing });
+    expect(await s.startRefund(`${p.id}.ra`, refund(p, `${p.id}.ra`, 1000, { gateway: 'sim-b' }))).toEqual({});
+    expect(await s.startRefund(`${p.id}.rb`, refund(p, `${p.id}.rb`, 1000, { gateway: 'sim-c' }))).toEqual({ refused: 'authorization_scope_mismatch' });
+  });
+
   it('a refund in another currency than the split is refused currency_mismatch naming payment.currency', async () => {
     const { service: s, events } = service();
     const p = plan(`cur-${testNamespace()}`);

@@ -48,6 +48,12 @@ describe('split refund scope', () => {
     expect(refundScopeField(plan, { gateway: 'stripe', gateway_account: 'acct_1', order_id: 'O-2' })).toBe('payment.order_id');
   });
 
+  it("takes the gateway a tender was routed to, with that tender's account", () => {
+    expect(refundScopeField(plan, { gateway: 'adyen', gateway_account: 'acct_1' })).toBe('payment.gateway_account');
+    expect(refundScopeField(plan, { gateway: 'cybersource', gateway_account: 'acct_1' }, { card: 'cybersource' })).toBeNull();
+    expect(refundScopeField(plan, { gateway: 'cybersource', gateway_account: 'Gifts' }, { card: 'cybersource' })).toBe('payment.gateway_account');
+  });
+
   it('a split started without an order id (its own id stands for it) takes a refund naming any order, as an authorization without one does', () => {
     expect(refundScopeField({ ...plan, order_id: 's-1' }, { gateway: 'stripe', gateway_account: 'acct_1', order_id: 'O-9' })).toBeNull();
   });
