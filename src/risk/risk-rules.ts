@@ -34,8 +34,10 @@ export function velocityCounter(limit: Pick<VelocityLimit, 'by' | 'windowMs'>): 
 /** What the Redis counters said about one payment. */
 export interface RiskCounts {
   /**
-   * Authorizations in the current window per counter (`velocityCounter`: each limit's own window, never another
-   * window's count), this one included (absent: no value for its dimension, or not counted).
+   * Authorizations within the window before now (sliding: the last `window_ms`) per counter (`velocityCounter`: each
+   * limit's own window, never another window's count), this one included (absent: no value for its dimension, or not
+   * counted). Above the largest `max_count` of a counter's limits a count may be capped (at that `max_count` + 2): the
+   * counter keeps no more members than a decision needs.
    */
   velocity: Partial<Record<string, number>>;
   /** Whether the token was seen for the first time (absent: not asked). */
