@@ -2,7 +2,7 @@ import { createHmac } from 'node:crypto';
 import { RedisClient } from '../redis/redis-connection';
 import { Payment } from '../contracts/payment-command';
 import { LuaScript, luaInputs } from '../redis/lua-script';
-import { RiskConfig, RiskCounts, VelocityDimension, VelocityLimit, needsTokenCheck, velocityCounter, velocityValue } from './risk-rules';
+import { RiskConfig, RiskCounts, VelocityDimension, VelocityLimit, needsTokenCheck, velocityCounter, velocityKeep, velocityValue } from './risk-rules';
 
 /**
  * Counts, in ONE script: KEYS[1] the operation's mark, KEYS[2..] one sliding-window counter (a sorted set: members the
@@ -100,10 +100,7 @@ export class RiskCounters {
     private readonly config: RiskConfig,
     private readonly hashKey: string,
   ) {
-    for (const limit of config.velocity) {
-      const name = velocityCounter(limit);
-      this.keep.set(name, Math.max(this.keep.get(name) ?? 0, limit.maxCount + 1));
-    }
+    for (const limit of config.velocity) this.keep.set(velocityCounter(limit), velocityKeep(config, velocityCounter(limit)));
   }
 
   /** The keyed hash of a value, as it appears in keys (hex, 32 characters: 128 bits). */

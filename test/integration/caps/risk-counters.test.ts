@@ -228,6 +228,20 @@ describe('the risk stage on velocity, against real Redis', () => {
     expect((await stage.decide(authorize('op-e', 'cust-slide', NOW + 119 * minute))).verdict).toBe('continue');
   });
 
+  test('a flood: a refusal whose count the trimmed counter can only bound tells the OMS a floor ("at least"), never a smaller count as the count', async () => {
+    const stage = hourLimit(3);
+    const refused: string[] = [];
+    for (let i = 0; i < 10; i += 1) {
+      const r = await stage.decide(authorize(`op-flood-${String.fromCharCode(97 + i)}`, 'cust-flood', NOW + i));
+      if (r.verdict === 'refuse') refused.push(String(r.decision.details?.risk_signals));
+    }
+    // The 4th is exact; the 5th to the 10th (5 to 10 within the hour) read 5 from a set kept to 4 members.
+    expect(refused).toEqual([
+      '4 authorizations by customer within 3600000 ms (max 3)',
+      ...Array.from({ length: 6 }, () => 'at least 5 authorizations by customer within 3600000 ms (max 3)'),
+    ]);
+  });
+
   test('sliding window: max_count at the end of one fixed hour and one just after its boundary is refused (2 x max_count never pass)', async () => {
     const stage = hourLimit(3);
     // NOW is 10:00:00.000, a multiple of the hour: three at 09:59:57-59, then one at 10:00:00.001.
@@ -315,7 +329,11 @@ describe('sliding velocity windows, counted in Redis', () => {
     expect(details[1]).toEqual([]);
     expect(details[2]).toEqual(['3 authorizations by customer within 60000 ms (max 2)']);
     expect(details[5]).toEqual(['6 authorizations by customer within 60000 ms (max 2)', '6 authorizations by customer within 60000 ms (max 5)']);
-    expect(details[6]).toEqual(['7 authorizations by customer within 60000 ms (max 2)', '7 authorizations by customer within 60000 ms (max 5)']);
+    // Above what the set keeps (6), a count is told as a floor.
+    expect(details[6]).toEqual([
+      'at least 7 authorizations by customer within 60000 ms (max 2)',
+      'at least 7 authorizations by customer within 60000 ms (max 5)',
+    ]);
     expect(await redis.zcard(await setOf(prefix))).toBe(6);
   });
 
