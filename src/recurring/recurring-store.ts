@@ -1,4 +1,5 @@
 import { RedisClient } from '../redis/redis-connection';
+import { LuaScript, luaInputs } from '../redis/lua-script';
 import { IssuedTokenValues } from '../contracts/card-data-policy';
 import { validateCommand } from '../contracts/command-validator';
 import { CommandValidationError } from '../errors/command-validation-error';
@@ -6,6 +7,33 @@ import { Schedule, ScheduleDefinition, ScheduleState, CyclePhase, cycleCommandTo
 
 const SCHEDULE_ID = /^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$/;
 const STATES: readonly ScheduleState[] = ['active', 'cancelled', 'completed', 'failed'];
+
+/**
+ * A schedule's moving parts and its place in the due index, written only while the stored schedule is still
+ * `active` (1), else nothing (0): a cancel (or any stop) that came after the runner read the schedule is never
+ * overwritten by the runner's older copy, which would make it active again and charge on.
+ */
+const UPDATE_ACTIVE_SCRIPT = new LuaScript(
+  luaInputs(['schedule', 'due'], ['id', 'state', 'cycle', 'attempt', 'phase', 'next_at', 'operation', 'last_reason']),
+  `
+if redis.call('HGET', K.schedule, 'state') ~= 'active' then return 0 end
+redis.call('HSET', K.schedule, 'state', A.state, 'cycle', A.cycle, 'attempt', A.attempt, 'phase', A.phase,
+  'next_at', A.next_at, 'operation', A.operation, 'last_reason', A.last_reason)
+if A.state == 'active' then redis.call('ZADD', K.due, A.next_at, A.id) else redis.call('ZREM', K.due, A.id) end
+return 1
+`,
+);
+
+/** Stops an active schedule: its state alone becomes `cancelled` and it leaves the due index (1); else nothing (0). */
+const CANCEL_SCRIPT = new LuaScript(
+  luaInputs(['schedule', 'due'], ['id']),
+  `
+if redis.call('HGET', K.schedule, 'state') ~= 'active' then return 0 end
+redis.call('HSET', K.schedule, 'state', 'cancelled')
+redis.call('ZREM', K.due, A.id)
+return 1
+`,
+);
 
 /** The recurring schedules' keys under `prefix` (see {@link RecurringStore}). */
 export function recurringKeys(prefix: string): { schedule(id: string): string; due: string; all: string } {
@@ -15,7 +43,8 @@ export function recurringKeys(prefix: string): { schedule(id: string): string; d
 
 /**
  * Recurring schedules in Redis. Keys under the prefix P, all with the hash tag `{recurring}` (one Redis
- * Cluster slot: `save` writes a schedule and the due index in one transaction):
+ * Cluster slot: `save` writes a schedule and the due index in one transaction, `updateActive` and `cancel` in
+ * one script each):
  *   P {recurring}:schedule:<id>   hash: `definition` (JSON, fixed at creation), `state`, `cycle`, `attempt`,
  *                                 `phase`, `next_at`, `operation`, `last_reason`
  *   P {recurring}:due             sorted set of active schedule ids, score = `next_at` (epoch ms)
@@ -87,19 +116,24 @@ export class RecurringStore {
   /** Writes the schedule's moving parts and its place in the due index (only active schedules are due). */
   async save(schedule: Schedule): Promise<void> {
     const id = schedule.definition.id;
-    const fields: Record<string, string> = {
-      state: schedule.state,
-      cycle: String(schedule.cycle),
-      attempt: String(schedule.attempt),
-      phase: schedule.phase,
-      next_at: String(schedule.nextAt),
-      operation: schedule.operation ?? '',
-      last_reason: schedule.lastReason ?? '',
-    };
-    const multi = this.redis.multi().hset(this.key(id), fields);
+    const multi = this.redis.multi().hset(this.key(id), movingParts(schedule));
     if (schedule.state === 'active') multi.zadd(this.dueKey, schedule.nextAt, id);
     else multi.zrem(this.dueKey, id);
     await multi.exec();
+  }
+
+  /**
+   * What the runner writes: as {@link save}, but only while the stored schedule is still `active`, in one script.
+   * The runner's copy was read before its step; a cancel since then stands (the copy is not written).
+   * @returns false when the schedule was no longer active: nothing was written.
+   */
+  async updateActive(schedule: Schedule): Promise<boolean> {
+    const id = schedule.definition.id;
+    const written = await UPDATE_ACTIVE_SCRIPT.run(this.redis, {
+      keys: { schedule: this.key(id), due: this.dueKey },
+      args: { id, ...movingParts(schedule) },
+    });
+    return written === 1;
   }
 
   /** Active schedules whose next look is due at `now`, oldest first. */
@@ -122,13 +156,27 @@ export class RecurringStore {
     return this.redis.zrange(this.keys.all, 0, limit - 1);
   }
 
-  /** Stops a schedule: no further cycle starts (a charge already out still settles in the ledger). */
+  /**
+   * Stops a schedule: no further cycle starts (a charge already out still settles in the ledger). Only the state
+   * changes, in one script with the due index: the cycle, attempt and operation stay as the runner left them.
+   */
   async cancel(id: string): Promise<Schedule | null> {
-    const schedule = await this.get(id);
-    if (!schedule) return null;
-    if (schedule.state === 'active') await this.save({ ...schedule, state: 'cancelled' });
+    await CANCEL_SCRIPT.run(this.redis, { keys: { schedule: this.key(id), due: this.dueKey }, args: { id } });
     return this.get(id);
   }
+}
+
+/** A schedule's fields that move (everything but its definition), as stored. */
+function movingParts(schedule: Schedule): Record<'state' | 'cycle' | 'attempt' | 'phase' | 'next_at' | 'operation' | 'last_reason', string> {
+  return {
+    state: schedule.state,
+    cycle: String(schedule.cycle),
+    attempt: String(schedule.attempt),
+    phase: schedule.phase,
+    next_at: String(schedule.nextAt),
+    operation: schedule.operation ?? '',
+    last_reason: schedule.lastReason ?? '',
+  };
 }
 
 /** Checks a definition by the command its first cycle would send (with a channel's rules). */

@@ -44,7 +44,8 @@ afterAll(async () => {
   for (const c of configs) await purgeNamespace(c).catch(() => undefined);
 });
 
-function setup() {
+/** `wrapLedger`: the runner's view of the ledger (a test stages what happens between the runner's steps there). */
+function setup(wrapLedger: (ledger: Ledger) => Ledger = (l) => l) {
   const config = testConfig({
     'recurring.retry_schedule_ms': [DAY, 3 * DAY],
     gateways: { simulator: { type: 'simulator', base_url: sim.url, api_key: API_KEY, webhook_secret: 'whsec-recurring-test-0123456789', timeout_ms: 2000 } },
@@ -64,7 +65,7 @@ function setup() {
   const service = new DeliveryService({ config, ledger, router: new ConfiguredGatewayRouter(createGatewayClients(config)), recorder, logger });
   const store = new RecurringStore(redis, config.redis.keyPrefix);
   let offset = 0;
-  const runner = new RecurringRunner({ config, store, ledger, recorder, deliveryQueue, logger, now: () => Date.now() + offset });
+  const runner = new RecurringRunner({ config, store, ledger: wrapLedger(ledger), recorder, deliveryQueue, logger, now: () => Date.now() + offset });
   /** One runner pass at `at` ms from now, then delivery of every charge it started (as the worker would). */
   const pass = async (at: number) => {
     offset = at;
@@ -75,7 +76,27 @@ function setup() {
     }
     return report;
   };
-  return { config, ledger, events, store, pass, eventsQueue, deliveryQueue };
+  return { config, ledger, events, store, pass, eventsQueue, deliveryQueue, redis };
+}
+
+/** `ledger` with `hook` run once before the first call of `method` whose first argument `matches` (then the call itself). */
+function hookedLedger(ledger: Ledger, method: 'get' | 'create', matches: (arg: unknown) => boolean, hook: () => Promise<unknown>): Ledger {
+  let fired = false;
+  return new Proxy(ledger, {
+    get(target, prop) {
+      const value: unknown = Reflect.get(target, prop, target);
+      if (typeof value !== 'function') return value;
+      const fn = value as (...args: unknown[]) => unknown;
+      if (prop !== method) return fn.bind(target);
+      return async (...args: unknown[]) => {
+        if (!fired && matches(args[0])) {
+          fired = true;
+          await hook();
+        }
+        return fn.apply(target, args);
+      };
+    },
+  });
 }
 
 function definition(gatewayKey: string, extra: Partial<ScheduleDefinition> = {}): ScheduleDefinition {
@@ -224,5 +245,76 @@ describe('recurring billing', () => {
     await s.store.add(d);
     expect((await s.store.add(d)).created).toBe(false);
     await expect(s.store.add({ ...d, amount: 999 })).rejects.toBeInstanceOf(CommandValidationError);
+  });
+
+  it('a cancel that lands after a pass read the schedule, before its charge, is kept: no charge starts', async () => {
+    let cancel = async (): Promise<unknown> => undefined;
+    const s = setup((ledger) =>
+      hookedLedger(
+        ledger,
+        'get',
+        (id) => typeof id === 'string' && id.endsWith('.c1'),
+        () => cancel(),
+      ),
+    );
+    const d = definition('pm_card_visa');
+    await s.store.add(d);
+    cancel = () => s.store.cancel(d.id);
+    await s.pass(0);
+    expect(await s.store.get(d.id)).toMatchObject({ state: 'cancelled' });
+    expect(await s.ledger.get(`_${d.id}.c1`)).toBeNull();
+    expect(sim.counters().effects[`_${d.id}.c1`]).toBeUndefined();
+    expect(await s.pass(40 * DAY)).toMatchObject({ due: 0 });
+  });
+
+  it('a cancel that lands while a cycle is being charged is kept: that charge settles, no later cycle starts', async () => {
+    let cancel = async (): Promise<unknown> => undefined;
+    const s = setup((ledger) =>
+      hookedLedger(
+        ledger,
+        'create',
+        (id) => id === `_${d.id}.c1`,
+        () => cancel(),
+      ),
+    );
+    const d = definition('pm_card_visa');
+    await s.store.add(d);
+    cancel = () => s.store.cancel(d.id);
+    await s.pass(0);
+    // The charge was out when the cancel came (docs/PAYMENT-METHODS.md: "a charge already out still settles").
+    expect((await s.ledger.get(`_${d.id}.c1`))?.state).toBe('SUCCEEDED');
+    expect(await s.store.get(d.id)).toMatchObject({ state: 'cancelled' });
+    expect(await s.pass(60_000)).toMatchObject({ due: 0 });
+    expect(await s.pass(40 * DAY)).toMatchObject({ due: 0 });
+    expect(await s.ledger.get(`_${d.id}.c2`)).toBeNull();
+  });
+
+  it('a cancel keeps the cycle the runner last wrote: a pass that runs during the cancel is never written back over', async () => {
+    const s = setup();
+    const d = definition('pm_card_visa');
+    await s.store.add(d);
+    await s.pass(0);
+    expect(await s.store.get(d.id)).toMatchObject({ cycle: 1, phase: 'charging' });
+    // A pass (cycle 1 paid: the runner would move to cycle 2) runs right after the cancel's first Redis round trip.
+    let pass: Promise<Awaited<ReturnType<typeof s.pass>>> | null = null;
+    const slowRedis = new Proxy(s.redis, {
+      get(target, prop) {
+        const value: unknown = Reflect.get(target, prop, target);
+        if (typeof value !== 'function') return value;
+        const fn = (value as (...args: unknown[]) => unknown).bind(target);
+        return (...args: unknown[]) => {
+          const result = fn(...args);
+          if (pass !== null || !(result instanceof Promise)) return result;
+          pass = result.then(() => s.pass(60_000));
+          return pass.then(() => result);
+        };
+      },
+    });
+    const cancelled = await new RecurringStore(slowRedis, s.config.redis.keyPrefix).cancel(d.id);
+    const report = await pass!;
+    // Whatever the pass did (before the fix it paid cycle 1 and wrote cycle 2; now it finds the schedule cancelled), the cancel wrote nothing but its state.
+    const reached = report.succeeded === 1 ? { cycle: 2, phase: 'due' } : { cycle: 1, phase: 'charging' };
+    expect(cancelled).toMatchObject({ state: 'cancelled', ...reached });
+    expect(await s.store.get(d.id)).toMatchObject({ state: 'cancelled', ...reached });
   });
 });
