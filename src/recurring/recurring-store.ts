@@ -24,6 +24,28 @@ return 1
 `,
 );
 
+/**
+ * Creates a schedule in one step: its definition, its first cycle's state, the due index and the list of every
+ * schedule. 'created'; 'exists' when the id holds this definition already; 'other' when it holds another one. A
+ * schedule whose definition stands without a state (a creation cut short by a crash before this was one script)
+ * is finished here ('created'): otherwise it would look active and never be due.
+ */
+const CREATE_SCRIPT = new LuaScript(
+  luaInputs(['schedule', 'due', 'all'], ['id', 'definition', 'created_at', 'state', 'cycle', 'attempt', 'phase', 'next_at', 'operation', 'last_reason']),
+  `
+local existing = redis.call('HGET', K.schedule, 'definition')
+if existing then
+  if existing ~= A.definition then return 'other' end
+  if redis.call('HEXISTS', K.schedule, 'state') == 1 then return 'exists' end
+end
+redis.call('HSET', K.schedule, 'definition', A.definition, 'state', A.state, 'cycle', A.cycle, 'attempt', A.attempt,
+  'phase', A.phase, 'next_at', A.next_at, 'operation', A.operation, 'last_reason', A.last_reason)
+redis.call('ZADD', K.due, A.next_at, A.id)
+redis.call('ZADD', K.all, 'NX', A.created_at, A.id)
+return 'created'
+`,
+);
+
 /** Stops an active schedule: its state alone becomes `cancelled` and it leaves the due index (1); else nothing (0). */
 const CANCEL_SCRIPT = new LuaScript(
   luaInputs(['schedule', 'due'], ['id']),
@@ -43,8 +65,8 @@ export function recurringKeys(prefix: string): { schedule(id: string): string; d
 
 /**
  * Recurring schedules in Redis. Keys under the prefix P, all with the hash tag `{recurring}` (one Redis
- * Cluster slot: `save` writes a schedule and the due index in one transaction, `updateActive` and `cancel` in
- * one script each):
+ * Cluster slot: `save` writes a schedule and the due index in one transaction, `add`, `updateActive` and
+ * `cancel` in one script each):
  *   P {recurring}:schedule:<id>   hash: `definition` (JSON, fixed at creation), `state`, `cycle`, `attempt`,
  *                                 `phase`, `next_at`, `operation`, `last_reason`
  *   P {recurring}:due             sorted set of active schedule ids, score = `next_at` (epoch ms)
@@ -80,21 +102,17 @@ export class RecurringStore {
    */
   async add(definition: ScheduleDefinition, now = Date.now(), issued?: IssuedTokenValues): Promise<{ created: boolean; schedule: Schedule }> {
     validateDefinition(definition, issued);
-    const key = this.key(definition.id);
-    const json = JSON.stringify(definition);
-    const existing = await this.redis.hget(key, 'definition');
-    if (existing !== null) {
-      if (existing !== json) throw new CommandValidationError('schedule.id', 'names another schedule already (an id is one agreement)', 'INVALID_PARAMS');
-      const schedule = await this.get(definition.id);
-      if (!schedule) throw new Error(`schedule ${definition.id} vanished`);
-      return { created: false, schedule };
-    }
+    const id = definition.id;
     const schedule: Schedule = { definition, state: 'active', cycle: 1, attempt: 0, phase: 'due', nextAt: cycleDueAt(definition, 1) };
-    const created = await this.redis.hsetnx(key, 'definition', json);
-    if (created !== 1) return this.add(definition, now);
-    await this.redis.zadd(this.keys.all, now, definition.id);
-    await this.save(schedule);
-    return { created: true, schedule };
+    const result = await CREATE_SCRIPT.run(this.redis, {
+      keys: { schedule: this.key(id), due: this.dueKey, all: this.keys.all },
+      args: { id, definition: JSON.stringify(definition), created_at: now, ...movingParts(schedule) },
+    });
+    if (result === 'created') return { created: true, schedule };
+    if (result === 'other') throw new CommandValidationError('schedule.id', 'names another schedule already (an id is one agreement)', 'INVALID_PARAMS');
+    const existing = await this.get(id);
+    if (!existing) throw new Error(`schedule ${id} vanished`);
+    return { created: false, schedule: existing };
   }
 
   async get(id: string): Promise<Schedule | null> {

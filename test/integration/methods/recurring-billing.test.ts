@@ -12,7 +12,7 @@ import { Ledger } from '../../../src/ledger/ledger';
 import { silentLogger } from '../../../src/logging/logger';
 import { RETRIES_EXHAUSTED, RecurringRunner } from '../../../src/recurring/recurring-runner';
 import { ScheduleDefinition } from '../../../src/recurring/recurring-schedule';
-import { RecurringStore } from '../../../src/recurring/recurring-store';
+import { RecurringStore, recurringKeys } from '../../../src/recurring/recurring-store';
 import { createRedis } from '../../../src/redis/redis-connection';
 import { ConfiguredGatewayRouter } from '../../../src/routing/configured-gateway-router';
 import { purgeNamespace } from '../../../harness/twins/local-stack/local-stack';
@@ -316,5 +316,18 @@ describe('recurring billing', () => {
     const reached = report.succeeded === 1 ? { cycle: 2, phase: 'due' } : { cycle: 1, phase: 'charging' };
     expect(cancelled).toMatchObject({ state: 'cancelled', ...reached });
     expect(await s.store.get(d.id)).toMatchObject({ state: 'cancelled', ...reached });
+  });
+
+  it('a creation cut short after its definition was written is finished by the next create: the schedule is due and charged', async () => {
+    const s = setup();
+    const d = definition('pm_card_visa', { max_cycles: 1 });
+    // What a crash right after the definition's write left (before the state and the due index were written).
+    await s.redis.hset(recurringKeys(s.config.redis.keyPrefix).schedule(d.id), 'definition', JSON.stringify(d));
+    const again = await s.store.add(d);
+    expect(again).toMatchObject({ created: true, schedule: { state: 'active', cycle: 1, phase: 'due' } });
+    expect(await s.pass(0)).toMatchObject({ due: 1, started: 1 });
+    expect((await s.ledger.get(`_${d.id}.c1`))?.state).toBe('SUCCEEDED');
+    expect((await s.store.add(d)).created).toBe(false);
+    expect(await s.store.ids(100_000)).toContain(d.id);
   });
 });
