@@ -168,7 +168,8 @@ export class RecurringRunner {
     const d = schedule.definition;
     const id = await this.attemptId(schedule);
     // The charge is claimed before its operation exists: a cancel after this finds it out (and it settles), a
-    // cancel before it stops it here. A crash after the claim finds the operation missing and starts it again.
+    // cancel before it stops it here. A crash after the claim finds the operation missing and starts it again; one
+    // after the write, before the job, leaves it RECEIVED, which the recovery sweep queues (as an acked command's).
     if (!(await this.write(schedule, { ...schedule, phase: 'charging', operation: id, nextAt: now + CHECK_AGAIN_MS }, 'start'))) return 'stopped';
     const { created } = await ledger.create(id, cycleCommand(d, schedule.cycle, schedule.attempt, now), now);
     await deliveryQueue.add('deliver', { operationId: id }, { jobId: bullJobId(id) });
