@@ -177,10 +177,12 @@ export class RecurringStore {
   /**
    * Stops a schedule: no further cycle starts (a charge already out still settles in the ledger). Only the state
    * changes, in one script with the due index: the cycle, attempt and operation stay as the runner left them.
+   * @returns whether this call stopped it (of two cancels at once, one), and the schedule after it; null: no schedule.
    */
-  async cancel(id: string): Promise<Schedule | null> {
-    await CANCEL_SCRIPT.run(this.redis, { keys: { schedule: this.key(id), due: this.dueKey }, args: { id } });
-    return this.get(id);
+  async cancel(id: string): Promise<{ cancelled: boolean; schedule: Schedule } | null> {
+    const cancelled = (await CANCEL_SCRIPT.run(this.redis, { keys: { schedule: this.key(id), due: this.dueKey }, args: { id } })) === 1;
+    const schedule = await this.get(id);
+    return schedule ? { cancelled, schedule } : null;
   }
 }
 

@@ -10,6 +10,7 @@ import { CommandValidationError } from '../../../src/errors/command-validation-e
 import { createGatewayClients } from '../../../src/gateways/gateway-registry';
 import { Ledger } from '../../../src/ledger/ledger';
 import { silentLogger } from '../../../src/logging/logger';
+import { RecurringManagement } from '../../../src/recurring/recurring-management';
 import { RETRIES_EXHAUSTED, RecurringRunner } from '../../../src/recurring/recurring-runner';
 import { ScheduleDefinition } from '../../../src/recurring/recurring-schedule';
 import { RecurringStore, recurringKeys } from '../../../src/recurring/recurring-store';
@@ -97,6 +98,11 @@ function hookedLedger(ledger: Ledger, method: 'get' | 'create', matches: (arg: u
       };
     },
   });
+}
+
+/** The bus's and the CLI's schedule management over `s`'s store. */
+function management(s: { config: Config; store: RecurringStore }): RecurringManagement {
+  return new RecurringManagement({ config: s.config, store: s.store, logger: silentLogger() });
 }
 
 function definition(gatewayKey: string, extra: Partial<ScheduleDefinition> = {}): ScheduleDefinition {
@@ -310,7 +316,7 @@ describe('recurring billing', () => {
         };
       },
     });
-    const cancelled = await new RecurringStore(slowRedis, s.config.redis.keyPrefix).cancel(d.id);
+    const cancelled = (await new RecurringStore(slowRedis, s.config.redis.keyPrefix).cancel(d.id))?.schedule;
     const report = await pass!;
     // Whatever the pass did (before the fix it paid cycle 1 and wrote cycle 2; now it finds the schedule cancelled), the cancel wrote nothing but its state.
     const reached = report.succeeded === 1 ? { cycle: 2, phase: 'due' } : { cycle: 1, phase: 'charging' };
@@ -329,5 +335,17 @@ describe('recurring billing', () => {
     expect((await s.ledger.get(`_${d.id}.c1`))?.state).toBe('SUCCEEDED');
     expect((await s.store.add(d)).created).toBe(false);
     expect(await s.store.ids(100_000)).toContain(d.id);
+  });
+});
+
+describe('recurring billing: a cancel and a cycle failed for good, a half-written schedule, cancels at once', () => {
+  it('two cancels at once: one answers cancelled: true, the other false', async () => {
+    const s = setup();
+    const d = definition('pm_card_visa');
+    await s.store.add(d);
+    const m = management(s);
+    const answers = await Promise.all([m.cancel({ id: d.id }, 'a'), m.cancel({ id: d.id }, 'b')]);
+    expect(answers.map((a) => a.cancelled).sort()).toEqual([false, true]);
+    expect(answers.map((a) => a.schedule.state)).toEqual(['cancelled', 'cancelled']);
   });
 });
