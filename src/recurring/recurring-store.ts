@@ -46,11 +46,16 @@ return 'created'
 `,
 );
 
-/** Stops an active schedule: its state alone becomes `cancelled` and it leaves the due index (1); else nothing (0). */
+/**
+ * Stops an active schedule: its state alone becomes `cancelled` and it leaves the due index (1); else nothing (0).
+ * A definition without a state (a creation cut short) is active, as `RecurringStore.get` reads it.
+ */
 const CANCEL_SCRIPT = new LuaScript(
   luaInputs(['schedule', 'due'], ['id']),
   `
-if redis.call('HGET', K.schedule, 'state') ~= 'active' then return 0 end
+local state = redis.call('HGET', K.schedule, 'state')
+if not state and redis.call('HEXISTS', K.schedule, 'definition') == 1 then state = 'active' end
+if state ~= 'active' then return 0 end
 redis.call('HSET', K.schedule, 'state', 'cancelled')
 redis.call('ZREM', K.due, A.id)
 return 1

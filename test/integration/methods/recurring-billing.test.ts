@@ -339,6 +339,16 @@ describe('recurring billing', () => {
 });
 
 describe('recurring billing: a cancel and a cycle failed for good, a half-written schedule, cancels at once', () => {
+  it('a cancel of a schedule whose creation was cut short (a definition without a state) cancels it: a later create does not revive it', async () => {
+    const s = setup();
+    const d = definition('pm_card_visa');
+    await s.redis.hset(recurringKeys(s.config.redis.keyPrefix).schedule(d.id), 'definition', JSON.stringify(d));
+    expect(await management(s).cancel({ id: d.id }, 'test')).toMatchObject({ cancelled: true, schedule: { state: 'cancelled' } });
+    expect(await s.store.add(d)).toMatchObject({ created: false, schedule: { state: 'cancelled' } });
+    expect(await s.pass(0)).toMatchObject({ due: 0 });
+    expect(await s.ledger.get(`_${d.id}.c1`)).toBeNull();
+  });
+
   it('two cancels at once: one answers cancelled: true, the other false', async () => {
     const s = setup();
     const d = definition('pm_card_visa');
