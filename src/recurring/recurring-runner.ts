@@ -92,6 +92,12 @@ export class RecurringRunner {
       (id) => id,
       async (id) => {
         const schedule = await store.get(id);
+        // A cycle failed for good whose final failure event a crash or an outage left unrecorded (see `declined`).
+        const failedCycle = schedule?.state === 'failed' ? await this.failedCycle(schedule) : null;
+        if (schedule && failedCycle) {
+          report[await this.failedForGood(schedule, failedCycle)] += 1;
+          return;
+        }
         if (!schedule || schedule.state !== 'active') {
           // Saving a schedule that is not active takes it off the index: this entry was left behind, and would stay due for ever.
           await store.dropDue(id);
@@ -148,8 +154,8 @@ export class RecurringRunner {
    * Writes `next` unless the schedule stopped being active since `schedule` was read (a cancel): then nothing is
    * written, the step is dropped with a log line and `pb_recurring_cycles_total{outcome="stopped"}`, and false.
    */
-  private async write(schedule: Schedule, next: Schedule, step: string): Promise<boolean> {
-    if (await this.deps.store.updateActive(next)) return true;
+  private async write(schedule: Schedule, next: Schedule, step: string, stayDue = false): Promise<boolean> {
+    if (await this.deps.store.updateActive(next, stayDue)) return true;
     const d = schedule.definition;
     cycles.inc({ gateway: d.gateway, outcome: 'stopped' });
     this.deps.logger.info('recurring schedule no longer active (cancelled meanwhile); step dropped', {
@@ -216,7 +222,7 @@ export class RecurringRunner {
   }
 
   private async declined(schedule: Schedule, op: OperationRecord): Promise<'retried' | 'failed' | 'stopped'> {
-    const { config, recorder, logger } = this.deps;
+    const { config, logger } = this.deps;
     const d = schedule.definition;
     const decline = failDecline(op, config);
     const retries = config.recurring.retryScheduleMs;
@@ -241,11 +247,31 @@ export class RecurringRunner {
       });
       return 'retried';
     }
-    // The event first (its id is the cycle's: a rerun records nothing twice): saving the schedule failed takes
-    // it off the due index, so an event not recorded by then would never be.
+    // The schedule is failed first, only while it is still active, and stays due until its final failure event is
+    // recorded: a cancel before this stands and the OMS, told cancelled, is never told the schedule failed; a cancel
+    // after it finds the schedule failed (cancelled: false), as the event says. A crash or an outage before the event
+    // is recorded leaves it due: the next pass records it (`failedForGood`; its id is the cycle's, recorded once).
+    const failed: Schedule = { ...schedule, state: 'failed', lastReason: op.reason ?? decline.gateway_code };
+    if (!(await this.write(schedule, failed, 'fail', true))) return 'stopped';
+    return this.failedForGood(failed, op);
+  }
+
+  /** The failed operation a failed schedule's cycle ended with, if the ledger still holds it. */
+  private async failedCycle(schedule: Schedule): Promise<OperationRecord | null> {
+    const found = schedule.operation ? await this.deps.ledger.get(schedule.operation) : null;
+    return found && isCycleOf(found, schedule.definition.id) && found.state === 'FAILED' ? found : null;
+  }
+
+  /**
+   * A schedule failed by `declined`, still in the due index: its final failure event recorded (the cycle's id: once,
+   * whatever reruns), then the schedule leaves the due index.
+   */
+  private async failedForGood(schedule: Schedule, op: OperationRecord): Promise<'failed'> {
+    const { config, recorder, store, logger } = this.deps;
+    const d = schedule.definition;
+    const decline = failDecline(op, config);
     await recorder.emit(recurringFailedEvent(schedule, op, config, isSoftDecline(decline.category) ? RETRIES_EXHAUSTED : (op.reason ?? decline.gateway_code)));
-    // Cancelled meanwhile: the cycle did fail (the event says so), the schedule stays cancelled.
-    if (!(await this.write(schedule, { ...schedule, state: 'failed', lastReason: op.reason ?? decline.gateway_code }, 'fail'))) return 'stopped';
+    await store.dropDue(d.id);
     cycles.inc({ gateway: d.gateway, outcome: 'failed' });
     logger.warn('recurring cycle failed for good; the OMS is told (recurring_failed)', {
       schedule_id: d.id,

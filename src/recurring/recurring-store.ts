@@ -11,15 +11,16 @@ const STATES: readonly ScheduleState[] = ['active', 'cancelled', 'completed', 'f
 /**
  * A schedule's moving parts and its place in the due index, written only while the stored schedule is still
  * `active` (1), else nothing (0): a cancel (or any stop) that came after the runner read the schedule is never
- * overwritten by the runner's older copy, which would make it active again and charge on.
+ * overwritten by the runner's older copy, which would make it active again and charge on. `stay_due` '1': a
+ * schedule no longer active stays in the due index (a cycle failed for good whose event is still to record).
  */
 const UPDATE_ACTIVE_SCRIPT = new LuaScript(
-  luaInputs(['schedule', 'due'], ['id', 'state', 'cycle', 'attempt', 'phase', 'next_at', 'operation', 'last_reason']),
+  luaInputs(['schedule', 'due'], ['id', 'state', 'cycle', 'attempt', 'phase', 'next_at', 'operation', 'last_reason', 'stay_due']),
   `
 if redis.call('HGET', K.schedule, 'state') ~= 'active' then return 0 end
 redis.call('HSET', K.schedule, 'state', A.state, 'cycle', A.cycle, 'attempt', A.attempt, 'phase', A.phase,
   'next_at', A.next_at, 'operation', A.operation, 'last_reason', A.last_reason)
-if A.state == 'active' then redis.call('ZADD', K.due, A.next_at, A.id) else redis.call('ZREM', K.due, A.id) end
+if A.state == 'active' or A.stay_due == '1' then redis.call('ZADD', K.due, A.next_at, A.id) else redis.call('ZREM', K.due, A.id) end
 return 1
 `,
 );
@@ -148,13 +149,15 @@ export class RecurringStore {
   /**
    * What the runner writes: as {@link save}, but only while the stored schedule is still `active`, in one script.
    * The runner's copy was read before its step; a cancel since then stands (the copy is not written).
+   * @param stayDue a schedule written no longer active stays in the due index (at `nextAt`) until {@link dropDue}:
+   *   a cycle failed for good, whose final failure event is recorded after this write.
    * @returns false when the schedule was no longer active: nothing was written.
    */
-  async updateActive(schedule: Schedule): Promise<boolean> {
+  async updateActive(schedule: Schedule, stayDue = false): Promise<boolean> {
     const id = schedule.definition.id;
     const written = await UPDATE_ACTIVE_SCRIPT.run(this.redis, {
       keys: { schedule: this.key(id), due: this.dueKey },
-      args: { id, ...movingParts(schedule) },
+      args: { id, ...movingParts(schedule), stay_due: stayDue ? '1' : '' },
     });
     return written === 1;
   }

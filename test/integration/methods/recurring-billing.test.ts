@@ -45,8 +45,11 @@ afterAll(async () => {
   for (const c of configs) await purgeNamespace(c).catch(() => undefined);
 });
 
-/** `wrapLedger`: the runner's view of the ledger (a test stages what happens between the runner's steps there). */
-function setup(wrapLedger: (ledger: Ledger) => Ledger = (l) => l) {
+/**
+ * `wrapLedger`, `wrapRecorder`: the runner's view of the ledger and of the outcome recorder (a test stages what
+ * happens between the runner's steps there).
+ */
+function setup(wrapLedger: (ledger: Ledger) => Ledger = (l) => l, wrapRecorder: (recorder: OutcomeRecorder) => OutcomeRecorder = (r) => r) {
   const config = testConfig({
     'recurring.retry_schedule_ms': [DAY, 3 * DAY],
     gateways: { simulator: { type: 'simulator', base_url: sim.url, api_key: API_KEY, webhook_secret: 'whsec-recurring-test-0123456789', timeout_ms: 2000 } },
@@ -66,7 +69,15 @@ function setup(wrapLedger: (ledger: Ledger) => Ledger = (l) => l) {
   const service = new DeliveryService({ config, ledger, router: new ConfiguredGatewayRouter(createGatewayClients(config)), recorder, logger });
   const store = new RecurringStore(redis, config.redis.keyPrefix);
   let offset = 0;
-  const runner = new RecurringRunner({ config, store, ledger: wrapLedger(ledger), recorder, deliveryQueue, logger, now: () => Date.now() + offset });
+  const runner = new RecurringRunner({
+    config,
+    store,
+    ledger: wrapLedger(ledger),
+    recorder: wrapRecorder(recorder),
+    deliveryQueue,
+    logger,
+    now: () => Date.now() + offset,
+  });
   /** One runner pass at `at` ms from now, then delivery of every charge it started (as the worker would). */
   const pass = async (at: number) => {
     offset = at;
@@ -91,6 +102,26 @@ function hookedLedger(ledger: Ledger, method: 'get' | 'create', matches: (arg: u
       if (prop !== method) return fn.bind(target);
       return async (...args: unknown[]) => {
         if (!fired && matches(args[0])) {
+          fired = true;
+          await hook();
+        }
+        return fn.apply(target, args);
+      };
+    },
+  });
+}
+
+/** `recorder` with `hook` run once before its first `emit` (then the emit itself). */
+function hookedRecorder(recorder: OutcomeRecorder, hook: () => Promise<unknown>): OutcomeRecorder {
+  let fired = false;
+  return new Proxy(recorder, {
+    get(target, prop) {
+      const value: unknown = Reflect.get(target, prop, target);
+      if (typeof value !== 'function') return value;
+      const fn = value as (...args: unknown[]) => unknown;
+      if (prop !== 'emit') return fn.bind(target);
+      return async (...args: unknown[]) => {
+        if (!fired) {
           fired = true;
           await hook();
         }
@@ -204,7 +235,7 @@ describe('recurring billing', () => {
     expect(await s.pass(10 * DAY)).toMatchObject({ due: 0 });
   });
 
-  it('a cycle failed for good whose final failure event cannot be recorded stays due: the next pass records it, the schedule is failed only then', async () => {
+  it('a cycle failed for good whose final failure event cannot be recorded stays due: the next pass records it, then the schedule leaves the due index', async () => {
     const s = setup();
     const d = definition('pm_expired_card');
     await s.store.add(d);
@@ -229,10 +260,13 @@ describe('recurring billing', () => {
     });
     await broken.runOnce().catch(() => undefined);
     expect(await s.events.load(`${d.id}.c1.failed`)).toBeNull();
-    // Still due: the next pass records the event, then fails the schedule.
+    // Failed (a cancel now finds it so), still due: the next pass records the event, then takes it off the due index.
+    expect(await s.store.get(d.id)).toMatchObject({ state: 'failed' });
+    expect(await s.store.dueIds(Date.now() + 70_000, 1000)).toContain(d.id);
     expect(await s.pass(70_000)).toMatchObject({ failed: 1 });
     expect((await s.events.load(`${d.id}.c1.failed`))?.params.payment).toMatchObject({ reason: 'expired_card' });
     expect(await s.store.get(d.id)).toMatchObject({ state: 'failed' });
+    expect(await s.pass(80_000)).toMatchObject({ due: 0 });
   });
 
   it('a hard decline fails the cycle at once, without retries', async () => {
@@ -339,6 +373,44 @@ describe('recurring billing', () => {
 });
 
 describe('recurring billing: a cancel and a cycle failed for good, a half-written schedule, cancels at once', () => {
+  it('a cancel that lands after a pass read a hard-declined cycle, before it failed the schedule, stands: no recurring_failed event', async () => {
+    let cancel = async (): Promise<unknown> => undefined;
+    const s = setup((ledger) =>
+      hookedLedger(
+        ledger,
+        'get',
+        (id) => id === `_${d.id}.c1`,
+        () => cancel(),
+      ),
+    );
+    const d = definition('pm_expired_card');
+    await s.store.add(d);
+    await s.pass(0);
+    expect((await s.ledger.get(`_${d.id}.c1`))?.state).toBe('FAILED');
+    cancel = () => s.store.cancel(d.id);
+    expect(await s.pass(60_000)).toMatchObject({ failed: 0, stopped: 1 });
+    expect(await s.store.get(d.id)).toMatchObject({ state: 'cancelled' });
+    // The OMS was told cancelled: true; it must not be told the schedule failed (its cycle's own FAIL event was sent).
+    expect(await s.events.load(`${d.id}.c1.failed`)).toBeNull();
+    expect(await s.pass(40 * DAY)).toMatchObject({ due: 0 });
+  });
+
+  it('a cancel that lands once a cycle failed for good, before its recurring_failed event, answers cancelled: false, state failed', async () => {
+    let cancelled: unknown = null;
+    const s = setup(undefined, (recorder) =>
+      hookedRecorder(recorder, async () => {
+        cancelled = await management(s).cancel({ id: d.id }, 'test');
+      }),
+    );
+    const d = definition('pm_expired_card');
+    await s.store.add(d);
+    await s.pass(0);
+    expect(await s.pass(60_000)).toMatchObject({ failed: 1 });
+    expect(cancelled).toMatchObject({ cancelled: false, schedule: { state: 'failed' } });
+    expect(await s.store.get(d.id)).toMatchObject({ state: 'failed' });
+    expect((await s.events.load(`${d.id}.c1.failed`))?.params.schedule).toMatchObject({ state: 'failed' });
+  });
+
   it('a cancel of a schedule whose creation was cut short (a definition without a state) cancels it: a later create does not revive it', async () => {
     const s = setup();
     const d = definition('pm_card_visa');
