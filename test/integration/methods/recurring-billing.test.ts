@@ -3,6 +3,7 @@ import { RedisClient } from '../../../src/redis/redis-connection';
 import { Config } from '../../../src/config/config';
 import { createDeliveryQueue } from '../../../src/delivery/delivery-queue';
 import { DeliveryService } from '../../../src/delivery/delivery-service';
+import { sweepOnce } from '../../../src/delivery/recovery-sweep';
 import { OutcomeRecorder } from '../../../src/delivery/outcome-recorder';
 import { EventStore } from '../../../src/events/event-store';
 import { createOmsEventsQueue } from '../../../src/events/oms-events-queue';
@@ -10,9 +11,10 @@ import { CommandValidationError } from '../../../src/errors/command-validation-e
 import { createGatewayClients } from '../../../src/gateways/gateway-registry';
 import { Ledger } from '../../../src/ledger/ledger';
 import { silentLogger } from '../../../src/logging/logger';
+import { metricValue } from '../../../src/metrics/metrics-registry';
 import { RecurringManagement } from '../../../src/recurring/recurring-management';
 import { RETRIES_EXHAUSTED, RecurringRunner } from '../../../src/recurring/recurring-runner';
-import { ScheduleDefinition } from '../../../src/recurring/recurring-schedule';
+import { ScheduleDefinition, cycleCommand } from '../../../src/recurring/recurring-schedule';
 import { RecurringStore, recurringKeys } from '../../../src/recurring/recurring-store';
 import { createRedis } from '../../../src/redis/redis-connection';
 import { ConfiguredGatewayRouter } from '../../../src/routing/configured-gateway-router';
@@ -300,7 +302,9 @@ describe('recurring billing', () => {
     const d = definition('pm_card_visa');
     await s.store.add(d);
     cancel = () => s.store.cancel(d.id);
-    await s.pass(0);
+    const stopped = await metricValue('pb_recurring_cycles_total', { gateway: 'simulator', outcome: 'stopped' });
+    expect(await s.pass(0)).toMatchObject({ due: 1, started: 0, stopped: 1 });
+    expect(await metricValue('pb_recurring_cycles_total', { gateway: 'simulator', outcome: 'stopped' })).toBe(stopped + 1);
     expect(await s.store.get(d.id)).toMatchObject({ state: 'cancelled' });
     expect(await s.ledger.get(`_${d.id}.c1`)).toBeNull();
     expect(sim.counters().effects[`_${d.id}.c1`]).toBeUndefined();
@@ -429,5 +433,39 @@ describe('recurring billing: a cancel and a cycle failed for good, a half-writte
     const answers = await Promise.all([m.cancel({ id: d.id }, 'a'), m.cancel({ id: d.id }, 'b')]);
     expect(answers.map((a) => a.cancelled).sort()).toEqual([false, true]);
     expect(answers.map((a) => a.schedule.state)).toEqual(['cancelled', 'cancelled']);
+  });
+});
+
+describe('recurring billing: a crash between the runner steps', () => {
+  it('a crash after the charge was claimed, before its operation was written: the next look writes and charges it, once', async () => {
+    const s = setup();
+    const d = definition('pm_card_visa', { max_cycles: 1 });
+    await s.store.add(d);
+    const claimed = { ...(await s.store.get(d.id))!, phase: 'charging' as const, operation: `_${d.id}.c1`, nextAt: Date.now() - 1 };
+    expect(await s.store.updateActive(claimed)).toBe(true);
+    expect(await s.pass(0)).toMatchObject({ due: 1, started: 1 });
+    expect((await s.ledger.get(`_${d.id}.c1`))?.state).toBe('SUCCEEDED');
+    expect(await s.pass(60_000)).toMatchObject({ succeeded: 1 });
+    expect(await s.store.get(d.id)).toMatchObject({ state: 'completed' });
+    expect(sim.counters().effects[`_${d.id}.c1`]).toBe(1);
+  });
+
+  it('a crash after the operation was written, before its delivery job: the runner waits, the recovery sweep queues it, the cycle is paid', async () => {
+    const s = setup();
+    const d = definition('pm_card_visa', { max_cycles: 1 });
+    await s.store.add(d);
+    const at = Date.now() - 1000;
+    const claimed = { ...(await s.store.get(d.id))!, phase: 'charging' as const, operation: `_${d.id}.c1`, nextAt: at };
+    expect(await s.store.updateActive(claimed)).toBe(true);
+    await s.ledger.create(`_${d.id}.c1`, cycleCommand(d, 1, 0, at), at);
+    expect(await s.pass(0)).toMatchObject({ due: 1, waiting: 1 });
+    expect((await s.ledger.get(`_${d.id}.c1`))?.state).toBe('RECEIVED');
+    expect(await sweepOnce({ ledger: s.ledger, events: s.events, deliveryQueue: s.deliveryQueue, eventsQueue: s.eventsQueue }, 0)).toMatchObject({
+      operations: 1,
+    });
+    expect(await s.pass(60_000)).toMatchObject({ waiting: 1 });
+    expect((await s.ledger.get(`_${d.id}.c1`))?.state).toBe('SUCCEEDED');
+    expect(await s.pass(120_000)).toMatchObject({ succeeded: 1 });
+    expect(sim.counters().effects[`_${d.id}.c1`]).toBe(1);
   });
 });
