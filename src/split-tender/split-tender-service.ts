@@ -200,12 +200,18 @@ export class SplitTenderService implements SplitTenderIntake {
     // Its parts go out with the split's own gateways and accounts: never for a command of another merchant or order.
     const outOfScope = refundScopeField(plan, command.payment) && refundScopeField(plan, command.payment, await this.routedGateways(plan));
     if (outOfScope) {
+      const refused = await refusal(SCOPE_MISMATCH, outOfScope);
+      // Counted once its FAIL event is on record: a command retried after the recording failed is counted once.
       authorizationRefusals().inc({ gateway: plan.card.gateway, reason: SCOPE_MISMATCH });
-      return refusal(SCOPE_MISMATCH, outOfScope);
+      return refused;
     }
     if (plan.currency !== command.payment.currency) return refusal('currency_mismatch', 'payment.currency');
-    const begun = await this.coordinator.beginRefund(plan, refundId, command.payment.amount, this.deps.config.splitTender.refundOrder, command);
-    if ('refused' in begun) return refusal(begun.refused, begun.refused === 'amount_exceeds_refundable' ? 'payment.amount' : 'payment.gateway_key');
+    // A refusal's FAIL event is recorded before the coordinator counts it (`told`), as above.
+    const told = async (r: { refused: string }) => {
+      await refusal(r.refused, r.refused === 'amount_exceeds_refundable' ? 'payment.amount' : 'payment.gateway_key');
+    };
+    const begun = await this.coordinator.beginRefund(plan, refundId, command.payment.amount, this.deps.config.splitTender.refundOrder, command, told);
+    if ('refused' in begun) return { refused: begun.refused };
     if ('conflict' in begun) return { conflict: { digest: commandDigest(command), existing: `split refund of ${begun.conflict}` } };
     if ('operation' in begun) return { conflict: { digest: commandDigest(command), existing: `${TAKEN_BY_OPERATION} of shard ${begun.operation}` } };
     if ('taken' in begun) return { conflict: { digest: commandDigest(command), existing: describeReferenceHolder(begun.taken) } };

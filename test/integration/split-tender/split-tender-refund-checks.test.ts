@@ -136,6 +136,38 @@ describe('split refund checks before anything is reserved', () => {
     expect(await s.startRefund(`${p.id}.rb`, refund(p, `${p.id}.rb`, 1000, { gateway: 'sim-c' }))).toEqual({ refused: 'authorization_scope_mismatch' });
   });
 
+  it('a refusal counted once when recording its FAIL event failed and the consumer retried the command', async () => {
+    let outage = true;
+    const { logger } = captureLogger();
+    const emit = async () => {
+      if (outage) {
+        outage = false;
+        throw Object.assign(new Error('connect ECONNREFUSED'), { code: 'ECONNREFUSED' });
+      }
+    };
+    const s = new SplitTenderService({ config, ledger, redis, deliveryQueue: queue, emit, logger });
+    const p = plan(`retry-${testNamespace()}`);
+    await doneSplit(s, p);
+    const refundId = `${p.id}.r`;
+    const scope = { gateway: 'sim', reason: 'authorization_scope_mismatch' };
+    const before = (await metricValue('pb_authorization_refusals_total', scope)) ?? 0;
+    const command = refund(p, refundId, 1000, { gateway_account: 'other-merchant' });
+    await expect(s.startRefund(refundId, command)).rejects.toThrow('ECONNREFUSED');
+    expect(await s.startRefund(refundId, command)).toEqual({ refused: 'authorization_scope_mismatch' });
+    expect(await metricValue('pb_authorization_refusals_total', scope)).toBe(before + 1);
+    // So is one above what the OMS captured of an authorize split (its card part's delivery would have refused it).
+    const q = plan(`retry-capt-${testNamespace()}`, false);
+    await doneSplit(s, q);
+    await succeededStep(q, 'gift_card', 3000);
+    await captured(q, await succeededStep(q, 'card', 7000), `${q.id}-cap-card`, 5000);
+    const captures = { gateway: 'sim', reason: 'amount_exceeds_captured' };
+    const capturedBefore = (await metricValue('pb_authorization_refusals_total', captures)) ?? 0;
+    outage = true;
+    await expect(s.startRefund(`${q.id}.r`, refund(q, `${q.id}.r`, 6000))).rejects.toThrow('ECONNREFUSED');
+    expect(await s.startRefund(`${q.id}.r`, refund(q, `${q.id}.r`, 6000))).toEqual({ refused: 'amount_exceeds_refundable' });
+    expect(await metricValue('pb_authorization_refusals_total', captures)).toBe(capturedBefore + 1);
+  });
+
   it('a refund in another currency than the split is refused currency_mismatch naming payment.currency', async () => {
     const { service: s, events } = service();
     const p = plan(`cur-${testNamespace()}`);
