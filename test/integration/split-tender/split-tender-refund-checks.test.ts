@@ -105,7 +105,7 @@ describe('split refund checks before anything is reserved', () => {
     for (const [i, [payment, field]] of cases.entries()) {
       const refundId = `${p.id}.r${String.fromCharCode(97 + i)}`;
       expect(await s.startRefund(refundId, refund(p, refundId, 1000, payment))).toEqual({ refused: 'authorization_scope_mismatch' });
-      const event = events.find((e) => e.eventId === `${refundId}.split-refund.refused`);
+      const event = events.find((e) => e.eventId.startsWith(`${refundId}.split-refund.refused.`));
       expect(event?.params.payment).toMatchObject({ status: 'FAIL', reason: 'authorization_scope_mismatch', field, operation_reference: refundId });
       expect(await s.coordinator.store.refund(p.id, refundId)).toBeNull();
       expect(lines.some((l) => l.includes('split tender refund refused') && l.includes(refundId) && l.includes(field))).toBe(true);
@@ -134,6 +134,31 @@ describe('split refund checks before anything is reserved', () => {
     await ledger.create(card, stepCommand(p, 'sale', card, 'card', cardAmount(p)), Date.now(), undefined, { routing });
     expect(await s.startRefund(`${p.id}.ra`, refund(p, `${p.id}.ra`, 1000, { gateway: 'sim-b' }))).toEqual({});
     expect(await s.startRefund(`${p.id}.rb`, refund(p, `${p.id}.rb`, 1000, { gateway: 'sim-c' }))).toEqual({ refused: 'authorization_scope_mismatch' });
+  });
+
+  it("a corrected refund under the same id refused again is told so: its FAIL event is its own, not the first refusal's (the outbox keeps one event per id); a redelivery is one event", async () => {
+    // The outbox records an event once per id and leaves one on record alone (`OutcomeRecorder.emit`).
+    const told = new Map<string, PaymentEvent>();
+    const { logger } = captureLogger();
+    const emit = async (event: PaymentEvent) => {
+      if (!told.has(event.eventId)) told.set(event.eventId, event);
+    };
+    const s = new SplitTenderService({ config, ledger, redis, deliveryQueue: queue, emit, logger });
+    const p = plan(`again-${testNamespace()}`);
+    await doneSplit(s, p);
+    const refundId = `${p.id}.r`;
+    // Another merchant account: refused; redelivered, the same refusal.
+    const wrongAccount = refund(p, refundId, 20000, { gateway_account: 'other-merchant' });
+    expect(await s.startRefund(refundId, wrongAccount)).toEqual({ refused: 'authorization_scope_mismatch' });
+    expect(await s.startRefund(refundId, wrongAccount)).toEqual({ refused: 'authorization_scope_mismatch' });
+    expect(told.size).toBe(1);
+    // Corrected account, the amount still above the order: refused again, and the OMS hears of it.
+    expect(await s.startRefund(refundId, refund(p, refundId, 20000))).toEqual({ refused: 'amount_exceeds_refundable' });
+    const fails = [...told.values()].map((e) => e.params.payment as Record<string, unknown>);
+    expect(fails.map((f) => [f.reason, f.field, f.operation_reference, f.event_id])).toEqual([
+      ['authorization_scope_mismatch', 'payment.gateway_account', refundId, [...told.keys()][0]],
+      ['amount_exceeds_refundable', 'payment.amount', refundId, [...told.keys()][1]],
+    ]);
   });
 
   it('a refusal counted once when recording its FAIL event failed and the consumer retried the command', async () => {
@@ -174,7 +199,7 @@ describe('split refund checks before anything is reserved', () => {
     await doneSplit(s, p);
     const refundId = `${p.id}.r`;
     expect(await s.startRefund(refundId, refund(p, refundId, 1000, { currency: 'USD' }))).toEqual({ refused: 'currency_mismatch' });
-    expect(events.find((e) => e.eventId === `${refundId}.split-refund.refused`)?.params.payment).toMatchObject({
+    expect(events.find((e) => e.eventId.startsWith(`${refundId}.split-refund.refused.`))?.params.payment).toMatchObject({
       status: 'FAIL',
       reason: 'currency_mismatch',
       field: 'payment.currency',
@@ -235,7 +260,7 @@ describe('what a refund of an authorize split may give back per tender', () => {
     await succeededStep(p, 'card', 7000);
     const refundId = `${p.id}.r`;
     expect(await s.startRefund(refundId, refund(p, refundId, 1000))).toEqual({ refused: 'amount_exceeds_refundable' });
-    expect(events.find((e) => e.eventId === `${refundId}.split-refund.refused`)?.params.payment).toMatchObject({ field: 'payment.amount' });
+    expect(events.find((e) => e.eventId.startsWith(`${refundId}.split-refund.refused.`))?.params.payment).toMatchObject({ field: 'payment.amount' });
     expect(await s.coordinator.store.refund(p.id, refundId)).toBeNull();
   });
 
