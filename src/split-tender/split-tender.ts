@@ -83,7 +83,8 @@ export interface SplitTenderPorts {
    * What a refund of split `splitId`'s step `operationId` may give back before the split's own refunds, minor units of
    * the order's currency: what was collected (`collectedForRefund`: a sale's confirmed amount, an authorization's
    * succeeded captures; an `authorize` split is captured per tender by the OMS, in part or not yet) less what other
-   * refunds of that operation gave back (an OMS refund naming the step); null when it cannot be told (not recorded,
+   * refunds of that operation gave back (an OMS refund naming the step) or may still give back (recorded FAILED, held
+   * for the PSP's own retry: `amount_held_by_failed_refund` at delivery); null when it cannot be told (not recorded,
    * not SUCCEEDED, closed by a command the ledger did not register). Absent or null: what the PSP confirmed of the step.
    */
   collected?(operationId: string, splitId: string): Promise<number | null>;

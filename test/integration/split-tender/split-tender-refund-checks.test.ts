@@ -283,6 +283,31 @@ describe('what a refund of an authorize split may give back per tender', () => {
     expect(await s.coordinator.store.refund(p.id, `${p.id}.rc`)).toMatchObject({ card: 4000, gift_card: 3000 });
   });
 
+  it("less what refunds of a tender's operation recorded FAILED that its PSP retries itself may still give back (held_for_psp_retry), the split's own failed parts too: their delivery refuses a part needing it (amount_held_by_failed_refund)", async () => {
+    const { service: s } = service();
+    const p = plan(`held-${testNamespace()}`, true);
+    await doneSplit(s, p);
+    await succeededStep(p, 'gift_card', 3000);
+    const card = await succeededStep(p, 'card', 7000);
+    /** A refund of the card part recorded FAILED for a technical issue Adyen retries itself. */
+    const heldRefund = async (id: string, amount: number) => {
+      await ledger.create(id, stepCommand(p, 'refund', id, 'card', amount, { key: card }), Date.now(), { event: 'attempt' });
+      await ledger.authorizationView(card, id);
+      await ledger.transition(id, 'FAILED', { event: 'outcome' }, { reason: 'technical', heldForPspRetry: 'technical' });
+    };
+    // An OMS refund of 2000 of the card part, held for the PSP's retry.
+    await heldRefund(`${p.id}-refund-card`, 2000);
+    // A split refund of 1000 whose card part failed the same way: the refund failed, its reservation released.
+    const r1 = `${p.id}.ra`;
+    expect('refund' in (await s.coordinator.beginRefund(p, r1, 1000, 'card_first', null))).toBe(true);
+    await heldRefund(refundReferences({ refundId: r1, stepIds: 'namespaced' }).card, 1000);
+    await s.coordinator.store.finishRefund(p.id, r1, 'REFUND_FAILED', { card: 1000, gift_card: 0 });
+    // Left: the card's 7000 less the 3000 its PSP may still give back, the gift card's 3000.
+    expect(await s.startRefund(`${p.id}.rb`, refund(p, `${p.id}.rb`, 7001))).toEqual({ refused: 'amount_exceeds_refundable' });
+    expect(await s.startRefund(`${p.id}.rc`, refund(p, `${p.id}.rc`, 7000))).toEqual({});
+    expect(await s.coordinator.store.refund(p.id, `${p.id}.rc`)).toMatchObject({ card: 4000, gift_card: 3000 });
+  });
+
   it('a sale split gives back what its PSPs confirmed, as before', async () => {
     const { service: s } = service();
     const p = plan(`sale-${testNamespace()}`, true);
