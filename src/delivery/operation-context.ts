@@ -1792,6 +1792,34 @@ export function leftToRefund(auth: OperationRecord, dependents: readonly Depende
 }
 
 /**
+ * What a refund of payment `auth` may give back before the refunds of it (`capturedToRefund`: a sale's amount, none
+ * once its PSP undid it; an authorization's succeeded captures, none the PSP undid), minor units of the order's
+ * currency; null when that cannot be summed (`closedUnregistered`, or a record from before dependents were
+ * registered: no digest). A split tender refund caps each tender's part with it (`split-tender-service.ts`). Pure.
+ */
+export function collectedForRefund(auth: OperationRecord, dependents: readonly DependentSummary[]): number | null {
+  if (auth.digest === undefined || closedUnregistered(auth, dependents)) return null;
+  return capturedToRefund(auth, dependents);
+}
+
+/**
+ * The refunds among `dependents` that gave money back (succeeded, or done by the PSP after a recorded failure, none it
+ * undid: what a refund check sums), each with its amount in minor units of the order's currency. Pure.
+ */
+export function refundsGivenBack(dependents: readonly DependentSummary[]): Array<{ id: string; amount: number }> {
+  return dependents.filter((d) => settled(d, 'refund')).map((d) => ({ id: d.id, amount: d.amount }));
+}
+
+/**
+ * The refunds among `dependents` recorded FAILED that their PSP retries itself and has not done yet (`heldForPspRetry`),
+ * each with what it asked in minor units of the order's currency: they may still give it back, so a refund check holds
+ * it as given back (`amount_held_by_failed_refund`). Pure.
+ */
+export function refundsHeldForRetry(dependents: readonly DependentSummary[]): Array<{ id: string; amount: number }> {
+  return dependents.filter((d) => heldForRetry(d, 'refund')).map((d) => ({ id: d.id, amount: d.amount }));
+}
+
+/**
  * The `reason` of the `capture_failed` adjustment the webhook records for a sale its PSP cancelled-or-refunded itself
  * (`webhooks/psp-reversal.ts`, `reversalAsFailure`: the outcome's `gatewayStatus`, Adyen's event code). Of a sale
  * captured, Adyen's `CANCEL_OR_REFUND` is a refund at the PSP (of what was left to refund), not a capture that failed.
