@@ -1464,7 +1464,10 @@ export function takenBefore(
   );
   const amount = earlier.reduce((total, d) => total + d.amount, 0);
   const lock = fxLockOf(auth);
-  if (!lock || earlier.length === 0 || op.payment.currency !== lock.from.currency) return { amount };
+  if (!lock || op.payment.currency !== lock.from.currency) return { amount };
+  const ceiling = op.command === 'refund' ? takenInPspCurrency(auth, dependents, lock) : undefined;
+  const bounded = ceiling ? { ceiling } : {};
+  if (earlier.length === 0) return { amount, ...bounded };
   const unsent = earlier.filter((d) => d.converted === undefined && d.state === 'RECEIVED');
   if (unsent.length > 0) {
     const ids = unsent.map((d) => d.id);
@@ -1476,8 +1479,29 @@ export function takenBefore(
     };
   }
   const to = lock.to.currency.toUpperCase();
-  if (!earlier.every((d) => d.converted?.currency.toUpperCase() === to)) return { amount };
-  return { amount, converted: earlier.reduce((total, d) => total + (d.converted?.amount ?? 0), 0) };
+  if (!earlier.every((d) => d.converted?.currency.toUpperCase() === to)) return { amount, ...bounded };
+  return { amount, converted: earlier.reduce((total, d) => total + (d.converted?.amount ?? 0), 0), ...bounded };
+}
+
+/**
+ * What the shopper paid for converted `auth`, in the PSP's currency (`most`), and what that is in the order's (`of`): a
+ * sale's amount the PSP holds; an authorization's captures that stand, at what each was sent for. Captures sent after
+ * one that failed may have taken a step more or less than the conversion of their total, so a refund converted on its
+ * own could give back more than was taken (USD 0.05 captured as EUR 0.04, refunded as f(0.05) = EUR 0.05) or leave a
+ * step behind. Undefined when not known: a capture recorded without its converted amount, a PSP figure in another
+ * currency, nothing captured. Pure.
+ */
+function takenInPspCurrency(auth: OperationRecord, dependents: readonly DependentSummary[], lock: FxLock): { most: number; of: number } | undefined {
+  const to = lock.to.currency.toUpperCase();
+  const of = capturedToRefund(auth, dependents);
+  if (of <= 0) return undefined;
+  if (auth.command === 'sale') {
+    const held = heldAtPsp(auth);
+    return held.currency.toUpperCase() === to ? { most: held.amount, of } : undefined;
+  }
+  const captures = dependents.filter((d) => settled(d, 'capture'));
+  if (!captures.every((d) => d.converted?.currency.toUpperCase() === to)) return undefined;
+  return { most: captures.reduce((total, d) => total + (d.converted?.amount ?? 0), 0), of };
 }
 
 /**
@@ -1507,6 +1531,8 @@ export function convertedToNothing(
       fx_rate: fxLockOf(auth)?.rate ?? null,
       taken_before: before.amount,
       ...(before.converted !== undefined ? { converted_before: before.converted } : {}),
+      // A refund: what the captures (or the sale) took in the PSP's currency, which the refunds never exceed.
+      ...(before.ceiling !== undefined ? { taken_converted: before.ceiling.most } : {}),
     },
   };
 }
