@@ -98,7 +98,13 @@ export function counterChecks(prefix: string, rules: readonly CapRule[], a: CapA
     const base = `${capsTag(prefix, r.currency)}:${r.scope}:${owner}`;
     const push = (limit: CountedLimit, max: number | null, bucket: string, end: number, add: number) => {
       if (max === null) return;
-      out.push({ cap: capName(r, limit), limit, key: `${base}:${bucket}:${limit.endsWith('volume') ? 'v' : 'n'}`, max, add, expireAt: end + DAY_S });
+      const key = `${base}:${bucket}:${limit.endsWith('volume') ? 'v' : 'n'}`;
+      // Two rules of one owner bounding the same counter (a configuration naming it twice) count the attempt once, in
+      // one check with the tighter bound: two checks of one key would each add to it.
+      const same = out.findIndex((c) => c.key === key);
+      const check = { cap: capName(r, limit), limit, key, max, add, expireAt: end + DAY_S };
+      if (same < 0) out.push(check);
+      else if (max < out[same].max) out[same] = check;
     };
     push('daily_volume', r.dailyVolume, `d${day}`, dayEnd, a.amount);
     push('daily_count', r.dailyCount, `d${day}`, dayEnd, 1);

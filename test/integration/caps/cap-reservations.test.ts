@@ -132,3 +132,16 @@ test("an account's rule on every gateway and its rule on one gateway count an at
   expect((await caps.reserve('n4', [attempt('sim-a', 3000)])).kind).toBe('reserved');
   expect((await caps.reserve('n5', [attempt('sim-b', 1)])).kind).toBe('over');
 });
+
+test('two rules of one owner bounding one counter count an attempt once, the tighter bound deciding', async () => {
+  const caps = new CapReservations(redis, `${config.redis.keyPrefix}cd:`, [rule({ dailyVolume: 5000 }), rule({ dailyVolume: 4000, dailyCount: 10 })]);
+  expect((await caps.reserve('d1', [attempt('sim-a', 3000)])).kind).toBe('reserved');
+  // 3000 of 4000 taken (counted twice into one counter it read 6000).
+  expect((await caps.reserve('d2', [attempt('sim-a', 1000)])).kind).toBe('reserved');
+  expect(await caps.reserve('d3', [attempt('sim-a', 1)])).toMatchObject({
+    kind: 'over',
+    refusals: [{ cap: 'gateway:sim-a:EUR:daily_volume', max: 4000, current: 4000 }],
+  });
+  expect(await caps.release('d2', 'EUR')).toBe(true);
+  expect((await caps.reserve('d4', [attempt('sim-a', 1000)])).kind).toBe('reserved');
+});
