@@ -327,6 +327,7 @@ export class DeliveryService {
       const sent = await this.refusalOfSent(op, route.refused);
       if (sent) return sent;
       const failed = await recorder.fail(op, route.refused, 'bridge', { onlyFrom: op.state });
+      await this.releasedUnsent(op, failed);
       if (!this.refusalLost(op, failed, route.refused)) log.warn('operation refused before any gateway call', { reason: route.refused });
       return { kind: 'done', state: failed.state };
     }
@@ -334,6 +335,7 @@ export class DeliveryService {
       const sent = await this.refusalOfSent(op, 'UNSUPPORTED_COMMAND', { gateway: route.gateway.name });
       if (sent) return sent;
       const failed = await recorder.fail(op, 'UNSUPPORTED_COMMAND', 'bridge', { details: { gateway: route.gateway.name }, onlyFrom: op.state });
+      await this.releasedUnsent(op, failed);
       this.refusalLost(op, failed, 'UNSUPPORTED_COMMAND');
       return { kind: 'done', state: failed.state };
     }
@@ -389,6 +391,7 @@ export class DeliveryService {
       });
       const decline = ctx.action ? { ...bridgeDecline(ctx.fail), suggested_action: ctx.action } : undefined;
       const failed = await recorder.fail(op, ctx.fail, 'bridge', { details: ctx.detail, field: ctx.field, decline, onlyFrom: op.state });
+      await this.releasedUnsent(op, failed);
       if (this.refusalLost(op, failed, ctx.fail)) return { kind: 'done', state: failed.state };
       authorizationRefusals().inc({ gateway: route.gateway.name, reason: ctx.fail });
       if (BOUNDED_WAIT_REFUSALS.has(ctx.fail)) voidWaitsExpired().inc({ gateway: gatewayOf(op), awaiting: String(ctx.detail?.awaiting) });
@@ -476,6 +479,7 @@ export class DeliveryService {
         return { kind: 'done', state: given.state };
       }
       const failed = await recorder.fail(op, 'UNRESPONSIVE', 'bridge', { details: age, onlyFrom: op.state });
+      await this.releasedUnsent(op, failed);
       maxAgeGiveUps().inc({ gateway: gatewayOf(op), result: maxAgeGiveUpResult('FAILED', failed.state) });
       if (!this.refusalLost(op, failed, 'UNRESPONSIVE'))
         log.error('operation failed: gateway did not take it within delivery.max_age_ms', { reason: 'UNRESPONSIVE' });
@@ -1497,6 +1501,16 @@ export class DeliveryService {
   /** Tells the stages what they reserved for this attempt is not used (the operation failed for good). */
   private async released(op: OperationRecord, why: 'failed'): Promise<void> {
     if (op.routing) await this.pipeline.release(op, planOf(op), why);
+  }
+
+  /**
+   * After a refusal of ours recorded without the plan (`op`'s routing, decided in this pass, is not written with a FAIL
+   * before any attempt: past `delivery.max_age_ms`, refused by its route or against its authorization): gives back what
+   * the plan reserved once the operation is FAILED, which no later pass would (its record names no plan to release).
+   * Not when the refusal lost to another worker's move: that one may have sent on the reservation.
+   */
+  private async releasedUnsent(op: OperationRecord, failed: OperationRecord): Promise<void> {
+    if (failed.state === 'FAILED') await this.released(op, 'failed');
   }
 
   /**

@@ -484,7 +484,12 @@ test('a review expiry never fails a held authorization another worker sent after
 
 /** A CHF account capped at one authorization a day; with `hold`, big CHF authorizations are held for review too. */
 function oneADayConfig(hold: boolean, prefix?: string): Config {
-  return testConfig({
+  return testConfig(oneADayParams(hold, prefix));
+}
+
+/** The parameters of `oneADayConfig`, for a test that adds its own. */
+function oneADayParams(hold: boolean, prefix?: string): Record<string, unknown> {
+  return {
     gateways: { simulator: { type: 'simulator', base_url: sim.url, api_key: API_KEY, webhook_secret: 'whsec-limits-0123456789', timeout_ms: 30000 } },
     'caps.rules': [{ scope: 'merchant', name: 'one-a-day', currency: 'CHF', daily_count: 1 }],
     ...(hold
@@ -495,7 +500,7 @@ function oneADayConfig(hold: boolean, prefix?: string): Config {
         }
       : {}),
     ...(prefix ? { 'redis.key_prefix': prefix } : {}),
-  });
+  };
 }
 
 /** A delivery service of `c` over the one ledger and event store a namespace's releases share. */
@@ -733,5 +738,24 @@ test('a refusal on record whose release was lost (a crash between the two) gives
   } finally {
     crash.mockRestore();
     await purgeNamespace(held).catch(() => undefined);
+  }
+}, 60_000);
+
+test('an authorization failed UNRESPONSIVE unsent, past delivery.max_age_ms at its first delivery, gives back the cap reservation its plan made', async () => {
+  const c = testConfig({ ...oneADayParams(false), 'delivery.max_age_ms': 60_000 });
+  const shared = new Ledger(redis, c.redis.keyPrefix);
+  const svc = deliveryOf(c, shared, new EventStore(redis, c.redis.keyPrefix));
+  try {
+    // Received before a backlog drained: its first delivery plans it (reserving the day's one authorization), then gives up.
+    const command = channelCommand('authorize', { received_at: new Date(Date.now() - 120_000).toISOString() }, bigChf);
+    const id = command.payment.operation_reference!;
+    await shared.create(id, command);
+    expect(await svc.deliver(id)).toEqual({ kind: 'done', state: 'FAILED' });
+    expect((await shared.get(id))?.reason).toBe('UNRESPONSIVE');
+    expect(sim.counters().effects[id]).toBeUndefined();
+    // Never sent: the day's one authorization goes to the next one.
+    expect(await svc.deliver(await created(shared, { ...bigChf, amount: 5000 }))).toEqual({ kind: 'done', state: 'SUCCEEDED' });
+  } finally {
+    await purgeNamespace(c).catch(() => undefined);
   }
 }, 60_000);
