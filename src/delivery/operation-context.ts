@@ -1489,9 +1489,12 @@ export function takenBefore(
  * one that failed may have taken a step more or less than the conversion of their total, so a refund converted on its
  * own could give back more than was taken (USD 0.05 captured as EUR 0.04, refunded as f(0.05) = EUR 0.05) or leave a
  * step behind. Undefined when not known: a capture recorded without its converted amount, a PSP figure in another
- * currency, nothing captured. Pure.
+ * currency, nothing captured, and captures the ledger cannot sum (an authorization of before digests, or one closed by
+ * a capture never registered: `closedUnregistered`), where the captures on record are not all it took and a refund
+ * bounded by them would give back less than it asks, the OMS told it gave back all. Pure.
  */
 function takenInPspCurrency(auth: OperationRecord, dependents: readonly DependentSummary[], lock: FxLock): { most: number; of: number } | undefined {
+  if (auth.digest === undefined || closedUnregistered(auth, dependents)) return undefined;
   const to = lock.to.currency.toUpperCase();
   const of = capturedToRefund(auth, dependents);
   if (of <= 0) return undefined;

@@ -171,3 +171,23 @@ describe('a refund of a converted authorization never gives back more, nor less,
     expect('context' in rest && rest.context.payment).toMatchObject({ amount: 6712, currency: 'EUR' });
   });
 });
+
+describe('a refund of a converted authorization whose captures are not all known is not bounded by the ones on record', () => {
+  // USD 123.45 at 0.9137: EUR 112.80 held. A registered capture took USD 50.00 (sent as EUR 45.68); the rest was
+  // captured in a way the ledger does not sum (a capture never registered, or an authorization of before digests).
+  const registered: DependentSummary[] = [
+    { id: 'c', command: 'capture', state: 'SUCCEEDED', amount: 5000, registered: 1, converted: { amount: 4568, currency: 'EUR' } },
+  ];
+
+  it('closed by a capture never registered: a refund of USD 100.00 goes as f(100.00) = EUR 91.37, not the EUR 45.68 on record', async () => {
+    const auth: OperationRecord = { ...convertedAuthorization('authorize', 12345, 'USD', 'EUR', '0.9137'), closedBy: 'legacy-capture' };
+    const resolved = await sent(part('refund', auth, 10000), auth, registered);
+    expect('context' in resolved && resolved.context.payment).toMatchObject({ amount: 9137, currency: 'EUR' });
+  });
+
+  it('an authorization without a digest (its dependents not all registered): the same refund is left to the PSP at its own conversion', async () => {
+    const { digest: _digest, ...auth } = convertedAuthorization('authorize', 12345, 'USD', 'EUR', '0.9137');
+    const resolved = await sent(part('refund', auth, 10000), auth, registered);
+    expect('context' in resolved && resolved.context.payment).toMatchObject({ amount: 9137, currency: 'EUR' });
+  });
+});
