@@ -74,6 +74,7 @@ import {
   countDecisions,
   countFailover,
   reportFxLinesOmitted,
+  reportFxRefundBounded,
   reportRouteDrops,
   riskReviewNoticesWithheld,
 } from '../orchestration/orchestration-metrics';
@@ -364,12 +365,17 @@ export class DeliveryService {
         // for each pass that waits (an open breaker).
         const planned = countOf(op.routing);
         const unlined = linesOmitted(op.payment, ctx.context.payment) ? { id: op.id, command: op.command, lines: op.payment.lines?.length ?? 0 } : undefined;
-        const count = unlined
-          ? (): void => {
-              planned?.();
-              reportFxLinesOmitted(logger, unlined, holder, unlined.lines);
-            }
-          : planned;
+        // So is a refund its captures' converted amount bounded (docs/LIMITS.md, "Currency conversion").
+        const bounded = ctx.refundBounded;
+        const asked = { id: op.id, command: op.command, amount: op.payment.amount, currency: op.payment.currency };
+        const count =
+          unlined || bounded
+            ? (): void => {
+                planned?.();
+                if (unlined) reportFxLinesOmitted(logger, unlined, holder, unlined.lines);
+                if (bounded) reportFxRefundBounded(logger, asked, holder, bounded);
+              }
+            : planned;
         op = { ...op, routing: freshly(atLockedRateRouting(op, holder, ctx.context.payment, ctx.fxLock), count) };
       }
       if (gatewayOf(op) !== route.gateway.name) {

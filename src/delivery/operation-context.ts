@@ -7,7 +7,7 @@ import { amountIn, confirmedOrAsked, gatewayOf, routedPayment } from '../ledger/
 import { AUTHORIZING } from '../ledger/authorization-by-reference';
 import { OperationState, isTerminal } from '../ledger/operation-state';
 import { atAuthorizationRate, convertedPayment, fxLockOf, heldInOrderCurrency } from '../fx/locked-rate';
-import { orderAmountWithin, type FxLock, type PartsBefore } from '../fx/fx-lock';
+import { atLockedRateAfter, orderAmountWithin, type FxLock, type PartsBefore } from '../fx/fx-lock';
 import { CancelBasis, cancelBasisOf } from '../ledger/cancel-basis';
 import { VOID_WAIT_EXPIRED, WAIT_FOR_OTHER_VOID_EXPIRED, WAIT_FOR_TRANSACTION_EXPIRED, type WaitedOn } from './dependent-wait';
 import { RefundedBeyondCaptured, commandsUndoneBy, isAdjustmentKind, releasesHold } from '../adjustments/adjustment';
@@ -95,6 +95,8 @@ export type ContextResolution =
        * record): what it was sent for, and why.
        */
       failedAuthorization?: FailedAuthorizationCancel;
+      /** A refund its captures' (or sale's) converted amount bounded: said once its attempt is on record ({@link refundBoundedOf}). */
+      refundBounded?: RefundBounded;
     }
   /**
    * `siblings`: the captures or refunds of the same authorization in flight ahead of it (`siblingsAhead`), or
@@ -306,7 +308,8 @@ export async function resolveOperationContext(op: OperationRecord, ledger: Ledge
       const { changed, ...captured } = await capturedFor(op, auth, registers ? { dependents, registered } : null, ledger);
       const resolved = { ...context, payment: converted, ...heldFor(op, auth), ...captured };
       const drift = changed ? { cancelBasisChanged: changed } : {};
-      return fxLock ? { context: resolved, fxLock, ...drift } : { context: resolved, ...drift };
+      const bounded = refundBoundedOf(op, auth, payment, converted, before);
+      return fxLock ? { context: resolved, fxLock, ...drift, ...(bounded ? { refundBounded: bounded } : {}) } : { context: resolved, ...drift };
     }
     case 'FAILED':
       // Refused unless a late success on record says the PSP holds it after all: then released as by PSP reference.
@@ -818,6 +821,7 @@ async function checkedByReference(
   const payment = holder === context.payment.gateway ? context.payment : { ...context.payment, gateway: holder };
   let converted = payment;
   let failed: { failedAuthorization: FailedAuthorizationCancel } | Record<string, never> = {};
+  let bounded: { refundBounded: RefundBounded } | Record<string, never> = {};
   if (found.authorization) {
     const before = takenBefore(op, auth, dependents, found.registered);
     if ('wait' in before) return before;
@@ -828,13 +832,15 @@ async function checkedByReference(
     converted = atDependentRate(op, read?.auth ?? auth, payment, before);
     const nothing = convertedToNothing(op, auth, payment, converted, before);
     if (nothing) return via(nothing);
+    const refundBounded = refundBoundedOf(op, auth, payment, converted, before);
+    if (refundBounded) bounded = { refundBounded };
   }
   const fxLock = converted === payment ? null : fxLockOf(auth);
   const succeeded = found.authorization && auth.state === 'SUCCEEDED';
   const { changed, ...captured } = succeeded ? await capturedFor(op, auth, registers ? { dependents, registered: found.registered } : null, ledger) : {};
   const resolved = { ...context, payment: converted, ...(succeeded ? heldFor(op, auth) : {}), ...captured };
   const drift = changed ? { cancelBasisChanged: changed } : {};
-  return fxLock ? { context: resolved, fxLock, ...linked, ...drift, ...failed } : { context: resolved, ...linked, ...drift, ...failed };
+  return fxLock ? { context: resolved, fxLock, ...linked, ...drift, ...failed, ...bounded } : { context: resolved, ...linked, ...drift, ...failed };
 }
 
 /**
@@ -1538,6 +1544,31 @@ export function convertedToNothing(
       ...(before.ceiling !== undefined ? { taken_converted: before.ceiling.most } : {}),
     },
   };
+}
+
+/** A refund of a converted payment sent for other than its own conversion: what its captures (or sale) took bounded it. */
+export interface RefundBounded {
+  /** Its own conversion after the refunds before it (what it would have been sent for), minor units of `currency`. */
+  asked: number;
+  /** What it is sent for: never more than is left of what was taken, all of that left when it completes the refunds. */
+  sent: number;
+  /** The PSP's currency. */
+  currency: string;
+  /** What the captures (or the sale) took in that currency (`PartsBefore.ceiling.most`). */
+  taken: number;
+}
+
+/**
+ * A refund whose converted amount the ceiling (`PartsBefore.ceiling`: what the standing captures or the sale took in the
+ * PSP's currency) made other than its own conversion after the refunds before it: what it would have been, and what is
+ * sent. Undefined for anything else, and for one refused as converting to nothing (its refusal says so). Pure.
+ */
+function refundBoundedOf(op: OperationRecord, auth: OperationRecord, payment: Payment, converted: Payment, before: PartsBefore): RefundBounded | undefined {
+  const lock = fxLockOf(auth);
+  if (op.command !== 'refund' || before.ceiling === undefined || converted === payment || converted.amount <= 0 || !lock) return undefined;
+  const { ceiling, ...unbounded } = before;
+  const asked = atLockedRateAfter(lock, payment.amount, unbounded);
+  return asked === converted.amount ? undefined : { asked, sent: converted.amount, currency: converted.currency, taken: ceiling.most };
 }
 
 /** Whether dependent `d` registered against the authorization before `op` (registered `registered`): those of before the order was kept (0) first, ties by id. Pure. */

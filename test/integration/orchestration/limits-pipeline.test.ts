@@ -267,6 +267,61 @@ test('captures of a converted authorization after one in flight failed: the part
   expect(sim.counters().effects[c]).toBe(1);
 }, 60_000);
 
+test('a refund of a converted authorization that its captures bound says so once, when its attempt goes out: the line names the converted amounts asked and sent, and is counted', async () => {
+  const auth = channelCommand('authorize', {}, { gateway_account: 'fx-shop', gateway_key: 'pm_card_visa', amount: 12345, currency: 'USD' } as Partial<Payment>);
+  const authId = await record(auth);
+  expect(await service.deliver(authId)).toEqual({ kind: 'done', state: 'SUCCEEDED' });
+  const part = (command: 'capture' | 'refund', amount: number) =>
+    record(
+      channelCommand(command, {}, {
+        gateway_account: 'fx-shop',
+        gateway_key: authId,
+        order_id: auth.payment.order_id,
+        amount,
+        currency: 'USD',
+      } as Partial<Payment>),
+    );
+  // Capture A (USD 0.05) on record at EUR 0.05, its answer lost; B (USD 0.05) counts it: f(0.10) − 0.05 = EUR 0.04; A fails.
+  const a = await part('capture', 5);
+  const resolvedA = await resolveOperationContext((await ledger.get(a))!, ledger, { checkAmounts: true });
+  expect('context' in resolvedA && resolvedA.context.payment).toMatchObject({ amount: 5, currency: 'EUR' });
+  const routing = { gateway: 'simulator', requested: 'simulator', candidates: ['simulator'], index: 0, decisions: [], amount: 5, currency: 'EUR' };
+  await ledger.transition(a, 'SENT', { event: 'attempt' }, { countAttempt: true, routing });
+  const b = await part('capture', 5);
+  expect(await service.deliver(b)).toEqual({ kind: 'done', state: 'SUCCEEDED' });
+  expect((await ledger.get(b))?.routing).toMatchObject({ amount: 4, currency: 'EUR' });
+  await ledger.transition(a, 'FAILED', { event: 'outcome', source: 'response' }, { reason: 'declined' });
+
+  // A refund of B's USD 0.05 gives back the EUR 0.04 B took, not its own f(0.05) = EUR 0.05.
+  const bounded = () => metricValue('pb_fx_refunds_bounded_total', { gateway: 'simulator', direction: 'less' });
+  const before = await bounded();
+  const refund = await part('refund', 5);
+  const lineOf = () => logs.lines.filter((l) => l.includes('converted refund sent for what the captures took') && l.includes(refund));
+  const breaker = service.breaker('simulator');
+  for (let i = 0; i < config.delivery.breakerFailureThreshold; i++) breaker.failure();
+  try {
+    for (let i = 0; i < 3; i++) expect((await service.deliver(refund)).kind).toBe('wait');
+    expect([await bounded(), lineOf().length]).toEqual([before, 0]);
+  } finally {
+    breaker.success();
+  }
+  expect(await service.deliver(refund)).toEqual({ kind: 'done', state: 'SUCCEEDED' });
+  expect((await ledger.get(refund))?.routing).toMatchObject({ amount: 4, currency: 'EUR' });
+  expect([await bounded(), lineOf().length]).toEqual([before + 1, 1]);
+  expect(JSON.parse(lineOf()[0])).toMatchObject({
+    level: 'info',
+    operation_id: refund,
+    command: 'refund',
+    gateway: 'simulator',
+    amount: 5,
+    currency: 'USD',
+    converted_asked: 5,
+    converted_sent: 4,
+    converted_currency: 'EUR',
+    taken_converted: 4,
+  });
+}, 60_000);
+
 test('a capture of a converted authorization that converts to nothing after the ones before it is refused naming payment.amount, unsent, and counted', async () => {
   const auth = channelCommand('authorize', {}, { gateway_account: 'fx-shop', gateway_key: 'pm_card_visa', amount: 12345, currency: 'USD' } as Partial<Payment>);
   const authId = await record(auth);

@@ -127,6 +127,7 @@ describe('a refund of a converted authorization never gives back more, nor less,
     const auth = convertedAuthorization('authorize', 12345, 'USD', 'EUR', '0.9137');
     const resolved = await sent(part('refund', auth, 5), auth, shortCapture);
     expect('context' in resolved && resolved.context.payment).toMatchObject({ amount: 4, currency: 'EUR' });
+    expect(resolved).toMatchObject({ refundBounded: { asked: 5, sent: 4, currency: 'EUR', taken: 4 } });
   });
 
   it('a part never takes more than is left of the EUR captured: USD 0.04 of it, then the last cent refuses as nothing left', async () => {
@@ -150,6 +151,8 @@ describe('a refund of a converted authorization never gives back more, nor less,
     ];
     const resolved = await sent(part('refund', auth, 6), auth, dependents);
     expect('context' in resolved && resolved.context.payment).toMatchObject({ amount: 6, currency: 'EUR' });
+    // Said with its attempt (`pb_fx_refunds_bounded_total`, info line): its own conversion, and what it is sent for.
+    expect(resolved).toMatchObject({ refundBounded: { asked: 5, sent: 6, currency: 'EUR', taken: 6 } });
   });
 
   it('captures without failures: refunds telescope as before (USD 50.00 + 73.45 of EUR 112.80: 45.68 + 67.12)', async () => {
@@ -169,6 +172,8 @@ describe('a refund of a converted authorization never gives back more, nor less,
     };
     const rest = await sent(part('refund', auth, 7345), auth, [...captured, refunded]);
     expect('context' in rest && rest.context.payment).toMatchObject({ amount: 6712, currency: 'EUR' });
+    // Their own conversion: nothing bounded, nothing said.
+    expect([first, rest].map((r) => 'refundBounded' in r)).toEqual([false, false]);
   });
 });
 
