@@ -327,7 +327,7 @@ export class DeliveryService {
     if ('refused' in route) {
       const sent = await this.refusalOfSent(op, route.refused);
       if (sent) return sent;
-      const failed = await recorder.fail(op, route.refused, 'bridge', { onlyFrom: op.state });
+      const failed = await recorder.fail(op, route.refused, 'bridge', { ...planWritten(read, op), onlyFrom: op.state });
       await this.releasedUnsent(op, failed);
       if (!this.refusalLost(op, failed, route.refused)) log.warn('operation refused before any gateway call', { reason: route.refused });
       return { kind: 'done', state: failed.state };
@@ -335,7 +335,11 @@ export class DeliveryService {
     if (!route.transformer.supports.includes(op.command)) {
       const sent = await this.refusalOfSent(op, 'UNSUPPORTED_COMMAND', { gateway: route.gateway.name });
       if (sent) return sent;
-      const failed = await recorder.fail(op, 'UNSUPPORTED_COMMAND', 'bridge', { details: { gateway: route.gateway.name }, onlyFrom: op.state });
+      const failed = await recorder.fail(op, 'UNSUPPORTED_COMMAND', 'bridge', {
+        details: { gateway: route.gateway.name },
+        ...planWritten(read, op),
+        onlyFrom: op.state,
+      });
       await this.releasedUnsent(op, failed);
       this.refusalLost(op, failed, 'UNSUPPORTED_COMMAND');
       return { kind: 'done', state: failed.state };
@@ -484,7 +488,7 @@ export class DeliveryService {
         this.gaveUp(op, given, 'delivery.max_age_ms passed', true);
         return { kind: 'done', state: given.state };
       }
-      const failed = await recorder.fail(op, 'UNRESPONSIVE', 'bridge', { details: age, onlyFrom: op.state });
+      const failed = await recorder.fail(op, 'UNRESPONSIVE', 'bridge', { details: age, ...planWritten(read, op), onlyFrom: op.state });
       await this.releasedUnsent(op, failed);
       maxAgeGiveUps().inc({ gateway: gatewayOf(op), result: maxAgeGiveUpResult('FAILED', failed.state) });
       if (!this.refusalLost(op, failed, 'UNRESPONSIVE'))
@@ -1510,10 +1514,10 @@ export class DeliveryService {
   }
 
   /**
-   * After a refusal of ours recorded without the plan (`op`'s routing, decided in this pass, is not written with a FAIL
-   * before any attempt: past `delivery.max_age_ms`, refused by its route or against its authorization): gives back what
-   * the plan reserved once the operation is FAILED, which no later pass would (its record names no plan to release).
-   * Not when the refusal lost to another worker's move: that one may have sent on the reservation.
+   * After a refusal of ours before any attempt (past `delivery.max_age_ms`, refused by its route or against its
+   * authorization): gives back what the plan reserved once the operation is FAILED. The plan, decided in this pass, is
+   * written with the FAIL (`planWritten`), so a worker killed between the two leaves it to the job's next run
+   * (`releaseFailed`). Not when the refusal lost to another worker's move: that one may have sent on the reservation.
    */
   private async releasedUnsent(op: OperationRecord, failed: OperationRecord): Promise<void> {
     if (failed.state === 'FAILED') await this.released(op, 'failed');
@@ -1648,6 +1652,15 @@ function freshly(routing: RoutingRecord, count?: DecisionCount): RoutingRecord {
   fresh.add(routing);
   if (count) planCounts.set(routing, count);
   return routing;
+}
+
+/**
+ * The plan of an authorization or sale decided in this pass (`read`, as the ledger holds it, has none), for a refusal of
+ * ours before any attempt to write with its FAIL: what it reserved is then on record for any later pass to give back
+ * (`releaseFailed`), as an orchestration refusal's is (`unsent`). Nothing for a plan on record already, or a dependent's.
+ */
+function planWritten(read: OperationRecord, op: OperationRecord): { routing?: RoutingRecord } {
+  return !read.routing && op.routing && !DEPENDENT.has(op.command) ? { routing: op.routing } : {};
 }
 
 /** The stages' counts of a plan to send (`unsent` has handled the others). */

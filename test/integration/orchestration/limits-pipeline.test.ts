@@ -814,3 +814,28 @@ test('an authorization failed UNRESPONSIVE unsent, past delivery.max_age_ms at i
     await purgeNamespace(c).catch(() => undefined);
   }
 }, 60_000);
+
+test('an UNRESPONSIVE refusal on record whose release was lost (a crash between the two) gives the reservation back when its job runs again', async () => {
+  const c = testConfig({ ...oneADayParams(false), 'delivery.max_age_ms': 60_000 });
+  const shared = new Ledger(redis, c.redis.keyPrefix);
+  const svc = deliveryOf(c, shared, new EventStore(redis, c.redis.keyPrefix));
+  const released = () => metricValue('pb_caps_releases_total', { gateway: 'simulator', why: 'failed' });
+  const crash = jest.spyOn(OrchestrationPipeline.prototype, 'release').mockRejectedValueOnce(new Error('worker killed'));
+  try {
+    const command = channelCommand('authorize', { received_at: new Date(Date.now() - 120_000).toISOString() }, bigChf);
+    const id = command.payment.operation_reference!;
+    await shared.create(id, command);
+    await expect(svc.deliver(id)).rejects.toThrow('worker killed');
+    // The FAIL names the plan that reserved: what a later run gives back.
+    expect(await shared.get(id)).toMatchObject({ state: 'FAILED', reason: 'UNRESPONSIVE', routing: { gateway: 'simulator' } });
+    const before = await released();
+    // The job runs again (redelivered after the crash): the FAILED operation gives back what it still holds.
+    expect(await svc.deliver(id)).toEqual({ kind: 'done', state: 'FAILED' });
+    expect(await released()).toBe(before + 1);
+    expect(logs.lines.some((l) => l.includes('cap reservation released') && l.includes(id))).toBe(true);
+    expect(await svc.deliver(await created(shared, { ...bigChf, amount: 5000 }))).toEqual({ kind: 'done', state: 'SUCCEEDED' });
+  } finally {
+    crash.mockRestore();
+    await purgeNamespace(c).catch(() => undefined);
+  }
+}, 60_000);
