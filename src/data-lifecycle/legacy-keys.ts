@@ -25,6 +25,12 @@ interface LegacyFamily {
   member?: (id: string) => [string, string];
   /** Fixed keys (indexes), old → new, moved after the members. */
   fixed: Array<[string, string]>;
+  /**
+   * Keys of the new names derived from the family's index, dropped once anything was moved, so they are derived
+   * again over what was moved too (the recurring order index's catch-up mark: moved schedules keep their old
+   * creation scores, before a mark set meanwhile, and would never be put in the order index an erasure reads).
+   */
+  rederive?: string[];
 }
 
 /** The families renamed for Redis Cluster, under `prefix` (docs/DATA.md lists them). */
@@ -58,6 +64,7 @@ export function legacyKeyFamilies(prefix: string): LegacyFamily[] {
         [`${prefix}recurring:due`, recurring.due],
         [`${prefix}recurring:schedules`, recurring.all],
       ],
+      rederive: [recurring.orderIndexMark],
     },
   ];
 }
@@ -88,6 +95,7 @@ export async function moveLegacyKeys(redis: RedisClient, prefix: string): Promis
     }
     for (const [from, to] of family.fixed) if (await moveKey(redis, from, to)) n += 1;
     if (n > 0) moved.inc({ family: family.name }, n);
+    if (n > 0 && family.rederive && family.rederive.length > 0) await redis.unlink(...family.rederive);
     out[family.name] = n;
   }
   return out;

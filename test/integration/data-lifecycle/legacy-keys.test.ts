@@ -105,4 +105,21 @@ describe('keys written under their pre-cluster names', () => {
     expect(await keysMatching(redis, `${prefix}recurring:*`)).toEqual([]);
     expect(await moveLegacyKeys(redis, prefix)).toEqual({ dead_letter_archive: 0, dead_letter_triage: 0, recurring: 0 });
   });
+
+  it("schedules moved after the order index's catch-up ran are put in it by the next one (an erasure finds them)", async () => {
+    const recurring = new RecurringStore(redis, prefix);
+    const r = recurringKeys(prefix);
+    const id = `legacy-order-${Date.now().toString(36)}`;
+    const order = `ORD-LEGACY-${Date.now().toString(36)}`;
+    await recurring.add({ ...schedule(id), order_id: order }, Date.now() - 86_400_000);
+    await redis.srem(r.order(order), id);
+    await backToOldName(`${prefix}recurring:schedule:${id}`, r.schedule(id));
+    await backToOldName(`${prefix}recurring:schedules`, r.all);
+    // A catch-up ran (its mark is past the moved schedule's creation) before the poller moved the keys.
+    await recurring.catchUpOrderIndex();
+    await redis.set(r.orderIndexMark, `${Date.now()} later`);
+    expect((await moveLegacyKeys(redis, prefix)).recurring).toBe(2);
+    await recurring.catchUpOrderIndex();
+    expect(await recurring.idsOfOrder(order)).toEqual([id]);
+  });
 });
