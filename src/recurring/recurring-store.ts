@@ -258,16 +258,17 @@ export class RecurringStore {
       if (entries.length === 0) break;
       const read = this.redis.pipeline();
       for (const e of entries) read.hget(this.key(e.id), 'definition');
-      const replies = (await read.exec()) ?? [];
+      // A failed read or write throws: the mark, moved below, must never pass a schedule left out of the index.
+      const replies = repliesOrThrow(await read.exec());
       const write = this.redis.pipeline();
       let writes = 0;
       entries.forEach((e, i) => {
-        const orderId = orderIdOf(replies[i]?.[1]);
+        const orderId = orderIdOf(replies[i]);
         if (orderId === null) return;
         write.sadd(this.keys.order(orderId), e.id);
         writes += 1;
       });
-      if (writes > 0) await write.exec();
+      if (writes > 0) repliesOrThrow(await write.exec());
       walked += entries.length;
       indexed += writes;
       after = entries[entries.length - 1];
@@ -308,6 +309,14 @@ export class RecurringStore {
     const schedule = await this.get(id);
     return schedule ? { cancelled, schedule } : null;
   }
+}
+
+/** A pipeline's replies, its first failed command's error thrown. */
+function repliesOrThrow(replies: Array<[Error | null, unknown]> | null): unknown[] {
+  return (replies ?? []).map(([err, value]) => {
+    if (err) throw err;
+    return value;
+  });
 }
 
 /** The order a stored definition names, or null (none, or a definition that does not decode). */

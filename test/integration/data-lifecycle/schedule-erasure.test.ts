@@ -116,6 +116,32 @@ async function erase(s: { prefix: string }, order: string): Promise<Record<strin
   return (await eraseOrder(redis, s.prefix, order)) as unknown as Record<string, unknown>;
 }
 
+/** `redis`, with the first pipeline's first reply an error (a read that failed: a failover, a node loading). */
+function firstPipelineReplyFailing(client: RedisClient): RedisClient {
+  let failed = false;
+  return new Proxy(client, {
+    get(target, prop, receiver) {
+      if (prop === 'pipeline') {
+        return () => {
+          const pipeline = target.pipeline();
+          const exec = pipeline.exec.bind(pipeline);
+          pipeline.exec = async () => {
+            const replies = await exec();
+            if (!failed && replies && replies.length > 0) {
+              failed = true;
+              replies[0] = [new Error('LOADING Redis is loading the dataset in memory'), null];
+            }
+            return replies;
+          };
+          return pipeline;
+        };
+      }
+      const value = Reflect.get(target, prop, receiver) as unknown;
+      return typeof value === 'function' ? (value as (...args: unknown[]) => unknown).bind(target) : value;
+    },
+  });
+}
+
 describe('erase --order: the order recurring schedules', () => {
   it("cancels the order's active schedule and scrubs its personal fields; the runner charges nothing more; another order's schedule is untouched", async () => {
     const s = setup();
@@ -226,5 +252,19 @@ describe('erase --order: the order recurring schedules', () => {
     expect(audit).toMatchObject({ action: 'data.erase', outcome: 'ok', target: order, detail: { schedulesCancelled: 1, schedules: 1 } });
     const line = captured.lines.map((l) => JSON.parse(l) as Record<string, unknown>).find((l) => String(l.message).startsWith('erasure: recurring schedules'));
     expect(line).toMatchObject({ level: 'info', order_id: order, schedules_cancelled: 1, schedules_erased: 1, cancelled_ids: [d.id] });
+  });
+
+  it("a catch-up whose read of a schedule failed does not move its mark past it: the order's erasure still finds it", async () => {
+    const s = setup();
+    const order = `ORD-ERASE-G${n}`;
+    const old = definition(order);
+    // Created a day ago by a release before the order index (no entry, no mark); another schedule created since.
+    await s.store.add(old, Date.now() - DAY);
+    await s.store.add(definition(`ORD-ERASE-H${n}`));
+    await redis.del(`${s.prefix}{recurring}:order:${order}`, `${s.prefix}{recurring}:order_index:through`);
+    // The first catch-up's read of the old schedule fails (the first reply of its first page).
+    await new RecurringStore(firstPipelineReplyFailing(redis), s.prefix).catchUpOrderIndex().catch(() => undefined);
+    expect(await erase(s, order)).toMatchObject({ schedulesFound: 1, schedulesCancelled: 1, schedules: 1 });
+    expect(await s.store.get(old.id)).toMatchObject({ state: 'cancelled' });
   });
 });
