@@ -1,7 +1,7 @@
 import { impactIndexKeys } from '../amqp/dead-letter-triage';
 import { counter } from '../metrics/metrics-registry';
 import { deadLetterArchiveKeys } from '../ops/dead-letter-store';
-import { recurringKeys } from '../recurring/recurring-store';
+import { RecurringStore, recurringKeys } from '../recurring/recurring-store';
 import { RedisClient } from '../redis/redis-connection';
 
 /**
@@ -26,11 +26,12 @@ interface LegacyFamily {
   /** Fixed keys (indexes), old → new, moved after the members. */
   fixed: Array<[string, string]>;
   /**
-   * Keys of the new names derived from the family's index, dropped once anything was moved, so they are derived
-   * again over what was moved too (the recurring order index's catch-up mark: moved schedules keep their old
-   * creation scores, before a mark set meanwhile, and would never be put in the order index an erasure reads).
+   * Writes what the new release derives from a member (the recurring order index an erasure finds schedules by: a
+   * moved schedule keeps its old creation score, before the mark of a catch-up that ran meanwhile, which never walks
+   * back to it). Called for every member the old index lists, moved now or by an earlier move cut short (the old
+   * index goes last, so a crash anywhere before it calls this again for every member); idempotent.
    */
-  rederive?: string[];
+  derive?: (redis: RedisClient, id: string) => Promise<void>;
 }
 
 /** The families renamed for Redis Cluster, under `prefix` (docs/DATA.md lists them). */
@@ -64,7 +65,7 @@ export function legacyKeyFamilies(prefix: string): LegacyFamily[] {
         [`${prefix}recurring:due`, recurring.due],
         [`${prefix}recurring:schedules`, recurring.all],
       ],
-      rederive: [recurring.orderIndexMark],
+      derive: (redis, id) => new RecurringStore(redis, prefix).indexOrderOf(id),
     },
   ];
 }
@@ -89,13 +90,13 @@ export async function moveLegacyKeys(redis: RedisClient, prefix: string): Promis
         for (const id of ids) {
           const [from, to] = family.member(id);
           if (await moveKey(redis, from, to)) n += 1;
+          if (family.derive) await family.derive(redis, id);
         }
         if (ids.length < PAGE) break;
       }
     }
     for (const [from, to] of family.fixed) if (await moveKey(redis, from, to)) n += 1;
     if (n > 0) moved.inc({ family: family.name }, n);
-    if (n > 0 && family.rederive && family.rederive.length > 0) await redis.unlink(...family.rederive);
     out[family.name] = n;
   }
   return out;

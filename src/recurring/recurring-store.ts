@@ -281,6 +281,15 @@ export class RecurringStore {
   }
 
   /**
+   * Puts schedule `id` in the order index of the order its definition names (none: nothing). Idempotent. For a
+   * schedule the catch-up's walk may not reach: one moved from its pre-cluster name (src/data-lifecycle/legacy-keys.ts).
+   */
+  async indexOrderOf(id: string): Promise<void> {
+    const orderId = orderIdOf(await this.redis.hget(this.key(id), 'definition'));
+    if (orderId !== null) await this.redis.sadd(this.keys.order(orderId), id);
+  }
+
+  /**
    * Replaces schedule `id`'s definition by `erase(definition)` (an erasure of its order: the caller's policy says what
    * stays), only if it is still the definition read, and marks it `erased_at` (the first erasure's time stays).
    * @returns whether this call changed it (false: no schedule, nothing to erase, or erased already).
