@@ -15,6 +15,7 @@ import { ScheduleDefinition } from '../../../src/recurring/recurring-schedule';
 import { RecurringStore } from '../../../src/recurring/recurring-store';
 import { ConfiguredGatewayRouter } from '../../../src/routing/configured-gateway-router';
 import { eraseOrder } from '../../../src/data-lifecycle/erasure';
+import { IssuedTokens } from '../../../src/ledger/issued-tokens';
 import { dataErase } from '../../../src/cli/data-commands';
 import { openOps } from '../../../src/ops/ops-context';
 import { purgeNamespace } from '../../../harness/twins/local-stack/local-stack';
@@ -228,6 +229,8 @@ describe('erase --order: the order recurring schedules', () => {
     const cycle = await s.ledger.get(`_${d.id}.c1`);
     expect(cycle?.state).toBeDefined();
     expect(['SUCCEEDED', 'FAILED']).toContain(cycle?.state);
+    expect(cycle?.payment.order_id).toBe(order);
+    expect(JSON.stringify(cycle?.payment)).not.toMatch(PERSONAL);
     expect(await s.pass(60_000)).toMatchObject({ started: 0, succeeded: 0 });
     expect(await s.pass(40 * DAY)).toMatchObject({ started: 0 });
     expect(await s.ledger.get(`_${d.id}.c2`)).toBeNull();
@@ -266,5 +269,40 @@ describe('erase --order: the order recurring schedules', () => {
     await new RecurringStore(firstPipelineReplyFailing(redis), s.prefix).catchUpOrderIndex().catch(() => undefined);
     expect(await erase(s, order)).toMatchObject({ schedulesFound: 1, schedulesCancelled: 1, schedules: 1 });
     expect(await s.store.get(old.id)).toMatchObject({ state: 'cancelled' });
+  });
+
+  it("with the bus secrets, the schedule's card-like stored token leaves the issued-token index (counted once)", async () => {
+    const s = setup();
+    const order = `ORD-ERASE-T${n}`;
+    const token = 'shopper-ada-0042:5300912374650184';
+    const index = new IssuedTokens(s.ledger, s.config.serviceBus);
+    expect(await index.record(token, 'simulator')).toBe(true);
+    await s.store.add(definition(order, { gateway_key: token }), Date.now(), new Set([token]));
+    expect(await eraseOrder(redis, s.prefix, order, Date.now(), s.config.serviceBus)).toMatchObject({ schedulesFound: 1, issuedTokens: 1 });
+    expect(await index.gatewayOf(token)).toBeNull();
+    expect(await eraseOrder(redis, s.prefix, order, Date.now(), s.config.serviceBus)).toMatchObject({ schedulesFound: 1, issuedTokens: 0 });
+  });
+
+  it('the catch-up walks every schedule a page at a time, then only those created since its mark less 10 minutes', async () => {
+    const s = setup();
+    const orderKey = (order: string) => `${s.prefix}{recurring}:order:${order}`;
+    // Five schedules of a release before the index (no entries), a day old.
+    const old = Array.from({ length: 5 }, () => definition(`ORD-ERASE-P${n}`));
+    for (const d of old) {
+      await s.store.add(d, Date.now() - DAY);
+      await redis.del(orderKey(d.order_id!));
+    }
+    const fresh = definition(`ORD-ERASE-Q${n}`);
+    await s.store.add(fresh);
+    // Pages of two: all six walked, each in its order's index.
+    expect(await s.store.catchUpOrderIndex(2)).toEqual({ walked: 6, indexed: 6 });
+    for (const d of old) expect(await s.store.idsOfOrder(d.order_id!)).toEqual([d.id]);
+    // An older process, its clock 5 minutes behind, creates one after that catch-up (no entry): the next one finds it,
+    // and walks none of the day-old ones again.
+    const late = definition(`ORD-ERASE-R${n}`);
+    await s.store.add(late, Date.now() - 5 * 60_000);
+    await redis.del(orderKey(late.order_id!));
+    expect(await s.store.catchUpOrderIndex(2)).toEqual({ walked: 2, indexed: 2 });
+    expect(await erase(s, late.order_id!)).toMatchObject({ schedulesFound: 1, schedulesCancelled: 1 });
   });
 });
