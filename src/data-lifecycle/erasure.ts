@@ -89,9 +89,12 @@ async function eraseSchedules(
   orderId: string,
   now: number,
   issued: IssuedTokens | undefined,
+  logger: Logger | undefined,
 ): Promise<{ counts: Pick<ErasureSummary, 'schedulesFound' | 'schedulesCancelled' | 'schedules' | 'issuedTokens'>; cancelled: string[]; inFlight: string[] }> {
   const store = new RecurringStore(redis, prefix);
-  await store.catchUpOrderIndex();
+  const caughtUp = await store.catchUpOrderIndex();
+  // The first erasure after the upgrade walks every schedule (docs/DATA.md, "Erasure"): logged when it indexed any.
+  if (caughtUp.added > 0) logger?.info('erasure: recurring order index caught up (schedules created before it put in it)', caughtUp);
   const counts = { schedulesFound: 0, schedulesCancelled: 0, schedules: 0, issuedTokens: 0 };
   const cancelled: string[] = [];
   const inFlight: string[] = [];
@@ -135,7 +138,7 @@ export async function eraseOrder(
   const issued = secrets ? new IssuedTokens(ledger, secrets) : undefined;
   // The order's schedules first, before its operations are read: a cycle claimed before the cancel settles (and is an
   // operation of the order, scrubbed below when it is written by then); none starts after it.
-  const schedules = await eraseSchedules(redis, prefix, orderId, now, issued);
+  const schedules = await eraseSchedules(redis, prefix, orderId, now, issued, logger);
   // The order's operations live in the order's shard (src/redis/key-layout.ts).
   const keys = new OperationKeys(prefix, shardOfOrder(orderId));
   const ids = await operationIdsOfOrder(redis, prefix, orderId, 100_000);

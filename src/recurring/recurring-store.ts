@@ -244,14 +244,16 @@ export class RecurringStore {
    * slot), then moves the mark. The first one after the release that brought the index walks every schedule, each
    * later one only the few created since: schedules a release before the index created, including one an older
    * process still running created after the first catch-up, are indexed before an erasure looks. Idempotent (SADD).
-   * @returns how many schedules were walked and how many of them name an order (indexed or already there).
+   * @returns how many schedules were walked, how many of them name an order (indexed or already there), and how many
+   *   of those were not in their order's index before (`added`: schedules a release before the index created).
    */
-  async catchUpOrderIndex(page = 500): Promise<{ walked: number; indexed: number }> {
+  async catchUpOrderIndex(page = 500): Promise<{ walked: number; indexed: number; added: number }> {
     const mark = await this.redis.get(this.keys.orderIndexMark);
     const markScore = mark ? Number(mark.split(' ')[0]) : Number.NaN;
     let after: ScoredEntry = Number.isFinite(markScore) ? { score: markScore - ORDER_INDEX_OVERLAP_MS, id: '' } : { score: Number.NEGATIVE_INFINITY, id: '' };
     let walked = 0;
     let indexed = 0;
+    let added = 0;
     let last: ScoredEntry | null = null;
     for (;;) {
       const entries = await entriesAfter(this.redis, this.keys.all, after, page);
@@ -268,16 +270,17 @@ export class RecurringStore {
         write.sadd(this.keys.order(orderId), e.id);
         writes += 1;
       });
-      if (writes > 0) repliesOrThrow(await write.exec());
+      if (writes > 0) for (const reply of repliesOrThrow(await write.exec())) added += Number(reply);
       walked += entries.length;
       indexed += writes;
       after = entries[entries.length - 1];
       last = after;
       if (entries.length < page) break;
     }
-    // Only forward: a catch-up running beside another never moves the mark back past what that one walked.
+    // Forward of the mark this one read: beside another catch-up it may set the mark back to where it got, which only
+    // has the next one walk some schedules again (SADD is idempotent).
     if (last && (!Number.isFinite(markScore) || last.score > markScore)) await this.redis.set(this.keys.orderIndexMark, `${last.score} ${last.id}`);
-    return { walked, indexed };
+    return { walked, indexed, added };
   }
 
   /**

@@ -209,7 +209,17 @@ describe('erase --order: the order recurring schedules', () => {
     await s.pass(60_000);
     expect(await s.store.get(done.id)).toMatchObject({ state: 'completed' });
 
-    expect(await erase(s, order)).toMatchObject({ schedulesFound: 2, schedulesCancelled: 1, schedules: 2 });
+    const captured = captureLogger('info');
+    expect(await eraseOrder(redis, s.prefix, order, Date.now(), undefined, captured.logger)).toMatchObject({
+      schedulesFound: 2,
+      schedulesCancelled: 1,
+      schedules: 2,
+    });
+    // The catch-up's work is logged when it put schedules in the index (the first erasure after the upgrade).
+    const line = captured.lines
+      .map((l) => JSON.parse(l) as Record<string, unknown>)
+      .find((l) => String(l.message).startsWith('erasure: recurring order index'));
+    expect(line).toMatchObject({ level: 'info', walked: 2, added: 2 });
     expect(await s.store.get(old.id)).toMatchObject({ state: 'cancelled' });
     expect(await s.store.get(done.id)).toMatchObject({ state: 'completed' });
     for (const id of [old.id, done.id]) expect(JSON.stringify(await redis.hgetall(scheduleKey(s.prefix, id)))).not.toMatch(PERSONAL);
@@ -295,14 +305,14 @@ describe('erase --order: the order recurring schedules', () => {
     const fresh = definition(`ORD-ERASE-Q${n}`);
     await s.store.add(fresh);
     // Pages of two: all six walked, each in its order's index.
-    expect(await s.store.catchUpOrderIndex(2)).toEqual({ walked: 6, indexed: 6 });
+    expect(await s.store.catchUpOrderIndex(2)).toEqual({ walked: 6, indexed: 6, added: 5 });
     for (const d of old) expect(await s.store.idsOfOrder(d.order_id!)).toEqual([d.id]);
     // An older process, its clock 5 minutes behind, creates one after that catch-up (no entry): the next one finds it,
     // and walks none of the day-old ones again.
     const late = definition(`ORD-ERASE-R${n}`);
     await s.store.add(late, Date.now() - 5 * 60_000);
     await redis.del(orderKey(late.order_id!));
-    expect(await s.store.catchUpOrderIndex(2)).toEqual({ walked: 2, indexed: 2 });
+    expect(await s.store.catchUpOrderIndex(2)).toEqual({ walked: 2, indexed: 2, added: 1 });
     expect(await erase(s, late.order_id!)).toMatchObject({ schedulesFound: 1, schedulesCancelled: 1 });
   });
 });
