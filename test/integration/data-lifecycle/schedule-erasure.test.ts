@@ -193,6 +193,12 @@ describe('erase --order: the order recurring schedules', () => {
     expect(await redis.hgetall(scheduleKey(s.prefix, d.id))).toEqual(first);
     expect(await s.pass(0)).toMatchObject({ started: 0 });
     expect(await s.ledger.get(`_${d.id}.c1`)).toBeNull();
+    // The OMS's create again: the original definition is another one now; one without custom attributes answers the cancelled schedule.
+    await expect(s.store.add(d)).rejects.toThrow('names another schedule');
+    const plain = definition(order, { custom_attributes: undefined });
+    await s.store.add(plain);
+    expect(await erase(s, order)).toMatchObject({ schedulesFound: 2, schedulesCancelled: 1, schedules: 0 });
+    expect(await s.store.add(plain)).toMatchObject({ created: false, schedule: { state: 'cancelled' } });
   });
 
   it('finds a schedule created before the order index (no entry in it) and a completed one: both scrubbed, only the active one cancelled', async () => {
