@@ -239,7 +239,11 @@ describe('erase --order: the order recurring schedules', () => {
     // The runner claims cycle 1 and writes its operation; delivery has not run yet.
     expect(await s.run(0)).toMatchObject({ started: 1 });
     expect(await s.store.get(d.id)).toMatchObject({ phase: 'charging', operation: `_${d.id}.c1` });
-    expect(await erase(s, order)).toMatchObject({ schedulesCancelled: 1, schedules: 1 });
+    const captured = captureLogger('info');
+    expect(await eraseOrder(redis, s.prefix, order, Date.now(), undefined, captured.logger)).toMatchObject({ schedulesCancelled: 1, schedules: 1 });
+    // The claimed cycle is named in the info line (one written after the erasure read the operations needs a repeat).
+    const line = captured.lines.map((l) => JSON.parse(l) as Record<string, unknown>).find((l) => String(l.message).startsWith('erasure: recurring schedules'));
+    expect(line).toMatchObject({ cycles_in_flight: [`_${d.id}.c1`] });
     // The charge out settles (its record scrubbed like the order's other operations).
     await s.deliver();
     const cycle = await s.ledger.get(`_${d.id}.c1`);
