@@ -31,7 +31,8 @@ export interface GatewayClientOptions {
  * whole-call timeout, is `outcome_unknown`. One wall-clock deadline (`gateway.timeoutMs`) covers the
  * whole call; a connect that is still pending when it fires is therefore `not_sent`. A shorter connect
  * timeout (`gateway.connectTimeoutMs`) bounds establishing a new connection alone: a black-holed address
- * fails as `not_sent` (`ECONNECTTIMEOUT`) in that time, and its slot is free again.
+ * fails as `not_sent` (`ECONNECTTIMEOUT`) in that time, and its slot is free again; through a proxy it
+ * bounds the proxy's connect, its CONNECT answer and the TLS handshake inside the tunnel.
  *
  * The pool is kept warm (`startKeepWarm`): `gateway.warmSockets` connections opened at start and topped
  * up on an interval, so commands do not pay the connect and TLS handshake.

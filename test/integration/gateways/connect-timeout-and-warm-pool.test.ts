@@ -8,6 +8,7 @@ import { GatewayRequest, GatewayTransformer } from '../../../src/gateways/gatewa
 import { metricValue } from '../../../src/metrics/metrics-registry';
 import { testConfig } from '../../support/test-config';
 import { rejectionOf } from '../../support/thrown';
+import { startConnectProxy } from '../http/connect-proxy';
 
 jest.setTimeout(60000);
 
@@ -169,6 +170,119 @@ describe('connect timeout', () => {
     expect(config.gateways.sim.connectTimeoutMs).toBe(2000);
     expect(config.gateways.sim.timeoutMs).toBe(10000);
     expect(config.gateways.sim.warmSockets).toBe(16);
+  });
+});
+
+/** A TCP server that accepts and reads but never answers (a stalled proxy, or a TLS peer that never answers the ClientHello). */
+async function silentServer(): Promise<{ port: number; close: () => Promise<void> }> {
+  const sockets = new Set<net.Socket>();
+  const server = net.createServer((s) => {
+    sockets.add(s);
+    s.resume();
+  });
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  return {
+    port: (server.address() as AddressInfo).port,
+    close: () =>
+      new Promise<void>((resolve) => {
+        for (const s of sockets) s.destroy();
+        server.close(() => resolve());
+      }),
+  };
+}
+
+describe('connect timeout through a proxy', () => {
+  it('fails an https call through a black-holed proxy as not_sent after the connect timeout, not the call deadline', async () => {
+    const hole = await blackHole();
+    try {
+      const client = new GatewayClient(gatewayConfig('https://127.0.0.1:9', { timeoutMs: 20000, connectTimeoutMs: 300 }), transformer, {
+        proxy: { host: '127.0.0.1', port: hole.port },
+      });
+      const started = performance.now();
+
+      const err = await failure(client.send(post));
+
+      expect(err.kind).toBe('not_sent');
+      expect(err.message).toContain('ECONNECTTIMEOUT');
+      expect(performance.now() - started).toBeLessThan(20000);
+    } finally {
+      hole.close();
+    }
+  });
+
+  it('fails a plain http call through a black-holed proxy as not_sent after the connect timeout', async () => {
+    const hole = await blackHole();
+    try {
+      const client = new GatewayClient(gatewayConfig('http://127.0.0.1:9', { timeoutMs: 20000, connectTimeoutMs: 300 }), transformer, {
+        proxy: { host: '127.0.0.1', port: hole.port },
+      });
+
+      const err = await failure(client.send(post));
+
+      expect(err.kind).toBe('not_sent');
+      expect(err.message).toContain('ECONNECTTIMEOUT');
+    } finally {
+      hole.close();
+    }
+  });
+
+  it("bounds the proxy's answer to CONNECT: a proxy that accepts TCP and never answers is not_sent by the connect timeout", async () => {
+    const stalled = await silentServer();
+    try {
+      const client = new GatewayClient(gatewayConfig('https://127.0.0.1:9', { timeoutMs: 20000, connectTimeoutMs: 300 }), transformer, {
+        proxy: { host: '127.0.0.1', port: stalled.port },
+      });
+
+      const err = await failure(client.send(post));
+
+      expect(err.kind).toBe('not_sent');
+      expect(err.message).toContain('ECONNECTTIMEOUT');
+    } finally {
+      await stalled.close();
+    }
+  });
+
+  it('bounds the TLS handshake inside the tunnel: a target that never answers the ClientHello is not_sent by the connect timeout', async () => {
+    const proxy = await startConnectProxy();
+    const silent = await silentServer();
+    try {
+      const client = new GatewayClient(gatewayConfig(`https://127.0.0.1:${silent.port}`, { timeoutMs: 20000, connectTimeoutMs: 300 }), transformer, {
+        proxy: { host: '127.0.0.1', port: proxy.port },
+      });
+
+      const err = await failure(client.send(post));
+
+      expect(err.kind).toBe('not_sent');
+      expect(err.message).toContain('ECONNECTTIMEOUT');
+      expect(proxy.tunnels).toEqual([`127.0.0.1:${silent.port}`]);
+    } finally {
+      await silent.close();
+      await proxy.close();
+    }
+  });
+
+  it('does not cut a slow answer through the proxy: past the connect timeout it is the deadline that decides, as outcome_unknown', async () => {
+    const proxy = await startConnectProxy();
+    const sockets = new Set<net.Socket>();
+    const slow = http.createServer(() => undefined); // reads the request, never answers
+    slow.on('connection', (s: net.Socket) => sockets.add(s));
+    await new Promise<void>((resolve) => slow.listen(0, '127.0.0.1', resolve));
+    const port = (slow.address() as AddressInfo).port;
+    try {
+      const client = new GatewayClient(gatewayConfig(`http://127.0.0.1:${port}`, { timeoutMs: 800, connectTimeoutMs: 200 }), transformer, {
+        proxy: { host: '127.0.0.1', port: proxy.port },
+      });
+
+      const err = await failure(client.send(post));
+
+      expect(err.kind).toBe('outcome_unknown');
+      expect(err.message).toContain('TIMEOUT');
+      expect(err.message).not.toContain('ECONNECTTIMEOUT');
+    } finally {
+      for (const s of sockets) s.destroy();
+      await new Promise<void>((resolve) => slow.close(() => resolve()));
+      await proxy.close();
+    }
   });
 });
 
