@@ -122,6 +122,14 @@ function boundHandshake(socket: tls.TLSSocket, ms: number, remainingMs: number):
   socket.once('close', done);
 }
 
+/**
+ * `connectTimeoutMs` when it is shorter than the call's `timeoutMs`, else undefined: a connect bound at or past
+ * the call deadline would never fire first, and the deadline alone then bounds the call.
+ */
+export function separateConnectTimeout(connectTimeoutMs: number | undefined, timeoutMs: number): number | undefined {
+  return connectTimeoutMs !== undefined && connectTimeoutMs < timeoutMs ? connectTimeoutMs : undefined;
+}
+
 /** Keep-alive connections per host when `OutboundHttpOptions.maxSockets` is not given (both transports). */
 export const DEFAULT_MAX_SOCKETS = 64;
 
