@@ -1,6 +1,10 @@
+import http from 'node:http';
+import { AddressInfo } from 'node:net';
+import { Writable } from 'node:stream';
 import { BusClient } from '../../../src/bus/bus-client';
 import { PeerUnavailableError } from '../../../src/bus/bus-errors';
 import { OAuthTokenProvider } from '../../../src/bus/oauth-token-provider';
+import { createLogger } from '../../../src/logging/logger';
 import { BusTwin, startBusTwin } from '../../../harness/twins/bus-twin/bus-twin';
 import { blackHole } from '../../support/black-hole';
 import { testConfig } from '../../support/test-config';
@@ -96,6 +100,41 @@ describe('bus and OAuth outbound transport', () => {
       expect(twin.notifications).toHaveLength(1);
     } finally {
       await proxy.close();
+    }
+  });
+
+  it('puts neither the access token nor the client secret in the error or the log lines of a failed call', async () => {
+    // A bus that reads the whole request (Authorization header included) and drops the connection.
+    const dropping = http.createServer((req) => req.on('end', () => req.socket.destroy()).resume());
+    await new Promise<void>((r) => dropping.listen(0, '127.0.0.1', r));
+    const lines: string[] = [];
+    const logger = createLogger({
+      level: 'debug',
+      stream: new Writable({
+        write(chunk: Buffer, _enc, done) {
+          lines.push(chunk.toString('utf8'));
+          done();
+        },
+      }),
+    });
+    try {
+      const c = config({ 'service_bus.url': `http://127.0.0.1:${(dropping.address() as AddressInfo).port}` });
+      const tokens = new OAuthTokenProvider(c, logger);
+      const client = new BusClient(c, tokens, logger);
+      const token = await tokens.getToken();
+
+      const err = await rejectionOf(client.notify('magento.payment.captured', { n: 1 }), PeerUnavailableError);
+      await new Promise((r) => setImmediate(r));
+
+      expect(err.retryable).toBe(true);
+      const seen = [err.message, String(err.stack), JSON.stringify(err), String((err as { cause?: unknown }).cause), ...lines].join('\n');
+      expect(lines.join('')).toContain('bus call failed');
+      expect(seen).not.toContain(token);
+      expect(seen).not.toContain(CLIENT_SECRET);
+      expect(seen).not.toContain(Buffer.from(`${CLIENT_ID}:${CLIENT_SECRET}`).toString('base64'));
+    } finally {
+      dropping.closeAllConnections();
+      await new Promise<void>((r) => dropping.close(() => r()));
     }
   });
 
