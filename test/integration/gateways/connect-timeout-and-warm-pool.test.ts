@@ -1,4 +1,5 @@
 import http from 'node:http';
+import https from 'node:https';
 import net, { AddressInfo } from 'node:net';
 import { GatewayConfig } from '../../../src/config/config';
 import { GatewayError } from '../../../src/errors';
@@ -9,6 +10,7 @@ import { testConfig } from '../../support/test-config';
 import { rejectionOf } from '../../support/thrown';
 import { blackHole } from '../../support/black-hole';
 import { startConnectProxy } from '../http/connect-proxy';
+import { makeSelfSignedCert } from '../http/tls-cert';
 
 jest.setTimeout(60000);
 
@@ -236,6 +238,31 @@ describe('connect timeout through a proxy', () => {
     try {
       const client = new GatewayClient(gatewayConfig(`http://127.0.0.1:${port}`, { timeoutMs: 800, connectTimeoutMs: 200 }), transformer, {
         proxy: { host: '127.0.0.1', port: proxy.port },
+      });
+
+      const err = await failure(client.send(post));
+
+      expect(err.kind).toBe('outcome_unknown');
+      expect(err.message).toContain('TIMEOUT');
+      expect(err.message).not.toContain('ECONNECTTIMEOUT');
+    } finally {
+      for (const s of sockets) s.destroy();
+      await new Promise<void>((resolve) => slow.close(() => resolve()));
+      await proxy.close();
+    }
+  });
+  it('leaves an https call through the tunnel to the deadline once the handshake is done: a silent target is outcome_unknown', async () => {
+    const cert = makeSelfSignedCert();
+    const proxy = await startConnectProxy();
+    const sockets = new Set<net.Socket>();
+    const slow = https.createServer({ cert: cert.cert, key: cert.key }, () => undefined); // reads the request, never answers
+    slow.on('connection', (s: net.Socket) => sockets.add(s));
+    await new Promise<void>((resolve) => slow.listen(0, '127.0.0.1', resolve));
+    const port = (slow.address() as AddressInfo).port;
+    try {
+      const client = new GatewayClient(gatewayConfig(`https://127.0.0.1:${port}`, { timeoutMs: 800, connectTimeoutMs: 200 }), transformer, {
+        proxy: { host: '127.0.0.1', port: proxy.port },
+        ca: cert.cert,
       });
 
       const err = await failure(client.send(post));
