@@ -55,9 +55,9 @@ export type RiskSignal = (typeof RISK_SIGNALS)[number];
 /** A velocity limit: more than `maxCount` authorizations by one value within `windowMs` fires `velocity_<by>`. */
 export interface VelocityLimit {
   readonly by: VelocityDimension;
-  /** Window length, milliseconds (fixed windows aligned on the epoch). */
+  /** Window length, milliseconds: a sliding window, the last `windowMs` before each count (never aligned on the epoch). */
   readonly windowMs: number;
-  /** Authorizations allowed per window; the one after fires the signal. */
+  /** Authorizations allowed within any `windowMs`; the one after fires the signal. */
   readonly maxCount: number;
 }
 

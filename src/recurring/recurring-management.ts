@@ -250,13 +250,13 @@ export class RecurringManagement {
       managed.inc({ action: 'cancel', result: 'refused' });
       throw new CommandValidationError('id', 'must be a schedule id', 'INVALID_PARAMS');
     }
-    const before = await this.deps.store.get(id);
-    const after = before ? await this.deps.store.cancel(id) : null;
-    if (!before || !after) {
+    // Whether this call stopped it, from the script that did: of two cancels at once, only one did.
+    const result = await this.deps.store.cancel(id);
+    if (!result) {
       managed.inc({ action: 'cancel', result: 'refused' });
       throw new CommandValidationError('id', 'names no schedule', 'INVALID_PARAMS');
     }
-    const cancelled = before.state === 'active' && after.state === 'cancelled';
+    const { cancelled, schedule: after } = result;
     managed.inc({ action: 'cancel', result: cancelled ? 'cancelled' : 'exists' });
     if (cancelled) this.deps.logger.info('recurring schedule cancelled', { schedule_id: id, cycle: after.cycle, actor });
     return { cancelled, schedule: scheduleView(after) };

@@ -24,12 +24,16 @@ export interface RecurringReport {
   retried: number;
   failed: number;
   waiting: number;
+  /** Steps dropped because the schedule was cancelled (no longer active) after the pass read it: nothing written. */
+  stopped: number;
   errors: number;
 }
 
+type StepOutcome = 'started' | 'succeeded' | 'retried' | 'failed' | 'waiting' | 'stopped';
+
 const cycles = counter(
   'pb_recurring_cycles_total',
-  'Recurring billing: charges started, cycles succeeded, retries scheduled after a soft decline, cycles failed for good',
+  'Recurring billing: charges started, cycles succeeded, retries scheduled after a soft decline, cycles failed for good, steps dropped as their schedule was cancelled meanwhile (stopped)',
   ['gateway', 'outcome'],
 );
 
@@ -49,6 +53,9 @@ const CHECK_AGAIN_MS = 30_000;
  *   `recurring.retry_schedule_ms[k]`; a hard decline, or a soft one after the last retry, fails the
  *   schedule and sends the final failure event (`service_bus.method.recurring_failed`); anything still
  *   open is looked at again later.
+ * - Every write of the runner goes through `RecurringStore.updateActive`: a schedule cancelled after the pass
+ *   read it stays cancelled (the step is dropped, `stopped`), and a cycle's charge is claimed (phase
+ *   `charging`) before its operation is written, so no charge starts after a cancel that was answered.
  */
 export class RecurringRunner {
   private readonly items: PeriodicItems;
@@ -79,12 +86,18 @@ export class RecurringRunner {
   async runOnce(): Promise<RecurringReport> {
     const { store, config } = this.deps;
     const ids = await store.dueIds(this.now(), config.recurring.runLimit);
-    const report: RecurringReport = { due: ids.length, started: 0, succeeded: 0, retried: 0, failed: 0, waiting: 0, errors: 0 };
+    const report: RecurringReport = { due: ids.length, started: 0, succeeded: 0, retried: 0, failed: 0, waiting: 0, stopped: 0, errors: 0 };
     report.errors = await this.items.each(
       ids,
       (id) => id,
       async (id) => {
         const schedule = await store.get(id);
+        // A cycle failed for good whose final failure event a crash or an outage left unrecorded (see `declined`).
+        const failedCycle = schedule?.state === 'failed' ? await this.failedCycle(schedule) : null;
+        if (schedule && failedCycle) {
+          report[await this.failedForGood(schedule, failedCycle)] += 1;
+          return;
+        }
         if (!schedule || schedule.state !== 'active') {
           // Saving a schedule that is not active takes it off the index: this entry was left behind, and would stay due for ever.
           await store.dropDue(id);
@@ -100,7 +113,7 @@ export class RecurringRunner {
     return report;
   }
 
-  private async step(schedule: Schedule): Promise<'started' | 'succeeded' | 'retried' | 'failed' | 'waiting'> {
+  private async step(schedule: Schedule): Promise<StepOutcome> {
     if (schedule.phase === 'due') return this.start(schedule);
     const found = schedule.operation ? await this.deps.ledger.get(schedule.operation) : null;
     // Under a name a channel could also send (cycles named before `cycleOperationId`'s `_`), another command's.
@@ -118,8 +131,7 @@ export class RecurringRunner {
       case 'ACTION_REQUIRED':
       case 'UNKNOWN':
       case 'UNRESOLVED':
-        await this.deps.store.save({ ...schedule, nextAt: this.now() + CHECK_AGAIN_MS });
-        return 'waiting';
+        return (await this.write(schedule, { ...schedule, nextAt: this.now() + CHECK_AGAIN_MS }, 'check_again')) ? 'waiting' : 'stopped';
       default: {
         const never: never = op.state;
         throw new Error(`unmapped state ${String(never)}`);
@@ -138,14 +150,35 @@ export class RecurringRunner {
     return earlier && isCycleOf(earlier, d.id) ? earlier.id : cycleOperationId(d.id, schedule.cycle, schedule.attempt);
   }
 
-  private async start(schedule: Schedule): Promise<'started'> {
-    const { ledger, deliveryQueue, store, logger } = this.deps;
+  /**
+   * Writes `next` unless the schedule stopped being active since `schedule` was read (a cancel): then nothing is
+   * written, the step is dropped with a log line and `pb_recurring_cycles_total{outcome="stopped"}`, and false.
+   */
+  private async write(schedule: Schedule, next: Schedule, step: string, stayDue = false): Promise<boolean> {
+    if (await this.deps.store.updateActive(next, stayDue)) return true;
+    const d = schedule.definition;
+    cycles.inc({ gateway: d.gateway, outcome: 'stopped' });
+    this.deps.logger.info('recurring schedule no longer active (cancelled meanwhile); step dropped', {
+      schedule_id: d.id,
+      cycle: schedule.cycle,
+      attempt: schedule.attempt,
+      step,
+      operation_id: schedule.operation,
+    });
+    return false;
+  }
+
+  private async start(schedule: Schedule): Promise<'started' | 'stopped'> {
+    const { ledger, deliveryQueue, logger } = this.deps;
     const now = this.now();
     const d = schedule.definition;
     const id = await this.attemptId(schedule);
+    // The charge is claimed before its operation exists: a cancel after this finds it out (and it settles), a
+    // cancel before it stops it here. A crash after the claim finds the operation missing and starts it again; one
+    // after the write, before the job, leaves it RECEIVED, which the recovery sweep queues (as an acked command's).
+    if (!(await this.write(schedule, { ...schedule, phase: 'charging', operation: id, nextAt: now + CHECK_AGAIN_MS }, 'start'))) return 'stopped';
     const { created } = await ledger.create(id, cycleCommand(d, schedule.cycle, schedule.attempt, now), now);
     await deliveryQueue.add('deliver', { operationId: id }, { jobId: bullJobId(id) });
-    await store.save({ ...schedule, phase: 'charging', operation: id, nextAt: now + CHECK_AGAIN_MS });
     if (created) {
       cycles.inc({ gateway: d.gateway, outcome: 'started' });
       logger.info('recurring cycle charge started', {
@@ -159,19 +192,24 @@ export class RecurringRunner {
     return 'started';
   }
 
-  private async succeeded(schedule: Schedule): Promise<'succeeded'> {
+  private async succeeded(schedule: Schedule): Promise<'succeeded' | 'stopped'> {
     const d = schedule.definition;
     const next = schedule.cycle + 1;
     const done = d.max_cycles !== undefined && next > d.max_cycles;
-    await this.deps.store.save({
-      ...schedule,
-      state: done ? 'completed' : 'active',
-      cycle: done ? schedule.cycle : next,
-      attempt: 0,
-      phase: 'due',
-      nextAt: done ? this.now() : Math.max(cycleDueAt(d, next), this.now()),
-      lastReason: undefined,
-    });
+    const written = await this.write(
+      schedule,
+      {
+        ...schedule,
+        state: done ? 'completed' : 'active',
+        cycle: done ? schedule.cycle : next,
+        attempt: 0,
+        phase: 'due',
+        nextAt: done ? this.now() : Math.max(cycleDueAt(d, next), this.now()),
+        lastReason: undefined,
+      },
+      'paid',
+    );
+    if (!written) return 'stopped';
     cycles.inc({ gateway: d.gateway, outcome: 'succeeded' });
     this.deps.logger.info('recurring cycle paid', {
       schedule_id: d.id,
@@ -183,14 +221,21 @@ export class RecurringRunner {
     return 'succeeded';
   }
 
-  private async declined(schedule: Schedule, op: OperationRecord): Promise<'retried' | 'failed'> {
-    const { config, store, recorder, logger } = this.deps;
+  private async declined(schedule: Schedule, op: OperationRecord): Promise<'retried' | 'failed' | 'stopped'> {
+    const { config, logger } = this.deps;
     const d = schedule.definition;
     const decline = failDecline(op, config);
     const retries = config.recurring.retryScheduleMs;
     if (isSoftDecline(decline.category) && schedule.attempt < retries.length) {
       const wait = retries[schedule.attempt];
-      await store.save({ ...schedule, attempt: schedule.attempt + 1, phase: 'due', nextAt: this.now() + wait, lastReason: op.reason ?? decline.gateway_code });
+      const next: Schedule = {
+        ...schedule,
+        attempt: schedule.attempt + 1,
+        phase: 'due',
+        nextAt: this.now() + wait,
+        lastReason: op.reason ?? decline.gateway_code,
+      };
+      if (!(await this.write(schedule, next, 'retry'))) return 'stopped';
       cycles.inc({ gateway: d.gateway, outcome: 'retry_scheduled' });
       logger.warn('recurring charge softly declined; retry scheduled', {
         schedule_id: d.id,
@@ -202,10 +247,31 @@ export class RecurringRunner {
       });
       return 'retried';
     }
-    // The event first (its id is the cycle's: a rerun records nothing twice): saving the schedule failed takes
-    // it off the due index, so an event not recorded by then would never be.
+    // The schedule is failed first, only while it is still active, and stays due until its final failure event is
+    // recorded: a cancel before this stands and the OMS, told cancelled, is never told the schedule failed; a cancel
+    // after it finds the schedule failed (cancelled: false), as the event says. A crash or an outage before the event
+    // is recorded leaves it due: the next pass records it (`failedForGood`; its id is the cycle's, recorded once).
+    const failed: Schedule = { ...schedule, state: 'failed', lastReason: op.reason ?? decline.gateway_code };
+    if (!(await this.write(schedule, failed, 'fail', true))) return 'stopped';
+    return this.failedForGood(failed, op);
+  }
+
+  /** The failed operation a failed schedule's cycle ended with, if the ledger still holds it. */
+  private async failedCycle(schedule: Schedule): Promise<OperationRecord | null> {
+    const found = schedule.operation ? await this.deps.ledger.get(schedule.operation) : null;
+    return found && isCycleOf(found, schedule.definition.id) && found.state === 'FAILED' ? found : null;
+  }
+
+  /**
+   * A schedule failed by `declined`, still in the due index: its final failure event recorded (the cycle's id: once,
+   * whatever reruns), then the schedule leaves the due index.
+   */
+  private async failedForGood(schedule: Schedule, op: OperationRecord): Promise<'failed'> {
+    const { config, recorder, store, logger } = this.deps;
+    const d = schedule.definition;
+    const decline = failDecline(op, config);
     await recorder.emit(recurringFailedEvent(schedule, op, config, isSoftDecline(decline.category) ? RETRIES_EXHAUSTED : (op.reason ?? decline.gateway_code)));
-    await store.save({ ...schedule, state: 'failed', lastReason: op.reason ?? decline.gateway_code });
+    await store.dropDue(d.id);
     cycles.inc({ gateway: d.gateway, outcome: 'failed' });
     logger.warn('recurring cycle failed for good; the OMS is told (recurring_failed)', {
       schedule_id: d.id,

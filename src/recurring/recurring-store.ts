@@ -1,4 +1,5 @@
 import { RedisClient } from '../redis/redis-connection';
+import { LuaScript, luaInputs } from '../redis/lua-script';
 import { IssuedTokenValues } from '../contracts/card-data-policy';
 import { validateCommand } from '../contracts/command-validator';
 import { CommandValidationError } from '../errors/command-validation-error';
@@ -6,6 +7,61 @@ import { Schedule, ScheduleDefinition, ScheduleState, CyclePhase, cycleCommandTo
 
 const SCHEDULE_ID = /^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$/;
 const STATES: readonly ScheduleState[] = ['active', 'cancelled', 'completed', 'failed'];
+
+/**
+ * A schedule's moving parts and its place in the due index, written only while the stored schedule is still
+ * `active` (1), else nothing (0): a cancel (or any stop) that came after the runner read the schedule is never
+ * overwritten by the runner's older copy, which would make it active again and charge on. `stay_due` '1': a
+ * schedule no longer active stays in the due index (a cycle failed for good whose event is still to record).
+ */
+const UPDATE_ACTIVE_SCRIPT = new LuaScript(
+  luaInputs(['schedule', 'due'], ['id', 'state', 'cycle', 'attempt', 'phase', 'next_at', 'operation', 'last_reason', 'stay_due']),
+  `
+if redis.call('HGET', K.schedule, 'state') ~= 'active' then return 0 end
+redis.call('HSET', K.schedule, 'state', A.state, 'cycle', A.cycle, 'attempt', A.attempt, 'phase', A.phase,
+  'next_at', A.next_at, 'operation', A.operation, 'last_reason', A.last_reason)
+if A.state == 'active' or A.stay_due == '1' then redis.call('ZADD', K.due, A.next_at, A.id) else redis.call('ZREM', K.due, A.id) end
+return 1
+`,
+);
+
+/**
+ * Creates a schedule in one step: its definition, its first cycle's state, the due index and the list of every
+ * schedule. 'created'; 'exists' when the id holds this definition already; 'other' when it holds another one. A
+ * schedule whose definition stands without a state (a creation cut short by a crash before this was one script)
+ * is finished here ('created'): otherwise it would look active and never be due.
+ */
+const CREATE_SCRIPT = new LuaScript(
+  luaInputs(['schedule', 'due', 'all'], ['id', 'definition', 'created_at', 'state', 'cycle', 'attempt', 'phase', 'next_at', 'operation', 'last_reason']),
+  `
+local existing = redis.call('HGET', K.schedule, 'definition')
+if existing then
+  if existing ~= A.definition then return 'other' end
+  if redis.call('HEXISTS', K.schedule, 'state') == 1 then return 'exists' end
+end
+redis.call('HSET', K.schedule, 'definition', A.definition, 'state', A.state, 'cycle', A.cycle, 'attempt', A.attempt,
+  'phase', A.phase, 'next_at', A.next_at, 'operation', A.operation, 'last_reason', A.last_reason)
+redis.call('ZADD', K.due, A.next_at, A.id)
+redis.call('ZADD', K.all, 'NX', A.created_at, A.id)
+return 'created'
+`,
+);
+
+/**
+ * Stops an active schedule: its state alone becomes `cancelled` and it leaves the due index (1); else nothing (0).
+ * A definition without a state (a creation cut short) is active, as `RecurringStore.get` reads it.
+ */
+const CANCEL_SCRIPT = new LuaScript(
+  luaInputs(['schedule', 'due'], ['id']),
+  `
+local state = redis.call('HGET', K.schedule, 'state')
+if not state and redis.call('HEXISTS', K.schedule, 'definition') == 1 then state = 'active' end
+if state ~= 'active' then return 0 end
+redis.call('HSET', K.schedule, 'state', 'cancelled')
+redis.call('ZREM', K.due, A.id)
+return 1
+`,
+);
 
 /** The recurring schedules' keys under `prefix` (see {@link RecurringStore}). */
 export function recurringKeys(prefix: string): { schedule(id: string): string; due: string; all: string } {
@@ -15,7 +71,8 @@ export function recurringKeys(prefix: string): { schedule(id: string): string; d
 
 /**
  * Recurring schedules in Redis. Keys under the prefix P, all with the hash tag `{recurring}` (one Redis
- * Cluster slot: `save` writes a schedule and the due index in one transaction):
+ * Cluster slot: `save` writes a schedule and the due index in one transaction, `add`, `updateActive` and
+ * `cancel` in one script each):
  *   P {recurring}:schedule:<id>   hash: `definition` (JSON, fixed at creation), `state`, `cycle`, `attempt`,
  *                                 `phase`, `next_at`, `operation`, `last_reason`
  *   P {recurring}:due             sorted set of active schedule ids, score = `next_at` (epoch ms)
@@ -51,21 +108,17 @@ export class RecurringStore {
    */
   async add(definition: ScheduleDefinition, now = Date.now(), issued?: IssuedTokenValues): Promise<{ created: boolean; schedule: Schedule }> {
     validateDefinition(definition, issued);
-    const key = this.key(definition.id);
-    const json = JSON.stringify(definition);
-    const existing = await this.redis.hget(key, 'definition');
-    if (existing !== null) {
-      if (existing !== json) throw new CommandValidationError('schedule.id', 'names another schedule already (an id is one agreement)', 'INVALID_PARAMS');
-      const schedule = await this.get(definition.id);
-      if (!schedule) throw new Error(`schedule ${definition.id} vanished`);
-      return { created: false, schedule };
-    }
+    const id = definition.id;
     const schedule: Schedule = { definition, state: 'active', cycle: 1, attempt: 0, phase: 'due', nextAt: cycleDueAt(definition, 1) };
-    const created = await this.redis.hsetnx(key, 'definition', json);
-    if (created !== 1) return this.add(definition, now);
-    await this.redis.zadd(this.keys.all, now, definition.id);
-    await this.save(schedule);
-    return { created: true, schedule };
+    const result = await CREATE_SCRIPT.run(this.redis, {
+      keys: { schedule: this.key(id), due: this.dueKey, all: this.keys.all },
+      args: { id, definition: JSON.stringify(definition), created_at: now, ...movingParts(schedule) },
+    });
+    if (result === 'created') return { created: true, schedule };
+    if (result === 'other') throw new CommandValidationError('schedule.id', 'names another schedule already (an id is one agreement)', 'INVALID_PARAMS');
+    const existing = await this.get(id);
+    if (!existing) throw new Error(`schedule ${id} vanished`);
+    return { created: false, schedule: existing };
   }
 
   async get(id: string): Promise<Schedule | null> {
@@ -87,19 +140,26 @@ export class RecurringStore {
   /** Writes the schedule's moving parts and its place in the due index (only active schedules are due). */
   async save(schedule: Schedule): Promise<void> {
     const id = schedule.definition.id;
-    const fields: Record<string, string> = {
-      state: schedule.state,
-      cycle: String(schedule.cycle),
-      attempt: String(schedule.attempt),
-      phase: schedule.phase,
-      next_at: String(schedule.nextAt),
-      operation: schedule.operation ?? '',
-      last_reason: schedule.lastReason ?? '',
-    };
-    const multi = this.redis.multi().hset(this.key(id), fields);
+    const multi = this.redis.multi().hset(this.key(id), movingParts(schedule));
     if (schedule.state === 'active') multi.zadd(this.dueKey, schedule.nextAt, id);
     else multi.zrem(this.dueKey, id);
     await multi.exec();
+  }
+
+  /**
+   * What the runner writes: as {@link save}, but only while the stored schedule is still `active`, in one script.
+   * The runner's copy was read before its step; a cancel since then stands (the copy is not written).
+   * @param stayDue a schedule written no longer active stays in the due index (at `nextAt`) until {@link dropDue}:
+   *   a cycle failed for good, whose final failure event is recorded after this write.
+   * @returns false when the schedule was no longer active: nothing was written.
+   */
+  async updateActive(schedule: Schedule, stayDue = false): Promise<boolean> {
+    const id = schedule.definition.id;
+    const written = await UPDATE_ACTIVE_SCRIPT.run(this.redis, {
+      keys: { schedule: this.key(id), due: this.dueKey },
+      args: { id, ...movingParts(schedule), stay_due: stayDue ? '1' : '' },
+    });
+    return written === 1;
   }
 
   /** Active schedules whose next look is due at `now`, oldest first. */
@@ -122,13 +182,29 @@ export class RecurringStore {
     return this.redis.zrange(this.keys.all, 0, limit - 1);
   }
 
-  /** Stops a schedule: no further cycle starts (a charge already out still settles in the ledger). */
-  async cancel(id: string): Promise<Schedule | null> {
+  /**
+   * Stops a schedule: no further cycle starts (a charge already out still settles in the ledger). Only the state
+   * changes, in one script with the due index: the cycle, attempt and operation stay as the runner left them.
+   * @returns whether this call stopped it (of two cancels at once, one), and the schedule after it; null: no schedule.
+   */
+  async cancel(id: string): Promise<{ cancelled: boolean; schedule: Schedule } | null> {
+    const cancelled = (await CANCEL_SCRIPT.run(this.redis, { keys: { schedule: this.key(id), due: this.dueKey }, args: { id } })) === 1;
     const schedule = await this.get(id);
-    if (!schedule) return null;
-    if (schedule.state === 'active') await this.save({ ...schedule, state: 'cancelled' });
-    return this.get(id);
+    return schedule ? { cancelled, schedule } : null;
   }
+}
+
+/** A schedule's fields that move (everything but its definition), as stored. */
+function movingParts(schedule: Schedule): Record<'state' | 'cycle' | 'attempt' | 'phase' | 'next_at' | 'operation' | 'last_reason', string> {
+  return {
+    state: schedule.state,
+    cycle: String(schedule.cycle),
+    attempt: String(schedule.attempt),
+    phase: schedule.phase,
+    next_at: String(schedule.nextAt),
+    operation: schedule.operation ?? '',
+    last_reason: schedule.lastReason ?? '',
+  };
 }
 
 /** Checks a definition by the command its first cycle would send (with a channel's rules). */

@@ -31,11 +31,23 @@ export function velocityCounter(limit: Pick<VelocityLimit, 'by' | 'windowMs'>): 
   return `${limit.by}:${limit.windowMs}`;
 }
 
+/**
+ * How many operations a counter's set keeps (`risk-counters.ts`): the largest `max_count` of the limits sharing it, plus
+ * one. A count up to it is exact; one above it (that + 1) may stand for more, the set having dropped the oldest.
+ */
+export function velocityKeep(config: Pick<RiskConfig, 'velocity'>, counter: string): number {
+  let keep = 0;
+  for (const limit of config.velocity) if (velocityCounter(limit) === counter) keep = Math.max(keep, limit.maxCount + 1);
+  return keep;
+}
+
 /** What the Redis counters said about one payment. */
 export interface RiskCounts {
   /**
-   * Authorizations in the current window per counter (`velocityCounter`: each limit's own window, never another
-   * window's count), this one included (absent: no value for its dimension, or not counted).
+   * Authorizations within the window before now (sliding: the last `window_ms`) per counter (`velocityCounter`: each
+   * limit's own window, never another window's count), this one included (absent: no value for its dimension, or not
+   * counted). Above the largest `max_count` of a counter's limits plus one (`velocityKeep`) a count may be capped (at that
+   * `max_count` + 2): the counter keeps no more members than a decision needs, so such a count is a floor.
    */
   velocity: Partial<Record<string, number>>;
   /** Whether the token was seen for the first time (absent: not asked). */
@@ -79,9 +91,16 @@ export function riskSignals(config: RiskConfig, payment: Payment, counts: RiskCo
   if (threshold !== undefined && payment.amount >= threshold)
     out.push({ signal: 'high_amount', detail: `amount ${payment.amount} >= ${threshold} ${payment.currency}` });
   for (const limit of config.velocity) {
-    const count = counts.velocity[velocityCounter(limit)];
-    if (count !== undefined && count > limit.maxCount)
-      out.push({ signal: `velocity_${limit.by}`, detail: `${count} authorizations by ${limit.by} within ${limit.windowMs} ms (max ${limit.maxCount})` });
+    const counter = velocityCounter(limit);
+    const count = counts.velocity[counter];
+    if (count !== undefined && count > limit.maxCount) {
+      // Above what the counter keeps the count is a floor: told as one, never as the count (it goes on the OMS's event).
+      const floor = count > velocityKeep(config, counter) ? 'at least ' : '';
+      out.push({
+        signal: `velocity_${limit.by}`,
+        detail: `${floor}${count} authorizations by ${limit.by} within ${limit.windowMs} ms (max ${limit.maxCount})`,
+      });
+    }
   }
   const billing = attribute(payment, RISK_ATTRIBUTES.billingCountry)?.toUpperCase();
   if (billing) {

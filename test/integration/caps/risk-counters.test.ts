@@ -1,6 +1,6 @@
 import { RedisClient } from '../../../src/redis/redis-connection';
 import { RiskCounters } from '../../../src/risk/risk-counters';
-import { RiskConfig } from '../../../src/risk/risk-rules';
+import { RiskConfig, riskSignals } from '../../../src/risk/risk-rules';
 import { createRedis } from '../../../src/redis/redis-connection';
 import { testConfig } from '../../support/test-config';
 import { purgeNamespace } from '../../../harness/twins/local-stack/local-stack';
@@ -58,7 +58,9 @@ test('velocity counts each operation once, by e-mail (case-insensitive) and IP, 
   for (const k of keys) {
     expect(k).not.toMatch(/example|shopper|203\.0\.113|tok_risk/i);
   }
-  for (const k of keys.filter((x) => x.includes(':v:'))) expect(await redis.pttl(k)).toBeGreaterThan(0);
+  const sliding = keys.filter((x) => x.includes(':sliding:'));
+  expect(sliding).toHaveLength(2);
+  for (const k of sliding) expect(await redis.pttl(k)).toBeGreaterThan(0);
 });
 
 test('a retry under another configuration reads its first counts by name: limits reordered keep their own, one added is not counted', async () => {
@@ -171,8 +173,9 @@ describe('the risk stage on velocity, against real Redis', () => {
     // Every command redelivered twice at once, to other workers: the same decision, nothing counted again.
     const again = await Promise.all([...ids, ...ids].map((id, i) => fleet[(i + 1) % 4].decide(authorize(id, 'cust-busy'))));
     expect(again.map((r) => r.verdict)).toEqual([...first, ...first].map((r) => r.verdict));
-    const [counter] = await keysMatching(redis, `${config.redis.keyPrefix}{risk}:v:customer:*`);
-    expect(await redis.get(counter)).toBe('40');
+    // 40 counted; the set keeps the newest max_count + 1 (enough to read any count above max_count as above it).
+    const [counter] = await keysMatching(redis, `${config.redis.keyPrefix}{risk}:sliding:customer:*`);
+    expect(await redis.zcard(counter)).toBe(6);
   });
 
   test('each velocity limit is checked against its own window: a day limit of one customer does not lend its count to an hour limit, nor two alike count twice', async () => {
@@ -196,7 +199,156 @@ describe('the risk stage on velocity, against real Redis', () => {
     const half = await stage.decide(authorize('op-half', 'cust-day', NOW + hour + hour / 2));
     expect(half).toMatchObject({ verdict: 'refuse', decision: { reasons: ['decline', 'rule:busy-customer', 'signal:velocity_customer'] } });
     expect(half.decision.details?.risk_signals).toBe('2 authorizations by customer within 3600000 ms (max 1)');
-    const [day] = await keysMatching(redis, `${config.redis.keyPrefix}{risk}:v:customer:86400000:*`);
-    expect(await redis.get(day)).toBe('3');
+    const [day] = await keysMatching(redis, `${config.redis.keyPrefix}{risk}:sliding:customer:86400000:*`);
+    expect(await redis.zrange(day, 0, -1)).toEqual(['op-ten', 'op-eleven', 'op-half']);
+  });
+
+  /** A stage declining more than `max` authorizations of one customer within an hour. */
+  function hourLimit(max: number): RiskStage {
+    const config = testConfig({
+      'risk.rules': [{ name: 'busy-customer', when: ['velocity_customer'], action: 'decline' }],
+      'risk.velocity': [{ by: 'customer', window_ms: 3600000, max_count: max }],
+    });
+    return workers(config, 1)[0];
+  }
+
+  test('sliding window: max_count within the hour pass, one more within it is refused, one once they left it passes', async () => {
+    const stage = hourLimit(3);
+    const minute = 60000;
+    for (const [id, at] of [
+      ['op-a', NOW],
+      ['op-b', NOW + 10 * minute],
+      ['op-c', NOW + 20 * minute],
+    ] as const)
+      expect((await stage.decide(authorize(id, 'cust-slide', at))).verdict).toBe('continue');
+    const fourth = await stage.decide(authorize('op-d', 'cust-slide', NOW + 59 * minute));
+    expect(fourth).toMatchObject({ verdict: 'refuse', decision: { reasons: ['decline', 'rule:busy-customer', 'signal:velocity_customer'] } });
+    expect(fourth.decision.details?.risk_signals).toBe('4 authorizations by customer within 3600000 ms (max 3)');
+    // An hour after the last of them (the refused one counted too, as before): none left within the window.
+    expect((await stage.decide(authorize('op-e', 'cust-slide', NOW + 119 * minute))).verdict).toBe('continue');
+  });
+
+  test('a flood: a refusal whose count the trimmed counter can only bound tells the OMS a floor ("at least"), never a smaller count as the count', async () => {
+    const stage = hourLimit(3);
+    const refused: string[] = [];
+    for (let i = 0; i < 10; i += 1) {
+      const r = await stage.decide(authorize(`op-flood-${String.fromCharCode(97 + i)}`, 'cust-flood', NOW + i));
+      if (r.verdict === 'refuse') refused.push(String(r.decision.details?.risk_signals));
+    }
+    // The 4th is exact; the 5th to the 10th (5 to 10 within the hour) read 5 from a set kept to 4 members.
+    expect(refused).toEqual([
+      '4 authorizations by customer within 3600000 ms (max 3)',
+      ...Array.from({ length: 6 }, () => 'at least 5 authorizations by customer within 3600000 ms (max 3)'),
+    ]);
+  });
+
+  test('sliding window: max_count at the end of one fixed hour and one just after its boundary is refused (2 x max_count never pass)', async () => {
+    const stage = hourLimit(3);
+    // NOW is 10:00:00.000, a multiple of the hour: three at 09:59:57-59, then one at 10:00:00.001.
+    for (const [id, at] of [
+      ['op-a', NOW - 3000],
+      ['op-b', NOW - 2000],
+      ['op-c', NOW - 1000],
+    ] as const)
+      expect((await stage.decide(authorize(id, 'cust-edge', at))).verdict).toBe('continue');
+    const after = await stage.decide(authorize('op-d', 'cust-edge', NOW + 1));
+    expect(after).toMatchObject({ verdict: 'refuse', decision: { reasons: ['decline', 'rule:busy-customer', 'signal:velocity_customer'] } });
+    expect(after.decision.details?.risk_signals).toBe('4 authorizations by customer within 3600000 ms (max 3)');
+  });
+});
+
+describe('sliding velocity windows, counted in Redis', () => {
+  const T = Date.parse('2026-03-01T10:00:00Z');
+  const limits = (velocity: RiskConfig['velocity']): RiskConfig => ({ ...risk, velocity, newTokenAmounts: {} });
+  const customer = (id: string) => ({ ...payment('x@example.com'), custom_attributes: { customer_id: id } });
+  const setOf = async (prefix: string) => {
+    const keys = await keysMatching(redis, `${prefix}{risk}:sliding:*`);
+    expect(keys).toHaveLength(1);
+    return keys[0];
+  };
+
+  test('an operation retried counts once: by its mark, and by its member when the mark is gone', async () => {
+    const prefix = `${config.redis.keyPrefix}sr:`;
+    const counters = new RiskCounters(redis, prefix, limits([{ by: 'customer', windowMs: 60000, maxCount: 5 }]), risk.hashKey);
+    const first = await counters.count('op-a', customer('c'), T);
+    expect(first).toEqual({ velocity: { 'customer:60000': 1 } });
+    expect(await counters.count('op-b', customer('c'), T + 1)).toEqual({ velocity: { 'customer:60000': 2 } });
+    expect(await counters.count('op-a', customer('c'), T + 2)).toEqual(first);
+    expect(await counters.count('op-c', customer('c'), T + 3)).toEqual({ velocity: { 'customer:60000': 3 } });
+    // Its mark gone (7 days; here removed) while it is still within the window: one member an operation, first time kept.
+    await redis.del(`${prefix}{risk}:op:op-a`);
+    expect(await counters.count('op-a', customer('c'), T + 4)).toEqual({ velocity: { 'customer:60000': 3 } });
+    const set = await setOf(prefix);
+    expect(await redis.zrange(set, 0, -1, 'WITHSCORES')).toEqual(['op-a', String(T), 'op-b', String(T + 1), 'op-c', String(T + 3)]);
+  });
+
+  test('members leave the window as it slides, and the set expires a window (and a margin) after its last count', async () => {
+    const prefix = `${config.redis.keyPrefix}se:`;
+    const counters = new RiskCounters(redis, prefix, limits([{ by: 'customer', windowMs: 60000, maxCount: 5 }]), risk.hashKey);
+    expect(await counters.count('op-a', customer('c'), T)).toEqual({ velocity: { 'customer:60000': 1 } });
+    expect(await counters.count('op-b', customer('c'), T + 30000)).toEqual({ velocity: { 'customer:60000': 2 } });
+    // A window after op-a: it is out (within = less than window_ms ago), op-b still in.
+    expect(await counters.count('op-c', customer('c'), T + 60000)).toEqual({ velocity: { 'customer:60000': 2 } });
+    expect(await counters.count('op-d', customer('c'), T + 90001)).toEqual({ velocity: { 'customer:60000': 2 } });
+    const set = await setOf(prefix);
+    expect(await redis.zrange(set, 0, -1)).toEqual(['op-c', 'op-d']);
+    const ttl = await redis.pttl(set);
+    expect(ttl).toBeGreaterThan(55000);
+    expect(ttl).toBeLessThanOrEqual(61000);
+  });
+
+  test('a flood keeps max_count + 1 members, every count above max_count still reads above it, and the count is exact once the flood slides out', async () => {
+    const prefix = `${config.redis.keyPrefix}sf:`;
+    const config3 = limits([{ by: 'customer', windowMs: 60000, maxCount: 3 }]);
+    const counters = new RiskCounters(redis, prefix, config3, risk.hashKey);
+    const counts: number[] = [];
+    for (let i = 0; i < 50; i += 1)
+      counts.push((await counters.count(`op-${String.fromCharCode(97 + (i % 26))}${i >= 26 ? 'x' : ''}`, customer('c'), T + i)).velocity['customer:60000']!);
+    expect(counts.slice(0, 5)).toEqual([1, 2, 3, 4, 5]);
+    expect(counts.slice(3).every((n) => n > 3)).toBe(true);
+    const set = await setOf(prefix);
+    expect(await redis.zcard(set)).toBe(4);
+    // T + 60047: the operations counted at T + 48 and T + 49 are the last within the window, so this one is the third.
+    const after = await counters.count('op-after', customer('c'), T + 60047);
+    expect(after).toEqual({ velocity: { 'customer:60000': 3 } });
+    expect(riskSignals(config3, customer('c'), after)).toEqual([]);
+  });
+
+  test('limits sharing a counter: one set, counted once, kept to the larger max_count + 1 so the looser limit still fires', async () => {
+    const prefix = `${config.redis.keyPrefix}ss:`;
+    const shared = limits([
+      { by: 'customer', windowMs: 60000, maxCount: 2 },
+      { by: 'customer', windowMs: 60000, maxCount: 5 },
+    ]);
+    const counters = new RiskCounters(redis, prefix, shared, risk.hashKey);
+    const details: string[][] = [];
+    for (const id of ['op-a', 'op-b', 'op-c', 'op-d', 'op-e', 'op-f', 'op-g']) {
+      const counts = await counters.count(id, customer('c'), T);
+      details.push(riskSignals(shared, customer('c'), counts).map((s) => s.detail));
+    }
+    expect(details[1]).toEqual([]);
+    expect(details[2]).toEqual(['3 authorizations by customer within 60000 ms (max 2)']);
+    expect(details[5]).toEqual(['6 authorizations by customer within 60000 ms (max 2)', '6 authorizations by customer within 60000 ms (max 5)']);
+    // Above what the set keeps (6), a count is told as a floor.
+    expect(details[6]).toEqual([
+      'at least 7 authorizations by customer within 60000 ms (max 2)',
+      'at least 7 authorizations by customer within 60000 ms (max 5)',
+    ]);
+    expect(await redis.zcard(await setOf(prefix))).toBe(6);
+  });
+
+  test("rolling upgrade: the release before's string counter and mark sit beside the sets (no WRONGTYPE); its mark is read, nothing counted again", async () => {
+    const prefix = `${config.redis.keyPrefix}su:`;
+    const limit = { by: 'customer' as const, windowMs: 3600000, maxCount: 5 };
+    const counters = new RiskCounters(redis, prefix, limits([limit]), risk.hashKey);
+    // The key the release before counts this customer's hour in (src/risk/risk-counters.ts there).
+    const before = `${prefix}{risk}:v:customer:3600000:${counters.hashed('customer', 'c')}:${Math.floor(T / 3600000)}`;
+    await redis.incrby(before, 7);
+    expect(await counters.count('op-a', customer('c'), T)).toEqual({ velocity: { 'customer:3600000': 1 } });
+    expect(await redis.get(before)).toBe('7');
+    // A mark the release before wrote (its counts by position): read, and the set left alone.
+    await redis.set(`${prefix}{risk}:op:op-old`, '8', 'PX', 60000);
+    expect(await counters.count('op-old', customer('c'), T + 1)).toEqual({ velocity: { 'customer:3600000': 8 } });
+    expect(await redis.zrange(await setOf(prefix), 0, -1)).toEqual(['op-a']);
   });
 });

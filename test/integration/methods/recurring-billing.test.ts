@@ -3,6 +3,7 @@ import { RedisClient } from '../../../src/redis/redis-connection';
 import { Config } from '../../../src/config/config';
 import { createDeliveryQueue } from '../../../src/delivery/delivery-queue';
 import { DeliveryService } from '../../../src/delivery/delivery-service';
+import { sweepOnce } from '../../../src/delivery/recovery-sweep';
 import { OutcomeRecorder } from '../../../src/delivery/outcome-recorder';
 import { EventStore } from '../../../src/events/event-store';
 import { createOmsEventsQueue } from '../../../src/events/oms-events-queue';
@@ -10,9 +11,11 @@ import { CommandValidationError } from '../../../src/errors/command-validation-e
 import { createGatewayClients } from '../../../src/gateways/gateway-registry';
 import { Ledger } from '../../../src/ledger/ledger';
 import { silentLogger } from '../../../src/logging/logger';
+import { metricValue } from '../../../src/metrics/metrics-registry';
+import { RecurringManagement } from '../../../src/recurring/recurring-management';
 import { RETRIES_EXHAUSTED, RecurringRunner } from '../../../src/recurring/recurring-runner';
-import { ScheduleDefinition } from '../../../src/recurring/recurring-schedule';
-import { RecurringStore } from '../../../src/recurring/recurring-store';
+import { ScheduleDefinition, cycleCommand } from '../../../src/recurring/recurring-schedule';
+import { RecurringStore, recurringKeys } from '../../../src/recurring/recurring-store';
 import { createRedis } from '../../../src/redis/redis-connection';
 import { ConfiguredGatewayRouter } from '../../../src/routing/configured-gateway-router';
 import { purgeNamespace } from '../../../harness/twins/local-stack/local-stack';
@@ -44,7 +47,11 @@ afterAll(async () => {
   for (const c of configs) await purgeNamespace(c).catch(() => undefined);
 });
 
-function setup() {
+/**
+ * `wrapLedger`, `wrapRecorder`: the runner's view of the ledger and of the outcome recorder (a test stages what
+ * happens between the runner's steps there).
+ */
+function setup(wrapLedger: (ledger: Ledger) => Ledger = (l) => l, wrapRecorder: (recorder: OutcomeRecorder) => OutcomeRecorder = (r) => r) {
   const config = testConfig({
     'recurring.retry_schedule_ms': [DAY, 3 * DAY],
     gateways: { simulator: { type: 'simulator', base_url: sim.url, api_key: API_KEY, webhook_secret: 'whsec-recurring-test-0123456789', timeout_ms: 2000 } },
@@ -64,7 +71,15 @@ function setup() {
   const service = new DeliveryService({ config, ledger, router: new ConfiguredGatewayRouter(createGatewayClients(config)), recorder, logger });
   const store = new RecurringStore(redis, config.redis.keyPrefix);
   let offset = 0;
-  const runner = new RecurringRunner({ config, store, ledger, recorder, deliveryQueue, logger, now: () => Date.now() + offset });
+  const runner = new RecurringRunner({
+    config,
+    store,
+    ledger: wrapLedger(ledger),
+    recorder: wrapRecorder(recorder),
+    deliveryQueue,
+    logger,
+    now: () => Date.now() + offset,
+  });
   /** One runner pass at `at` ms from now, then delivery of every charge it started (as the worker would). */
   const pass = async (at: number) => {
     offset = at;
@@ -75,7 +90,52 @@ function setup() {
     }
     return report;
   };
-  return { config, ledger, events, store, pass, eventsQueue, deliveryQueue };
+  return { config, ledger, events, store, pass, eventsQueue, deliveryQueue, redis };
+}
+
+/** `ledger` with `hook` run once before the first call of `method` whose first argument `matches` (then the call itself). */
+function hookedLedger(ledger: Ledger, method: 'get' | 'create', matches: (arg: unknown) => boolean, hook: () => Promise<unknown>): Ledger {
+  let fired = false;
+  return new Proxy(ledger, {
+    get(target, prop) {
+      const value: unknown = Reflect.get(target, prop, target);
+      if (typeof value !== 'function') return value;
+      const fn = value as (...args: unknown[]) => unknown;
+      if (prop !== method) return fn.bind(target);
+      return async (...args: unknown[]) => {
+        if (!fired && matches(args[0])) {
+          fired = true;
+          await hook();
+        }
+        return fn.apply(target, args);
+      };
+    },
+  });
+}
+
+/** `recorder` with `hook` run once before its first `emit` (then the emit itself). */
+function hookedRecorder(recorder: OutcomeRecorder, hook: () => Promise<unknown>): OutcomeRecorder {
+  let fired = false;
+  return new Proxy(recorder, {
+    get(target, prop) {
+      const value: unknown = Reflect.get(target, prop, target);
+      if (typeof value !== 'function') return value;
+      const fn = value as (...args: unknown[]) => unknown;
+      if (prop !== 'emit') return fn.bind(target);
+      return async (...args: unknown[]) => {
+        if (!fired) {
+          fired = true;
+          await hook();
+        }
+        return fn.apply(target, args);
+      };
+    },
+  });
+}
+
+/** The bus's and the CLI's schedule management over `s`'s store. */
+function management(s: { config: Config; store: RecurringStore }): RecurringManagement {
+  return new RecurringManagement({ config: s.config, store: s.store, logger: silentLogger() });
 }
 
 function definition(gatewayKey: string, extra: Partial<ScheduleDefinition> = {}): ScheduleDefinition {
@@ -177,7 +237,7 @@ describe('recurring billing', () => {
     expect(await s.pass(10 * DAY)).toMatchObject({ due: 0 });
   });
 
-  it('a cycle failed for good whose final failure event cannot be recorded stays due: the next pass records it, the schedule is failed only then', async () => {
+  it('a cycle failed for good whose final failure event cannot be recorded stays due: the next pass records it, then the schedule leaves the due index', async () => {
     const s = setup();
     const d = definition('pm_expired_card');
     await s.store.add(d);
@@ -202,10 +262,13 @@ describe('recurring billing', () => {
     });
     await broken.runOnce().catch(() => undefined);
     expect(await s.events.load(`${d.id}.c1.failed`)).toBeNull();
-    // Still due: the next pass records the event, then fails the schedule.
+    // Failed (a cancel now finds it so), still due: the next pass records the event, then takes it off the due index.
+    expect(await s.store.get(d.id)).toMatchObject({ state: 'failed' });
+    expect(await s.store.dueIds(Date.now() + 70_000, 1000)).toContain(d.id);
     expect(await s.pass(70_000)).toMatchObject({ failed: 1 });
     expect((await s.events.load(`${d.id}.c1.failed`))?.params.payment).toMatchObject({ reason: 'expired_card' });
     expect(await s.store.get(d.id)).toMatchObject({ state: 'failed' });
+    expect(await s.pass(80_000)).toMatchObject({ due: 0 });
   });
 
   it('a hard decline fails the cycle at once, without retries', async () => {
@@ -224,5 +287,185 @@ describe('recurring billing', () => {
     await s.store.add(d);
     expect((await s.store.add(d)).created).toBe(false);
     await expect(s.store.add({ ...d, amount: 999 })).rejects.toBeInstanceOf(CommandValidationError);
+  });
+
+  it('a cancel that lands after a pass read the schedule, before its charge, is kept: no charge starts', async () => {
+    let cancel = async (): Promise<unknown> => undefined;
+    const s = setup((ledger) =>
+      hookedLedger(
+        ledger,
+        'get',
+        (id) => typeof id === 'string' && id.endsWith('.c1'),
+        () => cancel(),
+      ),
+    );
+    const d = definition('pm_card_visa');
+    await s.store.add(d);
+    cancel = () => s.store.cancel(d.id);
+    const stopped = await metricValue('pb_recurring_cycles_total', { gateway: 'simulator', outcome: 'stopped' });
+    expect(await s.pass(0)).toMatchObject({ due: 1, started: 0, stopped: 1 });
+    expect(await metricValue('pb_recurring_cycles_total', { gateway: 'simulator', outcome: 'stopped' })).toBe(stopped + 1);
+    expect(await s.store.get(d.id)).toMatchObject({ state: 'cancelled' });
+    expect(await s.ledger.get(`_${d.id}.c1`)).toBeNull();
+    expect(sim.counters().effects[`_${d.id}.c1`]).toBeUndefined();
+    expect(await s.pass(40 * DAY)).toMatchObject({ due: 0 });
+  });
+
+  it('a cancel that lands while a cycle is being charged is kept: that charge settles, no later cycle starts', async () => {
+    let cancel = async (): Promise<unknown> => undefined;
+    const s = setup((ledger) =>
+      hookedLedger(
+        ledger,
+        'create',
+        (id) => id === `_${d.id}.c1`,
+        () => cancel(),
+      ),
+    );
+    const d = definition('pm_card_visa');
+    await s.store.add(d);
+    cancel = () => s.store.cancel(d.id);
+    await s.pass(0);
+    // The charge was out when the cancel came (docs/PAYMENT-METHODS.md: "a charge already out still settles").
+    expect((await s.ledger.get(`_${d.id}.c1`))?.state).toBe('SUCCEEDED');
+    expect(await s.store.get(d.id)).toMatchObject({ state: 'cancelled' });
+    expect(await s.pass(60_000)).toMatchObject({ due: 0 });
+    expect(await s.pass(40 * DAY)).toMatchObject({ due: 0 });
+    expect(await s.ledger.get(`_${d.id}.c2`)).toBeNull();
+  });
+
+  it('a cancel keeps the cycle the runner last wrote: a pass that runs during the cancel is never written back over', async () => {
+    const s = setup();
+    const d = definition('pm_card_visa');
+    await s.store.add(d);
+    await s.pass(0);
+    expect(await s.store.get(d.id)).toMatchObject({ cycle: 1, phase: 'charging' });
+    // A pass (cycle 1 paid: the runner would move to cycle 2) runs right after the cancel's first Redis round trip.
+    let pass: Promise<Awaited<ReturnType<typeof s.pass>>> | null = null;
+    const slowRedis = new Proxy(s.redis, {
+      get(target, prop) {
+        const value: unknown = Reflect.get(target, prop, target);
+        if (typeof value !== 'function') return value;
+        const fn = (value as (...args: unknown[]) => unknown).bind(target);
+        return (...args: unknown[]) => {
+          const result = fn(...args);
+          if (pass !== null || !(result instanceof Promise)) return result;
+          pass = result.then(() => s.pass(60_000));
+          return pass.then(() => result);
+        };
+      },
+    });
+    const cancelled = (await new RecurringStore(slowRedis, s.config.redis.keyPrefix).cancel(d.id))?.schedule;
+    const report = await pass!;
+    // Whatever the pass did (before the fix it paid cycle 1 and wrote cycle 2; now it finds the schedule cancelled), the cancel wrote nothing but its state.
+    const reached = report.succeeded === 1 ? { cycle: 2, phase: 'due' } : { cycle: 1, phase: 'charging' };
+    expect(cancelled).toMatchObject({ state: 'cancelled', ...reached });
+    expect(await s.store.get(d.id)).toMatchObject({ state: 'cancelled', ...reached });
+  });
+
+  it('a creation cut short after its definition was written is finished by the next create: the schedule is due and charged', async () => {
+    const s = setup();
+    const d = definition('pm_card_visa', { max_cycles: 1 });
+    // What a crash right after the definition's write left (before the state and the due index were written).
+    await s.redis.hset(recurringKeys(s.config.redis.keyPrefix).schedule(d.id), 'definition', JSON.stringify(d));
+    const again = await s.store.add(d);
+    expect(again).toMatchObject({ created: true, schedule: { state: 'active', cycle: 1, phase: 'due' } });
+    expect(await s.pass(0)).toMatchObject({ due: 1, started: 1 });
+    expect((await s.ledger.get(`_${d.id}.c1`))?.state).toBe('SUCCEEDED');
+    expect((await s.store.add(d)).created).toBe(false);
+    expect(await s.store.ids(100_000)).toContain(d.id);
+  });
+});
+
+describe('recurring billing: a cancel and a cycle failed for good, a half-written schedule, cancels at once', () => {
+  it('a cancel that lands after a pass read a hard-declined cycle, before it failed the schedule, stands: no recurring_failed event', async () => {
+    let cancel = async (): Promise<unknown> => undefined;
+    const s = setup((ledger) =>
+      hookedLedger(
+        ledger,
+        'get',
+        (id) => id === `_${d.id}.c1`,
+        () => cancel(),
+      ),
+    );
+    const d = definition('pm_expired_card');
+    await s.store.add(d);
+    await s.pass(0);
+    expect((await s.ledger.get(`_${d.id}.c1`))?.state).toBe('FAILED');
+    cancel = () => s.store.cancel(d.id);
+    expect(await s.pass(60_000)).toMatchObject({ failed: 0, stopped: 1 });
+    expect(await s.store.get(d.id)).toMatchObject({ state: 'cancelled' });
+    // The OMS was told cancelled: true; it must not be told the schedule failed (its cycle's own FAIL event was sent).
+    expect(await s.events.load(`${d.id}.c1.failed`)).toBeNull();
+    expect(await s.pass(40 * DAY)).toMatchObject({ due: 0 });
+  });
+
+  it('a cancel that lands once a cycle failed for good, before its recurring_failed event, answers cancelled: false, state failed', async () => {
+    let cancelled: unknown = null;
+    const s = setup(undefined, (recorder) =>
+      hookedRecorder(recorder, async () => {
+        cancelled = await management(s).cancel({ id: d.id }, 'test');
+      }),
+    );
+    const d = definition('pm_expired_card');
+    await s.store.add(d);
+    await s.pass(0);
+    expect(await s.pass(60_000)).toMatchObject({ failed: 1 });
+    expect(cancelled).toMatchObject({ cancelled: false, schedule: { state: 'failed' } });
+    expect(await s.store.get(d.id)).toMatchObject({ state: 'failed' });
+    expect((await s.events.load(`${d.id}.c1.failed`))?.params.schedule).toMatchObject({ state: 'failed' });
+  });
+
+  it('a cancel of a schedule whose creation was cut short (a definition without a state) cancels it: a later create does not revive it', async () => {
+    const s = setup();
+    const d = definition('pm_card_visa');
+    await s.redis.hset(recurringKeys(s.config.redis.keyPrefix).schedule(d.id), 'definition', JSON.stringify(d));
+    expect(await management(s).cancel({ id: d.id }, 'test')).toMatchObject({ cancelled: true, schedule: { state: 'cancelled' } });
+    expect(await s.store.add(d)).toMatchObject({ created: false, schedule: { state: 'cancelled' } });
+    expect(await s.pass(0)).toMatchObject({ due: 0 });
+    expect(await s.ledger.get(`_${d.id}.c1`)).toBeNull();
+  });
+
+  it('two cancels at once: one answers cancelled: true, the other false', async () => {
+    const s = setup();
+    const d = definition('pm_card_visa');
+    await s.store.add(d);
+    const m = management(s);
+    const answers = await Promise.all([m.cancel({ id: d.id }, 'a'), m.cancel({ id: d.id }, 'b')]);
+    expect(answers.map((a) => a.cancelled).sort()).toEqual([false, true]);
+    expect(answers.map((a) => a.schedule.state)).toEqual(['cancelled', 'cancelled']);
+  });
+});
+
+describe('recurring billing: a crash between the runner steps', () => {
+  it('a crash after the charge was claimed, before its operation was written: the next look writes and charges it, once', async () => {
+    const s = setup();
+    const d = definition('pm_card_visa', { max_cycles: 1 });
+    await s.store.add(d);
+    const claimed = { ...(await s.store.get(d.id))!, phase: 'charging' as const, operation: `_${d.id}.c1`, nextAt: Date.now() - 1 };
+    expect(await s.store.updateActive(claimed)).toBe(true);
+    expect(await s.pass(0)).toMatchObject({ due: 1, started: 1 });
+    expect((await s.ledger.get(`_${d.id}.c1`))?.state).toBe('SUCCEEDED');
+    expect(await s.pass(60_000)).toMatchObject({ succeeded: 1 });
+    expect(await s.store.get(d.id)).toMatchObject({ state: 'completed' });
+    expect(sim.counters().effects[`_${d.id}.c1`]).toBe(1);
+  });
+
+  it('a crash after the operation was written, before its delivery job: the runner waits, the recovery sweep queues it, the cycle is paid', async () => {
+    const s = setup();
+    const d = definition('pm_card_visa', { max_cycles: 1 });
+    await s.store.add(d);
+    const at = Date.now() - 1000;
+    const claimed = { ...(await s.store.get(d.id))!, phase: 'charging' as const, operation: `_${d.id}.c1`, nextAt: at };
+    expect(await s.store.updateActive(claimed)).toBe(true);
+    await s.ledger.create(`_${d.id}.c1`, cycleCommand(d, 1, 0, at), at);
+    expect(await s.pass(0)).toMatchObject({ due: 1, waiting: 1 });
+    expect((await s.ledger.get(`_${d.id}.c1`))?.state).toBe('RECEIVED');
+    expect(await sweepOnce({ ledger: s.ledger, events: s.events, deliveryQueue: s.deliveryQueue, eventsQueue: s.eventsQueue }, 0)).toMatchObject({
+      operations: 1,
+    });
+    expect(await s.pass(60_000)).toMatchObject({ waiting: 1 });
+    expect((await s.ledger.get(`_${d.id}.c1`))?.state).toBe('SUCCEEDED');
+    expect(await s.pass(120_000)).toMatchObject({ succeeded: 1 });
+    expect(sim.counters().effects[`_${d.id}.c1`]).toBe(1);
   });
 });

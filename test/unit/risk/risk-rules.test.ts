@@ -29,6 +29,18 @@ describe('risk signals', () => {
     expect(riskSignals(base, payment(), { velocity: { 'email:3600000': 3 } })).toEqual([]);
     expect(riskSignals(base, payment(), { velocity: { 'email:3600000': 4 } }).map((s) => s.signal)).toEqual(['velocity_email']);
   });
+  test('a count above what its counter keeps (the largest max_count of its limits, plus one) is told as a floor, not as the count', () => {
+    const detail = (config: RiskConfig, n: number) => riskSignals(config, payment(), { velocity: { 'email:3600000': n } }).map((s) => s.detail);
+    expect(detail(base, 4)).toEqual(['4 authorizations by email within 3600000 ms (max 3)']);
+    expect(detail(base, 5)).toEqual(['at least 5 authorizations by email within 3600000 ms (max 3)']);
+    // Limits sharing the counter: it keeps the larger max_count + 1, so counts up to that are exact for both.
+    const shared: RiskConfig = { ...base, velocity: [...base.velocity, { by: 'email', windowMs: 3600000, maxCount: 6 }] };
+    expect(detail(shared, 7)).toEqual(['7 authorizations by email within 3600000 ms (max 3)', '7 authorizations by email within 3600000 ms (max 6)']);
+    expect(detail(shared, 8)).toEqual([
+      'at least 8 authorizations by email within 3600000 ms (max 3)',
+      'at least 8 authorizations by email within 3600000 ms (max 6)',
+    ]);
+  });
   test('country mismatch: billing vs card or IP country, case-insensitive; absent countries do not fire', () => {
     const attrs = (a: Record<string, string>) => payment({ custom_attributes: a });
     expect(riskSignals(base, attrs({ billing_country: 'de', card_country: 'DE', ip_country: 'DE' }), { velocity: {} })).toEqual([]);
