@@ -74,15 +74,32 @@ describe('bus and OAuth outbound transport', () => {
   });
 
   it('takes service_bus.connect_timeout_ms for both the bus and its OAuth server', async () => {
+    // 4 s: past the 2 s default and short of the 20 s deadline, so each failure's time shows which bound ended it
+    // (a timer never fires early: the lower bound is what tells the configured value from the default).
+    const CONNECT_MS = 4000;
     const hole = await blackHole();
     try {
-      const c = config({ 'mom_client.oauth_server_url': `http://127.0.0.1:${hole.port}`, 'service_bus.connect_timeout_ms': 200 });
-      expect(c.serviceBus.connectTimeoutMs).toBe(200);
       expect(config().serviceBus.connectTimeoutMs).toBe(2000);
+      const timed = async (call: () => Promise<unknown>): Promise<{ err: PeerUnavailableError; elapsed: number }> => {
+        const started = performance.now();
+        const err = await rejectionOf(call(), PeerUnavailableError);
+        return { err, elapsed: performance.now() - started };
+      };
 
-      const err = await rejectionOf(new OAuthTokenProvider(c).getToken(), PeerUnavailableError);
+      const oauthDown = config({ 'mom_client.oauth_server_url': `http://127.0.0.1:${hole.port}`, 'service_bus.connect_timeout_ms': CONNECT_MS });
+      expect(oauthDown.serviceBus.connectTimeoutMs).toBe(CONNECT_MS);
+      const oauth = await timed(() => new OAuthTokenProvider(oauthDown).getToken());
 
-      expect(err.reason).toBe('ECONNECTTIMEOUT');
+      const busDown = config({ 'service_bus.url': `http://127.0.0.1:${hole.port}`, 'service_bus.connect_timeout_ms': CONNECT_MS });
+      const tokens = new OAuthTokenProvider(busDown);
+      await tokens.getToken(); // the token from the twin first: the timed call is the bus call alone
+      const bus = await timed(() => new BusClient(busDown, tokens).notify('magento.payment.captured', { n: 1 }));
+
+      for (const { err, elapsed } of [oauth, bus]) {
+        expect(err.reason).toBe('ECONNECTTIMEOUT');
+        expect(elapsed).toBeGreaterThanOrEqual(CONNECT_MS - 100);
+        expect(elapsed).toBeLessThan(15000);
+      }
     } finally {
       hole.close();
     }
