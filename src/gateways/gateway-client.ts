@@ -1,5 +1,6 @@
 import type { GatewayConfig } from './gateway-config';
 import { GatewayError } from '../errors';
+import { separateConnectTimeout } from '../http/outbound-http';
 import { OutboundClient, OutboundRequestError, OutboundResponse } from '../http/outbound-request';
 import { Logger, silentLogger } from '../logging/logger';
 import { redact } from '../logging/redact';
@@ -50,8 +51,7 @@ export class GatewayClient {
   ) {
     this.http = new OutboundClient({
       timeoutMs: gateway.timeoutMs,
-      // A connect bound at or past the call deadline would never fire first: then the deadline alone bounds it.
-      connectTimeoutMs: gateway.connectTimeoutMs !== undefined && gateway.connectTimeoutMs < gateway.timeoutMs ? gateway.connectTimeoutMs : undefined,
+      connectTimeoutMs: separateConnectTimeout(gateway.connectTimeoutMs, gateway.timeoutMs),
       maxSockets: gateway.maxSockets,
       proxy: options.proxy,
       ca: options.ca,
