@@ -9,6 +9,7 @@ import { metricValue } from '../../../src/metrics/metrics-registry';
 import { testConfig } from '../../support/test-config';
 import { rejectionOf } from '../../support/thrown';
 import { blackHole } from '../../support/black-hole';
+import { eventually } from '../../support/tcp-proxy';
 import { startConnectProxy } from '../http/connect-proxy';
 import { makeSelfSignedCert } from '../http/tls-cert';
 
@@ -141,15 +142,20 @@ describe('connect timeout', () => {
 });
 
 /** A TCP server that accepts and reads but never answers (a stalled proxy, or a TLS peer that never answers the ClientHello). */
-async function silentServer(): Promise<{ port: number; close: () => Promise<void> }> {
+async function silentServer(): Promise<{ port: number; accepted: () => number; open: () => number; close: () => Promise<void> }> {
   const sockets = new Set<net.Socket>();
+  let accepted = 0;
   const server = net.createServer((s) => {
+    accepted++;
     sockets.add(s);
+    s.on('close', () => sockets.delete(s));
     s.resume();
   });
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
   return {
     port: (server.address() as AddressInfo).port,
+    accepted: () => accepted,
+    open: () => sockets.size,
     close: () =>
       new Promise<void>((resolve) => {
         for (const s of sockets) s.destroy();
@@ -205,6 +211,32 @@ describe('connect timeout through a proxy', () => {
       expect(err.kind).toBe('not_sent');
       expect(err.message).toContain('ECONNECTTIMEOUT');
     } finally {
+      await stalled.close();
+    }
+  });
+
+  it('closes what a missed bound leaves: the connection to a proxy that never answered CONNECT, the tunnel of a handshake that never finished', async () => {
+    const stalled = await silentServer();
+    const proxy = await startConnectProxy();
+    const silent = await silentServer();
+    try {
+      const viaStalled = new GatewayClient(gatewayConfig('https://127.0.0.1:9', { timeoutMs: 20000, connectTimeoutMs: 300 }), transformer, {
+        proxy: { host: '127.0.0.1', port: stalled.port },
+      });
+      const viaTunnel = new GatewayClient(gatewayConfig(`https://127.0.0.1:${silent.port}`, { timeoutMs: 20000, connectTimeoutMs: 300 }), transformer, {
+        proxy: { host: '127.0.0.1', port: proxy.port },
+      });
+
+      expect((await failure(viaStalled.send(post))).message).toContain('ECONNECTTIMEOUT');
+      expect((await failure(viaTunnel.send(post))).message).toContain('ECONNECTTIMEOUT');
+
+      // Left open, each call would keep a socket at the proxy (and a tunnel to the PSP) until the proxy gave up.
+      expect(stalled.accepted()).toBe(1);
+      expect(silent.accepted()).toBe(1);
+      await eventually(() => stalled.open() === 0 && silent.open() === 0, 5000);
+    } finally {
+      await silent.close();
+      await proxy.close();
       await stalled.close();
     }
   });
