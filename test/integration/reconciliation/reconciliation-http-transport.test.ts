@@ -228,6 +228,7 @@ describe('reconciliation calls through the proxy', () => {
     expect(outcome).toBeInstanceOf(GatewayError);
     expect((outcome as GatewayError).kind).toBe('not_sent');
     expect((outcome as GatewayError).message).toContain('TIMEOUT');
+    expect((outcome as GatewayError).message).not.toContain('ECONNECTTIMEOUT');
   });
 
   it('fails a report download through a black-holed proxy as not_sent by the connect timeout', async () => {
