@@ -15,6 +15,7 @@ import { laterInPspTime } from '../gateways/psp-time';
 import { GIFT_CARD_METHOD, isStoredValueCommand } from '../contracts/stored-value';
 import { isGiftCardNumberKey, refundNamesCard } from '../contracts/gift-card-keys';
 import type { SuggestedAction } from '../errors/decline';
+import { SPLIT_TENDER_ROLLED_BACK, SplitTenderSteps, guardedBySplit } from './split-step-wait';
 
 /** Commands that act on an earlier authorization named by `gateway_key`. */
 export const DEPENDENT: ReadonlySet<CommandType> = new Set(['capture', 'cancel', 'refund', 'validate', 'revalidate']);
@@ -147,10 +148,19 @@ export interface FailedAuthorizationCancel {
  * capture waits for refunds of the payment in flight (registered before it, or sent) when only they would make the
  * refunds give back more than the other captures collected; `named_transaction`: a cancel voiding one of our captures or
  * refunds as its own transaction waits for that capture or refund to be decided ({@link voidOfDependent}: a wait in the
- * form of an authorization's, `authorization`, so its `reason` label stays `authorization_<state>`).
+ * form of an authorization's, `authorization`, so its `reason` label stays `authorization_<state>`); `split_tender`: a
+ * capture, cancel or refund of a split tender's step waits for its split to settle ({@link splitStepGuard}).
  */
 export type Awaiting =
-  'refunds' | 'void' | 'captures_in_flight' | 'undelivered_captures' | 'void_in_flight' | 'capture_void' | 'refund_in_flight' | 'named_transaction';
+  | 'refunds'
+  | 'void'
+  | 'captures_in_flight'
+  | 'undelivered_captures'
+  | 'void_in_flight'
+  | 'capture_void'
+  | 'refund_in_flight'
+  | 'named_transaction'
+  | 'split_tender';
 
 /**
  * A wait for other dependents of the same authorization: why (`wait`), their ids (`siblings`), and each as read
@@ -226,6 +236,12 @@ export interface ResolveOptions {
    * cancel is refused `UNSUPPORTED_COMMAND`, unsent).
    */
   voidsOwnTransaction?: (gateway: string, command: 'capture' | 'refund') => boolean;
+  /**
+   * Which split tender an authorization is a step of (with `checkAmounts`): a capture, cancel or refund of the OMS naming
+   * a split's redemption or card part waits while the split is not settled, and is refused once it rolled back
+   * ({@link splitStepGuard}). Default: none (no split is looked up).
+   */
+  splitTenders?: SplitTenderSteps;
 }
 
 /**
@@ -280,6 +296,8 @@ export async function resolveOperationContext(op: OperationRecord, ledger: Ledge
   if (refused) return refused;
   switch (auth.state) {
     case 'SUCCEEDED': {
+      const split = registers ? await splitStepGuard(op, auth, ledger, options) : null;
+      if (split) return split;
       const psp = auth.newGatewayKey ?? auth.gatewayReference;
       if (!psp) return { fail: 'AUTHORIZATION_REFERENCE_MISSING' };
       // Only authorizations whose dependents were all registered (created with a digest) can be summed.
@@ -319,6 +337,45 @@ export async function resolveOperationContext(op: OperationRecord, ledger: Ledge
     case 'UNRESOLVED':
       return { wait: `authorization ${auth.id} is ${auth.state}`, authorization: { id: auth.id, payment: auth.payment, state: auth.state } };
   }
+}
+
+/**
+ * Before its first attempt, a capture, cancel or refund of the OMS naming `auth`, a split tender's redemption or card
+ * part that SUCCEEDED, while its split is not settled: the split may still roll back and void (or refund) that step, so
+ * it waits for the split (`awaiting: 'split_tender'`, bounded by `delivery.void_wait_max_ms`), registered on the split's
+ * steps not yet decided (woken when one moves, else at its backed-off re-check). Once the split is DONE it goes on as any
+ * dependent; once it ended otherwise (rolled back, failed, its reversal refused) it is refused
+ * {@link SPLIT_TENDER_ROLLED_BACK} on `payment.gateway_key`, unsent: the OMS was told the order failed. The split's own
+ * commands (ids `_…`) never wait for it. Null when it may go (no split, or `options.splitTenders` absent).
+ */
+async function splitStepGuard(
+  op: OperationRecord,
+  auth: OperationRecord,
+  ledger: Pick<Ledger, 'get'>,
+  options: ResolveOptions,
+): Promise<ContextResolution | null> {
+  if (!options.splitTenders || !guardedBySplit(op)) return null;
+  const split = await options.splitTenders.splitOf(auth);
+  if (!split || split.steps.includes(op.id) || split.standing === 'done') return null;
+  const detail = { split_tender_id: split.splitId, split_state: split.state, step: auth.id };
+  if (split.standing === 'undone') {
+    return {
+      fail: SPLIT_TENDER_ROLLED_BACK,
+      field: 'payment.gateway_key',
+      detail: {
+        ...detail,
+        why: `split tender ${split.splitId} ended ${split.state} (the OMS was told split_tender_settled FAIL): its step ${auth.id} was reversed by the split or is left for a person to release; nothing sent`,
+      },
+    };
+  }
+  const records = await Promise.all(split.steps.filter((id) => id !== auth.id).map((id) => ledger.get(id)));
+  const open = records.filter((r): r is OperationRecord => r !== null && !isTerminal(r.state));
+  return {
+    wait: `${op.command} of split tender step ${auth.id} waits for split tender ${split.splitId} (${split.state}) to settle: the split may still roll back and reverse that step`,
+    siblings: open.length > 0 ? open.map((r) => r.id) : [split.splitId],
+    siblingsSeen: seen(open),
+    awaiting: 'split_tender',
+  };
 }
 
 /**
@@ -794,6 +851,8 @@ async function checkedByReference(
   // A void of one of our stored value transactions by its PSP reference: past its PSP's void window as by our id.
   const late = op.command === 'cancel' && !found.authorization && voidsByReference(auth) ? pastVoidWindow(auth, options.voidWindow) : null;
   if (late) return via(late);
+  const split = registers && found.authorization && auth.state === 'SUCCEEDED' ? await splitStepGuard(op, auth, ledger, options) : null;
+  if (split) return 'fail' in split ? via(split) : split;
   if (amounts && found.authorization && auth.state === 'SUCCEEDED' && auth.digest !== undefined) {
     const outside = await refundedOutside(op, auth, ledger);
     const over = amountRefusal(op, auth, dependents, singleCapture?.(holder) === true, outside);

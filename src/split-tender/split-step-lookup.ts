@@ -1,0 +1,28 @@
+import type { OperationRecord } from '../ledger/ledger';
+import type { SplitOfStep, SplitTenderSteps } from '../delivery/split-step-wait';
+import { FINAL_SPLIT_STATES } from './split-tender-decision';
+import { splitIdOfStep, stepReferences } from './split-tender-plan';
+import type { SplitTenderStore } from './split-tender-store';
+
+/**
+ * What delivery asks before a capture, cancel or refund of one of our authorizations (`SplitTenderSteps`): whether it
+ * is a split tender's redemption or card part, and where that split stands. Known by the split's own record (its plan
+ * names the step's reference, and the step carries the split's id), never by custom attributes alone, which a channel
+ * could send on any payment.
+ */
+export class SplitStepLookup implements SplitTenderSteps {
+  constructor(private readonly store: Pick<SplitTenderStore, 'plan' | 'state'>) {}
+
+  async splitOf(auth: OperationRecord): Promise<SplitOfStep | null> {
+    const attributes = auth.payment.custom_attributes;
+    const splitId = attributes && !Array.isArray(attributes) ? (attributes as Record<string, unknown>).split_tender_id : undefined;
+    if (typeof splitId !== 'string' || splitIdOfStep(auth.id) !== splitId) return null;
+    const plan = await this.store.plan(splitId);
+    if (!plan) return null;
+    const refs = stepReferences(plan);
+    if (auth.id !== refs.giftCard && auth.id !== refs.card) return null;
+    const state = (await this.store.state(splitId)) ?? 'REDEEMING';
+    const standing = state === 'DONE' ? 'done' : FINAL_SPLIT_STATES.has(state) ? 'undone' : 'open';
+    return { splitId, state, standing, steps: Object.values(refs) };
+  }
+}
