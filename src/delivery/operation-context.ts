@@ -344,9 +344,10 @@ export async function resolveOperationContext(op: OperationRecord, ledger: Ledge
  * part that SUCCEEDED, while its split is not settled: the split may still roll back and void (or refund) that step, so
  * it waits for the split (`awaiting: 'split_tender'`, bounded by `delivery.void_wait_max_ms`), registered on the split's
  * steps not yet decided (woken when one moves, else at its backed-off re-check). Once the split is DONE it goes on as any
- * dependent; once it ended otherwise (rolled back, failed, its reversal refused) it is refused
- * {@link SPLIT_TENDER_ROLLED_BACK} on `payment.gateway_key`, unsent: the OMS was told the order failed. The split's own
- * commands (ids `_…`) never wait for it. Null when it may go (no split, or `options.splitTenders` absent).
+ * dependent; once it ended otherwise having reversed that step (its void or refund SUCCEEDED) it is refused
+ * {@link SPLIT_TENDER_ROLLED_BACK} on `payment.gateway_key`, unsent: the OMS was told the order failed and the step's money
+ * is back. A step the split did not reverse goes on as before. The split's own commands (ids `_…`) never wait for it. Null
+ * when it may go (no split, or `options.splitTenders` absent).
  */
 async function splitStepGuard(
   op: OperationRecord,
@@ -357,14 +358,21 @@ async function splitStepGuard(
   if (!options.splitTenders || !guardedBySplit(op)) return null;
   const split = await options.splitTenders.splitOf(auth);
   if (!split || split.steps.includes(op.id) || split.standing === 'done') return null;
-  const detail = { split_tender_id: split.splitId, split_state: split.state, step: auth.id };
   if (split.standing === 'undone') {
+    // Only what the split undid itself: a step it never reversed (a card part that failed, approved by the PSP later, which
+    // orphan reversal and the OMS's own commands settle; a reversal the PSP refused, left to a person) goes on as before.
+    const reversals = await Promise.all(split.reversals.map((id) => ledger.get(id)));
+    const reversed = reversals.find((r) => r?.state === 'SUCCEEDED');
+    if (!reversed) return null;
     return {
       fail: SPLIT_TENDER_ROLLED_BACK,
       field: 'payment.gateway_key',
       detail: {
-        ...detail,
-        why: `split tender ${split.splitId} ended ${split.state} (the OMS was told split_tender_settled FAIL): its step ${auth.id} was reversed by the split or is left for a person to release; nothing sent`,
+        split_tender_id: split.splitId,
+        split_state: split.state,
+        step: auth.id,
+        reversed_by: reversed.id,
+        why: `split tender ${split.splitId} ended ${split.state} (the OMS was told split_tender_settled FAIL) and ${reversed.command === 'refund' ? 'refunded' : 'voided'} its step ${auth.id} (${reversed.id}): nothing left to ${op.command}; nothing sent`,
       },
     };
   }

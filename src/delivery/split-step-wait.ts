@@ -7,10 +7,12 @@ import { BRIDGE_ID_PREFIX } from '../ledger/operation-id';
  * still roll back, and its rollback voids that step. Captured first, the void fails (`REVERSAL_FAILED`) and the
  * customer pays for an order that has no payment; so such a command waits for the split (`awaiting: 'split_tender'`,
  * bounded by `delivery.void_wait_max_ms` as the other guards between voids and captures), goes on once the split is
- * DONE and is refused {@link SPLIT_TENDER_ROLLED_BACK} once it ended otherwise. docs/payment-methods/stored-value.md.
+ * DONE, and is refused {@link SPLIT_TENDER_ROLLED_BACK} once the split ended otherwise having reversed that step (its void or
+ * refund SUCCEEDED); a step the split did not reverse (a card part that failed, approved by the PSP later) is left to the
+ * other checks, as before. docs/payment-methods/stored-value.md.
  */
 
-/** `fail` of a capture, cancel or refund of a split tender's step whose split ended other than DONE (rolled back). */
+/** `fail` of a capture, cancel or refund of a split tender's step that its split, rolled back, reversed (voided or refunded). */
 export const SPLIT_TENDER_ROLLED_BACK = 'SPLIT_TENDER_ROLLED_BACK';
 
 /** `fail` of a capture, cancel or refund of a split tender's step whose wait for its split to settle ran out. */
@@ -26,6 +28,8 @@ export interface SplitOfStep {
   standing: 'open' | 'done' | 'undone';
   /** The operation ids of the split's steps (redemption, card part, their reversals): what a dependent waits on. */
   steps: readonly string[];
+  /** The ids under which the split reverses this step (its void, its refund): one SUCCEEDED says the split undid it. */
+  reversals: readonly string[];
 }
 
 /** Where delivery asks which split tender an authorization is a step of (`split-tender/split-step-lookup.ts`). */

@@ -23,6 +23,7 @@ export class SplitStepLookup implements SplitTenderSteps {
     if (auth.id !== refs.giftCard && auth.id !== refs.card) return null;
     const state = (await this.store.state(splitId)) ?? 'REDEEMING';
     const standing = state === 'DONE' ? 'done' : FINAL_SPLIT_STATES.has(state) ? 'undone' : 'open';
-    return { splitId, state, standing, steps: Object.values(refs) };
+    const reversals = auth.id === refs.giftCard ? [refs.giftCardVoid, refs.giftCardRefund] : [refs.cardVoid, refs.cardRefund];
+    return { splitId, state, standing, steps: Object.values(refs), reversals };
   }
 }
