@@ -1878,6 +1878,15 @@ export function refundsGivenBack(dependents: readonly DependentSummary[]): Array
 }
 
 /**
+ * The refunds among `dependents` recorded FAILED that their PSP retries itself and has not done yet (`heldForPspRetry`),
+ * each with what it asked in minor units of the order's currency: they may still give it back, so a refund check holds
+ * it as given back (`amount_held_by_failed_refund`). Pure.
+ */
+export function refundsHeldForRetry(dependents: readonly DependentSummary[]): Array<{ id: string; amount: number }> {
+  return dependents.filter((d) => heldForRetry(d, 'refund')).map((d) => ({ id: d.id, amount: d.amount }));
+}
+
+/**
  * The `reason` of the `capture_failed` adjustment the webhook records for a sale its PSP cancelled-or-refunded itself
  * (`webhooks/psp-reversal.ts`, `reversalAsFailure`: the outcome's `gatewayStatus`, Adyen's event code). Of a sale
  * captured, Adyen's `CANCEL_OR_REFUND` is a refund at the PSP (of what was left to refund), not a capture that failed.

@@ -5,7 +5,7 @@ import { Config } from '../config/config';
 import { PaymentCommand } from '../contracts/payment-command';
 import { DeliveryJobData } from '../delivery/delivery-queue';
 import { authorizationRefusals } from '../delivery/authorization-metrics';
-import { AUTHORIZATION_REFUSALS, collectedForRefund, refundedOutsideBridgeOf, refundsGivenBack } from '../delivery/operation-context';
+import { AUTHORIZATION_REFUSALS, collectedForRefund, refundedOutsideBridgeOf, refundsGivenBack, refundsHeldForRetry } from '../delivery/operation-context';
 import { PaymentEvent } from '../events/payment-event';
 import { errorClassOf, isDependencyOutage } from '../errors/dependency-outage';
 import { commandDigest } from '../ledger/command-digest';
@@ -132,7 +132,10 @@ export class SplitTenderService implements SplitTenderIntake {
   /**
    * What a refund of split `splitId`'s step `id` may give back before the split's own refunds: what was collected
    * (`collectedForRefund`) less what refunds of it that are no part of the split's refunds gave back (the OMS may refund
-   * a step by its reference, as it captures one). Null when it cannot be told.
+   * a step by its reference, as it captures one), and less what refunds of it recorded FAILED that its PSP retries
+   * itself may still give back (`refundsHeldForRetry`: a refund of the step needing it is refused
+   * `amount_held_by_failed_refund` at its delivery), the split's own among them once their refund ended (its
+   * reservation released). Null when it cannot be told.
    */
   private async collected(id: string, splitId: string): Promise<number | null> {
     const step = await this.deps.ledger.get(id);
@@ -140,12 +143,20 @@ export class SplitTenderService implements SplitTenderIntake {
     const dependents = await this.deps.ledger.dependentsOf(id);
     const collected = collectedForRefund(step, dependents);
     if (collected === null) return null;
+    const ownRefundOf = async (partId: string): Promise<StoredRefund | null> => {
+      const refundId = refundIdOfPart(partId);
+      const own = refundId === null ? null : await this.coordinator.store.refund(splitId, refundId);
+      return own && Object.values(refundReferences(own)).includes(partId) ? own : null;
+    };
     let elsewhere = 0;
     for (const refund of refundsGivenBack(dependents)) {
       // A part of one of the split's own refunds is already in its reservations (`refunded_card`, `refunded_gift_card`).
-      const refundId = refundIdOfPart(refund.id);
-      const own = refundId === null ? null : await this.coordinator.store.refund(splitId, refundId);
-      if (own && Object.values(refundReferences(own)).includes(refund.id)) continue;
+      if (await ownRefundOf(refund.id)) continue;
+      elsewhere += refund.amount;
+    }
+    for (const refund of refundsHeldForRetry(dependents)) {
+      // An own part's reservation stands until its refund ends (REFUND_FAILED releases it).
+      if ((await ownRefundOf(refund.id))?.state === 'REFUNDING') continue;
       elsewhere += refund.amount;
     }
     return collected - elsewhere;
@@ -200,12 +211,18 @@ export class SplitTenderService implements SplitTenderIntake {
     // Its parts go out with the split's own gateways and accounts: never for a command of another merchant or order.
     const outOfScope = refundScopeField(plan, command.payment) && refundScopeField(plan, command.payment, await this.routedGateways(plan));
     if (outOfScope) {
+      const refused = await refusal(SCOPE_MISMATCH, outOfScope);
+      // Counted once its FAIL event is on record: a command retried after the recording failed is counted once.
       authorizationRefusals().inc({ gateway: plan.card.gateway, reason: SCOPE_MISMATCH });
-      return refusal(SCOPE_MISMATCH, outOfScope);
+      return refused;
     }
     if (plan.currency !== command.payment.currency) return refusal('currency_mismatch', 'payment.currency');
-    const begun = await this.coordinator.beginRefund(plan, refundId, command.payment.amount, this.deps.config.splitTender.refundOrder, command);
-    if ('refused' in begun) return refusal(begun.refused, begun.refused === 'amount_exceeds_refundable' ? 'payment.amount' : 'payment.gateway_key');
+    // A refusal's FAIL event is recorded before the coordinator counts it (`told`), as above.
+    const told = async (r: { refused: string }) => {
+      await refusal(r.refused, r.refused === 'amount_exceeds_refundable' ? 'payment.amount' : 'payment.gateway_key');
+    };
+    const begun = await this.coordinator.beginRefund(plan, refundId, command.payment.amount, this.deps.config.splitTender.refundOrder, command, told);
+    if ('refused' in begun) return { refused: begun.refused };
     if ('conflict' in begun) return { conflict: { digest: commandDigest(command), existing: `split refund of ${begun.conflict}` } };
     if ('operation' in begun) return { conflict: { digest: commandDigest(command), existing: `${TAKEN_BY_OPERATION} of shard ${begun.operation}` } };
     if ('taken' in begun) return { conflict: { digest: commandDigest(command), existing: describeReferenceHolder(begun.taken) } };

@@ -83,7 +83,8 @@ export interface SplitTenderPorts {
    * What a refund of split `splitId`'s step `operationId` may give back before the split's own refunds, minor units of
    * the order's currency: what was collected (`collectedForRefund`: a sale's confirmed amount, an authorization's
    * succeeded captures; an `authorize` split is captured per tender by the OMS, in part or not yet) less what other
-   * refunds of that operation gave back (an OMS refund naming the step); null when it cannot be told (not recorded,
+   * refunds of that operation gave back (an OMS refund naming the step) or may still give back (recorded FAILED, held
+   * for the PSP's own retry: `amount_held_by_failed_refund` at delivery); null when it cannot be told (not recorded,
    * not SUCCEEDED, closed by a command the ledger did not register). Absent or null: what the PSP confirmed of the step.
    */
   collected?(operationId: string, splitId: string): Promise<number | null>;
@@ -330,6 +331,8 @@ export class SplitTenderCoordinator {
   /**
    * Records a refund of `amount` of a DONE split under `refundId` (its parts reserved against what each
    * tender has left, in `order`), or says why it cannot be (`SplitTenderStore.beginRefund`). Idempotent by `refundId`.
+   * `told`: called with a refusal before it is counted and logged (the service records its FAIL event there), so a
+   * refusal whose event could not be recorded, its command retried, is counted once.
    */
   async beginRefund(
     plan: SplitTenderPlan,
@@ -337,6 +340,7 @@ export class SplitTenderCoordinator {
     amount: number,
     order: RefundOrder,
     command: PaymentCommand | null,
+    told?: (refused: { refused: string; detail: string }) => Promise<void>,
   ): Promise<{ refund: StoredRefund } | { refused: string; detail: string } | { conflict: string } | { operation: number } | { taken: string }> {
     // What the PSPs confirmed of each part, not the plan: a part approved for less can give back no more;
     // less what failed refund parts gave back after all (their reservation was released when they failed).
@@ -357,6 +361,7 @@ export class SplitTenderCoordinator {
       gift_card: held.gift_card.refundable - late.gift_card,
     };
     const begun = await this.store.beginRefund(plan.id, refundId, amount, caps, order, JSON.stringify(command ?? {}));
+    if ('refused' in begun && told) await told(begun);
     const uncaptured = [held.card, held.gift_card].reduce((sum, h) => sum + (h === null ? 0 : h.confirmed - h.refundable), 0);
     if (uncaptured > 0 && 'refused' in begun && begun.refused === 'amount_exceeds_refundable') {
       // Counted as the card part's delivery counted it before (when only the uncaptured part kept it from fitting).

@@ -105,7 +105,7 @@ describe('split refund checks before anything is reserved', () => {
     for (const [i, [payment, field]] of cases.entries()) {
       const refundId = `${p.id}.r${String.fromCharCode(97 + i)}`;
       expect(await s.startRefund(refundId, refund(p, refundId, 1000, payment))).toEqual({ refused: 'authorization_scope_mismatch' });
-      const event = events.find((e) => e.eventId === `${refundId}.split-refund.refused`);
+      const event = events.find((e) => e.eventId.startsWith(`${refundId}.split-refund.refused.`));
       expect(event?.params.payment).toMatchObject({ status: 'FAIL', reason: 'authorization_scope_mismatch', field, operation_reference: refundId });
       expect(await s.coordinator.store.refund(p.id, refundId)).toBeNull();
       expect(lines.some((l) => l.includes('split tender refund refused') && l.includes(refundId) && l.includes(field))).toBe(true);
@@ -136,13 +136,70 @@ describe('split refund checks before anything is reserved', () => {
     expect(await s.startRefund(`${p.id}.rb`, refund(p, `${p.id}.rb`, 1000, { gateway: 'sim-c' }))).toEqual({ refused: 'authorization_scope_mismatch' });
   });
 
+  it("a corrected refund under the same id refused again is told so: its FAIL event is its own, not the first refusal's (the outbox keeps one event per id); a redelivery is one event", async () => {
+    // The outbox records an event once per id and leaves one on record alone (`OutcomeRecorder.emit`).
+    const told = new Map<string, PaymentEvent>();
+    const { logger } = captureLogger();
+    const emit = async (event: PaymentEvent) => {
+      if (!told.has(event.eventId)) told.set(event.eventId, event);
+    };
+    const s = new SplitTenderService({ config, ledger, redis, deliveryQueue: queue, emit, logger });
+    const p = plan(`again-${testNamespace()}`);
+    await doneSplit(s, p);
+    const refundId = `${p.id}.r`;
+    // Another merchant account: refused; redelivered, the same refusal.
+    const wrongAccount = refund(p, refundId, 20000, { gateway_account: 'other-merchant' });
+    expect(await s.startRefund(refundId, wrongAccount)).toEqual({ refused: 'authorization_scope_mismatch' });
+    expect(await s.startRefund(refundId, wrongAccount)).toEqual({ refused: 'authorization_scope_mismatch' });
+    expect(told.size).toBe(1);
+    // Corrected account, the amount still above the order: refused again, and the OMS hears of it.
+    expect(await s.startRefund(refundId, refund(p, refundId, 20000))).toEqual({ refused: 'amount_exceeds_refundable' });
+    const fails = [...told.values()].map((e) => e.params.payment as Record<string, unknown>);
+    expect(fails.map((f) => [f.reason, f.field, f.operation_reference, f.event_id])).toEqual([
+      ['authorization_scope_mismatch', 'payment.gateway_account', refundId, [...told.keys()][0]],
+      ['amount_exceeds_refundable', 'payment.amount', refundId, [...told.keys()][1]],
+    ]);
+  });
+
+  it('a refusal counted once when recording its FAIL event failed and the consumer retried the command', async () => {
+    let outage = true;
+    const { logger } = captureLogger();
+    const emit = async () => {
+      if (outage) {
+        outage = false;
+        throw Object.assign(new Error('connect ECONNREFUSED'), { code: 'ECONNREFUSED' });
+      }
+    };
+    const s = new SplitTenderService({ config, ledger, redis, deliveryQueue: queue, emit, logger });
+    const p = plan(`retry-${testNamespace()}`);
+    await doneSplit(s, p);
+    const refundId = `${p.id}.r`;
+    const scope = { gateway: 'sim', reason: 'authorization_scope_mismatch' };
+    const before = (await metricValue('pb_authorization_refusals_total', scope)) ?? 0;
+    const command = refund(p, refundId, 1000, { gateway_account: 'other-merchant' });
+    await expect(s.startRefund(refundId, command)).rejects.toThrow('ECONNREFUSED');
+    expect(await s.startRefund(refundId, command)).toEqual({ refused: 'authorization_scope_mismatch' });
+    expect(await metricValue('pb_authorization_refusals_total', scope)).toBe(before + 1);
+    // So is one above what the OMS captured of an authorize split (its card part's delivery would have refused it).
+    const q = plan(`retry-capt-${testNamespace()}`, false);
+    await doneSplit(s, q);
+    await succeededStep(q, 'gift_card', 3000);
+    await captured(q, await succeededStep(q, 'card', 7000), `${q.id}-cap-card`, 5000);
+    const captures = { gateway: 'sim', reason: 'amount_exceeds_captured' };
+    const capturedBefore = (await metricValue('pb_authorization_refusals_total', captures)) ?? 0;
+    outage = true;
+    await expect(s.startRefund(`${q.id}.r`, refund(q, `${q.id}.r`, 6000))).rejects.toThrow('ECONNREFUSED');
+    expect(await s.startRefund(`${q.id}.r`, refund(q, `${q.id}.r`, 6000))).toEqual({ refused: 'amount_exceeds_refundable' });
+    expect(await metricValue('pb_authorization_refusals_total', captures)).toBe(capturedBefore + 1);
+  });
+
   it('a refund in another currency than the split is refused currency_mismatch naming payment.currency', async () => {
     const { service: s, events } = service();
     const p = plan(`cur-${testNamespace()}`);
     await doneSplit(s, p);
     const refundId = `${p.id}.r`;
     expect(await s.startRefund(refundId, refund(p, refundId, 1000, { currency: 'USD' }))).toEqual({ refused: 'currency_mismatch' });
-    expect(events.find((e) => e.eventId === `${refundId}.split-refund.refused`)?.params.payment).toMatchObject({
+    expect(events.find((e) => e.eventId.startsWith(`${refundId}.split-refund.refused.`))?.params.payment).toMatchObject({
       status: 'FAIL',
       reason: 'currency_mismatch',
       field: 'payment.currency',
@@ -203,7 +260,7 @@ describe('what a refund of an authorize split may give back per tender', () => {
     await succeededStep(p, 'card', 7000);
     const refundId = `${p.id}.r`;
     expect(await s.startRefund(refundId, refund(p, refundId, 1000))).toEqual({ refused: 'amount_exceeds_refundable' });
-    expect(events.find((e) => e.eventId === `${refundId}.split-refund.refused`)?.params.payment).toMatchObject({ field: 'payment.amount' });
+    expect(events.find((e) => e.eventId.startsWith(`${refundId}.split-refund.refused.`))?.params.payment).toMatchObject({ field: 'payment.amount' });
     expect(await s.coordinator.store.refund(p.id, refundId)).toBeNull();
   });
 
@@ -221,6 +278,31 @@ describe('what a refund of an authorize split may give back per tender', () => {
     await captured(p, card, refundReferences({ refundId: r1, stepIds: 'namespaced' }).card, 1000, 'refund');
     await s.coordinator.store.finishRefund(p.id, r1, 'REFUNDED', { card: 0, gift_card: 0 });
     // Left: the card's 7000 less 2000 and 1000, the gift card's 3000.
+    expect(await s.startRefund(`${p.id}.rb`, refund(p, `${p.id}.rb`, 7001))).toEqual({ refused: 'amount_exceeds_refundable' });
+    expect(await s.startRefund(`${p.id}.rc`, refund(p, `${p.id}.rc`, 7000))).toEqual({});
+    expect(await s.coordinator.store.refund(p.id, `${p.id}.rc`)).toMatchObject({ card: 4000, gift_card: 3000 });
+  });
+
+  it("less what refunds of a tender's operation recorded FAILED that its PSP retries itself may still give back (held_for_psp_retry), the split's own failed parts too: their delivery refuses a part needing it (amount_held_by_failed_refund)", async () => {
+    const { service: s } = service();
+    const p = plan(`held-${testNamespace()}`, true);
+    await doneSplit(s, p);
+    await succeededStep(p, 'gift_card', 3000);
+    const card = await succeededStep(p, 'card', 7000);
+    /** A refund of the card part recorded FAILED for a technical issue Adyen retries itself. */
+    const heldRefund = async (id: string, amount: number) => {
+      await ledger.create(id, stepCommand(p, 'refund', id, 'card', amount, { key: card }), Date.now(), { event: 'attempt' });
+      await ledger.authorizationView(card, id);
+      await ledger.transition(id, 'FAILED', { event: 'outcome' }, { reason: 'technical', heldForPspRetry: 'technical' });
+    };
+    // An OMS refund of 2000 of the card part, held for the PSP's retry.
+    await heldRefund(`${p.id}-refund-card`, 2000);
+    // A split refund of 1000 whose card part failed the same way: the refund failed, its reservation released.
+    const r1 = `${p.id}.ra`;
+    expect('refund' in (await s.coordinator.beginRefund(p, r1, 1000, 'card_first', null))).toBe(true);
+    await heldRefund(refundReferences({ refundId: r1, stepIds: 'namespaced' }).card, 1000);
+    await s.coordinator.store.finishRefund(p.id, r1, 'REFUND_FAILED', { card: 1000, gift_card: 0 });
+    // Left: the card's 7000 less the 3000 its PSP may still give back, the gift card's 3000.
     expect(await s.startRefund(`${p.id}.rb`, refund(p, `${p.id}.rb`, 7001))).toEqual({ refused: 'amount_exceeds_refundable' });
     expect(await s.startRefund(`${p.id}.rc`, refund(p, `${p.id}.rc`, 7000))).toEqual({});
     expect(await s.coordinator.store.refund(p.id, `${p.id}.rc`)).toMatchObject({ card: 4000, gift_card: 3000 });
