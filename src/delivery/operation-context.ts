@@ -15,7 +15,7 @@ import { laterInPspTime } from '../gateways/psp-time';
 import { GIFT_CARD_METHOD, isStoredValueCommand } from '../contracts/stored-value';
 import { isGiftCardNumberKey, refundNamesCard } from '../contracts/gift-card-keys';
 import type { SuggestedAction } from '../errors/decline';
-import { SPLIT_TENDER_ROLLED_BACK, SplitTenderSteps, guardedBySplit } from './split-step-wait';
+import { SPLIT_TENDER_ROLLED_BACK, SplitTenderSteps, guardedBySplit, heldBySplit } from './split-step-wait';
 
 /** Commands that act on an earlier authorization named by `gateway_key`. */
 export const DEPENDENT: ReadonlySet<CommandType> = new Set(['capture', 'cancel', 'refund', 'validate', 'revalidate']);
@@ -288,6 +288,8 @@ export async function resolveOperationContext(op: OperationRecord, ledger: Ledge
     auth = view ? asDoneAtPsp(view.auth) : null;
     dependents = view ? namesInOurIds(view.auth, view.dependents) : [];
     registered = view?.registered ?? 0;
+    // A split's own reversal of its step: the OMS's commands of that step held until the split settles are not ahead of it.
+    if (heldForSplit(op, key, options)) dependents = dependents.filter((d) => !heldBySplit(d));
   } else {
     const found = await ledger.get(key);
     auth = found && asDoneAtPsp(found);
@@ -312,7 +314,7 @@ export async function resolveOperationContext(op: OperationRecord, ledger: Ledge
       const ahead = summed ? siblingsAhead(op, auth, dependents, registered, outside) : null;
       if (ahead) return ahead;
       const follows = registers && options.cancelFollowsCaptures?.(gatewayOf(auth)) === true;
-      const capturing = follows ? await voidGuards(op, auth, dependents, registered, ledger) : null;
+      const capturing = follows ? await voidGuards(op, auth, dependents, registered, ledger, heldForSplit(op, key, options)) : null;
       if (capturing) return capturing;
       // Sent to the gateway that holds the authorization (where it was routed), whatever the command names;
       // a converted authorization's captures and refunds go out at its locked rate (docs/LIMITS.md).
@@ -340,6 +342,16 @@ export async function resolveOperationContext(op: OperationRecord, ledger: Ledge
     case 'UNRESOLVED':
       return { wait: `authorization ${auth.id} is ${auth.state}`, authorization: { id: auth.id, payment: auth.payment, state: auth.state } };
   }
+}
+
+/**
+ * Whether `op` is a split's own reversal of the step `key` names (`SplitTenderSteps.reversesStep`, pure): the OMS's
+ * captures, cancels and refunds of that step still unsent wait for the split ({@link splitStepGuard}), which waits for
+ * this reversal, so it never waits for them (nor sums them as in flight): the two would wait for each other until the
+ * bound (`delivery.void_wait_max_ms`), the rollback with them.
+ */
+function heldForSplit(op: OperationRecord, key: string, options: ResolveOptions): boolean {
+  return options.splitTenders?.reversesStep(op.id, key) === true;
 }
 
 /**
@@ -1444,13 +1456,15 @@ export async function capturesNotYetDelivered(
   auth: OperationRecord,
   dependents: readonly DependentSummary[],
   ledger: Pick<Ledger, 'operationsOfOrder'>,
+  /** Captures left out: those held by their split while `op` is that split's own reversal ({@link heldBySplit}). */
+  held?: (o: OperationRecord) => boolean,
 ): Promise<(SiblingWait & { awaiting: 'undelivered_captures' }) | null> {
   const orderId = auth.payment.order_id;
   if (op.command !== 'cancel' || auth.command === 'sale' || orderId === undefined) return null;
   const known = new Set(dependents.map((d) => d.id));
   const names = new Set([auth.id, auth.gatewayReference, auth.newGatewayKey].filter((n): n is string => n !== undefined));
   const waiting = (await ledger.operationsOfOrder(orderId)).filter(
-    (o) => o.command === 'capture' && o.id !== op.id && !known.has(o.id) && !isTerminal(o.state) && names.has(o.payment.gateway_key),
+    (o) => o.command === 'capture' && o.id !== op.id && !known.has(o.id) && !isTerminal(o.state) && names.has(o.payment.gateway_key) && held?.(o) !== true,
   );
   if (waiting.length === 0) return null;
   const siblings = waiting.map((o) => o.id);
@@ -1473,13 +1487,15 @@ async function voidGuards(
   dependents: readonly DependentSummary[],
   registered: number,
   ledger: Pick<Ledger, 'operationsOfOrder'>,
+  /** `op` is a split's own reversal of its step: the captures of the OMS its split holds are not waited for ({@link heldBySplit}). */
+  splitReversal = false,
 ): Promise<(SiblingWait & { awaiting?: Awaiting }) | null> {
   if (op.command === 'refund') return voidsAhead(op, auth, dependents, registered);
   if (op.command !== 'cancel') return null;
   return (
     voidsOfSameTransaction(op, auth, dependents, registered, undefined, false) ??
     capturesInFlight(op, auth, dependents) ??
-    (await capturesNotYetDelivered(op, auth, dependents, ledger)) ??
+    (await capturesNotYetDelivered(op, auth, dependents, ledger, splitReversal ? heldBySplit : undefined)) ??
     refundsInFlight(op, auth, dependents, registered)
   );
 }

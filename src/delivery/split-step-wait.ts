@@ -36,6 +36,11 @@ export interface SplitOfStep {
 export interface SplitTenderSteps {
   /** The split `auth` is the redemption or card part of, or null when it is none (or the split's record is gone). */
   splitOf(auth: OperationRecord): Promise<SplitOfStep | null>;
+  /**
+   * Whether operation `opId` is the split's own reversal (void or refund) of its step `stepId` (`_<id>.card-void` of
+   * `_<id>.card`…; bridge ids only). Pure: no read.
+   */
+  reversesStep(opId: string, stepId: string): boolean;
 }
 
 /** The commands of the OMS that wait for a step's split: what would take or release the step's money. */
@@ -48,4 +53,13 @@ const GUARDED: ReadonlySet<string> = new Set(['capture', 'cancel', 'refund']);
  */
 export function guardedBySplit(op: Pick<OperationRecord, 'id' | 'command'>): boolean {
   return GUARDED.has(op.command) && !op.id.startsWith(BRIDGE_ID_PREFIX);
+}
+
+/**
+ * Whether `o`, a command of a split's step, is held by its split until the split settles ({@link guardedBySplit}, never
+ * sent yet: RECEIVED): a split's own reversal of that step leaves it out of what it waits for and sums (captures in flight
+ * before a void, refunds ahead of a refund), since it cannot go before the split, which waits for that reversal. Pure.
+ */
+export function heldBySplit(o: Pick<OperationRecord, 'id' | 'command' | 'state'>): boolean {
+  return guardedBySplit(o) && o.state === 'RECEIVED';
 }

@@ -1,4 +1,5 @@
 import type { OperationRecord } from '../ledger/ledger';
+import { BRIDGE_ID_PREFIX } from '../ledger/operation-id';
 import type { SplitOfStep, SplitTenderSteps } from '../delivery/split-step-wait';
 import { FINAL_SPLIT_STATES } from './split-tender-decision';
 import { splitIdOfStep, stepReferences } from './split-tender-plan';
@@ -25,5 +26,14 @@ export class SplitStepLookup implements SplitTenderSteps {
     const standing = state === 'DONE' ? 'done' : FINAL_SPLIT_STATES.has(state) ? 'undone' : 'open';
     const reversals = auth.id === refs.giftCard ? [refs.giftCardVoid, refs.giftCardRefund] : [refs.cardVoid, refs.cardRefund];
     return { splitId, state, standing, steps: Object.values(refs), reversals };
+  }
+
+  reversesStep(opId: string, stepId: string): boolean {
+    if (!opId.startsWith(BRIDGE_ID_PREFIX) || !stepId.startsWith(BRIDGE_ID_PREFIX)) return false;
+    const splitId = splitIdOfStep(stepId);
+    if (splitId === null) return false;
+    const refs = stepReferences({ id: splitId, step_ids: 'namespaced' });
+    if (stepId === refs.giftCard) return opId === refs.giftCardVoid || opId === refs.giftCardRefund;
+    return stepId === refs.card && (opId === refs.cardVoid || opId === refs.cardRefund);
   }
 }

@@ -1,4 +1,4 @@
-import { guardedBySplit } from '../../../src/delivery/split-step-wait';
+import { guardedBySplit, heldBySplit } from '../../../src/delivery/split-step-wait';
 import { OperationRecord } from '../../../src/ledger/ledger';
 import { SplitStepLookup } from '../../../src/split-tender/split-step-lookup';
 import { SplitTenderPlan, stepReferences } from '../../../src/split-tender/split-tender-plan';
@@ -69,5 +69,32 @@ describe('guardedBySplit', () => {
     expect(guardedBySplit({ id: 'rev-1', command: 'revalidate' })).toBe(false);
     expect(guardedBySplit({ id: refs.giftCardVoid, command: 'cancel' })).toBe(false);
     expect(guardedBySplit({ id: '_R-1.refund-gc', command: 'refund' })).toBe(false);
+  });
+});
+
+describe("a split's own reversal of its step", () => {
+  it('is known by its id alone (no read): the void or refund of that very step, bridge ids only', () => {
+    const lookup = new SplitStepLookup({
+      plan: () => Promise.reject(new Error('no read')),
+      state: () => Promise.reject(new Error('no read')),
+    });
+    expect(lookup.reversesStep(refs.giftCardVoid, refs.giftCard)).toBe(true);
+    expect(lookup.reversesStep(refs.giftCardRefund, refs.giftCard)).toBe(true);
+    expect(lookup.reversesStep(refs.cardVoid, refs.card)).toBe(true);
+    expect(lookup.reversesStep(refs.cardRefund, refs.card)).toBe(true);
+    // Another step's reversal, another split's, the OMS's own command, a split stored before bridge ids.
+    expect(lookup.reversesStep(refs.cardVoid, refs.giftCard)).toBe(false);
+    expect(lookup.reversesStep(stepReferences({ id: 'ORD-2.pay', step_ids: 'namespaced' }).giftCardVoid, refs.giftCard)).toBe(false);
+    expect(lookup.reversesStep('cancel-1', refs.giftCard)).toBe(false);
+    const legacy = stepReferences({ id: plan.id });
+    expect(lookup.reversesStep(legacy.giftCardVoid, legacy.giftCard)).toBe(false);
+  });
+
+  it("leaves out only the OMS's commands not yet sent: one sent may move money and is waited for as before", () => {
+    expect(heldBySplit({ id: 'cap-1', command: 'capture', state: 'RECEIVED' })).toBe(true);
+    expect(heldBySplit({ id: 'ref-1', command: 'refund', state: 'RECEIVED' })).toBe(true);
+    expect(heldBySplit({ id: 'cap-1', command: 'capture', state: 'SENT' })).toBe(false);
+    expect(heldBySplit({ id: 'cap-1', command: 'capture', state: 'UNKNOWN' })).toBe(false);
+    expect(heldBySplit({ id: refs.giftCardVoid, command: 'cancel', state: 'RECEIVED' })).toBe(false);
   });
 });
