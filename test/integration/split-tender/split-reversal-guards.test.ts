@@ -131,3 +131,23 @@ describe("a split's own reversal of a step does not wait for the OMS's commands 
     expect(resolved).toHaveProperty('context');
   });
 });
+
+describe("a capture of the OMS naming a split's step by the step's PSP reference", () => {
+  it('waits for the split while it is open, and is refused SPLIT_TENDER_ROLLED_BACK, naming the reference, once the split voided that step', async () => {
+    const { plan, refs } = await openSplit('psp');
+    const reference = (await ledger.get(refs.card))!.gatewayReference!;
+    expect(reference).toBeTruthy();
+    const early = await recorded(oms(plan, 'capture', reference, 7000));
+    expect(await resolve(early)).toMatchObject({ awaiting: 'split_tender' });
+    // The split rolls back and voids its card part.
+    await ledger.create(refs.cardVoid, stepCommand(plan, 'cancel', refs.cardVoid, 'card', 7000, { key: refs.card }));
+    expect(await service.deliver(refs.cardVoid)).toEqual({ kind: 'done', state: 'SUCCEEDED' });
+    expect(await store.move(plan.id, 'REDEEMING', 'ROLLED_BACK')).toBe(true);
+    const late = await recorded(oms(plan, 'capture', reference, 7000));
+    expect(await resolve(late)).toMatchObject({
+      fail: 'SPLIT_TENDER_ROLLED_BACK',
+      field: 'payment.gateway_key',
+      detail: { split_tender_id: plan.id, step: refs.card, reversed_by: refs.cardVoid, psp_reference: reference },
+    });
+  });
+});
