@@ -12,17 +12,19 @@ import type { SplitTenderStore } from './split-tender-store';
  * could send on any payment.
  */
 export class SplitStepLookup implements SplitTenderSteps {
-  constructor(private readonly store: Pick<SplitTenderStore, 'plan' | 'state'>) {}
+  constructor(private readonly store: Pick<SplitTenderStore, 'planAndState'>) {}
 
   async splitOf(auth: OperationRecord): Promise<SplitOfStep | null> {
     const attributes = auth.payment.custom_attributes;
     const splitId = attributes && !Array.isArray(attributes) ? (attributes as Record<string, unknown>).split_tender_id : undefined;
+    // Syntactic first, no read: an authorization whose id is no split step's (`_<id>.gc`, `_<id>.card`) naming that split.
     if (typeof splitId !== 'string' || splitIdOfStep(auth.id) !== splitId) return null;
-    const plan = await this.store.plan(splitId);
-    if (!plan) return null;
+    // One read of the split's hash (plan and state).
+    const split = await this.store.planAndState(splitId);
+    if (!split) return null;
+    const { plan, state } = split;
     const refs = stepReferences(plan);
     if (auth.id !== refs.giftCard && auth.id !== refs.card) return null;
-    const state = (await this.store.state(splitId)) ?? 'REDEEMING';
     const standing = state === 'DONE' ? 'done' : FINAL_SPLIT_STATES.has(state) ? 'undone' : 'open';
     const reversals = auth.id === refs.giftCard ? [refs.giftCardVoid, refs.giftCardRefund] : [refs.cardVoid, refs.cardRefund];
     return { splitId, state, standing, steps: Object.values(refs), reversals };

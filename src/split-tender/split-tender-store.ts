@@ -207,6 +207,13 @@ export class SplitTenderStore {
     return { plan: raw ? (JSON.parse(raw) as SplitTenderPlan) : null, faults: Number(faults ?? 0) };
   }
 
+  /** The split's plan and state in one read (as {@link plan} and {@link state}); null when it was never started. */
+  async planAndState(id: string): Promise<{ plan: SplitTenderPlan; state: SplitTenderState } | null> {
+    const [raw, state] = await this.redis.hmget(this.key(id), 'plan', 'state');
+    if (!raw) return null;
+    return { plan: JSON.parse(raw) as SplitTenderPlan, state: (state ?? 'REDEEMING') as SplitTenderState };
+  }
+
   /** The split's state; null when it was never started. */
   async state(id: string): Promise<SplitTenderState | null> {
     const h = await this.redis.hmget(this.key(id), 'plan', 'state');

@@ -18,8 +18,16 @@ const plan: SplitTenderPlan = {
 };
 const refs = stepReferences(plan);
 
+/** The split's store: its plan and `state` (REDEEMING when none is stored), counting its reads. */
 function store(state: SplitTenderState | null, known = true) {
-  return { plan: async (id: string) => (known && id === plan.id ? plan : null), state: async () => state };
+  const s = {
+    reads: 0,
+    planAndState: async (id: string) => {
+      s.reads += 1;
+      return known && id === plan.id ? { plan, state: state ?? 'REDEEMING' } : null;
+    },
+  };
+  return s;
 }
 
 function auth(id: string, attributes: Record<string, unknown> | undefined): OperationRecord {
@@ -32,7 +40,8 @@ function auth(id: string, attributes: Record<string, unknown> | undefined): Oper
 
 describe('SplitStepLookup', () => {
   it("names a split's redemption and card part with where the split stands and the step's own reversals", async () => {
-    const lookup = new SplitStepLookup(store('CHARGING_CARD'));
+    const open = store('CHARGING_CARD');
+    const lookup = new SplitStepLookup(open);
     expect(await lookup.splitOf(auth(refs.giftCard, { split_tender_id: plan.id, tender: 'gift_card' }))).toEqual({
       splitId: plan.id,
       state: 'CHARGING_CARD',
@@ -40,6 +49,8 @@ describe('SplitStepLookup', () => {
       steps: Object.values(refs),
       reversals: [refs.giftCardVoid, refs.giftCardRefund],
     });
+    // One read of the split's hash per step looked up.
+    expect(open.reads).toBe(1);
     expect(await lookup.splitOf(auth(refs.card, { split_tender_id: plan.id, tender: 'card' }))).toMatchObject({ reversals: [refs.cardVoid, refs.cardRefund] });
     expect(await new SplitStepLookup(store('DONE')).splitOf(auth(refs.giftCard, { split_tender_id: plan.id }))).toMatchObject({ standing: 'done' });
     expect(await new SplitStepLookup(store('ROLLED_BACK')).splitOf(auth(refs.giftCard, { split_tender_id: plan.id }))).toMatchObject({ standing: 'undone' });
@@ -49,9 +60,15 @@ describe('SplitStepLookup', () => {
   });
 
   it('takes no payment for a step on its custom attributes alone, nor a step of a split whose record is gone', async () => {
-    const lookup = new SplitStepLookup(store('CHARGING_CARD'));
-    // A channel's own authorization carrying the attribute: not a step's id.
+    const reads = store('CHARGING_CARD');
+    const lookup = new SplitStepLookup(reads);
+    // A channel's own authorization carrying the attribute: not a step's id. An ordinary authorization: no attribute.
+    // Neither costs a read: a capture of an ordinary authorization pays no Redis round trip for the split check.
     expect(await lookup.splitOf(auth('ORD-1.other', { split_tender_id: plan.id }))).toBeNull();
+    expect(await lookup.splitOf(auth('ORD-1.pay', { color: 'red' }))).toBeNull();
+    expect(await lookup.splitOf(auth('ORD-1.pay', undefined))).toBeNull();
+    expect(await lookup.splitOf(auth('_ORD-1.pay-gb.void', { split_tender_id: plan.id }))).toBeNull();
+    expect(reads.reads).toBe(0);
     // A step's id naming another split than its attribute.
     expect(await lookup.splitOf(auth(refs.giftCard, { split_tender_id: 'ORD-2.pay' }))).toBeNull();
     // A reversal is no step a capture names.
@@ -74,10 +91,7 @@ describe('guardedBySplit', () => {
 
 describe("a split's own reversal of its step", () => {
   it('is known by its id alone (no read): the void or refund of that very step, bridge ids only', () => {
-    const lookup = new SplitStepLookup({
-      plan: () => Promise.reject(new Error('no read')),
-      state: () => Promise.reject(new Error('no read')),
-    });
+    const lookup = new SplitStepLookup({ planAndState: () => Promise.reject(new Error('no read')) });
     expect(lookup.reversesStep(refs.giftCardVoid, refs.giftCard)).toBe(true);
     expect(lookup.reversesStep(refs.giftCardRefund, refs.giftCard)).toBe(true);
     expect(lookup.reversesStep(refs.cardVoid, refs.card)).toBe(true);
