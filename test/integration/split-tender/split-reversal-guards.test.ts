@@ -9,6 +9,7 @@ import { OmsEventJobData, createOmsEventsQueue } from '../../../src/events/oms-e
 import { createGatewayClients } from '../../../src/gateways/gateway-registry';
 import { Ledger, OperationRecord } from '../../../src/ledger/ledger';
 import { silentLogger } from '../../../src/logging/logger';
+import { metricValue } from '../../../src/metrics/metrics-registry';
 import { RedisClient, createRedis } from '../../../src/redis/redis-connection';
 import { ConfiguredGatewayRouter } from '../../../src/routing/configured-gateway-router';
 import { SplitStepLookup } from '../../../src/split-tender/split-step-lookup';
@@ -38,6 +39,8 @@ let lookup: SplitStepLookup;
 let service: DeliveryService;
 let plain: DeliveryService;
 let eventsQueue: Queue<OmsEventJobData>;
+let recorder: OutcomeRecorder;
+let events: EventStore;
 
 beforeAll(async () => {
   sim = await startPspSimulator({ apiKey: API_KEY });
@@ -45,8 +48,8 @@ beforeAll(async () => {
   redis = createRedis(config.redis, 'commands');
   eventsQueue = createOmsEventsQueue(redis, config.redis.keyPrefix);
   ledger = new Ledger(redis, config.redis.keyPrefix);
-  const events = new EventStore(redis, config.redis.keyPrefix);
-  const recorder = new OutcomeRecorder({ config, ledger, events, eventsQueue, logger: silentLogger() });
+  events = new EventStore(redis, config.redis.keyPrefix);
+  recorder = new OutcomeRecorder({ config, ledger, events, eventsQueue, logger: silentLogger() });
   const router = new ConfiguredGatewayRouter(createGatewayClients(config));
   store = new SplitTenderStore(redis, config.redis.keyPrefix);
   lookup = new SplitStepLookup(store);
@@ -149,5 +152,47 @@ describe("a capture of the OMS naming a split's step by the step's PSP reference
       field: 'payment.gateway_key',
       detail: { split_tender_id: plan.id, step: refs.card, reversed_by: refs.cardVoid, psp_reference: reference },
     });
+  });
+});
+
+describe("the OMS's capture of a split's step and where its split ends", () => {
+  /** Delivery, with the split lookup, as at `offset` ms from now. */
+  const at = (offset: number) =>
+    new DeliveryService({
+      config,
+      ledger,
+      router: new ConfiguredGatewayRouter(createGatewayClients(config)),
+      recorder,
+      logger: silentLogger(),
+      splitTenders: lookup,
+      now: () => Date.now() + offset,
+    });
+
+  it('waits no longer than delivery.void_wait_max_ms from its first wait: refused unsent, WAIT_FOR_SPLIT_TENDER_EXPIRED, counted', async () => {
+    const { plan, refs } = await openSplit('expire');
+    const capture = await recorded(oms(plan, 'capture', refs.card, 7000));
+    const expired = (await metricValue('pb_void_waits_expired_total', { gateway: 'simulator', awaiting: 'split_tender' })) ?? 0;
+    expect(await at(0).deliver(capture.id)).toMatchObject({ kind: 'wait' });
+    expect(await at(config.delivery.voidWaitMaxMs - 60_000).deliver(capture.id)).toMatchObject({ kind: 'wait' });
+    expect(await at(config.delivery.voidWaitMaxMs + 60_000).deliver(capture.id)).toEqual({ kind: 'done', state: 'FAILED' });
+    expect(await ledger.get(capture.id)).toMatchObject({ attempts: 0, reason: 'WAIT_FOR_SPLIT_TENDER_EXPIRED', reasonField: 'payment.gateway_key' });
+    expect((await events.load(`${capture.id}.FAILED`))?.params.payment).toMatchObject({
+      status: 'FAIL',
+      reason: 'WAIT_FOR_SPLIT_TENDER_EXPIRED',
+      decline: { category: 'bridge_refused', suggested_action: 'contact_support' },
+    });
+    expect(await metricValue('pb_void_waits_expired_total', { gateway: 'simulator', awaiting: 'split_tender' })).toBe(expired + 1);
+  });
+
+  it('goes on once the split is DONE, and once it ended without reversing that step (REVERSAL_FAILED: left to a person)', async () => {
+    const done = await openSplit('done');
+    const first = await recorded(oms(done.plan, 'capture', done.refs.card, 7000));
+    expect(await service.deliver(first.id)).toMatchObject({ kind: 'wait' });
+    expect(await store.move(done.plan.id, 'REDEEMING', 'DONE')).toBe(true);
+    expect(await service.deliver(first.id)).toEqual({ kind: 'done', state: 'SUCCEEDED' });
+    const failed = await openSplit('revfail');
+    expect(await store.move(failed.plan.id, 'REDEEMING', 'REVERSAL_FAILED')).toBe(true);
+    const second = await recorded(oms(failed.plan, 'capture', failed.refs.card, 7000));
+    expect(await service.deliver(second.id)).toEqual({ kind: 'done', state: 'SUCCEEDED' });
   });
 });
