@@ -113,6 +113,16 @@ describe('console: no card data on screen, even from records written before reda
     expectNoCardData(await shown());
   });
 
+  it('masks a card number in an audit entry the dashboard lists, written as it came (another writer, an older release)', async () => {
+    const audit = new AuditLog({ redis, prefix: config.redis.keyPrefix });
+    const entry = { action: 'ops.lookup', actor: `console:${TEST_PANS[2]}@10.0.0.1`, outcome: 'ok', target: `ORD ${TEST_PANS[3]}`, at: Date.now() };
+    await redis.xadd(audit.streamKey, '*', 'entry', JSON.stringify(entry));
+
+    await page.goto(base);
+    expect(await page.innerText('#audit')).toContain('ORD ');
+    expectNoCardData(await shown());
+  });
+
   it('masks a card number in an operation history entry, and never searches nor echoes one typed into the search box', async () => {
     const ledger = new Ledger(redis, config.redis.keyPrefix);
     const command = channelCommand('authorize', {}, { order_id: `ORD-CARD-${Date.now()}` });
