@@ -161,6 +161,14 @@ const DEFAULT_LOOKUPS_PER_RUN = 500;
 const RECORD_ROUNDS = 8;
 
 /**
+ * What a run throws when its lock is no longer its own (it expired, then another invocation of the window took it):
+ * it stops without committing, and the other invocation goes on from the last committed page.
+ */
+function lockLost(): Error {
+  return new Error('reconciliation run lock lost to another invocation of this window; this one stops without committing its page');
+}
+
+/**
  * Reconciliation of one gateway over one window: reads the PSP's records a page at a time (constant
  * memory), ties each line to the ledger, classifies it, applies what the PSP is authoritative for, and
  * commits the page's cursor; then lists the window's ledger operations that moved money and that no line
@@ -248,7 +256,7 @@ export class ReconciliationRunner {
           }
           delta.cursor = page.cursor;
           if (!dryRun) await this.holdFromExpiry(delta.held);
-          await state.commit(delta, { token, ms: LOCK_MS });
+          if (!(await state.commit(delta, { token, ms: LOCK_MS }))) throw lockLost();
           judged += delta.lines;
           const last = page.records[page.records.length - 1];
           const fraction = last ? Math.min(1, Math.max(0, (last.occurredAt - window.from) / (window.to - window.from))) * 0.9 : 0;
@@ -279,7 +287,7 @@ export class ReconciliationRunner {
           results: {},
           keepLock: async () => {
             if (Date.now() - lockedAt < LOCK_MS / 4) return;
-            await state.refreshLock(token, LOCK_MS);
+            if (!(await state.refreshLock(token, LOCK_MS))) throw lockLost();
             lockedAt = Date.now();
           },
         };
@@ -291,7 +299,7 @@ export class ReconciliationRunner {
           const delta = await this.ledgerPage(page.ops, window, options.sink, logged, unlisted, { dryRun, ties, lookups });
           delta.ledgerCursor = page.next;
           if (!dryRun) await this.holdFromExpiry(delta.held);
-          await state.commit(delta, { token, ms: LOCK_MS });
+          if (!(await state.commit(delta, { token, ms: LOCK_MS }))) throw lockLost();
           reconciliationLedgerRead.inc({ gateway: deps.gateway }, page.read);
           ({ next: cursor, done } = page);
           ledgerRead += page.read;
