@@ -1,3 +1,4 @@
+import { randomBytes } from 'node:crypto';
 import { buildOutcomeRecorder } from '../poller/outcome-recorder-wiring';
 import { ActionCompletion } from '../delivery/action-completion';
 import { deadLetterStampKey } from '../amqp/dead-letter-stamp';
@@ -31,6 +32,7 @@ import { NotificationSender } from '../events/event-send';
 import { startEventSender } from '../events/event-sender';
 import { contentRejection } from '../events/event-rejection';
 import { errorClassOf } from '../errors/dependency-outage';
+import { counter } from '../metrics/metrics-registry';
 import { OmsEventJobData, createOmsEventsQueue } from '../events/oms-events-queue';
 import { CommandConsumer } from '../intake/command-consumer';
 import { Ledger } from '../ledger/ledger';
@@ -267,14 +269,20 @@ export async function startWorkerProcess(config: Config, logger: Logger, options
   splitTender.startSweep();
   let pollTimer: NodeJS.Timeout | undefined;
   const staleMs = staleAfterMs(config);
+  let sweeping: Promise<void> | null = null;
   const sweepTimer = setInterval(() => {
-    void runSweepOnce(
+    // Never two sweeps of this process at once: one longer than the interval is not joined by the next.
+    if (sweeping) return;
+    sweeping = runSweepOnce(
       redis,
       config,
       staleMs,
       { ledger, events, deliveryQueue, eventsQueue, settle: (id) => recorder.settle(id), logger, deadHolders: { holder, minAgeMs: config.leases.holderTtlMs } },
       logger,
-    );
+      holder,
+    ).finally(() => {
+      sweeping = null;
+    });
   }, SWEEP_INTERVAL_MS);
   let polling: Promise<void> | null = null;
   if (config.poller.inProcessIntervalMs > 0) {
@@ -399,18 +407,53 @@ async function runInProcessPass(redis: RedisClient, config: Config, periodic: Pe
 }
 
 /** How often a worker runs the recovery sweep (one worker at a time, by lock), ms. */
-const SWEEP_INTERVAL_MS = 1000;
+export const SWEEP_INTERVAL_MS = 1000;
 
-/** One recovery sweep across all workers at a time: an expiring Redis lock, as for the poller. */
-async function runSweepOnce(redis: RedisClient, config: Config, staleMs: number, deps: Parameters<typeof sweepOnce>[0], logger: Logger): Promise<void> {
+/**
+ * How long a sweep may hold the sweep lock, ms: far longer than a sweep takes. A worker killed mid-sweep does not
+ * hold it that long: its lock names its lease holder, taken over once that holder's heartbeat is gone.
+ */
+const SWEEP_LOCK_MS = 60_000;
+
+const sweepLockTakeovers = counter(
+  'pb_recovery_sweep_lock_takeovers_total',
+  'Recovery sweep locks taken over from a holder process whose heartbeat had lapsed (a worker killed during a sweep)',
+);
+
+// Shortens the sweep lock to one interval, only if it is still the sweep's: the next sweep, any worker's, starts then.
+const SHORTEN_SWEEP_LOCK = "if redis.call('get', KEYS[1]) == ARGV[1] then return redis.call('pexpire', KEYS[1], ARGV[2]) end return 0";
+
+/**
+ * One recovery sweep across all workers at a time (`<prefix>sweep:lock`). The lock is held for the whole sweep
+ * (its token names this worker's lease holder) and, once the sweep ends, for one interval more, so the fleet
+ * sweeps once a second whichever worker comes next. It used to be taken for one interval and never held longer:
+ * a sweep that took more than a second (a backlog, a slow Redis) had the next sweeps start beside it, each
+ * reviving, counting and logging the same orphaned work again.
+ */
+export async function runSweepOnce(
+  redis: RedisClient,
+  config: Config,
+  staleMs: number,
+  deps: Parameters<typeof sweepOnce>[0],
+  logger: Logger,
+  holder: LeaseHolder,
+): Promise<void> {
   const lock = `${config.redis.keyPrefix}sweep:lock`;
-  const got = await redis.set(lock, String(process.pid), 'PX', SWEEP_INTERVAL_MS, 'NX').catch(() => null);
-  if (got !== 'OK') return;
+  const token = `${holder.id}:sweep:${randomBytes(6).toString('hex')}`;
+  const got = await redis.set(lock, token, 'PX', SWEEP_LOCK_MS, 'NX').catch(() => null);
+  if (got !== 'OK') {
+    const dead = await holder.takeOverFromDead(redis, lock, token, SWEEP_LOCK_MS).catch(() => null);
+    if (dead === null) return;
+    sweepLockTakeovers.inc();
+    logger.warn('recovery sweep lock taken over from a dead holder', { dead_holder: dead, holder: holder.id });
+  }
   try {
     const report = await sweepOnce(deps, staleMs);
     if (report.operations > 0 || report.events > 0 || report.settled > 0) logger.warn('recovery sweep took over orphaned work', { ...report });
   } catch (err) {
     logger.warn('recovery sweep failed', { error_class: errorClassOf(err), error: (err as Error).message });
+  } finally {
+    await redis.eval(SHORTEN_SWEEP_LOCK, 1, lock, token, SWEEP_INTERVAL_MS).catch(() => undefined);
   }
 }
 
