@@ -7,6 +7,7 @@ import { RetentionSweep } from '../data-lifecycle/retention-sweep';
 import { EventIndexTrim } from '../events/event-index-trim';
 import { EventStore } from '../events/event-store';
 import { Ledger } from '../ledger/ledger';
+import { passLockKey } from '../leases/fleet-locks';
 import { LeaseHolder, holderNamedBy } from '../leases/lease-holder';
 import { Logger } from '../logging/logger';
 import { counter } from '../metrics/metrics-registry';
@@ -171,7 +172,7 @@ export async function runPeriodicPass(
   owner = `poller:${process.pid}`,
 ): Promise<PollReport | null> {
   const { config, redis, logger, holder } = deps;
-  const lock = `${config.redis.keyPrefix}poller:lock`;
+  const lock = passLockKey(config.redis.keyPrefix);
   const token = `${holder ? `${holder.id}:` : ''}${owner}:${Date.now()}:${Math.random().toString(36).slice(2)}`;
   if ((await redis.set(lock, token, 'PX', lockMs, 'NX')) !== 'OK' && !(await takeOverFromDeadHolder(redis, lock, token, lockMs, holder, logger))) {
     pollerPasses.inc({ result: 'locked' });

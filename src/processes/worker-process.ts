@@ -25,6 +25,7 @@ import { startDeliveryWorker } from '../delivery/delivery-worker';
 import { InlineDelivery } from '../delivery/inline-delivery';
 import { staleAfterMs, sweepOnce } from '../delivery/recovery-sweep';
 import { presenceOf } from '../fleet/process-presence';
+import { sweepLockKey } from '../leases/fleet-locks';
 import { LeaseHolder } from '../leases/lease-holder';
 import { OutcomeRecorder } from '../delivery/outcome-recorder';
 import { EventStore } from '../events/event-store';
@@ -438,7 +439,7 @@ export async function runSweepOnce(
   logger: Logger,
   holder: LeaseHolder,
 ): Promise<void> {
-  const lock = `${config.redis.keyPrefix}sweep:lock`;
+  const lock = sweepLockKey(config.redis.keyPrefix);
   const token = `${holder.id}:sweep:${randomBytes(6).toString('hex')}`;
   const got = await redis.set(lock, token, 'PX', SWEEP_LOCK_MS, 'NX').catch(() => null);
   if (got !== 'OK') {
