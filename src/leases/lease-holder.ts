@@ -58,7 +58,8 @@ export function holderRegistryKey(prefix: string): string {
 }
 
 /**
- * The identity a process writes into the leases it takes (today: the event send leases), and the liveness
+ * The identity a process writes into the leases it takes (the event send leases; the periodic pass and recovery
+ * sweep locks name it first in their tokens), and the liveness
  * signal that lets another process take over a lease whose holder died instead of waiting for the lease to
  * expire (the bus timeout plus 5 s, ~15 s): a heartbeat key `<prefix>holder:<id>` with a TTL of `ttlMs`,
  * refreshed every quarter of it. A process killed with SIGKILL stops refreshing and its key expires within
