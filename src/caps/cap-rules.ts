@@ -44,9 +44,21 @@ export interface CapRefusal {
   current: number;
 }
 
-/** The name of a rule's limit as events and logs show it. */
+/**
+ * The name of a rule's limit as events and logs show it: `gateway:stripe:EUR:daily_volume`, a merchant's on every
+ * gateway `merchant:acme-eu:EUR:monthly_volume`, on one gateway `merchant:acme-eu@stripe:EUR:monthly_volume`.
+ */
 export function capName(rule: CapRule, limit: CapLimit): string {
-  return `${rule.scope}:${rule.name}:${rule.currency}:${limit}`;
+  return `${rule.scope}:${rule.name}${onGateway(rule) ? `@${rule.gateway}` : ''}:${rule.currency}:${limit}`;
+}
+
+/**
+ * Whether the rule is a merchant's on one gateway only. Such a rule counts that gateway's attempts alone, so it
+ * keeps counters of its own: sharing the account's (`merchant:<name>`) would count its other gateways' volume
+ * against it, and an attempt its rule on every gateway counts too would be added twice to one counter.
+ */
+function onGateway(rule: CapRule): boolean {
+  return rule.scope === 'merchant' && rule.gateway !== '*';
 }
 
 /** The rules that apply to an attempt: its gateway's, and its merchant account's (on any or on that gateway), in its currency. */
@@ -80,10 +92,19 @@ export function counterChecks(prefix: string, rules: readonly CapRule[], a: CapA
   const monthEnd = Date.UTC(y, m + 1, 1) / 1000;
   const out: CounterCheck[] = [];
   for (const r of rules) {
-    const base = `${capsTag(prefix, r.currency)}:${r.scope}:${encodeURIComponent(r.name)}`;
+    // A merchant's rule on every gateway keeps the key it always had; one on one gateway adds `@<gateway>` (both
+    // parts encoded, so `@` never comes from a name).
+    const owner = encodeURIComponent(r.name) + (onGateway(r) ? `@${encodeURIComponent(r.gateway)}` : '');
+    const base = `${capsTag(prefix, r.currency)}:${r.scope}:${owner}`;
     const push = (limit: CountedLimit, max: number | null, bucket: string, end: number, add: number) => {
       if (max === null) return;
-      out.push({ cap: capName(r, limit), limit, key: `${base}:${bucket}:${limit.endsWith('volume') ? 'v' : 'n'}`, max, add, expireAt: end + DAY_S });
+      const key = `${base}:${bucket}:${limit.endsWith('volume') ? 'v' : 'n'}`;
+      // Two rules of one owner bounding the same counter (a configuration naming it twice) count the attempt once, in
+      // one check with the tighter bound: two checks of one key would each add to it.
+      const same = out.findIndex((c) => c.key === key);
+      const check = { cap: capName(r, limit), limit, key, max, add, expireAt: end + DAY_S };
+      if (same < 0) out.push(check);
+      else if (max < out[same].max) out[same] = check;
     };
     push('daily_volume', r.dailyVolume, `d${day}`, dayEnd, a.amount);
     push('daily_count', r.dailyCount, `d${day}`, dayEnd, 1);

@@ -74,6 +74,7 @@ import {
   countDecisions,
   countFailover,
   reportFxLinesOmitted,
+  reportFxRefundBounded,
   reportRouteDrops,
   riskReviewNoticesWithheld,
 } from '../orchestration/orchestration-metrics';
@@ -326,14 +327,20 @@ export class DeliveryService {
     if ('refused' in route) {
       const sent = await this.refusalOfSent(op, route.refused);
       if (sent) return sent;
-      const failed = await recorder.fail(op, route.refused, 'bridge', { onlyFrom: op.state });
+      const failed = await recorder.fail(op, route.refused, 'bridge', { ...planWritten(read, op), onlyFrom: op.state });
+      await this.releasedUnsent(op, failed);
       if (!this.refusalLost(op, failed, route.refused)) log.warn('operation refused before any gateway call', { reason: route.refused });
       return { kind: 'done', state: failed.state };
     }
     if (!route.transformer.supports.includes(op.command)) {
       const sent = await this.refusalOfSent(op, 'UNSUPPORTED_COMMAND', { gateway: route.gateway.name });
       if (sent) return sent;
-      const failed = await recorder.fail(op, 'UNSUPPORTED_COMMAND', 'bridge', { details: { gateway: route.gateway.name }, onlyFrom: op.state });
+      const failed = await recorder.fail(op, 'UNSUPPORTED_COMMAND', 'bridge', {
+        details: { gateway: route.gateway.name },
+        ...planWritten(read, op),
+        onlyFrom: op.state,
+      });
+      await this.releasedUnsent(op, failed);
       this.refusalLost(op, failed, 'UNSUPPORTED_COMMAND');
       return { kind: 'done', state: failed.state };
     }
@@ -362,12 +369,17 @@ export class DeliveryService {
         // for each pass that waits (an open breaker).
         const planned = countOf(op.routing);
         const unlined = linesOmitted(op.payment, ctx.context.payment) ? { id: op.id, command: op.command, lines: op.payment.lines?.length ?? 0 } : undefined;
-        const count = unlined
-          ? (): void => {
-              planned?.();
-              reportFxLinesOmitted(logger, unlined, holder, unlined.lines);
-            }
-          : planned;
+        // So is a refund its captures' converted amount bounded (docs/LIMITS.md, "Currency conversion").
+        const bounded = ctx.refundBounded;
+        const asked = { id: op.id, command: op.command, amount: op.payment.amount, currency: op.payment.currency };
+        const count =
+          unlined || bounded
+            ? (): void => {
+                planned?.();
+                if (unlined) reportFxLinesOmitted(logger, unlined, holder, unlined.lines);
+                if (bounded) reportFxRefundBounded(logger, asked, holder, bounded);
+              }
+            : planned;
         op = { ...op, routing: freshly(atLockedRateRouting(op, holder, ctx.context.payment, ctx.fxLock), count) };
       }
       if (gatewayOf(op) !== route.gateway.name) {
@@ -389,6 +401,7 @@ export class DeliveryService {
       });
       const decline = ctx.action ? { ...bridgeDecline(ctx.fail), suggested_action: ctx.action } : undefined;
       const failed = await recorder.fail(op, ctx.fail, 'bridge', { details: ctx.detail, field: ctx.field, decline, onlyFrom: op.state });
+      await this.releasedUnsent(op, failed);
       if (this.refusalLost(op, failed, ctx.fail)) return { kind: 'done', state: failed.state };
       authorizationRefusals().inc({ gateway: route.gateway.name, reason: ctx.fail });
       if (BOUNDED_WAIT_REFUSALS.has(ctx.fail)) voidWaitsExpired().inc({ gateway: gatewayOf(op), awaiting: String(ctx.detail?.awaiting) });
@@ -475,7 +488,8 @@ export class DeliveryService {
         this.gaveUp(op, given, 'delivery.max_age_ms passed', true);
         return { kind: 'done', state: given.state };
       }
-      const failed = await recorder.fail(op, 'UNRESPONSIVE', 'bridge', { details: age, onlyFrom: op.state });
+      const failed = await recorder.fail(op, 'UNRESPONSIVE', 'bridge', { details: age, ...planWritten(read, op), onlyFrom: op.state });
+      await this.releasedUnsent(op, failed);
       maxAgeGiveUps().inc({ gateway: gatewayOf(op), result: maxAgeGiveUpResult('FAILED', failed.state) });
       if (!this.refusalLost(op, failed, 'UNRESPONSIVE'))
         log.error('operation failed: gateway did not take it within delivery.max_age_ms', { reason: 'UNRESPONSIVE' });
@@ -1500,6 +1514,16 @@ export class DeliveryService {
   }
 
   /**
+   * After a refusal of ours before any attempt (past `delivery.max_age_ms`, refused by its route or against its
+   * authorization): gives back what the plan reserved once the operation is FAILED. The plan, decided in this pass, is
+   * written with the FAIL (`planWritten`), so a worker killed between the two leaves it to the job's next run
+   * (`releaseFailed`). Not when the refusal lost to another worker's move: that one may have sent on the reservation.
+   */
+  private async releasedUnsent(op: OperationRecord, failed: OperationRecord): Promise<void> {
+    if (failed.state === 'FAILED') await this.released(op, 'failed');
+  }
+
+  /**
    * The gateway's Retry-After, which the next attempt waits for even above `delivery.backoff_max_ms`; one
    * above `delivery.retry_after_max_ms` is waited for only that long (counted and logged: a PSP asking for
    * more is either broken or telling operators something).
@@ -1628,6 +1652,15 @@ function freshly(routing: RoutingRecord, count?: DecisionCount): RoutingRecord {
   fresh.add(routing);
   if (count) planCounts.set(routing, count);
   return routing;
+}
+
+/**
+ * The plan of an authorization or sale decided in this pass (`read`, as the ledger holds it, has none), for a refusal of
+ * ours before any attempt to write with its FAIL: what it reserved is then on record for any later pass to give back
+ * (`releaseFailed`), as an orchestration refusal's is (`unsent`). Nothing for a plan on record already, or a dependent's.
+ */
+function planWritten(read: OperationRecord, op: OperationRecord): { routing?: RoutingRecord } {
+  return !read.routing && op.routing && !DEPENDENT.has(op.command) ? { routing: op.routing } : {};
 }
 
 /** The stages' counts of a plan to send (`unsent` has handled the others). */

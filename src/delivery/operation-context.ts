@@ -7,7 +7,7 @@ import { amountIn, confirmedOrAsked, gatewayOf, routedPayment } from '../ledger/
 import { AUTHORIZING } from '../ledger/authorization-by-reference';
 import { OperationState, isTerminal } from '../ledger/operation-state';
 import { atAuthorizationRate, convertedPayment, fxLockOf, heldInOrderCurrency } from '../fx/locked-rate';
-import { orderAmountWithin, type FxLock, type PartsBefore } from '../fx/fx-lock';
+import { atLockedRateAfter, orderAmountWithin, type FxLock, type PartsBefore } from '../fx/fx-lock';
 import { CancelBasis, cancelBasisOf } from '../ledger/cancel-basis';
 import { VOID_WAIT_EXPIRED, WAIT_FOR_OTHER_VOID_EXPIRED, WAIT_FOR_TRANSACTION_EXPIRED, type WaitedOn } from './dependent-wait';
 import { RefundedBeyondCaptured, commandsUndoneBy, isAdjustmentKind, releasesHold } from '../adjustments/adjustment';
@@ -95,6 +95,8 @@ export type ContextResolution =
        * record): what it was sent for, and why.
        */
       failedAuthorization?: FailedAuthorizationCancel;
+      /** A refund its captures' (or sale's) converted amount bounded: said once its attempt is on record ({@link refundBoundedOf}). */
+      refundBounded?: RefundBounded;
     }
   /**
    * `siblings`: the captures or refunds of the same authorization in flight ahead of it (`siblingsAhead`), or
@@ -306,7 +308,8 @@ export async function resolveOperationContext(op: OperationRecord, ledger: Ledge
       const { changed, ...captured } = await capturedFor(op, auth, registers ? { dependents, registered } : null, ledger);
       const resolved = { ...context, payment: converted, ...heldFor(op, auth), ...captured };
       const drift = changed ? { cancelBasisChanged: changed } : {};
-      return fxLock ? { context: resolved, fxLock, ...drift } : { context: resolved, ...drift };
+      const bounded = refundBoundedOf(op, auth, payment, converted, before);
+      return fxLock ? { context: resolved, fxLock, ...drift, ...(bounded ? { refundBounded: bounded } : {}) } : { context: resolved, ...drift };
     }
     case 'FAILED':
       // Refused unless a late success on record says the PSP holds it after all: then released as by PSP reference.
@@ -818,6 +821,7 @@ async function checkedByReference(
   const payment = holder === context.payment.gateway ? context.payment : { ...context.payment, gateway: holder };
   let converted = payment;
   let failed: { failedAuthorization: FailedAuthorizationCancel } | Record<string, never> = {};
+  let bounded: { refundBounded: RefundBounded } | Record<string, never> = {};
   if (found.authorization) {
     const before = takenBefore(op, auth, dependents, found.registered);
     if ('wait' in before) return before;
@@ -828,13 +832,15 @@ async function checkedByReference(
     converted = atDependentRate(op, read?.auth ?? auth, payment, before);
     const nothing = convertedToNothing(op, auth, payment, converted, before);
     if (nothing) return via(nothing);
+    const refundBounded = refundBoundedOf(op, auth, payment, converted, before);
+    if (refundBounded) bounded = { refundBounded };
   }
   const fxLock = converted === payment ? null : fxLockOf(auth);
   const succeeded = found.authorization && auth.state === 'SUCCEEDED';
   const { changed, ...captured } = succeeded ? await capturedFor(op, auth, registers ? { dependents, registered: found.registered } : null, ledger) : {};
   const resolved = { ...context, payment: converted, ...(succeeded ? heldFor(op, auth) : {}), ...captured };
   const drift = changed ? { cancelBasisChanged: changed } : {};
-  return fxLock ? { context: resolved, fxLock, ...linked, ...drift, ...failed } : { context: resolved, ...linked, ...drift, ...failed };
+  return fxLock ? { context: resolved, fxLock, ...linked, ...drift, ...failed, ...bounded } : { context: resolved, ...linked, ...drift, ...failed };
 }
 
 /**
@@ -1464,7 +1470,10 @@ export function takenBefore(
   );
   const amount = earlier.reduce((total, d) => total + d.amount, 0);
   const lock = fxLockOf(auth);
-  if (!lock || earlier.length === 0 || op.payment.currency !== lock.from.currency) return { amount };
+  if (!lock || op.payment.currency !== lock.from.currency) return { amount };
+  const ceiling = op.command === 'refund' ? takenInPspCurrency(auth, dependents, lock) : undefined;
+  const bounded = ceiling ? { ceiling } : {};
+  if (earlier.length === 0) return { amount, ...bounded };
   const unsent = earlier.filter((d) => d.converted === undefined && d.state === 'RECEIVED');
   if (unsent.length > 0) {
     const ids = unsent.map((d) => d.id);
@@ -1476,8 +1485,32 @@ export function takenBefore(
     };
   }
   const to = lock.to.currency.toUpperCase();
-  if (!earlier.every((d) => d.converted?.currency.toUpperCase() === to)) return { amount };
-  return { amount, converted: earlier.reduce((total, d) => total + (d.converted?.amount ?? 0), 0) };
+  if (!earlier.every((d) => d.converted?.currency.toUpperCase() === to)) return { amount, ...bounded };
+  return { amount, converted: earlier.reduce((total, d) => total + (d.converted?.amount ?? 0), 0), ...bounded };
+}
+
+/**
+ * What the shopper paid for converted `auth`, in the PSP's currency (`most`), and what that is in the order's (`of`): a
+ * sale's amount the PSP holds; an authorization's captures that stand, at what each was sent for. Captures sent after
+ * one that failed may have taken a step more or less than the conversion of their total, so a refund converted on its
+ * own could give back more than was taken (USD 0.05 captured as EUR 0.04, refunded as f(0.05) = EUR 0.05) or leave a
+ * step behind. Undefined when not known: a capture recorded without its converted amount, a PSP figure in another
+ * currency, nothing captured, and captures the ledger cannot sum (an authorization of before digests, or one closed by
+ * a capture never registered: `closedUnregistered`), where the captures on record are not all it took and a refund
+ * bounded by them would give back less than it asks, the OMS told it gave back all. Pure.
+ */
+function takenInPspCurrency(auth: OperationRecord, dependents: readonly DependentSummary[], lock: FxLock): { most: number; of: number } | undefined {
+  if (auth.digest === undefined || closedUnregistered(auth, dependents)) return undefined;
+  const to = lock.to.currency.toUpperCase();
+  const of = capturedToRefund(auth, dependents);
+  if (of <= 0) return undefined;
+  if (auth.command === 'sale') {
+    const held = heldAtPsp(auth);
+    return held.currency.toUpperCase() === to ? { most: held.amount, of } : undefined;
+  }
+  const captures = dependents.filter((d) => settled(d, 'capture'));
+  if (!captures.every((d) => d.converted?.currency.toUpperCase() === to)) return undefined;
+  return { most: captures.reduce((total, d) => total + (d.converted?.amount ?? 0), 0), of };
 }
 
 /**
@@ -1507,8 +1540,35 @@ export function convertedToNothing(
       fx_rate: fxLockOf(auth)?.rate ?? null,
       taken_before: before.amount,
       ...(before.converted !== undefined ? { converted_before: before.converted } : {}),
+      // A refund: what the captures (or the sale) took in the PSP's currency, which the refunds never exceed.
+      ...(before.ceiling !== undefined ? { taken_converted: before.ceiling.most } : {}),
     },
   };
+}
+
+/** A refund of a converted payment sent for other than its own conversion: what its captures (or sale) took bounded it. */
+export interface RefundBounded {
+  /** Its own conversion after the refunds before it (what it would have been sent for), minor units of `currency`. */
+  asked: number;
+  /** What it is sent for: never more than is left of what was taken, all of that left when it completes the refunds. */
+  sent: number;
+  /** The PSP's currency. */
+  currency: string;
+  /** What the captures (or the sale) took in that currency (`PartsBefore.ceiling.most`). */
+  taken: number;
+}
+
+/**
+ * A refund whose converted amount the ceiling (`PartsBefore.ceiling`: what the standing captures or the sale took in the
+ * PSP's currency) made other than its own conversion after the refunds before it: what it would have been, and what is
+ * sent. Undefined for anything else, and for one refused as converting to nothing (its refusal says so). Pure.
+ */
+function refundBoundedOf(op: OperationRecord, auth: OperationRecord, payment: Payment, converted: Payment, before: PartsBefore): RefundBounded | undefined {
+  const lock = fxLockOf(auth);
+  if (op.command !== 'refund' || before.ceiling === undefined || converted === payment || converted.amount <= 0 || !lock) return undefined;
+  const { ceiling, ...unbounded } = before;
+  const asked = atLockedRateAfter(lock, payment.amount, unbounded);
+  return asked === converted.amount ? undefined : { asked, sent: converted.amount, currency: converted.currency, taken: ceiling.most };
 }
 
 /** Whether dependent `d` registered against the authorization before `op` (registered `registered`): those of before the order was kept (0) first, ties by id. Pure. */
@@ -1789,6 +1849,34 @@ async function recapturedRefundedOutside(
 export function leftToRefund(auth: OperationRecord, dependents: readonly DependentSummary[], refundedOutside = 0): number | null {
   if (closedUnregistered(auth, dependents)) return null;
   return capturedToRefund(auth, dependents) - settledSum(dependents, 'refund') - refundedOutside;
+}
+
+/**
+ * What a refund of payment `auth` may give back before the refunds of it (`capturedToRefund`: a sale's amount, none
+ * once its PSP undid it; an authorization's succeeded captures, none the PSP undid), minor units of the order's
+ * currency; null when that cannot be summed (`closedUnregistered`, or a record from before dependents were
+ * registered: no digest). A split tender refund caps each tender's part with it (`split-tender-service.ts`). Pure.
+ */
+export function collectedForRefund(auth: OperationRecord, dependents: readonly DependentSummary[]): number | null {
+  if (auth.digest === undefined || closedUnregistered(auth, dependents)) return null;
+  return capturedToRefund(auth, dependents);
+}
+
+/**
+ * The refunds among `dependents` that gave money back (succeeded, or done by the PSP after a recorded failure, none it
+ * undid: what a refund check sums), each with its amount in minor units of the order's currency. Pure.
+ */
+export function refundsGivenBack(dependents: readonly DependentSummary[]): Array<{ id: string; amount: number }> {
+  return dependents.filter((d) => settled(d, 'refund')).map((d) => ({ id: d.id, amount: d.amount }));
+}
+
+/**
+ * The refunds among `dependents` recorded FAILED that their PSP retries itself and has not done yet (`heldForPspRetry`),
+ * each with what it asked in minor units of the order's currency: they may still give it back, so a refund check holds
+ * it as given back (`amount_held_by_failed_refund`). Pure.
+ */
+export function refundsHeldForRetry(dependents: readonly DependentSummary[]): Array<{ id: string; amount: number }> {
+  return dependents.filter((d) => heldForRetry(d, 'refund')).map((d) => ({ id: d.id, amount: d.amount }));
 }
 
 /**

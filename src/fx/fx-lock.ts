@@ -60,6 +60,14 @@ export interface PartsBefore {
    * not on record for every one of them: then taken to be the conversion of `amount`.
    */
   converted?: number;
+  /**
+   * What the parts may give back at most, in the converted currency, with the order-currency total it stands for
+   * (refunds: what the captures, or the sale, took of the shopper in the PSP's currency, and their amount in the
+   * order's). A part is sent for no more than is left of `most` after what the parts before it were sent for, and
+   * a part that brings the running total to `of` for exactly that rest: captures sent after one that failed may
+   * have taken a step more or less than the conversion of their total. Absent: no bound (captures, or not known).
+   */
+  ceiling?: { most: number; of: number };
 }
 
 /**
@@ -80,9 +88,14 @@ export interface PartsBefore {
  * the caller refuses it, never sends it.
  */
 export function atLockedRateAfter(lock: FxLock, amount: number, before: number | PartsBefore): number {
-  const { amount: taken, converted } = typeof before === 'number' ? { amount: before, converted: undefined } : before;
-  if (taken <= 0 && (converted ?? 0) === 0) return atLockedRate(lock, amount);
-  return atLockedRate(lock, taken + amount) - (converted ?? atLockedRate(lock, taken));
+  const { amount: taken, converted, ceiling } = typeof before === 'number' ? { amount: before, converted: undefined, ceiling: undefined } : before;
+  const first = taken <= 0 && (converted ?? 0) === 0;
+  const sentBefore = first ? 0 : (converted ?? atLockedRate(lock, taken));
+  const part = first ? atLockedRate(lock, amount) : atLockedRate(lock, taken + amount) - sentBefore;
+  if (ceiling === undefined) return part;
+  // A refund gives back what was taken in the PSP's currency: never more, and all of it when the whole is refunded.
+  const left = ceiling.most - sentBefore;
+  return taken + amount >= ceiling.of ? left : Math.min(part, left);
 }
 
 /**

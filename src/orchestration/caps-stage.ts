@@ -4,7 +4,8 @@ import type { Logger } from '../logging/logger';
 import type { OperationRecord } from '../ledger/record-fields';
 import { CapCandidate, CapDecision, CapReservations } from '../caps/cap-reservations';
 import { CapRefusal } from '../caps/cap-rules';
-import { settlementCurrency } from '../fx/fx-lock';
+import { FxLock, lockFromDetails, settlementCurrency } from '../fx/fx-lock';
+import { isoAmountStepFor } from '../gateways/gateway-registry';
 import { counter } from '../metrics/metrics-registry';
 import { OrchestrationPlan, OrchestrationStage, REFUSAL_LOST, StageDecision, StageInput, StageResult } from './orchestration-stage';
 
@@ -57,10 +58,10 @@ export class CapsStage implements OrchestrationStage {
     const early = this.decideNow(input);
     if (early) return early;
     const { op, plan, now } = input;
-    const candidates = this.candidates(op, plan);
+    const { candidates, skipped } = this.candidates(op, plan);
     const first = plan.candidates[plan.index];
     const result = await this.caps.reserve(op.id, candidates, now);
-    return this.resultOf(op, plan, candidates, result, first);
+    return this.resultOf(op, plan, candidates, result, first, skipped);
   }
 
   async release(op: OperationRecord, plan: OrchestrationPlan, why: 'failed' | 'failover' | 'refused'): Promise<void> {
@@ -77,30 +78,52 @@ export class CapsStage implements OrchestrationStage {
   /**
    * The candidates from the current one on, each with what it would move: the current one the plan's
    * payment (converted if FX converted it); a later one the same payment when it takes that currency, else
-   * the command's own when it settles in it; a later one needing another conversion is not a cap fallback.
+   * the command's own when it settles in it; a later one needing another conversion is not a cap fallback,
+   * nor one whose step in the converted currency does not divide the step the amount was rounded to (its
+   * adapter would refuse the amount as unrepresentable, and the captures at the locked step too).
    * All in the current one's currency (one slot, one round trip).
    */
-  private candidates(op: OperationRecord, plan: OrchestrationPlan): CapCandidate[] {
+  private candidates(op: OperationRecord, plan: OrchestrationPlan): { candidates: CapCandidate[]; skipped: string[] } {
     const out: CapCandidate[] = [];
+    const skipped: string[] = [];
     const { fx } = this.config.limits;
     const account = op.payment.gateway_account;
+    const current = plan.payment.currency;
+    // The step FX rounded the converted amount to, for the current candidate (its lock; 1: the ISO minor unit).
+    const lockedStep = current === op.payment.currency ? null : (lockOfPlan(plan)?.step ?? 1);
+    const takesLockedStep = (gateway: string): boolean => {
+      const type = this.config.gateways[gateway]?.type;
+      return lockedStep === null || type === undefined || lockedStep % isoAmountStepFor(type, current) === 0;
+    };
     plan.candidates.forEach((gateway, index) => {
       if (index < plan.index) return;
       if (index === plan.index) {
         out.push({ index, gateway, account, amount: plan.payment.amount, currency: plan.payment.currency });
         return;
       }
-      const current = plan.payment.currency;
-      if (settlementCurrency(fx, gateway, account, current) === null) out.push({ index, gateway, account, amount: plan.payment.amount, currency: current });
-      else if (op.payment.currency === current && settlementCurrency(fx, gateway, account, op.payment.currency) === null)
+      if (settlementCurrency(fx, gateway, account, current) === null) {
+        if (takesLockedStep(gateway)) out.push({ index, gateway, account, amount: plan.payment.amount, currency: current });
+        else skipped.push(gateway);
+      } else if (op.payment.currency === current && settlementCurrency(fx, gateway, account, op.payment.currency) === null)
         out.push({ index, gateway, account, amount: op.payment.amount, currency: current });
     });
-    return out;
+    return { candidates: out, skipped };
   }
 
-  private resultOf(op: OperationRecord, plan: OrchestrationPlan, candidates: CapCandidate[], result: CapDecision, first: string): StageResult {
+  private resultOf(
+    op: OperationRecord,
+    plan: OrchestrationPlan,
+    candidates: CapCandidate[],
+    result: CapDecision,
+    first: string,
+    skipped: readonly string[],
+  ): StageResult {
     const refusals = result.refusals.map(refusalReason);
-    const refusedDetails = result.refusals[0] ? refusalDetails(result.refusals[0]) : {};
+    // The candidates passed over for the converted amount's step, on the decision and in its log line.
+    const refusedDetails = {
+      ...(result.refusals[0] ? refusalDetails(result.refusals[0]) : {}),
+      ...(skipped.length > 0 ? { fallback_skipped_step: skipped.join(',') } : {}),
+    };
     if (result.kind === 'over') {
       const main = result.refusals[0];
       const limit = main?.limit ?? 'none';
@@ -134,7 +157,13 @@ export class CapsStage implements OrchestrationStage {
     }
     const count = (): void => {
       decisions().inc({ gateway: first, result: 'fallback', limit: result.refusals[0]?.limit ?? 'none' });
-      this.logger?.info('transaction cap exceeded; falling back to the next route', { operation_id: op.id, from: first, to: gateway, caps: refusals });
+      this.logger?.info('transaction cap exceeded; falling back to the next route', {
+        operation_id: op.id,
+        from: first,
+        to: gateway,
+        caps: refusals,
+        ...(skipped.length > 0 ? { fallback_skipped_step: skipped.join(',') } : {}),
+      });
     };
     const next: OrchestrationPlan = { ...plan, index: result.index, payment: { ...plan.payment, gateway, amount: chosen.amount, currency: chosen.currency } };
     return {
@@ -150,6 +179,15 @@ export class CapsStage implements OrchestrationStage {
       count,
     };
   }
+}
+
+/** The conversion the FX stage locked in `plan` (its decision's details), if it converted. */
+function lockOfPlan(plan: OrchestrationPlan): FxLock | null {
+  for (let i = plan.decisions.length - 1; i >= 0; i--) {
+    const d = plan.decisions[i];
+    if (d.stage === 'fx') return lockFromDetails(d.details);
+  }
+  return null;
 }
 
 function refusalReason(r: CapRefusal): string {

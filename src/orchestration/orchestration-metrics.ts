@@ -160,6 +160,38 @@ const fxLinesOmittedTotal = counter(
   ['gateway', 'command'],
 );
 
+const fxRefundsBoundedTotal = counter(
+  'pb_fx_refunds_bounded_total',
+  'Refunds of a converted payment sent for other than their own conversion, bounded by what its captures (or sale) took in the PSP currency, by gateway and direction (less, more)',
+  ['gateway', 'direction'],
+);
+
+/**
+ * A refund of a converted payment sent for what its captures (or its sale) took in the PSP's currency rather than its
+ * own conversion (docs/LIMITS.md, "Currency conversion"): less, when that would give back more than is left of it; more,
+ * when it completes the refunds and the captures took a step more than their conversion. Counted, and its info line
+ * naming the converted amounts asked (its own conversion) and sent; once, when its attempt goes out.
+ */
+export function reportFxRefundBounded(
+  logger: Pick<Logger, 'info'> | undefined,
+  op: { id: string; command: string; amount: number; currency: string },
+  gateway: string,
+  bounded: { asked: number; sent: number; currency: string; taken: number },
+): void {
+  fxRefundsBoundedTotal.inc({ gateway, direction: bounded.sent < bounded.asked ? 'less' : 'more' });
+  logger?.info('converted refund sent for what the captures took, not its own conversion', {
+    operation_id: op.id,
+    command: op.command,
+    gateway,
+    amount: op.amount,
+    currency: op.currency,
+    converted_asked: bounded.asked,
+    converted_sent: bounded.sent,
+    converted_currency: bounded.currency,
+    taken_converted: bounded.taken,
+  });
+}
+
 /**
  * A converted payment sent without its lines (see `convertedPayment`): counted, and its warn line. One report
  * for both places a payment is converted: the FX stage, and a capture or refund at its authorization's rate.

@@ -1,6 +1,7 @@
 import { Config } from '../config/config';
 import { PaymentCommand } from '../contracts/payment-command';
 import { PaymentEvent } from '../events/payment-event';
+import { commandDigest } from '../ledger/command-digest';
 import { OperationRecord } from '../ledger/ledger';
 import { SplitStep, SplitTenderState, StepOutcome, confirmedOrPlanned, splitReason } from './split-tender-decision';
 import { stepOutcomeOf } from './ledger-step-outcome';
@@ -187,10 +188,13 @@ export function splitRefundEvent(plan: SplitTenderPlan, refund: StoredRefund, op
 
 /**
  * The FAIL `refunded` event of a split refund the bridge refused before sending anything (unknown split,
- * split not DONE, amount above what is left): the command echoed with the reason and the field.
+ * split not DONE, outside the split's scope, another currency, amount above what is left): the command echoed with
+ * the reason and `field`, the command's field at fault. Event id `<refund id>.split-refund.refused.<reason>.<digest>`
+ * (the command's `commandDigest`): a refused refund's id stays free for a corrected refund, and one refused again is
+ * another fact, which the outbox (one event per id) would otherwise drop; a redelivered command's is the same event.
  */
-export function splitRefundRefusedEvent(refundId: string, command: PaymentCommand, reason: string, config: Config): PaymentEvent {
-  const eventId = `${refundId}.split-refund.refused`;
+export function splitRefundRefusedEvent(refundId: string, command: PaymentCommand, reason: string, field: string, config: Config): PaymentEvent {
+  const eventId = `${refundId}.split-refund.refused.${reason}.${commandDigest(command).replace(/^v\d+:/, '')}`;
   return {
     eventId,
     paymentKey: `${command.payment.gateway}:${command.payment.gateway_account}:${command.payment.order_id ?? command.payment.gateway_key}`,
@@ -201,7 +205,7 @@ export function splitRefundRefusedEvent(refundId: string, command: PaymentComman
         operation_reference: refundId,
         status: 'FAIL',
         reason,
-        field: reason === 'amount_exceeds_refundable' ? 'payment.amount' : 'payment.gateway_key',
+        field,
         gateway_command: 'refund',
         gateway_response: { status: null, reference: null },
         gateway_response_time: 0,

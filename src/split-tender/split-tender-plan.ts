@@ -1,6 +1,6 @@
 import { createHash } from 'node:crypto';
 import { GIFT_CARD_METHOD } from '../contracts/stored-value';
-import { Channel, CommandType, MethodDetails, PaymentCommand } from '../contracts/payment-command';
+import { Channel, CommandType, MethodDetails, Payment, PaymentCommand } from '../contracts/payment-command';
 import { tendersOf } from '../contracts/split-tender-command';
 import { BRIDGE_ID_PREFIX, bridgeOperationId } from '../ledger/operation-id';
 
@@ -136,6 +136,32 @@ export function planOf(id: string, command: PaymentCommand): SplitTenderPlan {
     },
     ...(attributes ? { custom_attributes: attributes } : {}),
   };
+}
+
+/**
+ * The field of a split refund's command that names a split outside its scope, or null when it is in scope: the
+ * refund must name the gateway and account of one of the split's tenders (the card's, which the split's command and
+ * its events name, or the gift card's), and its order when both have one (a split started without an order id has
+ * its own id as `order_id`). The parts are sent with the split's own gateways and accounts, so a refund naming
+ * another merchant's account or another order would otherwise give back money of a payment it does not own, which an
+ * ordinary refund of an authorization is refused for (`authorization_scope_mismatch`, `scopeRefusal`). Pure.
+ */
+export function refundScopeField(
+  plan: SplitTenderPlan,
+  payment: Pick<Payment, 'gateway' | 'gateway_account' | 'order_id'>,
+  /** The gateway each tender's step was routed to, where known: the OMS may name it, as its step's event did (`payment.routing`). */
+  routed: Partial<Record<TenderPart, string>> = {},
+): string | null {
+  const tenders = [
+    { ...plan.card, routed: routed.card },
+    { ...plan.gift_card, routed: routed.gift_card },
+  ];
+  const named = (t: (typeof tenders)[number]) => t.gateway === payment.gateway || t.routed === payment.gateway;
+  if (!tenders.some(named)) return 'payment.gateway';
+  if (!tenders.some((t) => named(t) && t.gateway_account === payment.gateway_account)) return 'payment.gateway_account';
+  const splitHasOrder = plan.order_id !== plan.id;
+  if (payment.order_id !== undefined && splitHasOrder && payment.order_id !== plan.order_id) return 'payment.order_id';
+  return null;
 }
 
 /** What must be identical for a second command under the same split id (else an idempotency conflict). */

@@ -4,11 +4,13 @@ import { AdjustmentStore } from '../adjustments/adjustment-store';
 import { Config } from '../config/config';
 import { PaymentCommand } from '../contracts/payment-command';
 import { DeliveryJobData } from '../delivery/delivery-queue';
-import { refundedOutsideBridgeOf } from '../delivery/operation-context';
+import { authorizationRefusals } from '../delivery/authorization-metrics';
+import { AUTHORIZATION_REFUSALS, collectedForRefund, refundedOutsideBridgeOf, refundsGivenBack, refundsHeldForRetry } from '../delivery/operation-context';
 import { PaymentEvent } from '../events/payment-event';
 import { errorClassOf, isDependencyOutage } from '../errors/dependency-outage';
 import { commandDigest } from '../ledger/command-digest';
 import { Ledger, OperationRecord } from '../ledger/ledger';
+import { gatewayOf } from '../ledger/routing-record';
 import { Logger } from '../logging/logger';
 import { counter, gauge } from '../metrics/metrics-registry';
 import { bullJobId } from '../queueing/job-id';
@@ -17,7 +19,7 @@ import { ledgerStepOutcome } from './ledger-step-outcome';
 import { SplitTenderCoordinator } from './split-tender';
 import { FINAL_SPLIT_STATES } from './split-tender-decision';
 import { splitRefundEvent, splitRefundRefusedEvent, splitSettledEvent } from './split-tender-event';
-import { SplitTenderPlan, planDigest, planOf, refundReferences, stepReferences } from './split-tender-plan';
+import { SplitTenderPlan, planDigest, planOf, refundIdOfPart, refundReferences, refundScopeField, stepReferences } from './split-tender-plan';
 import { OpenMember, StoredRefund, describeReferenceHolder, splitIdOf } from './split-tender-store';
 
 export interface SplitTenderServiceDeps {
@@ -46,6 +48,9 @@ export interface SplitTenderIntake {
    */
   startRefund(refundId: string, command: PaymentCommand): Promise<{ refused?: string; conflict?: { digest: string; existing: string } }>;
 }
+
+/** A split refund naming a split outside its scope: the reason an ordinary refund of another merchant's or order's payment gets. */
+const SCOPE_MISMATCH = AUTHORIZATION_REFUSALS.scope;
 
 /** What holds a split's id when an operation of the ledger does (the `state` of a refused start). */
 export const TAKEN_BY_OPERATION = 'operation';
@@ -120,7 +125,41 @@ export class SplitTenderService implements SplitTenderIntake {
         const card = await deps.ledger.get(id);
         return card ? refundedOutsideBridgeOf(card, deps.ledger) : 0;
       },
+      collected: (id, splitId) => this.collected(id, splitId),
     });
+  }
+
+  /**
+   * What a refund of split `splitId`'s step `id` may give back before the split's own refunds: what was collected
+   * (`collectedForRefund`) less what refunds of it that are no part of the split's refunds gave back (the OMS may refund
+   * a step by its reference, as it captures one), and less what refunds of it recorded FAILED that its PSP retries
+   * itself may still give back (`refundsHeldForRetry`: a refund of the step needing it is refused
+   * `amount_held_by_failed_refund` at its delivery), the split's own among them once their refund ended (its
+   * reservation released). Null when it cannot be told.
+   */
+  private async collected(id: string, splitId: string): Promise<number | null> {
+    const step = await this.deps.ledger.get(id);
+    if (step?.state !== 'SUCCEEDED') return null;
+    const dependents = await this.deps.ledger.dependentsOf(id);
+    const collected = collectedForRefund(step, dependents);
+    if (collected === null) return null;
+    const ownRefundOf = async (partId: string): Promise<StoredRefund | null> => {
+      const refundId = refundIdOfPart(partId);
+      const own = refundId === null ? null : await this.coordinator.store.refund(splitId, refundId);
+      return own && Object.values(refundReferences(own)).includes(partId) ? own : null;
+    };
+    let elsewhere = 0;
+    for (const refund of refundsGivenBack(dependents)) {
+      // A part of one of the split's own refunds is already in its reservations (`refunded_card`, `refunded_gift_card`).
+      if (await ownRefundOf(refund.id)) continue;
+      elsewhere += refund.amount;
+    }
+    for (const refund of refundsHeldForRetry(dependents)) {
+      // An own part's reservation stands until its refund ends (REFUND_FAILED releases it).
+      if ((await ownRefundOf(refund.id))?.state === 'REFUNDING') continue;
+      elsewhere += refund.amount;
+    }
+    return collected - elsewhere;
   }
 
   /** Records a step as an operation (idempotent by its reference) and queues its delivery when it is new. */
@@ -167,11 +206,23 @@ export class SplitTenderService implements SplitTenderIntake {
   async startRefund(refundId: string, command: PaymentCommand): Promise<{ refused?: string; conflict?: { digest: string; existing: string } }> {
     const splitId = command.payment.gateway_key;
     const plan = await this.coordinator.store.plan(splitId);
-    const refusal = (reason: string) => this.refuse(refundId, command, reason);
-    if (!plan) return refusal('split_tender_not_found');
-    if (plan.currency !== command.payment.currency) return refusal('currency_mismatch');
-    const begun = await this.coordinator.beginRefund(plan, refundId, command.payment.amount, this.deps.config.splitTender.refundOrder, command);
-    if ('refused' in begun) return refusal(begun.refused);
+    const refusal = (reason: string, field: string) => this.refuse(refundId, command, reason, field);
+    if (!plan) return refusal('split_tender_not_found', 'payment.gateway_key');
+    // Its parts go out with the split's own gateways and accounts: never for a command of another merchant or order.
+    const outOfScope = refundScopeField(plan, command.payment) && refundScopeField(plan, command.payment, await this.routedGateways(plan));
+    if (outOfScope) {
+      const refused = await refusal(SCOPE_MISMATCH, outOfScope);
+      // Counted once its FAIL event is on record: a command retried after the recording failed is counted once.
+      authorizationRefusals().inc({ gateway: plan.card.gateway, reason: SCOPE_MISMATCH });
+      return refused;
+    }
+    if (plan.currency !== command.payment.currency) return refusal('currency_mismatch', 'payment.currency');
+    // A refusal's FAIL event is recorded before the coordinator counts it (`told`), as above.
+    const told = async (r: { refused: string }) => {
+      await refusal(r.refused, r.refused === 'amount_exceeds_refundable' ? 'payment.amount' : 'payment.gateway_key');
+    };
+    const begun = await this.coordinator.beginRefund(plan, refundId, command.payment.amount, this.deps.config.splitTender.refundOrder, command, told);
+    if ('refused' in begun) return { refused: begun.refused };
     if ('conflict' in begun) return { conflict: { digest: commandDigest(command), existing: `split refund of ${begun.conflict}` } };
     if ('operation' in begun) return { conflict: { digest: commandDigest(command), existing: `${TAKEN_BY_OPERATION} of shard ${begun.operation}` } };
     if ('taken' in begun) return { conflict: { digest: commandDigest(command), existing: describeReferenceHolder(begun.taken) } };
@@ -186,9 +237,16 @@ export class SplitTenderService implements SplitTenderIntake {
     return {};
   }
 
-  private async refuse(refundId: string, command: PaymentCommand, reason: string): Promise<{ refused: string }> {
-    this.deps.logger.warn('split tender refund refused', { refund: refundId, split: command.payment.gateway_key, reason });
-    await this.deps.emit(splitRefundRefusedEvent(refundId, command, reason, this.deps.config));
+  /** The gateway each tender's step was routed to (read only for a refund that names neither tender's own gateway and account). */
+  private async routedGateways(plan: SplitTenderPlan): Promise<{ card?: string; gift_card?: string }> {
+    const refs = stepReferences(plan);
+    const [card, giftCard] = [await this.deps.ledger.get(refs.card), await this.deps.ledger.get(refs.giftCard)];
+    return { ...(card ? { card: gatewayOf(card) } : {}), ...(giftCard ? { gift_card: gatewayOf(giftCard) } : {}) };
+  }
+
+  private async refuse(refundId: string, command: PaymentCommand, reason: string, field: string): Promise<{ refused: string }> {
+    this.deps.logger.warn('split tender refund refused', { refund: refundId, split: command.payment.gateway_key, reason, field });
+    await this.deps.emit(splitRefundRefusedEvent(refundId, command, reason, field, this.deps.config));
     return { refused: reason };
   }
 

@@ -2,7 +2,8 @@ import { RedisClient } from '../redis/redis-connection';
 import { PaymentCommand } from '../contracts/payment-command';
 import { counter } from '../metrics/metrics-registry';
 import { Logger } from '../logging/logger';
-import { refundsRefusedForOutsideRefunds } from '../delivery/authorization-metrics';
+import { authorizationRefusals, refundsRefusedForOutsideRefunds } from '../delivery/authorization-metrics';
+import { AUTHORIZATION_REFUSALS } from '../delivery/operation-context';
 import {
   FINAL_SPLIT_STATES,
   RefundOrder,
@@ -78,6 +79,15 @@ export interface SplitTenderPorts {
    * card part's is money given back already, not refundable again through the split. Absent: 0.
    */
   refundedOutside?(operationId: string): Promise<number>;
+  /**
+   * What a refund of split `splitId`'s step `operationId` may give back before the split's own refunds, minor units of
+   * the order's currency: what was collected (`collectedForRefund`: a sale's confirmed amount, an authorization's
+   * succeeded captures; an `authorize` split is captured per tender by the OMS, in part or not yet) less what other
+   * refunds of that operation gave back (an OMS refund naming the step) or may still give back (recorded FAILED, held
+   * for the PSP's own retry: `amount_held_by_failed_refund` at delivery); null when it cannot be told (not recorded,
+   * not SUCCEEDED, closed by a command the ledger did not register). Absent or null: what the PSP confirmed of the step.
+   */
+  collected?(operationId: string, splitId: string): Promise<number | null>;
 }
 
 function startedTotal() {
@@ -275,6 +285,8 @@ export class SplitTenderCoordinator {
   /**
    * Records a refund of `amount` of a DONE split under `refundId` (its parts reserved against what each
    * tender has left, in `order`), or says why it cannot be (`SplitTenderStore.beginRefund`). Idempotent by `refundId`.
+   * `told`: called with a refusal before it is counted and logged (the service records its FAIL event there), so a
+   * refusal whose event could not be recorded, its command retried, is counted once.
    */
   async beginRefund(
     plan: SplitTenderPlan,
@@ -282,19 +294,43 @@ export class SplitTenderCoordinator {
     amount: number,
     order: RefundOrder,
     command: PaymentCommand | null,
+    told?: (refused: { refused: string; detail: string }) => Promise<void>,
   ): Promise<{ refund: StoredRefund } | { refused: string; detail: string } | { conflict: string } | { operation: number } | { taken: string }> {
     // What the PSPs confirmed of each part, not the plan: a part approved for less can give back no more;
     // less what failed refund parts gave back after all (their reservation was released when they failed).
     // Less what the PSP refunded of the card part outside the bridge (a Customer Area or Dashboard refund), as a refund
     // of ours of that payment counts it (`refundedOutsideBridge`).
+    // Of an `authorize` split, only what the OMS captured of each tender, and never what other refunds of a tender's
+    // operation gave back: a part beyond it would be refused at its delivery (amount_exceeds_captured), the refund
+    // failing where the other tender could have given it back.
     const refs = stepReferences(plan);
     const late = await this.refundedAfterFailure(plan);
     const outside = cardAmount(plan) > 0 && this.ports.refundedOutside ? await this.ports.refundedOutside(refs.card) : 0;
+    const held = {
+      card: cardAmount(plan) > 0 ? await this.heldBy(plan, refs.card, cardAmount(plan)) : null,
+      gift_card: await this.heldBy(plan, refs.giftCard, plan.gift_card.amount),
+    };
     const caps = {
-      card: (cardAmount(plan) > 0 ? confirmedOrPlanned(await this.ports.outcome(refs.card), cardAmount(plan)) : 0) - late.card - outside,
-      gift_card: confirmedOrPlanned(await this.ports.outcome(refs.giftCard), plan.gift_card.amount) - late.gift_card,
+      card: (held.card?.refundable ?? 0) - late.card - outside,
+      gift_card: held.gift_card.refundable - late.gift_card,
     };
     const begun = await this.store.beginRefund(plan.id, refundId, amount, caps, order, JSON.stringify(command ?? {}));
+    if ('refused' in begun && told) await told(begun);
+    const uncaptured = [held.card, held.gift_card].reduce((sum, h) => sum + (h === null ? 0 : h.confirmed - h.refundable), 0);
+    if (uncaptured > 0 && 'refused' in begun && begun.refused === 'amount_exceeds_refundable') {
+      // Counted as the card part's delivery counted it before (when only the uncaptured part kept it from fitting).
+      if (amount <= Number(begun.detail) + uncaptured) authorizationRefusals().inc({ gateway: plan.card.gateway, reason: AUTHORIZATION_REFUSALS.refund });
+      this.ports.logger.warn('split tender refund refused: more than was captured of its tenders, less their other refunds', {
+        split: plan.id,
+        refund: refundId,
+        amount,
+        refundable: Number(begun.detail),
+        card_confirmed: held.card?.confirmed ?? 0,
+        card_refundable: held.card?.refundable ?? 0,
+        gift_card_confirmed: held.gift_card.confirmed,
+        gift_card_refundable: held.gift_card.refundable,
+      });
+    }
     if (outside > 0 && 'refused' in begun && begun.refused === 'amount_exceeds_refundable') {
       // Refused only for the outside refunds: what the OMS's books lack (the card part's refund_outside_bridge events).
       if (amount <= Number(begun.detail) + outside) refundsRefusedForOutsideRefunds().inc({ gateway: plan.card.gateway });
@@ -308,6 +344,17 @@ export class SplitTenderCoordinator {
       });
     }
     return begun;
+  }
+
+  /**
+   * What a step's payment operation holds (`confirmed`: what its PSP confirmed, else the `planned` part) and what a
+   * refund of it may give back before the split's own refunds (`refundable`: of that, what was collected less other
+   * refunds of it, {@link SplitTenderPorts.collected}).
+   */
+  private async heldBy(plan: SplitTenderPlan, operationId: string, planned: number): Promise<{ confirmed: number; refundable: number }> {
+    const confirmed = confirmedOrPlanned(await this.ports.outcome(operationId), planned);
+    const collected = this.ports.collected ? await this.ports.collected(operationId, plan.id) : null;
+    return { confirmed, refundable: collected === null ? confirmed : Math.min(confirmed, collected) };
   }
 
   /**

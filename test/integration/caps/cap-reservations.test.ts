@@ -100,3 +100,48 @@ test('counters expire after their bucket: a daily key carries a TTL', async () =
   expect(ttl).toBeGreaterThan(86400);
   expect(ttl).toBeLessThanOrEqual(2 * 86400);
 });
+
+test('a merchant rule on one gateway counts only that gateway: rules of one account on two gateways keep their own counters', async () => {
+  const caps = new CapReservations(redis, `${config.redis.keyPrefix}cm:`, [
+    rule({ scope: 'merchant', name: 'acme-eu', gateway: 'sim-a', dailyVolume: 3000 }),
+    rule({ scope: 'merchant', name: 'acme-eu', gateway: 'sim-b', dailyVolume: 3000 }),
+  ]);
+  expect((await caps.reserve('m1', [attempt('sim-b', 2000)])).kind).toBe('reserved');
+  // sim-b's volume is no part of the sim-a rule: 2000 still fits its 3000.
+  expect((await caps.reserve('m2', [attempt('sim-a', 2000)])).kind).toBe('reserved');
+  expect(await caps.reserve('m3', [attempt('sim-a', 1001)])).toMatchObject({
+    kind: 'over',
+    refusals: [{ cap: 'merchant:acme-eu@sim-a:EUR:daily_volume', max: 3000, current: 2000 }],
+  });
+});
+
+test("an account's rule on every gateway and its rule on one gateway count an attempt once each", async () => {
+  const caps = new CapReservations(redis, `${config.redis.keyPrefix}cn:`, [
+    rule({ scope: 'merchant', name: 'acme-eu', dailyVolume: 5000 }),
+    rule({ scope: 'merchant', name: 'acme-eu', gateway: 'sim-a', dailyVolume: 5000 }),
+  ]);
+  expect((await caps.reserve('n1', [attempt('sim-a', 3000)])).kind).toBe('reserved');
+  // 3000 taken of each 5000: 2000 more fits both (one shared counter counted it twice: 6000).
+  expect((await caps.reserve('n2', [attempt('sim-a', 2000)])).kind).toBe('reserved');
+  expect(await caps.reserve('n3', [attempt('sim-b', 1)])).toMatchObject({
+    kind: 'over',
+    refusals: [{ cap: 'merchant:acme-eu:EUR:daily_volume', current: 5000 }],
+  });
+  // Released, each counter gets back exactly what it was given.
+  expect(await caps.release('n1', 'EUR')).toBe(true);
+  expect((await caps.reserve('n4', [attempt('sim-a', 3000)])).kind).toBe('reserved');
+  expect((await caps.reserve('n5', [attempt('sim-b', 1)])).kind).toBe('over');
+});
+
+test('two rules of one owner bounding one counter count an attempt once, the tighter bound deciding', async () => {
+  const caps = new CapReservations(redis, `${config.redis.keyPrefix}cd:`, [rule({ dailyVolume: 5000 }), rule({ dailyVolume: 4000, dailyCount: 10 })]);
+  expect((await caps.reserve('d1', [attempt('sim-a', 3000)])).kind).toBe('reserved');
+  // 3000 of 4000 taken (counted twice into one counter it read 6000).
+  expect((await caps.reserve('d2', [attempt('sim-a', 1000)])).kind).toBe('reserved');
+  expect(await caps.reserve('d3', [attempt('sim-a', 1)])).toMatchObject({
+    kind: 'over',
+    refusals: [{ cap: 'gateway:sim-a:EUR:daily_volume', max: 4000, current: 4000 }],
+  });
+  expect(await caps.release('d2', 'EUR')).toBe(true);
+  expect((await caps.reserve('d4', [attempt('sim-a', 1000)])).kind).toBe('reserved');
+});

@@ -267,6 +267,61 @@ test('captures of a converted authorization after one in flight failed: the part
   expect(sim.counters().effects[c]).toBe(1);
 }, 60_000);
 
+test('a refund of a converted authorization that its captures bound says so once, when its attempt goes out: the line names the converted amounts asked and sent, and is counted', async () => {
+  const auth = channelCommand('authorize', {}, { gateway_account: 'fx-shop', gateway_key: 'pm_card_visa', amount: 12345, currency: 'USD' } as Partial<Payment>);
+  const authId = await record(auth);
+  expect(await service.deliver(authId)).toEqual({ kind: 'done', state: 'SUCCEEDED' });
+  const part = (command: 'capture' | 'refund', amount: number) =>
+    record(
+      channelCommand(command, {}, {
+        gateway_account: 'fx-shop',
+        gateway_key: authId,
+        order_id: auth.payment.order_id,
+        amount,
+        currency: 'USD',
+      } as Partial<Payment>),
+    );
+  // Capture A (USD 0.05) on record at EUR 0.05, its answer lost; B (USD 0.05) counts it: f(0.10) − 0.05 = EUR 0.04; A fails.
+  const a = await part('capture', 5);
+  const resolvedA = await resolveOperationContext((await ledger.get(a))!, ledger, { checkAmounts: true });
+  expect('context' in resolvedA && resolvedA.context.payment).toMatchObject({ amount: 5, currency: 'EUR' });
+  const routing = { gateway: 'simulator', requested: 'simulator', candidates: ['simulator'], index: 0, decisions: [], amount: 5, currency: 'EUR' };
+  await ledger.transition(a, 'SENT', { event: 'attempt' }, { countAttempt: true, routing });
+  const b = await part('capture', 5);
+  expect(await service.deliver(b)).toEqual({ kind: 'done', state: 'SUCCEEDED' });
+  expect((await ledger.get(b))?.routing).toMatchObject({ amount: 4, currency: 'EUR' });
+  await ledger.transition(a, 'FAILED', { event: 'outcome', source: 'response' }, { reason: 'declined' });
+
+  // A refund of B's USD 0.05 gives back the EUR 0.04 B took, not its own f(0.05) = EUR 0.05.
+  const bounded = () => metricValue('pb_fx_refunds_bounded_total', { gateway: 'simulator', direction: 'less' });
+  const before = await bounded();
+  const refund = await part('refund', 5);
+  const lineOf = () => logs.lines.filter((l) => l.includes('converted refund sent for what the captures took') && l.includes(refund));
+  const breaker = service.breaker('simulator');
+  for (let i = 0; i < config.delivery.breakerFailureThreshold; i++) breaker.failure();
+  try {
+    for (let i = 0; i < 3; i++) expect((await service.deliver(refund)).kind).toBe('wait');
+    expect([await bounded(), lineOf().length]).toEqual([before, 0]);
+  } finally {
+    breaker.success();
+  }
+  expect(await service.deliver(refund)).toEqual({ kind: 'done', state: 'SUCCEEDED' });
+  expect((await ledger.get(refund))?.routing).toMatchObject({ amount: 4, currency: 'EUR' });
+  expect([await bounded(), lineOf().length]).toEqual([before + 1, 1]);
+  expect(JSON.parse(lineOf()[0])).toMatchObject({
+    level: 'info',
+    operation_id: refund,
+    command: 'refund',
+    gateway: 'simulator',
+    amount: 5,
+    currency: 'USD',
+    converted_asked: 5,
+    converted_sent: 4,
+    converted_currency: 'EUR',
+    taken_converted: 4,
+  });
+}, 60_000);
+
 test('a capture of a converted authorization that converts to nothing after the ones before it is refused naming payment.amount, unsent, and counted', async () => {
   const auth = channelCommand('authorize', {}, { gateway_account: 'fx-shop', gateway_key: 'pm_card_visa', amount: 12345, currency: 'USD' } as Partial<Payment>);
   const authId = await record(auth);
@@ -484,7 +539,12 @@ test('a review expiry never fails a held authorization another worker sent after
 
 /** A CHF account capped at one authorization a day; with `hold`, big CHF authorizations are held for review too. */
 function oneADayConfig(hold: boolean, prefix?: string): Config {
-  return testConfig({
+  return testConfig(oneADayParams(hold, prefix));
+}
+
+/** The parameters of `oneADayConfig`, for a test that adds its own. */
+function oneADayParams(hold: boolean, prefix?: string): Record<string, unknown> {
+  return {
     gateways: { simulator: { type: 'simulator', base_url: sim.url, api_key: API_KEY, webhook_secret: 'whsec-limits-0123456789', timeout_ms: 30000 } },
     'caps.rules': [{ scope: 'merchant', name: 'one-a-day', currency: 'CHF', daily_count: 1 }],
     ...(hold
@@ -495,7 +555,7 @@ function oneADayConfig(hold: boolean, prefix?: string): Config {
         }
       : {}),
     ...(prefix ? { 'redis.key_prefix': prefix } : {}),
-  });
+  };
 }
 
 /** A delivery service of `c` over the one ledger and event store a namespace's releases share. */
@@ -733,5 +793,49 @@ test('a refusal on record whose release was lost (a crash between the two) gives
   } finally {
     crash.mockRestore();
     await purgeNamespace(held).catch(() => undefined);
+  }
+}, 60_000);
+
+test('an authorization failed UNRESPONSIVE unsent, past delivery.max_age_ms at its first delivery, gives back the cap reservation its plan made', async () => {
+  const c = testConfig({ ...oneADayParams(false), 'delivery.max_age_ms': 60_000 });
+  const shared = new Ledger(redis, c.redis.keyPrefix);
+  const svc = deliveryOf(c, shared, new EventStore(redis, c.redis.keyPrefix));
+  try {
+    // Received before a backlog drained: its first delivery plans it (reserving the day's one authorization), then gives up.
+    const command = channelCommand('authorize', { received_at: new Date(Date.now() - 120_000).toISOString() }, bigChf);
+    const id = command.payment.operation_reference!;
+    await shared.create(id, command);
+    expect(await svc.deliver(id)).toEqual({ kind: 'done', state: 'FAILED' });
+    expect((await shared.get(id))?.reason).toBe('UNRESPONSIVE');
+    expect(sim.counters().effects[id]).toBeUndefined();
+    // Never sent: the day's one authorization goes to the next one.
+    expect(await svc.deliver(await created(shared, { ...bigChf, amount: 5000 }))).toEqual({ kind: 'done', state: 'SUCCEEDED' });
+  } finally {
+    await purgeNamespace(c).catch(() => undefined);
+  }
+}, 60_000);
+
+test('an UNRESPONSIVE refusal on record whose release was lost (a crash between the two) gives the reservation back when its job runs again', async () => {
+  const c = testConfig({ ...oneADayParams(false), 'delivery.max_age_ms': 60_000 });
+  const shared = new Ledger(redis, c.redis.keyPrefix);
+  const svc = deliveryOf(c, shared, new EventStore(redis, c.redis.keyPrefix));
+  const released = () => metricValue('pb_caps_releases_total', { gateway: 'simulator', why: 'failed' });
+  const crash = jest.spyOn(OrchestrationPipeline.prototype, 'release').mockRejectedValueOnce(new Error('worker killed'));
+  try {
+    const command = channelCommand('authorize', { received_at: new Date(Date.now() - 120_000).toISOString() }, bigChf);
+    const id = command.payment.operation_reference!;
+    await shared.create(id, command);
+    await expect(svc.deliver(id)).rejects.toThrow('worker killed');
+    // The FAIL names the plan that reserved: what a later run gives back.
+    expect(await shared.get(id)).toMatchObject({ state: 'FAILED', reason: 'UNRESPONSIVE', routing: { gateway: 'simulator' } });
+    const before = await released();
+    // The job runs again (redelivered after the crash): the FAILED operation gives back what it still holds.
+    expect(await svc.deliver(id)).toEqual({ kind: 'done', state: 'FAILED' });
+    expect(await released()).toBe(before + 1);
+    expect(logs.lines.some((l) => l.includes('cap reservation released') && l.includes(id))).toBe(true);
+    expect(await svc.deliver(await created(shared, { ...bigChf, amount: 5000 }))).toEqual({ kind: 'done', state: 'SUCCEEDED' });
+  } finally {
+    crash.mockRestore();
+    await purgeNamespace(c).catch(() => undefined);
   }
 }, 60_000);

@@ -114,3 +114,85 @@ describe('a part of a converted authorization that converts to nothing', () => {
     expect('context' in resolved && resolved.context.payment).toMatchObject({ amount: 1, currency: 'EUR' });
   });
 });
+
+describe('a refund of a converted authorization never gives back more, nor less, than its captures took in the PSP currency', () => {
+  // USD 123.45 at 0.9137: EUR 112.80 held. Capture A (USD 0.05) was sent as EUR 0.05 and B (USD 0.05) with it in flight as
+  // f(0.10) − 0.05 = EUR 0.09 − 0.05 = 0.04; then A failed. B stands: USD 0.05 captured as EUR 0.04.
+  const shortCapture: DependentSummary[] = [
+    { id: 'a', command: 'capture', state: 'FAILED', amount: 5, registered: 1, converted: { amount: 5, currency: 'EUR' } },
+    { id: 'b', command: 'capture', state: 'SUCCEEDED', amount: 5, registered: 2, converted: { amount: 4, currency: 'EUR' } },
+  ];
+
+  it('a refund of all that was captured (USD 0.05) gives back the EUR 0.04 captured, not f(0.05) = EUR 0.05', async () => {
+    const auth = convertedAuthorization('authorize', 12345, 'USD', 'EUR', '0.9137');
+    const resolved = await sent(part('refund', auth, 5), auth, shortCapture);
+    expect('context' in resolved && resolved.context.payment).toMatchObject({ amount: 4, currency: 'EUR' });
+    expect(resolved).toMatchObject({ refundBounded: { asked: 5, sent: 4, currency: 'EUR', taken: 4 } });
+  });
+
+  it('a part never takes more than is left of the EUR captured: USD 0.04 of it, then the last cent refuses as nothing left', async () => {
+    const auth = convertedAuthorization('authorize', 12345, 'USD', 'EUR', '0.9137');
+    const first = await sent(part('refund', auth, 4), auth, shortCapture);
+    expect('context' in first && first.context.payment).toMatchObject({ amount: 4, currency: 'EUR' });
+    const refunded: DependentSummary = { id: 'r', command: 'refund', state: 'SUCCEEDED', amount: 4, registered: 3, converted: { amount: 4, currency: 'EUR' } };
+    expect(await sent(part('refund', auth, 1), auth, [...shortCapture, refunded])).toMatchObject({
+      fail: 'amount_too_small_to_convert',
+      detail: { converted_amount: 0, taken_before: 4, converted_before: 4, taken_converted: 4 },
+    });
+  });
+
+  it('a refund of all that was captured gives back all of it when the captures took more than its own conversion', async () => {
+    // A (USD 0.06) sent as EUR 0.05, B (USD 0.06) as f(0.12) − 0.05 = EUR 0.06, A failed: B took EUR 0.06 of the
+    // shopper, f(0.06) is EUR 0.05; the refund of USD 0.06 gives back the EUR 0.06, not a cent less.
+    const auth = convertedAuthorization('authorize', 12345, 'USD', 'EUR', '0.9137');
+    const dependents: DependentSummary[] = [
+      { id: 'a', command: 'capture', state: 'FAILED', amount: 6, registered: 1, converted: { amount: 5, currency: 'EUR' } },
+      { id: 'b', command: 'capture', state: 'SUCCEEDED', amount: 6, registered: 2, converted: { amount: 6, currency: 'EUR' } },
+    ];
+    const resolved = await sent(part('refund', auth, 6), auth, dependents);
+    expect('context' in resolved && resolved.context.payment).toMatchObject({ amount: 6, currency: 'EUR' });
+    // Said with its attempt (`pb_fx_refunds_bounded_total`, info line): its own conversion, and what it is sent for.
+    expect(resolved).toMatchObject({ refundBounded: { asked: 5, sent: 6, currency: 'EUR', taken: 6 } });
+  });
+
+  it('captures without failures: refunds telescope as before (USD 50.00 + 73.45 of EUR 112.80: 45.68 + 67.12)', async () => {
+    const auth = convertedAuthorization('authorize', 12345, 'USD', 'EUR', '0.9137');
+    const captured: DependentSummary[] = [
+      { id: 'c', command: 'capture', state: 'SUCCEEDED', amount: 12345, registered: 1, converted: { amount: 11280, currency: 'EUR' } },
+    ];
+    const first = await sent(part('refund', auth, 5000), auth, captured);
+    expect('context' in first && first.context.payment).toMatchObject({ amount: 4568, currency: 'EUR' });
+    const refunded: DependentSummary = {
+      id: 'r',
+      command: 'refund',
+      state: 'SUCCEEDED',
+      amount: 5000,
+      registered: 2,
+      converted: { amount: 4568, currency: 'EUR' },
+    };
+    const rest = await sent(part('refund', auth, 7345), auth, [...captured, refunded]);
+    expect('context' in rest && rest.context.payment).toMatchObject({ amount: 6712, currency: 'EUR' });
+    // Their own conversion: nothing bounded, nothing said.
+    expect([first, rest].map((r) => 'refundBounded' in r)).toEqual([false, false]);
+  });
+});
+
+describe('a refund of a converted authorization whose captures are not all known is not bounded by the ones on record', () => {
+  // USD 123.45 at 0.9137: EUR 112.80 held. A registered capture took USD 50.00 (sent as EUR 45.68); the rest was
+  // captured in a way the ledger does not sum (a capture never registered, or an authorization of before digests).
+  const registered: DependentSummary[] = [
+    { id: 'c', command: 'capture', state: 'SUCCEEDED', amount: 5000, registered: 1, converted: { amount: 4568, currency: 'EUR' } },
+  ];
+
+  it('closed by a capture never registered: a refund of USD 100.00 goes as f(100.00) = EUR 91.37, not the EUR 45.68 on record', async () => {
+    const auth: OperationRecord = { ...convertedAuthorization('authorize', 12345, 'USD', 'EUR', '0.9137'), closedBy: 'legacy-capture' };
+    const resolved = await sent(part('refund', auth, 10000), auth, registered);
+    expect('context' in resolved && resolved.context.payment).toMatchObject({ amount: 9137, currency: 'EUR' });
+  });
+
+  it('an authorization without a digest (its dependents not all registered): the same refund is left to the PSP at its own conversion', async () => {
+    const { digest: _digest, ...auth } = convertedAuthorization('authorize', 12345, 'USD', 'EUR', '0.9137');
+    const resolved = await sent(part('refund', auth, 10000), auth, registered);
+    expect('context' in resolved && resolved.context.payment).toMatchObject({ amount: 9137, currency: 'EUR' });
+  });
+});

@@ -1,0 +1,320 @@
+import { Queue } from 'bullmq';
+import { Config } from '../../../src/config/config';
+import { PaymentCommand } from '../../../src/contracts/payment-command';
+import { DeliveryJobData, createDeliveryQueue } from '../../../src/delivery/delivery-queue';
+import { PaymentEvent } from '../../../src/events/payment-event';
+import { Ledger } from '../../../src/ledger/ledger';
+import { metricValue } from '../../../src/metrics/metrics-registry';
+import { RedisClient } from '../../../src/redis/redis-connection';
+import { SplitTenderService } from '../../../src/split-tender/split-tender-service';
+import { SplitTenderPlan, cardAmount, refundReferences, stepCommand, stepReferences } from '../../../src/split-tender/split-tender-plan';
+import { purgeNamespace } from '../../../harness/twins/local-stack/local-stack';
+import { captureLogger } from '../../support/capture-logger';
+import { testConfig, testNamespace } from '../../support/test-config';
+import { testRedis } from '../../support/test-redis';
+
+/**
+ * What the bridge checks of a split refund's command before it reserves or sends anything: it must name the split
+ * within its scope (a gateway and account of the split's tenders, its order) and in its currency; a refusal's FAIL
+ * `refunded` event names the field at fault. What each tender may give back: of an `authorize` split, what the OMS
+ * captured of it.
+ */
+
+let config: Config;
+let redis: RedisClient;
+let queue: Queue<DeliveryJobData>;
+let ledger: Ledger;
+
+beforeAll(() => {
+  config = testConfig();
+  redis = testRedis(config);
+  queue = createDeliveryQueue(redis, config.redis.keyPrefix);
+  ledger = new Ledger(redis, config.redis.keyPrefix);
+});
+
+afterAll(async () => {
+  await queue.close();
+  redis.disconnect();
+  await purgeNamespace(config).catch(() => undefined);
+});
+
+/** A service whose events are kept, and its log lines. */
+function service(): { service: SplitTenderService; events: PaymentEvent[]; lines: string[] } {
+  const events: PaymentEvent[] = [];
+  const { logger, lines } = captureLogger();
+  const emit = async (event: PaymentEvent) => {
+    events.push(event);
+  };
+  return { service: new SplitTenderService({ config, ledger, redis, deliveryQueue: queue, emit, logger }), events, lines };
+}
+
+function plan(id: string, capture = true): SplitTenderPlan {
+  return {
+    id,
+    channel: 'web',
+    order_id: `O-${id}`,
+    currency: 'EUR',
+    total: 10000,
+    capture,
+    gift_card: { gateway: 'sim', gateway_account: 'acme-gifts', gateway_key: 'gc_tok', amount: 3000 },
+    card: { gateway: 'sim', gateway_account: 'acme', gateway_key: 'pm_card_visa' },
+    step_ids: 'namespaced',
+  };
+}
+
+function refund(p: SplitTenderPlan, refundId: string, amount: number, payment: Partial<PaymentCommand['payment']> = {}): PaymentCommand {
+  return {
+    version: 1,
+    command: 'refund',
+    channel: 'web',
+    received_at: new Date().toISOString(),
+    payment: {
+      gateway: p.card.gateway,
+      gateway_account: p.card.gateway_account,
+      gateway_key: p.id,
+      amount,
+      currency: p.currency,
+      order_id: p.order_id,
+      operation_reference: refundId,
+      split_tender: true,
+      ...payment,
+    },
+  };
+}
+
+/** A split recorded and moved to DONE (its steps are not read by the refusals before the reservation). */
+async function doneSplit(s: SplitTenderService, p: SplitTenderPlan): Promise<void> {
+  await s.coordinator.begin(p);
+  await s.coordinator.store.move(p.id, 'REDEEMING', 'DONE');
+  await s.coordinator.store.close({ kind: 'split', id: p.id });
+}
+
+describe('split refund checks before anything is reserved', () => {
+  it("a refund naming another merchant account, gateway or order than the split's is refused authorization_scope_mismatch naming the field: nothing reserved or sent, counted, logged", async () => {
+    const { service: s, events, lines } = service();
+    const p = plan(`scope-${testNamespace()}`);
+    await doneSplit(s, p);
+    const before = (await metricValue('pb_authorization_refusals_total', { gateway: 'sim', reason: 'authorization_scope_mismatch' })) ?? 0;
+    const cases: Array<[Partial<PaymentCommand['payment']>, string]> = [
+      [{ gateway_account: 'other-merchant' }, 'payment.gateway_account'],
+      [{ gateway: 'other' }, 'payment.gateway'],
+      [{ order_id: 'O-someone-else' }, 'payment.order_id'],
+      // The gift card's gateway with the card's account: no tender of the split is paid there.
+      [{ gateway_account: 'acme-gifts-x' }, 'payment.gateway_account'],
+    ];
+    for (const [i, [payment, field]] of cases.entries()) {
+      const refundId = `${p.id}.r${String.fromCharCode(97 + i)}`;
+      expect(await s.startRefund(refundId, refund(p, refundId, 1000, payment))).toEqual({ refused: 'authorization_scope_mismatch' });
+      const event = events.find((e) => e.eventId.startsWith(`${refundId}.split-refund.refused.`));
+      expect(event?.params.payment).toMatchObject({ status: 'FAIL', reason: 'authorization_scope_mismatch', field, operation_reference: refundId });
+      expect(await s.coordinator.store.refund(p.id, refundId)).toBeNull();
+      expect(lines.some((l) => l.includes('split tender refund refused') && l.includes(refundId) && l.includes(field))).toBe(true);
+    }
+    expect(await metricValue('pb_authorization_refusals_total', { gateway: 'sim', reason: 'authorization_scope_mismatch' })).toBe(before + cases.length);
+    // Nothing was reserved: the whole order is still refundable.
+    expect(await redis.hget(s.coordinator.store.key(p.id), 'refunded_card')).toBeNull();
+    expect(await redis.hget(s.coordinator.store.key(p.id), 'refunded_gift_card')).toBeNull();
+  });
+
+  it("a refund naming the gift card tender's gateway and account, or no order, is in scope", async () => {
+    const { service: s } = service();
+    const p = plan(`inscope-${testNamespace()}`);
+    await doneSplit(s, p);
+    expect(await s.startRefund(`${p.id}.ra`, refund(p, `${p.id}.ra`, 1000, { gateway_account: 'acme-gifts' }))).toEqual({});
+    expect(await s.startRefund(`${p.id}.rb`, refund(p, `${p.id}.rb`, 1000, { order_id: undefined }))).toEqual({});
+    expect(await s.coordinator.store.refund(p.id, `${p.id}.ra`)).toMatchObject({ card: 1000, gift_card: 0 });
+  });
+
+  it("a refund naming the gateway the card part was routed to (as its step's event reported it) is in scope", async () => {
+    const { service: s } = service();
+    const p = plan(`routed-${testNamespace()}`);
+    await doneSplit(s, p);
+    const card = stepReferences(p).card;
+    const routing = { gateway: 'sim-b', requested: 'sim', candidates: ['sim', 'sim-b'], index: 1, decisions: [] };
+    await ledger.create(card, stepCommand(p, 'sale', card, 'card', cardAmount(p)), Date.now(), undefined, { routing });
+    expect(await s.startRefund(`${p.id}.ra`, refund(p, `${p.id}.ra`, 1000, { gateway: 'sim-b' }))).toEqual({});
+    expect(await s.startRefund(`${p.id}.rb`, refund(p, `${p.id}.rb`, 1000, { gateway: 'sim-c' }))).toEqual({ refused: 'authorization_scope_mismatch' });
+  });
+
+  it("a corrected refund under the same id refused again is told so: its FAIL event is its own, not the first refusal's (the outbox keeps one event per id); a redelivery is one event", async () => {
+    // The outbox records an event once per id and leaves one on record alone (`OutcomeRecorder.emit`).
+    const told = new Map<string, PaymentEvent>();
+    const { logger } = captureLogger();
+    const emit = async (event: PaymentEvent) => {
+      if (!told.has(event.eventId)) told.set(event.eventId, event);
+    };
+    const s = new SplitTenderService({ config, ledger, redis, deliveryQueue: queue, emit, logger });
+    const p = plan(`again-${testNamespace()}`);
+    await doneSplit(s, p);
+    const refundId = `${p.id}.r`;
+    // Another merchant account: refused; redelivered, the same refusal.
+    const wrongAccount = refund(p, refundId, 20000, { gateway_account: 'other-merchant' });
+    expect(await s.startRefund(refundId, wrongAccount)).toEqual({ refused: 'authorization_scope_mismatch' });
+    expect(await s.startRefund(refundId, wrongAccount)).toEqual({ refused: 'authorization_scope_mismatch' });
+    expect(told.size).toBe(1);
+    // Corrected account, the amount still above the order: refused again, and the OMS hears of it.
+    expect(await s.startRefund(refundId, refund(p, refundId, 20000))).toEqual({ refused: 'amount_exceeds_refundable' });
+    const fails = [...told.values()].map((e) => e.params.payment as Record<string, unknown>);
+    expect(fails.map((f) => [f.reason, f.field, f.operation_reference, f.event_id])).toEqual([
+      ['authorization_scope_mismatch', 'payment.gateway_account', refundId, [...told.keys()][0]],
+      ['amount_exceeds_refundable', 'payment.amount', refundId, [...told.keys()][1]],
+    ]);
+  });
+
+  it('a refusal counted once when recording its FAIL event failed and the consumer retried the command', async () => {
+    let outage = true;
+    const { logger } = captureLogger();
+    const emit = async () => {
+      if (outage) {
+        outage = false;
+        throw Object.assign(new Error('connect ECONNREFUSED'), { code: 'ECONNREFUSED' });
+      }
+    };
+    const s = new SplitTenderService({ config, ledger, redis, deliveryQueue: queue, emit, logger });
+    const p = plan(`retry-${testNamespace()}`);
+    await doneSplit(s, p);
+    const refundId = `${p.id}.r`;
+    const scope = { gateway: 'sim', reason: 'authorization_scope_mismatch' };
+    const before = (await metricValue('pb_authorization_refusals_total', scope)) ?? 0;
+    const command = refund(p, refundId, 1000, { gateway_account: 'other-merchant' });
+    await expect(s.startRefund(refundId, command)).rejects.toThrow('ECONNREFUSED');
+    expect(await s.startRefund(refundId, command)).toEqual({ refused: 'authorization_scope_mismatch' });
+    expect(await metricValue('pb_authorization_refusals_total', scope)).toBe(before + 1);
+    // So is one above what the OMS captured of an authorize split (its card part's delivery would have refused it).
+    const q = plan(`retry-capt-${testNamespace()}`, false);
+    await doneSplit(s, q);
+    await succeededStep(q, 'gift_card', 3000);
+    await captured(q, await succeededStep(q, 'card', 7000), `${q.id}-cap-card`, 5000);
+    const captures = { gateway: 'sim', reason: 'amount_exceeds_captured' };
+    const capturedBefore = (await metricValue('pb_authorization_refusals_total', captures)) ?? 0;
+    outage = true;
+    await expect(s.startRefund(`${q.id}.r`, refund(q, `${q.id}.r`, 6000))).rejects.toThrow('ECONNREFUSED');
+    expect(await s.startRefund(`${q.id}.r`, refund(q, `${q.id}.r`, 6000))).toEqual({ refused: 'amount_exceeds_refundable' });
+    expect(await metricValue('pb_authorization_refusals_total', captures)).toBe(capturedBefore + 1);
+  });
+
+  it('a refund in another currency than the split is refused currency_mismatch naming payment.currency', async () => {
+    const { service: s, events } = service();
+    const p = plan(`cur-${testNamespace()}`);
+    await doneSplit(s, p);
+    const refundId = `${p.id}.r`;
+    expect(await s.startRefund(refundId, refund(p, refundId, 1000, { currency: 'USD' }))).toEqual({ refused: 'currency_mismatch' });
+    expect(events.find((e) => e.eventId.startsWith(`${refundId}.split-refund.refused.`))?.params.payment).toMatchObject({
+      status: 'FAIL',
+      reason: 'currency_mismatch',
+      field: 'payment.currency',
+    });
+  });
+});
+
+/** A step of `p` recorded SUCCEEDED in the ledger for `confirmed` (the PSP's figure). */
+async function succeededStep(p: SplitTenderPlan, part: 'gift_card' | 'card', confirmed: number): Promise<string> {
+  const refs = stepReferences(p);
+  const id = part === 'card' ? refs.card : refs.giftCard;
+  const asked = part === 'card' ? cardAmount(p) : p.gift_card.amount;
+  await ledger.create(id, stepCommand(p, p.capture === true ? 'sale' : 'authorize', id, part, asked), Date.now(), { event: 'attempt', gateway: 'sim' });
+  await ledger.transitionAndGet(
+    id,
+    'SUCCEEDED',
+    { event: 'outcome', status: 'SUCCESS' },
+    { gatewayReference: `psp_${id}`, confirmedAmount: confirmed, confirmedCurrency: p.currency },
+    { reference: { gateway: 'sim', reference: `psp_${id}` } },
+  );
+  return id;
+}
+
+/** A capture (or refund) of `amount` of step `authId` (named by our id, as the OMS does), recorded SUCCEEDED. */
+async function captured(p: SplitTenderPlan, authId: string, captureId: string, amount: number, type: 'capture' | 'refund' = 'capture'): Promise<void> {
+  const part = authId === stepReferences(p).card ? 'card' : 'gift_card';
+  const command: PaymentCommand = { ...stepCommand(p, type, captureId, part, amount, { key: authId }) };
+  await ledger.create(captureId, command, Date.now(), { event: 'attempt' });
+  await ledger.authorizationView(authId, captureId);
+  const closes = type === 'capture' ? { closesAuthorization: { gateway: 'sim', key: authId } } : {};
+  await ledger.transition(captureId, 'SUCCEEDED', { event: 'outcome' }, { gatewayReference: `psp_${captureId}`, ...closes });
+}
+
+describe('what a refund of an authorize split may give back per tender', () => {
+  it('is what the OMS captured of each authorization, not what it holds: the card captured in part, the rest goes to the gift card', async () => {
+    const { service: s, lines } = service();
+    const p = plan(`capt-${testNamespace()}`, false);
+    await doneSplit(s, p);
+    const gc = await succeededStep(p, 'gift_card', 3000);
+    const card = await succeededStep(p, 'card', 7000);
+    // The OMS shipped part of the order: 5000 of the card's 7000 captured, the gift card's 3000 in full.
+    await captured(p, card, `${p.id}-cap-card`, 5000);
+    await captured(p, gc, `${p.id}-cap-gc`, 3000);
+    // 8000 is all that was collected: card first takes the card's 5000, the gift card the rest.
+    const before = (await metricValue('pb_authorization_refusals_total', { gateway: 'sim', reason: 'amount_exceeds_captured' })) ?? 0;
+    expect(await s.startRefund(`${p.id}.ra`, refund(p, `${p.id}.ra`, 8001))).toEqual({ refused: 'amount_exceeds_refundable' });
+    expect(await metricValue('pb_authorization_refusals_total', { gateway: 'sim', reason: 'amount_exceeds_captured' })).toBe(before + 1);
+    expect(lines.some((l) => l.includes('more than was captured of its tenders') && l.includes('"card_refundable":5000'))).toBe(true);
+    expect(await s.startRefund(`${p.id}.rb`, refund(p, `${p.id}.rb`, 8000))).toEqual({});
+    expect(await s.coordinator.store.refund(p.id, `${p.id}.rb`)).toMatchObject({ card: 5000, gift_card: 3000 });
+  });
+
+  it('nothing captured yet: a refund is refused amount_exceeds_refundable, nothing reserved or sent (an authorization is cancelled, not refunded)', async () => {
+    const { service: s, events } = service();
+    const p = plan(`uncapt-${testNamespace()}`, false);
+    await doneSplit(s, p);
+    await succeededStep(p, 'gift_card', 3000);
+    await succeededStep(p, 'card', 7000);
+    const refundId = `${p.id}.r`;
+    expect(await s.startRefund(refundId, refund(p, refundId, 1000))).toEqual({ refused: 'amount_exceeds_refundable' });
+    expect(events.find((e) => e.eventId.startsWith(`${refundId}.split-refund.refused.`))?.params.payment).toMatchObject({ field: 'payment.amount' });
+    expect(await s.coordinator.store.refund(p.id, refundId)).toBeNull();
+  });
+
+  it("less what refunds of a tender's own operation gave back outside the split's refunds (an OMS refund of `_<id>.card`); the split's own refund parts are counted once", async () => {
+    const { service: s } = service();
+    const p = plan(`ord-${testNamespace()}`, true);
+    await doneSplit(s, p);
+    await succeededStep(p, 'gift_card', 3000);
+    const card = await succeededStep(p, 'card', 7000);
+    // The OMS refunded 2000 of the card part by an ordinary refund naming the step.
+    await captured(p, card, `${p.id}-refund-card`, 2000, 'refund');
+    // A split refund of 1000, its card part done.
+    const r1 = `${p.id}.ra`;
+    expect('refund' in (await s.coordinator.beginRefund(p, r1, 1000, 'card_first', null))).toBe(true);
+    await captured(p, card, refundReferences({ refundId: r1, stepIds: 'namespaced' }).card, 1000, 'refund');
+    await s.coordinator.store.finishRefund(p.id, r1, 'REFUNDED', { card: 0, gift_card: 0 });
+    // Left: the card's 7000 less 2000 and 1000, the gift card's 3000.
+    expect(await s.startRefund(`${p.id}.rb`, refund(p, `${p.id}.rb`, 7001))).toEqual({ refused: 'amount_exceeds_refundable' });
+    expect(await s.startRefund(`${p.id}.rc`, refund(p, `${p.id}.rc`, 7000))).toEqual({});
+    expect(await s.coordinator.store.refund(p.id, `${p.id}.rc`)).toMatchObject({ card: 4000, gift_card: 3000 });
+  });
+
+  it("less what refunds of a tender's operation recorded FAILED that its PSP retries itself may still give back (held_for_psp_retry), the split's own failed parts too: their delivery refuses a part needing it (amount_held_by_failed_refund)", async () => {
+    const { service: s } = service();
+    const p = plan(`held-${testNamespace()}`, true);
+    await doneSplit(s, p);
+    await succeededStep(p, 'gift_card', 3000);
+    const card = await succeededStep(p, 'card', 7000);
+    /** A refund of the card part recorded FAILED for a technical issue Adyen retries itself. */
+    const heldRefund = async (id: string, amount: number) => {
+      await ledger.create(id, stepCommand(p, 'refund', id, 'card', amount, { key: card }), Date.now(), { event: 'attempt' });
+      await ledger.authorizationView(card, id);
+      await ledger.transition(id, 'FAILED', { event: 'outcome' }, { reason: 'technical', heldForPspRetry: 'technical' });
+    };
+    // An OMS refund of 2000 of the card part, held for the PSP's retry.
+    await heldRefund(`${p.id}-refund-card`, 2000);
+    // A split refund of 1000 whose card part failed the same way: the refund failed, its reservation released.
+    const r1 = `${p.id}.ra`;
+    expect('refund' in (await s.coordinator.beginRefund(p, r1, 1000, 'card_first', null))).toBe(true);
+    await heldRefund(refundReferences({ refundId: r1, stepIds: 'namespaced' }).card, 1000);
+    await s.coordinator.store.finishRefund(p.id, r1, 'REFUND_FAILED', { card: 1000, gift_card: 0 });
+    // Left: the card's 7000 less the 3000 its PSP may still give back, the gift card's 3000.
+    expect(await s.startRefund(`${p.id}.rb`, refund(p, `${p.id}.rb`, 7001))).toEqual({ refused: 'amount_exceeds_refundable' });
+    expect(await s.startRefund(`${p.id}.rc`, refund(p, `${p.id}.rc`, 7000))).toEqual({});
+    expect(await s.coordinator.store.refund(p.id, `${p.id}.rc`)).toMatchObject({ card: 4000, gift_card: 3000 });
+  });
+
+  it('a sale split gives back what its PSPs confirmed, as before', async () => {
+    const { service: s } = service();
+    const p = plan(`sale-${testNamespace()}`, true);
+    await doneSplit(s, p);
+    await succeededStep(p, 'gift_card', 3000);
+    await succeededStep(p, 'card', 7000);
+    expect(await s.startRefund(`${p.id}.r`, refund(p, `${p.id}.r`, 10000))).toEqual({});
+    expect(await s.coordinator.store.refund(p.id, `${p.id}.r`)).toMatchObject({ card: 7000, gift_card: 3000 });
+  });
+});
