@@ -45,6 +45,7 @@ import { Poller } from '../poller/poller';
 import { PeriodicJobs, passLockMs, pollerPasses, runPeriodicPass } from './periodic-jobs';
 import { coalesceCommandWrites } from '../redis/command-write-coalescing';
 import { createRedis } from '../redis/redis-connection';
+import { LuaScript, luaInputs } from '../redis/lua-script';
 import { ConfiguredGatewayRouter } from '../routing/configured-gateway-router';
 import { startOutcomeWorker } from '../webhooks/outcome-worker';
 import { ParkedOutcomes } from '../webhooks/parked-outcomes';
@@ -424,12 +425,25 @@ const sweepLockTakeovers = counter(
 // Shortens the sweep lock to one interval, only if it is still the sweep's: the next sweep, any worker's, starts then.
 const SHORTEN_SWEEP_LOCK = "if redis.call('get', KEYS[1]) == ARGV[1] then return redis.call('pexpire', KEYS[1], ARGV[2]) end return 0";
 
+// Takes the sweep lock, or says in the same round trip what holds it and for how long: {1} taken, else {0, value, pttl}.
+const TAKE_SWEEP_LOCK = new LuaScript(
+  luaInputs(['lock'], ['token', 'lock_ms']),
+  `
+if redis.call('SET', K.lock, A.token, 'PX', A.lock_ms, 'NX') then return {1} end
+return {0, redis.call('GET', K.lock) or '', redis.call('PTTL', K.lock)}
+`,
+);
+
 /**
  * One recovery sweep across all workers at a time (`<prefix>sweep:lock`). The lock is held for the whole sweep
  * (its token names this worker's lease holder) and, once the sweep ends, for one interval more, so the fleet
  * sweeps once a second whichever worker comes next. It used to be taken for one interval and never held longer:
  * a sweep that took more than a second (a backlog, a slow Redis) had the next sweeps start beside it, each
  * reviving, counting and logging the same orphaned work again.
+ *
+ * Every worker tries every second, so a try costs one round trip when the lock is in its last interval (a sweep
+ * just ended) or names no holder (an older release's worker: its pid, for one interval, never taken over); only a
+ * lock held longer than that, a sweep under way, costs a second one, the liveness of the holder it names.
  */
 export async function runSweepOnce(
   redis: RedisClient,
@@ -441,9 +455,15 @@ export async function runSweepOnce(
 ): Promise<void> {
   const lock = sweepLockKey(config.redis.keyPrefix);
   const token = `${holder.id}:sweep:${randomBytes(6).toString('hex')}`;
-  const got = await redis.set(lock, token, 'PX', SWEEP_LOCK_MS, 'NX').catch(() => null);
-  if (got !== 'OK') {
-    const dead = await holder.takeOverFromDead(redis, lock, token, SWEEP_LOCK_MS).catch(() => null);
+  const got = (await TAKE_SWEEP_LOCK.run(redis, { keys: { lock }, args: { token, lock_ms: SWEEP_LOCK_MS } }).catch(() => null)) as
+    [number, string?, number?] | null;
+  if (got === null) return;
+  if (Number(got[0]) !== 1) {
+    const [, found = '', left = 0] = got;
+    // Lapsing within the interval: the next tick, any worker's, takes it. A value naming no holder (an older
+    // release's pid) or a live one is left alone by the takeover, which asks Redis only about a holder id.
+    if (Number(left) <= SWEEP_INTERVAL_MS) return;
+    const dead = await holder.takeOverFromDead(redis, lock, token, SWEEP_LOCK_MS, found).catch(() => null);
     if (dead === null) return;
     sweepLockTakeovers.inc();
     logger.warn('recovery sweep lock taken over from a dead holder', { dead_holder: dead, holder: holder.id });

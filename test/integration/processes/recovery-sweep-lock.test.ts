@@ -7,6 +7,7 @@ import { SWEEP_INTERVAL_MS, runSweepOnce } from '../../../src/processes/worker-p
 import { sweepOnce } from '../../../src/delivery/recovery-sweep';
 import { RedisClient, createRedis } from '../../../src/redis/redis-connection';
 import { captureLogger } from '../../support/capture-logger';
+import { monitorCommands } from '../../support/redis-monitor';
 import { testConfig } from '../../support/test-config';
 
 /**
@@ -114,4 +115,84 @@ test("a live worker's sweep lock is left alone", async () => {
 
   expect(sweep.reads()).toBe(0);
   expect(await redis.get(lock)).toBe(token);
+});
+
+/**
+ * The sweep's commands from `connection` on the sweep lock and on holders' heartbeats, while `act` runs: what one
+ * tick costs a worker that does not sweep (every worker but one, every second).
+ */
+async function lockCommands(connection: RedisClient, act: () => Promise<void>): Promise<string[][]> {
+  const seen: string[][] = [];
+  const heartbeat = `${config.redis.keyPrefix}holder:`;
+  const monitor = await monitorCommands(connection, (args, source) => {
+    if (source === 'lua') return;
+    const touches = args.some((a) => a === lock || (args[0].toLowerCase() === 'exists' && a.startsWith(heartbeat)));
+    if (touches) seen.push(args);
+  });
+  try {
+    await act();
+    await monitor.settle();
+  } finally {
+    monitor.stop();
+  }
+  return seen;
+}
+
+test('a worker that finds the lock in its last interval (a sweep just ended) spends one round trip, as before the sweep lock named its holder', async () => {
+  const a = await aWorker();
+  const b = await aWorker();
+  await runSweepOnce(a.redis, config, 60_000, sweepDeps().deps, captureLogger().logger, a.holder);
+  expect(await redis.pttl(lock)).toBeLessThanOrEqual(SWEEP_INTERVAL_MS);
+  const sweep = sweepDeps();
+
+  const commands = await lockCommands(b.redis, () => runSweepOnce(b.redis, config, 60_000, sweep.deps, captureLogger().logger, b.holder));
+
+  expect(sweep.reads()).toBe(0);
+  expect(commands).toHaveLength(1);
+});
+
+test('a worker that finds a live sweep under way asks for its holder once: two round trips, no takeover', async () => {
+  const a = await aWorker();
+  const b = await aWorker();
+  const token = `${a.holder.id}:sweep:0a0b0c`;
+  await redis.set(lock, token, 'PX', 60_000);
+  const sweep = sweepDeps();
+
+  const commands = await lockCommands(b.redis, () => runSweepOnce(b.redis, config, 60_000, sweep.deps, captureLogger().logger, b.holder));
+
+  expect(sweep.reads()).toBe(0);
+  expect(commands).toHaveLength(2);
+  expect(await redis.get(lock)).toBe(token);
+});
+
+test("rolling upgrade: an older worker's lock (its pid, one interval) is neither swept beside nor taken over; the next tick after it lapses sweeps", async () => {
+  const b = await aWorker();
+  await redis.set(lock, '48213', 'PX', SWEEP_INTERVAL_MS);
+  const before = await metricValue('pb_recovery_sweep_lock_takeovers_total');
+  const sweep = sweepDeps();
+
+  const commands = await lockCommands(b.redis, () => runSweepOnce(b.redis, config, 60_000, sweep.deps, captureLogger().logger, b.holder));
+
+  expect(sweep.reads()).toBe(0);
+  expect(commands).toHaveLength(1);
+  expect(await redis.get(lock)).toBe('48213');
+  expect(await metricValue('pb_recovery_sweep_lock_takeovers_total')).toBe(before);
+
+  await wait(SWEEP_INTERVAL_MS + 100);
+  await runSweepOnce(b.redis, config, 60_000, sweep.deps, captureLogger().logger, b.holder);
+  expect(sweep.reads()).toBe(2);
+});
+
+test("rolling upgrade: an older worker finds a new worker's sweep lock held and does not sweep beside it", async () => {
+  const a = await aWorker();
+  let open: () => void = () => undefined;
+  const gate = new Promise<void>((r) => (open = r));
+  const sweepA = runSweepOnce(a.redis, config, 60_000, sweepDeps(gate).deps, captureLogger().logger, a.holder);
+  await wait(SWEEP_INTERVAL_MS * 1.5);
+
+  // What an older release's worker runs each second.
+  expect(await redis.set(lock, String(process.pid), 'PX', SWEEP_INTERVAL_MS, 'NX')).toBeNull();
+
+  open();
+  await sweepA;
 });
