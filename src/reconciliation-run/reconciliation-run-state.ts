@@ -36,6 +36,17 @@ redis.call('EXPIRE', KEYS[1], ARGV[3])
 return 1
 `;
 
+// A run's finish, written only while the run's lock holds the finishing invocation's token (ARGV[1]; '' = no check).
+// KEYS: the run, its lock, its seen set, its unreadable lines. ARGV: token, ttl s, then the fields to set. 1 done, 0 not.
+const FINISH_RUN = `
+if ARGV[1] ~= '' and redis.call('GET', KEYS[2]) ~= ARGV[1] then return 0 end
+redis.call('HSET', KEYS[1], unpack(ARGV, 3))
+redis.call('EXPIRE', KEYS[1], ARGV[2])
+redis.call('EXPIRE', KEYS[4], ARGV[2])
+redis.call('DEL', KEYS[3])
+return 1
+`;
+
 /** Where a run is: reading the PSP's lines, then the ledger's operations of the window no line named. */
 export type RunPhase = 'psp' | 'ledger';
 
@@ -109,8 +120,8 @@ export interface PageDelta {
  *   P recon:run:{<gateway>:<from>:<to>[:dry]}:seen   set: operation ids a PSP line was matched to
  *   P recon:run:{<gateway>:<from>:<to>[:dry]}:lock   the running invocation's lock
  *   P recon:run:{<gateway>:<from>:<to>[:dry]}:unreadable  list: the first lines the reader could not read (JSON)
- * The braces are a hash tag: the four share a Redis Cluster slot, for the MULTI and the DEL that name several.
- * A page's cursor and totals are committed together (MULTI) after its actions are applied, so a run stopped
+ * The braces are a hash tag: the four share a Redis Cluster slot, for the scripts and the DEL that name several.
+ * A page's cursor and totals are committed together (one script) after its actions are applied, so a run stopped
  * anywhere resumes at the first page not committed; redoing that page is harmless (every action is
  * idempotent by the PSP line id). A finished run stays `done` for `ttlS`: running it again does nothing.
  */
@@ -244,18 +255,16 @@ export class ReconciliationRunState {
 
   /**
    * Marks the run done, with what it did to the reconciled-through mark (`mark`; none for a dry run), and drops its
-   * seen set (no longer needed); its unreadable lines stay with it for its report.
+   * seen set (no longer needed); its unreadable lines stay with it for its report. With `lock`, only while the run's
+   * lock holds `lock.token` (one script: the keys share the run's hash tag).
+   * @returns false when the lock is not the token's (nothing written): another invocation runs the window now.
    */
-  async finish(now: number, mark?: RunMark): Promise<void> {
+  async finish(now: number, mark?: RunMark, lock?: { token: string; ms: number }): Promise<boolean> {
     const fields = ['status', 'done', 'finished_at', String(now)];
     if (mark) fields.push('mark', mark.outcome, 'mark_through', mark.through === null ? '' : String(mark.through));
-    await this.redis
-      .multi()
-      .hset(this.key, ...fields)
-      .expire(this.key, this.ttlS)
-      .expire(this.unreadableKey, this.ttlS)
-      .del(this.seenKey)
-      .exec();
+    const keys = [this.key, `${this.key}:lock`, this.seenKey, this.unreadableKey];
+    const finished = await this.redis.eval(FINISH_RUN, keys.length, ...keys, lock?.token ?? '', this.ttlS, ...fields);
+    return Number(finished) === 1;
   }
 }
 

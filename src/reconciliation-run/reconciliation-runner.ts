@@ -165,7 +165,7 @@ const RECORD_ROUNDS = 8;
  * it stops without committing, and the other invocation goes on from the last committed page.
  */
 function lockLost(): Error {
-  return new Error('reconciliation run lock lost to another invocation of this window; this one stops without committing its page');
+  return new Error('reconciliation run lock lost to another invocation of this window; this one stops without writing more of the run');
 }
 
 /**
@@ -291,7 +291,7 @@ export class ReconciliationRunner {
             lockedAt = Date.now();
           },
         };
-        await state.commit({ ...emptyDelta('ledger'), ledgerCursor: cursor });
+        if (!(await state.commit({ ...emptyDelta('ledger'), ledgerCursor: cursor }, { token, ms: LOCK_MS }))) throw lockLost();
         // Paged by place, not by rank (`unseenPage`), until every shard is read to the window's end. The count
         // above only measures progress: a window empty when counted has no page to read.
         for (let done = total === 0; !done;) {
@@ -328,8 +328,10 @@ export class ReconciliationRunner {
       if (result === 'done') {
         // Retention (`retention.require_reconciliation`) expires only what finished, applied runs covered without a
         // gap; a window with PSP lines not read is not covered.
+        // The mark lives in another slot than the run's lock: checked (and extended) just before it, then the finish under it.
+        if (!(await state.refreshLock(token, LOCK_MS))) throw lockLost();
         const mark = dryRun ? undefined : await this.markReconciled(window, (await state.load()).unreadable);
-        await state.finish(this.now(), mark);
+        if (!(await state.finish(this.now(), mark, { token, ms: LOCK_MS }))) throw lockLost();
         options.onProgress?.({ phase: 'ledger', judged, fraction: 1 });
       }
       const summary = await summarize(result, resumed);

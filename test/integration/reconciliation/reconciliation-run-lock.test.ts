@@ -131,3 +131,46 @@ test('a commit under a lock that is not its token writes nothing; under its own 
   expect(stored.fees).toEqual({ EUR: 12345678901234 });
   expect(await redis.pttl(`${config.redis.keyPrefix}recon:run:{simulator:${from}:${from + HOUR}}:lock`)).toBeGreaterThan(60_000);
 });
+
+test('an invocation whose lock was taken after its last page neither starts the ledger phase, moves the reconciled-through mark, nor marks the run done', async () => {
+  const from = Date.now() - 9 * HOUR;
+  const window = { from, to: from + HOUR };
+  const pages: PspRecordPage[] = [{ records: [line('ln-only', from + 1000)], cursor: '1' }];
+  const lock = `${config.redis.keyPrefix}recon:run:{simulator:${from}:${from + HOUR}}:lock`;
+  const ledger = new Ledger(redis, config.redis.keyPrefix);
+  await redis.del(ledger.reconciledThroughKey('simulator'), ledger.reconciledWindowsKey('simulator'));
+  await ledger.markReconciledThrough('simulator', from);
+
+  // After the last page's commit (its own, under its lock): the lock expired, another invocation of the window took it.
+  const onProgress = (): void => void redis.set(lock, 'another-invocation', 'PX', 120_000);
+  await expect(runner(pages, async () => undefined).run({ window, onProgress })).rejects.toThrow(/lock lost/);
+
+  const state = new ReconciliationRunState(redis, config.redis.keyPrefix, 'simulator', window, false, 3600);
+  const stored = await state.load();
+  expect(stored.lines).toBe(1);
+  expect(stored.status).toBe('running');
+  expect(stored.phase).toBe('psp');
+  expect(await ledger.reconciledThrough('simulator')).toBe(from);
+  expect(await redis.get(lock)).toBe('another-invocation');
+  await redis.del(lock);
+});
+
+test("a run's finish writes only under its own lock", async () => {
+  const from = Date.now() - 11 * HOUR;
+  const window = { from, to: from + HOUR };
+  const state = new ReconciliationRunState(redis, config.redis.keyPrefix, 'simulator', window, false, 3600);
+  await state.start(Date.now());
+  await redis.sadd(state.seenKey, 'op-seen');
+  await redis.set(`${state.key}:lock`, 'theirs', 'PX', 60_000);
+
+  expect(await state.finish(Date.now(), undefined, { token: 'mine', ms: 60_000 })).toBe(false);
+  expect((await state.load()).status).toBe('running');
+  expect(await redis.sismember(state.seenKey, 'op-seen')).toBe(1);
+
+  expect(await state.finish(Date.now(), { outcome: 'moved', through: from + HOUR }, { token: 'theirs', ms: 60_000 })).toBe(true);
+  const done = await state.load();
+  expect(done.status).toBe('done');
+  expect(done.mark).toEqual({ outcome: 'moved', through: from + HOUR });
+  expect(await redis.exists(state.seenKey)).toBe(0);
+  await redis.del(`${state.key}:lock`);
+});
