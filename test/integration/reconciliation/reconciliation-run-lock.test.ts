@@ -44,7 +44,7 @@ function line(id: string, at: number): PspRecord {
 }
 
 /** A runner over the simulator's gateway whose PSP lists `pages`, `between` awaited before each page is handed over. */
-function runner(pages: PspRecordPage[], between: (i: number) => Promise<void>): ReconciliationRunner {
+function runner(pages: PspRecordPage[], between: (i: number) => Promise<void>, extra: { lockMs?: number } = {}): ReconciliationRunner {
   const prefix = config.redis.keyPrefix;
   const logger = silentLogger();
   const ledger = new Ledger(redis, prefix);
@@ -67,6 +67,7 @@ function runner(pages: PspRecordPage[], between: (i: number) => Promise<void>): 
     adjustments: new AdjustmentRecorder({ config, store: new AdjustmentStore(redis, prefix), recorder, ledger, logger }),
     recorder,
     logger,
+    ...extra,
   });
 }
 
@@ -173,4 +174,21 @@ test("a run's finish writes only under its own lock", async () => {
   expect(done.mark).toEqual({ outcome: 'moved', through: from + HOUR });
   expect(await redis.exists(state.seenKey)).toBe(0);
   await redis.del(`${state.key}:lock`);
+});
+
+test('a page the PSP takes longer than the lock to hand over does not cost the run its lock: nobody else took it, the run finishes', async () => {
+  const from = Date.now() - 13 * HOUR;
+  const window = { from, to: from + HOUR };
+  const pages: PspRecordPage[] = [
+    { records: [line('ln-slow-a', from + 1000)], cursor: '1' },
+    { records: [line('ln-slow-b', from + 2000)], cursor: '2' },
+  ];
+  const lockMs = 300;
+  // The second page comes after three lock lifetimes (a slow report download, a PSP answering slowly).
+  const slow = runner(pages, (i) => (i === 1 ? new Promise((r) => setTimeout(r, lockMs * 3)) : Promise.resolve()), { lockMs });
+
+  const summary = await slow.run({ window });
+
+  expect(summary.result).toBe('done');
+  expect(summary.lines).toBe(2);
 });
