@@ -26,7 +26,7 @@ import { InlineDelivery } from '../delivery/inline-delivery';
 import { staleAfterMs, sweepOnce } from '../delivery/recovery-sweep';
 import { presenceOf } from '../fleet/process-presence';
 import { sweepLockKey } from '../leases/fleet-locks';
-import { LeaseHolder } from '../leases/lease-holder';
+import { LeaseHolder, holderNamedBy } from '../leases/lease-holder';
 import { OutcomeRecorder } from '../delivery/outcome-recorder';
 import { EventStore } from '../events/event-store';
 import { NotificationSender } from '../events/event-send';
@@ -423,7 +423,16 @@ const sweepLockTakeovers = counter(
 );
 
 // Shortens the sweep lock to one interval, only if it is still the sweep's: the next sweep, any worker's, starts then.
-const SHORTEN_SWEEP_LOCK = "if redis.call('get', KEYS[1]) == ARGV[1] then return redis.call('pexpire', KEYS[1], ARGV[2]) end return 0";
+// {1} shortened, else {0, what it holds now ('' for nothing)}.
+const SHORTEN_SWEEP_LOCK = new LuaScript(
+  luaInputs(['lock'], ['token', 'lock_ms']),
+  `
+local now = redis.call('GET', K.lock)
+if now ~= A.token then return {0, now or ''} end
+redis.call('PEXPIRE', K.lock, A.lock_ms)
+return {1}
+`,
+);
 
 // Takes the sweep lock, or says in the same round trip what holds it and for how long: {1} taken, else {0, value, pttl}.
 const TAKE_SWEEP_LOCK = new LuaScript(
@@ -474,7 +483,17 @@ export async function runSweepOnce(
   } catch (err) {
     logger.warn('recovery sweep failed', { error_class: errorClassOf(err), error: (err as Error).message });
   } finally {
-    await redis.eval(SHORTEN_SWEEP_LOCK, 1, lock, token, SWEEP_INTERVAL_MS).catch(() => undefined);
+    const shortened = (await SHORTEN_SWEEP_LOCK.run(redis, { keys: { lock }, args: { token, lock_ms: SWEEP_INTERVAL_MS } }).catch(() => null)) as
+      [number, string?] | null;
+    // Not ours at the end: the sweep outlasted SWEEP_LOCK_MS, or a stall let another worker take it over; either
+    // way another worker may have swept beside this one (harmless, each step is idempotent, but worth knowing).
+    if (shortened !== null && Number(shortened[0]) !== 1) {
+      const found = shortened[1] ?? '';
+      logger.warn('recovery sweep lock lost before the sweep ended (held past its 60 s ceiling, or taken over after a stall)', {
+        holder: holder.id,
+        held_by: found === '' ? null : (holderNamedBy(found) ?? 'unnamed'),
+      });
+    }
   }
 }
 

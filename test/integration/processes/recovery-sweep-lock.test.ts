@@ -196,3 +196,22 @@ test("rolling upgrade: an older worker finds a new worker's sweep lock held and 
   open();
   await sweepA;
 });
+
+test('a sweep that finds at its end the lock no longer its own (held past its ceiling, or taken over after a stall) says so and leaves it', async () => {
+  const a = await aWorker();
+  let open: () => void = () => undefined;
+  const gate = new Promise<void>((r) => (open = r));
+  const { logger, lines } = captureLogger('info');
+  const sweepA = runSweepOnce(a.redis, config, 60_000, sweepDeps(gate).deps, logger, a.holder);
+  await wait(50);
+  const theirs = 'h-abcdefabcdefabcdefabcdef:sweep:999999';
+  await redis.set(lock, theirs, 'PX', 60_000);
+
+  open();
+  await sweepA;
+
+  const line = lines.map((l) => JSON.parse(l) as Record<string, unknown>).find((l) => String(l.message).startsWith('recovery sweep lock lost'));
+  expect(line).toMatchObject({ level: 'warn', holder: a.holder.id, held_by: 'h-abcdefabcdefabcdefabcdef' });
+  expect(await redis.get(lock)).toBe(theirs);
+  expect(await redis.pttl(lock)).toBeGreaterThan(SWEEP_INTERVAL_MS);
+});
