@@ -31,6 +31,10 @@ const lockTakeovers = counter(
   'pb_poller_lock_takeovers_total',
   'Periodic-pass locks taken over from a holder process whose heartbeat had lapsed (a worker or poller killed during a pass)',
 );
+const lockHoldLimits = counter(
+  'pb_poller_pass_lock_hold_limits_total',
+  'Periodic passes still running after holding their lock for PASS_HOLD_LIMIT times its lifetime: the lock is no longer extended (a hung pass must not stop every pass of the fleet), so another pass may start beside it once it expires',
+);
 const jobFailures = counter('pb_periodic_job_failures_total', 'Periodic jobs of a poll pass that threw, by job (the pass goes on with the next job)', ['job']);
 
 // Extends the pass lock only while it still holds this pass's token, in one step: a lock that expired, was taken
@@ -40,7 +44,7 @@ const KEEP_PASS_LOCK = new LuaScript(
   `
 local now = redis.call('GET', K.lock)
 if now ~= A.token then return {0, now or ''} end
-redis.call('PEXPIRE', K.lock, A.lock_ms)
+if A.lock_ms ~= '0' then redis.call('PEXPIRE', K.lock, A.lock_ms) end
 return {1}
 `,
 );
@@ -153,7 +157,9 @@ const LOG_LINES: Record<PeriodicJobName, string> = {
  * workers' in-process poller, two workers) from running at once; each job is idempotent besides.
  *
  * The lock is extended (by its owner only) every quarter of `lockMs` while the pass runs, so a pass longer than
- * `lockMs` (a backlog of inquiries at a slow PSP) keeps it, and checked before each job: a pass whose lock is no
+ * `lockMs` (a backlog of inquiries at a slow PSP) keeps it, up to `PASS_HOLD_LIMIT` lifetimes (a hung pass then
+ * lets the lock expire rather than stop every pass of the fleet; warned, `pb_poller_pass_lock_hold_limits_total`),
+ * and checked before each job: a pass whose lock is no
  * longer its own (it expired while Redis was out of reach, a stall longer than `leases.holder_ttl_ms` let another
  * process take it over, a failover lost it) runs no further job, counted `pb_poller_passes_total{result="lost"}`
  * and logged (warn, with the holder now named by the lock); the next pass runs them.
@@ -214,7 +220,19 @@ export async function runPeriodicPass(
   }
 }
 
-/** Keeps a pass's lock while the pass runs: extended on a timer and before each job, by its owner only. */
+/**
+ * How many lock lifetimes (`lockMs`) a pass may keep extending its lock: ten (ten minutes at least with the
+ * production `passLockMs`). A pass that hangs (a call with no deadline, a stuck await) would otherwise hold the lock
+ * for as long as its process lives and stop every periodic job of the fleet; past this it only checks the lock
+ * before its next job, the lock expires a lifetime later, and the next pass runs beside it, as before locks were
+ * extended at all.
+ */
+export const PASS_HOLD_LIMIT = 10;
+
+/**
+ * Keeps a pass's lock while the pass runs: extended on a timer and before each job, by its owner only, for at most
+ * `PASS_HOLD_LIMIT` lifetimes.
+ */
 class PassLockKeeper {
   /** The lock was found not to be this pass's any more (then it never is again). */
   lost = false;
@@ -222,6 +240,8 @@ class PassLockKeeper {
   private foundValue = '';
   private noted = false;
   private readonly timer: NodeJS.Timeout;
+  private readonly startedAt = Date.now();
+  private limitSaid = false;
 
   constructor(
     private readonly redis: RedisClient,
@@ -242,9 +262,12 @@ class PassLockKeeper {
    */
   async keep(): Promise<boolean> {
     if (this.lost) return false;
+    const extend = Date.now() - this.startedAt < PASS_HOLD_LIMIT * this.lockMs;
+    if (!extend) this.sayHoldLimit();
     let answer: unknown;
     try {
-      answer = await KEEP_PASS_LOCK.run(this.redis, { keys: { lock: this.lock }, args: { token: this.token, lock_ms: String(this.lockMs) } });
+      // lock_ms '0': only asks whether the lock is still this pass's (past the hold limit).
+      answer = await KEEP_PASS_LOCK.run(this.redis, { keys: { lock: this.lock }, args: { token: this.token, lock_ms: extend ? String(this.lockMs) : '0' } });
     } catch {
       return true;
     }
@@ -255,6 +278,19 @@ class PassLockKeeper {
       this.stop();
     }
     return !this.lost;
+  }
+
+  /** Logs and counts, once, that the pass outlived its hold limit and its lock is left to expire. */
+  private sayHoldLimit(): void {
+    if (this.limitSaid) return;
+    this.limitSaid = true;
+    clearInterval(this.timer);
+    lockHoldLimits.inc();
+    this.logger.warn('periodic pass still running past its lock hold limit; lock no longer extended, another pass may start beside it once it expires', {
+      holder: this.holder?.id ?? null,
+      held_ms: Date.now() - this.startedAt,
+      hold_limit_ms: PASS_HOLD_LIMIT * this.lockMs,
+    });
   }
 
   /** Logs the loss once, naming the jobs the pass leaves to the next one. */

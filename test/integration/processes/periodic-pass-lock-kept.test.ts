@@ -2,7 +2,7 @@ import { Config } from '../../../src/config/config';
 import { LeaseHolder } from '../../../src/leases/lease-holder';
 import { metricValue } from '../../../src/metrics/metrics-registry';
 import { Poller, PollReport } from '../../../src/poller/poller';
-import { PERIODIC_JOB_NAMES, PeriodicJob, PeriodicJobName, runPeriodicPass } from '../../../src/processes/periodic-jobs';
+import { PASS_HOLD_LIMIT, PERIODIC_JOB_NAMES, PeriodicJob, PeriodicJobName, runPeriodicPass } from '../../../src/processes/periodic-jobs';
 import { RedisClient, createRedis } from '../../../src/redis/redis-connection';
 import { captureLogger } from '../../support/capture-logger';
 import { testConfig } from '../../support/test-config';
@@ -100,6 +100,40 @@ test('a pass that runs longer than its lock keeps it: no second pass starts besi
   expect(await passA).toEqual(EMPTY);
   expect(ranA).toEqual([...PERIODIC_JOB_NAMES]);
   expect(await redis.exists(lock)).toBe(0);
+});
+
+test('a pass that hangs past its hold limit (PASS_HOLD_LIMIT lifetimes) stops extending its lock: it expires, the next pass runs beside it, and the hang is said once', async () => {
+  const a = await aProcess();
+  const b = await aProcess();
+  const gate = deferred();
+  const started = deferred();
+  const { logger, lines } = captureLogger('info');
+  const limitsBefore = await metricValue('pb_poller_pass_lock_hold_limits_total');
+  const ranA: PeriodicJobName[] = [];
+  const passA = runPeriodicPass(
+    { config, redis: a.redis, logger, holder: a.holder },
+    jobsOf(ranA, async () => {
+      started.resolve();
+      await gate.promise;
+    }),
+    LOCK_MS,
+    'worker:1',
+  );
+  await started.promise;
+  // Past the hold limit and one more lifetime: the last extension has run out.
+  await wait(PASS_HOLD_LIMIT * LOCK_MS + 2 * LOCK_MS);
+
+  const ranB: PeriodicJobName[] = [];
+  const passB = await runPeriodicPass({ config, redis: b.redis, logger: captureLogger().logger, holder: b.holder }, jobsOf(ranB), LOCK_MS, 'worker:2');
+  expect(passB).toEqual(EMPTY);
+  expect(ranB).toEqual([...PERIODIC_JOB_NAMES]);
+  expect(lines.filter((l) => l.includes('periodic pass still running past its lock hold limit'))).toHaveLength(1);
+  expect((await metricValue('pb_poller_pass_lock_hold_limits_total')) - limitsBefore).toBe(1);
+
+  // The hung pass, released, finds its lock gone before its next job and runs none.
+  gate.resolve();
+  await passA;
+  expect(ranA).toEqual([PERIODIC_JOB_NAMES[0]]);
 });
 
 test('a pass whose lock was taken over (its heartbeat lapsed mid-pass) runs no further job, says so, and leaves the new holder its lock', async () => {
