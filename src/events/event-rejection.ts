@@ -30,7 +30,7 @@ export function contentRejection(err: unknown): string | null {
 
 const rejections = counter(
   'pb_event_rejections_total',
-  'Event sends the bus refused for their content (HTTP 400/413/422, JSON-RPC -32700/-32600/-32602) or that could not be read (unreadable), by reason and by what was done: retried, or the event set aside',
+  'Event sends the bus refused for their content (HTTP 400, 413 or 422; JSON-RPC -32700, -32600 or -32602) or that could not be read (unreadable), by reason and by what was done: retried, or the event set aside',
   ['reason', 'outcome'],
 );
 

@@ -14,6 +14,8 @@ export interface MetricDefinition {
   name: string;
   type: MetricType;
   labels: string[];
+  /** Its help text when the source gives it as one string literal, else null. */
+  help: string | null;
   /** Where it is defined (`src/…:line`), for failure messages. */
   at: string;
 }
@@ -46,12 +48,13 @@ export function metricDefinitions(): Map<string, MetricDefinition> {
     const source = ts.createSourceFile(path, text, ts.ScriptTarget.Latest, true);
     const visit = (node: ts.Node): void => {
       if (ts.isCallExpression(node) && ts.isIdentifier(node.expression) && TYPES.has(node.expression.text)) {
-        const [nameArg, , labelsArg] = node.arguments;
+        const [nameArg, helpArg, labelsArg] = node.arguments;
         if (nameArg !== undefined && ts.isStringLiteralLike(nameArg) && nameArg.text.startsWith('pb_')) {
           const at = `${relative(root, path)}:${source.getLineAndCharacterOfPosition(node.getStart()).line + 1}`;
           const labels = stringsOf(labelsArg);
           if (labels === null) throw new Error(`${at}: the labels of ${nameArg.text} are not a literal list`);
-          const definition: MetricDefinition = { name: nameArg.text, type: node.expression.text as MetricType, labels, at };
+          const help = helpArg !== undefined && ts.isStringLiteralLike(helpArg) ? helpArg.text : null;
+          const definition: MetricDefinition = { name: nameArg.text, type: node.expression.text as MetricType, labels, help, at };
           const earlier = found.get(definition.name);
           if (earlier && (earlier.type !== definition.type || earlier.labels.join() !== definition.labels.join()))
             throw new Error(`${definition.name} is defined twice, differently: ${earlier.at} and ${at}`);
