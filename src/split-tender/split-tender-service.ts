@@ -130,6 +130,7 @@ export class SplitTenderService implements SplitTenderIntake {
         const step = await deps.ledger.get(id);
         return step?.state === 'SUCCEEDED' ? collectedForRefund(step, await deps.ledger.dependentsOf(id)) : null;
       },
+      recorded: async (id) => (await deps.ledger.get(id)) !== null,
     });
   }
 

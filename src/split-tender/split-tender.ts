@@ -98,6 +98,11 @@ export interface SplitTenderPorts {
    * back holds nothing a reversal could take. Absent: null.
    */
   captured?(operationId: string): Promise<number | null>;
+  /**
+   * Whether the ledger holds operation `operationId` in any state (an OPEN outcome says "not final", not "never sent").
+   * Absent: whether its outcome is final.
+   */
+  recorded?(operationId: string): Promise<boolean>;
 }
 
 function startedTotal() {
@@ -247,12 +252,36 @@ export class SplitTenderCoordinator {
       const step = tender === 'gift_card' ? refs.giftCard : refs.card;
       const left = (await this.ports.collected?.(step, plan.id)) ?? null;
       const captured = left !== null && left <= 0 ? ((await this.ports.captured?.(step)) ?? null) : null;
-      const value = left !== null && left > 0 ? `refund:${left}` : captured !== null && captured > 0 ? `none:${captured - Math.max(left ?? 0, 0)}` : 'void';
+      const chosen = left !== null && left > 0 ? `refund:${left}` : captured !== null && captured > 0 ? `none:${captured - Math.max(left ?? 0, 0)}` : 'void';
+      // A void of the tender already on record (sent by a release that always voided, the split rolling back across the
+      // upgrade) is its reversal: a refund or nothing beside it would be a second reversal of one tender, or none at all.
+      const voidId = tender === 'gift_card' ? refs.giftCardVoid : refs.cardVoid;
+      const voidSent = chosen !== 'void' && (await this.recorded(voidId));
+      const value = voidSent ? 'void' : chosen;
       const decision = await this.store.decideReversal(plan.id, value, tender);
       stored = decision.value;
-      if (decision.decided && value !== 'void') this.reversalDecided(plan, tender, step, value, left ?? 0, captured ?? 0);
+      if (decision.decided && voidSent) this.voidKept(plan, tender, step, voidId, chosen);
+      else if (decision.decided && value !== 'void') this.reversalDecided(plan, tender, step, value, left ?? 0, captured ?? 0);
     }
     return parseReversal(stored);
+  }
+
+  /** Whether the ledger holds `operationId` (`SplitTenderPorts.recorded`). */
+  private async recorded(operationId: string): Promise<boolean> {
+    return this.ports.recorded ? this.ports.recorded(operationId) : (await this.ports.outcome(operationId)).state !== 'OPEN';
+  }
+
+  /** Warn line of a tender found captured whose void was on record already: the void is kept (once: a set-if-absent). */
+  private voidKept(plan: SplitTenderPlan, tender: TenderPart, step: string, voidId: string, chosen: string): void {
+    this.ports.logger.warn('split tender: a tender captured before the rollback had its void sent already; keeping the void, never a second reversal', {
+      split: plan.id,
+      order_id: plan.order_id,
+      tender,
+      operation_id: step,
+      void_operation_id: voidId,
+      would_have_been: chosen,
+      currency: plan.currency,
+    });
   }
 
   /** Metric and log line of a tender found captured when its reversal was decided (once: the decision is a set-if-absent). */

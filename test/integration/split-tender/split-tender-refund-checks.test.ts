@@ -361,3 +361,52 @@ describe("a rolling back authorize split's reversals, by what the ledger holds o
     expect(lines.filter((l) => l.includes('the card part was captured before the rollback') && l.includes(p.id))).toHaveLength(1);
   });
 });
+
+describe('a split rolling back across the upgrade, its card void sent by the release before', () => {
+  it("keeps the void on record as the card part's reversal, captured or not: never a refund beside it (two reversals of one tender), with a warn line", async () => {
+    const { service: s, lines } = service();
+    const p = plan(`upg-${testNamespace()}`, false);
+    const refs = stepReferences(p);
+    await s.coordinator.begin(p);
+    // The card part approved for half and captured in part by the OMS before the rollback; the release before decided
+    // the gift card's reversal (a void: no `card_reversal` field then) and sent the card part's void.
+    await succeededStep(p, 'gift_card', 3000);
+    await succeededStep(p, 'card', 3500);
+    await captured(p, refs.card, `${p.id}-cardcap`, 2000);
+    expect(await s.coordinator.store.move(p.id, 'REDEEMING', 'CHARGING_CARD')).toBe(true);
+    expect(await s.coordinator.store.move(p.id, 'CHARGING_CARD', 'ROLLING_BACK')).toBe(true);
+    expect((await s.coordinator.store.decideReversal(p.id, 'void', 'gift_card')).decided).toBe(true);
+    await ledger.create(refs.cardVoid, stepCommand(p, 'cancel', refs.cardVoid, 'card', 3500, { key: refs.card }), Date.now(), { event: 'attempt' });
+    await ledger.transition(refs.cardVoid, 'SENT', { event: 'attempt' });
+    expect(await s.coordinator.advance(p)).toBe('ROLLING_BACK');
+    expect(await s.coordinator.store.reversal(p.id, 'card')).toBe('void');
+    expect(await ledger.get(refs.cardRefund)).toBeNull();
+    expect(lines.filter((l) => l.includes('had its void sent already') && l.includes(p.id))).toHaveLength(1);
+    // The void's outcome settles the card's release; the gift card is voided as decided.
+    await ledger.transition(refs.cardVoid, 'SUCCEEDED', { event: 'outcome' }, { gatewayReference: `psp_${refs.cardVoid}` });
+    await ledger.transition(refs.giftCardVoid, 'SENT', { event: 'attempt' });
+    await ledger.transition(refs.giftCardVoid, 'SUCCEEDED', { event: 'outcome' }, { gatewayReference: `psp_${refs.giftCardVoid}` });
+    expect(await s.coordinator.advance(p)).toBe('ROLLED_BACK');
+    expect(await ledger.get(refs.cardRefund)).toBeNull();
+  });
+});
+
+describe('a split rolling back across the upgrade, its redemption void sent before its reversal was decided', () => {
+  it("keeps the void on record as the gift card's reversal though the redemption was captured: no refund beside it", async () => {
+    const { service: s, lines } = service();
+    const p = plan(`upgc-${testNamespace()}`, false);
+    const refs = stepReferences(p);
+    await s.coordinator.begin(p);
+    await succeededStep(p, 'gift_card', 3000);
+    await captured(p, refs.giftCard, `${p.id}-gccap`, 3000);
+    expect(await s.coordinator.store.move(p.id, 'REDEEMING', 'CHARGING_CARD')).toBe(true);
+    expect(await s.coordinator.store.move(p.id, 'CHARGING_CARD', 'ROLLING_BACK')).toBe(true);
+    await ledger.create(refs.giftCardVoid, stepCommand(p, 'cancel', refs.giftCardVoid, 'gift_card', 3000, { key: refs.giftCard }), Date.now(), {
+      event: 'attempt',
+    });
+    expect(await s.coordinator.advance(p)).toBe('ROLLING_BACK');
+    expect(await s.coordinator.store.reversal(p.id, 'gift_card')).toBe('void');
+    expect(await ledger.get(refs.giftCardRefund)).toBeNull();
+    expect(lines.filter((l) => l.includes('had its void sent already') && l.includes(p.id))).toHaveLength(1);
+  });
+});
