@@ -3,6 +3,8 @@
  * number or secret in a help text, and no label named after an unbounded subject (an id, an order, a message, a
  * URL): such a label is a new series per payment, and a Prometheus that falls over with it.
  */
+import { readdirSync, readFileSync } from 'fs';
+import { join, relative } from 'path';
 import { containsCardNumber, isCardFieldName } from '../../../src/logging/redact';
 import { metricDefinitions } from '../../support/metric-definitions';
 
@@ -20,6 +22,32 @@ const BOUNDED_DESPITE_NAME: Record<string, string> = {
   'pb_webhook_outside_refund_payment_amounts_total{amount}': 'how the amount was read: stated, left, unknown or unbounded',
   'pb_signatures_verified_total{key}': 'which secret verified: current or previous, never the secret',
 };
+
+/**
+ * Label names that carry a PSP's own word (its status, event type or code): a value the PSP, or whoever can sign a
+ * webhook, chooses, so a new series per value unless something bounds it.
+ */
+const PSP_VALUE_LABEL = /^(gateway_status|psp_status|psp_code|event_type|event_code|result_code)$/;
+
+/** Each metric label carrying a PSP's word, with the function every count of it maps the value through. */
+const BOUNDED_PSP_VALUE: Record<string, string> = {
+  'pb_webhook_outcomes_not_for_command_total{gateway_status}': 'gatewayStatusLabel',
+  'pb_webhook_stale_actions_total{gateway_status}': 'gatewayStatusLabel',
+};
+
+/** The lines of src/ that count, set or observe a metric with a `gateway_status` label value. */
+function gatewayStatusLabelUses(dir = join(__dirname, '../../../src')): string[] {
+  return readdirSync(dir, { withFileTypes: true }).flatMap((e) => {
+    const path = join(dir, e.name);
+    if (e.isDirectory()) return gatewayStatusLabelUses(path);
+    if (!e.name.endsWith('.ts')) return [];
+    return readFileSync(path, 'utf8')
+      .split('\n')
+      .map((line, i) => ({ line, at: `${relative(process.cwd(), path)}:${i + 1}` }))
+      .filter(({ line }) => /\.(inc|set|observe)\(\{[^}]*gateway_status:/.test(line))
+      .map(({ line, at }) => `${at} ${line.trim()}`);
+  });
+}
 
 describe('metric definitions (src/)', () => {
   const defined = [...metricDefinitions().values()];
@@ -42,6 +70,15 @@ describe('metric definitions (src/)', () => {
     expect(named.filter((n) => !(n in BOUNDED_DESPITE_NAME))).toEqual([]);
     // A listed label that is gone leaves the list.
     expect(Object.keys(BOUNDED_DESPITE_NAME).filter((n) => !named.includes(n))).toEqual([]);
+  });
+
+  it("bound every label carrying a PSP's own word through its listed function", () => {
+    const named = defined.flatMap((d) => d.labels.filter((l) => PSP_VALUE_LABEL.test(l)).map((l) => `${d.name}{${l}}`));
+    expect(named.filter((n) => !(n in BOUNDED_PSP_VALUE))).toEqual([]);
+    expect(Object.keys(BOUNDED_PSP_VALUE).filter((n) => !named.includes(n))).toEqual([]);
+    const uses = gatewayStatusLabelUses();
+    expect(uses.length).toBeGreaterThanOrEqual(2);
+    expect(uses.filter((u) => !u.includes('gateway_status: gatewayStatusLabel('))).toEqual([]);
   });
 
   it('the name check catches an id label (sanity)', () => {
