@@ -4,7 +4,8 @@ import type { Logger } from '../logging/logger';
 import type { OperationRecord } from '../ledger/record-fields';
 import { CapCandidate, CapDecision, CapReservations } from '../caps/cap-reservations';
 import { CapRefusal } from '../caps/cap-rules';
-import { FxLock, lockFromDetails, settlementCurrency } from '../fx/fx-lock';
+import { settlementCurrency } from '../fx/fx-lock';
+import { fxLockOfDecisions } from '../fx/locked-rate';
 import { isoAmountStepFor } from '../gateways/gateway-registry';
 import { counter } from '../metrics/metrics-registry';
 import { OrchestrationPlan, OrchestrationStage, REFUSAL_LOST, StageDecision, StageInput, StageResult } from './orchestration-stage';
@@ -77,8 +78,8 @@ export class CapsStage implements OrchestrationStage {
 
   /**
    * The candidates from the current one on, each with what it would move: the current one the plan's
-   * payment (converted if FX converted it); a later one the same payment when it takes that currency, else
-   * the command's own when it settles in it; a later one needing another conversion is not a cap fallback,
+   * payment (converted if FX converted it); a later one the same payment when it takes that currency; a later
+   * one needing another conversion is not a cap fallback,
    * nor one whose step in the converted currency does not divide the step the amount was rounded to (its
    * adapter would refuse the amount as unrepresentable, and the captures at the locked step too).
    * All in the current one's currency (one slot, one round trip).
@@ -90,7 +91,7 @@ export class CapsStage implements OrchestrationStage {
     const account = op.payment.gateway_account;
     const current = plan.payment.currency;
     // The step FX rounded the converted amount to, for the current candidate (its lock; 1: the ISO minor unit).
-    const lockedStep = current === op.payment.currency ? null : (lockOfPlan(plan)?.step ?? 1);
+    const lockedStep = current === op.payment.currency ? null : (fxLockOfDecisions(plan.decisions)?.step ?? 1);
     const takesLockedStep = (gateway: string): boolean => {
       const type = this.config.gateways[gateway]?.type;
       return lockedStep === null || type === undefined || lockedStep % isoAmountStepFor(type, current) === 0;
@@ -101,11 +102,10 @@ export class CapsStage implements OrchestrationStage {
         out.push({ index, gateway, account, amount: plan.payment.amount, currency: plan.payment.currency });
         return;
       }
-      if (settlementCurrency(fx, gateway, account, current) === null) {
-        if (takesLockedStep(gateway)) out.push({ index, gateway, account, amount: plan.payment.amount, currency: current });
-        else skipped.push(gateway);
-      } else if (op.payment.currency === current && settlementCurrency(fx, gateway, account, op.payment.currency) === null)
-        out.push({ index, gateway, account, amount: op.payment.amount, currency: current });
+      // A candidate that settles in another currency would need a conversion of its own: no cap fallback.
+      if (settlementCurrency(fx, gateway, account, current) !== null) return;
+      if (takesLockedStep(gateway)) out.push({ index, gateway, account, amount: plan.payment.amount, currency: current });
+      else skipped.push(gateway);
     });
     return { candidates: out, skipped };
   }
@@ -179,15 +179,6 @@ export class CapsStage implements OrchestrationStage {
       count,
     };
   }
-}
-
-/** The conversion the FX stage locked in `plan` (its decision's details), if it converted. */
-function lockOfPlan(plan: OrchestrationPlan): FxLock | null {
-  for (let i = plan.decisions.length - 1; i >= 0; i--) {
-    const d = plan.decisions[i];
-    if (d.stage === 'fx') return lockFromDetails(d.details);
-  }
-  return null;
 }
 
 function refusalReason(r: CapRefusal): string {
