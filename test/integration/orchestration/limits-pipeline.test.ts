@@ -10,6 +10,7 @@ import { createGatewayClients } from '../../../src/gateways/gateway-registry';
 import { Ledger } from '../../../src/ledger/ledger';
 import { createRedis } from '../../../src/redis/redis-connection';
 import { ConfiguredGatewayRouter } from '../../../src/routing/configured-gateway-router';
+import { GatewayRouter } from '../../../src/routing/gateway-router';
 import { purgeNamespace } from '../../../harness/twins/local-stack/local-stack';
 import { PspSimulator, startPspSimulator } from '../../../harness/twins/psp-simulator/psp-simulator';
 import { Payment, PaymentCommand } from '../../../src/contracts/payment-command';
@@ -558,11 +559,12 @@ function oneADayParams(hold: boolean, prefix?: string): Record<string, unknown> 
   };
 }
 
-/** A delivery service of `c` over the one ledger and event store a namespace's releases share. */
-function deliveryOf(c: Config, shared: Ledger, sharedEvents: EventStore): DeliveryService {
+/** A delivery service of `c` over the one ledger and event store a namespace's releases share (`router`: in place of the configured one). */
+function deliveryOf(c: Config, shared: Ledger, sharedEvents: EventStore, router?: (real: GatewayRouter) => GatewayRouter): DeliveryService {
   const routes = createGatewayClients(c);
   const rec = new OutcomeRecorder({ config: c, ledger: shared, events: sharedEvents, eventsQueue, logger: logs.logger });
-  return new DeliveryService({ config: c, ledger: shared, router: new ConfiguredGatewayRouter(routes), recorder: rec, logger: logs.logger, redis, routes });
+  const real = new ConfiguredGatewayRouter(routes);
+  return new DeliveryService({ config: c, ledger: shared, router: router ? router(real) : real, recorder: rec, logger: logs.logger, redis, routes });
 }
 
 const bigChf = { gateway_account: 'one-a-day', gateway_key: 'pm_card_visa', amount: 150000, currency: 'CHF' } as Partial<Payment>;
@@ -838,4 +840,49 @@ test('an UNRESPONSIVE refusal on record whose release was lost (a crash between 
     crash.mockRestore();
     await purgeNamespace(c).catch(() => undefined);
   }
+}, 60_000);
+
+/**
+ * The day's one authorization, reserved by a plan whose delivery then refuses it unsent for its route (`refusal`):
+ * given back once the FAIL is on record (counted `failed`, logged), so the next one goes.
+ */
+async function refusedByRouteGivesBack(router: (real: GatewayRouter) => GatewayRouter, reason: string): Promise<void> {
+  const c = oneADayConfig(false);
+  const shared = new Ledger(redis, c.redis.keyPrefix);
+  const refusing = deliveryOf(c, shared, new EventStore(redis, c.redis.keyPrefix), router);
+  const released = () => metricValue('pb_caps_releases_total', { gateway: 'simulator', why: 'failed' });
+  try {
+    const id = await created(shared, bigChf);
+    const before = await released();
+    expect(await refusing.deliver(id)).toEqual({ kind: 'done', state: 'FAILED' });
+    expect(await shared.get(id)).toMatchObject({ state: 'FAILED', reason, attempts: 0, routing: { gateway: 'simulator' } });
+    expect(sim.counters().effects[id]).toBeUndefined();
+    expect(await released()).toBe(before + 1);
+    expect(logs.lines.some((l) => l.includes('cap reservation released') && l.includes(id))).toBe(true);
+    // Never sent: the day's one authorization goes to the next one (through the configured router).
+    expect(await deliveryOf(c, shared, new EventStore(redis, c.redis.keyPrefix)).deliver(await created(shared, { ...bigChf, amount: 5000 }))).toEqual({
+      kind: 'done',
+      state: 'SUCCEEDED',
+    });
+  } finally {
+    await purgeNamespace(c).catch(() => undefined);
+  }
+}
+
+test("an authorization its route refuses after the plan (the router's own refusal) gives back the cap reservation its plan made", async () => {
+  await refusedByRouteGivesBack(() => ({ route: () => ({ refused: 'ROUTE_REFUSED_FOR_TEST' }) }), 'ROUTE_REFUSED_FOR_TEST');
+}, 60_000);
+
+test('an authorization its gateway does not take (UNSUPPORTED_COMMAND) after the plan gives back the cap reservation its plan made', async () => {
+  await refusedByRouteGivesBack(
+    (real) => ({
+      route: (op) => {
+        const route = real.route(op);
+        if ('refused' in route) return route;
+        // The same transformer, but one that takes no command: what a gateway that does not support authorize looks like.
+        return { ...route, transformer: Object.assign(Object.create(route.transformer) as typeof route.transformer, { supports: [] }) };
+      },
+    }),
+    'UNSUPPORTED_COMMAND',
+  );
 }, 60_000);
