@@ -304,6 +304,10 @@ export class DeliveryService {
       warn: (m: string, meta: Record<string, unknown>) => logger.warn(m, { operation_id: op.id, command: op.command, ...meta }),
       error: (m: string, meta: Record<string, unknown>) => logger.error(m, { operation_id: op.id, command: op.command, ...meta }),
     };
+    // A later pass of an operation whose attempt is on record: what an earlier pass left elsewhere (killed between its
+    // move to the next candidate and the release of the one it left) is given back. No Redis call for a route of one
+    // candidate in one currency.
+    if (read.routing && read.attempts > 0 && read.state !== 'FAILED' && !DEPENDENT.has(read.command)) await this.pipeline.settled(read, planOf(read));
     if (isTerminal(read.state) || read.state === 'PENDING' || read.state === 'ACTION_REQUIRED' || read.state === 'UNRESOLVED') {
       // Already decided (or waiting for a webhook/the poller; UNRESOLVED is never sent again): make sure its event is on its way.
       const settled = await recorder.settle(read.id);
@@ -1006,6 +1010,9 @@ export class DeliveryService {
         countDecisions(decided.decisions);
         // The route is decided once per operation; a failover's attempt records it again.
         if (op.attempts === 0) reportRouteDrops(this.deps.logger, op, decided.decisions);
+        // On record: what the operation holds elsewhere (the candidate a failover left, a plan of another currency
+        // decided before a wait) is given back now, not before (a worker killed in between: its next pass, `deliver`).
+        await this.pipeline.settled(op, planOf(op));
       }
     }
     if (!moved.applied) {
@@ -1488,7 +1495,11 @@ export class DeliveryService {
     const routing = freshly(routingRecordOf(op, next.plan, [...(op.routing?.failovers ?? []), step]), next.count);
     const moved: OperationRecord = { ...op, routing };
     const route = this.deps.router.route(moved);
-    if ('refused' in route || !route.transformer.supports.includes(op.command)) return null;
+    if ('refused' in route || !route.transformer.supports.includes(op.command)) {
+      // The move never goes on record: what the plan reserved at `to` is given back (the record's candidate keeps its own).
+      await this.pipeline.releaseAbandoned(op, next.plan);
+      return null;
+    }
     countFailover(from, to, trigger);
     this.deps.logger.warn('failover: sending the operation to its next candidate gateway', { operation_id: op.id, command: op.command, from, to, trigger });
     await this.deps.ledger.appendInteraction(op.id, { event: 'failover', from, to, trigger: step.trigger, ...detail });
@@ -1501,10 +1512,14 @@ export class DeliveryService {
     };
     const breaker = this.breaker(route.gateway.name);
     const permit = breaker.permit();
-    if (!permit.allowed)
-      return this.failover(moved, 'breaker_open', { gateway: route.gateway.name }).then(
-        (s) => s ?? { kind: 'wait', reason: `circuit open for ${to}`, delayMs: permit.retryInMs },
-      );
+    if (!permit.allowed) {
+      const further = await this.failover(moved, 'breaker_open', { gateway: route.gateway.name });
+      // Sent on, or refused on record, further along: that step's record settles what `to` holds. A wait (no candidate
+      // left, a stage's hold) puts nothing on record: what the plan reserved at `to` is given back.
+      if (further && further.kind !== 'wait') return further;
+      await this.pipeline.releaseAbandoned(op, next.plan);
+      return further ?? { kind: 'wait', reason: `circuit open for ${to}`, delayMs: permit.retryInMs };
+    }
     return this.send(moved, ctx, route, breaker);
   }
 

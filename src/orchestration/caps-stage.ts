@@ -8,7 +8,7 @@ import { settlementCurrency } from '../fx/fx-lock';
 import { fxLockOfDecisions } from '../fx/locked-rate';
 import { isoAmountStepFor } from '../gateways/gateway-registry';
 import { counter } from '../metrics/metrics-registry';
-import { OrchestrationPlan, OrchestrationStage, REFUSAL_LOST, StageDecision, StageInput, StageResult } from './orchestration-stage';
+import { OrchestrationPlan, OrchestrationStage, REFUSAL_LOST, StageDecision, StageInput, StageRelease, StageResult } from './orchestration-stage';
 
 /** Commands caps apply to: the ones that commit volume at the PSP. */
 const CAPPED = new Set(['authorize', 'sale']);
@@ -22,15 +22,21 @@ const decisions = () =>
     'Transaction cap decisions, by gateway tried first, result (refused once on record, refusal_lost) and the limit that refused (none when within)',
     ['gateway', 'result', 'limit'],
   );
-const releases = () => counter('pb_caps_releases_total', 'Cap reservations given back, by gateway and why (failed, failover, refused)', ['gateway', 'why']);
+const releases = () =>
+  counter(
+    'pb_caps_releases_total',
+    'Cap reservations given back, by gateway and why (failed, refused, failover once the move is on record, abandoned, replanned)',
+    ['gateway', 'why'],
+  );
 
 /**
  * The caps stage: reserves room under every applicable cap (per gateway and per merchant account, per
  * currency: per-transaction bounds, daily and monthly volume and count) for the candidate about to be tried,
  * in one Redis round trip, and falls back to the next candidate of the route when the first is over a cap
  * (same round trip); over every candidate: refused with `CAP_EXCEEDED`, the decision naming the cap.
- * Authorize and sale only. What an attempt reserved is given back when it fails or moves to another
- * candidate (`release`). Inactive (free) without `caps.rules`.
+ * Authorize and sale only. A reservation is marked per operation and gateway: what an attempt reserved is given back
+ * when it fails (`release`), and what the operation holds at a candidate it left, or in another currency than its
+ * plan's, once the attempt at its next candidate is on record (`settled`). Inactive (free) without `caps.rules`.
  */
 export class CapsStage implements OrchestrationStage {
   readonly name = 'caps' as const;
@@ -46,6 +52,11 @@ export class CapsStage implements OrchestrationStage {
 
   active(): boolean {
     return this.caps.configured;
+  }
+
+  /** Every currency FX converts into (the first of each `fx.settlement_currencies` list). */
+  private get conversionTargets(): string[] {
+    return Object.values(this.config.limits.fx.settlementCurrencies).flatMap((list) => list.slice(0, 1));
   }
 
   /** Caps keep counters: only a command they do not apply to is decided without Redis. */
@@ -65,15 +76,63 @@ export class CapsStage implements OrchestrationStage {
     return this.resultOf(op, plan, candidates, result, first, skipped);
   }
 
-  async release(op: OperationRecord, plan: OrchestrationPlan, why: 'failed' | 'failover' | 'refused'): Promise<void> {
+  /**
+   * Gives back what this operation reserved: `failed` and `refused` (the operation FAILED), at every candidate of the
+   * plan; `abandoned` (a plan never put on record: a failover that went nowhere), at the plan's own candidate; `failover`
+   * (the move to the plan's candidate is on record), what `settled` gives back.
+   */
+  async release(op: OperationRecord, plan: OrchestrationPlan, why: StageRelease): Promise<void> {
     if (!CAPPED.has(op.command)) return;
-    const currencies = new Set([plan.payment.currency, op.payment.currency]);
-    for (const currency of currencies) {
-      if (await this.caps.release(op.id, currency)) {
-        releases().inc({ gateway: plan.candidates[plan.index] ?? op.payment.gateway, why });
-        this.logger?.info('cap reservation released', { operation_id: op.id, gateway: plan.candidates[plan.index], why });
-      }
+    if (why === 'failover') return this.settled(op, plan);
+    const all = plan.candidates.map((gateway, index) => ({ gateway, index }));
+    const candidates = why === 'abandoned' ? all.filter((c) => c.index === plan.index) : all;
+    for (const currency of this.currencies(op, plan)) await this.give(op, currency, candidates, () => why);
+  }
+
+  /**
+   * The attempt carrying `plan` is on record: what the operation still holds anywhere else is no reservation of that
+   * attempt, and is given back. At the candidates before the plan's (a failover reserves at the next one first and
+   * gives back the one it leaves only once the move is on record: `failover`), and at the plan's own candidate in
+   * another currency than the plan's (an earlier plan, decided before a wait, that came out in another currency:
+   * `replanned`). Idempotent; no Redis call when there is nothing it could hold (the first candidate, one currency).
+   */
+  async settled(op: OperationRecord, plan: OrchestrationPlan): Promise<void> {
+    if (!CAPPED.has(op.command)) return;
+    const current = plan.candidates[plan.index];
+    const earlier = plan.candidates.slice(0, plan.index).map((gateway, index) => ({ gateway, index }));
+    for (const currency of this.currencies(op, plan)) {
+      const candidates = currency === plan.payment.currency ? earlier : [...earlier, { gateway: current, index: plan.index }];
+      await this.give(op, currency, candidates, (gateway) => (gateway === current ? 'replanned' : 'failover'));
     }
+  }
+
+  /** Releases the marks of `candidates` in `currency`, each counted and logged with its gateway and why. */
+  private async give(
+    op: OperationRecord,
+    currency: string,
+    candidates: ReadonlyArray<{ gateway: string; index: number }>,
+    why: (gateway: string) => string,
+  ): Promise<void> {
+    if (candidates.length === 0) return;
+    for (const gateway of await this.caps.releaseMarks(op.id, currency, candidates)) {
+      releases().inc({ gateway, why: why(gateway) });
+      this.logger?.info('cap reservation released', { operation_id: op.id, gateway, currency, why: why(gateway) });
+    }
+  }
+
+  /**
+   * The currencies a reservation of this operation may be in: the command's own, the plan's, every currency FX converts
+   * into for some gateway or account (an earlier plan, decided before a wait, may have had another route), and each
+   * failover's converted one (`routing.failovers[].fx`). A currency the configuration no longer converts into at all is
+   * not found here (docs/LIMITS.md).
+   */
+  private currencies(op: OperationRecord, plan: OrchestrationPlan): Set<string> {
+    const out = new Set([op.payment.currency, plan.payment.currency, ...this.conversionTargets]);
+    for (const step of op.routing?.failovers ?? []) {
+      const to = step.fx?.to_currency;
+      if (typeof to === 'string') out.add(to);
+    }
+    return out;
   }
 
   /**

@@ -57,8 +57,8 @@ test('a retry of the same operation does not reserve twice; a release gives it b
   expect((await caps.reserve('op-x', [attempt('sim-a')])).kind).toBe('reserved');
   expect(await caps.reserve('op-x', [attempt('sim-a')])).toMatchObject({ kind: 'already', index: 0 });
   expect((await caps.reserve('op-y', [attempt('sim-a')])).kind).toBe('over');
-  expect(await caps.release('op-x', 'EUR')).toBe(true);
-  expect(await caps.release('op-x', 'EUR')).toBe(false);
+  expect(await caps.release('op-x', 'EUR', { gateway: 'sim-a', index: 0 })).toBe(true);
+  expect(await caps.release('op-x', 'EUR', { gateway: 'sim-a', index: 0 })).toBe(false);
   // Released exactly once: one slot free, taken by the next, then full again.
   expect((await caps.reserve('op-y', [attempt('sim-a')])).kind).toBe('reserved');
   expect((await caps.reserve('op-z', [attempt('sim-a')])).kind).toBe('over');
@@ -128,7 +128,7 @@ test("an account's rule on every gateway and its rule on one gateway count an at
     refusals: [{ cap: 'merchant:acme-eu:EUR:daily_volume', current: 5000 }],
   });
   // Released, each counter gets back exactly what it was given.
-  expect(await caps.release('n1', 'EUR')).toBe(true);
+  expect(await caps.release('n1', 'EUR', { gateway: 'sim-a', index: 0 })).toBe(true);
   expect((await caps.reserve('n4', [attempt('sim-a', 3000)])).kind).toBe('reserved');
   expect((await caps.reserve('n5', [attempt('sim-b', 1)])).kind).toBe('over');
 });
@@ -142,6 +142,34 @@ test('two rules of one owner bounding one counter count an attempt once, the tig
     kind: 'over',
     refusals: [{ cap: 'gateway:sim-a:EUR:daily_volume', max: 4000, current: 4000 }],
   });
-  expect(await caps.release('d2', 'EUR')).toBe(true);
+  expect(await caps.release('d2', 'EUR', { gateway: 'sim-a', index: 0 })).toBe(true);
   expect((await caps.reserve('d4', [attempt('sim-a', 1000)])).kind).toBe('reserved');
+});
+
+test("a reservation at the next candidate leaves the one at the candidate before standing (a failover's move not yet on record); each is given back on its own, once", async () => {
+  const caps = new CapReservations(redis, `${config.redis.keyPrefix}cf:`, [rule({ dailyCount: 1 }), rule({ name: 'sim-b', dailyCount: 1 })]);
+  expect(await caps.reserve('f1', [attempt('sim-a')])).toMatchObject({ kind: 'reserved', index: 0 });
+  // The failover's plan asks from sim-b on: sim-a's mark is no reservation of it.
+  expect(await caps.reserve('f1', [attempt('sim-b', 1000, 1)])).toMatchObject({ kind: 'reserved', index: 1 });
+  expect(await caps.reserve('f1', [attempt('sim-b', 1000, 1)])).toMatchObject({ kind: 'already', index: 1 });
+  expect((await caps.peek([attempt('sim-a'), attempt('sim-b')])).map((r) => r?.current)).toEqual([1, 1]);
+  expect(await caps.releaseMarks('f1', 'EUR', [{ gateway: 'sim-a', index: 0 }])).toEqual(['sim-a']);
+  expect(await caps.releaseMarks('f1', 'EUR', [{ gateway: 'sim-a', index: 0 }])).toEqual([]);
+  expect(await caps.peek([attempt('sim-a'), attempt('sim-b')])).toEqual([null, expect.objectContaining({ current: 1 })]);
+});
+
+test("the release before's mark (one per operation and currency, naming its candidate by index) is still found: never reserved twice, given back once", async () => {
+  const prefix = `${config.redis.keyPrefix}cl:`;
+  const caps = new CapReservations(redis, prefix, [rule({ dailyCount: 2 }), rule({ name: 'sim-b', dailyCount: 2 })]);
+  // What the release before wrote for an operation reserved at its candidate 0 (then reserved again by a new worker).
+  expect((await caps.reserve('other', [attempt('sim-a')])).kind).toBe('reserved');
+  const [counter] = (await keysMatching(redis, `${prefix}*:n`)).filter((k) => k.includes(':d') && k.includes('sim-a'));
+  await redis.incrby(counter, 1);
+  await redis.set(`${prefix}{caps:EUR}:res:l1`, `0,${counter}=1`, 'EX', 3600);
+  expect(await caps.reserve('l1', [attempt('sim-a')])).toMatchObject({ kind: 'already', index: 0 });
+  // A mark naming candidate 0 is not a reservation of a plan asking from candidate 1 on.
+  expect(await caps.reserve('l1', [attempt('sim-b', 1000, 1)])).toMatchObject({ kind: 'reserved', index: 1 });
+  expect(await caps.releaseMarks('l1', 'EUR', [{ gateway: 'sim-b', index: 1 }])).toEqual(['sim-b']);
+  expect(await caps.releaseMarks('l1', 'EUR', [{ gateway: 'sim-a', index: 0 }])).toEqual(['sim-a']);
+  expect(await redis.get(counter)).toBe('1');
 });

@@ -886,3 +886,48 @@ test('an authorization its gateway does not take (UNSUPPORTED_COMMAND) after the
     'UNSUPPORTED_COMMAND',
   );
 }, 60_000);
+
+test('a plan decided again after a wait that comes out in another currency gives back what the first plan reserved in its own, once its attempt is on record', async () => {
+  // Both cap the account at one authorization a day in each currency; the first converts its USD into EUR.
+  const params = {
+    gateways: { simulator: { type: 'simulator', base_url: sim.url, api_key: API_KEY, webhook_secret: 'whsec-limits-0123456789', timeout_ms: 30000 } },
+    'caps.rules': [
+      { scope: 'merchant', name: 'two-cur', currency: 'EUR', daily_count: 1 },
+      { scope: 'merchant', name: 'two-cur', currency: 'USD', daily_count: 1 },
+    ],
+  };
+  const converting = testConfig({
+    ...params,
+    'fx.settlement_currencies': { 'simulator:two-cur': ['EUR'] },
+    'fx.rates': [{ from: 'USD', to: 'EUR', rate: '0.9137', as_of: new Date().toISOString() }],
+  });
+  // A configuration reload that stopped converting this account's payments (another account's still are).
+  const plain = testConfig({
+    ...params,
+    'redis.key_prefix': converting.redis.keyPrefix,
+    'fx.settlement_currencies': { 'simulator:elsewhere': ['EUR'] },
+    'fx.rates': [{ from: 'USD', to: 'EUR', rate: '0.9137', as_of: new Date().toISOString() }],
+  });
+  const shared = new Ledger(redis, converting.redis.keyPrefix);
+  const sharedEvents = new EventStore(redis, converting.redis.keyPrefix);
+  const first = deliveryOf(converting, shared, sharedEvents);
+  const second = deliveryOf(plain, shared, sharedEvents);
+  const usd = { gateway_account: 'two-cur', gateway_key: 'pm_card_visa', amount: 12345, currency: 'USD' } as Partial<Payment>;
+  const replanned = () => metricValue('pb_caps_releases_total', { gateway: 'simulator', why: 'replanned' });
+  try {
+    const id = await created(shared, usd);
+    // The first plan reserves the day's EUR authorization, then waits behind an open breaker (nothing on record).
+    for (let i = 0; i < converting.delivery.breakerFailureThreshold; i++) first.breaker('simulator').failure();
+    expect((await first.deliver(id)).kind).toBe('wait');
+    const before = await replanned();
+    // Decided again by the release that does not convert: USD reserved and sent.
+    expect(await second.deliver(id)).toEqual({ kind: 'done', state: 'SUCCEEDED' });
+    expect((await shared.get(id))?.routing?.currency).toBeUndefined();
+    expect(await replanned()).toBe(before + 1);
+    // The EUR one was given back: the next converted authorization takes it.
+    first.breaker('simulator').success();
+    expect(await first.deliver(await created(shared, usd))).toEqual({ kind: 'done', state: 'SUCCEEDED' });
+  } finally {
+    await purgeNamespace(converting).catch(() => undefined);
+  }
+}, 60_000);
