@@ -1,5 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import { Config } from '../config/config';
+import { separateConnectTimeout } from '../http/outbound-http';
 import { OutboundClient, OutboundRequestError, OutboundResponse } from '../http/outbound-request';
 import { Logger, silentLogger } from '../logging/logger';
 import { BusAuthenticationError, PeerUnavailableError, displayUrl } from './bus-errors';
@@ -36,7 +37,13 @@ export class BusClient {
     // A worker sends each event inline, inside its command's in-flight slot: a pool smaller than the commands
     // in flight (inflight.max) would queue them behind the bus's round trip (64 sockets at a 100 ms bus are
     // 640 events/s). Idle sockets close with the keep-alive pool, so a web process does not hold more.
-    this.http = new OutboundClient({ timeoutMs: bus.timeoutMs, proxy: config.proxy, maxSockets: Math.max(MIN_BUS_SOCKETS, config.inflight.max) });
+    this.http = new OutboundClient({
+      timeoutMs: bus.timeoutMs,
+      // A black-holed bus fails each event in this time, not the whole deadline (it is retried either way).
+      connectTimeoutMs: separateConnectTimeout(bus.connectTimeoutMs, bus.timeoutMs),
+      proxy: config.proxy,
+      maxSockets: Math.max(MIN_BUS_SOCKETS, config.inflight.max),
+    });
     this.rpcUrl = `${bus.url}${bus.rpcPath}`;
     this.delegateUrl = `${bus.url}${bus.delegatePath}`;
   }

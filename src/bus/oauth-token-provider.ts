@@ -1,4 +1,5 @@
 import { Config } from '../config/config';
+import { separateConnectTimeout } from '../http/outbound-http';
 import { OutboundClient, OutboundRequestError, OutboundResponse } from '../http/outbound-request';
 import { Logger, silentLogger } from '../logging/logger';
 import { counter } from '../metrics/metrics-registry';
@@ -89,7 +90,7 @@ const CREDENTIAL_ERRORS: ReadonlySet<string> = new Set(['invalid_client', 'unaut
  */
 export class OAuthTokenProvider implements AccessTokenSource {
   /**
-   * Our own keep-alive client (TLS 1.2 floor, proxy, whole-call deadline). simple-oauth2 was dropped: it
+   * Our own keep-alive client (TLS 1.2 floor, proxy, whole-call deadline, `service_bus.connect_timeout_ms`). simple-oauth2 was dropped: it
    * deep-clones its HTTP options, agent included, and a cloned agent never hands a freed socket to the
    * next request, so after `maxSockets` quick fetches every further one waited until the server closed a
    * socket (a burst of 401s from the bus could stall every bus call).
@@ -125,7 +126,12 @@ export class OAuthTokenProvider implements AccessTokenSource {
     this.displayTokenUrl = displayUrl(this.tokenUrl);
     this.now = options.now ?? Date.now;
     const timeoutMs = options.timeoutMs ?? config.serviceBus.timeoutMs;
-    this.http = new OutboundClient({ timeoutMs, proxy: config.proxy, maxSockets: 4 });
+    this.http = new OutboundClient({
+      timeoutMs,
+      connectTimeoutMs: separateConnectTimeout(config.serviceBus.connectTimeoutMs, timeoutMs),
+      proxy: config.proxy,
+      maxSockets: 4,
+    });
     registerSecret(basicCredentials(momClient));
   }
 

@@ -176,7 +176,7 @@ export async function dataImport(ctx: OpsContext, io: OpsOutput, args: { file: s
 export async function dataErase(ctx: OpsContext, io: OpsOutput, args: { order: string; json?: boolean }): Promise<number> {
   let summary;
   try {
-    summary = await eraseOrder(ctx.redis, ctx.config.redis.keyPrefix, args.order, Date.now(), ctx.config.serviceBus);
+    summary = await eraseOrder(ctx.redis, ctx.config.redis.keyPrefix, args.order, Date.now(), ctx.config.serviceBus, ctx.logger);
   } catch (err) {
     await ctx.audit.record({
       action: 'data.erase',
@@ -192,13 +192,14 @@ export async function dataErase(ctx: OpsContext, io: OpsOutput, args: { order: s
   io.out.write(
     args.json
       ? `${JSON.stringify(summary, null, 2)}\n`
-      : summary.operations === 0
+      : summary.operations === 0 && summary.schedulesFound === 0
         ? `no operations for order ${args.order} (dead letters scrubbed: ${summary.deadLetters})\n`
         : `order ${args.order}: ${summary.operations} operation(s); scrubbed ${summary.records} record(s), ${summary.historyEntries} history entr(y/ies), ` +
           `${summary.events} stored event(s), ${summary.deadLetters} dead letter(s), ${summary.issuedTokens} issued token(s) no longer accepted; ` +
+          `${summary.schedulesFound} recurring schedule(s): ${summary.schedulesCancelled} cancelled, ${summary.schedules} scrubbed; ` +
           `ids, amounts, currencies, states and times kept\n`,
   );
-  return summary.operations === 0 && summary.deadLetters === 0 ? 1 : 0;
+  return summary.operations === 0 && summary.schedulesFound === 0 && summary.deadLetters === 0 ? 1 : 0;
 }
 
 /** Adds `export`, `import` and `erase` to the CLI. */

@@ -49,6 +49,8 @@ export const configSchema = {
     // docs/EVENTS.md "Refund pre-notice": before the gateway refund, refund_management.updated PENDINGRELEASE (false: not sent).
     'service_bus.refund_pending_notice': { type: 'boolean', default: true },
     'service_bus.timeout_ms': { ...positiveInt, default: 10000 },
+    // Bus and OAuth server: establishing a new connection alone (see config.ts serviceBus.connectTimeoutMs).
+    'service_bus.connect_timeout_ms': { ...positiveInt, default: 2000 },
     'service_bus.method.register': { ...jsonRpcMethod, default: 'magento.service_bus.remote.register' },
     'service_bus.method.unregister': { ...jsonRpcMethod, default: 'magento.service_bus.remote.unregister' },
     'service_bus.method.validate': { ...jsonRpcMethod, default: 'magento.payments.payments_management.validate' },

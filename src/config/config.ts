@@ -81,6 +81,13 @@ export interface Config {
     readonly refundPendingNotice: boolean;
     /** Timeout of each call to the bus, milliseconds. Default 10000. */
     readonly timeoutMs: number;
+    /**
+     * `connect_timeout_ms`: how long establishing a new connection to the bus or its OAuth server (TCP connect,
+     * the TLS handshake; through `proxy`, the proxy's connect and CONNECT answer too) may take, milliseconds,
+     * separate from and shorter than `timeoutMs`: a black-holed address fails in this time as not sent. At or
+     * past `timeoutMs` it never fires first and `timeoutMs` alone bounds the call. Default 2000.
+     */
+    readonly connectTimeoutMs: number;
     readonly methods: {
       readonly register: string;
       readonly unregister: string;

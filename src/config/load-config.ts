@@ -204,6 +204,7 @@ function toConfig(p: Params): Config {
       amountUnits: p['service_bus.amount_units'] as 'minor' | 'major',
       refundPendingNotice: p['service_bus.refund_pending_notice'] as boolean,
       timeoutMs: num(p, 'service_bus.timeout_ms'),
+      connectTimeoutMs: num(p, 'service_bus.connect_timeout_ms'),
       methods: {
         register: str(p, 'service_bus.method.register'),
         unregister: str(p, 'service_bus.method.unregister'),

@@ -2,6 +2,7 @@ import { Payment } from '../contracts/payment-command';
 import type { SplitTenderPlan } from '../split-tender/split-tender-plan';
 import { isPersonalField } from '../logging/personal-fields';
 import type { StoredCard } from '../gateways/stored-card';
+import type { ScheduleDefinition } from '../recurring/recurring-schedule';
 
 export { isPersonalField };
 
@@ -143,6 +144,36 @@ export function scrubSplitTenderPlan(plan: SplitTenderPlan): SplitTenderPlan {
   if (plan === null || typeof plan !== 'object') return plan;
   const tender = (t: unknown) => pick(t, KEPT_TENDER_FIELDS, { method_details: scrubMethod });
   return pick(plan, KEPT_SPLIT_PLAN_FIELDS, { gift_card: tender, card: tender }) as SplitTenderPlan;
+}
+
+/**
+ * Every field of a recurring schedule's definition (its cycles' command), kept or erased as the same field of an
+ * operation's payment is (`PAYMENT_FIELD_POLICY`): the ids, gateway, account, stored token (`gateway_key`, kept
+ * as the record keeps it), amount, currency, order, model, timing and the scheme's transaction id stay; the custom
+ * attributes (a Stripe Customer, an Adyen shopper reference, e-mail addresses…) go. A field added to the
+ * definition does not compile until it is classified here.
+ */
+const SCHEDULE_FIELD_POLICY: Record<keyof ScheduleDefinition, 'keep' | 'erase'> = {
+  id: 'keep',
+  gateway: 'keep',
+  gateway_account: 'keep',
+  gateway_key: 'keep',
+  amount: 'keep',
+  currency: 'keep',
+  order_id: 'keep',
+  model: 'keep',
+  command: 'keep',
+  start_at: 'keep',
+  interval: 'keep',
+  max_cycles: 'keep',
+  network_transaction_id: 'keep',
+  custom_attributes: 'erase',
+};
+const KEPT_SCHEDULE_FIELDS = keptFields(SCHEDULE_FIELD_POLICY);
+
+/** A schedule's definition with only what accounting needs (see `SCHEDULE_FIELD_POLICY`). Pure; idempotent. */
+export function scrubScheduleDefinition(definition: ScheduleDefinition): ScheduleDefinition {
+  return pick(definition, KEPT_SCHEDULE_FIELDS) as ScheduleDefinition;
 }
 
 /**

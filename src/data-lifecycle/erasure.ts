@@ -4,7 +4,7 @@ import { ErasurePatch, Ledger } from '../ledger/ledger';
 import { IssuedTokenSecrets, IssuedTokens, issuedTokensOfRecord } from '../ledger/issued-tokens';
 import { operationIdsOfOrder } from '../ledger/order-index';
 import { counter } from '../metrics/metrics-registry';
-import { scrubJsonText, scrubPayment, scrubStoredCardText } from './customer-data';
+import { scrubJsonText, scrubPayment, scrubScheduleDefinition, scrubStoredCardText } from './customer-data';
 import { OperationKeys } from './key-families';
 import { shardOfOrder } from '../redis/key-layout';
 import { entriesAfter } from '../redis/sorted-set-cursor';
@@ -12,6 +12,8 @@ import { readSnapshots } from './operation-snapshot';
 import { eraseSplitTender } from './split-tender-records';
 import { deadLetterArchiveKeys } from '../ops/dead-letter-store';
 import { EventStore } from '../events/event-store';
+import { RecurringStore } from '../recurring/recurring-store';
+import { Logger } from '../logging/logger';
 
 /** What an erasure changed (all zero on a repeat: it is idempotent). */
 export interface ErasureSummary {
@@ -27,6 +29,12 @@ export interface ErasureSummary {
   splitTenders: number;
   /** Issued-token index entries of the order's stored tokens dropped (`ledger/issued-tokens.ts`): the OMS can no longer charge them through the bridge. */
   issuedTokens: number;
+  /** Recurring schedules of the order (their definition's `order_id`) found. */
+  schedulesFound: number;
+  /** Of those, the active ones this erasure cancelled (the recurring cancel: no further cycle starts). */
+  schedulesCancelled: number;
+  /** Schedules whose definition was scrubbed (`scrubScheduleDefinition`). */
+  schedules: number;
 }
 
 const erased = counter('pb_erasure_items_total', 'Items scrubbed of customer data by erasure, by kind', ['kind']);
@@ -69,17 +77,68 @@ async function eraseDeadLetters(redis: RedisClient, prefix: string, orderId: str
 }
 
 /**
+ * The order's recurring schedules (docs/DATA.md, "Erasure"): the order index is caught up first (schedules a release
+ * before it created), then each active schedule is cancelled by the recurring cancel (`RecurringStore.cancel`, the
+ * script the management uses: the runner's `updateActive` then writes nothing more, so no further cycle starts), then
+ * its definition is scrubbed (`scrubScheduleDefinition`), whatever its state; with `issued`, its stored token's entry in the
+ * issued-token index is dropped. Idempotent.
+ */
+async function eraseSchedules(
+  redis: RedisClient,
+  prefix: string,
+  orderId: string,
+  now: number,
+  issued: IssuedTokens | undefined,
+  logger: Logger | undefined,
+): Promise<{ counts: Pick<ErasureSummary, 'schedulesFound' | 'schedulesCancelled' | 'schedules' | 'issuedTokens'>; cancelled: string[]; inFlight: string[] }> {
+  const store = new RecurringStore(redis, prefix);
+  const caughtUp = await store.catchUpOrderIndex();
+  // The first erasure after the upgrade walks every schedule (docs/DATA.md, "Erasure"): logged when it indexed any.
+  if (caughtUp.added > 0) logger?.info('erasure: recurring order index caught up (schedules created before it put in it)', caughtUp);
+  const counts = { schedulesFound: 0, schedulesCancelled: 0, schedules: 0, issuedTokens: 0 };
+  const cancelled: string[] = [];
+  const inFlight: string[] = [];
+  for (const id of await store.idsOfOrder(orderId)) {
+    // The index names the order the definition names (fixed at creation); an entry is checked all the same before anything is stopped.
+    const found = await store.get(id);
+    if (!found || found.definition.order_id !== orderId) continue;
+    counts.schedulesFound += 1;
+    const result = await store.cancel(id);
+    if (result?.cancelled) {
+      counts.schedulesCancelled += 1;
+      cancelled.push(id);
+      if (result.schedule.phase === 'charging' && result.schedule.operation) inFlight.push(result.schedule.operation);
+    }
+    // Its stored token stops being accepted back as a token, as the order's records' tokens do (idempotent).
+    if (issued && (await issued.drop(found.definition.gateway_key))) counts.issuedTokens += 1;
+    if (await store.eraseDefinition(id, scrubScheduleDefinition, now)) counts.schedules += 1;
+  }
+  return { counts, cancelled, inFlight };
+}
+
+/**
  * Erases the customer data of order `orderId` (docs/DATA.md, "Erasure"): every operation of the order
  * (its order index) keeps its ids, amounts, currencies, states, times and references, and loses what
  * describes the customer (`scrubPayment`, `scrubStoredCardText`, `scrubStored`) in its record, its history, its stored outbox
- * events, the order's archived dead letters, and its split tenders' records (`eraseSplitTender`); with `secrets` (the
+ * events, the order's archived dead letters, its split tenders' records (`eraseSplitTender`), and its recurring schedules
+ * (cancelled when active, their definitions scrubbed: `eraseSchedules`); with `secrets` (the
  * bus secrets), the issued-token index entries of its stored tokens go too. Each operation is rewritten in one atomic ledger step
  * that replaces only what is still as read; `erased_at` marks the record. Idempotent: a repeat changes
  * nothing. Not on the hot path.
  */
-export async function eraseOrder(redis: RedisClient, prefix: string, orderId: string, now = Date.now(), secrets?: IssuedTokenSecrets): Promise<ErasureSummary> {
+export async function eraseOrder(
+  redis: RedisClient,
+  prefix: string,
+  orderId: string,
+  now = Date.now(),
+  secrets?: IssuedTokenSecrets,
+  logger?: Logger,
+): Promise<ErasureSummary> {
   const ledger = new Ledger(redis, prefix);
   const issued = secrets ? new IssuedTokens(ledger, secrets) : undefined;
+  // The order's schedules first, before its operations are read: a cycle claimed before the cancel settles (and is an
+  // operation of the order, scrubbed below when it is written by then); none starts after it.
+  const schedules = await eraseSchedules(redis, prefix, orderId, now, issued, logger);
   // The order's operations live in the order's shard (src/redis/key-layout.ts).
   const keys = new OperationKeys(prefix, shardOfOrder(orderId));
   const ids = await operationIdsOfOrder(redis, prefix, orderId, 100_000);
@@ -87,7 +146,7 @@ export async function eraseOrder(redis: RedisClient, prefix: string, orderId: st
   const unsent = new Map<string, string>();
   const flatUnsent = await redis.zrange(keys.unsentEvents, 0, -1, 'WITHSCORES');
   for (let i = 0; i + 1 < flatUnsent.length; i += 2) unsent.set(flatUnsent[i], flatUnsent[i + 1]);
-  const summary: ErasureSummary = { orderId, operations: 0, records: 0, historyEntries: 0, events: 0, deadLetters: 0, splitTenders: 0, issuedTokens: 0 };
+  const summary: ErasureSummary = { orderId, operations: 0, records: 0, historyEntries: 0, events: 0, deadLetters: 0, splitTenders: 0, ...schedules.counts };
   // The order's split tenders, named by their steps' records as read before they are scrubbed.
   const splits = new Set<string>();
   for (let i = 0; i < ids.length; i += 200) {
@@ -152,5 +211,18 @@ export async function eraseOrder(redis: RedisClient, prefix: string, orderId: st
   erased.inc({ kind: 'dead_letter' }, summary.deadLetters);
   erased.inc({ kind: 'split_tender' }, summary.splitTenders);
   erased.inc({ kind: 'issued_token' }, summary.issuedTokens);
+  erased.inc({ kind: 'schedule_cancelled' }, summary.schedulesCancelled);
+  erased.inc({ kind: 'schedule' }, summary.schedules);
+  if (summary.schedulesFound > 0) {
+    logger?.info('erasure: recurring schedules of the order cancelled and erased', {
+      order_id: orderId,
+      schedules_found: summary.schedulesFound,
+      schedules_cancelled: summary.schedulesCancelled,
+      schedules_erased: summary.schedules,
+      cancelled_ids: schedules.cancelled,
+      // A cycle charge claimed before the cancel settles in the ledger; a repeat erasure after it scrubs its operation.
+      cycles_in_flight: schedules.inFlight,
+    });
+  }
   return summary;
 }

@@ -1,7 +1,7 @@
 import { impactIndexKeys } from '../amqp/dead-letter-triage';
 import { counter } from '../metrics/metrics-registry';
 import { deadLetterArchiveKeys } from '../ops/dead-letter-store';
-import { recurringKeys } from '../recurring/recurring-store';
+import { RecurringStore, recurringKeys } from '../recurring/recurring-store';
 import { RedisClient } from '../redis/redis-connection';
 
 /**
@@ -25,6 +25,13 @@ interface LegacyFamily {
   member?: (id: string) => [string, string];
   /** Fixed keys (indexes), old → new, moved after the members. */
   fixed: Array<[string, string]>;
+  /**
+   * Writes what the new release derives from a member (the recurring order index an erasure finds schedules by: a
+   * moved schedule keeps its old creation score, before the mark of a catch-up that ran meanwhile, which never walks
+   * back to it). Called for every member the old index lists, moved now or by an earlier move cut short (the old
+   * index goes last, so a crash anywhere before it calls this again for every member); idempotent.
+   */
+  derive?: (redis: RedisClient, id: string) => Promise<void>;
 }
 
 /** The families renamed for Redis Cluster, under `prefix` (docs/DATA.md lists them). */
@@ -58,6 +65,7 @@ export function legacyKeyFamilies(prefix: string): LegacyFamily[] {
         [`${prefix}recurring:due`, recurring.due],
         [`${prefix}recurring:schedules`, recurring.all],
       ],
+      derive: (redis, id) => new RecurringStore(redis, prefix).indexOrderOf(id),
     },
   ];
 }
@@ -82,6 +90,7 @@ export async function moveLegacyKeys(redis: RedisClient, prefix: string): Promis
         for (const id of ids) {
           const [from, to] = family.member(id);
           if (await moveKey(redis, from, to)) n += 1;
+          if (family.derive) await family.derive(redis, id);
         }
         if (ids.length < PAGE) break;
       }

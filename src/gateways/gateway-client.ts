@@ -1,5 +1,6 @@
 import type { GatewayConfig } from './gateway-config';
 import { GatewayError } from '../errors';
+import { separateConnectTimeout } from '../http/outbound-http';
 import { OutboundClient, OutboundRequestError, OutboundResponse } from '../http/outbound-request';
 import { Logger, silentLogger } from '../logging/logger';
 import { redact } from '../logging/redact';
@@ -31,7 +32,8 @@ export interface GatewayClientOptions {
  * whole-call timeout, is `outcome_unknown`. One wall-clock deadline (`gateway.timeoutMs`) covers the
  * whole call; a connect that is still pending when it fires is therefore `not_sent`. A shorter connect
  * timeout (`gateway.connectTimeoutMs`) bounds establishing a new connection alone: a black-holed address
- * fails as `not_sent` (`ECONNECTTIMEOUT`) in that time, and its slot is free again.
+ * fails as `not_sent` (`ECONNECTTIMEOUT`) in that time, and its slot is free again; through a proxy it
+ * bounds the proxy's connect, its CONNECT answer and the TLS handshake inside the tunnel.
  *
  * The pool is kept warm (`startKeepWarm`): `gateway.warmSockets` connections opened at start and topped
  * up on an interval, so commands do not pay the connect and TLS handshake.
@@ -49,8 +51,7 @@ export class GatewayClient {
   ) {
     this.http = new OutboundClient({
       timeoutMs: gateway.timeoutMs,
-      // A connect bound at or past the call deadline would never fire first: then the deadline alone bounds it.
-      connectTimeoutMs: gateway.connectTimeoutMs !== undefined && gateway.connectTimeoutMs < gateway.timeoutMs ? gateway.connectTimeoutMs : undefined,
+      connectTimeoutMs: separateConnectTimeout(gateway.connectTimeoutMs, gateway.timeoutMs),
       maxSockets: gateway.maxSockets,
       proxy: options.proxy,
       ca: options.ca,

@@ -21,6 +21,7 @@ export interface GatewayBaseConfig {
    * `connect_timeout_ms`: how long establishing a new connection (TCP connect, then the TLS handshake) may
    * take, milliseconds, separate from and shorter than `timeoutMs`; a connect that misses it is `not_sent`
    * (the request never left), so a black-holed address fails fast and is safe to retry or fail over.
+   * Through a proxy it bounds the connect to the proxy, its CONNECT answer and the tunnelled TLS handshake.
    * Default 2000; absent: `timeoutMs` alone bounds the call.
    */
   readonly connectTimeoutMs?: number;

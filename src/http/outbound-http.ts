@@ -16,7 +16,8 @@ export interface OutboundHttpOptions {
    * milliseconds, counted from the moment the request gets its socket (time queued for a free pool slot is
    * not counted). A connect that misses it fails as `not_sent` with code `ECONNECTTIMEOUT`: a black-holed
    * address frees its slot in this time instead of the whole-call deadline. Default: the whole-call
-   * timeout (no separate bound). Not applied through a proxy (the tunnel is built before the socket is handed over).
+   * timeout (no separate bound). Through a proxy it bounds the connect to the proxy, its answer to CONNECT and
+   * the TLS handshake inside the tunnel, together (`createAgents`).
    */
   connectTimeoutMs?: number;
   /** Keep-alive sockets per host. Default {@link DEFAULT_MAX_SOCKETS} (64). */
@@ -30,20 +31,103 @@ export interface OutboundHttpOptions {
 /**
  * `HttpsProxyAgent` applies its constructor's TLS options to the proxy connection only: the TLS session to
  * the target, inside the tunnel, is built from the request's options, which carry neither our `ca` nor the
- * TLS 1.2 floor. This subclass adds them to every tunnelled handshake.
+ * TLS 1.2 floor. This subclass adds them to every tunnelled handshake, and bounds the tunnel's set-up by the
+ * connect timeout ({@link boundedProxyConnect}).
  */
 class TlsFloorProxyAgent extends HttpsProxyAgent<string> {
   constructor(
     proxyUrl: string,
     options: ConstructorParameters<typeof HttpsProxyAgent<string>>[1],
     private readonly targetTls: tls.ConnectionOptions,
+    private readonly connectTimeoutMs: number | undefined,
   ) {
     super(proxyUrl, options);
   }
 
   override connect(req: http.ClientRequest, opts: Parameters<HttpsProxyAgent<string>['connect']>[1]): ReturnType<HttpsProxyAgent<string>['connect']> {
-    return super.connect(req, { ...opts, ...this.targetTls } as typeof opts);
+    return boundedProxyConnect(this, () => super.connect(req, { ...opts, ...this.targetTls } as typeof opts), this.connectTimeoutMs);
   }
+}
+
+/** `HttpProxyAgent` (plain http targets) with its connect to the proxy bounded by the connect timeout. */
+class BoundedHttpProxyAgent extends HttpProxyAgent<string> {
+  constructor(
+    proxyUrl: string,
+    options: ConstructorParameters<typeof HttpProxyAgent<string>>[1],
+    private readonly connectTimeoutMs: number | undefined,
+  ) {
+    super(proxyUrl, options);
+  }
+
+  override connect(
+    req: Parameters<HttpProxyAgent<string>['connect']>[0],
+    opts: Parameters<HttpProxyAgent<string>['connect']>[1],
+  ): ReturnType<HttpProxyAgent<string>['connect']> {
+    return boundedProxyConnect(this, () => super.connect(req, opts), this.connectTimeoutMs);
+  }
+}
+
+/** The error of a connection not established within the connect timeout (`not_sent`, `classifyTransportFailure`). */
+function connectTimeoutError(ms: number): Error {
+  return Object.assign(new Error(`connect timeout after ${ms} ms`), { code: 'ECONNECTTIMEOUT' });
+}
+
+/**
+ * Runs a proxy agent's `connect` within `ms`: the TCP connect to the proxy and, for a tunnel, the proxy's answer to
+ * CONNECT; then the TLS handshake with the target inside the tunnel gets what is left of `ms`. The request only
+ * gets its socket once the agent's `connect` resolves, so `trackedTransport`'s own bound never sees a proxy's
+ * connect: without this a black-holed or stalled proxy held every call until its whole-call deadline. Both
+ * agents open their socket to the proxy from `connectOpts` before their first `await`; a signal of this call's
+ * own, set for that synchronous moment only, lets the bound destroy that socket rather than leave it connecting.
+ */
+function boundedProxyConnect(
+  agent: { connectOpts: net.TcpNetConnectOpts & tls.ConnectionOptions },
+  connect: () => Promise<net.Socket>,
+  ms: number | undefined,
+): Promise<net.Socket> {
+  if (ms === undefined) return connect();
+  const controller = new AbortController();
+  const shared = agent.connectOpts;
+  agent.connectOpts = { ...shared, signal: controller.signal };
+  let pending: Promise<net.Socket>;
+  try {
+    pending = connect();
+  } finally {
+    agent.connectOpts = shared;
+  }
+  const started = performance.now();
+  let timedOut = false;
+  const timer = setTimeout(() => {
+    timedOut = true;
+    controller.abort();
+  }, ms);
+  return pending.then(
+    (socket) => {
+      clearTimeout(timer);
+      if (socket instanceof tls.TLSSocket) boundHandshake(socket, ms, Math.max(1, ms - (performance.now() - started)));
+      return socket;
+    },
+    (err: unknown) => {
+      clearTimeout(timer);
+      throw timedOut ? connectTimeoutError(ms) : err;
+    },
+  );
+}
+
+/** Destroys a tunnelled TLS socket with `ECONNECTTIMEOUT` unless its handshake is done within `remainingMs`. */
+function boundHandshake(socket: tls.TLSSocket, ms: number, remainingMs: number): void {
+  const timer = setTimeout(() => socket.destroy(connectTimeoutError(ms)), remainingMs);
+  const done = () => clearTimeout(timer);
+  socket.once('secureConnect', done);
+  socket.once('close', done);
+}
+
+/**
+ * `connectTimeoutMs` when it is shorter than the call's `timeoutMs`, else undefined: a connect bound at or past
+ * the call deadline would never fire first, and the deadline alone then bounds the call.
+ */
+export function separateConnectTimeout(connectTimeoutMs: number | undefined, timeoutMs: number): number | undefined {
+  return connectTimeoutMs !== undefined && connectTimeoutMs < timeoutMs ? connectTimeoutMs : undefined;
 }
 
 /** Keep-alive connections per host when `OutboundHttpOptions.maxSockets` is not given (both transports). */
@@ -52,7 +136,8 @@ export const DEFAULT_MAX_SOCKETS = 64;
 /**
  * Keep-alive agents with TLS 1.2 as the floor, optionally tunnelled through a proxy. `https-proxy-agent`
  * does CONNECT tunnelling properly (axios' own `proxy` option does not for https targets); the subclass
- * above keeps TLS verification, `ca` and the TLS 1.2 floor end to end inside the tunnel.
+ * above keeps TLS verification, `ca` and the TLS 1.2 floor end to end inside the tunnel; both proxy agents
+ * bound the tunnel's set-up by `connectTimeoutMs`.
  */
 export function createAgents(options: OutboundHttpOptions): { httpAgent: http.Agent; httpsAgent: https.Agent } {
   const maxSockets = options.maxSockets ?? DEFAULT_MAX_SOCKETS;
@@ -60,8 +145,8 @@ export function createAgents(options: OutboundHttpOptions): { httpAgent: http.Ag
   if (options.proxy && options.proxy.host) {
     const proxyUrl = `http://${options.proxy.host}:${options.proxy.port}`;
     return {
-      httpAgent: new HttpProxyAgent(proxyUrl, { keepAlive: true, maxSockets }),
-      httpsAgent: new TlsFloorProxyAgent(proxyUrl, { keepAlive: true, maxSockets }, tlsFloor),
+      httpAgent: new BoundedHttpProxyAgent(proxyUrl, { keepAlive: true, maxSockets }, options.connectTimeoutMs),
+      httpsAgent: new TlsFloorProxyAgent(proxyUrl, { keepAlive: true, maxSockets }, tlsFloor, options.connectTimeoutMs),
     };
   }
   return {
@@ -132,7 +217,7 @@ export function trackedTransport(state: CallState, connectTimeoutMs?: number): {
 function boundConnect(req: http.ClientRequest, socket: net.Socket, state: CallState, ms: number): void {
   const timer = setTimeout(() => {
     state.connectTimedOut = true;
-    req.destroy(Object.assign(new Error(`connect timeout after ${ms} ms`), { code: 'ECONNECTTIMEOUT' }));
+    req.destroy(connectTimeoutError(ms));
   }, ms);
   const done = () => clearTimeout(timer);
   socket.once(socket instanceof tls.TLSSocket ? 'secureConnect' : 'connect', done);

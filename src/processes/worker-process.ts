@@ -58,6 +58,8 @@ import { breakersCheck, configurationCheck, eventLagCheck, redisCheck, startedCh
 import { scrapeSnapshot } from './scrape-snapshot';
 import { RateLimiter } from '../admission/rate-limiter';
 import { SplitTenderService } from '../split-tender/split-tender-service';
+import { SplitStepLookup } from '../split-tender/split-step-lookup';
+import { SplitTenderStore } from '../split-tender/split-tender-store';
 import { InflightGovernor } from '../admission/inflight-governor';
 
 export interface WorkerProcessOptions {
@@ -193,6 +195,8 @@ export async function startWorkerProcess(config: Config, logger: Logger, options
     redis: fastRedis,
     routes: options.routes,
     pipeline,
+    // A capture, cancel or refund of a split tender's step waits for its split (src/delivery/split-step-wait.ts).
+    splitTenders: new SplitStepLookup(new SplitTenderStore(redis, config.redis.keyPrefix)),
   });
   // The same periodic jobs as the poller role (status inquiries, lifecycle, retention, review and action
   // expiry, recurring cycles), run here when `poller.in_process_interval_ms` > 0.

@@ -4,7 +4,7 @@ import { StringDecoder } from 'node:string_decoder';
 import type { GatewayConfig } from '../gateways/gateway-config';
 import type { GatewayRequest, GatewayTransformer } from '../gateways/gateway-adapter';
 import { GatewayError } from '../errors';
-import { createAgents } from '../http/outbound-http';
+import { CallState, classifyTransportFailure, createAgents, separateConnectTimeout, trackedTransport } from '../http/outbound-http';
 import { OutboundClient, OutboundRequestError } from '../http/outbound-request';
 import { Logger, silentLogger } from '../logging/logger';
 import { redact } from '../logging/redact';
@@ -34,13 +34,16 @@ export interface ReconciliationHttpOptions {
  * transformer's `authenticate`; headers the reader passes win). `lines`: streamed; on `base_url` authenticated
  * like `send`, on an absolute URL the reader names (a report host) with the reader's own headers only (a
  * report user's credentials), never the API key. Its own small pool: a long report download never takes a socket from the payment path.
+ * Both bound a new connection by the gateway's `connect_timeout_ms` (through the proxy too) and classify a failure by
+ * how far the request got, as the gateway client does (`not_sent` before the connection, `outcome_unknown` after).
  */
 export function createReconciliationHttp(
   gateway: GatewayConfig,
   transformer: GatewayTransformer,
   options: ReconciliationHttpOptions,
 ): ReconciliationHttp & { close(): void } {
-  const agentOptions = { timeoutMs: options.timeoutMs, maxSockets: 4, proxy: options.proxy, ca: options.ca };
+  const connectTimeoutMs = separateConnectTimeout(gateway.connectTimeoutMs, options.timeoutMs);
+  const agentOptions = { timeoutMs: options.timeoutMs, connectTimeoutMs, maxSockets: 4, proxy: options.proxy, ca: options.ca };
   const client = new OutboundClient(agentOptions);
   const { httpAgent, httpsAgent } = createAgents(agentOptions);
   const now = options.now ?? (() => new Date());
@@ -74,10 +77,20 @@ export function createReconciliationHttp(
       // An absolute URL is another host (Adyen's Customer Area): only the reader's own headers (the report
       // user's Basic auth) go there, never the API credentials the transformer would add.
       if (/^https?:\/\//i.test(request.path)) {
-        return streamLines(request.path, { ...(request.headers ?? {}) }, { httpAgent, httpsAgent, timeoutMs: options.timeoutMs, gateway: gateway.name });
+        return streamLines(
+          request.path,
+          { ...(request.headers ?? {}) },
+          { httpAgent, httpsAgent, timeoutMs: options.timeoutMs, connectTimeoutMs, gateway: gateway.name },
+        );
       }
       const signed = sign({ method: 'GET', path: request.path, headers: {} }, request.headers);
-      return streamLines(`${gateway.baseUrl}${signed.path}`, signed.headers, { httpAgent, httpsAgent, timeoutMs: options.timeoutMs, gateway: gateway.name });
+      return streamLines(`${gateway.baseUrl}${signed.path}`, signed.headers, {
+        httpAgent,
+        httpsAgent,
+        timeoutMs: options.timeoutMs,
+        connectTimeoutMs,
+        gateway: gateway.name,
+      });
     },
     close() {
       client.close();
@@ -87,33 +100,52 @@ export function createReconciliationHttp(
   };
 }
 
-/** Opens the GET and resolves with the response once its headers arrive (within `timeoutMs`). */
+/**
+ * Opens the GET and resolves with the response once its headers arrive (within `timeoutMs`, a new connection
+ * within `connectTimeoutMs`). Rejects with an `OutboundRequestError` classified by how far the request got: a
+ * proxy's refusal of the tunnel is `not_sent` (`EPROXYREFUSED`), never the report host's answer.
+ */
 function open(
   url: URL,
   headers: Record<string, string>,
-  agents: { httpAgent: http.Agent; httpsAgent: https.Agent },
-  timeoutMs: number,
+  opts: { httpAgent: http.Agent; httpsAgent: https.Agent; timeoutMs: number; connectTimeoutMs: number | undefined },
 ): Promise<http.IncomingMessage> {
   const secure = url.protocol === 'https:';
+  const state: CallState = { phase: 'connecting', timedOut: false, proxyRefused: false };
   return new Promise((resolve, reject) => {
-    const req = (secure ? https : http).request({
-      protocol: url.protocol,
-      hostname: url.hostname,
-      port: url.port,
-      path: `${url.pathname}${url.search}`,
-      method: 'GET',
-      headers,
-      agent: secure ? agents.httpsAgent : agents.httpAgent,
-    });
-    const timer = setTimeout(() => req.destroy(Object.assign(new Error(`no response within ${timeoutMs} ms`), { code: 'TIMEOUT' })), timeoutMs);
-    req.on('response', (res) => {
+    let settled = false;
+    const fail = (err: unknown): void => {
+      if (settled) return;
+      settled = true;
       clearTimeout(timer);
-      resolve(res);
-    });
-    req.on('error', (err) => {
-      clearTimeout(timer);
-      reject(err);
-    });
+      reject(new OutboundRequestError(classifyTransportFailure(err, state), { cause: err }));
+    };
+    const req = trackedTransport(state, opts.connectTimeoutMs).request(
+      {
+        protocol: url.protocol,
+        hostname: url.hostname,
+        port: url.port,
+        path: `${url.pathname}${url.search}`,
+        method: 'GET',
+        headers,
+        agent: secure ? opts.httpsAgent : opts.httpAgent,
+      },
+      (res) => {
+        if (settled) return void res.destroy();
+        settled = true;
+        clearTimeout(timer);
+        resolve(res);
+      },
+    );
+    // Rejected here, not on the request's error: a request still waiting for its socket (a proxy's connect)
+    // reports its destruction only once it gets one.
+    const timer = setTimeout(() => {
+      state.timedOut = true;
+      const err = Object.assign(new Error(`no response within ${opts.timeoutMs} ms`), { code: 'TIMEOUT' });
+      req.destroy(err);
+      fail(err);
+    }, opts.timeoutMs);
+    req.on('error', fail);
     req.end();
   });
 }
@@ -126,15 +158,16 @@ function open(
 async function* streamLines(
   target: string,
   headers: Record<string, string>,
-  opts: { httpAgent: http.Agent; httpsAgent: https.Agent; timeoutMs: number; gateway: string },
+  opts: { httpAgent: http.Agent; httpsAgent: https.Agent; timeoutMs: number; connectTimeoutMs: number | undefined; gateway: string },
 ): AsyncGenerator<string> {
   const url = new URL(target);
   const where = `GET ${redact(url.pathname)}`;
   let res: http.IncomingMessage;
   try {
-    res = await open(url, headers, opts, opts.timeoutMs);
+    res = await open(url, headers, opts);
   } catch (err) {
-    throw new GatewayError('not_sent', opts.gateway, `${where}: ${(err as Error).message}`, { cause: err });
+    if (!(err instanceof OutboundRequestError)) throw err;
+    throw new GatewayError(err.failure.kind, opts.gateway, `${where}: ${err.failure.description}`, { cause: err });
   }
   const status = res.statusCode ?? 0;
   if (status < 200 || status >= 300) {

@@ -1,5 +1,7 @@
 import { RedisClient } from '../redis/redis-connection';
 import { LuaScript, luaInputs } from '../redis/lua-script';
+import { entriesAfter } from '../redis/sorted-set-cursor';
+import { ScoredEntry } from '../redis/scored-entries';
 import { IssuedTokenValues } from '../contracts/card-data-policy';
 import { validateCommand } from '../contracts/command-validator';
 import { CommandValidationError } from '../errors/command-validation-error';
@@ -26,24 +28,49 @@ return 1
 );
 
 /**
- * Creates a schedule in one step: its definition, its first cycle's state, the due index and the list of every
- * schedule. 'created'; 'exists' when the id holds this definition already; 'other' when it holds another one. A
- * schedule whose definition stands without a state (a creation cut short by a crash before this was one script)
- * is finished here ('created'): otherwise it would look active and never be due.
+ * Creates a schedule in one step: its definition, its first cycle's state, the due index, the list of every
+ * schedule and, for a definition naming an order, the order's schedules (what an erasure of the order finds them
+ * by). 'created'; 'exists' when the id holds this definition already (its order entry written too: a schedule
+ * created before the order index is indexed by its next create); 'other' when it holds another one. A schedule
+ * whose definition stands without a state (a creation cut short by a crash before this was one script) is
+ * finished here ('created'): otherwise it would look active and never be due. `K.order` is declared even without
+ * an order (`order_id` ''), and then untouched.
  */
 const CREATE_SCRIPT = new LuaScript(
-  luaInputs(['schedule', 'due', 'all'], ['id', 'definition', 'created_at', 'state', 'cycle', 'attempt', 'phase', 'next_at', 'operation', 'last_reason']),
+  luaInputs(
+    ['schedule', 'due', 'all', 'order'],
+    ['id', 'definition', 'created_at', 'state', 'cycle', 'attempt', 'phase', 'next_at', 'operation', 'last_reason', 'order_id'],
+  ),
   `
 local existing = redis.call('HGET', K.schedule, 'definition')
 if existing then
   if existing ~= A.definition then return 'other' end
-  if redis.call('HEXISTS', K.schedule, 'state') == 1 then return 'exists' end
+  if redis.call('HEXISTS', K.schedule, 'state') == 1 then
+    if A.order_id ~= '' then redis.call('SADD', K.order, A.id) end
+    return 'exists'
+  end
 end
 redis.call('HSET', K.schedule, 'definition', A.definition, 'state', A.state, 'cycle', A.cycle, 'attempt', A.attempt,
   'phase', A.phase, 'next_at', A.next_at, 'operation', A.operation, 'last_reason', A.last_reason)
 redis.call('ZADD', K.due, A.next_at, A.id)
 redis.call('ZADD', K.all, 'NX', A.created_at, A.id)
+if A.order_id ~= '' then redis.call('SADD', K.order, A.id) end
 return 'created'
+`,
+);
+
+/**
+ * Replaces a schedule's definition by its erased form (an erasure of its order) only if it is still the one read
+ * (1; else 0: a definition never changes once created, so 0 means the schedule is gone or was erased meanwhile).
+ * `erased_at` keeps the first erasure's time.
+ */
+const ERASE_SCRIPT = new LuaScript(
+  luaInputs(['schedule'], ['read', 'erased', 'now']),
+  `
+if redis.call('HGET', K.schedule, 'definition') ~= A.read then return 0 end
+redis.call('HSET', K.schedule, 'definition', A.erased)
+redis.call('HSETNX', K.schedule, 'erased_at', A.now)
+return 1
 `,
 );
 
@@ -64,10 +91,28 @@ return 1
 );
 
 /** The recurring schedules' keys under `prefix` (see {@link RecurringStore}). */
-export function recurringKeys(prefix: string): { schedule(id: string): string; due: string; all: string } {
+export function recurringKeys(prefix: string): {
+  schedule(id: string): string;
+  due: string;
+  all: string;
+  order(orderId: string): string;
+  orderIndexMark: string;
+} {
   const base = `${prefix}{recurring}:`;
-  return { schedule: (id) => `${base}schedule:${id}`, due: `${base}due`, all: `${base}schedules` };
+  return {
+    schedule: (id) => `${base}schedule:${id}`,
+    due: `${base}due`,
+    all: `${base}schedules`,
+    order: (orderId) => `${base}order:${orderId}`,
+    orderIndexMark: `${base}order_index:through`,
+  };
 }
+
+/**
+ * How far back of the last catch-up's mark the next one reads again, ms: a schedule is scored by its creating
+ * process's clock, so one an older release created just after a catch-up may be scored a little before its mark.
+ */
+const ORDER_INDEX_OVERLAP_MS = 10 * 60_000;
 
 /**
  * Recurring schedules in Redis. Keys under the prefix P, all with the hash tag `{recurring}` (one Redis
@@ -77,6 +122,8 @@ export function recurringKeys(prefix: string): { schedule(id: string): string; d
  *                                 `phase`, `next_at`, `operation`, `last_reason`
  *   P {recurring}:due             sorted set of active schedule ids, score = `next_at` (epoch ms)
  *   P {recurring}:schedules       sorted set of every schedule id, score = creation time
+ *   P {recurring}:order:<order>   set of the ids of the schedules whose definition names that `order_id` (erasure)
+ *   P {recurring}:order_index:through  where the order index's catch-up over `:schedules` got to ("<score> <id>")
  * Before the cluster layout they were `P recurring:schedule:<id>`, `P recurring:due`, `P recurring:schedules`
  * (src/data-lifecycle/legacy-keys.ts moves them).
  * A schedule's cycles are operations of the ledger (`<id>.c<n>`), so the money trail lives there.
@@ -111,8 +158,8 @@ export class RecurringStore {
     const id = definition.id;
     const schedule: Schedule = { definition, state: 'active', cycle: 1, attempt: 0, phase: 'due', nextAt: cycleDueAt(definition, 1) };
     const result = await CREATE_SCRIPT.run(this.redis, {
-      keys: { schedule: this.key(id), due: this.dueKey, all: this.keys.all },
-      args: { id, definition: JSON.stringify(definition), created_at: now, ...movingParts(schedule) },
+      keys: { schedule: this.key(id), due: this.dueKey, all: this.keys.all, order: this.keys.order(definition.order_id ?? '') },
+      args: { id, definition: JSON.stringify(definition), created_at: now, ...movingParts(schedule), order_id: definition.order_id ?? '' },
     });
     if (result === 'created') return { created: true, schedule };
     if (result === 'other') throw new CommandValidationError('schedule.id', 'names another schedule already (an id is one agreement)', 'INVALID_PARAMS');
@@ -183,6 +230,88 @@ export class RecurringStore {
   }
 
   /**
+   * The ids of the schedules whose definition names order `orderId` (its order index, after {@link catchUpOrderIndex}
+   * for those created by a release before the index).
+   */
+  async idsOfOrder(orderId: string): Promise<string[]> {
+    if (orderId === '') return [];
+    return (await this.redis.smembers(this.keys.order(orderId))).sort();
+  }
+
+  /**
+   * Puts in the order index every schedule created since the last catch-up (from its mark, less
+   * `ORDER_INDEX_OVERLAP_MS`), walking `:schedules` by creation a page at a time (one pipeline of HGETs a page, one
+   * slot), then moves the mark. The first one after the release that brought the index walks every schedule, each
+   * later one only the few created since: schedules a release before the index created, including one an older
+   * process still running created after the first catch-up, are indexed before an erasure looks. Idempotent (SADD).
+   * @returns how many schedules were walked, how many of them name an order (indexed or already there), and how many
+   *   of those were not in their order's index before (`added`: schedules a release before the index created).
+   */
+  async catchUpOrderIndex(page = 500): Promise<{ walked: number; indexed: number; added: number }> {
+    const mark = await this.redis.get(this.keys.orderIndexMark);
+    const markScore = mark ? Number(mark.split(' ')[0]) : Number.NaN;
+    let after: ScoredEntry = Number.isFinite(markScore) ? { score: markScore - ORDER_INDEX_OVERLAP_MS, id: '' } : { score: Number.NEGATIVE_INFINITY, id: '' };
+    let walked = 0;
+    let indexed = 0;
+    let added = 0;
+    let last: ScoredEntry | null = null;
+    for (;;) {
+      const entries = await entriesAfter(this.redis, this.keys.all, after, page);
+      if (entries.length === 0) break;
+      const read = this.redis.pipeline();
+      for (const e of entries) read.hget(this.key(e.id), 'definition');
+      // A failed read or write throws: the mark, moved below, must never pass a schedule left out of the index.
+      const replies = repliesOrThrow(await read.exec());
+      const write = this.redis.pipeline();
+      let writes = 0;
+      entries.forEach((e, i) => {
+        const orderId = orderIdOf(replies[i]);
+        if (orderId === null) return;
+        write.sadd(this.keys.order(orderId), e.id);
+        writes += 1;
+      });
+      if (writes > 0) for (const reply of repliesOrThrow(await write.exec())) added += Number(reply);
+      walked += entries.length;
+      indexed += writes;
+      after = entries[entries.length - 1];
+      last = after;
+      if (entries.length < page) break;
+    }
+    // Forward of the mark this one read: beside another catch-up it may set the mark back to where it got, which only
+    // has the next one walk some schedules again (SADD is idempotent).
+    if (last && (!Number.isFinite(markScore) || last.score > markScore)) await this.redis.set(this.keys.orderIndexMark, `${last.score} ${last.id}`);
+    return { walked, indexed, added };
+  }
+
+  /**
+   * Puts schedule `id` in the order index of the order its definition names (none: nothing). Idempotent. For a
+   * schedule the catch-up's walk may not reach: one moved from its pre-cluster name (src/data-lifecycle/legacy-keys.ts).
+   */
+  async indexOrderOf(id: string): Promise<void> {
+    const orderId = orderIdOf(await this.redis.hget(this.key(id), 'definition'));
+    if (orderId !== null) await this.redis.sadd(this.keys.order(orderId), id);
+  }
+
+  /**
+   * Replaces schedule `id`'s definition by `erase(definition)` (an erasure of its order: the caller's policy says what
+   * stays), only if it is still the definition read, and marks it `erased_at` (the first erasure's time stays).
+   * @returns whether this call changed it (false: no schedule, nothing to erase, or erased already).
+   */
+  async eraseDefinition(id: string, erase: (definition: ScheduleDefinition) => ScheduleDefinition, now = Date.now()): Promise<boolean> {
+    const read = await this.redis.hget(this.key(id), 'definition');
+    if (read === null) return false;
+    let erased: string;
+    try {
+      erased = JSON.stringify(erase(JSON.parse(read) as ScheduleDefinition));
+    } catch {
+      // A definition that does not decode: nothing of it can be told safe.
+      erased = JSON.stringify({ id });
+    }
+    if (erased === read) return false;
+    return (await ERASE_SCRIPT.run(this.redis, { keys: { schedule: this.key(id) }, args: { read, erased, now } })) === 1;
+  }
+
+  /**
    * Stops a schedule: no further cycle starts (a charge already out still settles in the ledger). Only the state
    * changes, in one script with the due index: the cycle, attempt and operation stay as the runner left them.
    * @returns whether this call stopped it (of two cancels at once, one), and the schedule after it; null: no schedule.
@@ -191,6 +320,25 @@ export class RecurringStore {
     const cancelled = (await CANCEL_SCRIPT.run(this.redis, { keys: { schedule: this.key(id), due: this.dueKey }, args: { id } })) === 1;
     const schedule = await this.get(id);
     return schedule ? { cancelled, schedule } : null;
+  }
+}
+
+/** A pipeline's replies, its first failed command's error thrown. */
+function repliesOrThrow(replies: Array<[Error | null, unknown]> | null): unknown[] {
+  return (replies ?? []).map(([err, value]) => {
+    if (err) throw err;
+    return value;
+  });
+}
+
+/** The order a stored definition names, or null (none, or a definition that does not decode). */
+function orderIdOf(definition: unknown): string | null {
+  if (typeof definition !== 'string') return null;
+  try {
+    const orderId = (JSON.parse(definition) as { order_id?: unknown }).order_id;
+    return typeof orderId === 'string' && orderId !== '' ? orderId : null;
+  } catch {
+    return null;
   }
 }
 

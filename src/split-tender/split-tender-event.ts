@@ -87,7 +87,8 @@ function confirmedTotal(steps: ReadonlyArray<{ outcome: StepOutcome; asked: numb
 export function splitSettledEvent(plan: SplitTenderPlan, state: SplitTenderState, ops: ReadonlyMap<string, OperationRecord>, config: Config): PaymentEvent {
   const refs = stepReferences(plan);
   const eventId = `${plan.id}.split-tender.${state}`;
-  const reverse = plan.capture === true ? refs.giftCardRefund : refs.giftCardVoid;
+  // An authorization's redemption captured before the rollback was refunded, not voided (`SplitTenderCoordinator.reversalOf`).
+  const reverse = plan.capture === true || ops.has(refs.giftCardRefund) ? refs.giftCardRefund : refs.giftCardVoid;
   const release = plan.capture === true ? refs.cardRefund : refs.cardVoid;
   const references: Record<SplitStep, string> = { redeem: refs.giftCard, charge_card: refs.card, reverse, release_card: release };
   const outcomes: Partial<Record<SplitStep, StepOutcome>> = {};

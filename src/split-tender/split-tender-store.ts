@@ -207,11 +207,36 @@ export class SplitTenderStore {
     return { plan: raw ? (JSON.parse(raw) as SplitTenderPlan) : null, faults: Number(faults ?? 0) };
   }
 
+  /** The split's plan and state in one read (as {@link plan} and {@link state}); null when it was never started. */
+  async planAndState(id: string): Promise<{ plan: SplitTenderPlan; state: SplitTenderState } | null> {
+    const [raw, state] = await this.redis.hmget(this.key(id), 'plan', 'state');
+    if (!raw) return null;
+    return { plan: JSON.parse(raw) as SplitTenderPlan, state: (state ?? 'REDEEMING') as SplitTenderState };
+  }
+
   /** The split's state; null when it was never started. */
   async state(id: string): Promise<SplitTenderState | null> {
     const h = await this.redis.hmget(this.key(id), 'plan', 'state');
     if (!h[0]) return null;
     return (h[1] ?? 'REDEEMING') as SplitTenderState;
+  }
+
+  /**
+   * How the split's rollback reverses an `authorize` split's redemption, once decided: `void`, or `refund:<amount>` (the
+   * redemption was captured before the rollback: what was captured is refunded). Null before it was decided.
+   */
+  async reversal(id: string): Promise<string | null> {
+    return this.redis.hget(this.key(id), 'reversal');
+  }
+
+  /**
+   * Decides how the redemption is reversed (`value`, as {@link reversal}), once: the first decision stands, so the
+   * reversal keeps one operation id and one amount whatever a later pass reads. Returns the decision that stands, and
+   * whether this call made it.
+   */
+  async decideReversal(id: string, value: string): Promise<{ value: string; decided: boolean }> {
+    const decided = (await this.redis.hsetnx(this.key(id), 'reversal', value)) === 1;
+    return { value: decided ? value : ((await this.reversal(id)) ?? value), decided };
   }
 
   /** Whether the split's final outcome was reported (its event recorded). */

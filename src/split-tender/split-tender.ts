@@ -106,6 +106,17 @@ function refundsTotal() {
   return counter('pb_split_tender_refunds_total', 'Refunds of split tender orders by final state (REFUNDED, REFUND_FAILED)', ['state'] as const);
 }
 
+/** How a rolling back `authorize` split reverses its redemption (`SplitTenderCoordinator.reversalOf`). */
+type Reversal = { by: 'void' } | { by: 'refund'; amount: number };
+
+function reversalsByRefund() {
+  return counter(
+    'pb_split_tender_reversals_by_refund_total',
+    'Split tender rollbacks that found the gift card redemption (an authorization) captured already and refunded what was captured instead of voiding it',
+    [] as const,
+  );
+}
+
 /** The log line of a split ROLLED_BACK, by why it was rolled back. */
 const ROLLED_BACK_LINES: Record<RollbackCause, string> = {
   card_part_failed: 'split tender rolled back: the gift card redemption was reversed',
@@ -152,7 +163,7 @@ export class SplitTenderCoordinator {
    * The command of a step. A reversal asks what its step holds (what the PSP confirmed, which a partial
    * approval makes less than the part planned): a PSP refuses to reverse more than it holds.
    */
-  private stepCommandOf(plan: SplitTenderPlan, step: SplitStep, outcomes: SplitView['outcomes']): PaymentCommand {
+  private stepCommandOf(plan: SplitTenderPlan, step: SplitStep, outcomes: SplitView['outcomes'], reversal?: Reversal): PaymentCommand {
     const refs = stepReferences(plan);
     const redeem = plan.capture === true ? 'sale' : 'authorize';
     switch (step) {
@@ -163,6 +174,10 @@ export class SplitTenderCoordinator {
       case 'reverse': {
         // An authorization is voided (cancel names our redemption by its operation id); a sale is refunded.
         const held = confirmedOrPlanned(outcomes.redeem, plan.gift_card.amount);
+        // A redemption captured before the rollback (an operator at the PSP, a capture sent before captures waited for
+        // the split) cannot be voided: what was captured is refunded, under its own fixed id, at the decided amount.
+        if (plan.capture !== true && reversal?.by === 'refund')
+          return stepCommand(plan, 'refund', refs.giftCardRefund, 'gift_card', reversal.amount, { key: refs.giftCard });
         return plan.capture === true
           ? stepCommand(plan, 'refund', refs.giftCardRefund, 'gift_card', held, { key: refs.giftCard })
           : stepCommand(plan, 'cancel', refs.giftCardVoid, 'gift_card', held, { key: refs.giftCard });
@@ -189,11 +204,41 @@ export class SplitTenderCoordinator {
   }
 
   /** The ledger's outcomes of `steps`. */
-  private async outcomesOf(plan: SplitTenderPlan, steps: readonly SplitStep[]): Promise<SplitView['outcomes']> {
+  private async outcomesOf(plan: SplitTenderPlan, steps: readonly SplitStep[], reversal?: Reversal): Promise<SplitView['outcomes']> {
     const outcomes: SplitView['outcomes'] = {};
     // The reversals' commands need what the first steps hold: read in order.
-    for (const step of steps) outcomes[step] = await this.ports.outcome(this.stepCommandOf(plan, step, outcomes).payment.operation_reference ?? '');
+    for (const step of steps) outcomes[step] = await this.ports.outcome(this.stepCommandOf(plan, step, outcomes, reversal).payment.operation_reference ?? '');
     return outcomes;
+  }
+
+  /**
+   * How a rolling back `authorize` split reverses its redemption, decided once and kept in the split's record: a void,
+   * or, when the redemption was captured already (`collected`: its captures that succeeded, less other refunds of it),
+   * a refund of what was captured (a void of a captured authorization fails, leaving the gift card charged for an order
+   * the OMS was told failed). Undefined for a sale (always refunded at what its PSP confirmed).
+   */
+  private async reversalOf(plan: SplitTenderPlan): Promise<Reversal | undefined> {
+    if (plan.capture === true) return undefined;
+    let stored = await this.store.reversal(plan.id);
+    if (stored === null) {
+      const refs = stepReferences(plan);
+      const captured = (await this.ports.collected?.(refs.giftCard, plan.id)) ?? null;
+      const { value, decided } = await this.store.decideReversal(plan.id, captured !== null && captured > 0 ? `refund:${captured}` : 'void');
+      stored = value;
+      if (decided && captured !== null && captured > 0) {
+        reversalsByRefund().inc();
+        this.ports.logger.warn('split tender: the gift card redemption was captured before the rollback; refunding what was captured instead of voiding it', {
+          split: plan.id,
+          order_id: plan.order_id,
+          operation_id: refs.giftCard,
+          captured,
+          refund_operation_id: refs.giftCardRefund,
+          currency: plan.currency,
+        });
+      }
+    }
+    const amount = stored.startsWith('refund:') ? Number(stored.slice('refund:'.length)) : NaN;
+    return Number.isSafeInteger(amount) && amount > 0 ? { by: 'refund', amount } : { by: 'void' };
   }
 
   /**
@@ -213,11 +258,12 @@ export class SplitTenderCoordinator {
         }
         return state;
       }
-      const outcomes = await this.outcomesOf(plan, this.stepsToRead(state));
+      const reversal = state === 'ROLLING_BACK' ? await this.reversalOf(plan) : undefined;
+      const outcomes = await this.outcomesOf(plan, this.stepsToRead(state), reversal);
       const action = nextSplitAction(state, { outcomes, submitted, parts });
       if (action.kind === 'wait') return state;
       if (action.kind === 'submit') {
-        await this.ports.submit(this.stepCommandOf(plan, action.step, outcomes));
+        await this.ports.submit(this.stepCommandOf(plan, action.step, outcomes, reversal));
         submitted.add(action.step);
         continue;
       }

@@ -105,4 +105,79 @@ describe('keys written under their pre-cluster names', () => {
     expect(await keysMatching(redis, `${prefix}recurring:*`)).toEqual([]);
     expect(await moveLegacyKeys(redis, prefix)).toEqual({ dead_letter_archive: 0, dead_letter_triage: 0, recurring: 0 });
   });
+
+  it("schedules moved after the order index's catch-up ran are put in it by the move (an erasure finds them)", async () => {
+    const recurring = new RecurringStore(redis, prefix);
+    const r = recurringKeys(prefix);
+    const id = `legacy-order-${Date.now().toString(36)}`;
+    const order = `ORD-LEGACY-${Date.now().toString(36)}`;
+    await recurring.add({ ...schedule(id), order_id: order }, Date.now() - 86_400_000);
+    await redis.srem(r.order(order), id);
+    await backToOldName(`${prefix}recurring:schedule:${id}`, r.schedule(id));
+    await backToOldName(`${prefix}recurring:schedules`, r.all);
+    // A catch-up ran (its mark is past the moved schedule's creation) before the poller moved the keys.
+    await recurring.catchUpOrderIndex();
+    await redis.set(r.orderIndexMark, `${Date.now()} later`);
+    expect((await moveLegacyKeys(redis, prefix)).recurring).toBe(2);
+    await recurring.catchUpOrderIndex();
+    expect(await recurring.idsOfOrder(order)).toEqual([id]);
+  });
+
+  /**
+   * A schedule of an order as a release before the order index left it under its pre-cluster names, under a prefix of
+   * its own, with the mark of a catch-up that ran since.
+   */
+  async function oldScheduleOfOrder(tag: string): Promise<{ at: string; id: string; order: string }> {
+    const at = testConfig().redis.keyPrefix;
+    const recurring = new RecurringStore(redis, at);
+    const r = recurringKeys(at);
+    const id = `legacy-${tag}`;
+    const order = `ORD-LEGACY-${tag}`;
+    await recurring.add({ ...schedule(id), order_id: order }, Date.now() - 86_400_000);
+    await redis.srem(r.order(order), id);
+    await backToOldName(`${at}recurring:schedule:${id}`, r.schedule(id));
+    await backToOldName(`${at}recurring:due`, r.due);
+    await backToOldName(`${at}recurring:schedules`, r.all);
+    await redis.set(r.orderIndexMark, `${Date.now()} later`);
+    return { at, id, order };
+  }
+
+  it('a move killed at any step, then run again at the next start, leaves the moved schedules in the order index', async () => {
+    for (let killAt = 1; ; killAt += 1) {
+      const { at, id, order } = await oldScheduleOfOrder(`kill${killAt}`);
+      // The poller dies at its `killAt`-th command: that one and every later one fail.
+      let calls = 0;
+      const dying = new Proxy(redis, {
+        get(target, prop, receiver) {
+          const value = Reflect.get(target, prop, receiver) as unknown;
+          if (typeof value !== 'function') return value;
+          return (...args: unknown[]) => {
+            calls += 1;
+            return calls >= killAt ? Promise.reject(new Error('killed')) : (value as (...a: unknown[]) => unknown).apply(target, args);
+          };
+        },
+      });
+      const completed = await moveLegacyKeys(dying, at).then(
+        () => true,
+        () => false,
+      );
+      await moveLegacyKeys(redis, at);
+      const recurring = new RecurringStore(redis, at);
+      await recurring.catchUpOrderIndex();
+      expect({ killAt, ids: await recurring.idsOfOrder(order) }).toEqual({ killAt, ids: [id] });
+      await unlinkMatching(redis, `${at}*`);
+      if (completed) break;
+    }
+  });
+
+  it('a catch-up running beside the move (its mark written after the move) leaves the moved schedules in the order index', async () => {
+    const { at, id, order } = await oldScheduleOfOrder('beside');
+    expect((await moveLegacyKeys(redis, at)).recurring).toBe(3);
+    // A catch-up that walked the schedules before they moved writes its mark after the move.
+    await redis.set(recurringKeys(at).orderIndexMark, `${Date.now()} beside`);
+    const recurring = new RecurringStore(redis, at);
+    await recurring.catchUpOrderIndex();
+    expect(await recurring.idsOfOrder(order)).toEqual([id]);
+    await unlinkMatching(redis, `${at}*`);
+  });
 });

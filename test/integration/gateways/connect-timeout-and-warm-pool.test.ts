@@ -1,5 +1,5 @@
-import { ChildProcess, spawn } from 'node:child_process';
 import http from 'node:http';
+import https from 'node:https';
 import net, { AddressInfo } from 'node:net';
 import { GatewayConfig } from '../../../src/config/config';
 import { GatewayError } from '../../../src/errors';
@@ -8,6 +8,10 @@ import { GatewayRequest, GatewayTransformer } from '../../../src/gateways/gatewa
 import { metricValue } from '../../../src/metrics/metrics-registry';
 import { testConfig } from '../../support/test-config';
 import { rejectionOf } from '../../support/thrown';
+import { blackHole } from '../../support/black-hole';
+import { eventually } from '../../support/tcp-proxy';
+import { startConnectProxy } from '../http/connect-proxy';
+import { makeSelfSignedCert } from '../http/tls-cert';
 
 jest.setTimeout(60000);
 
@@ -58,41 +62,6 @@ const transformer: GatewayTransformer = {
 const post: GatewayRequest = { method: 'POST', path: '/v1/charges', headers: { 'content-type': 'application/json' }, body: '{"amount":1000}' };
 
 const failure = (promise: Promise<unknown>): Promise<GatewayError> => rejectionOf(promise, GatewayError);
-
-/**
- * A black-holed address: a listening socket whose process never accepts (its event loop is parked in
- * `Atomics.wait`, sleeping, no CPU), with a backlog of 1. Once the accept queue is full the kernel drops
- * further SYNs, so a new connect to it hangs exactly like one to an address that swallows packets.
- */
-async function blackHole(): Promise<{ port: number; close: () => void }> {
-  // It says `parked` just before it parks (a write to a pipe is synchronous on Linux): a fixed pause instead let a
-  // loaded machine run the filler connects below before it parked, so it accepted them and the queue stayed open.
-  const script = `const s=require('net').createServer();s.listen({port:0,host:'127.0.0.1',backlog:1},()=>{setTimeout(()=>{process.stdout.write(s.address().port+' parked\\n');Atomics.wait(new Int32Array(new SharedArrayBuffer(4)),0,0)},20)})`;
-  const child: ChildProcess = spawn(process.execPath, ['-e', script], { stdio: ['ignore', 'pipe', 'inherit'] });
-  const port = await new Promise<number>((resolve, reject) => {
-    let out = '';
-    child.stdout?.on('data', (d: Buffer) => {
-      out += String(d);
-      if (out.includes(' parked\n')) resolve(Number(out.split(' ')[0]));
-    });
-    child.once('exit', (code) => reject(new Error(`black hole exited early (${code})`)));
-  });
-  // Fill the accept queue: these complete the handshake in the kernel and stay queued, never accepted.
-  const fillers: net.Socket[] = [];
-  for (let i = 0; i < 4; i++) {
-    const s = net.connect(port, '127.0.0.1');
-    s.on('error', () => undefined);
-    fillers.push(s);
-  }
-  await new Promise((r) => setTimeout(r, 300));
-  return {
-    port,
-    close: () => {
-      for (const s of fillers) s.destroy();
-      child.kill('SIGKILL');
-    },
-  };
-}
 
 describe('connect timeout', () => {
   it('fails a call to a black-holed address as not_sent (retryable) after the connect timeout, long before the call deadline', async () => {
@@ -169,6 +138,175 @@ describe('connect timeout', () => {
     expect(config.gateways.sim.connectTimeoutMs).toBe(2000);
     expect(config.gateways.sim.timeoutMs).toBe(10000);
     expect(config.gateways.sim.warmSockets).toBe(16);
+  });
+});
+
+/** A TCP server that accepts and reads but never answers (a stalled proxy, or a TLS peer that never answers the ClientHello). */
+async function silentServer(): Promise<{ port: number; accepted: () => number; open: () => number; close: () => Promise<void> }> {
+  const sockets = new Set<net.Socket>();
+  let accepted = 0;
+  const server = net.createServer((s) => {
+    accepted++;
+    sockets.add(s);
+    s.on('close', () => sockets.delete(s));
+    s.resume();
+  });
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  return {
+    port: (server.address() as AddressInfo).port,
+    accepted: () => accepted,
+    open: () => sockets.size,
+    close: () =>
+      new Promise<void>((resolve) => {
+        for (const s of sockets) s.destroy();
+        server.close(() => resolve());
+      }),
+  };
+}
+
+describe('connect timeout through a proxy', () => {
+  it('fails an https call through a black-holed proxy as not_sent after the connect timeout, not the call deadline', async () => {
+    const hole = await blackHole();
+    try {
+      const client = new GatewayClient(gatewayConfig('https://127.0.0.1:9', { timeoutMs: 20000, connectTimeoutMs: 300 }), transformer, {
+        proxy: { host: '127.0.0.1', port: hole.port },
+      });
+      const started = performance.now();
+
+      const err = await failure(client.send(post));
+
+      expect(err.kind).toBe('not_sent');
+      expect(err.message).toContain('ECONNECTTIMEOUT');
+      expect(performance.now() - started).toBeLessThan(20000);
+    } finally {
+      hole.close();
+    }
+  });
+
+  it('fails a plain http call through a black-holed proxy as not_sent after the connect timeout', async () => {
+    const hole = await blackHole();
+    try {
+      const client = new GatewayClient(gatewayConfig('http://127.0.0.1:9', { timeoutMs: 20000, connectTimeoutMs: 300 }), transformer, {
+        proxy: { host: '127.0.0.1', port: hole.port },
+      });
+
+      const err = await failure(client.send(post));
+
+      expect(err.kind).toBe('not_sent');
+      expect(err.message).toContain('ECONNECTTIMEOUT');
+    } finally {
+      hole.close();
+    }
+  });
+
+  it("bounds the proxy's answer to CONNECT: a proxy that accepts TCP and never answers is not_sent by the connect timeout", async () => {
+    const stalled = await silentServer();
+    try {
+      const client = new GatewayClient(gatewayConfig('https://127.0.0.1:9', { timeoutMs: 20000, connectTimeoutMs: 300 }), transformer, {
+        proxy: { host: '127.0.0.1', port: stalled.port },
+      });
+
+      const err = await failure(client.send(post));
+
+      expect(err.kind).toBe('not_sent');
+      expect(err.message).toContain('ECONNECTTIMEOUT');
+    } finally {
+      await stalled.close();
+    }
+  });
+
+  it('closes what a missed bound leaves: the connection to a proxy that never answered CONNECT, the tunnel of a handshake that never finished', async () => {
+    const stalled = await silentServer();
+    const proxy = await startConnectProxy();
+    const silent = await silentServer();
+    try {
+      const viaStalled = new GatewayClient(gatewayConfig('https://127.0.0.1:9', { timeoutMs: 20000, connectTimeoutMs: 300 }), transformer, {
+        proxy: { host: '127.0.0.1', port: stalled.port },
+      });
+      const viaTunnel = new GatewayClient(gatewayConfig(`https://127.0.0.1:${silent.port}`, { timeoutMs: 20000, connectTimeoutMs: 300 }), transformer, {
+        proxy: { host: '127.0.0.1', port: proxy.port },
+      });
+
+      expect((await failure(viaStalled.send(post))).message).toContain('ECONNECTTIMEOUT');
+      expect((await failure(viaTunnel.send(post))).message).toContain('ECONNECTTIMEOUT');
+
+      // Left open, each call would keep a socket at the proxy (and a tunnel to the PSP) until the proxy gave up.
+      expect(stalled.accepted()).toBe(1);
+      expect(silent.accepted()).toBe(1);
+      await eventually(() => stalled.open() === 0 && silent.open() === 0, 5000);
+    } finally {
+      await silent.close();
+      await proxy.close();
+      await stalled.close();
+    }
+  });
+
+  it('bounds the TLS handshake inside the tunnel: a target that never answers the ClientHello is not_sent by the connect timeout', async () => {
+    const proxy = await startConnectProxy();
+    const silent = await silentServer();
+    try {
+      const client = new GatewayClient(gatewayConfig(`https://127.0.0.1:${silent.port}`, { timeoutMs: 20000, connectTimeoutMs: 300 }), transformer, {
+        proxy: { host: '127.0.0.1', port: proxy.port },
+      });
+
+      const err = await failure(client.send(post));
+
+      expect(err.kind).toBe('not_sent');
+      expect(err.message).toContain('ECONNECTTIMEOUT');
+      expect(proxy.tunnels).toEqual([`127.0.0.1:${silent.port}`]);
+    } finally {
+      await silent.close();
+      await proxy.close();
+    }
+  });
+
+  it('does not cut a slow answer through the proxy: past the connect timeout it is the deadline that decides, as outcome_unknown', async () => {
+    const proxy = await startConnectProxy();
+    const sockets = new Set<net.Socket>();
+    const slow = http.createServer(() => undefined); // reads the request, never answers
+    slow.on('connection', (s: net.Socket) => sockets.add(s));
+    await new Promise<void>((resolve) => slow.listen(0, '127.0.0.1', resolve));
+    const port = (slow.address() as AddressInfo).port;
+    try {
+      const client = new GatewayClient(gatewayConfig(`http://127.0.0.1:${port}`, { timeoutMs: 800, connectTimeoutMs: 200 }), transformer, {
+        proxy: { host: '127.0.0.1', port: proxy.port },
+      });
+
+      const err = await failure(client.send(post));
+
+      expect(err.kind).toBe('outcome_unknown');
+      expect(err.message).toContain('TIMEOUT');
+      expect(err.message).not.toContain('ECONNECTTIMEOUT');
+    } finally {
+      for (const s of sockets) s.destroy();
+      await new Promise<void>((resolve) => slow.close(() => resolve()));
+      await proxy.close();
+    }
+  });
+  it('leaves an https call through the tunnel to the deadline once the handshake is done: a silent target is outcome_unknown', async () => {
+    const cert = makeSelfSignedCert();
+    const proxy = await startConnectProxy();
+    const sockets = new Set<net.Socket>();
+    const slow = https.createServer({ cert: cert.cert, key: cert.key }, () => undefined); // reads the request, never answers
+    slow.on('connection', (s: net.Socket) => sockets.add(s));
+    await new Promise<void>((resolve) => slow.listen(0, '127.0.0.1', resolve));
+    const port = (slow.address() as AddressInfo).port;
+    try {
+      const client = new GatewayClient(gatewayConfig(`https://127.0.0.1:${port}`, { timeoutMs: 800, connectTimeoutMs: 200 }), transformer, {
+        proxy: { host: '127.0.0.1', port: proxy.port },
+        ca: cert.cert,
+      });
+
+      const err = await failure(client.send(post));
+
+      expect(err.kind).toBe('outcome_unknown');
+      expect(err.message).toContain('TIMEOUT');
+      expect(err.message).not.toContain('ECONNECTTIMEOUT');
+    } finally {
+      for (const s of sockets) s.destroy();
+      await new Promise<void>((resolve) => slow.close(() => resolve()));
+      await proxy.close();
+    }
   });
 });
 

@@ -170,6 +170,55 @@ describe('split tender (gift card plus card)', () => {
     expect(await balance('gc_salerb_3000')).toBe(3000);
   });
 
+  it('refunds, not voids, a redemption whose capture succeeded before the rollback: once, what was captured, under its fixed id', async () => {
+    const id = `st-cap-${randomBytes(3).toString('hex')}`;
+    const refs = stepReferences({ id, step_ids: 'namespaced' });
+    // What the ledger holds captured of the redemption (`collectedForRefund` less other refunds of it, as the worker's port
+    // reads it): the capture below; nothing once the rollback's refund gave it back.
+    let captured = 0;
+    const captures: PaymentCommand[] = [];
+    const c = new SplitTenderCoordinator({
+      submit: async (command) => {
+        // The redemption is captured at the PSP (by its own capture operation) while the card part is on its way.
+        if (command.payment.operation_reference === refs.card) {
+          const capture: PaymentCommand = {
+            ...command,
+            command: 'capture',
+            payment: { ...command.payment, gateway_key: refs.giftCard, amount: 3000, operation_reference: `op-cap-${id}` },
+          };
+          captures.push(capture);
+          await execute(capture);
+          expect(outcomes.get(`op-cap-${id}`)?.state).toBe('SUCCEEDED');
+          captured = 3000;
+        }
+        if (command.payment.operation_reference === refs.giftCardRefund) captured = 0;
+        await execute(command);
+      },
+      outcome: async (ref) => outcomes.get(ref) ?? { state: 'OPEN' },
+      collected: async (ref) => (ref === refs.giftCard ? captured : null),
+      redis,
+      keyPrefix: prefix,
+      logger: silentLogger(),
+      stepTimeoutMs: 5000,
+      pollMs: 20,
+    });
+    const refundsBefore = (await metricValue('pb_split_tender_reversals_by_refund_total', {})) ?? 0;
+    expect(await c.run(plan(id, 'gc_captured_4000', 'pm_card_declined'))).toBe('ROLLED_BACK');
+    expect(captures).toHaveLength(1);
+    // Refunded what was captured, under `_<id>.gc-refund`, once; never voided (a void of a captured authorization fails).
+    const reversals = submitted.filter((x) => x.payment.operation_reference === refs.giftCardRefund || x.payment.operation_reference === refs.giftCardVoid);
+    expect(reversals.map((x) => [x.command, x.payment.operation_reference, x.payment.gateway_key, x.payment.amount])).toEqual([
+      ['refund', refs.giftCardRefund, refs.giftCard, 3000],
+    ]);
+    expect(outcomes.get(refs.giftCardRefund)?.state).toBe('SUCCEEDED');
+    expect(await balance('gc_captured_4000')).toBe(4000);
+    // The decision stands (one id, one amount) whatever a later pass reads: nothing captured is left to read now.
+    expect(await c.store.reversal(id)).toBe('refund:3000');
+    expect(await c.advance(plan(id, 'gc_captured_4000', 'pm_card_declined'))).toBe('ROLLED_BACK');
+    expect(submitted.filter((x) => x.payment.operation_reference === refs.giftCardVoid)).toHaveLength(0);
+    expect(await metricValue('pb_split_tender_reversals_by_refund_total', {})).toBe(refundsBefore + 1);
+  });
+
   it('charges no card when the redemption is declined (FAILED)', async () => {
     const id = `st-fail-${randomBytes(3).toString('hex')}`;
     expect(await coordinator().run(plan(id, 'gc_poor_100', 'pm_card_visa'))).toBe('FAILED');

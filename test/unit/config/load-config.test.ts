@@ -53,6 +53,7 @@ describe('buildConfig', () => {
       // docs/EVENTS.md: the refund PENDINGRELEASE pre-notice is sent unless turned off.
       refundPendingNotice: true,
       timeoutMs: 10000,
+      connectTimeoutMs: 2000,
       methods: {
         register: 'magento.service_bus.remote.register',
         unregister: 'magento.service_bus.remote.unregister',

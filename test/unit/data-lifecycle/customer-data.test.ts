@@ -1,4 +1,11 @@
-import { isPersonalField, scrubJsonText, scrubPayment, scrubStored, scrubStoredCardText } from '../../../src/data-lifecycle/customer-data';
+import {
+  isPersonalField,
+  scrubJsonText,
+  scrubPayment,
+  scrubScheduleDefinition,
+  scrubStored,
+  scrubStoredCardText,
+} from '../../../src/data-lifecycle/customer-data';
 
 describe('customer data scrubbing', () => {
   const payment = {
@@ -72,5 +79,29 @@ describe('customer data scrubbing', () => {
   it('recognises personal field names in any case style, and not operational ones', () => {
     for (const k of ['holder_name', 'shopperEmail', 'billing-address', 'phone', 'customer_id', 'free_text', 'note']) expect(isPersonalField(k)).toBe(true);
     for (const k of ['amount', 'currency', 'gateway_key', 'state', 'reason', 'event', 'psp_reference', 'at', 'status']) expect(isPersonalField(k)).toBe(false);
+  });
+
+  it("scrubs a recurring schedule's definition as its cycles' payment: custom attributes go, ids, token, money and timing stay; idempotent", () => {
+    const definition = {
+      id: 'sub-42',
+      gateway: 'adyen',
+      gateway_account: 'acme',
+      gateway_key: 'shopper-ada:stored-one',
+      amount: 1500,
+      currency: 'EUR',
+      order_id: 'SUB-42',
+      model: 'subscription' as const,
+      command: 'sale' as const,
+      start_at: '2026-12-01T09:00:00Z',
+      interval: { unit: 'month' as const, count: 1 },
+      max_cycles: 12,
+      network_transaction_id: 'MCC123',
+      custom_attributes: { shopper_reference: 'shopper-ada', stripe_customer: 'cus_Ada', email: 'ada@example.com' },
+    };
+    const { custom_attributes: _gone, ...kept } = definition;
+    expect(scrubScheduleDefinition(definition)).toEqual(kept);
+    expect(scrubScheduleDefinition(scrubScheduleDefinition(definition))).toEqual(kept);
+    // A field the type does not know goes too (an allowlist).
+    expect(scrubScheduleDefinition({ ...definition, note: 'call Ada' } as typeof definition)).toEqual(kept);
   });
 });

@@ -78,6 +78,22 @@ describe('split tender events', () => {
     expect(payment.discrepancy).toBeUndefined();
   });
 
+  it('an authorization split whose captured redemption the rollback refunded names that refund (`_<id>.gc-refund`) as its reverse tender, not a void', () => {
+    const authorized = planOf('split-2', { ...command, command: 'authorize', payment: { ...command.payment, operation_reference: 'split-2' } });
+    const own = stepReferences(authorized);
+    const ops = new Map([step(own.giftCard, 3000, 3000), step(own.card, 7000, 'failed'), step(own.giftCardRefund, 3000, 3000)]);
+    const payment = splitSettledEvent(authorized, 'ROLLED_BACK', ops, config).params.payment as Record<string, unknown>;
+    expect(payment).toMatchObject({ status: 'FAIL', reason: 'card_part_failed_gift_card_reversed', amount: 3000 });
+    const tenders = (payment.split_tender as { tenders: Array<Record<string, unknown>> }).tenders;
+    expect(tenders.find((t) => t.role === 'reverse')).toMatchObject({ status: 'SUCCESS', amount: 3000, operation_reference: own.giftCardRefund });
+    // Voided as usual: the void is named.
+    const voided = new Map([step(own.giftCard, 3000, 3000), step(own.card, 7000, 'failed'), step(own.giftCardVoid, 3000, 3000)]);
+    const reverse = (
+      splitSettledEvent(authorized, 'ROLLED_BACK', voided, config).params.payment as { split_tender: { tenders: Array<Record<string, unknown>> } }
+    ).split_tender.tenders.find((t) => t.role === 'reverse');
+    expect(reverse).toMatchObject({ status: 'SUCCESS', operation_reference: own.giftCardVoid });
+  });
+
   it('a split refund that failed after its card part went back reports what was refunded, beside what was asked', () => {
     const parts = refundReferences({ refundId: 'refund-1' });
     const refund = {
