@@ -33,7 +33,10 @@ const MARK_TTL_S = 40 * 86400;
  * (idempotent per operation and gateway): a mark of another gateway (the one a failover leaves, released once the
  * move is on record) is not this reservation's. Else the first candidate whose every counter stays within its max
  * gets every counter incremented (INCRBY, EXPIREAT) and its mark written, atomically: two concurrent attempts never
- * both take the last unit.
+ * both take the last unit. The mark is the operation's mark per currency (the release before's key and value) when
+ * none stands, so a worker of the release before still finds it (never reserves it again, gives it back on a FAIL or
+ * its own failover); the gateway's own only beside another (a failover's next candidate while the one it leaves is on
+ * record).
  */
 const RESERVE_BODY = `
 local ttl = tonumber(ARGV[1])
@@ -86,7 +89,9 @@ for c = 1, n do
       table.insert(parts, key .. '=' .. ARGV[q + 1])
       q = q + 4
     end
-    redis.call('SET', KEYS[cands[c][2]], table.concat(parts, ','), 'EX', ttl)
+    local at = KEYS[cands[c][2]]
+    if legacy > 0 and redis.call('EXISTS', KEYS[legacy]) == 0 then at = KEYS[legacy] end
+    redis.call('SET', at, table.concat(parts, ','), 'EX', ttl)
     return {'reserved', idx, refusals}
   end
 end

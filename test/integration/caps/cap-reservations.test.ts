@@ -173,3 +173,42 @@ test("the release before's mark (one per operation and currency, naming its cand
   expect(await caps.releaseMarks('l1', 'EUR', [{ gateway: 'sim-a', index: 0 }])).toEqual(['sim-a']);
   expect(await redis.get(counter)).toBe('1');
 });
+
+/**
+ * What a worker of the release before does with an operation's mark (`{caps:<CUR>}:res:<operation>`): a reservation
+ * is `already` made when it exists, and a release subtracts what it names and deletes it.
+ */
+async function asTheReleaseBefore(prefix: string, operationId: string): Promise<{ held: boolean; release: () => Promise<void> }> {
+  const mark = `${prefix}{caps:EUR}:res:${operationId}`;
+  const held = await redis.get(mark);
+  return {
+    held: held !== null,
+    release: async () => {
+      for (const part of (held ?? '').split(',').slice(1)) {
+        const [key, add] = part.split('=');
+        await redis.decrby(key, Number(add));
+      }
+      await redis.del(mark);
+    },
+  };
+}
+
+test('a reservation with no other standing beside it is marked where a worker of the release before finds it: that worker neither reserves it again nor leaks it (a mixed fleet counts exactly)', async () => {
+  const prefix = `${config.redis.keyPrefix}cx:`;
+  const caps = new CapReservations(redis, prefix, [rule({ dailyCount: 1 }), rule({ name: 'sim-b', dailyCount: 1 })]);
+  expect(await caps.reserve('m1', [attempt('sim-a'), attempt('sim-b', 1000, 1)])).toMatchObject({ kind: 'reserved', index: 0 });
+  const old = await asTheReleaseBefore(prefix, 'm1');
+  expect(old.held).toBe(true);
+  await old.release();
+  expect(await caps.peek([attempt('sim-a')])).toEqual([null]);
+  // Given back by the old worker: this release finds nothing more to give back (never twice).
+  expect(await caps.releaseMarks('m1', 'EUR', [{ gateway: 'sim-a', index: 0 }])).toEqual([]);
+  // A failover's next reservation while the first stands is marked at its gateway; once the first is given back, the
+  // next one a new worker makes with nothing standing goes where an old worker looks again.
+  expect(await caps.reserve('m2', [attempt('sim-a')])).toMatchObject({ kind: 'reserved', index: 0 });
+  expect(await caps.reserve('m2', [attempt('sim-b', 1000, 1)])).toMatchObject({ kind: 'reserved', index: 1 });
+  expect(await caps.releaseMarks('m2', 'EUR', [{ gateway: 'sim-a', index: 0 }])).toEqual(['sim-a']);
+  expect((await asTheReleaseBefore(prefix, 'm2')).held).toBe(false);
+  expect(await caps.releaseMarks('m2', 'EUR', [{ gateway: 'sim-b', index: 1 }])).toEqual(['sim-b']);
+  expect((await caps.peek([attempt('sim-a'), attempt('sim-b')])).every((r) => r === null)).toBe(true);
+});
