@@ -284,9 +284,9 @@ export class DeliveryService {
   }
 
   /**
-   * Delivers one operation, by id (read from the ledger) or as a record the caller just read or wrote
-   * (the consumer's fast path: no read-back). With `prepared`, the record must be the one `Ledger.create`
-   * wrote with that attempt on record: the request goes out at once.
+   * Delivers one operation, by id (read from the ledger) or as the record the caller just created (the consumer's
+   * inline delivery: no read-back; no earlier pass planned it). With `prepared`, the record must be the one
+   * `Ledger.create` wrote with that attempt on record: the request goes out at once.
    */
   async deliver(operation: string | OperationRecord, prepared?: PreparedAttempt): Promise<DeliveryStep> {
     const { ledger, recorder, logger } = this.deps;
@@ -329,7 +329,11 @@ export class DeliveryService {
       const unsent = await this.unsent(read, planned);
       if (unsent) return unsent;
       // Its stages' counts and lines run once the attempt carrying it is on record (`send`), not on each pass that waits.
-      if (planned.plan.decisions.length > 0) op = { ...read, routing: freshly(routingRecordOf(read, planned.plan), sendCount(planned)) };
+      if (planned.plan.decisions.length > 0) {
+        op = { ...read, routing: freshly(routingRecordOf(read, planned.plan), sendCount(planned)) };
+        // The consumer's pass over the record it just created: no earlier pass planned (and reserved for) it.
+        if (typeof operation !== 'string' && op.routing) firstPlans.add(op.routing);
+      }
     }
     let route = this.deps.router.route(op);
     // Our configuration lacks the gateway: hold (never send, never fail), then park for replay.
@@ -1019,7 +1023,9 @@ export class DeliveryService {
         if (op.attempts === 0) reportRouteDrops(this.deps.logger, op, decided.decisions);
         // On record: what the operation holds elsewhere (the candidate a failover left, a plan of another currency
         // decided before a wait) is given back now, not before (a worker killed in between: its next pass, `deliver`).
-        await this.pipeline.settled(op, planOf(op));
+        // Nothing to look for (no Redis call) for the first plan of the pass that created the operation: no candidate
+        // left, no plan before it.
+        if (!firstPlans.has(decided)) await this.pipeline.settled(op, planOf(op));
       }
     }
     if (!moved.applied) {
@@ -1666,6 +1672,12 @@ function atLockedRateRouting(
 }
 
 const fresh = new WeakSet<RoutingRecord>();
+
+/**
+ * The plans decided by the pass that delivers the record its caller just created (the consumer's inline delivery): no
+ * earlier pass planned that operation, so its first attempt has nothing elsewhere to give back (`settled` skipped).
+ */
+const firstPlans = new WeakSet<RoutingRecord>();
 /** The stages' counts of a fresh routing record's plan (`DecisionCount`), run by `send` once its attempt is on record. */
 const planCounts = new WeakMap<RoutingRecord, DecisionCount>();
 
