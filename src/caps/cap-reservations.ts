@@ -28,15 +28,17 @@ const MARK_TTL_S = 40 * 86400;
 /**
  * Reserves: KEYS[1..] the marks then the counters; ARGV: the mark's TTL, the key index of the operation's mark of
  * the release before (one mark per operation and currency, `<candidate index>,…`; 0: none), the candidate count, then
- * per candidate its index, the key index of its own mark, its number of checks, then per check: key index, add, max,
- * expire-at. A mark of any candidate asked about (or the release before's naming one of them) answers `already`
+ * per candidate its index, the key index of its own mark, its gateway (encoded), its number of checks, then per check:
+ * key index, add, max, expire-at. A mark of any candidate asked about (or the release before's naming one of them) answers `already`
  * (idempotent per operation and gateway): a mark of another gateway (the one a failover leaves, released once the
  * move is on record) is not this reservation's. Else the first candidate whose every counter stays within its max
  * gets every counter incremented (INCRBY, EXPIREAT) and its mark written, atomically: two concurrent attempts never
  * both take the last unit. The mark is the operation's mark per currency (the release before's key and value) when
  * none stands, so a worker of the release before still finds it (never reserves it again, gives it back on a FAIL or
  * its own failover); the gateway's own only beside another (a failover's next candidate while the one it leaves is on
- * record).
+ * record). Its first counter's part carries the gateway (`<key>=<added>=<gateway>`, which the release before reads as
+ * `<key>=<added>`), so the operation's mark is `already` only for the candidate of that index at that gateway: a plan
+ * of another route (a configuration reloaded between two plans) reserves its own.
  */
 const RESERVE_BODY = `
 local ttl = tonumber(ARGV[1])
@@ -45,9 +47,9 @@ local n = tonumber(ARGV[3])
 local cands = {}
 local p = 4
 for c = 1, n do
-  local checks = tonumber(ARGV[p + 2])
-  cands[c] = {ARGV[p], tonumber(ARGV[p + 1]), p + 3, checks}
-  p = p + 3 + 4 * checks
+  local checks = tonumber(ARGV[p + 3])
+  cands[c] = {ARGV[p], tonumber(ARGV[p + 1]), p + 4, checks, ARGV[p + 2]}
+  p = p + 4 + 4 * checks
 end
 for c = 1, n do
   if redis.call('EXISTS', KEYS[cands[c][2]]) == 1 then return {'already', cands[c][1]} end
@@ -56,8 +58,9 @@ if legacy > 0 then
   local held = redis.call('GET', KEYS[legacy])
   if held then
     local at = string.match(held, '^[^,]*')
+    local gw = string.match(held, '^[^,]*,[^,=]*=[^,=]*=([^,]*)')
     for c = 1, n do
-      if cands[c][1] == at then return {'already', at} end
+      if cands[c][1] == at and (gw == nil or gw == cands[c][5]) then return {'already', at} end
     end
   end
 end
@@ -86,7 +89,7 @@ for c = 1, n do
       local key = KEYS[tonumber(ARGV[q])]
       redis.call('INCRBY', key, ARGV[q + 1])
       redis.call('EXPIREAT', key, ARGV[q + 3])
-      table.insert(parts, key .. '=' .. ARGV[q + 1])
+      table.insert(parts, key .. '=' .. ARGV[q + 1] .. (i == 1 and ('=' .. cands[c][5]) or ''))
       q = q + 4
     end
     local at = KEYS[cands[c][2]]
@@ -113,6 +116,16 @@ end
 redis.call('DEL', KEYS[1])
 return 1
 `;
+
+/**
+ * Whether a mark (`<candidate index>,<counter>=<added>[=<gateway>],…`) is `candidate`'s reservation: its index, and its
+ * gateway where the mark names one (the release before's name none: its index alone decides, as it did there).
+ */
+function markNames(held: string, candidate: { gateway: string; index: number }): boolean {
+  const [index, first = ''] = held.split(',', 2);
+  const gateway = first.split('=')[2];
+  return index === String(candidate.index) && (gateway === undefined || gateway === encodeURIComponent(candidate.gateway));
+}
 
 /** Scripts by number of keys: each declares exactly the keys it touches. */
 const reserveScripts = new Map<number, LuaScript<string, string>>();
@@ -195,7 +208,7 @@ export class CapReservations {
     };
     const args: (string | number)[] = [MARK_TTL_S, 1, counted.length];
     for (const { candidate, checks } of counted) {
-      args.push(String(candidate.index), indexOf(this.markKey(currency, operationId, candidate.gateway)), checks.length);
+      args.push(String(candidate.index), indexOf(this.markKey(currency, operationId, candidate.gateway)), encodeURIComponent(candidate.gateway), checks.length);
       for (const check of checks) {
         args.push(indexOf(check.key), check.add, check.max, check.expireAt);
       }
@@ -268,7 +281,7 @@ export class CapReservations {
     }
     const old = held[0];
     if (old !== null && old !== undefined) {
-      const named = candidates.find((c) => String(c.index) === old.split(',')[0]);
+      const named = candidates.find((c) => markNames(old, c));
       if (named && (await this.releaseMark(legacy, old)) && !released.includes(named.gateway)) released.push(named.gateway);
     }
     return released;

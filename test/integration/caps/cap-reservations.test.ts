@@ -212,3 +212,22 @@ test('a reservation with no other standing beside it is marked where a worker of
   expect(await caps.releaseMarks('m2', 'EUR', [{ gateway: 'sim-b', index: 1 }])).toEqual(['sim-b']);
   expect((await caps.peek([attempt('sim-a'), attempt('sim-b')])).every((r) => r === null)).toBe(true);
 });
+
+test("the operation's mark per currency names its gateway beside its candidate's index: a plan of another route (a configuration reloaded between a plan and the one decided again) is not taken for it", async () => {
+  const prefix = `${config.redis.keyPrefix}cr:`;
+  const caps = new CapReservations(redis, prefix, [rule({ dailyCount: 1 }), rule({ name: 'sim-c', dailyCount: 1 })]);
+  expect(await caps.reserve('r1', [attempt('sim-a')])).toMatchObject({ kind: 'reserved', index: 0 });
+  // Decided again on a route whose first candidate is another gateway: its own reservation, not sim-a's.
+  expect(await caps.reserve('r1', [attempt('sim-c')])).toMatchObject({ kind: 'reserved', index: 0 });
+  expect((await caps.peek([attempt('sim-a'), attempt('sim-c')])).map((r) => r?.current)).toEqual([1, 1]);
+  // Each given back at its own gateway only.
+  expect(await caps.releaseMarks('r1', 'EUR', [{ gateway: 'sim-c', index: 0 }])).toEqual(['sim-c']);
+  expect(await caps.peek([attempt('sim-a'), attempt('sim-c')])).toEqual([expect.objectContaining({ current: 1 }), null]);
+  expect(await caps.releaseMarks('r1', 'EUR', [{ gateway: 'sim-a', index: 0 }])).toEqual(['sim-a']);
+  // A worker of the release before still reads the mark's candidate and counters.
+  expect(await caps.reserve('r2', [attempt('sim-a')])).toMatchObject({ kind: 'reserved', index: 0 });
+  const held = (await redis.get(`${prefix}{caps:EUR}:res:r2`)) ?? '';
+  expect(Number(held.split(',')[0])).toBe(0);
+  const [key, add] = held.split(',')[1].split('=');
+  expect([await redis.get(key), add]).toEqual(['1', '1']);
+});
