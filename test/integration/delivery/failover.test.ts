@@ -298,6 +298,22 @@ describe('routing and failover (authorize, sale)', () => {
     expect(await released()).toBe(before + 1);
   });
 
+  it('delivered as the consumer delivers the record it just created: the failover in that pass gives back the gateway it left once the move is on record', async () => {
+    const stack = setup({
+      'caps.rules': [
+        { scope: 'gateway', name: 'dead', currency: 'USD', daily_count: 1 },
+        { scope: 'gateway', name: 'simb', currency: 'USD', daily_count: 1 },
+      ],
+    });
+    const command = authorize({ currency: 'USD' });
+    const id = command.payment.operation_reference!;
+    const { record: created } = await stack.ledger.create(id, command);
+    expect(created).toBeDefined();
+    expect(await stack.service.deliver(created!)).toEqual({ kind: 'done', state: 'SUCCEEDED' });
+    expect(await stack.ledger.get(id)).toMatchObject({ routing: { gateway: 'simb', index: 1 } });
+    expect([await capTaken(stack, 'dead', 'USD'), await capTaken(stack, 'simb', 'USD')]).toEqual([false, true]);
+  });
+
   it("a worker killed after the move, before the release of the gateway it left: the job's next run gives that one back", async () => {
     const stack = setup({
       'caps.rules': [
