@@ -37,8 +37,8 @@ const MARK_TTL_S = 40 * 86400;
  * none stands, so a worker of the release before still finds it (never reserves it again, gives it back on a FAIL or
  * its own failover); the gateway's own only beside another (a failover's next candidate while the one it leaves is on
  * record). Its first counter's part carries the gateway (`<key>=<added>=<gateway>`, which the release before reads as
- * `<key>=<added>`), so the operation's mark is `already` only for the candidate of that index at that gateway: a plan
- * of another route (a configuration reloaded between two plans) reserves its own.
+ * `<key>=<added>`), so the operation's mark is `already` for the candidate at that gateway, whatever its index: a
+ * plan of another route (a configuration reloaded between two plans) reserves its own, or finds its gateway's.
  */
 const RESERVE_BODY = `
 local ttl = tonumber(ARGV[1])
@@ -60,7 +60,7 @@ if legacy > 0 then
     local at = string.match(held, '^[^,]*')
     local gw = string.match(held, '^[^,]*,[^,=]*=[^,=]*=([^,]*)')
     for c = 1, n do
-      if cands[c][1] == at and (gw == nil or gw == cands[c][5]) then return {'already', at} end
+      if (gw == nil and cands[c][1] == at) or gw == cands[c][5] then return {'already', cands[c][1]} end
     end
   end
 end
@@ -118,13 +118,14 @@ return 1
 `;
 
 /**
- * Whether a mark (`<candidate index>,<counter>=<added>[=<gateway>],…`) is `candidate`'s reservation: its index, and its
- * gateway where the mark names one (the release before's name none: its index alone decides, as it did there).
+ * Whether a mark (`<candidate index>,<counter>=<added>[=<gateway>],…`) is `candidate`'s reservation: its gateway where
+ * the mark names one (whatever its index on a route reloaded since), else its index (the release before's marks name
+ * no gateway: the index alone decides, as it did there).
  */
 function markNames(held: string, candidate: { gateway: string; index: number }): boolean {
   const [index, first = ''] = held.split(',', 2);
   const gateway = first.split('=')[2];
-  return index === String(candidate.index) && (gateway === undefined || gateway === encodeURIComponent(candidate.gateway));
+  return gateway === undefined ? index === String(candidate.index) : gateway === encodeURIComponent(candidate.gateway);
 }
 
 /** Scripts by number of keys: each declares exactly the keys it touches. */

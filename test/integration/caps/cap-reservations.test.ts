@@ -224,6 +224,11 @@ test("the operation's mark per currency names its gateway beside its candidate's
   expect(await caps.releaseMarks('r1', 'EUR', [{ gateway: 'sim-c', index: 0 }])).toEqual(['sim-c']);
   expect(await caps.peek([attempt('sim-a'), attempt('sim-c')])).toEqual([expect.objectContaining({ current: 1 }), null]);
   expect(await caps.releaseMarks('r1', 'EUR', [{ gateway: 'sim-a', index: 0 }])).toEqual(['sim-a']);
+  // The same gateway at another index of the reloaded route: found (not reserved twice), given back there.
+  expect(await caps.reserve('r3', [attempt('sim-a'), attempt('sim-c', 1000, 1)])).toMatchObject({ kind: 'reserved', index: 0 });
+  expect(await caps.reserve('r3', [attempt('sim-c', 1000, 0), attempt('sim-a', 1000, 1)])).toMatchObject({ kind: 'already', index: 1 });
+  expect(await caps.releaseMarks('r3', 'EUR', [{ gateway: 'sim-a', index: 1 }])).toEqual(['sim-a']);
+  expect(await caps.peek([attempt('sim-a'), attempt('sim-c')])).toEqual([null, null]);
   // A worker of the release before still reads the mark's candidate and counters.
   expect(await caps.reserve('r2', [attempt('sim-a')])).toMatchObject({ kind: 'reserved', index: 0 });
   const held = (await redis.get(`${prefix}{caps:EUR}:res:r2`)) ?? '';
