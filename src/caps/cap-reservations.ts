@@ -128,9 +128,20 @@ function markNames(held: string, candidate: { gateway: string; index: number }):
   return gateway === undefined ? index === String(candidate.index) : gateway === encodeURIComponent(candidate.gateway);
 }
 
+/**
+ * Moves a gateway's mark (KEYS[1], as the caller read it: ARGV[1]) into the operation's mark per currency (KEYS[2]) when
+ * that is free, its TTL with it; else, or when the gateway's mark changed meanwhile (released), nothing.
+ */
+const PROMOTE_BODY = `
+if redis.call('GET', KEYS[1]) ~= ARGV[1] or redis.call('EXISTS', KEYS[2]) == 1 then return 0 end
+redis.call('RENAME', KEYS[1], KEYS[2])
+return 1
+`;
+
 /** Scripts by number of keys: each declares exactly the keys it touches. */
 const reserveScripts = new Map<number, LuaScript<string, string>>();
 const releaseScripts = new Map<number, LuaScript<string, string>>();
+const promoteScripts = new Map<number, LuaScript<string, string>>();
 
 function scriptFor(cache: Map<number, LuaScript<string, string>>, keyCount: number, body: string, first = 'mark'): LuaScript<string, string> {
   let s = cache.get(keyCount);
@@ -264,26 +275,45 @@ export class CapReservations {
   }
 
   /**
-   * Gives back what `operationId` reserved in `currency` at each of `candidates` (its gateway's mark, or the release
-   * before's mark when it names the candidate's index): the attempt failed, was never sent, or the operation is on
-   * record at another candidate. Idempotent: nothing reserved, or released already, is a no-op. One round trip when
-   * nothing is held (one MGET: the marks of a currency share its slot), one more per mark released.
+   * Gives back what `operationId` reserved in `currency` at each of `candidates` (its gateway's mark, or the operation's
+   * mark per currency when it names the candidate: `markNames`): the attempt failed, was never sent, or the operation is
+   * on record at another candidate. Idempotent: nothing reserved, or released already, is a no-op. One round trip when
+   * nothing is held (one MGET: the marks of a currency share its slot), one more per mark released. With `kept` (the
+   * record's candidate, whose reservation stands), its gateway's mark then moves into the operation's mark when that is
+   * free (one more, only when it is there to move: after a failover).
    * @returns the gateways whose reservation was released.
    */
-  async releaseMarks(operationId: string, currency: string, candidates: ReadonlyArray<{ gateway: string; index: number }>): Promise<string[]> {
+  async releaseMarks(
+    operationId: string,
+    currency: string,
+    candidates: ReadonlyArray<{ gateway: string; index: number }>,
+    kept?: { gateway: string; index: number },
+  ): Promise<string[]> {
     if (candidates.length === 0) return [];
     const legacy = this.markKey(currency, operationId);
     const marks = candidates.map((c) => this.markKey(currency, operationId, c.gateway));
-    const held = await this.redis.mget(legacy, ...marks);
+    const keptMark = kept ? [this.markKey(currency, operationId, kept.gateway)] : [];
+    const held = await this.redis.mget(legacy, ...marks, ...keptMark);
     const released: string[] = [];
     for (let i = 0; i < candidates.length; i++) {
       const mark = held[i + 1];
       if (mark !== null && mark !== undefined && (await this.releaseMark(marks[i], mark))) released.push(candidates[i].gateway);
     }
     const old = held[0];
+    let legacyFree = old === null || old === undefined;
     if (old !== null && old !== undefined) {
       const named = candidates.find((c) => markNames(old, c));
-      if (named && (await this.releaseMark(legacy, old)) && !released.includes(named.gateway)) released.push(named.gateway);
+      if (named && (await this.releaseMark(legacy, old))) {
+        legacyFree = true;
+        if (!released.includes(named.gateway)) released.push(named.gateway);
+      }
+    }
+    // The reservation kept (the record's candidate) moves into the operation's mark once that is free, where a worker of
+    // the release before finds it: a rolling upgrade neither counts it twice nor leaks it.
+    const keptHeld = held[candidates.length + 1];
+    if (keptMark.length > 0 && legacyFree && keptHeld !== null && keptHeld !== undefined) {
+      const script = scriptFor(promoteScripts, 2, PROMOTE_BODY);
+      await script.run(this.redis, { keys: { mark: keptMark[0], k1: legacy }, args: {} }, [keptHeld]);
     }
     return released;
   }

@@ -101,20 +101,24 @@ export class CapsStage implements OrchestrationStage {
     const current = plan.candidates[plan.index];
     const earlier = plan.candidates.slice(0, plan.index).map((gateway, index) => ({ gateway, index }));
     for (const currency of this.currencies(op, plan)) {
-      const candidates = currency === plan.payment.currency ? earlier : [...earlier, { gateway: current, index: plan.index }];
-      await this.give(op, currency, candidates, (gateway) => (gateway === current ? 'replanned' : 'failover'));
+      const own = currency === plan.payment.currency;
+      const candidates = own ? earlier : [...earlier, { gateway: current, index: plan.index }];
+      // In the plan's currency the record's reservation stands: moved where a worker of the release before finds it.
+      const kept = own ? { gateway: current, index: plan.index } : undefined;
+      await this.give(op, currency, candidates, (gateway) => (gateway === current ? 'replanned' : 'failover'), kept);
     }
   }
 
-  /** Releases the marks of `candidates` in `currency`, each counted and logged with its gateway and why. */
+  /** Releases the marks of `candidates` in `currency`, each counted and logged with its gateway and why (`kept`: `releaseMarks`). */
   private async give(
     op: OperationRecord,
     currency: string,
     candidates: ReadonlyArray<{ gateway: string; index: number }>,
     why: (gateway: string) => string,
+    kept?: { gateway: string; index: number },
   ): Promise<void> {
     if (candidates.length === 0) return;
-    for (const gateway of await this.caps.releaseMarks(op.id, currency, candidates)) {
+    for (const gateway of await this.caps.releaseMarks(op.id, currency, candidates, kept)) {
       releases().inc({ gateway, why: why(gateway) });
       this.logger?.info('cap reservation released', { operation_id: op.id, gateway, currency, why: why(gateway) });
     }

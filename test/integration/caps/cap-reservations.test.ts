@@ -236,3 +236,25 @@ test("the operation's mark per currency names its gateway beside its candidate's
   const [key, add] = held.split(',')[1].split('=');
   expect([await redis.get(key), add]).toEqual(['1', '1']);
 });
+
+test("once the gateway a failover left is given back, the next one's reservation takes the operation's mark per currency: a worker of the release before finds it (never reserves it again, gives it back once)", async () => {
+  const prefix = `${config.redis.keyPrefix}cp:`;
+  const caps = new CapReservations(redis, prefix, [rule({ dailyCount: 1 }), rule({ name: 'sim-b', dailyCount: 1 })]);
+  expect(await caps.reserve('p1', [attempt('sim-a')])).toMatchObject({ kind: 'reserved', index: 0 });
+  expect(await caps.reserve('p1', [attempt('sim-b', 1000, 1)])).toMatchObject({ kind: 'reserved', index: 1 });
+  // The move to sim-b is on record: sim-a's given back, sim-b's where an old worker looks.
+  expect(await caps.releaseMarks('p1', 'EUR', [{ gateway: 'sim-a', index: 0 }], { gateway: 'sim-b', index: 1 })).toEqual(['sim-a']);
+  const old = await asTheReleaseBefore(prefix, 'p1');
+  expect(old.held).toBe(true);
+  // Found by this release as well: not reserved again.
+  expect(await caps.reserve('p1', [attempt('sim-b', 1000, 1)])).toMatchObject({ kind: 'already', index: 1 });
+  await old.release();
+  expect(await caps.peek([attempt('sim-a'), attempt('sim-b')])).toEqual([null, null]);
+  expect(
+    await caps.releaseMarks('p1', 'EUR', [
+      { gateway: 'sim-a', index: 0 },
+      { gateway: 'sim-b', index: 1 },
+    ]),
+  ).toEqual([]);
+  expect(await caps.peek([attempt('sim-a'), attempt('sim-b')])).toEqual([null, null]);
+});
