@@ -312,6 +312,9 @@ describe('routing and failover (authorize, sale)', () => {
     expect(await stack.service.deliver(created!)).toEqual({ kind: 'done', state: 'SUCCEEDED' });
     expect(await stack.ledger.get(id)).toMatchObject({ routing: { gateway: 'simb', index: 1 } });
     expect([await capTaken(stack, 'dead', 'USD'), await capTaken(stack, 'simb', 'USD')]).toEqual([false, true]);
+    // simb's reservation is under the operation's mark, naming its candidate, where a worker of the release before looks.
+    expect(await stack.redis.get(`${stack.config.redis.keyPrefix}{caps:USD}:res:${id}`)).toMatch(/^1,.*=1=simb(,|$)/);
+    expect(await stack.redis.exists(`${stack.config.redis.keyPrefix}{caps:USD}:res:${id}@simb`)).toBe(0);
   });
 
   it("a worker killed after the move, before the release of the gateway it left: the job's next run gives that one back", async () => {
