@@ -26,48 +26,75 @@ export type CapDecision =
 const MARK_TTL_S = 40 * 86400;
 
 /**
- * Reserves: KEYS[1] the operation's mark, KEYS[2..] counters; ARGV: the mark's TTL, the candidate count,
- * then per candidate its gateway name and its number of checks, then per check: key index, add, max,
- * expire-at. The first candidate whose every counter stays within its max gets every counter incremented
- * (INCRBY, EXPIREAT) and the mark written, atomically: two concurrent attempts never both take the last
- * unit. A mark already present answers `already` (idempotent per operation).
+ * Reserves: KEYS[1..] the marks then the counters; ARGV: the mark's TTL, the key index of the operation's mark of
+ * the release before (one mark per operation and currency, `<candidate index>,…`; 0: none), the candidate count, then
+ * per candidate its index, the key index of its own mark, its gateway (encoded), its number of checks, then per check:
+ * key index, add, max, expire-at. A mark of any candidate asked about (or the release before's naming one of them) answers `already`
+ * (idempotent per operation and gateway): a mark of another gateway (the one a failover leaves, released once the
+ * move is on record) is not this reservation's. Else the first candidate whose every counter stays within its max
+ * gets every counter incremented (INCRBY, EXPIREAT) and its mark written, atomically: two concurrent attempts never
+ * both take the last unit. The mark is the operation's mark per currency (the release before's key and value) when
+ * none stands, so a worker of the release before still finds it (never reserves it again, gives it back on a FAIL or
+ * its own failover); the gateway's own only beside another (a failover's next candidate while the one it leaves is on
+ * record). Its first counter's part carries the gateway (`<key>=<added>=<gateway>`, which the release before reads as
+ * `<key>=<added>`), so the operation's mark is `already` for the candidate at that gateway, whatever its index: a
+ * plan of another route (a configuration reloaded between two plans) reserves its own, or finds its gateway's.
  */
 const RESERVE_BODY = `
-local mark = KEYS[1]
-local held = redis.call('GET', mark)
-if held then return {'already', held} end
 local ttl = tonumber(ARGV[1])
-local n = tonumber(ARGV[2])
-local p = 3
+local legacy = tonumber(ARGV[2])
+local n = tonumber(ARGV[3])
+local cands = {}
+local p = 4
+for c = 1, n do
+  local checks = tonumber(ARGV[p + 3])
+  cands[c] = {ARGV[p], tonumber(ARGV[p + 1]), p + 4, checks, ARGV[p + 2]}
+  p = p + 4 + 4 * checks
+end
+for c = 1, n do
+  if redis.call('EXISTS', KEYS[cands[c][2]]) == 1 then return {'already', cands[c][1]} end
+end
+if legacy > 0 then
+  local held = redis.call('GET', KEYS[legacy])
+  if held then
+    local at = string.match(held, '^[^,]*')
+    local gw = string.match(held, '^[^,]*,[^,=]*=[^,=]*=([^,]*)')
+    for c = 1, n do
+      if (gw == nil and cands[c][1] == at) or gw == cands[c][5] then return {'already', cands[c][1]} end
+    end
+  end
+end
 local refusals = {}
 for c = 1, n do
-  local idx = ARGV[p]
-  local checks = tonumber(ARGV[p + 1])
-  p = p + 2
+  local idx = cands[c][1]
+  local first = cands[c][3]
+  local checks = cands[c][4]
   local fits = true
-  local first = p
+  local q = first
   for i = 1, checks do
-    local key = KEYS[tonumber(ARGV[p])]
-    local add = tonumber(ARGV[p + 1])
-    local max = tonumber(ARGV[p + 2])
+    local key = KEYS[tonumber(ARGV[q])]
+    local add = tonumber(ARGV[q + 1])
+    local max = tonumber(ARGV[q + 2])
     local cur = tonumber(redis.call('GET', key) or '0')
     if fits and cur + add > max then
       fits = false
       table.insert(refusals, idx .. '|' .. (i - 1) .. '|' .. cur)
     end
-    p = p + 4
+    q = q + 4
   end
   if fits then
     local parts = {idx}
-    local q = first
+    q = first
     for i = 1, checks do
       local key = KEYS[tonumber(ARGV[q])]
       redis.call('INCRBY', key, ARGV[q + 1])
       redis.call('EXPIREAT', key, ARGV[q + 3])
-      table.insert(parts, key .. '=' .. ARGV[q + 1])
+      table.insert(parts, key .. '=' .. ARGV[q + 1] .. (i == 1 and ('=' .. cands[c][5]) or ''))
       q = q + 4
     end
-    redis.call('SET', mark, table.concat(parts, ','), 'EX', ttl)
+    local at = KEYS[cands[c][2]]
+    if legacy > 0 and redis.call('EXISTS', KEYS[legacy]) == 0 then at = KEYS[legacy] end
+    redis.call('SET', at, table.concat(parts, ','), 'EX', ttl)
     return {'reserved', idx, refusals}
   end
 end
@@ -90,14 +117,36 @@ redis.call('DEL', KEYS[1])
 return 1
 `;
 
+/**
+ * Whether a mark (`<candidate index>,<counter>=<added>[=<gateway>],…`) is `candidate`'s reservation: its gateway where
+ * the mark names one (whatever its index on a route reloaded since), else its index (the release before's marks name
+ * no gateway: the index alone decides, as it did there).
+ */
+function markNames(held: string, candidate: { gateway: string; index: number }): boolean {
+  const [index, first = ''] = held.split(',', 2);
+  const gateway = first.split('=')[2];
+  return gateway === undefined ? index === String(candidate.index) : gateway === encodeURIComponent(candidate.gateway);
+}
+
+/**
+ * Moves a gateway's mark (KEYS[1], as the caller read it: ARGV[1]) into the operation's mark per currency (KEYS[2]) when
+ * that is free, its TTL with it; else, or when the gateway's mark changed meanwhile (released), nothing.
+ */
+const PROMOTE_BODY = `
+if redis.call('GET', KEYS[1]) ~= ARGV[1] or redis.call('EXISTS', KEYS[2]) == 1 then return 0 end
+redis.call('RENAME', KEYS[1], KEYS[2])
+return 1
+`;
+
 /** Scripts by number of keys: each declares exactly the keys it touches. */
 const reserveScripts = new Map<number, LuaScript<string, string>>();
 const releaseScripts = new Map<number, LuaScript<string, string>>();
+const promoteScripts = new Map<number, LuaScript<string, string>>();
 
-function scriptFor(cache: Map<number, LuaScript<string, string>>, keyCount: number, body: string): LuaScript<string, string> {
+function scriptFor(cache: Map<number, LuaScript<string, string>>, keyCount: number, body: string, first = 'mark'): LuaScript<string, string> {
   let s = cache.get(keyCount);
   if (!s) {
-    const names = Array.from({ length: keyCount }, (_, i) => (i === 0 ? 'mark' : `k${i}`));
+    const names = Array.from({ length: keyCount }, (_, i) => (i === 0 ? first : `k${i}`));
     // Arguments are variadic (the rest list): the body reads ARGV by position.
     s = new LuaScript(luaInputs(names, []), body, true);
     cache.set(keyCount, s);
@@ -122,8 +171,15 @@ export class CapReservations {
     return this.rules.length > 0;
   }
 
-  private markKey(currency: string, operationId: string): string {
-    return `${capsTag(this.prefix, currency)}:res:${operationId}`;
+  /**
+   * The reservation mark of `operationId` at `gateway` in `currency`: one per gateway, so a failover reserves at the
+   * next candidate before it gives back the one it leaves (`releaseMarks`, once the move is on record). Without a
+   * gateway: the mark of the release before (one per operation and currency, naming its candidate by index), still
+   * read and released.
+   */
+  private markKey(currency: string, operationId: string, gateway?: string): string {
+    const mark = `${capsTag(this.prefix, currency)}:res:${operationId}`;
+    return gateway === undefined ? mark : `${mark}@${encodeURIComponent(gateway)}`;
   }
 
   /**
@@ -153,20 +209,23 @@ export class CapReservations {
 
     const keys: string[] = [this.markKey(currency, operationId)];
     const keyIndex = new Map<string, number>();
-    const args: (string | number)[] = [MARK_TTL_S, counted.length];
+    const indexOf = (key: string): number => {
+      let at = keyIndex.get(key);
+      if (at === undefined) {
+        keys.push(key);
+        at = keys.length;
+        keyIndex.set(key, at);
+      }
+      return at;
+    };
+    const args: (string | number)[] = [MARK_TTL_S, 1, counted.length];
     for (const { candidate, checks } of counted) {
-      args.push(String(candidate.index), checks.length);
+      args.push(String(candidate.index), indexOf(this.markKey(currency, operationId, candidate.gateway)), encodeURIComponent(candidate.gateway), checks.length);
       for (const check of checks) {
-        let at = keyIndex.get(check.key);
-        if (at === undefined) {
-          keys.push(check.key);
-          at = keys.length;
-          keyIndex.set(check.key, at);
-        }
-        args.push(at, check.add, check.max, check.expireAt);
+        args.push(indexOf(check.key), check.add, check.max, check.expireAt);
       }
     }
-    const script = scriptFor(reserveScripts, keys.length, RESERVE_BODY);
+    const script = scriptFor(reserveScripts, keys.length, RESERVE_BODY, 'legacy_mark');
     const values = { keys: Object.fromEntries(script.inputs.keys.map((k, i) => [k, keys[i]])), args: {} };
     const reply = (await script.run(this.redis, values, args)) as [string, string, string[]?];
     const byIndex = new Map(counted.map((c) => [String(c.candidate.index), c]));
@@ -175,7 +234,7 @@ export class CapReservations {
       const c = byIndex.get(idx)?.checks[Number(check)];
       if (c) refusals.push({ cap: c.cap, limit: c.limit, max: c.max, current: Number(current) });
     }
-    if (reply[0] === 'already') return { kind: 'already', index: Number(reply[1].split(',')[0]), refusals: [] };
+    if (reply[0] === 'already') return { kind: 'already', index: Number(reply[1]), refusals: [] };
     if (reply[0] === 'reserved') return { kind: 'reserved', index: Number(reply[1]), refusals };
     return { kind: 'over', refusals };
   }
@@ -216,14 +275,56 @@ export class CapReservations {
   }
 
   /**
-   * Gives back what `operationId` reserved in `currency` (its attempt failed, or was provably never sent).
-   * Idempotent: nothing reserved, or released already, is a no-op. Two round trips, failure path only.
-   * @returns whether a reservation was released.
+   * Gives back what `operationId` reserved in `currency` at each of `candidates` (its gateway's mark, or the operation's
+   * mark per currency when it names the candidate: `markNames`): the attempt failed, was never sent, or the operation is
+   * on record at another candidate. Idempotent: nothing reserved, or released already, is a no-op. One round trip when
+   * nothing is held (one MGET: the marks of a currency share its slot), one more per mark released. With `kept` (the
+   * record's candidate, whose reservation stands), its gateway's mark then moves into the operation's mark when that is
+   * free (one more, only when it is there to move: after a failover).
+   * @returns the gateways whose reservation was released.
    */
-  async release(operationId: string, currency: string): Promise<boolean> {
-    const mark = this.markKey(currency, operationId);
-    const held = await this.redis.get(mark);
-    if (held === null) return false;
+  async releaseMarks(
+    operationId: string,
+    currency: string,
+    candidates: ReadonlyArray<{ gateway: string; index: number }>,
+    kept?: { gateway: string; index: number },
+  ): Promise<string[]> {
+    if (candidates.length === 0) return [];
+    const legacy = this.markKey(currency, operationId);
+    const marks = candidates.map((c) => this.markKey(currency, operationId, c.gateway));
+    const keptMark = kept ? [this.markKey(currency, operationId, kept.gateway)] : [];
+    const held = await this.redis.mget(legacy, ...marks, ...keptMark);
+    const released: string[] = [];
+    for (let i = 0; i < candidates.length; i++) {
+      const mark = held[i + 1];
+      if (mark !== null && mark !== undefined && (await this.releaseMark(marks[i], mark))) released.push(candidates[i].gateway);
+    }
+    const old = held[0];
+    let legacyFree = old === null || old === undefined;
+    if (old !== null && old !== undefined) {
+      const named = candidates.find((c) => markNames(old, c));
+      if (named && (await this.releaseMark(legacy, old))) {
+        legacyFree = true;
+        if (!released.includes(named.gateway)) released.push(named.gateway);
+      }
+    }
+    // The reservation kept (the record's candidate) moves into the operation's mark once that is free, where a worker of
+    // the release before finds it: a rolling upgrade neither counts it twice nor leaks it.
+    const keptHeld = held[candidates.length + 1];
+    if (keptMark.length > 0 && legacyFree && keptHeld !== null && keptHeld !== undefined) {
+      const script = scriptFor(promoteScripts, 2, PROMOTE_BODY);
+      await script.run(this.redis, { keys: { mark: keptMark[0], k1: legacy }, args: {} }, [keptHeld]);
+    }
+    return released;
+  }
+
+  /** `releaseMarks` for one candidate: whether a reservation was released. */
+  async release(operationId: string, currency: string, candidate: { gateway: string; index: number }): Promise<boolean> {
+    return (await this.releaseMarks(operationId, currency, [candidate])).length > 0;
+  }
+
+  /** Subtracts what mark `mark` (read as `held`) added and deletes it, in one script; false when it changed meanwhile. */
+  private async releaseMark(mark: string, held: string): Promise<boolean> {
     const keys = [mark];
     const amounts: string[] = [held];
     // The mark is `<candidate>,<key>=<added>,…`: every counter it added to, by name.

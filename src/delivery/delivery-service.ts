@@ -284,9 +284,9 @@ export class DeliveryService {
   }
 
   /**
-   * Delivers one operation, by id (read from the ledger) or as a record the caller just read or wrote
-   * (the consumer's fast path: no read-back). With `prepared`, the record must be the one `Ledger.create`
-   * wrote with that attempt on record: the request goes out at once.
+   * Delivers one operation, by id (read from the ledger) or as the record the caller just created (the consumer's
+   * inline delivery: no read-back; no earlier pass planned it). With `prepared`, the record must be the one
+   * `Ledger.create` wrote with that attempt on record: the request goes out at once.
    */
   async deliver(operation: string | OperationRecord, prepared?: PreparedAttempt): Promise<DeliveryStep> {
     const { ledger, recorder, logger } = this.deps;
@@ -310,6 +310,10 @@ export class DeliveryService {
       warn: (m: string, meta: Record<string, unknown>) => logger.warn(m, { operation_id: op.id, command: op.command, ...meta }),
       error: (m: string, meta: Record<string, unknown>) => logger.error(m, { operation_id: op.id, command: op.command, ...meta }),
     };
+    // A later pass of an operation whose attempt is on record: what an earlier pass left elsewhere (killed between its
+    // move to the next candidate and the release of the one it left) is given back. No Redis call for a route of one
+    // candidate in one currency.
+    if (read.routing && read.attempts > 0 && read.state !== 'FAILED' && !DEPENDENT.has(read.command)) await this.pipeline.settled(read, planOf(read));
     if (isTerminal(read.state) || read.state === 'PENDING' || read.state === 'ACTION_REQUIRED' || read.state === 'UNRESOLVED') {
       // Already decided (or waiting for a webhook/the poller; UNRESOLVED is never sent again): make sure its event is on its way.
       const settled = await recorder.settle(read.id);
@@ -325,7 +329,11 @@ export class DeliveryService {
       const unsent = await this.unsent(read, planned);
       if (unsent) return unsent;
       // Its stages' counts and lines run once the attempt carrying it is on record (`send`), not on each pass that waits.
-      if (planned.plan.decisions.length > 0) op = { ...read, routing: freshly(routingRecordOf(read, planned.plan), sendCount(planned)) };
+      if (planned.plan.decisions.length > 0) {
+        op = { ...read, routing: freshly(routingRecordOf(read, planned.plan), sendCount(planned)) };
+        // The consumer's pass over the record it just created: no earlier pass planned (and reserved for) it.
+        if (typeof operation !== 'string' && op.routing) firstPlans.add(op.routing);
+      }
     }
     let route = this.deps.router.route(op);
     // Our configuration lacks the gateway: hold (never send, never fail), then park for replay.
@@ -1013,6 +1021,11 @@ export class DeliveryService {
         countDecisions(decided.decisions);
         // The route is decided once per operation; a failover's attempt records it again.
         if (op.attempts === 0) reportRouteDrops(this.deps.logger, op, decided.decisions);
+        // On record: what the operation holds elsewhere (the candidate a failover left, a plan of another currency
+        // decided before a wait) is given back now, not before (a worker killed in between: its next pass, `deliver`).
+        // Nothing to look for (no Redis call) for the first plan of the pass that created the operation: no candidate
+        // left, no plan before it.
+        if (!firstPlans.has(decided)) await this.pipeline.settled(op, planOf(op));
       }
     }
     if (!moved.applied) {
@@ -1495,7 +1508,11 @@ export class DeliveryService {
     const routing = freshly(routingRecordOf(op, next.plan, [...(op.routing?.failovers ?? []), step]), next.count);
     const moved: OperationRecord = { ...op, routing };
     const route = this.deps.router.route(moved);
-    if ('refused' in route || !route.transformer.supports.includes(op.command)) return null;
+    if ('refused' in route || !route.transformer.supports.includes(op.command)) {
+      // The move never goes on record: what the plan reserved at `to` is given back (the record's candidate keeps its own).
+      await this.pipeline.releaseAbandoned(op, next.plan);
+      return null;
+    }
     countFailover(from, to, trigger);
     this.deps.logger.warn('failover: sending the operation to its next candidate gateway', { operation_id: op.id, command: op.command, from, to, trigger });
     await this.deps.ledger.appendInteraction(op.id, { event: 'failover', from, to, trigger: step.trigger, ...detail });
@@ -1508,10 +1525,14 @@ export class DeliveryService {
     };
     const breaker = this.breaker(route.gateway.name);
     const permit = breaker.permit();
-    if (!permit.allowed)
-      return this.failover(moved, 'breaker_open', { gateway: route.gateway.name }).then(
-        (s) => s ?? { kind: 'wait', reason: `circuit open for ${to}`, delayMs: permit.retryInMs },
-      );
+    if (!permit.allowed) {
+      const further = await this.failover(moved, 'breaker_open', { gateway: route.gateway.name });
+      // Sent on, or refused on record, further along: that step's record settles what `to` holds. A wait (no candidate
+      // left, a stage's hold) puts nothing on record: what the plan reserved at `to` is given back.
+      if (further && further.kind !== 'wait') return further;
+      await this.pipeline.releaseAbandoned(op, next.plan);
+      return further ?? { kind: 'wait', reason: `circuit open for ${to}`, delayMs: permit.retryInMs };
+    }
     return this.send(moved, ctx, route, breaker);
   }
 
@@ -1651,6 +1672,12 @@ function atLockedRateRouting(
 }
 
 const fresh = new WeakSet<RoutingRecord>();
+
+/**
+ * The plans decided by the pass that delivers the record its caller just created (the consumer's inline delivery): no
+ * earlier pass planned that operation, so its first attempt has nothing elsewhere to give back (`settled` skipped).
+ */
+const firstPlans = new WeakSet<RoutingRecord>();
 /** The stages' counts of a fresh routing record's plan (`DecisionCount`), run by `send` once its attempt is on record. */
 const planCounts = new WeakMap<RoutingRecord, DecisionCount>();
 

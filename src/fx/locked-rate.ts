@@ -1,12 +1,20 @@
 import type { Payment } from '../contracts/payment-command';
 import type { OperationRecord } from '../ledger/record-fields';
+import type { StageDecision } from '../ledger/routing-record';
 import { convertLines } from './converted-lines';
 import { parseRate } from './exact-rate';
 import { FxLock, PartsBefore, atLockedRateAfter, lockFromDetails, orderAmountWithin } from './fx-lock';
 
 /** The conversion locked with an operation (its FX decision, kept in its routing record), if it was converted. */
 export function fxLockOf(op: Pick<OperationRecord, 'routing'>): FxLock | null {
-  const decisions = op.routing?.decisions ?? [];
+  return fxLockOfDecisions(op.routing?.decisions ?? []);
+}
+
+/**
+ * The conversion a plan's decisions lock (the last decision carrying one: only an FX decision does), if it converted.
+ * The one rule for a plan being decided (the caps stage's fallback step) and for one on record (`fxLockOf`).
+ */
+export function fxLockOfDecisions(decisions: readonly Pick<StageDecision, 'details'>[]): FxLock | null {
   for (let i = decisions.length - 1; i >= 0; i--) {
     const lock = lockFromDetails(decisions[i].details);
     if (lock) return lock;

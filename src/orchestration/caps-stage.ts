@@ -4,10 +4,11 @@ import type { Logger } from '../logging/logger';
 import type { OperationRecord } from '../ledger/record-fields';
 import { CapCandidate, CapDecision, CapReservations } from '../caps/cap-reservations';
 import { CapRefusal } from '../caps/cap-rules';
-import { FxLock, lockFromDetails, settlementCurrency } from '../fx/fx-lock';
+import { settlementCurrency } from '../fx/fx-lock';
+import { fxLockOfDecisions } from '../fx/locked-rate';
 import { isoAmountStepFor } from '../gateways/gateway-registry';
 import { counter } from '../metrics/metrics-registry';
-import { OrchestrationPlan, OrchestrationStage, REFUSAL_LOST, StageDecision, StageInput, StageResult } from './orchestration-stage';
+import { OrchestrationPlan, OrchestrationStage, REFUSAL_LOST, StageDecision, StageInput, StageRelease, StageResult } from './orchestration-stage';
 
 /** Commands caps apply to: the ones that commit volume at the PSP. */
 const CAPPED = new Set(['authorize', 'sale']);
@@ -21,15 +22,21 @@ const decisions = () =>
     'Transaction cap decisions, by gateway tried first, result (refused once on record, refusal_lost) and the limit that refused (none when within)',
     ['gateway', 'result', 'limit'],
   );
-const releases = () => counter('pb_caps_releases_total', 'Cap reservations given back, by gateway and why (failed, failover, refused)', ['gateway', 'why']);
+const releases = () =>
+  counter(
+    'pb_caps_releases_total',
+    'Cap reservations given back, by gateway and why (failed, refused, failover once the move is on record, abandoned, replanned)',
+    ['gateway', 'why'],
+  );
 
 /**
  * The caps stage: reserves room under every applicable cap (per gateway and per merchant account, per
  * currency: per-transaction bounds, daily and monthly volume and count) for the candidate about to be tried,
  * in one Redis round trip, and falls back to the next candidate of the route when the first is over a cap
  * (same round trip); over every candidate: refused with `CAP_EXCEEDED`, the decision naming the cap.
- * Authorize and sale only. What an attempt reserved is given back when it fails or moves to another
- * candidate (`release`). Inactive (free) without `caps.rules`.
+ * Authorize and sale only. A reservation is marked per operation and gateway: what an attempt reserved is given back
+ * when it fails (`release`), and what the operation holds at a candidate it left, or in another currency than its
+ * plan's, once the attempt at its next candidate is on record (`settled`). Inactive (free) without `caps.rules`.
  */
 export class CapsStage implements OrchestrationStage {
   readonly name = 'caps' as const;
@@ -45,6 +52,11 @@ export class CapsStage implements OrchestrationStage {
 
   active(): boolean {
     return this.caps.configured;
+  }
+
+  /** Every currency FX converts into (the first of each `fx.settlement_currencies` list). */
+  private get conversionTargets(): string[] {
+    return Object.values(this.config.limits.fx.settlementCurrencies).flatMap((list) => list.slice(0, 1));
   }
 
   /** Caps keep counters: only a command they do not apply to is decided without Redis. */
@@ -64,21 +76,73 @@ export class CapsStage implements OrchestrationStage {
     return this.resultOf(op, plan, candidates, result, first, skipped);
   }
 
-  async release(op: OperationRecord, plan: OrchestrationPlan, why: 'failed' | 'failover' | 'refused'): Promise<void> {
+  /**
+   * Gives back what this operation reserved: `failed` and `refused` (the operation FAILED), at every candidate of the
+   * plan; `abandoned` (a plan never put on record: a failover that went nowhere), at the plan's own candidate; `failover`
+   * (the move to the plan's candidate is on record), what `settled` gives back.
+   */
+  async release(op: OperationRecord, plan: OrchestrationPlan, why: StageRelease): Promise<void> {
     if (!CAPPED.has(op.command)) return;
-    const currencies = new Set([plan.payment.currency, op.payment.currency]);
-    for (const currency of currencies) {
-      if (await this.caps.release(op.id, currency)) {
-        releases().inc({ gateway: plan.candidates[plan.index] ?? op.payment.gateway, why });
-        this.logger?.info('cap reservation released', { operation_id: op.id, gateway: plan.candidates[plan.index], why });
-      }
+    if (why === 'failover') return this.settled(op, plan);
+    const all = plan.candidates.map((gateway, index) => ({ gateway, index }));
+    const candidates = why === 'abandoned' ? all.filter((c) => c.index === plan.index) : all;
+    for (const currency of this.currencies(op, plan)) await this.give(op, currency, candidates, () => why);
+  }
+
+  /**
+   * The attempt carrying `plan` is on record: what the operation still holds anywhere else is no reservation of that
+   * attempt, and is given back. At the candidates before the plan's (a failover reserves at the next one first and
+   * gives back the one it leaves only once the move is on record: `failover`), and at the plan's own candidate in
+   * another currency than the plan's (an earlier plan, decided before a wait, that came out in another currency:
+   * `replanned`). Idempotent; no Redis call when there is nothing it could hold (the first candidate, one currency).
+   */
+  async settled(op: OperationRecord, plan: OrchestrationPlan): Promise<void> {
+    if (!CAPPED.has(op.command)) return;
+    const current = plan.candidates[plan.index];
+    const earlier = plan.candidates.slice(0, plan.index).map((gateway, index) => ({ gateway, index }));
+    for (const currency of this.currencies(op, plan)) {
+      const own = currency === plan.payment.currency;
+      const candidates = own ? earlier : [...earlier, { gateway: current, index: plan.index }];
+      // In the plan's currency the record's reservation stands: moved where a worker of the release before finds it.
+      const kept = own ? { gateway: current, index: plan.index } : undefined;
+      await this.give(op, currency, candidates, (gateway) => (gateway === current ? 'replanned' : 'failover'), kept);
+    }
+  }
+
+  /** Releases the marks of `candidates` in `currency`, each counted and logged with its gateway and why (`kept`: `releaseMarks`). */
+  private async give(
+    op: OperationRecord,
+    currency: string,
+    candidates: ReadonlyArray<{ gateway: string; index: number }>,
+    why: (gateway: string) => string,
+    kept?: { gateway: string; index: number },
+  ): Promise<void> {
+    if (candidates.length === 0) return;
+    for (const gateway of await this.caps.releaseMarks(op.id, currency, candidates, kept)) {
+      releases().inc({ gateway, why: why(gateway) });
+      this.logger?.info('cap reservation released', { operation_id: op.id, gateway, currency, why: why(gateway) });
     }
   }
 
   /**
+   * The currencies a reservation of this operation may be in: the command's own, the plan's, every currency FX converts
+   * into for some gateway or account (an earlier plan, decided before a wait, may have had another route), and each
+   * failover's converted one (`routing.failovers[].fx`). A currency the configuration no longer converts into at all is
+   * not found here (docs/LIMITS.md).
+   */
+  private currencies(op: OperationRecord, plan: OrchestrationPlan): Set<string> {
+    const out = new Set([op.payment.currency, plan.payment.currency, ...this.conversionTargets]);
+    for (const step of op.routing?.failovers ?? []) {
+      const to = step.fx?.to_currency;
+      if (typeof to === 'string') out.add(to);
+    }
+    return out;
+  }
+
+  /**
    * The candidates from the current one on, each with what it would move: the current one the plan's
-   * payment (converted if FX converted it); a later one the same payment when it takes that currency, else
-   * the command's own when it settles in it; a later one needing another conversion is not a cap fallback,
+   * payment (converted if FX converted it); a later one the same payment when it takes that currency; a later
+   * one needing another conversion is not a cap fallback,
    * nor one whose step in the converted currency does not divide the step the amount was rounded to (its
    * adapter would refuse the amount as unrepresentable, and the captures at the locked step too).
    * All in the current one's currency (one slot, one round trip).
@@ -90,7 +154,7 @@ export class CapsStage implements OrchestrationStage {
     const account = op.payment.gateway_account;
     const current = plan.payment.currency;
     // The step FX rounded the converted amount to, for the current candidate (its lock; 1: the ISO minor unit).
-    const lockedStep = current === op.payment.currency ? null : (lockOfPlan(plan)?.step ?? 1);
+    const lockedStep = current === op.payment.currency ? null : (fxLockOfDecisions(plan.decisions)?.step ?? 1);
     const takesLockedStep = (gateway: string): boolean => {
       const type = this.config.gateways[gateway]?.type;
       return lockedStep === null || type === undefined || lockedStep % isoAmountStepFor(type, current) === 0;
@@ -101,11 +165,10 @@ export class CapsStage implements OrchestrationStage {
         out.push({ index, gateway, account, amount: plan.payment.amount, currency: plan.payment.currency });
         return;
       }
-      if (settlementCurrency(fx, gateway, account, current) === null) {
-        if (takesLockedStep(gateway)) out.push({ index, gateway, account, amount: plan.payment.amount, currency: current });
-        else skipped.push(gateway);
-      } else if (op.payment.currency === current && settlementCurrency(fx, gateway, account, op.payment.currency) === null)
-        out.push({ index, gateway, account, amount: op.payment.amount, currency: current });
+      // A candidate that settles in another currency would need a conversion of its own: no cap fallback.
+      if (settlementCurrency(fx, gateway, account, current) !== null) return;
+      if (takesLockedStep(gateway)) out.push({ index, gateway, account, amount: plan.payment.amount, currency: current });
+      else skipped.push(gateway);
     });
     return { candidates: out, skipped };
   }
@@ -179,15 +242,6 @@ export class CapsStage implements OrchestrationStage {
       count,
     };
   }
-}
-
-/** The conversion the FX stage locked in `plan` (its decision's details), if it converted. */
-function lockOfPlan(plan: OrchestrationPlan): FxLock | null {
-  for (let i = plan.decisions.length - 1; i >= 0; i--) {
-    const d = plan.decisions[i];
-    if (d.stage === 'fx') return lockFromDetails(d.details);
-  }
-  return null;
 }
 
 function refusalReason(r: CapRefusal): string {

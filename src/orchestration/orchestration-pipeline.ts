@@ -2,7 +2,16 @@ import type { OperationRecord } from '../ledger/record-fields';
 import type { Logger } from '../logging/logger';
 import type { MethodBinding } from '../routing/method-binding';
 import { SkippedCandidate, reportFailoverSkips } from './orchestration-metrics';
-import { DecisionCount, HoldApplied, OrchestrationPlan, OrchestrationStage, RefusalTally, StageDecision, StageResult } from './orchestration-stage';
+import {
+  DecisionCount,
+  HoldApplied,
+  OrchestrationPlan,
+  OrchestrationStage,
+  RefusalTally,
+  StageDecision,
+  StageRelease,
+  StageResult,
+} from './orchestration-stage';
 import { FailoverStep, RoutingRecord, routedPayment } from '../ledger/routing-record';
 
 /**
@@ -84,8 +93,10 @@ export class OrchestrationPipeline {
   /**
    * The plan for the next candidate after `current` (failover) that can use the operation's method data, or
    * null when there is none: the stages after routing run again for it (risk, FX and caps of the new
-   * gateway); what they reserved for the previous candidate is released first. A candidate that cannot use
-   * the method data (bound to another PSP account) is skipped, counted and logged.
+   * gateway). What they reserved for the previous candidate stands: it is the one on record until the move is, and the
+   * caller gives it back then (`settled`), or gives back what this plan reserved when it never goes on record
+   * (`releaseAbandoned`). A candidate that cannot use the method data (bound to another PSP account) is skipped,
+   * counted and logged.
    */
   async failover(op: OperationRecord, current: OrchestrationPlan, now: number): Promise<PipelineResult | null> {
     let index = current.index + 1;
@@ -97,7 +108,6 @@ export class OrchestrationPipeline {
     }
     if (skipped.length > 0) reportFailoverSkips(this.logger, op, current.candidates[current.index], skipped);
     if (index >= current.candidates.length) return null;
-    await this.release(op, current, 'failover');
     const route = current.decisions.filter((d) => d.stage === 'route');
     const plan: OrchestrationPlan = { ...current, index, payment: { ...op.payment, gateway: current.candidates[index] }, decisions: route };
     return this.run(op, plan, now, 1);
@@ -119,8 +129,25 @@ export class OrchestrationPipeline {
     await this.release(op, plan, 'refused');
   }
 
-  /** Releases what the stages reserved for `plan` (an attempt that failed for good, a refusal, a failover). */
-  async release(op: OperationRecord, plan: OrchestrationPlan, why: 'failed' | 'failover' | 'refused'): Promise<void> {
+  /**
+   * Gives back what the stages reserved for `plan`, a failover's plan that never went on record (the next gateway's
+   * route refused, its breaker open with no candidate after it): the record still names the candidate before it.
+   */
+  async releaseAbandoned(op: OperationRecord, plan: OrchestrationPlan): Promise<void> {
+    await this.release(op, plan, 'abandoned');
+  }
+
+  /**
+   * The attempt carrying `plan` (the operation's routing record) is on record: the stages give back what the operation
+   * holds elsewhere (a candidate it left, a plan of another currency decided before a wait). Idempotent; a later pass
+   * of the operation calls it again (a worker killed before it).
+   */
+  async settled(op: OperationRecord, plan: OrchestrationPlan): Promise<void> {
+    for (const stage of this.stages) if (stage.active() && stage.settled) await stage.settled(op, plan);
+  }
+
+  /** Releases what the stages reserved for `plan` (`StageRelease`: an attempt that failed for good, a refusal, a failover). */
+  async release(op: OperationRecord, plan: OrchestrationPlan, why: StageRelease): Promise<void> {
     for (const stage of this.stages) if (stage.active() && stage.release) await stage.release(op, plan, why);
   }
 
@@ -144,7 +171,7 @@ export class OrchestrationPipeline {
         // A stage held: only the stages that ran before it in this run may have reserved for this attempt (caps, the one
         // stage that reserves, runs last: in practice none). Never a later stage's: a reservation is the operation's, and
         // one this run did not make may be the one another worker sent on (a hold decided on a stale read).
-        for (const earlier of ran) if (earlier.release) await earlier.release(op, plan, 'refused');
+        for (const earlier of ran) if (earlier.release) await earlier.release(op, plan, 'abandoned');
         return next;
       }
       ran.push(stage);

@@ -110,9 +110,21 @@ export interface OrchestrationStage {
    */
   decide(input: StageInput): Promise<StageResult>;
   /**
-   * The attempt this plan was made for will not use what `decide` reserved: it failed for good, or the
-   * operation moved on to another candidate (failover). Undo it (release a cap reservation). Idempotent:
-   * may be called more than once for the same operation and candidate. Optional.
+   * The attempt this plan was made for will not use what `decide` reserved (`StageRelease` says which part). Undo it
+   * (release a cap reservation). Idempotent: may be called more than once for the same operation and candidate. Optional.
    */
-  release?(op: OperationRecord, plan: OrchestrationPlan, why: 'failed' | 'failover' | 'refused'): Promise<void>;
+  release?(op: OperationRecord, plan: OrchestrationPlan, why: StageRelease): Promise<void>;
+  /**
+   * The attempt carrying `plan` is on record (its move to the plan's candidate applied): give back what the operation
+   * holds anywhere else (a candidate it left, a plan of another currency decided before a wait). Idempotent; called
+   * again by a later pass of the operation, so a worker killed before it leaks nothing. Optional.
+   */
+  settled?(op: OperationRecord, plan: OrchestrationPlan): Promise<void>;
 }
+
+/**
+ * Why a stage's reservations are given back: `failed` (the operation FAILED) and `refused` (a refusal of ours on
+ * record), all of the operation's; `failover` (the move to the plan's candidate is on record), those of the candidates
+ * it left (`settled`); `abandoned` (a plan never put on record: a failover that went nowhere), its own candidate's.
+ */
+export type StageRelease = 'failed' | 'failover' | 'refused' | 'abandoned';

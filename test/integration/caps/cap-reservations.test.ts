@@ -57,8 +57,8 @@ test('a retry of the same operation does not reserve twice; a release gives it b
   expect((await caps.reserve('op-x', [attempt('sim-a')])).kind).toBe('reserved');
   expect(await caps.reserve('op-x', [attempt('sim-a')])).toMatchObject({ kind: 'already', index: 0 });
   expect((await caps.reserve('op-y', [attempt('sim-a')])).kind).toBe('over');
-  expect(await caps.release('op-x', 'EUR')).toBe(true);
-  expect(await caps.release('op-x', 'EUR')).toBe(false);
+  expect(await caps.release('op-x', 'EUR', { gateway: 'sim-a', index: 0 })).toBe(true);
+  expect(await caps.release('op-x', 'EUR', { gateway: 'sim-a', index: 0 })).toBe(false);
   // Released exactly once: one slot free, taken by the next, then full again.
   expect((await caps.reserve('op-y', [attempt('sim-a')])).kind).toBe('reserved');
   expect((await caps.reserve('op-z', [attempt('sim-a')])).kind).toBe('over');
@@ -128,7 +128,7 @@ test("an account's rule on every gateway and its rule on one gateway count an at
     refusals: [{ cap: 'merchant:acme-eu:EUR:daily_volume', current: 5000 }],
   });
   // Released, each counter gets back exactly what it was given.
-  expect(await caps.release('n1', 'EUR')).toBe(true);
+  expect(await caps.release('n1', 'EUR', { gateway: 'sim-a', index: 0 })).toBe(true);
   expect((await caps.reserve('n4', [attempt('sim-a', 3000)])).kind).toBe('reserved');
   expect((await caps.reserve('n5', [attempt('sim-b', 1)])).kind).toBe('over');
 });
@@ -142,6 +142,119 @@ test('two rules of one owner bounding one counter count an attempt once, the tig
     kind: 'over',
     refusals: [{ cap: 'gateway:sim-a:EUR:daily_volume', max: 4000, current: 4000 }],
   });
-  expect(await caps.release('d2', 'EUR')).toBe(true);
+  expect(await caps.release('d2', 'EUR', { gateway: 'sim-a', index: 0 })).toBe(true);
   expect((await caps.reserve('d4', [attempt('sim-a', 1000)])).kind).toBe('reserved');
+});
+
+test("a reservation at the next candidate leaves the one at the candidate before standing (a failover's move not yet on record); each is given back on its own, once", async () => {
+  const caps = new CapReservations(redis, `${config.redis.keyPrefix}cf:`, [rule({ dailyCount: 1 }), rule({ name: 'sim-b', dailyCount: 1 })]);
+  expect(await caps.reserve('f1', [attempt('sim-a')])).toMatchObject({ kind: 'reserved', index: 0 });
+  // The failover's plan asks from sim-b on: sim-a's mark is no reservation of it.
+  expect(await caps.reserve('f1', [attempt('sim-b', 1000, 1)])).toMatchObject({ kind: 'reserved', index: 1 });
+  expect(await caps.reserve('f1', [attempt('sim-b', 1000, 1)])).toMatchObject({ kind: 'already', index: 1 });
+  expect((await caps.peek([attempt('sim-a'), attempt('sim-b')])).map((r) => r?.current)).toEqual([1, 1]);
+  expect(await caps.releaseMarks('f1', 'EUR', [{ gateway: 'sim-a', index: 0 }])).toEqual(['sim-a']);
+  expect(await caps.releaseMarks('f1', 'EUR', [{ gateway: 'sim-a', index: 0 }])).toEqual([]);
+  expect(await caps.peek([attempt('sim-a'), attempt('sim-b')])).toEqual([null, expect.objectContaining({ current: 1 })]);
+});
+
+test("the release before's mark (one per operation and currency, naming its candidate by index) is still found: never reserved twice, given back once", async () => {
+  const prefix = `${config.redis.keyPrefix}cl:`;
+  const caps = new CapReservations(redis, prefix, [rule({ dailyCount: 2 }), rule({ name: 'sim-b', dailyCount: 2 })]);
+  // What the release before wrote for an operation reserved at its candidate 0 (then reserved again by a new worker).
+  expect((await caps.reserve('other', [attempt('sim-a')])).kind).toBe('reserved');
+  const [counter] = (await keysMatching(redis, `${prefix}*:n`)).filter((k) => k.includes(':d') && k.includes('sim-a'));
+  await redis.incrby(counter, 1);
+  await redis.set(`${prefix}{caps:EUR}:res:l1`, `0,${counter}=1`, 'EX', 3600);
+  expect(await caps.reserve('l1', [attempt('sim-a')])).toMatchObject({ kind: 'already', index: 0 });
+  // A mark naming candidate 0 is not a reservation of a plan asking from candidate 1 on.
+  expect(await caps.reserve('l1', [attempt('sim-b', 1000, 1)])).toMatchObject({ kind: 'reserved', index: 1 });
+  expect(await caps.releaseMarks('l1', 'EUR', [{ gateway: 'sim-b', index: 1 }])).toEqual(['sim-b']);
+  expect(await caps.releaseMarks('l1', 'EUR', [{ gateway: 'sim-a', index: 0 }])).toEqual(['sim-a']);
+  expect(await redis.get(counter)).toBe('1');
+});
+
+/**
+ * What a worker of the release before does with an operation's mark (`{caps:<CUR>}:res:<operation>`): a reservation
+ * is `already` made when it exists, and a release subtracts what it names and deletes it.
+ */
+async function asTheReleaseBefore(prefix: string, operationId: string): Promise<{ held: boolean; release: () => Promise<void> }> {
+  const mark = `${prefix}{caps:EUR}:res:${operationId}`;
+  const held = await redis.get(mark);
+  return {
+    held: held !== null,
+    release: async () => {
+      for (const part of (held ?? '').split(',').slice(1)) {
+        const [key, add] = part.split('=');
+        await redis.decrby(key, Number(add));
+      }
+      await redis.del(mark);
+    },
+  };
+}
+
+test('a reservation with no other standing beside it is marked where a worker of the release before finds it: that worker neither reserves it again nor leaks it (a mixed fleet counts exactly)', async () => {
+  const prefix = `${config.redis.keyPrefix}cx:`;
+  const caps = new CapReservations(redis, prefix, [rule({ dailyCount: 1 }), rule({ name: 'sim-b', dailyCount: 1 })]);
+  expect(await caps.reserve('m1', [attempt('sim-a'), attempt('sim-b', 1000, 1)])).toMatchObject({ kind: 'reserved', index: 0 });
+  const old = await asTheReleaseBefore(prefix, 'm1');
+  expect(old.held).toBe(true);
+  await old.release();
+  expect(await caps.peek([attempt('sim-a')])).toEqual([null]);
+  // Given back by the old worker: this release finds nothing more to give back (never twice).
+  expect(await caps.releaseMarks('m1', 'EUR', [{ gateway: 'sim-a', index: 0 }])).toEqual([]);
+  // A failover's next reservation while the first stands is marked at its gateway; once the first is given back, the
+  // next one a new worker makes with nothing standing goes where an old worker looks again.
+  expect(await caps.reserve('m2', [attempt('sim-a')])).toMatchObject({ kind: 'reserved', index: 0 });
+  expect(await caps.reserve('m2', [attempt('sim-b', 1000, 1)])).toMatchObject({ kind: 'reserved', index: 1 });
+  expect(await caps.releaseMarks('m2', 'EUR', [{ gateway: 'sim-a', index: 0 }])).toEqual(['sim-a']);
+  expect((await asTheReleaseBefore(prefix, 'm2')).held).toBe(false);
+  expect(await caps.releaseMarks('m2', 'EUR', [{ gateway: 'sim-b', index: 1 }])).toEqual(['sim-b']);
+  expect((await caps.peek([attempt('sim-a'), attempt('sim-b')])).every((r) => r === null)).toBe(true);
+});
+
+test("the operation's mark per currency names its gateway beside its candidate's index: a plan of another route (a configuration reloaded between a plan and the one decided again) is not taken for it", async () => {
+  const prefix = `${config.redis.keyPrefix}cr:`;
+  const caps = new CapReservations(redis, prefix, [rule({ dailyCount: 1 }), rule({ name: 'sim-c', dailyCount: 1 })]);
+  expect(await caps.reserve('r1', [attempt('sim-a')])).toMatchObject({ kind: 'reserved', index: 0 });
+  // Decided again on a route whose first candidate is another gateway: its own reservation, not sim-a's.
+  expect(await caps.reserve('r1', [attempt('sim-c')])).toMatchObject({ kind: 'reserved', index: 0 });
+  expect((await caps.peek([attempt('sim-a'), attempt('sim-c')])).map((r) => r?.current)).toEqual([1, 1]);
+  // Each given back at its own gateway only.
+  expect(await caps.releaseMarks('r1', 'EUR', [{ gateway: 'sim-c', index: 0 }])).toEqual(['sim-c']);
+  expect(await caps.peek([attempt('sim-a'), attempt('sim-c')])).toEqual([expect.objectContaining({ current: 1 }), null]);
+  expect(await caps.releaseMarks('r1', 'EUR', [{ gateway: 'sim-a', index: 0 }])).toEqual(['sim-a']);
+  // The same gateway at another index of the reloaded route: found (not reserved twice), given back there.
+  expect(await caps.reserve('r3', [attempt('sim-a'), attempt('sim-c', 1000, 1)])).toMatchObject({ kind: 'reserved', index: 0 });
+  expect(await caps.reserve('r3', [attempt('sim-c', 1000, 0), attempt('sim-a', 1000, 1)])).toMatchObject({ kind: 'already', index: 1 });
+  expect(await caps.releaseMarks('r3', 'EUR', [{ gateway: 'sim-a', index: 1 }])).toEqual(['sim-a']);
+  expect(await caps.peek([attempt('sim-a'), attempt('sim-c')])).toEqual([null, null]);
+  // A worker of the release before still reads the mark's candidate and counters.
+  expect(await caps.reserve('r2', [attempt('sim-a')])).toMatchObject({ kind: 'reserved', index: 0 });
+  const held = (await redis.get(`${prefix}{caps:EUR}:res:r2`)) ?? '';
+  expect(Number(held.split(',')[0])).toBe(0);
+  const [key, add] = held.split(',')[1].split('=');
+  expect([await redis.get(key), add]).toEqual(['1', '1']);
+});
+
+test("once the gateway a failover left is given back, the next one's reservation takes the operation's mark per currency: a worker of the release before finds it (never reserves it again, gives it back once)", async () => {
+  const prefix = `${config.redis.keyPrefix}cp:`;
+  const caps = new CapReservations(redis, prefix, [rule({ dailyCount: 1 }), rule({ name: 'sim-b', dailyCount: 1 })]);
+  expect(await caps.reserve('p1', [attempt('sim-a')])).toMatchObject({ kind: 'reserved', index: 0 });
+  expect(await caps.reserve('p1', [attempt('sim-b', 1000, 1)])).toMatchObject({ kind: 'reserved', index: 1 });
+  // The move to sim-b is on record: sim-a's given back, sim-b's where an old worker looks.
+  expect(await caps.releaseMarks('p1', 'EUR', [{ gateway: 'sim-a', index: 0 }], { gateway: 'sim-b', index: 1 })).toEqual(['sim-a']);
+  const old = await asTheReleaseBefore(prefix, 'p1');
+  expect(old.held).toBe(true);
+  // Found by this release as well: not reserved again.
+  expect(await caps.reserve('p1', [attempt('sim-b', 1000, 1)])).toMatchObject({ kind: 'already', index: 1 });
+  await old.release();
+  expect(await caps.peek([attempt('sim-a'), attempt('sim-b')])).toEqual([null, null]);
+  expect(
+    await caps.releaseMarks('p1', 'EUR', [
+      { gateway: 'sim-a', index: 0 },
+      { gateway: 'sim-b', index: 1 },
+    ]),
+  ).toEqual([]);
+  expect(await caps.peek([attempt('sim-a'), attempt('sim-b')])).toEqual([null, null]);
 });

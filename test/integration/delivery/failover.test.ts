@@ -1,8 +1,6 @@
-import { Config } from '../../../src/config/config';
 import { Logger } from '../../../src/logging/logger';
 import { DeliveryService } from '../../../src/delivery/delivery-service';
 import { GatewayRouter } from '../../../src/routing/gateway-router';
-import { EventStore } from '../../../src/events/event-store';
 import { Ledger } from '../../../src/ledger/ledger';
 import { metricValue } from '../../../src/metrics/metrics-registry';
 import { PspSimulator, startPspSimulator } from '../../../harness/twins/psp-simulator/psp-simulator';
@@ -10,7 +8,8 @@ import { PaymentCommand } from '../../../src/contracts/payment-command';
 import { captureLogger } from '../../support/capture-logger';
 import { channelCommand } from '../../support/fixtures';
 import { testConfig } from '../../support/test-config';
-import { useDeliveryStacks } from '../../support/delivery-stack';
+import { DeliveryStack, useDeliveryStacks } from '../../support/delivery-stack';
+import { CapReservations } from '../../../src/caps/cap-reservations';
 
 /**
  * Failover between two real PSP simulators (two gateways, two PSP accounts): the route's next candidate
@@ -43,11 +42,7 @@ afterEach(() => {
   }
 });
 
-function setup(
-  overrides: Record<string, unknown> = {},
-  logger?: Logger,
-  router?: (real: GatewayRouter) => GatewayRouter,
-): { service: DeliveryService; ledger: Ledger; events: EventStore; config: Config } {
+function setup(overrides: Record<string, unknown> = {}, logger?: Logger, router?: (real: GatewayRouter) => GatewayRouter): DeliveryStack {
   const config = testConfig({
     'delivery.breaker_failure_threshold': 3,
     'delivery.breaker_open_ms': 60_000,
@@ -230,6 +225,127 @@ describe('routing and failover (authorize, sale)', () => {
     expect(await events.load(`${id}.FAILED`)).not.toBeNull();
     expect(logs.lines.some((l) => l.includes('refusal not recorded') && l.includes(id))).toBe(false);
     expect(await metricValue('pb_fx_decisions_total', { gateway: 'simb', result: 'refused', source: 'none' })).toBe(refused + 1);
+  });
+
+  /** Whether `gateway`'s one authorization a day in `currency` is taken (its cap counts one), as a checkout would see it. */
+  async function capTaken(stack: DeliveryStack, gateway: string, currency: string): Promise<boolean> {
+    const caps = new CapReservations(stack.redis, stack.config.redis.keyPrefix, stack.config.limits.caps.rules);
+    const [refusal] = await caps.peek([{ gateway, account: 'default', amount: 100, currency }]);
+    return refusal !== null;
+  }
+
+  it('a failover the next gateway refuses (its route refused) leaves no reservation there, in its own currency either: the cap counts where the record says', async () => {
+    const logs = captureLogger('info');
+    // simb settles in EUR: its reservation is in another currency than dead's. Its route is refused, as a gateway our configuration lost.
+    const stack = setup(
+      {
+        'caps.rules': [{ scope: 'gateway', name: 'simb', currency: 'EUR', daily_count: 1 }],
+        'fx.settlement_currencies': { simb: ['EUR'] },
+        'fx.rates': [{ from: 'USD', to: 'EUR', rate: '0.9137', as_of: new Date().toISOString() }],
+      },
+      logs.logger,
+      (real) => ({ route: (op) => (op.routing?.gateway === 'simb' ? { refused: 'UNKNOWN_GATEWAY' } : real.route(op)) }),
+    );
+    const aborted = () => metricValue('pb_caps_releases_total', { gateway: 'simb', why: 'abandoned' });
+    const before = await aborted();
+    const id = await record(stack.ledger, authorize({ currency: 'USD', amount: 12345 }));
+    expect((await stack.service.deliver(id)).kind).toBe('retry');
+    expect(await stack.ledger.get(id)).toMatchObject({ state: 'SENT', routing: { gateway: 'dead', index: 0 } });
+    // Nothing went to simb: its one EUR authorization of the day is still free.
+    expect(await capTaken(stack, 'simb', 'EUR')).toBe(false);
+    expect(await aborted()).toBe(before + 1);
+    expect(logs.lines.some((l) => l.includes('cap reservation released') && l.includes(id) && l.includes('"why":"abandoned"'))).toBe(true);
+  });
+
+  it("a worker killed between the next candidate's reservation and the move: the gateway on record keeps its reservation; the next run moves and gives it back once", async () => {
+    const logs = captureLogger('info');
+    const stack = setup(
+      {
+        'caps.rules': [
+          { scope: 'gateway', name: 'dead', currency: 'USD', daily_count: 1 },
+          { scope: 'gateway', name: 'simb', currency: 'USD', daily_count: 1 },
+        ],
+      },
+      logs.logger,
+    );
+    const { service, ledger } = stack;
+    const id = await record(ledger, authorize({ currency: 'USD' }));
+    // The failover's attempt at simb is never recorded: the worker dies as it writes it.
+    const write = ledger.transition.bind(ledger);
+    let killed = false;
+    const kill = jest.spyOn(ledger, 'transition').mockImplementation(async (...args) => {
+      if (!killed && args[0] === id && args[1] === 'SENT' && (args[2] as { attempt?: number }).attempt === 2) {
+        killed = true;
+        throw new Error('worker killed');
+      }
+      return write(...args);
+    });
+    try {
+      await expect(service.deliver(id)).rejects.toThrow('worker killed');
+    } finally {
+      kill.mockRestore();
+    }
+    // On record: dead, one attempt. Its reservation stands there; simb's waits for the move.
+    expect(await ledger.get(id)).toMatchObject({ state: 'SENT', attempts: 1, routing: { gateway: 'dead', index: 0 } });
+    expect(await capTaken(stack, 'dead', 'USD')).toBe(true);
+    // The job runs again: dead is still not reachable, the move to simb applies (its reservation found, not made twice),
+    // and dead's is given back.
+    const released = () => metricValue('pb_caps_releases_total', { gateway: 'dead', why: 'failover' });
+    const before = await released();
+    expect(await service.deliver(id)).toEqual({ kind: 'done', state: 'SUCCEEDED' });
+    expect(await ledger.get(id)).toMatchObject({ routing: { gateway: 'simb', index: 1 } });
+    expect([await capTaken(stack, 'dead', 'USD'), await capTaken(stack, 'simb', 'USD')]).toEqual([false, true]);
+    expect(await released()).toBe(before + 1);
+  });
+
+  it('delivered as the consumer delivers the record it just created: the failover in that pass gives back the gateway it left once the move is on record', async () => {
+    const stack = setup({
+      'caps.rules': [
+        { scope: 'gateway', name: 'dead', currency: 'USD', daily_count: 1 },
+        { scope: 'gateway', name: 'simb', currency: 'USD', daily_count: 1 },
+      ],
+    });
+    const command = authorize({ currency: 'USD' });
+    const id = command.payment.operation_reference!;
+    const { record: created } = await stack.ledger.create(id, command);
+    expect(created).toBeDefined();
+    expect(await stack.service.deliver(created!)).toEqual({ kind: 'done', state: 'SUCCEEDED' });
+    expect(await stack.ledger.get(id)).toMatchObject({ routing: { gateway: 'simb', index: 1 } });
+    expect([await capTaken(stack, 'dead', 'USD'), await capTaken(stack, 'simb', 'USD')]).toEqual([false, true]);
+    // simb's reservation is under the operation's mark, naming its candidate, where a worker of the release before looks.
+    expect(await stack.redis.get(`${stack.config.redis.keyPrefix}{caps:USD}:res:${id}`)).toMatch(/^1,.*=1=simb(,|$)/);
+    expect(await stack.redis.exists(`${stack.config.redis.keyPrefix}{caps:USD}:res:${id}@simb`)).toBe(0);
+  });
+
+  it("a worker killed after the move, before the release of the gateway it left: the job's next run gives that one back", async () => {
+    const stack = setup({
+      'caps.rules': [
+        { scope: 'gateway', name: 'dead', currency: 'USD', daily_count: 1 },
+        { scope: 'gateway', name: 'simb', currency: 'USD', daily_count: 1 },
+      ],
+    });
+    const { service, ledger } = stack;
+    const id = await record(ledger, authorize({ currency: 'USD' }));
+    // The move to simb and its attempt are on record; the worker dies before anything else (the PSP call included).
+    const write = ledger.transition.bind(ledger);
+    let killed = false;
+    const kill = jest.spyOn(ledger, 'transition').mockImplementation(async (...args) => {
+      const result = await write(...args);
+      if (!killed && args[0] === id && args[1] === 'SENT' && (args[2] as { attempt?: number }).attempt === 2) {
+        killed = true;
+        throw new Error('worker killed');
+      }
+      return result;
+    });
+    try {
+      await expect(service.deliver(id)).rejects.toThrow('worker killed');
+    } finally {
+      kill.mockRestore();
+    }
+    expect(await ledger.get(id)).toMatchObject({ state: 'SENT', attempts: 2, routing: { gateway: 'simb', index: 1 } });
+    // The job runs again (the recovery sweep, a stalled job): dead's reservation is given back before anything else.
+    expect(await service.deliver(id)).toEqual({ kind: 'done', state: 'SUCCEEDED' });
+    expect([await capTaken(stack, 'dead', 'USD'), await capTaken(stack, 'simb', 'USD')]).toEqual([false, true]);
   });
 
   it('commit-then-timeout: never fails over while the first attempt may be live; its status inquiry finds the charge', async () => {

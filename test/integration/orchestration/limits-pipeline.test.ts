@@ -10,6 +10,7 @@ import { createGatewayClients } from '../../../src/gateways/gateway-registry';
 import { Ledger } from '../../../src/ledger/ledger';
 import { createRedis } from '../../../src/redis/redis-connection';
 import { ConfiguredGatewayRouter } from '../../../src/routing/configured-gateway-router';
+import { GatewayRouter } from '../../../src/routing/gateway-router';
 import { purgeNamespace } from '../../../harness/twins/local-stack/local-stack';
 import { PspSimulator, startPspSimulator } from '../../../harness/twins/psp-simulator/psp-simulator';
 import { Payment, PaymentCommand } from '../../../src/contracts/payment-command';
@@ -558,11 +559,12 @@ function oneADayParams(hold: boolean, prefix?: string): Record<string, unknown> 
   };
 }
 
-/** A delivery service of `c` over the one ledger and event store a namespace's releases share. */
-function deliveryOf(c: Config, shared: Ledger, sharedEvents: EventStore): DeliveryService {
+/** A delivery service of `c` over the one ledger and event store a namespace's releases share (`router`: in place of the configured one). */
+function deliveryOf(c: Config, shared: Ledger, sharedEvents: EventStore, router?: (real: GatewayRouter) => GatewayRouter): DeliveryService {
   const routes = createGatewayClients(c);
   const rec = new OutcomeRecorder({ config: c, ledger: shared, events: sharedEvents, eventsQueue, logger: logs.logger });
-  return new DeliveryService({ config: c, ledger: shared, router: new ConfiguredGatewayRouter(routes), recorder: rec, logger: logs.logger, redis, routes });
+  const real = new ConfiguredGatewayRouter(routes);
+  return new DeliveryService({ config: c, ledger: shared, router: router ? router(real) : real, recorder: rec, logger: logs.logger, redis, routes });
 }
 
 const bigChf = { gateway_account: 'one-a-day', gateway_key: 'pm_card_visa', amount: 150000, currency: 'CHF' } as Partial<Payment>;
@@ -837,5 +839,95 @@ test('an UNRESPONSIVE refusal on record whose release was lost (a crash between 
   } finally {
     crash.mockRestore();
     await purgeNamespace(c).catch(() => undefined);
+  }
+}, 60_000);
+
+/**
+ * The day's one authorization, reserved by a plan whose delivery then refuses it unsent for its route (`refusal`):
+ * given back once the FAIL is on record (counted `failed`, logged), so the next one goes.
+ */
+async function refusedByRouteGivesBack(router: (real: GatewayRouter) => GatewayRouter, reason: string): Promise<void> {
+  const c = oneADayConfig(false);
+  const shared = new Ledger(redis, c.redis.keyPrefix);
+  const refusing = deliveryOf(c, shared, new EventStore(redis, c.redis.keyPrefix), router);
+  const released = () => metricValue('pb_caps_releases_total', { gateway: 'simulator', why: 'failed' });
+  try {
+    const id = await created(shared, bigChf);
+    const before = await released();
+    expect(await refusing.deliver(id)).toEqual({ kind: 'done', state: 'FAILED' });
+    expect(await shared.get(id)).toMatchObject({ state: 'FAILED', reason, attempts: 0, routing: { gateway: 'simulator' } });
+    expect(sim.counters().effects[id]).toBeUndefined();
+    expect(await released()).toBe(before + 1);
+    expect(logs.lines.some((l) => l.includes('cap reservation released') && l.includes(id))).toBe(true);
+    // Never sent: the day's one authorization goes to the next one (through the configured router).
+    expect(await deliveryOf(c, shared, new EventStore(redis, c.redis.keyPrefix)).deliver(await created(shared, { ...bigChf, amount: 5000 }))).toEqual({
+      kind: 'done',
+      state: 'SUCCEEDED',
+    });
+  } finally {
+    await purgeNamespace(c).catch(() => undefined);
+  }
+}
+
+test("an authorization its route refuses after the plan (the router's own refusal) gives back the cap reservation its plan made", async () => {
+  await refusedByRouteGivesBack(() => ({ route: () => ({ refused: 'ROUTE_REFUSED_FOR_TEST' }) }), 'ROUTE_REFUSED_FOR_TEST');
+}, 60_000);
+
+test('an authorization its gateway does not take (UNSUPPORTED_COMMAND) after the plan gives back the cap reservation its plan made', async () => {
+  await refusedByRouteGivesBack(
+    (real) => ({
+      route: (op) => {
+        const route = real.route(op);
+        if ('refused' in route) return route;
+        // The same transformer, but one that takes no command: what a gateway that does not support authorize looks like.
+        return { ...route, transformer: Object.assign(Object.create(route.transformer) as typeof route.transformer, { supports: [] }) };
+      },
+    }),
+    'UNSUPPORTED_COMMAND',
+  );
+}, 60_000);
+
+test('a plan decided again after a wait that comes out in another currency gives back what the first plan reserved in its own, once its attempt is on record', async () => {
+  // Both cap the account at one authorization a day in each currency; the first converts its USD into EUR.
+  const params = {
+    gateways: { simulator: { type: 'simulator', base_url: sim.url, api_key: API_KEY, webhook_secret: 'whsec-limits-0123456789', timeout_ms: 30000 } },
+    'caps.rules': [
+      { scope: 'merchant', name: 'two-cur', currency: 'EUR', daily_count: 1 },
+      { scope: 'merchant', name: 'two-cur', currency: 'USD', daily_count: 1 },
+    ],
+  };
+  const converting = testConfig({
+    ...params,
+    'fx.settlement_currencies': { 'simulator:two-cur': ['EUR'] },
+    'fx.rates': [{ from: 'USD', to: 'EUR', rate: '0.9137', as_of: new Date().toISOString() }],
+  });
+  // A configuration reload that stopped converting this account's payments (another account's still are).
+  const plain = testConfig({
+    ...params,
+    'redis.key_prefix': converting.redis.keyPrefix,
+    'fx.settlement_currencies': { 'simulator:elsewhere': ['EUR'] },
+    'fx.rates': [{ from: 'USD', to: 'EUR', rate: '0.9137', as_of: new Date().toISOString() }],
+  });
+  const shared = new Ledger(redis, converting.redis.keyPrefix);
+  const sharedEvents = new EventStore(redis, converting.redis.keyPrefix);
+  const first = deliveryOf(converting, shared, sharedEvents);
+  const second = deliveryOf(plain, shared, sharedEvents);
+  const usd = { gateway_account: 'two-cur', gateway_key: 'pm_card_visa', amount: 12345, currency: 'USD' } as Partial<Payment>;
+  const replanned = () => metricValue('pb_caps_releases_total', { gateway: 'simulator', why: 'replanned' });
+  try {
+    const id = await created(shared, usd);
+    // The first plan reserves the day's EUR authorization, then waits behind an open breaker (nothing on record).
+    for (let i = 0; i < converting.delivery.breakerFailureThreshold; i++) first.breaker('simulator').failure();
+    expect((await first.deliver(id)).kind).toBe('wait');
+    const before = await replanned();
+    // Decided again by the release that does not convert: USD reserved and sent.
+    expect(await second.deliver(id)).toEqual({ kind: 'done', state: 'SUCCEEDED' });
+    expect((await shared.get(id))?.routing?.currency).toBeUndefined();
+    expect(await replanned()).toBe(before + 1);
+    // The EUR one was given back: the next converted authorization takes it.
+    first.breaker('simulator').success();
+    expect(await first.deliver(await created(shared, usd))).toEqual({ kind: 'done', state: 'SUCCEEDED' });
+  } finally {
+    await purgeNamespace(converting).catch(() => undefined);
   }
 }, 60_000);

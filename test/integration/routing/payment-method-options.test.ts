@@ -177,7 +177,7 @@ describe('payment method options', () => {
     const other = await withCounters().list(methodsQueryOf({ amount: 300, currency: 'USD', gateway_account: 'globex' }));
     expect(other.explanation.candidates).toEqual(['sim']);
     // A released reservation gives the room back.
-    await caps.release('cap-opt-1', 'USD');
+    await caps.release('cap-opt-1', 'USD', { gateway: 'stripe', index: 0 });
     expect((await withCounters().list(usd(200))).explanation.candidates).toEqual(['stripe', 'sim']);
   });
 

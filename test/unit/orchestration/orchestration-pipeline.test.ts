@@ -46,6 +46,10 @@ class CountingStage implements OrchestrationStage {
     this.released.push(`${plan.candidates[plan.index]}:${why}`);
     return Promise.resolve();
   }
+  settled(_op: OperationRecord, plan: { candidates: string[]; index: number }): Promise<void> {
+    this.released.push(`${plan.candidates[plan.index]}:settled`);
+    return Promise.resolve();
+  }
 }
 
 const allow =
@@ -135,13 +139,19 @@ describe('orchestration pipeline', () => {
     expect(fx.released).toEqual([]);
   });
 
-  test('failover: next candidate, later stages run again for it, the previous reservation is released', async () => {
+  test('failover: next candidate, later stages run again for it; the previous reservation stands until the move is on record (settled), an abandoned plan gives back its own', async () => {
     const caps = new CountingStage('caps', allow('caps'));
     const pipeline = buildOrchestrationPipeline({ config: config({ 'routing.rules': [{ name: 'ab', gateways: ['a', 'b'] }] }) }, [caps]);
     const first = await pipeline.plan(op(), NOW);
     if (first.kind !== 'send') throw new Error('expected a plan');
     const second = await pipeline.failover(op(), first.plan, NOW);
-    expect(caps.released).toEqual(['a:failover']);
+    // Still on record at a: nothing given back before the caller records the move.
+    expect(caps.released).toEqual([]);
+    if (second?.kind === 'send') {
+      await pipeline.settled(op(), second.plan);
+      await pipeline.releaseAbandoned(op(), second.plan);
+    }
+    expect(caps.released).toEqual(['b:settled', 'b:abandoned']);
     expect(second).toMatchObject({ kind: 'send', plan: { index: 1, payment: { gateway: 'b' } } });
     expect(second?.kind === 'send' && second.plan.decisions.map((d) => d.reasons[0])).toEqual(['rule:ab', 'caps:ok:b']);
     if (second?.kind !== 'send') return;
