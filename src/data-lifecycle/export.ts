@@ -7,6 +7,7 @@ import { Payment } from '../contracts/payment-command';
 import { HashDigest } from '../logging/hash-digest';
 import { Logger } from '../logging/logger';
 import { PAN_MASK, SECRET_MASK, containsCardNumber, findCardData, isCardFieldName, maskCardNumbers } from '../logging/redact';
+import { NETWORK_TRANSACTION_ID_FIELD, hasNetworkTransactionIdShape } from '../logging/network-transaction-id-field';
 import { counter } from '../metrics/metrics-registry';
 import { csvField } from './csv';
 import { IssuedTokenIndexOptions, issuedTokensOfLines, lineTokenIndex, pspIdentifiersOf, withIssuedTokenVouchers } from './issued-token-fields';
@@ -222,6 +223,54 @@ function identifierStandIn(i: number): string {
   return `~pbpspid${String.fromCharCode(0x61 + i)}~`;
 }
 
+/** `"network_transaction_id": "<id>"` in JSON text (a record's payment, an event's params, a history entry). */
+const NAMED_ID_MEMBER = new RegExp(`"${NETWORK_TRANSACTION_ID_FIELD}"(\\s*:\\s*)"([A-Za-z0-9]{1,64})"`, 'g');
+
+/** A stand-in for the i-th network transaction id while a line is scanned: letters between `~`, as `identifierStandIn`. */
+function namedIdStandIn(i: number): string {
+  let letters = '';
+  for (let n = i; ; n = Math.floor(n / 26) - 1) {
+    letters = String.fromCharCode(0x61 + (n % 26)) + letters;
+    if (n < 26) break;
+  }
+  return `~pbntid${letters}~`;
+}
+
+/**
+ * `value` with each network transaction id under its own name replaced by a stand-in (`named` maps each id to its
+ * own): a `network_transaction_id` member of the snapshot (the record's field) and one in JSON text it holds (the
+ * command's `recurring`, an event's `payment`, a history entry). The scheme's id is no card data there, though a Visa
+ * one may pass the Luhn check; the same digits in any other field are left for the scan.
+ */
+function namedIdsSetAside(value: unknown, named: Map<string, string>, key = ''): unknown {
+  const standIn = (id: string): string => {
+    let s = named.get(id);
+    if (s === undefined) named.set(id, (s = namedIdStandIn(named.size)));
+    return s;
+  };
+  if (typeof value === 'string') {
+    if (key === NETWORK_TRANSACTION_ID_FIELD && hasNetworkTransactionIdShape(value)) return standIn(value);
+    if (!value.includes(NETWORK_TRANSACTION_ID_FIELD)) return value;
+    return value.replace(NAMED_ID_MEMBER, (_m, colon: string, id: string) => `"${NETWORK_TRANSACTION_ID_FIELD}"${colon}"${standIn(id)}"`);
+  }
+  if (value === null || typeof value !== 'object') return value;
+  // Copied only where something changed: almost every line holds no such id, and is walked without a copy.
+  if (Array.isArray(value)) {
+    let copy: unknown[] | undefined;
+    value.forEach((v, i) => {
+      const out = namedIdsSetAside(v, named);
+      if (out !== v) (copy ??= value.slice())[i] = out;
+    });
+    return copy ?? value;
+  }
+  let copy: Record<string, unknown> | undefined;
+  for (const [k, v] of Object.entries(value as Record<string, unknown>)) {
+    const out = namedIdsSetAside(v, named, k);
+    if (out !== v) (copy ??= { ...(value as Record<string, unknown>) })[k] = out;
+  }
+  return copy ?? value;
+}
+
 /**
  * A snapshot with its card data masked (see `maskCardData`), and where it was found (paths, never values);
  * the snapshot itself when it holds none. The record's PSP identifiers (`pspIdentifiersOf`) are no card data:
@@ -239,11 +288,15 @@ export function maskedSnapshot(
   // Longest first: a stored token holds its id, which must not be set aside inside it first.
   const identifiers = [...new Set([...issued, ...pspIdentifiersOf(snap, distrusted)])].sort((a, b) => b.length - a.length);
   const standIns = identifiers.map((_, i) => identifierStandIn(i));
-  const scanned = identifiers.length === 0 ? snap : (replacedIn(snap, identifiers, standIns) as OperationSnapshot);
+  // A network transaction id is set aside where it is named so only (never elsewhere in the line: `namedIdsSetAside`).
+  const named = new Map<string, string>();
+  const setAside = namedIdsSetAside(snap, named) as OperationSnapshot;
+  const scanned = identifiers.length === 0 ? setAside : (replacedIn(setAside, identifiers, standIns) as OperationSnapshot);
   const paths = [...new Set([...findCardData(scanned), ...embeddedCardFieldPaths(scanned, '', [])])];
   if (paths.length === 0) return { snap, paths };
   const masked = maskCardData(scanned);
-  return { snap: (identifiers.length === 0 ? masked : replacedIn(masked, standIns, identifiers)) as OperationSnapshot, paths };
+  const restored = identifiers.length === 0 ? masked : replacedIn(masked, standIns, identifiers);
+  return { snap: (named.size === 0 ? restored : replacedIn(restored, [...named.values()], [...named.keys()])) as OperationSnapshot, paths };
 }
 
 /**

@@ -5,6 +5,7 @@
  */
 
 import { HashDigest } from './hash-digest';
+import { NETWORK_TRANSACTION_ID_FIELD, hasNetworkTransactionIdShape } from './network-transaction-id-field';
 
 /** Replacement for a card number found in free text. */
 export const PAN_MASK = '[PAN REDACTED]';
@@ -675,6 +676,9 @@ function redactValue(value: unknown, seen: WeakSet<object> | undefined): unknown
       nextSuffix.set(masked, n + 1);
     }
     if (isSensitiveKey(k) && v !== null && v !== undefined && v !== '') out[key] = SECRET_MASK;
+    // A card scheme's transaction id under its own name is no card number, though a Visa one (15 digits) may pass the
+    // Luhn check: kept whole there only (the same digits anywhere else are masked as ever).
+    else if (k === NETWORK_TRANSACTION_ID_FIELD && hasNetworkTransactionIdShape(v)) out[key] = scrubSecrets(v);
     else {
       const member = paymentMethodWithoutNumber(k, v);
       if (member !== null && typeof member === 'object') seen ??= visitedWith(object);
