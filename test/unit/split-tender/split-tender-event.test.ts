@@ -94,6 +94,22 @@ describe('split tender events', () => {
     expect(reverse).toMatchObject({ status: 'SUCCESS', operation_reference: own.giftCardVoid });
   });
 
+  it('an authorization split names the refund of a card part captured before the rollback as its release, and what the OMS refunded before it', () => {
+    const authorized = planOf('split-3', { ...command, command: 'authorize', payment: { ...command.payment, operation_reference: 'split-3' } });
+    const own = stepReferences(authorized);
+    // The card part approved for less and captured (refunded by the rollback); the redemption refunded in full by the OMS.
+    const ops = new Map([step(own.giftCard, 3000, 3000), step(own.card, 7000, 3500), step(own.cardRefund, 3500, 3500)]);
+    const payment = splitSettledEvent(authorized, 'ROLLED_BACK', ops, config, { gift_card: 'none:3000', card: 'refund:3500' }).params.payment as {
+      split_tender: { tenders: Array<Record<string, unknown>>; refunded_before_rollback?: Record<string, number> };
+    };
+    expect(payment.split_tender.tenders.find((t) => t.role === 'release')).toMatchObject({ status: 'SUCCESS', operation_reference: own.cardRefund });
+    expect(payment.split_tender.tenders.find((t) => t.role === 'reverse')).toBeUndefined();
+    expect(payment.split_tender.refunded_before_rollback).toEqual({ gift_card: 3000 });
+    // Nothing decided, or voids: no such field.
+    const plain = splitSettledEvent(authorized, 'ROLLED_BACK', ops, config, { gift_card: 'void', card: null }).params.payment as { split_tender: object };
+    expect(plain.split_tender).not.toHaveProperty('refunded_before_rollback');
+  });
+
   it('a split refund that failed after its card part went back reports what was refunded, beside what was asked', () => {
     const parts = refundReferences({ refundId: 'refund-1' });
     const refund = {
