@@ -223,9 +223,6 @@ function identifierStandIn(i: number): string {
   return `~pbpspid${String.fromCharCode(0x61 + i)}~`;
 }
 
-/** `"network_transaction_id": "<id>"` in JSON text (a record's payment, an event's params, a history entry). */
-const NAMED_ID_MEMBER = new RegExp(`"${NETWORK_TRANSACTION_ID_FIELD}"(\\s*:\\s*)"([A-Za-z0-9]{1,64})"`, 'g');
-
 /** A stand-in for the i-th network transaction id while a line is scanned: letters between `~`, as `identifierStandIn`. */
 function namedIdStandIn(i: number): string {
   let letters = '';
@@ -237,38 +234,59 @@ function namedIdStandIn(i: number): string {
 }
 
 /**
- * `value` with each network transaction id under its own name replaced by a stand-in (`named` maps each id to its
- * own): a `network_transaction_id` member of the snapshot (the record's field) and one in JSON text it holds (the
- * command's `recurring`, an event's `payment`, a history entry). The scheme's id is no card data there, though a Visa
- * one may pass the Luhn check; the same digits in any other field are left for the scan.
+ * `json` (an object's JSON text) with the id-shaped string member `field` of the object `at` picks in it replaced by
+ * `standIn(id)`, re-serialized; `json` itself when it holds none there (or is no JSON: the scan reads it as it is).
  */
-function namedIdsSetAside(value: unknown, named: Map<string, string>, key = ''): unknown {
+function memberSetAside(
+  json: string | undefined,
+  at: (parsed: Record<string, unknown>) => Record<string, unknown> | undefined,
+  standIn: (id: string) => string,
+): string | undefined {
+  if (json === undefined || !json.includes(NETWORK_TRANSACTION_ID_FIELD)) return json;
+  let parsed: unknown;
+  try {
+    parsed = JSON.parse(json);
+  } catch {
+    return json;
+  }
+  if (parsed === null || typeof parsed !== 'object' || Array.isArray(parsed)) return json;
+  const holder = at(parsed as Record<string, unknown>);
+  const id = holder?.[NETWORK_TRANSACTION_ID_FIELD];
+  if (holder === undefined || !hasNetworkTransactionIdShape(id)) return json;
+  holder[NETWORK_TRANSACTION_ID_FIELD] = standIn(id);
+  return JSON.stringify(parsed);
+}
+
+/** `value[key]` when it is a plain object. */
+function objectAt(value: Record<string, unknown>, key: string): Record<string, unknown> | undefined {
+  const v = value[key];
+  return v !== null && typeof v === 'object' && !Array.isArray(v) ? (v as Record<string, unknown>) : undefined;
+}
+
+/**
+ * `snap` with each network transaction id a PSP named replaced by a stand-in where the bridge writes it only (`named`
+ * maps each id to its own): the record's own field, an `outcome` history entry's own member, an event's
+ * `payment.network_transaction_id`. The scheme's id is no card data there, though a Visa one may pass the Luhn check;
+ * the same name anywhere else (the stored command's `recurring` or `custom_attributes`, what a channel sent) and the
+ * same digits in any other field are left for the scan. Copied only where something changed.
+ */
+function namedIdsSetAside(snap: OperationSnapshot, named: Map<string, string>): OperationSnapshot {
   const standIn = (id: string): string => {
     let s = named.get(id);
     if (s === undefined) named.set(id, (s = namedIdStandIn(named.size)));
     return s;
   };
-  if (typeof value === 'string') {
-    if (key === NETWORK_TRANSACTION_ID_FIELD && hasNetworkTransactionIdShape(value)) return standIn(value);
-    if (!value.includes(NETWORK_TRANSACTION_ID_FIELD)) return value;
-    return value.replace(NAMED_ID_MEMBER, (_m, colon: string, id: string) => `"${NETWORK_TRANSACTION_ID_FIELD}"${colon}"${standIn(id)}"`);
-  }
-  if (value === null || typeof value !== 'object') return value;
-  // Copied only where something changed: almost every line holds no such id, and is walked without a copy.
-  if (Array.isArray(value)) {
-    let copy: unknown[] | undefined;
-    value.forEach((v, i) => {
-      const out = namedIdsSetAside(v, named);
-      if (out !== v) (copy ??= value.slice())[i] = out;
-    });
-    return copy ?? value;
-  }
-  let copy: Record<string, unknown> | undefined;
-  for (const [k, v] of Object.entries(value as Record<string, unknown>)) {
-    const out = namedIdsSetAside(v, named, k);
-    if (out !== v) (copy ??= { ...(value as Record<string, unknown>) })[k] = out;
-  }
-  return copy ?? value;
+  let out = snap;
+  const own = snap.record[NETWORK_TRANSACTION_ID_FIELD];
+  if (hasNetworkTransactionIdShape(own)) out = { ...out, record: { ...snap.record, [NETWORK_TRANSACTION_ID_FIELD]: standIn(own) } };
+  const history = snap.history.map((entry) => memberSetAside(entry, (e) => (e.event === 'outcome' ? e : undefined), standIn) as string);
+  if (history.some((h, i) => h !== snap.history[i])) out = { ...out, history };
+  const events = snap.events.map((event) => {
+    const params = memberSetAside(event.hash.params, (p) => objectAt(p, 'payment'), standIn);
+    return params === event.hash.params ? event : { ...event, hash: { ...event.hash, params: params as string } };
+  });
+  if (events.some((e, i) => e !== snap.events[i])) out = { ...out, events };
+  return out;
 }
 
 /**
@@ -288,9 +306,9 @@ export function maskedSnapshot(
   // Longest first: a stored token holds its id, which must not be set aside inside it first.
   const identifiers = [...new Set([...issued, ...pspIdentifiersOf(snap, distrusted)])].sort((a, b) => b.length - a.length);
   const standIns = identifiers.map((_, i) => identifierStandIn(i));
-  // A network transaction id is set aside where it is named so only (never elsewhere in the line: `namedIdsSetAside`).
+  // A network transaction id is set aside where the bridge writes it only (never elsewhere in the line: `namedIdsSetAside`).
   const named = new Map<string, string>();
-  const setAside = namedIdsSetAside(snap, named) as OperationSnapshot;
+  const setAside = namedIdsSetAside(snap, named);
   const scanned = identifiers.length === 0 ? setAside : (replacedIn(setAside, identifiers, standIns) as OperationSnapshot);
   const paths = [...new Set([...findCardData(scanned), ...embeddedCardFieldPaths(scanned, '', [])])];
   if (paths.length === 0) return { snap, paths };

@@ -24,7 +24,7 @@ import {
   pspDiscrepancies,
   storedCardDiscrepancies,
 } from './authorization-metrics';
-import { NETWORK_TRANSACTION_ID_FIELD } from '../gateways/network-transaction-id';
+import { NETWORK_TRANSACTION_ID_FIELD, PspNetworkTransactionId } from '../logging/network-transaction-id-field';
 import { storedCardMismatches } from '../events/stored-card-report';
 import { Interaction, Ledger, OperationRecord, PspReference, TransitionFields, dropsMethodData } from '../ledger/ledger';
 import { afterTransition } from '../ledger/record-fields';
@@ -300,8 +300,9 @@ export class OutcomeRecorder {
     const start = fields.expiresAt !== undefined ? authorizationStart(op, now, outcome.authorizedAt) : undefined;
     if (start !== undefined) Object.assign(interaction, { expiry_from: start.from, authorized_at: new Date(start.at).toISOString() });
     if (pspSucceededAt !== undefined) Object.assign(interaction, { psp_succeeded_at: new Date(pspSucceededAt).toISOString() });
-    // Kept whole by the history's redaction under this name only (logging/redact.ts), as on the event.
-    if (networkTransactionId !== undefined) Object.assign(interaction, { [NETWORK_TRANSACTION_ID_FIELD]: networkTransactionId });
+    // Kept whole by the history's redaction as the PSP's (logging/redact.ts), as on the event: a plain string of the
+    // same name, a channel's, is scanned as ever.
+    if (networkTransactionId !== undefined) Object.assign(interaction, { [NETWORK_TRANSACTION_ID_FIELD]: PspNetworkTransactionId.of(networkTransactionId) });
     // A cancel's void undid a capture or sale: marked undone before the success is recorded, so a crash in between
     // leaves the cancel unsettled, its outcome found again (retry, inquiry, webhook) and the mark, set once, kept.
     // What it did (voided, or released the hold or what partial captures left) is recorded with its success.
