@@ -280,6 +280,10 @@ export class OutcomeRecorder {
     // The scheme's id of an authorize's or sale's success, as the PSP reported it (never one it did not name).
     const networkTransactionId = to === 'SUCCEEDED' && NETWORK_ID_COMMANDS.has(op.command) ? outcome.networkTransactionId : undefined;
     if (networkTransactionId !== undefined) fields.networkTransactionId = networkTransactionId;
+    // One that reads as a card number (a Visa id may) is noted as reported before the record (and so the OMS) gets it:
+    // the OMS quoting it back in payment.recurring.network_transaction_id is then accepted (`ledger/issued-tokens.ts`).
+    if (networkTransactionId !== undefined && IssuedTokens.cardLike(networkTransactionId))
+      await this.issuedTokens.recordNetworkId(networkTransactionId, gateway);
     // Expiry of an authorization, or the authorization a capture/cancel closes: same transition, no extra call.
     if (to === 'SUCCEEDED') Object.assign(fields, lifecycleFields(this.deps.config, op, true, now, outcome));
     // When the PSP says the success happened, written with the move to SUCCEEDED only (that state never moves
