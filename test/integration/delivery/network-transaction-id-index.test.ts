@@ -18,6 +18,7 @@ import { IssuedTokens, issuedTokenOf } from '../../../src/ledger/issued-tokens';
 import { Ledger } from '../../../src/ledger/ledger';
 import { createLogger } from '../../../src/logging/logger';
 import { luhnValid } from '../../../src/logging/redact';
+import { metricValue } from '../../../src/metrics/metrics-registry';
 import { createRedis } from '../../../src/redis/redis-connection';
 import { ConfiguredGatewayRouter } from '../../../src/routing/configured-gateway-router';
 import { purgeNamespace } from '../../../harness/twins/local-stack/local-stack';
@@ -72,7 +73,9 @@ it('notes a card-like id it reports, so the OMS quoting it back is accepted; the
   const command = channelCommand('authorize', {}, { gateway_key: 'pm_card_visa' });
   const id = command.payment.operation_reference!;
   await ledger.create(id, command);
+  const found = await metricValue('pb_network_transaction_ids_total', { gateway: 'simulator', found: 'yes' });
   expect(await service.deliver(id)).toEqual({ kind: 'done', state: 'SUCCEEDED' });
+  expect(await metricValue('pb_network_transaction_ids_total', { gateway: 'simulator', found: 'yes' })).toBe(found + 1);
   const reported = (await events.load(`${id}.SUCCEEDED`))?.params as { payment: { network_transaction_id?: string } };
   const nti = reported.payment.network_transaction_id!;
   expect(luhnValid(nti)).toBe(true);
