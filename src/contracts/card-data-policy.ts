@@ -18,10 +18,12 @@ export interface CardDataPolicy {
 }
 
 /**
- * The structured fields the contract names as a stored-payment token the bridge handed the OMS (the only ones a
- * card-like value may pass in, when the bridge issued it: {@link IssuedTokenValues}). Not free text, no other field.
+ * The structured fields the contract names as a value the bridge handed the OMS (the only ones a card-like value may
+ * pass in, when the bridge issued it: {@link IssuedTokenValues}): a stored-payment token, and the first payment's
+ * network transaction id its SUCCESS event reported (`payment.network_transaction_id`, docs/EVENTS.md). Not free
+ * text, no other field.
  */
-export const ISSUED_TOKEN_FIELDS: readonly string[] = ['payment.gateway_key'];
+export const ISSUED_TOKEN_FIELDS: readonly string[] = ['payment.gateway_key', 'payment.recurring.network_transaction_id'];
 
 /** The token field of a recurring schedule's definition (`schedule.gateway_key`: its cycles' `payment.gateway_key`). */
 export const SCHEDULE_TOKEN_FIELDS: readonly string[] = ['gateway_key'];
@@ -44,6 +46,20 @@ export function cardLikeTokenOf(message: unknown): string | undefined {
   if (payment === null || typeof payment !== 'object') return undefined;
   const key = (payment as Record<string, unknown>).gateway_key;
   return typeof key === 'string' && holdsCardNumber(key) ? key : undefined;
+}
+
+/**
+ * The value of `message`'s `payment.recurring.network_transaction_id` when it reads as a card number (a Visa id of 15
+ * digits may), else undefined: the index is asked whether the bridge reported it. As cheap as {@link cardLikeTokenOf}.
+ */
+export function cardLikeNetworkIdOf(message: unknown): string | undefined {
+  if (message === null || typeof message !== 'object') return undefined;
+  const payment = (message as Record<string, unknown>).payment;
+  if (payment === null || typeof payment !== 'object') return undefined;
+  const recurring = (payment as Record<string, unknown>).recurring;
+  if (recurring === null || typeof recurring !== 'object') return undefined;
+  const id = (recurring as Record<string, unknown>).network_transaction_id;
+  return typeof id === 'string' && holdsCardNumber(id) ? id : undefined;
 }
 
 /** What the policy did: the value to carry on with (a masked copy, or the input itself) and the masked paths. */

@@ -7,6 +7,7 @@ import { Payment } from '../contracts/payment-command';
 import { HashDigest } from '../logging/hash-digest';
 import { Logger } from '../logging/logger';
 import { PAN_MASK, SECRET_MASK, containsCardNumber, findCardData, isCardFieldName, maskCardNumbers } from '../logging/redact';
+import { NETWORK_TRANSACTION_ID_FIELD, hasNetworkTransactionIdShape } from '../logging/network-transaction-id-field';
 import { counter } from '../metrics/metrics-registry';
 import { csvField } from './csv';
 import { IssuedTokenIndexOptions, issuedTokensOfLines, lineTokenIndex, pspIdentifiersOf, withIssuedTokenVouchers } from './issued-token-fields';
@@ -222,6 +223,72 @@ function identifierStandIn(i: number): string {
   return `~pbpspid${String.fromCharCode(0x61 + i)}~`;
 }
 
+/** A stand-in for the i-th network transaction id while a line is scanned: letters between `~`, as `identifierStandIn`. */
+function namedIdStandIn(i: number): string {
+  let letters = '';
+  for (let n = i; ; n = Math.floor(n / 26) - 1) {
+    letters = String.fromCharCode(0x61 + (n % 26)) + letters;
+    if (n < 26) break;
+  }
+  return `~pbntid${letters}~`;
+}
+
+/**
+ * `json` (an object's JSON text) with the id-shaped string member `field` of the object `at` picks in it replaced by
+ * `standIn(id)`, re-serialized; `json` itself when it holds none there (or is no JSON: the scan reads it as it is).
+ */
+function memberSetAside(
+  json: string | undefined,
+  at: (parsed: Record<string, unknown>) => Record<string, unknown> | undefined,
+  standIn: (id: string) => string,
+): string | undefined {
+  if (json === undefined || !json.includes(NETWORK_TRANSACTION_ID_FIELD)) return json;
+  let parsed: unknown;
+  try {
+    parsed = JSON.parse(json);
+  } catch {
+    return json;
+  }
+  if (parsed === null || typeof parsed !== 'object' || Array.isArray(parsed)) return json;
+  const holder = at(parsed as Record<string, unknown>);
+  const id = holder?.[NETWORK_TRANSACTION_ID_FIELD];
+  if (holder === undefined || !hasNetworkTransactionIdShape(id)) return json;
+  holder[NETWORK_TRANSACTION_ID_FIELD] = standIn(id);
+  return JSON.stringify(parsed);
+}
+
+/** `value[key]` when it is a plain object. */
+function objectAt(value: Record<string, unknown>, key: string): Record<string, unknown> | undefined {
+  const v = value[key];
+  return v !== null && typeof v === 'object' && !Array.isArray(v) ? (v as Record<string, unknown>) : undefined;
+}
+
+/**
+ * `snap` with each network transaction id a PSP named replaced by a stand-in where the bridge writes it only (`named`
+ * maps each id to its own): the record's own field, an `outcome` history entry's own member, an event's
+ * `payment.network_transaction_id`. The scheme's id is no card data there, though a Visa one may pass the Luhn check;
+ * the same name anywhere else (the stored command's `recurring` or `custom_attributes`, what a channel sent) and the
+ * same digits in any other field are left for the scan. Copied only where something changed.
+ */
+function namedIdsSetAside(snap: OperationSnapshot, named: Map<string, string>): OperationSnapshot {
+  const standIn = (id: string): string => {
+    let s = named.get(id);
+    if (s === undefined) named.set(id, (s = namedIdStandIn(named.size)));
+    return s;
+  };
+  let out = snap;
+  const own = snap.record[NETWORK_TRANSACTION_ID_FIELD];
+  if (hasNetworkTransactionIdShape(own)) out = { ...out, record: { ...snap.record, [NETWORK_TRANSACTION_ID_FIELD]: standIn(own) } };
+  const history = snap.history.map((entry) => memberSetAside(entry, (e) => (e.event === 'outcome' ? e : undefined), standIn) as string);
+  if (history.some((h, i) => h !== snap.history[i])) out = { ...out, history };
+  const events = snap.events.map((event) => {
+    const params = memberSetAside(event.hash.params, (p) => objectAt(p, 'payment'), standIn);
+    return params === event.hash.params ? event : { ...event, hash: { ...event.hash, params: params as string } };
+  });
+  if (events.some((e, i) => e !== snap.events[i])) out = { ...out, events };
+  return out;
+}
+
 /**
  * A snapshot with its card data masked (see `maskCardData`), and where it was found (paths, never values);
  * the snapshot itself when it holds none. The record's PSP identifiers (`pspIdentifiersOf`) are no card data:
@@ -239,11 +306,15 @@ export function maskedSnapshot(
   // Longest first: a stored token holds its id, which must not be set aside inside it first.
   const identifiers = [...new Set([...issued, ...pspIdentifiersOf(snap, distrusted)])].sort((a, b) => b.length - a.length);
   const standIns = identifiers.map((_, i) => identifierStandIn(i));
-  const scanned = identifiers.length === 0 ? snap : (replacedIn(snap, identifiers, standIns) as OperationSnapshot);
+  // A network transaction id is set aside where the bridge writes it only (never elsewhere in the line: `namedIdsSetAside`).
+  const named = new Map<string, string>();
+  const setAside = namedIdsSetAside(snap, named);
+  const scanned = identifiers.length === 0 ? setAside : (replacedIn(setAside, identifiers, standIns) as OperationSnapshot);
   const paths = [...new Set([...findCardData(scanned), ...embeddedCardFieldPaths(scanned, '', [])])];
   if (paths.length === 0) return { snap, paths };
   const masked = maskCardData(scanned);
-  return { snap: (identifiers.length === 0 ? masked : replacedIn(masked, standIns, identifiers)) as OperationSnapshot, paths };
+  const restored = identifiers.length === 0 ? masked : replacedIn(masked, standIns, identifiers);
+  return { snap: (named.size === 0 ? restored : replacedIn(restored, [...named.values()], [...named.keys()])) as OperationSnapshot, paths };
 }
 
 /**

@@ -55,6 +55,19 @@ export function storedCardDiscrepancies(): Counter<'gateway' | 'field'> {
 }
 
 /**
+ * `pb_network_transaction_ids_total{gateway,found}`: authorizes and sales that SUCCEEDED, by whether the PSP named the
+ * payment's network transaction id (`found`: yes | no), which the record and the event then carry
+ * (`payment.network_transaction_id`). A gateway with only `no` does not return it (docs/EVENTS.md).
+ */
+export function networkTransactionIds(): Counter<'gateway' | 'found'> {
+  return counter(
+    'pb_network_transaction_ids_total',
+    'Authorizations and sales that succeeded, by gateway and whether the PSP named their network transaction id (yes, no)',
+    ['gateway', 'found'],
+  );
+}
+
+/**
  * `pb_authorization_reference_lookups_total{gateway,result}`: dependent commands whose `gateway_key` is not
  * one of our operation ids, looked up as a PSP reference before sending. `result`: authorization (checked
  * in full), related (another operation of the same payment: scope and currency checked), unknown (sent as

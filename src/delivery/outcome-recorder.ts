@@ -16,7 +16,15 @@ import { askedMoney, pspDiscrepancy } from '../events/psp-discrepancy';
 import { inBusUnits } from '../events/bus-units';
 import { toldReviewDeadline } from '../events/risk-review-event';
 import { confirmsBalance } from '../contracts/stored-value';
-import { authorizationExpiryStarts, capturesUndone, heldForPspRetry, pspDiscrepancies, storedCardDiscrepancies } from './authorization-metrics';
+import {
+  authorizationExpiryStarts,
+  capturesUndone,
+  heldForPspRetry,
+  networkTransactionIds,
+  pspDiscrepancies,
+  storedCardDiscrepancies,
+} from './authorization-metrics';
+import { NETWORK_TRANSACTION_ID_FIELD, PspNetworkTransactionId } from '../logging/network-transaction-id-field';
 import { storedCardMismatches } from '../events/stored-card-report';
 import { Interaction, Ledger, OperationRecord, PspReference, TransitionFields, dropsMethodData } from '../ledger/ledger';
 import { afterTransition } from '../ledger/record-fields';
@@ -113,6 +121,8 @@ const LATE_AUTHORIZATION_MS = 3600 * 1000;
 
 /** The commands whose failure a PSP may retry itself (`GatewayOutcome.retriedByPsp`), so their amount stays held. */
 const RETRIED_BY_PSP: ReadonlySet<string> = new Set(['capture', 'refund']);
+/** The commands whose success is a payment of the card, with its own network transaction id. */
+const NETWORK_ID_COMMANDS: ReadonlySet<string> = new Set(['authorize', 'sale']);
 
 /** Where an outcome came from, kept in the operation's history. */
 export type OutcomeSource = 'response' | 'webhook' | 'inquiry' | 'poller' | 'bridge' | 'reconciliation';
@@ -267,6 +277,13 @@ export class OutcomeRecorder {
     if (op.command === 'tokenize') await this.indexIssuedToken(fields.newGatewayKey, gateway);
     // The stored card as the PSP described it: for a command that stores one (the OMS is told what the token holds).
     fields.storedCard = op.command === 'tokenize' || wantsStoredToken(op.payment) ? outcome.storedCard : undefined;
+    // The scheme's id of an authorize's or sale's success, as the PSP reported it (never one it did not name).
+    const networkTransactionId = to === 'SUCCEEDED' && NETWORK_ID_COMMANDS.has(op.command) ? outcome.networkTransactionId : undefined;
+    if (networkTransactionId !== undefined) fields.networkTransactionId = networkTransactionId;
+    // One that reads as a card number (a Visa id may) is noted as reported before the record (and so the OMS) gets it:
+    // the OMS quoting it back in payment.recurring.network_transaction_id is then accepted (`ledger/issued-tokens.ts`).
+    if (networkTransactionId !== undefined && IssuedTokens.cardLike(networkTransactionId))
+      await this.issuedTokens.recordNetworkId(networkTransactionId, gateway);
     // Expiry of an authorization, or the authorization a capture/cancel closes: same transition, no extra call.
     if (to === 'SUCCEEDED') Object.assign(fields, lifecycleFields(this.deps.config, op, true, now, outcome));
     // When the PSP says the success happened, written with the move to SUCCEEDED only (that state never moves
@@ -287,6 +304,9 @@ export class OutcomeRecorder {
     const start = fields.expiresAt !== undefined ? authorizationStart(op, now, outcome.authorizedAt) : undefined;
     if (start !== undefined) Object.assign(interaction, { expiry_from: start.from, authorized_at: new Date(start.at).toISOString() });
     if (pspSucceededAt !== undefined) Object.assign(interaction, { psp_succeeded_at: new Date(pspSucceededAt).toISOString() });
+    // Kept whole by the history's redaction as the PSP's (logging/redact.ts), as on the event: a plain string of the
+    // same name, a channel's, is scanned as ever.
+    if (networkTransactionId !== undefined) Object.assign(interaction, { [NETWORK_TRANSACTION_ID_FIELD]: PspNetworkTransactionId.of(networkTransactionId) });
     // A cancel's void undid a capture or sale: marked undone before the success is recorded, so a crash in between
     // leaves the cancel unsettled, its outcome found again (retry, inquiry, webhook) and the mark, set once, kept.
     // What it did (voided, or released the hold or what partial captures left) is recorded with its success.
@@ -339,6 +359,11 @@ export class OutcomeRecorder {
       });
     }
     if (after.state === 'SUCCEEDED' && op.state !== 'SUCCEEDED') this.noteStoredCard(after, source);
+    // Whether the PSP named the payment's network id, counted once per success: a gateway that never does (Adyen
+    // without the setting, a Stripe sale whose charge is not expanded) shows as `found="no"`.
+    if (after.state === 'SUCCEEDED' && op.state !== 'SUCCEEDED' && NETWORK_ID_COMMANDS.has(op.command)) {
+      networkTransactionIds().inc({ gateway, found: after.networkTransactionId !== undefined ? 'yes' : 'no' });
+    }
     // Indexed on every reading of the failure, the record FAILED already included (a repeat after a crash between the
     // transition and this write completes it; `heldForRetry` holds only for the move), so its age is watched until the
     // PSP's retry comes (`pb_held_for_psp_retry_overdue`): nothing else would ever clear the amount it holds.

@@ -204,6 +204,8 @@ export function outcomeEvent(op: OperationRecord, config: Config): PaymentEvent 
   // Token on first use: the reusable key, once the PSP confirmed the payment (docs/EVENTS.md).
   if (op.storedToken && status === 'SUCCESS') payment.token = op.storedToken;
   if (storedCard) payment.stored_card = storedCard;
+  // The card scheme's id of the payment as the PSP reported it, for the OMS to quote in later merchant-initiated ones.
+  if (op.networkTransactionId !== undefined && status === 'SUCCESS') payment.network_transaction_id = op.networkTransactionId;
   if (status === 'ACTION_REQUIRED' && op.action) payment.action = op.action;
   // Until when the customer may act, as the PSP said (a voucher's expiry; docs/EVENTS.md); none: it named none.
   const actionExpiresAt = status === 'ACTION_REQUIRED' ? actionExpiryMs(op.actionExpiresAt) : undefined;

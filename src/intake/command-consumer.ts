@@ -638,7 +638,8 @@ export class CommandConsumer {
       authenticated.set(msg, auth.channel);
       // The time of receipt is a contract message's `received_at`; a canonical command carries its own.
       const receivedAt = resolved === CANONICAL ? '' : new Date().toISOString();
-      // A card-like `payment.gateway_key` (and only that) asks the issued-token index: one GET, never for an ordinary command;
+      // A card-like `payment.gateway_key` or `payment.recurring.network_transaction_id` (and only those) asks the issued-token
+      // index: one GET each, never for an ordinary command;
       // held and retried while Redis is down, as every ledger read here (never dead-lettered as an unexpected error).
       const token =
         resolved === CANONICAL && asksIssuedTokenIndex(message)

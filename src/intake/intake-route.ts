@@ -117,10 +117,11 @@ export class IntakeRoute implements WebRoute {
        */
       ledger?: Pick<Ledger, 'digestOf'>;
       /**
-       * The issued-token index, asked only when a command's `payment.gateway_key` reads as a card number: a stored token
-       * the bridge issued is accepted there, anything else refused as card data. Without it, every such value is refused.
+       * The issued-token index, asked only when a command's `payment.gateway_key` or `payment.recurring.network_transaction_id`
+       * reads as a card number: a stored token the bridge issued, a network transaction id it reported, is accepted there,
+       * anything else refused as card data. Without it, every such value is refused.
        */
-      issuedTokens?: Pick<IssuedTokens, 'gatewayOf'>;
+      issuedTokens?: Pick<IssuedTokens, 'gatewayOf'> & Partial<Pick<IssuedTokens, 'networkIdGatewayOf'>>;
       /** Rate limits per channel and account (429 + Retry-After over them). Without it nothing is limited. */
       rateLimiter?: Pick<RateLimiter, 'take'>;
       /** The commands queue's depth, for backpressure (503 + Retry-After past the backlog). Without it, none. */
@@ -445,8 +446,8 @@ export class IntakeRoute implements WebRoute {
   }
 
   /**
-   * What the issued-token index says of a payment command's card-like `payment.gateway_key` (one GET, only for such a
-   * value of a command this endpoint handles). Redis unable to answer: 503 with Retry-After answered here, and null
+   * What the issued-token index says of a payment command's card-like `payment.gateway_key` and
+   * `payment.recurring.network_transaction_id` (one GET each, only for such a value of a command this endpoint handles). Redis unable to answer: 503 with Retry-After answered here, and null
    * (the command not processed: the bus sends it again), never a refusal as card data nor an internal error.
    */
   private async issuedTokenLookup(res: ServerResponse, envelope: JsonRpcEnvelope): Promise<IssuedTokenLookup | null> {

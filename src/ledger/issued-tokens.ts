@@ -1,6 +1,6 @@
 import { createHmac } from 'node:crypto';
 import { purposeKey } from '../config/purpose-key';
-import { IssuedTokenValues, cardLikeTokenOf, holdsCardNumber } from '../contracts/card-data-policy';
+import { IssuedTokenValues, cardLikeNetworkIdOf, cardLikeTokenOf, holdsCardNumber } from '../contracts/card-data-policy';
 import type { GatewayConfig } from '../gateways/gateway-config';
 import { gatewayVaults } from '../gateways/gateway-vaults';
 import { Logger } from '../logging/logger';
@@ -11,10 +11,15 @@ import { replicaShortfall, unreplicatedError } from './replica-acks';
 
 /** What `purposeKey` derives the index's digest key for, from `service_bus.secret`. */
 const PURPOSE = 'issued token index v1';
+/**
+ * The same for a network transaction id the bridge reported: another key, so an id and a stored token of the same
+ * digits are two entries, and an id reported lets nothing through in `payment.gateway_key` (nor a token in the id's field).
+ */
+const NETWORK_ID_PURPOSE = 'reported network transaction id index v1';
 
 const recorded = counter(
   'pb_issued_tokens_indexed_total',
-  'Stored tokens that read as a card number noted in the issued-token index as the bridge hands them to the OMS (so the intake accepts them back in payment.gateway_key), by gateway',
+  'Stored tokens, and network transaction ids the bridge reports, that read as a card number noted in the issued-token index as the bridge hands them to the OMS (so the intake accepts them back in payment.gateway_key, payment.recurring.network_transaction_id), by gateway',
   ['gateway'],
 );
 
@@ -36,6 +41,7 @@ export interface IssuedTokenSecrets {
  */
 export class IssuedTokens {
   private readonly keys: readonly Buffer[];
+  private readonly networkIdKeys: readonly Buffer[];
 
   /**
    * @param redis with `replica_acks`, an entry written is confirmed on that many replicas before `record` resolves: the
@@ -48,7 +54,9 @@ export class IssuedTokens {
     secrets: IssuedTokenSecrets,
     private readonly redis: Pick<RedisConfig, 'replicaAcks'> = {},
   ) {
-    this.keys = [secrets.secret, secrets.secretPrevious].filter((s) => s !== '').map((s) => purposeKey(s, PURPOSE));
+    const current = [secrets.secret, secrets.secretPrevious].filter((s) => s !== '');
+    this.keys = current.map((s) => purposeKey(s, PURPOSE));
+    this.networkIdKeys = current.map((s) => purposeKey(s, NETWORK_ID_PURPOSE));
   }
 
   /** Whether `token` reads as a card number, so only the index lets it through the intake (the others never ask). */
@@ -68,11 +76,32 @@ export class IssuedTokens {
    */
   async record(token: string, gateway: string): Promise<boolean> {
     if (!IssuedTokens.cardLike(token)) return false;
-    const digest = this.digest(token);
+    await this.note(this.digest(token), gateway);
+    return true;
+  }
+
+  /** A reported network transaction id's keyed digest (hex) under the current key, or under `networkIdKeys[i]`. */
+  networkIdDigest(id: string, i = 0): string {
+    return createHmac('sha256', this.networkIdKeys[i]).update(Buffer.from(id, 'utf16le')).digest('hex');
+  }
+
+  /**
+   * Notes `id`, the network transaction id a PSP of `gateway` named for a payment, before the bridge records it for the
+   * OMS (its SUCCESS event's `payment.network_transaction_id`), so the OMS quoting it back in
+   * `payment.recurring.network_transaction_id` is accepted. An id that does not read as a card number is not noted.
+   * @returns whether it was noted.
+   */
+  async recordNetworkId(id: string, gateway: string): Promise<boolean> {
+    if (!IssuedTokens.cardLike(id)) return false;
+    await this.note(this.networkIdDigest(id), gateway);
+    return true;
+  }
+
+  /** Writes the entry of `digest`, confirmed on the replicas `replica_acks` asks for, and counts it. */
+  private async note(digest: string, gateway: string): Promise<void> {
     await this.ledger.indexIssuedToken(digest, gateway);
     await this.confirmReplicated(digest);
     recorded.inc({ gateway });
-    return true;
   }
 
   /**
@@ -92,10 +121,20 @@ export class IssuedTokens {
    * during a rotation (then written again under the current one).
    */
   async gatewayOf(token: string): Promise<string | null> {
-    const current = await this.ledger.issuedTokenGateway(this.digest(token));
+    return this.lookUp((i) => this.digest(token, i));
+  }
+
+  /** The gateway whose answer named network transaction id `id` when the bridge reported it, else null: as `gatewayOf`. */
+  async networkIdGatewayOf(id: string): Promise<string | null> {
+    return this.lookUp((i) => this.networkIdDigest(id, i));
+  }
+
+  /** One GET of `digestOf(0)`, a second of `digestOf(1)` during a rotation (then written again under the current key). */
+  private async lookUp(digestOf: (i: number) => string): Promise<string | null> {
+    const current = await this.ledger.issuedTokenGateway(digestOf(0));
     if (current !== null || this.keys.length < 2) return current;
-    const previous = await this.ledger.issuedTokenGateway(this.digest(token, 1));
-    if (previous !== null) await this.ledger.indexIssuedToken(this.digest(token), previous);
+    const previous = await this.ledger.issuedTokenGateway(digestOf(1));
+    if (previous !== null) await this.ledger.indexIssuedToken(digestOf(0), previous);
     return previous;
   }
 
@@ -133,7 +172,7 @@ export class IssuedTokens {
 function acceptedTotal() {
   return counter(
     'pb_card_like_tokens_accepted_total',
-    "Commands accepted with a stored token in payment.gateway_key that reads as a card number but that the bridge issued (its issued-token index holds it), by the token's gateway and the step (intake: the bus's HTTP intake; consumer: the command consumer; schedule: a recurring schedule created naming it)",
+    "Commands accepted with a stored token in payment.gateway_key, or a network transaction id in payment.recurring.network_transaction_id, that reads as a card number but that the bridge issued (its issued-token index holds it), by the token's gateway and the step (intake: the bus's HTTP intake; consumer: the command consumer; schedule: a recurring schedule created naming it)",
     ['gateway', 'step'] as const,
   );
 }
@@ -155,7 +194,7 @@ const NONE = NO_ISSUED_TOKEN;
  * synchronously first on the hot path, so the ordinary command makes no async call, closure or promise for it.
  */
 export function asksIssuedTokenIndex(message: unknown): boolean {
-  return cardLikeTokenOf(message) !== undefined;
+  return cardLikeTokenOf(message) !== undefined || cardLikeNetworkIdOf(message) !== undefined;
 }
 
 /**
@@ -166,15 +205,28 @@ export function asksIssuedTokenIndex(message: unknown): boolean {
  * @param gateways the configured gateway entries (without them, only the token's own gateway entry is its vault).
  */
 export async function issuedTokenOf(
-  tokens: Pick<IssuedTokens, 'gatewayOf'> | undefined,
+  tokens: (Pick<IssuedTokens, 'gatewayOf'> & Partial<Pick<IssuedTokens, 'networkIdGatewayOf'>>) | undefined,
   message: unknown,
   gateways?: Readonly<Record<string, GatewayConfig>>,
 ): Promise<IssuedTokenLookup> {
-  const token = tokens === undefined ? undefined : cardLikeTokenOf(message);
-  if (token === undefined || tokens === undefined) return NONE;
-  const gateway = await tokens.gatewayOf(token);
-  if (gateway === null || !sameVault(gateway, namedGatewayOf(message), gateways)) return NONE;
-  return { values: new Set([token]), gateway };
+  if (tokens === undefined) return NONE;
+  const token = cardLikeTokenOf(message);
+  // A card-like `payment.recurring.network_transaction_id`: one GET more, accepted when the bridge reported it (a
+  // scheme's id, not bound to a vault: any gateway may quote it).
+  const networkId = tokens.networkIdGatewayOf === undefined ? undefined : cardLikeNetworkIdOf(message);
+  if (token === undefined && networkId === undefined) return NONE;
+  let tokenGateway: string | undefined;
+  if (token !== undefined) {
+    const gateway = await tokens.gatewayOf(token);
+    if (gateway !== null && sameVault(gateway, namedGatewayOf(message), gateways)) tokenGateway = gateway;
+  }
+  const networkIdGateway = networkId === undefined ? null : await tokens.networkIdGatewayOf!(networkId);
+  // The policy lets a value through in every token field holding it: one value in both fields passes only as both.
+  const values = new Set<string>();
+  if (token !== undefined && tokenGateway !== undefined && (token !== networkId || networkIdGateway !== null)) values.add(token);
+  if (networkId !== undefined && networkIdGateway !== null && (networkId !== token || tokenGateway !== undefined)) values.add(networkId);
+  if (values.size === 0) return NONE;
+  return { values, gateway: tokenGateway ?? networkIdGateway ?? undefined };
 }
 
 /** `message.payment.gateway` when it is a string. */

@@ -4,6 +4,7 @@ import { OperationState } from './operation-state';
 import { RoutingRecord, parseRoutingRecord } from './routing-record';
 import { CustomerAction, parseCustomerAction } from '../gateways/customer-action';
 import { StoredCard, parseStoredCard } from '../gateways/stored-card';
+import { NETWORK_TRANSACTION_ID_FIELD, networkTransactionIdOf } from '../gateways/network-transaction-id';
 import { SUCCEEDED_AFTER_FAILURE_FIELD, SuccessAfterFailureMark, UNDONE_FIELD, parseSuccessAfterFailureMark } from '../adjustments/adjustment';
 import { CANCEL_EFFECT_FIELD, CancelEffect, UNDONE_BY_VOID_FIELD, parseCancelEffect } from './cancel-effect';
 import { CancelBasis, parseCancelBasis } from './cancel-basis';
@@ -67,6 +68,11 @@ export interface OperationRecord {
   storedToken?: string;
   /** A tokenize, or a payment storing its method: the stored card as the PSP confirmed it (no card number). */
   storedCard?: StoredCard;
+  /**
+   * A SUCCEEDED authorize or sale: the card scheme's transaction id of the payment as the PSP reported it
+   * (`GatewayOutcome.networkTransactionId`), what a later merchant-initiated payment quotes. Absent: it named none.
+   */
+  networkTransactionId?: string;
   /**
    * A SUCCEEDED refund, capture or sale the PSP later undid (a refund failed or reversed, a capture failed): the
    * id of the adjustment that said so. Written by the adjustment store's script only (`UNDONE_FIELD`), never
@@ -147,6 +153,8 @@ interface Codec<T> {
 }
 
 const text: Codec<string> = { encode: (v) => v, decode: (s) => s };
+/** Read back checked again (an imported file's record may hold anything there): only an id's shape is kept. */
+const networkTransactionIdCodec: Codec<string> = { encode: (v) => v, decode: (s) => networkTransactionIdOf(s) };
 const int: Codec<number> = { encode: (v) => String(v), decode: (s) => Number(s) };
 const json = <T>(parse: (value: unknown) => T | undefined): Codec<T> => ({
   encode: (v) => JSON.stringify(v),
@@ -224,6 +232,7 @@ const FIELDS: FieldTable = {
   actionExpiresAt: { hash: 'action_expires_at', codec: int },
   storedToken: { hash: 'stored_token', codec: text },
   storedCard: { hash: 'stored_card', codec: json(parseStoredCard) },
+  networkTransactionId: { hash: NETWORK_TRANSACTION_ID_FIELD, codec: networkTransactionIdCodec },
   undoneBy: { hash: UNDONE_FIELD, codec: text },
   undoneByVoid: { hash: UNDONE_BY_VOID_FIELD, codec: text },
   succeededAfterFailure: { hash: SUCCEEDED_AFTER_FAILURE_FIELD, codec: json(parseSuccessAfterFailureMark) },
@@ -258,6 +267,7 @@ export const TRANSITION_SETTABLE = [
   'actionExpiresAt',
   'storedToken',
   'storedCard',
+  'networkTransactionId',
   'cancelEffect',
   'cancelBasis',
   'pspSucceededAt',
@@ -367,6 +377,7 @@ function blankRecord(): BlankRecord {
     actionExpiresAt: undefined,
     storedToken: undefined,
     storedCard: undefined,
+    networkTransactionId: undefined,
     undoneBy: undefined,
     undoneByVoid: undefined,
     succeededAfterFailure: undefined,

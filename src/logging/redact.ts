@@ -5,6 +5,7 @@
  */
 
 import { HashDigest } from './hash-digest';
+import { PspNetworkTransactionId } from './network-transaction-id-field';
 
 /** Replacement for a card number found in free text. */
 export const PAN_MASK = '[PAN REDACTED]';
@@ -645,6 +646,9 @@ function redactValue(value: unknown, seen: WeakSet<object> | undefined): unknown
   if (value === null || typeof value !== 'object') return value;
   // Made by hashing only, never from text: nothing of anyone's input in it (see HashDigest).
   if (value instanceof HashDigest) return value;
+  // A card scheme's transaction id a PSP's answer named, in the bridge's own history entry: no card number, though a
+  // Visa one (15 digits) may pass the Luhn check. A plain string under the same name (a channel's) is scanned as ever.
+  if (value instanceof PspNetworkTransactionId) return scrubSecrets(value.id) === value.id ? value : SECRET_MASK;
   // Only a nested object can repeat one: the set of those visited is made when the first one is met (`visitedWith`).
   if (seen !== undefined) {
     if (seen.has(value)) return '[Circular]';

@@ -15,6 +15,8 @@ import { testNamespace } from '../support/test-config';
 import { RedisClient } from '../../src/redis/redis-connection';
 import { Interaction, Ledger } from '../../src/ledger/ledger';
 import { testRedis } from '../support/test-redis';
+import { networkTransactionIdOf as simulatorNetworkTransactionId } from '../../harness/twins/psp-simulator/simulator-state';
+import { luhnValid } from '../../src/logging/redact';
 
 jest.setTimeout(120_000);
 
@@ -108,6 +110,35 @@ describe('the payment flow end to end', () => {
         .map((r) => r.command)
         .sort(),
     ).toEqual(['authorize', 'capture']);
+  });
+
+  it("reports the network transaction id of a successful authorization or sale whole, as the PSP's answer named it", async () => {
+    const { records, checks } = await play(workload());
+    expectAllHeld(checks);
+    const paid = records.filter((r) => (r.command === 'authorize' || r.command === 'sale') && r.status === 'SUCCESS');
+    const outcomes = await histories(paid);
+    let answered = 0;
+    for (const record of paid) {
+      const event = stack.busTwin.notifications
+        .map((n) => (n.params as { payment?: Record<string, unknown> }).payment ?? {})
+        .find((p) => p.operation_reference === record.operationId && p.status === 'SUCCESS');
+      const reference = (event?.gateway_response as { reference?: string } | undefined)?.reference ?? '?';
+      const settled = outcomes.get(record.operationId)?.find((e) => e.event === 'outcome' && e.to === 'SUCCEEDED');
+      // The simulator's id (15 digits, Luhn-valid: what a card scan would take for a card number), unmasked, on the
+      // event and in the history (whose redaction masks the same digits under any other name). A success its webhook
+      // settled (an async or 3-D Secure one) has none: the webhook's outcome does not carry it, and none is invented.
+      const expected = settled?.source === 'webhook' ? undefined : simulatorNetworkTransactionId(reference);
+      if (expected !== undefined) {
+        answered += 1;
+        expect(luhnValid(expected)).toBe(true);
+      }
+      expect({ id: record.operationId, event: event?.network_transaction_id, history: settled?.network_transaction_id }).toEqual({
+        id: record.operationId,
+        event: expected,
+        history: expected,
+      });
+    }
+    expect(answered).toBeGreaterThan(0);
   });
 
   it('sends the refund PENDINGRELEASE notice before the refund outcome', async () => {

@@ -13,6 +13,7 @@ import { adyenActionExpiresAt } from './adyen-action-expiry';
 import { adyenAction, adyenStoredCard, adyenStoredToken, newTokenShopperReference, shopperPresent } from './adyen-methods';
 import { wantsStoredToken } from '../../contracts/payment-method';
 import { storedCardOf } from '../stored-card';
+import { networkTransactionIdOf } from '../network-transaction-id';
 
 /** Reading Checkout v71 answers into outcomes; non-2xx answers become classified `GatewayError`s. */
 
@@ -80,6 +81,11 @@ function paymentOutcome(ctx: OperationContext, body: Json, response: GatewayResp
     if (token) outcome.storedToken = token;
     const card = adyenStoredCard(body.additionalData, isJson(body.paymentMethod) ? body.paymentMethod.brand : undefined);
     if (card) outcome.storedCard = card;
+  }
+  // The scheme's id of the payment, which Adyen returns when the merchant account's additional data settings include it.
+  if (status === 'SUCCESS' && (ctx.command === 'authorize' || ctx.command === 'sale') && isJson(body.additionalData)) {
+    const networkTransactionId = networkTransactionIdOf(body.additionalData.networkTxReference);
+    if (networkTransactionId !== undefined) outcome.networkTransactionId = networkTransactionId;
   }
   // revalidate: the new authorisation replaces the old one in the OMS.
   if (ctx.command === 'revalidate' && status !== 'FAIL' && pspReference) outcome.newGatewayKey = pspReference;

@@ -23,6 +23,7 @@ import { payerAuthenticationAction } from './cybersource-payer-auth';
 import { isMerchantInitiatedCharge, wantsStoredToken } from '../../contracts/payment-method';
 import { merchantReference } from './cybersource-requests';
 import { StoredCard, storedCardOf } from '../stored-card';
+import { networkTransactionIdOf } from '../network-transaction-id';
 import { pspIsoTimeMs } from '../psp-time';
 import { counter } from '../../metrics/metrics-registry';
 
@@ -327,6 +328,12 @@ export function parseCybersourceResponse(ctx: OperationContext, response: Gatewa
       if (token) outcome.storedToken = token;
       const card = paymentCard(body);
       if (card) outcome.storedCard = card;
+    }
+    // The scheme's id of the payment ("network transaction identifier", CyberSource through VisaNet and others), what a
+    // later merchant-initiated charge quotes as `previousTransactionId`.
+    if (outcome.status === 'SUCCESS' && (ctx.command === 'authorize' || ctx.command === 'sale')) {
+      const networkTransactionId = networkTransactionIdOf(obj(body.processorInformation)?.networkTransactionId);
+      if (networkTransactionId !== undefined) outcome.networkTransactionId = networkTransactionId;
     }
     // A partial approval confirms only the amount it names and can be read exactly: else it waits for the inquiry.
     if (status === 'PARTIAL_AUTHORIZED' && authorizes(ctx) && (!namesAuthorizedAmount(body) || reportedMoney(ctx, body).amount === undefined)) {

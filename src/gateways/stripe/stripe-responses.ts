@@ -27,6 +27,7 @@ import {
 } from './stripe-requests';
 import { ActionKind, CustomerAction, actionExpiryMs } from '../customer-action';
 import { StoredCard, storedCardOf } from '../stored-card';
+import { networkTransactionIdOf } from '../network-transaction-id';
 import { pspEpochSecondsMs } from '../psp-time';
 import {
   PaymentIntentCommand,
@@ -209,6 +210,10 @@ export function paymentIntentToOutcome(pi: Json, command: PaymentIntentCommand, 
   }
   withConfirmedMoney(result, stripeConfirmedMoney(pi, confirmedAmountField(command, status)));
   if (command === 'revalidate' && outcome !== 'FAIL' && id !== undefined) result.newGatewayKey = id;
+  if (outcome === 'SUCCESS' && (command === 'authorize' || command === 'sale')) {
+    const networkTransactionId = networkTransactionIdOfCharge(pi);
+    if (networkTransactionId !== undefined) result.networkTransactionId = networkTransactionId;
+  }
   if (outcome === 'SUCCESS' && (command === 'authorize' || command === 'revalidate')) {
     const captureBefore = captureBeforeOf(pi);
     if (captureBefore !== undefined) result.captureBefore = captureBefore;
@@ -324,6 +329,18 @@ function captureBeforeOf(pi: Json): number | undefined {
 /** Unix seconds as epoch ms, when the value is a positive integer of seconds a Date can hold (`pspEpochSecondsMs`). */
 function epochMs(seconds: unknown): number | undefined {
   return pspEpochSecondsMs(seconds);
+}
+
+/**
+ * The card network's id of the payment: the expanded `latest_charge`'s `payment_method_details.card.network_transaction_id`
+ * (Charge object, API 2024-12-18 onwards: "successful Visa, Mastercard, Amex, Discover, and Cartes Bancaires
+ * transactions"; null for other brands). Only a manual capture's request expands the charge (`expansions`): a sale's
+ * answer names it by id only, and nothing is read then.
+ */
+function networkTransactionIdOfCharge(pi: Json): string | undefined {
+  const charge = pi.latest_charge;
+  if (!isObject(charge) || !isObject(charge.payment_method_details) || !isObject(charge.payment_method_details.card)) return undefined;
+  return networkTransactionIdOf(charge.payment_method_details.card.network_transaction_id);
 }
 
 /**

@@ -8,6 +8,7 @@
 import { signBody } from '../../../src/bus/x-signature';
 import { Payment } from '../../../src/contracts/payment-command';
 import { IssuedTokens } from '../../../src/ledger/issued-tokens';
+import { luhnValid } from '../../../src/logging/redact';
 import { metricValue } from '../../../src/metrics/metrics-registry';
 import { issuedTokenKeyOf } from '../../../src/redis/key-layout';
 import { useAdyenStandInStack } from '../../support/adyen-checkout-stand-in';
@@ -25,7 +26,7 @@ const PAN = '4111111111111111';
 
 const { stack, sent, logs } = useAdyenStandInStack(MERCHANT, ADYEN_HMAC);
 
-/** `prefix` (15 digits) with the check digit that makes it pass the Luhn check. */
+/** `prefix` (15 digits, or 14: a 15-digit id) with the check digit that makes it pass the Luhn check. */
 function luhnComplete(prefix: string): string {
   for (let d = 0; d <= 9; d += 1) {
     const digits = `${prefix}${d}`;
@@ -205,5 +206,50 @@ describe('a card-like stored token the bridge issued, sent back by the OMS in pa
     expect((await busCall('validate', paymentOf(PAN))).error).toMatchObject(CARD_DATA_AT_GATEWAY_KEY);
     const opId = await publishedSale(PAN);
     expect(await deadLetterOf(opId)).toMatchObject({ 'x-pb-code': 'CARD_DATA_REJECTED', 'x-pb-field': 'payment.gateway_key' });
+  });
+});
+
+describe('a card-like network transaction id the bridge reported, quoted back in payment.recurring.network_transaction_id', () => {
+  /** A fresh 15-digit id starting with 4 that passes the Luhn check, as a Visa one may. */
+  const cardLikeNti = (): string => luhnComplete(`4${String(Date.now()).slice(-8)}${String(++seq).padStart(5, '0')}`);
+  /** A merchant-initiated sale of a stored card at Adyen quoting `nti`. */
+  const mitOf = (nti: string) => ({
+    ...paymentOf(`${SHOPPER}:tok-plain`),
+    payment_method: { type: 'stored_card' as const },
+    recurring: { model: 'unscheduled' as const, network_transaction_id: nti },
+  });
+  const CARD_DATA_AT_NTI = { data: { field: 'payment.recurring.network_transaction_id', reason: expect.stringContaining('holds card data') as unknown } };
+
+  it('is accepted by the bus intake and the consumer (kept whole on the record) once the bridge reported it', async () => {
+    const nti = cardLikeNti();
+    expect(luhnValid(nti)).toBe(true);
+    expect(await new IssuedTokens(stack.worker.ledger, stack.config.serviceBus).recordNetworkId(nti, 'adyen')).toBe(true);
+    const answer = await busCall('validate', mitOf(nti));
+    expect(answer.error).toBeUndefined();
+    const command = channelCommand('sale', {}, mitOf(nti));
+    await client.publish('web.payment.sale', command);
+    const opId = command.payment.operation_reference!;
+    await eventually(async () => (await stack.worker.ledger.get(opId)) !== null, 30_000);
+    expect((await stack.worker.ledger.get(opId))?.payment.recurring?.network_transaction_id).toBe(nti);
+  });
+
+  it('never reported, is refused CARD_DATA_REJECTED naming the field by the intake and the consumer; its dead letter holds it masked', async () => {
+    const never = cardLikeNti();
+    expect((await busCall('validate', mitOf(never))).error).toMatchObject(CARD_DATA_AT_NTI);
+    const command = channelCommand('sale', {}, mitOf(never));
+    await client.publish('web.payment.sale', command);
+    const opId = command.payment.operation_reference!;
+    let body = '';
+    await eventually(async () => {
+      for (const msg of await client.drainDeadLetters()) {
+        const text = msg.content.toString('utf8');
+        if (text.includes(opId)) {
+          body = text;
+          expect(msg.properties.headers).toMatchObject({ 'x-pb-code': 'CARD_DATA_REJECTED', 'x-pb-field': 'payment.recurring.network_transaction_id' });
+        }
+      }
+      return body !== '';
+    }, 20_000);
+    expect(body).not.toContain(never);
   });
 });

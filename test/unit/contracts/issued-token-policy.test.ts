@@ -18,7 +18,7 @@ const charge = (gatewayKey: string, payment: Record<string, unknown> = {}) => ch
 describe('a card-like stored token in a token field (the issued-token index)', () => {
   it('is a card number to the card scan: what the index is for', () => {
     expect(holdsCardNumber(TOKEN)).toBe(true);
-    expect(ISSUED_TOKEN_FIELDS).toEqual(['payment.gateway_key']);
+    expect(ISSUED_TOKEN_FIELDS).toEqual(['payment.gateway_key', 'payment.recurring.network_transaction_id']);
   });
 
   it('is accepted in payment.gateway_key whole (not masked) when the bridge issued it', () => {
