@@ -16,7 +16,6 @@ import { RedisClient } from '../../src/redis/redis-connection';
 import { Interaction, Ledger } from '../../src/ledger/ledger';
 import { testRedis } from '../support/test-redis';
 import { networkTransactionIdOf as simulatorNetworkTransactionId } from '../../harness/twins/psp-simulator/simulator-state';
-import { luhnValid } from '../../src/logging/redact';
 
 jest.setTimeout(120_000);
 
@@ -124,14 +123,12 @@ describe('the payment flow end to end', () => {
         .find((p) => p.operation_reference === record.operationId && p.status === 'SUCCESS');
       const reference = (event?.gateway_response as { reference?: string } | undefined)?.reference ?? '?';
       const settled = outcomes.get(record.operationId)?.find((e) => e.event === 'outcome' && e.to === 'SUCCEEDED');
-      // The simulator's id (15 digits, Luhn-valid: what a card scan would take for a card number), unmasked, on the
-      // event and in the history (whose redaction masks the same digits under any other name). A success its webhook
-      // settled (an async or 3-D Secure one) has none: the webhook's outcome does not carry it, and none is invented.
+      // The simulator's id (15 digits, about one in ten Luhn-valid: what a card scan would take for a card number),
+      // unmasked, on the event and in the history (whose redaction masks card-like digits under any other name). A
+      // success its webhook settled (an async or 3-D Secure one) has none: the webhook's outcome does not carry it,
+      // and none is invented.
       const expected = settled?.source === 'webhook' ? undefined : simulatorNetworkTransactionId(reference);
-      if (expected !== undefined) {
-        answered += 1;
-        expect(luhnValid(expected)).toBe(true);
-      }
+      if (expected !== undefined) answered += 1;
       expect({ id: record.operationId, event: event?.network_transaction_id, history: settled?.network_transaction_id }).toEqual({
         id: record.operationId,
         event: expected,

@@ -12,7 +12,9 @@
  *   `card_declined`, `pm_insufficient_funds` → `insufficient_funds`, `pm_expired_card` → `expired_card`,
  *   `pm_fraudulent` → `fraudulent`, `pm_async` → always async (settles authorized/captured),
  *   `pm_async_declined` → async, settles declined, `pm_card_partial_half` → approves half the amount asked
- *   (rounded down: a partial approval). A `tok_…` from `/v1/tokens` stands for its payment method.
+ *   (rounded down: a partial approval), `pm_card_visa_card_like_nti` → approved, its network transaction id
+ *   Luhn-valid (other approved cards' ids are so about one in ten). A `tok_…` from `/v1/tokens` stands for its
+ *   payment method.
  * - 3-D Secure: `pm_card_3ds` (or `pm_card_3ds_required`, or a token of one) answers `status: "requires_action"`
  *   with `next_action: {type: "three_ds_challenge", url}`; the customer's browser opens `url` (`GET /3ds/:id`,
  *   no API key) and posts `{result: "authenticated" | "failed"}` to it: the authorization settles (authorized,

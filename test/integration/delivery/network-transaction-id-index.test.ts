@@ -18,6 +18,7 @@ import { IssuedTokens, issuedTokenOf } from '../../../src/ledger/issued-tokens';
 import { Ledger } from '../../../src/ledger/ledger';
 import { createLogger } from '../../../src/logging/logger';
 import { luhnValid } from '../../../src/logging/redact';
+import { CARD_LIKE_NTI_PAYMENT_METHOD } from '../../../harness/twins/psp-simulator/simulator-state';
 import { metricValue } from '../../../src/metrics/metrics-registry';
 import { createRedis } from '../../../src/redis/redis-connection';
 import { ConfiguredGatewayRouter } from '../../../src/routing/configured-gateway-router';
@@ -70,7 +71,8 @@ it('notes a card-like id it reports, so the OMS quoting it back is accepted; the
   const logger = createLogger({ stream: new PassThrough(), level: 'info' });
   const recorder = new OutcomeRecorder({ config, ledger, events, eventsQueue, logger });
   const service = new DeliveryService({ config, ledger, router: new ConfiguredGatewayRouter(createGatewayClients(config)), recorder, logger });
-  const command = channelCommand('authorize', {}, { gateway_key: 'pm_card_visa' });
+  // The simulator answers this card's authorizations with a card-like id (15 digits, Luhn-valid), as Visa's may be.
+  const command = channelCommand('authorize', {}, { gateway_key: CARD_LIKE_NTI_PAYMENT_METHOD });
   const id = command.payment.operation_reference!;
   await ledger.create(id, command);
   const found = await metricValue('pb_network_transaction_ids_total', { gateway: 'simulator', found: 'yes' });
