@@ -1,6 +1,6 @@
 import { Agent } from 'node:http';
 import axios, { AxiosError, AxiosInstance } from 'axios';
-import { OutboundHttpOptions, createAgents } from './outbound-http';
+import { OutboundHttpOptions, createAgents, trackedTransport } from './outbound-http';
 import { MAX_RESPONSE_BYTES, RESPONSE_TOO_LARGE } from './outbound-types';
 
 // axios (with its form-data and mime-db) costs ~4 MB of heap per process: only the doctor and the tests
@@ -11,7 +11,9 @@ import { MAX_RESPONSE_BYTES, RESPONSE_TOO_LARGE } from './outbound-types';
  * never thrown for their status (`validateStatus` accepts all) and bodies stay raw text: callers classify.
  * A body is read up to {@link MAX_RESPONSE_BYTES} (decompressed), as the gateway and bus client reads one:
  * a peer streaming more would otherwise be held whole in memory. Past it the call fails with the code
- * {@link RESPONSE_TOO_LARGE} (`transportErrorCode`), as that client's does.
+ * {@link RESPONSE_TOO_LARGE} (`transportErrorCode`), as that client's does. A new connection is bounded by
+ * `connectTimeoutMs` when given (pass it through `separateConnectTimeout`, as the gateway and bus clients do): past
+ * it the call fails with the code `ECONNECTTIMEOUT`, directly and through the proxy.
  */
 export function createOutboundHttp(options: OutboundHttpOptions): AxiosInstance {
   const { httpAgent, httpsAgent } = createAgents(options);
@@ -27,6 +29,16 @@ export function createOutboundHttp(options: OutboundHttpOptions): AxiosInstance 
     maxRedirects: 0,
     maxContentLength: MAX_RESPONSE_BYTES,
   });
+  const connectTimeoutMs = options.connectTimeoutMs;
+  if (connectTimeoutMs !== undefined) {
+    // axios has no connect timeout of its own (its `timeout` is the whole call's): the product's transport bounds a
+    // direct connect as it does the gateway clients'; the proxy agents above bound theirs. A state per call: the
+    // transport records how far that call got.
+    instance.interceptors.request.use((config) => {
+      config.transport = trackedTransport({ phase: 'connecting', timedOut: false, proxyRefused: false }, connectTimeoutMs);
+      return config;
+    });
+  }
   instance.interceptors.response.use(undefined, (err: unknown) => Promise.reject(tooLarge(err) ? Object.assign(err, { code: RESPONSE_TOO_LARGE }) : err));
   return instance;
 }
