@@ -1,6 +1,9 @@
+import { createServer } from 'node:http';
+import { AddressInfo } from 'node:net';
 import { createOutboundHttp, closeOutboundHttp } from '../../../src/http/axios-http';
 import { transportErrorCode } from '../../../src/http/outbound-http';
 import { blackHole } from '../../support/black-hole';
+import { startConnectProxy } from './connect-proxy';
 
 jest.setTimeout(30000);
 
@@ -40,6 +43,61 @@ describe('createOutboundHttp connect timeout', () => {
     } finally {
       closeOutboundHttp(http);
       hole.close();
+    }
+  });
+
+  it("never takes a proxy's refusal of the tunnel for the target's answer (EPROXYREFUSED, not the proxy's 403)", async () => {
+    const proxy = await startConnectProxy({ refuseConnect: true });
+    const http = createOutboundHttp({ timeoutMs: 5000, maxSockets: 1, proxy: { host: '127.0.0.1', port: proxy.port } });
+    try {
+      const outcome = await http.request({ method: 'GET', url: 'https://127.0.0.1:9/' }).then(
+        (res) => `answered ${res.status}`,
+        (e: unknown) => transportErrorCode(e),
+      );
+      expect(outcome).toBe('EPROXYREFUSED');
+    } finally {
+      closeOutboundHttp(http);
+      await proxy.close();
+    }
+  });
+
+  it('keeps the call timeout a wall clock: without a connect bound a black-holed connect ends at timeoutMs', async () => {
+    const hole = await blackHole();
+    const http = createOutboundHttp({ timeoutMs: 1000, maxSockets: 1, proxy: { host: '', port: 0 } });
+    try {
+      const started = performance.now();
+      const err = await http.request({ method: 'GET', url: `http://127.0.0.1:${hole.port}/` }).then(
+        () => undefined,
+        (e: unknown) => e,
+      );
+      expect(transportErrorCode(err)).toBe('ECONNABORTED');
+      expect(performance.now() - started).toBeLessThan(3000);
+    } finally {
+      closeOutboundHttp(http);
+      hole.close();
+    }
+  });
+
+  it('keeps the call timeout a wall clock: a peer trickling its answer ends at timeoutMs', async () => {
+    const server = createServer((_req, res) => {
+      res.writeHead(200, { 'content-type': 'text/plain' });
+      const tick = setInterval(() => res.write('x'), 100);
+      res.on('close', () => clearInterval(tick));
+    });
+    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+    const http = createOutboundHttp({ timeoutMs: 1000, connectTimeoutMs: 300, maxSockets: 1, proxy: { host: '', port: 0 } });
+    try {
+      const started = performance.now();
+      const err = await http.request({ method: 'GET', url: `http://127.0.0.1:${(server.address() as AddressInfo).port}/` }).then(
+        () => undefined,
+        (e: unknown) => e,
+      );
+      expect(transportErrorCode(err)).toBe('ECONNABORTED');
+      expect(performance.now() - started).toBeLessThan(3000);
+    } finally {
+      closeOutboundHttp(http);
+      server.closeAllConnections();
+      await new Promise<void>((resolve) => server.close(() => resolve()));
     }
   });
 });
