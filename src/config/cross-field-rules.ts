@@ -113,6 +113,30 @@ const simulatorInProduction: Rule = (c) =>
           'is the PSP simulator, which moves no money: remove it from a production configuration (or mark the configuration as development: security.allow_insecure_http: true)',
         ]);
 
+/** Hosts that only this machine reaches: a scraper on the same host or a sidecar. */
+const LOOPBACK_HOST = /^(127\.\d{1,3}\.\d{1,3}\.\d{1,3}|::1|\[::1\]|localhost)$/i;
+
+/**
+ * `/metrics` (and, on the web port, the operator console's login page) answers every client when
+ * `edge.allow.admin` is empty: harmless on loopback, not on an address a proxy or the PSPs reach. The figures
+ * hold no card data, but they tell anyone the volumes, the PSPs and their failures.
+ */
+const adminOpenBeyondLoopback: Rule = (c) => {
+  if (c.edge.allow.admin.length > 0) return [];
+  const open = [
+    ['http.host', c.http.host],
+    ['monitoring.host', c.monitoring.host],
+  ].filter(([, host]) => !LOOPBACK_HOST.test(host));
+  if (open.length === 0) return [];
+  const where = open.map(([key, host]) => `${key} ${host}`).join(', ');
+  return [
+    [
+      'edge.allow.admin',
+      `is empty while ${where} is beyond loopback: /metrics answers every client that reaches it; list the scrapers' addresses (or restrict /metrics at the proxy)`,
+    ],
+  ];
+};
+
 /**
  * What a gateway's own definition says is allowed but worth knowing (`GatewayDefinition.configWarnings`: an
  * Adyen gateway taking webhooks on their HMAC alone, without Basic auth).
@@ -150,7 +174,7 @@ const RULES: readonly Rule[] = [
   takeDeadlineWithinCommandTimeout,
   vaultDeclarations,
 ];
-const WARNINGS: readonly Rule[] = [simulatorInProduction, consoleIdleBeyondLifetime, loneVaults, gatewayConfigWarnings];
+const WARNINGS: readonly Rule[] = [simulatorInProduction, consoleIdleBeyondLifetime, loneVaults, gatewayConfigWarnings, adminOpenBeyondLoopback];
 
 /** Every cross-field problem of a schema-valid configuration, `[key, problem]`; empty when it is coherent. */
 export function crossFieldProblems(config: Config): Problem[] {

@@ -220,6 +220,16 @@ export function operationPath(base: string, id: string): string {
   return `${base}/operations/${encodeURIComponent(id)}`;
 }
 
+/**
+ * `row` with every string field masked (card numbers, bearer credentials, secrets), numbers as they are: what the
+ * dashboard's lists show of a stored record, a second line after the writers' redaction, as a dead letter and an
+ * operation are shown (`shownDeadLetter`, `operationView`). The row's key is masked too, in its box's value and
+ * `data-*`: the actions refuse an id holding a card number anyway.
+ */
+function masked<T extends object>(row: T): T {
+  return Object.fromEntries(Object.entries(row).map(([k, v]) => [k, typeof v === 'string' ? redactText(v) : v])) as T;
+}
+
 /** A link to an operation's own page. */
 function lookupLink(ctx: PageContext, id: string): SafeHtml {
   return html`<a href="${operationPath(ctx.base, id)}">${id}</a>`;
@@ -236,7 +246,7 @@ function rejectedEventsForm(ctx: PageContext, events: RejectedEvent[]): SafeHtml
     action: '/events/resend',
     rowKey: 'event',
     headers: ['event', 'method', 'sequence', 'payment', 'reason', 'since'],
-    rows: events.map((e) => ({ value: e.eventId, cells: [e.eventId, e.method, { num: e.sequence }, e.paymentKey, e.reason, time(e.rejectedAt)] })),
+    rows: events.map(masked).map((e) => ({ value: e.eventId, cells: [e.eventId, e.method, { num: e.sequence }, e.paymentKey, e.reason, time(e.rejectedAt)] })),
     buttons: html`<button type="submit" class="danger">Resend</button>
       <label for="dismiss-reason">reason</label>
       <input
@@ -256,14 +266,14 @@ function failedWebhooksForm(ctx: PageContext, webhooks: FailedWebhook[]): SafeHt
     action: '/webhooks/retry',
     rowKey: 'webhook',
     headers: ['gateway', 'PSP event', 'operation', 'outcome', 'why it was given up', 'attempts', 'since'],
-    rows: webhooks.map((w) => ({
+    rows: webhooks.map(masked).map((w) => ({
       value: `${w.gateway}/${w.event_id}`,
       cells: [
         w.gateway,
         w.event_id,
         w.operation_id ? lookupLink(ctx, w.operation_id) : `psp ${w.psp_reference ?? '?'}`,
         w.outcome,
-        redactText(w.reason),
+        w.reason,
         { num: w.attempts },
         w.failed_at,
       ],
@@ -278,7 +288,9 @@ function reviewsForm(ctx: PageContext, holds: ReviewHold[]): SafeHtml {
     action: '/risk-reviews/decide',
     rowKey: 'review',
     headers: ['operation', 'rule', 'signals', 'held since', 'voided at'],
-    rows: holds.map((h) => ({ value: h.operationId, cells: [lookupLink(ctx, h.operationId), h.rule, h.signals, time(h.createdAt), time(h.deadline)] })),
+    rows: holds
+      .map(masked)
+      .map((h) => ({ value: h.operationId, cells: [lookupLink(ctx, h.operationId), h.rule, h.signals, time(h.createdAt), time(h.deadline)] })),
     buttons: html`<button type="submit" name="decision" value="release">Release: send to the PSP</button>
       <button type="submit" name="decision" value="decline" class="danger">Decline: fail, never sent</button>`,
   });
@@ -295,7 +307,7 @@ function parkedSplitsForm(ctx: PageContext, parked: ParkedSplitTender[]): SafeHt
     action: '/split-tenders/resume',
     rowKey: 'split',
     headers: ['split tender', 'refund', 'faults', 'last fault', 'parked since'],
-    rows: parked.map((p) => ({ value: parkedSplitName(p), cells: [p.split, p.refund, { num: p.faults }, p.error_class, p.parked_at] })),
+    rows: parked.map(masked).map((p) => ({ value: parkedSplitName(p), cells: [p.split, p.refund, { num: p.faults }, p.error_class, p.parked_at] })),
     buttons: html`<button type="submit">Resume</button>`,
   });
 }
@@ -450,7 +462,8 @@ function auditList(entries: AuditRecord[]): SafeHtml {
   return dataTable(
     'audit',
     ['when', 'who', 'what', 'target', 'outcome'],
-    entries.map((e) => ({ cells: [time(e.at), e.actor, e.action, e.target, e.outcome] })),
+    // Masked again: the stream may hold an entry another writer (an older release) put there as it came.
+    entries.map(masked).map((e) => ({ cells: [time(e.at), e.actor, e.action, e.target, e.outcome] })),
   );
 }
 

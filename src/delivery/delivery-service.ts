@@ -95,6 +95,7 @@ import {
   waitStartField,
   waitersTtlSeconds,
 } from './dependent-wait';
+import type { SplitTenderSteps } from './split-step-wait';
 
 /** What the caller (the BullMQ worker) must do next with the job. */
 export type DeliveryStep =
@@ -148,6 +149,7 @@ const WAIT_GUARDS: Readonly<Record<Awaiting, string | undefined>> = {
   void_in_flight: 'void_waits_for_void',
   capture_void: 'void_waits_for_capture_void',
   refund_in_flight: 'void_waits_for_refund',
+  split_tender: undefined,
 };
 
 /** The info line of a dependent's first wait, by what it waits for; undefined: the line of a wait for captures or siblings. */
@@ -164,6 +166,8 @@ const WAIT_LINES: Readonly<Record<Awaiting, string | undefined>> = {
     'cancel waits for the void of another capture of the payment not yet decided: both voids would return what its refunds need kept; refused once that one voided its capture, sent once it fails',
   refund_in_flight:
     'cancel waits for refunds of the payment in flight before voiding a capture: with them the refunds would give back more than the other captures collected; refused once they succeed, sent once they fail',
+  split_tender:
+    'split tender step: capture, cancel or refund waits for its split tender to settle: sent once the split is DONE, refused once it rolled back (the split reverses the step)',
 };
 
 /**
@@ -198,6 +202,8 @@ export class DeliveryService {
       redis?: RedisClient;
       /** The gateways' clients, for FX's gateway exchange rates; without them FX uses configured rates only. */
       routes?: ReadonlyMap<string, GatewayRoute>;
+      /** Which split tender an authorization is a step of: a capture, cancel or refund of a step waits for its split. */
+      splitTenders?: SplitTenderSteps;
       now?: () => number;
     },
   ) {
@@ -634,6 +640,7 @@ export class DeliveryService {
       singleCapture: (gateway) => this.deps.config.gateways[gateway]?.type === 'stripe',
       cancelFollowsCaptures: (gateway) => this.cancelFollowsCaptures(gateway),
       voidsOwnTransaction: (gateway, command) => configuredVoidsOwnTransaction(this.deps.config, gateway, command),
+      ...(this.deps.splitTenders ? { splitTenders: this.deps.splitTenders } : {}),
       ...(first && op.command === 'cancel' ? { voidWindow: { now: this.now(), windowMs: (gateway: string) => this.voidWindowMs(gateway) } } : {}),
     });
     if ('wait' in resolved) {

@@ -5,6 +5,7 @@ import type { DependentWaker } from '../ledger/dependent-waiters';
 import type { Ledger } from '../ledger/ledger';
 import type { OperationState } from '../ledger/operation-state';
 import type { Logger } from '../logging/logger';
+import { WAIT_FOR_SPLIT_TENDER_EXPIRED } from './split-step-wait';
 
 /**
  * How a capture, cancel or refund that cannot go yet (its authorization not decided, siblings in flight) is
@@ -69,6 +70,8 @@ export const WAIT_FOR_CAPTURES_EXPIRED = 'WAIT_FOR_CAPTURES_EXPIRED';
 export const WAIT_FOR_AUTH_EXPIRED = 'WAIT_FOR_AUTH_EXPIRED';
 /** `fail` of a capture or refund whose wait for others of the same command of its authorization in flight ahead of it ran out (`siblings`). */
 export const WAIT_FOR_SIBLINGS_EXPIRED = 'WAIT_FOR_SIBLINGS_EXPIRED';
+/** `fail` of a capture, cancel or refund of a split tender's step whose wait for its split to settle ran out (`split_tender`). */
+export { WAIT_FOR_SPLIT_TENDER_EXPIRED };
 
 /** A bounded wait: the code it is refused with once it ran out, what it waited for (said in `why`), the command a void names when known. */
 export interface BoundedWait {
@@ -97,6 +100,7 @@ export const BOUNDED_WAITS: Readonly<Record<string, BoundedWait>> = {
   captures_in_flight: { fail: WAIT_FOR_CAPTURES_EXPIRED, waitedFor: 'captures of its authorization in flight' },
   undelivered_captures: { fail: WAIT_FOR_CAPTURES_EXPIRED, waitedFor: 'captures of its authorization accepted and not yet delivered' },
   named_transaction: { fail: WAIT_FOR_TRANSACTION_EXPIRED, waitedFor: 'the capture or refund it voids' },
+  split_tender: { fail: WAIT_FOR_SPLIT_TENDER_EXPIRED, waitedFor: 'its split tender to settle' },
 };
 
 /** The codes a bounded wait is refused with ({@link BOUNDED_WAITS}): each refusal counted in {@link voidWaitsExpired}. */
@@ -199,7 +203,7 @@ export interface WaitedOn {
  * Why a dependent waits, the `reason` label of {@link dependentWaits}: `authorization_<state>` (lower case:
  * received, sent, pending, action_required, unknown, unresolved), or what else holds it: `siblings` (captures or
  * refunds of the same authorization in flight ahead of it, or not yet sent), `captures_in_flight`, `undelivered_captures`, `refunds`,
- * `void`, `void_in_flight`, `capture_void`, `refund_in_flight` (`operation-context.ts` `Awaiting`).
+ * `void`, `void_in_flight`, `capture_void`, `refund_in_flight`, `split_tender` (`operation-context.ts` `Awaiting`).
  */
 export function waitReason(wait: { authorization?: { state: OperationState }; awaiting?: string }): string {
   if (wait.authorization) return `authorization_${wait.authorization.state.toLowerCase()}`;
@@ -213,7 +217,7 @@ export function waitReason(wait: { authorization?: { state: OperationState }; aw
 export function dependentWaits(): Counter<'reason'> {
   return counter(
     'pb_delivery_dependent_waits_total',
-    'Checks of a capture, cancel or refund that could not go yet and were put back with a growing delay, by reason (authorization_<state> of the authorization it waits for, siblings, captures_in_flight, undelivered_captures, refunds, void, void_in_flight, capture_void, refund_in_flight)',
+    'Checks of a capture, cancel or refund that could not go yet and were put back with a growing delay, by reason (authorization_<state> of the authorization it waits for, siblings, captures_in_flight, undelivered_captures, refunds, void, void_in_flight, capture_void, refund_in_flight, split_tender)',
     ['reason'],
   );
 }
@@ -227,7 +231,7 @@ export function dependentWaits(): Counter<'reason'> {
 export function voidWaitsExpired(): Counter<'gateway' | 'awaiting'> {
   return counter(
     'pb_void_waits_expired_total',
-    'Captures, cancels, refunds, validates and revalidates refused unsent because what they waited for stayed undecided past the bounded wait (delivery.void_wait_max_ms; delivery.authorization_wait_max_ms for the authorization), by gateway and awaiting (capture_void, refund_in_flight, refunds, void, void_in_flight, captures_in_flight, undelivered_captures, named_transaction, authorization, siblings)',
+    'Captures, cancels, refunds, validates and revalidates refused unsent because what they waited for stayed undecided past the bounded wait (delivery.void_wait_max_ms; delivery.authorization_wait_max_ms for the authorization), by gateway and awaiting (capture_void, refund_in_flight, refunds, void, void_in_flight, captures_in_flight, undelivered_captures, named_transaction, split_tender, authorization, siblings)',
     ['gateway', 'awaiting'],
   );
 }

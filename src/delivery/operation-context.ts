@@ -15,6 +15,7 @@ import { laterInPspTime } from '../gateways/psp-time';
 import { GIFT_CARD_METHOD, isStoredValueCommand } from '../contracts/stored-value';
 import { isGiftCardNumberKey, refundNamesCard } from '../contracts/gift-card-keys';
 import type { SuggestedAction } from '../errors/decline';
+import { SPLIT_TENDER_ROLLED_BACK, SplitTenderSteps, guardedBySplit, heldBySplit } from './split-step-wait';
 
 /** Commands that act on an earlier authorization named by `gateway_key`. */
 export const DEPENDENT: ReadonlySet<CommandType> = new Set(['capture', 'cancel', 'refund', 'validate', 'revalidate']);
@@ -149,10 +150,19 @@ export interface FailedAuthorizationCancel {
  * capture waits for refunds of the payment in flight (registered before it, or sent) when only they would make the
  * refunds give back more than the other captures collected; `named_transaction`: a cancel voiding one of our captures or
  * refunds as its own transaction waits for that capture or refund to be decided ({@link voidOfDependent}: a wait in the
- * form of an authorization's, `authorization`, so its `reason` label stays `authorization_<state>`).
+ * form of an authorization's, `authorization`, so its `reason` label stays `authorization_<state>`); `split_tender`: a
+ * capture, cancel or refund of a split tender's step waits for its split to settle ({@link splitStepGuard}).
  */
 export type Awaiting =
-  'refunds' | 'void' | 'captures_in_flight' | 'undelivered_captures' | 'void_in_flight' | 'capture_void' | 'refund_in_flight' | 'named_transaction';
+  | 'refunds'
+  | 'void'
+  | 'captures_in_flight'
+  | 'undelivered_captures'
+  | 'void_in_flight'
+  | 'capture_void'
+  | 'refund_in_flight'
+  | 'named_transaction'
+  | 'split_tender';
 
 /**
  * A wait for other dependents of the same authorization: why (`wait`), their ids (`siblings`), and each as read
@@ -228,6 +238,12 @@ export interface ResolveOptions {
    * cancel is refused `UNSUPPORTED_COMMAND`, unsent).
    */
   voidsOwnTransaction?: (gateway: string, command: 'capture' | 'refund') => boolean;
+  /**
+   * Which split tender an authorization is a step of (with `checkAmounts`): a capture, cancel or refund of the OMS naming
+   * a split's redemption or card part waits while the split is not settled, and is refused once it rolled back
+   * ({@link splitStepGuard}). Default: none (no split is looked up).
+   */
+  splitTenders?: SplitTenderSteps;
 }
 
 /**
@@ -272,6 +288,8 @@ export async function resolveOperationContext(op: OperationRecord, ledger: Ledge
     auth = view ? asDoneAtPsp(view.auth) : null;
     dependents = view ? namesInOurIds(view.auth, view.dependents) : [];
     registered = view?.registered ?? 0;
+    // A split's own reversal of its step: the OMS's commands of that step held until the split settles are not ahead of it.
+    if (heldForSplit(op, key, options)) dependents = dependents.filter((d) => !heldBySplit(d));
   } else {
     const found = await ledger.get(key);
     auth = found && asDoneAtPsp(found);
@@ -282,6 +300,8 @@ export async function resolveOperationContext(op: OperationRecord, ledger: Ledge
   if (refused) return refused;
   switch (auth.state) {
     case 'SUCCEEDED': {
+      const split = registers ? await splitStepGuard(op, auth, ledger, options) : null;
+      if (split) return split;
       const psp = auth.newGatewayKey ?? auth.gatewayReference;
       if (!psp) return { fail: 'AUTHORIZATION_REFERENCE_MISSING' };
       // Only authorizations whose dependents were all registered (created with a digest) can be summed.
@@ -294,7 +314,7 @@ export async function resolveOperationContext(op: OperationRecord, ledger: Ledge
       const ahead = summed ? siblingsAhead(op, auth, dependents, registered, outside) : null;
       if (ahead) return ahead;
       const follows = registers && options.cancelFollowsCaptures?.(gatewayOf(auth)) === true;
-      const capturing = follows ? await voidGuards(op, auth, dependents, registered, ledger) : null;
+      const capturing = follows ? await voidGuards(op, auth, dependents, registered, ledger, heldForSplit(op, key, options)) : null;
       if (capturing) return capturing;
       // Sent to the gateway that holds the authorization (where it was routed), whatever the command names;
       // a converted authorization's captures and refunds go out at its locked rate (docs/LIMITS.md).
@@ -322,6 +342,63 @@ export async function resolveOperationContext(op: OperationRecord, ledger: Ledge
     case 'UNRESOLVED':
       return { wait: `authorization ${auth.id} is ${auth.state}`, authorization: { id: auth.id, payment: auth.payment, state: auth.state } };
   }
+}
+
+/**
+ * Whether `op` is a split's own reversal of the step `key` names (`SplitTenderSteps.reversesStep`, pure): the OMS's
+ * captures, cancels and refunds of that step still unsent wait for the split ({@link splitStepGuard}), which waits for
+ * this reversal, so it never waits for them (nor sums them as in flight): the two would wait for each other until the
+ * bound (`delivery.void_wait_max_ms`), the rollback with them.
+ */
+function heldForSplit(op: OperationRecord, key: string, options: ResolveOptions): boolean {
+  return options.splitTenders?.reversesStep(op.id, key) === true;
+}
+
+/**
+ * Before its first attempt, a capture, cancel or refund of the OMS naming `auth`, a split tender's redemption or card
+ * part that SUCCEEDED, while its split is not settled: the split may still roll back and void (or refund) that step, so
+ * it waits for the split (`awaiting: 'split_tender'`, bounded by `delivery.void_wait_max_ms`), registered on the split's
+ * steps not yet decided (woken when one moves, else at its backed-off re-check). Once the split is DONE it goes on as any
+ * dependent; once it ended otherwise having reversed that step (its void or refund SUCCEEDED) it is refused
+ * {@link SPLIT_TENDER_ROLLED_BACK} on `payment.gateway_key`, unsent: the OMS was told the order failed and the step's money
+ * is back. A step the split did not reverse goes on as before. The split's own commands (ids `_…`) never wait for it. Null
+ * when it may go (no split, or `options.splitTenders` absent).
+ */
+async function splitStepGuard(
+  op: OperationRecord,
+  auth: OperationRecord,
+  ledger: Pick<Ledger, 'get'>,
+  options: ResolveOptions,
+): Promise<ContextResolution | null> {
+  if (!options.splitTenders || !guardedBySplit(op)) return null;
+  const split = await options.splitTenders.splitOf(auth);
+  if (!split || split.steps.includes(op.id) || split.standing === 'done') return null;
+  if (split.standing === 'undone') {
+    // Only what the split undid itself: a step it never reversed (a card part that failed, approved by the PSP later, which
+    // orphan reversal and the OMS's own commands settle; a reversal the PSP refused, left to a person) goes on as before.
+    const reversals = await Promise.all(split.reversals.map((id) => ledger.get(id)));
+    const reversed = reversals.find((r) => r?.state === 'SUCCEEDED');
+    if (!reversed) return null;
+    return {
+      fail: SPLIT_TENDER_ROLLED_BACK,
+      field: 'payment.gateway_key',
+      detail: {
+        split_tender_id: split.splitId,
+        split_state: split.state,
+        step: auth.id,
+        reversed_by: reversed.id,
+        why: `split tender ${split.splitId} ended ${split.state} (the OMS was told split_tender_settled FAIL) and ${reversed.command === 'refund' ? 'refunded' : 'voided'} its step ${auth.id} (${reversed.id}): nothing left to ${op.command}; nothing sent`,
+      },
+    };
+  }
+  const records = await Promise.all(split.steps.filter((id) => id !== auth.id).map((id) => ledger.get(id)));
+  const open = records.filter((r): r is OperationRecord => r !== null && !isTerminal(r.state));
+  return {
+    wait: `${op.command} of split tender step ${auth.id} waits for split tender ${split.splitId} (${split.state}) to settle: the split may still roll back and reverse that step`,
+    siblings: open.length > 0 ? open.map((r) => r.id) : [split.splitId],
+    siblingsSeen: seen(open),
+    awaiting: 'split_tender',
+  };
 }
 
 /**
@@ -797,6 +874,8 @@ async function checkedByReference(
   // A void of one of our stored value transactions by its PSP reference: past its PSP's void window as by our id.
   const late = op.command === 'cancel' && !found.authorization && voidsByReference(auth) ? pastVoidWindow(auth, options.voidWindow) : null;
   if (late) return via(late);
+  const split = registers && found.authorization && auth.state === 'SUCCEEDED' ? await splitStepGuard(op, auth, ledger, options) : null;
+  if (split) return 'fail' in split ? via(split) : split;
   if (amounts && found.authorization && auth.state === 'SUCCEEDED' && auth.digest !== undefined) {
     const outside = await refundedOutside(op, auth, ledger);
     const over = amountRefusal(op, auth, dependents, singleCapture?.(holder) === true, outside);
@@ -1377,13 +1456,15 @@ export async function capturesNotYetDelivered(
   auth: OperationRecord,
   dependents: readonly DependentSummary[],
   ledger: Pick<Ledger, 'operationsOfOrder'>,
+  /** Captures left out: those held by their split while `op` is that split's own reversal ({@link heldBySplit}). */
+  held?: (o: OperationRecord) => boolean,
 ): Promise<(SiblingWait & { awaiting: 'undelivered_captures' }) | null> {
   const orderId = auth.payment.order_id;
   if (op.command !== 'cancel' || auth.command === 'sale' || orderId === undefined) return null;
   const known = new Set(dependents.map((d) => d.id));
   const names = new Set([auth.id, auth.gatewayReference, auth.newGatewayKey].filter((n): n is string => n !== undefined));
   const waiting = (await ledger.operationsOfOrder(orderId)).filter(
-    (o) => o.command === 'capture' && o.id !== op.id && !known.has(o.id) && !isTerminal(o.state) && names.has(o.payment.gateway_key),
+    (o) => o.command === 'capture' && o.id !== op.id && !known.has(o.id) && !isTerminal(o.state) && names.has(o.payment.gateway_key) && held?.(o) !== true,
   );
   if (waiting.length === 0) return null;
   const siblings = waiting.map((o) => o.id);
@@ -1406,13 +1487,15 @@ async function voidGuards(
   dependents: readonly DependentSummary[],
   registered: number,
   ledger: Pick<Ledger, 'operationsOfOrder'>,
+  /** `op` is a split's own reversal of its step: the captures of the OMS its split holds are not waited for ({@link heldBySplit}). */
+  splitReversal = false,
 ): Promise<(SiblingWait & { awaiting?: Awaiting }) | null> {
   if (op.command === 'refund') return voidsAhead(op, auth, dependents, registered);
   if (op.command !== 'cancel') return null;
   return (
     voidsOfSameTransaction(op, auth, dependents, registered, undefined, false) ??
     capturesInFlight(op, auth, dependents) ??
-    (await capturesNotYetDelivered(op, auth, dependents, ledger)) ??
+    (await capturesNotYetDelivered(op, auth, dependents, ledger, splitReversal ? heldBySplit : undefined)) ??
     refundsInFlight(op, auth, dependents, registered)
   );
 }

@@ -40,6 +40,11 @@ export const BRIDGE_DECLINES: DeclineTable = {
     // out (the same bound): nothing sent; a person settles what it waited for with the PSP, then sends what is owed.
     WAIT_FOR_AUTH_EXPIRED: { category: 'bridge_refused', action: 'contact_support' },
     WAIT_FOR_SIBLINGS_EXPIRED: { category: 'bridge_refused', action: 'contact_support' },
+    // A capture, cancel or refund of a split tender's step whose wait for the split to settle ran out (the same bound).
+    WAIT_FOR_SPLIT_TENDER_EXPIRED: { category: 'bridge_refused', action: 'contact_support' },
+    // A capture, cancel or refund of a split tender's step after its split rolled back: the OMS was told the order failed
+    // and the split reverses the step itself; nothing to capture, cancel or refund.
+    SPLIT_TENDER_ROLLED_BACK: { category: 'operation_not_permitted', action: 'none' },
     // A gift card refund naming the card by its number where a payment's reference goes (src/delivery/operation-context.ts).
     CARD_DATA_REJECTED: { category: 'bridge_refused', action: 'fix_request' },
     // A cancel of a FAILED authorization the PSP released after its late success: nothing held to void.

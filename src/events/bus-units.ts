@@ -46,6 +46,9 @@ function moneyFields(params: Json): MoneyField[] {
     for (const split of [payment.split_tender, payment.split_tender_refund]) {
       if (!isObject(split)) continue;
       for (const key of ['card_amount', 'gift_card_amount']) fields.push({ holder: split, key, currency: payment.currency });
+      // What the OMS's own refunds gave back of a tender before its authorize split rolled back, per tender.
+      const refundedBefore = split.refunded_before_rollback;
+      if (isObject(refundedBefore)) for (const key of ['gift_card', 'card']) fields.push({ holder: refundedBefore, key, currency: payment.currency });
       for (const list of [split.tenders, split.parts]) {
         if (Array.isArray(list)) for (const part of list) if (isObject(part)) fields.push({ holder: part, key: 'amount', currency: part.currency });
       }

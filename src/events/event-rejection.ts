@@ -30,7 +30,7 @@ export function contentRejection(err: unknown): string | null {
 
 const rejections = counter(
   'pb_event_rejections_total',
-  'Event sends the bus refused for their content (HTTP 400/413/422, JSON-RPC -32700/-32600/-32602) or that could not be read (unreadable), by reason and by what was done: retried, or the event set aside',
+  'Event sends the bus refused for their content (HTTP 400, 413 or 422; JSON-RPC -32700, -32600 or -32602) or that could not be read (unreadable), by reason and by what was done: retried, or the event set aside',
   ['reason', 'outcome'],
 );
 
@@ -41,11 +41,24 @@ export function countEventRejection(reason: string, outcome: 'retried' | 'set_as
 
 const refundNoticesSetAside = counter(
   'pb_refund_notices_set_aside_total',
-  "Refund pre-notices (refund_management.updated PENDINGRELEASE) the bus answered with a JSON-RPC error, set aside at once so the refund's outcome goes on, by reason (rpc_<code>)",
+  "Refund pre-notices (refund_management.updated PENDINGRELEASE) the bus answered with a JSON-RPC error, set aside at once so the refund's outcome goes on, by reason (rpc_<code> for JSON-RPC 2.0's own codes -32700, -32600, -32601, -32602, -32603; rpc_other for any other code)",
   ['reason'],
 );
 
-/** Counts one refund pre-notice set aside on the bus's JSON-RPC error (`pb_refund_notices_set_aside_total{reason}`). */
-export function countRefundNoticeSetAside(reason: string): void {
-  refundNoticesSetAside.inc({ reason });
+/** JSON-RPC 2.0's own error codes (§5.1); every other code is the bus's to choose. */
+const SPEC_RPC_CODES: ReadonlySet<number> = new Set([-32700, -32600, -32601, -32602, -32603]);
+
+/**
+ * The `reason` label of a refund pre-notice refused with JSON-RPC error `rpcCode`: `rpc_<code>` for the
+ * specification's codes, `rpc_other` for any other. The bus picks its codes among 2^32 (an application's own,
+ * an id put there by mistake): each would be a series of its own. The set-aside record and the warn line keep
+ * the exact code.
+ */
+export function refundNoticeReasonLabel(rpcCode: number): string {
+  return SPEC_RPC_CODES.has(rpcCode) ? `rpc_${rpcCode}` : 'rpc_other';
+}
+
+/** Counts one refund pre-notice set aside on the bus's JSON-RPC error `rpcCode` (`pb_refund_notices_set_aside_total{reason}`). */
+export function countRefundNoticeSetAside(rpcCode: number): void {
+  refundNoticesSetAside.inc({ reason: refundNoticeReasonLabel(rpcCode) });
 }

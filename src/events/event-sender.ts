@@ -167,13 +167,14 @@ function isRefusedRefundNotice(event: StoredEvent, err: unknown, config: Config)
 
 /**
  * Sets a refund pre-notice the bus refused aside at once (`EventStore.setAside`, reason `rpc_<code>`: listed for an
- * operator, resendable), so the refund's outcome goes on: counted in `pb_refund_notices_set_aside_total{reason}`,
+ * operator, resendable), so the refund's outcome goes on: counted in `pb_refund_notices_set_aside_total{reason}`
+ * (the specification's codes by name, any other as `rpc_other`),
  * a warn line naming the event, the method and the bus's error (made safe by `BusRpcError`).
  */
 async function setAsideRefundNotice(event: StoredEvent, err: BusRpcError, deps: { events: EventStore; logger: Logger }): Promise<string> {
   const reason = `rpc_${err.rpcCode}`;
   await deps.events.setAside(event, reason);
-  countRefundNoticeSetAside(reason);
+  countRefundNoticeSetAside(err.rpcCode);
   deps.logger.warn(
     "refund pre-notice set aside: the bus refused it (a JSON-RPC error); the refund's outcome goes on. Set service_bus.refund_pending_notice: false if the bus does not take it, then dismiss it (payment-bridge ops events dismiss --reason)",
     { event_id: event.eventId, method: event.method, sequence: event.sequence, payment_key: event.paymentKey, reason, error: err.message },

@@ -58,7 +58,8 @@ export function holderRegistryKey(prefix: string): string {
 }
 
 /**
- * The identity a process writes into the leases it takes (today: the event send leases), and the liveness
+ * The identity a process writes into the leases it takes (the event send leases; the periodic pass and recovery
+ * sweep locks name it first in their tokens), and the liveness
  * signal that lets another process take over a lease whose holder died instead of waiting for the lease to
  * expire (the bus timeout plus 5 s, ~15 s): a heartbeat key `<prefix>holder:<id>` with a TTL of `ttlMs`,
  * refreshed every quarter of it. A process killed with SIGKILL stops refreshing and its key expires within
@@ -165,10 +166,11 @@ export class LeaseHolder {
    * one step that checks the lease still holds what was read, so of two processes trying, one wins. A live
    * holder (however slow), this process, no lease, or a value naming no holder (an older build's) is left
    * alone. The caller counts and logs what it took over.
+   * @param read what the caller read the lease to hold just before (saves reading it again); else it is read here.
    * @returns the dead holder's id when the lease was taken, else null.
    */
-  async takeOverFromDead(redis: RedisClient, key: string, value: string, leaseMs: number): Promise<string | null> {
-    const found = await redis.get(key);
+  async takeOverFromDead(redis: RedisClient, key: string, value: string, leaseMs: number, read?: string | null): Promise<string | null> {
+    const found = read === undefined ? await redis.get(key) : read;
     const dead = holderNamedBy(found);
     if (found === null || dead === null || dead === this.id || (await this.isAlive(dead))) return null;
     const taken = await TAKE_OVER_SCRIPT.run(redis, { keys: { lease: key }, args: { found, value, lease_ms: String(leaseMs) } });

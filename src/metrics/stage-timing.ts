@@ -51,7 +51,9 @@ function stageHistogram() {
     'pb_command_stage_seconds',
     'Time a command spent in each stage of the worker, named by the mark that ends it (only with PB_STAGE_TIMING=1)',
     ['stage'] as const,
-    [0.0001, 0.00025, 0.0005, 0.001, 0.002, 0.003, 0.005, 0.0075, 0.01, 0.015, 0.02, 0.03, 0.05, 0.1, 0.25, 1],
+    // Sub-millisecond for the worker's own stages; up to 30 s for psp_end and total, a PSP call being allowed
+    // gateways.<name>.timeout_ms (10 s by default), as pb_gateway_request_duration_seconds.
+    [0.0001, 0.00025, 0.0005, 0.001, 0.002, 0.003, 0.005, 0.0075, 0.01, 0.015, 0.02, 0.03, 0.05, 0.1, 0.25, 1, 2.5, 5, 10, 30],
   );
 }
 

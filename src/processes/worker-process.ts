@@ -1,3 +1,4 @@
+import { randomBytes } from 'node:crypto';
 import { buildOutcomeRecorder } from '../poller/outcome-recorder-wiring';
 import { ActionCompletion } from '../delivery/action-completion';
 import { deadLetterStampKey } from '../amqp/dead-letter-stamp';
@@ -24,13 +25,15 @@ import { startDeliveryWorker } from '../delivery/delivery-worker';
 import { InlineDelivery } from '../delivery/inline-delivery';
 import { staleAfterMs, sweepOnce } from '../delivery/recovery-sweep';
 import { presenceOf } from '../fleet/process-presence';
-import { LeaseHolder } from '../leases/lease-holder';
+import { sweepLockKey } from '../leases/fleet-locks';
+import { LeaseHolder, holderNamedBy } from '../leases/lease-holder';
 import { OutcomeRecorder } from '../delivery/outcome-recorder';
 import { EventStore } from '../events/event-store';
 import { NotificationSender } from '../events/event-send';
 import { startEventSender } from '../events/event-sender';
 import { contentRejection } from '../events/event-rejection';
 import { errorClassOf } from '../errors/dependency-outage';
+import { counter } from '../metrics/metrics-registry';
 import { OmsEventJobData, createOmsEventsQueue } from '../events/oms-events-queue';
 import { CommandConsumer } from '../intake/command-consumer';
 import { Ledger } from '../ledger/ledger';
@@ -42,6 +45,7 @@ import { Poller } from '../poller/poller';
 import { PeriodicJobs, passLockMs, pollerPasses, runPeriodicPass } from './periodic-jobs';
 import { coalesceCommandWrites } from '../redis/command-write-coalescing';
 import { createRedis } from '../redis/redis-connection';
+import { LuaScript, luaInputs } from '../redis/lua-script';
 import { ConfiguredGatewayRouter } from '../routing/configured-gateway-router';
 import { startOutcomeWorker } from '../webhooks/outcome-worker';
 import { ParkedOutcomes } from '../webhooks/parked-outcomes';
@@ -58,6 +62,8 @@ import { breakersCheck, configurationCheck, eventLagCheck, redisCheck, startedCh
 import { scrapeSnapshot } from './scrape-snapshot';
 import { RateLimiter } from '../admission/rate-limiter';
 import { SplitTenderService } from '../split-tender/split-tender-service';
+import { SplitStepLookup } from '../split-tender/split-step-lookup';
+import { SplitTenderStore } from '../split-tender/split-tender-store';
 import { InflightGovernor } from '../admission/inflight-governor';
 
 export interface WorkerProcessOptions {
@@ -193,6 +199,8 @@ export async function startWorkerProcess(config: Config, logger: Logger, options
     redis: fastRedis,
     routes: options.routes,
     pipeline,
+    // A capture, cancel or refund of a split tender's step waits for its split (src/delivery/split-step-wait.ts).
+    splitTenders: new SplitStepLookup(new SplitTenderStore(redis, config.redis.keyPrefix)),
   });
   // The same periodic jobs as the poller role (status inquiries, lifecycle, retention, review and action
   // expiry, recurring cycles), run here when `poller.in_process_interval_ms` > 0.
@@ -267,14 +275,20 @@ export async function startWorkerProcess(config: Config, logger: Logger, options
   splitTender.startSweep();
   let pollTimer: NodeJS.Timeout | undefined;
   const staleMs = staleAfterMs(config);
+  let sweeping: Promise<void> | null = null;
   const sweepTimer = setInterval(() => {
-    void runSweepOnce(
+    // Never two sweeps of this process at once: one longer than the interval is not joined by the next.
+    if (sweeping) return;
+    sweeping = runSweepOnce(
       redis,
       config,
       staleMs,
       { ledger, events, deliveryQueue, eventsQueue, settle: (id) => recorder.settle(id), logger, deadHolders: { holder, minAgeMs: config.leases.holderTtlMs } },
       logger,
-    );
+      holder,
+    ).finally(() => {
+      sweeping = null;
+    });
   }, SWEEP_INTERVAL_MS);
   let polling: Promise<void> | null = null;
   if (config.poller.inProcessIntervalMs > 0) {
@@ -399,18 +413,91 @@ async function runInProcessPass(redis: RedisClient, config: Config, periodic: Pe
 }
 
 /** How often a worker runs the recovery sweep (one worker at a time, by lock), ms. */
-const SWEEP_INTERVAL_MS = 1000;
+export const SWEEP_INTERVAL_MS = 1000;
 
-/** One recovery sweep across all workers at a time: an expiring Redis lock, as for the poller. */
-async function runSweepOnce(redis: RedisClient, config: Config, staleMs: number, deps: Parameters<typeof sweepOnce>[0], logger: Logger): Promise<void> {
-  const lock = `${config.redis.keyPrefix}sweep:lock`;
-  const got = await redis.set(lock, String(process.pid), 'PX', SWEEP_INTERVAL_MS, 'NX').catch(() => null);
-  if (got !== 'OK') return;
+/**
+ * How long a sweep may hold the sweep lock, ms: far longer than a sweep takes. A worker killed mid-sweep does not
+ * hold it that long: its lock names its lease holder, taken over once that holder's heartbeat is gone.
+ */
+const SWEEP_LOCK_MS = 60_000;
+
+const sweepLockTakeovers = counter(
+  'pb_recovery_sweep_lock_takeovers_total',
+  'Recovery sweep locks taken over from a holder process whose heartbeat had lapsed (a worker killed during a sweep)',
+);
+
+// Shortens the sweep lock to one interval, only if it is still the sweep's: the next sweep, any worker's, starts then.
+// {1} shortened, else {0, what it holds now ('' for nothing)}.
+const SHORTEN_SWEEP_LOCK = new LuaScript(
+  luaInputs(['lock'], ['token', 'lock_ms']),
+  `
+local now = redis.call('GET', K.lock)
+if now ~= A.token then return {0, now or ''} end
+redis.call('PEXPIRE', K.lock, A.lock_ms)
+return {1}
+`,
+);
+
+// Takes the sweep lock, or says in the same round trip what holds it and for how long: {1} taken, else {0, value, pttl}.
+const TAKE_SWEEP_LOCK = new LuaScript(
+  luaInputs(['lock'], ['token', 'lock_ms']),
+  `
+if redis.call('SET', K.lock, A.token, 'PX', A.lock_ms, 'NX') then return {1} end
+return {0, redis.call('GET', K.lock) or '', redis.call('PTTL', K.lock)}
+`,
+);
+
+/**
+ * One recovery sweep across all workers at a time (`<prefix>sweep:lock`). The lock is held for the whole sweep
+ * (its token names this worker's lease holder) and, once the sweep ends, for one interval more, so the fleet
+ * sweeps once a second whichever worker comes next. It used to be taken for one interval and never held longer:
+ * a sweep that took more than a second (a backlog, a slow Redis) had the next sweeps start beside it, each
+ * reviving, counting and logging the same orphaned work again.
+ *
+ * Every worker tries every second, so a try costs one round trip when the lock is in its last interval (a sweep
+ * just ended) or names no holder (an older release's worker: its pid, for one interval, never taken over); only a
+ * lock held longer than that, a sweep under way, costs a second one, the liveness of the holder it names.
+ */
+export async function runSweepOnce(
+  redis: RedisClient,
+  config: Config,
+  staleMs: number,
+  deps: Parameters<typeof sweepOnce>[0],
+  logger: Logger,
+  holder: LeaseHolder,
+): Promise<void> {
+  const lock = sweepLockKey(config.redis.keyPrefix);
+  const token = `${holder.id}:sweep:${randomBytes(6).toString('hex')}`;
+  const got = (await TAKE_SWEEP_LOCK.run(redis, { keys: { lock }, args: { token, lock_ms: SWEEP_LOCK_MS } }).catch(() => null)) as
+    [number, string?, number?] | null;
+  if (got === null) return;
+  if (Number(got[0]) !== 1) {
+    const [, found = '', left = 0] = got;
+    // Lapsing within the interval: the next tick, any worker's, takes it. A value naming no holder (an older
+    // release's pid) or a live one is left alone by the takeover, which asks Redis only about a holder id.
+    if (Number(left) <= SWEEP_INTERVAL_MS) return;
+    const dead = await holder.takeOverFromDead(redis, lock, token, SWEEP_LOCK_MS, found).catch(() => null);
+    if (dead === null) return;
+    sweepLockTakeovers.inc();
+    logger.warn('recovery sweep lock taken over from a dead holder', { dead_holder: dead, holder: holder.id });
+  }
   try {
     const report = await sweepOnce(deps, staleMs);
     if (report.operations > 0 || report.events > 0 || report.settled > 0) logger.warn('recovery sweep took over orphaned work', { ...report });
   } catch (err) {
     logger.warn('recovery sweep failed', { error_class: errorClassOf(err), error: (err as Error).message });
+  } finally {
+    const shortened = (await SHORTEN_SWEEP_LOCK.run(redis, { keys: { lock }, args: { token, lock_ms: SWEEP_INTERVAL_MS } }).catch(() => null)) as
+      [number, string?] | null;
+    // Not ours at the end: the sweep outlasted SWEEP_LOCK_MS, or a stall let another worker take it over; either
+    // way another worker may have swept beside this one (harmless, each step is idempotent, but worth knowing).
+    if (shortened !== null && Number(shortened[0]) !== 1) {
+      const found = shortened[1] ?? '';
+      logger.warn('recovery sweep lock lost before the sweep ended (held past its 60 s ceiling, or taken over after a stall)', {
+        holder: holder.id,
+        held_by: found === '' ? null : (holderNamedBy(found) ?? 'unnamed'),
+      });
+    }
   }
 }
 

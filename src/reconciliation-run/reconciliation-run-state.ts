@@ -9,6 +9,44 @@ export const UNREADABLE_LINES_KEPT = 1000;
 
 const REFRESH_LOCK = "if redis.call('get', KEYS[1]) == ARGV[1] then return redis.call('pexpire', KEYS[1], ARGV[2]) end return 0";
 
+// One page's commit, written only while the run's lock holds the committing invocation's token (ARGV[1]; '' = no
+// check): an invocation whose lock expired and was taken by another must not add its page's totals to the ones that
+// other invocation adds for the same page. KEYS: the run, its lock, its seen set, its unreadable lines. ARGV: token,
+// lock ms, ttl s, then JSON {set: [[field, value]], incr: [[field, "n"]], seen: [...], unreadable: [...], kept}.
+// 1 committed, 0 not (the lock is another's).
+const COMMIT_PAGE = `
+if ARGV[1] ~= '' then
+  if redis.call('GET', KEYS[2]) ~= ARGV[1] then return 0 end
+  redis.call('PEXPIRE', KEYS[2], ARGV[2])
+end
+local d = cjson.decode(ARGV[4])
+for _, kv in ipairs(d.set) do redis.call('HSET', KEYS[1], kv[1], kv[2]) end
+for _, kv in ipairs(d.incr) do redis.call('HINCRBY', KEYS[1], kv[1], kv[2]) end
+if #d.seen > 0 then
+  for i = 1, #d.seen, 500 do redis.call('SADD', KEYS[3], unpack(d.seen, i, math.min(i + 499, #d.seen))) end
+  redis.call('EXPIRE', KEYS[3], ARGV[3])
+end
+if #d.unreadable > 0 then
+  redis.call('HINCRBY', KEYS[1], 'unreadable', #d.unreadable)
+  for i = 1, #d.unreadable, 500 do redis.call('RPUSH', KEYS[4], unpack(d.unreadable, i, math.min(i + 499, #d.unreadable))) end
+  redis.call('LTRIM', KEYS[4], 0, tonumber(d.kept) - 1)
+  redis.call('EXPIRE', KEYS[4], ARGV[3])
+end
+redis.call('EXPIRE', KEYS[1], ARGV[3])
+return 1
+`;
+
+// A run's finish, written only while the run's lock holds the finishing invocation's token (ARGV[1]; '' = no check).
+// KEYS: the run, its lock, its seen set, its unreadable lines. ARGV: token, ttl s, then the fields to set. 1 done, 0 not.
+const FINISH_RUN = `
+if ARGV[1] ~= '' and redis.call('GET', KEYS[2]) ~= ARGV[1] then return 0 end
+redis.call('HSET', KEYS[1], unpack(ARGV, 3))
+redis.call('EXPIRE', KEYS[1], ARGV[2])
+redis.call('EXPIRE', KEYS[4], ARGV[2])
+redis.call('DEL', KEYS[3])
+return 1
+`;
+
 /** Where a run is: reading the PSP's lines, then the ledger's operations of the window no line named. */
 export type RunPhase = 'psp' | 'ledger';
 
@@ -82,8 +120,8 @@ export interface PageDelta {
  *   P recon:run:{<gateway>:<from>:<to>[:dry]}:seen   set: operation ids a PSP line was matched to
  *   P recon:run:{<gateway>:<from>:<to>[:dry]}:lock   the running invocation's lock
  *   P recon:run:{<gateway>:<from>:<to>[:dry]}:unreadable  list: the first lines the reader could not read (JSON)
- * The braces are a hash tag: the four share a Redis Cluster slot, for the MULTI and the DEL that name several.
- * A page's cursor and totals are committed together (MULTI) after its actions are applied, so a run stopped
+ * The braces are a hash tag: the four share a Redis Cluster slot, for the scripts and the DEL that name several.
+ * A page's cursor and totals are committed together (one script) after its actions are applied, so a run stopped
  * anywhere resumes at the first page not committed; redoing that page is harmless (every action is
  * idempotent by the PSP line id). A finished run stays `done` for `ttlS`: running it again does nothing.
  */
@@ -115,8 +153,9 @@ export class ReconciliationRunState {
     return (await this.redis.set(`${this.key}:lock`, token, 'PX', ms, 'NX')) === 'OK';
   }
 
-  async refreshLock(token: string, ms: number): Promise<void> {
-    await this.redis.eval(REFRESH_LOCK, 1, `${this.key}:lock`, token, ms);
+  /** Extends the run's lock if it still holds `token`; false when it does not (expired, or another invocation's). */
+  async refreshLock(token: string, ms: number): Promise<boolean> {
+    return Number(await this.redis.eval(REFRESH_LOCK, 1, `${this.key}:lock`, token, ms)) === 1;
   }
 
   async unlock(token: string): Promise<void> {
@@ -185,52 +224,47 @@ export class ReconciliationRunState {
   }
 
   /**
-   * Commits one page: its cursor (or ledger cursor) and its totals, atomically; with `lock`, the run's lock
-   * is refreshed in the same round trip (the keys share the run's hash tag).
+   * Commits one page: its cursor (or ledger cursor) and its totals, atomically; with `lock`, only while the run's
+   * lock holds `lock.token` (then refreshed in the same script: the keys share the run's hash tag).
+   * @returns false when the lock is not the token's (nothing written): another invocation runs the window now.
    */
-  async commit(delta: PageDelta, lock?: { token: string; ms: number }): Promise<void> {
-    const m = this.redis.multi();
-    if (lock) m.eval(REFRESH_LOCK, 1, `${this.key}:lock`, lock.token, lock.ms);
-    m.hset(this.key, 'phase', delta.phase);
-    if (delta.cursor !== undefined) m.hset(this.key, 'cursor', delta.cursor);
-    if (delta.ledgerCursor !== undefined) m.hset(this.key, 'ledger_cursor', JSON.stringify(delta.ledgerCursor));
-    if (delta.lines) m.hincrby(this.key, 'lines', delta.lines);
-    for (const [c, n] of Object.entries(delta.classes)) if (n) m.hincrby(this.key, `class:${c}`, n);
-    if (delta.adjusted) m.hincrby(this.key, 'adjusted', delta.adjusted);
-    if (delta.settled) m.hincrby(this.key, 'settled', delta.settled);
-    if (delta.wouldApply) m.hincrby(this.key, 'would_apply', delta.wouldApply);
-    if (delta.lookups) m.hincrby(this.key, 'lookups', delta.lookups);
-    for (const [cur, n] of Object.entries(delta.fees)) if (n) m.hincrby(this.key, `fee:${cur}`, n);
-    for (const [cur, n] of Object.entries(delta.net)) if (n) m.hincrby(this.key, `net:${cur}`, n);
-    if (delta.seen.length > 0) {
-      m.sadd(this.seenKey, ...delta.seen);
-      m.expire(this.seenKey, this.ttlS);
-    }
+  async commit(delta: PageDelta, lock?: { token: string; ms: number }): Promise<boolean> {
+    const set: [string, string][] = [['phase', delta.phase]];
+    if (delta.cursor !== undefined) set.push(['cursor', delta.cursor]);
+    if (delta.ledgerCursor !== undefined) set.push(['ledger_cursor', JSON.stringify(delta.ledgerCursor)]);
+    // Counts as strings: a Lua number would print a large money total in exponent form.
+    const incr: [string, string][] = [];
+    const add = (field: string, n: number | undefined): void => {
+      if (n) incr.push([field, String(n)]);
+    };
+    add('lines', delta.lines);
+    for (const [c, n] of Object.entries(delta.classes)) add(`class:${c}`, n);
+    add('adjusted', delta.adjusted);
+    add('settled', delta.settled);
+    add('would_apply', delta.wouldApply);
+    add('lookups', delta.lookups);
+    for (const [cur, n] of Object.entries(delta.fees)) add(`fee:${cur}`, n);
+    for (const [cur, n] of Object.entries(delta.net)) add(`net:${cur}`, n);
     // With the cursor that moves past them: a page redone after a stop never lists its lines twice.
-    if (delta.unreadable.length > 0) {
-      m.hincrby(this.key, 'unreadable', delta.unreadable.length);
-      m.rpush(this.unreadableKey, ...delta.unreadable.map((u) => JSON.stringify(u)));
-      m.ltrim(this.unreadableKey, 0, UNREADABLE_LINES_KEPT - 1);
-      m.expire(this.unreadableKey, this.ttlS);
-    }
-    m.expire(this.key, this.ttlS);
-    await m.exec();
+    const unreadable = delta.unreadable.map((u) => JSON.stringify(u));
+    const page = JSON.stringify({ set, incr, seen: delta.seen, unreadable, kept: UNREADABLE_LINES_KEPT });
+    const keys = [this.key, `${this.key}:lock`, this.seenKey, this.unreadableKey];
+    const committed = await this.redis.eval(COMMIT_PAGE, keys.length, ...keys, lock?.token ?? '', lock?.ms ?? 0, this.ttlS, page);
+    return Number(committed) === 1;
   }
 
   /**
    * Marks the run done, with what it did to the reconciled-through mark (`mark`; none for a dry run), and drops its
-   * seen set (no longer needed); its unreadable lines stay with it for its report.
+   * seen set (no longer needed); its unreadable lines stay with it for its report. With `lock`, only while the run's
+   * lock holds `lock.token` (one script: the keys share the run's hash tag).
+   * @returns false when the lock is not the token's (nothing written): another invocation runs the window now.
    */
-  async finish(now: number, mark?: RunMark): Promise<void> {
+  async finish(now: number, mark?: RunMark, lock?: { token: string; ms: number }): Promise<boolean> {
     const fields = ['status', 'done', 'finished_at', String(now)];
     if (mark) fields.push('mark', mark.outcome, 'mark_through', mark.through === null ? '' : String(mark.through));
-    await this.redis
-      .multi()
-      .hset(this.key, ...fields)
-      .expire(this.key, this.ttlS)
-      .expire(this.unreadableKey, this.ttlS)
-      .del(this.seenKey)
-      .exec();
+    const keys = [this.key, `${this.key}:lock`, this.seenKey, this.unreadableKey];
+    const finished = await this.redis.eval(FINISH_RUN, keys.length, ...keys, lock?.token ?? '', this.ttlS, ...fields);
+    return Number(finished) === 1;
   }
 }
 

@@ -137,6 +137,8 @@ export interface ReconciliationRunnerDeps {
    */
   lookupsPerRun?: number;
   now?: () => number;
+  /** How long the run's lock lasts unless extended, ms. Default 120 000 (tests shorten it). */
+  lockMs?: number;
 }
 
 /** What reading an operation's PSP object by id found (`pb_reconciliation_confirmed_by_lookup_total{result}`). */
@@ -154,11 +156,19 @@ interface LookupTally {
 const DEFAULT_STATE_TTL_S = 35 * 86_400;
 /** Non-matched verdicts logged one by one per invocation; the rest are in the report. */
 const LOGGED_VERDICTS = 50;
-const LOCK_MS = 120_000;
+const DEFAULT_LOCK_MS = 120_000;
 /** Default of `ReconciliationRunnerDeps.lookupsPerRun`. */
 const DEFAULT_LOOKUPS_PER_RUN = 500;
 /** Times a line is judged again when its record step keeps finding the operation's adjustments changed. */
 const RECORD_ROUNDS = 8;
+
+/**
+ * What a run throws when its lock is no longer its own (it expired, then another invocation of the window took it):
+ * it stops without committing, and the other invocation goes on from the last committed page.
+ */
+function lockLost(): Error {
+  return new Error('reconciliation run lock lost to another invocation of this window; this one stops without writing more of the run');
+}
 
 /**
  * Reconciliation of one gateway over one window: reads the PSP's records a page at a time (constant
@@ -195,6 +205,7 @@ export class ReconciliationRunner {
     const clock = process.hrtime.bigint();
     const state = new ReconciliationRunState(deps.redis, deps.prefix, deps.gateway, window, dryRun, deps.stateTtlS ?? DEFAULT_STATE_TTL_S);
     const token = randomBytes(8).toString('hex');
+    const lockMs = deps.lockMs ?? DEFAULT_LOCK_MS;
     const summarize = async (result: ReconciliationSummary['result'], resumed: boolean): Promise<ReconciliationSummary> => {
       const stored = await state.load();
       const { status: _s, phase: _p, cursor: _c, ledgerCursor: _l, ledgerRank: _r, ...totals } = stored;
@@ -210,7 +221,22 @@ export class ReconciliationRunner {
         unreadableLines: stored.unreadable > 0 ? await state.unreadableLines() : [],
       };
     };
-    if (!(await state.lock(token, LOCK_MS))) return summarize('locked', false);
+    if (!(await state.lock(token, lockMs))) return summarize('locked', false);
+    // Extended while the invocation runs, not only by its commits: a page the PSP hands over slowly (a report
+    // download, a slow answer) must not let the lock lapse, or the next commit, finding no token of its own, stops
+    // the run although no other invocation took it. A refresh finding the lock another's ends the keeping.
+    const keeper = setInterval(
+      () => {
+        void state.refreshLock(token, lockMs).then(
+          (mine) => {
+            if (!mine) clearInterval(keeper);
+          },
+          () => undefined,
+        );
+      },
+      Math.max(50, Math.floor(lockMs / 4)),
+    );
+    keeper.unref();
     const log = { gateway: deps.gateway, from: new Date(window.from).toISOString(), to: new Date(window.to).toISOString(), dry_run: dryRun };
     let result: ReconciliationSummary['result'] = 'done';
     try {
@@ -248,7 +274,7 @@ export class ReconciliationRunner {
           }
           delta.cursor = page.cursor;
           if (!dryRun) await this.holdFromExpiry(delta.held);
-          await state.commit(delta, { token, ms: LOCK_MS });
+          if (!(await state.commit(delta, { token, ms: lockMs }))) throw lockLost();
           judged += delta.lines;
           const last = page.records[page.records.length - 1];
           const fraction = last ? Math.min(1, Math.max(0, (last.occurredAt - window.from) / (window.to - window.from))) * 0.9 : 0;
@@ -278,12 +304,12 @@ export class ReconciliationRunner {
           left: Math.max(0, (deps.lookupsPerRun ?? DEFAULT_LOOKUPS_PER_RUN) - stored.lookups),
           results: {},
           keepLock: async () => {
-            if (Date.now() - lockedAt < LOCK_MS / 4) return;
-            await state.refreshLock(token, LOCK_MS);
+            if (Date.now() - lockedAt < lockMs / 4) return;
+            if (!(await state.refreshLock(token, lockMs))) throw lockLost();
             lockedAt = Date.now();
           },
         };
-        await state.commit({ ...emptyDelta('ledger'), ledgerCursor: cursor });
+        if (!(await state.commit({ ...emptyDelta('ledger'), ledgerCursor: cursor }, { token, ms: lockMs }))) throw lockLost();
         // Paged by place, not by rank (`unseenPage`), until every shard is read to the window's end. The count
         // above only measures progress: a window empty when counted has no page to read.
         for (let done = total === 0; !done;) {
@@ -291,7 +317,7 @@ export class ReconciliationRunner {
           const delta = await this.ledgerPage(page.ops, window, options.sink, logged, unlisted, { dryRun, ties, lookups });
           delta.ledgerCursor = page.next;
           if (!dryRun) await this.holdFromExpiry(delta.held);
-          await state.commit(delta, { token, ms: LOCK_MS });
+          if (!(await state.commit(delta, { token, ms: lockMs }))) throw lockLost();
           reconciliationLedgerRead.inc({ gateway: deps.gateway }, page.read);
           ({ next: cursor, done } = page);
           ledgerRead += page.read;
@@ -320,8 +346,10 @@ export class ReconciliationRunner {
       if (result === 'done') {
         // Retention (`retention.require_reconciliation`) expires only what finished, applied runs covered without a
         // gap; a window with PSP lines not read is not covered.
+        // The mark lives in another slot than the run's lock: checked (and extended) just before it, then the finish under it.
+        if (!(await state.refreshLock(token, lockMs))) throw lockLost();
         const mark = dryRun ? undefined : await this.markReconciled(window, (await state.load()).unreadable);
-        await state.finish(this.now(), mark);
+        if (!(await state.finish(this.now(), mark, { token, ms: lockMs }))) throw lockLost();
         options.onProgress?.({ phase: 'ledger', judged, fraction: 1 });
       }
       const summary = await summarize(result, resumed);
@@ -351,6 +379,7 @@ export class ReconciliationRunner {
       deps.logger.error('reconciliation run failed; run it again to resume', { ...log, error: (err as Error).message });
       throw err;
     } finally {
+      clearInterval(keeper);
       await state.unlock(token).catch(() => undefined);
     }
   }

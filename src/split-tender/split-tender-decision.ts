@@ -178,6 +178,21 @@ export function splitReason(state: SplitTenderState, outcomes: SplitView['outcom
   }
 }
 
+/**
+ * How a rolling back `authorize` split reverses a tender (`SplitTenderCoordinator.reversalOf`): a void, a refund of what
+ * was captured, or nothing (`none`: captured, and the OMS's own refunds gave back all of it, `refunded`).
+ */
+export type Reversal = { by: 'void' } | { by: 'refund'; amount: number } | { by: 'none'; refunded: number };
+
+/** A stored reversal decision (`SplitTenderStore.reversal`): `void`, `refund:<amount>`, `none:<refunded>`. */
+export function parseReversal(stored: string): Reversal {
+  const [by, figure] = stored.split(':');
+  const amount = Number(figure);
+  if (by === 'refund' && Number.isSafeInteger(amount) && amount > 0) return { by: 'refund', amount };
+  if (by === 'none' && Number.isSafeInteger(amount) && amount >= 0) return { by: 'none', refunded: amount };
+  return { by: 'void' };
+}
+
 /** The order in which a split tender order's refunds go back to its tenders. */
 export type RefundOrder = 'card_first' | 'gift_card_first';
 

@@ -3,7 +3,7 @@ import { PaymentCommand } from '../contracts/payment-command';
 import { PaymentEvent } from '../events/payment-event';
 import { commandDigest } from '../ledger/command-digest';
 import { OperationRecord } from '../ledger/ledger';
-import { SplitStep, SplitTenderState, StepOutcome, confirmedOrPlanned, splitReason } from './split-tender-decision';
+import { SplitStep, SplitTenderState, StepOutcome, confirmedOrPlanned, parseReversal, splitReason } from './split-tender-decision';
 import { stepOutcomeOf } from './ledger-step-outcome';
 import { SplitTenderPlan, TenderPart, cardAmount, refundReferences, stepReferences } from './split-tender-plan';
 import { StoredRefund } from './split-tender-store';
@@ -82,13 +82,30 @@ function confirmedTotal(steps: ReadonlyArray<{ outcome: StepOutcome; asked: numb
  * confirmed another figure than its part asked (a partial approval, then rolled back); `split_tender`
  * gives each part's confirmed figure and `tenders[]` every step's operation with what the PSP confirmed.
  * Event id `<split id>.split-tender.<STATE>`: recorded once however often it is built.
+ * A tender of an `authorize` split that the OMS's own refunds had given back in full before the rollback (its stored
+ * reversal `none:<refunded>`: nothing sent) is named in `split_tender.refunded_before_rollback` with what was refunded.
  * @param ops the steps' ledger records by operation id (missing: never sent).
+ * @param reversals each tender's stored reversal decision (`SplitTenderStore.reversal`), where one was made.
  */
-export function splitSettledEvent(plan: SplitTenderPlan, state: SplitTenderState, ops: ReadonlyMap<string, OperationRecord>, config: Config): PaymentEvent {
+export function splitSettledEvent(
+  plan: SplitTenderPlan,
+  state: SplitTenderState,
+  ops: ReadonlyMap<string, OperationRecord>,
+  config: Config,
+  reversals: Partial<Record<TenderPart, string | null>> = {},
+): PaymentEvent {
   const refs = stepReferences(plan);
   const eventId = `${plan.id}.split-tender.${state}`;
-  const reverse = plan.capture === true ? refs.giftCardRefund : refs.giftCardVoid;
-  const release = plan.capture === true ? refs.cardRefund : refs.cardVoid;
+  // An authorization's redemption captured before the rollback was refunded, not voided (`SplitTenderCoordinator.reversalOf`).
+  const reverse = plan.capture === true || ops.has(refs.giftCardRefund) ? refs.giftCardRefund : refs.giftCardVoid;
+  // So was a card part captured before the rollback (its stored `card_reversal`).
+  const release = plan.capture === true || ops.has(refs.cardRefund) ? refs.cardRefund : refs.cardVoid;
+  const refundedBefore: Partial<Record<TenderPart, number>> = {};
+  for (const tender of ['gift_card', 'card'] as const) {
+    const stored = reversals[tender];
+    const reversal = stored ? parseReversal(stored) : undefined;
+    if (reversal?.by === 'none') refundedBefore[tender] = reversal.refunded;
+  }
   const references: Record<SplitStep, string> = { redeem: refs.giftCard, charge_card: refs.card, reverse, release_card: release };
   const outcomes: Partial<Record<SplitStep, StepOutcome>> = {};
   for (const [step, reference] of Object.entries(references) as Array<[SplitStep, string]>) outcomes[step] = stepOutcomeOf(ops.get(reference));
@@ -129,6 +146,7 @@ export function splitSettledEvent(plan: SplitTenderPlan, state: SplitTenderState
           gift_card_amount: giftCard.total,
           card_amount: card.total,
           tenders,
+          ...(Object.keys(refundedBefore).length > 0 ? { refunded_before_rollback: refundedBefore } : {}),
         },
         ...(plan.custom_attributes ? { custom_attributes: plan.custom_attributes } : {}),
         event_id: eventId,

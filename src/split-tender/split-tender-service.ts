@@ -126,6 +126,11 @@ export class SplitTenderService implements SplitTenderIntake {
         return card ? refundedOutsideBridgeOf(card, deps.ledger) : 0;
       },
       collected: (id, splitId) => this.collected(id, splitId),
+      captured: async (id) => {
+        const step = await deps.ledger.get(id);
+        return step?.state === 'SUCCEEDED' ? collectedForRefund(step, await deps.ledger.dependentsOf(id)) : null;
+      },
+      recorded: async (id) => (await deps.ledger.get(id)) !== null,
     });
   }
 
@@ -187,7 +192,9 @@ export class SplitTenderService implements SplitTenderIntake {
   private async reportSplit(plan: SplitTenderPlan, state: Parameters<typeof splitSettledEvent>[1]): Promise<void> {
     const refs = stepReferences(plan);
     const ops = await this.records([refs.giftCard, refs.card, refs.giftCardVoid, refs.giftCardRefund, refs.cardVoid, refs.cardRefund]);
-    await this.deps.emit(splitSettledEvent(plan, state, ops, this.deps.config));
+    const { store } = this.coordinator;
+    const reversals = { gift_card: await store.reversal(plan.id, 'gift_card'), card: await store.reversal(plan.id, 'card') };
+    await this.deps.emit(splitSettledEvent(plan, state, ops, this.deps.config, reversals));
   }
 
   private async reportRefund(plan: SplitTenderPlan, refund: StoredRefund): Promise<void> {

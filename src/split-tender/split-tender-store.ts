@@ -20,6 +20,11 @@ import { SplitTenderPlan, StepIds, TenderPart } from './split-tender-plan';
  * is refused there as an idempotency conflict, at no cost to the commands that take no such reference.
  */
 
+/** The split hash's field holding how a tender's reversal was decided (`reversal`: the gift card's, as first stored). */
+function reversalField(tender: TenderPart): string {
+  return tender === 'gift_card' ? 'reversal' : 'card_reversal';
+}
+
 /** A split refund as stored: its parts (minor units), its state, and the refund command's JSON. */
 export interface StoredRefund {
   refundId: string;
@@ -207,11 +212,38 @@ export class SplitTenderStore {
     return { plan: raw ? (JSON.parse(raw) as SplitTenderPlan) : null, faults: Number(faults ?? 0) };
   }
 
+  /** The split's plan and state in one read (as {@link plan} and {@link state}); null when it was never started. */
+  async planAndState(id: string): Promise<{ plan: SplitTenderPlan; state: SplitTenderState } | null> {
+    const [raw, state] = await this.redis.hmget(this.key(id), 'plan', 'state');
+    if (!raw) return null;
+    return { plan: JSON.parse(raw) as SplitTenderPlan, state: (state ?? 'REDEEMING') as SplitTenderState };
+  }
+
   /** The split's state; null when it was never started. */
   async state(id: string): Promise<SplitTenderState | null> {
     const h = await this.redis.hmget(this.key(id), 'plan', 'state');
     if (!h[0]) return null;
     return (h[1] ?? 'REDEEMING') as SplitTenderState;
+  }
+
+  /**
+   * How the split's rollback reverses a tender of an `authorize` split, once decided: `void`, `refund:<amount>` (the
+   * step was captured before the rollback: what was captured is refunded) or `none:<refunded>` (captured, and refunds
+   * of the OMS gave it all back: nothing is sent). Field `reversal` for the gift card, `card_reversal` for the card.
+   * Null before it was decided.
+   */
+  async reversal(id: string, tender: TenderPart = 'gift_card'): Promise<string | null> {
+    return this.redis.hget(this.key(id), reversalField(tender));
+  }
+
+  /**
+   * Decides how a tender is reversed (`value`, as {@link reversal}), once: the first decision stands, so the reversal
+   * keeps one operation id and one amount whatever a later pass reads. Returns the decision that stands, and whether
+   * this call made it.
+   */
+  async decideReversal(id: string, value: string, tender: TenderPart = 'gift_card'): Promise<{ value: string; decided: boolean }> {
+    const decided = (await this.redis.hsetnx(this.key(id), reversalField(tender), value)) === 1;
+    return { value: decided ? value : ((await this.reversal(id, tender)) ?? value), decided };
   }
 
   /** Whether the split's final outcome was reported (its event recorded). */

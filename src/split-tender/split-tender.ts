@@ -16,6 +16,8 @@ import {
   confirmedOrPlanned,
   nextRefundAction,
   nextSplitAction,
+  Reversal,
+  parseReversal,
   rollbackCause,
   splitReason,
 } from './split-tender-decision';
@@ -38,7 +40,9 @@ export type { SplitTenderState, StepOutcome } from './split-tender-decision';
  *    `_<id>.gc-refund`), and the split is ROLLED_BACK: no money stays held.
  * A redemption that FAILED ends the split FAILED before any card is charged. A part its PSP approved for less
  * than planned (a partial approval) counts as failed: the split is rolled back, the card part released too
- * (`_<id>.card-void`, or `_<id>.card-refund` for a sale), every reversal at what its PSP confirmed.
+ * (`_<id>.card-void`, or `_<id>.card-refund` for a sale), every reversal at what its PSP confirmed. A tender of an
+ * `authorize` split captured before the rollback is refunded instead of voided, or, refunded in full by the OMS
+ * already, left as it is (`reversalOf`).
  *
  * Refunds go back in the configured order (card first by default: see `refundParts` and
  * docs/payment-methods/stored-value.md), one part after the other, each under its own reference.
@@ -88,6 +92,17 @@ export interface SplitTenderPorts {
    * not SUCCEEDED, closed by a command the ledger did not register). Absent or null: what the PSP confirmed of the step.
    */
   collected?(operationId: string, splitId: string): Promise<number | null>;
+  /**
+   * What the captures of step `operationId` that succeeded took, minor units of the order's currency (a sale's
+   * confirmed amount); null when it cannot be told. With {@link collected}: a step captured whose refunds gave it all
+   * back holds nothing a reversal could take. Absent: null.
+   */
+  captured?(operationId: string): Promise<number | null>;
+  /**
+   * Whether the ledger holds operation `operationId` in any state (an OPEN outcome says "not final", not "never sent").
+   * Absent: whether its outcome is final.
+   */
+  recorded?(operationId: string): Promise<boolean>;
 }
 
 function startedTotal() {
@@ -104,6 +119,17 @@ function splitsTotal() {
 
 function refundsTotal() {
   return counter('pb_split_tender_refunds_total', 'Refunds of split tender orders by final state (REFUNDED, REFUND_FAILED)', ['state'] as const);
+}
+
+/** Each tender's reversal, as decided. */
+type Reversals = Partial<Record<TenderPart, Reversal>>;
+
+function reversalsByRefund() {
+  return counter(
+    'pb_split_tender_reversals_by_refund_total',
+    'Split tender rollbacks that found a tender of an authorization split (tender: gift_card, card) captured already: refunded what was captured instead of voiding it (outcome refunded), or nothing sent, the OMS having refunded it all (outcome nothing_left)',
+    ['tender', 'outcome'] as const,
+  );
 }
 
 /** The log line of a split ROLLED_BACK, by why it was rolled back. */
@@ -152,7 +178,7 @@ export class SplitTenderCoordinator {
    * The command of a step. A reversal asks what its step holds (what the PSP confirmed, which a partial
    * approval makes less than the part planned): a PSP refuses to reverse more than it holds.
    */
-  private stepCommandOf(plan: SplitTenderPlan, step: SplitStep, outcomes: SplitView['outcomes']): PaymentCommand {
+  private stepCommandOf(plan: SplitTenderPlan, step: SplitStep, outcomes: SplitView['outcomes'], reversals: Reversals = {}): PaymentCommand {
     const refs = stepReferences(plan);
     const redeem = plan.capture === true ? 'sale' : 'authorize';
     switch (step) {
@@ -163,12 +189,21 @@ export class SplitTenderCoordinator {
       case 'reverse': {
         // An authorization is voided (cancel names our redemption by its operation id); a sale is refunded.
         const held = confirmedOrPlanned(outcomes.redeem, plan.gift_card.amount);
+        // A redemption captured before the rollback (an operator at the PSP, a capture sent before captures waited for
+        // the split) cannot be voided: what was captured is refunded, under its own fixed id, at the decided amount.
+        const reversal = reversals.gift_card;
+        if (plan.capture !== true && reversal?.by === 'refund')
+          return stepCommand(plan, 'refund', refs.giftCardRefund, 'gift_card', reversal.amount, { key: refs.giftCard });
         return plan.capture === true
           ? stepCommand(plan, 'refund', refs.giftCardRefund, 'gift_card', held, { key: refs.giftCard })
           : stepCommand(plan, 'cancel', refs.giftCardVoid, 'gift_card', held, { key: refs.giftCard });
       }
       case 'release_card': {
         const held = confirmedOrPlanned(outcomes.charge_card, cardAmount(plan));
+        // A card part captured before the rollback is refunded, as the redemption is (`reversalOf`).
+        const reversal = reversals.card;
+        if (plan.capture !== true && reversal?.by === 'refund')
+          return stepCommand(plan, 'refund', refs.cardRefund, 'card', reversal.amount, { key: refs.card });
         return plan.capture === true
           ? stepCommand(plan, 'refund', refs.cardRefund, 'card', held, { key: refs.card })
           : stepCommand(plan, 'cancel', refs.cardVoid, 'card', held, { key: refs.card });
@@ -189,11 +224,92 @@ export class SplitTenderCoordinator {
   }
 
   /** The ledger's outcomes of `steps`. */
-  private async outcomesOf(plan: SplitTenderPlan, steps: readonly SplitStep[]): Promise<SplitView['outcomes']> {
+  private async outcomesOf(plan: SplitTenderPlan, steps: readonly SplitStep[], reversals: Reversals = {}): Promise<SplitView['outcomes']> {
     const outcomes: SplitView['outcomes'] = {};
     // The reversals' commands need what the first steps hold: read in order.
-    for (const step of steps) outcomes[step] = await this.ports.outcome(this.stepCommandOf(plan, step, outcomes).payment.operation_reference ?? '');
+    for (const step of steps) {
+      // A tender the OMS's refunds gave back in full is reversed already: nothing is sent, nothing to read.
+      const tender = step === 'reverse' ? reversals.gift_card : step === 'release_card' ? reversals.card : undefined;
+      if (tender?.by === 'none') outcomes[step] = { state: 'SUCCEEDED', confirmedAmount: 0 };
+      else outcomes[step] = await this.ports.outcome(this.stepCommandOf(plan, step, outcomes, reversals).payment.operation_reference ?? '');
+    }
     return outcomes;
+  }
+
+  /**
+   * How a rolling back `authorize` split reverses `tender` (its redemption, its card part), decided once and kept in the
+   * split's record (`SplitTenderStore.decideReversal`, both tenders at the rollback's first pass): a void; or, when the
+   * step was captured already (`collected`: its captures that succeeded, less other refunds of it), a refund of what is
+   * left of it (a void of a captured authorization fails, leaving the tender charged for an order the OMS was told
+   * failed); or nothing, when it was captured and refunds of the OMS gave all of it back (a void fails, a refund has
+   * nothing to take). Undefined for a sale (always refunded at what its PSP confirmed).
+   */
+  private async reversalOf(plan: SplitTenderPlan, tender: TenderPart): Promise<Reversal | undefined> {
+    if (plan.capture === true) return undefined;
+    let stored = await this.store.reversal(plan.id, tender);
+    if (stored === null) {
+      const refs = stepReferences(plan);
+      const step = tender === 'gift_card' ? refs.giftCard : refs.card;
+      const left = (await this.ports.collected?.(step, plan.id)) ?? null;
+      const captured = left !== null && left <= 0 ? ((await this.ports.captured?.(step)) ?? null) : null;
+      const chosen = left !== null && left > 0 ? `refund:${left}` : captured !== null && captured > 0 ? `none:${captured - Math.max(left ?? 0, 0)}` : 'void';
+      // A void of the tender already on record (sent by a release that always voided, the split rolling back across the
+      // upgrade) is its reversal: a refund or nothing beside it would be a second reversal of one tender, or none at all.
+      const voidId = tender === 'gift_card' ? refs.giftCardVoid : refs.cardVoid;
+      const voidSent = chosen !== 'void' && (await this.recorded(voidId));
+      const value = voidSent ? 'void' : chosen;
+      const decision = await this.store.decideReversal(plan.id, value, tender);
+      stored = decision.value;
+      if (decision.decided && voidSent) this.voidKept(plan, tender, step, voidId, chosen);
+      else if (decision.decided && value !== 'void') this.reversalDecided(plan, tender, step, value, left ?? 0, captured ?? 0);
+    }
+    return parseReversal(stored);
+  }
+
+  /** Whether the ledger holds `operationId` (`SplitTenderPorts.recorded`). */
+  private async recorded(operationId: string): Promise<boolean> {
+    return this.ports.recorded ? this.ports.recorded(operationId) : (await this.ports.outcome(operationId)).state !== 'OPEN';
+  }
+
+  /** Warn line of a tender found captured whose void was on record already: the void is kept (once: a set-if-absent). */
+  private voidKept(plan: SplitTenderPlan, tender: TenderPart, step: string, voidId: string, chosen: string): void {
+    this.ports.logger.warn('split tender: a tender captured before the rollback had its void sent already; keeping the void, never a second reversal', {
+      split: plan.id,
+      order_id: plan.order_id,
+      tender,
+      operation_id: step,
+      void_operation_id: voidId,
+      would_have_been: chosen,
+      currency: plan.currency,
+    });
+  }
+
+  /** Metric and log line of a tender found captured when its reversal was decided (once: the decision is a set-if-absent). */
+  private reversalDecided(plan: SplitTenderPlan, tender: TenderPart, step: string, value: string, left: number, captured: number): void {
+    const refs = stepReferences(plan);
+    const fields = { split: plan.id, order_id: plan.order_id, tender, operation_id: step, currency: plan.currency };
+    if (value.startsWith('refund:')) {
+      reversalsByRefund().inc({ tender, outcome: 'refunded' });
+      const line =
+        tender === 'gift_card'
+          ? 'split tender: the gift card redemption was captured before the rollback; refunding what was captured instead of voiding it'
+          : 'split tender: the card part was captured before the rollback; refunding what was captured instead of voiding it';
+      this.ports.logger.warn(line, { ...fields, captured: left, refund_operation_id: tender === 'gift_card' ? refs.giftCardRefund : refs.cardRefund });
+      return;
+    }
+    reversalsByRefund().inc({ tender, outcome: 'nothing_left' });
+    this.ports.logger.warn('split tender: a tender captured before the rollback was refunded in full by the OMS already; nothing sent to reverse it', {
+      ...fields,
+      captured,
+      refunded: captured - Math.max(left, 0),
+    });
+  }
+
+  /** Each tender's reversal (`reversalOf`), decided together at the rollback's first pass. */
+  private async reversalsOf(plan: SplitTenderPlan): Promise<Reversals> {
+    const gift = await this.reversalOf(plan, 'gift_card');
+    const card = await this.reversalOf(plan, 'card');
+    return { ...(gift ? { gift_card: gift } : {}), ...(card ? { card } : {}) };
   }
 
   /**
@@ -213,11 +329,12 @@ export class SplitTenderCoordinator {
         }
         return state;
       }
-      const outcomes = await this.outcomesOf(plan, this.stepsToRead(state));
+      const reversals = state === 'ROLLING_BACK' ? await this.reversalsOf(plan) : {};
+      const outcomes = await this.outcomesOf(plan, this.stepsToRead(state), reversals);
       const action = nextSplitAction(state, { outcomes, submitted, parts });
       if (action.kind === 'wait') return state;
       if (action.kind === 'submit') {
-        await this.ports.submit(this.stepCommandOf(plan, action.step, outcomes));
+        await this.ports.submit(this.stepCommandOf(plan, action.step, outcomes, reversals));
         submitted.add(action.step);
         continue;
       }

@@ -1,6 +1,7 @@
 import { CommandType } from '../contracts/payment-command';
 import { GatewayOutcome } from '../gateways/gateway-adapter';
 import { Ledger, OperationRecord } from '../ledger/ledger';
+import { gatewayStatusLabel } from '../gateways/gateway-status-label';
 import { Logger } from '../logging/logger';
 import { counter } from '../metrics/metrics-registry';
 import { GatewayOutcomeJobData } from './gateway-outcomes-queue';
@@ -39,7 +40,7 @@ export async function recordOutcomeNotForCommand(op: OperationRecord, job: Gatew
     provider_event_id: eventId,
     ...(reference !== undefined ? { gateway_reference: reference } : {}),
   });
-  notForCommand.inc({ gateway, gateway_status: outcome.gatewayStatus, command: op.command });
+  notForCommand.inc({ gateway, gateway_status: gatewayStatusLabel(outcome.gatewayStatus), command: op.command });
   deps.logger.warn("webhook outcome is not this operation's command's outcome: recorded in its history, not applied", {
     operation_id: op.id,
     command: op.command,

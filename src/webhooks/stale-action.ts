@@ -1,4 +1,5 @@
 import { Ledger, OperationRecord } from '../ledger/ledger';
+import { gatewayStatusLabel } from '../gateways/gateway-status-label';
 import { Logger } from '../logging/logger';
 import { counter } from '../metrics/metrics-registry';
 import { GatewayOutcomeJobData } from './gateway-outcomes-queue';
@@ -35,7 +36,7 @@ export async function recordStaleAction(op: OperationRecord, job: GatewayOutcome
     gateway_status: outcome.gatewayStatus,
     provider_event_id: eventId,
   });
-  staleActions.inc({ gateway, gateway_status: outcome.gatewayStatus });
+  staleActions.inc({ gateway, gateway_status: gatewayStatusLabel(outcome.gatewayStatus) });
   deps.logger.info('webhook reports a customer action for an operation the PSP already processes (an out-of-order event): recorded, not applied', {
     operation_id: op.id,
     state: op.state,

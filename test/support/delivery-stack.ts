@@ -13,6 +13,8 @@ import { buildOutcomeRecorder } from '../../src/poller/outcome-recorder-wiring';
 import { RedisClient, createRedis } from '../../src/redis/redis-connection';
 import { ConfiguredGatewayRouter } from '../../src/routing/configured-gateway-router';
 import { GatewayRouter } from '../../src/routing/gateway-router';
+import { SplitStepLookup } from '../../src/split-tender/split-step-lookup';
+import { SplitTenderStore } from '../../src/split-tender/split-tender-store';
 import { purgeNamespace } from '../../harness/twins/local-stack/local-stack';
 
 /** A delivery service on the real Redis, with what it is built from. */
@@ -70,7 +72,8 @@ export function useDeliveryStacks(): DeliveryStacks {
       const { recorder } = buildOutcomeRecorder({ config, redis, ledger, events, eventsQueue, deliveryQueue, logger, pipeline });
       const real = new ConfiguredGatewayRouter(routes);
       const router = options.router ? options.router(real) : real;
-      const service = new DeliveryService({ config, ledger, router, recorder, logger, now: options.now, redis, routes, pipeline });
+      const splitTenders = new SplitStepLookup(new SplitTenderStore(redis, config.redis.keyPrefix));
+      const service = new DeliveryService({ config, ledger, router, recorder, logger, now: options.now, redis, routes, pipeline, splitTenders });
       return { config, redis, service, recorder, ledger, events };
     },
   };

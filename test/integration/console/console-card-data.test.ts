@@ -10,6 +10,8 @@ import { Browser, Page, chromium } from 'playwright-core';
 import { AuditLog } from '../../../src/audit/audit-log';
 import { Config } from '../../../src/config/config';
 import { DeadLetterRecord, DeadLetterStore } from '../../../src/ops/dead-letter-store';
+import { EventStore } from '../../../src/events/event-store';
+import { ReviewStore } from '../../../src/risk/review-store';
 import { Ledger } from '../../../src/ledger/ledger';
 import { shardKeysOf } from '../../../src/redis/key-layout';
 import { RedisClient } from '../../../src/redis/redis-connection';
@@ -86,6 +88,39 @@ describe('console: no card data on screen, even from records written before reda
     const viewed = (await new AuditLog({ redis, prefix: config.redis.keyPrefix }).recent(20)).filter((e) => e.action === 'ops.dead_letter');
     expect(viewed[0]).toMatchObject({ outcome: 'ok', target: record.id, detail: { by: 'console', found: 1 } });
     expect(viewed[0].actor).toMatch(/^console:operator@/);
+  });
+
+  it("masks a card number in the dashboard's lists: an event the bus refused, a review hold", async () => {
+    const prefix = config.redis.keyPrefix;
+    // As a record stored before the writers' redaction (or an import) holds it: the order id is the payment key.
+    const events = new EventStore(redis, prefix);
+    const event = {
+      eventId: `ev-card.${TEST_PANS[0]}`,
+      paymentKey: `ORD-${TEST_PANS[1]}`,
+      method: `notify ${TEST_PANS[2]}`,
+      params: { payment: { order_id: `ORD-${TEST_PANS[1]}` } },
+    };
+    const { sequence } = await events.recordAndCheck(event, Date.now(), 1000);
+    await events.setAside({ ...event, sequence }, `http_400 card ${TEST_PANS[3]}`);
+    const held = `op-review-${TEST_PANS[4]}`;
+    await new ReviewStore(redis, prefix).hold(held, Date.now() + 3_600_000, `rule ${TEST_PANS[0]}`, `signal ${TEST_PANS[1]}`);
+
+    await page.goto(base);
+    expect(await page.locator('#rejected-events tr[data-event]').count()).toBeGreaterThan(0);
+    expect(await page.locator('#risk-reviews tr[data-review]').count()).toBeGreaterThan(0);
+    expect(await page.innerText('#rejected-events')).toContain('http_400 card');
+    expect(await page.innerText('#risk-reviews')).toContain('op-review-');
+    expectNoCardData(await shown());
+  });
+
+  it('masks a card number in an audit entry the dashboard lists, written as it came (another writer, an older release)', async () => {
+    const audit = new AuditLog({ redis, prefix: config.redis.keyPrefix });
+    const entry = { action: 'ops.lookup', actor: `console:${TEST_PANS[2]}@10.0.0.1`, outcome: 'ok', target: `ORD ${TEST_PANS[3]}`, at: Date.now() };
+    await redis.xadd(audit.streamKey, '*', 'entry', JSON.stringify(entry));
+
+    await page.goto(base);
+    expect(await page.innerText('#audit')).toContain('ORD ');
+    expectNoCardData(await shown());
   });
 
   it('masks a card number in an operation history entry, and never searches nor echoes one typed into the search box', async () => {

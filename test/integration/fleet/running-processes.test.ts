@@ -6,6 +6,7 @@
 import { PassThrough } from 'node:stream';
 import { opsProcesses } from '../../../src/cli/processes-command';
 import { Config } from '../../../src/config/config';
+import { passLockKey, sweepLockKey } from '../../../src/leases/fleet-locks';
 import { LeaseHolder, holderRegistryKey } from '../../../src/leases/lease-holder';
 import { silentLogger } from '../../../src/logging/logger';
 import { metricValue } from '../../../src/metrics/metrics-registry';
@@ -141,5 +142,23 @@ describe('payment-bridge ops processes', () => {
     expect(json.releases).toHaveLength(3);
     expect(json.processes.map((p) => p.holder).sort()).toEqual(holders.map((h) => h.id).sort());
     expect(audit.join('')).toContain('"action":"ops.processes"');
+  });
+
+  it('names the process holding the periodic pass lock and the one holding the recovery sweep lock, and a lock whose holder is not listed', async () => {
+    const poller = await started('poller');
+    const worker = await started('worker');
+    await redis.set(passLockKey(prefix), `${poller.id}:poller:4242:${Date.now()}:abc`, 'PX', 60_000);
+    await redis.set(sweepLockKey(prefix), `${worker.id}:sweep:def`, 'PX', 60_000);
+
+    const text = await run(false);
+    expect(text).toContain(`holder ${poller.id}  holds periodic pass lock\n`);
+    expect(text).toContain(`holder ${worker.id}  holds recovery sweep lock\n`);
+    expect((JSON.parse(await run(true)) as { locks: unknown }).locks).toEqual({ periodic_pass: poller.id, recovery_sweep: worker.id });
+
+    const gone = `h-${'0123456789abcdef01234567'}`;
+    await redis.set(sweepLockKey(prefix), `${gone}:sweep:ghi`, 'PX', 60_000);
+    expect(await run(false)).toContain(`recovery sweep lock held by ${gone}, no live process listed\n`);
+    await redis.del(passLockKey(prefix));
+    await redis.del(sweepLockKey(prefix));
   });
 });

@@ -318,3 +318,95 @@ describe('what a refund of an authorize split may give back per tender', () => {
     expect(await s.coordinator.store.refund(p.id, `${p.id}.r`)).toMatchObject({ card: 7000, gift_card: 3000 });
   });
 });
+
+describe("a rolling back authorize split's reversals, by what the ledger holds of each tender", () => {
+  it('sends nothing for a redemption the OMS captured and refunded in full, and refunds the captured card part instead of voiding it: once each, logged, counted, reported', async () => {
+    const { service: s, events, lines } = service();
+    const p = plan(`rbk-${testNamespace()}`, false);
+    const refs = stepReferences(p);
+    await s.coordinator.begin(p);
+    // The redemption captured and refunded in full by the OMS; the card part approved for half and captured in part.
+    await succeededStep(p, 'gift_card', 3000);
+    await captured(p, refs.giftCard, `${p.id}-gccap`, 3000);
+    await captured(p, refs.giftCard, `${p.id}-gcref`, 3000, 'refund');
+    await succeededStep(p, 'card', 3500);
+    await captured(p, refs.card, `${p.id}-cardcap`, 2000);
+    expect(await s.coordinator.store.move(p.id, 'REDEEMING', 'CHARGING_CARD')).toBe(true);
+    const nothing = await metricValue('pb_split_tender_reversals_by_refund_total', { tender: 'gift_card', outcome: 'nothing_left' });
+    const refunded = await metricValue('pb_split_tender_reversals_by_refund_total', { tender: 'card', outcome: 'refunded' });
+    expect(await s.coordinator.advance(p)).toBe('ROLLING_BACK');
+    expect(await s.coordinator.store.reversal(p.id, 'gift_card')).toBe('none:3000');
+    expect(await s.coordinator.store.reversal(p.id, 'card')).toBe('refund:2000');
+    // Nothing sent for the gift card; the card's captured 20.00 refunded under its fixed id, naming the card part.
+    expect(await ledger.get(refs.giftCardVoid)).toBeNull();
+    expect(await ledger.get(refs.giftCardRefund)).toBeNull();
+    expect(await ledger.get(refs.cardVoid)).toBeNull();
+    expect(await ledger.get(refs.cardRefund)).toMatchObject({ command: 'refund', payment: { amount: 2000, gateway_key: refs.card } });
+    // Its delivery, played here: sent, then the PSP's success.
+    await ledger.transition(refs.cardRefund, 'SENT', { event: 'attempt' });
+    await ledger.transition(refs.cardRefund, 'SUCCEEDED', { event: 'outcome' }, { gatewayReference: `psp_${refs.cardRefund}` });
+    expect(await s.coordinator.advance(p)).toBe('ROLLED_BACK');
+    expect(await s.coordinator.advance(p)).toBe('ROLLED_BACK');
+    const settled = events.find((e) => e.eventId === `${p.id}.split-tender.ROLLED_BACK`)?.params.payment as {
+      status: string;
+      reason: string;
+      split_tender: { tenders: Array<Record<string, unknown>>; refunded_before_rollback?: Record<string, number> };
+    };
+    expect(settled).toMatchObject({ status: 'FAIL', reason: 'card_part_short_rolled_back' });
+    expect(settled.split_tender.refunded_before_rollback).toEqual({ gift_card: 3000 });
+    expect(settled.split_tender.tenders.find((t) => t.role === 'release')).toMatchObject({ operation_reference: refs.cardRefund, status: 'SUCCESS' });
+    expect(await metricValue('pb_split_tender_reversals_by_refund_total', { tender: 'gift_card', outcome: 'nothing_left' })).toBe(nothing + 1);
+    expect(await metricValue('pb_split_tender_reversals_by_refund_total', { tender: 'card', outcome: 'refunded' })).toBe(refunded + 1);
+    expect(lines.filter((l) => l.includes('refunded in full by the OMS already') && l.includes(p.id))).toHaveLength(1);
+    expect(lines.filter((l) => l.includes('the card part was captured before the rollback') && l.includes(p.id))).toHaveLength(1);
+  });
+});
+
+describe('a split rolling back across the upgrade, its card void sent by the release before', () => {
+  it("keeps the void on record as the card part's reversal, captured or not: never a refund beside it (two reversals of one tender), with a warn line", async () => {
+    const { service: s, lines } = service();
+    const p = plan(`upg-${testNamespace()}`, false);
+    const refs = stepReferences(p);
+    await s.coordinator.begin(p);
+    // The card part approved for half and captured in part by the OMS before the rollback; the release before decided
+    // the gift card's reversal (a void: no `card_reversal` field then) and sent the card part's void.
+    await succeededStep(p, 'gift_card', 3000);
+    await succeededStep(p, 'card', 3500);
+    await captured(p, refs.card, `${p.id}-cardcap`, 2000);
+    expect(await s.coordinator.store.move(p.id, 'REDEEMING', 'CHARGING_CARD')).toBe(true);
+    expect(await s.coordinator.store.move(p.id, 'CHARGING_CARD', 'ROLLING_BACK')).toBe(true);
+    expect((await s.coordinator.store.decideReversal(p.id, 'void', 'gift_card')).decided).toBe(true);
+    await ledger.create(refs.cardVoid, stepCommand(p, 'cancel', refs.cardVoid, 'card', 3500, { key: refs.card }), Date.now(), { event: 'attempt' });
+    await ledger.transition(refs.cardVoid, 'SENT', { event: 'attempt' });
+    expect(await s.coordinator.advance(p)).toBe('ROLLING_BACK');
+    expect(await s.coordinator.store.reversal(p.id, 'card')).toBe('void');
+    expect(await ledger.get(refs.cardRefund)).toBeNull();
+    expect(lines.filter((l) => l.includes('had its void sent already') && l.includes(p.id))).toHaveLength(1);
+    // The void's outcome settles the card's release; the gift card is voided as decided.
+    await ledger.transition(refs.cardVoid, 'SUCCEEDED', { event: 'outcome' }, { gatewayReference: `psp_${refs.cardVoid}` });
+    await ledger.transition(refs.giftCardVoid, 'SENT', { event: 'attempt' });
+    await ledger.transition(refs.giftCardVoid, 'SUCCEEDED', { event: 'outcome' }, { gatewayReference: `psp_${refs.giftCardVoid}` });
+    expect(await s.coordinator.advance(p)).toBe('ROLLED_BACK');
+    expect(await ledger.get(refs.cardRefund)).toBeNull();
+  });
+});
+
+describe('a split rolling back across the upgrade, its redemption void sent before its reversal was decided', () => {
+  it("keeps the void on record as the gift card's reversal though the redemption was captured: no refund beside it", async () => {
+    const { service: s, lines } = service();
+    const p = plan(`upgc-${testNamespace()}`, false);
+    const refs = stepReferences(p);
+    await s.coordinator.begin(p);
+    await succeededStep(p, 'gift_card', 3000);
+    await captured(p, refs.giftCard, `${p.id}-gccap`, 3000);
+    expect(await s.coordinator.store.move(p.id, 'REDEEMING', 'CHARGING_CARD')).toBe(true);
+    expect(await s.coordinator.store.move(p.id, 'CHARGING_CARD', 'ROLLING_BACK')).toBe(true);
+    await ledger.create(refs.giftCardVoid, stepCommand(p, 'cancel', refs.giftCardVoid, 'gift_card', 3000, { key: refs.giftCard }), Date.now(), {
+      event: 'attempt',
+    });
+    expect(await s.coordinator.advance(p)).toBe('ROLLING_BACK');
+    expect(await s.coordinator.store.reversal(p.id, 'gift_card')).toBe('void');
+    expect(await ledger.get(refs.giftCardRefund)).toBeNull();
+    expect(lines.filter((l) => l.includes('had its void sent already') && l.includes(p.id))).toHaveLength(1);
+  });
+});

@@ -170,6 +170,143 @@ describe('split tender (gift card plus card)', () => {
     expect(await balance('gc_salerb_3000')).toBe(3000);
   });
 
+  it('refunds, not voids, a redemption whose capture succeeded before the rollback: once, what was captured, under its fixed id', async () => {
+    const id = `st-cap-${randomBytes(3).toString('hex')}`;
+    const refs = stepReferences({ id, step_ids: 'namespaced' });
+    // What the ledger holds captured of the redemption (`collectedForRefund` less other refunds of it, as the worker's port
+    // reads it): the capture below; nothing once the rollback's refund gave it back.
+    let captured = 0;
+    const captures: PaymentCommand[] = [];
+    const c = new SplitTenderCoordinator({
+      submit: async (command) => {
+        // The redemption is captured at the PSP (by its own capture operation) while the card part is on its way.
+        if (command.payment.operation_reference === refs.card) {
+          const capture: PaymentCommand = {
+            ...command,
+            command: 'capture',
+            payment: { ...command.payment, gateway_key: refs.giftCard, amount: 3000, operation_reference: `op-cap-${id}` },
+          };
+          captures.push(capture);
+          await execute(capture);
+          expect(outcomes.get(`op-cap-${id}`)?.state).toBe('SUCCEEDED');
+          captured = 3000;
+        }
+        if (command.payment.operation_reference === refs.giftCardRefund) captured = 0;
+        await execute(command);
+      },
+      outcome: async (ref) => outcomes.get(ref) ?? { state: 'OPEN' },
+      collected: async (ref) => (ref === refs.giftCard ? captured : null),
+      redis,
+      keyPrefix: prefix,
+      logger: silentLogger(),
+      stepTimeoutMs: 5000,
+      pollMs: 20,
+    });
+    const refundsBefore = (await metricValue('pb_split_tender_reversals_by_refund_total', {})) ?? 0;
+    expect(await c.run(plan(id, 'gc_captured_4000', 'pm_card_declined'))).toBe('ROLLED_BACK');
+    expect(captures).toHaveLength(1);
+    // Refunded what was captured, under `_<id>.gc-refund`, once; never voided (a void of a captured authorization fails).
+    const reversals = submitted.filter((x) => x.payment.operation_reference === refs.giftCardRefund || x.payment.operation_reference === refs.giftCardVoid);
+    expect(reversals.map((x) => [x.command, x.payment.operation_reference, x.payment.gateway_key, x.payment.amount])).toEqual([
+      ['refund', refs.giftCardRefund, refs.giftCard, 3000],
+    ]);
+    expect(outcomes.get(refs.giftCardRefund)?.state).toBe('SUCCEEDED');
+    expect(await balance('gc_captured_4000')).toBe(4000);
+    // The decision stands (one id, one amount) whatever a later pass reads: nothing captured is left to read now.
+    expect(await c.store.reversal(id)).toBe('refund:3000');
+    expect(await c.advance(plan(id, 'gc_captured_4000', 'pm_card_declined'))).toBe('ROLLED_BACK');
+    expect(submitted.filter((x) => x.payment.operation_reference === refs.giftCardVoid)).toHaveLength(0);
+    expect(await metricValue('pb_split_tender_reversals_by_refund_total', {})).toBe(refundsBefore + 1);
+  });
+
+  it('refunds, not voids, a card part captured before a card_part_short rollback: once, what was captured, under its fixed id', async () => {
+    const id = `st-cardcap-${randomBytes(3).toString('hex')}`;
+    const refs = stepReferences({ id, step_ids: 'namespaced' });
+    // The card part is approved for half (`pm_card_partial_half`: 35.00 of 70.00), and captured at once by the OMS (a
+    // capture sent before captures waited for the split): the rollback must release a captured authorization.
+    let cardCaptured = 0;
+    const c = new SplitTenderCoordinator({
+      submit: async (command) => {
+        await execute(command);
+        if (command.payment.operation_reference === refs.card && outcomes.get(refs.card)?.state === 'SUCCEEDED') {
+          outcomes.set(refs.card, { ...outcomes.get(refs.card)!, confirmedAmount: 3500 } as StepOutcome);
+          const capture: PaymentCommand = {
+            ...command,
+            command: 'capture',
+            payment: { ...command.payment, gateway_key: refs.card, amount: 3500, operation_reference: `op-cap-${id}` },
+          };
+          await execute(capture);
+          expect(outcomes.get(`op-cap-${id}`)?.state).toBe('SUCCEEDED');
+          cardCaptured = 3500;
+        }
+        if (command.payment.operation_reference === refs.cardRefund) cardCaptured = 0;
+      },
+      outcome: async (ref) => outcomes.get(ref) ?? { state: 'OPEN' },
+      collected: async (ref) => (ref === refs.card ? cardCaptured : null),
+      captured: async (ref) => (ref === refs.card ? 3500 : null),
+      redis,
+      keyPrefix: prefix,
+      logger: silentLogger(),
+      stepTimeoutMs: 5000,
+      pollMs: 20,
+    });
+    const before = await metricValue('pb_split_tender_reversals_by_refund_total', { tender: 'card', outcome: 'refunded' });
+    const p = plan(id, 'gc_cardcap_5000', 'pm_card_partial_half');
+    expect(await c.run(p)).toBe('ROLLED_BACK');
+    const releases = submitted.filter((x) => x.payment.operation_reference === refs.cardRefund || x.payment.operation_reference === refs.cardVoid);
+    expect(releases.map((x) => [x.command, x.payment.operation_reference, x.payment.gateway_key, x.payment.amount])).toEqual([
+      ['refund', refs.cardRefund, refs.card, 3500],
+    ]);
+    expect(outcomes.get(refs.cardRefund)?.state).toBe('SUCCEEDED');
+    // The gift card was not captured: voided as ever, its balance whole again.
+    expect(outcomes.get(refs.giftCardVoid)?.state).toBe('SUCCEEDED');
+    expect(await balance('gc_cardcap_5000')).toBe(5000);
+    // Decided once, beside the gift card's: a later pass sends nothing more.
+    expect(await c.store.reversal(id, 'card')).toBe('refund:3500');
+    expect(await c.store.reversal(id, 'gift_card')).toBe('void');
+    expect(await c.advance(p)).toBe('ROLLED_BACK');
+    expect(submitted.filter((x) => x.payment.operation_reference === refs.cardRefund)).toHaveLength(1);
+    expect(submitted.filter((x) => x.payment.operation_reference === refs.cardVoid)).toHaveLength(0);
+    expect(await metricValue('pb_split_tender_reversals_by_refund_total', { tender: 'card', outcome: 'refunded' })).toBe(before + 1);
+  });
+
+  it('sends nothing to reverse a redemption the OMS captured and refunded in full before the rollback, and settles it reversed', async () => {
+    const id = `st-omsref-${randomBytes(3).toString('hex')}`;
+    const refs = stepReferences({ id, step_ids: 'namespaced' });
+    // The OMS captured the redemption (30.00) and refunded all of it while the card part was on its way.
+    let left: number | null = null;
+    const c = new SplitTenderCoordinator({
+      submit: async (command) => {
+        if (command.payment.operation_reference === refs.card) {
+          const base = { ...command.payment, gateway_key: refs.giftCard, amount: 3000 };
+          await execute({ ...command, command: 'capture', payment: { ...base, operation_reference: `op-cap-${id}` } });
+          await execute({ ...command, command: 'refund', payment: { ...base, operation_reference: `op-ref-${id}` } });
+          expect(outcomes.get(`op-ref-${id}`)?.state).toBe('SUCCEEDED');
+          left = 0;
+        }
+        await execute(command);
+      },
+      outcome: async (ref) => outcomes.get(ref) ?? { state: 'OPEN' },
+      collected: async (ref) => (ref === refs.giftCard ? left : null),
+      captured: async (ref) => (ref === refs.giftCard && left !== null ? 3000 : null),
+      redis,
+      keyPrefix: prefix,
+      logger: silentLogger(),
+      stepTimeoutMs: 5000,
+      pollMs: 20,
+    });
+    const before = await metricValue('pb_split_tender_reversals_by_refund_total', { tender: 'gift_card', outcome: 'nothing_left' });
+    const p = plan(id, 'gc_omsref_5000', 'pm_card_declined');
+    expect(await c.run(p)).toBe('ROLLED_BACK');
+    expect(submitted.filter((x) => x.payment.operation_reference === refs.giftCardVoid || x.payment.operation_reference === refs.giftCardRefund)).toHaveLength(
+      0,
+    );
+    expect(await c.store.reversal(id)).toBe('none:3000');
+    expect(await balance('gc_omsref_5000')).toBe(5000);
+    expect(await c.advance(p)).toBe('ROLLED_BACK');
+    expect(await metricValue('pb_split_tender_reversals_by_refund_total', { tender: 'gift_card', outcome: 'nothing_left' })).toBe(before + 1);
+  });
+
   it('charges no card when the redemption is declined (FAILED)', async () => {
     const id = `st-fail-${randomBytes(3).toString('hex')}`;
     expect(await coordinator().run(plan(id, 'gc_poor_100', 'pm_card_visa'))).toBe('FAILED');

@@ -85,6 +85,17 @@ describe('check-config diagnostics', () => {
     ]);
     expect(configWarnings(buildConfig({ ...minimalParameters(), gateways: sim, 'security.allow_insecure_http': true }, {}))).toEqual([]);
   });
+
+  it('warns when /metrics answers every client on an address beyond loopback (no edge.allow.admin)', () => {
+    const open = (params: Record<string, unknown>) =>
+      configWarnings(buildConfig({ ...minimalParameters(), ...params }, {})).filter(([key]) => key === 'edge.allow.admin');
+    // Loopback (the defaults): a scraper on the same host or a sidecar; nothing to say.
+    expect(open({})).toEqual([]);
+    expect(open({ 'http.host': '::1', 'monitoring.host': 'localhost' })).toEqual([]);
+    expect(open({ 'http.host': '0.0.0.0' })).toEqual([['edge.allow.admin', expect.stringContaining('http.host 0.0.0.0')]]);
+    expect(open({ 'monitoring.host': '10.0.0.5' })).toEqual([['edge.allow.admin', expect.stringContaining('monitoring.host 10.0.0.5')]]);
+    expect(open({ 'http.host': '0.0.0.0', 'edge.allow.admin': ['10.0.0.0/8'] })).toEqual([]);
+  });
 });
 
 describe('check-config --show', () => {

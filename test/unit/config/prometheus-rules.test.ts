@@ -8,6 +8,7 @@ import { execFileSync } from 'node:child_process';
 import { readFileSync, readdirSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { parse } from 'yaml';
+import { metricDefinitions } from '../../support/metric-definitions';
 
 const root = join(__dirname, '..', '..', '..');
 const rulesPath = join(root, 'config', 'prometheus', 'alerts.yml');
@@ -52,7 +53,36 @@ function metricsIn(expr: string): string[] {
 }
 
 interface RuleFile {
-  groups: { rules: { record?: string; alert?: string; expr: string }[] }[];
+  groups: { rules: { record?: string; alert?: string; expr: string; annotations?: Record<string, string> }[] }[];
+}
+
+/** Labels every scraped series carries besides its own (the target's), and a histogram bucket's bound. */
+const TARGET_LABELS: ReadonlySet<string> = new Set(['job', 'instance']);
+
+/**
+ * The label names an expression reads that no metric it names has: a matcher's (`pb_x{label="…"}`), an
+ * aggregation's (`by (label)`, `without (label)`) and, for an alert, its annotations' `$labels.label`. A label
+ * renamed in src/ leaves the rule matching nothing, so the alert never fires; promtool cannot see it.
+ */
+function unknownLabelsIn(expr: string, annotations: Record<string, string>, labelsOf: (metric: string) => readonly string[] | undefined): string[] {
+  const unknown: string[] = [];
+  const everyLabel = new Set<string>(TARGET_LABELS);
+  for (const name of metricsIn(expr)) for (const l of labelsOf(name) ?? []) everyLabel.add(l);
+  for (const m of expr.matchAll(/\b(pb_[a-zA-Z0-9_]+)\s*\{([^}]*)\}/g)) {
+    const own = labelsOf(m[1]);
+    if (own === undefined) continue; // an unknown metric: the name check says so
+    for (const matcher of m[2].matchAll(/([a-zA-Z_][a-zA-Z0-9_]*)\s*(?:=~|!~|!=|=)/g))
+      if (!own.includes(matcher[1]) && !TARGET_LABELS.has(matcher[1])) unknown.push(`${m[1]}{${matcher[1]}}`);
+  }
+  for (const m of expr.matchAll(/\b(?:by|without)\s*\(([^)]*)\)/g))
+    for (const label of m[1]
+      .split(',')
+      .map((l) => l.trim())
+      .filter((l) => l !== ''))
+      if (!everyLabel.has(label)) unknown.push(`by (${label})`);
+  for (const text of Object.values(annotations))
+    for (const m of text.matchAll(/\$labels\.([a-zA-Z_][a-zA-Z0-9_]*)/g)) if (!everyLabel.has(m[1])) unknown.push(`$labels.${m[1]}`);
+  return unknown;
 }
 
 describe('Prometheus alert rules (config/prometheus/alerts.yml)', () => {
@@ -108,5 +138,39 @@ describe('every query names a metric the code exports', () => {
     expect(unknown).toEqual([]);
     // Every panel reads at least one product metric.
     expect(exprs.every(({ expr }) => metricsIn(expr).length > 0)).toBe(true);
+  });
+});
+
+describe('every query reads only labels its metrics have', () => {
+  const defined = metricDefinitions();
+  const rules = (parse(readFileSync(rulesPath, 'utf8')) as RuleFile).groups.flatMap((g) => g.rules);
+  /** A metric's label names; a histogram's series (`_bucket` also has `le`); undefined for a name src/ does not define. */
+  function labelsOf(name: string): readonly string[] | undefined {
+    const def = defined.get(name);
+    if (def) return def.labels;
+    const series = /^(.*)_(bucket|sum|count)$/.exec(name);
+    const base = series ? defined.get(series[1]) : undefined;
+    if (base?.type !== 'histogram') return undefined;
+    return series![2] === 'bucket' ? [...base.labels, 'le'] : base.labels;
+  }
+
+  it('finds a renamed label (sanity: the check works)', () => {
+    expect(unknownLabelsIn('sum by (psp) (increase(pb_commands_total{result="x"}[5m]))', { summary: '{{ $labels.route }}' }, labelsOf)).toEqual([
+      'pb_commands_total{result}',
+      'by (psp)',
+      '$labels.route',
+    ]);
+    expect(unknownLabelsIn('sum by (le, gateway) (rate(pb_gateway_request_duration_seconds_bucket{le="1"}[5m]))', {}, labelsOf)).toEqual([]);
+  });
+
+  it('in the alert rules (matchers, by/without and the annotations)', () => {
+    const unknown = rules.flatMap((r) => unknownLabelsIn(r.expr, r.annotations ?? {}, labelsOf).map((l) => `${r.alert ?? r.record}: ${l}`));
+    expect(unknown).toEqual([]);
+  });
+
+  it('in the Grafana dashboard (config/grafana/payment-bridge.json)', () => {
+    const dashboard = JSON.parse(readFileSync(dashboardPath, 'utf8')) as { panels: { title: string; targets?: { expr: string }[] }[] };
+    const unknown = dashboard.panels.flatMap((p) => (p.targets ?? []).flatMap((t) => unknownLabelsIn(t.expr, {}, labelsOf).map((l) => `${p.title}: ${l}`)));
+    expect(unknown).toEqual([]);
   });
 });

@@ -213,6 +213,18 @@ describe('events in the bus amount units', () => {
       });
     });
 
+    it('converts what the OMS refunded of a tender before an authorize split rolled back (refunded_before_rollback)', () => {
+      const authorized = planOf('split-2', { ...command, command: 'authorize', payment: { ...command.payment, operation_reference: 'split-2' } });
+      const refs = stepReferences(authorized);
+      const ops = new Map([
+        [refs.giftCard, done(refs.giftCard, 3000)],
+        [refs.card, done(refs.card, 7000)],
+      ]);
+      const built = splitSettledEvent(authorized, 'ROLLED_BACK', ops, testConfig(), { gift_card: 'none:3000', card: 'none:2550' });
+      const out = inBusUnits(built, 'major').params.payment as Record<string, unknown>;
+      expect(out).toMatchObject({ amount_units: 'major', split_tender: { gift_card_amount: 30, refunded_before_rollback: { gift_card: 30, card: 25.5 } } });
+    });
+
     it('converts the totals and every part of a split refund', () => {
       const refs = refundReferences({ refundId: 'refund-1' });
       const refundCommand = JSON.stringify({ ...command, command: 'refund', payment: { ...command.payment, amount: 5000, operation_reference: 'refund-1' } });

@@ -1,6 +1,7 @@
 import { BusAuthenticationError, BusRequestError, BusRpcError, PeerUnavailableError } from '../../../src/bus/bus-errors';
 import { readTokenAnswer } from '../../../src/bus/oauth-token-provider';
-import { contentRejection } from '../../../src/events/event-rejection';
+import { contentRejection, countRefundNoticeSetAside } from '../../../src/events/event-rejection';
+import { metricsRegistry } from '../../../src/metrics/metrics-registry';
 
 /** What the token provider throws for the OAuth server's answer (RFC 6749 §5.2 error response). */
 function tokenRefusal(status: number, body: unknown): unknown {
@@ -39,5 +40,20 @@ describe('contentRejection: which bus refusals are about the event itself', () =
     ['the OAuth server refusing with 422', tokenRefusal(422, { error: 'invalid_request' })],
   ])('%s is not: retried until fixed, never set aside', (_name, err) => {
     expect(contentRejection(err)).toBeNull();
+  });
+});
+
+describe('pb_refund_notices_set_aside_total: its reason label is a bounded set', () => {
+  async function reasons(): Promise<string[]> {
+    const { values } = await metricsRegistry.getSingleMetric('pb_refund_notices_set_aside_total')!.get();
+    return values.map((v) => String(v.labels.reason)).sort();
+  }
+
+  it("names JSON-RPC 2.0's own codes; any other code the bus sends (32 bits of its choosing) is rpc_other, no new series", async () => {
+    countRefundNoticeSetAside(-32601);
+    countRefundNoticeSetAside(-32603);
+    // A bus that puts an id, a time or an application code in `error.code`: one series for all of them.
+    for (const code of [-32000, 0, 1, 404, 1733561234, -2147483648, 2147483647]) countRefundNoticeSetAside(code);
+    expect(await reasons()).toEqual(['rpc_-32601', 'rpc_-32603', 'rpc_other']);
   });
 });

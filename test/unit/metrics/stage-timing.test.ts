@@ -66,4 +66,19 @@ describe('stage timing (PB_STAGE_TIMING)', () => {
     t.markOperation('never-delivered', 'psp_end');
     expect((await stageCounts(t.registry)).size).toBe(0);
   });
+
+  it("has finite buckets up to a PSP call's deadline, so psp_end and total keep their p99 when a PSP is slow", async () => {
+    const t = loadWith('1');
+    const msg = {};
+    t.markDelivered(msg);
+    t.markDone(msg, 'ack_sent');
+    const bounds = (await t.registry.getSingleMetric('pb_command_stage_seconds')!.get()).values
+      .filter((v) => (v as { metricName?: string }).metricName === 'pb_command_stage_seconds_bucket')
+      .map((v) => Number(v.labels.le))
+      .filter((le) => Number.isFinite(le));
+    // gateways.<name>.timeout_ms defaults to 10 s (src/config/gateway-config-schema.ts); above 1 s every call was +Inf.
+    expect(Math.max(...bounds)).toBeGreaterThanOrEqual(10);
+    // The sub-millisecond buckets the worker's own stages need stay.
+    expect(Math.min(...bounds)).toBeLessThanOrEqual(0.0001);
+  });
 });

@@ -78,6 +78,38 @@ describe('split tender events', () => {
     expect(payment.discrepancy).toBeUndefined();
   });
 
+  it('an authorization split whose captured redemption the rollback refunded names that refund (`_<id>.gc-refund`) as its reverse tender, not a void', () => {
+    const authorized = planOf('split-2', { ...command, command: 'authorize', payment: { ...command.payment, operation_reference: 'split-2' } });
+    const own = stepReferences(authorized);
+    const ops = new Map([step(own.giftCard, 3000, 3000), step(own.card, 7000, 'failed'), step(own.giftCardRefund, 3000, 3000)]);
+    const payment = splitSettledEvent(authorized, 'ROLLED_BACK', ops, config).params.payment as Record<string, unknown>;
+    expect(payment).toMatchObject({ status: 'FAIL', reason: 'card_part_failed_gift_card_reversed', amount: 3000 });
+    const tenders = (payment.split_tender as { tenders: Array<Record<string, unknown>> }).tenders;
+    expect(tenders.find((t) => t.role === 'reverse')).toMatchObject({ status: 'SUCCESS', amount: 3000, operation_reference: own.giftCardRefund });
+    // Voided as usual: the void is named.
+    const voided = new Map([step(own.giftCard, 3000, 3000), step(own.card, 7000, 'failed'), step(own.giftCardVoid, 3000, 3000)]);
+    const reverse = (
+      splitSettledEvent(authorized, 'ROLLED_BACK', voided, config).params.payment as { split_tender: { tenders: Array<Record<string, unknown>> } }
+    ).split_tender.tenders.find((t) => t.role === 'reverse');
+    expect(reverse).toMatchObject({ status: 'SUCCESS', operation_reference: own.giftCardVoid });
+  });
+
+  it('an authorization split names the refund of a card part captured before the rollback as its release, and what the OMS refunded before it', () => {
+    const authorized = planOf('split-3', { ...command, command: 'authorize', payment: { ...command.payment, operation_reference: 'split-3' } });
+    const own = stepReferences(authorized);
+    // The card part approved for less and captured (refunded by the rollback); the redemption refunded in full by the OMS.
+    const ops = new Map([step(own.giftCard, 3000, 3000), step(own.card, 7000, 3500), step(own.cardRefund, 3500, 3500)]);
+    const payment = splitSettledEvent(authorized, 'ROLLED_BACK', ops, config, { gift_card: 'none:3000', card: 'refund:3500' }).params.payment as {
+      split_tender: { tenders: Array<Record<string, unknown>>; refunded_before_rollback?: Record<string, number> };
+    };
+    expect(payment.split_tender.tenders.find((t) => t.role === 'release')).toMatchObject({ status: 'SUCCESS', operation_reference: own.cardRefund });
+    expect(payment.split_tender.tenders.find((t) => t.role === 'reverse')).toBeUndefined();
+    expect(payment.split_tender.refunded_before_rollback).toEqual({ gift_card: 3000 });
+    // Nothing decided, or voids: no such field.
+    const plain = splitSettledEvent(authorized, 'ROLLED_BACK', ops, config, { gift_card: 'void', card: null }).params.payment as { split_tender: object };
+    expect(plain.split_tender).not.toHaveProperty('refunded_before_rollback');
+  });
+
   it('a split refund that failed after its card part went back reports what was refunded, beside what was asked', () => {
     const parts = refundReferences({ refundId: 'refund-1' });
     const refund = {

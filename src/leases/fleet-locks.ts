@@ -1,0 +1,24 @@
+import { RedisClient } from '../redis/redis-connection';
+import { holderNamedBy } from './lease-holder';
+
+/** The periodic pass's lock (one pass of inquiries and sweeps across the fleet at a time): src/processes/periodic-jobs.ts. */
+export function passLockKey(prefix: string): string {
+  return `${prefix}poller:lock`;
+}
+
+/** The recovery sweep's lock (one worker sweeps at a time): src/processes/worker-process.ts. */
+export function sweepLockKey(prefix: string): string {
+  return `${prefix}sweep:lock`;
+}
+
+/** Who holds each fleet-wide lock: the holder id its token names, null when free (or held by a token naming none). */
+export interface FleetLockHolders {
+  periodic_pass: string | null;
+  recovery_sweep: string | null;
+}
+
+/** Reads the holders of the fleet-wide locks (each key alone: they live in any slot). For operators, not the hot path. */
+export async function fleetLockHolders(redis: RedisClient, prefix: string): Promise<FleetLockHolders> {
+  const [pass, sweep] = await Promise.all([redis.get(passLockKey(prefix)), redis.get(sweepLockKey(prefix))]);
+  return { periodic_pass: holderNamedBy(pass), recovery_sweep: holderNamedBy(sweep) };
+}

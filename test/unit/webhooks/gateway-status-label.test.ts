@@ -1,0 +1,48 @@
+import { Ledger, OperationRecord } from '../../../src/ledger/ledger';
+import { Logger } from '../../../src/logging/logger';
+import { metricsRegistry } from '../../../src/metrics/metrics-registry';
+import { GatewayOutcomeJobData } from '../../../src/webhooks/gateway-outcomes-queue';
+import { recordOutcomeNotForCommand } from '../../../src/webhooks/outcome-for-command';
+import { recordStaleAction } from '../../../src/webhooks/stale-action';
+
+/** The label sets a metric holds now, by gateway_status. */
+async function statusesOf(name: string): Promise<string[]> {
+  const metric = metricsRegistry.getSingleMetric(name);
+  if (!metric) return [];
+  const { values } = await metric.get();
+  return values.map((v) => String((v.labels as Record<string, unknown>).gateway_status));
+}
+
+describe('gateway_status label of the webhook counters', () => {
+  const appended: Record<string, unknown>[] = [];
+  const ledger = { appendInteraction: (_id: string, entry: Record<string, unknown>) => Promise.resolve(void appended.push(entry)) } as unknown as Ledger;
+  const logged: Record<string, unknown>[] = [];
+  const logger = {
+    info: (_m: string, meta: Record<string, unknown>) => logged.push(meta),
+    warn: (_m: string, meta: Record<string, unknown>) => logged.push(meta),
+  } as unknown as Logger;
+  const op = { id: 'op-a', command: 'authorize', state: 'PENDING' } as unknown as OperationRecord;
+  const job = (gatewayStatus: string, status: 'SUCCESS' | 'ACTION_REQUIRED'): GatewayOutcomeJobData =>
+    ({ gateway: 'stripe', eventId: 'evt-a', outcome: { status, gatewayStatus, settles: ['capture'] } }) as unknown as GatewayOutcomeJobData;
+
+  it.each([
+    ['pb_webhook_outcomes_not_for_command_total', (s: string) => recordOutcomeNotForCommand(op, job(s, 'SUCCESS'), { ledger, logger })],
+    ['pb_webhook_stale_actions_total', (s: string) => recordStaleAction(op, job(s, 'ACTION_REQUIRED'), { ledger, logger })],
+  ])('%s: an unknown PSP status is counted as other, never as a series of its own; the log line and history keep it', async (name, record) => {
+    const unknown = ['attacker-chosen-status-xyz', 'another-one-qq'];
+    for (const s of unknown) await record(s);
+    const statuses = await statusesOf(name);
+    for (const s of unknown) expect(statuses).not.toContain(s);
+    expect(statuses).toContain('other');
+    expect(logged.map((m) => m.gateway_status)).toEqual(expect.arrayContaining(unknown));
+    expect(appended.map((e) => e.gateway_status)).toEqual(expect.arrayContaining(unknown));
+  });
+
+  it.each([
+    ['pb_webhook_outcomes_not_for_command_total', (s: string) => recordOutcomeNotForCommand(op, job(s, 'SUCCESS'), { ledger, logger })],
+    ['pb_webhook_stale_actions_total', (s: string) => recordStaleAction(op, job(s, 'ACTION_REQUIRED'), { ledger, logger })],
+  ])('%s: a status an adapter declares keeps its own series', async (name, record) => {
+    await record('requires_action');
+    expect(await statusesOf(name)).toContain('requires_action');
+  });
+});
