@@ -171,7 +171,7 @@ function open(
 /**
  * The body of a GET, line by line (`\n` or `\r\n`, the last line without one included), read as it arrives:
  * memory holds one chunk and one partial line, whatever the report's size. A non-2xx answer, a stall
- * longer than `timeoutMs`, a download past `downloadDeadlineMs` (retryable `outcome_unknown`, counted and logged)
+ * longer than `timeoutMs` (the host's: not while the caller holds a line), a download past `downloadDeadlineMs` (retryable `outcome_unknown`, counted and logged)
  * or a line over `MAX_REPORT_LINE` ends the iteration with an error.
  */
 async function* streamLines(
@@ -228,11 +228,19 @@ async function* streamLines(
               : 'invalid_request';
     throw new GatewayError(kind, opts.gateway, `${where}: HTTP ${status} ${boundedSafeText(sample, 200, false)}`, { httpStatus: status });
   }
+  let idle: NodeJS.Timeout | undefined;
+  const arm = (): void => {
+    clearTimeout(idle);
+    idle = setTimeout(() => res.destroy(Object.assign(new Error(`report stalled for ${opts.timeoutMs} ms`), { code: 'TIMEOUT' })), opts.timeoutMs);
+  };
   const deadlineMs = opts.downloadDeadlineMs;
   let deadline: NodeJS.Timeout | undefined;
   let pastDeadline = false;
+  // Both clocks, the stall bound's and the deadline's, stop while the caller holds a line: its page's work is not the
+  // host's stall.
   const resumeHostClock = (): void => {
     since = performance.now();
+    arm();
     if (deadlineMs === undefined) return;
     deadline = setTimeout(
       () => {
@@ -243,18 +251,13 @@ async function* streamLines(
     );
   };
   const stopHostClock = (): void => {
+    clearTimeout(idle);
     clearTimeout(deadline);
     hostMs += performance.now() - since;
   };
   let linesRead = 0;
-  let idle: NodeJS.Timeout | undefined;
-  const arm = (): void => {
-    clearTimeout(idle);
-    idle = setTimeout(() => res.destroy(Object.assign(new Error(`report stalled for ${opts.timeoutMs} ms`), { code: 'TIMEOUT' })), opts.timeoutMs);
-  };
   const decoder = new StringDecoder('utf8');
   let partial = '';
-  arm();
   // The headers' wait counts: the clock started with the request.
   hostMs = performance.now() - started;
   resumeHostClock();

@@ -145,4 +145,27 @@ describe('reconciliation report download overall deadline', () => {
     expect(Date.now() - started).toBeGreaterThan(1600);
     expect(got).toEqual(['a', 'b', 'c', 'd', 'e']);
   });
+
+  it('stops the stall bound too while the run works on a line: a slow run is not a stalled host', async () => {
+    // The host sends three lines at once and the rest 100 ms later; the caller spends 700 ms on each line, past the
+    // 500 ms stall bound, though the host never kept it waiting longer than 100 ms.
+    const quick = createServer((_req, res) => {
+      res.writeHead(200, { 'content-type': 'text/csv' });
+      res.write('a\nb\nc\n');
+      setTimeout(() => res.end('d\n'), 100);
+    });
+    await new Promise<void>((resolve) => quick.listen(0, '127.0.0.1', resolve));
+    const http = createReconciliationHttp(gateway, adyenGateway.transformer, { proxy: { host: '', port: 0 }, timeoutMs: 500, downloadDeadlineMs: 1000 });
+    const got: string[] = [];
+    try {
+      for await (const line of http.lines({ path: `http://127.0.0.1:${(quick.address() as AddressInfo).port}/r.csv` })) {
+        got.push(line);
+        await new Promise((r) => setTimeout(r, 700));
+      }
+    } finally {
+      http.close();
+      await new Promise<void>((resolve) => quick.close(() => resolve()));
+    }
+    expect(got).toEqual(['a', 'b', 'c', 'd']);
+  });
 });
