@@ -6,7 +6,7 @@ import { GatewayOutcome, OperationContext, OutcomeStatus, inquirySupport } from 
 import { GatewayRoute } from '../gateways/gateway-route';
 import { gatewayDefinition } from '../gateways/gateway-registry';
 import { closeOutboundHttp, createOutboundHttp } from '../http/axios-http';
-import { transportErrorCode } from '../http/outbound-http';
+import { separateConnectTimeout, transportErrorCode } from '../http/outbound-http';
 import { Logger } from '../logging/logger';
 import { counter } from '../metrics/metrics-registry';
 import { checkNotification } from './check-notification';
@@ -269,7 +269,15 @@ async function webhookRoundTrip(config: Config, gateway: GatewayConfig, referenc
   const note = checkNotification(gateway, reference, (options.now ?? (() => new Date()))());
   // As every outbound call: the configured proxy, the TLS 1.2 floor and a timeout (our public URL may be
   // reachable from here only through the egress proxy).
-  const http = createOutboundHttp({ timeoutMs: options.webhookTimeoutMs ?? 10000, maxSockets: 1, proxy: config.proxy });
+  // A new connection bounded by the gateway's connect_timeout_ms, as its client's are: a black-holed public URL or
+  // proxy fails fast instead of holding the run for the whole webhook timeout.
+  const timeoutMs = options.webhookTimeoutMs ?? 10000;
+  const http = createOutboundHttp({
+    timeoutMs,
+    connectTimeoutMs: separateConnectTimeout(gateway.connectTimeoutMs, timeoutMs),
+    maxSockets: 1,
+    proxy: config.proxy,
+  });
   try {
     const res = await http.request<string>({ method: 'POST', url, headers: note.headers, data: note.body });
     const ok = res.status >= 200 && res.status < 300;

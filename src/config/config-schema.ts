@@ -308,6 +308,7 @@ export const configSchema = {
     'reconciliation.lag_ms': { ...nonNegativeInt, default: 7200000 },
     'reconciliation.gateways': { type: 'array', items: nonEmpty, uniqueItems: true, default: [] },
     'reconciliation.request_timeout_ms': { ...positiveInt, default: 30000 },
+    'reconciliation.download_deadline_ms': { ...positiveInt, maximum: 2147483647, default: 900000 },
     'reconciliation.state_ttl_days': { ...positiveInt, default: 35 },
     'reconciliation.lookups_per_run': { ...nonNegativeInt, maximum: 100000, default: 500 },
     'reconciliation.report_dir': { type: 'string', default: '' },

@@ -406,6 +406,12 @@ export interface ReconciliationConfig {
   readonly gateways: readonly string[];
   /** Deadline of one report request (and of each chunk of a streamed report), milliseconds, at least the gateway's `timeout_ms`. Default 30000. */
   readonly requestTimeoutMs: number;
+  /**
+   * Whole deadline of one streamed report download (headers and every chunk), milliseconds: a host trickling chunks
+   * each just inside `requestTimeoutMs` must not hold the run and its lock forever. Past it the download fails
+   * retryable (`outcome_unknown`) and the run's next invocation resumes from its last committed page. Default 900000 (15 min).
+   */
+  readonly downloadDeadlineMs: number;
   /** How long a run's resumable state (cursor, totals, done mark) is kept, days. Default 35. */
   readonly stateTtlDays: number;
   /**

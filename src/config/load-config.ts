@@ -307,6 +307,7 @@ function toConfig(p: Params): Config {
       lagMs: num(p, 'reconciliation.lag_ms'),
       gateways: p['reconciliation.gateways'] as string[],
       requestTimeoutMs: num(p, 'reconciliation.request_timeout_ms'),
+      downloadDeadlineMs: num(p, 'reconciliation.download_deadline_ms'),
       stateTtlDays: num(p, 'reconciliation.state_ttl_days'),
       lookupsPerRun: num(p, 'reconciliation.lookups_per_run'),
       reportDir: str(p, 'reconciliation.report_dir'),

@@ -3,7 +3,7 @@ import { Writable } from 'node:stream';
 import { Config } from '../config/config';
 import { gatewayConfigWarnings } from '../config/cross-field-rules';
 import { closeOutboundHttp, createOutboundHttp } from '../http/axios-http';
-import { transportErrorCode } from '../http/outbound-http';
+import { separateConnectTimeout, transportErrorCode } from '../http/outbound-http';
 import { Logger } from '../logging/logger';
 import { certificateChecks } from './certificate-checks';
 import { CheckResult, exitCodeOf } from './check-result';
@@ -47,7 +47,15 @@ export async function runDoctor(config: Config, options: DoctorOptions): Promise
   const timeoutMs = options.timeoutMs ?? 5000;
   const now = options.now ?? (() => new Date());
   const proxy = config.proxy.host ? config.proxy : undefined;
-  const http = createOutboundHttp({ timeoutMs, maxSockets: 4, proxy: config.proxy, ca: options.ca });
+  // A new connection bounded as the clients the roles use bound theirs: the bus's and its OAuth server's (and our
+  // public intake, which the bus calls) by service_bus.connect_timeout_ms, each gateway's by its own (below).
+  const http = createOutboundHttp({
+    timeoutMs,
+    connectTimeoutMs: separateConnectTimeout(config.serviceBus.connectTimeoutMs, timeoutMs),
+    maxSockets: 4,
+    proxy: config.proxy,
+    ca: options.ca,
+  });
   const results: CheckResult[] = [
     {
       check: 'config',
@@ -68,9 +76,21 @@ export async function runDoctor(config: Config, options: DoctorOptions): Promise
     for (const target of doctorTargets(config)) {
       const reachable = await checkNetwork(target, { proxy, timeoutMs, now: now(), ca: options.ca }, results);
       if (!reachable) continue;
-      if (target.gateway)
-        results.push(await checkGatewayCredentials(config.gateways[target.gateway], http, target.label, config.security.allowInsecureHttp, now()));
-      else if (target.label === 'bus') results.push(await checkBusCredentials(config, http, target.label));
+      if (target.gateway) {
+        const gateway = config.gateways[target.gateway];
+        const gatewayHttp = createOutboundHttp({
+          timeoutMs,
+          connectTimeoutMs: separateConnectTimeout(gateway.connectTimeoutMs, timeoutMs),
+          maxSockets: 1,
+          proxy: config.proxy,
+          ca: options.ca,
+        });
+        try {
+          results.push(await checkGatewayCredentials(gateway, gatewayHttp, target.label, config.security.allowInsecureHttp, now()));
+        } finally {
+          closeOutboundHttp(gatewayHttp);
+        }
+      } else if (target.label === 'bus') results.push(await checkBusCredentials(config, http, target.label));
     }
   } finally {
     // Keep-alive sockets would hold a CLI process open after the report.

@@ -100,6 +100,7 @@ export async function reconcile(config: Config, options: ReconcileOptions): Prom
   const http = createReconciliationHttp(gateway, definition.transformer, {
     proxy: config.proxy,
     timeoutMs: Math.max(gateway.timeoutMs, config.reconciliation.requestTimeoutMs),
+    downloadDeadlineMs: config.reconciliation.downloadDeadlineMs,
     ca: options.ca,
     logger,
   });

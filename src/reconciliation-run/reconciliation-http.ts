@@ -10,6 +10,7 @@ import { Logger, silentLogger } from '../logging/logger';
 import { redact } from '../logging/redact';
 import { boundedSafeText } from '../errors/psp-text';
 import type { ReconciliationHttp } from '../reconciliation/psp-record';
+import { reconciliationDownloadsPastDeadline } from './reconciliation-metrics';
 
 /** Longest line `lines()` accepts, characters (1 MiB): a report line longer than that is a broken report. */
 export const MAX_REPORT_LINE = 1 << 20;
@@ -22,6 +23,13 @@ export interface ReconciliationHttpOptions {
    * chunk of the body (a large report may take minutes, but never stalls longer than this), milliseconds.
    */
   timeoutMs: number;
+  /**
+   * `lines`: the whole download's deadline, milliseconds (`reconciliation.download_deadline_ms`): the time from the
+   * request to the last byte, less the time the caller spends on the lines it was given (the host's time, not the
+   * run's). A host sending one small chunk just inside `timeoutMs` each time would otherwise hold the run, and its
+   * lock, for ever. Default: none.
+   */
+  downloadDeadlineMs?: number;
   /** Trusted CA certificates, replacing the system roots (tests with a local TLS server). Default: system roots. */
   ca?: string | Buffer;
   now?: () => Date;
@@ -80,7 +88,15 @@ export function createReconciliationHttp(
         return streamLines(
           request.path,
           { ...(request.headers ?? {}) },
-          { httpAgent, httpsAgent, timeoutMs: options.timeoutMs, connectTimeoutMs, gateway: gateway.name },
+          {
+            httpAgent,
+            httpsAgent,
+            timeoutMs: options.timeoutMs,
+            connectTimeoutMs,
+            downloadDeadlineMs: options.downloadDeadlineMs,
+            gateway: gateway.name,
+            logger,
+          },
         );
       }
       const signed = sign({ method: 'GET', path: request.path, headers: {} }, request.headers);
@@ -89,7 +105,9 @@ export function createReconciliationHttp(
         httpsAgent,
         timeoutMs: options.timeoutMs,
         connectTimeoutMs,
+        downloadDeadlineMs: options.downloadDeadlineMs,
         gateway: gateway.name,
+        logger,
       });
     },
     close() {
@@ -153,15 +171,28 @@ function open(
 /**
  * The body of a GET, line by line (`\n` or `\r\n`, the last line without one included), read as it arrives:
  * memory holds one chunk and one partial line, whatever the report's size. A non-2xx answer, a stall
- * longer than `timeoutMs` or a line over `MAX_REPORT_LINE` ends the iteration with an error.
+ * longer than `timeoutMs` (the host's: not while the caller holds a line), a download past `downloadDeadlineMs` (retryable `outcome_unknown`, counted and logged)
+ * or a line over `MAX_REPORT_LINE` ends the iteration with an error.
  */
 async function* streamLines(
   target: string,
   headers: Record<string, string>,
-  opts: { httpAgent: http.Agent; httpsAgent: https.Agent; timeoutMs: number; connectTimeoutMs: number | undefined; gateway: string },
+  opts: {
+    httpAgent: http.Agent;
+    httpsAgent: https.Agent;
+    timeoutMs: number;
+    connectTimeoutMs: number | undefined;
+    downloadDeadlineMs: number | undefined;
+    gateway: string;
+    logger: Logger;
+  },
 ): AsyncGenerator<string> {
   const url = new URL(target);
   const where = `GET ${redact(url.pathname)}`;
+  const started = performance.now();
+  // The host's time so far: the clock stops while the caller holds a line (its page's Redis work is not the host's).
+  let hostMs = 0;
+  let since = started;
   let res: http.IncomingMessage;
   try {
     res = await open(url, headers, opts);
@@ -202,9 +233,34 @@ async function* streamLines(
     clearTimeout(idle);
     idle = setTimeout(() => res.destroy(Object.assign(new Error(`report stalled for ${opts.timeoutMs} ms`), { code: 'TIMEOUT' })), opts.timeoutMs);
   };
+  const deadlineMs = opts.downloadDeadlineMs;
+  let deadline: NodeJS.Timeout | undefined;
+  let pastDeadline = false;
+  // Both clocks, the stall bound's and the deadline's, stop while the caller holds a line: its page's work is not the
+  // host's stall.
+  const resumeHostClock = (): void => {
+    since = performance.now();
+    arm();
+    if (deadlineMs === undefined) return;
+    deadline = setTimeout(
+      () => {
+        pastDeadline = true;
+        res.destroy(Object.assign(new Error(`download past its deadline of ${deadlineMs} ms`), { code: 'EDEADLINE' }));
+      },
+      Math.max(0, deadlineMs - hostMs),
+    );
+  };
+  const stopHostClock = (): void => {
+    clearTimeout(idle);
+    clearTimeout(deadline);
+    hostMs += performance.now() - since;
+  };
+  let linesRead = 0;
   const decoder = new StringDecoder('utf8');
   let partial = '';
-  arm();
+  // The headers' wait counts: the clock started with the request.
+  hostMs = performance.now() - started;
+  resumeHostClock();
   try {
     for await (const chunk of res) {
       arm();
@@ -213,7 +269,10 @@ async function* streamLines(
       let nl = partial.indexOf('\n', start);
       while (nl !== -1) {
         const end = nl > start && partial.charCodeAt(nl - 1) === 13 ? nl - 1 : nl;
+        linesRead += 1;
+        stopHostClock();
         yield partial.slice(start, end);
+        resumeHostClock();
         start = nl + 1;
         nl = partial.indexOf('\n', start);
       }
@@ -221,13 +280,31 @@ async function* streamLines(
       if (partial.length > MAX_REPORT_LINE)
         throw new GatewayError('invalid_request', opts.gateway, `${where}: a report line is longer than ${MAX_REPORT_LINE} characters`);
     }
+    stopHostClock();
     partial += decoder.end();
     if (partial.length > 0) yield partial.endsWith('\r') ? partial.slice(0, -1) : partial;
   } catch (err) {
     if (err instanceof GatewayError) throw err;
+    if (pastDeadline) {
+      reconciliationDownloadsPastDeadline.inc({ gateway: opts.gateway });
+      opts.logger.warn('reconciliation report download past reconciliation.download_deadline_ms; the run fails and resumes from its last page', {
+        gateway: opts.gateway,
+        path: redact(url.pathname),
+        deadline_ms: deadlineMs,
+        elapsed_ms: Math.round(performance.now() - started),
+        lines_read: linesRead,
+      });
+      throw new GatewayError(
+        'outcome_unknown',
+        opts.gateway,
+        `${where}: the download passed its deadline, reconciliation.download_deadline_ms (${deadlineMs} ms), after ${linesRead} lines`,
+        { cause: err },
+      );
+    }
     throw new GatewayError('outcome_unknown', opts.gateway, `${where}: ${(err as Error).message}`, { cause: err });
   } finally {
     clearTimeout(idle);
+    clearTimeout(deadline);
     res.destroy();
   }
 }

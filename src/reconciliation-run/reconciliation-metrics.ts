@@ -94,6 +94,17 @@ export const reconciliationUndoneLines = counter(
   ['gateway', 'command', 'outcome'],
 );
 
+/**
+ * Report downloads ended by `reconciliation.download_deadline_ms`: the host kept sending (each chunk inside the stall
+ * bound) past the whole download's deadline. The run fails retryable and its next invocation resumes from its last
+ * committed page.
+ */
+export const reconciliationDownloadsPastDeadline = counter(
+  'pb_reconciliation_downloads_past_deadline_total',
+  'Reconciliation report downloads ended at reconciliation.download_deadline_ms (the host still sending), by gateway',
+  ['gateway'],
+);
+
 /** Wall time of one reconciliation invocation, seconds (a resumed run counts each invocation). */
 export const reconciliationDuration = histogram(
   'pb_reconciliation_run_duration_seconds',

@@ -16,6 +16,7 @@ import { runDoctor } from '../../../src/doctor/doctor';
 import { silentLogger } from '../../../src/logging/logger';
 import { requiredCredentials } from '../../support/gateway-credentials';
 import { testConfig } from '../../support/test-config';
+import { blackHole } from '../../support/black-hole';
 import { startConnectProxy } from '../http/connect-proxy';
 import { makeSelfSignedCert } from '../http/tls-cert';
 
@@ -616,6 +617,19 @@ describe('runDoctor: what the bridge runs on', () => {
     expect(code).toBe(1);
     expect(row(report, 'connect', 'redis')).toEqual({ status: 'FAIL', detail: `127.0.0.1:${port}: ECONNREFUSED` });
     expect(row(report, 'options-probe', 'intake')).toEqual({ status: 'FAIL', detail: `OPTIONS ${local.url}/not-the-intake → HTTP 404` });
+  });
+
+  it('bounds a new connection by service_bus.connect_timeout_ms: a black-holed public intake URL fails at it, not at the step timeout', async () => {
+    const hole = await blackHole();
+    cleanups.push(async () => hole.close());
+    const { out, text } = capture();
+    const cfg = config({}, { 'service_bus.public_url': `http://127.0.0.1:${hole.port}/bus`, 'service_bus.connect_timeout_ms': 300 });
+    const started = performance.now();
+    const code = await runDoctor(cfg, { logger: silentLogger(), out, timeoutMs: 8000 });
+    expect(code).toBe(1);
+    expect(row(text(), 'options-probe', 'intake')).toEqual({ status: 'FAIL', detail: `OPTIONS http://127.0.0.1:${hole.port}/bus: ECONNECTTIMEOUT` });
+    // Without the bound the probe alone waited the whole 8 s step timeout.
+    expect(performance.now() - started).toBeLessThan(6000);
   });
 
   it('gives every FAIL a fix naming the key, in the table and in --json', async () => {

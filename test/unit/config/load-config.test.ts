@@ -226,6 +226,12 @@ describe('buildConfig', () => {
     expect(err.key).toBe('service_bus.secret');
   });
 
+  it('refuses reconciliation.download_deadline_ms past what a timer holds (Node runs a longer one at once: every download would fail), naming the key', () => {
+    const err = configError(() => buildConfig({ ...minimalParameters(), 'reconciliation.download_deadline_ms': 2 ** 31 }, {}));
+    expect(err.key).toBe('reconciliation.download_deadline_ms');
+    expect(buildConfig({ ...minimalParameters(), 'reconciliation.download_deadline_ms': 2 ** 31 - 1 }, {}).reconciliation.downloadDeadlineMs).toBe(2 ** 31 - 1);
+  });
+
   it.each([0, -1, 1.5, '24h'])('refuses delivery.void_wait_max_ms %p (a positive integer of milliseconds), naming the key', (value) => {
     const err = configError(() => buildConfig({ ...minimalParameters(), 'delivery.void_wait_max_ms': value }, {}));
     expect(err.key).toBe('delivery.void_wait_max_ms');
