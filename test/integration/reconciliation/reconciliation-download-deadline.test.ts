@@ -1,7 +1,7 @@
 import { createServer, IncomingMessage, Server, ServerResponse } from 'node:http';
 import { AddressInfo } from 'node:net';
 import { GatewayError } from '../../../src/errors/gateway-error';
-import { GatewayConfig } from '../../../src/gateways/gateway-config';
+import { adyenReportGateway } from '../../support/adyen-report-gateway';
 import { adyenGateway } from '../../../src/gateways/adyen/adyen-gateway';
 import { metricValue } from '../../../src/metrics/metrics-registry';
 import { createReconciliationHttp } from '../../../src/reconciliation-run/reconciliation-http';
@@ -24,27 +24,7 @@ function handle(_req: IncomingMessage, res: ServerResponse): void {
   });
 }
 
-const gateway: GatewayConfig = {
-  name: 'adyen-trickle',
-  type: 'adyen',
-  baseUrl: 'https://checkout-test.adyen.com/v71',
-  apiKey: 'AQE-test',
-  webhookSecret: '',
-  webhookSecretPrevious: '',
-  merchantAccount: 'Acme',
-  merchantId: '',
-  keyId: '',
-  sharedSecret: '',
-  reportUsername: 'report@Company.Acme',
-  reportPassword: 'secret',
-  reportBaseUrl: '',
-  authorisationType: '',
-  webhookPrivateKey: '',
-  webhookKeyId: '',
-  webhookKeyIdPrevious: '',
-  timeoutMs: 10000,
-  maxSockets: 4,
-};
+const gateway = adyenReportGateway({ name: 'adyen-trickle' });
 
 beforeAll(async () => {
   server = createServer(handle);

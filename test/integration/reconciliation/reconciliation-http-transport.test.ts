@@ -3,6 +3,7 @@ import https from 'node:https';
 import net, { AddressInfo } from 'node:net';
 import { GatewayError } from '../../../src/errors/gateway-error';
 import { GatewayConfig } from '../../../src/gateways/gateway-config';
+import { adyenReportGateway } from '../../support/adyen-report-gateway';
 import { adyenGateway } from '../../../src/gateways/adyen/adyen-gateway';
 import { createReconciliationHttp } from '../../../src/reconciliation-run/reconciliation-http';
 import { blackHole } from '../../support/black-hole';
@@ -18,29 +19,7 @@ jest.setTimeout(60000);
 const DIRECT = { host: '', port: 0 };
 
 function gatewayConfig(baseUrl: string, overrides: Partial<GatewayConfig> = {}): GatewayConfig {
-  return {
-    name: 'adyen-recon',
-    type: 'adyen',
-    baseUrl,
-    apiKey: 'AQE-test',
-    webhookSecret: '',
-    webhookSecretPrevious: '',
-    merchantAccount: 'Acme',
-    merchantId: '',
-    keyId: '',
-    sharedSecret: '',
-    reportUsername: 'report@Company.Acme',
-    reportPassword: 'secret',
-    reportBaseUrl: '',
-    authorisationType: '',
-    webhookPrivateKey: '',
-    webhookKeyId: '',
-    webhookKeyIdPrevious: '',
-    timeoutMs: 20000,
-    connectTimeoutMs: 300,
-    maxSockets: 4,
-    ...overrides,
-  };
+  return adyenReportGateway({ baseUrl, timeoutMs: 20000, connectTimeoutMs: 300, ...overrides });
 }
 
 /** Reads every line of `iterable`; the error it ends with. */
