@@ -1,3 +1,4 @@
+import { LuaScript, luaInputs } from '../redis/lua-script';
 import { RedisClient } from '../redis/redis-connection';
 import { holderNamedBy } from './lease-holder';
 
@@ -22,3 +23,19 @@ export async function fleetLockHolders(redis: RedisClient, prefix: string): Prom
   const [pass, sweep] = await Promise.all([redis.get(passLockKey(prefix)), redis.get(sweepLockKey(prefix))]);
   return { periodic_pass: holderNamedBy(pass), recovery_sweep: holderNamedBy(sweep) };
 }
+
+/**
+ * Sets a fleet lock's lifetime to `lock_ms` (ms) only while it still holds `token`, in one step: a lock that expired,
+ * was taken over or was lost in a failover is never extended by the process that had it. `lock_ms` '0': only asks.
+ * Answers {1} still ours, else {0, what it holds now ('' for nothing)}. The periodic pass keeps its lock with it; the
+ * recovery sweep shortens its own to one interval at its end.
+ */
+export const EXTEND_OWN_LOCK = new LuaScript(
+  luaInputs(['lock'], ['token', 'lock_ms']),
+  `
+local now = redis.call('GET', K.lock)
+if now ~= A.token then return {0, now or ''} end
+if A.lock_ms ~= '0' then redis.call('PEXPIRE', K.lock, A.lock_ms) end
+return {1}
+`,
+);

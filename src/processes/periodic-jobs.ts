@@ -7,7 +7,7 @@ import { RetentionSweep } from '../data-lifecycle/retention-sweep';
 import { EventIndexTrim } from '../events/event-index-trim';
 import { EventStore } from '../events/event-store';
 import { Ledger } from '../ledger/ledger';
-import { passLockKey } from '../leases/fleet-locks';
+import { EXTEND_OWN_LOCK, passLockKey } from '../leases/fleet-locks';
 import { LeaseHolder, holderNamedBy } from '../leases/lease-holder';
 import { Logger } from '../logging/logger';
 import { counter } from '../metrics/metrics-registry';
@@ -19,7 +19,6 @@ import { RecurringRunner } from '../recurring/recurring-runner';
 import { RecurringStore } from '../recurring/recurring-store';
 import { AdjustmentStore } from '../adjustments/adjustment-store';
 import { RecaptureWaitSweep } from '../poller/recapture-wait';
-import { LuaScript, luaInputs } from '../redis/lua-script';
 import { GatewayRouter } from '../routing/gateway-router';
 
 export const pollerPasses = counter(
@@ -36,18 +35,6 @@ const lockHoldLimits = counter(
   'Periodic passes still running after holding their lock for PASS_HOLD_LIMIT times its lifetime: the lock is no longer extended (a hung pass must not stop every pass of the fleet), so another pass may start beside it once it expires',
 );
 const jobFailures = counter('pb_periodic_job_failures_total', 'Periodic jobs of a poll pass that threw, by job (the pass goes on with the next job)', ['job']);
-
-// Extends the pass lock only while it still holds this pass's token, in one step: a lock that expired, was taken
-// over or was lost in a failover is never extended (nor released) by the pass that had it. {1} kept, else {0, value now}.
-const KEEP_PASS_LOCK = new LuaScript(
-  luaInputs(['lock'], ['token', 'lock_ms']),
-  `
-local now = redis.call('GET', K.lock)
-if now ~= A.token then return {0, now or ''} end
-if A.lock_ms ~= '0' then redis.call('PEXPIRE', K.lock, A.lock_ms) end
-return {1}
-`,
-);
 
 /** The names of the periodic jobs, in the order a pass runs them. */
 export const PERIODIC_JOB_NAMES = [
@@ -267,7 +254,7 @@ class PassLockKeeper {
     let answer: unknown;
     try {
       // lock_ms '0': only asks whether the lock is still this pass's (past the hold limit).
-      answer = await KEEP_PASS_LOCK.run(this.redis, { keys: { lock: this.lock }, args: { token: this.token, lock_ms: extend ? String(this.lockMs) : '0' } });
+      answer = await EXTEND_OWN_LOCK.run(this.redis, { keys: { lock: this.lock }, args: { token: this.token, lock_ms: extend ? String(this.lockMs) : '0' } });
     } catch {
       return true;
     }

@@ -25,7 +25,7 @@ import { startDeliveryWorker } from '../delivery/delivery-worker';
 import { InlineDelivery } from '../delivery/inline-delivery';
 import { staleAfterMs, sweepOnce } from '../delivery/recovery-sweep';
 import { presenceOf } from '../fleet/process-presence';
-import { sweepLockKey } from '../leases/fleet-locks';
+import { EXTEND_OWN_LOCK, sweepLockKey } from '../leases/fleet-locks';
 import { LeaseHolder, holderNamedBy } from '../leases/lease-holder';
 import { OutcomeRecorder } from '../delivery/outcome-recorder';
 import { EventStore } from '../events/event-store';
@@ -426,18 +426,6 @@ const sweepLockTakeovers = counter(
   'Recovery sweep locks taken over from a holder process whose heartbeat had lapsed (a worker killed during a sweep)',
 );
 
-// Shortens the sweep lock to one interval, only if it is still the sweep's: the next sweep, any worker's, starts then.
-// {1} shortened, else {0, what it holds now ('' for nothing)}.
-const SHORTEN_SWEEP_LOCK = new LuaScript(
-  luaInputs(['lock'], ['token', 'lock_ms']),
-  `
-local now = redis.call('GET', K.lock)
-if now ~= A.token then return {0, now or ''} end
-redis.call('PEXPIRE', K.lock, A.lock_ms)
-return {1}
-`,
-);
-
 // Takes the sweep lock, or says in the same round trip what holds it and for how long: {1} taken, else {0, value, pttl}.
 const TAKE_SWEEP_LOCK = new LuaScript(
   luaInputs(['lock'], ['token', 'lock_ms']),
@@ -487,7 +475,8 @@ export async function runSweepOnce(
   } catch (err) {
     logger.warn('recovery sweep failed', { error_class: errorClassOf(err), error: (err as Error).message });
   } finally {
-    const shortened = (await SHORTEN_SWEEP_LOCK.run(redis, { keys: { lock }, args: { token, lock_ms: SWEEP_INTERVAL_MS } }).catch(() => null)) as
+    // Shortened to one interval, only if still the sweep's: the next sweep, any worker's, starts then.
+    const shortened = (await EXTEND_OWN_LOCK.run(redis, { keys: { lock }, args: { token, lock_ms: SWEEP_INTERVAL_MS } }).catch(() => null)) as
       [number, string?] | null;
     // Not ours at the end: the sweep outlasted SWEEP_LOCK_MS, or a stall let another worker take it over; either
     // way another worker may have swept beside this one (harmless, each step is idempotent, but worth knowing).
