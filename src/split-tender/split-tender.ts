@@ -121,6 +121,14 @@ function refundsTotal() {
   return counter('pb_split_tender_refunds_total', 'Refunds of split tender orders by final state (REFUNDED, REFUND_FAILED)', ['state'] as const);
 }
 
+function refundPartsShort() {
+  return counter(
+    'pb_split_tender_refund_parts_short_total',
+    'Split refund parts (tender: gift_card, card) the PSP confirmed for less than asked: only the confirmed amount stays reserved, the rest is released for a later refund',
+    ['tender'] as const,
+  );
+}
+
 /** Each tender's reversal, as decided. */
 type Reversals = Partial<Record<TenderPart, Reversal>>;
 
@@ -529,13 +537,38 @@ export class SplitTenderCoordinator {
         submitted.add(action.part);
         continue;
       }
+      // A part that did not succeed gives back its whole reservation; one its PSP confirmed for less than asked keeps
+      // only what was confirmed: the rest was never given back, so a later refund may still take it.
       const release = { card: 0, gift_card: 0 };
-      for (const p of parts) if (p.outcome.state !== 'SUCCEEDED') release[p.part] = p.amount;
+      const short: Array<{ part: TenderPart; asked: number; confirmed: number }> = [];
+      for (const p of parts) {
+        if (p.outcome.state !== 'SUCCEEDED') {
+          release[p.part] = p.amount;
+          continue;
+        }
+        const confirmed = confirmedOrPlanned(p.outcome, p.amount);
+        if (p.amount > 0 && confirmed < p.amount) {
+          release[p.part] = p.amount - Math.max(confirmed, 0);
+          short.push({ part: p.part, asked: p.amount, confirmed: Math.max(confirmed, 0) });
+        }
+      }
       if (await this.store.finishRefund(plan.id, refundId, action.to, release)) {
         refundsTotal().inc({ state: action.to });
         const fields = { split: plan.id, refund: refundId, card: refund.card, gift_card: refund.gift_card, order: refund.order, state: action.to };
         if (action.to === 'REFUNDED') this.ports.logger.info('split tender refund completed', fields);
         else this.ports.logger.warn('split tender refund failed: the parts after the failed one were not sent', fields);
+        for (const s of short) {
+          refundPartsShort().inc({ tender: s.part });
+          this.ports.logger.warn('split tender refund part confirmed for less than asked: the remainder is released for a later refund', {
+            split: plan.id,
+            refund: refundId,
+            part: s.part,
+            asked: s.asked,
+            confirmed: s.confirmed,
+            released: s.asked - s.confirmed,
+            currency: plan.currency,
+          });
+        }
       }
       refund = (await this.store.refund(plan.id, refundId)) ?? refund;
     }

@@ -308,6 +308,32 @@ describe('what a refund of an authorize split may give back per tender', () => {
     expect(await s.coordinator.store.refund(p.id, `${p.id}.rc`)).toMatchObject({ card: 4000, gift_card: 3000 });
   });
 
+  it('a refund part its PSP confirmed for less than asked keeps only what was confirmed reserved: the rest is released for a later refund, logged, counted', async () => {
+    const { service: s, events, lines } = service();
+    const p = plan(`short-${testNamespace()}`, true);
+    await doneSplit(s, p);
+    await succeededStep(p, 'gift_card', 3000);
+    await succeededStep(p, 'card', 7000);
+    const r1 = `${p.id}.ra`;
+    expect('refund' in (await s.coordinator.beginRefund(p, r1, 5000, 'card_first', refund(p, r1, 5000)))).toBe(true);
+    expect(await s.coordinator.store.refund(p.id, r1)).toMatchObject({ card: 5000, gift_card: 0 });
+    // Its card part sent, its delivery played here: the PSP refunds 3000 of the 5000 asked.
+    expect((await s.coordinator.advanceRefund(p, r1))?.state).toBe('REFUNDING');
+    const part = refundReferences({ refundId: r1, stepIds: 'namespaced' }).card;
+    expect(await ledger.get(part)).toMatchObject({ command: 'refund', payment: { amount: 5000 } });
+    await ledger.transition(part, 'SENT', { event: 'attempt' });
+    await ledger.transition(part, 'SUCCEEDED', { event: 'outcome' }, { gatewayReference: `psp_${part}`, confirmedAmount: 3000, confirmedCurrency: 'EUR' });
+    const before = (await metricValue('pb_split_tender_refund_parts_short_total', { tender: 'card' })) ?? 0;
+    expect((await s.coordinator.advanceRefund(p, r1))?.state).toBe('REFUNDED');
+    // Given back: 3000 of the card's 7000. Left: the card's 4000 and the gift card's 3000.
+    expect(await s.startRefund(`${p.id}.rb`, refund(p, `${p.id}.rb`, 7001))).toEqual({ refused: 'amount_exceeds_refundable' });
+    expect(await s.startRefund(`${p.id}.rc`, refund(p, `${p.id}.rc`, 7000))).toEqual({});
+    expect(await s.coordinator.store.refund(p.id, `${p.id}.rc`)).toMatchObject({ card: 4000, gift_card: 3000 });
+    expect(events.find((e) => e.eventId === `${r1}.split-refund.REFUNDED`)?.params.payment).toMatchObject({ amount: 3000, requested_amount: 5000 });
+    expect(await metricValue('pb_split_tender_refund_parts_short_total', { tender: 'card' })).toBe(before + 1);
+    expect(lines.filter((l) => l.includes('confirmed for less than asked: the remainder is released') && l.includes('"released":2000'))).toHaveLength(1);
+  });
+
   it('a sale split gives back what its PSPs confirmed, as before', async () => {
     const { service: s } = service();
     const p = plan(`sale-${testNamespace()}`, true);
