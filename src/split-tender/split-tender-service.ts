@@ -131,6 +131,7 @@ export class SplitTenderService implements SplitTenderIntake {
         return step?.state === 'SUCCEEDED' ? collectedForRefund(step, await deps.ledger.dependentsOf(id)) : null;
       },
       recorded: async (id) => (await deps.ledger.get(id)) !== null,
+      heldByRefunds: async (id) => refundsHeldForRetry(await deps.ledger.dependentsOf(id)).reduce((sum, r) => sum + r.amount, 0),
     });
   }
 

@@ -16,6 +16,7 @@ import {
   confirmedOrPlanned,
   nextRefundAction,
   nextSplitAction,
+  PendingReversal,
   Reversal,
   parseReversal,
   rollbackCause,
@@ -99,6 +100,12 @@ export interface SplitTenderPorts {
    */
   captured?(operationId: string): Promise<number | null>;
   /**
+   * What refunds of step `operationId` recorded FAILED that its PSP retries itself may still give back
+   * (`held_for_psp_retry`, not done by the PSP yet, nor released by an operator), minor units of the order's currency:
+   * money the PSP has not confirmed given back, nor confirmed kept. Absent: 0.
+   */
+  heldByRefunds?(operationId: string): Promise<number>;
+  /**
    * Whether the ledger holds operation `operationId` in any state (an OPEN outcome says "not final", not "never sent").
    * Absent: whether its outcome is final.
    */
@@ -129,13 +136,13 @@ function refundPartsShort() {
   );
 }
 
-/** Each tender's reversal, as decided. */
-type Reversals = Partial<Record<TenderPart, Reversal>>;
+/** Each tender's reversal, as decided, or waiting to be (`pending`). */
+type Reversals = Partial<Record<TenderPart, Reversal | PendingReversal>>;
 
 function reversalsByRefund() {
   return counter(
     'pb_split_tender_reversals_by_refund_total',
-    'Split tender rollbacks that found a tender of an authorization split (tender: gift_card, card) captured already: refunded what was captured instead of voiding it (outcome refunded), or nothing sent, the OMS having refunded it all (outcome nothing_left)',
+    "Split tender rollbacks that found a tender of an authorization split (tender: gift_card, card) captured already: refunded what was captured instead of voiding it (outcome refunded), or nothing sent, the OMS having refunded it all (outcome nothing_left); its reversal left to wait for refunds of the OMS held for their PSP's retry (outcome held_for_psp_retry, then one of the others once they settle)",
     ['tender', 'outcome'] as const,
   );
 }
@@ -239,6 +246,8 @@ export class SplitTenderCoordinator {
       // A tender the OMS's refunds gave back in full is reversed already: nothing is sent, nothing to read.
       const tender = step === 'reverse' ? reversals.gift_card : step === 'release_card' ? reversals.card : undefined;
       if (tender?.by === 'none') outcomes[step] = { state: 'SUCCEEDED', confirmedAmount: 0 };
+      // Not decided yet: nothing was sent under it.
+      else if (tender?.by === 'pending') outcomes[step] = { state: 'OPEN' };
       else outcomes[step] = await this.ports.outcome(this.stepCommandOf(plan, step, outcomes, reversals).payment.operation_reference ?? '');
     }
     return outcomes;
@@ -251,8 +260,11 @@ export class SplitTenderCoordinator {
    * left of it (a void of a captured authorization fails, leaving the tender charged for an order the OMS was told
    * failed); or nothing, when it was captured and refunds of the OMS gave all of it back (a void fails, a refund has
    * nothing to take). Undefined for a sale (always refunded at what its PSP confirmed).
+   * Not decided while refunds of the OMS of that captured step are held for their PSP's retry (`pending`): they are not
+   * confirmed given back, nor confirmed kept, so neither "refunded in full already" nor the amount of a refund of the
+   * rest would be the PSP's word; the rollback waits for their outcome, sending the other tender's reversal meanwhile.
    */
-  private async reversalOf(plan: SplitTenderPlan, tender: TenderPart): Promise<Reversal | undefined> {
+  private async reversalOf(plan: SplitTenderPlan, tender: TenderPart): Promise<Reversal | PendingReversal | undefined> {
     if (plan.capture === true) return undefined;
     let stored = await this.store.reversal(plan.id, tender);
     if (stored === null) {
@@ -265,6 +277,11 @@ export class SplitTenderCoordinator {
       // upgrade) is its reversal: a refund or nothing beside it would be a second reversal of one tender, or none at all.
       const voidId = tender === 'gift_card' ? refs.giftCardVoid : refs.cardVoid;
       const voidSent = chosen !== 'void' && (await this.recorded(voidId));
+      const held = chosen !== 'void' && !voidSent ? ((await this.ports.heldByRefunds?.(step)) ?? 0) : 0;
+      if (held > 0) {
+        if (await this.store.markReversalWaiting(plan.id, tender)) this.reversalWaits(plan, tender, step, held);
+        return { by: 'pending', held };
+      }
       const value = voidSent ? 'void' : chosen;
       const decision = await this.store.decideReversal(plan.id, value, tender);
       stored = decision.value;
@@ -290,6 +307,15 @@ export class SplitTenderCoordinator {
       would_have_been: chosen,
       currency: plan.currency,
     });
+  }
+
+  /** Metric and log line of a tender's reversal left to wait for refunds of the OMS held for their PSP's retry (once: a set-if-absent). */
+  private reversalWaits(plan: SplitTenderPlan, tender: TenderPart, step: string, held: number): void {
+    reversalsByRefund().inc({ tender, outcome: 'held_for_psp_retry' });
+    this.ports.logger.warn(
+      "split tender: a tender captured before the rollback has refunds of the OMS held for their PSP's retry, not confirmed; its reversal waits for their outcome",
+      { split: plan.id, order_id: plan.order_id, tender, operation_id: step, held_by_refunds: held, currency: plan.currency },
+    );
   }
 
   /** Metric and log line of a tender found captured when its reversal was decided (once: the decision is a set-if-absent). */
@@ -339,7 +365,10 @@ export class SplitTenderCoordinator {
       }
       const reversals = state === 'ROLLING_BACK' ? await this.reversalsOf(plan) : {};
       const outcomes = await this.outcomesOf(plan, this.stepsToRead(state), reversals);
-      const action = nextSplitAction(state, { outcomes, submitted, parts });
+      const waiting = new Set<SplitStep>();
+      if (reversals.gift_card?.by === 'pending') waiting.add('reverse');
+      if (reversals.card?.by === 'pending') waiting.add('release_card');
+      const action = nextSplitAction(state, { outcomes, submitted, parts, waiting });
       if (action.kind === 'wait') return state;
       if (action.kind === 'submit') {
         await this.ports.submit(this.stepCommandOf(plan, action.step, outcomes, reversals));

@@ -388,6 +388,54 @@ describe("a rolling back authorize split's reversals, by what the ledger holds o
   });
 });
 
+describe("a rolling back authorize split's tender with a refund of the OMS held for its PSP's retry", () => {
+  it('counts nothing of it as given back: the reversal waits for its outcome (the other tender is released meanwhile), then refunds what the PSP did not give back', async () => {
+    const { service: s, events, lines } = service();
+    const p = plan(`rbh-${testNamespace()}`, false);
+    const refs = stepReferences(p);
+    await s.coordinator.begin(p);
+    // The redemption captured in full by the OMS, then refunded by it: that refund failed for a technical issue its PSP
+    // retries itself, so it is neither confirmed given back nor confirmed kept. The card part approved for half.
+    await succeededStep(p, 'gift_card', 3000);
+    await captured(p, refs.giftCard, `${p.id}-gccap`, 3000);
+    const omsRefund = `${p.id}-gcref`;
+    await ledger.create(omsRefund, stepCommand(p, 'refund', omsRefund, 'gift_card', 3000, { key: refs.giftCard }), Date.now(), { event: 'attempt' });
+    await ledger.authorizationView(refs.giftCard, omsRefund);
+    await ledger.transition(omsRefund, 'FAILED', { event: 'outcome' }, { reason: 'technical', heldForPspRetry: 'technical' });
+    await succeededStep(p, 'card', 3500);
+    expect(await s.coordinator.store.move(p.id, 'REDEEMING', 'CHARGING_CARD')).toBe(true);
+    const waits = (await metricValue('pb_split_tender_reversals_by_refund_total', { tender: 'gift_card', outcome: 'held_for_psp_retry' })) ?? 0;
+    expect(await s.coordinator.advance(p)).toBe('ROLLING_BACK');
+    // Not decided, nothing sent for the gift card; the card part's void goes.
+    expect(await s.coordinator.store.reversal(p.id, 'gift_card')).toBeNull();
+    expect(await ledger.get(refs.giftCardVoid)).toBeNull();
+    expect(await ledger.get(refs.giftCardRefund)).toBeNull();
+    expect(await ledger.get(refs.cardVoid)).toMatchObject({ command: 'cancel', payment: { amount: 3500, gateway_key: refs.card } });
+    await ledger.transition(refs.cardVoid, 'SENT', { event: 'attempt' });
+    await ledger.transition(refs.cardVoid, 'SUCCEEDED', { event: 'outcome' }, { gatewayReference: `psp_${refs.cardVoid}` });
+    // Still waiting (pending, not given back), said once.
+    expect(await s.coordinator.advance(p)).toBe('ROLLING_BACK');
+    expect(await s.coordinator.advance(p)).toBe('ROLLING_BACK');
+    expect(events.some((e) => e.eventId.startsWith(`${p.id}.split-tender.`))).toBe(false);
+    expect(lines.filter((l) => l.includes("held for their PSP's retry, not confirmed") && l.includes('"held_by_refunds":3000'))).toHaveLength(1);
+    expect(await metricValue('pb_split_tender_reversals_by_refund_total', { tender: 'gift_card', outcome: 'held_for_psp_retry' })).toBe(waits + 1);
+    // Its outcome arrives: no retry will come (an operator released the hold after Adyen said so). The 3000 is the
+    // shopper's still: refunded by the rollback.
+    expect(await ledger.releaseHeldForPspRetry(omsRefund, { reason: 'Adyen support: no retry', by: 'test' })).toMatchObject({ result: 'released' });
+    expect(await s.coordinator.advance(p)).toBe('ROLLING_BACK');
+    expect(await s.coordinator.store.reversal(p.id, 'gift_card')).toBe('refund:3000');
+    expect(await ledger.get(refs.giftCardRefund)).toMatchObject({ command: 'refund', payment: { amount: 3000, gateway_key: refs.giftCard } });
+    await ledger.transition(refs.giftCardRefund, 'SENT', { event: 'attempt' });
+    await ledger.transition(refs.giftCardRefund, 'SUCCEEDED', { event: 'outcome' }, { gatewayReference: `psp_${refs.giftCardRefund}` });
+    expect(await s.coordinator.advance(p)).toBe('ROLLED_BACK');
+    const settled = events.find((e) => e.eventId === `${p.id}.split-tender.ROLLED_BACK`)?.params.payment as {
+      split_tender: { tenders: Array<Record<string, unknown>>; refunded_before_rollback?: Record<string, number> };
+    };
+    expect(settled.split_tender.refunded_before_rollback).toBeUndefined();
+    expect(settled.split_tender.tenders.find((t) => t.role === 'reverse')).toMatchObject({ operation_reference: refs.giftCardRefund, status: 'SUCCESS' });
+  });
+});
+
 describe('a split rolling back across the upgrade, its card void sent by the release before', () => {
   it("keeps the void on record as the card part's reversal, captured or not: never a refund beside it (two reversals of one tender), with a warn line", async () => {
     const { service: s, lines } = service();
