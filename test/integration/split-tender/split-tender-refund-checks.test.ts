@@ -1,12 +1,18 @@
 import { Queue } from 'bullmq';
+import { AdjustmentStore } from '../../../src/adjustments/adjustment-store';
 import { Config } from '../../../src/config/config';
 import { PaymentCommand } from '../../../src/contracts/payment-command';
 import { DeliveryJobData, createDeliveryQueue } from '../../../src/delivery/delivery-queue';
+import { AdjustmentRecorder } from '../../../src/delivery/adjustment-recorder';
+import { OutcomeRecorder } from '../../../src/delivery/outcome-recorder';
+import { EventStore } from '../../../src/events/event-store';
+import { createOmsEventsQueue } from '../../../src/events/oms-events-queue';
 import { PaymentEvent } from '../../../src/events/payment-event';
 import { Ledger } from '../../../src/ledger/ledger';
 import { metricValue } from '../../../src/metrics/metrics-registry';
 import { RedisClient } from '../../../src/redis/redis-connection';
 import { SplitTenderService } from '../../../src/split-tender/split-tender-service';
+import { memberOf } from '../../../src/split-tender/split-tender-store';
 import { SplitTenderPlan, cardAmount, refundReferences, stepCommand, stepReferences } from '../../../src/split-tender/split-tender-plan';
 import { purgeNamespace } from '../../../harness/twins/local-stack/local-stack';
 import { captureLogger } from '../../support/capture-logger';
@@ -433,6 +439,89 @@ describe("a rolling back authorize split's tender with a refund of the OMS held 
     };
     expect(settled.split_tender.refunded_before_rollback).toBeUndefined();
     expect(settled.split_tender.tenders.find((t) => t.role === 'reverse')).toMatchObject({ operation_reference: refs.giftCardRefund, status: 'SUCCESS' });
+  });
+});
+
+describe("a rolling back authorize split's tender whose held refund's outcome arrives", () => {
+  /** A rolling back split whose redemption the OMS captured in full, then refunded `refunded` of: that refund held for its PSP's retry. */
+  async function heldRollback(name: string, refunded: number) {
+    const ctx = service();
+    const p = plan(`${name}-${testNamespace()}`, false);
+    const refs = stepReferences(p);
+    await ctx.service.coordinator.begin(p);
+    await succeededStep(p, 'gift_card', 3000);
+    await captured(p, refs.giftCard, `${p.id}-gccap`, 3000);
+    const omsRefund = `${p.id}-gcref`;
+    await ledger.create(omsRefund, stepCommand(p, 'refund', omsRefund, 'gift_card', refunded, { key: refs.giftCard }), Date.now(), { event: 'attempt' });
+    await ledger.authorizationView(refs.giftCard, omsRefund);
+    await ledger.transition(omsRefund, 'FAILED', { event: 'outcome' }, { reason: 'technical', heldForPspRetry: 'technical' });
+    await succeededStep(p, 'card', 3500);
+    expect(await ctx.service.coordinator.store.move(p.id, 'REDEEMING', 'CHARGING_CARD')).toBe(true);
+    return { ...ctx, p, refs, omsRefund };
+  }
+
+  /** The card part's void, played here: sent, then the PSP's success. */
+  async function cardVoided(refs: ReturnType<typeof stepReferences>): Promise<void> {
+    await ledger.transition(refs.cardVoid, 'SENT', { event: 'attempt' });
+    await ledger.transition(refs.cardVoid, 'SUCCEEDED', { event: 'outcome' }, { gatewayReference: `psp_${refs.cardVoid}` });
+  }
+
+  it("the PSP's retry recorded done: the refund counts as given back at what the PSP confirmed; nothing sent when it gave all back, the rest refunded otherwise", async () => {
+    const eventsQueue = createOmsEventsQueue(redis, config.redis.keyPrefix);
+    try {
+      const { logger } = captureLogger();
+      const recorder = new OutcomeRecorder({ config, ledger, events: new EventStore(redis, config.redis.keyPrefix), eventsQueue, logger });
+      const adjustments = new AdjustmentRecorder({ config, store: new AdjustmentStore(redis, config.redis.keyPrefix), recorder, ledger, logger });
+      /** Adyen's retry of held refund `id` done ("REFUND" success after the technical failure), for `amount`. */
+      const retried = async (id: string, amount: number) => {
+        await adjustments.recordAdjustment((await ledger.get(id))!, {
+          kind: 'succeeded_after_failure',
+          direction: 'credit',
+          amount,
+          currency: 'EUR',
+          gateway: 'sim',
+          pspEventId: `evt_retried_${id}`,
+          source: 'webhook',
+        });
+        expect((await ledger.get(id))?.succeededAfterFailure).toBeDefined();
+      };
+
+      // All of the captured 3000 held, then given back by the retry: nothing sent, the split ROLLED_BACK saying so.
+      // Played by the sweep's own pass: while it waits the split stays open, due again after the sweep interval.
+      const all = await heldRollback('rbd', 3000);
+      const member = { kind: 'split' as const, id: all.p.id };
+      const { store } = all.service.coordinator;
+      const dueAt = async () => Number(await redis.zscore(store.openKey, memberOf(member)));
+      await all.service.advanceMember(member);
+      await cardVoided(all.refs);
+      const before = Date.now();
+      await all.service.advanceMember(member);
+      expect(await store.state(all.p.id)).toBe('ROLLING_BACK');
+      expect(await store.reversal(all.p.id, 'gift_card')).toBeNull();
+      expect(await dueAt()).toBeGreaterThanOrEqual(before + config.splitTender.sweepIntervalMs);
+      await retried(all.omsRefund, 3000);
+      await all.service.advanceMember(member);
+      expect(await store.state(all.p.id)).toBe('ROLLED_BACK');
+      expect(await redis.zscore(store.openKey, memberOf(member))).toBeNull();
+      expect(await all.service.coordinator.store.reversal(all.p.id, 'gift_card')).toBe('none:3000');
+      expect(await ledger.get(all.refs.giftCardRefund)).toBeNull();
+      expect(await ledger.get(all.refs.giftCardVoid)).toBeNull();
+      const settled = all.events.find((e) => e.eventId === `${all.p.id}.split-tender.ROLLED_BACK`)?.params.payment as {
+        split_tender: { refunded_before_rollback?: Record<string, number> };
+      };
+      expect(settled.split_tender.refunded_before_rollback).toEqual({ gift_card: 3000 });
+
+      // 2000 of it held, the retry done: the 1000 the OMS did not refund is refunded by the rollback.
+      const part = await heldRollback('rbp', 2000);
+      expect(await part.service.coordinator.advance(part.p)).toBe('ROLLING_BACK');
+      await cardVoided(part.refs);
+      await retried(part.omsRefund, 2000);
+      expect(await part.service.coordinator.advance(part.p)).toBe('ROLLING_BACK');
+      expect(await part.service.coordinator.store.reversal(part.p.id, 'gift_card')).toBe('refund:1000');
+      expect(await ledger.get(part.refs.giftCardRefund)).toMatchObject({ command: 'refund', payment: { amount: 1000, gateway_key: part.refs.giftCard } });
+    } finally {
+      await eventsQueue.close();
+    }
   });
 });
 
