@@ -270,6 +270,9 @@ export class SplitTenderCoordinator {
     if (stored === null) {
       const refs = stepReferences(plan);
       const step = tender === 'gift_card' ? refs.giftCard : refs.card;
+      // Read before what was collected and again after it: a held refund released (or done) between two reads of the
+      // ledger would otherwise leave `collected` counting it given back, and the second read seeing no refund held.
+      const heldBefore = (await this.ports.heldByRefunds?.(step)) ?? 0;
       const left = (await this.ports.collected?.(step, plan.id)) ?? null;
       const captured = left !== null && left <= 0 ? ((await this.ports.captured?.(step)) ?? null) : null;
       const chosen = left !== null && left > 0 ? `refund:${left}` : captured !== null && captured > 0 ? `none:${captured - Math.max(left ?? 0, 0)}` : 'void';
@@ -277,7 +280,7 @@ export class SplitTenderCoordinator {
       // upgrade) is its reversal: a refund or nothing beside it would be a second reversal of one tender, or none at all.
       const voidId = tender === 'gift_card' ? refs.giftCardVoid : refs.cardVoid;
       const voidSent = chosen !== 'void' && (await this.recorded(voidId));
-      const held = chosen !== 'void' && !voidSent ? ((await this.ports.heldByRefunds?.(step)) ?? 0) : 0;
+      const held = chosen !== 'void' && !voidSent ? Math.max(heldBefore, (await this.ports.heldByRefunds?.(step)) ?? 0) : 0;
       if (held > 0) {
         if (await this.store.markReversalWaiting(plan.id, tender)) this.reversalWaits(plan, tender, step, held);
         return { by: 'pending', held };

@@ -523,6 +523,27 @@ describe("a rolling back authorize split's tender whose held refund's outcome ar
       await eventsQueue.close();
     }
   });
+
+  it("an operator's release landing while the reversal is decided never makes the tender 'refunded in full': nothing was given back, the rollback refunds it", async () => {
+    const { service: s, p, refs, omsRefund } = await heldRollback('rbr', 3000);
+    // The first read of the redemption's refunds sees the refund held; the release lands right after it (another process).
+    const original = ledger.dependentsOf.bind(ledger);
+    const read = jest.spyOn(ledger, 'dependentsOf').mockImplementationOnce(async (id) => {
+      const seen = await original(id);
+      expect(await ledger.releaseHeldForPspRetry(omsRefund, { reason: 'Adyen support: no retry', by: 'test' })).toMatchObject({ result: 'released' });
+      return seen;
+    });
+    try {
+      expect(await s.coordinator.advance(p)).toBe('ROLLING_BACK');
+    } finally {
+      read.mockRestore();
+    }
+    expect((await s.coordinator.store.reversal(p.id, 'gift_card')) ?? '').not.toMatch(/^none:/);
+    await cardVoided(refs);
+    expect(await s.coordinator.advance(p)).toBe('ROLLING_BACK');
+    expect(await s.coordinator.store.reversal(p.id, 'gift_card')).toBe('refund:3000');
+    expect(await ledger.get(refs.giftCardRefund)).toMatchObject({ command: 'refund', payment: { amount: 3000, gateway_key: refs.giftCard } });
+  });
 });
 
 describe('a split rolling back across the upgrade, its card void sent by the release before', () => {
