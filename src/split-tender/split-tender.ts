@@ -75,9 +75,11 @@ export interface SplitTenderPorts {
   refundSettled?(plan: SplitTenderPlan, refund: StoredRefund): Promise<void>;
   /**
    * Whether the PSP reported, after the fact, that a refund part the ledger holds FAILED succeeded (a
-   * `succeeded_after_failure` adjustment: the ledger never moves back). Absent: never.
+   * `succeeded_after_failure` adjustment: the ledger never moves back): false when not; what the PSP confirmed then,
+   * minor units of the order's currency, when it named an amount; true when it named none (what was asked counts).
+   * Absent: never.
    */
-  succeededLater?(operationId: string): Promise<boolean>;
+  succeededLater?(operationId: string): Promise<boolean | number>;
   /**
    * What the PSP refunded of a payment operation outside the bridge that still stands (`refundedOutsideBridge`: its
    * `refund_outside_bridge` adjustments, none failed or reversed after), minor units of the order's currency. The
@@ -516,7 +518,7 @@ export class SplitTenderCoordinator {
 
   /**
    * What the parts of the split's failed refunds gave back after all, per tender: a part the ledger holds
-   * FAILED that the PSP later reported succeeded (`succeededLater`). Its reservation was released when it
+   * FAILED that the PSP later reported succeeded (`succeededLater`), at what the PSP confirmed. Its reservation was released when it
    * failed, so without this the money could be refunded twice. Only failed refunds are read (rare).
    */
   private async refundedAfterFailure(plan: SplitTenderPlan): Promise<Record<TenderPart, number>> {
@@ -526,13 +528,18 @@ export class SplitTenderCoordinator {
     for (const refund of await this.store.failedRefunds(plan.id)) {
       for (const part of ['card', 'gift_card'] as const) {
         const reference = refundReferences(refund)[part];
-        if (refund[part] <= 0 || (await this.ports.outcome(reference)).state !== 'FAILED' || !(await succeededLater(reference))) continue;
-        late[part] += refund[part];
+        if (refund[part] <= 0 || (await this.ports.outcome(reference)).state !== 'FAILED') continue;
+        const later = await succeededLater(reference);
+        if (later === false) continue;
+        // At what the PSP confirmed it gave back, not what was asked.
+        const amount = later === true ? refund[part] : Math.max(later, 0);
+        late[part] += amount;
         this.ports.logger.warn('split tender refund part failed, then the PSP reported it succeeded: it counts as refunded', {
           split: plan.id,
           refund: refund.refundId,
           part,
-          amount: refund[part],
+          amount,
+          asked: refund[part],
         });
       }
     }

@@ -239,6 +239,28 @@ async function captured(p: SplitTenderPlan, authId: string, captureId: string, a
   await ledger.transition(captureId, 'SUCCEEDED', { event: 'outcome' }, { gatewayReference: `psp_${captureId}`, ...closes });
 }
 
+/** The PSP's word that FAILED refund `id` was done after all, for `amount` (a `succeeded_after_failure` adjustment, as a webhook records it). */
+async function doneAfterAll(id: string, amount: number): Promise<void> {
+  const eventsQueue = createOmsEventsQueue(redis, config.redis.keyPrefix);
+  try {
+    const { logger } = captureLogger();
+    const recorder = new OutcomeRecorder({ config, ledger, events: new EventStore(redis, config.redis.keyPrefix), eventsQueue, logger });
+    const adjustments = new AdjustmentRecorder({ config, store: new AdjustmentStore(redis, config.redis.keyPrefix), recorder, ledger, logger });
+    await adjustments.recordAdjustment((await ledger.get(id))!, {
+      kind: 'succeeded_after_failure',
+      direction: 'credit',
+      amount,
+      currency: 'EUR',
+      gateway: 'sim',
+      pspEventId: `evt_done_${id}`,
+      source: 'webhook',
+    });
+  } finally {
+    await eventsQueue.close();
+  }
+  expect((await ledger.get(id))?.succeededAfterFailure).toMatchObject({ amount });
+}
+
 describe('what a refund of an authorize split may give back per tender', () => {
   it('is what the OMS captured of each authorization, not what it holds: the card captured in part, the rest goes to the gift card', async () => {
     const { service: s, lines } = service();
@@ -338,6 +360,29 @@ describe('what a refund of an authorize split may give back per tender', () => {
     expect(events.find((e) => e.eventId === `${r1}.split-refund.REFUNDED`)?.params.payment).toMatchObject({ amount: 3000, requested_amount: 5000 });
     expect(await metricValue('pb_split_tender_refund_parts_short_total', { tender: 'card' })).toBe(before + 1);
     expect(lines.filter((l) => l.includes('confirmed for less than asked: the remainder is released') && l.includes('"released":2000'))).toHaveLength(1);
+  });
+
+  it('a refund part that failed, then the PSP reported it succeeded for less than asked, counts as refunded at what the PSP confirmed', async () => {
+    const { service: s, lines } = service();
+    const p = plan(`late-short-${testNamespace()}`, true);
+    await doneSplit(s, p);
+    await succeededStep(p, 'gift_card', 3000);
+    await succeededStep(p, 'card', 7000);
+    const r1 = `${p.id}.ra`;
+    expect('refund' in (await s.coordinator.beginRefund(p, r1, 5000, 'card_first', refund(p, r1, 5000)))).toBe(true);
+    // Its card part sent and recorded FAILED: the refund fails, its 5000 released.
+    expect((await s.coordinator.advanceRefund(p, r1))?.state).toBe('REFUNDING');
+    const part = refundReferences({ refundId: r1, stepIds: 'namespaced' }).card;
+    await ledger.transition(part, 'SENT', { event: 'attempt' });
+    await ledger.transition(part, 'FAILED', { event: 'outcome' }, { reason: 'declined' });
+    expect((await s.coordinator.advanceRefund(p, r1))?.state).toBe('REFUND_FAILED');
+    // Then the PSP says it refunded 3000 of it after all.
+    await doneAfterAll(part, 3000);
+    // Given back: 3000 of the card's 7000. Left: the card's 4000 and the gift card's 3000.
+    expect(await s.startRefund(`${p.id}.rb`, refund(p, `${p.id}.rb`, 7001))).toEqual({ refused: 'amount_exceeds_refundable' });
+    expect(await s.startRefund(`${p.id}.rc`, refund(p, `${p.id}.rc`, 7000))).toEqual({});
+    expect(await s.coordinator.store.refund(p.id, `${p.id}.rc`)).toMatchObject({ card: 4000, gift_card: 3000 });
+    expect(lines.some((l) => l.includes('then the PSP reported it succeeded') && l.includes('"amount":3000') && l.includes('"asked":5000'))).toBe(true);
   });
 
   it('a sale split gives back what its PSPs confirmed, as before', async () => {
@@ -467,61 +512,39 @@ describe("a rolling back authorize split's tender whose held refund's outcome ar
   }
 
   it("the PSP's retry recorded done: the refund counts as given back at what the PSP confirmed; nothing sent when it gave all back, the rest refunded otherwise", async () => {
-    const eventsQueue = createOmsEventsQueue(redis, config.redis.keyPrefix);
-    try {
-      const { logger } = captureLogger();
-      const recorder = new OutcomeRecorder({ config, ledger, events: new EventStore(redis, config.redis.keyPrefix), eventsQueue, logger });
-      const adjustments = new AdjustmentRecorder({ config, store: new AdjustmentStore(redis, config.redis.keyPrefix), recorder, ledger, logger });
-      /** Adyen's retry of held refund `id` done ("REFUND" success after the technical failure), for `amount`. */
-      const retried = async (id: string, amount: number) => {
-        await adjustments.recordAdjustment((await ledger.get(id))!, {
-          kind: 'succeeded_after_failure',
-          direction: 'credit',
-          amount,
-          currency: 'EUR',
-          gateway: 'sim',
-          pspEventId: `evt_retried_${id}`,
-          source: 'webhook',
-        });
-        expect((await ledger.get(id))?.succeededAfterFailure).toBeDefined();
-      };
+    // All of the captured 3000 held, then given back by the retry: nothing sent, the split ROLLED_BACK saying so.
+    // Played by the sweep's own pass: while it waits the split stays open, due again after the sweep interval.
+    const all = await heldRollback('rbd', 3000);
+    const member = { kind: 'split' as const, id: all.p.id };
+    const { store } = all.service.coordinator;
+    const dueAt = async () => Number(await redis.zscore(store.openKey, memberOf(member)));
+    await all.service.advanceMember(member);
+    await cardVoided(all.refs);
+    const before = Date.now();
+    await all.service.advanceMember(member);
+    expect(await store.state(all.p.id)).toBe('ROLLING_BACK');
+    expect(await store.reversal(all.p.id, 'gift_card')).toBeNull();
+    expect(await dueAt()).toBeGreaterThanOrEqual(before + config.splitTender.sweepIntervalMs);
+    await doneAfterAll(all.omsRefund, 3000);
+    await all.service.advanceMember(member);
+    expect(await store.state(all.p.id)).toBe('ROLLED_BACK');
+    expect(await redis.zscore(store.openKey, memberOf(member))).toBeNull();
+    expect(await all.service.coordinator.store.reversal(all.p.id, 'gift_card')).toBe('none:3000');
+    expect(await ledger.get(all.refs.giftCardRefund)).toBeNull();
+    expect(await ledger.get(all.refs.giftCardVoid)).toBeNull();
+    const settled = all.events.find((e) => e.eventId === `${all.p.id}.split-tender.ROLLED_BACK`)?.params.payment as {
+      split_tender: { refunded_before_rollback?: Record<string, number> };
+    };
+    expect(settled.split_tender.refunded_before_rollback).toEqual({ gift_card: 3000 });
 
-      // All of the captured 3000 held, then given back by the retry: nothing sent, the split ROLLED_BACK saying so.
-      // Played by the sweep's own pass: while it waits the split stays open, due again after the sweep interval.
-      const all = await heldRollback('rbd', 3000);
-      const member = { kind: 'split' as const, id: all.p.id };
-      const { store } = all.service.coordinator;
-      const dueAt = async () => Number(await redis.zscore(store.openKey, memberOf(member)));
-      await all.service.advanceMember(member);
-      await cardVoided(all.refs);
-      const before = Date.now();
-      await all.service.advanceMember(member);
-      expect(await store.state(all.p.id)).toBe('ROLLING_BACK');
-      expect(await store.reversal(all.p.id, 'gift_card')).toBeNull();
-      expect(await dueAt()).toBeGreaterThanOrEqual(before + config.splitTender.sweepIntervalMs);
-      await retried(all.omsRefund, 3000);
-      await all.service.advanceMember(member);
-      expect(await store.state(all.p.id)).toBe('ROLLED_BACK');
-      expect(await redis.zscore(store.openKey, memberOf(member))).toBeNull();
-      expect(await all.service.coordinator.store.reversal(all.p.id, 'gift_card')).toBe('none:3000');
-      expect(await ledger.get(all.refs.giftCardRefund)).toBeNull();
-      expect(await ledger.get(all.refs.giftCardVoid)).toBeNull();
-      const settled = all.events.find((e) => e.eventId === `${all.p.id}.split-tender.ROLLED_BACK`)?.params.payment as {
-        split_tender: { refunded_before_rollback?: Record<string, number> };
-      };
-      expect(settled.split_tender.refunded_before_rollback).toEqual({ gift_card: 3000 });
-
-      // 2000 of it held, the retry done: the 1000 the OMS did not refund is refunded by the rollback.
-      const part = await heldRollback('rbp', 2000);
-      expect(await part.service.coordinator.advance(part.p)).toBe('ROLLING_BACK');
-      await cardVoided(part.refs);
-      await retried(part.omsRefund, 2000);
-      expect(await part.service.coordinator.advance(part.p)).toBe('ROLLING_BACK');
-      expect(await part.service.coordinator.store.reversal(part.p.id, 'gift_card')).toBe('refund:1000');
-      expect(await ledger.get(part.refs.giftCardRefund)).toMatchObject({ command: 'refund', payment: { amount: 1000, gateway_key: part.refs.giftCard } });
-    } finally {
-      await eventsQueue.close();
-    }
+    // 2000 of it held, the retry done: the 1000 the OMS did not refund is refunded by the rollback.
+    const part = await heldRollback('rbp', 2000);
+    expect(await part.service.coordinator.advance(part.p)).toBe('ROLLING_BACK');
+    await cardVoided(part.refs);
+    await doneAfterAll(part.omsRefund, 2000);
+    expect(await part.service.coordinator.advance(part.p)).toBe('ROLLING_BACK');
+    expect(await part.service.coordinator.store.reversal(part.p.id, 'gift_card')).toBe('refund:1000');
+    expect(await ledger.get(part.refs.giftCardRefund)).toMatchObject({ command: 'refund', payment: { amount: 1000, gateway_key: part.refs.giftCard } });
   });
 
   it("an operator's release landing while the reversal is decided never makes the tender 'refunded in full': nothing was given back, the rollback refunds it", async () => {
