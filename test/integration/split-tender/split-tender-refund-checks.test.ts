@@ -547,6 +547,33 @@ describe("a rolling back authorize split's tender whose held refund's outcome ar
     expect(await ledger.get(part.refs.giftCardRefund)).toMatchObject({ command: 'refund', payment: { amount: 1000, gateway_key: part.refs.giftCard } });
   });
 
+  it("the card part's held refund makes the card part's reversal wait the same way (card_reversal_waiting), the redemption's void going meanwhile", async () => {
+    const { service: s, lines } = service();
+    const p = plan(`rbc-${testNamespace()}`, false);
+    const refs = stepReferences(p);
+    await s.coordinator.begin(p);
+    await succeededStep(p, 'gift_card', 3000);
+    // The card part approved for half, 2000 of it captured by the OMS, then refunded by it: held for its PSP's retry.
+    await succeededStep(p, 'card', 3500);
+    await captured(p, refs.card, `${p.id}-cardcap`, 2000);
+    const omsRefund = `${p.id}-cardref`;
+    await ledger.create(omsRefund, stepCommand(p, 'refund', omsRefund, 'card', 2000, { key: refs.card }), Date.now(), { event: 'attempt' });
+    await ledger.authorizationView(refs.card, omsRefund);
+    await ledger.transition(omsRefund, 'FAILED', { event: 'outcome' }, { reason: 'technical', heldForPspRetry: 'technical' });
+    expect(await s.coordinator.store.move(p.id, 'REDEEMING', 'CHARGING_CARD')).toBe(true);
+    expect(await s.coordinator.advance(p)).toBe('ROLLING_BACK');
+    expect(await s.coordinator.store.reversal(p.id, 'card')).toBeNull();
+    expect(Number(await redis.hget(s.coordinator.store.key(p.id), 'card_reversal_waiting'))).toBeGreaterThan(0);
+    expect(await ledger.get(refs.cardVoid)).toBeNull();
+    expect(await ledger.get(refs.cardRefund)).toBeNull();
+    expect(await ledger.get(refs.giftCardVoid)).toMatchObject({ command: 'cancel', payment: { amount: 3000, gateway_key: refs.giftCard } });
+    expect(lines.filter((l) => l.includes("held for their PSP's retry, not confirmed") && l.includes('"tender":"card"'))).toHaveLength(1);
+    await ledger.releaseHeldForPspRetry(omsRefund, { reason: 'Adyen support: no retry', by: 'test' });
+    expect(await s.coordinator.advance(p)).toBe('ROLLING_BACK');
+    expect(await s.coordinator.store.reversal(p.id, 'card')).toBe('refund:2000');
+    expect(await ledger.get(refs.cardRefund)).toMatchObject({ command: 'refund', payment: { amount: 2000, gateway_key: refs.card } });
+  });
+
   it("an operator's release landing while the reversal is decided never makes the tender 'refunded in full': nothing was given back, the rollback refunds it", async () => {
     const { service: s, p, refs, omsRefund } = await heldRollback('rbr', 3000);
     // The first read of the redemption's refunds sees the refund held; the release lands right after it (another process).
