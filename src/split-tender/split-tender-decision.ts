@@ -52,6 +52,11 @@ export interface SplitView {
   submitted: ReadonlySet<SplitStep>;
   /** The planned parts, minor units: the gift card's, and the card's (0: the gift card pays it all). */
   parts: { gift_card: number; card: number };
+  /**
+   * Reversals not to send yet: their amount waits for a fact outside the split (an OMS refund of the tender held for
+   * its PSP's own retry: `SplitTenderCoordinator.reversalOf`). The split waits for them; the other reversal still goes.
+   */
+  waiting?: ReadonlySet<SplitStep>;
 }
 
 const OPEN: StepOutcome = { state: 'OPEN' };
@@ -138,7 +143,7 @@ export function nextSplitAction(state: SplitTenderState, view: SplitView): Split
       // The reversals are independent (each undoes its own tender): all are sent, then the split settles.
       const steps = rollbackSteps(outcomes);
       const open = steps.filter((step) => (outcomes[step] ?? OPEN).state === 'OPEN');
-      const unsent = open.find((step) => !submitted.has(step));
+      const unsent = open.find((step) => !submitted.has(step) && view.waiting?.has(step) !== true);
       if (unsent) return { kind: 'submit', step: unsent };
       if (open.length > 0) return { kind: 'wait', step: open[0] };
       const reversed = steps.every((step) => outcomes[step]?.state === 'SUCCEEDED');
@@ -183,6 +188,16 @@ export function splitReason(state: SplitTenderState, outcomes: SplitView['outcom
  * was captured, or nothing (`none`: captured, and the OMS's own refunds gave back all of it, `refunded`).
  */
 export type Reversal = { by: 'void' } | { by: 'refund'; amount: number } | { by: 'none'; refunded: number };
+
+/**
+ * A tender's reversal not decided yet (never stored): the tender was captured and refunds of the OMS the PSP retries
+ * itself (`held_for_psp_retry`, not confirmed) hold `held` of it, so what is left to give back is not known until
+ * their outcome arrives (the PSP's retry done, or an operator's release of the hold).
+ */
+export interface PendingReversal {
+  by: 'pending';
+  held: number;
+}
 
 /** A stored reversal decision (`SplitTenderStore.reversal`): `void`, `refund:<amount>`, `none:<refunded>`. */
 export function parseReversal(stored: string): Reversal {

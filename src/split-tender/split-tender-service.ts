@@ -15,7 +15,7 @@ import { Logger } from '../logging/logger';
 import { counter, gauge } from '../metrics/metrics-registry';
 import { bullJobId } from '../queueing/job-id';
 import { faultWaitMs } from '../queueing/backoff';
-import { ledgerStepOutcome } from './ledger-step-outcome';
+import { confirmedInOrderCurrency, ledgerStepOutcome } from './ledger-step-outcome';
 import { SplitTenderCoordinator } from './split-tender';
 import { FINAL_SPLIT_STATES } from './split-tender-decision';
 import { splitRefundEvent, splitRefundRefusedEvent, splitSettledEvent } from './split-tender-event';
@@ -120,7 +120,14 @@ export class SplitTenderService implements SplitTenderIntake {
       outcome: (id) => ledgerStepOutcome(deps.ledger, id),
       settled: (plan, state) => this.reportSplit(plan, state),
       refundSettled: (plan, refund) => this.reportRefund(plan, refund),
-      succeededLater: async (id) => (await adjustments.forOperation(id)).some((a) => a.kind === 'succeeded_after_failure'),
+      succeededLater: async (id) => {
+        if (!(await adjustments.forOperation(id)).some((a) => a.kind === 'succeeded_after_failure')) return false;
+        // What the PSP confirmed then (the mark the first such adjustment left), in the order's currency; none named: true.
+        const op = await deps.ledger.get(id);
+        const mark = op?.succeededAfterFailure;
+        if (!op || mark?.amount === undefined) return true;
+        return confirmedInOrderCurrency({ ...op, confirmedAmount: mark.amount, confirmedCurrency: mark.currency }) ?? true;
+      },
       refundedOutside: async (id) => {
         const card = await deps.ledger.get(id);
         return card ? refundedOutsideBridgeOf(card, deps.ledger) : 0;
@@ -131,6 +138,7 @@ export class SplitTenderService implements SplitTenderIntake {
         return step?.state === 'SUCCEEDED' ? collectedForRefund(step, await deps.ledger.dependentsOf(id)) : null;
       },
       recorded: async (id) => (await deps.ledger.get(id)) !== null,
+      heldByRefunds: async (id) => refundsHeldForRetry(await deps.ledger.dependentsOf(id)).reduce((sum, r) => sum + r.amount, 0),
     });
   }
 

@@ -246,6 +246,14 @@ export class SplitTenderStore {
     return { value: decided ? value : ((await this.reversal(id, tender)) ?? value), decided };
   }
 
+  /**
+   * Marks a tender's reversal as waiting for refunds of the OMS held for their PSP's retry (`reversal_waiting`,
+   * `card_reversal_waiting`: since when, epoch ms), once: true when this call marked it (its log line and metric are said once).
+   */
+  async markReversalWaiting(id: string, tender: TenderPart, now = Date.now()): Promise<boolean> {
+    return (await this.redis.hsetnx(this.key(id), `${reversalField(tender)}_waiting`, String(now))) === 1;
+  }
+
   /** Whether the split's final outcome was reported (its event recorded). */
   async reported(id: string): Promise<boolean> {
     return (await this.redis.hget(this.key(id), 'reported')) === '1';

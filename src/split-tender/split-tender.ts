@@ -16,6 +16,7 @@ import {
   confirmedOrPlanned,
   nextRefundAction,
   nextSplitAction,
+  PendingReversal,
   Reversal,
   parseReversal,
   rollbackCause,
@@ -74,9 +75,11 @@ export interface SplitTenderPorts {
   refundSettled?(plan: SplitTenderPlan, refund: StoredRefund): Promise<void>;
   /**
    * Whether the PSP reported, after the fact, that a refund part the ledger holds FAILED succeeded (a
-   * `succeeded_after_failure` adjustment: the ledger never moves back). Absent: never.
+   * `succeeded_after_failure` adjustment: the ledger never moves back): false when not; what the PSP confirmed then,
+   * minor units of the order's currency, when it named an amount; true when it named none (what was asked counts).
+   * Absent: never.
    */
-  succeededLater?(operationId: string): Promise<boolean>;
+  succeededLater?(operationId: string): Promise<boolean | number>;
   /**
    * What the PSP refunded of a payment operation outside the bridge that still stands (`refundedOutsideBridge`: its
    * `refund_outside_bridge` adjustments, none failed or reversed after), minor units of the order's currency. The
@@ -98,6 +101,12 @@ export interface SplitTenderPorts {
    * back holds nothing a reversal could take. Absent: null.
    */
   captured?(operationId: string): Promise<number | null>;
+  /**
+   * What refunds of step `operationId` recorded FAILED that its PSP retries itself may still give back
+   * (`held_for_psp_retry`, not done by the PSP yet, nor released by an operator), minor units of the order's currency:
+   * money the PSP has not confirmed given back, nor confirmed kept. Absent: 0.
+   */
+  heldByRefunds?(operationId: string): Promise<number>;
   /**
    * Whether the ledger holds operation `operationId` in any state (an OPEN outcome says "not final", not "never sent").
    * Absent: whether its outcome is final.
@@ -121,13 +130,21 @@ function refundsTotal() {
   return counter('pb_split_tender_refunds_total', 'Refunds of split tender orders by final state (REFUNDED, REFUND_FAILED)', ['state'] as const);
 }
 
-/** Each tender's reversal, as decided. */
-type Reversals = Partial<Record<TenderPart, Reversal>>;
+function refundPartsShort() {
+  return counter(
+    'pb_split_tender_refund_parts_short_total',
+    'Split refund parts (tender: gift_card, card) the PSP confirmed for less than asked: only the confirmed amount stays reserved, the rest is released for a later refund',
+    ['tender'] as const,
+  );
+}
+
+/** Each tender's reversal, as decided, or waiting to be (`pending`). */
+type Reversals = Partial<Record<TenderPart, Reversal | PendingReversal>>;
 
 function reversalsByRefund() {
   return counter(
     'pb_split_tender_reversals_by_refund_total',
-    'Split tender rollbacks that found a tender of an authorization split (tender: gift_card, card) captured already: refunded what was captured instead of voiding it (outcome refunded), or nothing sent, the OMS having refunded it all (outcome nothing_left)',
+    "Split tender rollbacks that found a tender of an authorization split (tender: gift_card, card) captured already: refunded what was captured instead of voiding it (outcome refunded), or nothing sent, the OMS having refunded it all (outcome nothing_left); its reversal left to wait for refunds of the OMS held for their PSP's retry (outcome held_for_psp_retry, then one of the others once they settle)",
     ['tender', 'outcome'] as const,
   );
 }
@@ -231,6 +248,8 @@ export class SplitTenderCoordinator {
       // A tender the OMS's refunds gave back in full is reversed already: nothing is sent, nothing to read.
       const tender = step === 'reverse' ? reversals.gift_card : step === 'release_card' ? reversals.card : undefined;
       if (tender?.by === 'none') outcomes[step] = { state: 'SUCCEEDED', confirmedAmount: 0 };
+      // Not decided yet: nothing was sent under it.
+      else if (tender?.by === 'pending') outcomes[step] = { state: 'OPEN' };
       else outcomes[step] = await this.ports.outcome(this.stepCommandOf(plan, step, outcomes, reversals).payment.operation_reference ?? '');
     }
     return outcomes;
@@ -243,13 +262,19 @@ export class SplitTenderCoordinator {
    * left of it (a void of a captured authorization fails, leaving the tender charged for an order the OMS was told
    * failed); or nothing, when it was captured and refunds of the OMS gave all of it back (a void fails, a refund has
    * nothing to take). Undefined for a sale (always refunded at what its PSP confirmed).
+   * Not decided while refunds of the OMS of that captured step are held for their PSP's retry (`pending`): they are not
+   * confirmed given back, nor confirmed kept, so neither "refunded in full already" nor the amount of a refund of the
+   * rest would be the PSP's word; the rollback waits for their outcome, sending the other tender's reversal meanwhile.
    */
-  private async reversalOf(plan: SplitTenderPlan, tender: TenderPart): Promise<Reversal | undefined> {
+  private async reversalOf(plan: SplitTenderPlan, tender: TenderPart): Promise<Reversal | PendingReversal | undefined> {
     if (plan.capture === true) return undefined;
     let stored = await this.store.reversal(plan.id, tender);
     if (stored === null) {
       const refs = stepReferences(plan);
       const step = tender === 'gift_card' ? refs.giftCard : refs.card;
+      // Read before what was collected and again after it: a held refund released (or done) between two reads of the
+      // ledger would otherwise leave `collected` counting it given back, and the second read seeing no refund held.
+      const heldBefore = (await this.ports.heldByRefunds?.(step)) ?? 0;
       const left = (await this.ports.collected?.(step, plan.id)) ?? null;
       const captured = left !== null && left <= 0 ? ((await this.ports.captured?.(step)) ?? null) : null;
       const chosen = left !== null && left > 0 ? `refund:${left}` : captured !== null && captured > 0 ? `none:${captured - Math.max(left ?? 0, 0)}` : 'void';
@@ -257,6 +282,11 @@ export class SplitTenderCoordinator {
       // upgrade) is its reversal: a refund or nothing beside it would be a second reversal of one tender, or none at all.
       const voidId = tender === 'gift_card' ? refs.giftCardVoid : refs.cardVoid;
       const voidSent = chosen !== 'void' && (await this.recorded(voidId));
+      const held = chosen !== 'void' && !voidSent ? Math.max(heldBefore, (await this.ports.heldByRefunds?.(step)) ?? 0) : 0;
+      if (held > 0) {
+        if (await this.store.markReversalWaiting(plan.id, tender)) this.reversalWaits(plan, tender, step, held);
+        return { by: 'pending', held };
+      }
       const value = voidSent ? 'void' : chosen;
       const decision = await this.store.decideReversal(plan.id, value, tender);
       stored = decision.value;
@@ -282,6 +312,15 @@ export class SplitTenderCoordinator {
       would_have_been: chosen,
       currency: plan.currency,
     });
+  }
+
+  /** Metric and log line of a tender's reversal left to wait for refunds of the OMS held for their PSP's retry (once: a set-if-absent). */
+  private reversalWaits(plan: SplitTenderPlan, tender: TenderPart, step: string, held: number): void {
+    reversalsByRefund().inc({ tender, outcome: 'held_for_psp_retry' });
+    this.ports.logger.warn(
+      "split tender: a tender captured before the rollback has refunds of the OMS held for their PSP's retry, not confirmed; its reversal waits for their outcome",
+      { split: plan.id, order_id: plan.order_id, tender, operation_id: step, held_by_refunds: held, currency: plan.currency },
+    );
   }
 
   /** Metric and log line of a tender found captured when its reversal was decided (once: the decision is a set-if-absent). */
@@ -331,7 +370,10 @@ export class SplitTenderCoordinator {
       }
       const reversals = state === 'ROLLING_BACK' ? await this.reversalsOf(plan) : {};
       const outcomes = await this.outcomesOf(plan, this.stepsToRead(state), reversals);
-      const action = nextSplitAction(state, { outcomes, submitted, parts });
+      const waiting = new Set<SplitStep>();
+      if (reversals.gift_card?.by === 'pending') waiting.add('reverse');
+      if (reversals.card?.by === 'pending') waiting.add('release_card');
+      const action = nextSplitAction(state, { outcomes, submitted, parts, waiting });
       if (action.kind === 'wait') return state;
       if (action.kind === 'submit') {
         await this.ports.submit(this.stepCommandOf(plan, action.step, outcomes, reversals));
@@ -476,7 +518,7 @@ export class SplitTenderCoordinator {
 
   /**
    * What the parts of the split's failed refunds gave back after all, per tender: a part the ledger holds
-   * FAILED that the PSP later reported succeeded (`succeededLater`). Its reservation was released when it
+   * FAILED that the PSP later reported succeeded (`succeededLater`), at what the PSP confirmed. Its reservation was released when it
    * failed, so without this the money could be refunded twice. Only failed refunds are read (rare).
    */
   private async refundedAfterFailure(plan: SplitTenderPlan): Promise<Record<TenderPart, number>> {
@@ -486,13 +528,18 @@ export class SplitTenderCoordinator {
     for (const refund of await this.store.failedRefunds(plan.id)) {
       for (const part of ['card', 'gift_card'] as const) {
         const reference = refundReferences(refund)[part];
-        if (refund[part] <= 0 || (await this.ports.outcome(reference)).state !== 'FAILED' || !(await succeededLater(reference))) continue;
-        late[part] += refund[part];
+        if (refund[part] <= 0 || (await this.ports.outcome(reference)).state !== 'FAILED') continue;
+        const later = await succeededLater(reference);
+        if (later === false) continue;
+        // At what the PSP confirmed it gave back, not what was asked.
+        const amount = later === true ? refund[part] : Math.max(later, 0);
+        late[part] += amount;
         this.ports.logger.warn('split tender refund part failed, then the PSP reported it succeeded: it counts as refunded', {
           split: plan.id,
           refund: refund.refundId,
           part,
-          amount: refund[part],
+          amount,
+          asked: refund[part],
         });
       }
     }
@@ -529,13 +576,38 @@ export class SplitTenderCoordinator {
         submitted.add(action.part);
         continue;
       }
+      // A part that did not succeed gives back its whole reservation; one its PSP confirmed for less than asked keeps
+      // only what was confirmed: the rest was never given back, so a later refund may still take it.
       const release = { card: 0, gift_card: 0 };
-      for (const p of parts) if (p.outcome.state !== 'SUCCEEDED') release[p.part] = p.amount;
+      const short: Array<{ part: TenderPart; asked: number; confirmed: number }> = [];
+      for (const p of parts) {
+        if (p.outcome.state !== 'SUCCEEDED') {
+          release[p.part] = p.amount;
+          continue;
+        }
+        const confirmed = confirmedOrPlanned(p.outcome, p.amount);
+        if (p.amount > 0 && confirmed < p.amount) {
+          release[p.part] = p.amount - Math.max(confirmed, 0);
+          short.push({ part: p.part, asked: p.amount, confirmed: Math.max(confirmed, 0) });
+        }
+      }
       if (await this.store.finishRefund(plan.id, refundId, action.to, release)) {
         refundsTotal().inc({ state: action.to });
         const fields = { split: plan.id, refund: refundId, card: refund.card, gift_card: refund.gift_card, order: refund.order, state: action.to };
         if (action.to === 'REFUNDED') this.ports.logger.info('split tender refund completed', fields);
         else this.ports.logger.warn('split tender refund failed: the parts after the failed one were not sent', fields);
+        for (const s of short) {
+          refundPartsShort().inc({ tender: s.part });
+          this.ports.logger.warn('split tender refund part confirmed for less than asked: the remainder is released for a later refund', {
+            split: plan.id,
+            refund: refundId,
+            part: s.part,
+            asked: s.asked,
+            confirmed: s.confirmed,
+            released: s.asked - s.confirmed,
+            currency: plan.currency,
+          });
+        }
       }
       refund = (await this.store.refund(plan.id, refundId)) ?? refund;
     }

@@ -1,12 +1,18 @@
 import { Queue } from 'bullmq';
+import { AdjustmentStore } from '../../../src/adjustments/adjustment-store';
 import { Config } from '../../../src/config/config';
 import { PaymentCommand } from '../../../src/contracts/payment-command';
 import { DeliveryJobData, createDeliveryQueue } from '../../../src/delivery/delivery-queue';
+import { AdjustmentRecorder } from '../../../src/delivery/adjustment-recorder';
+import { OutcomeRecorder } from '../../../src/delivery/outcome-recorder';
+import { EventStore } from '../../../src/events/event-store';
+import { createOmsEventsQueue } from '../../../src/events/oms-events-queue';
 import { PaymentEvent } from '../../../src/events/payment-event';
 import { Ledger } from '../../../src/ledger/ledger';
 import { metricValue } from '../../../src/metrics/metrics-registry';
 import { RedisClient } from '../../../src/redis/redis-connection';
 import { SplitTenderService } from '../../../src/split-tender/split-tender-service';
+import { memberOf } from '../../../src/split-tender/split-tender-store';
 import { SplitTenderPlan, cardAmount, refundReferences, stepCommand, stepReferences } from '../../../src/split-tender/split-tender-plan';
 import { purgeNamespace } from '../../../harness/twins/local-stack/local-stack';
 import { captureLogger } from '../../support/capture-logger';
@@ -233,6 +239,28 @@ async function captured(p: SplitTenderPlan, authId: string, captureId: string, a
   await ledger.transition(captureId, 'SUCCEEDED', { event: 'outcome' }, { gatewayReference: `psp_${captureId}`, ...closes });
 }
 
+/** The PSP's word that FAILED refund `id` was done after all, for `amount` (a `succeeded_after_failure` adjustment, as a webhook records it). */
+async function doneAfterAll(id: string, amount: number): Promise<void> {
+  const eventsQueue = createOmsEventsQueue(redis, config.redis.keyPrefix);
+  try {
+    const { logger } = captureLogger();
+    const recorder = new OutcomeRecorder({ config, ledger, events: new EventStore(redis, config.redis.keyPrefix), eventsQueue, logger });
+    const adjustments = new AdjustmentRecorder({ config, store: new AdjustmentStore(redis, config.redis.keyPrefix), recorder, ledger, logger });
+    await adjustments.recordAdjustment((await ledger.get(id))!, {
+      kind: 'succeeded_after_failure',
+      direction: 'credit',
+      amount,
+      currency: 'EUR',
+      gateway: 'sim',
+      pspEventId: `evt_done_${id}`,
+      source: 'webhook',
+    });
+  } finally {
+    await eventsQueue.close();
+  }
+  expect((await ledger.get(id))?.succeededAfterFailure).toMatchObject({ amount });
+}
+
 describe('what a refund of an authorize split may give back per tender', () => {
   it('is what the OMS captured of each authorization, not what it holds: the card captured in part, the rest goes to the gift card', async () => {
     const { service: s, lines } = service();
@@ -308,6 +336,55 @@ describe('what a refund of an authorize split may give back per tender', () => {
     expect(await s.coordinator.store.refund(p.id, `${p.id}.rc`)).toMatchObject({ card: 4000, gift_card: 3000 });
   });
 
+  it('a refund part its PSP confirmed for less than asked keeps only what was confirmed reserved: the rest is released for a later refund, logged, counted', async () => {
+    const { service: s, events, lines } = service();
+    const p = plan(`short-${testNamespace()}`, true);
+    await doneSplit(s, p);
+    await succeededStep(p, 'gift_card', 3000);
+    await succeededStep(p, 'card', 7000);
+    const r1 = `${p.id}.ra`;
+    expect('refund' in (await s.coordinator.beginRefund(p, r1, 5000, 'card_first', refund(p, r1, 5000)))).toBe(true);
+    expect(await s.coordinator.store.refund(p.id, r1)).toMatchObject({ card: 5000, gift_card: 0 });
+    // Its card part sent, its delivery played here: the PSP refunds 3000 of the 5000 asked.
+    expect((await s.coordinator.advanceRefund(p, r1))?.state).toBe('REFUNDING');
+    const part = refundReferences({ refundId: r1, stepIds: 'namespaced' }).card;
+    expect(await ledger.get(part)).toMatchObject({ command: 'refund', payment: { amount: 5000 } });
+    await ledger.transition(part, 'SENT', { event: 'attempt' });
+    await ledger.transition(part, 'SUCCEEDED', { event: 'outcome' }, { gatewayReference: `psp_${part}`, confirmedAmount: 3000, confirmedCurrency: 'EUR' });
+    const before = (await metricValue('pb_split_tender_refund_parts_short_total', { tender: 'card' })) ?? 0;
+    expect((await s.coordinator.advanceRefund(p, r1))?.state).toBe('REFUNDED');
+    // Given back: 3000 of the card's 7000. Left: the card's 4000 and the gift card's 3000.
+    expect(await s.startRefund(`${p.id}.rb`, refund(p, `${p.id}.rb`, 7001))).toEqual({ refused: 'amount_exceeds_refundable' });
+    expect(await s.startRefund(`${p.id}.rc`, refund(p, `${p.id}.rc`, 7000))).toEqual({});
+    expect(await s.coordinator.store.refund(p.id, `${p.id}.rc`)).toMatchObject({ card: 4000, gift_card: 3000 });
+    expect(events.find((e) => e.eventId === `${r1}.split-refund.REFUNDED`)?.params.payment).toMatchObject({ amount: 3000, requested_amount: 5000 });
+    expect(await metricValue('pb_split_tender_refund_parts_short_total', { tender: 'card' })).toBe(before + 1);
+    expect(lines.filter((l) => l.includes('confirmed for less than asked: the remainder is released') && l.includes('"released":2000'))).toHaveLength(1);
+  });
+
+  it('a refund part that failed, then the PSP reported it succeeded for less than asked, counts as refunded at what the PSP confirmed', async () => {
+    const { service: s, lines } = service();
+    const p = plan(`late-short-${testNamespace()}`, true);
+    await doneSplit(s, p);
+    await succeededStep(p, 'gift_card', 3000);
+    await succeededStep(p, 'card', 7000);
+    const r1 = `${p.id}.ra`;
+    expect('refund' in (await s.coordinator.beginRefund(p, r1, 5000, 'card_first', refund(p, r1, 5000)))).toBe(true);
+    // Its card part sent and recorded FAILED: the refund fails, its 5000 released.
+    expect((await s.coordinator.advanceRefund(p, r1))?.state).toBe('REFUNDING');
+    const part = refundReferences({ refundId: r1, stepIds: 'namespaced' }).card;
+    await ledger.transition(part, 'SENT', { event: 'attempt' });
+    await ledger.transition(part, 'FAILED', { event: 'outcome' }, { reason: 'declined' });
+    expect((await s.coordinator.advanceRefund(p, r1))?.state).toBe('REFUND_FAILED');
+    // Then the PSP says it refunded 3000 of it after all.
+    await doneAfterAll(part, 3000);
+    // Given back: 3000 of the card's 7000. Left: the card's 4000 and the gift card's 3000.
+    expect(await s.startRefund(`${p.id}.rb`, refund(p, `${p.id}.rb`, 7001))).toEqual({ refused: 'amount_exceeds_refundable' });
+    expect(await s.startRefund(`${p.id}.rc`, refund(p, `${p.id}.rc`, 7000))).toEqual({});
+    expect(await s.coordinator.store.refund(p.id, `${p.id}.rc`)).toMatchObject({ card: 4000, gift_card: 3000 });
+    expect(lines.some((l) => l.includes('then the PSP reported it succeeded') && l.includes('"amount":3000') && l.includes('"asked":5000'))).toBe(true);
+  });
+
   it('a sale split gives back what its PSPs confirmed, as before', async () => {
     const { service: s } = service();
     const p = plan(`sale-${testNamespace()}`, true);
@@ -359,6 +436,163 @@ describe("a rolling back authorize split's reversals, by what the ledger holds o
     expect(await metricValue('pb_split_tender_reversals_by_refund_total', { tender: 'card', outcome: 'refunded' })).toBe(refunded + 1);
     expect(lines.filter((l) => l.includes('refunded in full by the OMS already') && l.includes(p.id))).toHaveLength(1);
     expect(lines.filter((l) => l.includes('the card part was captured before the rollback') && l.includes(p.id))).toHaveLength(1);
+  });
+});
+
+describe("a rolling back authorize split's tender with a refund of the OMS held for its PSP's retry", () => {
+  it('counts nothing of it as given back: the reversal waits for its outcome (the other tender is released meanwhile), then refunds what the PSP did not give back', async () => {
+    const { service: s, events, lines } = service();
+    const p = plan(`rbh-${testNamespace()}`, false);
+    const refs = stepReferences(p);
+    await s.coordinator.begin(p);
+    // The redemption captured in full by the OMS, then refunded by it: that refund failed for a technical issue its PSP
+    // retries itself, so it is neither confirmed given back nor confirmed kept. The card part approved for half.
+    await succeededStep(p, 'gift_card', 3000);
+    await captured(p, refs.giftCard, `${p.id}-gccap`, 3000);
+    const omsRefund = `${p.id}-gcref`;
+    await ledger.create(omsRefund, stepCommand(p, 'refund', omsRefund, 'gift_card', 3000, { key: refs.giftCard }), Date.now(), { event: 'attempt' });
+    await ledger.authorizationView(refs.giftCard, omsRefund);
+    await ledger.transition(omsRefund, 'FAILED', { event: 'outcome' }, { reason: 'technical', heldForPspRetry: 'technical' });
+    await succeededStep(p, 'card', 3500);
+    expect(await s.coordinator.store.move(p.id, 'REDEEMING', 'CHARGING_CARD')).toBe(true);
+    const waits = (await metricValue('pb_split_tender_reversals_by_refund_total', { tender: 'gift_card', outcome: 'held_for_psp_retry' })) ?? 0;
+    expect(await s.coordinator.advance(p)).toBe('ROLLING_BACK');
+    // Not decided, nothing sent for the gift card; the card part's void goes.
+    expect(await s.coordinator.store.reversal(p.id, 'gift_card')).toBeNull();
+    expect(await ledger.get(refs.giftCardVoid)).toBeNull();
+    expect(await ledger.get(refs.giftCardRefund)).toBeNull();
+    expect(await ledger.get(refs.cardVoid)).toMatchObject({ command: 'cancel', payment: { amount: 3500, gateway_key: refs.card } });
+    await ledger.transition(refs.cardVoid, 'SENT', { event: 'attempt' });
+    await ledger.transition(refs.cardVoid, 'SUCCEEDED', { event: 'outcome' }, { gatewayReference: `psp_${refs.cardVoid}` });
+    // Still waiting (pending, not given back), said once.
+    expect(await s.coordinator.advance(p)).toBe('ROLLING_BACK');
+    expect(await s.coordinator.advance(p)).toBe('ROLLING_BACK');
+    expect(events.some((e) => e.eventId.startsWith(`${p.id}.split-tender.`))).toBe(false);
+    expect(lines.filter((l) => l.includes("held for their PSP's retry, not confirmed") && l.includes('"held_by_refunds":3000'))).toHaveLength(1);
+    expect(await metricValue('pb_split_tender_reversals_by_refund_total', { tender: 'gift_card', outcome: 'held_for_psp_retry' })).toBe(waits + 1);
+    // Its outcome arrives: no retry will come (an operator released the hold after Adyen said so). The 3000 is the
+    // shopper's still: refunded by the rollback.
+    expect(await ledger.releaseHeldForPspRetry(omsRefund, { reason: 'Adyen support: no retry', by: 'test' })).toMatchObject({ result: 'released' });
+    expect(await s.coordinator.advance(p)).toBe('ROLLING_BACK');
+    expect(await s.coordinator.store.reversal(p.id, 'gift_card')).toBe('refund:3000');
+    expect(await ledger.get(refs.giftCardRefund)).toMatchObject({ command: 'refund', payment: { amount: 3000, gateway_key: refs.giftCard } });
+    await ledger.transition(refs.giftCardRefund, 'SENT', { event: 'attempt' });
+    await ledger.transition(refs.giftCardRefund, 'SUCCEEDED', { event: 'outcome' }, { gatewayReference: `psp_${refs.giftCardRefund}` });
+    expect(await s.coordinator.advance(p)).toBe('ROLLED_BACK');
+    const settled = events.find((e) => e.eventId === `${p.id}.split-tender.ROLLED_BACK`)?.params.payment as {
+      split_tender: { tenders: Array<Record<string, unknown>>; refunded_before_rollback?: Record<string, number> };
+    };
+    expect(settled.split_tender.refunded_before_rollback).toBeUndefined();
+    expect(settled.split_tender.tenders.find((t) => t.role === 'reverse')).toMatchObject({ operation_reference: refs.giftCardRefund, status: 'SUCCESS' });
+  });
+});
+
+describe("a rolling back authorize split's tender whose held refund's outcome arrives", () => {
+  /** A rolling back split whose redemption the OMS captured in full, then refunded `refunded` of: that refund held for its PSP's retry. */
+  async function heldRollback(name: string, refunded: number) {
+    const ctx = service();
+    const p = plan(`${name}-${testNamespace()}`, false);
+    const refs = stepReferences(p);
+    await ctx.service.coordinator.begin(p);
+    await succeededStep(p, 'gift_card', 3000);
+    await captured(p, refs.giftCard, `${p.id}-gccap`, 3000);
+    const omsRefund = `${p.id}-gcref`;
+    await ledger.create(omsRefund, stepCommand(p, 'refund', omsRefund, 'gift_card', refunded, { key: refs.giftCard }), Date.now(), { event: 'attempt' });
+    await ledger.authorizationView(refs.giftCard, omsRefund);
+    await ledger.transition(omsRefund, 'FAILED', { event: 'outcome' }, { reason: 'technical', heldForPspRetry: 'technical' });
+    await succeededStep(p, 'card', 3500);
+    expect(await ctx.service.coordinator.store.move(p.id, 'REDEEMING', 'CHARGING_CARD')).toBe(true);
+    return { ...ctx, p, refs, omsRefund };
+  }
+
+  /** The card part's void, played here: sent, then the PSP's success. */
+  async function cardVoided(refs: ReturnType<typeof stepReferences>): Promise<void> {
+    await ledger.transition(refs.cardVoid, 'SENT', { event: 'attempt' });
+    await ledger.transition(refs.cardVoid, 'SUCCEEDED', { event: 'outcome' }, { gatewayReference: `psp_${refs.cardVoid}` });
+  }
+
+  it("the PSP's retry recorded done: the refund counts as given back at what the PSP confirmed; nothing sent when it gave all back, the rest refunded otherwise", async () => {
+    // All of the captured 3000 held, then given back by the retry: nothing sent, the split ROLLED_BACK saying so.
+    // Played by the sweep's own pass: while it waits the split stays open, due again after the sweep interval.
+    const all = await heldRollback('rbd', 3000);
+    const member = { kind: 'split' as const, id: all.p.id };
+    const { store } = all.service.coordinator;
+    const dueAt = async () => Number(await redis.zscore(store.openKey, memberOf(member)));
+    await all.service.advanceMember(member);
+    await cardVoided(all.refs);
+    const before = Date.now();
+    await all.service.advanceMember(member);
+    expect(await store.state(all.p.id)).toBe('ROLLING_BACK');
+    expect(await store.reversal(all.p.id, 'gift_card')).toBeNull();
+    expect(await dueAt()).toBeGreaterThanOrEqual(before + config.splitTender.sweepIntervalMs);
+    await doneAfterAll(all.omsRefund, 3000);
+    await all.service.advanceMember(member);
+    expect(await store.state(all.p.id)).toBe('ROLLED_BACK');
+    expect(await redis.zscore(store.openKey, memberOf(member))).toBeNull();
+    expect(await all.service.coordinator.store.reversal(all.p.id, 'gift_card')).toBe('none:3000');
+    expect(await ledger.get(all.refs.giftCardRefund)).toBeNull();
+    expect(await ledger.get(all.refs.giftCardVoid)).toBeNull();
+    const settled = all.events.find((e) => e.eventId === `${all.p.id}.split-tender.ROLLED_BACK`)?.params.payment as {
+      split_tender: { refunded_before_rollback?: Record<string, number> };
+    };
+    expect(settled.split_tender.refunded_before_rollback).toEqual({ gift_card: 3000 });
+
+    // 2000 of it held, the retry done: the 1000 the OMS did not refund is refunded by the rollback.
+    const part = await heldRollback('rbp', 2000);
+    expect(await part.service.coordinator.advance(part.p)).toBe('ROLLING_BACK');
+    await cardVoided(part.refs);
+    await doneAfterAll(part.omsRefund, 2000);
+    expect(await part.service.coordinator.advance(part.p)).toBe('ROLLING_BACK');
+    expect(await part.service.coordinator.store.reversal(part.p.id, 'gift_card')).toBe('refund:1000');
+    expect(await ledger.get(part.refs.giftCardRefund)).toMatchObject({ command: 'refund', payment: { amount: 1000, gateway_key: part.refs.giftCard } });
+  });
+
+  it("the card part's held refund makes the card part's reversal wait the same way (card_reversal_waiting), the redemption's void going meanwhile", async () => {
+    const { service: s, lines } = service();
+    const p = plan(`rbc-${testNamespace()}`, false);
+    const refs = stepReferences(p);
+    await s.coordinator.begin(p);
+    await succeededStep(p, 'gift_card', 3000);
+    // The card part approved for half, 2000 of it captured by the OMS, then refunded by it: held for its PSP's retry.
+    await succeededStep(p, 'card', 3500);
+    await captured(p, refs.card, `${p.id}-cardcap`, 2000);
+    const omsRefund = `${p.id}-cardref`;
+    await ledger.create(omsRefund, stepCommand(p, 'refund', omsRefund, 'card', 2000, { key: refs.card }), Date.now(), { event: 'attempt' });
+    await ledger.authorizationView(refs.card, omsRefund);
+    await ledger.transition(omsRefund, 'FAILED', { event: 'outcome' }, { reason: 'technical', heldForPspRetry: 'technical' });
+    expect(await s.coordinator.store.move(p.id, 'REDEEMING', 'CHARGING_CARD')).toBe(true);
+    expect(await s.coordinator.advance(p)).toBe('ROLLING_BACK');
+    expect(await s.coordinator.store.reversal(p.id, 'card')).toBeNull();
+    expect(Number(await redis.hget(s.coordinator.store.key(p.id), 'card_reversal_waiting'))).toBeGreaterThan(0);
+    expect(await ledger.get(refs.cardVoid)).toBeNull();
+    expect(await ledger.get(refs.cardRefund)).toBeNull();
+    expect(await ledger.get(refs.giftCardVoid)).toMatchObject({ command: 'cancel', payment: { amount: 3000, gateway_key: refs.giftCard } });
+    expect(lines.filter((l) => l.includes("held for their PSP's retry, not confirmed") && l.includes('"tender":"card"'))).toHaveLength(1);
+    await ledger.releaseHeldForPspRetry(omsRefund, { reason: 'Adyen support: no retry', by: 'test' });
+    expect(await s.coordinator.advance(p)).toBe('ROLLING_BACK');
+    expect(await s.coordinator.store.reversal(p.id, 'card')).toBe('refund:2000');
+    expect(await ledger.get(refs.cardRefund)).toMatchObject({ command: 'refund', payment: { amount: 2000, gateway_key: refs.card } });
+  });
+
+  it("an operator's release landing while the reversal is decided never makes the tender 'refunded in full': nothing was given back, the rollback refunds it", async () => {
+    const { service: s, p, refs, omsRefund } = await heldRollback('rbr', 3000);
+    // The first read of the redemption's refunds sees the refund held; the release lands right after it (another process).
+    const original = ledger.dependentsOf.bind(ledger);
+    const read = jest.spyOn(ledger, 'dependentsOf').mockImplementationOnce(async (id) => {
+      const seen = await original(id);
+      expect(await ledger.releaseHeldForPspRetry(omsRefund, { reason: 'Adyen support: no retry', by: 'test' })).toMatchObject({ result: 'released' });
+      return seen;
+    });
+    try {
+      expect(await s.coordinator.advance(p)).toBe('ROLLING_BACK');
+    } finally {
+      read.mockRestore();
+    }
+    expect((await s.coordinator.store.reversal(p.id, 'gift_card')) ?? '').not.toMatch(/^none:/);
+    await cardVoided(refs);
+    expect(await s.coordinator.advance(p)).toBe('ROLLING_BACK');
+    expect(await s.coordinator.store.reversal(p.id, 'gift_card')).toBe('refund:3000');
+    expect(await ledger.get(refs.giftCardRefund)).toMatchObject({ command: 'refund', payment: { amount: 3000, gateway_key: refs.giftCard } });
   });
 });
 

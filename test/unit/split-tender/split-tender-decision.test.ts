@@ -63,6 +63,12 @@ describe('split tender decisions', () => {
       to: 'ROLLED_BACK',
       cause: 'card_part_short',
     });
+    // A reversal waiting for a fact outside the split (an OMS refund held for its PSP's retry) is not sent; the other
+    // is, and the split waits for both.
+    const waiting = (outcomes: Outcomes, submitted: SplitStep[], w: SplitStep[]): SplitView => ({ ...view(outcomes, submitted), waiting: new Set(w) });
+    expect(nextSplitAction('ROLLING_BACK', waiting(rolling, [], ['reverse']))).toEqual({ kind: 'submit', step: 'release_card' });
+    expect(nextSplitAction('ROLLING_BACK', waiting(rolling, ['release_card'], ['reverse']))).toEqual({ kind: 'wait', step: 'release_card' });
+    expect(nextSplitAction('ROLLING_BACK', waiting({ ...rolling, release_card: ok }, [], ['reverse']))).toEqual({ kind: 'wait', step: 'reverse' });
     // One reversal refused: the other is still sent and settled, then the operator is told.
     expect(nextSplitAction('ROLLING_BACK', view({ ...rolling, release_card: failed }))).toEqual({ kind: 'submit', step: 'reverse' });
     expect(nextSplitAction('ROLLING_BACK', view({ ...rolling, release_card: failed, reverse: ok }))).toEqual({
