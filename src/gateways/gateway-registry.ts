@@ -25,6 +25,11 @@ export type GatewayType = (typeof GATEWAYS)[number]['type'];
 
 const byType: ReadonlyMap<string, GatewayDefinition> = new Map(GATEWAYS.map((g): [string, GatewayDefinition] => [g.type, g]));
 
+// Each type's declared PSP statuses as a set, built once: a lookup allocates nothing.
+const statusesByType: ReadonlyMap<string, ReadonlySet<string>> = new Map(
+  GATEWAYS.map((g): [string, ReadonlySet<string>] => [g.type, new Set<string>(g.pspStatuses)]),
+);
+
 /** Every registered type, in registry order. */
 export const GATEWAY_TYPES: readonly GatewayType[] = GATEWAYS.map((g) => g.type);
 
@@ -60,6 +65,13 @@ export function configuredVoidsOwnTransaction(config: Pick<Config, 'gateways'>, 
  */
 export function voidsOwnTransactionAt(gateway: Pick<GatewayConfig, 'name' | 'type'>): (name: string, command: 'capture' | 'refund') => boolean {
   return (name, command) => name === gateway.name && voidsOwnTransaction(gateway.type, command);
+}
+
+/** The PSP statuses a gateway type declares (`GatewayDefinition.pspStatuses`), as one set built at load. */
+export function gatewayStatusesOf(type: GatewayType): ReadonlySet<string> {
+  const statuses = statusesByType.get(type);
+  if (!statuses) throw new RangeError(`unregistered gateway type ${JSON.stringify(type)}`);
+  return statuses;
 }
 
 /** The transformer of a gateway type. */
