@@ -182,6 +182,13 @@ export interface GatewayDefinition<T extends string = string, S extends GatewayS
   readonly extraDeclineTables?: readonly ExtraDeclineTable[];
   /** Its fact table for `docs/gateways/<type>.md`, built by calling its status maps. */
   facts(): FactRow[];
+  /**
+   * Every status word its outcomes carry (`GatewayOutcome.gatewayStatus`) that its exhaustive status maps know, spelled
+   * as the outcomes spell it: the lists those maps are typed by, spread here, never a second list kept by hand. It
+   * bounds the `gateway_status` label of this gateway's metrics (`gatewayStatusLabel`): a status outside it, another
+   * gateway's included, counts as `other`. The conformance suite checks the statuses its fixture's outcomes carry.
+   */
+  readonly pspStatuses: readonly string[];
   /** The PSP's documented authorization validity (`authorizations.validity_ms` overrides it). */
   readonly authorizationValidityMs: AuthorizationValidity;
   /** Its conformance fixture, relative to the repository root (`test/conformance/fixtures/<type>.ts`). */

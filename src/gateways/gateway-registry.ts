@@ -15,7 +15,8 @@ import { stripeGateway } from './stripe/stripe-gateway';
 
 /**
  * THE list of gateways: one line per PSP. The configuration schema and loader, redaction, the doctor,
- * webhook routing, the docs generator and the conformance suite read it; nothing else names a gateway.
+ * webhook routing, the metrics' `gateway_status` label, the docs generator and the conformance suite read it;
+ * nothing else names a gateway.
  * Order is the docs' order. Adding a gateway: docs/ADDING-A-GATEWAY.md.
  */
 export const GATEWAYS = [stripeGateway, adyenGateway, adyenStoredValueGateway, cybersourceGateway, simulatorGateway] as const;
@@ -24,6 +25,11 @@ export const GATEWAYS = [stripeGateway, adyenGateway, adyenStoredValueGateway, c
 export type GatewayType = (typeof GATEWAYS)[number]['type'];
 
 const byType: ReadonlyMap<string, GatewayDefinition> = new Map(GATEWAYS.map((g): [string, GatewayDefinition] => [g.type, g]));
+
+// Each type's declared PSP statuses as a set, built once: the label below is one lookup per call, no allocation.
+const statusesByType: ReadonlyMap<string, ReadonlySet<string>> = new Map(
+  GATEWAYS.map((g): [string, ReadonlySet<string>] => [g.type, new Set<string>(g.pspStatuses)]),
+);
 
 /** Every registered type, in registry order. */
 export const GATEWAY_TYPES: readonly GatewayType[] = GATEWAYS.map((g) => g.type);
@@ -60,6 +66,27 @@ export function configuredVoidsOwnTransaction(config: Pick<Config, 'gateways'>, 
  */
 export function voidsOwnTransactionAt(gateway: Pick<GatewayConfig, 'name' | 'type'>): (name: string, command: 'capture' | 'refund') => boolean {
   return (name, command) => name === gateway.name && voidsOwnTransaction(gateway.type, command);
+}
+
+/** The PSP statuses a gateway type declares (`GatewayDefinition.pspStatuses`), as one set built at load. */
+export function gatewayStatusesOf(type: GatewayType): ReadonlySet<string> {
+  const statuses = statusesByType.get(type);
+  if (!statuses) throw new RangeError(`unregistered gateway type ${JSON.stringify(type)}`);
+  return statuses;
+}
+
+/** The label a PSP status outside its gateway's declared statuses is counted under. */
+export const OTHER_GATEWAY_STATUS = 'other';
+
+/**
+ * The `gateway_status` label value of a PSP status (`GatewayOutcome.gatewayStatus`) reported by a gateway of `type`:
+ * the status itself when that type declares it ({@link gatewayStatusesOf}), else `other`, a status only another
+ * gateway knows included. So the label is bounded per gateway, whatever a PSP, or whoever can sign a webhook, sends.
+ * `type` undefined (the gateway is no longer configured): `other`. Log the status in full beside the count.
+ */
+export function gatewayStatusLabel(type: GatewayType | undefined, gatewayStatus: string): string {
+  const declared = type === undefined ? undefined : statusesByType.get(type);
+  return declared !== undefined && declared.has(gatewayStatus) ? gatewayStatus : OTHER_GATEWAY_STATUS;
 }
 
 /** The transformer of a gateway type. */

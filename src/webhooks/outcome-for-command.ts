@@ -1,7 +1,7 @@
 import { CommandType } from '../contracts/payment-command';
 import { GatewayOutcome } from '../gateways/gateway-adapter';
 import { Ledger, OperationRecord } from '../ledger/ledger';
-import { gatewayStatusLabel } from '../gateways/gateway-status-label';
+import { GatewayType, gatewayStatusLabel } from '../gateways/gateway-registry';
 import { Logger } from '../logging/logger';
 import { counter } from '../metrics/metrics-registry';
 import { GatewayOutcomeJobData } from './gateway-outcomes-queue';
@@ -26,9 +26,15 @@ const notForCommand = counter(
  * A webhook outcome that is not the outcome of `op`'s command: recorded in its history
  * (`outcome_not_for_command`), counted and logged; the operation does not move and no reference is indexed
  * to it. A late fact it carries is handled by the caller (an adjustment, never a failure of `op`).
+ * @param gatewayType the type of the job's gateway: its declared statuses bound the metric's `gateway_status`.
  * @returns the operation's state (unchanged).
  */
-export async function recordOutcomeNotForCommand(op: OperationRecord, job: GatewayOutcomeJobData, deps: { ledger: Ledger; logger: Logger }): Promise<string> {
+export async function recordOutcomeNotForCommand(
+  op: OperationRecord,
+  job: GatewayOutcomeJobData,
+  deps: { ledger: Ledger; logger: Logger },
+  gatewayType: GatewayType | undefined,
+): Promise<string> {
   const { outcome, gateway, eventId } = job;
   const reference = outcome.gatewayReference ?? job.gatewayReference;
   await deps.ledger.appendInteraction(op.id, {
@@ -40,7 +46,7 @@ export async function recordOutcomeNotForCommand(op: OperationRecord, job: Gatew
     provider_event_id: eventId,
     ...(reference !== undefined ? { gateway_reference: reference } : {}),
   });
-  notForCommand.inc({ gateway, gateway_status: gatewayStatusLabel(outcome.gatewayStatus), command: op.command });
+  notForCommand.inc({ gateway, gateway_status: gatewayStatusLabel(gatewayType, outcome.gatewayStatus), command: op.command });
   deps.logger.warn("webhook outcome is not this operation's command's outcome: recorded in its history, not applied", {
     operation_id: op.id,
     command: op.command,

@@ -167,6 +167,8 @@ async function afterFault(job: Job<GatewayOutcomeJobData>, err: unknown, logger:
 /** Applies one webhook outcome job to its operation; the operation's state after it. */
 async function applyOutcome(config: Config, deps: OutcomeWorkerDeps, job: Job<GatewayOutcomeJobData>, token: string | undefined): Promise<string> {
   const { gateway } = job.data;
+  // Whose statuses bound the counters' `gateway_status` (the scope check refuses a gateway no longer configured).
+  const gatewayType = config.gateways[gateway]?.type;
   let op = await operationOfOutcome(job.data, deps);
   if (!op && isRefundOfAnotherPayment(job.data, deps.logger)) return 'not_ours';
   if (!op) throw new OperationNotFoundError(`no operation for webhook ${job.data.eventId} yet`);
@@ -216,7 +218,7 @@ async function applyOutcome(config: Config, deps: OutcomeWorkerDeps, job: Job<Ga
     throw new UnrecoverableError(`webhook_scope_mismatch: ${check}`);
   }
   if (outsideFailure === 'left') {
-    await recordOutcomeNotForCommand(op, data, deps);
+    await recordOutcomeNotForCommand(op, data, deps, gatewayType);
     return op.state;
   }
   if (holder) noteMatchedByReference(deps.logger, named, holder, data);
@@ -235,7 +237,7 @@ async function applyOutcome(config: Config, deps: OutcomeWorkerDeps, job: Job<Ga
     // Named by a capture of ours (a Cybersource credit of it), the refund gives money back from its authorization.
     const paid = reversal ? null : await refundedPaymentOf(op, data, deps);
     const outside = paid ? await withOutsideRefund(paid, data, deps, finalAttempt) : null;
-    await recordOutcomeNotForCommand(op, data, deps);
+    await recordOutcomeNotForCommand(op, data, deps, gatewayType);
     const fact = outside?.adjustment ?? data.adjustment;
     if (!fact) return op.state;
     if (outside && paid) op = paid;
@@ -272,7 +274,7 @@ async function applyOutcome(config: Config, deps: OutcomeWorkerDeps, job: Job<Ga
     return op.state;
   }
   // The customer's action reported after the PSP began processing: an older fact, never a step back.
-  if (isStaleActionNotice(op, arrived)) return recordStaleAction(op, arrived, deps);
+  if (isStaleActionNotice(op, arrived)) return recordStaleAction(op, arrived, deps, gatewayType);
   const before = op.state;
   if (arrived.outcome.partialApproval && !isTerminal(op.state)) {
     partialApprovals.inc({ gateway });

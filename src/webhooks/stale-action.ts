@@ -1,5 +1,5 @@
 import { Ledger, OperationRecord } from '../ledger/ledger';
-import { gatewayStatusLabel } from '../gateways/gateway-status-label';
+import { GatewayType, gatewayStatusLabel } from '../gateways/gateway-registry';
 import { Logger } from '../logging/logger';
 import { counter } from '../metrics/metrics-registry';
 import { GatewayOutcomeJobData } from './gateway-outcomes-queue';
@@ -25,9 +25,15 @@ export function isStaleActionNotice(op: OperationRecord, job: GatewayOutcomeJobD
 /**
  * Records a stale ACTION_REQUIRED webhook in the operation's history (`webhook_action_stale`), counts and
  * logs it; the operation does not move and the OMS hears nothing new.
+ * @param gatewayType the type of the job's gateway: its declared statuses bound the metric's `gateway_status`.
  * @returns the operation's state (unchanged).
  */
-export async function recordStaleAction(op: OperationRecord, job: GatewayOutcomeJobData, deps: { ledger: Ledger; logger: Logger }): Promise<string> {
+export async function recordStaleAction(
+  op: OperationRecord,
+  job: GatewayOutcomeJobData,
+  deps: { ledger: Ledger; logger: Logger },
+  gatewayType: GatewayType | undefined,
+): Promise<string> {
   const { outcome, gateway, eventId } = job;
   await deps.ledger.appendInteraction(op.id, {
     event: 'webhook_action_stale',
@@ -36,7 +42,7 @@ export async function recordStaleAction(op: OperationRecord, job: GatewayOutcome
     gateway_status: outcome.gatewayStatus,
     provider_event_id: eventId,
   });
-  staleActions.inc({ gateway, gateway_status: gatewayStatusLabel(outcome.gatewayStatus) });
+  staleActions.inc({ gateway, gateway_status: gatewayStatusLabel(gatewayType, outcome.gatewayStatus) });
   deps.logger.info('webhook reports a customer action for an operation the PSP already processes (an out-of-order event): recorded, not applied', {
     operation_id: op.id,
     state: op.state,

@@ -2,7 +2,8 @@ import { readdirSync } from 'node:fs';
 import path from 'node:path';
 import { CommandType } from '../../src/contracts/payment-command';
 import { GatewayError } from '../../src/errors/gateway-error';
-import { GATEWAYS } from '../../src/gateways/gateway-registry';
+import { GatewayDefinition } from '../../src/gateways/gateway-definition';
+import { GATEWAYS, GatewayType, gatewayStatusesOf } from '../../src/gateways/gateway-registry';
 import { containsCardNumber } from '../../src/logging/redact';
 import { ConformanceFixtures } from './conformance-fixtures';
 
@@ -38,6 +39,33 @@ describe('conformance fixtures', () => {
       .map((f) => `test/conformance/fixtures/${f}`)
       .sort();
     expect(files).toEqual(GATEWAYS.map((g) => g.conformanceFixture).sort());
+  });
+});
+
+/**
+ * The statuses a gateway declares bound the `gateway_status` metric label at that gateway (`gatewayStatusLabel`): one
+ * its maps give an outcome and it did not declare would count as `other`.
+ */
+describe.each(GATEWAYS.map((g, i) => [g.type, g as GatewayDefinition, all[i]] as const))('gateway %s declares its PSP statuses', (type, definition, fx) => {
+  it('declares a list of PSP status words, the set the registry gives for its type', () => {
+    expect(Array.isArray(definition.pspStatuses)).toBe(true);
+    expect(definition.pspStatuses.length).toBeGreaterThan(0);
+    expect(definition.pspStatuses.filter((s) => typeof s !== 'string' || s.length === 0 || s.trim() !== s)).toEqual([]);
+    expect([...gatewayStatusesOf(type as GatewayType)].sort()).toEqual([...new Set(definition.pspStatuses)].sort());
+  });
+
+  it("declares every status its maps give an outcome: each supported command's success, the decline, the signed webhook", () => {
+    const t = fx.transformer;
+    const declared = gatewayStatusesOf(type as GatewayType);
+    const reported = t.supports.map((command) => {
+      const ctx = fx.context(command);
+      return `${command}: ${t.parseResponse(ctx, fx.successResponse(ctx), fx.gateway).gatewayStatus}`;
+    });
+    const declineCtx = fx.context(t.supports.includes('authorize') ? 'authorize' : t.supports[0]);
+    reported.push(`decline: ${t.parseResponse(declineCtx, fx.declineResponse(declineCtx), fx.gateway).gatewayStatus}`);
+    const hook = fx.signedWebhook(new Date());
+    for (const event of t.parseWebhook(hook.rawBody, fx.gateway)) reported.push(`webhook: ${event.outcome.gatewayStatus}`);
+    expect(reported.filter((r) => !declared.has(r.slice(r.indexOf(': ') + 2)))).toEqual([]);
   });
 });
 

@@ -1,9 +1,11 @@
 import { GatewayDefinition } from '../gateway-definition';
 import { adyenGateway } from '../adyen/adyen-gateway';
+import { ADYEN_EVENT_CODES } from '../adyen/adyen-status-map';
 import { adyenWebhookAuthWarnings } from '../adyen/adyen-webhook';
 import { ADYEN_SV_CURRENCIES } from './adyen-stored-value-currencies';
 import { ADYEN_SV_DECLINES } from './adyen-stored-value-declines';
 import { adyenStoredValueFacts } from './adyen-stored-value-facts';
+import { ADYEN_SV_RESULT_CODES } from './adyen-stored-value-status-map';
 import { adyenStoredValueTransformer } from './adyen-stored-value-transformer';
 
 const DAY_MS = 86_400_000;
@@ -77,6 +79,8 @@ export const adyenStoredValueGateway: GatewayDefinition<'adyen-stored-value', ty
   currencies: ADYEN_SV_CURRENCIES,
   declines: ADYEN_SV_DECLINES,
   facts: adyenStoredValueFacts,
+  // Its webhooks are Adyen's standard notifications, read by Adyen's parser: their event codes are its statuses too.
+  pspStatuses: [...ADYEN_SV_RESULT_CODES, ...ADYEN_EVENT_CODES],
   // Stored value transactions are final at once (no authorisation is held); a void is possible within 24
   // hours ("Void transaction: undo a Stored Value API transaction from the last 24 hours",
   // https://docs.adyen.com/payment-methods/gift-cards/stored-value-api).

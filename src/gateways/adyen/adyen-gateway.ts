@@ -5,6 +5,8 @@ import { ADYEN_CURRENCIES } from './adyen-currencies';
 import { ADYEN_DECLINES, ADYEN_RAW_RESPONSES } from './adyen-declines';
 import { adyenFacts } from './adyen-facts';
 import { adyenReconciliation } from './adyen-reconciliation';
+import { ADYEN_STORED_STATUS } from './adyen-responses';
+import { ADYEN_EVENT_CODES, ADYEN_MODIFICATION_STATUSES, ADYEN_RESULT_CODES } from './adyen-status-map';
 import { adyenTransformer } from './adyen-transformer';
 import { storedTokenProblem } from './adyen-stored-token';
 import { CommandValidationError } from '../../errors/command-validation-error';
@@ -127,6 +129,8 @@ export const adyenGateway: GatewayDefinition<'adyen', typeof ADYEN_SETTINGS> = {
     },
   ],
   facts: adyenFacts,
+  // `created`: a stored card's 201, which carries no status of Adyen's (adyen-responses.ts).
+  pspStatuses: [...ADYEN_RESULT_CODES, ...ADYEN_MODIFICATION_STATUSES, ...ADYEN_EVENT_CODES, ADYEN_STORED_STATUS],
   // "Which payment methods support separate authorisation and capture?" (https://www.adyen.help/hc/en-us/articles/115001179684):
   // Adyen expires an authorisation after 28 days for all major card networks except Cartes Bancaires (12 days);
   // PayPal captures are guaranteed 3 days.

@@ -5,8 +5,9 @@ import { CYBERSOURCE_DECLINES } from './cybersource-declines';
 import { cybersourceFacts } from './cybersource-facts';
 import { cybersourceReconciliation } from './cybersource-reconciliation';
 import { buildCredentialCheckRequest } from './cybersource-requests';
+import { CYBERSOURCE_STATUSES, CYBERSOURCE_TOKEN_STATES } from './cybersource-status-map';
 import { cybersourceTransformer } from './cybersource-transformer';
-import { webhookSignature } from './cybersource-webhook';
+import { CYBERSOURCE_WEBHOOK_EVENT_TYPES, webhookSignature } from './cybersource-webhook';
 import { mlePrivateKeyProblem } from './cybersource-mle';
 
 const DAY_MS = 86_400_000;
@@ -139,6 +140,7 @@ export const cybersourceGateway: GatewayDefinition<'cybersource', typeof CYBERSO
   currencies: CYBERSOURCE_CURRENCIES,
   declines: CYBERSOURCE_DECLINES,
   facts: cybersourceFacts,
+  pspStatuses: [...CYBERSOURCE_STATUSES, ...CYBERSOURCE_TOKEN_STATES, ...CYBERSOURCE_WEBHOOK_EVENT_TYPES],
   // "Understanding authorizations" (https://developer.cybersource.com/docs/cybs/en-us/payments/developer/all/rest/payments/UnderstandAuth.html):
   // most authorizations expire between five and seven days, set by the issuing bank, which does not tell
   // Cybersource: the short end, 5 days (a warning a day early costs nothing).

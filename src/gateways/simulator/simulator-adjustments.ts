@@ -9,6 +9,9 @@ import { WebhookEvent } from '../gateway-adapter';
 export const SIMULATOR_LATE_EVENT_TYPES = ['chargeback.created', 'chargeback.reversed', 'refund.failed'] as const;
 export type SimulatorLateEventType = (typeof SIMULATOR_LATE_EVENT_TYPES)[number];
 
+/** The status of a failed refund's outcome (`refund.failed` while the refund is open): the refund's own, `failed`. */
+export const SIMULATOR_REFUND_FAILED_STATUS = 'failed';
+
 export function isSimulatorLateEventType(value: unknown): value is SimulatorLateEventType {
   return typeof value === 'string' && (SIMULATOR_LATE_EVENT_TYPES as readonly string[]).includes(value);
 }
@@ -65,7 +68,7 @@ export function simulatorLateEvent(
     gatewayReference: id,
     // A failed refund is the refund's own outcome while it is open; a chargeback is never an outcome.
     outcome: failed
-      ? { status: 'FAIL', gatewayStatus: 'failed', gatewayReference: id, reason: reason ?? 'failed' }
+      ? { status: 'FAIL', gatewayStatus: SIMULATOR_REFUND_FAILED_STATUS, gatewayReference: id, reason: reason ?? 'failed' }
       : { status: 'PENDING', gatewayStatus: type, gatewayReference: id },
     adjustment,
   };

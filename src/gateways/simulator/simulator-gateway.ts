@@ -2,10 +2,12 @@ import type { Payment } from '../../contracts/payment-command';
 import type { BoundMethodField } from '../../contracts/payment-method';
 import { GatewayDefinition } from '../gateway-definition';
 import { minLengthProblem } from '../secret-format';
+import { SIMULATOR_LATE_EVENT_TYPES, SIMULATOR_REFUND_FAILED_STATUS } from './simulator-adjustments';
 import { SIMULATOR_CURRENCIES } from './simulator-currencies';
 import { SIMULATOR_DECLINES } from './simulator-declines';
 import { simulatorFacts } from './simulator-facts';
 import { simulatorReconciliation } from './simulator-reconciliation';
+import { SIMULATOR_STATUSES } from './simulator-status-map';
 import { simulatorTransformer } from './simulator-transformer';
 import { simulatorWebhookSignature } from './simulator-webhook';
 
@@ -81,6 +83,7 @@ export const simulatorGateway: GatewayDefinition<'simulator', typeof SIMULATOR_S
   currencies: SIMULATOR_CURRENCIES,
   declines: SIMULATOR_DECLINES,
   facts: simulatorFacts,
+  pspStatuses: [...SIMULATOR_STATUSES, ...SIMULATOR_LATE_EVENT_TYPES, SIMULATOR_REFUND_FAILED_STATUS],
   // Like a card at Stripe.
   authorizationValidityMs: { default: 7 * DAY_MS },
   conformanceFixture: 'test/conformance/fixtures/simulator.ts',

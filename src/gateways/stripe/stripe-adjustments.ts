@@ -28,6 +28,11 @@ export const STRIPE_DISPUTE_STATUSES = [
 ] as const;
 export type StripeDisputeStatus = (typeof STRIPE_DISPUTE_STATUSES)[number];
 
+/** A dispute event's outcome status (`GatewayOutcome.gatewayStatus`): the Dispute's status, named as a dispute's. */
+export function stripeDisputeGatewayStatus(status: StripeDisputeStatus): `dispute.${StripeDisputeStatus}` {
+  return `dispute.${status}`;
+}
+
 export function isStripeDisputeEventType(value: string): value is StripeDisputeEventType {
   return (STRIPE_DISPUTE_EVENT_TYPES as readonly string[]).includes(value);
 }

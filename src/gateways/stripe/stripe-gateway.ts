@@ -4,10 +4,12 @@ import { GatewayDefinition } from '../gateway-definition';
 import { MIN_SECRET_LENGTH } from '../secret-format';
 import { STRIPE_CURRENCIES } from './stripe-currencies';
 import { STRIPE_DECLINES } from './stripe-declines';
+import { STRIPE_DISPUTE_STATUSES, stripeDisputeGatewayStatus } from './stripe-adjustments';
 import { stripeFacts } from './stripe-facts';
 import { merchantInitiatedCustomer } from './stripe-methods';
 import { customAttribute } from './stripe-references';
 import { stripeReconciliation } from './stripe-reconciliation';
+import { PAYMENT_INTENT_STATUSES, REFUND_STATUSES, SETUP_INTENT_STATUSES } from './stripe-status-map';
 import { stripeTransformer } from './stripe-transformer';
 import { stripeSignatureHeader } from './stripe-webhook';
 import { STRIPE_API_VERSION } from './stripe-requests';
@@ -92,6 +94,7 @@ export const stripeGateway: GatewayDefinition<'stripe', typeof STRIPE_SETTINGS> 
   currencies: STRIPE_CURRENCIES,
   declines: STRIPE_DECLINES,
   facts: stripeFacts,
+  pspStatuses: [...PAYMENT_INTENT_STATUSES, ...SETUP_INTENT_STATUSES, ...REFUND_STATUSES, ...STRIPE_DISPUTE_STATUSES.map(stripeDisputeGatewayStatus)],
   // "Place a hold on a payment method" (https://docs.stripe.com/payments/place-a-hold-on-a-payment-method) and
   // "Place an extended hold on an online card payment" (https://docs.stripe.com/payments/extended-authorization):
   // online card authorizations 7 days for most networks, Visa merchant-initiated ones (a re-authorization, a

@@ -6,7 +6,7 @@ import { stripeConfirmedMoney } from './stripe-amount';
 import { isStripeLapse } from './stripe-status-map';
 import { paymentIntentToOutcome, refundToOutcome, setupIntentToOutcome, stripeCancelOutcome, stripeCaptureLapseOutcome } from './stripe-responses';
 import { CAPTURE_OPERATION_ID_METADATA, OPERATION_ID_METADATA } from './stripe-requests';
-import { StripeDisputeEventType, isStripeDisputeEventType, parseDisputeStatus, stripeDisputeFact } from './stripe-adjustments';
+import { StripeDisputeEventType, isStripeDisputeEventType, parseDisputeStatus, stripeDisputeFact, stripeDisputeGatewayStatus } from './stripe-adjustments';
 import { AdjustmentFact } from '../../adjustments/adjustment';
 import { readPspCurrency } from '../../money/currencies';
 import type { GatewayConfig } from '../gateway-config';
@@ -529,7 +529,7 @@ function disputeEvent(eventId: string, type: StripeDisputeEventType, dispute: Js
     eventId,
     gatewayReference: reference,
     // Informational: a dispute is never applied as the payment's outcome.
-    outcome: { status: 'PENDING', gatewayStatus: `dispute.${status}`, ...(reference ? { gatewayReference: reference } : {}) },
+    outcome: { status: 'PENDING', gatewayStatus: stripeDisputeGatewayStatus(status), ...(reference ? { gatewayReference: reference } : {}) },
     adjustment,
   };
 }

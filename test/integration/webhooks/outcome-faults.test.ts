@@ -2,7 +2,8 @@
  * The webhook outcomes worker retries an outcome whose operation is not matched yet (the webhook overtook the
  * gateway's answer) for the queue's 20 attempts. A fault of the bridge (a TypeError, a record that does not
  * decode) meets the same fault at every attempt: its job ends after OUTCOME_FAULT_TRIES tries, kept in the
- * failed set, with an error line naming the error's class and a metric.
+ * failed set, with an error line naming the error's class and a metric. An outcome of a gateway no longer configured
+ * is no fault: refused at once by the scope check.
  */
 import { metricValue } from '../../../src/metrics/metrics-registry';
 import { ShardKeys } from '../../../src/redis/key-layout';
@@ -59,5 +60,23 @@ describe('the webhook stack.outcomes worker meeting a fault of the bridge', () =
 
     expect((await failed(`unmatched-${id}`)).attemptsMade).toBe(20);
     await eventually(async () => stack.logs.lines.some((l) => l.includes(`evt_${id}`) && l.includes('could not be matched to an operation')));
+  });
+
+  it('refuses, once and as no fault, an outcome queued for a gateway the configuration no longer has (removed while its jobs waited)', async () => {
+    // The operation was routed to `retired`, an entry a release removed from gateways.* while its webhook was queued.
+    const command = channelCommand('authorize', {}, { gateway: 'retired', gateway_key: 'pm_card_visa', amount: 1999, currency: 'EUR' });
+    const id = command.payment.operation_reference!;
+    await stack.ledger.create(id, command);
+    await stack.ledger.transition(id, 'SENT', { event: 'attempt' }, { countAttempt: true });
+    const refused = await metricValue('pb_webhook_outcomes_refused_total', { gateway: 'retired', check: 'gateway' });
+    const faults = await metricValue('pb_webhook_outcome_faults_total', { gateway: 'retired', outcome: 'retried' });
+
+    await stack.outcomes.add('outcome', { ...outcomeFor(id), gateway: 'retired' }, { jobId: `retired-${id}` });
+
+    // Its type is looked up before the scope check (it bounds the counters' gateway_status): no TypeError, one try.
+    expect((await failed(`retired-${id}`)).attemptsMade).toBe(1);
+    expect(await metricValue('pb_webhook_outcomes_refused_total', { gateway: 'retired', check: 'gateway' })).toBe(refused + 1);
+    expect(await metricValue('pb_webhook_outcome_faults_total', { gateway: 'retired', outcome: 'retried' })).toBe(faults);
+    expect((await stack.ledger.get(id))?.state).toBe('SENT');
   });
 });

@@ -25,10 +25,13 @@ describe('gateway_status label of the webhook counters', () => {
   const job = (gatewayStatus: string, status: 'SUCCESS' | 'ACTION_REQUIRED'): GatewayOutcomeJobData =>
     ({ gateway: 'stripe', eventId: 'evt-a', outcome: { status, gatewayStatus, settles: ['capture'] } }) as unknown as GatewayOutcomeJobData;
 
-  it.each([
-    ['pb_webhook_outcomes_not_for_command_total', (s: string) => recordOutcomeNotForCommand(op, job(s, 'SUCCESS'), { ledger, logger })],
-    ['pb_webhook_stale_actions_total', (s: string) => recordStaleAction(op, job(s, 'ACTION_REQUIRED'), { ledger, logger })],
-  ])('%s: an unknown PSP status is counted as other, never as a series of its own; the log line and history keep it', async (name, record) => {
+  // The job's gateway is the configured name; its type (here `stripe`) bounds the label.
+  const counters = [
+    ['pb_webhook_outcomes_not_for_command_total', (s: string) => recordOutcomeNotForCommand(op, job(s, 'SUCCESS'), { ledger, logger }, 'stripe')],
+    ['pb_webhook_stale_actions_total', (s: string) => recordStaleAction(op, job(s, 'ACTION_REQUIRED'), { ledger, logger }, 'stripe')],
+  ] as const;
+
+  it.each(counters)('%s: an unknown PSP status is counted as other, never as a series of its own; the log line and history keep it', async (name, record) => {
     const unknown = ['attacker-chosen-status-xyz', 'another-one-qq'];
     for (const s of unknown) await record(s);
     const statuses = await statusesOf(name);
@@ -38,11 +41,17 @@ describe('gateway_status label of the webhook counters', () => {
     expect(appended.map((e) => e.gateway_status)).toEqual(expect.arrayContaining(unknown));
   });
 
-  it.each([
-    ['pb_webhook_outcomes_not_for_command_total', (s: string) => recordOutcomeNotForCommand(op, job(s, 'SUCCESS'), { ledger, logger })],
-    ['pb_webhook_stale_actions_total', (s: string) => recordStaleAction(op, job(s, 'ACTION_REQUIRED'), { ledger, logger })],
-  ])('%s: a status an adapter declares keeps its own series', async (name, record) => {
+  it.each(counters)("%s: a status the gateway's own adapter declares keeps its own series", async (name, record) => {
     await record('requires_action');
     expect(await statusesOf(name)).toContain('requires_action');
+  });
+
+  it.each(counters)('%s: a status only another gateway declares is other at this one, never a series of its own', async (name, record) => {
+    // Adyen's event code and Cybersource's status, arriving at a Stripe endpoint.
+    const foreign = ['AUTHORISATION', 'AUTHORIZED_PENDING_REVIEW'];
+    for (const s of foreign) await record(s);
+    const statuses = await statusesOf(name);
+    for (const s of foreign) expect(statuses).not.toContain(s);
+    expect(statuses).toContain('other');
   });
 });
