@@ -10,8 +10,8 @@ import type { BoundMethodField } from '../contracts/payment-method';
 /**
  * Everything the rest of the bridge needs to know about one PSP, declared in the PSP's own folder
  * (`src/gateways/<name>/<name>-gateway.ts`) and registered by one line in `gateway-registry.ts`. The
- * configuration schema and loader, redaction, the doctor, webhook routing, the docs generator and the
- * conformance suite read the registry; none of them names a gateway. Checklist: docs/ADDING-A-GATEWAY.md.
+ * configuration schema and loader, redaction, the doctor, webhook routing, the webhook counters' bounded
+ * `gateway_status` label, the docs generator and the conformance suite read the registry; none of them names a gateway. Checklist: docs/ADDING-A-GATEWAY.md.
  */
 
 /** One credential or account key of `gateways.<name>` (see `GatewayCredentials`). */
