@@ -9,7 +9,7 @@ import { counter } from '../metrics/metrics-registry';
 import { PeriodicItems } from '../periodic/periodic-items';
 import { bullJobId } from '../queueing/job-id';
 import { isSoftDecline } from './dunning';
-import { Schedule, cycleCommand, cycleDueAt, cycleOperationId, earlierCycleOperationId, isCycleOf } from './recurring-schedule';
+import { Schedule, cycleCommand, cycleDueAt, cycleDueNow, cycleOperationId, earlierCycleOperationId, isCycleOf } from './recurring-schedule';
 import { RecurringStore } from './recurring-store';
 import { withoutMethodToken } from '../contracts/payment-method';
 
@@ -26,15 +26,23 @@ export interface RecurringReport {
   waiting: number;
   /** Steps dropped because the schedule was cancelled (no longer active) after the pass read it: nothing written. */
   stopped: number;
+  /** Steps dropped because another runner stepped the schedule after this pass read it: nothing written. */
+  superseded: number;
   errors: number;
 }
 
-type StepOutcome = 'started' | 'succeeded' | 'retried' | 'failed' | 'waiting' | 'stopped';
+type StepOutcome = 'started' | 'succeeded' | 'retried' | 'failed' | 'waiting' | 'stopped' | 'superseded';
 
 const cycles = counter(
   'pb_recurring_cycles_total',
-  'Recurring billing: charges started, cycles succeeded, retries scheduled after a soft decline, cycles failed for good, steps dropped as their schedule was cancelled meanwhile (stopped)',
+  'Recurring billing: charges started, cycles succeeded, retries scheduled after a soft decline, cycles failed for good, steps dropped as their schedule was cancelled meanwhile (stopped) or stepped by another runner meanwhile (superseded)',
   ['gateway', 'outcome'],
+);
+
+const skippedCycles = counter(
+  'pb_recurring_cycles_skipped_total',
+  'Recurring billing: cycles missed (due before the cycle due at a start: a start_at in the past, a runner down) and skipped, never charged',
+  ['gateway'],
 );
 
 /** How long a charge in flight waits before the runner looks at it again, ms (the ledger settles it meanwhile). */
@@ -43,7 +51,10 @@ const CHECK_AGAIN_MS = 30_000;
 /**
  * The schedule runner (poller role): one pass over the active schedules whose next look is due.
  *
- * - A cycle due to start: its operation (`<schedule>.c<n>`, retries `<schedule>.c<n>.r<k>`) is written to
+ * - A cycle due to start (a first attempt) is the latest cycle already due: the cycles missed before it (a
+ *   `start_at` in the past, a runner down) are skipped, never charged, recorded on the schedule
+ *   (`skippedCycles`, `lastSkip`), counted (`pb_recurring_cycles_skipped_total`) and logged (warn), so a pass
+ *   charges a schedule at most once. Its operation (`<schedule>.c<n>`, retries `<schedule>.c<n>.r<k>`) is written to
  *   the ledger, idempotently by that id, and handed to delivery (jobId = operation id) as any command,
  *   with the merchant-initiated flags (`payment.recurring`, see docs/PAYMENT-METHODS.md). Whatever happens
  *   between these steps, a rerun finds the same operation: a cycle is charged at most once per attempt.
@@ -54,8 +65,9 @@ const CHECK_AGAIN_MS = 30_000;
  *   schedule and sends the final failure event (`service_bus.method.recurring_failed`); anything still
  *   open is looked at again later.
  * - Every write of the runner goes through `RecurringStore.updateActive`: a schedule cancelled after the pass
- *   read it stays cancelled (the step is dropped, `stopped`), and a cycle's charge is claimed (phase
- *   `charging`) before its operation is written, so no charge starts after a cancel that was answered.
+ *   read it stays cancelled (the step is dropped, `stopped`), one another runner stepped meanwhile keeps that
+ *   runner's step (`superseded`), and a cycle's charge is claimed (phase `charging`) before its operation is
+ *   written, so no charge starts after a cancel that was answered, nor beside another runner's claim.
  */
 export class RecurringRunner {
   private readonly items: PeriodicItems;
@@ -86,7 +98,17 @@ export class RecurringRunner {
   async runOnce(): Promise<RecurringReport> {
     const { store, config } = this.deps;
     const ids = await store.dueIds(this.now(), config.recurring.runLimit);
-    const report: RecurringReport = { due: ids.length, started: 0, succeeded: 0, retried: 0, failed: 0, waiting: 0, stopped: 0, errors: 0 };
+    const report: RecurringReport = {
+      due: ids.length,
+      started: 0,
+      succeeded: 0,
+      retried: 0,
+      failed: 0,
+      waiting: 0,
+      stopped: 0,
+      superseded: 0,
+      errors: 0,
+    };
     report.errors = await this.items.each(
       ids,
       (id) => id,
@@ -131,7 +153,7 @@ export class RecurringRunner {
       case 'ACTION_REQUIRED':
       case 'UNKNOWN':
       case 'UNRESOLVED':
-        return (await this.write(schedule, { ...schedule, nextAt: this.now() + CHECK_AGAIN_MS }, 'check_again')) ? 'waiting' : 'stopped';
+        return (await this.write(schedule, { ...schedule, nextAt: this.now() + CHECK_AGAIN_MS }, 'check_again')) ?? 'waiting';
       default: {
         const never: never = op.state;
         throw new Error(`unmapped state ${String(never)}`);
@@ -151,32 +173,70 @@ export class RecurringRunner {
   }
 
   /**
-   * Writes `next` unless the schedule stopped being active since `schedule` was read (a cancel): then nothing is
-   * written, the step is dropped with a log line and `pb_recurring_cycles_total{outcome="stopped"}`, and false.
+   * Writes `next` unless the schedule stopped being active since `schedule` was read (a cancel), or another runner
+   * stepped it since (its cycle, attempt, phase or operation changed): then nothing is written, the step is dropped
+   * with a log line and `pb_recurring_cycles_total{outcome="stopped"|"superseded"}`, and that outcome is returned;
+   * undefined when written.
    */
-  private async write(schedule: Schedule, next: Schedule, step: string, stayDue = false): Promise<boolean> {
-    if (await this.deps.store.updateActive(next, stayDue)) return true;
+  private async write(schedule: Schedule, next: Schedule, step: string, stayDue = false): Promise<'stopped' | 'superseded' | undefined> {
+    const result = await this.deps.store.updateFrom(schedule, next, stayDue);
+    if (result === 'written') return undefined;
     const d = schedule.definition;
-    cycles.inc({ gateway: d.gateway, outcome: 'stopped' });
-    this.deps.logger.info('recurring schedule no longer active (cancelled meanwhile); step dropped', {
-      schedule_id: d.id,
-      cycle: schedule.cycle,
-      attempt: schedule.attempt,
-      step,
-      operation_id: schedule.operation,
-    });
-    return false;
+    const outcome = result === 'moved' ? 'superseded' : 'stopped';
+    cycles.inc({ gateway: d.gateway, outcome });
+    this.deps.logger.info(
+      result === 'moved'
+        ? 'recurring schedule stepped by another runner meanwhile; step dropped'
+        : 'recurring schedule no longer active (cancelled meanwhile); step dropped',
+      {
+        schedule_id: d.id,
+        cycle: schedule.cycle,
+        attempt: schedule.attempt,
+        step,
+        operation_id: schedule.operation,
+      },
+    );
+    return outcome;
   }
 
-  private async start(schedule: Schedule): Promise<'started' | 'stopped'> {
+  private async start(read: Schedule): Promise<'started' | 'stopped' | 'superseded'> {
     const { ledger, deliveryQueue, logger } = this.deps;
     const now = this.now();
-    const d = schedule.definition;
+    const d = read.definition;
+    // A first attempt charges the cycle due now; the cycles missed before it are skipped, never charged back to back.
+    // A retry (attempt > 0) is dunning's, at the time dunning chose: its cycle is not missed.
+    const due = read.attempt === 0 ? cycleDueNow(d, read.cycle, now) : read.cycle;
+    const skipped = due - read.cycle;
+    const schedule: Schedule =
+      skipped > 0
+        ? {
+            ...read,
+            cycle: due,
+            skippedCycles: (read.skippedCycles ?? 0) + skipped,
+            lastSkip: { from: read.cycle, through: due - 1, at: now },
+          }
+        : read;
     const id = await this.attemptId(schedule);
     // The charge is claimed before its operation exists: a cancel after this finds it out (and it settles), a
     // cancel before it stops it here. A crash after the claim finds the operation missing and starts it again; one
     // after the write, before the job, leaves it RECEIVED, which the recovery sweep queues (as an acked command's).
-    if (!(await this.write(schedule, { ...schedule, phase: 'charging', operation: id, nextAt: now + CHECK_AGAIN_MS }, 'start'))) return 'stopped';
+    // The claim is written only over the copy read: another runner that claimed meanwhile (whatever its clock made
+    // of the cycle due) keeps its claim, and this one charges nothing.
+    const dropped = await this.write(read, { ...schedule, phase: 'charging', operation: id, nextAt: now + CHECK_AGAIN_MS }, 'start');
+    if (dropped) return dropped;
+    if (skipped > 0) {
+      skippedCycles.inc({ gateway: d.gateway }, skipped);
+      logger.warn('recurring cycles missed; skipped, not charged (only the cycle due now is)', {
+        schedule_id: d.id,
+        skipped,
+        from_cycle: read.cycle,
+        through_cycle: due - 1,
+        from_due_at: new Date(cycleDueAt(d, read.cycle)).toISOString(),
+        through_due_at: new Date(cycleDueAt(d, due - 1)).toISOString(),
+        cycle: due,
+        gateway: d.gateway,
+      });
+    }
     const { created } = await ledger.create(id, cycleCommand(d, schedule.cycle, schedule.attempt, now), now);
     await deliveryQueue.add('deliver', { operationId: id }, { jobId: bullJobId(id) });
     if (created) {
@@ -192,11 +252,11 @@ export class RecurringRunner {
     return 'started';
   }
 
-  private async succeeded(schedule: Schedule): Promise<'succeeded' | 'stopped'> {
+  private async succeeded(schedule: Schedule): Promise<'succeeded' | 'stopped' | 'superseded'> {
     const d = schedule.definition;
     const next = schedule.cycle + 1;
     const done = d.max_cycles !== undefined && next > d.max_cycles;
-    const written = await this.write(
+    const dropped = await this.write(
       schedule,
       {
         ...schedule,
@@ -209,7 +269,7 @@ export class RecurringRunner {
       },
       'paid',
     );
-    if (!written) return 'stopped';
+    if (dropped) return dropped;
     cycles.inc({ gateway: d.gateway, outcome: 'succeeded' });
     this.deps.logger.info('recurring cycle paid', {
       schedule_id: d.id,
@@ -221,7 +281,7 @@ export class RecurringRunner {
     return 'succeeded';
   }
 
-  private async declined(schedule: Schedule, op: OperationRecord): Promise<'retried' | 'failed' | 'stopped'> {
+  private async declined(schedule: Schedule, op: OperationRecord): Promise<'retried' | 'failed' | 'stopped' | 'superseded'> {
     const { config, logger } = this.deps;
     const d = schedule.definition;
     const decline = failDecline(op, config);
@@ -235,7 +295,8 @@ export class RecurringRunner {
         nextAt: this.now() + wait,
         lastReason: op.reason ?? decline.gateway_code,
       };
-      if (!(await this.write(schedule, next, 'retry'))) return 'stopped';
+      const dropped = await this.write(schedule, next, 'retry');
+      if (dropped) return dropped;
       cycles.inc({ gateway: d.gateway, outcome: 'retry_scheduled' });
       logger.warn('recurring charge softly declined; retry scheduled', {
         schedule_id: d.id,
@@ -252,7 +313,8 @@ export class RecurringRunner {
     // after it finds the schedule failed (cancelled: false), as the event says. A crash or an outage before the event
     // is recorded leaves it due: the next pass records it (`failedForGood`; its id is the cycle's, recorded once).
     const failed: Schedule = { ...schedule, state: 'failed', lastReason: op.reason ?? decline.gateway_code };
-    if (!(await this.write(schedule, failed, 'fail', true))) return 'stopped';
+    const dropped = await this.write(schedule, failed, 'fail', true);
+    if (dropped) return dropped;
     return this.failedForGood(failed, op);
   }
 

@@ -12,16 +12,48 @@ const STATES: readonly ScheduleState[] = ['active', 'cancelled', 'completed', 'f
 
 /**
  * A schedule's moving parts and its place in the due index, written only while the stored schedule is still
- * `active` (1), else nothing (0): a cancel (or any stop) that came after the runner read the schedule is never
+ * `active`, else nothing (0): a cancel (or any stop) that came after the runner read the schedule is never
  * overwritten by the runner's older copy, which would make it active again and charge on. `stay_due` '1': a
  * schedule no longer active stays in the due index (a cycle failed for good whose event is still to record).
+ * `expect` '1': written only while the stored cycle, attempt, phase and operation are still those read (`exp_*`),
+ * else nothing (2): a runner whose copy another runner moved on meanwhile (another process, another clock) never
+ * claims a second charge over the first one's. 1: written.
  */
 const UPDATE_ACTIVE_SCRIPT = new LuaScript(
-  luaInputs(['schedule', 'due'], ['id', 'state', 'cycle', 'attempt', 'phase', 'next_at', 'operation', 'last_reason', 'stay_due']),
+  luaInputs(
+    ['schedule', 'due'],
+    [
+      'id',
+      'state',
+      'cycle',
+      'attempt',
+      'phase',
+      'next_at',
+      'operation',
+      'last_reason',
+      'skipped_cycles',
+      'last_skip_from',
+      'last_skip_through',
+      'last_skip_at',
+      'stay_due',
+      'expect',
+      'exp_cycle',
+      'exp_attempt',
+      'exp_phase',
+      'exp_operation',
+    ],
+  ),
   `
 if redis.call('HGET', K.schedule, 'state') ~= 'active' then return 0 end
+if A.expect == '1' then
+  local f = redis.call('HMGET', K.schedule, 'cycle', 'attempt', 'phase', 'operation')
+  local phase = 'due'
+  if f[3] == 'charging' then phase = 'charging' end
+  if (f[1] or '1') ~= A.exp_cycle or (f[2] or '0') ~= A.exp_attempt or phase ~= A.exp_phase or (f[4] or '') ~= A.exp_operation then return 2 end
+end
 redis.call('HSET', K.schedule, 'state', A.state, 'cycle', A.cycle, 'attempt', A.attempt, 'phase', A.phase,
-  'next_at', A.next_at, 'operation', A.operation, 'last_reason', A.last_reason)
+  'next_at', A.next_at, 'operation', A.operation, 'last_reason', A.last_reason, 'skipped_cycles', A.skipped_cycles,
+  'last_skip_from', A.last_skip_from, 'last_skip_through', A.last_skip_through, 'last_skip_at', A.last_skip_at)
 if A.state == 'active' or A.stay_due == '1' then redis.call('ZADD', K.due, A.next_at, A.id) else redis.call('ZREM', K.due, A.id) end
 return 1
 `,
@@ -119,7 +151,8 @@ const ORDER_INDEX_OVERLAP_MS = 10 * 60_000;
  * Cluster slot: `save` writes a schedule and the due index in one transaction, `add`, `updateActive` and
  * `cancel` in one script each):
  *   P {recurring}:schedule:<id>   hash: `definition` (JSON, fixed at creation), `state`, `cycle`, `attempt`,
- *                                 `phase`, `next_at`, `operation`, `last_reason`
+ *                                 `phase`, `next_at`, `operation`, `last_reason`, `skipped_cycles`,
+ *                                 `last_skip_from`, `last_skip_through`, `last_skip_at` (missed cycles skipped)
  *   P {recurring}:due             sorted set of active schedule ids, score = `next_at` (epoch ms)
  *   P {recurring}:schedules       sorted set of every schedule id, score = creation time
  *   P {recurring}:order:<order>   set of the ids of the schedules whose definition names that `order_id` (erasure)
@@ -181,13 +214,15 @@ export class RecurringStore {
       nextAt: Number(h.next_at ?? 0),
       ...(h.operation ? { operation: h.operation } : {}),
       ...(h.last_reason ? { lastReason: h.last_reason } : {}),
+      ...(h.skipped_cycles ? { skippedCycles: Number(h.skipped_cycles) } : {}),
+      ...(h.last_skip_from ? { lastSkip: { from: Number(h.last_skip_from), through: Number(h.last_skip_through), at: Number(h.last_skip_at) } } : {}),
     };
   }
 
   /** Writes the schedule's moving parts and its place in the due index (only active schedules are due). */
   async save(schedule: Schedule): Promise<void> {
     const id = schedule.definition.id;
-    const multi = this.redis.multi().hset(this.key(id), movingParts(schedule));
+    const multi = this.redis.multi().hset(this.key(id), { ...movingParts(schedule), ...skipParts(schedule) });
     if (schedule.state === 'active') multi.zadd(this.dueKey, schedule.nextAt, id);
     else multi.zrem(this.dueKey, id);
     await multi.exec();
@@ -201,12 +236,36 @@ export class RecurringStore {
    * @returns false when the schedule was no longer active: nothing was written.
    */
   async updateActive(schedule: Schedule, stayDue = false): Promise<boolean> {
+    return (await this.runUpdate(schedule, stayDue, null)) === 'written';
+  }
+
+  /**
+   * As {@link updateActive}, and only while the stored cycle, attempt, phase and operation are still those of `read`
+   * (the copy `next` was made from), in the same script: of two runners stepping one schedule at once, one writes.
+   * @returns `written`; `not_active` (a cancel or another stop meanwhile); `moved` (another runner stepped it
+   *   meanwhile). Nothing is written unless `written`.
+   */
+  async updateFrom(read: Schedule, next: Schedule, stayDue = false): Promise<'written' | 'not_active' | 'moved'> {
+    return this.runUpdate(next, stayDue, read);
+  }
+
+  private async runUpdate(schedule: Schedule, stayDue: boolean, read: Schedule | null): Promise<'written' | 'not_active' | 'moved'> {
     const id = schedule.definition.id;
     const written = await UPDATE_ACTIVE_SCRIPT.run(this.redis, {
       keys: { schedule: this.key(id), due: this.dueKey },
-      args: { id, ...movingParts(schedule), stay_due: stayDue ? '1' : '' },
+      args: {
+        id,
+        ...movingParts(schedule),
+        ...skipParts(schedule),
+        stay_due: stayDue ? '1' : '',
+        expect: read ? '1' : '',
+        exp_cycle: read ? String(read.cycle) : '',
+        exp_attempt: read ? String(read.attempt) : '',
+        exp_phase: read ? read.phase : '',
+        exp_operation: read?.operation ?? '',
+      },
     });
-    return written === 1;
+    return written === 1 ? 'written' : written === 2 ? 'moved' : 'not_active';
   }
 
   /** Active schedules whose next look is due at `now`, oldest first. */
@@ -352,6 +411,17 @@ function movingParts(schedule: Schedule): Record<'state' | 'cycle' | 'attempt' |
     next_at: String(schedule.nextAt),
     operation: schedule.operation ?? '',
     last_reason: schedule.lastReason ?? '',
+  };
+}
+
+/** A schedule's record of its skipped cycles, as stored ('' when none). */
+function skipParts(schedule: Schedule): Record<'skipped_cycles' | 'last_skip_from' | 'last_skip_through' | 'last_skip_at', string> {
+  const skip = schedule.lastSkip;
+  return {
+    skipped_cycles: schedule.skippedCycles ? String(schedule.skippedCycles) : '',
+    last_skip_from: skip ? String(skip.from) : '',
+    last_skip_through: skip ? String(skip.through) : '',
+    last_skip_at: skip ? String(skip.at) : '',
   };
 }
 

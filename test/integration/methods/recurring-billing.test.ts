@@ -10,7 +10,7 @@ import { createOmsEventsQueue } from '../../../src/events/oms-events-queue';
 import { CommandValidationError } from '../../../src/errors/command-validation-error';
 import { createGatewayClients } from '../../../src/gateways/gateway-registry';
 import { Ledger } from '../../../src/ledger/ledger';
-import { silentLogger } from '../../../src/logging/logger';
+import { Logger, silentLogger } from '../../../src/logging/logger';
 import { metricValue } from '../../../src/metrics/metrics-registry';
 import { RecurringManagement } from '../../../src/recurring/recurring-management';
 import { RETRIES_EXHAUSTED, RecurringRunner } from '../../../src/recurring/recurring-runner';
@@ -20,6 +20,7 @@ import { createRedis } from '../../../src/redis/redis-connection';
 import { ConfiguredGatewayRouter } from '../../../src/routing/configured-gateway-router';
 import { purgeNamespace } from '../../../harness/twins/local-stack/local-stack';
 import { PspSimulator, startPspSimulator } from '../../../harness/twins/psp-simulator/psp-simulator';
+import { captureLogger } from '../../support/capture-logger';
 import { channelCommand } from '../../support/fixtures';
 import { testConfig } from '../../support/test-config';
 
@@ -51,7 +52,11 @@ afterAll(async () => {
  * `wrapLedger`, `wrapRecorder`: the runner's view of the ledger and of the outcome recorder (a test stages what
  * happens between the runner's steps there).
  */
-function setup(wrapLedger: (ledger: Ledger) => Ledger = (l) => l, wrapRecorder: (recorder: OutcomeRecorder) => OutcomeRecorder = (r) => r) {
+function setup(
+  wrapLedger: (ledger: Ledger) => Ledger = (l) => l,
+  wrapRecorder: (recorder: OutcomeRecorder) => OutcomeRecorder = (r) => r,
+  logger: Logger = silentLogger(),
+) {
   const config = testConfig({
     'recurring.retry_schedule_ms': [DAY, 3 * DAY],
     gateways: { simulator: { type: 'simulator', base_url: sim.url, api_key: API_KEY, webhook_secret: 'whsec-recurring-test-0123456789', timeout_ms: 2000 } },
@@ -66,7 +71,6 @@ function setup(wrapLedger: (ledger: Ledger) => Ledger = (l) => l, wrapRecorder: 
   );
   const ledger = new Ledger(redis, config.redis.keyPrefix);
   const events = new EventStore(redis, config.redis.keyPrefix);
-  const logger = silentLogger();
   const recorder = new OutcomeRecorder({ config, ledger, events, eventsQueue, logger });
   const service = new DeliveryService({ config, ledger, router: new ConfiguredGatewayRouter(createGatewayClients(config)), recorder, logger });
   const store = new RecurringStore(redis, config.redis.keyPrefix);
@@ -90,7 +94,7 @@ function setup(wrapLedger: (ledger: Ledger) => Ledger = (l) => l, wrapRecorder: 
     }
     return report;
   };
-  return { config, ledger, events, store, pass, eventsQueue, deliveryQueue, redis };
+  return { config, ledger, events, store, pass, eventsQueue, deliveryQueue, redis, recorder, service };
 }
 
 /** `ledger` with `hook` run once before the first call of `method` whose first argument `matches` (then the call itself). */
@@ -467,5 +471,104 @@ describe('recurring billing: a crash between the runner steps', () => {
     expect((await s.ledger.get(`_${d.id}.c1`))?.state).toBe('SUCCEEDED');
     expect(await s.pass(120_000)).toMatchObject({ succeeded: 1 });
     expect(sim.counters().effects[`_${d.id}.c1`]).toBe(1);
+  });
+});
+
+/** `months` calendar months (UTC) and `days` days before now, ISO 8601. */
+function monthsAgo(months: number, days = 0): string {
+  const at = new Date(Date.now() - days * DAY);
+  at.setUTCMonth(at.getUTCMonth() - months);
+  return at.toISOString();
+}
+
+/** The simulator's charges of schedule `id`'s cycles, by operation id. */
+function chargesOf(id: string): Record<string, number> {
+  return Object.fromEntries(Object.entries(sim.counters().effects).filter(([op]) => op.startsWith(`_${id}.`)));
+}
+
+describe('recurring billing: missed cycles are skipped, never charged back to back', () => {
+  it('a schedule starting in the past charges the cycle due now, once; the older ones are skipped, recorded, counted and logged', async () => {
+    const captured = captureLogger('info');
+    const s = setup(undefined, undefined, captured.logger);
+    // Cycles 1 to 5 are due (the 5th ten days ago), the 6th in about twenty days.
+    const d = definition('pm_card_visa', { start_at: monthsAgo(4, 10) });
+    await s.store.add(d);
+    const skipped = await metricValue('pb_recurring_cycles_skipped_total', { gateway: 'simulator' });
+    expect(await s.pass(0)).toMatchObject({ due: 1, started: 1 });
+    expect(await s.pass(60_000)).toMatchObject({ succeeded: 1 });
+    expect(await s.pass(120_000)).toMatchObject({ due: 0 });
+    expect(chargesOf(d.id)).toEqual({ [`_${d.id}.c5`]: 1 });
+    const after = await s.store.get(d.id);
+    expect(after).toMatchObject({ state: 'active', cycle: 6, attempt: 0, phase: 'due', skippedCycles: 4, lastSkip: { from: 1, through: 4 } });
+    expect(after!.nextAt).toBeGreaterThan(Date.now() + 15 * DAY);
+    expect(await metricValue('pb_recurring_cycles_skipped_total', { gateway: 'simulator' })).toBe(skipped + 4);
+    const line = captured.lines.map((l) => JSON.parse(l) as Record<string, unknown>).find((l) => l.schedule_id === d.id && l.level === 'warn');
+    expect(line).toMatchObject({ skipped: 4, from_cycle: 1, through_cycle: 4, cycle: 5 });
+    expect(await management(s).list({})).toMatchObject({
+      schedules: expect.arrayContaining([
+        expect.objectContaining({ id: d.id, skipped_cycles: 4, last_skip: expect.objectContaining({ from_cycle: 1, through_cycle: 4 }) }),
+      ]),
+    });
+  });
+
+  it('after an outage of the runner, the cycle due now is charged once and the cycles missed meanwhile are skipped', async () => {
+    const s = setup();
+    const d = definition('pm_card_visa');
+    await s.store.add(d);
+    await s.pass(0);
+    expect(await s.pass(60_000)).toMatchObject({ succeeded: 1 });
+    // Down 95 days: cycles 2, 3 and 4 came due meanwhile (the 5th is about 120 days on).
+    expect(await s.pass(95 * DAY)).toMatchObject({ due: 1, started: 1 });
+    expect(await s.pass(95 * DAY + 60_000)).toMatchObject({ succeeded: 1 });
+    expect(await s.pass(95 * DAY + 120_000)).toMatchObject({ due: 0 });
+    expect(chargesOf(d.id)).toEqual({ [`_${d.id}.c1`]: 1, [`_${d.id}.c4`]: 1 });
+    expect(await s.store.get(d.id)).toMatchObject({ cycle: 5, skippedCycles: 2, lastSkip: { from: 2, through: 3 } });
+  });
+
+  it('a cycle being retried by dunning is not missed: its retry runs, then only the cycle due now is charged', async () => {
+    const s = setup();
+    const d = definition(`pm_insufficient_funds_once_${process.pid.toString(36)}y${Date.now().toString(36)}`);
+    await s.store.add(d);
+    await s.pass(0);
+    expect(await s.pass(60_000)).toMatchObject({ retried: 1 });
+    // Down 70 days: the retry of cycle 1 (due after a day) runs; cycle 2 (a month on) is missed, cycle 3 is due.
+    expect(await s.pass(70 * DAY)).toMatchObject({ started: 1 });
+    expect((await s.ledger.get(`_${d.id}.c1.r1`))?.state).toBe('SUCCEEDED');
+    expect(await s.pass(70 * DAY + 60_000)).toMatchObject({ succeeded: 1 });
+    expect(await s.pass(70 * DAY + 120_000)).toMatchObject({ started: 1 });
+    expect(await s.pass(70 * DAY + 180_000)).toMatchObject({ succeeded: 1 });
+    expect(await s.pass(70 * DAY + 240_000)).toMatchObject({ due: 0 });
+    expect(chargesOf(d.id)).toEqual({ [`_${d.id}.c1`]: 1, [`_${d.id}.c1.r1`]: 1, [`_${d.id}.c3`]: 1 });
+    expect(await s.store.get(d.id)).toMatchObject({ cycle: 4, skippedCycles: 1, lastSkip: { from: 2, through: 2 } });
+  });
+
+  it('two runners on one due schedule, their clocks a cycle apart, charge it once: the later claim finds the schedule moved on', async () => {
+    let first = async (): Promise<unknown> => undefined;
+    const s = setup();
+    const d = definition('pm_card_visa', { start_at: monthsAgo(4, 10) });
+    await s.store.add(d);
+    // Runner B reads the schedule, then runner A's whole pass runs before B claims; B's clock is a month ahead.
+    const b = new RecurringRunner({
+      config: s.config,
+      store: s.store,
+      ledger: hookedLedger(
+        s.ledger,
+        'get',
+        () => true,
+        () => first(),
+      ),
+      recorder: s.recorder,
+      deliveryQueue: s.deliveryQueue,
+      logger: silentLogger(),
+      now: () => Date.now() + 31 * DAY,
+    });
+    first = () => s.pass(0);
+    expect(await b.runOnce()).toMatchObject({ due: 1, started: 0 });
+    for (const job of await s.deliveryQueue.getJobs(['waiting', 'delayed', 'prioritized'])) {
+      await s.service.deliver(job.data.operationId);
+      await job.remove().catch(() => undefined);
+    }
+    expect(chargesOf(d.id)).toEqual({ [`_${d.id}.c5`]: 1 });
+    expect(await s.store.get(d.id)).toMatchObject({ cycle: 5, phase: 'charging', operation: `_${d.id}.c5` });
   });
 });
