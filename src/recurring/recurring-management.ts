@@ -28,6 +28,8 @@ export interface ScheduleView {
   /** The current cycle's operation (`<id>.c<n>`), once one was started. */
   operation?: string;
   last_reason?: string;
+  /** When it ended (ISO 8601): cancelled, completed, or failed. It is deleted `recurring.ended_retention_days` later. */
+  ended_at?: string;
   /** Cycles missed and skipped (never charged) over the schedule's life; absent: none. */
   skipped_cycles?: number;
   /** The last skip: its first and last cycle, when they were due (ISO 8601), and when they were skipped. */
@@ -50,6 +52,7 @@ export function scheduleView(s: Schedule): ScheduleView {
     next_at: new Date(s.nextAt).toISOString(),
     ...(s.operation ? { operation: s.operation } : {}),
     ...(s.lastReason ? { last_reason: s.lastReason } : {}),
+    ...(s.endedAt ? { ended_at: new Date(s.endedAt).toISOString() } : {}),
     ...(s.skippedCycles ? { skipped_cycles: s.skippedCycles } : {}),
     ...(s.lastSkip ? { last_skip: skipView(s.definition, s.lastSkip) } : {}),
     definition: s.definition,
@@ -270,7 +273,7 @@ export class RecurringManagement {
       throw new CommandValidationError('id', 'must be a schedule id', 'INVALID_PARAMS');
     }
     // Whether this call stopped it, from the script that did: of two cancels at once, only one did.
-    const result = await this.deps.store.cancel(id);
+    const result = await this.deps.store.cancel(id, this.deps.now?.() ?? Date.now());
     if (!result) {
       managed.inc({ action: 'cancel', result: 'refused' });
       throw new CommandValidationError('id', 'names no schedule', 'INVALID_PARAMS');

@@ -28,6 +28,8 @@ export interface RecurringReport {
   stopped: number;
   /** Steps dropped because another runner stepped the schedule after this pass read it: nothing written. */
   superseded: number;
+  /** Ended schedules deleted past `recurring.ended_retention_days`. */
+  expired: number;
   errors: number;
 }
 
@@ -37,6 +39,11 @@ const cycles = counter(
   'pb_recurring_cycles_total',
   'Recurring billing: charges started, cycles succeeded, retries scheduled after a soft decline, cycles failed for good, steps dropped as their schedule was cancelled meanwhile (stopped) or stepped by another runner meanwhile (superseded)',
   ['gateway', 'outcome'],
+);
+
+const expiredSchedules = counter(
+  'pb_recurring_schedules_expired_total',
+  'Recurring billing: ended schedules (cancelled, completed, failed) deleted past recurring.ended_retention_days, with their order index entries',
 );
 
 const skippedCycles = counter(
@@ -64,6 +71,8 @@ const CHECK_AGAIN_MS = 30_000;
  *   `recurring.retry_schedule_ms[k]`; a hard decline, or a soft one after the last retry, fails the
  *   schedule and sends the final failure event (`service_bus.method.recurring_failed`); anything still
  *   open is looked at again later.
+ * - Ended schedules (cancelled, completed, failed with the final event recorded) are deleted
+ *   `recurring.ended_retention_days` after they ended, with their order index entries; active ones never.
  * - Every write of the runner goes through `RecurringStore.updateActive`: a schedule cancelled after the pass
  *   read it stays cancelled (the step is dropped, `stopped`), one another runner stepped meanwhile keeps that
  *   runner's step (`superseded`), and a cycle's charge is claimed (phase `charging`) before its operation is
@@ -107,6 +116,7 @@ export class RecurringRunner {
       waiting: 0,
       stopped: 0,
       superseded: 0,
+      expired: 0,
       errors: 0,
     };
     report.errors = await this.items.each(
@@ -122,7 +132,7 @@ export class RecurringRunner {
         }
         if (!schedule || schedule.state !== 'active') {
           // Saving a schedule that is not active takes it off the index: this entry was left behind, and would stay due for ever.
-          await store.dropDue(id);
+          await store.dropDue(id, this.now());
           this.items.dropped(id, 'recurring due', schedule ? `schedule_${schedule.state}` : 'record_gone');
           return;
         }
@@ -132,7 +142,27 @@ export class RecurringRunner {
       },
       (id, at) => store.postpone(id, at),
     );
+    report.expired = await this.expireEnded();
     return report;
+  }
+
+  /**
+   * Retention: the schedules that ended more than `recurring.ended_retention_days` ago are deleted (at most
+   * `recurring.run_limit` a pass), with their entries in the list of schedules and in their order's index.
+   */
+  private async expireEnded(): Promise<number> {
+    const { store, config, logger } = this.deps;
+    const cutoff = this.now() - config.recurring.endedRetentionDays * 86_400_000;
+    const expired = await store.expireEnded(cutoff, config.recurring.runLimit);
+    if (expired > 0) {
+      expiredSchedules.inc(expired);
+      logger.info('recurring schedules ended past their retention deleted', {
+        expired,
+        ended_before: new Date(cutoff).toISOString(),
+        retention_days: config.recurring.endedRetentionDays,
+      });
+    }
+    return expired;
   }
 
   private async step(schedule: Schedule): Promise<StepOutcome> {
@@ -179,7 +209,7 @@ export class RecurringRunner {
    * undefined when written.
    */
   private async write(schedule: Schedule, next: Schedule, step: string, stayDue = false): Promise<'stopped' | 'superseded' | undefined> {
-    const result = await this.deps.store.updateFrom(schedule, next, stayDue);
+    const result = await this.deps.store.updateFrom(schedule, next, stayDue, this.now());
     if (result === 'written') return undefined;
     const d = schedule.definition;
     const outcome = result === 'moved' ? 'superseded' : 'stopped';
@@ -333,7 +363,7 @@ export class RecurringRunner {
     const d = schedule.definition;
     const decline = failDecline(op, config);
     await recorder.emit(recurringFailedEvent(schedule, op, config, isSoftDecline(decline.category) ? RETRIES_EXHAUSTED : (op.reason ?? decline.gateway_code)));
-    await store.dropDue(d.id);
+    await store.dropDue(d.id, this.now());
     cycles.inc({ gateway: d.gateway, outcome: 'failed' });
     logger.warn('recurring cycle failed for good; the OMS is told (recurring_failed)', {
       schedule_id: d.id,

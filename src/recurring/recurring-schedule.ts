@@ -56,6 +56,8 @@ export interface Schedule {
   operation?: string;
   /** The last decline's reason, while retrying. */
   lastReason?: string;
+  /** When it ended (epoch ms): cancelled, completed, or failed with its final event recorded. Retention counts from it. */
+  endedAt?: number;
   /** Cycles skipped over the schedule's life: missed (due before the one due at a start), never charged. */
   skippedCycles?: number;
   /** The last skip: its first and last cycle, and when it was made (epoch ms). */

@@ -15,15 +15,17 @@ const STATES: readonly ScheduleState[] = ['active', 'cancelled', 'completed', 'f
  * `active`, else nothing (0): a cancel (or any stop) that came after the runner read the schedule is never
  * overwritten by the runner's older copy, which would make it active again and charge on. `stay_due` '1': a
  * schedule no longer active stays in the due index (a cycle failed for good whose event is still to record).
+ * A schedule written ended (not active, not staying due) is put in the ended index, by when it ended (retention).
  * `expect` '1': written only while the stored cycle, attempt, phase and operation are still those read (`exp_*`),
  * else nothing (2): a runner whose copy another runner moved on meanwhile (another process, another clock) never
  * claims a second charge over the first one's. 1: written.
  */
 const UPDATE_ACTIVE_SCRIPT = new LuaScript(
   luaInputs(
-    ['schedule', 'due'],
+    ['schedule', 'due', 'ended'],
     [
       'id',
+      'now',
       'state',
       'cycle',
       'attempt',
@@ -54,7 +56,11 @@ end
 redis.call('HSET', K.schedule, 'state', A.state, 'cycle', A.cycle, 'attempt', A.attempt, 'phase', A.phase,
   'next_at', A.next_at, 'operation', A.operation, 'last_reason', A.last_reason, 'skipped_cycles', A.skipped_cycles,
   'last_skip_from', A.last_skip_from, 'last_skip_through', A.last_skip_through, 'last_skip_at', A.last_skip_at)
-if A.state == 'active' or A.stay_due == '1' then redis.call('ZADD', K.due, A.next_at, A.id) else redis.call('ZREM', K.due, A.id) end
+if A.state == 'active' or A.stay_due == '1' then redis.call('ZADD', K.due, A.next_at, A.id) else
+  redis.call('ZREM', K.due, A.id)
+  redis.call('HSETNX', K.schedule, 'ended_at', A.now)
+  redis.call('ZADD', K.ended, 'NX', A.now, A.id)
+end
 return 1
 `,
 );
@@ -107,18 +113,71 @@ return 1
 );
 
 /**
- * Stops an active schedule: its state alone becomes `cancelled` and it leaves the due index (1); else nothing (0).
- * A definition without a state (a creation cut short) is active, as `RecurringStore.get` reads it.
+ * Stops an active schedule: its state becomes `cancelled`, it leaves the due index and enters the ended index (at
+ * `now`, also its `ended_at`) (1); else nothing (0). A definition without a state (a creation cut short) is active,
+ * as `RecurringStore.get` reads it.
  */
 const CANCEL_SCRIPT = new LuaScript(
-  luaInputs(['schedule', 'due'], ['id']),
+  luaInputs(['schedule', 'due', 'ended'], ['id', 'now']),
   `
 local state = redis.call('HGET', K.schedule, 'state')
 if not state and redis.call('HEXISTS', K.schedule, 'definition') == 1 then state = 'active' end
 if state ~= 'active' then return 0 end
 redis.call('HSET', K.schedule, 'state', 'cancelled')
+redis.call('HSETNX', K.schedule, 'ended_at', A.now)
 redis.call('ZREM', K.due, A.id)
+redis.call('ZADD', K.ended, 'NX', A.now, A.id)
 return 1
+`,
+);
+
+/**
+ * Takes a schedule off the due index; one that stands ended (a state, not `active`) enters the ended index at `now`
+ * (its `ended_at` too) unless it is there already. A schedule gone, or active, only leaves the due index.
+ */
+const DROP_DUE_SCRIPT = new LuaScript(
+  luaInputs(['schedule', 'due', 'ended'], ['id', 'now']),
+  `
+redis.call('ZREM', K.due, A.id)
+local state = redis.call('HGET', K.schedule, 'state')
+if state and state ~= 'active' then
+  redis.call('HSETNX', K.schedule, 'ended_at', A.now)
+  redis.call('ZADD', K.ended, 'NX', A.now, A.id)
+end
+return 1
+`,
+);
+
+/**
+ * Deletes an ended schedule past its retention: its hash, its entries in the ended index, the list of schedules and
+ * its order's index (the order index key too once empty), only if it is still ended at or before \`cutoff\`, not
+ * active, not due (a failed cycle whose event is still to record), and its definition is still the one read (whose
+ * order the caller named): 'expired'; else 'kept' (an entry whose schedule is gone or active leaves the ended index).
+ */
+const EXPIRE_SCRIPT = new LuaScript(
+  luaInputs(['schedule', 'due', 'ended', 'all', 'order'], ['id', 'cutoff', 'definition', 'order_id']),
+  `
+local ended = redis.call('ZSCORE', K.ended, A.id)
+if not ended or tonumber(ended) > tonumber(A.cutoff) then return 'kept' end
+local state = redis.call('HGET', K.schedule, 'state')
+if not state or state == 'active' then
+  redis.call('ZREM', K.ended, A.id)
+  if redis.call('EXISTS', K.schedule) == 0 then
+    redis.call('ZREM', K.all, A.id)
+    if A.order_id ~= '' then redis.call('SREM', K.order, A.id) end
+  end
+  return 'kept'
+end
+if redis.call('ZSCORE', K.due, A.id) then return 'kept' end
+if redis.call('HGET', K.schedule, 'definition') ~= A.definition then return 'kept' end
+redis.call('DEL', K.schedule)
+redis.call('ZREM', K.ended, A.id)
+redis.call('ZREM', K.all, A.id)
+if A.order_id ~= '' then
+  redis.call('SREM', K.order, A.id)
+  if redis.call('SCARD', K.order) == 0 then redis.call('DEL', K.order) end
+end
+return 'expired'
 `,
 );
 
@@ -126,6 +185,7 @@ return 1
 export function recurringKeys(prefix: string): {
   schedule(id: string): string;
   due: string;
+  ended: string;
   all: string;
   order(orderId: string): string;
   orderIndexMark: string;
@@ -134,6 +194,7 @@ export function recurringKeys(prefix: string): {
   return {
     schedule: (id) => `${base}schedule:${id}`,
     due: `${base}due`,
+    ended: `${base}ended`,
     all: `${base}schedules`,
     order: (orderId) => `${base}order:${orderId}`,
     orderIndexMark: `${base}order_index:through`,
@@ -152,8 +213,10 @@ const ORDER_INDEX_OVERLAP_MS = 10 * 60_000;
  * `cancel` in one script each):
  *   P {recurring}:schedule:<id>   hash: `definition` (JSON, fixed at creation), `state`, `cycle`, `attempt`,
  *                                 `phase`, `next_at`, `operation`, `last_reason`, `skipped_cycles`,
- *                                 `last_skip_from`, `last_skip_through`, `last_skip_at` (missed cycles skipped)
+ *                                 `last_skip_from`, `last_skip_through`, `last_skip_at` (missed cycles skipped),
+ *                                 `ended_at` (epoch ms, once it ended)
  *   P {recurring}:due             sorted set of active schedule ids, score = `next_at` (epoch ms)
+ *   P {recurring}:ended           sorted set of ended schedule ids, score = when they ended (retention: `expireEnded`)
  *   P {recurring}:schedules       sorted set of every schedule id, score = creation time
  *   P {recurring}:order:<order>   set of the ids of the schedules whose definition names that `order_id` (erasure)
  *   P {recurring}:order_index:through  where the order index's catch-up over `:schedules` got to ("<score> <id>")
@@ -214,17 +277,21 @@ export class RecurringStore {
       nextAt: Number(h.next_at ?? 0),
       ...(h.operation ? { operation: h.operation } : {}),
       ...(h.last_reason ? { lastReason: h.last_reason } : {}),
+      ...(h.ended_at ? { endedAt: Number(h.ended_at) } : {}),
       ...(h.skipped_cycles ? { skippedCycles: Number(h.skipped_cycles) } : {}),
       ...(h.last_skip_from ? { lastSkip: { from: Number(h.last_skip_from), through: Number(h.last_skip_through), at: Number(h.last_skip_at) } } : {}),
     };
   }
 
-  /** Writes the schedule's moving parts and its place in the due index (only active schedules are due). */
-  async save(schedule: Schedule): Promise<void> {
+  /**
+   * Writes the schedule's moving parts and its place in the due index (only active schedules are due); one not active
+   * enters the ended index at `now` (unless there already).
+   */
+  async save(schedule: Schedule, now = Date.now()): Promise<void> {
     const id = schedule.definition.id;
     const multi = this.redis.multi().hset(this.key(id), { ...movingParts(schedule), ...skipParts(schedule) });
     if (schedule.state === 'active') multi.zadd(this.dueKey, schedule.nextAt, id);
-    else multi.zrem(this.dueKey, id);
+    else multi.zrem(this.dueKey, id).hsetnx(this.key(id), 'ended_at', now).zadd(this.keys.ended, 'NX', now, id);
     await multi.exec();
   }
 
@@ -235,8 +302,8 @@ export class RecurringStore {
    *   a cycle failed for good, whose final failure event is recorded after this write.
    * @returns false when the schedule was no longer active: nothing was written.
    */
-  async updateActive(schedule: Schedule, stayDue = false): Promise<boolean> {
-    return (await this.runUpdate(schedule, stayDue, null)) === 'written';
+  async updateActive(schedule: Schedule, stayDue = false, now = Date.now()): Promise<boolean> {
+    return (await this.runUpdate(schedule, stayDue, null, now)) === 'written';
   }
 
   /**
@@ -244,17 +311,19 @@ export class RecurringStore {
    * (the copy `next` was made from), in the same script: of two runners stepping one schedule at once, one writes.
    * @returns `written`; `not_active` (a cancel or another stop meanwhile); `moved` (another runner stepped it
    *   meanwhile). Nothing is written unless `written`.
+   * @param now when a schedule written ended ended (its place in the ended index).
    */
-  async updateFrom(read: Schedule, next: Schedule, stayDue = false): Promise<'written' | 'not_active' | 'moved'> {
-    return this.runUpdate(next, stayDue, read);
+  async updateFrom(read: Schedule, next: Schedule, stayDue = false, now = Date.now()): Promise<'written' | 'not_active' | 'moved'> {
+    return this.runUpdate(next, stayDue, read, now);
   }
 
-  private async runUpdate(schedule: Schedule, stayDue: boolean, read: Schedule | null): Promise<'written' | 'not_active' | 'moved'> {
+  private async runUpdate(schedule: Schedule, stayDue: boolean, read: Schedule | null, now: number): Promise<'written' | 'not_active' | 'moved'> {
     const id = schedule.definition.id;
     const written = await UPDATE_ACTIVE_SCRIPT.run(this.redis, {
-      keys: { schedule: this.key(id), due: this.dueKey },
+      keys: { schedule: this.key(id), due: this.dueKey, ended: this.keys.ended },
       args: {
         id,
+        now,
         ...movingParts(schedule),
         ...skipParts(schedule),
         stay_due: stayDue ? '1' : '',
@@ -278,9 +347,38 @@ export class RecurringStore {
     await this.redis.zadd(this.dueKey, 'XX', at, id);
   }
 
-  /** Takes an id off the due index (its schedule is gone or no longer active). */
-  async dropDue(id: string): Promise<void> {
-    await this.redis.zrem(this.dueKey, id);
+  /**
+   * Takes an id off the due index (its schedule is gone or no longer active); a schedule that stands ended enters the
+   * ended index at `now` unless there already (a failed one once its final event is recorded; one an earlier
+   * release ended).
+   */
+  async dropDue(id: string, now = Date.now()): Promise<void> {
+    await DROP_DUE_SCRIPT.run(this.redis, { keys: { schedule: this.key(id), due: this.dueKey, ended: this.keys.ended }, args: { id, now } });
+  }
+
+  /**
+   * Retention: deletes the schedules that ended at or before `cutoff` (epoch ms), oldest first, at most `limit`, each
+   * in one script with its entries in the list of schedules and its order's index (see `EXPIRE_SCRIPT`); active ones
+   * are never in the ended index.
+   * @returns how many were deleted.
+   */
+  async expireEnded(cutoff: number, limit: number): Promise<number> {
+    const ids = await this.redis.zrangebyscore(this.keys.ended, '-inf', String(cutoff), 'LIMIT', 0, limit);
+    if (ids.length === 0) return 0;
+    const read = this.redis.pipeline();
+    for (const id of ids) read.hget(this.key(id), 'definition');
+    const definitions = repliesOrThrow(await read.exec());
+    let expired = 0;
+    for (const [i, id] of ids.entries()) {
+      const definition = typeof definitions[i] === 'string' ? definitions[i] : '';
+      const orderId = orderIdOf(definition) ?? '';
+      const result = await EXPIRE_SCRIPT.run(this.redis, {
+        keys: { schedule: this.key(id), due: this.dueKey, ended: this.keys.ended, all: this.keys.all, order: this.keys.order(orderId) },
+        args: { id, cutoff, definition, order_id: orderId },
+      });
+      if (result === 'expired') expired += 1;
+    }
+    return expired;
   }
 
   /** Every schedule id, by creation. */
@@ -375,8 +473,9 @@ export class RecurringStore {
    * changes, in one script with the due index: the cycle, attempt and operation stay as the runner left them.
    * @returns whether this call stopped it (of two cancels at once, one), and the schedule after it; null: no schedule.
    */
-  async cancel(id: string): Promise<{ cancelled: boolean; schedule: Schedule } | null> {
-    const cancelled = (await CANCEL_SCRIPT.run(this.redis, { keys: { schedule: this.key(id), due: this.dueKey }, args: { id } })) === 1;
+  async cancel(id: string, now = Date.now()): Promise<{ cancelled: boolean; schedule: Schedule } | null> {
+    const cancelled =
+      (await CANCEL_SCRIPT.run(this.redis, { keys: { schedule: this.key(id), due: this.dueKey, ended: this.keys.ended }, args: { id, now } })) === 1;
     const schedule = await this.get(id);
     return schedule ? { cancelled, schedule } : null;
   }

@@ -572,3 +572,35 @@ describe('recurring billing: missed cycles are skipped, never charged back to ba
     expect(await s.store.get(d.id)).toMatchObject({ cycle: 5, phase: 'charging', operation: `_${d.id}.c5` });
   });
 });
+
+describe('recurring billing: retention of ended schedules', () => {
+  it('a cancelled, a completed and a failed schedule are deleted recurring.ended_retention_days after they ended, with their order index entries; active ones stay', async () => {
+    const s = setup();
+    const keys = recurringKeys(s.config.redis.keyPrefix);
+    const cancelled = definition('pm_card_visa', { start_at: new Date(Date.now() + 1000 * DAY).toISOString() });
+    // One order, two schedules: one cancelled, one active for years yet.
+    const active = definition('pm_card_visa', { order_id: cancelled.order_id, start_at: new Date(Date.now() + 1000 * DAY).toISOString() });
+    const completed = definition('pm_card_visa', { max_cycles: 1 });
+    const failed = definition('pm_expired_card');
+    for (const d of [cancelled, active, completed, failed]) await s.store.add(d);
+    await management(s).cancel({ id: cancelled.id }, 'test');
+    await s.pass(0);
+    expect(await s.pass(60_000)).toMatchObject({ succeeded: 1, failed: 1 });
+    for (const d of [cancelled, completed, failed]) expect((await s.store.get(d.id))?.endedAt).toBeGreaterThan(Date.now() - 60_000);
+    expect((await s.store.get(active.id))?.endedAt).toBeUndefined();
+    expect(s.config.recurring.endedRetentionDays).toBe(400);
+    // Kept while the retention runs.
+    expect(await s.pass(399 * DAY)).toMatchObject({ expired: 0 });
+    for (const d of [cancelled, completed, failed, active]) expect(await s.store.get(d.id)).not.toBeNull();
+    expect(await s.pass(401 * DAY)).toMatchObject({ expired: 3 });
+    for (const d of [cancelled, completed, failed]) {
+      expect(await s.store.get(d.id)).toBeNull();
+      expect(await s.store.ids(100_000)).not.toContain(d.id);
+    }
+    expect(await s.redis.exists(keys.order(completed.order_id!), keys.order(failed.order_id!))).toBe(0);
+    expect(await s.store.idsOfOrder(cancelled.order_id!)).toEqual([active.id]);
+    expect(await s.store.get(active.id)).toMatchObject({ state: 'active' });
+    expect(await s.redis.pttl(keys.schedule(active.id))).toBe(-1);
+    expect(await s.pass(402 * DAY)).toMatchObject({ expired: 0 });
+  });
+});
