@@ -148,10 +148,15 @@ export class RecurringRunner {
 
   /**
    * Retention: the schedules that ended more than `recurring.ended_retention_days` ago are deleted (at most
-   * `recurring.run_limit` a pass), with their entries in the list of schedules and in their order's index.
+   * `recurring.run_limit` a pass), with their entries in the list of schedules and in their order's index. First a
+   * page of the walk that indexes the schedules an earlier release ended (`RecurringStore.indexEndedPage`).
    */
   private async expireEnded(): Promise<number> {
     const { store, config, logger } = this.deps;
+    const walk = await store.indexEndedPage(this.now());
+    if (walk.indexed > 0 || walk.gone > 0) {
+      logger.info('recurring schedules ended by an earlier release put in the ended index (retention from now)', { ...walk });
+    }
     const cutoff = this.now() - config.recurring.endedRetentionDays * 86_400_000;
     const expired = await store.expireEnded(cutoff, config.recurring.runLimit);
     if (expired > 0) {

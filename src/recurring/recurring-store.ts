@@ -149,6 +149,30 @@ return 1
 );
 
 /**
+ * The walk's step for one schedule of `:schedules`: an id whose schedule is gone leaves the list ('gone'); a schedule
+ * that stands ended (a state, not `active`), not due and in no ended index (an earlier release ended it) enters the
+ * ended index at `now`, its `ended_at` too ('indexed'); else nothing ('kept').
+ */
+const INDEX_ENDED_SCRIPT = new LuaScript(
+  luaInputs(['schedule', 'due', 'ended', 'all'], ['id', 'now']),
+  `
+if redis.call('EXISTS', K.schedule) == 0 then
+  redis.call('ZREM', K.all, A.id)
+  return 'gone'
+end
+local state = redis.call('HGET', K.schedule, 'state')
+if not state or state == 'active' then return 'kept' end
+if redis.call('ZSCORE', K.due, A.id) or redis.call('ZSCORE', K.ended, A.id) then return 'kept' end
+redis.call('HSETNX', K.schedule, 'ended_at', A.now)
+redis.call('ZADD', K.ended, 'NX', A.now, A.id)
+return 'indexed'
+`,
+);
+
+/** How often the walk of every schedule for ended ones outside the ended index starts again, ms. */
+const ENDED_WALK_EVERY_MS = 86_400_000;
+
+/**
  * Deletes an ended schedule past its retention: its hash, its entries in the ended index, the list of schedules and
  * its order's index (the order index key too once empty), only if it is still ended at or before \`cutoff\`, not
  * active, not due (a failed cycle whose event is still to record), and its definition is still the one read (whose
@@ -189,6 +213,7 @@ export function recurringKeys(prefix: string): {
   all: string;
   order(orderId: string): string;
   orderIndexMark: string;
+  endedWalk: string;
 } {
   const base = `${prefix}{recurring}:`;
   return {
@@ -198,6 +223,7 @@ export function recurringKeys(prefix: string): {
     all: `${base}schedules`,
     order: (orderId) => `${base}order:${orderId}`,
     orderIndexMark: `${base}order_index:through`,
+    endedWalk: `${base}ended_index:walk`,
   };
 }
 
@@ -220,6 +246,8 @@ const ORDER_INDEX_OVERLAP_MS = 10 * 60_000;
  *   P {recurring}:schedules       sorted set of every schedule id, score = creation time
  *   P {recurring}:order:<order>   set of the ids of the schedules whose definition names that `order_id` (erasure)
  *   P {recurring}:order_index:through  where the order index's catch-up over `:schedules` got to ("<score> <id>")
+ *   P {recurring}:ended_index:walk  where the walk for ended schedules outside `:ended` got to ("<score> <id>"), or
+ *                                 "done <epoch ms>" (the next walk starts a day after)
  * Before the cluster layout they were `P recurring:schedule:<id>`, `P recurring:due`, `P recurring:schedules`
  * (src/data-lifecycle/legacy-keys.ts moves them).
  * A schedule's cycles are operations of the ledger (`<id>.c<n>`), so the money trail lives there.
@@ -354,6 +382,37 @@ export class RecurringStore {
    */
   async dropDue(id: string, now = Date.now()): Promise<void> {
     await DROP_DUE_SCRIPT.run(this.redis, { keys: { schedule: this.key(id), due: this.dueKey, ended: this.keys.ended }, args: { id, now } });
+  }
+
+  /**
+   * One page of the walk over `:schedules` that puts in the ended index the schedules an earlier release ended
+   * (they were never put there: retention would keep them for ever), from `ended_at` `now` (when they ended is not
+   * known), and takes out of the list the ids whose schedule is gone. The walk resumes from its mark at each call and
+   * starts again a day after it finished: an older process still running in a rolling upgrade may end one after it.
+   * @returns how many schedules were walked, put in the ended index, and ids dropped as gone (0s: not its turn).
+   */
+  async indexEndedPage(now: number, page = 500): Promise<{ walked: number; indexed: number; gone: number }> {
+    const mark = await this.redis.get(this.keys.endedWalk);
+    const [head, tail] = (mark ?? '').split(' ');
+    if (head === 'done' && now - Number(tail) < ENDED_WALK_EVERY_MS) return { walked: 0, indexed: 0, gone: 0 };
+    const score = Number(head);
+    const after: ScoredEntry = mark && head !== 'done' && Number.isFinite(score) ? { score, id: tail ?? '' } : { score: Number.NEGATIVE_INFINITY, id: '' };
+    const entries = await entriesAfter(this.redis, this.keys.all, after, page);
+    const results = await Promise.all(
+      entries.map((e) =>
+        INDEX_ENDED_SCRIPT.run(this.redis, {
+          keys: { schedule: this.key(e.id), due: this.dueKey, ended: this.keys.ended, all: this.keys.all },
+          args: { id: e.id, now },
+        }),
+      ),
+    );
+    const last = entries[entries.length - 1];
+    await this.redis.set(this.keys.endedWalk, entries.length < page || !last ? `done ${now}` : `${last.score} ${last.id}`);
+    return {
+      walked: entries.length,
+      indexed: results.filter((r) => r === 'indexed').length,
+      gone: results.filter((r) => r === 'gone').length,
+    };
   }
 
   /**

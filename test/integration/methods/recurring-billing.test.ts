@@ -603,4 +603,22 @@ describe('recurring billing: retention of ended schedules', () => {
     expect(await s.redis.pttl(keys.schedule(active.id))).toBe(-1);
     expect(await s.pass(402 * DAY)).toMatchObject({ expired: 0 });
   });
+
+  it('a schedule an earlier release ended (not in the ended index) is indexed by the runner walk, then deleted after the retention; an id whose schedule is gone leaves the list', async () => {
+    const s = setup();
+    const keys = recurringKeys(s.config.redis.keyPrefix);
+    const d = definition('pm_card_visa', { start_at: new Date(Date.now() + 1000 * DAY).toISOString() });
+    await s.store.add(d);
+    await s.store.cancel(d.id);
+    // As an earlier release's cancel left it: cancelled, in no ended index, no ended_at.
+    await s.redis.zrem(keys.ended, d.id);
+    await s.redis.hdel(keys.schedule(d.id), 'ended_at');
+    await s.redis.zadd(keys.all, Date.now(), 'ghost-schedule');
+    expect(await s.pass(0)).toMatchObject({ expired: 0 });
+    expect((await s.store.get(d.id))?.endedAt).toBeGreaterThan(Date.now() - 60_000);
+    expect(await s.store.ids(100_000)).not.toContain('ghost-schedule');
+    expect(await s.pass(401 * DAY)).toMatchObject({ expired: 1 });
+    expect(await s.store.get(d.id)).toBeNull();
+    expect(await s.redis.exists(keys.order(d.order_id!))).toBe(0);
+  });
 });
