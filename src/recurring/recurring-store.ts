@@ -529,7 +529,8 @@ export class RecurringStore {
 
   /**
    * Stops a schedule: no further cycle starts (a charge already out still settles in the ledger). Only the state
-   * changes, in one script with the due index: the cycle, attempt and operation stay as the runner left them.
+   * changes (and `ended_at` is stamped), in one script with the due and ended indexes: the cycle, attempt and
+   * operation stay as the runner left them.
    * @returns whether this call stopped it (of two cancels at once, one), and the schedule after it; null: no schedule.
    */
   async cancel(id: string, now = Date.now()): Promise<{ cancelled: boolean; schedule: Schedule } | null> {
