@@ -239,8 +239,10 @@ export class RecurringRunner {
     const now = this.now();
     const d = read.definition;
     // A first attempt charges the cycle due now; the cycles missed before it are skipped, never charged back to back.
-    // A retry (attempt > 0) is dunning's, at the time dunning chose: its cycle is not missed.
-    const due = read.attempt === 0 ? cycleDueNow(d, read.cycle, now) : read.cycle;
+    // A retry (attempt > 0) is dunning's, at the time dunning chose: its cycle is not missed. A claim standing without
+    // its operation (phase `charging`: a runner crashed or stalled after it) is restarted as claimed: the runner that
+    // claimed it may still write that operation, so skipping it for a later cycle could charge both.
+    const due = read.attempt === 0 && read.phase === 'due' ? cycleDueNow(d, read.cycle, now) : read.cycle;
     const skipped = due - read.cycle;
     const schedule: Schedule =
       skipped > 0

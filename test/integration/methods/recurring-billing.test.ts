@@ -622,3 +622,27 @@ describe('recurring billing: retention of ended schedules', () => {
     expect(await s.redis.exists(keys.order(d.order_id!))).toBe(0);
   });
 });
+
+describe('recurring billing: review of the catch-up and the retention', () => {
+  it('a claim another runner left without its operation (stalled, not dead) is restarted as claimed, never skipped for a later cycle: one charge', async () => {
+    let stalled = async (): Promise<unknown> => undefined;
+    const d = definition('pm_card_visa', { start_at: monthsAgo(4, 10) });
+    // Runner A claims cycle 5 and stalls before writing its operation; runner B, past the claim's check-again time
+    // and past cycle 6's due time, looks at it meanwhile. Then A writes cycle 5's operation and queues it.
+    const s = setup((l) => hookedLedger(l, 'create', (id) => id === `_${d.id}.c5`, () => stalled()));
+    await s.store.add(d);
+    const b = new RecurringRunner({
+      config: s.config,
+      store: s.store,
+      ledger: s.ledger,
+      recorder: s.recorder,
+      deliveryQueue: s.deliveryQueue,
+      logger: silentLogger(),
+      now: () => Date.now() + 31 * DAY,
+    });
+    stalled = () => b.runOnce();
+    expect(await s.pass(0)).toMatchObject({ started: 1 });
+    expect(chargesOf(d.id)).toEqual({ [`_${d.id}.c5`]: 1 });
+    expect(await s.store.get(d.id)).toMatchObject({ cycle: 5, operation: `_${d.id}.c5`, skippedCycles: 4, lastSkip: { from: 1, through: 4 } });
+  });
+});
