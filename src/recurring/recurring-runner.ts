@@ -28,16 +28,18 @@ export interface RecurringReport {
   stopped: number;
   /** Steps dropped because another runner stepped the schedule after this pass read it: nothing written. */
   superseded: number;
+  /** Schedules whose whole term had passed at a start (the last cycle's period over): completed, nothing charged. */
+  lapsed: number;
   /** Ended schedules deleted past `recurring.ended_retention_days`. */
   expired: number;
   errors: number;
 }
 
-type StepOutcome = 'started' | 'succeeded' | 'retried' | 'failed' | 'waiting' | 'stopped' | 'superseded';
+type StepOutcome = 'started' | 'succeeded' | 'retried' | 'failed' | 'waiting' | 'stopped' | 'superseded' | 'lapsed';
 
 const cycles = counter(
   'pb_recurring_cycles_total',
-  'Recurring billing: charges started, cycles succeeded, retries scheduled after a soft decline, cycles failed for good, steps dropped as their schedule was cancelled meanwhile (stopped) or stepped by another runner meanwhile (superseded)',
+  'Recurring billing: charges started, cycles succeeded, retries scheduled after a soft decline, cycles failed for good, steps dropped as their schedule was cancelled meanwhile (stopped) or stepped by another runner meanwhile (superseded), schedules whose whole term had passed at a start, completed without a charge (lapsed)',
   ['gateway', 'outcome'],
 );
 
@@ -61,7 +63,9 @@ const CHECK_AGAIN_MS = 30_000;
  * - A cycle due to start (a first attempt) is the latest cycle already due: the cycles missed before it (a
  *   `start_at` in the past, a runner down) are skipped, never charged, recorded on the schedule
  *   (`skippedCycles`, `lastSkip`), counted (`pb_recurring_cycles_skipped_total`) and logged (warn), so a pass
- *   charges a schedule at most once. Its operation (`<schedule>.c<n>`, retries `<schedule>.c<n>.r<k>`) is written to
+ *   charges a schedule at most once. A schedule whose whole term has passed (its last cycle's period, up to when a
+ *   cycle after it would be due, is over) is charged nothing: completed with every cycle left skipped (`lapsed`).
+ *   Its operation (`<schedule>.c<n>`, retries `<schedule>.c<n>.r<k>`) is written to
  *   the ledger, idempotently by that id, and handed to delivery (jobId = operation id) as any command,
  *   with the merchant-initiated flags (`payment.recurring`, see docs/PAYMENT-METHODS.md). Whatever happens
  *   between these steps, a rerun finds the same operation: a cycle is charged at most once per attempt.
@@ -116,6 +120,7 @@ export class RecurringRunner {
       waiting: 0,
       stopped: 0,
       superseded: 0,
+      lapsed: 0,
       expired: 0,
       errors: 0,
     };
@@ -234,7 +239,7 @@ export class RecurringRunner {
     return outcome;
   }
 
-  private async start(read: Schedule): Promise<'started' | 'stopped' | 'superseded'> {
+  private async start(read: Schedule): Promise<'started' | 'stopped' | 'superseded' | 'lapsed'> {
     const { ledger, deliveryQueue, logger } = this.deps;
     const now = this.now();
     const d = read.definition;
@@ -243,6 +248,8 @@ export class RecurringRunner {
     // its operation (phase `charging`: a runner crashed or stalled after it) is restarted as claimed: the runner that
     // claimed it may still write that operation, so skipping it for a later cycle could charge both.
     const due = read.attempt === 0 && read.phase === 'due' ? cycleDueNow(d, read.cycle, now) : read.cycle;
+    // The last cycle due, its service period over too: the schedule's whole term has passed, nothing is charged for it.
+    if (read.attempt === 0 && read.phase === 'due' && due === d.max_cycles && cycleDueAt(d, due + 1) <= now) return this.lapsed(read, due, now);
     const skipped = due - read.cycle;
     const schedule: Schedule =
       skipped > 0
@@ -261,19 +268,7 @@ export class RecurringRunner {
     // of the cycle due) keeps its claim, and this one charges nothing.
     const dropped = await this.write(read, { ...schedule, phase: 'charging', operation: id, nextAt: now + CHECK_AGAIN_MS }, 'start');
     if (dropped) return dropped;
-    if (skipped > 0) {
-      skippedCycles.inc({ gateway: d.gateway }, skipped);
-      logger.warn('recurring cycles missed; skipped, not charged (only the cycle due now is)', {
-        schedule_id: d.id,
-        skipped,
-        from_cycle: read.cycle,
-        through_cycle: due - 1,
-        from_due_at: new Date(cycleDueAt(d, read.cycle)).toISOString(),
-        through_due_at: new Date(cycleDueAt(d, due - 1)).toISOString(),
-        cycle: due,
-        gateway: d.gateway,
-      });
-    }
+    if (skipped > 0) this.logSkipped('recurring cycles missed; skipped, not charged (only the cycle due now is)', d, read.cycle, due - 1, { cycle: due });
     const { created } = await ledger.create(id, cycleCommand(d, schedule.cycle, schedule.attempt, now), now);
     await deliveryQueue.add('deliver', { operationId: id }, { jobId: bullJobId(id) });
     if (created) {
@@ -287,6 +282,43 @@ export class RecurringRunner {
       });
     }
     return 'started';
+  }
+
+  /**
+   * A schedule whose whole term has passed at a start (cycles `read.cycle` to `last`, its `max_cycles`, all due, the
+   * last one's period over): completed over the copy read, every cycle left skipped, recorded, counted and logged; no charge.
+   */
+  private async lapsed(read: Schedule, last: number, now: number): Promise<'lapsed' | 'stopped' | 'superseded'> {
+    const d = read.definition;
+    const next: Schedule = {
+      ...read,
+      state: 'completed',
+      cycle: last,
+      nextAt: now,
+      lastReason: undefined,
+      skippedCycles: (read.skippedCycles ?? 0) + last - read.cycle + 1,
+      lastSkip: { from: read.cycle, through: last, at: now },
+    };
+    const dropped = await this.write(read, next, 'lapse');
+    if (dropped) return dropped;
+    cycles.inc({ gateway: d.gateway, outcome: 'lapsed' });
+    this.logSkipped('recurring schedule term passed; its cycles skipped, not charged; completed', d, read.cycle, last, { completed: true });
+    return 'lapsed';
+  }
+
+  /** Counts and logs (warn) cycles `from` to `through` of `d`, skipped: never charged. */
+  private logSkipped(message: string, d: Schedule['definition'], from: number, through: number, extra: Record<string, unknown>): void {
+    skippedCycles.inc({ gateway: d.gateway }, through - from + 1);
+    this.deps.logger.warn(message, {
+      schedule_id: d.id,
+      skipped: through - from + 1,
+      from_cycle: from,
+      through_cycle: through,
+      from_due_at: new Date(cycleDueAt(d, from)).toISOString(),
+      through_due_at: new Date(cycleDueAt(d, through)).toISOString(),
+      ...extra,
+      gateway: d.gateway,
+    });
   }
 
   private async succeeded(schedule: Schedule): Promise<'succeeded' | 'stopped' | 'superseded'> {

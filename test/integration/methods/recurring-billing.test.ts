@@ -624,6 +624,26 @@ describe('recurring billing: retention of ended schedules', () => {
 });
 
 describe('recurring billing: review of the catch-up and the retention', () => {
+  it('a schedule whose whole term has passed (the last cycle s period is over) is charged nothing: completed, every cycle skipped, recorded and counted', async () => {
+    const s = setup();
+    // Three monthly cycles from four months and ten days ago: the third's month ended about forty days ago.
+    const d = definition('pm_card_visa', { max_cycles: 3, start_at: monthsAgo(4, 10) });
+    await s.store.add(d);
+    const skipped = await metricValue('pb_recurring_cycles_skipped_total', { gateway: 'simulator' });
+    expect(await s.pass(0)).toMatchObject({ due: 1, started: 0, lapsed: 1 });
+    expect(chargesOf(d.id)).toEqual({});
+    const after = await s.store.get(d.id);
+    expect(after).toMatchObject({ state: 'completed', skippedCycles: 3, lastSkip: { from: 1, through: 3 } });
+    expect(after!.endedAt).toBeGreaterThan(Date.now() - 60_000);
+    expect(await metricValue('pb_recurring_cycles_skipped_total', { gateway: 'simulator' })).toBe(skipped + 3);
+    expect(await s.pass(60_000)).toMatchObject({ due: 0 });
+    // The last cycle's period still running: it is charged (once), as the cycle due now.
+    const current = definition('pm_card_visa', { max_cycles: 3, start_at: monthsAgo(2, 10) });
+    await s.store.add(current);
+    expect(await s.pass(120_000)).toMatchObject({ started: 1 });
+    expect(chargesOf(current.id)).toEqual({ [`_${current.id}.c3`]: 1 });
+  });
+
   it('a claim another runner left without its operation (stalled, not dead) is restarted as claimed, never skipped for a later cycle: one charge', async () => {
     let stalled = async (): Promise<unknown> => undefined;
     const d = definition('pm_card_visa', { start_at: monthsAgo(4, 10) });
