@@ -163,7 +163,7 @@ export class RecurringRunner {
       logger.info('recurring schedules ended by an earlier release put in the ended index (retention from now)', { ...walk });
     }
     const cutoff = this.now() - config.recurring.endedRetentionDays * 86_400_000;
-    const expired = await store.expireEnded(cutoff, config.recurring.runLimit);
+    const expired = await store.expireEnded(cutoff, config.recurring.runLimit, this.now());
     if (expired > 0) {
       expiredSchedules.inc(expired);
       logger.info('recurring schedules ended past their retention deleted', {

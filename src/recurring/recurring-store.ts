@@ -69,14 +69,16 @@ return 1
  * Creates a schedule in one step: its definition, its first cycle's state, the due index, the list of every
  * schedule and, for a definition naming an order, the order's schedules (what an erasure of the order finds them
  * by). 'created'; 'exists' when the id holds this definition already (its order entry written too: a schedule
- * created before the order index is indexed by its next create); 'other' when it holds another one. A schedule
+ * created before the order index is indexed by its next create); 'other' when it holds another one; 'deleted' when
+ * no schedule holds it but one did, deleted past its retention (`K.deleted`): its cycles' operations may still be
+ * in the ledger under the ids a new schedule's cycles would take, an old SUCCEEDED one counted as paid. A schedule
  * whose definition stands without a state (a creation cut short by a crash before this was one script) is
  * finished here ('created'): otherwise it would look active and never be due. `K.order` is declared even without
  * an order (`order_id` ''), and then untouched.
  */
 const CREATE_SCRIPT = new LuaScript(
   luaInputs(
-    ['schedule', 'due', 'all', 'order'],
+    ['schedule', 'due', 'all', 'order', 'deleted'],
     ['id', 'definition', 'created_at', 'state', 'cycle', 'attempt', 'phase', 'next_at', 'operation', 'last_reason', 'order_id'],
   ),
   `
@@ -87,6 +89,8 @@ if existing then
     if A.order_id ~= '' then redis.call('SADD', K.order, A.id) end
     return 'exists'
   end
+elseif redis.call('ZSCORE', K.deleted, A.id) then
+  return 'deleted'
 end
 redis.call('HSET', K.schedule, 'definition', A.definition, 'state', A.state, 'cycle', A.cycle, 'attempt', A.attempt,
   'phase', A.phase, 'next_at', A.next_at, 'operation', A.operation, 'last_reason', A.last_reason)
@@ -174,12 +178,13 @@ const ENDED_WALK_EVERY_MS = 86_400_000;
 
 /**
  * Deletes an ended schedule past its retention: its hash, its entries in the ended index, the list of schedules and
- * its order's index (the order index key too once empty), only if it is still ended at or before \`cutoff\`, not
+ * its order's index (the order index key too once empty), leaving its id in `K.deleted` (at `now`, for ever: the
+ * create script refuses the id), only if it is still ended at or before \`cutoff\`, not
  * active, not due (a failed cycle whose event is still to record), and its definition is still the one read (whose
  * order the caller named): 'expired'; else 'kept' (an entry whose schedule is gone or active leaves the ended index).
  */
 const EXPIRE_SCRIPT = new LuaScript(
-  luaInputs(['schedule', 'due', 'ended', 'all', 'order'], ['id', 'cutoff', 'definition', 'order_id']),
+  luaInputs(['schedule', 'due', 'ended', 'all', 'order', 'deleted'], ['id', 'cutoff', 'definition', 'order_id', 'now']),
   `
 local ended = redis.call('ZSCORE', K.ended, A.id)
 if not ended or tonumber(ended) > tonumber(A.cutoff) then return 'kept' end
@@ -195,6 +200,7 @@ end
 if redis.call('ZSCORE', K.due, A.id) then return 'kept' end
 if redis.call('HGET', K.schedule, 'definition') ~= A.definition then return 'kept' end
 redis.call('DEL', K.schedule)
+redis.call('ZADD', K.deleted, 'NX', A.now, A.id)
 redis.call('ZREM', K.ended, A.id)
 redis.call('ZREM', K.all, A.id)
 if A.order_id ~= '' then
@@ -210,6 +216,7 @@ export function recurringKeys(prefix: string): {
   schedule(id: string): string;
   due: string;
   ended: string;
+  deleted: string;
   all: string;
   order(orderId: string): string;
   orderIndexMark: string;
@@ -220,6 +227,7 @@ export function recurringKeys(prefix: string): {
     schedule: (id) => `${base}schedule:${id}`,
     due: `${base}due`,
     ended: `${base}ended`,
+    deleted: `${base}deleted`,
     all: `${base}schedules`,
     order: (orderId) => `${base}order:${orderId}`,
     orderIndexMark: `${base}order_index:through`,
@@ -243,6 +251,8 @@ const ORDER_INDEX_OVERLAP_MS = 10 * 60_000;
  *                                 `ended_at` (epoch ms, once it ended)
  *   P {recurring}:due             sorted set of active schedule ids, score = `next_at` (epoch ms)
  *   P {recurring}:ended           sorted set of ended schedule ids, score = when they ended (retention: `expireEnded`)
+ *   P {recurring}:deleted         sorted set of the ids of schedules deleted by the retention, score = when; kept for
+ *                                 ever (an id, no definition): such an id is never created again (`add`)
  *   P {recurring}:schedules       sorted set of every schedule id, score = creation time
  *   P {recurring}:order:<order>   set of the ids of the schedules whose definition names that `order_id` (erasure)
  *   P {recurring}:order_index:through  where the order index's catch-up over `:schedules` got to ("<score> <id>")
@@ -282,11 +292,25 @@ export class RecurringStore {
     const id = definition.id;
     const schedule: Schedule = { definition, state: 'active', cycle: 1, attempt: 0, phase: 'due', nextAt: cycleDueAt(definition, 1) };
     const result = await CREATE_SCRIPT.run(this.redis, {
-      keys: { schedule: this.key(id), due: this.dueKey, all: this.keys.all, order: this.keys.order(definition.order_id ?? '') },
+      keys: {
+        schedule: this.key(id),
+        due: this.dueKey,
+        all: this.keys.all,
+        order: this.keys.order(definition.order_id ?? ''),
+        deleted: this.keys.deleted,
+      },
       args: { id, definition: JSON.stringify(definition), created_at: now, ...movingParts(schedule), order_id: definition.order_id ?? '' },
     });
     if (result === 'created') return { created: true, schedule };
     if (result === 'other') throw new CommandValidationError('schedule.id', 'names another schedule already (an id is one agreement)', 'INVALID_PARAMS');
+    if (result === 'deleted') {
+      // Its cycles' operations (`_<id>.c<n>`) may still be in the ledger: a new schedule would take them for its own.
+      throw new CommandValidationError(
+        'schedule.id',
+        'named a schedule that ended and was deleted (an id is one agreement; its cycles stay in the ledger)',
+        'INVALID_PARAMS',
+      );
+    }
     const existing = await this.get(id);
     if (!existing) throw new Error(`schedule ${id} vanished`);
     return { created: false, schedule: existing };
@@ -421,7 +445,7 @@ export class RecurringStore {
    * are never in the ended index.
    * @returns how many were deleted.
    */
-  async expireEnded(cutoff: number, limit: number): Promise<number> {
+  async expireEnded(cutoff: number, limit: number, now = Date.now()): Promise<number> {
     const ids = await this.redis.zrangebyscore(this.keys.ended, '-inf', String(cutoff), 'LIMIT', 0, limit);
     if (ids.length === 0) return 0;
     const read = this.redis.pipeline();
@@ -432,8 +456,15 @@ export class RecurringStore {
       const definition = typeof definitions[i] === 'string' ? definitions[i] : '';
       const orderId = orderIdOf(definition) ?? '';
       const result = await EXPIRE_SCRIPT.run(this.redis, {
-        keys: { schedule: this.key(id), due: this.dueKey, ended: this.keys.ended, all: this.keys.all, order: this.keys.order(orderId) },
-        args: { id, cutoff, definition, order_id: orderId },
+        keys: {
+          schedule: this.key(id),
+          due: this.dueKey,
+          ended: this.keys.ended,
+          all: this.keys.all,
+          order: this.keys.order(orderId),
+          deleted: this.keys.deleted,
+        },
+        args: { id, cutoff, definition, order_id: orderId, now },
       });
       if (result === 'expired') expired += 1;
     }

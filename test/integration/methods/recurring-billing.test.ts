@@ -624,6 +624,23 @@ describe('recurring billing: retention of ended schedules', () => {
 });
 
 describe('recurring billing: review of the catch-up and the retention', () => {
+  it('an id whose schedule was deleted by the retention is never created again: its old cycle operations would pass for the new schedule cycles', async () => {
+    const s = setup();
+    const d = definition('pm_card_visa', { max_cycles: 1 });
+    await s.store.add(d);
+    await s.pass(0);
+    expect(await s.pass(60_000)).toMatchObject({ succeeded: 1 });
+    expect(await s.pass(401 * DAY)).toMatchObject({ expired: 1 });
+    expect(await s.store.get(d.id)).toBeNull();
+    // The ledger still holds `_<id>.c1`, SUCCEEDED: a new schedule under the id would count it as its first cycle paid.
+    expect((await s.ledger.get(`_${d.id}.c1`))?.state).toBe('SUCCEEDED');
+    const refused = await metricValue('pb_recurring_schedule_requests_total', { action: 'create', result: 'refused' });
+    await expect(management(s).create({ schedule: { ...d } }, 'test')).rejects.toMatchObject({ field: 'schedule.id' });
+    await expect(s.store.add({ ...d, amount: 9900 })).rejects.toBeInstanceOf(CommandValidationError);
+    expect(await metricValue('pb_recurring_schedule_requests_total', { action: 'create', result: 'refused' })).toBe(refused + 1);
+    expect(await s.store.get(d.id)).toBeNull();
+  });
+
   it('a schedule whose whole term has passed (the last cycle s period is over) is charged nothing: completed, every cycle skipped, recorded and counted', async () => {
     const s = setup();
     // Three monthly cycles from four months and ten days ago: the third's month ended about forty days ago.
@@ -649,7 +666,14 @@ describe('recurring billing: review of the catch-up and the retention', () => {
     const d = definition('pm_card_visa', { start_at: monthsAgo(4, 10) });
     // Runner A claims cycle 5 and stalls before writing its operation; runner B, past the claim's check-again time
     // and past cycle 6's due time, looks at it meanwhile. Then A writes cycle 5's operation and queues it.
-    const s = setup((l) => hookedLedger(l, 'create', (id) => id === `_${d.id}.c5`, () => stalled()));
+    const s = setup((l) =>
+      hookedLedger(
+        l,
+        'create',
+        (id) => id === `_${d.id}.c5`,
+        () => stalled(),
+      ),
+    );
     await s.store.add(d);
     const b = new RecurringRunner({
       config: s.config,
