@@ -690,3 +690,22 @@ describe('recurring billing: review of the catch-up and the retention', () => {
     expect(await s.store.get(d.id)).toMatchObject({ cycle: 5, operation: `_${d.id}.c5`, skippedCycles: 4, lastSkip: { from: 1, through: 4 } });
   });
 });
+
+describe('recurring billing: the walk for schedules an earlier release ended', () => {
+  it('once it finished it starts again a day later (an older process of a rolling upgrade may end one after it), not before', async () => {
+    const s = setup();
+    const keys = recurringKeys(s.config.redis.keyPrefix);
+    expect(await s.pass(0)).toMatchObject({ expired: 0 });
+    expect(await s.redis.get(keys.endedWalk)).toMatch(/^done \d+$/);
+    // An older process ends one after the walk finished: cancelled, in no ended index.
+    const d = definition('pm_card_visa', { start_at: new Date(Date.now() + 1000 * DAY).toISOString() });
+    await s.store.add(d);
+    await s.redis.hset(keys.schedule(d.id), 'state', 'cancelled');
+    await s.redis.zrem(keys.due, d.id);
+    await s.pass(DAY - 60_000);
+    expect(await s.redis.zscore(keys.ended, d.id)).toBeNull();
+    await s.pass(DAY + 60_000);
+    expect(Number(await s.redis.zscore(keys.ended, d.id))).toBeGreaterThan(Date.now() + DAY);
+    expect((await s.store.get(d.id))?.endedAt).toBeGreaterThan(Date.now() + DAY);
+  });
+});
