@@ -630,7 +630,9 @@ describe('recurring billing: review of the catch-up and the retention', () => {
     await s.store.add(d);
     await s.pass(0);
     expect(await s.pass(60_000)).toMatchObject({ succeeded: 1 });
+    const expired = await metricValue('pb_recurring_schedules_expired_total', {});
     expect(await s.pass(401 * DAY)).toMatchObject({ expired: 1 });
+    expect(await metricValue('pb_recurring_schedules_expired_total', {})).toBe(expired + 1);
     expect(await s.store.get(d.id)).toBeNull();
     // The ledger still holds `_<id>.c1`, SUCCEEDED: a new schedule under the id would count it as its first cycle paid.
     expect((await s.ledger.get(`_${d.id}.c1`))?.state).toBe('SUCCEEDED');
