@@ -85,7 +85,7 @@ export function definitionOfFlags(flags: CreateFlags): Record<string, unknown> {
 
 function line(s: ScheduleView): string {
   const d = s.definition;
-  return `${s.id}  ${s.state.padEnd(9)} cycle ${s.cycle}${s.attempt > 0 ? ` (retry ${s.attempt})` : ''}  next ${s.next_at}  ${d.amount} ${d.currency} every ${d.interval.count} ${d.interval.unit}  via ${d.gateway}/${d.gateway_account}${d.max_cycles ? `  max ${d.max_cycles}` : ''}${s.last_reason ? `  last ${s.last_reason}` : ''}\n`;
+  return `${s.id}  ${s.state.padEnd(9)} cycle ${s.cycle}${s.attempt > 0 ? ` (retry ${s.attempt})` : ''}  next ${s.next_at}  ${d.amount} ${d.currency} every ${d.interval.count} ${d.interval.unit}  via ${d.gateway}/${d.gateway_account}${d.max_cycles ? `  max ${d.max_cycles}` : ''}${s.last_reason ? `  last ${s.last_reason}` : ''}${s.skipped_cycles ? `  skipped ${s.skipped_cycles}` : ''}\n`;
 }
 
 function management(ctx: OpsContext): RecurringManagement {

@@ -330,6 +330,7 @@ export const configSchema = {
     'authentication.max_action_wait_ms': { ...positiveInt, maximum: 31536000000, default: 5356800000 },
     'recurring.retry_schedule_ms': { type: 'array', maxItems: 10, items: positiveInt, default: [86400000, 259200000, 432000000] },
     'recurring.run_limit': { ...positiveInt, default: 500 },
+    'recurring.ended_retention_days': { type: 'integer', minimum: 30, maximum: 3650, default: 400 },
     // Recurring schedule management over the bus (JSON-RPC, answered at once by the intake).
     'recurring.rpc_method.create': { type: 'string', pattern: '^[A-Za-z0-9_.]+$', default: 'magento.payments.recurring_management.create' },
     'recurring.rpc_method.list': { type: 'string', pattern: '^[A-Za-z0-9_.]+$', default: 'magento.payments.recurring_management.list' },

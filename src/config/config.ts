@@ -329,8 +329,14 @@ export interface Config {
      * cycle fails for good (`recurring.failed` event). Default [86400000, 259200000, 432000000] (1 d, 3 d, 5 d).
      */
     readonly retryScheduleMs: readonly number[];
-    /** Most due cycles started per poller pass. Default 500. */
+    /** Most due cycles started per poller pass (and most ended schedules deleted per pass). Default 500. */
     readonly runLimit: number;
+    /**
+     * A schedule that ended (cancelled, completed, failed with its final event recorded) is deleted this many days
+     * after it ended, with its entries in the order index and the list of schedules; an active one is kept for ever.
+     * Default 400 (as `retention.expire_after_days`: its cycles' operations live about as long). 30 to 3650.
+     */
+    readonly endedRetentionDays: number;
     /**
      * The bus's JSON-RPC methods that create, list and cancel schedules (signed like commands, answered at
      * once by the intake, see docs/PAYMENT-METHODS.md). Defaults `magento.payments.recurring_management.create`,

@@ -285,6 +285,7 @@ function toConfig(p: Params): Config {
     recurring: {
       retryScheduleMs: p['recurring.retry_schedule_ms'] as number[],
       runLimit: num(p, 'recurring.run_limit'),
+      endedRetentionDays: num(p, 'recurring.ended_retention_days'),
       rpcMethods: {
         create: p['recurring.rpc_method.create'] as string,
         list: p['recurring.rpc_method.list'] as string,

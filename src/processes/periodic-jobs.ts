@@ -115,7 +115,7 @@ export class PeriodicJobs {
       // Recurring billing cycles and their dunning retries.
       recurring: async () => {
         const report = await recurring.runOnce();
-        return report.due > 0 ? { ...report } : null;
+        return report.due > 0 || report.expired > 0 ? { ...report } : null;
       },
       // Re-captures held past delivery.recapture_failure_wait_ms without the capture failure they follow: surfaced.
       recapture_wait: async () => {

@@ -2,7 +2,7 @@ import { Config } from '../config/config';
 import { CommandValidationError } from '../errors/command-validation-error';
 import { Logger } from '../logging/logger';
 import { counter } from '../metrics/metrics-registry';
-import { Schedule, ScheduleDefinition, ScheduleState, cycleCommandToValidate } from './recurring-schedule';
+import { Schedule, ScheduleDefinition, ScheduleState, cycleCommandToValidate, cycleDueAt } from './recurring-schedule';
 import { validateCommandReport } from '../contracts/command-validator';
 import { IssuedTokenValues, SCHEDULE_TOKEN_FIELDS, applyCardDataPolicy } from '../contracts/card-data-policy';
 import { IssuedTokens, issuedTokenOf, reportIssuedToken } from '../ledger/issued-tokens';
@@ -28,6 +28,12 @@ export interface ScheduleView {
   /** The current cycle's operation (`<id>.c<n>`), once one was started. */
   operation?: string;
   last_reason?: string;
+  /** When it ended (ISO 8601): cancelled, completed, or failed. It is deleted `recurring.ended_retention_days` later. */
+  ended_at?: string;
+  /** Cycles missed and skipped (never charged) over the schedule's life; absent: none. */
+  skipped_cycles?: number;
+  /** The last skip: its first and last cycle, when they were due (ISO 8601), and when they were skipped. */
+  last_skip?: { from_cycle: number; through_cycle: number; from_due_at: string; through_due_at: string; skipped_at: string };
   /**
    * Only in answers to a bus configured with `service_bus.amount_units: major`: the unit of
    * `definition.amount` (`major`: decimal major units, 19.99; `minor` only for a currency whose exponent is
@@ -46,8 +52,24 @@ export function scheduleView(s: Schedule): ScheduleView {
     next_at: new Date(s.nextAt).toISOString(),
     ...(s.operation ? { operation: s.operation } : {}),
     ...(s.lastReason ? { last_reason: s.lastReason } : {}),
+    ...(s.endedAt ? { ended_at: new Date(s.endedAt).toISOString() } : {}),
+    ...(s.skippedCycles ? { skipped_cycles: s.skippedCycles } : {}),
+    ...(s.lastSkip ? { last_skip: skipView(s.definition, s.lastSkip) } : {}),
     definition: s.definition,
   };
+}
+
+function skipView(d: ScheduleDefinition, skip: NonNullable<Schedule['lastSkip']>): NonNullable<ScheduleView['last_skip']> {
+  const iso = (at: number): string => (Number.isFinite(at) ? new Date(at).toISOString() : '');
+  let from = Number.NaN;
+  let through = Number.NaN;
+  try {
+    from = cycleDueAt(d, skip.from);
+    through = cycleDueAt(d, skip.through);
+  } catch {
+    // An erased definition may not say its interval any more: the cycles stay, their times do not.
+  }
+  return { from_cycle: skip.from, through_cycle: skip.through, from_due_at: iso(from), through_due_at: iso(through), skipped_at: iso(skip.at) };
 }
 
 const STATES: readonly ScheduleState[] = ['active', 'cancelled', 'completed', 'failed'];
@@ -251,7 +273,7 @@ export class RecurringManagement {
       throw new CommandValidationError('id', 'must be a schedule id', 'INVALID_PARAMS');
     }
     // Whether this call stopped it, from the script that did: of two cancels at once, only one did.
-    const result = await this.deps.store.cancel(id);
+    const result = await this.deps.store.cancel(id, this.deps.now?.() ?? Date.now());
     if (!result) {
       managed.inc({ action: 'cancel', result: 'refused' });
       throw new CommandValidationError('id', 'names no schedule', 'INVALID_PARAMS');

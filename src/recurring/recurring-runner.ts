@@ -9,7 +9,7 @@ import { counter } from '../metrics/metrics-registry';
 import { PeriodicItems } from '../periodic/periodic-items';
 import { bullJobId } from '../queueing/job-id';
 import { isSoftDecline } from './dunning';
-import { Schedule, cycleCommand, cycleDueAt, cycleOperationId, earlierCycleOperationId, isCycleOf } from './recurring-schedule';
+import { Schedule, cycleCommand, cycleDueAt, cycleDueNow, cycleOperationId, earlierCycleOperationId, isCycleOf } from './recurring-schedule';
 import { RecurringStore } from './recurring-store';
 import { withoutMethodToken } from '../contracts/payment-method';
 
@@ -26,15 +26,32 @@ export interface RecurringReport {
   waiting: number;
   /** Steps dropped because the schedule was cancelled (no longer active) after the pass read it: nothing written. */
   stopped: number;
+  /** Steps dropped because another runner stepped the schedule after this pass read it: nothing written. */
+  superseded: number;
+  /** Schedules whose whole term had passed at a start (the last cycle's period over): completed, nothing charged. */
+  lapsed: number;
+  /** Ended schedules deleted past `recurring.ended_retention_days`. */
+  expired: number;
   errors: number;
 }
 
-type StepOutcome = 'started' | 'succeeded' | 'retried' | 'failed' | 'waiting' | 'stopped';
+type StepOutcome = 'started' | 'succeeded' | 'retried' | 'failed' | 'waiting' | 'stopped' | 'superseded' | 'lapsed';
 
 const cycles = counter(
   'pb_recurring_cycles_total',
-  'Recurring billing: charges started, cycles succeeded, retries scheduled after a soft decline, cycles failed for good, steps dropped as their schedule was cancelled meanwhile (stopped)',
+  'Recurring billing: charges started, cycles succeeded, retries scheduled after a soft decline, cycles failed for good, steps dropped as their schedule was cancelled meanwhile (stopped) or stepped by another runner meanwhile (superseded), schedules whose whole term had passed at a start, completed without a charge (lapsed)',
   ['gateway', 'outcome'],
+);
+
+const expiredSchedules = counter(
+  'pb_recurring_schedules_expired_total',
+  'Recurring billing: ended schedules (cancelled, completed, failed) deleted past recurring.ended_retention_days, with their order index entries',
+);
+
+const skippedCycles = counter(
+  'pb_recurring_cycles_skipped_total',
+  'Recurring billing: cycles missed (due before the cycle due at a start: a start_at in the past, a runner down) and skipped, never charged',
+  ['gateway'],
 );
 
 /** How long a charge in flight waits before the runner looks at it again, ms (the ledger settles it meanwhile). */
@@ -43,7 +60,12 @@ const CHECK_AGAIN_MS = 30_000;
 /**
  * The schedule runner (poller role): one pass over the active schedules whose next look is due.
  *
- * - A cycle due to start: its operation (`<schedule>.c<n>`, retries `<schedule>.c<n>.r<k>`) is written to
+ * - A cycle due to start (a first attempt) is the latest cycle already due: the cycles missed before it (a
+ *   `start_at` in the past, a runner down) are skipped, never charged, recorded on the schedule
+ *   (`skippedCycles`, `lastSkip`), counted (`pb_recurring_cycles_skipped_total`) and logged (warn), so a pass
+ *   charges a schedule at most once. A schedule whose whole term has passed (its last cycle's period, up to when a
+ *   cycle after it would be due, is over) is charged nothing: completed with every cycle left skipped (`lapsed`).
+ *   Its operation (`<schedule>.c<n>`, retries `<schedule>.c<n>.r<k>`) is written to
  *   the ledger, idempotently by that id, and handed to delivery (jobId = operation id) as any command,
  *   with the merchant-initiated flags (`payment.recurring`, see docs/PAYMENT-METHODS.md). Whatever happens
  *   between these steps, a rerun finds the same operation: a cycle is charged at most once per attempt.
@@ -53,9 +75,12 @@ const CHECK_AGAIN_MS = 30_000;
  *   `recurring.retry_schedule_ms[k]`; a hard decline, or a soft one after the last retry, fails the
  *   schedule and sends the final failure event (`service_bus.method.recurring_failed`); anything still
  *   open is looked at again later.
+ * - Ended schedules (cancelled, completed, failed with the final event recorded) are deleted
+ *   `recurring.ended_retention_days` after they ended, with their order index entries; active ones never.
  * - Every write of the runner goes through `RecurringStore.updateActive`: a schedule cancelled after the pass
- *   read it stays cancelled (the step is dropped, `stopped`), and a cycle's charge is claimed (phase
- *   `charging`) before its operation is written, so no charge starts after a cancel that was answered.
+ *   read it stays cancelled (the step is dropped, `stopped`), one another runner stepped meanwhile keeps that
+ *   runner's step (`superseded`), and a cycle's charge is claimed (phase `charging`) before its operation is
+ *   written, so no charge starts after a cancel that was answered, nor beside another runner's claim.
  */
 export class RecurringRunner {
   private readonly items: PeriodicItems;
@@ -86,7 +111,19 @@ export class RecurringRunner {
   async runOnce(): Promise<RecurringReport> {
     const { store, config } = this.deps;
     const ids = await store.dueIds(this.now(), config.recurring.runLimit);
-    const report: RecurringReport = { due: ids.length, started: 0, succeeded: 0, retried: 0, failed: 0, waiting: 0, stopped: 0, errors: 0 };
+    const report: RecurringReport = {
+      due: ids.length,
+      started: 0,
+      succeeded: 0,
+      retried: 0,
+      failed: 0,
+      waiting: 0,
+      stopped: 0,
+      superseded: 0,
+      lapsed: 0,
+      expired: 0,
+      errors: 0,
+    };
     report.errors = await this.items.each(
       ids,
       (id) => id,
@@ -100,7 +137,7 @@ export class RecurringRunner {
         }
         if (!schedule || schedule.state !== 'active') {
           // Saving a schedule that is not active takes it off the index: this entry was left behind, and would stay due for ever.
-          await store.dropDue(id);
+          await store.dropDue(id, this.now());
           this.items.dropped(id, 'recurring due', schedule ? `schedule_${schedule.state}` : 'record_gone');
           return;
         }
@@ -110,7 +147,32 @@ export class RecurringRunner {
       },
       (id, at) => store.postpone(id, at),
     );
+    report.expired = await this.expireEnded();
     return report;
+  }
+
+  /**
+   * Retention: the schedules that ended more than `recurring.ended_retention_days` ago are deleted (at most
+   * `recurring.run_limit` a pass), with their entries in the list of schedules and in their order's index. First a
+   * page of the walk that indexes the schedules an earlier release ended (`RecurringStore.indexEndedPage`).
+   */
+  private async expireEnded(): Promise<number> {
+    const { store, config, logger } = this.deps;
+    const walk = await store.indexEndedPage(this.now());
+    if (walk.indexed > 0 || walk.gone > 0) {
+      logger.info('recurring schedules ended by an earlier release put in the ended index (retention from now)', { ...walk });
+    }
+    const cutoff = this.now() - config.recurring.endedRetentionDays * 86_400_000;
+    const expired = await store.expireEnded(cutoff, config.recurring.runLimit, this.now());
+    if (expired > 0) {
+      expiredSchedules.inc(expired);
+      logger.info('recurring schedules ended past their retention deleted', {
+        expired,
+        ended_before: new Date(cutoff).toISOString(),
+        retention_days: config.recurring.endedRetentionDays,
+      });
+    }
+    return expired;
   }
 
   private async step(schedule: Schedule): Promise<StepOutcome> {
@@ -131,7 +193,7 @@ export class RecurringRunner {
       case 'ACTION_REQUIRED':
       case 'UNKNOWN':
       case 'UNRESOLVED':
-        return (await this.write(schedule, { ...schedule, nextAt: this.now() + CHECK_AGAIN_MS }, 'check_again')) ? 'waiting' : 'stopped';
+        return (await this.write(schedule, { ...schedule, nextAt: this.now() + CHECK_AGAIN_MS }, 'check_again')) ?? 'waiting';
       default: {
         const never: never = op.state;
         throw new Error(`unmapped state ${String(never)}`);
@@ -151,32 +213,62 @@ export class RecurringRunner {
   }
 
   /**
-   * Writes `next` unless the schedule stopped being active since `schedule` was read (a cancel): then nothing is
-   * written, the step is dropped with a log line and `pb_recurring_cycles_total{outcome="stopped"}`, and false.
+   * Writes `next` unless the schedule stopped being active since `schedule` was read (a cancel), or another runner
+   * stepped it since (its cycle, attempt, phase or operation changed): then nothing is written, the step is dropped
+   * with a log line and `pb_recurring_cycles_total{outcome="stopped"|"superseded"}`, and that outcome is returned;
+   * undefined when written.
    */
-  private async write(schedule: Schedule, next: Schedule, step: string, stayDue = false): Promise<boolean> {
-    if (await this.deps.store.updateActive(next, stayDue)) return true;
+  private async write(schedule: Schedule, next: Schedule, step: string, stayDue = false): Promise<'stopped' | 'superseded' | undefined> {
+    const result = await this.deps.store.updateFrom(schedule, next, stayDue, this.now());
+    if (result === 'written') return undefined;
     const d = schedule.definition;
-    cycles.inc({ gateway: d.gateway, outcome: 'stopped' });
-    this.deps.logger.info('recurring schedule no longer active (cancelled meanwhile); step dropped', {
-      schedule_id: d.id,
-      cycle: schedule.cycle,
-      attempt: schedule.attempt,
-      step,
-      operation_id: schedule.operation,
-    });
-    return false;
+    const outcome = result === 'moved' ? 'superseded' : 'stopped';
+    cycles.inc({ gateway: d.gateway, outcome });
+    this.deps.logger.info(
+      result === 'moved'
+        ? 'recurring schedule stepped by another runner meanwhile; step dropped'
+        : 'recurring schedule no longer active (cancelled meanwhile); step dropped',
+      {
+        schedule_id: d.id,
+        cycle: schedule.cycle,
+        attempt: schedule.attempt,
+        step,
+        operation_id: schedule.operation,
+      },
+    );
+    return outcome;
   }
 
-  private async start(schedule: Schedule): Promise<'started' | 'stopped'> {
+  private async start(read: Schedule): Promise<'started' | 'stopped' | 'superseded' | 'lapsed'> {
     const { ledger, deliveryQueue, logger } = this.deps;
     const now = this.now();
-    const d = schedule.definition;
+    const d = read.definition;
+    // A first attempt charges the cycle due now; the cycles missed before it are skipped, never charged back to back.
+    // A retry (attempt > 0) is dunning's, at the time dunning chose: its cycle is not missed. A claim standing without
+    // its operation (phase `charging`: a runner crashed or stalled after it) is restarted as claimed: the runner that
+    // claimed it may still write that operation, so skipping it for a later cycle could charge both.
+    const due = read.attempt === 0 && read.phase === 'due' ? cycleDueNow(d, read.cycle, now) : read.cycle;
+    // The last cycle due, its service period over too: the schedule's whole term has passed, nothing is charged for it.
+    if (read.attempt === 0 && read.phase === 'due' && due === d.max_cycles && cycleDueAt(d, due + 1) <= now) return this.lapsed(read, due, now);
+    const skipped = due - read.cycle;
+    const schedule: Schedule =
+      skipped > 0
+        ? {
+            ...read,
+            cycle: due,
+            skippedCycles: (read.skippedCycles ?? 0) + skipped,
+            lastSkip: { from: read.cycle, through: due - 1, at: now },
+          }
+        : read;
     const id = await this.attemptId(schedule);
     // The charge is claimed before its operation exists: a cancel after this finds it out (and it settles), a
     // cancel before it stops it here. A crash after the claim finds the operation missing and starts it again; one
     // after the write, before the job, leaves it RECEIVED, which the recovery sweep queues (as an acked command's).
-    if (!(await this.write(schedule, { ...schedule, phase: 'charging', operation: id, nextAt: now + CHECK_AGAIN_MS }, 'start'))) return 'stopped';
+    // The claim is written only over the copy read: another runner that claimed meanwhile (whatever its clock made
+    // of the cycle due) keeps its claim, and this one charges nothing.
+    const dropped = await this.write(read, { ...schedule, phase: 'charging', operation: id, nextAt: now + CHECK_AGAIN_MS }, 'start');
+    if (dropped) return dropped;
+    if (skipped > 0) this.logSkipped('recurring cycles missed; skipped, not charged (only the cycle due now is)', d, read.cycle, due - 1, { cycle: due });
     const { created } = await ledger.create(id, cycleCommand(d, schedule.cycle, schedule.attempt, now), now);
     await deliveryQueue.add('deliver', { operationId: id }, { jobId: bullJobId(id) });
     if (created) {
@@ -192,11 +284,48 @@ export class RecurringRunner {
     return 'started';
   }
 
-  private async succeeded(schedule: Schedule): Promise<'succeeded' | 'stopped'> {
+  /**
+   * A schedule whose whole term has passed at a start (cycles `read.cycle` to `last`, its `max_cycles`, all due, the
+   * last one's period over): completed over the copy read, every cycle left skipped, recorded, counted and logged; no charge.
+   */
+  private async lapsed(read: Schedule, last: number, now: number): Promise<'lapsed' | 'stopped' | 'superseded'> {
+    const d = read.definition;
+    const next: Schedule = {
+      ...read,
+      state: 'completed',
+      cycle: last,
+      nextAt: now,
+      lastReason: undefined,
+      skippedCycles: (read.skippedCycles ?? 0) + last - read.cycle + 1,
+      lastSkip: { from: read.cycle, through: last, at: now },
+    };
+    const dropped = await this.write(read, next, 'lapse');
+    if (dropped) return dropped;
+    cycles.inc({ gateway: d.gateway, outcome: 'lapsed' });
+    this.logSkipped('recurring schedule term passed; its cycles skipped, not charged; completed', d, read.cycle, last, { completed: true });
+    return 'lapsed';
+  }
+
+  /** Counts and logs (warn) cycles `from` to `through` of `d`, skipped: never charged. */
+  private logSkipped(message: string, d: Schedule['definition'], from: number, through: number, extra: Record<string, unknown>): void {
+    skippedCycles.inc({ gateway: d.gateway }, through - from + 1);
+    this.deps.logger.warn(message, {
+      schedule_id: d.id,
+      skipped: through - from + 1,
+      from_cycle: from,
+      through_cycle: through,
+      from_due_at: new Date(cycleDueAt(d, from)).toISOString(),
+      through_due_at: new Date(cycleDueAt(d, through)).toISOString(),
+      ...extra,
+      gateway: d.gateway,
+    });
+  }
+
+  private async succeeded(schedule: Schedule): Promise<'succeeded' | 'stopped' | 'superseded'> {
     const d = schedule.definition;
     const next = schedule.cycle + 1;
     const done = d.max_cycles !== undefined && next > d.max_cycles;
-    const written = await this.write(
+    const dropped = await this.write(
       schedule,
       {
         ...schedule,
@@ -209,7 +338,7 @@ export class RecurringRunner {
       },
       'paid',
     );
-    if (!written) return 'stopped';
+    if (dropped) return dropped;
     cycles.inc({ gateway: d.gateway, outcome: 'succeeded' });
     this.deps.logger.info('recurring cycle paid', {
       schedule_id: d.id,
@@ -221,7 +350,7 @@ export class RecurringRunner {
     return 'succeeded';
   }
 
-  private async declined(schedule: Schedule, op: OperationRecord): Promise<'retried' | 'failed' | 'stopped'> {
+  private async declined(schedule: Schedule, op: OperationRecord): Promise<'retried' | 'failed' | 'stopped' | 'superseded'> {
     const { config, logger } = this.deps;
     const d = schedule.definition;
     const decline = failDecline(op, config);
@@ -235,7 +364,8 @@ export class RecurringRunner {
         nextAt: this.now() + wait,
         lastReason: op.reason ?? decline.gateway_code,
       };
-      if (!(await this.write(schedule, next, 'retry'))) return 'stopped';
+      const dropped = await this.write(schedule, next, 'retry');
+      if (dropped) return dropped;
       cycles.inc({ gateway: d.gateway, outcome: 'retry_scheduled' });
       logger.warn('recurring charge softly declined; retry scheduled', {
         schedule_id: d.id,
@@ -252,7 +382,8 @@ export class RecurringRunner {
     // after it finds the schedule failed (cancelled: false), as the event says. A crash or an outage before the event
     // is recorded leaves it due: the next pass records it (`failedForGood`; its id is the cycle's, recorded once).
     const failed: Schedule = { ...schedule, state: 'failed', lastReason: op.reason ?? decline.gateway_code };
-    if (!(await this.write(schedule, failed, 'fail', true))) return 'stopped';
+    const dropped = await this.write(schedule, failed, 'fail', true);
+    if (dropped) return dropped;
     return this.failedForGood(failed, op);
   }
 
@@ -271,7 +402,7 @@ export class RecurringRunner {
     const d = schedule.definition;
     const decline = failDecline(op, config);
     await recorder.emit(recurringFailedEvent(schedule, op, config, isSoftDecline(decline.category) ? RETRIES_EXHAUSTED : (op.reason ?? decline.gateway_code)));
-    await store.dropDue(d.id);
+    await store.dropDue(d.id, this.now());
     cycles.inc({ gateway: d.gateway, outcome: 'failed' });
     logger.warn('recurring cycle failed for good; the OMS is told (recurring_failed)', {
       schedule_id: d.id,

@@ -56,6 +56,24 @@ export interface Schedule {
   operation?: string;
   /** The last decline's reason, while retrying. */
   lastReason?: string;
+  /** When it ended (epoch ms): cancelled, completed, or failed with its final event recorded. Retention counts from it. */
+  endedAt?: number;
+  /** Cycles skipped over the schedule's life: missed (due before the one due at a start), never charged. */
+  skippedCycles?: number;
+  /** The last skip: its first and last cycle, and when it was made (epoch ms). */
+  lastSkip?: { from: number; through: number; at: number };
+}
+
+/**
+ * The cycle to charge when a schedule at `cycle` (a first attempt) starts at `now`: the latest cycle already due,
+ * at most `max_cycles`, never before `cycle`. The cycles between are missed (a `start_at` in the past, a runner
+ * down): charging each of them back to back would charge the customer several times in a minute, so they are
+ * skipped. Linear in the cycles missed: a daily schedule ten years late is 3 650 steps of arithmetic.
+ */
+export function cycleDueNow(definition: ScheduleDefinition, cycle: number, now: number): number {
+  let current = cycle;
+  while ((definition.max_cycles === undefined || current < definition.max_cycles) && cycleDueAt(definition, current + 1) <= now) current += 1;
+  return current;
 }
 
 /**

@@ -12,17 +12,55 @@ const STATES: readonly ScheduleState[] = ['active', 'cancelled', 'completed', 'f
 
 /**
  * A schedule's moving parts and its place in the due index, written only while the stored schedule is still
- * `active` (1), else nothing (0): a cancel (or any stop) that came after the runner read the schedule is never
+ * `active`, else nothing (0): a cancel (or any stop) that came after the runner read the schedule is never
  * overwritten by the runner's older copy, which would make it active again and charge on. `stay_due` '1': a
  * schedule no longer active stays in the due index (a cycle failed for good whose event is still to record).
+ * A schedule written ended (not active, not staying due) is put in the ended index, by when it ended (retention).
+ * `expect` '1': written only while the stored cycle, attempt, phase and operation are still those read (`exp_*`),
+ * else nothing (2): a runner whose copy another runner moved on meanwhile (another process, another clock) never
+ * claims a second charge over the first one's. 1: written.
  */
 const UPDATE_ACTIVE_SCRIPT = new LuaScript(
-  luaInputs(['schedule', 'due'], ['id', 'state', 'cycle', 'attempt', 'phase', 'next_at', 'operation', 'last_reason', 'stay_due']),
+  luaInputs(
+    ['schedule', 'due', 'ended'],
+    [
+      'id',
+      'now',
+      'state',
+      'cycle',
+      'attempt',
+      'phase',
+      'next_at',
+      'operation',
+      'last_reason',
+      'skipped_cycles',
+      'last_skip_from',
+      'last_skip_through',
+      'last_skip_at',
+      'stay_due',
+      'expect',
+      'exp_cycle',
+      'exp_attempt',
+      'exp_phase',
+      'exp_operation',
+    ],
+  ),
   `
 if redis.call('HGET', K.schedule, 'state') ~= 'active' then return 0 end
+if A.expect == '1' then
+  local f = redis.call('HMGET', K.schedule, 'cycle', 'attempt', 'phase', 'operation')
+  local phase = 'due'
+  if f[3] == 'charging' then phase = 'charging' end
+  if (f[1] or '1') ~= A.exp_cycle or (f[2] or '0') ~= A.exp_attempt or phase ~= A.exp_phase or (f[4] or '') ~= A.exp_operation then return 2 end
+end
 redis.call('HSET', K.schedule, 'state', A.state, 'cycle', A.cycle, 'attempt', A.attempt, 'phase', A.phase,
-  'next_at', A.next_at, 'operation', A.operation, 'last_reason', A.last_reason)
-if A.state == 'active' or A.stay_due == '1' then redis.call('ZADD', K.due, A.next_at, A.id) else redis.call('ZREM', K.due, A.id) end
+  'next_at', A.next_at, 'operation', A.operation, 'last_reason', A.last_reason, 'skipped_cycles', A.skipped_cycles,
+  'last_skip_from', A.last_skip_from, 'last_skip_through', A.last_skip_through, 'last_skip_at', A.last_skip_at)
+if A.state == 'active' or A.stay_due == '1' then redis.call('ZADD', K.due, A.next_at, A.id) else
+  redis.call('ZREM', K.due, A.id)
+  redis.call('HSETNX', K.schedule, 'ended_at', A.now)
+  redis.call('ZADD', K.ended, 'NX', A.now, A.id)
+end
 return 1
 `,
 );
@@ -31,14 +69,16 @@ return 1
  * Creates a schedule in one step: its definition, its first cycle's state, the due index, the list of every
  * schedule and, for a definition naming an order, the order's schedules (what an erasure of the order finds them
  * by). 'created'; 'exists' when the id holds this definition already (its order entry written too: a schedule
- * created before the order index is indexed by its next create); 'other' when it holds another one. A schedule
+ * created before the order index is indexed by its next create); 'other' when it holds another one; 'deleted' when
+ * no schedule holds it but one did, deleted past its retention (`K.deleted`): its cycles' operations may still be
+ * in the ledger under the ids a new schedule's cycles would take, an old SUCCEEDED one counted as paid. A schedule
  * whose definition stands without a state (a creation cut short by a crash before this was one script) is
  * finished here ('created'): otherwise it would look active and never be due. `K.order` is declared even without
  * an order (`order_id` ''), and then untouched.
  */
 const CREATE_SCRIPT = new LuaScript(
   luaInputs(
-    ['schedule', 'due', 'all', 'order'],
+    ['schedule', 'due', 'all', 'order', 'deleted'],
     ['id', 'definition', 'created_at', 'state', 'cycle', 'attempt', 'phase', 'next_at', 'operation', 'last_reason', 'order_id'],
   ),
   `
@@ -49,6 +89,8 @@ if existing then
     if A.order_id ~= '' then redis.call('SADD', K.order, A.id) end
     return 'exists'
   end
+elseif redis.call('ZSCORE', K.deleted, A.id) then
+  return 'deleted'
 end
 redis.call('HSET', K.schedule, 'definition', A.definition, 'state', A.state, 'cycle', A.cycle, 'attempt', A.attempt,
   'phase', A.phase, 'next_at', A.next_at, 'operation', A.operation, 'last_reason', A.last_reason)
@@ -75,18 +117,97 @@ return 1
 );
 
 /**
- * Stops an active schedule: its state alone becomes `cancelled` and it leaves the due index (1); else nothing (0).
- * A definition without a state (a creation cut short) is active, as `RecurringStore.get` reads it.
+ * Stops an active schedule: its state becomes `cancelled`, it leaves the due index and enters the ended index (at
+ * `now`, also its `ended_at`) (1); else nothing (0). A definition without a state (a creation cut short) is active,
+ * as `RecurringStore.get` reads it.
  */
 const CANCEL_SCRIPT = new LuaScript(
-  luaInputs(['schedule', 'due'], ['id']),
+  luaInputs(['schedule', 'due', 'ended'], ['id', 'now']),
   `
 local state = redis.call('HGET', K.schedule, 'state')
 if not state and redis.call('HEXISTS', K.schedule, 'definition') == 1 then state = 'active' end
 if state ~= 'active' then return 0 end
 redis.call('HSET', K.schedule, 'state', 'cancelled')
+redis.call('HSETNX', K.schedule, 'ended_at', A.now)
 redis.call('ZREM', K.due, A.id)
+redis.call('ZADD', K.ended, 'NX', A.now, A.id)
 return 1
+`,
+);
+
+/**
+ * Takes a schedule off the due index; one that stands ended (a state, not `active`) enters the ended index at `now`
+ * (its `ended_at` too) unless it is there already. A schedule gone, or active, only leaves the due index.
+ */
+const DROP_DUE_SCRIPT = new LuaScript(
+  luaInputs(['schedule', 'due', 'ended'], ['id', 'now']),
+  `
+redis.call('ZREM', K.due, A.id)
+local state = redis.call('HGET', K.schedule, 'state')
+if state and state ~= 'active' then
+  redis.call('HSETNX', K.schedule, 'ended_at', A.now)
+  redis.call('ZADD', K.ended, 'NX', A.now, A.id)
+end
+return 1
+`,
+);
+
+/**
+ * The walk's step for one schedule of `:schedules`: an id whose schedule is gone leaves the list ('gone'); a schedule
+ * that stands ended (a state, not `active`), not due and in no ended index (an earlier release ended it) enters the
+ * ended index at `now`, its `ended_at` too ('indexed'); else nothing ('kept').
+ */
+const INDEX_ENDED_SCRIPT = new LuaScript(
+  luaInputs(['schedule', 'due', 'ended', 'all'], ['id', 'now']),
+  `
+if redis.call('EXISTS', K.schedule) == 0 then
+  redis.call('ZREM', K.all, A.id)
+  return 'gone'
+end
+local state = redis.call('HGET', K.schedule, 'state')
+if not state or state == 'active' then return 'kept' end
+if redis.call('ZSCORE', K.due, A.id) or redis.call('ZSCORE', K.ended, A.id) then return 'kept' end
+redis.call('HSETNX', K.schedule, 'ended_at', A.now)
+redis.call('ZADD', K.ended, 'NX', A.now, A.id)
+return 'indexed'
+`,
+);
+
+/** How often the walk of every schedule for ended ones outside the ended index starts again, ms. */
+const ENDED_WALK_EVERY_MS = 86_400_000;
+
+/**
+ * Deletes an ended schedule past its retention: its hash, its entries in the ended index, the list of schedules and
+ * its order's index (the order index key too once empty), leaving its id in `K.deleted` (at `now`, for ever: the
+ * create script refuses the id), only if it is still ended at or before \`cutoff\`, not
+ * active, not due (a failed cycle whose event is still to record), and its definition is still the one read (whose
+ * order the caller named): 'expired'; else 'kept' (an entry whose schedule is gone or active leaves the ended index).
+ */
+const EXPIRE_SCRIPT = new LuaScript(
+  luaInputs(['schedule', 'due', 'ended', 'all', 'order', 'deleted'], ['id', 'cutoff', 'definition', 'order_id', 'now']),
+  `
+local ended = redis.call('ZSCORE', K.ended, A.id)
+if not ended or tonumber(ended) > tonumber(A.cutoff) then return 'kept' end
+local state = redis.call('HGET', K.schedule, 'state')
+if not state or state == 'active' then
+  redis.call('ZREM', K.ended, A.id)
+  if redis.call('EXISTS', K.schedule) == 0 then
+    redis.call('ZREM', K.all, A.id)
+    if A.order_id ~= '' then redis.call('SREM', K.order, A.id) end
+  end
+  return 'kept'
+end
+if redis.call('ZSCORE', K.due, A.id) then return 'kept' end
+if redis.call('HGET', K.schedule, 'definition') ~= A.definition then return 'kept' end
+redis.call('DEL', K.schedule)
+redis.call('ZADD', K.deleted, 'NX', A.now, A.id)
+redis.call('ZREM', K.ended, A.id)
+redis.call('ZREM', K.all, A.id)
+if A.order_id ~= '' then
+  redis.call('SREM', K.order, A.id)
+  if redis.call('SCARD', K.order) == 0 then redis.call('DEL', K.order) end
+end
+return 'expired'
 `,
 );
 
@@ -94,17 +215,23 @@ return 1
 export function recurringKeys(prefix: string): {
   schedule(id: string): string;
   due: string;
+  ended: string;
+  deleted: string;
   all: string;
   order(orderId: string): string;
   orderIndexMark: string;
+  endedWalk: string;
 } {
   const base = `${prefix}{recurring}:`;
   return {
     schedule: (id) => `${base}schedule:${id}`,
     due: `${base}due`,
+    ended: `${base}ended`,
+    deleted: `${base}deleted`,
     all: `${base}schedules`,
     order: (orderId) => `${base}order:${orderId}`,
     orderIndexMark: `${base}order_index:through`,
+    endedWalk: `${base}ended_index:walk`,
   };
 }
 
@@ -119,11 +246,18 @@ const ORDER_INDEX_OVERLAP_MS = 10 * 60_000;
  * Cluster slot: `save` writes a schedule and the due index in one transaction, `add`, `updateActive` and
  * `cancel` in one script each):
  *   P {recurring}:schedule:<id>   hash: `definition` (JSON, fixed at creation), `state`, `cycle`, `attempt`,
- *                                 `phase`, `next_at`, `operation`, `last_reason`
+ *                                 `phase`, `next_at`, `operation`, `last_reason`, `skipped_cycles`,
+ *                                 `last_skip_from`, `last_skip_through`, `last_skip_at` (missed cycles skipped),
+ *                                 `ended_at` (epoch ms, once it ended)
  *   P {recurring}:due             sorted set of active schedule ids, score = `next_at` (epoch ms)
+ *   P {recurring}:ended           sorted set of ended schedule ids, score = when they ended (retention: `expireEnded`)
+ *   P {recurring}:deleted         sorted set of the ids of schedules deleted by the retention, score = when; kept for
+ *                                 ever (an id, no definition): such an id is never created again (`add`)
  *   P {recurring}:schedules       sorted set of every schedule id, score = creation time
  *   P {recurring}:order:<order>   set of the ids of the schedules whose definition names that `order_id` (erasure)
  *   P {recurring}:order_index:through  where the order index's catch-up over `:schedules` got to ("<score> <id>")
+ *   P {recurring}:ended_index:walk  where the walk for ended schedules outside `:ended` got to ("<score> <id>"), or
+ *                                 "done <epoch ms>" (the next walk starts a day after)
  * Before the cluster layout they were `P recurring:schedule:<id>`, `P recurring:due`, `P recurring:schedules`
  * (src/data-lifecycle/legacy-keys.ts moves them).
  * A schedule's cycles are operations of the ledger (`<id>.c<n>`), so the money trail lives there.
@@ -158,11 +292,25 @@ export class RecurringStore {
     const id = definition.id;
     const schedule: Schedule = { definition, state: 'active', cycle: 1, attempt: 0, phase: 'due', nextAt: cycleDueAt(definition, 1) };
     const result = await CREATE_SCRIPT.run(this.redis, {
-      keys: { schedule: this.key(id), due: this.dueKey, all: this.keys.all, order: this.keys.order(definition.order_id ?? '') },
+      keys: {
+        schedule: this.key(id),
+        due: this.dueKey,
+        all: this.keys.all,
+        order: this.keys.order(definition.order_id ?? ''),
+        deleted: this.keys.deleted,
+      },
       args: { id, definition: JSON.stringify(definition), created_at: now, ...movingParts(schedule), order_id: definition.order_id ?? '' },
     });
     if (result === 'created') return { created: true, schedule };
     if (result === 'other') throw new CommandValidationError('schedule.id', 'names another schedule already (an id is one agreement)', 'INVALID_PARAMS');
+    if (result === 'deleted') {
+      // Its cycles' operations (`_<id>.c<n>`) may still be in the ledger: a new schedule would take them for its own.
+      throw new CommandValidationError(
+        'schedule.id',
+        'named a schedule that ended and was deleted (an id is one agreement; its cycles stay in the ledger)',
+        'INVALID_PARAMS',
+      );
+    }
     const existing = await this.get(id);
     if (!existing) throw new Error(`schedule ${id} vanished`);
     return { created: false, schedule: existing };
@@ -181,15 +329,21 @@ export class RecurringStore {
       nextAt: Number(h.next_at ?? 0),
       ...(h.operation ? { operation: h.operation } : {}),
       ...(h.last_reason ? { lastReason: h.last_reason } : {}),
+      ...(h.ended_at ? { endedAt: Number(h.ended_at) } : {}),
+      ...(h.skipped_cycles ? { skippedCycles: Number(h.skipped_cycles) } : {}),
+      ...(h.last_skip_from ? { lastSkip: { from: Number(h.last_skip_from), through: Number(h.last_skip_through), at: Number(h.last_skip_at) } } : {}),
     };
   }
 
-  /** Writes the schedule's moving parts and its place in the due index (only active schedules are due). */
-  async save(schedule: Schedule): Promise<void> {
+  /**
+   * Writes the schedule's moving parts and its place in the due index (only active schedules are due); one not active
+   * enters the ended index at `now` (unless there already).
+   */
+  async save(schedule: Schedule, now = Date.now()): Promise<void> {
     const id = schedule.definition.id;
-    const multi = this.redis.multi().hset(this.key(id), movingParts(schedule));
+    const multi = this.redis.multi().hset(this.key(id), { ...movingParts(schedule), ...skipParts(schedule) });
     if (schedule.state === 'active') multi.zadd(this.dueKey, schedule.nextAt, id);
-    else multi.zrem(this.dueKey, id);
+    else multi.zrem(this.dueKey, id).hsetnx(this.key(id), 'ended_at', now).zadd(this.keys.ended, 'NX', now, id);
     await multi.exec();
   }
 
@@ -200,13 +354,39 @@ export class RecurringStore {
    *   a cycle failed for good, whose final failure event is recorded after this write.
    * @returns false when the schedule was no longer active: nothing was written.
    */
-  async updateActive(schedule: Schedule, stayDue = false): Promise<boolean> {
+  async updateActive(schedule: Schedule, stayDue = false, now = Date.now()): Promise<boolean> {
+    return (await this.runUpdate(schedule, stayDue, null, now)) === 'written';
+  }
+
+  /**
+   * As {@link updateActive}, and only while the stored cycle, attempt, phase and operation are still those of `read`
+   * (the copy `next` was made from), in the same script: of two runners stepping one schedule at once, one writes.
+   * @returns `written`; `not_active` (a cancel or another stop meanwhile); `moved` (another runner stepped it
+   *   meanwhile). Nothing is written unless `written`.
+   * @param now when a schedule written ended ended (its place in the ended index).
+   */
+  async updateFrom(read: Schedule, next: Schedule, stayDue = false, now = Date.now()): Promise<'written' | 'not_active' | 'moved'> {
+    return this.runUpdate(next, stayDue, read, now);
+  }
+
+  private async runUpdate(schedule: Schedule, stayDue: boolean, read: Schedule | null, now: number): Promise<'written' | 'not_active' | 'moved'> {
     const id = schedule.definition.id;
     const written = await UPDATE_ACTIVE_SCRIPT.run(this.redis, {
-      keys: { schedule: this.key(id), due: this.dueKey },
-      args: { id, ...movingParts(schedule), stay_due: stayDue ? '1' : '' },
+      keys: { schedule: this.key(id), due: this.dueKey, ended: this.keys.ended },
+      args: {
+        id,
+        now,
+        ...movingParts(schedule),
+        ...skipParts(schedule),
+        stay_due: stayDue ? '1' : '',
+        expect: read ? '1' : '',
+        exp_cycle: read ? String(read.cycle) : '',
+        exp_attempt: read ? String(read.attempt) : '',
+        exp_phase: read ? read.phase : '',
+        exp_operation: read?.operation ?? '',
+      },
     });
-    return written === 1;
+    return written === 1 ? 'written' : written === 2 ? 'moved' : 'not_active';
   }
 
   /** Active schedules whose next look is due at `now`, oldest first. */
@@ -219,9 +399,76 @@ export class RecurringStore {
     await this.redis.zadd(this.dueKey, 'XX', at, id);
   }
 
-  /** Takes an id off the due index (its schedule is gone or no longer active). */
-  async dropDue(id: string): Promise<void> {
-    await this.redis.zrem(this.dueKey, id);
+  /**
+   * Takes an id off the due index (its schedule is gone or no longer active); a schedule that stands ended enters the
+   * ended index at `now` unless there already (a failed one once its final event is recorded; one an earlier
+   * release ended).
+   */
+  async dropDue(id: string, now = Date.now()): Promise<void> {
+    await DROP_DUE_SCRIPT.run(this.redis, { keys: { schedule: this.key(id), due: this.dueKey, ended: this.keys.ended }, args: { id, now } });
+  }
+
+  /**
+   * One page of the walk over `:schedules` that puts in the ended index the schedules an earlier release ended
+   * (they were never put there: retention would keep them for ever), from `ended_at` `now` (when they ended is not
+   * known), and takes out of the list the ids whose schedule is gone. The walk resumes from its mark at each call and
+   * starts again a day after it finished: an older process still running in a rolling upgrade may end one after it.
+   * @returns how many schedules were walked, put in the ended index, and ids dropped as gone (0s: not its turn).
+   */
+  async indexEndedPage(now: number, page = 500): Promise<{ walked: number; indexed: number; gone: number }> {
+    const mark = await this.redis.get(this.keys.endedWalk);
+    const [head, tail] = (mark ?? '').split(' ');
+    if (head === 'done' && now - Number(tail) < ENDED_WALK_EVERY_MS) return { walked: 0, indexed: 0, gone: 0 };
+    const score = Number(head);
+    const after: ScoredEntry = mark && head !== 'done' && Number.isFinite(score) ? { score, id: tail ?? '' } : { score: Number.NEGATIVE_INFINITY, id: '' };
+    const entries = await entriesAfter(this.redis, this.keys.all, after, page);
+    const results = await Promise.all(
+      entries.map((e) =>
+        INDEX_ENDED_SCRIPT.run(this.redis, {
+          keys: { schedule: this.key(e.id), due: this.dueKey, ended: this.keys.ended, all: this.keys.all },
+          args: { id: e.id, now },
+        }),
+      ),
+    );
+    const last = entries[entries.length - 1];
+    await this.redis.set(this.keys.endedWalk, entries.length < page || !last ? `done ${now}` : `${last.score} ${last.id}`);
+    return {
+      walked: entries.length,
+      indexed: results.filter((r) => r === 'indexed').length,
+      gone: results.filter((r) => r === 'gone').length,
+    };
+  }
+
+  /**
+   * Retention: deletes the schedules that ended at or before `cutoff` (epoch ms), oldest first, at most `limit`, each
+   * in one script with its entries in the list of schedules and its order's index (see `EXPIRE_SCRIPT`); active ones
+   * are never in the ended index.
+   * @returns how many were deleted.
+   */
+  async expireEnded(cutoff: number, limit: number, now = Date.now()): Promise<number> {
+    const ids = await this.redis.zrangebyscore(this.keys.ended, '-inf', String(cutoff), 'LIMIT', 0, limit);
+    if (ids.length === 0) return 0;
+    const read = this.redis.pipeline();
+    for (const id of ids) read.hget(this.key(id), 'definition');
+    const definitions = repliesOrThrow(await read.exec());
+    let expired = 0;
+    for (const [i, id] of ids.entries()) {
+      const definition = typeof definitions[i] === 'string' ? definitions[i] : '';
+      const orderId = orderIdOf(definition) ?? '';
+      const result = await EXPIRE_SCRIPT.run(this.redis, {
+        keys: {
+          schedule: this.key(id),
+          due: this.dueKey,
+          ended: this.keys.ended,
+          all: this.keys.all,
+          order: this.keys.order(orderId),
+          deleted: this.keys.deleted,
+        },
+        args: { id, cutoff, definition, order_id: orderId, now },
+      });
+      if (result === 'expired') expired += 1;
+    }
+    return expired;
   }
 
   /** Every schedule id, by creation. */
@@ -313,11 +560,13 @@ export class RecurringStore {
 
   /**
    * Stops a schedule: no further cycle starts (a charge already out still settles in the ledger). Only the state
-   * changes, in one script with the due index: the cycle, attempt and operation stay as the runner left them.
+   * changes (and `ended_at` is stamped), in one script with the due and ended indexes: the cycle, attempt and
+   * operation stay as the runner left them.
    * @returns whether this call stopped it (of two cancels at once, one), and the schedule after it; null: no schedule.
    */
-  async cancel(id: string): Promise<{ cancelled: boolean; schedule: Schedule } | null> {
-    const cancelled = (await CANCEL_SCRIPT.run(this.redis, { keys: { schedule: this.key(id), due: this.dueKey }, args: { id } })) === 1;
+  async cancel(id: string, now = Date.now()): Promise<{ cancelled: boolean; schedule: Schedule } | null> {
+    const cancelled =
+      (await CANCEL_SCRIPT.run(this.redis, { keys: { schedule: this.key(id), due: this.dueKey, ended: this.keys.ended }, args: { id, now } })) === 1;
     const schedule = await this.get(id);
     return schedule ? { cancelled, schedule } : null;
   }
@@ -352,6 +601,17 @@ function movingParts(schedule: Schedule): Record<'state' | 'cycle' | 'attempt' |
     next_at: String(schedule.nextAt),
     operation: schedule.operation ?? '',
     last_reason: schedule.lastReason ?? '',
+  };
+}
+
+/** A schedule's record of its skipped cycles, as stored ('' when none). */
+function skipParts(schedule: Schedule): Record<'skipped_cycles' | 'last_skip_from' | 'last_skip_through' | 'last_skip_at', string> {
+  const skip = schedule.lastSkip;
+  return {
+    skipped_cycles: schedule.skippedCycles ? String(schedule.skippedCycles) : '',
+    last_skip_from: skip ? String(skip.from) : '',
+    last_skip_through: skip ? String(skip.through) : '',
+    last_skip_at: skip ? String(skip.at) : '',
   };
 }
 

@@ -10,7 +10,7 @@ import { createOmsEventsQueue } from '../../../src/events/oms-events-queue';
 import { CommandValidationError } from '../../../src/errors/command-validation-error';
 import { createGatewayClients } from '../../../src/gateways/gateway-registry';
 import { Ledger } from '../../../src/ledger/ledger';
-import { silentLogger } from '../../../src/logging/logger';
+import { Logger, silentLogger } from '../../../src/logging/logger';
 import { metricValue } from '../../../src/metrics/metrics-registry';
 import { RecurringManagement } from '../../../src/recurring/recurring-management';
 import { RETRIES_EXHAUSTED, RecurringRunner } from '../../../src/recurring/recurring-runner';
@@ -20,6 +20,7 @@ import { createRedis } from '../../../src/redis/redis-connection';
 import { ConfiguredGatewayRouter } from '../../../src/routing/configured-gateway-router';
 import { purgeNamespace } from '../../../harness/twins/local-stack/local-stack';
 import { PspSimulator, startPspSimulator } from '../../../harness/twins/psp-simulator/psp-simulator';
+import { captureLogger } from '../../support/capture-logger';
 import { channelCommand } from '../../support/fixtures';
 import { testConfig } from '../../support/test-config';
 
@@ -51,7 +52,11 @@ afterAll(async () => {
  * `wrapLedger`, `wrapRecorder`: the runner's view of the ledger and of the outcome recorder (a test stages what
  * happens between the runner's steps there).
  */
-function setup(wrapLedger: (ledger: Ledger) => Ledger = (l) => l, wrapRecorder: (recorder: OutcomeRecorder) => OutcomeRecorder = (r) => r) {
+function setup(
+  wrapLedger: (ledger: Ledger) => Ledger = (l) => l,
+  wrapRecorder: (recorder: OutcomeRecorder) => OutcomeRecorder = (r) => r,
+  logger: Logger = silentLogger(),
+) {
   const config = testConfig({
     'recurring.retry_schedule_ms': [DAY, 3 * DAY],
     gateways: { simulator: { type: 'simulator', base_url: sim.url, api_key: API_KEY, webhook_secret: 'whsec-recurring-test-0123456789', timeout_ms: 2000 } },
@@ -66,7 +71,6 @@ function setup(wrapLedger: (ledger: Ledger) => Ledger = (l) => l, wrapRecorder: 
   );
   const ledger = new Ledger(redis, config.redis.keyPrefix);
   const events = new EventStore(redis, config.redis.keyPrefix);
-  const logger = silentLogger();
   const recorder = new OutcomeRecorder({ config, ledger, events, eventsQueue, logger });
   const service = new DeliveryService({ config, ledger, router: new ConfiguredGatewayRouter(createGatewayClients(config)), recorder, logger });
   const store = new RecurringStore(redis, config.redis.keyPrefix);
@@ -90,7 +94,7 @@ function setup(wrapLedger: (ledger: Ledger) => Ledger = (l) => l, wrapRecorder: 
     }
     return report;
   };
-  return { config, ledger, events, store, pass, eventsQueue, deliveryQueue, redis };
+  return { config, ledger, events, store, pass, eventsQueue, deliveryQueue, redis, recorder, service };
 }
 
 /** `ledger` with `hook` run once before the first call of `method` whose first argument `matches` (then the call itself). */
@@ -467,5 +471,243 @@ describe('recurring billing: a crash between the runner steps', () => {
     expect((await s.ledger.get(`_${d.id}.c1`))?.state).toBe('SUCCEEDED');
     expect(await s.pass(120_000)).toMatchObject({ succeeded: 1 });
     expect(sim.counters().effects[`_${d.id}.c1`]).toBe(1);
+  });
+});
+
+/** `months` calendar months (UTC) and `days` days before now, ISO 8601. */
+function monthsAgo(months: number, days = 0): string {
+  const at = new Date(Date.now() - days * DAY);
+  at.setUTCMonth(at.getUTCMonth() - months);
+  return at.toISOString();
+}
+
+/** The simulator's charges of schedule `id`'s cycles, by operation id. */
+function chargesOf(id: string): Record<string, number> {
+  return Object.fromEntries(Object.entries(sim.counters().effects).filter(([op]) => op.startsWith(`_${id}.`)));
+}
+
+describe('recurring billing: missed cycles are skipped, never charged back to back', () => {
+  it('a schedule starting in the past charges the cycle due now, once; the older ones are skipped, recorded, counted and logged', async () => {
+    const captured = captureLogger('info');
+    const s = setup(undefined, undefined, captured.logger);
+    // Cycles 1 to 5 are due (the 5th ten days ago), the 6th in about twenty days.
+    const d = definition('pm_card_visa', { start_at: monthsAgo(4, 10) });
+    await s.store.add(d);
+    const skipped = await metricValue('pb_recurring_cycles_skipped_total', { gateway: 'simulator' });
+    expect(await s.pass(0)).toMatchObject({ due: 1, started: 1 });
+    expect(await s.pass(60_000)).toMatchObject({ succeeded: 1 });
+    expect(await s.pass(120_000)).toMatchObject({ due: 0 });
+    expect(chargesOf(d.id)).toEqual({ [`_${d.id}.c5`]: 1 });
+    const after = await s.store.get(d.id);
+    expect(after).toMatchObject({ state: 'active', cycle: 6, attempt: 0, phase: 'due', skippedCycles: 4, lastSkip: { from: 1, through: 4 } });
+    expect(after!.nextAt).toBeGreaterThan(Date.now() + 15 * DAY);
+    expect(await metricValue('pb_recurring_cycles_skipped_total', { gateway: 'simulator' })).toBe(skipped + 4);
+    const line = captured.lines.map((l) => JSON.parse(l) as Record<string, unknown>).find((l) => l.schedule_id === d.id && l.level === 'warn');
+    expect(line).toMatchObject({ skipped: 4, from_cycle: 1, through_cycle: 4, cycle: 5 });
+    expect(await management(s).list({})).toMatchObject({
+      schedules: expect.arrayContaining([
+        expect.objectContaining({ id: d.id, skipped_cycles: 4, last_skip: expect.objectContaining({ from_cycle: 1, through_cycle: 4 }) }),
+      ]),
+    });
+  });
+
+  it('after an outage of the runner, the cycle due now is charged once and the cycles missed meanwhile are skipped', async () => {
+    const s = setup();
+    const d = definition('pm_card_visa');
+    await s.store.add(d);
+    await s.pass(0);
+    expect(await s.pass(60_000)).toMatchObject({ succeeded: 1 });
+    // Down 95 days: cycles 2, 3 and 4 came due meanwhile (the 5th is about 120 days on).
+    expect(await s.pass(95 * DAY)).toMatchObject({ due: 1, started: 1 });
+    expect(await s.pass(95 * DAY + 60_000)).toMatchObject({ succeeded: 1 });
+    expect(await s.pass(95 * DAY + 120_000)).toMatchObject({ due: 0 });
+    expect(chargesOf(d.id)).toEqual({ [`_${d.id}.c1`]: 1, [`_${d.id}.c4`]: 1 });
+    expect(await s.store.get(d.id)).toMatchObject({ cycle: 5, skippedCycles: 2, lastSkip: { from: 2, through: 3 } });
+  });
+
+  it('a cycle being retried by dunning is not missed: its retry runs, then only the cycle due now is charged', async () => {
+    const s = setup();
+    const d = definition(`pm_insufficient_funds_once_${process.pid.toString(36)}y${Date.now().toString(36)}`);
+    await s.store.add(d);
+    await s.pass(0);
+    expect(await s.pass(60_000)).toMatchObject({ retried: 1 });
+    // Down 70 days: the retry of cycle 1 (due after a day) runs; cycle 2 (a month on) is missed, cycle 3 is due.
+    expect(await s.pass(70 * DAY)).toMatchObject({ started: 1 });
+    expect((await s.ledger.get(`_${d.id}.c1.r1`))?.state).toBe('SUCCEEDED');
+    expect(await s.pass(70 * DAY + 60_000)).toMatchObject({ succeeded: 1 });
+    expect(await s.pass(70 * DAY + 120_000)).toMatchObject({ started: 1 });
+    expect(await s.pass(70 * DAY + 180_000)).toMatchObject({ succeeded: 1 });
+    expect(await s.pass(70 * DAY + 240_000)).toMatchObject({ due: 0 });
+    expect(chargesOf(d.id)).toEqual({ [`_${d.id}.c1`]: 1, [`_${d.id}.c1.r1`]: 1, [`_${d.id}.c3`]: 1 });
+    expect(await s.store.get(d.id)).toMatchObject({ cycle: 4, skippedCycles: 1, lastSkip: { from: 2, through: 2 } });
+  });
+
+  it('two runners on one due schedule, their clocks a cycle apart, charge it once: the later claim finds the schedule moved on', async () => {
+    let first = async (): Promise<unknown> => undefined;
+    const s = setup();
+    const d = definition('pm_card_visa', { start_at: monthsAgo(4, 10) });
+    await s.store.add(d);
+    // Runner B reads the schedule, then runner A's whole pass runs before B claims; B's clock is a month ahead.
+    const b = new RecurringRunner({
+      config: s.config,
+      store: s.store,
+      ledger: hookedLedger(
+        s.ledger,
+        'get',
+        () => true,
+        () => first(),
+      ),
+      recorder: s.recorder,
+      deliveryQueue: s.deliveryQueue,
+      logger: silentLogger(),
+      now: () => Date.now() + 31 * DAY,
+    });
+    first = () => s.pass(0);
+    expect(await b.runOnce()).toMatchObject({ due: 1, started: 0 });
+    for (const job of await s.deliveryQueue.getJobs(['waiting', 'delayed', 'prioritized'])) {
+      await s.service.deliver(job.data.operationId);
+      await job.remove().catch(() => undefined);
+    }
+    expect(chargesOf(d.id)).toEqual({ [`_${d.id}.c5`]: 1 });
+    expect(await s.store.get(d.id)).toMatchObject({ cycle: 5, phase: 'charging', operation: `_${d.id}.c5` });
+  });
+});
+
+describe('recurring billing: retention of ended schedules', () => {
+  it('a cancelled, a completed and a failed schedule are deleted recurring.ended_retention_days after they ended, with their order index entries; active ones stay', async () => {
+    const s = setup();
+    const keys = recurringKeys(s.config.redis.keyPrefix);
+    const cancelled = definition('pm_card_visa', { start_at: new Date(Date.now() + 1000 * DAY).toISOString() });
+    // One order, two schedules: one cancelled, one active for years yet.
+    const active = definition('pm_card_visa', { order_id: cancelled.order_id, start_at: new Date(Date.now() + 1000 * DAY).toISOString() });
+    const completed = definition('pm_card_visa', { max_cycles: 1 });
+    const failed = definition('pm_expired_card');
+    for (const d of [cancelled, active, completed, failed]) await s.store.add(d);
+    await management(s).cancel({ id: cancelled.id }, 'test');
+    await s.pass(0);
+    expect(await s.pass(60_000)).toMatchObject({ succeeded: 1, failed: 1 });
+    for (const d of [cancelled, completed, failed]) expect((await s.store.get(d.id))?.endedAt).toBeGreaterThan(Date.now() - 60_000);
+    expect((await s.store.get(active.id))?.endedAt).toBeUndefined();
+    expect(s.config.recurring.endedRetentionDays).toBe(400);
+    // Kept while the retention runs.
+    expect(await s.pass(399 * DAY)).toMatchObject({ expired: 0 });
+    for (const d of [cancelled, completed, failed, active]) expect(await s.store.get(d.id)).not.toBeNull();
+    expect(await s.pass(401 * DAY)).toMatchObject({ expired: 3 });
+    for (const d of [cancelled, completed, failed]) {
+      expect(await s.store.get(d.id)).toBeNull();
+      expect(await s.store.ids(100_000)).not.toContain(d.id);
+    }
+    expect(await s.redis.exists(keys.order(completed.order_id!), keys.order(failed.order_id!))).toBe(0);
+    expect(await s.store.idsOfOrder(cancelled.order_id!)).toEqual([active.id]);
+    expect(await s.store.get(active.id)).toMatchObject({ state: 'active' });
+    expect(await s.redis.pttl(keys.schedule(active.id))).toBe(-1);
+    expect(await s.pass(402 * DAY)).toMatchObject({ expired: 0 });
+  });
+
+  it('a schedule an earlier release ended (not in the ended index) is indexed by the runner walk, then deleted after the retention; an id whose schedule is gone leaves the list', async () => {
+    const s = setup();
+    const keys = recurringKeys(s.config.redis.keyPrefix);
+    const d = definition('pm_card_visa', { start_at: new Date(Date.now() + 1000 * DAY).toISOString() });
+    await s.store.add(d);
+    await s.store.cancel(d.id);
+    // As an earlier release's cancel left it: cancelled, in no ended index, no ended_at.
+    await s.redis.zrem(keys.ended, d.id);
+    await s.redis.hdel(keys.schedule(d.id), 'ended_at');
+    await s.redis.zadd(keys.all, Date.now(), 'ghost-schedule');
+    expect(await s.pass(0)).toMatchObject({ expired: 0 });
+    expect((await s.store.get(d.id))?.endedAt).toBeGreaterThan(Date.now() - 60_000);
+    expect(await s.store.ids(100_000)).not.toContain('ghost-schedule');
+    expect(await s.pass(401 * DAY)).toMatchObject({ expired: 1 });
+    expect(await s.store.get(d.id)).toBeNull();
+    expect(await s.redis.exists(keys.order(d.order_id!))).toBe(0);
+  });
+});
+
+describe('recurring billing: review of the catch-up and the retention', () => {
+  it('an id whose schedule was deleted by the retention is never created again: its old cycle operations would pass for the new schedule cycles', async () => {
+    const s = setup();
+    const d = definition('pm_card_visa', { max_cycles: 1 });
+    await s.store.add(d);
+    await s.pass(0);
+    expect(await s.pass(60_000)).toMatchObject({ succeeded: 1 });
+    const expired = await metricValue('pb_recurring_schedules_expired_total', {});
+    expect(await s.pass(401 * DAY)).toMatchObject({ expired: 1 });
+    expect(await metricValue('pb_recurring_schedules_expired_total', {})).toBe(expired + 1);
+    expect(await s.store.get(d.id)).toBeNull();
+    // The ledger still holds `_<id>.c1`, SUCCEEDED: a new schedule under the id would count it as its first cycle paid.
+    expect((await s.ledger.get(`_${d.id}.c1`))?.state).toBe('SUCCEEDED');
+    const refused = await metricValue('pb_recurring_schedule_requests_total', { action: 'create', result: 'refused' });
+    await expect(management(s).create({ schedule: { ...d } }, 'test')).rejects.toMatchObject({ field: 'schedule.id' });
+    await expect(s.store.add({ ...d, amount: 9900 })).rejects.toBeInstanceOf(CommandValidationError);
+    expect(await metricValue('pb_recurring_schedule_requests_total', { action: 'create', result: 'refused' })).toBe(refused + 1);
+    expect(await s.store.get(d.id)).toBeNull();
+  });
+
+  it('a schedule whose whole term has passed (the last cycle s period is over) is charged nothing: completed, every cycle skipped, recorded and counted', async () => {
+    const s = setup();
+    // Three monthly cycles from four months and ten days ago: the third's month ended about forty days ago.
+    const d = definition('pm_card_visa', { max_cycles: 3, start_at: monthsAgo(4, 10) });
+    await s.store.add(d);
+    const skipped = await metricValue('pb_recurring_cycles_skipped_total', { gateway: 'simulator' });
+    expect(await s.pass(0)).toMatchObject({ due: 1, started: 0, lapsed: 1 });
+    expect(chargesOf(d.id)).toEqual({});
+    const after = await s.store.get(d.id);
+    expect(after).toMatchObject({ state: 'completed', skippedCycles: 3, lastSkip: { from: 1, through: 3 } });
+    expect(after!.endedAt).toBeGreaterThan(Date.now() - 60_000);
+    expect(await metricValue('pb_recurring_cycles_skipped_total', { gateway: 'simulator' })).toBe(skipped + 3);
+    expect(await s.pass(60_000)).toMatchObject({ due: 0 });
+    // The last cycle's period still running: it is charged (once), as the cycle due now.
+    const current = definition('pm_card_visa', { max_cycles: 3, start_at: monthsAgo(2, 10) });
+    await s.store.add(current);
+    expect(await s.pass(120_000)).toMatchObject({ started: 1 });
+    expect(chargesOf(current.id)).toEqual({ [`_${current.id}.c3`]: 1 });
+  });
+
+  it('a claim another runner left without its operation (stalled, not dead) is restarted as claimed, never skipped for a later cycle: one charge', async () => {
+    let stalled = async (): Promise<unknown> => undefined;
+    const d = definition('pm_card_visa', { start_at: monthsAgo(4, 10) });
+    // Runner A claims cycle 5 and stalls before writing its operation; runner B, past the claim's check-again time
+    // and past cycle 6's due time, looks at it meanwhile. Then A writes cycle 5's operation and queues it.
+    const s = setup((l) =>
+      hookedLedger(
+        l,
+        'create',
+        (id) => id === `_${d.id}.c5`,
+        () => stalled(),
+      ),
+    );
+    await s.store.add(d);
+    const b = new RecurringRunner({
+      config: s.config,
+      store: s.store,
+      ledger: s.ledger,
+      recorder: s.recorder,
+      deliveryQueue: s.deliveryQueue,
+      logger: silentLogger(),
+      now: () => Date.now() + 31 * DAY,
+    });
+    stalled = () => b.runOnce();
+    expect(await s.pass(0)).toMatchObject({ started: 1 });
+    expect(chargesOf(d.id)).toEqual({ [`_${d.id}.c5`]: 1 });
+    expect(await s.store.get(d.id)).toMatchObject({ cycle: 5, operation: `_${d.id}.c5`, skippedCycles: 4, lastSkip: { from: 1, through: 4 } });
+  });
+});
+
+describe('recurring billing: the walk for schedules an earlier release ended', () => {
+  it('once it finished it starts again a day later (an older process of a rolling upgrade may end one after it), not before', async () => {
+    const s = setup();
+    const keys = recurringKeys(s.config.redis.keyPrefix);
+    expect(await s.pass(0)).toMatchObject({ expired: 0 });
+    expect(await s.redis.get(keys.endedWalk)).toMatch(/^done \d+$/);
+    // An older process ends one after the walk finished: cancelled, in no ended index.
+    const d = definition('pm_card_visa', { start_at: new Date(Date.now() + 1000 * DAY).toISOString() });
+    await s.store.add(d);
+    await s.redis.hset(keys.schedule(d.id), 'state', 'cancelled');
+    await s.redis.zrem(keys.due, d.id);
+    await s.pass(DAY - 60_000);
+    expect(await s.redis.zscore(keys.ended, d.id)).toBeNull();
+    await s.pass(DAY + 60_000);
+    expect(Number(await s.redis.zscore(keys.ended, d.id))).toBeGreaterThan(Date.now() + DAY);
+    expect((await s.store.get(d.id))?.endedAt).toBeGreaterThan(Date.now() + DAY);
   });
 });

@@ -70,7 +70,7 @@ describe('Redis Cluster key layout', () => {
     const families = [
       [archive.record('dl-1'), archive.record('dl-2'), archive.time, archive.impact],
       [triage.byImpact, triage.summaries],
-      // With an order's schedules (an order id may hold braces: the first tag, `{recurring}`, decides) and the catch-up's mark.
+      // With an order's schedules (an order id may hold braces: the first tag, `{recurring}`, decides), the catch-up's mark and the retention's keys.
       [
         recurring.schedule('sub-1'),
         recurring.schedule('sub-2'),
@@ -79,6 +79,9 @@ describe('Redis Cluster key layout', () => {
         recurring.order('ORD-1'),
         recurring.order('ORD-{2}'),
         recurring.orderIndexMark,
+        recurring.ended,
+        recurring.endedWalk,
+        recurring.deleted,
       ],
       [`${capsTag(prefix, 'EUR')}:res:op-1`, `${capsTag(prefix, 'EUR')}:merchant:m:d20261130:v`],
       // The fleet's abandoned work at a stop: one key, tagged `{shutdown}`, a slot of its own.
