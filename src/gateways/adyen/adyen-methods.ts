@@ -41,6 +41,19 @@ function recurringModel(payment: Payment): 'Subscription' | 'UnscheduledCardOnFi
   return payment.payment_method?.return_url !== undefined ? 'CardOnFile' : 'UnscheduledCardOnFile';
 }
 
+/**
+ * A merchant-initiated charge's link to the first, customer-initiated payment of its agreement: that payment's network
+ * transaction id (`payment.recurring.network_transaction_id`) as `additionalData.networkTxReference`, where Checkout v71
+ * documents it for an MIT ("Submit the original transaction ID of the contract … making a merchant-initiated transaction
+ * (MIT) for subsequent charges", with `shopperInteraction` ContAuth and `recurringProcessingModel` Subscription or
+ * UnscheduledCardOnFile, which a `recurring` charge of a stored card always sends). Nothing without an id: Adyen then
+ * links a token it issued itself. The caller merges it with its own `additionalData` (`manualCapture`).
+ */
+function merchantInitiatedLink(payment: Payment): { additionalData?: Record<string, string> } {
+  const id = payment.recurring?.network_transaction_id;
+  return id ? { additionalData: { networkTxReference: id } } : {};
+}
+
 /** The `paymentMethod` object of a one-time method (the token as Adyen's client side produced it). */
 function oneTimeMethod(type: Exclude<MethodType, 'stored_card'>, payment: Payment): Json {
   switch (type) {
@@ -202,7 +215,8 @@ function shopperFields(payment: Payment): Json {
  * `shopperInteraction`, `recurringProcessingModel`, `storePaymentMethod`, `returnUrl`, Klarna's lines and
  * shopper fields.
  * - `stored_card`: `storedPaymentMethodId` with its shopper, `ContAuth`, the recurring model of
- *   `payment.recurring` (`Subscription` | `UnscheduledCardOnFile`; `CardOnFile` when the shopper is there).
+ *   `payment.recurring` (`Subscription` | `UnscheduledCardOnFile`; `CardOnFile` when the shopper is there) and, for a
+ *   merchant-initiated charge quoting one, the first payment's network transaction id (`additionalData.networkTxReference`).
  * - one-time methods: `Ecommerce`, the shopper's `returnUrl`.
  * - token on first use: `storePaymentMethod: true` with the `shopperReference` it is filed under and the
  *   recurring model it will be used with (`UnscheduledCardOnFile` unless `recurring` says subscription).
@@ -228,6 +242,7 @@ export function adyenMethodFields(
       shopperInteraction: 'ContAuth',
       recurringProcessingModel: recurringModel(payment),
       returnUrl,
+      ...merchantInitiatedLink(payment),
     };
   }
   const fields: Json = { paymentMethod: oneTimeMethod(type, payment), shopperInteraction: 'Ecommerce', channel: 'Web', returnUrl };

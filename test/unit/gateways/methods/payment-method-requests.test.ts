@@ -1,3 +1,4 @@
+import { readFileSync } from 'node:fs';
 import { GatewayConfig } from '../../../../src/config/config';
 import { CommandType, Payment } from '../../../../src/contracts/payment-command';
 import { validateCommand } from '../../../../src/contracts/command-validator';
@@ -9,6 +10,7 @@ import { GatewayTransformer, OperationContext } from '../../../../src/gateways/g
 import { stripeTransformer } from '../../../../src/gateways/stripe';
 import { outcomeEvent } from '../../../../src/events/payment-event';
 import { draftRecord } from '../../../../src/ledger/record-fields';
+import { specPath } from '../../../support/prism';
 import { testConfig } from '../../../support/test-config';
 
 /** Each payment method's request, PSP by PSP (docs/PAYMENT-METHODS.md), and the refusals naming their field. */
@@ -143,6 +145,23 @@ describe('Stripe', () => {
       customer: 'cus_1',
     });
   });
+
+  it("recurring with the first payment's network transaction id: not sent, as the pinned API version (2023-08-16) has no payment_method_options.card.mit_exemption", () => {
+    const spec = JSON.parse(readFileSync(specPath('stripe-payments-2023-08-16.prism.json'), 'utf8')) as {
+      paths: Record<string, { post: { requestBody: { content: Record<string, { schema: { properties: Record<string, unknown> } }> } } }>;
+    };
+    const options = spec.paths['/v1/payment_intents'].post.requestBody.content['application/x-www-form-urlencoded'].schema.properties
+      .payment_method_options as { properties: { card: { anyOf: Array<{ properties?: Record<string, unknown> }> } } };
+    // Should a newer pinned version document it, this fails: the adapter's choice is to be made again.
+    expect(Object.keys(options.properties.card.anyOf[0].properties ?? {})).not.toContain('mit_exemption');
+    const sent = form(
+      stripeTransformer,
+      ctx('sale', { custom_attributes: { stripe_customer: 'cus_1' }, recurring: { model: 'subscription', network_transaction_id: '016150703802094' } }),
+      g,
+    );
+    expect(sent.off_session).toBe('true');
+    expect(Object.values(sent)).not.toContain('016150703802094');
+  });
 });
 
 describe('Adyen', () => {
@@ -258,6 +277,28 @@ describe('Adyen', () => {
     });
     const cof = json(adyenTransformer, ctx('sale', { gateway_key: 'shopper-1:SPM1', recurring: { model: 'unscheduled' } }), g);
     expect(cof.recurringProcessingModel).toBe('UnscheduledCardOnFile');
+  });
+
+  it("a merchant-initiated charge quotes the first payment's network transaction id as additionalData.networkTxReference (Checkout v71, AdditionalDataCommon), beside ContAuth and its recurring model", () => {
+    const recurring = { model: 'subscription' as const, schedule_id: 'sub-1', cycle: 2, network_transaction_id: '016150703802094' };
+    // An authorization keeps its manual capture beside it; a sale has no additionalData but the id.
+    const auth = json(adyenTransformer, ctx('authorize', { gateway_key: 'shopper-1:SPM1', recurring }), g);
+    expect(auth).toMatchObject({ shopperInteraction: 'ContAuth', recurringProcessingModel: 'Subscription' });
+    expect(auth.additionalData).toEqual({ manualCapture: 'true', networkTxReference: '016150703802094' });
+    const sale = json(adyenTransformer, ctx('sale', { gateway_key: 'shopper-1:SPM1', recurring: { ...recurring, model: 'unscheduled' } }), g);
+    expect(sale).toMatchObject({ recurringProcessingModel: 'UnscheduledCardOnFile', captureDelayHours: 0 });
+    expect(sale.additionalData).toEqual({ networkTxReference: '016150703802094' });
+    // Without an id, or on a payment that is no merchant-initiated charge (a first payment storing its card), none.
+    expect(json(adyenTransformer, ctx('sale', { gateway_key: 'shopper-1:SPM1', recurring: { model: 'subscription' } }), g).additionalData).toBeUndefined();
+    const first = json(
+      adyenTransformer,
+      ctx('sale', {
+        payment_method: { type: 'card', token: 'eyJ.jwe', store: true },
+        recurring: { model: 'subscription', network_transaction_id: '016150703802094' },
+      }),
+      g,
+    );
+    expect(first.additionalData).toBeUndefined();
   });
 
   it('crypto is not an Adyen method: refused naming the field', () => {
