@@ -242,7 +242,8 @@ export function adyenMethodFields(
       shopperInteraction: 'ContAuth',
       recurringProcessingModel: recurringModel(payment),
       returnUrl,
-      ...merchantInitiatedLink(payment),
+      // A card scheme's id links card payments only: a stored gift card's charge quotes none.
+      ...(giftCard ? {} : merchantInitiatedLink(payment)),
     };
   }
   const fields: Json = { paymentMethod: oneTimeMethod(type, payment), shopperInteraction: 'Ecommerce', channel: 'Web', returnUrl };

@@ -299,6 +299,14 @@ describe('Adyen', () => {
       g,
     );
     expect(first.additionalData).toBeUndefined();
+    // A stored gift card (Adyen's giftcard method) is no card scheme's: no scheme id, whatever the command says.
+    const giftCard = json(
+      adyenTransformer,
+      ctx('sale', { gateway_key: 'shopper-1:SPM1', method_details: { method: 'giftcard', submethod: 'givex' }, recurring }),
+      g,
+    );
+    expect(giftCard.paymentMethod).toMatchObject({ type: 'giftcard' });
+    expect(giftCard.additionalData).toBeUndefined();
   });
 
   it('crypto is not an Adyen method: refused naming the field', () => {
