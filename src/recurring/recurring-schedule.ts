@@ -31,8 +31,8 @@ export interface ScheduleDefinition {
   /** Stop after this many cycles (absent: until cancelled). */
   max_cycles?: number;
   /**
-   * The scheme's id of the customer-initiated first payment, quoted by every cycle (Cybersource `previousTransactionId`,
-   * Adyen `additionalData.networkTxReference`). Absent: the one the bridge recorded for the payment of `order_id` that
+   * The scheme's id of the customer-initiated first payment, carried by every cycle (quoted by Cybersource as
+   * `previousTransactionId`; Adyen and Stripe link the chain of a credential they stored themselves). Absent: the one the bridge recorded for the payment of `order_id` that
    * stored `gateway_key`, if any (`first-payment-network-id.ts`).
    */
   network_transaction_id?: string;

@@ -41,19 +41,6 @@ function recurringModel(payment: Payment): 'Subscription' | 'UnscheduledCardOnFi
   return payment.payment_method?.return_url !== undefined ? 'CardOnFile' : 'UnscheduledCardOnFile';
 }
 
-/**
- * A merchant-initiated charge's link to the first, customer-initiated payment of its agreement: that payment's network
- * transaction id (`payment.recurring.network_transaction_id`) as `additionalData.networkTxReference`, where Checkout v71
- * documents it for an MIT ("Submit the original transaction ID of the contract … making a merchant-initiated transaction
- * (MIT) for subsequent charges", with `shopperInteraction` ContAuth and `recurringProcessingModel` Subscription or
- * UnscheduledCardOnFile, which a `recurring` charge of a stored card always sends). Nothing without an id: Adyen then
- * links a token it issued itself. The caller merges it with its own `additionalData` (`manualCapture`).
- */
-function merchantInitiatedLink(payment: Payment): { additionalData?: Record<string, string> } {
-  const id = payment.recurring?.network_transaction_id;
-  return id ? { additionalData: { networkTxReference: id } } : {};
-}
-
 /** The `paymentMethod` object of a one-time method (the token as Adyen's client side produced it). */
 function oneTimeMethod(type: Exclude<MethodType, 'stored_card'>, payment: Payment): Json {
   switch (type) {
@@ -215,8 +202,11 @@ function shopperFields(payment: Payment): Json {
  * `shopperInteraction`, `recurringProcessingModel`, `storePaymentMethod`, `returnUrl`, Klarna's lines and
  * shopper fields.
  * - `stored_card`: `storedPaymentMethodId` with its shopper, `ContAuth`, the recurring model of
- *   `payment.recurring` (`Subscription` | `UnscheduledCardOnFile`; `CardOnFile` when the shopper is there) and, for a
- *   merchant-initiated charge quoting one, the first payment's network transaction id (`additionalData.networkTxReference`).
+ *   `payment.recurring` (`Subscription` | `UnscheduledCardOnFile`; `CardOnFile` when the shopper is there). Never the
+ *   first payment's network transaction id (`payment.recurring.network_transaction_id`): Checkout v71 documents
+ *   `additionalData.networkTxReference` for an MIT only "if you are not tokenizing card details with Adyen" ("required
+ *   for token-based transactions where Adyen does not tokenize the card", AdditionalDataCommon), and every stored card
+ *   here is an Adyen token (`storedPaymentMethodId`), whose chain Adyen links itself.
  * - one-time methods: `Ecommerce`, the shopper's `returnUrl`.
  * - token on first use: `storePaymentMethod: true` with the `shopperReference` it is filed under and the
  *   recurring model it will be used with (`UnscheduledCardOnFile` unless `recurring` says subscription).
@@ -242,8 +232,6 @@ export function adyenMethodFields(
       shopperInteraction: 'ContAuth',
       recurringProcessingModel: recurringModel(payment),
       returnUrl,
-      // A card scheme's id links card payments only: a stored gift card's charge quotes none.
-      ...(giftCard ? {} : merchantInitiatedLink(payment)),
     };
   }
   const fields: Json = { paymentMethod: oneTimeMethod(type, payment), shopperInteraction: 'Ecommerce', channel: 'Web', returnUrl };

@@ -18,7 +18,6 @@ import { adyenLineItems, adyenMethodFields } from './adyen-methods';
  * | command | request |
  * | --- | --- |
  * | authorize | `POST /payments`, the payment's method (adyen-methods.ts), `additionalData.manualCapture: "true"` |
- * | (MIT) | a `recurring` charge of a stored card quoting the first payment's id: `additionalData.networkTxReference` too |
  * | sale | `POST /payments`, stored card, `captureDelayHours: 0` (immediate capture) |
  * | revalidate | `POST /payments` with the stored card again (manual capture); new pspReference = new key |
  * | capture | `POST /payments/{pspReference}/captures` (partial when `amount` is less than authorised) |
@@ -98,14 +97,8 @@ function paymentBody(ctx: OperationContext, gateway: GatewayConfig, capture: 'ma
     ...adyenMethodFields(ctx, gateway, storedCardKeyFor(ctx)),
   };
   if (ctx.payment.order_id) body.merchantOrderReference = ctx.payment.order_id.slice(0, 1000);
-  // The method's own additionalData (a merchant-initiated charge's networkTxReference) stays beside the capture's.
-  const methodData = body.additionalData as Record<string, string> | undefined;
   if (capture === 'manual') {
-    body.additionalData = {
-      ...methodData,
-      manualCapture: 'true',
-      ...(gateway.authorisationType ? { authorisationType: gateway.authorisationType } : {}),
-    };
+    body.additionalData = gateway.authorisationType ? { manualCapture: 'true', authorisationType: gateway.authorisationType } : { manualCapture: 'true' };
   } else body.captureDelayHours = 0;
   return body;
 }

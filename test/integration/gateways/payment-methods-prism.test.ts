@@ -162,7 +162,7 @@ describe('Adyen payment methods (Prism, Checkout v71)', () => {
     ],
     ['unscheduled card-on-file charge', ctx('authorize', g, { gateway_key: 'shopper-0042:8416039902646530', recurring: { model: 'unscheduled' } }, 'a7')],
     [
-      "merchant-initiated charges quoting the first payment's network transaction id (additionalData.networkTxReference)",
+      "a merchant-initiated charge whose command carries the first payment's network transaction id (not sent: an Adyen token)",
       ctx(
         'authorize',
         g,

@@ -279,34 +279,23 @@ describe('Adyen', () => {
     expect(cof.recurringProcessingModel).toBe('UnscheduledCardOnFile');
   });
 
-  it("a merchant-initiated charge quotes the first payment's network transaction id as additionalData.networkTxReference (Checkout v71, AdditionalDataCommon), beside ContAuth and its recurring model", () => {
+  it('a merchant-initiated charge of a card Adyen tokenized quotes no network transaction id: Adyen documents additionalData.networkTxReference only for card details it did not tokenize (Checkout v71, AdditionalDataCommon)', () => {
     const recurring = { model: 'subscription' as const, schedule_id: 'sub-1', cycle: 2, network_transaction_id: '016150703802094' };
-    // An authorization keeps its manual capture beside it; a sale has no additionalData but the id.
+    // An authorization keeps its manual capture alone; a sale has no additionalData.
     const auth = json(adyenTransformer, ctx('authorize', { gateway_key: 'shopper-1:SPM1', recurring }), g);
-    expect(auth).toMatchObject({ shopperInteraction: 'ContAuth', recurringProcessingModel: 'Subscription' });
-    expect(auth.additionalData).toEqual({ manualCapture: 'true', networkTxReference: '016150703802094' });
+    expect(auth).toMatchObject({ paymentMethod: { storedPaymentMethodId: 'SPM1' }, shopperInteraction: 'ContAuth', recurringProcessingModel: 'Subscription' });
+    expect(auth.additionalData).toEqual({ manualCapture: 'true' });
     const sale = json(adyenTransformer, ctx('sale', { gateway_key: 'shopper-1:SPM1', recurring: { ...recurring, model: 'unscheduled' } }), g);
     expect(sale).toMatchObject({ recurringProcessingModel: 'UnscheduledCardOnFile', captureDelayHours: 0 });
-    expect(sale.additionalData).toEqual({ networkTxReference: '016150703802094' });
-    // Without an id, or on a payment that is no merchant-initiated charge (a first payment storing its card), none.
-    expect(json(adyenTransformer, ctx('sale', { gateway_key: 'shopper-1:SPM1', recurring: { model: 'subscription' } }), g).additionalData).toBeUndefined();
-    const first = json(
-      adyenTransformer,
-      ctx('sale', {
-        payment_method: { type: 'card', token: 'eyJ.jwe', store: true },
-        recurring: { model: 'subscription', network_transaction_id: '016150703802094' },
-      }),
-      g,
-    );
-    expect(first.additionalData).toBeUndefined();
-    // A stored gift card (Adyen's giftcard method) is no card scheme's: no scheme id, whatever the command says.
+    expect(sale.additionalData).toBeUndefined();
+    // Nowhere in the body either, a stored gift card's included.
     const giftCard = json(
       adyenTransformer,
       ctx('sale', { gateway_key: 'shopper-1:SPM1', method_details: { method: 'giftcard', submethod: 'givex' }, recurring }),
       g,
     );
     expect(giftCard.paymentMethod).toMatchObject({ type: 'giftcard' });
-    expect(giftCard.additionalData).toBeUndefined();
+    for (const body of [auth, sale, giftCard]) expect(JSON.stringify(body)).not.toContain('016150703802094');
   });
 
   it('crypto is not an Adyen method: refused naming the field', () => {
