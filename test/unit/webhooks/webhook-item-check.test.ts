@@ -391,6 +391,15 @@ describe("a network transaction id that reads as a card number (outcome.networkT
     }
   });
 
+  it("takes the id as the PSP's in its own field only: a card number elsewhere in the item that holds the same digits still skips it", async () => {
+    // 16 digits passing the Luhn check, the id's 15 and one more: a card number, not the id.
+    const pan = `${NETWORK_ID}5`;
+    const event = { ...authorised(), account: pan };
+    const verdict = await checkWebhookItem(event, 'adyen', adyen, ledger(['opref-nti-1']), KEYS);
+    expect(verdict).toMatchObject({ kind: 'skip', reason: 'card_number', field: 'account' });
+    expect(JSON.stringify(verdict)).not.toContain(pan);
+  });
+
   it('skips, as card_number, the same on an item naming nothing of ours, never quoting it; an id that reads as no card number costs no ledger read', async () => {
     const lookup = ledger();
     const verdict = await checkWebhookItem(authorised('opref-unknown'), 'adyen', adyen, lookup, KEYS);
