@@ -1,7 +1,7 @@
 import type { Ledger, OperationRecord } from '../ledger/ledger';
 import { isMerchantInitiatedCharge } from '../contracts/payment-method';
 import { counter } from '../metrics/metrics-registry';
-import type { ScheduleDefinition } from './recurring-schedule';
+import { ScheduleDefinition, isCycleOf } from './recurring-schedule';
 
 /**
  * Where a cycle's network transaction id came from: the schedule's definition (`schedule`, the OMS's), the payment of
@@ -56,16 +56,25 @@ export function firstPaymentNetworkId(definition: ScheduleDefinition, operations
 
 /**
  * The network transaction id every merchant-initiated charge of `definition` quotes (`payment.recurring.network_transaction_id`),
- * with where it came from. The schedule links to its first payment by its order (`order_id`, the subscription's order in
- * the OMS, which every cycle names too) and its credential (that payment stored `gateway_key`): one read of the order
- * index and of up to {@link FIRST_PAYMENT_SEARCH} records, only for a schedule naming an order and no id of its own.
- * An id the definition holds (the OMS's) wins.
+ * with where it came from. An id the definition holds (the OMS's) wins. Else the one an earlier charge of the schedule
+ * carried (`earlier`: the operation ids of its previous cycle's, or of this cycle's first attempt, as the runner names
+ * them), the first payment's carried forward: retention expires the first payment (a terminal operation,
+ * `retention.expire_after_days`) while the subscription runs on, and its cycles keep quoting its id. Else the schedule
+ * links to its first payment by its order (`order_id`, the subscription's order in the OMS, which every cycle names
+ * too) and its credential (that payment stored `gateway_key`): one read of the order index and of up to
+ * {@link FIRST_PAYMENT_SEARCH} records, only for a schedule naming an order and no id of its own or carried.
  */
 export async function cycleNetworkId(
   definition: ScheduleDefinition,
-  ledger: Pick<Ledger, 'operationsOfOrder'>,
+  ledger: Pick<Ledger, 'operationsOfOrder' | 'get'>,
+  earlier: readonly string[] = [],
 ): Promise<{ id?: string; source: CycleNetworkIdSource }> {
   if (definition.network_transaction_id) return { id: definition.network_transaction_id, source: 'schedule' };
+  for (const id of earlier) {
+    const op = await ledger.get(id);
+    const carried = op !== null && isCycleOf(op, definition.id) ? op.payment.recurring?.network_transaction_id : undefined;
+    if (carried) return { id: carried, source: 'first_payment' };
+  }
   if (!definition.order_id) return { source: 'none' };
   const id = firstPaymentNetworkId(definition, await ledger.operationsOfOrder(definition.order_id, FIRST_PAYMENT_SEARCH));
   return id !== undefined ? { id, source: 'first_payment' } : { source: 'none' };

@@ -180,8 +180,11 @@ export class RecurringRunner {
     // cancel before it stops it here. A crash after the claim finds the operation missing and starts it again; one
     // after the write, before the job, leaves it RECEIVED, which the recovery sweep queues (as an acked command's).
     if (!(await this.write(schedule, { ...schedule, phase: 'charging', operation: id, nextAt: now + CHECK_AGAIN_MS }, 'start'))) return 'stopped';
-    // The first payment's network transaction id: the schedule's, else the one recorded for its order's first payment.
-    const networkId = await cycleNetworkId(d, ledger);
+    // The first payment's network transaction id: the schedule's, else the one its earlier charge carried (this cycle's
+    // first attempt, else the previous cycle's), else the one recorded for its order's first payment.
+    const [cycle, attempt] = schedule.attempt > 0 ? [schedule.cycle, 0] : [schedule.cycle - 1, 0];
+    const earlier = cycle >= 1 ? [cycleOperationId(d.id, cycle, attempt), earlierCycleOperationId(d.id, cycle, attempt)] : [];
+    const networkId = await cycleNetworkId(d, ledger, earlier);
     const { created } = await ledger.create(id, cycleCommand(d, schedule.cycle, schedule.attempt, now, networkId.id), now);
     await deliveryQueue.add('deliver', { operationId: id }, { jobId: bullJobId(id) });
     if (created) {

@@ -17,6 +17,8 @@ import { RETRIES_EXHAUSTED, RecurringRunner } from '../../../src/recurring/recur
 import { ScheduleDefinition, cycleCommand } from '../../../src/recurring/recurring-schedule';
 import { RecurringStore, recurringKeys } from '../../../src/recurring/recurring-store';
 import { createRedis } from '../../../src/redis/redis-connection';
+import { shardKeysOf, shardOfOrder } from '../../../src/redis/key-layout';
+import { orderIndexKey } from '../../../src/ledger/order-index';
 import { ConfiguredGatewayRouter } from '../../../src/routing/configured-gateway-router';
 import { purgeNamespace } from '../../../harness/twins/local-stack/local-stack';
 import { PspSimulator, startPspSimulator } from '../../../harness/twins/psp-simulator/psp-simulator';
@@ -535,6 +537,27 @@ describe("a schedule's merchant-initiated charges quote the first payment's netw
     await s.store.add(second);
     await s.pass(0);
     expect((await s.ledger.get(`_${second.id}.c1`))?.payment.recurring?.network_transaction_id).toBe(RECORDED);
+  });
+
+  it("a later cycle carries the id its earlier cycle quoted: the first payment's record expired by retention since (retention.expire_after_days) still counts", async () => {
+    const s = setup();
+    const orderId = `SUB-ORDER-NTI-KEPT-${process.pid.toString(36)}x${Date.now().toString(36)}`;
+    const first = await firstPayment(s, orderId, 'pm_card_visa', RECORDED);
+    const d = definition('pm_card_visa', { order_id: orderId, max_cycles: 2 });
+    await s.store.add(d);
+    expect(await s.pass(0)).toMatchObject({ started: 1 });
+    expect((await s.ledger.get(`_${d.id}.c1`))?.payment.recurring?.network_transaction_id).toBe(RECORDED);
+    expect(await s.pass(60_000)).toMatchObject({ succeeded: 1 });
+    // Retention archives and expires the first payment (a terminal sale, 400 days on by default): its record and its
+    // entry in the order index are gone when a monthly subscription's fourteenth cycle starts.
+    const shard = shardKeysOf(s.config.redis.keyPrefix)[shardOfOrder(orderId)];
+    await s.redis.zrem(orderIndexKey(s.config.redis.keyPrefix, orderId), first);
+    await s.redis.del(shard.op(first));
+    expect(await s.ledger.get(first)).toBeNull();
+    const fromFirst = await metricValue('pb_recurring_network_transaction_ids_total', { gateway: 'simulator', source: 'first_payment' });
+    expect(await s.pass(32 * DAY)).toMatchObject({ started: 1 });
+    expect((await s.ledger.get(`_${d.id}.c2`))?.payment.recurring?.network_transaction_id).toBe(RECORDED);
+    expect(await metricValue('pb_recurring_network_transaction_ids_total', { gateway: 'simulator', source: 'first_payment' })).toBe(fromFirst + 1);
   });
 
   it('none when the order has no such payment: no order, a first payment that stored another credential, or one without a recorded id', async () => {

@@ -51,9 +51,13 @@ describe("a schedule's first payment (firstPaymentNetworkId)", () => {
 });
 
 describe("a cycle's network transaction id (cycleNetworkId, cycleCommand)", () => {
-  const ledger = (ops: OperationRecord[]) => {
+  const ledger = (ops: OperationRecord[], records: OperationRecord[] = []) => {
     const asked: string[] = [];
-    return { asked, operationsOfOrder: async (order: string) => (asked.push(order), ops) };
+    return {
+      asked,
+      operationsOfOrder: async (order: string) => (asked.push(order), ops),
+      get: async (id: string) => (asked.push(`get ${id}`), records.find((r) => r.id === id) ?? null),
+    };
   };
 
   it("the schedule's own wins, without reading the ledger; else the first payment's; else none", async () => {
@@ -66,6 +70,18 @@ describe("a cycle's network transaction id (cycleNetworkId, cycleCommand)", () =
     const noOrder = ledger([first('1')]);
     expect(await cycleNetworkId({ ...definition, order_id: undefined }, noOrder)).toEqual({ source: 'none' });
     expect(noOrder.asked).toEqual([]);
+  });
+
+  it("an earlier charge of the schedule carries it forward (the first payment's record may be expired since); a channel's operation under its id does not", async () => {
+    const earlierCycle = draftRecord('_sub-nti.c1', cycleCommand(definition, 1, 0, 0, '777718270854480'), 0);
+    const l = ledger([], [earlierCycle]);
+    expect(await cycleNetworkId(definition, l, ['_sub-nti.c1', 'sub-nti.c1'])).toEqual({ id: '777718270854480', source: 'first_payment' });
+    expect(l.asked).toEqual(['get _sub-nti.c1']);
+    // Under the cycle's earlier name, a channel's own command is no cycle of the schedule: the order is searched instead.
+    const squatter = draftRecord('sub-nti.c1', channelCommand('sale', {}, { recurring: { model: 'subscription', network_transaction_id: '999' } }), 0);
+    const searched = ledger([first('111')], [squatter]);
+    expect(await cycleNetworkId(definition, searched, ['_sub-nti.c1', 'sub-nti.c1'])).toEqual({ id: '111', source: 'first_payment' });
+    expect(searched.asked).toEqual(['get _sub-nti.c1', 'get sub-nti.c1', 'SUB-ORDER-NTI']);
   });
 
   it('the command quotes the recorded id only when the definition holds none', () => {
