@@ -67,3 +67,15 @@ it.each([
   const noted = await new IssuedTokens(stack.worker.ledger, stack.config.serviceBus).networkIdGatewayOf(networkId);
   expect(noted).toBe(networkId === CARD_LIKE_ID ? 'adyen' : null);
 });
+
+it('an AUTHORISATION for another amount than the pending authorization asked settles nothing and records no id: refused by the scope check, counted for the operator', async () => {
+  const reference = 'NTIWEBHOOKAUTH03';
+  const id = await pendingOperation(stack.worker, 'authorize', { gateway: 'adyen', amount: 1999, order_id: `order-nti-${reference}` }, reference);
+  const refused = await metricValue('pb_webhook_outcomes_refused_total', { gateway: 'adyen', check: 'amount' });
+  // The item names our operation: the route queues it, the outcome worker refuses it (amount 5000, asked 1999).
+  expect(await authorised(id, reference, CARD_LIKE_ID)).toBe(200);
+  await eventually(async () => (await metricValue('pb_webhook_outcomes_refused_total', { gateway: 'adyen', check: 'amount' })) === refused + 1);
+  const record = await stack.worker.ledger.get(id);
+  expect(record?.state).toBe('PENDING');
+  expect(record?.networkTransactionId).toBeUndefined();
+});
