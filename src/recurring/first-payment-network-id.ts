@@ -19,7 +19,7 @@ export const FIRST_PAYMENT_SEARCH = 20;
 
 const cycleNetworkIds = counter(
   'pb_recurring_network_transaction_ids_total',
-  "Recurring cycle charges started, by where the network transaction id they quote came from (schedule: the schedule's definition, the OMS's; first_payment: the one the bridge recorded for the payment of the schedule's order that stored its credential; none: no id, the charge goes without one)",
+  "Recurring cycle charges started, by where the network transaction id they quote came from (schedule: the schedule's definition, the OMS's; first_payment: the one the bridge recorded for the payment of the schedule's order that stored its credential, as the schedule's earlier charge carried it or found in the order; none: no id, the charge goes without one)",
   ['gateway', 'source'],
 );
 
