@@ -1,6 +1,7 @@
 import type { Ledger, OperationRecord } from '../ledger/ledger';
 import { isMerchantInitiatedCharge } from '../contracts/payment-method';
 import { counter } from '../metrics/metrics-registry';
+import { networkTransactionIdOf } from '../gateways/network-transaction-id';
 import { ScheduleDefinition, isCycleOf } from './recurring-schedule';
 
 /**
@@ -72,8 +73,9 @@ export async function cycleNetworkId(
   if (definition.network_transaction_id) return { id: definition.network_transaction_id, source: 'schedule' };
   for (const id of earlier) {
     const op = await ledger.get(id);
-    const carried = op !== null && isCycleOf(op, definition.id) ? op.payment.recurring?.network_transaction_id : undefined;
-    if (carried) return { id: carried, source: 'first_payment' };
+    // Only an id's shape: a card-like one is masked in an archive (docs/DATA.md), so one imported back is never quoted so.
+    const carried = op !== null && isCycleOf(op, definition.id) ? networkTransactionIdOf(op.payment.recurring?.network_transaction_id) : undefined;
+    if (carried !== undefined) return { id: carried, source: 'first_payment' };
   }
   if (!definition.order_id) return { source: 'none' };
   const id = firstPaymentNetworkId(definition, await ledger.operationsOfOrder(definition.order_id, FIRST_PAYMENT_SEARCH));

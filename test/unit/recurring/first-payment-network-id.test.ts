@@ -82,6 +82,9 @@ describe("a cycle's network transaction id (cycleNetworkId, cycleCommand)", () =
     const searched = ledger([first('111')], [squatter]);
     expect(await cycleNetworkId(definition, searched, ['_sub-nti.c1', 'sub-nti.c1'])).toEqual({ id: '111', source: 'first_payment' });
     expect(searched.asked).toEqual(['get _sub-nti.c1', 'get sub-nti.c1', 'SUB-ORDER-NTI']);
+    // An earlier charge holding it masked (archived, then imported back) carries nothing: the order is searched.
+    const masked = draftRecord('_sub-nti.c1', cycleCommand(definition, 1, 0, 0, '[PAN REDACTED]'), 0);
+    expect(await cycleNetworkId(definition, ledger([first('111')], [masked]), ['_sub-nti.c1'])).toEqual({ id: '111', source: 'first_payment' });
   });
 
   it('the command quotes the recorded id only when the definition holds none', () => {
