@@ -163,7 +163,7 @@ export function addRecurringCommands(program: Command, withContext: WithOpsConte
     .option('--model <model>', 'subscription (default) or unscheduled')
     .option('--command <command>', 'sale (default) or authorize')
     .option('--max-cycles <n>', 'stop after this many cycles')
-    .option('--network-transaction-id <id>', "the first payment's scheme transaction id")
+    .option('--network-transaction-id <id>', "the first payment's scheme transaction id (default: the one recorded for the order's first payment)")
     .option(
       '--attribute <name=value>',
       'a custom attribute of every cycle, repeatable: what the gateway needs to charge the credential (Stripe stripe_customer=cus_…, Adyen shopper_reference=… for a bare token)',

@@ -61,7 +61,7 @@ export interface GatewayOutcome {
   /**
    * An authorize's or sale's SUCCESS: the card scheme's transaction id of this payment as the PSP reported it
    * (`networkTransactionIdOf`: Stripe's `latest_charge.payment_method_details.card.network_transaction_id`, Adyen's
-   * `additionalData.networkTxReference`, Cybersource's `processorInformation.networkTransactionId`, the simulator's
+   * `additionalData.networkTxReference` of an answer or of an AUTHORISATION notification, Cybersource's `processorInformation.networkTransactionId`, the simulator's
    * `network_transaction_id`). Reported on the event as `payment.network_transaction_id`; absent when the answer
    * names none (never invented).
    */

@@ -11,6 +11,7 @@ import { bullJobId } from '../queueing/job-id';
 import { isSoftDecline } from './dunning';
 import { Schedule, cycleCommand, cycleDueAt, cycleDueNow, cycleOperationId, earlierCycleOperationId, isCycleOf } from './recurring-schedule';
 import { RecurringStore } from './recurring-store';
+import { cycleNetworkId, noteCycleNetworkId } from './first-payment-network-id';
 import { withoutMethodToken } from '../contracts/payment-method';
 
 /** The reason of the final failure event of a cycle whose retries ran out. */
@@ -67,7 +68,9 @@ const CHECK_AGAIN_MS = 30_000;
  *   cycle after it would be due, is over) is charged nothing: completed with every cycle left skipped (`lapsed`).
  *   Its operation (`<schedule>.c<n>`, retries `<schedule>.c<n>.r<k>`) is written to
  *   the ledger, idempotently by that id, and handed to delivery (jobId = operation id) as any command,
- *   with the merchant-initiated flags (`payment.recurring`, see docs/PAYMENT-METHODS.md). Whatever happens
+ *   with the merchant-initiated flags (`payment.recurring`, see docs/PAYMENT-METHODS.md) and the first payment's
+ *   network transaction id (the schedule's, else the one recorded for its order's first payment:
+ *   `first-payment-network-id.ts`). Whatever happens
  *   between these steps, a rerun finds the same operation: a cycle is charged at most once per attempt.
  *   Its own events (`…sold`/`…authorized`, SUCCESS or FAIL) reach the OMS as any operation's.
  * - A charge in flight is looked at again: SUCCEEDED moves the schedule to the next cycle (or completes
@@ -269,16 +272,25 @@ export class RecurringRunner {
     const dropped = await this.write(read, { ...schedule, phase: 'charging', operation: id, nextAt: now + CHECK_AGAIN_MS }, 'start');
     if (dropped) return dropped;
     if (skipped > 0) this.logSkipped('recurring cycles missed; skipped, not charged (only the cycle due now is)', d, read.cycle, due - 1, { cycle: due });
-    const { created } = await ledger.create(id, cycleCommand(d, schedule.cycle, schedule.attempt, now), now);
+    // The first payment's network transaction id: the schedule's, else the one its earlier charge carried (this cycle's
+    // first attempt, else the last cycle charged before this start: the one before those skipped), else the one
+    // recorded for its order's first payment.
+    const [cycle, attempt] = schedule.attempt > 0 ? [schedule.cycle, 0] : [read.cycle - 1, 0];
+    const earlier = cycle >= 1 ? [cycleOperationId(d.id, cycle, attempt), earlierCycleOperationId(d.id, cycle, attempt)] : [];
+    const networkId = await cycleNetworkId(d, ledger, earlier);
+    const { created } = await ledger.create(id, cycleCommand(d, schedule.cycle, schedule.attempt, now, networkId.id), now);
     await deliveryQueue.add('deliver', { operationId: id }, { jobId: bullJobId(id) });
     if (created) {
       cycles.inc({ gateway: d.gateway, outcome: 'started' });
+      noteCycleNetworkId(d.gateway, networkId.source);
+      // Where the id came from, never the id (a Visa one may read as a card number).
       logger.info('recurring cycle charge started', {
         schedule_id: d.id,
         cycle: schedule.cycle,
         attempt: schedule.attempt,
         operation_id: id,
         gateway: d.gateway,
+        network_transaction_id_from: networkId.source,
       });
     }
     return 'started';

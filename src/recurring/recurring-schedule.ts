@@ -30,7 +30,11 @@ export interface ScheduleDefinition {
   interval: { unit: 'day' | 'week' | 'month'; count: number };
   /** Stop after this many cycles (absent: until cancelled). */
   max_cycles?: number;
-  /** The scheme's id of the customer-initiated first payment (Cybersource `previousTransactionId`). */
+  /**
+   * The scheme's id of the customer-initiated first payment, carried by every cycle (quoted by Cybersource as
+   * `previousTransactionId`; Adyen and Stripe link the chain of a credential they stored themselves). Absent: the one the bridge recorded for the payment of `order_id` that
+   * stored `gateway_key`, if any (`first-payment-network-id.ts`).
+   */
   network_transaction_id?: string;
   custom_attributes?: Record<string, unknown>;
 }
@@ -137,9 +141,14 @@ export function cycleCommandToValidate(definition: ScheduleDefinition): PaymentC
   return { ...command, channel: 'web', payment: { ...command.payment, operation_reference: earlierCycleOperationId(definition.id, 1, 0) } };
 }
 
-/** The merchant-initiated command of one attempt of one cycle (channel `bridge`: the bridge starts it). */
-export function cycleCommand(definition: ScheduleDefinition, cycle: number, attempt: number, now: number): PaymentCommand {
+/**
+ * The merchant-initiated command of one attempt of one cycle (channel `bridge`: the bridge starts it).
+ * @param recordedNetworkId the network transaction id the bridge recorded for the schedule's first payment
+ *   (`first-payment-network-id.ts`), quoted when the definition holds none: the definition's own (the OMS's) wins.
+ */
+export function cycleCommand(definition: ScheduleDefinition, cycle: number, attempt: number, now: number, recordedNetworkId?: string): PaymentCommand {
   const d = definition;
+  const networkId = d.network_transaction_id || recordedNetworkId;
   return {
     version: 1,
     command: d.command ?? 'sale',
@@ -158,7 +167,7 @@ export function cycleCommand(definition: ScheduleDefinition, cycle: number, atte
         model: d.model ?? 'subscription',
         schedule_id: d.id,
         cycle,
-        ...(d.network_transaction_id ? { network_transaction_id: d.network_transaction_id } : {}),
+        ...(networkId ? { network_transaction_id: networkId } : {}),
       },
       ...(d.custom_attributes ? { custom_attributes: d.custom_attributes } : {}),
     },

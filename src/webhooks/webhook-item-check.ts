@@ -4,6 +4,7 @@ import { ModificationReading, UnmarkedWebhookItem, WebhookEvent } from '../gatew
 import { withSafeReason } from '../gateways/outcome-text';
 import { hasOperationIdShape } from '../ledger/operation-id';
 import { HashDigest } from '../logging/hash-digest';
+import { hasNetworkTransactionIdShape } from '../logging/network-transaction-id-field';
 import { isIsoCurrencyCode } from '../money/currencies';
 import { GatewayOutcomeJobData } from './gateway-outcomes-queue';
 import { configuredAccount } from './outcome-scope';
@@ -149,6 +150,11 @@ async function checkedReading(reading: ModificationReading, lookup: WebhookOpera
  *   inside the token (`storedToken`, `outcome.storedToken`) on an item naming an operation of ours (`cardLikeToken`),
  *   a card number on any other, which the scan below then skips (`card_number`, the token's field). Only the id: a
  *   card number elsewhere in the token (its shopper reference) still skips the item;
+ * - so is the scheme's id of the payment the gateway read into its own field (`outcome.networkTransactionId`: Adyen's
+ *   AUTHORISATION `networkTxReference`; a Visa id is 15 digits and may pass the Luhn check): kept whole in that field
+ *   on an item naming an operation of ours (the outcome recorder writes it as the PSP's, and the log redactor passes
+ *   only that), a card number on any other (`card_number`, `outcome.networkTransactionId`); only that field: the same
+ *   digits in any other field are scanned as ever;
  * - the event id, with the keyed digest of its `eventIdSecret` (`webhookEventIdOf`), becomes `webhookEventKey` (a
  *   digest when it holds a card number beyond those references, a lone surrogate, or is very long);
  * - the job's data, the PSP's free text masked (`withSafeReason`), must then hold no card number beyond
@@ -183,10 +189,13 @@ export async function checkWebhookItem(
   const ownId = operationId !== undefined && holdsCardNumber(operationId);
   if (ownId && !(await operationIsOurs())) return skip('card_number', 'operationId', operationId);
   const suspects = pspReferences(event).filter(([, value]) => holdsCardNumber(value));
-  // The PSP's id of a method it stored (Adyen's 16 characters, often all digits) that reads as a card number.
+  // The PSP's id of a method it stored (Adyen's 16 characters, often all digits) that reads as a card number, and the
+  // scheme's id of the payment the gateway read into its own field (a Visa one is 15 digits and may pass the Luhn check).
   const tokenIds = (event.storedTokenIds ?? []).filter((id) => holdsCardNumber(id));
+  const networkId = event.outcome.networkTransactionId;
+  const networkIds = networkId !== undefined && hasNetworkTransactionIdShape(networkId) && holdsCardNumber(networkId) ? [networkId] : [];
   let named = false;
-  if (suspects.length > 0 || tokenIds.length > 0) {
+  if (suspects.length > 0 || tokenIds.length > 0 || networkIds.length > 0) {
     named =
       (await operationIsOurs()) ||
       (await referenceIsOurs(lookup, name, event.gatewayReference)) ||
@@ -197,6 +206,9 @@ export async function checkWebhookItem(
   // Taken as the PSP's only for an item naming an operation of ours; elsewhere the scan below finds it and skips the
   // item. Kept out of `known` for the event key: an event id holding a token in clear is still digested (it is logged).
   const tokens = named ? tokenIds : [];
+  // The scheme's id is the PSP's in its own field only (never a `known` value, which would pass the same digits
+  // anywhere in the item: a 16-digit card number holding a 15-digit id).
+  const ownNetworkId = named && networkIds.length > 0;
   if (ownId) known.push(operationId);
   const modification = await modificationReading(event, lookup, known);
   const eventId = webhookEventKey(keys, webhookEventIdOf(keys, event), known);
@@ -219,7 +231,8 @@ export async function checkWebhookItem(
     ...(event.storedToken !== undefined ? { storedToken: event.storedToken } : {}),
   };
   // The event id was decided above (a digest's hex is no text to scan); the gateway's own account is ours.
-  const found = cardNumberIn({ ...data, eventId: '', formerEventId: '' }, [...known, ...tokens, configuredAccount(gateway)], '');
+  const scanned = { ...data, eventId: '', formerEventId: '', ...(ownNetworkId ? { outcome: { ...data.outcome, networkTransactionId: '' } } : {}) };
+  const found = cardNumberIn(scanned, [...known, ...tokens, configuredAccount(gateway)], '');
   if (found !== null) return skip('card_number', found.path, found.text);
   // Money in a currency that is no ISO 4217 code reaches no outcome, adjustment or event.
   const currencies: Array<readonly [string, unknown]> = [

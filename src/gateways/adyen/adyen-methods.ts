@@ -202,7 +202,11 @@ function shopperFields(payment: Payment): Json {
  * `shopperInteraction`, `recurringProcessingModel`, `storePaymentMethod`, `returnUrl`, Klarna's lines and
  * shopper fields.
  * - `stored_card`: `storedPaymentMethodId` with its shopper, `ContAuth`, the recurring model of
- *   `payment.recurring` (`Subscription` | `UnscheduledCardOnFile`; `CardOnFile` when the shopper is there).
+ *   `payment.recurring` (`Subscription` | `UnscheduledCardOnFile`; `CardOnFile` when the shopper is there). Never the
+ *   first payment's network transaction id (`payment.recurring.network_transaction_id`): Checkout v71 documents
+ *   `additionalData.networkTxReference` for an MIT only "if you are not tokenizing card details with Adyen" ("required
+ *   for token-based transactions where Adyen does not tokenize the card", AdditionalDataCommon), and every stored card
+ *   here is an Adyen token (`storedPaymentMethodId`), whose chain Adyen links itself.
  * - one-time methods: `Ecommerce`, the shopper's `returnUrl`.
  * - token on first use: `storePaymentMethod: true` with the `shopperReference` it is filed under and the
  *   recurring model it will be used with (`UnscheduledCardOnFile` unless `recurring` says subscription).

@@ -16,6 +16,7 @@ import type { StoredCard } from '../stored-card';
 import { AdjustmentFact } from '../../adjustments/adjustment';
 import { AUTHORIZATION_EXPIRED_REASON, GatewayOutcome, PspReversal, SkippedWebhookItem, WebhookAck, WebhookEvent } from '../gateway-adapter';
 import { pspIsoTimeMs } from '../psp-time';
+import { networkTransactionIdOf } from '../network-transaction-id';
 
 /**
  * Adyen standard notifications (Webhooks v1): `{ live, notificationItems: [{ NotificationRequestItem }] }`.
@@ -91,6 +92,12 @@ export interface AdyenNotificationItem extends AdyenSignedValues {
    * Adyen describes it (`cardSummary`, `expiryDate`, the item's `paymentMethod`), read as a /payments answer's.
    */
   storedCard?: StoredCard;
+  /**
+   * The card scheme's id of the payment (`additionalData.networkTxReference`, "The network transaction reference from
+   * the scheme, when available"; sent when the webhook's additional settings include it), of an id's shape
+   * (`networkTransactionIdOf`), else absent.
+   */
+  networkTxReference?: string;
   /** RECURRING_CONTRACT: "The `pspReference` of the initial payment" (its `originalReference` says the same). */
   originalPsp?: string;
   /**
@@ -202,6 +209,7 @@ function readItem(n: Json, amount: { value: number; currency: string | number })
     modificationAction: optionalString(additional, 'modification.action'),
     ...webhookStoredToken(additional),
     storedCard: webhookStoredCard(n, additional),
+    networkTxReference: networkTransactionIdOf(additional.networkTxReference),
     originalPsp: optionalString(n, 'originalPsp'),
     contractShopperReference: optionalString(additional, 'shopperReference') ?? optionalString(additional, 'recurring.shopperReference'),
   };
@@ -563,6 +571,11 @@ export function parseAdyenWebhook(rawBody: Buffer, gateway: GatewayConfig, skipp
     if (status === 'SUCCESS' && item.eventCode === 'AUTHORISATION' && item.storedToken) outcome.storedToken = item.storedToken;
     // Kept only for an operation that stores its card (the outcome recorder's check), as an answer's is.
     if (status === 'SUCCESS' && item.eventCode === 'AUTHORISATION' && item.storedCard) outcome.storedCard = item.storedCard;
+    // The scheme's id of an authorisation settled by this notification (an asynchronous or 3-D Secure one, or an answer
+    // lost), recorded and reported as a /payments answer's; the route takes a card-like one as Adyen's only on an item
+    // naming an operation of ours (`checkWebhookItem`).
+    if (status === 'SUCCESS' && item.eventCode === 'AUTHORISATION' && item.networkTxReference !== undefined)
+      outcome.networkTransactionId = item.networkTxReference;
     // When Adyen did it ("the time when the event was generated"), however late the notification came: an
     // authorisation's validity counts from it, and a success is ordered by it against a dated failure of the same
     // modification (a plain CAPTURE against a CAPTURE_FAILED, as a re-capture is), whichever arrives first or again;

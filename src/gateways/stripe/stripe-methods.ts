@@ -40,7 +40,11 @@ export function merchantInitiatedCustomer(payment: Payment): string {
  * currency, capture and metadata:
  * - `stored_card`: the stored PaymentMethod (`gateway_key`) with its Customer (required with `recurring`:
  *   {@link merchantInitiatedCustomer}); `recurring` sends `off_session: true` (a merchant-initiated charge: Stripe then declines rather than asks for 3-D Secure,
- *   `authentication_required`, which the OMS's dunning retries on-session).
+ *   `authentication_required`, which the OMS's dunning retries on-session). Never the first payment's network
+ *   transaction id (`recurring.network_transaction_id`): `payment_method_options[card][mit_exemption][network_transaction_id]`
+ *   is not in the API version pinned here (2023-08-16: `payment_method_options.card` has no `mit_exemption`,
+ *   test/fixtures/specs/), Stripe enables it per account on request only (others get "Received unknown parameter"), and it
+ *   is for card data brought from another processor; a PaymentMethod Stripe saved carries its own chain (docs/PAYMENT-METHODS.md).
  * - `card`, `apple_pay`, `google_pay`: the one-time PaymentMethod Stripe.js made (`gateway_key`, `pm_…`)
  *   or, for a wallet, a card token (`payment_method.token`, `tok_…`) as `payment_method_data[card][token]`.
  *   Cards may need 3-D Secure: `requires_action` hands `next_action` and the client secret to the storefront.

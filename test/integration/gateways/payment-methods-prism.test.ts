@@ -162,6 +162,15 @@ describe('Adyen payment methods (Prism, Checkout v71)', () => {
     ],
     ['unscheduled card-on-file charge', ctx('authorize', g, { gateway_key: 'shopper-0042:8416039902646530', recurring: { model: 'unscheduled' } }, 'a7')],
     [
+      "a merchant-initiated charge whose command carries the first payment's network transaction id (not sent: an Adyen token)",
+      ctx(
+        'authorize',
+        g,
+        { gateway_key: 'shopper-0042:8416039902646530', recurring: { model: 'unscheduled', network_transaction_id: '016150703802094' } },
+        'a9',
+      ),
+    ],
+    [
       "a subscription's first payment, storing the card for Subscription (Ecommerce)",
       ctx(
         'authorize',

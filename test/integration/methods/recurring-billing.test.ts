@@ -17,6 +17,8 @@ import { RETRIES_EXHAUSTED, RecurringRunner } from '../../../src/recurring/recur
 import { ScheduleDefinition, cycleCommand } from '../../../src/recurring/recurring-schedule';
 import { RecurringStore, recurringKeys } from '../../../src/recurring/recurring-store';
 import { createRedis } from '../../../src/redis/redis-connection';
+import { shardKeysOf, shardOfOrder } from '../../../src/redis/key-layout';
+import { orderIndexKey } from '../../../src/ledger/order-index';
 import { ConfiguredGatewayRouter } from '../../../src/routing/configured-gateway-router';
 import { purgeNamespace } from '../../../harness/twins/local-stack/local-stack';
 import { PspSimulator, startPspSimulator } from '../../../harness/twins/psp-simulator/psp-simulator';
@@ -709,5 +711,115 @@ describe('recurring billing: the walk for schedules an earlier release ended', (
     await s.pass(DAY + 60_000);
     expect(Number(await s.redis.zscore(keys.ended, d.id))).toBeGreaterThan(Date.now() + DAY);
     expect((await s.store.get(d.id))?.endedAt).toBeGreaterThan(Date.now() + DAY);
+  });
+});
+
+describe("a schedule's merchant-initiated charges quote the first payment's network transaction id", () => {
+  /** 15 digits passing the Luhn check, as a Visa Transaction Identifier may be (the bridge reported it: accepted as such). */
+  const RECORDED = '483719265038415';
+
+  /**
+   * The customer-initiated first payment of `orderId` through the bridge: a one-time card stored with the payment (token
+   * on first use, for a subscription), SUCCEEDED with the token `storedToken` and the scheme's id `networkId`, as the
+   * outcome recorder writes any PSP's answer.
+   */
+  async function firstPayment(s: ReturnType<typeof setup>, orderId: string, storedToken: string, networkId?: string): Promise<string> {
+    const command = channelCommand(
+      'sale',
+      {},
+      {
+        gateway: 'simulator',
+        order_id: orderId,
+        gateway_key: 'pm_one_time',
+        payment_method: { type: 'card', store: true },
+        recurring: { model: 'subscription' },
+      },
+    );
+    const { record } = await s.ledger.create(command.payment.operation_reference!, command, Date.now() - 60_000, { event: 'attempt' });
+    const after = await s.recorder.apply(
+      record!,
+      {
+        status: 'SUCCESS',
+        gatewayStatus: 'ok',
+        gatewayReference: `ch_${orderId}`,
+        storedToken,
+        ...(networkId !== undefined ? { networkTransactionId: networkId } : {}),
+      },
+      'response',
+    );
+    expect(after).toMatchObject({ state: 'SUCCEEDED', storedToken });
+    expect(after.networkTransactionId).toBe(networkId);
+    return after.id;
+  }
+
+  it('one the OMS did not give: the id recorded for the payment of the order that stored the credential; an id from the OMS wins', async () => {
+    const s = setup();
+    const orderId = `SUB-ORDER-NTI-${process.pid.toString(36)}x${Date.now().toString(36)}`;
+    await firstPayment(s, orderId, 'pm_card_visa', RECORDED);
+    const recorded = definition('pm_card_visa', { order_id: orderId, max_cycles: 1 });
+    const explicit = definition('pm_card_visa', { order_id: orderId, max_cycles: 1, network_transaction_id: 'MCC0TRACE0ID' });
+    await s.store.add(recorded);
+    await s.store.add(explicit);
+    const fromFirst = await metricValue('pb_recurring_network_transaction_ids_total', { gateway: 'simulator', source: 'first_payment' });
+    const fromSchedule = await metricValue('pb_recurring_network_transaction_ids_total', { gateway: 'simulator', source: 'schedule' });
+    expect(await s.pass(0)).toMatchObject({ due: 2, started: 2 });
+
+    const cycle = await s.ledger.get(`_${recorded.id}.c1`);
+    expect(cycle).toMatchObject({
+      state: 'SUCCEEDED',
+      channel: 'bridge',
+      payment: { recurring: { schedule_id: recorded.id, network_transaction_id: RECORDED } },
+    });
+    expect((await s.ledger.get(`_${explicit.id}.c1`))?.payment.recurring?.network_transaction_id).toBe('MCC0TRACE0ID');
+    expect(await metricValue('pb_recurring_network_transaction_ids_total', { gateway: 'simulator', source: 'first_payment' })).toBe(fromFirst + 1);
+    expect(await metricValue('pb_recurring_network_transaction_ids_total', { gateway: 'simulator', source: 'schedule' })).toBe(fromSchedule + 1);
+    // Its own cycles on the order (bridge, merchant-initiated, each with the id) never stand in for the first payment: the
+    // next cycle still quotes the first payment's id.
+    const second = definition('pm_card_visa', { order_id: orderId, max_cycles: 1 });
+    await s.store.add(second);
+    await s.pass(0);
+    expect((await s.ledger.get(`_${second.id}.c1`))?.payment.recurring?.network_transaction_id).toBe(RECORDED);
+  });
+
+  it("a later cycle carries the id its earlier cycle quoted: the first payment's record expired by retention since (retention.expire_after_days) still counts", async () => {
+    const s = setup();
+    const orderId = `SUB-ORDER-NTI-KEPT-${process.pid.toString(36)}x${Date.now().toString(36)}`;
+    const first = await firstPayment(s, orderId, 'pm_card_visa', RECORDED);
+    const d = definition('pm_card_visa', { order_id: orderId, max_cycles: 2 });
+    await s.store.add(d);
+    expect(await s.pass(0)).toMatchObject({ started: 1 });
+    expect((await s.ledger.get(`_${d.id}.c1`))?.payment.recurring?.network_transaction_id).toBe(RECORDED);
+    expect(await s.pass(60_000)).toMatchObject({ succeeded: 1 });
+    // Retention archives and expires the first payment (a terminal sale, 400 days on by default): its record and its
+    // entry in the order index are gone when a monthly subscription's fourteenth cycle starts.
+    const shard = shardKeysOf(s.config.redis.keyPrefix)[shardOfOrder(orderId)];
+    await s.redis.zrem(orderIndexKey(s.config.redis.keyPrefix, orderId), first);
+    await s.redis.del(shard.op(first));
+    expect(await s.ledger.get(first)).toBeNull();
+    const fromFirst = await metricValue('pb_recurring_network_transaction_ids_total', { gateway: 'simulator', source: 'first_payment' });
+    expect(await s.pass(32 * DAY)).toMatchObject({ started: 1 });
+    expect((await s.ledger.get(`_${d.id}.c2`))?.payment.recurring?.network_transaction_id).toBe(RECORDED);
+    expect(await metricValue('pb_recurring_network_transaction_ids_total', { gateway: 'simulator', source: 'first_payment' })).toBe(fromFirst + 1);
+  });
+
+  it('none when the order has no such payment: no order, a first payment that stored another credential, or one without a recorded id', async () => {
+    const s = setup();
+    const stamp = `${process.pid.toString(36)}x${Date.now().toString(36)}`;
+    await firstPayment(s, `SUB-ORDER-OTHER-${stamp}`, 'pm_other_card', RECORDED);
+    await firstPayment(s, `SUB-ORDER-NO-ID-${stamp}`, 'pm_card_visa');
+    const none = await metricValue('pb_recurring_network_transaction_ids_total', { gateway: 'simulator', source: 'none' });
+    const schedules = [
+      definition('pm_card_visa', { order_id: undefined, max_cycles: 1 }),
+      definition('pm_card_visa', { order_id: `SUB-ORDER-OTHER-${stamp}`, max_cycles: 1 }),
+      definition('pm_card_visa', { order_id: `SUB-ORDER-NO-ID-${stamp}`, max_cycles: 1 }),
+    ];
+    for (const d of schedules) await s.store.add(d);
+    expect(await s.pass(0)).toMatchObject({ started: 3 });
+    for (const d of schedules) {
+      const cycle = await s.ledger.get(`_${d.id}.c1`);
+      expect(cycle?.state).toBe('SUCCEEDED');
+      expect(cycle?.payment.recurring).not.toHaveProperty('network_transaction_id');
+    }
+    expect(await metricValue('pb_recurring_network_transaction_ids_total', { gateway: 'simulator', source: 'none' })).toBe(none + 3);
   });
 });

@@ -357,3 +357,59 @@ describe("a stored method's id that reads as a card number (storedTokenIds: Adye
     expect(verdict).toMatchObject({ kind: 'queue', data: { eventId: expect.stringMatching(/^hmac:[0-9a-f]{64}$/) } });
   });
 });
+
+describe("a network transaction id that reads as a card number (outcome.networkTransactionId: Adyen's AUTHORISATION additionalData.networkTxReference)", () => {
+  /** 15 digits passing the Luhn check, starting with 4: a card number to every scan, as a Visa Transaction Identifier may be. */
+  const NETWORK_ID = '483719265038415';
+  /** An AUTHORISATION of payment QFQTPCQ8HXSKGK82 naming the scheme's id, as the Adyen gateway reads it. */
+  const authorised = (merchantReference = 'opref-nti-1', networkTxReference = NETWORK_ID): WebhookEvent => {
+    const item = {
+      eventCode: 'AUTHORISATION',
+      merchantAccountCode: MERCHANT,
+      merchantReference,
+      pspReference: 'QFQTPCQ8HXSKGK82',
+      amount: { value: 5000, currency: 'EUR' },
+      success: 'true',
+      additionalData: { networkTxReference },
+    };
+    const [event] = adyenTransformer.parseWebhook(
+      Buffer.from(JSON.stringify({ live: 'false', notificationItems: [{ NotificationRequestItem: item }] })),
+      adyen,
+    );
+    return event;
+  };
+
+  it('queues the id whole on an item naming an operation of ours, by its merchant reference or by its payment in the reference index', async () => {
+    for (const lookup of [ledger(['opref-nti-1']), ledger([], { QFQTPCQ8HXSKGK82: 'opref-nti-1' })]) {
+      const verdict = await checkWebhookItem(authorised(), 'adyen', adyen, lookup, KEYS);
+      expect(verdict).toMatchObject({ kind: 'queue', data: { operationId: 'opref-nti-1', outcome: { status: 'SUCCESS', networkTransactionId: NETWORK_ID } } });
+      // No stored token: the route's card-like token line and metric are not for it.
+      expect(verdict).not.toHaveProperty('cardLikeToken');
+      // Only the outcome's own field carries it.
+      const data = verdict.kind === 'queue' ? verdict.data : undefined;
+      expect(JSON.stringify({ ...data, outcome: { ...data?.outcome, networkTransactionId: undefined } })).not.toContain(NETWORK_ID);
+    }
+  });
+
+  it("takes the id as the PSP's in its own field only: a card number elsewhere in the item that holds the same digits still skips it", async () => {
+    // 16 digits passing the Luhn check, the id's 15 and one more: a card number, not the id.
+    const pan = `${NETWORK_ID}5`;
+    const event = { ...authorised(), account: pan };
+    const verdict = await checkWebhookItem(event, 'adyen', adyen, ledger(['opref-nti-1']), KEYS);
+    expect(verdict).toMatchObject({ kind: 'skip', reason: 'card_number', field: 'account' });
+    expect(JSON.stringify(verdict)).not.toContain(pan);
+  });
+
+  it('skips, as card_number, the same on an item naming nothing of ours, never quoting it; an id that reads as no card number costs no ledger read', async () => {
+    const lookup = ledger();
+    const verdict = await checkWebhookItem(authorised('opref-unknown'), 'adyen', adyen, lookup, KEYS);
+    expect(verdict).toMatchObject({ kind: 'skip', reason: 'card_number', field: 'outcome.networkTransactionId' });
+    expect(JSON.stringify(verdict)).not.toContain(NETWORK_ID);
+    const plain = ledger();
+    expect(await checkWebhookItem(authorised('opref-unknown', '777718270854480'), 'adyen', adyen, plain, KEYS)).toMatchObject({
+      kind: 'queue',
+      data: { outcome: { networkTransactionId: '777718270854480' } },
+    });
+    expect(plain.asked).toEqual([]);
+  });
+});

@@ -366,6 +366,28 @@ describe('Adyen webhook events', () => {
     ]);
   });
 
+  it("reads the network transaction id of a successful AUTHORISATION (additionalData.networkTxReference, NotificationAdditionalData), as a /payments answer's; none for a refusal, another event or a value of no id's shape", () => {
+    const n = example('post-AUTHORISATION-authorisation');
+    // The spec's AUTHORISATION item with the key its additionalData schema documents ("The network transaction reference
+    // from the scheme, when available"), the value as the Checkout spec's own example has it.
+    Object.assign(n.notificationItems[0].NotificationRequestItem, { paymentMethod: 'visa' });
+    n.notificationItems[0].NotificationRequestItem.additionalData!.networkTxReference = '777718270854480';
+    const [event] = t.parseWebhook(raw(withReference(signedBySdk(n), 'op-authorize-1')), gateway);
+    expect(event.outcome).toMatchObject({ status: 'SUCCESS', gatewayStatus: 'AUTHORISATION', networkTransactionId: '777718270854480' });
+
+    const refused = JSON.parse(JSON.stringify(n)) as Notification;
+    Object.assign(refused.notificationItems[0].NotificationRequestItem, { success: 'false', reason: 'Refused' });
+    expect(t.parseWebhook(raw(signedBySdk(refused)), gateway)[0].outcome.networkTransactionId).toBeUndefined();
+    const capture = example('post-CAPTURE-capture');
+    capture.notificationItems[0].NotificationRequestItem.additionalData = { networkTxReference: '777718270854480' };
+    expect(t.parseWebhook(raw(signedBySdk(capture)), gateway)[0].outcome.networkTransactionId).toBeUndefined();
+    for (const value of ['', 'not an id!', 'x'.repeat(65)]) {
+      const odd = JSON.parse(JSON.stringify(n)) as Notification;
+      odd.notificationItems[0].NotificationRequestItem.additionalData!.networkTxReference = value;
+      expect(t.parseWebhook(raw(signedBySdk(odd)), gateway)[0].outcome.networkTransactionId).toBeUndefined();
+    }
+  });
+
   it("reads the card an authorisation stored from the notification's additionalData (cardSummary, expiryDate M/YYYY, paymentMethod), as a /payments answer's", () => {
     const n = example('post-AUTHORISATION-authorisation');
     // The spec's AUTHORISATION item, with the card fields its additionalData schema documents, for a card.

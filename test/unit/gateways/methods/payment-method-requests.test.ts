@@ -1,3 +1,4 @@
+import { readFileSync } from 'node:fs';
 import { GatewayConfig } from '../../../../src/config/config';
 import { CommandType, Payment } from '../../../../src/contracts/payment-command';
 import { validateCommand } from '../../../../src/contracts/command-validator';
@@ -9,6 +10,7 @@ import { GatewayTransformer, OperationContext } from '../../../../src/gateways/g
 import { stripeTransformer } from '../../../../src/gateways/stripe';
 import { outcomeEvent } from '../../../../src/events/payment-event';
 import { draftRecord } from '../../../../src/ledger/record-fields';
+import { specPath } from '../../../support/prism';
 import { testConfig } from '../../../support/test-config';
 
 /** Each payment method's request, PSP by PSP (docs/PAYMENT-METHODS.md), and the refusals naming their field. */
@@ -143,6 +145,23 @@ describe('Stripe', () => {
       customer: 'cus_1',
     });
   });
+
+  it("recurring with the first payment's network transaction id: not sent, as the pinned API version (2023-08-16) has no payment_method_options.card.mit_exemption", () => {
+    const spec = JSON.parse(readFileSync(specPath('stripe-payments-2023-08-16.prism.json'), 'utf8')) as {
+      paths: Record<string, { post: { requestBody: { content: Record<string, { schema: { properties: Record<string, unknown> } }> } } }>;
+    };
+    const options = spec.paths['/v1/payment_intents'].post.requestBody.content['application/x-www-form-urlencoded'].schema.properties
+      .payment_method_options as { properties: { card: { anyOf: Array<{ properties?: Record<string, unknown> }> } } };
+    // Should a newer pinned version document it, this fails: the adapter's choice is to be made again.
+    expect(Object.keys(options.properties.card.anyOf[0].properties ?? {})).not.toContain('mit_exemption');
+    const sent = form(
+      stripeTransformer,
+      ctx('sale', { custom_attributes: { stripe_customer: 'cus_1' }, recurring: { model: 'subscription', network_transaction_id: '016150703802094' } }),
+      g,
+    );
+    expect(sent.off_session).toBe('true');
+    expect(Object.values(sent)).not.toContain('016150703802094');
+  });
 });
 
 describe('Adyen', () => {
@@ -258,6 +277,25 @@ describe('Adyen', () => {
     });
     const cof = json(adyenTransformer, ctx('sale', { gateway_key: 'shopper-1:SPM1', recurring: { model: 'unscheduled' } }), g);
     expect(cof.recurringProcessingModel).toBe('UnscheduledCardOnFile');
+  });
+
+  it('a merchant-initiated charge of a card Adyen tokenized quotes no network transaction id: Adyen documents additionalData.networkTxReference only for card details it did not tokenize (Checkout v71, AdditionalDataCommon)', () => {
+    const recurring = { model: 'subscription' as const, schedule_id: 'sub-1', cycle: 2, network_transaction_id: '016150703802094' };
+    // An authorization keeps its manual capture alone; a sale has no additionalData.
+    const auth = json(adyenTransformer, ctx('authorize', { gateway_key: 'shopper-1:SPM1', recurring }), g);
+    expect(auth).toMatchObject({ paymentMethod: { storedPaymentMethodId: 'SPM1' }, shopperInteraction: 'ContAuth', recurringProcessingModel: 'Subscription' });
+    expect(auth.additionalData).toEqual({ manualCapture: 'true' });
+    const sale = json(adyenTransformer, ctx('sale', { gateway_key: 'shopper-1:SPM1', recurring: { ...recurring, model: 'unscheduled' } }), g);
+    expect(sale).toMatchObject({ recurringProcessingModel: 'UnscheduledCardOnFile', captureDelayHours: 0 });
+    expect(sale.additionalData).toBeUndefined();
+    // Nowhere in the body either, a stored gift card's included.
+    const giftCard = json(
+      adyenTransformer,
+      ctx('sale', { gateway_key: 'shopper-1:SPM1', method_details: { method: 'giftcard', submethod: 'givex' }, recurring }),
+      g,
+    );
+    expect(giftCard.paymentMethod).toMatchObject({ type: 'giftcard' });
+    for (const body of [auth, sale, giftCard]) expect(JSON.stringify(body)).not.toContain('016150703802094');
   });
 
   it('crypto is not an Adyen method: refused naming the field', () => {
