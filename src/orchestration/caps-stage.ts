@@ -1,3 +1,4 @@
+import { randomUUID } from 'node:crypto';
 import { RedisClient } from '../redis/redis-connection';
 import type { Config } from '../config/config';
 import type { Logger } from '../logging/logger';
@@ -72,21 +73,47 @@ export class CapsStage implements OrchestrationStage {
     const { op, plan, now } = input;
     const { candidates, skipped } = this.candidates(op, plan);
     const first = plan.candidates[plan.index];
-    const result = await this.caps.reserve(op.id, candidates, now);
-    return this.resultOf(op, plan, candidates, result, first, skipped);
+    // This plan's claim on the reservation it makes or finds: another plan of the operation abandoning it leaves it.
+    const claim = randomUUID();
+    const result = await this.caps.reserve(op.id, candidates, now, claim);
+    return this.resultOf(op, { ...plan, claim }, candidates, result, first, skipped);
   }
 
   /**
    * Gives back what this operation reserved: `failed` and `refused` (the operation FAILED), at every candidate of the
-   * plan; `abandoned` (a plan never put on record: a failover that went nowhere), at the plan's own candidate; `failover`
-   * (the move to the plan's candidate is on record), what `settled` gives back.
+   * plan; `abandoned` (a plan never put on record: a failover that went nowhere), at the plan's own candidate, unless
+   * another plan of the operation claims that reservation (`releaseAbandoned`: another worker may be sending on it);
+   * `failover` (the move to the plan's candidate is on record), what `settled` gives back.
    */
   async release(op: OperationRecord, plan: OrchestrationPlan, why: StageRelease): Promise<void> {
     if (!CAPPED.has(op.command)) return;
     if (why === 'failover') return this.settled(op, plan);
+    if (why === 'abandoned') return this.abandoned(op, plan);
     const all = plan.candidates.map((gateway, index) => ({ gateway, index }));
-    const candidates = why === 'abandoned' ? all.filter((c) => c.index === plan.index) : all;
-    for (const currency of this.currencies(op, plan)) await this.give(op, currency, candidates, () => why);
+    for (const currency of this.currencies(op, plan)) await this.give(op, currency, all, () => why);
+  }
+
+  /**
+   * A failover's plan that never went on record gives back its reservation at its own candidate, in every currency it
+   * could be in, unless another plan still claims it: counted and logged as `abandoned`, or logged as kept.
+   */
+  private async abandoned(op: OperationRecord, plan: OrchestrationPlan): Promise<void> {
+    const candidate = { gateway: plan.candidates[plan.index], index: plan.index };
+    for (const currency of this.currencies(op, plan)) {
+      const { released, claimed } = await this.caps.releaseAbandoned(op.id, currency, candidate, plan.claim);
+      if (released) {
+        releases().inc({ gateway: candidate.gateway, why: 'abandoned' });
+        this.logger?.info('cap reservation released', { operation_id: op.id, gateway: candidate.gateway, currency, why: 'abandoned' });
+      } else if (claimed) {
+        // Another delivery of the operation (another worker) found this reservation and may be sending on it.
+        this.logger?.info('cap reservation kept: another delivery of the operation claims it', {
+          operation_id: op.id,
+          gateway: candidate.gateway,
+          currency,
+          why: 'abandoned',
+        });
+      }
+    }
   }
 
   /**

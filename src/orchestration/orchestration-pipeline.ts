@@ -131,7 +131,8 @@ export class OrchestrationPipeline {
 
   /**
    * Gives back what the stages reserved for `plan`, a failover's plan that never went on record (the next gateway's
-   * route refused, its breaker open with no candidate after it): the record still names the candidate before it.
+   * route refused, its breaker open with no candidate after it): the record still names the candidate before it. What
+   * another plan of the operation claims stays (another worker's failover may be sending on it: `plan.claim`).
    */
   async releaseAbandoned(op: OperationRecord, plan: OrchestrationPlan): Promise<void> {
     await this.release(op, plan, 'abandoned');

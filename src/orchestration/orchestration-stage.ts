@@ -31,6 +31,12 @@ export interface OrchestrationPlan {
   rule?: string;
   /** The decisions so far, in stage order. */
   decisions: StageDecision[];
+  /**
+   * This plan's claim on what the stages reserved or found for it (caps: `CapReservations.reserve`), unique per
+   * decision: an abandoned plan gives back only what no other plan of the operation claims (another worker may be
+   * sending on it). Set by the stage that reserves; never recorded (a plan read back from the record has none).
+   */
+  claim?: string;
 }
 
 /** What a stage is given: the operation (as recorded) and the plan so far. */
@@ -125,6 +131,7 @@ export interface OrchestrationStage {
 /**
  * Why a stage's reservations are given back: `failed` (the operation FAILED) and `refused` (a refusal of ours on
  * record), all of the operation's; `failover` (the move to the plan's candidate is on record), those of the candidates
- * it left (`settled`); `abandoned` (a plan never put on record: a failover that went nowhere), its own candidate's.
+ * it left (`settled`); `abandoned` (a plan never put on record: a failover that went nowhere), its own candidate's that
+ * no other plan of the operation claims (`OrchestrationPlan.claim`).
  */
 export type StageRelease = 'failed' | 'failover' | 'refused' | 'abandoned';

@@ -1,0 +1,151 @@
+import { PspSimulator, startPspSimulator } from '../../../harness/twins/psp-simulator/psp-simulator';
+import { CapReservations } from '../../../src/caps/cap-reservations';
+import { Config } from '../../../src/config/config';
+import { Payment } from '../../../src/contracts/payment-command';
+import { Logger } from '../../../src/logging/logger';
+import { metricValue } from '../../../src/metrics/metrics-registry';
+import { captureLogger } from '../../support/capture-logger';
+import { DeliveryStack, useDeliveryStacks } from '../../support/delivery-stack';
+import { channelCommand } from '../../support/fixtures';
+import { testConfig } from '../../support/test-config';
+
+/**
+ * Transaction caps stay exact across workers and configuration reloads (docs/LIMITS.md, "Transaction caps"), on the real
+ * Redis: two delivery services on one key prefix stand in for two workers (each with its own circuit breakers), or for a
+ * worker before and after a configuration reload.
+ */
+const KEY_A = 'sim-capsrace-a-key-0123456789';
+const KEY_B = 'sim-capsrace-b-key-0123456789';
+
+let simA: PspSimulator;
+let simB: PspSimulator;
+const stacks = useDeliveryStacks();
+
+beforeAll(async () => {
+  simA = await startPspSimulator({ apiKey: KEY_A });
+  simB = await startPspSimulator({ apiKey: KEY_B });
+});
+
+afterAll(async () => {
+  await simA.stop();
+  await simB.stop();
+}, 60_000);
+
+/** One authorization a day in USD at each of `gateways`. */
+const capped = (...gateways: string[]) => gateways.map((name) => ({ scope: 'gateway', name, currency: 'USD', daily_count: 1 }));
+
+/**
+ * A configuration routing authorizations to `route`, one authorization a day at each gateway unless `caps` says
+ * otherwise, on `prefix` when given (another worker, or a reload, of one fleet).
+ */
+function config(route: string[], prefix?: string, caps = capped('sima', 'simb')): Config {
+  return testConfig({
+    'delivery.breaker_failure_threshold': 3,
+    'delivery.breaker_open_ms': 60_000,
+    'routing.rules': [{ name: 'route', when: { commands: ['authorize', 'sale'] }, gateways: route }],
+    'routing.failover.enabled': true,
+    'caps.rules': caps,
+    ...(prefix !== undefined ? { 'redis.key_prefix': prefix } : {}),
+    gateways: {
+      sima: { type: 'simulator', base_url: simA.url, api_key: KEY_A, webhook_secret: 'whsec-capsrace-a-0123456789', timeout_ms: 5000 },
+      simb: { type: 'simulator', base_url: simB.url, api_key: KEY_B, webhook_secret: 'whsec-capsrace-b-0123456789', timeout_ms: 5000 },
+    },
+  });
+}
+
+function worker(c: Config, logger?: Logger): DeliveryStack {
+  return stacks.build(c, { logger });
+}
+
+/** Opens `gateway`'s circuit breaker in this worker only. */
+function openBreaker(stack: DeliveryStack, gateway: string): void {
+  const breaker = stack.service.breaker(gateway);
+  for (let i = 0; i < 3; i++) breaker.failure();
+}
+
+async function created(stack: DeliveryStack, payment: Partial<Payment> = {}): Promise<string> {
+  const command = channelCommand('authorize', {}, { gateway: 'sima', gateway_key: 'pm_card_visa', currency: 'USD', amount: 1000, ...payment });
+  const id = command.payment.operation_reference!;
+  await stack.ledger.create(id, command);
+  return id;
+}
+
+/** What `gateway`'s counter of the day holds in USD (the authorizations its cap counts). */
+async function counted(stack: DeliveryStack, gateway: string): Promise<number> {
+  const caps = new CapReservations(stack.redis, stack.config.redis.keyPrefix, stack.config.limits.caps.rules);
+  const [refusal] = await caps.peek([{ gateway, account: 'default', amount: 100, currency: 'USD' }]);
+  return refusal?.current ?? 0;
+}
+
+const releases = async (gateway: string, why: string): Promise<number> => (await metricValue('pb_caps_releases_total', { gateway, why })) ?? 0;
+
+describe('two workers on one operation', () => {
+  it('one abandoning a failover on its own open breaker leaves the reservation the other sends on: the cap counts the authorization', async () => {
+    const logs = captureLogger('info');
+    // Only simb is capped: each worker's plan takes sima at once, its failover reserves (or finds the reservation) at simb.
+    const first = config(['sima', 'simb'], undefined, capped('simb'));
+    // Worker 1 finds both gateways' breakers open; worker 2 only sima's.
+    const one = worker(first, logs.logger);
+    const two = worker(first);
+    openBreaker(one, 'sima');
+    openBreaker(one, 'simb');
+    openBreaker(two, 'sima');
+    const id = await created(one);
+    const abandoned = await releases('simb', 'abandoned');
+    // Worker 2 delivers the operation while worker 1 is between its reservation at simb and finding simb's breaker open.
+    const append = one.ledger.appendInteraction.bind(one.ledger);
+    let raced = false;
+    const race = jest.spyOn(one.ledger, 'appendInteraction').mockImplementation(async (opId, interaction, now) => {
+      if (!raced && opId === id && interaction.event === 'failover') {
+        raced = true;
+        expect(await two.service.deliver(id)).toEqual({ kind: 'done', state: 'SUCCEEDED' });
+      }
+      return append(opId, interaction, now);
+    });
+    try {
+      expect((await one.service.deliver(id)).kind).toBe('wait');
+    } finally {
+      race.mockRestore();
+    }
+    expect(raced).toBe(true);
+    expect(await one.ledger.get(id)).toMatchObject({ state: 'SUCCEEDED', routing: { gateway: 'simb', index: 1 } });
+    expect(simB.counters().effects[`${id}.failover1`]).toBe(1);
+    // simb authorized it: its cap counts it, whatever worker 1 abandoned.
+    expect(await counted(one, 'simb')).toBe(1);
+    expect(await releases('simb', 'abandoned')).toBe(abandoned);
+    const kept = logs.lines.find((l) => l.includes('cap reservation kept') && l.includes(id));
+    expect(kept).toContain('"gateway":"simb"');
+  });
+
+  it('both abandoning: the reservation goes back once, with the last', async () => {
+    const first = config(['sima', 'simb'], undefined, capped('simb'));
+    const one = worker(first);
+    const two = worker(first);
+    for (const w of [one, two]) {
+      openBreaker(w, 'sima');
+      openBreaker(w, 'simb');
+    }
+    const id = await created(one);
+    const abandoned = await releases('simb', 'abandoned');
+    const append = one.ledger.appendInteraction.bind(one.ledger);
+    let raced = false;
+    const race = jest.spyOn(one.ledger, 'appendInteraction').mockImplementation(async (opId, interaction, now) => {
+      if (!raced && opId === id && interaction.event === 'failover') {
+        raced = true;
+        expect((await two.service.deliver(id)).kind).toBe('wait');
+        // Worker 1's claim stands: worker 2's abandon leaves the reservation.
+        expect(await counted(one, 'simb')).toBe(1);
+      }
+      return append(opId, interaction, now);
+    });
+    try {
+      expect((await one.service.deliver(id)).kind).toBe('wait');
+    } finally {
+      race.mockRestore();
+    }
+    expect(raced).toBe(true);
+    expect(await one.ledger.get(id)).toMatchObject({ state: 'RECEIVED', attempts: 0 });
+    expect(await counted(one, 'simb')).toBe(0);
+    expect(await releases('simb', 'abandoned')).toBe(abandoned + 1);
+  });
+});
