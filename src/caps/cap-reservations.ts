@@ -340,6 +340,10 @@ export class CapReservations {
    * record's candidate, whose reservation stands), its gateway's mark then moves into the operation's mark when that is
    * free (one more, only when it is there to move: after a failover). Whatever claims them (`reserve`): the caller
    * knows from the record that no plan of the operation sends on them (see `releaseAbandoned` for one that does not).
+   * @param options.strays the operation's mark is given back too when it names a gateway outside this route (an earlier
+   *   plan's, decided before a configuration reload dropped that gateway), or whatever gateway it names (`'any'`: the
+   *   operation FAILED). A mark of the release before names no gateway: only `candidates` name it, by index.
+   * @param options.read read the marks even with no `candidates` (for `strays`): else nothing is read then.
    * @returns the gateways whose reservation was released.
    */
   async releaseMarks(
@@ -347,8 +351,9 @@ export class CapReservations {
     currency: string,
     candidates: ReadonlyArray<{ gateway: string; index: number }>,
     kept?: { gateway: string; index: number },
+    options: { strays?: readonly string[] | 'any'; read?: boolean } = {},
   ): Promise<string[]> {
-    if (candidates.length === 0) return [];
+    if (candidates.length === 0 && !(options.read === true && options.strays !== undefined)) return [];
     const legacy = this.markKey(currency, operationId);
     const marks = candidates.map((c) => this.markKey(currency, operationId, c.gateway));
     const keptMark = kept ? [this.markKey(currency, operationId, kept.gateway)] : [];
@@ -362,7 +367,7 @@ export class CapReservations {
     const old = held[0];
     let legacyFree = old === null || old === undefined;
     if (old !== null && old !== undefined) {
-      const gateway = candidates.find((c) => markNames(old, c))?.gateway;
+      const gateway = candidates.find((c) => markNames(old, c))?.gateway ?? strayOf(old, options.strays);
       if (gateway !== undefined && (await this.releaseMark(legacy, this.claimsKey(currency, operationId), old)) === 1) {
         legacyFree = true;
         if (!released.includes(gateway)) released.push(gateway);
@@ -428,4 +433,17 @@ export class CapReservations {
     const reply = Number(await script.run(this.redis, values, args));
     return reply === 1 || reply === 2 ? reply : 0;
   }
+}
+
+/**
+ * The gateway an operation's mark names (`<index>,<key>=<added>=<gateway>,…`), decoded, when it is a stray for `strays`
+ * (`releaseMarks`): any gateway for `'any'`, else one outside the route given. Undefined for a mark of the release
+ * before (no gateway) or one the route names.
+ */
+function strayOf(held: string, strays: readonly string[] | 'any' | undefined): string | undefined {
+  if (strays === undefined) return undefined;
+  const named = (held.split(',', 2)[1] ?? '').split('=')[2];
+  if (named === undefined) return undefined;
+  const gateway = decodeURIComponent(named);
+  return strays === 'any' || !strays.includes(gateway) ? gateway : undefined;
 }

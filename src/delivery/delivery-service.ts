@@ -1025,7 +1025,7 @@ export class DeliveryService {
         // decided before a wait) is given back now, not before (a worker killed in between: its next pass, `deliver`).
         // Nothing to look for (no Redis call) for the first plan of the pass that created the operation: no candidate
         // left, no plan before it.
-        if (!firstPlans.has(decided)) await this.pipeline.settled(op, planOf(op));
+        if (!firstPlans.has(decided)) await this.pipeline.settled(op, planOf(op), true);
       }
     }
     if (!moved.applied) {

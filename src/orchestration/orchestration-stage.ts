@@ -122,10 +122,12 @@ export interface OrchestrationStage {
   release?(op: OperationRecord, plan: OrchestrationPlan, why: StageRelease): Promise<void>;
   /**
    * The attempt carrying `plan` is on record (its move to the plan's candidate applied): give back what the operation
-   * holds anywhere else (a candidate it left, a plan of another currency decided before a wait). Idempotent; called
-   * again by a later pass of the operation, so a worker killed before it leaks nothing. Optional.
+   * holds anywhere else (a candidate it left, a plan of another currency or route decided before a wait). Idempotent;
+   * called again by a later pass of the operation, so a worker killed before it leaks nothing. `fresh`: the plan was
+   * decided in this pass, so an earlier pass may have decided another (before a wait, under the configuration before a
+   * reload): look for what that one holds whatever it costs. Optional.
    */
-  settled?(op: OperationRecord, plan: OrchestrationPlan): Promise<void>;
+  settled?(op: OperationRecord, plan: OrchestrationPlan, fresh?: boolean): Promise<void>;
 }
 
 /**

@@ -288,3 +288,23 @@ test('an abandoned plan gives back only a reservation no other plan claims: the 
   expect(await caps.peek([attempt('sim-a'), attempt('sim-b')])).toEqual([null, null]);
   expect(await redis.exists(`${prefix}{caps:EUR}:claims:a2`)).toBe(0);
 });
+
+test("a release with strays gives back the operation's mark where it names a gateway outside the route (a plan decided before a reload), or any gateway ('any': a FAIL); never one the route names", async () => {
+  const prefix = `${config.redis.keyPrefix}cs:`;
+  const caps = new CapReservations(redis, prefix, [rule({ dailyCount: 1 }), rule({ name: 'sim-c', dailyCount: 1 })]);
+  // Decided at sim-a, then again (reloaded) on a route of sim-c alone: sim-c's reservation beside sim-a's.
+  expect(await caps.reserve('s1', [attempt('sim-a')])).toMatchObject({ kind: 'reserved', index: 0 });
+  expect(await caps.reserve('s1', [attempt('sim-c')])).toMatchObject({ kind: 'reserved', index: 0 });
+  // Nothing to look for by candidate, and not asked to read: nothing read, nothing given back.
+  expect(await caps.releaseMarks('s1', 'EUR', [], { gateway: 'sim-c', index: 0 }, { strays: ['sim-c'] })).toEqual([]);
+  // sim-a is named by the route now: not a stray.
+  expect(await caps.releaseMarks('s1', 'EUR', [], { gateway: 'sim-c', index: 0 }, { strays: ['sim-c', 'sim-a'], read: true })).toEqual([]);
+  expect(await caps.releaseMarks('s1', 'EUR', [], { gateway: 'sim-c', index: 0 }, { strays: ['sim-c'], read: true })).toEqual(['sim-a']);
+  // sim-c's reservation stands, moved into the operation's mark.
+  expect(await caps.peek([attempt('sim-a'), attempt('sim-c')])).toEqual([null, expect.objectContaining({ current: 1 })]);
+  expect(await redis.get(`${prefix}{caps:EUR}:res:s1`)).toMatch(/=sim-c(,|$)/);
+  expect(await caps.releaseMarks('s1', 'EUR', [], undefined, { strays: ['sim-c'], read: true })).toEqual([]);
+  // A FAIL: whatever gateway it names.
+  expect(await caps.releaseMarks('s1', 'EUR', [{ gateway: 'sim-a', index: 0 }], undefined, { strays: 'any' })).toEqual(['sim-c']);
+  expect(await caps.peek([attempt('sim-a'), attempt('sim-c')])).toEqual([null, null]);
+});

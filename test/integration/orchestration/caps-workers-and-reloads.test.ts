@@ -149,3 +149,44 @@ describe('two workers on one operation', () => {
     expect(await releases('simb', 'abandoned')).toBe(abandoned + 1);
   });
 });
+
+describe('a configuration reload that drops the gateway of a waiting plan', () => {
+  it("the plan decided again goes elsewhere: once its attempt is on record, the dropped gateway's reservation is given back (replanned), counted and logged", async () => {
+    const logs = captureLogger('info');
+    const before = worker(config(['sima']));
+    // Decided at sima, then held behind sima's open breaker: sima's reservation is made, nothing is on record.
+    openBreaker(before, 'sima');
+    const id = await created(before);
+    expect((await before.service.deliver(id)).kind).toBe('wait');
+    expect(await counted(before, 'sima')).toBe(1);
+    // Reloaded: authorizations go to simb only.
+    const after = worker(config(['simb'], before.config.redis.keyPrefix), logs.logger);
+    const replanned = await releases('sima', 'replanned');
+    expect(await after.service.deliver(id)).toEqual({ kind: 'done', state: 'SUCCEEDED' });
+    expect(await after.ledger.get(id)).toMatchObject({ routing: { gateway: 'simb', candidates: ['simb'] } });
+    expect([await counted(after, 'sima'), await counted(after, 'simb')]).toEqual([0, 1]);
+    expect(await releases('sima', 'replanned')).toBe(replanned + 1);
+    const line = logs.lines.find((l) => l.includes('cap reservation released') && l.includes(id));
+    expect(line).toContain('"gateway":"sima"');
+    expect(line).toContain('"why":"replanned"');
+    // Another delivery of it finds nothing more to give back: simb's reservation stands.
+    await after.service.deliver(id);
+    expect([await counted(after, 'sima'), await counted(after, 'simb')]).toEqual([0, 1]);
+  });
+
+  it("the plan decided again is refused (over the cap where it now goes): the FAIL gives back the dropped gateway's reservation too", async () => {
+    const before = worker(config(['sima']));
+    openBreaker(before, 'sima');
+    const id = await created(before);
+    expect((await before.service.deliver(id)).kind).toBe('wait');
+    const after = worker(config(['simb'], before.config.redis.keyPrefix));
+    // simb's one authorization of the day goes to another payment first.
+    const other = await created(after);
+    expect(await after.service.deliver(other)).toEqual({ kind: 'done', state: 'SUCCEEDED' });
+    const refused = await releases('sima', 'refused');
+    expect(await after.service.deliver(id)).toEqual({ kind: 'done', state: 'FAILED' });
+    expect(await after.ledger.get(id)).toMatchObject({ state: 'FAILED', reason: 'CAP_EXCEEDED' });
+    expect([await counted(after, 'sima'), await counted(after, 'simb')]).toEqual([0, 1]);
+    expect(await releases('sima', 'refused')).toBe(refused + 1);
+  });
+});
