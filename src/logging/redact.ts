@@ -234,6 +234,27 @@ function prefixScratch(length: number): typeof scratch {
 }
 
 /**
+ * Whether digits [a, b) pass the Luhn check, from the scratch's prefix sums (`DigitRun.holdsCardNumber` wrote them):
+ * the rightmost (b - 1) is not doubled, so the doubled ones have the other parity.
+ */
+function luhnSpan(a: number, b: number): boolean {
+  const { evenDoubled, oddDoubled } = scratch;
+  return ((b - 1) % 2 === 0 ? oddDoubled[b] - oddDoubled[a] : evenDoubled[b] - evenDoubled[a]) % 10 === 0;
+}
+
+/**
+ * Whether digits [a, b) of `d`, leading zeros aside, are a card number's: 12–19 of them, not of an epoch-millisecond
+ * time's shape, Luhn-valid and, `strict`, of an issuable start (`DigitRun.holdsCardNumber`).
+ */
+function spanIsCardNumber(d: Int8Array, a: number, b: number, strict: boolean): boolean {
+  const s = scratch.nextSignificant[a];
+  const len = b - s;
+  if (len < MIN_PAN || len > MAX_PAN || epochMsShape(d[s], len)) return false;
+  if (strict && !issuableStart(d[s])) return false;
+  return luhnSpan(s, b);
+}
+
+/**
  * Digit values and group starts in typed arrays with counts, reused from run to run: emptying a JS array
  * (`length = 0`) drops its backing store, so every digit run of every string redacted grew two arrays anew (a
  * UUID has several): ~2.6 KB and ~2 µs a UUID, most of the redaction of a log line or a history entry.
@@ -298,20 +319,12 @@ class DigitRun {
       oddDoubled[i + 1] = oddDoubled[i] + (i % 2 === 0 ? v : dbl);
     }
     for (let i = m - 1; i >= 0; i -= 1) nextSignificant[i] = d[i] !== 0 ? i : nextSignificant[i + 1];
-    // Digits [a, b): the rightmost (b - 1) is not doubled, so the doubled ones have the other parity.
-    const luhn = (a: number, b: number): boolean => ((b - 1) % 2 === 0 ? oddDoubled[b] - oddDoubled[a] : evenDoubled[b] - evenDoubled[a]) % 10 === 0;
-    const test = (a: number, b: number): boolean => {
-      const s = nextSignificant[a];
-      const len = b - s;
-      if (len < MIN_PAN || len > MAX_PAN || epochMsShape(d[s], len)) return false;
-      if (strict && !issuableStart(d[s])) return false;
-      return luhn(s, b);
-    };
-    if (test(0, m)) return true;
+    // Module functions over the scratch arrays, not closures made per call (a string scanned allocated two).
+    if (spanIsCardNumber(d, 0, m, strict)) return true;
     if (!strict && m - nextSignificant[0] > MAX_PAN) {
       // A card number glued to other digits: every 12–19 digit window.
       for (let a = 0; a + MIN_PAN <= m; a += 1) {
-        for (let len = MIN_PAN; len <= MAX_PAN && a + len <= m; len += 1) if (luhn(a, a + len)) return true;
+        for (let len = MIN_PAN; len <= MAX_PAN && a + len <= m; len += 1) if (luhnSpan(a, a + len)) return true;
       }
       return false;
     }
@@ -325,7 +338,7 @@ class DigitRun {
         if (b - a > MAX_SPAN_DIGITS) break;
         const s = nextSignificant[a];
         if (s < b && b - s > MAX_PAN) break;
-        if (b - a < m && test(a, b)) return true;
+        if (b - a < m && spanIsCardNumber(d, a, b, strict)) return true;
       }
     }
     return false;
@@ -413,22 +426,16 @@ function runHoldsCardNumber(text: string, run: DigitRun, strict: boolean): boole
 }
 
 /**
- * Walks the digit runs of `text` once (linear in its length): digits of any script listed in `digitValue`,
- * up to {@link MAX_SEPARATORS} separator characters between two digits. `visit` gets each run of 12 or
- * more digits; returning true stops the walk.
+ * The next run of 12 or more digits of `text` at or after `from`, written into `run`: digits of any script listed in
+ * `digitValue`, up to {@link MAX_SEPARATORS} separator characters between two digits. Walking every run this way is
+ * linear in the text's length.
+ * @returns where the walk goes on (after the character that ended the run), or -1 when no such run is left. A loop,
+ *   not a visitor callback: a closure a string scanned, and those of its caller, were most of what a scan allocated.
  */
-function forEachDigitRun(text: string, visit: (run: DigitRun) => boolean): void {
-  // One run object for the process: the walk is synchronous and its visitors never start another walk.
-  const run = sharedRun;
+function nextDigitRun(text: string, from: number, run: DigitRun): number {
   run.reset();
   let separators = 0;
-  const flush = (): boolean => {
-    const stop = run.length >= MIN_PAN && visit(run);
-    run.reset();
-    separators = 0;
-    return stop;
-  };
-  for (let i = 0; i < text.length; i += 1) {
+  for (let i = from; i < text.length; i += 1) {
     const at = i;
     const c = codePointAt(text, i);
     if (c > 0xffff) i += 1;
@@ -443,10 +450,14 @@ function forEachDigitRun(text: string, visit: (run: DigitRun) => boolean): void 
       separators = 0;
     } else if (run.length > 0) {
       if (separators < MAX_SEPARATORS && isSeparator(c)) separators += 1;
-      else if (flush()) return;
+      else if (run.length >= MIN_PAN) return i + 1;
+      else {
+        run.reset();
+        separators = 0;
+      }
     }
   }
-  flush();
+  return run.length >= MIN_PAN ? text.length : -1;
 }
 
 /**
@@ -473,9 +484,12 @@ function hasPanDigits(text: string): boolean {
  */
 export function containsCardNumber(text: string): boolean {
   if (!hasPanDigits(text)) return false;
-  let found = false;
-  forEachDigitRun(text, (run) => (found = runHoldsCardNumber(text, run, true)));
-  return found;
+  // One run object for the process: the walk is synchronous and never starts another walk.
+  const run = sharedRun;
+  for (let at = nextDigitRun(text, 0, run); at >= 0; at = nextDigitRun(text, at, run)) {
+    if (runHoldsCardNumber(text, run, true)) return true;
+  }
+  return false;
 }
 
 /**
@@ -487,13 +501,13 @@ export function maskCardNumbers(text: string, strict = false): string {
   if (!hasPanDigits(text)) return text;
   let out = '';
   let from = 0;
-  forEachDigitRun(text, (run) => {
+  const run = sharedRun;
+  for (let at = nextDigitRun(text, 0, run); at >= 0; at = nextDigitRun(text, at, run)) {
     if (runHoldsCardNumber(text, run, strict)) {
       out += text.slice(from, run.start) + PAN_MASK;
       from = run.end;
     }
-    return false;
-  });
+  }
   return from === 0 ? text : out + text.slice(from);
 }
 
@@ -681,7 +695,10 @@ function redactValue(value: unknown, seen: WeakSet<object> | undefined): unknown
     if (isSensitiveKey(k) && v !== null && v !== undefined && v !== '') out[key] = SECRET_MASK;
     else {
       const member = paymentMethodWithoutNumber(k, v);
-      if (member !== null && typeof member === 'object') seen ??= visitedWith(object);
+      // A digest or a PSP's network id (kept as they are above) holds no member: no set needed for it.
+      if (member !== null && typeof member === 'object' && !(member instanceof HashDigest) && !(member instanceof PspNetworkTransactionId)) {
+        seen ??= visitedWith(object);
+      }
       out[key] = redactValue(member, seen);
     }
   }
