@@ -1009,7 +1009,12 @@ export class DeliveryService {
     }
     const now = Date.now();
     const entry = attemptInteraction(op.id, op.attempts + 1, route, request, decided?.decisions);
-    const moved = await ledger.transition(op.id, 'SENT', asReplay ? { ...entry, read_as_replay: true } : entry, fields, now);
+    // Only from the state and attempt count this attempt was decided on: another worker's send meanwhile (a first pass
+    // at the route's first candidate while this one fails over on a breaker open in its own process, a plan decided
+    // under another configuration) leaves one more attempt on record, and this one, perhaps at another gateway, must not
+    // go out beside it (two live authorizations).
+    const only = { onlyFrom: op.state, onlyAttempts: op.attempts };
+    const moved = await ledger.transition(op.id, 'SENT', asReplay ? { ...entry, read_as_replay: true } : entry, { ...fields, ...only }, now);
     if (decided) {
       fresh.delete(decided);
       // The stages' own counts and lines of the plan this attempt carries (`DecisionCount`), once it is on record: one

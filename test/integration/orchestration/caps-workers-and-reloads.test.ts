@@ -150,6 +150,45 @@ describe('two workers on one operation', () => {
   });
 });
 
+describe('two workers on one operation never send it at two gateways', () => {
+  it("a failover decided on a read from before the other worker's send does not go out: the move to SENT applies only to the record it was decided on", async () => {
+    const first = config(['sima', 'simb'], undefined, capped('simb'));
+    // Worker 1 finds sima up and sends there (its answer slow); worker 2 read the operation before that send and finds
+    // sima's breaker open in its own process: it fails over to simb.
+    const one = worker(first);
+    const two = worker(first);
+    openBreaker(two, 'sima');
+    const id = await created(one);
+    simA.setFaults({ latencyMs: { min: 300, max: 300 } });
+    const append = two.ledger.appendInteraction.bind(two.ledger);
+    let sending: Promise<unknown> | undefined;
+    const race = jest.spyOn(two.ledger, 'appendInteraction').mockImplementation(async (opId, interaction, now) => {
+      if (sending === undefined && opId === id && interaction.event === 'failover') {
+        // Worker 2 decided its failover on the record as it read it (RECEIVED, no attempt): worker 1 sends meanwhile.
+        sending = one.service.deliver(id);
+        for (let i = 0; i < 200; i++) {
+          const now = await one.ledger.get(id);
+          if (now?.state === 'SENT' && now.attempts === 1) break;
+          await new Promise((resolve) => setTimeout(resolve, 5));
+        }
+      }
+      return append(opId, interaction, now);
+    });
+    try {
+      await two.service.deliver(id);
+      expect(sending).toBeDefined();
+      expect(await sending).toEqual({ kind: 'done', state: 'SUCCEEDED' });
+    } finally {
+      race.mockRestore();
+      simA.setFaults({});
+    }
+    // One gateway has the authorization: sima, where worker 1 sent it.
+    expect(simA.counters().effects[id]).toBe(1);
+    expect(simB.counters().effects[`${id}.failover1`]).toBeUndefined();
+    expect(await one.ledger.get(id)).toMatchObject({ state: 'SUCCEEDED', attempts: 1, routing: { gateway: 'sima', index: 0 } });
+  });
+});
+
 describe('a configuration reload that drops the gateway of a waiting plan', () => {
   it("the plan decided again goes elsewhere: once its attempt is on record, the dropped gateway's reservation is given back (replanned), counted and logged", async () => {
     const logs = captureLogger('info');
