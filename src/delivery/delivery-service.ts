@@ -68,7 +68,7 @@ import { buildOrchestrationPipeline } from '../orchestration/orchestration-stage
 import { reviewNoticeOf, withRiskReviewFields } from '../orchestration/risk-stage';
 import { riskReviewEvent } from '../events/risk-review-event';
 import { FxLock, lockDetails } from '../fx/fx-lock';
-import { DecisionCount, StageDecision } from '../orchestration/orchestration-stage';
+import { DecisionCount, OrchestrationPlan, StageDecision } from '../orchestration/orchestration-stage';
 import {
   FailoverTrigger,
   countDecisions,
@@ -330,7 +330,7 @@ export class DeliveryService {
       if (unsent) return unsent;
       // Its stages' counts and lines run once the attempt carrying it is on record (`send`), not on each pass that waits.
       if (planned.plan.decisions.length > 0) {
-        op = { ...read, routing: freshly(routingRecordOf(read, planned.plan), sendCount(planned)) };
+        op = { ...read, routing: freshly(routingRecordOf(read, planned.plan), sendCount(planned), planned.plan) };
         // The consumer's pass over the record it just created: no earlier pass planned (and reserved for) it.
         if (typeof operation !== 'string' && op.routing) firstPlans.add(op.routing);
       }
@@ -1015,8 +1015,10 @@ export class DeliveryService {
     // go out beside it (two live authorizations).
     const only = { onlyFrom: op.state, onlyAttempts: op.attempts };
     const moved = await ledger.transition(op.id, 'SENT', asReplay ? { ...entry, read_as_replay: true } : entry, { ...fields, ...only }, now);
+    const plan = decided ? freshPlans.get(decided) : undefined;
     if (decided) {
       fresh.delete(decided);
+      freshPlans.delete(decided);
       // The stages' own counts and lines of the plan this attempt carries (`DecisionCount`), once it is on record: one
       // another worker moved meanwhile is that one's to count, its routing decisions too.
       const count = planCounts.get(decided);
@@ -1034,7 +1036,9 @@ export class DeliveryService {
       }
     }
     if (!moved.applied) {
-      // A webhook or another worker decided it meanwhile.
+      // A webhook or another worker decided it meanwhile. A plan decided in this pass never went on record: what it
+      // reserved is given back (`releaseAbandoned`: unless another plan of the operation, the mover's, claims it).
+      if (plan) await this.pipeline.releaseAbandoned(op, plan);
       const settled = await recorder.settle(op.id);
       return { kind: 'done', state: settled.state };
     }
@@ -1510,7 +1514,7 @@ export class DeliveryService {
       ...(left ? { fx: lockDetails(left) } : {}),
     };
     // Counted for the attempt that goes there (`send`); the plan left behind, when not yet sent, counts nothing.
-    const routing = freshly(routingRecordOf(op, next.plan, [...(op.routing?.failovers ?? []), step]), next.count);
+    const routing = freshly(routingRecordOf(op, next.plan, [...(op.routing?.failovers ?? []), step]), next.count, next.plan);
     const moved: OperationRecord = { ...op, routing };
     const route = this.deps.router.route(moved);
     if ('refused' in route || !route.transformer.supports.includes(op.command)) {
@@ -1686,10 +1690,20 @@ const firstPlans = new WeakSet<RoutingRecord>();
 /** The stages' counts of a fresh routing record's plan (`DecisionCount`), run by `send` once its attempt is on record. */
 const planCounts = new WeakMap<RoutingRecord, DecisionCount>();
 
-/** `routing` decided in this pass, recorded with its attempt (`send`), with its stages' `count` run then. */
-function freshly(routing: RoutingRecord, count?: DecisionCount): RoutingRecord {
+/**
+ * The plan (with its claim: `OrchestrationPlan.claim`) of a fresh routing record of an authorization or sale, given back
+ * as abandoned by `send` when its attempt's move does not apply (another worker moved the operation meanwhile).
+ */
+const freshPlans = new WeakMap<RoutingRecord, OrchestrationPlan>();
+
+/**
+ * `routing` decided in this pass, recorded with its attempt (`send`), with its stages' `count` run then; `plan`, the plan
+ * it was made of, whose reservations are given back if that attempt never goes on record.
+ */
+function freshly(routing: RoutingRecord, count?: DecisionCount, plan?: OrchestrationPlan): RoutingRecord {
   fresh.add(routing);
   if (count) planCounts.set(routing, count);
+  if (plan) freshPlans.set(routing, plan);
   return routing;
 }
 

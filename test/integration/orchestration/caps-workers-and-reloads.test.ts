@@ -159,6 +159,7 @@ describe('two workers on one operation never send it at two gateways', () => {
     const two = worker(first);
     openBreaker(two, 'sima');
     const id = await created(one);
+    const abandoned = await releases('simb', 'abandoned');
     simA.setFaults({ latencyMs: { min: 300, max: 300 } });
     const append = two.ledger.appendInteraction.bind(two.ledger);
     let sending: Promise<unknown> | undefined;
@@ -186,6 +187,38 @@ describe('two workers on one operation never send it at two gateways', () => {
     expect(simA.counters().effects[id]).toBe(1);
     expect(simB.counters().effects[`${id}.failover1`]).toBeUndefined();
     expect(await one.ledger.get(id)).toMatchObject({ state: 'SUCCEEDED', attempts: 1, routing: { gateway: 'sima', index: 0 } });
+    // The failover's plan never went on record: what it reserved at simb is given back (abandoned), not counted all day.
+    expect(await counted(one, 'simb')).toBe(0);
+    expect(await releases('simb', 'abandoned')).toBe(abandoned + 1);
+  });
+});
+
+describe('two first passes of one operation', () => {
+  it('the one whose move to SENT loses leaves the reservation the other sent on: the cap counts the authorization once', async () => {
+    const first = config(['sima', 'simb'], undefined, capped('sima'));
+    const one = worker(first);
+    const two = worker(first);
+    const id = await created(one);
+    const abandoned = await releases('sima', 'abandoned');
+    const transition = two.ledger.transition.bind(two.ledger);
+    let raced = false;
+    const race = jest.spyOn(two.ledger, 'transition').mockImplementation(async (opId, to, interaction, fields, now) => {
+      if (!raced && opId === id && to === 'SENT') {
+        // Both planned sima (worker 2 found worker 1's reservation standing and claimed it); worker 1 sends first.
+        raced = true;
+        expect(await one.service.deliver(id)).toEqual({ kind: 'done', state: 'SUCCEEDED' });
+      }
+      return transition(opId, to, interaction, fields, now);
+    });
+    try {
+      expect(await two.service.deliver(id)).toEqual({ kind: 'done', state: 'SUCCEEDED' });
+    } finally {
+      race.mockRestore();
+    }
+    expect(raced).toBe(true);
+    expect(simA.counters().effects[id]).toBe(1);
+    expect(await counted(one, 'sima')).toBe(1);
+    expect(await releases('sima', 'abandoned')).toBe(abandoned);
   });
 });
 
